@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+
+/** The signing key lives beside the database: `iron_state.db` → `iron_state.db.key`. */
+export function keyPathFor(dbPath: string): string {
+  return `${dbPath}.key`;
+}
+
+/**
+ * Load the JWT signing key, creating it (0600, 256 random bits) on first start. Tokens
+ * survive restarts because the key does; deleting the file revokes every token.
+ */
+export function loadOrCreateKey(path: string): { key: Uint8Array; created: boolean } {
+  try {
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      writeSync(fd, randomBytes(32).toString('hex') + '\n');
+    } finally {
+      closeSync(fd);
+    }
+    return { key: readKey(path), created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  // Someone loosened the permissions: tighten them back rather than trust a readable key.
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  return { key: readKey(path), created: false };
+}
+
+function readKey(path: string): Uint8Array {
+  const hex = readFileSync(path, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`);
+  return Buffer.from(hex, 'hex');
+}

@@ -1,0 +1,88 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+
+export const ROLES = ['admin', 'viewer', 'agent'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  role: Role;
+  /** Set for agent tokens: the only agent this token may act on. */
+  agentId: string | null;
+  name: string;
+  jti: string;
+}
+
+export interface IssueOptions {
+  role: Role;
+  name: string;
+  agentId?: string;
+  ttlSeconds?: number;
+}
+
+const ISSUER = 'iron-cage';
+const CACHE_MAX = 10_000;
+
+/** JWT (HS256) tokens. Verification results are cached: the gateway checks a token per call. */
+export class TokenService {
+  private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+
+  constructor(private readonly key: Uint8Array) {}
+
+  async issue(o: IssueOptions): Promise<string> {
+    if (o.role === 'agent' && !o.agentId) throw new Error('agent tokens are scoped to an agent id');
+    let jwt = new SignJWT({ role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}) })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setIssuedAt()
+      .setJti(randomUUID());
+    if (o.ttlSeconds !== undefined) jwt = jwt.setExpirationTime(`${o.ttlSeconds}s`);
+    return jwt.sign(this.key);
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const hit = this.cache.get(token);
+    if (hit && hit.expMs > Date.now()) return hit.principal;
+    if (hit) this.cache.delete(token);
+    try {
+      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] });
+      const role = payload.role;
+      if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw new UnauthorizedError('token has no valid role');
+      const agentId = typeof payload.agent === 'string' ? payload.agent : null;
+      if (role === 'agent' && !agentId) throw new UnauthorizedError('agent token is not scoped to an agent');
+      const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(token, { principal, expMs: payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY });
+      return principal;
+    } catch (e) {
+      if (e instanceof UnauthorizedError) throw e;
+      if (e instanceof joseErrors.JWTExpired) throw new UnauthorizedError('token has expired');
+      throw new UnauthorizedError('token is not valid for this iron-cage');
+    }
+  }
+}
+
+/** Reading: admins and viewers see everything; an agent sees only itself. */
+export function canRead(p: Principal, agentId: string): boolean {
+  return p.role !== 'agent' || p.agentId === agentId;
+}
+
+/** Acting (stop, report progress, checkpoint): admins, or the agent on itself. Never viewers. */
+export function assertCanAct(p: Principal, agentId: string): void {
+  if (p.role === 'admin') return;
+  if (p.role === 'agent' && p.agentId === agentId) return;
+  throw new ForbiddenError(p.role === 'viewer' ? 'viewer tokens are read-only' : `this token may only act on agent ${p.agentId}`);
+}
+
+export function assertRole(p: Principal, ...roles: Role[]): void {
+  if (!roles.includes(p.role)) throw new ForbiddenError(`requires the ${roles.join(' or ')} role`);
+}
+
+/** `Authorization: Bearer …` (OpenAI SDK, our SDK) or `x-api-key` (Anthropic SDK). */
+export function tokenFromHeaders(authorization: string | undefined | null, apiKey: string | undefined | null): string | null {
+  if (authorization) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (m) return m[1]!;
+  }
+  return apiKey ? apiKey.trim() || null : null;
+}

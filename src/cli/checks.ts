@@ -1,0 +1,38 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+
+export function checkScript(script: string, cwd: string): string {
+  const path = resolve(cwd, script);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ConfigError(`agent script ${script}: file not found`);
+  }
+  if (!st.isFile()) throw new ConfigError(`agent script ${script}: not a file`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ConfigError(`agent script ${script}: not readable`);
+  }
+  return path;
+}
+
+/** Find the interpreter the way the shell would, so a typo fails now rather than as a crash loop. */
+export function checkPython(python: string, env: NodeJS.ProcessEnv): void {
+  const candidates = python.includes('/') || isAbsolute(python)
+    ? [python]
+    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, python));
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) {
+        accessSync(c, constants.X_OK);
+        return;
+      }
+    } catch {
+      /* next */
+    }
+  }
+  throw new ConfigError(`--python: interpreter '${python}' not found${python.includes('/') ? '' : ' on PATH'} (install Python 3 or pass --python /path/to/python3)`);
+}

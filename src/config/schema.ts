@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { parseUsd } from '../core/money.js';
+
+// The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
+// against this one schema on its own, so an error names where the bad value came from.
+
+const budget = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const micros = typeof v === 'number' ? (Number.isFinite(v) ? parseUsd(String(v)) : null) : parseUsd(v);
+  if (micros === null) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not an amount in dollars (try 50, 50.00 or $50)` });
+    return z.NEVER;
+  }
+  if (micros <= 0) {
+    const hint = String(v).trim() === '0' ? ' (if you typed --budget $50, your shell turned $5 into nothing: quote it or write 50)' : '';
+    ctx.addIssue({ code: 'custom', message: `must be more than $0${hint}` });
+    return z.NEVER;
+  }
+  return micros;
+});
+
+const port = z.number().int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
+const nonNegInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
+const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
+const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like http://localhost:5173');
+
+export const fileSchema = z.strictObject({
+  budget: budget.optional(),
+  port: port.optional(),
+  host: z.string().min(1, 'must not be empty').optional(),
+  db: z.string().min(1, 'must not be empty').optional(),
+  safety_mode: z.enum(['redact', 'block', 'warn']).optional(),
+  python: z.string().min(1, 'must not be empty').optional(),
+  verbose: z.boolean().optional(),
+  log_format: z.enum(['pretty', 'json']).optional(),
+  name: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
+  grace_period_ms: nonNegInt.max(600_000, 'must be at most 600000 (10 minutes)').optional(),
+  exit: z.boolean().optional(),
+  restart: z
+    .strictObject({
+      policy: z.enum(['on-failure', 'never']).optional(),
+      max_restarts: nonNegInt.max(1000, 'must be at most 1000').optional(),
+      backoff_ms: nonNegInt.max(60_000, 'must be at most 60000').optional(),
+      max_backoff_ms: nonNegInt.max(300_000, 'must be at most 300000').optional(),
+    })
+    .optional(),
+  cors_origins: z.array(origin).optional(),
+  allowed_hosts: z.array(z.string().min(1)).optional(),
+  admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
+});
+
+export type FileLayer = z.input<typeof fileSchema>;
+export type ParsedLayer = z.output<typeof fileSchema>;
+
+export interface Config {
+  budgetMicros: number | null;
+  port: number;
+  host: string;
+  db: string;
+  safetyMode: 'redact' | 'block' | 'warn';
+  python: string;
+  verbose: boolean;
+  logFormat: 'pretty' | 'json';
+  name: string | null;
+  gracePeriodMs: number;
+  exitWithAgent: boolean;
+  restart: { policy: 'on-failure' | 'never'; maxRestarts: number; backoffMs: number; maxBackoffMs: number };
+  corsOrigins: string[];
+  allowedHosts: string[];
+  adminTokenTtlHours: number;
+  /** The file the config came from, if any (for messages). */
+  configFile: string | null;
+}
+
+export const DEFAULTS: Config = {
+  budgetMicros: null,
+  port: 8080,
+  host: '127.0.0.1',
+  db: './iron_state.db',
+  safetyMode: 'redact',
+  python: 'python3',
+  verbose: false,
+  logFormat: 'pretty',
+  name: null,
+  gracePeriodMs: 10_000,
+  exitWithAgent: false,
+  restart: { policy: 'on-failure', maxRestarts: 5, backoffMs: 1000, maxBackoffMs: 4000 },
+  corsOrigins: [],
+  allowedHosts: [],
+  adminTokenTtlHours: 24 * 30,
+  configFile: null,
+};

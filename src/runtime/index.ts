@@ -1,0 +1,1 @@
+export { Runtime, type RuntimeOptions } from './runtime.js';

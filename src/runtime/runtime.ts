@@ -1,0 +1,136 @@
+import { basename, resolve } from 'node:path';
+import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { newAgentId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import { VERSION } from '../core/index.js';
+import { startServer, type RunningServer } from '../server/index.js';
+import { StateManager } from '../state/index.js';
+import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { terminalSink } from './terminal.js';
+
+export interface RuntimeOptions {
+  config: Config;
+  logger: Logger;
+  /** `start` mode: the agent to supervise. `serve` mode: none. */
+  agent?: { script: string; args: string[] };
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  runner?: AgentRunner;
+}
+
+/**
+ * One iron-cage process: state, server, and (in `start` mode) the supervised agent.
+ * Start order: state → tokens → server → agent. Shutdown is the reverse, and idempotent.
+ */
+export class Runtime {
+  readonly supervisors = new Map<string, AgentSupervisor>();
+  agentId: string | null = null;
+  agentDone: Promise<AgentOutcome> | null = null;
+  private shuttingDown: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly state: StateManager,
+    readonly tokens: TokenService,
+    readonly server: RunningServer,
+    readonly adminToken: string,
+  ) {}
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  get dashboardUrl(): string {
+    return `${this.server.url}/#token=${this.adminToken}`;
+  }
+
+  static async start(o: RuntimeOptions): Promise<Runtime> {
+    const { config, logger } = o;
+    const startedAt = Date.now();
+    const state = StateManager.open(config.db);
+    state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
+    let server: RunningServer | undefined;
+    try {
+      const { key } = loadOrCreateKey(keyPathFor(config.db));
+      const tokens = new TokenService(key);
+      state.subscribe(terminalSink(logger));
+      // The runtime is created before the server knows it; the control closure reads it later.
+      let rt: Runtime | undefined;
+      server = await startServer(
+        {
+          state,
+          tokens,
+          logger,
+          version: VERSION,
+          startedAt,
+          control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
+        },
+        { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
+      );
+      const adminToken = await tokens.issue({ role: 'admin', name: 'dashboard', ttlSeconds: config.adminTokenTtlHours * 3600 });
+      rt = new Runtime(config, logger, state, tokens, server, adminToken);
+      logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
+      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());
+      return rt;
+    } catch (err) {
+      await server?.close();
+      state.close();
+      throw err;
+    }
+  }
+
+  private async launch(agent: { script: string; args: string[] }, env: NodeJS.ProcessEnv, cwd: string, runner: AgentRunner): Promise<void> {
+    const { config } = this;
+    const script = resolve(cwd, agent.script);
+    const id = newAgentId(script);
+    const token = await this.tokens.issue({ role: 'agent', name: id, agentId: id });
+    const sup = new AgentSupervisor({
+      agentId: id,
+      name: config.name ?? basename(script).replace(/\.py$/, ''),
+      python: config.python,
+      script,
+      args: agent.args,
+      cwd,
+      limitMicros: config.budgetMicros,
+      restart: config.restart,
+      gracePeriodMs: config.gracePeriodMs,
+      state: this.state,
+      runner,
+      env: (restarts) => agentEnv({ base: env, url: this.url, agentId: id, token, restarts }),
+    });
+    this.supervisors.set(id, sup);
+    this.agentId = id;
+    this.agentDone = sup.done;
+    await sup.start();
+  }
+
+  stopAgent(id: string, requestedBy: string): boolean {
+    const sup = this.supervisors.get(id);
+    if (!sup || !sup.running) return false;
+    void sup.stop(requestedBy);
+    return true;
+  }
+
+  /** Stop agents (forwarding `signal`), close the server, flush and close the database. */
+  shutdown(reason: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      const running = [...this.supervisors.values()].filter((s) => s.running);
+      if (running.length > 0) {
+        this.logger.info(`${reason}: stopping ${running.length === 1 ? 'the agent' : `${running.length} agents`} (grace ${(this.config.gracePeriodMs / 1000).toFixed(1)}s)`);
+      }
+      await Promise.all(running.map((s) => s.stop(reason, signal)));
+      this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
+      await this.server.close();
+      this.state.close();
+    })();
+    return this.shuttingDown;
+  }
+
+  /** A second interrupt: no more grace. */
+  killAgents(): void {
+    for (const s of this.supervisors.values()) s.kill();
+  }
+}

@@ -1,0 +1,76 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { createApp } from './app.js';
+import type { ServerDeps } from './context.js';
+import { HostGuard } from './hosts.js';
+import { WsHub } from './ws.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  allowedHosts: string[];
+  corsOrigins: string[];
+}
+
+export interface RunningServer {
+  port: number;
+  /** Base URL with the loopback name a user can open. */
+  url: string;
+  hub: WsHub;
+  close(): Promise<void>;
+}
+
+/**
+ * Binds first (so an ephemeral port is known), then builds the guard and app for that port.
+ * The raw listener does the Host check for every request, REST and WebSocket alike.
+ */
+export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOptions): Promise<RunningServer> {
+  const server: Server = createServer({ keepAliveTimeout: 65_000 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const guard = new HostGuard(o.host, port, o.allowedHosts, o.corsOrigins);
+  const full: ServerDeps = { ...deps, guard };
+  const honoListener = getRequestListener(createApp(full).fetch);
+  const hub = new WsHub(full);
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!guard.allowsHost(req.headers.host)) {
+      const body = JSON.stringify({
+        error: { code: 'forbidden_host', message: `Host '${req.headers.host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts` },
+      });
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
+    void honoListener(req, res);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!guard.allowsHost(req.headers.host)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    hub.handleUpgrade(req, socket, head);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  const urlHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
+  return {
+    port,
+    url: `http://${urlHost}:${port}`,
+    hub,
+    close: () =>
+      new Promise<void>((resolve) => {
+        hub.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,139 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { canRead, assertCanAct, type Principal } from '../../auth/index.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
+import type { AgentView } from '../../state/index.js';
+import type { AppEnv, ServerDeps } from '../context.js';
+import { parseJsonBody, parseWith } from '../errors.js';
+import { agentMetrics } from '../metrics.js';
+
+const MAX_CHECKPOINT_BYTES = 1024 * 1024;
+const MAX_EVENT_DATA_BYTES = 64 * 1024;
+
+const progressBody = z
+  .strictObject({
+    done: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+    total: z.number().int('must be a whole number').min(1, 'must be 1 or more').nullable().optional(),
+    unit: z.string().min(1, 'must not be empty').max(32, 'must be at most 32 characters').optional(),
+  })
+  .refine((b) => b.total == null || b.done <= b.total, { message: 'must not exceed total', path: ['done'] });
+
+const eventBody = z.strictObject({
+  message: z.string().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  severity: z.enum(SEVERITIES).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+const checkpointBody = z.strictObject({ state: z.unknown() });
+
+const eventsQuery = z.strictObject({
+  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  agentId: z.string().optional(),
+});
+
+export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
+  const { state, control } = deps;
+  const app = new Hono<AppEnv>();
+
+  // An agent token asking about another agent learns nothing, not even that it exists.
+  const readable = (p: Principal, id: string): AgentView => {
+    const agent = state.getAgent(id);
+    if (!agent || !canRead(p, id)) throw new NotFoundError(`no agent ${id}`);
+    return agent;
+  };
+  const actable = (p: Principal, id: string): AgentView => {
+    const agent = readable(p, id);
+    assertCanAct(p, id);
+    return agent;
+  };
+
+  app.get('/agents', (c) => {
+    const p = c.get('principal');
+    return c.json(state.listAgents().filter((a) => canRead(p, a.id)));
+  });
+
+  app.get('/agents/:id/status', (c) => c.json(readable(c.get('principal'), c.req.param('id'))));
+
+  app.get('/agents/:id/metrics', (c) => {
+    const agent = readable(c.get('principal'), c.req.param('id'));
+    return c.json(agentMetrics(state, agent, Date.now()));
+  });
+
+  app.post('/agents/:id/stop', async (c) => {
+    const id = c.req.param('id');
+    const p = c.get('principal');
+    const agent = actable(p, id);
+    parseJsonBody(await c.req.text(), { optional: true });
+    if (TERMINAL_STATUSES.has(agent.status)) throw new ConflictError(`agent ${id} has already ${agent.status}`);
+    if (!control.stop(id, `${p.role} ${p.name} via API`)) throw new ConflictError(`agent ${id} is not supervised by this iron-cage process`);
+    return c.json({ id, status: 'stopping' }, 202);
+  });
+
+  app.post('/agents/:id/progress', async (c) => {
+    const id = c.req.param('id');
+    const agent = actable(c.get('principal'), id);
+    const body = parseWith(progressBody, parseJsonBody(await c.req.text()));
+    const progress = { done: body.done, total: body.total ?? null, unit: body.unit ?? agent.progress.unit };
+    const pct = progress.total ? ` (${Math.round((progress.done / progress.total) * 100)}%)` : '';
+    state.updateAgent(
+      id,
+      { progress },
+      {
+        type: 'agent.progress',
+        severity: 'debug',
+        message: `${progress.done}${progress.total ? ` / ${progress.total}` : ''} ${progress.unit}${pct}`,
+        data: progress,
+      },
+    );
+    return c.json({ ok: true });
+  });
+
+  app.post('/agents/:id/events', async (c) => {
+    const id = c.req.param('id');
+    actable(c.get('principal'), id);
+    const body = parseWith(eventBody, parseJsonBody(await c.req.text()));
+    const data = body.data ?? {};
+    if (JSON.stringify(data).length > MAX_EVENT_DATA_BYTES) throw new ValidationError(`data: must serialize to at most ${MAX_EVENT_DATA_BYTES} bytes`);
+    const ev = state.record({ agentId: id, type: 'agent.event', severity: body.severity ?? 'info', message: body.message, data });
+    return c.json({ seq: ev.seq }, 201);
+  });
+
+  app.post('/agents/:id/checkpoints', async (c) => {
+    const id = c.req.param('id');
+    actable(c.get('principal'), id);
+    const raw = parseJsonBody(await c.req.text());
+    const body = parseWith(checkpointBody, raw);
+    if (body.state === undefined) throw new ValidationError('state: required');
+    const json = JSON.stringify(body.state);
+    if (Buffer.byteLength(json) > MAX_CHECKPOINT_BYTES) throw new ValidationError(`state: must serialize to at most ${MAX_CHECKPOINT_BYTES} bytes`);
+    return c.json(state.saveCheckpoint(id, json), 201);
+  });
+
+  app.get('/agents/:id/checkpoint', (c) => {
+    const id = c.req.param('id');
+    const p = c.get('principal');
+    readable(p, id);
+    if (p.role === 'viewer') throw new ForbiddenError('checkpoints may hold agent data: viewer tokens cannot read them');
+    const cp = state.latestCheckpoint(id);
+    if (!cp) throw new NotFoundError(`agent ${id} has no checkpoint`);
+    return c.json({ id: cp.id, createdAt: cp.createdAt, state: cp.state });
+  });
+
+  app.get('/events', (c) => {
+    const q = parseWith(eventsQuery, c.req.query());
+    const p = c.get('principal');
+    let agentId = q.agentId;
+    if (p.role === 'agent') {
+      if (agentId && agentId !== p.agentId) throw new NotFoundError(`no agent ${agentId}`);
+      agentId = p.agentId!;
+    }
+    const limit = q.limit ?? 100;
+    const events = state.eventsAfter(q.after ?? 0, limit, agentId);
+    const last = events.at(-1);
+    return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit });
+  });
+
+  return app;
+}

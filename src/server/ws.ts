@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { tokenFromHeaders, type Principal } from '../auth/index.js';
+import type { IronEvent } from '../core/events.js';
+import type { ServerDeps } from './context.js';
+
+const SNAPSHOT_EVENTS = 200;
+const MAX_REPLAY = 10_000;
+/** A client this far behind is cut off; it reconnects with ?after= and loses nothing. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const HEARTBEAT_MS = 30_000;
+
+interface Client {
+  ws: WebSocket;
+  principal: Principal;
+  alive: boolean;
+}
+
+/**
+ * WebSocket fan-out of the event bus. On connect a client gets a snapshot (agents plus recent
+ * events, or everything after its `after`), then every event. Events are batched per tick:
+ * one frame per burst per client instead of one per event.
+ */
+export class WsHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private readonly clients = new Set<Client>();
+  private pending: IronEvent[] = [];
+  private flushScheduled = false;
+  private readonly unsubscribe: () => void;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly deps: ServerDeps) {
+    this.unsubscribe = deps.state.subscribe((ev) => this.enqueue(ev));
+    this.heartbeat = setInterval(() => this.ping(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const reject = (status: number, code: string, message: string) => {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Forbidden'}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/ws') return reject(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`);
+    if (!this.deps.guard.sameOriginOrAllowed(req.headers.origin, req.headers.host)) {
+      return reject(403, 'forbidden_origin', `origin ${req.headers.origin} is not allowed`);
+    }
+    const token = url.searchParams.get('token') ?? tokenFromHeaders(req.headers.authorization, req.headers['x-api-key'] as string | undefined);
+    if (!token) return reject(401, 'unauthorized', 'a token is required: /ws?token=<token>');
+    const afterParam = url.searchParams.get('after');
+    const after = afterParam === null ? null : Number(afterParam);
+    if (after !== null && (!Number.isInteger(after) || after < 0)) return reject(403, 'invalid_request', 'after must be a whole number 0 or more');
+    this.deps.tokens.verify(token).then(
+      (principal) => {
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, after));
+      },
+      (err: Error) => reject(401, 'unauthorized', err.message),
+    );
+  }
+
+  private accept(ws: WebSocket, principal: Principal, after: number | null): void {
+    const client: Client = { ws, principal, alive: true };
+    const { state } = this.deps;
+    const scope = principal.role === 'agent' ? principal.agentId! : undefined;
+    // Everything below is synchronous: no event can slip between the replay and the live feed.
+    this.flush();
+    const events = after === null ? state.lastEvents(SNAPSHOT_EVENTS, scope) : state.eventsAfter(after, MAX_REPLAY, scope);
+    const agents = state.listAgents().filter((a) => scope === undefined || a.id === scope);
+    ws.send(
+      JSON.stringify({
+        type: 'snapshot',
+        seq: state.lastSeq(),
+        agents,
+        events,
+        truncated: after !== null && events.length === MAX_REPLAY,
+      }),
+    );
+    this.clients.add(client);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('error', () => this.clients.delete(client));
+    ws.on('message', () => {
+      /* the feed is one-way; clients talk REST */
+    });
+  }
+
+  private enqueue(ev: IronEvent): void {
+    if (this.clients.size === 0) return;
+    this.pending.push(ev);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    let all: string | null = null;
+    const byAgent = new Map<string, string>();
+    const frame = (events: IronEvent[]) => {
+      const withAgents = events.map((event) => {
+        const agent = event.agentId && event.type !== 'agent.output' ? this.deps.state.getAgent(event.agentId) : null;
+        return agent ? { event, agent } : { event };
+      });
+      return withAgents.length === 1 ? JSON.stringify({ type: 'event', ...withAgents[0] }) : JSON.stringify({ type: 'events', items: withAgents });
+    };
+    for (const c of this.clients) {
+      if (c.ws.readyState !== c.ws.OPEN) continue;
+      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        c.ws.close(1013, 'too far behind: reconnect with ?after=<last seq>');
+        this.clients.delete(c);
+        continue;
+      }
+      let msg: string | undefined;
+      if (c.principal.role !== 'agent') msg = all ??= frame(batch);
+      else {
+        const id = c.principal.agentId!;
+        msg = byAgent.get(id);
+        if (msg === undefined) {
+          const mine = batch.filter((e) => e.agentId === id);
+          msg = mine.length > 0 ? frame(mine) : '';
+          byAgent.set(id, msg);
+        }
+      }
+      if (msg) c.ws.send(msg);
+    }
+  }
+
+  private ping(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        this.clients.delete(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.unsubscribe();
+    clearInterval(this.heartbeat);
+    for (const c of this.clients) c.ws.close(1001, 'iron-cage is shutting down');
+    this.clients.clear();
+    this.wss.close();
+  }
+}

@@ -1,0 +1,328 @@
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
+import { NotFoundError } from '../core/errors.js';
+import { microsToUsd } from '../core/money.js';
+import { migrate } from './migrations.js';
+import * as schema from './schema.js';
+import type { AgentPatch, AgentView, Checkpoint, NewAgent } from './types.js';
+
+type Listener = (event: IronEvent) => void;
+const CHECKPOINTS_KEPT = 20;
+
+/**
+ * The one owner of state: in-memory agent records for fast reads, SQLite for durability,
+ * and the event bus. Every change is persisted first and then broadcast as one event, so a
+ * subscriber never sees something the database does not hold.
+ */
+export class StateManager {
+  readonly path: string;
+  private readonly sqlite: Database.Database;
+  private readonly db: BetterSQLite3Database<typeof schema>;
+  private readonly agents = new Map<string, schema.AgentRow>();
+  private readonly listeners = new Set<Listener>();
+  private readonly insertEvent;
+  private closed = false;
+  onListenerError: (err: unknown) => void = () => {};
+
+  private constructor(path: string) {
+    this.path = path;
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.sqlite = new Database(path);
+    this.sqlite.pragma('journal_mode = WAL');
+    // NORMAL is durable against process crashes in WAL mode (only an OS crash can lose the
+    // last commits) and keeps per-event commits cheap.
+    this.sqlite.pragma('synchronous = NORMAL');
+    this.sqlite.pragma('busy_timeout = 5000');
+    this.sqlite.pragma('foreign_keys = ON');
+    migrate(this.sqlite);
+    this.db = drizzle(this.sqlite, { schema });
+    this.insertEvent = this.db
+      .insert(schema.events)
+      .values({
+        ts: sql.placeholder('ts'),
+        agentId: sql.placeholder('agentId'),
+        type: sql.placeholder('type'),
+        severity: sql.placeholder('severity'),
+        message: sql.placeholder('message'),
+        data: sql.placeholder('data'),
+      })
+      .returning({ seq: schema.events.seq })
+      .prepare();
+    for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
+  }
+
+  static open(path: string): StateManager {
+    const sm = new StateManager(path);
+    sm.reapOrphans();
+    return sm;
+  }
+
+  /** Agents left "running" by an iron-cage that is gone (killed, machine rebooted) ended abnormally. */
+  private reapOrphans(): void {
+    for (const row of this.agents.values()) {
+      if (TERMINAL_STATUSES.has(row.status as AgentStatus)) continue;
+      if (row.supervisorPid !== null && row.supervisorPid !== process.pid && isAlive(row.supervisorPid)) continue;
+      this.updateAgent(
+        row.id,
+        { status: 'crashed', endedAt: new Date().toISOString(), pid: null },
+        {
+          type: 'agent.exited',
+          severity: 'error',
+          message: 'Agent marked crashed: the iron-cage process supervising it ended while it ran',
+          data: { status: 'crashed', exitCode: null, signal: null, durationMs: 0 },
+        },
+      );
+    }
+  }
+
+  // ── events ────────────────────────────────────────────────────────────────────────────
+
+  /** Persist, then broadcast. Returns the stored event with its sequence number. */
+  record<T extends NewEvent>(e: T): IronEvent {
+    const event = this.persist(e);
+    this.emit(event);
+    return event;
+  }
+
+  private persist(e: NewEvent): IronEvent {
+    const ts = new Date().toISOString();
+    const row = this.insertEvent.get({
+      ts,
+      agentId: e.agentId,
+      type: e.type,
+      severity: e.severity,
+      message: e.message,
+      data: JSON.stringify(e.data ?? {}),
+    }) as { seq: number };
+    return { seq: row.seq, ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: e.data } as IronEvent;
+  }
+
+  private emit(event: IronEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Events with seq > after, oldest first. */
+  eventsAfter(after: number, limit: number, agentId?: string): IronEvent[] {
+    const where = agentId ? and(gt(schema.events.seq, after), eq(schema.events.agentId, agentId)) : gt(schema.events.seq, after);
+    return this.db.select().from(schema.events).where(where).orderBy(asc(schema.events.seq)).limit(limit).all().map(toEvent);
+  }
+
+  /** The newest `limit` events, returned oldest first. */
+  lastEvents(limit: number, agentId?: string): IronEvent[] {
+    const q = this.db.select().from(schema.events);
+    const rows = (agentId ? q.where(eq(schema.events.agentId, agentId)) : q).orderBy(desc(schema.events.seq)).limit(limit).all();
+    return rows.reverse().map(toEvent);
+  }
+
+  lastSeq(): number {
+    const r = this.db.select({ m: sql<number | null>`max(${schema.events.seq})` }).from(schema.events).get();
+    return r?.m ?? 0;
+  }
+
+  eventCounts(agentId: string): Record<Severity, number> & { total: number; output: number } {
+    const rows = this.db
+      .select({ severity: schema.events.severity, type: schema.events.type, n: sql<number>`count(*)` })
+      .from(schema.events)
+      .where(eq(schema.events.agentId, agentId))
+      .groupBy(schema.events.severity, schema.events.type)
+      .all();
+    const out = { debug: 0, info: 0, warn: 0, error: 0, critical: 0, total: 0, output: 0 };
+    for (const r of rows) {
+      out[r.severity as Severity] += r.n;
+      out.total += r.n;
+      if (r.type === 'agent.output') out.output += r.n;
+    }
+    return out;
+  }
+
+  // ── agents ────────────────────────────────────────────────────────────────────────────
+
+  registerAgent(a: NewAgent): AgentView {
+    const row: schema.AgentRow = {
+      id: a.id,
+      name: a.name,
+      kind: a.kind,
+      script: a.script,
+      args: JSON.stringify(a.args),
+      status: 'starting',
+      pid: null,
+      supervisorPid: a.kind === 'supervised' ? process.pid : null,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      endedAt: null,
+      exitCode: null,
+      exitSignal: null,
+      restarts: 0,
+      progressDone: 0,
+      progressTotal: null,
+      progressUnit: 'items',
+      limitMicros: a.limitMicros,
+    };
+    const event = this.sqlite.transaction(() => {
+      this.db.insert(schema.agents).values(row).run();
+      return this.persist({
+        agentId: a.id,
+        type: 'agent.registered',
+        severity: 'info',
+        message: `Agent ${a.name} registered`,
+        data: { name: a.name, script: a.script, limitUsd: a.limitMicros === null ? null : microsToUsd(a.limitMicros) },
+      });
+    })();
+    this.agents.set(row.id, row);
+    this.emit(event);
+    return toView(row);
+  }
+
+  /** Change an agent and record the event that describes the change, atomically. */
+  updateAgent(id: string, patch: AgentPatch, e: Omit<NewEvent, 'agentId'>): IronEvent {
+    const current = this.agents.get(id);
+    if (!current) throw new NotFoundError(`no agent ${id}`);
+    const next: schema.AgentRow = { ...current };
+    if (patch.status !== undefined) next.status = patch.status;
+    if (patch.pid !== undefined) next.pid = patch.pid;
+    if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
+    if (patch.endedAt !== undefined) next.endedAt = patch.endedAt;
+    if (patch.exitCode !== undefined) next.exitCode = patch.exitCode;
+    if (patch.exitSignal !== undefined) next.exitSignal = patch.exitSignal;
+    if (patch.restarts !== undefined) next.restarts = patch.restarts;
+    if (patch.limitMicros !== undefined) next.limitMicros = patch.limitMicros;
+    if (patch.progress !== undefined) {
+      next.progressDone = patch.progress.done;
+      next.progressTotal = patch.progress.total;
+      next.progressUnit = patch.progress.unit;
+    }
+    const { id: _id, ...cols } = next;
+    const event = this.sqlite.transaction(() => {
+      this.db.update(schema.agents).set(cols).where(eq(schema.agents.id, id)).run();
+      return this.persist({ ...e, agentId: id } as NewEvent);
+    })();
+    this.agents.set(id, next);
+    this.emit(event);
+    return event;
+  }
+
+  getAgent(id: string): AgentView | null {
+    const row = this.agents.get(id);
+    return row ? toView(row) : null;
+  }
+
+  hasAgent(id: string): boolean {
+    return this.agents.has(id);
+  }
+
+  listAgents(): AgentView[] {
+    return [...this.agents.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map(toView);
+  }
+
+  // ── checkpoints ───────────────────────────────────────────────────────────────────────
+
+  /** `stateJson` is already-serialized JSON (validated at the boundary). */
+  saveCheckpoint(agentId: string, stateJson: string): { id: number; createdAt: string } {
+    if (!this.agents.has(agentId)) throw new NotFoundError(`no agent ${agentId}`);
+    const createdAt = new Date().toISOString();
+    const event = this.sqlite.transaction(() => {
+      const { id } = this.db
+        .insert(schema.checkpoints)
+        .values({ agentId, createdAt, state: stateJson })
+        .returning({ id: schema.checkpoints.id })
+        .get();
+      // Only the latest matters for resuming; keep a short history, not every checkpoint ever.
+      this.sqlite
+        .prepare('DELETE FROM checkpoints WHERE agent_id = ? AND id <= ?')
+        .run(agentId, id - CHECKPOINTS_KEPT);
+      const ev = this.persist({
+        agentId,
+        type: 'agent.checkpoint',
+        severity: 'debug',
+        message: `Checkpoint saved (${Buffer.byteLength(stateJson)} bytes)`,
+        data: { checkpointId: id, bytes: Buffer.byteLength(stateJson) },
+      });
+      return { id, ev };
+    })();
+    this.emit(event.ev);
+    return { id: event.id, createdAt };
+  }
+
+  latestCheckpoint(agentId: string): Checkpoint | null {
+    const row = this.db
+      .select()
+      .from(schema.checkpoints)
+      .where(eq(schema.checkpoints.agentId, agentId))
+      .orderBy(desc(schema.checkpoints.id))
+      .limit(1)
+      .get();
+    return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
+  }
+
+  /** Raw handle for tests and benchmarks that must prove database-level guarantees. */
+  get database(): Database.Database {
+    return this.sqlite;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    try {
+      this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.sqlite.close();
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function toEvent(r: schema.EventRow): IronEvent {
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    agentId: r.agentId,
+    type: r.type,
+    severity: r.severity,
+    message: r.message,
+    data: JSON.parse(r.data),
+  } as IronEvent;
+}
+
+function toView(r: schema.AgentRow): AgentView {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind as AgentView['kind'],
+    script: r.script,
+    args: JSON.parse(r.args) as string[],
+    status: r.status as AgentStatus,
+    pid: r.pid,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    exitCode: r.exitCode,
+    exitSignal: r.exitSignal,
+    restarts: r.restarts,
+    progress: { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit },
+    budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0 },
+  };
+}

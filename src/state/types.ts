@@ -1,0 +1,51 @@
+import type { AgentStatus, Progress } from '../core/events.js';
+
+export type AgentKind = 'supervised' | 'external';
+
+/** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */
+export interface AgentView {
+  id: string;
+  name: string;
+  kind: AgentKind;
+  script: string | null;
+  args: string[];
+  status: AgentStatus;
+  pid: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  restarts: number;
+  progress: Progress;
+  budget: { limitUsd: number; spentUsd: number; reservedUsd: number } | null;
+}
+
+export interface NewAgent {
+  id: string;
+  name: string;
+  kind: AgentKind;
+  script: string | null;
+  args: string[];
+  limitMicros: number | null;
+}
+
+/** Fields of an agent the supervisor changes as it runs. */
+export interface AgentPatch {
+  status?: AgentStatus;
+  pid?: number | null;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  restarts?: number;
+  progress?: Progress;
+  limitMicros?: number | null;
+}
+
+export interface Checkpoint {
+  id: number;
+  agentId: string;
+  createdAt: string;
+  state: unknown;
+}

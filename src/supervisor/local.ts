@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { LineSplitter } from './lines.js';
+import type { AgentProcess, AgentRunner, ExitInfo, OutputStream, RunSpec } from './runner.js';
+
+const OUTPUT_DRAIN_MS = 2000;
+
+/** Runs the agent as a local child process in its own process group. */
+export class LocalProcessRunner implements AgentRunner {
+  start(spec: RunSpec): Promise<AgentProcess> {
+    return new Promise((resolve, reject) => {
+      // detached: its own process group, so a terminal's Ctrl-C reaches iron-cage only and we
+      // decide how the agent is stopped; and so we can signal the agent's children too.
+      const child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: spec.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const onError = (err: NodeJS.ErrnoException) => {
+        child.removeListener('spawn', onSpawn);
+        reject(new Error(err.code === 'ENOENT' ? `cannot start '${spec.command}': not found` : `cannot start '${spec.command}': ${err.message}`));
+      };
+      const onSpawn = () => {
+        child.removeListener('error', onError);
+        resolve(new LocalProcess(child));
+      };
+      child.once('error', onError);
+      child.once('spawn', onSpawn);
+    });
+  }
+}
+
+class LocalProcess implements AgentProcess {
+  readonly pid: number;
+  readonly exited: Promise<ExitInfo>;
+  private readonly listeners: Array<(stream: OutputStream, line: string) => void> = [];
+  private exitInfo: ExitInfo | null = null;
+
+  constructor(private readonly child: ChildProcess) {
+    this.pid = child.pid!;
+    const pipe = (stream: OutputStream, src: NodeJS.ReadableStream | null) => {
+      const splitter = new LineSplitter((line) => {
+        for (const l of this.listeners) l(stream, line);
+      });
+      return new Promise<void>((done) => {
+        if (!src) return done();
+        src.on('data', (c: Buffer) => splitter.push(c));
+        src.on('end', () => {
+          splitter.end();
+          done();
+        });
+        src.on('error', () => done());
+      });
+    };
+    const outputs = Promise.all([pipe('stdout', child.stdout), pipe('stderr', child.stderr)]);
+    // Wait for the output to drain so the last lines come before the exit event; but a
+    // grandchild that inherited stdout may hold it open forever, so only for a moment.
+    this.exited = new Promise<ExitInfo>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        const info = this.exitInfo;
+        const timer = setTimeout(() => resolve(info), OUTPUT_DRAIN_MS);
+        void outputs.then(() => {
+          clearTimeout(timer);
+          resolve(info);
+        });
+      });
+    });
+    child.on('error', () => {
+      /* errors after spawn surface as exit */
+    });
+  }
+
+  onLine(listener: (stream: OutputStream, line: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  signal(sig: NodeJS.Signals): boolean {
+    if (this.exitInfo) return false;
+    try {
+      process.kill(-this.pid, sig); // the whole group: the agent and anything it spawned
+      return true;
+    } catch {
+      try {
+        return this.child.kill(sig);
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  async stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
+    if (this.exitInfo) return this.exited;
+    this.signal(sig);
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.signal('SIGKILL');
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    return this.exited;
+  }
+
+  isHealthy(): boolean {
+    return this.exitInfo === null && this.child.exitCode === null;
+  }
+}

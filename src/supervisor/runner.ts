@@ -1,0 +1,33 @@
+// The runner abstraction: how an agent process is started and controlled. The local child
+// process is the one implementation today; a container or remote runner would fit the same shape.
+
+export interface RunSpec {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface AgentProcess {
+  readonly pid: number;
+  /** Resolves once the process has exited and its output has been fully read. */
+  readonly exited: Promise<ExitInfo>;
+  /** Every complete output line, in order per stream (long lines are split, not buffered forever). */
+  onLine(listener: (stream: OutputStream, line: string) => void): void;
+  signal(sig: NodeJS.Signals): boolean;
+  /** Send `sig`, wait up to `graceMs`, then kill. Resolves with the exit. */
+  stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo>;
+  isHealthy(): boolean;
+}
+
+export interface AgentRunner {
+  /** Rejects (with a message a user can act on) when the process cannot be started at all. */
+  start(spec: RunSpec): Promise<AgentProcess>;
+}

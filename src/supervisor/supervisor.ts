@@ -1,0 +1,209 @@
+import type { AgentStatus } from '../core/events.js';
+import { formatUsd } from '../core/money.js';
+import type { StateManager } from '../state/index.js';
+import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
+
+export interface RestartPolicy {
+  policy: 'on-failure' | 'never';
+  maxRestarts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface SupervisorOptions {
+  agentId: string;
+  name: string;
+  python: string;
+  script: string;
+  args: string[];
+  cwd: string;
+  limitMicros: number | null;
+  restart: RestartPolicy;
+  gracePeriodMs: number;
+  state: StateManager;
+  runner: AgentRunner;
+  /** Environment for one launch; `restarts` lets the agent know it is resuming. */
+  env: (restarts: number) => NodeJS.ProcessEnv;
+  /** Where an output line goes before it is recorded (redaction hooks in here). */
+  filterLine?: (stream: OutputStream, line: string) => string;
+}
+
+export interface AgentOutcome {
+  status: AgentStatus;
+  exitCode: number | null;
+}
+
+/**
+ * Keeps one agent running: launch, watch, restart on failure with backoff, stop on request.
+ * Status: starting → running → completed | stopped | crashed (→ starting again on restart).
+ */
+export class AgentSupervisor {
+  readonly agentId: string;
+  /** Resolves when the agent has ended for good (no restart pending). */
+  readonly done: Promise<AgentOutcome>;
+  private resolveDone!: (o: AgentOutcome) => void;
+  private proc: AgentProcess | null = null;
+  private restarts = 0;
+  private stopRequested: { by: string; signal: NodeJS.Signals } | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private finished = false;
+  private launchedAt = 0;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.agentId = o.agentId;
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  /** Registers the agent and launches it. Rejects only if the interpreter cannot be started. */
+  async start(): Promise<void> {
+    this.o.state.registerAgent({
+      id: this.agentId,
+      name: this.o.name,
+      kind: 'supervised',
+      script: this.o.script,
+      args: this.o.args,
+      limitMicros: this.o.limitMicros,
+    });
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
+    const { state } = this.o;
+    let proc: AgentProcess;
+    try {
+      proc = await this.o.runner.start({
+        command: this.o.python,
+        args: [this.o.script, ...this.o.args],
+        env: this.o.env(this.restarts),
+        cwd: this.o.cwd,
+      });
+    } catch (err) {
+      this.finish({ status: 'crashed', exitCode: null }, { code: null, signal: null }, `Agent could not start: ${(err as Error).message}`);
+      throw err;
+    }
+    this.proc = proc;
+    this.launchedAt = Date.now();
+    proc.onLine((stream, line) => {
+      const text = this.o.filterLine ? this.o.filterLine(stream, line) : line;
+      state.record({ agentId: this.agentId, type: 'agent.output', severity: 'info', message: text, data: { stream } });
+    });
+    const budget = this.o.limitMicros === null ? '' : ` budget ${formatUsd(this.o.limitMicros)}`;
+    const now = new Date().toISOString();
+    const first = state.getAgent(this.agentId)?.startedAt ?? null;
+    state.updateAgent(
+      this.agentId,
+      { status: 'running', pid: proc.pid, startedAt: first ?? now, endedAt: null, exitCode: null, exitSignal: null },
+      {
+        type: 'agent.started',
+        severity: 'info',
+        message: this.restarts === 0 ? `Agent started (pid ${proc.pid})${budget}` : `Agent restarted (pid ${proc.pid}, restart ${this.restarts})`,
+        data: { pid: proc.pid, attempt: this.restarts + 1 },
+      },
+    );
+    // A stop that arrived while we were spawning applies now.
+    if (this.stopRequested) void proc.stop(this.stopRequested.signal, this.o.gracePeriodMs);
+    void proc.exited.then((exit) => this.onExit(exit));
+  }
+
+  private onExit(exit: ExitInfo): void {
+    this.proc = null;
+    const ranMs = Date.now() - this.launchedAt;
+    const secs = (ranMs / 1000).toFixed(1);
+    const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
+    if (this.stopRequested) {
+      this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}s`, ranMs);
+      return;
+    }
+    if (exit.code === 0) {
+      this.finish({ status: 'completed', exitCode: 0 }, exit, `Agent completed (exit 0) in ${secs}s`, ranMs);
+      return;
+    }
+    const { restart } = this.o;
+    const canRestart = restart.policy === 'on-failure' && this.restarts < restart.maxRestarts;
+    if (!canRestart) {
+      const why = restart.policy === 'never' ? '' : ` (gave up after ${this.restarts} restart${this.restarts === 1 ? '' : 's'})`;
+      this.finish({ status: 'crashed', exitCode: exit.code }, exit, `Agent crashed (${how}) after ${secs}s${why}`, ranMs);
+      return;
+    }
+    const delayMs = Math.min(restart.backoffMs * 2 ** this.restarts, restart.maxBackoffMs);
+    this.o.state.updateAgent(
+      this.agentId,
+      { status: 'crashed', pid: null, exitCode: exit.code, exitSignal: exit.signal },
+      {
+        type: 'agent.exited',
+        severity: 'error',
+        message: `Agent crashed (${how}) after ${secs}s`,
+        data: { status: 'crashed', exitCode: exit.code, signal: exit.signal, durationMs: ranMs },
+      },
+    );
+    this.o.state.record({
+      agentId: this.agentId,
+      type: 'agent.restarting',
+      severity: 'warn',
+      message: `Restarting in ${(delayMs / 1000).toFixed(1)}s (restart ${this.restarts + 1} of ${restart.maxRestarts})`,
+      data: { attempt: this.restarts + 2, delayMs },
+    });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopRequested) return;
+      this.restarts += 1;
+      this.o.state.updateAgent(
+        this.agentId,
+        { status: 'starting', restarts: this.restarts },
+        { type: 'agent.restarting', severity: 'info', message: 'Agent restarting from its last checkpoint', data: { attempt: this.restarts + 1, delayMs: 0 } },
+      );
+      this.launch().catch(() => {
+        /* recorded by launch() */
+      });
+    }, delayMs);
+  }
+
+  private finish(outcome: AgentOutcome, exit: ExitInfo, message: string, durationMs = 0): void {
+    if (this.finished) return;
+    this.finished = true;
+    const severity = outcome.status === 'crashed' ? 'error' : 'info';
+    this.o.state.updateAgent(
+      this.agentId,
+      { status: outcome.status, pid: null, endedAt: new Date().toISOString(), exitCode: exit.code, exitSignal: exit.signal },
+      { type: 'agent.exited', severity, message, data: { status: outcome.status, exitCode: exit.code, signal: exit.signal, durationMs } },
+    );
+    this.resolveDone(outcome);
+  }
+
+  /** Graceful stop: signal, wait the grace period, then kill. Resolves when the agent has ended. */
+  async stop(requestedBy: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<AgentOutcome> {
+    if (this.finished) return this.done;
+    if (!this.stopRequested) {
+      this.stopRequested = { by: requestedBy, signal };
+      this.o.state.record({
+        agentId: this.agentId,
+        type: 'agent.stopping',
+        severity: 'warn',
+        message: `Stopping agent (${requestedBy}): ${signal}, then SIGKILL after ${(this.o.gracePeriodMs / 1000).toFixed(1)}s`,
+        data: { requestedBy, signal },
+      });
+    }
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.finish({ status: 'stopped', exitCode: null }, { code: null, signal: null }, 'Agent stopped before its restart');
+    } else if (this.proc) {
+      await this.proc.stop(signal, this.o.gracePeriodMs);
+    }
+    return this.done;
+  }
+
+  /** Kill at once (a second Ctrl-C). */
+  kill(): void {
+    if (!this.stopRequested) this.stopRequested = { by: 'kill', signal: 'SIGKILL' };
+    this.proc?.signal('SIGKILL');
+  }
+
+  get running(): boolean {
+    return !this.finished;
+  }
+
+  isHealthy(): boolean {
+    return this.proc?.isHealthy() ?? false;
+  }
+}
