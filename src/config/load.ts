@@ -2,27 +2,21 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve, extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parse as parseToml } from 'smol-toml';
-import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { describeZodIssue } from '../core/validation.js';
 import { DEFAULTS, fileSchema, type Config, type FileLayer, type ParsedLayer } from './schema.js';
 
 const AUTO_FILES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
 
-function describeIssue(issue: z.core.$ZodIssue, where: (path: string) => string): string {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
-    return `${where(path)}unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
-  }
-  let msg = issue.message;
-  if (issue.code === 'invalid_value' && 'values' in issue) msg = `must be one of ${issue.values.map(String).join(', ')}`;
-  if (issue.code === 'invalid_type') msg = `expected ${issue.expected}`;
-  return `${where(path)}${msg}`;
-}
-
 function validate(layer: unknown, where: (path: string) => string): ParsedLayer {
   const r = fileSchema.safeParse(layer);
-  if (!r.success) throw new ConfigError(describeIssue(r.error.issues[0]!, where));
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    // The prefix names the source and the path; unknown keys carry their own full path.
+    const unknownKeys = issue.code === 'unrecognized_keys';
+    const prefix = where(unknownKeys ? '' : issue.path.map(String).join('.'));
+    throw new ConfigError(prefix + describeZodIssue(unknownKeys ? issue : { ...issue, path: [] }, 'key'));
+  }
   return r.data;
 }
 

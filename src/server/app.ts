@@ -16,6 +16,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     const { status, body, unexpected } = toErrorResponse(err);
     if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
+    // The rest of an oversized body was never read: the connection cannot be reused.
+    if (status === 413) c.header('connection', 'close');
     return c.json(body, status as 400);
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IronCageError, ValidationError } from '../core/errors.js';
+import { describeZodIssue } from '../core/validation.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -9,22 +10,6 @@ export interface ErrorBody {
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
   if (err instanceof IronCageError) return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false };
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
-}
-
-/** First zod issue as one precise sentence: `done: must be a whole number 0 or more`. */
-export function describeZodIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.');
-  const at = path ? `${path}: ` : '';
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `${at}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
-    case 'invalid_type':
-      return `${at}expected ${issue.expected}`;
-    case 'invalid_value':
-      return `${at}must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    default:
-      return `${at}${issue.message}`;
-  }
 }
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

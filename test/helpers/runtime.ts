@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import WebSocket from 'ws';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { Runtime } from '../../src/runtime/index.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FIXTURES = join(ROOT, 'test/fixtures');
+
+export function tempDir(prefix = 'iron-cage-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestRuntime {
+  rt: Runtime;
+  dir: string;
+  /** Every terminal log line so far. */
+  log: () => string;
+  api: (path: string, init?: RequestInit & { token?: string | null }) => Promise<Response>;
+  stop: () => Promise<void>;
+}
+
+export async function startTestRuntime(
+  opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string } = {},
+): Promise<TestRuntime> {
+  const own = opts.dir ? null : tempDir();
+  const dir = opts.dir ?? own!.dir;
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const config: Config = {
+    ...DEFAULTS,
+    port: 0,
+    db: join(dir, 'iron_state.db'),
+    restart: { ...DEFAULTS.restart, backoffMs: 200, maxBackoffMs: 1000 },
+    gracePeriodMs: 3000,
+    ...opts.config,
+  };
+  const logger = createLogger({ format: 'pretty', level: 'debug', stream: out, color: false });
+  const rt = await Runtime.start({
+    config,
+    logger,
+    agent: opts.agent ? { script: opts.agent.script, args: opts.agent.args ?? [] } : undefined,
+    env: { ...process.env, ...opts.env },
+    cwd: ROOT,
+  });
+  return {
+    rt,
+    dir,
+    log: () => text,
+    api: (path, init = {}) => {
+      const { token = rt.adminToken, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      return fetch(`${rt.url}${path}`, { ...rest, headers });
+    },
+    stop: async () => {
+      await rt.shutdown('test finished');
+      own?.cleanup();
+    },
+  };
+}
+
+/** A WebSocket client that collects every message; `waitFor` resolves on the first match. */
+export class WsProbe {
+  readonly messages: any[] = [];
+  readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+  private waiters: Array<{ pred: (m: any) => boolean; resolve: (m: any) => void }> = [];
+
+  constructor(url: string, headers?: Record<string, string>) {
+    this.ws = new WebSocket(url, { headers });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      this.ws.once('error', reject);
+    });
+    this.ws.on('message', (raw) => {
+      const m = JSON.parse(String(raw));
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => (w.pred(m) ? (w.resolve(m), false) : true));
+    });
+  }
+
+  /** Every event received, in order, flattening batched frames and snapshots. */
+  events(): any[] {
+    return this.messages.flatMap((m) =>
+      m.type === 'snapshot' ? m.events : m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((i: any) => i.event) : [],
+    );
+  }
+
+  /** Agent status objects as they arrived. */
+  agentStates(): any[] {
+    return this.messages.flatMap((m) =>
+      m.type === 'snapshot' ? m.agents : m.type === 'event' ? (m.agent ? [m.agent] : []) : m.type === 'events' ? m.items.filter((i: any) => i.agent).map((i: any) => i.agent) : [],
+    );
+  }
+
+  waitForEvent(pred: (e: any) => boolean, timeoutMs = 15_000): Promise<any> {
+    const found = this.events().find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for a WebSocket event')), timeoutMs);
+      this.waiters.push({
+        pred: () => this.events().some(pred),
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(this.events().find(pred));
+        },
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.ws.readyState === WebSocket.CLOSED) return resolve();
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+}
+
+export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, stepMs = 50): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

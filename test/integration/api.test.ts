@@ -1,0 +1,227 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+
+let t: TestRuntime;
+let agentId: string;
+let agentToken: string;
+let otherAgentToken: string;
+let viewerToken: string;
+
+beforeAll(async () => {
+  t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') } });
+  agentId = t.rt.agentId!;
+  agentToken = await t.rt.tokens.issue({ role: 'agent', name: agentId, agentId });
+  otherAgentToken = await t.rt.tokens.issue({ role: 'agent', name: 'other', agentId: 'ot-00000000' });
+  viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
+  await until(() => t.log().includes('sleeper ready'));
+});
+afterAll(async () => t?.stop());
+
+/** A raw request, so the Host header can be anything. */
+function rawGet(path: string, host: string, token: string): Promise<{ status: number; body: string }> {
+  const u = new URL(t.rt.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, headers: { host, authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const eventCount = () => (t.rt.state.database.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+
+describe('access', () => {
+  it('health needs no token; everything else does', async () => {
+    const h = await t.api('/api/health', { token: null });
+    expect(h.status).toBe(200);
+    expect(await h.json()).toMatchObject({ status: 'ok', version: '0.1.0' });
+    for (const path of ['/api/agents', `/api/agents/${agentId}/status`, '/api/events']) {
+      const r = await t.api(path, { token: null });
+      expect(r.status).toBe(401);
+      expect(await r.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringContaining('token') } });
+    }
+    const forged = await t.api('/api/agents', { token: 'eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYWRtaW4ifQ.invalid' });
+    expect(forged.status).toBe(401);
+  });
+
+  it('a viewer can read but not stop', async () => {
+    expect((await t.api('/api/agents', { token: viewerToken })).status).toBe(200);
+    const r = await t.api(`/api/agents/${agentId}/stop`, { method: 'POST', token: viewerToken });
+    expect(r.status).toBe(403);
+    expect((await r.json()).error).toEqual({ code: 'forbidden', message: 'viewer tokens are read-only' });
+    expect((await t.api(`/api/agents/${agentId}/checkpoint`, { token: viewerToken })).status).toBe(403);
+  });
+
+  it('an agent token sees and acts on its own agent only', async () => {
+    const mine = await t.api('/api/agents', { token: agentToken });
+    expect((await mine.json()).map((a: any) => a.id)).toEqual([agentId]);
+    const theirs = await t.api('/api/agents', { token: otherAgentToken });
+    expect(await theirs.json()).toEqual([]);
+    expect((await t.api(`/api/agents/${agentId}/status`, { token: otherAgentToken })).status).toBe(404);
+    const before = eventCount();
+    const post = await t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: otherAgentToken, body: JSON.stringify({ message: 'spoof' }) });
+    expect(post.status).toBe(404);
+    expect((await t.api(`/api/agents/${agentId}/stop`, { method: 'POST', token: otherAgentToken })).status).toBe(404);
+    expect(eventCount()).toBe(before);
+    const ev = await t.api(`/api/events?agentId=${agentId}`, { token: otherAgentToken });
+    expect(ev.status).toBe(404);
+    const own = await t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: agentToken, body: JSON.stringify({ message: 'mine', severity: 'warn', data: { k: 1 } }) });
+    expect(own.status).toBe(201);
+    expect(await own.json()).toEqual({ seq: expect.any(Number) });
+  });
+
+  it('rejects a Host that is not this server (DNS rebinding)', async () => {
+    const u = new URL(t.rt.url);
+    const bad = await rawGet('/api/agents', `evil.example:${u.port}`, t.rt.adminToken);
+    expect(bad.status).toBe(403);
+    expect(JSON.parse(bad.body).error.code).toBe('forbidden_host');
+    expect((await rawGet('/api/health', 'evil.example', t.rt.adminToken)).status).toBe(403);
+    expect((await rawGet('/api/agents', `localhost:${u.port}`, t.rt.adminToken)).status).toBe(200);
+    expect((await rawGet('/api/agents', `127.0.0.1:${u.port}`, t.rt.adminToken)).status).toBe(200);
+    expect((await rawGet('/api/agents', `127.0.0.1:1`, t.rt.adminToken)).status).toBe(403);
+  });
+
+  it('answers CORS only for its own origin', async () => {
+    const u = new URL(t.rt.url);
+    const own = await t.api('/api/agents', { headers: { origin: `http://localhost:${u.port}` } });
+    expect(own.headers.get('access-control-allow-origin')).toBe(`http://localhost:${u.port}`);
+    const other = await t.api('/api/agents', { headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('WebSocket needs a token and a sane origin', async () => {
+    const base = t.rt.url.replace('http', 'ws');
+    await expect(new WsProbe(`${base}/ws`).opened).rejects.toThrow('HTTP 401');
+    await expect(new WsProbe(`${base}/ws?token=nope`).opened).rejects.toThrow('HTTP 401');
+    await expect(new WsProbe(`${base}/ws?token=${t.rt.adminToken}`, { origin: 'https://evil.example' }).opened).rejects.toThrow('HTTP 403');
+    const ok = new WsProbe(`${base}/ws?token=${viewerToken}`);
+    await ok.opened;
+    await ok.close();
+  });
+
+  it('an agent-scoped WebSocket receives only its own agent', async () => {
+    const probe = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${otherAgentToken}`);
+    await probe.opened;
+    await until(() => probe.messages.length > 0);
+    expect(probe.messages[0]).toMatchObject({ type: 'snapshot', agents: [], events: [] });
+    await t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: agentToken, body: JSON.stringify({ message: 'not for you' }) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(probe.events()).toEqual([]);
+    await probe.close();
+  });
+});
+
+describe('bad input', () => {
+  const posts: Array<[string, string, RegExp]> = [
+    ['progress', '{"done": ', /not valid JSON/],
+    ['progress', '', /must be a JSON object/],
+    ['progress', '{"done": "three"}', /^done: expected number$/],
+    ['progress', '{"done": -1}', /^done: must be 0 or more$/],
+    ['progress', '{"done": 1.5}', /^done: must be a whole number$/],
+    ['progress', '{"done": 5, "total": 3}', /^done: must not exceed total$/],
+    ['progress', '{"done": 1, "extra": true}', /^unknown field 'extra'$/],
+    ['progress', '[1,2]', /expected object/],
+    ['events', '{}', /^message: expected string$/],
+    ['events', '{"message": ""}', /^message: must not be empty$/],
+    ['events', '{"message": "x", "severity": "loud"}', /^severity: must be one of "debug", "info", "warn", "error", "critical"$/],
+    ['events', '{"message": "x", "data": [1]}', /^data: expected record$/],
+    ['checkpoints', '{}', /^state: required$/],
+    ['checkpoints', '{"state": null, "x": 1}', /^unknown field 'x'$/],
+    ['checkpoints', 'not json', /not valid JSON/],
+    ['stop', '{oops', /not valid JSON/],
+  ];
+  for (const [route, body, message] of posts) {
+    it(`POST ${route} ${JSON.stringify(body)} → 400, nothing written`, async () => {
+      const before = eventCount();
+      const r = await t.api(`/api/agents/${agentId}/${route}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(r.status).toBe(400);
+      const json = await r.json();
+      expect(Object.keys(json)).toEqual(['error']);
+      expect(json.error.code).toMatch(/^invalid_(json|request)$/);
+      expect(json.error.message).toMatch(message);
+      expect(eventCount()).toBe(before);
+    });
+  }
+
+  it('a body over the size limit gets 413', async () => {
+    const big = JSON.stringify({ state: 'x'.repeat(3 * 1024 * 1024) });
+    const r = await t.api(`/api/agents/${agentId}/checkpoints`, { method: 'POST', body: big });
+    expect(r.status).toBe(413);
+    expect((await r.json()).error.code).toBe('payload_too_large');
+    const r2 = await t.api(`/api/agents/${agentId}/checkpoints`, { method: 'POST', body: JSON.stringify({ state: 'y'.repeat(1100 * 1024) }) });
+    expect(r2.status).toBe(400);
+    expect((await r2.json()).error.message).toMatch(/state: must serialize to at most/);
+  });
+
+  it('bad query parameters and unknown agents and routes', async () => {
+    expect((await (await t.api('/api/events?after=-1')).json()).error.message).toBe('after: must be 0 or more');
+    expect((await t.api('/api/events?limit=5000')).status).toBe(400);
+    expect((await t.api('/api/events?bogus=1')).status).toBe(400);
+    expect((await t.api('/api/agents/xx-deadbeef/status')).status).toBe(404);
+    const nf = await t.api('/api/nope');
+    expect(nf.status).toBe(404);
+    expect((await nf.json()).error.code).toBe('not_found');
+  });
+});
+
+describe('events', () => {
+  it('pages through events with after and limit', async () => {
+    const first = await (await t.api('/api/events?limit=2')).json();
+    expect(first.events).toHaveLength(2);
+    expect(first.hasMore).toBe(true);
+    const next = await (await t.api(`/api/events?after=${first.nextAfter}&limit=2`)).json();
+    expect(next.events[0].seq).toBeGreaterThan(first.events[1].seq);
+    for (const e of first.events) expect(Object.keys(e).sort()).toEqual(['agentId', 'data', 'message', 'seq', 'severity', 'ts', 'type']);
+  });
+
+  it('checkpoints round-trip for the agent', async () => {
+    const put = await t.api(`/api/agents/${agentId}/checkpoints`, { method: 'POST', token: agentToken, body: JSON.stringify({ state: { next: 7, seen: ['a'] } }) });
+    expect(put.status).toBe(201);
+    const got = await (await t.api(`/api/agents/${agentId}/checkpoint`, { token: agentToken })).json();
+    expect(got).toMatchObject({ state: { next: 7, seen: ['a'] }, id: (await put.json()).id });
+  });
+
+  it('the database refuses to UPDATE or DELETE events', () => {
+    const db = t.rt.state.database;
+    expect(() => db.prepare("UPDATE events SET message = 'rewritten'").run()).toThrow(/append-only: UPDATE is not allowed/);
+    expect(() => db.prepare('DELETE FROM events').run()).toThrow(/append-only: DELETE is not allowed/);
+    expect(eventCount()).toBeGreaterThan(0);
+  });
+
+  it('a WebSocket client that reconnects with ?after= misses nothing, in order', async () => {
+    const base = `${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`;
+    const post = (i: number) => t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: agentToken, body: JSON.stringify({ message: `burst ${i}` }) });
+    const a = new WsProbe(base);
+    await a.opened;
+    for (let i = 0; i < 20; i++) await post(i);
+    await a.waitForEvent((e) => e.message === 'burst 19');
+    const lastSeen = Math.max(...a.events().map((e) => e.seq));
+    await a.close();
+    // While nobody listens: more events.
+    for (let i = 20; i < 60; i++) await post(i);
+    const b = new WsProbe(`${base}&after=${lastSeen}`);
+    await b.opened;
+    const live = post(60);
+    await b.waitForEvent((e) => e.message === 'burst 60');
+    await live;
+    const bursts = [...a.events(), ...b.events()].filter((e) => String(e.message).startsWith('burst ')).map((e) => e.message);
+    expect(bursts).toEqual(Array.from({ length: 61 }, (_, i) => `burst ${i}`));
+    const seqs = b.events().map((e) => e.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((x, y) => x - y));
+    expect(seqs[0]).toBe(lastSeen + 1);
+    await b.close();
+  });
+});
+
+describe('stop by its own agent token', () => {
+  it('an agent may stop itself; then it is stopped', async () => {
+    const r = await t.api(`/api/agents/${agentId}/stop`, { method: 'POST', token: agentToken });
+    expect(r.status).toBe(202);
+    expect(await t.rt.agentDone!).toMatchObject({ status: 'stopped' });
+  });
+});

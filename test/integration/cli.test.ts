@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
+
+const CLI = join(ROOT, 'bin/iron-cage.js');
+const SLEEPER = join(ROOT, 'test/fixtures/agents/sleeper.py');
+const HELLO = join(ROOT, 'demo/hello_agent.py');
+
+function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('iron-cage command line', () => {
+  it('prints help that names the commands and options', () => {
+    const top = run(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('iron-cage start <script> [args..]');
+    expect(top.stdout).toContain('iron-cage serve');
+    const start = run(['start', '--help']);
+    expect(start.code).toBe(0);
+    for (const flag of ['--budget', '--port', '--host', '--db', '--config', '--safety-mode', '--python', '--verbose', '--log-format', '--restart', '--name', '--exit']) {
+      expect(start.stdout).toContain(flag);
+    }
+  });
+
+  describe('rejects bad input with one clear line and exit code 2, starting nothing', () => {
+    const { dir } = tempDir();
+    writeFileSync(join(dir, 'agent.py'), 'print("hi")\n');
+    writeFileSync(join(dir, 'bad.yaml'), 'port: [1, 2\n');
+    writeFileSync(join(dir, 'unknown.yaml'), 'budgte: 50\n');
+    writeFileSync(join(dir, 'wrongtype.toml'), 'port = "eighty"\n');
+    writeFileSync(join(dir, 'nested.yaml'), 'restart:\n  max_restarts: -1\n');
+    const cases: Array<[string, string[], RegExp, NodeJS.ProcessEnv?]> = [
+      ['missing script', ['start', 'nope.py'], /agent script nope\.py: file not found/],
+      ['directory as script', ['start', '.'], /agent script \.: not a file/],
+      ['unknown flag', ['start', 'agent.py', '--bogus'], /Unknown argument: bogus/],
+      ['no command', [], /Name a command/],
+      ['budget not a number', ['start', 'agent.py', '--budget', 'fifty'], /--budget: "fifty" is not an amount in dollars/],
+      ['budget eaten by the shell', ['start', 'agent.py', '--budget', '0'], /--budget: must be more than \$0 \(if you typed --budget \$50/],
+      ['port not a number', ['start', 'agent.py', '--port', 'abc'], /--port: "abc" is not a whole number/],
+      ['port out of range', ['start', 'agent.py', '--port', '70000'], /--port: must be 0-65535/],
+      ['bad safety mode', ['start', 'agent.py', '--safety-mode', 'yolo'], /safety-mode/],
+      ['missing python', ['start', 'agent.py', '--python', 'python9.9-nope'], /--python: interpreter 'python9\.9-nope' not found on PATH/],
+      ['missing config file', ['start', 'agent.py', '--config', 'absent.yaml'], /config .*absent\.yaml: file not found/],
+      ['invalid YAML', ['start', 'agent.py', '--config', 'bad.yaml'], /config .*bad\.yaml: not valid YAML/],
+      ['unknown config key', ['start', 'agent.py', '--config', 'unknown.yaml'], /config .*unknown\.yaml: unknown key 'budgte'/],
+      ['wrong type in TOML', ['start', 'agent.py', '--config', 'wrongtype.toml'], /config .*wrongtype\.toml: port: expected number/],
+      ['nested bad value', ['start', 'agent.py', '--config', 'nested.yaml'], /config .*nested\.yaml: restart\.max_restarts: must be 0 or more/],
+      ['bad env value', ['start', 'agent.py'], /IRON_CAGE_PORT: "x" is not a whole number/, { IRON_CAGE_PORT: 'x' }],
+      ['bad env enum', ['start', 'agent.py'], /IRON_CAGE_LOG_FORMAT: must be one of pretty, json/, { IRON_CAGE_LOG_FORMAT: 'xml' }],
+    ];
+    for (const [name, args, message, env] of cases) {
+      it(name, () => {
+        const r = run([...args, '--db', join(dir, 'state.db')], { cwd: dir, env });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect(r.stdout).not.toContain('Agent started');
+        expect(existsSync(join(dir, 'state.db'))).toBe(false);
+      });
+    }
+  });
+
+  it('flags beat environment, which beats the config file', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'iron-cage.yaml'), 'name: from-file\nlog_format: json\nport: 0\n');
+      const r = run(['start', HELLO, '--exit', '--db', join(dir, 's.db'), '--name', 'from-flag'], {
+        cwd: dir,
+        env: { IRON_CAGE_NAME: 'from-env', HELLO_DELAY: '0' },
+      });
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l)); // log_format from the file
+      for (const l of lines) expect(l).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) });
+      const started = lines.find((l) => /^Agent started/.test(l.msg));
+      expect(started).toMatchObject({ level: 'info', agentId: expect.stringMatching(/^he-[0-9a-f]{8}$/), type: 'agent.started' });
+      expect(lines.filter((l) => l.type === 'agent.output').every((l) => l.agentId === started.agentId)).toBe(true);
+      const db = new Database(join(dir, 's.db'), { readonly: true });
+      expect(db.prepare('SELECT name FROM agents').get()).toEqual({ name: 'from-flag' });
+      db.close();
+      const r2 = run(['start', HELLO, '--exit', '--db', join(dir, 's2.db')], { cwd: dir, env: { IRON_CAGE_NAME: 'from-env', HELLO_DELAY: '0' } });
+      expect(r2.code).toBe(0);
+      const db2 = new Database(join(dir, 's2.db'), { readonly: true });
+      expect(db2.prepare('SELECT name FROM agents').get()).toEqual({ name: 'from-env' });
+      db2.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('--exit returns the agent exit code', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['start', join(ROOT, 'test/fixtures/agents/always_crash.py'), '--exit', '--restart', 'never', '--port', '0', '--db', join(dir, 's.db')]);
+      expect(r.code).toBe(3);
+      expect(r.stdout).toMatch(/Agent crashed \(exit 3\)/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('SIGTERM to iron-cage: the agent gets SIGTERM, iron-cage exits 0, the database is consistent', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const marker = join(dir, 'signal.txt');
+      const db = join(dir, 'state.db');
+      const child = spawn(process.execPath, [CLI, 'start', SLEEPER, marker, '--port', '0', '--db', db], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (out += c));
+      await until(() => out.includes('sleeper ready'));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(readFileSync(marker, 'utf8')).toBe('SIGTERM');
+      expect(out).toContain('sleeper got SIGTERM');
+      const d = new Database(db, { readonly: true });
+      expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(d.prepare('SELECT status, pid FROM agents').get()).toEqual({ status: 'stopped', pid: null });
+      const types = d.prepare('SELECT type FROM events ORDER BY seq').all().map((r: any) => r.type);
+      expect(types.slice(-2)).toEqual(['agent.exited', 'server.stopping']);
+      expect(types).toContain('agent.stopping');
+      expect(types.at(-1)).toBe('server.stopping');
+      d.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('starts serving quickly and `serve` shows earlier runs', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const db = join(dir, 'state.db');
+      expect(run(['start', HELLO, '--exit', '--port', '0', '--db', db], { env: { HELLO_DELAY: '0' } }).code).toBe(0);
+      const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/#token=([\w.-]+)/.exec(out));
+      const agents = await (await fetch(`${url[1]}/api/agents`, { headers: { authorization: `Bearer ${url[2]}` } })).json();
+      expect(agents).toHaveLength(1);
+      expect(agents[0]).toMatchObject({ status: 'completed', name: 'hello_agent' });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+});

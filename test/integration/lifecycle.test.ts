@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { ROOT, startTestRuntime, until, WsProbe } from '../helpers/runtime.js';
+
+const HELLO = join(ROOT, 'demo/hello_agent.py');
+
+describe('a supervised python agent, end to end', () => {
+  it('runs to completion: REST and WebSocket show running then completed, events persisted', async () => {
+    const t = await startTestRuntime({ agent: { script: HELLO }, config: { budgetMicros: 50_000_000 }, env: { HELLO_DELAY: '0.05' } });
+    try {
+      const id = t.rt.agentId!;
+      expect(id).toMatch(/^he-[0-9a-f]{8}$/); // hello_agent.py → "he"
+      const probe = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
+      await probe.opened;
+
+      const running = await until(async () => {
+        const s = await (await t.api(`/api/agents/${id}/status`)).json();
+        return s.status === 'running' ? s : null;
+      });
+      expect(running).toMatchObject({ id, name: 'hello_agent', status: 'running', restarts: 0 });
+      expect(running.pid).toBeGreaterThan(0);
+      expect(running.budget).toEqual({ limitUsd: 50, spentUsd: 0, reservedUsd: 0 });
+
+      const outcome = await t.rt.agentDone!;
+      expect(outcome).toEqual({ status: 'completed', exitCode: 0 });
+      const done = await (await t.api(`/api/agents/${id}/status`)).json();
+      expect(done).toMatchObject({ status: 'completed', exitCode: 0, pid: null, progress: { done: 10, total: 10, unit: 'items' } });
+      expect(Date.parse(done.endedAt)).toBeGreaterThanOrEqual(Date.parse(done.startedAt));
+
+      await probe.waitForEvent((e) => e.type === 'agent.exited' && e.agentId === id);
+      const states = probe.agentStates().filter((a) => a.id === id).map((a) => a.status);
+      expect(states).toContain('running');
+      expect(states.at(-1)).toBe('completed');
+      expect(states.indexOf('running')).toBeLessThan(states.lastIndexOf('completed'));
+
+      // The agent's own output and its SDK calls arrive as events, in order, with no gaps.
+      const seqs = probe.events().map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      const lines = probe.events().filter((e) => e.type === 'agent.output').map((e) => e.message);
+      expect(lines).toContain('item 10/10 done');
+      expect(probe.events().some((e) => e.type === 'agent.event' && e.message === 'hello agent finished')).toBe(true);
+
+      const metrics = await (await t.api(`/api/agents/${id}/metrics`)).json();
+      expect(metrics.progress).toMatchObject({ done: 10, total: 10, percent: 100 });
+      expect(metrics.events.output).toBeGreaterThanOrEqual(11);
+      expect(metrics.throughput.perHour).toBeGreaterThan(0);
+
+      // Terminal lines are tagged with the agent id.
+      expect(t.log()).toMatch(new RegExp(`\\[\\d\\d:\\d\\d:\\d\\d\\] INFO  ${id} Agent started \\(pid \\d+\\) budget \\$50\\.00`));
+      expect(t.log()).toMatch(new RegExp(`INFO  ${id} item 10/10 done`));
+      expect(t.log()).toMatch(new RegExp(`INFO  ${id} Agent completed \\(exit 0\\) in \\d+\\.\\ds`));
+      await probe.close();
+      const dbPath = t.rt.config.db;
+      await t.rt.shutdown('test');
+
+      // Persisted: a fresh connection to the file sees the run and its events.
+      const db = new Database(dbPath, { readonly: true });
+      const row = db.prepare('SELECT status, restarts FROM agents WHERE id = ?').get(id);
+      expect(row).toEqual({ status: 'completed', restarts: 0 });
+      const n = db.prepare("SELECT count(*) AS n FROM events WHERE agent_id = ? AND type = 'agent.output'").get(id) as { n: number };
+      expect(n.n).toBe(lines.length);
+      db.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('restarts a crashed agent within 5 s and it resumes from its checkpoint', async () => {
+    const t = await startTestRuntime({ agent: { script: HELLO }, env: { HELLO_DELAY: '0.05', HELLO_CRASH_AT: '4' } });
+    try {
+      const id = t.rt.agentId!;
+      const outcome = await t.rt.agentDone!;
+      expect(outcome.status).toBe('completed');
+      const { events } = await (await t.api(`/api/events?agentId=${id}&limit=1000`)).json();
+      const crashed = events.find((e: any) => e.type === 'agent.exited' && e.data.status === 'crashed');
+      const restarted = events.find((e: any) => e.type === 'agent.started' && e.data.attempt === 2);
+      expect(crashed).toBeDefined();
+      expect(restarted).toBeDefined();
+      expect(Date.parse(restarted.ts) - Date.parse(crashed.ts)).toBeLessThan(5000);
+      const out = events.filter((e: any) => e.type === 'agent.output').map((e: any) => e.message);
+      expect(out).toContain('resumed from checkpoint: continuing at item 4 of 10');
+      // Items 1-3 ran once, before the crash; nothing was redone after the restart.
+      expect(out.filter((l: string) => l === 'item 2/10 done')).toHaveLength(1);
+      expect(out).toContain('item 10/10 done');
+      const status = await (await t.api(`/api/agents/${id}/status`)).json();
+      expect(status).toMatchObject({ status: 'completed', restarts: 1, progress: { done: 10, total: 10 } });
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('gives up after the configured number of restarts and reports the crash', async () => {
+    const t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/always_crash.py') },
+      config: { restart: { policy: 'on-failure', maxRestarts: 2, backoffMs: 50, maxBackoffMs: 100 } },
+    });
+    try {
+      const outcome = await t.rt.agentDone!;
+      expect(outcome).toEqual({ status: 'crashed', exitCode: 3 });
+      const s = await (await t.api(`/api/agents/${t.rt.agentId}/status`)).json();
+      expect(s).toMatchObject({ status: 'crashed', restarts: 2, exitCode: 3 });
+      expect(t.log()).toContain('gave up after 2 restarts');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('stops an agent through the API: SIGTERM, then it is stopped', async () => {
+    const t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') } });
+    try {
+      const id = t.rt.agentId!;
+      await until(async () => (await (await t.api(`/api/agents/${id}/status`)).json()).status === 'running');
+      await until(() => t.log().includes('sleeper ready'));
+      const r = await t.api(`/api/agents/${id}/stop`, { method: 'POST' });
+      expect(r.status).toBe(202);
+      expect(await r.json()).toEqual({ id, status: 'stopping' });
+      expect(await t.rt.agentDone!).toMatchObject({ status: 'stopped' });
+      expect(t.log()).toContain('sleeper got SIGTERM');
+      const again = await t.api(`/api/agents/${id}/stop`, { method: 'POST' });
+      expect(again.status).toBe(409);
+      expect((await again.json()).error.code).toBe('conflict');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('keeps earlier runs and their events across a restart of iron-cage', async () => {
+    const first = await startTestRuntime({ agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
+    const dir = first.dir;
+    const id = first.rt.agentId!;
+    await first.rt.agentDone;
+    await first.rt.shutdown('first run over');
+    const second = await startTestRuntime({ dir });
+    try {
+      const agents = await (await second.api('/api/agents')).json();
+      expect(agents.map((a: any) => a.id)).toContain(id);
+      const { events } = await (await second.api(`/api/events?agentId=${id}&limit=1000`)).json();
+      expect(events.some((e: any) => e.message === 'item 10/10 done')).toBe(true);
+    } finally {
+      await second.stop();
+      first.stop().catch(() => {});
+    }
+  });
+});
