@@ -1,0 +1,97 @@
+"""Argument checks and JSON encoding shared by every runtime.
+
+Remote, local and mock runtimes all go through here, so an agent that passes its unit tests
+against MockRuntime sends bodies the server accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from typing import Any
+
+from .errors import CheckpointTooLargeError, NotSerializableError
+
+SEVERITIES = ("debug", "info", "warn", "error", "critical")
+_SEVERITY_ALIASES = {"warning": "warn", "fatal": "critical"}
+MAX_MESSAGE_CHARS = 2000
+# The server's limit is "1 MB"; the decimal reading is the stricter one, so anything accepted
+# here is accepted there whichever way the server counts.
+MAX_CHECKPOINT_BYTES = 1_000_000
+
+
+def _whole_number(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def progress_body(done: Any, total: Any, unit: Any) -> dict:
+    done = _whole_number("done", done)
+    if done < 0:
+        raise ValueError(f"done must be >= 0, got {done}")
+    if total is not None:
+        total = _whole_number("total", total)
+        if total < 0:
+            raise ValueError(f"total must be >= 0 or None, got {total}")
+        # An empty work list is a normal case; the server wants total >= 1, so "0 of 0" is
+        # sent as an unknown total rather than crashing the agent.
+        if total == 0:
+            total = None
+    if not isinstance(unit, str) or not unit.strip():
+        raise ValueError("unit must be a non-empty string")
+    return {"done": done, "total": total, "unit": unit}
+
+
+def normalize_severity(severity: Any) -> str:
+    text = str(severity).strip().lower()
+    text = _SEVERITY_ALIASES.get(text, text)
+    if text not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}; got {severity!r}")
+    return text
+
+
+def _json_safe(value: Any) -> Any:
+    """Telemetry should never be lost over one odd value, so anything JSON cannot hold becomes text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def event_body(message: Any, severity: Any, data: dict) -> dict:
+    text = message if isinstance(message, str) else str(message)
+    if not text.strip():
+        raise ValueError("event message must not be empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1] + "\u2026"
+    return {"message": text, "severity": normalize_severity(severity), "data": _json_safe(data)}
+
+
+def encode_state(obj: Any) -> str:
+    """Serialize a checkpoint state, refusing what JSON (and so the server) cannot hold."""
+    try:
+        text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise NotSerializableError(
+            f"checkpoint state must be JSON-serializable (dict, list, str, int, float, bool, None): {exc}"
+        ) from None
+    size = len(text.encode("utf-8"))
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointTooLargeError(
+            f"checkpoint state is {size} bytes serialized; the limit is {MAX_CHECKPOINT_BYTES}"
+        )
+    return text
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
