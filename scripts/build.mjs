@@ -30,7 +30,7 @@ const benches = existsSync(benchDir) ? readdirSync(benchDir).filter((f) => f.end
 if (benches.length > 0) {
   await build({
     ...common,
-    entryPoints: benches.map((f) => join(benchDir, f)),
+    entryPoints: benches.filter((f) => f !== 'lib.ts').map((f) => join(benchDir, f)),
     outdir: join(dist, 'bench'),
   });
 }

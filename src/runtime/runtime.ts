@@ -77,7 +77,7 @@ export class Runtime {
       return rt;
     } catch (err) {
       await server?.close();
-      state.close();
+      await state.close();
       throw err;
     }
   }
@@ -124,7 +124,7 @@ export class Runtime {
       await Promise.all(running.map((s) => s.stop(reason, signal)));
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
       await this.server.close();
-      this.state.close();
+      await this.state.close();
     })();
     return this.shuttingDown;
   }

@@ -1,0 +1,134 @@
+// Event path: state.record → SQLite → bus → WebSocket clients in another process.
+//   1. throughput: persisted events/s delivered to one client, and the longest event-loop stall
+//   2. latency: event-to-client p50/p99 with 100 clients at 200 events/s
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { DEFAULTS } from '../../src/config/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { Runtime } from '../../src/runtime/index.js';
+import { fmt, percentile, report } from './lib.js';
+
+const wallNow = () => performance.timeOrigin + performance.now();
+
+if (process.argv[2] === 'clients') {
+  // Child: open N clients, record the delay of each event carrying a send time.
+  const [, , , url, nStr, expectStr] = process.argv;
+  const n = Number(nStr);
+  const expected = Number(expectStr);
+  const delays: number[] = [];
+  let received = 0;
+  let open = 0;
+  const clients: WebSocket[] = [];
+  for (let i = 0; i < n; i++) {
+    const ws = new WebSocket(url!);
+    clients.push(ws);
+    ws.on('open', () => {
+      if (++open === n) process.send!({ ready: true });
+    });
+    ws.on('message', (raw) => {
+      const now = wallNow();
+      const m = JSON.parse(String(raw));
+      const events = m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((x: any) => x.event) : [];
+      for (const e of events) {
+        if (typeof e.data?.t !== 'number') continue;
+        delays.push(now - e.data.t);
+        received++;
+      }
+      if (received >= expected * n) {
+        process.send!({ delays });
+        for (const c of clients) c.close();
+        setTimeout(() => process.exit(0), 100);
+      }
+    });
+  }
+} else {
+  await main();
+}
+
+async function startClients(url: string, n: number, expected: number) {
+  const child = fork(process.argv[1]!, ['clients', url, String(n), String(expected)], { stdio: 'inherit' });
+  const ready = new Promise<void>((r) => child.once('message', () => r()));
+  const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
+  await ready;
+  return { done, child };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-'));
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const rt = await Runtime.start({
+    config: { ...DEFAULTS, port: 0, db: join(dir, 'bench.db') },
+    logger: createLogger({ format: 'json', level: 'warn', stream: sink }),
+  });
+  const wsUrl = `${rt.url.replace('http', 'ws')}/ws?token=${rt.adminToken}`;
+  const rows = [];
+
+  // 1. Throughput with one remote client, recording in slices so the loop keeps breathing.
+  {
+    const total = 100_000;
+    const slice = 100;
+    const { done } = await startClients(wsUrl, 1, total);
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    const t0 = performance.now();
+    let maxSliceMs = 0;
+    for (let i = 0; i < total; i += slice) {
+      const s0 = performance.now();
+      for (let j = 0; j < slice; j++) {
+        rt.state.record({ agentId: null, type: 'agent.event', severity: 'debug', message: 'bench event', data: { t: wallNow(), i: i + j } });
+      }
+      maxSliceMs = Math.max(maxSliceMs, performance.now() - s0);
+      await new Promise((r) => setImmediate(r));
+    }
+    const persistedMs = performance.now() - t0;
+    await done;
+    const deliveredMs = performance.now() - t0;
+    h.disable();
+    const maxStall = h.max / 1e6;
+    const persistedPerS = total / (persistedMs / 1000);
+    rows.push({ metric: 'persisted events/s (state.record, WAL)', value: fmt(persistedPerS, 0), target: '≥ 20,000', ok: persistedPerS >= 20_000 });
+    rows.push({ metric: 'events/s persisted and delivered to a WebSocket client', value: fmt(total / (deliveredMs / 1000), 0) });
+    rows.push({ metric: 'longest event-loop stall during that run', value: `${fmt(maxStall, 1)} ms`, target: '< 20 ms', ok: maxStall < 20 });
+    rows.push({ metric: `longest recording slice (${slice} events)`, value: `${fmt(maxSliceMs, 1)} ms` });
+  }
+
+  // 2. Latency: 100 clients, 200 events/s for 5 s.
+  {
+    const clients = 100;
+    const rate = 200;
+    const seconds = 5;
+    const total = rate * seconds;
+    const { done } = await startClients(wsUrl, clients, total);
+    const start = performance.now();
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+        while (sent < due) {
+          rt.state.record({ agentId: null, type: 'agent.event', severity: 'debug', message: 'latency probe', data: { t: wallNow(), i: sent } });
+          sent++;
+        }
+        if (sent >= total) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 1);
+    });
+    const delays = (await done).sort((a, b) => a - b);
+    const p50 = percentile(delays, 50);
+    const p99 = percentile(delays, 99);
+    rows.push({ metric: `event→client latency p50 (${clients} clients, ${rate} ev/s)`, value: `${fmt(p50, 2)} ms` });
+    rows.push({ metric: `event→client latency p99 (${clients} clients, ${rate} ev/s)`, value: `${fmt(p99, 2)} ms`, target: '< 50 ms', ok: p99 < 50 });
+    rows.push({ metric: 'deliveries measured', value: fmt(delays.length, 0) });
+  }
+
+  await rt.shutdown('bench done');
+  rmSync(dir, { recursive: true, force: true });
+  report('events', 'Event path (npm run bench -- events)', rows);
+  process.exit(0);
+}

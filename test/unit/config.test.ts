@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, DEFAULTS } from '../../src/config/index.js';
+import { tempDir } from '../helpers/runtime.js';
+
+describe('config', () => {
+  it('defaults when nothing is given', () => {
+    const { dir, cleanup } = tempDir();
+    const c = loadConfig({ env: {}, cwd: dir });
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', safetyMode: 'redact', logFormat: 'pretty', budgetMicros: null, configFile: null });
+    expect(c.db).toBe(join(dir, 'iron_state.db'));
+    expect(c.restart).toEqual(DEFAULTS.restart);
+    cleanup();
+  });
+
+  it('reads YAML and TOML, snake_case keys, and layers env then flags on top', () => {
+    const { dir, cleanup } = tempDir();
+    writeFileSync(join(dir, 'iron-cage.toml'), 'budget = "$25"\nport = 9000\nsafety_mode = "warn"\n[restart]\nmax_restarts = 7\n');
+    const fromFile = loadConfig({ env: {}, cwd: dir });
+    expect(fromFile).toMatchObject({ budgetMicros: 25_000_000, port: 9000, safetyMode: 'warn', restart: { maxRestarts: 7, policy: 'on-failure' } });
+    expect(fromFile.configFile).toBe(join(dir, 'iron-cage.toml'));
+    const withEnv = loadConfig({ env: { IRON_CAGE_PORT: '9100', IRON_CAGE_RESTART: 'never' }, cwd: dir });
+    expect(withEnv).toMatchObject({ port: 9100, restart: { policy: 'never', maxRestarts: 7 } });
+    const withFlags = loadConfig({ env: { IRON_CAGE_PORT: '9100' }, flags: { port: '9200', budget: '50.00' }, cwd: dir });
+    expect(withFlags).toMatchObject({ port: 9200, budgetMicros: 50_000_000 });
+    writeFileSync(join(dir, 'other.yaml'), 'budget: 12.5\nlog_format: json\ncors_origins: ["http://localhost:5173"]\n');
+    expect(loadConfig({ configPath: 'other.yaml', env: {}, cwd: dir })).toMatchObject({ budgetMicros: 12_500_000, logFormat: 'json', corsOrigins: ['http://localhost:5173'] });
+    cleanup();
+  });
+
+  it('names the source and the key of a bad value', () => {
+    const { dir, cleanup } = tempDir();
+    writeFileSync(join(dir, 'c.yaml'), 'restart:\n  extra: 1\n');
+    expect(() => loadConfig({ configPath: 'c.yaml', env: {}, cwd: dir })).toThrow(/c\.yaml: unknown key 'restart\.extra'/);
+    writeFileSync(join(dir, 'd.yaml'), 'restart:\n  policy: sometimes\n');
+    expect(() => loadConfig({ configPath: 'd.yaml', env: {}, cwd: dir })).toThrow(/d\.yaml: restart\.policy: must be one of on-failure, never/);
+    writeFileSync(join(dir, 'e.yaml'), '- a\n- b\n');
+    expect(() => loadConfig({ configPath: 'e.yaml', env: {}, cwd: dir })).toThrow(/the top level must be a mapping/);
+    writeFileSync(join(dir, 'f.json'), '{}');
+    expect(() => loadConfig({ configPath: 'f.json', env: {}, cwd: dir })).toThrow(/unsupported file type '.json'/);
+    writeFileSync(join(dir, 'g.yaml'), 'restart:\n  backoff_ms: 5000\n  max_backoff_ms: 1000\n');
+    expect(() => loadConfig({ configPath: 'g.yaml', env: {}, cwd: dir })).toThrow(/max_backoff_ms \(1000\) must not be below restart\.backoff_ms \(5000\)/);
+    expect(() => loadConfig({ env: { IRON_CAGE_VERBOSE: 'maybe' }, cwd: dir })).toThrow(/IRON_CAGE_VERBOSE: "maybe" is not true or false/);
+    expect(() => loadConfig({ env: {}, flags: { port: '1.5' }, cwd: dir })).toThrow(/--port: "1.5" is not a whole number/);
+    cleanup();
+  });
+});
