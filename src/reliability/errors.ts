@@ -1,0 +1,20 @@
+import { IronCageError } from '../core/errors.js';
+
+export type RejectReason = 'open' | 'half_open_busy';
+
+/**
+ * Thrown by `breaker.call` when the circuit refuses the call. It extends IronCageError so the
+ * server's one error mapping turns it into a 503 without knowing about breakers.
+ */
+export class CircuitOpenError extends IronCageError {
+  readonly service: string;
+  readonly reason: RejectReason;
+  readonly retryAfterMs: number;
+  constructor(service: string, reason: RejectReason, retryAfterMs: number) {
+    const why = reason === 'open' ? 'is open' : 'is half-open and already probing';
+    super('circuit_open', 503, `the circuit for ${service} ${why}; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.service = service;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}

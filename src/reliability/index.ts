@@ -1,0 +1,94 @@
+// Reliability domain: circuit breakers, fallback chains, retry and fault plans over plain data.
+// The runtime wires these into the tool egress proxy and the gateway and persists snapshots.
+
+export { CircuitBreaker } from './breaker.js';
+export {
+  systemClock,
+  type Permit,
+  type Acquisition,
+  type BreakerDeps,
+  type BreakerTransition,
+  type Clock,
+  type RestoreResult,
+  type TransitionListener,
+  type TransitionReason,
+} from './breaker-types.js';
+export { CircuitOpenError, type RejectReason } from './errors.js';
+export {
+  DEFAULT_BREAKER_OPTIONS,
+  DEFAULT_FAILURE_RATE,
+  MAX_WINDOW_CALLS,
+  validateBreakerOptions,
+  type BreakerOptions,
+  type BreakerOptionsInput,
+  type FailureRateOptions,
+} from './options.js';
+export {
+  DEFAULT_CLASSIFY,
+  ERROR_KINDS,
+  SUCCESS,
+  classifyOutcome,
+  defaultClassifier,
+  errorKindOf,
+  statusClassifier,
+  type CallOutcome,
+  type Classifier,
+  type ClassifyConfig,
+  type ErrorKind,
+  type Settled,
+  type Verdict,
+  type VerdictKind,
+} from './outcome.js';
+export { TIME_WINDOW_CAPACITY } from './rate-window.js';
+export {
+  BREAKER_STATES,
+  type BreakerCounters,
+  type BreakerSnapshot,
+  type BreakerState,
+} from './snapshot.js';
+export {
+  TIERS,
+  TierMetrics,
+  formatCount,
+  formatFallbackRate,
+  formatPercent,
+  formatSaved,
+  readTierCounters,
+  serviceMetrics,
+  type CacheLookup,
+  type ServiceMetrics,
+  type Tier,
+  type TierCounters,
+} from './metrics.js';
+export {
+  serveWithFallback,
+  type ChainRetry,
+  type FallbackCache,
+  type FallbackChain,
+  type FallbackReason,
+  type FallbackResult,
+} from './fallback.js';
+export { canonicalJson, canonicalQuery, responseCacheKey, type CacheKeyInput, type QueryInput } from './cache-key.js';
+export {
+  DEFAULT_RETRY_POLICY,
+  MAX_ATTEMPTS,
+  backoffDelayMs,
+  isRetryableOutcome,
+  retry,
+  validateRetryPolicy,
+  type RetryEnd,
+  type RetryOptions,
+  type RetryPolicy,
+  type RetryResult,
+} from './retry.js';
+export { parseHttpDate, parseRetryAfter, retryAfterFromHeaders } from './retry-after.js';
+export {
+  FaultInjector,
+  decideFault,
+  faultOutcome,
+  validateFaultConfig,
+  validateFaultConfigs,
+  type FaultConfig,
+  type FaultDecision,
+  type FaultKind,
+} from './faults.js';
