@@ -7,6 +7,7 @@ import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import { StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { SERVICES, type Service, type ServiceContext } from './services.js';
 import { terminalSink } from './terminal.js';
 
 export interface RuntimeOptions {
@@ -25,6 +26,7 @@ export interface RuntimeOptions {
  */
 export class Runtime {
   readonly supervisors = new Map<string, AgentSupervisor>();
+  services: Service[] = [];
   agentId: string | null = null;
   agentDone: Promise<AgentOutcome> | null = null;
   private shuttingDown: Promise<void> | null = null;
@@ -52,12 +54,22 @@ export class Runtime {
     const state = StateManager.open(config.db);
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
+    let services: Service[] = [];
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
       state.subscribe(terminalSink(logger));
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;
+      const ctx: ServiceContext = {
+        config,
+        state,
+        tokens,
+        logger,
+        stopAgent: (id, by) => rt?.stopAgent(id, by) ?? false,
+        url: () => server?.url ?? '',
+      };
+      services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {
           state,
@@ -66,16 +78,21 @@ export class Runtime {
           version: VERSION,
           startedAt,
           control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
+          rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
+          apiRoutes: services.flatMap((s) => s.apiRoutes ?? []),
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
       );
       const adminToken = await tokens.issue({ role: 'admin', name: 'dashboard', ttlSeconds: config.adminTokenTtlHours * 3600 });
       rt = new Runtime(config, logger, state, tokens, server, adminToken);
+      rt.services = services;
       logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());
       return rt;
     } catch (err) {
+      for (const s of services) await s.close?.();
       await server?.close();
       await state.close();
       throw err;
@@ -99,7 +116,8 @@ export class Runtime {
       gracePeriodMs: config.gracePeriodMs,
       state: this.state,
       runner,
-      env: (restarts) => agentEnv({ base: env, url: this.url, agentId: id, token, restarts }),
+      env: (restarts) =>
+        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...this.services.map((s) => s.agentEnv?.(id, token) ?? {})) }),
     });
     this.supervisors.set(id, sup);
     this.agentId = id;
@@ -124,6 +142,7 @@ export class Runtime {
       await Promise.all(running.map((s) => s.stop(reason, signal)));
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
       await this.server.close();
+      for (const s of this.services) await s.close?.();
       await this.state.close();
     })();
     return this.shuttingDown;

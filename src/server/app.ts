@@ -57,6 +57,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     return c.json({ role: p.role, name: p.name, agentId: p.agentId });
   });
   app.route('/api', agentRoutes(deps));
+  for (const mount of deps.apiRoutes ?? []) mount(app);
 
   app.get('/', (c) => c.html(HOME_HTML));
   return app;

@@ -9,6 +9,16 @@ export interface AgentControl {
   stop(agentId: string, requestedBy: string): boolean;
 }
 
+/**
+ * A path prefix served by plain Node request handling instead of Hono: the hot paths (the LLM
+ * gateway, the tool egress proxy) stream bodies and must not pay for Request/Response objects.
+ * The Host guard has already run; the handler owns the response, errors included.
+ */
+export interface RawRoute {
+  prefix: string;
+  handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void;
+}
+
 export interface ServerDeps {
   state: StateManager;
   tokens: TokenService;
@@ -17,6 +27,9 @@ export interface ServerDeps {
   logger: Logger;
   version: string;
   startedAt: number;
+  /** Extra Hono routes mounted under /api (tokens, budgets, breakers, …). */
+  apiRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
+  rawRoutes?: RawRoute[];
 }
 
 export type AppEnv = { Variables: { principal: Principal } };

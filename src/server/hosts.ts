@@ -7,25 +7,30 @@ import { isIP } from 'node:net';
  * always with our port.
  */
 export class HostGuard {
+  /** Bare names that are us when paired with our port. */
   private readonly names: Set<string>;
+  /** Configured `host:port` entries, matched exactly. */
+  private readonly exact: Set<string>;
   private readonly origins: Set<string>;
 
   constructor(bindHost: string, private readonly port: number, allowedHosts: string[], corsOrigins: string[]) {
-    this.names = new Set(['localhost', bindHost.toLowerCase(), ...allowedHosts.map((h) => h.toLowerCase())]);
+    const configured = allowedHosts.map((h) => h.toLowerCase());
+    this.exact = new Set(configured.filter((h) => /:\d+$/.test(h) && !h.endsWith(']')));
+    this.names = new Set(['localhost', bindHost.toLowerCase(), ...configured.filter((h) => !this.exact.has(h))]);
     this.origins = new Set(corsOrigins.map((o) => o.toLowerCase()));
   }
 
   allowsHost(hostHeader: string | undefined): boolean {
     if (!hostHeader) return false;
     const h = hostHeader.toLowerCase();
-    if (this.names.has(h)) return true; // an explicitly configured host:port
+    if (this.exact.has(h)) return true;
     const m = /^(\[[0-9a-f:.]+\]|[^:]+)(?::(\d+))?$/.exec(h);
     if (!m) return false;
     const name = m[1]!;
     const port = m[2] === undefined ? 80 : Number(m[2]);
     if (port !== this.port) return false;
     const bare = name.startsWith('[') ? name.slice(1, -1) : name;
-    return isIP(bare) !== 0 || this.names.has(name);
+    return isIP(bare) !== 0 || this.names.has(name) || this.names.has(bare);
   }
 
   /**

@@ -39,6 +39,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const full: ServerDeps = { ...deps, guard };
   const honoListener = getRequestListener(createApp(full).fetch);
   const hub = new WsHub(full);
+  const raw = deps.rawRoutes ?? [];
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!guard.allowsHost(req.headers.host)) {
@@ -48,6 +49,8 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
       res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
+    const url = req.url ?? '/';
+    for (const r of raw) if (url.startsWith(r.prefix)) return r.handle(req, res);
     void honoListener(req, res);
   });
   server.on('upgrade', (req, socket, head) => {

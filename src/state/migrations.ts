@@ -47,6 +47,39 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX checkpoints_agent_id ON checkpoints (agent_id, id);
   `,
+  // 2: the LLM gateway's ledger and API tokens for agents iron-cage does not spawn.
+  `
+  CREATE TABLE llm_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    stream INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    http_status INTEGER,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_micros INTEGER NOT NULL DEFAULT 0,
+    reserved_micros INTEGER NOT NULL DEFAULT 0,
+    usage_source TEXT NOT NULL DEFAULT 'provider',
+    latency_ms REAL,
+    first_byte_ms REAL,
+    redactions INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+  );
+  CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    agent_id TEXT,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

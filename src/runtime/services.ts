@@ -1,0 +1,35 @@
+import type { TokenService } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import type { AppEnv, RawRoute } from '../server/index.js';
+import type { StateManager } from '../state/index.js';
+import type { Hono } from 'hono';
+
+/** What a service (gateway, tool proxy, …) gets from the runtime. */
+export interface ServiceContext {
+  config: Config;
+  state: StateManager;
+  tokens: TokenService;
+  logger: Logger;
+  /** Graceful stop of a supervised agent (budget exhausted, PII block policy, …). */
+  stopAgent(agentId: string, requestedBy: string): boolean;
+  /** The server's base URL, known once it listens. */
+  url(): string;
+}
+
+/** A piece of the runtime that serves HTTP and/or adds to each agent's environment. */
+export interface Service {
+  name: string;
+  rawRoutes?: RawRoute[];
+  apiRoutes?: Array<(app: Hono<AppEnv>) => void>;
+  /** Extra environment for a supervised agent (e.g. OPENAI_BASE_URL). */
+  agentEnv?(agentId: string, token: string): Record<string, string>;
+  /** Lines to say at start (e.g. "LLM calls go to the simulated provider"). */
+  announce?(): void;
+  close?(): Promise<void> | void;
+}
+
+export type ServiceFactory = (ctx: ServiceContext) => Service;
+
+/** Every service the runtime starts, in order. */
+export const SERVICES: ServiceFactory[] = [];
