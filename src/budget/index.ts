@@ -1,0 +1,106 @@
+// Public surface of the budget domain: token counting, pricing, the reserve/settle budget
+// tracker, projections, alert payloads, cost attribution and display strings. Pure logic over
+// plain data; callers own I/O, persistence and events.
+
+export {
+  baseModelName,
+  countBpeTokens,
+  countTextTokens,
+  encodingForModel,
+  estimateTokens,
+  preloadTokenizers,
+  type EncodingName,
+} from './tokens.js';
+export {
+  countPromptTokens,
+  estimateMaxOutputTokens,
+  DEFAULT_EXACT_MAX_CHARS,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  type OutputTokens,
+  type PromptCountOptions,
+  type PromptTokens,
+  type RequestBody,
+} from './request-tokens.js';
+export {
+  costOf,
+  flatSchedule,
+  ratesAt,
+  usdPerMillion,
+  type MicrosPerMTok,
+  type ModelRates,
+  type PriceSchedule,
+  type PriceTier,
+  type TokenUsage,
+} from './rates.js';
+export { parseModelRates, parsePriceOverrides, PriceOverrides, SPEC_PRICE_OVERRIDES } from './overrides.js';
+export {
+  compareToBaseline,
+  DEFAULT_UNKNOWN_MODEL_RATES,
+  PriceBook,
+  type BaselineComparison,
+  type PriceBookOptions,
+  type PriceLookup,
+  type PriceQuote,
+  type PriceSource,
+} from './price-book.js';
+export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
+export { DEFAULT_THRESHOLDS } from './thresholds.js';
+export { BudgetTracker } from './tracker.js';
+export {
+  type BudgetRefusal,
+  type BudgetSnapshot,
+  type BudgetState,
+  type ReservationId,
+  type ReserveGranted,
+  type ReserveResult,
+  type RestoreInput,
+  type SetLimitResult,
+  type SettleResult,
+  type ThresholdNotice,
+  type TrackerOptions,
+} from './ledger.js';
+export {
+  projectSpend,
+  recommendIncrease,
+  roundUpToStep,
+  type IncreaseRecommendation,
+  type ProgressLike,
+  type Projection,
+  type ProjectionOptions,
+  type RecommendOptions,
+} from './projection.js';
+export {
+  budgetAlert,
+  emailBudgetAlert,
+  slackBudgetAlert,
+  type AlertContext,
+  type BudgetAlert,
+  type EmailMessage,
+  type SlackBlock,
+  type SlackMessage,
+  type SlackText,
+} from './alerts.js';
+export {
+  summarizeCosts,
+  type CostBucket,
+  type CostRecord,
+  type CostSummary,
+  type CostTotals,
+  type ModelCost,
+  type RunCost,
+  type SummaryOptions,
+} from './attribution.js';
+export {
+  formatAvgPerUnit,
+  formatBaselineSavings,
+  formatBudgetUsage,
+  formatIncreaseAction,
+  formatPercent,
+  formatPercentUsed,
+  formatProjection,
+  formatProjectionStatus,
+  formatUsdShort,
+  percentOf,
+  singularUnit,
+  type ProjectionStatus,
+} from './format.js';

@@ -1,0 +1,92 @@
+import { createRequire } from 'node:module';
+
+// Token counting for single strings: exact BPE for OpenAI models, a documented estimate for
+// everything else. Request bodies are walked in request-tokens.ts.
+
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+interface Encoder {
+  countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
+}
+
+// The BPE tables are 1-2.5 MB of JavaScript each and take ~140 ms (o200k) and ~65 ms (cl100k)
+// to load. A static import would charge that to every process that imports the budget module
+// (the CLI's --help included), and ESM offers no synchronous lazy import, so each encoding is
+// required from the package's CommonJS build on first use and kept for the process lifetime.
+const requireCjs = createRequire(import.meta.url);
+const encoders = new Map<EncodingName, Encoder>();
+
+function encoder(name: EncodingName): Encoder {
+  let enc = encoders.get(name);
+  if (enc === undefined) {
+    enc = (name === 'o200k_base'
+      ? requireCjs('gpt-tokenizer/cjs/encoding/o200k_base')
+      : requireCjs('gpt-tokenizer/cjs/encoding/cl100k_base')) as Encoder;
+    encoders.set(name, enc);
+  }
+  return enc;
+}
+
+/** Load both encodings now, e.g. at server start, so the first metered request does not pay for it. */
+export function preloadTokenizers(): void {
+  encoder('o200k_base');
+  encoder('cl100k_base');
+}
+
+// Prompts may contain strings such as "<|endoftext|>"; the API tokenizes them as ordinary text,
+// while gpt-tokenizer would throw unless special tokens are explicitly not disallowed.
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+/** Exact BPE token count of `text` in the given encoding. */
+export function countBpeTokens(text: string, encoding: EncodingName): number {
+  return text.length === 0 ? 0 : encoder(encoding).countTokens(text, PLAIN_TEXT);
+}
+
+// Order matters: the o200k families must be tested before the bare `gpt-4` prefix.
+const O200K = /^(?:gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|gpt-realtime|gpt-audio|o1|o3|o4|codex|computer-use)/;
+const CL100K = /^(?:gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)/;
+
+/** Strip what wraps an OpenAI model name: `openai/gpt-4o`, `ft:gpt-4o-mini:org::id`. */
+export function baseModelName(model: string): string {
+  let m = model.trim().toLowerCase();
+  const slash = m.lastIndexOf('/');
+  if (slash >= 0) m = m.slice(slash + 1);
+  if (m.startsWith('ft:')) m = m.slice(3);
+  return m;
+}
+
+/**
+ * The BPE encoding OpenAI uses for `model`, or null when we have no exact tokenizer for it
+ * (Anthropic, local and unknown models), in which case callers use `estimateTokens`.
+ */
+export function encodingForModel(model: string): EncodingName | null {
+  const m = baseModelName(model);
+  if (O200K.test(m)) return 'o200k_base';
+  if (CL100K.test(m)) return 'cl100k_base';
+  return null;
+}
+
+/**
+ * Token estimate for models without an exact tokenizer. The spec's rule is chars/4, which
+ * matches English prose for both OpenAI and Anthropic tokenizers (Anthropic quotes ~3.5
+ * chars/token). It badly undercounts CJK, emoji and other non-ASCII scripts, which run at
+ * one token per character or more, so every non-ASCII code point counts as a whole token.
+ * That errs high for accented Latin text, which is the safe side for a reservation; the
+ * provider's reported usage replaces the estimate when the call settles.
+ */
+export function estimateTokens(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) ascii++;
+    else if (c < 0xdc00 || c > 0xdfff) other++; // a surrogate pair is one code point
+  }
+  return Math.ceil(ascii / 4) + other;
+}
+
+/** Tokens of a plain string for `model`: exact for OpenAI models, estimated otherwise. */
+export function countTextTokens(text: string, model: string): number {
+  const enc = encodingForModel(model);
+  return enc === null ? estimateTokens(text) : countBpeTokens(text, enc);
+}

@@ -1,0 +1,219 @@
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { formatUsd, type Micros } from '../core/money.js';
+import {
+  apply,
+  crossings,
+  refusal,
+  snapshotOf,
+  type BudgetSnapshot,
+  type Ledger,
+  type ReservationId,
+  type ReserveResult,
+  type RestoreInput,
+  type SetLimitResult,
+  type SettleResult,
+  type ThresholdNotice,
+  type TrackerOptions,
+} from './ledger.js';
+import { makeThresholds, normalizeThresholds, thresholdAmount } from './thresholds.js';
+
+// Per-agent budget ledger: limit, settled spend, outstanding reservations (the agent id is the
+// run). The gateway reserves a request's worst-case cost before forwarding it, then settles the
+// actual cost or releases the reservation. Operations are synchronous, so each one is atomic
+// with respect to every concurrent request in the process.
+//
+// The settle rule. Every grant keeps   settled + reserved ≤ limit   (reserve refuses otherwise),
+// so each reservation owns its amount of headroom. A settle charges the actual cost against the
+// budget only up to what is not promised to other open reservations:
+//
+//   charged   = min(actual, limit − settled − reserved by other open requests)
+//   overshoot = actual − charged
+//
+// Hence settled spend never exceeds the limit, and a request whose actual cost is within its
+// reservation is always charged in full; overshoot only appears when a reservation was too small
+// (a prompt estimate for a non-OpenAI model, or no max_tokens in the request and more output than
+// the assumed default) or the limit was lowered while it was in flight. Overshoot is not hidden:
+// it is real provider spend, reported separately and included in `spentMicros`, the figure
+// users see, so spent always equals the sum of actual request costs. Overshoot can only occur
+// when no unpromised headroom is left, i.e. at the very end of the budget, where the following
+// reservations are refused and the agent is stopped.
+
+interface Reservation {
+  readonly ledger: Ledger;
+  readonly amount: Micros;
+}
+
+function checkMicros(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer of micro-dollars, got ${v}`);
+}
+
+export class BudgetTracker {
+  private readonly ratios: number[];
+  private readonly ledgers = new Map<string, Ledger>();
+  private readonly reservations = new Map<ReservationId, Reservation>();
+  private nextId = 1;
+
+  constructor(options: TrackerOptions = {}) {
+    this.ratios = normalizeThresholds(options.thresholds);
+  }
+
+  get thresholds(): readonly number[] {
+    return this.ratios;
+  }
+
+  has(agentId: string): boolean {
+    return this.ledgers.has(agentId);
+  }
+
+  agents(): string[] {
+    return [...this.ledgers.keys()];
+  }
+
+  snapshot(agentId: string): BudgetSnapshot | null {
+    const l = this.ledgers.get(agentId);
+    return l ? snapshotOf(l) : null;
+  }
+
+  /**
+   * Register an agent or change its limit live (null: unlimited, still metered). Raising the
+   * limit re-arms every threshold the spend is now below, so the next 90% warns again; lowering
+   * it may cross thresholds at once, reported in `notices`. A limit below what is already spent
+   * is refused: the invariant settled ≤ limit could not hold; stop the agent instead. Open
+   * reservations stay valid; if the new limit cannot cover them, their settles overshoot.
+   */
+  setLimit(agentId: string, limitMicros: Micros | null): SetLimitResult {
+    if (limitMicros !== null) checkMicros('limit', limitMicros);
+    const ledger = this.ledgers.get(agentId) ?? this.create(agentId);
+    const spent = ledger.settled + ledger.overshoot;
+    if (limitMicros !== null && limitMicros < spent) {
+      return {
+        ok: false,
+        code: 'below_spent',
+        message: `cannot lower the budget for agent ${agentId} to ${formatUsd(limitMicros)}: ${formatUsd(spent)} is already spent`,
+        snapshot: snapshotOf(ledger),
+      };
+    }
+    ledger.limit = limitMicros;
+    for (const t of ledger.thresholds) {
+      t.amount = limitMicros === null ? 0 : thresholdAmount(t, limitMicros);
+      if (limitMicros === null || spent < t.amount) t.fired = false;
+    }
+    return { ok: true, notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+  }
+
+  /**
+   * Rebuild an agent's totals after a restart from its recorded requests. Spend above the limit
+   * (overshoot recorded before the restart) is restored as overshoot.
+   */
+  restore(agentId: string, input: RestoreInput): { snapshot: BudgetSnapshot; notices: ThresholdNotice[] } {
+    checkMicros('spent', input.spentMicros);
+    if (input.limitMicros !== null) checkMicros('limit', input.limitMicros);
+    const existing = this.ledgers.get(agentId);
+    if (existing && existing.open > 0) {
+      throw new ConflictError(`cannot restore the budget of agent ${agentId} while ${existing.open} requests are in flight`);
+    }
+    const ledger = existing ?? this.create(agentId);
+    const limit = input.limitMicros;
+    ledger.limit = limit;
+    ledger.settled = limit === null ? input.spentMicros : Math.min(input.spentMicros, limit);
+    ledger.overshoot = input.spentMicros - ledger.settled;
+    const delivered = input.firedThresholds === undefined ? null : new Set(input.firedThresholds);
+    for (const t of ledger.thresholds) {
+      t.amount = limit === null ? 0 : thresholdAmount(t, limit);
+      t.fired = limit !== null && input.spentMicros >= t.amount && (delivered === null || delivered.has(t.ratio));
+    }
+    return { notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+  }
+
+  /** Hold `amountMicros` of the agent's budget for one request, or refuse with a reason naming the budget. */
+  reserve(agentId: string, amountMicros: Micros): ReserveResult {
+    checkMicros('reservation', amountMicros);
+    const ledger = this.ledgers.get(agentId);
+    if (ledger === undefined) {
+      return {
+        ok: false,
+        code: 'unknown_agent',
+        message: `no budget is registered for agent ${agentId}`,
+        agentId,
+        limitMicros: null,
+        spentMicros: 0,
+        reservedMicros: 0,
+        requestedMicros: amountMicros,
+        exhausted: false,
+      };
+    }
+    const spent = ledger.settled + ledger.overshoot;
+    if (ledger.limit !== null && spent + ledger.reserved + amountMicros > ledger.limit) {
+      return refusal(ledger, spent, amountMicros);
+    }
+    const id = this.nextId++;
+    this.reservations.set(id, { ledger, amount: amountMicros });
+    ledger.reserved += amountMicros;
+    ledger.open += 1;
+    return { ok: true, reservationId: id, agentId, amountMicros };
+  }
+
+  /**
+   * Settle a reservation on the call's actual cost (the provider's usage, priced). Charges per
+   * the settle rule above. Settling a reservation twice, or after releasing it, is a bug in the
+   * caller and throws; late usage for a released reservation goes through `charge`.
+   */
+  settle(reservationId: ReservationId, actualMicros: Micros): SettleResult {
+    checkMicros('actual cost', actualMicros);
+    const r = this.reservations.get(reservationId);
+    if (r === undefined) {
+      throw new ConflictError(`reservation ${reservationId} is not open: it was already settled or released`);
+    }
+    this.reservations.delete(reservationId);
+    r.ledger.reserved -= r.amount;
+    r.ledger.open -= 1;
+    return apply(r.ledger, actualMicros);
+  }
+
+  /** Give a reservation back (the call failed before any usage). False if it was not open. */
+  release(reservationId: ReservationId): boolean {
+    const r = this.reservations.get(reservationId);
+    if (r === undefined) return false;
+    this.reservations.delete(reservationId);
+    r.ledger.reserved -= r.amount;
+    r.ledger.open -= 1;
+    return true;
+  }
+
+  /** Release every open reservation of an agent, e.g. once it has exited. Returns how many. */
+  releaseAll(agentId: string): number {
+    let n = 0;
+    for (const [id, r] of this.reservations) {
+      if (r.ledger.agentId === agentId && this.release(id)) n++;
+    }
+    return n;
+  }
+
+  /** Record spend that had no reservation (usage that arrived after a release), under the same rule. */
+  charge(agentId: string, actualMicros: Micros): SettleResult {
+    checkMicros('actual cost', actualMicros);
+    const ledger = this.ledgers.get(agentId);
+    if (ledger === undefined) throw new NotFoundError(`no budget is registered for agent ${agentId}`);
+    return apply(ledger, actualMicros);
+  }
+
+  /** Drop an agent and its open reservations. */
+  forget(agentId: string): void {
+    this.releaseAll(agentId);
+    this.ledgers.delete(agentId);
+  }
+
+  private create(agentId: string): Ledger {
+    const ledger: Ledger = {
+      agentId,
+      limit: null,
+      settled: 0,
+      overshoot: 0,
+      reserved: 0,
+      open: 0,
+      thresholds: makeThresholds(this.ratios),
+    };
+    this.ledgers.set(agentId, ledger);
+    return ledger;
+  }
+}
