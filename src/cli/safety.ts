@@ -1,0 +1,176 @@
+// `iron-cage redact` and `iron-cage scan`: the PII engine on stdin/stdout. Input that cannot
+// be processed (not UTF-8, binary, a line too long to hold) ends with one clear line on
+// stderr and exit code 2, never a stack trace; memory stays bounded either way.
+import { IronCageError } from '../core/errors.js';
+import { createStreamRedactor, scannerFor, type RedactOptions, type ScanOptions } from '../safety/index.js';
+
+export interface SafetyCommandOptions extends RedactOptions {
+  /** Where messages go; process.stderr by default. */
+  stderr?: NodeJS.WritableStream;
+}
+
+export interface ScanCommandOptions extends ScanOptions {
+  /** One JSON object per input line instead of readable lines. */
+  json: boolean;
+  stderr?: NodeJS.WritableStream;
+  /** Longest line scan will hold, in UTF-16 code units; longer input is refused. */
+  maxLineLength?: number;
+}
+
+const DEFAULT_MAX_LINE = 32 * 1024 * 1024;
+
+/** The reason input could not be processed; reported as one line, exit code 2. */
+class InputError extends Error {}
+
+/** Decodes UTF-8 chunk by chunk, refusing invalid sequences and NUL bytes (binary data). */
+class Utf8Input {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private bytes = 0;
+
+  decode(chunk: Buffer | string): string {
+    const text = typeof chunk === 'string' ? chunk : this.decodeBytes(chunk, true);
+    if (typeof chunk !== 'string') this.bytes += chunk.length;
+    if (text.includes('\0')) throw new InputError(`input contains a NUL byte near byte ${this.bytes}: it looks binary, not text`);
+    return text;
+  }
+
+  finish(): string {
+    return this.decodeBytes(undefined, false);
+  }
+
+  private decodeBytes(chunk: Buffer | undefined, stream: boolean): string {
+    try {
+      return this.decoder.decode(chunk, { stream });
+    } catch {
+      throw new InputError(`input is not valid UTF-8 (at or after byte ${this.bytes}): only text can be processed`);
+    }
+  }
+}
+
+function write(out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (text === '') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const flushed = out.write(text, (err) => (err ? reject(err) : undefined));
+    if (flushed) resolve();
+    else out.once('drain', resolve);
+  });
+}
+
+/** Runs a command body with every failure turned into a message and an exit code. */
+async function guarded(command: string, output: NodeJS.WritableStream, stderr: NodeJS.WritableStream, body: () => Promise<number>): Promise<number> {
+  // A closed pipe (`| head`) must not surface as an unhandled 'error' event.
+  const swallow = () => undefined;
+  output.on('error', swallow);
+  try {
+    return await body();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EPIPE') return 0;
+    const known = err instanceof InputError || err instanceof IronCageError;
+    stderr.write(`iron-cage ${command}: ${known ? e.message : `cannot process input: ${e.message ?? String(err)}`}\n`);
+    return 2;
+  } finally {
+    output.removeListener('error', swallow);
+  }
+}
+
+/**
+ * stdin → stdout with PII replaced. Streams: text is written as soon as it is final (at the
+ * latest a few hundred characters later), so lines of any length pass in bounded memory.
+ * Under a `block` policy the first blocking finding stops the output: exit code 1.
+ */
+export async function runRedact(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, opts: SafetyCommandOptions = {}): Promise<number> {
+  const stderr = opts.stderr ?? process.stderr;
+  return guarded('redact', output, stderr, async () => {
+    const redactor = createStreamRedactor({ ...opts, retainDetections: false });
+    const decoder = new Utf8Input();
+    const blocked = () => {
+      const d = redactor.blocked;
+      if (d === null) return false;
+      stderr.write(`iron-cage redact: stopped: ${d.type} at offset ${d.start} and the safety mode for ${d.type} is block\n`);
+      return true;
+    };
+    for await (const chunk of input) {
+      const out = redactor.push(decoder.decode(chunk as Buffer | string));
+      if (blocked()) return 1;
+      await write(output, out);
+    }
+    const out = redactor.push(decoder.finish()) + redactor.end();
+    if (blocked()) return 1;
+    await write(output, out);
+    return 0;
+  });
+}
+
+/**
+ * One result per input line. With `json`, `{"spans":[{"start","end","type","risk"}]}` per
+ * line (offsets in UTF-16 code units within the line); a line that is a JSON object with a
+ * string `text` is scanned on that text and its `id` echoed. Without `json`, one readable
+ * line per finding: `3:8-20 EMAIL HIGH`.
+ */
+export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, opts: ScanCommandOptions): Promise<number> {
+  const stderr = opts.stderr ?? process.stderr;
+  const maxLine = opts.maxLineLength ?? DEFAULT_MAX_LINE;
+  return guarded('scan', output, stderr, async () => {
+    const scanner = scannerFor(opts);
+    const decoder = new Utf8Input();
+    let pieces: string[] = [];
+    let held = 0;
+    let lineNo = 0;
+
+    const emit = async (line: string) => {
+      lineNo++;
+      const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
+      const spans = scanner.scan(text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+      if (opts.json) {
+        await write(output, `${JSON.stringify(id === undefined ? { spans } : { id, spans })}\n`);
+      } else {
+        const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${JSON.stringify(id)})`;
+        await write(output, spans.map((s) => `${where}:${s.start}-${s.end} ${s.type} ${s.risk}\n`).join(''));
+      }
+    };
+
+    const take = async (text: string) => {
+      let from = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+        pieces.push(text.slice(from, nl));
+        held += nl - from;
+        if (held > maxLine) throw tooLong(lineNo + 1, maxLine);
+        const line = pieces.length === 1 ? pieces[0]! : pieces.join('');
+        pieces = [];
+        held = 0;
+        from = nl + 1;
+        await emit(line);
+      }
+      if (from < text.length) {
+        pieces.push(text.slice(from));
+        held += text.length - from;
+        if (held > maxLine) throw tooLong(lineNo + 1, maxLine);
+      }
+    };
+
+    for await (const chunk of input) await take(decoder.decode(chunk as Buffer | string));
+    await take(decoder.finish());
+    if (pieces.length > 0) await emit(pieces.join('')); // last line without a newline
+    return 0;
+  });
+}
+
+function tooLong(lineNo: number, max: number): InputError {
+  return new InputError(`line ${lineNo} is longer than ${max} characters; scan reads one line at a time (use redact for unbroken text)`);
+}
+
+/** `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. */
+function lineInput(line: string): { id?: unknown; text: string } {
+  if (!line.trimStart().startsWith('{')) return { text: line };
+  try {
+    const value: unknown = JSON.parse(line);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string') {
+      const { id, text } = value as { id?: unknown; text: string };
+      return { id, text };
+    }
+  } catch {
+    // Not JSON after all: scan the line as written.
+  }
+  return { text: line };
+}

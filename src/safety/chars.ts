@@ -1,0 +1,72 @@
+// Character classes on UTF-16 code units. Detectors are hand-written scanners, so these are
+// the only "regex" they share; keeping them in one place keeps the stream redactor's idea of
+// where a value can continue identical to the detectors' idea.
+
+export function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+export function isUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
+export function isLower(c: number): boolean {
+  return c >= 97 && c <= 122;
+}
+
+export function isAlpha(c: number): boolean {
+  return isUpper(c) || isLower(c);
+}
+
+export function isAlnum(c: number): boolean {
+  return isDigit(c) || isAlpha(c);
+}
+
+/** Letters, digits and `_`: a value touching one of these is part of a longer word, not a value on its own. */
+export function isWordChar(c: number): boolean {
+  return isAlnum(c) || c === 95;
+}
+
+export function isHex(c: number): boolean {
+  return isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+export function isWhitespace(c: number): boolean {
+  return (
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+// Phones, cards, IBANs and spaced SSNs are written in groups separated by one ASCII space:
+// `(555) 123-4567`, `4111 1111 1111 1111`, `GB82 WEST 1234 5698 7654 32`.
+function canEndGroup(c: number): boolean {
+  return isDigit(c) || isUpper(c) || c === 41; // ')'
+}
+
+function canStartGroup(c: number): boolean {
+  return isDigit(c) || isUpper(c) || c === 40; // '('
+}
+
+/**
+ * A space that may sit inside a value: a single ASCII space between two group characters.
+ * `next` is NaN when the text ends here (unknown yet in a stream): then it may still be one.
+ * Every other whitespace ends any value, which is what lets a stream emit text promptly.
+ */
+export function isSoftSpace(prev: number, c: number, next: number): boolean {
+  return c === 32 && canEndGroup(prev) && (Number.isNaN(next) || canStartGroup(next));
+}
+
+/** The soft-space test at index i of text; the character before i=0 may come from `before`. */
+export function softSpaceAt(text: string, i: number): boolean {
+  return isSoftSpace(text.charCodeAt(i - 1), text.charCodeAt(i), text.charCodeAt(i + 1));
+}

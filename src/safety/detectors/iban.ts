@@ -1,0 +1,68 @@
+import { isDigit, isUpper, isWordChar, softSpaceAt } from '../chars.js';
+import type { Candidate } from './candidate.js';
+
+// IBAN length by country (SWIFT IBAN registry). The length is fixed per country, so we read
+// exactly that many characters instead of guessing where the number ends.
+const IBAN_LENGTH: Readonly<Record<string, number>> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29, BY: 28,
+  CH: 21, CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18,
+  FK: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27, GT: 28, HR: 21, HU: 28, IE: 22,
+  IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20,
+  LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20, MR: 27, MT: 31, MU: 30, NI: 28, NL: 18,
+  NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22, RU: 33, SA: 24, SC: 31,
+  SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29,
+  VA: 22, VG: 24, XK: 20, YE: 30,
+};
+
+const PREFILTER = /[A-Z]{2}[0-9]{2}/g;
+
+/** ISO 13616 check: move the first four characters to the end, read letters as 10..35, mod 97 must be 1. */
+export function ibanChecksumOk(iban: string): boolean {
+  const s = iban.slice(4) + iban.slice(0, 4);
+  let r = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    r = isDigit(c) ? (r * 10 + (c - 48)) % 97 : (r * 100 + (c - 55)) % 97;
+  }
+  return r === 1;
+}
+
+export function detectIbans(text: string, out: Candidate[]): void {
+  const re = PREFILTER;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const at = m.index;
+    const length = IBAN_LENGTH[m[0].slice(0, 2)];
+    if (length === undefined || isWordChar(text.charCodeAt(at - 1))) {
+      re.lastIndex = at + 1;
+      continue;
+    }
+    const end = readIban(text, at, length);
+    if (end < 0) continue;
+    re.lastIndex = end;
+    out.push({ type: 'IBAN', start: at, end, confidence: 0.95 });
+  }
+}
+
+/** Reads `length` characters, either unbroken or printed in groups of four; returns the end or -1. */
+function readIban(text: string, at: number, length: number): number {
+  let chars = '';
+  let spaces = 0;
+  let i = at;
+  while (chars.length < length && i < text.length) {
+    const c = text.charCodeAt(i);
+    if (isUpper(c) || isDigit(c)) {
+      chars += text[i];
+      i++;
+    } else if (c === 32 && chars.length % 4 === 0 && softSpaceAt(text, i) && i + 1 < text.length) {
+      spaces++;
+      i++;
+    } else {
+      break;
+    }
+  }
+  if (chars.length < length || isWordChar(text.charCodeAt(i))) return -1;
+  if (spaces !== 0 && spaces !== Math.floor((length - 1) / 4)) return -1;
+  return ibanChecksumOk(chars) ? i : -1;
+}

@@ -1,0 +1,90 @@
+import { isDigit, isHex, isWordChar } from '../chars.js';
+import { textBefore, type Candidate } from './candidate.js';
+
+/** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
+export function validIpv4(dotted: string): boolean {
+  const parts = dotted.split('.');
+  if (parts.length !== 4) return false;
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return false;
+    for (let i = 0; i < p.length; i++) if (!isDigit(p.charCodeAt(i))) return false;
+    if (Number(p) > 255) return false;
+  }
+  return true;
+}
+
+// Words after which dotted quads are versions or section numbers, not addresses.
+const NOT_ADDRESS_WORDS = /(?:^|[^a-z])(?:versions?|ver|v|releases?|released|build|firmware|fw|revision|rev|patch|bump(?:ed)?|upgrade[ds]?|updated?|tag|sdk|semver|sections?|sec|§|clause|chapter|ch|figure|fig|table|step|item|article|art|para(?:graph)?|rule|oid)[^a-z0-9]*(?:to[^a-z0-9]+)?$/;
+
+/**
+ * `1.2.3.4` after "version" or "section", `Chrome/120.0.0.0` (product/version) and
+ * `1.2.3.4-beta` are numbers that happen to look like addresses.
+ */
+export function looksLikeVersion(text: string, start: number, end: number): boolean {
+  const before = text[start - 1];
+  if (before === '/' && /[a-z]/i.test(text[start - 2] ?? '')) return true;
+  if (text[end] === '-' && /[a-z]/i.test(text[end + 1] ?? '')) return true;
+  return NOT_ADDRESS_WORDS.test(textBefore(text, start, 24));
+}
+
+const COLONS = /:[0-9A-Fa-f]{0,4}:/g;
+const MAX_RUN = 64;
+
+function isV6Char(c: number): boolean {
+  return isHex(c) || c === 58 || c === 46; // ':' '.'
+}
+
+/** IPv6, found from a pair of colons at most four hex digits apart (no `::`-free text costs a colon test). */
+export function detectIpv6(text: string, out: Candidate[]): void {
+  const re = COLONS;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const colon = m.index;
+    let start = colon;
+    const floor = Math.max(0, colon - MAX_RUN);
+    while (start > floor && isV6Char(text.charCodeAt(start - 1)) && text[start - 1] !== '.') start--;
+    let end = colon;
+    const ceiling = Math.min(text.length, colon + MAX_RUN + 1);
+    while (end < ceiling && isV6Char(text.charCodeAt(end))) end++;
+    re.lastIndex = Math.max(end, colon + 1);
+    const prev = text.charCodeAt(start - 1);
+    if (isWordChar(prev) || prev === 58 || prev === 46 || end - start > MAX_RUN) continue;
+    while (end > start && text[end - 1] === '.') end--;
+    if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
+    const value = text.slice(start, end);
+    if (!validIpv6(value)) continue;
+    out.push({ type: 'IP_ADDRESS', start, end, confidence: 0.85 });
+  }
+}
+
+function validGroups(part: string): number {
+  if (part === '') return 0;
+  const groups = part.split(':');
+  for (const g of groups) {
+    if (g.length === 0 || g.length > 4) return -1;
+    for (let i = 0; i < g.length; i++) if (!isHex(g.charCodeAt(i))) return -1;
+  }
+  return groups.length;
+}
+
+export function validIpv6(s: string): boolean {
+  let body = s;
+  let extra = 0;
+  const lastColon = s.lastIndexOf(':');
+  if (s.includes('.')) {
+    // ::ffff:192.0.2.1 — an IPv4 tail stands for the last two groups.
+    if (!validIpv4(s.slice(lastColon + 1))) return false;
+    const head = s.slice(0, lastColon + 1);
+    body = head.endsWith('::') ? head : head.slice(0, -1);
+    extra = 2;
+  }
+  if (!/\d/.test(s)) return false; // dead::beef, a::b: words, not addresses
+  const gap = body.indexOf('::');
+  if (gap === -1) return validGroups(body) + extra === 8;
+  if (body.indexOf('::', gap + 1) !== -1) return false;
+  const head = validGroups(body.slice(0, gap));
+  const tail = validGroups(body.slice(gap + 2));
+  if (head < 0 || tail < 0 || head + tail + extra > 7) return false;
+  return head + tail + extra >= 2 || s === '::1';
+}

@@ -1,0 +1,75 @@
+import { isAlnum, isDigit, isAlpha, isUpper } from '../chars.js';
+import type { Candidate } from './candidate.js';
+
+// Well-known credential shapes, found by their prefix. The body must look random (letters and
+// digits mixed, long enough), so placeholders such as `sk-your-key-here` or `sk-xxxx…` pass.
+const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-/g;
+const MAX_BODY = 200;
+
+interface Shape {
+  /** Characters the body may contain. */
+  body: (c: number) => boolean;
+  min: number;
+  max: number;
+  confidence: number;
+}
+
+const base64url = (c: number) => isAlnum(c) || c === 45 || c === 95;
+const alnum = (c: number) => isAlnum(c);
+const upperAlnum = (c: number) => isUpper(c) || isDigit(c);
+const slack = (c: number) => isAlnum(c) || c === 45;
+
+function shapeFor(prefix: string, text: string, at: number): { shape: Shape; bodyStart: number } | null {
+  const after = at + prefix.length;
+  if (prefix === 'sk-') return { shape: { body: base64url, min: 20, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
+  if (prefix === 'sk_' || prefix === 'rk_') {
+    // Stripe: sk_live_…, rk_test_…
+    const mode = text.slice(after, after + 5);
+    if (mode !== 'live_' && mode !== 'test_') return null;
+    return { shape: { body: alnum, min: 16, max: MAX_BODY, confidence: 0.95 }, bodyStart: after + 5 };
+  }
+  if (prefix === 'AKIA' || prefix === 'ASIA') return { shape: { body: upperAlnum, min: 16, max: 16, confidence: 0.9 }, bodyStart: after };
+  if (prefix === 'github_pat_') return { shape: { body: (c) => isAlnum(c) || c === 95, min: 22, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
+  if (prefix.startsWith('gh')) return { shape: { body: alnum, min: 30, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
+  if (prefix.startsWith('xox')) return { shape: { body: slack, min: 15, max: MAX_BODY, confidence: 0.9 }, bodyStart: after };
+  if (prefix === 'AIza') return { shape: { body: base64url, min: 35, max: 35, confidence: 0.9 }, bodyStart: after };
+  if (prefix === 'glpat-') return { shape: { body: base64url, min: 20, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
+  return null;
+}
+
+/** Random-looking: enough letters and digits, both present. Rules out `sk-your-api-key-goes-here`. */
+function looksRandom(text: string, start: number, end: number): boolean {
+  let letters = 0;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) digits++;
+    else if (isAlpha(c)) letters++;
+  }
+  return digits > 0 && letters > 0 && letters + digits >= 16;
+}
+
+export function detectKeys(text: string, out: Candidate[]): void {
+  const re = PREFIX;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const at = m.index;
+    const before = text.charCodeAt(at - 1);
+    if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live
+    const found = shapeFor(m[0], text, at);
+    if (!found) continue;
+    const { shape, bodyStart } = found;
+    let end = bodyStart;
+    const ceiling = Math.min(text.length, bodyStart + shape.max + 1);
+    while (end < ceiling && shape.body(text.charCodeAt(end))) end++;
+    const length = end - bodyStart;
+    re.lastIndex = Math.max(re.lastIndex, end);
+    if (length < shape.min || length > shape.max) continue;
+    if (isAlnum(text.charCodeAt(end))) continue; // fixed-length shapes run on into a longer word
+    // A trailing '-' or '_' is punctuation around the key more often than part of it.
+    while (end > bodyStart && (text[end - 1] === '-' || text[end - 1] === '_')) end--;
+    if (!looksRandom(text, bodyStart, end)) continue;
+    out.push({ type: 'API_KEY', start: at, end, confidence: shape.confidence });
+  }
+}

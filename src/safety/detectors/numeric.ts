@@ -1,0 +1,211 @@
+import type { CountryCode } from 'libphonenumber-js/max';
+import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
+import type { PiiType } from '../types.js';
+import { cardGrouping, validCard } from './card.js';
+import type { Candidate } from './candidate.js';
+import { looksLikeVersion, validIpv4 } from './ip.js';
+import { phoneConfidence } from './phone.js';
+import { layout, saidBefore, type DigitShape } from './shape.js';
+
+// Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
+// groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
+// (`(555)123-4567`, `192.168.0.1`), and segments chain over single spaces (`+44 20 7946 0958`).
+// From each segment start we try the chains of up to MAX_SEGMENTS segments: every decision
+// reads a bounded window, which keeps the pass linear and the results local.
+
+// A digit (or '+'/'(' before one) that does not continue a word or a dotted or dashed number.
+const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
+const MAX_SPAN = 40;
+const MAX_SEGMENTS = 6;
+const MAX_GROUP_DIGITS = 19;
+
+const SSN_WORDS = /(?:\bssns?\b|social security|\bsoc\.? ?sec\b|\bss#)[^0-9]{0,16}$/;
+// A bare digit run after these words is an identifier even when it happens to pass Luhn.
+const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
+
+interface Segment {
+  start: number;
+  end: number;
+  groups: number[];
+  /** One joiner per gap between groups: '-', '.', ')' for `(555)123`, '(' for `44(0)`. */
+  joins: string;
+  plus: boolean;
+  /** Index of the bracketed group, -1 when there is none. */
+  paren: number;
+  digits: string;
+}
+
+export interface NumericOptions {
+  types: ReadonlySet<PiiType>;
+  regions: readonly CountryCode[];
+}
+
+export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions): void {
+  const re = START;
+  re.lastIndex = 0;
+  // The chain read from the previous start: the next start is usually its second segment.
+  let previous: Segment[] = [];
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const at = m.index;
+    if (cannotStartValue(text, at)) continue;
+    const reuse = previous.findIndex((seg) => seg.start === at);
+    const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
+    if (first === null) continue;
+    re.lastIndex = Math.max(re.lastIndex, first.end);
+    const continues = softSpaceAt(text, first.end);
+    // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary.
+    if (!continues && (first.digits.length < 4 || isWordChar(text.charCodeAt(first.end)))) continue;
+    previous = chain(text, reuse > 0 ? previous.slice(reuse) : [first]);
+    classify(text, previous, out, opts);
+  }
+}
+
+/** Cheap test before parsing: "35ms", "200,", "12:30" cannot begin anything we look for. */
+function cannotStartValue(text: string, i: number): boolean {
+  let j = i;
+  while (isDigit(text.charCodeAt(j))) j++;
+  if (j === i) return false; // '+' or '('
+  const c = text.charCodeAt(j);
+  if (isWordChar(c)) return true;
+  if (j - i >= 4 || c === 45 || c === 46 || c === 40) return false;
+  return !softSpaceAt(text, j);
+}
+
+function readSegment(text: string, start: number): Segment | null {
+  let i = start;
+  const plus = text.charCodeAt(i) === 43;
+  if (plus) i++;
+  const groups: number[] = [];
+  let joins = '';
+  let pending = '';
+  let digits = '';
+  let paren = -1;
+  let end = -1;
+  for (;;) {
+    const c = text.charCodeAt(i);
+    if (c === 40) {
+      let j = i + 1;
+      while (j < i + 6 && isDigit(text.charCodeAt(j))) j++;
+      if (paren !== -1 || j === i + 1 || text.charCodeAt(j) !== 41) break;
+      paren = groups.length;
+      groups.push(j - i - 1);
+      digits += text.slice(i + 1, j);
+      i = j + 1;
+    } else if (isDigit(c)) {
+      let j = i + 1;
+      while (j - i <= MAX_GROUP_DIGITS && isDigit(text.charCodeAt(j))) j++;
+      if (j - i > MAX_GROUP_DIGITS) return null;
+      groups.push(j - i);
+      digits += text.slice(i, j);
+      i = j;
+    } else {
+      break;
+    }
+    joins += pending;
+    pending = '';
+    end = i;
+    if (end - start > MAX_SPAN) return null;
+    const d = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
+      pending = text[i]!;
+      i++;
+    } else if (isDigit(d) && paren === groups.length - 1) {
+      pending = ')';
+    } else if (d === 40 && paren === -1) {
+      pending = '(';
+    } else {
+      break;
+    }
+  }
+  return end < 0 ? null : { start, end, groups, joins, plus, paren, digits };
+}
+
+/** Extends `segments` over soft spaces, up to MAX_SEGMENTS segments and MAX_SPAN characters. */
+function chain(text: string, segments: Segment[]): Segment[] {
+  const first = segments[0]!;
+  let last = segments[segments.length - 1]!;
+  while (segments.length < MAX_SEGMENTS && softSpaceAt(text, last.end)) {
+    const next = readSegment(text, last.end + 1);
+    if (next === null || next.plus || next.end - first.start > MAX_SPAN) break;
+    segments.push(next);
+    last = next;
+  }
+  return segments;
+}
+
+type Test = (s: DigitShape, opts: NumericOptions) => number;
+
+const TESTS: ReadonlyArray<[PiiType, Test]> = [
+  ['IP_ADDRESS', ipv4Confidence],
+  ['SSN', ssnConfidence],
+  ['CREDIT_CARD', cardConfidence],
+  ['PHONE', (s, opts) => phoneConfidence(s, opts.regions)],
+];
+
+/**
+ * The chains of segments from the first one, longest first: each type keeps its longest
+ * match, and trying longest first spares the phone validator the shorter prefixes.
+ */
+function classify(text: string, segments: Segment[], out: Candidate[], opts: NumericOptions): void {
+  // Below these lengths nothing can match: an IPv4 address has 4 digits, anything spanning segments 8.
+  const enough = (k: number, digitCount: number) => digitCount >= (k === 0 ? 4 : 8);
+  let total = 0;
+  for (const seg of segments) total += seg.digits.length;
+  if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
+  const shapes: DigitShape[] = [];
+  const start = segments[0]!.start;
+  const plus = segments[0]!.plus;
+  const groups: number[] = [];
+  let digits = '';
+  let joins = '';
+  let paren = -1;
+  let bare = true; // every segment is a single group: `4111 1111 1111 1111`
+  for (let k = 0; k < segments.length; k++) {
+    const seg = segments[k]!;
+    if (k > 0) joins += ' ';
+    if (seg.paren >= 0 && paren < 0) paren = groups.length + seg.paren;
+    groups.push(...seg.groups);
+    digits += seg.digits;
+    joins += seg.joins;
+    bare &&= seg.groups.length === 1;
+    if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
+    shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
+  }
+  for (const [type, test] of TESTS) {
+    if (!opts.types.has(type)) continue;
+    for (let i = shapes.length - 1; i >= 0; i--) {
+      const confidence = test(shapes[i]!, opts);
+      if (confidence > 0) {
+        out.push({ type, start, end: shapes[i]!.end, confidence });
+        break;
+      }
+    }
+  }
+}
+
+function ipv4Confidence(s: DigitShape): number {
+  if (!s.single || s.plus || s.paren >= 0 || s.joins !== '...') return 0;
+  return validIpv4(s.text.slice(s.start, s.end)) && !looksLikeVersion(s.text, s.start, s.end) ? 0.9 : 0;
+}
+
+function ssnConfidence(s: DigitShape): number {
+  if (s.plus || s.paren >= 0 || s.digits.length !== 9 || !validSsn(s.digits)) return 0;
+  const l = layout(s);
+  if (s.single && l === '3,2,4' && s.joins === '--') return 0.95;
+  // Spaced or bare nine digits are an SSN only when the text says so.
+  return ((s.bare && l === '3,2,4') || l === '9') && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
+}
+
+function cardConfidence(s: DigitShape): number {
+  if (s.plus || s.paren >= 0 || s.digits.length < 13 || s.digits.length > 19 || !validCard(s.digits)) return 0;
+  if (s.groups.length === 1) return saidBefore(s, ID_WORDS) ? 0 : 0.85;
+  return (s.bare || (s.single && /^-+$/.test(s.joins))) && cardGrouping(s.groups) ? 0.95 : 0;
+}
+
+/** SSA rules: no 000, 666 or 9xx area; no 00 group; no 0000 serial. */
+export function validSsn(digits: string): boolean {
+  const area = digits.slice(0, 3);
+  return area !== '000' && area !== '666' && digits[0] !== '9' && digits.slice(3, 5) !== '00' && digits.slice(5) !== '0000';
+}

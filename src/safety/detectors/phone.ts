@@ -1,0 +1,110 @@
+import { Metadata, parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { ValidationError } from '../../core/errors.js';
+import { partOfLongerRun, knownNonPhoneShape, saidBefore, type DigitShape } from './shape.js';
+
+// The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber (full metadata)
+// decides whether the digits form a number some country actually assigns. It costs
+// microseconds per call, so it only sees candidates that already have a phone's shape.
+
+// Context words count only when they lead straight to the number ("Phone: ", "call me at ").
+const PHONE_WORDS = /\b(?:phone|telephone|tel|mobile|mob|cell|call|fax|whatsapp|sms|dial|ph)\b[^0-9]{0,16}$/;
+// Digits after these words are identifiers, even when they happen to look like a number.
+const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|case|ref|reference|account|acct|sku|serial|isbn|po|id|no)\b[^0-9]{0,16}$/;
+
+export function toRegions(regions: readonly string[]): CountryCode[] {
+  return regions.map((r) => {
+    const code = r.toUpperCase();
+    if (!isSupportedCountry(code)) throw new ValidationError(`phone region '${r}' is not a known ISO 3166 country code`);
+    return code;
+  });
+}
+
+/** 0.95 for an assigned number written with its country code, down to 0.7 for bare digits after "Phone:"; 0 for no phone. */
+export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]): number {
+  const n = s.digits.length;
+  if (n < 8 || n > 17) return 0;
+  const raw = s.text.slice(s.start, s.end);
+  if (s.plus) {
+    if (n > 15) return 0; // E.164 has at most 15 digits
+    if (s.groups[0] === 1 && s.digits[0] === '1' && nanpShape(s.groups.slice(1), s.digits.slice(1))) return 0.9;
+    // A country code and a few digit groups are written as a phone number even when the range
+    // is unassigned (+44 7700 900123 is reserved for drama): then the length must fit the
+    // country. Longer lists of small groups (+20 21 22 23 24 25) need a valid number.
+    return international(raw, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s));
+  }
+  // 0044 20 7946 0958: the international prefix written as digits.
+  if (s.groups.length > 1 && s.digits.startsWith('00') && n >= 10 && n <= 17 && international(`+${raw.slice(2)}`, false) > 0) return 0.85;
+  if (nanpShape(s.groups, s.digits)) return 0.9;
+  if (s.groups.length === 1) {
+    // A bare run of digits is an order number as often as a phone: only with a phone word before it.
+    if (!saidBefore(s, PHONE_WORDS)) return 0;
+    if (nanpDigits(s.digits)) return 0.7;
+    return s.digits[0] === '0' && n >= 9 && n <= 12 && validNational(raw, s.digits, regions, null) ? 0.7 : 0;
+  }
+  // Other countries' national formats are the weakest evidence: no ISBN-like single digits,
+  // no dates, the whole run of groups and not part of it, not after "order" or "case no.".
+  if (n < 9 || n > 12 || partOfLongerRun(s) || knownNonPhoneShape(s)) return 0;
+  if (s.groups.some((g, i) => g === 1 && i !== s.paren)) return 0;
+  if (saidBefore(s, ID_WORDS) && !saidBefore(s, PHONE_WORDS)) return 0;
+  // With a trunk 0 (020 7946 0958) or a bracketed area code ((11) 91234-5678) validity is enough;
+  // without (612 34 56 78), the grouping must also be the one that country prints.
+  const trunk = s.digits[0] === '0' || s.paren === 0;
+  return validNational(raw, s.digits, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
+}
+
+function international(raw: string, possibleIsEnough: boolean): number {
+  const number = parsePhoneNumberFromString(raw, { extract: false });
+  if (number === undefined) return 0;
+  if (number.isValid()) return 0.95;
+  return possibleIsEnough && number.isPossible() ? 0.75 : 0;
+}
+
+// Each country's pattern for its national numbers: a necessary condition for validity that
+// costs one regex test, so most countries never get a full parse.
+const nationalPatterns = new Map<CountryCode, RegExp | null>();
+function nationalPattern(region: CountryCode): RegExp | null {
+  let pattern = nationalPatterns.get(region);
+  if (pattern === undefined) {
+    const metadata = new Metadata();
+    metadata.selectNumberingPlan(region);
+    // Not in the typings, but part of the metadata API; without it we simply parse every time.
+    const plan = metadata.numberingPlan as unknown as { nationalNumberPattern?: () => string } | undefined;
+    const source = typeof plan?.nationalNumberPattern === 'function' ? plan.nationalNumberPattern() : null;
+    pattern = source ? new RegExp(`^(?:${source})$`) : null;
+    nationalPatterns.set(region, pattern);
+  }
+  return pattern;
+}
+
+function validNational(raw: string, digits: string, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
+  for (const region of regions) {
+    const pattern = nationalPattern(region);
+    if (pattern && !pattern.test(digits) && !(digits[0] === '0' && pattern.test(digits.slice(1)))) continue; // with or without a trunk 0
+    const number = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false });
+    if (number?.isValid() !== true) continue;
+    if (groupsAsWritten === null) return true;
+    const printed = (number.formatNational().match(/\d+/g) ?? []).map((g) => g.length);
+    // India and others print a trunk 0 that people leave out when writing: 98935 17460.
+    if (printed.length > 0 && number.formatNational().replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;
+    if (printed.join(',') === groupsAsWritten.join(',')) return true;
+  }
+  return false;
+}
+
+/**
+ * North American layout: (NPA) NXX-XXXX with an optional leading 1, area code starting 2-9.
+ * We deliberately do not require the number to be assigned: 555 numbers are what people
+ * write in examples and fiction, and they are still shaped and used as phone numbers.
+ */
+function nanpShape(groups: readonly number[], digits: string): boolean {
+  const [a, b, c, d] = groups;
+  if (groups.length === 3) return a === 3 && b === 3 && c === 4 && digits.charCodeAt(0) >= 50;
+  if (groups.length === 4) return a === 1 && b === 3 && c === 3 && d === 4 && digits[0] === '1' && digits.charCodeAt(1) >= 50;
+  return false;
+}
+
+function nanpDigits(digits: string): boolean {
+  if (digits.length === 11 && digits[0] === '1') return digits.charCodeAt(1) >= 50;
+  return digits.length === 10 && digits.charCodeAt(0) >= 50;
+}
+

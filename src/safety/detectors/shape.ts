@@ -1,0 +1,46 @@
+import { isDigit, softSpaceAt } from '../chars.js';
+import { textBefore } from './candidate.js';
+
+/** A run of digit groups as written, e.g. `+44 (0)20 7946-0958`, and where it sits in the text. */
+export interface DigitShape {
+  text: string;
+  start: number;
+  end: number;
+  /** Digit count of each group, in order. */
+  groups: readonly number[];
+  digits: string;
+  /** One joiner per gap between groups: '-', '.', ' ', ')' for `(555)123`, '(' for `44(0)`. */
+  joins: string;
+  plus: boolean;
+  /** Index of the bracketed group, -1 when there is none. */
+  paren: number;
+  /** Every segment is one group: `4111 1111 1111 1111`, not `4111-1111 1111-1111`. */
+  bare: boolean;
+  /** One segment: no spaces inside. */
+  single: boolean;
+}
+
+export function layout(s: DigitShape): string {
+  return s.groups.join(',');
+}
+
+/** Shapes with a meaning of their own: 2024-01-15, 15.01.2024, 10.30.00, ZIP+4 12345-6789, SSN 123-45-6789, 10.0.0.1. */
+export function knownNonPhoneShape(s: DigitShape): boolean {
+  const l = layout(s);
+  if ((l === '5,4' && s.joins === '-') || l === '3,2,4') return true;
+  if (s.joins === '...' && s.groups.every((g) => g <= 3)) return true;
+  return s.joins.length === 2 && s.joins[0] === s.joins[1] && (l === '4,2,2' || l === '2,2,4' || l === '2,2,2');
+}
+
+/** The shape is only part of a longer run of digit groups: `4111 [1111 1111] 1111`. */
+export function partOfLongerRun(s: DigitShape): boolean {
+  const before = s.text.charCodeAt(s.start - 2);
+  if (softSpaceAt(s.text, s.start - 1) && (isDigit(before) || before === 41)) return true;
+  const after = s.text.charCodeAt(s.end + 1);
+  return softSpaceAt(s.text, s.end) && (isDigit(after) || (after === 40 && isDigit(s.text.charCodeAt(s.end + 2))));
+}
+
+/** Does `words` (a pattern ending in `$`) match the text just before the shape? */
+export function saidBefore(s: DigitShape, words: RegExp): boolean {
+  return words.test(textBefore(s.text, s.start));
+}

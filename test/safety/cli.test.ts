@@ -1,0 +1,109 @@
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runRedact, runScan } from '../../src/cli/safety.js';
+
+async function run(
+  command: typeof runRedact | typeof runScan,
+  chunks: Array<string | Buffer>,
+  opts: Record<string, unknown> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const output = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  output.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await command(Readable.from(chunks), output, { json: false, ...opts, stderr } as never);
+  return { code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') };
+}
+
+const notes = 'Met Dana today.\nContact ceo@acme.com or (555) 123-4567.\n\nSSN 123-45-6789, nothing else.\n';
+
+describe('iron-cage redact', () => {
+  it('redacts stdin to stdout', async () => {
+    const r = await run(runRedact, [Buffer.from(notes)]);
+    expect(r).toEqual({
+      code: 0,
+      out: 'Met Dana today.\nContact [EMAIL_REDACTED] or [PHONE_REDACTED].\n\nSSN [SSN_REDACTED], nothing else.\n',
+      err: '',
+    });
+  });
+
+  it('catches values and multi-byte characters split across input chunks', async () => {
+    const bytes = Buffer.from('Grüße an josé@correo.es — 555-123-4567');
+    const chunks = [bytes.subarray(0, 3), bytes.subarray(3, 17), bytes.subarray(17, 30), bytes.subarray(30)];
+    const r = await run(runRedact, chunks);
+    expect(r.out).toBe('Grüße an [EMAIL_REDACTED] — [PHONE_REDACTED]');
+  });
+
+  it('stops with exit code 1 when a type is in block mode', async () => {
+    const r = await run(runRedact, [notes], { policy: { mode: 'redact', perType: { SSN: 'block' } } });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/stopped: SSN at offset \d+ and the safety mode for SSN is block/);
+    expect(r.out).not.toContain('123-45-6789');
+  });
+
+  it('refuses invalid UTF-8 and binary input with one clear line and exit code 2', async () => {
+    for (const input of [Buffer.from([0x48, 0x69, 0xff, 0xfe, 0x0a]), Buffer.from('PK\u0003\u0004\u0000\u0000binary')]) {
+      const r = await run(runRedact, [input]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^iron-cage redact: input (is not valid UTF-8|contains a NUL byte)/);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('reports bad options as exit code 2, not a crash', async () => {
+    const r = await run(runRedact, ['x'], { types: ['NAME'] });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("unknown PII type 'NAME'");
+  });
+});
+
+describe('iron-cage scan --json', () => {
+  it('prints one JSON line per input line with spans, echoing id for {"id","text"} lines', async () => {
+    const input = ['Contact ceo@acme.com', '{"id":"lead-67","text":"Call +44 20 7946 0958"}', '', 'nothing here', '{"not":"a text record"}'].join('\n');
+    const r = await run(runScan, [input], { json: true });
+    expect(r.code).toBe(0);
+    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { spans: [{ start: 8, end: 20, type: 'EMAIL', risk: 'HIGH' }] },
+      { id: 'lead-67', spans: [{ start: 5, end: 21, type: 'PHONE', risk: 'MEDIUM' }] },
+      { spans: [] },
+      { spans: [] },
+      { spans: [] },
+    ]);
+  });
+
+  it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {
+    const r = await run(runScan, ['ip 10.0', '.0.1\r\nmail a@b', '.io\r\n'], { json: true });
+    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { spans: [{ start: 3, end: 11, type: 'IP_ADDRESS', risk: 'LOW' }] },
+      { spans: [{ start: 5, end: 11, type: 'EMAIL', risk: 'HIGH' }] },
+    ]);
+  });
+
+  it('without --json prints one readable line per finding', async () => {
+    const r = await run(runScan, [notes], { json: false });
+    expect(r.out).toBe('2:8-20 EMAIL HIGH\n2:24-38 PHONE MEDIUM\n4:4-15 SSN HIGH\n');
+  });
+
+  it('refuses a line longer than the limit instead of holding it', async () => {
+    const r = await run(runScan, ['short\n', 'x'.repeat(5000), 'y'.repeat(5000), '\n'], { json: true, maxLineLength: 8000 });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/line 2 is longer than 8000 characters/);
+    expect(r.out).toBe('{"spans":[]}\n');
+  });
+
+  it('scans a 10 MB single line', async () => {
+    const line = `${'status=ok latency=35ms '.repeat(450_000)}ceo@acme.com`;
+    const r = await run(runScan, [line], { json: true });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).spans).toEqual([{ start: line.length - 12, end: line.length, type: 'EMAIL', risk: 'HIGH' }]);
+  });
+
+  it('refuses invalid UTF-8 with exit code 2', async () => {
+    const r = await run(runScan, [Buffer.from([0xc3, 0x28])], { json: true });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^iron-cage scan: input is not valid UTF-8/);
+  });
+});
