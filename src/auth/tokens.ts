@@ -1,6 +1,7 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import { hashApiToken, isApiToken } from './api-tokens.js';
 
 export const ROLES = ['admin', 'viewer', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,10 +25,22 @@ const ISSUER = 'iron-cage';
 const CACHE_MAX = 10_000;
 
 /** JWT (HS256) tokens. Verification results are cached: the gateway checks a token per call. */
+/** Looks an API token up by its hash; null when unknown. `revoked` tokens are refused. */
+export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean } | null;
+
+// API tokens can be revoked from another process; a short cache bounds how long that takes.
+const API_TOKEN_CACHE_MS = 5_000;
+
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+  resolveApiToken: ApiTokenResolver = () => null;
 
   constructor(private readonly key: Uint8Array) {}
+
+  /** Forget cached verifications (after a revocation in this process). */
+  invalidate(): void {
+    this.cache.clear();
+  }
 
   async issue(o: IssueOptions): Promise<string> {
     if (o.role === 'agent' && !o.agentId) throw new Error('agent tokens are scoped to an agent id');
@@ -40,10 +53,28 @@ export class TokenService {
     return jwt.sign(this.key);
   }
 
+  private remember(token: string, principal: Principal, expMs: number): void {
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(token, { principal, expMs });
+  }
+
+  /** Synchronous fast path for the gateway: a token verified before and still valid. */
+  cached(token: string): Principal | null {
+    const hit = this.cache.get(token);
+    return hit && hit.expMs > Date.now() ? hit.principal : null;
+  }
+
   async verify(token: string): Promise<Principal> {
     const hit = this.cache.get(token);
     if (hit && hit.expMs > Date.now()) return hit.principal;
     if (hit) this.cache.delete(token);
+    if (isApiToken(token)) {
+      const found = this.resolveApiToken(hashApiToken(token));
+      if (!found) throw new UnauthorizedError('unknown API token');
+      if (found.revoked) throw new UnauthorizedError('this API token has been revoked');
+      this.remember(token, found.principal, Date.now() + API_TOKEN_CACHE_MS);
+      return found.principal;
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] });
       const role = payload.role;
@@ -51,8 +82,7 @@ export class TokenService {
       const agentId = typeof payload.agent === 'string' ? payload.agent : null;
       if (role === 'agent' && !agentId) throw new UnauthorizedError('agent token is not scoped to an agent');
       const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
-      this.cache.set(token, { principal, expMs: payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY });
+      this.remember(token, principal, payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY);
       return principal;
     } catch (e) {
       if (e instanceof UnauthorizedError) throw e;

@@ -3,6 +3,9 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
 import { runServe, runStart, type StartArgs } from './start.js';
+import { runToken, type TokenArgs } from './token.js';
+import { loadConfig } from '../config/index.js';
+import { runRedact, runScan } from './safety.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -14,6 +17,15 @@ function serverOptions<T>(y: Argv<T>) {
     .option('config', { type: 'string', description: 'Config file (.yaml, .yml or .toml) [default: ./iron-cage.yaml if present]' })
     .option('verbose', { type: 'boolean', description: 'Debug logging' })
     .option('log-format', { type: 'string', choices: ['pretty', 'json'], description: 'Terminal log format [default: pretty]' });
+}
+
+function piiOptions(c: ReturnType<typeof loadConfig>) {
+  return {
+    risk: c.safety.risk,
+    allowDomains: c.safety.allowDomains,
+    allowValues: c.safety.allowValues,
+    ...(c.safety.phoneRegions ? { phoneRegions: c.safety.phoneRegions } : {}),
+  };
 }
 
 const EPILOG = `Precedence: flags > IRON_CAGE_* environment > config file > defaults.
@@ -53,7 +65,47 @@ export async function main(argv: string[]): Promise<void> {
       (y) => serverOptions(y).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
       async (a) => runServe(a as never),
     )
-    .demandCommand(1, 'Name a command: start or serve.')
+    .command('token <action> [id]', 'Manage API tokens for agents iron-cage does not spawn (create, list, revoke)', (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
+        .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
+        .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
+        .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
+        .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
+        .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
+        .option('config', { type: 'string', description: 'Config file' })
+        .option('json', { type: 'boolean', description: 'Machine-readable output' })
+        .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
+        .example('$0 token revoke notebook', 'Revoke it'),
+      async (a) => runToken(a as unknown as TokenArgs),
+    )
+    .command(
+      'redact',
+      'Redact PII from stdin to stdout (the same engine the gateway uses)',
+      (y) =>
+        y
+          .option('safety-mode', { type: 'string', choices: ['redact', 'block', 'warn'], description: 'Policy [default: redact]' })
+          .option('config', { type: 'string', description: 'Config file (its safety: section applies)' })
+          .example('$0 redact < notes.txt > notes.clean.txt', 'Clean a file'),
+      async (a) => {
+        const c = loadConfig({ configPath: a.config as string | undefined, flags: { safetyMode: a.safetyMode as string | undefined } });
+        process.exitCode = await runRedact(process.stdin, process.stdout, { ...piiOptions(c), policy: { mode: c.safetyMode, perType: c.safety.perType, severity: c.safety.severity } });
+      },
+    )
+    .command(
+      'scan',
+      'Report PII found in stdin, one line of output per input line',
+      (y) =>
+        y
+          .option('json', { type: 'boolean', description: 'One JSON object per line: {"spans":[{"start","end","type","risk"}]} (input lines {"id","text"} echo the id)' })
+          .option('config', { type: 'string', description: 'Config file (its safety: section applies)' })
+          .example('$0 scan --json < notes.txt', 'Offsets of every finding'),
+      async (a) => {
+        const c = loadConfig({ configPath: a.config as string | undefined });
+        process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
+      },
+    )
+    .demandCommand(1, 'Name a command: start, serve, token, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

@@ -4,7 +4,11 @@ import { parse as parseYaml } from 'yaml';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
+import { parseModelRates, parsePriceOverrides } from '../budget/index.js';
+import { applyGateway, gatewayDefaults } from './gateway.js';
+import { applySafety } from './safety.js';
 import { DEFAULTS, fileSchema, type Config, type FileLayer, type ParsedLayer } from './schema.js';
+import { checkToolsConfig } from './tools.js';
 
 const AUTO_FILES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
 
@@ -54,6 +58,7 @@ const ENV_KEYS: Record<string, { key: keyof FileLayer; kind: 'string' | 'int' | 
   IRON_CAGE_VERBOSE: { key: 'verbose', kind: 'bool' },
   IRON_CAGE_LOG_FORMAT: { key: 'log_format', kind: 'string' },
   IRON_CAGE_NAME: { key: 'name', kind: 'string' },
+  IRON_CAGE_ALLOW_FAULTS: { key: 'allow_faults', kind: 'bool' },
 };
 
 function convert(value: string, kind: 'string' | 'int' | 'bool', where: string): unknown {
@@ -123,9 +128,11 @@ export function flagLayer(flags: FlagValues): ParsedLayer {
   return validate(layer, (p) => `${FLAG_OF[p.split('.')[0] ?? ''] ?? 'flags'}: `);
 }
 
-function apply(cfg: Config, l: ParsedLayer): Config {
+function apply(cfg: Config, l: ParsedLayer, env: NodeJS.ProcessEnv): Config {
   return {
     ...cfg,
+    gateway: applyGateway(cfg.gateway, l, env),
+    safety: applySafety(cfg.safety, l),
     budgetMicros: l.budget ?? cfg.budgetMicros,
     port: l.port ?? cfg.port,
     host: l.host ?? cfg.host,
@@ -146,6 +153,9 @@ function apply(cfg: Config, l: ParsedLayer): Config {
     corsOrigins: l.cors_origins ?? cfg.corsOrigins,
     allowedHosts: l.allowed_hosts ?? cfg.allowedHosts,
     adminTokenTtlHours: l.admin_token_ttl_hours ?? cfg.adminTokenTtlHours,
+    tools: l.tools ?? cfg.tools,
+    faults: l.faults ?? cfg.faults,
+    allowFaults: l.allow_faults ?? cfg.allowFaults,
   };
 }
 
@@ -164,16 +174,25 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   let file = opts.configPath ?? env.IRON_CAGE_CONFIG;
   if (file === '') throw new ConfigError('--config: must not be empty');
   if (file === undefined) file = AUTO_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
-  let cfg: Config = { ...DEFAULTS, restart: { ...DEFAULTS.restart } };
+  let cfg: Config = { ...DEFAULTS, restart: { ...DEFAULTS.restart }, gateway: gatewayDefaults(env) };
   if (file !== undefined) {
-    cfg = apply(cfg, readConfigFile(resolve(cwd, file)));
-    cfg.configFile = resolve(cwd, file);
+    const where = resolve(cwd, file);
+    cfg = apply(cfg, readConfigFile(where), env);
+    cfg.configFile = where;
+    // Price tables are the budget domain's to judge; it names every bad entry.
+    try {
+      parsePriceOverrides(cfg.gateway.pricing, 'pricing');
+      if (cfg.gateway.defaultPrice !== undefined) parseModelRates(cfg.gateway.defaultPrice, 'default_price');
+    } catch (e) {
+      throw new ConfigError(`config ${where}: ${(e as Error).message}`);
+    }
   }
-  cfg = apply(cfg, envLayer(env));
-  cfg = apply(cfg, flagLayer(opts.flags ?? {}));
+  cfg = apply(cfg, envLayer(env), env);
+  cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);
   cfg.db = resolve(cwd, cfg.db);
   if (cfg.restart.maxBackoffMs < cfg.restart.backoffMs) {
     throw new ConfigError(`restart.max_backoff_ms (${cfg.restart.maxBackoffMs}) must not be below restart.backoff_ms (${cfg.restart.backoffMs})`);
   }
+  checkToolsConfig(cfg);
   return cfg;
 }

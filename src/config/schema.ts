@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { parseUsd } from '../core/money.js';
+import type { FaultConfig } from '../reliability/index.js';
+import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
+import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
+import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
 // against this one schema on its own, so an error names where the bad value came from.
@@ -46,6 +50,11 @@ export const fileSchema = z.strictObject({
   cors_origins: z.array(origin).optional(),
   allowed_hosts: z.array(z.string().min(1)).optional(),
   admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
+  tools: toolsSchema.optional(),
+  faults: faultsSchema.optional(),
+  allow_faults: z.boolean().optional(),
+  ...gatewayFileSchema,
+  ...safetyFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -67,8 +76,16 @@ export interface Config {
   corsOrigins: string[];
   allowedHosts: string[];
   adminTokenTtlHours: number;
+  /** Upstreams of the tool egress proxy (/tools/<service>/…), by service name. */
+  tools: Record<string, ToolServiceConfig>;
+  /** Fault plans from the config file (demos, tests); off unless listed. */
+  faults: FaultConfig[];
+  /** Lets fault injection be used on a non-loopback bind. */
+  allowFaults: boolean;
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
+  gateway: GatewayConfig;
+  safety: SafetyConfig;
 }
 
 export const DEFAULTS: Config = {
@@ -87,5 +104,10 @@ export const DEFAULTS: Config = {
   corsOrigins: [],
   allowedHosts: [],
   adminTokenTtlHours: 24 * 30,
+  tools: {},
+  faults: [],
+  allowFaults: false,
   configFile: null,
+  gateway: GATEWAY_DEFAULTS,
+  safety: SAFETY_DEFAULTS,
 };

@@ -26,6 +26,79 @@ export interface EventData {
   'agent.progress': Progress;
   'agent.checkpoint': { checkpointId: number; bytes: number };
   'agent.event': Record<string, unknown>;
+  // Tool egress proxy and its circuit breakers. Calls themselves go to the tool_calls table,
+  // not the event log; only state changes are events.
+  'breaker.transition': {
+    service: string;
+    from: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+    to: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+    reason: string;
+    consecutiveFailures: number;
+    failureRate: number | null;
+    lastFailure: string | null;
+    cooldownMs: number;
+    retryAt: string | null;
+    openCount: number;
+  };
+  'breaker.reset': { service: string; from: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; requestedBy: string };
+  'breaker.restored': { service: string; state: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; retryAt: string | null; problems: string[] };
+  'tool.fallback': {
+    service: string;
+    /** true: calls are now answered by a fallback tier (or fail); false: live again. */
+    active: boolean;
+    tier: 'live' | 'cache' | 'placeholder' | 'failed';
+    reason: string;
+    detail: string | null;
+    /** While active: how many calls the fallback answered (set when it ends). */
+    served: { cache: number; placeholder: number; failed: number } | null;
+  };
+  'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
+  'fault.removed': { ids: string[]; requestedBy: string };
+  'llm.request': {
+    requestId: number;
+    endpoint: string;
+    provider: string;
+    model: string;
+    stream: boolean;
+    status: 'ok' | 'error' | 'aborted' | 'blocked';
+    httpStatus: number;
+    promptTokens: number;
+    completionTokens: number;
+    costUsd: number;
+    spentUsd: number;
+    limitUsd: number | null;
+    latencyMs: number;
+    redactions: number;
+    usageSource: 'provider' | 'estimate';
+  };
+  'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number };
+  'llm.fallback': { from: string; to: string; reason: string };
+  'budget.threshold': {
+    threshold: number;
+    percentUsed: number;
+    spentUsd: number;
+    limitUsd: number;
+    projectionUsd: number | null;
+    avgPerUnitUsd: number | null;
+    unit: string | null;
+    recommendedIncreaseUsd: number;
+    action: { method: 'POST'; path: string; body: { limitUsd: number } };
+  };
+  'budget.progress': { percentUsed: number; spentUsd: number; limitUsd: number; avgPerUnitUsd: number | null; unit: string | null; projectionUsd: number | null };
+  'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string };
+  'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
+  'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
+  'pii.detected': {
+    location: 'llm.output' | 'llm.prompt' | 'agent.output' | 'tool.response';
+    action: 'redacted' | 'blocked' | 'warned';
+    types: Record<string, number>;
+    severity: 'CRITICAL' | 'WARN' | 'INFO';
+    /** The text with every finding replaced, never the original. */
+    preview: string;
+    requestRef: string | null;
+    counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
+  };
+  'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 
 export type EventType = keyof EventData;

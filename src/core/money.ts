@@ -21,10 +21,26 @@ export function microsToUsd(micros: Micros): number {
   return micros / MICROS_PER_USD;
 }
 
-/** `$5.29`; sub-cent amounts keep up to 4 decimals so small spends do not read as $0.00. */
+/** `$5.29`, `$1,234.57`, `$0.0012`, `$0.000014`. Hand-rolled: toLocaleString costs microseconds per call on the hot path. */
 export function formatUsd(micros: Micros): string {
-  const usd = micros / MICROS_PER_USD;
-  const abs = Math.abs(usd);
-  const digits = abs !== 0 && abs < 0.01 ? 4 : 2;
-  return `${usd < 0 ? '-' : ''}$${abs.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
+  const neg = micros < 0;
+  const abs = Math.abs(Math.round(micros));
+  // Sub-cent amounts (one small call) keep two significant digits so they never read as $0.00.
+  const digits = abs === 0 || abs >= 10_000 ? 2 : Math.min(6, Math.max(4, 1 - Math.floor(Math.log10(abs / MICROS_PER_USD))));
+  const scale = 10 ** (6 - digits);
+  const units = Math.round(abs / scale); // in 10^-digits dollars
+  const whole = Math.floor(units / 10 ** digits);
+  const frac = String(units % 10 ** digits).padStart(digits, '0');
+  return `${neg ? '-' : ''}$${groupThousands(whole)}.${frac}`;
+}
+
+function groupThousands(n: number): string {
+  const s = String(n);
+  if (s.length <= 3) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (i > 0 && (s.length - i) % 3 === 0) out += ',';
+    out += s[i];
+  }
+  return out;
 }

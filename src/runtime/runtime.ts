@@ -1,12 +1,13 @@
 import { basename, resolve } from 'node:path';
-import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
+import { keyPathFor, loadOrCreateKey, TokenService, wireApiTokens } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
-import { StateManager } from '../state/index.js';
+import { LlmStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { createPiiProtection, type PiiProtection } from './safety-service.js';
 import { SERVICES, type Service, type ServiceContext } from './services.js';
 import { terminalSink } from './terminal.js';
 
@@ -27,6 +28,7 @@ export interface RuntimeOptions {
 export class Runtime {
   readonly supervisors = new Map<string, AgentSupervisor>();
   services: Service[] = [];
+  pii!: PiiProtection;
   agentId: string | null = null;
   agentDone: Promise<AgentOutcome> | null = null;
   private shuttingDown: Promise<void> | null = null;
@@ -58,17 +60,14 @@ export class Runtime {
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
+      const llm = new LlmStore(state);
+      wireApiTokens(tokens, llm);
       state.subscribe(terminalSink(logger));
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;
-      const ctx: ServiceContext = {
-        config,
-        state,
-        tokens,
-        logger,
-        stopAgent: (id, by) => rt?.stopAgent(id, by) ?? false,
-        url: () => server?.url ?? '',
-      };
+      const stopAgent = (id: string, by: string) => rt?.stopAgent(id, by) ?? false;
+      const pii = createPiiProtection({ config, state, logger, stopAgent });
+      const ctx: ServiceContext = { config, state, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {
@@ -86,6 +85,7 @@ export class Runtime {
       const adminToken = await tokens.issue({ role: 'admin', name: 'dashboard', ttlSeconds: config.adminTokenTtlHours * 3600 });
       rt = new Runtime(config, logger, state, tokens, server, adminToken);
       rt.services = services;
+      rt.pii = pii;
       logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
@@ -116,6 +116,7 @@ export class Runtime {
       gracePeriodMs: config.gracePeriodMs,
       state: this.state,
       runner,
+      filterLine: (_stream, line) => this.pii.filterLine(id, line),
       env: (restarts) =>
         agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...this.services.map((s) => s.agentEnv?.(id, token) ?? {})) }),
     });

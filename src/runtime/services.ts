@@ -2,13 +2,20 @@ import type { TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { AppEnv, RawRoute } from '../server/index.js';
-import type { StateManager } from '../state/index.js';
+import type { LlmStore, StateManager } from '../state/index.js';
+import type { PiiProtection } from './safety-service.js';
 import type { Hono } from 'hono';
+import { gatewayService } from './gateway-service.js';
+import { toolsService } from '../tools/index.js';
 
 /** What a service (gateway, tool proxy, …) gets from the runtime. */
 export interface ServiceContext {
   config: Config;
   state: StateManager;
+  /** The LLM ledger and API tokens. */
+  llm: LlmStore;
+  /** PII protection: the gateway, the tool proxy and the supervisor all scan through it. */
+  pii: PiiProtection;
   tokens: TokenService;
   logger: Logger;
   /** Graceful stop of a supervised agent (budget exhausted, PII block policy, …). */
@@ -32,4 +39,11 @@ export interface Service {
 export type ServiceFactory = (ctx: ServiceContext) => Service;
 
 /** Every service the runtime starts, in order. */
-export const SERVICES: ServiceFactory[] = [];
+const safetyService: ServiceFactory = (ctx) => ({
+  name: 'safety',
+  apiRoutes: [(app) => ctx.pii.routes(app)],
+  close: () => ctx.pii.close(),
+});
+
+export const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService];
+

@@ -11,6 +11,14 @@ import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, NewAgent } from './types.js';
 
 type Listener = (event: IronEvent) => void;
+
+interface BatchItem {
+  write: () => unknown;
+  /** The event, or a function that builds it from the write's result (e.g. a new row id). */
+  e: NewEvent | ((result: unknown) => NewEvent) | null;
+  resolve: (v: { result: unknown; event: IronEvent | null }) => void;
+  reject: (err: unknown) => void;
+}
 const CHECKPOINTS_KEPT = 20;
 
 /**
@@ -24,7 +32,7 @@ export class StateManager {
   private readonly db: BetterSQLite3Database<typeof schema>;
   private readonly agents = new Map<string, schema.AgentRow>();
   private readonly listeners = new Set<Listener>();
-  private readonly insertEvent;
+  private readonly insertEvent: Database.Statement;
   private closed = false;
   onListenerError: (err: unknown) => void = () => {};
 
@@ -43,18 +51,9 @@ export class StateManager {
     this.sqlite.pragma('foreign_keys = ON');
     migrate(this.sqlite);
     this.db = drizzle(this.sqlite, { schema });
-    this.insertEvent = this.db
-      .insert(schema.events)
-      .values({
-        ts: sql.placeholder('ts'),
-        agentId: sql.placeholder('agentId'),
-        type: sql.placeholder('type'),
-        severity: sql.placeholder('severity'),
-        message: sql.placeholder('message'),
-        data: sql.placeholder('data'),
-      })
-      .returning({ seq: schema.events.seq })
-      .prepare();
+    // The hottest write in the process (every event): a raw prepared statement, not the query
+    // builder, which costs several microseconds per call in placeholder mapping.
+    this.insertEvent = this.sqlite.prepare('INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES (?, ?, ?, ?, ?, ?)');
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
   }
 
@@ -67,7 +66,7 @@ export class StateManager {
   /** Agents left "running" by an iron-cage that is gone (killed, machine rebooted) ended abnormally. */
   private reapOrphans(): void {
     for (const row of this.agents.values()) {
-      if (TERMINAL_STATUSES.has(row.status as AgentStatus)) continue;
+      if (row.kind === 'external' || TERMINAL_STATUSES.has(row.status as AgentStatus)) continue;
       if (row.supervisorPid !== null && row.supervisorPid !== process.pid && isAlive(row.supervisorPid)) continue;
       this.updateAgent(
         row.id,
@@ -93,15 +92,8 @@ export class StateManager {
 
   private persist(e: NewEvent): IronEvent {
     const ts = new Date().toISOString();
-    const row = this.insertEvent.get({
-      ts,
-      agentId: e.agentId,
-      type: e.type,
-      severity: e.severity,
-      message: e.message,
-      data: JSON.stringify(e.data ?? {}),
-    }) as { seq: number };
-    return { seq: row.seq, ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: e.data } as IronEvent;
+    const info = this.insertEvent.run(ts, e.agentId, e.type, e.severity, e.message, JSON.stringify(e.data ?? {}));
+    return { seq: Number(info.lastInsertRowid), ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: e.data } as IronEvent;
   }
 
   private emit(event: IronEvent): void {
@@ -162,11 +154,11 @@ export class StateManager {
       kind: a.kind,
       script: a.script,
       args: JSON.stringify(a.args),
-      status: 'starting',
+      status: a.kind === 'external' ? 'running' : 'starting',
       pid: null,
       supervisorPid: a.kind === 'supervised' ? process.pid : null,
       createdAt: new Date().toISOString(),
-      startedAt: null,
+      startedAt: a.kind === 'external' ? new Date().toISOString() : null,
       endedAt: null,
       exitCode: null,
       exitSignal: null,
@@ -188,7 +180,7 @@ export class StateManager {
     })();
     this.agents.set(row.id, row);
     this.emit(event);
-    return toView(row);
+    return this.view(row);
   }
 
   /** Change an agent and record the event that describes the change, atomically. */
@@ -221,15 +213,37 @@ export class StateManager {
 
   getAgent(id: string): AgentView | null {
     const row = this.agents.get(id);
-    return row ? toView(row) : null;
+    return row ? this.view(row) : null;
+  }
+
+  private view(row: schema.AgentRow): AgentView {
+    const v = toView(row);
+    const live = this.budgetSource(row.id);
+    if (live) {
+      v.budget =
+        live.limitMicros === null && live.spentMicros === 0 && live.reservedMicros === 0
+          ? null
+          : { limitUsd: live.limitMicros === null ? null : microsToUsd(live.limitMicros), spentUsd: microsToUsd(live.spentMicros), reservedUsd: microsToUsd(live.reservedMicros) };
+    }
+    return v;
   }
 
   hasAgent(id: string): boolean {
     return this.agents.has(id);
   }
 
+  /** Pick up an agent another iron-cage process (e.g. `iron-cage token create`) wrote to the file. */
+  loadAgent(id: string): AgentView | null {
+    const known = this.agents.get(id);
+    if (known) return this.view(known);
+    const row = this.db.select().from(schema.agents).where(eq(schema.agents.id, id)).get();
+    if (!row) return null;
+    this.agents.set(row.id, row);
+    return this.view(row);
+  }
+
   listAgents(): AgentView[] {
-    return [...this.agents.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map(toView);
+    return [...this.agents.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((r) => this.view(r));
   }
 
   // ── checkpoints ───────────────────────────────────────────────────────────────────────
@@ -272,6 +286,74 @@ export class StateManager {
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
   }
 
+  /**
+   * For stores in this folder (LLM ledger, tool cache, …): run `write` and persist `e` in one
+   * transaction, then broadcast `e`. The same persist-then-broadcast rule as `record`.
+   */
+  writeWithEvent<T>(write: (db: BetterSQLite3Database<typeof schema>) => T, e: NewEvent | null): { result: T; event: IronEvent | null } {
+    const out = this.sqlite.transaction(() => {
+      const result = write(this.db);
+      return { result, event: e ? this.persist(e) : null };
+    })();
+    if (out.event) this.emit(out.event);
+    return out;
+  }
+
+  /**
+   * Group commit for hot paths (one LLM call, one row): `write` and `e` join the next batch,
+   * committed together in one transaction on the next turn of the event loop; the promise
+   * resolves once they are on disk and `e` has been broadcast. Each item runs in its own
+   * savepoint, so one failing write does not take the others down.
+   */
+  commitSoon<T>(write: () => T, e: NewEvent | ((result: T) => NewEvent) | null): Promise<{ result: T; event: IronEvent | null }> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ write, e: e as BatchItem['e'], resolve: resolve as BatchItem['resolve'], reject });
+      if (this.batch.length === 1) setImmediate(this.flushBatch);
+    });
+  }
+
+  private batch: BatchItem[] = [];
+
+  private readonly flushBatch = (): void => {
+    const items = this.batch;
+    this.batch = [];
+    if (items.length === 0) return;
+    const outcomes: Array<{ ok: true; result: unknown; event: IronEvent | null } | { ok: false; error: unknown }> = [];
+    try {
+      this.sqlite.transaction(() => {
+        for (const item of items) {
+          try {
+            const done = this.sqlite.transaction(() => {
+              const result = item.write();
+              const e = typeof item.e === 'function' ? item.e(result) : item.e;
+              return { result, event: e ? this.persist(e) : null };
+            })();
+            outcomes.push({ ok: true, ...done });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
+    items.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (!o.ok) return item.reject(o.error);
+      if (o.event) this.emit(o.event);
+      item.resolve({ result: o.result, event: o.event });
+    });
+  };
+
+  /** Typed query access for stores in this folder. */
+  get orm(): BetterSQLite3Database<typeof schema> {
+    return this.db;
+  }
+
+  /** Live budget figures for status objects; set by the gateway, which owns the tracker. */
+  budgetSource: (agentId: string) => { limitMicros: number | null; spentMicros: number; reservedMicros: number } | null = () => null;
+
   /** Raw handle for tests and benchmarks that must prove database-level guarantees. */
   get database(): Database.Database {
     return this.sqlite;
@@ -279,6 +361,7 @@ export class StateManager {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushBatch();
     this.closed = true;
     this.listeners.clear();
     try {

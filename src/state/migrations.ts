@@ -80,6 +80,72 @@ const MIGRATIONS: string[] = [
     revoked_at TEXT
   );
   `,
+  // 3: circuit breakers (snapshot + tier counters per service), the tool proxy's response
+  // cache (tier 2, survives restarts) and its per-call record.
+  `
+  CREATE TABLE breakers (
+    service TEXT PRIMARY KEY,
+    snapshot TEXT NOT NULL,
+    tiers TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE tool_cache (
+    key TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    headers TEXT NOT NULL DEFAULT '{}',
+    body BLOB NOT NULL,
+    stored_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX tool_cache_service ON tool_cache (service, stored_at);
+  CREATE TABLE tool_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    agent_id TEXT,
+    service TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    tier TEXT,
+    reason TEXT NOT NULL,
+    detail TEXT,
+    upstream_status INTEGER,
+    latency_ms REAL NOT NULL,
+    upstream_ms REAL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    redactions INTEGER NOT NULL DEFAULT 0,
+    fault INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX tool_calls_service ON tool_calls (service, id);
+  CREATE INDEX tool_calls_agent ON tool_calls (agent_id, id);
+  `,
+  // 4: the PII audit trail. Append-only like events; the value itself only ever as a keyed
+  // hash and an AES-256-GCM sealed copy.
+  `
+  CREATE TABLE pii_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    agent_id TEXT,
+    location TEXT NOT NULL,
+    request_ref TEXT,
+    type TEXT NOT NULL,
+    risk TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    action TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    value_hmac TEXT NOT NULL,
+    value_sealed TEXT NOT NULL
+  );
+  CREATE INDEX pii_audit_agent ON pii_audit (agent_id, id);
+  CREATE INDEX pii_audit_hmac ON pii_audit (value_hmac);
+  CREATE TRIGGER pii_audit_no_update BEFORE UPDATE ON pii_audit
+    BEGIN SELECT RAISE(ABORT, 'the PII audit trail is append-only: UPDATE is not allowed'); END;
+  CREATE TRIGGER pii_audit_no_delete BEFORE DELETE ON pii_audit
+    BEGIN SELECT RAISE(ABORT, 'the PII audit trail is append-only: DELETE is not allowed'); END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,4 @@
-import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, real, blob } from 'drizzle-orm/sqlite-core';
 
 // Tables as drizzle sees them. The DDL that creates them lives in migrations.ts (plain SQL,
 // versioned by PRAGMA user_version) because triggers and pragmas are not drizzle's to make;
@@ -52,3 +52,87 @@ export const checkpoints = sqliteTable(
 
 export type AgentRow = typeof agents.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+
+export const llmRequests = sqliteTable('llm_requests', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  ts: text('ts').notNull(),
+  agentId: text('agent_id').notNull(),
+  endpoint: text('endpoint').notNull(),
+  provider: text('provider').notNull(),
+  model: text('model').notNull(),
+  stream: integer('stream', { mode: 'boolean' }).notNull(),
+  status: text('status').notNull(), // ok | error | aborted | pending | interrupted
+  httpStatus: integer('http_status'),
+  promptTokens: integer('prompt_tokens').notNull(),
+  completionTokens: integer('completion_tokens').notNull(),
+  costMicros: integer('cost_micros').notNull(),
+  reservedMicros: integer('reserved_micros').notNull(),
+  usageSource: text('usage_source').notNull(), // provider | estimate
+  latencyMs: real('latency_ms'),
+  firstByteMs: real('first_byte_ms'),
+  redactions: integer('redactions').notNull(),
+  error: text('error'),
+});
+
+export const apiTokens = sqliteTable('api_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role').notNull(),
+  agentId: text('agent_id'),
+  hash: text('hash').notNull(),
+  createdAt: text('created_at').notNull(),
+  revokedAt: text('revoked_at'),
+});
+
+export type LlmRequestRow = typeof llmRequests.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+// Tool egress proxy (migration 3).
+
+export const breakers = sqliteTable('breakers', {
+  service: text('service').primaryKey(),
+  snapshot: text('snapshot').notNull(), // JSON BreakerSnapshot
+  tiers: text('tiers').notNull(), // JSON TierCounters
+  updatedAt: text('updated_at').notNull(),
+});
+
+export const toolCache = sqliteTable(
+  'tool_cache',
+  {
+    key: text('key').primaryKey(), // responseCacheKey (sha256 hex)
+    service: text('service').notNull(),
+    status: integer('status').notNull(),
+    headers: text('headers').notNull(), // JSON object of the response headers kept
+    body: blob('body', { mode: 'buffer' }).notNull(),
+    storedAt: integer('stored_at').notNull(), // epoch ms
+    expiresAt: integer('expires_at').notNull(), // epoch ms
+  },
+  (t) => [index('tool_cache_service').on(t.service, t.storedAt)],
+);
+
+export const toolCalls = sqliteTable(
+  'tool_calls',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: text('ts').notNull(),
+    agentId: text('agent_id'),
+    service: text('service').notNull(),
+    method: text('method').notNull(),
+    path: text('path').notNull(), // without the query string
+    status: integer('status').notNull(), // what the agent got
+    tier: text('tier'), // live | cache | placeholder | failed; null when refused before the chain
+    reason: text('reason').notNull(),
+    detail: text('detail'),
+    upstreamStatus: integer('upstream_status'),
+    latencyMs: real('latency_ms').notNull(),
+    upstreamMs: real('upstream_ms'),
+    bytes: integer('bytes').notNull(),
+    redactions: integer('redactions').notNull(),
+    fault: integer('fault', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [index('tool_calls_service').on(t.service, t.id), index('tool_calls_agent').on(t.agentId, t.id)],
+);
+
+export type BreakerRow = typeof breakers.$inferSelect;
+export type ToolCacheRow = typeof toolCache.$inferSelect;
+export type ToolCallRow = typeof toolCalls.$inferSelect;

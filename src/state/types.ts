@@ -18,7 +18,7 @@ export interface AgentView {
   exitSignal: string | null;
   restarts: number;
   progress: Progress;
-  budget: { limitUsd: number; spentUsd: number; reservedUsd: number } | null;
+  budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number } | null;
 }
 
 export interface NewAgent {

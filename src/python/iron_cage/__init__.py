@@ -15,6 +15,7 @@ Diagnostics go to the ``iron_cage`` logger.
 """
 
 from ._api import agent_id, checkpoint, event, get_runtime, report_progress, restore, status
+from . import tools
 from .agent_runtime import AgentRuntime
 from .decorators import protect_agent
 from .errors import (
@@ -44,4 +45,5 @@ __all__ = [
     "report_progress",
     "restore",
     "status",
+    "tools",
 ]

@@ -1,0 +1,195 @@
+// Gateway overhead: a closed-loop load on loopback against a local mock upstream, direct and
+// through `iron-cage serve` (a separate process, so its CPU and RSS are its own), with budget,
+// persistence and PII redaction on. Per-response timing with process.hrtime.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Pool } from 'undici';
+import { fmt, percentile, report, type Row } from './lib.js';
+
+const CLI = resolve(process.cwd(), 'bin/iron-cage.js');
+const MAX_SECONDS_PER_RUN = 8;
+
+const CHAT = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'The company looks like a strong fit for the offer. A pilot with one team is the natural first step.' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 42, completion_tokens: 21, total_tokens: 63 },
+});
+const CHUNKS = Array.from({ length: 20 }, (_, i) =>
+  Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: `word${i} ` }, finish_reason: i === 19 ? 'stop' : null }] })}\n\n`),
+);
+const USAGE_CHUNK = Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 42, completion_tokens: 20, total_tokens: 62 } })}\n\n`);
+const REQUEST = JSON.stringify({
+  model: 'gpt-4o-mini',
+  max_tokens: 200,
+  messages: [
+    { role: 'system', content: 'You qualify B2B leads. Answer in two sentences.' },
+    { role: 'user', content: 'Company: Acme Robotics, 120 employees, Series B, based in Warsaw. Products: warehouse automation. Is this a fit for an AI cost-control platform?' },
+  ],
+});
+const STREAM_REQUEST = JSON.stringify({ ...JSON.parse(REQUEST), stream: true });
+
+/** The mock upstream runs in its own process, as a provider would be on its own machine. */
+async function startMock(): Promise<{ url: string; close: () => void }> {
+  const child = fork(process.argv[1]!, ['mock'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve) => child.once('message', (m) => resolve(String(m))));
+  return { url, close: () => child.kill() };
+}
+
+async function serveMock(): Promise<void> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      if (!body.includes('"stream":true')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(CHAT) }).end(CHAT);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const next = () => {
+        if (i < CHUNKS.length) {
+          res.write(CHUNKS[i++]);
+          setImmediate(next);
+        } else {
+          if (body.includes('include_usage')) res.write(USAGE_CHUNK);
+          res.end('data: [DONE]\n\n');
+        }
+      };
+      next();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+}
+
+interface RunResult {
+  n: number;
+  seconds: number;
+  latencies: number[];
+  firstChunk: number[];
+}
+
+async function load(origin: string, path: string, token: string, body: string, concurrency: number, total: number, stream: boolean): Promise<RunResult> {
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+  const latencies: number[] = [];
+  const firstChunk: number[] = [];
+  let started = 0;
+  const deadline = performance.now() + MAX_SECONDS_PER_RUN * 1000;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (started < total && performance.now() < deadline) {
+      started++;
+      const s = process.hrtime.bigint();
+      const r = await pool.request({ path, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+      if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${await r.body.text()}`);
+      if (stream) {
+        let first = true;
+        for await (const _ of r.body) {
+          if (first) {
+            firstChunk.push(Number(process.hrtime.bigint() - s) / 1e6);
+            first = false;
+          }
+        }
+      } else await r.body.dump();
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  await pool.close();
+  return { n: latencies.length, seconds, latencies: latencies.sort((a, b) => a - b), firstChunk: firstChunk.sort((a, b) => a - b) };
+}
+
+/** utime+stime of a process in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function startGateway(dir: string, upstream: string): Promise<{ child: ChildProcess; origin: string; token: string }> {
+  const db = join(dir, 'bench.db');
+  const config = join(dir, 'iron-cage.yaml');
+  writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\n`);
+  const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', 'bench', '--budget', '1000000', '--json', '--db', db, '--config', config], { encoding: 'utf8' }));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const m = /"msg":"Iron Cage [^"]* dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+    if (m) {
+      child.stdout!.removeAllListeners('data');
+      child.stdout!.resume();
+      return { child, origin: m[1]!, token: created.token };
+    }
+    if (Date.now() > deadline) throw new Error(`iron-cage serve did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+if (process.argv[2] === 'mock') {
+  await serveMock();
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
+const mock = await startMock();
+const gw = await startGateway(dir, mock.url);
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+try {
+  // Warm both paths (JIT, connection pools, tokenizer tables).
+  await load(mock.url, '/v1/chat/completions', 'x', REQUEST, 4, 500, false);
+  await load(gw.origin, '/v1/chat/completions', gw.token, REQUEST, 4, 1500, false);
+  await load(gw.origin, '/v1/chat/completions', gw.token, STREAM_REQUEST, 4, 300, true);
+
+  for (const stream of process.env.BENCH_STREAM === "only" ? [true] : process.env.BENCH_STREAM === "no" ? [false] : [false, true]) {
+    for (const c of (process.env.BENCH_C ?? "1,16,64").split(",").map(Number)) {
+      const total = stream ? (c === 1 ? 1500 : 6000) : c === 1 ? 3000 : 30_000;
+      const body = stream ? STREAM_REQUEST : REQUEST;
+      const direct = await load(mock.url, '/v1/chat/completions', 'x', body, c, total, stream);
+      const cpu0 = cpuMs(gw.child.pid!);
+      const via = await load(gw.origin, '/v1/chat/completions', gw.token, body, c, total, stream);
+      const cpuPerReq = (cpuMs(gw.child.pid!) - cpu0) / via.n;
+      const label = `${stream ? 'stream' : 'json'} c=${c}`;
+      const added50 = percentile(via.latencies, 50) - percentile(direct.latencies, 50);
+      const added99 = percentile(via.latencies, 99) - percentile(direct.latencies, 99);
+      const rps = via.n / via.seconds;
+      results[label] = { direct: { rps: direct.n / direct.seconds, p50: percentile(direct.latencies, 50), p99: percentile(direct.latencies, 99) }, gateway: { rps, p50: percentile(via.latencies, 50), p99: percentile(via.latencies, 99), n: via.n }, cpuPerReq };
+      rows.push({
+        metric: `${label}: req/s via gateway (direct)`,
+        value: `${fmt(rps, 0)} (${fmt(direct.n / direct.seconds, 0)})`,
+        ...(!stream && c > 1 ? { target: '≥ 5,000', ok: rps >= 5000 } : {}),
+      });
+      rows.push({ metric: `${label}: added latency p50 / p99`, value: `${fmt(added50, 3)} / ${fmt(added99, 3)} ms`, ...(c === 1 && !stream ? { target: 'p50 ≤ 0.25 ms', ok: added50 <= 0.25 } : {}) });
+      rows.push({ metric: `${label}: gateway CPU per request`, value: `${fmt(cpuPerReq, 3)} ms`, target: '≤ 0.2 ms', ok: cpuPerReq <= 0.2 });
+      if (stream) {
+        const addedFirst = percentile(via.firstChunk, 50) - percentile(direct.firstChunk, 50);
+        rows.push({ metric: `${label}: first chunk delay added, p50`, value: `${fmt(addedFirst, 3)} ms`, target: '≤ 1 ms', ok: addedFirst <= 1 });
+      }
+    }
+  }
+  rows.push({ metric: 'gateway peak RSS', value: `${fmt(peakRssMb(gw.child.pid!), 0)} MB` });
+} finally {
+  gw.child.kill('SIGTERM');
+  await new Promise((r) => gw.child.once('exit', r));
+  mock.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results });
+process.exit(0);
+}

@@ -1,0 +1,62 @@
+import { createApiToken } from '../auth/index.js';
+import { loadConfig } from '../config/index.js';
+import { ConfigError, ValidationError } from '../core/errors.js';
+import { formatUsd, parseUsd } from '../core/money.js';
+import { LlmStore, StateManager } from '../state/index.js';
+
+export interface TokenArgs {
+  action: 'create' | 'list' | 'revoke';
+  role?: string;
+  name?: string;
+  budget?: string;
+  db?: string;
+  config?: string;
+  id?: string;
+  json?: boolean;
+}
+
+/** `iron-cage token …` works on the database file directly; a running iron-cage picks changes up. */
+export async function runToken(a: TokenArgs): Promise<void> {
+  const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
+  const state = StateManager.open(config.db);
+  const store = new LlmStore(state);
+  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  try {
+    if (a.action === 'create') {
+      if (!a.name) throw new ConfigError('--name: required');
+      const role = (a.role ?? 'agent') as 'agent' | 'viewer' | 'admin';
+      let budgetMicros: number | null = null;
+      if (a.budget !== undefined) {
+        budgetMicros = parseUsd(a.budget);
+        if (budgetMicros === null || budgetMicros <= 0) throw new ConfigError(`--budget: "${a.budget}" is not an amount in dollars above $0`);
+      }
+      const t = createApiToken(state, store, { role, name: a.name, budgetMicros });
+      if (a.json) return out(JSON.stringify(t));
+      out(`Created ${t.role} token '${t.name}' (${t.id})${t.agentId ? ` for agent ${t.agentId}` : ''}${budgetMicros !== null ? ` with a ${formatUsd(budgetMicros)} budget` : ''}.`);
+      out(`Token (shown once; only its hash is stored):\n\n  ${t.token}\n`);
+      if (t.role === 'agent') {
+        const base = `http://${config.host}:${config.port}`;
+        out('Point the agent at the gateway:');
+        out(`  export OPENAI_BASE_URL=${base}/v1 OPENAI_API_KEY=${t.token}`);
+        out(`  export ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=${t.token}`);
+      }
+      return;
+    }
+    if (a.action === 'list') {
+      const rows = store.listTokens().map(({ hash: _h, ...t }) => t);
+      if (a.json) return out(JSON.stringify(rows));
+      if (rows.length === 0) return out('No API tokens.');
+      for (const t of rows) out(`${t.id}  ${t.role.padEnd(6)}  ${t.name}${t.agentId ? `  agent ${t.agentId}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}`);
+      return;
+    }
+    if (!a.id) throw new ConfigError('token revoke: name the token by id or name');
+    const revoked = store.revokeToken(a.id);
+    if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}'`);
+    out(`Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}.`);
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ConfigError(`--${e.message}`);
+    throw e;
+  } finally {
+    await state.close();
+  }
+}

@@ -1,0 +1,253 @@
+import {
+  BudgetTracker,
+  budgetAlert,
+  formatAvgPerUnit,
+  formatProjection,
+  estimateRequestCost,
+  formatBudgetUsage,
+  parseModelRates,
+  parsePriceOverrides,
+  PriceBook,
+  projectSpend,
+  recommendIncrease,
+  type BudgetAlert,
+  type RequestEstimate,
+  type ReserveResult,
+  type SettleResult,
+  type ThresholdNotice,
+} from '../budget/index.js';
+import type { GatewayConfig } from '../config/gateway.js';
+import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
+import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
+
+const NEARLY_SPENT = 0.95;
+
+export interface MeterDeps {
+  state: StateManager;
+  store: LlmStore;
+  config: GatewayConfig;
+  /** Budget alerts leave through here (webhook, e-mail). */
+  alert: (a: BudgetAlert) => void;
+  /** The policy for an exhausted budget: stop the supervised agent. */
+  stopAgent: (agentId: string, why: string) => void;
+}
+
+/**
+ * Money for the gateway: prices, reservations, the ledger rows, and what happens at each
+ * threshold. The budget domain decides; this class persists, announces and acts.
+ */
+export class Meter {
+  readonly tracker: BudgetTracker;
+  readonly book: PriceBook;
+  private readonly warnedModels = new Set<string>();
+  private readonly exhaustedAgents = new Set<string>();
+  /** The last tenth of each budget announced, so each is announced once. */
+  private readonly deciles = new Map<string, number>();
+
+  constructor(private readonly d: MeterDeps) {
+    this.tracker = new BudgetTracker({ thresholds: d.config.budgetPolicy.thresholds });
+    this.book = new PriceBook({
+      overrides: parsePriceOverrides(d.config.pricing, 'pricing'),
+      ...(d.config.defaultPrice !== undefined ? { defaultRates: parseModelRates(d.config.defaultPrice, 'default_price') } : {}),
+    });
+  }
+
+  /** Rebuild every ledger from the recorded requests (the truth after a restart or a kill -9). */
+  restore(): void {
+    this.d.store.settleInterrupted();
+    const spent = this.d.store.spendByAgent();
+    for (const a of this.d.state.listAgents()) {
+      const limit = a.budget?.limitUsd ?? null;
+      const limitMicros = limit === null ? null : Math.round(limit * 1_000_000);
+      const spentMicros = spent.get(a.id) ?? 0;
+      this.tracker.restore(a.id, { limitMicros, spentMicros });
+      if (limitMicros) this.deciles.set(a.id, Math.min(10, Math.floor((spentMicros * 10) / limitMicros)));
+    }
+    this.d.state.budgetSource = (id) => {
+      const s = this.tracker.snapshot(id);
+      return s ? { limitMicros: s.limitMicros, spentMicros: s.spentMicros, reservedMicros: s.reservedMicros } : null;
+    };
+  }
+
+  /** Make sure an agent the tracker has not seen (just started, or created by another process) has a ledger. */
+  ensure(agentId: string, limitMicros: Micros | null): void {
+    if (!this.tracker.has(agentId)) this.tracker.setLimit(agentId, limitMicros);
+  }
+
+  estimate(model: string, provider: string, body: Record<string, unknown>, agentId: string): RequestEstimate {
+    const est = estimateRequestCost(this.book, {
+      model,
+      provider,
+      body: body as never,
+      defaultMaxOutputTokens: this.d.config.budgetPolicy.defaultMaxOutputTokens,
+    });
+    if (est.unknownModel && !this.warnedModels.has(model)) {
+      this.warnedModels.add(model);
+      const r = this.book.lookup(model, provider).schedule.rates;
+      this.d.state.record({
+        agentId,
+        type: 'llm.unknown_model',
+        severity: 'warn',
+        message: `No price known for model ${model}: charging the default price (set pricing.${model} in the config to fix)`,
+        data: { model, provider, inputPerMillionUsd: microsToUsd(r.input), outputPerMillionUsd: microsToUsd(r.output) },
+      });
+    }
+    return est;
+  }
+
+  reserve(agentId: string, micros: Micros, model: string): ReserveResult {
+    const r = this.tracker.reserve(agentId, micros);
+    if (!r.ok) {
+      this.d.state.record({
+        agentId,
+        type: 'budget.refused',
+        severity: 'error',
+        message: `LLM call refused: ${r.message}`,
+        data: { requestedUsd: microsToUsd(micros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
+      });
+      // Reservations leave crumbs: a budget that cannot pay for a call once it is nearly all spent
+      // is exhausted for practical purposes. A single oversized call with plenty left is not.
+      if (r.exhausted || (r.limitMicros !== null && r.spentMicros >= r.limitMicros * NEARLY_SPENT)) this.exhausted(agentId);
+    }
+    return r;
+  }
+
+  release(reservationId: number): void {
+    this.tracker.release(reservationId);
+  }
+
+  /**
+   * Charge the actual cost (at once, in memory) and write the request row and its event (group
+   * committed). Resolves when the row is on disk: callers finish the response after that.
+   */
+  async settle(reservationId: number | null, agentId: string, actualMicros: Micros, row: LlmRequestInput, pendingId: number | null = null): Promise<SettleResult> {
+    const result = reservationId === null ? this.tracker.charge(agentId, actualMicros) : this.tracker.settle(reservationId, actualMicros);
+    const s = result.snapshot;
+    const ev = {
+      agentId,
+      type: 'llm.request' as const,
+      severity: row.status === 'ok' ? ('debug' as const) : ('warn' as const),
+      message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(actualMicros)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}`,
+      data: {
+        requestId: 0,
+        endpoint: row.endpoint,
+        provider: row.provider,
+        model: row.model,
+        stream: row.stream,
+        status: row.status as 'ok' | 'error' | 'aborted' | 'blocked',
+        httpStatus: row.httpStatus ?? 0,
+        promptTokens: row.promptTokens,
+        completionTokens: row.completionTokens,
+        costUsd: microsToUsd(actualMicros),
+        spentUsd: microsToUsd(s.spentMicros),
+        limitUsd: s.limitMicros === null ? null : microsToUsd(s.limitMicros),
+        latencyMs: Math.round((row.latencyMs ?? 0) * 100) / 100,
+        redactions: row.redactions,
+        usageSource: row.usageSource as 'provider' | 'estimate',
+      },
+    };
+    // Thresholds are decided now (the tracker is the truth); their events follow the row's.
+    const notices = result.notices;
+    if (pendingId !== null) {
+      ev.data.requestId = pendingId;
+      await this.d.store.close(pendingId, { ...row, costMicros: actualMicros }, ev);
+    } else {
+      await this.d.store.record({ ...row, costMicros: actualMicros }, (id) => ({ ...ev, data: { ...ev.data, requestId: id } }));
+    }
+    this.progress(agentId, s.spentMicros, s.limitMicros);
+    for (const n of notices) this.onThreshold(n);
+    return result;
+  }
+
+  /** Every 10% of a budget, one line for the terminal and the dashboard: spend, average, projection. */
+  private progress(agentId: string, spent: Micros, limit: Micros | null): void {
+    if (limit === null || limit <= 0) return;
+    const decile = Math.min(10, Math.floor((spent * 10) / limit));
+    if (decile <= (this.deciles.get(agentId) ?? 0)) return;
+    this.deciles.set(agentId, decile);
+    const agent = this.d.state.getAgent(agentId);
+    const p = projectSpend(spent, limit, agent?.progress ?? null);
+    const parts = [formatBudgetUsage(spent, limit)];
+    if (p.avgPerUnitMicros !== null && p.unit) parts.push(formatAvgPerUnit(p.avgPerUnitMicros, p.unit));
+    if (p.projectedMicros !== null) parts.push(formatProjection(p.projectedMicros));
+    this.d.state.record({
+      agentId,
+      type: 'budget.progress',
+      severity: 'info',
+      message: `Spend ${parts.join(' · ')}`,
+      data: {
+        percentUsed: Math.round((spent / limit) * 1000) / 10,
+        spentUsd: microsToUsd(spent),
+        limitUsd: microsToUsd(limit),
+        avgPerUnitUsd: p.avgPerUnitMicros === null ? null : microsToUsd(p.avgPerUnitMicros),
+        unit: p.unit,
+        projectionUsd: p.projectedMicros === null ? null : microsToUsd(p.projectedMicros),
+      },
+    });
+  }
+
+  /** Raise or lower an agent's limit live (admin). Returns an error message if refused. */
+  setLimit(agentId: string, limitMicros: Micros | null, by: string): string | null {
+    const before = this.tracker.snapshot(agentId)?.limitMicros ?? null;
+    const r = this.tracker.setLimit(agentId, limitMicros);
+    if (!r.ok) return r.message;
+    if (limitMicros === null || r.snapshot.state !== 'exhausted') this.exhaustedAgents.delete(agentId);
+    this.deciles.set(agentId, limitMicros ? Math.min(10, Math.floor((r.snapshot.spentMicros * 10) / limitMicros)) : 0);
+    this.d.state.updateAgent(
+      agentId,
+      { limitMicros },
+      {
+        type: 'budget.changed',
+        severity: 'info',
+        message: `Budget ${limitMicros === null ? 'removed' : `set to ${formatUsd(limitMicros)}`}${before === null ? '' : ` (was ${formatUsd(before)})`} by ${by}`,
+        data: { limitUsd: limitMicros === null ? null : microsToUsd(limitMicros), previousUsd: before === null ? null : microsToUsd(before), by },
+      },
+    );
+    for (const n of r.notices) this.onThreshold(n);
+    return null;
+  }
+
+  private onThreshold(n: ThresholdNotice): void {
+    const agent = this.d.state.getAgent(n.agentId);
+    const projection = projectSpend(n.spentMicros, n.limitMicros, agent?.progress ?? null);
+    const rec = recommendIncrease({ limitMicros: n.limitMicros, spentMicros: n.spentMicros, projectedMicros: projection.projectedMicros });
+    const pct = Math.round(n.percentUsed * 10) / 10;
+    this.d.state.record({
+      agentId: n.agentId,
+      type: 'budget.threshold',
+      severity: n.kind === 'exhausted' ? 'critical' : 'warn',
+      message:
+        n.kind === 'exhausted'
+          ? `Budget exhausted: ${formatBudgetUsage(n.spentMicros, n.limitMicros)}`
+          : `Budget warning: ${formatBudgetUsage(n.spentMicros, n.limitMicros)}${projection.projectedMicros !== null ? ` · projection ${formatUsd(projection.projectedMicros)}` : ''} · ${rec.text}`,
+      data: {
+        threshold: n.threshold,
+        percentUsed: pct,
+        spentUsd: microsToUsd(n.spentMicros),
+        limitUsd: microsToUsd(n.limitMicros),
+        projectionUsd: projection.projectedMicros === null ? null : microsToUsd(projection.projectedMicros),
+        avgPerUnitUsd: projection.avgPerUnitMicros === null ? null : microsToUsd(projection.avgPerUnitMicros),
+        unit: projection.unit,
+        recommendedIncreaseUsd: microsToUsd(rec.increaseMicros),
+        action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros) } },
+      },
+    });
+    this.d.alert(budgetAlert(n, { agentName: agent?.name ?? null, projection, recommendation: rec }));
+    if (n.kind === 'exhausted') this.exhausted(n.agentId);
+  }
+
+  private exhausted(agentId: string): void {
+    if (this.exhaustedAgents.has(agentId)) return;
+    this.exhaustedAgents.add(agentId);
+    const s = this.tracker.snapshot(agentId);
+    const policy = this.d.config.budgetPolicy.onExhausted;
+    this.d.state.record({
+      agentId,
+      type: 'budget.exhausted',
+      severity: 'critical',
+      message: policy === 'stop' ? 'Budget exhausted: stopping the agent' : 'Budget exhausted: further LLM calls are refused',
+      data: { spentUsd: microsToUsd(s?.spentMicros ?? 0), limitUsd: microsToUsd(s?.limitMicros ?? 0), policy },
+    });
+    if (policy === 'stop') this.d.stopAgent(agentId, 'budget exhausted');
+  }
+}

@@ -1,0 +1,61 @@
+import { Pool } from 'undici';
+import type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './types.js';
+
+const PATHS: Record<UpstreamCall['endpoint'], string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  models: '/models',
+  messages: '/v1/messages',
+};
+
+/**
+ * A real upstream over a keep-alive undici pool (one per origin). The real key is attached
+ * here; the agent only ever holds its own iron-cage token.
+ */
+export class HttpProvider implements Provider {
+  readonly real = true;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(
+    readonly name: ProviderName,
+    baseUrl: string,
+    private readonly apiKey: string,
+    private readonly timeoutMs: number,
+  ) {
+    const u = new URL(baseUrl);
+    this.basePath = u.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(u.origin, { connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+  }
+
+  async call(c: UpstreamCall): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = {
+      ...c.headers,
+      accept: c.stream ? 'text/event-stream' : 'application/json',
+      // We parse what comes back (usage, redaction): no compression on the loopback-to-provider leg.
+      'accept-encoding': 'identity',
+    };
+    if (c.body !== null) headers['content-type'] = 'application/json';
+    if (this.name === 'anthropic') {
+      headers['x-api-key'] = this.apiKey;
+      headers['anthropic-version'] ??= '2023-06-01';
+    } else {
+      headers.authorization = `Bearer ${this.apiKey}`;
+    }
+    const r = await this.pool.request({
+      path: this.basePath + PATHS[c.endpoint],
+      method: c.method,
+      headers,
+      body: c.body ?? undefined,
+      signal: c.signal,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    return { status: r.statusCode, headers: r.headers, body: r.body };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream';
+import type { Endpoint } from '../wire/types.js';
+
+export type ProviderName = 'openai' | 'anthropic' | 'simulated';
+
+export interface UpstreamCall {
+  endpoint: Endpoint | 'models';
+  method: 'GET' | 'POST';
+  /** JSON text to send, exactly (the gateway may have added stream_options). */
+  body: string | null;
+  json: Record<string, unknown> | null;
+  stream: boolean;
+  /** Agent headers worth passing on (anthropic-version, anthropic-beta, openai-beta). */
+  headers: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/** An LLM upstream. Errors it throws carry Node/undici codes (timeouts, connection errors). */
+export interface Provider {
+  readonly name: ProviderName;
+  /** True for a real upstream with a key: what `announce` reports. */
+  readonly real: boolean;
+  call(c: UpstreamCall): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+import type { GatewayConfig } from '../config/gateway.js';
+import type { Provider, ProviderName } from './providers/types.js';
+
+export type Resolution = { ok: true; provider: Provider } | { ok: false; message: string };
+
+/**
+ * Model → provider. Config `routing` first (exact names, then the longest `prefix*`), else the
+ * wire the agent used decides. A real provider without a key is answered by the simulated one
+ * (announced at start), never silently when a key is configured.
+ */
+export class Router {
+  private readonly exact = new Map<string, ProviderName>();
+  private readonly prefixes: Array<[string, ProviderName]> = [];
+
+  constructor(
+    config: GatewayConfig,
+    private readonly providers: Record<ProviderName, Provider>,
+  ) {
+    for (const [k, v] of Object.entries(config.routing)) {
+      if (k.endsWith('*')) this.prefixes.push([k.slice(0, -1), v]);
+      else this.exact.set(k, v);
+    }
+    this.prefixes.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  /** What a provider name resolves to once missing keys are accounted for. */
+  effective(name: ProviderName): Provider {
+    const p = this.providers[name];
+    return name === 'simulated' || p.real ? p : this.providers.simulated;
+  }
+
+  resolve(model: string, wire: 'openai' | 'anthropic'): Resolution {
+    const named = this.exact.get(model) ?? this.prefixes.find(([p]) => model.startsWith(p))?.[1] ?? wire;
+    if (named !== 'simulated' && named !== wire) {
+      const path = named === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+      return { ok: false, message: `model '${model}' is routed to ${named}: call it through ${path}` };
+    }
+    return { ok: true, provider: this.effective(named) };
+  }
+}

@@ -1,0 +1,99 @@
+import { formatSse, type SseEvent } from '../sse.js';
+import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+
+const TYPE: Record<ErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  auth: 'authentication_error',
+  permission: 'permission_error',
+  not_found: 'not_found_error',
+  too_large: 'request_too_large',
+  budget: 'billing_error',
+  rate_limit: 'rate_limit_error',
+  upstream: 'api_error',
+  unavailable: 'overloaded_error',
+  timeout: 'timeout_error',
+  blocked: 'invalid_request_error',
+};
+
+const inputOf = (u: any) =>
+  (typeof u?.input_tokens === 'number' ? u.input_tokens : 0) +
+  (typeof u?.cache_read_input_tokens === 'number' ? u.cache_read_input_tokens : 0) +
+  (typeof u?.cache_creation_input_tokens === 'number' ? u.cache_creation_input_tokens : 0);
+
+export const anthropicWire: Wire = {
+  name: 'anthropic',
+
+  error(status, kind, message) {
+    return { status, body: JSON.stringify({ type: 'error', error: { type: TYPE[kind], message } }) };
+  },
+
+  validate(_endpoint: Endpoint, b) {
+    if (b.model === undefined) return 'model: Field required';
+    if (typeof b.model !== 'string' || b.model.trim() === '') return 'model: Input should be a non-empty string';
+    if (b.max_tokens === undefined) return 'max_tokens: Field required';
+    if (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1) return 'max_tokens: Input should be a positive integer';
+    if (b.messages === undefined) return 'messages: Field required';
+    if (!Array.isArray(b.messages)) return 'messages: Input should be a valid list';
+    for (let i = 0; i < b.messages.length; i++) {
+      const m = b.messages[i] as Record<string, unknown> | null;
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) return `messages.${i}: Input should be a valid dictionary`;
+      if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+      if (typeof m.content !== 'string' && !Array.isArray(m.content)) return `messages.${i}.content: Input should be a valid string or list`;
+    }
+    if (b.stream !== undefined && typeof b.stream !== 'boolean') return 'stream: Input should be a valid boolean';
+    if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) return 'system: Input should be a valid string or list';
+    return null;
+  },
+
+  usage(json): Usage | null {
+    const u = json?.usage;
+    if (!u || typeof u.input_tokens !== 'number') return null;
+    return { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0 };
+  },
+
+  textSlots(json): TextSlot[] {
+    const out: TextSlot[] = [];
+    const blocks = Array.isArray(json?.content) ? json.content : [];
+    blocks.forEach((b: any, index: number) => {
+      if (b?.type === 'text' && typeof b.text === 'string') out.push({ index, text: b.text, set: (t) => (b.text = t) });
+    });
+    return out;
+  },
+
+  inspect(ev: SseEvent, json): StreamInspection {
+    const res: StreamInspection = { slots: [], ends: [], last: false };
+    if (!json || typeof json !== 'object') return res;
+    switch (json.type) {
+      case 'message_start': {
+        const u = json.message?.usage;
+        if (u) res.usage = { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0 };
+        break;
+      }
+      case 'message_delta': {
+        // output_tokens here is cumulative; some providers repeat input counts too.
+        const u = json.usage;
+        if (u && typeof u.output_tokens === 'number') res.usage = { completionTokens: u.output_tokens, ...(typeof u.input_tokens === 'number' ? { promptTokens: inputOf(u) } : {}) };
+        break;
+      }
+      case 'content_block_delta': {
+        const d = json.delta;
+        if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });
+        break;
+      }
+      case 'content_block_stop': {
+        const index = json.index ?? 0;
+        res.ends.push({ index, attach: (t) => formatSse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: t } }), 'content_block_delta') });
+        break;
+      }
+      case 'message_stop':
+        res.last = true;
+        break;
+    }
+    void ev;
+    return res;
+  },
+
+  flushEvent(index, text) {
+    return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } }), 'content_block_delta');
+  },
+};

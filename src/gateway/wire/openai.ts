@@ -1,0 +1,120 @@
+import { formatSse, type SseEvent } from '../sse.js';
+import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+
+const TYPE: Record<ErrorKind, string> = {
+  invalid_request: 'invalid_request_error',
+  auth: 'authentication_error',
+  permission: 'permission_error',
+  not_found: 'not_found_error',
+  too_large: 'invalid_request_error',
+  budget: 'insufficient_quota',
+  rate_limit: 'rate_limit_error',
+  upstream: 'api_error',
+  unavailable: 'api_error',
+  timeout: 'timeout_error',
+  blocked: 'invalid_request_error',
+};
+const CODE: Partial<Record<ErrorKind, string>> = { auth: 'invalid_api_key', budget: 'budget_exceeded', too_large: 'request_too_large', blocked: 'pii_blocked' };
+
+const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+
+function checkMessages(messages: unknown): string | null {
+  if (messages === undefined) return "Missing required parameter: 'messages'.";
+  if (!Array.isArray(messages)) return "Invalid type for 'messages': expected an array.";
+  if (messages.length === 0) return "Invalid 'messages': empty array. Expected an array with minimum length 1.";
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as Record<string, unknown> | null;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return `Invalid type for 'messages[${i}]': expected an object.`;
+    if (typeof m.role !== 'string') return `Missing required parameter: 'messages[${i}].role'.`;
+    const c = m.content;
+    if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) return `Invalid type for 'messages[${i}].content': expected a string or an array of content parts.`;
+  }
+  return null;
+}
+
+export const openaiWire: Wire = {
+  name: 'openai',
+
+  error(status, kind, message) {
+    return { status, body: JSON.stringify({ error: { message, type: TYPE[kind], param: null, code: CODE[kind] ?? null } }) };
+  },
+
+  validate(endpoint: Endpoint, b) {
+    if (b.model === undefined) return "Missing required parameter: 'model'.";
+    if (typeof b.model !== 'string' || b.model.trim() === '') return "Invalid type for 'model': expected a non-empty string.";
+    if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return "Invalid type for 'stream': expected a boolean.";
+    for (const k of ['max_tokens', 'max_completion_tokens', 'n']) {
+      if (b[k] !== undefined && b[k] !== null && (!isInt(b[k]) || (b[k] as number) < (k === 'n' ? 1 : 0))) return `Invalid '${k}': expected a non-negative integer.`;
+    }
+    if (b.stream_options !== undefined && b.stream_options !== null && (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options))) {
+      return "Invalid type for 'stream_options': expected an object.";
+    }
+    if (endpoint === 'chat') return checkMessages(b.messages);
+    if (endpoint === 'completions') {
+      if (b.prompt === undefined) return "Missing required parameter: 'prompt'.";
+      if (typeof b.prompt !== 'string' && !Array.isArray(b.prompt)) return "Invalid type for 'prompt': expected a string or an array.";
+    }
+    if (endpoint === 'embeddings') {
+      if (b.input === undefined) return "Missing required parameter: 'input'.";
+      if (typeof b.input !== 'string' && !Array.isArray(b.input)) return "Invalid type for 'input': expected a string or an array.";
+    }
+    return null;
+  },
+
+  usage(json): Usage | null {
+    const u = json?.usage;
+    if (!u || typeof u.prompt_tokens !== 'number') return null;
+    return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0 };
+  },
+
+  textSlots(json): TextSlot[] {
+    const out: TextSlot[] = [];
+    const choices = Array.isArray(json?.choices) ? json.choices : [];
+    for (const c of choices) {
+      const index = typeof c?.index === 'number' ? c.index : 0;
+      if (c?.message && typeof c.message.content === 'string') out.push({ index, text: c.message.content, set: (t) => (c.message.content = t) });
+      else if (typeof c?.text === 'string') out.push({ index, text: c.text, set: (t) => (c.text = t) });
+    }
+    return out;
+  },
+
+  inspect(ev: SseEvent, json): StreamInspection {
+    if (ev.data === '[DONE]') return { slots: [], ends: [], last: true };
+    const res: StreamInspection = { slots: [], ends: [], last: false };
+    if (!json || typeof json !== 'object') return res;
+    const u = json.usage;
+    if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0 };
+    const choices = Array.isArray(json.choices) ? json.choices : [];
+    for (const c of choices) {
+      const index = typeof c?.index === 'number' ? c.index : 0;
+      const d = c?.delta;
+      if (d && typeof d.content === 'string') res.slots.push({ index, text: d.content, set: (t) => (d.content = t) });
+      else if (typeof c?.text === 'string') res.slots.push({ index, text: c.text, set: (t) => (c.text = t) });
+      if (c?.finish_reason) {
+        res.ends.push({
+          index,
+          attach: (t) => {
+            if (d && typeof d === 'object') d.content = (typeof d.content === 'string' ? t + d.content : t);
+            else if (typeof c.text === 'string') c.text = t + c.text;
+            else c.delta = { content: t };
+            return null;
+          },
+        });
+      }
+    }
+    return res;
+  },
+
+  flushEvent(index, text, template) {
+    const base = template && typeof template === 'object' ? template : {};
+    const isText = Array.isArray(base.choices) && base.choices.some((c: any) => typeof c?.text === 'string');
+    const chunk = {
+      id: base.id,
+      object: base.object ?? 'chat.completion.chunk',
+      created: base.created,
+      model: base.model,
+      choices: [isText ? { index, text, finish_reason: null } : { index, delta: { content: text }, finish_reason: null }],
+    };
+    return formatSse(JSON.stringify(chunk));
+  },
+};

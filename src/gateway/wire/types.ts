@@ -1,0 +1,64 @@
+import type { SseEvent } from '../sse.js';
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages';
+
+export type ErrorKind =
+  | 'invalid_request'
+  | 'auth'
+  | 'permission'
+  | 'not_found'
+  | 'too_large'
+  | 'budget'
+  | 'rate_limit'
+  | 'upstream'
+  | 'unavailable'
+  | 'timeout'
+  | 'blocked';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** A piece of model output text inside a response, which redaction may rewrite in place. */
+export interface TextSlot {
+  index: number;
+  text: string;
+  set(text: string): void;
+}
+
+export interface StreamInspection {
+  usage?: Partial<Usage>;
+  slots: TextSlot[];
+  /** Output indices that end at this event; `attach` puts held-back text in (or before) it. */
+  ends: Array<{ index: number; attach(text: string): string | null }>;
+  /** The provider's final event: anything still held back must be emitted before it. */
+  last: boolean;
+}
+
+/** One provider's wire format: validation, errors, usage and where the output text lives. */
+export interface Wire {
+  readonly name: 'openai' | 'anthropic';
+  error(status: number, kind: ErrorKind, message: string): { status: number; body: string };
+  /** A precise message for a malformed request body, or null if it will do. */
+  validate(endpoint: Endpoint, body: Record<string, unknown>): string | null;
+  usage(json: any): Usage | null;
+  textSlots(json: any): TextSlot[];
+  inspect(ev: SseEvent, json: any): StreamInspection;
+  /** An extra event carrying held-back text for `index`, at the very end of a stream. */
+  flushEvent(index: number, text: string, template: any): string;
+}
+
+export const STATUS_OF: Record<ErrorKind, number> = {
+  invalid_request: 400,
+  auth: 401,
+  permission: 403,
+  not_found: 404,
+  too_large: 413,
+  budget: 429,
+  rate_limit: 429,
+  upstream: 502,
+  unavailable: 503,
+  timeout: 504,
+  blocked: 400,
+};

@@ -1,0 +1,100 @@
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import type { Statement } from 'better-sqlite3';
+import type { NewEvent } from '../core/events.js';
+import type { StateManager } from './manager.js';
+import { apiTokens, llmRequests, type ApiTokenRow, type LlmRequestRow } from './schema.js';
+
+export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string };
+
+/**
+ * The gateway's ledger: one row per LLM request, written in the same transaction as the event
+ * that announces it, before the response to the agent is finished (a crash loses no spend).
+ */
+export class LlmStore {
+  private readonly insert: Statement;
+  private readonly finish: Statement;
+
+  constructor(private readonly state: StateManager) {
+    // Hot path (one row per LLM call): a raw prepared statement rather than the query builder.
+    this.insert = state.database.prepare(
+      `INSERT INTO llm_requests (ts, agent_id, endpoint, provider, model, stream, status, http_status, prompt_tokens,
+         completion_tokens, cost_micros, reserved_micros, usage_source, latency_ms, first_byte_ms, redactions, error)
+       VALUES (@ts, @agentId, @endpoint, @provider, @model, @stream, @status, @httpStatus, @promptTokens,
+         @completionTokens, @costMicros, @reservedMicros, @usageSource, @latencyMs, @firstByteMs, @redactions, @error)`,
+    );
+    this.finish = state.database.prepare(
+      `UPDATE llm_requests SET status = @status, http_status = @httpStatus, prompt_tokens = @promptTokens,
+         completion_tokens = @completionTokens, cost_micros = @costMicros, usage_source = @usageSource,
+         latency_ms = @latencyMs, first_byte_ms = @firstByteMs, redactions = @redactions, error = @error, model = @model
+       WHERE id = @id`,
+    );
+  }
+
+  /**
+   * Insert a finished request and its event, group-committed with the other requests of this
+   * tick. Resolves with the row id once both are on disk; callers finish the response after.
+   * `event` may be built from the id (it is only known inside the transaction).
+   */
+  async record(row: LlmRequestInput, event: ((id: number) => NewEvent) | null): Promise<number> {
+    const values = { ...row, ts: row.ts ?? new Date().toISOString(), stream: row.stream ? 1 : 0 };
+    const { result } = await this.state.commitSoon(() => Number(this.insert.run(values).lastInsertRowid), event);
+    return result;
+  }
+
+  /** A long stream is written as `pending` when it starts, so a crash mid-stream still leaves its reservation on record. */
+  async open(row: LlmRequestInput): Promise<number> {
+    return this.record({ ...row, status: 'pending' }, null);
+  }
+
+  async close(id: number, row: Pick<LlmRequestRow, 'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model'>, event: NewEvent | null): Promise<void> {
+    await this.state.commitSoon(() => this.finish.run({ ...row, id }), event);
+  }
+
+  /**
+   * Requests left `pending` by a process that died mid-stream: the provider may have charged
+   * for all of it, so they count at their reservation (an upper bound), marked `interrupted`.
+   */
+  settleInterrupted(): number {
+    return this.state.database
+      .prepare("UPDATE llm_requests SET status = 'interrupted', cost_micros = reserved_micros, usage_source = 'estimate' WHERE status = 'pending'")
+      .run().changes;
+  }
+
+  /** Total recorded spend per agent, to restore budgets after a restart. */
+  spendByAgent(): Map<string, number> {
+    const rows = this.state.orm
+      .select({ agentId: llmRequests.agentId, total: sql<number>`coalesce(sum(${llmRequests.costMicros}), 0)` })
+      .from(llmRequests)
+      .groupBy(llmRequests.agentId)
+      .all();
+    return new Map(rows.map((r) => [r.agentId, r.total]));
+  }
+
+  requestsFor(agentId: string, limit = 10_000): LlmRequestRow[] {
+    return this.state.orm.select().from(llmRequests).where(eq(llmRequests.agentId, agentId)).orderBy(desc(llmRequests.id)).limit(limit).all().reverse();
+  }
+
+  // ── API tokens (SHA-256 of a random 256-bit secret; the secret itself is never stored) ──
+
+  addToken(row: ApiTokenRow): void {
+    this.state.orm.insert(apiTokens).values(row).run();
+  }
+
+  tokenByHash(hash: string): ApiTokenRow | null {
+    return this.state.orm.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get() ?? null;
+  }
+
+  listTokens(): ApiTokenRow[] {
+    return this.state.orm.select().from(apiTokens).orderBy(apiTokens.createdAt).all();
+  }
+
+  /** Revoke by id or name; returns the revoked rows. */
+  revokeToken(idOrName: string): ApiTokenRow[] {
+    const now = new Date().toISOString();
+    const match = and(isNull(apiTokens.revokedAt), sql`(${apiTokens.id} = ${idOrName} OR ${apiTokens.name} = ${idOrName})`);
+    const rows = this.state.orm.select().from(apiTokens).where(match).all();
+    if (rows.length > 0) this.state.orm.update(apiTokens).set({ revokedAt: now }).where(match).run();
+    return rows.map((r) => ({ ...r, revokedAt: now }));
+  }
+}
+

@@ -1,0 +1,223 @@
+import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { IronEvent, NewEvent } from '../core/events.js';
+import type { StateManager } from './manager.js';
+import { breakers, toolCache, toolCalls, type ToolCallRow } from './schema.js';
+
+export interface StoredBreaker {
+  service: string;
+  /** Parsed JSON as written; the breaker validates it on restore. */
+  snapshot: unknown;
+  tiers: unknown;
+}
+
+export interface CachedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export type ToolCallInput = Omit<ToolCallRow, 'id'>;
+
+export interface CacheWrite {
+  key: string;
+  service: string;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export interface ToolsBatch {
+  calls: ToolCallInput[];
+  cache: CacheWrite[];
+  /** Services whose cache should be cut back to its newest `maxEntries`. */
+  prune: Array<{ service: string; maxEntries: number }>;
+  breakers: Array<{ service: string; snapshot: object; tiers: object }>;
+}
+
+export interface ToolCallQuery {
+  service?: string;
+  agentId?: string;
+  /** Only calls with a smaller id (paging backwards). */
+  before?: number;
+  limit: number;
+}
+
+/** Calls kept in tool_calls; older rows are pruned as new ones arrive. */
+export const TOOL_CALLS_KEPT = 100_000;
+
+/**
+ * The tool egress proxy's tables: breaker snapshots, the response cache (fallback tier 2) and
+ * the per-call record. Takes the StateManager so every write goes through the one database
+ * and events keep the persist-then-broadcast rule.
+ */
+export class ToolsStore {
+  private readonly getCache;
+  private readonly putCache;
+  private readonly upsertBreaker;
+  private readonly insertCall;
+
+  constructor(private readonly state: StateManager) {
+    const db = state.orm;
+    this.getCache = db
+      .select()
+      .from(toolCache)
+      .where(and(eq(toolCache.key, sql.placeholder('key')), gt(toolCache.expiresAt, sql.placeholder('now'))))
+      .prepare();
+    this.putCache = db
+      .insert(toolCache)
+      .values({
+        key: sql.placeholder('key'),
+        service: sql.placeholder('service'),
+        status: sql.placeholder('status'),
+        headers: sql.placeholder('headers'),
+        body: sql.placeholder('body'),
+        storedAt: sql.placeholder('storedAt'),
+        expiresAt: sql.placeholder('expiresAt'),
+      })
+      .onConflictDoUpdate({
+        target: toolCache.key,
+        set: {
+          status: sql`excluded.status`,
+          headers: sql`excluded.headers`,
+          body: sql`excluded.body`,
+          storedAt: sql`excluded.stored_at`,
+          expiresAt: sql`excluded.expires_at`,
+        },
+      })
+      .prepare();
+    this.upsertBreaker = db
+      .insert(breakers)
+      .values({
+        service: sql.placeholder('service'),
+        snapshot: sql.placeholder('snapshot'),
+        tiers: sql.placeholder('tiers'),
+        updatedAt: sql.placeholder('updatedAt'),
+      })
+      .onConflictDoUpdate({
+        target: breakers.service,
+        set: { snapshot: sql`excluded.snapshot`, tiers: sql`excluded.tiers`, updatedAt: sql`excluded.updated_at` },
+      })
+      .prepare();
+    // One prepared row insert, run per row inside one transaction. Plain SQL here because this
+    // runs for every proxied call and drizzle's per-run parameter mapping cost more than the insert.
+    this.insertCall = state.database.prepare(
+      `INSERT INTO tool_calls (ts, agent_id, service, method, path, status, tier, reason, detail, upstream_status,
+         latency_ms, upstream_ms, bytes, redactions, fault)
+       VALUES (@ts, @agentId, @service, @method, @path, @status, @tier, @reason, @detail, @upstreamStatus,
+         @latencyMs, @upstreamMs, @bytes, @redactions, @fault)`,
+    );
+  }
+
+  // ── breakers ──────────────────────────────────────────────────────────────────────────
+
+  loadBreakers(): StoredBreaker[] {
+    return this.state.orm
+      .select()
+      .from(breakers)
+      .all()
+      .map((r) => ({ service: r.service, snapshot: parseOrNull(r.snapshot), tiers: parseOrNull(r.tiers) }));
+  }
+
+  /** Save one breaker and, in the same transaction, the event that says why (a transition). */
+  saveBreaker(service: string, snapshot: object, tiers: object, event: NewEvent | null): IronEvent | null {
+    const row = { service, snapshot: JSON.stringify(snapshot), tiers: JSON.stringify(tiers), updatedAt: new Date().toISOString() };
+    return this.state.writeWithEvent(() => this.upsertBreaker.run(row), event).event;
+  }
+
+  // ── response cache ────────────────────────────────────────────────────────────────────
+
+  cacheGet(key: string, now: number): CachedResponse | null {
+    const row = this.getCache.get({ key, now });
+    if (!row) return null;
+    return {
+      status: row.status,
+      headers: (parseOrNull(row.headers) as Record<string, string> | null) ?? {},
+      body: row.body,
+      storedAt: row.storedAt,
+      expiresAt: row.expiresAt,
+    };
+  }
+
+  /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
+  cachePrune(service: string, maxEntries: number): number {
+    // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
+    // index; everything older goes. Ties at the boundary may keep a few extra rows.
+    const boundary = this.state.orm
+      .select({ at: toolCache.storedAt })
+      .from(toolCache)
+      .where(eq(toolCache.service, service))
+      .orderBy(desc(toolCache.storedAt))
+      .limit(1)
+      .offset(maxEntries - 1)
+      .get();
+    if (!boundary) return 0;
+    return this.state.orm
+      .delete(toolCache)
+      .where(and(eq(toolCache.service, service), lt(toolCache.storedAt, boundary.at)))
+      .run().changes;
+  }
+
+  purgeExpired(now: number): number {
+    return this.state.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
+  }
+
+  /** Live entries per service (for the metrics). */
+  cacheCounts(now: number): Map<string, number> {
+    const rows = this.state.orm
+      .select({ service: toolCache.service, n: sql<number>`count(*)` })
+      .from(toolCache)
+      .where(gt(toolCache.expiresAt, now))
+      .groupBy(toolCache.service)
+      .all();
+    return new Map(rows.map((r) => [r.service, r.n]));
+  }
+
+  // ── per-call record ───────────────────────────────────────────────────────────────────
+
+  /**
+   * Everything the proxy buffered since the last batch, in one transaction: a commit per call
+   * (several pages into the WAL each) cost more than the rest of the call put together.
+   */
+  writeBatch(b: ToolsBatch): void {
+    if (b.calls.length === 0 && b.cache.length === 0 && b.prune.length === 0 && b.breakers.length === 0) return;
+    const updatedAt = new Date().toISOString();
+    this.state.writeWithEvent((db) => {
+      for (const r of b.calls) this.insertCall.run({ ...r, fault: r.fault ? 1 : 0 });
+      if (b.calls.length > 0) {
+        const last = db.select({ m: sql<number | null>`max(${toolCalls.id})` }).from(toolCalls).get()?.m ?? 0;
+        if (last > TOOL_CALLS_KEPT) db.delete(toolCalls).where(lte(toolCalls.id, last - TOOL_CALLS_KEPT)).run();
+      }
+      for (const c of b.cache) this.putCache.run({ ...c, headers: JSON.stringify(c.headers) });
+      for (const p of b.prune) this.cachePrune(p.service, p.maxEntries);
+      for (const x of b.breakers) {
+        this.upsertBreaker.run({ service: x.service, snapshot: JSON.stringify(x.snapshot), tiers: JSON.stringify(x.tiers), updatedAt });
+      }
+    }, null);
+  }
+
+  recentCalls(q: ToolCallQuery): ToolCallRow[] {
+    const where: SQL[] = [];
+    if (q.service !== undefined) where.push(eq(toolCalls.service, q.service));
+    if (q.agentId !== undefined) where.push(eq(toolCalls.agentId, q.agentId));
+    if (q.before !== undefined) where.push(lt(toolCalls.id, q.before));
+    return this.state.orm
+      .select()
+      .from(toolCalls)
+      .where(where.length > 0 ? and(...where) : undefined)
+      .orderBy(desc(toolCalls.id))
+      .limit(q.limit)
+      .all();
+  }
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,281 @@
+import type { Agent } from 'undici';
+import type { ToolServiceConfig } from '../config/tools.js';
+import {
+  CircuitBreaker,
+  TierMetrics,
+  responseCacheKey,
+  classifyOutcome,
+  errorKindOf,
+  retryAfterFromHeaders,
+  serveWithFallback,
+  type BreakerTransition,
+  type CacheLookup,
+  type ChainRetry,
+  type Classifier,
+  type FallbackResult,
+  type FaultKind,
+  type Tier,
+} from '../reliability/index.js';
+import type { CacheWrite, ToolsStore } from '../state/index.js';
+import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
+import { baseUrl, type BaseUrl } from './path.js';
+import type { RedactedBody, ResponseRedactor } from './redact.js';
+import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
+
+/** One answer, whichever tier produced it. */
+export interface ToolAnswer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  redactions: number;
+  /** Why the PII policy refuses this answer; null when it may be delivered. */
+  blocked: { message: string; types: string[] | null } | null;
+  upstreamMs: number | null;
+  fault: boolean;
+  /** For cached answers: when the live answer was stored (epoch ms). */
+  storedAt: number | null;
+}
+
+export interface ServeRequest {
+  agentId: string | null;
+  method: string;
+  url: URL;
+  headers: Record<string, string | string[]>;
+  body: Buffer | null;
+  /** The path under the base as written, the raw query and the body: what the cache key covers. */
+  rest: string;
+  query: string;
+  client: ClientLink;
+  fault: FaultKind | null;
+}
+
+export interface FallbackState {
+  active: boolean;
+  served: { cache: number; placeholder: number; failed: number };
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const LATENCY_SAMPLES = 1024;
+/** Prune the cache of a service back to its bound every this many stores. */
+const PRUNE_EVERY = 1024;
+/** Answers remembered to skip rewriting an identical cache row; small ones only. */
+const RECENT_STORES = 1024;
+const RECENT_BODY_BYTES = 64 * 1024;
+const KEY_MEMO = 4096;
+
+/** One configured upstream: its breaker, connection pool, cache policy and counters. */
+export class ToolEntry {
+  readonly name: string;
+  readonly breaker: CircuitBreaker;
+  readonly tiers: TierMetrics;
+  readonly dispatcher: Agent;
+  readonly base: BaseUrl;
+  readonly fallback: FallbackState = { active: false, served: { cache: 0, placeholder: 0, failed: 0 } };
+  /** Counters changed since they were last saved. */
+  dirty = false;
+  /**
+   * The agent whose call is being judged, so a transition can name it. Set synchronously just
+   * before the breaker runs (serveWithFallback acquires and records without yielding in between).
+   */
+  cause: string | null = null;
+  private readonly placeholder: { value: ToolAnswer } | null;
+  private readonly classify: Classifier<ToolAnswer>;
+  private readonly latencies = new Float64Array(LATENCY_SAMPLES);
+  private latencyCount = 0;
+  private stores = 0;
+  private readonly recentStores = new Map<string, { at: number; status: number; type: string | undefined; body: Buffer }>();
+  private readonly refreshMs: number;
+  private readonly keys = new Map<string, string>();
+  private lastClean: { type: string | undefined; body: Buffer } | null = null;
+  private readonly pendingCache = new Map<string, CacheWrite>();
+  private pruneDue = false;
+  /** Why a persisted snapshot could not be trusted (the breaker then starts CLOSED). */
+  readonly restoreProblems: string[];
+
+  constructor(
+    readonly config: ToolServiceConfig,
+    private readonly store: ToolsStore,
+    private readonly redactor: ResponseRedactor,
+    stored: { snapshot: unknown; tiers: unknown } | undefined,
+    onTransition: (entry: ToolEntry, t: BreakerTransition) => void,
+    onListenerError: (error: unknown) => void,
+    /** Called when a cache row is waiting to be written. */
+    private readonly onWrite: () => void,
+  ) {
+    this.name = config.name;
+    this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError });
+    this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
+    this.breaker.onTransition((t) => onTransition(this, t));
+    this.tiers = new TierMetrics(stored?.tiers);
+    this.dispatcher = createDispatcher(config.timeoutMs);
+    this.base = baseUrl(config.url);
+    this.refreshMs = Math.min(60_000, Math.floor(config.cacheTtlMs / 4));
+    this.placeholder = config.placeholder
+      ? {
+          value: {
+            status: 200,
+            headers: { 'content-type': 'application/json; charset=utf-8' },
+            body: Buffer.from(JSON.stringify(config.placeholder.value)),
+            redactions: 0,
+            blocked: null,
+            upstreamMs: null,
+            fault: false,
+            storedAt: null,
+          },
+        }
+      : null;
+    const rules = config.breaker.classify;
+    this.classify = (settled) => {
+      if (settled.ok) return classifyOutcome({ status: settled.value.status }, rules);
+      // Our own limit, not the upstream's sickness.
+      if (settled.error instanceof ResponseTooLargeError) return { kind: 'ignore', reason: 'response_too_large' };
+      return classifyOutcome({ error: errorKindOf(settled.error) }, rules);
+    };
+  }
+
+  async serve(r: ServeRequest): Promise<FallbackResult<ToolAnswer>> {
+    const { config } = this;
+    const retry: ChainRetry<ToolAnswer> | null =
+      config.retry && IDEMPOTENT.has(r.method) && r.fault === null
+        ? {
+            attempts: config.retry.attempts,
+            baseMs: config.retry.baseMs,
+            maxMs: config.retry.maxMs,
+            retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
+            sleep: (ms) =>
+              new Promise((resolve) =>
+                setTimeout(() => {
+                  this.cause = r.agentId;
+                  resolve();
+                }, ms),
+              ),
+          }
+        : null;
+    const judge: Classifier<ToolAnswer> = (settled) => {
+      this.cause = r.agentId;
+      return this.classify(settled);
+    };
+    this.cause = r.agentId;
+    try {
+      return await serveWithFallback<ToolAnswer>({
+        breaker: this.breaker,
+        live: () => this.live(r),
+        classify: judge,
+        retry,
+        cache: config.cacheTtlMs > 0 ? { lookup: () => this.lookup(this.cacheKey(r)), store: (a) => this.keep(this.cacheKey(r), a) } : null,
+        placeholder: this.placeholder,
+        // Tiers are counted by the caller, which knows when the agent hung up and nothing was served.
+        metrics: null,
+      });
+    } finally {
+      this.cause = null;
+    }
+  }
+
+  recordTier(tier: Tier, lookup: CacheLookup | null): void {
+    this.tiers.record(tier, lookup);
+    this.dirty = true;
+  }
+
+  /** p50/p95/p99 of the recent live calls' upstream time, or null before any. */
+  latency(): { p50: number; p95: number; p99: number; samples: number } | null {
+    const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
+    if (n === 0) return null;
+    const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
+    const at = (p: number) => Math.round(sorted[Math.min(n - 1, Math.ceil(p * n) - 1)]! * 100) / 100;
+    return { p50: at(0.5), p95: at(0.95), p99: at(0.99), samples: n };
+  }
+
+  /** The server is closed by now: calls still waiting on the upstream have nobody to answer. */
+  async close(): Promise<void> {
+    await this.dispatcher.destroy().catch(() => {});
+  }
+
+  private async live(r: ServeRequest): Promise<ToolAnswer> {
+    const up: UpstreamResponse = r.fault
+      ? injectedFault(r.fault, this.name, this.config.timeoutMs)
+      : await callUpstream({
+          dispatcher: this.dispatcher,
+          url: r.url,
+          method: r.method,
+          headers: r.headers,
+          body: r.body,
+          timeoutMs: this.config.timeoutMs,
+          client: r.client,
+        });
+    if (!up.fault) {
+      this.latencies[this.latencyCount % LATENCY_SAMPLES] = up.upstreamMs;
+      this.latencyCount++;
+    }
+    const headers = agentResponseHeaders(up.headers, up.decoded);
+    // A body still compressed in an encoding we do not decode cannot be scanned as text.
+    const encoded = !up.decoded && headerValue(up.headers, 'content-encoding') !== undefined;
+    const red = encoded || up.fault ? { body: up.body, redactions: 0, blocked: null } : this.scan(up.body, headerValue(headers, 'content-type'), r.agentId);
+    return { status: up.status, headers, body: red.body, redactions: red.redactions, blocked: red.blocked, upstreamMs: up.upstreamMs, fault: up.fault, storedAt: null };
+  }
+
+  /**
+   * The PII step. A body identical to the last one found clean is clean again, so a service
+   * giving the same answer over and over is scanned once; any finding is never remembered, so
+   * every answer that has PII is redacted and audited on its own.
+   */
+  private scan(body: Buffer, contentType: string | undefined, agentId: string | null): RedactedBody {
+    const clean = this.lastClean;
+    if (clean !== null && clean.type === contentType && clean.body.equals(body)) return { body, redactions: 0, blocked: null };
+    const red = this.redactor(body, contentType, agentId);
+    this.lastClean = red.redactions === 0 && red.blocked === null && body.length <= RECENT_BODY_BYTES ? { type: contentType, body } : null;
+    return red;
+  }
+
+  /** Keys of body-less requests are remembered: a service is usually asked the same few things. */
+  private cacheKey(r: ServeRequest): string {
+    if (r.body !== null) return responseCacheKey({ service: this.name, method: r.method, path: r.rest, query: r.query, body: r.body });
+    const memo = `${r.method} ${r.rest}?${r.query}`;
+    let key = this.keys.get(memo);
+    if (key === undefined) {
+      key = responseCacheKey({ service: this.name, method: r.method, path: r.rest, query: r.query, body: null });
+      if (this.keys.size >= KEY_MEMO) this.keys.clear();
+      this.keys.set(memo, key);
+    }
+    return key;
+  }
+
+  private lookup(key: string): ToolAnswer | null {
+    const now = Date.now();
+    const hit = this.pendingCache.get(key) ?? this.store.cacheGet(key, now);
+    if (hit && hit.expiresAt <= now) return null;
+    if (!hit) return null;
+    return { status: hit.status, headers: hit.headers, body: hit.body, redactions: 0, blocked: null, upstreamMs: null, fault: false, storedAt: hit.storedAt };
+  }
+
+  /** Only real 2xx answers the agent was allowed to see are worth serving again. */
+  private keep(key: string, a: ToolAnswer): void {
+    if (a.status < 200 || a.status > 299 || a.blocked || a.fault) return;
+    const now = Date.now();
+    const headers = cachedHeaders(a.headers);
+    const type = headers['content-type'];
+    // A service asked the same thing over and over gives the same answer: rewriting the row
+    // each time would cost a database write per call for nothing. The row is still refreshed
+    // well before it expires.
+    const last = this.recentStores.get(key);
+    if (last && now - last.at < this.refreshMs && last.status === a.status && last.type === type && last.body.equals(a.body)) return;
+    // Written with the next batch; until then lookups find it here.
+    this.pendingCache.set(key, { key, service: this.name, status: a.status, headers, body: a.body, storedAt: now, expiresAt: now + this.config.cacheTtlMs });
+    this.onWrite();
+    if (a.body.length <= RECENT_BODY_BYTES) {
+      this.recentStores.delete(key);
+      this.recentStores.set(key, { at: now, status: a.status, type, body: a.body });
+      if (this.recentStores.size > RECENT_STORES) this.recentStores.delete(this.recentStores.keys().next().value!);
+    }
+    if (++this.stores % PRUNE_EVERY === 0) this.pruneDue = true;
+  }
+
+  /** Cache rows waiting for the next batch, and whether the cache should be cut back. */
+  takeWrites(): { cache: CacheWrite[]; prune: boolean } {
+    const cache = [...this.pendingCache.values()];
+    this.pendingCache.clear();
+    const prune = this.pruneDue;
+    this.pruneDue = false;
+    return { cache, prune };
+  }
+}

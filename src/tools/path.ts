@@ -1,0 +1,109 @@
+// Turning `/tools/<service>/<path>?<query>` into an upstream URL that can only ever be under the
+// service's configured base URL. The checks run on the raw request target (Node does not
+// normalise it) and again on the URL that is finally built, so an encoding trick that slips
+// past one is caught by the other.
+
+export const TOOLS_PREFIX = '/tools/';
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export interface ToolTarget {
+  service: string;
+  /** The path under the base URL as the agent wrote it (still percent-encoded), without a leading '/'. */
+  rest: string;
+  /** The raw query string without '?', '' when none. */
+  query: string;
+}
+
+export type ParsedToolUrl = { ok: true; target: ToolTarget } | { ok: false; message: string };
+
+const bad = (message: string): ParsedToolUrl => ({ ok: false, message });
+
+/** Percent-decode until stable, so `%252e%252e` is seen as the `..` it becomes after two decodings. */
+function decodeFully(segment: string): string | null {
+  let current = segment;
+  for (let i = 0; i < 4 && current.includes('%'); i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      return null;
+    }
+    if (next === current) break;
+    current = next;
+  }
+  return current;
+}
+
+function show(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+/** Split and check the request target; `rawUrl` is `req.url`, starting with TOOLS_PREFIX. */
+export function parseToolUrl(rawUrl: string): ParsedToolUrl {
+  const q = rawUrl.indexOf('?');
+  const pathPart = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const query = q < 0 ? '' : rawUrl.slice(q + 1);
+  const after = pathPart.slice(TOOLS_PREFIX.length);
+  const slash = after.indexOf('/');
+  const service = slash < 0 ? after : after.slice(0, slash);
+  const rest = slash < 0 ? '' : after.slice(slash + 1);
+
+  if (service === '') return bad('name the service: /tools/<service>/<path>');
+  if (!SERVICE_NAME.test(service)) return bad(`${show(service)} is not a service name (letters, digits, '.', '_', '-')`);
+  if (CONTROL.test(rest) || CONTROL.test(query) || rest.includes(' ')) return bad('the path contains control characters or spaces');
+  if (rest.includes('\\') || /%5c/i.test(rest)) return bad('backslashes are not allowed in a tool path');
+
+  const segments = rest.split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const raw = segments[i]!;
+    // A trailing slash (`people/`) is an ordinary path; an empty segment anywhere else is `//`.
+    if (raw === '' && i < segments.length - 1) return bad("empty path segments ('//') are not allowed: they can turn the path into a host");
+    const decoded = decodeFully(raw);
+    if (decoded === null) return bad(`malformed percent-encoding in ${show(raw)}`);
+    if (CONTROL.test(decoded)) return bad('the path contains encoded control characters');
+    if (decoded.includes('\\')) return bad('backslashes are not allowed in a tool path');
+    if (decoded.split('/').some((part) => part === '.' || part === '..')) {
+      return bad("'.' and '..' segments are not allowed: the path must stay under the service's base URL");
+    }
+    if (i === 0 && SCHEME.test(decoded)) return bad('absolute URLs are not allowed: give a path under the service');
+    // Lenient URL parsers read `user@host` at the start of a path as an authority.
+    if (i === 0 && decoded.includes('@')) return bad("'@' is not allowed in the first path segment");
+  }
+  return { ok: true, target: { service, rest, query } };
+}
+
+/** A service's base URL, parsed once. */
+export interface BaseUrl {
+  /** As configured, without a trailing slash. */
+  href: string;
+  origin: string;
+  /** '' for a bare origin. */
+  path: string;
+}
+
+export function baseUrl(href: string): BaseUrl {
+  const u = new URL(href);
+  return { href: href.replace(/\/+$/, ''), origin: u.origin, path: u.pathname.replace(/\/+$/, '') };
+}
+
+/**
+ * The upstream URL for `target` under `base`, or null when the URL that comes out (after the
+ * WHATWG parser has had its way with dot segments and encodings) would not be under `base`.
+ */
+export function upstreamUrl(base: BaseUrl | string, target: ToolTarget): URL | null {
+  const root = typeof base === 'string' ? baseUrl(base) : base;
+  const href = (target.rest === '' ? root.href : `${root.href}/${target.rest}`) + (target.query ? `?${target.query}` : '');
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return null;
+  }
+  if (url.origin !== root.origin || url.username !== '' || url.password !== '') return null;
+  if (url.pathname !== root.path && !url.pathname.startsWith(`${root.path}/`)) return null;
+  return url;
+}

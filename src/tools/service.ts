@@ -1,0 +1,226 @@
+import { faultsPermitted } from '../config/tools.js';
+import { ConfigError } from '../core/errors.js';
+import type { NewEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../reliability/index.js';
+import type { ServiceContext } from '../runtime/services.js';
+import { ToolsStore, type StateManager, type ToolCallInput, type ToolsBatch } from '../state/index.js';
+import { ToolEntry } from './entry.js';
+import { FaultBoard } from './faults.js';
+import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
+import { guardRedactor, redactResponse, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+
+export type ToolsContext = Pick<ServiceContext, 'config' | 'state' | 'tokens' | 'logger'> & {
+  /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
+  pii?: ToolPiiGuard;
+};
+
+export interface ToolsOptions {
+  /** Replaces the PII step for live answers (see ResponseRedactor). */
+  redactResponse?: ResponseRedactor;
+}
+
+/** Rows are written in batches: at this many, or this long after the first one waiting. */
+const FLUSH_ROWS = 500;
+const FLUSH_MS = 200;
+
+/**
+ * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
+ * the bookkeeping that turns calls into rows, breaker changes into events and snapshots.
+ */
+export class ToolsService {
+  readonly entries = new Map<string, ToolEntry>();
+  readonly faults = new FaultBoard();
+  readonly store: ToolsStore;
+  readonly faultsAllowed: boolean;
+  private readonly state: StateManager;
+  private readonly logger: Logger;
+  private readonly cooldownTimers = new Map<string, NodeJS.Timeout>();
+  private rows: ToolCallInput[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
+    const { config } = ctx;
+    this.state = ctx.state;
+    this.logger = ctx.logger;
+    this.store = new ToolsStore(ctx.state);
+    this.faultsAllowed = faultsPermitted(config);
+    // loadConfig already refuses this; a Config built in code (tests, embedding) gets the same rule.
+    if (config.faults.length > 0 && !this.faultsAllowed) {
+      throw new ConfigError(`faults: fault injection is refused on the non-loopback bind ${config.host}; set allow_faults: true if you mean it`);
+    }
+    const now = Date.now();
+    this.store.purgeExpired(now);
+    const stored = new Map(this.store.loadBreakers().map((b) => [b.service, b]));
+    for (const svc of Object.values(config.tools)) {
+      const pii = ctx.pii;
+      const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
+      const entry = new ToolEntry(
+        svc,
+        this.store,
+        redactor,
+        stored.get(svc.name),
+        (e, t) => this.onTransition(e, t),
+        (err) => this.logger.error({ err }, `breaker ${svc.name}: transition listener failed`),
+        () => this.scheduleFlush(),
+      );
+      this.entries.set(svc.name, entry);
+      this.announceRestore(entry);
+    }
+    for (const f of config.faults) {
+      if (!this.entries.has(f.service)) throw new ConfigError(`faults: no tool service '${f.service}' is configured`);
+      this.faults.add(f, 'config', now);
+    }
+  }
+
+  // ── per call ──────────────────────────────────────────────────────────────────────────
+
+  /** Count the tier that answered and announce when a service starts or stops needing fallbacks. */
+  noteServed(entry: ToolEntry, tier: Tier, lookup: CacheLookup | null, reason: FallbackReason | 'ok', detail: string | null, agentId: string | null): void {
+    // A call still finishing while iron-cage shuts down: the database may be gone.
+    if (this.closed) return;
+    entry.recordTier(tier, lookup);
+    const fb = entry.fallback;
+    if (tier === 'live') {
+      if (!fb.active) return;
+      fb.active = false;
+      this.state.record(fallbackEndEvent(entry.name, fb.served, agentId));
+      fb.served = { cache: 0, placeholder: 0, failed: 0 };
+      return;
+    }
+    if (!fb.active) {
+      fb.active = true;
+      this.state.record(fallbackStartEvent(entry.name, tier, reason as FallbackReason, detail, agentId));
+    }
+    fb.served[tier]++;
+  }
+
+  recordCall(row: ToolCallInput): void {
+    if (this.closed) return;
+    this.rows.push(row);
+    if (this.rows.length >= FLUSH_ROWS) this.flush();
+    else this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (!this.closed) this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Write waiting call rows, cache rows and the counters that moved, in one transaction. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const calls = this.rows;
+    this.rows = [];
+    const batch: ToolsBatch = { calls, cache: [], prune: [], breakers: [] };
+    for (const e of this.entries.values()) {
+      const w = e.takeWrites();
+      batch.cache.push(...w.cache);
+      if (w.prune) batch.prune.push({ service: e.name, maxEntries: e.config.cacheMaxEntries });
+      if (e.dirty) {
+        e.dirty = false;
+        batch.breakers.push({ service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() });
+      }
+    }
+    try {
+      this.store.writeBatch(batch);
+    } catch (err) {
+      this.logger.error({ err }, `tool proxy: could not record ${calls.length} call(s) and ${batch.cache.length} cache entr${batch.cache.length === 1 ? 'y' : 'ies'}`);
+    }
+  }
+
+  recordEvent(e: NewEvent): void {
+    this.state.record(e);
+  }
+
+  // ── breakers ──────────────────────────────────────────────────────────────────────────
+
+  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
+  refresh(entry: ToolEntry): void {
+    entry.cause = null;
+    entry.breaker.refresh();
+  }
+
+  reset(entry: ToolEntry, requestedBy: string): void {
+    const from = entry.breaker.state;
+    entry.cause = null;
+    entry.breaker.reset();
+    this.store.saveBreaker(entry.name, entry.breaker.snapshot(), entry.tiers.snapshot(), {
+      agentId: null,
+      type: 'breaker.reset',
+      severity: 'info',
+      message: `Circuit ${entry.name} reset by ${requestedBy}${from === 'CLOSED' ? ' (it was already CLOSED)' : ` (was ${from})`}`,
+      data: { service: entry.name, from, requestedBy },
+    });
+  }
+
+  private onTransition(entry: ToolEntry, t: BreakerTransition): void {
+    if (this.closed) return;
+    const opts = entry.config.breaker;
+    // The reset route records its own event, naming who asked.
+    const event = t.reason === 'manual_reset' ? null : transitionEvent(t, opts.cooldownMs, opts.halfOpenMaxProbes, entry.cause);
+    this.store.saveBreaker(entry.name, entry.breaker.snapshot(), entry.tiers.snapshot(), event);
+    this.scheduleCooldown(entry);
+  }
+
+  /** An OPEN breaker turns HALF_OPEN on its own when the cooldown ends, so the feed says so on time. */
+  private scheduleCooldown(entry: ToolEntry): void {
+    const old = this.cooldownTimers.get(entry.name);
+    if (old) clearTimeout(old);
+    this.cooldownTimers.delete(entry.name);
+    if (this.closed || entry.breaker.state !== 'OPEN') return;
+    const timer = setTimeout(() => {
+      this.cooldownTimers.delete(entry.name);
+      if (!this.closed) this.refresh(entry);
+    }, entry.breaker.retryAfterMs() + 5);
+    timer.unref();
+    this.cooldownTimers.set(entry.name, timer);
+  }
+
+  private announceRestore(entry: ToolEntry): void {
+    const snap = entry.breaker.snapshot();
+    const problems = entry.restoreProblems;
+    if (snap.state === 'CLOSED' && problems.length === 0) return;
+    const retryAt = snap.retryAt === null ? null : new Date(snap.retryAt).toISOString();
+    const when = snap.state === 'OPEN' ? `; probe in ${seconds(Math.ceil(entry.breaker.retryAfterMs() / 1000) * 1000)}` : '';
+    const event: NewEvent<'breaker.restored'> = {
+      agentId: null,
+      type: 'breaker.restored',
+      severity: problems.length > 0 || snap.state !== 'CLOSED' ? 'warn' : 'info',
+      message:
+        problems.length > 0
+          ? `Circuit ${entry.name}: the saved state could not be trusted (${problems.join('; ')}); starting ${snap.state}`
+          : `Circuit ${entry.name} restored ${snap.state} from the last run${when}`,
+      data: { service: entry.name, state: snap.state, retryAt, problems },
+    };
+    this.state.record(event);
+    this.scheduleCooldown(entry);
+  }
+
+  announce(): void {
+    for (const e of this.entries.values()) {
+      const b = e.config.breaker;
+      const extras = [e.config.cacheTtlMs > 0 ? `cache ${seconds(e.config.cacheTtlMs)}` : 'no cache', e.config.placeholder ? 'placeholder' : ''].filter(Boolean);
+      this.logger.info(`Tool ${e.name}: /tools/${e.name}/… → ${e.config.url} (breaker ${b.failureThreshold} failures / ${seconds(b.cooldownMs)} cooldown, ${extras.join(', ')})`);
+    }
+    for (const f of this.faults.list(Date.now())) {
+      this.logger.warn(`Fault plan ${f.id}: ${f.service} fails with ${f.status} from call ${f.fromCall}${f.count ? ` for ${f.count} calls` : ''}${f.durationMs ? ` for ${seconds(f.durationMs)}` : ''}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    for (const t of this.cooldownTimers.values()) clearTimeout(t);
+    this.cooldownTimers.clear();
+    try {
+      const breakers = [...this.entries.values()].map((e) => ({ service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() }));
+      this.store.writeBatch({ calls: [], cache: [], prune: [], breakers });
+    } catch (err) {
+      this.logger.error({ err }, 'tool proxy: could not save the breakers');
+    }
+    await Promise.all([...this.entries.values()].map((e) => e.close()));
+  }
+}

@@ -1,0 +1,318 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+
+let upstream: MockUpstream;
+beforeAll(async () => {
+  upstream = await new MockUpstream().start();
+});
+afterAll(async () => upstream.close());
+
+function gatewayConfig(extra: Partial<Config['gateway']> = {}): Config['gateway'] {
+  return {
+    ...DEFAULTS.gateway,
+    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-real-provider-key', timeoutMs: 2000 } },
+    pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown>,
+    retry: { attempts: 2, baseMs: 1, maxMs: 5 },
+    ...extra,
+  };
+}
+
+async function agentToken(t: TestRuntime, budgetUsd: number | null, name = `a${Math.random().toString(36).slice(2, 8)}`) {
+  const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd }) });
+  expect(r.status).toBe(201);
+  return (await r.json()) as { token: string; agentId: string };
+}
+
+const chat = (t: TestRuntime, token: string, body: object) =>
+  fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+});
+
+describe('cost and budget through a real upstream', () => {
+  it('a GPT-4 call of 1000 tokens costs exactly $0.03 under the spec price, and the real key goes upstream', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
+    const a = await agentToken(t, 50);
+    upstream.next = () => ({ content: 'fine', usage: { prompt_tokens: 400, completion_tokens: 600 } });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    const r = await client.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.choices[0]!.message.content).toBe('fine');
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.headers.authorization).toBe('Bearer sk-real-provider-key');
+    expect(seen.body.model).toBe('gpt-4');
+    const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
+    expect(c.spentUsd).toBe(0.03);
+    expect(c.display.usage).toBe('$0.03 / $50.00 (0.1%)');
+    const row = t.rt.state.database.prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
+    expect(row).toEqual({ cost_micros: 30_000, prompt_tokens: 400, completion_tokens: 600, usage_source: 'provider' });
+    // GPT-3.5 at $0.002/1K
+    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
+    await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await (await t.api(`/api/agents/${a.agentId}/costs`)).json()).spentUsd).toBe(0.032);
+  });
+
+  it('50 concurrent requests against a nearly spent budget never settle past the limit', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
+    const a = await agentToken(t, 1);
+    // $0.97 of $1 spent first.
+    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 32_333, completion_tokens: 0 } });
+    const warm = await chat(t, a.token, { model: 'gpt-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    expect(warm.status).toBe(200);
+    upstream.next = () => ({ content: 'y', usage: { prompt_tokens: 50, completion_tokens: 50 }, delayMs: 20 });
+    const results = await Promise.all(Array.from({ length: 50 }, () => chat(t!, a.token, { model: 'gpt-4', max_tokens: 100, messages: [{ role: 'user', content: 'hello there' }] })));
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    expect(ok.length + refused.length).toBe(50);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.headers.get('x-should-retry')).toBe('false');
+      const body = await r.json();
+      expect(body.error).toMatchObject({ type: 'insufficient_quota', code: 'budget_exceeded' });
+      expect(body.error.message).toMatch(/budget of \$1\.00 for agent .* would be exceeded/);
+    }
+    const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
+    expect(c.spentUsd).toBeLessThanOrEqual(1);
+    expect(c.reservedUsd).toBe(0);
+    const sum = t.rt.state.database.prepare('SELECT sum(cost_micros) AS s FROM llm_requests').get() as { s: number };
+    expect(sum.s).toBeLessThanOrEqual(1_000_000);
+    expect(c.requests).toBe(1 + ok.length);
+  });
+
+  it('warns once at 90% by e-mail (real SMTP) and webhook, a dead webhook breaks nothing, and 100% refuses', async () => {
+    const mails: Array<{ raw: string; at: number }> = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, _session, cb) {
+        let raw = '';
+        stream.on('data', (c) => (raw += c));
+        stream.on('end', () => {
+          mails.push({ raw, at: Date.now() });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    const hooks: any[] = [];
+    const hook: Server = createServer((req, res) => {
+      let b = '';
+      req.on('data', (c) => (b += c));
+      req.on('end', () => {
+        hooks.push(JSON.parse(b));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const smtpPort = (smtp.server.address() as AddressInfo).port;
+      t = await startTestRuntime({
+        config: {
+          gateway: gatewayConfig({
+            alerts: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`, email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` } },
+          }),
+        },
+      });
+      const a = await agentToken(t, 1);
+      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 15_000, completion_tokens: 0 } }); // $0.45 each at $0.03/1K
+      expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'a' }] })).status).toBe(200);
+      const crossed = Date.now();
+      expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'b' }] })).status).toBe(200); // $0.90
+      await until(() => mails.length >= 1 && hooks.length >= 1, 5000);
+      expect(mails[0]!.at - crossed).toBeLessThan(5000);
+      expect(mails[0]!.raw).toContain('To: ops@company.com');
+      expect(mails[0]!.raw).toMatch(/Subject: .*90/);
+      expect(hooks[0].text).toMatch(/90/);
+      expect(Array.isArray(hooks[0].blocks)).toBe(true);
+      const { events } = await (await t.api(`/api/events?agentId=${a.agentId}&limit=1000`)).json();
+      const warnings = events.filter((e: any) => e.type === 'budget.threshold');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].data).toMatchObject({ threshold: 0.9, percentUsed: 90, action: { method: 'POST', path: `/api/agents/${a.agentId}/budget` } });
+      expect(warnings[0].message).toMatch(/Approve \$[\d.,]+ increase/);
+      // Small calls below 100% do not warn again; then the next big one is refused.
+      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 100, completion_tokens: 0 } });
+      expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'c' }] })).status).toBe(200);
+      const refused = await chat(t, a.token, { model: 'gpt-4', max_tokens: 5000, messages: [{ role: 'user', content: 'd' }] });
+      expect(refused.status).toBe(429);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(mails).toHaveLength(1);
+      expect(hooks).toHaveLength(1);
+      // Raise it live: the same call now goes through.
+      const raised = await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 2 }) });
+      expect(raised.status).toBe(200);
+      expect((await raised.json()).budget.limitUsd).toBe(2);
+      expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 5000, messages: [{ role: 'user', content: 'd' }] })).status).toBe(200);
+      const viewer = await t.rt.tokens.issue({ role: 'viewer', name: 'v' });
+      expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', token: viewer, body: JSON.stringify({ limitUsd: 9 }) })).status).toBe(403);
+      expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: -1 }) })).status).toBe(400);
+      expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 0.5 }) })).status).toBe(409);
+    } finally {
+      smtp.close();
+      hook.close();
+    }
+  });
+
+  it('a dead webhook and a dead SMTP server are logged, never fatal', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig({ alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } }) } });
+    const a = await agentToken(t, 0.01);
+    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%
+    expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'a' }] })).status).toBe(200);
+    const failed = await until(async () => {
+      const { events } = await (await t!.api(`/api/events?agentId=${a.agentId}&limit=1000`)).json();
+      const d = events.filter((e: any) => e.type === 'alert.delivery' && !e.data.ok);
+      return d.length === 2 ? d : null;
+    }, 20_000);
+    expect(failed.map((e: any) => e.data.channel).sort()).toEqual(['email', 'webhook']);
+    expect((await t.api('/api/health', { token: null })).status).toBe(200);
+  });
+
+  it('a supervised agent is stopped when its budget is exhausted', async () => {
+    // The simulated provider reports honest usage: about $0.0005 a call at the spec GPT-4 price.
+    t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/spender.py') },
+      env: { SPENDER_HOLD: '1' },
+      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown> } },
+    });
+    const outcome = await t.rt.agentDone!;
+    expect(outcome.status).toBe('stopped');
+    const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
+    expect(events.some((e: any) => e.type === 'budget.refused' || e.type === 'budget.exhausted')).toBe(true);
+    const status = await (await t.api(`/api/agents/${t.rt.agentId}/status`)).json();
+    expect(status.budget.spentUsd).toBeLessThanOrEqual(0.005);
+    expect(status.budget.spentUsd).toBeGreaterThan(0.004);
+    expect(t.log()).toMatch(/Budget exhausted: stopping the agent/);
+  });
+});
+
+describe('bad input gets the provider-shaped 4xx and the ledger stays exact', () => {
+  it('malformed JSON, missing fields, wrong types, oversized bodies, unknown and revoked tokens', async () => {
+    t = await startTestRuntime({ config: { gateway: { ...gatewayConfig(), maxRequestBytes: 64 * 1024 } } });
+    const a = await agentToken(t, 5);
+    const raw = (body: string, token = a.token) => fetch(`${t!.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const cases: Array<[string, number, RegExp]> = [
+      ['{"model": "gpt-4", ', 400, /could not parse the JSON body/],
+      ['[]', 400, /must be a JSON object/],
+      ['{"messages": [{"role": "user", "content": "x"}]}', 400, /Missing required parameter: 'model'/],
+      ['{"model": "gpt-4"}', 400, /Missing required parameter: 'messages'/],
+      ['{"model": 4, "messages": []}', 400, /Invalid type for 'model'/],
+      ['{"model": "gpt-4", "messages": "hi"}', 400, /Invalid type for 'messages'/],
+      ['{"model": "gpt-4", "messages": [{"content": "x"}]}', 400, /messages\[0\]\.role/],
+      ['{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"}', 400, /Invalid 'max_tokens'/],
+      ['{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', 400, /Invalid type for 'stream'/],
+      [JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), 413, /larger than the gateway's limit/],
+    ];
+    for (const [body, status, message] of cases) {
+      const r = await raw(body);
+      expect(r.status, body.slice(0, 60)).toBe(status);
+      const j = await r.json();
+      expect(j.error.message).toMatch(message);
+      expect(j.error.type).toBeTypeOf('string');
+    }
+    expect((await raw('{}', 'ic_unknown')).status).toBe(401);
+    const del = await t.api('/api/tokens/' + (await (await t.api('/api/tokens')).json())[0].id, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    const revoked = await raw('{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}');
+    expect(revoked.status).toBe(401);
+    expect((await revoked.json()).error.message).toMatch(/revoked/);
+    expect(upstream.requests.filter((r) => r.body?.messages?.[0]?.content?.length === 70_000)).toHaveLength(0);
+    const n = t.rt.state.database.prepare('SELECT count(*) AS n FROM llm_requests').get() as { n: number };
+    expect(n.n).toBe(0);
+  });
+
+  it('a streaming client that disconnects midway is settled on what was produced; nothing stays reserved', async () => {
+    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
+    const a = await agentToken(t, 5);
+    const ac = new AbortController();
+    const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(60)}` }] }),
+    });
+    const reader = r.body!.getReader();
+    await reader.read();
+    await reader.read();
+    ac.abort();
+    const row = await until(() => {
+      const x = t!.rt.state.database.prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests').get() as any;
+      return x && x.status !== 'pending' ? x : null;
+    });
+    expect(row.status).toBe('aborted');
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(60);
+    expect(row.cost_micros).toBeGreaterThan(0);
+    const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
+    expect(c.reservedUsd).toBe(0);
+    expect(c.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
+  });
+
+  it('upstream failures are retried, then passed through in the provider shape; timeouts become 504', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
+    const a = await agentToken(t, 5);
+    let calls = 0;
+    upstream.next = () => (++calls === 1 ? { status: 500 } : { content: 'second time lucky', usage: { prompt_tokens: 3, completion_tokens: 3 } });
+    const before = upstream.requests.length;
+    const r = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
+    expect(r.status).toBe(200);
+    expect(upstream.requests.length - before).toBe(2);
+    upstream.next = () => ({ status: 400, body: { error: { message: 'model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } } });
+    const bad = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.code).toBe('model_not_found');
+    upstream.next = () => ({ delayMs: 3000, content: 'late' });
+    const slow = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
+    expect(slow.status).toBe(504);
+    expect((await slow.json()).error.type).toBe('timeout_error');
+    const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
+    expect(c.reservedUsd).toBe(0);
+  });
+});
+
+describe('crash safety', () => {
+  it('kill -9 mid-run, restart on the same db: spend equals the sum of recorded requests', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const db = join(dir, 'state.db');
+      const cli = join(ROOT, 'bin/iron-cage.js');
+      const child = spawn(process.execPath, [cli, 'start', join(ROOT, 'test/fixtures/agents/spender.py'), '--port', '0', '--db', db, '--budget', '100'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SPENDER_CALLS: '100000', SPENDER_STREAM: '1' },
+      });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      await until(() => (out.match(/spent call/g) ?? []).length >= 20, 20_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('exit', r));
+      const again = await startTestRuntime({ dir, config: { db } });
+      try {
+        const id = (await (await again.api('/api/agents')).json())[0].id;
+        const d = again.rt.state.database;
+        const sum = (d.prepare('SELECT sum(cost_micros) AS s FROM llm_requests WHERE agent_id = ?').get(id) as { s: number }).s;
+        const pending = (d.prepare("SELECT count(*) AS n FROM llm_requests WHERE status = 'pending'").get() as { n: number }).n;
+        expect(pending).toBe(0);
+        const status = await (await again.api(`/api/agents/${id}/status`)).json();
+        expect(status.status).toBe('crashed');
+        expect(Math.round(status.budget.spentUsd * 1_000_000)).toBe(sum);
+        expect(sum).toBeGreaterThan(0);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      cleanup();
+    }
+  });
+});

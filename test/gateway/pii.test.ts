@@ -1,0 +1,151 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+
+let upstream: MockUpstream;
+beforeAll(async () => {
+  upstream = await new MockUpstream().start();
+});
+afterAll(async () => upstream.close());
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+});
+
+const gateway = (): Config['gateway'] => ({
+  ...DEFAULTS.gateway,
+  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 2000 } },
+});
+
+async function agent(rt: TestRuntime) {
+  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `p${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+}
+
+/** Every byte iron-cage wrote to disk for this run: the database, its WAL, everything. */
+function diskBytes(dir: string): string {
+  return readdirSync(dir)
+    .map((f) => readFileSync(join(dir, f)).toString('latin1'))
+    .join('\n');
+}
+
+describe('PII in LLM output, through the gateway with the official openai client', () => {
+  it('redacts, audits with a keyed hash and a sealed copy, counts, and leaks the value nowhere', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway() } });
+    const a = await agent(t);
+    const probe = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
+    await probe.opened;
+    upstream.next = () => ({ content: 'Contact the CEO at ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'who do I call?' }] });
+    expect(r.choices[0]!.message.content).toBe('Contact the CEO at [EMAIL_REDACTED]');
+
+    const ev = await probe.waitForEvent((e) => e.type === 'pii.detected');
+    expect(ev.data).toMatchObject({ location: 'llm.output', action: 'redacted', types: { EMAIL: 1 }, severity: 'CRITICAL', preview: 'Contact the CEO at [EMAIL_REDACTED]' });
+    expect(ev.data.counters.piiLeaksBlocked).toBe(1);
+    const protection = await (await t.api(`/api/agents/${a.agentId}/protection`)).json();
+    expect(protection).toMatchObject({ piiLeaksBlocked: 1, piiLeaksBlockedByType: { EMAIL: 1 }, unauthorizedActions: 0, promptInjectionAttempts: 0 });
+
+    const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
+    expect(audit.records).toHaveLength(1);
+    expect(audit.records[0]).toMatchObject({ type: 'EMAIL', risk: 'HIGH', severity: 'CRITICAL', action: 'redacted', location: 'llm.output', sealed: true, start: 19, end: 31 });
+    expect(audit.records[0].valueHmac).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(audit)).not.toContain('ceo@acme.com');
+    const viewer = await t.rt.tokens.issue({ role: 'viewer', name: 'v' });
+    expect((await t.api('/api/audit/pii', { token: viewer })).status).toBe(403);
+    const row = t.rt.state.database.prepare('SELECT value_sealed, value_hmac FROM pii_audit').get() as { value_sealed: string; value_hmac: string };
+    expect(row.value_sealed).toMatch(/^v1\./);
+    expect(() => t!.rt.state.database.prepare('DELETE FROM pii_audit').run()).toThrow(/append-only/);
+
+    await probe.close();
+    const dir = t.dir;
+    const log = t.log();
+    await t.rt.shutdown('test done'); // flushed and closed; the files stay until t.stop()
+    expect(log).toContain('[EMAIL_REDACTED]');
+    expect(log).not.toContain('ceo@acme.com');
+    expect(JSON.stringify(probe.messages)).not.toContain('ceo@acme.com');
+    expect(diskBytes(dir)).not.toContain('ceo@acme.com');
+  });
+
+  it('catches a value split across SSE chunks', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway() } });
+    const a = await agent(t);
+    upstream.next = () => ({ content: 'Card 4111 1111 1111 1111 and mail jane.doe@corp.example now', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    let text = '';
+    let chunks = 0;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta?.content ?? '';
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(10);
+    expect(text).toBe('Card [CREDIT_CARD_REDACTED] and mail [EMAIL_REDACTED] now');
+    const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
+    expect(audit.records.map((r: any) => r.type).sort()).toEqual(['CREDIT_CARD', 'EMAIL']);
+    const req = t.rt.state.database.prepare('SELECT redactions FROM llm_requests').get() as { redactions: number };
+    expect(req.redactions).toBe(2);
+  });
+
+  it('warn mode passes the value through but counts it', async () => {
+    t = await startTestRuntime({ config: { safetyMode: 'warn', gateway: gateway() } });
+    const a = await agent(t);
+    upstream.next = () => ({ content: 'Call 555-123-4567', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    expect(r.choices[0]!.message.content).toBe('Call 555-123-4567');
+    const p = await (await t.api(`/api/agents/${a.agentId}/protection`)).json();
+    expect(p).toMatchObject({ piiWarned: 1, piiLeaksBlocked: 0 });
+    const { events } = await (await t.api(`/api/events?agentId=${a.agentId}`)).json();
+    const ev = events.find((e: any) => e.type === 'pii.detected');
+    expect(ev.data).toMatchObject({ action: 'warned', severity: 'WARN', preview: 'Call [PHONE_REDACTED]' });
+    expect(JSON.stringify(events)).not.toContain('555-123-4567');
+  });
+
+  it('block mode refuses the call in the provider shape and halts the agent', async () => {
+    t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/pii_agent.py') },
+      config: { safetyMode: 'block', gateway: gateway() },
+    });
+    upstream.next = () => ({ content: 'Contact ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    const outcome = await t.rt.agentDone!;
+    expect(outcome.status).toBe('stopped');
+    expect(t.log()).not.toContain('ceo@acme.com');
+    // What a caller gets: the provider's error shape, and the SDK raises its usual exception.
+    const a = await agent(t);
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
+    const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.code).toBe('pii_blocked');
+    expect(err.message).toMatch(/blocked this response: it contained PII \(EMAIL\)/);
+    expect(err.message).not.toContain('ceo@acme.com');
+    const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
+    expect(events.find((e: any) => e.type === 'pii.detected').data.action).toBe('blocked');
+    expect(events.some((e: any) => e.type === 'agent.stopping' && /PII/.test(e.message))).toBe(true);
+  });
+
+  it("redacts the agent's own stdout before it reaches the terminal, the events and the database", async () => {
+    t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/pii_agent.py') }, env: { PII_AGENT_PRINT_ONLY: '1' } });
+    await t.rt.agentDone;
+    await until(() => t!.log().includes('PII redacted in agent output'));
+    expect(t.log()).toContain('my SSN is [SSN_REDACTED]');
+    expect(t.log()).not.toContain('123-45-6789');
+    const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
+    expect(JSON.stringify(events)).not.toContain('123-45-6789');
+    expect(events.some((e: any) => e.type === 'pii.detected' && e.data.location === 'agent.output')).toBe(true);
+  });
+
+  it('protects prompts too when configured', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway(), safety: { ...DEFAULTS.safety, redactPrompts: true } } });
+    const a = await agent(t);
+    upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Email jane@corp.example about it' }] });
+    expect(upstream.requests.at(-1)!.body.messages[0].content).toBe('Email [EMAIL_REDACTED] about it');
+  });
+});

@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface MockReply {
+  status?: number;
+  content?: string;
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  headers?: Record<string, string>;
+  /** For errors: the raw body. */
+  body?: unknown;
+  /** Hold the answer this long (timeouts). */
+  delayMs?: number;
+  /** Stream the content in pieces of this many characters (default: word by word). */
+  pieceChars?: number;
+}
+
+/**
+ * A stand-in for a real OpenAI-compatible provider on loopback: what iron-cage sends it is
+ * recorded, and what it answers is scripted per test. (The one fake allowed: the LLM upstream.)
+ */
+export class MockUpstream {
+  readonly requests: Array<{ path: string; headers: IncomingMessage['headers']; body: any }> = [];
+  next: (body: any, n: number) => MockReply = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+  private server!: Server;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+    return this;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const c of req) raw += c;
+    const body = raw ? JSON.parse(raw) : null;
+    this.requests.push({ path: req.url ?? '', headers: req.headers, body });
+    const r = this.next(body, this.requests.length);
+    if (r.delayMs) await new Promise((x) => setTimeout(x, r.delayMs));
+    if (res.destroyed) return;
+    const status = r.status ?? 200;
+    if (status >= 400 || r.body !== undefined) {
+      res.writeHead(status, { 'content-type': 'application/json', ...r.headers }).end(JSON.stringify(r.body ?? { error: { message: 'mock failure', type: 'server_error', param: null, code: null } }));
+      return;
+    }
+    const content = r.content ?? '';
+    const usage = r.usage === null ? undefined : { ...(r.usage ?? { prompt_tokens: 5, completion_tokens: 2 }), total_tokens: 0 };
+    if (body?.stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', ...r.headers });
+      const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1, model: body.model };
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`);
+      const pieces = r.pieceChars ? (content.match(new RegExp(`[\\s\\S]{1,${r.pieceChars}}`, 'g')) ?? []) : (content.match(/\S+\s*/g) ?? []);
+      for (const word of pieces) res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })}\n\n`);
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+      if (body.stream_options?.include_usage && usage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req-mock', ...r.headers }).end(
+      JSON.stringify({
+        id: 'chatcmpl-mock',
+        object: 'chat.completion',
+        created: 1,
+        model: body?.model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        ...(usage ? { usage } : {}),
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.closeAllConnections();
+      this.server.close(() => r());
+    });
+  }
+}
