@@ -14,6 +14,7 @@ import {
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { CircuitBreaker } from '../reliability/index.js';
+import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { AlertDispatcher, budgetAlertMessage } from './alerts.js';
@@ -67,7 +68,13 @@ export const gatewayService: ServiceFactory = (ctx) => {
     stopAgent: (id, why) => void ctx.stopAgent(id, why),
   });
   meter.restore();
+  // One breaker per provider, each transition an event, like the tool services'.
   const breakers = new Map<string, CircuitBreaker>();
+  for (const name of new Set(Object.values(providers).map((p) => p.name))) {
+    const b = new CircuitBreaker(name, {}, { onListenerError: (err) => ctx.logger.error({ err }, `breaker ${name}: transition listener failed`) });
+    b.onTransition((t) => ctx.state.record(transitionEvent(t, b.options.cooldownMs, b.options.halfOpenMaxProbes, null)));
+    breakers.set(name, b);
+  }
   const handler = new GatewayHandler({
     state: ctx.state,
     store: ctx.llm,
@@ -132,6 +139,17 @@ export const gatewayService: ServiceFactory = (ctx) => {
         },
       });
     });
+
+    app.get('/api/gateway/providers', (c) =>
+      c.json(
+        (['openai', 'anthropic', 'simulated'] as const).map((name) => {
+          const p = providers[name];
+          const b = breakers.get(p.name);
+          b?.refresh();
+          return { name, servedBy: p.name, real: p.real, breaker: b ? { state: b.state, retryAfterMs: b.retryAfterMs() } : null };
+        }),
+      ),
+    );
 
     app.post('/api/tokens', async (c) => {
       assertRole(c.get('principal'), 'admin');

@@ -12,6 +12,7 @@ export { MAX_TOOL_BODY_BYTES } from './proxy.js';
 export { TOOLS_PREFIX, baseUrl, parseToolUrl, upstreamUrl, type BaseUrl, type ParsedToolUrl, type ToolTarget } from './path.js';
 export { guardRedactor, redactResponse, noRedaction, isTextual, type RedactedBody, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 export { breakerView } from './routes.js';
+export { transitionEvent } from './messages.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';
 
 /** The runtime's ServiceFactory for the tool proxy; it needs only part of the runtime's context. */
