@@ -168,11 +168,11 @@ export class GatewayHandler {
       }
     }
     if (p.role !== 'agent' || !p.agentId) throw new GatewayError('permission', `LLM calls need an agent token (this is a ${p.role} token): each call is metered against an agent's budget.`, false);
-    const agent = this.d.state.getAgent(p.agentId) ?? this.d.state.loadAgent(p.agentId);
+    const agent = this.d.state.agentBrief(p.agentId);
     if (!agent) throw new GatewayError('auth', `Agent ${p.agentId} is not known to this iron-cage.`, false);
-    if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) throw new GatewayError('permission', `Agent ${agent.id} has ${agent.status}; its token no longer makes calls.`, false);
-    this.d.meter.ensure(agent.id, agent.budget?.limitUsd == null ? null : Math.round(agent.budget.limitUsd * 1_000_000));
-    return agent.id;
+    if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) throw new GatewayError('permission', `Agent ${p.agentId} has ${agent.status}; its token no longer makes calls.`, false);
+    this.d.meter.ensure(p.agentId, agent.limitMicros);
+    return p.agentId;
   }
 
   /** With `safety.redact_prompts`: PII in what the agent sends is replaced before it leaves. */

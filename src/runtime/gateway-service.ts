@@ -191,8 +191,9 @@ export const gatewayService: ServiceFactory = (ctx) => {
         }
       }
       if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);
-      // Load the BPE tables now rather than on the first request (about 0.2 s, once).
-      setImmediate(() => preloadTokenizers());
+      // Load the BPE tables (about 0.2 s of synchronous work, once) just after start, before
+      // an agent's first call can arrive, but not in the way of the first health checks.
+      setTimeout(() => preloadTokenizers(), 100).unref();
     },
     async close() {
       await alerts.close();

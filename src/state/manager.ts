@@ -228,6 +228,12 @@ export class StateManager {
     return v;
   }
 
+  /** What the gateway checks on every call, without building a whole status object. */
+  agentBrief(id: string): { kind: string; status: AgentStatus; limitMicros: number | null } | null {
+    const row = this.agents.get(id) ?? (this.loadAgent(id) ? this.agents.get(id)! : null);
+    return row ? { kind: row.kind, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
+  }
+
   hasAgent(id: string): boolean {
     return this.agents.has(id);
   }
