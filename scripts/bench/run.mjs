@@ -1,5 +1,6 @@
 // `npm run bench [-- name ...]`: runs the bundled benchmarks (dist/bench/*.js) one after
 // another and prints their markdown tables. Each also writes bench-results/<name>.json.
+// A missed target is a ❌ in a table, not a failed run; a benchmark that crashes fails.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

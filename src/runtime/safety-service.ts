@@ -194,7 +194,8 @@ export class PiiProtection {
       email: { subject: `Iron Cage: PII ${action}`, text: event.message },
     });
     // The agent is halted once its refusal has been delivered, so it can see why.
-    if (action === 'blocked' && agentId) setTimeout(() => this.onBlock(agentId, `PII (${Object.keys(types).join(', ')}) in ${where} under the block policy`), BLOCK_GRACE_MS);
+    // Only what the agent receives can be refused; its own output is redacted, not a reason to halt it.
+    if (action === 'blocked' && agentId && location !== 'agent.output') setTimeout(() => this.onBlock(agentId, `PII (${Object.keys(types).join(', ')}) in ${where} under the block policy`), BLOCK_GRACE_MS);
   }
 
   routes(app: import('hono').Hono<import('../server/index.js').AppEnv>): void {

@@ -140,6 +140,13 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(events.some((e: any) => e.type === 'pii.detected' && e.data.location === 'agent.output')).toBe(true);
   });
 
+  it('under the block policy, PII in the agent\'s own output is redacted but does not halt it', async () => {
+    t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/pii_agent.py') }, env: { PII_AGENT_PRINT_ONLY: '1' }, config: { safetyMode: 'block' } });
+    expect(await t.rt.agentDone).toEqual({ status: 'completed', exitCode: 0 });
+    expect(t.log()).toContain('my SSN is [SSN_REDACTED]');
+    expect(t.log()).not.toContain('123-45-6789');
+  });
+
   it('protects prompts too when configured', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(), safety: { ...DEFAULTS.safety, redactPrompts: true } } });
     const a = await agent(t);
