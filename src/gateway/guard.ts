@@ -1,6 +1,5 @@
 /**
  * What the gateway asks of the PII engine: rewrite (or refuse) model output, whole or streamed.
- * The pass-through guard is used when PII protection is not wired in.
  */
 export interface GuardResult {
   text: string;
@@ -21,9 +20,3 @@ export interface OutputGuard {
   /** When prompts are protected too (config `safety.redact_prompts`). */
   prompt?(agentId: string, requestRef: string, text: string): GuardResult;
 }
-
-export const passThroughGuard: OutputGuard = {
-  active: false,
-  text: (_a, _r, text) => ({ text, redactions: 0, block: null }),
-  stream: () => ({ push: (text) => ({ text, redactions: 0, block: null }), end: () => ({ text: '', redactions: 0, block: null }) }),
-};

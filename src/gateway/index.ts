@@ -2,7 +2,7 @@
 export { GatewayHandler, type HandlerDeps } from './handler.js';
 export { Meter, type MeterDeps } from './meter.js';
 export { Router } from './router.js';
-export { passThroughGuard, type GuardResult, type OutputGuard, type StreamGuard } from './guard.js';
+export type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
 export { HttpProvider } from './providers/http.js';
 export { SimulatedProvider, simulatedReply, SIMULATED_MODELS } from './providers/simulated.js';
 export type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './providers/types.js';

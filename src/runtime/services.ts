@@ -6,7 +6,7 @@ import type { LlmStore, StateManager } from '../state/index.js';
 import type { PiiProtection } from './safety-service.js';
 import type { Hono } from 'hono';
 import { gatewayService } from './gateway-service.js';
-import { toolsService } from '../tools/index.js';
+import { toolsService } from './tools-service.js';
 
 /** What a service (gateway, tool proxy, …) gets from the runtime. */
 export interface ServiceContext {

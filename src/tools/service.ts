@@ -3,14 +3,19 @@ import { ConfigError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../reliability/index.js';
-import type { ServiceContext } from '../runtime/services.js';
+import type { TokenService } from '../auth/index.js';
+import type { Config } from '../config/index.js';
 import { ToolsStore, type StateManager, type ToolCallInput, type ToolsBatch } from '../state/index.js';
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
 import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
 import { guardRedactor, redactResponse, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 
-export type ToolsContext = Pick<ServiceContext, 'config' | 'state' | 'tokens' | 'logger'> & {
+export type ToolsContext = {
+  config: Config;
+  state: StateManager;
+  tokens: TokenService;
+  logger: Logger;
   /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
   pii?: ToolPiiGuard;
 };
