@@ -16,7 +16,8 @@ function serverOptions<T>(y: Argv<T>) {
     .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
     .option('config', { type: 'string', description: 'Config file (.yaml, .yml or .toml) [default: ./iron-cage.yaml if present]' })
     .option('verbose', { type: 'boolean', description: 'Debug logging' })
-    .option('log-format', { type: 'string', choices: ['pretty', 'json'], description: 'Terminal log format [default: pretty]' });
+    .option('log-format', { type: 'string', choices: ['pretty', 'json'], description: 'Terminal log format [default: pretty]' })
+    .option('allow-faults', { type: 'boolean', description: 'Allow fault injection (POST /api/faults) on a non-loopback --host' });
 }
 
 function piiOptions(c: ReturnType<typeof loadConfig>) {

@@ -102,11 +102,12 @@ export interface FlagValues {
   restart?: string;
   name?: string;
   exit?: boolean;
+  allowFaults?: boolean;
 }
 
 const FLAG_OF: Record<string, string> = {
   budget: '--budget', port: '--port', host: '--host', db: '--db', safety_mode: '--safety-mode', python: '--python',
-  verbose: '--verbose', log_format: '--log-format', restart: '--restart', name: '--name', exit: '--exit',
+  verbose: '--verbose', log_format: '--log-format', restart: '--restart', name: '--name', exit: '--exit', allow_faults: '--allow-faults',
 };
 
 export function flagLayer(flags: FlagValues): ParsedLayer {
@@ -124,6 +125,7 @@ export function flagLayer(flags: FlagValues): ParsedLayer {
   set('log_format', flags.logFormat);
   set('name', flags.name);
   set('exit', flags.exit);
+  set('allow_faults', flags.allowFaults);
   if (flags.restart !== undefined) layer.restart = { policy: flags.restart };
   return validate(layer, (p) => `${FLAG_OF[p.split('.')[0] ?? ''] ?? 'flags'}: `);
 }

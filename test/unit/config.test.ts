@@ -24,6 +24,8 @@ describe('config', () => {
     expect(withEnv).toMatchObject({ port: 9100, restart: { policy: 'never', maxRestarts: 7 } });
     const withFlags = loadConfig({ env: { IRON_CAGE_PORT: '9100' }, flags: { port: '9200', budget: '50.00' }, cwd: dir });
     expect(withFlags).toMatchObject({ port: 9200, budgetMicros: 50_000_000 });
+    expect(loadConfig({ env: {}, flags: { allowFaults: true }, cwd: dir }).allowFaults).toBe(true);
+    expect(loadConfig({ env: { IRON_CAGE_ALLOW_FAULTS: '1' }, cwd: dir }).allowFaults).toBe(true);
     writeFileSync(join(dir, 'other.yaml'), 'budget: 12.5\nlog_format: json\ncors_origins: ["http://localhost:5173"]\n');
     expect(loadConfig({ configPath: 'other.yaml', env: {}, cwd: dir })).toMatchObject({ budgetMicros: 12_500_000, logFormat: 'json', corsOrigins: ['http://localhost:5173'] });
     cleanup();
