@@ -1,6 +1,7 @@
 import type { AgentStatus } from '../core/events.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
+import { pythonArgs } from './bootstrap.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
 
 export interface RestartPolicy {
@@ -73,7 +74,7 @@ export class AgentSupervisor {
     try {
       proc = await this.o.runner.start({
         command: this.o.python,
-        args: [this.o.script, ...this.o.args],
+        args: pythonArgs(this.o.script, this.o.args),
         env: this.o.env(this.restarts),
         cwd: this.o.cwd,
       });

@@ -136,6 +136,29 @@ describe('iron-cage command line', () => {
     }
   });
 
+  it('kill -9 of iron-cage takes the agent down with it (no orphan keeps running)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = spawn(process.execPath, [CLI, 'start', SLEEPER, '--port', '0', '--db', join(dir, 'state.db')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      await until(() => out.includes('sleeper ready'));
+      const pid = Number(/Agent started \(pid (\d+)\)/.exec(out)![1]);
+      const running = (p: number) => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8')); // a zombie is dead, only not yet reaped
+        } catch {
+          return false;
+        }
+      };
+      expect(running(pid)).toBe(true);
+      child.kill('SIGKILL');
+      await until(() => !running(pid), 5000);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('starts serving quickly and `serve` shows earlier runs', async () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -1,0 +1,22 @@
+/**
+ * The agent is started through this one-liner so that it dies with iron-cage: Linux's
+ * PR_SET_PDEATHSIG sends it SIGTERM if iron-cage itself is killed (kill -9, OOM), and the
+ * setting survives the exec into the real script. Elsewhere (no prctl) it simply execs.
+ * sys.argv after exec is exactly [script, args…], as if Python had been started directly.
+ */
+export const PYTHON_BOOTSTRAP = [
+  'import os, sys',
+  'try:',
+  '    import ctypes, signal',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))',
+  'except Exception:',
+  '    pass',
+  // iron-cage may already have died between fork and prctl.
+  'if os.getppid() == 1:',
+  '    sys.exit(1)',
+  'os.execv(sys.executable, [sys.executable] + sys.argv[1:])',
+].join('\n');
+
+export function pythonArgs(script: string, args: string[]): string[] {
+  return ['-c', PYTHON_BOOTSTRAP, script, ...args];
+}
