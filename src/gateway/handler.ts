@@ -489,33 +489,52 @@ export class GatewayHandler {
 
     let status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
     let error: string | null = null;
-    const stopReading = () => discard(up.body);
-    if (clientSignal.aborted) stopReading();
-    clientSignal.addEventListener('abort', stopReading, { once: true });
-    try {
-      for await (const chunk of up.body as AsyncIterable<Buffer>) {
+    // 'data' events rather than `for await`: no promise per chunk on the hottest loop we have.
+    await new Promise<void>((resolve) => {
+      const body = up.body;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clientSignal.removeEventListener('abort', onAbort);
+        body.removeListener('data', onData);
+        discard(body);
+        resolve();
+      };
+      const onAbort = () => {
+        status = 'aborted';
+        finish();
+      };
+      const onData = (chunk: Buffer) => {
         firstByteMs ??= performance.now() - call.t0;
         let out = '';
         for (const ev of splitter.push(chunk)) out += handle(ev);
-        if (blocked) break;
-        if (res.destroyed) {
-          status = 'aborted';
-          break;
+        if (blocked) return finish();
+        if (res.destroyed) return onAbort();
+        if (out && !res.write(out)) {
+          body.pause();
+          void drained(res).then(() => (res.destroyed ? onAbort() : body.resume()));
         }
-        if (out && !res.write(out)) await drained(res);
-      }
-      if (!blocked && status === 'ok') {
-        let out = '';
-        for (const ev of splitter.end()) out += handle(ev);
-        if (out) res.write(out);
-      }
-    } catch (e) {
-      status = res.destroyed || errorKindOf(e) === 'aborted' ? 'aborted' : 'error';
-      error = status === 'error' ? `stream broke: ${describeFailure(e)}` : null;
-    } finally {
-      clientSignal.removeEventListener('abort', stopReading);
-      discard(up.body);
-    }
+      };
+      if (clientSignal.aborted) return onAbort();
+      clientSignal.addEventListener('abort', onAbort, { once: true });
+      body.on('data', onData);
+      body.once('end', () => {
+        if (!blocked && !res.destroyed) {
+          let out = '';
+          for (const ev of splitter.end()) out += handle(ev);
+          if (out) res.write(out);
+        }
+        finish();
+      });
+      body.once('error', (e: unknown) => {
+        if (status === 'ok') {
+          status = res.destroyed || errorKindOf(e) === 'aborted' ? 'aborted' : 'error';
+          error = status === 'error' ? `stream broke: ${describeFailure(e)}` : null;
+        }
+        finish();
+      });
+    });
     if (res.destroyed && status === 'ok') status = 'aborted';
     if (blocked) {
       status = 'blocked';

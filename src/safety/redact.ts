@@ -15,10 +15,12 @@ export interface RedactResult {
   blocked: boolean;
 }
 
-// Options objects usually live as long as the config that holds them; compiling once per
-// object keeps `scan(text, opts)` as cheap as holding a Scanner. Options that only carry a
-// policy share the default scanner.
+// Compiling a scanner costs far more than a scan of a short text, so scanners are shared:
+// by options object first, then by what the options say (callers often spread one config
+// into a fresh object per stream). Options that only carry a policy share the default scanner.
 const compiled = new WeakMap<object, Scanner>();
+const bySettings = new Map<string, Scanner>();
+const MAX_SHARED = 64;
 const SCAN_KEYS = ['types', 'risk', 'allowDomains', 'allowValues', 'phoneRegions'] as const satisfies ReadonlyArray<keyof ScanOptions>;
 let defaultScanner: Scanner | undefined;
 
@@ -27,7 +29,13 @@ export function scannerFor(opts?: ScanOptions): Scanner {
   if (defaults) return (defaultScanner ??= createScanner());
   let scanner = compiled.get(opts);
   if (scanner === undefined) {
-    scanner = createScanner(opts);
+    const key = JSON.stringify(SCAN_KEYS.map((k) => opts[k] ?? null));
+    scanner = bySettings.get(key);
+    if (scanner === undefined) {
+      scanner = createScanner(opts);
+      if (bySettings.size >= MAX_SHARED) bySettings.clear();
+      bySettings.set(key, scanner);
+    }
     compiled.set(opts, scanner);
   }
   return scanner;
