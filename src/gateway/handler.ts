@@ -230,6 +230,7 @@ export class GatewayHandler {
     const chain = [call.model, ...(this.d.config.modelFallbacks[call.model] ?? [])];
     let lastError: unknown;
     for (let i = 0; i < chain.length; i++) {
+      if (i > 0 && clientSignal.aborted) break;
       if (i > 0) {
         const next = chain[i]!;
         const resolved = this.d.router.resolve(next, call.wire.name);
@@ -374,7 +375,17 @@ export class GatewayHandler {
   }
 
   private async wholeResponse(call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
-    const raw = await collect(up.body);
+    let raw: Buffer;
+    try {
+      raw = await collect(up.body);
+    } catch (e) {
+      // The provider answered but the body never arrived whole (the agent hung up, the
+      // connection broke): charge the prompt, which was certainly processed.
+      const status = errorKindOf(e) === 'aborted' || res.destroyed ? 'aborted' : 'error';
+      await this.settle(call, this.row(call, status, up.status, call.promptTokensEstimate, 0, 'estimate', 0, null, `response body lost: ${describeFailure(e)}`));
+      if (!res.destroyed) throw new GatewayError('upstream', `The upstream provider ${call.provider.name} broke off its answer.`);
+      return;
+    }
     const firstByteMs = performance.now() - call.t0;
     let parsed: any = null;
     try {
@@ -416,7 +427,12 @@ export class GatewayHandler {
   private async streamResponse(call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
     const { wire } = call;
     // In flight on record: a crash mid-stream still leaves the reservation in the ledger.
-    const pending = this.d.store.open(this.row(call, 'pending', up.status, call.promptTokensEstimate, 0, 'estimate', 0, null, null));
+    // A failed insert (disk full, db closed) must not become an unhandled rejection; the
+    // stream then settles with a fresh row instead of closing this one.
+    const pending = this.d.store.open(this.row(call, 'pending', up.status, call.promptTokensEstimate, 0, 'estimate', 0, null, null)).catch((err: unknown) => {
+      this.d.logger.error({ err }, 'could not record an in-flight stream');
+      return null;
+    });
     res.writeHead(up.status, { ...this.passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
     const splitter = new SseSplitter();
@@ -523,7 +539,7 @@ export class GatewayHandler {
         if (!blocked && !res.destroyed) {
           let out = '';
           for (const ev of splitter.end()) out += handle(ev);
-          if (out) res.write(out);
+          if (out && !blocked) res.write(out);
         }
         finish();
       });
@@ -544,7 +560,10 @@ export class GatewayHandler {
       if (!res.destroyed) res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
     }
     const promptTokens = usage.promptTokens ?? call.promptTokensEstimate;
-    const completionTokens = usage.completionTokens ?? countTextTokens(text, call.model);
+    // A provider's running count is final only for a finished stream (Anthropic opens with
+    // output_tokens: 1); a cut-off stream is charged for what it delivered, at least.
+    const counted = status === 'ok' && usage.completionTokens !== null ? null : countTextTokens(text, call.model);
+    const completionTokens = counted === null ? usage.completionTokens! : Math.max(usage.completionTokens ?? 0, counted);
     const fromProvider = usage.promptTokens !== null && usage.completionTokens !== null && status === 'ok';
     const row = this.row(call, status, up.status, promptTokens, completionTokens, fromProvider ? 'provider' : 'estimate', redactions, firstByteMs, error);
     // The upstream charged for what it produced even if the agent hung up: settle on that.

@@ -11,8 +11,9 @@ export const PYTHON_BOOTSTRAP = [
   '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))',
   'except Exception:',
   '    pass',
-  // iron-cage may already have died between fork and prctl.
-  'if os.getppid() == 1:',
+  // iron-cage may already have died between fork and prctl (compared by pid: iron-cage may
+  // itself be PID 1 in a container).
+  'if os.getppid() != int(os.environ.get("IRON_CAGE_SUPERVISOR_PID") or os.getppid()):',
   '    sys.exit(1)',
   'os.execv(sys.executable, [sys.executable] + sys.argv[1:])',
 ].join('\n');

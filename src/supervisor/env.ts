@@ -31,6 +31,7 @@ export function agentEnv(o: AgentEnvOptions): NodeJS.ProcessEnv {
     IRON_CAGE_AGENT_ID: o.agentId,
     IRON_CAGE_TOKEN: o.token,
     IRON_CAGE_RESTARTS: String(o.restarts),
+    IRON_CAGE_SUPERVISOR_PID: String(process.pid),
     PYTHONPATH: pythonPath,
     // Live output: the agent's lines should reach the terminal and dashboard as printed.
     PYTHONUNBUFFERED: '1',

@@ -222,6 +222,9 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
       expect(j.error.message).toMatch(message);
       expect(j.error.type).toBeTypeOf('string');
     }
+    const huge = await raw('{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}], "max_tokens": 9000000000000000}');
+    expect(huge.status).toBe(400);
+    expect((await huge.json()).error.message).toMatch(/Invalid 'max_tokens': at most/);
     expect((await raw('{}', 'ic_unknown')).status).toBe(401);
     const del = await t.api('/api/tokens/' + (await (await t.api('/api/tokens')).json())[0].id, { method: 'DELETE' });
     expect(del.status).toBe(200);
@@ -258,6 +261,29 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.reservedUsd).toBe(0);
     expect(c.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
+  });
+
+  it('an Anthropic stream cut short is charged for the text it delivered, not the opening count of 1', async () => {
+    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
+    const a = await agentToken(t, 5);
+    const ac = new AbortController();
+    const r = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      signal: ac.signal,
+      headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 500, stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(80)}` }] }),
+    });
+    const reader = r.body!.getReader();
+    let got = '';
+    while ((got.match(/text_delta/g) ?? []).length < 12) got += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const row = await until(() => {
+      const x = t!.rt.state.database.prepare('SELECT status, completion_tokens FROM llm_requests').get() as any;
+      return x && x.status !== 'pending' ? x : null;
+    });
+    expect(row.status).toBe('aborted');
+    expect(row.completion_tokens).toBeGreaterThanOrEqual(10);
+    expect(row.completion_tokens).toBeLessThan(80);
   });
 
   it('upstream failures are retried, then passed through in the provider shape; timeouts become 504', async () => {

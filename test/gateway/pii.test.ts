@@ -92,6 +92,17 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(req.redactions).toBe(2);
   });
 
+  it('keeps the order of streamed text when the last piece arrives together with finish_reason', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway() } });
+    const a = await agent(t);
+    upstream.next = () => ({ content: 'Hello there, my dear friend. Bye now', usage: { prompt_tokens: 5, completion_tokens: 9 }, finishWithLastPiece: true, pieceChars: 15 });
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('Hello there, my dear friend. Bye now');
+  });
+
   it('warn mode passes the value through but counts it', async () => {
     t = await startTestRuntime({ config: { safetyMode: 'warn', gateway: gateway() } });
     const a = await agent(t);

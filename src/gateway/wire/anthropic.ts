@@ -1,4 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { MAX_OUTPUT_TOKENS } from './openai.js';
 import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -32,6 +33,7 @@ export const anthropicWire: Wire = {
     if (typeof b.model !== 'string' || b.model.trim() === '') return 'model: Input should be a non-empty string';
     if (b.max_tokens === undefined) return 'max_tokens: Field required';
     if (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1) return 'max_tokens: Input should be a positive integer';
+    if (b.max_tokens > MAX_OUTPUT_TOKENS) return `max_tokens: Input should be at most ${MAX_OUTPUT_TOKENS}`;
     if (b.messages === undefined) return 'messages: Field required';
     if (!Array.isArray(b.messages)) return 'messages: Input should be a valid list';
     for (let i = 0; i < b.messages.length; i++) {

@@ -17,6 +17,8 @@ const TYPE: Record<ErrorKind, string> = {
 const CODE: Partial<Record<ErrorKind, string>> = { auth: 'invalid_api_key', budget: 'budget_exceeded', too_large: 'request_too_large', blocked: 'pii_blocked' };
 
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+/** No model produces more; larger values would only overflow the reservation arithmetic. */
+export const MAX_OUTPUT_TOKENS = 10_000_000;
 
 function checkMessages(messages: unknown): string | null {
   if (messages === undefined) return "Missing required parameter: 'messages'.";
@@ -45,6 +47,7 @@ export const openaiWire: Wire = {
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return "Invalid type for 'stream': expected a boolean.";
     for (const k of ['max_tokens', 'max_completion_tokens', 'n']) {
       if (b[k] !== undefined && b[k] !== null && (!isInt(b[k]) || (b[k] as number) < (k === 'n' ? 1 : 0))) return `Invalid '${k}': expected a non-negative integer.`;
+      if (typeof b[k] === 'number' && (b[k] as number) > (k === 'n' ? 128 : MAX_OUTPUT_TOKENS)) return `Invalid '${k}': at most ${k === 'n' ? 128 : MAX_OUTPUT_TOKENS}.`;
     }
     if (b.stream_options !== undefined && b.stream_options !== null && (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options))) {
       return "Invalid type for 'stream_options': expected an object.";
@@ -94,8 +97,9 @@ export const openaiWire: Wire = {
         res.ends.push({
           index,
           attach: (t) => {
-            if (d && typeof d === 'object') d.content = (typeof d.content === 'string' ? t + d.content : t);
-            else if (typeof c.text === 'string') c.text = t + c.text;
+            // `t` is the held-back tail, which comes after what this chunk already released.
+            if (d && typeof d === 'object') d.content = typeof d.content === 'string' ? d.content + t : t;
+            else if (typeof c.text === 'string') c.text = c.text + t;
             else c.delta = { content: t };
             return null;
           },
