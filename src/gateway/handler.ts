@@ -15,7 +15,7 @@ import type { Router } from './router.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { anthropicWire } from './wire/anthropic.js';
 import { openaiWire } from './wire/openai.js';
-import { STATUS_OF, type Endpoint, type ErrorKind, type Wire } from './wire/types.js';
+import { STATUS_OF, type Endpoint, type ErrorKind, type Usage, type Wire } from './wire/types.js';
 
 const ROUTES: Record<string, { endpoint: Endpoint | 'models'; wire: Wire }> = {
   'POST /v1/chat/completions': { endpoint: 'chat', wire: openaiWire },
@@ -54,6 +54,9 @@ export interface HandlerDeps {
   config: GatewayConfig;
   logger: Logger;
 }
+
+/** Prompt-cache parts of the usage, priced at their own rates. */
+type Cache = Pick<Usage, 'cacheReadTokens' | 'cacheWriteTokens'>;
 
 interface Call {
   t0: number;
@@ -338,15 +341,15 @@ export class GatewayHandler {
     };
   }
 
-  private cost(call: Call, promptTokens: number, completionTokens: number): number {
+  private cost(call: Call, promptTokens: number, completionTokens: number, cache: Cache): number {
     const price = this.d.meter.book.lookup(call.model, call.provider.name);
-    return costOf(price.schedule, { inputTokens: promptTokens, outputTokens: completionTokens });
+    return costOf(price.schedule, { inputTokens: promptTokens, outputTokens: completionTokens, cacheReadTokens: cache.cacheReadTokens, cacheWriteTokens: cache.cacheWriteTokens });
   }
 
   /** Settle and record; the reservation is consumed. Written before the response is finished. */
-  private async settle(call: Call, row: LlmRequestInput, pendingId: number | null = null): Promise<number> {
+  private async settle(call: Call, row: LlmRequestInput, pendingId: number | null = null, cache: Cache = {}): Promise<number> {
     // Whatever tokens the provider produced are owed, whatever became of the response.
-    const micros = row.promptTokens + row.completionTokens === 0 ? 0 : this.cost(call, row.promptTokens, row.completionTokens);
+    const micros = row.promptTokens + row.completionTokens === 0 ? 0 : this.cost(call, row.promptTokens, row.completionTokens, cache);
     const rid = call.reservationId;
     call.reservationId = null;
     await this.d.meter.settle(rid, call.agentId, micros, row, pendingId);
@@ -418,7 +421,7 @@ export class GatewayHandler {
     const usage = parsed ? call.wire.usage(parsed) : null;
     const promptTokens = usage?.promptTokens ?? call.promptTokensEstimate;
     const completionTokens = usage?.completionTokens ?? countTextTokens(slots.map((s) => s.text).join(''), call.model);
-    const micros = await this.settle(call, this.row(call, 'ok', up.status, promptTokens, completionTokens, usage ? 'provider' : 'estimate', redactions, firstByteMs, null));
+    const micros = await this.settle(call, this.row(call, 'ok', up.status, promptTokens, completionTokens, usage ? 'provider' : 'estimate', redactions, firstByteMs, null), null, usage ?? {});
     const headers = { ...this.passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
     res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
     res.end(out);
@@ -438,6 +441,7 @@ export class GatewayHandler {
     const splitter = new SseSplitter();
     const guards = new Map<number, StreamGuard>();
     const usage = { promptTokens: null as number | null, completionTokens: null as number | null };
+    const cache: Cache = {};
     let text = '';
     let redactions = 0;
     let template: unknown = null;
@@ -467,6 +471,8 @@ export class GatewayHandler {
       if (insp.usage) {
         if (insp.usage.promptTokens !== undefined) usage.promptTokens = insp.usage.promptTokens;
         if (insp.usage.completionTokens !== undefined) usage.completionTokens = insp.usage.completionTokens;
+        if (insp.usage.cacheReadTokens !== undefined) cache.cacheReadTokens = insp.usage.cacheReadTokens;
+        if (insp.usage.cacheWriteTokens !== undefined) cache.cacheWriteTokens = insp.usage.cacheWriteTokens;
       }
       let changed = false;
       const extras: string[] = [];
@@ -568,7 +574,7 @@ export class GatewayHandler {
     const row = this.row(call, status, up.status, promptTokens, completionTokens, fromProvider ? 'provider' : 'estimate', redactions, firstByteMs, error);
     // The upstream charged for what it produced even if the agent hung up: settle on that.
     // The pending row commits on the next tick; the stream did not wait for it.
-    await this.settle(call, row, await pending);
+    await this.settle(call, row, await pending, cache);
     if (!res.destroyed) res.end();
   }
 

@@ -65,6 +65,16 @@ describe('cost and budget through a real upstream', () => {
     expect((await (await t.api(`/api/agents/${a.agentId}/costs`)).json()).spentUsd).toBe(0.032);
   });
 
+  it('prices prompt-cache reads at their own rate', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig({ pricing: { 'cachey-model': { input_per_1m: 10, output_per_1m: 10, cache_read_per_1m: 1 } } }) } });
+    const a = await agentToken(t, 5);
+    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
+    expect((await chat(t, a.token, { model: 'cachey-model', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    // 200 fresh tokens at $10/M plus 800 cached at $1/M: $0.0028.
+    const row = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
+    expect(row.cost_micros).toBe(2_800);
+  });
+
   it('50 concurrent requests against a nearly spent budget never settle past the limit', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
     const a = await agentToken(t, 1);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 export interface MockReply {
   status?: number;
   content?: string;
-  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  usage?: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens: number } } | null;
   headers?: Record<string, string>;
   /** For errors: the raw body. */
   body?: unknown;

@@ -16,6 +16,11 @@ const TYPE: Record<ErrorKind, string> = {
   blocked: 'invalid_request_error',
 };
 
+const cacheOf = (u: any) => ({
+  ...(typeof u?.cache_read_input_tokens === 'number' ? { cacheReadTokens: u.cache_read_input_tokens as number } : {}),
+  ...(typeof u?.cache_creation_input_tokens === 'number' ? { cacheWriteTokens: u.cache_creation_input_tokens as number } : {}),
+});
+
 const inputOf = (u: any) =>
   (typeof u?.input_tokens === 'number' ? u.input_tokens : 0) +
   (typeof u?.cache_read_input_tokens === 'number' ? u.cache_read_input_tokens : 0) +
@@ -50,7 +55,7 @@ export const anthropicWire: Wire = {
   usage(json): Usage | null {
     const u = json?.usage;
     if (!u || typeof u.input_tokens !== 'number') return null;
-    return { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0 };
+    return { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...cacheOf(u) };
   },
 
   textSlots(json): TextSlot[] {
@@ -68,7 +73,7 @@ export const anthropicWire: Wire = {
     switch (json.type) {
       case 'message_start': {
         const u = json.message?.usage;
-        if (u) res.usage = { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0 };
+        if (u) res.usage = { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...cacheOf(u) };
         break;
       }
       case 'message_delta': {

@@ -34,6 +34,8 @@ function checkMessages(messages: unknown): string | null {
   return null;
 }
 
+const cachedOf = (u: any) => (typeof u?.prompt_tokens_details?.cached_tokens === 'number' ? { cacheReadTokens: u.prompt_tokens_details.cached_tokens as number } : {});
+
 export const openaiWire: Wire = {
   name: 'openai',
 
@@ -67,7 +69,7 @@ export const openaiWire: Wire = {
   usage(json): Usage | null {
     const u = json?.usage;
     if (!u || typeof u.prompt_tokens !== 'number') return null;
-    return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0 };
+    return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, ...cachedOf(u) };
   },
 
   textSlots(json): TextSlot[] {
@@ -86,7 +88,7 @@ export const openaiWire: Wire = {
     const res: StreamInspection = { slots: [], ends: [], last: false };
     if (!json || typeof json !== 'object') return res;
     const u = json.usage;
-    if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0 };
+    if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
     const choices = Array.isArray(json.choices) ? json.choices : [];
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;

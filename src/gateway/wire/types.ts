@@ -16,8 +16,12 @@ export type ErrorKind =
   | 'blocked';
 
 export interface Usage {
+  /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */
   promptTokens: number;
   completionTokens: number;
+  /** Of the prompt, read from the provider's prompt cache (cheaper) and written to it (dearer). */
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
 }
 
 /** A piece of model output text inside a response, which redaction may rewrite in place. */
