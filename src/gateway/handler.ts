@@ -106,7 +106,7 @@ export class GatewayHandler {
     if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${(req.url ?? '').split('?', 1)[0]}. The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/messages.`);
     const { wire } = route;
     const agentId = await this.authenticate(req);
-    if (route.endpoint === 'models') return this.models(res, req);
+    if (route.endpoint === 'models') return this.models(res);
 
     const buf = await readBody(req, this.d.config.maxRequestBytes);
     let json: unknown;
@@ -578,11 +578,10 @@ export class GatewayHandler {
     if (!res.destroyed) res.end();
   }
 
-  private async models(res: ServerResponse, req: IncomingMessage): Promise<void> {
+  private async models(res: ServerResponse): Promise<void> {
     const provider = this.d.router.effective('openai');
     const up = await provider.call({ endpoint: 'models', method: 'GET', body: null, json: null, stream: false, headers: {}, signal: AbortSignal.timeout(this.d.config.providers.openai.timeoutMs) });
     const raw = await collect(up.body);
-    void req;
     sendJson(res, up.status, raw.toString('utf8'));
   }
 }

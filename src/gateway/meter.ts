@@ -57,8 +57,7 @@ export class Meter {
     this.d.store.settleInterrupted();
     const spent = this.d.store.spendByAgent();
     for (const a of this.d.state.listAgents()) {
-      const limit = a.budget?.limitUsd ?? null;
-      const limitMicros = limit === null ? null : Math.round(limit * 1_000_000);
+      const limitMicros = this.d.state.agentBrief(a.id)?.limitMicros ?? null;
       const spentMicros = spent.get(a.id) ?? 0;
       this.tracker.restore(a.id, { limitMicros, spentMicros });
       if (limitMicros) this.deciles.set(a.id, Math.min(10, Math.floor((spentMicros * 10) / limitMicros)));

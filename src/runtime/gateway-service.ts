@@ -92,11 +92,11 @@ export const gatewayService: ServiceFactory = (ctx) => {
       const p = c.get('principal');
       assertRole(p, 'admin');
       const id = c.req.param('id');
-      const agent = ctx.state.getAgent(id) ?? ctx.state.loadAgent(id);
+      const agent = ctx.state.agentBrief(id);
       if (!agent) throw new NotFoundError(`no agent ${id}`);
       const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
       const limit = body.limitUsd === null ? null : usdToMicros(body.limitUsd);
-      meter.ensure(id, agent.budget?.limitUsd == null ? null : usdToMicros(agent.budget.limitUsd));
+      meter.ensure(id, agent.limitMicros);
       const refused = meter.setLimit(id, limit, `${p.role} ${p.name}`);
       if (refused) throw new ConflictError(refused);
       return c.json(ctx.state.getAgent(id));
@@ -111,7 +111,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
       const summary = summarizeCosts(records, baselineModel ? { baseline: { model: baselineModel, book: meter.book } } : {});
       const snap = meter.tracker.snapshot(id);
       const spent = snap?.spentMicros ?? summary.costMicros;
-      const limit = snap ? snap.limitMicros : agent.budget?.limitUsd == null ? null : usdToMicros(agent.budget.limitUsd);
+      const limit = snap ? snap.limitMicros : (ctx.state.agentBrief(id)?.limitMicros ?? null);
       const projection = projectSpend(spent, limit, agent.progress);
       const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
       return c.json({

@@ -11,6 +11,14 @@ const MAX_REPLAY = 10_000;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
 
+/**
+ * Events after which a client wants the agent's fresh status object: lifecycle, progress and
+ * budget changes. Not output lines or per-call records, which arrive by the thousand.
+ */
+function carriesStatus(type: string): boolean {
+  return (type.startsWith('agent.') && type !== 'agent.output') || type.startsWith('budget.');
+}
+
 interface Client {
   ws: WebSocket;
   principal: Principal;
@@ -110,7 +118,7 @@ export class WsHub {
     const byAgent = new Map<string, string>();
     const frame = (events: IronEvent[]) => {
       const withAgents = events.map((event) => {
-        const agent = event.agentId && event.type !== 'agent.output' ? this.deps.state.getAgent(event.agentId) : null;
+        const agent = event.agentId && carriesStatus(event.type) ? this.deps.state.getAgent(event.agentId) : null;
         return agent ? { event, agent } : { event };
       });
       return withAgents.length === 1 ? JSON.stringify({ type: 'event', ...withAgents[0] }) : JSON.stringify({ type: 'events', items: withAgents });
