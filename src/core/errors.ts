@@ -18,6 +18,10 @@ export class ValidationError extends IronCageError {
 export class UnauthorizedError extends IronCageError {
   constructor(message = 'a valid token is required') { super('unauthorized', 401, message); }
 }
+/** No token at all, as opposed to a bad one: each surface may say its own way to send one. */
+export class MissingTokenError extends UnauthorizedError {
+  constructor(message = 'a token is required: send Authorization: Bearer <token>') { super(message); }
+}
 export class ForbiddenError extends IronCageError {
   constructor(message: string) { super('forbidden', 403, message); }
 }

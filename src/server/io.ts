@@ -82,7 +82,8 @@ export async function collect(body: NodeJS.ReadableStream, limit = 64 * 1024 * 1
  * left alone. Either way it writes nothing and returns 0.
  *
  * @example
- *   sendJson(res, 404, { error: { code: 'not_found', message: 'no such thing' } });
+ *   const { status, body } = toErrorResponse(err);
+ *   sendJson(res, status, body, status === 413 ? { connection: 'close' } : {});
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
   if (res.headersSent || res.destroyed) {
