@@ -1,6 +1,6 @@
 // PII protection (spec #5-#8, #21): detect, redact (whole texts and streams), decide by
 // policy, and prepare audit fields. Pure functions over strings; callers do the I/O.
-export { PII_TYPES, DEFAULT_RISK, DEFAULT_PHONE_REGIONS, replacementFor } from './types.js';
+export { PII_TYPES, PII_SEVERITIES, RISKS, DEFAULT_RISK, DEFAULT_PHONE_REGIONS, replacementFor } from './types.js';
 export type { PiiType, Risk, Severity, Detection, ScanOptions } from './types.js';
 export { createScanner, type Scanner } from './scanner.js';
 export { scan, redact, applyRedactions, scannerFor, type RedactOptions, type RedactResult } from './redact.js';
