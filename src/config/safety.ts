@@ -48,7 +48,7 @@ export const SAFETY_DEFAULTS: SafetyConfig = {
 type Section = z.output<typeof section>;
 
 /** The `safety:` section, key by key; per-type tables merge over the ones so far. */
-export const SAFETY_KEYS: Keys<SafetyConfig, Section> = {
+const SAFETY_KEYS: Keys<SafetyConfig, Section> = {
   perType: merged('per_type'),
   severity: merged('severity'),
   risk: merged('risk'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { generateApiToken, TokenService, type Principal } from '../../src/auth/index.js';
+import { generateApiToken } from '../../src/auth/api-tokens.js';
+import { TokenService, type Principal } from '../../src/auth/index.js';
 import { MissingTokenError, UnauthorizedError } from '../../src/core/errors.js';
 
 const service = () => new TokenService(randomBytes(32));
