@@ -148,7 +148,8 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
     modelFallbacks: merged('model_fallbacks'),
     // Price tables are the budget domain's to judge: it names every bad entry (ConfigError).
     pricing: (l) => (l.pricing === undefined ? undefined : parsePriceOverrides(l.pricing, 'pricing')),
-    defaultPrice: (l) => (l.default_price === undefined ? undefined : parseModelRates(l.default_price, 'default_price')),
+    // An empty `default_price:` (null) has always meant "not set".
+    defaultPrice: (l) => (l.default_price == null ? undefined : parseModelRates(l.default_price, 'default_price')),
     baselineModel: 'baseline_model',
     budgetPolicy: (l, cur) =>
       layer(cur, l.budget_policy, { thresholds: 'thresholds', onExhausted: 'on_exhausted', defaultMaxOutputTokens: 'default_max_output_tokens' }),

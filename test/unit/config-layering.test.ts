@@ -106,6 +106,8 @@ describe('config layering', () => {
     );
     writeFileSync(join(dir, 'q.yaml'), 'default_price: 3\n');
     expect(() => loadConfig({ configPath: 'q.yaml', env: {}, cwd: dir })).toThrow(/q\.yaml: invalid pricing:\n {2}default_price: expected an object/);
+    writeFileSync(join(dir, 's.yaml'), 'default_price:\n');
+    expect(loadConfig({ configPath: 's.yaml', env: {}, cwd: dir }).gateway.defaultPrice).toBeNull();
     writeFileSync(join(dir, 'r.yaml'), 'safety:\n  per_type: { NAME: block }\n');
     expect(() => loadConfig({ configPath: 'r.yaml', env: {}, cwd: dir })).toThrow(/r\.yaml: unknown key 'safety\.per_type\.NAME'/);
     cleanup();
