@@ -1,6 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { randomUUID } from 'node:crypto';
-import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import { ForbiddenError, MissingTokenError, UnauthorizedError } from '../core/errors.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
 
 export const ROLES = ['admin', 'viewer', 'agent'] as const;
@@ -21,16 +21,24 @@ export interface IssueOptions {
   ttlSeconds?: number;
 }
 
+/** Where a token may be presented. Node's `req.headers` fits as it is. */
+export interface CredentialHeaders {
+  authorization?: string | string[] | null;
+  'x-api-key'?: string | string[] | null;
+}
+
+const first = (v: string | string[] | null | undefined): string | undefined => (Array.isArray(v) ? v[0] : (v ?? undefined));
+
 const ISSUER = 'iron-cage';
 const CACHE_MAX = 10_000;
 
-/** JWT (HS256) tokens. Verification results are cached: the gateway checks a token per call. */
 /** Looks an API token up by its hash; null when unknown. `revoked` tokens are refused. */
 export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean } | null;
 
 // API tokens can be revoked from another process; a short cache bounds how long that takes.
 const API_TOKEN_CACHE_MS = 5_000;
 
+/** JWT (HS256) and API tokens. Verification results are cached: the gateway checks a token per call. */
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
   resolveApiToken: ApiTokenResolver = () => null;
@@ -58,7 +66,24 @@ export class TokenService {
     this.cache.set(token, { principal, expMs });
   }
 
-  /** Synchronous fast path for the gateway: a token verified before and still valid. */
+  /**
+   * The one token check of every surface: take the token from `?token=` (WebSockets), else
+   * `Authorization: Bearer …` (OpenAI SDK, our SDK), else `x-api-key` (Anthropic SDK), and
+   * verify it. A token verified before comes back synchronously, so the gateway pays no
+   * promise per call; otherwise a Promise. Throws `MissingTokenError` (synchronously) when no
+   * token was sent, and rejects with `UnauthorizedError` when the token is bad.
+   *
+   * @example
+   *   const p = tokens.authenticate(req.headers);
+   *   const principal = p instanceof Promise ? await p : p;
+   */
+  authenticate(headers: CredentialHeaders, queryToken?: string | null): Principal | Promise<Principal> {
+    const token = queryToken ?? tokenFromHeaders(first(headers.authorization), first(headers['x-api-key']));
+    if (!token) throw new MissingTokenError();
+    return this.cached(token) ?? this.verify(token);
+  }
+
+  /** Synchronous fast path: a token verified before and still valid. */
   cached(token: string): Principal | null {
     const hit = this.cache.get(token);
     return hit && hit.expMs > Date.now() ? hit.principal : null;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../budget/index.js';
+import { layer, merged, type Keys } from './layer.js';
 
 // Gateway, budget and alert keys of the config file (snake_case). Pricing tables are checked
 // by the budget domain's own parser, which names every bad entry.
@@ -86,9 +88,10 @@ export interface GatewayConfig {
   };
   routing: Record<string, 'openai' | 'anthropic' | 'simulated'>;
   modelFallbacks: Record<string, string[]>;
-  /** Raw tables, validated by the budget domain at load. */
-  pricing: Record<string, unknown> | null;
-  defaultPrice: unknown;
+  /** Price overrides, parsed by the budget domain at load. */
+  pricing: PriceOverrides;
+  /** The price of a model nobody priced; null: the budget domain's own default. */
+  defaultPrice: ModelRates | null;
   baselineModel: string | null;
   budgetPolicy: { thresholds: number[]; onExhausted: 'stop' | 'refuse'; defaultMaxOutputTokens: number };
   retry: { attempts: number; baseMs: number; maxMs: number };
@@ -104,8 +107,8 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   },
   routing: {},
   modelFallbacks: {},
-  pricing: null,
-  defaultPrice: undefined,
+  pricing: PriceOverrides.empty,
+  defaultPrice: null,
   baselineModel: null,
   budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096 },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
@@ -114,58 +117,71 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
 };
 
 type GatewayLayer = { [K in keyof typeof gatewayFileSchema]?: z.output<(typeof gatewayFileSchema)[K]> };
+type Providers = NonNullable<GatewayLayer['providers']>;
 
-function applyProvider(cur: ProviderConfig, l: z.output<typeof provider> | undefined, env: NodeJS.ProcessEnv, defaultEnv: string): ProviderConfig {
-  const keyEnv = l?.api_key_env ?? defaultEnv;
+function providerKeys(env: NodeJS.ProcessEnv): Keys<ProviderConfig, z.output<typeof provider>> {
   return {
-    baseUrl: (l?.base_url ?? cur.baseUrl).replace(/\/+$/, ''),
-    apiKey: l?.api_key ?? (l?.api_key_env !== undefined ? (env[keyEnv] ?? null) : cur.apiKey),
-    timeoutMs: l?.timeout_ms ?? cur.timeoutMs,
+    baseUrl: (l) => l.base_url?.replace(/\/+$/, ''),
+    // Naming an environment variable means its value, even an unset one (no key: simulated).
+    apiKey: (l) => l.api_key ?? (l.api_key_env !== undefined ? (env[l.api_key_env] ?? null) : undefined),
+    timeoutMs: 'timeout_ms',
+  };
+}
+
+const SIMULATED_KEYS: Keys<GatewayConfig['providers']['simulated'], NonNullable<Providers['simulated']>> = {
+  latencyMs: 'latency_ms',
+  chunkDelayMs: 'chunk_delay_ms',
+  failures: (l) => l.failures?.map((f) => ({ fromCall: f.from_call, count: f.count ?? null, status: f.status })),
+};
+
+/** The gateway keys of one parsed source, which sit at the top level of the file. */
+function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> {
+  const provider = providerKeys(env);
+  return {
+    providers: (l, cur) =>
+      layer(cur, l.providers, {
+        openai: (p, c) => layer(c, p.openai, provider),
+        anthropic: (p, c) => layer(c, p.anthropic, provider),
+        simulated: (p, c) => layer(c, p.simulated, SIMULATED_KEYS),
+      }),
+    routing: merged('routing'),
+    modelFallbacks: merged('model_fallbacks'),
+    // Price tables are the budget domain's to judge: it names every bad entry (ConfigError).
+    pricing: (l) => (l.pricing === undefined ? undefined : parsePriceOverrides(l.pricing, 'pricing')),
+    // An empty `default_price:` (null) has always meant "not set".
+    defaultPrice: (l) => (l.default_price == null ? undefined : parseModelRates(l.default_price, 'default_price')),
+    baselineModel: 'baseline_model',
+    budgetPolicy: (l, cur) =>
+      layer(cur, l.budget_policy, { thresholds: 'thresholds', onExhausted: 'on_exhausted', defaultMaxOutputTokens: 'default_max_output_tokens' }),
+    retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
+    alerts: (l, cur) =>
+      layer(cur, l.alerts, {
+        webhookUrl: 'webhook_url',
+        email: (a) => a.email && { to: a.email.to, from: a.email.from ?? 'iron-cage@localhost', smtpUrl: a.email.smtp_url },
+      }),
+    maxRequestBytes: (l) => (l.max_request_mb === undefined ? undefined : Math.round(l.max_request_mb * 1024 * 1024)),
   };
 }
 
 /** Layer the gateway keys of one parsed source over `cur`. */
 export function applyGateway(cur: GatewayConfig, l: GatewayLayer, env: NodeJS.ProcessEnv): GatewayConfig {
-  const p = l.providers;
-  return {
-    providers: {
-      openai: applyProvider(cur.providers.openai, p?.openai, env, 'OPENAI_API_KEY'),
-      anthropic: applyProvider(cur.providers.anthropic, p?.anthropic, env, 'ANTHROPIC_API_KEY'),
-      simulated: {
-        latencyMs: p?.simulated?.latency_ms ?? cur.providers.simulated.latencyMs,
-        chunkDelayMs: p?.simulated?.chunk_delay_ms ?? cur.providers.simulated.chunkDelayMs,
-        failures: p?.simulated?.failures?.map((f) => ({ fromCall: f.from_call, count: f.count ?? null, status: f.status })) ?? cur.providers.simulated.failures,
-      },
-    },
-    routing: { ...cur.routing, ...l.routing },
-    modelFallbacks: { ...cur.modelFallbacks, ...l.model_fallbacks },
-    pricing: l.pricing ?? cur.pricing,
-    defaultPrice: l.default_price ?? cur.defaultPrice,
-    baselineModel: l.baseline_model ?? cur.baselineModel,
-    budgetPolicy: {
-      thresholds: l.budget_policy?.thresholds ?? cur.budgetPolicy.thresholds,
-      onExhausted: l.budget_policy?.on_exhausted ?? cur.budgetPolicy.onExhausted,
-      defaultMaxOutputTokens: l.budget_policy?.default_max_output_tokens ?? cur.budgetPolicy.defaultMaxOutputTokens,
-    },
-    retry: {
-      attempts: l.retry?.attempts ?? cur.retry.attempts,
-      baseMs: l.retry?.base_ms ?? cur.retry.baseMs,
-      maxMs: l.retry?.max_ms ?? cur.retry.maxMs,
-    },
-    alerts: {
-      webhookUrl: l.alerts?.webhook_url ?? cur.alerts.webhookUrl,
-      email: l.alerts?.email ? { to: l.alerts.email.to, from: l.alerts.email.from ?? 'iron-cage@localhost', smtpUrl: l.alerts.email.smtp_url } : cur.alerts.email,
-    },
-    maxRequestBytes: l.max_request_mb !== undefined ? Math.round(l.max_request_mb * 1024 * 1024) : cur.maxRequestBytes,
-  };
+  return layer(cur, l, gatewayKeys(env));
 }
 
-/** Provider keys from the environment iron-cage itself runs in, when the config names none. */
+/** The defaults, with provider keys and base URLs from the environment iron-cage itself runs in. */
 export function gatewayDefaults(env: NodeJS.ProcessEnv): GatewayConfig {
-  const d = structuredClone(GATEWAY_DEFAULTS);
-  d.providers.openai.apiKey = env.OPENAI_API_KEY || null;
-  d.providers.anthropic.apiKey = env.ANTHROPIC_API_KEY || null;
-  if (env.OPENAI_BASE_URL) d.providers.openai.baseUrl = env.OPENAI_BASE_URL.replace(/\/+$/, '');
-  if (env.ANTHROPIC_BASE_URL) d.providers.anthropic.baseUrl = env.ANTHROPIC_BASE_URL.replace(/\/+$/, '');
-  return d;
+  const d = GATEWAY_DEFAULTS;
+  const fromEnv = (p: ProviderConfig, key: string | undefined, url: string | undefined): ProviderConfig => ({
+    ...p,
+    apiKey: key || null,
+    baseUrl: url ? url.replace(/\/+$/, '') : p.baseUrl,
+  });
+  return {
+    ...d,
+    providers: {
+      openai: fromEnv(d.providers.openai, env.OPENAI_API_KEY, env.OPENAI_BASE_URL),
+      anthropic: fromEnv(d.providers.anthropic, env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL),
+      simulated: d.providers.simulated,
+    },
+  };
 }

@@ -1,2 +1,2 @@
-export { loadConfig, readConfigFile, type FlagValues, type LoadOptions } from './load.js';
+export { loadConfig, type FlagValues, type LoadOptions } from './load.js';
 export { DEFAULTS, type Config } from './schema.js';

@@ -4,9 +4,9 @@ import { parse as parseYaml } from 'yaml';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
-import { parseModelRates, parsePriceOverrides } from '../budget/index.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
+import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type FileLayer, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
 
@@ -130,36 +130,34 @@ export function flagLayer(flags: FlagValues): ParsedLayer {
   return validate(layer, (p) => `${FLAG_OF[p.split('.')[0] ?? ''] ?? 'flags'}: `);
 }
 
-function apply(cfg: Config, l: ParsedLayer, env: NodeJS.ProcessEnv): Config {
+/** Every key of the config, and where each comes from in a parsed layer. */
+function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
   return {
-    ...cfg,
-    gateway: applyGateway(cfg.gateway, l, env),
-    safety: applySafety(cfg.safety, l),
-    budgetMicros: l.budget ?? cfg.budgetMicros,
-    port: l.port ?? cfg.port,
-    host: l.host ?? cfg.host,
-    db: l.db ?? cfg.db,
-    safetyMode: l.safety_mode ?? cfg.safetyMode,
-    python: l.python ?? cfg.python,
-    verbose: l.verbose ?? cfg.verbose,
-    logFormat: l.log_format ?? cfg.logFormat,
-    name: l.name ?? cfg.name,
-    gracePeriodMs: l.grace_period_ms ?? cfg.gracePeriodMs,
-    exitWithAgent: l.exit ?? cfg.exitWithAgent,
-    restart: {
-      policy: l.restart?.policy ?? cfg.restart.policy,
-      maxRestarts: l.restart?.max_restarts ?? cfg.restart.maxRestarts,
-      backoffMs: l.restart?.backoff_ms ?? cfg.restart.backoffMs,
-      maxBackoffMs: l.restart?.max_backoff_ms ?? cfg.restart.maxBackoffMs,
-    },
-    corsOrigins: l.cors_origins ?? cfg.corsOrigins,
-    allowedHosts: l.allowed_hosts ?? cfg.allowedHosts,
-    adminTokenTtlHours: l.admin_token_ttl_hours ?? cfg.adminTokenTtlHours,
-    tools: l.tools ?? cfg.tools,
-    faults: l.faults ?? cfg.faults,
-    allowFaults: l.allow_faults ?? cfg.allowFaults,
+    gateway: (l, cur) => applyGateway(cur, l, env),
+    safety: (l, cur) => applySafety(cur, l),
+    budgetMicros: 'budget',
+    port: 'port',
+    host: 'host',
+    db: 'db',
+    safetyMode: 'safety_mode',
+    python: 'python',
+    verbose: 'verbose',
+    logFormat: 'log_format',
+    name: 'name',
+    gracePeriodMs: 'grace_period_ms',
+    exitWithAgent: 'exit',
+    restart: (l, cur) => layer(cur, l.restart, { policy: 'policy', maxRestarts: 'max_restarts', backoffMs: 'backoff_ms', maxBackoffMs: 'max_backoff_ms' }),
+    corsOrigins: 'cors_origins',
+    allowedHosts: 'allowed_hosts',
+    adminTokenTtlHours: 'admin_token_ttl_hours',
+    tools: 'tools',
+    faults: 'faults',
+    allowFaults: 'allow_faults',
+    configFile: null,
   };
 }
+
+const apply = (cfg: Config, l: ParsedLayer, env: NodeJS.ProcessEnv): Config => layer(cfg, l, configKeys(env));
 
 export interface LoadOptions {
   /** Explicit --config (or IRON_CAGE_CONFIG); otherwise iron-cage.yaml|yml|toml in cwd if present. */
@@ -179,15 +177,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   let cfg: Config = { ...DEFAULTS, restart: { ...DEFAULTS.restart }, gateway: gatewayDefaults(env) };
   if (file !== undefined) {
     const where = resolve(cwd, file);
-    cfg = apply(cfg, readConfigFile(where), env);
-    cfg.configFile = where;
-    // Price tables are the budget domain's to judge; it names every bad entry.
+    const fromFile = readConfigFile(where);
     try {
-      parsePriceOverrides(cfg.gateway.pricing, 'pricing');
-      if (cfg.gateway.defaultPrice !== undefined) parseModelRates(cfg.gateway.defaultPrice, 'default_price');
+      cfg = apply(cfg, fromFile, env);
     } catch (e) {
-      throw new ConfigError(`config ${where}: ${(e as Error).message}`);
+      // Only price tables are judged while layering (by the budget domain); say which file.
+      throw e instanceof ConfigError ? new ConfigError(`config ${where}: ${e.message}`) : e;
     }
+    cfg.configFile = where;
   }
   cfg = apply(cfg, envLayer(env), env);
   cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);

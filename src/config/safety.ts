@@ -1,32 +1,30 @@
 import { z } from 'zod';
+import { PII_SEVERITIES, PII_TYPES, RISKS, SAFETY_MODES, type PiiType, type Risk, type SafetyMode, type Severity } from '../safety/index.js';
+import { layer, merged, type Keys } from './layer.js';
 
 // PII protection keys of the config file. The mode itself is the top-level `safety_mode`
-// (also --safety-mode); this section refines it.
-const TYPES = ['EMAIL', 'PHONE', 'SSN', 'CREDIT_CARD', 'IBAN', 'IP_ADDRESS', 'API_KEY'] as const;
-const typeRecord = <T extends z.ZodType>(v: T) => z.partialRecord(z.enum(TYPES), v);
+// (also --safety-mode); this section refines it. The type, mode, severity and risk names are
+// the safety domain's own lists.
+const typeRecord = <T extends z.ZodType>(v: T) => z.partialRecord(z.enum(PII_TYPES), v);
 
-export const safetyFileSchema = {
-  safety: z
-    .strictObject({
-      per_type: typeRecord(z.enum(['redact', 'block', 'warn'])).optional(),
-      severity: typeRecord(z.enum(['CRITICAL', 'WARN', 'INFO'])).optional(),
-      risk: typeRecord(z.enum(['HIGH', 'MEDIUM', 'LOW'])).optional(),
-      allow_domains: z.array(z.string().min(1)).optional(),
-      allow_values: z.array(z.string().min(1)).optional(),
-      phone_regions: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code like GB')).optional(),
-      redact_prompts: z.boolean().optional(),
-      on_block: z.enum(['stop', 'refuse']).optional(),
-      webhook_url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL').optional(),
-    })
-    .optional(),
-};
+const section = z.strictObject({
+  per_type: typeRecord(z.enum(SAFETY_MODES)).optional(),
+  severity: typeRecord(z.enum(PII_SEVERITIES)).optional(),
+  risk: typeRecord(z.enum(RISKS)).optional(),
+  allow_domains: z.array(z.string().min(1)).optional(),
+  allow_values: z.array(z.string().min(1)).optional(),
+  phone_regions: z.array(z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code like GB')).optional(),
+  redact_prompts: z.boolean().optional(),
+  on_block: z.enum(['stop', 'refuse']).optional(),
+  webhook_url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL').optional(),
+});
 
-export type PiiTypeName = (typeof TYPES)[number];
+export const safetyFileSchema = { safety: section.optional() };
 
 export interface SafetyConfig {
-  perType: Partial<Record<PiiTypeName, 'redact' | 'block' | 'warn'>>;
-  severity: Partial<Record<PiiTypeName, 'CRITICAL' | 'WARN' | 'INFO'>>;
-  risk: Partial<Record<PiiTypeName, 'HIGH' | 'MEDIUM' | 'LOW'>>;
+  perType: Partial<Record<PiiType, SafetyMode>>;
+  severity: Partial<Record<PiiType, Severity>>;
+  risk: Partial<Record<PiiType, Risk>>;
   allowDomains: string[];
   allowValues: string[];
   phoneRegions: string[] | null;
@@ -47,20 +45,19 @@ export const SAFETY_DEFAULTS: SafetyConfig = {
   webhookUrl: null,
 };
 
-type Layer = { safety?: z.output<(typeof safetyFileSchema)['safety']> };
+type Section = z.output<typeof section>;
 
-export function applySafety(cur: SafetyConfig, l: Layer): SafetyConfig {
-  const s = l.safety;
-  if (!s) return cur;
-  return {
-    perType: { ...cur.perType, ...s.per_type },
-    severity: { ...cur.severity, ...s.severity },
-    risk: { ...cur.risk, ...s.risk },
-    allowDomains: s.allow_domains ?? cur.allowDomains,
-    allowValues: s.allow_values ?? cur.allowValues,
-    phoneRegions: s.phone_regions ?? cur.phoneRegions,
-    redactPrompts: s.redact_prompts ?? cur.redactPrompts,
-    onBlock: s.on_block ?? cur.onBlock,
-    webhookUrl: s.webhook_url ?? cur.webhookUrl,
-  };
-}
+/** The `safety:` section, key by key; per-type tables merge over the ones so far. */
+const SAFETY_KEYS: Keys<SafetyConfig, Section> = {
+  perType: merged('per_type'),
+  severity: merged('severity'),
+  risk: merged('risk'),
+  allowDomains: 'allow_domains',
+  allowValues: 'allow_values',
+  phoneRegions: 'phone_regions',
+  redactPrompts: 'redact_prompts',
+  onBlock: 'on_block',
+  webhookUrl: 'webhook_url',
+};
+
+export const applySafety = (cur: SafetyConfig, l: { safety?: Section }): SafetyConfig => layer(cur, l.safety, SAFETY_KEYS);

@@ -11,45 +11,33 @@ export class IronCageError extends Error {
   }
 }
 
+// One line each: a code and a status are the whole of what tells them apart.
 export class ValidationError extends IronCageError {
-  constructor(message: string, code = 'invalid_request') {
-    super(code, 400, message);
-  }
+  constructor(message: string, code = 'invalid_request') { super(code, 400, message); }
 }
-
 export class UnauthorizedError extends IronCageError {
-  constructor(message = 'a valid token is required') {
-    super('unauthorized', 401, message);
-  }
+  constructor(message = 'a valid token is required') { super('unauthorized', 401, message); }
 }
-
+/** No token at all, as opposed to a bad one: each surface may say its own way to send one. */
+export class MissingTokenError extends UnauthorizedError {
+  constructor(message = 'a token is required: send Authorization: Bearer <token>') { super(message); }
+}
 export class ForbiddenError extends IronCageError {
-  constructor(message: string) {
-    super('forbidden', 403, message);
-  }
+  constructor(message: string) { super('forbidden', 403, message); }
 }
-
 export class NotFoundError extends IronCageError {
-  constructor(message: string) {
-    super('not_found', 404, message);
-  }
+  constructor(message: string) { super('not_found', 404, message); }
 }
-
 export class ConflictError extends IronCageError {
-  constructor(message: string) {
-    super('conflict', 409, message);
-  }
+  constructor(message: string) { super('conflict', 409, message); }
 }
 
+/** A body past `limit` bytes: a request the server will not read, or an upstream answer it will not hold. */
 export class PayloadTooLargeError extends IronCageError {
-  constructor(limitBytes: number) {
-    super('payload_too_large', 413, `request body is larger than ${limitBytes} bytes`);
-  }
+  constructor(readonly limit: number) { super('payload_too_large', 413, `request body is larger than ${limit} bytes`); }
 }
 
 /** A configuration or command-line problem: the CLI prints the message and exits 2. */
 export class ConfigError extends IronCageError {
-  constructor(message: string) {
-    super('invalid_config', 400, message);
-  }
+  constructor(message: string) { super('invalid_config', 400, message); }
 }

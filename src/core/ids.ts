@@ -17,5 +17,3 @@ export function agentPrefix(scriptOrName: string): string {
 export function newAgentId(scriptOrName: string): string {
   return `${agentPrefix(scriptOrName)}-${randomBytes(4).toString('hex')}`;
 }
-
-export const AGENT_ID_RE = /^[a-z0-9]{2,4}-[0-9a-f]{8}$/;

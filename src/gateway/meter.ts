@@ -5,8 +5,6 @@ import {
   formatProjection,
   estimateRequestCost,
   formatBudgetUsage,
-  parseModelRates,
-  parsePriceOverrides,
   PriceBook,
   projectSpend,
   recommendIncrease,
@@ -47,8 +45,8 @@ export class Meter {
   constructor(private readonly d: MeterDeps) {
     this.tracker = new BudgetTracker({ thresholds: d.config.budgetPolicy.thresholds });
     this.book = new PriceBook({
-      overrides: parsePriceOverrides(d.config.pricing, 'pricing'),
-      ...(d.config.defaultPrice !== undefined ? { defaultRates: parseModelRates(d.config.defaultPrice, 'default_price') } : {}),
+      overrides: d.config.pricing,
+      ...(d.config.defaultPrice ? { defaultRates: d.config.defaultPrice } : {}),
     });
   }
 

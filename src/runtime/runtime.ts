@@ -7,9 +7,21 @@ import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import { LlmStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
-import { createPiiProtection, type PiiProtection } from './safety-service.js';
-import { SERVICES, type Service, type ServiceContext } from './services.js';
+import { PiiProtection, piiRoutes } from '../protection/index.js';
+import { AlertDispatcher } from './alerts.js';
+import { gatewayService } from './gateway-service.js';
+import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';
+import { toolsService } from './tools-service.js';
+
+const safetyService: ServiceFactory = (ctx) => ({
+  name: 'safety',
+  apiRoutes: [piiRoutes(ctx.pii, ctx.state)],
+  close: () => ctx.pii.close(),
+});
+
+/** Every service the runtime starts, in order. */
+const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService];
 
 export interface RuntimeOptions {
   config: Config;
@@ -66,7 +78,9 @@ export class Runtime {
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;
       const stopAgent = (id: string, by: string) => rt?.stopAgent(id, by) ?? false;
-      const pii = createPiiProtection({ config, state, logger, stopAgent });
+      const webhookUrl = config.safety.webhookUrl;
+      const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
+      const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
       const ctx: ServiceContext = { config, state, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(

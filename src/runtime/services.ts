@@ -3,10 +3,11 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { AppEnv, RawRoute } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
-import type { PiiProtection } from './safety-service.js';
+import type { PiiProtection } from '../protection/index.js';
 import type { Hono } from 'hono';
-import { gatewayService } from './gateway-service.js';
-import { toolsService } from './tools-service.js';
+
+// The contract between the runtime and its services, and nothing else: the services import
+// these types, so the list of services lives in runtime.ts (no import cycle).
 
 /** What a service (gateway, tool proxy, …) gets from the runtime. */
 export interface ServiceContext {
@@ -37,13 +38,3 @@ export interface Service {
 }
 
 export type ServiceFactory = (ctx: ServiceContext) => Service;
-
-/** Every service the runtime starts, in order. */
-const safetyService: ServiceFactory = (ctx) => ({
-  name: 'safety',
-  apiRoutes: [(app) => ctx.pii.routes(app)],
-  close: () => ctx.pii.close(),
-});
-
-export const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService];
-

@@ -1,8 +1,7 @@
 // PII protection (spec #5-#8, #21): detect, redact (whole texts and streams), decide by
 // policy, and prepare audit fields. Pure functions over strings; callers do the I/O.
-export { PII_TYPES, DEFAULT_RISK, DEFAULT_PHONE_REGIONS, replacementFor } from './types.js';
+export { PII_TYPES, PII_SEVERITIES, RISKS } from './types.js';
 export type { PiiType, Risk, Severity, Detection, ScanOptions } from './types.js';
-export { createScanner, type Scanner } from './scanner.js';
 export { scan, redact, applyRedactions, scannerFor, type RedactOptions, type RedactResult } from './redact.js';
 export { createStreamRedactor, type StreamRedactor, type StreamRedactorOptions } from './stream.js';
 export {
@@ -18,5 +17,5 @@ export {
   type PolicyAction,
   type PolicyDecision,
 } from './policy.js';
-export { hmacValue, sealValue, openSealedValue, normalizeValue, auditFields, type AuditKeys, type PiiAuditFields } from './audit.js';
+export { auditFields, type AuditKeys, type PiiAuditFields } from './audit.js';
 export { emptyProtectionCounters, addDetections, type ProtectionCounters } from './counters.js';

@@ -1,13 +1,13 @@
 import { ValidationError } from '../core/errors.js';
-import { PII_TYPES, type Detection, type PiiType, type Severity } from './types.js';
+import { PII_SEVERITIES, PII_TYPES, type Detection, type PiiType, type Severity } from './types.js';
 
 /**
  * What to do when PII shows up (spec #8): `redact` delivers the text with the values
  * replaced and the agent carries on; `block` refuses the call; `warn` delivers the text
  * untouched and only counts and logs (for trying the detectors out).
  */
-export type SafetyMode = 'redact' | 'block' | 'warn';
-export const SAFETY_MODES: readonly SafetyMode[] = ['redact', 'block', 'warn'];
+export const SAFETY_MODES = ['redact', 'block', 'warn'] as const;
+export type SafetyMode = (typeof SAFETY_MODES)[number];
 
 export interface SafetyPolicy {
   mode: SafetyMode;
@@ -29,8 +29,6 @@ export const DEFAULT_SEVERITY: Readonly<Record<PiiType, Severity>> = {
   IP_ADDRESS: 'INFO',
 };
 
-const SEVERITIES: readonly Severity[] = ['CRITICAL', 'WARN', 'INFO'];
-
 /** Checks a policy that came from outside (config file, flags, API) and says precisely what is wrong. */
 export function validatePolicy(policy: SafetyPolicy): SafetyPolicy {
   if (!SAFETY_MODES.includes(policy.mode)) throw new ValidationError(`safety_mode must be one of ${SAFETY_MODES.join(', ')}, not '${String(policy.mode)}'`);
@@ -40,7 +38,7 @@ export function validatePolicy(policy: SafetyPolicy): SafetyPolicy {
   }
   for (const [type, severity] of Object.entries(policy.severity ?? {})) {
     if (!PII_TYPES.includes(type as PiiType)) throw new ValidationError(`unknown PII type '${type}' in severity overrides`);
-    if (!SEVERITIES.includes(severity)) throw new ValidationError(`severity for ${type} must be one of ${SEVERITIES.join(', ')}, not '${String(severity)}'`);
+    if (!PII_SEVERITIES.includes(severity)) throw new ValidationError(`severity for ${type} must be one of ${PII_SEVERITIES.join(', ')}, not '${String(severity)}'`);
   }
   return policy;
 }

@@ -3,10 +3,12 @@
 export const PII_TYPES = ['EMAIL', 'PHONE', 'SSN', 'CREDIT_CARD', 'IBAN', 'IP_ADDRESS', 'API_KEY'] as const;
 export type PiiType = (typeof PII_TYPES)[number];
 
-export type Risk = 'HIGH' | 'MEDIUM' | 'LOW';
+export const RISKS = ['HIGH', 'MEDIUM', 'LOW'] as const;
+export type Risk = (typeof RISKS)[number];
 
 /** Audit severity (spec #7): what an incident means for compliance, independent of the redaction mode. */
-export type Severity = 'CRITICAL' | 'WARN' | 'INFO';
+export const PII_SEVERITIES = ['CRITICAL', 'WARN', 'INFO'] as const;
+export type Severity = (typeof PII_SEVERITIES)[number];
 
 /**
  * One finding. Offsets are UTF-16 code units (JavaScript string indices), end exclusive.

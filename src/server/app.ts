@@ -1,8 +1,7 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
-import { tokenFromHeaders } from '../auth/index.js';
-import { PayloadTooLargeError, UnauthorizedError } from '../core/errors.js';
+import { NotFoundError, PayloadTooLargeError } from '../core/errors.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { toErrorResponse } from './errors.js';
 import { HOME_HTML } from './home.js';
@@ -13,14 +12,15 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.onError((err, c) => {
+  const answer = (err: unknown, c: Context<AppEnv>) => {
     const { status, body, unexpected } = toErrorResponse(err);
     if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
     // The rest of an oversized body was never read: the connection cannot be reused.
     if (status === 413) c.header('connection', 'close');
     return c.json(body, status as 400);
-  });
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  };
+  app.onError(answer);
+  app.notFound((c) => answer(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), c));
 
   app.use(
     '/api/*',
@@ -46,9 +46,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   );
 
   app.use('/api/*', async (c, next) => {
-    const token = tokenFromHeaders(c.req.header('authorization'), c.req.header('x-api-key'));
-    if (!token) throw new UnauthorizedError('a token is required: send Authorization: Bearer <token>');
-    c.set('principal', await deps.tokens.verify(token));
+    c.set('principal', await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') }));
     await next();
   });
 

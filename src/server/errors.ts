@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { IronCageError, ValidationError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
@@ -10,6 +11,13 @@ export interface ErrorBody {
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
   if (err instanceof IronCageError) return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false };
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
+}
+
+/** The same answer as a raw HTTP/1.1 response, for a WebSocket upgrade refused before it began. */
+export function upgradeRefusal(err: unknown): string {
+  const { status, body } = toErrorResponse(err);
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`;
 }
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

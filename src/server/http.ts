@@ -2,7 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
+import { IronCageError } from '../core/errors.js';
 import type { ServerDeps } from './context.js';
+import { toErrorResponse, upgradeRefusal } from './errors.js';
+import { sendJson } from './io.js';
 import { HostGuard } from './hosts.js';
 import { WsHub } from './ws.js';
 
@@ -40,13 +43,13 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const honoListener = getRequestListener(createApp(full).fetch);
   const hub = new WsHub(full);
   const raw = deps.rawRoutes ?? [];
+  const hostRefusal = (host: string | undefined) =>
+    new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!guard.allowsHost(req.headers.host)) {
-      const body = JSON.stringify({
-        error: { code: 'forbidden_host', message: `Host '${req.headers.host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts` },
-      });
-      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      const { status, body } = toErrorResponse(hostRefusal(req.headers.host));
+      sendJson(res, status, body);
       return;
     }
     const url = req.url ?? '/';
@@ -55,7 +58,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   });
   server.on('upgrade', (req, socket, head) => {
     if (!guard.allowsHost(req.headers.host)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(upgradeRefusal(hostRefusal(req.headers.host)));
       return;
     }
     hub.handleUpgrade(req, socket, head);

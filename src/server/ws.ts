@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { tokenFromHeaders, type Principal } from '../auth/index.js';
+import type { Principal } from '../auth/index.js';
+import { IronCageError, MissingTokenError, NotFoundError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';
 import type { ServerDeps } from './context.js';
+import { upgradeRefusal } from './errors.js';
 
 const SNAPSHOT_EVENTS = 200;
 const MAX_REPLAY = 10_000;
@@ -49,28 +51,27 @@ export class WsHub {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const reject = (status: number, code: string, message: string) => {
-      const body = JSON.stringify({ error: { code, message } });
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Forbidden'}\r\n` +
-          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    };
+    const reject = (err: unknown) => void socket.end(upgradeRefusal(err));
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/ws') return reject(404, 'not_found', `no WebSocket endpoint at ${url.pathname}`);
+    if (url.pathname !== '/ws') return reject(new NotFoundError(`no WebSocket endpoint at ${url.pathname}`));
     if (!this.deps.guard.sameOriginOrAllowed(req.headers.origin, req.headers.host)) {
-      return reject(403, 'forbidden_origin', `origin ${req.headers.origin} is not allowed`);
+      return reject(new IronCageError('forbidden_origin', 403, `origin ${req.headers.origin} is not allowed`));
     }
-    const token = url.searchParams.get('token') ?? tokenFromHeaders(req.headers.authorization, req.headers['x-api-key'] as string | undefined);
-    if (!token) return reject(401, 'unauthorized', 'a token is required: /ws?token=<token>');
+    let principal: Principal | Promise<Principal>;
+    try {
+      principal = this.deps.tokens.authenticate(req.headers, url.searchParams.get('token'));
+    } catch (e) {
+      return reject(e instanceof MissingTokenError ? new MissingTokenError('a token is required: /ws?token=<token>') : e);
+    }
     const afterParam = url.searchParams.get('after');
     const after = afterParam === null ? null : Number(afterParam);
-    if (after !== null && (!Number.isInteger(after) || after < 0)) return reject(403, 'invalid_request', 'after must be a whole number 0 or more');
-    this.deps.tokens.verify(token).then(
-      (principal) => {
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, after));
-      },
-      (err: Error) => reject(401, 'unauthorized', err.message),
+    if (after !== null && (!Number.isInteger(after) || after < 0)) {
+      if (principal instanceof Promise) principal.catch(() => {});
+      return reject(new IronCageError('invalid_request', 403, 'after must be a whole number 0 or more'));
+    }
+    Promise.resolve(principal).then(
+      (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, after)),
+      reject,
     );
   }
 

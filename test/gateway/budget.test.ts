@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
+import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
@@ -21,7 +21,7 @@ function gatewayConfig(extra: Partial<Config['gateway']> = {}): Config['gateway'
   return {
     ...DEFAULTS.gateway,
     providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-real-provider-key', timeoutMs: 2000 } },
-    pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown>,
+    pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES),
     retry: { attempts: 2, baseMs: 1, maxMs: 5 },
     ...extra,
   };
@@ -66,7 +66,7 @@ describe('cost and budget through a real upstream', () => {
   });
 
   it('prices prompt-cache reads at their own rate', async () => {
-    t = await startTestRuntime({ config: { gateway: gatewayConfig({ pricing: { 'cachey-model': { input_per_1m: 10, output_per_1m: 10, cache_read_per_1m: 1 } } }) } });
+    t = await startTestRuntime({ config: { gateway: gatewayConfig({ pricing: parsePriceOverrides({ 'cachey-model': { input_per_1m: 10, output_per_1m: 10, cache_read_per_1m: 1 } }) }) } });
     const a = await agentToken(t, 5);
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
     expect((await chat(t, a.token, { model: 'cachey-model', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
@@ -195,7 +195,7 @@ describe('cost and budget through a real upstream', () => {
     t = await startTestRuntime({
       agent: { script: join(ROOT, 'test/fixtures/agents/spender.py') },
       env: { SPENDER_HOLD: '1' },
-      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown> } },
+      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES) } },
     });
     const outcome = await t.rt.agentDone!;
     expect(outcome.status).toBe('stopped');

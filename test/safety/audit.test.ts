@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import { auditFields, hmacValue, normalizeValue, openSealedValue, scan, sealValue } from '../../src/safety/index.js';
+import { hmacValue, normalizeValue, openSealedValue, sealValue } from '../../src/safety/audit.js';
+import { auditFields, scan } from '../../src/safety/index.js';
 
 const hmacKey = randomBytes(32);
 const encryptionKey = randomBytes(32);

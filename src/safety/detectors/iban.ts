@@ -1,5 +1,5 @@
 import { isDigit, isUpper, isWordChar, softSpaceAt } from '../chars.js';
-import type { Candidate } from './candidate.js';
+import { firstMatch, type Candidate } from './candidate.js';
 
 // IBAN length by country (SWIFT IBAN registry). The length is fixed per country, so we read
 // exactly that many characters instead of guessing where the number ends.
@@ -29,9 +29,7 @@ export function ibanChecksumOk(iban: string): boolean {
 
 export function detectIbans(text: string, out: Candidate[]): void {
   const re = PREFILTER;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
     const at = m.index;
     const length = IBAN_LENGTH[m[0].slice(0, 2)];
     if (length === undefined || isWordChar(text.charCodeAt(at - 1))) {

@@ -1,5 +1,5 @@
 import { isDigit, isHex, isWordChar } from '../chars.js';
-import { textBefore, type Candidate } from './candidate.js';
+import { firstMatch, textBefore, type Candidate } from './candidate.js';
 
 /** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
 export function validIpv4(dotted: string): boolean {
@@ -37,9 +37,7 @@ function isV6Char(c: number): boolean {
 /** IPv6, found from a pair of colons at most four hex digits apart (no `::`-free text costs a colon test). */
 export function detectIpv6(text: string, out: Candidate[]): void {
   const re = COLONS;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
     const colon = m.index;
     let start = colon;
     const floor = Math.max(0, colon - MAX_RUN);

@@ -1,5 +1,5 @@
 import { isAlnum, isDigit, isAlpha, isUpper } from '../chars.js';
-import type { Candidate } from './candidate.js';
+import { firstMatch, type Candidate } from './candidate.js';
 
 // Well-known credential shapes, found by their prefix. The body must look random (letters and
 // digits mixed, long enough), so placeholders such as `sk-your-key-here` or `sk-xxxx…` pass.
@@ -51,9 +51,7 @@ function looksRandom(text: string, start: number, end: number): boolean {
 
 export function detectKeys(text: string, out: Candidate[]): void {
   const re = PREFIX;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
     const at = m.index;
     const before = text.charCodeAt(at - 1);
     if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live

@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
-import type { Candidate } from './candidate.js';
+import { firstMatch, type Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
 import { phoneConfidence } from './phone.js';
 import { layout, saidBefore, type DigitShape } from './shape.js';
@@ -42,11 +42,9 @@ export interface NumericOptions {
 
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions): void {
   const re = START;
-  re.lastIndex = 0;
   // The chain read from the previous start: the next start is usually its second segment.
   let previous: Segment[] = [];
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
     const at = m.index;
     if (cannotStartValue(text, at)) continue;
     const reuse = previous.findIndex((seg) => seg.start === at);

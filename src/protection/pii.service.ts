@@ -1,7 +1,6 @@
 import { hkdfSync } from 'node:crypto';
-import { z } from 'zod';
-import { assertRole, canRead, loadOrCreateKey } from '../auth/index.js';
-import { NotFoundError } from '../core/errors.js';
+import { loadOrCreateKey } from '../auth/index.js';
+import type { EmailMessage, SlackMessage } from '../budget/index.js';
 import type { GuardResult, OutputGuard, StreamGuard } from '../gateway/index.js';
 import {
   addDetections,
@@ -17,21 +16,27 @@ import {
   type RedactOptions,
   type SafetyPolicy,
 } from '../safety/index.js';
-import { parseWith } from '../server/index.js';
-import { PiiStore, type StateManager } from '../state/index.js';
+import { PiiStore, type PiiAuditRow, type StateManager } from '../state/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
-import { AlertDispatcher } from './alerts.js';
-import type { ServiceContext } from './services.js';
 
 export type PiiLocation = 'llm.output' | 'llm.prompt' | 'agent.output' | 'tool.response';
 
-const auditQuery = z.strictObject({
-  agentId: z.string().optional(),
-  type: z.enum(['EMAIL', 'PHONE', 'SSN', 'CREDIT_CARD', 'IBAN', 'IP_ADDRESS', 'API_KEY']).optional(),
-  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
-});
+/** Where findings are announced (`safety.webhook_url`): the runtime passes its alert dispatcher. */
+export interface PiiNotifier {
+  send(message: { id: string; slack: SlackMessage; email: EmailMessage }): void;
+  close(): Promise<void>;
+}
+
+export interface PiiProtectionDeps {
+  state: StateManager;
+  config: Pick<Config, 'safety' | 'safetyMode' | 'db'>;
+  logger: Logger;
+  /** Null: findings are audited and broadcast, not sent anywhere else. */
+  notify: PiiNotifier | null;
+  /** Graceful stop of a supervised agent, for the block policy's `on_block: stop`. */
+  stopAgent(agentId: string, requestedBy: string): boolean;
+}
 
 const PREVIEW_CHARS = 240;
 const BLOCK_GRACE_MS = 200;
@@ -55,15 +60,18 @@ export class PiiProtection {
   private readonly keys: AuditKeys;
   private readonly store: PiiStore;
   private readonly counters = new Map<string, ProtectionCounters>();
-  private readonly notify: AlertDispatcher | null;
+  private readonly logger: Logger;
+  private readonly notify: PiiNotifier | null;
+  private readonly onBlock: (agentId: string, why: string) => void;
 
-  constructor(
-    private readonly state: StateManager,
-    config: Config,
-    private readonly logger: Logger,
-    private readonly onBlock: (agentId: string, why: string) => void,
-  ) {
+  constructor(d: PiiProtectionDeps) {
+    const { config } = d;
     const s = config.safety;
+    this.logger = d.logger;
+    this.notify = d.notify;
+    this.onBlock = (agentId, why) => {
+      if (s.onBlock === 'stop') d.stopAgent(agentId, why);
+    };
     this.policy = { mode: config.safetyMode, perType: s.perType, severity: s.severity };
     this.options = {
       policy: this.policy,
@@ -74,8 +82,7 @@ export class PiiProtection {
     };
     redact('', this.options); // validate the policy now, not on the first call
     this.keys = auditKeys(config.db);
-    this.store = new PiiStore(state);
-    this.notify = s.webhookUrl ? new AlertDispatcher({ webhookUrl: s.webhookUrl, email: null, logger }) : null;
+    this.store = new PiiStore(d.state);
     for (const t of this.store.totals()) {
       const id = t.agentId ?? '';
       const c = this.countersFor(id);
@@ -198,28 +205,12 @@ export class PiiProtection {
     if (action === 'blocked' && agentId && location !== 'agent.output') setTimeout(() => this.onBlock(agentId, `PII (${Object.keys(types).join(', ')}) in ${where} under the block policy`), BLOCK_GRACE_MS);
   }
 
-  routes(app: import('hono').Hono<import('../server/index.js').AppEnv>): void {
-    app.get('/api/audit/pii', (c) => {
-      assertRole(c.get('principal'), 'admin');
-      const q = parseWith(auditQuery, c.req.query());
-      const rows = this.store.list({ agentId: q.agentId, type: q.type, after: q.after, limit: q.limit ?? 100 });
-      // The sealed value stays in the database: the API shows that it exists, not what it is.
-      return c.json({ records: rows.map(({ valueSealed: _sealed, ...r }) => ({ ...r, sealed: true })), nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
-    });
-    app.get('/api/agents/:id/protection', (c) => {
-      const id = c.req.param('id');
-      if (!this.state.getAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      return c.json({ agentId: id, ...this.countersFor(id) });
-    });
+  /** The audit trail, oldest first after `after`; sealed values included (the routes drop them). */
+  records(q: { agentId?: string; type?: string; after?: number; limit: number }): PiiAuditRow[] {
+    return this.store.list(q);
   }
 
   close(): Promise<void> {
     return this.notify?.close() ?? Promise.resolve();
   }
-}
-
-export function createPiiProtection(ctx: Pick<ServiceContext, 'state' | 'config' | 'logger' | 'stopAgent'>): PiiProtection {
-  return new PiiProtection(ctx.state, ctx.config, ctx.logger, (agentId, why) => {
-    if (ctx.config.safety.onBlock === 'stop') ctx.stopAgent(agentId, why);
-  });
 }

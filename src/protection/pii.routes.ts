@@ -1,0 +1,36 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { assertRole, canRead } from '../auth/index.js';
+import { NotFoundError } from '../core/errors.js';
+import { PII_TYPES } from '../safety/index.js';
+import { parseWith, type AppEnv } from '../server/index.js';
+import type { StateManager } from '../state/index.js';
+import type { PiiProtection } from './pii.service.js';
+
+const auditQuery = z.strictObject({
+  agentId: z.string().optional(),
+  type: z.enum(PII_TYPES).optional(),
+  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+});
+
+/**
+ * `GET /api/audit/pii` (admins: the audit trail, values sealed) and
+ * `GET /api/agents/:id/protection` (the agent's protection counters).
+ */
+export function piiRoutes(pii: PiiProtection, state: Pick<StateManager, 'getAgent'>): (app: Hono<AppEnv>) => void {
+  return (app) => {
+    app.get('/api/audit/pii', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const q = parseWith(auditQuery, c.req.query());
+      const rows = pii.records({ agentId: q.agentId, type: q.type, after: q.after, limit: q.limit ?? 100 });
+      // The sealed value stays in the database: the API shows that it exists, not what it is.
+      return c.json({ records: rows.map(({ valueSealed: _sealed, ...r }) => ({ ...r, sealed: true })), nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
+    });
+    app.get('/api/agents/:id/protection', (c) => {
+      const id = c.req.param('id');
+      if (!state.getAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      return c.json({ agentId: id, ...pii.countersFor(id) });
+    });
+  };
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { generateApiToken } from '../../src/auth/api-tokens.js';
+import { TokenService, type Principal } from '../../src/auth/index.js';
+import { MissingTokenError, UnauthorizedError } from '../../src/core/errors.js';
+
+const service = () => new TokenService(randomBytes(32));
+
+/** Awaits whatever authenticate gave: a principal, a promise of one, or a synchronous throw. */
+async function outcome(f: () => Principal | Promise<Principal>): Promise<Principal | Error> {
+  try {
+    return await f();
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+describe('TokenService.authenticate', () => {
+  it('takes the token from Bearer, x-api-key (even repeated) or the ?token= of a WebSocket, in that order of preference', async () => {
+    const tokens = service();
+    const admin = await tokens.issue({ role: 'admin', name: 'ops' });
+    const agent = await tokens.issue({ role: 'agent', name: 'lg-1', agentId: 'lg-00000001' });
+    expect(await tokens.authenticate({ authorization: `Bearer ${admin}` })).toMatchObject({ role: 'admin', name: 'ops' });
+    expect(await tokens.authenticate({ authorization: `bearer   ${agent}  ` })).toMatchObject({ role: 'agent', agentId: 'lg-00000001' });
+    expect(await tokens.authenticate({ 'x-api-key': ` ${agent} ` })).toMatchObject({ role: 'agent' });
+    expect(await tokens.authenticate({ 'x-api-key': [agent, admin] })).toMatchObject({ role: 'agent' });
+    expect(await tokens.authenticate({ authorization: `Bearer ${admin}`, 'x-api-key': agent })).toMatchObject({ role: 'admin' });
+    expect(await tokens.authenticate({ authorization: `Bearer ${admin}` }, agent)).toMatchObject({ role: 'agent' });
+    // Not a Bearer scheme: the x-api-key is what counts.
+    expect(await tokens.authenticate({ authorization: `Basic ${admin}`, 'x-api-key': agent })).toMatchObject({ role: 'agent' });
+  });
+
+  it('answers a token it has verified before synchronously (the gateway pays no promise per call)', async () => {
+    const tokens = service();
+    const agent = await tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001' });
+    const first = tokens.authenticate({ authorization: `Bearer ${agent}` });
+    expect(first).toBeInstanceOf(Promise);
+    const p = await first;
+    const second = tokens.authenticate({ authorization: `Bearer ${agent}` });
+    expect(second).not.toBeInstanceOf(Promise);
+    expect(second).toEqual(p);
+    tokens.invalidate();
+    expect(tokens.authenticate({ authorization: `Bearer ${agent}` })).toBeInstanceOf(Promise);
+  });
+
+  it('throws MissingTokenError at once, with the REST message, when no token is sent', () => {
+    const tokens = service();
+    for (const headers of [{}, { authorization: 'Bearer' }, { authorization: 'Basic abc' }, { 'x-api-key': '   ' }, { authorization: null, 'x-api-key': null }]) {
+      let thrown: unknown;
+      try {
+        tokens.authenticate(headers);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(MissingTokenError);
+      expect(thrown).toBeInstanceOf(UnauthorizedError);
+      expect(thrown).toMatchObject({ status: 401, code: 'unauthorized', message: 'a token is required: send Authorization: Bearer <token>' });
+    }
+    expect(() => tokens.authenticate({}, '')).toThrow(MissingTokenError);
+  });
+
+  it('rejects bad, foreign, expired, unknown and revoked tokens with the messages the API gives', async () => {
+    const tokens = service();
+    const foreign = await service().issue({ role: 'admin', name: 'x' });
+    const expired = await tokens.issue({ role: 'admin', name: 'x', ttlSeconds: -10 });
+    const bad = await outcome(() => tokens.authenticate({ authorization: 'Bearer not-a-jwt' }));
+    expect(bad).toBeInstanceOf(UnauthorizedError);
+    expect(bad).not.toBeInstanceOf(MissingTokenError);
+    expect((bad as Error).message).toBe('token is not valid for this iron-cage');
+    expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${foreign}` }))) as Error).message).toBe('token is not valid for this iron-cage');
+    expect(((await outcome(() => tokens.authenticate({ 'x-api-key': expired }))) as Error).message).toBe('token has expired');
+
+    const live = generateApiToken();
+    const revoked = generateApiToken();
+    const principal: Principal = { role: 'viewer', agentId: null, name: 'nb', jti: 'tok_1' };
+    tokens.resolveApiToken = (hash) => (hash === live.hash ? { principal, revoked: false } : hash === revoked.hash ? { principal, revoked: true } : null);
+    expect(await tokens.authenticate({ authorization: `Bearer ${live.token}` })).toEqual(principal);
+    expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${revoked.token}` }))) as Error).message).toBe('this API token has been revoked');
+    expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${generateApiToken().token}` }))) as Error).message).toBe('unknown API token');
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, DEFAULTS } from '../../src/config/index.js';
+import { tempDir } from '../helpers/runtime.js';
+
+// Every snake_case key of the gateway and safety sections, read into the camelCase config:
+// the layering is declared once per section, and this pins what each key becomes.
+
+const FULL = `
+providers:
+  openai: { base_url: "http://127.0.0.1:9/v1///", api_key: sk-file, timeout_ms: 5000 }
+  anthropic: { api_key_env: MY_ANTHROPIC_KEY }
+  simulated:
+    latency_ms: 5
+    chunk_delay_ms: 2
+    failures: [{ from_call: 3, status: 503 }, { from_call: 7, count: 2, status: timeout }]
+routing: { "my-*": simulated }
+model_fallbacks: { gpt-4: [gpt-3.5-turbo] }
+pricing:
+  gpt-4: { input_per_1k: 0.03, output_per_1k: 0.06 }
+default_price: { input_per_1m: 1, output_per_1m: 2 }
+baseline_model: gpt-4
+budget_policy: { thresholds: [0.5, 1], on_exhausted: refuse }
+retry: { attempts: 2, max_ms: 100 }
+alerts:
+  webhook_url: http://127.0.0.1:9/hook
+  email: { to: ops@example.com, smtp_url: "smtp://127.0.0.1:25" }
+max_request_mb: 1.5
+safety:
+  per_type: { EMAIL: block }
+  severity: { PHONE: CRITICAL }
+  risk: { IP_ADDRESS: HIGH }
+  allow_domains: [example.com]
+  allow_values: [x@y.z]
+  phone_regions: [GB]
+  redact_prompts: true
+  on_block: refuse
+  webhook_url: http://127.0.0.1:9/pii
+`;
+
+describe('config layering', () => {
+  it('reads every gateway and safety key into its camelCase place, keeping defaults for the rest', () => {
+    const { dir, cleanup } = tempDir();
+    writeFileSync(join(dir, 'iron-cage.yaml'), FULL);
+    const c = loadConfig({ env: { MY_ANTHROPIC_KEY: 'sk-ant-env', OPENAI_API_KEY: 'sk-ignored' }, cwd: dir });
+    const { pricing, defaultPrice, ...gateway } = c.gateway;
+    expect(gateway).toEqual({
+      providers: {
+        openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-file', timeoutMs: 5000 },
+        anthropic: { baseUrl: 'https://api.anthropic.com', apiKey: 'sk-ant-env', timeoutMs: 120_000 },
+        simulated: {
+          latencyMs: 5,
+          chunkDelayMs: 2,
+          failures: [
+            { fromCall: 3, count: null, status: 503 },
+            { fromCall: 7, count: 2, status: 'timeout' },
+          ],
+        },
+      },
+      routing: { 'my-*': 'simulated' },
+      modelFallbacks: { 'gpt-4': ['gpt-3.5-turbo'] },
+      baselineModel: 'gpt-4',
+      budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096 },
+      retry: { attempts: 2, baseMs: 250, maxMs: 100 },
+      alerts: { webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } },
+      maxRequestBytes: Math.round(1.5 * 1024 * 1024),
+    });
+    // Prices arrive parsed, in micro-dollars per million tokens.
+    expect(pricing.find('gpt-4-0613')).toEqual({ key: 'gpt-4', rates: { input: 30_000_000, output: 60_000_000 } });
+    expect(pricing.find('other')).toBeNull();
+    expect(defaultPrice).toEqual({ input: 1_000_000, output: 2_000_000 });
+    expect(c.safety).toEqual({
+      perType: { EMAIL: 'block' },
+      severity: { PHONE: 'CRITICAL' },
+      risk: { IP_ADDRESS: 'HIGH' },
+      allowDomains: ['example.com'],
+      allowValues: ['x@y.z'],
+      phoneRegions: ['GB'],
+      redactPrompts: true,
+      onBlock: 'refuse',
+      webhookUrl: 'http://127.0.0.1:9/pii',
+    });
+    cleanup();
+  });
+
+  it('without a file: provider keys and base URLs from the environment, no prices, default safety', () => {
+    const { dir, cleanup } = tempDir();
+    const c = loadConfig({ env: { OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1/', ANTHROPIC_API_KEY: '' }, cwd: dir });
+    expect(c.gateway.providers.openai).toEqual({ baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-env', timeoutMs: 120_000 });
+    expect(c.gateway.providers.anthropic.apiKey).toBeNull();
+    expect(c.gateway.pricing.size).toBe(0);
+    expect(c.gateway.defaultPrice).toBeNull();
+    expect(c.safety).toEqual(DEFAULTS.safety);
+    expect(c.gateway.budgetPolicy).toEqual(DEFAULTS.gateway.budgetPolicy);
+    // Nothing loaded may write through to the shared defaults.
+    expect(DEFAULTS.gateway.providers.openai.apiKey).toBeNull();
+    cleanup();
+  });
+
+  it('names the file and every bad price entry', () => {
+    const { dir, cleanup } = tempDir();
+    writeFileSync(join(dir, 'p.yaml'), 'pricing:\n  gpt-4: { input_per_1k: "0.03" }\n');
+    expect(() => loadConfig({ configPath: 'p.yaml', env: {}, cwd: dir })).toThrow(
+      `config ${join(dir, 'p.yaml')}: invalid pricing:\n  pricing["gpt-4"].input_per_1k: expected a non-negative number of dollars, got "0.03"\n  pricing["gpt-4"]: output_per_1k or output_per_1m is required`,
+    );
+    writeFileSync(join(dir, 'q.yaml'), 'default_price: 3\n');
+    expect(() => loadConfig({ configPath: 'q.yaml', env: {}, cwd: dir })).toThrow(/q\.yaml: invalid pricing:\n {2}default_price: expected an object/);
+    writeFileSync(join(dir, 's.yaml'), 'default_price:\n');
+    expect(loadConfig({ configPath: 's.yaml', env: {}, cwd: dir }).gateway.defaultPrice).toBeNull();
+    writeFileSync(join(dir, 'r.yaml'), 'safety:\n  per_type: { NAME: block }\n');
+    expect(() => loadConfig({ configPath: 'r.yaml', env: {}, cwd: dir })).toThrow(/r\.yaml: unknown key 'safety\.per_type\.NAME'/);
+    cleanup();
+  });
+});
