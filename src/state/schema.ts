@@ -136,3 +136,29 @@ export const toolCalls = sqliteTable(
 export type BreakerRow = typeof breakers.$inferSelect;
 export type ToolCacheRow = typeof toolCache.$inferSelect;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
+
+// The PII audit trail (migration 4). Append-only: triggers in the migration refuse UPDATE and
+// DELETE. The value itself is kept only as a keyed hash and an AES-256-GCM sealed copy.
+
+export const piiAudit = sqliteTable(
+  'pii_audit',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: text('ts').notNull(),
+    agentId: text('agent_id'),
+    location: text('location').notNull(),
+    requestRef: text('request_ref'),
+    type: text('type').notNull(),
+    risk: text('risk').notNull(),
+    severity: text('severity').notNull(),
+    action: text('action').notNull(),
+    confidence: real('confidence').notNull(),
+    start: integer('start').notNull(),
+    end: integer('end').notNull(),
+    valueHmac: text('value_hmac').notNull(),
+    valueSealed: text('value_sealed').notNull(),
+  },
+  (t) => [index('pii_audit_agent').on(t.agentId, t.id), index('pii_audit_hmac').on(t.valueHmac)],
+);
+
+export type PiiAuditRow = typeof piiAudit.$inferSelect;

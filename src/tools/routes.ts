@@ -92,11 +92,7 @@ export function toolRoutes(tools: ToolsService): (app: Hono<AppEnv>) => void {
     if (!e) throw new NotFoundError(`no tool service '${name}' is configured`);
     return e;
   };
-  /** Cache entries per service, counting those still waiting for the next batch. */
-  const cacheCounts = () => {
-    tools.flush();
-    return tools.store.cacheCounts(Date.now());
-  };
+  const cacheCounts = () => tools.store.cacheCounts(Date.now());
   const views = () => {
     const counts = cacheCounts();
     return [...tools.entries.values()].map((e) => {
@@ -184,7 +180,6 @@ export function toolRoutes(tools: ToolsService): (app: Hono<AppEnv>) => void {
       const q = parseWith(callsQuery, c.req.query());
       // An agent token reads its own calls only, whatever it asks for.
       const agentId = p.role === 'agent' ? p.agentId! : q.agentId;
-      tools.flush();
       const limit = q.limit ?? 100;
       const rows = tools.store.recentCalls({ service: q.service, agentId, before: q.before, limit });
       return c.json({ calls: rows.map(callView), nextBefore: rows.length === limit ? rows[rows.length - 1]!.id : null });
