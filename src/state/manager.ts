@@ -232,10 +232,6 @@ export class StateManager {
     return row ? { kind: row.kind, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
   }
 
-  hasAgent(id: string): boolean {
-    return this.agents.has(id);
-  }
-
   /** Pick up an agent another iron-cage process (e.g. `iron-cage token create`) wrote to the file. */
   loadAgent(id: string): AgentView | null {
     const known = this.agents.get(id);

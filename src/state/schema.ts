@@ -138,8 +138,6 @@ export const toolCalls = sqliteTable(
   (t) => [index('tool_calls_service').on(t.service, t.id), index('tool_calls_agent').on(t.agentId, t.id)],
 );
 
-export type BreakerRow = typeof breakers.$inferSelect;
-export type ToolCacheRow = typeof toolCache.$inferSelect;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
 
 // The PII audit trail (migration 4). Append-only: triggers in the migration refuse UPDATE and

@@ -159,7 +159,7 @@ export class ToolsStore {
   }
 
   /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
-  cachePrune(service: string, maxEntries: number): number {
+  private cachePrune(service: string, maxEntries: number): number {
     // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
     // index; everything older goes. Ties at the boundary may keep a few extra rows.
     const boundary = this.db.orm
