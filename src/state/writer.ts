@@ -80,6 +80,9 @@ export class Writer {
     const outcomes: Outcome[] = [];
     try {
       this.tx(() => {
+        // Alone in its batch (the usual case) a write needs no savepoint: if it fails, the
+        // transaction rolls back with nothing else in it.
+        if (items.length === 1) return void outcomes.push({ ok: true, ...this.apply(items[0]!.write, items[0]!.e) });
         for (const item of items) {
           try {
             outcomes.push({ ok: true, ...this.tx(() => this.apply(item.write, item.e)) });
