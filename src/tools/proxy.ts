@@ -4,11 +4,11 @@ import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, Una
 import type { Logger } from '../core/logger.js';
 import type { FallbackResult } from '../reliability/index.js';
 import { toErrorResponse } from '../server/index.js';
+import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { failureLabel } from './messages.js';
 import { parseToolUrl, upstreamUrl, type ToolTarget } from './path.js';
-import type { ToolCallInput } from '../state/index.js';
 import type { ToolsService } from './service.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 
