@@ -200,7 +200,8 @@ export const toolsSchema = z
   });
 
 const FAULT_STATUS = 'must be an HTTP status from 400 to 599, "timeout" or "connection"';
-const faultStatus = z.union(
+/** What a fault plan makes the service answer: in the config file and in POST /api/faults. */
+export const faultStatus = z.union(
   [z.number().int(FAULT_STATUS).min(400, FAULT_STATUS).max(599, FAULT_STATUS), z.literal('timeout'), z.literal('connection')],
   { error: FAULT_STATUS },
 );

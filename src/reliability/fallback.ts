@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from './breaker.js';
-import type { RejectReason } from './errors.js';
+import { CircuitOpenError, type RejectReason } from './errors.js';
 import type { CacheLookup, TierMetrics } from './metrics.js';
 import { defaultClassifier, judgeSafely, type Classifier, type Settled, type Verdict } from './outcome.js';
 import { retry, type RetryOptions } from './retry.js';
@@ -77,18 +77,22 @@ async function runChain<T>(chain: FallbackChain<T>): Promise<FallbackResult<T>> 
   let last: Extract<Attempt<T>, { kind: 'attempted' }> | null = null;
 
   const attemptOnce = async (n: number): Promise<Attempt<T>> => {
-    const acquired = breaker.acquire();
-    if (!acquired.allowed) return { kind: 'rejected', reason: acquired.reason, retryAfterMs: acquired.retryAfterMs };
-    attempts++;
-    let settled: Settled<T>;
+    // breaker.call judges the outcome; keep what it judged so the chain can fall back on it.
+    let judged: { settled: Settled<T>; verdict: Verdict } | null = null;
+    const classify: Classifier<T> = (settled) => {
+      judged = { settled, verdict: judgeSafely(judge, settled) };
+      return judged.verdict;
+    };
     try {
-      settled = { ok: true, value: await chain.live(n) };
+      await breaker.call(() => {
+        attempts++;
+        return chain.live(n);
+      }, classify);
     } catch (error) {
-      settled = { ok: false, error };
+      // Refused before `live` ran: nothing reached the upstream.
+      if (judged === null && error instanceof CircuitOpenError) return { kind: 'rejected', reason: error.reason, retryAfterMs: error.retryAfterMs };
     }
-    const verdict = judgeSafely(judge, settled);
-    breaker.record(acquired.permit, verdict);
-    last = { kind: 'attempted', settled, verdict };
+    last = { kind: 'attempted', ...judged! };
     return last;
   };
 

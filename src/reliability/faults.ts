@@ -1,9 +1,8 @@
-import { ValidationError } from '../core/errors.js';
-import { durationMs, integerAtLeast, integerInRange, rejectUnknownKeys, requireRecord, serviceName, show } from './check.js';
 import type { CallOutcome } from './outcome.js';
 
 export type FaultKind = number | 'timeout' | 'connection';
 
+/** A fault plan, checked at the boundary it came in by (config file or POST /api/faults). */
 export interface FaultConfig {
   service: string;
   /** 1-based number of the first call that fails. */
@@ -18,31 +17,6 @@ export interface FaultConfig {
 export type FaultDecision = { inject: false } | { inject: true; fault: FaultKind; outcome: CallOutcome; startedAt: number };
 
 const NO_FAULT: FaultDecision = Object.freeze({ inject: false });
-
-export function validateFaultConfig(input: unknown, path = 'fault'): FaultConfig {
-  const o = requireRecord(input, path);
-  rejectUnknownKeys(o, ['service', 'fromCall', 'count', 'durationMs', 'status'], path);
-  const status = o.status;
-  if (status !== 'timeout' && status !== 'connection') {
-    if (typeof status !== 'number') {
-      throw new ValidationError(`${path}.status must be an HTTP status from 400 to 599, "timeout" or "connection" (got ${show(status)})`);
-    }
-    // A 2xx/3xx "fault" would not fail anything and only make a demo look broken.
-    integerInRange(status, 400, 599, `${path}.status`);
-  }
-  return {
-    service: serviceName(o.service, `${path}.service`),
-    fromCall: integerAtLeast(o.fromCall ?? 1, 1, `${path}.fromCall`),
-    count: o.count == null ? null : integerAtLeast(o.count, 1, `${path}.count`),
-    durationMs: o.durationMs == null ? null : durationMs(o.durationMs, 1, `${path}.durationMs`),
-    status,
-  };
-}
-
-export function validateFaultConfigs(input: unknown, path = 'faults'): FaultConfig[] {
-  if (!Array.isArray(input)) throw new ValidationError(`${path} must be a list (got ${show(input)})`);
-  return input.map((f, i) => validateFaultConfig(f, `${path}[${i}]`));
-}
 
 export function faultOutcome(fault: FaultKind): CallOutcome {
   return typeof fault === 'number' ? { status: fault } : { error: fault };

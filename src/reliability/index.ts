@@ -86,8 +86,6 @@ export {
   FaultInjector,
   decideFault,
   faultOutcome,
-  validateFaultConfig,
-  validateFaultConfigs,
   type FaultConfig,
   type FaultDecision,
   type FaultKind,

@@ -3,6 +3,6 @@ export { SCHEMA_VERSION } from './migrations.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind } from './types.js';
 export { LlmStore, type LlmRequestInput } from './llm-store.js';
 export type { LlmRequestRow, ApiTokenRow } from './schema.js';
-export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type StoredBreaker, type ToolCallInput, type ToolCallQuery, type ToolsBatch } from './tools-store.js';
+export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type StoredBreaker, type ToolCallInput, type ToolCallQuery, type SavedBreaker } from './tools-store.js';
 export type { ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii-store.js';

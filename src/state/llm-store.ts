@@ -1,7 +1,7 @@
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
 import type { NewEvent } from '../core/events.js';
-import type { StateManager } from './manager.js';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { apiTokens, llmRequests, type ApiTokenRow, type LlmRequestRow } from './schema.js';
 
 export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string };
@@ -13,16 +13,18 @@ export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string }
 export class LlmStore {
   private readonly insert: Statement;
   private readonly finish: Statement;
+  private readonly db: StoreDb;
 
-  constructor(private readonly state: StateManager) {
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
     // Hot path (one row per LLM call): a raw prepared statement rather than the query builder.
-    this.insert = state.database.prepare(
+    this.insert = this.db.prepare(
       `INSERT INTO llm_requests (ts, agent_id, endpoint, provider, model, stream, status, http_status, prompt_tokens,
          completion_tokens, cost_micros, reserved_micros, usage_source, latency_ms, first_byte_ms, redactions, error)
        VALUES (@ts, @agentId, @endpoint, @provider, @model, @stream, @status, @httpStatus, @promptTokens,
          @completionTokens, @costMicros, @reservedMicros, @usageSource, @latencyMs, @firstByteMs, @redactions, @error)`,
     );
-    this.finish = state.database.prepare(
+    this.finish = this.db.prepare(
       `UPDATE llm_requests SET status = @status, http_status = @httpStatus, prompt_tokens = @promptTokens,
          completion_tokens = @completionTokens, cost_micros = @costMicros, usage_source = @usageSource,
          latency_ms = @latencyMs, first_byte_ms = @firstByteMs, redactions = @redactions, error = @error, model = @model
@@ -37,7 +39,7 @@ export class LlmStore {
    */
   async record(row: LlmRequestInput, event: ((id: number) => NewEvent) | null): Promise<number> {
     const values = { ...row, ts: row.ts ?? new Date().toISOString(), stream: row.stream ? 1 : 0 };
-    const { result } = await this.state.commitSoon(() => Number(this.insert.run(values).lastInsertRowid), event);
+    const { result } = await this.db.writer.soon(() => Number(this.insert.run(values).lastInsertRowid), event);
     return result;
   }
 
@@ -47,7 +49,7 @@ export class LlmStore {
   }
 
   async close(id: number, row: Pick<LlmRequestRow, 'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model'>, event: NewEvent | null): Promise<void> {
-    await this.state.commitSoon(() => this.finish.run({ ...row, id }), event);
+    await this.db.writer.soon(() => this.finish.run({ ...row, id }), event);
   }
 
   /**
@@ -55,14 +57,16 @@ export class LlmStore {
    * for all of it, so they count at their reservation (an upper bound), marked `interrupted`.
    */
   settleInterrupted(): number {
-    return this.state.database
-      .prepare("UPDATE llm_requests SET status = 'interrupted', cost_micros = reserved_micros, usage_source = 'estimate' WHERE status = 'pending'")
+    return this.db.orm
+      .update(llmRequests)
+      .set({ status: 'interrupted', costMicros: sql`${llmRequests.reservedMicros}`, usageSource: 'estimate' })
+      .where(eq(llmRequests.status, 'pending'))
       .run().changes;
   }
 
   /** Total recorded spend per agent, to restore budgets after a restart. */
   spendByAgent(): Map<string, number> {
-    const rows = this.state.orm
+    const rows = this.db.orm
       .select({ agentId: llmRequests.agentId, total: sql<number>`coalesce(sum(${llmRequests.costMicros}), 0)` })
       .from(llmRequests)
       .groupBy(llmRequests.agentId)
@@ -71,29 +75,29 @@ export class LlmStore {
   }
 
   requestsFor(agentId: string, limit = 10_000): LlmRequestRow[] {
-    return this.state.orm.select().from(llmRequests).where(eq(llmRequests.agentId, agentId)).orderBy(desc(llmRequests.id)).limit(limit).all().reverse();
+    return this.db.orm.select().from(llmRequests).where(eq(llmRequests.agentId, agentId)).orderBy(desc(llmRequests.id)).limit(limit).all().reverse();
   }
 
   // ── API tokens (SHA-256 of a random 256-bit secret; the secret itself is never stored) ──
 
   addToken(row: ApiTokenRow): void {
-    this.state.orm.insert(apiTokens).values(row).run();
+    this.db.orm.insert(apiTokens).values(row).run();
   }
 
   tokenByHash(hash: string): ApiTokenRow | null {
-    return this.state.orm.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get() ?? null;
+    return this.db.orm.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get() ?? null;
   }
 
   listTokens(): ApiTokenRow[] {
-    return this.state.orm.select().from(apiTokens).orderBy(apiTokens.createdAt).all();
+    return this.db.orm.select().from(apiTokens).orderBy(apiTokens.createdAt).all();
   }
 
   /** Revoke by id or name; returns the revoked rows. */
   revokeToken(idOrName: string): ApiTokenRow[] {
     const now = new Date().toISOString();
     const match = and(isNull(apiTokens.revokedAt), sql`(${apiTokens.id} = ${idOrName} OR ${apiTokens.name} = ${idOrName})`);
-    const rows = this.state.orm.select().from(apiTokens).where(match).all();
-    if (rows.length > 0) this.state.orm.update(apiTokens).set({ revokedAt: now }).where(match).run();
+    const rows = this.db.orm.select().from(apiTokens).where(match).all();
+    if (rows.length > 0) this.db.orm.update(apiTokens).set({ revokedAt: now }).where(match).run();
     return rows.map((r) => ({ ...r, revokedAt: now }));
   }
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
@@ -9,16 +9,25 @@ import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, NewAgent } from './types.js';
+import { Writer } from './writer.js';
+
+/** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
+export interface StoreDb {
+  readonly orm: BetterSQLite3Database<typeof schema>;
+  prepare(sql: string): Database.Statement;
+  /** The StateManager's one write path: see Writer. */
+  readonly writer: Writer;
+}
+
+const storeDbs = new WeakMap<StateManager, StoreDb>();
+
+/** For LlmStore, ToolsStore, PiiStore. */
+export function storeDb(state: StateManager): StoreDb {
+  return storeDbs.get(state)!;
+}
 
 type Listener = (event: IronEvent) => void;
 
-interface BatchItem {
-  write: () => unknown;
-  /** The event, or a function that builds it from the write's result (e.g. a new row id). */
-  e: NewEvent | ((result: unknown) => NewEvent) | null;
-  resolve: (v: { result: unknown; event: IronEvent | null }) => void;
-  reject: (err: unknown) => void;
-}
 const CHECKPOINTS_KEPT = 20;
 
 /**
@@ -32,7 +41,7 @@ export class StateManager {
   private readonly db: BetterSQLite3Database<typeof schema>;
   private readonly agents = new Map<string, schema.AgentRow>();
   private readonly listeners = new Set<Listener>();
-  private readonly insertEvent: Database.Statement;
+  private readonly writer: Writer;
   private closed = false;
   onListenerError: (err: unknown) => void = () => {};
 
@@ -51,9 +60,9 @@ export class StateManager {
     this.sqlite.pragma('foreign_keys = ON');
     migrate(this.sqlite);
     this.db = drizzle(this.sqlite, { schema });
-    // The hottest write in the process (every event): a raw prepared statement, not the query
-    // builder, which costs several microseconds per call in placeholder mapping.
-    this.insertEvent = this.sqlite.prepare('INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES (?, ?, ?, ?, ?, ?)');
+    this.writer = new Writer(this.sqlite, (event) => this.emit(event));
+    const sqlite = this.sqlite;
+    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer });
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
   }
 
@@ -85,15 +94,7 @@ export class StateManager {
 
   /** Persist, then broadcast. Returns the stored event with its sequence number. */
   record<T extends NewEvent>(e: T): IronEvent {
-    const event = this.persist(e);
-    this.emit(event);
-    return event;
-  }
-
-  private persist(e: NewEvent): IronEvent {
-    const ts = new Date().toISOString();
-    const info = this.insertEvent.run(ts, e.agentId, e.type, e.severity, e.message, JSON.stringify(e.data ?? {}));
-    return { seq: Number(info.lastInsertRowid), ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: e.data } as IronEvent;
+    return this.writer.event(e);
   }
 
   private emit(event: IronEvent): void {
@@ -168,18 +169,17 @@ export class StateManager {
       progressUnit: 'items',
       limitMicros: a.limitMicros,
     };
-    const event = this.sqlite.transaction(() => {
-      this.db.insert(schema.agents).values(row).run();
-      return this.persist({
+    this.writer.now(
+      () => this.db.insert(schema.agents).values(row).run(),
+      {
         agentId: a.id,
         type: 'agent.registered',
         severity: 'info',
         message: `Agent ${a.name} registered`,
         data: { name: a.name, script: a.script, limitUsd: a.limitMicros === null ? null : microsToUsd(a.limitMicros) },
-      });
-    })();
-    this.agents.set(row.id, row);
-    this.emit(event);
+      },
+      () => this.agents.set(row.id, row),
+    );
     return this.view(row);
   }
 
@@ -202,13 +202,11 @@ export class StateManager {
       next.progressUnit = patch.progress.unit;
     }
     const { id: _id, ...cols } = next;
-    const event = this.sqlite.transaction(() => {
-      this.db.update(schema.agents).set(cols).where(eq(schema.agents.id, id)).run();
-      return this.persist({ ...e, agentId: id } as NewEvent);
-    })();
-    this.agents.set(id, next);
-    this.emit(event);
-    return event;
+    return this.writer.now(
+      () => this.db.update(schema.agents).set(cols).where(eq(schema.agents.id, id)).run(),
+      { ...e, agentId: id } as NewEvent,
+      () => this.agents.set(id, next),
+    ).event!;
   }
 
   getAgent(id: string): AgentView | null {
@@ -234,10 +232,6 @@ export class StateManager {
     return row ? { kind: row.kind, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
   }
 
-  hasAgent(id: string): boolean {
-    return this.agents.has(id);
-  }
-
   /** Pick up an agent another iron-cage process (e.g. `iron-cage token create`) wrote to the file. */
   loadAgent(id: string): AgentView | null {
     const known = this.agents.get(id);
@@ -258,27 +252,17 @@ export class StateManager {
   saveCheckpoint(agentId: string, stateJson: string): { id: number; createdAt: string } {
     if (!this.agents.has(agentId)) throw new NotFoundError(`no agent ${agentId}`);
     const createdAt = new Date().toISOString();
-    const event = this.sqlite.transaction(() => {
-      const { id } = this.db
-        .insert(schema.checkpoints)
-        .values({ agentId, createdAt, state: stateJson })
-        .returning({ id: schema.checkpoints.id })
-        .get();
-      // Only the latest matters for resuming; keep a short history, not every checkpoint ever.
-      this.sqlite
-        .prepare('DELETE FROM checkpoints WHERE agent_id = ? AND id <= ?')
-        .run(agentId, id - CHECKPOINTS_KEPT);
-      const ev = this.persist({
-        agentId,
-        type: 'agent.checkpoint',
-        severity: 'debug',
-        message: `Checkpoint saved (${Buffer.byteLength(stateJson)} bytes)`,
-        data: { checkpointId: id, bytes: Buffer.byteLength(stateJson) },
-      });
-      return { id, ev };
-    })();
-    this.emit(event.ev);
-    return { id: event.id, createdAt };
+    const bytes = Buffer.byteLength(stateJson);
+    const { result: id } = this.writer.now(
+      () => {
+        const { id } = this.db.insert(schema.checkpoints).values({ agentId, createdAt, state: stateJson }).returning({ id: schema.checkpoints.id }).get();
+        // Only the latest matters for resuming; keep a short history, not every checkpoint ever.
+        this.db.delete(schema.checkpoints).where(and(eq(schema.checkpoints.agentId, agentId), lte(schema.checkpoints.id, id - CHECKPOINTS_KEPT))).run();
+        return id;
+      },
+      (id) => ({ agentId, type: 'agent.checkpoint', severity: 'debug', message: `Checkpoint saved (${bytes} bytes)`, data: { checkpointId: id, bytes } }),
+    );
+    return { id, createdAt };
   }
 
   latestCheckpoint(agentId: string): Checkpoint | null {
@@ -292,71 +276,6 @@ export class StateManager {
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
   }
 
-  /**
-   * For stores in this folder (LLM ledger, tool cache, …): run `write` and persist `e` in one
-   * transaction, then broadcast `e`. The same persist-then-broadcast rule as `record`.
-   */
-  writeWithEvent<T>(write: (db: BetterSQLite3Database<typeof schema>) => T, e: NewEvent | null): { result: T; event: IronEvent | null } {
-    const out = this.sqlite.transaction(() => {
-      const result = write(this.db);
-      return { result, event: e ? this.persist(e) : null };
-    })();
-    if (out.event) this.emit(out.event);
-    return out;
-  }
-
-  /**
-   * Group commit for hot paths (one LLM call, one row): `write` and `e` join the next batch,
-   * committed together in one transaction on the next turn of the event loop; the promise
-   * resolves once they are on disk and `e` has been broadcast. Each item runs in its own
-   * savepoint, so one failing write does not take the others down.
-   */
-  commitSoon<T>(write: () => T, e: NewEvent | ((result: T) => NewEvent) | null): Promise<{ result: T; event: IronEvent | null }> {
-    return new Promise((resolve, reject) => {
-      this.batch.push({ write, e: e as BatchItem['e'], resolve: resolve as BatchItem['resolve'], reject });
-      if (this.batch.length === 1) setImmediate(this.flushBatch);
-    });
-  }
-
-  private batch: BatchItem[] = [];
-
-  private readonly flushBatch = (): void => {
-    const items = this.batch;
-    this.batch = [];
-    if (items.length === 0) return;
-    const outcomes: Array<{ ok: true; result: unknown; event: IronEvent | null } | { ok: false; error: unknown }> = [];
-    try {
-      this.sqlite.transaction(() => {
-        for (const item of items) {
-          try {
-            const done = this.sqlite.transaction(() => {
-              const result = item.write();
-              const e = typeof item.e === 'function' ? item.e(result) : item.e;
-              return { result, event: e ? this.persist(e) : null };
-            })();
-            outcomes.push({ ok: true, ...done });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      })();
-    } catch (error) {
-      for (const item of items) item.reject(error);
-      return;
-    }
-    items.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (!o.ok) return item.reject(o.error);
-      if (o.event) this.emit(o.event);
-      item.resolve({ result: o.result, event: o.event });
-    });
-  };
-
-  /** Typed query access for stores in this folder. */
-  get orm(): BetterSQLite3Database<typeof schema> {
-    return this.db;
-  }
-
   /** Live budget figures for status objects; set by the gateway, which owns the tracker. */
   budgetSource: (agentId: string) => { limitMicros: number | null; spentMicros: number; reservedMicros: number } | null = () => null;
 
@@ -367,7 +286,7 @@ export class StateManager {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flushBatch();
+    this.writer.flush();
     this.closed = true;
     this.listeners.clear();
     try {

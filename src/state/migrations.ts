@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
 
 // Forward-only migrations. Each runs once, in a transaction, and bumps PRAGMA user_version.
-// Append new ones; never edit one that has shipped.
+// Append new ones; never edit one that has shipped. What they build must be what schema.ts
+// declares (test/state/schema.test.ts compares a freshly migrated database with it), so a new
+// table or column goes into both.
 const MIGRATIONS: string[] = [
   `
   CREATE TABLE agents (

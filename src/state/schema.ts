@@ -1,15 +1,16 @@
 import { sqliteTable, text, integer, index, real, blob } from 'drizzle-orm/sqlite-core';
 
-// Tables as drizzle sees them. The DDL that creates them lives in migrations.ts (plain SQL,
-// versioned by PRAGMA user_version) because triggers and pragmas are not drizzle's to make;
-// test/state checks the two agree.
+// Every table of the database, as the code sees it: the one description of the schema. The
+// DDL that creates it lives in migrations.ts (plain SQL, versioned by PRAGMA user_version,
+// because the append-only triggers are not drizzle's to make); test/state/schema.test.ts
+// opens a fresh database and fails if the two disagree on a table, column, default or index.
 
 export const agents = sqliteTable('agents', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   kind: text('kind').notNull(), // 'supervised' | 'external'
   script: text('script'),
-  args: text('args').notNull(), // JSON array
+  args: text('args').notNull().default('[]'), // JSON array
   status: text('status').notNull(),
   pid: integer('pid'),
   supervisorPid: integer('supervisor_pid'),
@@ -18,10 +19,10 @@ export const agents = sqliteTable('agents', {
   endedAt: text('ended_at'),
   exitCode: integer('exit_code'),
   exitSignal: text('exit_signal'),
-  restarts: integer('restarts').notNull(),
-  progressDone: integer('progress_done').notNull(),
+  restarts: integer('restarts').notNull().default(0),
+  progressDone: integer('progress_done').notNull().default(0),
   progressTotal: integer('progress_total'),
-  progressUnit: text('progress_unit').notNull(),
+  progressUnit: text('progress_unit').notNull().default('items'),
   limitMicros: integer('limit_micros'),
 });
 
@@ -34,7 +35,7 @@ export const events = sqliteTable(
     type: text('type').notNull(),
     severity: text('severity').notNull(),
     message: text('message').notNull(),
-    data: text('data').notNull(), // JSON object
+    data: text('data').notNull().default('{}'), // JSON object
   },
   (t) => [index('events_agent_seq').on(t.agentId, t.seq)],
 );
@@ -53,33 +54,37 @@ export const checkpoints = sqliteTable(
 export type AgentRow = typeof agents.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 
-export const llmRequests = sqliteTable('llm_requests', {
-  id: integer('id').primaryKey({ autoIncrement: true }),
-  ts: text('ts').notNull(),
-  agentId: text('agent_id').notNull(),
-  endpoint: text('endpoint').notNull(),
-  provider: text('provider').notNull(),
-  model: text('model').notNull(),
-  stream: integer('stream', { mode: 'boolean' }).notNull(),
-  status: text('status').notNull(), // ok | error | aborted | pending | interrupted
-  httpStatus: integer('http_status'),
-  promptTokens: integer('prompt_tokens').notNull(),
-  completionTokens: integer('completion_tokens').notNull(),
-  costMicros: integer('cost_micros').notNull(),
-  reservedMicros: integer('reserved_micros').notNull(),
-  usageSource: text('usage_source').notNull(), // provider | estimate
-  latencyMs: real('latency_ms'),
-  firstByteMs: real('first_byte_ms'),
-  redactions: integer('redactions').notNull(),
-  error: text('error'),
-});
+export const llmRequests = sqliteTable(
+  'llm_requests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: text('ts').notNull(),
+    agentId: text('agent_id').notNull(),
+    endpoint: text('endpoint').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    stream: integer('stream', { mode: 'boolean' }).notNull().default(false),
+    status: text('status').notNull(), // ok | error | aborted | pending | interrupted
+    httpStatus: integer('http_status'),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    costMicros: integer('cost_micros').notNull().default(0),
+    reservedMicros: integer('reserved_micros').notNull().default(0),
+    usageSource: text('usage_source').notNull().default('provider'), // provider | estimate
+    latencyMs: real('latency_ms'),
+    firstByteMs: real('first_byte_ms'),
+    redactions: integer('redactions').notNull().default(0),
+    error: text('error'),
+  },
+  (t) => [index('llm_requests_agent').on(t.agentId, t.id)],
+);
 
 export const apiTokens = sqliteTable('api_tokens', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   role: text('role').notNull(),
   agentId: text('agent_id'),
-  hash: text('hash').notNull(),
+  hash: text('hash').notNull().unique(),
   createdAt: text('created_at').notNull(),
   revokedAt: text('revoked_at'),
 });
@@ -92,7 +97,7 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export const breakers = sqliteTable('breakers', {
   service: text('service').primaryKey(),
   snapshot: text('snapshot').notNull(), // JSON BreakerSnapshot
-  tiers: text('tiers').notNull(), // JSON TierCounters
+  tiers: text('tiers').notNull().default('{}'), // JSON TierCounters
   updatedAt: text('updated_at').notNull(),
 });
 
@@ -102,7 +107,7 @@ export const toolCache = sqliteTable(
     key: text('key').primaryKey(), // responseCacheKey (sha256 hex)
     service: text('service').notNull(),
     status: integer('status').notNull(),
-    headers: text('headers').notNull(), // JSON object of the response headers kept
+    headers: text('headers').notNull().default('{}'), // JSON object of the response headers kept
     body: blob('body', { mode: 'buffer' }).notNull(),
     storedAt: integer('stored_at').notNull(), // epoch ms
     expiresAt: integer('expires_at').notNull(), // epoch ms
@@ -126,13 +131,37 @@ export const toolCalls = sqliteTable(
     upstreamStatus: integer('upstream_status'),
     latencyMs: real('latency_ms').notNull(),
     upstreamMs: real('upstream_ms'),
-    bytes: integer('bytes').notNull(),
-    redactions: integer('redactions').notNull(),
-    fault: integer('fault', { mode: 'boolean' }).notNull(),
+    bytes: integer('bytes').notNull().default(0),
+    redactions: integer('redactions').notNull().default(0),
+    fault: integer('fault', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [index('tool_calls_service').on(t.service, t.id), index('tool_calls_agent').on(t.agentId, t.id)],
 );
 
-export type BreakerRow = typeof breakers.$inferSelect;
-export type ToolCacheRow = typeof toolCache.$inferSelect;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
+
+// The PII audit trail (migration 4). Append-only: triggers in the migration refuse UPDATE and
+// DELETE. The value itself is kept only as a keyed hash and an AES-256-GCM sealed copy.
+
+export const piiAudit = sqliteTable(
+  'pii_audit',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: text('ts').notNull(),
+    agentId: text('agent_id'),
+    location: text('location').notNull(),
+    requestRef: text('request_ref'),
+    type: text('type').notNull(),
+    risk: text('risk').notNull(),
+    severity: text('severity').notNull(),
+    action: text('action').notNull(),
+    confidence: real('confidence').notNull(),
+    start: integer('start').notNull(),
+    end: integer('end').notNull(),
+    valueHmac: text('value_hmac').notNull(),
+    valueSealed: text('value_sealed').notNull(),
+  },
+  (t) => [index('pii_audit_agent').on(t.agentId, t.id), index('pii_audit_hmac').on(t.valueHmac)],
+);
+
+export type PiiAuditRow = typeof piiAudit.$inferSelect;

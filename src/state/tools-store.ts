@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { IronEvent, NewEvent } from '../core/events.js';
-import type { StateManager } from './manager.js';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { breakers, toolCache, toolCalls, type ToolCallRow } from './schema.js';
 
 export interface StoredBreaker {
@@ -30,12 +30,10 @@ export interface CacheWrite {
   expiresAt: number;
 }
 
-export interface ToolsBatch {
-  calls: ToolCallInput[];
-  cache: CacheWrite[];
-  /** Services whose cache should be cut back to its newest `maxEntries`. */
-  prune: Array<{ service: string; maxEntries: number }>;
-  breakers: Array<{ service: string; snapshot: object; tiers: object }>;
+export interface SavedBreaker {
+  service: string;
+  snapshot: object;
+  tiers: object;
 }
 
 export interface ToolCallQuery {
@@ -48,6 +46,8 @@ export interface ToolCallQuery {
 
 /** Calls kept in tool_calls; older rows are pruned as new ones arrive. */
 export const TOOL_CALLS_KEPT = 100_000;
+/** Prune tool_calls back to TOOL_CALLS_KEPT every this many rows (one range delete, not one per row). */
+const PRUNE_CALLS_EVERY = 1_000;
 
 /**
  * The tool egress proxy's tables: breaker snapshots, the response cache (fallback tier 2) and
@@ -59,9 +59,11 @@ export class ToolsStore {
   private readonly putCache;
   private readonly upsertBreaker;
   private readonly insertCall;
+  private readonly db: StoreDb;
 
-  constructor(private readonly state: StateManager) {
-    const db = state.orm;
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
+    const db = this.db.orm;
     this.getCache = db
       .select()
       .from(toolCache)
@@ -102,9 +104,9 @@ export class ToolsStore {
         set: { snapshot: sql`excluded.snapshot`, tiers: sql`excluded.tiers`, updatedAt: sql`excluded.updated_at` },
       })
       .prepare();
-    // One prepared row insert, run per row inside one transaction. Plain SQL here because this
-    // runs for every proxied call and drizzle's per-run parameter mapping cost more than the insert.
-    this.insertCall = state.database.prepare(
+    // Plain SQL because this runs for every proxied call and drizzle's per-run parameter
+    // mapping cost more than the insert.
+    this.insertCall = this.db.prepare(
       `INSERT INTO tool_calls (ts, agent_id, service, method, path, status, tier, reason, detail, upstream_status,
          latency_ms, upstream_ms, bytes, redactions, fault)
        VALUES (@ts, @agentId, @service, @method, @path, @status, @tier, @reason, @detail, @upstreamStatus,
@@ -115,7 +117,7 @@ export class ToolsStore {
   // ── breakers ──────────────────────────────────────────────────────────────────────────
 
   loadBreakers(): StoredBreaker[] {
-    return this.state.orm
+    return this.db.orm
       .select()
       .from(breakers)
       .all()
@@ -123,9 +125,23 @@ export class ToolsStore {
   }
 
   /** Save one breaker and, in the same transaction, the event that says why (a transition). */
-  saveBreaker(service: string, snapshot: object, tiers: object, event: NewEvent | null): IronEvent | null {
-    const row = { service, snapshot: JSON.stringify(snapshot), tiers: JSON.stringify(tiers), updatedAt: new Date().toISOString() };
-    return this.state.writeWithEvent(() => this.upsertBreaker.run(row), event).event;
+  saveBreaker(b: SavedBreaker, event: NewEvent | null): IronEvent | null {
+    return this.db.writer.now(() => this.upsertBreakers([b]), event).event;
+  }
+
+  /** The counters that moved since the last save, with the next group commit. */
+  saveBreakers(list: SavedBreaker[]): Promise<unknown> {
+    return this.db.writer.soon(() => this.upsertBreakers(list), null);
+  }
+
+  /** At shutdown: every breaker, now. */
+  saveBreakersNow(list: SavedBreaker[]): void {
+    this.db.writer.now(() => this.upsertBreakers(list), null);
+  }
+
+  private upsertBreakers(list: SavedBreaker[]): void {
+    const updatedAt = new Date().toISOString();
+    for (const x of list) this.upsertBreaker.run({ service: x.service, snapshot: JSON.stringify(x.snapshot), tiers: JSON.stringify(x.tiers), updatedAt });
   }
 
   // ── response cache ────────────────────────────────────────────────────────────────────
@@ -143,10 +159,10 @@ export class ToolsStore {
   }
 
   /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
-  cachePrune(service: string, maxEntries: number): number {
+  private cachePrune(service: string, maxEntries: number): number {
     // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
     // index; everything older goes. Ties at the boundary may keep a few extra rows.
-    const boundary = this.state.orm
+    const boundary = this.db.orm
       .select({ at: toolCache.storedAt })
       .from(toolCache)
       .where(eq(toolCache.service, service))
@@ -155,19 +171,19 @@ export class ToolsStore {
       .offset(maxEntries - 1)
       .get();
     if (!boundary) return 0;
-    return this.state.orm
+    return this.db.orm
       .delete(toolCache)
       .where(and(eq(toolCache.service, service), lt(toolCache.storedAt, boundary.at)))
       .run().changes;
   }
 
   purgeExpired(now: number): number {
-    return this.state.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
+    return this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
   }
 
   /** Live entries per service (for the metrics). */
   cacheCounts(now: number): Map<string, number> {
-    const rows = this.state.orm
+    const rows = this.db.orm
       .select({ service: toolCache.service, n: sql<number>`count(*)` })
       .from(toolCache)
       .where(gt(toolCache.expiresAt, now))
@@ -179,23 +195,26 @@ export class ToolsStore {
   // ── per-call record ───────────────────────────────────────────────────────────────────
 
   /**
-   * Everything the proxy buffered since the last batch, in one transaction: a commit per call
-   * (several pages into the WAL each) cost more than the rest of the call put together.
+   * A live answer worth serving again, with the next group commit. `pruneTo` cuts the
+   * service's cache back to its newest entries in the same transaction.
    */
-  writeBatch(b: ToolsBatch): void {
-    if (b.calls.length === 0 && b.cache.length === 0 && b.prune.length === 0 && b.breakers.length === 0) return;
-    const updatedAt = new Date().toISOString();
-    this.state.writeWithEvent((db) => {
-      for (const r of b.calls) this.insertCall.run({ ...r, fault: r.fault ? 1 : 0 });
-      if (b.calls.length > 0) {
-        const last = db.select({ m: sql<number | null>`max(${toolCalls.id})` }).from(toolCalls).get()?.m ?? 0;
-        if (last > TOOL_CALLS_KEPT) db.delete(toolCalls).where(lte(toolCalls.id, last - TOOL_CALLS_KEPT)).run();
-      }
-      for (const c of b.cache) this.putCache.run({ ...c, headers: JSON.stringify(c.headers) });
-      for (const p of b.prune) this.cachePrune(p.service, p.maxEntries);
-      for (const x of b.breakers) {
-        this.upsertBreaker.run({ service: x.service, snapshot: JSON.stringify(x.snapshot), tiers: JSON.stringify(x.tiers), updatedAt });
-      }
+  cachePut(c: CacheWrite, pruneTo: number | null): Promise<unknown> {
+    const row = { ...c, headers: JSON.stringify(c.headers) };
+    return this.db.writer.soon(() => {
+      this.putCache.run(row);
+      if (pruneTo !== null) this.cachePrune(c.service, pruneTo);
+    }, null);
+  }
+
+  /**
+   * One proxied call, group-committed with the other calls of this tick (a commit per call
+   * cost more than the rest of the call). Resolves once the row is on disk.
+   */
+  recordCall(r: ToolCallInput): Promise<unknown> {
+    const values = { ...r, fault: r.fault ? 1 : 0 };
+    return this.db.writer.soon(() => {
+      const id = Number(this.insertCall.run(values).lastInsertRowid);
+      if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0) this.db.orm.delete(toolCalls).where(lte(toolCalls.id, id - TOOL_CALLS_KEPT)).run();
     }, null);
   }
 
@@ -204,7 +223,7 @@ export class ToolsStore {
     if (q.service !== undefined) where.push(eq(toolCalls.service, q.service));
     if (q.agentId !== undefined) where.push(eq(toolCalls.agentId, q.agentId));
     if (q.before !== undefined) where.push(lt(toolCalls.id, q.before));
-    return this.state.orm
+    return this.db.orm
       .select()
       .from(toolCalls)
       .where(where.length > 0 ? and(...where) : undefined)

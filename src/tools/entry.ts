@@ -16,7 +16,7 @@ import {
   type FaultKind,
   type Tier,
 } from '../reliability/index.js';
-import type { CacheWrite, ToolsStore } from '../state/index.js';
+import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { RedactedBody, ResponseRedactor } from './redact.js';
@@ -49,6 +49,20 @@ export interface ServeRequest {
   fault: FaultKind | null;
 }
 
+/** What a ToolEntry needs from the rest of the proxy. */
+export interface ToolEntryDeps {
+  config: ToolServiceConfig;
+  store: Pick<ToolsStore, 'cacheGet' | 'cachePut'>;
+  /** The PII step for live answers. */
+  redactor: ResponseRedactor;
+  /** What the last run saved for this service, if anything. */
+  stored?: { snapshot: unknown; tiers: unknown };
+  /** A breaker transition, with the agent whose call caused it (null: no call did, e.g. a cooldown). */
+  onTransition: (entry: ToolEntry, t: BreakerTransition, cause: string | null) => void;
+  /** A transition listener or a cache write failed: nothing the agent needs to hear about. */
+  onError: (error: unknown, what: string) => void;
+}
+
 export interface FallbackState {
   active: boolean;
   served: { cache: number; placeholder: number; failed: number };
@@ -73,11 +87,17 @@ export class ToolEntry {
   readonly fallback: FallbackState = { active: false, served: { cache: 0, placeholder: 0, failed: 0 } };
   /** Counters changed since they were last saved. */
   dirty = false;
+  readonly config: ToolServiceConfig;
+  /** Why a persisted snapshot could not be trusted (the breaker then starts CLOSED). */
+  readonly restoreProblems: string[];
   /**
-   * The agent whose call is being judged, so a transition can name it. Set synchronously just
-   * before the breaker runs (serveWithFallback acquires and records without yielding in between).
+   * The agent whose call the breaker is judging, so a transition can name it. Set just before
+   * the breaker acquires or records (serveWithFallback does both without yielding in between).
    */
-  cause: string | null = null;
+  private cause: string | null = null;
+  private readonly store: ToolEntryDeps['store'];
+  private readonly redactor: ResponseRedactor;
+  private readonly onError: ToolEntryDeps['onError'];
   private readonly placeholder: { value: ToolAnswer } | null;
   private readonly classify: Classifier<ToolAnswer>;
   private readonly latencies = new Float64Array(LATENCY_SAMPLES);
@@ -87,43 +107,22 @@ export class ToolEntry {
   private readonly refreshMs: number;
   private readonly keys = new Map<string, string>();
   private lastClean: { type: string | undefined; body: Buffer } | null = null;
-  private readonly pendingCache = new Map<string, CacheWrite>();
-  private pruneDue = false;
-  /** Why a persisted snapshot could not be trusted (the breaker then starts CLOSED). */
-  readonly restoreProblems: string[];
 
-  constructor(
-    readonly config: ToolServiceConfig,
-    private readonly store: ToolsStore,
-    private readonly redactor: ResponseRedactor,
-    stored: { snapshot: unknown; tiers: unknown } | undefined,
-    onTransition: (entry: ToolEntry, t: BreakerTransition) => void,
-    onListenerError: (error: unknown) => void,
-    /** Called when a cache row is waiting to be written. */
-    private readonly onWrite: () => void,
-  ) {
+  constructor(deps: ToolEntryDeps) {
+    const { config, stored } = deps;
+    this.config = config;
     this.name = config.name;
-    this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError });
+    this.store = deps.store;
+    this.redactor = deps.redactor;
+    this.onError = deps.onError;
+    this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError: (err) => deps.onError(err, 'transition listener') });
     this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
-    this.breaker.onTransition((t) => onTransition(this, t));
+    this.breaker.onTransition((t) => deps.onTransition(this, t, this.cause));
     this.tiers = new TierMetrics(stored?.tiers);
     this.dispatcher = createDispatcher(config.timeoutMs);
     this.base = baseUrl(config.url);
     this.refreshMs = Math.min(60_000, Math.floor(config.cacheTtlMs / 4));
-    this.placeholder = config.placeholder
-      ? {
-          value: {
-            status: 200,
-            headers: { 'content-type': 'application/json; charset=utf-8' },
-            body: Buffer.from(JSON.stringify(config.placeholder.value)),
-            redactions: 0,
-            blocked: null,
-            upstreamMs: null,
-            fault: false,
-            storedAt: null,
-          },
-        }
-      : null;
+    this.placeholder = config.placeholder ? { value: placeholderAnswer(config.placeholder.value) } : null;
     const rules = config.breaker.classify;
     this.classify = (settled) => {
       if (settled.ok) return classifyOutcome({ status: settled.value.status }, rules);
@@ -133,36 +132,32 @@ export class ToolEntry {
     };
   }
 
+  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
+  refresh(): void {
+    this.cause = null;
+    this.breaker.refresh();
+  }
+
+  /** The admin reset: back to CLOSED. */
+  reset(): void {
+    this.cause = null;
+    this.breaker.reset();
+  }
+
   async serve(r: ServeRequest): Promise<FallbackResult<ToolAnswer>> {
-    const { config } = this;
-    const retry: ChainRetry<ToolAnswer> | null =
-      config.retry && IDEMPOTENT.has(r.method) && r.fault === null
-        ? {
-            attempts: config.retry.attempts,
-            baseMs: config.retry.baseMs,
-            maxMs: config.retry.maxMs,
-            retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
-            sleep: (ms) =>
-              new Promise((resolve) =>
-                setTimeout(() => {
-                  this.cause = r.agentId;
-                  resolve();
-                }, ms),
-              ),
-          }
-        : null;
     const judge: Classifier<ToolAnswer> = (settled) => {
       this.cause = r.agentId;
       return this.classify(settled);
     };
+    const cached = this.config.cacheTtlMs > 0;
     this.cause = r.agentId;
     try {
       return await serveWithFallback<ToolAnswer>({
         breaker: this.breaker,
         live: () => this.live(r),
         classify: judge,
-        retry,
-        cache: config.cacheTtlMs > 0 ? { lookup: () => this.lookup(this.cacheKey(r)), store: (a) => this.keep(this.cacheKey(r), a) } : null,
+        retry: this.retryPolicy(r),
+        cache: cached ? { lookup: () => this.lookup(this.cacheKey(r)), store: (a) => this.keep(this.cacheKey(r), a) } : null,
         placeholder: this.placeholder,
         // Tiers are counted by the caller, which knows when the agent hung up and nothing was served.
         metrics: null,
@@ -170,6 +165,25 @@ export class ToolEntry {
     } finally {
       this.cause = null;
     }
+  }
+
+  /** Only idempotent calls are repeated, and never an injected fault. */
+  private retryPolicy(r: ServeRequest): ChainRetry<ToolAnswer> | null {
+    const { retry } = this.config;
+    if (!retry || !IDEMPOTENT.has(r.method) || r.fault !== null) return null;
+    return {
+      attempts: retry.attempts,
+      baseMs: retry.baseMs,
+      maxMs: retry.maxMs,
+      retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
+      sleep: (ms) =>
+        new Promise((resolve) =>
+          setTimeout(() => {
+            this.cause = r.agentId;
+            resolve();
+          }, ms),
+        ),
+    };
   }
 
   recordTier(tier: Tier, lookup: CacheLookup | null): void {
@@ -241,14 +255,15 @@ export class ToolEntry {
   }
 
   private lookup(key: string): ToolAnswer | null {
-    const now = Date.now();
-    const hit = this.pendingCache.get(key) ?? this.store.cacheGet(key, now);
-    if (hit && hit.expiresAt <= now) return null;
+    const hit = this.store.cacheGet(key, Date.now());
     if (!hit) return null;
     return { status: hit.status, headers: hit.headers, body: hit.body, redactions: 0, blocked: null, upstreamMs: null, fault: false, storedAt: hit.storedAt };
   }
 
-  /** Only real 2xx answers the agent was allowed to see are worth serving again. */
+  /**
+   * Only real 2xx answers the agent was allowed to see are worth serving again. The row joins
+   * the group commit of this tick, the one the call's own row goes into.
+   */
   private keep(key: string, a: ToolAnswer): void {
     if (a.status < 200 || a.status > 299 || a.blocked || a.fault) return;
     const now = Date.now();
@@ -259,23 +274,18 @@ export class ToolEntry {
     // well before it expires.
     const last = this.recentStores.get(key);
     if (last && now - last.at < this.refreshMs && last.status === a.status && last.type === type && last.body.equals(a.body)) return;
-    // Written with the next batch; until then lookups find it here.
-    this.pendingCache.set(key, { key, service: this.name, status: a.status, headers, body: a.body, storedAt: now, expiresAt: now + this.config.cacheTtlMs });
-    this.onWrite();
+    const pruneTo = ++this.stores % PRUNE_EVERY === 0 ? this.config.cacheMaxEntries : null;
+    const row = { key, service: this.name, status: a.status, headers, body: a.body, storedAt: now, expiresAt: now + this.config.cacheTtlMs };
+    this.store.cachePut(row, pruneTo).catch((err: unknown) => this.onError(err, 'cache write'));
     if (a.body.length <= RECENT_BODY_BYTES) {
       this.recentStores.delete(key);
       this.recentStores.set(key, { at: now, status: a.status, type, body: a.body });
       if (this.recentStores.size > RECENT_STORES) this.recentStores.delete(this.recentStores.keys().next().value!);
     }
-    if (++this.stores % PRUNE_EVERY === 0) this.pruneDue = true;
   }
+}
 
-  /** Cache rows waiting for the next batch, and whether the cache should be cut back. */
-  takeWrites(): { cache: CacheWrite[]; prune: boolean } {
-    const cache = [...this.pendingCache.values()];
-    this.pendingCache.clear();
-    const prune = this.pruneDue;
-    this.pruneDue = false;
-    return { cache, prune };
-  }
+function placeholderAnswer(value: unknown): ToolAnswer {
+  const body = Buffer.from(JSON.stringify(value));
+  return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body, redactions: 0, blocked: null, upstreamMs: null, fault: false, storedAt: null };
 }

@@ -6,7 +6,7 @@
 export { ToolsService, type ToolsContext, type ToolsOptions } from './service.js';
 export { MAX_TOOL_BODY_BYTES, toolsHandler } from './proxy.js';
 export { TOOLS_PREFIX, baseUrl, parseToolUrl, upstreamUrl, type BaseUrl, type ParsedToolUrl, type ToolTarget } from './path.js';
-export { guardRedactor, redactResponse, noRedaction, isTextual, type RedactedBody, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+export { guardRedactor, redactResponse, type RedactedBody, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 export { breakerView, toolRoutes } from './routes.js';
 export { transitionEvent } from './messages.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';

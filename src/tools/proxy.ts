@@ -4,10 +4,11 @@ import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, Una
 import type { Logger } from '../core/logger.js';
 import type { FallbackResult } from '../reliability/index.js';
 import { toErrorResponse } from '../server/index.js';
+import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { failureLabel } from './messages.js';
-import { parseToolUrl, upstreamUrl } from './path.js';
+import { parseToolUrl, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolsService } from './service.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 
@@ -23,93 +24,143 @@ class Refusal extends Error {
   }
 }
 
-interface Call {
-  started: number;
-  principal: Principal;
-  entry: ToolEntry;
+/** One agent call as it moves through the stages; filled in as each one learns more. */
+interface ToolCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly started: number;
+  principal: Principal | null;
+  /** Known once the path names a configured service; from then on every outcome is recorded. */
+  entry: ToolEntry | null;
   method: string;
   path: string;
   /** A fault plan decided this call (whatever the breaker then did with it). */
   fault: boolean;
+  result: FallbackResult<ToolAnswer> | null;
+  /** The agent hung up while the call was served. */
+  gone: boolean;
+}
+
+/** What goes back to the agent, and what its row says about it. */
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[]>;
+  /** null: no body (HEAD, 204, 304). */
+  body: Buffer | null;
+  redactions: number;
+  /** Why the call ended this way: `ok`, a fallback reason or an error code. */
+  reason: string;
+  /** What the call's row counts as delivered. */
+  bytes: number;
+  /** The agent hung up before an answer: nothing is sent. */
+  gone?: boolean;
 }
 
 /**
  * `ANY /tools/<service>/<path>?<query>`: the agent's external API calls. Plain Node handling
- * (no Hono) because this is a hot path; every outcome, errors included, is written here.
+ * (no Hono) because this is a hot path. Stages: authenticate → parse path → read body →
+ * serve → respond → record; every outcome, errors included, is recorded before the agent
+ * has its answer.
  */
 export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: Logger) {
-  const authenticate = async (req: IncomingMessage): Promise<Principal> => {
-    const token = tokenFromHeaders(req.headers.authorization, headerOnce(req.headers['x-api-key']));
+  const authenticate = async (call: ToolCall): Promise<void> => {
+    const token = tokenFromHeaders(call.req.headers.authorization, headerOnce(call.req.headers['x-api-key']));
     if (!token) throw new UnauthorizedError('a token is required: send Authorization: Bearer <token>');
     const p = await tokens.verify(token);
     if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only; the tool proxy needs an agent or admin token');
-    return p;
+    call.principal = p;
+  };
+
+  /** The service and the upstream URL the path names. */
+  const parsePath = (call: ToolCall): { entry: ToolEntry; target: ToolTarget; url: URL } => {
+    const parsed = parseToolUrl(call.req.url ?? '');
+    if (!parsed.ok) throw new ValidationError(parsed.message, 'invalid_path');
+    const { target } = parsed;
+    const entry = tools.entries.get(target.service);
+    if (!entry) throw new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
+    call.entry = entry;
+    call.path = `/${target.rest}`;
+    const url = upstreamUrl(entry.base, target);
+    if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
+    return { entry, target, url };
+  };
+
+  const serve = async (call: ToolCall, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
+    const client = new ClientLink();
+    // 'close' after the response is finished is the normal end; before it, the agent gave up.
+    call.res.once('close', () => {
+      if (!call.res.writableFinished) client.hangUp();
+    });
+    const fault = tools.faults.next(entry.name, Date.now());
+    call.fault = fault !== null;
+    const agentId = call.principal!.agentId;
+    const result = await entry.serve({
+      agentId,
+      method: call.method,
+      url,
+      headers: upstreamRequestHeaders(call.req.headers, entry.config.headers),
+      body,
+      rest: target.rest,
+      query: target.query,
+      client,
+      fault,
+    });
+    call.result = result;
+    call.gone = client.gone;
+    if (!client.gone) tools.noteServed(entry, result.tier, result.cacheLookup, result.reason, result.tier === 'live' ? null : result.detail, agentId);
+    return result;
+  };
+
+  const failed = (call: ToolCall, err: unknown): Reply => {
+    const refusal = err instanceof Refusal ? err : null;
+    const error = refusal ? refusal.error : err;
+    const { status, body, unexpected } = toErrorResponse(error);
+    if (unexpected) logger.error({ err }, `${call.req.method} ${call.req.url?.split('?')[0]} failed`);
+    const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
+    // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
+    call.result = null;
+    return { ...jsonReply(status, body, status === 413 ? { connection: 'close' } : {}, reason), bytes: 0 };
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const started = performance.now();
-    let call: Call | null = null;
+    const method = (req.method ?? 'GET').toUpperCase();
+    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false };
     void (async () => {
-      const principal = await authenticate(req);
-      const parsed = parseToolUrl(req.url ?? '');
-      if (!parsed.ok) throw new ValidationError(parsed.message, 'invalid_path');
-      const { target } = parsed;
-      const entry = tools.entries.get(target.service);
-      if (!entry) throw new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
-      const method = (req.method ?? 'GET').toUpperCase();
-      call = { started, principal, entry, method, path: `/${target.rest}`, fault: false };
-
-      const url = upstreamUrl(entry.base, target);
-      if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
-      const body = await readBody(req, MAX_TOOL_BODY_BYTES);
-
-      const client = new ClientLink();
-      // 'close' after the response is finished is the normal end; before it, the agent gave up.
-      res.once('close', () => {
-        if (!res.writableFinished) client.hangUp();
-      });
-      const agentId = principal.agentId;
-      const fault = tools.faults.next(entry.name, Date.now());
-      call.fault = fault !== null;
-      const result = await entry.serve({
-        agentId,
-        method,
-        url,
-        headers: upstreamRequestHeaders(req.headers, entry.config.headers),
-        body,
-        rest: target.rest,
-        query: target.query,
-        client,
-        fault,
-      });
-      if (client.gone) {
-        tools.recordCall(row(call, 499, null, 'client_aborted', null, result, 0));
-        return;
+      let reply: Reply;
+      try {
+        await authenticate(call);
+        const { entry, target, url } = parsePath(call);
+        const body = await readBody(req, MAX_TOOL_BODY_BYTES);
+        const result = await serve(call, entry, target, url, body);
+        reply = call.gone ? GONE : respond(entry, result, method);
+      } catch (err) {
+        reply = failed(call, err);
       }
-      tools.noteServed(entry, result.tier, result.cacheLookup, result.reason, result.tier === 'live' ? null : result.detail, agentId);
-      const sent = respond(res, entry, result, method);
-      tools.recordCall(row(call, sent.status, result.tier, result.reason, result.tier === 'live' ? null : result.detail, result, sent.bytes, sent.redactions));
+      if (call.entry) await tools.recordCall(row(call, call.entry, reply));
+      send(res, reply);
     })().catch((err: unknown) => {
-      const refusal = err instanceof Refusal ? err : null;
-      const error = refusal ? refusal.error : err;
-      const { status, body, unexpected } = toErrorResponse(error);
-      if (unexpected) logger.error({ err }, `${req.method} ${req.url?.split('?')[0]} failed`);
-      if (call) tools.recordCall(row(call, status, null, refusal?.reason ?? (error as IronCageError).code ?? 'internal_error', null, null, 0));
-      sendJson(res, status, body, status === 413 ? { connection: 'close' } : {});
+      logger.error({ err }, `${req.method} ${req.url?.split('?')[0]} could not be answered`);
+      if (!res.destroyed) res.destroy();
     });
   };
 }
+
+const GONE: Reply = { status: 499, headers: {}, body: null, redactions: 0, reason: 'client_aborted', bytes: 0, gone: true };
 
 function headerOnce(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function sendJson(res: ServerResponse, status: number, payload: unknown, extra: Record<string, string>): number {
-  if (res.headersSent || res.destroyed) return 0;
-  const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra });
-  res.end(text);
-  return Buffer.byteLength(text);
+function jsonReply(status: number, payload: unknown, extra: Record<string, string>, reason: string, redactions = 0): Reply {
+  const body = Buffer.from(JSON.stringify(payload));
+  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...extra }, body, redactions, reason, bytes: body.length };
+}
+
+function send(res: ServerResponse, r: Reply): void {
+  if (r.gone || res.headersSent || res.destroyed) return;
+  res.writeHead(r.status, r.headers);
+  if (r.body === null) res.end();
+  else res.end(r.body);
 }
 
 /** The agent's body, whole (it is hashed for the cache key and may be sent more than once). */
@@ -146,7 +197,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   });
 }
 
-function respond(res: ServerResponse, entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string): { status: number; bytes: number; redactions: number } {
+/** The answer the agent gets, whichever tier produced it (or why none did). */
+function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string): Reply {
   const breaker: Record<string, string> = {};
   if (r.tier !== 'live' && r.reason !== 'upstream_failure') {
     breaker[BREAKER] = r.reason === 'circuit_open' ? 'open' : 'half-open';
@@ -157,26 +209,22 @@ function respond(res: ServerResponse, entry: ToolEntry, r: FallbackResult<ToolAn
     const upstream = r.live?.ok ? r.live.value.headers['retry-after'] : undefined;
     const extra: Record<string, string> = { [TIER]: 'failed', ...breaker };
     if (upstream !== undefined && !extra['retry-after']) extra['retry-after'] = String(upstream);
-    return { status, bytes: sendJson(res, status, { error: { code, message } }, extra), redactions: 0 };
+    return jsonReply(status, { error: { code, message } }, extra, r.reason);
   }
   const a = r.value;
   if (a.blocked) {
     const extra: Record<string, string> = { [TIER]: r.tier };
     if (a.blocked.types) extra['x-iron-cage-pii'] = a.blocked.types.join(',');
-    const message = `${entry.name}: ${a.blocked.message}`;
-    return { status: 403, bytes: sendJson(res, 403, { error: { code: 'pii_blocked', message } }, extra), redactions: a.redactions };
+    return jsonReply(403, { error: { code: 'pii_blocked', message: `${entry.name}: ${a.blocked.message}` } }, extra, r.reason, a.redactions);
   }
   const headers: Record<string, string | string[]> = { ...a.headers, [TIER]: r.tier, ...breaker };
   if (r.tier !== 'live') headers['x-iron-cage-fallback-reason'] = r.reason;
   if (a.storedAt !== null) headers['x-iron-cage-cached-at'] = new Date(a.storedAt).toISOString();
   if (a.fault) headers['x-iron-cage-fault'] = 'injected';
   headers['content-length'] = String(a.body.length);
-  if (res.destroyed) return { status: a.status, bytes: 0, redactions: a.redactions };
-  res.writeHead(a.status, headers);
   // HEAD, 204 and 304 carry no body whatever the upstream put in the buffer.
-  if (method === 'HEAD' || a.status === 204 || a.status === 304) res.end();
-  else res.end(a.body);
-  return { status: a.status, bytes: a.body.length, redactions: a.redactions };
+  const bodyless = method === 'HEAD' || a.status === 204 || a.status === 304;
+  return { status: a.status, headers, body: bodyless ? null : a.body, redactions: a.redactions, reason: r.reason, bytes: a.body.length };
 }
 
 function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier: 'failed' }>): { status: number; code: string; message: string } {
@@ -196,32 +244,26 @@ function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier
   return { status: 503, code: 'upstream_unavailable', message: `${entry.name} ${what} ${nothing}` };
 }
 
-function row(
-  c: Call,
-  status: number,
-  tier: string | null,
-  reason: string,
-  detail: string | null,
-  r: FallbackResult<ToolAnswer> | null,
-  bytes: number,
-  redactions = 0,
-) {
+function row(call: ToolCall, entry: ToolEntry, reply: Reply): ToolCallInput {
+  const r = call.result;
   const live = r?.live?.ok ? r.live.value : null;
+  // A refusal before the chain ran has no tier; the agent hanging up leaves the tier unserved.
+  const tier = r === null || reply.gone ? null : r.tier;
   return {
     ts: new Date().toISOString(),
-    agentId: c.principal.agentId,
-    service: c.entry.name,
-    method: c.method,
-    path: c.path.slice(0, 2000),
-    status,
+    agentId: call.principal?.agentId ?? null,
+    service: entry.name,
+    method: call.method,
+    path: call.path.slice(0, 2000),
+    status: reply.status,
     tier,
-    reason,
-    detail,
+    reason: reply.reason,
+    detail: tier === null || tier === 'live' || r === null || r.tier === 'live' ? null : r.detail,
     upstreamStatus: live && !live.fault ? live.status : null,
-    latencyMs: Math.round((performance.now() - c.started) * 1000) / 1000,
+    latencyMs: Math.round((performance.now() - call.started) * 1000) / 1000,
     upstreamMs: live?.upstreamMs == null ? null : Math.round(live.upstreamMs * 1000) / 1000,
-    bytes,
-    redactions,
-    fault: c.fault,
+    bytes: call.res.destroyed ? 0 : reply.bytes,
+    redactions: reply.redactions,
+    fault: call.fault,
   };
 }

@@ -25,7 +25,7 @@ export interface ToolPiiGuard {
 
 const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|ld\+json|problem\+json)|application\/[\w.+-]+\+(json|xml))/i;
 
-export function isTextual(contentType: string | undefined): boolean {
+function isTextual(contentType: string | undefined): boolean {
   return contentType !== undefined && TEXTUAL.test(contentType.trim());
 }
 
@@ -63,6 +63,3 @@ export function redactResponse(mode: SafetyMode): ResponseRedactor {
     };
   };
 }
-
-/** For tests and benchmarks that must see the upstream's bytes untouched. */
-export const noRedaction: ResponseRedactor = (body) => CLEAN(body);

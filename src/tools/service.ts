@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../reliability/index.js';
 import type { TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
-import { ToolsStore, type StateManager, type ToolCallInput, type ToolsBatch } from '../state/index.js';
+import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } from '../state/index.js';
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
 import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
@@ -25,9 +25,11 @@ export interface ToolsOptions {
   redactResponse?: ResponseRedactor;
 }
 
-/** Rows are written in batches: at this many, or this long after the first one waiting. */
-const FLUSH_ROWS = 500;
-const FLUSH_MS = 200;
+/**
+ * Breaker snapshots and tier counters move on every call; while calls flow they are saved at
+ * most this often (transitions save at once, in the transaction of their event).
+ */
+const COUNTERS_SAVE_MS = 200;
 
 /**
  * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
@@ -41,8 +43,7 @@ export class ToolsService {
   private readonly state: StateManager;
   private readonly logger: Logger;
   private readonly cooldownTimers = new Map<string, NodeJS.Timeout>();
-  private rows: ToolCallInput[] = [];
-  private flushTimer: NodeJS.Timeout | null = null;
+  private countersTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
@@ -61,15 +62,14 @@ export class ToolsService {
     for (const svc of Object.values(config.tools)) {
       const pii = ctx.pii;
       const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
-      const entry = new ToolEntry(
-        svc,
-        this.store,
+      const entry = new ToolEntry({
+        config: svc,
+        store: this.store,
         redactor,
-        stored.get(svc.name),
-        (e, t) => this.onTransition(e, t),
-        (err) => this.logger.error({ err }, `breaker ${svc.name}: transition listener failed`),
-        () => this.scheduleFlush(),
-      );
+        stored: stored.get(svc.name),
+        onTransition: (e, t, cause) => this.onTransition(e, t, cause),
+        onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),
+      });
       this.entries.set(svc.name, entry);
       this.announceRestore(entry);
     }
@@ -86,6 +86,7 @@ export class ToolsService {
     // A call still finishing while iron-cage shuts down: the database may be gone.
     if (this.closed) return;
     entry.recordTier(tier, lookup);
+    this.saveCountersSoon();
     const fb = entry.fallback;
     if (tier === 'live') {
       if (!fb.active) return;
@@ -101,38 +102,27 @@ export class ToolsService {
     fb.served[tier]++;
   }
 
-  recordCall(row: ToolCallInput): void {
+  /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
+  async recordCall(row: ToolCallInput): Promise<void> {
+    // A call still finishing while iron-cage shuts down: the database may be gone.
     if (this.closed) return;
-    this.rows.push(row);
-    if (this.rows.length >= FLUSH_ROWS) this.flush();
-    else this.scheduleFlush();
-  }
-
-  scheduleFlush(): void {
-    if (!this.closed) this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
-  }
-
-  /** Write waiting call rows, cache rows and the counters that moved, in one transaction. */
-  flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    const calls = this.rows;
-    this.rows = [];
-    const batch: ToolsBatch = { calls, cache: [], prune: [], breakers: [] };
-    for (const e of this.entries.values()) {
-      const w = e.takeWrites();
-      batch.cache.push(...w.cache);
-      if (w.prune) batch.prune.push({ service: e.name, maxEntries: e.config.cacheMaxEntries });
-      if (e.dirty) {
-        e.dirty = false;
-        batch.breakers.push({ service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() });
-      }
-    }
     try {
-      this.store.writeBatch(batch);
+      await this.store.recordCall(row);
     } catch (err) {
-      this.logger.error({ err }, `tool proxy: could not record ${calls.length} call(s) and ${batch.cache.length} cache entr${batch.cache.length === 1 ? 'y' : 'ies'}`);
+      this.logger.error({ err }, `tool proxy: could not record a call to ${row.service}`);
     }
+  }
+
+  /** The counters moved: save them with a group commit, at most every COUNTERS_SAVE_MS. */
+  private saveCountersSoon(): void {
+    if (this.closed || this.countersTimer) return;
+    this.countersTimer = setTimeout(() => {
+      this.countersTimer = null;
+      const dirty = [...this.entries.values()].filter((e) => e.dirty);
+      for (const e of dirty) e.dirty = false;
+      if (this.closed || dirty.length === 0) return;
+      this.store.saveBreakers(dirty.map(breakerRow)).catch((err: unknown) => this.logger.error({ err }, 'tool proxy: could not save the breaker counters'));
+    }, COUNTERS_SAVE_MS);
   }
 
   recordEvent(e: NewEvent): void {
@@ -143,15 +133,13 @@ export class ToolsService {
 
   /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
   refresh(entry: ToolEntry): void {
-    entry.cause = null;
-    entry.breaker.refresh();
+    entry.refresh();
   }
 
   reset(entry: ToolEntry, requestedBy: string): void {
     const from = entry.breaker.state;
-    entry.cause = null;
-    entry.breaker.reset();
-    this.store.saveBreaker(entry.name, entry.breaker.snapshot(), entry.tiers.snapshot(), {
+    entry.reset();
+    this.store.saveBreaker(breakerRow(entry), {
       agentId: null,
       type: 'breaker.reset',
       severity: 'info',
@@ -160,12 +148,12 @@ export class ToolsService {
     });
   }
 
-  private onTransition(entry: ToolEntry, t: BreakerTransition): void {
+  private onTransition(entry: ToolEntry, t: BreakerTransition, cause: string | null): void {
     if (this.closed) return;
     const opts = entry.config.breaker;
     // The reset route records its own event, naming who asked.
-    const event = t.reason === 'manual_reset' ? null : transitionEvent(t, opts.cooldownMs, opts.halfOpenMaxProbes, entry.cause);
-    this.store.saveBreaker(entry.name, entry.breaker.snapshot(), entry.tiers.snapshot(), event);
+    const event = t.reason === 'manual_reset' ? null : transitionEvent(t, opts.cooldownMs, opts.halfOpenMaxProbes, cause);
+    this.store.saveBreaker(breakerRow(entry), event);
     this.scheduleCooldown(entry);
   }
 
@@ -216,16 +204,19 @@ export class ToolsService {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
     this.closed = true;
+    if (this.countersTimer) clearTimeout(this.countersTimer);
     for (const t of this.cooldownTimers.values()) clearTimeout(t);
     this.cooldownTimers.clear();
     try {
-      const breakers = [...this.entries.values()].map((e) => ({ service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() }));
-      this.store.writeBatch({ calls: [], cache: [], prune: [], breakers });
+      this.store.saveBreakersNow([...this.entries.values()].map(breakerRow));
     } catch (err) {
       this.logger.error({ err }, 'tool proxy: could not save the breakers');
     }
     await Promise.all([...this.entries.values()].map((e) => e.close()));
   }
+}
+
+function breakerRow(e: ToolEntry): SavedBreaker {
+  return { service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() };
 }

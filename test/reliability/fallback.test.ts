@@ -10,7 +10,6 @@ import {
   serveWithFallback,
   serviceMetrics,
   statusClassifier,
-  validateFaultConfig,
   type BreakerTransition,
   type FallbackResult,
 } from '../../src/reliability/index.js';
@@ -178,7 +177,7 @@ describe('the conference demo: LinkedIn rate-limits, the agent carries on from c
     const breaker = new CircuitBreaker('linkedin', {}, { clock, onTransition: (t) => transitions.push(t) });
     const metrics = new TierMetrics();
     // LinkedIn answers 429 from its 30th call on; the fifth failure in a row (lead #34) opens the circuit.
-    const fault = new FaultInjector(validateFaultConfig({ service: 'linkedin', fromCall: 30, status: 429 }));
+    const fault = new FaultInjector({ service: 'linkedin', fromCall: 30, count: null, durationMs: null, status: 429 });
     const upstream = countingUpstream(() => {
       const f = fault.next(clock.now());
       return f.inject ? { status: f.outcome.status!, body: 'rate limited' } : { status: 200, body: 'profile' };

@@ -92,6 +92,10 @@ tools:
     expect(failure('tools:\n  linkedin:\n    url: https://api.example\nfaults:\n  - service: linkedin\n    status: 200\n')).toBe(
       'faults.0.status: must be an HTTP status from 400 to 599, "timeout" or "connection"',
     );
+    // A plan from the file is checked here once (the reliability domain trusts what it is given).
+    expect(failure('tools:\n  linkedin:\n    url: https://api.example\nfaults:\n  service: linkedin\n')).toMatch(/^faults: /);
+    expect(failure('tools:\n  linkedin:\n    url: https://api.example\nfaults:\n  - service: linkedin\n    status: 500\n  - service: linkedin\n    status: x\n')).toMatch(/^faults\.1\.status: /);
+    expect(failure('tools:\n  linkedin:\n    url: https://api.example\nfaults:\n  - service: linkedin\n    status: 500\n    from_call: 0\n')).toBe('faults.0.from_call: must be 1 or more');
     const c = load('tools:\n  linkedin:\n    url: https://api.example\nfaults:\n  - service: linkedin\n    from_call: 34\n    duration_s: 30\n    status: timeout\n');
     expect(c.faults).toEqual([{ service: 'linkedin', fromCall: 34, count: null, durationMs: 30_000, status: 'timeout' }]);
   });

@@ -91,6 +91,14 @@ describe('fault injection', () => {
       [{ service: 'linkedin', status: 500, fromCall: 0 }, 'fromCall: must be 1 or more'],
       [{ service: 'linkedin', status: 500, extra: 1 }, "unknown field 'extra'"],
       [{ status: 500 }, 'service: expected string'],
+      // What the reliability domain's own check used to refuse, now refused here once.
+      [{ service: 'linkedin', status: 429, fromCall: 1, count: 0 }, 'count: must be 1 or more'],
+      [{ service: 'linkedin', status: 429, durationMs: -1 }, 'durationMs: must be 1 or more'],
+      [{ service: 'linkedin', status: 429, durationMs: 1.5 }, 'durationMs: must be a whole number'],
+      [{ service: 'linkedin', status: 'slow' }, 'status: must be an HTTP status from 400 to 599, "timeout" or "connection"'],
+      [{ service: 'linkedin', status: 600 }, 'status: must be an HTTP status from 400 to 599, "timeout" or "connection"'],
+      [{ service: '', status: 500 }, 'service: must not be empty'],
+      [{ service: 'crm', status: 500, form: 3 }, "unknown field 'form'"],
     ] as const;
     for (const [body, message] of bad) {
       const r = await post(body);

@@ -1,0 +1,105 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { IronEvent } from '../../src/core/events.js';
+import { PiiStore, StateManager, type PiiAuditInput } from '../../src/state/index.js';
+import { tempDir } from '../helpers/runtime.js';
+
+const finding = (over: Partial<PiiAuditInput> = {}): PiiAuditInput => ({
+  agentId: null,
+  location: 'tool.response',
+  requestRef: null,
+  type: 'email',
+  risk: 'medium',
+  severity: 'warn',
+  action: 'redacted',
+  confidence: 0.9,
+  start: 0,
+  end: 5,
+  valueHmac: 'h',
+  valueSealed: 's',
+  ...over,
+});
+
+const event = (message: string) => ({ agentId: null, type: 'server.stopping', severity: 'info', message, data: { reason: 'r' } }) as const;
+
+describe('the group commit', () => {
+  it('resolves once the rows are on disk and the event has been broadcast', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 's.db');
+    const sm = StateManager.open(path);
+    const heard: IronEvent[] = [];
+    sm.subscribe((e) => heard.push(e));
+    const pii = new PiiStore(sm);
+    try {
+      const pending = pii.record([finding(), finding({ type: 'phone' })], event('two findings'));
+      // Queued, not yet written: nobody has heard of it.
+      expect(heard).toEqual([]);
+      await pending;
+      expect(heard.map((e) => e.message)).toEqual(['two findings']);
+      const other = new Database(path, { readonly: true });
+      try {
+        expect((other.prepare('SELECT count(*) AS n FROM pii_audit').get() as { n: number }).n).toBe(2);
+        expect((other.prepare('SELECT message FROM events ORDER BY seq DESC LIMIT 1').get() as { message: string }).message).toBe('two findings');
+      } finally {
+        other.close();
+      }
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+
+  it('commits the writes of one tick together, and one failing write takes only itself down', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const heard: string[] = [];
+    sm.subscribe((e) => heard.push(e.message));
+    const pii = new PiiStore(sm);
+    try {
+      const results = await Promise.allSettled([
+        pii.record([finding()], event('first')),
+        // NOT NULL on type: this insert fails inside its own savepoint.
+        pii.record([finding({ type: null as unknown as string })], event('broken')),
+        pii.record([finding({ type: 'iban' })], event('third')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(heard).toEqual(['first', 'third']);
+      expect(pii.totals().map((t) => t.type).sort()).toEqual(['email', 'iban']);
+      expect(sm.lastEvents(10).map((e) => e.message)).toEqual(['first', 'third']);
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+
+  it('a lone write that fails is refused and leaves nothing behind', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const pii = new PiiStore(sm);
+    try {
+      await expect(pii.record([finding(), finding({ type: null as unknown as string })], event('half'))).rejects.toThrow(/NOT NULL/);
+      expect(pii.totals()).toEqual([]);
+      expect(sm.lastEvents(10)).toEqual([]);
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+
+  it('is written at close, so nothing queued is lost at shutdown', async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 's.db');
+    const sm = StateManager.open(path);
+    const pending = new PiiStore(sm).record([finding()], event('last words'));
+    await sm.close();
+    await pending;
+    const again = StateManager.open(path);
+    try {
+      expect(new PiiStore(again).totals()).toEqual([{ agentId: null, type: 'email', action: 'redacted', n: 1 }]);
+    } finally {
+      await again.close();
+      cleanup();
+    }
+  });
+});
