@@ -54,6 +54,8 @@ describe('access', () => {
     const r = await t.api(`/api/agents/${agentId}/stop`, { method: 'POST', token: viewerToken });
     expect(r.status).toBe(403);
     expect((await r.json()).error).toEqual({ code: 'forbidden', message: 'viewer tokens are read-only' });
+    expect((await (await t.api(`/api/agents/${agentId}/status`)).json()).status).toBe('running');
+    expect(t.rt.state.lastEvents(50, agentId).filter((e) => e.type === 'agent.stopping')).toEqual([]);
     expect((await t.api(`/api/agents/${agentId}/checkpoint`, { token: viewerToken })).status).toBe(403);
   });
 
