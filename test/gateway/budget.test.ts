@@ -103,7 +103,7 @@ describe('cost and budget through a real upstream', () => {
     expect(c.requests).toBe(1 + ok.length);
   });
 
-  it('warns once at 90% by e-mail (real SMTP) and webhook, a dead webhook breaks nothing, and 100% refuses', async () => {
+  it('warns once at 90% by e-mail (real SMTP) and webhook, then once at 100%, and refuses what no longer fits until the limit is raised', async () => {
     const mails: Array<{ raw: string; at: number }> = [];
     const smtp = new SMTPServer({
       authOptional: true,
@@ -158,9 +158,16 @@ describe('cost and budget through a real upstream', () => {
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'c' }] })).status).toBe(200);
       const refused = await chat(t, a.token, { model: 'gpt-4', max_tokens: 5000, messages: [{ role: 'user', content: 'd' }] });
       expect(refused.status).toBe(429);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(mails).toHaveLength(1);
-      expect(hooks).toHaveLength(1);
+      // Barrier: a call that costs more than is left crosses 100%, and that alert must be the
+      // second message on each channel. An alert from the small call or the refusal
+      // would have been sent before it, so it would sit in second place (or make a third).
+      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 10_000, completion_tokens: 0 } });
+      expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'e' }] })).status).toBe(200);
+      await until(() => mails.length >= 2 && hooks.length >= 2, 5000);
+      expect(mails[1]!.raw).toMatch(/Subject: .*Budget exhausted/);
+      expect(hooks[1].text).toMatch(/exhausted/i);
+      expect(mails).toHaveLength(2);
+      expect(hooks).toHaveLength(2);
       // Raise it live: the same call now goes through.
       const raised = await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 2 }) });
       expect(raised.status).toBe(200);

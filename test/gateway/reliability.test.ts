@@ -19,7 +19,7 @@ const chat = (rt: TestRuntime, token: string, model: string) =>
   fetch(`${rt.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
 describe('LLM providers behind circuit breakers, with model fallbacks', () => {
-  it('five failures open the provider circuit: further calls are refused without reaching it', async () => {
+  it('five failures open the simulated provider\'s circuit: further calls are refused with 503, and nothing is charged', async () => {
     t = await startTestRuntime({
       config: { gateway: { ...DEFAULTS.gateway, retry: { attempts: 1, baseMs: 1, maxMs: 1 }, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [{ fromCall: 1, count: 100, status: 500 }] } } } },
     });
@@ -38,6 +38,31 @@ describe('LLM providers behind circuit breakers, with model fallbacks', () => {
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.spentUsd).toBe(0);
     expect(c.reservedUsd).toBe(0);
+  });
+
+  it('five failures open a real provider\'s circuit: further calls are refused without reaching it', async () => {
+    upstream = await new MockUpstream().start();
+    upstream.next = () => ({ status: 500 });
+    t = await startTestRuntime({
+      config: {
+        gateway: {
+          ...DEFAULTS.gateway,
+          retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+          providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 2000 } },
+        },
+      },
+    });
+    const a = await agentToken(t);
+    for (let i = 0; i < 5; i++) expect((await chat(t, a.token, 'gpt-4o')).status).toBe(500);
+    expect(upstream.requests).toHaveLength(5);
+    for (let i = 0; i < 3; i++) {
+      const refused = await chat(t, a.token, 'gpt-4o');
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.message).toMatch(/circuit is open; retry in \d+s/);
+    }
+    expect(upstream.requests).toHaveLength(5);
+    const providers = await (await t.api('/api/gateway/providers')).json();
+    expect(providers.find((p: any) => p.name === 'openai')).toMatchObject({ servedBy: 'openai', real: true, breaker: { state: 'OPEN' } });
   });
 
   it('a failing model falls back to the next one in model_fallbacks, priced as the model that answered', async () => {

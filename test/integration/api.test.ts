@@ -54,6 +54,8 @@ describe('access', () => {
     const r = await t.api(`/api/agents/${agentId}/stop`, { method: 'POST', token: viewerToken });
     expect(r.status).toBe(403);
     expect((await r.json()).error).toEqual({ code: 'forbidden', message: 'viewer tokens are read-only' });
+    expect((await (await t.api(`/api/agents/${agentId}/status`)).json()).status).toBe('running');
+    expect(t.rt.state.lastEvents(50, agentId).filter((e) => e.type === 'agent.stopping')).toEqual([]);
     expect((await t.api(`/api/agents/${agentId}/checkpoint`, { token: viewerToken })).status).toBe(403);
   });
 
@@ -109,10 +111,22 @@ describe('access', () => {
     await probe.opened;
     await until(() => probe.messages.length > 0);
     expect(probe.messages[0]).toMatchObject({ type: 'snapshot', agents: [], events: [] });
-    await t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: agentToken, body: JSON.stringify({ message: 'not for you' }) });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(probe.events()).toEqual([]);
     await probe.close();
+    // A scoped client whose agent exists gets its own events; events are sent in order on one
+    // socket, so once its own later event has arrived, the earlier foreign one would have too.
+    const mine = await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ws-scope' }) })).json();
+    const scoped = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${mine.token}`);
+    await scoped.opened;
+    await until(() => scoped.messages.length > 0);
+    expect(scoped.messages[0]).toMatchObject({ type: 'snapshot', agents: [{ id: mine.agentId }] });
+    await t.api(`/api/agents/${agentId}/events`, { method: 'POST', token: agentToken, body: JSON.stringify({ message: 'not for you' }) });
+    await t.api(`/api/agents/${mine.agentId}/events`, { method: 'POST', token: mine.token, body: JSON.stringify({ message: 'for you' }) });
+    await scoped.waitForEvent((e) => e.message === 'for you');
+    expect(scoped.events().filter((e) => e.message === 'not for you')).toEqual([]);
+    expect(scoped.events().every((e) => e.agentId === mine.agentId)).toBe(true);
+    expect(scoped.agentStates().every((a) => a.id === mine.agentId)).toBe(true);
+    expect(probe.events()).toEqual([]);
+    await scoped.close();
   });
 });
 

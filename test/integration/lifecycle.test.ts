@@ -37,6 +37,7 @@ describe('a supervised python agent, end to end', () => {
       // The agent's own output and its SDK calls arrive as events, in order, with no gaps.
       const seqs = probe.events().map((e) => e.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
       const lines = probe.events().filter((e) => e.type === 'agent.output').map((e) => e.message);
       expect(lines).toContain('item 10/10 done');
       expect(probe.events().some((e) => e.type === 'agent.event' && e.message === 'hello agent finished')).toBe(true);

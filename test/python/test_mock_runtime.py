@@ -165,7 +165,7 @@ class AssertionHelpersTest(unittest.TestCase):
     def test_pii_modes(self):
         email = data.pii_samples("email")[0]
         mock = MockRuntime()
-        self.assertEqual(mock.simulate_pii("email", email), "[REDACTED_EMAIL]")
+        self.assertEqual(mock.simulate_pii("email", email), "[EMAIL_REDACTED]")
         mock.assert_pii_detected("email", email)
         with self.assertRaises(AssertionError):
             mock.assert_pii_detected("ssn")
@@ -182,6 +182,31 @@ class AssertionHelpersTest(unittest.TestCase):
         MockRuntime().assert_no_pii_detected()
         with self.assertRaises(ValueError):
             MockRuntime(pii_mode="ignore")
+
+    def test_pii_labels_are_the_engines_for_every_type(self):
+        # The engine writes [<TYPE>_REDACTED] (src/safety/types.ts); test/safety/sdk-parity.test.ts
+        # checks these against the engine itself.
+        from iron_cage.testing import PII_TYPES, replacement_for
+
+        self.assertEqual(
+            PII_TYPES, ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "API_KEY")
+        )
+        mock = MockRuntime()
+        for kind in PII_TYPES:
+            sample = data.pii_samples(kind.lower())[0]
+            self.assertEqual(mock.simulate_pii(kind.lower(), sample), f"[{kind}_REDACTED]")
+            self.assertEqual(mock.simulate_pii(kind, sample), f"[{kind}_REDACTED]")
+            self.assertEqual(replacement_for(kind), f"[{kind}_REDACTED]")
+        self.assertEqual(len(mock.pii_detections), 2 * len(PII_TYPES))
+
+    def test_an_unknown_pii_type_is_refused_and_not_recorded(self):
+        mock = MockRuntime()
+        with self.assertRaises(ValueError) as caught:
+            mock.simulate_pii("name", "Jane Doe")
+        self.assertIn("API_KEY", str(caught.exception))
+        self.assertNotIn("Jane Doe", str(caught.exception))
+        mock.assert_no_pii_detected()
+        self.assertEqual(mock.events, [])
 
 
 class UnittestBaseClassTest(IronCageTestCase):

@@ -58,7 +58,15 @@ function decodeBody(headers: string, body: string): string {
   return body;
 }
 
-async function startSmtp(opts: { auth?: { user: string; pass: string }; rejectRcpt?: number } = {}) {
+/** A promise and the function that settles it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** `onMail` hears of each message as it arrives; the SMTP answer to it waits for `holdUntil`. */
+async function startSmtp(opts: { auth?: { user: string; pass: string }; rejectRcpt?: number; onMail?: () => void; holdUntil?: Promise<void> } = {}) {
   const received: Received[] = [];
   let rcptAttempts = 0;
   const server = new SMTPServer({
@@ -90,7 +98,8 @@ async function startSmtp(opts: { auth?: { user: string; pass: string }; rejectRc
           body: decodeBody(headers, raw.slice(split + 4)),
           at: Date.now(),
         });
-        cb();
+        opts.onMail?.();
+        void Promise.resolve(opts.holdUntil).then(() => cb());
       });
     },
   });
@@ -107,19 +116,24 @@ interface Reply {
   body?: string;
   /** Never answer: a receiver that hangs. */
   hang?: boolean;
+  /** Answer only once this has settled. */
+  after?: Promise<void>;
 }
 
-async function startWebhook(replies: Reply[] = [{ status: 200, body: 'ok' }]) {
+async function startWebhook(replies: Reply[] = [{ status: 200, body: 'ok' }], onRequest?: () => void) {
   const requests: Array<{ method: string; path: string; contentType: string; body: unknown }> = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let data = '';
     req.on('data', (c: Buffer) => (data += c.toString('utf8')));
     req.on('end', () => {
       requests.push({ method: req.method!, path: req.url!, contentType: String(req.headers['content-type']), body: JSON.parse(data) });
+      onRequest?.();
       const reply = replies[Math.min(requests.length, replies.length) - 1]!;
       if (reply.hang) return;
-      res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
-      res.end(reply.body ?? '');
+      void Promise.resolve(reply.after).then(() => {
+        res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
+        res.end(reply.body ?? '');
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -176,8 +190,12 @@ function email(smtpUrl: string) {
 
 describe('AlertDispatcher', () => {
   it('e-mails ops within 5 s and posts the Slack payload, concurrently, without blocking the caller', async () => {
-    const smtp = await startSmtp({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
-    const hook = await startWebhook();
+    // Each receiver answers only once the other has been reached: one channel awaited before
+    // the other starts would never finish.
+    const mailIn = deferred();
+    const hookIn = deferred();
+    const smtp = await startSmtp({ auth: { user: SMTP_USER, pass: SMTP_PASS }, onMail: mailIn.resolve, holdUntil: hookIn.promise });
+    const hook = await startWebhook([{ status: 200, body: 'ok', after: mailIn.promise }], hookIn.resolve);
     const t = dispatcher({ webhookUrl: hook.url, email: email(smtp.url) });
     expect(t.d.channels).toEqual(['webhook', 'email']);
     const message = warningMessage();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 import { redactResponse } from '../../src/tools/index.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
@@ -72,6 +72,15 @@ describe('PII under the block policy', () => {
     expect(r.body).not.toContain('jane.doe');
     await t.api('/api/tools/calls');
     expect((t.rt.state.database.prepare('SELECT count(*) AS n FROM tool_cache').get() as { n: number }).n).toBe(0);
+    // Barrier: an answer with nothing to block is cached; once its row is on disk, a row for the
+    // blocked answer, stored before it, would be there too.
+    const png = await raw(t.rt.url, 'GET', '/tools/crm/png', { token: t.rt.adminToken });
+    expect(png.status).toBe(200);
+    const rows = await until(() => {
+      const r = t.rt.state.database.prepare('SELECT body FROM tool_cache').all() as { body: Buffer }[];
+      return r.length > 0 ? r : null;
+    });
+    expect(rows.map((r) => r.body.toString())).toEqual([png.body]);
   });
 });
 

@@ -6,16 +6,18 @@ Works with plain unittest (``IronCageTestCase``) and with pytest
 
 from .case import IronCageTestCase
 from .data import PII_SAMPLES, PiiText, anthropic_message, card_number, chat_completion, pii_samples, pii_text
-from .mock import MockRuntime
+from .mock import PII_TYPES, MockRuntime, replacement_for
 
 __all__ = [
     "IronCageTestCase",
     "MockRuntime",
     "PII_SAMPLES",
+    "PII_TYPES",
     "PiiText",
     "anthropic_message",
     "card_number",
     "chat_completion",
     "pii_samples",
     "pii_text",
+    "replacement_for",
 ]

@@ -1,8 +1,8 @@
 """Deterministic test data: PII samples and provider-shaped LLM responses.
 
 Every value is fictional or reserved for documentation (example.com domains, 555-01xx
-numbers, TEST-NET addresses, payment-network test cards, never-issued SSNs), so tests never
-carry a real person's data.
+numbers, TEST-NET addresses, payment-network test cards, never-issued SSNs, documentation
+example keys), so tests never carry a real person's data or a live credential.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ PII_SAMPLES: dict[str, tuple[str, ...]] = {
     "credit_card": ("4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"),
     "ip_address": ("192.0.2.15", "198.51.100.7", "203.0.113.42"),
     "iban": ("GB82 WEST 1234 5698 7654 32", "DE89 3704 0044 0532 0130 00"),
+    "api_key": ("AKIAIOSFODNN7EXAMPLE", "sk-proj-EXAMPLE0a1b2c3d4e5f6g7h8i9j0"),
 }
 
 _FILLER = (

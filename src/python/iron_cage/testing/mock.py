@@ -13,6 +13,18 @@ from ..errors import BudgetExceededError, PiiBlockedError
 _NOTHING = object()
 PII_MODES = ("redact", "block", "warn")
 
+# The engine's PII types and labels (src/safety/types.ts: PII_TYPES, replacementFor); a test
+# compares the two, so a type added there and not here fails the suite.
+PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "API_KEY")
+
+
+def replacement_for(pii_type: str) -> str:
+    """The text the engine puts where it redacted a value of this type, e.g. ``[EMAIL_REDACTED]``."""
+    kind = pii_type.upper()
+    if kind not in PII_TYPES:
+        raise ValueError(f"unknown PII type {pii_type!r}; the engine detects {', '.join(PII_TYPES)}")
+    return f"[{kind}_REDACTED]"
+
 
 class MockRuntime(MemoryRuntime):
     """Records everything the agent reports; no server, no threads, no clock.
@@ -91,6 +103,7 @@ class MockRuntime(MemoryRuntime):
 
     def simulate_pii(self, pii_type: str, value: str, *, where: str = "output") -> str:
         """Report PII found in the agent's traffic; return the text the agent would get back."""
+        label = replacement_for(pii_type)
         with self._lock:
             self.pii_detections.append({"type": pii_type, "value": value, "where": where})
             # Like the server, the event names the kind of PII but never repeats the value.
@@ -98,7 +111,7 @@ class MockRuntime(MemoryRuntime):
         if self.pii_mode == "block":
             raise PiiBlockedError(pii_type)
         if self.pii_mode == "redact":
-            return f"[REDACTED_{pii_type.upper()}]"
+            return label
         return value
 
     def assert_progress(self, done: int, total: int | None = None, unit: str | None = None) -> None:

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+
+// `iron-cage token …` through the built CLI, on the database file a running iron-cage uses.
+const CLI = join(ROOT, 'dist/cli.js');
+
+let dir: { dir: string; cleanup: () => void };
+let db: string;
+let t: TestRuntime | undefined;
+
+beforeAll(() => {
+  dir = tempDir();
+  db = join(dir.dir, 'iron_state.db');
+});
+afterAll(async () => {
+  await t?.stop();
+  dir?.cleanup();
+});
+
+function token(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, 'token', ...args, '--db', db], { cwd: dir.dir, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const whoami = (key: string) => fetch(`${t!.rt.url}/api/whoami`, { headers: { authorization: `Bearer ${key}` } });
+
+describe('iron-cage token', () => {
+  it('creates an agent key that a running iron-cage accepts, lists it, and revokes it', async () => {
+    expect(existsSync(CLI)).toBe(true);
+    const created = token(['create', '--role', 'agent', '--name', 'notebook', '--budget', '5']);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const head = /^Created agent token 'notebook' \((\S+)\) for agent (\S+) with a \$5\.00 budget\.$/m.exec(created.stdout);
+    expect(head, created.stdout).not.toBeNull();
+    const [, id, agentId] = head!;
+    const key = /^ {2}(ic_\S+)$/m.exec(created.stdout)?.[1];
+    expect(key, created.stdout).toMatch(/^ic_/);
+    expect(created.stdout).toContain(`OPENAI_API_KEY=${key}`);
+    expect(created.stdout).toContain(`ANTHROPIC_API_KEY=${key}`);
+
+    const listed = token(['list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toEqual([`${id}  agent   notebook  agent ${agentId}`]);
+    expect(listed.stdout).not.toContain(key); // only the hash is stored
+    const json = JSON.parse(token(['list', '--json']).stdout);
+    expect(json).toEqual([expect.objectContaining({ id, role: 'agent', name: 'notebook', agentId, revokedAt: null })]);
+
+    const dup = token(['create', '--role', 'agent', '--name', 'notebook']);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).toMatch(/a token named 'notebook' already exists/);
+
+    t = await startTestRuntime({ dir: dir.dir, config: { db } });
+    const me = await whoami(key!);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ role: 'agent', name: 'notebook', agentId });
+    const status = await (await t.api(`/api/agents/${agentId}/status`)).json();
+    expect(status.budget).toMatchObject({ limitUsd: 5, spentUsd: 0 });
+    // Metered like a supervised agent.
+    const llm = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Repeat exactly: hi' }] }),
+    });
+    expect(llm.status).toBe(200);
+    expect((await (await t.api(`/api/agents/${agentId}/costs`)).json()).requests).toBe(1);
+
+    // Revoked from another process while iron-cage runs: refused once its short cache lapses.
+    const revoked = token(['revoke', 'notebook']);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout.trim()).toBe(`Revoked notebook (${id}).`);
+    const refused = await until(async () => {
+      const r = await whoami(key!);
+      return r.status === 401 ? r : null;
+    }, 15_000);
+    expect((await refused.json()).error.message).toMatch(/revoked/);
+    expect(token(['list']).stdout).toMatch(new RegExp(`^${id} {2}agent {3}notebook {2}agent ${agentId} {2}revoked \\d{4}-`, 'm'));
+    const again = token(['revoke', 'notebook']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/no active token 'notebook'/);
+  }, 60_000);
+
+  it('refuses what it cannot create', () => {
+    const noName = token(['create', '--role', 'agent']);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toMatch(/--name: required/);
+    const badBudget = token(['create', '--role', 'agent', '--name', 'x', '--budget', 'lots']);
+    expect(badBudget.code).toBe(2);
+    expect(badBudget.stderr).toMatch(/--budget: "lots" is not an amount in dollars above \$0/);
+    expect(token(['list', '--json']).stdout).not.toContain('"name":"x"');
+  });
+});
