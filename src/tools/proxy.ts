@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tokenFromHeaders, type Principal, type TokenService } from '../auth/index.js';
-import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, UnauthorizedError, ValidationError } from '../core/errors.js';
+import type { Principal, TokenService } from '../auth/index.js';
+import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { FallbackResult } from '../reliability/index.js';
-import { toErrorResponse } from '../server/index.js';
+import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -64,9 +64,7 @@ interface Reply {
  */
 export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: Logger) {
   const authenticate = async (call: ToolCall): Promise<void> => {
-    const token = tokenFromHeaders(call.req.headers.authorization, headerOnce(call.req.headers['x-api-key']));
-    if (!token) throw new UnauthorizedError('a token is required: send Authorization: Bearer <token>');
-    const p = await tokens.verify(token);
+    const p = await tokens.authenticate(call.req.headers);
     if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only; the tool proxy needs an agent or admin token');
     call.principal = p;
   };
@@ -130,7 +128,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
       try {
         await authenticate(call);
         const { entry, target, url } = parsePath(call);
-        const body = await readBody(req, MAX_TOOL_BODY_BYTES);
+        const body = await readToolBody(req);
         const result = await serve(call, entry, target, url, body);
         reply = call.gone ? GONE : respond(entry, result, method);
       } catch (err) {
@@ -147,10 +145,6 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
 
 const GONE: Reply = { status: 499, headers: {}, body: null, redactions: 0, reason: 'client_aborted', bytes: 0, gone: true };
 
-function headerOnce(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function jsonReply(status: number, payload: unknown, extra: Record<string, string>, reason: string, redactions = 0): Reply {
   const body = Buffer.from(JSON.stringify(payload));
   return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...extra }, body, redactions, reason, bytes: body.length };
@@ -164,37 +158,15 @@ function send(res: ServerResponse, r: Reply): void {
 }
 
 /** The agent's body, whole (it is hashed for the cache key and may be sent more than once). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(new Refusal(new PayloadTooLargeError(limit), 'payload_too_large'));
-  if (declared === 0 || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
-    return Promise.resolve(null);
+async function readToolBody(req: IncomingMessage): Promise<Buffer | null> {
+  try {
+    const body = await readBody(req, MAX_TOOL_BODY_BYTES);
+    return body.length === 0 ? null : body;
+  } catch (e) {
+    if (e instanceof PayloadTooLargeError) throw new Refusal(e, 'payload_too_large');
+    if (e instanceof BodyReadError) throw new Refusal(e, e.reason);
+    throw e;
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        reject(new Refusal(new PayloadTooLargeError(limit), 'payload_too_large'));
-        // Stop reading; the 413 goes out with `connection: close`.
-        req.pause();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(size === 0 ? null : Buffer.concat(chunks, size));
-    });
-    req.on('error', (e) => reject(new Refusal(new ValidationError(`could not read the request body: ${e.message}`), 'bad_body')));
-    // A client that hangs up mid-body sends no 'end'; without this the call would wait forever.
-    req.on('close', () => {
-      if (!req.complete) reject(new Refusal(new ValidationError('the client closed the connection before the body ended'), 'client_aborted'));
-    });
-  });
 }
 
 /** The answer the agent gets, whichever tier produced it (or why none did). */

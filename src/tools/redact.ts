@@ -16,7 +16,7 @@ export interface RedactedBody {
 export type ResponseRedactor = (body: Buffer, contentType: string | undefined, agentId: string | null) => RedactedBody;
 
 /**
- * The runtime's PII engine (src/runtime/safety-service.ts PiiProtection) as the proxy uses it:
+ * The runtime's PII engine (src/protection/pii.service.ts PiiProtection) as the proxy uses it:
  * scan, apply the policy, and write the audit trail and the `pii.detected` event itself.
  */
 export interface ToolPiiGuard {
