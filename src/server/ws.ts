@@ -81,7 +81,10 @@ export class WsHub {
     const scope = principal.role === 'agent' ? principal.agentId! : undefined;
     // Everything below is synchronous: no event can slip between the replay and the live feed.
     this.flush();
-    const events = after === null ? state.lastEvents(SNAPSHOT_EVENTS, scope) : state.eventsAfter(after, MAX_REPLAY, scope);
+    // One more than the replay holds tells "exactly the limit" apart from "more were left out".
+    const events = after === null ? state.lastEvents(SNAPSHOT_EVENTS, scope) : state.eventsAfter(after, MAX_REPLAY + 1, scope);
+    const truncated = events.length > MAX_REPLAY;
+    if (truncated) events.length = MAX_REPLAY;
     const agents = state.listAgents().filter((a) => scope === undefined || a.id === scope);
     ws.send(
       JSON.stringify({
@@ -89,7 +92,7 @@ export class WsHub {
         seq: state.lastSeq(),
         agents,
         events,
-        truncated: after !== null && events.length === MAX_REPLAY,
+        truncated,
       }),
     );
     this.clients.add(client);

@@ -71,6 +71,14 @@ describe('WebSocket snapshot', () => {
     expect(second.truncated).toBe(false);
     expect(second.events.map((e: any) => e.seq)).toEqual(Array.from({ length: lastSeq - 10_000 }, (_, i) => 10_001 + i));
     await rest.close();
+
+    // Exactly 10,000 left: all of them, and nothing was left out.
+    const exact = new WsProbe(wsUrl(t, `&after=${lastSeq - 10_000}`));
+    const whole = await snapshotOf(exact);
+    expect(whole.truncated).toBe(false);
+    expect(whole.events).toHaveLength(10_000);
+    expect(whole.events.at(-1).seq).toBe(lastSeq);
+    await exact.close();
   }, 120_000);
 });
 
