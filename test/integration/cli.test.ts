@@ -159,20 +159,17 @@ describe('iron-cage command line', () => {
     }
   });
 
-  it('starts serving quickly and `serve` shows earlier runs', async () => {
+  it('`serve` starts a server with no agent and shows earlier runs', async () => {
     const { dir, cleanup } = tempDir();
     try {
       const db = join(dir, 'state.db');
       expect(run(['start', HELLO, '--exit', '--port', '0', '--db', db], { env: { HELLO_DELAY: '0' } }).code).toBe(0);
-      const spawnedAt = Date.now();
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/#token=([\w.-]+)/.exec(out), 15_000, 10);
       expect((await fetch(`${url[1]}/api/health`)).status).toBe(200);
-      // The benchmark holds the README's figure (under 1 s); on a shared test machine this only
-      // catches a start that got several times slower.
-      expect(Date.now() - spawnedAt).toBeLessThan(5_000);
+      // How fast it starts is the cold-start benchmark's to say (npm run bench -- coldstart), not a test's.
       const agents = await (await fetch(`${url[1]}/api/agents`, { headers: { authorization: `Bearer ${url[2]}` } })).json();
       expect(agents).toHaveLength(1);
       expect(agents[0]).toMatchObject({ status: 'completed', name: 'hello_agent' });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { PII_TYPES, redact, replacementFor } from '../../src/safety/index.js';
+import { PII_TYPES, redact } from '../../src/safety/index.js';
+import { replacementFor } from '../../src/safety/types.js';
 import { ROOT } from '../helpers/runtime.js';
 
 // The Python SDK's MockRuntime stands in for the engine in agents' unit tests, so it must
