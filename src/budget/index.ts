@@ -46,6 +46,7 @@ export {
 export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
 export { DEFAULT_THRESHOLDS } from './thresholds.js';
 export { BudgetTracker } from './tracker.js';
+export { BudgetPolicy, type ExhaustedAction } from './policy.js';
 export {
   type BudgetRefusal,
   type BudgetSnapshot,
