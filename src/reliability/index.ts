@@ -31,6 +31,7 @@ export {
   defaultClassifier,
   errorKindOf,
   statusClassifier,
+  type CallOptions,
   type CallOutcome,
   type Classifier,
   type ClassifyConfig,

@@ -229,6 +229,27 @@ describe('circuit breaker state machine', () => {
     expect(breaker.state).toBe('OPEN');
   });
 
+  it('statusOf judges a resolved HTTP answer under the breaker’s own classify config', async () => {
+    const { breaker } = setup({ failureThreshold: 2, classify: { failureStatuses: [418] } });
+    const answer = (status: number) => breaker.call(async () => ({ status }), undefined, { statusOf: (r) => r.status });
+    await expect(answer(429)).resolves.toEqual({ status: 429 }); // not a failure under this config
+    await answer(404);
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', counters: { successes: 2, failures: 0 } });
+    await answer(418);
+    await expect(answer(503)).resolves.toEqual({ status: 503 });
+    expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', lastFailureReason: 'http_503', counters: { failures: 2 } });
+    await expect(answer(200)).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('with statusOf, a thrown error is still judged by its kind', async () => {
+    const { breaker } = setup({ failureThreshold: 1 });
+    const aborted = () => breaker.call<{ status: number }>(async () => { throw new DOMException('aborted', 'AbortError'); }, undefined, { statusOf: (r) => r.status });
+    await expect(aborted()).rejects.toThrow('aborted');
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', counters: { ignored: 1 } });
+    await expect(breaker.call<{ status: number }>(rateLimited, undefined, { statusOf: (r) => r.status })).rejects.toThrow('ECONNREFUSED');
+    expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', lastFailureReason: 'connection' });
+  });
+
   it('a client abort neither counts as failure nor as success', async () => {
     const { breaker } = setup({ failureThreshold: 2 });
     const aborted = async () => {
