@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/gateway.js';
-import { CircuitBreaker, CircuitOpenError, errorKindOf, isRetryableOutcome, retry, retryAfterFromHeaders } from '../reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, errorKindOf, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
@@ -16,6 +16,12 @@ export interface UpstreamDeps {
 }
 
 const statusOf = (r: UpstreamResponse) => r.status;
+
+/** A provider's breaker, and its judge of an answer: by HTTP status, or a throw by its kind. */
+interface Guarded {
+  breaker: CircuitBreaker;
+  judge: Classifier<UpstreamResponse>;
+}
 const timedOut = () => Object.assign(new Error('upstream timed out'), { name: 'TimeoutError' });
 
 /**
@@ -31,6 +37,8 @@ export function discard(body: NodeJS.ReadableStream & { dump?: () => Promise<voi
 
 /** The requested model, then the configured fallbacks, each retried through its provider's breaker. */
 export class UpstreamCaller {
+  private readonly guarded = new Map<string, Guarded>();
+
   constructor(private readonly d: UpstreamDeps) {}
 
   /** The answer to deliver (a status ≥ 400 included, once nothing is left to try), or a GatewayError. */
@@ -83,7 +91,8 @@ export class UpstreamCaller {
   private attempt(call: Call, clientSignal: AbortSignal): Promise<UpstreamResponse> {
     const { provider, upstream } = call.target;
     const timeoutMs = provider.name === 'anthropic' ? this.d.config.providers.anthropic.timeoutMs : this.d.config.providers.openai.timeoutMs;
-    return this.breakerFor(provider.name).call(
+    const { breaker, judge } = this.guardFor(provider.name);
+    return breaker.call(
       async () => {
         // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
         const own = provider.real ? null : new AbortController();
@@ -98,18 +107,19 @@ export class UpstreamCaller {
           if (timer) clearTimeout(timer);
         }
       },
-      undefined,
-      { statusOf },
+      judge,
     );
   }
 
-  private breakerFor(name: string): CircuitBreaker {
-    let b = this.d.breakers.get(name);
-    if (!b) {
-      b = new CircuitBreaker(name);
-      this.d.breakers.set(name, b);
+  private guardFor(name: string): Guarded {
+    let g = this.guarded.get(name);
+    if (!g) {
+      let breaker = this.d.breakers.get(name);
+      if (!breaker) this.d.breakers.set(name, (breaker = new CircuitBreaker(name)));
+      g = { breaker, judge: statusClassifier(statusOf, breaker.options.classify) };
+      this.guarded.set(name, g);
     }
-    return b;
+    return g;
   }
 }
 

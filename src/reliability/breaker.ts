@@ -15,7 +15,6 @@ import { validateBreakerOptions, type BreakerOptions, type BreakerOptionsInput }
 import {
   classifyOutcome,
   defaultClassifier,
-  type CallOptions,
   judgeSafely,
   type CallOutcome,
   type Classifier,
@@ -150,26 +149,20 @@ export class CircuitBreaker {
 
   /**
    * Run `fn` through the breaker. Refusals throw CircuitOpenError; `fn`'s own result or
-   * error comes back unchanged after the classifier has judged it. Without a classifier, a
-   * thrown error is judged by its kind and a returned value is a success, or, with
-   * `options.statusOf`, judged by its HTTP status under this breaker's `classify` config.
+   * error comes back unchanged after the classifier has judged it.
    */
-  async call<T>(fn: () => Promise<T>, classify?: Classifier<T>, options?: CallOptions<T>): Promise<T> {
+  async call<T>(fn: () => Promise<T>, classify?: Classifier<T>): Promise<T> {
     const acquired = this.acquire();
     if (!acquired.allowed) throw new CircuitOpenError(this.service, acquired.reason, acquired.retryAfterMs);
+    const judge = (classify ?? this.classifyDefault) as Classifier<T>;
     let value: T;
     try {
       value = await fn();
     } catch (error) {
-      this.record(acquired.permit, judgeSafely((classify ?? this.classifyDefault) as Classifier<T>, { ok: false, error }));
+      this.record(acquired.permit, judgeSafely(judge, { ok: false, error }));
       throw error;
     }
-    const statusOf = options?.statusOf;
-    const verdict =
-      classify !== undefined || statusOf === undefined
-        ? judgeSafely((classify ?? this.classifyDefault) as Classifier<T>, { ok: true, value })
-        : judgeSafely(() => classifyOutcome({ status: statusOf(value) }, this.options.classify), { ok: true, value });
-    this.record(acquired.permit, verdict);
+    this.record(acquired.permit, judgeSafely(judge, { ok: true, value }));
     return value;
   }
 

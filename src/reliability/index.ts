@@ -31,7 +31,6 @@ export {
   defaultClassifier,
   errorKindOf,
   statusClassifier,
-  type CallOptions,
   type CallOutcome,
   type Classifier,
   type ClassifyConfig,

@@ -25,12 +25,6 @@ export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export type Classifier<T> = (settled: Settled<T>) => Verdict;
 
-/** Extra, optional ways for `breaker.call` to judge an outcome. */
-export interface CallOptions<T> {
-  /** Judge a returned value by the HTTP status this gives, under the breaker's own `classify` config. */
-  statusOf?: (value: T) => number;
-}
-
 export interface ClassifyConfig {
   /** Statuses below 500 that still mean the service is struggling. */
   failureStatuses: readonly number[];
