@@ -7,6 +7,5 @@ export { Meter, type MeterDeps } from './meter.js';
 export { Router } from './router.js';
 export type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
 export { HttpProvider } from './providers/http.js';
-export { SimulatedProvider, simulatedReply, SIMULATED_MODELS } from './providers/simulated.js';
+export { SimulatedProvider } from './providers/simulated.js';
 export type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './providers/types.js';
-export { SseSplitter, formatSse } from './sse.js';
