@@ -85,7 +85,7 @@ export class GatewayHandler {
     const agentId = await this.authenticate(req);
     if (route.endpoint === 'models') return this.models(res);
     const p = await this.parse(req, { endpoint: route.endpoint, wire: route.wire }, agentId, t0);
-    if (this.d.guard.prompt && guardPrompt(this.d.guard.prompt.bind(this.d.guard), agentId, `${p.request.endpoint}:${p.model}:prompt`, p.json)) p.bodyText = null;
+    this.guardPrompt(p);
     const call = this.ledger.begin(p.request, p.model, p.provider, p.json, p.bodyText);
     // The agent hanging up at any point aborts the upstream call and ends the stream.
     const client = new AbortController();
@@ -143,6 +143,13 @@ export class GatewayHandler {
     }
     const stream = body.stream === true && route.endpoint !== 'embeddings';
     return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers }, model, provider: resolved.provider, json: body, bodyText: text };
+  }
+
+  /** With `safety.redact_prompts`: PII in the prompt is replaced (or refused) before it leaves. */
+  private guardPrompt(p: Parsed): void {
+    const { guard } = this.d;
+    if (!guard.prompt) return;
+    if (guardPrompt(guard.prompt.bind(guard), p.request.agentId, `${p.request.endpoint}:${p.model}:prompt`, p.json)) p.bodyText = null;
   }
 
   /** Call upstream, then deliver its answer (or its error) to the agent, settling on the way. */

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { countTextTokens } from '../budget/index.js';
 import { errorKindOf } from '../reliability/index.js';
-import type { Cache, Call } from './call.js';
+import type { Cache, Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import { describeFailure } from './errors.js';
 import type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
@@ -27,14 +27,7 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   res.flushHeaders();
   const relay = new StreamRelay(d.guard, call);
   await relay.pump(up.body, res, clientSignal);
-  if (res.destroyed && relay.status === 'ok') relay.status = 'aborted';
-  if (relay.blocked) {
-    relay.status = 'blocked';
-    relay.error = relay.blocked;
-    // Nothing more of this output may reach the agent; tell it why in its own format.
-    const { body } = call.wire.error(400, 'blocked', relay.blocked);
-    if (!res.destroyed) res.write(call.wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
-  }
+  relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it.
   await d.ledger.settle(call, relay.outcome(up.status), await pending, relay.cache);
@@ -47,11 +40,11 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
  * into the bytes the agent gets.
  */
 class StreamRelay {
-  status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
-  error: string | null = null;
-  /** Set by the block policy: why the rest of the output must not reach the agent. */
-  blocked: string | null = null;
   readonly cache: Cache = {};
+  private status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
+  private error: string | null = null;
+  /** Set by the block policy: why the rest of the output must not reach the agent. */
+  private blocked: string | null = null;
   private promptTokens: number | null = null;
   private completionTokens: number | null = null;
   private text = '';
@@ -121,8 +114,20 @@ class StreamRelay {
     });
   }
 
+  /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
+  conclude(res: ServerResponse): void {
+    if (res.destroyed && this.status === 'ok') this.status = 'aborted';
+    if (!this.blocked) return;
+    this.status = 'blocked';
+    this.error = this.blocked;
+    // Nothing more of this output may reach the agent; tell it why in its own format.
+    const { wire } = this.call;
+    const { body } = wire.error(400, 'blocked', this.blocked);
+    if (!res.destroyed) res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
+  }
+
   /** How the stream ended, for the ledger row. */
-  outcome(httpStatus: number) {
+  outcome(httpStatus: number): Outcome {
     const { call } = this;
     const promptTokens = this.promptTokens ?? call.target.promptTokensEstimate;
     // A provider's running count is final only for a finished stream (Anthropic opens with
@@ -130,7 +135,7 @@ class StreamRelay {
     const counted = this.status === 'ok' && this.completionTokens !== null ? null : countTextTokens(this.text, call.target.model);
     const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
     const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
-    return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? ('provider' as const) : ('estimate' as const), redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
+    return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
   }
 
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
