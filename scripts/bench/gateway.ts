@@ -173,7 +173,7 @@ async function main(): Promise<void> {
 const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
 const mock = await startMock();
 const gw = await startGateway(dir, mock.url);
-const bare = await startBare(mock.url);
+let bare: Awaited<ReturnType<typeof startBare>> | null = null;
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
 try {
@@ -209,6 +209,8 @@ try {
     }
   }
   // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
+  // Started only now, so it shares nothing with the gateway's runs above.
+  bare = await startBare(mock.url);
   await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 500, false);
   const bareCpu0 = cpuMs(bare.pid);
   const viaBare = await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 3000, false);
@@ -219,7 +221,7 @@ try {
 } finally {
   gw.child.kill('SIGTERM');
   await new Promise((r) => gw.child.once('exit', r));
-  bare.close();
+  bare?.close();
   mock.close();
   rmSync(dir, { recursive: true, force: true });
 }

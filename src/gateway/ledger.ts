@@ -17,7 +17,7 @@ export class CallLedger {
   /** Reserve the worst case for the requested model; a refusal is the agent's answer. */
   begin(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null): Call {
     const { target, reservationId } = this.reserve(req, model, provider, json, bodyText);
-    return { ...req, target, reservationId };
+    return { t0: req.t0, agentId: req.agentId, endpoint: req.endpoint, wire: req.wire, stream: req.stream, headers: req.headers, target, reservationId };
   }
 
   /** A fallback takes over: its model, its body, its own reservation at its own price. */
@@ -63,7 +63,8 @@ export class CallLedger {
     const est = this.d.meter.estimate(model, provider.name, json, req.agentId);
     const r = this.d.meter.reserve(req.agentId, est.costMicros, model);
     if (!r.ok) throw new GatewayError('budget', `Iron Cage: ${r.message}. Raise it with POST /api/agents/${req.agentId}/budget or on the dashboard.`, false);
-    const target: Target = { model, provider, json, ...upstreamBody(req, json, bodyText), reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
+    const body = upstreamBody(req, json, bodyText);
+    const target: Target = { model, provider, json, upstream: body.upstream, hideUsageChunk: body.hideUsageChunk, reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
     return { target, reservationId: r.reservationId };
   }
 
