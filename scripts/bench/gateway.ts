@@ -70,6 +70,28 @@ async function serveMock(): Promise<void> {
   process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 }
 
+/**
+ * The yardstick the README quotes: a bare proxy (undici, no checks at all) on loopback, in its
+ * own process like the gateway, so its CPU per request can be set beside the gateway's.
+ */
+async function startBare(upstream: string): Promise<{ url: string; pid: number; close: () => void }> {
+  const child = fork(process.argv[1]!, ['bare', upstream], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve) => child.once('message', (m) => resolve(String(m))));
+  return { url, pid: child.pid!, close: () => child.kill() };
+}
+
+async function serveBare(upstream: string): Promise<void> {
+  const pool = new Pool(upstream, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 });
+  const server = createServer(async (req, res) => {
+    const r = await pool.request({ path: req.url!, method: 'POST', headers: { 'content-type': 'application/json' }, body: req });
+    res.writeHead(r.statusCode, { 'content-type': String(r.headers['content-type']) });
+    r.body.pipe(res);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+}
+
 interface RunResult {
   n: number;
   seconds: number;
@@ -141,6 +163,8 @@ async function startGateway(dir: string, upstream: string): Promise<{ child: Chi
 
 if (process.argv[2] === 'mock') {
   await serveMock();
+} else if (process.argv[2] === 'bare') {
+  await serveBare(process.argv[3]!);
 } else {
   await main();
 }
@@ -149,6 +173,7 @@ async function main(): Promise<void> {
 const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
 const mock = await startMock();
 const gw = await startGateway(dir, mock.url);
+let bare: Awaited<ReturnType<typeof startBare>> | null = null;
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
 try {
@@ -183,10 +208,20 @@ try {
       }
     }
   }
+  // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
+  // Started only now, so it shares nothing with the gateway's runs above.
+  bare = await startBare(mock.url);
+  await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 500, false);
+  const bareCpu0 = cpuMs(bare.pid);
+  const viaBare = await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 3000, false);
+  const bareCpuPerReq = (cpuMs(bare.pid) - bareCpu0) / viaBare.n;
+  results['bare proxy json c=1'] = { rps: viaBare.n / viaBare.seconds, p50: percentile(viaBare.latencies, 50), cpuPerReq: bareCpuPerReq };
+  rows.push({ metric: 'bare undici proxy (no checks), json c=1: CPU per request', value: `${fmt(bareCpuPerReq, 3)} ms` });
   rows.push({ metric: 'gateway peak RSS', value: `${fmt(peakRssMb(gw.child.pid!), 0)} MB` });
 } finally {
   gw.child.kill('SIGTERM');
   await new Promise((r) => gw.child.once('exit', r));
+  bare?.close();
   mock.close();
   rmSync(dir, { recursive: true, force: true });
 }

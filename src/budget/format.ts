@@ -27,11 +27,6 @@ export function formatBudgetUsage(spentMicros: Micros, limitMicros: Micros | nul
   return `${formatUsd(spentMicros)} / ${formatUsd(limitMicros)} (${formatPercent(percentOf(spentMicros, limitMicros))})`;
 }
 
-/** `10.6% used` */
-export function formatPercentUsed(spentMicros: Micros, limitMicros: Micros): string {
-  return `${formatPercent(percentOf(spentMicros, limitMicros))} used`;
-}
-
 /**
  * The singular of a progress unit for "avg/lead": the SDK reports plural nouns ("leads").
  * Plain English rules only (queries → query, boxes → box, leads → lead); others pass through.

@@ -3,8 +3,6 @@
 // plain data; callers own I/O, persistence and events.
 
 export {
-  baseModelName,
-  countBpeTokens,
   countTextTokens,
   encodingForModel,
   estimateTokens,
@@ -14,8 +12,6 @@ export {
 export {
   countPromptTokens,
   estimateMaxOutputTokens,
-  DEFAULT_EXACT_MAX_CHARS,
-  DEFAULT_MAX_OUTPUT_TOKENS,
   type OutputTokens,
   type PromptCountOptions,
   type PromptTokens,
@@ -24,7 +20,6 @@ export {
 export {
   costOf,
   flatSchedule,
-  ratesAt,
   usdPerMillion,
   type MicrosPerMTok,
   type ModelRates,
@@ -34,18 +29,16 @@ export {
 } from './rates.js';
 export { parseModelRates, parsePriceOverrides, PriceOverrides, SPEC_PRICE_OVERRIDES } from './overrides.js';
 export {
-  compareToBaseline,
   DEFAULT_UNKNOWN_MODEL_RATES,
   PriceBook,
-  type BaselineComparison,
   type PriceBookOptions,
   type PriceLookup,
   type PriceQuote,
   type PriceSource,
 } from './price-book.js';
 export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
-export { DEFAULT_THRESHOLDS } from './thresholds.js';
 export { BudgetTracker } from './tracker.js';
+export { BudgetPolicy, type ExhaustedAction } from './policy.js';
 export {
   type BudgetRefusal,
   type BudgetSnapshot,
@@ -96,7 +89,6 @@ export {
   formatBudgetUsage,
   formatIncreaseAction,
   formatPercent,
-  formatPercentUsed,
   formatProjection,
   formatProjectionStatus,
   formatUsdShort,

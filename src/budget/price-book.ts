@@ -97,24 +97,3 @@ export class PriceBook {
     return resolved;
   }
 }
-
-export interface BaselineComparison {
-  baselineModel: string;
-  actualMicros: Micros;
-  baselineMicros: Micros;
-  /** Negative when the baseline would have been cheaper. */
-  savedMicros: Micros;
-}
-
-/** What the same usage would have cost on `baselineModel`, e.g. "vs baseline: $64.86 saved". */
-export function compareToBaseline(
-  book: PriceBook,
-  baselineModel: string,
-  actualMicros: Micros,
-  usages: Iterable<TokenUsage>,
-): BaselineComparison {
-  const { schedule } = book.lookup(baselineModel);
-  let baselineMicros = 0;
-  for (const u of usages) baselineMicros += costOf(schedule, u);
-  return { baselineModel, actualMicros, baselineMicros, savedMicros: baselineMicros - actualMicros };
-}

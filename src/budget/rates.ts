@@ -51,7 +51,7 @@ export function usdPerMillion(usd: number): MicrosPerMTok {
   return Math.round(usd * 1_000_000);
 }
 
-export function ratesAt(schedule: PriceSchedule, inputTokens: number): ModelRates {
+function ratesAt(schedule: PriceSchedule, inputTokens: number): ModelRates {
   let rates = schedule.rates;
   for (const tier of schedule.tiers) if (inputTokens > tier.aboveInputTokens) rates = tier.rates;
   return rates;

@@ -32,10 +32,10 @@ const IMAGE_OTHER = 1_600;
  * every other in-flight request would wait for, while chars/4 is already on the high side for
  * such prompts and the provider's usage settles the true amount.
  */
-export const DEFAULT_EXACT_MAX_CHARS = 200_000;
+const DEFAULT_EXACT_MAX_CHARS = 200_000;
 
 /** Output tokens assumed when the request sets no limit of its own. */
-export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
 
 export interface PromptTokens {
   tokens: number;

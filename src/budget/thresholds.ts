@@ -2,7 +2,7 @@ import { ValidationError } from '../core/errors.js';
 import type { Micros } from '../core/money.js';
 import { mulDivCeil } from './int.js';
 
-export const DEFAULT_THRESHOLDS: readonly number[] = [0.9, 1];
+const DEFAULT_THRESHOLDS: readonly number[] = [0.9, 1];
 
 /** One alert level of one agent's budget. */
 export interface Threshold {

@@ -1,9 +1,11 @@
 // The LLM gateway's public surface. The runtime wires it (runtime/gateway-service.ts).
 export { GatewayHandler, type HandlerDeps } from './handler.js';
+export { budgetRoutes, type BudgetRoutesDeps } from './budget.routes.js';
+export { providerRoutes } from './providers.routes.js';
+export { tokenRoutes, type TokenRoutesDeps } from './tokens.routes.js';
 export { Meter, type MeterDeps } from './meter.js';
 export { Router } from './router.js';
 export type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
 export { HttpProvider } from './providers/http.js';
-export { SimulatedProvider, simulatedReply, SIMULATED_MODELS } from './providers/simulated.js';
+export { SimulatedProvider } from './providers/simulated.js';
 export type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './providers/types.js';
-export { SseSplitter, formatSse } from './sse.js';

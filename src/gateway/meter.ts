@@ -1,4 +1,5 @@
 import {
+  BudgetPolicy,
   BudgetTracker,
   budgetAlert,
   formatAvgPerUnit,
@@ -18,15 +19,13 @@ import type { GatewayConfig } from '../config/gateway.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
 import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
 
-const NEARLY_SPENT = 0.95;
-
 export interface MeterDeps {
   state: StateManager;
   store: LlmStore;
   config: GatewayConfig;
   /** Budget alerts leave through here (webhook, e-mail). */
   alert: (a: BudgetAlert) => void;
-  /** The policy for an exhausted budget: stop the supervised agent. */
+  /** What `budget_policy.on_exhausted: stop` does to a supervised agent. */
   stopAgent: (agentId: string, why: string) => void;
 }
 
@@ -37,13 +36,12 @@ export interface MeterDeps {
 export class Meter {
   readonly tracker: BudgetTracker;
   readonly book: PriceBook;
+  private readonly policy: BudgetPolicy;
   private readonly warnedModels = new Set<string>();
-  private readonly exhaustedAgents = new Set<string>();
-  /** The last tenth of each budget announced, so each is announced once. */
-  private readonly deciles = new Map<string, number>();
 
   constructor(private readonly d: MeterDeps) {
     this.tracker = new BudgetTracker({ thresholds: d.config.budgetPolicy.thresholds });
+    this.policy = new BudgetPolicy(d.config.budgetPolicy.onExhausted);
     this.book = new PriceBook({
       overrides: d.config.pricing,
       ...(d.config.defaultPrice ? { defaultRates: d.config.defaultPrice } : {}),
@@ -57,8 +55,7 @@ export class Meter {
     for (const a of this.d.state.listAgents()) {
       const limitMicros = this.d.state.agentBrief(a.id)?.limitMicros ?? null;
       const spentMicros = spent.get(a.id) ?? 0;
-      this.tracker.restore(a.id, { limitMicros, spentMicros });
-      if (limitMicros) this.deciles.set(a.id, Math.min(10, Math.floor((spentMicros * 10) / limitMicros)));
+      this.policy.limitChanged(a.id, this.tracker.restore(a.id, { limitMicros, spentMicros }).snapshot);
     }
     this.d.state.budgetSource = (id) => {
       const s = this.tracker.snapshot(id);
@@ -102,9 +99,7 @@ export class Meter {
         message: `LLM call refused: ${r.message}`,
         data: { requestedUsd: microsToUsd(micros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
       });
-      // Reservations leave crumbs: a budget that cannot pay for a call once it is nearly all spent
-      // is exhausted for practical purposes. A single oversized call with plenty left is not.
-      if (r.exhausted || (r.limitMicros !== null && r.spentMicros >= r.limitMicros * NEARLY_SPENT)) this.exhausted(agentId);
+      if (this.policy.refusalExhausts(r)) this.exhausted(agentId);
     }
     return r;
   }
@@ -158,10 +153,7 @@ export class Meter {
 
   /** Every 10% of a budget, one line for the terminal and the dashboard: spend, average, projection. */
   private progress(agentId: string, spent: Micros, limit: Micros | null): void {
-    if (limit === null || limit <= 0) return;
-    const decile = Math.min(10, Math.floor((spent * 10) / limit));
-    if (decile <= (this.deciles.get(agentId) ?? 0)) return;
-    this.deciles.set(agentId, decile);
+    if (limit === null || this.policy.progressStep(agentId, spent, limit) === null) return;
     const agent = this.d.state.getAgent(agentId);
     const p = projectSpend(spent, limit, agent?.progress ?? null);
     const parts = [formatBudgetUsage(spent, limit)];
@@ -188,8 +180,7 @@ export class Meter {
     const before = this.tracker.snapshot(agentId)?.limitMicros ?? null;
     const r = this.tracker.setLimit(agentId, limitMicros);
     if (!r.ok) return r.message;
-    if (limitMicros === null || r.snapshot.state !== 'exhausted') this.exhaustedAgents.delete(agentId);
-    this.deciles.set(agentId, limitMicros ? Math.min(10, Math.floor((r.snapshot.spentMicros * 10) / limitMicros)) : 0);
+    this.policy.limitChanged(agentId, r.snapshot);
     this.d.state.updateAgent(
       agentId,
       { limitMicros },
@@ -234,10 +225,9 @@ export class Meter {
   }
 
   private exhausted(agentId: string): void {
-    if (this.exhaustedAgents.has(agentId)) return;
-    this.exhaustedAgents.add(agentId);
+    const policy = this.policy.exhaust(agentId);
+    if (policy === null) return;
     const s = this.tracker.snapshot(agentId);
-    const policy = this.d.config.budgetPolicy.onExhausted;
     this.d.state.record({
       agentId,
       type: 'budget.exhausted',

@@ -3,7 +3,6 @@
 
 export { CircuitBreaker } from './breaker.js';
 export {
-  systemClock,
   type Permit,
   type Acquisition,
   type BreakerDeps,
@@ -16,8 +15,6 @@ export {
 export { CircuitOpenError, type RejectReason } from './errors.js';
 export {
   DEFAULT_BREAKER_OPTIONS,
-  DEFAULT_FAILURE_RATE,
-  MAX_WINDOW_CALLS,
   validateBreakerOptions,
   type BreakerOptions,
   type BreakerOptionsInput,
@@ -39,9 +36,7 @@ export {
   type Verdict,
   type VerdictKind,
 } from './outcome.js';
-export { TIME_WINDOW_CAPACITY } from './rate-window.js';
 export {
-  BREAKER_STATES,
   type BreakerCounters,
   type BreakerSnapshot,
   type BreakerState,
@@ -49,11 +44,9 @@ export {
 export {
   TIERS,
   TierMetrics,
-  formatCount,
   formatFallbackRate,
   formatPercent,
   formatSaved,
-  readTierCounters,
   serviceMetrics,
   type CacheLookup,
   type ServiceMetrics,
@@ -70,8 +63,6 @@ export {
 } from './fallback.js';
 export { canonicalJson, canonicalQuery, responseCacheKey, type CacheKeyInput, type QueryInput } from './cache-key.js';
 export {
-  DEFAULT_RETRY_POLICY,
-  MAX_ATTEMPTS,
   backoffDelayMs,
   isRetryableOutcome,
   retry,

@@ -34,7 +34,7 @@ export class TierMetrics {
 }
 
 /** Salvage what reads as a count; anything else starts at zero. */
-export function readTierCounters(raw: unknown): TierCounters {
+function readTierCounters(raw: unknown): TierCounters {
   const c: TierCounters = { live: 0, cache: 0, placeholder: 0, failed: 0, cacheLookups: 0 };
   if (!isRecord(raw)) return c;
   for (const key of Object.keys(c) as (keyof TierCounters)[]) {
@@ -86,11 +86,6 @@ export function serviceMetrics(
 }
 
 // The demo's strings. Rates round down so a run with any failure never reads as 100%.
-
-/** `66 leads` */
-export function formatCount(n: number, unit: string): string {
-  return `${n.toLocaleString('en-US')} ${unit}`;
-}
 
 /** `$6.60 saved` */
 export function formatSaved(micros: Micros): string {

@@ -49,13 +49,13 @@ export const DEFAULT_BREAKER_OPTIONS: Readonly<BreakerOptions> = Object.freeze({
   classify: DEFAULT_CLASSIFY,
 });
 
-export const DEFAULT_FAILURE_RATE: Readonly<Omit<FailureRateOptions, 'windowCalls' | 'windowMs'>> = Object.freeze({
+const DEFAULT_FAILURE_RATE: Readonly<Omit<FailureRateOptions, 'windowCalls' | 'windowMs'>> = Object.freeze({
   thresholdPercent: 50,
   minCalls: 10,
 });
 
 /** Keeps the ring buffer of a failure-rate window to a size that cannot hurt memory. */
-export const MAX_WINDOW_CALLS = 100_000;
+const MAX_WINDOW_CALLS = 100_000;
 
 const KEYS = [
   'failureThreshold',

@@ -4,7 +4,7 @@ import type { FailureRateOptions } from './options.js';
  * Without a call cap a time window must still be bounded; at this many calls the oldest
  * fall out early, which at that volume leaves the rate statistically the same.
  */
-export const TIME_WINDOW_CAPACITY = 4096;
+const TIME_WINDOW_CAPACITY = 4096;
 
 /**
  * The failure rate over the last M calls and/or T ms, as a ring buffer of (time, failed)

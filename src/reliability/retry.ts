@@ -12,7 +12,7 @@ export interface RetryPolicy {
   maxElapsedMs: number | null;
 }
 
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   attempts: 3,
   baseMs: 250,
   maxMs: 8_000,
@@ -20,7 +20,7 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
 });
 
 /** Attempts are capped because an unbounded retry loop is an outage amplifier. */
-export const MAX_ATTEMPTS = 20;
+const MAX_ATTEMPTS = 20;
 
 export function validateRetryPolicy(input: unknown = {}, path = 'retry'): RetryPolicy {
   const o = requireRecord(input ?? {}, path);

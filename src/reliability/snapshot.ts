@@ -1,7 +1,7 @@
 import { isRecord } from './check.js';
 
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
-export const BREAKER_STATES: readonly BreakerState[] = ['CLOSED', 'OPEN', 'HALF_OPEN'];
+const BREAKER_STATES: readonly BreakerState[] = ['CLOSED', 'OPEN', 'HALF_OPEN'];
 
 export interface BreakerCounters {
   /** Calls let through to the upstream (probes included). */

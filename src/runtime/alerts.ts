@@ -1,151 +1,40 @@
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Agent, request } from 'undici';
-import { emailBudgetAlert, slackBudgetAlert, type BudgetAlert, type EmailMessage, type SlackMessage } from '../budget/index.js';
-import { ValidationError } from '../core/errors.js';
+import type { EmailMessage, SlackMessage } from '../budget/index.js';
 import type { Logger } from '../core/logger.js';
 import { retry, retryAfterFromHeaders, validateRetryPolicy, type RetryPolicy } from '../reliability/index.js';
 
 // Delivery of alerts to the configured channels (Slack-compatible webhook, SMTP e-mail). An
 // alert must never hold up or break the LLM call that crossed the threshold, so `send` only
 // starts the work and every failure ends as a log line and an `onResult` report.
+import {
+  Aborted,
+  DEFAULT_ALERT_RETRY,
+  DEFAULT_ALERT_TIMEOUTS,
+  HttpStatusError,
+  parseChannelUrl,
+  readSome,
+  safeDecode,
+  transientSmtpError,
+  type AlertChannel,
+  type AlertDispatcherOptions,
+  type AlertMessage,
+  type AlertResult,
+  type AlertTimeouts,
+} from './alert-channels.js';
 
-export type AlertChannel = 'webhook' | 'email';
-
-export interface AlertMessage {
-  /** Correlates the per-channel results with the alert. */
-  id: string;
-  /** Shown on log lines. */
-  agentId?: string;
-  slack: SlackMessage;
-  email: EmailMessage;
-}
-
-export interface AlertResult {
-  channel: AlertChannel;
-  ok: boolean;
-  attempts: number;
-  /** Why delivery failed; secrets from the channel URLs are masked out. */
-  error?: string;
-  alertId: string;
-}
-
-export interface EmailChannelConfig {
-  to: string;
-  from: string;
-  /** `smtp://` or `smtps://`, optionally with `user:pass@`. */
-  smtpUrl: string;
-}
-
-export interface AlertTimeouts {
-  /** Whole webhook request, response body included. */
-  webhookMs: number;
-  /** SMTP connect, greeting and socket inactivity, each. */
-  smtpMs: number;
-  /** How long `close()` waits for deliveries still under way. */
-  closeMs: number;
-}
-
-export interface AlertDispatcherOptions {
-  webhookUrl: string | null;
-  email: EmailChannelConfig | null;
-  logger: Logger;
-  onResult?: (result: AlertResult) => void;
-  retry?: Partial<RetryPolicy>;
-  timeouts?: Partial<AlertTimeouts>;
-  /** Waits between attempts; tests pass one that records the delay and returns at once. */
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/**
- * Full-jitter backoff ceilings of 0.5, 1 and 2 s keep a retried e-mail inside the spec's 5 s
- * when the server only hiccups; the elapsed cap bounds the worst case against a dead channel.
- */
-export const DEFAULT_ALERT_RETRY: Readonly<RetryPolicy> = Object.freeze({
-  attempts: 4,
-  baseMs: 500,
-  maxMs: 5_000,
-  maxElapsedMs: 20_000,
-});
-
-export const DEFAULT_ALERT_TIMEOUTS: Readonly<AlertTimeouts> = Object.freeze({ webhookMs: 5_000, smtpMs: 3_000, closeMs: 3_000 });
-
-/** Slack reports what is wrong with a payload in the body; more than this is not a reason. */
-const MAX_ERROR_BODY = 512;
-
-/** SMTP failures that repeat identically however often they are retried. */
-const PERMANENT_SMTP_CODES = new Set(['EAUTH', 'EENVELOPE', 'EMESSAGE', 'EREQUIRETLS']);
-
-/** One message per channel, built by the budget domain. */
-export function budgetAlertMessage(alert: BudgetAlert): AlertMessage {
-  return {
-    id: `budget:${alert.agentId}:${alert.kind}:${alert.threshold}`,
-    agentId: alert.agentId,
-    slack: slackBudgetAlert(alert),
-    email: emailBudgetAlert(alert),
-  };
-}
-
-class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs: number | null,
-    body: string,
-  ) {
-    super(`HTTP ${status}${body ? `: ${body}` : ''}`);
-  }
-
-  /** 429 and 5xx may pass; any other answer (a 4xx, a redirect) would come back the same. */
-  get retryable(): boolean {
-    return this.status === 429 || this.status >= 500;
-  }
-}
-
-class Aborted extends Error {
-  constructor(
-    /** Set when close() came between attempts: the failure that led to the skipped retry. */
-    readonly previous?: unknown,
-    readonly beforeAttempt = false,
-  ) {
-    super('abandoned: the dispatcher closed before delivery finished');
-  }
-}
-
-function parseChannelUrl(value: string, protocols: string[], what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ValidationError(`${what} is not a URL`);
-  }
-  if (!protocols.includes(url.protocol)) throw new ValidationError(`${what} must use ${protocols.join(' or ')}`);
-  return url;
-}
-
-function smtpResponseCode(error: unknown): number | undefined {
-  const code = (error as { responseCode?: unknown } | null)?.responseCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function transientSmtpError(error: unknown): boolean {
-  const status = smtpResponseCode(error);
-  // SMTP says it outright: 4xx is "try again later", 5xx is "don't".
-  if (status !== undefined) return status < 500;
-  const code = (error as { code?: unknown } | null)?.code;
-  return !(typeof code === 'string' && PERMANENT_SMTP_CODES.has(code));
-}
-
-async function readSome(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  let text = '';
-  for await (const chunk of body) {
-    text += chunk.toString('utf8');
-    if (text.length >= MAX_ERROR_BODY) {
-      body.destroy();
-      break;
-    }
-  }
-  return text.slice(0, MAX_ERROR_BODY).trim();
-}
+export {
+  budgetAlertMessage,
+  DEFAULT_ALERT_RETRY,
+  DEFAULT_ALERT_TIMEOUTS,
+  type AlertChannel,
+  type AlertDispatcherOptions,
+  type AlertMessage,
+  type AlertResult,
+  type AlertTimeouts,
+  type EmailChannelConfig,
+} from './alert-channels.js';
 
 export class AlertDispatcher {
   readonly channels: readonly AlertChannel[];
@@ -354,13 +243,5 @@ export class AlertDispatcher {
     } catch (error) {
       this.logger.warn({ alertId: message.id, err: this.errorText(error) }, 'Alert result listener threw');
     }
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }

@@ -1,41 +1,20 @@
-import type { Hono } from 'hono';
-import { z } from 'zod';
-import { assertRole, canRead, createApiToken, ROLES } from '../auth/index.js';
-import {
-  formatAvgPerUnit,
-  formatBaselineSavings,
-  formatBudgetUsage,
-  formatProjection,
-  formatProjectionStatus,
-  preloadTokenizers,
-  projectSpend,
-  summarizeCosts,
-} from '../budget/index.js';
-import { ConflictError, NotFoundError } from '../core/errors.js';
-import { microsToUsd, usdToMicros } from '../core/money.js';
+import { preloadTokenizers } from '../budget/index.js';
 import { CircuitBreaker } from '../reliability/index.js';
 import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { AlertDispatcher, budgetAlertMessage } from './alerts.js';
 import {
+  budgetRoutes,
   GatewayHandler,
   HttpProvider,
   Meter,
+  providerRoutes,
   Router,
   SimulatedProvider,
+  tokenRoutes,
   type Provider,
   type ProviderName,
 } from '../gateway/index.js';
-
-const budgetBody = z.strictObject({
-  limitUsd: z.number().positive('must be more than 0').max(1_000_000_000, 'must be at most 1000000000').nullable(),
-});
-const tokenBody = z.strictObject({
-  role: z.enum(ROLES),
-  name: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
-  budgetUsd: z.number().positive('must be more than 0').nullable().optional(),
-});
 
 export const gatewayService: ServiceFactory = (ctx) => {
   const g = ctx.config.gateway;
@@ -87,95 +66,14 @@ export const gatewayService: ServiceFactory = (ctx) => {
     logger: ctx.logger,
   });
 
-  const routes = (app: Hono<AppEnv>) => {
-    app.post('/api/agents/:id/budget', async (c) => {
-      const p = c.get('principal');
-      assertRole(p, 'admin');
-      const id = c.req.param('id');
-      const agent = ctx.state.agentBrief(id);
-      if (!agent) throw new NotFoundError(`no agent ${id}`);
-      const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
-      const limit = body.limitUsd === null ? null : usdToMicros(body.limitUsd);
-      meter.ensure(id, agent.limitMicros);
-      const refused = meter.setLimit(id, limit, `${p.role} ${p.name}`);
-      if (refused) throw new ConflictError(refused);
-      return c.json(ctx.state.getAgent(id));
-    });
-
-    app.get('/api/agents/:id/costs', (c) => {
-      const id = c.req.param('id');
-      const agent = ctx.state.getAgent(id) ?? ctx.state.loadAgent(id);
-      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      const records = ctx.llm.requestsFor(id);
-      const baselineModel = g.baselineModel;
-      const summary = summarizeCosts(records, baselineModel ? { baseline: { model: baselineModel, book: meter.book } } : {});
-      const snap = meter.tracker.snapshot(id);
-      const spent = snap?.spentMicros ?? summary.costMicros;
-      const limit = snap ? snap.limitMicros : (ctx.state.agentBrief(id)?.limitMicros ?? null);
-      const projection = projectSpend(spent, limit, agent.progress);
-      const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
-      return c.json({
-        agentId: id,
-        spentUsd: usd(spent),
-        limitUsd: usd(limit),
-        reservedUsd: usd(snap?.reservedMicros ?? 0),
-        percentUsed: snap?.percentUsed ?? null,
-        requests: summary.requests,
-        promptTokens: summary.promptTokens,
-        completionTokens: summary.completionTokens,
-        avgPerUnitUsd: usd(projection.avgPerUnitMicros),
-        projectionUsd: usd(projection.projectedMicros),
-        projectionStatus: projection.status,
-        byModel: summary.byModel.map((m) => ({ model: m.model, provider: m.provider, requests: m.requests, promptTokens: m.promptTokens, completionTokens: m.completionTokens, costUsd: microsToUsd(m.costMicros), share: m.share })),
-        byStatus: summary.byStatus,
-        overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-        baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
-        display: {
-          usage: formatBudgetUsage(spent, limit),
-          avgPerUnit: projection.avgPerUnitMicros !== null && projection.unit ? formatAvgPerUnit(projection.avgPerUnitMicros, projection.unit) : null,
-          projection: projection.projectedMicros !== null ? formatProjection(projection.projectedMicros) : null,
-          status: formatProjectionStatus(projection.status),
-          baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
-        },
-      });
-    });
-
-    app.get('/api/gateway/providers', (c) =>
-      c.json(
-        (['openai', 'anthropic', 'simulated'] as const).map((name) => {
-          const p = providers[name];
-          const b = breakers.get(p.name);
-          b?.refresh();
-          return { name, servedBy: p.name, real: p.real, breaker: b ? { state: b.state, retryAfterMs: b.retryAfterMs() } : null };
-        }),
-      ),
-    );
-
-    app.post('/api/tokens', async (c) => {
-      assertRole(c.get('principal'), 'admin');
-      const body = parseWith(tokenBody, parseJsonBody(await c.req.text()));
-      const created = createApiToken(ctx.state, ctx.llm, { role: body.role, name: body.name, budgetMicros: body.budgetUsd == null ? null : usdToMicros(body.budgetUsd) });
-      return c.json(created, 201);
-    });
-
-    app.get('/api/tokens', (c) => {
-      assertRole(c.get('principal'), 'admin');
-      return c.json(ctx.llm.listTokens().map(({ hash: _hash, ...t }) => t));
-    });
-
-    app.delete('/api/tokens/:id', (c) => {
-      assertRole(c.get('principal'), 'admin');
-      const revoked = ctx.llm.revokeToken(c.req.param('id'));
-      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')}`);
-      ctx.tokens.invalidate();
-      return c.json(revoked.map(({ hash: _hash, ...t }) => t));
-    });
-  };
-
   return {
     name: 'gateway',
     rawRoutes: [{ prefix: '/v1/', handle: handler.handle }],
-    apiRoutes: [routes],
+    apiRoutes: [
+      budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }),
+      providerRoutes(providers, breakers),
+      tokenRoutes({ state: ctx.state, llm: ctx.llm, tokens: ctx.tokens }),
+    ],
     agentEnv: (_id, token) => ({
       OPENAI_BASE_URL: `${ctx.url()}/v1`,
       OPENAI_API_KEY: token,

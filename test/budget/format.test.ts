@@ -4,7 +4,6 @@ import {
   formatBudgetUsage,
   formatIncreaseAction,
   formatPercent,
-  formatPercentUsed,
   formatProjectionStatus,
   formatUsdShort,
   percentOf,
@@ -17,7 +16,6 @@ describe('display strings', () => {
     expect(formatBudgetUsage(45_000_000, 50_000_000)).toBe('$45.00 / $50.00 (90.0%)');
     expect(formatBudgetUsage(1_250_500_000, 2_000_000_000)).toBe('$1,250.50 / $2,000.00 (62.5%)');
     expect(formatBudgetUsage(5_290_000, null)).toBe('$5.29 (no limit)');
-    expect(formatPercentUsed(5_290_000, 50_000_000)).toBe('10.6% used');
   });
 
   it('keeps small spends visible', () => {

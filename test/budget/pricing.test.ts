@@ -4,7 +4,6 @@ import { ConfigError } from '../../src/core/errors.js';
 import { formatUsd } from '../../src/core/money.js';
 import {
   BudgetTracker,
-  compareToBaseline,
   costOf,
   DEFAULT_UNKNOWN_MODEL_RATES,
   estimateRequestCost,
@@ -13,6 +12,7 @@ import {
   parsePriceOverrides,
   PriceBook,
   SPEC_PRICE_OVERRIDES,
+  summarizeCosts,
   usdPerMillion,
 } from '../../src/budget/index.js';
 
@@ -203,13 +203,10 @@ describe('baseline comparison', () => {
       { inputTokens: 1_000, outputTokens: 500 },
       { inputTokens: 2_000, outputTokens: 1_000 },
     ];
-    const actual = usages.reduce((s, u) => s + book.price('gpt-3.5-turbo', u).costMicros, 0);
-    expect(compareToBaseline(book, 'gpt-4', actual, usages)).toEqual({
-      baselineModel: 'gpt-4',
-      actualMicros: 9_000,
-      baselineMicros: 135_000,
-      savedMicros: 126_000,
-    });
+    const records = usages.map((u, i) => ({ model: 'gpt-3.5-turbo', provider: 'openai', promptTokens: u.inputTokens, completionTokens: u.outputTokens, costMicros: book.price('gpt-3.5-turbo', u).costMicros, ts: i, status: 'ok' }));
+    const summary = summarizeCosts(records, { baseline: { model: 'gpt-4', book } });
+    expect(summary.costMicros).toBe(9_000);
+    expect(summary.baseline).toEqual({ model: 'gpt-4', costMicros: 135_000, savedMicros: 126_000 });
   });
 });
 

@@ -359,3 +359,46 @@ describe('crash safety', () => {
     }
   });
 });
+
+describe('budget_policy.on_exhausted and the cost header', () => {
+  it('refuse: the exhausted agent keeps running, every further call is refused, nothing stops it', async () => {
+    // About $0.0005 a call at the spec GPT-4 price: $0.005 pays for roughly ten of twenty.
+    t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/keeps_calling.py') },
+      env: { KEEP_CALLS: '20' },
+      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown>, budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, onExhausted: 'refuse' } } },
+    });
+    expect(await t.rt.agentDone!).toEqual({ status: 'completed', exitCode: 0 });
+    const tally = /tally: (\d+) answered, (\d+) refused/.exec(t.log());
+    expect(tally).not.toBeNull();
+    const [answered, refused] = [Number(tally![1]), Number(tally![2])];
+    expect(answered + refused).toBe(20);
+    expect(answered).toBeGreaterThan(0);
+    // Once refused, refused to the end: every call after the first refusal was refused too.
+    const first = Number(/refused at call (\d+): 429 budget_exceeded/.exec(t.log())![1]);
+    expect(refused).toBe(20 - first);
+    const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
+    const exhausted = events.filter((e: any) => e.type === 'budget.exhausted');
+    expect(exhausted).toHaveLength(1);
+    expect(exhausted[0]).toMatchObject({ message: 'Budget exhausted: further LLM calls are refused', data: { policy: 'refuse' } });
+    expect(events.filter((e: any) => e.type === 'budget.refused')).toHaveLength(refused);
+    expect(events.some((e: any) => e.type === 'agent.stopping')).toBe(false);
+    expect(t.log()).not.toMatch(/stopping the agent/);
+    const status = await (await t.api(`/api/agents/${t.rt.agentId}/status`)).json();
+    expect(status.budget.spentUsd).toBeLessThanOrEqual(0.005);
+  });
+
+  it('x-iron-cage-cost-usd on a whole answer is the settled cost of the call, as recorded', async () => {
+    t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
+    const a = await agentToken(t, 5);
+    upstream.next = () => ({ content: 'priced', usage: { prompt_tokens: 400, completion_tokens: 600 } });
+    const r = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-iron-cage-cost-usd')).toBe('0.030000');
+    upstream.next = () => ({ content: 'cheap', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
+    const cheap = await chat(t, a.token, { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
+    expect(cheap.headers.get('x-iron-cage-cost-usd')).toBe('0.002000');
+    const rows = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;
+    expect(rows.map((x) => x.cost_micros)).toEqual([30_000, 2_000]);
+  });
+});

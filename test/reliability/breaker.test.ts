@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CircuitBreaker,
   CircuitOpenError,
+  statusClassifier,
   type BreakerTransition,
 } from '../../src/reliability/index.js';
 import { ManualClock, countingUpstream, deferred, fail, ok } from './helpers.js';
@@ -227,6 +228,29 @@ describe('circuit breaker state machine', () => {
     await breaker.call(async () => response, byStatus);
     await breaker.call(async () => response, byStatus);
     expect(breaker.state).toBe('OPEN');
+  });
+
+  it('a status classifier judges a resolved HTTP answer under the breaker’s own classify config', async () => {
+    const { breaker } = setup({ failureThreshold: 2, classify: { failureStatuses: [418] } });
+    const byStatus = statusClassifier((r: { status: number }) => r.status, breaker.options.classify);
+    const answer = (status: number) => breaker.call(async () => ({ status }), byStatus);
+    await expect(answer(429)).resolves.toEqual({ status: 429 }); // not a failure under this config
+    await answer(404);
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', counters: { successes: 2, failures: 0 } });
+    await answer(418);
+    await expect(answer(503)).resolves.toEqual({ status: 503 });
+    expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', lastFailureReason: 'http_503', counters: { failures: 2 } });
+    await expect(answer(200)).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('with a status classifier, a thrown error is still judged by its kind', async () => {
+    const { breaker } = setup({ failureThreshold: 1 });
+    const byStatus = statusClassifier((r: { status: number }) => r.status, breaker.options.classify);
+    const aborted = () => breaker.call<{ status: number }>(async () => { throw new DOMException('aborted', 'AbortError'); }, byStatus);
+    await expect(aborted()).rejects.toThrow('aborted');
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', counters: { ignored: 1 } });
+    await expect(breaker.call<{ status: number }>(rateLimited, byStatus)).rejects.toThrow('ECONNREFUSED');
+    expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', lastFailureReason: 'connection' });
   });
 
   it('a client abort neither counts as failure nor as success', async () => {

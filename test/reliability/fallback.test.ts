@@ -3,7 +3,6 @@ import {
   CircuitBreaker,
   FaultInjector,
   TierMetrics,
-  formatCount,
   formatFallbackRate,
   formatPercent,
   formatSaved,
@@ -220,7 +219,6 @@ describe('the conference demo: LinkedIn rate-limits, the agent carries on from c
       costPerCallMicros: 100_000,
       costSavedMicros: 6_600_000,
     });
-    expect(formatCount(m.blocked, 'leads')).toBe('66 leads');
     expect(formatSaved(m.costSavedMicros)).toBe('$6.60 saved');
     expect(formatFallbackRate(m.successRate)).toBe('98% via fallback');
     expect(formatPercent(m.cacheHitRate)).toBe('97%');

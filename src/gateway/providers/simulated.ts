@@ -46,7 +46,7 @@ function lastUserText(json: Record<string, any>): string {
   return msgs.length > 0 ? partText(msgs[msgs.length - 1]?.content) : '';
 }
 
-export function simulatedReply(json: Record<string, any>): string {
+function simulatedReply(json: Record<string, any>): string {
   const prompt = lastUserText(json);
   const echo = ECHO.exec(prompt);
   if (echo) return echo[1]!;
@@ -200,7 +200,7 @@ export class SimulatedProvider implements Provider {
   async close(): Promise<void> {}
 }
 
-export const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4', 'gpt-3.5-turbo', 'text-embedding-3-small', 'claude-3-5-sonnet-latest', 'claude-3-5-haiku-latest'];
+const SIMULATED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4', 'gpt-3.5-turbo', 'text-embedding-3-small', 'claude-3-5-sonnet-latest', 'claude-3-5-haiku-latest'];
 
 function anthropicMessage(id: string, model: string, text: string, cut: boolean, input: number, output: number) {
   return {

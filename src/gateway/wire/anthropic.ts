@@ -1,6 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
-import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -28,6 +28,9 @@ const inputOf = (u: any) =>
 
 export const anthropicWire: Wire = {
   name: 'anthropic',
+
+  // Anthropic answers an unpaid account with 402 billing_error; its SDK does not retry a 402.
+  status: (kind) => (kind === 'budget' ? 402 : STATUS_OF[kind]),
 
   error(status, kind, message) {
     return { status, body: JSON.stringify({ type: 'error', error: { type: TYPE[kind], message } }) };

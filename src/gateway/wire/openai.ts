@@ -1,5 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
-import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -38,6 +38,8 @@ const cachedOf = (u: any) => (typeof u?.prompt_tokens_details?.cached_tokens ===
 
 export const openaiWire: Wire = {
   name: 'openai',
+
+  status: (kind) => STATUS_OF[kind],
 
   error(status, kind, message) {
     return { status, body: JSON.stringify({ error: { message, type: TYPE[kind], param: null, code: CODE[kind] ?? null } }) };

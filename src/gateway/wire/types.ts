@@ -43,6 +43,8 @@ export interface StreamInspection {
 /** One provider's wire format: validation, errors, usage and where the output text lives. */
 export interface Wire {
   readonly name: 'openai' | 'anthropic';
+  /** The HTTP status this provider answers a refusal of this kind with. */
+  status(kind: ErrorKind): number;
   error(status: number, kind: ErrorKind, message: string): { status: number; body: string };
   /** A precise message for a malformed request body, or null if it will do. */
   validate(endpoint: Endpoint, body: Record<string, unknown>): string | null;
@@ -53,6 +55,7 @@ export interface Wire {
   flushEvent(index: number, text: string, template: any): string;
 }
 
+/** The status for each kind of refusal on the OpenAI wire, and where the other wires start from. */
 export const STATUS_OF: Record<ErrorKind, number> = {
   invalid_request: 400,
   auth: 401,

@@ -1,0 +1,86 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { assertRole, canRead } from '../auth/index.js';
+import {
+  formatAvgPerUnit,
+  formatBaselineSavings,
+  formatBudgetUsage,
+  formatProjection,
+  formatProjectionStatus,
+  projectSpend,
+  summarizeCosts,
+} from '../budget/index.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import { microsToUsd, usdToMicros } from '../core/money.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import type { LlmStore, StateManager } from '../state/index.js';
+import type { Meter } from './meter.js';
+
+const budgetBody = z.strictObject({
+  limitUsd: z.number().positive('must be more than 0').max(1_000_000_000, 'must be at most 1000000000').nullable(),
+});
+
+export interface BudgetRoutesDeps {
+  state: StateManager;
+  llm: LlmStore;
+  meter: Meter;
+  /** Config `baseline_model`: what the spend would have cost on it. */
+  baselineModel: string | null;
+}
+
+const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
+
+/** An agent's budget (raise or lower it live, admin) and its cost report. */
+export function budgetRoutes(d: BudgetRoutesDeps) {
+  return (app: Hono<AppEnv>) => {
+    app.post('/api/agents/:id/budget', async (c) => {
+      const p = c.get('principal');
+      assertRole(p, 'admin');
+      const id = c.req.param('id');
+      const agent = d.state.agentBrief(id);
+      if (!agent) throw new NotFoundError(`no agent ${id}`);
+      const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
+      const limit = body.limitUsd === null ? null : usdToMicros(body.limitUsd);
+      d.meter.ensure(id, agent.limitMicros);
+      const refused = d.meter.setLimit(id, limit, `${p.role} ${p.name}`);
+      if (refused) throw new ConflictError(refused);
+      return c.json(d.state.getAgent(id));
+    });
+
+    app.get('/api/agents/:id/costs', (c) => {
+      const id = c.req.param('id');
+      const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
+      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      const records = d.llm.requestsFor(id);
+      const summary = summarizeCosts(records, d.baselineModel ? { baseline: { model: d.baselineModel, book: d.meter.book } } : {});
+      const snap = d.meter.tracker.snapshot(id);
+      const spent = snap?.spentMicros ?? summary.costMicros;
+      const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
+      const projection = projectSpend(spent, limit, agent.progress);
+      return c.json({
+        agentId: id,
+        spentUsd: usd(spent),
+        limitUsd: usd(limit),
+        reservedUsd: usd(snap?.reservedMicros ?? 0),
+        percentUsed: snap?.percentUsed ?? null,
+        requests: summary.requests,
+        promptTokens: summary.promptTokens,
+        completionTokens: summary.completionTokens,
+        avgPerUnitUsd: usd(projection.avgPerUnitMicros),
+        projectionUsd: usd(projection.projectedMicros),
+        projectionStatus: projection.status,
+        byModel: summary.byModel.map((m) => ({ model: m.model, provider: m.provider, requests: m.requests, promptTokens: m.promptTokens, completionTokens: m.completionTokens, costUsd: microsToUsd(m.costMicros), share: m.share })),
+        byStatus: summary.byStatus,
+        overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
+        baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
+        display: {
+          usage: formatBudgetUsage(spent, limit),
+          avgPerUnit: projection.avgPerUnitMicros !== null && projection.unit ? formatAvgPerUnit(projection.avgPerUnitMicros, projection.unit) : null,
+          projection: projection.projectedMicros !== null ? formatProjection(projection.projectedMicros) : null,
+          status: formatProjectionStatus(projection.status),
+          baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
+        },
+      });
+    });
+  };
+}

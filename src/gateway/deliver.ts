@@ -1,0 +1,112 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { countTextTokens } from '../budget/index.js';
+import { errorKindOf } from '../reliability/index.js';
+import type { Call } from './call.js';
+import { describeFailure, extractMessage, GatewayError } from './errors.js';
+import type { OutputGuard } from './guard.js';
+import { collect, sendJson } from './io.js';
+import type { CallLedger } from './ledger.js';
+import type { UpstreamResponse } from './providers/types.js';
+
+export interface DeliverDeps {
+  ledger: CallLedger;
+  guard: OutputGuard;
+}
+
+const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after)/;
+
+/** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After). */
+export function passHeaders(up: UpstreamResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && FORWARD_RESPONSE_HEADER.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** An upstream error, recorded, then passed on in the provider's own shape. */
+export async function relayUpstreamError(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
+  const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    /* not JSON: wrap it below */
+  }
+  const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
+  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: message.slice(0, 500) });
+  // The provider's own error body, in its own shape, so the SDK raises its usual exception.
+  const body = parsed !== null ? raw : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
+  sendJson(res, up.status, body, passHeaders(up));
+}
+
+/** A whole (non-streamed) answer: read, redacted, settled and recorded, then sent with its cost. */
+export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
+  const t = call.target;
+  let raw: Buffer;
+  try {
+    raw = await collect(up.body);
+  } catch (e) {
+    // The provider answered but the body never arrived whole (the agent hung up, the
+    // connection broke): charge the prompt, which was certainly processed.
+    const status = errorKindOf(e) === 'aborted' || res.destroyed ? 'aborted' : 'error';
+    await d.ledger.settle(call, { status, httpStatus: up.status, promptTokens: t.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: `response body lost: ${describeFailure(e)}` });
+    if (!res.destroyed) throw new GatewayError('upstream', `The upstream provider ${t.provider.name} broke off its answer.`);
+    return;
+  }
+  const firstByteMs = performance.now() - call.t0;
+  let parsed: any = null;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    /* passed through as is, priced by estimate */
+  }
+  let out: string | Buffer = raw;
+  let redactions = 0;
+  const slots = parsed ? call.wire.textSlots(parsed) : [];
+  if (d.guard.active && slots.length > 0) {
+    let changed = false;
+    for (const slot of slots) {
+      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text);
+      if (g.block) {
+        // The provider charged for output the agent will never see; the ledger still pays it.
+        const u = call.wire.usage(parsed);
+        await d.ledger.settle(call, {
+          status: 'blocked',
+          httpStatus: 400,
+          promptTokens: u?.promptTokens ?? t.promptTokensEstimate,
+          completionTokens: u?.completionTokens ?? countTextTokens(slot.text, t.model),
+          usageSource: u ? 'provider' : 'estimate',
+          redactions: g.redactions,
+          firstByteMs,
+          error: g.block,
+        });
+        throw new GatewayError('blocked', g.block, false);
+      }
+      redactions += g.redactions;
+      if (g.text !== slot.text) {
+        slot.set(g.text);
+        changed = true;
+      }
+    }
+    if (changed) out = JSON.stringify(parsed);
+  }
+  const usage = parsed ? call.wire.usage(parsed) : null;
+  const micros = await d.ledger.settle(
+    call,
+    {
+      status: 'ok',
+      httpStatus: up.status,
+      promptTokens: usage?.promptTokens ?? t.promptTokensEstimate,
+      completionTokens: usage?.completionTokens ?? countTextTokens(slots.map((s) => s.text).join(''), t.model),
+      usageSource: usage ? 'provider' : 'estimate',
+      redactions,
+      firstByteMs,
+      error: null,
+    },
+    null,
+    usage ?? {},
+  );
+  const headers = { ...passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
+  res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
+  res.end(out);
+}

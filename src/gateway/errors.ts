@@ -1,0 +1,47 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from '../core/logger.js';
+import { CircuitOpenError, errorKindOf } from '../reliability/index.js';
+import { BodyTooLargeError, sendJson } from './io.js';
+import type { ErrorKind, Wire } from './wire/types.js';
+
+/** A refusal in the caller's own wire format; `retry: false` tells the official SDKs not to retry. */
+export class GatewayError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly retry = true,
+  ) {
+    super(message);
+  }
+}
+
+/** The one place a failed `/v1/*` request becomes an HTTP answer, in the wire's own error shape. */
+export function sendError(res: ServerResponse, wire: Wire, err: unknown, logger: Logger): void {
+  if (err instanceof GatewayError) {
+    const status = wire.status(err.kind);
+    sendJson(res, status, wire.error(status, err.kind, err.message).body, err.retry ? {} : { 'x-should-retry': 'false' });
+    return;
+  }
+  if (err instanceof BodyTooLargeError) {
+    sendJson(res, 413, wire.error(413, 'too_large', `Request body is larger than the gateway's limit of ${err.limit} bytes.`).body, { connection: 'close' });
+    return;
+  }
+  logger.error({ err }, 'gateway request failed');
+  sendJson(res, 500, wire.error(500, 'upstream', 'Iron Cage gateway internal error.').body);
+}
+
+/** A provider's error message from its JSON error body, if it has one. */
+export function extractMessage(parsed: any): string | null {
+  if (!parsed || typeof parsed !== 'object') return null;
+  const m = parsed.error?.message ?? parsed.message;
+  return typeof m === 'string' ? m : null;
+}
+
+/** A failed upstream attempt in a few words, for events, rows and error messages. */
+export function describeFailure(e: unknown): string {
+  if (e && typeof e === 'object' && 'status' in e && typeof (e as { status: unknown }).status === 'number') return `HTTP ${(e as { status: number }).status}`;
+  if (e instanceof CircuitOpenError) return 'circuit open';
+  const kind = errorKindOf(e);
+  if (kind !== 'unknown') return kind;
+  return e instanceof Error ? e.message : String(e);
+}

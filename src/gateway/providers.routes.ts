@@ -1,0 +1,20 @@
+import type { Hono } from 'hono';
+import type { CircuitBreaker } from '../reliability/index.js';
+import type { AppEnv } from '../server/index.js';
+import type { Provider, ProviderName } from './providers/types.js';
+
+/** GET /api/gateway/providers: who answers each provider's calls, and its breaker's state. */
+export function providerRoutes(providers: Record<ProviderName, Provider>, breakers: Map<string, CircuitBreaker>) {
+  return (app: Hono<AppEnv>) => {
+    app.get('/api/gateway/providers', (c) =>
+      c.json(
+        (['openai', 'anthropic', 'simulated'] as const).map((name) => {
+          const p = providers[name];
+          const b = breakers.get(p.name);
+          b?.refresh();
+          return { name, servedBy: p.name, real: p.real, breaker: b ? { state: b.state, retryAfterMs: b.retryAfterMs() } : null };
+        }),
+      ),
+    );
+  };
+}

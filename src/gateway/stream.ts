@@ -1,0 +1,221 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { countTextTokens } from '../budget/index.js';
+import { errorKindOf } from '../reliability/index.js';
+import type { Cache, Call, Outcome } from './call.js';
+import { passHeaders } from './deliver.js';
+import { describeFailure } from './errors.js';
+import type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
+import type { CallLedger } from './ledger.js';
+import type { UpstreamResponse } from './providers/types.js';
+import { formatSse, SseSplitter, type SseEvent } from './sse.js';
+import { discard } from './upstream.js';
+
+/** Streamed text kept for counting when the provider sends no usage; beyond this we estimate. */
+const MAX_COUNTED_CHARS = 1_000_000;
+
+export interface StreamDeps {
+  ledger: CallLedger;
+  guard: OutputGuard;
+}
+
+/** A streamed answer: relayed event by event with redaction, then settled and recorded. */
+export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
+  const pending = d.ledger.openPending(call, up.status);
+  res.writeHead(up.status, { ...passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.flushHeaders();
+  const relay = new StreamRelay(d.guard, call);
+  await relay.pump(up.body, res, clientSignal);
+  relay.conclude(res);
+  // The upstream charged for what it produced even if the agent hung up: settle on that.
+  // The pending row commits on the next tick; the stream did not wait for it.
+  await d.ledger.settle(call, relay.outcome(up.status), await pending, relay.cache);
+  if (!res.destroyed) res.end();
+}
+
+/**
+ * One stream's state: what the provider said it used, the text seen (for counting), one
+ * redactor per output index, and how the stream ended. `event` turns each upstream SSE event
+ * into the bytes the agent gets.
+ */
+class StreamRelay {
+  readonly cache: Cache = {};
+  private status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
+  private error: string | null = null;
+  /** Set by the block policy: why the rest of the output must not reach the agent. */
+  private blocked: string | null = null;
+  private promptTokens: number | null = null;
+  private completionTokens: number | null = null;
+  private text = '';
+  private redactions = 0;
+  private firstByteMs: number | null = null;
+  /** The last chunk with choices: the shape of an extra chunk we may have to emit (OpenAI). */
+  private template: unknown = null;
+  private readonly splitter = new SseSplitter();
+  private readonly guards = new Map<number, StreamGuard>();
+  private readonly ref: string;
+
+  constructor(
+    private readonly guard: OutputGuard,
+    private readonly call: Call,
+  ) {
+    this.ref = `${call.endpoint}:${call.target.model}`;
+  }
+
+  /**
+   * Relay `body` to `res` until it ends, breaks, is blocked or the agent hangs up. 'data'
+   * events rather than `for await`: no promise per chunk on the hottest loop we have.
+   */
+  pump(body: Readable, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clientSignal.removeEventListener('abort', onAbort);
+        body.removeListener('data', onData);
+        discard(body);
+        resolve();
+      };
+      const onAbort = () => {
+        this.status = 'aborted';
+        finish();
+      };
+      const onData = (chunk: Buffer) => {
+        this.firstByteMs ??= performance.now() - this.call.t0;
+        let out = '';
+        for (const ev of this.splitter.push(chunk)) out += this.event(ev);
+        if (this.blocked) return finish();
+        if (res.destroyed) return onAbort();
+        if (out && !res.write(out)) {
+          body.pause();
+          void drained(res).then(() => (res.destroyed ? onAbort() : body.resume()));
+        }
+      };
+      if (clientSignal.aborted) return onAbort();
+      clientSignal.addEventListener('abort', onAbort, { once: true });
+      body.on('data', onData);
+      body.once('end', () => {
+        if (!this.blocked && !res.destroyed) {
+          let out = '';
+          for (const ev of this.splitter.end()) out += this.event(ev);
+          if (out && !this.blocked) res.write(out);
+        }
+        finish();
+      });
+      body.once('error', (e: unknown) => {
+        if (this.status === 'ok') {
+          this.status = res.destroyed || errorKindOf(e) === 'aborted' ? 'aborted' : 'error';
+          this.error = this.status === 'error' ? `stream broke: ${describeFailure(e)}` : null;
+        }
+        finish();
+      });
+    });
+  }
+
+  /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
+  conclude(res: ServerResponse): void {
+    if (res.destroyed && this.status === 'ok') this.status = 'aborted';
+    if (!this.blocked) return;
+    this.status = 'blocked';
+    this.error = this.blocked;
+    // Nothing more of this output may reach the agent; tell it why in its own format.
+    const { wire } = this.call;
+    const { body } = wire.error(400, 'blocked', this.blocked);
+    if (!res.destroyed) res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
+  }
+
+  /** How the stream ended, for the ledger row. */
+  outcome(httpStatus: number): Outcome {
+    const { call } = this;
+    const promptTokens = this.promptTokens ?? call.target.promptTokensEstimate;
+    // A provider's running count is final only for a finished stream (Anthropic opens with
+    // output_tokens: 1); a cut-off stream is charged for what it delivered, at least.
+    const counted = this.status === 'ok' && this.completionTokens !== null ? null : countTextTokens(this.text, call.target.model);
+    const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
+    const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
+    return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
+  }
+
+  /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
+  private event(ev: SseEvent): string {
+    const { wire } = this.call;
+    let json: any = null;
+    if (ev.data && ev.data !== '[DONE]') {
+      try {
+        json = JSON.parse(ev.data);
+      } catch {
+        return ev.raw;
+      }
+    }
+    const insp = wire.inspect(ev, json);
+    const u = insp.usage;
+    if (u) {
+      if (u.promptTokens !== undefined) this.promptTokens = u.promptTokens;
+      if (u.completionTokens !== undefined) this.completionTokens = u.completionTokens;
+      if (u.cacheReadTokens !== undefined) this.cache.cacheReadTokens = u.cacheReadTokens;
+      if (u.cacheWriteTokens !== undefined) this.cache.cacheWriteTokens = u.cacheWriteTokens;
+    }
+    const active = this.guard.active;
+    let changed = false;
+    let extras = '';
+    for (const slot of insp.slots) {
+      if (this.text.length < MAX_COUNTED_CHARS) this.text += slot.text;
+      if (!active) continue;
+      const out = this.take(this.guardFor(slot.index).push(slot.text));
+      if (out !== slot.text) {
+        slot.set(out);
+        changed = true;
+      }
+    }
+    if (active) {
+      for (const end of insp.ends) {
+        const g = this.guards.get(end.index);
+        if (!g) continue;
+        this.guards.delete(end.index);
+        const rest = this.take(g.end());
+        if (!rest) continue;
+        const extra = end.attach(rest);
+        if (extra) extras += extra;
+        else changed = true;
+      }
+      if (insp.last) {
+        for (const [i, g] of this.guards) {
+          const rest = this.take(g.end());
+          if (rest) extras += wire.flushEvent(i, rest, this.template);
+        }
+        this.guards.clear();
+      }
+    }
+    if (json && Array.isArray(json.choices) && json.choices.length > 0) this.template = json;
+    if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
+    return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  private guardFor(i: number): StreamGuard {
+    let g = this.guards.get(i);
+    if (!g) this.guards.set(i, (g = this.guard.stream(this.call.agentId, this.ref)));
+    return g;
+  }
+
+  private take(r: GuardResult): string {
+    this.redactions += r.redactions;
+    if (r.block) this.blocked ??= r.block;
+    return r.text;
+  }
+}
+
+/** Wait until a slow reader has caught up, or has gone away. */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

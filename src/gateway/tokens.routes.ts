@@ -1,0 +1,44 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { assertRole, createApiToken, ROLES, type TokenService } from '../auth/index.js';
+import { NotFoundError } from '../core/errors.js';
+import { usdToMicros } from '../core/money.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import type { LlmStore, StateManager } from '../state/index.js';
+
+const tokenBody = z.strictObject({
+  role: z.enum(ROLES),
+  name: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
+  budgetUsd: z.number().positive('must be more than 0').nullable().optional(),
+});
+
+export interface TokenRoutesDeps {
+  state: StateManager;
+  llm: LlmStore;
+  tokens: Pick<TokenService, 'invalidate'>;
+}
+
+/** /api/tokens: the API keys external agents (and people) use with the gateway. Admin only. */
+export function tokenRoutes(d: TokenRoutesDeps) {
+  return (app: Hono<AppEnv>) => {
+    app.post('/api/tokens', async (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const body = parseWith(tokenBody, parseJsonBody(await c.req.text()));
+      const created = createApiToken(d.state, d.llm, { role: body.role, name: body.name, budgetMicros: body.budgetUsd == null ? null : usdToMicros(body.budgetUsd) });
+      return c.json(created, 201);
+    });
+
+    app.get('/api/tokens', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      return c.json(d.llm.listTokens().map(({ hash: _hash, ...t }) => t));
+    });
+
+    app.delete('/api/tokens/:id', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const revoked = d.llm.revokeToken(c.req.param('id'));
+      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')}`);
+      d.tokens.invalidate();
+      return c.json(revoked.map(({ hash: _hash, ...t }) => t));
+    });
+  };
+}

@@ -1,0 +1,134 @@
+import type { GatewayConfig } from '../config/gateway.js';
+import { CircuitBreaker, CircuitOpenError, errorKindOf, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
+import type { StateManager } from '../state/index.js';
+import type { Call } from './call.js';
+import { describeFailure, GatewayError } from './errors.js';
+import type { CallLedger } from './ledger.js';
+import type { UpstreamResponse } from './providers/types.js';
+import type { Router } from './router.js';
+
+export interface UpstreamDeps {
+  state: StateManager;
+  router: Router;
+  ledger: CallLedger;
+  breakers: Map<string, CircuitBreaker>;
+  config: GatewayConfig;
+}
+
+const statusOf = (r: UpstreamResponse) => r.status;
+
+/** A provider's breaker, and its judge of an answer: by HTTP status, or a throw by its kind. */
+interface Guarded {
+  breaker: CircuitBreaker;
+  judge: Classifier<UpstreamResponse>;
+}
+const timedOut = () => Object.assign(new Error('upstream timed out'), { name: 'TimeoutError' });
+
+/**
+ * Throw away an upstream body we will not read. undici's `dump()` drains it so the keep-alive
+ * connection can be reused; destroying would raise an 'error' nobody listens to.
+ */
+export function discard(body: NodeJS.ReadableStream & { dump?: () => Promise<void>; destroy?: () => void; destroyed?: boolean }): void {
+  body.on('error', () => {});
+  if (body.destroyed) return;
+  if (typeof body.dump === 'function') body.dump().catch(() => {});
+  else body.destroy?.();
+}
+
+/** The requested model, then the configured fallbacks, each retried through its provider's breaker. */
+export class UpstreamCaller {
+  private readonly guarded = new Map<string, Guarded>();
+
+  constructor(private readonly d: UpstreamDeps) {}
+
+  /** The answer to deliver (a status ≥ 400 included, once nothing is left to try), or a GatewayError. */
+  async call(call: Call, clientSignal: AbortSignal): Promise<UpstreamResponse> {
+    const requested = call.target.model;
+    const chain = [requested, ...(this.d.config.modelFallbacks[requested] ?? [])];
+    let lastError: unknown;
+    for (let i = 0; i < chain.length; i++) {
+      if (i > 0) {
+        if (clientSignal.aborted) break;
+        const next = chain[i]!;
+        const resolved = this.d.router.resolve(next, call.wire.name);
+        if (!resolved.ok) continue;
+        const from = call.target.model;
+        const reason = describeFailure(lastError);
+        this.d.state.record({
+          agentId: call.agentId,
+          type: 'llm.fallback',
+          severity: 'warn',
+          message: `Model ${from} failed (${reason}): falling back to ${next}`,
+          data: { from, to: next, reason },
+        });
+        this.d.ledger.retarget(call, next, resolved.provider);
+      }
+      const outcome = await this.withRetries(call, clientSignal);
+      if (outcome.ok && !(isRetryableOutcome({ status: outcome.value.status }) && i < chain.length - 1)) return outcome.value;
+      if (outcome.ok) discard(outcome.value.body);
+      lastError = outcome.ok ? { status: outcome.value.status } : outcome.error;
+    }
+    throw failure(lastError, call.target.provider.name);
+  }
+
+  private withRetries(call: Call, clientSignal: AbortSignal) {
+    const { attempts, baseMs, maxMs } = this.d.config.retry;
+    return retry(() => this.attempt(call, clientSignal), {
+      attempts,
+      baseMs,
+      maxMs,
+      retryable: (s) =>
+        !clientSignal.aborted &&
+        (s.ok ? isRetryableOutcome({ status: s.value.status }) : !(s.error instanceof CircuitOpenError) && isRetryableOutcome({ error: errorKindOf(s.error) })),
+      retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
+      onRetry: ({ settled }) => {
+        if (settled.ok) discard(settled.value.body);
+      },
+    });
+  }
+
+  /** One attempt through the provider's breaker, judged by HTTP status or by error kind. */
+  private attempt(call: Call, clientSignal: AbortSignal): Promise<UpstreamResponse> {
+    const { provider, upstream } = call.target;
+    const timeoutMs = provider.name === 'anthropic' ? this.d.config.providers.anthropic.timeoutMs : this.d.config.providers.openai.timeoutMs;
+    const { breaker, judge } = this.guardFor(provider.name);
+    return breaker.call(
+      async () => {
+        // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
+        const own = provider.real ? null : new AbortController();
+        const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
+        const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
+        try {
+          return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
+        } catch (e) {
+          // Our own deadline is a timeout whatever the provider threw when it was cut off.
+          throw own?.signal.aborted && !clientSignal.aborted && errorKindOf(e) !== 'timeout' ? timedOut() : e;
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+      },
+      judge,
+    );
+  }
+
+  private guardFor(name: string): Guarded {
+    let g = this.guarded.get(name);
+    if (!g) {
+      let breaker = this.d.breakers.get(name);
+      if (!breaker) this.d.breakers.set(name, (breaker = new CircuitBreaker(name)));
+      g = { breaker, judge: statusClassifier(statusOf, breaker.options.classify) };
+      this.guarded.set(name, g);
+    }
+    return g;
+  }
+}
+
+function failure(lastError: unknown, provider: string): GatewayError {
+  if (lastError instanceof CircuitOpenError) {
+    return new GatewayError('unavailable', `Provider ${provider} is failing and its circuit is open; retry in ${Math.ceil(lastError.retryAfterMs / 1000)}s.`);
+  }
+  const kind = errorKindOf(lastError);
+  if (kind === 'timeout') return new GatewayError('timeout', `The upstream provider ${provider} did not answer in time.`);
+  if (kind === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.');
+  return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`);
+}
