@@ -84,7 +84,7 @@ export class TokenService {
   }
 
   /** Synchronous fast path: a token verified before and still valid. */
-  cached(token: string): Principal | null {
+  private cached(token: string): Principal | null {
     const hit = this.cache.get(token);
     return hit && hit.expMs > Date.now() ? hit.principal : null;
   }
@@ -134,7 +134,7 @@ export function assertRole(p: Principal, ...roles: Role[]): void {
 }
 
 /** `Authorization: Bearer …` (OpenAI SDK, our SDK) or `x-api-key` (Anthropic SDK). */
-export function tokenFromHeaders(authorization: string | undefined | null, apiKey: string | undefined | null): string | null {
+function tokenFromHeaders(authorization: string | undefined | null, apiKey: string | undefined | null): string | null {
   if (authorization) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (m) return m[1]!;

@@ -5,7 +5,7 @@ import { errorKindOf } from '../reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import type { OutputGuard } from './guard.js';
-import { collect, sendJson } from './io.js';
+import { collect, sendJson } from '../server/index.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
 

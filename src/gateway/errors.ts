@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { CircuitOpenError, errorKindOf } from '../reliability/index.js';
-import { BodyTooLargeError, sendJson } from './io.js';
+import { PayloadTooLargeError } from '../core/errors.js';
+import { BodyReadError, sendJson } from '../server/index.js';
 import type { ErrorKind, Wire } from './wire/types.js';
 
 /** A refusal in the caller's own wire format; `retry: false` tells the official SDKs not to retry. */
@@ -22,8 +23,13 @@ export function sendError(res: ServerResponse, wire: Wire, err: unknown, logger:
     sendJson(res, status, wire.error(status, err.kind, err.message).body, err.retry ? {} : { 'x-should-retry': 'false' });
     return;
   }
-  if (err instanceof BodyTooLargeError) {
+  if (err instanceof PayloadTooLargeError) {
     sendJson(res, 413, wire.error(413, 'too_large', `Request body is larger than the gateway's limit of ${err.limit} bytes.`).body, { connection: 'close' });
+    return;
+  }
+  if (err instanceof BodyReadError) {
+    // The agent broke off its own request: usually nobody is left to read this.
+    sendJson(res, 400, wire.error(400, 'invalid_request', `Iron Cage could not read the request body: ${err.message}.`).body);
     return;
   }
   logger.error({ err }, 'gateway request failed');

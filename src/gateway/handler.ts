@@ -1,16 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { tokenFromHeaders, type TokenService } from '../auth/index.js';
+import type { Principal, TokenService } from '../auth/index.js';
 import type { GatewayConfig } from '../config/gateway.js';
+import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { CircuitBreaker } from '../reliability/index.js';
+import { collect, readBody, sendJson } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
-import { collect, readBody, sendJson } from './io.js';
 import { CallLedger } from './ledger.js';
 import type { Meter } from './meter.js';
 import type { Provider } from './providers/types.js';
@@ -102,15 +103,14 @@ export class GatewayHandler {
 
   /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */
   private async authenticate(req: IncomingMessage): Promise<string> {
-    const token = tokenFromHeaders(req.headers.authorization, req.headers['x-api-key'] as string | undefined);
-    if (!token) throw new GatewayError('auth', 'No API key provided. Use the agent token iron-cage gave you (OPENAI_API_KEY / ANTHROPIC_API_KEY).', false);
-    let p = this.d.tokens.cached(token);
-    if (!p) {
-      try {
-        p = await this.d.tokens.verify(token);
-      } catch (e) {
-        throw new GatewayError('auth', `Incorrect API key provided: ${(e as Error).message}.`, false);
-      }
+    let p: Principal;
+    try {
+      // Synchronous for a token seen before: no promise on the hot path.
+      const checked = this.d.tokens.authenticate(req.headers);
+      p = checked instanceof Promise ? await checked : checked;
+    } catch (e) {
+      if (e instanceof MissingTokenError) throw new GatewayError('auth', 'No API key provided. Use the agent token iron-cage gave you (OPENAI_API_KEY / ANTHROPIC_API_KEY).', false);
+      throw new GatewayError('auth', `Incorrect API key provided: ${(e as Error).message}.`, false);
     }
     if (p.role !== 'agent' || !p.agentId) throw new GatewayError('permission', `LLM calls need an agent token (this is a ${p.role} token): each call is metered against an agent's budget.`, false);
     const agent = this.d.state.agentBrief(p.agentId);

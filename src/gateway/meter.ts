@@ -21,6 +21,8 @@ import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js'
 
 export interface MeterDeps {
   state: StateManager;
+  /** The one budget ledger, shared with the StateManager's status objects. */
+  tracker: BudgetTracker;
   store: LlmStore;
   config: GatewayConfig;
   /** Budget alerts leave through here (webhook, e-mail). */
@@ -40,7 +42,7 @@ export class Meter {
   private readonly warnedModels = new Set<string>();
 
   constructor(private readonly d: MeterDeps) {
-    this.tracker = new BudgetTracker({ thresholds: d.config.budgetPolicy.thresholds });
+    this.tracker = d.tracker;
     this.policy = new BudgetPolicy(d.config.budgetPolicy.onExhausted);
     this.book = new PriceBook({
       overrides: d.config.pricing,
@@ -57,10 +59,6 @@ export class Meter {
       const spentMicros = spent.get(a.id) ?? 0;
       this.policy.limitChanged(a.id, this.tracker.restore(a.id, { limitMicros, spentMicros }).snapshot);
     }
-    this.d.state.budgetSource = (id) => {
-      const s = this.tracker.snapshot(id);
-      return s ? { limitMicros: s.limitMicros, spentMicros: s.spentMicros, reservedMicros: s.reservedMicros } : null;
-    };
   }
 
   /** Make sure an agent the tracker has not seen (just started, or created by another process) has a ledger. */

@@ -41,6 +41,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
   });
   const meter = new Meter({
     state: ctx.state,
+    tracker: ctx.budgets,
     store: ctx.llm,
     config: g,
     alert: (a) => alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),

@@ -1,5 +1,6 @@
 import { basename, resolve } from 'node:path';
 import { keyPathFor, loadOrCreateKey, TokenService, wireApiTokens } from '../auth/index.js';
+import { BudgetTracker } from '../budget/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -65,7 +66,9 @@ export class Runtime {
   static async start(o: RuntimeOptions): Promise<Runtime> {
     const { config, logger } = o;
     const startedAt = Date.now();
-    const state = StateManager.open(config.db);
+    // One budget ledger: the gateway settles into it, status objects read it.
+    const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
+    const state = StateManager.open(config.db, { budgets });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
@@ -81,7 +84,7 @@ export class Runtime {
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
-      const ctx: ServiceContext = { config, state, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
+      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {

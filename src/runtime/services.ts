@@ -1,3 +1,4 @@
+import type { BudgetTracker } from '../budget/index.js';
 import type { TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
@@ -13,6 +14,8 @@ import type { Hono } from 'hono';
 export interface ServiceContext {
   config: Config;
   state: StateManager;
+  /** Every agent's budget: limits, spend and reservations (the gateway settles into it). */
+  budgets: BudgetTracker;
   /** The LLM ledger and API tokens. */
   llm: LlmStore;
   /** PII protection: the gateway, the tool proxy and the supervisor all scan through it. */

@@ -1,6 +1,6 @@
 export { StateManager } from './manager.js';
 export { SCHEMA_VERSION } from './migrations.js';
-export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind } from './types.js';
+export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets } from './types.js';
 export { LlmStore, type LlmRequestInput } from './llm-store.js';
 export type { LlmRequestRow, ApiTokenRow } from './schema.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type StoredBreaker, type ToolCallInput, type ToolCallQuery, type SavedBreaker } from './tools-store.js';

@@ -8,7 +8,7 @@ import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
 import * as schema from './schema.js';
-import type { AgentPatch, AgentView, Checkpoint, NewAgent } from './types.js';
+import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
 import { Writer } from './writer.js';
 
 /** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
@@ -45,7 +45,10 @@ export class StateManager {
   private closed = false;
   onListenerError: (err: unknown) => void = () => {};
 
-  private constructor(path: string) {
+  private constructor(
+    path: string,
+    private readonly budgets: LiveBudgets | null,
+  ) {
     this.path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.sqlite = new Database(path);
@@ -66,8 +69,15 @@ export class StateManager {
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
   }
 
-  static open(path: string): StateManager {
-    const sm = new StateManager(path);
+  /**
+   * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
+   * shown in status objects; without it they show the limit alone.
+   *
+   * @example
+   *   const state = StateManager.open('./iron_state.db', { budgets: tracker });
+   */
+  static open(path: string, o: { budgets?: LiveBudgets } = {}): StateManager {
+    const sm = new StateManager(path, o.budgets ?? null);
     sm.reapOrphans();
     return sm;
   }
@@ -216,7 +226,7 @@ export class StateManager {
 
   private view(row: schema.AgentRow): AgentView {
     const v = toView(row);
-    const live = this.budgetSource(row.id);
+    const live = this.budgets?.snapshot(row.id) ?? null;
     if (live) {
       v.budget =
         live.limitMicros === null && live.spentMicros === 0 && live.reservedMicros === 0
@@ -275,9 +285,6 @@ export class StateManager {
       .get();
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
   }
-
-  /** Live budget figures for status objects; set by the gateway, which owns the tracker. */
-  budgetSource: (agentId: string) => { limitMicros: number | null; spentMicros: number; reservedMicros: number } | null = () => null;
 
   /** Raw handle for tests and benchmarks that must prove database-level guarantees. */
   get database(): Database.Database {

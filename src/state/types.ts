@@ -2,6 +2,15 @@ import type { AgentStatus, Progress } from '../core/events.js';
 
 export type AgentKind = 'supervised' | 'external';
 
+/**
+ * Live budget figures for status objects (spent and reserved change on every LLM call; the
+ * agents table holds only the limit). The gateway's budget tracker is one; the composition
+ * root hands it to the StateManager when it opens the database.
+ */
+export interface LiveBudgets {
+  snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number } | null;
+}
+
 /** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */
 export interface AgentView {
   id: string;

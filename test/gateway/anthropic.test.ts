@@ -93,6 +93,21 @@ describe('Anthropic wire: PII in the model output', () => {
     expect(row).toEqual({ endpoint: 'messages', stream: 1, status: 'ok', redactions: 2, usage_source: 'provider' });
   });
 
+  it('carries the values in no raw SSE event, whichever field a delta sits in', async () => {
+    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
+    const a = await agent(t, 5);
+    const raw = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 200, stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${PII}` }] }),
+    });
+    expect(raw.status).toBe(200);
+    const sse = await raw.text();
+    expect(sse).toContain('event: message_stop');
+    expect(sse).toContain('[CREDIT_CARD_REDACTED]');
+    for (const leak of ['4111', 'jane.doe', 'corp.example']) expect(sse).not.toContain(leak);
+  });
+
   it('in block mode, a stream is cut off with an error event the SDK raises', async () => {
     t = await startTestRuntime({ config: { safetyMode: 'block', gateway: { ...DEFAULTS.gateway } } });
     const a = await agent(t, 5);

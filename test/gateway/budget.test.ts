@@ -366,7 +366,7 @@ describe('budget_policy.on_exhausted and the cost header', () => {
     t = await startTestRuntime({
       agent: { script: join(ROOT, 'test/fixtures/agents/keeps_calling.py') },
       env: { KEEP_CALLS: '20' },
-      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: SPEC_PRICE_OVERRIDES as Record<string, unknown>, budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, onExhausted: 'refuse' } } },
+      config: { budgetMicros: 5_000, gateway: { ...DEFAULTS.gateway, pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES), budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, onExhausted: 'refuse' } } },
     });
     expect(await t.rt.agentDone!).toEqual({ status: 'completed', exitCode: 0 });
     const tally = /tally: (\d+) answered, (\d+) refused/.exec(t.log());
