@@ -26,15 +26,13 @@ class RemoteRuntime:
         settings: Settings,
         *,
         timeout: float = 2.0,
-        buffer_size: int = 1000,
-        failure_threshold: int = 3,
-        retry_delay: float = 0.1,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 30.0,
         checkpoint_wait: float = 5.0,
         flush_timeout: float = 2.0,
         restore_attempts: int = 3,
+        **sender_options: Any,
     ) -> None:
+        """`sender_options` go to the background Sender as they are (buffer_size,
+        failure_threshold, retry_delay, backoff_initial, backoff_max), which checks them."""
         if not settings.supervised:
             raise ValueError("RemoteRuntime needs IRON_CAGE_URL and IRON_CAGE_AGENT_ID")
         self.agent_id: str = settings.agent_id  # type: ignore[assignment]
@@ -43,14 +41,7 @@ class RemoteRuntime:
         self.restarts = settings.restarts
         self.url = settings.url
         self._transport = Transport(settings.url, settings.token, timeout)  # type: ignore[arg-type]
-        self._sender = Sender(
-            self._transport,
-            buffer_size=buffer_size,
-            failure_threshold=failure_threshold,
-            retry_delay=retry_delay,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-        )
+        self._sender = Sender(self._transport, **sender_options)
         self._base = "/api/agents/" + urllib.parse.quote(self.agent_id, safe="")
         self._checkpoint_wait = checkpoint_wait
         self._flush_timeout = flush_timeout
