@@ -2,7 +2,7 @@ import { preloadTokenizers } from '../budget/index.js';
 import { CircuitBreaker } from '../reliability/index.js';
 import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
-import { AlertDispatcher, budgetAlertMessage } from './alerts.js';
+import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
 import {
   budgetRoutes,
   GatewayHandler,

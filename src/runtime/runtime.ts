@@ -9,7 +9,7 @@ import { startServer, type RunningServer } from '../server/index.js';
 import { LlmStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiRoutes } from '../protection/index.js';
-import { AlertDispatcher } from './alerts.js';
+import { AlertDispatcher } from '../alerts/index.js';
 import { gatewayService } from './gateway-service.js';
 import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';

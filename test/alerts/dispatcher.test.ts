@@ -11,7 +11,7 @@ import {
   type AlertDispatcherOptions,
   type AlertMessage,
   type AlertResult,
-} from '../../src/runtime/alerts.js';
+} from '../../src/alerts/index.js';
 
 const USD = 1_000_000;
 const SMTP_USER = 'alerts@company.com';

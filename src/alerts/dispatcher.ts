@@ -22,19 +22,8 @@ import {
   type AlertMessage,
   type AlertResult,
   type AlertTimeouts,
-} from './alert-channels.js';
+} from './channels.js';
 
-export {
-  budgetAlertMessage,
-  DEFAULT_ALERT_RETRY,
-  DEFAULT_ALERT_TIMEOUTS,
-  type AlertChannel,
-  type AlertDispatcherOptions,
-  type AlertMessage,
-  type AlertResult,
-  type AlertTimeouts,
-  type EmailChannelConfig,
-} from './alert-channels.js';
 
 export class AlertDispatcher {
   readonly channels: readonly AlertChannel[];
