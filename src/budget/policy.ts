@@ -6,13 +6,13 @@ import type { BudgetRefusal, BudgetSnapshot } from './ledger.js';
  * means the budget is exhausted for practical purposes. A single oversized call with plenty
  * left is not.
  */
-export const NEARLY_SPENT = 0.95;
+const NEARLY_SPENT = 0.95;
 
 /** What happens to an agent whose budget is exhausted: stopped, or kept running with its calls refused. */
 export type ExhaustedAction = 'stop' | 'refuse';
 
 /** The tenth of the budget spent, 0 to 10; 0 without a (positive) limit. */
-export function spentDecile(spentMicros: Micros, limitMicros: Micros | null): number {
+function spentDecile(spentMicros: Micros, limitMicros: Micros | null): number {
   return limitMicros ? Math.min(10, Math.floor((spentMicros * 10) / limitMicros)) : 0;
 }
 

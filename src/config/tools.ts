@@ -3,6 +3,8 @@ import { ConfigError } from '../core/errors.js';
 import { usdToMicros, type Micros } from '../core/money.js';
 import {
   ERROR_KINDS,
+  SERVICE_NAME,
+  SERVICE_RULE,
   validateBreakerOptions,
   type BreakerOptions,
   type FaultConfig,
@@ -38,8 +40,6 @@ export const TOOL_DEFAULTS = {
   cacheMaxEntries: 10_000,
 } as const;
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const SERVICE_RULE = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit";
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Set by the proxy itself for each request; a configured value would corrupt the framing.
 const RESERVED_HEADERS = new Set([

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Principal, TokenService } from '../auth/index.js';
-import type { GatewayConfig } from '../config/gateway.js';
+import type { GatewayConfig } from '../config/index.js';
 import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';

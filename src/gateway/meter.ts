@@ -15,7 +15,7 @@ import {
   type SettleResult,
   type ThresholdNotice,
 } from '../budget/index.js';
-import type { GatewayConfig } from '../config/gateway.js';
+import type { GatewayConfig } from '../config/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
 import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
 

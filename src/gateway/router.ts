@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/gateway.js';
+import type { GatewayConfig } from '../config/index.js';
 import type { Provider, ProviderName } from './providers/types.js';
 
 export type Resolution = { ok: true; provider: Provider } | { ok: false; message: string };

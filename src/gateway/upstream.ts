@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/gateway.js';
+import type { GatewayConfig } from '../config/index.js';
 import { CircuitBreaker, CircuitOpenError, errorKindOf, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Call } from './call.js';

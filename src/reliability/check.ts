@@ -51,13 +51,15 @@ export function durationMs(value: unknown, min: number, path: string): number {
   return value;
 }
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** What a service name may be: the one rule for config keys, URLs and API bodies. */
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const SERVICE_RULE = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
 /** Service names end up in URLs (/tools/<service>/…) and event payloads, so keep them plain. */
 export function serviceName(value: unknown, path: string): string {
   if (typeof value !== 'string' || !SERVICE_NAME.test(value)) {
     throw new ValidationError(
-      `${path} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (got ${show(value)})`,
+      `${path} ${SERVICE_RULE} (got ${show(value)})`,
     );
   }
   return value;

@@ -2,6 +2,7 @@
 // The runtime wires these into the tool egress proxy and the gateway and persists snapshots.
 
 export { CircuitBreaker } from './breaker.js';
+export { SERVICE_NAME, SERVICE_RULE } from './check.js';
 export {
   type Permit,
   type Acquisition,

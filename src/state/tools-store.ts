@@ -130,12 +130,11 @@ export class ToolsStore {
   }
 
   /** The counters that moved since the last save, with the next group commit. */
-  saveBreakers(list: SavedBreaker[]): Promise<unknown> {
-    return this.db.writer.soon(() => this.upsertBreakers(list), null);
-  }
-
-  /** At shutdown: every breaker, now. */
-  saveBreakersNow(list: SavedBreaker[]): void {
+  /**
+   * Save breakers' snapshots and counters now. Not group-committed on purpose: a snapshot taken
+   * now but written a tick later could overwrite a transition saved in between.
+   */
+  saveBreakers(list: SavedBreaker[]): void {
     this.db.writer.now(() => this.upsertBreakers(list), null);
   }
 

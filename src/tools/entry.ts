@@ -1,5 +1,5 @@
 import type { Agent } from 'undici';
-import type { ToolServiceConfig } from '../config/tools.js';
+import type { ToolServiceConfig } from '../config/index.js';
 import {
   CircuitBreaker,
   TierMetrics,

@@ -1,3 +1,5 @@
+import { SERVICE_NAME } from '../reliability/index.js';
+
 // Turning `/tools/<service>/<path>?<query>` into an upstream URL that can only ever be under the
 // service's configured base URL. The checks run on the raw request target (Node does not
 // normalise it) and again on the URL that is finally built, so an encoding trick that slips
@@ -5,7 +7,6 @@
 
 export const TOOLS_PREFIX = '/tools/';
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
-import { faultStatus } from '../config/tools.js';
-import { formatFallbackRate, formatPercent, formatSaved, serviceMetrics, type FaultConfig } from '../reliability/index.js';
+import { faultStatus } from '../config/index.js';
+import { formatFallbackRate, formatPercent, formatSaved, SERVICE_NAME, SERVICE_RULE, serviceMetrics, type FaultConfig } from '../reliability/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { ToolCallRow } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
@@ -15,7 +15,7 @@ const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or mor
 /** POST /api/faults: the one check a plan from the API gets (the service must also be configured). */
 const faultBody = z
   .strictObject({
-    service: z.string().min(1, 'must not be empty'),
+    service: z.string().regex(SERVICE_NAME, SERVICE_RULE),
     fromCall: posInt.optional(),
     count: posInt.nullable().optional(),
     durationMs: posInt.nullable().optional(),

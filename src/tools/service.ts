@@ -1,4 +1,4 @@
-import { faultsPermitted } from '../config/tools.js';
+import { faultsPermitted } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -121,7 +121,11 @@ export class ToolsService {
       const dirty = [...this.entries.values()].filter((e) => e.dirty);
       for (const e of dirty) e.dirty = false;
       if (this.closed || dirty.length === 0) return;
-      this.store.saveBreakers(dirty.map(breakerRow)).catch((err: unknown) => this.logger.error({ err }, 'tool proxy: could not save the breaker counters'));
+      try {
+        this.store.saveBreakers(dirty.map(breakerRow));
+      } catch (err) {
+        this.logger.error({ err }, 'tool proxy: could not save the breaker counters');
+      }
     }, COUNTERS_SAVE_MS);
   }
 
@@ -209,7 +213,7 @@ export class ToolsService {
     for (const t of this.cooldownTimers.values()) clearTimeout(t);
     this.cooldownTimers.clear();
     try {
-      this.store.saveBreakersNow([...this.entries.values()].map(breakerRow));
+      this.store.saveBreakers([...this.entries.values()].map(breakerRow));
     } catch (err) {
       this.logger.error({ err }, 'tool proxy: could not save the breakers');
     }

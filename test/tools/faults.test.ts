@@ -97,7 +97,8 @@ describe('fault injection', () => {
       [{ service: 'linkedin', status: 429, durationMs: 1.5 }, 'durationMs: must be a whole number'],
       [{ service: 'linkedin', status: 'slow' }, 'status: must be an HTTP status from 400 to 599, "timeout" or "connection"'],
       [{ service: 'linkedin', status: 600 }, 'status: must be an HTTP status from 400 to 599, "timeout" or "connection"'],
-      [{ service: '', status: 500 }, 'service: must not be empty'],
+      [{ service: '', status: 500 }, "service: must be 1-64 letters, digits, '.', '_' or '-'"],
+      [{ service: 'Bad Name!', status: 500 }, "service: must be 1-64 letters, digits, '.', '_' or '-'"],
       [{ service: 'crm', status: 500, form: 3 }, "unknown field 'form'"],
     ] as const;
     for (const [body, message] of bad) {
