@@ -243,6 +243,26 @@ class SignalTest(Fresh):
             wait_until(lambda: len(got) == 2)
             self.assertEqual(own_calls, [signal.SIGUSR1] * 2)
 
+    def test_an_agent_handler_that_chains_back_to_the_sdk_is_called_once(self):
+        with FakeServer(token=TOKEN) as server:
+            self.supervised(server.url)
+            server.secrets = {"API_KEY": NEW}
+            self.assertTrue(iron_cage.install_rotation_handler())
+            sdk_handler = signal.getsignal(signal.SIGUSR1)
+            own_calls, got = [], []
+
+            def agents_own(signum, frame):
+                own_calls.append(signum)
+                sdk_handler(signum, frame)
+
+            signal.signal(signal.SIGUSR1, agents_own)
+            self.assertTrue(iron_cage.install_rotation_handler())
+            iron_cage.on_secrets_rotated(got.append)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            wait_until(lambda: got)
+            self.assertEqual(own_calls, [signal.SIGUSR1])
+            self.assertEqual(got, [["API_KEY"]])
+
     def test_outside_the_main_thread_it_warns_and_installs_nothing(self):
         with FakeServer(token=TOKEN) as server:
             self.supervised(server.url)

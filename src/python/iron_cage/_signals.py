@@ -26,9 +26,12 @@ _install_lock = threading.Lock()
 _previous: Any = None
 _wake_fds: tuple[int, int] | None = None
 _thread: threading.Thread | None = None
+# Only the main thread runs Python signal handlers, so a plain flag is enough.
+_chaining = False
 
 
 def _handler(signum: int, frame: Any) -> None:
+    global _chaining
     fds = _wake_fds
     if fds is not None:
         try:
@@ -37,8 +40,14 @@ def _handler(signum: int, frame: Any) -> None:
             # A full pipe already holds a pending wake-up, which is all that is needed.
             pass
     previous = _previous
-    if callable(previous):
-        previous(signum, frame)
+    # An agent handler that itself chains to this one (installed in between, then
+    # install_rotation_handler() again) must not bounce between the two forever.
+    if callable(previous) and not _chaining:
+        _chaining = True
+        try:
+            previous(signum, frame)
+        finally:
+            _chaining = False
 
 
 def _run(read_fd: int) -> None:
