@@ -50,15 +50,23 @@ def _handler(signum: int, frame: Any) -> None:
             _chaining = False
 
 
+def _woken(read_fd: int) -> bool:
+    """Block until a signal arrived; False once the pipe is gone."""
+    try:
+        if not os.read(read_fd, 1):
+            return False
+        # Several signals in a row need only one fetch.
+        while select.select([read_fd], [], [], 0)[0]:
+            if not os.read(read_fd, 512):
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def _run(read_fd: int) -> None:
-    while True:
+    while _woken(read_fd):
         try:
-            if not os.read(read_fd, 1):
-                return
-            # Several signals in a row need only one fetch.
-            while select.select([read_fd], [], [], 0)[0]:
-                if not os.read(read_fd, 512):
-                    return
             _secrets.reload()
         except Exception:
             # The rotation thread must outlive any surprise, or later rotations would be missed.
