@@ -1,7 +1,7 @@
 """A tiny recording stand-in for the Iron Cage REST API, for wire-format tests.
 
-It implements the agent-facing contract (progress, events, checkpoints, checkpoint, status),
-records every request verbatim, and can be told to fail.
+It implements the agent-facing contract (progress, events, checkpoints, checkpoint, status,
+secrets), records every request verbatim, and can be told to fail.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
-_ROUTE = re.compile(r"^/api/agents/(?P<agent>[^/]+)/(?P<what>progress|events|checkpoints|checkpoint|status)$")
+_ROUTE = re.compile(r"^/api/agents/(?P<agent>[^/]+)/(?P<what>progress|events|checkpoints|checkpoint|status|secrets)$")
 
 
 @dataclass
@@ -37,6 +37,9 @@ class FakeServer:
         self.token = token
         self.requests: list[Recorded] = []
         self.checkpoints: dict[str, list[Any]] = {}
+        # What GET .../secrets hands out (every agent gets the same), and whether the vault is locked.
+        self.secrets: dict[str, Any] = {}
+        self.vault_locked = False
         self.fail_status: int | None = None
         self.fail_remaining = 0
         self.delay_event: threading.Event | None = None
@@ -129,6 +132,11 @@ class FakeServer:
                         if not saved:
                             return self._reply(404, {"error": {"code": "not_found", "message": "no checkpoint"}})
                         return self._reply(200, {"state": saved[-1], "createdAt": "2024-01-01T00:00:00.000Z", "id": len(saved)})
+                    if method == "GET" and what == "secrets":
+                        if server.vault_locked:
+                            return self._reply(423, {"error": {"code": "vault_locked", "message": "no master key"}})
+                        return self._reply(200, {"agentId": agent, "environment": "development",
+                                                 "secrets": server.secrets})
                     if method == "GET" and what == "status":
                         return self._reply(200, {"id": agent, "name": "hello", "status": "running", "pid": 1,
                                                  "restarts": 0, "progress": {"done": 0, "total": None, "unit": "leads"},

@@ -1,7 +1,10 @@
 import json
+import logging
+import os
 import sys
 import types
 import unittest
+from unittest.mock import patch
 
 import iron_cage
 from iron_cage import BudgetExceededError, IronCageError, NotSerializableError, PiiBlockedError
@@ -284,6 +287,73 @@ class PytestPluginTest(unittest.TestCase):
                 sys.modules.pop("pytest", None)
             else:
                 sys.modules["pytest"] = saved
+
+
+class SecretRotationTest(unittest.TestCase):
+    def setUp(self):
+        self.enterContext(patch.dict(os.environ, {"MOCK_API_KEY": "old-value"}))
+        os.environ.pop("MOCK_OTHER", None)
+
+    def test_rotation_updates_environ_fires_callbacks_and_is_undone_after_the_block(self):
+        outside = []
+        iron_cage.on_secrets_rotated(outside.append)
+        self.addCleanup(iron_cage.remove_secrets_callback, outside.append)
+        with MockRuntime() as mock:
+            clients = []
+
+            @iron_cage.on_secrets_rotated
+            def rebuild(names):
+                clients.append({name: os.environ.get(name) for name in names})
+
+            changed = mock.rotate_secrets({"MOCK_API_KEY": "new-value", "MOCK_OTHER": "added"})
+            self.assertEqual(changed, ["MOCK_API_KEY", "MOCK_OTHER"])
+            self.assertEqual(clients, [{"MOCK_API_KEY": "new-value", "MOCK_OTHER": "added"}])
+            mock.assert_secrets_rotated(["MOCK_OTHER", "MOCK_API_KEY"])
+
+            self.assertEqual(mock.rotate_secrets({"MOCK_OTHER": None, "MOCK_API_KEY": "new-value"}), ["MOCK_OTHER"])
+            self.assertNotIn("MOCK_OTHER", os.environ)
+            mock.assert_secrets_rotated(["MOCK_OTHER"])
+            # A rotation that changes nothing calls nobody and is not recorded.
+            self.assertEqual(mock.rotate_secrets({"MOCK_API_KEY": "new-value"}), [])
+            self.assertEqual(len(clients), 2)
+            self.assertEqual(mock.secret_rotations, [["MOCK_API_KEY", "MOCK_OTHER"], ["MOCK_OTHER"]])
+            self.assertEqual(mock.calls[-1], ("secrets_rotated", ["MOCK_OTHER"]))
+            # Inside the mock the agent's own reload asks no server and warns about nothing.
+            with self.assertNoLogs("iron_cage", logging.DEBUG):
+                self.assertEqual(iron_cage.reload_secrets(), [])
+        self.assertEqual(outside, [["MOCK_API_KEY", "MOCK_OTHER"], ["MOCK_OTHER"]])
+        self.assertEqual(os.environ["MOCK_API_KEY"], "old-value")
+        self.assertNotIn("MOCK_OTHER", os.environ)
+        # The callback registered inside the block went with it; the one from outside stays.
+        with MockRuntime() as mock:
+            mock.rotate_secrets({"MOCK_API_KEY": "third"})
+        self.assertEqual(len(clients), 2)
+        self.assertEqual(len(outside), 3)
+
+    def test_a_failing_callback_is_logged_and_the_others_still_run(self):
+        got = []
+        with MockRuntime() as mock:
+            iron_cage.on_secrets_rotated(lambda names: 1 / 0)
+            iron_cage.on_secrets_rotated(got.append)
+            with self.assertLogs("iron_cage", logging.ERROR) as logs:
+                mock.rotate_secrets({"MOCK_API_KEY": "sk-very-secret-value"})
+        self.assertEqual(got, [["MOCK_API_KEY"]])
+        self.assertIn("callback (<lambda>) failed", logs.output[0])
+        self.assertNotIn("sk-very-secret-value", "\n".join(logs.output))
+
+    def test_assert_secrets_rotated_fails_with_names_only(self):
+        with MockRuntime() as mock:
+            mock.rotate_secrets({"MOCK_API_KEY": "sk-very-secret-value"})
+            with self.assertRaises(AssertionError) as caught:
+                mock.assert_secrets_rotated(["MOCK_OTHER"])
+            with self.assertRaises(TypeError) as bad:
+                mock.rotate_secrets({"MOCK_OTHER": 42})
+        self.assertIn("['MOCK_OTHER']", str(caught.exception))
+        self.assertIn("[['MOCK_API_KEY']]", str(caught.exception))
+        self.assertNotIn("sk-very-secret-value", str(caught.exception))
+        self.assertNotIn("42", str(bad.exception))
+        with self.assertRaises(TypeError):
+            iron_cage.on_secrets_rotated("not callable")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,15 @@ they work in memory and a single warning says that no protection is active::
         iron_cage.report_progress(i + 1, len(leads))
         iron_cage.checkpoint({"next": i + 1})
 
+Under iron-cage, rotated secrets reach ``os.environ`` without a restart (SIGUSR1, handled by
+the SDK); ``on_secrets_rotated(fn)`` lets the agent rebuild a client that read one.
+
 Diagnostics go to the ``iron_cage`` logger.
 """
 
-from ._api import agent_id, checkpoint, event, get_runtime, report_progress, restore, status
+from ._api import agent_id, checkpoint, event, get_runtime, reload_secrets, report_progress, restore, status
+from ._secrets import on_secrets_rotated, remove_secrets_callback
+from ._signals import install_rotation_handler
 from . import tools
 from .agent_runtime import AgentRuntime
 from .decorators import protect_agent
@@ -29,6 +34,9 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+# At import, so iron-cage's SIGUSR1 finds a handler rather than the default action (exit).
+install_rotation_handler()
+
 __all__ = [
     "AgentRuntime",
     "BudgetExceededError",
@@ -41,7 +49,11 @@ __all__ = [
     "checkpoint",
     "event",
     "get_runtime",
+    "install_rotation_handler",
+    "on_secrets_rotated",
     "protect_agent",
+    "reload_secrets",
+    "remove_secrets_callback",
     "report_progress",
     "restore",
     "status",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _registry
+from . import _registry, _secrets
 
 
 def get_runtime() -> Any:
@@ -45,3 +45,16 @@ def restore(default: Any = None) -> Any:
 def status() -> dict | None:
     """The agent's status as the server reports it (or a local equivalent); None if unreachable."""
     return _registry.current().status()
+
+
+def reload_secrets() -> list[str]:
+    """Fetch the agent's secrets now, update os.environ and run the on_secrets_rotated callbacks.
+
+    Returns the sorted names that changed. If the server cannot hand them out (down, refused,
+    vault locked) one warning is logged and the current values stay. Standalone it returns []
+    (with a single warning); inside a MockRuntime it asks the mock.
+    """
+    runtime = _registry.installed()
+    if runtime is not None and hasattr(runtime, "reload_secrets"):
+        return runtime.reload_secrets()
+    return _secrets.reload()

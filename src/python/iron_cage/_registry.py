@@ -26,6 +26,12 @@ def current() -> Any:
         return _stack[-1] if _stack else default()
 
 
+def installed() -> Any:
+    """The runtime a block put in effect (MockRuntime, AgentRuntime), without creating the default."""
+    with _lock:
+        return _stack[-1] if _stack else None
+
+
 def default() -> Any:
     """The process's own runtime: remote under iron-cage, else a local one (announced once)."""
     global _default

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from typing import Any, Iterable, Mapping
 
-from .. import _registry
+from .. import _registry, _secrets
 from .._memory import MemoryRuntime, to_micros
 from .._payloads import encode_state, normalize_severity
 from ..errors import BudgetExceededError, PiiBlockedError
@@ -61,16 +62,59 @@ class MockRuntime(MemoryRuntime):
         self.spends: list[float] = []
         self.budget_refusals: list[dict] = []
         self.pii_detections: list[dict] = []
+        self.secret_rotations: list[list[str]] = []
         if checkpoint is not _NOTHING:
             self._checkpoint_json = encode_state(checkpoint)
+        self._saved_environ: dict[str, str | None] = {}
+        self._saved_callbacks: list | None = None
 
     def __enter__(self) -> "MockRuntime":
+        self._saved_callbacks = _secrets.callbacks()
         _registry.push(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         _registry.pop(self)
+        # What a test rotated or registered must not leak into the next test.
+        with _secrets._env_lock:
+            for name, value in self._saved_environ.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        self._saved_environ.clear()
+        if self._saved_callbacks is not None:
+            _secrets.restore_callbacks(self._saved_callbacks)
+            self._saved_callbacks = None
         return False
+
+    def rotate_secrets(self, secrets: Mapping[str, str | None]) -> list[str]:
+        """Rotate secrets as iron-cage would: update os.environ (None removes a name), then run the
+        on_secrets_rotated callbacks on this thread with the sorted changed names, which are returned.
+
+        Inside a ``with`` block the variables are put back when it ends.
+        """
+        updates: dict[str, str] = {}
+        for name, value in secrets.items():
+            if not isinstance(name, str) or not (value is None or isinstance(value, str)):
+                # Only the name: the value may be a real secret pasted into a test.
+                raise TypeError(f"rotate_secrets takes names mapped to str or None; check {name!r}")
+            if value is not None:
+                updates[name] = value
+        with _secrets._env_lock:
+            for name in secrets:
+                self._saved_environ.setdefault(name, os.environ.get(name))
+            changed = _secrets.apply(updates, [n for n, v in secrets.items() if v is None])
+        with self._lock:
+            if changed:
+                self.secret_rotations.append(changed)
+                self.calls.append(("secrets_rotated", list(changed)))
+        _secrets.notify(changed)
+        return changed
+
+    def reload_secrets(self) -> list[str]:
+        """What ``iron_cage.reload_secrets()`` gets inside the mock: nothing new (use rotate_secrets)."""
+        return []
 
     def _on_progress(self, body: dict) -> None:
         self.calls.append(("progress", dict(body)))
@@ -156,6 +200,12 @@ class MockRuntime(MemoryRuntime):
         if not self.checkpoints or self.checkpoints[-1] != expected:
             latest = self.checkpoints[-1] if self.checkpoints else "no checkpoint"
             raise AssertionError(f"expected latest checkpoint {expected!r}, got {latest!r}")
+
+    def assert_secrets_rotated(self, names: Iterable[str]) -> None:
+        """Some rotation changed exactly these names (the list the callbacks were given)."""
+        wanted = sorted(set(names))
+        if wanted not in self.secret_rotations:
+            raise AssertionError(f"no rotation changed exactly {wanted}; rotations were {self.secret_rotations}")
 
     def assert_budget_exceeded(self) -> dict:
         """Some simulated spend was refused for lack of budget; returns the last refusal."""
