@@ -126,6 +126,22 @@ describe('a supervised python agent, end to end', () => {
     }
   });
 
+  it('an agent without the SDK lives through SIGUSR1, the signal that announces rotated secrets', async () => {
+    const t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') } });
+    try {
+      await until(() => t.log().includes('sleeper ready'));
+      const id = t.rt.agentId!;
+      const { pid } = await (await t.api(`/api/agents/${id}/status`)).json();
+      process.kill(pid, 'SIGUSR1');
+      // Still there to take the stop: it answers SIGTERM, which a dead process cannot.
+      expect((await t.api(`/api/agents/${id}/stop`, { method: 'POST' })).status).toBe(202);
+      expect(await t.rt.agentDone!).toMatchObject({ status: 'stopped' });
+      expect(t.log()).toContain('sleeper got SIGTERM');
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('keeps earlier runs and their events across a restart of iron-cage', async () => {
     const first = await startTestRuntime({ agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
     const dir = first.dir;
