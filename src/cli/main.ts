@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('restart', { type: 'string', choices: ['on-failure', 'never'], description: 'Restart the agent when it crashes [default: on-failure]' })
           .option('name', { type: 'string', description: 'Display name [default: the script name]' })
           .option('exit', { type: 'boolean', description: "Exit with the agent's exit code when it ends (for scripts and CI)" })
+          .option('env', { type: 'string', description: "The secrets environment the agent gets (IRON_CAGE_ENV) [default: development]" })
           .example('$0 start agent.py --budget 50', 'Run agent.py with a $50 budget')
           .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
       async (a) => {

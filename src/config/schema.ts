@@ -53,6 +53,7 @@ export const fileSchema = z.strictObject({
   tools: toolsSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
+  environment: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit').optional(),
   ...gatewayFileSchema,
   ...safetyFileSchema,
 });
@@ -82,6 +83,8 @@ export interface Config {
   faults: FaultConfig[];
   /** Lets fault injection be used on a non-loopback bind. */
   allowFaults: boolean;
+  /** The run's secrets environment: which of the vault's secrets the agent gets. */
+  environment: string;
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -107,6 +110,7 @@ export const DEFAULTS: Config = {
   tools: {},
   faults: [],
   allowFaults: false,
+  environment: 'development',
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

@@ -14,6 +14,7 @@ import { gatewayService } from './gateway-service.js';
 import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from './tools-service.js';
+import { vaultService } from '../vault/index.js';
 
 const safetyService: ServiceFactory = (ctx) => ({
   name: 'safety',
@@ -21,8 +22,11 @@ const safetyService: ServiceFactory = (ctx) => ({
   close: () => ctx.pii.close(),
 });
 
-/** Every service the runtime starts, in order. */
-const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService];
+/**
+ * Every service the runtime starts, in order. The vault comes before the gateway: where both
+ * set a variable (a secret named OPENAI_API_KEY), the agent keeps its gateway token.
+ */
+const SERVICES: ServiceFactory[] = [vaultService, safetyService, gatewayService, toolsService];
 
 export interface RuntimeOptions {
   config: Config;
@@ -84,7 +88,8 @@ export class Runtime {
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
-      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
+      const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
+      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, env: o.env ?? process.env, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {
@@ -134,8 +139,9 @@ export class Runtime {
       state: this.state,
       runner,
       filterLine: (_stream, line) => this.pii.filterLine(id, line),
-      env: (restarts) =>
-        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...this.services.map((s) => s.agentEnv?.(id, token) ?? {})) }),
+      environment: config.environment,
+      env: async (restarts) =>
+        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {})))) }),
     });
     this.supervisors.set(id, sup);
     this.agentId = id;

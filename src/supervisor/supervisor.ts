@@ -2,6 +2,7 @@ import type { AgentStatus } from '../core/events.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
 import { pythonArgs } from './bootstrap.js';
+import { catchesSignal } from './signals.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
 
 export interface RestartPolicy {
@@ -19,12 +20,14 @@ export interface SupervisorOptions {
   args: string[];
   cwd: string;
   limitMicros: number | null;
+  /** The run's secrets environment (recorded with the agent). */
+  environment?: string;
   restart: RestartPolicy;
   gracePeriodMs: number;
   state: StateManager;
   runner: AgentRunner;
-  /** Environment for one launch; `restarts` lets the agent know it is resuming. */
-  env: (restarts: number) => NodeJS.ProcessEnv;
+  /** Environment for one launch; `restarts` lets the agent know it is resuming. May decrypt secrets, hence async. */
+  env: (restarts: number) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
   /** Where an output line goes before it is recorded (redaction hooks in here). */
   filterLine?: (stream: OutputStream, line: string) => string;
 }
@@ -64,6 +67,7 @@ export class AgentSupervisor {
       script: this.o.script,
       args: this.o.args,
       limitMicros: this.o.limitMicros,
+      environment: this.o.environment,
     });
     await this.launch();
   }
@@ -75,7 +79,7 @@ export class AgentSupervisor {
       proc = await this.o.runner.start({
         command: this.o.python,
         args: pythonArgs(this.o.script, this.o.args),
-        env: this.o.env(this.restarts),
+        env: await this.o.env(this.restarts),
         cwd: this.o.cwd,
       });
     } catch (err) {
@@ -192,6 +196,16 @@ export class AgentSupervisor {
       await this.proc.stop(signal, this.o.gracePeriodMs);
     }
     return this.done;
+  }
+
+  /**
+   * Send `sig` to the agent's own process (not its children), only if it has a handler for it:
+   * a signal like SIGUSR1 would otherwise kill it. Says what happened.
+   */
+  signal(sig: NodeJS.Signals): 'sent' | 'not-running' | 'not-handled' {
+    if (!this.proc) return 'not-running';
+    if (!catchesSignal(this.proc.pid, sig)) return 'not-handled';
+    return this.proc.signal(sig, true) ? 'sent' : 'not-running';
   }
 
   /** Kill at once (a second Ctrl-C). */

@@ -1,0 +1,65 @@
+// The secrets vault as a service: unlocked by IRON_CAGE_MASTER_KEY at start (locked without
+// it: secrets routes answer 423, the rest runs), its routes, injection of the run's
+// environment's secrets at spawn, and SIGUSR1 to running agents when one of theirs changes.
+import type { ServiceContext, Service } from '../runtime/services.js';
+import { SecretsStore } from '../state/index.js';
+import { vaultRoutes } from './vault.routes.js';
+import { VaultService } from './vault.service.js';
+
+export { VaultService, type SecretView, type VaultStatus } from './vault.service.js';
+export { refusal, type SecretAction } from './vault.rbac.js';
+export { vaultRoutes } from './vault.routes.js';
+
+/** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
+function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment: string, name: string) => void {
+  return (environment, name) => {
+    const agentIds: string[] = [];
+    for (const a of ctx.state.listAgents()) {
+      if (a.kind !== 'supervised' || a.status !== 'running' || a.environment !== environment) continue;
+      const r = ctx.signalAgent(a.id, 'SIGUSR1');
+      if (r === 'sent') {
+        agentIds.push(a.id);
+        vault.rotated(a.id, name);
+      } else if (r === 'not-handled') {
+        ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts`);
+      }
+    }
+    if (agentIds.length === 0) return;
+    ctx.state.record({
+      agentId: null,
+      type: 'secret.rotated',
+      severity: 'info',
+      message: `Secret ${name} rotated: SIGUSR1 sent to ${agentIds.join(', ')}`,
+      data: { name, environment, agentIds },
+    });
+  };
+}
+
+/** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
+export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
+  const store = new SecretsStore(ctx.state);
+  const ready = VaultService.open({ store, state: ctx.state }, ctx.env.IRON_CAGE_MASTER_KEY).then((v) => {
+    v.onChange = rotationSignals(ctx, v);
+    return v;
+  });
+  // A failure here (a broken database) surfaces on the first use, not as an unhandled rejection.
+  ready.catch(() => {});
+  return {
+    name: 'vault',
+    ready,
+    apiRoutes: [vaultRoutes(() => ready)],
+    async agentEnv(agentId) {
+      const vault = await ready;
+      const environment = ctx.state.getAgent(agentId)?.environment ?? 'development';
+      if (vault.status !== 'unlocked') {
+        const n = store.list(environment).length;
+        if (n > 0) ctx.logger.warn(`Secrets vault is locked: agent ${agentId} starts without the ${n} secret(s) of environment ${environment}`);
+        return {};
+      }
+      return vault.inject(agentId, environment);
+    },
+    announce() {
+      void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import type { Principal } from '../auth/index.js';
+import { ForbiddenError, IronCageError, NotFoundError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
+import type { EventType } from '../core/events.js';
+import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../secrets/index.js';
+import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
+import { parseWith } from '../server/index.js';
+import { refusal, type SecretAction } from './vault.rbac.js';
+
+/** A secret as the API shows it: never the value unless revealed. */
+export interface SecretView {
+  id: string;
+  name: string;
+  environment: string;
+  maskedValue: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
+
+export interface VaultDeps {
+  store: SecretsStore;
+  state: Pick<StateManager, 'getAgent'>;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+}
+
+const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
+const updateBody = z.strictObject({ value: z.unknown() });
+
+/**
+ * The vault as the API and the CLI use it: RBAC, validation, audit and events around the
+ * sealed store. Every operation takes the caller's principal; every refusal and failure leaves
+ * an audit row and changes nothing else.
+ */
+export class VaultService {
+  /** Called after a change to a secret of `environment` (rotation signals hook in here). */
+  onChange: (environment: string, name: string) => void = () => {};
+
+  private constructor(
+    private readonly deps: VaultDeps,
+    private readonly vault: Vault | null,
+    readonly status: VaultStatus,
+  ) {}
+
+  /**
+   * Unlock with `masterKey` (never stored), or stay locked without one. A wrong key leaves the
+   * vault locked too: secrets routes answer 423, everything else runs.
+   */
+  static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
+    if (!masterKey) return new VaultService(deps, null, 'locked');
+    try {
+      const { vault, created } = await Vault.unlock(masterKey, deps.store.meta());
+      if (created) deps.store.saveMeta(vault.check);
+      return new VaultService(deps, vault, 'unlocked');
+    } catch (e) {
+      if (e instanceof WrongMasterKeyError) return new VaultService(deps, null, 'wrong_master_key');
+      throw e;
+    }
+  }
+
+  /** The one line said at start. */
+  get statusLine(): string {
+    if (this.status === 'unlocked') return `Secrets vault unlocked (${this.deps.store.list().length} secret(s))`;
+    if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
+    return 'Secrets vault locked: set IRON_CAGE_MASTER_KEY to use secrets; secrets routes answer 423';
+  }
+
+  /** The unlocked vault (for rekey), or VaultLockedError. */
+  unlocked(): Vault {
+    if (this.vault) return this.vault;
+    throw new VaultLockedError(this.status === 'wrong_master_key' ? 'the secrets vault is locked: IRON_CAGE_MASTER_KEY does not open it (wrong master key)' : undefined);
+  }
+
+  private audit(p: Principal, operation: SecretOperation, name: string | null, success: boolean, error: string | null, agentId: string | null = p.agentId): SecretAuditInput {
+    return { secretName: name, operation, requesterRole: p.role, requester: p.name, agentId, success, errorMessage: error };
+  }
+
+  /** RBAC first: a refusal is audited DENIED and thrown as 403. */
+  private authorize(p: Principal, action: SecretAction, name: string | null, agentId?: string): void {
+    const why = refusal(p, action, agentId);
+    if (why === null) return;
+    this.deps.store.audit([this.audit(p, 'DENIED', name, false, `${action}: ${why}`, agentId ?? p.agentId)]);
+    throw new ForbiddenError(why);
+  }
+
+  /** Run `fn`; a failure is audited under `op` (never with a value: messages carry none) and rethrown. */
+  private async guarded<T>(p: Principal, op: SecretOperation, name: string | null | (() => string | null), fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const msg = e instanceof IronCageError ? `${e.code}: ${e.message}` : 'internal error';
+      this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
+      throw e;
+    }
+  }
+
+  private view(r: SecretRow): SecretView {
+    return { id: r.id, name: r.name, environment: r.environment, maskedValue: this.unlocked().masked(r), createdAt: r.createdAt, updatedAt: r.updatedAt };
+  }
+
+  private live(id: string): SecretRow {
+    if (!SECRET_ID_RE.test(id)) throw new ValidationError('id: must be secret- followed by 16 hex digits');
+    const row = this.deps.store.byId(id);
+    if (!row) throw new NotFoundError(`no secret ${id}`);
+    if (row.deletedAt) throw new NotFoundError(`secret ${id} was deleted`);
+    return row;
+  }
+
+  private event(type: Extract<EventType, `secret.${string}`>, r: Pick<SecretRow, 'name' | 'environment'>, by: Principal) {
+    const verb = type.slice('secret.'.length);
+    return { agentId: null, type, severity: 'info' as const, message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`, data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` } } as never;
+  }
+
+  list(p: Principal, environment?: string): Promise<SecretView[]> {
+    this.authorize(p, 'list', null);
+    return this.guarded(p, 'READ', null, () => {
+      const env = environment === undefined ? undefined : checkEnvironment(environment);
+      this.unlocked();
+      return this.deps.store.list(env).map((r) => this.view(r));
+    });
+  }
+
+  /** Masked, or with `reveal` (admins) the value too; audited READ or REVEAL. */
+  async get(p: Principal, id: string, reveal: boolean): Promise<SecretView & { value?: string }> {
+    this.authorize(p, reveal ? 'reveal' : 'read', null);
+    const op = reveal ? 'REVEAL' : 'READ';
+    return this.guarded(p, op, null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, op, row.name, async () => {
+        const out: SecretView & { value?: string } = this.view(row);
+        if (reveal) out.value = await vault.open(row);
+        this.deps.store.audit([this.audit(p, op, row.name, true, null)]);
+        return out;
+      });
+    });
+  }
+
+  /** `input`: the request body `{name, environment?, value}` (read only once the caller is authorized). */
+  async create(p: Principal, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'create', null);
+    let name: string | null = null;
+    return this.guarded(p, 'CREATE', () => name, async () => {
+      const body = parseWith(createBody, await input);
+      name = checkName(body.name);
+      const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
+      const value = checkValue(body.value);
+      const vault = this.unlocked();
+      const who = { id: newSecretId(), name, environment };
+      const sealed = await vault.seal(who, value);
+      const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
+      this.onChange(environment, name);
+      return this.view(row);
+    });
+  }
+
+  /** `input`: the request body `{value}`. */
+  async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'update', null);
+    return this.guarded(p, 'UPDATE', null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, 'UPDATE', row.name, async () => {
+        const sealed = await vault.seal(row, checkValue(parseWith(updateBody, await input).value));
+        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p));
+        this.onChange(row.environment, row.name);
+        return this.view(next);
+      });
+    });
+  }
+
+  async remove(p: Principal, id: string): Promise<SecretView> {
+    this.authorize(p, 'delete', null);
+    return this.guarded(p, 'DELETE', null, () => {
+      this.unlocked();
+      const row = this.live(id);
+      const shown = this.view(row);
+      this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
+      this.onChange(row.environment, row.name);
+      return shown;
+    });
+  }
+
+  auditLog(p: Principal, q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }) {
+    this.authorize(p, 'audit', null);
+    return this.deps.store.auditList(q);
+  }
+
+  /** The contract's `GET /api/agents/:id/secrets`: the values of the agent's environment, audited READ per name. */
+  async agentSecrets(p: Principal, agentId: string): Promise<{ agentId: string; environment: string; secrets: Record<string, string> }> {
+    this.authorize(p, 'agent-secrets', null, agentId);
+    return this.guarded(p, 'READ', null, async () => {
+      const agent = this.deps.state.getAgent(agentId);
+      if (!agent) throw new NotFoundError(`no agent ${agentId}`);
+      const secrets = await this.values(agent.environment);
+      this.deps.store.audit(Object.keys(secrets).map((n) => this.audit(p, 'READ', n, true, null, agentId)));
+      return { agentId, environment: agent.environment, secrets };
+    });
+  }
+
+  /** The environment's values for a spawn, audited INJECT per name. */
+  async inject(agentId: string, environment: string): Promise<Record<string, string>> {
+    const values = await this.values(environment);
+    const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
+    this.deps.store.audit(Object.keys(values).map((n) => this.audit(p, 'INJECT', n, true, null, agentId)));
+    return values;
+  }
+
+  private async values(environment: string): Promise<Record<string, string>> {
+    const vault = this.unlocked();
+    const rows = this.deps.store.list(environment);
+    const opened = await Promise.all(rows.map((r) => vault.open(r)));
+    return Object.fromEntries(rows.map((r, i) => [r.name, opened[i]!]));
+  }
+
+  /** Audit a rotation signal sent to a running agent. */
+  rotated(agentId: string, name: string): void {
+    this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
+  }
+}
