@@ -109,6 +109,7 @@ export class Runtime {
       rt.services = services;
       rt.pii = pii;
       logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      await Promise.all(services.map((s) => s.ready));
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());

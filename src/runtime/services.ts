@@ -39,6 +39,8 @@ export interface Service {
   apiRoutes?: Array<(app: Hono<AppEnv>) => void>;
   /** Extra environment for a supervised agent (e.g. OPENAI_BASE_URL, its secrets). Later services win. */
   agentEnv?(agentId: string, token: string): Record<string, string> | Promise<Record<string, string>>;
+  /** Resolves once the service can serve (the vault: its master key tried); awaited before `announce`. */
+  ready?: Promise<unknown>;
   /** Lines to say at start (e.g. "LLM calls go to the simulated provider"). */
   announce?(): void;
   close?(): Promise<void> | void;

@@ -42,8 +42,6 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
     v.onChange = rotationSignals(ctx, v);
     return v;
   });
-  // A failure here (a broken database) surfaces on the first use, not as an unhandled rejection.
-  ready.catch(() => {});
   return {
     name: 'vault',
     ready,
@@ -59,6 +57,7 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
       return vault.inject(agentId, environment);
     },
     announce() {
+      // Called once `ready` has resolved (the runtime awaits it).
       void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
     },
   };

@@ -30,6 +30,8 @@ export interface VaultDeps {
 const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
 const updateBody = z.strictObject({ value: z.unknown() });
 
+const audited = new WeakSet<object>();
+
 /**
  * The vault as the API and the CLI use it: RBAC, validation, audit and events around the
  * sealed store. Every operation takes the caller's principal; every refusal and failure leaves
@@ -91,6 +93,9 @@ export class VaultService {
     try {
       return await fn();
     } catch (e) {
+      // Nested guards (before and after the row's name is known) audit a failure once.
+      if (audited.has(e as object)) throw e;
+      if (typeof e === 'object' && e !== null) audited.add(e);
       const msg = e instanceof IronCageError ? `${e.code}: ${e.message}` : 'internal error';
       this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
       throw e;
