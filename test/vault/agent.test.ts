@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
+
+// The vault and a real python3 agent: secrets injected at spawn (only the run's environment,
+// never the master key, never the provider key), SIGUSR1 and a fresh fetch after a rotation,
+// and afterwards no value and no master key anywhere on disk, in the log or on the WebSocket.
+
+const KEY = 'agent-test master key 8c1f2e';
+const LINKEDIN = 'li-token-ORIGINAL-6f0c9d1a2b3e4f5a';
+const LINKEDIN_NEW = 'li-token-ROTATED-9a8b7c6d5e4f3a2b';
+const DEV_ONLY = 'dev-only-value-0a1b2c3d4e5f';
+const PROVIDER = 'sk-real-provider-key-77aa88bb99cc';
+const sha = (v: string) => createHash('sha256').update(v).digest('hex');
+const SCRIPT = join(ROOT, 'test/fixtures/agents/secrets_agent.py');
+const NAMES = 'LINKEDIN_TOKEN,DEV_ONLY,OPENAI_API_KEY';
+const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+const { dir, cleanup } = tempDir();
+afterAll(() => cleanup());
+
+function grepFiles(needles: string[]): string[] {
+  const hits: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const bytes = readFileSync(join(dir, f));
+    for (const n of needles) if (bytes.includes(Buffer.from(n))) hits.push(`${f} holds ${n.slice(0, 8)}…`);
+  }
+  return hits;
+}
+
+describe('secrets and a running python agent', () => {
+  it('injects the environment, signals a rotation, and leaks nothing', async () => {
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    for (const [name, value, environment] of [['LINKEDIN_TOKEN', LINKEDIN, 'production'], ['DEV_ONLY', DEV_ONLY, 'development'], ['OPENAI_API_KEY', PROVIDER, 'production']]) {
+      expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, value, environment }) })).status).toBe(201);
+    }
+    await setup.stop();
+
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] } });
+    const ws = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      const agentId = t.rt.agentId!;
+      expect(t.log()).toContain(`start LINKEDIN_TOKEN sha256=${sha(LINKEDIN)}`);
+      expect(t.log()).toContain('start DEV_ONLY sha256=absent');
+      expect(t.log()).toContain('master key visible: False');
+      // The provider key stays in the gateway: the agent's OPENAI_API_KEY is its own token.
+      expect(t.log()).toContain('openai key is own token: True');
+      expect(t.log()).not.toContain(sha(PROVIDER));
+      expect(t.rt.state.getAgent(agentId)?.environment).toBe('production');
+      const audit = t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'INJECT' ORDER BY secret_name").all();
+      expect(audit).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }, { secret_name: 'OPENAI_API_KEY', agent_id: agentId }]);
+      const pid = t.rt.state.getAgent(agentId)!.pid;
+
+      // Rotate: the agent gets SIGUSR1, fetches its secrets with its token, sees the new value.
+      const { secrets } = await (await t.api('/api/secrets?environment=production')).json();
+      const id = secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+      expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: LINKEDIN_NEW }) })).status).toBe(200);
+      await until(() => t.log().includes(`rotated LINKEDIN_TOKEN sha256=${sha(LINKEDIN_NEW)} env=production`));
+      expect(t.rt.state.getAgent(agentId)).toMatchObject({ status: 'running', pid });
+      const rotated = t.rt.state.lastEvents(200).filter((e) => e.type === 'secret.rotated');
+      expect(rotated).toMatchObject([{ data: { name: 'LINKEDIN_TOKEN', environment: 'production', agentIds: [agentId] } }]);
+      expect(t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'ROTATE'").all()).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
+      expect(t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND agent_id = ? AND requester_role = 'agent'").get(agentId)).toEqual({ n: 2 });
+      // A change in another environment does not disturb it.
+      const dev = (await (await t.api('/api/secrets?environment=development')).json()).secrets[0];
+      await t.api(`/api/secrets/${dev.id}`, { method: 'PUT', ...json({ value: `${DEV_ONLY}-2` }) });
+      expect(t.rt.state.lastEvents(200).filter((e) => e.type === 'secret.rotated')).toHaveLength(1);
+
+      // No value in argv of any process.
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      for (const v of [LINKEDIN, LINKEDIN_NEW, PROVIDER, KEY]) expect(ps).not.toContain(v);
+      expect(grepFiles([LINKEDIN, LINKEDIN_NEW, DEV_ONLY, PROVIDER, KEY])).toEqual([]);
+    } finally {
+      await ws.close();
+      await t.stop();
+    }
+    const stream = JSON.stringify(ws.messages);
+    const log = t.log();
+    for (const v of [LINKEDIN, LINKEDIN_NEW, DEV_ONLY, PROVIDER, KEY]) {
+      expect(stream).not.toContain(v);
+      expect(log).not.toContain(v);
+    }
+    // The stream did carry the vault's events (names only).
+    expect(stream).toContain('secret.rotated');
+    expect(stream).toContain('LINKEDIN_TOKEN');
+    expect(grepFiles([LINKEDIN, LINKEDIN_NEW, DEV_ONLY, PROVIDER, KEY])).toEqual([]);
+  });
+
+  it('starts the agent without its secrets, and says so, when the vault is locked', async () => {
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: '' }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] } });
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      expect(t.log()).toMatch(/Secrets vault is locked: agent \S+ starts without the 2 secret\(s\) of environment production/);
+      expect(t.log()).toContain('start LINKEDIN_TOKEN sha256=absent');
+    } finally {
+      await t.stop();
+    }
+  });
+});
