@@ -6,6 +6,7 @@ import { runServe, runStart, type StartArgs } from './start.js';
 import { runToken, type TokenArgs } from './token.js';
 import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
+import { runSecrets, type SecretsArgs } from './secrets.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -81,6 +82,21 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
     )
+    .command('secrets <action> [name]', 'Manage the secrets vault (needs IRON_CAGE_MASTER_KEY; values are read from stdin)', (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['list', 'set', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
+        .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
+        .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
+        .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
+        .option('config', { type: 'string', description: 'Config file' })
+        .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
+        .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
+        .option('json', { type: 'boolean', description: 'Machine-readable output (list, audit)' })
+        .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
+        .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
+        .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
+      async (a) => runSecrets(a as unknown as SecretsArgs),
+    )
     .command(
       'redact',
       'Redact PII from stdin to stdout (the same engine the gateway uses)',
@@ -107,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, serve, token, redact or scan.')
+    .demandCommand(1, 'Name a command: start, serve, token, secrets, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

@@ -6,7 +6,7 @@ import { SecretsStore } from '../state/index.js';
 import { vaultRoutes } from './vault.routes.js';
 import { VaultService } from './vault.service.js';
 
-export { VaultService, type SecretView, type VaultStatus } from './vault.service.js';
+export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.service.js';
 export { refusal, type SecretAction } from './vault.rbac.js';
 export { vaultRoutes } from './vault.routes.js';
 

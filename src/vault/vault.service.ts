@@ -226,3 +226,18 @@ export class VaultService {
     this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
   }
 }
+
+/**
+ * Re-encrypt every secret (deleted ones too) and the check value under `newKey`, in one
+ * transaction: any row that does not open under the current key fails it all, changing nothing.
+ */
+export async function rekey(service: VaultService, store: SecretsStore, newKey: string, by: Principal): Promise<number> {
+  const old = service.unlocked();
+  if (newKey.length === 0) throw new ValidationError('the new master key is empty');
+  const { vault: next } = await Vault.unlock(newKey, null);
+  const rows = store.all();
+  const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));
+  const audit = rows.filter((r) => !r.deletedAt).map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
+  store.rekey(resealed, next.check, audit);
+  return rows.length;
+}
