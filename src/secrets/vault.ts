@@ -45,6 +45,8 @@ const packMask = (n: Buffer, c: Buffer) => Buffer.concat([n, c]);
  */
 export class Vault {
   private readonly keys = new Map<string, Promise<Buffer>>();
+  /** The same keys once derived: the warm path opens without a promise per secret. */
+  private readonly ready = new Map<string, Buffer>();
 
   private constructor(
     private readonly masterKey: string,
@@ -73,13 +75,18 @@ export class Vault {
     return { vault: new Vault(masterKey, key, { salt, nonce: s.nonce, ciphertext: s.ciphertext, kdf: JSON.stringify(params) }, params), created: true };
   }
 
-  private key(salt: Buffer, params: KdfParams): Promise<Buffer> {
+  private key(salt: Buffer, params: KdfParams): Buffer | Promise<Buffer> {
     const id = `${salt.toString('hex')}:${params.m}:${params.t}:${params.p}`;
+    const hit = this.ready.get(id);
+    if (hit) return hit;
     let k = this.keys.get(id);
     if (!k) {
       k = deriveKey(this.masterKey, salt, params);
-      // A failed derivation must not poison the cache.
-      k.catch(() => this.keys.delete(id));
+      k.then(
+        (key) => this.ready.set(id, key),
+        // A failed derivation must not poison the cache.
+        () => this.keys.delete(id),
+      );
       this.keys.set(id, k);
     }
     return k;
@@ -98,7 +105,8 @@ export class Vault {
   async open(row: SealedSecret): Promise<string> {
     const params = parseKdfParams(row.kdf);
     if (!params || row.salt.length !== SALT_BYTES) throw new SecretTamperedError(row.name);
-    const plain = open(await this.key(row.salt, params), { nonce: row.nonce, ciphertext: row.ciphertext }, aadOf(row));
+    const k = this.key(row.salt, params);
+    const plain = open(k instanceof Promise ? await k : k, { nonce: row.nonce, ciphertext: row.ciphertext }, aadOf(row));
     if (!plain) throw new SecretTamperedError(row.name);
     return plain.toString('utf8');
   }

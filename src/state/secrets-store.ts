@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
+import type { Statement } from 'better-sqlite3';
 import { ConflictError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
@@ -30,9 +31,21 @@ const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQL
  */
 export class SecretsStore {
   private readonly db: StoreDb;
+  private readonly insertAuditRow: Statement;
+  private readonly listEnv: Statement;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
+    // The spawn path (every secret of an environment, an audit row each): raw prepared statements.
+    this.insertAuditRow = this.db.prepare(
+      `INSERT INTO secret_audit_log (secret_name, operation, requester_role, requester, agent_id, success, error_message, timestamp)
+       VALUES (@secretName, @operation, @requesterRole, @requester, @agentId, @success, @errorMessage, @timestamp)`,
+    );
+    this.listEnv = this.db.prepare(
+      `SELECT id, name, environment, salt, nonce, ciphertext, kdf, masked_sealed AS maskedSealed, created_at AS createdAt,
+         updated_at AS updatedAt, deleted_at AS deletedAt
+       FROM secrets WHERE deleted_at IS NULL AND environment = ? ORDER BY name`,
+    );
   }
 
   meta(): VaultMetaRow | null {
@@ -46,8 +59,8 @@ export class SecretsStore {
 
   /** Live secrets, optionally of one environment, ordered by environment and name. */
   list(environment?: string): SecretRow[] {
-    const where = environment === undefined ? isNull(secrets.deletedAt) : and(isNull(secrets.deletedAt), eq(secrets.environment, environment));
-    return this.db.orm.select().from(secrets).where(where).orderBy(asc(secrets.environment), asc(secrets.name)).all();
+    if (environment !== undefined) return this.listEnv.all(environment) as SecretRow[];
+    return this.db.orm.select().from(secrets).where(isNull(secrets.deletedAt)).orderBy(asc(secrets.environment), asc(secrets.name)).all();
   }
 
   /** A row by id, deleted or not (the caller tells a deleted id apart from an unknown one). */
@@ -125,6 +138,6 @@ export class SecretsStore {
   }
 
   private insertAudit(a: SecretAuditInput, timestamp: string): void {
-    this.db.orm.insert(secretAuditLog).values({ ...a, timestamp }).run();
+    this.insertAuditRow.run({ ...a, success: a.success ? 1 : 0, timestamp });
   }
 }

@@ -217,6 +217,7 @@ export class VaultService {
   private async values(environment: string): Promise<Record<string, string>> {
     const vault = this.unlocked();
     const rows = this.deps.store.list(environment);
+    // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
     const opened = await Promise.all(rows.map((r) => vault.open(r)));
     return Object.fromEntries(rows.map((r, i) => [r.name, opened[i]!]));
   }
