@@ -54,7 +54,9 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
         if (n > 0) ctx.logger.warn(`Secrets vault is locked: agent ${agentId} starts without the ${n} secret(s) of environment ${environment}`);
         return {};
       }
-      return vault.inject(agentId, environment);
+      const { values, failed } = await vault.inject(agentId, environment);
+      if (failed.length > 0) ctx.logger.warn(`Agent ${agentId} starts without ${failed.join(', ')}: failed the integrity check (tampered; see GET /api/secrets/audit)`);
+      return values;
     },
     announce() {
       // Called once `ready` has resolved (the runtime awaits it).

@@ -206,12 +206,26 @@ export class VaultService {
     });
   }
 
-  /** The environment's values for a spawn, audited INJECT per name. */
-  async inject(agentId: string, environment: string): Promise<Record<string, string>> {
-    const values = await this.values(environment);
+  /**
+   * The environment's values for a spawn, audited INJECT per name. A secret that fails its
+   * integrity check is left out (audited as a failed INJECT, named in `failed`): the agent
+   * starts without it rather than not at all.
+   */
+  async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
+    const vault = this.unlocked();
+    const rows = this.deps.store.list(environment);
+    const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
+    const values: Record<string, string> = {};
+    const failed: string[] = [];
     const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
-    this.deps.store.audit(Object.keys(values).map((n) => this.audit(p, 'INJECT', n, true, null, agentId)));
-    return values;
+    const audit = rows.map((r, i) => {
+      const o = opened[i]!;
+      if (o.status === 'fulfilled') values[r.name] = o.value;
+      else failed.push(r.name);
+      return this.audit(p, 'INJECT', r.name, o.status === 'fulfilled', o.status === 'fulfilled' ? null : String((o.reason as Error).message), agentId);
+    });
+    this.deps.store.audit(audit);
+    return { values, failed };
   }
 
   private async values(environment: string): Promise<Record<string, string>> {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
 
@@ -96,6 +97,21 @@ describe('secrets and a running python agent', () => {
       await until(() => t.log().includes('secrets agent ready'));
       expect(t.log()).toMatch(/Secrets vault is locked: agent \S+ starts without the 2 secret\(s\) of environment production/);
       expect(t.log()).toContain('start LINKEDIN_TOKEN sha256=absent');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('starts the agent without a tampered secret, warns, and audits the failed injection', async () => {
+    const db = new Database(join(dir, 'iron_state.db'));
+    db.prepare("UPDATE secrets SET nonce = randomblob(12) WHERE name = 'LINKEDIN_TOKEN' AND deleted_at IS NULL").run();
+    db.close();
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] } });
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      expect(t.log()).toMatch(/starts without LINKEDIN_TOKEN: failed the integrity check/);
+      expect(t.log()).toContain('start LINKEDIN_TOKEN sha256=absent');
+      expect(t.rt.state.database.prepare("SELECT success, error_message FROM secret_audit_log WHERE operation = 'INJECT' AND secret_name = 'LINKEDIN_TOKEN' ORDER BY id DESC LIMIT 1").get()).toEqual({ success: 0, error_message: expect.stringContaining('integrity check') });
     } finally {
       await t.stop();
     }
