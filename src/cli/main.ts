@@ -30,6 +30,13 @@ function piiOptions(c: ReturnType<typeof loadConfig>) {
   };
 }
 
+/** Commands that work on the database file directly (token, secrets). */
+const FILE_OPTIONS = {
+  db: { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' },
+  config: { type: 'string', description: 'Config file' },
+  json: { type: 'boolean', description: 'Machine-readable output' },
+} as const;
+
 const EPILOG = `Precedence: flags > IRON_CAGE_* environment > config file > defaults.
 Docs and API routes: README.md`;
 
@@ -75,9 +82,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
         .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
         .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
-        .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
-        .option('config', { type: 'string', description: 'Config file' })
-        .option('json', { type: 'boolean', description: 'Machine-readable output' })
+        .options(FILE_OPTIONS)
         .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
         .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
@@ -87,11 +92,9 @@ export async function main(argv: string[]): Promise<void> {
         .positional('action', { type: 'string', choices: ['list', 'set', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
         .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
         .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
-        .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
-        .option('config', { type: 'string', description: 'Config file' })
         .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
         .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
-        .option('json', { type: 'boolean', description: 'Machine-readable output (list, audit)' })
+        .options(FILE_OPTIONS)
         .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
         .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
         .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
