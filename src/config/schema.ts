@@ -53,6 +53,7 @@ export const fileSchema = z.strictObject({
   tools: toolsSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
+  secrets: z.strictObject({ expose_provider_keys: z.boolean().optional() }).optional(),
   environment: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit').optional(),
   ...gatewayFileSchema,
   ...safetyFileSchema,
@@ -85,6 +86,8 @@ export interface Config {
   allowFaults: boolean;
   /** The run's secrets environment: which of the vault's secrets the agent gets. */
   environment: string;
+  /** true: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY reach the agent in place of its gateway token. */
+  secrets: { exposeProviderKeys: boolean };
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -111,6 +114,7 @@ export const DEFAULTS: Config = {
   faults: [],
   allowFaults: false,
   environment: 'development',
+  secrets: { exposeProviderKeys: false },
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

@@ -22,11 +22,8 @@ const safetyService: ServiceFactory = (ctx) => ({
   close: () => ctx.pii.close(),
 });
 
-/**
- * Every service the runtime starts, in order. The vault comes before the gateway: where both
- * set a variable (a secret named OPENAI_API_KEY), the agent keeps its gateway token.
- */
-const SERVICES: ServiceFactory[] = [vaultService, safetyService, gatewayService, toolsService];
+/** Every service the runtime starts, in order. */
+const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService, vaultService];
 
 export interface RuntimeOptions {
   config: Config;

@@ -10,6 +10,19 @@ export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.
 export { refusal, type SecretAction } from './vault.rbac.js';
 export { vaultRoutes } from './vault.routes.js';
 
+/**
+ * The gateway attaches the real provider keys; the agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
+ * hold its own scoped token, so it cannot spend around its budget or leak the key. Only
+ * `secrets.expose_provider_keys: true` lets secrets of those names through.
+ */
+const PROVIDER_KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
+function withoutProviderKeys(values: Record<string, string>, expose: boolean): Record<string, string> {
+  if (expose) return values;
+  const out = { ...values };
+  for (const k of PROVIDER_KEY_VARS) delete out[k];
+  return out;
+}
+
 /** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
 function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment: string, name: string) => void {
   return (environment, name) => {
@@ -56,11 +69,14 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
       }
       const { values, failed } = await vault.inject(agentId, environment);
       if (failed.length > 0) ctx.logger.warn(`Agent ${agentId} starts without ${failed.join(', ')}: failed the integrity check (tampered; see GET /api/secrets/audit)`);
-      return values;
+      return withoutProviderKeys(values, ctx.config.secrets.exposeProviderKeys);
     },
     announce() {
       // Called once `ready` has resolved (the runtime awaits it).
       void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
+      if (ctx.config.secrets.exposeProviderKeys) {
+        ctx.logger.warn('secrets.expose_provider_keys is on: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY replace the agent\'s gateway token, so the agent holds the real provider key');
+      }
     },
   };
 }

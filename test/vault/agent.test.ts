@@ -116,4 +116,16 @@ describe('secrets and a running python agent', () => {
       await t.stop();
     }
   });
+
+  it('hands the provider key to the agent only with secrets.expose_provider_keys, and warns', async () => {
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', secrets: { exposeProviderKeys: true } }, agent: { script: SCRIPT, args: [NAMES] } });
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      expect(t.log()).toContain('secrets.expose_provider_keys is on');
+      expect(t.log()).toContain(`start OPENAI_API_KEY sha256=${sha(PROVIDER)}`);
+      expect(t.log()).toContain('openai key is own token: False');
+    } finally {
+      await t.stop();
+    }
+  });
 });
