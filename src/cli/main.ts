@@ -89,11 +89,12 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command('secrets <action> [name]', 'Manage the secrets vault (needs IRON_CAGE_MASTER_KEY; values are read from stdin)', (y) =>
       y
-        .positional('action', { type: 'string', choices: ['list', 'set', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
+        .positional('action', { type: 'string', choices: ['list', 'set', 'rotate', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
         .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
         .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
         .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
         .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
+        .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
         .options(FILE_OPTIONS)
         .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
         .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')

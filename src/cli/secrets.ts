@@ -4,9 +4,10 @@ import { loadConfig } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
 import { rekey, VaultService } from '../vault/index.js';
+import { findServer, remoteChange } from './secrets-remote.js';
 
 export interface SecretsArgs {
-  action: 'list' | 'set' | 'get' | 'rm' | 'audit' | 'rekey';
+  action: 'list' | 'set' | 'rotate' | 'get' | 'rm' | 'audit' | 'rekey';
   name?: string;
   env?: string;
   db?: string;
@@ -14,6 +15,7 @@ export interface SecretsArgs {
   operation?: string;
   limit?: number;
   json?: boolean;
+  url?: string;
 }
 
 /** All of stdin, less one trailing newline (`echo value |` and here-strings add one). */
@@ -38,6 +40,12 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
   const me: Principal = { role: 'admin', agentId: null, name: `cli:${userInfo().username}`, jti: '' };
   try {
+    // A change goes through the server holding this database when one runs, so that running
+    // agents hear of it; otherwise it is made on the file.
+    if ((a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && a.name) {
+      const server = await findServer(config, userInfo().username, a.url);
+      if (server) return out(await remoteChange(server, a.action, a.name, env, () => readStdin(input, `Value for ${a.name} (${env})`)));
+    }
     const vault = await VaultService.open({ store, state }, process.env.IRON_CAGE_MASTER_KEY);
     const named = () => {
       if (!a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
@@ -53,7 +61,8 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
         for (const s of rows) out(`${s.name.padEnd(24)}  ${s.environment.padEnd(12)}  ${s.maskedValue.padEnd(12)}  updated ${s.updatedAt}`);
         return;
       }
-      case 'set': {
+      case 'set':
+      case 'rotate': {
         const row = named();
         const value = await readStdin(input, `Value for ${a.name} (${env})`);
         const s = row ? await vault.update(me, row.id, { value }) : await vault.create(me, { name: a.name, environment: env, value });

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,20 @@ const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), head
 
 const { dir, cleanup } = tempDir();
 afterAll(() => cleanup());
+
+/** The CLI in a child process, asynchronously: the server it talks to runs in this process. */
+function cli(args: string[], input: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('error', reject);
+    c.on('close', (status) => resolve({ status, stdout, stderr }));
+    c.stdin.end(input);
+  });
+}
 
 function grepFiles(needles: string[]): string[] {
   const hits: string[] = [];
@@ -124,6 +138,25 @@ describe('secrets and a running python agent', () => {
       expect(t.log()).toContain('secrets.expose_provider_keys is on');
       expect(t.log()).toContain(`start OPENAI_API_KEY sha256=${sha(PROVIDER)}`);
       expect(t.log()).toContain('openai key is own token: False');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('sends a rotation made with the CLI through the running server to the agent', async () => {
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] } });
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      const NEWEST = 'li-token-FROM-CLI-1234567890ab';
+      // The CLI has no master key: the server does the work, so the agent hears of it.
+      const env = { ...process.env, IRON_CAGE_MASTER_KEY: '' };
+      const r = await cli(['secrets', 'rotate', 'LINKEDIN_TOKEN', '--env', 'production', '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], NEWEST, env);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^Updated LINKEDIN_TOKEN in production \(secret-[0-9a-f]{16}\): li-t\.\.\.0ab \(through http/);
+      await until(() => t.log().includes(`rotated LINKEDIN_TOKEN sha256=${sha(NEWEST)} env=production`));
+      const miss = await cli(['secrets', 'rotate', 'NOPE', '--env', 'production', '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], 'x', env);
+      expect(miss.status).toBe(2);
+      expect(miss.stderr).toBe('iron-cage: no secret NOPE in environment production\n');
     } finally {
       await t.stop();
     }
