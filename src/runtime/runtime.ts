@@ -14,7 +14,7 @@ import { gatewayService } from './gateway-service.js';
 import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from './tools-service.js';
-import { vaultService } from '../vault/index.js';
+import { SecretRefs, vaultService } from '../vault/index.js';
 
 const safetyService: ServiceFactory = (ctx) => ({
   name: 'safety',
@@ -86,7 +86,7 @@ export class Runtime {
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
       const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
-      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, env: o.env ?? process.env, url: () => server?.url ?? '' };
+      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {

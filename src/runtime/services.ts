@@ -28,6 +28,11 @@ export interface ServiceContext {
   url(): string;
   /** iron-cage's own environment (IRON_CAGE_MASTER_KEY is read from here, never from config). */
   env: NodeJS.ProcessEnv;
+  /**
+   * Vault secrets the config refers to (`api_key: secret:NAME`): a service wants a name when it
+   * is built and reads the current value per use; the vault fills them in and keeps them current.
+   */
+  secrets: { want(name: string): void; get(name: string): string | null; set(name: string, value: string | null): void; wanted(): string[] };
   /** Signal a supervised agent's own process if it handles the signal (secret rotation: SIGUSR1). */
   signalAgent(agentId: string, sig: NodeJS.Signals): 'sent' | 'not-running' | 'not-handled';
 }

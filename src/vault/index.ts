@@ -9,6 +9,7 @@ import { VaultService } from './vault.service.js';
 export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.service.js';
 export { refusal, type SecretAction } from './vault.rbac.js';
 export { vaultRoutes } from './vault.routes.js';
+export { SecretRefs, secretRef } from './refs.js';
 
 /**
  * The gateway attaches the real provider keys; the agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
@@ -21,6 +22,13 @@ function withoutProviderKeys(values: Record<string, string>, expose: boolean): R
   const out = { ...values };
   for (const k of PROVIDER_KEY_VARS) delete out[k];
   return out;
+}
+
+/** Load (or drop) the value of a secret the config refers to, from the run's environment. */
+async function refreshRef(ctx: ServiceContext, vault: VaultService, name: string): Promise<void> {
+  const value = vault.status === 'unlocked' ? await vault.configValue(name, ctx.config.environment).catch(() => null) : null;
+  ctx.secrets.set(name, value);
+  if (value === null) ctx.logger.warn(`The config refers to secret:${name}, which is not available in environment ${ctx.config.environment} (${vault.status === 'unlocked' ? 'no such secret, or it failed its integrity check' : 'vault locked'}): calls that need it fail`);
 }
 
 /** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
@@ -51,8 +59,14 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state }, ctx.env.IRON_CAGE_MASTER_KEY).then((v) => {
-    v.onChange = rotationSignals(ctx, v);
+  const ready = VaultService.open({ store, state: ctx.state }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
+    const signal = rotationSignals(ctx, v);
+    // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
+    v.onChange = async (environment, name) => {
+      if (environment === ctx.config.environment && ctx.secrets.wanted().includes(name)) await refreshRef(ctx, v, name);
+      signal(environment, name);
+    };
+    for (const name of ctx.secrets.wanted()) await refreshRef(ctx, v, name);
     return v;
   });
   return {

@@ -39,7 +39,7 @@ const audited = new WeakSet<object>();
  */
 export class VaultService {
   /** Called after a change to a secret of `environment` (rotation signals hook in here). */
-  onChange: (environment: string, name: string) => void = () => {};
+  onChange: (environment: string, name: string) => void | Promise<void> = () => {};
 
   private constructor(
     private readonly deps: VaultDeps,
@@ -157,7 +157,7 @@ export class VaultService {
       const who = { id: newSecretId(), name, environment };
       const sealed = await vault.seal(who, value);
       const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
-      this.onChange(environment, name);
+      await this.onChange(environment, name);
       return this.view(row);
     });
   }
@@ -171,7 +171,7 @@ export class VaultService {
       return this.guarded(p, 'UPDATE', row.name, async () => {
         const sealed = await vault.seal(row, checkValue(parseWith(updateBody, await input).value));
         const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p));
-        this.onChange(row.environment, row.name);
+        await this.onChange(row.environment, row.name);
         return this.view(next);
       });
     });
@@ -179,12 +179,12 @@ export class VaultService {
 
   async remove(p: Principal, id: string): Promise<SecretView> {
     this.authorize(p, 'delete', null);
-    return this.guarded(p, 'DELETE', null, () => {
+    return this.guarded(p, 'DELETE', null, async () => {
       this.unlocked();
       const row = this.live(id);
       const shown = this.view(row);
       this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
-      this.onChange(row.environment, row.name);
+      await this.onChange(row.environment, row.name);
       return shown;
     });
   }
@@ -234,6 +234,18 @@ export class VaultService {
     // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
     const opened = await Promise.all(rows.map((r) => vault.open(r)));
     return Object.fromEntries(rows.map((r, i) => [r.name, opened[i]!]));
+  }
+
+  /** A secret the config refers to (a provider key), for iron-cage's own use: audited READ by `config`. */
+  async configValue(name: string, environment: string): Promise<string | null> {
+    const row = this.deps.store.liveByName(name, environment);
+    if (!row) return null;
+    const p: Principal = { role: 'admin', agentId: null, name: 'config', jti: '' };
+    return this.guarded(p, 'READ', name, async () => {
+      const value = await this.unlocked().open(row);
+      this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
+      return value;
+    });
   }
 
   /** Audit a rotation signal sent to a running agent. */
