@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
+import { Upstream, withTools } from '../tools/upstream.js';
 
 // `providers.openai.api_key: secret:OPENAI_API_KEY`: the gateway attaches the vault's value,
 // read per call, so a PUT applies to the next upstream call; the key never reaches the agent.
@@ -53,6 +54,36 @@ describe('a provider key kept in the vault', () => {
       expect(t.log()).not.toContain('sk-plain-text-key');
     } finally {
       await t.stop();
+    }
+  });
+
+  it('fills ${secret:NAME} in tool headers per call, and refuses the call when the secret is missing', async () => {
+    const tool = await Upstream.start();
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'LINKEDIN_TOKEN', environment: 'production', value: 'li-header-token-AAA-111' }) })).status).toBe(201);
+    await setup.stop();
+    const config = withTools({ linkedin: { url: tool.url, headers: { Authorization: 'Bearer ${secret:LINKEDIN_TOKEN}' } }, crm: { url: tool.url, headers: { 'X-Key': '${secret:NOT_THERE}' } } }, { environment: 'production' });
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config });
+    try {
+      t.rt.state.registerAgent({ id: 'tl-00000001', name: 'tool caller', kind: 'external', script: null, args: [], limitMicros: null });
+      const token = await t.rt.tokens.issue({ role: 'agent', name: 'tl-00000001', agentId: 'tl-00000001' });
+      const call = (svc: string) => fetch(`${t.rt.url}/tools/${svc}/v2/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await call('linkedin')).status).toBe(200);
+      expect(tool.seen.at(-1)!.headers.authorization).toBe('Bearer li-header-token-AAA-111');
+      const id = (await (await t.api('/api/secrets?environment=production')).json()).secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+      await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'li-header-token-BBB-222' }) });
+      expect((await call('linkedin')).status).toBe(200);
+      expect(tool.seen.at(-1)!.headers.authorization).toBe('Bearer li-header-token-BBB-222');
+      const seen = tool.seen.length;
+      const r = await call('crm');
+      expect(r.status).toBe(503);
+      expect((await r.json()).error).toEqual({ code: 'secret_unavailable', message: expect.stringContaining('tools.crm.headers.X-Key needs secret:NOT_THERE') });
+      expect(tool.seen.length).toBe(seen);
+      expect(t.log()).toContain('The config refers to secret:NOT_THERE, which is not available in environment production');
+      expect(t.log()).not.toMatch(/li-header-token/);
+    } finally {
+      await t.stop();
+      await tool.close();
     }
   });
 });
