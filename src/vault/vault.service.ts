@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { Principal } from '../auth/index.js';
-import { ForbiddenError, IronCageError, NotFoundError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
-import type { EventType } from '../core/events.js';
+import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
+import type { NewEvent } from '../core/events.js';
 import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
-import type { Logger } from '../core/logger.js';
 import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../secrets/index.js';
 import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
 import { parseWith } from '../server/index.js';
@@ -24,13 +23,14 @@ export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
 export interface VaultDeps {
   store: SecretsStore;
   state: Pick<StateManager, 'getAgent'>;
-  logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
 const updateBody = z.strictObject({ value: z.unknown() });
 
 const audited = new WeakSet<object>();
+/** Shown instead of a masked value whose stored preview failed its integrity check. */
+export const TAMPERED_MASK = '[integrity check failed]';
 
 /**
  * The vault as the API and the CLI use it: RBAC, validation, audit and events around the
@@ -102,8 +102,16 @@ export class VaultService {
     }
   }
 
+  /** A row whose masked preview fails its check still lists (and can be deleted or overwritten). */
   private view(r: SecretRow): SecretView {
-    return { id: r.id, name: r.name, environment: r.environment, maskedValue: this.unlocked().masked(r), createdAt: r.createdAt, updatedAt: r.updatedAt };
+    let maskedValue: string;
+    try {
+      maskedValue = this.unlocked().masked(r);
+    } catch (e) {
+      if (!(e instanceof SecretTamperedError)) throw e;
+      maskedValue = TAMPERED_MASK;
+    }
+    return { id: r.id, name: r.name, environment: r.environment, maskedValue, createdAt: r.createdAt, updatedAt: r.updatedAt };
   }
 
   private live(id: string): SecretRow {
@@ -114,9 +122,9 @@ export class VaultService {
     return row;
   }
 
-  private event(type: Extract<EventType, `secret.${string}`>, r: Pick<SecretRow, 'name' | 'environment'>, by: Principal) {
+  private event(type: 'secret.created' | 'secret.updated' | 'secret.deleted', r: Pick<SecretRow, 'name' | 'environment'>, by: Principal): NewEvent {
     const verb = type.slice('secret.'.length);
-    return { agentId: null, type, severity: 'info' as const, message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`, data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` } } as never;
+    return { agentId: null, type, severity: 'info', message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`, data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` } };
   }
 
   list(p: Principal, environment?: string): Promise<SecretView[]> {

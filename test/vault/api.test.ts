@@ -182,7 +182,12 @@ describe('secrets API', () => {
     db.prepare('UPDATE secrets SET salt = (SELECT salt FROM secrets WHERE id = @o), nonce = (SELECT nonce FROM secrets WHERE id = @o), ciphertext = (SELECT ciphertext FROM secrets WHERE id = @o) WHERE id = @s').run({ o: other.id, s: s.id });
     expect((await t.api(`/api/secrets/${s.id}?reveal=true`)).status).toBe(422);
     expect(auditRows().at(-1)).toMatchObject({ operation: 'REVEAL', success: 0, secret_name: 'TAMPERED', error_message: expect.stringContaining('secret_tampered') });
-    db.prepare('UPDATE secrets SET deleted_at = ? WHERE id IN (?, ?)').run(new Date().toISOString(), s.id, other.id);
+    // A damaged masked preview: the list still answers, flagging the row, and it can be deleted.
+    db.prepare('UPDATE secrets SET masked_sealed = randomblob(40) WHERE id = ?').run(s.id);
+    const list = await (await t.api('/api/secrets?environment=production')).json();
+    expect(list.secrets.find((x: any) => x.id === s.id).maskedValue).toBe('[integrity check failed]');
+    expect((await t.api(`/api/secrets/${s.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await t.api(`/api/secrets/${other.id}`, { method: 'DELETE' })).status).toBe(200);
   });
 });
 
