@@ -33,6 +33,7 @@ export class SecretsStore {
   private readonly db: StoreDb;
   private readonly insertAuditRow: Statement;
   private readonly listEnv: Statement;
+  private readonly listAll: Statement;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -41,11 +42,10 @@ export class SecretsStore {
       `INSERT INTO secret_audit_log (secret_name, operation, requester_role, requester, agent_id, success, error_message, timestamp)
        VALUES (@secretName, @operation, @requesterRole, @requester, @agentId, @success, @errorMessage, @timestamp)`,
     );
-    this.listEnv = this.db.prepare(
-      `SELECT id, name, environment, salt, nonce, ciphertext, kdf, masked_sealed AS maskedSealed, created_at AS createdAt,
-         updated_at AS updatedAt, deleted_at AS deletedAt
-       FROM secrets WHERE deleted_at IS NULL AND environment = ? ORDER BY name`,
-    );
+    const live = `SELECT id, name, environment, salt, nonce, ciphertext, kdf, masked_sealed AS maskedSealed, created_at AS createdAt,
+         updated_at AS updatedAt, deleted_at AS deletedAt FROM secrets WHERE deleted_at IS NULL`;
+    this.listEnv = this.db.prepare(`${live} AND environment = ? ORDER BY name`);
+    this.listAll = this.db.prepare(`${live} ORDER BY environment, name`);
   }
 
   meta(): VaultMetaRow | null {
@@ -59,8 +59,7 @@ export class SecretsStore {
 
   /** Live secrets, optionally of one environment, ordered by environment and name. */
   list(environment?: string): SecretRow[] {
-    if (environment !== undefined) return this.listEnv.all(environment) as SecretRow[];
-    return this.db.orm.select().from(secrets).where(isNull(secrets.deletedAt)).orderBy(asc(secrets.environment), asc(secrets.name)).all();
+    return (environment === undefined ? this.listAll.all() : this.listEnv.all(environment)) as SecretRow[];
   }
 
   /** A row by id, deleted or not (the caller tells a deleted id apart from an unknown one). */
