@@ -157,7 +157,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     faults: 'faults',
     allowFaults: 'allow_faults',
     environment: 'environment',
-    secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys' }),
+    secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
     configFile: null,
   };
 }

@@ -86,7 +86,8 @@ export class Runtime {
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
       const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
-      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
+      const restartAgent = (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false;
+      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, restartAgent, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {

@@ -35,6 +35,8 @@ export interface ServiceContext {
   secrets: { want(name: string): void; get(name: string): string | null; set(name: string, value: string | null): void; wanted(): string[] };
   /** Signal a supervised agent's own process if it handles the signal (secret rotation: SIGUSR1). */
   signalAgent(agentId: string, sig: NodeJS.Signals): 'sent' | 'not-running' | 'not-handled';
+  /** Stop a supervised agent gracefully and start it again (fresh environment); false when none runs here. */
+  restartAgent(agentId: string, why: string): boolean;
 }
 
 /** A piece of the runtime that serves HTTP and/or adds to each agent's environment. */

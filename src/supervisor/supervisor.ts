@@ -52,6 +52,8 @@ export class AgentSupervisor {
   private restartTimer: NodeJS.Timeout | null = null;
   private finished = false;
   private launchedAt = 0;
+  /** A restart asked for (secret rotation): the next exit relaunches at once, whatever its code. */
+  private restartRequested: string | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.agentId = o.agentId;
@@ -117,6 +119,20 @@ export class AgentSupervisor {
     const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
     if (this.stopRequested) {
       this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}s`, ranMs);
+      return;
+    }
+    if (this.restartRequested) {
+      const why = this.restartRequested;
+      this.restartRequested = null;
+      this.restarts += 1;
+      this.o.state.updateAgent(
+        this.agentId,
+        { status: 'starting', pid: null, restarts: this.restarts },
+        { type: 'agent.restarting', severity: 'info', message: `Agent restarting (${why})`, data: { attempt: this.restarts + 1, delayMs: 0 } },
+      );
+      this.launch().catch(() => {
+        /* recorded by launch() */
+      });
       return;
     }
     if (exit.code === 0) {
@@ -206,6 +222,14 @@ export class AgentSupervisor {
     if (!this.proc) return 'not-running';
     if (!catchesSignal(this.proc.pid, sig)) return 'not-handled';
     return this.proc.signal(sig, true) ? 'sent' : 'not-running';
+  }
+
+  /** Stop gracefully and launch again with a fresh environment (e.g. rotated secrets). */
+  restart(why: string): boolean {
+    if (!this.proc || this.stopRequested || this.restartRequested) return false;
+    this.restartRequested = why;
+    void this.proc.stop('SIGTERM', this.o.gracePeriodMs);
+    return true;
   }
 
   /** Kill at once (a second Ctrl-C). */

@@ -41,8 +41,11 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
       if (r === 'sent') {
         agentIds.push(a.id);
         vault.rotated(a.id, name);
+      } else if (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.restartAgent(a.id, `secret ${name} rotated`)) {
+        agentIds.push(a.id);
+        vault.rotated(a.id, name);
       } else if (r === 'not-handled') {
-        ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts`);
+        ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts (or set secrets.restart_on_rotation: true)`);
       }
     }
     if (agentIds.length === 0) return;
@@ -50,7 +53,7 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
       agentId: null,
       type: 'secret.rotated',
       severity: 'info',
-      message: `Secret ${name} rotated: SIGUSR1 sent to ${agentIds.join(', ')}`,
+      message: `Secret ${name} rotated: ${agentIds.join(', ')} told (SIGUSR1, or a restart)`,
       data: { name, environment, agentIds },
     });
   };

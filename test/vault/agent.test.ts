@@ -132,7 +132,7 @@ describe('secrets and a running python agent', () => {
   });
 
   it('hands the provider key to the agent only with secrets.expose_provider_keys, and warns', async () => {
-    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', secrets: { exposeProviderKeys: true } }, agent: { script: SCRIPT, args: [NAMES] } });
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', secrets: { exposeProviderKeys: true, restartOnRotation: false } }, agent: { script: SCRIPT, args: [NAMES] } });
     try {
       await until(() => t.log().includes('secrets agent ready'));
       expect(t.log()).toContain('secrets.expose_provider_keys is on');
@@ -157,6 +157,33 @@ describe('secrets and a running python agent', () => {
       const miss = await cli(['secrets', 'rotate', 'NOPE', '--env', 'production', '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], 'x', env);
       expect(miss.status).toBe(2);
       expect(miss.stderr).toBe('iron-cage: no secret NOPE in environment production\n');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('warns about, or with secrets.restart_on_rotation restarts, an agent with no SIGUSR1 handler', async () => {
+    const ours = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES, 'no-handler'] } });
+    try {
+      await until(() => ours.log().includes('secrets agent ready'));
+      const id = (await (await ours.api('/api/secrets?environment=production')).json()).secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+      await ours.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'li-token-UNHANDLED-000111222' }) });
+      expect(ours.log()).toMatch(/has no SIGUSR1 handler \(iron_cage SDK\) and keeps the old value until it restarts/);
+      // Not signalled, so not killed.
+      expect(ours.rt.state.getAgent(ours.rt.agentId!)?.status).toBe('running');
+    } finally {
+      await ours.stop();
+    }
+    const config = { environment: 'production', secrets: { exposeProviderKeys: false, restartOnRotation: true } };
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config, agent: { script: SCRIPT, args: [NAMES, 'no-handler'] } });
+    try {
+      await until(() => t.log().includes('secrets agent ready'));
+      const id = (await (await t.api('/api/secrets?environment=production')).json()).secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+      const NEXT = 'li-token-AFTER-RESTART-333444';
+      await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: NEXT }) });
+      await until(() => t.log().includes(`start LINKEDIN_TOKEN sha256=${sha(NEXT)}`));
+      expect(t.rt.state.getAgent(t.rt.agentId!)).toMatchObject({ status: 'running', restarts: 1 });
+      expect(t.log()).toMatch(/Agent restarting \(secret LINKEDIN_TOKEN rotated\)/);
     } finally {
       await t.stop();
     }
