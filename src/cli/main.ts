@@ -6,6 +6,7 @@ import { runServe, runStart, type StartArgs } from './start.js';
 import { runToken, type TokenArgs } from './token.js';
 import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
+import { runSecrets, type SecretsArgs } from './secrets.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -29,6 +30,13 @@ function piiOptions(c: ReturnType<typeof loadConfig>) {
   };
 }
 
+/** Commands that work on the database file directly (token, secrets). */
+const FILE_OPTIONS = {
+  db: { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' },
+  config: { type: 'string', description: 'Config file' },
+  json: { type: 'boolean', description: 'Machine-readable output' },
+} as const;
+
 const EPILOG = `Precedence: flags > IRON_CAGE_* environment > config file > defaults.
 Docs and API routes: README.md`;
 
@@ -49,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('restart', { type: 'string', choices: ['on-failure', 'never'], description: 'Restart the agent when it crashes [default: on-failure]' })
           .option('name', { type: 'string', description: 'Display name [default: the script name]' })
           .option('exit', { type: 'boolean', description: "Exit with the agent's exit code when it ends (for scripts and CI)" })
+          .option('env', { type: 'string', description: "The secrets environment the agent gets (IRON_CAGE_ENV) [default: development]" })
           .example('$0 start agent.py --budget 50', 'Run agent.py with a $50 budget')
           .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
       async (a) => {
@@ -73,12 +82,24 @@ export async function main(argv: string[]): Promise<void> {
         .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
         .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
         .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
-        .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
-        .option('config', { type: 'string', description: 'Config file' })
-        .option('json', { type: 'boolean', description: 'Machine-readable output' })
+        .options(FILE_OPTIONS)
         .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
         .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
+    )
+    .command('secrets <action> [name]', 'Manage the secrets vault (needs IRON_CAGE_MASTER_KEY; values are read from stdin)', (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['list', 'set', 'rotate', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
+        .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
+        .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
+        .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
+        .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
+        .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
+        .options(FILE_OPTIONS)
+        .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
+        .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
+        .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
+      async (a) => runSecrets(a as unknown as SecretsArgs),
     )
     .command(
       'redact',
@@ -106,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, serve, token, redact or scan.')
+    .demandCommand(1, 'Name a command: start, serve, token, secrets, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

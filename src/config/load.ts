@@ -59,6 +59,7 @@ const ENV_KEYS: Record<string, { key: keyof FileLayer; kind: 'string' | 'int' | 
   IRON_CAGE_LOG_FORMAT: { key: 'log_format', kind: 'string' },
   IRON_CAGE_NAME: { key: 'name', kind: 'string' },
   IRON_CAGE_ALLOW_FAULTS: { key: 'allow_faults', kind: 'bool' },
+  IRON_CAGE_ENV: { key: 'environment', kind: 'string' },
 };
 
 function convert(value: string, kind: 'string' | 'int' | 'bool', where: string): unknown {
@@ -103,11 +104,12 @@ export interface FlagValues {
   name?: string;
   exit?: boolean;
   allowFaults?: boolean;
+  env?: string;
 }
 
 const FLAG_OF: Record<string, string> = {
   budget: '--budget', port: '--port', host: '--host', db: '--db', safety_mode: '--safety-mode', python: '--python',
-  verbose: '--verbose', log_format: '--log-format', restart: '--restart', name: '--name', exit: '--exit', allow_faults: '--allow-faults',
+  verbose: '--verbose', log_format: '--log-format', restart: '--restart', name: '--name', exit: '--exit', allow_faults: '--allow-faults', environment: '--env',
 };
 
 export function flagLayer(flags: FlagValues): ParsedLayer {
@@ -126,6 +128,7 @@ export function flagLayer(flags: FlagValues): ParsedLayer {
   set('name', flags.name);
   set('exit', flags.exit);
   set('allow_faults', flags.allowFaults);
+  set('environment', flags.env);
   if (flags.restart !== undefined) layer.restart = { policy: flags.restart };
   return validate(layer, (p) => `${FLAG_OF[p.split('.')[0] ?? ''] ?? 'flags'}: `);
 }
@@ -153,6 +156,8 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     tools: 'tools',
     faults: 'faults',
     allowFaults: 'allow_faults',
+    environment: 'environment',
+    secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
     configFile: null,
   };
 }

@@ -53,6 +53,8 @@ export const fileSchema = z.strictObject({
   tools: toolsSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
+  secrets: z.strictObject({ expose_provider_keys: z.boolean().optional(), restart_on_rotation: z.boolean().optional() }).optional(),
+  environment: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit').optional(),
   ...gatewayFileSchema,
   ...safetyFileSchema,
 });
@@ -82,6 +84,11 @@ export interface Config {
   faults: FaultConfig[];
   /** Lets fault injection be used on a non-loopback bind. */
   allowFaults: boolean;
+  /** The run's secrets environment: which of the vault's secrets the agent gets. */
+  environment: string;
+  /** true: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY reach the agent in place of its gateway token. */
+  /** restartOnRotation: restart an agent with no SIGUSR1 handler when one of its secrets changes. */
+  secrets: { exposeProviderKeys: boolean; restartOnRotation: boolean };
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -107,6 +114,8 @@ export const DEFAULTS: Config = {
   tools: {},
   faults: [],
   allowFaults: false,
+  environment: 'development',
+  secrets: { exposeProviderKeys: false, restartOnRotation: false },
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

@@ -41,3 +41,16 @@ export class PayloadTooLargeError extends IronCageError {
 export class ConfigError extends IronCageError {
   constructor(message: string) { super('invalid_config', 400, message); }
 }
+
+// The secrets vault. Locked: no master key was given (IRON_CAGE_MASTER_KEY). Wrong master key:
+// the vault's check value does not open with the one given. Tampered: the check value opened
+// but a secret's blob did not, so the row (or its salt, nonce or associated data) was changed.
+export class VaultLockedError extends IronCageError {
+  constructor(message = 'the secrets vault is locked: start iron-cage with IRON_CAGE_MASTER_KEY set') { super('vault_locked', 423, message); }
+}
+export class WrongMasterKeyError extends IronCageError {
+  constructor(message = 'the master key does not open this vault (IRON_CAGE_MASTER_KEY differs from the one the secrets were stored with)') { super('wrong_master_key', 423, message); }
+}
+export class SecretTamperedError extends IronCageError {
+  constructor(readonly secretName: string) { super('secret_tampered', 422, `secret ${secretName} failed its integrity check: its stored ciphertext, nonce, salt or identity was changed`); }
+}

@@ -98,6 +98,11 @@ export interface EventData {
     requestRef: string | null;
     counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
   };
+  // The secrets vault: the name and environment only, never a value.
+  'secret.created': { name: string; environment: string; by: string };
+  'secret.updated': { name: string; environment: string; by: string };
+  'secret.deleted': { name: string; environment: string; by: string };
+  'secret.rotated': { name: string; environment: string; agentIds: string[] };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

@@ -17,3 +17,9 @@ export function agentPrefix(scriptOrName: string): string {
 export function newAgentId(scriptOrName: string): string {
   return `${agentPrefix(scriptOrName)}-${randomBytes(4).toString('hex')}`;
 }
+
+/** `secret-` and 16 hex digits. */
+export function newSecretId(): string {
+  return `secret-${randomBytes(8).toString('hex')}`;
+}
+export const SECRET_ID_RE = /^secret-[0-9a-f]{16}$/;

@@ -2,6 +2,7 @@ import { preloadTokenizers } from '../budget/index.js';
 import { CircuitBreaker } from '../reliability/index.js';
 import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
+import { secretRef } from '../vault/index.js';
 import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
 import {
   budgetRoutes,
@@ -19,13 +20,15 @@ import {
 export const gatewayService: ServiceFactory = (ctx) => {
   const g = ctx.config.gateway;
   const simulated = new SimulatedProvider(g.providers.simulated);
-  const providers: Record<ProviderName, Provider> = {
-    openai: g.providers.openai.apiKey ? new HttpProvider('openai', g.providers.openai.baseUrl, g.providers.openai.apiKey, g.providers.openai.timeoutMs) : simulated,
-    anthropic: g.providers.anthropic.apiKey
-      ? new HttpProvider('anthropic', g.providers.anthropic.baseUrl, g.providers.anthropic.apiKey, g.providers.anthropic.timeoutMs)
-      : simulated,
-    simulated,
+  // `api_key: secret:NAME` is read from the vault per call; anything else is the key itself.
+  const http = (name: 'openai' | 'anthropic'): Provider => {
+    const p = g.providers[name];
+    if (!p.apiKey) return simulated;
+    const ref = secretRef(p.apiKey);
+    if (ref) ctx.secrets.want(ref);
+    return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
+  const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
   const alerts = new AlertDispatcher({
     webhookUrl: g.alerts.webhookUrl,
     email: g.alerts.email,
@@ -87,6 +90,9 @@ export const gatewayService: ServiceFactory = (ctx) => {
         if (!providers[name].real) {
           const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
           ctx.logger.warn(`No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`);
+        } else if (!secretRef(g.providers[name].apiKey)) {
+          const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
+          ctx.logger.warn(`The ${name} key is in plain text (config or environment): move it into the vault with \`printf %s "$KEY" | iron-cage secrets set ${env} --env ${ctx.config.environment}\` and write providers.${name}.api_key: secret:${env}`);
         }
       }
       if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);

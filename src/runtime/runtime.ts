@@ -14,6 +14,7 @@ import { gatewayService } from './gateway-service.js';
 import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from './tools-service.js';
+import { SecretRefs, vaultService } from '../vault/index.js';
 
 const safetyService: ServiceFactory = (ctx) => ({
   name: 'safety',
@@ -22,7 +23,7 @@ const safetyService: ServiceFactory = (ctx) => ({
 });
 
 /** Every service the runtime starts, in order. */
-const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService];
+const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService, vaultService];
 
 export interface RuntimeOptions {
   config: Config;
@@ -84,7 +85,9 @@ export class Runtime {
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
-      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, url: () => server?.url ?? '' };
+      const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
+      const restartAgent = (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false;
+      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, restartAgent, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {
@@ -104,6 +107,7 @@ export class Runtime {
       rt.services = services;
       rt.pii = pii;
       logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      await Promise.all(services.map((s) => s.ready));
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());
@@ -134,8 +138,9 @@ export class Runtime {
       state: this.state,
       runner,
       filterLine: (_stream, line) => this.pii.filterLine(id, line),
-      env: (restarts) =>
-        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...this.services.map((s) => s.agentEnv?.(id, token) ?? {})) }),
+      environment: config.environment,
+      env: async (restarts) =>
+        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {})))) }),
     });
     this.supervisors.set(id, sup);
     this.agentId = id;

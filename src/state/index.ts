@@ -6,3 +6,4 @@ export type { LlmRequestRow, ApiTokenRow } from './schema.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type StoredBreaker, type ToolCallInput, type ToolCallQuery, type SavedBreaker } from './tools-store.js';
 export type { ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii-store.js';
+export { SecretsStore, SECRET_OPERATIONS, type SecretOperation, type SecretAuditInput, type SealedColumns, type SecretRow, type SecretAuditRow, type VaultMetaRow } from './secrets-store.js';

@@ -178,6 +178,7 @@ export class StateManager {
       progressTotal: null,
       progressUnit: 'items',
       limitMicros: a.limitMicros,
+      environment: a.environment ?? 'development',
     };
     this.writer.now(
       () => this.db.insert(schema.agents).values(row).run(),
@@ -342,5 +343,6 @@ function toView(r: schema.AgentRow): AgentView {
     restarts: r.restarts,
     progress: { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit },
     budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0 },
+    environment: r.environment,
   };
 }

@@ -148,6 +148,50 @@ const MIGRATIONS: string[] = [
   CREATE TRIGGER pii_audit_no_delete BEFORE DELETE ON pii_audit
     BEGIN SELECT RAISE(ABORT, 'the PII audit trail is append-only: DELETE is not allowed'); END;
   `,
+  // 5: the secrets vault (sealed values, soft delete, a name unique per environment among live
+  // rows), its append-only audit log, its check value, and each run's environment.
+  `
+  ALTER TABLE agents ADD COLUMN environment TEXT NOT NULL DEFAULT 'development';
+  CREATE TABLE secrets (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    kdf TEXT NOT NULL,
+    masked_sealed BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+  );
+  CREATE UNIQUE INDEX secrets_live_name ON secrets (name, environment) WHERE deleted_at IS NULL;
+  CREATE INDEX secrets_environment ON secrets (environment, name);
+  CREATE TABLE secret_audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    secret_name TEXT,
+    operation TEXT NOT NULL,
+    requester_role TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    agent_id TEXT,
+    success INTEGER NOT NULL,
+    error_message TEXT,
+    timestamp TEXT NOT NULL
+  );
+  CREATE INDEX secret_audit_name ON secret_audit_log (secret_name, id);
+  CREATE TRIGGER secret_audit_log_no_update BEFORE UPDATE ON secret_audit_log
+    BEGIN SELECT RAISE(ABORT, 'the secret audit log is append-only: UPDATE is not allowed'); END;
+  CREATE TRIGGER secret_audit_log_no_delete BEFORE DELETE ON secret_audit_log
+    BEGIN SELECT RAISE(ABORT, 'the secret audit log is append-only: DELETE is not allowed'); END;
+  CREATE TABLE vault_meta (
+    id INTEGER PRIMARY KEY,
+    salt BLOB NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    kdf TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,5 @@
-import { sqliteTable, text, integer, index, real, blob } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { sqliteTable, text, integer, index, real, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Every table of the database, as the code sees it: the one description of the schema. The
 // DDL that creates it lives in migrations.ts (plain SQL, versioned by PRAGMA user_version,
@@ -24,6 +25,8 @@ export const agents = sqliteTable('agents', {
   progressTotal: integer('progress_total'),
   progressUnit: text('progress_unit').notNull().default('items'),
   limitMicros: integer('limit_micros'),
+  // Migration 5: the secrets environment of the run.
+  environment: text('environment').notNull().default('development'),
 });
 
 export const events = sqliteTable(
@@ -165,3 +168,56 @@ export const piiAudit = sqliteTable(
 );
 
 export type PiiAuditRow = typeof piiAudit.$inferSelect;
+
+// The secrets vault (migration 5). A value is only ever stored sealed: AES-256-GCM under a key
+// derived with Argon2id from the master key (never stored) and the row's salt; the masked
+// preview is sealed under the vault key. Rows are soft-deleted; a name is unique per
+// environment among live rows only, so it can be reused after a delete.
+
+export const secrets = sqliteTable(
+  'secrets',
+  {
+    id: text('id').primaryKey(), // secret-<hex>
+    name: text('name').notNull(),
+    environment: text('environment').notNull(),
+    salt: blob('salt', { mode: 'buffer' }).notNull(),
+    nonce: blob('nonce', { mode: 'buffer' }).notNull(),
+    ciphertext: blob('ciphertext', { mode: 'buffer' }).notNull(),
+    kdf: text('kdf').notNull(), // JSON KdfParams
+    maskedSealed: blob('masked_sealed', { mode: 'buffer' }).notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    deletedAt: text('deleted_at'),
+  },
+  (t) => [uniqueIndex('secrets_live_name').on(t.name, t.environment).where(sql`deleted_at IS NULL`), index('secrets_environment').on(t.environment, t.name)],
+);
+
+/** Append-only like events: triggers refuse UPDATE and DELETE. Never holds a value. */
+export const secretAuditLog = sqliteTable(
+  'secret_audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    secretName: text('secret_name'),
+    operation: text('operation').notNull(), // CREATE | READ | REVEAL | UPDATE | DELETE | INJECT | ROTATE | DENIED
+    requesterRole: text('requester_role').notNull(),
+    requester: text('requester').notNull(),
+    agentId: text('agent_id'),
+    success: integer('success', { mode: 'boolean' }).notNull(),
+    errorMessage: text('error_message'),
+    timestamp: text('timestamp').notNull(),
+  },
+  (t) => [index('secret_audit_name').on(t.secretName, t.id)],
+);
+
+/** One row: the vault's check value (tells a wrong master key from a tampered secret). */
+export const vaultMeta = sqliteTable('vault_meta', {
+  id: integer('id').primaryKey(), // always 1
+  salt: blob('salt', { mode: 'buffer' }).notNull(),
+  nonce: blob('nonce', { mode: 'buffer' }).notNull(),
+  ciphertext: blob('ciphertext', { mode: 'buffer' }).notNull(),
+  kdf: text('kdf').notNull(),
+  createdAt: text('created_at').notNull(),
+});
+
+export type SecretRow = typeof secrets.$inferSelect;
+export type SecretAuditRow = typeof secretAuditLog.$inferSelect;

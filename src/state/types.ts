@@ -28,6 +28,8 @@ export interface AgentView {
   restarts: number;
   progress: Progress;
   budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number } | null;
+  /** The run's secrets environment (which of the vault's secrets it gets). */
+  environment: string;
 }
 
 export interface NewAgent {
@@ -37,6 +39,8 @@ export interface NewAgent {
   script: string | null;
   args: string[];
   limitMicros: number | null;
+  /** Default 'development'. */
+  environment?: string;
 }
 
 /** Fields of an agent the supervisor changes as it runs. */

@@ -24,8 +24,10 @@ export interface AgentEnvOptions {
 
 export function agentEnv(o: AgentEnvOptions): NodeJS.ProcessEnv {
   const pythonPath = [sdkPath(), o.base.PYTHONPATH].filter(Boolean).join(delimiter);
+  // The vault's master key is iron-cage's alone: the agent gets the secrets, never the key.
+  const { IRON_CAGE_MASTER_KEY: _key, ...base } = o.base;
   return {
-    ...o.base,
+    ...base,
     ...o.extra,
     IRON_CAGE_URL: o.url,
     IRON_CAGE_AGENT_ID: o.agentId,

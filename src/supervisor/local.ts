@@ -75,8 +75,9 @@ class LocalProcess implements AgentProcess {
     this.listeners.push(listener);
   }
 
-  signal(sig: NodeJS.Signals): boolean {
+  signal(sig: NodeJS.Signals, only = false): boolean {
     if (this.exitInfo) return false;
+    if (only) return this.child.kill(sig);
     try {
       process.kill(-this.pid, sig); // the whole group: the agent and anything it spawned
       return true;

@@ -21,7 +21,8 @@ export interface AgentProcess {
   readonly exited: Promise<ExitInfo>;
   /** Every complete output line, in order per stream (long lines are split, not buffered forever). */
   onLine(listener: (stream: OutputStream, line: string) => void): void;
-  signal(sig: NodeJS.Signals): boolean;
+  /** To the agent and its process group, or with `only` to the agent's own process alone. */
+  signal(sig: NodeJS.Signals, only?: boolean): boolean;
   /** Send `sig`, wait up to `graceMs`, then kill. Resolves with the exit. */
   stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo>;
   isHealthy(): boolean;

@@ -2,6 +2,7 @@ import type { AgentStatus } from '../core/events.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
 import { pythonArgs } from './bootstrap.js';
+import { catchesSignal } from './signals.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
 
 export interface RestartPolicy {
@@ -19,12 +20,14 @@ export interface SupervisorOptions {
   args: string[];
   cwd: string;
   limitMicros: number | null;
+  /** The run's secrets environment (recorded with the agent). */
+  environment?: string;
   restart: RestartPolicy;
   gracePeriodMs: number;
   state: StateManager;
   runner: AgentRunner;
-  /** Environment for one launch; `restarts` lets the agent know it is resuming. */
-  env: (restarts: number) => NodeJS.ProcessEnv;
+  /** Environment for one launch; `restarts` lets the agent know it is resuming. May decrypt secrets, hence async. */
+  env: (restarts: number) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
   /** Where an output line goes before it is recorded (redaction hooks in here). */
   filterLine?: (stream: OutputStream, line: string) => string;
 }
@@ -49,6 +52,8 @@ export class AgentSupervisor {
   private restartTimer: NodeJS.Timeout | null = null;
   private finished = false;
   private launchedAt = 0;
+  /** A restart asked for (secret rotation): the next exit relaunches at once, whatever its code. */
+  private restartRequested: string | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.agentId = o.agentId;
@@ -64,6 +69,7 @@ export class AgentSupervisor {
       script: this.o.script,
       args: this.o.args,
       limitMicros: this.o.limitMicros,
+      environment: this.o.environment,
     });
     await this.launch();
   }
@@ -75,7 +81,7 @@ export class AgentSupervisor {
       proc = await this.o.runner.start({
         command: this.o.python,
         args: pythonArgs(this.o.script, this.o.args),
-        env: this.o.env(this.restarts),
+        env: await this.o.env(this.restarts),
         cwd: this.o.cwd,
       });
     } catch (err) {
@@ -113,6 +119,20 @@ export class AgentSupervisor {
     const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
     if (this.stopRequested) {
       this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}s`, ranMs);
+      return;
+    }
+    if (this.restartRequested) {
+      const why = this.restartRequested;
+      this.restartRequested = null;
+      this.restarts += 1;
+      this.o.state.updateAgent(
+        this.agentId,
+        { status: 'starting', pid: null, restarts: this.restarts },
+        { type: 'agent.restarting', severity: 'info', message: `Agent restarting (${why})`, data: { attempt: this.restarts + 1, delayMs: 0 } },
+      );
+      this.launch().catch(() => {
+        /* recorded by launch() */
+      });
       return;
     }
     if (exit.code === 0) {
@@ -192,6 +212,24 @@ export class AgentSupervisor {
       await this.proc.stop(signal, this.o.gracePeriodMs);
     }
     return this.done;
+  }
+
+  /**
+   * Send `sig` to the agent's own process (not its children), only if it has a handler for it:
+   * a signal like SIGUSR1 would otherwise kill it. Says what happened.
+   */
+  signal(sig: NodeJS.Signals): 'sent' | 'not-running' | 'not-handled' {
+    if (!this.proc) return 'not-running';
+    if (!catchesSignal(this.proc.pid, sig)) return 'not-handled';
+    return this.proc.signal(sig, true) ? 'sent' : 'not-running';
+  }
+
+  /** Stop gracefully and launch again with a fresh environment (e.g. rotated secrets). */
+  restart(why: string): boolean {
+    if (!this.proc || this.stopRequested || this.restartRequested) return false;
+    this.restartRequested = why;
+    void this.proc.stop('SIGTERM', this.o.gracePeriodMs);
+    return true;
   }
 
   /** Kill at once (a second Ctrl-C). */

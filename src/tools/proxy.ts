@@ -39,6 +39,8 @@ interface ToolCall {
   result: FallbackResult<ToolAnswer> | null;
   /** The agent hung up while the call was served. */
   gone: boolean;
+  /** The service's configured headers, vault secrets filled in. */
+  configured: Record<string, string>;
 }
 
 /** What goes back to the agent, and what its row says about it. */
@@ -78,6 +80,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     if (!entry) throw new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
     call.entry = entry;
     call.path = `/${target.rest}`;
+    call.configured = tools.headersOf(entry);
     const url = upstreamUrl(entry.base, target);
     if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
     return { entry, target, url };
@@ -96,7 +99,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
       agentId,
       method: call.method,
       url,
-      headers: upstreamRequestHeaders(call.req.headers, entry.config.headers),
+      headers: upstreamRequestHeaders(call.req.headers, call.configured),
       body,
       rest: target.rest,
       query: target.query,
@@ -122,7 +125,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
-    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false };
+    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: {} };
     void (async () => {
       let reply: Reply;
       try {

@@ -1,5 +1,5 @@
 import { faultsPermitted } from '../config/index.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../reliability/index.js';
@@ -18,7 +18,11 @@ export type ToolsContext = {
   logger: Logger;
   /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
   pii?: ToolPiiGuard;
+  /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
+  secrets?: { want(name: string): void; get(name: string): string | null };
 };
+
+const HEADER_SECRET = /\$\{secret:([A-Z_][A-Z0-9_]*)\}/g;
 
 export interface ToolsOptions {
   /** Replaces the PII step for live answers (see ResponseRedactor). */
@@ -46,8 +50,12 @@ export class ToolsService {
   private countersTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
+  private readonly secrets: ToolsContext['secrets'];
+
   constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
     const { config } = ctx;
+    this.secrets = ctx.secrets;
+    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(HEADER_SECRET)) ctx.secrets?.want(m[1]!);
     this.state = ctx.state;
     this.logger = ctx.logger;
     this.store = new ToolsStore(ctx.state);
@@ -127,6 +135,26 @@ export class ToolsService {
         this.logger.error({ err }, 'tool proxy: could not save the breaker counters');
       }
     }, COUNTERS_SAVE_MS);
+  }
+
+  /**
+   * The service's configured headers with `${secret:NAME}` filled in from the vault, read per
+   * call so a rotation applies to the next one. A secret that is not there refuses the call
+   * (503) rather than send the placeholder upstream.
+   */
+  headersOf(entry: ToolEntry): Record<string, string> {
+    const h = entry.config.headers;
+    let out: Record<string, string> | null = null;
+    for (const [name, value] of Object.entries(h)) {
+      if (!value.includes('${secret:')) continue;
+      out ??= { ...h };
+      out[name] = value.replace(HEADER_SECRET, (_m, ref: string) => {
+        const v = this.secrets?.get(ref) ?? null;
+        if (v === null) throw new IronCageError('secret_unavailable', 503, `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`);
+        return v;
+      });
+    }
+    return out ?? h;
   }
 
   recordEvent(e: NewEvent): void {

@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/runtime.js';
 const tables: SQLiteTable[] = (Object.values(schema) as unknown[]).filter((v): v is SQLiteTable => v instanceof SQLiteTable);
 
 /** Tables whose history the database itself refuses to rewrite. */
-const APPEND_ONLY = ['events', 'pii_audit'];
+const APPEND_ONLY = ['events', 'pii_audit', 'secret_audit_log'];
 
 interface ColumnInfo {
   name: string;

@@ -21,7 +21,8 @@ export class HttpProvider implements Provider {
   constructor(
     readonly name: ProviderName,
     baseUrl: string,
-    private readonly apiKey: string,
+    /** The key, or a getter for one kept in the vault (read per call: a rotation applies to the next call). */
+    private readonly apiKey: string | (() => string | null),
     private readonly timeoutMs: number,
   ) {
     const u = new URL(baseUrl);
@@ -37,11 +38,13 @@ export class HttpProvider implements Provider {
       'accept-encoding': 'identity',
     };
     if (c.body !== null) headers['content-type'] = 'application/json';
+    const key = typeof this.apiKey === 'function' ? this.apiKey() : this.apiKey;
+    if (key === null) throw new Error(`the ${this.name} key is a vault secret that is not available (vault locked, or no such secret in this environment)`);
     if (this.name === 'anthropic') {
-      headers['x-api-key'] = this.apiKey;
+      headers['x-api-key'] = key;
       headers['anthropic-version'] ??= '2023-06-01';
     } else {
-      headers.authorization = `Bearer ${this.apiKey}`;
+      headers.authorization = `Bearer ${key}`;
     }
     const r = await this.pool.request({
       path: this.basePath + PATHS[c.endpoint],

@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { ConfigError } from '../core/errors.js';
+
+/** A running iron-cage that holds this database, and an admin token it accepts. */
+export interface Server {
+  url: string;
+  token: string;
+}
+
+/**
+ * The server serving this database, if one answers: at `--url`, else at the configured host
+ * and port. It is ours when it accepts an admin token signed with the key beside the database.
+ * Changes made through it reach running agents (SIGUSR1); changes on the file do not.
+ */
+export async function findServer(config: Config, user: string, explicitUrl?: string): Promise<Server | null> {
+  const keyPath = keyPathFor(config.db);
+  if (!existsSync(keyPath)) {
+    if (explicitUrl) throw new ConfigError(`--url: no iron-cage has used ${config.db} yet`);
+    return null;
+  }
+  const token = await new TokenService(loadOrCreateKey(keyPath).key).issue({ role: 'admin', name: `cli:${user}`, ttlSeconds: 300 });
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = (explicitUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
+  try {
+    const r = await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1500) });
+    if (r.ok) return { url, token };
+  } catch {
+    /* nobody there */
+  }
+  if (explicitUrl) throw new ConfigError(`--url: no iron-cage serving ${config.db} answers at ${url}`);
+  return null;
+}
+
+async function call(s: Server, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${s.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${s.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const out = (await r.json().catch(() => ({}))) as { error?: { message?: string } };
+  if (!r.ok) throw new ConfigError(out.error?.message ?? `${method} ${path}: HTTP ${r.status}`);
+  return out;
+}
+
+/** set / rotate / rm through the server; returns the line to print (the same as on the file). */
+export async function remoteChange(s: Server, action: 'set' | 'rotate' | 'rm', name: string, environment: string, value?: () => Promise<string>): Promise<string> {
+  const { secrets } = await call(s, 'GET', `/api/secrets?environment=${encodeURIComponent(environment)}`);
+  const row = (secrets as Array<{ id: string; name: string }>).find((x) => x.name === name);
+  if (!row && action !== 'set') throw new ConfigError(`no secret ${name} in environment ${environment}`);
+  if (action === 'rm') {
+    const { deleted } = await call(s, 'DELETE', `/api/secrets/${row!.id}`);
+    return `Deleted ${deleted.name} from ${deleted.environment} (${deleted.id}).`;
+  }
+  const v = await value!();
+  const out = row ? await call(s, 'PUT', `/api/secrets/${row.id}`, { value: v }) : await call(s, 'POST', '/api/secrets', { name, environment, value: v });
+  return `${row ? 'Updated' : 'Created'} ${out.name} in ${out.environment} (${out.id}): ${out.maskedValue} (through ${s.url})`;
+}

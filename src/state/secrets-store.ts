@@ -1,0 +1,142 @@
+import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
+import type { Statement } from 'better-sqlite3';
+import { ConflictError } from '../core/errors.js';
+import type { NewEvent } from '../core/events.js';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { secretAuditLog, secrets, vaultMeta, type SecretAuditRow, type SecretRow } from './schema.js';
+
+export type { SecretRow, SecretAuditRow };
+
+export const SECRET_OPERATIONS = ['CREATE', 'READ', 'REVEAL', 'UPDATE', 'DELETE', 'INJECT', 'ROTATE', 'DENIED'] as const;
+export type SecretOperation = (typeof SECRET_OPERATIONS)[number];
+
+/** One audit row as a caller describes it (id and timestamp are the store's). */
+export type SecretAuditInput = Omit<SecretAuditRow, 'id' | 'timestamp' | 'operation'> & { operation: SecretOperation };
+
+/** The sealed part of a row: what sealing produces and a rotation replaces. */
+export type SealedColumns = Pick<SecretRow, 'salt' | 'nonce' | 'ciphertext' | 'kdf' | 'maskedSealed'>;
+
+export interface VaultMetaRow {
+  salt: Buffer;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  kdf: string;
+}
+
+const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+
+/**
+ * The vault's rows: sealed secrets, their append-only audit log and the check value. Every
+ * change goes through the one writer with its audit row and its event in the same transaction.
+ */
+export class SecretsStore {
+  private readonly db: StoreDb;
+  private readonly insertAuditRow: Statement;
+  private readonly listEnv: Statement;
+  private readonly listAll: Statement;
+
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
+    // The spawn path (every secret of an environment, an audit row each): raw prepared statements.
+    this.insertAuditRow = this.db.prepare(
+      `INSERT INTO secret_audit_log (secret_name, operation, requester_role, requester, agent_id, success, error_message, timestamp)
+       VALUES (@secretName, @operation, @requesterRole, @requester, @agentId, @success, @errorMessage, @timestamp)`,
+    );
+    const live = `SELECT id, name, environment, salt, nonce, ciphertext, kdf, masked_sealed AS maskedSealed, created_at AS createdAt,
+         updated_at AS updatedAt, deleted_at AS deletedAt FROM secrets WHERE deleted_at IS NULL`;
+    this.listEnv = this.db.prepare(`${live} AND environment = ? ORDER BY name`);
+    this.listAll = this.db.prepare(`${live} ORDER BY environment, name`);
+  }
+
+  meta(): VaultMetaRow | null {
+    return this.db.orm.select().from(vaultMeta).where(eq(vaultMeta.id, 1)).get() ?? null;
+  }
+
+  /** Store the check value of a new vault (first unlock of this database). */
+  saveMeta(m: VaultMetaRow): void {
+    this.db.writer.now(() => this.db.orm.insert(vaultMeta).values({ id: 1, ...m, createdAt: new Date().toISOString() }).run(), null);
+  }
+
+  /** Live secrets, optionally of one environment, ordered by environment and name. */
+  list(environment?: string): SecretRow[] {
+    return (environment === undefined ? this.listAll.all() : this.listEnv.all(environment)) as SecretRow[];
+  }
+
+  /** A row by id, deleted or not (the caller tells a deleted id apart from an unknown one). */
+  byId(id: string): SecretRow | null {
+    return this.db.orm.select().from(secrets).where(eq(secrets.id, id)).get() ?? null;
+  }
+
+  liveByName(name: string, environment: string): SecretRow | null {
+    return this.db.orm.select().from(secrets).where(and(eq(secrets.name, name), eq(secrets.environment, environment), isNull(secrets.deletedAt))).get() ?? null;
+  }
+
+  /** Insert; a live row of the same name and environment → ConflictError (nothing written but the audit row). */
+  create(row: Omit<SecretRow, 'createdAt' | 'updatedAt' | 'deletedAt'>, audit: SecretAuditInput, event: NewEvent): SecretRow {
+    const now = new Date().toISOString();
+    const full: SecretRow = { ...row, createdAt: now, updatedAt: now, deletedAt: null };
+    try {
+      this.db.writer.now(() => {
+        this.db.orm.insert(secrets).values(full).run();
+        this.insertAudit(audit, now);
+      }, event);
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      throw new ConflictError(`a secret named ${row.name} already exists in environment ${row.environment}`);
+    }
+    return full;
+  }
+
+  /** Replace the sealed value of a live row. */
+  update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent): SecretRow {
+    const now = new Date().toISOString();
+    this.db.writer.now(() => {
+      this.db.orm.update(secrets).set({ ...sealed, updatedAt: now }).where(and(eq(secrets.id, id), isNull(secrets.deletedAt))).run();
+      for (const a of audit) this.insertAudit(a, now);
+    }, event);
+    return this.byId(id)!;
+  }
+
+  softDelete(id: string, audit: SecretAuditInput[], event: NewEvent): void {
+    const now = new Date().toISOString();
+    this.db.writer.now(() => {
+      this.db.orm.update(secrets).set({ deletedAt: now, updatedAt: now }).where(and(eq(secrets.id, id), isNull(secrets.deletedAt))).run();
+      for (const a of audit) this.insertAudit(a, now);
+    }, event);
+  }
+
+  /** Audit rows on their own (reads, injections, refusals): one transaction for all of them. */
+  audit(rows: SecretAuditInput[]): void {
+    if (rows.length === 0) return;
+    const now = new Date().toISOString();
+    this.db.writer.now(() => {
+      for (const a of rows) this.insertAudit(a, now);
+    }, null);
+  }
+
+  auditList(q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }): SecretAuditRow[] {
+    const where: SQL[] = [gt(secretAuditLog.id, q.after ?? 0)];
+    if (q.secretName) where.push(eq(secretAuditLog.secretName, q.secretName));
+    if (q.operation) where.push(eq(secretAuditLog.operation, q.operation));
+    return this.db.orm.select().from(secretAuditLog).where(and(...where)).orderBy(asc(secretAuditLog.id)).limit(q.limit).all();
+  }
+
+  /** Re-seal every row (live and deleted) and the check value under a new key, in one transaction. */
+  rekey(rows: Array<{ id: string } & SealedColumns>, meta: VaultMetaRow, audit: SecretAuditInput[]): void {
+    const now = new Date().toISOString();
+    this.db.writer.now(() => {
+      for (const r of rows) this.db.orm.update(secrets).set({ salt: r.salt, nonce: r.nonce, ciphertext: r.ciphertext, kdf: r.kdf, maskedSealed: r.maskedSealed }).where(eq(secrets.id, r.id)).run();
+      this.db.orm.update(vaultMeta).set(meta).where(eq(vaultMeta.id, 1)).run();
+      for (const a of audit) this.insertAudit(a, now);
+    }, null);
+  }
+
+  /** Every row, deleted ones too (rekey). */
+  all(): SecretRow[] {
+    return this.db.orm.select().from(secrets).orderBy(asc(secrets.createdAt)).all();
+  }
+
+  private insertAudit(a: SecretAuditInput, timestamp: string): void {
+    this.insertAuditRow.run({ ...a, success: a.success ? 1 : 0, timestamp });
+  }
+}

@@ -1,0 +1,99 @@
+// The secrets vault as a service: unlocked by IRON_CAGE_MASTER_KEY at start (locked without
+// it: secrets routes answer 423, the rest runs), its routes, injection of the run's
+// environment's secrets at spawn, and SIGUSR1 to running agents when one of theirs changes.
+import type { ServiceContext, Service } from '../runtime/services.js';
+import { SecretsStore } from '../state/index.js';
+import { vaultRoutes } from './vault.routes.js';
+import { VaultService } from './vault.service.js';
+
+export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.service.js';
+export { refusal, type SecretAction } from './vault.rbac.js';
+export { vaultRoutes } from './vault.routes.js';
+export { SecretRefs, secretRef } from './refs.js';
+
+/**
+ * The gateway attaches the real provider keys; the agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
+ * hold its own scoped token, so it cannot spend around its budget or leak the key. Only
+ * `secrets.expose_provider_keys: true` lets secrets of those names through.
+ */
+const PROVIDER_KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
+function withoutProviderKeys(values: Record<string, string>, expose: boolean): Record<string, string> {
+  if (expose) return values;
+  const out = { ...values };
+  for (const k of PROVIDER_KEY_VARS) delete out[k];
+  return out;
+}
+
+/** Load (or drop) the value of a secret the config refers to, from the run's environment. */
+async function refreshRef(ctx: ServiceContext, vault: VaultService, name: string): Promise<void> {
+  const value = vault.status === 'unlocked' ? await vault.configValue(name, ctx.config.environment).catch(() => null) : null;
+  ctx.secrets.set(name, value);
+  if (value === null) ctx.logger.warn(`The config refers to secret:${name}, which is not available in environment ${ctx.config.environment} (${vault.status === 'unlocked' ? 'no such secret, or it failed its integrity check' : 'vault locked'}): calls that need it fail`);
+}
+
+/** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
+function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment: string, name: string) => void {
+  return (environment, name) => {
+    const agentIds: string[] = [];
+    for (const a of ctx.state.listAgents()) {
+      if (a.kind !== 'supervised' || a.status !== 'running' || a.environment !== environment) continue;
+      const r = ctx.signalAgent(a.id, 'SIGUSR1');
+      if (r === 'sent') {
+        agentIds.push(a.id);
+        vault.rotated(a.id, name);
+      } else if (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.restartAgent(a.id, `secret ${name} rotated`)) {
+        agentIds.push(a.id);
+        vault.rotated(a.id, name);
+      } else if (r === 'not-handled') {
+        ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts (or set secrets.restart_on_rotation: true)`);
+      }
+    }
+    if (agentIds.length === 0) return;
+    ctx.state.record({
+      agentId: null,
+      type: 'secret.rotated',
+      severity: 'info',
+      message: `Secret ${name} rotated: ${agentIds.join(', ')} told (SIGUSR1, or a restart)`,
+      data: { name, environment, agentIds },
+    });
+  };
+}
+
+/** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
+export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
+  const store = new SecretsStore(ctx.state);
+  const ready = VaultService.open({ store, state: ctx.state }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
+    const signal = rotationSignals(ctx, v);
+    // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
+    v.onChange = async (environment, name) => {
+      if (environment === ctx.config.environment && ctx.secrets.wanted().includes(name)) await refreshRef(ctx, v, name);
+      signal(environment, name);
+    };
+    for (const name of ctx.secrets.wanted()) await refreshRef(ctx, v, name);
+    return v;
+  });
+  return {
+    name: 'vault',
+    ready,
+    apiRoutes: [vaultRoutes(() => ready)],
+    async agentEnv(agentId) {
+      const vault = await ready;
+      const environment = ctx.state.getAgent(agentId)?.environment ?? 'development';
+      if (vault.status !== 'unlocked') {
+        const n = store.list(environment).length;
+        if (n > 0) ctx.logger.warn(`Secrets vault is locked: agent ${agentId} starts without the ${n} secret(s) of environment ${environment}`);
+        return {};
+      }
+      const { values, failed } = await vault.inject(agentId, environment);
+      if (failed.length > 0) ctx.logger.warn(`Agent ${agentId} starts without ${failed.join(', ')}: failed the integrity check (tampered; see GET /api/secrets/audit)`);
+      return withoutProviderKeys(values, ctx.config.secrets.exposeProviderKeys);
+    },
+    announce() {
+      // Called once `ready` has resolved (the runtime awaits it).
+      void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
+      if (ctx.config.secrets.exposeProviderKeys) {
+        ctx.logger.warn('secrets.expose_provider_keys is on: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY replace the agent\'s gateway token, so the agent holds the real provider key');
+      }
+    },
+  };
+}

@@ -1,0 +1,278 @@
+import { z } from 'zod';
+import type { Principal } from '../auth/index.js';
+import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
+import type { NewEvent } from '../core/events.js';
+import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
+import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../secrets/index.js';
+import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
+import { parseWith } from '../server/index.js';
+import { refusal, type SecretAction } from './vault.rbac.js';
+
+/** A secret as the API shows it: never the value unless revealed. */
+export interface SecretView {
+  id: string;
+  name: string;
+  environment: string;
+  maskedValue: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
+
+export interface VaultDeps {
+  store: SecretsStore;
+  state: Pick<StateManager, 'getAgent'>;
+}
+
+const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
+const updateBody = z.strictObject({ value: z.unknown() });
+
+const audited = new WeakSet<object>();
+/** Shown instead of a masked value whose stored preview failed its integrity check. */
+export const TAMPERED_MASK = '[integrity check failed]';
+
+/**
+ * The vault as the API and the CLI use it: RBAC, validation, audit and events around the
+ * sealed store. Every operation takes the caller's principal; every refusal and failure leaves
+ * an audit row and changes nothing else.
+ */
+export class VaultService {
+  /** Called after a change to a secret of `environment` (rotation signals hook in here). */
+  onChange: (environment: string, name: string) => void | Promise<void> = () => {};
+
+  private constructor(
+    private readonly deps: VaultDeps,
+    private readonly vault: Vault | null,
+    readonly status: VaultStatus,
+  ) {}
+
+  /**
+   * Unlock with `masterKey` (never stored), or stay locked without one. A wrong key leaves the
+   * vault locked too: secrets routes answer 423, everything else runs.
+   */
+  static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
+    if (!masterKey) return new VaultService(deps, null, 'locked');
+    try {
+      const { vault, created } = await Vault.unlock(masterKey, deps.store.meta());
+      if (created) deps.store.saveMeta(vault.check);
+      return new VaultService(deps, vault, 'unlocked');
+    } catch (e) {
+      if (e instanceof WrongMasterKeyError) return new VaultService(deps, null, 'wrong_master_key');
+      throw e;
+    }
+  }
+
+  /** The one line said at start. */
+  get statusLine(): string {
+    if (this.status === 'unlocked') return `Secrets vault unlocked (${this.deps.store.list().length} secret(s))`;
+    if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
+    return 'Secrets vault locked: set IRON_CAGE_MASTER_KEY to use secrets; secrets routes answer 423';
+  }
+
+  /** The unlocked vault (for rekey), or VaultLockedError. */
+  unlocked(): Vault {
+    if (this.vault) return this.vault;
+    throw new VaultLockedError(this.status === 'wrong_master_key' ? 'the secrets vault is locked: IRON_CAGE_MASTER_KEY does not open it (wrong master key)' : undefined);
+  }
+
+  private audit(p: Principal, operation: SecretOperation, name: string | null, success: boolean, error: string | null, agentId: string | null = p.agentId): SecretAuditInput {
+    return { secretName: name, operation, requesterRole: p.role, requester: p.name, agentId, success, errorMessage: error };
+  }
+
+  /** RBAC first: a refusal is audited DENIED and thrown as 403. */
+  private authorize(p: Principal, action: SecretAction, name: string | null, agentId?: string): void {
+    const why = refusal(p, action, agentId);
+    if (why === null) return;
+    this.deps.store.audit([this.audit(p, 'DENIED', name, false, `${action}: ${why}`, agentId ?? p.agentId)]);
+    throw new ForbiddenError(why);
+  }
+
+  /** Run `fn`; a failure is audited under `op` (never with a value: messages carry none) and rethrown. */
+  private async guarded<T>(p: Principal, op: SecretOperation, name: string | null | (() => string | null), fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      // Nested guards (before and after the row's name is known) audit a failure once.
+      if (audited.has(e as object)) throw e;
+      if (typeof e === 'object' && e !== null) audited.add(e);
+      const msg = e instanceof IronCageError ? `${e.code}: ${e.message}` : 'internal error';
+      this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
+      throw e;
+    }
+  }
+
+  /** A row whose masked preview fails its check still lists (and can be deleted or overwritten). */
+  private view(r: SecretRow): SecretView {
+    let maskedValue: string;
+    try {
+      maskedValue = this.unlocked().masked(r);
+    } catch (e) {
+      if (!(e instanceof SecretTamperedError)) throw e;
+      maskedValue = TAMPERED_MASK;
+    }
+    return { id: r.id, name: r.name, environment: r.environment, maskedValue, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  }
+
+  private live(id: string): SecretRow {
+    if (!SECRET_ID_RE.test(id)) throw new ValidationError('id: must be secret- followed by 16 hex digits');
+    const row = this.deps.store.byId(id);
+    if (!row) throw new NotFoundError(`no secret ${id}`);
+    if (row.deletedAt) throw new NotFoundError(`secret ${id} was deleted`);
+    return row;
+  }
+
+  private event(type: 'secret.created' | 'secret.updated' | 'secret.deleted', r: Pick<SecretRow, 'name' | 'environment'>, by: Principal): NewEvent {
+    const verb = type.slice('secret.'.length);
+    return { agentId: null, type, severity: 'info', message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`, data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` } };
+  }
+
+  list(p: Principal, environment?: string): Promise<SecretView[]> {
+    this.authorize(p, 'list', null);
+    return this.guarded(p, 'READ', null, () => {
+      const env = environment === undefined ? undefined : checkEnvironment(environment);
+      this.unlocked();
+      return this.deps.store.list(env).map((r) => this.view(r));
+    });
+  }
+
+  /** Masked, or with `reveal` (admins) the value too; audited READ or REVEAL. */
+  async get(p: Principal, id: string, reveal: boolean): Promise<SecretView & { value?: string }> {
+    this.authorize(p, reveal ? 'reveal' : 'read', null);
+    const op = reveal ? 'REVEAL' : 'READ';
+    return this.guarded(p, op, null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, op, row.name, async () => {
+        const out: SecretView & { value?: string } = this.view(row);
+        if (reveal) out.value = await vault.open(row);
+        this.deps.store.audit([this.audit(p, op, row.name, true, null)]);
+        return out;
+      });
+    });
+  }
+
+  /** `input`: the request body `{name, environment?, value}` (read only once the caller is authorized). */
+  async create(p: Principal, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'create', null);
+    let name: string | null = null;
+    return this.guarded(p, 'CREATE', () => name, async () => {
+      const body = parseWith(createBody, await input);
+      name = checkName(body.name);
+      const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
+      const value = checkValue(body.value);
+      const vault = this.unlocked();
+      const who = { id: newSecretId(), name, environment };
+      const sealed = await vault.seal(who, value);
+      const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
+      await this.onChange(environment, name);
+      return this.view(row);
+    });
+  }
+
+  /** `input`: the request body `{value}`. */
+  async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'update', null);
+    return this.guarded(p, 'UPDATE', null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, 'UPDATE', row.name, async () => {
+        const sealed = await vault.seal(row, checkValue(parseWith(updateBody, await input).value));
+        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p));
+        await this.onChange(row.environment, row.name);
+        return this.view(next);
+      });
+    });
+  }
+
+  async remove(p: Principal, id: string): Promise<SecretView> {
+    this.authorize(p, 'delete', null);
+    return this.guarded(p, 'DELETE', null, async () => {
+      this.unlocked();
+      const row = this.live(id);
+      const shown = this.view(row);
+      this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
+      await this.onChange(row.environment, row.name);
+      return shown;
+    });
+  }
+
+  auditLog(p: Principal, q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }) {
+    this.authorize(p, 'audit', null);
+    return this.deps.store.auditList(q);
+  }
+
+  /** The contract's `GET /api/agents/:id/secrets`: the values of the agent's environment, audited READ per name. */
+  async agentSecrets(p: Principal, agentId: string): Promise<{ agentId: string; environment: string; secrets: Record<string, string> }> {
+    this.authorize(p, 'agent-secrets', null, agentId);
+    return this.guarded(p, 'READ', null, async () => {
+      const agent = this.deps.state.getAgent(agentId);
+      if (!agent) throw new NotFoundError(`no agent ${agentId}`);
+      const secrets = await this.values(agent.environment);
+      this.deps.store.audit(Object.keys(secrets).map((n) => this.audit(p, 'READ', n, true, null, agentId)));
+      return { agentId, environment: agent.environment, secrets };
+    });
+  }
+
+  /**
+   * The environment's values for a spawn, audited INJECT per name. A secret that fails its
+   * integrity check is left out (audited as a failed INJECT, named in `failed`): the agent
+   * starts without it rather than not at all.
+   */
+  async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
+    const vault = this.unlocked();
+    const rows = this.deps.store.list(environment);
+    const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
+    const values: Record<string, string> = {};
+    const failed: string[] = [];
+    const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
+    const audit = rows.map((r, i) => {
+      const o = opened[i]!;
+      if (o.status === 'fulfilled') values[r.name] = o.value;
+      else failed.push(r.name);
+      return this.audit(p, 'INJECT', r.name, o.status === 'fulfilled', o.status === 'fulfilled' ? null : String((o.reason as Error).message), agentId);
+    });
+    this.deps.store.audit(audit);
+    return { values, failed };
+  }
+
+  private async values(environment: string): Promise<Record<string, string>> {
+    const vault = this.unlocked();
+    const rows = this.deps.store.list(environment);
+    // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
+    const opened = await Promise.all(rows.map((r) => vault.open(r)));
+    return Object.fromEntries(rows.map((r, i) => [r.name, opened[i]!]));
+  }
+
+  /** A secret the config refers to (a provider key), for iron-cage's own use: audited READ by `config`. */
+  async configValue(name: string, environment: string): Promise<string | null> {
+    const row = this.deps.store.liveByName(name, environment);
+    if (!row) return null;
+    const p: Principal = { role: 'admin', agentId: null, name: 'config', jti: '' };
+    return this.guarded(p, 'READ', name, async () => {
+      const value = await this.unlocked().open(row);
+      this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
+      return value;
+    });
+  }
+
+  /** Audit a rotation signal sent to a running agent. */
+  rotated(agentId: string, name: string): void {
+    this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
+  }
+}
+
+/**
+ * Re-encrypt every secret (deleted ones too) and the check value under `newKey`, in one
+ * transaction: any row that does not open under the current key fails it all, changing nothing.
+ */
+export async function rekey(service: VaultService, store: SecretsStore, newKey: string, by: Principal): Promise<number> {
+  const old = service.unlocked();
+  if (newKey.length === 0) throw new ValidationError('the new master key is empty');
+  const { vault: next } = await Vault.unlock(newKey, null);
+  const rows = store.all();
+  const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));
+  const audit = rows.filter((r) => !r.deletedAt).map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
+  store.rekey(resealed, next.check, audit);
+  return rows.length;
+}

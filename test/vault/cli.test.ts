@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, startTestRuntime, tempDir } from '../helpers/runtime.js';
+
+// `iron-cage secrets …` through the built CLI on a database file: values in on stdin only,
+// out only from `get`; one line and exit 2 on bad input; rekey in one transaction.
+const CLI = join(ROOT, 'dist/cli.js');
+const KEY = 'cli master key 3e4f';
+const VALUE = 'cli-secret-value-0f1e2d3c4b5a';
+const { dir, cleanup } = tempDir();
+const db = join(dir, 'iron_state.db');
+afterAll(() => cleanup());
+
+function secrets(args: string[], o: { stdin?: string; key?: string | null } = {}) {
+  const env = { ...process.env, IRON_CAGE_MASTER_KEY: o.key === undefined ? KEY : (o.key ?? '') };
+  const r = spawnSync(process.execPath, [CLI, 'secrets', ...args, '--db', db], { cwd: dir, encoding: 'utf8', timeout: 20_000, input: o.stdin ?? '', env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('iron-cage secrets', () => {
+  it('sets from stdin, lists masked, gets (audited), updates, removes', () => {
+    const set = secrets(['set', 'LINKEDIN_TOKEN', '--env', 'production'], { stdin: `${VALUE}\n` });
+    expect(set.stderr).toBe('');
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/^Created LINKEDIN_TOKEN in production \(secret-[0-9a-f]{16}\): cli-\.\.\.b5a\n$/);
+    const list = secrets(['list']);
+    expect(list.stdout).toMatch(/^LINKEDIN_TOKEN\s+production\s+cli-\.\.\.b5a\s+updated /);
+    expect(list.stdout).not.toContain(VALUE);
+    expect(secrets(['get', 'LINKEDIN_TOKEN', '--env', 'production']).stdout).toBe(`${VALUE}\n`);
+    expect(secrets(['set', 'LINKEDIN_TOKEN', '--env', 'production'], { stdin: 'second-value-abcdefgh' }).stdout).toMatch(/^Updated LINKEDIN_TOKEN/);
+    expect(secrets(['get', 'LINKEDIN_TOKEN', '--env', 'production']).stdout).toBe('second-value-abcdefgh\n');
+    const audit = secrets(['audit', 'LINKEDIN_TOKEN']);
+    expect(audit.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1])).toEqual(['CREATE', 'REVEAL', 'UPDATE', 'REVEAL']);
+    expect(audit.stdout).not.toContain(VALUE);
+    expect(secrets(['rm', 'LINKEDIN_TOKEN', '--env', 'production']).stdout).toMatch(/^Deleted LINKEDIN_TOKEN from production/);
+    expect(secrets(['list']).stdout).toBe('No secrets.\n');
+  });
+
+  it('refuses bad input with one line and exit 2', () => {
+    const cases: Array<[string[], { stdin?: string; key?: string | null }, RegExp]> = [
+      [['set', 'lower_case'], { stdin: 'v' }, /name: must match/],
+      [['set', 'EMPTY'], { stdin: '' }, /value: must not be empty/],
+      [['set', 'BIG'], { stdin: 'x'.repeat(70_000) }, /at most 65536 bytes/],
+      [['get', 'MISSING'], {}, /no secret MISSING in environment development/],
+      [['get'], {}, /name the secret/],
+      [['set', 'X_Y', '--env', 'Prod!'], { stdin: 'v' }, /--env: must be 1-64 characters/],
+      [['list'], { key: null }, /vault is locked/],
+      [['list'], { key: 'the wrong key' }, /wrong master key/],
+      [['audit', '--operation', 'PEEK'], {}, /--operation: must be one of/],
+    ];
+    secrets(['set', 'SEED'], { stdin: 'seed-value-123456789' });
+    for (const [args, o, msg] of cases) {
+      const r = secrets(args, o);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('rekeys everything in one transaction; the old key no longer opens the vault', async () => {
+    secrets(['set', 'REKEYED', '--env', 'production'], { stdin: 'rekeyed-value-0011223344' });
+    const NEW = 'the new master key 99';
+    const r = secrets(['rekey'], { stdin: NEW });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Re-encrypted \d+ secret\(s\)/);
+    expect(secrets(['get', 'REKEYED', '--env', 'production'], { key: NEW }).stdout).toBe('rekeyed-value-0011223344\n');
+    expect(secrets(['list'], { key: KEY }).stderr).toMatch(/wrong master key/);
+    // A server started with the new key serves them.
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: NEW } });
+    try {
+      const list = await (await t.api('/api/secrets')).json();
+      expect(list.secrets.map((s: any) => s.name).sort()).toEqual(['REKEYED', 'SEED']);
+    } finally {
+      await t.stop();
+    }
+    for (const f of readdirSync(dir)) {
+      const bytes = readFileSync(join(dir, f));
+      for (const v of [VALUE, 'rekeyed-value-0011223344', KEY, NEW]) expect(bytes.includes(Buffer.from(v)), `${f}`).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/config/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { startTestRuntime, tempDir } from '../helpers/runtime.js';
+import { Upstream, withTools } from '../tools/upstream.js';
+
+// `providers.openai.api_key: secret:OPENAI_API_KEY`: the gateway attaches the vault's value,
+// read per call, so a PUT applies to the next upstream call; the key never reaches the agent.
+
+const KEY = 'provider-test master key';
+const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const { dir, cleanup } = tempDir();
+let upstream: MockUpstream | undefined;
+afterAll(async () => {
+  await upstream?.close();
+  cleanup();
+});
+
+describe('a provider key kept in the vault', () => {
+  it('is attached by the gateway, follows a rotation on the next call, and is audited', async () => {
+    upstream = await new MockUpstream().start();
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'OPENAI_API_KEY', environment: 'production', value: 'sk-upstream-key-ONE-0001' }) })).status).toBe(201);
+    await setup.stop();
+
+    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'secret:OPENAI_API_KEY', timeoutMs: 5000 } } };
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', gateway } });
+    try {
+      t.rt.state.registerAgent({ id: 'pk-00000001', name: 'caller', kind: 'external', script: null, args: [], limitMicros: null });
+      const token = await t.rt.tokens.issue({ role: 'agent', name: 'pk-00000001', agentId: 'pk-00000001' });
+      const chat = () =>
+        fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+      expect((await chat()).status).toBe(200);
+      expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-key-ONE-0001');
+      expect(t.log()).not.toMatch(/in plain text/);
+
+      const id = (await (await t.api('/api/secrets?environment=production')).json()).secrets[0].id;
+      expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'sk-upstream-key-TWO-0002' }) })).status).toBe(200);
+      expect((await chat()).status).toBe(200);
+      expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-key-TWO-0002');
+      const reads = t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND requester = 'config' AND secret_name = 'OPENAI_API_KEY' AND success = 1").get();
+      expect(reads).toEqual({ n: 2 });
+      expect(t.log()).not.toMatch(/sk-upstream-key/);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('warns about a plain-text key and suggests moving it', async () => {
+    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'sk-plain-text-key', timeoutMs: 5000 } } };
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { gateway } });
+    try {
+      expect(t.log()).toContain('The openai key is in plain text (config or environment): move it into the vault with `printf %s "$KEY" | iron-cage secrets set OPENAI_API_KEY --env development`');
+      expect(t.log()).not.toContain('sk-plain-text-key');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('fills ${secret:NAME} in tool headers per call, and refuses the call when the secret is missing', async () => {
+    const tool = await Upstream.start();
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'LINKEDIN_TOKEN', environment: 'production', value: 'li-header-token-AAA-111' }) })).status).toBe(201);
+    await setup.stop();
+    const config = withTools({ linkedin: { url: tool.url, headers: { Authorization: 'Bearer ${secret:LINKEDIN_TOKEN}' } }, crm: { url: tool.url, headers: { 'X-Key': '${secret:NOT_THERE}' } } }, { environment: 'production' });
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config });
+    try {
+      t.rt.state.registerAgent({ id: 'tl-00000001', name: 'tool caller', kind: 'external', script: null, args: [], limitMicros: null });
+      const token = await t.rt.tokens.issue({ role: 'agent', name: 'tl-00000001', agentId: 'tl-00000001' });
+      const call = (svc: string) => fetch(`${t.rt.url}/tools/${svc}/v2/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await call('linkedin')).status).toBe(200);
+      expect(tool.seen.at(-1)!.headers.authorization).toBe('Bearer li-header-token-AAA-111');
+      const id = (await (await t.api('/api/secrets?environment=production')).json()).secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+      await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'li-header-token-BBB-222' }) });
+      expect((await call('linkedin')).status).toBe(200);
+      expect(tool.seen.at(-1)!.headers.authorization).toBe('Bearer li-header-token-BBB-222');
+      const seen = tool.seen.length;
+      const r = await call('crm');
+      expect(r.status).toBe(503);
+      expect((await r.json()).error).toEqual({ code: 'secret_unavailable', message: expect.stringContaining('tools.crm.headers.X-Key needs secret:NOT_THERE') });
+      expect(tool.seen.length).toBe(seen);
+      expect(t.log()).toContain('The config refers to secret:NOT_THERE, which is not available in environment production');
+      expect(t.log()).not.toMatch(/li-header-token/);
+    } finally {
+      await t.stop();
+      await tool.close();
+    }
+  });
+});
