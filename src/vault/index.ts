@@ -11,19 +11,6 @@ export { refusal, type SecretAction } from './vault.rbac.js';
 export { vaultRoutes } from './vault.routes.js';
 export { SecretRefs, secretRef } from './refs.js';
 
-/**
- * The gateway attaches the real provider keys; the agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
- * hold its own scoped token, so it cannot spend around its budget or leak the key. Only
- * `secrets.expose_provider_keys: true` lets secrets of those names through.
- */
-const PROVIDER_KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
-function withoutProviderKeys(values: Record<string, string>, expose: boolean): Record<string, string> {
-  if (expose) return values;
-  const out = { ...values };
-  for (const k of PROVIDER_KEY_VARS) delete out[k];
-  return out;
-}
-
 /** Load (or drop) the value of a secret the config refers to, from the run's environment. */
 async function refreshRef(ctx: ServiceContext, vault: VaultService, name: string): Promise<void> {
   const value = vault.status === 'unlocked' ? await vault.configValue(name, ctx.config.environment).catch(() => null) : null;
@@ -62,7 +49,7 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
+  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
     const signal = rotationSignals(ctx, v);
     // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
     v.onChange = async (environment, name) => {
@@ -86,7 +73,8 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
       }
       const { values, failed } = await vault.inject(agentId, environment);
       if (failed.length > 0) ctx.logger.warn(`Agent ${agentId} starts without ${failed.join(', ')}: failed the integrity check (tampered; see GET /api/secrets/audit)`);
-      return withoutProviderKeys(values, ctx.config.secrets.exposeProviderKeys);
+      // Names only: the SDK removes a secret deleted before its first reload.
+      return Object.keys(values).length === 0 ? {} : { ...values, IRON_CAGE_SECRET_NAMES: Object.keys(values).sort().join(',') };
     },
     announce() {
       // Called once `ready` has resolved (the runtime awaits it).

@@ -23,7 +23,17 @@ export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
 export interface VaultDeps {
   store: SecretsStore;
   state: Pick<StateManager, 'getAgent'>;
+  /** `secrets.expose_provider_keys`: let secrets named like the provider keys reach agents. */
+  exposeProviderKeys?: boolean;
 }
+
+/**
+ * The gateway attaches the real provider keys; an agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
+ * hold its own scoped token, so it can neither spend around its budget nor leak the key. Secrets
+ * of those names therefore reach an agent (at spawn or on reload) only with
+ * `secrets.expose_provider_keys: true`.
+ */
+export const PROVIDER_KEY_VARS: readonly string[] = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
 
 const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
 const updateBody = z.strictObject({ value: z.unknown() });
@@ -209,6 +219,7 @@ export class VaultService {
       const agent = this.deps.state.getAgent(agentId);
       if (!agent) throw new NotFoundError(`no agent ${agentId}`);
       const secrets = await this.values(agent.environment);
+      for (const k of Object.keys(secrets)) if (!this.reachesAgent(k)) delete secrets[k];
       this.deps.store.audit(Object.keys(secrets).map((n) => this.audit(p, 'READ', n, true, null, agentId)));
       return { agentId, environment: agent.environment, secrets };
     });
@@ -221,7 +232,7 @@ export class VaultService {
    */
   async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
     const vault = this.unlocked();
-    const rows = this.deps.store.list(environment);
+    const rows = this.deps.store.list(environment).filter((r) => this.reachesAgent(r.name));
     const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
     const values: Record<string, string> = {};
     const failed: string[] = [];
@@ -234,6 +245,12 @@ export class VaultService {
     });
     this.deps.store.audit(audit);
     return { values, failed };
+  }
+
+  /** Provider keys (see PROVIDER_KEY_VARS) and iron-cage's own IRON_CAGE_* variables are not the vault's to set in an agent. */
+  private reachesAgent(name: string): boolean {
+    if (name.startsWith('IRON_CAGE_')) return false;
+    return this.deps.exposeProviderKeys === true || !PROVIDER_KEY_VARS.includes(name);
   }
 
   private async values(environment: string): Promise<Record<string, string>> {

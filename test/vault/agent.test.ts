@@ -67,7 +67,8 @@ describe('secrets and a running python agent', () => {
       expect(t.log()).not.toContain(sha(PROVIDER));
       expect(t.rt.state.getAgent(agentId)?.environment).toBe('production');
       const audit = t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'INJECT' ORDER BY secret_name").all();
-      expect(audit).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }, { secret_name: 'OPENAI_API_KEY', agent_id: agentId }]);
+      // Only what reached the agent is audited as injected: the provider key did not.
+      expect(audit).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
       const pid = t.rt.state.getAgent(agentId)!.pid;
 
       // Rotate: the agent gets SIGUSR1, fetches its secrets with its token, sees the new value.
@@ -75,11 +76,13 @@ describe('secrets and a running python agent', () => {
       const id = secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
       expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: LINKEDIN_NEW }) })).status).toBe(200);
       await until(() => t.log().includes(`rotated LINKEDIN_TOKEN sha256=${sha(LINKEDIN_NEW)} env=production`));
+      // Its own fetch with its token does not hand it the provider key either.
+      expect(t.log()).toContain('rotated OPENAI_API_KEY sha256=absent env=production');
       expect(t.rt.state.getAgent(agentId)).toMatchObject({ status: 'running', pid });
       const rotated = t.rt.state.lastEvents(200).filter((e) => e.type === 'secret.rotated');
       expect(rotated).toMatchObject([{ data: { name: 'LINKEDIN_TOKEN', environment: 'production', agentIds: [agentId] } }]);
       expect(t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'ROTATE'").all()).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
-      expect(t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND agent_id = ? AND requester_role = 'agent'").get(agentId)).toEqual({ n: 2 });
+      expect(t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND agent_id = ? AND requester_role = 'agent'").get(agentId)).toEqual({ n: 1 });
       // A change in another environment does not disturb it.
       const dev = (await (await t.api('/api/secrets?environment=development')).json()).secrets[0];
       await t.api(`/api/secrets/${dev.id}`, { method: 'PUT', ...json({ value: `${DEV_ONLY}-2` }) });
