@@ -46,6 +46,8 @@ export class LoginService {
     if (wait > 0) throw new TooManyAttemptsError(Math.ceil(wait / 1000));
     const user = await this.check.check(name, password);
     if (!user) {
+      // The name is whatever was typed: no control characters reach a log line.
+      name = name.replace(/[\u0000-\u001f\u007f]/g, '?');
       this.byName.fail(nameKey);
       this.byAddress.fail(address);
       this.d.state.record({

@@ -108,10 +108,14 @@ describe('POST /api/login', () => {
   it('limits failed logins per client address across names', async () => {
     t = await startTestRuntime();
     await addUser(t, 'ann', 'viewer');
-    for (let i = 0; i < 20; i++) expect((await login(t, `guess${i}`, 'wrong password!')).status).toBe(401);
+    // The first guess tries to forge a log line through the name.
+    const forged = 'x\n[12:00:00] INFO forged';
+    for (let i = 0; i < 20; i++) expect((await login(t, i === 0 ? forged : `guess${i}`, 'wrong password!')).status).toBe(401);
     const r = await login(t, 'ann', PASSWORD);
     expect(r.status).toBe(429);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(t.log()).not.toContain('\n[12:00:00] INFO forged');
+    expect(t.log()).toContain("Failed login for 'x?[12:00:00] INFO forged'");
   }, 60_000);
 
   it('keeps the password out of the database, the WAL, the log, the events and the WebSocket stream', async () => {
