@@ -206,5 +206,51 @@ describe('the home page', () => {
     expect(html).toMatch(/type="password"/);
     expect(html).toContain("fetch('/api/login'");
     expect(html).toContain('r.status === 401');
+    // The page's script at least parses (no browser on this machine to run it).
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect(() => new Function(script!)).not.toThrow();
   });
+
+  it('logs in through the form and lists the agents; shows the error line on 401 and 429', async () => {
+    t = await startTestRuntime();
+    await addUser(t, 'ann', 'viewer');
+    const html = await (await fetch(`${t.rt.url}/`)).text();
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+    // The page's own script against the real server, with the few DOM pieces it touches.
+    type El = { textContent: string; innerHTML: string; value: string; style: { display?: string }; submit?: (e: { preventDefault(): void }) => Promise<void> };
+    const els = new Map<string, El>();
+    const el = (id: string): El => {
+      if (!els.has(id)) els.set(id, { textContent: '', innerHTML: '', value: '', style: {} });
+      const e = els.get(id)!;
+      return Object.assign(e, { addEventListener: (type: string, fn: El['submit']) => type === 'submit' && (e.submit = fn) });
+    };
+    const store = new Map<string, string>();
+    const page = {
+      location: { hash: '' },
+      sessionStorage: { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v), removeItem: (k: string) => void store.delete(k) },
+      document: { getElementById: el },
+      fetch: (path: string, init?: RequestInit) => fetch(`${t!.rt.url}${path}`, init),
+      setInterval: () => 0,
+    };
+    new Function(...Object.keys(page), script)(...Object.values(page));
+    expect(el('login').style.display).toBe('block');
+    expect(el('err').textContent).toMatch(/^Log in/);
+    const submit = async (name: string, password: string) => {
+      el('name').value = name;
+      el('password').value = password;
+      await el('login').submit!({ preventDefault() {} });
+    };
+    await submit('ann', 'not her password');
+    expect(el('err').textContent).toBe('wrong name or password');
+    expect(el('password').value).toBe('');
+    await submit('ann', PASSWORD);
+    expect(el('err').textContent).toBe('');
+    expect(el('login').style.display).toBe('none');
+    expect(store.get('ironCageToken')).toMatch(/^ey/);
+    await until(() => el('agents').innerHTML.includes('No agents yet.'));
+    for (let i = 0; i < 5; i++) await submit('ann', 'not her password');
+    await submit('ann', PASSWORD);
+    expect(el('err').textContent).toMatch(/^too many failed logins: try again in \d+ s$/);
+  }, 30_000);
 });
