@@ -9,7 +9,7 @@
  *   l.blockedFor('name:ann') // 0 → go on; otherwise ms until a try is allowed again
  */
 export class LoginLimiter {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly failures = new Map<string, { count: number; since: number; told?: boolean }>();
 
   constructor(private readonly o: { maxFailures: number; windowMs: number; maxKeys?: number; now?: () => number }) {}
 
@@ -27,6 +27,14 @@ export class LoginLimiter {
       return 0;
     }
     return f.count >= this.o.maxFailures ? left : 0;
+  }
+
+  /** True the first time a blocked key is refused in its window (so a refusal is recorded once, not per attempt). */
+  firstRefusal(key: string): boolean {
+    const f = this.failures.get(key);
+    if (!f || f.told || this.blockedFor(key) === 0) return false;
+    f.told = true;
+    return true;
   }
 
   fail(key: string): void {

@@ -42,21 +42,20 @@ export class LoginService {
 
   async login(name: string, password: string, address: string): Promise<LoginResult> {
     const nameKey = name.toLowerCase();
+    // The name is whatever was typed: no control characters reach a log line.
+    const shown = name.replace(/[\u0000-\u001f\u007f]/g, '?');
     const wait = Math.max(this.byName.blockedFor(nameKey), this.byAddress.blockedFor(address));
-    if (wait > 0) throw new TooManyAttemptsError(Math.ceil(wait / 1000));
+    if (wait > 0) {
+      // Recorded once per name and address per window: a flood of refusals is not a flood of rows.
+      const first = [this.byName.firstRefusal(nameKey), this.byAddress.firstRefusal(address)].some(Boolean);
+      if (first) this.failed(shown, address, 'too_many_attempts');
+      throw new TooManyAttemptsError(Math.ceil(wait / 1000));
+    }
     const user = await this.check.check(name, password);
     if (!user) {
-      // The name is whatever was typed: no control characters reach a log line.
-      name = name.replace(/[\u0000-\u001f\u007f]/g, '?');
       this.byName.fail(nameKey);
       this.byAddress.fail(address);
-      this.d.state.record({
-        agentId: null,
-        type: 'auth.login_failed',
-        severity: 'warn',
-        message: `Failed login for '${name}' from ${address}`,
-        data: { name, address, reason: 'bad_credentials' },
-      });
+      this.failed(shown, address, 'bad_credentials');
       throw BAD_CREDENTIALS();
     }
     this.byName.reset(nameKey);
@@ -71,5 +70,10 @@ export class LoginService {
       data: { userId: user.id, name: user.name, role, address },
     });
     return { token, role, name: user.name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
+  }
+
+  private failed(name: string, address: string, reason: 'bad_credentials' | 'too_many_attempts'): void {
+    const why = reason === 'bad_credentials' ? 'Failed login' : 'Login refused (too many failures)';
+    this.d.state.record({ agentId: null, type: 'auth.login_failed', severity: 'warn', message: `${why} for '${name}' from ${address}`, data: { name, address, reason } });
   }
 }

@@ -79,6 +79,9 @@ describe('LoginLimiter', () => {
     expect(l.blockedFor('ann')).toBe(0);
     l.fail('ann');
     expect(l.blockedFor('ann')).toBe(60_000);
+    expect(l.firstRefusal('ann')).toBe(true);
+    expect(l.firstRefusal('ann')).toBe(false);
+    expect(l.firstRefusal('bob')).toBe(false);
     now += 45_000;
     expect(l.blockedFor('ann')).toBe(15_000);
     expect(l.blockedFor('bob')).toBe(0);
