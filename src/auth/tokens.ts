@@ -12,12 +12,16 @@ export interface Principal {
   agentId: string | null;
   name: string;
   jti: string;
+  /** Set for a named user's login token: checked to be live on every verification. */
+  userId?: string;
 }
 
 export interface IssueOptions {
   role: Role;
   name: string;
   agentId?: string;
+  /** A named user's login token (carried as `uid`, so removing the user revokes it). */
+  userId?: string;
   ttlSeconds?: number;
 }
 
@@ -35,24 +39,36 @@ const CACHE_MAX = 10_000;
 /** Looks an API token up by its hash; null when unknown. `revoked` tokens are refused. */
 export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean } | null;
 
-// API tokens can be revoked from another process; a short cache bounds how long that takes.
+/** A live user's current name and role by id; null once removed (or never known). */
+export type UserResolver = (userId: string) => { name: string; role: 'admin' | 'viewer' } | null;
+
+// API tokens and users can be revoked from another process; a short cache bounds how long that takes.
 const API_TOKEN_CACHE_MS = 5_000;
 
 /** JWT (HS256) and API tokens. Verification results are cached: the gateway checks a token per call. */
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
   resolveApiToken: ApiTokenResolver = () => null;
+  resolveUser: UserResolver = () => null;
+  private readonly invalidated = new Set<() => void>();
 
   constructor(private readonly key: Uint8Array) {}
 
-  /** Forget cached verifications (after a revocation in this process). */
+  /** Forget cached verifications (after a revocation in this process) and tell the listeners. */
   invalidate(): void {
     this.cache.clear();
+    for (const fn of this.invalidated) fn();
+  }
+
+  /** Hear of `invalidate()` (the WebSocket hub re-checks its clients at once); returns the unsubscribe. */
+  onInvalidate(fn: () => void): () => void {
+    this.invalidated.add(fn);
+    return () => this.invalidated.delete(fn);
   }
 
   async issue(o: IssueOptions): Promise<string> {
     if (o.role === 'agent' && !o.agentId) throw new Error('agent tokens are scoped to an agent id');
-    let jwt = new SignJWT({ role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}) })
+    let jwt = new SignJWT({ role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}), ...(o.userId ? { uid: o.userId } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(ISSUER)
       .setIssuedAt()
@@ -78,9 +94,14 @@ export class TokenService {
    *   const principal = p instanceof Promise ? await p : p;
    */
   authenticate(headers: CredentialHeaders, queryToken?: string | null): Principal | Promise<Principal> {
-    const token = queryToken ?? tokenFromHeaders(first(headers.authorization), first(headers['x-api-key']));
+    const token = this.credential(headers, queryToken);
     if (!token) throw new MissingTokenError();
     return this.cached(token) ?? this.verify(token);
+  }
+
+  /** The token a request presents, where `authenticate` looks for it; null when none. */
+  credential(headers: CredentialHeaders, queryToken?: string | null): string | null {
+    return queryToken ?? tokenFromHeaders(first(headers.authorization), first(headers['x-api-key']));
   }
 
   /** Synchronous fast path: a token verified before and still valid. */
@@ -107,7 +128,17 @@ export class TokenService {
       const agentId = typeof payload.agent === 'string' ? payload.agent : null;
       if (role === 'agent' && !agentId) throw new UnauthorizedError('agent token is not scoped to an agent');
       const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
-      this.remember(token, principal, payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY);
+      const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
+      if (typeof payload.uid === 'string') {
+        // A user's token is good only while the user is: its name and role come from the live row.
+        const user = this.resolveUser(payload.uid);
+        if (!user) throw new UnauthorizedError('this user has been removed');
+        if (role === 'agent') throw new UnauthorizedError('token has no valid role');
+        Object.assign(principal, { role: user.role, name: user.name, userId: payload.uid });
+        this.remember(token, principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
+        return principal;
+      }
+      this.remember(token, principal, expMs);
       return principal;
     } catch (e) {
       if (e instanceof UnauthorizedError) throw e;

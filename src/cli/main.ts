@@ -7,6 +7,7 @@ import { runToken, type TokenArgs } from './token.js';
 import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
 import { runSecrets, type SecretsArgs } from './secrets.js';
+import { runUser, type UserArgs } from './user.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -101,6 +102,16 @@ export async function main(argv: string[]): Promise<void> {
         .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
       async (a) => runSecrets(a as unknown as SecretsArgs),
     )
+    .command('user <action> [name]', 'Manage named dashboard users (add, rm, list); the password is read from stdin', (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
+        .positional('name', { type: 'string', description: 'For add and rm: the user name' })
+        .option('role', { type: 'string', choices: ['viewer', 'admin'], description: 'For add: what the user may do' })
+        .options(FILE_OPTIONS)
+        .example('printf %s "$PASSWORD" | $0 user add ann --role viewer', 'A read-only dashboard user')
+        .example('$0 user rm ann', 'Remove her; her tokens stop working'),
+      async (a) => runUser(a as unknown as UserArgs),
+    )
     .command(
       'redact',
       'Redact PII from stdin to stdout (the same engine the gateway uses)',
@@ -127,7 +138,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, serve, token, secrets, redact or scan.')
+    .demandCommand(1, 'Name a command: start, serve, token, secrets, user, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

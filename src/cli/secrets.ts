@@ -19,7 +19,7 @@ export interface SecretsArgs {
 }
 
 /** All of stdin, less one trailing newline (`echo value |` and here-strings add one). */
-async function readStdin(input: NodeJS.ReadableStream & { isTTY?: boolean }, what: string): Promise<string> {
+export async function readStdin(input: NodeJS.ReadableStream & { isTTY?: boolean }, what: string): Promise<string> {
   if (input.isTTY) process.stderr.write(`${what} (then Enter and Ctrl-D): `);
   const chunks: Buffer[] = [];
   for await (const c of input as AsyncIterable<Buffer>) chunks.push(c);

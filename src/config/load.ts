@@ -153,6 +153,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     corsOrigins: 'cors_origins',
     allowedHosts: 'allowed_hosts',
     adminTokenTtlHours: 'admin_token_ttl_hours',
+    loginTokenTtlMinutes: 'login_token_ttl_minutes',
     tools: 'tools',
     faults: 'faults',
     allowFaults: 'allow_faults',

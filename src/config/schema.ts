@@ -50,6 +50,7 @@ export const fileSchema = z.strictObject({
   cors_origins: z.array(origin).optional(),
   allowed_hosts: z.array(z.string().min(1)).optional(),
   admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
+  login_token_ttl_minutes: posInt.max(7 * 24 * 60, 'must be at most 10080 (a week)').optional(),
   tools: toolsSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
@@ -78,6 +79,8 @@ export interface Config {
   corsOrigins: string[];
   allowedHosts: string[];
   adminTokenTtlHours: number;
+  /** Life of the token a named user gets from POST /api/login. */
+  loginTokenTtlMinutes: number;
   /** Upstreams of the tool egress proxy (/tools/<service>/…), by service name. */
   tools: Record<string, ToolServiceConfig>;
   /** Fault plans from the config file (demos, tests); off unless listed. */
@@ -111,6 +114,7 @@ export const DEFAULTS: Config = {
   corsOrigins: [],
   allowedHosts: [],
   adminTokenTtlHours: 24 * 30,
+  loginTokenTtlMinutes: 480,
   tools: {},
   faults: [],
   allowFaults: false,

@@ -54,3 +54,8 @@ export class WrongMasterKeyError extends IronCageError {
 export class SecretTamperedError extends IronCageError {
   constructor(readonly secretName: string) { super('secret_tampered', 422, `secret ${secretName} failed its integrity check: its stored ciphertext, nonce, salt or identity was changed`); }
 }
+
+/** Too many failed logins for a name or from an address: try again after `retryAfterSeconds` (sent as Retry-After). */
+export class TooManyAttemptsError extends IronCageError {
+  constructor(readonly retryAfterSeconds: number) { super('too_many_attempts', 429, `too many failed logins: try again in ${retryAfterSeconds} s`); }
+}

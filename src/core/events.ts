@@ -103,6 +103,11 @@ export interface EventData {
   'secret.updated': { name: string; environment: string; by: string };
   'secret.deleted': { name: string; environment: string; by: string };
   'secret.rotated': { name: string; environment: string; agentIds: string[] };
+  // Named dashboard users and their logins: never a password.
+  'user.added': { userId: string; name: string; role: 'admin' | 'viewer' };
+  'user.removed': { userId: string; name: string };
+  'auth.login': { userId: string; name: string; role: 'admin' | 'viewer'; address: string };
+  'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

@@ -15,6 +15,7 @@ import type { Service, ServiceContext, ServiceFactory } from './services.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from './tools-service.js';
 import { SecretRefs, vaultService } from '../vault/index.js';
+import { usersService } from '../users/index.js';
 
 const safetyService: ServiceFactory = (ctx) => ({
   name: 'safety',
@@ -23,7 +24,7 @@ const safetyService: ServiceFactory = (ctx) => ({
 });
 
 /** Every service the runtime starts, in order. */
-const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService, vaultService];
+const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService, vaultService, usersService];
 
 export interface RuntimeOptions {
   config: Config;
@@ -99,6 +100,7 @@ export class Runtime {
           control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
           apiRoutes: services.flatMap((s) => s.apiRoutes ?? []),
+          publicRoutes: services.flatMap((s) => s.publicRoutes ?? []),
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
       );

@@ -44,6 +44,8 @@ export interface Service {
   name: string;
   rawRoutes?: RawRoute[];
   apiRoutes?: Array<(app: Hono<AppEnv>) => void>;
+  /** Routes under /api that take no token (POST /api/login); mounted before the token check. */
+  publicRoutes?: Array<(app: Hono<AppEnv>) => void>;
   /** Extra environment for a supervised agent (e.g. OPENAI_BASE_URL, its secrets). Later services win. */
   agentEnv?(agentId: string, token: string): Record<string, string> | Promise<Record<string, string>>;
   /** Resolves once the service can serve (the vault: its master key tried); awaited before `announce`. */

@@ -13,7 +13,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const answer = (err: unknown, c: Context<AppEnv>) => {
-    const { status, body, unexpected } = toErrorResponse(err);
+    const { status, body, unexpected, headers } = toErrorResponse(err);
+    for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
     if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
     // The rest of an oversized body was never read: the connection cannot be reused.
     if (status === 413) c.header('connection', 'close');
@@ -44,6 +45,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.get('/api/health', (c) =>
     c.json({ status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, agents: deps.state.listAgents().length }),
   );
+
+  for (const mount of deps.publicRoutes ?? []) mount(app);
 
   app.use('/api/*', async (c, next) => {
     c.set('principal', await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') }));

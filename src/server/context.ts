@@ -29,6 +29,8 @@ export interface ServerDeps {
   startedAt: number;
   /** Extra Hono routes mounted under /api (tokens, budgets, breakers, …). */
   apiRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
+  /** Routes under /api that need no token (login), mounted before the token check. */
+  publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   rawRoutes?: RawRoute[];
 }
 

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { IronCageError, ValidationError } from '../core/errors.js';
+import { IronCageError, TooManyAttemptsError, ValidationError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
 
 export interface ErrorBody {
@@ -8,7 +8,10 @@ export interface ErrorBody {
 }
 
 /** The one place errors become HTTP: typed errors keep their status; anything else is a 500. */
-export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean; headers?: Record<string, string> } {
+  if (err instanceof TooManyAttemptsError) {
+    return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false, headers: { 'retry-after': String(err.retryAfterSeconds) } };
+  }
   if (err instanceof IronCageError) return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false };
   return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
 }

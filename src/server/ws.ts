@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/index.js';
-import { IronCageError, MissingTokenError, NotFoundError } from '../core/errors.js';
+import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';
 import type { ServerDeps } from './context.js';
 import { upgradeRefusal } from './errors.js';
@@ -12,6 +12,14 @@ const MAX_REPLAY = 10_000;
 /** A client this far behind is cut off; it reconnects with ?after= and loses nothing. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
+/**
+ * How often every client's token is checked again, so a token revoked or a user removed in
+ * another process (the CLI) closes its sockets within this plus the verification cache's life.
+ * A revocation in this process re-checks at once.
+ */
+const RECHECK_MS = 2_000;
+/** Close code for "your credentials are no longer good" (4000-4999: the application's own). */
+export const WS_REVOKED = 4401;
 
 /**
  * Events after which a client wants the agent's fresh status object: lifecycle, progress and
@@ -24,6 +32,8 @@ function carriesStatus(type: string): boolean {
 interface Client {
   ws: WebSocket;
   principal: Principal;
+  /** The token it connected with, re-verified every RECHECK_MS. */
+  token: string;
   alive: boolean;
 }
 
@@ -39,11 +49,18 @@ export class WsHub {
   private flushScheduled = false;
   private readonly unsubscribe: () => void;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly recheckTimer: NodeJS.Timeout;
+  private readonly unhearInvalidate: () => void;
+  private rechecking = false;
+  private recheckAgain = false;
 
   constructor(private readonly deps: ServerDeps) {
     this.unsubscribe = deps.state.subscribe((ev) => this.enqueue(ev));
     this.heartbeat = setInterval(() => this.ping(), HEARTBEAT_MS);
     this.heartbeat.unref();
+    this.recheckTimer = setInterval(() => void this.recheck(), RECHECK_MS);
+    this.recheckTimer.unref();
+    this.unhearInvalidate = deps.tokens.onInvalidate(() => void this.recheck());
   }
 
   get size(): number {
@@ -69,14 +86,41 @@ export class WsHub {
       if (principal instanceof Promise) principal.catch(() => {});
       return reject(new IronCageError('invalid_request', 403, 'after must be a whole number 0 or more'));
     }
+    const token = this.deps.tokens.credential(req.headers, url.searchParams.get('token'))!;
     Promise.resolve(principal).then(
-      (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, after)),
+      (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after)),
       reject,
     );
   }
 
-  private accept(ws: WebSocket, principal: Principal, after: number | null): void {
-    const client: Client = { ws, principal, alive: true };
+  /** Verify every client's token again; close with 4401 the sockets whose token is no longer good. */
+  private async recheck(): Promise<void> {
+    if (this.rechecking) return void (this.recheckAgain = true);
+    if (this.clients.size === 0) return;
+    this.rechecking = true;
+    try {
+      await Promise.all(
+        [...this.clients].map(async (c) => {
+          try {
+            await this.deps.tokens.verify(c.token);
+          } catch (e) {
+            if (!(e instanceof UnauthorizedError) || !this.clients.delete(c)) return;
+            c.ws.close(WS_REVOKED, e.message.slice(0, 120));
+          }
+        }),
+      );
+    } finally {
+      this.rechecking = false;
+    }
+    // A revocation heard mid-check may have missed a token already verified from the cache.
+    if (this.recheckAgain) {
+      this.recheckAgain = false;
+      await this.recheck();
+    }
+  }
+
+  private accept(ws: WebSocket, principal: Principal, token: string, after: number | null): void {
+    const client: Client = { ws, principal, token, alive: true };
     const { state } = this.deps;
     const scope = principal.role === 'agent' ? principal.agentId! : undefined;
     // Everything below is synchronous: no event can slip between the replay and the live feed.
@@ -164,7 +208,9 @@ export class WsHub {
   close(): void {
     this.flush();
     this.unsubscribe();
+    this.unhearInvalidate();
     clearInterval(this.heartbeat);
+    clearInterval(this.recheckTimer);
     for (const c of this.clients) c.ws.close(1001, 'iron-cage is shutting down');
     this.clients.clear();
     this.wss.close();

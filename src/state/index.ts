@@ -7,3 +7,4 @@ export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type
 export type { ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii-store.js';
 export { SecretsStore, SECRET_OPERATIONS, type SecretOperation, type SecretAuditInput, type SealedColumns, type SecretRow, type SecretAuditRow, type VaultMetaRow } from './secrets-store.js';
+export { UsersStore, type UserRow, type UserRole, type UserView } from './users-store.js';

@@ -192,6 +192,19 @@ const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 6: named dashboard users (an Argon2id hash of the password; soft removal, a name unique
+  // among live users).
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    removed_at TEXT
+  );
+  CREATE UNIQUE INDEX users_live_name ON users (name) WHERE removed_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -221,3 +221,20 @@ export const vaultMeta = sqliteTable('vault_meta', {
 
 export type SecretRow = typeof secrets.$inferSelect;
 export type SecretAuditRow = typeof secretAuditLog.$inferSelect;
+
+// Named dashboard users (migration 6). Only an Argon2id PHC string of the password is kept.
+// Removal is soft: a removed user's tokens are refused, and the name can be given out again.
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(), // user_<hex>
+    name: text('name').notNull(),
+    role: text('role').notNull(), // 'admin' | 'viewer'
+    passwordHash: text('password_hash').notNull(),
+    createdAt: text('created_at').notNull(),
+    removedAt: text('removed_at'),
+  },
+  (t) => [uniqueIndex('users_live_name').on(t.name).where(sql`removed_at IS NULL`)],
+);
+
+export type UserRow = typeof users.$inferSelect;

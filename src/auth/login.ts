@@ -1,0 +1,79 @@
+import { TooManyAttemptsError } from '../core/errors.js';
+import type { StateManager, UsersStore, UserRole } from '../state/index.js';
+import { LoginLimiter } from './login-limiter.js';
+import type { TokenService } from './tokens.js';
+import { BAD_CREDENTIALS, PasswordCheck } from './users.js';
+
+export interface LoginResult {
+  token: string;
+  role: UserRole;
+  name: string;
+  expiresAt: string;
+}
+
+export interface LoginDeps {
+  users: Pick<UsersStore, 'liveByName'>;
+  tokens: Pick<TokenService, 'issue'>;
+  state: Pick<StateManager, 'record'>;
+  ttlMinutes: number;
+}
+
+const WINDOW_MS = 15 * 60_000;
+/** Per name: a password guesser gets this many tries per window. */
+export const NAME_FAILURES = 5;
+/** Per address: more, since one address may be several people (a NAT, a proxy). */
+export const ADDRESS_FAILURES = 20;
+
+/**
+ * Name and password → a short-lived user JWT. Failed logins are limited per name and per
+ * client address; a refused attempt is refused before any password is checked.
+ *
+ * @example
+ *   const r = await login.login('ann', 'correct horse battery', '127.0.0.1');
+ */
+export class LoginService {
+  private readonly check: PasswordCheck;
+  readonly byName = new LoginLimiter({ maxFailures: NAME_FAILURES, windowMs: WINDOW_MS });
+  readonly byAddress = new LoginLimiter({ maxFailures: ADDRESS_FAILURES, windowMs: WINDOW_MS });
+
+  constructor(private readonly d: LoginDeps) {
+    this.check = new PasswordCheck(d.users);
+  }
+
+  async login(name: string, password: string, address: string): Promise<LoginResult> {
+    const nameKey = name.toLowerCase();
+    // The name is whatever was typed: no control characters reach a log line.
+    const shown = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+    const wait = Math.max(this.byName.blockedFor(nameKey), this.byAddress.blockedFor(address));
+    if (wait > 0) {
+      // Recorded once per name and address per window: a flood of refusals is not a flood of rows.
+      const first = [this.byName.firstRefusal(nameKey), this.byAddress.firstRefusal(address)].some(Boolean);
+      if (first) this.failed(shown, address, 'too_many_attempts');
+      throw new TooManyAttemptsError(Math.ceil(wait / 1000));
+    }
+    const user = await this.check.check(name, password);
+    if (!user) {
+      this.byName.fail(nameKey);
+      this.byAddress.fail(address);
+      this.failed(shown, address, 'bad_credentials');
+      throw BAD_CREDENTIALS();
+    }
+    this.byName.reset(nameKey);
+    const role = user.role as UserRole;
+    const ttlSeconds = this.d.ttlMinutes * 60;
+    const token = await this.d.tokens.issue({ role, name: user.name, userId: user.id, ttlSeconds });
+    this.d.state.record({
+      agentId: null,
+      type: 'auth.login',
+      severity: 'info',
+      message: `${user.name} logged in (${role}) from ${address}`,
+      data: { userId: user.id, name: user.name, role, address },
+    });
+    return { token, role, name: user.name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
+  }
+
+  private failed(name: string, address: string, reason: 'bad_credentials' | 'too_many_attempts'): void {
+    const why = reason === 'bad_credentials' ? 'Failed login' : 'Login refused (too many failures)';
+    this.d.state.record({ agentId: null, type: 'auth.login_failed', severity: 'warn', message: `${why} for '${name}' from ${address}`, data: { name, address, reason } });
+  }
+}

@@ -1,0 +1,78 @@
+import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
+import { UnauthorizedError, ValidationError } from '../core/errors.js';
+import { KDF_DEFAULTS } from '../secrets/index.js';
+import type { UsersStore, UserRole, UserView } from '../state/index.js';
+import type { TokenService } from './tokens.js';
+
+export const USER_ROLES = ['admin', 'viewer'] as const;
+export const PASSWORD_MIN = 12;
+/** Argon2 hashes whatever it is given; a megabyte password is a cheap way to burn CPU. */
+export const PASSWORD_MAX = 1024;
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+// `const enum` in the binding's typings: esbuild cannot inline it across packages.
+const ARGON2ID = 2 as Algorithm;
+/** The vault's Argon2id parameters (OWASP's minimum): one set of numbers for both. */
+const PASSWORD_HASH = { algorithm: ARGON2ID, memoryCost: KDF_DEFAULTS.m, timeCost: KDF_DEFAULTS.t, parallelism: KDF_DEFAULTS.p };
+
+/** An Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`); the only form a password is kept in. */
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, PASSWORD_HASH);
+}
+
+export function checkUserName(name: string): string {
+  if (!USER_NAME.test(name)) throw new ValidationError('name: 1-64 letters, digits, dots, dashes, underscores or @, starting with a letter or digit');
+  return name;
+}
+
+export function checkPassword(password: string): string {
+  if (password.length < PASSWORD_MIN) throw new ValidationError(`password: at least ${PASSWORD_MIN} characters`);
+  if (password.length > PASSWORD_MAX) throw new ValidationError(`password: at most ${PASSWORD_MAX} characters`);
+  return password;
+}
+
+/** Validate, hash and store a new user. */
+export async function addUser(store: Pick<UsersStore, 'add'>, o: { name: string; role: string; password: string }): Promise<UserView> {
+  const name = checkUserName(o.name);
+  if (!(USER_ROLES as readonly string[]).includes(o.role)) throw new ValidationError(`role: must be ${USER_ROLES.join(' or ')}`);
+  checkPassword(o.password);
+  return store.add({ id: `user_${randomBytes(6).toString('hex')}`, name, role: o.role, passwordHash: await hashPassword(o.password) });
+}
+
+/**
+ * A password check that costs the same whether or not the user exists: an unknown name is
+ * checked against a hash of a random password, so neither the answer nor its timing tells
+ * which of the two was wrong.
+ */
+export class PasswordCheck {
+  private dummy: Promise<string> | null = null;
+
+  constructor(private readonly store: Pick<UsersStore, 'liveByName'>) {}
+
+  /** The live user when name and password match; null otherwise. */
+  async check(name: string, password: string): Promise<UserView | null> {
+    const row = USER_NAME.test(name) ? this.store.liveByName(name) : null;
+    const phc = row?.passwordHash ?? (await (this.dummy ??= hashPassword(randomBytes(18).toString('base64'))));
+    let ok = false;
+    try {
+      ok = await verify(phc, password);
+    } catch {
+      ok = false;
+    }
+    if (!row || !ok) return null;
+    const { passwordHash: _h, ...user } = row;
+    return user;
+  }
+}
+
+/** Let the token service check, on every verification, that a user token's user is still live. */
+export function wireUsers(tokens: TokenService, store: Pick<UsersStore, 'byId'>): void {
+  tokens.resolveUser = (id) => {
+    const u = store.byId(id);
+    return u && u.removedAt === null ? { name: u.name, role: u.role as UserRole } : null;
+  };
+}
+
+/** The one message for a wrong name and a wrong password alike. */
+export const BAD_CREDENTIALS = (): UnauthorizedError => new UnauthorizedError('wrong name or password');

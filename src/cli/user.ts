@@ -1,0 +1,50 @@
+import { addUser, USER_ROLES } from '../auth/index.js';
+import { loadConfig } from '../config/index.js';
+import { ConfigError, IronCageError } from '../core/errors.js';
+import { StateManager, UsersStore } from '../state/index.js';
+import { readStdin } from './secrets.js';
+
+export interface UserArgs {
+  action: 'add' | 'rm' | 'list';
+  name?: string;
+  role?: string;
+  db?: string;
+  config?: string;
+  json?: boolean;
+}
+
+/**
+ * `iron-cage user …` on the database file directly. The password comes from stdin, never argv
+ * (argv shows in `ps` and shell history), and only its Argon2id hash is stored. A running
+ * iron-cage refuses a removed user's tokens within seconds (its verification cache).
+ */
+export async function runUser(a: UserArgs, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
+  const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
+  if (a.action !== 'list' && !a.name) throw new ConfigError(`user ${a.action}: name the user, e.g. iron-cage user ${a.action} ann${a.action === 'add' ? ' --role viewer' : ''}`);
+  if (a.action === 'add' && !(USER_ROLES as readonly string[]).includes(a.role ?? '')) throw new ConfigError(`--role: required, ${USER_ROLES.join(' or ')}`);
+  const state = StateManager.open(config.db);
+  const users = new UsersStore(state);
+  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  try {
+    if (a.action === 'add') {
+      const password = await readStdin(input, `Password for ${a.name}`);
+      const u = await addUser(users, { name: a.name!, role: a.role!, password });
+      return a.json ? out(JSON.stringify(u)) : out(`Added ${u.role} user '${u.name}' (${u.id}).`);
+    }
+    if (a.action === 'rm') {
+      const u = users.remove(a.name!);
+      if (!u) throw new ConfigError(`no user '${a.name}'`);
+      return a.json ? out(JSON.stringify(u)) : out(`Removed user '${u.name}' (${u.id}); their tokens are refused from now on.`);
+    }
+    const rows = users.list();
+    if (a.json) return out(JSON.stringify(rows));
+    if (rows.length === 0) return out('No users.');
+    for (const u of rows) out(`${u.id}  ${u.role.padEnd(6)}  ${u.name}  added ${u.createdAt}`);
+  } catch (e) {
+    // Bad input (a short password, a taken name): one line, exit 2.
+    if (e instanceof IronCageError && !(e instanceof ConfigError) && e.status < 500) throw new ConfigError(e.message);
+    throw e;
+  } finally {
+    await state.close();
+  }
+}
