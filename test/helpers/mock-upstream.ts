@@ -14,6 +14,8 @@ export interface MockReply {
   pieceChars?: number;
   /** Send finish_reason with the last piece of text, as vLLM and others do, not in a chunk of its own. */
   finishWithLastPiece?: boolean;
+  /** Streams: after the first piece of text, wait for this before sending the rest. */
+  holdAfterFirst?: Promise<void>;
 }
 
 /**
@@ -53,10 +55,11 @@ export class MockUpstream {
       const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1, model: body.model };
       res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`);
       const pieces = r.pieceChars ? (content.match(new RegExp(`[\\s\\S]{1,${r.pieceChars}}`, 'g')) ?? []) : (content.match(/\S+\s*/g) ?? []);
-      pieces.forEach((word, i) => {
+      for (const [i, word] of pieces.entries()) {
         const last = r.finishWithLastPiece && i === pieces.length - 1;
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: last ? 'stop' : null }] })}\n\n`);
-      });
+        if (i === 0 && r.holdAfterFirst) await r.holdAfterFirst;
+      }
       if (!r.finishWithLastPiece) res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
       if (body.stream_options?.include_usage && usage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
       res.end('data: [DONE]\n\n');

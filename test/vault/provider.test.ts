@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
 import { DEFAULTS } from '../../src/config/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
@@ -42,6 +43,47 @@ describe('a provider key kept in the vault', () => {
       expect(reads).toEqual({ n: 2 });
       expect(t.log()).not.toMatch(/sk-upstream-key/);
     } finally {
+      await t.stop();
+    }
+  });
+
+  it('rotated while a call streams: the stream finishes on the old key, the next call uses the new one', async () => {
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    const made = await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'OPENAI_API_KEY', environment: 'staging', value: 'sk-stream-key-OLD-0003' }) });
+    expect(made.status).toBe(201);
+    const id = (await made.json()).id;
+    await setup.stop();
+
+    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'secret:OPENAI_API_KEY', timeoutMs: 5000 } } };
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'staging', gateway } });
+    try {
+      t.rt.state.registerAgent({ id: 'ps-00000001', name: 'streamer', kind: 'external', script: null, args: [], limitMicros: null });
+      const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: await t.rt.tokens.issue({ role: 'agent', name: 'ps-00000001', agentId: 'ps-00000001' }), maxRetries: 0 });
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      upstream!.next = () => ({ content: 'one two three four', usage: { prompt_tokens: 5, completion_tokens: 4 }, holdAfterFirst: held });
+      const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] });
+      const it = stream[Symbol.asyncIterator]();
+      let text = '';
+      // Read until the first words are in: the upstream now holds the rest back.
+      while (!text.includes('one')) text += (await it.next()).value?.choices[0]?.delta?.content ?? '';
+      const during = upstream!.requests.length;
+      expect(upstream!.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-OLD-0003');
+
+      expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'sk-stream-key-NEW-0004' }) })).status).toBe(200);
+      release();
+      for (let r = await it.next(); !r.done; r = await it.next()) text += r.value.choices[0]?.delta?.content ?? '';
+      expect(text).toBe('one two three four');
+      expect(upstream!.requests).toHaveLength(during);
+      const row = t.rt.state.database.prepare("SELECT status, completion_tokens FROM llm_requests WHERE agent_id = 'ps-00000001'").get();
+      expect(row).toEqual({ status: 'ok', completion_tokens: 4 });
+
+      upstream!.next = () => ({ content: 'after', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+      const after = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'again' }] });
+      expect(after.choices[0]!.message.content).toBe('after');
+      expect(upstream!.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-NEW-0004');
+    } finally {
+      upstream!.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
       await t.stop();
     }
   });
