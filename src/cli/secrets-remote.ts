@@ -2,6 +2,10 @@ import { existsSync } from 'node:fs';
 import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
+import type { SecretAuditRow } from '../state/index.js';
+import type { SecretView } from '../vault/index.js';
+
+export type SecretAuditView = Pick<SecretAuditRow, 'timestamp' | 'operation' | 'secretName' | 'requesterRole' | 'requester' | 'agentId' | 'success' | 'errorMessage'>;
 
 /** A running iron-cage that holds this database, and an admin token it accepts. */
 export interface Server {
@@ -57,3 +61,20 @@ export async function remoteChange(s: Server, action: 'set' | 'rotate' | 'rm', n
   const out = row ? await call(s, 'PUT', `/api/secrets/${row.id}`, { value: v }) : await call(s, 'POST', '/api/secrets', { name, environment, value: v });
   return `${row ? 'Updated' : 'Created'} ${out.name} in ${out.environment} (${out.id}): ${out.maskedValue} (through ${s.url})`;
 }
+
+/** What list, get and audit read, from the server instead of the file (no master key needed here). */
+export const remoteRead = {
+  list: async (s: Server, environment: string | undefined): Promise<SecretView[]> =>
+    (await call(s, 'GET', `/api/secrets${environment === undefined ? '' : `?environment=${encodeURIComponent(environment)}`}`)).secrets,
+  get: async (s: Server, name: string, environment: string): Promise<string> => {
+    const row = (await remoteRead.list(s, environment)).find((x) => x.name === name);
+    if (!row) throw new ConfigError(`no secret ${name} in environment ${environment}`);
+    return (await call(s, 'GET', `/api/secrets/${row.id}?reveal=true`)).value;
+  },
+  audit: async (s: Server, q: { name?: string; operation?: string; limit: number }): Promise<SecretAuditView[]> => {
+    const p = new URLSearchParams({ limit: String(q.limit) });
+    if (q.name) p.set('secret_name', q.name);
+    if (q.operation) p.set('operation', q.operation);
+    return (await call(s, 'GET', `/api/secrets/audit?${p}`)).records;
+  },
+};

@@ -3,8 +3,8 @@ import type { Principal } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
-import { rekey, VaultService } from '../vault/index.js';
-import { findServer, remoteChange } from './secrets-remote.js';
+import { rekey, VaultService, type SecretView } from '../vault/index.js';
+import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
 export interface SecretsArgs {
   action: 'list' | 'set' | 'rotate' | 'get' | 'rm' | 'audit' | 'rekey';
@@ -26,11 +26,38 @@ export async function readStdin(input: NodeJS.ReadableStream & { isTTY?: boolean
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+const listLines = (rows: SecretView[], json: boolean | undefined): string[] =>
+  json ? [JSON.stringify(rows)] : rows.length === 0 ? ['No secrets.'] : rows.map((s) => `${s.name.padEnd(24)}  ${s.environment.padEnd(12)}  ${s.maskedValue.padEnd(12)}  updated ${s.updatedAt}`);
+
+const auditLines = (rows: SecretAuditView[], json: boolean | undefined): string[] =>
+  json
+    ? [JSON.stringify(rows)]
+    : rows.map((r) => `${r.timestamp}  ${r.operation.padEnd(7)}  ${(r.secretName ?? '-').padEnd(24)}  ${r.requesterRole}:${r.requester}${r.agentId ? ` agent ${r.agentId}` : ''}  ${r.success ? 'ok' : `FAILED ${r.errorMessage ?? ''}`}`);
+
+/** The environment `list` shows: all of them unless one was asked for (flag or IRON_CAGE_ENV). */
+const listScope = (a: SecretsArgs, env: string): string | undefined => (a.env === undefined && !process.env.IRON_CAGE_ENV ? undefined : env);
+
+/** What the CLI does through a running server: everything but rekey, which must run alone. */
+async function throughServer(a: SecretsArgs, s: Server, env: string, input: NodeJS.ReadableStream, db: string): Promise<string[]> {
+  switch (a.action) {
+    case 'list':
+      return listLines(await remoteRead.list(s, listScope(a, env)), a.json);
+    case 'get':
+      return [await remoteRead.get(s, a.name!, env)];
+    case 'audit':
+      return auditLines(await remoteRead.audit(s, { name: a.name, operation: a.operation, limit: a.limit ?? 100 }), a.json);
+    case 'rekey':
+      throw new ConfigError(`secrets rekey: stop the iron-cage serving ${db} first (at ${s.url}); it holds the old key`);
+    default:
+      return [await remoteChange(s, a.action, a.name!, env, () => readStdin(input, `Value for ${a.name} (${env})`))];
+  }
+}
+
 /**
- * `iron-cage secrets …` on the database file directly, as the local admin. The value comes
- * from stdin, never argv (argv shows in `ps` and shell history); only `get` prints one.
- * A server running on the same file sees the change on its next read, but sends no rotation
- * signal (change secrets through the API for that).
+ * `iron-cage secrets …` as the local admin: through the iron-cage serving this database when
+ * one answers (changes then reach running agents, and no master key is needed here), else on
+ * the file with IRON_CAGE_MASTER_KEY. The value comes from stdin, never argv (argv shows in
+ * `ps` and shell history); only `get` prints one. `rekey` runs on the file, with no server.
  */
 export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, env: a.env } });
@@ -40,11 +67,14 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
   const me: Principal = { role: 'admin', agentId: null, name: `cli:${userInfo().username}`, jti: '' };
   try {
-    // A change goes through the server holding this database when one runs, so that running
-    // agents hear of it; otherwise it is made on the file.
-    if ((a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && a.name) {
-      const server = await findServer(config, userInfo().username, a.url);
-      if (server) return out(await remoteChange(server, a.action, a.name, env, () => readStdin(input, `Value for ${a.name} (${env})`)));
+    if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation)) throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
+    if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
+    // With a server holding this database, the CLI goes through it: a change reaches running
+    // agents (SIGUSR1), and no master key is needed here. Otherwise it works on the file.
+    const server = await findServer(config, userInfo().username, a.url);
+    if (server) {
+      for (const line of await throughServer(a, server, env, input, config.db)) out(line);
+      return;
     }
     const vault = await VaultService.open({ store, state }, process.env.IRON_CAGE_MASTER_KEY);
     const named = () => {
@@ -54,13 +84,9 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       return row;
     };
     switch (a.action) {
-      case 'list': {
-        const rows = await vault.list(me, a.env === undefined && !process.env.IRON_CAGE_ENV ? undefined : env);
-        if (a.json) return out(JSON.stringify(rows));
-        if (rows.length === 0) return out('No secrets.');
-        for (const s of rows) out(`${s.name.padEnd(24)}  ${s.environment.padEnd(12)}  ${s.maskedValue.padEnd(12)}  updated ${s.updatedAt}`);
+      case 'list':
+        for (const line of listLines(await vault.list(me, listScope(a, env)), a.json)) out(line);
         return;
-      }
       case 'set':
       case 'rotate': {
         const row = named();
@@ -74,13 +100,9 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
         const s = await vault.remove(me, named()!.id);
         return out(`Deleted ${s.name} from ${s.environment} (${s.id}).`);
       }
-      case 'audit': {
-        if (a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation)) throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
-        const rows = vault.auditLog(me, { secretName: a.name, operation: a.operation as SecretOperation | undefined, limit: a.limit ?? 100 });
-        if (a.json) return out(JSON.stringify(rows));
-        for (const r of rows) out(`${r.timestamp}  ${r.operation.padEnd(7)}  ${(r.secretName ?? '-').padEnd(24)}  ${r.requesterRole}:${r.requester}${r.agentId ? ` agent ${r.agentId}` : ''}  ${r.success ? 'ok' : `FAILED ${r.errorMessage ?? ''}`}`);
+      case 'audit':
+        for (const line of auditLines(vault.auditLog(me, { secretName: a.name, operation: a.operation as SecretOperation | undefined, limit: a.limit ?? 100 }), a.json)) out(line);
         return;
-      }
       case 'rekey': {
         const n = await rekey(vault, store, await readStdin(input, 'New master key'), me);
         return out(`Re-encrypted ${n} secret(s) under the new master key; set IRON_CAGE_MASTER_KEY to it from now on.`);

@@ -160,6 +160,21 @@ describe('secrets and a running python agent', () => {
       const miss = await cli(['secrets', 'rotate', 'NOPE', '--env', 'production', '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], 'x', env);
       expect(miss.status).toBe(2);
       expect(miss.stderr).toBe('iron-cage: no secret NOPE in environment production\n');
+
+      // Reading works the same way without a master key: list masked, get (audited), audit.
+      const via = (...args: string[]) => cli(['secrets', ...args, '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], '', env);
+      const list = await via('list', '--env', 'production');
+      expect(list.stderr).toBe('');
+      expect(list.stdout).toMatch(/^LINKEDIN_TOKEN\s+production\s+li-t\.\.\.0ab\s+updated /m);
+      expect(list.stdout).not.toContain(NEWEST);
+      expect((await via('get', 'LINKEDIN_TOKEN', '--env', 'production')).stdout).toBe(`${NEWEST}\n`);
+      const audit = (await via('audit', 'LINKEDIN_TOKEN')).stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]);
+      expect(audit[0]).toBe('CREATE');
+      expect(audit.at(-1)).toBe('REVEAL');
+      // Re-encrypting under a running server would leave it holding the old key: refused.
+      const rekey = await cli(['secrets', 'rekey', '--db', join(dir, 'iron_state.db'), '--url', t.rt.url], 'a new master key', { ...process.env, IRON_CAGE_MASTER_KEY: KEY });
+      expect(rekey.status).toBe(2);
+      expect(rekey.stderr).toMatch(/^iron-cage: secrets rekey: stop the iron-cage serving .* first/);
     } finally {
       await t.stop();
     }
