@@ -49,6 +49,12 @@ export class LoginLimiter {
     this.failures.set(key, { count: 1, since: now });
   }
 
+  /** Take back one failure counted for `key` (an attempt counted before it was checked, that succeeded). */
+  forgive(key: string): void {
+    const f = this.failures.get(key);
+    if (f && --f.count <= 0) this.failures.delete(key);
+  }
+
   reset(key: string): void {
     this.failures.delete(key);
   }

@@ -23,6 +23,8 @@ const WINDOW_MS = 15 * 60_000;
 export const NAME_FAILURES = 5;
 /** Per address: more, since one address may be several people (a NAT, a proxy). */
 export const ADDRESS_FAILURES = 20;
+/** Password checks (Argon2id, 19 MiB each) running at once; more are refused, not queued. */
+const MAX_CHECKS_IN_FLIGHT = 4;
 
 /**
  * Name and password → a short-lived user JWT. Failed logins are limited per name and per
@@ -35,6 +37,7 @@ export class LoginService {
   private readonly check: PasswordCheck;
   readonly byName = new LoginLimiter({ maxFailures: NAME_FAILURES, windowMs: WINDOW_MS });
   readonly byAddress = new LoginLimiter({ maxFailures: ADDRESS_FAILURES, windowMs: WINDOW_MS });
+  private checksInFlight = 0;
 
   constructor(private readonly d: LoginDeps) {
     this.check = new PasswordCheck(d.users);
@@ -48,17 +51,29 @@ export class LoginService {
     if (wait > 0) {
       // Recorded once per name and address per window: a flood of refusals is not a flood of rows.
       const first = [this.byName.firstRefusal(nameKey), this.byAddress.firstRefusal(address)].some(Boolean);
-      if (first) this.failed(shown, address, 'too_many_attempts');
+      if (first) this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, 'too_many_attempts');
       throw new TooManyAttemptsError(Math.ceil(wait / 1000));
     }
-    const user = await this.check.check(name, password);
+    // A flood of guesses must not fill the thread pool the vault and the file system share.
+    if (this.checksInFlight >= MAX_CHECKS_IN_FLIGHT) throw new TooManyAttemptsError(1);
+    // Counted as a failure before the (slow) check, so parallel guesses cannot all get past the
+    // limit while the first ones are still being checked; a success takes it back.
+    this.byName.fail(nameKey);
+    this.byAddress.fail(address);
+    this.checksInFlight++;
+    let user: Awaited<ReturnType<PasswordCheck['check']>>;
+    try {
+      user = await this.check.check(name, password);
+    } finally {
+      this.checksInFlight--;
+    }
     if (!user) {
-      this.byName.fail(nameKey);
-      this.byAddress.fail(address);
-      this.failed(shown, address, 'bad_credentials');
+      // A name that is no user may be a password typed into the wrong field: not recorded.
+      this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, 'bad_credentials');
       throw BAD_CREDENTIALS();
     }
     this.byName.reset(nameKey);
+    this.byAddress.forgive(address);
     const role = user.role as UserRole;
     const ttlSeconds = this.d.ttlMinutes * 60;
     const token = await this.d.tokens.issue({ role, name: user.name, userId: user.id, ttlSeconds });

@@ -37,6 +37,9 @@ export function parseJsonBody(text: string, { optional = false } = {}): unknown 
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ValidationError(`request body is not valid JSON: ${(e as Error).message}`, 'invalid_json');
+    // Not the parser's own message: it quotes the text around the error, which may be a secret
+    // value or a password, and this message is answered, logged and audited.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new ValidationError(`request body is not valid JSON${at === undefined ? '' : ` (at position ${at})`}`, 'invalid_json');
   }
 }

@@ -49,7 +49,7 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
+  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted() }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
     const signal = rotationSignals(ctx, v);
     // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
     v.onChange = async (environment, name) => {

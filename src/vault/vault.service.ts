@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Principal } from '../auth/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
-import type { NewEvent } from '../core/events.js';
+import { TERMINAL_STATUSES, type NewEvent } from '../core/events.js';
 import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
 import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../secrets/index.js';
 import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
@@ -25,6 +25,8 @@ export interface VaultDeps {
   state: Pick<StateManager, 'getAgent'>;
   /** `secrets.expose_provider_keys`: let secrets named like the provider keys reach agents. */
   exposeProviderKeys?: boolean;
+  /** Secrets the config refers to (provider keys, tool headers): iron-cage's own, never an agent's. */
+  configRefs?: () => Iterable<string>;
 }
 
 /**
@@ -34,6 +36,8 @@ export interface VaultDeps {
  * `secrets.expose_provider_keys: true`.
  */
 export const PROVIDER_KEY_VARS: readonly string[] = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
+/** What the gateway sets in an agent's environment: a secret of the same name would route it around the cage. */
+const GATEWAY_VARS: readonly string[] = ['OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL'];
 
 const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
 const updateBody = z.strictObject({ value: z.unknown() });
@@ -218,6 +222,10 @@ export class VaultService {
     return this.guarded(p, 'READ', null, async () => {
       const agent = this.deps.state.getAgent(agentId);
       if (!agent) throw new NotFoundError(`no agent ${agentId}`);
+      // A token outlives its run, and an external agent has no run: secrets go to a running one only.
+      if (agent.kind !== 'supervised' || TERMINAL_STATUSES.has(agent.status)) {
+        throw new ForbiddenError(`agent ${agentId} is not a running supervised agent: its token no longer fetches secrets`);
+      }
       const secrets = await this.values(agent.environment);
       for (const k of Object.keys(secrets)) if (!this.reachesAgent(k)) delete secrets[k];
       this.deps.store.audit(Object.keys(secrets).map((n) => this.audit(p, 'READ', n, true, null, agentId)));
@@ -247,10 +255,15 @@ export class VaultService {
     return { values, failed };
   }
 
-  /** Provider keys (see PROVIDER_KEY_VARS) and iron-cage's own IRON_CAGE_* variables are not the vault's to set in an agent. */
+  /**
+   * Not the vault's to give an agent: iron-cage's own IRON_CAGE_* and gateway variables, and the
+   * credentials iron-cage itself attaches upstream (provider keys, secrets the config refers to),
+   * which would let the agent bypass the budget and the redaction.
+   */
   private reachesAgent(name: string): boolean {
-    if (name.startsWith('IRON_CAGE_')) return false;
-    return this.deps.exposeProviderKeys === true || !PROVIDER_KEY_VARS.includes(name);
+    if (name.startsWith('IRON_CAGE_') || GATEWAY_VARS.includes(name)) return false;
+    if (this.deps.exposeProviderKeys === true) return true;
+    return !PROVIDER_KEY_VARS.includes(name) && ![...(this.deps.configRefs?.() ?? [])].includes(name);
   }
 
   private async values(environment: string): Promise<Record<string, string>> {

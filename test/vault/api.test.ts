@@ -23,7 +23,8 @@ async function create(name: string, value: string, environment = 'production'): 
 
 beforeAll(async () => {
   t = await startTestRuntime({ env: { IRON_CAGE_MASTER_KEY: KEY } });
-  t.rt.state.registerAgent({ id: AGENT, name: 'external', kind: 'external', script: null, args: [], limitMicros: null, environment: 'production' });
+  // A supervised run's row (its process is not needed for the API): secrets go to running runs only.
+  t.rt.state.registerAgent({ id: AGENT, name: 'run', kind: 'supervised', script: 'run.py', args: [], limitMicros: null, environment: 'production' });
   viewer = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
   agent = await t.rt.tokens.issue({ role: 'agent', name: AGENT, agentId: AGENT });
   otherAgent = await t.rt.tokens.issue({ role: 'agent', name: 'other', agentId: 'ot-00000000' });
@@ -85,6 +86,8 @@ describe('secrets API', () => {
       ['unknown field', { method: 'POST', ...json({ name: 'X_Y', value: 'v', owner: 'me' }) }, 400, /owner/],
       ['bad environment', { method: 'POST', ...json({ name: 'X_Y', value: 'v', environment: '../prod' }) }, 400, /environment:/],
       ['not JSON', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } }, 400, /not valid JSON/],
+      // An unquoted value: the parser's own message would quote it back into the answer and the audit log.
+      ['unquoted value', { method: 'POST', body: '{"name":"LEAKY","value":hunter2-unquoted-secret}', headers: { 'content-type': 'application/json' } }, 400, /^request body is not valid JSON/],
       ['not UTF-8', { method: 'POST', body: Buffer.concat([Buffer.from('{"name":"X_Y","value":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), headers: { 'content-type': 'application/json' } }, 400, /not valid UTF-8/],
       ['path trick', { path: '/api/secrets/..%2F..%2Fetc', method: 'GET' }, 400, /id: must be secret-/],
       ['path trick PUT', { path: "/api/secrets/secret-1' OR 1=1", method: 'PUT', ...json({ value: 'v' }) }, 400, /id: must be secret-/],
@@ -101,6 +104,22 @@ describe('secrets API', () => {
     const failed = auditRows().filter((a) => a.success === 0 && a.operation !== 'DENIED');
     expect(failed.length).toBeGreaterThanOrEqual(10);
     expect(JSON.stringify(failed)).not.toContain('x'.repeat(100));
+    expect(JSON.stringify(auditRows())).not.toContain('hunter2');
+  });
+
+  it('gives secrets to a running supervised agent only: not to an external agent, not after the run ended', async () => {
+    await create('RUN_ONLY', 'run-only-value-0123456789');
+    t.rt.state.registerAgent({ id: 'ex-00000001', name: 'notebook', kind: 'external', script: null, args: [], limitMicros: null });
+    const external = await t.rt.tokens.issue({ role: 'agent', name: 'notebook', agentId: 'ex-00000001' });
+    const r = await t.api('/api/agents/ex-00000001/secrets', { token: external });
+    expect(r.status).toBe(403);
+    expect(JSON.stringify(await r.json())).not.toContain('run-only-value');
+    t.rt.state.registerAgent({ id: 'dn-00000001', name: 'done', kind: 'supervised', script: 'done.py', args: [], limitMicros: null, environment: 'production' });
+    t.rt.state.updateAgent('dn-00000001', { status: 'completed', endedAt: new Date().toISOString() }, { type: 'agent.exited', severity: 'info', message: 'done', data: { status: 'completed', exitCode: 0, signal: null, durationMs: 1 } });
+    const ended = await t.rt.tokens.issue({ role: 'agent', name: 'done', agentId: 'dn-00000001' });
+    expect((await t.api('/api/agents/dn-00000001/secrets', { token: ended })).status).toBe(403);
+    // The running one still gets them.
+    expect((await (await t.api(`/api/agents/${AGENT}/secrets`, { token: agent })).json()).secrets.RUN_ONLY).toBe('run-only-value-0123456789');
   });
 
   it('enforces the RBAC matrix on every route, auditing each refusal as DENIED', async () => {

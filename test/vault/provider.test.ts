@@ -88,6 +88,25 @@ describe('a provider key kept in the vault', () => {
     }
   });
 
+  it('keeps a secret the config refers to (any name) and the gateway variables from agents', async () => {
+    const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
+    for (const [name, value] of [['OPENAI_PROD_KEY', 'sk-prod-REAL-provider-key-77'], ['OPENAI_BASE_URL', 'https://api.example.com/v1'], ['PLAIN_SECRET', 'plain-agent-secret-0099']]) {
+      expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, environment: 'refs', value }) })).status).toBe(201);
+    }
+    await setup.stop();
+    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'secret:OPENAI_PROD_KEY', timeoutMs: 5000 } } };
+    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'refs', gateway } });
+    try {
+      t.rt.state.registerAgent({ id: 'rf-00000001', name: 'run', kind: 'supervised', script: 'run.py', args: [], limitMicros: null, environment: 'refs' });
+      const token = await t.rt.tokens.issue({ role: 'agent', name: 'run', agentId: 'rf-00000001' });
+      const r = await t.api('/api/agents/rf-00000001/secrets', { token });
+      expect(r.status).toBe(200);
+      expect((await r.json()).secrets).toEqual({ PLAIN_SECRET: 'plain-agent-secret-0099' });
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('warns about a plain-text key and suggests moving it', async () => {
     const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'sk-plain-text-key', timeoutMs: 5000 } } };
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { gateway } });
