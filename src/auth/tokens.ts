@@ -1,5 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { ForbiddenError, MissingTokenError, UnauthorizedError } from '../core/errors.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
 
@@ -52,7 +52,22 @@ export class TokenService {
   resolveUser: UserResolver = () => null;
   private readonly invalidated = new Set<() => void>();
 
+  private proofKey: Buffer | null = null;
+
   constructor(private readonly key: Uint8Array) {}
+
+  /**
+   * Proof that this process holds the signing key, for a client that does not trust it yet (the
+   * CLI looking for the server of its database): an HMAC of the client's nonce under a key
+   * derived for this one purpose, so an answer can never stand in for a token's signature.
+   *
+   * @example
+   *   const ok = tokens.proof(nonce) === answer.proof; // the server at that address holds our key
+   */
+  proof(nonce: string): string {
+    this.proofKey ??= Buffer.from(hkdfSync('sha256', this.key, new Uint8Array(0), 'iron-cage server proof v1', 32));
+    return createHmac('sha256', this.proofKey).update(nonce).digest('hex');
+  }
 
   /** Forget cached verifications (after a revocation in this process) and tell the listeners. */
   invalidate(): void {

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
@@ -13,10 +14,14 @@ export interface Server {
   token: string;
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
 /**
  * The server serving this database, if one answers: at `--url`, else at the configured host
- * and port. It is ours when it accepts an admin token signed with the key beside the database.
- * Changes made through it reach running agents (SIGUSR1); changes on the file do not.
+ * and port. It is ours when it proves it holds the key beside the database (an HMAC of a fresh
+ * nonce, see TokenService.proof); only then does it get an admin token, and values. Whoever
+ * else listens on that port gets nothing. Changes made through it reach running agents
+ * (SIGUSR1); changes on the file do not.
  */
 export async function findServer(config: Config, user: string, explicitUrl?: string): Promise<Server | null> {
   const keyPath = keyPathFor(config.db);
@@ -24,14 +29,28 @@ export async function findServer(config: Config, user: string, explicitUrl?: str
     if (explicitUrl) throw new ConfigError(`--url: no iron-cage has used ${config.db} yet`);
     return null;
   }
-  const token = await new TokenService(loadOrCreateKey(keyPath).key).issue({ role: 'admin', name: `cli:${user}`, ttlSeconds: 300 });
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = (explicitUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`).replace(/\/+$/, '');
+  let target: URL;
   try {
-    const r = await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(1500) });
-    if (r.ok) return { url, token };
+    target = new URL(url);
   } catch {
-    /* nobody there */
+    throw new ConfigError(`--url: "${url}" is not a URL`);
+  }
+  if (target.protocol !== 'https:' && !(target.protocol === 'http:' && LOOPBACK.test(target.hostname))) {
+    throw new ConfigError(`--url: use https:// for an iron-cage on another machine (a token and secret values would cross the network in the clear)`);
+  }
+  const tokens = new TokenService(loadOrCreateKey(keyPath).key);
+  const nonce = randomBytes(16).toString('hex');
+  try {
+    const r = await fetch(`${url}/api/health?proof=${nonce}`, { signal: AbortSignal.timeout(1500) });
+    const proof = r.ok ? ((await r.json()) as { proof?: unknown }).proof : null;
+    const expected = Buffer.from(tokens.proof(nonce));
+    if (typeof proof === 'string' && proof.length === expected.length && timingSafeEqual(Buffer.from(proof), expected)) {
+      return { url, token: await tokens.issue({ role: 'admin', name: `cli:${user}`, ttlSeconds: 300 }) };
+    }
+  } catch {
+    /* nobody there, or not an iron-cage */
   }
   if (explicitUrl) throw new ConfigError(`--url: no iron-cage serving ${config.db} answers at ${url}`);
   return null;

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
-import { NotFoundError, PayloadTooLargeError } from '../core/errors.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { toErrorResponse } from './errors.js';
 import { HOME_HTML } from './home.js';
@@ -42,9 +42,14 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     }),
   );
 
-  app.get('/api/health', (c) =>
-    c.json({ status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, agents: deps.state.listAgents().length }),
-  );
+  app.get('/api/health', (c) => {
+    const health = { status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, agents: deps.state.listAgents().length };
+    // ?proof=<nonce>: the CLI checks this server holds its database's key before sending a token.
+    const nonce = c.req.query('proof');
+    if (nonce === undefined) return c.json(health);
+    if (!/^[0-9a-f]{32,128}$/.test(nonce)) throw new ValidationError('proof: must be 32-128 lower-case hex characters');
+    return c.json({ ...health, proof: deps.tokens.proof(nonce) });
+  });
 
   for (const mount of deps.publicRoutes ?? []) mount(app);
 

@@ -40,6 +40,14 @@ describe('access', () => {
     const h = await t.api('/api/health', { token: null });
     expect(h.status).toBe(200);
     expect(await h.json()).toMatchObject({ status: 'ok', version: '0.1.0' });
+    // ?proof=<nonce>: an HMAC under a key derived from the signing key (the CLI's check), never a token's signature.
+    const nonce = 'ab'.repeat(16);
+    const proved = await (await t.api(`/api/health?proof=${nonce}`, { token: null })).json();
+    expect(proved.proof).toBe(t.rt.tokens.proof(nonce));
+    expect(proved.proof).toMatch(/^[0-9a-f]{64}$/);
+    const bad = await t.api('/api/health?proof=not-hex', { token: null });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/proof: must be 32-128/);
     for (const path of ['/api/agents', `/api/agents/${agentId}/status`, '/api/events']) {
       const r = await t.api(path, { token: null });
       expect(r.status).toBe(401);

@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,5 +82,42 @@ describe('iron-cage secrets', () => {
       const bytes = readFileSync(join(dir, f));
       for (const v of [VALUE, 'rekeyed-value-0011223344', KEY, NEW]) expect(bytes.includes(Buffer.from(v)), `${f}`).toBe(false);
     }
+  });
+
+  it('sends nothing to a server that cannot prove it holds the database key, nor over plain http to another machine', async () => {
+    secrets(['set', 'PROBED'], { stdin: 'probed-value-0001' });
+    // Something else listening where iron-cage would be: it answers every request with 200.
+    const seen: Array<{ url: string; auth: string | undefined; body: string }> = [];
+    const impostor = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push({ url: req.url ?? '', auth: req.headers.authorization, body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', proof: 'f'.repeat(64), secrets: [] }));
+      });
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+    const run = (args: string[], stdin: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [CLI, 'secrets', ...args, '--db', db], { cwd: dir, env: { ...process.env, IRON_CAGE_MASTER_KEY: KEY } });
+        let stderr = '';
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ code, stderr }));
+        c.stdin.end(stdin);
+      });
+    try {
+      const r = await run(['rotate', 'PROBED', '--url', url], 'the-new-probed-value-0002');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--url: no iron-cage serving .* answers at/);
+      // It was asked to prove itself, and got neither a token nor the value.
+      expect(seen.map((x) => x.url.split('?')[0])).toEqual(['/api/health']);
+      expect(seen.every((x) => x.auth === undefined && !x.body.includes('probed-value'))).toBe(true);
+    } finally {
+      impostor.close();
+    }
+    const remote = await run(['rotate', 'PROBED', '--url', 'http://iron.example.com:8080'], 'the-new-probed-value-0003');
+    expect(remote.code).toBe(2);
+    expect(remote.stderr).toMatch(/--url: use https:\/\/ for an iron-cage on another machine/);
   });
 });
