@@ -77,6 +77,9 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
       return Object.keys(values).length === 0 ? {} : { ...values, IRON_CAGE_SECRET_NAMES: Object.keys(values).sort().join(',') };
     },
     announce() {
+      const key = ctx.env.IRON_CAGE_MASTER_KEY;
+      // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
+      if (key && key.length < 16) ctx.logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
       // Called once `ready` has resolved (the runtime awaits it).
       void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
       if (ctx.config.secrets.exposeProviderKeys) {

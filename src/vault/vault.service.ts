@@ -226,9 +226,10 @@ export class VaultService {
       if (agent.kind !== 'supervised' || TERMINAL_STATUSES.has(agent.status)) {
         throw new ForbiddenError(`agent ${agentId} is not a running supervised agent: its token no longer fetches secrets`);
       }
-      const secrets = await this.values(agent.environment);
-      for (const k of Object.keys(secrets)) if (!this.reachesAgent(k)) delete secrets[k];
-      this.deps.store.audit(Object.keys(secrets).map((n) => this.audit(p, 'READ', n, true, null, agentId)));
+      // Like injection at spawn: a row that fails its integrity check is left out (audited), not
+      // allowed to fail the agent's whole reload.
+      const { values: secrets, audit } = await this.openForAgent(agent.environment, p, 'READ', agentId);
+      this.deps.store.audit(audit);
       return { agentId, environment: agent.environment, secrets };
     });
   }
@@ -239,20 +240,27 @@ export class VaultService {
    * starts without it rather than not at all.
    */
   async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
+    const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
+    const { values, failed, audit } = await this.openForAgent(environment, p, 'INJECT', agentId);
+    this.deps.store.audit(audit);
+    return { values, failed };
+  }
+
+  /** The values of `environment` an agent may have, with an audit row per name (failed for a row that does not open). */
+  private async openForAgent(environment: string, p: Principal, op: 'INJECT' | 'READ', agentId: string) {
     const vault = this.unlocked();
     const rows = this.deps.store.list(environment).filter((r) => this.reachesAgent(r.name));
+    // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
     const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
     const values: Record<string, string> = {};
     const failed: string[] = [];
-    const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
     const audit = rows.map((r, i) => {
       const o = opened[i]!;
       if (o.status === 'fulfilled') values[r.name] = o.value;
       else failed.push(r.name);
-      return this.audit(p, 'INJECT', r.name, o.status === 'fulfilled', o.status === 'fulfilled' ? null : String((o.reason as Error).message), agentId);
+      return this.audit(p, op, r.name, o.status === 'fulfilled', o.status === 'fulfilled' ? null : String((o.reason as Error).message), agentId);
     });
-    this.deps.store.audit(audit);
-    return { values, failed };
+    return { values, failed, audit };
   }
 
   /**
@@ -264,14 +272,6 @@ export class VaultService {
     if (name.startsWith('IRON_CAGE_') || GATEWAY_VARS.includes(name)) return false;
     if (this.deps.exposeProviderKeys === true) return true;
     return !PROVIDER_KEY_VARS.includes(name) && ![...(this.deps.configRefs?.() ?? [])].includes(name);
-  }
-
-  private async values(environment: string): Promise<Record<string, string>> {
-    const vault = this.unlocked();
-    const rows = this.deps.store.list(environment);
-    // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
-    const opened = await Promise.all(rows.map((r) => vault.open(r)));
-    return Object.fromEntries(rows.map((r, i) => [r.name, opened[i]!]));
   }
 
   /** A secret the config refers to (a provider key), for iron-cage's own use: audited READ by `config`. */
