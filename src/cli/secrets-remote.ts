@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
-import type { Config } from '../config/index.js';
+import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { SecretAuditRow } from '../state/index.js';
 import type { SecretView } from '../vault/index.js';
@@ -13,8 +13,6 @@ export interface Server {
   url: string;
   token: string;
 }
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /**
  * The server serving this database, if one answers: at `--url`, else at the configured host
@@ -37,7 +35,7 @@ export async function findServer(config: Config, user: string, explicitUrl?: str
   } catch {
     throw new ConfigError(`--url: "${url}" is not a URL`);
   }
-  if (target.protocol !== 'https:' && !(target.protocol === 'http:' && LOOPBACK.test(target.hostname))) {
+  if (target.protocol !== 'https:' && !(target.protocol === 'http:' && isLoopbackHost(target.hostname))) {
     throw new ConfigError(`--url: use https:// for an iron-cage on another machine (a token and secret values would cross the network in the clear)`);
   }
   const tokens = new TokenService(loadOrCreateKey(keyPath).key);

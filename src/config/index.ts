@@ -1,4 +1,4 @@
 export { loadConfig, type FlagValues, type LoadOptions } from './load.js';
 export { DEFAULTS, type Config } from './schema.js';
 export type { GatewayConfig } from './gateway.js';
-export { faultsPermitted, faultStatus, type ToolServiceConfig } from './tools.js';
+export { faultsPermitted, faultStatus, isLoopbackHost, type ToolServiceConfig } from './tools.js';

@@ -227,7 +227,7 @@ export const faultsSchema = z
     })),
   );
 
-/** 127.0.0.0/8, ::1 and localhost: only these keep fault injection away from other machines. */
+/** 127.0.0.0/8, ::1 and localhost: this machine only (fault injection, the secrets CLI's plain-http server). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);

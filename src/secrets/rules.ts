@@ -2,7 +2,12 @@ import { ValidationError } from '../core/errors.js';
 
 // What a secret may be called and hold, and how it is shown without being shown.
 
-export const NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
+const NAME = '[A-Z_][A-Z0-9_]*';
+export const NAME_RE = new RegExp(`^${NAME}$`);
+/** `secret:NAME` as a whole config value (a provider key): the value lives in the vault. */
+export const SECRET_REF_RE = new RegExp(`^secret:(${NAME})$`);
+/** `${secret:NAME}` inside a config string (a tool header); global, for `replace` and `matchAll`. */
+export const SECRET_TEMPLATE_RE = new RegExp(`\\$\\{secret:(${NAME})\\}`, 'g');
 export const NAME_MAX = 128;
 export const VALUE_MAX_BYTES = 64 * 1024;
 export const ENV_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../reliability/index.js';
 import type { TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
+import { SECRET_TEMPLATE_RE } from '../secrets/index.js';
 import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } from '../state/index.js';
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
@@ -21,8 +22,6 @@ export type ToolsContext = {
   /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
   secrets?: { want(name: string): void; get(name: string): string | null };
 };
-
-const HEADER_SECRET = /\$\{secret:([A-Z_][A-Z0-9_]*)\}/g;
 
 export interface ToolsOptions {
   /** Replaces the PII step for live answers (see ResponseRedactor). */
@@ -55,7 +54,7 @@ export class ToolsService {
   constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
     const { config } = ctx;
     this.secrets = ctx.secrets;
-    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(HEADER_SECRET)) ctx.secrets?.want(m[1]!);
+    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want(m[1]!);
     this.state = ctx.state;
     this.logger = ctx.logger;
     this.store = new ToolsStore(ctx.state);
@@ -148,7 +147,7 @@ export class ToolsService {
     for (const [name, value] of Object.entries(h)) {
       if (!value.includes('${secret:')) continue;
       out ??= { ...h };
-      out[name] = value.replace(HEADER_SECRET, (_m, ref: string) => {
+      out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
         const v = this.secrets?.get(ref) ?? null;
         if (v === null) throw new IronCageError('secret_unavailable', 503, `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`);
         return v;

@@ -1,9 +1,8 @@
-/** `secret:NAME` in the config: the value lives in the vault, in the run's environment. */
-const REF = /^secret:([A-Z_][A-Z0-9_]*)$/;
+import { SECRET_REF_RE } from '../secrets/index.js';
 
 /** The secret a config value refers to, or null for a plain value. */
 export function secretRef(value: string | null): string | null {
-  return value === null ? null : (REF.exec(value)?.[1] ?? null);
+  return value === null ? null : (SECRET_REF_RE.exec(value)?.[1] ?? null);
 }
 
 /**

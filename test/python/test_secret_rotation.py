@@ -14,7 +14,7 @@ from unittest import mock
 import iron_cage
 from iron_cage import _secrets, _signals
 
-from fake_server import FakeServer, closed_port_url, standalone_env, supervised_env
+from fake_server import FakeServer, closed_port_url, standalone_env, supervised_env, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = "hl-5ec2e75a"
@@ -26,14 +26,6 @@ GONE = "sk-gone-value-cccccccccc"
 
 def sha(value):
     return hashlib.sha256(value.encode()).hexdigest()[:16]
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 class Fresh(unittest.TestCase):

@@ -8,18 +8,10 @@ from iron_cage import AgentRuntime
 from iron_cage._remote import RemoteRuntime
 from iron_cage._settings import Settings
 
-from fake_server import FakeServer, closed_port_url, supervised_env
+from fake_server import FakeServer, closed_port_url, supervised_env, wait_until
 
 AGENT = "hl-0badc0de"
 TOKEN = "tok-down-0123456789"
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 class ServerDownTest(unittest.TestCase):
