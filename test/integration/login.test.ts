@@ -129,7 +129,11 @@ describe('POST /api/login', () => {
     const statuses = burst.map((r) => r.status);
     // Each guess either had its password checked (401) or was refused unchecked (429).
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
-    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    // On a slow machine most of the burst may be refused for the checks already in flight, so the
+    // guesser goes on one at a time: all told, no more than the limit are ever checked.
+    let checked = statuses.filter((s) => s === 401).length;
+    for (let i = 0; i < 6; i++) if ((await login(t, 'ann', `wrong again ${i}`)).status === 401) checked++;
+    expect(checked).toBeLessThanOrEqual(5);
     expect((await login(t, 'ann', PASSWORD)).status).toBe(429);
     // The known user's name is recorded with its failures.
     expect(t.log()).toContain("Failed login for 'ann'");
