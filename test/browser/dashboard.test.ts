@@ -1,0 +1,302 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
+import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { Upstream, withTools } from '../tools/upstream.js';
+
+// One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
+// provider works through leads only as far as the test lets it (GATE_FILE), so every step the
+// page must show happens when the test says, without sleeps.
+
+const TOTAL = 40;
+const MASTER_KEY = 'browser test master key, long enough';
+const work = tempDir('iron-cage-dash-');
+const gate = join(work.dir, 'gate');
+const dbDir = tempDir('iron-cage-dash-db-');
+
+let up: Upstream;
+let t: TestRuntime;
+let browser: TestBrowser;
+let admin: WatchedPage;
+
+const allow = (n: number) => writeFileSync(gate, String(n));
+const byId = (p: WatchedPage, id: string) => p.page.getByTestId(id);
+const textOf = (p: WatchedPage, id: string) => byId(p, id).first().innerText();
+const waitText = (p: WatchedPage, id: string, want: string | RegExp) =>
+  until(async () => {
+    const s = await textOf(p, id).catch(() => '');
+    return typeof want === 'string' ? s === want : want.test(s);
+  }, 20_000);
+const waitState = (p: WatchedPage, selector: string) => p.page.waitForSelector(selector, { timeout: 20_000 });
+const agentId = () => t.rt.agentId!;
+const api = async (path: string, init: RequestInit & { token?: string } = {}) => {
+  const r = await t.api(path, init);
+  expect(r.status, `${init.method ?? 'GET'} ${path}`).toBeLessThan(300);
+  return r.json();
+};
+const eventSeqs = async () => (await api('/api/events?limit=1000')).events.map((e: { seq: number }) => e.seq) as number[];
+const rowSeqs = (p: WatchedPage) => p.page.$$eval('[data-testid=event-row]', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.seq)));
+
+/** 100 plain WebSocket clients, each keeping the seqs it received. */
+function wsClients(n: number) {
+  const seen: number[][] = [];
+  const sockets = Array.from({ length: n }, (_, i) => {
+    seen[i] = [];
+    const ws = new WebSocket(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}&after=0`);
+    ws.on('message', (raw) => {
+      const m = JSON.parse(String(raw));
+      const events = m.type === 'snapshot' ? m.events : m.type === 'event' ? [m.event] : m.items.map((x: any) => x.event);
+      for (const e of events) seen[i]!.push(e.seq);
+    });
+    return ws;
+  });
+  return { seen, sockets, opened: Promise.all(sockets.map((ws) => new Promise((r) => ws.once('open', r)))) };
+}
+
+beforeAll(async () => {
+  allow(0);
+  up = await Upstream.start();
+  t = await startTestRuntime({
+    dir: dbDir.dir,
+    config: withTools({ crm: { url: up.url, cost_per_call_usd: 0.05, retry: { attempts: 1 }, breaker: { failure_threshold: 2, cooldown_s: 1 } } }),
+    agent: { script: join(FIXTURES, 'agents/gated_leads.py') },
+    env: { GATE_FILE: gate, TOTAL: String(TOTAL), TOOL: 'crm', PII_AT: '5', FAIL_EVERY: '4', IRON_CAGE_MASTER_KEY: MASTER_KEY },
+  });
+  browser = await launchBrowser();
+  admin = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 1920, height: 1080 } });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await t?.stop();
+  await up?.close();
+  work.cleanup();
+  dbDir.cleanup();
+});
+
+describe('the dashboard in Chromium, on a live run', () => {
+  it('takes the token out of the address bar and shows the run live, every panel fed by /ws', async () => {
+    expect(await admin.page.evaluate(() => location.href)).toBe(`${t.rt.url}/`);
+    expect(await admin.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBe(t.rt.adminToken);
+    await waitState(admin, '[data-testid=conn][data-state=live]');
+    await waitState(admin, '[data-testid=agent-status][data-status=running]');
+    expect(await textOf(admin, 'agent-status')).toContain('Running');
+
+    const clients = wsClients(100);
+    await clients.opened;
+
+    allow(3);
+    await waitText(admin, 'agent-progress', '3 / 40 leads (8%)');
+    await waitText(admin, 'agent-success', '100% (3/3)');
+    await until(async () => (await textOf(admin, 'cost-spent')) !== '$0.00');
+    await until(async () => Number(await byId(admin, 'cost-chart').getAttribute('data-points').catch(() => 0)) === 3);
+    const spentAt3 = await textOf(admin, 'cost-spent');
+
+    allow(4);
+    await waitText(admin, 'agent-progress', '4 / 40 leads (10%)');
+    await waitText(admin, 'agent-success', '75% (3/4)');
+    await until(async () => Number(await byId(admin, 'cost-chart').getAttribute('data-points')) === 4);
+    expect(await textOf(admin, 'cost-spent')).not.toBe(spentAt3);
+    await waitText(admin, 'throughput', /^\d[\d,]* leads\/hour$/);
+    await waitText(admin, 'latency', /ms \/ .* \/ .*ms$/);
+    expect(await textOf(admin, 'cost-by-model')).toContain('gpt-4o-mini');
+    expect(await textOf(admin, 'cost-avg')).toMatch(/^\$[\d.]+ avg\/lead$/);
+
+    // The log holds every event so far, once each, in order, and all 100 other clients got them too.
+    const all = await until(async () => {
+      const [api, rows] = [await eventSeqs(), await rowSeqs(admin)];
+      return rows.at(-1) === api.at(-1) ? api : null;
+    });
+    expect(await rowSeqs(admin)).toEqual(all);
+    await until(() => clients.seen.every((s) => s.at(-1) === all.at(-1)));
+    for (const s of clients.seen) expect(s).toEqual(all);
+    for (const ws of clients.sockets) ws.close();
+    expect(admin.problems()).toEqual([]);
+  }, 90_000);
+
+  it('counts a PII detection at once and pops up its redacted preview; the raw value is nowhere in the page', async () => {
+    allow(5);
+    await waitText(admin, 'pii-blocked', '1');
+    const toast = admin.page.locator('[data-testid=toast][data-kind=pii]');
+    await toast.waitFor({ timeout: 10_000 });
+    expect(await toast.innerText()).toContain('Reach lead 5 at [EMAIL_REDACTED]');
+    expect(await textOf(admin, 'pii-preview')).toContain('[EMAIL_REDACTED]');
+    expect(await textOf(admin, 'pii-by-type')).toMatch(/EMAIL\s*1/);
+    expect(await admin.page.content()).not.toContain('lead5.owner@example.com');
+    await toast.getByTestId('toast-close').click();
+    await toast.waitFor({ state: 'detached' });
+  }, 60_000);
+
+  it('shows a circuit opening with its pop-up, and closing again once the service recovers', async () => {
+    await api('/api/faults', { method: 'POST', body: JSON.stringify({ service: 'crm', status: 503 }) });
+    allow(7);
+    await waitState(admin, '[data-testid=breaker][data-service=crm][data-state=OPEN]');
+    const toast = admin.page.locator('[data-testid=toast][data-kind=breaker]');
+    await toast.waitFor();
+    expect(await toast.innerText()).toMatch(/Circuit OPEN: crm[\s\S]*2 consecutive failures/);
+    expect(await admin.page.locator('[data-testid=breaker][data-service=crm]').innerText()).toMatch(/retry in|a moment/);
+
+    await api('/api/faults', { method: 'DELETE' });
+    // The next call after the 1 s cooldown is the probe: it succeeds and the circuit closes.
+    await new Promise((r) => setTimeout(r, 1100));
+    allow(9);
+    await waitState(admin, '[data-testid=breaker][data-service=crm][data-state=CLOSED]');
+    await waitText(admin, 'agent-progress', '9 / 40 leads (23%)');
+    expect(admin.problems()).toEqual([]);
+  }, 60_000);
+
+  it('warns at 90% with action buttons; "Approve" raises the limit on the server', async () => {
+    const costs = await api(`/api/agents/${agentId()}/costs`);
+    // A limit the spend already fills to 92%: the 90% warning fires now, without another call.
+    const limit = Math.ceil((costs.spentUsd / 0.92) * 1e6) / 1e6;
+    await api(`/api/agents/${agentId()}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: limit }) });
+    const toast = admin.page.locator('[data-testid=toast][data-kind=budget]');
+    await toast.waitFor();
+    expect(await toast.innerText()).toMatch(/Budget 9\d% used/);
+    await waitText(admin, 'cost-percent', /^9\d(\.\d)?% used$/);
+    expect(await toast.getByTestId('stop-agent').count()).toBe(1);
+    const limitShown = await textOf(admin, 'cost-limit');
+    const approve = toast.getByTestId('approve-increase');
+    expect(await approve.innerText()).toMatch(/^Approve \$[\d.]+ increase$/);
+    await approve.click();
+    const raised = await until(async () => {
+      const s = await api(`/api/agents/${agentId()}/status`);
+      return s.budget.limitUsd > limit ? s.budget.limitUsd : null;
+    });
+    expect(raised).toBeGreaterThan(limit);
+    await until(async () => (await textOf(admin, 'cost-limit')) !== limitShown);
+    expect(admin.problems()).toEqual([]);
+  }, 60_000);
+
+  it('says "reconnecting" when the server drops the socket, comes back, and shows every event exactly once, in order', async () => {
+    const hub = (t.rt as any).server.hub;
+    for (const c of [...hub.clients]) c.ws.terminate();
+    await waitState(admin, '[data-testid=conn][data-state=reconnecting]');
+    expect(await textOf(admin, 'conn')).toBe('Reconnecting…');
+    allow(12); // events while the page is away
+    await waitState(admin, '[data-testid=conn][data-state=live]');
+    await waitText(admin, 'agent-progress', '12 / 40 leads (30%)');
+    const all = await until(async () => {
+      const [api, rows] = [await eventSeqs(), await rowSeqs(admin)];
+      return rows.at(-1) === api.at(-1) ? api : null;
+    });
+    const rows = await rowSeqs(admin);
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(rows).toEqual(all.slice(all.indexOf(rows[0]!)));
+    expect(admin.problems()).toEqual([]);
+  }, 60_000);
+
+  it('manages secrets as an admin: add, reveal, edit, rotate and delete, each through the vault', async () => {
+    const p = admin.page;
+    await p.getByTestId('secret-add').click();
+    const modal = p.getByTestId('secret-modal');
+    await modal.getByTestId('secret-name').fill('CRM_TOKEN');
+    await modal.getByTestId('secret-env').fill('development');
+    await modal.getByTestId('secret-value').fill('crm-token-0123456789abcdef');
+    await modal.getByTestId('secret-save').click();
+    const row = p.locator('[data-testid=secret-row][data-name=CRM_TOKEN]');
+    await row.waitFor();
+    expect(await row.innerText()).not.toContain('crm-token-0123456789abcdef');
+
+    await row.getByTestId('secret-reveal').click();
+    await until(async () => (await row.innerText()).includes('crm-token-0123456789abcdef'));
+    await row.getByTestId('secret-reveal').click();
+    await until(async () => !(await row.innerText()).includes('crm-token-0123456789abcdef'));
+
+    await row.getByTestId('secret-edit').click();
+    const value = p.getByTestId('secret-modal').getByTestId('secret-value');
+    await until(async () => (await value.inputValue()) === 'crm-token-0123456789abcdef');
+    await value.fill('crm-token-edited-000000000');
+    await p.getByTestId('secret-modal').getByTestId('secret-save').click();
+    await p.getByTestId('secret-modal').waitFor({ state: 'detached' });
+
+    await row.getByTestId('secret-rotate').click();
+    await p.getByTestId('secret-modal').getByTestId('secret-value').fill('crm-token-rotated-11111111');
+    await p.getByTestId('secret-modal').getByTestId('secret-save').click();
+    await p.getByTestId('secret-modal').waitFor({ state: 'detached' });
+    const listed = (await api('/api/secrets')).secrets.find((s: any) => s.name === 'CRM_TOKEN');
+    expect((await api(`/api/secrets/${listed.id}?reveal=true`)).value).toBe('crm-token-rotated-11111111');
+    const ops = (await api('/api/secrets/audit?secret_name=CRM_TOKEN')).records.map((r: any) => r.operation);
+    expect(ops).toEqual(expect.arrayContaining(['CREATE', 'REVEAL', 'UPDATE']));
+
+    await row.getByTestId('secret-delete').click();
+    await row.getByTestId('confirm-delete').click();
+    await row.waitFor({ state: 'detached' });
+    expect((await api('/api/secrets')).secrets.some((s: any) => s.name === 'CRM_TOKEN')).toBe(false);
+    expect(admin.problems()).toEqual([]);
+  }, 60_000);
+
+  it('gives a viewer token a read-only page, and a bad token an explanation', async () => {
+    await api('/api/secrets', { method: 'POST', body: JSON.stringify({ name: 'SHOWN_MASKED', value: 'viewer-must-not-see-this-1' }) });
+    const viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'projector' });
+    const viewer = await browser.open(`${t.rt.url}/#token=${viewerToken}`, { viewport: { width: 1280, height: 720 } });
+    try {
+      await waitState(viewer, '[data-testid=conn][data-state=live]');
+      await waitState(viewer, '[data-testid=secret-row][data-name=SHOWN_MASKED]');
+      for (const id of ['agent-stop', 'secret-add', 'secret-reveal', 'secret-edit', 'secret-rotate', 'secret-delete', 'approve-increase']) {
+        expect(await viewer.page.getByTestId(id).count(), id).toBe(0);
+      }
+      expect(await viewer.page.content()).not.toContain('viewer-must-not-see-this-1');
+      expect(viewer.problems()).toEqual([]);
+    } finally {
+      await viewer.close();
+    }
+
+    const bad = await browser.open(`${t.rt.url}/#token=not-a-token`);
+    try {
+      await waitState(bad, '[data-testid=auth-error]');
+      expect(await textOf(bad, 'auth-error')).toMatch(/invalid or has expired[\s\S]*iron-cage printed/);
+      expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
+    } finally {
+      await bad.close();
+    }
+  }, 60_000);
+
+  it('fits a 1920×1080 projector without scrolling; screenshots at 1920×1080 and 1280×720', async () => {
+    const size = await admin.page.evaluate(() => ({ scroll: document.documentElement.scrollHeight, inner: innerHeight, wide: document.documentElement.scrollWidth, w: innerWidth }));
+    expect(size.scroll).toBeLessThanOrEqual(size.inner);
+    expect(size.wide).toBeLessThanOrEqual(size.w);
+    await admin.screenshot('dashboard-1920x1080');
+    await admin.page.setViewportSize({ width: 1280, height: 720 });
+    await admin.screenshot('dashboard-1280x720');
+    await admin.page.setViewportSize({ width: 1920, height: 1080 });
+  }, 30_000);
+
+  it('shows the finished run, and afterwards, from the database, read-only as an earlier run', async () => {
+    allow(TOTAL);
+    await waitState(admin, '[data-testid=agent-status][data-status=completed]');
+    await waitText(admin, 'agent-progress', '40 / 40 leads (100%)');
+    const spent = await textOf(admin, 'cost-spent');
+    await t.rt.agentDone;
+    await admin.close();
+    await t.stop();
+
+    // `iron-cage serve` on the same database: no agent, the earlier run browsable.
+    t = await startTestRuntime({ dir: dbDir.dir, env: { IRON_CAGE_MASTER_KEY: MASTER_KEY } });
+    const later = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 1920, height: 1080 } });
+    try {
+      await waitState(later, '[data-testid=agent-status][data-status=completed]');
+      expect(await later.page.getByTestId('agent-picker').innerText()).toMatch(/earlier run/);
+      await waitText(later, 'cost-spent', spent);
+      await waitText(later, 'agent-progress', '40 / 40 leads (100%)');
+      expect(await later.page.getByTestId('agent-stop').count()).toBe(0);
+      expect(later.problems()).toEqual([]);
+    } finally {
+      await later.close();
+    }
+  }, 90_000);
+
+  it('with no agent at all, says so and shows the command to start one', async () => {
+    const empty = await startTestRuntime();
+    const p = await browser.open(`${empty.rt.url}/#token=${empty.rt.adminToken}`);
+    try {
+      await waitState(p, '[data-testid=no-agent]');
+      expect(await textOf(p, 'no-agent')).toContain('iron-cage start agent.py --budget 50');
+    } finally {
+      await p.close();
+      await empty.stop();
+    }
+  }, 30_000);
+});

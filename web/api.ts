@@ -1,0 +1,73 @@
+// REST calls with the session's token. A 401 means the token is no good any more: the page
+// switches to its "get a new URL" state instead of showing a broken panel.
+
+const TOKEN_KEY = 'iron-cage-token';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Take the token from the URL fragment (`/#token=…`) into sessionStorage and remove it from the
+ * address bar, so it is neither bookmarked nor shown on a projector.
+ *
+ * @example
+ *   const token = adoptToken(); // null → show the login form
+ */
+export function adoptToken(): string | null {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]!));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function saveToken(token: string | null): void {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+let token: string | null = null;
+let onUnauthorized: () => void = () => {};
+
+export function useToken(t: string | null, unauthorized: () => void): void {
+  token = t;
+  onUnauthorized = unauthorized;
+}
+
+export function currentToken(): string | null {
+  return token;
+}
+
+/**
+ * JSON request to the API; throws ApiError with the server's message on a non-2xx answer.
+ *
+ * @example
+ *   const costs = await api<Costs>(`/api/agents/${id}/costs`);
+ *   await api('/api/agents/lg-1/budget', { method: 'POST', body: { limitUsd: 75 } });
+ */
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON: reported below by status */
+  }
+  if (!res.ok) {
+    if (res.status === 401) onUnauthorized();
+    throw new ApiError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? `${res.status} ${res.statusText}`);
+  }
+  return json as T;
+}

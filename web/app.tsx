@@ -1,0 +1,185 @@
+import { useLayoutEffect, useState } from 'preact/hooks';
+import { ApiError } from './api.js';
+import { AgentPanel } from './panels/agent.js';
+import { CostPanel } from './panels/cost.js';
+import { EventLog } from './panels/events.js';
+import { PerformancePanel } from './panels/performance.js';
+import { ProtectionPanel } from './panels/protection.js';
+import { SecretsPanel } from './panels/secrets.js';
+import { Toasts } from './panels/toasts.js';
+import { pickAgent, selectedAgent, useStore } from './store.js';
+import { STATUS } from './status.js';
+import { when } from './format.js';
+
+export const FIRST_RENDER = 'iron-cage:first-render';
+
+export function App(p: { onLogin: (token: string) => void }) {
+  const s = useStore();
+  // For the benchmark: navigation → the first render with the live snapshot in it.
+  useLayoutEffect(() => {
+    if (s.conn === 'live' && performance.getEntriesByName(FIRST_RENDER).length === 0) performance.mark(FIRST_RENDER);
+  });
+  if (s.auth === 'login') return <Login onLogin={p.onLogin} />;
+  if (s.auth === 'invalid') return <AuthError message={s.authMessage} onLogin={p.onLogin} />;
+  const agent = selectedAgent(s);
+  return (
+    <div class="app">
+      <header class="top">
+        <h1>
+          <span aria-hidden="true">⛓</span> Iron Cage
+        </h1>
+        <AgentPicker />
+        <div class="top-right">
+          {s.role && (
+            <span class="role" title={s.role === 'viewer' ? 'Read-only: a viewer token changes nothing' : undefined}>
+              {s.user} · {s.role === 'viewer' ? 'viewer (read-only)' : s.role}
+            </span>
+          )}
+          <ThemeToggle />
+          <span class={`conn conn-${s.conn}`} data-testid="conn" data-state={s.conn} role="status">
+            {s.conn === 'live' ? 'Live' : s.conn === 'reconnecting' ? 'Reconnecting…' : s.conn === 'connecting' ? 'Connecting…' : 'Offline'}
+          </span>
+        </div>
+      </header>
+      {s.gapBefore !== null && <p class="banner">Events before #{s.gapBefore} were too many to replay; the log starts there.</p>}
+      <main class="grid">
+        <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
+        <CostPanel agent={agent} />
+        <ProtectionPanel agent={agent} />
+        <PerformancePanel agent={agent} />
+        <EventLog />
+        <SecretsPanel />
+      </main>
+      <Toasts />
+    </div>
+  );
+}
+
+const THEME_KEY = 'iron-cage-theme';
+
+/** Dark by default (projectors); light on request, remembered in this browser. */
+export function applyTheme(): void {
+  document.documentElement.dataset.theme = localStorage.getItem(THEME_KEY) === 'light' ? 'light' : 'dark';
+}
+
+function ThemeToggle() {
+  const [light, setLight] = useState(document.documentElement.dataset.theme === 'light');
+  const flip = () => {
+    localStorage.setItem(THEME_KEY, light ? 'dark' : 'light');
+    applyTheme();
+    setLight(!light);
+  };
+  return (
+    <button class="btn small" aria-pressed={light} onClick={flip} title="Switch between the dark projector theme and a light one">
+      {light ? '☾ Dark' : '☀ Light'}
+    </button>
+  );
+}
+
+function AgentPicker() {
+  const s = useStore();
+  const current = selectedAgent(s);
+  if (s.agents.length === 0) return null;
+  // The running ones first, then earlier runs, newest first.
+  const live = (a: { status: string }) => (['running', 'starting', 'restarting'].includes(a.status) ? 0 : 1);
+  const agents = [...s.agents].sort((a, b) => live(a) - live(b) || b.createdAt.localeCompare(a.createdAt));
+  return (
+    <label class="picker">
+      <span class="sr-only">Agent</span>
+      <select data-testid="agent-picker" value={current?.id ?? ''} onChange={(e) => pickAgent((e.target as HTMLSelectElement).value || null)}>
+        {agents.map((a) => (
+          <option value={a.id} key={a.id}>
+            {STATUS[a.status].icon} {a.name} · {a.id} · {live(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function NoAgent() {
+  return (
+    <div class="empty" data-testid="no-agent">
+      <p>
+        <strong>No agent yet.</strong> Start one and it appears here live:
+      </p>
+      <pre>
+        <code>npx iron-cage start agent.py --budget 50</code>
+      </pre>
+      <p class="muted small">
+        or play the demo: <code>npx iron-cage demo</code>
+      </p>
+    </div>
+  );
+}
+
+function Login(p: { onLogin: (token: string) => void; intro?: string }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await fetch('/api/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: form.get('name'), password: form.get('password') }),
+      });
+      const json = await res.json().catch(() => null);
+      if (!res.ok) throw new ApiError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? `HTTP ${res.status}`);
+      p.onLogin(json.token);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="center">
+      <form class="card" data-testid="login" onSubmit={submit}>
+        <h1>Iron Cage</h1>
+        {p.intro && <p>{p.intro}</p>}
+        <p class="muted">Open the dashboard link iron-cage printed when it started, or log in as a dashboard user.</p>
+        <label>
+          Name
+          <input name="name" autocomplete="username" required />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" required />
+        </label>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function AuthError(p: { message: string | null; onLogin: (token: string) => void }) {
+  return (
+    <main class="center">
+      <div class="card" data-testid="auth-error" role="alert">
+        <h1>This dashboard link no longer works</h1>
+        <p>The token it carries is invalid or has expired{p.message ? ` (${p.message})` : ''}.</p>
+        <p>To get a new one:</p>
+        <ul>
+          <li>
+            use the URL iron-cage printed when it started (<code>dashboard http://…/#token=…</code>), or restart it;
+          </li>
+          <li>
+            or ask an admin for a user (<code>iron-cage user add NAME --role viewer</code>) and log in below.
+          </li>
+        </ul>
+      </div>
+      <Login onLogin={p.onLogin} />
+    </main>
+  );
+}

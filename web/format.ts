@@ -1,0 +1,59 @@
+// Numbers, money and times, formatted once with Intl.
+
+const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const one = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const date = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** `$5.29`; amounts under a cent keep up to four decimals (`$0.0042`). */
+export function money(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return Math.abs(v) > 0 && Math.abs(v) < 0.01 ? usdSmall.format(v) : usd.format(v);
+}
+
+export function count(v: number): string {
+  return int.format(v);
+}
+
+/** `10.6%` from a percentage (0-100). */
+export function pct(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${one.format(v)}%`;
+}
+
+/** `[14:23:45]` */
+export function time(iso: string): string {
+  return clock.format(new Date(iso));
+}
+
+export function when(iso: string): string {
+  return date.format(new Date(iso));
+}
+
+/** `1h 02m`, `3m 05s`, `12s`. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
+  return `${sec}s`;
+}
+
+export function ms(v: number): string {
+  return v >= 1000 ? `${one.format(v / 1000)} s` : `${int.format(v)} ms`;
+}
+
+const rel = new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'narrow' });
+
+/** `2 min. ago`, `yesterday`: how long since `iso`, from `now`. */
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.round((Date.parse(iso) - now) / 1000);
+  const a = Math.abs(s);
+  if (a < 60) return rel.format(s, 'second');
+  if (a < 3600) return rel.format(Math.round(s / 60), 'minute');
+  if (a < 86_400) return rel.format(Math.round(s / 3600), 'hour');
+  return rel.format(Math.round(s / 86_400), 'day');
+}

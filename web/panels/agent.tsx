@@ -1,0 +1,97 @@
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { count, duration, pct } from '../format.js';
+import { getState, useStore } from '../store.js';
+import { LIVE_STATUSES, STATUS } from '../status.js';
+import type { Agent } from '../types.js';
+import { Figure, Panel, useNow } from '../ui.js';
+
+/** #19: what the agent is doing, how far it got, how well, and when it will be done. */
+export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: ComponentChildren }) {
+  const now = useNow();
+  const s = useStore();
+  if (!agent) return <Panel title="Agent" id="agent">{empty ?? <p class="muted">Waiting for the agent…</p>}</Panel>;
+  const st = STATUS[agent.status];
+  const { done, total, unit, succeeded, failed } = agent.progress;
+  const started = agent.startedAt ? Date.parse(agent.startedAt) : null;
+  const end = agent.endedAt && !LIVE_STATUSES.has(agent.status) ? Date.parse(agent.endedAt) : now;
+  const uptime = started === null ? null : end - started;
+  const share = total ? Math.min(100, (done / total) * 100) : null;
+  const outcomes = (succeeded ?? 0) + (failed ?? 0);
+  const perHour = s.performance[agent.id]?.throughput.perHour ?? (uptime && uptime > 0 ? (done / uptime) * 3_600_000 : 0);
+  const eta = LIVE_STATUSES.has(agent.status) && total !== null && perHour > 0 ? ((total - done) / perHour) * 3_600_000 : null;
+  return (
+    <Panel title="Agent" id="agent" actions={<StopButton agent={agent} />}>
+      <div class="agent-head">
+        <span class={`status tone-${st.tone}`} data-testid="agent-status" data-status={agent.status}>
+          <span aria-hidden="true">{st.icon}</span> {st.label}
+        </span>
+        <span class="agent-name">
+          {agent.name} <code>{agent.id}</code>
+        </span>
+      </div>
+      <div class="progress" aria-label="progress">
+        <div class="bar" role="progressbar" aria-valuemin={0} aria-valuemax={total ?? undefined} aria-valuenow={done}>
+          <div class="bar-fill" style={{ width: `${share ?? 0}%` }} />
+        </div>
+        <div class="progress-text" data-testid="agent-progress">
+          {total !== null ? `${count(done)} / ${count(total)} ${unit} (${Math.round(share!)}%)` : `${count(done)} ${unit}`}
+        </div>
+      </div>
+      <div class="figures">
+        <Figure label="Success rate" testid="agent-success">
+          {outcomes > 0 ? `${Math.round(((succeeded ?? 0) / outcomes) * 100)}% (${count(succeeded ?? 0)}/${count(outcomes)})` : <span class="muted">no outcomes reported</span>}
+        </Figure>
+        <Figure label="ETA" testid="agent-eta">
+          {eta !== null ? duration(eta) : agent.status === 'completed' ? 'done' : '—'}
+        </Figure>
+        <Figure label="Uptime" testid="agent-uptime">
+          {uptime === null ? '—' : duration(uptime)}
+        </Figure>
+        <Figure label="Restarts" testid="agent-restarts">
+          {count(agent.restarts)}
+        </Figure>
+      </div>
+      {agent.budget?.limitUsd != null && <p class="muted small">Budget {pct((agent.budget.spentUsd / agent.budget.limitUsd) * 100)} used · environment {agent.environment}</p>}
+    </Panel>
+  );
+}
+
+function StopButton({ agent }: { agent: Agent }) {
+  if (getState().role !== 'admin' || !LIVE_STATUSES.has(agent.status)) return null;
+  return <StopAgent id={agent.id} />;
+}
+
+/** Stop (asks first); used by the panel and the budget pop-up. */
+export function StopAgent({ id, testid = 'agent-stop' }: { id: string; testid?: string }) {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  if (!confirming) {
+    return (
+      <button class="btn danger" data-testid={testid} onClick={() => setConfirming(true)}>
+        Stop agent
+      </button>
+    );
+  }
+  return (
+    <span class="confirm">
+      <button
+        class="btn danger"
+        data-testid={`${testid}-confirm`}
+        onClick={() =>
+          api(`/api/agents/${encodeURIComponent(id)}/stop`, { method: 'POST' }).then(
+            () => setConfirming(false),
+            (e) => setError(e.message),
+          )
+        }
+      >
+        Yes, stop it
+      </button>
+      <button class="btn" onClick={() => setConfirming(false)}>
+        Cancel
+      </button>
+      {error && <span class="error">{error}</span>}
+    </span>
+  );
+}

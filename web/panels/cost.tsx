@@ -1,0 +1,93 @@
+import { count, money, pct } from '../format.js';
+import { useStore } from '../store.js';
+import type { Agent } from '../types.js';
+import { Figure, Panel } from '../ui.js';
+import { SpendChart } from './chart.js';
+
+const TONE: Record<string, string> = { under_budget: 'ok', approaching_limit: 'warn', over_budget: 'bad' };
+
+/** #20: spend against the limit, where it is heading, and on which models. */
+export function CostPanel({ agent }: { agent: Agent | null }) {
+  const s = useStore();
+  const c = agent ? s.costs[agent.id] : undefined;
+  // The agent's own record moves with every budget event; the cost report follows a moment later.
+  const spent = agent?.budget?.spentUsd ?? c?.spentUsd ?? 0;
+  const limit = agent?.budget ? agent.budget.limitUsd : (c?.limitUsd ?? null);
+  const used = limit ? (spent / limit) * 100 : null;
+  return (
+    <Panel title="Cost" id="cost">
+      <div class="cost-head">
+        <div class="big">
+          <span data-testid="cost-spent">{money(spent)}</span>
+          <span class="muted"> of </span>
+          <span data-testid="cost-limit">{limit === null ? 'no limit' : money(limit)}</span>
+        </div>
+        <div class={`meter tone-${used === null ? 'idle' : used >= 100 ? 'bad' : used >= 90 ? 'warn' : 'ok'}`}>
+          <div class="bar">
+            <div class="bar-fill" style={{ width: `${Math.min(100, used ?? 0)}%` }} />
+            <div class="bar-mark" style={{ left: '90%' }} title="90% warning" />
+          </div>
+          <span data-testid="cost-percent">{used === null ? 'no limit set' : `${pct(used)} used`}</span>
+        </div>
+      </div>
+      <div class="figures">
+        <Figure label="Average" testid="cost-avg">
+          {c?.display.avgPerUnit ?? <span class="muted">after the first progress report</span>}
+        </Figure>
+        <Figure label="Projection" testid="cost-projection">
+          {c?.projectionUsd != null ? (
+            <span class={`tone-${TONE[c.projectionStatus] ?? 'idle'}`}>
+              {money(c.projectionUsd)} total <span class="small">{c.display.status}</span>
+            </span>
+          ) : (
+            <span class="muted">needs progress reports</span>
+          )}
+        </Figure>
+        <Figure label="Calls" testid="cost-calls">
+          {count(c?.requests ?? 0)}
+        </Figure>
+      </div>
+      <SpendChart series={c?.series ?? []} limitUsd={limit} />
+      <div class="split">
+        <table class="table" data-testid="cost-by-model">
+          <caption class="sr-only">Cost by model</caption>
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              <th scope="col" class="num">Calls</th>
+              <th scope="col" class="num">Cost</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(c?.byModel ?? []).slice(0, 4).map((m) => (
+              <tr key={m.model}>
+                <td>{m.model}</td>
+                <td class="num">{count(m.requests)}</td>
+                <td class="num">{money(m.costUsd)}</td>
+              </tr>
+            ))}
+            {(c?.byModel.length ?? 0) === 0 && (
+              <tr>
+                <td colSpan={3} class="muted">
+                  no calls yet
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+        <div data-testid="cost-baseline" class="baseline">
+          {c?.baseline ? (
+            <>
+              <strong>{c.display.baseline?.replace(/^vs baseline/, 'vs Baseline')}</strong>
+              <div class="muted small">
+                {c.baseline.model} would have cost {money(c.baseline.costUsd)}
+              </div>
+            </>
+          ) : (
+            <span class="muted small">No baseline model configured (config: baseline_model)</span>
+          )}
+        </div>
+      </div>
+    </Panel>
+  );
+}

@@ -1,0 +1,120 @@
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { time } from '../format.js';
+import { useStore } from '../store.js';
+import type { IronEvent, Severity } from '../types.js';
+import { Panel } from '../ui.js';
+
+/** Rows in the DOM at once: the store keeps more; the log shows the latest of the filtered ones. */
+const MAX_ROWS = 400;
+const RANK: Record<Severity, number> = { debug: 0, info: 1, warn: 2, error: 3, critical: 4 };
+const LABEL: Record<Severity, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', critical: 'CRIT' };
+
+/** #23: every event, newest at the bottom, live; pauses while the pointer is over it. */
+export function EventLog() {
+  const s = useStore();
+  const [minSeverity, setMinSeverity] = useState<Severity>('debug');
+  const [type, setType] = useState('');
+  const [agentId, setAgentId] = useState('');
+  const [pausedAt, setPausedAt] = useState<number | null>(null);
+  const [following, setFollowing] = useState(true);
+  const [open, setOpen] = useState<number | null>(null);
+  const box = useRef<HTMLOListElement>(null);
+
+  const types = useMemo(() => [...new Set(s.events.map((e) => e.type))].sort(), [s.events]);
+  const matches = (e: IronEvent) => RANK[e.severity] >= RANK[minSeverity] && (!type || e.type === type) && (!agentId || e.agentId === agentId);
+  const all = s.events.filter(matches);
+  const shown = (pausedAt === null ? all : all.filter((e) => e.seq <= pausedAt)).slice(-MAX_ROWS);
+  const waiting = pausedAt === null ? 0 : all.length - all.filter((e) => e.seq <= pausedAt).length;
+
+  // Follow the newest row unless the reader scrolled up or is pointing at the log.
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && following && pausedAt === null) el.scrollTop = el.scrollHeight;
+  });
+
+  const onScroll = () => {
+    const el = box.current!;
+    setFollowing(el.scrollHeight - el.scrollTop - el.clientHeight < 24);
+  };
+  const jump = () => {
+    setPausedAt(null);
+    setFollowing(true);
+    const el = box.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  };
+
+  return (
+    <Panel
+      title="Event log"
+      id="events"
+      actions={
+        <div class="filters">
+          <label>
+            <span class="sr-only">Minimum severity</span>
+            <select data-testid="filter-severity" value={minSeverity} onChange={(e) => setMinSeverity((e.target as HTMLSelectElement).value as Severity)}>
+              <option value="debug">All levels</option>
+              <option value="info">Info and up</option>
+              <option value="warn">Warnings and errors</option>
+              <option value="error">Errors only</option>
+            </select>
+          </label>
+          <label>
+            <span class="sr-only">Event type</span>
+            <select data-testid="filter-type" value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+              <option value="">All types</option>
+              {types.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span class="sr-only">Agent</span>
+            <select data-testid="filter-agent" value={agentId} onChange={(e) => setAgentId((e.target as HTMLSelectElement).value)}>
+              <option value="">All agents</option>
+              {s.agents.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.id}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+      }
+    >
+      <div class="log-wrap" onMouseEnter={() => setPausedAt(s.lastSeq)} onMouseLeave={() => setPausedAt(null)}>
+        <ol class="log" data-testid="event-log" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
+          {shown.map((e) => (
+            <Row key={e.seq} e={e} showAgent={!agentId && s.agents.length > 1} open={open === e.seq} toggle={() => setOpen(open === e.seq ? null : e.seq)} />
+          ))}
+          {shown.length === 0 && <li class="muted small">No events{type || agentId || minSeverity !== 'debug' ? ' match the filters' : ' yet'}.</li>}
+        </ol>
+        {(pausedAt !== null || !following) && (
+          <div class="log-status">
+            {pausedAt !== null && (
+              <span data-testid="log-paused">
+                Paused{waiting > 0 ? ` · ${waiting} new` : ''}
+              </span>
+            )}
+            <button class="btn small" data-testid="jump-latest" onClick={jump}>
+              Jump to latest ↓
+            </button>
+          </div>
+        )}
+      </div>
+    </Panel>
+  );
+}
+
+function Row({ e, open, toggle, showAgent }: { e: IronEvent; open: boolean; toggle: () => void; showAgent: boolean }) {
+  return (
+    <li class={`row sev-${e.severity}`} data-testid="event-row" data-seq={e.seq} data-ts={e.ts} data-severity={e.severity}>
+      <button class="row-line" aria-expanded={open} onClick={toggle}>
+        <span class="row-time">[{time(e.ts)}]</span> <span class={`sev sev-${e.severity}`}>{LABEL[e.severity]}</span>{' '}
+        {showAgent && e.agentId && <span class="row-agent">{e.agentId}</span>} <span class="row-msg">{e.message}</span>
+      </button>
+      {open && <pre class="row-detail">{JSON.stringify(e, null, 2)}</pre>}
+    </li>
+  );
+}

@@ -1,0 +1,79 @@
+import { count, duration, ms, pct } from '../format.js';
+import { useStore } from '../store.js';
+import type { Agent, Breaker } from '../types.js';
+import { Figure, Panel, useNow } from '../ui.js';
+
+/** #22: how fast, how reliably, and each external service's circuit breaker. */
+export function PerformancePanel({ agent }: { agent: Agent | null }) {
+  const s = useStore();
+  const p = agent ? s.performance[agent.id] : undefined;
+  const lat = p?.llm.latencyMs;
+  return (
+    <Panel title="Performance" id="performance">
+      <div class="figures">
+        <Figure label="Throughput" testid="throughput">
+          {p ? `${count(Math.round(p.throughput.perHour))} ${p.throughput.unit}/hour` : '—'}
+        </Figure>
+        <Figure label="LLM latency P50 / P95 / P99" testid="latency">
+          {lat ? `${ms(lat.p50)} / ${ms(lat.p95)} / ${ms(lat.p99)}` : <span class="muted">no calls yet</span>}
+        </Figure>
+        <Figure label="Cache hit rate" testid="cache-hit">
+          {p?.tools.cacheHitRate != null ? pct(p.tools.cacheHitRate * 100) : <span class="muted">no tool calls</span>}
+        </Figure>
+        <Figure label="Uptime" testid="uptime-pct">
+          {p?.uptimePercent != null ? pct(p.uptimePercent) : '—'}
+        </Figure>
+      </div>
+      <h3 class="sub-head">Circuit breakers</h3>
+      <Breakers list={s.breakers} />
+    </Panel>
+  );
+}
+
+const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 HALF_OPEN' } as const;
+
+function Breakers({ list }: { list: Breaker[] | null }) {
+  const now = useNow();
+  if (list === null) return <p class="muted small">…</p>;
+  if (list.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
+  return (
+    <table class="table breakers">
+      <thead>
+        <tr>
+          <th scope="col">Service</th>
+          <th scope="col">State</th>
+          <th scope="col" class="num">Blocked</th>
+          <th scope="col" class="num">While open</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((b) => (
+          <BreakerRow b={b} now={now} key={b.service} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+// The cooldown counts down from what the server said when it was fetched.
+const seenAt = new WeakMap<Breaker, number>();
+
+function BreakerRow({ b, now }: { b: Breaker; now: number }) {
+  if (!seenAt.has(b)) seenAt.set(b, Date.now());
+  const left = b.state === 'OPEN' && b.retryAfterMs !== null ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
+  return (
+    <tr data-testid="breaker" data-service={b.service} data-state={b.state} class={`breaker-${b.state.toLowerCase()}`}>
+      <td>{b.service}</td>
+      <td>
+        {STATE_TEXT[b.state]}
+        {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
+        {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
+      </td>
+      <td class="num">{count(b.blocked)}</td>
+      <td class="num">
+        {b.display.saved}
+        <div class="muted small">{b.display.fallback}</div>
+      </td>
+    </tr>
+  );
+}

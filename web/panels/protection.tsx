@@ -1,0 +1,56 @@
+import { count, time } from '../format.js';
+import { useStore } from '../store.js';
+import type { Agent } from '../types.js';
+import { Figure, NotMonitored, Panel } from '../ui.js';
+
+/** #21: what the cage stopped. A slot iron-cage does not watch says so instead of showing 0. */
+export function ProtectionPanel({ agent }: { agent: Agent | null }) {
+  const s = useStore();
+  const p = agent ? s.protection[agent.id] : undefined;
+  const blocked = p?.piiLeaksBlocked ?? 0;
+  const unauthorized = p?.monitored?.unauthorizedActions ? p.unauthorizedActions : null;
+  const injection = p?.monitored?.promptInjection ? p.promptInjectionAttempts : null;
+  const bad = (unauthorized ?? 0) + (injection ?? 0);
+  const tone = bad > 0 ? 'bad' : blocked > 0 || (p?.piiWarned ?? 0) > 0 ? 'warn' : 'ok';
+  const verdict = { ok: '✅ nothing leaked', warn: '⚠️ PII caught and redacted', bad: '🔴 refused actions' }[tone];
+  const byType = Object.entries(p?.piiLeaksBlockedByType ?? {}).filter(([, n]) => n > 0);
+  return (
+    <Panel title="Protection" id="protection">
+      <p class={`verdict tone-${tone}`}>{verdict}</p>
+      <div class="figures">
+        <Figure label="PII leaks blocked" testid="pii-blocked" sub={p && p.piiWarned > 0 ? `${count(p.piiWarned)} warned` : undefined}>
+          {count(blocked)}
+        </Figure>
+        <Figure label="Unauthorized actions" testid="unauthorized">
+          {unauthorized === null ? <NotMonitored /> : count(unauthorized)}
+        </Figure>
+        <Figure label="Prompt injection" testid="injection">
+          {injection === null ? <NotMonitored /> : count(injection)}
+        </Figure>
+      </div>
+      <ul class="chips" data-testid="pii-by-type" aria-label="PII blocked by type">
+        {byType.length === 0 ? (
+          <li class="muted small">no PII seen yet</li>
+        ) : (
+          byType.map(([t, n]) => (
+            <li class="chip" key={t}>
+              {t} <strong>{count(n)}</strong>
+            </li>
+          ))
+        )}
+      </ul>
+      <div class="preview" data-testid="pii-preview">
+        {p?.latest ? (
+          <>
+            <div class="muted small">
+              Latest, {time(p.latest.ts)} in {p.latest.location}:
+            </div>
+            <code>{p.latest.preview}</code>
+          </>
+        ) : (
+          <span class="muted small">The latest redacted text shows here.</span>
+        )}
+      </div>
+    </Panel>
+  );
+}

@@ -1,0 +1,56 @@
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { money, time } from '../format.js';
+import { dismissToast, useStore } from '../store.js';
+import type { Toast } from '../toasts.js';
+import { StopAgent } from './agent.js';
+
+/** #24: pop-ups, newest last, at most three; announced to screen readers. */
+export function Toasts() {
+  const s = useStore();
+  return (
+    <div class="toasts" aria-live="polite" aria-relevant="additions">
+      {s.toasts.map((t) => (
+        <ToastView t={t} key={t.id} />
+      ))}
+    </div>
+  );
+}
+
+function ToastView({ t }: { t: Toast }) {
+  const [note, setNote] = useState<string | null>(null);
+  const approve = async () => {
+    try {
+      await api(`/api/agents/${encodeURIComponent(t.agentId!)}/budget`, { method: 'POST', body: { limitUsd: t.approve!.limitUsd } });
+      setNote(`Budget raised to ${money(t.approve!.limitUsd)}`);
+      setTimeout(() => dismissToast(t.id), 2500);
+    } catch (e) {
+      setNote(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <div class={`toast toast-${t.severity}`} data-testid="toast" data-kind={t.kind} role={t.severity === 'info' ? 'status' : 'alert'}>
+      <div class="toast-head">
+        <strong>
+          <span aria-hidden="true">{t.severity === 'error' ? '🔴' : t.severity === 'warn' ? '⚠️' : 'ℹ️'}</span> {t.title}
+        </strong>
+        <span class="muted small">{time(t.ts)}</span>
+        <button class="toast-close" data-testid="toast-close" aria-label="Close" onClick={() => dismissToast(t.id)}>
+          ×
+        </button>
+      </div>
+      {t.body && <p class={t.kind === 'pii' ? 'toast-body mono' : 'toast-body'}>{t.body}</p>}
+      {(t.approve || t.stop) && !note && (
+        <div class="toast-actions">
+          {t.approve && (
+            <button class="btn primary" data-testid="approve-increase" onClick={approve}>
+              Approve {money(t.approve.increaseUsd)} increase
+            </button>
+          )}
+          {t.stop && t.agentId && <StopAgent id={t.agentId} testid="stop-agent" />}
+        </div>
+      )}
+      {note && <p class="toast-body">{note}</p>}
+    </div>
+  );
+}

@@ -1,0 +1,13 @@
+import type { AgentStatus } from './types.js';
+
+/** A colour class, an icon and a word per status: colour is never the only signal. */
+export const STATUS: Record<AgentStatus, { icon: string; label: string; tone: 'ok' | 'warn' | 'bad' | 'idle' }> = {
+  starting: { icon: '🟡', label: 'Starting', tone: 'warn' },
+  running: { icon: '🟢', label: 'Running', tone: 'ok' },
+  completed: { icon: '✅', label: 'Completed', tone: 'ok' },
+  stopped: { icon: '⏹', label: 'Stopped', tone: 'idle' },
+  crashed: { icon: '🔴', label: 'Crashed', tone: 'bad' },
+  restarting: { icon: '🔄', label: 'Restarting', tone: 'warn' },
+};
+
+export const LIVE_STATUSES: ReadonlySet<AgentStatus> = new Set(['starting', 'running', 'restarting']);

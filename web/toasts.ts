@@ -1,0 +1,82 @@
+// Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
+// and errors stay until closed.
+import { money } from './format.js';
+import type { Agent, IronEvent, Role } from './types.js';
+
+export interface Toast {
+  id: number;
+  /** Pop-ups with the same key replace each other (one per breaker, one per agent's PII). */
+  key: string;
+  kind: 'breaker' | 'pii' | 'budget' | 'info';
+  severity: 'info' | 'warn' | 'error';
+  title: string;
+  body: string;
+  ts: string;
+  agentId: string | null;
+  autoDismiss: boolean;
+  /** Budget warning actions, for admins on a live agent. */
+  approve?: { limitUsd: number; increaseUsd: number };
+  stop?: boolean;
+}
+
+let nextId = 1;
+
+function make(ev: IronEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismiss'>): Toast {
+  return { ...t, id: nextId++, ts: ev.ts, agentId: ev.agentId, autoDismiss: t.severity === 'info' };
+}
+
+/**
+ * The pop-up for an event, or null.
+ *
+ * @example
+ *   const t = toastFor(event, 'admin', agents); if (t) show(t);
+ */
+export function toastFor(ev: IronEvent, role: Role | null, agents: Agent[]): Toast | null {
+  const d = ev.data ?? {};
+  const agent = ev.agentId ? agents.find((a) => a.id === ev.agentId) : undefined;
+  const live = agent !== undefined && ['starting', 'running', 'restarting'].includes(agent.status);
+  switch (ev.type) {
+    case 'breaker.transition': {
+      if (d.to === 'OPEN') {
+        const why = [
+          `${d.consecutiveFailures} consecutive failure${d.consecutiveFailures === 1 ? '' : 's'}`,
+          d.failureRate !== null && d.failureRate !== undefined ? `failure rate ${Math.round(d.failureRate * 100)}%` : null,
+          d.lastFailure ? `last: ${d.lastFailure}` : null,
+          `retry in ${Math.round(d.cooldownMs / 1000)} s`,
+        ].filter(Boolean);
+        return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'warn', title: `Circuit OPEN: ${d.service}`, body: `${why.join(' · ')}. Calls are answered by the fallback.` });
+      }
+      if (d.to === 'CLOSED') return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'info', title: `Circuit CLOSED: ${d.service}`, body: 'The service answers again; live calls resumed.' });
+      return null;
+    }
+    case 'pii.detected': {
+      const types = Object.entries(d.types ?? {})
+        .map(([t, n]) => `${n} ${t}`)
+        .join(', ');
+      return make(ev, { key: `pii:${ev.agentId}`, kind: 'pii', severity: 'warn', title: `PII ${d.action}: ${types}`, body: d.preview ?? '' });
+    }
+    case 'budget.threshold': {
+      if (d.threshold < 0.9) return null;
+      const increase = d.recommendedIncreaseUsd as number;
+      const canAct = role === 'admin' && live;
+      return make(ev, {
+        key: `budget:${ev.agentId}`,
+        kind: 'budget',
+        severity: 'warn',
+        title: `Budget ${Math.round(d.percentUsed)}% used`,
+        body: `${money(d.spentUsd)} of ${money(d.limitUsd)}${d.projectionUsd !== null && d.projectionUsd !== undefined ? ` · projection ${money(d.projectionUsd)}` : ''}`,
+        approve: canAct && increase > 0 ? { limitUsd: d.action?.body?.limitUsd ?? d.limitUsd + increase, increaseUsd: increase } : undefined,
+        stop: canAct,
+      });
+    }
+    case 'budget.exhausted':
+      return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message });
+    case 'agent.exited':
+      if (d.status !== 'crashed') return null;
+      return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: 'error', title: 'Agent crashed', body: ev.message });
+    case 'secret.rotated':
+      return make(ev, { key: `secret:${d.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${d.name}`, body: ev.message });
+    default:
+      return null;
+  }
+}

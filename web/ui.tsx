@@ -1,0 +1,55 @@
+// Small pieces every panel uses: the panel frame, a labelled figure, the 1-second clock.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+
+export function Panel(p: { title: string; id: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class={`panel panel-${p.id}`} aria-labelledby={`h-${p.id}`}>
+      <header class="panel-head">
+        <h2 id={`h-${p.id}`}>{p.title}</h2>
+        {p.actions}
+      </header>
+      <div class="panel-body">{p.children}</div>
+    </section>
+  );
+}
+
+export function Figure(p: { label: string; testid: string; children: ComponentChildren; sub?: ComponentChildren; title?: string }) {
+  return (
+    <div class="figure" title={p.title}>
+      <div class="figure-label">{p.label}</div>
+      <div class="figure-value" data-testid={p.testid}>
+        {p.children}
+      </div>
+      {p.sub !== undefined && <div class="figure-sub">{p.sub}</div>}
+    </div>
+  );
+}
+
+/** "Not monitored yet": a slot iron-cage does not measure never shows a 0 that looks measured. */
+export function NotMonitored() {
+  return <span class="muted">not monitored yet</span>;
+}
+
+const tickers = new Set<(n: number) => void>();
+let timer: ReturnType<typeof setInterval> | null = null;
+
+/** The current time, updated once a second while a component uses it (uptime, countdowns). */
+export function useNow(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    tickers.add(setNow);
+    timer ??= setInterval(() => {
+      const t = Date.now();
+      for (const f of tickers) f(t);
+    }, 1000);
+    return () => {
+      tickers.delete(setNow);
+      if (tickers.size === 0 && timer) {
+        clearInterval(timer);
+        timer = null;
+      }
+    };
+  }, []);
+  return now;
+}
