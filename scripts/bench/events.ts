@@ -1,62 +1,18 @@
 // Event path: state.record → SQLite → bus → WebSocket clients in another process.
 //   1. throughput: persisted events/s delivered to one client, and the longest event-loop stall
 //   2. latency: event-to-client p50/p99 with 100 clients at 200 events/s
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
-import { fmt, percentile, report } from './lib.js';
+import { fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
 
-const wallNow = () => performance.timeOrigin + performance.now();
-
-if (process.argv[2] === 'clients') {
-  // Child: open N clients, record the delay of each event carrying a send time.
-  const [, , , url, nStr, expectStr] = process.argv;
-  const n = Number(nStr);
-  const expected = Number(expectStr);
-  const delays: number[] = [];
-  let received = 0;
-  let open = 0;
-  const clients: WebSocket[] = [];
-  for (let i = 0; i < n; i++) {
-    const ws = new WebSocket(url!);
-    clients.push(ws);
-    ws.on('open', () => {
-      if (++open === n) process.send!({ ready: true });
-    });
-    ws.on('message', (raw) => {
-      const now = wallNow();
-      const m = JSON.parse(String(raw));
-      const events = m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((x: any) => x.event) : [];
-      for (const e of events) {
-        if (typeof e.data?.t !== 'number') continue;
-        delays.push(now - e.data.t);
-        received++;
-      }
-      if (received >= expected * n) {
-        process.send!({ delays });
-        for (const c of clients) c.close();
-        setTimeout(() => process.exit(0), 100);
-      }
-    });
-  }
-} else {
-  await main();
-}
-
-async function startClients(url: string, n: number, expected: number) {
-  const child = fork(process.argv[1]!, ['clients', url, String(n), String(expected)], { stdio: 'inherit' });
-  const ready = new Promise<void>((r) => child.once('message', () => r()));
-  const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
-  await ready;
-  return { done, child };
-}
+if (process.argv[2] === 'clients') wsClientsChild();
+else await main();
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'iron-bench-'));

@@ -1,6 +1,9 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
+import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
 
 export interface Row {
   metric: string;
@@ -25,3 +28,52 @@ export function report(name: string, title: string, rows: Row[], extra: Record<s
 }
 
 export const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+export const wallNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * The child side of startClients (a bench file calls it when started with `clients`): open N
+ * WebSocket clients, record the delay of every event carrying a send time `data.t`, and report
+ * once each client has `expected` of them.
+ */
+export function wsClientsChild(): void {
+  const [, , , url, nStr, expectStr] = process.argv;
+  const n = Number(nStr);
+  const expected = Number(expectStr);
+  const delays: number[] = [];
+  let received = 0;
+  let open = 0;
+  const clients: WebSocket[] = [];
+  for (let i = 0; i < n; i++) {
+    const ws = new WebSocket(url!);
+    clients.push(ws);
+    ws.on('open', () => {
+      if (++open === n) process.send!({ ready: true });
+    });
+    ws.on('message', (raw) => {
+      const now = wallNow();
+      const m = JSON.parse(String(raw));
+      const events = m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((x: any) => x.event) : [];
+      for (const e of events) {
+        if (typeof e.data?.t !== 'number') continue;
+        delays.push(now - e.data.t);
+        received++;
+      }
+      if (received >= expected * n) {
+        process.send!({ delays });
+        for (const c of clients) c.close();
+        setTimeout(() => process.exit(0), 100);
+      }
+    });
+  }
+}
+
+/** N WebSocket clients in a child process (the running bench file, started with `clients`), so they do not share the server's event loop. */
+export async function startClients(url: string, n: number, expected: number) {
+  const child = fork(process.argv[1]!, ['clients', url, String(n), String(expected)], { stdio: 'inherit' });
+  const ready = new Promise<void>((r) => child.once('message', () => r()));
+  const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
+  await ready;
+  return { done, child };
+}
