@@ -3,7 +3,7 @@
 // the resume-after-reconnect and the refetch rules are in one place.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, currentToken } from './api.js';
-import { toastFor, type Toast } from './toasts.js';
+import { errorToast, toastFor, type Toast } from './toasts.js';
 import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Role, Secret, WsFrame } from './types.js';
 
 /** Events kept in the browser: a multi-hour run must not grow the page without bound. */
@@ -208,6 +208,12 @@ function addToast(t: Toast): void {
   const rest = state.toasts.filter((x) => x.key !== t.key);
   state.toasts = [...rest, t].slice(-MAX_TOASTS);
   if (t.autoDismiss) setTimeout(() => dismissToast(t.id), INFO_TOAST_MS);
+}
+
+/** A pop-up for something the user did that failed (the server's message says why). */
+export function notifyError(title: string, e: unknown): void {
+  addToast(errorToast(title, e instanceof Error ? e.message : String(e)));
+  changed();
 }
 
 export function dismissToast(id: number): void {

@@ -25,6 +25,10 @@ function make(ev: IronEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismi
   return { ...t, id: nextId++, ts: ev.ts, agentId: ev.agentId, autoDismiss: t.severity === 'info' };
 }
 
+export function errorToast(title: string, body: string): Toast {
+  return { id: nextId++, key: `error:${title}`, kind: 'info', severity: 'error', title, body, ts: new Date().toISOString(), agentId: null, autoDismiss: false };
+}
+
 /**
  * The pop-up for an event, or null.
  *
@@ -69,6 +73,8 @@ export function toastFor(ev: IronEvent, role: Role | null, agents: Agent[]): Toa
         stop: canAct,
       });
     }
+    case 'budget.refused':
+      return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'LLM call refused: budget', body: ev.message });
     case 'budget.exhausted':
       return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message });
     case 'agent.exited':

@@ -1,5 +1,6 @@
+import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
-import { useStore } from '../store.js';
+import { notifyError, useStore } from '../store.js';
 import type { Agent, Breaker } from '../types.js';
 import { Figure, Panel, useNow } from '../ui.js';
 
@@ -34,6 +35,7 @@ const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 
 
 function Breakers({ list }: { list: Breaker[] | null }) {
   const now = useNow();
+  const admin = useStore().role === 'admin';
   if (list === null) return <p class="muted small">…</p>;
   if (list.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
   return (
@@ -48,7 +50,7 @@ function Breakers({ list }: { list: Breaker[] | null }) {
       </thead>
       <tbody>
         {list.map((b) => (
-          <BreakerRow b={b} now={now} key={b.service} />
+          <BreakerRow b={b} now={now} admin={admin} key={b.service} />
         ))}
       </tbody>
     </table>
@@ -58,7 +60,7 @@ function Breakers({ list }: { list: Breaker[] | null }) {
 // The cooldown counts down from what the server said when it was fetched.
 const seenAt = new WeakMap<Breaker, number>();
 
-function BreakerRow({ b, now }: { b: Breaker; now: number }) {
+function BreakerRow({ b, now, admin }: { b: Breaker; now: number; admin: boolean }) {
   if (!seenAt.has(b)) seenAt.set(b, Date.now());
   const left = b.state === 'OPEN' && b.retryAfterMs !== null ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
   return (
@@ -68,6 +70,11 @@ function BreakerRow({ b, now }: { b: Breaker; now: number }) {
         {STATE_TEXT[b.state]}
         {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
+        {b.state !== 'CLOSED' && admin && (
+          <button class="btn small" data-testid="breaker-reset" title="Close the circuit now (recorded with your name)" onClick={() => void api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' }).catch((e) => notifyError(`Reset of ${b.service} failed`, e))}>
+            Reset
+          </button>
+        )}
       </td>
       <td class="num">{count(b.blocked)}</td>
       <td class="num">
