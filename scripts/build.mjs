@@ -1,8 +1,8 @@
-// One build: esbuild bundles src/ (and, once it exists, web/) into dist/.
+// One build: esbuild bundles src/ into dist/ and the dashboard (web/) into dist/web/.
 // Dependencies stay external (they are installed); our own code is one file.
 import { build } from 'esbuild';
-import { cpSync, existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,3 +40,71 @@ cpSync(join(root, 'src/python'), join(dist, 'python'), {
   recursive: true,
   filter: (src) => !src.includes('__pycache__'),
 });
+
+// The dashboard: hashed files the server loads into memory at start (src/server/static.ts) and
+// serves under /assets/, cached for a year since a change makes a new name. index.html is
+// written here, not kept in web/, so it always names this build's files and never holds an
+// inline script or style (the CSP forbids both).
+const webDir = join(root, 'web');
+const webOut = join(dist, 'web');
+const assetsOut = join(webOut, 'assets');
+const webCommon = {
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  logLevel: 'warning',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  outdir: assetsOut,
+  entryNames: '[name]-[hash]',
+  assetNames: '[name]-[hash]',
+  publicPath: '/assets/',
+  // Images and fonts imported from the page become hashed files too: nothing comes from elsewhere.
+  loader: { '.svg': 'file', '.png': 'file', '.woff2': 'file' },
+  metafile: true,
+  define: { 'process.env.NODE_ENV': '"production"' },
+};
+const web = await build({ ...webCommon, entryPoints: { main: join(webDir, 'main.tsx') } });
+const outputs = Object.entries(web.metafile.outputs);
+const entryJs = outputs.find(([, o]) => o.entryPoint !== undefined && o.entryPoint.endsWith('main.tsx'))?.[0];
+let css = outputs.find(([f]) => f === outputs.find(([g]) => g === entryJs)?.[1].cssBundle)?.[0];
+// A stylesheet the page does not import is its own entry, under the same "main" name.
+if (css === undefined && existsSync(join(webDir, 'styles.css'))) {
+  const sheet = await build({ ...webCommon, entryPoints: { main: join(webDir, 'styles.css') } });
+  css = Object.keys(sheet.metafile.outputs).find((f) => f.endsWith('.css'));
+}
+if (entryJs === undefined) throw new Error('web build: no JavaScript output for web/main.tsx');
+const js = basename(entryJs);
+const cssName = css === undefined ? undefined : basename(css);
+writeFileSync(
+  join(webOut, 'index.html'),
+  [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="color-scheme" content="dark light">',
+    '<title>Iron Cage</title>',
+    // An empty icon: otherwise the browser asks for /favicon.ico, a needless 404.
+    '<link rel="icon" href="data:,">',
+    ...(cssName ? [`<link rel="stylesheet" href="/assets/${cssName}">`] : []),
+    `<script type="module" src="/assets/${js}"></script>`,
+    '</head>',
+    '<body>',
+    '<div id="app"></div>',
+    '<noscript>The Iron Cage dashboard needs JavaScript.</noscript>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n'),
+);
+// The manifest says which file is which, for the server and the bundle-size benchmark.
+writeFileSync(
+  join(webOut, 'manifest.json'),
+  JSON.stringify({ js, css: cssName ?? null, assets: readdirSync(assetsOut).sort() }, null, 2) + '\n',
+);

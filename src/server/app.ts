@@ -4,8 +4,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { toErrorResponse } from './errors.js';
-import { HOME_HTML } from './home.js';
 import { agentRoutes } from './routes/agents.js';
+import { dashboardDir, loadDashboard, mountDashboard } from './static.js';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -65,6 +65,6 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.route('/api', agentRoutes(deps));
   for (const mount of deps.apiRoutes ?? []) mount(app);
 
-  app.get('/', (c) => c.html(HOME_HTML));
+  mountDashboard(app, loadDashboard(dashboardDir()));
   return app;
 }

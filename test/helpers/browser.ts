@@ -1,0 +1,125 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ROOT } from './runtime.js';
+
+// Real Chromium for the dashboard's tests: Debian's own build, driven by playwright-core, which
+// never downloads a browser. A test that needs it and does not find it fails (CI must run it).
+
+/** Where screenshots go (git-ignored). */
+export const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+/** The chromium to drive: CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
+export function chromiumPath(): string {
+  return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+}
+
+export interface OpenOptions {
+  viewport?: { width: number; height: number };
+}
+
+/** A page whose troubles are all recorded, for one assertion at the end of a test. */
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  /** console.error messages (Chromium logs failed loads and CSP refusals there too). */
+  consoleErrors: string[];
+  /** Requests that failed outright or got a 4xx/5xx answer: `GET <url> → <status or error>`. */
+  failedRequests: string[];
+  /** securitypolicyviolation events and console "Content Security Policy" messages. */
+  cspViolations: string[];
+  /** Uncaught exceptions and unhandled rejections in the page. */
+  pageErrors: string[];
+  /** Everything above in one list, `[kind] message`: `[]` for a clean page. */
+  problems(): string[];
+  /** Saves a PNG of the viewport as test-artifacts/<name>.png; returns its path. */
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestBrowser {
+  browser: Browser;
+  /** Opens `url` in a fresh context (own storage) and waits for its load event. */
+  open(url: string, opts?: OpenOptions): Promise<WatchedPage>;
+  close(): Promise<void>;
+}
+
+const CSP_EVENT = '__ironCageCspViolation';
+
+/** Reports the page's CSP violations to the test; runs before any of the page's own scripts. */
+const LISTEN_FOR_CSP = `document.addEventListener('securitypolicyviolation', (e) => {
+  window.${CSP_EVENT}(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
+});`;
+
+/**
+ * Launches headless Chromium, or throws with how to install it when it is missing.
+ *
+ * @example
+ * const b = await launchBrowser();
+ * const p = await b.open(`${t.rt.url}/#token=${t.rt.adminToken}`);
+ * expect(p.problems()).toEqual([]);
+ * await b.close();
+ */
+export async function launchBrowser(): Promise<TestBrowser> {
+  const executablePath = chromiumPath();
+  if (!existsSync(executablePath)) {
+    throw new Error(
+      `Chromium not found at ${executablePath}: the browser tests need it. Install Debian's chromium ` +
+        '(`apt-get update && apt-get install -y chromium`, as .ci/run does) or set CHROMIUM_PATH to a Chromium binary.',
+    );
+  }
+  // Chromium refuses to run its sandbox as root (CI containers); anyone else keeps it.
+  const root = process.getuid?.() === 0;
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    chromiumSandbox: !root,
+    // Containers often give /dev/shm only 64 MB, which crashes renderers.
+    args: [...(root ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'],
+  });
+  const open = async (url: string, opts: OpenOptions = {}): Promise<WatchedPage> => {
+    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const w = watch(page, context);
+    await context.exposeFunction(CSP_EVENT, (text: string) => w.cspViolations.push(text));
+    await context.addInitScript(LISTEN_FOR_CSP);
+    await page.goto(url, { waitUntil: 'load' });
+    return w;
+  };
+  return { browser, open, close: () => browser.close() };
+}
+
+function watch(page: Page, context: BrowserContext): WatchedPage {
+  const w: WatchedPage = {
+    page,
+    context,
+    consoleErrors: [],
+    failedRequests: [],
+    cspViolations: [],
+    pageErrors: [],
+    problems: () => [
+      ...w.consoleErrors.map((m) => `[console] ${m}`),
+      ...w.failedRequests.map((m) => `[request] ${m}`),
+      ...w.cspViolations.map((m) => `[csp] ${m}`),
+      ...w.pageErrors.map((m) => `[page] ${m}`),
+    ],
+    screenshot: async (name) => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const path = join(ARTIFACTS, `${name}.png`);
+      await page.screenshot({ path });
+      return path;
+    },
+    close: () => context.close(),
+  };
+  page.on('console', (m) => {
+    const where = m.location().url ? ` (${m.location().url}:${m.location().lineNumber})` : '';
+    if (m.type() === 'error') w.consoleErrors.push(m.text() + where);
+    if (m.text().includes('Content Security Policy')) w.cspViolations.push(m.text());
+  });
+  page.on('pageerror', (err) => w.pageErrors.push(err.stack ?? err.message));
+  page.on('requestfailed', (r) => w.failedRequests.push(`${r.method()} ${r.url()} → ${r.failure()?.errorText ?? 'failed'}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) w.failedRequests.push(`${r.request().method()} ${r.url()} → ${r.status()}`);
+  });
+  return w;
+}
