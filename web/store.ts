@@ -148,6 +148,9 @@ function refreshBreakers(): void {
 export function refreshSecrets(): void {
   refetch('secrets', async () => {
     try {
+      // A locked vault is a state to explain, not a failed request: ask first.
+      const vault = await api<{ status: string; message: string | null }>('/api/secrets/status');
+      if (vault.status !== 'unlocked') return set({ secrets: { status: 'locked', message: vault.message ?? 'the vault is locked' } });
       set({ secrets: { status: 'ok', list: (await api<{ secrets: Secret[] }>('/api/secrets')).secrets } });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;

@@ -34,7 +34,8 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
- * The vault's REST surface: `/api/secrets` (list, create), `/api/secrets/audit`,
+ * The vault's REST surface: `/api/secrets` (list, create), `/api/secrets/status` (locked or
+ * not, and why), `/api/secrets/audit`,
  * `/api/secrets/:id` (read, reveal, update, delete) and the agent's own
  * `GET /api/agents/:id/secrets`. Everything is decided in VaultService; this file only parses.
  */
@@ -47,6 +48,7 @@ export function vaultRoutes(vault: () => Promise<VaultService>): (app: Hono<AppE
     app.post('/api/secrets', async (c) => {
       return c.json(await (await vault()).create(c.get('principal'), quiet(jsonBody(c))), 201);
     });
+    app.get('/api/secrets/status', async (c) => c.json((await vault()).state(c.get('principal'))));
     app.get('/api/secrets/audit', async (c) => {
       const v = await vault();
       const p = c.get('principal');

@@ -84,6 +84,21 @@ export class VaultService {
     return 'Secrets vault locked: set IRON_CAGE_MASTER_KEY to use secrets; secrets routes answer 423';
   }
 
+  /**
+   * Whether the vault is open and, when not, the message a secrets route would answer with: the
+   * dashboard asks this first, so a locked vault is a state it explains, not a failed request.
+   */
+  state(p: Principal): { status: VaultStatus; message: string | null } {
+    this.authorize(p, 'list', null);
+    try {
+      this.unlocked();
+      return { status: this.status, message: null };
+    } catch (e) {
+      if (!(e instanceof VaultLockedError)) throw e;
+      return { status: this.status, message: e.message };
+    }
+  }
+
   /** The unlocked vault (for rekey), or VaultLockedError. */
   unlocked(): Vault {
     if (this.vault) return this.vault;

@@ -136,6 +136,7 @@ describe('secrets API', () => {
   it('enforces the RBAC matrix on every route, auditing each refusal as DENIED', async () => {
     const routes = (id: string): Array<[string, string, RequestInit]> => [
       ['list', '/api/secrets', {}],
+      ['status', '/api/secrets/status', {}],
       ['create', '/api/secrets', { method: 'POST', ...json({ name: `RBAC_${Math.random().toString(36).slice(2, 8).toUpperCase()}`, environment: 'production', value: 'rbac-value-123456' }) }],
       ['audit', '/api/secrets/audit', {}],
       ['read', `/api/secrets/${id}`, {}],
@@ -145,10 +146,10 @@ describe('secrets API', () => {
       ['delete', `/api/secrets/${id}`, { method: 'DELETE' }],
     ];
     const expected: Record<string, Record<string, number>> = {
-      admin: { list: 200, create: 201, audit: 200, read: 200, reveal: 200, update: 200, delete: 200, 'agent-secrets': 200 },
-      viewer: { list: 200, create: 403, audit: 200, read: 200, reveal: 403, update: 403, delete: 403, 'agent-secrets': 403 },
-      agent: { list: 403, create: 403, audit: 403, read: 403, reveal: 403, update: 403, delete: 403, 'agent-secrets': 200 },
-      otherAgent: { list: 403, create: 403, audit: 403, read: 403, reveal: 403, update: 403, delete: 403, 'agent-secrets': 403 },
+      admin: { list: 200, status: 200, create: 201, audit: 200, read: 200, reveal: 200, update: 200, delete: 200, 'agent-secrets': 200 },
+      viewer: { list: 200, status: 200, create: 403, audit: 200, read: 200, reveal: 403, update: 403, delete: 403, 'agent-secrets': 403 },
+      agent: { list: 403, status: 403, create: 403, audit: 403, read: 403, reveal: 403, update: 403, delete: 403, 'agent-secrets': 200 },
+      otherAgent: { list: 403, status: 403, create: 403, audit: 403, read: 403, reveal: 403, update: 403, delete: 403, 'agent-secrets': 403 },
     };
     const tokens: Record<string, string> = { admin: t.rt.adminToken, viewer, agent, otherAgent };
     for (const [role, want] of Object.entries(expected)) {
@@ -167,6 +168,7 @@ describe('secrets API', () => {
         }
         if (action === 'reveal' && r.status === 200) expect(body.value).toBe('matrix-value-abcdef');
         if (action === 'read' && r.status === 200) expect(body).not.toHaveProperty('value');
+        if (action === 'status' && r.status === 200) expect(body).toEqual({ status: 'unlocked', message: null });
         if (action === 'agent-secrets' && r.status === 200) expect(body).toMatchObject({ agentId: AGENT, environment: 'production', secrets: expect.objectContaining({ [`MATRIX_${role.toUpperCase()}`]: role === 'admin' ? 'rbac-rotated-123456' : 'matrix-value-abcdef' }) });
       }
     }
@@ -244,6 +246,9 @@ describe('a locked vault', () => {
           expect(r.status, `${init.method ?? 'GET'} ${path}`).toBe(423);
           expect((await r.json()).error.code).toBe('vault_locked');
         }
+        // The dashboard asks first, and explains instead of failing a request.
+        const state = await (await l.api('/api/secrets/status')).json();
+        expect(state).toEqual({ status: env.IRON_CAGE_MASTER_KEY ? 'wrong_master_key' : 'locked', message: expect.stringMatching(env.IRON_CAGE_MASTER_KEY ? /wrong master key/ : /with IRON_CAGE_MASTER_KEY set/) });
         expect((await l.api('/api/agents')).status).toBe(200);
         expect((await l.api('/api/health')).status).toBe(200);
       } finally {
