@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
+import { TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
+import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
 import { Writer } from './writer.js';
@@ -135,6 +136,26 @@ export class StateManager {
     return rows.reverse().map(toEvent);
   }
 
+  /** An agent's events of the given types, oldest first, or the newest `limit` of them newest first. */
+  eventsOfTypes(agentId: string, types: readonly EventType[], o: { limit?: number; newestFirst?: boolean } = {}): IronEvent[] {
+    const order = o.newestFirst ? desc(schema.events.seq) : asc(schema.events.seq);
+    const q = this.db
+      .select()
+      .from(schema.events)
+      .where(and(eq(schema.events.agentId, agentId), inArray(schema.events.type, [...types])))
+      .orderBy(order);
+    return (o.limit === undefined ? q.all() : q.limit(o.limit).all()).map(toEvent);
+  }
+
+  countEvents(agentId: string, type: EventType): number {
+    const r = this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(schema.events)
+      .where(and(eq(schema.events.agentId, agentId), eq(schema.events.type, type)))
+      .get();
+    return r?.n ?? 0;
+  }
+
   lastSeq(): number {
     const r = this.db.select({ m: sql<number | null>`max(${schema.events.seq})` }).from(schema.events).get();
     return r?.m ?? 0;
@@ -179,6 +200,8 @@ export class StateManager {
       progressUnit: 'items',
       limitMicros: a.limitMicros,
       environment: a.environment ?? 'development',
+      progressSucceeded: null,
+      progressFailed: null,
     };
     this.writer.now(
       () => this.db.insert(schema.agents).values(row).run(),
@@ -211,6 +234,8 @@ export class StateManager {
       next.progressDone = patch.progress.done;
       next.progressTotal = patch.progress.total;
       next.progressUnit = patch.progress.unit;
+      next.progressSucceeded = patch.progress.succeeded;
+      next.progressFailed = patch.progress.failed;
     }
     const { id: _id, ...cols } = next;
     return this.writer.now(
@@ -312,37 +337,4 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function toEvent(r: schema.EventRow): IronEvent {
-  return {
-    seq: r.seq,
-    ts: r.ts,
-    agentId: r.agentId,
-    type: r.type,
-    severity: r.severity,
-    message: r.message,
-    data: JSON.parse(r.data),
-  } as IronEvent;
-}
-
-function toView(r: schema.AgentRow): AgentView {
-  return {
-    id: r.id,
-    name: r.name,
-    kind: r.kind as AgentView['kind'],
-    script: r.script,
-    args: JSON.parse(r.args) as string[],
-    status: r.status as AgentStatus,
-    pid: r.pid,
-    createdAt: r.createdAt,
-    startedAt: r.startedAt,
-    endedAt: r.endedAt,
-    exitCode: r.exitCode,
-    exitSignal: r.exitSignal,
-    restarts: r.restarts,
-    progress: { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit },
-    budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0 },
-    environment: r.environment,
-  };
 }

@@ -27,6 +27,9 @@ export const agents = sqliteTable('agents', {
   limitMicros: integer('limit_micros'),
   // Migration 5: the secrets environment of the run.
   environment: text('environment').notNull().default('development'),
+  // Migration 7: outcomes the agent reported; null until it reports any.
+  progressSucceeded: integer('progress_succeeded'),
+  progressFailed: integer('progress_failed'),
 });
 
 export const events = sqliteTable(
@@ -40,7 +43,7 @@ export const events = sqliteTable(
     message: text('message').notNull(),
     data: text('data').notNull().default('{}'), // JSON object
   },
-  (t) => [index('events_agent_seq').on(t.agentId, t.seq)],
+  (t) => [index('events_agent_seq').on(t.agentId, t.seq), index('events_agent_type').on(t.agentId, t.type, t.seq)],
 );
 
 export const checkpoints = sqliteTable(

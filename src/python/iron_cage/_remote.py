@@ -60,8 +60,10 @@ class RemoteRuntime:
     def _body(self, obj: Any) -> bytes:
         return self._transport.scrub(_payloads.dumps(obj)).encode("utf-8")
 
-    def report_progress(self, done: int, total: int | None = None, unit: str = "leads") -> None:
-        body = _payloads.progress_body(done, total, unit)
+    def report_progress(
+        self, done: int, total: int | None = None, unit: str = "leads", succeeded: int | None = None, failed: int | None = None
+    ) -> None:
+        body = _payloads.progress_body(done, total, unit, succeeded, failed)
         self._sender.submit(Item(PROGRESS, self._base + "/progress", self._body(body)))
 
     def event(self, message: str, severity: str = "info", **data: Any) -> None:
