@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal, TokenService } from '../auth/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { FallbackResult } from '../reliability/index.js';
+import { SERVICE_NAME, type FallbackResult } from '../reliability/index.js';
 import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { failureLabel } from './messages.js';
-import { parseToolUrl, upstreamUrl, type ToolTarget } from './path.js';
+import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolsService } from './service.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 
@@ -123,8 +123,9 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
     const p = call.principal;
     if (refusal && UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
-      const parsed = parseToolUrl(call.req.url ?? '');
-      tools.noteRefused(p.agentId, call.entry?.name ?? (parsed.ok ? parsed.target.service : null), reason as 'unknown_service' | 'invalid_path', status);
+      // The service the path names, when it is a name at all (a refused path may not parse).
+      const first = (call.req.url ?? '').slice(TOOLS_PREFIX.length).split(/[/?]/, 1)[0]!;
+      tools.noteRefused(p.agentId, call.entry?.name ?? (SERVICE_NAME.test(first) ? first : null), reason as 'unknown_service' | 'invalid_path', status);
     }
     // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
     call.result = null;

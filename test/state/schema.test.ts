@@ -145,6 +145,8 @@ describe('an older database', () => {
     try {
       expect(sm.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(sm.getAgent('ab-00000001')).toMatchObject({ name: 'old', status: 'completed', budget: { limitUsd: 5 } });
+      // A run from before outcomes were reported never reported any.
+      expect(sm.getAgent('ab-00000001')!.progress).toEqual({ done: 0, total: null, unit: 'items', succeeded: null, failed: null });
       expect(sm.lastEvents(10, 'ab-00000001')).toMatchObject([{ type: 'agent.registered', message: 'Agent old registered' }]);
       expect(sm.latestCheckpoint('ab-00000001')?.state).toEqual({ lead: 7 });
       // The tables later versions added are there and usable.
