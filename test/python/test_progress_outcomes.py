@@ -56,6 +56,10 @@ class MockOutcomesTest(unittest.TestCase):
         self.assertEqual(mock.progress_reports, [])
         mock.report_progress(4, 10, succeeded=4, failed=0)
         mock.assert_progress(4, succeeded=4, failed=0)
+        # Outcomes carried from the last report count too.
+        with self.assertRaises(ValueError):
+            mock.report_progress(3, 10)
+        mock.assert_progress(4, succeeded=4, failed=0)
 
     def test_agent_runtime_passes_them_on(self):
         with MockRuntime() as mock:
@@ -79,16 +83,21 @@ class WireOutcomesTest(unittest.TestCase):
         self.server = self.enterContext(FakeServer(token=TOKEN))
         self.enterContext(supervised_env(self.server.url, AGENT, TOKEN))
 
-    def test_bodies_carry_only_the_outcomes_given(self):
+    def test_bodies_carry_the_outcomes_so_a_coalesced_report_loses_none(self):
+        iron_cage.report_progress(2, 10)
+        self.assertTrue(iron_cage.get_runtime().flush(5))
+        # Sent at once, the second may replace the first before it goes: it must carry its outcomes.
         iron_cage.report_progress(4, 10, succeeded=3, failed=1)
         iron_cage.report_progress(5, 10)
         with self.assertRaises(ValueError):
             iron_cage.report_progress(6, 10, succeeded=6, failed=1)
+        with self.assertRaises(ValueError):
+            iron_cage.report_progress(3, 10)  # the outcomes carried (3 + 1) exceed it
         self.assertTrue(iron_cage.get_runtime().flush(5))
-        self.assertEqual(
-            [r.json for r in self.server.posts("progress")],
-            [{"done": 4, "total": 10, "unit": "leads", "succeeded": 3, "failed": 1}, {"done": 5, "total": 10, "unit": "leads"}],
-        )
+        bodies = [r.json for r in self.server.posts("progress")]
+        self.assertEqual(bodies[0], {"done": 2, "total": 10, "unit": "leads"})
+        self.assertEqual(bodies[-1], {"done": 5, "total": 10, "unit": "leads", "succeeded": 3, "failed": 1})
+        self.assertTrue(all(b["succeeded"] == 3 and b["failed"] == 1 for b in bodies[1:]), bodies)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,7 @@ class MemoryRuntime:
     ) -> None:
         body = _payloads.progress_body(done, total, unit, succeeded, failed)
         with self._lock:
-            earlier = {k: v for k, v in (self._progress or {}).items() if k in ("succeeded", "failed")}
-            self._progress = {**earlier, **body}
+            self._progress = _payloads.carry_outcomes(self._progress, body)
             self.progress_reports.append(body)
             self._on_progress(body)
 

@@ -38,8 +38,7 @@ def _count(name: str, value: Any) -> int:
 
 
 def progress_body(done: Any, total: Any, unit: Any, succeeded: Any = None, failed: Any = None) -> dict:
-    """The body of POST /progress. Outcomes left as None are not sent, so the server keeps the
-    last ones reported (an agent that never reports them shows none)."""
+    """The checked report: outcomes left as None are left out (see carry_outcomes)."""
     done = _count("done", done)
     if total is not None:
         total = _whole_number("total", total)
@@ -58,6 +57,21 @@ def progress_body(done: Any, total: Any, unit: Any, succeeded: Any = None, faile
         raise ValueError(f"succeeded + failed must not exceed done ({done}), got {outcomes}")
     body.update(outcomes)
     return body
+
+
+def carry_outcomes(previous: dict | None, body: dict) -> dict:
+    """The report as the server shows it: outcomes left out keep their last reported value.
+
+    Runtimes send this whole snapshot rather than the bare report, so a report that replaces an
+    unsent one (progress is coalesced) cannot lose the outcomes that one carried.
+    """
+    merged = {**{k: v for k, v in (previous or {}).items() if k in ("succeeded", "failed")}, **body}
+    if merged.get("succeeded", 0) + merged.get("failed", 0) > merged["done"]:
+        raise ValueError(
+            f"succeeded + failed must not exceed done ({merged['done']}); the last reported outcomes are "
+            f"succeeded={merged.get('succeeded')}, failed={merged.get('failed')}"
+        )
+    return merged
 
 
 def normalize_severity(severity: Any) -> str:
