@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
+import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
@@ -137,23 +137,20 @@ export class StateManager {
   }
 
   /** An agent's events of the given types, oldest first, or the newest `limit` of them newest first. */
-  eventsOfTypes(agentId: string, types: readonly EventType[], o: { limit?: number; newestFirst?: boolean } = {}): IronEvent[] {
+  eventsOfTypes(agentId: string, types: readonly LookupEventType[], o: { limit?: number; newestFirst?: boolean } = {}): IronEvent[] {
     const order = o.newestFirst ? desc(schema.events.seq) : asc(schema.events.seq);
-    const q = this.db
-      .select()
-      .from(schema.events)
-      .where(and(eq(schema.events.agentId, agentId), inArray(schema.events.type, [...types])))
-      .orderBy(order);
-    return (o.limit === undefined ? q.all() : q.limit(o.limit).all()).map(toEvent);
+    // One query per type: with a single type the planner always takes the index; with a list it
+    // may walk the agent's whole log instead to save a sort.
+    const rows = types.flatMap((type) => {
+      const q = this.db.select().from(schema.events).where(lookup(agentId, type)).orderBy(order);
+      return o.limit === undefined ? q.all() : q.limit(o.limit).all();
+    });
+    rows.sort((a, b) => (o.newestFirst ? b.seq - a.seq : a.seq - b.seq));
+    return (o.limit === undefined ? rows : rows.slice(0, o.limit)).map(toEvent);
   }
 
-  countEvents(agentId: string, type: EventType): number {
-    const r = this.db
-      .select({ n: sql<number>`count(*)` })
-      .from(schema.events)
-      .where(and(eq(schema.events.agentId, agentId), eq(schema.events.type, type)))
-      .get();
-    return r?.n ?? 0;
+  countEvents(agentId: string, type: LookupEventType): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(schema.events).where(lookup(agentId, type)).get()?.n ?? 0;
   }
 
   lastSeq(): number {
@@ -328,6 +325,14 @@ export class StateManager {
       this.sqlite.close();
     }
   }
+}
+
+/** The event types eventsOfTypes and countEvents find through their index. */
+export type LookupEventType = (typeof schema.LOOKUP_EVENT_TYPES)[number];
+
+/** An agent's events of one type; the repeated index condition is what lets SQLite use the partial index. */
+function lookup(agentId: string, type: LookupEventType) {
+  return and(eq(schema.events.agentId, agentId), sql.raw(schema.LOOKUP_EVENT_TYPES_SQL), eq(schema.events.type, type));
 }
 
 function isAlive(pid: number): boolean {
