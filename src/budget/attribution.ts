@@ -124,3 +124,27 @@ export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOp
         : null,
   };
 }
+
+/** At most this many points in a spend series: plenty for a chart, bounded for the wire. */
+export const SPEND_SERIES_MAX_POINTS = 2_000;
+
+/**
+ * Cumulative spend over time: one `[epochMs, cumulativeMicros]` point per charged request
+ * (cost above zero), in time order. Past `maxPoints` the points are thinned evenly, always
+ * keeping the first and the last; every point kept still carries the true running total.
+ *
+ * @example
+ *   spendSeries([{ ts: '2026-01-01T00:00:00Z', costMicros: 5 }, { ts: '2026-01-01T00:00:01Z', costMicros: 7 }])
+ *   // [[1767225600000, 5], [1767225601000, 12]]
+ */
+export function spendSeries(records: Iterable<Pick<CostRecord, 'ts' | 'costMicros'>>, maxPoints = SPEND_SERIES_MAX_POINTS): Array<[number, Micros]> {
+  if (!Number.isSafeInteger(maxPoints) || maxPoints < 2) throw new RangeError(`maxPoints must be an integer of at least 2, got ${maxPoints}`);
+  const charged = [...records].filter((r) => r.costMicros > 0).map((r) => ({ ms: epochMs(r.ts), cost: r.costMicros }));
+  // Stable: requests settled in the same millisecond keep the order they were recorded in.
+  charged.sort((a, b) => a.ms - b.ms);
+  let total = 0;
+  const all = charged.map((r): [number, Micros] => [r.ms, (total += r.cost)]);
+  if (all.length <= maxPoints) return all;
+  const step = (all.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, i) => all[Math.round(i * step)]!);
+}

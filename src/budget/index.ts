@@ -74,6 +74,8 @@ export {
   type SlackText,
 } from './alerts.js';
 export {
+  SPEND_SERIES_MAX_POINTS,
+  spendSeries,
   summarizeCosts,
   type CostBucket,
   type CostRecord,

@@ -5,13 +5,20 @@
 export const SEVERITIES = ['debug', 'info', 'warn', 'error', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-export type AgentStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'crashed';
+/**
+ * `restarting`: it crashed and the supervisor is waiting out the backoff before launching it
+ * again; `crashed`: it crashed and will not be restarted (gave up, or restarts are off).
+ */
+export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed';
 export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set(['completed', 'stopped', 'crashed']);
 
 export interface Progress {
   done: number;
   total: number | null;
   unit: string;
+  /** Units the agent reported as succeeded / failed; null until it reports outcomes. */
+  succeeded: number | null;
+  failed: number | null;
 }
 
 export interface EventData {
@@ -52,6 +59,8 @@ export interface EventData {
     /** While active: how many calls the fallback answered (set when it ends). */
     served: { cache: number; placeholder: number; failed: number } | null;
   };
+  /** The tool proxy refused an agent's call to a service or a path it may not reach: an unauthorized action. */
+  'tool.refused': { service: string | null; reason: 'unknown_service' | 'invalid_path'; status: number };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
   'fault.removed': { ids: string[]; requestedBy: string };
   'llm.request': {

@@ -8,6 +8,7 @@ import {
   formatProjection,
   formatProjectionStatus,
   projectSpend,
+  spendSeries,
   summarizeCosts,
 } from '../budget/index.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
@@ -72,6 +73,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
         byModel: summary.byModel.map((m) => ({ model: m.model, provider: m.provider, requests: m.requests, promptTokens: m.promptTokens, completionTokens: m.completionTokens, costUsd: microsToUsd(m.costMicros), share: m.share })),
         byStatus: summary.byStatus,
         overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
+        series: spendSeries(d.llm.chargesFor(id)).map(([ms, micros]) => [ms, microsToUsd(micros)]),
         baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
         display: {
           usage: formatBudgetUsage(spent, limit),

@@ -4,7 +4,8 @@ import { PII_TYPES, type Detection, type PiiType } from './types.js';
 /**
  * The protection panel's numbers (spec #21). A leak counts as blocked when the value never
  * reached the agent: redacted or the call refused. Findings under `warn` passed through and
- * are counted apart. Unauthorized actions and prompt injections have no detector yet.
+ * are counted apart. Unauthorized actions are counted by whoever refuses them (the protection
+ * routes count the tool proxy's refusals); prompt injections have no detector yet.
  */
 export interface ProtectionCounters {
   piiLeaksBlocked: number;

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
@@ -72,6 +72,27 @@ export class LlmStore {
       .groupBy(llmRequests.agentId)
       .all();
     return new Map(rows.map((r) => [r.agentId, r.total]));
+  }
+
+  /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */
+  okLatencies(agentId: string): number[] {
+    return this.db.orm
+      .select({ ms: llmRequests.latencyMs })
+      .from(llmRequests)
+      .where(and(eq(llmRequests.agentId, agentId), eq(llmRequests.status, 'ok'), isNotNull(llmRequests.latencyMs)))
+      .orderBy(asc(llmRequests.latencyMs))
+      .all()
+      .map((r) => r.ms!);
+  }
+
+  /** Every charged request of the agent (cost above zero), oldest first: the spend-over-time series. */
+  chargesFor(agentId: string): Array<{ ts: string; costMicros: number }> {
+    return this.db.orm
+      .select({ ts: llmRequests.ts, costMicros: llmRequests.costMicros })
+      .from(llmRequests)
+      .where(and(eq(llmRequests.agentId, agentId), gt(llmRequests.costMicros, 0)))
+      .orderBy(asc(llmRequests.id))
+      .all();
   }
 
   requestsFor(agentId: string, limit = 10_000): LlmRequestRow[] {

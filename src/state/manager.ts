@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, typ
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
+import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
 import { Writer } from './writer.js';
@@ -135,6 +136,23 @@ export class StateManager {
     return rows.reverse().map(toEvent);
   }
 
+  /** An agent's events of the given types, oldest first, or the newest `limit` of them newest first. */
+  eventsOfTypes(agentId: string, types: readonly LookupEventType[], o: { limit?: number; newestFirst?: boolean } = {}): IronEvent[] {
+    const order = o.newestFirst ? desc(schema.events.seq) : asc(schema.events.seq);
+    // One query per type: with a single type the planner always takes the index; with a list it
+    // may walk the agent's whole log instead to save a sort.
+    const rows = types.flatMap((type) => {
+      const q = this.db.select().from(schema.events).where(lookup(agentId, type)).orderBy(order);
+      return o.limit === undefined ? q.all() : q.limit(o.limit).all();
+    });
+    rows.sort((a, b) => (o.newestFirst ? b.seq - a.seq : a.seq - b.seq));
+    return (o.limit === undefined ? rows : rows.slice(0, o.limit)).map(toEvent);
+  }
+
+  countEvents(agentId: string, type: LookupEventType): number {
+    return this.db.select({ n: sql<number>`count(*)` }).from(schema.events).where(lookup(agentId, type)).get()?.n ?? 0;
+  }
+
   lastSeq(): number {
     const r = this.db.select({ m: sql<number | null>`max(${schema.events.seq})` }).from(schema.events).get();
     return r?.m ?? 0;
@@ -179,6 +197,8 @@ export class StateManager {
       progressUnit: 'items',
       limitMicros: a.limitMicros,
       environment: a.environment ?? 'development',
+      progressSucceeded: null,
+      progressFailed: null,
     };
     this.writer.now(
       () => this.db.insert(schema.agents).values(row).run(),
@@ -211,6 +231,8 @@ export class StateManager {
       next.progressDone = patch.progress.done;
       next.progressTotal = patch.progress.total;
       next.progressUnit = patch.progress.unit;
+      next.progressSucceeded = patch.progress.succeeded;
+      next.progressFailed = patch.progress.failed;
     }
     const { id: _id, ...cols } = next;
     return this.writer.now(
@@ -305,6 +327,14 @@ export class StateManager {
   }
 }
 
+/** The event types eventsOfTypes and countEvents find through their index. */
+export type LookupEventType = (typeof schema.LOOKUP_EVENT_TYPES)[number];
+
+/** An agent's events of one type; the repeated index condition is what lets SQLite use the partial index. */
+function lookup(agentId: string, type: LookupEventType) {
+  return and(eq(schema.events.agentId, agentId), sql.raw(schema.LOOKUP_EVENT_TYPES_SQL), eq(schema.events.type, type));
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -312,37 +342,4 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function toEvent(r: schema.EventRow): IronEvent {
-  return {
-    seq: r.seq,
-    ts: r.ts,
-    agentId: r.agentId,
-    type: r.type,
-    severity: r.severity,
-    message: r.message,
-    data: JSON.parse(r.data),
-  } as IronEvent;
-}
-
-function toView(r: schema.AgentRow): AgentView {
-  return {
-    id: r.id,
-    name: r.name,
-    kind: r.kind as AgentView['kind'],
-    script: r.script,
-    args: JSON.parse(r.args) as string[],
-    status: r.status as AgentStatus,
-    pid: r.pid,
-    createdAt: r.createdAt,
-    startedAt: r.startedAt,
-    endedAt: r.endedAt,
-    exitCode: r.exitCode,
-    exitSignal: r.exitSignal,
-    restarts: r.restarts,
-    progress: { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit },
-    budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0 },
-    environment: r.environment,
-  };
 }

@@ -205,6 +205,16 @@ const MIGRATIONS: string[] = [
   );
   CREATE UNIQUE INDEX users_live_name ON users (name) WHERE removed_at IS NULL;
   `,
+  // 7: the agent's own outcome counts (NULL until it reports any), and an index that finds an
+  // agent's events of the few types looked up one agent at a time (uptime, the latest PII
+  // preview, refusals) without reading the rest of its log. Partial, so the other events (the
+  // hottest write) do not pay for it.
+  `
+  ALTER TABLE agents ADD COLUMN progress_succeeded INTEGER;
+  ALTER TABLE agents ADD COLUMN progress_failed INTEGER;
+  CREATE INDEX events_agent_type ON events (agent_id, type, seq)
+    WHERE type IN ('agent.started', 'agent.exited', 'agent.restarting', 'pii.detected', 'tool.refused');
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

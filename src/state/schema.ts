@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, real, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { EventType } from '../core/events.js';
 
 // Every table of the database, as the code sees it: the one description of the schema. The
 // DDL that creates it lives in migrations.ts (plain SQL, versioned by PRAGMA user_version,
@@ -27,7 +28,18 @@ export const agents = sqliteTable('agents', {
   limitMicros: integer('limit_micros'),
   // Migration 5: the secrets environment of the run.
   environment: text('environment').notNull().default('development'),
+  // Migration 7: outcomes the agent reported; null until it reports any.
+  progressSucceeded: integer('progress_succeeded'),
+  progressFailed: integer('progress_failed'),
 });
+
+/**
+ * The event types looked up one agent at a time: only these are in the events_agent_type index
+ * (migration 7). SQLite uses a partial index only for a query whose WHERE repeats the index's
+ * own condition, so queries add LOOKUP_EVENT_TYPES_SQL as it is.
+ */
+export const LOOKUP_EVENT_TYPES = ['agent.started', 'agent.exited', 'agent.restarting', 'pii.detected', 'tool.refused'] as const satisfies readonly EventType[];
+export const LOOKUP_EVENT_TYPES_SQL = `type IN (${LOOKUP_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
 
 export const events = sqliteTable(
   'events',
@@ -40,7 +52,7 @@ export const events = sqliteTable(
     message: text('message').notNull(),
     data: text('data').notNull().default('{}'), // JSON object
   },
-  (t) => [index('events_agent_seq').on(t.agentId, t.seq)],
+  (t) => [index('events_agent_seq').on(t.agentId, t.seq), index('events_agent_type').on(t.agentId, t.type, t.seq).where(sql.raw(LOOKUP_EVENT_TYPES_SQL))],
 );
 
 export const checkpoints = sqliteTable(

@@ -217,6 +217,16 @@ export class ToolsStore {
     }, null);
   }
 
+  /** An agent's calls a tier answered (refusals before the chain have none) and how many the cache answered. */
+  tierCounts(agentId: string): { calls: number; cache: number } {
+    const r = this.db.orm
+      .select({ calls: sql<number>`count(${toolCalls.tier})`, cache: sql<number>`coalesce(sum(${toolCalls.tier} = 'cache'), 0)` })
+      .from(toolCalls)
+      .where(eq(toolCalls.agentId, agentId))
+      .get();
+    return { calls: r?.calls ?? 0, cache: r?.cache ?? 0 };
+  }
+
   recentCalls(q: ToolCallQuery): ToolCallRow[] {
     const where: SQL[] = [];
     if (q.service !== undefined) where.push(eq(toolCalls.service, q.service));

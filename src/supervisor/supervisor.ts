@@ -39,7 +39,8 @@ export interface AgentOutcome {
 
 /**
  * Keeps one agent running: launch, watch, restart on failure with backoff, stop on request.
- * Status: starting → running → completed | stopped | crashed (→ starting again on restart).
+ * Status: starting → running → completed | stopped | crashed, or after a crash that will be
+ * restarted: running → restarting (the backoff) → starting → running.
  */
 export class AgentSupervisor {
   readonly agentId: string;
@@ -147,9 +148,10 @@ export class AgentSupervisor {
       return;
     }
     const delayMs = Math.min(restart.backoffMs * 2 ** this.restarts, restart.maxBackoffMs);
+    // The exit itself was a crash (the event says so); the agent is not: it is coming back.
     this.o.state.updateAgent(
       this.agentId,
-      { status: 'crashed', pid: null, exitCode: exit.code, exitSignal: exit.signal },
+      { status: 'restarting', pid: null, exitCode: exit.code, exitSignal: exit.signal },
       {
         type: 'agent.exited',
         severity: 'error',

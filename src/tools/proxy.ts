@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal, TokenService } from '../auth/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { FallbackResult } from '../reliability/index.js';
+import { SERVICE_NAME, type FallbackResult } from '../reliability/index.js';
 import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { failureLabel } from './messages.js';
-import { parseToolUrl, upstreamUrl, type ToolTarget } from './path.js';
+import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolsService } from './service.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 
@@ -23,6 +23,9 @@ class Refusal extends Error {
     super(error.message);
   }
 }
+
+/** Refusals that mean an agent reached for what it may not (counted as unauthorized actions), not a broken request. */
+const UNAUTHORIZED = new Set(['unknown_service', 'invalid_path']);
 
 /** One agent call as it moves through the stages; filled in as each one learns more. */
 interface ToolCall {
@@ -74,10 +77,10 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
   /** The service and the upstream URL the path names. */
   const parsePath = (call: ToolCall): { entry: ToolEntry; target: ToolTarget; url: URL } => {
     const parsed = parseToolUrl(call.req.url ?? '');
-    if (!parsed.ok) throw new ValidationError(parsed.message, 'invalid_path');
+    if (!parsed.ok) throw new Refusal(new ValidationError(parsed.message, 'invalid_path'), 'invalid_path');
     const { target } = parsed;
     const entry = tools.entries.get(target.service);
-    if (!entry) throw new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
+    if (!entry) throw new Refusal(new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`), 'unknown_service');
     call.entry = entry;
     call.path = `/${target.rest}`;
     call.configured = tools.headersOf(entry);
@@ -118,6 +121,12 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     const { status, body, unexpected } = toErrorResponse(error);
     if (unexpected) logger.error({ err }, `${call.req.method} ${call.req.url?.split('?')[0]} failed`);
     const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
+    const p = call.principal;
+    if (refusal && UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
+      // The service the path names, when it is a name at all (a refused path may not parse).
+      const first = (call.req.url ?? '').slice(TOOLS_PREFIX.length).split(/[/?]/, 1)[0]!;
+      tools.noteRefused(p.agentId, call.entry?.name ?? (SERVICE_NAME.test(first) ? first : null), reason as 'unknown_service' | 'invalid_path', status);
+    }
     // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
     call.result = null;
     return { ...jsonReply(status, body, status === 413 ? { connection: 'close' } : {}, reason), bytes: 0 };

@@ -109,6 +109,16 @@ export class ToolsService {
     fb.served[tier]++;
   }
 
+  /**
+   * An agent asked for a service or a path it may not reach: on the record as an unauthorized
+   * action. The path is left out: what the agent put in it is not for the event log.
+   */
+  noteRefused(agentId: string, service: string | null, reason: 'unknown_service' | 'invalid_path', status: number): void {
+    if (this.closed) return;
+    const what = reason === 'unknown_service' ? `no tool service '${service}' is configured` : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
+    this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
+  }
+
   /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
   async recordCall(row: ToolCallInput): Promise<void> {
     // A call still finishing while iron-cage shuts down: the database may be gone.

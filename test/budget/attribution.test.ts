@@ -4,6 +4,8 @@ import {
   parsePriceOverrides,
   PriceBook,
   SPEC_PRICE_OVERRIDES,
+  SPEND_SERIES_MAX_POINTS,
+  spendSeries,
   summarizeCosts,
   type CostRecord,
 } from '../../src/budget/index.js';
@@ -74,5 +76,38 @@ describe('summarizeCosts', () => {
     expect(summarizeCosts([])).toMatchObject({ requests: 0, costMicros: 0, byModel: [], buckets: [], baseline: null });
     expect(() => summarizeCosts([{ ...records[0]!, ts: 'yesterday' }])).toThrow(/invalid timestamp/);
     expect(() => summarizeCosts(records, { bucketMs: 0 })).toThrow(/bucketMs/);
+  });
+});
+
+describe('spendSeries', () => {
+  it('is the running total at each charged request, in time order', () => {
+    const shuffled = [records[4]!, records[0]!, records[3]!, records[2]!, records[1]!];
+    expect(spendSeries(shuffled)).toEqual([
+      [Date.parse('2025-03-14T14:00:05Z'), 30_000],
+      [Date.parse('2025-03-14T14:00:40Z'), 34_000],
+      [Date.parse('2025-03-14T14:01:10Z'), 36_000],
+      // The failed request cost nothing: no point.
+      [Date.parse('2025-03-14T14:03:59.999Z'), 96_000],
+    ]);
+    expect(spendSeries([])).toEqual([]);
+  });
+
+  it('thins a long run evenly to the limit, keeping the first and the last and the true totals', () => {
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ ts: start + i * 1000, costMicros: 1 + (i % 7) }));
+    const full = spendSeries(many, many.length);
+    expect(full).toHaveLength(many.length);
+    const thin = spendSeries(many);
+    expect(thin).toHaveLength(SPEND_SERIES_MAX_POINTS);
+    expect(thin[0]).toEqual(full[0]);
+    expect(thin.at(-1)).toEqual(full.at(-1));
+    expect(thin.at(-1)![1]).toBe(many.reduce((a, r) => a + r.costMicros, 0));
+    // Every point kept is a point of the full series, in order, and the gaps are even.
+    const index = new Map(full.map((p, i) => [p[0], i]));
+    const at = thin.map((p) => index.get(p[0])!);
+    thin.forEach((p, i) => expect(p).toEqual(full[at[i]!]));
+    const gaps = at.slice(1).map((x, i) => x - at[i]!);
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
+    expect(() => spendSeries(many, 1)).toThrow(/maxPoints/);
   });
 });

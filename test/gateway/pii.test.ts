@@ -50,6 +50,10 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(ev.data.counters.piiLeaksBlocked).toBe(1);
     const protection = await (await t.api(`/api/agents/${a.agentId}/protection`)).json();
     expect(protection).toMatchObject({ piiLeaksBlocked: 1, piiLeaksBlockedByType: { EMAIL: 1 }, unauthorizedActions: 0, promptInjectionAttempts: 0 });
+    // What is measured says so; prompt injection has no detector, so its 0 is not a measurement.
+    expect(protection.monitored).toEqual({ pii: true, unauthorizedActions: true, promptInjection: false });
+    expect(protection.latest).toEqual({ ts: ev.ts, preview: 'Contact the CEO at [EMAIL_REDACTED]', types: { EMAIL: 1 }, location: 'llm.output' });
+    expect(JSON.stringify(protection)).not.toContain('ceo@acme.com');
 
     const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
     expect(audit.records).toHaveLength(1);
@@ -90,6 +94,19 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(audit.records.map((r: any) => r.type).sort()).toEqual(['CREDIT_CARD', 'EMAIL']);
     const req = t.rt.state.database.prepare('SELECT redactions FROM llm_requests').get() as { redactions: number };
     expect(req.redactions).toBe(2);
+
+    // A streamed finding has no preview (the text is never whole in one place): the panel shows
+    // the newest finding that has one, and the newest at all only while none has.
+    const latest = async () => (await (await t!.api(`/api/agents/${a.agentId}/protection`)).json()).latest;
+    expect(await latest()).toMatchObject({ preview: '', location: 'llm.output' });
+    upstream.next = () => ({ content: 'Reach ops@corp.example today', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    await until(async () => (await latest()).preview !== '');
+    expect(await latest()).toMatchObject({ preview: 'Reach [EMAIL_REDACTED] today', types: { EMAIL: 1 } });
+    upstream.next = () => ({ content: 'Card 4111 1111 1111 1111 again', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
+    for await (const _ of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'y' }] }));
+    await until(async () => (await (await t!.api(`/api/agents/${a.agentId}/protection`)).json()).piiLeaksBlocked === 4);
+    expect(await latest()).toMatchObject({ preview: 'Reach [EMAIL_REDACTED] today', types: { EMAIL: 1 } });
   });
 
   it('keeps the order of streamed text when the last piece arrives together with finish_reason', async () => {

@@ -148,6 +148,11 @@ describe('bad input', () => {
     ['progress', '{"done": 5, "total": 3}', /^done: must not exceed total$/],
     ['progress', '{"done": 1, "extra": true}', /^unknown field 'extra'$/],
     ['progress', '[1,2]', /expected object/],
+    ['progress', '{"done": 3, "succeeded": -1}', /^succeeded: must be 0 or more$/],
+    ['progress', '{"done": 3, "failed": 0.5}', /^failed: must be a whole number$/],
+    ['progress', '{"done": 3, "succeeded": "2"}', /^succeeded: expected number$/],
+    ['progress', '{"done": 3, "succeeded": 2, "failed": 2}', /^succeeded \+ failed must not exceed done$/],
+    ['progress', '{"done": 3, "failed": 4}', /^succeeded \+ failed must not exceed done$/],
     ['events', '{}', /^message: expected string$/],
     ['events', '{"message": ""}', /^message: must not be empty$/],
     ['events', '{"message": "x", "severity": "loud"}', /^severity: must be one of "debug", "info", "warn", "error", "critical"$/],
@@ -206,6 +211,23 @@ describe('events', () => {
     expect(put.status).toBe(201);
     const got = await (await t.api(`/api/agents/${agentId}/checkpoint`, { token: agentToken })).json();
     expect(got).toMatchObject({ state: { next: 7, seen: ['a'] }, id: (await put.json()).id });
+  });
+
+  it('progress carries the outcomes the agent reports; left out, the last ones stay; null clears them', async () => {
+    const post = (body: object) => t.api(`/api/agents/${agentId}/progress`, { method: 'POST', token: agentToken, body: JSON.stringify(body) });
+    const progress = async () => (await (await t.api(`/api/agents/${agentId}/status`)).json()).progress;
+    expect((await post({ done: 2, total: 10 })).status).toBe(200);
+    expect(await progress()).toEqual({ done: 2, total: 10, unit: 'items', succeeded: null, failed: null });
+    expect((await post({ done: 4, total: 10, unit: 'leads', succeeded: 3, failed: 1 })).status).toBe(200);
+    expect(await progress()).toEqual({ done: 4, total: 10, unit: 'leads', succeeded: 3, failed: 1 });
+    expect((await post({ done: 5, total: 10 })).status).toBe(200);
+    expect(await progress()).toEqual({ done: 5, total: 10, unit: 'leads', succeeded: 3, failed: 1 });
+    const { events } = await (await t.api(`/api/events?agentId=${agentId}&limit=1000`)).json();
+    const last = events.filter((e: any) => e.type === 'agent.progress').at(-1);
+    expect(last.data).toEqual({ done: 5, total: 10, unit: 'leads', succeeded: 3, failed: 1 });
+    expect(last.message).toBe('5 / 10 leads (50%), 3 succeeded, 1 failed');
+    expect((await post({ done: 5, succeeded: null, failed: null })).status).toBe(200);
+    expect(await progress()).toMatchObject({ done: 5, succeeded: null, failed: null });
   });
 
   it('the database refuses to UPDATE or DELETE events', () => {

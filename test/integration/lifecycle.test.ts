@@ -97,11 +97,23 @@ describe('a supervised python agent, end to end', () => {
       config: { restart: { policy: 'on-failure', maxRestarts: 2, backoffMs: 50, maxBackoffMs: 100 } },
     });
     try {
+      const id = t.rt.agentId!;
+      // The status each exit left the agent in (the agent takes far longer to start and crash
+      // than this subscription takes to be made).
+      const after: string[] = [];
+      t.rt.state.subscribe((e) => {
+        if (e.type === 'agent.exited' && e.agentId === id) after.push(t.rt.state.getAgent(id)!.status);
+      });
       const outcome = await t.rt.agentDone!;
       expect(outcome).toEqual({ status: 'crashed', exitCode: 3 });
-      const s = await (await t.api(`/api/agents/${t.rt.agentId}/status`)).json();
+      const s = await (await t.api(`/api/agents/${id}/status`)).json();
       expect(s).toMatchObject({ status: 'crashed', restarts: 2, exitCode: 3 });
       expect(t.log()).toContain('gave up after 2 restarts');
+      // While a restart is pending the agent is restarting, not crashed; only giving up is a crash.
+      expect(after).toEqual(['restarting', 'restarting', 'crashed']);
+      // Each exit itself was a crash, and its event says so.
+      const { events } = await (await t.api(`/api/events?agentId=${id}&limit=1000`)).json();
+      expect(events.filter((e: any) => e.type === 'agent.exited').map((e: any) => e.data.status)).toEqual(['crashed', 'crashed', 'crashed']);
     } finally {
       await t.stop();
     }

@@ -106,6 +106,36 @@ describe('the migrated database', () => {
   });
 });
 
+describe('per-agent event lookups', () => {
+  it('go through the partial index of the types they look up, never the whole log', () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    try {
+      const db = sm.database;
+      const ddl = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_agent_type'").get() as { sql: string }).sql;
+      expect(ddl).toContain(`WHERE ${schema.LOOKUP_EVENT_TYPES_SQL}`);
+      // Watch the statements the lookups prepare, and ask SQLite how it would run each.
+      const plans: string[] = [];
+      const prepare = db.prepare.bind(db);
+      (db as { prepare: typeof db.prepare }).prepare = ((text: string) => {
+        if (text.includes('"events"')) {
+          const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
+          plans.push((prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
+        }
+        return prepare(text);
+      }) as typeof db.prepare;
+      sm.eventsOfTypes('ab-00000001', ['agent.started', 'agent.exited', 'agent.restarting']);
+      sm.eventsOfTypes('ab-00000001', ['pii.detected'], { limit: 50, newestFirst: true });
+      sm.countEvents('ab-00000001', 'tool.refused');
+      expect(plans).toHaveLength(5);
+      for (const plan of plans) expect(plan).toMatch(/USING (COVERING )?INDEX events_agent_type \(agent_id=\? AND type=\?\)/);
+    } finally {
+      void sm.close();
+      cleanup();
+    }
+  });
+});
+
 // What version 1 of iron-cage created, as it shipped (the migrations must carry it forward).
 const V1 = `
   CREATE TABLE agents (
@@ -145,6 +175,8 @@ describe('an older database', () => {
     try {
       expect(sm.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(sm.getAgent('ab-00000001')).toMatchObject({ name: 'old', status: 'completed', budget: { limitUsd: 5 } });
+      // A run from before outcomes were reported never reported any.
+      expect(sm.getAgent('ab-00000001')!.progress).toEqual({ done: 0, total: null, unit: 'items', succeeded: null, failed: null });
       expect(sm.lastEvents(10, 'ab-00000001')).toMatchObject([{ type: 'agent.registered', message: 'Agent old registered' }]);
       expect(sm.latestCheckpoint('ab-00000001')?.state).toEqual({ lead: 7 });
       // The tables later versions added are there and usable.

@@ -118,6 +118,28 @@ describe('forwarding', () => {
     expect(li.since(from).map((s) => s.url)).toEqual(['/v2/users/@me', '/v2/a..b/c.d/']);
   });
 
+  it("counts an agent's refused calls as unauthorized actions, on the record without their paths", async () => {
+    const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'reacher' }) })).json()) as { token: string; agentId: string };
+    const protection = async () => (await (await t.api(`/api/agents/${a.agentId}/protection`)).json()) as any;
+    expect(await protection()).toMatchObject({ unauthorizedActions: 0, monitored: { unauthorizedActions: true } });
+    expect((await get('/tools/nosuch/people', a.token)).status).toBe(404);
+    expect((await get('/tools/linkedin/../admin', a.token)).status).toBe(400);
+    expect((await get('/tools/linkedin/http://evil.example/secret-path', a.token)).status).toBe(400);
+    // Not the agent's doing: an admin's mistakes, and ordinary calls and failures.
+    expect((await get('/tools/nosuch/people', t.rt.adminToken)).status).toBe(404);
+    expect((await get('/tools/linkedin/people/me', a.token)).status).toBe(200);
+    expect(await protection()).toMatchObject({ unauthorizedActions: 3 });
+    const refused = eventsOf(t, 'tool.refused').filter((e) => e.agentId === a.agentId);
+    expect(refused.map((e) => [e.data, e.severity])).toEqual([
+      [{ service: 'nosuch', reason: 'unknown_service', status: 404 }, 'warn'],
+      [{ service: 'linkedin', reason: 'invalid_path', status: 400 }, 'warn'],
+      [{ service: 'linkedin', reason: 'invalid_path', status: 400 }, 'warn'],
+    ]);
+    expect(JSON.stringify(refused)).not.toMatch(/admin|evil|secret-path/);
+    // The admin's refusal was nobody's unauthorized action.
+    expect(eventsOf(t, 'tool.refused').every((e) => e.agentId !== null)).toBe(true);
+  });
+
   it('refuses a body over 5 MB with 413 and forwards nothing', async () => {
     const from = li.seen.length;
     const declared = await new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -57,6 +57,11 @@ describe('a Python agent using iron_cage.tools under iron-cage', () => {
     const mine = await (await t.api(`/api/tools/calls?agentId=${t.rt.agentId}&limit=100`)).json();
     expect(mine.calls).toHaveLength(9);
     expect(mine.calls.every((c: any) => c.agentId === t.rt.agentId)).toBe(true);
+    // The performance panel's cache hit rate: calls the cache answered over calls a tier answered.
+    const answered = mine.calls.filter((c: any) => c.tier !== null);
+    const perf = await (await t.api(`/api/agents/${t.rt.agentId}/performance`)).json();
+    expect(perf.tools).toEqual({ calls: answered.length, cacheHitRate: Math.round((answered.filter((c: any) => c.tier === 'cache').length / answered.length) * 10_000) / 10_000 });
+    expect(perf.tools.cacheHitRate).toBeGreaterThan(0);
     const opened = t.rt.state.lastEvents(1000).find((e) => e.type === 'breaker.transition');
     expect(opened).toMatchObject({ agentId: t.rt.agentId, message: 'Circuit linkedin OPEN after 3 consecutive failures (429); cooldown 600s' });
   });

@@ -16,12 +16,19 @@ def agent_id() -> str:
     return _registry.current().agent_id
 
 
-def report_progress(done: int, total: int | None = None, unit: str = "leads") -> None:
+def report_progress(
+    done: int,
+    total: int | None = None,
+    unit: str = "leads",
+    succeeded: int | None = None,
+    failed: int | None = None,
+) -> None:
     """Report how far the agent is; returns at once (delivery happens in the background).
 
-    A total of 0 is sent as an unknown total.
+    A total of 0 is sent as an unknown total. ``succeeded``/``failed`` count the units done that
+    worked and that did not (the dashboard's success rate); omitted, the last ones reported stay.
     """
-    _registry.current().report_progress(done, total, unit)
+    _registry.current().report_progress(done, total, unit, succeeded, failed)
 
 
 def event(message: str, severity: str = "info", **data: Any) -> None:

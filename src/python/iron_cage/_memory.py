@@ -38,6 +38,7 @@ class MemoryRuntime:
         self._spent_micros = 0
         self._lock = threading.RLock()
         self.progress_reports: list[dict] = []
+        self._progress: dict | None = None
         self.events: deque[dict] | list[dict] = deque(maxlen=max_events) if max_events else []
         self._checkpoint_json: str | None = None
         self._checkpoint_seq = 0
@@ -52,13 +53,17 @@ class MemoryRuntime:
 
     @property
     def progress(self) -> dict | None:
-        """The latest progress report, as the server would show it."""
+        """The latest progress report, as the server would show it (outcomes carried over from
+        an earlier report when this one left them out)."""
         with self._lock:
-            return dict(self.progress_reports[-1]) if self.progress_reports else None
+            return None if self._progress is None else dict(self._progress)
 
-    def report_progress(self, done: int, total: int | None = None, unit: str = "leads") -> None:
-        body = _payloads.progress_body(done, total, unit)
+    def report_progress(
+        self, done: int, total: int | None = None, unit: str = "leads", succeeded: int | None = None, failed: int | None = None
+    ) -> None:
+        body = _payloads.progress_body(done, total, unit, succeeded, failed)
         with self._lock:
+            self._progress = _payloads.carry_outcomes(self._progress, body)
             self.progress_reports.append(body)
             self._on_progress(body)
 

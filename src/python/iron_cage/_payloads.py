@@ -30,10 +30,16 @@ def _whole_number(name: str, value: Any) -> int:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
 
 
-def progress_body(done: Any, total: Any, unit: Any) -> dict:
-    done = _whole_number("done", done)
-    if done < 0:
-        raise ValueError(f"done must be >= 0, got {done}")
+def _count(name: str, value: Any) -> int:
+    value = _whole_number(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def progress_body(done: Any, total: Any, unit: Any, succeeded: Any = None, failed: Any = None) -> dict:
+    """The checked report: outcomes left as None are left out (see carry_outcomes)."""
+    done = _count("done", done)
     if total is not None:
         total = _whole_number("total", total)
         if total < 0:
@@ -44,7 +50,28 @@ def progress_body(done: Any, total: Any, unit: Any) -> dict:
             total = None
     if not isinstance(unit, str) or not unit.strip():
         raise ValueError("unit must be a non-empty string")
-    return {"done": done, "total": total, "unit": unit}
+    body: dict = {"done": done, "total": total, "unit": unit}
+    outcomes = {name: _count(name, value) for name, value in (("succeeded", succeeded), ("failed", failed)) if value is not None}
+    if sum(outcomes.values()) > done:
+        # The server refuses it too: outcomes are of the units done.
+        raise ValueError(f"succeeded + failed must not exceed done ({done}), got {outcomes}")
+    body.update(outcomes)
+    return body
+
+
+def carry_outcomes(previous: dict | None, body: dict) -> dict:
+    """The report as the server shows it: outcomes left out keep their last reported value.
+
+    Runtimes send this whole snapshot rather than the bare report, so a report that replaces an
+    unsent one (progress is coalesced) cannot lose the outcomes that one carried.
+    """
+    merged = {**{k: v for k, v in (previous or {}).items() if k in ("succeeded", "failed")}, **body}
+    if merged.get("succeeded", 0) + merged.get("failed", 0) > merged["done"]:
+        raise ValueError(
+            f"succeeded + failed must not exceed done ({merged['done']}); the last reported outcomes are "
+            f"succeeded={merged.get('succeeded')}, failed={merged.get('failed')}"
+        )
+    return merged
 
 
 def normalize_severity(severity: Any) -> str:

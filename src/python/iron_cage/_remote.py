@@ -48,6 +48,7 @@ class RemoteRuntime:
         self._restore_attempts = max(1, restore_attempts)
         self._lock = threading.Lock()
         self._local_state: str | None = None
+        self._progress: dict | None = None
         self._closed = False
         if not settings.token:
             logger.warning("IRON_CAGE_TOKEN is not set; the Iron Cage server will refuse this agent's updates")
@@ -60,9 +61,13 @@ class RemoteRuntime:
     def _body(self, obj: Any) -> bytes:
         return self._transport.scrub(_payloads.dumps(obj)).encode("utf-8")
 
-    def report_progress(self, done: int, total: int | None = None, unit: str = "leads") -> None:
-        body = _payloads.progress_body(done, total, unit)
-        self._sender.submit(Item(PROGRESS, self._base + "/progress", self._body(body)))
+    def report_progress(
+        self, done: int, total: int | None = None, unit: str = "leads", succeeded: int | None = None, failed: int | None = None
+    ) -> None:
+        body = _payloads.progress_body(done, total, unit, succeeded, failed)
+        with self._lock:
+            body = self._progress = _payloads.carry_outcomes(self._progress, body)
+            self._sender.submit(Item(PROGRESS, self._base + "/progress", self._body(body)))
 
     def event(self, message: str, severity: str = "info", **data: Any) -> None:
         body = _payloads.event_body(message, severity, data)

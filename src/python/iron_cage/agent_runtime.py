@@ -63,8 +63,10 @@ class AgentRuntime:
     def restarts(self) -> int:
         return self.backend.restarts
 
-    def report_progress(self, done: int, total: int | None = None, unit: str = "leads") -> None:
-        self.backend.report_progress(done, total, unit)
+    def report_progress(
+        self, done: int, total: int | None = None, unit: str = "leads", succeeded: int | None = None, failed: int | None = None
+    ) -> None:
+        self.backend.report_progress(done, total, unit, succeeded, failed)
 
     def event(self, message: str, severity: str = "info", **data: Any) -> None:
         self.backend.event(message, severity, **data)

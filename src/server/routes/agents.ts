@@ -3,21 +3,27 @@ import { z } from 'zod';
 import { canRead, assertCanAct, type Principal } from '../../auth/index.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
-import type { AgentView } from '../../state/index.js';
+import { LlmStore, ToolsStore, type AgentView } from '../../state/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
-import { agentMetrics } from '../metrics.js';
+import { agentMetrics, agentPerformance } from '../metrics.js';
 
 const MAX_CHECKPOINT_BYTES = 1024 * 1024;
 const MAX_EVENT_DATA_BYTES = 64 * 1024;
 
+const count = z.number().int('must be a whole number').min(0, 'must be 0 or more');
+
 const progressBody = z
   .strictObject({
-    done: z.number().int('must be a whole number').min(0, 'must be 0 or more'),
+    done: count,
     total: z.number().int('must be a whole number').min(1, 'must be 1 or more').nullable().optional(),
     unit: z.string().min(1, 'must not be empty').max(32, 'must be at most 32 characters').optional(),
+    succeeded: count.nullable().optional(),
+    failed: count.nullable().optional(),
   })
-  .refine((b) => b.total == null || b.done <= b.total, { message: 'must not exceed total', path: ['done'] });
+  .refine((b) => b.total == null || b.done <= b.total, { message: 'must not exceed total', path: ['done'] })
+  // Outcomes are of units done: a success rate over more than was done would be meaningless.
+  .refine((b) => (b.succeeded ?? 0) + (b.failed ?? 0) <= b.done, { message: 'succeeded + failed must not exceed done' });
 
 const eventBody = z.strictObject({
   message: z.string().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
@@ -36,10 +42,12 @@ const eventsQuery = z.strictObject({
 export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
   const { state, control } = deps;
   const app = new Hono<AppEnv>();
+  const stores = { state, llm: new LlmStore(state), tools: new ToolsStore(state) };
 
-  // An agent token asking about another agent learns nothing, not even that it exists.
+  // An agent token asking about another agent learns nothing, not even that it exists. An
+  // agent another process wrote to the database (a token created by the CLI) is read from it.
   const readable = (p: Principal, id: string): AgentView => {
-    const agent = state.getAgent(id);
+    const agent = state.loadAgent(id);
     if (!agent || !canRead(p, id)) throw new NotFoundError(`no agent ${id}`);
     return agent;
   };
@@ -61,6 +69,11 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     return c.json(agentMetrics(state, agent, Date.now()));
   });
 
+  app.get('/agents/:id/performance', (c) => {
+    const agent = readable(c.get('principal'), c.req.param('id'));
+    return c.json(agentPerformance(stores, agent, Date.now()));
+  });
+
   app.post('/agents/:id/stop', async (c) => {
     const id = c.req.param('id');
     const p = c.get('principal');
@@ -75,15 +88,23 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const id = c.req.param('id');
     const agent = actable(c.get('principal'), id);
     const body = parseWith(progressBody, parseJsonBody(await c.req.text()));
-    const progress = { done: body.done, total: body.total ?? null, unit: body.unit ?? agent.progress.unit };
+    // Like the unit, outcomes not sent this time keep their last reported value.
+    const progress = {
+      done: body.done,
+      total: body.total ?? null,
+      unit: body.unit ?? agent.progress.unit,
+      succeeded: body.succeeded === undefined ? agent.progress.succeeded : body.succeeded,
+      failed: body.failed === undefined ? agent.progress.failed : body.failed,
+    };
     const pct = progress.total ? ` (${Math.round((progress.done / progress.total) * 100)}%)` : '';
+    const outcomes = progress.succeeded === null && progress.failed === null ? '' : `, ${progress.succeeded ?? 0} succeeded, ${progress.failed ?? 0} failed`;
     state.updateAgent(
       id,
       { progress },
       {
         type: 'agent.progress',
         severity: 'debug',
-        message: `${progress.done}${progress.total ? ` / ${progress.total}` : ''} ${progress.unit}${pct}`,
+        message: `${progress.done}${progress.total ? ` / ${progress.total}` : ''} ${progress.unit}${pct}${outcomes}`,
         data: progress,
       },
     );

@@ -158,13 +158,22 @@ class MockRuntime(MemoryRuntime):
             return label
         return value
 
-    def assert_progress(self, done: int, total: int | None = None, unit: str | None = None) -> None:
-        """The latest progress report is `done` (and `total`/`unit`, when given)."""
+    def assert_progress(
+        self,
+        done: int,
+        total: int | None = None,
+        unit: str | None = None,
+        succeeded: int | None = None,
+        failed: int | None = None,
+    ) -> None:
+        """The latest progress is `done` (and `total`/`unit`/`succeeded`/`failed`, when given)."""
         last = self.progress
         ok = last is not None and last["done"] == done
         ok = ok and (total is None or last["total"] == total) and (unit is None or last["unit"] == unit)
+        ok = ok and all(want is None or last.get(key) == want for key, want in (("succeeded", succeeded), ("failed", failed)))
         if not ok:
             want = f"done={done}" + (f", total={total}" if total is not None else "") + (f", unit={unit!r}" if unit else "")
+            want += "".join(f", {key}={value}" for key, value in (("succeeded", succeeded), ("failed", failed)) if value is not None)
             raise AssertionError(f"expected latest progress {want}; reports were {self.progress_reports}")
 
     def _find_events(self, substring: str, severity: str | None, data: dict) -> list[dict]:
