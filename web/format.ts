@@ -1,13 +1,13 @@
 // Numbers, money and times, formatted once with Intl.
 
 const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
+const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 });
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const one = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 const date = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
-/** `$5.29`; amounts under a cent keep up to four decimals (`$0.0042`). */
+/** `$5.29`; amounts under a cent keep three significant digits (`$0.000712`). */
 export function money(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   return Math.abs(v) > 0 && Math.abs(v) < 0.01 ? usdSmall.format(v) : usd.format(v);
@@ -19,7 +19,9 @@ export function count(v: number): string {
 
 /** `10.6%` from a percentage (0-100). */
 export function pct(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${one.format(v)}%`;
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  // A little spend is not "0%".
+  return v > 0 && v < 0.1 ? '<0.1%' : `${one.format(v)}%`;
 }
 
 /** `[14:23:45]` */

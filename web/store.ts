@@ -175,7 +175,7 @@ function refreshFor(ev: IronEvent): void {
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
   if (t === 'llm.request' || t === 'agent.progress' || t === 'agent.started' || t === 'agent.exited' || t.startsWith('breaker.')) refreshPerformance(id);
-  if (t === 'pii.detected') refreshProtection(id);
+  if (t === 'pii.detected' || t === 'tool.refused') refreshProtection(id);
 }
 
 // ── the live feed ────────────────────────────────────────────────────────────────────────

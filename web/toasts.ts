@@ -73,6 +73,8 @@ export function toastFor(ev: IronEvent, role: Role | null, agents: Agent[]): Toa
         stop: canAct,
       });
     }
+    case 'tool.refused':
+      return make(ev, { key: `refused:${ev.agentId}`, kind: 'info', severity: 'warn', title: 'Unauthorized action refused', body: ev.message });
     case 'budget.refused':
       return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'LLM call refused: budget', body: ev.message });
     case 'budget.exhausted':

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { count, duration, pct } from '../format.js';
+import { count, duration } from '../format.js';
 import { getState, useStore } from '../store.js';
 import { LIVE_STATUSES, STATUS } from '../status.js';
 import type { Agent } from '../types.js';
@@ -53,7 +53,15 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
           {count(agent.restarts)}
         </Figure>
       </div>
-      {agent.budget?.limitUsd != null && <p class="muted small">Budget {pct((agent.budget.spentUsd / agent.budget.limitUsd) * 100)} used · environment {agent.environment}</p>}
+      <p class="muted small">
+        Secrets environment <strong>{agent.environment}</strong>
+        {agent.script && (
+          <>
+            {' '}
+            · <code>{agent.script}</code>
+          </>
+        )}
+      </p>
     </Panel>
   );
 }
