@@ -42,6 +42,10 @@ export function App(p: { onLogin: (token: string) => void }) {
         </div>
       </header>
       {s.gapBefore !== null && <p class="banner">Events before #{s.gapBefore} were too many to replay; the log starts there.</p>}
+      {/* Until the first snapshot there is nothing to lay out: one full layout, with data. */}
+      {s.conn === 'connecting' ? (
+        <main class="grid" aria-busy="true" />
+      ) : (
       <main class="grid">
         <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
         <CostPanel agent={agent} />
@@ -50,6 +54,7 @@ export function App(p: { onLogin: (token: string) => void }) {
         <EventLog />
         <SecretsPanel />
       </main>
+      )}
       <Toasts />
     </div>
   );

@@ -1,36 +1,43 @@
 // Numbers, money and times, formatted once with Intl.
 
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 });
-const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-const one = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-const date = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+/** A formatter made on first use: building Intl formatters costs milliseconds the first paint should not wait for. */
+function lazy<T>(make: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= make());
+}
+
+const usd = lazy(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+const usdSmall = lazy(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 }));
+const int = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }));
+const one = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }));
+const clock = lazy(() => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }));
+const date = lazy(() => new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }));
+const rel = lazy(() => new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'narrow' }));
 
 /** `$5.29`; amounts under a cent keep three significant digits (`$0.000712`). */
 export function money(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
-  return Math.abs(v) > 0 && Math.abs(v) < 0.01 ? usdSmall.format(v) : usd.format(v);
+  return Math.abs(v) > 0 && Math.abs(v) < 0.01 ? usdSmall().format(v) : usd().format(v);
 }
 
 export function count(v: number): string {
-  return int.format(v);
+  return int().format(v);
 }
 
 /** `10.6%` from a percentage (0-100). */
 export function pct(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   // A little spend is not "0%".
-  return v > 0 && v < 0.1 ? '<0.1%' : `${one.format(v)}%`;
+  return v > 0 && v < 0.1 ? '<0.1%' : `${one().format(v)}%`;
 }
 
 /** `[14:23:45]` */
 export function time(iso: string): string {
-  return clock.format(new Date(iso));
+  return clock().format(new Date(iso));
 }
 
 export function when(iso: string): string {
-  return date.format(new Date(iso));
+  return date().format(new Date(iso));
 }
 
 /** `1h 02m`, `3m 05s`, `12s`. */
@@ -45,17 +52,16 @@ export function duration(ms: number): string {
 }
 
 export function ms(v: number): string {
-  return v >= 1000 ? `${one.format(v / 1000)} s` : `${int.format(v)} ms`;
+  return v >= 1000 ? `${one().format(v / 1000)} s` : `${int().format(v)} ms`;
 }
 
-const rel = new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'narrow' });
 
 /** `2 min. ago`, `yesterday`: how long since `iso`, from `now`. */
 export function ago(iso: string, now = Date.now()): string {
   const s = Math.round((Date.parse(iso) - now) / 1000);
   const a = Math.abs(s);
-  if (a < 60) return rel.format(s, 'second');
-  if (a < 3600) return rel.format(Math.round(s / 60), 'minute');
-  if (a < 86_400) return rel.format(Math.round(s / 3600), 'hour');
-  return rel.format(Math.round(s / 86_400), 'day');
+  if (a < 60) return rel().format(s, 'second');
+  if (a < 3600) return rel().format(Math.round(s / 60), 'minute');
+  if (a < 86_400) return rel().format(Math.round(s / 3600), 'hour');
+  return rel().format(Math.round(s / 86_400), 'day');
 }

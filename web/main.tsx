@@ -11,9 +11,10 @@ const unauthorized = () => {
   markUnauthorized();
 };
 useToken(token, unauthorized);
+// The network first: the socket and the role are on their way while the page renders.
+void start();
 render(<App onLogin={(t) => {
   saveToken(t);
   useToken(t, unauthorized);
   void start();
 }} />, document.getElementById('app')!);
-void start();

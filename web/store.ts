@@ -238,11 +238,12 @@ function apply(items: Array<{ event: IronEvent; agent?: Agent }>, live: boolean)
     events.push(event);
     state.lastSeq = event.seq;
     countDetection(event);
+    // A snapshot is followed by one refresh of everything (onFrame); live events refresh what they change.
     if (live) {
       const t = toastFor(event, state.role, state.agents);
       if (t) addToast(t);
+      refreshFor(event);
     }
-    refreshFor(event);
   }
   if (events.length > MAX_EVENTS) events = events.slice(events.length - MAX_EVENTS);
   set({ events });
@@ -263,9 +264,13 @@ function onFrame(frame: WsFrame, resumed: boolean): void {
       frame.events.map((event) => ({ event })),
       !first,
     );
-    const a = selectedAgent();
-    if (a) refreshAgent(a.id);
-    refreshBreakers();
+    // After the snapshot is on screen: the aggregates follow in one round of requests.
+    setTimeout(() => {
+      const a = selectedAgent();
+      if (a) refreshAgent(a.id);
+      refreshBreakers();
+      if (!first) refreshSecrets();
+    }, 0);
     return;
   }
   apply(frame.type === 'event' ? [frame] : frame.items, true);
@@ -316,17 +321,18 @@ export function disconnect(): void {
 /** Check the token, learn the role, then go live. */
 export async function start(): Promise<void> {
   if (!currentToken()) return set({ auth: 'login' });
+  // The feed and the role are asked for at once: the first render waits for one round trip, not two.
+  if (!ws) connect();
   try {
     const who = await api<{ role: Role; name: string }>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return set({ auth: 'invalid', authMessage: e.message });
+    if (e instanceof ApiError && e.status === 401) return markUnauthorized(e.message);
     // The server is not answering yet: try again like a dropped socket would.
     set({ conn: 'reconnecting' });
     setTimeout(() => void start(), 2000);
     return;
   }
-  connect();
   refreshSecrets();
 }
 

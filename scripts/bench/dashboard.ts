@@ -14,9 +14,6 @@ import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
 
-if (process.argv[2] === 'clients') wsClientsChild();
-else await main();
-
 /** Runs in the page before its own scripts: the delay of every event-log row as it is added. */
 const OBSERVE_ROWS = `
 window.__rowDelays = [];
@@ -104,3 +101,7 @@ async function main() {
   report('dashboard', 'Dashboard in Chromium (npm run bench -- dashboard)', rows);
   process.exit(0);
 }
+
+// Last, so the constants above exist when main runs.
+if (process.argv[2] === 'clients') wsClientsChild();
+else await main();

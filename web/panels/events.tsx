@@ -4,8 +4,13 @@ import { useStore } from '../store.js';
 import type { IronEvent, Severity } from '../types.js';
 import { Panel } from '../ui.js';
 
-/** Rows in the DOM at once: the store keeps more; the log shows the latest of the filtered ones. */
-const MAX_ROWS = 400;
+/**
+ * Rows in the DOM at first: the store keeps MAX_EVENTS and filters search all of them, but the log
+ * lays out only the latest that match (enough to fill a projector), and more on request: a long
+ * run opens as fast as a short one.
+ */
+const FIRST_ROWS = 80;
+const MORE_ROWS = 200;
 const RANK: Record<Severity, number> = { debug: 0, info: 1, warn: 2, error: 3, critical: 4 };
 const LABEL: Record<Severity, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', critical: 'CRIT' };
 
@@ -18,12 +23,15 @@ export function EventLog() {
   const [pausedAt, setPausedAt] = useState<number | null>(null);
   const [following, setFollowing] = useState(true);
   const [open, setOpen] = useState<number | null>(null);
+  const [limit, setLimit] = useState(FIRST_ROWS);
   const box = useRef<HTMLOListElement>(null);
 
   const types = useMemo(() => [...new Set(s.events.map((e) => e.type))].sort(), [s.events]);
   const matches = (e: IronEvent) => RANK[e.severity] >= RANK[minSeverity] && (!type || e.type === type) && (!agentId || e.agentId === agentId);
   const all = s.events.filter(matches);
-  const shown = (pausedAt === null ? all : all.filter((e) => e.seq <= pausedAt)).slice(-MAX_ROWS);
+  const upTo = pausedAt === null ? all : all.filter((e) => e.seq <= pausedAt);
+  const shown = upTo.slice(-limit);
+  const earlier = upTo.length - shown.length;
   const waiting = pausedAt === null ? 0 : all.length - all.filter((e) => e.seq <= pausedAt).length;
 
   // Follow the newest row unless the reader scrolled up or is pointing at the log.
@@ -85,6 +93,13 @@ export function EventLog() {
     >
       <div class="log-wrap" onMouseEnter={() => setPausedAt(s.lastSeq)} onMouseLeave={() => setPausedAt(null)}>
         <ol class="log" data-testid="event-log" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
+          {earlier > 0 && (
+            <li>
+              <button class="btn small more" data-testid="log-more" onClick={() => setLimit(limit + MORE_ROWS)}>
+                Show {Math.min(earlier, MORE_ROWS)} earlier ({earlier} hidden)
+              </button>
+            </li>
+          )}
           {shown.map((e) => (
             <Row key={e.seq} e={e} showAgent={!agentId && s.agents.length > 1} open={open === e.seq} toggle={() => setOpen(open === e.seq ? null : e.seq)} />
           ))}
