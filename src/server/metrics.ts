@@ -1,4 +1,5 @@
 import { TERMINAL_STATUSES, type IronEvent } from '../core/events.js';
+import { percentiles, type Percentiles } from '../core/stats.js';
 import type { AgentView, LlmStore, StateManager, ToolsStore } from '../state/index.js';
 
 /** Units of work per hour since the first start (to the end, for a run that has ended). */
@@ -27,26 +28,6 @@ export function agentMetrics(state: StateManager, agent: AgentView, nowMs: numbe
     events: state.eventCounts(agent.id),
     budget: agent.budget,
   };
-}
-
-export interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-/**
- * Nearest-rank percentiles of values sorted ascending (each one a value that was measured),
- * rounded to 0.01; null for none.
- *
- * @example
- *   percentiles([10, 20, 30, 40]) // { p50: 20, p95: 40, p99: 40 }
- */
-export function percentiles(sorted: readonly number[]): Percentiles | null {
-  const n = sorted.length;
-  if (n === 0) return null;
-  const at = (p: number) => Math.round(sorted[Math.min(n - 1, Math.ceil(p * n) - 1)]! * 100) / 100;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 
 /** The lifecycle events uptime is computed from. */

@@ -21,6 +21,7 @@ import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { RedactedBody, ResponseRedactor } from './redact.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
+import { percentiles } from '../core/stats.js';
 
 /** One answer, whichever tier produced it. */
 export interface ToolAnswer {
@@ -195,9 +196,7 @@ export class ToolEntry {
   latency(): { p50: number; p95: number; p99: number; samples: number } | null {
     const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
     if (n === 0) return null;
-    const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
-    const at = (p: number) => Math.round(sorted[Math.min(n - 1, Math.ceil(p * n) - 1)]! * 100) / 100;
-    return { p50: at(0.5), p95: at(0.95), p99: at(0.99), samples: n };
+    return { ...percentiles(Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b))!, samples: n };
   }
 
   /** The server is closed by now: calls still waiting on the upstream have nobody to answer. */

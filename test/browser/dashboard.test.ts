@@ -294,9 +294,36 @@ describe('the dashboard in Chromium, on a live run', () => {
     try {
       await waitState(p, '[data-testid=no-agent]');
       expect(await textOf(p, 'no-agent')).toContain('iron-cage start agent.py --budget 50');
+      // A locked vault (no master key here) is explained, not a failed request.
+      await waitState(p, '[data-testid=vault-locked]');
+      expect(await textOf(p, 'vault-locked')).toContain('IRON_CAGE_MASTER_KEY');
+      expect(p.problems()).toEqual([]);
     } finally {
       await p.close();
       await empty.stop();
+    }
+  }, 30_000);
+
+  it('without a token, logs a named user in and shows the page for their role', async () => {
+    const r = await t.api('/api/users', { method: 'POST', body: JSON.stringify({ name: 'presenter', role: 'viewer', password: 'a long enough password' }) });
+    expect(r.status).toBe(201);
+    const p = await browser.open(`${t.rt.url}/`);
+    try {
+      const form = p.page.getByTestId('login');
+      await form.waitFor();
+      await form.locator('input[name=name]').fill('presenter');
+      await form.locator('input[name=password]').fill('a wrong password!!');
+      await form.locator('button[type=submit]').click();
+      await until(async () => (await form.innerText()).includes('wrong name or password') || null);
+      await form.locator('input[name=password]').fill('a long enough password');
+      await form.locator('button[type=submit]').click();
+      await waitState(p, '[data-testid=conn][data-state=live]');
+      expect(await p.page.locator('.role').innerText()).toContain('viewer (read-only)');
+      expect(await p.page.getByTestId('secret-add').count()).toBe(0);
+      // The refused password was a 401 the page expected; nothing else went wrong.
+      expect(p.problems().filter((m) => !m.includes('/api/login'))).toEqual([]);
+    } finally {
+      await p.close();
     }
   }, 30_000);
 });

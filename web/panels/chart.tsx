@@ -1,27 +1,10 @@
 // Spend over time as hand-written SVG: the line, the budget and the 90% line. Thinned to at most
 // one point per horizontal pixel column, so 10,000 points draw as fast as 100.
 import { money, time } from '../format.js';
+import { thin } from '../series.js';
 
 const W = 600;
 const H = 180;
-
-/**
- * Keep the last point of each of `columns` time slices (spend only grows, so the last is the
- * highest): the drawn line is the same, the DOM stays small.
- */
-export function thin(points: Array<[number, number]>, columns: number): Array<[number, number]> {
-  if (points.length <= columns) return points;
-  const t0 = points[0]![0];
-  const span = points[points.length - 1]![0] - t0 || 1;
-  const out: Array<[number, number]> = [points[0]!];
-  let col = -1;
-  for (const p of points) {
-    const c = Math.floor(((p[0] - t0) / span) * (columns - 1));
-    if (c === col) out[out.length - 1] = p;
-    else out.push(p), (col = c);
-  }
-  return out;
-}
 
 export function SpendChart({ series, limitUsd }: { series: Array<[number, number]>; limitUsd: number | null }) {
   if (series.length === 0) return <div class="chart-empty muted">No spend yet: the line starts with the first charged call.</div>;
