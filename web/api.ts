@@ -23,9 +23,19 @@ export class ApiError extends Error {
 export function adoptToken(): string | null {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]!));
+    let t: string | null = null;
+    try {
+      t = decodeURIComponent(m[1]!);
+    } catch {
+      /* a mangled link: no token, the login form explains */
+    }
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
     history.replaceState(null, '', location.pathname + location.search);
   }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storedToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
@@ -35,9 +45,9 @@ export function saveToken(token: string | null): void {
 }
 
 let token: string | null = null;
-let onUnauthorized: () => void = () => {};
+let onUnauthorized: (message: string) => void = () => {};
 
-export function useToken(t: string | null, unauthorized: () => void): void {
+export function useToken(t: string | null, unauthorized: (message: string) => void): void {
   token = t;
   onUnauthorized = unauthorized;
 }
@@ -66,7 +76,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     /* not JSON: reported below by status */
   }
   if (!res.ok) {
-    if (res.status === 401) onUnauthorized();
+    if (res.status === 401) onUnauthorized(json?.error?.message ?? 'your token is no longer valid');
     throw new ApiError(res.status, json?.error?.code ?? 'http_error', json?.error?.message ?? `${res.status} ${res.statusText}`);
   }
   return json as T;

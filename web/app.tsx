@@ -8,7 +8,8 @@ import { ProtectionPanel } from './panels/protection.js';
 import { SecretsPanel } from './panels/secrets.js';
 import { Toasts } from './panels/toasts.js';
 import { pickAgent, selectedAgent, useStore } from './store.js';
-import { STATUS } from './status.js';
+import { LIVE_STATUSES, STATUS } from './status.js';
+import type { Agent } from './types.js';
 import { when } from './format.js';
 
 export const FIRST_RENDER = 'iron-cage:first-render';
@@ -41,7 +42,6 @@ export function App(p: { onLogin: (token: string) => void }) {
           </span>
         </div>
       </header>
-      {s.gapBefore !== null && <p class="banner">Events before #{s.gapBefore} were too many to replay; the log starts there.</p>}
       {/* Until the first snapshot there is nothing to lay out: one full layout, with data. */}
       {s.conn === 'connecting' ? (
         <main class="grid" aria-busy="true" />
@@ -83,18 +83,18 @@ function ThemeToggle() {
 
 function AgentPicker() {
   const s = useStore();
-  const current = selectedAgent(s);
   if (s.agents.length === 0) return null;
   // The running ones first, then earlier runs, newest first.
-  const live = (a: { status: string }) => (['running', 'starting', 'restarting'].includes(a.status) ? 0 : 1);
-  const agents = [...s.agents].sort((a, b) => live(a) - live(b) || b.createdAt.localeCompare(a.createdAt));
+  const rank = (a: Agent) => (LIVE_STATUSES.has(a.status) ? 0 : 1);
+  const agents = [...s.agents].sort((a, b) => rank(a) - rank(b) || b.createdAt.localeCompare(a.createdAt));
   return (
     <label class="picker">
       <span class="sr-only">Agent</span>
-      <select data-testid="agent-picker" value={current?.id ?? ''} onChange={(e) => pickAgent((e.target as HTMLSelectElement).value || null)}>
+      <select data-testid="agent-picker" value={s.picked ?? ''} onChange={(e) => pickAgent((e.target as HTMLSelectElement).value || null)}>
+        <option value="">Follow the running agent</option>
         {agents.map((a) => (
           <option value={a.id} key={a.id}>
-            {STATUS[a.status].icon} {a.name} · {a.id} · {live(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}
+            {STATUS[a.status].icon} {a.name} · {a.id} · {rank(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}
           </option>
         ))}
       </select>

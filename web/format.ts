@@ -1,4 +1,6 @@
-// Numbers, money and times, formatted once with Intl.
+// Numbers, money and times, formatted once: money by the server's rule (src/core/money.ts), the
+// rest with Intl.
+import { formatUsd, usdToMicros } from '../src/core/money.js';
 
 /** A formatter made on first use: building Intl formatters costs milliseconds the first paint should not wait for. */
 function lazy<T>(make: () => T): () => T {
@@ -6,18 +8,16 @@ function lazy<T>(make: () => T): () => T {
   return () => (v ??= make());
 }
 
-const usd = lazy(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 }));
-const usdSmall = lazy(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 }));
 const int = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }));
 const one = lazy(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 }));
 const clock = lazy(() => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }));
 const date = lazy(() => new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }));
 const rel = lazy(() => new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'narrow' }));
 
-/** `$5.29`; amounts under a cent keep three significant digits (`$0.000712`). */
+/** `$5.29`; under a cent, two significant digits (`$0.00071`): the server's own rule, shared. */
 export function money(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
-  return Math.abs(v) > 0 && Math.abs(v) < 0.01 ? usdSmall().format(v) : usd().format(v);
+  return formatUsd(usdToMicros(v));
 }
 
 export function count(v: number): string {

@@ -1,20 +1,17 @@
 import { render } from 'preact';
-import { adoptToken, saveToken, useToken } from './api.js';
+import { adoptToken, storedToken, useToken } from './api.js';
 import { App, applyTheme } from './app.js';
-import { markUnauthorized, start } from './store.js';
+import { markUnauthorized, start, useNewToken } from './store.js';
 import './styles.css';
 
 applyTheme();
-const token = adoptToken();
-const unauthorized = () => {
-  saveToken(null);
-  markUnauthorized();
-};
-useToken(token, unauthorized);
+useToken(adoptToken(), markUnauthorized);
 // The network first: the socket and the role are on their way while the page renders.
 void start();
-render(<App onLogin={(t) => {
-  saveToken(t);
-  useToken(t, unauthorized);
-  void start();
-}} />, document.getElementById('app')!);
+// A new dashboard URL pasted into this tab changes only the fragment: no reload, so adopt it here.
+addEventListener('hashchange', () => {
+  const before = storedToken();
+  const token = adoptToken();
+  if (token && token !== before) useNewToken(token);
+});
+render(<App onLogin={useNewToken} />, document.getElementById('app')!);

@@ -2,10 +2,13 @@
 // read it through useStore(); everything that changes it lives here, so the order of events,
 // the resume-after-reconnect and the refetch rules are in one place.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, currentToken } from './api.js';
+import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { errorToast, toastFor, type Toast } from './toasts.js';
+import { LIVE_STATUSES } from './status.js';
 import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Role, Secret, WsFrame } from './types.js';
 
+/** The server's close code for "your credentials are no longer good". */
+const WS_REVOKED = 4401;
 /** Events kept in the browser: a multi-hour run must not grow the page without bound. */
 export const MAX_EVENTS = 5000;
 const MAX_TOASTS = 3;
@@ -26,8 +29,6 @@ export interface State {
   conn: Conn;
   /** The last event seq shown: resume point for the WebSocket and the exactly-once guard. */
   lastSeq: number;
-  /** Events before this seq were left out (the replay was truncated). */
-  gapBefore: number | null;
   agents: Agent[];
   /** The agent the user picked; null means "follow the running one". */
   picked: string | null;
@@ -47,7 +48,6 @@ const state: State = {
   user: null,
   conn: 'connecting',
   lastSeq: 0,
-  gapBefore: null,
   agents: [],
   picked: null,
   events: [],
@@ -102,13 +102,16 @@ export function selectedAgent(s: Readonly<State> = state): Agent | null {
     const a = s.agents.find((x) => x.id === s.picked);
     if (a) return a;
   }
-  return s.agents.find((a) => a.status === 'running' || a.status === 'starting' || a.status === 'restarting') ?? s.agents[0] ?? null;
+  return s.agents.find((a) => LIVE_STATUSES.has(a.status)) ?? s.agents[0] ?? null;
 }
 
 export function pickAgent(id: string | null): void {
   set({ picked: id });
   const a = selectedAgent();
-  if (a) refreshAgent(a.id);
+  if (!a) return;
+  refreshAgent(a.id);
+  // An earlier run's events may be older than what the feed replayed: fetch them.
+  if (!LIVE_STATUSES.has(a.status)) void loadHistory(a.id);
 }
 
 // ── refetches: on the events that change an aggregate, never on a timer ─────────────────
@@ -170,7 +173,8 @@ function refreshAgent(id: string): void {
 function refreshFor(ev: IronEvent): void {
   const t = ev.type;
   const id = ev.agentId;
-  if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback') refreshBreakers();
+  // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
+  if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
   if (t.startsWith('secret.')) refreshSecrets();
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
@@ -208,8 +212,13 @@ function countDetection(ev: IronEvent): void {
 
 function addToast(t: Toast): void {
   // One pop-up per subject: a second PII detection updates the first instead of stacking.
-  const rest = state.toasts.filter((x) => x.key !== t.key);
-  state.toasts = [...rest, t].slice(-MAX_TOASTS);
+  const next = [...state.toasts.filter((x) => x.key !== t.key), t];
+  // At most three: the ones that go away by themselves make room first, then the oldest.
+  while (next.length > MAX_TOASTS) {
+    const i = next.findIndex((x) => x.autoDismiss && x !== t);
+    next.splice(i >= 0 ? i : 0, 1);
+  }
+  state.toasts = next;
   if (t.autoDismiss) setTimeout(() => dismissToast(t.id), INFO_TOAST_MS);
 }
 
@@ -224,12 +233,28 @@ export function dismissToast(id: number): void {
   set({ toasts: state.toasts.filter((t) => t.id !== id) });
 }
 
-/** Apply events in seq order, each exactly once. `live`: raise pop-ups for them. */
+/** Pop-ups only for what is news: a replay after a long absence does not raise old alarms. */
+const POPUP_MAX_AGE_MS = 60_000;
+const asked = new Set<string>();
+
+/** An agent the page has not seen (one that connects with its own key): ask for it once. */
+function learnAgent(id: string): void {
+  if (asked.has(id) || state.agents.some((a) => a.id === id)) return;
+  asked.add(id);
+  api<Agent>(`/api/agents/${enc(id)}/status`).then(
+    (a) => set({ agents: upsertAgent(state.agents, a) }),
+    () => {},
+  );
+}
+
+/** Apply events in seq order, each exactly once. `live`: raise pop-ups and refresh what they change. */
 function apply(items: Array<{ event: IronEvent; agent?: Agent }>, live: boolean): void {
+  const before = selectedAgent()?.id;
   let events = state.events;
   let appended = false;
   for (const { event, agent } of items) {
     if (agent) state.agents = upsertAgent(state.agents, agent);
+    else if (event.agentId) learnAgent(event.agentId);
     if (event.seq <= state.lastSeq) continue;
     if (!appended) {
       events = events.slice();
@@ -240,30 +265,52 @@ function apply(items: Array<{ event: IronEvent; agent?: Agent }>, live: boolean)
     countDetection(event);
     // A snapshot is followed by one refresh of everything (onFrame); live events refresh what they change.
     if (live) {
-      const t = toastFor(event, state.role, state.agents);
+      const t = Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
       if (t) addToast(t);
       refreshFor(event);
     }
   }
   if (events.length > MAX_EVENTS) events = events.slice(events.length - MAX_EVENTS);
   set({ events });
+  // The page follows a newly started agent by itself: load what its panels show.
+  const after = selectedAgent()?.id;
+  if (after && after !== before) refreshAgent(after);
+}
+
+/** Older events of one agent, from REST, merged in seq order (an earlier run picked in the picker). */
+async function loadHistory(agentId: string): Promise<void> {
+  const { events } = await api<{ events: IronEvent[] }>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  const have = new Set(state.events.map((e) => e.seq));
+  const older = events.filter((e) => !have.has(e.seq) && e.seq < state.lastSeq);
+  if (older.length === 0) return;
+  set({ events: [...older, ...state.events].sort((a, b) => a.seq - b.seq) });
 }
 
 let ws: WebSocket | null = null;
 let attempts = 0;
 let stopped = false;
+/** Reconnect at once (a truncated replay), not after a backoff. */
+let resumeNow = false;
 
-function onFrame(frame: WsFrame, resumed: boolean): void {
+function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
   if (frame.type === 'snapshot') {
-    const first = state.lastSeq === 0 && !resumed;
+    // A server whose log is behind ours is a new database (or a restart on a fresh --db): start over.
+    const reset = frame.seq < state.lastSeq;
+    if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {} });
+    const first = reset || (state.lastSeq === 0 && !resumed);
     set({ agents: frame.agents, conn: 'live' });
     attempts = 0;
-    if (frame.truncated) state.gapBefore = frame.events[0]?.seq ?? null;
     // The first snapshot is history (no pop-ups); after a reconnect it is what was missed.
     apply(
       frame.events.map((event) => ({ event })),
       !first,
     );
+    // A replay is capped: ask again from where it stopped until nothing is left out.
+    if (frame.truncated) {
+      resumeNow = true;
+      sock.close(1000, 'resuming');
+      return;
+    }
     // After the snapshot is on screen: the aggregates follow in one round of requests.
     setTimeout(() => {
       const a = selectedAgent();
@@ -289,9 +336,11 @@ export function connect(): void {
   const url = `${proto}://${location.host}/ws?token=${enc(token)}${resumed ? `&after=${state.lastSeq}` : ''}`;
   const sock = new WebSocket(url);
   ws = sock;
+  let delivered = false;
   sock.onmessage = (m) => {
+    delivered = true;
     try {
-      onFrame(JSON.parse(String(m.data)) as WsFrame, resumed);
+      onFrame(JSON.parse(String(m.data)) as WsFrame, resumed, sock);
     } catch (e) {
       console.warn('bad frame from /ws:', e instanceof Error ? e.message : e);
     }
@@ -299,17 +348,29 @@ export function connect(): void {
   sock.onclose = (e) => {
     if (ws !== sock || stopped) return;
     ws = null;
-    if (e.code === 4401) {
-      set({ auth: 'invalid', authMessage: e.reason || 'your token is no longer valid', conn: 'offline' });
-      return;
+    if (e.code === WS_REVOKED) return markUnauthorized(e.reason || 'your token is no longer valid');
+    if (resumeNow) {
+      resumeNow = false;
+      return connect();
     }
     set({ conn: 'reconnecting' });
+    // A refused upgrade looks like any drop (1006): a token that stopped working must say so.
+    if (!delivered) void checkToken();
     const delay = Math.min(500 * 2 ** attempts, 10_000) * (0.75 + Math.random() * 0.5);
     attempts++;
     setTimeout(() => {
       if (!stopped && ws === null) connect();
     }, delay);
   };
+}
+
+/** Is the token still good? A 401 goes to the "get a new URL" page (api() reports it). */
+async function checkToken(): Promise<void> {
+  try {
+    await api('/api/whoami');
+  } catch {
+    /* 401 handled by api(); anything else: the server is down, keep reconnecting */
+  }
 }
 
 export function disconnect(): void {
@@ -327,7 +388,7 @@ export async function start(): Promise<void> {
     const who = await api<{ role: Role; name: string }>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return markUnauthorized(e.message);
+    if (e instanceof ApiError && e.status === 401) return; // api() has sent the page to its explanation
     // The server is not answering yet: try again like a dropped socket would.
     set({ conn: 'reconnecting' });
     setTimeout(() => void start(), 2000);
@@ -336,7 +397,19 @@ export async function start(): Promise<void> {
   refreshSecrets();
 }
 
+/** The token is no good: forget it and show how to get a new URL. */
 export function markUnauthorized(message = 'your token is no longer valid'): void {
   disconnect();
+  saveToken(null);
+  useToken(null, markUnauthorized);
   set({ auth: 'invalid', authMessage: message, conn: 'offline' });
+}
+
+/** A new token (a login, or a new URL pasted into this tab): start over with it. */
+export function useNewToken(token: string): void {
+  disconnect();
+  saveToken(token);
+  useToken(token, markUnauthorized);
+  set({ auth: 'checking', authMessage: null, role: null, user: null, conn: 'connecting' });
+  void start();
 }

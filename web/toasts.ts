@@ -1,7 +1,7 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
 import { money } from './format.js';
-import type { Agent, IronEvent, Role } from './types.js';
+import type { Agent, IronEvent } from './types.js';
 
 export interface Toast {
   id: number;
@@ -14,8 +14,8 @@ export interface Toast {
   ts: string;
   agentId: string | null;
   autoDismiss: boolean;
-  /** Budget warning actions, for admins on a live agent. */
-  approve?: { limitUsd: number; increaseUsd: number };
+  /** Budget actions; shown to admins while the agent is live (decided when drawn, not now). */
+  approve?: { increaseUsd: number };
   stop?: boolean;
 }
 
@@ -33,12 +33,11 @@ export function errorToast(title: string, body: string): Toast {
  * The pop-up for an event, or null.
  *
  * @example
- *   const t = toastFor(event, 'admin', agents); if (t) show(t);
+ *   const t = toastFor(event, agents); if (t) show(t);
  */
-export function toastFor(ev: IronEvent, role: Role | null, agents: Agent[]): Toast | null {
+export function toastFor(ev: IronEvent, agents: Agent[]): Toast | null {
   const d = ev.data ?? {};
   const agent = ev.agentId ? agents.find((a) => a.id === ev.agentId) : undefined;
-  const live = agent !== undefined && ['starting', 'running', 'restarting'].includes(agent.status);
   switch (ev.type) {
     case 'breaker.transition': {
       if (d.to === 'OPEN') {
@@ -62,26 +61,28 @@ export function toastFor(ev: IronEvent, role: Role | null, agents: Agent[]): Toa
     case 'budget.threshold': {
       if (d.threshold < 0.9) return null;
       const increase = d.recommendedIncreaseUsd as number;
-      const canAct = role === 'admin' && live;
       return make(ev, {
         key: `budget:${ev.agentId}`,
         kind: 'budget',
         severity: 'warn',
         title: `Budget ${Math.round(d.percentUsed)}% used`,
         body: `${money(d.spentUsd)} of ${money(d.limitUsd)}${d.projectionUsd !== null && d.projectionUsd !== undefined ? ` · projection ${money(d.projectionUsd)}` : ''}`,
-        approve: canAct && increase > 0 ? { limitUsd: d.action?.body?.limitUsd ?? d.limitUsd + increase, increaseUsd: increase } : undefined,
-        stop: canAct,
+        approve: increase > 0 ? { increaseUsd: increase } : undefined,
+        stop: true,
       });
     }
     case 'tool.refused':
       return make(ev, { key: `refused:${ev.agentId}`, kind: 'info', severity: 'warn', title: 'Unauthorized action refused', body: ev.message });
+    // Their own keys: a refusal must not replace the warning that carries the Approve button.
     case 'budget.refused':
-      return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'LLM call refused: budget', body: ev.message });
+      return make(ev, { key: `budget-refused:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'LLM call refused: budget', body: ev.message });
     case 'budget.exhausted':
-      return make(ev, { key: `budget:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message });
-    case 'agent.exited':
+      return make(ev, { key: `budget-exhausted:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message, stop: d.policy !== 'stop' });
+    case 'agent.exited': {
       if (d.status !== 'crashed') return null;
-      return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: 'error', title: 'Agent crashed', body: ev.message });
+      const again = agent?.status === 'restarting';
+      return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: again ? 'warn' : 'error', title: again ? 'Agent crashed: restarting' : 'Agent crashed', body: ev.message });
+    }
     case 'secret.rotated':
       return make(ev, { key: `secret:${d.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${d.name}`, body: ev.message });
     default:

@@ -115,7 +115,7 @@ export class ToolsService {
    */
   noteRefused(agentId: string, service: string | null, reason: 'unknown_service' | 'invalid_path', status: number): void {
     if (this.closed) return;
-    const what = reason === 'unknown_service' ? `no tool service '${service}' is configured` : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
+    const what = reason === 'unknown_service' ? (service === null ? 'no tool service named in the path' : `no tool service '${service}' is configured`) : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
     this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
   }
 

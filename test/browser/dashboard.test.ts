@@ -209,8 +209,15 @@ describe('the dashboard in Chromium, on a live run', () => {
     const value = p.getByTestId('secret-modal').getByTestId('secret-value');
     await until(async () => (await value.inputValue()) === 'crm-token-0123456789abcdef');
     await value.fill('crm-token-edited-000000000');
+    // The page re-renders on every event while the modal is open: what was typed stays.
+    const last = (await eventSeqs()).at(-1)!;
+    for (let i = 0; i < 5; i++) await api(`/api/agents/${agentId()}/events`, { method: 'POST', body: JSON.stringify({ message: `busy ${i}` }) });
+    await until(async () => (await rowSeqs(admin)).at(-1)! >= last + 5);
+    expect(await value.inputValue()).toBe('crm-token-edited-000000000');
     await p.getByTestId('secret-modal').getByTestId('secret-save').click();
     await p.getByTestId('secret-modal').waitFor({ state: 'detached' });
+    const edited = (await api('/api/secrets')).secrets.find((s: any) => s.name === 'CRM_TOKEN');
+    expect((await api(`/api/secrets/${edited.id}?reveal=true`)).value).toBe('crm-token-edited-000000000');
 
     await row.getByTestId('secret-rotate').click();
     await p.getByTestId('secret-modal').getByTestId('secret-value').fill('crm-token-rotated-11111111');
@@ -249,6 +256,10 @@ describe('the dashboard in Chromium, on a live run', () => {
       await waitState(bad, '[data-testid=auth-error]');
       expect(await textOf(bad, 'auth-error')).toMatch(/invalid or has expired[\s\S]*iron-cage printed/);
       expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
+      // Pasting a good URL into the same tab (only the fragment changes: no reload) brings the page up.
+      await bad.page.evaluate((tok) => (location.hash = `#token=${tok}`), t.rt.adminToken);
+      await waitState(bad, '[data-testid=conn][data-state=live]');
+      expect(await bad.page.evaluate(() => location.hash)).toBe('');
     } finally {
       await bad.close();
     }
@@ -322,6 +333,14 @@ describe('the dashboard in Chromium, on a live run', () => {
       expect(await p.page.getByTestId('secret-add').count()).toBe(0);
       // The refused password was a 401 the page expected; nothing else went wrong.
       expect(p.problems().filter((m) => !m.includes('/api/login'))).toEqual([]);
+
+      // The user is removed while the page is away: the reconnect is refused (a bare 1006 to the
+      // page), and the page finds out why instead of reconnecting forever.
+      const hub = (t.rt as any).server.hub;
+      for (const c of [...hub.clients]) c.ws.terminate();
+      expect((await t.api('/api/users/presenter', { method: 'DELETE' })).status).toBe(200);
+      await waitState(p, '[data-testid=auth-error]');
+      expect(await p.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
     } finally {
       await p.close();
     }

@@ -226,6 +226,11 @@ describe('events', () => {
     const last = events.filter((e: any) => e.type === 'agent.progress').at(-1);
     expect(last.data).toEqual({ done: 5, total: 10, unit: 'leads', succeeded: 3, failed: 1 });
     expect(last.message).toBe('5 / 10 leads (50%), 3 succeeded, 1 failed');
+    // One outcome sent is checked with the other kept from before: 3 kept + 4 sent > 5 done.
+    const bad = await post({ done: 5, total: 10, failed: 4 });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/^succeeded \+ failed must not exceed done: .*3 succeeded, 4 failed.* done 5; send both$/);
+    expect(await progress()).toEqual({ done: 5, total: 10, unit: 'leads', succeeded: 3, failed: 1 });
     expect((await post({ done: 5, succeeded: null, failed: null })).status).toBe(200);
     expect(await progress()).toMatchObject({ done: 5, succeeded: null, failed: null });
   });

@@ -8,8 +8,9 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const p = agent ? s.protection[agent.id] : undefined;
   const blocked = p?.piiLeaksBlocked ?? 0;
-  const unauthorized = p?.monitored?.unauthorizedActions ? p.unauthorizedActions : null;
-  const injection = p?.monitored?.promptInjection ? p.promptInjectionAttempts : null;
+  if (!p) return <Panel title="Protection" id="protection"><p class="muted">{agent ? 'Loading…' : 'Waiting for the agent…'}</p></Panel>;
+  const unauthorized = p.monitored?.unauthorizedActions ? p.unauthorizedActions : null;
+  const injection = p.monitored?.promptInjection ? p.promptInjectionAttempts : null;
   const bad = (unauthorized ?? 0) + (injection ?? 0);
   const tone = bad > 0 ? 'bad' : blocked > 0 || (p?.piiWarned ?? 0) > 0 ? 'warn' : 'ok';
   const verdict = { ok: '✅ nothing leaked', warn: '⚠️ PII caught and redacted', bad: '🔴 refused actions' }[tone];

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ago, when } from '../format.js';
 import { Modal } from '../modal.js';
@@ -92,12 +92,15 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
   const { x, admin } = p;
   const [revealed, setRevealed] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
+  const hideTimer = useRef<ReturnType<typeof setTimeout>>();
+  useEffect(() => () => clearTimeout(hideTimer.current), []);
   const reveal = async () => {
+    clearTimeout(hideTimer.current);
     if (revealed !== null) return setRevealed(null);
     try {
       const r = await api<{ value: string }>(`/api/secrets/${enc(x.id)}?reveal=true`);
       setRevealed(r.value);
-      setTimeout(() => setRevealed(null), REVEAL_MS);
+      hideTimer.current = setTimeout(() => setRevealed(null), REVEAL_MS);
     } catch (e) {
       p.onError(e instanceof Error ? e.message : String(e));
     }
@@ -161,12 +164,13 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
 function SecretForm({ editing, onDone }: { editing: Editing; onDone: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The field is the user's: the panel re-renders on every event and must not put the old value back.
+  const [value, setValue] = useState(editing.mode === 'edit' ? editing.value : '');
   const existing = editing.mode === 'add' ? null : editing.secret;
   const title = editing.mode === 'add' ? 'Add secret' : editing.mode === 'edit' ? `Edit ${existing!.name}` : `Rotate ${existing!.name}`;
   const submit = async (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
-    const value = String(f.get('value') ?? '');
     setBusy(true);
     setError(null);
     try {
@@ -201,7 +205,7 @@ function SecretForm({ editing, onDone }: { editing: Editing; onDone: () => void 
         )}
         <label>
           {editing.mode === 'rotate' ? 'New value' : 'Value'}
-          <textarea name="value" data-testid="secret-value" required rows={2} autocomplete="off" spellcheck={false} value={editing.mode === 'edit' ? editing.value : undefined} />
+          <textarea name="value" data-testid="secret-value" required rows={2} autocomplete="off" spellcheck={false} value={value} onInput={(e) => setValue((e.target as HTMLTextAreaElement).value)} />
         </label>
         {error && (
           <p class="error small" role="alert">

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { money, time } from '../format.js';
 import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
+import { LIVE_STATUSES } from '../status.js';
 import { StopAgent } from './agent.js';
 
 /** #24: pop-ups, newest last, at most three; announced to screen readers. */
@@ -19,10 +20,16 @@ export function Toasts() {
 
 function ToastView({ t }: { t: Toast }) {
   const [note, setNote] = useState<string | null>(null);
+  const s = useStore();
+  const agent = s.agents.find((a) => a.id === t.agentId);
+  // Decided now, not when the event came: the role may have arrived since, the run may have ended.
+  const canAct = s.role === 'admin' && agent !== undefined && LIVE_STATUSES.has(agent.status);
   const approve = async () => {
+    // The limit now plus the increase: someone may have changed it since the warning.
+    const limitUsd = (agent?.budget?.limitUsd ?? 0) + t.approve!.increaseUsd;
     try {
-      await api(`/api/agents/${encodeURIComponent(t.agentId!)}/budget`, { method: 'POST', body: { limitUsd: t.approve!.limitUsd } });
-      setNote(`Budget raised to ${money(t.approve!.limitUsd)}`);
+      await api(`/api/agents/${encodeURIComponent(t.agentId!)}/budget`, { method: 'POST', body: { limitUsd } });
+      setNote(`Budget raised to ${money(limitUsd)}`);
       setTimeout(() => dismissToast(t.id), 2500);
     } catch (e) {
       setNote(e instanceof Error ? e.message : String(e));
@@ -40,7 +47,7 @@ function ToastView({ t }: { t: Toast }) {
         </button>
       </div>
       {t.body && <p class={t.kind === 'pii' ? 'toast-body mono' : 'toast-body'}>{t.body}</p>}
-      {(t.approve || t.stop) && !note && (
+      {canAct && (t.approve || t.stop) && !note && (
         <div class="toast-actions">
           {t.approve && (
             <button class="btn primary" data-testid="approve-increase" onClick={approve}>

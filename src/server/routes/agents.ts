@@ -96,6 +96,14 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
       succeeded: body.succeeded === undefined ? agent.progress.succeeded : body.succeeded,
       failed: body.failed === undefined ? agent.progress.failed : body.failed,
     };
+    // A report that sends one outcome is checked with the other one kept from before. (One that
+    // sends none is not: an agent restarted from a checkpoint reports a smaller `done` first.)
+    const sentOutcomes = body.succeeded !== undefined || body.failed !== undefined;
+    if (sentOutcomes && (progress.succeeded ?? 0) + (progress.failed ?? 0) > progress.done) {
+      throw new ValidationError(
+        `succeeded + failed must not exceed done: with the outcome kept from before (${progress.succeeded ?? 0} succeeded, ${progress.failed ?? 0} failed) they exceed done ${progress.done}; send both`,
+      );
+    }
     const pct = progress.total ? ` (${Math.round((progress.done / progress.total) * 100)}%)` : '';
     const outcomes = progress.succeeded === null && progress.failed === null ? '' : `, ${progress.succeeded ?? 0} succeeded, ${progress.failed ?? 0} failed`;
     state.updateAgent(
