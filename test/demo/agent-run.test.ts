@@ -102,7 +102,7 @@ describe('the lead-gen agent through the cage', () => {
       expect(calls.filter((c) => c.pii).map((c) => c.lead)).toEqual([s.triggers.pii.lead]);
       const audit = t.rt.state.database.prepare('SELECT type, location FROM pii_audit').all() as any[];
       expect(audit).toHaveLength(1);
-      expect(audit[0].type).toBe('EMAIL');
+      expect(audit[0]).toEqual({ type: 'EMAIL', location: 'llm.output' });
       expect(t.log()).toContain(`lead ${s.triggers.pii.lead}: the model's answer held personal data, redacted by the cage`);
       expect(t.log()).toContain('[EMAIL_REDACTED]');
       expect(t.log()).not.toContain('ceo.office@');
