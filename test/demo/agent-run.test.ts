@@ -11,6 +11,7 @@ import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runt
 
 const KEY = 'demo-core test master key 3f9a';
 const OPENAI_KEY = 'sk-demo-original-0000000000000001';
+const ROTATED_KEY = 'sk-demo-rotated-0000000000000002';
 const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 const { dir, cleanup } = tempDir();
 let svc: DemoServices | undefined;
@@ -52,10 +53,17 @@ describe('the lead-gen agent through the cage', () => {
     try {
       await ws.opened;
       const agentId = t.rt.agentId!;
+      // Rotate the OpenAI key once the agent is at the rotation lead, as an admin would.
+      const rotated = (async () => {
+        await until(() => (t.rt.state.getAgent(agentId)?.progress?.done ?? 0) >= s.triggers.rotation.lead - 1, 120_000, 5);
+        const id = (await (await t.api('/api/secrets')).json()).secrets.find((x: any) => x.name === 'OPENAI_API_KEY').id;
+        expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: ROTATED_KEY }) })).status).toBe(200);
+      })();
       // Approve the increase as the demo's controller does, as soon as the warning comes.
       const warning = await ws.waitForEvent((e) => e.type === 'budget.threshold' && e.data.threshold === 0.9, 120_000);
       const raise = await t.api(`/api/agents/${agentId}/budget`, { method: 'POST', ...json({ limitUsd: s.budgetUsd + s.triggers.budgetWarning.approveUsd }) });
       expect(raise.status).toBe(200);
+      await rotated;
       await until(() => t.rt.state.getAgent(agentId)?.status === 'completed', 120_000);
       const agent = t.rt.state.getAgent(agentId)!;
       expect(agent.progress).toMatchObject({ done: s.leads, total: s.leads, succeeded: s.leads, failed: 0 });
@@ -107,8 +115,15 @@ describe('the lead-gen agent through the cage', () => {
       expect(t.log()).toContain('[EMAIL_REDACTED]');
       expect(t.log()).not.toContain('ceo.office@');
 
-      // Every call carried the vault's key, never the agent's own token.
-      expect(new Set(svc.keysSeen().map((k) => k.key))).toEqual(new Set([keyHash(OPENAI_KEY)]));
+      // Every call carried the vault's key, never the agent's own token: the original one, then
+      // from some call at or after the rotation lead on, the rotated one, without a restart.
+      const keys = svc.keysSeen();
+      const switched = keys.findIndex((k) => k.key === keyHash(ROTATED_KEY));
+      expect(switched).toBeGreaterThan(0);
+      expect(keys[switched]!.lead).toBeGreaterThanOrEqual(s.triggers.rotation.lead);
+      expect(keys.slice(0, switched).every((k) => k.key === keyHash(OPENAI_KEY))).toBe(true);
+      expect(keys.slice(switched).every((k) => k.key === keyHash(ROTATED_KEY))).toBe(true);
+      expect(agent.restarts).toBe(0);
     } finally {
       await ws.close();
       await t.stop();
