@@ -42,7 +42,12 @@ export function parseLeads(text: string, where = 'leads'): Lead[] {
   });
 }
 
-/** The profile mock LinkedIn answers for a lead (`GET /people/search?domain=`), as sent on the wire. */
+/**
+ * The profile mock LinkedIn answers for a lead (`GET /people/search?domain=`), as sent on the wire.
+ *
+ * @example
+ * JSON.parse(linkedinProfileBody(lead)).headline // 'CEO at Acme'
+ */
 export function linkedinProfileBody(lead: Lead): string {
   const handle = lead.contact.toLowerCase().replace(/[^a-z]+/g, '-');
   return JSON.stringify({
@@ -55,7 +60,12 @@ export function linkedinProfileBody(lead: Lead): string {
   });
 }
 
-/** The company record mock Clearbit answers for a lead (`GET /companies/find?domain=`), as sent on the wire. */
+/**
+ * The company record mock Clearbit answers for a lead (`GET /companies/find?domain=`), as sent on the wire.
+ *
+ * @example
+ * JSON.parse(clearbitCompanyBody(lead)).domain // 'acme.example'
+ */
 export function clearbitCompanyBody(lead: Lead): string {
   return JSON.stringify({
     name: lead.company,

@@ -52,7 +52,12 @@ export function loadPlan(path: string): AgentPlan {
   return r.data;
 }
 
-/** Python's `template.format(**fields)` for plain `{name}` fields. */
+/**
+ * Python's `template.format(**fields)` for plain `{name}` fields.
+ *
+ * @example
+ * fill('Lead #{n}', { n: '7' }) // 'Lead #7'
+ */
 export function fill(template: string, fields: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => {
     if (!(k in fields)) throw new ConfigError(`agent plan: unknown template field {${k}}`);
@@ -95,7 +100,12 @@ export function leadRequests(plan: AgentPlan, lead: Lead, n: number, total: numb
   });
 }
 
-/** `Lead #67 of 100` in the last user message: which lead a call is for (null if none). */
+/**
+ * `Lead #67 of 100` in the last user message: which lead a call is for (null if none).
+ *
+ * @example
+ * leadOf({ messages: [{ role: 'user', content: 'Lead #67 of 100 (L067): …' }] }) // 67
+ */
 export function leadOf(body: unknown): number | null {
   const msgs = (body as { messages?: Array<{ role?: string; content?: unknown }> } | null)?.messages;
   if (!Array.isArray(msgs)) return null;

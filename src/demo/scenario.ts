@@ -180,7 +180,12 @@ export function predictCalls(s: Scenario, prices = new PriceBook()): PredictedCa
   return calls;
 }
 
-/** The demo LLM's answer to `request` and its usage (prompt counted as the gateway counts it). */
+/**
+ * The demo LLM's answer to `request` and its usage (prompt counted as the gateway counts it).
+ *
+ * @example
+ * demoAnswer(request).completionTokens <= request.max_tokens // true
+ */
 export function demoAnswer(request: { model: string; messages?: unknown; max_tokens?: unknown }, insert?: string): { text: string; promptTokens: number; completionTokens: number } {
   const prompt = JSON.stringify(request.messages ?? []);
   const max = typeof request.max_tokens === 'number' && request.max_tokens > 0 ? request.max_tokens : 256;

@@ -37,6 +37,12 @@ export interface DemoServices {
   close(): Promise<void>;
 }
 
+/**
+ * How `keysSeen` names a key: its sha256, 12 hex digits.
+ *
+ * @example
+ * keyHash('sk-demo') === svc.keysSeen()[0].key
+ */
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 12);
 
 type Handler = (req: IncomingMessage, url: URL, body: string) => { status: number; body: unknown; headers?: Record<string, string> };

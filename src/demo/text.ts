@@ -10,7 +10,12 @@ const WORDS = (
   'new first best clear simple fast open early high low key main core real local direct'
 ).split(' ');
 
-/** FNV-1a over the prompt: a stable seed without any crypto. */
+/**
+ * FNV-1a over the prompt: a stable seed without any crypto.
+ *
+ * @example
+ * seedOf('abc') === seedOf('abc') // true
+ */
 export function seedOf(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
