@@ -1,0 +1,119 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { ConfigError } from '../../src/core/errors.js';
+import { loadScenario, predictCalls, predictSpend, readScenario } from '../../src/demo/scenario.js';
+import { ROOT, tempDir } from '../helpers/runtime.js';
+
+// demo/scenario.yaml: the shipped one lands the issue's figures; a mistaken one is refused
+// with a message naming the key, before anything starts.
+
+const SHIPPED = join(ROOT, 'demo/scenario.yaml');
+const { dir, cleanup } = tempDir();
+afterAll(() => cleanup());
+
+let n = 0;
+/** The shipped scenario with `change` applied, written beside the temp dir's other cases. */
+function variant(change: (doc: any) => void): string {
+  const doc = parse(readFileSync(SHIPPED, 'utf8'));
+  doc.leads_file = join(ROOT, 'demo/leads.csv');
+  doc.agent_plan = join(ROOT, 'demo/lead_gen_agent.json');
+  change(doc);
+  const file = join(dir, `scenario-${++n}.yaml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+function refusal(file: string): string {
+  try {
+    loadScenario(file);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('the scenario was accepted');
+}
+
+describe('the shipped scenario', () => {
+  const s = loadScenario(SHIPPED);
+  const spend = predictSpend(s);
+
+  it('has the issue\'s triggers', () => {
+    expect(s.leads).toBe(100);
+    expect(s.leadList).toHaveLength(100);
+    expect(s.budgetUsd).toBe(50);
+    expect(s.triggers).toMatchObject({
+      breaker: { lead: 34, service: 'linkedin', status: 429 },
+      rotation: { lead: 50, secret: 'OPENAI_API_KEY' },
+      pii: { lead: 67 },
+      budgetWarning: { lead: 85, approveUsd: 25 },
+    });
+  });
+
+  it('costs about $0.23 a lead early ($5.29 at lead 23) and crosses 90% of $50 at lead 85', () => {
+    expect(spend).toHaveLength(100);
+    expect(spend[22]!.toFixed(2)).toBe('5.29');
+    expect((spend[22]! / 23).toFixed(2)).toBe('0.23');
+    expect(spend[83]!).toBeLessThan(45);
+    expect(spend[84]!).toBeGreaterThanOrEqual(45);
+    // Over the budget before the last lead without the approval, within it after.
+    expect(spend.findIndex((v) => v > 50) + 1).toBeLessThan(100);
+    expect(spend[99]!).toBeLessThanOrEqual(75);
+  });
+
+  it('prices the later leads higher because of the larger enrichment model, not other prices', () => {
+    const calls = predictCalls(s);
+    const models = (lead: number) => calls.filter((c) => c.lead === lead).map((c) => c.request.model);
+    expect(models(33)).toEqual(['gpt-4o-mini', 'gpt-4']);
+    expect(models(34)).toEqual(['gpt-4o-mini', 'gpt-4-32k', 'gpt-4']);
+    expect(calls.filter((c) => c.pii).map((c) => c.lead)).toEqual([67]);
+  });
+});
+
+describe('loadScenario refuses', () => {
+  it('triggers out of order', () => {
+    const msg = refusal(variant((d) => (d.triggers.rotation.lead = 70)));
+    expect(msg).toContain('triggers: the leads must come in the order breaker < rotation < pii < budget_warning (got breaker 34, rotation 70, pii 67, budget_warning 85)');
+  });
+
+  it('a trigger past the last lead', () => {
+    expect(refusal(variant((d) => (d.triggers.budget_warning.lead = 120)))).toContain('triggers.budget_warning.lead: 120 is past the last lead (100)');
+  });
+
+  it('more leads than the file has', () => {
+    expect(refusal(variant((d) => (d.leads = 150)))).toMatch(/leads: 150 but .*leads\.csv has 100$/);
+  });
+
+  it('a warning lead the costs do not land on', () => {
+    const msg = refusal(variant((d) => (d.triggers.budget_warning.lead = 80)));
+    expect(msg).toContain('numbers that cannot land: spend reaches 90% of $50.00 at lead 85');
+    expect(msg).toContain('not at triggers.budget_warning.lead 80');
+  });
+
+  it('a budget the run never gets near', () => {
+    expect(refusal(variant((d) => (d.budget_usd = 200)))).toContain('so 90% of $200.00 is never reached');
+  });
+
+  it('an approval too small to finish the run', () => {
+    expect(refusal(variant((d) => (d.triggers.budget_warning.approve_usd = 2)))).toMatch(/the whole run costs \$\d+\.\d\d, more than \$52\.00 even after the approval/);
+  });
+
+  it('a breaker status that does not count as a failure, and a PII line without PII', () => {
+    expect(refusal(variant((d) => (d.triggers.breaker.status = 404)))).toContain('triggers.breaker.status: 404 does not count against a service');
+    expect(refusal(variant((d) => (d.triggers.pii.text = 'The CEO is very approachable')))).toContain('triggers.pii.text: the PII engine finds nothing in it');
+  });
+
+  it('unknown keys, wrong types and unreadable files, naming them', () => {
+    expect(refusal(variant((d) => (d.triggers.breaker.service = 'crm')))).toMatch(/triggers\.breaker\.service: /);
+    expect(refusal(variant((d) => (d.extra = 1)))).toMatch(/\(top\): .*extra/);
+    expect(refusal(variant((d) => (d.leads = 'many')))).toMatch(/: leads: /);
+    expect(refusal(variant((d) => (d.leads_file = join(dir, 'missing.csv'))))).toMatch(/leads_file: ENOENT/);
+    expect(refusal(join(dir, 'nope.yaml'))).toMatch(/scenario .*nope\.yaml: ENOENT/);
+  });
+
+  it('but readScenario skips only the landing check, for calibration', () => {
+    const s = readScenario(variant((d) => (d.triggers.budget_warning.lead = 80)));
+    expect(predictSpend(s).findIndex((v) => v >= 45) + 1).toBe(85);
+  });
+});

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countPromptTokens, countTextTokens } from '../../src/budget/index.js';
+import { keyHash, startDemoServices, type DemoServices } from '../../src/demo/services.js';
+import { leadRequests } from '../../src/demo/plan.js';
+import { loadScenario } from '../../src/demo/scenario.js';
+import { ROOT } from '../helpers/runtime.js';
+
+// The demo's services on their own: honest usage from the LLM upstream, LinkedIn's scripted
+// failure from the breaker lead, credentials required by both tools.
+
+const s = loadScenario(join(ROOT, 'demo/scenario.yaml'));
+let svc: DemoServices;
+beforeAll(async () => {
+  svc = await startDemoServices(s);
+});
+afterAll(() => svc.close());
+
+const post = (body: unknown, key: string | null = 'sk-demo-a') =>
+  fetch(`${svc.llmUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify(body) });
+
+describe('the demo LLM upstream', () => {
+  it('answers with the requested length and reports the true token counts', async () => {
+    const [req] = leadRequests(s.plan, s.leadList[4]!, 5, s.leads, true);
+    const res = await post(req);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    const text = body.choices[0].message.content as string;
+    expect(body.usage.prompt_tokens).toBe(countPromptTokens(req!.model, req as any).tokens);
+    expect(body.usage.completion_tokens).toBe(countTextTokens(text, req!.model));
+    expect(body.usage.completion_tokens).toBeLessThanOrEqual(req!.max_tokens);
+    expect(body.usage.completion_tokens).toBeGreaterThan(req!.max_tokens * 0.95);
+    // Deterministic: the same request gets the same answer.
+    expect((await (await post(req)).json()).choices[0].message.content).toBe(text);
+    expect(svc.keysSeen().slice(-2)).toEqual([{ lead: 5, key: keyHash('sk-demo-a') }, { lead: 5, key: keyHash('sk-demo-a') }]);
+  });
+
+  it('streams the same answer with usage last, and refuses a call without a key', async () => {
+    const [req] = leadRequests(s.plan, s.leadList[6]!, 7, s.leads, true);
+    const whole = await (await post(req)).json();
+    const sse = await (await post({ ...req, stream: true })).text();
+    const chunks = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(whole.choices[0].message.content);
+    expect(chunks.at(-1).usage).toEqual(whole.usage);
+    expect(sse.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect((await post(req, null)).status).toBe(401);
+  });
+});
+
+describe('mock LinkedIn and Clearbit', () => {
+  const get = (url: string, path: string, domain: string, auth = true) => fetch(`${url}${path}?domain=${domain}`, { headers: auth ? { authorization: 'Bearer t' } : {} });
+  it('LinkedIn answers profiles before the breaker lead and the scripted status from it on', async () => {
+    const b = s.triggers.breaker;
+    expect((await get(svc.linkedinUrl, '/people/search', s.leadList[b.lead - 2]!.domain)).status).toBe(200);
+    expect((await get(svc.linkedinUrl, '/people/search', s.leadList[b.lead - 1]!.domain)).status).toBe(b.status);
+    expect((await get(svc.linkedinUrl, '/people/search', 'nobody.example')).status).toBe(404);
+    expect((await get(svc.linkedinUrl, '/people/search', s.leadList[0]!.domain, false)).status).toBe(401);
+  });
+
+  it('Clearbit answers every lead', async () => {
+    const r = await get(svc.clearbitUrl, '/companies/find', s.leadList[99]!.domain);
+    expect(r.status).toBe(200);
+    expect((await r.json()).name).toBe(s.leadList[99]!.company);
+    expect(svc.toolCalls().at(-1)).toEqual({ service: 'clearbit', lead: 100, status: 200 });
+  });
+});
