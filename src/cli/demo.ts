@@ -68,7 +68,8 @@ function fresh(db: string, dataDir: string): void {
   if (existsSync(db) && !existsSync(join(dataDir, MARKER))) {
     throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to delete it (choose another --db, or pass --keep)`);
   }
-  for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db)]) rmSync(f, { force: true });
+  // The database, its WAL, and the keys made beside it (tokens; the PII audit's HMAC key).
+  for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db), `${db}.audit.key`]) rmSync(f, { force: true });
   rmSync(dataDir, { recursive: true, force: true });
 }
 
@@ -100,15 +101,11 @@ async function seedVault(config: Config): Promise<void> {
   }
 }
 
-async function waitForMail(sink: SmtpSink, ms: number): Promise<void> {
-  if (sink.received().length > 0) return;
-  await new Promise<void>((done) => {
-    const timer = setTimeout(done, ms);
-    sink.onMail = () => {
-      clearTimeout(timer);
-      done();
-    };
-  });
+/** The warning's e-mail may still be on its way when the last lead is done. */
+async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((done) => (timer = setTimeout(done, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Parts started before the runtime, closed after it (or on a failed start). */
@@ -156,6 +153,10 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     terminal.close();
     await closeAll([svc, mail]);
   };
+  // Ctrl-C: start's handler stops everything and exits 0; the run below must not carry on.
+  let interrupted = false;
+  const onInterrupt = () => void (interrupted = true);
+  process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
   onSignals(rt, cleanup);
   const agentId = rt.agentId!;
   terminal.say(`Iron Cage demo at ${pace} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
@@ -179,9 +180,10 @@ export async function runDemo(a: DemoArgs): Promise<void> {
 
   const outcome = await rt.agentDone!;
   offProgress();
+  if (interrupted) return controller.stop();
+  if (controller.triggers.budgetWarning !== null) await waitFor(controller.warningMailed, MAIL_WAIT_MS);
   controller.stop();
   await controller.settled();
-  if (controller.triggers.budgetWarning !== null) await waitForMail(mail, MAIL_WAIT_MS);
   const results = await fetchResults({
     url: rt.url,
     adminToken: rt.adminToken,

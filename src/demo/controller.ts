@@ -48,7 +48,14 @@ const usd = (n: number): string => `$${n.toFixed(2)}`;
  *   agentId: rt.agentId!, environment: 'development', scenario, pace: 'fast', say: terminal.say, mailDir });
  * await rt.agentDone; c.stop(); console.log(c.triggers);
  */
-export function startController(o: ControllerOptions): { triggers: TriggerLeads; failures: string[]; settled(): Promise<void>; stop(): void } {
+export function startController(o: ControllerOptions): {
+  triggers: TriggerLeads;
+  failures: string[];
+  /** Resolves when the e-mail for the warning threshold was delivered (or failed): true if delivered. */
+  warningMailed: Promise<boolean>;
+  settled(): Promise<void>;
+  stop(): void;
+} {
   const t = o.scenario.triggers;
   const triggers: TriggerLeads = { breaker: null, rotation: null, pii: null, budgetWarning: null, approval: null };
   const failures: string[] = [];
@@ -56,6 +63,9 @@ export function startController(o: ControllerOptions): { triggers: TriggerLeads;
   let done = 0;
   let approveTimer: NodeJS.Timeout | null = null;
   let stopped = false;
+  let warningThreshold: number | null = null;
+  let mailed: (ok: boolean) => void = () => {};
+  const warningMailed = new Promise<boolean>((resolve) => (mailed = resolve));
   const lead = (): number => Math.min(done + 1, o.scenario.leads);
 
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
@@ -102,6 +112,7 @@ export function startController(o: ControllerOptions): { triggers: TriggerLeads;
     if (triggers.budgetWarning !== null || ev.data.threshold < 0.9) return;
     triggers.budgetWarning = lead();
     const d = ev.data;
+    warningThreshold = d.threshold;
     o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(t.budgetWarning.approveUsd)} increase", e-mail to the ops list`);
     if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
     const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
@@ -153,7 +164,10 @@ export function startController(o: ControllerOptions): { triggers: TriggerLeads;
       }
       case 'alert.delivery': {
         const d = (ev as IronEvent<'alert.delivery'>).data;
-        if (d.channel === 'email') o.say(d.ok ? `Budget e-mail delivered to the local SMTP sink: read it in ${o.mailDir}` : `Budget e-mail not delivered: ${d.error ?? 'unknown error'}`);
+        if (d.channel !== 'email') return;
+        o.say(d.ok ? `Budget e-mail delivered to the local SMTP sink: read it in ${o.mailDir}` : `Budget e-mail not delivered: ${d.error ?? 'unknown error'}`);
+        // The alert's id ends with its threshold (budget:<agent>:warning:0.9).
+        if (warningThreshold !== null && d.alertId.endsWith(`:${warningThreshold}`)) mailed(d.ok);
         return;
       }
       default:
@@ -164,6 +178,7 @@ export function startController(o: ControllerOptions): { triggers: TriggerLeads;
   return {
     triggers,
     failures,
+    warningMailed,
     settled: async () => void (await Promise.all(pending)),
     stop() {
       stopped = true;

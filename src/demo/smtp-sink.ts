@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
@@ -54,6 +54,8 @@ function decodeWords(s: string): string {
 export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
   mkdirSync(dir, { recursive: true });
   const mails: SinkMail[] = [];
+  // Numbered after what an earlier run (demo --keep) left, never over it.
+  let seq = readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
   const sink: SmtpSink = { url: '', dir, received: () => [...mails], onMail: null, close: async () => {} };
   const server = new SMTPServer({
     authOptional: true,
@@ -67,7 +69,7 @@ export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
         const raw = Buffer.concat(chunks);
         const text = raw.toString('utf8');
         const head = text.slice(0, Math.max(0, text.indexOf('\r\n\r\n')));
-        const file = join(dir, `${String(mails.length + 1).padStart(3, '0')}.eml`);
+        const file = join(dir, `${String(++seq).padStart(3, '0')}.eml`);
         try {
           writeFileSync(file, raw);
         } catch (err) {

@@ -74,7 +74,7 @@ export function createTerminal(o: TerminalOptions = {}): DemoTerminal {
   let plainStep = -1;
 
   const eta = (p: DemoProgress): number | null => (p.done > 0 ? ((now() - started) / p.done) * (p.total - p.done) : null);
-  const columns = (): number => (out as { columns?: number }).columns ?? 100;
+  const columns = (): number => (out as { columns?: number }).columns || 100;
   const clearBar = (): void => {
     if (barShown) out.write('\r\x1b[2K');
     barShown = false;
