@@ -80,6 +80,7 @@ function writeConfig(source: string, dataDir: string, services: DemoServices, si
   doc.setIn(['tools', 'linkedin', 'url'], services.linkedinUrl);
   doc.setIn(['tools', 'clearbit', 'url'], services.clearbitUrl);
   doc.setIn(['alerts', 'email', 'smtp_url'], sink.url);
+  if (!doc.hasIn(['alerts', 'email', 'to'])) doc.setIn(['alerts', 'email', 'to'], 'ops@company.com');
   const out = join(dataDir, 'iron-cage.yaml');
   writeFileSync(out, `# Written by iron-cage demo from ${source}, with this run's ports.\n${doc.toString()}`);
   return out;
