@@ -35,6 +35,8 @@ export interface DemoArgs {
   db?: string;
   port?: string;
   quiet?: boolean;
+  /** Keep the dashboard up after the run until Ctrl-C; default: when the output is a terminal. */
+  stay?: boolean;
 }
 
 /** Printed as what it is: anyone who reads the source knows it. */
@@ -200,6 +202,11 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   writeFileSync(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const ok = outcome.status === 'completed' && controller.failures.length === 0;
   terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${controller.failures.length ? `; ${controller.failures.join('; ')}` : ''}`);
+  // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
+  if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
+    terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);
+    return;
+  }
   await rt.shutdown(`demo ${outcome.status}`);
   await cleanup();
   process.exit(ok ? 0 : 1);

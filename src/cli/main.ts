@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('db', { type: 'string', description: 'The demo\'s SQLite file [default: ./iron_demo.db]' })
           .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })
           .option('quiet', { type: 'boolean', description: 'Plain lines, only the demo\'s own (no progress bar, no per-call lines)' })
+          .option('stay', { type: 'boolean', description: 'Keep the dashboard up after the run until Ctrl-C (--no-stay: exit) [default: when the output is a terminal]' })
           .example('$0 demo', 'Run it; open the dashboard URL it prints')
           .example('$0 demo --pace talk', 'For a live talk; waits for your click on "Approve"'),
       async (a) => runDemo(a as unknown as DemoArgs),
