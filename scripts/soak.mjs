@@ -35,7 +35,8 @@ for (let i = 1; i <= runs; i++) {
   process.stdout.write(
     `run ${i}/${runs}: ${pass ? 'PASS' : 'FAIL'}${m ? ` in ${(m.runTimeMs / 1000).toFixed(1)}s, $${m.costUsd.toFixed(2)}, breaker ${lead(m.fired.breaker)}, rotation ${lead(m.fired.rotationAsked)}, PII ${lead(m.fired.pii)}, 90% ${lead(m.fired.budgetWarning)}` : ''}\n`,
   );
-  if (!pass) process.stdout.write(`${(r.stdout + r.stderr).split('\n').filter((l) => /FAIL|Error|expected|✗|×/.test(l)).slice(0, 20).join('\n')}\n`);
+  const plain = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+  if (!pass) process.stdout.write(`${plain.split('\n').filter((l) => /FAIL|Error|expected|^\s*[+-] /.test(l)).slice(0, 30).join('\n')}\n`);
 }
 
 const cell = (n) => (n === null || n === undefined ? '—' : String(n));

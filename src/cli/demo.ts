@@ -65,11 +65,15 @@ function parsePace(p: string | undefined): Pace {
   return p as Pace;
 }
 
-/** Start fresh: delete the previous demo database, unless it is not the demo's. */
-function fresh(db: string, dataDir: string): void {
+/** A database the demo did not make is someone's real state: never deleted, never mixed with the demo's. */
+function checkOwnDb(db: string, dataDir: string, keep: boolean): void {
   if (existsSync(db) && !existsSync(join(dataDir, MARKER))) {
-    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to delete it (choose another --db, or pass --keep)`);
+    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
   }
+}
+
+/** Start fresh: delete the previous demo database and its files. */
+function fresh(db: string, dataDir: string): void {
   // The database, its WAL, and the keys made beside it (tokens; the PII audit's HMAC key).
   for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db), `${db}.audit.key`]) rmSync(f, { force: true });
   rmSync(dataDir, { recursive: true, force: true });
@@ -124,8 +128,9 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const db = resolve(a.db ?? './iron_demo.db');
   const dataDir = dataDirFor(db);
   // Flags are checked before anything is deleted or started.
-  loadConfig({ configPath: files.config, flags: { port: a.port, db } });
-  checkPython('python3', process.env);
+  const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db } });
+  checkPython(checked.python, process.env);
+  checkOwnDb(db, dataDir, a.keep === true);
   if (!a.keep) fresh(db, dataDir);
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
