@@ -141,7 +141,7 @@ export function startController(o: ControllerOptions): {
         const d = (ev as IronEvent<'pii.detected'>).data;
         if (ev.agentId !== o.agentId || d.location !== 'llm.output' || triggers.pii !== null) return;
         triggers.pii = lead();
-        o.say(`Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.slice(0, 80)}"`);
+        o.say(`Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.replace(/\s+/g, ' ').slice(0, 100)}"`);
         return;
       }
       case 'budget.threshold':
