@@ -54,7 +54,12 @@ const MAIL_WAIT_MS = 10_000;
 
 const PACES: readonly Pace[] = ['fast', 'default', 'talk'];
 
-/** The demo's files beside its database: config as run, the e-mails, results.json. */
+/**
+ * The demo's files beside its database: config as run, the e-mails, results.json.
+ *
+ * @example
+ * dataDirFor('/home/me/iron_demo.db') // '/home/me/iron_demo.files'
+ */
 export function dataDirFor(db: string): string {
   return join(dirname(db), `${basename(db).replace(/\.db$/, '')}.files`);
 }
@@ -120,6 +125,13 @@ async function closeAll(parts: Array<{ close(): Promise<void> } | null>): Promis
   for (const p of parts) await p?.close().catch(() => {});
 }
 
+/**
+ * `iron-cage demo`: bad flags or a scenario that cannot land fail with ConfigError (exit 2)
+ * before anything is deleted or started.
+ *
+ * @example
+ * await runDemo({ pace: 'fast', db: './iron_demo.db', port: '0', quiet: true });
+ */
 export async function runDemo(a: DemoArgs): Promise<void> {
   const pace = parsePace(a.pace);
   if (a.db === '') throw new ConfigError('--db: must not be empty');

@@ -24,6 +24,12 @@ export interface BootOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Start the Runtime, turning a port, host or database problem into a ConfigError (exit 2).
+ *
+ * @example
+ * const rt = await boot(config, { script: 'agent.py', args: [] });
+ */
 export async function boot(config: Config, agent?: { script: string; args: string[] }, o: BootOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? createLogger({ format: config.logFormat, level: config.verbose ? 'debug' : 'info' });
   try {
@@ -38,7 +44,12 @@ export async function boot(config: Config, agent?: { script: string; args: strin
   }
 }
 
-/** SIGINT/SIGTERM: graceful stop (then `cleanup`, e.g. the demo's mock services), exit 0. A second one: kill the agent now. */
+/**
+ * SIGINT/SIGTERM: graceful stop (then `cleanup`, e.g. the demo's mock services), exit 0. A second one: kill the agent now.
+ *
+ * @example
+ * onSignals(rt, () => services.close());
+ */
 export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}): void {
   let count = 0;
   const handler = (sig: NodeJS.Signals) => {

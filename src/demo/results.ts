@@ -127,7 +127,7 @@ export function resultsTable(r: DemoResults): string {
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
     ['Run time', runTime(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
-    ['Triggers', `breaker ${at(r.triggers.breaker)} · rotation ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% ${at(r.triggers.budgetWarning)}`],
+    ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
     ...r.mails.map((f): [string, string] => ['Budget e-mail', f]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
