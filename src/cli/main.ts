@@ -8,6 +8,7 @@ import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
 import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
+import { runDemo, type DemoArgs } from './demo.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -69,6 +70,21 @@ export async function main(argv: string[]): Promise<void> {
           args: [...((a.args as string[] | undefined) ?? []).map(String), ...rest.map(String)],
         });
       },
+    )
+    .command(
+      'demo',
+      'The scripted 100-lead demo: offline and deterministic, with the dashboard (about 3 minutes)',
+      (y) =>
+        y
+          .option('pace', { type: 'string', description: 'fast (seconds: rehearsal, CI), default (about 3 minutes) or talk (about 28 minutes)' })
+          .option('keep', { type: 'boolean', description: 'Keep the previous demo database instead of starting fresh' })
+          .option('db', { type: 'string', description: 'The demo\'s SQLite file [default: ./iron_demo.db]' })
+          .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })
+          .option('quiet', { type: 'boolean', description: 'Plain lines, only the demo\'s own (no progress bar, no per-call lines)' })
+          .option('stay', { type: 'boolean', description: 'Keep the dashboard up after the run until Ctrl-C (--no-stay: exit) [default: when the output is a terminal]' })
+          .example('$0 demo', 'Run it; open the dashboard URL it prints')
+          .example('$0 demo --pace talk', 'For a live talk; waits for your click on "Approve"'),
+      async (a) => runDemo(a as unknown as DemoArgs),
     )
     .command(
       'serve',
@@ -138,7 +154,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, serve, token, secrets, user, redact or scan.')
+    .demandCommand(1, 'Name a command: start, demo, serve, token, secrets, user, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

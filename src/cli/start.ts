@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { Runtime } from '../runtime/index.js';
 import { checkPython, checkScript } from './checks.js';
 
@@ -18,10 +18,22 @@ function prepare(args: ServeArgs): Config {
   return loadConfig({ configPath: args.config, flags: args });
 }
 
-async function boot(config: Config, agent?: { script: string; args: string[] }): Promise<Runtime> {
-  const logger = createLogger({ format: config.logFormat, level: config.verbose ? 'debug' : 'info' });
+/** `demo` passes its own logger (lines above its progress bar) and the agent's environment. */
+export interface BootOptions {
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Start the Runtime, turning a port, host or database problem into a ConfigError (exit 2).
+ *
+ * @example
+ * const rt = await boot(config, { script: 'agent.py', args: [] });
+ */
+export async function boot(config: Config, agent?: { script: string; args: string[] }, o: BootOptions = {}): Promise<Runtime> {
+  const logger = o.logger ?? createLogger({ format: config.logFormat, level: config.verbose ? 'debug' : 'info' });
   try {
-    return await Runtime.start({ config, logger, agent });
+    return await Runtime.start({ config, logger, agent, env: o.env });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new ConfigError(`--port: ${config.host}:${config.port} is already in use (choose another port with --port)`);
@@ -32,8 +44,13 @@ async function boot(config: Config, agent?: { script: string; args: string[] }):
   }
 }
 
-/** SIGINT/SIGTERM: graceful stop, exit 0. A second one: kill the agent now. */
-function onSignals(rt: Runtime): void {
+/**
+ * SIGINT/SIGTERM: graceful stop (then `cleanup`, e.g. the demo's mock services), exit 0. A second one: kill the agent now.
+ *
+ * @example
+ * onSignals(rt, () => services.close());
+ */
+export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}): void {
   let count = 0;
   const handler = (sig: NodeJS.Signals) => {
     count += 1;
@@ -42,13 +59,15 @@ function onSignals(rt: Runtime): void {
       rt.killAgents();
       return;
     }
-    rt.shutdown(`received ${sig}`, sig).then(
-      () => process.exit(0),
-      (err) => {
-        rt.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    rt.shutdown(`received ${sig}`, sig)
+      .then(cleanup)
+      .then(
+        () => process.exit(0),
+        (err) => {
+          rt.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -1,0 +1,230 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { keyPathFor } from '../auth/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { ConfigError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import {
+  demoFiles,
+  fetchResults,
+  loadScenario,
+  PACE_SECONDS,
+  resultsTable,
+  startController,
+  startDemoServices,
+  startSmtpSink,
+  type DemoServices,
+  type DemoTerminal,
+  type Pace,
+  type SmtpSink,
+  createTerminal,
+} from '../demo/index.js';
+import { SecretsStore, StateManager } from '../state/index.js';
+import { VaultService } from '../vault/index.js';
+import { checkPython } from './checks.js';
+import { boot, onSignals } from './start.js';
+
+// `iron-cage demo` is `iron-cage start demo/lead_gen_agent.py --budget 50 --exit` with the
+// demo's own config, its mock services and SMTP sink on loopback ports, a demo vault, a stage
+// hand acting through the REST API, and a results table at the end. Same Runtime, same boot.
+
+export interface DemoArgs {
+  pace?: string;
+  keep?: boolean;
+  db?: string;
+  port?: string;
+  quiet?: boolean;
+  /** Keep the dashboard up after the run until Ctrl-C; default: when the output is a terminal. */
+  stay?: boolean;
+}
+
+/** Printed as what it is: anyone who reads the source knows it. */
+export const DEMO_MASTER_KEY = 'iron-cage-demo-master-key (a demo: never use it for real secrets)';
+/** Seeded into a fresh demo vault; the provider key and tool headers refer to them. */
+export const DEMO_SECRETS: Readonly<Record<string, string>> = {
+  OPENAI_API_KEY: 'sk-demo-original-0000000000000000',
+  LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
+  CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
+};
+/** Marks a data directory (and so its database) as the demo's own, safe to delete. */
+const MARKER = 'iron-cage-demo.json';
+/** How long the end of the run waits for the budget e-mail still on its way. */
+const MAIL_WAIT_MS = 10_000;
+
+const PACES: readonly Pace[] = ['fast', 'default', 'talk'];
+
+/**
+ * The demo's files beside its database: config as run, the e-mails, results.json.
+ *
+ * @example
+ * dataDirFor('/home/me/iron_demo.db') // '/home/me/iron_demo.files'
+ */
+export function dataDirFor(db: string): string {
+  return join(dirname(db), `${basename(db).replace(/\.db$/, '')}.files`);
+}
+
+function parsePace(p: string | undefined): Pace {
+  if (p === undefined) return 'default';
+  if (!(PACES as readonly string[]).includes(p)) throw new ConfigError(`--pace: must be fast, default or talk (got "${p}")`);
+  return p as Pace;
+}
+
+/** A database the demo did not make is someone's real state: never deleted, never mixed with the demo's. */
+function checkOwnDb(db: string, dataDir: string, keep: boolean): void {
+  if (existsSync(db) && !existsSync(join(dataDir, MARKER))) {
+    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
+  }
+}
+
+/** Start fresh: delete the previous demo database and its files. */
+function fresh(db: string, dataDir: string): void {
+  // The database, its WAL, and the keys made beside it (tokens; the PII audit's HMAC key).
+  for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db), `${db}.audit.key`]) rmSync(f, { force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** demo/iron-cage.yaml with this run's loopback URLs filled in, written beside the database. */
+function writeConfig(source: string, dataDir: string, services: DemoServices, sink: SmtpSink): string {
+  const doc = parseDocument(readFileSync(source, 'utf8'));
+  doc.setIn(['providers', 'openai', 'base_url'], services.llmUrl);
+  doc.setIn(['tools', 'linkedin', 'url'], services.linkedinUrl);
+  doc.setIn(['tools', 'clearbit', 'url'], services.clearbitUrl);
+  doc.setIn(['alerts', 'email', 'smtp_url'], sink.url);
+  if (!doc.hasIn(['alerts', 'email', 'to'])) doc.setIn(['alerts', 'email', 'to'], 'ops@company.com');
+  const out = join(dataDir, 'iron-cage.yaml');
+  writeFileSync(out, `# Written by iron-cage demo from ${source}, with this run's ports.\n${doc.toString()}`);
+  return out;
+}
+
+/** The demo secrets, in the database before the runtime reads the config's references. */
+async function seedVault(config: Config): Promise<void> {
+  const state = StateManager.open(config.db);
+  try {
+    const vault = await VaultService.open({ store: new SecretsStore(state), state }, DEMO_MASTER_KEY);
+    if (vault.status !== 'unlocked') throw new ConfigError(`--db: the vault in ${config.db} has another master key (start without --keep)`);
+    const admin = { role: 'admin', agentId: null, name: 'demo', jti: '' } as const;
+    const have = new Set((await vault.list(admin, config.environment)).map((s) => s.name));
+    for (const [name, value] of Object.entries(DEMO_SECRETS)) {
+      if (!have.has(name)) await vault.create(admin, { name, environment: config.environment, value });
+    }
+  } finally {
+    await state.close();
+  }
+}
+
+/** The warning's e-mail may still be on its way when the last lead is done. */
+async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((done) => (timer = setTimeout(done, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Parts started before the runtime, closed after it (or on a failed start). */
+async function closeAll(parts: Array<{ close(): Promise<void> } | null>): Promise<void> {
+  for (const p of parts) await p?.close().catch(() => {});
+}
+
+/**
+ * `iron-cage demo`: bad flags or a scenario that cannot land fail with ConfigError (exit 2)
+ * before anything is deleted or started.
+ *
+ * @example
+ * await runDemo({ pace: 'fast', db: './iron_demo.db', port: '0', quiet: true });
+ */
+export async function runDemo(a: DemoArgs): Promise<void> {
+  const pace = parsePace(a.pace);
+  if (a.db === '') throw new ConfigError('--db: must not be empty');
+  const files = demoFiles();
+  const scenario = loadScenario(files.scenario);
+  const db = resolve(a.db ?? './iron_demo.db');
+  const dataDir = dataDirFor(db);
+  // Flags are checked before anything is deleted or started.
+  const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db } });
+  checkPython(checked.python, process.env);
+  checkOwnDb(db, dataDir, a.keep === true);
+  if (!a.keep) fresh(db, dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
+
+  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
+  let services: DemoServices | null = null;
+  let sink: SmtpSink | null = null;
+  let config: Config;
+  try {
+    services = await startDemoServices(scenario);
+    sink = await startSmtpSink(join(dataDir, 'mail'));
+    const configPath = writeConfig(files.config, dataDir, services, sink);
+    config = loadConfig({ configPath, flags: { port: a.port, db, budget: String(scenario.budgetUsd) } });
+    await seedVault(config);
+  } catch (err) {
+    await closeAll([services, sink]);
+    throw err;
+  }
+  const [svc, mail] = [services, sink];
+  const logger = createLogger({ format: 'pretty', level: a.quiet ? 'warn' : 'info', stream: terminal.stream, color: terminal.live });
+  const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(PACE_SECONDS[pace]) };
+  const started = Date.now();
+  const rt = await boot(config, { script: files.agent, args: [] }, { logger, env }).catch(async (err: unknown) => {
+    await closeAll([svc, mail]);
+    throw err;
+  });
+  const cleanup = async () => {
+    terminal.close();
+    await closeAll([svc, mail]);
+  };
+  // Ctrl-C: start's handler stops everything and exits 0; the run below must not carry on.
+  let interrupted = false;
+  const onInterrupt = () => void (interrupted = true);
+  process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
+  onSignals(rt, cleanup);
+  const agentId = rt.agentId!;
+  terminal.say(`Iron Cage demo at ${pace} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
+  terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
+  const controller = startController({
+    subscribe: (l) => rt.state.subscribe(l),
+    url: rt.url,
+    adminToken: rt.adminToken,
+    agentId,
+    environment: config.environment,
+    scenario,
+    pace,
+    say: terminal.say,
+    mailDir: mail.dir,
+  });
+  const offProgress = rt.state.subscribe((ev) => {
+    if (ev.agentId !== agentId || (ev.type !== 'agent.progress' && ev.type !== 'llm.request')) return;
+    const agent = rt.state.getAgent(agentId);
+    if (agent) terminal.progress({ done: agent.progress.done, total: agent.progress.total ?? scenario.leads, spentUsd: agent.budget?.spentUsd ?? 0, limitUsd: agent.budget?.limitUsd ?? null });
+  });
+
+  const outcome = await rt.agentDone!;
+  offProgress();
+  if (interrupted) return controller.stop();
+  if (controller.triggers.budgetWarning !== null) await waitFor(controller.warningMailed, MAIL_WAIT_MS);
+  controller.stop();
+  await controller.settled();
+  const results = await fetchResults({
+    url: rt.url,
+    adminToken: rt.adminToken,
+    agentId,
+    breakerService: scenario.triggers.breaker.service,
+    runTimeMs: Date.now() - started,
+    triggers: controller.triggers,
+    mails: mail.received().map((m) => m.file),
+    keysSeen: svc.keysSeen(),
+  });
+  terminal.close();
+  terminal.print(resultsTable(results));
+  writeFileSync(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const ok = outcome.status === 'completed' && controller.failures.length === 0;
+  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${controller.failures.length ? `; ${controller.failures.join('; ')}` : ''}`);
+  // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
+  if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
+    terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);
+    return;
+  }
+  await rt.shutdown(`demo ${outcome.status}`);
+  await cleanup();
+  process.exit(ok ? 0 : 1);
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import type { IronEvent } from '../core/events.js';
+import type { Scenario } from './scenario.js';
+
+// The demo's stage hand. It watches the event bus, knows which lead the agent is on, and at
+// the scenario's leads does what an admin would do in the dashboard, through the same REST
+// API with the run's admin token: rotate the OpenAI key, approve the budget increase. It also
+// narrates each trigger on the terminal. It never changes a figure: those come from the calls.
+
+export type Pace = 'fast' | 'default' | 'talk';
+
+/** What the controller saw: the lead each trigger fired at (null: not yet). */
+export interface TriggerLeads {
+  breaker: number | null;
+  rotation: number | null;
+  pii: number | null;
+  budgetWarning: number | null;
+  approval: number | null;
+}
+
+export interface ControllerOptions {
+  subscribe(listener: (ev: IronEvent) => void): () => void;
+  /** Base URL of the running iron-cage and an admin token for it. */
+  url: string;
+  adminToken: string;
+  agentId: string;
+  /** The secrets environment the agent runs in. */
+  environment: string;
+  scenario: Scenario;
+  pace: Pace;
+  say(text: string): void;
+  /** Where the SMTP sink writes the e-mail (said when it arrives). */
+  mailDir: string;
+  /** At talk pace: how long to wait for the presenter's click before approving. */
+  approveTimeoutMs?: number;
+}
+
+export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
+
+const usd = (n: number): string => `$${n.toFixed(2)}`;
+
+/**
+ * Start watching; `stop()` unsubscribes and cancels a pending approval. `failures` lists what
+ * the controller could not do (the demo reports them and fails).
+ *
+ * @example
+ * const c = startController({ subscribe: (l) => rt.state.subscribe(l), url: rt.url, adminToken: rt.adminToken,
+ *   agentId: rt.agentId!, environment: 'development', scenario, pace: 'fast', say: terminal.say, mailDir });
+ * await rt.agentDone; c.stop(); console.log(c.triggers);
+ */
+export function startController(o: ControllerOptions): {
+  triggers: TriggerLeads;
+  failures: string[];
+  /** Resolves when the e-mail for the warning threshold was delivered (or failed): true if delivered. */
+  warningMailed: Promise<boolean>;
+  settled(): Promise<void>;
+  stop(): void;
+} {
+  const t = o.scenario.triggers;
+  const triggers: TriggerLeads = { breaker: null, rotation: null, pii: null, budgetWarning: null, approval: null };
+  const failures: string[] = [];
+  const pending: Array<Promise<unknown>> = [];
+  let done = 0;
+  let approveTimer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let warningThreshold: number | null = null;
+  let mailed: (ok: boolean) => void = () => {};
+  const warningMailed = new Promise<boolean>((resolve) => (mailed = resolve));
+  const lead = (): number => Math.min(done + 1, o.scenario.leads);
+
+  const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${o.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${o.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json?.error?.message ?? ''}`.trim());
+    return json;
+  };
+  const act = (what: string, fn: () => Promise<void>): void => {
+    pending.push(
+      fn().catch((err: unknown) => {
+        failures.push(`${what}: ${(err as Error).message}`);
+        o.say(`Could not ${what}: ${(err as Error).message}`);
+      }),
+    );
+  };
+
+  const rotate = (): void => {
+    triggers.rotation = lead();
+    o.say(`Lead ${lead()}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
+    act(`rotate ${t.rotation.secret}`, async () => {
+      const list = (await api('GET', `/api/secrets?environment=${encodeURIComponent(o.environment)}`)) as { secrets: Array<{ id: string; name: string; environment: string }> };
+      const secret = list.secrets.find((s) => s.name === t.rotation.secret && s.environment === o.environment);
+      if (!secret) throw new Error(`no secret ${t.rotation.secret} in environment ${o.environment}`);
+      await api('PUT', `/api/secrets/${secret.id}`, { value: `sk-demo-rotated-${randomBytes(12).toString('hex')}` });
+    });
+  };
+
+  const approve = (limitUsd: number, why: string): void => {
+    if (triggers.approval !== null) return;
+    triggers.approval = lead();
+    if (approveTimer) clearTimeout(approveTimer);
+    approveTimer = null;
+    const next = limitUsd + t.budgetWarning.approveUsd;
+    o.say(`Lead ${lead()}: ${why}: approving the ${usd(t.budgetWarning.approveUsd)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
+    act('approve the budget increase', async () => void (await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next })));
+  };
+
+  const onWarning = (ev: IronEvent<'budget.threshold'>): void => {
+    if (triggers.budgetWarning !== null || ev.data.threshold < 0.9) return;
+    triggers.budgetWarning = lead();
+    const d = ev.data;
+    warningThreshold = d.threshold;
+    o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(t.budgetWarning.approveUsd)} increase", e-mail to the ops list`);
+    if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
+    const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
+    o.say(`Waiting for the presenter to click "Approve ${usd(t.budgetWarning.approveUsd)} increase" on the dashboard (approved automatically in ${Math.round(wait / 1000)} s)`);
+    approveTimer = setTimeout(() => approve(d.limitUsd, 'no click in time'), wait);
+  };
+
+  const onEvent = (ev: IronEvent): void => {
+    if (stopped) return;
+    switch (ev.type) {
+      case 'agent.progress': {
+        if (ev.agentId !== o.agentId) return;
+        done = (ev as IronEvent<'agent.progress'>).data.done;
+        // Lead N begins once N-1 are done: the rotation happens before its first call.
+        if (triggers.rotation === null && done >= t.rotation.lead - 1) rotate();
+        return;
+      }
+      case 'breaker.transition': {
+        const d = (ev as IronEvent<'breaker.transition'>).data;
+        if (d.service !== t.breaker.service || d.to !== 'OPEN' || triggers.breaker !== null) return;
+        triggers.breaker = lead();
+        o.say(`Lead ${lead()}: ${d.service} failed ${d.consecutiveFailures} times in a row (${d.lastFailure ?? t.breaker.status}): circuit OPEN, calls are blocked and answered from the fallback; the agent carries on`);
+        return;
+      }
+      case 'pii.detected': {
+        const d = (ev as IronEvent<'pii.detected'>).data;
+        if (ev.agentId !== o.agentId || d.location !== 'llm.output' || triggers.pii !== null) return;
+        triggers.pii = lead();
+        o.say(`Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.replace(/\s+/g, ' ').slice(0, 100)}"`);
+        return;
+      }
+      case 'budget.threshold':
+        if (ev.agentId === o.agentId) onWarning(ev as IronEvent<'budget.threshold'>);
+        return;
+      case 'budget.changed': {
+        const d = (ev as IronEvent<'budget.changed'>).data;
+        // The presenter's click at talk pace (ours is recorded too; approve() ignores a repeat).
+        if (ev.agentId !== o.agentId || triggers.budgetWarning === null || triggers.approval !== null) return;
+        triggers.approval = lead();
+        if (approveTimer) clearTimeout(approveTimer);
+        approveTimer = null;
+        o.say(`Lead ${lead()}: budget raised to ${d.limitUsd === null ? 'no limit' : usd(d.limitUsd)} by ${d.by}`);
+        return;
+      }
+      case 'secret.rotated': {
+        const d = (ev as IronEvent<'secret.rotated'>).data;
+        if (d.name === t.rotation.secret) o.say(`Lead ${lead()}: ${d.name} rotated; the agent was told (SIGUSR1) and its next LLM call goes out with the new key`);
+        return;
+      }
+      case 'alert.delivery': {
+        const d = (ev as IronEvent<'alert.delivery'>).data;
+        if (d.channel !== 'email') return;
+        o.say(d.ok ? `Budget e-mail delivered to the local SMTP sink: read it in ${o.mailDir}` : `Budget e-mail not delivered: ${d.error ?? 'unknown error'}`);
+        // The alert's id ends with its threshold (budget:<agent>:warning:0.9).
+        if (warningThreshold !== null && d.alertId.endsWith(`:${warningThreshold}`)) mailed(d.ok);
+        return;
+      }
+      default:
+    }
+  };
+
+  const unsubscribe = o.subscribe(onEvent);
+  return {
+    triggers,
+    failures,
+    warningMailed,
+    settled: async () => void (await Promise.all(pending)),
+    stop() {
+      stopped = true;
+      if (approveTimer) clearTimeout(approveTimer);
+      unsubscribe();
+    },
+  };
+}

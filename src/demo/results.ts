@@ -1,0 +1,137 @@
+import type { TriggerLeads } from './controller.js';
+
+// The final results: read through the same REST routes the dashboard reads (which read the
+// database), so the table in the terminal and the page show the same figures.
+
+export interface DemoResults {
+  agentId: string;
+  status: string;
+  leadsProcessed: number;
+  leadsTotal: number | null;
+  succeeded: number | null;
+  failed: number | null;
+  /** 0-1; null when the agent reported no outcomes. */
+  successRate: number | null;
+  totalCostUsd: number;
+  limitUsd: number | null;
+  requests: number;
+  costByModel: Array<{ model: string; requests: number; costUsd: number }>;
+  baseline: { model: string; costUsd: number; savedUsd: number } | null;
+  piiBlocked: number;
+  breaker: { blockedCalls: number; savedUsd: number; fallback: string | null };
+  runTimeMs: number;
+  triggers: TriggerLeads;
+  /** Files written by the SMTP sink. */
+  mails: string[];
+  /** The key each upstream LLM call carried (hash prefix), and the first lead a rotated one was seen at. */
+  keys: { seen: Array<{ lead: number | null; key: string }>; newKeyFromLead: number | null };
+}
+
+interface CostsView {
+  spentUsd: number | null;
+  limitUsd: number | null;
+  requests: number;
+  byModel: Array<{ model: string; requests: number; costUsd: number }>;
+  baseline: { model: string; costUsd: number; savedUsd: number } | null;
+}
+interface StatusView {
+  status: string;
+  progress: { done: number; total: number | null; succeeded: number | null; failed: number | null };
+}
+interface BreakersView {
+  services: Array<{ service: string; display: { fallback: string | null } }>;
+  totals: { blocked: number; costSavedUsd: number };
+}
+
+/**
+ * Collect the results of the run from a live iron-cage (before it shuts down).
+ *
+ * @example
+ * const r = await fetchResults({ url: rt.url, adminToken: rt.adminToken, agentId, breakerService: 'linkedin', runTimeMs: Date.now() - t0,
+ *   triggers: controller.triggers, mails: sink.received().map((m) => m.file), keysSeen: services.keysSeen() });
+ * terminal.print(resultsTable(r));
+ */
+export async function fetchResults(o: {
+  url: string;
+  adminToken: string;
+  agentId: string;
+  breakerService: string;
+  runTimeMs: number;
+  triggers: TriggerLeads;
+  mails: string[];
+  keysSeen: Array<{ lead: number | null; key: string }>;
+}): Promise<DemoResults> {
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${o.url}${path}`, { headers: { authorization: `Bearer ${o.adminToken}` } });
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const id = encodeURIComponent(o.agentId);
+  const [status, costs, protection, breakers] = await Promise.all([
+    get<StatusView>(`/api/agents/${id}/status`),
+    get<CostsView>(`/api/agents/${id}/costs`),
+    get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
+    get<BreakersView>('/api/breakers'),
+  ]);
+  const p = status.progress;
+  const outcomes = (p.succeeded ?? 0) + (p.failed ?? 0);
+  return {
+    agentId: o.agentId,
+    status: status.status,
+    leadsProcessed: p.done,
+    leadsTotal: p.total,
+    succeeded: p.succeeded,
+    failed: p.failed,
+    successRate: outcomes > 0 ? (p.succeeded ?? 0) / outcomes : null,
+    totalCostUsd: costs.spentUsd ?? 0,
+    limitUsd: costs.limitUsd,
+    requests: costs.requests,
+    costByModel: costs.byModel.map((m) => ({ model: m.model, requests: m.requests, costUsd: m.costUsd })),
+    baseline: costs.baseline,
+    piiBlocked: protection.piiLeaksBlocked,
+    breaker: {
+      blockedCalls: breakers.totals.blocked,
+      savedUsd: breakers.totals.costSavedUsd,
+      fallback: breakers.services.find((s) => s.service === o.breakerService)?.display.fallback ?? null,
+    },
+    runTimeMs: o.runTimeMs,
+    triggers: o.triggers,
+    mails: o.mails,
+    keys: { seen: o.keysSeen, newKeyFromLead: o.keysSeen.find((k) => k.key !== o.keysSeen[0]?.key)?.lead ?? null },
+  };
+}
+
+const money = (usd: number): string => `$${usd.toFixed(2)}`;
+const at = (lead: number | null): string => (lead === null ? 'did not fire' : `lead ${lead}`);
+
+/** `2m 05s`. */
+function runTime(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * The results as a two-column table (plain text, no colour).
+ *
+ * @example
+ * process.stdout.write(resultsTable(results));
+ */
+export function resultsTable(r: DemoResults): string {
+  const rows: Array<[string, string]> = [
+    ['Leads processed', `${r.leadsProcessed}${r.leadsTotal ? ` / ${r.leadsTotal}` : ''}`],
+    ['Success rate', r.successRate === null ? 'not reported' : `${(r.successRate * 100).toFixed(1)}% (${r.succeeded ?? 0} ok, ${r.failed ?? 0} failed)`],
+    ['Total cost', `${money(r.totalCostUsd)}${r.limitUsd === null ? '' : ` of ${money(r.limitUsd)} budget`} (${r.requests} LLM calls)`],
+    ...r.costByModel.map((m): [string, string] => [`  ${m.model}`, `${money(m.costUsd)} (${m.requests} calls)`]),
+    ['vs Baseline', r.baseline ? `${money(r.baseline.savedUsd)} saved (${money(r.baseline.costUsd)} on ${r.baseline.model})` : 'no baseline model configured'],
+    ['PII blocked', String(r.piiBlocked)],
+    ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
+    ['Run time', runTime(r.runTimeMs)],
+    ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
+    ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
+    ...r.mails.map((f): [string, string] => ['Budget e-mail', f]),
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const width = Math.max(...rows.map(([k, v]) => k.length + v.length)) + 5;
+  const rule = '─'.repeat(Math.min(width, 100));
+  return ['', 'Results', rule, ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`), rule, ''].join('\n');
+}

@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventData, EventType, IronEvent } from '../../src/core/events.js';
+import { startController, type Pace } from '../../src/demo/controller.js';
+import type { Scenario } from '../../src/demo/scenario.js';
+import { until } from '../helpers/runtime.js';
+
+// The controller against a stand-in REST API: what it asks for, and when, given the events
+// a run produces. The real routes are exercised by the demo's end-to-end test.
+
+const scenario: Scenario = {
+  leads: 100,
+  budgetUsd: 50,
+  triggers: {
+    breaker: { lead: 34, service: 'linkedin', status: 429 },
+    rotation: { lead: 50, secret: 'OPENAI_API_KEY' },
+    pii: { lead: 67, text: 'ceo@acme.example' },
+    budgetWarning: { lead: 85, approveUsd: 25 },
+  },
+} as Scenario;
+
+interface Call { method: string; url: string; auth: string; body: unknown }
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+});
+
+async function api(status = 200): Promise<{ url: string; calls: Call[] }> {
+  const calls: Call[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      calls.push({ method: req.method!, url: req.url!, auth: String(req.headers.authorization), body: body ? JSON.parse(body) : null });
+      res.writeHead(req.method === 'GET' ? 200 : status, { 'content-type': 'application/json' });
+      const payload = req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
+      res.end(JSON.stringify(payload));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+}
+
+function bus() {
+  let listener: ((ev: IronEvent) => void) | null = null;
+  let seq = 0;
+  return {
+    subscribe: (l: (ev: IronEvent) => void) => {
+      listener = l;
+      return () => (listener = null);
+    },
+    emit<T extends EventType>(type: T, data: EventData[T], agentId: string | null = 'lg-1') {
+      listener?.({ seq: ++seq, ts: new Date().toISOString(), agentId, type, severity: 'info', message: type, data } as IronEvent);
+    },
+    progress(done: number) {
+      this.emit('agent.progress', { done, total: 100, unit: 'leads', succeeded: done, failed: 0 });
+    },
+    threshold(threshold: number) {
+      this.emit('budget.threshold', {
+        threshold, percentUsed: threshold * 100, spentUsd: 50 * threshold, limitUsd: 50, projectionUsd: 53, avgPerUnitUsd: 0.53, unit: 'leads',
+        recommendedIncreaseUsd: 10, action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 60 } },
+      });
+    },
+  };
+}
+
+function start(url: string, b: ReturnType<typeof bus>, pace: Pace, approveTimeoutMs?: number) {
+  const lines: string[] = [];
+  const c = startController({ subscribe: b.subscribe, url, adminToken: 'admin-token', agentId: 'lg-1', environment: 'development', scenario, pace, say: (l) => lines.push(l), mailDir: '/tmp/mail', approveTimeoutMs });
+  return { c, lines };
+}
+
+describe('demo controller', () => {
+  it('rotates the key as lead 50 begins and approves at once on the 90% warning (fast pace), as an admin through the API', async () => {
+    const { url, calls } = await api();
+    const b = bus();
+    const { c, lines } = start(url, b, 'fast');
+    for (let done = 0; done < 49; done++) b.progress(done);
+    expect(calls).toEqual([]);
+    b.progress(49);
+    await c.settled();
+    expect(calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /api/secrets?environment=development', 'PUT /api/secrets/secret-1']);
+    expect((calls[1]!.body as { value: string }).value).toMatch(/^sk-demo-rotated-[0-9a-f]{24}$/);
+    expect(calls.every((x) => x.auth === 'Bearer admin-token')).toBe(true);
+    b.progress(50);
+    b.threshold(0.5);
+    for (let done = 51; done < 85; done++) b.progress(done);
+    b.threshold(0.9);
+    b.threshold(0.9);
+    await c.settled();
+    expect(calls.slice(2)).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    expect(c.triggers).toMatchObject({ rotation: 50, budgetWarning: 85, approval: 85 });
+    expect(lines.some((l) => l.startsWith('Lead 85: fast pace: approving the $25.00 increase'))).toBe(true);
+    c.stop();
+  });
+
+  it('names the lead of the breaker opening and of the PII redaction, and resolves warningMailed with the e-mail of that threshold', async () => {
+    const { url } = await api();
+    const b = bus();
+    const { c, lines } = start(url, b, 'default');
+    b.progress(37);
+    b.emit('breaker.transition', { service: 'linkedin', from: 'CLOSED', to: 'OPEN', reason: 'x', consecutiveFailures: 5, failureRate: null, lastFailure: 'http_429', cooldownMs: 60000, retryAt: null, openCount: 1 }, null);
+    b.progress(66);
+    b.emit('pii.detected', { location: 'llm.output', action: 'redacted', types: { EMAIL: 1 }, severity: 'CRITICAL', preview: 'CEO: [EMAIL_REDACTED]', requestRef: null, counters: { piiLeaksBlocked: 1, piiWarned: 0, byType: {} } });
+    b.progress(84);
+    b.threshold(0.9);
+    b.emit('alert.delivery', { channel: 'email', ok: true, attempts: 1, error: null, alertId: 'budget:lg-1:warning:0.5' });
+    b.emit('alert.delivery', { channel: 'email', ok: true, attempts: 1, error: null, alertId: 'budget:lg-1:warning:0.9' });
+    expect(await c.warningMailed).toBe(true);
+    await c.settled();
+    expect(c.triggers).toMatchObject({ breaker: 38, pii: 67, budgetWarning: 85 });
+    expect(lines.filter((l) => l.includes('/tmp/mail'))).toHaveLength(2);
+    c.stop();
+  });
+
+  it('at talk pace waits for the presenter: a click (budget.changed) means no approval from the demo', async () => {
+    const { url, calls } = await api();
+    const b = bus();
+    const { c, lines } = start(url, b, 'talk', 600_000);
+    b.progress(84);
+    b.threshold(0.9);
+    expect(lines.at(-1)).toMatch(/Waiting for the presenter to click "Approve \$25.00 increase".*600 s/);
+    b.progress(86);
+    b.emit('budget.changed', { limitUsd: 75, previousUsd: 50, by: 'admin ann' });
+    c.stop();
+    await c.settled();
+    expect(calls.filter((x) => x.method === 'POST')).toEqual([]);
+    expect(c.triggers.approval).toBe(87);
+    expect(lines.at(-1)).toBe('Lead 87: budget raised to $75.00 by admin ann');
+  });
+
+  it('at talk pace approves by itself when nobody clicks in time', async () => {
+    const { url, calls } = await api();
+    const b = bus();
+    const { c, lines } = start(url, b, 'talk', 20);
+    b.progress(84);
+    b.threshold(0.9);
+    await until(() => calls.some((x) => x.method === 'POST'));
+    await c.settled();
+    expect(calls.filter((x) => x.method === 'POST')).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    expect(lines.some((l) => l.includes('no click in time'))).toBe(true);
+    c.stop();
+  });
+
+  it('reports what it could not do', async () => {
+    const { url } = await api(423);
+    const b = bus();
+    const { c, lines } = start(url, b, 'fast');
+    b.progress(49);
+    await c.settled();
+    expect(c.failures).toEqual(['rotate OPENAI_API_KEY: PUT /api/secrets/secret-1: 423 vault locked']);
+    expect(lines.at(-1)).toBe('Could not rotate OPENAI_API_KEY: PUT /api/secrets/secret-1: 423 vault locked');
+    c.stop();
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { DEMO_SECRETS } from '../../src/cli/demo.js';
+import { loadScenario } from '../../src/demo/scenario.js';
+import { ROOT, tempDir } from '../helpers/runtime.js';
+
+// The whole conference demo, as CI runs it: `iron-cage demo --pace fast`, not on a TTY, then
+// everything it claims is checked against the database it leaves behind. `npm run soak` runs
+// this file ten times; with DEMO_SOAK_REPORT set, each run writes what it measured there.
+
+const CLI = join(ROOT, 'dist/cli.js');
+const scenario = loadScenario(join(ROOT, 'demo/scenario.yaml'));
+const T = scenario.triggers;
+
+function runDemo(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'demo', ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface EventRow {
+  seq: number;
+  agent_id: string | null;
+  type: string;
+  severity: string;
+  message: string;
+  data: string;
+}
+
+/** For each event: the lead the agent was on (leads done before it, plus one). */
+function leadsOf(events: EventRow[], agentId: string): Array<EventRow & { lead: number; d: Record<string, unknown> }> {
+  let done = 0;
+  return events.map((e) => {
+    const d = JSON.parse(e.data) as Record<string, unknown>;
+    const lead = Math.min(done + 1, scenario.leads);
+    if (e.type === 'agent.progress' && e.agent_id === agentId) done = d.done as number;
+    return { ...e, d, lead };
+  });
+}
+
+describe('iron-cage demo', () => {
+  it('refuses bad flags with one precise line and exit 2, starting nothing', () => {
+    const { dir } = tempDir();
+    writeFileSync(join(dir, 'mine.db'), 'not the demo');
+    const cases: Array<[string[], RegExp]> = [
+      [['--pace', 'slow'], /--pace: must be fast, default or talk \(got "slow"\)/],
+      [['--port', 'abc'], /--port: "abc" is not a whole number/],
+      [['--db', ''], /--db: must not be empty/],
+      [['--db', 'mine.db'], /--db: .*mine\.db was not made by iron-cage demo; refusing to delete it \(choose another --db\)/],
+      [['--db', 'mine.db', '--keep'], /--db: .*mine\.db was not made by iron-cage demo; refusing to add the demo to it/],
+      [['--bogus'], /Unknown argument: bogus/],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [CLI, 'demo', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')[0]).toMatch(/^iron-cage: /);
+    }
+    expect(readFileSync(join(dir, 'mine.db'), 'utf8')).toBe('not the demo');
+    expect(existsSync(join(dir, 'mine.files'))).toBe(false);
+  });
+
+  it('runs the 100 leads at --pace fast: every trigger at its lead, figures that agree with the database, exit 0', async () => {
+    const { dir } = tempDir();
+    const db = join(dir, 'demo.db');
+    const run = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
+    const results = JSON.parse(readFileSync(join(dir, 'demo.files/results.json'), 'utf8')) as {
+      agentId: string;
+      leadsProcessed: number;
+      totalCostUsd: number;
+      piiBlocked: number;
+      runTimeMs: number;
+      mails: string[];
+      breaker: { blockedCalls: number };
+      triggers: Record<string, number | null>;
+      keys: { seen: Array<{ lead: number | null; key: string }>; newKeyFromLead: number | null };
+    };
+    const sql = new Database(db, { readonly: true });
+    const id = results.agentId;
+    const events = leadsOf(sql.prepare('SELECT seq, agent_id, type, severity, message, data FROM events ORDER BY seq').all() as EventRow[], id);
+    const firstLead = (pred: (e: (typeof events)[number]) => boolean) => events.find(pred)?.lead ?? null;
+    const fired = {
+      breaker: firstLead((e) => e.type === 'breaker.transition' && e.d.service === T.breaker.service && e.d.to === 'OPEN'),
+      rotationAsked: results.triggers.rotation,
+      rotationDone: firstLead((e) => e.type === 'secret.updated' && e.d.name === T.rotation.secret),
+      pii: firstLead((e) => e.type === 'pii.detected' && e.agent_id === id && e.d.location === 'llm.output'),
+      budgetWarning: firstLead((e) => e.type === 'budget.threshold' && e.agent_id === id && (e.d.threshold as number) >= 0.9),
+    };
+    const costMicros = (sql.prepare('SELECT COALESCE(SUM(cost_micros), 0) AS n FROM llm_requests WHERE agent_id = ?').get(id) as { n: number }).n;
+    if (process.env.DEMO_SOAK_REPORT) {
+      writeFileSync(process.env.DEMO_SOAK_REPORT, JSON.stringify({ exitCode: run.code, runTimeMs: results.runTimeMs, fired, newKeyFromLead: results.keys.newKeyFromLead, costUsd: costMicros / 1e6 }));
+    }
+
+    expect(run.code, `${run.stderr}\n${run.stdout.slice(-4000)}`).toBe(0);
+    expect(run.stdout).toMatch(/Results/);
+    expect(results.leadsProcessed).toBe(scenario.leads);
+
+    // Each trigger at its lead. The breaker opens after its threshold of consecutive failures,
+    // at least one call per lead from the first 429: within that many leads of breaker.lead.
+    const opened = events.find((e) => e.type === 'breaker.transition' && e.d.service === T.breaker.service && e.d.to === 'OPEN')!;
+    expect(fired.breaker).toBeGreaterThanOrEqual(T.breaker.lead);
+    expect(fired.breaker).toBeLessThanOrEqual(T.breaker.lead + (opened.d.consecutiveFailures as number) - 1);
+    expect(fired.pii).toBe(T.pii.lead);
+    expect(fired.budgetWarning).toBe(T.budgetWarning.lead);
+    // The admin's rotation is asked for at its lead and lands after it (the vault's Argon2id
+    // seal takes longer than a lead at fast pace, so maybe a few leads later).
+    expect(fired.rotationAsked).toBe(T.rotation.lead);
+    expect(fired.rotationDone).toBeGreaterThanOrEqual(T.rotation.lead);
+
+    // The rotated key was used: before the rotation lead only the original key reached the
+    // LLM upstream; the key changed once, to the new one, which every later call carried.
+    const original = createHash('sha256').update(DEMO_SECRETS.OPENAI_API_KEY!).digest('hex').slice(0, 12);
+    const seen = results.keys.seen;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((k) => k.lead !== null && k.lead < T.rotation.lead).every((k) => k.key === original)).toBe(true);
+    const switchAt = seen.findIndex((k) => k.key !== original);
+    expect(switchAt).toBeGreaterThan(0);
+    expect(seen[switchAt]!.lead ?? T.rotation.lead).toBeGreaterThanOrEqual(T.rotation.lead);
+    expect(new Set(seen.slice(switchAt).map((k) => k.key)).size).toBe(1);
+    expect(seen.filter((k) => k.lead !== null).at(-1)!.lead).toBe(scenario.leads);
+
+    // The final figures agree with the database.
+    expect(Math.round(results.totalCostUsd * 1e6)).toBe(costMicros);
+    const auditRows = (sql.prepare("SELECT COUNT(*) AS n FROM pii_audit WHERE agent_id = ? AND action != 'warned'").get(id) as { n: number }).n;
+    expect(results.piiBlocked).toBe(auditRows);
+    expect(auditRows).toBeGreaterThan(0);
+    const blockedRows = (sql.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE reason = 'circuit_open'").get() as { n: number }).n;
+    expect(results.breaker.blockedCalls).toBe(blockedRows);
+    expect(blockedRows).toBeGreaterThan(0);
+
+    // The budget e-mail reached the SMTP sink, addressed to the ops list, about the 90% threshold.
+    const mails = results.mails.map((f) => readFileSync(f, 'utf8'));
+    expect(mails.some((m) => /^To: ops@company\.com/m.test(m) && /^Subject: .*90%/m.test(m.replace(/\r?\n[ \t]+/g, ' ')))).toBe(true);
+    const delivered = events.filter((e) => e.type === 'alert.delivery' && e.d.channel === 'email');
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(delivered.every((e) => e.d.ok === true)).toBe(true);
+
+    // No ERROR other than the scripted ones: those about the service scripted to fail.
+    const errors = events.filter((e) => (e.severity === 'error' || e.severity === 'critical') && e.d.service !== T.breaker.service);
+    expect(errors.map((e) => `${e.type}: ${e.message}`)).toEqual([]);
+    const exited = events.filter((e) => e.type === 'agent.exited' && e.agent_id === id);
+    expect(exited.map((e) => e.d.status)).toEqual(['completed']);
+    sql.close();
+  }, 240_000);
+});
