@@ -79,6 +79,8 @@ export interface RecommendOptions {
   margin?: number;
   /** Increase as a share of the limit when there is no projection. Default 0.5. */
   fallbackShare?: number;
+  /** Never offer less than this (config `budget_policy.min_increase_usd`). */
+  minIncreaseMicros?: number | null;
 }
 
 const STEPS = [1_000_000, 2_500_000, 5_000_000];
@@ -116,6 +118,6 @@ export function recommendIncrease(
       text: `No increase needed: projection ${formatUsd(input.projectedMicros ?? input.spentMicros)} fits the ${formatUsd(input.limitMicros)} budget`,
     };
   }
-  const increase = roundUpToStep(needed);
+  const increase = Math.max(roundUpToStep(needed), options.minIncreaseMicros ?? 0);
   return { increaseMicros: increase, newLimitMicros: input.limitMicros + increase, basis, text: formatIncreaseAction(increase) };
 }

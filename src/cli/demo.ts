@@ -64,10 +64,13 @@ export function dataDirFor(db: string): string {
   return join(dirname(db), `${basename(db).replace(/\.db$/, '')}.files`);
 }
 
-function parsePace(p: string | undefined): Pace {
-  if (p === undefined) return 'default';
-  if (!(PACES as readonly string[]).includes(p)) throw new ConfigError(`--pace: must be fast, default or talk (got "${p}")`);
-  return p as Pace;
+/** A named pace, or seconds per lead (0-60) for a run timed by hand; those approve like `default`. */
+function parsePace(p: string | undefined): { pace: Pace; seconds: number; label: string } {
+  if (p === undefined) return { pace: 'default', seconds: PACE_SECONDS.default, label: 'default' };
+  if ((PACES as readonly string[]).includes(p)) return { pace: p as Pace, seconds: PACE_SECONDS[p as Pace], label: p };
+  const n = /^\d+(\.\d+)?$/.test(p) ? Number(p) : NaN;
+  if (!(n >= 0 && n <= 60)) throw new ConfigError(`--pace: must be fast, default, talk or seconds per lead from 0 to 60 (got "${p}")`);
+  return { pace: 'default', seconds: n, label: `${n} s/lead` };
 }
 
 /** A database the demo did not make is someone's real state: never deleted, never mixed with the demo's. */
@@ -133,7 +136,7 @@ async function closeAll(parts: Array<{ close(): Promise<void> } | null>): Promis
  * await runDemo({ pace: 'fast', db: './iron_demo.db', port: '0', quiet: true });
  */
 export async function runDemo(a: DemoArgs): Promise<void> {
-  const pace = parsePace(a.pace);
+  const { pace, seconds, label } = parsePace(a.pace);
   if (a.db === '') throw new ConfigError('--db: must not be empty');
   const files = demoFiles();
   const scenario = loadScenario(files.scenario);
@@ -163,7 +166,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   }
   const [svc, mail] = [services, sink];
   const logger = createLogger({ format: 'pretty', level: a.quiet ? 'warn' : 'info', stream: terminal.stream, color: terminal.live });
-  const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(PACE_SECONDS[pace]) };
+  const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(seconds) };
   const started = Date.now();
   const rt = await boot(config, { script: files.agent, args: [] }, { logger, env }).catch(async (err: unknown) => {
     await closeAll([svc, mail]);
@@ -179,7 +182,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
   onSignals(rt, cleanup);
   const agentId = rt.agentId!;
-  terminal.say(`Iron Cage demo at ${pace} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
+  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({
     subscribe: (l) => rt.state.subscribe(l),

@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<void> {
       'The scripted 100-lead demo: offline and deterministic, with the dashboard (about 3 minutes)',
       (y) =>
         y
-          .option('pace', { type: 'string', description: 'fast (seconds: rehearsal, CI), default (about 3 minutes) or talk (about 28 minutes)' })
+          .option('pace', { type: 'string', description: 'fast (seconds: rehearsal, CI), default (about 3 minutes), talk (about 28 minutes), or seconds per lead (e.g. 0.5)' })
           .option('keep', { type: 'boolean', description: 'Keep the previous demo database instead of starting fresh' })
           .option('db', { type: 'string', description: 'The demo\'s SQLite file [default: ./iron_demo.db]' })
           .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../budget/index.js';
+import { usdToMicros } from '../core/money.js';
 import { layer, merged, type Keys } from './layer.js';
 
 // Gateway, budget and alert keys of the config file (snake_case). Pricing tables are checked
@@ -50,6 +51,8 @@ export const gatewayFileSchema = {
       thresholds: z.array(z.number().gt(0, 'must be above 0').max(1, 'must be at most 1 (100%)')).optional(),
       on_exhausted: z.enum(['stop', 'refuse']).optional(),
       default_max_output_tokens: z.number().int('must be a whole number').min(1).max(1_000_000).optional(),
+      /** The smallest increase a budget warning offers ("Approve $25 increase"): a team's approval step. */
+      min_increase_usd: z.number().positive('must be more than 0').max(1_000_000, 'must be at most 1000000').optional(),
     })
     .optional(),
   retry: z
@@ -93,7 +96,7 @@ export interface GatewayConfig {
   /** The price of a model nobody priced; null: the budget domain's own default. */
   defaultPrice: ModelRates | null;
   baselineModel: string | null;
-  budgetPolicy: { thresholds: number[]; onExhausted: 'stop' | 'refuse'; defaultMaxOutputTokens: number };
+  budgetPolicy: { thresholds: number[]; onExhausted: 'stop' | 'refuse'; defaultMaxOutputTokens: number; minIncreaseMicros: number | null };
   retry: { attempts: number; baseMs: number; maxMs: number };
   alerts: { webhookUrl: string | null; email: { to: string; from: string; smtpUrl: string } | null };
   maxRequestBytes: number;
@@ -110,7 +113,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   pricing: PriceOverrides.empty,
   defaultPrice: null,
   baselineModel: null,
-  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096 },
+  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   alerts: { webhookUrl: null, email: null },
   maxRequestBytes: 10 * 1024 * 1024,
@@ -152,7 +155,12 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
     defaultPrice: (l) => (l.default_price == null ? undefined : parseModelRates(l.default_price, 'default_price')),
     baselineModel: 'baseline_model',
     budgetPolicy: (l, cur) =>
-      layer(cur, l.budget_policy, { thresholds: 'thresholds', onExhausted: 'on_exhausted', defaultMaxOutputTokens: 'default_max_output_tokens' }),
+      layer(cur, l.budget_policy, {
+        thresholds: 'thresholds',
+        onExhausted: 'on_exhausted',
+        defaultMaxOutputTokens: 'default_max_output_tokens',
+        minIncreaseMicros: (b) => (b.min_increase_usd === undefined ? undefined : usdToMicros(b.min_increase_usd)),
+      }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     alerts: (l, cur) =>
       layer(cur, l.alerts, {

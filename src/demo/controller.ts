@@ -98,13 +98,15 @@ export function startController(o: ControllerOptions): {
     });
   };
 
+  // What the warning's Approve button offers (the product's recommendation), as a presenter would click it.
+  let offered = t.budgetWarning.approveUsd;
   const approve = (limitUsd: number, why: string): void => {
     if (triggers.approval !== null) return;
     triggers.approval = lead();
     if (approveTimer) clearTimeout(approveTimer);
     approveTimer = null;
-    const next = limitUsd + t.budgetWarning.approveUsd;
-    o.say(`Lead ${lead()}: ${why}: approving the ${usd(t.budgetWarning.approveUsd)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
+    const next = limitUsd + offered;
+    o.say(`Lead ${lead()}: ${why}: approving the ${usd(offered)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
     act('approve the budget increase', async () => void (await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next })));
   };
 
@@ -113,10 +115,11 @@ export function startController(o: ControllerOptions): {
     triggers.budgetWarning = lead();
     const d = ev.data;
     warningThreshold = d.threshold;
-    o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(t.budgetWarning.approveUsd)} increase", e-mail to the ops list`);
+    if (d.recommendedIncreaseUsd > 0) offered = d.recommendedIncreaseUsd;
+    o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(offered)} increase", e-mail to the ops list`);
     if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
     const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
-    o.say(`Waiting for the presenter to click "Approve ${usd(t.budgetWarning.approveUsd)} increase" on the dashboard (approved automatically in ${Math.round(wait / 1000)} s)`);
+    o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${Math.round(wait / 1000)} s)`);
     approveTimer = setTimeout(() => approve(d.limitUsd, 'no click in time'), wait);
   };
 

@@ -196,7 +196,10 @@ export class Meter {
   private onThreshold(n: ThresholdNotice): void {
     const agent = this.d.state.getAgent(n.agentId);
     const projection = projectSpend(n.spentMicros, n.limitMicros, agent?.progress ?? null);
-    const rec = recommendIncrease({ limitMicros: n.limitMicros, spentMicros: n.spentMicros, projectedMicros: projection.projectedMicros });
+    const rec = recommendIncrease(
+      { limitMicros: n.limitMicros, spentMicros: n.spentMicros, projectedMicros: projection.projectedMicros },
+      { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros },
+    );
     const pct = Math.round(n.percentUsed * 10) / 10;
     this.d.state.record({
       agentId: n.agentId,

@@ -85,6 +85,13 @@ describe('recommendIncrease', () => {
     expect(r).toEqual({ increaseMicros: 10 * USD, newLimitMicros: 60 * USD, basis: 'projection', text: 'Approve $10 increase' });
   });
 
+  it('never offers less than the configured step (budget_policy.min_increase_usd)', () => {
+    const r = recommendIncrease({ limitMicros: 50 * USD, spentMicros: 45 * USD, projectedMicros: 52_941_176 }, { minIncreaseMicros: 25 * USD });
+    expect(r).toEqual({ increaseMicros: 25 * USD, newLimitMicros: 75 * USD, basis: 'projection', text: 'Approve $25 increase' });
+    // A step smaller than the need changes nothing.
+    expect(recommendIncrease({ limitMicros: 50 * USD, spentMicros: 45 * USD, projectedMicros: 52_941_176 }, { minIncreaseMicros: 5 * USD }).increaseMicros).toBe(10 * USD);
+  });
+
   it('asks for half the limit when there is no projection: Approve $25 increase', () => {
     const r = recommendIncrease({ limitMicros: 50 * USD, spentMicros: 45 * USD, projectedMicros: null });
     expect(r).toEqual({ increaseMicros: 25 * USD, newLimitMicros: 75 * USD, basis: 'fallback', text: 'Approve $25 increase' });

@@ -61,7 +61,8 @@ function bus() {
     threshold(threshold: number) {
       this.emit('budget.threshold', {
         threshold, percentUsed: threshold * 100, spentUsd: 50 * threshold, limitUsd: 50, projectionUsd: 53, avgPerUnitUsd: 0.53, unit: 'leads',
-        recommendedIncreaseUsd: 10, action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 60 } },
+        // What the product offers with the demo config's min_increase_usd: 25 (the controller clicks that).
+        recommendedIncreaseUsd: 25, action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75 } },
       });
     },
   };

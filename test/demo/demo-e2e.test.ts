@@ -53,7 +53,9 @@ describe('iron-cage demo', () => {
     const { dir } = tempDir();
     writeFileSync(join(dir, 'mine.db'), 'not the demo');
     const cases: Array<[string[], RegExp]> = [
-      [['--pace', 'slow'], /--pace: must be fast, default or talk \(got "slow"\)/],
+      [['--pace', 'slow'], /--pace: must be fast, default, talk or seconds per lead from 0 to 60 \(got "slow"\)/],
+      [['--pace', '61'], /--pace: must be fast, default, talk or seconds per lead from 0 to 60 \(got "61"\)/],
+      [['--pace', '-1'], /--pace: must be fast, default, talk or seconds per lead from 0 to 60 \(got "-1"\)/],
       [['--port', 'abc'], /--port: "abc" is not a whole number/],
       [['--db', ''], /--db: must not be empty/],
       [['--db', 'mine.db'], /--db: .*mine\.db was not made by iron-cage demo; refusing to delete it \(choose another --db\)/],
