@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { keyPathFor } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import {
+  claimDataDir,
   demoFiles,
+  portFree,
   fetchResults,
   loadScenario,
   PACE_SECONDS,
@@ -47,22 +48,10 @@ export const DEMO_SECRETS: Readonly<Record<string, string>> = {
   LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
   CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
 };
-/** Marks a data directory (and so its database) as the demo's own, safe to delete. */
-const MARKER = 'iron-cage-demo.json';
 /** How long the end of the run waits for the budget e-mail still on its way. */
 const MAIL_WAIT_MS = 10_000;
 
 const PACES: readonly Pace[] = ['fast', 'default', 'talk'];
-
-/**
- * The demo's files beside its database: config as run, the e-mails, results.json.
- *
- * @example
- * dataDirFor('/home/me/iron_demo.db') // '/home/me/iron_demo.files'
- */
-export function dataDirFor(db: string): string {
-  return join(dirname(db), `${basename(db).replace(/\.db$/, '')}.files`);
-}
 
 /** A named pace, or seconds per lead (0-60) for a run timed by hand; those approve like `default`. */
 function parsePace(p: string | undefined): { pace: Pace; seconds: number; label: string } {
@@ -71,20 +60,6 @@ function parsePace(p: string | undefined): { pace: Pace; seconds: number; label:
   const n = /^\d+(\.\d+)?$/.test(p) ? Number(p) : NaN;
   if (!(n >= 0 && n <= 60)) throw new ConfigError(`--pace: must be fast, default, talk or seconds per lead from 0 to 60 (got "${p}")`);
   return { pace: 'default', seconds: n, label: `${n} s/lead` };
-}
-
-/** A database the demo did not make is someone's real state: never deleted, never mixed with the demo's. */
-function checkOwnDb(db: string, dataDir: string, keep: boolean): void {
-  if (existsSync(db) && !existsSync(join(dataDir, MARKER))) {
-    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
-  }
-}
-
-/** Start fresh: delete the previous demo database and its files. */
-function fresh(db: string, dataDir: string): void {
-  // The database, its WAL, and the keys made beside it (tokens; the PII audit's HMAC key).
-  for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db), `${db}.audit.key`]) rmSync(f, { force: true });
-  rmSync(dataDir, { recursive: true, force: true });
 }
 
 /** demo/iron-cage.yaml with this run's loopback URLs filled in, written beside the database. */
@@ -141,14 +116,17 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const files = demoFiles();
   const scenario = loadScenario(files.scenario);
   const db = resolve(a.db ?? './iron_demo.db');
-  const dataDir = dataDirFor(db);
   // Flags are checked before anything is deleted or started.
   const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db } });
   checkPython(checked.python, process.env);
-  checkOwnDb(db, dataDir, a.keep === true);
-  if (!a.keep) fresh(db, dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
+  let port = a.port;
+  let portNote: string | null = null;
+  if (!(await portFree(checked.host, checked.port))) {
+    if (a.port !== undefined) throw new ConfigError(`--port: ${checked.port} on ${checked.host} is in use (choose another, or 0 for any free port)`);
+    port = '0';
+    portNote = `Port ${checked.port} is in use: the dashboard is on a free port instead`;
+  }
+  const dataDir = claimDataDir(db, a.keep === true);
 
   const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
   let services: DemoServices | null = null;
@@ -158,7 +136,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     services = await startDemoServices(scenario);
     sink = await startSmtpSink(join(dataDir, 'mail'));
     const configPath = writeConfig(files.config, dataDir, services, sink);
-    config = loadConfig({ configPath, flags: { port: a.port, db, budget: String(scenario.budgetUsd) } });
+    config = loadConfig({ configPath, flags: { port, db, budget: String(scenario.budgetUsd) } });
     await seedVault(config);
   } catch (err) {
     await closeAll([services, sink]);
@@ -183,6 +161,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   onSignals(rt, cleanup);
   const agentId = rt.agentId!;
   terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
+  if (portNote) terminal.say(portNote);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({
     subscribe: (l) => rt.state.subscribe(l),

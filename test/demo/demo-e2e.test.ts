@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DEMO_SECRETS } from '../../src/cli/demo.js';
 import { loadScenario } from '../../src/demo/scenario.js';
@@ -69,14 +71,71 @@ describe('iron-cage demo', () => {
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^iron-cage: /);
     }
     expect(readFileSync(join(dir, 'mine.db'), 'utf8')).toBe('not the demo');
-    expect(existsSync(join(dir, 'mine.files'))).toBe(false);
+    expect(existsSync(join(dir, 'mine.db.files'))).toBe(false);
+  });
+
+  it('touches only what it made for this very --db: other folders, key files, a live run and a busy port are refused with exit 2', async () => {
+    const { dir } = tempDir();
+    const demo = (args: string[]) => spawnSync(process.execPath, [CLI, 'demo', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    const untouched: Record<string, string> = {};
+    const put = (rel: string, text: string) => {
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), text);
+      untouched[rel] = text;
+    };
+    // No database, but a folder and keys by its name that the demo never made.
+    put('gone.db.files/notes.txt', 'mine');
+    put('gone.db.key', 'someone else\'s token key');
+    put('gone.db.audit.key', 'someone else\'s audit key');
+    // A real database whose name differs from a demo database only by ".db".
+    put('iron_state.db', 'a real database');
+    put('iron_state.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'iron_state') }));
+    // A marker that names another database.
+    put('other.db', 'another database');
+    put('other.db.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'elsewhere/other.db') }));
+    // A demo database whose run is still going (this test's own pid holds the lock).
+    put('live.db', 'a live demo run');
+    put('live.db.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'live.db') }));
+    put('live.db.files/demo.lock', String(process.pid));
+
+    const refusals: Array<[string[], RegExp]> = [
+      [['--db', 'gone.db'], /--db: .*gone\.db\.files exists but was not made by iron-cage demo for .*gone\.db; refusing to touch it \(choose another --db\)/],
+      [['--db', 'iron_state.db'], /--db: .*iron_state\.db was not made by iron-cage demo; refusing to delete it/],
+      [['--db', 'other.db'], /--db: .*other\.db\.files exists but was not made by iron-cage demo for .*other\.db; refusing to touch it/],
+      [['--db', 'live.db', '--port', '0'], new RegExp(`--db: another iron-cage demo \\(pid ${process.pid}\\) is running on .*live\\.db; stop it or choose another --db`)],
+    ];
+    for (const [args, message] of refusals) {
+      const r = demo(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    // A --port that is taken is refused before anything is deleted.
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const r = spawn(process.execPath, [CLI, 'demo', '--db', 'live.db', '--port', String(port)], { cwd: dir });
+    let stderr = '';
+    r.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((done) => r.on('close', done));
+    busy.close();
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`--port: ${port} on 127\\.0\\.0\\.1 is in use \\(choose another, or 0 for any free port\\)`));
+    for (const [rel, text] of Object.entries(untouched)) expect(readFileSync(join(dir, rel), 'utf8'), rel).toBe(text);
+    expect(readdirSync(join(dir, 'gone.db.files'))).toEqual(['notes.txt']);
   });
 
   it('runs the 100 leads at --pace fast: every trigger at its lead, figures that agree with the database, exit 0', async () => {
     const { dir } = tempDir();
     const db = join(dir, 'demo.db');
-    const run = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
-    const results = JSON.parse(readFileSync(join(dir, 'demo.files/results.json'), 'utf8')) as {
+    const first = runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
+    // A second demo on the same --db while the first runs is refused and deletes nothing.
+    const lockFile = join(dir, 'demo.db.files/demo.lock');
+    while (!existsSync(lockFile) || !existsSync(db)) await new Promise((r) => setTimeout(r, 50));
+    const second = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/--db: another iron-cage demo \(pid \d+\) is running on .*demo\.db; stop it or choose another --db/);
+    const run = await first;
+    const results = JSON.parse(readFileSync(join(dir, 'demo.db.files/results.json'), 'utf8')) as {
       agentId: string;
       leadsProcessed: number;
       totalCostUsd: number;
