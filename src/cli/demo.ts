@@ -174,6 +174,9 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     say: terminal.say,
     mailDir: mail.dir,
   });
+  // The upstream holds its answer to the last call of the lead before the rotation until the
+  // admin's PUT has returned: the next lead's first call carries the new key, every run.
+  svc.atLeadEnd(scenario.triggers.rotation.lead - 1, () => controller.rotate());
   const offProgress = rt.state.subscribe((ev) => {
     if (ev.agentId !== agentId || (ev.type !== 'agent.progress' && ev.type !== 'llm.request')) return;
     const agent = rt.state.getAgent(agentId);

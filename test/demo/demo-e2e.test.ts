@@ -173,10 +173,10 @@ describe('iron-cage demo', () => {
     expect(fired.breaker).toBeLessThanOrEqual(T.breaker.lead + (opened.d.consecutiveFailures as number) - 1);
     expect(fired.pii).toBe(T.pii.lead);
     expect(fired.budgetWarning).toBe(T.budgetWarning.lead);
-    // The admin's rotation is asked for at its lead and lands after it (the vault's Argon2id
-    // seal takes longer than a lead at fast pace, so maybe a few leads later).
+    // The admin's rotation is for its lead and lands before that lead begins: the LLM upstream
+    // holds its answer to the last call of the lead before until the PUT has returned.
     expect(fired.rotationAsked).toBe(T.rotation.lead);
-    expect(fired.rotationDone).toBeGreaterThanOrEqual(T.rotation.lead);
+    expect(fired.rotationDone).toBe(T.rotation.lead - 1);
 
     // The rotated key was used: before the rotation lead only the original key reached the
     // LLM upstream; the key changed once, to the new one, which every later call carried.
@@ -186,7 +186,10 @@ describe('iron-cage demo', () => {
     expect(seen.filter((k) => k.lead !== null && k.lead < T.rotation.lead).every((k) => k.key === original)).toBe(true);
     const switchAt = seen.findIndex((k) => k.key !== original);
     expect(switchAt).toBeGreaterThan(0);
-    expect(seen[switchAt]!.lead ?? T.rotation.lead).toBeGreaterThanOrEqual(T.rotation.lead);
+    // The first call with the new key is the rotation lead's first call, exactly.
+    expect(seen[switchAt]!.lead).toBe(T.rotation.lead);
+    expect(seen[switchAt - 1]!.lead).toBe(T.rotation.lead - 1);
+    expect(results.keys.newKeyFromLead).toBe(T.rotation.lead);
     expect(new Set(seen.slice(switchAt).map((k) => k.key)).size).toBe(1);
     expect(seen.filter((k) => k.lead !== null).at(-1)!.lead).toBe(scenario.leads);
 
