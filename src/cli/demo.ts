@@ -91,6 +91,24 @@ async function seedVault(config: Config): Promise<void> {
   }
 }
 
+/**
+ * A kept database remembers its breakers (an OPEN circuit from the last run): an admin resets
+ * them through the API before the agent starts, so every run begins CLOSED and counts the same.
+ */
+async function resetBreakers(config: Config, env: NodeJS.ProcessEnv, logger: ReturnType<typeof createLogger>): Promise<void> {
+  const rt = await boot({ ...config, port: 0 }, undefined, { logger, env });
+  try {
+    const post = (service: string) => fetch(`${rt.url}/api/breakers/${encodeURIComponent(service)}/reset`, { method: 'POST', headers: { authorization: `Bearer ${rt.adminToken}` } });
+    const view = (await (await fetch(`${rt.url}/api/breakers`, { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { services: Array<{ service: string; state: string }> };
+    for (const b of view.services.filter((v) => v.state !== 'CLOSED')) {
+      const res = await post(b.service);
+      if (!res.ok) throw new Error(`POST /api/breakers/${b.service}/reset: ${res.status} ${await res.text()}`);
+    }
+  } finally {
+    await rt.shutdown('demo --keep: breakers reset before the run');
+  }
+}
+
 /** The warning's e-mail may still be on its way when the last lead is done. */
 async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -145,6 +163,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const [svc, mail] = [services, sink];
   const logger = createLogger({ format: 'pretty', level: a.quiet ? 'warn' : 'info', stream: terminal.stream, color: terminal.live });
   const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(seconds) };
+  if (a.keep) await resetBreakers(config, env, logger);
   const started = Date.now();
   const rt = await boot(config, { script: files.agent, args: [] }, { logger, env }).catch(async (err: unknown) => {
     await closeAll([svc, mail]);
@@ -202,8 +221,10 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   terminal.close();
   terminal.print(resultsTable(results));
   writeFileSync(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  const ok = outcome.status === 'completed' && controller.failures.length === 0;
-  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${controller.failures.length ? `; ${controller.failures.join('; ')}` : ''}`);
+  // Every scripted moment is part of the demo: one that did not fire is a failed run.
+  const missed = Object.entries(controller.triggers).filter(([, lead]) => lead === null).map(([name]) => `${name} did not fire`);
+  const ok = outcome.status === 'completed' && controller.failures.length === 0 && missed.length === 0;
+  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${[...controller.failures, ...missed].map((f) => `; ${f}`).join('')}`);
   // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
   if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
     terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);

@@ -1,3 +1,4 @@
+import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
@@ -18,6 +19,7 @@ export interface DemoResults {
   costByModel: Array<{ model: string; requests: number; costUsd: number }>;
   baseline: { model: string; costUsd: number; savedUsd: number } | null;
   piiBlocked: number;
+  /** This run's agent only: its calls the open circuit blocked, and what they would have cost. */
   breaker: { blockedCalls: number; savedUsd: number; fallback: string | null };
   runTimeMs: number;
   triggers: TriggerLeads;
@@ -39,8 +41,11 @@ interface StatusView {
   progress: { done: number; total: number | null; succeeded: number | null; failed: number | null };
 }
 interface BreakersView {
-  services: Array<{ service: string; display: { fallback: string | null } }>;
-  totals: { blocked: number; costSavedUsd: number };
+  services: Array<{ service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
+}
+interface CallsPage {
+  calls: Array<{ reason: string | null }>;
+  nextBefore: number | null;
 }
 
 /**
@@ -73,6 +78,14 @@ export async function fetchResults(o: {
     get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
     get<BreakersView>('/api/breakers'),
   ]);
+  // Blocked calls of this agent (a --keep database holds earlier runs' calls too).
+  let blocked = 0;
+  for (let before: number | null = null, first = true; first || before !== null; first = false) {
+    const page: CallsPage = await get<CallsPage>(`/api/tools/calls?agentId=${id}&service=${encodeURIComponent(o.breakerService)}&limit=1000${before === null ? '' : `&before=${before}`}`);
+    blocked += page.calls.filter((c) => c.reason === 'circuit_open').length;
+    before = page.nextBefore;
+  }
+  const service = breakers.services.find((s) => s.service === o.breakerService);
   const p = status.progress;
   const outcomes = (p.succeeded ?? 0) + (p.failed ?? 0);
   return {
@@ -90,9 +103,9 @@ export async function fetchResults(o: {
     baseline: costs.baseline,
     piiBlocked: protection.piiLeaksBlocked,
     breaker: {
-      blockedCalls: breakers.totals.blocked,
-      savedUsd: breakers.totals.costSavedUsd,
-      fallback: breakers.services.find((s) => s.service === o.breakerService)?.display.fallback ?? null,
+      blockedCalls: blocked,
+      savedUsd: microsToUsd(blocked * usdToMicros(service?.costPerCallUsd ?? 0)),
+      fallback: service?.display.fallback ?? null,
     },
     runTimeMs: o.runTimeMs,
     triggers: o.triggers,

@@ -198,7 +198,7 @@ describe('iron-cage demo', () => {
     const auditRows = (sql.prepare("SELECT COUNT(*) AS n FROM pii_audit WHERE agent_id = ? AND action != 'warned'").get(id) as { n: number }).n;
     expect(results.piiBlocked).toBe(auditRows);
     expect(auditRows).toBeGreaterThan(0);
-    const blockedRows = (sql.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE reason = 'circuit_open'").get() as { n: number }).n;
+    const blockedRows = (sql.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE reason = 'circuit_open' AND agent_id = ?").get(id) as { n: number }).n;
     expect(results.breaker.blockedCalls).toBe(blockedRows);
     expect(blockedRows).toBeGreaterThan(0);
 
@@ -215,5 +215,16 @@ describe('iron-cage demo', () => {
     const exited = events.filter((e) => e.type === 'agent.exited' && e.agent_id === id);
     expect(exited.map((e) => e.d.status)).toEqual(['completed']);
     sql.close();
+
+    // --keep adds a second run to the same database: its breakers start CLOSED again and its
+    // figures are its own agent's, the same as the first run's.
+    const kept = await runDemo(['--pace', 'fast', '--db', db, '--port', '0', '--keep'], dir);
+    expect(kept.code, `${kept.stderr}\n${kept.stdout.slice(-4000)}`).toBe(0);
+    const again = JSON.parse(readFileSync(join(dir, 'demo.db.files/results.json'), 'utf8')) as typeof results;
+    expect(again.agentId).not.toBe(results.agentId);
+    expect(again.breaker).toEqual(results.breaker);
+    expect(again.triggers).toEqual(results.triggers);
+    expect(again.totalCostUsd).toBe(results.totalCostUsd);
+    expect(again.piiBlocked).toBe(results.piiBlocked);
   }, 240_000);
 });
