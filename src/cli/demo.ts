@@ -24,7 +24,8 @@ import {
 import { SecretsStore, StateManager } from '../state/index.js';
 import { VaultService } from '../vault/index.js';
 import { checkPython } from './checks.js';
-import { boot, onSignals } from './start.js';
+import type { Runtime } from '../runtime/index.js';
+import { boot } from './start.js';
 
 // `iron-cage demo` is `iron-cage start demo/lead_gen_agent.py --budget 50 --exit` with the
 // demo's own config, its mock services and SMTP sink on loopback ports, a demo vault, a stage
@@ -146,38 +147,52 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   }
   const dataDir = claimDataDir(db, a.keep === true);
 
+  // Ctrl-C at any point stops what was started and exits 0: setup looks between its steps; once
+  // the runtime is up the handler shuts it down (a second Ctrl-C kills the agent at once).
+  const parts: Array<{ close(): Promise<void> } | null> = [];
+  let runtime: Runtime | null = null;
+  let interrupted = false;
   const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
-  let services: DemoServices | null = null;
-  let sink: SmtpSink | null = null;
-  let config: Config;
-  try {
-    services = await startDemoServices(scenario);
-    sink = await startSmtpSink(join(dataDir, 'mail'));
-    const configPath = writeConfig(files.config, dataDir, services, sink);
-    config = loadConfig({ configPath, flags: { port, db, budget: String(scenario.budgetUsd) } });
-    await seedVault(config);
-  } catch (err) {
-    await closeAll([services, sink]);
-    throw err;
-  }
-  const [svc, mail] = [services, sink];
+  const stopAll = async (why: string, sig?: NodeJS.Signals): Promise<void> => {
+    await runtime?.shutdown(why, sig);
+    terminal.close();
+    await closeAll(parts);
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return runtime?.killAgents();
+    interrupted = true;
+    if (runtime) stopAll(`received ${sig}`, sig).then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const setupStep = async <T>(step: () => Promise<T>): Promise<T> => {
+    let out: T;
+    try {
+      out = await step();
+    } catch (err) {
+      await stopAll('demo setup failed');
+      throw err;
+    }
+    if (interrupted) {
+      await stopAll('interrupted during setup');
+      process.exit(0);
+    }
+    return out;
+  };
+
+  const svc = await setupStep(() => startDemoServices(scenario));
+  parts.push(svc);
+  const mail = await setupStep(() => startSmtpSink(join(dataDir, 'mail')));
+  parts.push(mail);
+  const config = await setupStep(async () => {
+    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, svc, mail), flags: { port, db, budget: String(scenario.budgetUsd) } });
+    await seedVault(c);
+    return c;
+  });
   const logger = createLogger({ format: 'pretty', level: a.quiet ? 'warn' : 'info', stream: terminal.stream, color: terminal.live });
   const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(seconds) };
-  if (a.keep) await resetBreakers(config, env, logger);
+  if (a.keep) await setupStep(() => resetBreakers(config, env, logger));
   const started = Date.now();
-  const rt = await boot(config, { script: files.agent, args: [] }, { logger, env }).catch(async (err: unknown) => {
-    await closeAll([svc, mail]);
-    throw err;
-  });
-  const cleanup = async () => {
-    terminal.close();
-    await closeAll([svc, mail]);
-  };
-  // Ctrl-C: start's handler stops everything and exits 0; the run below must not carry on.
-  let interrupted = false;
-  const onInterrupt = () => void (interrupted = true);
-  process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
-  onSignals(rt, cleanup);
+  const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env })));
   const agentId = rt.agentId!;
   terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
   if (portNote) terminal.say(portNote);
@@ -230,7 +245,6 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);
     return;
   }
-  await rt.shutdown(`demo ${outcome.status}`);
-  await cleanup();
+  await stopAll(`demo ${outcome.status}`);
   process.exit(ok ? 0 : 1);
 }

@@ -124,6 +124,27 @@ describe('iron-cage demo', () => {
     expect(readdirSync(join(dir, 'gone.db.files'))).toEqual(['notes.txt']);
   });
 
+  it('stops cleanly on Ctrl-C during setup and once running: exit 0, the lock released, no results', async () => {
+    const { dir } = tempDir();
+    // Setup: as soon as the data folder is claimed. Running: once the dashboard line is out.
+    const moments: Array<[string, (out: string) => boolean]> = [
+      ['setup', () => existsSync(join(dir, 'setup.db.files/demo.lock'))],
+      ['running', (out) => /Dashboard: http/.test(out)],
+    ];
+    for (const [name, ready] of moments) {
+      const child = spawn(process.execPath, [CLI, 'demo', '--pace', '5', '--db', `${name}.db`, '--port', '0'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const closed = new Promise<number | null>((done) => child.on('close', done));
+      while (!ready(out) && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGINT');
+      expect(await closed, `${name}: ${out}`).toBe(0);
+      expect(out).not.toMatch(/Results/);
+      expect(existsSync(join(dir, `${name}.db.files/demo.lock`)), name).toBe(false);
+    }
+  }, 60_000);
+
   it('runs the 100 leads at --pace fast: every trigger at its lead, figures that agree with the database, exit 0', async () => {
     const { dir } = tempDir();
     const db = join(dir, 'demo.db');
