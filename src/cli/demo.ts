@@ -18,6 +18,7 @@ import {
   type DemoServices,
   type DemoTerminal,
   type Pace,
+  type Scenario,
   type SmtpSink,
   createTerminal,
 } from '../demo/index.js';
@@ -63,9 +64,14 @@ function parsePace(p: string | undefined): { pace: Pace; seconds: number; label:
   return { pace: 'default', seconds: n, label: `${n} s/lead` };
 }
 
-/** demo/iron-cage.yaml with this run's loopback URLs filled in, written beside the database. */
-function writeConfig(source: string, dataDir: string, services: DemoServices, sink: SmtpSink): string {
+/**
+ * demo/iron-cage.yaml with this run's loopback URLs filled in and the scenario's budget and
+ * approval amount (one source for each), written beside the database.
+ */
+function writeConfig(source: string, dataDir: string, scenario: Scenario, services: DemoServices, sink: SmtpSink): string {
   const doc = parseDocument(readFileSync(source, 'utf8'));
+  doc.set('budget', scenario.budgetUsd);
+  doc.setIn(['budget_policy', 'min_increase_usd'], scenario.triggers.budgetWarning.approveUsd);
   doc.setIn(['providers', 'openai', 'base_url'], services.llmUrl);
   doc.setIn(['tools', 'linkedin', 'url'], services.linkedinUrl);
   doc.setIn(['tools', 'clearbit', 'url'], services.clearbitUrl);
@@ -184,7 +190,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const mail = await setupStep(() => startSmtpSink(join(dataDir, 'mail')));
   parts.push(mail);
   const config = await setupStep(async () => {
-    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, svc, mail), flags: { port, db, budget: String(scenario.budgetUsd) } });
+    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, scenario, svc, mail), flags: { port, db } });
     await seedVault(c);
     return c;
   });

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { parse as parseYaml } from 'yaml';
 import { DEMO_SECRETS } from '../../src/cli/demo.js';
 import { loadScenario } from '../../src/demo/scenario.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
@@ -185,6 +186,13 @@ describe('iron-cage demo', () => {
 
     expect(run.code, `${run.stderr}\n${run.stdout.slice(-4000)}`).toBe(0);
     expect(run.stdout).toMatch(/Results/);
+    // The budget and the approval amount have one source, the scenario: the config as run
+    // carries them, demo/iron-cage.yaml does not.
+    const asRun = parseYaml(readFileSync(join(dir, 'demo.db.files/iron-cage.yaml'), 'utf8')) as { budget: number; budget_policy: { min_increase_usd: number } };
+    expect(asRun.budget).toBe(scenario.budgetUsd);
+    expect(asRun.budget_policy.min_increase_usd).toBe(T.budgetWarning.approveUsd);
+    const source = parseYaml(readFileSync(join(ROOT, 'demo/iron-cage.yaml'), 'utf8')) as { budget?: number; budget_policy: { min_increase_usd?: number } };
+    expect([source.budget, source.budget_policy.min_increase_usd]).toEqual([undefined, undefined]);
     expect(results.leadsProcessed).toBe(scenario.leads);
 
     // Each trigger at its lead. The breaker opens after its threshold of consecutive failures,
