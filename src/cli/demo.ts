@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
+import { formatUsd, usdToMicros } from '../core/money.js';
 import { createLogger } from '../core/logger.js';
 import {
   claimDataDir,
@@ -59,7 +60,7 @@ const PACES: readonly Pace[] = ['fast', 'default', 'talk'];
 function parsePace(p: string | undefined): { pace: Pace; seconds: number; label: string } {
   if (p === undefined) return { pace: 'default', seconds: PACE_SECONDS.default, label: 'default' };
   if ((PACES as readonly string[]).includes(p)) return { pace: p as Pace, seconds: PACE_SECONDS[p as Pace], label: p };
-  const n = /^\d+(\.\d+)?$/.test(p) ? Number(p) : NaN;
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(p) ? Number(p) : NaN;
   if (!(n >= 0 && n <= 60)) throw new ConfigError(`--pace: must be fast, default, talk or seconds per lead from 0 to 60 (got "${p}")`);
   return { pace: 'default', seconds: n, label: `${n} s/lead` };
 }
@@ -200,7 +201,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const started = Date.now();
   const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env })));
   const agentId = rt.agentId!;
-  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
+  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.dashboardUrl}`);
   if (portNote) terminal.say(portNote);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({

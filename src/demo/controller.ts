@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IronEvent } from '../core/events.js';
+import { formatDuration, usd } from './format.js';
 import type { Scenario } from './scenario.js';
 
 // The demo's stage hand. It watches the event bus, knows which lead the agent is on, and at
@@ -37,7 +38,6 @@ export interface ControllerOptions {
 
 export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
 
-const usd = (n: number): string => `$${n.toFixed(2)}`;
 
 /**
  * Start watching; `stop()` unsubscribes and cancels a pending approval. `failures` lists what
@@ -125,7 +125,7 @@ export function startController(o: ControllerOptions): {
     o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(offered)} increase", e-mail to the ops list`);
     if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
     const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
-    o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${Math.round(wait / 1000)} s)`);
+    o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${formatDuration(wait)})`);
     approveTimer = setTimeout(() => approve(d.limitUsd, 'no click in time'), wait);
   };
 

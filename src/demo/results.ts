@@ -1,5 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
+import { formatDuration, usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
 // database), so the table in the terminal and the page show the same figures.
@@ -114,14 +115,8 @@ export async function fetchResults(o: {
   };
 }
 
-const money = (usd: number): string => `$${usd.toFixed(2)}`;
 const at = (lead: number | null): string => (lead === null ? 'did not fire' : `lead ${lead}`);
 
-/** `2m 05s`. */
-function runTime(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
-}
 
 /**
  * The results as a two-column table (plain text, no colour).
@@ -138,7 +133,7 @@ export function resultsTable(r: DemoResults): string {
     ['vs Baseline', r.baseline ? `${money(r.baseline.savedUsd)} saved (${money(r.baseline.costUsd)} on ${r.baseline.model})` : 'no baseline model configured'],
     ['PII blocked', String(r.piiBlocked)],
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
-    ['Run time', runTime(r.runTimeMs)],
+    ['Run time', formatDuration(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
     ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
     ...r.mails.map((f): [string, string] => ['Budget e-mail', f]),

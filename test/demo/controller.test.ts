@@ -138,7 +138,7 @@ describe('demo controller', () => {
     const { c, lines } = start(url, b, 'talk', 600_000);
     b.progress(84);
     b.threshold(0.9);
-    expect(lines.at(-1)).toMatch(/Waiting for the presenter to click "Approve \$25.00 increase".*600 s/);
+    expect(lines.at(-1)).toMatch(/Waiting for the presenter to click "Approve \$25.00 increase".*10m00s\)/);
     b.progress(86);
     b.emit('budget.changed', { limitUsd: 75, previousUsd: 50, by: 'admin ann' });
     c.stop();
