@@ -160,4 +160,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches the whole process group; the cage stops the run and says
+        # so. A traceback here would only be noise on stage.
+        sys.exit(130)

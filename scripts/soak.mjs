@@ -52,9 +52,10 @@ const lines = [
   '',
 ];
 const passed = rows.filter((r) => r.pass).length;
-const costs = new Set(rows.filter((r) => r.m).map((r) => r.m.costUsd.toFixed(6)));
-lines.push(`${passed}/${runs} passed${costs.size === 1 ? `; the same final cost every run` : costs.size > 1 ? `; final costs differ between runs: ${[...costs].join(', ')}` : ''}`);
+// Determinism is part of the claim: the same trigger leads, new-key lead and cost every run.
+const outcome = (m) => JSON.stringify({ fired: m.fired, newKeyFromLead: m.newKeyFromLead, costUsd: m.costUsd.toFixed(6) });
+const outcomes = new Set(rows.filter((r) => r.m).map((r) => outcome(r.m)));
+lines.push(`${passed}/${runs} passed${outcomes.size === 1 ? '; the same trigger leads, new-key lead and final cost every run' : outcomes.size > 1 ? `; runs differ: ${[...outcomes].join(' vs ')}` : ''}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 rmSync(work, { recursive: true, force: true });
-// Determinism is part of the claim: a different cost in one run fails the soak too.
-process.exit(passed === runs && costs.size === 1 ? 0 : 1);
+process.exit(passed === runs && outcomes.size === 1 ? 0 : 1);

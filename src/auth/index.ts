@@ -1,4 +1,4 @@
-export { keyPathFor, loadOrCreateKey } from './keys.js';
+export { keyPathFor, loadOrCreateKey, stateFilesFor } from './keys.js';
 export { TokenService, type ApiTokenResolver, type UserResolver, type CredentialHeaders, ROLES, canRead, assertCanAct, assertRole, type Principal, type Role, type IssueOptions } from './tokens.js';
 export { createApiToken, wireApiTokens, type CreatedToken } from './manage.js';
 export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN } from './users.js';

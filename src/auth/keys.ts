@@ -3,7 +3,18 @@ import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } fro
 
 /** The signing key lives beside the database: `iron_state.db` → `iron_state.db.key`. */
 export function keyPathFor(dbPath: string): string {
-  return `${dbPath}.key`;
+  return stateFilesFor(dbPath).tokenKey;
+}
+
+/**
+ * Every file the runtime keeps beside a database, named in one place so a tool that removes
+ * a database's state (the demo) removes exactly these.
+ *
+ * @example
+ * stateFilesFor('/x/iron_state.db').auditKey // '/x/iron_state.db.audit.key'
+ */
+export function stateFilesFor(dbPath: string): { wal: string; shm: string; tokenKey: string; auditKey: string } {
+  return { wal: `${dbPath}-wal`, shm: `${dbPath}-shm`, tokenKey: `${dbPath}.key`, auditKey: `${dbPath}.audit.key` };
 }
 
 /**

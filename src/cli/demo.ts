@@ -1,12 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { keyPathFor } from '../auth/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
+import { formatUsd, usdToMicros } from '../core/money.js';
 import { createLogger } from '../core/logger.js';
 import {
+  claimDataDir,
   demoFiles,
+  portFree,
   fetchResults,
   loadScenario,
   PACE_SECONDS,
@@ -17,13 +19,15 @@ import {
   type DemoServices,
   type DemoTerminal,
   type Pace,
+  type Scenario,
   type SmtpSink,
   createTerminal,
 } from '../demo/index.js';
 import { SecretsStore, StateManager } from '../state/index.js';
 import { VaultService } from '../vault/index.js';
 import { checkPython } from './checks.js';
-import { boot, onSignals } from './start.js';
+import type { Runtime } from '../runtime/index.js';
+import { boot } from './start.js';
 
 // `iron-cage demo` is `iron-cage start demo/lead_gen_agent.py --budget 50 --exit` with the
 // demo's own config, its mock services and SMTP sink on loopback ports, a demo vault, a stage
@@ -47,49 +51,28 @@ export const DEMO_SECRETS: Readonly<Record<string, string>> = {
   LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
   CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
 };
-/** Marks a data directory (and so its database) as the demo's own, safe to delete. */
-const MARKER = 'iron-cage-demo.json';
 /** How long the end of the run waits for the budget e-mail still on its way. */
 const MAIL_WAIT_MS = 10_000;
 
 const PACES: readonly Pace[] = ['fast', 'default', 'talk'];
 
-/**
- * The demo's files beside its database: config as run, the e-mails, results.json.
- *
- * @example
- * dataDirFor('/home/me/iron_demo.db') // '/home/me/iron_demo.files'
- */
-export function dataDirFor(db: string): string {
-  return join(dirname(db), `${basename(db).replace(/\.db$/, '')}.files`);
-}
-
 /** A named pace, or seconds per lead (0-60) for a run timed by hand; those approve like `default`. */
 function parsePace(p: string | undefined): { pace: Pace; seconds: number; label: string } {
   if (p === undefined) return { pace: 'default', seconds: PACE_SECONDS.default, label: 'default' };
   if ((PACES as readonly string[]).includes(p)) return { pace: p as Pace, seconds: PACE_SECONDS[p as Pace], label: p };
-  const n = /^\d+(\.\d+)?$/.test(p) ? Number(p) : NaN;
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(p) ? Number(p) : NaN;
   if (!(n >= 0 && n <= 60)) throw new ConfigError(`--pace: must be fast, default, talk or seconds per lead from 0 to 60 (got "${p}")`);
   return { pace: 'default', seconds: n, label: `${n} s/lead` };
 }
 
-/** A database the demo did not make is someone's real state: never deleted, never mixed with the demo's. */
-function checkOwnDb(db: string, dataDir: string, keep: boolean): void {
-  if (existsSync(db) && !existsSync(join(dataDir, MARKER))) {
-    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
-  }
-}
-
-/** Start fresh: delete the previous demo database and its files. */
-function fresh(db: string, dataDir: string): void {
-  // The database, its WAL, and the keys made beside it (tokens; the PII audit's HMAC key).
-  for (const f of [db, `${db}-wal`, `${db}-shm`, keyPathFor(db), `${db}.audit.key`]) rmSync(f, { force: true });
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-/** demo/iron-cage.yaml with this run's loopback URLs filled in, written beside the database. */
-function writeConfig(source: string, dataDir: string, services: DemoServices, sink: SmtpSink): string {
+/**
+ * demo/iron-cage.yaml with this run's loopback URLs filled in and the scenario's budget and
+ * approval amount (one source for each), written beside the database.
+ */
+function writeConfig(source: string, dataDir: string, scenario: Scenario, services: DemoServices, sink: SmtpSink): string {
   const doc = parseDocument(readFileSync(source, 'utf8'));
+  doc.set('budget', scenario.budgetUsd);
+  doc.setIn(['budget_policy', 'min_increase_usd'], scenario.triggers.budgetWarning.approveUsd);
   doc.setIn(['providers', 'openai', 'base_url'], services.llmUrl);
   doc.setIn(['tools', 'linkedin', 'url'], services.linkedinUrl);
   doc.setIn(['tools', 'clearbit', 'url'], services.clearbitUrl);
@@ -113,6 +96,24 @@ async function seedVault(config: Config): Promise<void> {
     }
   } finally {
     await state.close();
+  }
+}
+
+/**
+ * A kept database remembers its breakers (an OPEN circuit from the last run): an admin resets
+ * them through the API before the agent starts, so every run begins CLOSED and counts the same.
+ */
+async function resetBreakers(config: Config, env: NodeJS.ProcessEnv, logger: ReturnType<typeof createLogger>): Promise<void> {
+  const rt = await boot({ ...config, port: 0 }, undefined, { logger, env });
+  try {
+    const post = (service: string) => fetch(`${rt.url}/api/breakers/${encodeURIComponent(service)}/reset`, { method: 'POST', headers: { authorization: `Bearer ${rt.adminToken}` } });
+    const view = (await (await fetch(`${rt.url}/api/breakers`, { headers: { authorization: `Bearer ${rt.adminToken}` } })).json()) as { services: Array<{ service: string; state: string }> };
+    for (const b of view.services.filter((v) => v.state !== 'CLOSED')) {
+      const res = await post(b.service);
+      if (!res.ok) throw new Error(`POST /api/breakers/${b.service}/reset: ${res.status} ${await res.text()}`);
+    }
+  } finally {
+    await rt.shutdown('demo --keep: breakers reset before the run');
   }
 }
 
@@ -141,48 +142,67 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const files = demoFiles();
   const scenario = loadScenario(files.scenario);
   const db = resolve(a.db ?? './iron_demo.db');
-  const dataDir = dataDirFor(db);
   // Flags are checked before anything is deleted or started.
   const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db } });
   checkPython(checked.python, process.env);
-  checkOwnDb(db, dataDir, a.keep === true);
-  if (!a.keep) fresh(db, dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
-
-  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
-  let services: DemoServices | null = null;
-  let sink: SmtpSink | null = null;
-  let config: Config;
-  try {
-    services = await startDemoServices(scenario);
-    sink = await startSmtpSink(join(dataDir, 'mail'));
-    const configPath = writeConfig(files.config, dataDir, services, sink);
-    config = loadConfig({ configPath, flags: { port: a.port, db, budget: String(scenario.budgetUsd) } });
-    await seedVault(config);
-  } catch (err) {
-    await closeAll([services, sink]);
-    throw err;
+  let port = a.port;
+  let portNote: string | null = null;
+  if (!(await portFree(checked.host, checked.port))) {
+    if (a.port !== undefined) throw new ConfigError(`--port: ${checked.port} on ${checked.host} is in use (choose another, or 0 for any free port)`);
+    port = '0';
+    portNote = `Port ${checked.port} is in use: the dashboard is on a free port instead`;
   }
-  const [svc, mail] = [services, sink];
+  const dataDir = claimDataDir(db, a.keep === true);
+
+  // Ctrl-C at any point stops what was started and exits 0: setup looks between its steps; once
+  // the runtime is up the handler shuts it down (a second Ctrl-C kills the agent at once).
+  const parts: Array<{ close(): Promise<void> } | null> = [];
+  let runtime: Runtime | null = null;
+  let interrupted = false;
+  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
+  const stopAll = async (why: string, sig?: NodeJS.Signals): Promise<void> => {
+    await runtime?.shutdown(why, sig);
+    terminal.close();
+    await closeAll(parts);
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return runtime?.killAgents();
+    interrupted = true;
+    if (runtime) stopAll(`received ${sig}`, sig).then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const setupStep = async <T>(step: () => Promise<T>): Promise<T> => {
+    let out: T;
+    try {
+      out = await step();
+    } catch (err) {
+      await stopAll('demo setup failed');
+      throw err;
+    }
+    if (interrupted) {
+      await stopAll('interrupted during setup');
+      process.exit(0);
+    }
+    return out;
+  };
+
+  const svc = await setupStep(() => startDemoServices(scenario));
+  parts.push(svc);
+  const mail = await setupStep(() => startSmtpSink(join(dataDir, 'mail')));
+  parts.push(mail);
+  const config = await setupStep(async () => {
+    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, scenario, svc, mail), flags: { port, db } });
+    await seedVault(c);
+    return c;
+  });
   const logger = createLogger({ format: 'pretty', level: a.quiet ? 'warn' : 'info', stream: terminal.stream, color: terminal.live });
   const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(seconds) };
+  if (a.keep) await setupStep(() => resetBreakers(config, env, logger));
   const started = Date.now();
-  const rt = await boot(config, { script: files.agent, args: [] }, { logger, env }).catch(async (err: unknown) => {
-    await closeAll([svc, mail]);
-    throw err;
-  });
-  const cleanup = async () => {
-    terminal.close();
-    await closeAll([svc, mail]);
-  };
-  // Ctrl-C: start's handler stops everything and exits 0; the run below must not carry on.
-  let interrupted = false;
-  const onInterrupt = () => void (interrupted = true);
-  process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
-  onSignals(rt, cleanup);
+  const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env })));
   const agentId = rt.agentId!;
-  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget $${scenario.budgetUsd.toFixed(2)}. Dashboard: ${rt.dashboardUrl}`);
+  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.dashboardUrl}`);
+  if (portNote) terminal.say(portNote);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({
     subscribe: (l) => rt.state.subscribe(l),
@@ -195,6 +215,9 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     say: terminal.say,
     mailDir: mail.dir,
   });
+  // The upstream holds its answer to the last call of the lead before the rotation until the
+  // admin's PUT has returned: the next lead's first call carries the new key, every run.
+  svc.atLeadEnd(scenario.triggers.rotation.lead - 1, () => controller.rotate());
   const offProgress = rt.state.subscribe((ev) => {
     if (ev.agentId !== agentId || (ev.type !== 'agent.progress' && ev.type !== 'llm.request')) return;
     const agent = rt.state.getAgent(agentId);
@@ -220,14 +243,15 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   terminal.close();
   terminal.print(resultsTable(results));
   writeFileSync(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  const ok = outcome.status === 'completed' && controller.failures.length === 0;
-  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${controller.failures.length ? `; ${controller.failures.join('; ')}` : ''}`);
+  // Every scripted moment is part of the demo: one that did not fire is a failed run.
+  const missed = Object.entries(controller.triggers).filter(([, lead]) => lead === null).map(([name]) => `${name} did not fire`);
+  const ok = outcome.status === 'completed' && controller.failures.length === 0 && missed.length === 0;
+  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${[...controller.failures, ...missed].map((f) => `; ${f}`).join('')}`);
   // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
   if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
     terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);
     return;
   }
-  await rt.shutdown(`demo ${outcome.status}`);
-  await cleanup();
+  await stopAll(`demo ${outcome.status}`);
   process.exit(ok ? 0 : 1);
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IronEvent } from '../core/events.js';
+import { formatDuration, usd } from './format.js';
 import type { Scenario } from './scenario.js';
 
 // The demo's stage hand. It watches the event bus, knows which lead the agent is on, and at
@@ -37,7 +38,6 @@ export interface ControllerOptions {
 
 export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
 
-const usd = (n: number): string => `$${n.toFixed(2)}`;
 
 /**
  * Start watching; `stop()` unsubscribes and cancels a pending approval. `failures` lists what
@@ -54,6 +54,8 @@ export function startController(o: ControllerOptions): {
   /** Resolves when the e-mail for the warning threshold was delivered (or failed): true if delivered. */
   warningMailed: Promise<boolean>;
   settled(): Promise<void>;
+  /** Rotate now, as lead `rotation.lead` is about to begin (once); resolves when the API answered. */
+  rotate(): Promise<void>;
   stop(): void;
 } {
   const t = o.scenario.triggers;
@@ -78,24 +80,28 @@ export function startController(o: ControllerOptions): {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json?.error?.message ?? ''}`.trim());
     return json;
   };
-  const act = (what: string, fn: () => Promise<void>): void => {
-    pending.push(
-      fn().catch((err: unknown) => {
-        failures.push(`${what}: ${(err as Error).message}`);
-        o.say(`Could not ${what}: ${(err as Error).message}`);
-      }),
-    );
+  const act = (what: string, fn: () => Promise<void>): Promise<void> => {
+    const p = fn().catch((err: unknown) => {
+      failures.push(`${what}: ${(err as Error).message}`);
+      o.say(`Could not ${what}: ${(err as Error).message}`);
+    });
+    pending.push(p);
+    return p;
   };
 
-  const rotate = (): void => {
-    triggers.rotation = lead();
-    o.say(`Lead ${lead()}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
-    act(`rotate ${t.rotation.secret}`, async () => {
+  let rotation: Promise<void> | null = null;
+  const rotate = (): Promise<void> => {
+    if (rotation || stopped) return rotation ?? Promise.resolve();
+    // Between lead rotation.lead - 1 and the next: the rotation belongs to the lead about to begin.
+    triggers.rotation = t.rotation.lead;
+    o.say(`Lead ${t.rotation.lead}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
+    rotation = act(`rotate ${t.rotation.secret}`, async () => {
       const list = (await api('GET', `/api/secrets?environment=${encodeURIComponent(o.environment)}`)) as { secrets: Array<{ id: string; name: string; environment: string }> };
       const secret = list.secrets.find((s) => s.name === t.rotation.secret && s.environment === o.environment);
       if (!secret) throw new Error(`no secret ${t.rotation.secret} in environment ${o.environment}`);
       await api('PUT', `/api/secrets/${secret.id}`, { value: `sk-demo-rotated-${randomBytes(12).toString('hex')}` });
     });
+    return rotation;
   };
 
   // What the warning's Approve button offers (the product's recommendation), as a presenter would click it.
@@ -119,7 +125,7 @@ export function startController(o: ControllerOptions): {
     o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(offered)} increase", e-mail to the ops list`);
     if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
     const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
-    o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${Math.round(wait / 1000)} s)`);
+    o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${formatDuration(wait)})`);
     approveTimer = setTimeout(() => approve(d.limitUsd, 'no click in time'), wait);
   };
 
@@ -130,7 +136,8 @@ export function startController(o: ControllerOptions): {
         if (ev.agentId !== o.agentId) return;
         done = (ev as IronEvent<'agent.progress'>).data.done;
         // Lead N begins once N-1 are done: the rotation happens before its first call.
-        if (triggers.rotation === null && done >= t.rotation.lead - 1) rotate();
+        // (The demo rotates earlier, as the last call of the lead before is answered: see rotate.)
+        if (triggers.rotation === null && done >= t.rotation.lead - 1) void rotate();
         return;
       }
       case 'breaker.transition': {
@@ -183,6 +190,7 @@ export function startController(o: ControllerOptions): {
     failures,
     warningMailed,
     settled: async () => void (await Promise.all(pending)),
+    rotate,
     stop() {
       stopped = true;
       if (approveTimer) clearTimeout(approveTimer);

@@ -10,6 +10,7 @@ export { startDemoServices, type DemoServices } from './services.js';
 export { startController, DEFAULT_APPROVE_TIMEOUT_MS, type ControllerOptions, type Pace, type TriggerLeads } from './controller.js';
 export { createTerminal, formatDuration, progressLine, type DemoProgress, type DemoTerminal } from './terminal.js';
 export { startSmtpSink, type SinkMail, type SmtpSink } from './smtp-sink.js';
+export { claimDataDir, dataDirFor, portFree } from './datadir.js';
 export { fetchResults, resultsTable, type DemoResults } from './results.js';
 
 /** Seconds each lead takes at least (`DEMO_PACE_S`): 100 leads in seconds, in 3 minutes, in 28 minutes. */

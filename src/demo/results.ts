@@ -1,4 +1,6 @@
+import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
+import { formatDuration, usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
 // database), so the table in the terminal and the page show the same figures.
@@ -18,6 +20,7 @@ export interface DemoResults {
   costByModel: Array<{ model: string; requests: number; costUsd: number }>;
   baseline: { model: string; costUsd: number; savedUsd: number } | null;
   piiBlocked: number;
+  /** This run's agent only: its calls the open circuit blocked, and what they would have cost. */
   breaker: { blockedCalls: number; savedUsd: number; fallback: string | null };
   runTimeMs: number;
   triggers: TriggerLeads;
@@ -39,8 +42,11 @@ interface StatusView {
   progress: { done: number; total: number | null; succeeded: number | null; failed: number | null };
 }
 interface BreakersView {
-  services: Array<{ service: string; display: { fallback: string | null } }>;
-  totals: { blocked: number; costSavedUsd: number };
+  services: Array<{ service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
+}
+interface CallsPage {
+  calls: Array<{ reason: string | null }>;
+  nextBefore: number | null;
 }
 
 /**
@@ -73,6 +79,14 @@ export async function fetchResults(o: {
     get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
     get<BreakersView>('/api/breakers'),
   ]);
+  // Blocked calls of this agent (a --keep database holds earlier runs' calls too).
+  let blocked = 0;
+  for (let before: number | null = null, first = true; first || before !== null; first = false) {
+    const page: CallsPage = await get<CallsPage>(`/api/tools/calls?agentId=${id}&service=${encodeURIComponent(o.breakerService)}&limit=1000${before === null ? '' : `&before=${before}`}`);
+    blocked += page.calls.filter((c) => c.reason === 'circuit_open').length;
+    before = page.nextBefore;
+  }
+  const service = breakers.services.find((s) => s.service === o.breakerService);
   const p = status.progress;
   const outcomes = (p.succeeded ?? 0) + (p.failed ?? 0);
   return {
@@ -90,9 +104,9 @@ export async function fetchResults(o: {
     baseline: costs.baseline,
     piiBlocked: protection.piiLeaksBlocked,
     breaker: {
-      blockedCalls: breakers.totals.blocked,
-      savedUsd: breakers.totals.costSavedUsd,
-      fallback: breakers.services.find((s) => s.service === o.breakerService)?.display.fallback ?? null,
+      blockedCalls: blocked,
+      savedUsd: microsToUsd(blocked * usdToMicros(service?.costPerCallUsd ?? 0)),
+      fallback: service?.display.fallback ?? null,
     },
     runTimeMs: o.runTimeMs,
     triggers: o.triggers,
@@ -101,14 +115,8 @@ export async function fetchResults(o: {
   };
 }
 
-const money = (usd: number): string => `$${usd.toFixed(2)}`;
 const at = (lead: number | null): string => (lead === null ? 'did not fire' : `lead ${lead}`);
 
-/** `2m 05s`. */
-function runTime(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
-}
 
 /**
  * The results as a two-column table (plain text, no colour).
@@ -125,7 +133,7 @@ export function resultsTable(r: DemoResults): string {
     ['vs Baseline', r.baseline ? `${money(r.baseline.savedUsd)} saved (${money(r.baseline.costUsd)} on ${r.baseline.model})` : 'no baseline model configured'],
     ['PII blocked', String(r.piiBlocked)],
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
-    ['Run time', runTime(r.runTimeMs)],
+    ['Run time', formatDuration(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
     ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
     ...r.mails.map((f): [string, string] => ['Budget e-mail', f]),

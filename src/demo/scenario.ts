@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { countPromptTokens, PriceBook } from '../budget/index.js';
 import { ConfigError } from '../core/errors.js';
+import { formatUsd } from '../core/money.js';
 import { scan } from '../safety/index.js';
 import { parseLeads, type Lead } from './leads.js';
 import { leadRequests, loadPlan, type AgentPlan, type ChatRequest } from './plan.js';
@@ -49,7 +50,7 @@ export interface Scenario {
 /** The fraction of the budget at which the warning (and the approval) comes. */
 export const WARNING_RATIO = 0.9;
 
-const usd = (micros: number) => `$${(micros / 1e6).toFixed(2)}`;
+const usd = formatUsd; // micro-dollars here
 
 /**
  * Read, validate and check that the numbers land. Throws ConfigError (exit 2) naming the key.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { clearbitCompanyBody, linkedinProfileBody, type Lead } from './leads.js';
-import { leadOf } from './plan.js';
+import { leadOf, leadRequests } from './plan.js';
 import { demoAnswer, type Scenario } from './scenario.js';
 
 // The demo's outside world, in-process on loopback: an OpenAI-compatible LLM upstream whose
@@ -34,6 +34,11 @@ export interface DemoServices {
   llmCalls(): LlmCall[];
   /** Every call that reached LinkedIn or Clearbit, in order. */
   toolCalls(): ToolCall[];
+  /**
+   * When the last LLM call of `lead` arrives, run `hook` and answer only once it settled: what
+   * the hook does (the key rotation) then lands before the next lead's first call, every run.
+   */
+  atLeadEnd(lead: number, hook: () => Promise<unknown>): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +50,8 @@ export interface DemoServices {
  */
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 12);
 
-type Handler = (req: IncomingMessage, url: URL, body: string) => { status: number; body: unknown; headers?: Record<string, string> };
+type Answer = { status: number; body: unknown; headers?: Record<string, string>; after?: Promise<unknown> };
+type Handler = (req: IncomingMessage, url: URL, body: string) => Answer;
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: string) => void): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
@@ -81,6 +87,9 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
   const llm: LlmCall[] = [];
   const tools: ToolCall[] = [];
   let piiSent = false;
+  const hooks = new Map<number, () => Promise<unknown>>();
+  /** The last request the agent's plan makes for lead `n` (the one the hook holds). */
+  const lastOf = (n: number) => leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead).at(-1)!;
 
   const chat: Handler = (req, url, raw) => {
     if (req.method === 'GET' && url.pathname === '/v1/models') return { status: 200, body: { object: 'list', data: [...new Set(Object.values(s.plan.steps).map((x) => x.model))].map((id) => ({ id, object: 'model', owned_by: 'demo' })) } };
@@ -100,14 +109,20 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
     const a = demoAnswer({ model: body.model, messages: body.messages, max_tokens: body.max_tokens }, pii ? s.triggers.pii.text : undefined);
     llm.push({ lead, model: body.model, key: keyHash(key), promptTokens: a.promptTokens, completionTokens: a.completionTokens, pii });
     const usage = { prompt_tokens: a.promptTokens, completion_tokens: a.completionTokens, total_tokens: a.promptTokens + a.completionTokens };
+    const hook = lead === null ? undefined : hooks.get(lead);
+    const last = hook && lastOf(lead!);
+    const isLast = last !== undefined && last.model === body.model && JSON.stringify(last.messages) === JSON.stringify(body.messages);
+    if (isLast) hooks.delete(lead!);
+    const after = isLast ? hook!().catch(() => {}) : undefined;
     const base = { id: `chatcmpl-demo-${llm.length}`, created: Math.floor(Date.now() / 1000), model: body.model };
     if (body.stream !== true) {
-      return { status: 200, body: { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: 'stop' }], usage } };
+      return { status: 200, after, body: { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: 'stop' }], usage } };
     }
     const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
     const pieces = a.text.match(/\S+\s*/g) ?? [];
     return {
       status: 200,
+      after,
       headers: { 'content-type': 'text/event-stream' },
       body:
         chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]) +
@@ -141,7 +156,8 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
     [chat, linkedin, clearbit].map((h) =>
       serve((req, res, url, body) => {
         const r = h(req, url, body);
-        send(res, r.status, r.body, r.headers);
+        if (!r.after) return send(res, r.status, r.body, r.headers);
+        void r.after.then(() => send(res, r.status, r.body, r.headers));
       }),
     ),
   );
@@ -153,6 +169,7 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
     keysSeen: () => llm.map(({ lead, key }) => ({ lead, key })),
     llmCalls: () => llm.map((x) => ({ ...x })),
     toolCalls: () => tools.map((x) => ({ ...x })),
+    atLeadEnd: (lead, hook) => void hooks.set(lead, hook),
     close: async () => {
       await Promise.all(
         started.map(

@@ -1,4 +1,7 @@
 import { Writable } from 'node:stream';
+import { formatDuration, usd } from './format.js';
+
+export { formatDuration };
 
 // The demo's terminal: timestamped event lines scroll while one progress bar stays on the
 // last line. Everything the demo prints goes through here (the runtime's logger writes to
@@ -36,20 +39,13 @@ export interface TerminalOptions {
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 const clock = (d: Date): string => `[${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}]`;
-const money = (usd: number): string => `$${usd.toFixed(2)}`;
-
-/** `1m05s`, `42s`: the ETA. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s >= 60 ? `${Math.floor(s / 60)}m${pad2(s % 60)}s` : `${s}s`;
-}
 
 /** The bar's text (no colour): `[#####-----] 23/100 leads · $5.29 / $50.00 · ETA 2m10s`. */
 export function progressLine(p: DemoProgress, etaMs: number | null, width = 24): string {
   const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
   const filled = Math.round(frac * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-  const spend = p.limitUsd === null ? `${money(p.spentUsd)} spent` : `${money(p.spentUsd)} / ${money(p.limitUsd)}`;
+  const spend = p.limitUsd === null ? `${usd(p.spentUsd)} spent` : `${usd(p.spentUsd)} / ${usd(p.limitUsd)}`;
   const eta = etaMs === null ? 'ETA --' : p.done >= p.total ? 'done' : `ETA ${formatDuration(etaMs)}`;
   return `${bar} ${p.done}/${p.total} leads · ${spend} · ${eta}`;
 }

@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-import { loadOrCreateKey } from '../auth/index.js';
+import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { EmailMessage, SlackMessage } from '../budget/index.js';
 import type { GuardResult, OutputGuard, StreamGuard } from '../gateway/index.js';
 import {
@@ -44,7 +44,7 @@ const SEVERITY_RANK = { INFO: 0, WARN: 1, CRITICAL: 2 } as const;
 
 /** Audit keys derived from one secret kept beside the database (0600), one per purpose. */
 function auditKeys(dbPath: string): AuditKeys {
-  const { key } = loadOrCreateKey(`${dbPath}.audit.key`);
+  const { key } = loadOrCreateKey(stateFilesFor(dbPath).auditKey);
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), info, 32));
   return { hmacKey: derive('iron-cage pii hmac v1'), encryptionKey: derive('iron-cage pii seal v1') };
 }

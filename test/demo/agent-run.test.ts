@@ -29,6 +29,8 @@ describe('the lead-gen agent through the cage', () => {
       ...base,
       port: 0,
       db: join(dir, 'iron_demo.db'),
+      // The budget's one source is the scenario (iron-cage demo writes it into the config it runs).
+      budgetMicros: Math.round(s.budgetUsd * 1e6),
       gateway: {
         ...base.gateway,
         providers: { ...base.gateway.providers, openai: { ...base.gateway.providers.openai!, baseUrl: svc.llmUrl } },

@@ -75,6 +75,21 @@ function start(url: string, b: ReturnType<typeof bus>, pace: Pace, approveTimeou
 }
 
 describe('demo controller', () => {
+  it('rotates when asked as the lead before ends, once, for the rotation lead; the promise resolves after the PUT', async () => {
+    const { url, calls } = await api();
+    const b = bus();
+    const { c } = start(url, b, 'fast');
+    for (let done = 0; done < 49; done++) b.progress(done);
+    await c.rotate();
+    expect(calls.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /api/secrets?environment=development', 'PUT /api/secrets/secret-1']);
+    expect(c.triggers.rotation).toBe(50);
+    b.progress(49);
+    await c.rotate();
+    await c.settled();
+    expect(calls).toHaveLength(2);
+    c.stop();
+  });
+
   it('rotates the key as lead 50 begins and approves at once on the 90% warning (fast pace), as an admin through the API', async () => {
     const { url, calls } = await api();
     const b = bus();
@@ -123,7 +138,7 @@ describe('demo controller', () => {
     const { c, lines } = start(url, b, 'talk', 600_000);
     b.progress(84);
     b.threshold(0.9);
-    expect(lines.at(-1)).toMatch(/Waiting for the presenter to click "Approve \$25.00 increase".*600 s/);
+    expect(lines.at(-1)).toMatch(/Waiting for the presenter to click "Approve \$25.00 increase".*10m00s\)/);
     b.progress(86);
     b.emit('budget.changed', { limitUsd: 75, previousUsd: 50, by: 'admin ann' });
     c.stop();

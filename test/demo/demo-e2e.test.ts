@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { parse as parseYaml } from 'yaml';
 import { DEMO_SECRETS } from '../../src/cli/demo.js';
-import { loadScenario } from '../../src/demo/scenario.js';
+import { loadScenario, predictSpend } from '../../src/demo/scenario.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 
 // The whole conference demo, as CI runs it: `iron-cage demo --pace fast`, not on a TTY, then
@@ -69,14 +72,93 @@ describe('iron-cage demo', () => {
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^iron-cage: /);
     }
     expect(readFileSync(join(dir, 'mine.db'), 'utf8')).toBe('not the demo');
-    expect(existsSync(join(dir, 'mine.files'))).toBe(false);
+    expect(existsSync(join(dir, 'mine.db.files'))).toBe(false);
   });
+
+  it('touches only what it made for this very --db: other folders, key files, a live run and a busy port are refused with exit 2', async () => {
+    const { dir } = tempDir();
+    const demo = (args: string[]) => spawnSync(process.execPath, [CLI, 'demo', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    const untouched: Record<string, string> = {};
+    const put = (rel: string, text: string) => {
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), text);
+      untouched[rel] = text;
+    };
+    // No database, but a folder and keys by its name that the demo never made.
+    put('gone.db.files/notes.txt', 'mine');
+    put('gone.db.key', 'someone else\'s token key');
+    put('gone.db.audit.key', 'someone else\'s audit key');
+    // A real database whose name differs from a demo database only by ".db".
+    put('iron_state.db', 'a real database');
+    put('iron_state.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'iron_state') }));
+    // A marker that names another database.
+    put('other.db', 'another database');
+    put('other.db.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'elsewhere/other.db') }));
+    // A demo database whose run is still going (this test's own pid holds the lock).
+    put('live.db', 'a live demo run');
+    put('live.db.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'live.db') }));
+    put('live.db.files/demo.lock', String(process.pid));
+
+    const refusals: Array<[string[], RegExp]> = [
+      [['--db', 'gone.db'], /--db: .*gone\.db\.files exists but was not made by iron-cage demo for .*gone\.db; refusing to touch it \(choose another --db\)/],
+      [['--db', 'iron_state.db'], /--db: .*iron_state\.db was not made by iron-cage demo; refusing to delete it/],
+      [['--db', 'other.db'], /--db: .*other\.db\.files exists but was not made by iron-cage demo for .*other\.db; refusing to touch it/],
+      [['--db', 'live.db', '--port', '0'], new RegExp(`--db: another iron-cage demo \\(pid ${process.pid}\\) is running on .*live\\.db; stop it or choose another --db`)],
+    ];
+    for (const [args, message] of refusals) {
+      const r = demo(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    // A --port that is taken is refused before anything is deleted.
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const r = spawn(process.execPath, [CLI, 'demo', '--db', 'live.db', '--port', String(port)], { cwd: dir });
+    let stderr = '';
+    r.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((done) => r.on('close', done));
+    busy.close();
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`--port: ${port} on 127\\.0\\.0\\.1 is in use \\(choose another, or 0 for any free port\\)`));
+    for (const [rel, text] of Object.entries(untouched)) expect(readFileSync(join(dir, rel), 'utf8'), rel).toBe(text);
+    expect(readdirSync(join(dir, 'gone.db.files'))).toEqual(['notes.txt']);
+  });
+
+  it('stops cleanly on Ctrl-C during setup and once running: exit 0, the lock released, no results', async () => {
+    const { dir } = tempDir();
+    // Setup: as soon as the data folder is claimed. Running: once the agent is at work.
+    const moments: Array<[string, (out: string) => boolean]> = [
+      ['setup', () => existsSync(join(dir, 'setup.db.files/demo.lock'))],
+      ['running', (out) => /Dashboard: http/.test(out) && /lead 2\b|Lead 2\b|2\/100/.test(out)],
+    ];
+    for (const [name, ready] of moments) {
+      const child = spawn(process.execPath, [CLI, 'demo', '--pace', '.5', '--db', `${name}.db`, '--port', '0'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const closed = new Promise<number | null>((done) => child.on('close', done));
+      while (!ready(out) && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+      // As a terminal's Ctrl-C does: to the whole process group, the agent included.
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await closed, `${name}: ${out}`).toBe(0);
+      expect(out).not.toMatch(/Results|Traceback|KeyboardInterrupt/);
+      expect(existsSync(join(dir, `${name}.db.files/demo.lock`)), name).toBe(false);
+    }
+  }, 60_000);
 
   it('runs the 100 leads at --pace fast: every trigger at its lead, figures that agree with the database, exit 0', async () => {
     const { dir } = tempDir();
     const db = join(dir, 'demo.db');
-    const run = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
-    const results = JSON.parse(readFileSync(join(dir, 'demo.files/results.json'), 'utf8')) as {
+    const first = runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
+    // A second demo on the same --db while the first runs is refused and deletes nothing.
+    const lockFile = join(dir, 'demo.db.files/demo.lock');
+    while (!existsSync(lockFile) || !existsSync(db)) await new Promise((r) => setTimeout(r, 50));
+    const second = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/--db: another iron-cage demo \(pid \d+\) is running on .*demo\.db; stop it or choose another --db/);
+    const run = await first;
+    const results = JSON.parse(readFileSync(join(dir, 'demo.db.files/results.json'), 'utf8')) as {
       agentId: string;
       leadsProcessed: number;
       totalCostUsd: number;
@@ -105,6 +187,13 @@ describe('iron-cage demo', () => {
 
     expect(run.code, `${run.stderr}\n${run.stdout.slice(-4000)}`).toBe(0);
     expect(run.stdout).toMatch(/Results/);
+    // The budget and the approval amount have one source, the scenario: the config as run
+    // carries them, demo/iron-cage.yaml does not.
+    const asRun = parseYaml(readFileSync(join(dir, 'demo.db.files/iron-cage.yaml'), 'utf8')) as { budget: number; budget_policy: { min_increase_usd: number } };
+    expect(asRun.budget).toBe(scenario.budgetUsd);
+    expect(asRun.budget_policy.min_increase_usd).toBe(T.budgetWarning.approveUsd);
+    const source = parseYaml(readFileSync(join(ROOT, 'demo/iron-cage.yaml'), 'utf8')) as { budget?: number; budget_policy: { min_increase_usd?: number } };
+    expect([source.budget, source.budget_policy.min_increase_usd]).toEqual([undefined, undefined]);
     expect(results.leadsProcessed).toBe(scenario.leads);
 
     // Each trigger at its lead. The breaker opens after its threshold of consecutive failures,
@@ -114,10 +203,10 @@ describe('iron-cage demo', () => {
     expect(fired.breaker).toBeLessThanOrEqual(T.breaker.lead + (opened.d.consecutiveFailures as number) - 1);
     expect(fired.pii).toBe(T.pii.lead);
     expect(fired.budgetWarning).toBe(T.budgetWarning.lead);
-    // The admin's rotation is asked for at its lead and lands after it (the vault's Argon2id
-    // seal takes longer than a lead at fast pace, so maybe a few leads later).
+    // The admin's rotation is for its lead and lands before that lead begins: the LLM upstream
+    // holds its answer to the last call of the lead before until the PUT has returned.
     expect(fired.rotationAsked).toBe(T.rotation.lead);
-    expect(fired.rotationDone).toBeGreaterThanOrEqual(T.rotation.lead);
+    expect(fired.rotationDone).toBe(T.rotation.lead - 1);
 
     // The rotated key was used: before the rotation lead only the original key reached the
     // LLM upstream; the key changed once, to the new one, which every later call carried.
@@ -127,16 +216,22 @@ describe('iron-cage demo', () => {
     expect(seen.filter((k) => k.lead !== null && k.lead < T.rotation.lead).every((k) => k.key === original)).toBe(true);
     const switchAt = seen.findIndex((k) => k.key !== original);
     expect(switchAt).toBeGreaterThan(0);
-    expect(seen[switchAt]!.lead ?? T.rotation.lead).toBeGreaterThanOrEqual(T.rotation.lead);
+    // The first call with the new key is the rotation lead's first call, exactly.
+    expect(seen[switchAt]!.lead).toBe(T.rotation.lead);
+    expect(seen[switchAt - 1]!.lead).toBe(T.rotation.lead - 1);
+    expect(results.keys.newKeyFromLead).toBe(T.rotation.lead);
     expect(new Set(seen.slice(switchAt).map((k) => k.key)).size).toBe(1);
     expect(seen.filter((k) => k.lead !== null).at(-1)!.lead).toBe(scenario.leads);
 
     // The final figures agree with the database.
     expect(Math.round(results.totalCostUsd * 1e6)).toBe(costMicros);
+    // …and the prediction the scenario was checked with before the run: every call priced as planned.
+    expect(costMicros).toBe(Math.round(predictSpend(scenario).at(-1)! * 1e6));
     const auditRows = (sql.prepare("SELECT COUNT(*) AS n FROM pii_audit WHERE agent_id = ? AND action != 'warned'").get(id) as { n: number }).n;
     expect(results.piiBlocked).toBe(auditRows);
-    expect(auditRows).toBeGreaterThan(0);
-    const blockedRows = (sql.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE reason = 'circuit_open'").get() as { n: number }).n;
+    // One scripted e-mail address, one redaction.
+    expect(auditRows).toBe(1);
+    const blockedRows = (sql.prepare("SELECT COUNT(*) AS n FROM tool_calls WHERE reason = 'circuit_open' AND agent_id = ?").get(id) as { n: number }).n;
     expect(results.breaker.blockedCalls).toBe(blockedRows);
     expect(blockedRows).toBeGreaterThan(0);
 
@@ -147,11 +242,23 @@ describe('iron-cage demo', () => {
     expect(delivered.length).toBeGreaterThan(0);
     expect(delivered.every((e) => e.d.ok === true)).toBe(true);
 
-    // No ERROR other than the scripted ones: those about the service scripted to fail.
-    const errors = events.filter((e) => (e.severity === 'error' || e.severity === 'critical') && e.d.service !== T.breaker.service);
+    // No ERROR other than the scripted ones: those about the service scripted to fail, with its status.
+    const scripted = (e: (typeof events)[number]) => e.d.service === T.breaker.service && JSON.stringify(e.d).includes(String(T.breaker.status));
+    const errors = events.filter((e) => (e.severity === 'error' || e.severity === 'critical') && !scripted(e));
     expect(errors.map((e) => `${e.type}: ${e.message}`)).toEqual([]);
     const exited = events.filter((e) => e.type === 'agent.exited' && e.agent_id === id);
     expect(exited.map((e) => e.d.status)).toEqual(['completed']);
     sql.close();
+
+    // --keep adds a second run to the same database: its breakers start CLOSED again and its
+    // figures are its own agent's, the same as the first run's.
+    const kept = await runDemo(['--pace', 'fast', '--db', db, '--port', '0', '--keep'], dir);
+    expect(kept.code, `${kept.stderr}\n${kept.stdout.slice(-4000)}`).toBe(0);
+    const again = JSON.parse(readFileSync(join(dir, 'demo.db.files/results.json'), 'utf8')) as typeof results;
+    expect(again.agentId).not.toBe(results.agentId);
+    expect(again.breaker).toEqual(results.breaker);
+    expect(again.triggers).toEqual(results.triggers);
+    expect(again.totalCostUsd).toBe(results.totalCostUsd);
+    expect(again.piiBlocked).toBe(results.piiBlocked);
   }, 240_000);
 });

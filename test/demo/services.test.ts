@@ -47,6 +47,29 @@ describe('the demo LLM upstream', () => {
   });
 });
 
+describe('the hold at the end of a lead', () => {
+  it('answers the last call of the lead only after the hook settled, and holds no other call', async () => {
+    const n = s.triggers.rotation.lead - 1;
+    const reqs = leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead);
+    const order: string[] = [];
+    let release: () => void = () => {};
+    svc.atLeadEnd(n, () => {
+      order.push('hook');
+      return new Promise<void>((r) => (release = () => (order.push('released'), r())));
+    });
+    for (const req of reqs.slice(0, -1)) expect((await post(req)).status).toBe(200);
+    expect(order).toEqual([]);
+    const last = post(reqs.at(-1)).then((r) => (order.push('answered'), r));
+    while (order.length === 0) await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['hook']);
+    release();
+    expect((await last).status).toBe(200);
+    expect(order).toEqual(['hook', 'released', 'answered']);
+    // Once: a repeat of the same call is not held again.
+    expect((await post(reqs.at(-1))).status).toBe(200);
+  });
+});
+
 describe('mock LinkedIn and Clearbit', () => {
   const get = (url: string, path: string, domain: string, auth = true) => fetch(`${url}${path}?domain=${domain}`, { headers: auth ? { authorization: 'Bearer t' } : {} });
   it('LinkedIn answers profiles before the breaker lead and the scripted status from it on', async () => {
