@@ -70,7 +70,7 @@ describe('iron-cage demo in Chromium', () => {
     // The final figures: the page shows what the demo's results say.
     const results = await until(() => {
       try {
-        return JSON.parse(readFileSync(join(work.dir, 'demo.files/results.json'), 'utf8'));
+        return JSON.parse(readFileSync(join(work.dir, 'demo.db.files/results.json'), 'utf8'));
       } catch {
         return null;
       }
