@@ -1,5 +1,6 @@
 // Numbers, money and times, formatted once: money by the server's rule (src/core/money.ts), the
 // rest with Intl.
+import { formatDuration } from '../src/core/duration.js';
 import { formatUsd, usdToMicros } from '../src/core/money.js';
 
 /** A formatter made on first use: building Intl formatters costs milliseconds the first paint should not wait for. */
@@ -40,16 +41,8 @@ export function when(iso: string): string {
   return date().format(new Date(iso));
 }
 
-/** `1h 02m`, `3m 05s`, `12s`. */
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
-}
+/** `1h02m`, `3m05s`, `12s`: the product's one way (src/core/duration.ts). */
+export const duration = formatDuration;
 
 export function ms(v: number): string {
   return v >= 1000 ? `${one().format(v / 1000)} s` : `${int().format(v)} ms`;

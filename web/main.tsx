@@ -1,7 +1,7 @@
 import { render } from 'preact';
 import { adoptToken, storedToken, useToken } from './api.js';
 import { App, applyTheme } from './app.js';
-import { markUnauthorized, start, useNewToken } from './store.js';
+import { markUnauthorized, start, useNewToken } from './feed.js';
 import './styles.css';
 
 applyTheme();

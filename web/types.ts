@@ -1,27 +1,14 @@
-// The shapes the page reads from the API and /ws. Kept by hand beside the server's own types
-// (src/core/events.ts, src/state/types.ts): the page is a separate bundle that must not pull in
-// server code, and it only reads the fields listed here.
+// The shapes the page reads from the API and /ws. Where the server's type is plain data with no
+// server imports it is used as is (type-only: erased from the bundle); the rest are the fields
+// the page reads, kept here.
+import type { AgentView } from '../src/state/types.js';
 
-export type AgentStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'crashed' | 'restarting';
-export type Severity = 'debug' | 'info' | 'warn' | 'error' | 'critical';
+import type { Severity } from '../src/core/events.js';
+export type { AgentStatus, Severity } from '../src/core/events.js';
 export type Role = 'admin' | 'viewer' | 'agent';
 
-export interface Agent {
-  id: string;
-  name: string;
-  kind: string;
-  script: string | null;
-  status: AgentStatus;
-  pid: number | null;
-  createdAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  exitCode: number | null;
-  restarts: number;
-  progress: { done: number; total: number | null; unit: string; succeeded?: number | null; failed?: number | null };
-  budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number } | null;
-  environment: string;
-}
+/** The agent's status object, as the server defines it (type only: nothing of the server is bundled). */
+export type Agent = AgentView;
 
 export interface IronEvent {
   seq: number;

@@ -3,16 +3,11 @@
 //      event-log row showing it, measured in the page, at 50 events/s while 100 other WebSocket clients are connected
 //   2. bundle size (gzip) of what the page loads
 //   3. navigation → first full render (the live snapshot on screen), on loopback
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { DEFAULTS } from '../../src/config/index.js';
-import { createLogger } from '../../src/core/logger.js';
-import { Runtime } from '../../src/runtime/index.js';
-import { fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
+import { benchRuntime, fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
 
 /** Runs in the page before its own scripts: the delay of every event-log row as it is added. */
 const OBSERVE_ROWS = `
@@ -25,12 +20,7 @@ new MutationObserver((records) => {
 }).observe(document, { childList: true, subtree: true });`;
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-'));
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const rt = await Runtime.start({
-    config: { ...DEFAULTS, port: 0, db: join(dir, 'bench.db') },
-    logger: createLogger({ format: 'json', level: 'warn', stream: sink }),
-  });
+  const { rt, stop } = await benchRuntime();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
@@ -80,8 +70,7 @@ async function main() {
   await page.waitForFunction((n) => (window as any).__rowDelays.length >= n, total, { timeout: 30_000 });
   const delays = ((await page.evaluate(() => (window as any).__rowDelays)) as number[]).sort((a, b) => a - b);
   await browser.close();
-  await rt.shutdown('bench done');
-  rmSync(dir, { recursive: true, force: true });
+  await stop();
 
   const p99 = percentile(delays, 99);
   rows.push({ metric: `event→DOM p50 (Chromium + 100 WebSocket clients, ${rate} ev/s)`, value: `${fmt(percentile(delays, 50), 1)} ms` });

@@ -1,26 +1,14 @@
 // Event path: state.record → SQLite → bus → WebSocket clients in another process.
 //   1. throughput: persisted events/s delivered to one client, and the longest event-loop stall
 //   2. latency: event-to-client p50/p99 with 100 clients at 200 events/s
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { DEFAULTS } from '../../src/config/index.js';
-import { createLogger } from '../../src/core/logger.js';
-import { Runtime } from '../../src/runtime/index.js';
-import { fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
+import { benchRuntime, fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
 
 if (process.argv[2] === 'clients') wsClientsChild();
 else await main();
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-'));
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const rt = await Runtime.start({
-    config: { ...DEFAULTS, port: 0, db: join(dir, 'bench.db') },
-    logger: createLogger({ format: 'json', level: 'warn', stream: sink }),
-  });
+  const { rt, stop } = await benchRuntime();
   const wsUrl = `${rt.url.replace('http', 'ws')}/ws?token=${rt.adminToken}`;
   const rows = [];
 
@@ -83,8 +71,7 @@ async function main() {
     rows.push({ metric: 'deliveries measured', value: fmt(delays.length, 0) });
   }
 
-  await rt.shutdown('bench done');
-  rmSync(dir, { recursive: true, force: true });
+  await stop();
   report('events', 'Event path (npm run bench -- events)', rows);
   process.exit(0);
 }

@@ -1,9 +1,14 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { DEFAULTS } from '../../src/config/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { Runtime } from '../../src/runtime/index.js';
 
 export interface Row {
   metric: string;
@@ -76,4 +81,27 @@ export async function startClients(url: string, n: number, expected: number) {
   const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
   await ready;
   return { done, child };
+}
+
+/**
+ * An iron-cage runtime with no agent on an ephemeral port and a fresh database, logging nothing
+ * below warnings; `stop()` shuts it down and removes its files.
+ *
+ * @example
+ *   const { rt, stop } = await benchRuntime(); … await stop();
+ */
+export async function benchRuntime(): Promise<{ rt: Runtime; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-'));
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const rt = await Runtime.start({
+    config: { ...DEFAULTS, port: 0, db: join(dir, 'bench.db') },
+    logger: createLogger({ format: 'json', level: 'warn', stream: sink }),
+  });
+  return {
+    rt,
+    stop: async () => {
+      await rt.shutdown('bench done');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

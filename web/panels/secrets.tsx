@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ago, when } from '../format.js';
 import { Modal } from '../modal.js';
-import { refreshSecrets, useStore } from '../store.js';
+import { refreshSecrets } from '../refresh.js';
+import { useStore } from '../store.js';
 import type { Secret } from '../types.js';
 import { Panel } from '../ui.js';
 

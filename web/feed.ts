@@ -1,0 +1,189 @@
+// The live feed: /ws with resume, each event applied once and in order, pop-ups for news, and
+// the token's life (start, a new token, a token that stopped working).
+import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
+import { learnAgent, refreshAgent, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
+import { addToast, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
+import { toastFor } from './toasts.js';
+import type { Agent, IronEvent, Role, WsFrame } from './types.js';
+
+/** The server's close code for "your credentials are no longer good". */
+const WS_REVOKED = 4401;
+/** Pop-ups only for what is news: a replay after a long absence does not raise old alarms. */
+const POPUP_MAX_AGE_MS = 60_000;
+const enc = encodeURIComponent;
+
+/** A PII detection counts at once, from the counters the event carries; the refetch confirms. */
+function countDetection(ev: IronEvent): void {
+  if (ev.type !== 'pii.detected' || !ev.agentId) return;
+  const d = ev.data;
+  const prev = state.protection[ev.agentId];
+  if (!prev) return;
+  state.protection = {
+    ...state.protection,
+    [ev.agentId]: {
+      ...prev,
+      piiLeaksBlocked: d.counters?.piiLeaksBlocked ?? prev.piiLeaksBlocked,
+      piiWarned: d.counters?.piiWarned ?? prev.piiWarned,
+      piiLeaksBlockedByType: { ...prev.piiLeaksBlockedByType, ...(d.counters?.byType ?? {}) },
+      latest: { ts: ev.ts, preview: d.preview, types: d.types, location: d.location },
+    },
+  };
+}
+
+/** Apply events in seq order, each exactly once. `live`: raise pop-ups and refresh what they change. */
+function apply(items: Array<{ event: IronEvent; agent?: Agent }>, live: boolean): void {
+  const before = selectedAgent()?.id;
+  let events = state.events;
+  let appended = false;
+  for (const { event, agent } of items) {
+    if (agent) state.agents = upsertAgent(state.agents, agent);
+    else if (event.agentId) learnAgent(event.agentId);
+    if (event.seq <= state.lastSeq) continue;
+    if (!appended) {
+      events = events.slice();
+      appended = true;
+    }
+    events.push(event);
+    state.lastSeq = event.seq;
+    countDetection(event);
+    // A snapshot is followed by one refresh of everything (onFrame); live events refresh what they change.
+    if (live) {
+      const t = Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
+      if (t) addToast(t);
+      refreshFor(event);
+    }
+  }
+  if (events.length > MAX_EVENTS) events = events.slice(events.length - MAX_EVENTS);
+  set({ events });
+  // The page follows a newly started agent by itself: load what its panels show.
+  const after = selectedAgent()?.id;
+  if (after && after !== before) refreshAgent(after);
+}
+
+let ws: WebSocket | null = null;
+let attempts = 0;
+let stopped = false;
+/** Reconnect at once (a truncated replay), not after a backoff. */
+let resumeNow = false;
+
+function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
+  if (frame.type === 'snapshot') {
+    // A server whose log is behind ours is a new database (or a restart on a fresh --db): start over.
+    const reset = frame.seq < state.lastSeq;
+    if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {} });
+    const first = reset || (state.lastSeq === 0 && !resumed);
+    set({ agents: frame.agents, conn: 'live' });
+    attempts = 0;
+    // The first snapshot is history (no pop-ups); after a reconnect it is what was missed.
+    apply(
+      frame.events.map((event) => ({ event })),
+      !first,
+    );
+    // A replay is capped: ask again from where it stopped until nothing is left out.
+    if (frame.truncated) {
+      resumeNow = true;
+      sock.close(1000, 'resuming');
+      return;
+    }
+    // After the snapshot is on screen: the aggregates follow in one round of requests.
+    setTimeout(() => {
+      const a = selectedAgent();
+      if (a) refreshAgent(a.id);
+      refreshBreakers();
+      if (!first) refreshSecrets();
+    }, 0);
+    return;
+  }
+  apply(frame.type === 'event' ? [frame] : frame.items, true);
+}
+
+/**
+ * Connect to /ws and stay connected: on a drop, say so, back off (0.5 s doubling to 10 s, with
+ * jitter) and resume with `?after=<last seq>`, so every event shows exactly once.
+ */
+export function connect(): void {
+  stopped = false;
+  const token = currentToken();
+  if (!token) return;
+  const resumed = state.lastSeq > 0;
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const url = `${proto}://${location.host}/ws?token=${enc(token)}${resumed ? `&after=${state.lastSeq}` : ''}`;
+  const sock = new WebSocket(url);
+  ws = sock;
+  let delivered = false;
+  sock.onmessage = (m) => {
+    delivered = true;
+    try {
+      onFrame(JSON.parse(String(m.data)) as WsFrame, resumed, sock);
+    } catch (e) {
+      console.warn('bad frame from /ws:', e instanceof Error ? e.message : e);
+    }
+  };
+  sock.onclose = (e) => {
+    if (ws !== sock || stopped) return;
+    ws = null;
+    if (e.code === WS_REVOKED) return markUnauthorized(e.reason || 'your token is no longer valid');
+    if (resumeNow) {
+      resumeNow = false;
+      return connect();
+    }
+    set({ conn: 'reconnecting' });
+    // A refused upgrade looks like any drop (1006): a token that stopped working must say so.
+    if (!delivered) void checkToken();
+    const delay = Math.min(500 * 2 ** attempts, 10_000) * (0.75 + Math.random() * 0.5);
+    attempts++;
+    setTimeout(() => {
+      if (!stopped && ws === null) connect();
+    }, delay);
+  };
+}
+
+/** Is the token still good? A 401 goes to the "get a new URL" page (api() reports it). */
+async function checkToken(): Promise<void> {
+  try {
+    await api('/api/whoami');
+  } catch {
+    /* 401 handled by api(); anything else: the server is down, keep reconnecting */
+  }
+}
+
+export function disconnect(): void {
+  stopped = true;
+  ws?.close();
+  ws = null;
+}
+
+/** Check the token, learn the role, then go live. */
+export async function start(): Promise<void> {
+  if (!currentToken()) return set({ auth: 'login' });
+  // The feed and the role are asked for at once: the first render waits for one round trip, not two.
+  if (!ws) connect();
+  try {
+    const who = await api<{ role: Role; name: string }>('/api/whoami');
+    set({ auth: 'ok', role: who.role, user: who.name });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return; // api() has sent the page to its explanation
+    // The server is not answering yet: try again like a dropped socket would.
+    set({ conn: 'reconnecting' });
+    setTimeout(() => void start(), 2000);
+    return;
+  }
+  refreshSecrets();
+}
+
+/** The token is no good: forget it and show how to get a new URL. */
+export function markUnauthorized(message = 'your token is no longer valid'): void {
+  disconnect();
+  saveToken(null);
+  useToken(null, markUnauthorized);
+  set({ auth: 'invalid', authMessage: message, conn: 'offline' });
+}
+
+/** A new token (a login, or a new URL pasted into this tab): start over with it. */
+export function useNewToken(token: string): void {
+  disconnect();
+  saveToken(token);
+  useToken(token, markUnauthorized);
+  set({ auth: 'checking', authMessage: null, role: null, user: null, conn: 'connecting' });
+  void start();
+}

@@ -1,0 +1,103 @@
+// The aggregates the panels need and the events do not carry (costs, performance, protection,
+// breakers, secrets, an earlier run's events): fetched from REST on the events that change them,
+// never on a timer.
+import { api, ApiError } from './api.js';
+import { LIVE_STATUSES } from './status.js';
+import { selectedAgent, set, state, upsertAgent } from './store.js';
+import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Secret } from './types.js';
+
+const inFlight = new Map<string, { again: boolean }>();
+
+/** Run `load` now, or once more after the call in flight for `key`: a burst of events costs two requests, not one per event. */
+function refetch(key: string, load: () => Promise<void>): void {
+  const f = inFlight.get(key);
+  if (f) return void (f.again = true);
+  const entry = { again: false };
+  inFlight.set(key, entry);
+  load()
+    .catch((e) => {
+      if (!(e instanceof ApiError && e.status === 401)) console.warn(`refresh ${key}:`, e instanceof Error ? e.message : e);
+    })
+    .finally(() => {
+      inFlight.delete(key);
+      if (entry.again) refetch(key, load);
+    });
+}
+
+const enc = encodeURIComponent;
+
+function refreshCosts(id: string): void {
+  refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<Costs>(`/api/agents/${enc(id)}/costs`) } }));
+}
+function refreshPerformance(id: string): void {
+  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<Performance>(`/api/agents/${enc(id)}/performance`) } }));
+}
+function refreshProtection(id: string): void {
+  refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<Protection>(`/api/agents/${enc(id)}/protection`) } }));
+}
+export function refreshBreakers(): void {
+  refetch('breakers', async () => set({ breakers: (await api<{ services: Breaker[] }>('/api/breakers')).services }));
+}
+export function refreshSecrets(): void {
+  refetch('secrets', async () => {
+    try {
+      // A locked vault is a state to explain, not a failed request: ask first.
+      const vault = await api<{ status: string; message: string | null }>('/api/secrets/status');
+      if (vault.status !== 'unlocked') return set({ secrets: { status: 'locked', message: vault.message ?? 'the vault is locked' } });
+      set({ secrets: { status: 'ok', list: (await api<{ secrets: Secret[] }>('/api/secrets')).secrets } });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      const status = e.status === 423 ? 'locked' : e.status === 403 ? 'forbidden' : 'error';
+      set({ secrets: { status, message: e.message } });
+    }
+  });
+}
+
+export function refreshAgent(id: string): void {
+  refreshCosts(id);
+  refreshPerformance(id);
+  refreshProtection(id);
+}
+
+/** Which aggregates an event changes, for the agent it belongs to. */
+export function refreshFor(ev: IronEvent): void {
+  const t = ev.type;
+  const id = ev.agentId;
+  // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
+  if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
+  if (t.startsWith('secret.')) refreshSecrets();
+  if (!id || id !== selectedAgent()?.id) return;
+  if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
+  if (t === 'llm.request' || t === 'agent.progress' || t === 'agent.started' || t === 'agent.exited' || t.startsWith('breaker.')) refreshPerformance(id);
+  if (t === 'pii.detected' || t === 'tool.refused') refreshProtection(id);
+}
+
+const asked = new Set<string>();
+
+/** An agent the page has not seen (one that connects with its own key): ask for it once. */
+export function learnAgent(id: string): void {
+  if (asked.has(id) || state.agents.some((a) => a.id === id)) return;
+  asked.add(id);
+  api<Agent>(`/api/agents/${enc(id)}/status`).then(
+    (a) => set({ agents: upsertAgent(state.agents, a) }),
+    () => {},
+  );
+}
+
+/** Older events of one agent, from REST, merged in seq order (an earlier run picked in the picker). */
+async function loadHistory(agentId: string): Promise<void> {
+  const { events } = await api<{ events: IronEvent[] }>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  const have = new Set(state.events.map((e) => e.seq));
+  const older = events.filter((e) => !have.has(e.seq) && e.seq < state.lastSeq);
+  if (older.length === 0) return;
+  set({ events: [...older, ...state.events].sort((a, b) => a.seq - b.seq) });
+}
+
+export function pickAgent(id: string | null): void {
+  set({ picked: id });
+  const a = selectedAgent();
+  if (!a) return;
+  refreshAgent(a.id);
+  // An earlier run's events may be older than what the feed replayed: fetch them.
+  if (!LIVE_STATUSES.has(a.status)) void loadHistory(a.id);
+}
