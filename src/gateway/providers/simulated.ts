@@ -2,34 +2,13 @@ import { Readable } from 'node:stream';
 import { countPromptTokens, countTextTokens } from '../../budget/index.js';
 import { formatSse } from '../sse.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
+import { fnv1a, generate, pieces } from './sim/generate.js';
+import type { SimRequest, SimTurn } from './sim/types.js';
 
 export interface SimulatedOptions {
   latencyMs: number;
   chunkDelayMs: number;
   failures: Array<{ fromCall: number; count: number | null; status: 429 | 500 | 502 | 503 | 'timeout' }>;
-}
-
-// Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
-const SENTENCES = [
-  'The company looks like a strong fit for the offer.',
-  'Their engineering team has grown steadily over the last year.',
-  'A short, specific follow-up usually works best here.',
-  'Budget approval is likely to sit with the operations lead.',
-  'Recent funding suggests they are expanding into new markets.',
-  'The product overlaps with two tools they already use.',
-  'A case study from the same industry would help the pitch.',
-  'Timing matters: their fiscal year starts next quarter.',
-  'They publish openly about reliability and cost control.',
-  'A pilot with one team is the natural first step.',
-];
-
-/** Prompts that ask for an exact reply get it: `Repeat exactly: <text>` (tests and the demo). */
-const ECHO = /^\s*Repeat exactly:\s?([\s\S]*)$/;
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
 
 function partText(content: unknown): string {
@@ -38,39 +17,28 @@ function partText(content: unknown): string {
   return '';
 }
 
-function lastUserText(json: Record<string, any>): string {
-  if (typeof json.prompt === 'string') return json.prompt;
-  if (Array.isArray(json.prompt)) return json.prompt.map(String).join('\n');
-  const msgs = Array.isArray(json.messages) ? json.messages : [];
-  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i]?.role === 'user') return partText(msgs[i].content);
-  return msgs.length > 0 ? partText(msgs[msgs.length - 1]?.content) : '';
-}
-
-function simulatedReply(json: Record<string, any>): string {
-  const prompt = lastUserText(json);
-  const echo = ECHO.exec(prompt);
-  if (echo) return echo[1]!;
-  let seed = fnv1a(`${json.model}\n${JSON.stringify(json.messages ?? json.prompt ?? '')}`);
-  const n = 2 + (seed % 3);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) >>> 0;
-    out.push(SENTENCES[seed % SENTENCES.length]!);
+/** A chat, completions or messages body as the generator's wire-neutral request. */
+function simRequest(body: Record<string, any>, model: string): SimRequest {
+  const turns: SimTurn[] = [];
+  if (typeof body.prompt === 'string') turns.push({ role: 'user', text: body.prompt });
+  else if (Array.isArray(body.prompt)) turns.push({ role: 'user', text: body.prompt.map(String).join('\n') });
+  for (const m of Array.isArray(body.messages) ? body.messages : []) {
+    const role = m?.role === 'assistant' || m?.role === 'system' || m?.role === 'tool' ? m.role : 'user';
+    turns.push({ role, text: partText(m?.content) });
   }
-  return out.join(' ');
-}
-
-/** Cut `text` to about `maxTokens` tokens on a word boundary; says whether it was cut. */
-function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
-  if (maxTokens === null || countTextTokens(text, model) <= maxTokens) return { text, cut: false };
-  const words = text.split(' ');
-  while (words.length > 1 && countTextTokens(words.join(' '), model) > maxTokens) words.pop();
-  return { text: maxTokens === 0 ? '' : words.join(' '), cut: true };
-}
-
-function pieces(text: string): string[] {
-  // Word-sized deltas, spaces kept, like a real tokenizer-driven stream.
-  return text.match(/\S+\s*|\s+/g) ?? [];
+  const maxTokens = [body.max_completion_tokens, body.max_tokens].find((v) => typeof v === 'number') ?? null;
+  return {
+    model,
+    turns,
+    tools: [],
+    toolChoice: 'auto',
+    parallelToolCalls: true,
+    format: { type: 'text' },
+    n: 1,
+    logprobs: null,
+    maxTokens: maxTokens as number | null,
+    seed: JSON.stringify(body.messages ?? body.prompt ?? ''),
+  };
 }
 
 function embedding(input: string, dims: number): number[] {
@@ -109,10 +77,10 @@ export class SimulatedProvider implements Provider {
     const model = String(body.model ?? 'gpt-4o-mini');
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(JSON.stringify(body)).toString(36)}`;
     if (c.endpoint === 'embeddings') return this.embeddings(body, model);
-    const maxTokens = [body.max_completion_tokens, body.max_tokens].find((v) => typeof v === 'number') ?? null;
-    const { text, cut } = limitTokens(simulatedReply(body), model, maxTokens as number | null);
+    const choice0 = generate(simRequest(body, model)).choices[0]!;
+    const { text, completionTokens } = choice0;
+    const cut = choice0.finish === 'length';
     const promptTokens = countPromptTokens(model, body as never).tokens;
-    const completionTokens = countTextTokens(text, model);
     if (c.endpoint === 'messages') {
       return c.stream ? this.anthropicStream(id, model, text, cut, promptTokens, completionTokens, c.signal) : json(200, anthropicMessage(id, model, text, cut, promptTokens, completionTokens));
     }
