@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
+import { processAlive } from '../core/process.js';
 
 // The demo deletes its previous run at start. It deletes only what it can prove it made: a
 // data folder whose marker names this very database path. A second demo on the same database
@@ -31,15 +32,6 @@ function markerDb(dataDir: string): string | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** O_EXCL lock file holding our pid; a lock whose pid is gone is taken over. Released at exit. */
 function lock(dataDir: string, db: string): void {
   const path = join(dataDir, LOCK);
@@ -54,7 +46,7 @@ function lock(dataDir: string, db: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const pid = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
       throw new ConfigError(`--db: another iron-cage demo (pid ${pid}) is running on ${db}; stop it or choose another --db`);
     }
     unlinkSync(path);

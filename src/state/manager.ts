@@ -11,6 +11,7 @@ import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
 import { Writer } from './writer.js';
+import { processAlive } from '../core/process.js';
 
 /** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
 export interface StoreDb {
@@ -87,7 +88,7 @@ export class StateManager {
   private reapOrphans(): void {
     for (const row of this.agents.values()) {
       if (row.kind === 'external' || TERMINAL_STATUSES.has(row.status as AgentStatus)) continue;
-      if (row.supervisorPid !== null && row.supervisorPid !== process.pid && isAlive(row.supervisorPid)) continue;
+      if (row.supervisorPid !== null && row.supervisorPid !== process.pid && processAlive(row.supervisorPid)) continue;
       this.updateAgent(
         row.id,
         { status: 'crashed', endedAt: new Date().toISOString(), pid: null },
@@ -333,13 +334,4 @@ export type LookupEventType = (typeof schema.LOOKUP_EVENT_TYPES)[number];
 /** An agent's events of one type; the repeated index condition is what lets SQLite use the partial index. */
 function lookup(agentId: string, type: LookupEventType) {
   return and(eq(schema.events.agentId, agentId), sql.raw(schema.LOOKUP_EVENT_TYPES_SQL), eq(schema.events.type, type));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
