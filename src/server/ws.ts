@@ -68,7 +68,8 @@ interface Replay {
 /**
  * WebSocket fan-out of the event bus. On connect a client gets a snapshot (agents plus recent
  * events, or everything after its `after`), then every event. Events are batched per tick:
- * one frame per burst per client instead of one per event.
+ * a burst is one frame (or a few of about 1 MB) per client instead of one per event, encoded
+ * once and shared by every client that gets the same bytes.
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
