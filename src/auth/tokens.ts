@@ -22,7 +22,7 @@ export interface IssueOptions {
   agentId?: string;
   /** A named user's login token (carried as `uid`, so removing the user revokes it). */
   userId?: string;
-  /** Seconds until `exp`. Agent tokens default to (and are refused beyond) AGENT_TOKEN_MAX_TTL_SECONDS. */
+  /** Seconds until `exp`. Agent tokens default to AGENT_TOKEN_DEFAULT_TTL_SECONDS and may not pass AGENT_TOKEN_MAX_TTL_SECONDS. */
   ttlSeconds?: number;
 }
 
