@@ -22,7 +22,23 @@ export interface IssueOptions {
   agentId?: string;
   /** A named user's login token (carried as `uid`, so removing the user revokes it). */
   userId?: string;
+  /** Seconds until `exp`. Agent tokens default to AGENT_TOKEN_DEFAULT_TTL_SECONDS and may not pass AGENT_TOKEN_MAX_TTL_SECONDS. */
   ttlSeconds?: number;
+}
+
+/**
+ * How long an agent JWT can live at most: an agent token is a credential the agent's process
+ * (and anything it leaks to) holds, so it always carries an `exp`, also when its run is revoked
+ * earlier. A year is the ceiling for `agent_token_ttl_hours`; the default is a day.
+ */
+export const AGENT_TOKEN_MAX_TTL_SECONDS = 365 * 24 * 3600;
+export const AGENT_TOKEN_DEFAULT_TTL_SECONDS = 24 * 3600;
+
+/** A supervised agent process's token and the one way to end it. */
+export interface RunToken {
+  token: string;
+  /** Revoke it: refused everywhere from now on, its open WebSockets closed with 4401. Idempotent. */
+  end(): void;
 }
 
 /** Where a token may be presented. Node's `req.headers` fits as it is. */
@@ -53,6 +69,13 @@ export class TokenService {
   private readonly invalidated = new Set<() => void>();
 
   private proofKey: Buffer | null = null;
+  /**
+   * This process's id, carried by the tokens of the runs it supervises: a run token from an
+   * earlier iron-cage process (same signing key) names another instance and is refused.
+   */
+  private readonly instance = randomUUID();
+  /** jti of every run token still live; a run token is good only while its jti is here. */
+  private readonly liveRuns = new Set<string>();
 
   constructor(private readonly key: Uint8Array) {}
 
@@ -82,14 +105,41 @@ export class TokenService {
   }
 
   async issue(o: IssueOptions): Promise<string> {
+    return (await this.sign(o)).token;
+  }
+
+  /**
+   * The token of one supervised agent process: good only while `end()` has not been called and
+   * only in this iron-cage process (a restart of iron-cage refuses it), and never past its `exp`.
+   *
+   * @example
+   *   const run = await tokens.issueRun({ name: id, agentId: id, ttlSeconds: 86_400 });
+   *   spawnAgent({ IRON_CAGE_TOKEN: run.token });
+   *   proc.on('exit', () => run.end()); // its sockets close with 4401, every route refuses it
+   */
+  async issueRun(o: { name: string; agentId: string; ttlSeconds?: number }): Promise<RunToken> {
+    const { token, jti } = await this.sign({ role: 'agent', ...o }, this.instance);
+    this.liveRuns.add(jti);
+    return {
+      token,
+      end: () => {
+        if (this.liveRuns.delete(jti)) this.invalidate();
+      },
+    };
+  }
+
+  private async sign(o: IssueOptions, run?: string): Promise<{ token: string; jti: string }> {
     if (o.role === 'agent' && !o.agentId) throw new Error('agent tokens are scoped to an agent id');
-    let jwt = new SignJWT({ role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}), ...(o.userId ? { uid: o.userId } : {}) })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setJti(randomUUID());
-    if (o.ttlSeconds !== undefined) jwt = jwt.setExpirationTime(`${o.ttlSeconds}s`);
-    return jwt.sign(this.key);
+    let ttl = o.ttlSeconds;
+    if (o.role === 'agent') {
+      ttl ??= AGENT_TOKEN_DEFAULT_TTL_SECONDS;
+      if (ttl > AGENT_TOKEN_MAX_TTL_SECONDS) throw new Error(`agent tokens live at most ${AGENT_TOKEN_MAX_TTL_SECONDS} s`);
+    }
+    const jti = randomUUID();
+    const claims = { role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}), ...(o.userId ? { uid: o.userId } : {}), ...(run ? { run } : {}) };
+    let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setIssuedAt().setJti(jti);
+    if (ttl !== undefined) jwt = jwt.setExpirationTime(`${ttl}s`);
+    return { token: await jwt.sign(this.key), jti };
   }
 
   private remember(token: string, principal: Principal, expMs: number): void {
@@ -143,6 +193,7 @@ export class TokenService {
       const agentId = typeof payload.agent === 'string' ? payload.agent : null;
       if (role === 'agent' && !agentId) throw new UnauthorizedError('agent token is not scoped to an agent');
       const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
+      if (payload.run !== undefined) this.assertRunLive(payload.run, principal.jti);
       const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
       if (typeof payload.uid === 'string') {
         // A user's token is good only while the user is: its name and role come from the live row.
@@ -160,6 +211,11 @@ export class TokenService {
       if (e instanceof joseErrors.JWTExpired) throw new UnauthorizedError('token has expired');
       throw new UnauthorizedError('token is not valid for this iron-cage');
     }
+  }
+
+  private assertRunLive(run: unknown, jti: string): void {
+    if (run !== this.instance) throw new UnauthorizedError('this agent token belongs to a run of an earlier iron-cage process');
+    if (!this.liveRuns.has(jti)) throw new UnauthorizedError("this agent token's run has ended");
   }
 }
 

@@ -154,6 +154,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     allowedHosts: 'allowed_hosts',
     adminTokenTtlHours: 'admin_token_ttl_hours',
     loginTokenTtlMinutes: 'login_token_ttl_minutes',
+    agentTokenTtlHours: 'agent_token_ttl_hours',
     tools: 'tools',
     faults: 'faults',
     allowFaults: 'allow_faults',

@@ -51,6 +51,7 @@ export const fileSchema = z.strictObject({
   allowed_hosts: z.array(z.string().min(1)).optional(),
   admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   login_token_ttl_minutes: posInt.max(7 * 24 * 60, 'must be at most 10080 (a week)').optional(),
+  agent_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   tools: toolsSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
@@ -81,6 +82,8 @@ export interface Config {
   adminTokenTtlHours: number;
   /** Life of the token a named user gets from POST /api/login. */
   loginTokenTtlMinutes: number;
+  /** Most a supervised agent process's token lives (it is revoked earlier, when the process ends). */
+  agentTokenTtlHours: number;
   /** Upstreams of the tool egress proxy (/tools/<service>/…), by service name. */
   tools: Record<string, ToolServiceConfig>;
   /** Fault plans from the config file (demos, tests); off unless listed. */
@@ -115,6 +118,7 @@ export const DEFAULTS: Config = {
   allowedHosts: [],
   adminTokenTtlHours: 24 * 30,
   loginTokenTtlMinutes: 480,
+  agentTokenTtlHours: 24,
   tools: {},
   faults: [],
   allowFaults: false,

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import { keyPathFor, loadOrCreateKey, TokenService, wireApiTokens } from '../auth/index.js';
+import { keyPathFor, loadOrCreateKey, TokenService, wireApiTokens, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../budget/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
@@ -126,7 +126,14 @@ export class Runtime {
     const { config } = this;
     const script = resolve(cwd, agent.script);
     const id = newAgentId(script);
-    const token = await this.tokens.issue({ role: 'agent', name: id, agentId: id });
+    // One token per agent process: a restart gets a fresh one and the last one's holder (the
+    // exited process, anything it leaked to) is refused from then on, as it is once the run ends.
+    let run: RunToken | null = null;
+    const freshToken = async (): Promise<string> => {
+      run?.end();
+      run = await this.tokens.issueRun({ name: id, agentId: id, ttlSeconds: config.agentTokenTtlHours * 3600 });
+      return run.token;
+    };
     const sup = new AgentSupervisor({
       agentId: id,
       name: config.name ?? basename(script).replace(/\.py$/, ''),
@@ -141,9 +148,13 @@ export class Runtime {
       runner,
       filterLine: (_stream, line) => this.pii.filterLine(id, line),
       environment: config.environment,
-      env: async (restarts) =>
-        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {})))) }),
+      env: async (restarts) => {
+        const token = await freshToken();
+        const extra = Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {}))));
+        return agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra });
+      },
     });
+    void sup.done.then(() => run?.end());
     this.supervisors.set(id, sup);
     this.agentId = id;
     this.agentDone = sup.done;

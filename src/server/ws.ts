@@ -1,16 +1,34 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Principal } from '../auth/index.js';
+import type { Principal, Role } from '../auth/index.js';
 import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';
 import type { ServerDeps } from './context.js';
 import { upgradeRefusal } from './errors.js';
+import { itemJson, liveFrames, snapshotFrame, type FeedItem } from './ws.frames.js';
 
 const SNAPSHOT_EVENTS = 200;
 const MAX_REPLAY = 10_000;
-/** A client this far behind is cut off; it reconnects with ?after= and loses nothing. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Events read from the database per page while a replay is built. */
+const REPLAY_PAGE = 500;
+/**
+ * A client's send buffer (what `ws` and the socket hold for it, unsent) may not pass this: a
+ * frame that would take it past is not queued and the client is closed with 1013 instead; it
+ * reconnects with ?after= and loses nothing.
+ */
+export const WS_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+/** A snapshot's events stop at this many bytes (a quarter of the send buffer: the live feed goes on behind it); `truncated` says so. */
+const SNAPSHOT_BYTES = WS_SEND_BUFFER_BYTES / 4;
+/** Snapshots built at the current seq, kept for the clients that ask for the same one. */
+const SNAPSHOTS_KEPT = 16;
+/**
+ * Open sockets one token may hold; past it a socket is closed with 4429. An agent needs one or
+ * two; people open a tab per screen.
+ */
+export const WS_MAX_PER_TOKEN: Readonly<Record<Role, number>> = { agent: 8, viewer: 128, admin: 128 };
+/** After a close we started, a client that does not answer is dropped, so its buffer is freed. */
+const CLOSE_GRACE_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
 /**
  * How often every client's token is checked again, so a token revoked or a user removed in
@@ -20,6 +38,10 @@ const HEARTBEAT_MS = 30_000;
 const RECHECK_MS = 2_000;
 /** Close code for "your credentials are no longer good" (4000-4999: the application's own). */
 export const WS_REVOKED = 4401;
+/** Close code for "this token has too many sockets open". */
+export const WS_TOO_MANY = 4429;
+/** Close code for "too far behind": try again later (with ?after=). */
+export const WS_TRY_LATER = 1013;
 
 /**
  * Events after which a client wants the agent's fresh status object: lifecycle, progress and
@@ -37,14 +59,29 @@ interface Client {
   alive: boolean;
 }
 
+/** Events as the snapshot carries them, and whether some were left out. */
+interface Replay {
+  events: string[];
+  truncated: boolean;
+}
+
 /**
  * WebSocket fan-out of the event bus. On connect a client gets a snapshot (agents plus recent
  * events, or everything after its `after`), then every event. Events are batched per tick:
- * one frame per burst per client instead of one per event.
+ * a burst is one frame (or a few of about 1 MB) per client instead of one per event, encoded
+ * once and shared by every client that gets the same bytes.
  */
 export class WsHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly clients = new Set<Client>();
+  /** Open sockets per token. */
+  private readonly perToken = new Map<string, number>();
+  /**
+   * Snapshots by scope and `after`, valid while the seq has not moved (every change of an agent
+   * is an event): a crowd reconnecting at once shares one buffer instead of building one each.
+   */
+  private readonly snapshots = new Map<string, Buffer>();
+  private snapshotsSeq = -1;
   private pending: IronEvent[] = [];
   private flushScheduled = false;
   private readonly unsubscribe: () => void;
@@ -104,8 +141,7 @@ export class WsHub {
           try {
             await this.deps.tokens.verify(c.token);
           } catch (e) {
-            if (!(e instanceof UnauthorizedError) || !this.clients.delete(c)) return;
-            c.ws.close(WS_REVOKED, e.message.slice(0, 120));
+            if (e instanceof UnauthorizedError) this.cutOff(c, WS_REVOKED, e.message);
           }
         }),
       );
@@ -120,32 +156,88 @@ export class WsHub {
   }
 
   private accept(ws: WebSocket, principal: Principal, token: string, after: number | null): void {
+    const open = this.perToken.get(token) ?? 0;
+    const cap = WS_MAX_PER_TOKEN[principal.role];
+    if (open >= cap) return ws.close(WS_TOO_MANY, `too many WebSockets open for this token (at most ${cap})`);
+    this.perToken.set(token, open + 1);
     const client: Client = { ws, principal, token, alive: true };
-    const { state } = this.deps;
     const scope = principal.role === 'agent' ? principal.agentId! : undefined;
     // Everything below is synchronous: no event can slip between the replay and the live feed.
     this.flush();
-    // One more than the replay holds tells "exactly the limit" apart from "more were left out".
-    const events = after === null ? state.lastEvents(SNAPSHOT_EVENTS, scope) : state.eventsAfter(after, MAX_REPLAY + 1, scope);
-    const truncated = events.length > MAX_REPLAY;
-    if (truncated) events.length = MAX_REPLAY;
-    const agents = state.listAgents().filter((a) => scope === undefined || a.id === scope);
-    ws.send(
-      JSON.stringify({
-        type: 'snapshot',
-        seq: state.lastSeq(),
-        agents,
-        events,
-        truncated,
-      }),
-    );
+    const snapshot = this.snapshot(scope, after);
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
-    ws.on('close', () => this.clients.delete(client));
-    ws.on('error', () => this.clients.delete(client));
+    ws.on('close', () => this.forget(client));
+    ws.on('error', () => this.forget(client));
     ws.on('message', () => {
       /* the feed is one-way; clients talk REST */
     });
+    ws.send(snapshot, { binary: false });
+  }
+
+  private snapshot(scope: string | undefined, after: number | null): Buffer {
+    const { state } = this.deps;
+    const seq = state.lastSeq();
+    if (seq !== this.snapshotsSeq) {
+      this.snapshots.clear();
+      this.snapshotsSeq = seq;
+    }
+    const key = `${scope ?? '*'}:${after ?? 'recent'}`;
+    const kept = this.snapshots.get(key);
+    if (kept) return kept;
+    const { events, truncated } = after === null ? this.recent(scope) : this.replay(after, scope);
+    const agents = state.listAgents().filter((a) => scope === undefined || a.id === scope);
+    const frame = snapshotFrame({ seq, agents, events, truncated });
+    if (this.snapshots.size < SNAPSHOTS_KEPT) this.snapshots.set(key, frame);
+    return frame;
+  }
+
+  /** The last SNAPSHOT_EVENTS events, the oldest of them left out past SNAPSHOT_BYTES. */
+  private recent(scope: string | undefined): Replay {
+    const events: string[] = [];
+    let bytes = 0;
+    for (const e of this.deps.state.lastEvents(SNAPSHOT_EVENTS, scope).reverse()) {
+      const json = itemJson(e);
+      bytes += Buffer.byteLength(json) + 1;
+      if (bytes > SNAPSHOT_BYTES && events.length > 0) break;
+      events.push(json);
+    }
+    return { events: events.reverse(), truncated: false };
+  }
+
+  /** Every event after `after`, up to MAX_REPLAY of them and SNAPSHOT_BYTES; `truncated` when more are left. */
+  private replay(after: number, scope: string | undefined): Replay {
+    const events: string[] = [];
+    let bytes = 0;
+    for (let cursor = after; ; ) {
+      const page = this.deps.state.eventsAfter(cursor, REPLAY_PAGE, scope);
+      for (const e of page) {
+        const json = itemJson(e);
+        bytes += Buffer.byteLength(json) + 1;
+        // At least one event per snapshot, so a client resuming from it always gets further.
+        if (events.length === MAX_REPLAY || (bytes > SNAPSHOT_BYTES && events.length > 0)) return { events, truncated: true };
+        events.push(json);
+      }
+      if (page.length < REPLAY_PAGE) return { events, truncated: false };
+      cursor = page.at(-1)!.seq;
+    }
+  }
+
+  /** A client is gone: stop sending to it and give its slot back (once); false if it was gone already. */
+  private forget(c: Client): boolean {
+    if (!this.clients.delete(c)) return false;
+    const left = (this.perToken.get(c.token) ?? 1) - 1;
+    if (left > 0) this.perToken.set(c.token, left);
+    else this.perToken.delete(c.token);
+    return true;
+  }
+
+  /** Close a client we no longer serve; one that does not take the close is dropped after a grace. */
+  private cutOff(c: Client, code: number, reason: string): void {
+    if (!this.forget(c)) return;
+    // A close reason is at most 123 bytes.
+    c.ws.close(code, Buffer.from(reason).subarray(0, 120).toString());
+    setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   private enqueue(ev: IronEvent): void {
@@ -162,34 +254,33 @@ export class WsHub {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    let all: string | null = null;
-    const byAgent = new Map<string, string>();
-    const frame = (events: IronEvent[]) => {
-      const withAgents = events.map((event) => {
-        const agent = event.agentId && carriesStatus(event.type) ? this.deps.state.getAgent(event.agentId) : null;
-        return agent ? { event, agent } : { event };
-      });
-      return withAgents.length === 1 ? JSON.stringify({ type: 'event', ...withAgents[0] }) : JSON.stringify({ type: 'events', items: withAgents });
+    let all: Buffer[] | null = null;
+    const byAgent = new Map<string, Buffer[]>();
+    const frames = (events: IronEvent[]): Buffer[] => {
+      if (events.length === 0) return [];
+      return liveFrames(
+        events.map((event) => {
+          const agent = event.agentId && carriesStatus(event.type) ? this.deps.state.getAgent(event.agentId) : null;
+          return itemJson(agent ? ({ event, agent } satisfies FeedItem) : { event });
+        }),
+      );
     };
     for (const c of this.clients) {
       if (c.ws.readyState !== c.ws.OPEN) continue;
-      if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-        c.ws.close(1013, 'too far behind: reconnect with ?after=<last seq>');
-        this.clients.delete(c);
-        continue;
-      }
-      let msg: string | undefined;
-      if (c.principal.role !== 'agent') msg = all ??= frame(batch);
+      let out: Buffer[];
+      if (c.principal.role !== 'agent') out = all ??= frames(batch);
       else {
         const id = c.principal.agentId!;
-        msg = byAgent.get(id);
-        if (msg === undefined) {
-          const mine = batch.filter((e) => e.agentId === id);
-          msg = mine.length > 0 ? frame(mine) : '';
-          byAgent.set(id, msg);
-        }
+        out = byAgent.get(id) ?? frames(batch.filter((e) => e.agentId === id));
+        byAgent.set(id, out);
       }
-      if (msg) c.ws.send(msg);
+      for (const frame of out) {
+        if (c.ws.bufferedAmount + frame.length > WS_SEND_BUFFER_BYTES) {
+          this.cutOff(c, WS_TRY_LATER, 'too far behind: reconnect with ?after=<last seq>');
+          break;
+        }
+        c.ws.send(frame, { binary: false });
+      }
     }
   }
 
@@ -197,7 +288,7 @@ export class WsHub {
     for (const c of this.clients) {
       if (!c.alive) {
         c.ws.terminate();
-        this.clients.delete(c);
+        this.forget(c);
         continue;
       }
       c.alive = false;
@@ -213,6 +304,7 @@ export class WsHub {
     clearInterval(this.recheckTimer);
     for (const c of this.clients) c.ws.close(1001, 'iron-cage is shutting down');
     this.clients.clear();
+    this.perToken.clear();
     this.wss.close();
   }
 }

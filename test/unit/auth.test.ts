@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { generateApiToken } from '../../src/auth/api-tokens.js';
-import { TokenService, type Principal } from '../../src/auth/index.js';
+import { AGENT_TOKEN_DEFAULT_TTL_SECONDS, AGENT_TOKEN_MAX_TTL_SECONDS, TokenService, type Principal } from '../../src/auth/index.js';
 import { MissingTokenError, UnauthorizedError } from '../../src/core/errors.js';
 
 const service = () => new TokenService(randomBytes(32));
@@ -77,5 +77,38 @@ describe('TokenService.authenticate', () => {
     expect(await tokens.authenticate({ authorization: `Bearer ${live.token}` })).toEqual(principal);
     expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${revoked.token}` }))) as Error).message).toBe('this API token has been revoked');
     expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${generateApiToken().token}` }))) as Error).message).toBe('unknown API token');
+  });
+});
+
+const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+
+describe('agent tokens', () => {
+  it('always carry an exp: a day unless asked, never more than the ceiling', async () => {
+    const tokens = service();
+    const plain = claims(await tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001' }));
+    expect(plain.exp - plain.iat).toBe(AGENT_TOKEN_DEFAULT_TTL_SECONDS);
+    const run = await tokens.issueRun({ name: 'a', agentId: 'ag-00000001', ttlSeconds: 7200 });
+    expect(claims(run.token).exp - claims(run.token).iat).toBe(7200);
+    await expect(tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001', ttlSeconds: AGENT_TOKEN_MAX_TTL_SECONDS + 1 })).rejects.toThrow(/at most/);
+    // People's tokens keep their own rules.
+    expect(claims(await tokens.issue({ role: 'admin', name: 'ops' })).exp).toBeUndefined();
+  });
+
+  it("of a run are good until the run ends, in this process only, and ending one tells the listeners", async () => {
+    const key = randomBytes(32);
+    const tokens = new TokenService(key);
+    let told = 0;
+    tokens.onInvalidate(() => told++);
+    const run = await tokens.issueRun({ name: 'a', agentId: 'ag-00000001' });
+    const other = await tokens.issueRun({ name: 'b', agentId: 'ag-00000002' });
+    expect(await tokens.verify(run.token)).toMatchObject({ role: 'agent', agentId: 'ag-00000001' });
+    // Same signing key, another iron-cage process: refused.
+    expect(((await outcome(() => new TokenService(key).verify(run.token))) as Error).message).toBe('this agent token belongs to a run of an earlier iron-cage process');
+    run.end();
+    expect(told).toBe(1);
+    expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${run.token}` }))) as Error).message).toBe("this agent token's run has ended");
+    run.end();
+    expect(told).toBe(1);
+    expect(await tokens.verify(other.token)).toMatchObject({ agentId: 'ag-00000002' });
   });
 });

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { canRead, assertCanAct, type Principal } from '../../auth/index.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
 import { LlmStore, ToolsStore, type AgentView } from '../../state/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
@@ -9,7 +9,11 @@ import { parseJsonBody, parseWith } from '../errors.js';
 import { agentMetrics, agentPerformance } from '../metrics.js';
 
 const MAX_CHECKPOINT_BYTES = 1024 * 1024;
-const MAX_EVENT_DATA_BYTES = 64 * 1024;
+/**
+ * An SDK event's `data`, as JSON in UTF-8, may be at most this many bytes (413 past it): every
+ * event is broadcast to every dashboard, so one agent's event size is everyone's memory.
+ */
+export const MAX_EVENT_DATA_BYTES = 64 * 1024;
 
 const count = z.number().int('must be a whole number').min(0, 'must be 0 or more');
 
@@ -124,7 +128,8 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     actable(c.get('principal'), id);
     const body = parseWith(eventBody, parseJsonBody(await c.req.text()));
     const data = body.data ?? {};
-    if (JSON.stringify(data).length > MAX_EVENT_DATA_BYTES) throw new ValidationError(`data: must serialize to at most ${MAX_EVENT_DATA_BYTES} bytes`);
+    const bytes = Buffer.byteLength(JSON.stringify(data));
+    if (bytes > MAX_EVENT_DATA_BYTES) throw new IronCageError('payload_too_large', 413, `data: ${bytes} bytes as JSON; an event's data may be at most ${MAX_EVENT_DATA_BYTES} bytes`);
     const ev = state.record({ agentId: id, type: 'agent.event', severity: body.severity ?? 'info', message: body.message, data });
     return c.json({ seq: ev.seq }, 201);
   });

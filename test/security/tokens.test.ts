@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { Upstream, withTools } from '../tools/upstream.js';
+import { apiAgentToken, claims, openWs, upgradeStatus } from './sess-helpers.js';
+
+// Issue 14, "an agent's JWT never expires": after its run ends (and after a restart of
+// iron-cage) it still reached the tool proxy with the service's credentials, posted events and
+// checkpoints and opened WebSockets. And "a revoked API token's open WebSocket stays open".
+// Here a real python agent hands its token to the test, which uses it after the run.
+
+// Writes its token to <dir>/token<attempt>; the first attempt crashes when CRASH_FIRST is set;
+// then waits for <dir>/go and exits 0.
+const AGENT = `import os, pathlib, sys, time
+d = pathlib.Path(sys.argv[1])
+n = os.environ["IRON_CAGE_RESTARTS"]
+(d / ("token" + n + ".tmp")).write_text(os.environ["IRON_CAGE_TOKEN"])
+os.replace(d / ("token" + n + ".tmp"), d / ("token" + n))
+if n == "0" and os.environ.get("CRASH_FIRST"):
+    sys.exit(3)
+while not (d / "go").exists():
+    time.sleep(0.02)
+`;
+
+let t: TestRuntime | undefined;
+let upstream: Upstream | undefined;
+let tmp: ReturnType<typeof tempDir> | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  await upstream?.close();
+  upstream = undefined;
+  tmp?.cleanup();
+  tmp = undefined;
+});
+
+async function withAgent(o: { env?: NodeJS.ProcessEnv; config?: object } = {}): Promise<TestRuntime> {
+  tmp = tempDir();
+  writeFileSync(join(tmp.dir, 'agent.py'), AGENT);
+  upstream = await Upstream.start();
+  return startTestRuntime({
+    dir: tmp.dir,
+    agent: { script: join(tmp.dir, 'agent.py'), args: [tmp.dir] },
+    config: withTools({ echo: { url: upstream.url, headers: { 'X-Api-Key': 'service-secret' }, cache_ttl_s: 0 } }, o.config),
+    env: o.env,
+  });
+}
+
+const tokenOf = (attempt: number) => until(() => (existsSync(join(tmp!.dir, `token${attempt}`)) ? readFileSync(join(tmp!.dir, `token${attempt}`), 'utf8') : null));
+
+/** What each surface an agent uses answers to `token` for agent `id`. */
+async function surfaces(rt: TestRuntime, id: string, token: string) {
+  const post = (path: string, body: object) => rt.api(path, { method: 'POST', token, body: JSON.stringify(body) });
+  return {
+    tools: (await rt.api('/tools/echo/orders?id=7', { token })).status,
+    events: (await post(`/api/agents/${id}/events`, { message: 'still here' })).status,
+    checkpoints: (await post(`/api/agents/${id}/checkpoints`, { state: { next: 1 } })).status,
+    progress: (await post(`/api/agents/${id}/progress`, { done: 1 })).status,
+    whoami: (await rt.api('/api/whoami', { token })).status,
+    ws: await upgradeStatus(rt.rt.url, token),
+  };
+}
+
+const ALL_OK = { tools: 200, events: 201, checkpoints: 201, progress: 200, whoami: 200, ws: 101 };
+const ALL_REFUSED = { tools: 401, events: 401, checkpoints: 401, progress: 401, whoami: 401, ws: 401 };
+
+describe("a supervised agent's token", () => {
+  it('works while its run lives, then is refused everywhere and its open WebSocket closes with 4401', async () => {
+    t = await withAgent();
+    const id = t.rt.agentId!;
+    const token = await tokenOf(0);
+    const c = claims(token);
+    expect(c.exp, 'an agent token carries an exp').toBeTypeOf('number');
+    expect((c.exp as number) - (c.iat as number)).toBe(24 * 3600);
+
+    expect(await surfaces(t, id, token)).toEqual(ALL_OK);
+    const sock = await openWs(t.rt.url, token);
+    await until(() => sock.frames.length > 0);
+    const seen = upstream!.seen.length;
+
+    writeFileSync(join(tmp!.dir, 'go'), '');
+    expect(await t.rt.agentDone).toEqual({ status: 'completed', exitCode: 0 });
+    expect(await sock.closed).toEqual({ code: 4401, reason: "this agent token's run has ended" });
+
+    expect(await surfaces(t, id, token)).toEqual(ALL_REFUSED);
+    const r = await t.api('/tools/echo/orders?id=7', { token });
+    expect((await r.json()).error.message).toBe("this agent token's run has ended");
+    // Nothing went out with the service's credentials once the run had ended.
+    expect(upstream!.seen.length).toBe(seen);
+    // The LLM gateway refuses it too.
+    const llm = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(llm.status).toBe(401);
+  }, 60_000);
+
+  it('is replaced when the supervisor restarts the agent: the new one works, the crashed process\'s one does not', async () => {
+    t = await withAgent({ env: { CRASH_FIRST: '1' } });
+    const id = t.rt.agentId!;
+    const first = await tokenOf(0);
+    const second = await tokenOf(1);
+    expect(second).not.toBe(first);
+    await until(() => t!.rt.state.getAgent(id)?.status === 'running');
+    expect(await surfaces(t, id, second)).toEqual(ALL_OK);
+    expect(await surfaces(t, id, first)).toEqual(ALL_REFUSED);
+
+    writeFileSync(join(tmp!.dir, 'go'), '');
+    expect(await t.rt.agentDone).toEqual({ status: 'completed', exitCode: 0 });
+    expect(await surfaces(t, id, second)).toEqual(ALL_REFUSED);
+  }, 60_000);
+
+  it('is refused by the next iron-cage process on the same database, and its exp follows agent_token_ttl_hours', async () => {
+    t = await withAgent({ config: { agentTokenTtlHours: 2 } });
+    const id = t.rt.agentId!;
+    const token = await tokenOf(0);
+    expect((claims(token).exp as number) - (claims(token).iat as number)).toBe(2 * 3600);
+    expect(await surfaces(t, id, token)).toEqual(ALL_OK);
+    // iron-cage goes away while the agent runs (its agent is stopped with it) and comes back.
+    await t.rt.shutdown('test restart');
+    const dir = tmp!.dir;
+    t = await startTestRuntime({ dir, config: withTools({ echo: { url: upstream!.url } }) });
+    expect(await surfaces(t, id, token)).toEqual(ALL_REFUSED);
+    const r = await t.api('/api/whoami', { token });
+    expect((await r.json()).error.message).toBe('this agent token belongs to a run of an earlier iron-cage process');
+  }, 60_000);
+});
+
+describe('revoking a token closes its open WebSockets with 4401', () => {
+  it('for an API token revoked through the API, and one revoked by `iron-cage token revoke` in another process', async () => {
+    t = await startTestRuntime();
+    const viaApi = await apiAgentToken(t, 'notebook');
+    const viaCli = await apiAgentToken(t, 'script');
+    const a = await openWs(t.rt.url, viaApi.token);
+    const b = await openWs(t.rt.url, viaCli.token);
+    expect((await t.api(`/api/tokens/${viaApi.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await a.closed).toEqual({ code: 4401, reason: 'this API token has been revoked' });
+
+    const cli = spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'token', 'revoke', 'script', '--db', join(t.dir, 'iron_state.db')], { encoding: 'utf8', timeout: 20_000 });
+    expect(cli.stdout + cli.stderr).toContain('Revoked script');
+    expect(await b.closed).toEqual({ code: 4401, reason: 'this API token has been revoked' });
+    expect(await upgradeStatus(t.rt.url, viaCli.token)).toBe(401);
+  }, 60_000);
+
+  it("for a named user's login token when the user is removed", async () => {
+    t = await startTestRuntime();
+    expect((await t.api('/api/users', { method: 'POST', body: JSON.stringify({ name: 'ann', role: 'viewer', password: 'correct horse battery' }) })).status).toBe(201);
+    const login = await fetch(`${t.rt.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password: 'correct horse battery' }) });
+    const { token } = (await login.json()) as { token: string };
+    const sock = await openWs(t.rt.url, token);
+    expect((await t.api('/api/users/ann', { method: 'DELETE' })).status).toBe(200);
+    expect(await sock.closed).toEqual({ code: 4401, reason: 'this user has been removed' });
+  }, 60_000);
+});
