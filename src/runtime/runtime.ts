@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import { LlmStore, StateManager } from '../state/index.js';
-import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiRoutes } from '../protection/index.js';
 import { AlertDispatcher } from '../alerts/index.js';
 import { gatewayService } from './gateway-service.js';
@@ -142,7 +142,7 @@ export class Runtime {
       filterLine: (_stream, line) => this.pii.filterLine(id, line),
       environment: config.environment,
       env: async (restarts) =>
-        agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {})))) }),
+        agentEnv({ base: env, withhold: cageCredentials(config, env), url: this.url, agentId: id, token, restarts, extra: Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {})))) }),
     });
     this.supervisors.set(id, sup);
     this.agentId = id;
