@@ -1,8 +1,9 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
+import { privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
 
 // The demo deletes its previous run at start. It deletes only what it can prove it made: a
 // data folder whose marker names this very database path. A second demo on the same database
@@ -71,7 +72,7 @@ function lock(dataDir: string, db: string): void {
  * @example
  * const dataDir = claimDataDir('/home/me/iron_demo.db', false); // '/home/me/iron_demo.db.files'
  */
-export function claimDataDir(db: string, keep: boolean): string {
+export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning): string {
   const dataDir = dataDirFor(db);
   const ours = markerDb(dataDir) === db;
   if (existsSync(dataDir) && !ours) {
@@ -80,14 +81,15 @@ export function claimDataDir(db: string, keep: boolean): string {
   if (existsSync(db) && !ours) {
     throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
   }
-  mkdirSync(dataDir, { recursive: true });
+  // Mails, results and the run's config: the operator's alone, like the database.
+  privateDir(dataDir, warn);
   lock(dataDir, db);
   if (ours && !keep) {
     const s = stateFilesFor(db);
     for (const f of [db, s.wal, s.shm, s.tokenKey, s.auditKey]) rmSync(f, { force: true });
     for (const f of readdirSync(dataDir)) if (f !== LOCK && f !== MARKER) rmSync(join(dataDir, f), { recursive: true, force: true });
   }
-  writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
+  writePrivateFile(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
   return dataDir;
 }
 
