@@ -1,9 +1,9 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
-import { privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
+import { PRIVATE_DIR, privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
 
 // The demo deletes its previous run at start. It deletes only what it can prove it made: a
 // data folder whose marker names this very database path. A second demo on the same database
@@ -81,9 +81,11 @@ export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning
   if (existsSync(db) && !ours) {
     throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
   }
-  // Mails, results and the run's config: the operator's alone, like the database.
-  privateDir(dataDir, warn);
+  mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
   lock(dataDir, db);
+  // Mails, results and the run's config: the operator's alone, like the database. Only once
+  // the folder is this run's: a live run's folder is not ours to change.
+  privateDir(dataDir, warn);
   if (ours && !keep) {
     const s = stateFilesFor(db);
     for (const f of [db, s.wal, s.shm, s.tokenKey, s.auditKey]) rmSync(f, { force: true });
