@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadConfig, type Config } from '../config/index.js';
@@ -23,7 +23,7 @@ import {
   type SmtpSink,
   createTerminal,
 } from '../demo/index.js';
-import { SecretsStore, StateManager } from '../state/index.js';
+import { SecretsStore, StateManager, writePrivateFile } from '../state/index.js';
 import { VaultService } from '../vault/index.js';
 import { checkPython } from './checks.js';
 import type { Runtime } from '../runtime/index.js';
@@ -79,7 +79,7 @@ function writeConfig(source: string, dataDir: string, scenario: Scenario, servic
   doc.setIn(['alerts', 'email', 'smtp_url'], sink.url);
   if (!doc.hasIn(['alerts', 'email', 'to'])) doc.setIn(['alerts', 'email', 'to'], 'ops@company.com');
   const out = join(dataDir, 'iron-cage.yaml');
-  writeFileSync(out, `# Written by iron-cage demo from ${source}, with this run's ports.\n${doc.toString()}`);
+  writePrivateFile(out, `# Written by iron-cage demo from ${source}, with this run's ports.\n${doc.toString()}`);
   return out;
 }
 
@@ -242,7 +242,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   });
   terminal.close();
   terminal.print(resultsTable(results));
-  writeFileSync(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writePrivateFile(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   // Every scripted moment is part of the demo: one that did not fire is a failed run.
   const missed = Object.entries(controller.triggers).filter(([, lead]) => lead === null).map(([name]) => `${name} did not fire`);
   const ok = outcome.status === 'completed' && controller.failures.length === 0 && missed.length === 0;

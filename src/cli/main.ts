@@ -2,6 +2,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
+import { escapeControl } from '../core/logger.js';
 import { runServe, runStart, type StartArgs } from './start.js';
 import { runToken, type TokenArgs } from './token.js';
 import { loadConfig } from '../config/index.js';
@@ -165,17 +166,18 @@ export async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err && !(err instanceof ConfigError)) throw err;
       // A bad value is named precisely on one line; a malformed command line also gets the pointer to help.
-      process.stderr.write(err ? `iron-cage: ${err.message}\n` : `iron-cage: ${msg}\nRun 'iron-cage --help' for usage.\n`);
+      process.stderr.write(err ? `iron-cage: ${escapeControl(err.message, { lines: true })}\n` : `iron-cage: ${escapeControl(msg, { lines: true })}\nRun 'iron-cage --help' for usage.\n`);
       process.exit(2);
     })
     .parseAsync();
 }
 
 main(hideBin(process.argv)).catch((err: unknown) => {
+  // A message may quote what a server or a database row said: shown, never obeyed.
   if (err instanceof ConfigError) {
-    process.stderr.write(`iron-cage: ${err.message}\n`);
+    process.stderr.write(`iron-cage: ${escapeControl(err.message, { lines: true })}\n`);
     process.exit(2);
   }
-  process.stderr.write(`iron-cage: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`iron-cage: ${escapeControl((err as Error)?.stack ?? String(err), { lines: true })}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { createApiToken } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
+import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { formatUsd, parseUsd } from '../core/money.js';
 import { LlmStore, StateManager } from '../state/index.js';
@@ -20,7 +21,8 @@ export async function runToken(a: TokenArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
   const state = StateManager.open(config.db);
   const store = new LlmStore(state);
-  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
+  const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
   try {
     if (a.action === 'create') {
       if (!a.name) throw new ConfigError('--name: required');

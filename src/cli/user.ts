@@ -1,5 +1,6 @@
 import { addUser, USER_ROLES } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
+import { escapeControl } from '../core/logger.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { StateManager, UsersStore } from '../state/index.js';
 import { readStdin } from './secrets.js';
@@ -24,7 +25,8 @@ export async function runUser(a: UserArgs, input: NodeJS.ReadableStream = proces
   if (a.action === 'add' && !(USER_ROLES as readonly string[]).includes(a.role ?? '')) throw new ConfigError(`--role: required, ${USER_ROLES.join(' or ')}`);
   const state = StateManager.open(config.db);
   const users = new UsersStore(state);
-  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
+  const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
   try {
     if (a.action === 'add') {
       const password = await readStdin(input, `Password for ${a.name}`);

@@ -80,6 +80,8 @@ export const gatewayFileSchema = {
 export interface ProviderConfig {
   baseUrl: string;
   apiKey: string | null;
+  /** The variable `api_key_env` named: a credential source, withheld from the agent's environment. */
+  apiKeyEnv?: string;
   timeoutMs: number;
 }
 
@@ -127,6 +129,7 @@ function providerKeys(env: NodeJS.ProcessEnv): Keys<ProviderConfig, z.output<typ
     baseUrl: (l) => l.base_url?.replace(/\/+$/, ''),
     // Naming an environment variable means its value, even an unset one (no key: simulated).
     apiKey: (l) => l.api_key ?? (l.api_key_env !== undefined ? (env[l.api_key_env] ?? null) : undefined),
+    apiKeyEnv: 'api_key_env',
     timeoutMs: 'timeout_ms',
   };
 }

@@ -1,9 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
 import { processAlive } from '../core/process.js';
+import { PRIVATE_DIR, privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
 
 // The demo deletes its previous run at start. It deletes only what it can prove it made: a
 // data folder whose marker names this very database path. A second demo on the same database
@@ -63,7 +64,7 @@ function lock(dataDir: string, db: string): void {
  * @example
  * const dataDir = claimDataDir('/home/me/iron_demo.db', false); // '/home/me/iron_demo.db.files'
  */
-export function claimDataDir(db: string, keep: boolean): string {
+export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning): string {
   const dataDir = dataDirFor(db);
   const ours = markerDb(dataDir) === db;
   if (existsSync(dataDir) && !ours) {
@@ -72,14 +73,17 @@ export function claimDataDir(db: string, keep: boolean): string {
   if (existsSync(db) && !ours) {
     throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
   lock(dataDir, db);
+  // Mails, results and the run's config: the operator's alone, like the database. Only once
+  // the folder is this run's: a live run's folder is not ours to change.
+  privateDir(dataDir, warn);
   if (ours && !keep) {
     const s = stateFilesFor(db);
     for (const f of [db, s.wal, s.shm, s.tokenKey, s.auditKey]) rmSync(f, { force: true });
     for (const f of readdirSync(dataDir)) if (f !== LOCK && f !== MARKER) rmSync(join(dataDir, f), { recursive: true, force: true });
   }
-  writeFileSync(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
+  writePrivateFile(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));
   return dataDir;
 }
 

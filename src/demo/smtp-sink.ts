@@ -52,7 +52,7 @@ function decodeWords(s: string): string {
  * await sink.close();
  */
 export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const mails: SinkMail[] = [];
   // Numbered after what an earlier run (demo --keep) left, never over it.
   let seq = readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
@@ -71,7 +71,7 @@ export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
         const head = text.slice(0, Math.max(0, text.indexOf('\r\n\r\n')));
         const file = join(dir, `${String(++seq).padStart(3, '0')}.eml`);
         try {
-          writeFileSync(file, raw);
+          writeFileSync(file, raw, { mode: 0o600 });
         } catch (err) {
           cb(Object.assign(new Error(`sink cannot write ${file}`), { responseCode: 451, cause: err }));
           return;

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { escapeControl } from '../core/logger.js';
 import { formatDuration, usd } from './format.js';
 
 export { formatDuration };
@@ -97,8 +98,9 @@ export function createTerminal(o: TerminalOptions = {}): DemoTerminal {
   return {
     live,
     stream,
-    say: (text) => above(`${clock(new Date())} ${live ? '\x1b[35mDEMO \x1b[0m' : 'DEMO '} ${text}`),
-    print: above,
+    // Lines the demo composes may quote what the agent produced (a PII preview, an error): shown, never obeyed.
+    say: (text) => above(`${clock(new Date())} ${live ? '\x1b[35mDEMO \x1b[0m' : 'DEMO '} ${escapeControl(text)}`),
+    print: (text) => above(escapeControl(text, { lines: true })),
     progress(p) {
       last = p;
       if (live) return drawBar();

@@ -48,6 +48,6 @@ export function describeFailure(e: unknown): string {
   if (e && typeof e === 'object' && 'status' in e && typeof (e as { status: unknown }).status === 'number') return `HTTP ${(e as { status: number }).status}`;
   if (e instanceof CircuitOpenError) return 'circuit open';
   const kind = errorKindOf(e);
-  if (kind !== 'unknown') return kind;
+  if (kind !== 'unknown' && kind !== 'request') return kind;
   return e instanceof Error ? e.message : String(e);
 }

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/index.js';
-import { CircuitBreaker, CircuitOpenError, errorKindOf, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
@@ -22,6 +22,8 @@ interface Guarded {
   breaker: CircuitBreaker;
   judge: Classifier<UpstreamResponse>;
 }
+/** The agent went away: whatever the provider threw after that is the hang-up's doing. */
+const clientGone = (cause: unknown) => (errorKindOf(cause) === 'aborted' ? cause : Object.assign(new Error('the client closed the request', { cause }), { name: 'AbortError' }));
 const timedOut = () => Object.assign(new Error('upstream timed out'), { name: 'TimeoutError' });
 
 /**
@@ -64,6 +66,8 @@ export class UpstreamCaller {
         this.d.ledger.retarget(call, next, resolved.provider);
       }
       const outcome = await this.withRetries(call, clientSignal);
+      // The request itself broke the provider: another model would be given the same request.
+      if (!outcome.ok && errorKindOf(outcome.error) === 'request') throw failure(outcome.error, call.target.provider.name);
       if (outcome.ok && !(isRetryableOutcome({ status: outcome.value.status }) && i < chain.length - 1)) return outcome.value;
       if (outcome.ok) discard(outcome.value.body);
       lastError = outcome.ok ? { status: outcome.value.status } : outcome.error;
@@ -87,7 +91,12 @@ export class UpstreamCaller {
     });
   }
 
-  /** One attempt through the provider's breaker, judged by HTTP status or by error kind. */
+  /**
+   * One attempt through the provider's breaker, judged by HTTP status or by error kind. Only
+   * the upstream's own sickness counts against it: the agent hanging up or giving up (its own
+   * timeout) is `aborted`, and whatever an in-process provider throws on a request is that
+   * request's fault (`request`), never a failure every other agent then pays for.
+   */
   private attempt(call: Call, clientSignal: AbortSignal): Promise<UpstreamResponse> {
     const { provider, upstream } = call.target;
     const timeoutMs = provider.name === 'anthropic' ? this.d.config.providers.anthropic.timeoutMs : this.d.config.providers.openai.timeoutMs;
@@ -101,8 +110,10 @@ export class UpstreamCaller {
         try {
           return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
         } catch (e) {
+          if (clientSignal.aborted) throw clientGone(e);
           // Our own deadline is a timeout whatever the provider threw when it was cut off.
-          throw own?.signal.aborted && !clientSignal.aborted && errorKindOf(e) !== 'timeout' ? timedOut() : e;
+          if (own?.signal.aborted && errorKindOf(e) !== 'timeout') throw timedOut();
+          throw !provider.real && errorKindOf(e) === 'unknown' ? new RequestError(e) : e;
         } finally {
           if (timer) clearTimeout(timer);
         }
@@ -130,5 +141,6 @@ function failure(lastError: unknown, provider: string): GatewayError {
   const kind = errorKindOf(lastError);
   if (kind === 'timeout') return new GatewayError('timeout', `The upstream provider ${provider} did not answer in time.`);
   if (kind === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.');
+  if (kind === 'request') return new GatewayError('invalid_request', `The provider ${provider} could not process this request: ${(lastError as Error).message}.`, false);
   return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`);
 }

@@ -7,12 +7,41 @@ export type QueryInput =
   | Readonly<Record<string, QueryScalar | readonly QueryScalar[] | null | undefined>>;
 
 export interface CacheKeyInput {
+  /**
+   * Whose answer this is (e.g. `agent:lg-7a3f9c2d`): one caller's cached answer is never
+   * served to another, whatever else matches.
+   */
+  scope?: string;
   service?: string;
   method: string;
   path: string;
   query?: QueryInput | null;
   /** Raw bytes or text are hashed as sent; any other value is hashed as canonical JSON. */
   body?: string | Uint8Array | object | null;
+  /**
+   * Request headers that can change the answer (the caller picks which; names lower case).
+   * Hashed in name order, so the order they were sent in does not split the cache.
+   */
+  headers?: Readonly<Record<string, string | readonly string[] | undefined>> | null;
+}
+
+/**
+ * Headers as one string for the key, in name order, each name and value length-prefixed so
+ * no header can be shifted into another.
+ *
+ * @example
+ * canonicalHeaders({ 'x-user': 'alice', accept: 'application/json' }); // '6:accept16:application/json6:x-user5:alice'
+ */
+export function canonicalHeaders(headers: CacheKeyInput['headers']): string {
+  if (!headers) return '';
+  let out = '';
+  for (const name of Object.keys(headers).sort()) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const value = typeof v === 'string' ? v : v.join('\n');
+    out += `${name.length}:${name}${value.length}:${value}`;
+  }
+  return out;
 }
 
 function queryPairs(query: QueryInput | null | undefined): [string, string][] {
@@ -51,8 +80,12 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * A stable response-cache key: sha256 over length-prefixed parts, so no choice of path, query
- * or body can make two different requests collide by shifting text between the parts.
+ * A stable response-cache key: sha256 over length-prefixed parts, so no choice of scope, path,
+ * query, body or headers can make two different requests collide by shifting text between
+ * the parts.
+ *
+ * @example
+ * responseCacheKey({ scope: 'agent:lg-1', service: 'crm', method: 'GET', path: 'orders', query: 'id=7', headers: { 'x-user': 'alice' } });
  */
 export function responseCacheKey(input: CacheKeyInput): string {
   const hash = createHash('sha256');
@@ -61,6 +94,7 @@ export function responseCacheKey(input: CacheKeyInput): string {
     hash.update(`${buf.length}:`);
     hash.update(buf);
   };
+  part(input.scope ?? '');
   part(input.service ?? '');
   part(input.method.toUpperCase());
   part(input.path);
@@ -69,5 +103,6 @@ export function responseCacheKey(input: CacheKeyInput): string {
   if (body == null) part('');
   else if (typeof body === 'string' || body instanceof Uint8Array) part(body);
   else part(canonicalJson(body));
+  part(canonicalHeaders(input.headers));
   return hash.digest('hex');
 }

@@ -18,3 +18,18 @@ export class CircuitOpenError extends IronCageError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/**
+ * The request broke something on the way (an in-process provider threw on it, the HTTP client
+ * refused to send it): the caller's problem, so errorKindOf says `request` and no breaker
+ * counts it against the service.
+ *
+ * @example
+ * try { return provider.call(c); } catch (e) { throw new RequestError(e); }
+ */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}

@@ -13,7 +13,7 @@ export {
   type TransitionListener,
   type TransitionReason,
 } from './breaker-types.js';
-export { CircuitOpenError, type RejectReason } from './errors.js';
+export { CircuitOpenError, RequestError, type RejectReason } from './errors.js';
 export {
   DEFAULT_BREAKER_OPTIONS,
   validateBreakerOptions,
@@ -62,7 +62,7 @@ export {
   type FallbackReason,
   type FallbackResult,
 } from './fallback.js';
-export { canonicalJson, canonicalQuery, responseCacheKey, type CacheKeyInput, type QueryInput } from './cache-key.js';
+export { canonicalHeaders, canonicalJson, canonicalQuery, responseCacheKey, type CacheKeyInput, type QueryInput } from './cache-key.js';
 export {
   backoffDelayMs,
   isRetryableOutcome,

@@ -1,7 +1,11 @@
 // What happened on one upstream call, and whether it says the service is unwell.
 
-/** Transport-level ways a call can end without an HTTP status. */
-export const ERROR_KINDS = ['timeout', 'connection', 'protocol', 'aborted', 'unknown'] as const;
+/**
+ * Ways a call can end without an HTTP status. `aborted` and `request` are never the
+ * upstream's fault: our own client went away, or the request itself could not be sent or
+ * made the (in-process) provider throw.
+ */
+export const ERROR_KINDS = ['timeout', 'connection', 'protocol', 'aborted', 'request', 'unknown'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 export interface CallOutcome {
@@ -40,7 +44,8 @@ export const DEFAULT_CLASSIFY: Readonly<ClassifyConfig> = Object.freeze({
   failureStatuses: Object.freeze([408, 429]),
   serverErrorsFail: true,
   ignoredStatuses: Object.freeze([]),
-  // `aborted` is our own client going away: it says nothing about the upstream.
+  // `aborted` is our own client going away, `request` the caller's own bad request: neither
+  // says anything about the upstream.
   failureErrors: Object.freeze(['timeout', 'connection', 'protocol', 'unknown'] as ErrorKind[]),
 });
 
@@ -78,6 +83,18 @@ const CONNECTION_CODES = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
 ]);
+// The request could not be sent as it is (a header, method or URL the HTTP client refuses).
+const REQUEST_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_HTTP_INVALID_HEADER_VALUE',
+  'ERR_INVALID_URL',
+]);
 // Node's HTTP parser prefixes its errors with HPE_; a garbled answer is the upstream's fault.
 function isProtocolCode(code: string): boolean {
   return code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
@@ -94,6 +111,7 @@ export function errorKindOf(error: unknown): ErrorKind {
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return 'connection';
     if (typeof code === 'string' && isProtocolCode(code)) return 'protocol';
     if (name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED') return 'aborted';
+    if (name === 'RequestError' || (typeof code === 'string' && REQUEST_CODES.has(code))) return 'request';
     e = cause;
   }
   return 'unknown';

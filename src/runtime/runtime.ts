@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import { LlmStore, StateManager } from '../state/index.js';
-import { agentEnv, AgentSupervisor, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiRoutes } from '../protection/index.js';
 import { AlertDispatcher } from '../alerts/index.js';
 import { gatewayService } from './gateway-service.js';
@@ -70,7 +70,7 @@ export class Runtime {
     const startedAt = Date.now();
     // One budget ledger: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
-    const state = StateManager.open(config.db, { budgets });
+    const state = StateManager.open(config.db, { budgets, onWarning: (m) => logger.warn(m) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
@@ -151,7 +151,7 @@ export class Runtime {
       env: async (restarts) => {
         const token = await freshToken();
         const extra = Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {}))));
-        return agentEnv({ base: env, url: this.url, agentId: id, token, restarts, extra });
+        return agentEnv({ base: env, withhold: cageCredentials(config, env), url: this.url, agentId: id, token, restarts, extra });
       },
     });
     void sup.done.then(() => run?.end());

@@ -8,3 +8,4 @@ export type { ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii-store.js';
 export { SecretsStore, SECRET_OPERATIONS, type SecretOperation, type SecretAuditInput, type SealedColumns, type SecretRow, type SecretAuditRow, type VaultMetaRow } from './secrets-store.js';
 export { UsersStore, type UserRow, type UserRole, type UserView } from './users-store.js';
+export { prepareStateFile, privateDir, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';

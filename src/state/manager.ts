@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
 import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
@@ -50,11 +49,13 @@ export class StateManager {
   private constructor(
     path: string,
     private readonly budgets: LiveBudgets | null,
+    warn: PermissionWarning,
   ) {
     this.path = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') prepareStateFile(path, warn);
     this.sqlite = new Database(path);
     this.sqlite.pragma('journal_mode = WAL');
+    if (path !== ':memory:') secureOpenedState(path);
     // NORMAL is durable against process crashes in WAL mode (only an OS crash can lose the
     // last commits) and keeps per-event commits cheap.
     this.sqlite.pragma('synchronous = NORMAL');
@@ -73,13 +74,14 @@ export class StateManager {
 
   /**
    * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
-   * shown in status objects; without it they show the limit alone.
+   * shown in status objects; without it they show the limit alone. The files are the
+   * operator's alone (0600); `onWarning` hears of any found wider and tightened.
    *
    * @example
-   *   const state = StateManager.open('./iron_state.db', { budgets: tracker });
+   *   const state = StateManager.open('./iron_state.db', { budgets: tracker, onWarning: (m) => logger.warn(m) });
    */
-  static open(path: string, o: { budgets?: LiveBudgets } = {}): StateManager {
-    const sm = new StateManager(path, o.budgets ?? null);
+  static open(path: string, o: { budgets?: LiveBudgets; onWarning?: PermissionWarning } = {}): StateManager {
+    const sm = new StateManager(path, o.budgets ?? null, o.onWarning ?? emitPermissionWarning);
     sm.reapOrphans();
     return sm;
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/index.js';
 
 /**
  * Where the agent-side Python SDK lives: beside the bundle (dist/python) when built, or in
@@ -20,12 +21,82 @@ export interface AgentEnvOptions {
   token: string;
   restarts: number;
   extra?: Record<string, string>;
+  /** What of iron-cage's must not reach the agent (cageCredentials). */
+  withhold: Withheld;
 }
 
+/** Variables, by name and by value, that iron-cage keeps from the agent. */
+export interface Withheld {
+  names: ReadonlySet<string>;
+  /** Credentials iron-cage holds: a variable whose value contains one is withheld too. */
+  values: ReadonlySet<string>;
+}
+
+/** Where iron-cage reads a key from when the config does not say otherwise. */
+const KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'IRON_CAGE_MASTER_KEY'];
+/** iron-cage's own settings and secrets; the agent gets its own IRON_CAGE_* set instead. */
+const OWN_PREFIX = 'IRON_CAGE_';
+/** Shorter credentials are matched whole: a short string inside a value proves nothing. */
+const CONTAINS_MIN = 8;
+
+/**
+ * Every credential source the config and iron-cage itself name: the default key variables,
+ * each `providers.*.api_key_env`, and the values of the keys, the master key and the alert
+ * credentials, so a copy under any other name is withheld as well.
+ *
+ * @example
+ * const withhold = cageCredentials(config, process.env);
+ * agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold });
+ */
+export function cageCredentials(config: Pick<Config, 'gateway'>, env: NodeJS.ProcessEnv): Withheld {
+  const names = new Set(KEY_VARS);
+  const values = new Set<string>();
+  const add = (v: string | null | undefined) => {
+    if (v) values.add(v);
+  };
+  for (const p of [config.gateway.providers.openai, config.gateway.providers.anthropic]) {
+    if (p.apiKeyEnv) {
+      names.add(p.apiKeyEnv);
+      add(env[p.apiKeyEnv]);
+    }
+    if (p.apiKey && !p.apiKey.startsWith('secret:')) add(p.apiKey);
+  }
+  for (const n of KEY_VARS) add(env[n]);
+  const { webhookUrl, email } = config.gateway.alerts;
+  add(webhookUrl);
+  if (email) {
+    add(email.smtpUrl);
+    add(safeUrl(email.smtpUrl)?.password);
+  }
+  return { names, values };
+}
+
+function safeUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+function withheld(name: string, value: string | undefined, w: Withheld): boolean {
+  if (w.names.has(name) || name.startsWith(OWN_PREFIX)) return true;
+  if (!value) return false;
+  for (const secret of w.values) if (secret.length >= CONTAINS_MIN ? value.includes(secret) : value === secret) return true;
+  return false;
+}
+
+/**
+ * The agent's environment: iron-cage's own, minus every credential iron-cage reads or holds
+ * (README: what the agent's environment holds), plus what the agent should have.
+ *
+ * @example
+ * spawn('python3', [script], { env: agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold }) });
+ */
 export function agentEnv(o: AgentEnvOptions): NodeJS.ProcessEnv {
   const pythonPath = [sdkPath(), o.base.PYTHONPATH].filter(Boolean).join(delimiter);
-  // The vault's master key is iron-cage's alone: the agent gets the secrets, never the key.
-  const { IRON_CAGE_MASTER_KEY: _key, ...base } = o.base;
+  const base: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(o.base)) if (!withheld(name, value, o.withhold)) base[name] = value;
   return {
     ...base,
     ...o.extra,

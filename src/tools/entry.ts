@@ -39,6 +39,8 @@ export interface ToolAnswer {
 
 export interface ServeRequest {
   agentId: string | null;
+  /** Whose answer this is (`agent:<id>`, `admin:<name>`): the cache never crosses it. */
+  caller: string;
   method: string;
   url: URL;
   headers: Record<string, string | string[]>;
@@ -46,6 +48,8 @@ export interface ServeRequest {
   /** The path under the base as written, the raw query and the body: what the cache key covers. */
   rest: string;
   query: string;
+  /** The agent's headers that can change the answer (cacheKeyHeaders): also in the key. */
+  keyHeaders: Record<string, string | string[]>;
   client: ClientLink;
   fault: FaultKind | null;
 }
@@ -76,7 +80,6 @@ const PRUNE_EVERY = 1024;
 /** Answers remembered to skip rewriting an identical cache row; small ones only. */
 const RECENT_STORES = 1024;
 const RECENT_BODY_BYTES = 64 * 1024;
-const KEY_MEMO = 4096;
 
 /** One configured upstream: its breaker, connection pool, cache policy and counters. */
 export class ToolEntry {
@@ -106,7 +109,6 @@ export class ToolEntry {
   private stores = 0;
   private readonly recentStores = new Map<string, { at: number; status: number; type: string | undefined; body: Buffer }>();
   private readonly refreshMs: number;
-  private readonly keys = new Map<string, string>();
   private lastClean: { type: string | undefined; body: Buffer } | null = null;
 
   constructor(deps: ToolEntryDeps) {
@@ -148,6 +150,9 @@ export class ToolEntry {
   async serve(r: ServeRequest): Promise<FallbackResult<ToolAnswer>> {
     const judge: Classifier<ToolAnswer> = (settled) => {
       this.cause = r.agentId;
+      // Cut short by the agent (it hung up, or its own timeout did): whatever the attempt
+      // ended with says nothing about the service, whatever failure_errors lists.
+      if (!settled.ok && r.client.gone) return { kind: 'ignore', reason: 'client_aborted' };
       return this.classify(settled);
     };
     const cached = this.config.cacheTtlMs > 0;
@@ -240,17 +245,9 @@ export class ToolEntry {
     return red;
   }
 
-  /** Keys of body-less requests are remembered: a service is usually asked the same few things. */
+  /** The key covers who asks, what and how (headers included): one agent never gets an answer shaped for another. */
   private cacheKey(r: ServeRequest): string {
-    if (r.body !== null) return responseCacheKey({ service: this.name, method: r.method, path: r.rest, query: r.query, body: r.body });
-    const memo = `${r.method} ${r.rest}?${r.query}`;
-    let key = this.keys.get(memo);
-    if (key === undefined) {
-      key = responseCacheKey({ service: this.name, method: r.method, path: r.rest, query: r.query, body: null });
-      if (this.keys.size >= KEY_MEMO) this.keys.clear();
-      this.keys.set(memo, key);
-    }
-    return key;
+    return responseCacheKey({ scope: r.caller, service: this.name, method: r.method, path: r.rest, query: r.query, body: r.body, headers: r.keyHeaders });
   }
 
   private lookup(key: string): ToolAnswer | null {

@@ -36,14 +36,30 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
   return new Set(text.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 
-/** The agent's headers that go upstream, with the service's configured headers on top. */
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, configured: Record<string, string>): Record<string, string | string[]> {
+/**
+ * Forwarded, but not part of a cache key: they trace or label one request and never change
+ * what a service answers. Every other forwarded header is in the key (README, tool proxy).
+ */
+const NOT_IN_CACHE_KEY = new Set([
+  'traceparent', 'tracestate', 'baggage', 'sentry-trace', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid',
+  'x-b3-sampled', 'x-b3-flags', 'x-request-id', 'request-id', 'x-correlation-id', 'x-amzn-trace-id',
+  'x-cloud-trace-context', 'idempotency-key', 'date',
+]);
+
+/** The agent's own headers that may go upstream (before the service's configured ones). */
+function forwardable(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
   const named = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || DROP_REQUEST.has(name) || named.has(name) || name.startsWith(OWN_PREFIX)) continue;
     out[name] = value;
   }
+  return out;
+}
+
+/** The agent's headers that go upstream, with the service's configured headers on top. */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, configured: Record<string, string>): Record<string, string | string[]> {
+  const out = forwardable(incoming);
   // The body is buffered and may be scanned and cached: ask for it uncompressed.
   out['accept-encoding'] = 'identity';
   for (const [name, value] of Object.entries(configured)) out[name.toLowerCase()] = value;
@@ -60,6 +76,20 @@ export function agentResponseHeaders(upstream: Record<string, string | string[] 
     if (decoded && key === 'content-encoding') continue;
     out[key] = value;
   }
+  return out;
+}
+
+/**
+ * The agent's headers that can change the answer, for the cache key: every one it forwards
+ * except the tracing labels above. The service's configured headers are left out: they are
+ * the same for every agent, and a rotated secret must not orphan what was cached.
+ *
+ * @example
+ * cacheKeyHeaders({ 'x-user': 'alice', traceparent: '00-…', authorization: 'Bearer …' }); // { 'x-user': 'alice' }
+ */
+export function cacheKeyHeaders(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out = forwardable(incoming);
+  for (const name of Object.keys(out)) if (NOT_IN_CACHE_KEY.has(name)) delete out[name];
   return out;
 }
 

@@ -6,7 +6,7 @@ import { SERVICE_NAME, type FallbackResult } from '../reliability/index.js';
 import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { cacheKeyHeaders, upstreamRequestHeaders } from './headers.js';
 import { failureLabel } from './messages.js';
 import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolsService } from './service.js';
@@ -23,6 +23,13 @@ class Refusal extends Error {
     super(error.message);
   }
 }
+
+/**
+ * Methods a proxy must not pass on: TRACE echoes the request (our injected service
+ * credentials included) back to whoever sent it; CONNECT would turn the proxy into a tunnel.
+ */
+const NOT_PROXIED = new Set(['TRACE', 'CONNECT']);
+const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 /** Refusals that mean an agent reached for what it may not (counted as unauthorized actions), not a broken request. */
 const UNAUTHORIZED = new Set(['unknown_service', 'invalid_path']);
@@ -83,6 +90,9 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     if (!entry) throw new Refusal(new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`), 'unknown_service');
     call.entry = entry;
     call.path = `/${target.rest}`;
+    if (NOT_PROXIED.has(call.method)) {
+      throw new Refusal(new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`), 'method_not_allowed');
+    }
     call.configured = tools.headersOf(entry);
     const url = upstreamUrl(entry.base, target);
     if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
@@ -97,15 +107,18 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     });
     const fault = tools.faults.next(entry.name, Date.now());
     call.fault = fault !== null;
-    const agentId = call.principal!.agentId;
+    const p = call.principal!;
+    const agentId = p.agentId;
     const result = await entry.serve({
       agentId,
+      caller: agentId !== null ? `agent:${agentId}` : `${p.role}:${p.userId ?? p.name}`,
       method: call.method,
       url,
       headers: upstreamRequestHeaders(call.req.headers, call.configured),
       body,
       rest: target.rest,
       query: target.query,
+      keyHeaders: cacheKeyHeaders(call.req.headers),
       client,
       fault,
     });
@@ -129,7 +142,8 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     }
     // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
     call.result = null;
-    return { ...jsonReply(status, body, status === 413 ? { connection: 'close' } : {}, reason), bytes: 0 };
+    const extra: Record<string, string> = status === 413 ? { connection: 'close' } : status === 405 ? { allow: ALLOW } : {};
+    return { ...jsonReply(status, body, extra, reason), bytes: 0 };
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {

@@ -33,6 +33,22 @@ describe('response cache key', () => {
     expect(keys.size).toBe(12);
   });
 
+  it('tells callers and headers apart, whatever order the headers came in', () => {
+    const k = responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-user': 'alice', accept: 'application/json' } });
+    expect(responseCacheKey({ ...base, scope: 'agent:a', headers: { accept: 'application/json', 'x-user': 'alice' } })).toBe(k);
+    const keys = new Set([
+      k,
+      responseCacheKey({ ...base, scope: 'agent:b', headers: { 'x-user': 'alice', accept: 'application/json' } }),
+      responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-user': 'bob', accept: 'application/json' } }),
+      responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-user': 'alice' } }),
+      // shifting text between a header's name and value, or between headers, must not collide
+      responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-user': 'aliceaccept', accept: '' } }),
+      responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-usera': 'lice', accept: 'application/json' } }),
+      responseCacheKey({ ...base, scope: 'agent:a', headers: { 'x-user': ['alice', 'bob'], accept: 'application/json' } }),
+    ]);
+    expect(keys.size).toBe(7);
+  });
+
   it('canonical query and JSON forms', () => {
     expect(canonicalQuery({ b: 2, a: [3, 1], c: undefined, d: null })).toBe('a=3&a=1&b=2');
     expect(canonicalQuery('?z=1&a=2')).toBe('a=2&z=1');

@@ -48,7 +48,7 @@ describe('breaker options', () => {
       'breaker.classify.failureStatuses[1] must be an integer from 100 to 599 (got 999)',
     );
     expect(bad({ classify: { failureErrors: ['timeout', 'dns'] } })).toThrow(
-      'breaker.classify.failureErrors[1] must be one of timeout, connection, protocol, aborted, unknown (got "dns")',
+      'breaker.classify.failureErrors[1] must be one of timeout, connection, protocol, aborted, request, unknown (got "dns")',
     );
     expect(bad({ classify: { serverErrorsFail: 'yes' } })).toThrow('breaker.classify.serverErrorsFail must be true or false (got "yes")');
   });

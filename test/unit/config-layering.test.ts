@@ -48,7 +48,7 @@ describe('config layering', () => {
     expect(gateway).toEqual({
       providers: {
         openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-file', timeoutMs: 5000 },
-        anthropic: { baseUrl: 'https://api.anthropic.com', apiKey: 'sk-ant-env', timeoutMs: 120_000 },
+        anthropic: { baseUrl: 'https://api.anthropic.com', apiKey: 'sk-ant-env', apiKeyEnv: 'MY_ANTHROPIC_KEY', timeoutMs: 120_000 },
         simulated: {
           latencyMs: 5,
           chunkDelayMs: 2,

@@ -1,0 +1,86 @@
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+// The state files hold checkpoints, cached tool bodies, events and sealed secrets: they are
+// the operator's alone, like the key files beside them. Files are created 0600 (a mode given
+// at creation can only be narrowed by the umask), folders 0700; one found wider is tightened
+// and the caller is told, so the operator learns it was exposed.
+
+export const PRIVATE_FILE = 0o600;
+export const PRIVATE_DIR = 0o700;
+
+/** A notice for the operator: a state file was found readable by others and was tightened. */
+export type PermissionWarning = (message: string) => void;
+
+/** Node's own warning channel, for callers without a logger (CLI commands, embedding). */
+export const emitPermissionWarning: PermissionWarning = (message) => process.emitWarning(message, 'IronCageWarning');
+
+/** Tighten `path` to `mode` if it exists with more; null when it is missing or already private. */
+function tighten(path: string, mode: number): string | null {
+  let current: number;
+  try {
+    current = statSync(path).mode & 0o777;
+  } catch {
+    return null;
+  }
+  if ((current & ~mode) === 0) return null;
+  chmodSync(path, mode);
+  return `${path} was ${current.toString(8).padStart(4, '0')} (readable by others): tightened to ${mode.toString(8).padStart(4, '0')}`;
+}
+
+/** The SQLite files of a database: the db, its WAL and shared memory, and a rollback journal. */
+export function sqliteFiles(db: string): string[] {
+  return [db, `${db}-wal`, `${db}-shm`, `${db}-journal`];
+}
+
+/**
+ * Before SQLite opens `db`: create its folder 0700 and it 0600 when missing (SQLite then gives its -wal and -shm
+ * the same mode), and tighten every file of it that exists wider, with a warning each.
+ *
+ * @example
+ * prepareStateFile('./iron_state.db', (m) => logger.warn(m));
+ */
+export function prepareStateFile(db: string, warn: PermissionWarning = emitPermissionWarning): void {
+  mkdirSync(dirname(db), { recursive: true, mode: PRIVATE_DIR });
+  closeSync(openSync(db, 'a', PRIVATE_FILE));
+  for (const f of sqliteFiles(db)) {
+    const w = tighten(f, PRIVATE_FILE);
+    if (w) warn(w);
+  }
+}
+
+/**
+ * After SQLite opened `db`: its own -wal and -shm follow the db's mode, but a filesystem or a
+ * SQLite build that does otherwise must not leave them open to others. Silent: we made them.
+ *
+ * @example
+ * secureOpenedState('./iron_state.db');
+ */
+export function secureOpenedState(db: string): void {
+  for (const f of sqliteFiles(db)) tighten(f, PRIVATE_FILE);
+}
+
+/**
+ * A folder for state beside the database (the demo's `<db>.files/`): created 0700, tightened
+ * with a warning when it exists wider.
+ *
+ * @example
+ * privateDir('./iron_demo.db.files');
+ */
+export function privateDir(dir: string, warn: PermissionWarning = emitPermissionWarning): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+  const w = tighten(dir, PRIVATE_DIR);
+  if (w) warn(w);
+}
+
+/**
+ * Write a state file (an export, a results file, a saved mail) readable by the operator only.
+ *
+ * @example
+ * writePrivateFile('./iron_demo.db.files/results.json', JSON.stringify(results));
+ */
+export function writePrivateFile(path: string, data: string | Uint8Array): void {
+  writeFileSync(path, data, { mode: PRIVATE_FILE });
+  // The mode above applies to a new file only; one left by an older run keeps its own.
+  tighten(path, PRIVATE_FILE);
+}

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { DEFAULTS } from '../../src/config/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { breakers, raw } from '../tools/helpers.js';
+import { Upstream, withTools } from '../tools/upstream.js';
+
+// Issue 14, Build 1 and the breaker part of 8: one agent never receives an answer cached for
+// another (or for other headers), and only the service's own sickness counts against its
+// breaker: not an agent hanging up or giving up, not a request that breaks the provider.
+
+let t: TestRuntime;
+let echo: Upstream; // answers with the X-User it was asked for; cached
+let stuck: Upstream; // never answers
+let llm: MockUpstream; // a real provider that takes 20 s
+let alice: string;
+let bob: string;
+
+beforeAll(async () => {
+  [echo, stuck, llm] = await Promise.all([Upstream.start(), Upstream.start(), new MockUpstream().start()]);
+  llm.next = () => ({ delayMs: 20_000, content: 'late' });
+  echo.reply = (req) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ order: 7, user: req.headers['x-user'] ?? null, lang: req.headers['accept-language'] ?? null }) });
+  stuck.reply = () => 'hang';
+  t = await startTestRuntime({
+    config: {
+      ...withTools({
+        echo: { url: echo.url, cache_ttl_s: 3600, breaker: { failure_threshold: 50, cooldown_s: 60 } },
+        stuck: { url: stuck.url, timeout_ms: 20_000, cache_ttl_s: 0, breaker: { failure_threshold: 2, cooldown_s: 60 } },
+      }),
+      gateway: { ...DEFAULTS.gateway, retry: { attempts: 1, baseMs: 1, maxMs: 1 }, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: llm.url, apiKey: 'sk-test', timeoutMs: 60_000 } } },
+    },
+  });
+  alice = await t.rt.tokens.issue({ role: 'agent', name: 'lg-0000000a', agentId: 'lg-0000000a' });
+  bob = await t.rt.tokens.issue({ role: 'agent', name: 'lg-0000000b', agentId: 'lg-0000000b' });
+});
+afterAll(async () => {
+  await t?.stop();
+  await Promise.all([echo, stuck, llm].map((u) => u?.close()));
+});
+
+const order = (token: string, headers: Record<string, string>) => raw(t.rt.url, 'GET', '/tools/echo/orders?id=7', { token, headers });
+
+describe('tool cache isolation', () => {
+  it("agent B never gets agent A's cached answer, nor A for other headers; A still gets its own from the cache", async () => {
+    const live = await order(alice, { 'x-user': 'alice' });
+    expect(live.headers['x-iron-cage-tier']).toBe('live');
+    expect(live.json().user).toBe('alice');
+
+    echo.failWith(500);
+    try {
+      const other = await order(bob, { 'x-user': 'bob' });
+      expect(other.status).toBe(503);
+      expect(other.body).not.toContain('alice');
+      // Same agent, same headers as A, another agent: still not A's answer.
+      const sameHeaders = await order(bob, { 'x-user': 'alice' });
+      expect(sameHeaders.status).toBe(503);
+      expect(sameHeaders.body).not.toContain('alice');
+      // Same agent, a header that shapes the answer differs: not the cached answer either.
+      expect((await order(alice, { 'x-user': 'bob' })).status).toBe(503);
+      expect((await order(alice, { 'x-user': 'alice', 'accept-language': 'fr' })).status).toBe(503);
+
+      // The cache still works for the one it belongs to, header order and tracing ids aside.
+      const again = await order(alice, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-user': 'alice' });
+      expect(again.status).toBe(200);
+      expect(again.headers['x-iron-cage-tier']).toBe('cache');
+      expect(again.json().user).toBe('alice');
+    } finally {
+      echo.reply = (req) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ order: 7, user: req.headers['x-user'] ?? null }) });
+    }
+  });
+
+  it('refuses TRACE (and the other methods a proxy must not pass on) with 405 before anything goes upstream', async () => {
+    const from = echo.seen.length;
+    for (const method of ['TRACE']) {
+      const r = await raw(t.rt.url, method, '/tools/echo/orders', { token: alice, headers: { 'x-user': 'alice' } });
+      expect(r.status).toBe(405);
+      expect(r.headers.allow).toContain('GET');
+      expect(r.json().error.code).toBe('method_not_allowed');
+    }
+    expect(echo.since(from)).toHaveLength(0);
+  });
+});
+
+/** Send a request and hang up once the server has it, without waiting for an answer. */
+function hangUp(path: string, token: string, method = 'GET', body?: string): Promise<void> {
+  const u = new URL(t.rt.url);
+  return new Promise((resolve) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    const req = request({ host: u.hostname, port: u.port, method, path, headers, agent: false });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.end(body, () => setImmediate(() => req.destroy()));
+  });
+}
+
+describe('breakers count only the service, not what the agent or its request did', () => {
+  it('agents giving up on a stuck tool service (their own timeout, a hang-up) leave its breaker CLOSED', async () => {
+    for (let i = 0; i < 4; i++) {
+      const before = stuck.seen.length;
+      const gone = hangUp('/tools/stuck/slow', i % 2 === 0 ? alice : bob);
+      // The request reached the service before the agent gave up on it.
+      await until(() => stuck.seen.length > before);
+      await gone;
+    }
+    const rows = await until(async () => {
+      const r = (await (await t.api('/api/tools/calls?service=stuck')).json()) as { calls: any[] };
+      return r.calls.length >= 4 ? r.calls : null;
+    });
+    expect(rows.every((c) => c.reason === 'client_aborted')).toBe(true);
+    const b = (await breakers(t)).stuck;
+    expect(b.state).toBe('CLOSED');
+    expect(b.failures).toBe(0);
+    expect(b.consecutiveFailures).toBe(0);
+  });
+
+  const chat = (token: string, body: unknown) =>
+    fetch(`${t.rt.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('LLM calls the agent gives up on, and requests that break the provider, leave the provider breaker CLOSED', async () => {
+    const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'iso', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+    const breakerOf = async (name: string) => ((await (await t.api('/api/gateway/providers')).json()) as any[]).find((p) => p.name === name).breaker;
+    // The provider takes 20 s: six calls whose agent gives up first (its own timeout, a hang-up).
+    for (let i = 0; i < 6; i++) {
+      const before = llm.requests.length;
+      const ctl = new AbortController();
+      const call = fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        signal: ctl.signal,
+        headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      }).catch(() => null);
+      await until(() => llm.requests.length > before);
+      ctl.abort();
+      await call;
+    }
+    // Past the breaker's threshold of five: had they counted, this call would be refused.
+    llm.next = () => ({ content: 'on time' });
+    const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    expect(await breakerOf('openai')).toMatchObject({ state: 'CLOSED' });
+
+    // 100,000 levels of nesting: whatever the gateway does with it, it is the request's fault.
+    const deep = `{"model":"claude-3-5-haiku-latest","max_tokens":10,"messages":[{"role":"user","content":${'['.repeat(100_000)}${']'.repeat(100_000)}}]}`;
+    for (let i = 0; i < 6; i++) {
+      const r = await chat(a.token, deep);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+    }
+    expect(await breakerOf('anthropic')).toMatchObject({ state: 'CLOSED' });
+    const ok = await chat(a.token, { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    expect(ok.status).toBe(200);
+  });
+});
