@@ -80,7 +80,8 @@ export interface EventData {
     redactions: number;
     usageSource: 'provider' | 'estimate';
   };
-  'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number };
+  /** `family`/`pricedAs`: priced like the dearest model of its family (`gpt-4o`, `openai/gpt-4o-2024-05-13`); null: the default price. */
+  'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number; family: string | null; pricedAs: string | null };
   'llm.fallback': { from: string; to: string; reason: string };
   'budget.threshold': {
     threshold: number;
