@@ -8,8 +8,11 @@ export type Severity = (typeof SEVERITIES)[number];
 /**
  * `restarting`: it crashed and the supervisor is waiting out the backoff before launching it
  * again; `crashed`: it crashed and will not be restarted (gave up, or restarts are off).
+ * `budget_exhausted` is never stored: status objects show it instead of a live status while
+ * the agent's budget is exhausted and its calls are refused (external agents, and supervised
+ * ones under `on_exhausted: refuse`); raising the limit shows the stored status again.
  */
-export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed';
+export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed' | 'budget_exhausted';
 export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set(['completed', 'stopped', 'crashed']);
 
 export interface Progress {

@@ -247,6 +247,8 @@ export class Meter {
   }
 
   private exhausted(agentId: string): void {
+    // Before the event: the status it carries to the dashboard must already say so.
+    this.tracker.declareExhausted(agentId);
     const policy = this.policy.exhaust(agentId);
     if (policy === null) return;
     const s = this.tracker.snapshot(agentId);
