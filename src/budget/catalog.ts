@@ -75,6 +75,9 @@ export function toSchedule(p: ModelPrice): PriceSchedule | null {
  * Where a model is looked for when the gateway's provider is not one the table knows (the
  * simulated provider, a custom upstream): the table only finds a provider by model name for
  * the names its providers claim (`gpt-*` is OpenAI's, `text-embedding-*` is nobody's).
+ *
+ * @example
+ *   findInCatalog('text-embedding-3-small', 'simulated')?.providerId // 'openai', found by trying these
  */
 export const MAJOR_PROVIDERS = ['openai', 'anthropic', 'google', 'mistral', 'x-ai', 'deepseek', 'cohere', 'voyageai'] as const;
 

@@ -21,7 +21,13 @@ export interface FamilyMatch {
   schedule: PriceSchedule;
 }
 
-/** `gpt-4o-2099-01-01` → `gpt-4o-2099-01-01`, `gpt-4o-2099-01`, ..., `gpt-4o`, `gpt`: longest first. */
+/**
+ * The prefixes a model may share with its family, longest first.
+ *
+ * @example
+ *   familiesOf('gpt-4o-2099-01') // ['gpt-4o-2099-01', 'gpt-4o-2099', 'gpt-4o', 'gpt']
+ *   familiesOf('acme-chat-1')    // ['acme-chat-1', 'acme-chat'] (one word only for a brand)
+ */
 export function familiesOf(model: string): string[] {
   const words = model.toLowerCase().trim().split('-');
   const out: string[] = [];

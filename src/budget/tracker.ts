@@ -130,6 +130,9 @@ export class BudgetTracker {
   /**
    * The budget policy found the budget used up for practical purposes (see BudgetPolicy): its
    * snapshots say `exhausted` until the limit is changed.
+   *
+   * @example
+   *   if (policy.refusalExhausts(refusal)) tracker.declareExhausted(refusal.agentId);
    */
   declareExhausted(agentId: string): void {
     const ledger = this.ledgers.get(agentId);

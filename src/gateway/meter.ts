@@ -111,6 +111,9 @@ export class Meter {
    * What a refused agent reads in its SDK's exception: what happened (the budget, the spend and
    * what this call could cost at most) and what to do, with the exact route and a limit that
    * would let this call through.
+   *
+   * @example
+   *   throw new GatewayError('budget', meter.refusalMessage(refusal, 'gpt-4o'), false);
    */
   refusalMessage(r: BudgetRefusal, model: string): string {
     const route = `POST /api/agents/${r.agentId}/budget`;
