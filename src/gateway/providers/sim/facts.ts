@@ -65,7 +65,10 @@ export class PromptFacts {
     if (named !== undefined) return named;
     const words = identifierWords(name);
     const last = words[words.length - 1] ?? '';
-    if (LOCATION.test(last)) return this.afterPreposition();
+    if (/^(origin|from|source|departure)$/.test(last)) return this.afterPreposition('from');
+    if (/^(destination|to|target|arrival)$/.test(last)) return this.afterPreposition('to');
+    if (LOCATION.test(last)) return this.afterPreposition('in|at|for|to|from|near|of|around');
+    if (/^(expression|formula|equation|calculation|math)$/.test(last)) return /[-+(]?\d[\d\s.]*(?:[-+*/^%×÷][\s(]*\d[\d\s.)]*)+/.exec(this.text)?.[0].trim();
     if (PERSON.test(last)) return this.properNoun();
     if (FREE_TEXT.test(last)) return this.quoted() ?? (this.text.trim().slice(0, 200) || undefined);
     return undefined;
@@ -80,10 +83,10 @@ export class PromptFacts {
     return m ? Number(m[1]) : undefined;
   }
 
-  /** The first number anywhere in the prompt. */
-  anyNumber(): number | undefined {
-    const m = /-?\b\d+(?:\.\d+)?\b/.exec(this.text);
-    return m ? Number(m[0]) : undefined;
+  /** The prompt's number when it has exactly one: "John is 42" gives an age. */
+  onlyNumber(): number | undefined {
+    const all = this.text.match(/-?\b\d+(?:\.\d+)?\b/g) ?? [];
+    return all.length === 1 ? Number(all[0]) : undefined;
   }
 
   private byFormat(format: string | undefined): string | undefined {
@@ -120,8 +123,8 @@ export class PromptFacts {
   }
 
   /** "weather in Paris", "flights to New York": a capitalised phrase after a preposition. */
-  private afterPreposition(): string | undefined {
-    return /\b(?:in|at|for|to|from|near|of|around)\s+((?:the\s+)?[\p{Lu}][\p{L}'-]*(?:\s+[\p{Lu}][\p{L}'-]*)*)/u.exec(this.text)?.[1]?.replace(/^the\s+/, '');
+  private afterPreposition(prepositions: string): string | undefined {
+    return new RegExp(`\\b(?:${prepositions})\\s+((?:the\\s+)?[\\p{Lu}][\\p{L}'-]*(?:\\s+[\\p{Lu}][\\p{L}'-]*)*)`, 'u').exec(this.text)?.[1]?.replace(/^the\s+/, '');
   }
 
   /** A capitalised phrase that does not start a sentence: most likely a name. */

@@ -164,25 +164,27 @@ function arrayFor(s: JsonSchema, ctx: ValueContext, name: string, depth: number)
   return out;
 }
 
-function bounds(s: JsonSchema, integer: boolean): [number, number] {
+/** The schema's own limits (infinite where it sets none) and the range random draws come from. */
+function bounds(s: JsonSchema, integer: boolean): { min: number; max: number; lo: number; hi: number } {
   const exMin = typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum : s.exclusiveMinimum === true && typeof s.minimum === 'number' ? s.minimum : undefined;
   const exMax = typeof s.exclusiveMaximum === 'number' ? s.exclusiveMaximum : s.exclusiveMaximum === true && typeof s.maximum === 'number' ? s.maximum : undefined;
   const step = integer ? 1 : 0.01;
-  let lo = exMin !== undefined ? exMin + step : typeof s.minimum === 'number' ? s.minimum : undefined;
-  let hi = exMax !== undefined ? exMax - step : typeof s.maximum === 'number' ? s.maximum : undefined;
-  if (integer) (lo = lo === undefined ? lo : Math.ceil(lo)), (hi = hi === undefined ? hi : Math.floor(hi));
-  if (lo === undefined && hi === undefined) return [1, 100];
-  if (lo === undefined) return [hi! - 100 < 0 && hi! >= 0 ? 0 : hi! - 100, hi!];
-  if (hi === undefined) return [lo, lo + 100];
-  return [lo, Math.max(lo, hi)];
+  let min = exMin !== undefined ? exMin + step : typeof s.minimum === 'number' ? s.minimum : -Infinity;
+  let max = exMax !== undefined ? exMax - step : typeof s.maximum === 'number' ? s.maximum : Infinity;
+  if (integer) (min = Math.ceil(min)), (max = Math.floor(max));
+  max = Math.max(min, max);
+  if (min === -Infinity && max === Infinity) return { min, max, lo: 1, hi: 100 };
+  if (min === -Infinity) return { min, max, lo: max - 100 < 0 && max >= 0 ? 0 : max - 100, hi: max };
+  if (max === Infinity) return { min, max, lo: min, hi: min + 100 };
+  return { min, max, lo: min, hi: max };
 }
 
 function numberFor(s: JsonSchema, ctx: ValueContext, name: string, integer: boolean): number {
-  const [lo, hi] = bounds(s, integer);
+  const { min, max, lo, hi } = bounds(s, integer);
   const m = typeof s.multipleOf === 'number' && s.multipleOf > 0 ? s.multipleOf : integer ? 1 : 0;
-  const fits = (v: number) => Number.isFinite(v) && v >= lo && v <= hi && (!integer || Number.isInteger(v)) && (m === 0 || Math.abs(v / m - Math.round(v / m)) < 1e-9);
+  const fits = (v: number) => Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v)) && (m === 0 || Math.abs(v / m - Math.round(v / m)) < 1e-9);
   const known = ctx.known[name];
-  for (const c of [typeof known === 'number' ? known : undefined, ctx.facts.number(name)]) if (c !== undefined && fits(c)) return c;
+  for (const c of [typeof known === 'number' ? known : undefined, ctx.facts.number(name), ctx.facts.onlyNumber()]) if (c !== undefined && fits(c)) return c;
   if (m > 0) {
     const kLo = Math.ceil(lo / m);
     const kHi = Math.floor(hi / m);
