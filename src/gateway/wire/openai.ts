@@ -1,4 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { openaiParamsProblem } from './params.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -56,10 +57,11 @@ export const openaiWire: Wire = {
     if (b.stream_options !== undefined && b.stream_options !== null && (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options))) {
       return "Invalid type for 'stream_options': expected an object.";
     }
-    if (endpoint === 'chat') return checkMessages(b.messages);
+    if (endpoint === 'chat') return checkMessages(b.messages) ?? openaiParamsProblem('chat', b);
     if (endpoint === 'completions') {
       if (b.prompt === undefined) return "Missing required parameter: 'prompt'.";
       if (typeof b.prompt !== 'string' && !Array.isArray(b.prompt)) return "Invalid type for 'prompt': expected a string or an array.";
+      return openaiParamsProblem('completions', b);
     }
     if (endpoint === 'embeddings') {
       if (b.input === undefined) return "Missing required parameter: 'input'.";
