@@ -224,12 +224,20 @@ describe('what the provider refuses is refused the same way, and costs nothing',
     expect(after.spentUsd).toBe(before.spentUsd);
   });
 
-  it('100k-deep agent input is answered, not crashed on', async () => {
+  it('100k-deep agent input is refused with a 400, never a crash', async () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"weather in Paris"},{"role":"user","content":[{"type":"text","text":"hi","extra":${deep}}]}]}`;
-    const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-    expect(r.status).toBeLessThan(500);
-    const schema = '{"type":"object","properties":{"x":'.repeat(100_000) + '{}' + '}}'.repeat(100_000);
+    const post = (path: string, body: string) => fetch(`${t.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'content-type': 'application/json' }, body });
+    for (const [path, body] of [
+      ['/v1/chat/completions', `{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"input_audio","x":${deep}}]}]}`],
+      ['/v1/embeddings', `{"model":"text-embedding-3-small","input":[${deep}]}`],
+      ['/v1/messages', `{"model":"claude-3-5-haiku-latest","max_tokens":10,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":{"a":${deep}}}]},{"role":"user","content":"hi"}]}`],
+    ]) {
+      const r = await post(path!, body!);
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(await r.json())).toContain('The request body is nested deeper than 512 levels.');
+    }
+    // Deep enough for the schema check (64 levels), shallow enough to pass the body's (512).
+    const schema = '{"type":"object","properties":{"x":'.repeat(100) + '{}' + '}}'.repeat(100);
     const bad = await fetch(`${t.rt.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
