@@ -144,6 +144,19 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(JSON.parse(generate(req({ turns, format: { type: 'json_schema', schema } })).choices[0]!.text)).toEqual({ city: 'Oslo', temperature: -3 });
   });
 
+  it('json_object follows a schema or an example object the prompt gives', () => {
+    const fromExample = generate(req({ prompt: 'Ana is 31. Reply as JSON like {"name": "Bo", "age": 2, "tags": ["x"]}', format: { type: 'json_object' } })).choices[0]!;
+    expect(JSON.parse(fromExample.text)).toMatchObject({ name: 'Ana', age: 31, tags: expect.any(Array) });
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' }, level: { enum: ['low', 'high'] } }, required: ['ok', 'level'] };
+    const turns: SimTurn[] = [
+      { role: 'system', text: `Answer with JSON matching this schema: ${JSON.stringify(schema)}` },
+      { role: 'user', text: 'Is it high?' },
+    ];
+    const fromSchema = JSON.parse(generate(req({ turns, format: { type: 'json_object' } })).choices[0]!.text);
+    expect(schemaErrors(schema, fromSchema)).toEqual([]);
+    expect(fromSchema.level).toBe('high');
+  });
+
   it('n gives n distinct choices, each with well-formed logprobs', () => {
     const g = generate(req({ prompt: 'Describe the lead', n: 3, logprobs: { top: 5 } }));
     expect(g.choices).toHaveLength(3);

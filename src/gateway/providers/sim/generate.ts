@@ -1,8 +1,9 @@
 import { countTextTokens } from '../../../budget/index.js';
 import { chooseTools } from './choose.js';
 import { PromptFacts } from './facts.js';
+import { jsonHint } from './json-hint.js';
 import { logprobsFor } from './logprobs.js';
-import type { SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
+import type { JsonSchema, SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
 import { valueFor, type ValueContext } from './values.js';
 
 // Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
@@ -155,6 +156,7 @@ export function generate(req: SimRequest): SimGeneration {
   const calls = echo || (afterTool && req.toolChoice === 'auto') ? [] : chooseTools(req.tools, req.toolChoice, facts, req.parallelToolCalls);
   const choices: SimChoice[] = [];
   const texts = new Set<string>();
+  let hint: JsonSchema | false | undefined;
   for (let i = 0; i < req.n; i++) {
     const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
     const rng = seededRandom(seed);
@@ -172,7 +174,9 @@ export function generate(req: SimRequest): SimGeneration {
       raw = JSON.stringify(valueFor(req.format.schema, { ...ctx, root: req.format.schema }));
       json = true;
     } else if (req.format.type === 'json_object') {
-      raw = JSON.stringify({ answer: afterTool ? resultAnswer(results) : echo ? echo[1]! : prose() });
+      // JSON mode has no schema: follow one (or an example) the prompt gives, else a small object.
+      hint ??= jsonHint(req.turns) ?? false;
+      raw = JSON.stringify(hint ? valueFor(hint, { ...ctx, root: hint }) : { answer: afterTool ? resultAnswer(results) : echo ? echo[1]! : prose() });
       json = true;
     } else if (echo) raw = echo[1]!;
     else if (afterTool) raw = resultAnswer(results);
