@@ -202,6 +202,19 @@ describe('the simulator and deep agent input', () => {
   });
 });
 
+describe('schemas that multiply', () => {
+  it('end in a bounded answer instead of hanging: nested minItems, twin self-references, huge minLength and quantifiers', () => {
+    const arrays = { type: 'object', properties: { a: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string' } } } } }, required: ['a'] };
+    const twins = { type: 'object', properties: { l: { $ref: '#' }, r: { $ref: '#' } }, required: ['l', 'r'] };
+    const long = { type: 'object', properties: { s: { type: 'string', minLength: 1e9 }, p: { type: 'string', pattern: '^(a{1000}){1000}$' } }, required: ['s', 'p'], minProperties: 1e9 };
+    for (const schema of [arrays, twins, long]) {
+      const c = generate(req({ prompt: 'go', format: { type: 'json_schema', schema } })).choices[0]!;
+      expect(c.text.length).toBeLessThan(1_000_000);
+      expect(typeof JSON.parse(c.text)).toBe('object');
+    }
+  });
+});
+
 describe('fromPattern', () => {
   it('writes strings matching the patterns tools declare, and gives up on the rest', () => {
     for (const p of ['^[A-Z]{3}-\\d{4}$', '^(asc|desc)$', '^\\w+@\\w+\\.com$', '^[^0-9]{2,}x?$', '^(?:ab)+c*$', '^#[0-9a-fA-F]{6}$']) {

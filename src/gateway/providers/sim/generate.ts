@@ -4,7 +4,7 @@ import { PromptFacts } from './facts.js';
 import { jsonHint } from './json-hint.js';
 import { logprobsFor } from './logprobs.js';
 import type { JsonSchema, SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
-import { valueFor, type ValueContext } from './values.js';
+import { MAX_VALUES, valueFor, type ValueContext } from './values.js';
 
 // Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
 const SENTENCES = [
@@ -161,7 +161,7 @@ export function generate(req: SimRequest): SimGeneration {
     const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
     const rng = seededRandom(seed);
     let prose = (k = 0) => sentences(fnv1a(k === 0 ? seed : `${seed}\n#${k}`));
-    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose() };
+    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose(), work: { left: MAX_VALUES } };
     if (calls.length > 0) {
       const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
       const completionTokens = toolCalls.reduce((s, c) => s + countTextTokens(c.name, req.model) + countTextTokens(c.arguments, req.model), 0);
