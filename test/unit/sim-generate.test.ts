@@ -182,10 +182,18 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(generate(req({ prompt: 'Repeat exactly: a b c', tools: [weather] })).choices[0]!.text).toBe('a b c');
   });
 
-  it('max tokens cut JSON too, with finish length', () => {
+  it('max tokens cut prose on a word boundary and JSON inside its one long word, with finish length', () => {
     const c = generate(req({ prompt: 'x', format: { type: 'json_schema', schema: RICH }, maxTokens: 5 })).choices[0]!;
     expect(c.finish).toBe('length');
     expect(countTextTokens(c.text, 'gpt-4o')).toBeLessThanOrEqual(5);
+    expect(c.text.length).toBeGreaterThan(0);
+    const words = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(' ');
+    const cut = generate(req({ prompt: `Repeat exactly: ${words}`, maxTokens: 100 })).choices[0]!;
+    expect(cut.finish).toBe('length');
+    expect(words.startsWith(cut.text)).toBe(true);
+    expect(countTextTokens(cut.text, 'gpt-4o')).toBeLessThanOrEqual(100);
+    // One more word would not have fitted.
+    expect(countTextTokens(words.split(' ').slice(0, cut.text.split(' ').length + 1).join(' '), 'gpt-4o')).toBeGreaterThan(100);
   });
 });
 

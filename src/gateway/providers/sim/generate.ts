@@ -59,16 +59,28 @@ function sentences(seed: number): string {
   return out.join(' ');
 }
 
+/** How many of `units` (at least `keep`) fit in `maxTokens` joined by `sep`: a binary search,
+ * since each count is a BPE pass over the prefix and a long answer has thousands of units. */
+function unitsWithin(units: string[], sep: string, model: string, maxTokens: number, keep: number): number {
+  let lo = keep;
+  let hi = units.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (countTextTokens(units.slice(0, mid).join(sep), model) <= maxTokens) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Cut `text` to about `maxTokens` tokens on a word boundary (inside a word if it has none). */
 function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
   if (maxTokens === null || countTextTokens(text, model) <= maxTokens) return { text, cut: false };
-  const words = text.split(' ');
-  while (words.length > 1 && countTextTokens(words.join(' '), model) > maxTokens) words.pop();
   if (maxTokens === 0) return { text: '', cut: true };
-  if (words.length > 1 || countTextTokens(words[0]!, model) <= maxTokens) return { text: words.join(' '), cut: true };
+  const words = text.split(' ');
+  const k = unitsWithin(words, ' ', model, maxTokens, 1);
+  if (k > 1 || countTextTokens(words[0]!, model) <= maxTokens) return { text: words.slice(0, k).join(' '), cut: true };
   const parts = jsonPieces(words[0]!);
-  while (parts.length > 0 && countTextTokens(parts.join(''), model) > maxTokens) parts.pop();
-  return { text: parts.join(''), cut: true };
+  return { text: parts.slice(0, unitsWithin(parts, '', model, maxTokens, 0)).join(''), cut: true };
 }
 
 /** Word-sized deltas, spaces kept, like a real tokenizer-driven stream. */
