@@ -118,11 +118,13 @@ export class PromptFacts {
     const words = identifierWords(name);
     if (words.length === 0) return undefined;
     const re = new RegExp(`\\b${words.map(escape).join('[\\s_-]*')}\\b\\s*(?:(?:is|was|=|:|of|named|called|as|to|should be)\\s*)?`, 'gi');
-    for (let m = re.exec(this.text); m !== null; m = re.exec(this.text)) {
-      const rest = this.text.slice(m.index + m[0].length);
-      const value = /^"([^"]+)"|^'([^']+)'|^([\p{Lu}][\p{L}\p{N}'-]*(?:\s+[\p{Lu}][\p{L}\p{N}'-]*)*)|^([^\s,;!?"']+[^\s,;!?"'.])/u.exec(rest);
-      const v = value?.[1] ?? value?.[2] ?? value?.[3] ?? value?.[4];
-      if (v !== undefined && !STOP.has(v.toLowerCase())) return v;
+    // Sticky, so each try reads the text in place; a name mentioned often is tried a few times only.
+    const value = /"([^"]+)"|'([^']+)'|([\p{Lu}][\p{L}\p{N}'-]*(?:\s+[\p{Lu}][\p{L}\p{N}'-]*)*)|([^\s,;!?"']+[^\s,;!?"'.])/uy;
+    for (let m = re.exec(this.text), tries = 0; m !== null && tries < 20; m = re.exec(this.text), tries++) {
+      value.lastIndex = m.index + m[0].length;
+      const v = value.exec(this.text);
+      const found = v?.[1] ?? v?.[2] ?? v?.[3] ?? v?.[4];
+      if (found !== undefined && !STOP.has(found.toLowerCase())) return found;
       if (re.lastIndex === m.index) re.lastIndex++;
     }
     return undefined;

@@ -172,8 +172,9 @@ export function generate(req: SimRequest): SimGeneration {
   for (let i = 0; i < req.n; i++) {
     const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
     const rng = seededRandom(seed);
-    let prose = (k = 0) => sentences(fnv1a(k === 0 ? seed : `${seed}\n#${k}`));
-    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose(), work: { left: MAX_VALUES } };
+    let proseSeed = seed;
+    const prose = () => sentences(fnv1a(proseSeed));
+    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose, work: { left: MAX_VALUES } };
     if (calls.length > 0) {
       const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
       const completionTokens = toolCalls.reduce((s, c) => s + countTextTokens(c.name, req.model) + countTextTokens(c.arguments, req.model), 0);
@@ -194,10 +195,7 @@ export function generate(req: SimRequest): SimGeneration {
     else if (afterTool) raw = resultAnswer(results);
     else {
       // Choices differ: a repeated draw takes the next seed (a few tries are always enough).
-      for (let k = 0; k < 16 && texts.has(prose()); k++) {
-        const next = k + 1;
-        prose = () => sentences(fnv1a(`${seed}\n#${next}`));
-      }
+      for (let k = 1; k <= 16 && texts.has(prose()); k++) proseSeed = `${seed}\n#${k}`;
       raw = prose();
     }
     texts.add(raw);
