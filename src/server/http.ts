@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
-import { IronCageError } from '../core/errors.js';
+import { IronCageError, ValidationError } from '../core/errors.js';
 import type { ServerDeps } from './context.js';
 import { toErrorResponse, upgradeRefusal } from './errors.js';
 import { sendJson } from './io.js';
-import { HostGuard } from './hosts.js';
+import { HostGuard, singleHost } from './hosts.js';
 import { WsHub } from './ws.js';
 
 export interface ServerOptions {
@@ -46,7 +46,13 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const hostRefusal = (host: string | undefined) =>
     new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
+  const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (singleHost(req.rawHeaders) === null) {
+      const { status, body } = toErrorResponse(twoHosts);
+      sendJson(res, status, body, { connection: 'close' });
+      return;
+    }
     if (!guard.allowsHost(req.headers.host)) {
       const { status, body } = toErrorResponse(hostRefusal(req.headers.host));
       sendJson(res, status, body);
@@ -57,6 +63,10 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     void honoListener(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
+    if (singleHost(req.rawHeaders) === null) {
+      socket.end(upgradeRefusal(twoHosts));
+      return;
+    }
     if (!guard.allowsHost(req.headers.host)) {
       socket.end(upgradeRefusal(hostRefusal(req.headers.host)));
       return;

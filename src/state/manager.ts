@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, typ
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
+import { repairAgentRow, warnOnStderr } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
@@ -49,6 +50,7 @@ export class StateManager {
   private constructor(
     path: string,
     private readonly budgets: LiveBudgets | null,
+    private readonly warn: (message: string) => void,
   ) {
     this.path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -67,18 +69,18 @@ export class StateManager {
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     const sqlite = this.sqlite;
     storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer });
-    for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
+    for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, repairAgentRow(row, warn));
   }
 
   /**
    * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
-   * shown in status objects; without it they show the limit alone.
+   * shown in status objects; without it they show the limit alone. `warn`: see repairAgentRow.
    *
    * @example
    *   const state = StateManager.open('./iron_state.db', { budgets: tracker });
    */
-  static open(path: string, o: { budgets?: LiveBudgets } = {}): StateManager {
-    const sm = new StateManager(path, o.budgets ?? null);
+  static open(path: string, o: { budgets?: LiveBudgets; warn?: (message: string) => void } = {}): StateManager {
+    const sm = new StateManager(path, o.budgets ?? null, o.warn ?? warnOnStderr);
     sm.reapOrphans();
     return sm;
   }
@@ -271,8 +273,8 @@ export class StateManager {
     if (known) return this.view(known);
     const row = this.db.select().from(schema.agents).where(eq(schema.agents.id, id)).get();
     if (!row) return null;
-    this.agents.set(row.id, row);
-    return this.view(row);
+    this.agents.set(row.id, repairAgentRow(row, this.warn));
+    return this.view(this.agents.get(row.id)!);
   }
 
   listAgents(): AgentView[] {
