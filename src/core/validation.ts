@@ -68,8 +68,9 @@ export function checkUsd(usd: number, rules: UsdRules = {}): Micros | string {
  *   body.parse({ limitUsd: 5 }).limitUsd // 5_000_000
  */
 export function usdSchema(rules: UsdRules = {}) {
-  return z.number().transform((v, ctx): Micros => {
-    const r = checkUsd(v, rules);
+  // Not z.number(): it refuses Infinity (what JSON.parse makes of 1e400) as "expected number".
+  return z.unknown().transform((v, ctx): Micros => {
+    const r = typeof v === 'number' ? checkUsd(v, rules) : 'expected number';
     if (typeof r === 'string') {
       ctx.addIssue({ code: 'custom', message: r });
       return z.NEVER;
