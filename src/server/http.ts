@@ -16,8 +16,21 @@ export interface ServerOptions {
   corsOrigins: string[];
 }
 
+/**
+ * One row of the server's route table: a Hono route (`rest`), a raw prefix handled by plain
+ * Node (`raw`, any method: the LLM gateway, the tool proxy) or the WebSocket (`ws`). The RBAC
+ * test walks this table so a new route cannot ship without its row of expected access.
+ */
+export interface RouteRow {
+  method: string;
+  path: string;
+  surface: 'rest' | 'raw' | 'ws';
+}
+
 export interface RunningServer {
   port: number;
+  /** Every route this server answers; see RouteRow. */
+  routes: readonly RouteRow[];
   /** Base URL with the loopback name a user can open. */
   url: string;
   hub: WsHub;
@@ -40,7 +53,8 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const port = (server.address() as AddressInfo).port;
   const guard = new HostGuard(o.host, port, o.allowedHosts, o.corsOrigins);
   const full: ServerDeps = { ...deps, guard };
-  const honoListener = getRequestListener(createApp(full).fetch);
+  const app = createApp(full);
+  const honoListener = getRequestListener(app.fetch);
   const hub = new WsHub(full);
   const raw = deps.rawRoutes ?? [];
   const hostRefusal = (host: string | undefined) =>
@@ -80,6 +94,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const urlHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     port,
+    routes: routeTable(app.routes, raw),
     url: `http://${urlHost}:${port}`,
     hub,
     close: () =>
@@ -89,4 +104,25 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The route table: Hono's routes (its `app.use` middleware is registered as method ALL and is
+ * not a route), each raw prefix, and the WebSocket.
+ *
+ * @example
+ *   routeTable(app.routes, [{ prefix: '/v1/', handle }]) // [..., { method: '*', path: '/v1/*', surface: 'raw' }, { method: 'GET', path: '/ws', surface: 'ws' }]
+ */
+export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>, raw: ReadonlyArray<{ prefix: string }>): RouteRow[] {
+  const seen = new Set<string>();
+  const rows: RouteRow[] = [];
+  for (const r of hono) {
+    const key = `${r.method} ${r.path}`;
+    if (r.method === 'ALL' || seen.has(key)) continue;
+    seen.add(key);
+    rows.push({ method: r.method, path: r.path, surface: 'rest' });
+  }
+  for (const r of raw) rows.push({ method: '*', path: `${r.prefix}*`, surface: 'raw' });
+  rows.push({ method: 'GET', path: '/ws', surface: 'ws' });
+  return rows;
 }
