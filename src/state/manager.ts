@@ -19,6 +19,8 @@ export interface StoreDb {
   prepare(sql: string): Database.Statement;
   /** The StateManager's one write path: see Writer. */
   readonly writer: Writer;
+  /** Where a stored value repaired on load is reported (see repair.ts). */
+  readonly warn: (message: string) => void;
 }
 
 const storeDbs = new WeakMap<StateManager, StoreDb>();
@@ -68,7 +70,7 @@ export class StateManager {
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     const sqlite = this.sqlite;
-    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer });
+    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer, warn });
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, repairAgentRow(row, warn));
   }
 

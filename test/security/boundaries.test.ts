@@ -73,10 +73,18 @@ describe('money: one rule at every boundary', () => {
     try {
       const first = await startTestRuntime({ dir });
       const made = await (await first.api('/api/tokens', { method: 'POST', body: '{"role":"agent","name":"old","budgetUsd":5}' })).json();
+      const call = await fetch(`${first.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${made.token}`, 'content-type': 'application/json' },
+        body: '{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}',
+      });
+      expect(call.status).toBe(200);
       await first.rt.shutdown('test');
-      // What an older iron-cage let through: $1e300, and a garbled args column on another row.
+      // What an older iron-cage let through: $1e300, a garbled args column on another row, and
+      // a request whose cost (from a provider's absurd usage figures) is no safe integer.
       const db = new Database(join(dir, 'iron_state.db'));
       db.prepare('UPDATE agents SET limit_micros = ? WHERE id = ?').run(1e306, made.agentId);
+      expect(db.prepare('UPDATE llm_requests SET cost_micros = ? WHERE agent_id = ?').run(1e306, made.agentId).changes).toBe(1);
       db.prepare("INSERT INTO agents (id, name, kind, status, created_at, args) SELECT 'xx-broken', 'broken', kind, status, created_at, '{not json' FROM agents WHERE id = ?").run(made.agentId);
       db.close();
 
@@ -84,6 +92,8 @@ describe('money: one rule at every boundary', () => {
       try {
         expect(second.log()).toMatch(new RegExp(`WARN .*agents row "${made.agentId}": limit_micros 1e\\+306 .* using \\$1,000,000\\.00`));
         expect(second.log()).toMatch(/WARN .*agents row "xx-broken": args .* using \[\]/);
+        expect(second.log()).toMatch(new RegExp(`WARN .*llm_requests rows of agent "${made.agentId}": cost_micros sum to 1e\\+306`));
+        expect((await second.api(`/api/agents/${made.agentId}/costs`)).status).toBe(200);
         const status = await (await second.api(`/api/agents/${made.agentId}/status`)).json();
         expect(status.budget.limitUsd).toBe(1_000_000);
         expect((await second.api('/api/agents/xx-broken/status')).status).toBe(200);
