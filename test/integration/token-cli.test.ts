@@ -89,16 +89,10 @@ describe('iron-cage token', () => {
     const badBudget = token(['create', '--role', 'agent', '--name', 'x', '--budget', 'lots']);
     expect(badBudget.code).toBe(2);
     expect(badBudget.stderr).toMatch(/--budget: "lots" is not an amount in dollars/);
-    // The same rules as the API's budgetUsd: within $1,000,000, micro-dollar precision, above $0.
-    for (const [budget, message] of [
-      ['2000000', /--budget: must be at most \$1,000,000\.00/],
-      ['0.0000001', /--budget: "0.0000001" is not an amount in dollars/],
-      ['0', /--budget: must be more than \$0/],
-    ] as const) {
-      const r = token(['create', '--role', 'agent', '--name', 'x', '--budget', budget]);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(message);
-    }
+    // The same rules as the API's budgetUsd (each rule is unit-tested in boundary-rules.test.ts).
+    const tooMuch = token(['create', '--role', 'agent', '--name', 'x', '--budget', '2000000']);
+    expect(tooMuch.code).toBe(2);
+    expect(tooMuch.stderr).toMatch(/--budget: must be at most \$1,000,000\.00/);
     expect(token(['list', '--json']).stdout).not.toContain('"name":"x"');
   });
 });
