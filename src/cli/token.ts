@@ -2,7 +2,8 @@ import { createApiToken } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
-import { formatUsd, parseUsd } from '../core/money.js';
+import { formatUsd } from '../core/money.js';
+import { usdInput } from '../core/validation.js';
 import { LlmStore, StateManager } from '../state/index.js';
 
 export interface TokenArgs {
@@ -29,8 +30,9 @@ export async function runToken(a: TokenArgs): Promise<void> {
       const role = (a.role ?? 'agent') as 'agent' | 'viewer' | 'admin';
       let budgetMicros: number | null = null;
       if (a.budget !== undefined) {
-        budgetMicros = parseUsd(a.budget);
-        if (budgetMicros === null || budgetMicros <= 0) throw new ConfigError(`--budget: "${a.budget}" is not an amount in dollars above $0`);
+        const r = usdInput().safeParse(a.budget);
+        if (!r.success) throw new ConfigError(`--budget: ${r.error.issues[0]!.message}`);
+        budgetMicros = r.data;
       }
       const t = createApiToken(state, store, { role, name: a.name, budgetMicros });
       if (a.json) return out(JSON.stringify(t));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../budget/index.js';
-import { usdToMicros } from '../core/money.js';
+import { usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
 
 // Gateway, budget and alert keys of the config file (snake_case). Pricing tables are checked
@@ -52,7 +52,7 @@ export const gatewayFileSchema = {
       on_exhausted: z.enum(['stop', 'refuse']).optional(),
       default_max_output_tokens: z.number().int('must be a whole number').min(1).max(1_000_000).optional(),
       /** The smallest increase a budget warning offers ("Approve $25 increase"): a team's approval step. */
-      min_increase_usd: z.number().positive('must be more than 0').max(1_000_000, 'must be at most 1000000').optional(),
+      min_increase_usd: usdAmount.optional(),
     })
     .optional(),
   retry: z
@@ -162,7 +162,7 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
         thresholds: 'thresholds',
         onExhausted: 'on_exhausted',
         defaultMaxOutputTokens: 'default_max_output_tokens',
-        minIncreaseMicros: (b) => (b.min_increase_usd === undefined ? undefined : usdToMicros(b.min_increase_usd)),
+        minIncreaseMicros: 'min_increase_usd',
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     alerts: (l, cur) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseUsd } from '../core/money.js';
+import { usdInput } from '../core/validation.js';
 import type { FaultConfig } from '../reliability/index.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
@@ -8,19 +8,7 @@ import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.j
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
 // against this one schema on its own, so an error names where the bad value came from.
 
-const budget = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const micros = typeof v === 'number' ? (Number.isFinite(v) ? parseUsd(String(v)) : null) : parseUsd(v);
-  if (micros === null) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not an amount in dollars (try 50, 50.00 or $50)` });
-    return z.NEVER;
-  }
-  if (micros <= 0) {
-    const hint = String(v).trim() === '0' ? ' (if you typed --budget $50, your shell turned $5 into nothing: quote it or write 50)' : '';
-    ctx.addIssue({ code: 'custom', message: `must be more than $0${hint}` });
-    return z.NEVER;
-  }
-  return micros;
-});
+const budget = usdInput();
 
 const port = z.number().int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
 const nonNegInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { usdToMicros, type Micros } from '../core/money.js';
+import type { Micros } from '../core/money.js';
+import { usdSchema } from '../core/validation.js';
 import {
   ERROR_KINDS,
   SERVICE_NAME,
@@ -164,7 +165,8 @@ const service = z.strictObject({
   url: httpUrl,
   headers: headers.optional(),
   timeout_ms: posInt.max(600_000, 'must be at most 600000 (10 minutes)').optional(),
-  cost_per_call_usd: z.number().min(0, 'must be 0 or more').max(1000, 'must be at most 1000').optional(),
+  // Zero is allowed explicitly: a free service still gets breakers and a cache.
+  cost_per_call_usd: usdSchema({ allowZero: true, maxUsd: 1000 }).optional(),
   cache_ttl_s: seconds.optional(),
   cache_max_entries: posInt.max(1_000_000, 'must be at most 1000000').optional(),
   // null (or an empty `placeholder:` in YAML) means none; any other JSON value is served.
@@ -188,7 +190,7 @@ export const toolsSchema = z
         url: s.url,
         headers: s.headers ?? {},
         timeoutMs: s.timeout_ms ?? TOOL_DEFAULTS.timeoutMs,
-        costPerCallMicros: usdToMicros(s.cost_per_call_usd ?? 0),
+        costPerCallMicros: s.cost_per_call_usd ?? 0,
         cacheTtlMs: s.cache_ttl_s === undefined ? TOOL_DEFAULTS.cacheTtlMs : toMs(s.cache_ttl_s),
         cacheMaxEntries: s.cache_max_entries ?? TOOL_DEFAULTS.cacheMaxEntries,
         placeholder: s.placeholder == null ? null : { value: s.placeholder },

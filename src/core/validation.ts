@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import { formatUsd, MICROS_PER_USD, parseUsd, type Micros } from './money.js';
 
 /**
  * One zod issue as one precise phrase: `done: must be a whole number`, `unknown key 'budgte'`.
@@ -21,4 +22,86 @@ export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): strin
     default:
       return `${at}${issue.message}`;
   }
+}
+
+// Money rules shared by every boundary (API bodies, CLI flags, config keys), so a value one of
+// them accepts can never be refused later by another (e.g. by the budget tracker when a stored
+// limit is loaded at start-up).
+
+/** The largest amount any boundary accepts: $1,000,000, far above a real budget, far below float trouble. */
+export const MAX_USD = 1_000_000;
+
+export interface UsdRules {
+  /** Zero is refused unless a boundary says it means something there (a free tool call). */
+  allowZero?: boolean;
+  /** A tighter maximum in dollars than MAX_USD. */
+  maxUsd?: number;
+}
+
+/**
+ * Dollars → micro-dollars under the shared rules, or the reason it is refused. A value with
+ * more than six decimals is refused rather than rounded: `1e-12` silently becoming $0 is the
+ * bug this exists to prevent.
+ *
+ * @example
+ *   checkUsd(12.5)   // 12_500_000
+ *   checkUsd(1e-12)  // 'must have at most 6 decimal places (micro-dollars)'
+ */
+export function checkUsd(usd: number, rules: UsdRules = {}): Micros | string {
+  const max = Math.min(rules.maxUsd ?? MAX_USD, MAX_USD);
+  if (typeof usd !== 'number' || !Number.isFinite(usd)) return 'must be a finite number of dollars';
+  if (usd < 0) return rules.allowZero ? 'must be 0 or more' : 'must be more than $0';
+  if (usd > max) return `must be at most ${formatUsd(max * MICROS_PER_USD)}`;
+  const exact = usd * MICROS_PER_USD;
+  const micros = Math.round(exact);
+  // Tolerance for binary floats: 0.1 * 1e6 is 100000.00000000001, still a whole micro-dollar.
+  if (Math.abs(exact - micros) > Number.EPSILON * 8 * Math.max(1, exact)) return 'must have at most 6 decimal places (micro-dollars)';
+  if (micros === 0 && !rules.allowZero) return 'must be more than $0';
+  return micros;
+}
+
+/**
+ * A JSON number of dollars, checked by `checkUsd` and turned into micro-dollars.
+ *
+ * @example
+ *   const body = z.strictObject({ limitUsd: usdAmount.nullable() });
+ *   body.parse({ limitUsd: 5 }).limitUsd // 5_000_000
+ */
+export function usdSchema(rules: UsdRules = {}) {
+  // Not z.number(): it refuses Infinity (what JSON.parse makes of 1e400) as "expected number".
+  return z.unknown().transform((v, ctx): Micros => {
+    const r = typeof v === 'number' ? checkUsd(v, rules) : 'expected number';
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  });
+}
+
+/** Dollars, more than zero and at most MAX_USD, as micro-dollars: the default for every money input. */
+export const usdAmount = usdSchema();
+
+/**
+ * Dollars written by a person (a config key, a CLI flag): a number, or text like `50`, `$50`,
+ * `$1,250.50`; the same rules as `usdAmount` apply to either.
+ *
+ * @example
+ *   usdInput().parse('$1,250.5') // 1_250_500_000
+ */
+export function usdInput(rules: UsdRules = {}) {
+  return z.union([z.number(), z.string()]).transform((v, ctx): Micros => {
+    let r: Micros | string;
+    if (typeof v === 'number') r = checkUsd(v, rules);
+    else {
+      const micros = parseUsd(v);
+      r = micros === null ? `"${v}" is not an amount in dollars (try 50, 50.00 or $50; at most 6 decimal places)` : checkUsd(micros / MICROS_PER_USD, rules);
+    }
+    if (typeof r === 'string') {
+      const hint = r === 'must be more than $0' && String(v).trim() === '0' ? ' (if you typed --budget $50, your shell turned $5 into nothing: quote it or write 50)' : '';
+      ctx.addIssue({ code: 'custom', message: r + hint });
+      return z.NEVER;
+    }
+    return r;
+  });
 }

@@ -12,13 +12,14 @@ import {
   summarizeCosts,
 } from '../budget/index.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import { microsToUsd, usdToMicros } from '../core/money.js';
+import { microsToUsd } from '../core/money.js';
+import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 import type { Meter } from './meter.js';
 
 const budgetBody = z.strictObject({
-  limitUsd: z.number().positive('must be more than 0').max(1_000_000_000, 'must be at most 1000000000').nullable(),
+  limitUsd: usdAmount.nullable(),
 });
 
 export interface BudgetRoutesDeps {
@@ -41,7 +42,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const agent = d.state.agentBrief(id);
       if (!agent) throw new NotFoundError(`no agent ${id}`);
       const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
-      const limit = body.limitUsd === null ? null : usdToMicros(body.limitUsd);
+      const limit = body.limitUsd;
       d.meter.ensure(id, agent.limitMicros);
       const refused = d.meter.setLimit(id, limit, `${p.role} ${p.name}`);
       if (refused) throw new ConflictError(refused);

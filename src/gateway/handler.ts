@@ -6,7 +6,7 @@ import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { CircuitBreaker } from '../reliability/index.js';
-import { collect, readBody, sendJson } from '../server/index.js';
+import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
@@ -125,8 +125,9 @@ export class GatewayHandler {
     const text = (await readBody(req, this.d.config.maxRequestBytes)).toString('utf8');
     let json: unknown;
     try {
-      json = JSON.parse(text);
-    } catch {
+      json = parseBoundedJson(text);
+    } catch (e) {
+      if (e instanceof JsonTooDeepError) throw new GatewayError('invalid_request', e.message);
       throw new GatewayError('invalid_request', 'We could not parse the JSON body of your request. The body must be valid JSON.');
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.');

@@ -2,14 +2,14 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, createApiToken, ROLES, type TokenService } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
-import { usdToMicros } from '../core/money.js';
+import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 
 const tokenBody = z.strictObject({
   role: z.enum(ROLES),
   name: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
-  budgetUsd: z.number().positive('must be more than 0').nullable().optional(),
+  budgetUsd: usdAmount.nullable().optional(),
 });
 
 export interface TokenRoutesDeps {
@@ -24,7 +24,7 @@ export function tokenRoutes(d: TokenRoutesDeps) {
     app.post('/api/tokens', async (c) => {
       assertRole(c.get('principal'), 'admin');
       const body = parseWith(tokenBody, parseJsonBody(await c.req.text()));
-      const created = createApiToken(d.state, d.llm, { role: body.role, name: body.name, budgetMicros: body.budgetUsd == null ? null : usdToMicros(body.budgetUsd) });
+      const created = createApiToken(d.state, d.llm, { role: body.role, name: body.name, budgetMicros: body.budgetUsd ?? null });
       return c.json(created, 201);
     });
 

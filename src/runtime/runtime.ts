@@ -70,7 +70,7 @@ export class Runtime {
     const startedAt = Date.now();
     // One budget ledger: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
-    const state = StateManager.open(config.db, { budgets, onWarning: (m) => logger.warn(m) });
+    const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
@@ -9,13 +10,21 @@ import { dashboardDir, loadDashboard, mountDashboard } from './static.js';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
+/** The request's connection died before its body was whole (@hono/node-server puts the Node request in `env`). */
+function clientGone(c: Context<AppEnv>): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming !== undefined && !incoming.complete && (incoming.destroyed || incoming.errored !== null);
+}
+
 export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const answer = (err: unknown, c: Context<AppEnv>) => {
     const { status, body, unexpected, headers } = toErrorResponse(err);
     for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
-    if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
+    // A client that hangs up mid-body makes reading it throw: its business, not a server fault.
+    if (unexpected && clientGone(c)) deps.logger.debug(`${c.req.method} ${c.req.path}: the client closed the connection before the body ended`);
+    else if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
     // The rest of an oversized body was never read: the connection cannot be reused.
     if (status === 413) c.header('connection', 'close');
     return c.json(body, status as 400);

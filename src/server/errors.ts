@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { IronCageError, TooManyAttemptsError, ValidationError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
+import { JsonTooDeepError, parseBoundedJson } from './io.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -35,8 +36,9 @@ export function parseJsonBody(text: string, { optional = false } = {}): unknown 
     throw new ValidationError('request body must be a JSON object', 'invalid_json');
   }
   try {
-    return JSON.parse(text);
+    return parseBoundedJson(text);
   } catch (e) {
+    if (e instanceof JsonTooDeepError) throw e;
     // Not the parser's own message: it quotes the text around the error, which may be a secret
     // value or a password, and this message is answered, logged and audited.
     const at = /position (\d+)/.exec((e as Error).message)?.[1];

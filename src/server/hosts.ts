@@ -1,6 +1,24 @@
 import { isIP } from 'node:net';
 
 /**
+ * The request's one Host header, or null when it sent several: Node keeps only the first in
+ * `req.headers`, while a proxy in front of us may have routed on another, so the guard would
+ * check a name nobody used.
+ *
+ * @example
+ *   singleHost(req.rawHeaders) // 'localhost:8080', or null for two Host lines
+ */
+export function singleHost(rawHeaders: string[]): string | undefined | null {
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'host') continue;
+    if (host !== undefined) return null;
+    host = rawHeaders[i + 1]!;
+  }
+  return host;
+}
+
+/**
  * DNS-rebinding guard. A page on evil.example can make a browser resolve its own name to
  * 127.0.0.1 and talk to us; the Host header still says evil.example. So we answer only when
  * Host names us: an IP literal, localhost, the bound host, or one configured explicitly,

@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
-import { IronCageError } from '../core/errors.js';
+import { IronCageError, ValidationError } from '../core/errors.js';
 import type { ServerDeps } from './context.js';
 import { toErrorResponse, upgradeRefusal } from './errors.js';
 import { sendJson } from './io.js';
-import { HostGuard } from './hosts.js';
+import { HostGuard, singleHost } from './hosts.js';
 import { WsHub } from './ws.js';
 
 export interface ServerOptions {
@@ -16,8 +16,21 @@ export interface ServerOptions {
   corsOrigins: string[];
 }
 
+/**
+ * One row of the server's route table: a Hono route (`rest`), a raw prefix handled by plain
+ * Node (`raw`, any method: the LLM gateway, the tool proxy) or the WebSocket (`ws`). The RBAC
+ * test walks this table so a new route cannot ship without its row of expected access.
+ */
+export interface RouteRow {
+  method: string;
+  path: string;
+  surface: 'rest' | 'raw' | 'ws';
+}
+
 export interface RunningServer {
   port: number;
+  /** Every route this server answers; see RouteRow. */
+  routes: readonly RouteRow[];
   /** Base URL with the loopback name a user can open. */
   url: string;
   hub: WsHub;
@@ -40,13 +53,20 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const port = (server.address() as AddressInfo).port;
   const guard = new HostGuard(o.host, port, o.allowedHosts, o.corsOrigins);
   const full: ServerDeps = { ...deps, guard };
-  const honoListener = getRequestListener(createApp(full).fetch);
+  const app = createApp(full);
+  const honoListener = getRequestListener(app.fetch);
   const hub = new WsHub(full);
   const raw = deps.rawRoutes ?? [];
   const hostRefusal = (host: string | undefined) =>
     new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
+  const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (singleHost(req.rawHeaders) === null) {
+      const { status, body } = toErrorResponse(twoHosts);
+      sendJson(res, status, body, { connection: 'close' });
+      return;
+    }
     if (!guard.allowsHost(req.headers.host)) {
       const { status, body } = toErrorResponse(hostRefusal(req.headers.host));
       sendJson(res, status, body);
@@ -57,6 +77,10 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     void honoListener(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
+    if (singleHost(req.rawHeaders) === null) {
+      socket.end(upgradeRefusal(twoHosts));
+      return;
+    }
     if (!guard.allowsHost(req.headers.host)) {
       socket.end(upgradeRefusal(hostRefusal(req.headers.host)));
       return;
@@ -70,6 +94,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const urlHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     port,
+    routes: routeTable(app.routes, raw),
     url: `http://${urlHost}:${port}`,
     hub,
     close: () =>
@@ -79,4 +104,25 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * The route table: Hono's routes (its `app.use` middleware is registered as method ALL and is
+ * not a route), each raw prefix, and the WebSocket.
+ *
+ * @example
+ *   routeTable(app.routes, [{ prefix: '/v1/', handle }]) // [..., { method: '*', path: '/v1/*', surface: 'raw' }, { method: 'GET', path: '/ws', surface: 'ws' }]
+ */
+export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>, raw: ReadonlyArray<{ prefix: string }>): RouteRow[] {
+  const seen = new Set<string>();
+  const rows: RouteRow[] = [];
+  for (const r of hono) {
+    const key = `${r.method} ${r.path}`;
+    if (r.method === 'ALL' || seen.has(key)) continue;
+    seen.add(key);
+    rows.push({ method: r.method, path: r.path, surface: 'rest' });
+  }
+  for (const r of raw) rows.push({ method: '*', path: `${r.prefix}*`, surface: 'raw' });
+  rows.push({ method: 'GET', path: '/ws', surface: 'ws' });
+  return rows;
 }

@@ -1,4 +1,4 @@
-export { startServer, type RunningServer, type ServerOptions } from './http.js';
+export { routeTable, startServer, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
 export type { AgentControl, AppEnv, RawRoute, ServerDeps } from './context.js';
 export { parseJsonBody, parseWith, toErrorResponse } from './errors.js';
-export { BodyReadError, collect, readBody, sendJson } from './io.js';
+export { BodyReadError, collect, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, sendJson } from './io.js';

@@ -96,3 +96,59 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
   return bytes;
 }
+
+/** How deeply JSON from a client may nest. Real payloads stay under 20; every recursive walk downstream (zod, redaction, stringify, a provider) stays far from the stack's end. */
+export const MAX_JSON_DEPTH = 64;
+
+/** JSON nested deeper than the limit: refused before anything recursive walks it. */
+export class JsonTooDeepError extends ValidationError {
+  constructor(readonly limit: number) {
+    super(`JSON nested deeper than ${limit} levels`, 'json_too_deep');
+  }
+}
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The deepest nesting of `[`/`{` in JSON text, counted in one loop (no recursion, so the check
+ * itself cannot overflow), ignoring brackets inside strings. Stops early once past `limit`.
+ *
+ * @example
+ *   jsonDepth('{"a":[1,{"b":"[["}]}') // 3
+ */
+export function jsonDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return max;
+}
+
+/**
+ * JSON.parse with the depth limit every route shares: too deep → `JsonTooDeepError` (a 400),
+ * checked before parsing. Syntax errors are JSON.parse's own SyntaxError, for the caller to word.
+ *
+ * @example
+ *   const body = parseBoundedJson(text); // throws JsonTooDeepError on '[[[[…'
+ */
+export function parseBoundedJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  if (jsonDepth(text, maxDepth) > maxDepth) throw new JsonTooDeepError(maxDepth);
+  return JSON.parse(text);
+}

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Statement } from 'better-sqlite3';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { repairSpend } from './repair.js';
 import { apiTokens, llmRequests, type ApiTokenRow, type LlmRequestRow } from './schema.js';
 
 export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string };
@@ -71,7 +72,7 @@ export class LlmStore {
       .from(llmRequests)
       .groupBy(llmRequests.agentId)
       .all();
-    return new Map(rows.map((r) => [r.agentId, r.total]));
+    return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn)]));
   }
 
   /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */

@@ -6,6 +6,7 @@ import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, typ
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrations.js';
+import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
@@ -18,6 +19,8 @@ export interface StoreDb {
   prepare(sql: string): Database.Statement;
   /** The StateManager's one write path: see Writer. */
   readonly writer: Writer;
+  /** Where a stored value repaired on load is reported (see repair.ts). */
+  readonly warn: PermissionWarning;
 }
 
 const storeDbs = new WeakMap<StateManager, StoreDb>();
@@ -49,7 +52,7 @@ export class StateManager {
   private constructor(
     path: string,
     private readonly budgets: LiveBudgets | null,
-    warn: PermissionWarning,
+    private readonly warn: PermissionWarning,
   ) {
     this.path = path;
     if (path !== ':memory:') prepareStateFile(path, warn);
@@ -68,20 +71,21 @@ export class StateManager {
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     const sqlite = this.sqlite;
-    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer });
-    for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, row);
+    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer, warn });
+    for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, repairAgentRow(row, warn));
   }
 
   /**
    * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
    * shown in status objects; without it they show the limit alone. The files are the
-   * operator's alone (0600); `onWarning` hears of any found wider and tightened.
+   * operator's alone (0600); `warn` hears of files found wider (and tightened) and of stored rows
+   * repaired at load (see repairAgentRow).
    *
    * @example
-   *   const state = StateManager.open('./iron_state.db', { budgets: tracker, onWarning: (m) => logger.warn(m) });
+   *   const state = StateManager.open('./iron_state.db', { budgets: tracker, warn: (m) => logger.warn(m) });
    */
-  static open(path: string, o: { budgets?: LiveBudgets; onWarning?: PermissionWarning } = {}): StateManager {
-    const sm = new StateManager(path, o.budgets ?? null, o.onWarning ?? emitPermissionWarning);
+  static open(path: string, o: { budgets?: LiveBudgets; warn?: PermissionWarning } = {}): StateManager {
+    const sm = new StateManager(path, o.budgets ?? null, o.warn ?? emitPermissionWarning);
     sm.reapOrphans();
     return sm;
   }
@@ -275,8 +279,8 @@ export class StateManager {
     if (known) return this.view(known);
     const row = this.db.select().from(schema.agents).where(eq(schema.agents.id, id)).get();
     if (!row) return null;
-    this.agents.set(row.id, row);
-    return this.view(row);
+    this.agents.set(row.id, repairAgentRow(row, this.warn));
+    return this.view(this.agents.get(row.id)!);
   }
 
   listAgents(): AgentView[] {

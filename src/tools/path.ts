@@ -23,10 +23,14 @@ export type ParsedToolUrl = { ok: true; target: ToolTarget } | { ok: false; mess
 
 const bad = (message: string): ParsedToolUrl => ({ ok: false, message });
 
-/** Percent-decode until stable, so `%252e%252e` is seen as the `..` it becomes after two decodings. */
+/**
+ * Percent-decode until stable, so `%252e%252e` (or the same encoded five times) is seen as the
+ * `..` it becomes after enough decodings. Each decoding that changes the text shortens it, so
+ * the loop ends; null when an encoding is malformed.
+ */
 function decodeFully(segment: string): string | null {
   let current = segment;
-  for (let i = 0; i < 4 && current.includes('%'); i++) {
+  while (current.includes('%')) {
     let next: string;
     try {
       next = decodeURIComponent(current);
@@ -38,6 +42,10 @@ function decodeFully(segment: string): string | null {
   }
   return current;
 }
+
+// `.`/`..` with or without `;params`: servlet containers (Tomcat, Jetty) drop a segment's
+// `;…` before resolving dot segments, so `..;/` climbs out just like `../`.
+const DOT_SEGMENT = /^\.{1,2}(;.*)?$/;
 
 function show(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
@@ -67,7 +75,7 @@ export function parseToolUrl(rawUrl: string): ParsedToolUrl {
     if (decoded === null) return bad(`malformed percent-encoding in ${show(raw)}`);
     if (CONTROL.test(decoded)) return bad('the path contains encoded control characters');
     if (decoded.includes('\\')) return bad('backslashes are not allowed in a tool path');
-    if (decoded.split('/').some((part) => part === '.' || part === '..')) {
+    if (decoded.split('/').some((part) => DOT_SEGMENT.test(part))) {
       return bad("'.' and '..' segments are not allowed: the path must stay under the service's base URL");
     }
     if (i === 0 && SCHEME.test(decoded)) return bad('absolute URLs are not allowed: give a path under the service');

@@ -88,7 +88,11 @@ describe('iron-cage token', () => {
     expect(noName.stderr).toMatch(/--name: required/);
     const badBudget = token(['create', '--role', 'agent', '--name', 'x', '--budget', 'lots']);
     expect(badBudget.code).toBe(2);
-    expect(badBudget.stderr).toMatch(/--budget: "lots" is not an amount in dollars above \$0/);
+    expect(badBudget.stderr).toMatch(/--budget: "lots" is not an amount in dollars/);
+    // The same rules as the API's budgetUsd (each rule is unit-tested in boundary-rules.test.ts).
+    const tooMuch = token(['create', '--role', 'agent', '--name', 'x', '--budget', '2000000']);
+    expect(tooMuch.code).toBe(2);
+    expect(tooMuch.stderr).toMatch(/--budget: must be at most \$1,000,000\.00/);
     expect(token(['list', '--json']).stdout).not.toContain('"name":"x"');
   });
 });

@@ -36,6 +36,12 @@ describe('tool paths', () => {
     expect(why('/tools/a%20b/x')).toMatch(/is not a service name/);
     expect(why('/tools/s/../x')).toMatch(/'\.\.' segments are not allowed/);
     expect(why('/tools/s/%252e%252e/x')).toMatch(/'\.\.' segments are not allowed/);
+    // Decoded until stable, however many times; `;params` do not hide a dot segment.
+    expect(why('/tools/s/%252525252e%252525252e/x')).toMatch(/'\.\.' segments are not allowed/);
+    expect(why('/tools/s/..;/x')).toMatch(/'\.\.' segments are not allowed/);
+    expect(why('/tools/s/a/.;jsessionid=1/x')).toMatch(/'\.\.' segments are not allowed/);
+    expect(why('/tools/s/%2e%2e%3bx/y')).toMatch(/'\.\.' segments are not allowed/);
+    expect(why('/tools/s/v1.2;rev=3/a..b')).toBe('accepted');
     expect(why('/tools/s//h/x')).toMatch(/empty path segments/);
     expect(why('/tools/s/javascript:alert(1)')).toMatch(/absolute URLs/);
     expect(why('/tools/s/a\\b')).toMatch(/backslashes/);

@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { keyPathFor, loadOrCreateKey } from '../../src/auth/index.js';
+import { DEFAULTS } from '../../src/config/index.js';
+import type { RouteRow } from '../../src/server/index.js';
+import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { raw } from '../tools/helpers.js';
+import { Upstream, withTools } from '../tools/upstream.js';
+
+// The RBAC matrix: every caller × every route the server answers, the route list read from the
+// running server's own table (RunningServer.routes), so a route added without a row in EXPECTED
+// fails the first test below. Each cell is one real request; its status is asserted exactly.
+//
+// Requests are shaped so that a caller who is let in is stopped right after, without side
+// effects: bodies are not JSON (400 once past the role check), ids name nothing (404).
+
+/**
+ * How each kind of caller is expected to fare. `self`: a supervised agent's token on its own
+ * agent; `external`: an agent API token on its own (external) agent, as `self` unless given;
+ * `other`: an agent token on an agent not its own.
+ */
+interface Access {
+  anon: number;
+  admin: number;
+  viewer: number;
+  self: number;
+  external?: number;
+  other: number;
+}
+
+const PUBLIC = (status: number): Access => ({ anon: status, admin: status, viewer: status, self: status, other: status });
+/** Admin only: a viewer or an agent is refused (403) after the token is verified. */
+const ADMIN = (admin: number): Access => ({ anon: 401, admin, viewer: 403, self: 403, other: 403 });
+/** Anyone signed in may read; an agent token sees only its own agent (another one does not exist for it). */
+const READ = (ok: number): Access => ({ anon: 401, admin: ok, viewer: ok, self: ok, other: 404 });
+/** Lists anyone signed in may read: an agent token's list holds its own agent only (filtered, not refused). */
+const LIST = (ok: number): Access => ({ anon: 401, admin: ok, viewer: ok, self: ok, other: ok });
+/** People only (admins and viewers): no agent token. */
+const STAFF = (ok: number): Access => ({ anon: 401, admin: ok, viewer: ok, self: 403, other: 403 });
+/** Admins and the agent itself act; viewers are read-only. */
+const ACT = (ok: number): Access => ({ anon: 401, admin: ok, viewer: 403, self: ok, other: 404 });
+
+const EXPECTED: Record<string, Access> = {
+  'GET /api/health': PUBLIC(200),
+  'POST /api/login': PUBLIC(400),
+  'GET /api/whoami': LIST(200),
+  'GET /api/agents': LIST(200),
+  'GET /api/agents/:id/status': READ(200),
+  'GET /api/agents/:id/metrics': READ(200),
+  'GET /api/agents/:id/performance': READ(200),
+  'POST /api/agents/:id/stop': ACT(400),
+  'POST /api/agents/:id/progress': ACT(400),
+  'POST /api/agents/:id/events': ACT(400),
+  'POST /api/agents/:id/checkpoints': ACT(400),
+  'GET /api/agents/:id/checkpoint': { anon: 401, admin: 404, viewer: 403, self: 404, other: 404 },
+  'GET /api/events': LIST(200),
+  'GET /api/audit/pii': ADMIN(200),
+  'GET /api/agents/:id/protection': READ(200),
+  'POST /api/agents/:id/budget': ADMIN(400),
+  'GET /api/agents/:id/costs': READ(200),
+  'GET /api/gateway/providers': LIST(200),
+  'POST /api/tokens': ADMIN(400),
+  'GET /api/tokens': ADMIN(200),
+  'DELETE /api/tokens/:id': ADMIN(404),
+  'GET /api/breakers': LIST(200),
+  'GET /api/breakers/:service': LIST(200),
+  'POST /api/breakers/:service/reset': ADMIN(400),
+  'GET /api/faults': STAFF(200),
+  'POST /api/faults': ADMIN(400),
+  'DELETE /api/faults/:id': ADMIN(404),
+  'DELETE /api/faults': ADMIN(200),
+  'GET /api/tools/calls': LIST(200),
+  'GET /api/secrets': STAFF(200),
+  'POST /api/secrets': ADMIN(400),
+  'GET /api/secrets/status': STAFF(200),
+  'GET /api/secrets/audit': STAFF(200),
+  'GET /api/secrets/:id': STAFF(404),
+  'PUT /api/secrets/:id': ADMIN(404),
+  'DELETE /api/secrets/:id': ADMIN(404),
+  // A running supervised agent fetches its secrets; an external agent has no run to give them to.
+  'GET /api/agents/:id/secrets': { anon: 401, admin: 200, viewer: 403, self: 200, external: 403, other: 403 },
+  'GET /api/users': ADMIN(200),
+  'POST /api/users': ADMIN(400),
+  'DELETE /api/users/:name': ADMIN(404),
+  'GET /': PUBLIC(200),
+  'GET /assets/:name': PUBLIC(404),
+  // The LLM gateway: only agent tokens make calls (each is metered against an agent's budget).
+  '* /v1/*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
+  // The tool proxy: agents (and admins, for trying a service by hand) reach services; viewers cannot.
+  '* /tools/*': { anon: 401, admin: 200, viewer: 403, self: 200, other: 200 },
+  'GET /ws': { anon: 401, admin: 101, viewer: 101, self: 101, other: 101 },
+};
+
+type Kind = keyof Access;
+const expected = (a: Access, k: Kind): number => (k === 'external' ? (a.external ?? a.self) : a[k]!);
+interface Caller {
+  name: string;
+  kind: Kind;
+  token: string | null;
+  /** The agent id `:id` names for this caller. */
+  agentId: string;
+}
+
+let t: TestRuntime;
+let svc: Upstream;
+let callers: Caller[];
+
+beforeAll(async () => {
+  svc = await Upstream.start();
+  t = await startTestRuntime({
+    config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway } },
+    agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },
+    // An open vault, so its routes answer by role rather than "locked".
+    env: { IRON_CAGE_MASTER_KEY: 'rbac-matrix-master-key-0123456789' },
+  });
+  await until(() => t.log().includes('sleeper ready'));
+  const supervised = t.rt.agentId!;
+  const tokens = t.rt.tokens;
+  const apiToken = async (role: string, name: string) =>
+    (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role, name }) })).json()) as { id: string; token: string; agentId: string | null };
+  const [apiAdmin, apiViewer, apiAgent, revoked] = await Promise.all([apiToken('admin', 'rbac-admin'), apiToken('viewer', 'rbac-viewer'), apiToken('agent', 'rbac-agent'), apiToken('viewer', 'rbac-revoked')]);
+  expect((await t.api(`/api/tokens/${revoked.id}`, { method: 'DELETE' })).status).toBe(200);
+  // Signed with the server's own key, valid in every way but its `exp`, an hour ago.
+  const { key } = loadOrCreateKey(keyPathFor(t.rt.config.db));
+  const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+  const expired = await new SignJWT({ role: 'admin', name: 'expired' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('iron-cage').setIssuedAt(hourAgo - 60).setExpirationTime(hourAgo).sign(key);
+  callers = [
+    { name: 'no token', kind: 'anon', token: null, agentId: supervised },
+    { name: 'garbage token', kind: 'anon', token: 'not-a-token', agentId: supervised },
+    { name: 'expired admin JWT', kind: 'anon', token: expired, agentId: supervised },
+    { name: 'revoked API token', kind: 'anon', token: revoked.token, agentId: supervised },
+    { name: 'admin JWT', kind: 'admin', token: t.rt.adminToken, agentId: supervised },
+    { name: 'admin API token', kind: 'admin', token: apiAdmin.token, agentId: supervised },
+    { name: 'viewer JWT', kind: 'viewer', token: await tokens.issue({ role: 'viewer', name: 'viewer' }), agentId: supervised },
+    { name: 'viewer API token', kind: 'viewer', token: apiViewer.token, agentId: supervised },
+    { name: 'agent JWT (own agent)', kind: 'self', token: await tokens.issue({ role: 'agent', name: supervised, agentId: supervised }), agentId: supervised },
+    { name: 'agent API token (own agent)', kind: 'external', token: apiAgent.token, agentId: apiAgent.agentId! },
+    { name: 'agent JWT (another agent)', kind: 'other', token: await tokens.issue({ role: 'agent', name: 'ot-00000000', agentId: 'ot-00000000' }), agentId: supervised },
+  ];
+});
+afterAll(async () => {
+  await t?.stop();
+  await svc?.close();
+});
+
+const key = (r: RouteRow) => `${r.method} ${r.path}`;
+
+/** Ids that name nothing, so a caller let in stops at 404 instead of changing anything. */
+const PARAMS: Record<string, string> = { service: 'echo' };
+
+function concretePath(path: string, c: Caller): string {
+  return path
+    .replace('/api/secrets/:id', '/api/secrets/secret-0000000000000000')
+    .replace(/^\/api\/(tokens|faults)\/:id$/, (_m, what: string) => `/api/${what}/no-such-${what}`)
+    .replace('/assets/:name', '/assets/no-such-asset.js')
+    .replace(':id', c.agentId)
+    .replace(/:(\w+)/g, (_m, p: string) => PARAMS[p] ?? `no-such-${p}`);
+}
+
+async function probe(r: RouteRow, c: Caller): Promise<number[]> {
+  if (r.surface === 'ws') return [await wsStatus(c.token)];
+  if (r.surface === 'raw' && r.path === '/v1/*') {
+    // Every gateway endpoint, each refused or let in alike: the prefix is one row.
+    const calls = [
+      raw(t.rt.url, 'POST', '/v1/chat/completions', { token: c.token, body: 'not json' }),
+      raw(t.rt.url, 'POST', '/v1/completions', { token: c.token, body: 'not json' }),
+      raw(t.rt.url, 'POST', '/v1/embeddings', { token: c.token, body: 'not json' }),
+      raw(t.rt.url, 'POST', '/v1/messages', { token: c.token, body: 'not json' }),
+    ];
+    return (await Promise.all(calls)).map((x) => x.status);
+  }
+  if (r.surface === 'raw' && r.path === '/tools/*') return [(await raw(t.rt.url, 'GET', '/tools/echo/rbac', { token: c.token })).status];
+  const body = r.method === 'POST' || r.method === 'PUT' ? 'not json' : undefined;
+  return [(await raw(t.rt.url, r.method, concretePath(r.path, c), { token: c.token, body, headers: { 'content-type': 'application/json' } })).status];
+}
+
+function wsStatus(token: string | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${t.rt.url.replace('http', 'ws')}/ws`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode!);
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('error', (e) => reject(e));
+  });
+}
+
+describe('RBAC matrix', () => {
+  it('every route the server answers has a row of expected access, and every row is a route', () => {
+    const routes = t.rt.server.routes.map(key).sort();
+    expect(routes.filter((k) => !(k in EXPECTED)), 'routes without a row in EXPECTED').toEqual([]);
+    expect(Object.keys(EXPECTED).filter((k) => !routes.includes(k)), 'rows in EXPECTED for no route').toEqual([]);
+  });
+
+  it('every caller gets exactly the expected status on every route', async () => {
+    const wrong: string[] = [];
+    for (const r of t.rt.server.routes) {
+      const want = EXPECTED[key(r)];
+      if (!want) continue; // reported by the test above
+      for (const c of callers) {
+        for (const got of await probe(r, c)) {
+          if (got !== expected(want, c.kind)) wrong.push(`${key(r)} as ${c.name}: ${got}, expected ${expected(want, c.kind)}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
