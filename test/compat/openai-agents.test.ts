@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, run, tool, type Model } from '@openai/agents';
+import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatServer } from '../helpers/compat.js';
+
+// The OpenAI Agents SDK (`@openai/agents`). Its default (an Agent with a model name) uses the
+// Responses API through an OpenAI client it builds from OPENAI_BASE_URL / OPENAI_API_KEY, which
+// iron-cage exports; the chat-completions model is the SDK's documented alternative.
+let s: CompatServer;
+beforeAll(async () => {
+  s = await startCompatServer('openai-agents');
+  exportAgentEnv(s);
+  // As the README tells users: the SDK's traces would go straight to api.openai.com, past the cage.
+  process.env.OPENAI_AGENTS_DISABLE_TRACING = '1';
+});
+afterAll(async () => s?.stop());
+
+const weather = tool({
+  name: WEATHER.name,
+  description: WEATHER.description,
+  parameters: WEATHER.args,
+  execute: async ({ city }) => JSON.stringify(WEATHER.result(city)),
+});
+
+describe.each([
+  { api: 'the Responses API (default)', endpoint: 'responses', model: (): string | Model => 'gpt-4o-mini' },
+  { api: 'chat completions (OpenAIChatCompletionsModel)', endpoint: 'chat', model: (): string | Model => new OpenAIChatCompletionsModel(new OpenAI(), 'gpt-4o-mini') },
+])('@openai/agents on $api', ({ endpoint, model }) => {
+  it('text: run', async () => {
+    const agent = new Agent({ name: 'echo', instructions: 'Answer briefly.', model: model() });
+    const r = await metered(s, s.agent, [endpoint], () => run(agent, 'Repeat exactly: agents hello'));
+    expect(r.finalOutput).toBe('agents hello');
+  });
+
+  it('stream: run with stream: true', async () => {
+    const agent = new Agent({ name: 'echo', instructions: 'Answer briefly.', model: model() });
+    const text = await metered(s, s.agent, [endpoint], async () => {
+      const r = await run(agent, 'Repeat exactly: agents streamed words', { stream: true });
+      let out = '';
+      for await (const d of r.toTextStream()) out += d;
+      await r.completed;
+      return out;
+    });
+    expect(text).toBe('agents streamed words');
+  });
+
+  it('tools: Agent + tool() + run (tool call, tool result, answer)', async () => {
+    const agent = new Agent({ name: 'weather', instructions: 'Use your tools.', model: model(), tools: [weather] });
+    const r = await metered(s, s.agent, [endpoint, endpoint], () => run(agent, WEATHER.prompt, { maxTurns: 3 }));
+    const items = r.newItems.map((i) => i.type);
+    expect(items).toContain('tool_call_item');
+    expect(items).toContain('tool_call_output_item');
+    expect(r.finalOutput).toBeTypeOf('string');
+    expect((r.finalOutput as string).length).toBeGreaterThan(0);
+  });
+
+  it('structured output: outputType', async () => {
+    const agent = new Agent({ name: 'leads', instructions: 'Invent a sales lead.', model: model(), outputType: Person });
+    const r = await metered(s, s.agent, [endpoint], () => run(agent, 'Invent a sales lead.'));
+    expect(Person.parse(r.finalOutput)).toEqual(r.finalOutput);
+  });
+
+  it('budget refusal: raised at once (no retry), naming the budget', async () => {
+    const poor = await s.mint(`openai-agents-poor-${endpoint}`, NO_BUDGET_USD);
+    const counter = countingFetch();
+    const client = new OpenAI({ baseURL: s.openaiBaseUrl, apiKey: poor.token, fetch: counter.fetch });
+    const m = endpoint === 'responses' ? new OpenAIResponsesModel(client, 'gpt-4o-mini') : new OpenAIChatCompletionsModel(client, 'gpt-4o-mini');
+    await refusedOnce(s, poor, counter, () => run(new Agent({ name: 'poor', model: m }), 'hi'));
+  });
+});
