@@ -134,6 +134,29 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(Object.keys(o).length).toBeGreaterThan(0);
   });
 
+  it("honours the keywords Anthropic's SDK moves into descriptions ({enum: [...], minimum: N})", () => {
+    // As @anthropic-ai/sdk's transformJSONSchema writes them for Claude's strict mode.
+    const moved: JsonSchema = {
+      type: 'object',
+      properties: {
+        role: { type: 'string', description: '{enum: ["lead","contact"]}' },
+        age: { type: 'integer', description: 'Age in years\n\n{minimum: 18, maximum: 99}' },
+        tags: { type: 'array', items: { type: 'string' }, description: '{minItems: 2, maxItems: 3}' },
+      },
+      required: ['role', 'age', 'tags'],
+      additionalProperties: false,
+    };
+    const stated: JsonSchema = {
+      type: 'object',
+      properties: { role: { type: 'string', enum: ['lead', 'contact'] }, age: { type: 'integer', minimum: 18, maximum: 99 }, tags: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 3 } },
+      required: ['role', 'age', 'tags'],
+    };
+    for (let i = 0; i < 20; i++) {
+      const c = generate(req({ prompt: `a person ${i}`, format: { type: 'json_schema', schema: moved }, seed: `d${i}` })).choices[0]!;
+      expect(schemaErrors(stated, JSON.parse(c.text))).toEqual([]);
+    }
+  });
+
   it('structured output after a tool call reuses the result fields by name', () => {
     const schema = { type: 'object', properties: { city: { type: 'string' }, temperature: { type: 'number' } }, required: ['city', 'temperature'], additionalProperties: false };
     const turns: SimTurn[] = [

@@ -43,9 +43,26 @@ export interface ValueContext {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const pick = <T>(xs: readonly T[], rng: () => number): T => xs[Math.floor(rng() * xs.length) % xs.length]!;
 
-/** The schema with `$ref` resolved and `allOf` folded in, so one node says everything. */
+// Anthropic's SDKs (and LangChain's ChatAnthropic through them) move the keywords Claude's strict
+// mode does not take (enum on some types, minimum, maxItems, pattern...) into the description, as
+// a trailing `{minimum: 18, enum: ["a","b"]}`. A model reads them there; so does the simulator.
+const MOVED_KEYWORDS = /\{((?:[A-Za-z$][\w$]*: [^\n]*?)(?:, [A-Za-z$][\w$]*: [^\n]*?)*)\}\s*$/;
+
+function describedKeywords(description: unknown): JsonSchema {
+  if (typeof description !== 'string' || description.length > 10_000) return {};
+  const m = MOVED_KEYWORDS.exec(description);
+  if (!m) return {};
+  try {
+    const parsed: unknown = JSON.parse(`{${m[1]!.replace(/(^|, )([A-Za-z$][\w$]*): /g, '$1"$2": ')}}`);
+    return isObject(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The schema with `$ref` resolved, `allOf` folded in and described keywords read, so one node says everything. */
 function flatten(s: JsonSchema, root: unknown, depth: number): JsonSchema {
-  let out = s;
+  let out = { ...describedKeywords(s.description), ...s };
   for (let hops = 0; typeof out.$ref === 'string' && hops < 16; hops++) {
     const { $ref, ...rest } = out;
     const target = resolveRef(root, $ref as string);
