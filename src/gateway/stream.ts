@@ -54,6 +54,12 @@ class StreamRelay {
   private template: unknown = null;
   private readonly splitter = new SseSplitter();
   private readonly guards = new Map<number, StreamGuard>();
+  /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
+  private readonly sent = new Map<number, string>();
+  /** Events we inserted into a numbered stream so far: later events move up by this many. */
+  private seqShift = 0;
+  /** The number the next event of a numbered stream takes (for an error event we add). */
+  private nextSeq = 0;
   private readonly ref: string;
 
   constructor(
@@ -122,8 +128,10 @@ class StreamRelay {
     this.error = this.blocked;
     // Nothing more of this output may reach the agent; tell it why in its own format.
     const { wire } = this.call;
+    if (res.destroyed) return;
+    if (wire.streamError) return void res.write(wire.streamError(400, 'blocked', this.blocked, this.nextSeq));
     const { body } = wire.error(400, 'blocked', this.blocked);
-    if (!res.destroyed) res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
+    res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
   }
 
   /** How the stream ended, for the ledger row. */
@@ -160,10 +168,20 @@ class StreamRelay {
     const active = this.guard.active;
     let changed = false;
     let extras = '';
+    // A numbered stream stays gapless: an event we insert takes this event's number.
+    let seq = insp.seq ? insp.seq.n + this.seqShift : 0;
+    const insert = (extra: string) => {
+      extras += extra;
+      if (insp.seq) {
+        seq++;
+        this.seqShift++;
+      }
+    };
     for (const slot of insp.slots) {
       if (this.text.length < MAX_COUNTED_CHARS) this.text += slot.text;
       if (!active) continue;
       const out = this.take(this.guardFor(slot.index).push(slot.text));
+      this.record(slot.index, out);
       if (out !== slot.text) {
         slot.set(out);
         changed = true;
@@ -176,21 +194,41 @@ class StreamRelay {
         this.guards.delete(end.index);
         const rest = this.take(g.end());
         if (!rest) continue;
-        const extra = end.attach(rest);
-        if (extra) extras += extra;
+        this.record(end.index, rest);
+        const extra = end.attach(rest, seq);
+        if (extra) insert(extra);
         else changed = true;
       }
       if (insp.last) {
         for (const [i, g] of this.guards) {
           const rest = this.take(g.end());
-          if (rest) extras += wire.flushEvent(i, rest, this.template);
+          this.record(i, rest);
+          if (rest) insert(wire.flushEvent(i, rest, this.template, seq));
         }
         this.guards.clear();
       }
+      for (const f of insp.finals ?? []) {
+        const sent = this.sent.get(f.index);
+        if (sent !== undefined && sent !== f.text) {
+          f.set(sent);
+          changed = true;
+        }
+      }
     }
-    if (json && Array.isArray(json.choices) && json.choices.length > 0) this.template = json;
+    if (insp.seq) {
+      if (seq !== insp.seq.n) {
+        insp.seq.set(seq);
+        changed = true;
+      }
+      this.nextSeq = seq + 1;
+    }
+    if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  private record(index: number, text: string): void {
+    if (text) this.sent.set(index, (this.sent.get(index) ?? '') + text);
   }
 
   private guardFor(i: number): StreamGuard {

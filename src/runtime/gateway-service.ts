@@ -72,7 +72,11 @@ export const gatewayService: ServiceFactory = (ctx) => {
 
   return {
     name: 'gateway',
-    rawRoutes: [{ prefix: '/v1/', handle: handler.handle }],
+    // `/messages`: the AI SDK appends only that to the printed ANTHROPIC_BASE_URL (no /v1).
+    rawRoutes: [
+      { prefix: '/v1/', handle: handler.handle },
+      { prefix: '/messages', handle: handler.handle },
+    ],
     apiRoutes: [
       budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }),
       providerRoutes(providers, breakers),

@@ -3,6 +3,7 @@ import { countPromptTokens, countTextTokens } from '../../budget/index.js';
 import { formatSse } from '../sse.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { fnv1a, generate, pieces } from './sim/generate.js';
+import { simulateResponses } from './sim/responses.js';
 import type { SimRequest, SimTurn } from './sim/types.js';
 
 export interface SimulatedOptions {
@@ -77,6 +78,7 @@ export class SimulatedProvider implements Provider {
     const model = String(body.model ?? 'gpt-4o-mini');
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(JSON.stringify(body)).toString(36)}`;
     if (c.endpoint === 'embeddings') return this.embeddings(body, model);
+    if (c.endpoint === 'responses') return ((r) => ('events' in r ? this.sse(r.events, c.signal) : json(200, r.json)))(simulateResponses(body, model, id, c.stream));
     const choice0 = generate(simRequest(body, model)).choices[0]!;
     const { text, completionTokens } = choice0;
     const cut = choice0.finish === 'length';
