@@ -62,7 +62,7 @@ export class CallLedger {
   private reserve(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null): { target: Target; reservationId: number } {
     const est = this.d.meter.estimate(model, provider.name, json, req.agentId);
     const r = this.d.meter.reserve(req.agentId, est.costMicros, model);
-    if (!r.ok) throw new GatewayError('budget', `Iron Cage: ${r.message}. Raise it with POST /api/agents/${req.agentId}/budget or on the dashboard.`, false);
+    if (!r.ok) throw new GatewayError('budget', this.d.meter.refusalMessage(r, model), false);
     const body = upstreamBody(req, json, bodyText);
     const target: Target = { model, provider, json, upstream: body.upstream, hideUsageChunk: body.hideUsageChunk, reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
     return { target, reservationId: r.reservationId };

@@ -10,6 +10,7 @@ import {
   projectSpend,
   recommendIncrease,
   type BudgetAlert,
+  type BudgetRefusal,
   type RequestEstimate,
   type ReserveResult,
   type SettleResult,
@@ -100,6 +101,22 @@ export class Meter {
       if (this.policy.refusalExhausts(r)) this.exhausted(agentId);
     }
     return r;
+  }
+
+  /**
+   * What a refused agent reads in its SDK's exception: what happened (the budget, the spend and
+   * what this call could cost at most) and what to do, with the exact route and a limit that
+   * would let this call through.
+   */
+  refusalMessage(r: BudgetRefusal, model: string): string {
+    const route = `POST /api/agents/${r.agentId}/budget`;
+    if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;
+    const need = r.spentMicros + r.reservedMicros + r.requestedMicros;
+    const projected = projectSpend(r.spentMicros, r.limitMicros, this.d.state.getAgent(r.agentId)?.progress ?? null).projectedMicros;
+    const rec = recommendIncrease({ limitMicros: r.limitMicros, spentMicros: r.spentMicros, projectedMicros: Math.max(projected ?? 0, need) }, { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros });
+    const fix = `To continue, raise the budget: ${route} {"limitUsd": ${microsToUsd(rec.newLimitMicros)}} with an admin token, or Approve the increase on the Iron Cage dashboard.`;
+    const smaller = r.exhausted ? '' : ' Or ask for less output (max_tokens).';
+    return `Iron Cage refused this ${model} call (nothing was sent to the provider): the ${r.message} (the most this call could cost). ${fix}${smaller}`;
   }
 
   release(reservationId: number): void {

@@ -36,7 +36,7 @@ describe('Anthropic wire: budget refusals', () => {
     expect(c).toMatchObject({ requests: 0, spentUsd: 0, reservedUsd: 0 });
   });
 
-  it('the OpenAI wire still answers a refusal with 429 insufficient_quota', async () => {
+  it('the OpenAI wire answers a refusal with 402 insufficient_quota too', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
     const a = await agent(t, 0.000_01);
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
@@ -44,7 +44,7 @@ describe('Anthropic wire: budget refusals', () => {
       headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', max_tokens: 1000, messages: [{ role: 'user', content: 'hello' }] }),
     });
-    expect(r.status).toBe(429);
+    expect(r.status).toBe(402);
     expect(r.headers.get('x-should-retry')).toBe('false');
     expect((await r.json()).error).toMatchObject({ type: 'insufficient_quota', code: 'budget_exceeded' });
   });

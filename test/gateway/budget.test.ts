@@ -85,7 +85,7 @@ describe('cost and budget through a real upstream', () => {
     upstream.next = () => ({ content: 'y', usage: { prompt_tokens: 50, completion_tokens: 50 }, delayMs: 20 });
     const results = await Promise.all(Array.from({ length: 50 }, () => chat(t!, a.token, { model: 'gpt-4', max_tokens: 100, messages: [{ role: 'user', content: 'hello there' }] })));
     const ok = results.filter((r) => r.status === 200);
-    const refused = results.filter((r) => r.status === 429);
+    const refused = results.filter((r) => r.status === 402);
     expect(ok.length + refused.length).toBe(50);
     expect(ok.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
@@ -157,7 +157,7 @@ describe('cost and budget through a real upstream', () => {
       upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 100, completion_tokens: 0 } });
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'c' }] })).status).toBe(200);
       const refused = await chat(t, a.token, { model: 'gpt-4', max_tokens: 5000, messages: [{ role: 'user', content: 'd' }] });
-      expect(refused.status).toBe(429);
+      expect(refused.status).toBe(402);
       // Barrier: a call that costs more than is left crosses 100%, and that alert must be the
       // second message on each channel. An alert from the small call or the refusal
       // would have been sent before it, so it would sit in second place (or make a third).
@@ -375,7 +375,7 @@ describe('budget_policy.on_exhausted and the cost header', () => {
     expect(answered + refused).toBe(20);
     expect(answered).toBeGreaterThan(0);
     // Once refused, refused to the end: every call after the first refusal was refused too.
-    const first = Number(/refused at call (\d+): 429 budget_exceeded/.exec(t.log())![1]);
+    const first = Number(/refused at call (\d+): 402 budget_exceeded/.exec(t.log())![1]);
     expect(refused).toBe(20 - first);
     const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
     const exhausted = events.filter((e: any) => e.type === 'budget.exhausted');

@@ -29,8 +29,7 @@ const inputOf = (u: any) =>
 export const anthropicWire: Wire = {
   name: 'anthropic',
 
-  // Anthropic answers an unpaid account with 402 billing_error; its SDK does not retry a 402.
-  status: (kind) => (kind === 'budget' ? 402 : STATUS_OF[kind]),
+  status: (kind) => STATUS_OF[kind],
 
   error(status, kind, message) {
     return { status, body: JSON.stringify({ type: 'error', error: { type: TYPE[kind], message } }) };

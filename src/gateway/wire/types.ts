@@ -68,14 +68,18 @@ export interface Wire {
   streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
 }
 
-/** The status for each kind of refusal on the OpenAI wire, and where the other wires start from. */
+/**
+ * The status for each kind of refusal, on every wire. A budget refusal is 402 (what both
+ * providers answer an account that cannot pay): no client retries it, whereas 429 is retried
+ * by the AI SDK and LangChain whatever `x-should-retry` says.
+ */
 export const STATUS_OF: Record<ErrorKind, number> = {
   invalid_request: 400,
   auth: 401,
   permission: 403,
   not_found: 404,
   too_large: 413,
-  budget: 429,
+  budget: 402,
   rate_limit: 429,
   upstream: 502,
   unavailable: 503,
