@@ -90,8 +90,7 @@ class StreamRelay {
       };
       const onData = (chunk: Buffer) => {
         this.firstByteMs ??= performance.now() - this.call.t0;
-        let out = '';
-        for (const ev of this.splitter.push(chunk)) out += this.event(ev);
+        const out = this.events(this.splitter.push(chunk));
         if (this.blocked) return finish();
         if (res.destroyed) return onAbort();
         if (out && !res.write(out)) {
@@ -104,8 +103,7 @@ class StreamRelay {
       body.on('data', onData);
       body.once('end', () => {
         if (!this.blocked && !res.destroyed) {
-          let out = '';
-          for (const ev of this.splitter.end()) out += this.event(ev);
+          const out = this.events(this.splitter.end());
           if (out && !this.blocked) res.write(out);
         }
         finish();
@@ -144,6 +142,15 @@ class StreamRelay {
     const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
     const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
     return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
+  }
+
+  /** A batch of events, all sent or (on a block) none: then none of them took a number. */
+  private events(evs: SseEvent[]): string {
+    const seq = this.nextSeq;
+    let out = '';
+    for (const ev of evs) out += this.event(ev);
+    if (this.blocked) this.nextSeq = seq;
+    return out;
   }
 
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
