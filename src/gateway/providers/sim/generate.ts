@@ -1,5 +1,9 @@
 import { countTextTokens } from '../../../budget/index.js';
-import type { SimChoice, SimGeneration, SimRequest } from './types.js';
+import { chooseTools } from './choose.js';
+import { PromptFacts } from './facts.js';
+import { logprobsFor } from './logprobs.js';
+import type { SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
+import { valueFor, type ValueContext } from './values.js';
 
 // Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
 const SENTENCES = [
@@ -17,6 +21,8 @@ const SENTENCES = [
 
 /** Prompts that ask for an exact reply get it: `Repeat exactly: <text>` (tests and the demo). */
 const ECHO = /^\s*Repeat exactly:\s?([\s\S]*)$/;
+/** How much of one tool result the answer quotes. */
+const QUOTE_CHARS = 300;
 
 /** FNV-1a: a stable 32-bit seed from text. */
 export function fnv1a(s: string): number {
@@ -25,9 +31,21 @@ export function fnv1a(s: string): number {
   return h;
 }
 
-function lastUserText(req: SimRequest): string {
-  for (let i = req.turns.length - 1; i >= 0; i--) if (req.turns[i]!.role === 'user') return req.turns[i]!.text;
-  return req.turns.length > 0 ? req.turns[req.turns.length - 1]!.text : '';
+/** A seeded generator (mulberry32) in [0, 1): every random choice follows from the request. */
+export function seededRandom(seed: string): () => number {
+  let a = fnv1a(seed);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function lastUserText(turns: readonly SimTurn[]): string {
+  for (let i = turns.length - 1; i >= 0; i--) if (turns[i]!.role === 'user') return turns[i]!.text;
+  return turns.length > 0 ? turns[turns.length - 1]!.text : '';
 }
 
 function sentences(seed: number): string {
@@ -40,12 +58,16 @@ function sentences(seed: number): string {
   return out.join(' ');
 }
 
-/** Cut `text` to about `maxTokens` tokens on a word boundary; says whether it was cut. */
+/** Cut `text` to about `maxTokens` tokens on a word boundary (inside a word if it has none). */
 function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
   if (maxTokens === null || countTextTokens(text, model) <= maxTokens) return { text, cut: false };
   const words = text.split(' ');
   while (words.length > 1 && countTextTokens(words.join(' '), model) > maxTokens) words.pop();
-  return { text: maxTokens === 0 ? '' : words.join(' '), cut: true };
+  if (maxTokens === 0) return { text: '', cut: true };
+  if (words.length > 1 || countTextTokens(words[0]!, model) <= maxTokens) return { text: words.join(' '), cut: true };
+  const parts = jsonPieces(words[0]!);
+  while (parts.length > 0 && countTextTokens(parts.join(''), model) > maxTokens) parts.pop();
+  return { text: parts.join(''), cut: true };
 }
 
 /** Word-sized deltas, spaces kept, like a real tokenizer-driven stream. */
@@ -53,17 +75,126 @@ export function pieces(text: string): string[] {
   return text.match(/\S+\s*|\s+/g) ?? [];
 }
 
+/** Token-sized deltas of JSON text (`{"`, `city`, `":"`, `Paris`, `"}`), as a stream sends arguments. */
+export function jsonPieces(text: string): string[] {
+  return text.match(/[\p{L}\p{N}_]+|[^\p{L}\p{N}_]+/gu) ?? [];
+}
+
+/** Tool results since the assistant's last call, each with the name of the tool that gave it. */
+function toolResults(turns: readonly SimTurn[]): Array<{ name: string; text: string }> {
+  const names = new Map<string, string>();
+  for (const t of turns) for (const c of t.toolCalls ?? []) names.set(c.id, c.name);
+  const out: Array<{ name: string; text: string }> = [];
+  for (let i = turns.length - 1; i >= 0 && turns[i]!.role === 'tool'; i--) out.unshift({ name: names.get(turns[i]!.toolCallId ?? '') ?? 'the tool', text: turns[i]!.text });
+  return out;
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+const quote = (s: string) => (s.length > QUOTE_CHARS ? `${s.slice(0, QUOTE_CHARS)}…` : s);
+
+/** A text answer built on the tool results: their fields, or their text quoted. */
+function resultAnswer(results: Array<{ name: string; text: string }>): string {
+  return results
+    .map(({ name, text }) => {
+      const v = parse(text);
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        const fields = Object.entries(v)
+          .slice(0, 8)
+          .map(([k, x]) => `${k} ${scalar(x) ? quote(String(x)) : Array.isArray(x) ? `(${x.length} items)` : '(details)'}`);
+        return `According to ${name}: ${fields.join(', ') || 'nothing to report'}.`;
+      }
+      if (Array.isArray(v)) return `According to ${name}, there are ${v.length} results${v.length > 0 && scalar(v[0]) ? `, starting with ${quote(String(v[0]))}` : ''}.`;
+      return `According to ${name}: ${quote(String(v).trim())}`;
+    })
+    .join(' ');
+}
+
+/** Top-level scalar fields of the tool results: a structured answer reuses them by name. */
+function knownFields(results: Array<{ text: string }>): Record<string, unknown> {
+  const known: Record<string, unknown> = {};
+  for (const r of results) {
+    const v = parse(r.text);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) if (scalar(x) && !(k in known)) known[k] = x;
+  }
+  return known;
+}
+
+function callId(seed: string): string {
+  const rng = seededRandom(seed);
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return `call_${Array.from({ length: 24 }, () => abc[Math.floor(rng() * abc.length)]).join('')}`;
+}
+
+function toolCall(tool: SimTool, ctx: ValueContext, seed: string): SimToolCall {
+  const args = JSON.stringify(valueFor(tool.parameters ?? { type: 'object', properties: {} }, { ...ctx, root: tool.parameters ?? {} }) ?? {});
+  return { id: callId(seed), name: tool.name, arguments: args, argumentPieces: jsonPieces(args) };
+}
+
 /**
- * The answer to a request, decided once for every wire.
+ * The answer to a request, decided once for every wire: tool calls when the prompt asks for
+ * what a tool does (or `toolChoice` demands one), JSON valid against the requested format, an
+ * answer built on tool results after a call, and otherwise seeded prose; `n` distinct choices.
  * @example generate({ model: 'gpt-4o', turns: [{ role: 'user', text: 'Repeat exactly: hi' }], tools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, maxTokens: null, seed: '{}' }).choices[0].text // 'hi'
  */
 export function generate(req: SimRequest): SimGeneration {
-  const echo = ECHO.exec(lastUserText(req));
+  const prompt = lastUserText(req.turns);
+  const echo = ECHO.exec(prompt);
+  const results = toolResults(req.turns);
+  const facts = new PromptFacts(prompt);
+  const known = knownFields(results);
+  const afterTool = results.length > 0;
+  // `auto` answers a tool result in text; `required` or a named tool call again, as the providers do.
+  const calls = echo || (afterTool && req.toolChoice === 'auto') ? [] : chooseTools(req.tools, req.toolChoice, facts, req.parallelToolCalls);
   const choices: SimChoice[] = [];
+  const texts = new Set<string>();
   for (let i = 0; i < req.n; i++) {
-    const raw = echo ? echo[1]! : sentences(fnv1a(`${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`));
+    const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
+    const rng = seededRandom(seed);
+    let prose = (k = 0) => sentences(fnv1a(k === 0 ? seed : `${seed}\n#${k}`));
+    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose() };
+    if (calls.length > 0) {
+      const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
+      const completionTokens = toolCalls.reduce((s, c) => s + countTextTokens(c.name, req.model) + countTextTokens(c.arguments, req.model), 0);
+      choices.push({ text: '', toolCalls, finish: 'tool_calls', pieces: [], completionTokens });
+      continue;
+    }
+    let raw: string;
+    let json = false;
+    if (req.format.type === 'json_schema') {
+      raw = JSON.stringify(valueFor(req.format.schema, { ...ctx, root: req.format.schema }));
+      json = true;
+    } else if (req.format.type === 'json_object') {
+      raw = JSON.stringify({ answer: afterTool ? resultAnswer(results) : echo ? echo[1]! : prose() });
+      json = true;
+    } else if (echo) raw = echo[1]!;
+    else if (afterTool) raw = resultAnswer(results);
+    else {
+      // Choices differ: a repeated draw takes the next seed (a few tries are always enough).
+      for (let k = 0; k < 16 && texts.has(prose()); k++) {
+        const next = k + 1;
+        prose = () => sentences(fnv1a(`${seed}\n#${next}`));
+      }
+      raw = prose();
+    }
+    texts.add(raw);
     const { text, cut } = limitTokens(raw, req.model, req.maxTokens);
-    choices.push({ text, toolCalls: [], finish: cut ? 'length' : 'stop', pieces: pieces(text), completionTokens: countTextTokens(text, req.model) });
+    const parts = json ? jsonPieces(text) : pieces(text);
+    choices.push({
+      text,
+      toolCalls: [],
+      finish: cut ? 'length' : 'stop',
+      pieces: parts,
+      ...(req.logprobs ? { logprobs: logprobsFor(parts, req.logprobs.top, rng) } : {}),
+      completionTokens: countTextTokens(text, req.model),
+    });
   }
   return { choices, completionTokens: choices.reduce((s, c) => s + c.completionTokens, 0) };
 }

@@ -1,18 +1,13 @@
 import { countPromptTokens } from '../../../budget/index.js';
 import { formatSse } from '../../sse.js';
 import { generate } from './generate.js';
+import { partText, safeJson } from './request.js';
 import type { SimChoice, SimFormat, SimRequest, SimTool, SimToolChoice, SimTurn } from './types.js';
 
 // The simulated provider's Responses API: a body becomes a SimRequest, `generate()` decides the
 // answer, and it is rendered as OpenAI serves it, whole or as the typed event stream.
 
 type Body = Record<string, any>;
-
-function partsText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((p) => (typeof p?.text === 'string' ? p.text : typeof p?.refusal === 'string' ? p.refusal : '')).join('\n');
-}
 
 function turnsOf(body: Body): SimTurn[] {
   const turns: SimTurn[] = [];
@@ -21,7 +16,7 @@ function turnsOf(body: Body): SimTurn[] {
   for (const it of Array.isArray(body.input) ? body.input : []) {
     const type = it?.type ?? 'message';
     if (type === 'message') {
-      turns.push({ role: it.role === 'assistant' ? 'assistant' : it.role === 'system' || it.role === 'developer' ? 'system' : 'user', text: partsText(it.content) });
+      turns.push({ role: it.role === 'assistant' ? 'assistant' : it.role === 'system' || it.role === 'developer' ? 'system' : 'user', text: partText(it.content) });
     } else if (type === 'function_call') {
       const call = { id: String(it.call_id), name: String(it.name), arguments: String(it.arguments) };
       // Calls right after an assistant message belong to it, as in a chat assistant turn.
@@ -29,7 +24,7 @@ function turnsOf(body: Body): SimTurn[] {
       if (last?.role === 'assistant') (last.toolCalls ??= []).push(call);
       else turns.push({ role: 'assistant', text: '', toolCalls: [call] });
     } else if (type === 'function_call_output') {
-      turns.push({ role: 'tool', text: typeof it.output === 'string' ? it.output : partsText(it.output), toolCallId: String(it.call_id) });
+      turns.push({ role: 'tool', text: typeof it.output === 'string' ? it.output : partText(it.output), toolCallId: String(it.call_id) });
     }
     // Reasoning and built-in tool items carry nothing the simulated model reads.
   }
@@ -56,7 +51,7 @@ function formatOf(f: Body | undefined): SimFormat {
  * A Responses API body as the generator's wire-neutral request.
  * @example simRequestOf({ model: 'gpt-4o', input: 'Repeat exactly: hi' }, 'gpt-4o').turns // [{ role: 'user', text: 'Repeat exactly: hi' }]
  */
-export function simRequestOf(body: Body, model: string): SimRequest {
+export function simRequestOf(body: Body, model: string, raw = ''): SimRequest {
   const tools: SimTool[] = (Array.isArray(body.tools) ? body.tools : [])
     .filter((t: Body) => t?.type === 'function')
     .map((t: Body) => ({ name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) }));
@@ -73,7 +68,7 @@ export function simRequestOf(body: Body, model: string): SimRequest {
     n: 1,
     logprobs: wantLogprobs ? { top: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0 } : null,
     maxTokens: typeof body.max_output_tokens === 'number' ? body.max_output_tokens : null,
-    seed: JSON.stringify(asked),
+    seed: safeJson(asked, raw),
   };
 }
 
@@ -128,8 +123,8 @@ const argPieces = (args: string) => args.match(/[\s\S]{1,12}/gu) ?? [];
  * (`response.incomplete` when `max_output_tokens` cut it).
  * @example simulateResponses({ model: 'gpt-4o', input: 'Repeat exactly: hi' }, 'gpt-4o', 'x1', false) // { json: { object: 'response', output: [...], usage: {...} } }
  */
-export function simulateResponses(body: Body, model: string, id: string, stream: boolean): { json: Body } | { events: string[] } {
-  const choice = generate(simRequestOf(body, model)).choices[0]!;
+export function simulateResponses(body: Body, model: string, id: string, stream: boolean, raw = ''): { json: Body } | { events: string[] } {
+  const choice = generate(simRequestOf(body, model, raw)).choices[0]!;
   const input = countPromptTokens(model, body).tokens;
   const created = Math.floor(Date.now() / 1000);
   const cut = choice.finish === 'length';

@@ -22,10 +22,13 @@ export type SimFormat =
   | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
 
 export interface SimToolCall {
+  /** OpenAI's form, `call_` + 24 characters; the Anthropic wire shows it as `toolu_` + the same. */
   id: string;
   name: string;
   /** JSON text, valid against the tool's schema. */
   arguments: string;
+  /** `arguments` as the fragments a stream sends, in order (set by `generate`). */
+  argumentPieces?: string[];
 }
 
 /** One turn of the conversation, whatever wire it came from. */
