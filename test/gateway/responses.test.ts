@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
+import { zodTextFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { schemaErrors } from '../helpers/sim-validate.js';
 
 // The Responses API through the gateway on the simulated provider, with the official openai
 // client unmodified: whole, streamed, tools, structured output, refusals, metering.
@@ -128,6 +131,68 @@ describe('POST /v1/responses with the official openai client (simulated provider
     const last = await s.finalResponse();
     expect(last.status).toBe('incomplete');
     expect(rows().at(-1)).toMatchObject({ status: 'ok', usage_source: 'provider', completion_tokens: last.usage!.output_tokens });
+  });
+});
+
+describe('tools and structured output on /v1/responses', () => {
+  const weather = {
+    type: 'function' as const,
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } }, required: ['city', 'unit'], additionalProperties: false },
+    strict: true,
+  };
+
+  it('a function_call, then its function_call_output, then a text answer (the agent loop)', async () => {
+    const before = rows().length;
+    const input: any[] = [{ role: 'user', content: 'What is the weather in Paris right now?' }];
+    const first = await client.responses.create({ model: 'gpt-4o', input, tools: [weather] });
+    const call = first.output.find((o) => o.type === 'function_call');
+    if (call?.type !== 'function_call') throw new Error(`expected a function_call, got ${JSON.stringify(first.output)}`);
+    expect(call).toMatchObject({ name: 'get_weather', status: 'completed', call_id: expect.any(String), id: expect.any(String) });
+    expect(schemaErrors(weather.parameters, JSON.parse(call.arguments))).toEqual([]);
+    expect(first.output_text).toBe('');
+    input.push(...first.output, { type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ temperature: 18, sky: 'clear' }) });
+    const second = await client.responses.create({ model: 'gpt-4o', input, tools: [weather] });
+    expect(second.output.map((o) => o.type)).toEqual(['message']);
+    expect(second.output_text.length).toBeGreaterThan(0);
+    expect(rows().slice(before).map((r) => [r.endpoint, r.status])).toEqual([
+      ['responses', 'ok'],
+      ['responses', 'ok'],
+    ]);
+    expect(rows().at(-2)!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('streams the arguments as deltas; tool_choice required forces a call', async () => {
+    const s = client.responses.stream({ model: 'gpt-4o', input: 'Hello there.', tools: [weather], tool_choice: 'required' });
+    const deltas: string[] = [];
+    let done: any = null;
+    s.on('response.function_call_arguments.delta', (e) => deltas.push(e.delta));
+    s.on('response.function_call_arguments.done', (e) => (done = e));
+    const final = await s.finalResponse();
+    const call = final.output[0]!;
+    if (call.type !== 'function_call') throw new Error(`expected a function_call, got ${call.type}`);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe(call.arguments);
+    expect(done).toMatchObject({ name: 'get_weather', arguments: call.arguments, item_id: call.id });
+    expect(schemaErrors(weather.parameters, JSON.parse(call.arguments))).toEqual([]);
+    expect(rows().at(-1)).toMatchObject({ endpoint: 'responses', stream: 1, status: 'ok', usage_source: 'provider' });
+  });
+
+  it('text.format json_schema: JSON valid against the schema, and responses.parse with a zod format', async () => {
+    const schema = {
+      type: 'object',
+      properties: { company: { type: 'string' }, score: { type: 'integer', minimum: 0, maximum: 10 }, tags: { type: 'array', items: { type: 'string', enum: ['hot', 'cold'] } } },
+      required: ['company', 'score', 'tags'],
+      additionalProperties: false,
+    };
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'Rate the lead Acme Robotics.', text: { format: { type: 'json_schema', name: 'lead', schema, strict: true } } });
+    expect(schemaErrors(schema, JSON.parse(r.output_text))).toEqual([]);
+    const Lead = z.object({ company: z.string(), score: z.number().int().min(0).max(10), hot: z.boolean() });
+    const parsed = await client.responses.parse({ model: 'gpt-4o-mini', input: 'Rate the lead Acme Robotics.', text: { format: zodTextFormat(Lead, 'lead') } });
+    expect(Lead.parse(parsed.output_parsed)).toEqual(parsed.output_parsed);
+    const streamed = await client.responses.stream({ model: 'gpt-4o-mini', input: 'Rate the lead Acme Robotics.', text: { format: zodTextFormat(Lead, 'lead') } }).finalResponse();
+    expect(Lead.parse(streamed.output_parsed)).toEqual(streamed.output_parsed);
   });
 });
 

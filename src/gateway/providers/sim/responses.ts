@@ -83,6 +83,11 @@ function outputItems(id: string, c: SimChoice): Body[] {
   return items;
 }
 
+/** The deltas of each call's arguments, as the generator cut them. */
+function argumentPieces(c: SimChoice): string[][] {
+  return c.toolCalls.map((t) => t.argumentPieces ?? [t.arguments]);
+}
+
 function envelope(id: string, body: Body, model: string, created: number) {
   return {
     id: `resp_${id}`,
@@ -114,9 +119,6 @@ function envelope(id: string, body: Body, model: string, created: number) {
   };
 }
 
-/** Argument deltas the size a real stream sends (a few characters, never half a character). */
-const argPieces = (args: string) => args.match(/[\s\S]{1,12}/gu) ?? [];
-
 /**
  * The simulated answer to `POST /v1/responses`: the whole response object, or the SSE events
  * of its stream (OpenAI's order and numbering), ending in `response.completed` with usage
@@ -129,6 +131,7 @@ export function simulateResponses(body: Body, model: string, id: string, stream:
   const created = Math.floor(Date.now() / 1000);
   const cut = choice.finish === 'length';
   const items = outputItems(id, choice);
+  const argDeltas = argumentPieces(choice);
   const usage = { input_tokens: input, input_tokens_details: { cached_tokens: 0 }, output_tokens: choice.completionTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + choice.completionTokens };
   const final = { ...envelope(id, body, model, created), status: cut ? 'incomplete' : 'completed', incomplete_details: cut ? { reason: 'max_output_tokens' } : null, output: items, usage };
   if (!stream) return { json: final };
@@ -149,7 +152,7 @@ export function simulateResponses(body: Body, model: string, id: string, stream:
       emit('response.content_part.done', { item_id, output_index, content_index: 0, part });
     } else {
       emit('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', arguments: '' } });
-      for (const delta of argPieces(item.arguments)) emit('response.function_call_arguments.delta', { item_id: item.id, output_index, delta });
+      for (const delta of argDeltas.shift()!) emit('response.function_call_arguments.delta', { item_id: item.id, output_index, delta });
       emit('response.function_call_arguments.done', { item_id: item.id, output_index, arguments: item.arguments, name: item.name });
     }
     emit('response.output_item.done', { output_index, item });
