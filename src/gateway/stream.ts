@@ -60,6 +60,8 @@ class StreamRelay {
   private seqShift = 0;
   /** The number the next event of a numbered stream takes (for an error event we add). */
   private nextSeq = 0;
+  /** Whether redaction changed any text yet (held back or replaced): repeats must then be read. */
+  private rewritten = false;
   private readonly ref: string;
 
   constructor(
@@ -156,6 +158,11 @@ class StreamRelay {
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
   private event(ev: SseEvent): string {
     const { wire } = this.call;
+    // Renumbering (seqShift) needs every event read; until then a wire may let some pass unread.
+    if (ev.event !== null && this.seqShift === 0 && wire.unread?.(ev.event, this.rewritten)) {
+      this.nextSeq++;
+      return ev.raw;
+    }
     let json: any = null;
     if (ev.data && ev.data !== '[DONE]') {
       try {
@@ -191,7 +198,7 @@ class StreamRelay {
       this.record(slot.index, out);
       if (out !== slot.text) {
         slot.set(out);
-        changed = true;
+        changed = this.rewritten = true;
       }
     }
     if (active) {
@@ -202,6 +209,7 @@ class StreamRelay {
         const rest = this.take(g.end());
         if (!rest) continue;
         this.record(end.index, rest);
+        this.rewritten = true;
         const extra = end.attach(rest, seq);
         if (extra) insert(extra);
         else changed = true;

@@ -49,6 +49,11 @@ function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, d
   return formatSse(JSON.stringify(ev), ev.type);
 }
 
+/** Events the relay must read: text, its end, usage, or an error. */
+const READ = new Set(['response.output_text.delta', 'response.output_text.done', 'response.completed', 'response.incomplete', 'response.failed', 'error']);
+/** Events that only repeat the text: read once some text was rewritten. */
+const REPEATS = new Set(['response.content_part.done', 'response.output_item.done']);
+
 /**
  * OpenAI's Responses API (`POST /v1/responses`): OpenAI's errors and statuses, its own body
  * checks, usage in `input_tokens`/`output_tokens`, and text in output_text parts. A stream is
@@ -114,6 +119,8 @@ export const responsesWire: Wire = {
     const itemId = template?.output_index === oi ? template.item_id : '';
     return textDelta(itemId, oi, index % PARTS, text, seq);
   },
+
+  unread: (event, rewritten) => !READ.has(event) && !(rewritten && REPEATS.has(event)),
 
   streamError(status, kind, message, seq) {
     // OpenAI's error event is flat ({type, code, message, param}); the nested `error` is what the

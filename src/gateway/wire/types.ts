@@ -64,6 +64,12 @@ export interface Wire {
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
   flushEvent(index: number, text: string, template: any, seq: number): string;
+  /**
+   * Whether an event of this name can be forwarded unread: no usage, no text, no end in it, and
+   * (unless the relay has `rewritten` some text) no repeat of the text. Saves parsing JSON the
+   * relay would not look at; absent, every event is read.
+   */
+  unread?(event: string, rewritten: boolean): boolean;
   /** The event that ends a stream refused mid-way (a PII block); default: `error(...)` as data. */
   streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
 }
