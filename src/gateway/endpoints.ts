@@ -3,6 +3,7 @@ import { countPromptTokens } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { collect, readBody, sendJson } from '../server/index.js';
 import { GatewayError } from './errors.js';
+import type { OutputGuard } from './guard.js';
 import type { Provider, UpstreamCall } from './providers/types.js';
 import type { Router } from './router.js';
 import { anthropicWire } from './wire/anthropic.js';
@@ -52,7 +53,16 @@ export function routeOf(method: string | undefined, path: string): Route | undef
   if (exact) return exact;
   if (BATCHES.test(path)) return { endpoint: 'batches', wire: anthropicWire };
   const m = method === 'GET' ? MODEL.exec(path) : null;
-  return m ? { endpoint: 'model', wire: openaiWire, id: decodeURIComponent(m[1]!) } : undefined;
+  return m ? { endpoint: 'model', wire: openaiWire, id: decoded(m[1]!) } : undefined;
+}
+
+/** A path segment decoded; a malformed escape stays as it came (it then names no model). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** Which error shape a request we cannot route gets: Anthropic's for its paths and its SDK. */
@@ -79,6 +89,7 @@ export async function readJsonObject(req: IncomingMessage, maxBytes: number): Pr
 export interface SurfaceDeps {
   router: Router;
   config: GatewayConfig;
+  guard: Pick<OutputGuard, 'prompt'>;
 }
 
 function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<UpstreamCall, 'endpoint' | 'method' | 'body' | 'json'>) {
@@ -108,8 +119,9 @@ export async function models(d: SurfaceDeps, res: ServerResponse, id: string | n
 
 /**
  * `POST /v1/messages/count_tokens`, free and unmetered as at Anthropic: a real Anthropic upstream
- * counts; otherwise (simulated, or an upstream that cannot) we count with the same BPE counter
- * that prices the call, so the number matches what the call will report.
+ * counts; otherwise (simulated, an upstream that cannot, or prompts protected by
+ * `safety.redact_prompts`, which must not leave unredacted for a mere count) we count with the
+ * same BPE counter that prices the call, so the number matches what the call will report.
  * @example await countTokens(deps, res, { model: 'claude-3-5-haiku-latest', messages: [{ role: 'user', content: 'hi' }] }) // 200 {"input_tokens":8}
  */
 export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
@@ -119,7 +131,7 @@ export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Rec
   const model = (body.model as string).trim();
   const resolved = d.router.resolve(model, 'anthropic');
   if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
-  if (resolved.provider.real) {
+  if (resolved.provider.real && !d.guard.prompt) {
     const up = await upstreamCall(resolved.provider, d.config, { endpoint: 'count_tokens', method: 'POST', body: text, json: body }).catch(() => null);
     const raw = up && (await collect(up.body, 1024 * 1024).catch(() => null));
     if (up && raw && up.status < 400) return void sendJson(res, up.status, raw);

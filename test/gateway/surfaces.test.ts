@@ -3,6 +3,8 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { generateText } from 'ai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -35,6 +37,9 @@ describe('GET /v1/models/{id}', () => {
     const raw = await fetch(`${t.rt.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${token}` } });
     expect(raw.status).toBe(404);
     expect((await raw.json()).error).toMatchObject({ type: 'not_found_error', message: expect.stringContaining('no-such-model') });
+    // A malformed escape in the id is just an unknown model.
+    const odd = await fetch(`${t.rt.url}/v1/models/%E0%A4%A`, { headers: { authorization: `Bearer ${token}` } });
+    expect(odd.status).toBe(404);
   });
 });
 
@@ -54,6 +59,39 @@ describe('POST /v1/messages/count_tokens', () => {
     const anon = await fetch(`${t.rt.url}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
     expect(anon.status).toBe(401);
     expect((await anon.json()).error.type).toBe('authentication_error');
+  });
+});
+
+describe('count_tokens with a real Anthropic upstream', () => {
+  it('asks the upstream (with the real key), and counts locally when it cannot answer', async () => {
+    const seen: Array<{ path: string; key: unknown; body: any }> = [];
+    let status = 200;
+    const up = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
+        seen.push({ path: req.url ?? '', key: req.headers['x-api-key'], body: JSON.parse(raw) });
+        res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"input_tokens":1234}' : '{"type":"error","error":{"type":"not_found_error","message":"no"}}');
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const u = await startTestRuntime({
+      config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, anthropic: { baseUrl: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, apiKey: 'sk-ant-real', timeoutMs: 2000 } } } },
+    });
+    try {
+      const a = await (await u.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ct', budgetUsd: 1 }) })).json();
+      const client = new Anthropic({ baseURL: u.rt.url, apiKey: a.token, maxRetries: 0 });
+      const params = { model: 'claude-3-5-haiku-latest', messages: [{ role: 'user' as const, content: 'hello' }] };
+      expect(await client.messages.countTokens(params)).toEqual({ input_tokens: 1234 });
+      expect(seen[0]).toMatchObject({ path: '/v1/messages/count_tokens', key: 'sk-ant-real', body: params });
+      status = 404;
+      const local = await client.messages.countTokens(params);
+      expect(local.input_tokens).toBeGreaterThan(0);
+      expect(local.input_tokens).not.toBe(1234);
+    } finally {
+      await u.stop();
+      up.close();
+    }
   });
 });
 
