@@ -144,6 +144,19 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(JSON.parse(generate(req({ turns, format: { type: 'json_schema', schema } })).choices[0]!.text)).toEqual({ city: 'Oslo', temperature: -3 });
   });
 
+  it('json_object follows a schema or an example object the prompt gives', () => {
+    const fromExample = generate(req({ prompt: 'Ana is 31. Reply as JSON like {"name": "Bo", "age": 2, "tags": ["x"]}', format: { type: 'json_object' } })).choices[0]!;
+    expect(JSON.parse(fromExample.text)).toMatchObject({ name: 'Ana', age: 31, tags: expect.any(Array) });
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' }, level: { enum: ['low', 'high'] } }, required: ['ok', 'level'] };
+    const turns: SimTurn[] = [
+      { role: 'system', text: `Answer with JSON matching this schema: ${JSON.stringify(schema)}` },
+      { role: 'user', text: 'Is it high?' },
+    ];
+    const fromSchema = JSON.parse(generate(req({ turns, format: { type: 'json_object' } })).choices[0]!.text);
+    expect(schemaErrors(schema, fromSchema)).toEqual([]);
+    expect(fromSchema.level).toBe('high');
+  });
+
   it('n gives n distinct choices, each with well-formed logprobs', () => {
     const g = generate(req({ prompt: 'Describe the lead', n: 3, logprobs: { top: 5 } }));
     expect(g.choices).toHaveLength(3);
@@ -169,10 +182,18 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(generate(req({ prompt: 'Repeat exactly: a b c', tools: [weather] })).choices[0]!.text).toBe('a b c');
   });
 
-  it('max tokens cut JSON too, with finish length', () => {
+  it('max tokens cut prose on a word boundary and JSON inside its one long word, with finish length', () => {
     const c = generate(req({ prompt: 'x', format: { type: 'json_schema', schema: RICH }, maxTokens: 5 })).choices[0]!;
     expect(c.finish).toBe('length');
     expect(countTextTokens(c.text, 'gpt-4o')).toBeLessThanOrEqual(5);
+    expect(c.text.length).toBeGreaterThan(0);
+    const words = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(' ');
+    const cut = generate(req({ prompt: `Repeat exactly: ${words}`, maxTokens: 100 })).choices[0]!;
+    expect(cut.finish).toBe('length');
+    expect(words.startsWith(cut.text)).toBe(true);
+    expect(countTextTokens(cut.text, 'gpt-4o')).toBeLessThanOrEqual(100);
+    // One more word would not have fitted.
+    expect(countTextTokens(words.split(' ').slice(0, cut.text.split(' ').length + 1).join(' '), 'gpt-4o')).toBeGreaterThan(100);
   });
 });
 
@@ -186,6 +207,19 @@ describe('the simulator and deep agent input', () => {
     expect(generate(chat).choices[0]!.toolCalls[0]!.name).toBe('deep');
     const msgs = anthropicSimRequest({ model: 'c', max_tokens: 9, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: deepObject }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [deepArray] }] }] }, 'c', '{}');
     expect(generate(msgs).choices[0]!.text).toContain('According to x');
+  });
+});
+
+describe('schemas that multiply', () => {
+  it('end in a bounded answer instead of hanging: nested minItems, twin self-references, huge minLength and quantifiers', () => {
+    const arrays = { type: 'object', properties: { a: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string' } } } } }, required: ['a'] };
+    const twins = { type: 'object', properties: { l: { $ref: '#' }, r: { $ref: '#' } }, required: ['l', 'r'] };
+    const long = { type: 'object', properties: { s: { type: 'string', minLength: 1e9 }, p: { type: 'string', pattern: '^(a{1000}){1000}$' } }, required: ['s', 'p'], minProperties: 1e9 };
+    for (const schema of [arrays, twins, long]) {
+      const c = generate(req({ prompt: 'go', format: { type: 'json_schema', schema } })).choices[0]!;
+      expect(c.text.length).toBeLessThan(1_000_000);
+      expect(typeof JSON.parse(c.text)).toBe('object');
+    }
   });
 });
 

@@ -61,3 +61,14 @@ describe('schemaProblem: what the providers accept as a tool or output schema', 
     for (const s of [deep, parsed]) expect(schemaProblem(s, fn)).toMatch(/nested deeper than 64 levels/);
   });
 });
+
+describe('strict mode and what SDKs generate', () => {
+  it('accepts zod 4 schemas as the openai and AI SDKs send them, and a closed object with no properties', async () => {
+    const { z } = await import('zod');
+    const schema = z.toJSONSchema(z.object({ name: z.string(), tags: z.array(z.enum(['a', 'b'])), nested: z.object({ n: z.number().nullable() }) }));
+    expect(schemaProblem(schema, "response_format 'x'", { strict: true })).toBeNull();
+    expect(schemaProblem({ type: 'object', properties: {}, additionalProperties: false }, "function 'noop'", { strict: true })).toBeNull();
+    const optional = z.toJSONSchema(z.object({ name: z.string(), nick: z.string().optional() }));
+    expect(schemaProblem(optional, "response_format 'x'", { strict: true })).toMatch(/Missing 'nick'/);
+  });
+});

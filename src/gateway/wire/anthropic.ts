@@ -1,5 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
+import { anthropicParamsProblem } from './params.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -51,7 +52,7 @@ export const anthropicWire: Wire = {
     }
     if (b.stream !== undefined && typeof b.stream !== 'boolean') return 'stream: Input should be a valid boolean';
     if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) return 'system: Input should be a valid string or list';
-    return null;
+    return anthropicParamsProblem(b);
   },
 
   usage(json): Usage | null {

@@ -1,4 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { jsonDepthProblem, openaiParamsProblem } from './params.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -46,6 +47,8 @@ export const openaiWire: Wire = {
   },
 
   validate(endpoint: Endpoint, b) {
+    const deep = jsonDepthProblem(b);
+    if (deep) return deep;
     if (b.model === undefined) return "Missing required parameter: 'model'.";
     if (typeof b.model !== 'string' || b.model.trim() === '') return "Invalid type for 'model': expected a non-empty string.";
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return "Invalid type for 'stream': expected a boolean.";
@@ -56,10 +59,11 @@ export const openaiWire: Wire = {
     if (b.stream_options !== undefined && b.stream_options !== null && (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options))) {
       return "Invalid type for 'stream_options': expected an object.";
     }
-    if (endpoint === 'chat') return checkMessages(b.messages);
+    if (endpoint === 'chat') return checkMessages(b.messages) ?? openaiParamsProblem('chat', b);
     if (endpoint === 'completions') {
       if (b.prompt === undefined) return "Missing required parameter: 'prompt'.";
       if (typeof b.prompt !== 'string' && !Array.isArray(b.prompt)) return "Invalid type for 'prompt': expected a string or an array.";
+      return openaiParamsProblem('completions', b);
     }
     if (endpoint === 'embeddings') {
       if (b.input === undefined) return "Missing required parameter: 'input'.";

@@ -90,7 +90,7 @@ function nodeProblem(s: Record<string, unknown>, root: unknown, opts: SchemaOpti
     const keys = Object.keys(isObject(s.properties) ? s.properties : {});
     const req = Array.isArray(s.required) ? s.required : [];
     const missing = keys.find((k) => !req.includes(k));
-    if (missing !== undefined || s.required === undefined) return `'required' is required to be supplied and to be an array including every key in properties.${missing !== undefined ? ` Missing '${missing}'.` : ''}`;
+    if (missing !== undefined || (s.required === undefined && keys.length > 0)) return `'required' is required to be supplied and to be an array including every key in properties.${missing !== undefined ? ` Missing '${missing}'.` : ''}`;
   }
   return null;
 }

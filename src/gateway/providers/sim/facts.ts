@@ -11,6 +11,9 @@ const STOP = new Set(
   'a an the and or but of in on at to for from by with about into over under is are was were be been being do does did what whats which who whom whose when where why how can could would should will shall may might must please tell me my our your their its it this that these those there here i you we they he she him her them us get give show find let lets make need want know like some any all just also now today currently current'.split(' '),
 );
 
+/** Words that open a request ("Extract: ...", "Send ..."), never a name. */
+const OPENERS = new Set('extract send find write summarize summarise describe tell show list create make use run reply say give look search book call check compute calculate explain generate return parse classify translate answer hi hello hey dear thanks ok okay yes no'.split(' '));
+
 const LOCATION = /^(city|location|place|town|country|region|destination|address|where|origin|area|state|venue)$/;
 const PERSON = /^(name|person|user|username|author|contact|recipient|customer|owner|assignee|who)$/;
 const FREE_TEXT = /^(query|q|search|text|prompt|input|message|question|topic|keywords?|terms?|content|body|subject|description|summary|note)$/;
@@ -47,7 +50,10 @@ export class PromptFacts {
   readonly words: Set<string>;
 
   constructor(text: string) {
-    this.text = text.slice(0, MAX_SCAN);
+    // A JSON example or schema in the prompt shows a shape, not values: its keys must not answer.
+    let t = text.slice(0, MAX_SCAN);
+    for (let i = 0, prev = ''; i < 32 && prev !== t; i++) (prev = t), (t = t.replace(/\{[^{}]*\}/g, ' '));
+    this.text = t;
     this.words = new Set(contentWords(this.text));
   }
 
@@ -129,7 +135,12 @@ export class PromptFacts {
 
   /** A capitalised phrase that does not start a sentence: most likely a name. */
   private properNoun(): string | undefined {
-    return /(?<![.!?]\s|^)(?<=\s)([\p{Lu}][\p{L}'-]+(?:\s+[\p{Lu}][\p{L}'-]+)*)/u.exec(this.text)?.[1];
+    const inside = /(?<![.!?]\s|^)(?<=\s)([\p{Lu}][\p{Ll}][\p{L}'-]*(?:\s+[\p{Lu}][\p{Ll}][\p{L}'-]*)*)/u.exec(this.text)?.[1];
+    if (inside !== undefined) return inside;
+    // "Ana is 31": a sentence may start with the name, as long as the word is no common one.
+    const m = /(?:^|[.!?]\s+)([\p{Lu}][\p{Ll}][\p{L}'-]*(?:\s+[\p{Lu}][\p{Ll}][\p{L}'-]*)*)/u.exec(this.text)?.[1];
+    const first = m?.split(/\s/)[0]!.toLowerCase() ?? '';
+    return m !== undefined && !STOP.has(first) && !OPENERS.has(first) ? m : undefined;
   }
 
   private quoted(): string | undefined {

@@ -1,9 +1,10 @@
 import { countTextTokens } from '../../../budget/index.js';
 import { chooseTools } from './choose.js';
 import { PromptFacts } from './facts.js';
+import { jsonHint } from './json-hint.js';
 import { logprobsFor } from './logprobs.js';
-import type { SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
-import { valueFor, type ValueContext } from './values.js';
+import type { JsonSchema, SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
+import { MAX_VALUES, valueFor, type ValueContext } from './values.js';
 
 // Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
 const SENTENCES = [
@@ -58,16 +59,28 @@ function sentences(seed: number): string {
   return out.join(' ');
 }
 
+/** How many of `units` (at least `keep`) fit in `maxTokens` joined by `sep`: a binary search,
+ * since each count is a BPE pass over the prefix and a long answer has thousands of units. */
+function unitsWithin(units: string[], sep: string, model: string, maxTokens: number, keep: number): number {
+  let lo = keep;
+  let hi = units.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (countTextTokens(units.slice(0, mid).join(sep), model) <= maxTokens) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Cut `text` to about `maxTokens` tokens on a word boundary (inside a word if it has none). */
 function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
   if (maxTokens === null || countTextTokens(text, model) <= maxTokens) return { text, cut: false };
-  const words = text.split(' ');
-  while (words.length > 1 && countTextTokens(words.join(' '), model) > maxTokens) words.pop();
   if (maxTokens === 0) return { text: '', cut: true };
-  if (words.length > 1 || countTextTokens(words[0]!, model) <= maxTokens) return { text: words.join(' '), cut: true };
+  const words = text.split(' ');
+  const k = unitsWithin(words, ' ', model, maxTokens, 1);
+  if (k > 1 || countTextTokens(words[0]!, model) <= maxTokens) return { text: words.slice(0, k).join(' '), cut: true };
   const parts = jsonPieces(words[0]!);
-  while (parts.length > 0 && countTextTokens(parts.join(''), model) > maxTokens) parts.pop();
-  return { text: parts.join(''), cut: true };
+  return { text: parts.slice(0, unitsWithin(parts, '', model, maxTokens, 0)).join(''), cut: true };
 }
 
 /** Word-sized deltas, spaces kept, like a real tokenizer-driven stream. */
@@ -155,11 +168,12 @@ export function generate(req: SimRequest): SimGeneration {
   const calls = echo || (afterTool && req.toolChoice === 'auto') ? [] : chooseTools(req.tools, req.toolChoice, facts, req.parallelToolCalls);
   const choices: SimChoice[] = [];
   const texts = new Set<string>();
+  let hint: JsonSchema | false | undefined;
   for (let i = 0; i < req.n; i++) {
     const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
     const rng = seededRandom(seed);
     let prose = (k = 0) => sentences(fnv1a(k === 0 ? seed : `${seed}\n#${k}`));
-    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose() };
+    const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose: () => prose(), work: { left: MAX_VALUES } };
     if (calls.length > 0) {
       const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
       const completionTokens = toolCalls.reduce((s, c) => s + countTextTokens(c.name, req.model) + countTextTokens(c.arguments, req.model), 0);
@@ -172,7 +186,9 @@ export function generate(req: SimRequest): SimGeneration {
       raw = JSON.stringify(valueFor(req.format.schema, { ...ctx, root: req.format.schema }));
       json = true;
     } else if (req.format.type === 'json_object') {
-      raw = JSON.stringify({ answer: afterTool ? resultAnswer(results) : echo ? echo[1]! : prose() });
+      // JSON mode has no schema: follow one (or an example) the prompt gives, else a small object.
+      hint ??= jsonHint(req.turns) ?? false;
+      raw = JSON.stringify(hint ? valueFor(hint, { ...ctx, root: hint }) : { answer: afterTool ? resultAnswer(results) : echo ? echo[1]! : prose() });
       json = true;
     } else if (echo) raw = echo[1]!;
     else if (afterTool) raw = resultAnswer(results);

@@ -8,6 +8,8 @@
 /** Patterns are agent input; parsing one is recursive, so both length and nesting are bounded. */
 const MAX_PATTERN = 1_000;
 const MAX_NESTING = 32;
+/** Longest string written: nested quantifiers multiply (`(a{1000}){1000}`). */
+const MAX_OUTPUT = 10_000;
 
 const CLASS: Record<string, string> = { d: '0', w: 'a', s: ' ', D: 'a', W: '-', S: 'a' };
 
@@ -31,6 +33,7 @@ class Parser {
     while (this.i < this.p.length && this.p[this.i] !== '|' && this.p[this.i] !== ')') {
       const atom = this.atom(depth);
       const [min] = this.quantifier();
+      if (out.length + atom.length * min > MAX_OUTPUT) throw new Error('too long');
       out += atom.repeat(min);
     }
     return out;

@@ -12,6 +12,11 @@ import { fromPattern } from './pattern.js';
 import type { JsonSchema } from './types.js';
 
 const MAX_DEPTH = 64;
+/** Values one answer may generate: a schema whose required parts multiply (arrays of 1000 of
+ * arrays of 1000, two required self-references) ends in nulls instead of hanging the gateway. */
+export const MAX_VALUES = 20_000;
+/** Longest string padded up to a `minLength`. */
+const MAX_PAD = 10_000;
 /** Past this depth arrays take their fewest items and objects their required keys only. */
 const SHALLOW_DEPTH = 6;
 
@@ -31,6 +36,8 @@ export interface ValueContext {
   fillOptional: boolean;
   /** A sentence for prose-like string fields. */
   prose: () => string;
+  /** What is left of MAX_VALUES, shared by every value of one answer. */
+  work: { left: number };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -77,7 +84,7 @@ function typeOf(s: JsonSchema): string {
  */
 export function valueFor(schema: unknown, ctx: ValueContext, name = '', depth = 0): unknown {
   if (schema === true || schema === undefined) return stringFor({}, ctx, name);
-  if (!isObject(schema) || depth > MAX_DEPTH) return null;
+  if (!isObject(schema) || depth > MAX_DEPTH || --ctx.work.left < 0) return null;
   const s = flatten(schema, ctx.root, depth);
   if ('const' in s) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) {
@@ -126,14 +133,10 @@ function objectFor(s: JsonSchema, ctx: ValueContext, depth: number): Record<stri
   const full = ctx.fillOptional && depth < SHALLOW_DEPTH;
   const keys = Object.keys(props).filter((k) => required.has(k) || full || (depth < SHALLOW_DEPTH && provided(k, props[k], ctx)));
   for (const k of required) if (!keys.includes(k)) keys.push(k);
-  const min = typeof s.minProperties === 'number' ? s.minProperties : 0;
+  const min = Math.min(typeof s.minProperties === 'number' ? s.minProperties : 0, 1_000);
   for (const k of Object.keys(props)) if (keys.length < min && !keys.includes(k)) keys.push(k);
   const out: Record<string, unknown> = {};
-  for (const k of keys) {
-    const v = valueFor(k in props ? props[k] : isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, k, depth + 1);
-    if (props[k] === false) continue;
-    out[k] = v;
-  }
+  for (const k of keys) if (props[k] !== false) out[k] = valueFor(k in props ? props[k] : isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, k, depth + 1);
   // Open maps with no named properties (`additionalProperties: {type: number}`) still need minProperties keys.
   for (let i = 0; Object.keys(out).length < min && s.additionalProperties !== false; i++) out[`key${i + 1}`] = valueFor(isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, '', depth + 1);
   return out;
@@ -235,11 +238,13 @@ function synthesize(name: string, format: string | undefined, ctx: ValueContext)
 }
 
 function fitLength(v: string, s: JsonSchema): string {
-  const min = typeof s.minLength === 'number' ? s.minLength : 0;
+  const min = Math.min(typeof s.minLength === 'number' ? s.minLength : 0, MAX_PAD);
   const max = typeof s.maxLength === 'number' ? s.maxLength : Infinity;
-  let out = [...v].length > max ? [...v].slice(0, max).join('') : v;
-  while ([...out].length < min) out += ` ${WORDS[[...out].length % WORDS.length]}`.slice(0, min - [...out].length);
-  return out;
+  const out = [...v].length > max ? [...v].slice(0, max).join('') : v;
+  const needed = min - [...out].length;
+  let pad = '';
+  for (let i = 0; pad.length < needed; i++) pad += ` ${WORDS[i % WORDS.length]}`;
+  return out + pad.slice(0, Math.max(0, needed));
 }
 
 function stringFor(s: JsonSchema, ctx: ValueContext, name: string): string {
