@@ -8,6 +8,8 @@ export const STATUS: Record<AgentStatus, { icon: string; label: string; tone: 'o
   stopped: { icon: '⏹', label: 'Stopped', tone: 'idle' },
   crashed: { icon: '🔴', label: 'Crashed', tone: 'bad' },
   restarting: { icon: '🔄', label: 'Restarting', tone: 'warn' },
+  budget_exhausted: { icon: '⛔', label: 'Budget exhausted', tone: 'bad' },
 };
 
-export const LIVE_STATUSES: ReadonlySet<AgentStatus> = new Set(['starting', 'running', 'restarting']);
+/** Still there to act on (an exhausted budget can be raised and the agent goes on). */
+export const LIVE_STATUSES: ReadonlySet<AgentStatus> = new Set(['starting', 'running', 'restarting', 'budget_exhausted']);

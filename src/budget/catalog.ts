@@ -3,8 +3,9 @@ import { usdPerMillion, type ModelRates, type PriceSchedule, type PriceTier } fr
 
 // The maintained price table (@pydantic/genai-prices, bundled data: no network). Only text
 // token prices are used (input, output, cache read/write) plus flat per-request fees; audio,
-// image and search fees are not metered. The package resolves provider and model by its own
-// matching rules, which also accept dated snapshots (`gpt-4o-2024-08-06` → gpt-4o).
+// image and search surcharges are not metered (audio and image models are priced at their text
+// token rates). The package resolves provider and model by its own matching rules, which also
+// accept dated snapshots (`gpt-4o-2024-08-06` → gpt-4o).
 
 export interface CatalogMatch {
   providerId: string;
@@ -52,8 +53,12 @@ function ratesFor(p: ModelPrice, inputTokens: number): ModelRates {
   return rates;
 }
 
-/** Null when the model has no per-token text price (image, audio-only and search models). */
+/**
+ * Null when the model has no per-token text price (image, audio-only and search models). An
+ * entry with no price at all is a free model (moderation), priced at zero.
+ */
 export function toSchedule(p: ModelPrice): PriceSchedule | null {
+  if (Object.keys(p).length === 0) return { rates: { input: 0, output: 0 }, tiers: [] };
   if (priceOf(p, 'input_mtok') === undefined && priceOf(p, 'output_mtok') === undefined) return null;
   const starts = new Set<number>();
   for (const key of ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok']) {
@@ -66,13 +71,34 @@ export function toSchedule(p: ModelPrice): PriceSchedule | null {
   return { rates: ratesFor(p, 0), tiers };
 }
 
-function lookup(model: string, providerId: string | undefined): PriceCalculation | null {
+/**
+ * Where a model is looked for when the gateway's provider is not one the table knows (the
+ * simulated provider, a custom upstream): the table only finds a provider by model name for
+ * the names its providers claim (`gpt-*` is OpenAI's, `text-embedding-*` is nobody's).
+ *
+ * @example
+ *   findInCatalog('text-embedding-3-small', 'simulated')?.providerId // 'openai', found by trying these
+ */
+export const MAJOR_PROVIDERS = ['openai', 'anthropic', 'google', 'mistral', 'x-ai', 'deepseek', 'cohere', 'voyageai'] as const;
+
+function tryCalc(model: string, providerId?: string): PriceCalculation | null {
   try {
-    return (providerId ? calcPrice({}, model, { providerId }) : null) ?? calcPrice({}, model);
+    return calcPrice({}, model, providerId ? { providerId } : {});
   } catch {
     // genai-prices throws on internally inconsistent entries; treat those as unpriced.
     return null;
   }
+}
+
+function lookup(model: string, providerId: string | undefined): PriceCalculation | null {
+  const first = (providerId ? tryCalc(model, providerId) : null) ?? tryCalc(model);
+  if (first) return first;
+  for (const id of MAJOR_PROVIDERS) {
+    if (id === providerId) continue;
+    const hit = tryCalc(model, id);
+    if (hit) return hit;
+  }
+  return null;
 }
 
 /**

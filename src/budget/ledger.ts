@@ -95,6 +95,11 @@ export interface Ledger {
   reserved: Micros;
   open: number;
   readonly thresholds: Threshold[];
+  /**
+   * Declared used up by the policy although a little is left (a call it could not pay for at
+   * 95%): shown as exhausted until the limit changes.
+   */
+  declaredExhausted: boolean;
 }
 
 /** Record an actual cost under the settle rule described in tracker.ts. */
@@ -136,7 +141,7 @@ export function crossings(ledger: Ledger): ThresholdNotice[] {
 
 function stateOf(ledger: Ledger, spent: Micros): BudgetState {
   if (ledger.limit === null) return 'unlimited';
-  if (spent >= ledger.limit) return 'exhausted';
+  if (spent >= ledger.limit || ledger.declaredExhausted) return 'exhausted';
   const first = ledger.thresholds[0];
   return first !== undefined && first.ratio < 1 && spent >= first.amount ? 'warning' : 'ok';
 }

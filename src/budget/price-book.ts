@@ -1,13 +1,16 @@
 import type { Micros } from '../core/money.js';
 import { findInCatalog, type CatalogMatch } from './catalog.js';
+import { familyPrice } from './family.js';
 import { PriceOverrides } from './overrides.js';
 import { costOf, flatSchedule, usdPerMillion, type ModelRates, type PriceSchedule, type TokenUsage } from './rates.js';
 
-export type PriceSource = 'override' | 'catalog' | 'default';
+/** `family`: not in the table, priced like the dearest model of its family (see family.ts). */
+export type PriceSource = 'override' | 'catalog' | 'family' | 'default';
 
 /**
- * Priced like a premium model ($10/M input, $30/M output) so that traffic to a model nobody
- * priced draws the budget down visibly instead of for free. Configure `defaultRates`.
+ * For a model of no known family: priced like a premium model ($10/M input, $30/M output) so
+ * that traffic to a model nobody priced draws the budget down visibly instead of for free.
+ * Configure `defaultRates`.
  */
 export const DEFAULT_UNKNOWN_MODEL_RATES: ModelRates = { input: usdPerMillion(10), output: usdPerMillion(30) };
 
@@ -28,8 +31,10 @@ export interface PriceLookup {
   source: PriceSource;
   /** The override key or `provider/model` of the table entry; null for the default price. */
   matched: string | null;
-  /** Priced with the default price: the caller should emit a warning event. */
+  /** Not in the overrides nor the table (priced by family or the default): the caller should warn. */
   unknownModel: boolean;
+  /** The family prefix whose dearest price is used (source `family`), else null. */
+  family: string | null;
 }
 
 export interface PriceQuote {
@@ -40,13 +45,18 @@ export interface PriceQuote {
   unknownModel: boolean;
 }
 
-type Resolved = { source: 'override'; key: string; schedule: PriceSchedule } | { source: 'catalog'; match: CatalogMatch } | null;
+type Resolved =
+  | { source: 'override'; key: string; schedule: PriceSchedule }
+  | { source: 'catalog'; match: CatalogMatch }
+  | { source: 'family'; family: string; matched: string; schedule: PriceSchedule }
+  | null;
 
 // Bounded so an agent cycling through invented model names cannot grow it without limit.
 const CACHE_LIMIT = 1_024;
 
 /**
- * Resolves a model's price (override, then maintained table, then the default price) and
+ * Resolves a model's price (override, then maintained table, then the dearest of its family in
+ * the table, then the default price) and
  * prices token usage in integer µ$. Lookups are cached per provider and model because matching
  * against the table is a linear scan.
  */
@@ -67,13 +77,16 @@ export class PriceBook {
   lookup(model: string, provider?: string): PriceLookup {
     const resolved = this.resolve(model, provider);
     if (resolved === null) {
-      return { model, schedule: this.defaultSchedule, source: 'default', matched: null, unknownModel: true };
+      return { model, schedule: this.defaultSchedule, source: 'default', matched: null, unknownModel: true, family: null };
     }
     if (resolved.source === 'override') {
-      return { model, schedule: resolved.schedule, source: 'override', matched: resolved.key, unknownModel: false };
+      return { model, schedule: resolved.schedule, source: 'override', matched: resolved.key, unknownModel: false, family: null };
+    }
+    if (resolved.source === 'family') {
+      return { model, schedule: resolved.schedule, source: 'family', matched: resolved.matched, unknownModel: true, family: resolved.family };
     }
     const m = resolved.match;
-    return { model, schedule: m.scheduleAt(this.now()), source: 'catalog', matched: `${m.providerId}/${m.modelId}`, unknownModel: false };
+    return { model, schedule: m.scheduleAt(this.now()), source: 'catalog', matched: `${m.providerId}/${m.modelId}`, unknownModel: false, family: null };
   }
 
   /** Cost of `usage` on `model`; see `costOf` for the rounding rule. */
@@ -90,7 +103,9 @@ export class PriceBook {
     if (override) resolved = { source: 'override', key: override.key, schedule: flatSchedule(override.rates) };
     else if (this.useCatalog) {
       const match = findInCatalog(model, provider);
+      const fam = match ? null : familyPrice(model, provider);
       if (match) resolved = { source: 'catalog', match };
+      else if (fam) resolved = { source: 'family', family: fam.family, matched: `${fam.providerId}/${fam.modelId}`, schedule: fam.schedule };
     }
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(key, resolved);

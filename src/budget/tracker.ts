@@ -94,6 +94,7 @@ export class BudgetTracker {
       };
     }
     ledger.limit = limitMicros;
+    ledger.declaredExhausted = false;
     for (const t of ledger.thresholds) {
       t.amount = limitMicros === null ? 0 : thresholdAmount(t, limitMicros);
       if (limitMicros === null || spent < t.amount) t.fired = false;
@@ -115,6 +116,7 @@ export class BudgetTracker {
     const ledger = existing ?? this.create(agentId);
     const limit = input.limitMicros;
     ledger.limit = limit;
+    ledger.declaredExhausted = false;
     ledger.settled = limit === null ? input.spentMicros : Math.min(input.spentMicros, limit);
     ledger.overshoot = input.spentMicros - ledger.settled;
     const delivered = input.firedThresholds === undefined ? null : new Set(input.firedThresholds);
@@ -123,6 +125,18 @@ export class BudgetTracker {
       t.fired = limit !== null && input.spentMicros >= t.amount && (delivered === null || delivered.has(t.ratio));
     }
     return { notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+  }
+
+  /**
+   * The budget policy found the budget used up for practical purposes (see BudgetPolicy): its
+   * snapshots say `exhausted` until the limit is changed.
+   *
+   * @example
+   *   if (policy.refusalExhausts(refusal)) tracker.declareExhausted(refusal.agentId);
+   */
+  declareExhausted(agentId: string): void {
+    const ledger = this.ledgers.get(agentId);
+    if (ledger && ledger.limit !== null) ledger.declaredExhausted = true;
   }
 
   /** Hold `amountMicros` of the agent's budget for one request, or refuse with a reason naming the budget. */
@@ -212,6 +226,7 @@ export class BudgetTracker {
       reserved: 0,
       open: 0,
       thresholds: makeThresholds(this.ratios),
+      declaredExhausted: false,
     };
     this.ledgers.set(agentId, ledger);
     return ledger;

@@ -8,8 +8,11 @@ export type Severity = (typeof SEVERITIES)[number];
 /**
  * `restarting`: it crashed and the supervisor is waiting out the backoff before launching it
  * again; `crashed`: it crashed and will not be restarted (gave up, or restarts are off).
+ * `budget_exhausted` is never stored: status objects show it instead of a live status while
+ * the agent's budget is exhausted and its calls are refused (external agents, and supervised
+ * ones under `on_exhausted: refuse`); raising the limit shows the stored status again.
  */
-export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed';
+export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed' | 'budget_exhausted';
 export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set(['completed', 'stopped', 'crashed']);
 
 export interface Progress {
@@ -80,7 +83,8 @@ export interface EventData {
     redactions: number;
     usageSource: 'provider' | 'estimate';
   };
-  'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number };
+  /** `family`/`pricedAs`: priced like the dearest model of its family (`gpt-4o`, `openai/gpt-4o-2024-05-13`); null: the default price. */
+  'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number; family: string | null; pricedAs: string | null };
   'llm.fallback': { from: string; to: string; reason: string };
   'budget.threshold': {
     threshold: number;

@@ -60,7 +60,7 @@ export class CallLedger {
   }
 
   private reserve(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null): { target: Target; reservationId: number } {
-    const est = this.d.meter.estimate(model, provider.name, json, req.agentId);
+    const est = this.d.meter.estimate(model, provider.name, json, req.agentId, req.endpoint);
     const r = this.d.meter.reserve(req.agentId, est.costMicros, model);
     if (!r.ok) throw new GatewayError('budget', this.d.meter.refusalMessage(r, model), false);
     const body = upstreamBody(req, json, bodyText);

@@ -67,22 +67,26 @@ export class Meter {
     if (!this.tracker.has(agentId)) this.tracker.setLimit(agentId, limitMicros);
   }
 
-  estimate(model: string, provider: string, body: Record<string, unknown>, agentId: string): RequestEstimate {
+  /** The worst case to reserve; an embedding produces no output, so it reserves its input only. */
+  estimate(model: string, provider: string, body: Record<string, unknown>, agentId: string, endpoint?: string): RequestEstimate {
     const est = estimateRequestCost(this.book, {
       model,
       provider,
       body: body as never,
-      defaultMaxOutputTokens: this.d.config.budgetPolicy.defaultMaxOutputTokens,
+      defaultMaxOutputTokens: endpoint === 'embeddings' ? 0 : this.d.config.budgetPolicy.defaultMaxOutputTokens,
     });
     if (est.unknownModel && !this.warnedModels.has(model)) {
       this.warnedModels.add(model);
-      const r = this.book.lookup(model, provider).schedule.rates;
+      const p = this.book.lookup(model, provider);
+      const r = p.schedule.rates;
+      const price = `${formatUsd(r.input)}/M input, ${formatUsd(r.output)}/M output`;
+      const as = p.family === null ? `the default price for unknown models (${price})` : `the price of ${p.matched}, the dearest ${p.family}* model (${price})`;
       this.d.state.record({
         agentId,
         type: 'llm.unknown_model',
         severity: 'warn',
-        message: `No price known for model ${model}: charging the default price (set pricing.${model} in the config to fix)`,
-        data: { model, provider, inputPerMillionUsd: microsToUsd(r.input), outputPerMillionUsd: microsToUsd(r.output) },
+        message: `No price known for model ${model}: charging ${as}; set pricing.${model} in the config to fix`,
+        data: { model, provider, inputPerMillionUsd: microsToUsd(r.input), outputPerMillionUsd: microsToUsd(r.output), family: p.family, pricedAs: p.matched },
       });
     }
     return est;
@@ -107,6 +111,9 @@ export class Meter {
    * What a refused agent reads in its SDK's exception: what happened (the budget, the spend and
    * what this call could cost at most) and what to do, with the exact route and a limit that
    * would let this call through.
+   *
+   * @example
+   *   throw new GatewayError('budget', meter.refusalMessage(refusal, 'gpt-4o'), false);
    */
   refusalMessage(r: BudgetRefusal, model: string): string {
     const route = `POST /api/agents/${r.agentId}/budget`;
@@ -243,6 +250,8 @@ export class Meter {
   }
 
   private exhausted(agentId: string): void {
+    // Before the event: the status it carries to the dashboard must already say so.
+    this.tracker.declareExhausted(agentId);
     const policy = this.policy.exhaust(agentId);
     if (policy === null) return;
     const s = this.tracker.snapshot(agentId);

@@ -250,6 +250,7 @@ export class StateManager {
   private view(row: schema.AgentRow): AgentView {
     const v = toView(row);
     const live = this.budgets?.snapshot(row.id) ?? null;
+    if (live?.state === 'exhausted' && !TERMINAL_STATUSES.has(v.status)) v.status = 'budget_exhausted';
     if (live) {
       v.budget =
         live.limitMicros === null && live.spentMicros === 0 && live.reservedMicros === 0

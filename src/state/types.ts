@@ -8,7 +8,7 @@ export type AgentKind = 'supervised' | 'external';
  * root hands it to the StateManager when it opens the database.
  */
 export interface LiveBudgets {
-  snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number } | null;
+  snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number; state?: string } | null;
 }
 
 /** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */

@@ -265,3 +265,23 @@ describe('cleanup', () => {
     expect(t.release(other)).toBe(false);
   });
 });
+
+describe('a budget declared exhausted by the policy', () => {
+  it('reads exhausted with a little left, until the limit changes; an unlimited or unknown budget ignores it', () => {
+    const t = new BudgetTracker();
+    t.setLimit('lg-1', 1_000);
+    const r = t.reserve('lg-1', 960);
+    if (!r.ok) throw new Error(r.message);
+    t.settle(r.reservationId, 960);
+    expect(t.snapshot('lg-1')!.state).toBe('warning');
+    t.declareExhausted('lg-1');
+    expect(t.snapshot('lg-1')!.state).toBe('exhausted');
+    t.setLimit('lg-1', 2_000);
+    expect(t.snapshot('lg-1')!.state).toBe('ok');
+    t.setLimit('lg-2', null);
+    t.declareExhausted('lg-2');
+    t.declareExhausted('nobody');
+    expect(t.snapshot('lg-2')!.state).toBe('unlimited');
+    expect(t.snapshot('nobody')).toBeNull();
+  });
+});
