@@ -12,6 +12,8 @@ import { fmt, percentile, report, type Row } from './lib.js';
 
 const CLI = resolve(process.cwd(), 'bin/iron-cage.js');
 const MAX_SECONDS_PER_RUN = 8;
+/** Alternating runs per protocol when /v1/responses is set beside chat. */
+const ROUNDS = 5;
 
 const CHAT = JSON.stringify({
   id: 'chatcmpl-bench',
@@ -35,6 +37,38 @@ const REQUEST = JSON.stringify({
 });
 const STREAM_REQUEST = JSON.stringify({ ...JSON.parse(REQUEST), stream: true });
 
+// The same exchange on the Responses API: the same prompt, the same 20 words of output.
+const WORDS = Array.from({ length: 20 }, (_, i) => `word${i} `);
+const RESP_USAGE = { input_tokens: 42, input_tokens_details: { cached_tokens: 0 }, output_tokens: 20, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 62 };
+const respEnvelope = (status: string, output: object[], usage: object | null) => ({ id: 'resp_bench', object: 'response', created_at: 1, status, model: 'gpt-4o-mini', output, usage, error: null, incomplete_details: null });
+const RESP_PART = { type: 'output_text', annotations: [], logprobs: [], text: WORDS.join('') };
+const RESP_ITEM = { id: 'msg_bench', type: 'message', status: 'completed', role: 'assistant', content: [RESP_PART] };
+const RESPONSE = JSON.stringify(respEnvelope('completed', [{ ...RESP_ITEM, content: [{ ...RESP_PART, text: JSON.parse(CHAT).choices[0].message.content }] }], { ...RESP_USAGE, output_tokens: 21, total_tokens: 63 }));
+const RESP_EVENTS = (() => {
+  const evs: Array<[string, object]> = [
+    ['response.created', { response: respEnvelope('in_progress', [], null) }],
+    ['response.in_progress', { response: respEnvelope('in_progress', [], null) }],
+    ['response.output_item.added', { output_index: 0, item: { ...RESP_ITEM, status: 'in_progress', content: [] } }],
+    ['response.content_part.added', { item_id: 'msg_bench', output_index: 0, content_index: 0, part: { ...RESP_PART, text: '' } }],
+    ...WORDS.map((delta): [string, object] => ['response.output_text.delta', { item_id: 'msg_bench', output_index: 0, content_index: 0, delta, logprobs: [] }]),
+    ['response.output_text.done', { item_id: 'msg_bench', output_index: 0, content_index: 0, text: RESP_PART.text, logprobs: [] }],
+    ['response.content_part.done', { item_id: 'msg_bench', output_index: 0, content_index: 0, part: RESP_PART }],
+    ['response.output_item.done', { output_index: 0, item: RESP_ITEM }],
+    ['response.completed', { response: respEnvelope('completed', [RESP_ITEM], RESP_USAGE) }],
+  ];
+  const sse = evs.map(([type, data], i) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: i })}\n\n`);
+  // Events a server produces at the same instant leave in one write (the two that open the
+  // response, the two that open the message, the four that close it): 23 writes, as chat's 23.
+  return [sse.slice(0, 2), sse.slice(2, 4), ...sse.slice(4, 24).map((e) => [e]), sse.slice(24)].map((group) => Buffer.from(group.join('')));
+})();
+const RESP_REQUEST = JSON.stringify({
+  model: 'gpt-4o-mini',
+  max_output_tokens: 200,
+  instructions: JSON.parse(REQUEST).messages[0].content,
+  input: [{ role: 'user', content: JSON.parse(REQUEST).messages[1].content }],
+});
+const RESP_STREAM_REQUEST = JSON.stringify({ ...JSON.parse(RESP_REQUEST), stream: true });
+
 /** The mock upstream runs in its own process, as a provider would be on its own machine. */
 async function startMock(): Promise<{ url: string; close: () => void }> {
   const child = fork(process.argv[1]!, ['mock'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -47,6 +81,7 @@ async function serveMock(): Promise<void> {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      if (req.url === '/v1/responses') return void respond(res, body.includes('"stream":true'));
       if (!body.includes('"stream":true')) {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(CHAT) }).end(CHAT);
         return;
@@ -68,6 +103,22 @@ async function serveMock(): Promise<void> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+}
+
+function respond(res: import('node:http').ServerResponse, stream: boolean): void {
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(RESPONSE) }).end(RESPONSE);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  let i = 0;
+  const next = () => {
+    if (i < RESP_EVENTS.length - 1) {
+      res.write(RESP_EVENTS[i++]);
+      setImmediate(next);
+    } else res.end(RESP_EVENTS[i]);
+  };
+  next();
 }
 
 /**
@@ -182,18 +233,24 @@ try {
   await load(gw.origin, '/v1/chat/completions', gw.token, REQUEST, 4, 1500, false);
   await load(gw.origin, '/v1/chat/completions', gw.token, STREAM_REQUEST, 4, 300, true);
 
-  for (const stream of process.env.BENCH_STREAM === "only" ? [true] : process.env.BENCH_STREAM === "no" ? [false] : [false, true]) {
-    for (const c of (process.env.BENCH_C ?? "1,16,64").split(",").map(Number)) {
-      const total = stream ? (c === 1 ? 1500 : 6000) : c === 1 ? 3000 : 30_000;
-      const body = stream ? STREAM_REQUEST : REQUEST;
-      const direct = await load(mock.url, '/v1/chat/completions', 'x', body, c, total, stream);
-      const cpu0 = cpuMs(gw.child.pid!);
-      const via = await load(gw.origin, '/v1/chat/completions', gw.token, body, c, total, stream);
-      const cpuPerReq = (cpuMs(gw.child.pid!) - cpu0) / via.n;
+  /** One load direct and through the gateway: what the gateway added, and its CPU per request. */
+  const measure = async (path: string, body: string, c: number, total: number, stream: boolean) => {
+    const direct = await load(mock.url, path, 'x', body, c, total, stream);
+    const cpu0 = cpuMs(gw.child.pid!);
+    const via = await load(gw.origin, path, gw.token, body, c, total, stream);
+    const cpuPerReq = (cpuMs(gw.child.pid!) - cpu0) / via.n;
+    const added50 = percentile(via.latencies, 50) - percentile(direct.latencies, 50);
+    const added99 = percentile(via.latencies, 99) - percentile(direct.latencies, 99);
+    return { direct, via, cpuPerReq, added50, added99, rps: via.n / via.seconds };
+  };
+  const streams = process.env.BENCH_STREAM === 'only' ? [true] : process.env.BENCH_STREAM === 'no' ? [false] : [false, true];
+  const concurrencies = (process.env.BENCH_C ?? '1,16,64').split(',').map(Number);
+  const totalFor = (stream: boolean, c: number) => (stream ? (c === 1 ? 1500 : 6000) : c === 1 ? 3000 : 30_000);
+
+  for (const stream of streams) {
+    for (const c of concurrencies) {
+      const { direct, via, cpuPerReq, added50, added99, rps } = await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, totalFor(stream, c), stream);
       const label = `${stream ? 'stream' : 'json'} c=${c}`;
-      const added50 = percentile(via.latencies, 50) - percentile(direct.latencies, 50);
-      const added99 = percentile(via.latencies, 99) - percentile(direct.latencies, 99);
-      const rps = via.n / via.seconds;
       results[label] = { direct: { rps: direct.n / direct.seconds, p50: percentile(direct.latencies, 50), p99: percentile(direct.latencies, 99) }, gateway: { rps, p50: percentile(via.latencies, 50), p99: percentile(via.latencies, 99), n: via.n }, cpuPerReq };
       rows.push({
         metric: `${label}: req/s via gateway (direct)`,
@@ -208,6 +265,29 @@ try {
       }
     }
   }
+  // The Responses API beside chat: the same exchange, its cost within 10% of chat's. Runs
+  // alternate (chat, responses, chat, ...) and the least disturbed (the minimum) of each is
+  // compared, so a load that comes and goes on a shared machine falls on both alike.
+  await load(gw.origin, '/v1/responses', gw.token, RESP_REQUEST, 4, 1500, false);
+  await load(gw.origin, '/v1/responses', gw.token, RESP_STREAM_REQUEST, 4, 300, true);
+  const least = (xs: number[]) => Math.min(...xs);
+  for (const stream of streams) {
+    for (const c of concurrencies.filter((x) => x <= 16)) {
+      const runs = { chat: [] as Array<Awaited<ReturnType<typeof measure>>>, responses: [] as Array<Awaited<ReturnType<typeof measure>>> };
+      const total = Math.ceil(totalFor(stream, c) / 3);
+      for (let round = 0; round < ROUNDS; round++) {
+        runs.chat.push(await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, total, stream));
+        runs.responses.push(await measure('/v1/responses', stream ? RESP_STREAM_REQUEST : RESP_REQUEST, c, total, stream));
+      }
+      const [chat, resp] = [runs.chat, runs.responses].map((rs) => ({ cpuPerReq: least(rs.map((r) => r.cpuPerReq)), added50: least(rs.map((r) => r.added50)), added99: least(rs.map((r) => r.added99)) }));
+      const label = `${stream ? 'stream' : 'json'} c=${c}`;
+      results[`responses ${label}`] = { responses: resp, chat, rounds: ROUNDS };
+      const ratio = resp!.cpuPerReq / chat!.cpuPerReq;
+      rows.push({ metric: `/v1/responses ${label}: added latency p50 / p99 (chat)`, value: `${fmt(resp!.added50, 3)} / ${fmt(resp!.added99, 3)} ms (${fmt(chat!.added50, 3)} / ${fmt(chat!.added99, 3)} ms)` });
+      rows.push({ metric: `/v1/responses ${label}: CPU per request (chat)`, value: `${fmt(resp!.cpuPerReq, 3)} ms (${fmt(chat!.cpuPerReq, 3)} ms, ${ratio >= 1 ? '+' : ''}${fmt((ratio - 1) * 100, 0)}%)`, target: '≤ chat + 10%', ok: ratio <= 1.1 });
+    }
+  }
+
   // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
   // Started only now, so it shares nothing with the gateway's runs above.
   bare = await startBare(mock.url);

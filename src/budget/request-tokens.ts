@@ -197,6 +197,8 @@ function tally(body: RequestBody, imageTokens: number): Tally {
   if (Array.isArray(body.tools)) tools(t, body.tools);
   if (Array.isArray(body.functions)) tools(t, body.functions);
   if (isObject(body.response_format)) t.json(body.response_format.json_schema);
+  // The Responses API's structured output: the schema is shown to the model like chat's.
+  if (isObject(body.text) && isObject(body.text.format)) t.json(body.text.format.schema);
   return t;
 }
 

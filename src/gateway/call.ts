@@ -78,7 +78,8 @@ export function ledgerRow(call: Call, o: Outcome): LlmRequestInput {
 export function upstreamBody(req: CallRequest, json: Record<string, unknown>, bodyText: string | null): Pick<Target, 'upstream' | 'hideUsageChunk'> {
   let out = json;
   let hideUsageChunk = false;
-  if (req.stream && req.wire.name === 'openai' && req.endpoint !== 'embeddings') {
+  // Chat and completions streams report usage only when asked; a Responses stream always does.
+  if (req.stream && (req.endpoint === 'chat' || req.endpoint === 'completions')) {
     const opts = (json.stream_options ?? {}) as Record<string, unknown>;
     if (opts.include_usage !== true) {
       // The provider's usage is the truth; ask for it, and hide the extra chunk from the agent.

@@ -47,6 +47,10 @@ export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId:
     }
   };
   if (Array.isArray(json.messages)) for (const m of json.messages) if (m && typeof m === 'object') fixContent(m as Record<string, unknown>, 'content');
-  for (const k of ['system', 'prompt', 'input']) if (k in json) fixContent(json, k);
+  for (const k of ['system', 'prompt', 'input', 'instructions']) if (k in json) fixContent(json, k);
+  // Responses API input items: messages carry `content`, tool results `output`.
+  if (Array.isArray(json.input)) {
+    for (const it of json.input) if (it && typeof it === 'object') for (const k of ['content', 'output']) if (k in it) fixContent(it as Record<string, unknown>, k);
+  }
   return changed;
 }

@@ -6,10 +6,10 @@ import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { CircuitBreaker } from '../reliability/index.js';
-import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
+import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
 import { CallLedger } from './ledger.js';
@@ -18,18 +18,7 @@ import type { Provider } from './providers/types.js';
 import type { Router } from './router.js';
 import { deliverStream } from './stream.js';
 import { UpstreamCaller } from './upstream.js';
-import { anthropicWire } from './wire/anthropic.js';
-import { openaiWire } from './wire/openai.js';
 import type { Endpoint, Wire } from './wire/types.js';
-
-type Route = { endpoint: Endpoint | 'models'; wire: Wire };
-const ROUTES: Record<string, Route> = {
-  'POST /v1/chat/completions': { endpoint: 'chat', wire: openaiWire },
-  'POST /v1/completions': { endpoint: 'completions', wire: openaiWire },
-  'POST /v1/embeddings': { endpoint: 'embeddings', wire: openaiWire },
-  'POST /v1/messages': { endpoint: 'messages', wire: anthropicWire },
-  'GET /v1/models': { endpoint: 'models', wire: openaiWire },
-};
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
@@ -75,16 +64,27 @@ export class GatewayHandler {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?', 1)[0]!;
-    const route = ROUTES[`${req.method} ${path}`];
-    const wire = route?.wire ?? (path.startsWith('/v1/messages') ? anthropicWire : openaiWire);
-    this.run(req, res, route).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
+    const route = routeOf(req.method, path);
+    const wire = route?.wire ?? wireFor(req, path);
+    this.run(req, res, route, path).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
   };
 
-  private async run(req: IncomingMessage, res: ServerResponse, route: Route | undefined): Promise<void> {
+  private async run(req: IncomingMessage, res: ServerResponse, route: Route | undefined, path: string): Promise<void> {
     const t0 = performance.now();
-    if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${(req.url ?? '').split('?', 1)[0]}. The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/messages.`);
+    if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${path}. ${SERVED}`);
     const agentId = await this.authenticate(req);
-    if (route.endpoint === 'models') return this.models(res);
+    switch (route.endpoint) {
+      case 'models':
+        return models(this.d, res, null);
+      case 'model':
+        return models(this.d, res, route.id);
+      case 'batches':
+        throw new GatewayError('not_found', BATCHES_REFUSED, false);
+      case 'count_tokens': {
+        const { json, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
+        return countTokens(this.d, res, json, text);
+      }
+    }
     const p = await this.parse(req, { endpoint: route.endpoint, wire: route.wire }, agentId, t0);
     this.guardPrompt(p);
     const call = this.ledger.begin(p.request, p.model, p.provider, p.json, p.bodyText);
@@ -122,16 +122,7 @@ export class GatewayHandler {
 
   /** The body as the wire's JSON, validated, and the model routed to its provider. */
   private async parse(req: IncomingMessage, route: { endpoint: Endpoint; wire: Wire }, agentId: string, t0: number): Promise<Parsed> {
-    const text = (await readBody(req, this.d.config.maxRequestBytes)).toString('utf8');
-    let json: unknown;
-    try {
-      json = parseBoundedJson(text);
-    } catch (e) {
-      if (e instanceof JsonTooDeepError) throw new GatewayError('invalid_request', e.message);
-      throw new GatewayError('invalid_request', 'We could not parse the JSON body of your request. The body must be valid JSON.');
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
-    const body = json as Record<string, unknown>;
+    const { json: body, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
@@ -159,12 +150,5 @@ export class GatewayHandler {
     if (up.status >= 400) return relayUpstreamError(this.delivery, call, up, res);
     if (call.stream) return deliverStream(this.delivery, call, up, res, clientSignal);
     return deliverWhole(this.delivery, call, up, res);
-  }
-
-  private async models(res: ServerResponse): Promise<void> {
-    const provider = this.d.router.effective('openai');
-    const up = await provider.call({ endpoint: 'models', method: 'GET', body: null, json: null, stream: false, headers: {}, signal: AbortSignal.timeout(this.d.config.providers.openai.timeoutMs) });
-    const raw = await collect(up.body);
-    sendJson(res, up.status, raw.toString('utf8'));
   }
 }

@@ -54,6 +54,14 @@ class StreamRelay {
   private template: unknown = null;
   private readonly splitter = new SseSplitter();
   private readonly guards = new Map<number, StreamGuard>();
+  /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
+  private readonly sent = new Map<number, string>();
+  /** Events we inserted into a numbered stream so far: later events move up by this many. */
+  private seqShift = 0;
+  /** The number the next event of a numbered stream takes (for an error event we add). */
+  private nextSeq = 0;
+  /** Whether redaction changed any text yet (held back or replaced): repeats must then be read. */
+  private rewritten = false;
   private readonly ref: string;
 
   constructor(
@@ -84,8 +92,7 @@ class StreamRelay {
       };
       const onData = (chunk: Buffer) => {
         this.firstByteMs ??= performance.now() - this.call.t0;
-        let out = '';
-        for (const ev of this.splitter.push(chunk)) out += this.event(ev);
+        const out = this.events(this.splitter.push(chunk));
         if (this.blocked) return finish();
         if (res.destroyed) return onAbort();
         if (out && !res.write(out)) {
@@ -98,8 +105,7 @@ class StreamRelay {
       body.on('data', onData);
       body.once('end', () => {
         if (!this.blocked && !res.destroyed) {
-          let out = '';
-          for (const ev of this.splitter.end()) out += this.event(ev);
+          const out = this.events(this.splitter.end());
           if (out && !this.blocked) res.write(out);
         }
         finish();
@@ -122,8 +128,10 @@ class StreamRelay {
     this.error = this.blocked;
     // Nothing more of this output may reach the agent; tell it why in its own format.
     const { wire } = this.call;
+    if (res.destroyed) return;
+    if (wire.streamError) return void res.write(wire.streamError(400, 'blocked', this.blocked, this.nextSeq));
     const { body } = wire.error(400, 'blocked', this.blocked);
-    if (!res.destroyed) res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
+    res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
   }
 
   /** How the stream ended, for the ledger row. */
@@ -138,9 +146,23 @@ class StreamRelay {
     return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
   }
 
+  /** A batch of events, all sent or (on a block) none: then none of them took a number. */
+  private events(evs: SseEvent[]): string {
+    const seq = this.nextSeq;
+    let out = '';
+    for (const ev of evs) out += this.event(ev);
+    if (this.blocked) this.nextSeq = seq;
+    return out;
+  }
+
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
   private event(ev: SseEvent): string {
     const { wire } = this.call;
+    // Renumbering (seqShift) needs every event read; until then a wire may let some pass unread.
+    if (ev.event !== null && this.seqShift === 0 && wire.unread?.(ev.event, this.rewritten)) {
+      this.nextSeq++;
+      return ev.raw;
+    }
     let json: any = null;
     if (ev.data && ev.data !== '[DONE]') {
       try {
@@ -160,13 +182,23 @@ class StreamRelay {
     const active = this.guard.active;
     let changed = false;
     let extras = '';
+    // A numbered stream stays gapless: an event we insert takes this event's number.
+    let seq = insp.seq ? insp.seq.n + this.seqShift : 0;
+    const insert = (extra: string) => {
+      extras += extra;
+      if (insp.seq) {
+        seq++;
+        this.seqShift++;
+      }
+    };
     for (const slot of insp.slots) {
       if (this.text.length < MAX_COUNTED_CHARS) this.text += slot.text;
       if (!active) continue;
       const out = this.take(this.guardFor(slot.index).push(slot.text));
+      this.record(slot.index, out);
       if (out !== slot.text) {
         slot.set(out);
-        changed = true;
+        changed = this.rewritten = true;
       }
     }
     if (active) {
@@ -176,21 +208,42 @@ class StreamRelay {
         this.guards.delete(end.index);
         const rest = this.take(g.end());
         if (!rest) continue;
-        const extra = end.attach(rest);
-        if (extra) extras += extra;
+        this.record(end.index, rest);
+        this.rewritten = true;
+        const extra = end.attach(rest, seq);
+        if (extra) insert(extra);
         else changed = true;
       }
       if (insp.last) {
         for (const [i, g] of this.guards) {
           const rest = this.take(g.end());
-          if (rest) extras += wire.flushEvent(i, rest, this.template);
+          this.record(i, rest);
+          if (rest) insert(wire.flushEvent(i, rest, this.template, seq));
         }
         this.guards.clear();
       }
+      for (const f of insp.finals ?? []) {
+        const sent = this.sent.get(f.index);
+        if (sent !== undefined && sent !== f.text) {
+          f.set(sent);
+          changed = true;
+        }
+      }
     }
-    if (json && Array.isArray(json.choices) && json.choices.length > 0) this.template = json;
+    if (insp.seq) {
+      if (seq !== insp.seq.n) {
+        insp.seq.set(seq);
+        changed = true;
+      }
+      this.nextSeq = seq + 1;
+    }
+    if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  private record(index: number, text: string): void {
+    if (text) this.sent.set(index, (this.sent.get(index) ?? '') + text);
   }
 
   private guardFor(i: number): StreamGuard {

@@ -72,7 +72,11 @@ export const gatewayService: ServiceFactory = (ctx) => {
 
   return {
     name: 'gateway',
-    rawRoutes: [{ prefix: '/v1/', handle: handler.handle }],
+    // `/messages`: the AI SDK appends only that to the printed ANTHROPIC_BASE_URL (no /v1).
+    rawRoutes: [
+      { prefix: '/v1/', handle: handler.handle },
+      { prefix: '/messages', handle: handler.handle },
+    ],
     apiRoutes: [
       budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }),
       providerRoutes(providers, breakers),
@@ -83,6 +87,9 @@ export const gatewayService: ServiceFactory = (ctx) => {
       OPENAI_API_KEY: token,
       ANTHROPIC_BASE_URL: ctx.url(),
       ANTHROPIC_API_KEY: token,
+      // @openai/agents exports traces (prompts included) straight to api.openai.com, past the
+      // gateway's budget and redaction: off unless the operator's environment turned it on.
+      OPENAI_AGENTS_DISABLE_TRACING: process.env.OPENAI_AGENTS_DISABLE_TRACING ?? '1',
     }),
     announce() {
       ctx.logger.info(`LLM gateway: OpenAI-compatible at ${ctx.url()}/v1, Anthropic-compatible at ${ctx.url()}`);

@@ -7,6 +7,8 @@ const PATHS: Record<UpstreamCall['endpoint'], string> = {
   embeddings: '/embeddings',
   models: '/models',
   messages: '/v1/messages',
+  responses: '/responses',
+  count_tokens: '/v1/messages/count_tokens',
 };
 
 /**

@@ -6,6 +6,7 @@ import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';
 import { openaiStream, openaiWhole } from './sim/openai.js';
 import { anthropicSimRequest, openaiSimRequest, safeJson } from './sim/request.js';
+import { simulateResponses } from './sim/responses.js';
 
 export interface SimulatedOptions {
   latencyMs: number;
@@ -50,6 +51,10 @@ export class SimulatedProvider implements Provider {
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(c.body ?? '').toString(36)}`;
     if (c.endpoint === 'embeddings') return this.embeddings(body, model);
     const raw = c.body ?? '';
+    if (c.endpoint === 'responses') {
+      const r = simulateResponses(body, model, id, c.stream, raw);
+      return 'events' in r ? this.sse(r.events, c.signal) : json(200, r.json);
+    }
     const promptTokens = countPromptTokens(model, body as never).tokens;
     if (c.endpoint === 'messages') {
       const choice = generate(anthropicSimRequest(body, model, raw)).choices[0]!;

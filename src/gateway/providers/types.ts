@@ -4,7 +4,8 @@ import type { Endpoint } from '../wire/types.js';
 export type ProviderName = 'openai' | 'anthropic' | 'simulated';
 
 export interface UpstreamCall {
-  endpoint: Endpoint | 'models';
+  /** A metered call, or an unmetered one: the model list, Anthropic's token count. */
+  endpoint: Endpoint | 'models' | 'count_tokens';
   method: 'GET' | 'POST';
   /** JSON text to send, exactly (the gateway may have added stream_options). */
   body: string | null;

@@ -1,6 +1,6 @@
 import type { SseEvent } from '../sse.js';
 
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
 export type ErrorKind =
   | 'invalid_request'
@@ -34,10 +34,21 @@ export interface TextSlot {
 export interface StreamInspection {
   usage?: Partial<Usage>;
   slots: TextSlot[];
-  /** Output indices that end at this event; `attach` puts held-back text in (or before) it. */
-  ends: Array<{ index: number; attach(text: string): string | null }>;
+  /**
+   * Output indices that end at this event; `attach` puts held-back text in it (null) or returns
+   * an extra event to send before it. `seq` is the number that extra event takes on a wire
+   * whose events are numbered (the event itself then moves up by one).
+   */
+  ends: Array<{ index: number; attach(text: string, seq: number): string | null }>;
   /** The provider's final event: anything still held back must be emitted before it. */
   last: boolean;
+  /**
+   * Places in this event that repeat an output's whole text (the Responses API's `*.done`
+   * events and `response.completed`): they must carry what the agent was actually sent.
+   */
+  finals?: TextSlot[];
+  /** This event's `sequence_number`, on a wire that numbers its events (the Responses API). */
+  seq?: { n: number; set(n: number): void };
 }
 
 /** One provider's wire format: validation, errors, usage and where the output text lives. */
@@ -52,7 +63,15 @@ export interface Wire {
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
-  flushEvent(index: number, text: string, template: any): string;
+  flushEvent(index: number, text: string, template: any, seq: number): string;
+  /**
+   * Whether an event of this name can be forwarded unread: no usage, no text, no end in it, and
+   * (unless the relay has `rewritten` some text) no repeat of the text. Saves parsing JSON the
+   * relay would not look at; absent, every event is read.
+   */
+  unread?(event: string, rewritten: boolean): boolean;
+  /** The event that ends a stream refused mid-way (a PII block); default: `error(...)` as data. */
+  streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
 }
 
 /**

@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { countPromptTokens } from '../budget/index.js';
+import type { GatewayConfig } from '../config/index.js';
+import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
+import { GatewayError } from './errors.js';
+import type { OutputGuard } from './guard.js';
+import type { Provider, UpstreamCall } from './providers/types.js';
+import type { Router } from './router.js';
+import { anthropicWire } from './wire/anthropic.js';
+import { openaiWire } from './wire/openai.js';
+import { responsesWire } from './wire/responses.js';
+import type { Endpoint, Wire } from './wire/types.js';
+
+/** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
+export type Route =
+  | { endpoint: Endpoint; wire: Wire }
+  | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire }
+  | { endpoint: 'model'; wire: Wire; id: string };
+
+const messages: Route = { endpoint: 'messages', wire: anthropicWire };
+const counting: Route = { endpoint: 'count_tokens', wire: anthropicWire };
+const ROUTES: Record<string, Route> = {
+  'POST /v1/chat/completions': { endpoint: 'chat', wire: openaiWire },
+  'POST /v1/completions': { endpoint: 'completions', wire: openaiWire },
+  'POST /v1/embeddings': { endpoint: 'embeddings', wire: openaiWire },
+  'POST /v1/responses': { endpoint: 'responses', wire: responsesWire },
+  'GET /v1/models': { endpoint: 'models', wire: openaiWire },
+  // The printed ANTHROPIC_BASE_URL has no /v1: the Anthropic SDK adds it, the AI SDK does not.
+  'POST /v1/messages': messages,
+  'POST /messages': messages,
+  'POST /v1/messages/count_tokens': counting,
+  'POST /messages/count_tokens': counting,
+};
+
+const BATCHES = /^(\/v1)?\/messages\/batches(\/|$)/;
+const MODEL = /^\/v1\/models\/([^/]+)$/;
+
+/** The paths the gateway serves, for the answer to any other. */
+export const SERVED =
+  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/models (and /v1/models/{id}), ' +
+  '/v1/messages and /v1/messages/count_tokens (also without /v1).';
+
+export const BATCHES_REFUSED =
+  'Iron Cage does not pass on the Message Batches API: a batch runs later, outside the budget check and the output redaction ' +
+  'every call through the cage gets. Send each request to /v1/messages instead (metered and budgeted as it happens).';
+
+/**
+ * The route for a request, or undefined (answered 404 in the wire the caller speaks).
+ * @example routeOf('GET', '/v1/models/gpt-4o') // { endpoint: 'model', wire: openaiWire, id: 'gpt-4o' }
+ */
+export function routeOf(method: string | undefined, path: string): Route | undefined {
+  const exact = ROUTES[`${method} ${path}`];
+  if (exact) return exact;
+  if (BATCHES.test(path)) return { endpoint: 'batches', wire: anthropicWire };
+  const m = method === 'GET' ? MODEL.exec(path) : null;
+  return m ? { endpoint: 'model', wire: openaiWire, id: decoded(m[1]!) } : undefined;
+}
+
+/** A path segment decoded; a malformed escape stays as it came (it then names no model). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Which error shape a request we cannot route gets: Anthropic's for its paths and its SDK. */
+export function wireFor(req: IncomingMessage, path: string): Wire {
+  return path.startsWith('/v1/messages') || path.startsWith('/messages') || req.headers['anthropic-version'] !== undefined ? anthropicWire : openaiWire;
+}
+
+/**
+ * A request body as a JSON object, or the OpenAI-worded refusal (in the caller's wire).
+ * @example const { json, text } = await readJsonObject(req, 1_000_000)
+ */
+export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<{ json: Record<string, unknown>; text: string }> {
+  const text = (await readBody(req, maxBytes)).toString('utf8');
+  let json: unknown;
+  try {
+    json = parseBoundedJson(text);
+  } catch (e) {
+    if (e instanceof JsonTooDeepError) throw new GatewayError('invalid_request', e.message);
+    throw new GatewayError('invalid_request', 'We could not parse the JSON body of your request. The body must be valid JSON.');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
+  return { json: json as Record<string, unknown>, text };
+}
+
+export interface SurfaceDeps {
+  router: Router;
+  config: GatewayConfig;
+  guard: Pick<OutputGuard, 'prompt'>;
+}
+
+function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<UpstreamCall, 'endpoint' | 'method' | 'body' | 'json'>) {
+  const timeoutMs = provider.name === 'anthropic' ? config.providers.anthropic.timeoutMs : config.providers.openai.timeoutMs;
+  return provider.call({ ...c, stream: false, headers: {}, signal: AbortSignal.timeout(timeoutMs) });
+}
+
+/**
+ * `GET /v1/models` as the OpenAI provider lists them, or one of them (`GET /v1/models/{id}`) as
+ * OpenAI's model object; an id not in the list is OpenAI's 404.
+ * @example await models(deps, res, 'gpt-4o') // 200 {"id":"gpt-4o","object":"model",...}
+ */
+export async function models(d: SurfaceDeps, res: ServerResponse, id: string | null): Promise<void> {
+  const up = await upstreamCall(d.router.effective('openai'), d.config, { endpoint: 'models', method: 'GET', body: null, json: null });
+  const raw = (await collect(up.body)).toString('utf8');
+  if (id === null || up.status >= 400) return void sendJson(res, up.status, raw);
+  let found: unknown;
+  try {
+    const list = JSON.parse(raw) as { data?: Array<{ id?: unknown }> };
+    found = list.data?.find((m) => m?.id === id);
+  } catch {
+    /* not a list: nothing found in it */
+  }
+  if (!found) throw new GatewayError('not_found', `The model '${id}' does not exist or you do not have access to it.`, false);
+  sendJson(res, 200, found);
+}
+
+/**
+ * `POST /v1/messages/count_tokens`, free and unmetered as at Anthropic: a real Anthropic upstream
+ * counts; otherwise (simulated, an upstream that cannot, or prompts protected by
+ * `safety.redact_prompts`, which must not leave unredacted for a mere count) we count with the
+ * same BPE counter that prices the call, so the number matches what the call will report.
+ * @example await countTokens(deps, res, { model: 'claude-3-5-haiku-latest', messages: [{ role: 'user', content: 'hi' }] }) // 200 {"input_tokens":8}
+ */
+export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
+  // The messages checks apply; max_tokens is not part of a count.
+  const invalid = anthropicWire.validate('messages', { ...body, max_tokens: 1 });
+  if (invalid) throw new GatewayError('invalid_request', invalid);
+  const model = (body.model as string).trim();
+  const resolved = d.router.resolve(model, 'anthropic');
+  if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
+  if (resolved.provider.real && !d.guard.prompt) {
+    const up = await upstreamCall(resolved.provider, d.config, { endpoint: 'count_tokens', method: 'POST', body: text, json: body }).catch(() => null);
+    const raw = up && (await collect(up.body, 1024 * 1024).catch(() => null));
+    if (up && raw && up.status < 400) return void sendJson(res, up.status, raw);
+  }
+  sendJson(res, 200, { input_tokens: countPromptTokens(model, body).tokens });
+}

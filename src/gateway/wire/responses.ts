@@ -1,0 +1,131 @@
+import { formatSse, type SseEvent } from '../sse.js';
+import { openaiWire } from './openai.js';
+import { validateResponses } from './responses.validate.js';
+import type { StreamInspection, TextSlot, Usage, Wire } from './types.js';
+
+/**
+ * Text lives in content parts of output items: one index per part, so each part gets its own
+ * stream redactor. No message has anywhere near this many parts.
+ */
+const PARTS = 1024;
+const partIndex = (output: number, content: number) => output * PARTS + content;
+
+/** The output_text parts of a response's `output`, as slots; `output_text` (if present) follows. */
+function outputSlots(r: any): TextSlot[] {
+  const out: TextSlot[] = [];
+  const items = Array.isArray(r?.output) ? r.output : [];
+  items.forEach((it: any, oi: number) => {
+    if (it?.type !== 'message' || !Array.isArray(it.content)) return;
+    it.content.forEach((p: any, ci: number) => {
+      if (p?.type !== 'output_text' || typeof p.text !== 'string') return;
+      out.push({
+        index: partIndex(oi, ci),
+        text: p.text,
+        set: (t) => {
+          p.text = t;
+          // The SDK's convenience field, when a provider sends it, must agree with the parts.
+          if (typeof r.output_text === 'string') r.output_text = joinText(r);
+        },
+      });
+    });
+  });
+  return out;
+}
+
+function joinText(r: any): string {
+  let s = '';
+  for (const it of r.output) if (it?.type === 'message' && Array.isArray(it.content)) for (const p of it.content) if (p?.type === 'output_text') s += p.text;
+  return s;
+}
+
+function usageOf(u: any): Usage | null {
+  if (!u || typeof u.input_tokens !== 'number') return null;
+  const cached = u.input_tokens_details?.cached_tokens;
+  return { promptTokens: u.input_tokens, completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...(typeof cached === 'number' ? { cacheReadTokens: cached } : {}) };
+}
+
+function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number): string {
+  const ev = { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
+  return formatSse(JSON.stringify(ev), ev.type);
+}
+
+/** Events the relay must read: text, its end, usage, or an error. */
+const READ = new Set(['response.output_text.delta', 'response.output_text.done', 'response.completed', 'response.incomplete', 'response.failed', 'error']);
+/** Events that only repeat the text: read once some text was rewritten. */
+const REPEATS = new Set(['response.content_part.done', 'response.output_item.done']);
+
+/**
+ * OpenAI's Responses API (`POST /v1/responses`): OpenAI's errors and statuses, its own body
+ * checks, usage in `input_tokens`/`output_tokens`, and text in output_text parts. A stream is
+ * typed events; every `*.done` event and `response.completed` repeat the whole text, so they
+ * are `finals` the relay rewrites to what the agent was sent, and a held-back tail goes out as
+ * one more numbered delta before the part's `output_text.done`.
+ */
+export const responsesWire: Wire = {
+  name: 'openai',
+  status: openaiWire.status,
+  error: openaiWire.error,
+
+  validate(endpoint, b) {
+    return openaiWire.validate(endpoint, b) ?? validateResponses(b);
+  },
+
+  usage: (json) => usageOf(json?.usage),
+
+  textSlots: (json) => outputSlots(json),
+
+  inspect(_ev: SseEvent, json): StreamInspection {
+    const res: StreamInspection = { slots: [], ends: [], last: false };
+    if (!json || typeof json !== 'object') return res;
+    if (typeof json.sequence_number === 'number') res.seq = { n: json.sequence_number, set: (n) => (json.sequence_number = n) };
+    switch (json.type) {
+      case 'response.output_text.delta':
+        if (typeof json.delta === 'string') res.slots.push({ index: partIndex(json.output_index ?? 0, json.content_index ?? 0), text: json.delta, set: (t) => (json.delta = t) });
+        break;
+      case 'response.output_text.done': {
+        const oi = json.output_index ?? 0;
+        const ci = json.content_index ?? 0;
+        const index = partIndex(oi, ci);
+        res.ends.push({ index, attach: (t, seq) => textDelta(json.item_id, oi, ci, t, seq) });
+        if (typeof json.text === 'string') res.finals = [{ index, text: json.text, set: (t) => (json.text = t) }];
+        break;
+      }
+      case 'response.content_part.done': {
+        const p = json.part;
+        if (p?.type === 'output_text' && typeof p.text === 'string') res.finals = [{ index: partIndex(json.output_index ?? 0, json.content_index ?? 0), text: p.text, set: (t) => (p.text = t) }];
+        break;
+      }
+      case 'response.output_item.done': {
+        const slots = outputSlots({ output: [json.item] });
+        const shift = (json.output_index ?? 0) * PARTS;
+        res.finals = slots.map((s) => ({ ...s, index: s.index + shift }));
+        break;
+      }
+      case 'response.completed':
+      case 'response.incomplete':
+      case 'response.failed': {
+        const u = usageOf(json.response?.usage);
+        if (u) res.usage = u;
+        res.finals = outputSlots(json.response);
+        res.last = true;
+        break;
+      }
+    }
+    return res;
+  },
+
+  flushEvent(index, text, template, seq) {
+    const oi = Math.floor(index / PARTS);
+    const itemId = template?.output_index === oi ? template.item_id : '';
+    return textDelta(itemId, oi, index % PARTS, text, seq);
+  },
+
+  unread: (event, rewritten) => !READ.has(event) && !(rewritten && REPEATS.has(event)),
+
+  streamError(status, kind, message, seq) {
+    // OpenAI's error event is flat ({type, code, message, param}); the nested `error` is what the
+    // SDKs look for to raise their usual APIError with this message.
+    const { error } = JSON.parse(openaiWire.error(status, kind, message).body);
+    return formatSse(JSON.stringify({ type: 'error', code: error.code, message, param: null, sequence_number: seq, error }), 'error');
+  },
+};
