@@ -234,9 +234,9 @@ describe('what the provider refuses is refused the same way, and costs nothing',
     ]) {
       const r = await post(path!, body!);
       expect(r.status).toBe(400);
-      expect(JSON.stringify(await r.json())).toContain('The request body is nested deeper than 512 levels.');
+      expect(JSON.stringify(await r.json())).toContain('JSON nested deeper than 64 levels');
     }
-    // Deep enough for the schema check (64 levels), shallow enough to pass the body's (512).
+    // A deep tool schema is refused the same way, before any schema walk.
     const schema = '{"type":"object","properties":{"x":'.repeat(100) + '{}' + '}}'.repeat(100);
     const bad = await fetch(`${t.rt.url}/v1/chat/completions`, {
       method: 'POST',

@@ -1,5 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
-import { jsonDepthProblem, openaiParamsProblem } from './params.js';
+import { openaiParamsProblem } from './params.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -47,8 +47,6 @@ export const openaiWire: Wire = {
   },
 
   validate(endpoint: Endpoint, b) {
-    const deep = jsonDepthProblem(b);
-    if (deep) return deep;
     if (b.model === undefined) return "Missing required parameter: 'model'.";
     if (typeof b.model !== 'string' || b.model.trim() === '') return "Invalid type for 'model': expected a non-empty string.";
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return "Invalid type for 'stream': expected a boolean.";

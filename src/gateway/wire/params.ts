@@ -12,29 +12,6 @@ const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array
 const supported = (xs: string[]) => `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}${xs.length > 2 ? ',' : ''} and '${xs.at(-1)}'`;
 const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/**
- * Deepest JSON nesting a body may have. Far beyond any real request (a 64-level schema is ~130),
- * and far below what overflows the recursive code downstream (token counting, redaction,
- * `JSON.stringify`), which a 100k-deep body would otherwise crash with a 500.
- */
-export const MAX_JSON_DEPTH = 512;
-
-/**
- * A message when `body` nests deeper than MAX_JSON_DEPTH, or null. Iterative, so it is safe on
- * exactly the input it refuses.
- * @example jsonDepthProblem(JSON.parse('['.repeat(600) + ']'.repeat(600))) // 'The request body is nested deeper than 512 levels.'
- */
-export function jsonDepthProblem(body: unknown): string | null {
-  const stack: Array<[unknown, number]> = [[body, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth >= MAX_JSON_DEPTH) return `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-  }
-  return null;
-}
-
 /** OpenAI's check of a number in a range, in its words ("decimal above maximum value ..."). */
 function openaiNumber(b: Body, key: string, min: number, max: number, integer = false): string | null {
   const v = b[key];
@@ -190,8 +167,6 @@ function anthropicFormat(b: Body): string | null {
  * @example anthropicParamsProblem({ temperature: 1.5 }) // 'temperature: Input should be less than or equal to 1'
  */
 export function anthropicParamsProblem(b: Body): string | null {
-  const deep = jsonDepthProblem(b);
-  if (deep) return deep;
   const extra = NOT_ANTHROPIC.find((k) => b[k] !== undefined);
   if (extra) return `${extra}: Extra inputs are not permitted`;
   const range = anthropicNumber(b, 'temperature', 0, 1) ?? anthropicNumber(b, 'top_p', 0, 1);
