@@ -32,6 +32,12 @@ const ROUTES: Record<string, Route> = {
   'POST /messages/count_tokens': counting,
 };
 
+/**
+ * Every `METHOD path` the gateway serves, for tables built on it (the RBAC matrix probes each).
+ * @example GATEWAY_ROUTES.includes('POST /v1/responses') // true
+ */
+export const GATEWAY_ROUTES: readonly string[] = Object.keys(ROUTES);
+
 const BATCHES = /^(\/v1)?\/messages\/batches(\/|$)/;
 const MODEL = /^\/v1\/models\/([^/]+)$/;
 

@@ -1,5 +1,6 @@
 // The LLM gateway's public surface. The runtime wires it (runtime/gateway-service.ts).
 export { GatewayHandler, type HandlerDeps } from './handler.js';
+export { GATEWAY_ROUTES } from './endpoints.js';
 export { budgetRoutes, type BudgetRoutesDeps } from './budget.routes.js';
 export { providerRoutes } from './providers.routes.js';
 export { tokenRoutes, type TokenRoutesDeps } from './tokens.routes.js';

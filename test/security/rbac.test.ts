@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { keyPathFor, loadOrCreateKey } from '../../src/auth/index.js';
 import { DEFAULTS } from '../../src/config/index.js';
+import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
 import type { RouteRow } from '../../src/server/index.js';
 import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 import { raw } from '../tools/helpers.js';
@@ -87,11 +88,20 @@ const EXPECTED: Record<string, Access> = {
   'GET /': PUBLIC(200),
   'GET /assets/:name': PUBLIC(404),
   // The LLM gateway: only agent tokens make calls (each is metered against an agent's budget).
+  // Each route of the gateway's own table under the prefix is probed (GATEWAY_ROUTES): a POST
+  // gets a body that is not JSON (400 once let in), a GET is a read (200, or 404 for no model).
   '* /v1/*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
+  '* /messages*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
   // The tool proxy: agents (and admins, for trying a service by hand) reach services; viewers cannot.
   '* /tools/*': { anon: 401, admin: 200, viewer: 403, self: 200, other: 200 },
   'GET /ws': { anon: 401, admin: 101, viewer: 101, self: 101, other: 101 },
 };
+
+/** The gateway's reads (GET /v1/models): as its row, but an agent let in gets its 200. */
+const GATEWAY_READ: Access = { anon: 401, admin: 403, viewer: 403, self: 200, other: 401 };
+
+/** One request's status, the access it is held to when not its route's row, and what it was. */
+type Probed = [status: number, access?: Access, what?: string];
 
 type Kind = keyof Access;
 const expected = (a: Access, k: Kind): number => (k === 'external' ? (a.external ?? a.self) : a[k]!);
@@ -159,21 +169,22 @@ function concretePath(path: string, c: Caller): string {
     .replace(/:(\w+)/g, (_m, p: string) => PARAMS[p] ?? `no-such-${p}`);
 }
 
-async function probe(r: RouteRow, c: Caller): Promise<number[]> {
-  if (r.surface === 'ws') return [await wsStatus(c.token)];
-  if (r.surface === 'raw' && r.path === '/v1/*') {
-    // Every gateway endpoint, each refused or let in alike: the prefix is one row.
-    const calls = [
-      raw(t.rt.url, 'POST', '/v1/chat/completions', { token: c.token, body: 'not json' }),
-      raw(t.rt.url, 'POST', '/v1/completions', { token: c.token, body: 'not json' }),
-      raw(t.rt.url, 'POST', '/v1/embeddings', { token: c.token, body: 'not json' }),
-      raw(t.rt.url, 'POST', '/v1/messages', { token: c.token, body: 'not json' }),
-    ];
-    return (await Promise.all(calls)).map((x) => x.status);
+async function probe(r: RouteRow, c: Caller): Promise<Probed[]> {
+  if (r.surface === 'ws') return [[await wsStatus(c.token)]];
+  if (r.surface === 'raw' && (r.path === '/v1/*' || r.path === '/messages*')) {
+    // Every route of the gateway's table under this prefix, each refused or let in alike.
+    const prefix = r.path.slice(0, -1);
+    const routes = GATEWAY_ROUTES.map((k) => k.split(' ') as [string, string]).filter(([, path]) => path.startsWith(prefix));
+    expect(routes.length).toBeGreaterThan(0);
+    const calls = routes.map(async ([method, path]): Promise<Probed> => {
+      const status = (await raw(t.rt.url, method, path, { token: c.token, body: method === 'POST' ? 'not json' : undefined })).status;
+      return method === 'GET' ? [status, GATEWAY_READ, `${method} ${path}`] : [status, undefined, `${method} ${path}`];
+    });
+    return Promise.all(calls);
   }
-  if (r.surface === 'raw' && r.path === '/tools/*') return [(await raw(t.rt.url, 'GET', '/tools/echo/rbac', { token: c.token })).status];
+  if (r.surface === 'raw' && r.path === '/tools/*') return [[(await raw(t.rt.url, 'GET', '/tools/echo/rbac', { token: c.token })).status]];
   const body = r.method === 'POST' || r.method === 'PUT' ? 'not json' : undefined;
-  return [(await raw(t.rt.url, r.method, concretePath(r.path, c), { token: c.token, body, headers: { 'content-type': 'application/json' } })).status];
+  return [[(await raw(t.rt.url, r.method, concretePath(r.path, c), { token: c.token, body, headers: { 'content-type': 'application/json' } })).status]];
 }
 
 function wsStatus(token: string | null): Promise<number> {
@@ -205,8 +216,9 @@ describe('RBAC matrix', () => {
       const want = EXPECTED[key(r)];
       if (!want) continue; // reported by the test above
       for (const c of callers) {
-        for (const got of await probe(r, c)) {
-          if (got !== expected(want, c.kind)) wrong.push(`${key(r)} as ${c.name}: ${got}, expected ${expected(want, c.kind)}`);
+        for (const [got, access, what] of await probe(r, c)) {
+          const should = expected(access ?? want, c.kind);
+          if (got !== should) wrong.push(`${what ?? key(r)} as ${c.name}: ${got}, expected ${should}`);
         }
       }
     }
