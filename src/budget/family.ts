@@ -11,6 +11,23 @@ import type { PriceSchedule } from './rates.js';
  * `text-foo` is not priced like `text-embedding-*` (input only, which would under-charge a chat model).
  */
 const BRANDS = new Set(['gpt', 'claude', 'gemini', 'grok', 'mistral', 'deepseek', 'command', 'llama']);
+/** OpenAI's reasoning series (o1, o3, o4…) are families of one short word too. */
+const SERIES = /^o\d+$/;
+
+/**
+ * Variants priced for another modality or tier (audio tokens, a pro tier). A plain new snapshot
+ * is priced like its plain siblings, not like these; a name that says `audio` is priced with them.
+ */
+const VARIANTS = new Set(['audio', 'tts', 'realtime', 'transcribe', 'search', 'pro', 'image', 'computer']);
+
+/** Whether table entry `id` (of `family`) is a variant the unknown `model` does not name. */
+function otherVariant(id: string, family: string, model: string): boolean {
+  const wanted = new Set(model.toLowerCase().split('-'));
+  return id
+    .slice(family.length)
+    .split('-')
+    .some((w) => VARIANTS.has(w) && !wanted.has(w));
+}
 
 export interface FamilyMatch {
   /** The prefix shared with the known models, e.g. `gpt-4o`. */
@@ -26,14 +43,14 @@ export interface FamilyMatch {
  *
  * @example
  *   familiesOf('gpt-4o-2099-01') // ['gpt-4o-2099-01', 'gpt-4o-2099', 'gpt-4o', 'gpt']
- *   familiesOf('acme-chat-1')    // ['acme-chat-1', 'acme-chat'] (one word only for a brand)
+ *   familiesOf('acme-chat-1')    // ['acme-chat-1', 'acme-chat'] (one word only for a brand or an o-series)
  */
 export function familiesOf(model: string): string[] {
   const words = model.toLowerCase().trim().split('-');
   const out: string[] = [];
   for (let k = words.length; k >= 1; k--) {
     const prefix = words.slice(0, k).join('-');
-    if (prefix === '' || (k === 1 && !BRANDS.has(prefix))) continue;
+    if (prefix === '' || (k === 1 && !BRANDS.has(prefix) && !SERIES.test(prefix))) continue;
     out.push(prefix);
   }
   return out;
@@ -69,7 +86,9 @@ const weight = (s: PriceSchedule) => s.rates.input + s.rates.output;
 
 /**
  * The dearest known price among the models whose name starts with the longest family prefix of
- * `model` that has any; null when no family is known. Free entries do not count as a family.
+ * `model` that has any; null when no family is known. Free entries do not count as a family, nor
+ * do variants for another modality or tier (`-audio`, `-tts`, `-realtime`, `-pro`…) unless
+ * `model` names the same variant.
  *
  * @example
  *   familyPrice('gpt-4o-2099-01-01', 'openai')?.family   // 'gpt-4o'
@@ -82,7 +101,7 @@ export function familyPrice(model: string, providerId?: string): FamilyMatch | n
     for (const p of providers) {
       for (const m of p.models) {
         const id = m.id.toLowerCase();
-        if (id !== family && !id.startsWith(`${family}-`)) continue;
+        if ((id !== family && !id.startsWith(`${family}-`)) || otherVariant(id, family, model)) continue;
         const schedule = scheduleOf(p, m);
         if (schedule === null || weight(schedule) === 0) continue;
         if (best === null || weight(schedule) > weight(best.schedule)) best = { family, providerId: p.id, modelId: m.id, schedule };

@@ -74,9 +74,10 @@ describe('embeddings reserve their input only', () => {
 });
 
 describe('a model the table lacks: the dearest price of its family, flagged', () => {
-  it('names its families longest first; one word only for a brand', () => {
+  it('names its families longest first; one word only for a brand or an o-series', () => {
     expect(familiesOf('gpt-4o-2099-01-01')).toEqual(['gpt-4o-2099-01-01', 'gpt-4o-2099-01', 'gpt-4o-2099', 'gpt-4o', 'gpt']);
     expect(familiesOf('acme-chat-1')).toEqual(['acme-chat-1', 'acme-chat']);
+    expect(familiesOf('o3-2099-01-01')).toEqual(['o3-2099-01-01', 'o3-2099-01', 'o3-2099', 'o3']);
     expect(familiesOf('mystery')).toEqual([]);
   });
 
@@ -86,12 +87,32 @@ describe('a model the table lacks: the dearest price of its family, flagged', ()
     const [provider, id] = p.matched!.split('/');
     expect(provider).toBe('openai');
     expect(id!.startsWith('gpt-4o')).toBe(true);
-    // Dearer than (or as dear as) every gpt-4o entry checked here, and far below the flat default.
-    for (const known of ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-2024-05-13', 'gpt-4o-audio-preview']) {
+    // Dearer than (or as dear as) every plain gpt-4o entry checked here, and far below the flat default.
+    for (const known of ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-2024-05-13']) {
       const k = tableRates(known, 'openai');
       expect(p.schedule.rates.input + p.schedule.rates.output).toBeGreaterThanOrEqual(k.input + k.output);
     }
     expect(p.schedule.rates).not.toEqual(DEFAULT_UNKNOWN_MODEL_RATES);
+  });
+
+  it('a plain new snapshot is not priced like an audio, realtime, tts or pro variant; a variant is priced with its kind', () => {
+    for (const [model, family] of [['gpt-4o-2099-01-01', 'gpt-4o'], ['gpt-4o-mini-2099-01-01', 'gpt-4o-mini'], ['gpt-5-2099-01-01', 'gpt-5']] as const) {
+      const p = book.lookup(model, 'openai');
+      expect(p).toMatchObject({ source: 'family', family });
+      expect(p.matched!.split('/')[1]!.split('-').some((w) => ['audio', 'tts', 'realtime', 'transcribe', 'search', 'pro'].includes(w)), `${model} priced as ${p.matched}`).toBe(false);
+    }
+    const mini = book.lookup('gpt-4o-mini-2099-01-01', 'openai');
+    expect(mini.schedule.rates.output).toBeLessThanOrEqual(tableRates('gpt-4o-mini', 'openai').output * 2);
+    expect(book.lookup('gpt-4o-audio-2099', 'openai').matched).toMatch(/audio/);
+  });
+
+  it('a new o-series snapshot is priced like its series, not the flat default', () => {
+    for (const model of ['o1-2099-12-17', 'o3-2099-01-01']) {
+      const p = book.lookup(model, 'openai');
+      expect(p).toMatchObject({ source: 'family', family: model.split('-')[0] });
+      expect(p.schedule.rates).not.toEqual(DEFAULT_UNKNOWN_MODEL_RATES);
+    }
+    expect(book.lookup('o1-2099-12-17', 'openai').schedule.rates.output).toBeGreaterThanOrEqual(tableRates('o1', 'openai').output);
   });
 
   it('an unknown claude-3-5-* is priced like claude-3-5 sonnet; an unknown claude generation like the dearest claude', () => {
