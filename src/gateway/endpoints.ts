@@ -104,22 +104,35 @@ function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<Upstrea
   return provider.call({ ...c, stream: false, headers: {}, signal: AbortSignal.timeout(timeoutMs) });
 }
 
+/** An OpenAI-shaped model entry as Anthropic's SDK expects it (the simulated provider lists OpenAI's shape). */
+function asAnthropicModel(m: { id?: unknown; created?: unknown }) {
+  const created = typeof m.created === 'number' ? m.created : 0;
+  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(created * 1000).toISOString() };
+}
+
 /**
- * `GET /v1/models` as the OpenAI provider lists them, or one of them (`GET /v1/models/{id}`) as
- * OpenAI's model object; an id not in the list is OpenAI's 404.
- * @example await models(deps, res, 'gpt-4o') // 200 {"id":"gpt-4o","object":"model",...}
+ * `GET /v1/models` as the provider of the caller's wire lists them (Anthropic's for a request with
+ * `anthropic-version`, as its SDK sends), or one of them (`GET /v1/models/{id}`) as that wire's
+ * model object; an id not in the list is the wire's 404.
+ * @example await models(deps, res, 'gpt-4o', openaiWire) // 200 {"id":"gpt-4o","object":"model",...}
  */
-export async function models(d: SurfaceDeps, res: ServerResponse, id: string | null): Promise<void> {
-  const up = await upstreamCall(d.router.effective('openai'), d.config, { endpoint: 'models', method: 'GET', body: null, json: null });
+export async function models(d: SurfaceDeps, res: ServerResponse, id: string | null, wire: Wire): Promise<void> {
+  const provider = d.router.effective(wire.name);
+  const up = await upstreamCall(provider, d.config, { endpoint: 'models', method: 'GET', body: null, json: null });
   const raw = (await collect(up.body)).toString('utf8');
-  if (id === null || up.status >= 400) return void sendJson(res, up.status, raw);
-  let found: unknown;
+  // A real provider answers in its own shape; the simulated one in OpenAI's, converted here.
+  const convert = wire.name === 'anthropic' && provider.name !== 'anthropic';
+  if (up.status >= 400 || (id === null && !convert)) return void sendJson(res, up.status, raw);
+  let list: Array<{ id?: unknown; created?: unknown }> = [];
   try {
-    const list = JSON.parse(raw) as { data?: Array<{ id?: unknown }> };
-    found = list.data?.find((m) => m?.id === id);
+    const parsed = JSON.parse(raw) as { data?: unknown };
+    if (Array.isArray(parsed.data)) list = parsed.data;
   } catch {
-    /* not a list: nothing found in it */
+    /* not a list: nothing in it */
   }
+  const shaped = convert ? list.map(asAnthropicModel) : list;
+  if (id === null) return void sendJson(res, 200, { data: shaped, has_more: false, first_id: shaped[0]?.id ?? null, last_id: shaped.at(-1)?.id ?? null });
+  const found = shaped.find((m) => m?.id === id);
   if (!found) throw new GatewayError('not_found', `The model '${id}' does not exist or you do not have access to it.`, false);
   sendJson(res, 200, found);
 }

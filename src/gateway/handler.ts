@@ -10,6 +10,7 @@ import type { LlmStore, StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
+import { anthropicWire } from './wire/anthropic.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
 import { CallLedger } from './ledger.js';
@@ -64,7 +65,9 @@ export class GatewayHandler {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?', 1)[0]!;
-    const route = routeOf(req.method, path);
+    let route = routeOf(req.method, path);
+    // The model list is one path for both SDKs: Anthropic's says who it is with anthropic-version.
+    if ((route?.endpoint === 'models' || route?.endpoint === 'model') && req.headers['anthropic-version'] !== undefined) route = { ...route, wire: anthropicWire };
     const wire = route?.wire ?? wireFor(req, path);
     this.run(req, res, route, path).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
   };
@@ -75,9 +78,9 @@ export class GatewayHandler {
     const agentId = await this.authenticate(req);
     switch (route.endpoint) {
       case 'models':
-        return models(this.d, res, null);
+        return models(this.d, res, null, route.wire);
       case 'model':
-        return models(this.d, res, route.id);
+        return models(this.d, res, route.id, route.wire);
       case 'batches':
         throw new GatewayError('not_found', BATCHES_REFUSED, false);
       case 'count_tokens': {

@@ -88,11 +88,16 @@ describe('@anthropic-ai/sdk: messages', () => {
     expect(Person.parse(m.parsed_output)).toEqual(m.parsed_output);
   });
 
-  it('countTokens and models.retrieve answer (no 404)', async () => {
+  it('countTokens, models.retrieve and models.list answer in Anthropic\'s shapes', async () => {
     const n = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'How many tokens is this?' }] });
     expect(n.input_tokens).toBeGreaterThan(0);
     const model = await client.models.retrieve(MODEL);
-    expect(model.id).toBe(MODEL);
+    expect(model).toMatchObject({ type: 'model', id: MODEL, display_name: expect.any(String) });
+    expect(Number.isNaN(Date.parse(model.created_at))).toBe(false);
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toContain(MODEL);
+    await expect(client.models.retrieve('claude-no-such-model')).rejects.toMatchObject({ status: 404, error: { type: 'error', error: { type: 'not_found_error' } } });
   });
 });
 
