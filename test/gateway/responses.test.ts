@@ -216,6 +216,11 @@ describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () =>
     ['max_output_tokens below 16', { input: 'hi', max_output_tokens: 5 }, /Invalid 'max_output_tokens': integer below minimum value\. Expected a value >= 16, but got 5 instead\./],
     ['a temperature above 2', { input: 'hi', temperature: 5 }, /Invalid 'temperature': decimal above maximum value/],
     ['background mode', { input: 'hi', background: true }, /does not run background responses/],
+    ['a chat parameter (n)', { input: 'hi', n: 3 }, /Unknown parameter: 'n'\. The Responses API gives one answer per request\./],
+    ['a chat parameter (messages)', { input: 'hi', messages: [{ role: 'user', content: 'hi' }] }, /Unknown parameter: 'messages'\./],
+    ['an empty input list', { input: [] }, /Invalid 'input': empty array/],
+    ['a reasoning item without its summary', { input: [{ type: 'reasoning' }, { role: 'user', content: 'hi' }] }, /Missing required parameter: 'input\[0\]\.summary'/],
+    ['a computer_call without call_id', { input: [{ type: 'computer_call' }] }, /Missing required parameter: 'input\[0\]\.call_id'/],
   ];
 
   it.each(cases)('refuses %s', async (_name, body, message) => {

@@ -27,6 +27,9 @@ const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 /** The smallest `max_output_tokens` OpenAI accepts on this endpoint. */
 const MIN_OUTPUT_TOKENS = 16;
 
+/** Chat Completions parameters the Responses API does not have (OpenAI: "Unknown parameter"). */
+const CHAT_ONLY = ['messages', 'n', 'best_of', 'max_tokens', 'max_completion_tokens', 'response_format', 'functions', 'function_call', 'logprobs', 'stop'];
+
 const STATELESS =
   'Iron Cage keeps no responses or conversations, so it cannot resolve stored state. Send the whole conversation in ' +
   "'input' (earlier output items and your function_call_output items included) and leave";
@@ -76,6 +79,12 @@ function item(it: unknown, at: string): string | null {
       if (typeof it.call_id !== 'string') return missing(`${at}.call_id`);
       if (typeof it.output !== 'string' && !Array.isArray(it.output)) return `Invalid type for '${at}.output': expected a string or an array of content parts.`;
       return null;
+    case 'reasoning':
+      return Array.isArray(it.summary) ? null : missing(`${at}.summary`);
+    case 'computer_call':
+    case 'computer_call_output':
+    case 'custom_tool_call_output':
+      return typeof it.call_id === 'string' ? null : missing(`${at}.call_id`);
     case 'item_reference':
       return `Invalid '${at}': an item_reference points at a stored item. ${STATELESS} item references out.`;
     default:
@@ -87,6 +96,7 @@ function input(b: Body): string | null {
   if (b.input === undefined || b.input === null) return missing('input');
   if (typeof b.input === 'string') return null;
   if (!Array.isArray(b.input)) return "Invalid type for 'input': expected a string or an array of input items.";
+  if (b.input.length === 0) return "Invalid 'input': empty array. Expected an array with minimum length 1.";
   for (let i = 0; i < b.input.length; i++) {
     const bad = item(b.input[i], `input[${i}]`);
     if (bad) return bad;
@@ -152,6 +162,8 @@ function textFormat(b: Body): string | null {
  * @example validateResponses({ model: 'gpt-4o', input: 'hi', previous_response_id: 'resp_1' }) // "Iron Cage keeps no responses ..."
  */
 export function validateResponses(b: Body): string | null {
+  const chat = CHAT_ONLY.find((k) => b[k] !== undefined);
+  if (chat) return `Unknown parameter: '${chat}'.${chat === 'n' ? ' The Responses API gives one answer per request.' : ''}`;
   if (given(b.previous_response_id)) return `${STATELESS} 'previous_response_id' unset.`;
   if (given(b.conversation)) return `${STATELESS} 'conversation' unset.`;
   if (b.background === true) return "Iron Cage does not run background responses (they are polled from stored state). Leave 'background' unset, and stream the response if it is long.";
