@@ -104,7 +104,9 @@ export class TokenService {
     return () => this.invalidated.delete(fn);
   }
 
+  /** A person's or a service's token. Agent tokens are run-bound: see issueRun. */
   async issue(o: IssueOptions): Promise<string> {
+    if (o.role === 'agent') throw new Error('agent tokens are bound to a run: use issueRun');
     return (await this.sign(o)).token;
   }
 
@@ -193,6 +195,9 @@ export class TokenService {
       const agentId = typeof payload.agent === 'string' ? payload.agent : null;
       if (role === 'agent' && !agentId) throw new UnauthorizedError('agent token is not scoped to an agent');
       const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
+      // Every agent JWT this version signs is bound to a run; one without (an older version's,
+      // with no exp either) would otherwise reach everything its agent could, forever.
+      if (role === 'agent' && payload.run === undefined) throw new UnauthorizedError('this agent token is not bound to a run (an older iron-cage made it); restart the agent under this iron-cage, or use an API token from `iron-cage token create`');
       if (payload.run !== undefined) this.assertRunLive(payload.run, principal.jti);
       const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
       if (typeof payload.uid === 'string') {

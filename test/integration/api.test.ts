@@ -12,8 +12,8 @@ let viewerToken: string;
 beforeAll(async () => {
   t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') } });
   agentId = t.rt.agentId!;
-  agentToken = await t.rt.tokens.issue({ role: 'agent', name: agentId, agentId });
-  otherAgentToken = await t.rt.tokens.issue({ role: 'agent', name: 'other', agentId: 'ot-00000000' });
+  agentToken = (await t.rt.tokens.issueRun({ name: agentId, agentId })).token;
+  otherAgentToken = (await t.rt.tokens.issueRun({ name: 'other', agentId: 'ot-00000000' })).token;
   viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
   await until(() => t.log().includes('sleeper ready'));
 });

@@ -81,7 +81,7 @@ describe('a steady agent doing identical units', () => {
       expect(await json(await again.api(`/api/agents/${id}/protection`))).toEqual(protection);
       const viewer = await again.rt.tokens.issue({ role: 'viewer', name: 'v' });
       expect(await json(await again.api(`/api/agents/${id}/performance`, { token: viewer }))).toEqual(perf);
-      const stranger = await again.rt.tokens.issue({ role: 'agent', name: 'other', agentId: 'ot-00000000' });
+      const stranger = (await again.rt.tokens.issueRun({ name: 'other', agentId: 'ot-00000000' })).token;
       expect((await again.api(`/api/agents/${id}/performance`, { token: stranger })).status).toBe(404);
       expect((await again.api('/api/agents/xx-00000000/performance')).status).toBe(404);
     } finally {

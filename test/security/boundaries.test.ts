@@ -23,7 +23,7 @@ beforeAll(async () => {
     agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },
   });
   agentId = t.rt.agentId!;
-  agentToken = await t.rt.tokens.issue({ role: 'agent', name: agentId, agentId });
+  agentToken = (await t.rt.tokens.issueRun({ name: agentId, agentId })).token;
   await until(() => t.log().includes('sleeper ready'));
 });
 afterAll(async () => {

@@ -31,8 +31,8 @@ beforeAll(async () => {
       gateway: { ...DEFAULTS.gateway, retry: { attempts: 1, baseMs: 1, maxMs: 1 }, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: llm.url, apiKey: 'sk-test', timeoutMs: 60_000 } } },
     },
   });
-  alice = await t.rt.tokens.issue({ role: 'agent', name: 'lg-0000000a', agentId: 'lg-0000000a' });
-  bob = await t.rt.tokens.issue({ role: 'agent', name: 'lg-0000000b', agentId: 'lg-0000000b' });
+  alice = (await t.rt.tokens.issueRun({ name: 'lg-0000000a', agentId: 'lg-0000000a' })).token;
+  bob = (await t.rt.tokens.issueRun({ name: 'lg-0000000b', agentId: 'lg-0000000b' })).token;
 });
 afterAll(async () => {
   await t?.stop();

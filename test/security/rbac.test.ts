@@ -145,9 +145,9 @@ beforeAll(async () => {
     { name: 'admin API token', kind: 'admin', token: apiAdmin.token, agentId: supervised },
     { name: 'viewer JWT', kind: 'viewer', token: await tokens.issue({ role: 'viewer', name: 'viewer' }), agentId: supervised },
     { name: 'viewer API token', kind: 'viewer', token: apiViewer.token, agentId: supervised },
-    { name: 'agent JWT (own agent)', kind: 'self', token: await tokens.issue({ role: 'agent', name: supervised, agentId: supervised }), agentId: supervised },
+    { name: 'agent JWT (own agent)', kind: 'self', token: (await tokens.issueRun({ name: supervised, agentId: supervised })).token, agentId: supervised },
     { name: 'agent API token (own agent)', kind: 'external', token: apiAgent.token, agentId: apiAgent.agentId! },
-    { name: 'agent JWT (another agent)', kind: 'other', token: await tokens.issue({ role: 'agent', name: 'ot-00000000', agentId: 'ot-00000000' }), agentId: supervised },
+    { name: 'agent JWT (another agent)', kind: 'other', token: (await tokens.issueRun({ name: 'ot-00000000', agentId: 'ot-00000000' })).token, agentId: supervised },
   ];
 });
 afterAll(async () => {

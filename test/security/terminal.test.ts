@@ -49,7 +49,7 @@ describe('terminal and log output', () => {
 
   it("escapes a tool path the agent chose in the proxy's log lines", async () => {
     t = await startTestRuntime();
-    const token = await t.rt.tokens.issue({ role: 'agent', name: 'lg-0000abcd', agentId: 'lg-0000abcd' });
+    const token = (await t.rt.tokens.issueRun({ name: 'lg-0000abcd', agentId: 'lg-0000abcd' })).token;
     // An unknown service is refused and recorded; the event and any log line name what was asked.
     await fetch(`${t.rt.url}/tools/%1b%5b2J/x`, { headers: { authorization: `Bearer ${token}` } });
     await until(() => t!.log().includes('Tool call refused'));

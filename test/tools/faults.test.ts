@@ -28,7 +28,7 @@ beforeAll(async () => {
     ),
   });
   viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
-  agentToken = await t.rt.tokens.issue({ role: 'agent', name: 'ag', agentId: 'ag-00000001' });
+  agentToken = (await t.rt.tokens.issueRun({ name: 'ag', agentId: 'ag-00000001' })).token;
 });
 afterAll(async () => {
   await t?.stop();

@@ -29,7 +29,7 @@ beforeAll(async () => {
       flaky: { url: flaky.url, breaker: { failure_threshold: 1, cooldown_s: 0.3 } },
     }),
   });
-  agentToken = await t.rt.tokens.issue({ role: 'agent', name: AGENT, agentId: AGENT });
+  agentToken = (await t.rt.tokens.issueRun({ name: AGENT, agentId: AGENT })).token;
   viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
 });
 afterAll(async () => {

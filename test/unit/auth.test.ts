@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { generateApiToken } from '../../src/auth/api-tokens.js';
 import { AGENT_TOKEN_DEFAULT_TTL_SECONDS, AGENT_TOKEN_MAX_TTL_SECONDS, TokenService, type Principal } from '../../src/auth/index.js';
@@ -19,7 +20,7 @@ describe('TokenService.authenticate', () => {
   it('takes the token from Bearer, x-api-key (even repeated) or the ?token= of a WebSocket, in that order of preference', async () => {
     const tokens = service();
     const admin = await tokens.issue({ role: 'admin', name: 'ops' });
-    const agent = await tokens.issue({ role: 'agent', name: 'lg-1', agentId: 'lg-00000001' });
+    const agent = (await tokens.issueRun({ name: 'lg-1', agentId: 'lg-00000001' })).token;
     expect(await tokens.authenticate({ authorization: `Bearer ${admin}` })).toMatchObject({ role: 'admin', name: 'ops' });
     expect(await tokens.authenticate({ authorization: `bearer   ${agent}  ` })).toMatchObject({ role: 'agent', agentId: 'lg-00000001' });
     expect(await tokens.authenticate({ 'x-api-key': ` ${agent} ` })).toMatchObject({ role: 'agent' });
@@ -32,7 +33,7 @@ describe('TokenService.authenticate', () => {
 
   it('answers a token it has verified before synchronously (the gateway pays no promise per call)', async () => {
     const tokens = service();
-    const agent = await tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001' });
+    const agent = (await tokens.issueRun({ name: 'a', agentId: 'ag-00000001' })).token;
     const first = tokens.authenticate({ authorization: `Bearer ${agent}` });
     expect(first).toBeInstanceOf(Promise);
     const p = await first;
@@ -84,12 +85,17 @@ const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base
 
 describe('agent tokens', () => {
   it('always carry an exp: a day unless asked, never more than the ceiling', async () => {
-    const tokens = service();
-    const plain = claims(await tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001' }));
+    const key = randomBytes(32);
+    const tokens = new TokenService(key);
+    const plain = claims((await tokens.issueRun({ name: 'a', agentId: 'ag-00000001' })).token);
     expect(plain.exp - plain.iat).toBe(AGENT_TOKEN_DEFAULT_TTL_SECONDS);
     const run = await tokens.issueRun({ name: 'a', agentId: 'ag-00000001', ttlSeconds: 7200 });
     expect(claims(run.token).exp - claims(run.token).iat).toBe(7200);
-    await expect(tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001', ttlSeconds: AGENT_TOKEN_MAX_TTL_SECONDS + 1 })).rejects.toThrow(/at most/);
+    await expect(tokens.issueRun({ name: 'a', agentId: 'ag-00000001', ttlSeconds: AGENT_TOKEN_MAX_TTL_SECONDS + 1 })).rejects.toThrow(/at most/);
+    // Agent tokens are run-bound: none is signed without a run, none without one is accepted.
+    await expect(tokens.issue({ role: 'agent', name: 'a', agentId: 'ag-00000001' })).rejects.toThrow(/issueRun/);
+    const legacy = await new SignJWT({ role: 'agent', agent: 'ag-00000001', name: 'a' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('iron-cage').setIssuedAt().sign(key);
+    await expect(tokens.authenticate({ authorization: `Bearer ${legacy}` })).rejects.toThrow(/not bound to a run/);
     // People's tokens keep their own rules.
     expect(claims(await tokens.issue({ role: 'admin', name: 'ops' })).exp).toBeUndefined();
   });

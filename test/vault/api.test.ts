@@ -26,8 +26,8 @@ beforeAll(async () => {
   // A supervised run's row (its process is not needed for the API): secrets go to running runs only.
   t.rt.state.registerAgent({ id: AGENT, name: 'run', kind: 'supervised', script: 'run.py', args: [], limitMicros: null, environment: 'production' });
   viewer = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
-  agent = await t.rt.tokens.issue({ role: 'agent', name: AGENT, agentId: AGENT });
-  otherAgent = await t.rt.tokens.issue({ role: 'agent', name: 'other', agentId: 'ot-00000000' });
+  agent = (await t.rt.tokens.issueRun({ name: AGENT, agentId: AGENT })).token;
+  otherAgent = (await t.rt.tokens.issueRun({ name: 'other', agentId: 'ot-00000000' })).token;
 });
 afterAll(async () => t?.stop());
 
@@ -121,13 +121,13 @@ describe('secrets API', () => {
   it('gives secrets to a running supervised agent only: not to an external agent, not after the run ended', async () => {
     await create('RUN_ONLY', 'run-only-value-0123456789');
     t.rt.state.registerAgent({ id: 'ex-00000001', name: 'notebook', kind: 'external', script: null, args: [], limitMicros: null });
-    const external = await t.rt.tokens.issue({ role: 'agent', name: 'notebook', agentId: 'ex-00000001' });
+    const external = (await t.rt.tokens.issueRun({ name: 'notebook', agentId: 'ex-00000001' })).token;
     const r = await t.api('/api/agents/ex-00000001/secrets', { token: external });
     expect(r.status).toBe(403);
     expect(JSON.stringify(await r.json())).not.toContain('run-only-value');
     t.rt.state.registerAgent({ id: 'dn-00000001', name: 'done', kind: 'supervised', script: 'done.py', args: [], limitMicros: null, environment: 'production' });
     t.rt.state.updateAgent('dn-00000001', { status: 'completed', endedAt: new Date().toISOString() }, { type: 'agent.exited', severity: 'info', message: 'done', data: { status: 'completed', exitCode: 0, signal: null, durationMs: 1 } });
-    const ended = await t.rt.tokens.issue({ role: 'agent', name: 'done', agentId: 'dn-00000001' });
+    const ended = (await t.rt.tokens.issueRun({ name: 'done', agentId: 'dn-00000001' })).token;
     expect((await t.api('/api/agents/dn-00000001/secrets', { token: ended })).status).toBe(403);
     // The running one still gets them.
     expect((await (await t.api(`/api/agents/${AGENT}/secrets`, { token: agent })).json()).secrets.RUN_ONLY).toBe('run-only-value-0123456789');

@@ -28,7 +28,7 @@ describe('a provider key kept in the vault', () => {
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'pk-00000001', name: 'caller', kind: 'external', script: null, args: [], limitMicros: null });
-      const token = await t.rt.tokens.issue({ role: 'agent', name: 'pk-00000001', agentId: 'pk-00000001' });
+      const token = (await t.rt.tokens.issueRun({ name: 'pk-00000001', agentId: 'pk-00000001' })).token;
       const chat = () =>
         fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
       expect((await chat()).status).toBe(200);
@@ -58,7 +58,7 @@ describe('a provider key kept in the vault', () => {
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'staging', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'ps-00000001', name: 'streamer', kind: 'external', script: null, args: [], limitMicros: null });
-      const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: await t.rt.tokens.issue({ role: 'agent', name: 'ps-00000001', agentId: 'ps-00000001' }), maxRetries: 0 });
+      const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: (await t.rt.tokens.issueRun({ name: 'ps-00000001', agentId: 'ps-00000001' })).token, maxRetries: 0 });
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       upstream!.next = () => ({ content: 'one two three four', usage: { prompt_tokens: 5, completion_tokens: 4 }, holdAfterFirst: held });
@@ -98,7 +98,7 @@ describe('a provider key kept in the vault', () => {
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'refs', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'rf-00000001', name: 'run', kind: 'supervised', script: 'run.py', args: [], limitMicros: null, environment: 'refs' });
-      const token = await t.rt.tokens.issue({ role: 'agent', name: 'run', agentId: 'rf-00000001' });
+      const token = (await t.rt.tokens.issueRun({ name: 'run', agentId: 'rf-00000001' })).token;
       const r = await t.api('/api/agents/rf-00000001/secrets', { token });
       expect(r.status).toBe(200);
       expect((await r.json()).secrets).toEqual({ PLAIN_SECRET: 'plain-agent-secret-0099' });
@@ -127,7 +127,7 @@ describe('a provider key kept in the vault', () => {
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config });
     try {
       t.rt.state.registerAgent({ id: 'tl-00000001', name: 'tool caller', kind: 'external', script: null, args: [], limitMicros: null });
-      const token = await t.rt.tokens.issue({ role: 'agent', name: 'tl-00000001', agentId: 'tl-00000001' });
+      const token = (await t.rt.tokens.issueRun({ name: 'tl-00000001', agentId: 'tl-00000001' })).token;
       const call = (svc: string) => fetch(`${t.rt.url}/tools/${svc}/v2/me`, { headers: { authorization: `Bearer ${token}` } });
       expect((await call('linkedin')).status).toBe(200);
       expect(tool.seen.at(-1)!.headers.authorization).toBe('Bearer li-header-token-AAA-111');
