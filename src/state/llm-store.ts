@@ -65,10 +65,10 @@ export class LlmStore {
       .run().changes;
   }
 
-  /** Total recorded spend per agent, to restore budgets after a restart. */
+  /** Total recorded spend per agent, to restore budgets after a restart. `total()`, not `sum()`: a REAL that cannot overflow (sum() throws past 2^63), which repairSpend then clamps. */
   spendByAgent(): Map<string, number> {
     const rows = this.db.orm
-      .select({ agentId: llmRequests.agentId, total: sql<number>`coalesce(sum(${llmRequests.costMicros}), 0)` })
+      .select({ agentId: llmRequests.agentId, total: sql<number>`total(${llmRequests.costMicros})` })
       .from(llmRequests)
       .groupBy(llmRequests.agentId)
       .all();

@@ -43,9 +43,10 @@ function decodeFully(segment: string): string | null {
   return current;
 }
 
-// `.`/`..` with or without `;params`: servlet containers (Tomcat, Jetty) drop a segment's
-// `;…` before resolving dot segments, so `..;/` climbs out just like `../`.
-const DOT_SEGMENT = /^\.{1,2}(;.*)?$/;
+// `.`/`..` with or without `;params`, or followed by what a decoding upstream then cuts off
+// (`?`, `#`) or trims (whitespace): servlet containers (Tomcat, Jetty) drop a segment's `;…`
+// before resolving dot segments, so `..;/` climbs out just like `../`, and so do `..%3f`, `..%20`.
+const DOT_SEGMENT = /^\.{1,2}([;?#\s].*)?$/;
 
 function show(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
@@ -75,6 +76,9 @@ export function parseToolUrl(rawUrl: string): ParsedToolUrl {
     if (decoded === null) return bad(`malformed percent-encoding in ${show(raw)}`);
     if (CONTROL.test(decoded)) return bad('the path contains encoded control characters');
     if (decoded.includes('\\')) return bad('backslashes are not allowed in a tool path');
+    // An encoded `/` makes segments too: `%2f%2fhost` is `//host` to an upstream that decodes.
+    const last = i === segments.length - 1;
+    if (decoded.split('/').some((part, j, parts) => part === '' && !(last && j === parts.length - 1))) return bad("empty path segments ('//') are not allowed: they can turn the path into a host");
     if (decoded.split('/').some((part) => DOT_SEGMENT.test(part))) {
       return bad("'.' and '..' segments are not allowed: the path must stay under the service's base URL");
     }

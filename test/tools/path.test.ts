@@ -39,6 +39,9 @@ describe('tool paths', () => {
     // Decoded until stable, however many times; `;params` do not hide a dot segment.
     expect(why('/tools/s/%252525252e%252525252e/x')).toMatch(/'\.\.' segments are not allowed/);
     expect(why('/tools/s/..;/x')).toMatch(/'\.\.' segments are not allowed/);
+    // What an upstream that decodes then cuts (`?`, `#`) or trims sees as `..`, and `//` spelt encoded.
+    for (const p of ['/tools/s/..%3f/x', '/tools/s/..%23', '/tools/s/..%20/x', '/tools/s/a/..%c2%a0']) expect(why(p), p).toMatch(/'\.\.' segments are not allowed/);
+    for (const p of ['/tools/s/%2f%2fevil.com/x', '/tools/s/a/%2fb', '/tools/s/a%2f%2fb']) expect(why(p), p).toMatch(/empty path segments/);
     expect(why('/tools/s/a/.;jsessionid=1/x')).toMatch(/'\.\.' segments are not allowed/);
     expect(why('/tools/s/%2e%2e%3bx/y')).toMatch(/'\.\.' segments are not allowed/);
     expect(why('/tools/s/v1.2;rev=3/a..b')).toBe('accepted');
