@@ -4,7 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { countPromptTokens, PriceBook } from '../budget/index.js';
 import { ConfigError } from '../core/errors.js';
-import { formatUsd } from '../core/money.js';
+import { formatUsd, MICROS_PER_USD } from '../core/money.js';
+import { usdAmount } from '../core/validation.js';
 import { scan } from '../safety/index.js';
 import { parseLeads, type Lead } from './leads.js';
 import { leadRequests, loadPlan, type AgentPlan, type ChatRequest } from './plan.js';
@@ -16,16 +17,18 @@ import { answerText } from './text.js';
 // would not land on its lead is refused before anything starts.
 
 const lead = z.number().int().positive();
+// The same money rule as every other boundary (finite, > $0, <= $1,000,000, micro-dollar precision), in dollars.
+const dollars = usdAmount.transform((micros) => micros / MICROS_PER_USD);
 const schema = z.strictObject({
   leads: z.number().int().positive().max(10_000),
   leads_file: z.string().min(1).default('leads.csv'),
   agent_plan: z.string().min(1).default('lead_gen_agent.json'),
-  budget_usd: z.number().positive().max(1_000_000),
+  budget_usd: dollars,
   triggers: z.strictObject({
     breaker: z.strictObject({ lead, service: z.literal('linkedin'), status: z.number().int() }),
     rotation: z.strictObject({ lead, secret: z.literal('OPENAI_API_KEY') }),
     pii: z.strictObject({ lead, text: z.string().min(1).max(1_000) }),
-    budget_warning: z.strictObject({ lead, approve_usd: z.number().positive().max(1_000_000) }),
+    budget_warning: z.strictObject({ lead, approve_usd: dollars }),
   }),
 });
 

@@ -91,6 +91,12 @@ describe('loadScenario refuses', () => {
     expect(msg).toContain('not at triggers.budget_warning.lead 80');
   });
 
+  it('money outside the rule every boundary uses (micro-dollar precision, above $0, at most $1,000,000)', () => {
+    expect(refusal(variant((d) => (d.budget_usd = 1e-12)))).toMatch(/budget_usd/);
+    expect(refusal(variant((d) => (d.budget_usd = 50.0000001)))).toMatch(/budget_usd/);
+    expect(refusal(variant((d) => (d.triggers.budget_warning.approve_usd = 2e6)))).toMatch(/approve_usd/);
+  });
+
   it('a budget the run never gets near', () => {
     expect(refusal(variant((d) => (d.budget_usd = 200)))).toContain('so 90% of $200.00 is never reached');
   });
