@@ -1,3 +1,4 @@
+import { escapeControl } from '../core/logger.js';
 import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
@@ -64,7 +65,9 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const env = config.environment;
   const state = StateManager.open(config.db);
   const store = new SecretsStore(state);
-  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  // Names, requesters and audit errors may come from agents: escaped like every printer. A value
+  // asked for with `get` is printed exactly, for `$(iron-cage secrets get X)`.
+  const out = (s: string): void => void process.stdout.write(`${a.action === 'get' ? s : escapeControl(s, { lines: true })}\n`);
   const me: Principal = { role: 'admin', agentId: null, name: `cli:${userInfo().username}`, jti: '' };
   try {
     if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation)) throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);

@@ -42,7 +42,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
  */
 const NOT_IN_CACHE_KEY = new Set([
   'traceparent', 'tracestate', 'baggage', 'sentry-trace', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid',
-  'x-b3-sampled', 'x-b3-flags', 'x-request-id', 'request-id', 'x-correlation-id', 'x-amzn-trace-id',
+  'x-b3-sampled', 'x-b3-flags', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority', 'x-stainless-retry-count', 'x-request-id', 'request-id', 'x-correlation-id', 'x-amzn-trace-id',
   'x-cloud-trace-context', 'idempotency-key', 'date',
 ]);
 
