@@ -38,17 +38,20 @@ const KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'IRON_CAGE_MASTER_KEY']
 const OWN_PREFIX = 'IRON_CAGE_';
 /** Shorter credentials are matched whole: a short string inside a value proves nothing. */
 const CONTAINS_MIN = 8;
+/** Header names that carry a credential (not `Accept: application/json`). */
+const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|session|password|signature/i;
 
 /**
  * Every credential source the config and iron-cage itself name: the default key variables,
- * each `providers.*.api_key_env`, and the values of the keys, the master key and the alert
- * credentials, so a copy under any other name is withheld as well.
+ * each `providers.*.api_key_env`, and the values of the keys, the master key, the alert and
+ * PII webhooks and the tool services' configured headers, so a copy under any other name is
+ * withheld as well.
  *
  * @example
  * const withhold = cageCredentials(config, process.env);
  * agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold });
  */
-export function cageCredentials(config: Pick<Config, 'gateway'>, env: NodeJS.ProcessEnv): Withheld {
+export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'safety'>, env: NodeJS.ProcessEnv): Withheld {
   const names = new Set(KEY_VARS);
   const values = new Set<string>();
   const add = (v: string | null | undefined) => {
@@ -64,6 +67,12 @@ export function cageCredentials(config: Pick<Config, 'gateway'>, env: NodeJS.Pro
   for (const n of KEY_VARS) add(env[n]);
   const { webhookUrl, email } = config.gateway.alerts;
   add(webhookUrl);
+  add(config.safety.webhookUrl);
+  // Tool services' configured headers (Authorization and the like) written in the config; the
+  // `${secret:…}` ones come from the vault, whose values only the proxy ever holds.
+  for (const service of Object.values(config.tools)) {
+    for (const [name, v] of Object.entries(service.headers)) if (CREDENTIAL_HEADER.test(name) && !v.includes('${secret:')) add(v);
+  }
   if (email) {
     add(email.smtpUrl);
     add(safeUrl(email.smtpUrl)?.password);

@@ -31,6 +31,9 @@ async function childEnviron(rt: TestRuntime): Promise<Record<string, string>> {
   return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
+const CRM_TOKEN = 'crm-service-token-0123456789';
+const PII_HOOK = 'https://hooks.example.com/pii/T0123/secret-path';
+
 describe("the agent's environment", () => {
   it.skipIf(process.platform !== 'linux')('holds no credential iron-cage reads or holds, under any name; the rest of the environment passes', async () => {
     const d = tempDir();
@@ -48,6 +51,14 @@ describe("the agent's environment", () => {
         '  email:',
         '    to: ops@example.com',
         `    smtp_url: smtp://ops:${SMTP_PASSWORD}@127.0.0.1:2525`,
+        'safety:',
+        `  webhook_url: ${PII_HOOK}`,
+        'tools:',
+        '  crm:',
+        '    url: http://127.0.0.1:9/api',
+        '    headers:',
+        `      Authorization: Bearer ${CRM_TOKEN}`,
+        '      Accept: application/json',
       ].join('\n'),
     );
     const env: NodeJS.ProcessEnv = {
@@ -62,7 +73,10 @@ describe("the agent's environment", () => {
       COPY_OF_KEY: KEY,
       AUTH_HEADER: `Bearer ${KEY}`,
       MAIL_PASSWORD: SMTP_PASSWORD,
+      CRM_TOKEN_COPY: `Bearer ${CRM_TOKEN}`,
+      HOOK: PII_HOOK,
       HARMLESS_SETTING: 'stays',
+      CONTENT_TYPE: 'application/json',
     };
     const config = loadConfig({ configPath: file, env, cwd: d.dir });
     expect(config.gateway.providers.openai.apiKey).toBe(KEY);
@@ -71,7 +85,9 @@ describe("the agent's environment", () => {
     const child = await childEnviron(t);
     const all = Object.entries(child).map(([k, v]) => `${k}=${v}`).join('\n');
     for (const secret of [KEY, MASTER, SMTP_PASSWORD, 'sk-ant-unused-but-named-0042', 'sk-default-var-should-not-leak-1']) expect(all).not.toContain(secret);
-    for (const name of ['MY_OPENAI_KEY', 'MY_ANTHROPIC_KEY', 'IRON_CAGE_MASTER_KEY', 'IRON_CAGE_CONFIG', 'COPY_OF_KEY', 'AUTH_HEADER', 'MAIL_PASSWORD']) expect(child[name]).toBeUndefined();
+    for (const name of ['MY_OPENAI_KEY', 'MY_ANTHROPIC_KEY', 'IRON_CAGE_MASTER_KEY', 'IRON_CAGE_CONFIG', 'COPY_OF_KEY', 'AUTH_HEADER', 'MAIL_PASSWORD', 'CRM_TOKEN_COPY', 'HOOK']) expect(child[name]).toBeUndefined();
+    // A header that is no credential does not make its value one.
+    expect(child.CONTENT_TYPE).toBe('application/json');
     // What the agent should have: its own token in the SDKs' variables, our URL, the rest of the environment.
     expect(child.OPENAI_API_KEY).toBe(child.IRON_CAGE_TOKEN);
     expect(child.ANTHROPIC_API_KEY).toBe(child.IRON_CAGE_TOKEN);
