@@ -147,6 +147,8 @@ export class Runtime {
       state: this.state,
       runner,
       filterLine: (_stream, line) => this.pii.filterLine(id, line),
+      // The exited process's token dies with it, through the restart backoff too.
+      onProcessExit: () => run?.end(),
       environment: config.environment,
       env: async (restarts) => {
         const token = await freshToken();

@@ -30,6 +30,8 @@ export interface SupervisorOptions {
   env: (restarts: number) => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
   /** Where an output line goes before it is recorded (redaction hooks in here). */
   filterLine?: (stream: OutputStream, line: string) => string;
+  /** Each agent process's exit, before any restart (its credentials end here, not at the next launch). */
+  onProcessExit?: () => void;
 }
 
 export interface AgentOutcome {
@@ -115,6 +117,7 @@ export class AgentSupervisor {
 
   private onExit(exit: ExitInfo): void {
     this.proc = null;
+    this.o.onProcessExit?.();
     const ranMs = Date.now() - this.launchedAt;
     const secs = (ranMs / 1000).toFixed(1);
     const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;

@@ -113,6 +113,15 @@ describe("a supervised agent's token", () => {
     expect(await surfaces(t, id, second)).toEqual(ALL_REFUSED);
   }, 60_000);
 
+  it("dies with its process: refused while the supervisor waits to restart the agent", async () => {
+    // A long backoff holds the agent between its crash and its restart while we look.
+    t = await withAgent({ env: { CRASH_FIRST: '1' }, config: { restart: { policy: 'on-failure', maxRestarts: 1, backoffMs: 600_000, maxBackoffMs: 600_000 } } });
+    const id = t.rt.agentId!;
+    const first = await tokenOf(0);
+    await until(() => t!.rt.state.getAgent(id)?.status === 'restarting' || null);
+    expect(await surfaces(t, id, first)).toEqual(ALL_REFUSED);
+  }, 60_000);
+
   it('is refused by the next iron-cage process on the same database, and its exp follows agent_token_ttl_hours', async () => {
     t = await withAgent({ config: { agentTokenTtlHours: 2 } });
     const id = t.rt.agentId!;
