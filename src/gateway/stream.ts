@@ -223,10 +223,17 @@ class StreamRelay {
         this.guards.clear();
       }
       for (const f of insp.finals ?? []) {
-        const sent = this.sent.get(f.index);
+        let sent = this.sent.get(f.index);
+        // A whole text with no deltas before it (an upstream that sends only the done events):
+        // scanned here, once, like any other output.
+        if (sent === undefined && f.text) {
+          const g = this.guard.stream(this.call.agentId, this.ref);
+          sent = this.take(g.push(f.text)) + this.take(g.end());
+          this.record(f.index, sent);
+        }
         if (sent !== undefined && sent !== f.text) {
           f.set(sent);
-          changed = true;
+          changed = this.rewritten = true;
         }
       }
     }

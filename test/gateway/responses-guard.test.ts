@@ -13,6 +13,8 @@ interface Script {
   usage: { input_tokens: number; output_tokens: number };
   /** Streams: after the first delta, wait for this before sending the rest. */
   hold?: Promise<void>;
+  /** Streams: send the text only in the done events, no deltas (an upstream may). */
+  noDeltas?: boolean;
 }
 
 class ResponsesUpstream {
@@ -33,7 +35,7 @@ class ResponsesUpstream {
     for await (const c of req) raw += c;
     const body = JSON.parse(raw);
     this.bodies.push(body);
-    const { deltas, usage, hold } = this.next;
+    const { deltas, usage, hold, noDeltas } = this.next;
     const text = deltas.join('');
     const part = { type: 'output_text', annotations: [], logprobs: [], text };
     const item = { id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [part] };
@@ -49,7 +51,7 @@ class ResponsesUpstream {
     send('response.created', { response: response('in_progress', [], null) });
     send('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
     send('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { ...part, text: '' } });
-    for (const [i, delta] of deltas.entries()) {
+    for (const [i, delta] of (noDeltas ? [] : deltas).entries()) {
       send('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta, logprobs: [] });
       if (i === 0 && hold) await hold;
     }
@@ -109,6 +111,20 @@ describe('PII redaction on /v1/responses', () => {
     expect(r.output_text).toBe(REDACTED);
     expect((r.output[0] as any).content[0].text).toBe(REDACTED);
     expect(lastRow()).toMatchObject({ endpoint: 'responses', redactions: 2, prompt_tokens: 7, completion_tokens: 14, usage_source: 'provider' });
+  });
+
+  it('redacts a stream that carries its text only in the done events (no deltas)', async () => {
+    const a = await start({ gateway: gateway() });
+    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 }, noDeltas: true };
+    const r = await fetch(`${t!.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }) });
+    const raw = await r.text();
+    for (const leak of ['ceo@', 'cfo@', 'acme.com']) expect(raw).not.toContain(leak);
+    const evs = sse(raw);
+    expect(evs.filter((e) => e.event === 'response.output_text.delta')).toEqual([]);
+    expect(evs.find((e) => e.event === 'response.output_text.done')!.data.text).toBe(REDACTED);
+    expect(evs.at(-1)!.data.response.output[0].content[0].text).toBe(REDACTED);
+    // Counted once, however many done events repeat the text.
+    expect(lastRow()).toMatchObject({ endpoint: 'responses', stream: 1, redactions: 2 });
   });
 
   it('redacts a stream split mid-address: deltas, every done event and response.completed carry the redacted text, numbering stays gapless', async () => {
