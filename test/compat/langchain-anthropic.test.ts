@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatAnthropic } from '@langchain/anthropic';
-import { HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
-import { tool } from '@langchain/core/tools';
+import { toolLoop, weather } from '../helpers/compat-langchain.js';
 import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatServer } from '../helpers/compat.js';
 
 // LangChain JS (`@langchain/anthropic`). The agent's model gets no URL or key: it reads the
@@ -16,11 +15,6 @@ afterAll(async () => s?.stop());
 
 const MODEL = 'claude-3-5-haiku-latest';
 const chat = () => new ChatAnthropic({ model: MODEL });
-const weather = tool(async ({ city }) => JSON.stringify(WEATHER.result(city)), {
-  name: WEATHER.name,
-  description: WEATHER.description,
-  schema: WEATHER.args,
-});
 
 describe('LangChain ChatAnthropic', () => {
   it('text: invoke', async () => {
@@ -40,20 +34,7 @@ describe('LangChain ChatAnthropic', () => {
 
   it('tools: bindTools, a ToolMessage, then the answer', async () => {
     const model = chat().bindTools([weather]);
-    const messages: BaseMessage[] = [new HumanMessage(WEATHER.prompt)];
-    const answer = await metered(s, s.agent, ['messages', 'messages'], async () => {
-      for (let step = 0; step < 3; step++) {
-        const ai = await model.invoke(messages);
-        messages.push(ai);
-        if (!ai.tool_calls?.length) return ai.text;
-        for (const call of ai.tool_calls) {
-          expect(call.name).toBe(WEATHER.name);
-          expect(call.args).toEqual({ city: expect.any(String) });
-          messages.push(new ToolMessage({ tool_call_id: call.id!, content: await weather.invoke(call.args as { city: string }) }));
-        }
-      }
-      return null;
-    });
+    const answer = await metered(s, s.agent, ['messages', 'messages'], () => toolLoop(model));
     expect(answer).toBeTypeOf('string');
     expect(answer!.length).toBeGreaterThan(0);
   });

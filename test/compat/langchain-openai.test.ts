@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
-import { HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
-import { tool } from '@langchain/core/tools';
+import { toolLoop, weather } from '../helpers/compat-langchain.js';
 import { z } from 'zod';
 import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatAgent, type CompatServer } from '../helpers/compat.js';
 
@@ -20,11 +19,6 @@ const chat = (useResponsesApi: boolean) => new ChatOpenAI({ model: 'gpt-4o-mini'
 const explicitChat = (agent: CompatAgent, useResponsesApi: boolean, fetch: typeof globalThis.fetch) =>
   new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: agent.token, useResponsesApi, configuration: { baseURL: s.openaiBaseUrl, fetch } });
 
-const weather = tool(async ({ city }) => JSON.stringify(WEATHER.result(city)), {
-  name: WEATHER.name,
-  description: WEATHER.description,
-  schema: WEATHER.args,
-});
 
 describe.each([
   { api: 'chat completions', useResponsesApi: false, endpoint: 'chat' },
@@ -47,20 +41,7 @@ describe.each([
 
   it('tools: bindTools, a ToolMessage, then the answer', async () => {
     const model = chat(useResponsesApi).bindTools([weather]);
-    const messages: BaseMessage[] = [new HumanMessage(WEATHER.prompt)];
-    const answer = await metered(s, s.agent, [endpoint, endpoint], async () => {
-      for (let step = 0; step < 3; step++) {
-        const ai = await model.invoke(messages);
-        messages.push(ai);
-        if (!ai.tool_calls?.length) return ai.text;
-        for (const call of ai.tool_calls) {
-          expect(call.name).toBe(WEATHER.name);
-          expect(call.args).toEqual({ city: expect.any(String) });
-          messages.push(new ToolMessage({ tool_call_id: call.id!, content: await weather.invoke(call.args as { city: string }) }));
-        }
-      }
-      return null;
-    });
+    const answer = await metered(s, s.agent, [endpoint, endpoint], () => toolLoop(model));
     expect(answer).toBeTypeOf('string');
     expect(answer!.length).toBeGreaterThan(0);
   });
