@@ -39,7 +39,7 @@ export function wireApiTokens(tokens: TokenService, store: LlmStore): void {
   tokens.resolveApiToken = (hash) => {
     const row = store.tokenByHash(hash);
     if (!row) return null;
-    const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id };
+    const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true };
     return { principal, revoked: row.revokedAt !== null };
   };
 }

@@ -14,6 +14,8 @@ export interface Principal {
   jti: string;
   /** Set for a named user's login token: checked to be live on every verification. */
   userId?: string;
+  /** True for an API token (`iron-cage token create`): `jti` is then its row id, stable and unique. */
+  apiToken?: boolean;
 }
 
 export interface IssueOptions {

@@ -111,7 +111,8 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     const agentId = p.agentId;
     const result = await entry.serve({
       agentId,
-      caller: agentId !== null ? `agent:${agentId}` : `${p.role}:${p.userId ?? p.name}`,
+      // Names are not unique (two API tokens may both be 'ops'): an API token's cache is its own.
+      caller: agentId !== null ? `agent:${agentId}` : p.apiToken ? `token:${p.jti}` : `${p.role}:${p.userId ?? p.name}`,
       method: call.method,
       url,
       headers: upstreamRequestHeaders(call.req.headers, call.configured),

@@ -70,6 +70,24 @@ describe('tool cache isolation', () => {
     }
   });
 
+  it("an API token never gets the cached answers of an earlier token of the same name (revoked, then the name reused)", async () => {
+    const mint = async () => (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'admin', name: 'ops' }) })).json()) as { id: string; token: string };
+    const first = await mint();
+    const path = '/tools/echo/orders?id=8';
+    const live = await raw(t.rt.url, 'GET', path, { token: first.token, headers: { 'x-user': 'carol' } });
+    expect(live.headers['x-iron-cage-tier']).toBe('live');
+    expect((await t.api(`/api/tokens/${first.id}`, { method: 'DELETE' })).status).toBe(200);
+    const second = await mint();
+    echo.failWith(500);
+    try {
+      const other = await raw(t.rt.url, 'GET', path, { token: second.token, headers: { 'x-user': 'carol' } });
+      expect(other.status).toBe(503);
+      expect(other.body).not.toContain('carol');
+    } finally {
+      echo.reply = (req) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ order: 7, user: req.headers['x-user'] ?? null }) });
+    }
+  });
+
   it('refuses TRACE (and the other methods a proxy must not pass on) with 405 before anything goes upstream', async () => {
     const from = echo.seen.length;
     for (const method of ['TRACE']) {
@@ -97,6 +115,9 @@ function hangUp(path: string, token: string, method = 'GET', body?: string): Pro
 
 describe('breakers count only the service, not what the agent or its request did', () => {
   it('agents giving up on a stuck tool service (their own timeout, a hang-up) leave its breaker CLOSED', async () => {
+    // Each token verified once first (a revocation elsewhere empties the verification cache): a
+    // hang-up right after sending then lands once the call is with the service, not during auth.
+    for (const token of [alice, bob]) expect((await t.api('/api/whoami', { token })).status).toBe(200);
     for (let i = 0; i < 4; i++) {
       const before = stuck.seen.length;
       const gone = hangUp('/tools/stuck/slow', i % 2 === 0 ? alice : bob);
