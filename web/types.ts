@@ -2,6 +2,7 @@
 // server imports it is used as is (type-only: erased from the bundle); the rest are the fields
 // the page reads, kept here.
 import type { AgentView } from '../src/state/types.js';
+import type { SecretView } from '../src/vault/vault.service.js';
 
 import type { Severity } from '../src/core/events.js';
 export type { AgentStatus, Severity } from '../src/core/events.js';
@@ -72,11 +73,5 @@ export interface Breaker {
   display: { saved: string; fallback: string; cacheHitRate: string };
 }
 
-export interface Secret {
-  id: string;
-  name: string;
-  environment: string;
-  maskedValue: string;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A secret as the API shows it (masked): the server's own type. */
+export type Secret = SecretView;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { benchRuntime, fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
+import { benchRuntime, emitPaced, fmt, percentile, report, startClients, wsClientsChild } from './lib.js';
 
 /** Runs in the page before its own scripts: the delay of every event-log row as it is added. */
 const OBSERVE_ROWS = `
@@ -51,21 +51,7 @@ async function main() {
   const page = await ctx.newPage();
   await page.goto(url);
   await page.waitForSelector('[data-testid=conn][data-state=live]');
-  const start = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        rt.state.record({ agentId: null, type: 'agent.event', severity: 'info', message: `dashboard probe ${sent}`, data: { t: wallNow(), i: sent } });
-        sent++;
-      }
-      if (sent >= total) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 2);
-  });
+  await emitPaced(rt, { rate, total, tickMs: 2, severity: 'info', message: (i) => `dashboard probe ${i}` });
   await done;
   await page.waitForFunction((n) => (window as any).__rowDelays.length >= n, total, { timeout: 30_000 });
   const delays = ((await page.evaluate(() => (window as any).__rowDelays)) as number[]).sort((a, b) => a - b);

@@ -2,7 +2,7 @@
 //   1. throughput: persisted events/s delivered to one client, and the longest event-loop stall
 //   2. latency: event-to-client p50/p99 with 100 clients at 200 events/s
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { benchRuntime, fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
+import { benchRuntime, emitPaced, fmt, percentile, report, startClients, wallNow, wsClientsChild } from './lib.js';
 
 if (process.argv[2] === 'clients') wsClientsChild();
 else await main();
@@ -48,21 +48,7 @@ async function main() {
     const seconds = 5;
     const total = rate * seconds;
     const { done } = await startClients(wsUrl, clients, total);
-    const start = performance.now();
-    let sent = 0;
-    await new Promise<void>((resolve) => {
-      const tick = setInterval(() => {
-        const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-        while (sent < due) {
-          rt.state.record({ agentId: null, type: 'agent.event', severity: 'debug', message: 'latency probe', data: { t: wallNow(), i: sent } });
-          sent++;
-        }
-        if (sent >= total) {
-          clearInterval(tick);
-          resolve();
-        }
-      }, 1);
-    });
+    await emitPaced(rt, { rate, total, tickMs: 1, severity: 'debug', message: () => 'latency probe' });
     const delays = (await done).sort((a, b) => a - b);
     const p50 = percentile(delays, 50);
     const p99 = percentile(delays, 99);

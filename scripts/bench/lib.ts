@@ -38,6 +38,28 @@ export const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximu
 export const wallNow = () => performance.timeOrigin + performance.now();
 
 /**
+ * Records `total` events at `rate` per second (caught up every `tickMs`), each stamped with its
+ * wall-clock send time in `data.t` for the receiver to measure from.
+ */
+export function emitPaced(rt: Runtime, o: { rate: number; total: number; tickMs: number; severity: 'debug' | 'info'; message: (i: number) => string }): Promise<void> {
+  const start = performance.now();
+  let sent = 0;
+  return new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const due = Math.min(o.total, Math.floor(((performance.now() - start) / 1000) * o.rate));
+      while (sent < due) {
+        rt.state.record({ agentId: null, type: 'agent.event', severity: o.severity, message: o.message(sent), data: { t: wallNow(), i: sent } });
+        sent++;
+      }
+      if (sent >= o.total) {
+        clearInterval(tick);
+        resolve();
+      }
+    }, o.tickMs);
+  });
+}
+
+/**
  * The child side of startClients (a bench file calls it when started with `clients`): open N
  * WebSocket clients, record the delay of every event carrying a send time `data.t`, and report
  * once each client has `expected` of them.
