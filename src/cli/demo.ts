@@ -152,10 +152,11 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     port = '0';
     portNote = `Port ${checked.port} is in use: the dashboard is on a free port instead`;
   }
-  const dataDir = claimDataDir(db, a.keep === true);
 
   // Ctrl-C at any point stops what was started and exits 0: setup looks between its steps; once
-  // the runtime is up the handler shuts it down (a second Ctrl-C kills the agent at once).
+  // the runtime is up the handler shuts it down (a second Ctrl-C kills the agent at once). Installed
+  // before the data folder is claimed: a Ctrl-C right after the lock is taken must not kill the
+  // process with the lock left behind.
   const parts: Array<{ close(): Promise<void> } | null> = [];
   let runtime: Runtime | null = null;
   let interrupted = false;
@@ -171,6 +172,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     if (runtime) stopAll(`received ${sig}`, sig).then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const dataDir = claimDataDir(db, a.keep === true);
   const setupStep = async <T>(step: () => Promise<T>): Promise<T> => {
     let out: T;
     try {
