@@ -129,6 +129,23 @@ describe('provider answers that used to pass unscanned', () => {
     expect(refusal).toBe('I will not mail [EMAIL_REDACTED], sorry');
   });
 
+  it('tool-call arguments cut off inside a string (max tokens): the held-back tail comes with finish_reason, redacted', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway(raw.url) } });
+    const a = await agent(t);
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta: unknown, finish: string | null) => res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'send_email', arguments: '' } }] }, null);
+      for (const piece of ['{"to":"mail bo', 'b@example', '.org']) chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null);
+      chunk({}, 'length');
+      res.end('data: [DONE]\n\n');
+    };
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
+    let args = '';
+    for await (const ch of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })) args += ch.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+    expect(args).toBe('{"to":"mail [EMAIL_REDACTED]');
+  });
+
   it('an error body is redacted for the agent and in llm_requests.error', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(upstream.url) } });
     const a = await agent(t);
