@@ -29,11 +29,10 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
   let parsed: unknown = null;
   let text = raw.toString('utf8');
-  // A body that is not JSON never reaches the agent or the ledger: our own wording replaces it.
   try {
     parsed = JSON.parse(text);
   } catch {
-    /* not JSON: wrap it below */
+    /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the ledger) */
   }
   // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
   if (d.guard.active) ({ parsed, text } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
@@ -67,8 +66,9 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   }
   let out: string | Buffer = raw;
   let redactions = 0;
-  // A body that is not JSON is one text, scanned whole like any answer.
-  const slots: TextSlot[] = parsed ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
+  // A body that is not a JSON object is one text, scanned whole like any answer.
+  const isObject = parsed !== null && typeof parsed === 'object';
+  const slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
@@ -94,7 +94,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
-    if (changed && parsed) out = JSON.stringify(parsed);
+    if (changed && isObject) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(

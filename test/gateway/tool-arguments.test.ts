@@ -25,10 +25,10 @@ const withLocations = (locations: Config['safety']['locations']): Partial<Config
 
 const PROMPT = 'Use send_email to write to bob@example.org about the overdue invoice';
 const PARAMS = {
-  type: 'object',
+  type: 'object' as const,
   properties: { to: { type: 'string', format: 'email', description: 'recipient address' }, subject: { type: 'string' } },
   required: ['to', 'subject'],
-} as const;
+};
 const OPENAI_TOOLS: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'send_email', description: 'Send an e-mail', parameters: PARAMS } }];
 const ANTHROPIC_TOOLS: Anthropic.Tool[] = [{ name: 'send_email', description: 'Send an e-mail', input_schema: PARAMS }];
 
