@@ -146,6 +146,32 @@ describe('provider answers that used to pass unscanned', () => {
     expect(args).toBe('{"to":"mail [EMAIL_REDACTED]');
   });
 
+  it('Anthropic: a tool_use input cut off inside a string gets its tail as input_json_delta before content_block_stop', async () => {
+    const g = gateway(raw.url);
+    t = await startTestRuntime({ config: { gateway: { ...g, providers: { ...g.providers, anthropic: { baseUrl: raw.url, apiKey: 'sk-ant-x', timeoutMs: 2000 } } } } });
+    const a = await agent(t);
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ev = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      ev('message_start', { message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } });
+      ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'send_email', input: {} } });
+      for (const p of ['{"to":"mail bo', 'b@example', '.org']) ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: p } });
+      ev('content_block_stop', { index: 0 });
+      ev('message_delta', { delta: { stop_reason: 'max_tokens' }, usage: { output_tokens: 9 } });
+      ev('message_stop', {});
+      res.end();
+    };
+    const r = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 9, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const events = (await r.text()).split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+    const partial = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.partial_json as string);
+    expect(partial.join('')).toBe('{"to":"mail [EMAIL_REDACTED]');
+    expect(events.findIndex((e) => e.type === 'content_block_stop')).toBeGreaterThan(events.findLastIndex((e) => e.type === 'content_block_delta'));
+  });
+
   it('an error body is redacted for the agent and in llm_requests.error', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(upstream.url) } });
     const a = await agent(t);
