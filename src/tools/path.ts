@@ -127,17 +127,17 @@ const ENCODED_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 const RECORD_POLICY = { mode: 'redact' } as const;
 
 /**
- * The path and query of a call as its `tool_calls` row keeps them: PII replaced. The request
- * itself went upstream as the agent wrote it (the service needs the address), so this is only
- * about our own record, and it is neither audited nor counted. The scan reads the text
- * percent-decoded (`bob%40example.org` is an address) and the replacement covers the encoded
- * bytes, so what is kept stays the request as written, minus the values.
+ * The path of a call as its `tool_calls` row keeps it: PII replaced (the query is not kept at
+ * all: it is where tokens and signatures travel). The request itself went upstream as the agent
+ * wrote it (the service needs the address), so this is only about our own record, and it is
+ * neither audited nor counted. The scan reads the path percent-decoded (`bob%40example.org` is
+ * an address) and the replacement covers the encoded bytes, so what is kept stays the path as
+ * written, minus the values.
  *
  * @example
- * recordedPath('/people/bob%40example.org', 'x=1'); // '/people/[EMAIL_REDACTED]?x=1'
+ * recordedPath('/people/bob%40example.org/notes'); // '/people/[EMAIL_REDACTED]/notes'
  */
-export function recordedPath(path: string, query: string, options?: RedactOptions): string {
-  const written = query ? `${path}?${query}` : path;
+export function recordedPath(written: string, options?: RedactOptions): string {
   // Each decoded character knows the encoded span it came from; a run of %XX decodes as one.
   let decoded = '';
   const from: number[] = [];

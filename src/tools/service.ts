@@ -128,9 +128,9 @@ export class ToolsService {
     this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
   }
 
-  /** What a call's row keeps of its path and query: PII replaced (see recordedPath). */
-  recordedPath(path: string, query: string): string {
-    return recordedPath(path, query, this.piiOptions);
+  /** What a call's row keeps of its path: PII replaced (see recordedPath). */
+  recordedPath(path: string): string {
+    return recordedPath(path, this.piiOptions);
   }
 
   /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
