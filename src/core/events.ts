@@ -102,7 +102,7 @@ export interface EventData {
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
   'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
   'pii.detected': {
-    location: 'llm.output' | 'llm.prompt' | 'agent.output' | 'tool.response';
+    location: 'llm.output' | 'llm.tool_arguments' | 'llm.prompt' | 'agent.output' | 'tool.response';
     action: 'redacted' | 'blocked' | 'warned';
     types: Record<string, number>;
     severity: 'CRITICAL' | 'WARN' | 'INFO';

@@ -4,7 +4,8 @@ import { countTextTokens } from '../budget/index.js';
 import { errorKindOf } from '../reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
-import type { OutputGuard } from './guard.js';
+import { guardErrorBody, type OutputGuard } from './guard.js';
+import type { TextSlot } from './wire/types.js';
 import { collect, sendJson } from '../server/index.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
@@ -27,15 +28,19 @@ export function passHeaders(up: UpstreamResponse): Record<string, string> {
 export async function relayUpstreamError(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
   const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
   let parsed: unknown = null;
+  let text = raw.toString('utf8');
+  // A body that is not JSON never reaches the agent or the ledger: our own wording replaces it.
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     /* not JSON: wrap it below */
   }
+  // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
+  if (d.guard.active) ({ parsed, text } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
   await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: message.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
-  const body = parsed !== null ? raw : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
+  const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
   sendJson(res, up.status, body, passHeaders(up));
 }
 
@@ -62,11 +67,12 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   }
   let out: string | Buffer = raw;
   let redactions = 0;
-  const slots = parsed ? call.wire.textSlots(parsed) : [];
+  // A body that is not JSON is one text, scanned whole like any answer.
+  const slots: TextSlot[] = parsed ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
-      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text);
+      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text, slot.kind);
       if (g.block) {
         // The provider charged for output the agent will never see; the ledger still pays it.
         const u = call.wire.usage(parsed);
@@ -88,7 +94,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
-    if (changed) out = JSON.stringify(parsed);
+    if (changed && parsed) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(

@@ -6,7 +6,7 @@ export { providerRoutes } from './providers.routes.js';
 export { tokenRoutes, type TokenRoutesDeps } from './tokens.routes.js';
 export { Meter, type MeterDeps } from './meter.js';
 export { Router } from './router.js';
-export type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
+export type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 export { HttpProvider } from './providers/http.js';
 export { SimulatedProvider } from './providers/simulated.js';
 export type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './providers/types.js';

@@ -65,7 +65,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
     meter,
     router: new Router(g, providers),
     breakers,
-    guard: ctx.pii.outputGuard(ctx.config.safety.redactPrompts),
+    guard: ctx.pii.outputGuard(),
     config: g,
     logger: ctx.logger,
   });

@@ -19,3 +19,4 @@ export {
 } from './policy.js';
 export { auditFields, deriveAuditKeys, openSealedValue, type AuditKeys, type PiiAuditFields } from './audit.js';
 export { emptyProtectionCounters, addDetections, type ProtectionCounters } from './counters.js';
+export { createJsonStreamRedactor, redactJsonText, mapJsonStrings, type TextRedactor } from './json.js';

@@ -35,6 +35,7 @@ safety:
   allow_values: [x@y.z]
   phone_regions: [GB]
   redact_prompts: true
+  locations: { tool_arguments: 'off', prompt: warn }
   on_block: refuse
   webhook_url: http://127.0.0.1:9/pii
 `;
@@ -78,6 +79,7 @@ describe('config layering', () => {
       allowValues: ['x@y.z'],
       phoneRegions: ['GB'],
       redactPrompts: true,
+      locations: { tool_arguments: 'off', prompt: 'warn' },
       onBlock: 'refuse',
       webhookUrl: 'http://127.0.0.1:9/pii',
     });
