@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULTS } from '../../src/config/index.js';
 import { FIXTURES, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { recordedPath, redactHeaders } from '../../src/tools/index.js';
 import { eventsOf, raw } from './helpers.js';
@@ -163,5 +164,48 @@ describe("an agent's SDK events and tool calls", () => {
     ]);
     const row = t.rt.state.database.prepare("SELECT path FROM tool_calls WHERE service = 'crm'").get() as { path: string };
     expect(row.path).toBe('/people/[EMAIL_REDACTED]');
+  });
+});
+
+describe('the doors under safety.locations', () => {
+  let t: TestRuntime | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+  const start = async (safetyMode: 'redact' | 'block', locations: Record<string, string>) => {
+    t = await startTestRuntime({ config: withTools({ crm: { url: up.url } }, { safetyMode, safety: { ...DEFAULTS.safety, locations } }) });
+    const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'doors', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+    const event = await t.api(`/api/agents/${a.agentId}/events`, { method: 'POST', token: a.token, body: JSON.stringify({ message: `mail ${MAIL}`, data: { to: MAIL } }) });
+    expect(event.status).toBe(201);
+    const sent = eventsOf(t, 'agent.event').at(-1);
+    const header = await raw(t.rt.url, 'GET', '/tools/crm/headers', { token: a.token });
+    const yaml = await raw(t.rt.url, 'GET', '/tools/crm/yaml', { token: a.token });
+    const audit = t.rt.state.database.prepare('SELECT location, action FROM pii_audit ORDER BY id').all();
+    return { sent, header, yaml, audit, agentId: a.agentId };
+  };
+
+  it('block on agent_stdout redacts an SDK event and keeps the agent; warn on tool_response counts but delivers', async () => {
+    const r = await start('block', { tool_response: 'warn' });
+    expect(r.sent).toMatchObject({ message: 'mail [EMAIL_REDACTED]', data: { to: '[EMAIL_REDACTED]' } });
+    expect(r.header.status).toBe(200);
+    expect(r.header.headers['x-owner']).toBe(MAIL);
+    expect(r.yaml.body).toContain(MAIL);
+    expect(r.audit).toEqual([
+      { location: 'agent.output', action: 'redacted' },
+      { location: 'agent.output', action: 'redacted' },
+      { location: 'tool.response', action: 'warned' },
+      { location: 'tool.response', action: 'warned' },
+      { location: 'tool.response', action: 'warned' },
+    ]);
+    expect(eventsOf(t!, 'agent.stopping')).toEqual([]);
+  });
+
+  it('off is not scanned at all', async () => {
+    const r = await start('redact', { agent_stdout: 'off', tool_response: 'off' });
+    expect(r.sent).toMatchObject({ message: `mail ${MAIL}`, data: { to: MAIL } });
+    expect(r.header.headers['x-owner']).toBe(MAIL);
+    expect(r.yaml.body).toContain(MAIL);
+    expect(r.audit).toEqual([]);
   });
 });
