@@ -111,6 +111,8 @@ export interface EventData {
     requestRef: string | null;
     counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
   };
+  /** An admin opened a sealed finding of the PII audit trail (`iron-cage audit pii --reveal`): who and which, never the value. */
+  'pii.revealed': { auditId: number; type: string; location: string; by: string; reason: string | null };
   // The secrets vault: the name and environment only, never a value.
   'secret.created': { name: string; environment: string; by: string };
   'secret.updated': { name: string; environment: string; by: string };
