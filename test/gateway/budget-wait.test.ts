@@ -95,6 +95,35 @@ describe('unspent budget is spendable', () => {
     expect(s.budget.reservedUsd).toBe(0);
   });
 
+  it('clamp on the Responses and Anthropic wires: the simulated provider keeps to the lowered max_output_tokens / max_tokens', async () => {
+    t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
+    const text = `Repeat exactly: ${'word '.repeat(200)}`;
+    const responses = await agentToken(t, 0.001);
+    const r1 = await fetch(`${t.rt.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${responses.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', max_output_tokens: 2000, input: text }),
+    });
+    expect(r1.status).toBe(200);
+    const a1 = (await r1.json()) as { status: string; incomplete_details: { reason: string } | null; usage: { output_tokens: number } };
+    expect(a1).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
+    const anthropic = await agentToken(t, 0.0005);
+    const r2 = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': anthropic.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 2000, messages: [{ role: 'user', content: text }] }),
+    });
+    expect(r2.status).toBe(200);
+    const a2 = (await r2.json()) as { stop_reason: string; usage: { output_tokens: number } };
+    expect(a2.stop_reason).toBe('max_tokens');
+    for (const [agent, limit] of [[responses, 1000], [anthropic, 500]] as const) {
+      const [row] = rowsOf(t, agent.agentId);
+      expect(row!.reserved_micros).toBeLessThanOrEqual(limit);
+      expect(row!.cost_micros).toBeLessThanOrEqual(row!.reserved_micros);
+      expect((await status(t, agent.agentId)).budget.spentUsd * 1_000_000).toBeLessThanOrEqual(limit);
+    }
+  });
+
   it('without clamp the same call is refused (402), and nothing was sent upstream', async () => {
     t = await startTestRuntime({ config: simulated(0) });
     const a = await agentToken(t, 0.001);
