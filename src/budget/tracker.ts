@@ -213,6 +213,9 @@ export class BudgetTracker {
     if (ledger === undefined) return;
     ledger.settled = Math.max(0, ledger.settled - r.chargedMicros);
     ledger.overshoot = Math.max(0, ledger.overshoot - r.overshootMicros);
+    // A threshold the taken-back charge crossed was never announced: it may fire again.
+    const spent = ledger.settled + ledger.overshoot;
+    for (const t of ledger.thresholds) if (spent < t.amount) t.fired = false;
     this.waits.drain(ledger);
   }
 

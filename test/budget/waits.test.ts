@@ -156,3 +156,21 @@ describe('near_limit: clamp', () => {
     expect(clampBody({ model: 'claude-3-5-haiku-latest', max_tokens: 1024 }, 'messages', 40)).toMatchObject({ max_tokens: 40 });
   });
 });
+
+describe('taking back a charge whose row could not be written', () => {
+  it('restores spend and re-arms the thresholds it crossed, and lets waiting calls through', async () => {
+    const t = new BudgetTracker({ thresholds: [0.5, 1] });
+    t.setLimit('a', 100);
+    const first = granted(t.acquire('a', { amountMicros: 50 }, LONG));
+    const second = granted(t.acquire('a', { amountMicros: 50 }, LONG));
+    const waiting = t.acquire('a', { amountMicros: 50 }, LONG);
+    const charged = t.settle(first.reservationId, 50);
+    expect(charged.notices.map((n) => n.threshold)).toEqual([0.5]);
+    // 50 spent + 50 held: the waiting call still waits.
+    expect(t.snapshot('a')!.waitingCalls).toBe(1);
+    t.uncharge('a', charged);
+    expect(await waiting).toMatchObject({ ok: true });
+    t.release(second.reservationId);
+    expect(t.snapshot('a')).toMatchObject({ spentMicros: 0, firedThresholds: [], reservedMicros: 50 });
+  });
+});
