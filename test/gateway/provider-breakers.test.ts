@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
+import { CircuitBreaker, RequestError, statusClassifier } from '../../src/reliability/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 
@@ -78,5 +80,19 @@ describe('provider breakers', () => {
     upstream.next = (_b, n) => ({ status: statuses[(n - before - 1) % statuses.length]!, headers: { 'retry-after': '0' } });
     for (const s of statuses) expect((await chat(t, a.token)).status).toBe(s);
     expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 0 });
+  });
+});
+
+describe('what a provider breaker counts', () => {
+  it('a request the in-process provider threw on (our validation should have refused it) is ignored; 5xx and timeouts fail', async () => {
+    const b = new CircuitBreaker('simulated', { classify: PROVIDER_CLASSIFY, failureThreshold: 3 });
+    const judge = statusClassifier((r: { status: number }) => r.status, b.options.classify);
+    for (let i = 0; i < 10; i++) {
+      await expect(b.call(() => Promise.reject(new RequestError(new Error('bad schema'))), judge)).rejects.toBeInstanceOf(RequestError);
+      await b.call(() => Promise.resolve({ status: [400, 408, 413, 422, 429][i % 5]! }), judge);
+    }
+    expect(b.snapshot()).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, counters: { failures: 0 } });
+    for (let i = 0; i < 3; i++) await b.call(() => Promise.resolve({ status: 502 }), judge);
+    expect(b.state).toBe('OPEN');
   });
 });
