@@ -99,6 +99,8 @@ export interface EventData {
   };
   'budget.progress': { percentUsed: number; spentUsd: number; limitUsd: number; avgPerUnitUsd: number | null; unit: string | null; projectionUsd: number | null };
   'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string };
+  /** Calls of the agent waiting for in-flight calls to free the budget they hold; 0: none any more. */
+  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null };
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
   'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
   'pii.detected': {
