@@ -1,4 +1,3 @@
-import { hkdfSync } from 'node:crypto';
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { EmailMessage, SlackMessage } from '../budget/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from '../gateway/index.js';
@@ -7,6 +6,7 @@ import {
   auditFields,
   createJsonStreamRedactor,
   createStreamRedactor,
+  deriveAuditKeys,
   emptyProtectionCounters,
   modeFor,
   redact,
@@ -61,11 +61,7 @@ const BLOCK_GRACE_MS = 200;
 const SEVERITY_RANK = { INFO: 0, WARN: 1, CRITICAL: 2 } as const;
 
 /** Audit keys derived from one secret kept beside the database (0600), one per purpose. */
-function auditKeys(dbPath: string): AuditKeys {
-  const { key } = loadOrCreateKey(stateFilesFor(dbPath).auditKey);
-  const derive = (info: string) => new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), info, 32));
-  return { hmacKey: derive('iron-cage pii hmac v1'), encryptionKey: derive('iron-cage pii seal v1') };
-}
+const auditKeys = (dbPath: string): AuditKeys => deriveAuditKeys(loadOrCreateKey(stateFilesFor(dbPath).auditKey).key);
 
 /**
  * PII protection at every door: LLM output (whole and streamed), prompts if asked, the agent's
