@@ -67,4 +67,31 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     const out = r.push('{"to":"mail bob@example.org') + r.end();
     expect(out).toBe('{"to":"mail [EMAIL_REDACTED]');
   });
+
+  it('scans a value after its key, as prose would read it: the key says what a bare number is', () => {
+    const cases: Array<[string, string]> = [
+      ['{"phone":"4155550123"}', '{"phone":"[PHONE_REDACTED]"}'],
+      ['{"ssn":"123456789"}', '{"ssn":"[SSN_REDACTED]"}'],
+      // A number holding PII becomes the redaction as a string: still valid JSON, the value gone.
+      ['{"ssn":123456789,"n":12345}', '{"ssn":"[SSN_REDACTED]","n":12345}'],
+      ['{"card": 4111111111111111}', '{"card": "[CREDIT_CARD_REDACTED]"}'],
+      // An array's items share its key; a nested object's keys do not leak to its parent's next value.
+      ['{"phone":["4155550123","4155550124"],"contact":{"ssn":"123456789"},"id":"4155550123"}', '{"phone":["[PHONE_REDACTED]","[PHONE_REDACTED]"],"contact":{"ssn":"[SSN_REDACTED]"},"id":"4155550123"}'],
+      // Without such a key the same digits are an order number, a count, a price.
+      ['{"order_id":4155550123,"total":-12.5e3,"qty":[1,2]}', '{"order_id":4155550123,"total":-12.5e3,"qty":[1,2]}'],
+    ];
+    for (const [doc, want] of cases) {
+      expect(redactJsonText(doc, open), doc).toBe(want);
+      expect(() => JSON.parse(want)).not.toThrow();
+      for (let i = 0; i <= doc.length; i++) expect(streamed([doc.slice(0, i), doc.slice(i)]), `${doc} at ${i}`).toBe(want);
+      expect(streamed([...doc])).toBe(want);
+    }
+  });
+
+  it('flushes a number the document ends on, and holds one back until it ends', () => {
+    const r = createJsonStreamRedactor(open);
+    expect(r.push('{"ssn":1234')).toBe('{"ssn":');
+    expect(r.push('56789')).toBe('');
+    expect(r.end()).toBe('"[SSN_REDACTED]"');
+  });
 });
