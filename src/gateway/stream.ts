@@ -9,6 +9,7 @@ import { describeFailure } from './errors.js';
 import type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
+import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { discard } from './upstream.js';
 
@@ -57,8 +58,13 @@ class StreamRelay {
   private text = '';
   private redactions = 0;
   private firstByteMs: number | null = null;
-  /** The last chunk with choices: the shape of an extra chunk we may have to emit (OpenAI). */
+  /**
+   * The last chunk with choices: the shape of an extra chunk we may have to emit (OpenAI). Its
+   * data as it came when it was read without JSON.parse, parsed only if that chunk is needed.
+   */
   private template: unknown = null;
+  /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
+  private readonly quickChat: boolean;
   private readonly splitter = new SseSplitter();
   private readonly guards = new Map<number, StreamGuard>();
   /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
@@ -78,6 +84,7 @@ class StreamRelay {
     private readonly call: Call,
   ) {
     this.ref = `${call.endpoint}:${call.target.model}`;
+    this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }
 
   /**
@@ -190,14 +197,15 @@ class StreamRelay {
       return ev.raw;
     }
     let json: any = null;
-    if (ev.data && ev.data !== '[DONE]') {
+    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data) : null;
+    if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
       } catch {
         return ev.raw;
       }
     }
-    const insp = wire.inspect(ev, json);
+    const insp = quick ? quick.inspection : wire.inspect(ev, json);
     const u = insp.usage;
     if (u) {
       if (u.promptTokens !== undefined) this.promptTokens = u.promptTokens;
@@ -244,7 +252,7 @@ class StreamRelay {
         for (const [i, g] of this.guards) {
           const rest = this.take(g.end());
           this.record(i, rest);
-          if (rest) insert(wire.flushEvent(i, rest, this.template, seq));
+          if (rest) insert(wire.flushEvent(i, rest, this.templateJson(), seq));
         }
         this.guards.clear();
       }
@@ -270,9 +278,24 @@ class StreamRelay {
       }
       this.nextSeq = seq + 1;
     }
+    if (quick) {
+      this.template = ev.data;
+      return extras + (changed ? formatSse(quick.data(), ev.event) : ev.raw);
+    }
     if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  private templateJson(): unknown {
+    if (typeof this.template === 'string') {
+      try {
+        this.template = JSON.parse(this.template);
+      } catch {
+        this.template = null;
+      }
+    }
+    return this.template;
   }
 
   private record(index: number, text: string): void {
