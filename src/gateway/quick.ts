@@ -11,20 +11,22 @@ export interface QuickChunk {
 const DELTA = '"choices":[{"index":0,"delta":{';
 const CONTENT = '"content":"';
 const ROLE_CONTENT = '"role":"assistant","content":"';
+/** What closes choice 0 and the choices after its delta: no finish, so no end of the output. */
+const CLOSERS = ['},"logprobs":null,"finish_reason":null}]', '},"finish_reason":null}]', '},"finish_reason":null,"logprobs":null}]'];
 
-/** Every occurrence of `key` in `s` is followed by `:null` (or there is none). */
-function onlyNull(s: string, key: string): boolean {
-  for (let i = s.indexOf(key); i !== -1; i = s.indexOf(key, i + key.length)) if (!s.startsWith(':null', i + key.length)) return false;
-  return true;
+/** Whether `s` has `key` between `from` and `to` followed by anything but `:null`. */
+function keyNotNull(s: string, key: string, from: number, to: number): boolean {
+  for (let i = s.indexOf(key, from); i !== -1 && i < to; i = s.indexOf(key, i + key.length)) if (!s.startsWith(':null', i + key.length)) return true;
+  return false;
 }
 
 /**
  * Most of a chat stream is chunks that carry a piece of text for choice 0 and nothing else.
  * Their text is found here without JSON.parse: a delta of only `content` (and the assistant
- * role), one choice (index 0), no finish, no usage, no completion-style `text`, and no escape
- * in the text. Anything else is null and the wire reads the event in full: this is sound, not
- * complete (a null costs a parse, never a missed text). A `"` inside a JSON string is always
- * escaped, so a key sequence found in the raw text is a key, never part of a value.
+ * role), one choice (index 0), no finish, no usage, and no escape in the text. Anything else
+ * is null and the wire reads the event in full: this is sound, not complete (a null costs a
+ * parse, never a missed text). A `"` inside a JSON string is always escaped, so a key sequence
+ * found in the raw text is a key, never part of a value.
  *
  * @example
  *   const q = quickChatChunk('{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}');
@@ -32,18 +34,20 @@ function onlyNull(s: string, key: string): boolean {
  */
 export function quickChatChunk(data: string): QuickChunk | null {
   const d = data.indexOf(DELTA);
-  if (d === -1 || data.indexOf('"delta":', d + DELTA.length) !== -1) return null;
+  if (d === -1) return null;
   let start = d + DELTA.length;
   if (data.startsWith(CONTENT, start)) start += CONTENT.length;
   else if (data.startsWith(ROLE_CONTENT, start)) start += ROLE_CONTENT.length;
   else return null;
-  const end = data.indexOf('"', start);
-  // The text ends the delta, and holds no escape (a `\` before `end` would be inside it).
-  if (end === -1 || data.charCodeAt(end + 1) !== 125 || data.lastIndexOf('\\', end) >= start) return null;
-  // One choice: no other index anywhere (tool calls have theirs too).
-  const index = d + DELTA.indexOf('"index":');
-  if (data.indexOf('"index":') !== index || data.indexOf('"index":', index + 8) !== -1 || data.includes('"text":')) return null;
-  if (!onlyNull(data, '"finish_reason"') || !onlyNull(data, '"usage"')) return null;
+  // The text runs to the next quote and holds no escape.
+  let end = start;
+  for (let c = data.charCodeAt(end); c !== 34; c = data.charCodeAt(++end)) if (c === 92 || Number.isNaN(c)) return null;
+  // Then choice 0 closes with no finish and the choices close: one choice, a text-only delta.
+  const closer = CLOSERS.find((c) => data.startsWith(c, end + 1));
+  if (closer === undefined) return null;
+  // Usage before or after the choices is read by the wire; another `choices` after these would win.
+  const rest = end + 1 + closer.length;
+  if (keyNotNull(data, '"usage"', 0, d) || keyNotNull(data, '"usage"', rest, data.length) || data.includes('"choices"', rest)) return null;
   let text = data.slice(start, end);
   const original = text;
   return {
