@@ -214,7 +214,7 @@ async function startGateway(dir: string, upstream: string): Promise<{ child: Chi
 }
 
 /** Rounds of the side-by-side comparison; the order of the two gateways alternates between rounds. */
-const VS_ROUNDS = 3;
+const VS_ROUNDS = 5;
 
 /**
  * iron-cage beside Portkey's open-source gateway, both in front of the same mock upstream, run
@@ -234,7 +234,9 @@ async function versusPortkey(upstream: string, gw: { child: ChildProcess; origin
       'iron-cage': { pid: gw.child.pid!, run: (body: string, c: number, total: number, stream: boolean) => load(gw.origin, path, gw.token, body, c, total, stream) },
       portkey: { pid: pk.pid, run: (body: string, c: number, total: number, stream: boolean) => load(pk.origin, path, 'sk-bench', body, c, total, stream, portkeyHeaders(upstream)) },
     };
-    await sides.portkey.run(REQUEST, 4, 500, false);
+    // Portkey warmed as iron-cage was (JIT, connection pools).
+    await sides.portkey.run(REQUEST, 4, 1500, false);
+    await sides['iron-cage'].run(REQUEST, 16, 3000, false);
     type Side = keyof typeof sides;
     const per = { 'iron-cage': { rps: [] as number[], cpu: [] as number[], added: [] as number[] }, portkey: { rps: [] as number[], cpu: [] as number[], added: [] as number[] } };
     const ratios = { rps: [] as number[], added: [] as number[] };
