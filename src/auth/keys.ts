@@ -38,8 +38,29 @@ export function loadOrCreateKey(path: string): { key: Uint8Array; created: boole
   return { key: readKey(path), created: false };
 }
 
+/**
+ * A key file that must already exist (a reader, not its creator: the PII audit reveal); null
+ * when there is none, so the caller can say which file is missing.
+ *
+ * @example
+ * readExistingKey(stateFilesFor(db).auditKey) ?? fail('no audit key');
+ */
+export function readExistingKey(path: string): Uint8Array | null {
+  let hex: string;
+  try {
+    hex = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  if (!KEY_HEX.test(hex)) throw new Error(`${path} is not a key file (64 hexadecimal digits)`);
+  return Buffer.from(hex, 'hex');
+}
+
+const KEY_HEX = /^[0-9a-f]{64}$/;
+
 function readKey(path: string): Uint8Array {
   const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`);
+  if (!KEY_HEX.test(hex)) throw new Error(`signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`);
   return Buffer.from(hex, 'hex');
 }

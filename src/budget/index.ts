@@ -98,3 +98,5 @@ export {
   singularUnit,
   type ProjectionStatus,
 } from './format.js';
+export { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
+export { CLAMP_MIN_OUTPUT_TOKENS, choicesOf, clampBody, clampMinimum, clampOutput } from './clamp.js';

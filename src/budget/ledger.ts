@@ -18,6 +18,8 @@ export interface BudgetSnapshot {
   spentMicros: Micros;
   reservedMicros: Micros;
   openReservations: number;
+  /** Calls waiting for in-flight calls to settle before they can reserve (see `acquire`). */
+  waitingCalls: number;
   /** What one more reservation may take; null when unlimited. */
   availableMicros: Micros | null;
   /** spent / limit in percent, for display; null when unlimited. */
@@ -45,7 +47,11 @@ export interface ReserveGranted {
 
 export interface BudgetRefusal {
   ok: false;
-  code: 'budget_exceeded' | 'unknown_agent';
+  /**
+   * `wait_timeout`: it waited for in-flight calls the whole bound; `queue_full`: too many calls
+   * already wait; `aborted`: the caller went away while it waited (nobody to answer).
+   */
+  code: 'budget_exceeded' | 'unknown_agent' | 'wait_timeout' | 'queue_full' | 'aborted';
   /** Names the budget, e.g. "budget of $50.00 for agent lg-1 would be exceeded: $49.98 spent, $0.05 requested". */
   message: string;
   agentId: string;
@@ -94,6 +100,8 @@ export interface Ledger {
   overshoot: Micros;
   reserved: Micros;
   open: number;
+  /** Calls in this agent's wait queue. */
+  waiting: number;
   readonly thresholds: Threshold[];
   /**
    * Declared used up by the policy although a little is left (a call it could not pay for at
@@ -156,6 +164,7 @@ export function snapshotOf(ledger: Ledger): BudgetSnapshot {
     spentMicros: spent,
     reservedMicros: ledger.reserved,
     openReservations: ledger.open,
+    waitingCalls: ledger.waiting,
     availableMicros: ledger.limit === null ? null : Math.max(0, ledger.limit - spent - ledger.reserved),
     percentUsed: ledger.limit === null ? null : percentOf(spent, ledger.limit),
     state: stateOf(ledger, spent),
@@ -163,7 +172,7 @@ export function snapshotOf(ledger: Ledger): BudgetSnapshot {
   };
 }
 
-export function refusal(ledger: Ledger, spent: Micros, requested: Micros): BudgetRefusal {
+export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
   const limit = ledger.limit ?? 0;
   const exhausted = spent >= limit;
   const inFlight =
@@ -171,18 +180,20 @@ export function refusal(ledger: Ledger, spent: Micros, requested: Micros): Budge
       ? `, ${formatUsd(ledger.reserved)} reserved by ${ledger.open} in-flight request${ledger.open === 1 ? '' : 's'}`
       : '';
   const head = `budget of ${formatUsd(limit)} for agent ${ledger.agentId}`;
-  const message = exhausted
-    ? `${head} is exhausted: ${formatUsd(spent)} spent, ${formatUsd(requested)} requested`
-    : `${head} would be exceeded: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`;
+  const message = why
+    ? `${head}: ${why.detail}: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`
+    : exhausted
+      ? `${head} is exhausted: ${formatUsd(spent)} spent, ${formatUsd(requested)} requested`
+      : `${head} would be exceeded: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`;
   return {
     ok: false,
-    code: 'budget_exceeded',
+    code: why?.code ?? 'budget_exceeded',
     message,
     agentId: ledger.agentId,
     limitMicros: ledger.limit,
     spentMicros: spent,
     reservedMicros: ledger.reserved,
     requestedMicros: requested,
-    exhausted,
+    exhausted: why ? false : exhausted,
   };
 }

@@ -30,6 +30,8 @@ export class BudgetPolicy {
 
   /** Whether a refused reservation means the budget is used up, not just that this call is too big. */
   refusalExhausts(r: BudgetRefusal): boolean {
+    // A call that waited too long, or found the queue full, says nothing about what is left.
+    if (r.code !== 'budget_exceeded') return false;
     return r.exhausted || (r.limitMicros !== null && r.spentMicros >= r.limitMicros * NEARLY_SPENT);
   }
 

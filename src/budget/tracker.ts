@@ -5,8 +5,10 @@ import {
   crossings,
   refusal,
   snapshotOf,
+  type BudgetRefusal,
   type BudgetSnapshot,
   type Ledger,
+  type ReserveGranted,
   type ReservationId,
   type ReserveResult,
   type RestoreInput,
@@ -16,6 +18,7 @@ import {
   type TrackerOptions,
 } from './ledger.js';
 import { makeThresholds, normalizeThresholds, thresholdAmount } from './thresholds.js';
+import { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
 
 // Per-agent budget ledger: limit, settled spend, outstanding reservations (the agent id is the
 // run). The gateway reserves a request's worst-case cost before forwarding it, then settles the
@@ -52,6 +55,7 @@ export class BudgetTracker {
   private readonly ledgers = new Map<string, Ledger>();
   private readonly reservations = new Map<ReservationId, Reservation>();
   private nextId = 1;
+  private readonly waits = new WaitQueues((ledger, amount) => this.grant(ledger, amount));
 
   constructor(options: TrackerOptions = {}) {
     this.ratios = normalizeThresholds(options.thresholds);
@@ -99,7 +103,10 @@ export class BudgetTracker {
       t.amount = limitMicros === null ? 0 : thresholdAmount(t, limitMicros);
       if (limitMicros === null || spent < t.amount) t.fired = false;
     }
-    return { ok: true, notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+    const out = { ok: true as const, notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+    // A raised limit lets waiting calls through; a lowered one may refuse them.
+    this.waits.drain(ledger);
+    return out;
   }
 
   /**
@@ -124,7 +131,9 @@ export class BudgetTracker {
       t.amount = limit === null ? 0 : thresholdAmount(t, limit);
       t.fired = limit !== null && input.spentMicros >= t.amount && (delivered === null || delivered.has(t.ratio));
     }
-    return { notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+    const out = { notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+    this.waits.drain(ledger);
+    return out;
   }
 
   /**
@@ -160,11 +169,54 @@ export class BudgetTracker {
     if (ledger.limit !== null && spent + ledger.reserved + amountMicros > ledger.limit) {
       return refusal(ledger, spent, amountMicros);
     }
-    const id = this.nextId++;
-    this.reservations.set(id, { ledger, amount: amountMicros });
-    ledger.reserved += amountMicros;
-    ledger.open += 1;
-    return { ok: true, reservationId: id, agentId, amountMicros };
+    return this.grant(ledger, amountMicros);
+  }
+
+  /**
+   * Reserve, or wait for in-flight calls to free the headroom they hold (see waits.ts): the
+   * answer is synchronous when the call need not wait. A granted amount below `amountMicros`
+   * is a clamp (only when `minMicros` allows one): the caller must shrink the call to fit it.
+   *
+   * @example
+   *   const r = await tracker.acquire('lg-1', { amountMicros: 20_000 }, { timeoutMs: 120_000, maxWaiting: 100, signal });
+   */
+  acquire(agentId: string, req: AcquireRequest, bound: WaitBound): ReserveResult | Promise<ReserveResult> {
+    const full = req.amountMicros;
+    const min = Math.min(req.minMicros ?? full, full);
+    checkMicros('reservation', full);
+    checkMicros('minimum reservation', min);
+    const ledger = this.ledgers.get(agentId);
+    if (ledger === undefined) return this.reserve(agentId, full);
+    const d = decide(ledger, full, min);
+    if (d.kind === 'refuse') return refusal(ledger, ledger.settled + ledger.overshoot, full);
+    // First come, first served: a newcomer that would fit still queues behind waiting calls.
+    if (d.kind === 'grant' && !this.waits.busy(agentId)) return this.grant(ledger, d.amount);
+    return this.waits.enqueue(ledger, full, min, bound);
+  }
+
+  /** Give back part of a reservation (a clamped call needs less than it was granted). */
+  shrink(reservationId: ReservationId, amountMicros: Micros): void {
+    checkMicros('reservation', amountMicros);
+    const r = this.reservations.get(reservationId);
+    if (r === undefined || amountMicros >= r.amount) return;
+    r.ledger.reserved -= r.amount - amountMicros;
+    this.reservations.set(reservationId, { ledger: r.ledger, amount: amountMicros });
+    this.waits.drain(r.ledger);
+  }
+
+  /**
+   * Take back a charge whose record could not be written, so the ledger says what the records
+   * say (the settle and its row are one step: both or neither).
+   */
+  uncharge(agentId: string, r: Pick<SettleResult, 'chargedMicros' | 'overshootMicros'>): void {
+    const ledger = this.ledgers.get(agentId);
+    if (ledger === undefined) return;
+    ledger.settled = Math.max(0, ledger.settled - r.chargedMicros);
+    ledger.overshoot = Math.max(0, ledger.overshoot - r.overshootMicros);
+    // A threshold the taken-back charge crossed was never announced: it may fire again.
+    const spent = ledger.settled + ledger.overshoot;
+    for (const t of ledger.thresholds) if (spent < t.amount) t.fired = false;
+    this.waits.drain(ledger);
   }
 
   /**
@@ -181,7 +233,9 @@ export class BudgetTracker {
     this.reservations.delete(reservationId);
     r.ledger.reserved -= r.amount;
     r.ledger.open -= 1;
-    return apply(r.ledger, actualMicros);
+    const result = apply(r.ledger, actualMicros);
+    this.waits.drain(r.ledger);
+    return result;
   }
 
   /** Give a reservation back (the call failed before any usage). False if it was not open. */
@@ -191,6 +245,7 @@ export class BudgetTracker {
     this.reservations.delete(reservationId);
     r.ledger.reserved -= r.amount;
     r.ledger.open -= 1;
+    this.waits.drain(r.ledger);
     return true;
   }
 
@@ -214,7 +269,17 @@ export class BudgetTracker {
   /** Drop an agent and its open reservations. */
   forget(agentId: string): void {
     this.releaseAll(agentId);
+    const ledger = this.ledgers.get(agentId);
     this.ledgers.delete(agentId);
+    if (ledger) this.waits.cancel(ledger, (requested) => this.reserve(agentId, requested) as BudgetRefusal);
+  }
+
+  private grant(ledger: Ledger, amountMicros: Micros): ReserveGranted {
+    const id = this.nextId++;
+    this.reservations.set(id, { ledger, amount: amountMicros });
+    ledger.reserved += amountMicros;
+    ledger.open += 1;
+    return { ok: true, reservationId: id, agentId: ledger.agentId, amountMicros };
   }
 
   private create(agentId: string): Ledger {
@@ -225,6 +290,7 @@ export class BudgetTracker {
       overshoot: 0,
       reserved: 0,
       open: 0,
+      waiting: 0,
       thresholds: makeThresholds(this.ratios),
       declaredExhausted: false,
     };

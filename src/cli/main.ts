@@ -10,6 +10,7 @@ import { runRedact, runScan } from './safety.js';
 import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
 import { runDemo, type DemoArgs } from './demo.js';
+import { runAudit, type AuditArgs } from './audit.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the
 // same precise message as `port: abc` in a config file.
@@ -129,6 +130,20 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 user rm ann', 'Remove her; her tokens stop working'),
       async (a) => runUser(a as unknown as UserArgs),
     )
+    .command('audit <what>', 'Read the PII audit trail (findings, never values); --reveal ID opens one finding (audited)', (y) =>
+      y
+        .positional('what', { type: 'string', choices: ['pii'], demandOption: true })
+        .option('reveal', { type: 'number', description: 'Print the original value of this finding (needs the audit key beside the database; recorded as a pii.revealed event)' })
+        .option('reason', { type: 'string', description: 'For --reveal: why, for the record' })
+        .option('agent', { type: 'string', description: 'Only this agent' })
+        .option('type', { type: 'string', description: 'Only this PII type (EMAIL, PHONE, ...)' })
+        .option('after', { type: 'number', description: 'Only findings after this id' })
+        .option('limit', { type: 'number', description: 'At most this many [default: 100]' })
+        .options(FILE_OPTIONS)
+        .example('$0 audit pii --type EMAIL', 'What was found, where and what was done')
+        .example('$0 audit pii --reveal 12 --reason "ticket 481"', 'The value behind finding #12'),
+      async (a) => runAudit(a as unknown as AuditArgs),
+    )
     .command(
       'redact',
       'Redact PII from stdin to stdout (the same engine the gateway uses)',
@@ -155,7 +170,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, demo, serve, token, secrets, user, redact or scan.')
+    .demandCommand(1, 'Name a command: start, demo, serve, token, secrets, user, audit, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

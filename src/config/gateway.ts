@@ -53,6 +53,12 @@ export const gatewayFileSchema = {
       default_max_output_tokens: z.number().int('must be a whole number').min(1).max(1_000_000).optional(),
       /** The smallest increase a budget warning offers ("Approve $25 increase"): a team's approval step. */
       min_increase_usd: usdAmount.optional(),
+      /** `clamp`: near the end of the budget, lower a call's output limit to what is left instead of refusing it. */
+      near_limit: z.enum(['refuse', 'clamp']).optional(),
+      /** How long a call may wait for in-flight calls to free the budget they hold; 0: never wait. */
+      wait_ms: ms(3_600_000).optional(),
+      /** How many of an agent's calls may wait for budget at once. */
+      max_waiting: z.number().int('must be a whole number').min(1, 'must be 1 or more').max(10_000, 'must be at most 10000').optional(),
     })
     .optional(),
   retry: z
@@ -98,7 +104,15 @@ export interface GatewayConfig {
   /** The price of a model nobody priced; null: the budget domain's own default. */
   defaultPrice: ModelRates | null;
   baselineModel: string | null;
-  budgetPolicy: { thresholds: number[]; onExhausted: 'stop' | 'refuse'; defaultMaxOutputTokens: number; minIncreaseMicros: number | null };
+  budgetPolicy: {
+    thresholds: number[];
+    onExhausted: 'stop' | 'refuse';
+    defaultMaxOutputTokens: number;
+    minIncreaseMicros: number | null;
+    nearLimit: 'refuse' | 'clamp';
+    waitMs: number;
+    maxWaiting: number;
+  };
   retry: { attempts: number; baseMs: number; maxMs: number };
   alerts: { webhookUrl: string | null; email: { to: string; from: string; smtpUrl: string } | null };
   maxRequestBytes: number;
@@ -115,7 +129,8 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   pricing: PriceOverrides.empty,
   defaultPrice: null,
   baselineModel: null,
-  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null },
+  // 120 s: a slow LLM answer (real ones take 1-30 s) settles well within it.
+  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null, nearLimit: 'refuse', waitMs: 120_000, maxWaiting: 100 },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   alerts: { webhookUrl: null, email: null },
   maxRequestBytes: 10 * 1024 * 1024,
@@ -163,6 +178,9 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
         onExhausted: 'on_exhausted',
         defaultMaxOutputTokens: 'default_max_output_tokens',
         minIncreaseMicros: 'min_increase_usd',
+        nearLimit: 'near_limit',
+        waitMs: 'wait_ms',
+        maxWaiting: 'max_waiting',
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     alerts: (l, cur) =>

@@ -2,3 +2,4 @@ export { loadConfig, type FlagValues, type LoadOptions } from './load.js';
 export { DEFAULTS, type Config } from './schema.js';
 export type { GatewayConfig } from './gateway.js';
 export { faultsPermitted, faultStatus, isLoopbackHost, type ToolServiceConfig } from './tools.js';
+export { locationModes, SAFETY_LOCATIONS, type LocationMode, type SafetyLocation } from './safety.js';

@@ -99,10 +99,12 @@ export interface EventData {
   };
   'budget.progress': { percentUsed: number; spentUsd: number; limitUsd: number; avgPerUnitUsd: number | null; unit: string | null; projectionUsd: number | null };
   'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string };
+  /** Calls of the agent waiting for in-flight calls to free the budget they hold; 0: none any more. */
+  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null };
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
   'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
   'pii.detected': {
-    location: 'llm.output' | 'llm.prompt' | 'agent.output' | 'tool.response';
+    location: 'llm.output' | 'llm.tool_arguments' | 'llm.prompt' | 'agent.output' | 'tool.response';
     action: 'redacted' | 'blocked' | 'warned';
     types: Record<string, number>;
     severity: 'CRITICAL' | 'WARN' | 'INFO';
@@ -111,6 +113,8 @@ export interface EventData {
     requestRef: string | null;
     counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
   };
+  /** An admin opened a sealed finding of the PII audit trail (`iron-cage audit pii --reveal`): who and which, never the value. */
+  'pii.revealed': { auditId: number; type: string; location: string; by: string; reason: string | null };
   // The secrets vault: the name and environment only, never a value.
   'secret.created': { name: string; environment: string; by: string };
   'secret.updated': { name: string; environment: string; by: string };

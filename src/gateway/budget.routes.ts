@@ -64,6 +64,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
         spentUsd: usd(spent),
         limitUsd: usd(limit),
         reservedUsd: usd(snap?.reservedMicros ?? 0),
+        waitingCalls: snap?.waitingCalls ?? 0,
         percentUsed: snap?.percentUsed ?? null,
         requests: summary.requests,
         promptTokens: summary.promptTokens,

@@ -35,6 +35,8 @@ export interface Target {
 export interface Call extends CallRequest {
   target: Target;
   reservationId: number | null;
+  /** The agent's connection: aborted once it hangs up. */
+  readonly signal?: AbortSignal;
 }
 
 /** How a call ended, for its ledger row. */

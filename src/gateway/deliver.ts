@@ -5,7 +5,8 @@ import { countTextTokens } from '../budget/index.js';
 import { errorKindOf } from '../reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
-import type { OutputGuard } from './guard.js';
+import { guardErrorBody, type OutputGuard } from './guard.js';
+import type { TextSlot } from './wire/types.js';
 import { collect, sendJson } from '../server/index.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
@@ -28,15 +29,18 @@ export function passHeaders(up: UpstreamResponse): Record<string, string> {
 export async function relayUpstreamError(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
   const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
   let parsed: unknown = null;
+  let text = raw.toString('utf8');
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
-    /* not JSON: wrap it below */
+    /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the ledger) */
   }
+  // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
+  if (d.guard.active) ({ parsed, text } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
   await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: message.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
-  const body = parsed !== null ? raw : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
+  const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
   sendJson(res, up.status, body, passHeaders(up));
 }
 
@@ -63,11 +67,13 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   }
   let out: string | Buffer = raw;
   let redactions = 0;
-  const slots = parsed ? call.wire.textSlots(parsed) : [];
+  // A body that is not a JSON object is one text, scanned whole like any answer.
+  const isObject = parsed !== null && typeof parsed === 'object';
+  const slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
-      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text);
+      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text, slot.kind);
       if (g.block) {
         // The provider charged for output the agent will never see; the ledger still pays it.
         const u = call.wire.usage(parsed);
@@ -89,7 +95,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
-    if (changed) out = JSON.stringify(parsed);
+    if (changed && isObject) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(

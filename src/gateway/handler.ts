@@ -90,12 +90,14 @@ export class GatewayHandler {
     }
     const p = await this.parse(req, { endpoint: route.endpoint, wire: route.wire }, agentId, t0);
     this.guardPrompt(p);
-    const call = this.ledger.begin(p.request, p.model, p.provider, p.json, p.bodyText);
-    // The agent hanging up at any point aborts the upstream call and ends the stream.
+    // The agent hanging up at any point leaves the budget queue, aborts the upstream call and ends the stream.
     const client = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) client.abort();
     });
+    // Synchronous unless the call must wait for in-flight calls to free budget.
+    const begun = this.ledger.begin(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
+    const call = begun instanceof Promise ? await begun : begun;
     try {
       await this.deliver(call, res, client.signal);
     } finally {

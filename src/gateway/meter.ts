@@ -9,6 +9,7 @@ import {
   PriceBook,
   projectSpend,
   recommendIncrease,
+  type AcquireRequest,
   type BudgetAlert,
   type BudgetRefusal,
   type RequestEstimate,
@@ -18,6 +19,7 @@ import {
 } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
+import type { NewEvent } from '../core/events.js';
 import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
 
 export interface MeterDeps {
@@ -41,6 +43,8 @@ export class Meter {
   readonly book: PriceBook;
   private readonly policy: BudgetPolicy;
   private readonly warnedModels = new Set<string>();
+  /** Agents whose calls were announced waiting, owed a "none waits any more" event. */
+  private readonly announcedWaits = new Set<string>();
 
   constructor(private readonly d: MeterDeps) {
     this.tracker = d.tracker;
@@ -49,6 +53,11 @@ export class Meter {
       overrides: d.config.pricing,
       ...(d.config.defaultPrice ? { defaultRates: d.config.defaultPrice } : {}),
     });
+  }
+
+  /** `budget_policy.near_limit: clamp`: a call whose worst case no longer fits gets a lower output limit. */
+  get clamps(): boolean {
+    return this.d.config.budgetPolicy.nearLimit === 'clamp';
   }
 
   /** Rebuild every ledger from the recorded requests (the truth after a restart or a kill -9). */
@@ -94,17 +103,71 @@ export class Meter {
 
   reserve(agentId: string, micros: Micros, model: string): ReserveResult {
     const r = this.tracker.reserve(agentId, micros);
-    if (!r.ok) {
-      this.d.state.record({
-        agentId,
-        type: 'budget.refused',
-        severity: 'error',
-        message: `LLM call refused: ${r.message}`,
-        data: { requestedUsd: microsToUsd(micros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
-      });
-      if (this.policy.refusalExhausts(r)) this.exhausted(agentId);
-    }
+    if (!r.ok) this.refused(r, model);
     return r;
+  }
+
+  /**
+   * Reserve, or wait (first come, first served, within `budget_policy.wait_ms`) for in-flight
+   * calls to free the headroom they hold; synchronous when there is nothing to wait for. With
+   * `minMicros` below the worst case (near_limit: clamp) the grant may be smaller: the caller
+   * lowers the call's output limit to fit it.
+   *
+   * @example
+   *   const r = meter.acquire('lg-1', { amountMicros: 20_000 }, 'gpt-4o', signal);
+   *   const granted = r instanceof Promise ? await r : r;
+   */
+  acquire(agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    const p = this.d.config.budgetPolicy;
+    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: (position: number) => this.waiting(agentId, req.amountMicros, model, position) };
+    const r = this.tracker.acquire(agentId, req, bound);
+    if (!(r instanceof Promise)) {
+      if (!r.ok) this.refused(r, model);
+      return r;
+    }
+    return r.then((x) => {
+      if (!x.ok && x.code !== 'aborted') this.refused(x, model);
+      this.waitEnded(agentId);
+      return x;
+    });
+  }
+
+  /** A call started to wait for budget: the dashboard and the status route show it. */
+  private waiting(agentId: string, micros: Micros, model: string, position: number): void {
+    this.announcedWaits.add(agentId);
+    const s = this.tracker.snapshot(agentId);
+    this.d.state.record({
+      agentId,
+      type: 'budget.waiting',
+      severity: position === 1 ? 'info' : 'debug',
+      message: `LLM call waits for budget (${position} waiting): ${formatUsd(micros)} needed, ${formatUsd(s?.reservedMicros ?? 0)} held by ${s?.openReservations ?? 0} in-flight request${s?.openReservations === 1 ? '' : 's'}`,
+      data: { waiting: s?.waitingCalls ?? position, requestedUsd: microsToUsd(micros), reservedUsd: microsToUsd(s?.reservedMicros ?? 0), inFlight: s?.openReservations ?? 0, model },
+    });
+  }
+
+  /** The last waiting call left the queue: say so, so the dashboard's count goes back to 0. */
+  private waitEnded(agentId: string): void {
+    const s = this.tracker.snapshot(agentId);
+    if (s === null || s.waitingCalls > 0 || !this.announcedWaits.delete(agentId)) return;
+    this.d.state.record({
+      agentId,
+      type: 'budget.waiting',
+      severity: 'debug',
+      message: 'No LLM call waits for budget any more',
+      data: { waiting: 0, requestedUsd: 0, reservedUsd: microsToUsd(s.reservedMicros), inFlight: s.openReservations, model: null },
+    });
+  }
+
+  private refused(r: BudgetRefusal, model: string): void {
+    const micros = r.requestedMicros;
+    this.d.state.record({
+      agentId: r.agentId,
+      type: 'budget.refused',
+      severity: 'error',
+      message: `LLM call refused: ${r.message}`,
+      data: { requestedUsd: microsToUsd(micros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
+    });
+    if (this.policy.refusalExhausts(r)) this.exhausted(r.agentId);
   }
 
   /**
@@ -131,19 +194,43 @@ export class Meter {
   }
 
   /**
-   * Charge the actual cost (at once, in memory) and write the request row and its event (group
-   * committed). Resolves when the row is on disk: callers finish the response after that.
+   * Charge the actual cost and write the request row and its event (group committed) as one
+   * step: the in-memory charge is made inside the transaction that writes the row, so if the
+   * write fails neither happened (the reservation is released, or the charge taken back if the
+   * commit itself failed) and the ledger always says what the rows say. Until the commit the
+   * reservation holds the call's worst case, so nothing else can spend it meanwhile. Resolves
+   * when the row is on disk: callers finish the response after that.
    */
   async settle(reservationId: number | null, agentId: string, actualMicros: Micros, row: LlmRequestInput, pendingId: number | null = null): Promise<SettleResult> {
-    const result = reservationId === null ? this.tracker.charge(agentId, actualMicros) : this.tracker.settle(reservationId, actualMicros);
+    let result: SettleResult | null = null;
+    const charge = (): SettleResult => (result = reservationId === null ? this.tracker.charge(agentId, actualMicros) : this.tracker.settle(reservationId, actualMicros));
+    const event = (id: number, r: SettleResult) => this.requestEvent(agentId, actualMicros, row, r, id);
+    try {
+      if (pendingId !== null) await this.d.store.close(pendingId, { ...row, costMicros: actualMicros }, (r: SettleResult) => event(pendingId, r), charge);
+      else await this.d.store.record({ ...row, costMicros: actualMicros }, event, charge);
+    } catch (err) {
+      const charged = result as SettleResult | null;
+      if (charged !== null) this.tracker.uncharge(agentId, charged);
+      else if (reservationId !== null) this.tracker.release(reservationId);
+      throw err;
+    }
+    const done = result as unknown as SettleResult;
+    const s = done.snapshot;
+    this.progress(agentId, s.spentMicros, s.limitMicros);
+    // Thresholds were decided with the charge (the tracker is the truth); their events follow the row's.
+    for (const n of done.notices) this.onThreshold(n);
+    return done;
+  }
+
+  private requestEvent(agentId: string, actualMicros: Micros, row: LlmRequestInput, result: SettleResult, requestId: number): NewEvent<'llm.request'> {
     const s = result.snapshot;
-    const ev = {
+    return {
       agentId,
-      type: 'llm.request' as const,
-      severity: row.status === 'ok' ? ('debug' as const) : ('warn' as const),
+      type: 'llm.request',
+      severity: row.status === 'ok' ? 'debug' : 'warn',
       message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(actualMicros)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}`,
       data: {
-        requestId: 0,
+        requestId,
         endpoint: row.endpoint,
         provider: row.provider,
         model: row.model,
@@ -160,17 +247,6 @@ export class Meter {
         usageSource: row.usageSource as 'provider' | 'estimate',
       },
     };
-    // Thresholds are decided now (the tracker is the truth); their events follow the row's.
-    const notices = result.notices;
-    if (pendingId !== null) {
-      ev.data.requestId = pendingId;
-      await this.d.store.close(pendingId, { ...row, costMicros: actualMicros }, ev);
-    } else {
-      await this.d.store.record({ ...row, costMicros: actualMicros }, (id) => ({ ...ev, data: { ...ev.data, requestId: id } }));
-    }
-    this.progress(agentId, s.spentMicros, s.limitMicros);
-    for (const n of notices) this.onThreshold(n);
-    return result;
   }
 
   /** Every 10% of a budget, one line for the terminal and the dashboard: spend, average, projection. */

@@ -14,16 +14,16 @@ const ROLE_CONTENT = '"role":"assistant","content":"';
 /** What closes choice 0 and the choices after its delta: no finish, so no end of the output. */
 const CLOSERS = ['},"logprobs":null,"finish_reason":null}]', '},"finish_reason":null}]', '},"finish_reason":null,"logprobs":null}]'];
 
-/** Whether `s` has `key` between `from` and `to` followed by anything but `:null`. */
-function keyNotNull(s: string, key: string, from: number, to: number): boolean {
-  for (let i = s.indexOf(key, from); i !== -1 && i < to; i = s.indexOf(key, i + key.length)) if (!s.startsWith(':null', i + key.length)) return true;
-  return false;
-}
+/** A chunk's top-level fields before and after `choices`: plain keys with null, a number or a plain string. */
+const FIELD = String.raw`"[A-Za-z0-9_]+":(?:null|-?\d+|"[^"\\\x00-\x1f]*")`;
+const HEAD = new RegExp(String.raw`^\{(?:${FIELD},)*$`);
+const TAIL = new RegExp(String.raw`^(?:,${FIELD})*\}$`);
 
 /**
  * Most of a chat stream is chunks that carry a piece of text for choice 0 and nothing else.
  * Their text is found here without JSON.parse: a delta of only `content` (and the assistant
- * role), one choice (index 0), no finish, no usage, and no escape in the text. Anything else
+ * role), one choice (index 0), no finish, no escape in the text, and around the choices only
+ * top-level fields whose values are null, integers or plain strings (so no usage). Anything else
  * is null and the wire reads the event in full: this is sound, not complete (a null costs a
  * parse, never a missed text). A `"` inside a JSON string is always escaped, so a key sequence
  * found in the raw text is a key, never part of a value.
@@ -39,15 +39,16 @@ export function quickChatChunk(data: string): QuickChunk | null {
   if (data.startsWith(CONTENT, start)) start += CONTENT.length;
   else if (data.startsWith(ROLE_CONTENT, start)) start += ROLE_CONTENT.length;
   else return null;
-  // The text runs to the next quote and holds no escape.
+  // The text runs to the next quote and holds no escape (and no control character, which would
+  // make the event not JSON, scanned whole instead).
   let end = start;
-  for (let c = data.charCodeAt(end); c !== 34; c = data.charCodeAt(++end)) if (c === 92 || Number.isNaN(c)) return null;
+  for (let c = data.charCodeAt(end); c !== 34; c = data.charCodeAt(++end)) if (c === 92 || c < 32 || Number.isNaN(c)) return null;
   // Then choice 0 closes with no finish and the choices close: one choice, a text-only delta.
   const closer = CLOSERS.find((c) => data.startsWith(c, end + 1));
   if (closer === undefined) return null;
-  // Usage before or after the choices is read by the wire; another `choices` after these would win.
-  const rest = end + 1 + closer.length;
-  if (keyNotNull(data, '"usage"', 0, d) || keyNotNull(data, '"usage"', rest, data.length) || data.includes('"choices"', rest)) return null;
+  // Around the choices only plain fields: the whole event is JSON, with no usage object and no
+  // `choices` after this one, so the wire would find exactly this text and nothing else.
+  if (!HEAD.test(data.slice(0, d)) || !TAIL.test(data.slice(end + 1 + closer.length))) return null;
   let text = data.slice(start, end);
   const original = text;
   return {

@@ -6,12 +6,16 @@ import { errorKindOf } from '../reliability/index.js';
 import type { Cache, Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import { describeFailure } from './errors.js';
-import type { GuardResult, OutputGuard, StreamGuard } from './guard.js';
+import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { discard } from './upstream.js';
+import type { TextSlot } from './wire/types.js';
+
+/** A slot's key, or its index when it has none. */
+type SlotKey = string | number;
 
 /** Streamed text kept for counting when the provider sends no usage; beyond this we estimate. */
 const MAX_COUNTED_CHARS = 1_000_000;
@@ -66,9 +70,10 @@ class StreamRelay {
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
   private readonly splitter = new SseSplitter();
-  private readonly guards = new Map<number, StreamGuard>();
+  /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
+  private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
   /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
-  private readonly sent = new Map<number, string>();
+  private readonly sent = new Map<SlotKey, string>();
   /** Events we inserted into a numbered stream so far: later events move up by this many. */
   private seqShift = 0;
   /** The number the next event of a numbered stream takes (for an error event we add). */
@@ -202,7 +207,8 @@ class StreamRelay {
       try {
         json = JSON.parse(ev.data);
       } catch {
-        return ev.raw;
+        // Not JSON (a provider's plain-text line): scanned whole, like any other answer text.
+        return this.guard.active ? this.take(this.guard.text(this.call.agentId, this.ref, ev.raw)) : ev.raw;
       }
     }
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
@@ -228,42 +234,46 @@ class StreamRelay {
     for (const slot of insp.slots) {
       if (this.text.length < MAX_COUNTED_CHARS) this.text += slot.text;
       if (!active) continue;
-      const out = this.take(this.guardFor(slot.index).push(slot.text));
-      this.record(slot.index, out);
+      const key = slot.key ?? slot.index;
+      const out = this.take(this.guardFor(key, slot).push(slot.text));
+      this.record(key, out);
       if (out !== slot.text) {
         slot.set(out);
         changed = this.rewritten = true;
       }
     }
     if (active) {
+      // An output's end ends each of its streams (a choice's text, refusal and tool calls).
       for (const end of insp.ends) {
-        const g = this.guards.get(end.index);
-        if (!g) continue;
-        this.guards.delete(end.index);
-        const rest = this.take(g.end());
-        if (!rest) continue;
-        this.record(end.index, rest);
-        this.rewritten = true;
-        const extra = end.attach(rest, seq);
-        if (extra) insert(extra);
-        else changed = true;
+        for (const [key, s] of this.guards) {
+          if (s.index !== end.index) continue;
+          this.guards.delete(key);
+          const rest = this.take(s.guard.end());
+          if (!rest) continue;
+          this.record(key, rest);
+          this.rewritten = true;
+          const extra = end.attach(rest, seq, { key, kind: s.kind });
+          if (extra) insert(extra);
+          else changed = true;
+        }
       }
       if (insp.last) {
-        for (const [i, g] of this.guards) {
-          const rest = this.take(g.end());
-          this.record(i, rest);
-          if (rest) insert(wire.flushEvent(i, rest, this.templateJson(), seq));
+        for (const [key, s] of this.guards) {
+          const rest = this.take(s.guard.end());
+          this.record(key, rest);
+          if (rest) insert(wire.flushEvent(s.index, rest, this.templateJson(), seq, { key, kind: s.kind }));
         }
         this.guards.clear();
       }
       for (const f of insp.finals ?? []) {
-        let sent = this.sent.get(f.index);
+        const key = f.key ?? f.index;
+        let sent = this.sent.get(key);
         // A whole text with no deltas before it (an upstream that sends only the done events):
         // scanned here, once, like any other output.
         if (sent === undefined && f.text) {
-          const g = this.guard.stream(this.call.agentId, this.ref);
+          const g = this.guard.stream(this.call.agentId, this.ref, f.kind);
           sent = this.take(g.push(f.text)) + this.take(g.end());
-          this.record(f.index, sent);
+          this.record(key, sent);
         }
         if (sent !== undefined && sent !== f.text) {
           f.set(sent);
@@ -298,14 +308,17 @@ class StreamRelay {
     return this.template;
   }
 
-  private record(index: number, text: string): void {
-    if (text) this.sent.set(index, (this.sent.get(index) ?? '') + text);
+  private record(key: SlotKey, text: string): void {
+    if (text) this.sent.set(key, (this.sent.get(key) ?? '') + text);
   }
 
-  private guardFor(i: number): StreamGuard {
-    let g = this.guards.get(i);
-    if (!g) this.guards.set(i, (g = this.guard.stream(this.call.agentId, this.ref)));
-    return g;
+  private guardFor(key: SlotKey, slot: TextSlot): StreamGuard {
+    let s = this.guards.get(key);
+    if (!s) {
+      const kind = slot.kind ?? 'text';
+      this.guards.set(key, (s = { index: slot.index, kind, guard: this.guard.stream(this.call.agentId, this.ref, kind) }));
+    }
+    return s.guard;
   }
 
   private take(r: GuardResult): string {

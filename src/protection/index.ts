@@ -3,3 +3,4 @@
 // the alerts and the routes that show them.
 export { PiiProtection, type PiiLocation, type PiiNotifier, type PiiProtectionDeps } from './pii.service.js';
 export { piiRoutes } from './pii.routes.js';
+export { revealFinding, type RevealRequest, type Revealed } from './pii.reveal.js';

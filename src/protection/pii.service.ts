@@ -1,12 +1,12 @@
-import { hkdfSync } from 'node:crypto';
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { EmailMessage, SlackMessage } from '../budget/index.js';
-import type { GuardResult, OutputGuard, StreamGuard } from '../gateway/index.js';
+import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from '../gateway/index.js';
 import {
   addDetections,
-  applyRedactions,
   auditFields,
+  createJsonStreamRedactor,
   createStreamRedactor,
+  deriveAuditKeys,
   emptyProtectionCounters,
   modeFor,
   redact,
@@ -14,13 +14,32 @@ import {
   type Detection,
   type ProtectionCounters,
   type RedactOptions,
+  type SafetyMode,
   type SafetyPolicy,
+  type TextRedactor,
 } from '../safety/index.js';
+import { previewOf } from './pii.preview.js';
 import { PiiStore, type PiiAuditRow, type StateManager } from '../state/index.js';
-import type { Config } from '../config/index.js';
+import { locationModes, type Config, type SafetyLocation } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 
-export type PiiLocation = 'llm.output' | 'llm.prompt' | 'agent.output' | 'tool.response';
+export type PiiLocation = 'llm.output' | 'llm.tool_arguments' | 'llm.prompt' | 'agent.output' | 'tool.response';
+
+/** Which `safety.locations` entry rules each place findings are made. */
+const SETTING: Record<PiiLocation, SafetyLocation> = {
+  'llm.output': 'output',
+  'llm.tool_arguments': 'tool_arguments',
+  'llm.prompt': 'prompt',
+  'agent.output': 'agent_stdout',
+  'tool.response': 'tool_response',
+};
+const WHERE: Record<PiiLocation, string> = {
+  'llm.output': 'LLM output',
+  'llm.tool_arguments': 'tool-call arguments',
+  'llm.prompt': 'a prompt',
+  'agent.output': 'agent output',
+  'tool.response': 'a tool response',
+};
 
 /** Where findings are announced (`safety.webhook_url`): the runtime passes its alert dispatcher. */
 export interface PiiNotifier {
@@ -38,16 +57,11 @@ export interface PiiProtectionDeps {
   stopAgent(agentId: string, requestedBy: string): boolean;
 }
 
-const PREVIEW_CHARS = 240;
 const BLOCK_GRACE_MS = 200;
 const SEVERITY_RANK = { INFO: 0, WARN: 1, CRITICAL: 2 } as const;
 
 /** Audit keys derived from one secret kept beside the database (0600), one per purpose. */
-function auditKeys(dbPath: string): AuditKeys {
-  const { key } = loadOrCreateKey(stateFilesFor(dbPath).auditKey);
-  const derive = (info: string) => new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), info, 32));
-  return { hmacKey: derive('iron-cage pii hmac v1'), encryptionKey: derive('iron-cage pii seal v1') };
-}
+const auditKeys = (dbPath: string): AuditKeys => deriveAuditKeys(loadOrCreateKey(stateFilesFor(dbPath).auditKey).key);
 
 /**
  * PII protection at every door: LLM output (whole and streamed), prompts if asked, the agent's
@@ -55,8 +69,11 @@ function auditKeys(dbPath: string): AuditKeys {
  * class applies the policy, writes the audit trail and keeps the protection counters.
  */
 export class PiiProtection {
+  /** The policy of `safety_mode` and `safety.per_type`, as the LLM's output gets it by default. */
   readonly policy: SafetyPolicy;
   readonly options: RedactOptions;
+  /** Each location's options (its mode, the per-type overrides), or null where it is `off`. */
+  private readonly at: Record<PiiLocation, RedactOptions | null>;
   private readonly keys: AuditKeys;
   private readonly store: PiiStore;
   private readonly counters = new Map<string, ProtectionCounters>();
@@ -81,6 +98,22 @@ export class PiiProtection {
       ...(s.phoneRegions ? { phoneRegions: s.phoneRegions } : {}),
     };
     redact('', this.options); // validate the policy now, not on the first call
+    const modes = locationModes(config);
+    const optionsFor = (l: PiiLocation): RedactOptions | null => {
+      const m = modes[SETTING[l]];
+      if (m === 'off') return null;
+      // An agent's own output is redacted, never a reason to halt it: block acts as redact.
+      const tame = (x: SafetyMode): SafetyMode => (l === 'agent.output' && x === 'block' ? 'redact' : x);
+      const perType = Object.fromEntries(Object.entries(s.perType).map(([t, x]) => [t, tame(x)]));
+      return { ...this.options, policy: { ...this.policy, mode: tame(m), perType } };
+    };
+    this.at = {
+      'llm.output': optionsFor('llm.output'),
+      'llm.tool_arguments': optionsFor('llm.tool_arguments'),
+      'llm.prompt': optionsFor('llm.prompt'),
+      'agent.output': optionsFor('agent.output'),
+      'tool.response': optionsFor('tool.response'),
+    };
     this.keys = auditKeys(config.db);
     this.store = new PiiStore(d.state);
     for (const t of this.store.totals()) {
@@ -100,23 +133,32 @@ export class PiiProtection {
     return c;
   }
 
-  /** Scan and apply the policy to one whole text; audits and announces what it found. */
+  /** Whether a location is scanned at all (its `safety.locations` mode is not `off`). */
+  scans(location: PiiLocation): boolean {
+    return this.at[location] !== null;
+  }
+
+  /** Scan and apply the location's policy to one whole text; audits and announces what it found. */
   inspect(agentId: string | null, location: PiiLocation, text: string, requestRef: string | null = null): GuardResult {
-    const r = redact(text, this.options);
+    const o = this.at[location];
+    if (!o) return { text, redactions: 0, block: null };
+    const r = redact(text, o);
     if (r.detections.length === 0) return { text, redactions: 0, block: null };
-    this.found(agentId, location, r.detections, text, requestRef);
-    return { text: r.text, redactions: r.detections.length, block: r.blocked ? this.blockMessage(r.detections) : null };
+    this.found(agentId, location, o.policy!, r.detections, text, requestRef);
+    return { text: r.text, redactions: r.detections.length, block: r.blocked ? this.blockMessage(r.detections, o.policy!) : null };
   }
 
   /** A streamed text: findings are audited as the stream redactor makes them final. */
   stream(agentId: string | null, location: PiiLocation, requestRef: string | null): StreamGuard {
+    const o = this.at[location];
+    if (!o) return PASS;
     const pending: Detection[] = [];
-    const redactor = createStreamRedactor({ ...this.options, retainDetections: false, onDetection: (d) => pending.push(d) });
+    const redactor = createStreamRedactor({ ...o, retainDetections: false, onDetection: (d) => pending.push(d) });
     const step = (out: string): GuardResult => {
       if (pending.length === 0) return { text: out, redactions: 0, block: null };
       const found = pending.splice(0);
-      this.found(agentId, location, found, null, requestRef);
-      return { text: out, redactions: found.length, block: redactor.blocked ? this.blockMessage(found) : null };
+      this.found(agentId, location, o.policy!, found, null, requestRef);
+      return { text: out, redactions: found.length, block: redactor.blocked ? this.blockMessage(found, o.policy!) : null };
     };
     return {
       push: (chunk) => step(redactor.push(chunk)),
@@ -124,13 +166,53 @@ export class PiiProtection {
     };
   }
 
-  /** The gateway's view of this engine. */
-  outputGuard(redactPrompts: boolean): OutputGuard {
+  /**
+   * A JSON document (tool-call arguments), streamed: each string in it is scanned as a text of
+   * its own, and the output stays valid JSON for every split. `whole`: each string is scanned
+   * in one piece, so its finding gets a preview (the result is the same).
+   */
+  json(agentId: string | null, location: PiiLocation, requestRef: string | null, whole = false): StreamGuard {
+    if (!this.at[location]) return PASS;
+    let redactions = 0;
+    let block: string | null = null;
+    const take = (r: GuardResult) => {
+      redactions += r.redactions;
+      block ??= r.block;
+      return r.text;
+    };
+    const open = (): TextRedactor => {
+      if (!whole) {
+        const g = this.stream(agentId, location, requestRef);
+        return { push: (t) => take(g.push(t)), end: () => take(g.end()) };
+      }
+      let text = '';
+      return { push: (t) => ((text += t), ''), end: () => take(this.inspect(agentId, location, text, requestRef)) };
+    };
+    const redactor = createJsonStreamRedactor(open);
+    const step = (text: string): GuardResult => {
+      const r = { text, redactions, block };
+      redactions = 0;
+      block = null;
+      return r;
+    };
+    return { push: (chunk) => step(redactor.push(chunk)), end: () => step(redactor.end()) };
+  }
+
+  /** The gateway's view of this engine: answers and tool-call arguments, prompts if asked. */
+  outputGuard(): OutputGuard {
+    const whole = (agentId: string, location: PiiLocation, ref: string, text: string, kind?: SlotKind): GuardResult => {
+      if (kind !== 'json') return this.inspect(agentId, location, text, ref);
+      const g = this.json(agentId, location, ref, true);
+      const a = g.push(text);
+      const b = g.end();
+      return { text: a.text + b.text, redactions: a.redactions + b.redactions, block: a.block ?? b.block };
+    };
+    const args = (kind?: SlotKind): PiiLocation => (kind === 'json' ? 'llm.tool_arguments' : 'llm.output');
     return {
-      active: true,
-      text: (agentId, ref, text) => this.inspect(agentId, 'llm.output', text, ref),
-      stream: (agentId, ref) => this.stream(agentId, 'llm.output', ref),
-      ...(redactPrompts ? { prompt: (agentId: string, ref: string, text: string) => this.inspect(agentId, 'llm.prompt', text, ref) } : {}),
+      active: this.scans('llm.output') || this.scans('llm.tool_arguments'),
+      text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
+      stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
+      ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }
 
@@ -139,18 +221,18 @@ export class PiiProtection {
     return this.inspect(agentId, 'agent.output', line).text;
   }
 
-  private blockMessage(ds: readonly Detection[]): string {
-    const types = [...new Set(ds.filter((d) => modeFor(d.type, this.policy) === 'block').map((d) => d.type))];
+  private blockMessage(ds: readonly Detection[], policy: SafetyPolicy): string {
+    const types = [...new Set(ds.filter((d) => modeFor(d.type, policy) === 'block').map((d) => d.type))];
     return `Iron Cage blocked this response: it contained PII (${types.join(', ')}) and the safety policy for ${types.length > 1 ? 'these types' : 'this type'} is block.`;
   }
 
-  private found(agentId: string | null, location: PiiLocation, ds: Detection[], text: string | null, requestRef: string | null): void {
+  private found(agentId: string | null, location: PiiLocation, policy: SafetyPolicy, ds: Detection[], text: string | null, requestRef: string | null): void {
     const actionOf = (d: Detection) => {
-      const m = modeFor(d.type, this.policy);
+      const m = modeFor(d.type, policy);
       return m === 'block' ? 'blocked' : m === 'warn' ? 'warned' : 'redacted';
     };
     const rows = ds.map((d) => {
-      const a = auditFields(d, this.keys, this.policy);
+      const a = auditFields(d, this.keys, policy);
       return {
         agentId,
         location,
@@ -167,15 +249,15 @@ export class PiiProtection {
       };
     });
     const key = agentId ?? '';
-    const counters = addDetections(this.countersFor(key), ds, this.policy);
+    const counters = addDetections(this.countersFor(key), ds, policy);
     this.counters.set(key, counters);
     const types: Record<string, number> = {};
     for (const d of ds) types[d.type] = (types[d.type] ?? 0) + 1;
     const action = rows.some((r) => r.action === 'blocked') ? 'blocked' : rows.some((r) => r.action === 'redacted') ? 'redacted' : 'warned';
     const severity = rows.reduce<'CRITICAL' | 'WARN' | 'INFO'>((m, r) => (SEVERITY_RANK[r.severity] > SEVERITY_RANK[m] ? r.severity : m), 'INFO');
     // The preview is always fully redacted, whatever the mode: a value never reaches an event.
-    const preview = text === null ? '' : applyRedactions(text, ds, { mode: 'redact' }).slice(0, PREVIEW_CHARS);
-    const where = { 'llm.output': 'LLM output', 'llm.prompt': 'a prompt', 'agent.output': 'agent output', 'tool.response': 'a tool response' }[location];
+    const preview = text === null ? '' : previewOf(text, ds);
+    const where = WHERE[location];
     const list = Object.entries(types).map(([t, n]) => `${n} ${t}`).join(', ');
     const event = {
       agentId,
@@ -214,3 +296,6 @@ export class PiiProtection {
     return this.notify?.close() ?? Promise.resolve();
   }
 }
+
+/** A location that is `off`: nothing scanned, nothing held back. */
+const PASS: StreamGuard = { push: (text) => ({ text, redactions: 0, block: null }), end: () => ({ text: '', redactions: 0, block: null }) };

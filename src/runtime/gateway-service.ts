@@ -1,5 +1,4 @@
 import { preloadTokenizers } from '../budget/index.js';
-import { CircuitBreaker } from '../reliability/index.js';
 import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
 import { secretRef } from '../vault/index.js';
@@ -9,6 +8,7 @@ import {
   GatewayHandler,
   HttpProvider,
   Meter,
+  ProviderBreakers,
   providerRoutes,
   Router,
   SimulatedProvider,
@@ -51,13 +51,9 @@ export const gatewayService: ServiceFactory = (ctx) => {
     stopAgent: (id, why) => void ctx.stopAgent(id, why),
   });
   meter.restore();
-  // One breaker per provider, each transition an event, like the tool services'.
-  const breakers = new Map<string, CircuitBreaker>();
-  for (const name of new Set(Object.values(providers).map((p) => p.name))) {
-    const b = new CircuitBreaker(name, {}, { onListenerError: (err) => ctx.logger.error({ err }, `breaker ${name}: transition listener failed`) });
-    b.onTransition((t) => ctx.state.record(transitionEvent(t, b.options.cooldownMs, b.options.halfOpenMaxProbes, null)));
-    breakers.set(name, b);
-  }
+  // One breaker per provider, each transition an event and saved, like the tool services'.
+  const saved = new ProviderBreakers(new Set(Object.values(providers).map((p) => p.name)), { state: ctx.state, logger: ctx.logger, transitionEvent });
+  const breakers = saved.map;
   const handler = new GatewayHandler({
     state: ctx.state,
     store: ctx.llm,
@@ -65,7 +61,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
     meter,
     router: new Router(g, providers),
     breakers,
-    guard: ctx.pii.outputGuard(ctx.config.safety.redactPrompts),
+    guard: ctx.pii.outputGuard(),
     config: g,
     logger: ctx.logger,
   });
@@ -79,7 +75,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
     ],
     apiRoutes: [
       budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }),
-      providerRoutes(providers, breakers),
+      providerRoutes(providers, breakers, saved),
       tokenRoutes({ state: ctx.state, llm: ctx.llm, tokens: ctx.tokens }),
     ],
     agentEnv: (_id, token) => ({
@@ -108,6 +104,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
       setTimeout(() => preloadTokenizers(), 100).unref();
     },
     async close() {
+      saved.save();
       await alerts.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },

@@ -98,6 +98,7 @@ export class Runtime {
           version: VERSION,
           startedAt,
           control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
+          scanEventText: (agentId, text, field) => pii.inspect(agentId, 'agent.output', text, `sdk-event:${field}`).text,
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
           apiRoutes: services.flatMap((s) => s.apiRoutes ?? []),
           publicRoutes: services.flatMap((s) => s.publicRoutes ?? []),

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { ValidationError } from '../core/errors.js';
 import { severityFor, type SafetyPolicy } from './policy.js';
 import type { Detection, PiiType, Risk, Severity } from './types.js';
@@ -69,6 +69,18 @@ export function openSealedValue(sealed: string, key: Uint8Array): string {
 export interface AuditKeys {
   hmacKey: Uint8Array;
   encryptionKey: Uint8Array;
+}
+
+/**
+ * The audit keys from the one secret kept beside the database, one per purpose (HKDF-SHA256):
+ * whoever seals and whoever opens derive them the same way.
+ *
+ * @example
+ * openSealedValue(row.valueSealed, deriveAuditKeys(secret).encryptionKey);
+ */
+export function deriveAuditKeys(secret: Uint8Array): AuditKeys {
+  const derive = (info: string) => new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), info, 32));
+  return { hmacKey: derive('iron-cage pii hmac v1'), encryptionKey: derive('iron-cage pii seal v1') };
 }
 
 /** What an audit row says about one finding; the plaintext value is not among the fields. */

@@ -32,6 +32,12 @@ export interface ServerDeps {
   /** Routes under /api that need no token (login), mounted before the token check. */
   publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   rawRoutes?: RawRoute[];
+  /**
+   * The PII step for what an agent reports through the SDK (`iron_cage.event`): each text of the
+   * event (its message, every string in its data) before it is stored, printed or broadcast.
+   * `field` names where the text was (`message`, `data.contact.email`). Absent: stored as sent.
+   */
+  scanEventText?: (agentId: string, text: string, field: string) => string;
 }
 
 export type AppEnv = { Variables: { principal: Principal } };

@@ -38,10 +38,18 @@ export class LlmStore {
    * tick. Resolves with the row id once both are on disk; callers finish the response after.
    * `event` may be built from the id (it is only known inside the transaction).
    */
-  async record(row: LlmRequestInput, event: ((id: number) => NewEvent) | null): Promise<number> {
+  async record<C = undefined>(row: LlmRequestInput, event: ((id: number, charged: C) => NewEvent) | null, charge?: () => C): Promise<number> {
     const values = { ...row, ts: row.ts ?? new Date().toISOString(), stream: row.stream ? 1 : 0 };
-    const { result } = await this.db.writer.soon(() => Number(this.insert.run(values).lastInsertRowid), event);
-    return result;
+    // `charge` (the in-memory budget charge) runs inside the transaction, once the row is in:
+    // a row that fails to go in is never charged.
+    const { result } = await this.db.writer.soon(
+      () => {
+        const id = Number(this.insert.run(values).lastInsertRowid);
+        return { id, charged: charge?.() as C };
+      },
+      event && ((r) => event(r.id, r.charged)),
+    );
+    return result.id;
   }
 
   /** A long stream is written as `pending` when it starts, so a crash mid-stream still leaves its reservation on record. */
@@ -49,8 +57,21 @@ export class LlmStore {
     return this.record({ ...row, status: 'pending' }, null);
   }
 
-  async close(id: number, row: Pick<LlmRequestRow, 'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model'>, event: NewEvent | null): Promise<void> {
-    await this.db.writer.soon(() => this.finish.run({ ...row, id }), event);
+  /** Finish a `pending` row; `charge` runs inside its transaction, as for `record`. */
+  async close<C = undefined>(
+    id: number,
+    row: Pick<LlmRequestRow, 'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model'>,
+    event: NewEvent | ((charged: C) => NewEvent) | null,
+    charge?: () => C,
+  ): Promise<void> {
+    await this.db.writer.soon(
+      () => {
+        // A pending row that is no longer there (deleted, or never committed) must not take a charge.
+        if (this.finish.run({ ...row, id }).changes === 0) throw new Error(`request ${id} is not on record`);
+        return charge?.() as C;
+      },
+      event,
+    );
   }
 
   /**

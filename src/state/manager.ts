@@ -260,9 +260,14 @@ export class StateManager {
     if (live?.state === 'exhausted' && !TERMINAL_STATUSES.has(v.status)) v.status = 'budget_exhausted';
     if (live) {
       v.budget =
-        live.limitMicros === null && live.spentMicros === 0 && live.reservedMicros === 0
+        live.limitMicros === null && live.spentMicros === 0 && live.reservedMicros === 0 && !live.waitingCalls
           ? null
-          : { limitUsd: live.limitMicros === null ? null : microsToUsd(live.limitMicros), spentUsd: microsToUsd(live.spentMicros), reservedUsd: microsToUsd(live.reservedMicros) };
+          : {
+              limitUsd: live.limitMicros === null ? null : microsToUsd(live.limitMicros),
+              spentUsd: microsToUsd(live.spentMicros),
+              reservedUsd: microsToUsd(live.reservedMicros),
+              waiting: live.waitingCalls ?? 0,
+            };
     }
     return v;
   }

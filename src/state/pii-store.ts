@@ -36,6 +36,11 @@ export class PiiStore {
     return this.db.orm.select().from(piiAudit).where(and(...where)).orderBy(asc(piiAudit.id)).limit(q.limit).all();
   }
 
+  /** One finding by its id, sealed value included; null when there is none. */
+  get(id: number): PiiAuditRow | null {
+    return this.db.orm.select().from(piiAudit).where(eq(piiAudit.id, id)).get() ?? null;
+  }
+
   /** Findings per agent, type and action: the protection counters after a restart. */
   totals(): Array<{ agentId: string | null; type: string; action: string; n: number }> {
     return this.db.orm

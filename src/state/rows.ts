@@ -33,7 +33,7 @@ export function toView(r: schema.AgentRow): AgentView {
     exitSignal: r.exitSignal,
     restarts: r.restarts,
     progress: { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit, succeeded: r.progressSucceeded, failed: r.progressFailed },
-    budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0 },
+    budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0, waiting: 0 },
     environment: r.environment,
   };
 }

@@ -1,14 +1,11 @@
 import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { IronEvent, NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { breakers, toolCache, toolCalls, type ToolCallRow } from './schema.js';
+import { BreakerStore, parseOrNull, type SavedBreaker, type StoredBreaker } from './breaker-store.js';
+import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
 
-export interface StoredBreaker {
-  service: string;
-  /** Parsed JSON as written; the breaker validates it on restore. */
-  snapshot: unknown;
-  tiers: unknown;
-}
+export type { SavedBreaker, StoredBreaker } from './breaker-store.js';
+
 
 export interface CachedResponse {
   status: number;
@@ -30,11 +27,6 @@ export interface CacheWrite {
   expiresAt: number;
 }
 
-export interface SavedBreaker {
-  service: string;
-  snapshot: object;
-  tiers: object;
-}
 
 export interface ToolCallQuery {
   service?: string;
@@ -57,12 +49,13 @@ const PRUNE_CALLS_EVERY = 1_000;
 export class ToolsStore {
   private readonly getCache;
   private readonly putCache;
-  private readonly upsertBreaker;
   private readonly insertCall;
   private readonly db: StoreDb;
+  private readonly breakerStore: BreakerStore;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
+    this.breakerStore = new BreakerStore(state);
     const db = this.db.orm;
     this.getCache = db
       .select()
@@ -91,19 +84,6 @@ export class ToolsStore {
         },
       })
       .prepare();
-    this.upsertBreaker = db
-      .insert(breakers)
-      .values({
-        service: sql.placeholder('service'),
-        snapshot: sql.placeholder('snapshot'),
-        tiers: sql.placeholder('tiers'),
-        updatedAt: sql.placeholder('updatedAt'),
-      })
-      .onConflictDoUpdate({
-        target: breakers.service,
-        set: { snapshot: sql`excluded.snapshot`, tiers: sql`excluded.tiers`, updatedAt: sql`excluded.updated_at` },
-      })
-      .prepare();
     // Plain SQL because this runs for every proxied call and drizzle's per-run parameter
     // mapping cost more than the insert.
     this.insertCall = this.db.prepare(
@@ -117,30 +97,20 @@ export class ToolsStore {
   // ── breakers ──────────────────────────────────────────────────────────────────────────
 
   loadBreakers(): StoredBreaker[] {
-    return this.db.orm
-      .select()
-      .from(breakers)
-      .all()
-      .map((r) => ({ service: r.service, snapshot: parseOrNull(r.snapshot), tiers: parseOrNull(r.tiers) }));
+    return this.breakerStore.load();
   }
 
   /** Save one breaker and, in the same transaction, the event that says why (a transition). */
   saveBreaker(b: SavedBreaker, event: NewEvent | null): IronEvent | null {
-    return this.db.writer.now(() => this.upsertBreakers([b]), event).event;
+    return this.breakerStore.save(b, event);
   }
 
-  /** The counters that moved since the last save, with the next group commit. */
   /**
    * Save breakers' snapshots and counters now. Not group-committed on purpose: a snapshot taken
    * now but written a tick later could overwrite a transition saved in between.
    */
   saveBreakers(list: SavedBreaker[]): void {
-    this.db.writer.now(() => this.upsertBreakers(list), null);
-  }
-
-  private upsertBreakers(list: SavedBreaker[]): void {
-    const updatedAt = new Date().toISOString();
-    for (const x of list) this.upsertBreaker.run({ service: x.service, snapshot: JSON.stringify(x.snapshot), tiers: JSON.stringify(x.tiers), updatedAt });
+    this.breakerStore.saveAll(list);
   }
 
   // ── response cache ────────────────────────────────────────────────────────────────────
@@ -239,13 +209,5 @@ export class ToolsStore {
       .orderBy(desc(toolCalls.id))
       .limit(q.limit)
       .all();
-  }
-}
-
-function parseOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }

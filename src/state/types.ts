@@ -8,7 +8,7 @@ export type AgentKind = 'supervised' | 'external';
  * root hands it to the StateManager when it opens the database.
  */
 export interface LiveBudgets {
-  snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number; state?: string } | null;
+  snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number; waitingCalls?: number; state?: string } | null;
 }
 
 /** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */
@@ -27,7 +27,8 @@ export interface AgentView {
   exitSignal: string | null;
   restarts: number;
   progress: Progress;
-  budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number } | null;
+  /** `waiting`: calls waiting for in-flight calls to free the budget they hold. */
+  budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number; waiting: number } | null;
   /** The run's secrets environment (which of the vault's secrets it gets). */
   environment: string;
 }

@@ -19,7 +19,7 @@ import {
 import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
-import type { RedactedBody, ResponseRedactor } from './redact.js';
+import type { HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
 import { percentiles } from '../core/stats.js';
 
@@ -60,6 +60,8 @@ export interface ToolEntryDeps {
   store: Pick<ToolsStore, 'cacheGet' | 'cachePut'>;
   /** The PII step for live answers. */
   redactor: ResponseRedactor;
+  /** The PII step for the headers of live answers. */
+  headerRedactor: HeaderRedactor;
   /** What the last run saved for this service, if anything. */
   stored?: { snapshot: unknown; tiers: unknown };
   /** A breaker transition, with the agent whose call caused it (null: no call did, e.g. a cooldown). */
@@ -101,6 +103,7 @@ export class ToolEntry {
   private cause: string | null = null;
   private readonly store: ToolEntryDeps['store'];
   private readonly redactor: ResponseRedactor;
+  private readonly headerRedactor: HeaderRedactor;
   private readonly onError: ToolEntryDeps['onError'];
   private readonly placeholder: { value: ToolAnswer } | null;
   private readonly classify: Classifier<ToolAnswer>;
@@ -117,6 +120,7 @@ export class ToolEntry {
     this.name = config.name;
     this.store = deps.store;
     this.redactor = deps.redactor;
+    this.headerRedactor = deps.headerRedactor;
     this.onError = deps.onError;
     this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError: (err) => deps.onError(err, 'transition listener') });
     this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
@@ -225,11 +229,13 @@ export class ToolEntry {
       this.latencies[this.latencyCount % LATENCY_SAMPLES] = up.upstreamMs;
       this.latencyCount++;
     }
-    const headers = agentResponseHeaders(up.headers, up.decoded);
+    if (up.fault) return { status: up.status, headers: agentResponseHeaders(up.headers, up.decoded), body: up.body, redactions: 0, blocked: null, upstreamMs: up.upstreamMs, fault: true, storedAt: null };
+    const head = this.headerRedactor(agentResponseHeaders(up.headers, up.decoded), r.agentId);
     // A body still compressed in an encoding we do not decode cannot be scanned as text.
     const encoded = !up.decoded && headerValue(up.headers, 'content-encoding') !== undefined;
-    const red = encoded || up.fault ? { body: up.body, redactions: 0, blocked: null } : this.scan(up.body, headerValue(headers, 'content-type'), r.agentId);
-    return { status: up.status, headers, body: red.body, redactions: red.redactions, blocked: red.blocked, upstreamMs: up.upstreamMs, fault: up.fault, storedAt: null };
+    const red = encoded ? { body: up.body, redactions: 0, blocked: null } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
+    const redactions = red.redactions + head.redactions;
+    return { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
   }
 
   /**

@@ -5,8 +5,18 @@
 
 export { ToolsService, type ToolsContext, type ToolsOptions } from './service.js';
 export { MAX_TOOL_BODY_BYTES, toolsHandler } from './proxy.js';
-export { TOOLS_PREFIX, baseUrl, parseToolUrl, upstreamUrl, type BaseUrl, type ParsedToolUrl, type ToolTarget } from './path.js';
-export { guardRedactor, redactResponse, type RedactedBody, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+export { TOOLS_PREFIX, baseUrl, parseToolUrl, recordedPath, upstreamUrl, type BaseUrl, type ParsedToolUrl, type ToolTarget } from './path.js';
+export {
+  guardHeaderRedactor,
+  guardRedactor,
+  redactHeaders,
+  redactResponse,
+  type HeaderRedactor,
+  type RedactedBody,
+  type RedactedHeaders,
+  type ResponseRedactor,
+  type ToolPiiGuard,
+} from './redact.js';
 export { breakerView, toolRoutes } from './routes.js';
 export { transitionEvent } from './messages.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';

@@ -1,4 +1,5 @@
 import { SERVICE_NAME } from '../reliability/index.js';
+import { applyRedactions, scan, type Detection, type RedactOptions } from '../safety/index.js';
 
 // Turning `/tools/<service>/<path>?<query>` into an upstream URL that can only ever be under the
 // service's configured base URL. The checks run on the raw request target (Node does not
@@ -119,4 +120,57 @@ export function upstreamUrl(base: BaseUrl | string, target: ToolTarget): URL | n
   if (url.origin !== root.origin || url.username !== '' || url.password !== '') return null;
   if (url.pathname !== root.path && !url.pathname.startsWith(`${root.path}/`)) return null;
   return url;
+}
+
+const ENCODED_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
+/** Every finding is replaced in a record, whatever the delivery mode (like the `pii.detected` preview). */
+const RECORD_POLICY = { mode: 'redact' } as const;
+
+/**
+ * The path of a call as its `tool_calls` row keeps it: PII replaced (the query is not kept at
+ * all: it is where tokens and signatures travel). The request itself went upstream as the agent
+ * wrote it (the service needs the address), so this is only about our own record, and it is
+ * neither audited nor counted. The scan reads the path percent-decoded (`bob%40example.org` is
+ * an address) and the replacement covers the encoded bytes, so what is kept stays the path as
+ * written, minus the values.
+ *
+ * @example
+ * recordedPath('/people/bob%40example.org/notes'); // '/people/[EMAIL_REDACTED]/notes'
+ */
+export function recordedPath(written: string, options?: RedactOptions): string {
+  // Each decoded character knows the encoded span it came from; a run of %XX decodes as one.
+  let decoded = '';
+  const from: number[] = [];
+  const to: number[] = [];
+  const plain = (a: number, b: number): void => {
+    for (let i = a; i < b; i++) {
+      decoded += written[i];
+      from.push(i);
+      to.push(i + 1);
+    }
+  };
+  let at = 0;
+  for (const m of written.matchAll(ENCODED_RUN)) {
+    plain(at, m.index);
+    const text = Buffer.from(m[0].replaceAll('%', ''), 'hex').toString('utf8');
+    for (let k = 0; k < text.length; k++) {
+      decoded += text[k];
+      from.push(m.index);
+      to.push(m.index + m[0].length);
+    }
+    at = m.index + m[0].length;
+  }
+  plain(at, written.length);
+  const found = scan(decoded, options);
+  if (found.length === 0) return written;
+  const spans: Detection[] = [];
+  for (const d of found) {
+    const start = from[d.start]!;
+    const end = to[d.end - 1]!;
+    const last = spans.at(-1);
+    // Two findings inside one encoded run become one replacement.
+    if (last && start < last.end) last.end = Math.max(last.end, end);
+    else spans.push({ ...d, start, end });
+  }
+  return applyRedactions(written, spans, RECORD_POLICY);
 }

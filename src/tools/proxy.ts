@@ -43,6 +43,7 @@ interface ToolCall {
   /** Known once the path names a configured service; from then on every outcome is recorded. */
   entry: ToolEntry | null;
   method: string;
+  /** The path (no query) as the call's row keeps it (PII replaced). */
   path: string;
   /** A fault plan decided this call (whatever the breaker then did with it). */
   fault: boolean;
@@ -89,7 +90,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     const entry = tools.entries.get(target.service);
     if (!entry) throw new Refusal(new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`), 'unknown_service');
     call.entry = entry;
-    call.path = `/${target.rest}`;
+    call.path = tools.recordedPath(`/${target.rest}`);
     if (NOT_PROXIED.has(call.method)) {
       throw new Refusal(new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`), 'method_not_allowed');
     }

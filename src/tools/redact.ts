@@ -1,11 +1,20 @@
-import { redact, type SafetyMode } from '../safety/index.js';
+import { isUtf8 } from 'node:buffer';
+import { redact, type RedactOptions, type SafetyMode } from '../safety/index.js';
+
+type Blocked = { message: string; types: string[] | null };
 
 export interface RedactedBody {
   body: Buffer;
   /** Findings of the PII scanner (replaced in `redact` mode, counted only in `warn`). */
   redactions: number;
   /** Set when the policy says the answer must not reach the agent at all: why. */
-  blocked: { message: string; types: string[] | null } | null;
+  blocked: Blocked | null;
+}
+
+export interface RedactedHeaders {
+  headers: Record<string, string | string[]>;
+  redactions: number;
+  blocked: Blocked | null;
 }
 
 /**
@@ -15,51 +24,131 @@ export interface RedactedBody {
  */
 export type ResponseRedactor = (body: Buffer, contentType: string | undefined, agentId: string | null) => RedactedBody;
 
+/** The same step for the response headers forwarded to the agent. */
+export type HeaderRedactor = (headers: Record<string, string | string[]>, agentId: string | null) => RedactedHeaders;
+
 /**
  * The runtime's PII engine (src/protection/pii.service.ts PiiProtection) as the proxy uses it:
  * scan, apply the policy, and write the audit trail and the `pii.detected` event itself.
+ * `options` are its detector settings (allowed domains, regions), also used for the call records.
  */
 export interface ToolPiiGuard {
   inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null): { text: string; redactions: number; block: string | null };
+  readonly options?: RedactOptions;
 }
 
-const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|ld\+json|problem\+json)|application\/[\w.+-]+\+(json|xml))/i;
+/** One text through a PII policy; `ref` says where it was (the service, a header). */
+type TextScan = (text: string, agentId: string | null, ref: string) => { text: string; redactions: number; blocked: Blocked | null };
 
-function isTextual(contentType: string | undefined): boolean {
-  return contentType !== undefined && TEXTUAL.test(contentType.trim());
+const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|ld\+json|problem\+json|yaml|x-yaml)|application\/[\w.+-]+\+(json|xml|yaml))/i;
+/** Single-byte charsets whose bytes all survive a latin1 round trip. */
+const LATIN = /^(iso-8859-1|latin1|l1|us-ascii|ascii|windows-1252|cp1252)$/i;
+const CHARSET = /;\s*charset\s*=\s*"?([\w.:-]+)"?/i;
+
+/**
+ * How a body is read as text for the scan, whatever its declared type (YAML, octet-stream,
+ * none at all): valid UTF-8 is text. A declared Latin charset, or a declared text type that is
+ * not valid UTF-8, is read byte for byte (latin1), so every byte the scan does not replace goes
+ * back exactly as it came. Anything else, and anything with a NUL byte, is binary: not scanned.
+ */
+function encodingOf(body: Buffer, contentType: string | undefined): 'utf8' | 'latin1' | null {
+  if (body.includes(0)) return null;
+  const type = contentType?.trim() ?? '';
+  const charset = CHARSET.exec(type)?.[1];
+  if (charset !== undefined && LATIN.test(charset)) return 'latin1';
+  if (isUtf8(body)) return 'utf8';
+  return TEXTUAL.test(type) ? 'latin1' : null;
 }
 
 const CLEAN = (body: Buffer): RedactedBody => ({ body, redactions: 0, blocked: null });
 
-/** Through the runtime's PII engine, so tool answers are audited like LLM output. */
-export function guardRedactor(guard: ToolPiiGuard, service: string): ResponseRedactor {
+function bodyRedactor(scan: TextScan, ref: string): ResponseRedactor {
   return (body, contentType, agentId) => {
-    if (body.length === 0 || !isTextual(contentType)) return CLEAN(body);
-    const text = body.toString('utf8');
-    const r = guard.inspect(agentId, 'tool.response', text, `tool:${service}`);
-    if (r.redactions === 0 && r.block === null) return CLEAN(body);
-    return {
-      // Unchanged text keeps its original bytes (warn mode, or text we would not round-trip).
-      body: r.text === text ? body : Buffer.from(r.text, 'utf8'),
-      redactions: r.redactions,
-      blocked: r.block === null ? null : { message: r.block, types: null },
-    };
+    const encoding = body.length === 0 ? null : encodingOf(body, contentType);
+    if (encoding === null) return CLEAN(body);
+    const text = body.toString(encoding);
+    const r = scan(text, agentId, ref);
+    if (r.redactions === 0 && r.blocked === null) return CLEAN(body);
+    // Unchanged text keeps its original bytes (warn mode).
+    return { body: r.text === text ? body : Buffer.from(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
   };
 }
 
-/** The safety domain's redactor alone, under one mode: no audit trail (for embedding and tests). */
-export function redactResponse(mode: SafetyMode): ResponseRedactor {
-  const policy = { mode };
-  return (body, contentType) => {
-    if (body.length === 0 || !isTextual(contentType)) return CLEAN(body);
-    const text = body.toString('utf8');
-    const r = redact(text, { policy });
-    if (r.detections.length === 0) return CLEAN(body);
-    const types = [...new Set(r.detections.map((d) => d.type))];
-    return {
-      body: r.text === text ? body : Buffer.from(r.text, 'utf8'),
-      redactions: r.detections.length,
-      blocked: r.blocked ? { message: `the response contained personal data (${types.join(', ')}) and the safety mode is block`, types } : null,
-    };
+/**
+ * Headers whose values follow a fixed grammar (dates, numbers, media types, opaque validators):
+ * they cannot carry free text, and rewriting an ETag would break the agent's conditional requests.
+ */
+const STRUCTURAL = new Set([
+  'content-type', 'content-encoding', 'content-language', 'content-range', 'accept-ranges', 'age', 'cache-control',
+  'date', 'etag', 'expires', 'last-modified', 'retry-after', 'vary', 'strict-transport-security',
+]);
+
+function headersRedactor(scan: TextScan, ref: string): HeaderRedactor {
+  return (headers, agentId) => {
+    let out: Record<string, string | string[]> | null = null;
+    let redactions = 0;
+    let blocked: Blocked | null = null;
+    for (const [name, value] of Object.entries(headers)) {
+      if (STRUCTURAL.has(name)) continue;
+      const values = Array.isArray(value) ? value : [value];
+      let changed = false;
+      const next = values.map((v) => {
+        const r = scan(v, agentId, `${ref} header ${name}`);
+        redactions += r.redactions;
+        blocked ??= r.blocked;
+        if (r.text !== v) changed = true;
+        return r.text;
+      });
+      if (changed) (out ??= { ...headers })[name] = Array.isArray(value) ? next : next[0]!;
+    }
+    return { headers: out ?? headers, redactions, blocked };
   };
+}
+
+function guardScan(guard: ToolPiiGuard): TextScan {
+  return (text, agentId, ref) => {
+    const r = guard.inspect(agentId, 'tool.response', text, ref);
+    return { text: r.text, redactions: r.redactions, blocked: r.block === null ? null : { message: r.block, types: null } };
+  };
+}
+
+function modeScan(mode: SafetyMode): TextScan {
+  const policy = { mode };
+  return (text) => {
+    const r = redact(text, { policy });
+    if (r.detections.length === 0) return { text, redactions: 0, blocked: null };
+    const types = [...new Set(r.detections.map((d) => d.type))];
+    const blocked = r.blocked ? { message: `the response contained personal data (${types.join(', ')}) and the safety mode is block`, types } : null;
+    return { text: r.text, redactions: r.detections.length, blocked };
+  };
+}
+
+/** Through the runtime's PII engine, so tool answers are audited like LLM output. */
+export function guardRedactor(guard: ToolPiiGuard, service: string): ResponseRedactor {
+  return bodyRedactor(guardScan(guard), `tool:${service}`);
+}
+
+/** The response headers through the runtime's PII engine, each finding audited. */
+export function guardHeaderRedactor(guard: ToolPiiGuard, service: string): HeaderRedactor {
+  return headersRedactor(guardScan(guard), `tool:${service}`);
+}
+
+/**
+ * The safety domain's redactor alone, under one mode: no audit trail (for embedding and tests).
+ *
+ * @example
+ * redactResponse('redact')(Buffer.from('mail: a@b.example'), 'application/yaml', null).body.toString(); // 'mail: [EMAIL_REDACTED]'
+ */
+export function redactResponse(mode: SafetyMode): ResponseRedactor {
+  return bodyRedactor(modeScan(mode), '');
+}
+
+/**
+ * The headers under one mode, without an audit trail.
+ *
+ * @example
+ * redactHeaders('redact')({ 'x-owner': 'a@b.example' }, null).headers; // { 'x-owner': '[EMAIL_REDACTED]' }
+ */
+export function redactHeaders(mode: SafetyMode): HeaderRedactor {
+  return headersRedactor(modeScan(mode), '');
 }

@@ -10,7 +10,9 @@ import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } 
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
 import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
-import { guardRedactor, redactResponse, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+import { recordedPath } from './path.js';
+import type { RedactOptions } from '../safety/index.js';
 
 export type ToolsContext = {
   config: Config;
@@ -26,6 +28,8 @@ export type ToolsContext = {
 export interface ToolsOptions {
   /** Replaces the PII step for live answers (see ResponseRedactor). */
   redactResponse?: ResponseRedactor;
+  /** Replaces the PII step for their headers (see HeaderRedactor). */
+  redactHeaders?: HeaderRedactor;
 }
 
 /**
@@ -50,10 +54,13 @@ export class ToolsService {
   private closed = false;
 
   private readonly secrets: ToolsContext['secrets'];
+  /** The PII engine's detector settings, for what the call rows keep. */
+  private readonly piiOptions: RedactOptions | undefined;
 
   constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
     const { config } = ctx;
     this.secrets = ctx.secrets;
+    this.piiOptions = ctx.pii?.options;
     for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want(m[1]!);
     this.state = ctx.state;
     this.logger = ctx.logger;
@@ -69,10 +76,12 @@ export class ToolsService {
     for (const svc of Object.values(config.tools)) {
       const pii = ctx.pii;
       const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
+      const headerRedactor = opts.redactHeaders ?? (pii ? guardHeaderRedactor(pii, svc.name) : redactHeaders(config.safetyMode));
       const entry = new ToolEntry({
         config: svc,
         store: this.store,
         redactor,
+        headerRedactor,
         stored: stored.get(svc.name),
         onTransition: (e, t, cause) => this.onTransition(e, t, cause),
         onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),
@@ -117,6 +126,11 @@ export class ToolsService {
     if (this.closed) return;
     const what = reason === 'unknown_service' ? (service === null ? 'no tool service named in the path' : `no tool service '${service}' is configured`) : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
     this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
+  }
+
+  /** What a call's row keeps of its path: PII replaced (see recordedPath). */
+  recordedPath(path: string): string {
+    return recordedPath(path, this.piiOptions);
   }
 
   /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */

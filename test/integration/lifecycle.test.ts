@@ -20,7 +20,7 @@ describe('a supervised python agent, end to end', () => {
       });
       expect(running).toMatchObject({ id, name: 'hello_agent', status: 'running', restarts: 0 });
       expect(running.pid).toBeGreaterThan(0);
-      expect(running.budget).toEqual({ limitUsd: 50, spentUsd: 0, reservedUsd: 0 });
+      expect(running.budget).toEqual({ limitUsd: 50, spentUsd: 0, reservedUsd: 0, waiting: 0 });
 
       const outcome = await t.rt.agentDone!;
       expect(outcome).toEqual({ status: 'completed', exitCode: 0 });

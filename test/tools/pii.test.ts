@@ -6,6 +6,8 @@ import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
 
 const PERSON = JSON.stringify({ name: 'Jane Doe', email: 'jane.doe@acme-widgets.com', title: 'CTO' });
+// Binary (a PNG signature, NUL bytes) with an address in a text chunk: not text, so not scanned.
+const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x19]), Buffer.from('tEXtAuthor\0jane.doe@acme-widgets.com'), Buffer.from([0, 0, 0, 0])]);
 
 let up: Upstream;
 beforeAll(async () => {
@@ -14,7 +16,7 @@ beforeAll(async () => {
     req.url.startsWith('/gz')
       ? { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(PERSON) }
       : req.url.startsWith('/png')
-        ? { status: 200, headers: { 'content-type': 'image/png' }, body: 'jane.doe@acme-widgets.com' }
+        ? { status: 200, headers: { 'content-type': 'image/png' }, body: PNG }
         : { status: 200, headers: { 'content-type': 'application/json' }, body: PERSON };
 });
 afterAll(async () => up?.close());
@@ -36,7 +38,7 @@ describe('PII in tool answers', () => {
     expect(gz.headers['content-encoding']).toBeUndefined();
     expect(gz.json().email).toBe('[EMAIL_REDACTED]');
     // Not text: passed through as it came.
-    expect((await raw(t.rt.url, 'GET', '/tools/crm/png', { token: t.rt.adminToken })).body).toBe('jane.doe@acme-widgets.com');
+    expect((await raw(t.rt.url, 'GET', '/tools/crm/png', { token: t.rt.adminToken })).body).toBe(PNG.toString());
 
     const calls = await (await t.api('/api/tools/calls?service=crm')).json(); // also writes what waits in the batch
     expect(calls.calls.map((c: any) => c.redactions)).toEqual([0, 1, 1]);
@@ -92,6 +94,8 @@ describe('the redactor used without the runtime PII engine', () => {
     expect(red).toMatchObject({ redactions: 1, blocked: null });
     expect(redactResponse('warn')(body, 'application/json', null)).toMatchObject({ body, redactions: 1, blocked: null });
     expect(redactResponse('block')(body, 'application/json', null).blocked).toEqual({ message: expect.stringContaining('(EMAIL)'), types: ['EMAIL'] });
-    expect(redactResponse('redact')(body, 'application/octet-stream', null)).toMatchObject({ body, redactions: 0 });
+    // Binary passes as it came, whatever the type says; text is scanned, whatever the type says.
+    expect(redactResponse('redact')(PNG, 'application/octet-stream', null)).toMatchObject({ body: PNG, redactions: 0 });
+    expect(redactResponse('redact')(body, 'application/octet-stream', null)).toMatchObject({ redactions: 1, blocked: null });
   });
 });

@@ -21,7 +21,7 @@ pricing:
   gpt-4: { input_per_1k: 0.03, output_per_1k: 0.06 }
 default_price: { input_per_1m: 1, output_per_1m: 2 }
 baseline_model: gpt-4
-budget_policy: { thresholds: [0.5, 1], on_exhausted: refuse, min_increase_usd: 25 }
+budget_policy: { thresholds: [0.5, 1], on_exhausted: refuse, min_increase_usd: 25, near_limit: clamp, wait_ms: 30000, max_waiting: 8 }
 retry: { attempts: 2, max_ms: 100 }
 alerts:
   webhook_url: http://127.0.0.1:9/hook
@@ -35,6 +35,7 @@ safety:
   allow_values: [x@y.z]
   phone_regions: [GB]
   redact_prompts: true
+  locations: { tool_arguments: 'off', prompt: warn }
   on_block: refuse
   webhook_url: http://127.0.0.1:9/pii
 `;
@@ -61,7 +62,7 @@ describe('config layering', () => {
       routing: { 'my-*': 'simulated' },
       modelFallbacks: { 'gpt-4': ['gpt-3.5-turbo'] },
       baselineModel: 'gpt-4',
-      budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096, minIncreaseMicros: 25_000_000 },
+      budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096, minIncreaseMicros: 25_000_000, nearLimit: 'clamp', waitMs: 30_000, maxWaiting: 8 },
       retry: { attempts: 2, baseMs: 250, maxMs: 100 },
       alerts: { webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } },
       maxRequestBytes: Math.round(1.5 * 1024 * 1024),
@@ -78,6 +79,7 @@ describe('config layering', () => {
       allowValues: ['x@y.z'],
       phoneRegions: ['GB'],
       redactPrompts: true,
+      locations: { tool_arguments: 'off', prompt: 'warn' },
       onBlock: 'refuse',
       webhookUrl: 'http://127.0.0.1:9/pii',
     });

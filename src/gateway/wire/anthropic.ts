@@ -1,7 +1,7 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
 import { anthropicParamsProblem } from './params.js';
-import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
+import { STATUS_OF, type Endpoint, type ErrorKind, type SlotKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -66,6 +66,7 @@ export const anthropicWire: Wire = {
     const blocks = Array.isArray(json?.content) ? json.content : [];
     blocks.forEach((b: any, index: number) => {
       if (b?.type === 'text' && typeof b.text === 'string') out.push({ index, text: b.text, set: (t) => (b.text = t) });
+      else if (b?.type === 'tool_use' && b.input !== undefined) out.push(inputSlot(index, b));
     });
     return out;
   },
@@ -88,11 +89,18 @@ export const anthropicWire: Wire = {
       case 'content_block_delta': {
         const d = json.delta;
         if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });
+        else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') res.slots.push({ index: json.index ?? 0, kind: 'json', text: d.partial_json, set: (t) => (d.partial_json = t) });
+        break;
+      }
+      case 'content_block_start': {
+        // Input comes as input_json_delta pieces after an empty `{}`; a provider that sends it here is scanned here.
+        const b = json.content_block;
+        if (b?.type === 'tool_use' && b.input && typeof b.input === 'object' && Object.keys(b.input).length > 0) res.slots.push(inputSlot(json.index ?? 0, b));
         break;
       }
       case 'content_block_stop': {
         const index = json.index ?? 0;
-        res.ends.push({ index, attach: (t) => formatSse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: t } }), 'content_block_delta') });
+        res.ends.push({ index, attach: (t, _seq, slot) => blockDelta(index, t, slot.kind) });
         break;
       }
       case 'message_stop':
@@ -103,7 +111,21 @@ export const anthropicWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text) {
-    return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } }), 'content_block_delta');
+  flushEvent(index, text, _template, _seq, slot) {
+    return blockDelta(index, text, slot.kind);
   },
 };
+
+/** A content block delta carrying `text`: answer text, or a piece of a tool call's input JSON. */
+function blockDelta(index: number, text: string, kind: SlotKind): string {
+  const delta = kind === 'json' ? { type: 'input_json_delta', partial_json: text } : { type: 'text_delta', text };
+  return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta }), 'content_block_delta');
+}
+
+/**
+ * A tool_use block's input (an object) as the JSON text the guard redacts inside its strings.
+ * That text stays valid JSON, so it parses back.
+ */
+function inputSlot(index: number, b: any): TextSlot {
+  return { index, kind: 'json', text: JSON.stringify(b.input), set: (t) => (b.input = JSON.parse(t)) };
+}

@@ -81,7 +81,8 @@ export const openaiWire: Wire = {
     const choices = Array.isArray(json?.choices) ? json.choices : [];
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;
-      if (c?.message && typeof c.message.content === 'string') out.push({ index, text: c.message.content, set: (t) => (c.message.content = t) });
+      const m = c?.message;
+      if (m && typeof m === 'object') messageSlots(index, m, out);
       else if (typeof c?.text === 'string') out.push({ index, text: c.text, set: (t) => (c.text = t) });
     }
     return out;
@@ -97,16 +98,15 @@ export const openaiWire: Wire = {
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;
       const d = c?.delta;
-      if (d && typeof d.content === 'string') res.slots.push({ index, text: d.content, set: (t) => (d.content = t) });
+      if (d && typeof d === 'object') deltaSlots(index, d, res.slots);
       else if (typeof c?.text === 'string') res.slots.push({ index, text: c.text, set: (t) => (c.text = t) });
       if (c?.finish_reason) {
         res.ends.push({
           index,
-          attach: (t) => {
+          attach: (t, _seq, slot) => {
             // `t` is the held-back tail, which comes after what this chunk already released.
-            if (d && typeof d === 'object') d.content = typeof d.content === 'string' ? d.content + t : t;
-            else if (typeof c.text === 'string') c.text = c.text + t;
-            else c.delta = { content: t };
+            if (typeof slot.key === 'number' && !(d && typeof d === 'object') && typeof c.text === 'string') c.text = c.text + t;
+            else put((c.delta = d && typeof d === 'object' ? d : {}), slot.key, t);
             return null;
           },
         });
@@ -115,16 +115,68 @@ export const openaiWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text, template) {
+  flushEvent(index, text, template, _seq, slot) {
     const base = template && typeof template === 'object' ? template : {};
-    const isText = Array.isArray(base.choices) && base.choices.some((c: any) => typeof c?.text === 'string');
+    const isText = typeof slot.key === 'number' && Array.isArray(base.choices) && base.choices.some((c: any) => typeof c?.text === 'string');
+    const delta = {};
+    if (!isText) put(delta, slot.key, text);
     const chunk = {
       id: base.id,
       object: base.object ?? 'chat.completion.chunk',
       created: base.created,
       model: base.model,
-      choices: [isText ? { index, text, finish_reason: null } : { index, delta: { content: text }, finish_reason: null }],
+      choices: [isText ? { index, text, finish_reason: null } : { index, delta, finish_reason: null }],
     };
     return formatSse(JSON.stringify(chunk));
   },
 };
+
+// Keys of a choice's streams other than its text: `<choice>.r` its refusal, `<choice>.f` the
+// legacy function_call's arguments, `<choice>.t<k>` tool call k's arguments, `<choice>.c<p>`
+// content part p (whole answers only).
+
+/** A whole answer's message: its text (a string or content parts), refusal and tool-call arguments. */
+function messageSlots(index: number, m: any, out: TextSlot[]): void {
+  if (typeof m.content === 'string') out.push({ index, text: m.content, set: (t) => (m.content = t) });
+  else if (Array.isArray(m.content)) {
+    m.content.forEach((p: any, i: number) => {
+      if (p && typeof p.text === 'string') out.push({ index, key: `${index}.c${i}`, text: p.text, set: (t) => (p.text = t) });
+      if (p && typeof p.refusal === 'string') out.push({ index, key: `${index}.cr${i}`, text: p.refusal, set: (t) => (p.refusal = t) });
+    });
+  }
+  deltaSlots(index, m, out, false);
+}
+
+/** A streamed delta's (or a message's) refusal and tool-call arguments; the content too if `content`. */
+function deltaSlots(index: number, d: any, out: TextSlot[], content = true): void {
+  if (content && typeof d.content === 'string') out.push({ index, text: d.content, set: (t) => (d.content = t) });
+  if (typeof d.refusal === 'string') out.push({ index, key: `${index}.r`, text: d.refusal, set: (t) => (d.refusal = t) });
+  const f = d.function_call;
+  if (f && typeof f.arguments === 'string') out.push({ index, key: `${index}.f`, kind: 'json', text: f.arguments, set: (t) => (f.arguments = t) });
+  if (!Array.isArray(d.tool_calls)) return;
+  d.tool_calls.forEach((tc: any, pos: number) => {
+    const fn = tc?.function;
+    if (!fn || typeof fn.arguments !== 'string') return;
+    // Streamed pieces name their call by `index`; a whole message's calls are in order.
+    const k = typeof tc.index === 'number' ? tc.index : pos;
+    out.push({ index, key: `${index}.t${k}`, kind: 'json', text: fn.arguments, set: (t) => (fn.arguments = t) });
+  });
+}
+
+/** Appends a held-back tail to the stream `key` names, in delta `d`. */
+function put(d: any, key: string | number, t: string): void {
+  const what = typeof key === 'number' ? '' : key.slice(key.indexOf('.') + 1);
+  if (what === '') d.content = typeof d.content === 'string' ? d.content + t : t;
+  else if (what === 'r') d.refusal = typeof d.refusal === 'string' ? d.refusal + t : t;
+  else if (what === 'f') {
+    d.function_call ??= {};
+    d.function_call.arguments = (typeof d.function_call.arguments === 'string' ? d.function_call.arguments : '') + t;
+  } else {
+    const k = Number(what.slice(1));
+    d.tool_calls ??= [];
+    let tc = d.tool_calls.find((x: any) => x?.index === k);
+    if (!tc) d.tool_calls.push((tc = { index: k, function: {} }));
+    tc.function ??= {};
+    tc.function.arguments = (typeof tc.function.arguments === 'string' ? tc.function.arguments : '') + t;
+  }
+}

@@ -1,7 +1,7 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
 import { validateResponses } from './responses.validate.js';
-import type { StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 
 /**
  * Text lives in content parts of output items: one index per part, so each part gets its own
@@ -10,13 +10,24 @@ import type { StreamInspection, TextSlot, Usage, Wire } from './types.js';
 const PARTS = 1024;
 const partIndex = (output: number, content: number) => output * PARTS + content;
 
-/** The output_text parts of a response's `output`, as slots; `output_text` (if present) follows. */
+/** A refusal part's key: its text is a stream of its own, told apart from output_text's. */
+const refusalKey = (index: number) => `r${index}`;
+
+/**
+ * The output_text and refusal parts and the function calls' arguments of a response's `output`,
+ * as slots; `output_text` (if present) follows the text parts.
+ */
 function outputSlots(r: any): TextSlot[] {
   const out: TextSlot[] = [];
   const items = Array.isArray(r?.output) ? r.output : [];
   items.forEach((it: any, oi: number) => {
+    if (it?.type === 'function_call' && typeof it.arguments === 'string') {
+      out.push({ index: partIndex(oi, 0), kind: 'json', text: it.arguments, set: (t) => (it.arguments = t) });
+      return;
+    }
     if (it?.type !== 'message' || !Array.isArray(it.content)) return;
     it.content.forEach((p: any, ci: number) => {
+      if (p?.type === 'refusal' && typeof p.refusal === 'string') out.push({ index: partIndex(oi, ci), key: refusalKey(partIndex(oi, ci)), text: p.refusal, set: (t) => (p.refusal = t) });
       if (p?.type !== 'output_text' || typeof p.text !== 'string') return;
       out.push({
         index: partIndex(oi, ci),
@@ -44,13 +55,30 @@ function usageOf(u: any): Usage | null {
   return { promptTokens: u.input_tokens, completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...(typeof cached === 'number' ? { cacheReadTokens: cached } : {}) };
 }
 
-function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number): string {
-  const ev = { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
+/** A delta event carrying held-back text of the part (or function call's arguments) `slot` names. */
+function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number, slot: SlotRef): string {
+  const ev =
+    slot.kind === 'json'
+      ? { type: 'response.function_call_arguments.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
+      : typeof slot.key === 'string'
+        ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
+        : { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
   return formatSse(JSON.stringify(ev), ev.type);
 }
 
-/** Events the relay must read: text, its end, usage, or an error. */
-const READ = new Set(['response.output_text.delta', 'response.output_text.done', 'response.completed', 'response.incomplete', 'response.failed', 'error']);
+/** Events the relay must read: text, refusals, tool-call arguments, their ends, usage, or an error. */
+const READ = new Set([
+  'response.output_text.delta',
+  'response.output_text.done',
+  'response.refusal.delta',
+  'response.refusal.done',
+  'response.function_call_arguments.delta',
+  'response.function_call_arguments.done',
+  'response.completed',
+  'response.incomplete',
+  'response.failed',
+  'error',
+]);
 /** Events that only repeat the text: read once some text was rewritten. */
 const REPEATS = new Set(['response.content_part.done', 'response.output_item.done']);
 
@@ -82,23 +110,40 @@ export const responsesWire: Wire = {
       case 'response.output_text.delta':
         if (typeof json.delta === 'string') res.slots.push({ index: partIndex(json.output_index ?? 0, json.content_index ?? 0), text: json.delta, set: (t) => (json.delta = t) });
         break;
-      case 'response.output_text.done': {
+      case 'response.refusal.delta':
+        if (typeof json.delta === 'string') {
+          const index = partIndex(json.output_index ?? 0, json.content_index ?? 0);
+          res.slots.push({ index, key: refusalKey(index), text: json.delta, set: (t) => (json.delta = t) });
+        }
+        break;
+      case 'response.function_call_arguments.delta':
+        if (typeof json.delta === 'string') res.slots.push({ index: partIndex(json.output_index ?? 0, 0), kind: 'json', text: json.delta, set: (t) => (json.delta = t) });
+        break;
+      case 'response.output_text.done':
+      case 'response.refusal.done':
+      case 'response.function_call_arguments.done': {
         const oi = json.output_index ?? 0;
         const ci = json.content_index ?? 0;
         const index = partIndex(oi, ci);
-        res.ends.push({ index, attach: (t, seq) => textDelta(json.item_id, oi, ci, t, seq) });
-        if (typeof json.text === 'string') res.finals = [{ index, text: json.text, set: (t) => (json.text = t) }];
+        res.ends.push({ index, attach: (t, seq, slot) => textDelta(json.item_id, oi, ci, t, seq, slot) });
+        const field = json.type === 'response.output_text.done' ? 'text' : json.type === 'response.refusal.done' ? 'refusal' : 'arguments';
+        const final: TextSlot = { index, text: json[field], set: (t) => (json[field] = t) };
+        if (field === 'refusal') final.key = refusalKey(index);
+        if (field === 'arguments') final.kind = 'json';
+        if (typeof final.text === 'string') res.finals = [final];
         break;
       }
       case 'response.content_part.done': {
         const p = json.part;
-        if (p?.type === 'output_text' && typeof p.text === 'string') res.finals = [{ index: partIndex(json.output_index ?? 0, json.content_index ?? 0), text: p.text, set: (t) => (p.text = t) }];
+        const index = partIndex(json.output_index ?? 0, json.content_index ?? 0);
+        if (p?.type === 'output_text' && typeof p.text === 'string') res.finals = [{ index, text: p.text, set: (t) => (p.text = t) }];
+        if (p?.type === 'refusal' && typeof p.refusal === 'string') res.finals = [{ index, key: refusalKey(index), text: p.refusal, set: (t) => (p.refusal = t) }];
         break;
       }
       case 'response.output_item.done': {
         const slots = outputSlots({ output: [json.item] });
         const shift = (json.output_index ?? 0) * PARTS;
-        res.finals = slots.map((s) => ({ ...s, index: s.index + shift }));
+        res.finals = slots.map((s) => ({ ...s, index: s.index + shift, ...(s.key === undefined ? {} : { key: refusalKey(s.index + shift) }) }));
         break;
       }
       case 'response.completed':
@@ -114,10 +159,10 @@ export const responsesWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text, template, seq) {
+  flushEvent(index, text, template, seq, slot) {
     const oi = Math.floor(index / PARTS);
     const itemId = template?.output_index === oi ? template.item_id : '';
-    return textDelta(itemId, oi, index % PARTS, text, seq);
+    return textDelta(itemId, oi, index % PARTS, text, seq, slot);
   },
 
   unread: (event, rewritten) => !READ.has(event) && !(rewritten && REPEATS.has(event)),

@@ -24,11 +24,31 @@ export interface Usage {
   cacheWriteTokens?: number;
 }
 
+/**
+ * What a piece of model output is: answer text, or (`json`) the arguments of a tool call the
+ * model asks for, a JSON document redacted inside its strings only so it stays valid JSON.
+ */
+export type SlotKind = 'text' | 'json';
+
 /** A piece of model output text inside a response, which redaction may rewrite in place. */
 export interface TextSlot {
+  /** The output it belongs to (a choice, a content block, a part): ends and flushes go by it. */
   index: number;
   text: string;
   set(text: string): void;
+  /** `json`: a piece of a tool call's arguments, redacted inside its strings only. Default text. */
+  kind?: SlotKind;
+  /**
+   * Which stream of pieces this is, where an index holds several (choice 0's text, its refusal,
+   * its tool call 2): one redactor per key. Default: the index.
+   */
+  key?: string;
+}
+
+/** What the relay passes to `attach`/`flushEvent`: which of an index's streams a held-back tail ends. */
+export interface SlotRef {
+  key: string | number;
+  kind: SlotKind;
 }
 
 export interface StreamInspection {
@@ -39,7 +59,7 @@ export interface StreamInspection {
    * an extra event to send before it. `seq` is the number that extra event takes on a wire
    * whose events are numbered (the event itself then moves up by one).
    */
-  ends: Array<{ index: number; attach(text: string, seq: number): string | null }>;
+  ends: Array<{ index: number; attach(text: string, seq: number, slot: SlotRef): string | null }>;
   /** The provider's final event: anything still held back must be emitted before it. */
   last: boolean;
   /**
@@ -63,7 +83,7 @@ export interface Wire {
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
-  flushEvent(index: number, text: string, template: any, seq: number): string;
+  flushEvent(index: number, text: string, template: any, seq: number, slot: SlotRef): string;
   /**
    * Whether an event of this name can be forwarded unread: no usage, no text, no end in it, and
    * (unless the relay has `rewritten` some text) no repeat of the text. Saves parsing JSON the

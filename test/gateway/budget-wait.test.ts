@@ -1,0 +1,201 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+
+// Issue 15 part 2 and 3: unspent budget is spendable (calls wait for in-flight ones instead of
+// being refused), near_limit: clamp, and the ledger agreeing with its rows.
+
+let upstream: MockUpstream;
+beforeAll(async () => {
+  upstream = await new MockUpstream().start();
+});
+afterAll(async () => upstream.close());
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+});
+
+type Policy = Partial<Config['gateway']['budgetPolicy']>;
+
+function simulated(latencyMs: number, policy: Policy = {}): Partial<Config> {
+  const g = DEFAULTS.gateway;
+  return { gateway: { ...g, providers: { ...g.providers, simulated: { latencyMs, chunkDelayMs: 0, failures: [] } }, budgetPolicy: { ...g.budgetPolicy, ...policy } } };
+}
+
+function viaMock(policy: Policy = {}): Partial<Config> {
+  const g = DEFAULTS.gateway;
+  return {
+    gateway: {
+      ...g,
+      providers: { ...g.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-upstream', timeoutMs: 10_000 } },
+      retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+      budgetPolicy: { ...g.budgetPolicy, ...policy },
+    },
+  };
+}
+
+async function agentToken(rt: TestRuntime, budgetUsd: number) {
+  const r = await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `w${Math.random().toString(36).slice(2, 8)}`, budgetUsd }) });
+  expect(r.status).toBe(201);
+  return (await r.json()) as { token: string; agentId: string };
+}
+
+const chat = (rt: TestRuntime, token: string, body: object, signal?: AbortSignal) =>
+  fetch(`${rt.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+
+const status = async (rt: TestRuntime, id: string) => (await (await rt.api(`/api/agents/${id}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number; limitUsd: number; waiting: number } };
+const rowsOf = (rt: TestRuntime, id: string) => rt.rt.state.database.prepare('SELECT status, cost_micros, reserved_micros, completion_tokens FROM llm_requests WHERE agent_id = ?').all(id) as Array<{ status: string; cost_micros: number; reserved_micros: number; completion_tokens: number }>;
+const sumOf = (rows: Array<{ cost_micros: number }>) => rows.reduce((a, r) => a + r.cost_micros, 0);
+
+describe('unspent budget is spendable', () => {
+  it('16 concurrent gpt-4o calls whose worst cases hold 3x a $0.10 budget all get answered: the rest wait, the status and the WebSocket show it', async () => {
+    t = await startTestRuntime({ config: simulated(300) });
+    const a = await agentToken(t, 0.1);
+    const ws = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
+    await ws.opened;
+    const calls = Array.from({ length: 16 }, () => chat(t!, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'Say hello to the team.' }] }));
+    const seen = await until(async () => ((await status(t!, a.agentId)).budget.waiting > 0 ? (await status(t!, a.agentId)).budget : null));
+    expect(seen.reservedUsd).toBeLessThanOrEqual(0.1);
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
+    const waitingEvent = await ws.waitForEvent((e) => e.type === 'budget.waiting' && e.agentId === a.agentId && e.data.waiting > 0);
+    expect(waitingEvent.data).toMatchObject({ model: 'gpt-4o' });
+    expect(waitingEvent.data.inFlight).toBeGreaterThan(0);
+    await ws.waitForEvent((e) => e.type === 'budget.waiting' && e.agentId === a.agentId && e.data.waiting === 0);
+    expect(ws.agentStates().some((s) => s.id === a.agentId && s.budget?.waiting > 0)).toBe(true);
+    await ws.close();
+    const s = await status(t, a.agentId);
+    expect(s.budget).toMatchObject({ reservedUsd: 0, waiting: 0 });
+    const rows = rowsOf(t, a.agentId);
+    expect(rows).toHaveLength(16);
+    expect(s.budget.spentUsd * 1_000_000).toBeCloseTo(sumOf(rows), 3);
+    expect(sumOf(rows)).toBeLessThanOrEqual(100_000);
+  });
+
+  it('near_limit: clamp answers a call whose worst case no longer fits with a shorter answer (finish_reason length) instead of a 402', async () => {
+    t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
+    const a = await agentToken(t, 0.001);
+    const body = { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(200)}` }] };
+    const r = await chat(t, a.token, body);
+    expect(r.status).toBe(200);
+    const answer = (await r.json()) as { choices: Array<{ finish_reason: string; message: { content: string } }>; usage: { prompt_tokens: number; completion_tokens: number } };
+    expect(answer.choices[0]!.finish_reason).toBe('length');
+    expect(answer.choices[0]!.message.content.length).toBeGreaterThan(0);
+    const [row] = rowsOf(t, a.agentId);
+    // The clamped worst case fitted the budget, and the provider kept to it.
+    expect(row!.reserved_micros).toBeLessThanOrEqual(1000);
+    expect(row!.cost_micros).toBeLessThanOrEqual(row!.reserved_micros);
+    expect(answer.usage.completion_tokens).toBeLessThan(200);
+    const s = await status(t, a.agentId);
+    expect(s.budget.spentUsd).toBeLessThanOrEqual(0.001);
+    expect(s.budget.reservedUsd).toBe(0);
+  });
+
+  it('clamp on the Responses and Anthropic wires: the simulated provider keeps to the lowered max_output_tokens / max_tokens', async () => {
+    t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
+    const text = `Repeat exactly: ${'word '.repeat(200)}`;
+    const responses = await agentToken(t, 0.001);
+    const r1 = await fetch(`${t.rt.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${responses.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', max_output_tokens: 2000, input: text }),
+    });
+    expect(r1.status).toBe(200);
+    const a1 = (await r1.json()) as { status: string; incomplete_details: { reason: string } | null; usage: { output_tokens: number } };
+    expect(a1).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
+    const anthropic = await agentToken(t, 0.0005);
+    const r2 = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': anthropic.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 2000, messages: [{ role: 'user', content: text }] }),
+    });
+    expect(r2.status).toBe(200);
+    const a2 = (await r2.json()) as { stop_reason: string; usage: { output_tokens: number } };
+    expect(a2.stop_reason).toBe('max_tokens');
+    for (const [agent, limit] of [[responses, 1000], [anthropic, 500]] as const) {
+      const [row] = rowsOf(t, agent.agentId);
+      expect(row!.reserved_micros).toBeLessThanOrEqual(limit);
+      expect(row!.cost_micros).toBeLessThanOrEqual(row!.reserved_micros);
+      expect((await status(t, agent.agentId)).budget.spentUsd * 1_000_000).toBeLessThanOrEqual(limit);
+    }
+  });
+
+  it('without clamp the same call is refused (402), and nothing was sent upstream', async () => {
+    t = await startTestRuntime({ config: simulated(0) });
+    const a = await agentToken(t, 0.001);
+    const r = await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hello' }] });
+    expect(r.status).toBe(402);
+    expect(rowsOf(t, a.agentId)).toHaveLength(0);
+  });
+
+  it('an agent that hangs up while it waits leaves the queue, and nothing of it reaches the provider', async () => {
+    t = await startTestRuntime({ config: viaMock() });
+    const a = await agentToken(t, 0.02);
+    let releaseFirst!: () => void;
+    const held = new Promise<void>((r) => (releaseFirst = r));
+    upstream.next = () => ({ content: 'one two three', usage: { prompt_tokens: 5, completion_tokens: 3 }, holdAfterFirst: held });
+    const before = upstream.requests.length;
+    const body = { model: 'gpt-4o', max_tokens: 1900, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+    const first = await chat(t, a.token, body);
+    const reader = first.body!.getReader();
+    await reader.read();
+    const gone = new AbortController();
+    const waiting = chat(t, a.token, { ...body, stream: false }, gone.signal).catch((e: Error) => e);
+    await until(async () => (await status(t!, a.agentId)).budget.waiting === 1);
+    gone.abort();
+    expect(await waiting).toBeInstanceOf(Error);
+    await until(async () => (await status(t!, a.agentId)).budget.waiting === 0);
+    releaseFirst();
+    while (!(await reader.read()).done);
+    await until(async () => (await status(t!, a.agentId)).budget.reservedUsd === 0);
+    expect(upstream.requests.length - before).toBe(1);
+    expect(rowsOf(t, a.agentId).map((r) => r.status)).toEqual(['ok']);
+  });
+});
+
+describe('the ledger and its rows agree', () => {
+  it('a row that cannot be written is not charged either, and the next call is charged and recorded', async () => {
+    t = await startTestRuntime({ config: viaMock() });
+    const a = await agentToken(t, 1);
+    const db = t.rt.state.database;
+    db.exec(`CREATE TRIGGER refuse_llm_rows BEFORE INSERT ON llm_requests BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`);
+    upstream.next = () => ({ content: 'lost', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
+    const failed = await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }] });
+    expect(failed.status).toBe(500);
+    const after = await status(t, a.agentId);
+    expect(after.budget).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
+    expect(rowsOf(t, a.agentId)).toHaveLength(0);
+    db.exec('DROP TRIGGER refuse_llm_rows');
+    upstream.next = () => ({ content: 'kept', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
+    expect((await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    const rows = rowsOf(t, a.agentId);
+    expect(rows).toHaveLength(1);
+    const s = await status(t, a.agentId);
+    expect(s.budget.spentUsd * 1_000_000).toBeCloseTo(sumOf(rows), 3);
+    expect(sumOf(rows)).toBeGreaterThan(0);
+  });
+
+  it('a client that hangs up before the upstream answers still leaves a row, charged for the prompt, and nothing stays reserved', async () => {
+    t = await startTestRuntime({ config: viaMock() });
+    const a = await agentToken(t, 1);
+    upstream.next = () => ({ content: 'late', usage: { prompt_tokens: 5, completion_tokens: 2 }, delayMs: 3000 });
+    const before = upstream.requests.length;
+    const gone = new AbortController();
+    const pending = chat(t, a.token, { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'a question that takes a while' }] }, gone.signal).catch((e: Error) => e);
+    await until(() => upstream.requests.length > before);
+    gone.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    const row = await until(() => rowsOf(t!, a.agentId)[0]);
+    expect(row.status).toBe('aborted');
+    expect(row.cost_micros).toBeGreaterThan(0);
+    const s = await until(async () => {
+      const x = await status(t!, a.agentId);
+      return x.budget.reservedUsd === 0 ? x : null;
+    });
+    expect(s.budget.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
+  });
+});

@@ -1,0 +1,98 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
+import { CircuitBreaker, RequestError, statusClassifier } from '../../src/reliability/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+
+// Issue 15 part 4: the LLM providers' breakers are saved across restarts like the tool
+// services', shown in /api/breakers beside them, and a client error never opens them.
+
+let upstream: MockUpstream;
+beforeAll(async () => {
+  upstream = await new MockUpstream().start();
+});
+afterAll(async () => upstream.close());
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+});
+
+function config(): Partial<Config> {
+  const g = DEFAULTS.gateway;
+  return { gateway: { ...g, providers: { ...g.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-upstream', timeoutMs: 5000 } }, retry: { attempts: 1, baseMs: 1, maxMs: 1 } } };
+}
+
+async function agentToken(rt: TestRuntime) {
+  const r = await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `b${Math.random().toString(36).slice(2, 8)}`, budgetUsd: 10 }) });
+  return (await r.json()) as { token: string; agentId: string };
+}
+
+const chat = (rt: TestRuntime, token: string) =>
+  fetch(`${rt.rt.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+
+async function openaiBreaker(rt: TestRuntime) {
+  const r = await rt.api('/api/breakers');
+  expect(r.status).toBe(200);
+  const body = (await r.json()) as { services: unknown[]; providers: Array<{ provider: string; state: string; failures: number; successes: number; lastFailure: string | null }> };
+  expect(Array.isArray(body.services)).toBe(true);
+  return body.providers.find((p) => p.provider === 'openai')!;
+}
+
+describe('provider breakers', () => {
+  it('a provider OPEN when the process stops is OPEN when it starts again, and calls are not sent to it', async () => {
+    const dir = tempDir();
+    try {
+      t = await startTestRuntime({ config: config(), dir: dir.dir });
+      const a = await agentToken(t);
+      upstream.next = () => ({ status: 503 });
+      for (let i = 0; i < 5; i++) expect((await chat(t, a.token)).status).toBe(503);
+      expect(await openaiBreaker(t)).toMatchObject({ state: 'OPEN', failures: 5, lastFailure: 'http_503' });
+      await t.stop();
+      t = await startTestRuntime({ config: config(), dir: dir.dir });
+      expect(await openaiBreaker(t)).toMatchObject({ state: 'OPEN', lastFailure: 'http_503' });
+      const before = upstream.requests.length;
+      const r = await chat(t, a.token);
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/circuit is open/);
+      expect(upstream.requests.length).toBe(before);
+      const restored = t.rt.state.database.prepare(`SELECT message FROM events WHERE type = 'breaker.restored'`).all() as Array<{ message: string }>;
+      expect(restored.map((e) => e.message).join('\n')).toMatch(/Circuit openai \(LLM provider\) restored OPEN/);
+    } finally {
+      await t?.stop();
+      t = undefined;
+      dir.cleanup();
+    }
+  });
+
+  it('client errors from the provider (400, 404, 408, 422, 429) never count as breaker failures', async () => {
+    t = await startTestRuntime({ config: config() });
+    const a = await agentToken(t);
+    const statuses = [400, 404, 408, 422, 429, 400, 404, 408, 422, 429];
+    const before = upstream.requests.length;
+    upstream.next = (_b, n) => ({ status: statuses[(n - before - 1) % statuses.length]!, headers: { 'retry-after': '0' } });
+    for (const s of statuses) expect((await chat(t, a.token)).status).toBe(s);
+    expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 0 });
+  });
+});
+
+describe('what a provider breaker counts', () => {
+  it('a request the in-process provider threw on (our validation should have refused it) is ignored; 5xx and timeouts fail', async () => {
+    const b = new CircuitBreaker('simulated', { classify: PROVIDER_CLASSIFY, failureThreshold: 3 });
+    const judge = statusClassifier((r: { status: number }) => r.status, b.options.classify);
+    for (let i = 0; i < 10; i++) {
+      await expect(b.call(() => Promise.reject(new RequestError(new Error('bad schema'))), judge)).rejects.toBeInstanceOf(RequestError);
+      await b.call(() => Promise.resolve({ status: [400, 408, 413, 422, 429][i % 5]! }), judge);
+    }
+    expect(b.snapshot()).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, counters: { failures: 0 } });
+    for (let i = 0; i < 3; i++) await b.call(() => Promise.resolve({ status: 502 }), judge);
+    expect(b.state).toBe('OPEN');
+  });
+});
