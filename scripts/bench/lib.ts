@@ -1,8 +1,10 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
-import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fork, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -127,3 +129,50 @@ export async function benchRuntime(): Promise<{ rt: Runtime; stop: () => Promise
     },
   };
 }
+
+/**
+ * Portkey's open-source gateway (`@portkey-ai/gateway`, a devDependency) for side-by-side runs:
+ * its start script when installed (or at $PORTKEY_GATEWAY_DIR, a folder holding the package),
+ * else null and the bench says so.
+ *
+ * @example
+ *   const entry = portkeyEntry(); if (entry) { const pk = await startPortkey(entry); … pk.close(); }
+ */
+export function portkeyEntry(): string | null {
+  const dir = process.env.PORTKEY_GATEWAY_DIR;
+  if (dir) return existsSync(join(dir, 'build/start-server.js')) ? join(dir, 'build/start-server.js') : null;
+  try {
+    const pkg = createRequire(join(process.cwd(), 'package.json')).resolve('@portkey-ai/gateway/package.json');
+    return join(dirname(pkg), 'build/start-server.js');
+  } catch {
+    return null;
+  }
+}
+
+/** Portkey's gateway in its own process on a free loopback port, once it says it is ready. */
+export async function startPortkey(entry: string): Promise<{ origin: string; pid: number; close: () => void }> {
+  const port = await new Promise<number>((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const child = spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('Ready for connections')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Portkey's gateway did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.stdout!.removeAllListeners('data').resume();
+  child.stderr!.removeAllListeners('data').resume();
+  return { origin: `http://127.0.0.1:${port}`, pid: child.pid!, close: () => child.kill() };
+}
+
+/** What Portkey needs to send a call to an OpenAI-shaped upstream at `upstream`. */
+export const portkeyHeaders = (upstream: string): Record<string, string> => ({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` });
+
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../budget/index.js';
 import { errorKindOf } from '../reliability/index.js';
@@ -48,7 +49,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const t = call.target;
   let raw: Buffer;
   try {
-    raw = await collect(up.body);
+    raw = await readWhole(up.body);
   } catch (e) {
     // The provider answered but the body never arrived whole (the agent hung up, the
     // connection broke): charge the prompt, which was certainly processed.
@@ -115,4 +116,29 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const headers = { ...passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
   res.end(out);
+}
+
+/**
+ * An upstream answer's body, whole. Events and one promise, not `for await` (an async
+ * iterator and a promise per chunk): this is on every non-streamed call.
+ */
+function readWhole(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let ended = false;
+    body.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
+    body.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    body.once('error', reject);
+    // Destroyed without an end or an error of its own (what `for await` reports the same way).
+    body.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+  });
 }

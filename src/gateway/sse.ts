@@ -9,21 +9,27 @@ export interface SseEvent {
   data: string;
 }
 
+/** An event ends at a blank line; with CRs about, the line ends may be `\r\n`. */
+const BLANK_LINE = /\r?\n\r?\n/g;
+
 export class SseSplitter {
   private buf = '';
   private readonly decoder = new TextDecoder();
+  /**
+   * Whether a CR was ever seen. Until then (every provider we know) events end at "\n\n",
+   * found with indexOf rather than a regular expression: this runs for every upstream event.
+   */
+  private cr = false;
 
   push(chunk: Buffer): SseEvent[] {
-    this.buf += this.decoder.decode(chunk, { stream: true });
-    const out: SseEvent[] = [];
-    for (;;) {
-      const m = /\r?\n\r?\n/.exec(this.buf);
-      if (!m) break;
-      const raw = this.buf.slice(0, m.index + m[0].length);
-      this.buf = this.buf.slice(m.index + m[0].length);
-      out.push(parse(raw));
-    }
-    return out;
+    return this.split(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  /** Several pieces at once (all one socket read delivered), split in one pass. */
+  pushAll(chunks: readonly Buffer[]): SseEvent[] {
+    let text = '';
+    for (const c of chunks) text += this.decoder.decode(c, { stream: true });
+    return this.split(text);
   }
 
   /** Whatever is left when the upstream ends without a final blank line. */
@@ -32,16 +38,45 @@ export class SseSplitter {
     this.buf = '';
     return rest.trim() === '' ? [] : [parse(`${rest}\n\n`)];
   }
+
+  private split(text: string): SseEvent[] {
+    const buf = this.buf + text;
+    if (!this.cr && text.includes('\r')) this.cr = true;
+    const out: SseEvent[] = [];
+    let start = 0;
+    if (!this.cr) {
+      for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n', start)) {
+        out.push(parse(buf.slice(start, i + 2)));
+        start = i + 2;
+      }
+    } else {
+      BLANK_LINE.lastIndex = 0;
+      for (let m = BLANK_LINE.exec(buf); m; m = BLANK_LINE.exec(buf)) {
+        const end = m.index + m[0].length;
+        out.push(parse(buf.slice(start, end)));
+        start = BLANK_LINE.lastIndex = end;
+      }
+    }
+    this.buf = start === 0 ? buf : buf.slice(start);
+    return out;
+  }
 }
 
+/** The `event:` name and the `data:` lines (joined by "\n") of one raw event, lines split on `\r?\n`. */
 function parse(raw: string): SseEvent {
   let event: string | null = null;
-  const data: string[] = [];
-  for (const line of raw.split(/\r?\n/)) {
-    if (line.startsWith('data:')) data.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
-    else if (line.startsWith('event:')) event = line.slice(6).trim();
+  let data: string | null = null;
+  for (let i = 0; i < raw.length; ) {
+    let j = raw.indexOf('\n', i);
+    if (j === -1) j = raw.length;
+    const end = j > i && raw.charCodeAt(j - 1) === 13 ? j - 1 : j;
+    if (raw.startsWith('data:', i)) {
+      const v = raw.slice(i + (raw.charCodeAt(i + 5) === 32 ? 6 : 5), end);
+      data = data === null ? v : `${data}\n${v}`;
+    } else if (raw.startsWith('event:', i)) event = raw.slice(i + 6, end).trim();
+    i = j + 1;
   }
-  return { raw, event, data: data.join('\n') };
+  return { raw, event, data: data ?? '' };
 }
 
 export function formatSse(data: string, event: string | null = null): string {

@@ -9,6 +9,7 @@ import { describeFailure } from './errors.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
+import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { discard } from './upstream.js';
 import type { TextSlot } from './wire/types.js';
@@ -28,14 +29,21 @@ export interface StreamDeps {
 export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
   const pending = d.ledger.openPending(call, up.status);
   res.writeHead(up.status, { ...passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  res.flushHeaders();
+  // The head leaves with the first events when they are already here (one write, not two);
+  // an upstream slow to its first token still lets the agent see the head at once.
+  setImmediate(flushHead, res);
   const relay = new StreamRelay(d.guard, call);
   await relay.pump(up.body, res, clientSignal);
   relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
-  // The pending row commits on the next tick; the stream did not wait for it.
+  // The pending row commits on the next tick; the stream did not wait for it. The last
+  // events wait for the row instead and leave with the end of the response: on disk first.
   await d.ledger.settle(call, relay.outcome(up.status), await pending, relay.cache);
-  if (!res.destroyed) res.end();
+  if (!res.destroyed) res.end(relay.tail);
+}
+
+function flushHead(res: ServerResponse): void {
+  if (!res.headersSent && !res.destroyed) res.flushHeaders();
 }
 
 /**
@@ -54,8 +62,13 @@ class StreamRelay {
   private text = '';
   private redactions = 0;
   private firstByteMs: number | null = null;
-  /** The last chunk with choices: the shape of an extra chunk we may have to emit (OpenAI). */
+  /**
+   * The last chunk with choices: the shape of an extra chunk we may have to emit (OpenAI). Its
+   * data as it came when it was read without JSON.parse, parsed only if that chunk is needed.
+   */
   private template: unknown = null;
+  /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
+  private readonly quickChat: boolean;
   private readonly splitter = new SseSplitter();
   /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
   private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
@@ -68,21 +81,27 @@ class StreamRelay {
   /** Whether redaction changed any text yet (held back or replaced): repeats must then be read. */
   private rewritten = false;
   private readonly ref: string;
+  /** What the response ends with: the events that came with the upstream's end, or the block's error. */
+  tail = '';
 
   constructor(
     private readonly guard: OutputGuard,
     private readonly call: Call,
   ) {
     this.ref = `${call.endpoint}:${call.target.model}`;
+    this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }
 
   /**
    * Relay `body` to `res` until it ends, breaks, is blocked or the agent hangs up. 'data'
-   * events rather than `for await`: no promise per chunk on the hottest loop we have.
+   * events rather than `for await`: no promise per chunk on the hottest loop we have. The
+   * pieces one socket read delivered (undici hands on each HTTP chunk alone) are relayed
+   * together once that read's callbacks are over: one split, one write for all of them.
    */
   pump(body: Readable, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       let done = false;
+      let inbox: Buffer[] = [];
       const finish = () => {
         if (done) return;
         done = true;
@@ -95,27 +114,41 @@ class StreamRelay {
         this.status = 'aborted';
         finish();
       };
-      const onData = (chunk: Buffer) => {
-        this.firstByteMs ??= performance.now() - this.call.t0;
-        const out = this.events(this.splitter.push(chunk));
-        if (this.blocked) return finish();
-        if (res.destroyed) return onAbort();
+      /** The events of what arrived so far, unless a block or the agent's hang-up ended the relay. */
+      const take = (): string | null => {
+        const chunks = inbox;
+        inbox = [];
+        const out = chunks.length === 0 ? '' : this.events(this.splitter.pushAll(chunks));
+        if (this.blocked) finish();
+        else if (res.destroyed) onAbort();
+        return done ? null : out;
+      };
+      const relay = () => {
+        if (done) return;
+        const out = take();
         if (out && !res.write(out)) {
           body.pause();
           void drained(res).then(() => (res.destroyed ? onAbort() : body.resume()));
         }
       };
+      const onData = (chunk: Buffer) => {
+        this.firstByteMs ??= performance.now() - this.call.t0;
+        if (inbox.push(chunk) === 1) queueMicrotask(relay);
+      };
       if (clientSignal.aborted) return onAbort();
       clientSignal.addEventListener('abort', onAbort, { once: true });
       body.on('data', onData);
       body.once('end', () => {
-        if (!this.blocked && !res.destroyed) {
-          const out = this.events(this.splitter.end());
-          if (out && !this.blocked) res.write(out);
-        }
+        if (done) return;
+        const out = take();
+        if (out === null) return;
+        const rest = this.events(this.splitter.end());
+        this.tail = this.blocked ? out : out + rest;
         finish();
       });
       body.once('error', (e: unknown) => {
+        // What arrived before the break is the agent's.
+        relay();
         if (this.status === 'ok') {
           this.status = res.destroyed || errorKindOf(e) === 'aborted' ? 'aborted' : 'error';
           this.error = this.status === 'error' ? `stream broke: ${describeFailure(e)}` : null;
@@ -134,9 +167,9 @@ class StreamRelay {
     // Nothing more of this output may reach the agent; tell it why in its own format.
     const { wire } = this.call;
     if (res.destroyed) return;
-    if (wire.streamError) return void res.write(wire.streamError(400, 'blocked', this.blocked, this.nextSeq));
+    if (wire.streamError) return void (this.tail += wire.streamError(400, 'blocked', this.blocked, this.nextSeq));
     const { body } = wire.error(400, 'blocked', this.blocked);
-    res.write(wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body));
+    this.tail += wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body);
   }
 
   /** How the stream ended, for the ledger row. */
@@ -169,7 +202,8 @@ class StreamRelay {
       return ev.raw;
     }
     let json: any = null;
-    if (ev.data && ev.data !== '[DONE]') {
+    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data) : null;
+    if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
       } catch {
@@ -177,7 +211,7 @@ class StreamRelay {
         return this.guard.active ? this.take(this.guard.text(this.call.agentId, this.ref, ev.raw)) : ev.raw;
       }
     }
-    const insp = wire.inspect(ev, json);
+    const insp = quick ? quick.inspection : wire.inspect(ev, json);
     const u = insp.usage;
     if (u) {
       if (u.promptTokens !== undefined) this.promptTokens = u.promptTokens;
@@ -227,7 +261,7 @@ class StreamRelay {
         for (const [key, s] of this.guards) {
           const rest = this.take(s.guard.end());
           this.record(key, rest);
-          if (rest) insert(wire.flushEvent(s.index, rest, this.template, seq, { key, kind: s.kind }));
+          if (rest) insert(wire.flushEvent(s.index, rest, this.templateJson(), seq, { key, kind: s.kind }));
         }
         this.guards.clear();
       }
@@ -254,9 +288,24 @@ class StreamRelay {
       }
       this.nextSeq = seq + 1;
     }
+    if (quick) {
+      this.template = ev.data;
+      return extras + (changed ? formatSse(quick.data(), ev.event) : ev.raw);
+    }
     if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  private templateJson(): unknown {
+    if (typeof this.template === 'string') {
+      try {
+        this.template = JSON.parse(this.template);
+      } catch {
+        this.template = null;
+      }
+    }
+    return this.template;
   }
 
   private record(key: SlotKey, text: string): void {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { quickChatChunk } from '../../src/gateway/quick.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
+
+const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1' };
+const chunk = (choices: unknown[], extra: object = {}) => JSON.stringify({ ...base, ...extra, choices });
+const text = (content: string, more: object = {}) => ({ index: 0, delta: { content }, logprobs: null, finish_reason: null, ...more });
+
+const QUICK = [
+  chunk([text('Hello')]),
+  chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+  chunk([text(' wörld ☕ ')], { usage: null }),
+  chunk([text('a')], { service_tier: 'default', obfuscation: 'aZ09+/' }),
+];
+const SLOW = [
+  chunk([text('bye', { finish_reason: 'stop' })]),
+  chunk([], { usage: { prompt_tokens: 3, completion_tokens: 2 } }),
+  chunk([text('a'), { ...text('b'), index: 1 }]),
+  chunk([text('say "hi"')]),
+  chunk([text('line\nbreak')]),
+  chunk([{ index: 0, delta: { content: 'x', tool_calls: [{ index: 0, function: { arguments: '{}' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"content":"x"}' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { refusal: 'no' }, finish_reason: null }]),
+  chunk([{ index: 0, text: 'completion', finish_reason: null }]),
+  chunk([{ index: 2, delta: { content: 'x' }, finish_reason: null }]),
+  JSON.stringify({ ...base, choices: [text('x')] }, null, 1),
+  chunk([text('a')], { obfuscation: 'x\\"y' }),
+  chunk([text('a')]) + ' mail me at ann@example.com',
+  JSON.stringify({ choices: [text('a')], usage: { prompt_tokens: 3, completion_tokens: 2 } }),
+  JSON.stringify({ usage: { prompt_tokens: 3, completion_tokens: 2 }, choices: [text('a')] }),
+  '[DONE]',
+];
+
+/** What the relay needs from an inspection: the slots' texts, the ends, usage and the last flag. */
+const shape = (i: ReturnType<typeof openaiWire.inspect>) => ({ slots: i.slots.map((s) => [s.index, s.text]), ends: i.ends.map((e) => e.index), usage: i.usage, last: i.last });
+
+describe('quickChatChunk', () => {
+  it('reads a text-only chat chunk as the wire would, and leaves its bytes alone until the text is set', () => {
+    for (const data of QUICK) {
+      const q = quickChatChunk(data);
+      expect(q, data).not.toBeNull();
+      expect(shape(q!.inspection)).toEqual(shape(openaiWire.inspect({ raw: `data: ${data}\n\n`, event: null, data }, JSON.parse(data))));
+      expect(q!.data()).toBe(data);
+    }
+  });
+
+  it('rewrites only the text when it is set, escaping what the new text needs', () => {
+    for (const data of QUICK) {
+      const q = quickChatChunk(data)!;
+      q.inspection.slots[0]!.set('[EMAIL] said "ok"\n');
+      const want = JSON.parse(data);
+      want.choices[0].delta.content = '[EMAIL] said "ok"\n';
+      expect(JSON.parse(q.data())).toEqual(want);
+    }
+  });
+
+  it('declines everything else (a finish, usage, several choices, escapes, tool calls, refusals, completions, spaced JSON, text after the JSON), which the wire then reads in full', () => {
+    for (const data of SLOW) expect(quickChatChunk(data), data).toBeNull();
+  });
+
+  it('is never wrong where it answers: any cut of a real chunk is declined, or is JSON read as the wire reads it', () => {
+    for (const data of [...QUICK, ...SLOW]) {
+      for (let cut = 1; cut < data.length; cut++) {
+        const d = data.slice(0, cut) + data.slice(cut + 1);
+        const q = quickChatChunk(d);
+        if (!q) continue;
+        // Only whole JSON is read quickly: the relay scans anything else whole, as text.
+        const parsed: unknown = JSON.parse(d);
+        expect(shape(q.inspection), d).toEqual(shape(openaiWire.inspect({ raw: '', event: null, data: d }, parsed)));
+      }
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { SseSplitter, type SseEvent } from '../../src/gateway/sse.js';
+
+const STREAM = [
+  'data: {"a":1}\n\n',
+  'event: content_block_delta\ndata: {"text":"x"}\n\n',
+  'data: line one\ndata: line two\n\n',
+  'data:no-space\n\n',
+  ': a comment\ndata: after\n\n',
+  'data: [DONE]\n\n',
+].join('');
+
+function all(splitter: SseSplitter, pieces: Buffer[], together: boolean): SseEvent[] {
+  const out = together ? splitter.pushAll(pieces) : pieces.flatMap((p) => splitter.push(p));
+  return [...out, ...splitter.end()];
+}
+
+describe('SseSplitter', () => {
+  const expected: Array<Pick<SseEvent, 'event' | 'data'>> = [
+    { event: null, data: '{"a":1}' },
+    { event: 'content_block_delta', data: '{"text":"x"}' },
+    { event: null, data: 'line one\nline two' },
+    { event: null, data: 'no-space' },
+    { event: null, data: 'after' },
+    { event: null, data: '[DONE]' },
+  ];
+
+  it('finds the same events, raw bytes kept, wherever the upstream splits its bytes, one piece at a time or all together', () => {
+    const bytes = Buffer.from(STREAM);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      for (const together of [false, true]) {
+        const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut)], together);
+        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual(expected);
+        expect(evs.map((e) => e.raw).join('')).toBe(STREAM);
+      }
+    }
+  });
+
+  it('reads CRLF line ends, even when the first CR comes after events without any', () => {
+    const crlf = STREAM.replace(/\n/g, '\r\n');
+    const first = 'data: plain\n\n';
+    const bytes = Buffer.from(first + crlf);
+    for (let cut = 0; cut <= bytes.length; cut += 3) {
+      const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut)], false);
+      expect(evs.map(({ event, data }) => ({ event, data }))).toEqual([{ event: null, data: 'plain' }, ...expected]);
+      expect(evs.map((e) => e.raw).join('')).toBe(first + crlf);
+    }
+  });
+
+  it('keeps a character split between two pieces whole, and hands on a last event that has no blank line after it', () => {
+    const bytes = Buffer.from('data: café ☕\n\ndata: tail');
+    const at = bytes.indexOf(Buffer.from('☕')) + 1;
+    const evs = all(new SseSplitter(), [bytes.subarray(0, at), bytes.subarray(at)], true);
+    expect(evs.map((e) => e.data)).toEqual(['café ☕', 'tail']);
+  });
+});
