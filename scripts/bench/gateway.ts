@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
+import { budgetUse, budgetUseRows } from './budget-use.js';
 import { fmt, median, percentile, portkeyEntry, portkeyHeaders, report, startPortkey, type Row } from './lib.js';
 
 const CLI = resolve(process.cwd(), 'bin/iron-cage.js');
@@ -385,6 +386,9 @@ try {
   mock.close();
   rmSync(dir, { recursive: true, force: true });
 }
-report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results });
+// Budget use under concurrency (issue 15's scenario): its own gateway, after this one stopped.
+const use = await budgetUse();
+rows.push(...budgetUseRows(use));
+report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results, budgetUse: use });
 process.exit(0);
 }
