@@ -51,7 +51,7 @@ export const DEFAULT_RISK: Readonly<Record<PiiType, Risk>> = {
   IP_ADDRESS: 'LOW',
 };
 
-export const DEFAULT_PHONE_REGIONS: readonly string[] = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'AU', 'JP', 'BR', 'IN'];
+export const DEFAULT_PHONE_REGIONS: readonly string[] = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'PL', 'AU', 'JP', 'BR', 'IN'];
 
 export function replacementFor(type: PiiType): string {
   return `[${type}_REDACTED]`;

@@ -4,7 +4,7 @@ import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import { firstMatch, type Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { phoneConfidence } from './phone.js';
+import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
 import { layout, saidBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
@@ -14,6 +14,7 @@ import { layout, saidBefore, type DigitShape } from './shape.js';
 // reads a bounded window, which keeps the pass linear and the results local.
 
 // A digit (or '+'/'(' before one) that does not continue a word or a dotted or dashed number.
+// '/' before a digit does not stop a start: paths (`/orders/123`) and German `030/1234567`.
 const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
@@ -27,7 +28,7 @@ interface Segment {
   start: number;
   end: number;
   groups: number[];
-  /** One joiner per gap between groups: '-', '.', ')' for `(555)123`, '(' for `44(0)`. */
+  /** One joiner per gap between groups: '-', '.', '/', ')' for `(555)123`, '(' for `44(0)`. */
   joins: string;
   plus: boolean;
   /** Index of the bracketed group, -1 when there is none. */
@@ -42,18 +43,23 @@ export interface NumericOptions {
 
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions): void {
   const re = START;
+  resetPhoneVerdicts();
   // The chain read from the previous start: the next start is usually its second segment.
   let previous: Segment[] = [];
   for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
     const at = m.index;
     if (cannotStartValue(text, at)) continue;
-    const reuse = previous.findIndex((seg) => seg.start === at);
+    let reuse = -1;
+    for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
     const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
     if (first === null) continue;
     re.lastIndex = Math.max(re.lastIndex, first.end);
+    // A date (2024-01-15, 15.01.2024, 01/15/2024) is no value and starts none.
+    if (isDate(first)) continue;
     const continues = softSpaceAt(text, first.end);
-    // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary.
-    if (!continues && (first.digits.length < 4 || isWordChar(text.charCodeAt(first.end)))) continue;
+    // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
+    // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
+    if (!continues && (first.digits.length < 8 ? first.joins !== '...' : isWordChar(text.charCodeAt(first.end)))) continue;
     previous = chain(text, reuse > 0 ? previous.slice(reuse) : [first]);
     classify(text, previous, out, opts);
   }
@@ -67,6 +73,8 @@ function cannotStartValue(text: string, i: number): boolean {
   const c = text.charCodeAt(j);
   if (isWordChar(c)) return true;
   if (j - i >= 4 || c === 45 || c === 46 || c === 40) return false;
+  // A slash continues only an area code with its trunk 0 (`030/…`), not a date (`12/28/2024`).
+  if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
   return !softSpaceAt(text, j);
 }
 
@@ -109,6 +117,10 @@ function readSegment(text: string, start: number): Segment | null {
     if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
       pending = text[i]!;
       i++;
+    } else if (d === 47 && isDigit(next) && groups.length === 1) {
+      // `030/1234567`: only after the first group (dates such as 01/15/2024 are rejected later).
+      pending = text[i]!;
+      i++;
     } else if (isDigit(d) && paren === groups.length - 1) {
       pending = ')';
     } else if (d === 40 && paren === -1) {
@@ -131,6 +143,11 @@ function chain(text: string, segments: Segment[]): Segment[] {
     last = next;
   }
   return segments;
+}
+
+function isDate(seg: Segment): boolean {
+  const [a, b, c] = seg.groups;
+  return seg.groups.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
 }
 
 type Test = (s: DigitShape, opts: NumericOptions) => number;
