@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { detectAwsSecrets } from './detectors/aws.js';
 import type { Candidate } from './detectors/candidate.js';
 import { detectEmails } from './detectors/email.js';
 import { detectIbans } from './detectors/iban.js';
@@ -35,7 +36,10 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   function candidates(text: string): Candidate[] {
     const out: Candidate[] = [];
     if (types.has('EMAIL')) detectEmails(text, out);
-    if (types.has('API_KEY')) detectKeys(text, out);
+    if (types.has('API_KEY')) {
+      detectKeys(text, out);
+      detectAwsSecrets(text, out);
+    }
     if (types.has('IBAN')) detectIbans(text, out);
     if (types.has('IP_ADDRESS')) detectIpv6(text, out);
     if (wantsNumbers) detectNumbers(text, out, numeric);

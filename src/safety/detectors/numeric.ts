@@ -20,7 +20,8 @@ const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
 const MAX_GROUP_DIGITS = 19;
 
-const SSN_WORDS = /(?:\bssns?\b|social security|\bsoc\.? ?sec\b|\bss#)[^0-9]{0,16}$/;
+// Field names count too (`customer_ssn=`, `socialSecurityNumber:`): words end at anything but a letter.
+const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])soc\.? ?sec(?![a-z])|(?<![a-z])ss ?#|(?<![a-z])ss[ -]?(?:no|nr|num)(?![a-z]))[^0-9]{0,16}$/;
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
