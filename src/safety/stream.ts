@@ -16,7 +16,8 @@ import type { Detection } from './types.js';
 //   every finding that could cross the cut lies within the text we hold: the cut moves back
 //   to the start of any candidate that crosses it.
 // * Scans restart with a little emitted text in front (the detectors look behind a value
-//   by up to LOOK_BEHIND; after a forced cut, enough to re-sync a value in progress).
+//   by up to LOOK_BEHIND; after a forced cut, enough to re-sync a value in progress). After
+//   a hard break that text is context only: no value starts in it, so detectors skip it.
 const HOLD = MAX_VALUE_LENGTH + LOOK_AHEAD + 62;
 // A forced cut rescans what is held; letting the tail grow a little past HOLD first keeps
 // tiny chunks (token-sized SSE deltas) from paying for a rescan each.
@@ -52,6 +53,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
   const detections: Detection[] = [];
   let blocked: Detection | null = null;
   let context = ''; // emitted raw text kept for look-behind
+  let contextEndsOnBreak = true; // no value spans the end of context, so none need start in it
   let pending = ''; // raw text not yet emitted
   let base = 0; // stream offset of pending[0]
   let ended = false;
@@ -88,14 +90,20 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     }
     const keep = forced ? CONTEXT_AFTER_FORCED_CUT : CONTEXT_AFTER_BREAK;
     context = (context + raw).slice(-keep);
+    contextEndsOnBreak = !forced;
     pending = pending.slice(cut);
     base += cut;
     return out;
   }
 
+  /** Where values may start: after the context when it ends on a hard break (re-reading it is only for look-behind). */
+  function scanFrom(): number {
+    return contextEndsOnBreak ? context.length : 0;
+  }
+
   function forcedCut(): string {
     const text = context + pending;
-    const found = scanner.candidates(text);
+    const found = scanner.candidates(text, scanFrom());
     const offset = context.length;
     let cut = pending.length - HOLD;
     for (let moved = true; moved && cut > 0; ) {
@@ -123,14 +131,14 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
       const text = context + pending.slice(0, cut);
-      return emit(text, scanner.candidates(text), cut, false);
+      return emit(text, scanner.candidates(text, scanFrom()), cut, false);
     },
     end(): string {
       if (ended) return '';
       ended = true;
       if (pending.length === 0) return '';
       const text = context + pending;
-      return emit(text, scanner.candidates(text), pending.length, false);
+      return emit(text, scanner.candidates(text, scanFrom()), pending.length, false);
     },
     get detections() {
       return detections;

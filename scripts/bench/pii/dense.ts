@@ -3,12 +3,19 @@
 // versions, ZIP+4, order and invoice numbers, UUIDs, prices, Luhn-invalid card-length numbers).
 // Values come from templates, never from a detector; deterministic for a given seed.
 
+import type { PiiType } from '../../../src/safety/index.js';
+
+export interface DenseLine {
+  text: string;
+  spans: Array<{ start: number; end: number; type: PiiType }>;
+}
+
 /**
- * Builds about `bytes` bytes of dense text and counts the PII values it inserted.
+ * Builds about `bytes` bytes of dense text, line by line with the PII each line holds.
  * @example
- * const { text, pii } = denseText(1 << 20, 11); // 1 MB, ~6k PII values
+ * const { text, lines } = denseText(1 << 20, 11); // 1 MB, ~6k PII values
  */
-export function denseText(bytes: number, seed = 11): { text: string; pii: number; numberLike: number } {
+export function denseText(bytes: number, seed = 11): { text: string; lines: DenseLine[]; pii: number; numberLike: number } {
   let s = seed >>> 0;
   const rnd = () => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
@@ -21,15 +28,17 @@ export function denseText(bytes: number, seed = 11): { text: string; pii: number
   const pad = (n: number) => String(n).padStart(2, '0');
   let pii = 0;
   let numberLike = 0;
-  const P = (v: string) => (pii++, v);
+  let inserted: Array<[PiiType, string]> = [];
+  const P = (type: PiiType, v: string) => (pii++, inserted.push([type, v]), v);
   const N = (v: string) => (numberLike++, v);
 
   const first = ['anna', 'bob', 'carlos', 'dana', 'erik', 'fatima', 'jürgen', 'zoë', 'kenji', 'lena', 'marco', 'priya', 'søren', 'łukasz'];
   const last = ['smith', 'garcia', 'mueller', 'nowak', 'rossi', 'tanaka', 'kumar', 'dubois', 'silva', 'obrien'];
   const domains = ['acme.com', 'example.org', 'globex.co.uk', 'initech.io', 'müller-bau.de', 'société.fr', 'mail.hooli.com', 'uni-heidelberg.de', 'bücher.example', 'company.com.au'];
-  const email = () => P(`${pick(first)}${pick(['.', '_', ''])}${pick(last)}${rnd() < 0.3 ? int(1, 99) : ''}@${pick(domains)}`);
+  const email = () => P('EMAIL', `${pick(first)}${pick(['.', '_', ''])}${pick(last)}${rnd() < 0.3 ? int(1, 99) : ''}@${pick(domains)}`);
   const phone = () =>
     P(
+      'PHONE',
       pick([
         () => `(${int(2, 9)}${digits(2)}) ${int(2, 9)}${digits(2)}-${digits(4)}`,
         () => `+1 ${int(2, 9)}${digits(2)} ${int(2, 9)}${digits(2)} ${digits(4)}`,
@@ -40,14 +49,18 @@ export function denseText(bytes: number, seed = 11): { text: string; pii: number
         () => `+33 6 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`,
         () => `+48 ${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
         () => `+91 ${int(7, 9)}${digits(4)} ${digits(5)}`,
+        () => `0${int(6, 7)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}`,
+        () => `${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
+        () => `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}`,
       ])(),
     );
-  const ssn = () => P(`${int(100, 665)}-${int(10, 99)}-${int(1000, 9999)}`);
-  const ip = () => P(`${int(11, 223)}.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`);
-  const card = () => P(pick(['4111 1111 1111 1111', '5500-0000-0000-0004', '4012888888881881', '3782 822463 10005']));
-  const iban = () => P(pick(['DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', 'FR1420041010050500013M02606']));
-  const akid = () => P(`AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[int(0, 31)]).join('')}`);
+  const ssn = () => P('SSN', `${int(100, 665)}-${int(10, 99)}-${int(1000, 9999)}`);
+  const ip = () => P('IP_ADDRESS', `${int(11, 223)}.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`);
+  const card = () => P('CREDIT_CARD', pick(['4111 1111 1111 1111', '5500-0000-0000-0004', '4012888888881881', '3782 822463 10005']));
+  const iban = () => P('IBAN', pick(['DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', 'FR1420041010050500013M02606']));
+  const akid = () => P('API_KEY', `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[int(0, 31)]).join('')}`);
 
+  const awsSecret = () => P('API_KEY', Array.from({ length: 40 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+'[int(0, 63)]).join(''));
   const date = () => N(pick([() => `2024-${pad(int(1, 12))}-${pad(int(1, 28))}`, () => `${pad(int(1, 28))}.${pad(int(1, 12))}.2025`, () => `${pad(int(1, 12))}/${pad(int(1, 28))}/2024`])());
   const time = () => N(`${pad(int(0, 23))}:${pad(int(0, 59))}:${pad(int(0, 59))}`);
   const version = () => N(pick([() => `v${int(1, 20)}.${int(0, 30)}.${int(0, 99)}`, () => `${int(1, 20)}.${int(0, 9)}.${int(0, 9)}.${int(1, 999)}`])());
@@ -74,17 +87,25 @@ export function denseText(bytes: number, seed = 11): { text: string; pii: number
     () =>
       `Payout ${date()}: IBAN ${iban()} for ${price()}, batch ${uuid()}, ${count()} rows; next run ${date()}, mail ${email()}.`,
     () =>
-      `deploy ${version()} to eu-west-1 at ${time()} with AWS_ACCESS_KEY_ID=${akid()} by ${email()}; ZIP+4 ${zip()}, ${count()} cpu, tag ${version()}, id ${order()}.`,
+      `deploy ${version()} to eu-west-1 at ${time()} with AWS_ACCESS_KEY_ID=${akid()} AWS_SECRET_ACCESS_KEY=${awsSecret()} by ${email()}; ZIP+4 ${zip()}, ${count()} cpu, tag ${version()}, id ${order()}.`,
   ];
 
   const words = 'the customer asked about renewal and pricing, agreed to follow up next week with the team; status is pending review by the account manager while support checks the logs'.split(' ');
   const prose = () => Array.from({ length: int(14, 30) }, () => pick(words)).join(' ');
-  const lines: string[] = [];
+  const lines: DenseLine[] = [];
   let size = 0;
   while (size < bytes) {
+    inserted = [];
     const line = `${pick(records)()} ${prose()}.`;
-    lines.push(line);
+    // Template expressions run left to right, so the values sit in the line in insertion order.
+    let at = 0;
+    const spans = inserted.map(([type, value]) => {
+      const start = line.indexOf(value, at);
+      at = start + value.length;
+      return { start, end: at, type };
+    });
+    lines.push({ text: line, spans });
     size += Buffer.byteLength(line) + 1;
   }
-  return { text: lines.join('\n'), pii, numberLike };
+  return { text: lines.map((l) => l.text).join('\n'), lines, pii, numberLike };
 }

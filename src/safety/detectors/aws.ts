@@ -1,5 +1,5 @@
 import { isAlnum, isDigit, isLower, isUpper } from '../chars.js';
-import { LOOK_BEHIND, type Candidate } from './candidate.js';
+import { firstMatch, LOOK_BEHIND, type Candidate } from './candidate.js';
 
 // AWS secret access keys: 40 characters of base64 (A-Z a-z 0-9 / +) with no prefix of their
 // own, so the shape alone would also match hashes and other ids. They count only where the
@@ -52,22 +52,22 @@ function keyAfter(text: string, anchor: number, from: number, out: Candidate[]):
 // `secret`, then optionally `access`, `key`, joined by '_', '-', ' ' or nothing (camelCase).
 const NAME_TAIL = /^(?:[_ -]?access)?(?:[_ -]?key)?/i;
 
-/** Secret keys after their names or after an access key id; found from 'ecret' and 'AKIA'/'ASIA' with indexOf. */
-export function detectAwsSecrets(text: string, out: Candidate[]): void {
-  for (const needle of ['ecret', 'ECRET']) {
-    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 5)) {
-      const s = text.charCodeAt(at - 1);
-      if (s !== 115 && s !== 83) continue; // 's' or 'S'
-      const tail = NAME_TAIL.exec(text.slice(at + 5, at + 17))![0];
-      keyAfter(text, at - 1, at + 5 + tail.length, out);
+// Key names contain `secret`; ids start AKIA (long-term) or ASIA (temporary).
+const ANCHOR = /[Ss]ecret|SECRET|A[KS]IA/g;
+
+/** Secret keys after their names or after an access key id; anchors up to LOOK_BEHIND before `from` count. */
+export function detectAwsSecrets(text: string, out: Candidate[], from = 0): void {
+  const re = ANCHOR;
+  for (let m = firstMatch(re, text, Math.max(0, from - LOOK_BEHIND)); m !== null; m = re.exec(text)) {
+    const at = m.index;
+    if (m[0].length === 6) {
+      const tail = NAME_TAIL.exec(text.slice(at + 6, at + 18))![0];
+      re.lastIndex = keyAfter(text, at, at + 6 + tail.length, out);
+      continue;
     }
-  }
-  for (const needle of ['AKIA', 'ASIA']) {
-    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 4)) {
-      let end = at + 4;
-      while (end < at + 20 && (isUpper(text.charCodeAt(end)) || isDigit(text.charCodeAt(end)))) end++;
-      if (end !== at + 20 || isAlnum(text.charCodeAt(end)) || isAlnum(text.charCodeAt(at - 1))) continue;
-      keyAfter(text, at, end, out);
-    }
+    let end = at + 4;
+    while (end < at + 20 && (isUpper(text.charCodeAt(end)) || isDigit(text.charCodeAt(end)))) end++;
+    if (end !== at + 20 || isAlnum(text.charCodeAt(end)) || isAlnum(text.charCodeAt(at - 1))) continue;
+    re.lastIndex = keyAfter(text, at, end, out);
   }
 }

@@ -61,8 +61,8 @@ function validDomain(domain: string): boolean {
 }
 
 /** Looks only around each '@' (found with indexOf), so clean text costs almost nothing. */
-export function detectEmails(text: string, out: Candidate[]): void {
-  let at = text.indexOf('@');
+export function detectEmails(text: string, out: Candidate[], from = 0): void {
+  let at = text.indexOf('@', from);
   while (at !== -1) {
     at = text.indexOf('@', emailAt(text, at, out));
   }

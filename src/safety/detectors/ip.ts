@@ -35,9 +35,9 @@ function isV6Char(c: number): boolean {
 }
 
 /** IPv6, found from a pair of colons at most four hex digits apart (no `::`-free text costs a colon test). */
-export function detectIpv6(text: string, out: Candidate[]): void {
+export function detectIpv6(text: string, out: Candidate[], from = 0): void {
   const re = COLONS;
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
     const colon = m.index;
     let start = colon;
     const floor = Math.max(0, colon - MAX_RUN);

@@ -49,9 +49,9 @@ function looksRandom(text: string, start: number, end: number): boolean {
   return digits > 0 && letters > 0 && letters + digits >= 16;
 }
 
-export function detectKeys(text: string, out: Candidate[]): void {
+export function detectKeys(text: string, out: Candidate[], from = 0): void {
   const re = PREFIX;
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
     const at = m.index;
     const before = text.charCodeAt(at - 1);
     if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live

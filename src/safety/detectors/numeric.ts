@@ -42,12 +42,12 @@ export interface NumericOptions {
   regions: readonly CountryCode[];
 }
 
-export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions): void {
+export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
   const re = START;
   resetPhoneVerdicts();
   // The chain read from the previous start: the next start is usually its second segment.
   let previous: Segment[] = [];
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
     const at = m.index;
     if (cannotStartValue(text, at)) continue;
     let reuse = -1;
