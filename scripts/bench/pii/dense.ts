@@ -46,11 +46,11 @@ export function denseText(bytes: number, seed = 11): { text: string; lines: Dens
         () => `+49 30 ${int(2, 9)}${digits(7)}`,
         () => `030/${int(2, 9)}${digits(6)}`,
         () => `06 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`,
-        () => `+33 6 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`,
+        () => `+33 6 ${int(10, 89)} ${digits(2)} ${digits(2)} ${digits(2)}`,
         () => `+48 ${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
         () => `+91 ${int(7, 9)}${digits(4)} ${digits(5)}`,
         () => `0${int(6, 7)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}`,
-        () => `${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
+        () => `${pick(['50', '51', '53', '57', '60', '66', '69', '72', '73', '78', '79', '88'])}${digits(1)} ${digits(3)} ${digits(3)}`,
         () => `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}`,
       ])(),
     );

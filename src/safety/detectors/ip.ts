@@ -16,15 +16,20 @@ export function validIpv4(dotted: string): boolean {
 // Words after which dotted quads are versions or section numbers, not addresses.
 const NOT_ADDRESS_WORDS = /(?:^|[^a-z])(?:versions?|ver|v|releases?|released|build|firmware|fw|revision|rev|patch|bump(?:ed)?|upgrade[ds]?|updated?|tag|sdk|semver|sections?|sec|§|clause|chapter|ch|figure|fig|table|step|item|article|art|para(?:graph)?|rule|oid)[^a-z0-9]*(?:to[^a-z0-9]+)?$/;
 
+// What gets deployed or installed is a release (`deploy 11.2.0.185 to eu-west-1`); "to" is not
+// allowed after these, since `deployed to 10.0.0.5` names a host.
+const RELEASE_WORDS = /(?:^|[^a-z])(?:deploy(?:ed|ing|s)?|install(?:ed|ing|s)?|rollout|rolled out|pinned|pin)[^a-z0-9]*$/;
+
 /**
- * `1.2.3.4` after "version" or "section", `Chrome/120.0.0.0` (product/version) and
+ * `1.2.3.4` after "version", "section" or "deploy", `Chrome/120.0.0.0` (product/version) and
  * `1.2.3.4-beta` are numbers that happen to look like addresses.
  */
 export function looksLikeVersion(text: string, start: number, end: number): boolean {
   const before = text[start - 1];
   if (before === '/' && /[a-z]/i.test(text[start - 2] ?? '')) return true;
   if (text[end] === '-' && /[a-z]/i.test(text[end + 1] ?? '')) return true;
-  return NOT_ADDRESS_WORDS.test(textBefore(text, start, 24));
+  const words = textBefore(text, start, 24);
+  return NOT_ADDRESS_WORDS.test(words) || RELEASE_WORDS.test(words);
 }
 
 const COLONS = /:[0-9A-Fa-f]{0,4}:/g;

@@ -12,6 +12,8 @@ interface Shape {
   min: number;
   max: number;
   confidence: number;
+  /** Overrides the letters-and-digits test for bodies from a smaller alphabet. */
+  random?: (text: string, start: number, end: number) => boolean;
 }
 
 const base64url = (c: number) => isAlnum(c) || c === 45 || c === 95;
@@ -28,7 +30,7 @@ function shapeFor(prefix: string, text: string, at: number): { shape: Shape; bod
     if (mode !== 'live_' && mode !== 'test_') return null;
     return { shape: { body: alnum, min: 16, max: MAX_BODY, confidence: 0.95 }, bodyStart: after + 5 };
   }
-  if (prefix === 'AKIA' || prefix === 'ASIA') return { shape: { body: upperAlnum, min: 16, max: 16, confidence: 0.9 }, bodyStart: after };
+  if (prefix === 'AKIA' || prefix === 'ASIA') return { shape: { body: upperAlnum, min: 16, max: 16, confidence: 0.9, random: variedBody }, bodyStart: after };
   if (prefix === 'github_pat_') return { shape: { body: (c) => isAlnum(c) || c === 95, min: 22, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
   if (prefix.startsWith('gh')) return { shape: { body: alnum, min: 30, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
   if (prefix.startsWith('xox')) return { shape: { body: slack, min: 15, max: MAX_BODY, confidence: 0.9 }, bodyStart: after };
@@ -49,6 +51,16 @@ function looksRandom(text: string, start: number, end: number): boolean {
   return digits > 0 && letters > 0 && letters + digits >= 16;
 }
 
+/**
+ * AWS key ids are base32 (A-Z, 2-7): one in thirty has no digit at all, so variety is the
+ * test instead: `AKIAXXXXXXXXXXXXXXXX` and `AKIAEXAMPLEEXAMPLEEX` are placeholders.
+ */
+function variedBody(text: string, start: number, end: number): boolean {
+  const seen = new Set<number>();
+  for (let i = start; i < end; i++) seen.add(text.charCodeAt(i));
+  return seen.size >= 8;
+}
+
 export function detectKeys(text: string, out: Candidate[], from = 0): void {
   const re = PREFIX;
   for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
@@ -67,7 +79,7 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     if (isAlnum(text.charCodeAt(end))) continue; // fixed-length shapes run on into a longer word
     // A trailing '-' or '_' is punctuation around the key more often than part of it.
     while (end > bodyStart && (text[end - 1] === '-' || text[end - 1] === '_')) end--;
-    if (!looksRandom(text, bodyStart, end)) continue;
+    if (!(shape.random ?? looksRandom)(text, bodyStart, end)) continue;
     out.push({ type: 'API_KEY', start: at, end, confidence: shape.confidence });
   }
 }

@@ -71,6 +71,7 @@ function cannotStartValue(text: string, i: number): boolean {
   let j = i;
   while (isDigit(text.charCodeAt(j))) j++;
   if (j === i) return false; // '+' or '('
+  if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true; // inside 11/09/2024
   const c = text.charCodeAt(j);
   if (isWordChar(c)) return true;
   if (j - i >= 4 || c === 45 || c === 46 || c === 40) return false;

@@ -26,6 +26,17 @@ interface Plan {
   idd: RegExp | null;
   /** The country calling code's digits, which people sometimes write without the '+'. */
   callingCode: string;
+  /** How national numbers are printed, in the library's order of preference. */
+  formats: readonly PrintFormat[];
+}
+
+interface PrintFormat {
+  /** The last (most detailed) leading-digits pattern, anchored at the start. */
+  leading: RegExp | null;
+  pattern: RegExp;
+  /** The same pattern unanchored, for String.replace with `format`. */
+  replace: RegExp;
+  format: string;
 }
 
 const anchored = (source: string) => new RegExp(`^(?:${source})$`);
@@ -41,6 +52,7 @@ interface RawPlan {
   nationalPrefixTransformRule(): string | undefined;
   callingCode(): string;
   IDDPrefix(): string | undefined;
+  formats(): Array<{ pattern(): string; format(): string; leadingDigitsPatterns(): string[] }>;
   type(t: string): RawType | undefined;
 }
 
@@ -73,6 +85,15 @@ function compile(selector: string): Plan | null {
     transform: raw.nationalPrefixTransformRule() || undefined,
     idd: raw.IDDPrefix() ? new RegExp(`^(?:${raw.IDDPrefix()})`) : null,
     callingCode: raw.callingCode(),
+    formats: raw.formats().map((f) => {
+      const leading = f.leadingDigitsPatterns();
+      return {
+        leading: leading.length > 0 ? new RegExp(`^(?:${leading[leading.length - 1]})`) : null,
+        pattern: anchored(f.pattern()),
+        replace: new RegExp(f.pattern()),
+        format: f.format(),
+      };
+    }),
   };
   plans.set(selector, plan);
   return plan;
@@ -169,4 +190,30 @@ export function internationalVerdict(digits: string): 'valid' | 'possible' | 'no
     return possible ? 'possible' : 'no';
   }
   return 'no';
+}
+
+/** The digits as the library reads them nationally: as written, without the trunk prefix, or without the country code. */
+function nationalSignificant(plan: Plan, digits: string): string {
+  if (validIn(plan, digits)) return digits;
+  const stripped = withoutPrefix(plan, digits);
+  if (stripped !== null && validIn(plan, stripped)) return stripped;
+  return digits.startsWith(plan.callingCode) ? digits.slice(plan.callingCode.length) : digits;
+}
+
+/**
+ * Digit-group lengths of a valid national number (written without its trunk prefix) as the
+ * library prints it nationally, without the prefix; null when no print format applies.
+ * @example
+ * printedGroups('512345678', 'PL'); // [3, 3, 3]
+ */
+export function printedGroups(digits: string, country: string): number[] | null {
+  const plan = compile(country);
+  if (plan === null) return null;
+  const nsn = nationalSignificant(plan, digits);
+  for (const f of plan.formats) {
+    if (f.leading !== null && !f.leading.test(nsn)) continue;
+    if (!f.pattern.test(nsn)) continue;
+    return (nsn.replace(f.replace, f.format).match(/\d+/g) ?? []).map((g) => g.length);
+  }
+  return null;
 }
