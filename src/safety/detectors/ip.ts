@@ -3,14 +3,20 @@ import { firstMatch, textBefore, type Candidate } from './candidate.js';
 
 /** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
 export function validIpv4(dotted: string): boolean {
-  const parts = dotted.split('.');
-  if (parts.length !== 4) return false;
-  for (const p of parts) {
-    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return false;
-    for (let i = 0; i < p.length; i++) if (!isDigit(p.charCodeAt(i))) return false;
-    if (Number(p) > 255) return false;
+  let octets = 0;
+  let i = 0;
+  while (i <= dotted.length) {
+    let value = 0;
+    const start = i;
+    while (i < dotted.length && isDigit(dotted.charCodeAt(i))) value = value * 10 + dotted.charCodeAt(i++) - 48;
+    const length = i - start;
+    if (length === 0 || length > 3 || (length > 1 && dotted.charCodeAt(start) === 48) || value > 255) return false;
+    octets++;
+    if (i === dotted.length) break;
+    if (dotted.charCodeAt(i) !== 46) return false;
+    i++;
   }
-  return true;
+  return octets === 4;
 }
 
 // Words after which dotted quads are versions or section numbers, not addresses.

@@ -5,7 +5,7 @@ import { cardGrouping, validCard } from './card.js';
 import { firstMatch, type Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
 import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
-import { layout, saidBefore, type DigitShape } from './shape.js';
+import { saidBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
 // groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
@@ -161,6 +161,17 @@ const TESTS: ReadonlyArray<[PiiType, Test]> = [
   ['PHONE', (s, opts) => phoneConfidence(s, opts.regions)],
 ];
 
+// The tests the options ask for, per options object: classify runs once per digit run.
+const enabledTests = new WeakMap<NumericOptions, ReadonlyArray<[PiiType, Test]>>();
+function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
+  let tests = enabledTests.get(opts);
+  if (tests === undefined) {
+    tests = TESTS.filter(([type]) => opts.types.has(type));
+    enabledTests.set(opts, tests);
+  }
+  return tests;
+}
+
 /**
  * The chains of segments from the first one, longest first: each type keeps its longest
  * match, and trying longest first spares the phone validator the shorter prefixes.
@@ -190,8 +201,10 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
     if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
     shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
   }
-  for (const [type, test] of TESTS) {
-    if (!opts.types.has(type)) continue;
+  if (shapes.length === 0) return;
+  const tests = testsFor(opts);
+  for (let t = 0; t < tests.length; t++) {
+    const [type, test] = tests[t]!;
     for (let i = shapes.length - 1; i >= 0; i--) {
       const confidence = test(shapes[i]!, opts);
       if (confidence > 0) {
@@ -209,10 +222,11 @@ function ipv4Confidence(s: DigitShape): number {
 
 function ssnConfidence(s: DigitShape): number {
   if (s.plus || s.paren >= 0 || s.digits.length !== 9 || !validSsn(s.digits)) return 0;
-  const l = layout(s);
-  if (s.single && l === '3,2,4' && s.joins === '--') return 0.95;
+  const g = s.groups;
+  const l324 = g.length === 3 && g[0] === 3 && g[1] === 2;
+  if (s.single && l324 && s.joins === '--') return 0.95;
   // Spaced or bare nine digits are an SSN only when the text says so.
-  return ((s.bare && l === '3,2,4') || l === '9') && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
+  return ((s.bare && l324) || g.length === 1) && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
 }
 
 function cardConfidence(s: DigitShape): number {

@@ -1,6 +1,6 @@
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { ValidationError } from '../../core/errors.js';
-import { internationalVerdict, nationalValid } from './phone.plan.js';
+import { internationalVerdict, nationalValid, printedGroups } from './phone.plan.js';
 import { partOfLongerRun, knownNonPhoneShape, saidBefore, type DigitShape } from './shape.js';
 
 // The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber's metadata
@@ -65,8 +65,8 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   return validNational(raw, s.digits, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
 }
 
-// How each written layout is printed is the library's knowledge (its formatter); asked only
-// for numbers the compiled plans already found valid, and remembered within one scan (a text
+// How each written layout is printed comes from the compiled print formats (the library's
+// formatter only where none applies), for numbers already found valid; remembered within one scan (a text
 // repeats its numbers: a contact in every message of a thread, a signature). Scans are
 // synchronous, so one map reset at the start of each scan is a per-scan memo.
 const printedAs = new Map<string, boolean>();
@@ -86,20 +86,25 @@ function international(digits: string, possibleIsEnough: boolean): number {
 function validNational(raw: string, digits: string, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
   for (const region of regions) {
     if (!nationalValid(digits, region)) continue;
-    if (groupsAsWritten === null || printedLikeThis(raw, region, groupsAsWritten)) return true;
+    if (groupsAsWritten === null || printedLikeThis(raw, digits, region, groupsAsWritten)) return true;
   }
   return false;
 }
 
-function printedLikeThis(raw: string, region: CountryCode, groupsAsWritten: readonly number[]): boolean {
+/** The library's national print of `raw`, as group lengths, without a trunk 0 that `raw` leaves out. */
+function libraryPrinted(raw: string, region: CountryCode): number[] {
+  const national = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false })?.formatNational() ?? '';
+  const printed = (national.match(/\d+/g) ?? []).map((g) => g.length);
+  // India and others print a trunk 0 that people leave out when writing: 98935 17460.
+  if (printed.length > 0 && national.replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;
+  return printed;
+}
+
+function printedLikeThis(raw: string, digits: string, region: CountryCode, groupsAsWritten: readonly number[]): boolean {
   const key = `${region}${raw}`;
   let same = printedAs.get(key);
   if (same === undefined) {
-    const national = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false })?.formatNational() ?? '';
-    const printed = (national.match(/\d+/g) ?? []).map((g) => g.length);
-    // India and others print a trunk 0 that people leave out when writing: 98935 17460.
-    if (printed.length > 0 && national.replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;
-    same = printed.join(',') === groupsAsWritten.join(',');
+    same = (printedGroups(digits, region) ?? libraryPrinted(raw, region)).join(',') === groupsAsWritten.join(',');
     if (printedAs.size >= MAX_REMEMBERED) printedAs.clear();
     printedAs.set(key, same);
   }

@@ -20,18 +20,15 @@ export interface DigitShape {
   single: boolean;
 }
 
-export function layout(s: DigitShape): string {
-  return s.groups.join(',');
-}
-
 /**
  * Shapes with a meaning of their own: ZIP+4 12345-6789, SSN 123-45-6789, 10.0.0.1, and any
  * run holding a date or a time (2024-01-15 10, 15.01.2024 10, 10.30.00): a phone never does.
  */
 export function knownNonPhoneShape(s: DigitShape): boolean {
-  const l = layout(s);
-  if ((l === '5,4' && s.joins === '-') || l === '3,2,4') return true;
-  if (s.joins === '...' && s.groups.every((g) => g <= 3)) return true;
+  const g = s.groups;
+  if (g.length === 2 && g[0] === 5 && g[1] === 4 && s.joins === '-') return true;
+  if (g.length === 3 && g[0] === 3 && g[1] === 2 && g[2] === 4) return true;
+  if (s.joins === '...' && g[0]! <= 3 && g[1]! <= 3 && g[2]! <= 3 && g[3]! <= 3) return true;
   return hasDateSegment(s);
 }
 
