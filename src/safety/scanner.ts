@@ -1,5 +1,4 @@
 import { ValidationError } from '../core/errors.js';
-import { detectAwsSecrets } from './detectors/aws.js';
 import type { Candidate } from './detectors/candidate.js';
 import { detectEmails } from './detectors/email.js';
 import { detectIbans } from './detectors/iban.js';
@@ -39,10 +38,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   function candidates(text: string, from = 0): Candidate[] {
     const out: Candidate[] = [];
     if (types.has('EMAIL')) detectEmails(text, out, from);
-    if (types.has('API_KEY')) {
-      detectKeys(text, out, from);
-      detectAwsSecrets(text, out, from);
-    }
+    if (types.has('API_KEY')) detectKeys(text, out, from);
     if (types.has('IBAN')) detectIbans(text, out, from);
     if (types.has('IP_ADDRESS')) detectIpv6(text, out, from);
     if (wantsNumbers) detectNumbers(text, out, numeric, from);

@@ -1,5 +1,5 @@
 import { isAlnum, isDigit, isLower, isUpper } from '../chars.js';
-import { firstMatch, LOOK_BEHIND, type Candidate } from './candidate.js';
+import { LOOK_BEHIND, type Candidate } from './candidate.js';
 
 // AWS secret access keys: 40 characters of base64 (A-Z a-z 0-9 / +) with no prefix of their
 // own, so the shape alone would also match hashes and other ids. They count only where the
@@ -52,22 +52,16 @@ function keyAfter(text: string, anchor: number, from: number, out: Candidate[]):
 // `secret`, then optionally `access`, `key`, joined by '_', '-', ' ' or nothing (camelCase).
 const NAME_TAIL = /^(?:[_ -]?access)?(?:[_ -]?key)?/i;
 
-// Key names contain `secret`; ids start AKIA (long-term) or ASIA (temporary).
-const ANCHOR = /[Ss]ecret|SECRET|A[KS]IA/g;
+/** A key after the name whose `secret` starts at `at`; returns where to look next. */
+export function secretAfterName(text: string, at: number, out: Candidate[]): number {
+  const tail = NAME_TAIL.exec(text.slice(at + 6, at + 18))![0];
+  return keyAfter(text, at, at + 6 + tail.length, out);
+}
 
-/** Secret keys after their names or after an access key id; anchors up to LOOK_BEHIND before `from` count. */
-export function detectAwsSecrets(text: string, out: Candidate[], from = 0): void {
-  const re = ANCHOR;
-  for (let m = firstMatch(re, text, Math.max(0, from - LOOK_BEHIND)); m !== null; m = re.exec(text)) {
-    const at = m.index;
-    if (m[0].length === 6) {
-      const tail = NAME_TAIL.exec(text.slice(at + 6, at + 18))![0];
-      re.lastIndex = keyAfter(text, at, at + 6 + tail.length, out);
-      continue;
-    }
-    let end = at + 4;
-    while (end < at + 20 && (isUpper(text.charCodeAt(end)) || isDigit(text.charCodeAt(end)))) end++;
-    if (end !== at + 20 || isAlnum(text.charCodeAt(end)) || isAlnum(text.charCodeAt(at - 1))) continue;
-    re.lastIndex = keyAfter(text, at, end, out);
-  }
+/** A key right after the access key id at `at` (AKIA/ASIA + 16); returns where to look next. */
+export function secretAfterId(text: string, at: number, out: Candidate[]): number {
+  let end = at + 4;
+  while (end < at + 20 && (isUpper(text.charCodeAt(end)) || isDigit(text.charCodeAt(end)))) end++;
+  if (end !== at + 20 || isAlnum(text.charCodeAt(end)) || isAlnum(text.charCodeAt(at - 1))) return at + 4;
+  return keyAfter(text, at, end, out);
 }

@@ -1,9 +1,11 @@
 import { isAlnum, isDigit, isAlpha, isUpper } from '../chars.js';
-import { firstMatch, type Candidate } from './candidate.js';
+import { secretAfterId, secretAfterName } from './aws.js';
+import { firstMatch, LOOK_BEHIND, type Candidate } from './candidate.js';
 
 // Well-known credential shapes, found by their prefix. The body must look random (letters and
 // digits mixed, long enough), so placeholders such as `sk-your-key-here` or `sk-xxxx…` pass.
-const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-/g;
+// The same pass finds the anchors of AWS secret keys (aws.ts): their names and key ids.
+const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-|[Ss]ecret|SECRET/g;
 const MAX_BODY = 200;
 
 interface Shape {
@@ -61,10 +63,17 @@ function variedBody(text: string, start: number, end: number): boolean {
   return seen.size >= 8;
 }
 
+/** Prefixed keys from `from`; AWS anchors from LOOK_BEHIND earlier, since their key may follow in view. */
 export function detectKeys(text: string, out: Candidate[], from = 0): void {
   const re = PREFIX;
-  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, Math.max(0, from - LOOK_BEHIND)); m !== null; m = re.exec(text)) {
     const at = m.index;
+    if (m[0].length === 6) {
+      re.lastIndex = secretAfterName(text, at, out);
+      continue;
+    }
+    if (m[0][0] === 'A' && m[0][1] !== 'I') secretAfterId(text, at, out);
+    if (at < from) continue;
     const before = text.charCodeAt(at - 1);
     if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live
     const found = shapeFor(m[0], text, at);
