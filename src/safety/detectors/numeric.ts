@@ -74,10 +74,11 @@ function cannotStartValue(text: string, i: number): boolean {
   if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true; // inside 11/09/2024
   const c = text.charCodeAt(j);
   if (isWordChar(c)) return true;
-  if (j - i >= 4 || c === 45 || c === 46 || c === 40) return false;
+  if (c === 45 || c === 46 || c === 40) return false;
   // A slash continues only an area code with its trunk 0 (`030/…`), not a date (`12/28/2024`).
   if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
-  return !softSpaceAt(text, j);
+  // A lone group of fewer than 8 digits (a year, a count, a ZIP code) is nothing we look for.
+  return j - i < 8 && !softSpaceAt(text, j);
 }
 
 function readSegment(text: string, start: number): Segment | null {
