@@ -46,6 +46,14 @@ export interface StreamRedactor {
   readonly blocked: Detection | null;
 }
 
+/**
+ * `a + b` as one flat string: detectors read it char by char, and on the rope V8 makes of
+ * `a + b` every read is slower (about an eighth of a chunk's scan).
+ */
+function flat(a: string, b: string): string {
+  return a.length === 0 ? b : [a, b].join('');
+}
+
 export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRedactor {
   const scanner = scannerFor(opts);
   const policy = opts.policy ? validatePolicy(opts.policy) : DEFAULT_POLICY;
@@ -102,7 +110,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
   }
 
   function forcedCut(): string {
-    const text = context + pending;
+    const text = flat(context, pending);
     const found = scanner.candidates(text, scanFrom());
     const offset = context.length;
     let cut = pending.length - HOLD;
@@ -130,14 +138,14 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       const cut = lastHardBreak();
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
-      const text = context + pending.slice(0, cut);
+      const text = flat(context, pending.slice(0, cut));
       return emit(text, scanner.candidates(text, scanFrom()), cut, false);
     },
     end(): string {
       if (ended) return '';
       ended = true;
       if (pending.length === 0) return '';
-      const text = context + pending;
+      const text = flat(context, pending);
       return emit(text, scanner.candidates(text, scanFrom()), pending.length, false);
     },
     get detections() {
