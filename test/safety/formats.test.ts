@@ -53,6 +53,7 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   ['customer_ssn=123456789', 'SSN', '123456789'],
   ['socialSecurityNumber: 078051120', 'SSN', '078051120'],
   [`SSN:${NBSP}123${NBSP}45${NBSP}6789`, 'SSN', `123${NBSP}45${NBSP}6789`],
+  ['SSN 123.45.6789', 'SSN', '123.45.6789'],
 ];
 
 const NEAR_MISSES: string[] = [
@@ -66,7 +67,7 @@ const NEAR_MISSES: string[] = [
   'order 0612345678 shipped; invoice 9876543210; ticket 512345678; ref 4155552671',
   'numéro de commande 0612345678',
   'telemetry 4155552671 events; cellar 4155552671',
-  'batch 123456789 and zip 123 45 6789x',
+  'batch 123456789 and zip 123 45 6789x; build 123.45.6789',
   'a number like 123 45 6789 with no word before it',
   // dates, times, versions, ZIP+4, UUIDs, prices, Luhn-invalid numbers, with no-break spaces too
   `2024-01-15 10:30:00, 15.01.2024 10:30, le 15${NBSP}01${NBSP}2024`,

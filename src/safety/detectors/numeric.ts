@@ -226,8 +226,8 @@ function ssnConfidence(s: DigitShape): number {
   const g = s.groups;
   const l324 = g.length === 3 && g[0] === 3 && g[1] === 2;
   if (s.single && l324 && s.joins === '--') return 0.95;
-  // Spaced or bare nine digits are an SSN only when the text says so.
-  return ((s.bare && l324) || g.length === 1) && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
+  // Spaced, dotted or bare nine digits are an SSN only when the text says so.
+  return ((s.bare && l324) || (s.single && l324 && s.joins === '..') || g.length === 1) && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
 }
 
 function cardConfidence(s: DigitShape): number {
