@@ -41,13 +41,19 @@ function scriptBreak(a: number, b: number): boolean {
   return (a >= 0x3040 || b >= 0x3040) && isCjk(a) !== isCjk(b) && a !== 46 && b !== 46;
 }
 
+/** Labels of 1-63 characters, none starting or ending with '-', at least two; read in place (no split). */
 function validDomain(domain: string): boolean {
-  const labels = domain.split('.');
-  if (labels.length < 2) return false;
-  for (const label of labels) {
-    if (label.length === 0 || label.length > 63 || label.startsWith('-') || label.endsWith('-')) return false;
+  let labelStart = 0;
+  let labels = 0;
+  for (let i = 0; i <= domain.length; i++) {
+    if (i < domain.length && domain.charCodeAt(i) !== 46) continue;
+    const length = i - labelStart;
+    if (length === 0 || length > 63 || domain.charCodeAt(labelStart) === 45 || domain.charCodeAt(i - 1) === 45) return false;
+    labels++;
+    labelStart = i + 1;
   }
-  const tld = labels[labels.length - 1]!.toLowerCase();
+  if (labels < 2) return false;
+  const tld = domain.slice(domain.lastIndexOf('.') + 1).toLowerCase();
   if (tld.startsWith('xn--')) return true;
   if (FILE_EXTENSIONS.has(tld)) return false;
   // An ASCII TLD has letters only; an internationalised one (.рф, .广告, .भारत) letters and marks.
