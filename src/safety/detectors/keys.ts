@@ -4,8 +4,8 @@ import { firstMatch, LOOK_BEHIND, type Candidate } from './candidate.js';
 
 // Well-known credential shapes, found by their prefix. The body must look random (letters and
 // digits mixed, long enough), so placeholders such as `sk-your-key-here` or `sk-xxxx…` pass.
-// The same pass finds AWS access key ids, after which aws.ts looks for their secret keys.
-const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-/g;
+// The same pass finds the anchors of AWS secret keys (aws.ts): key names and access key ids.
+const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-|[Ss]ecret|SECRET/g;
 const MAX_BODY = 200;
 
 interface Shape {
@@ -68,6 +68,10 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
   const re = PREFIX;
   for (let m = firstMatch(re, text, Math.max(0, from - LOOK_BEHIND)); m !== null; m = re.exec(text)) {
     const at = m.index;
+    if (m[0].length === 6) {
+      re.lastIndex = secretAfterName(text, at, out);
+      continue;
+    }
     if (m[0][0] === 'A' && m[0][1] !== 'I') secretAfterId(text, at, out);
     if (at < from) continue;
     const before = text.charCodeAt(at - 1);
@@ -86,14 +90,5 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     while (end > bodyStart && (text[end - 1] === '-' || text[end - 1] === '_')) end--;
     if (!(shape.random ?? looksRandom)(text, bodyStart, end)) continue;
     out.push({ type: 'API_KEY', start: at, end, confidence: shape.confidence });
-  }
-  // Key names (`aws_secret_access_key`, `SecretAccessKey`): 'ecret' is rare, and indexOf finds it
-  // far faster than one more alternative in the pattern above.
-  const floor = Math.max(0, from - LOOK_BEHIND);
-  for (const needle of ['ecret', 'ECRET']) {
-    for (let at = text.indexOf(needle, floor + 1); at !== -1; at = text.indexOf(needle, at + 5)) {
-      const s = text.charCodeAt(at - 1);
-      if (s === 115 || s === 83) secretAfterName(text, at - 1, out); // 's' or 'S'
-    }
   }
 }

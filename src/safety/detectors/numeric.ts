@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
-import { firstMatch, type Candidate } from './candidate.js';
+import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
 import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
 import { saidBefore, type DigitShape } from './shape.js';
@@ -13,9 +13,23 @@ import { saidBefore, type DigitShape } from './shape.js';
 // From each segment start we try the chains of up to MAX_SEGMENTS segments: every decision
 // reads a bounded window, which keeps the pass linear and the results local.
 
-// A digit (or '+'/'(' before one) that does not continue a word or a dotted or dashed number.
-// '/' before a digit does not stop a start: paths (`/orders/123`) and German `030/1234567`.
-const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
+// A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
+// dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
+// Found by a hand loop rather than a regex: dense text has tens of thousands per MB, and each
+// `exec` allocates its match.
+function continuesToken(c: number): boolean {
+  return isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45; // . + ) -
+}
+
+function nextStart(text: string, i: number): number {
+  for (let j = i; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (isDigit(c) || ((c === 43 || c === 40) && isDigit(text.charCodeAt(j + 1)))) {
+      if (!continuesToken(text.charCodeAt(j - 1))) return j;
+    }
+  }
+  return -1;
+}
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
 const MAX_GROUP_DIGITS = 19;
@@ -43,18 +57,18 @@ export interface NumericOptions {
 }
 
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
-  const re = START;
   resetPhoneVerdicts();
   // The chain read from the previous start: the next start is usually its second segment.
   let previous: Segment[] = [];
-  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
-    const at = m.index;
+  let pos = from;
+  for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
+    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past the match, as a regex would resume
     if (cannotStartValue(text, at)) continue;
     let reuse = -1;
     for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
     const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
     if (first === null) continue;
-    re.lastIndex = Math.max(re.lastIndex, first.end);
+    pos = Math.max(pos, first.end);
     // A date (2024-01-15, 15.01.2024, 01/15/2024) is no value and starts none.
     if (isDate(first)) continue;
     const continues = softSpaceAt(text, first.end);
