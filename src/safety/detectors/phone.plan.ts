@@ -28,6 +28,8 @@ interface Plan {
   callingCode: string;
   /** How national numbers are printed, in the library's order of preference. */
   formats: readonly PrintFormat[];
+  /** The plans of every country sharing this calling code (filled on first use). */
+  sharing?: readonly Plan[];
 }
 
 interface PrintFormat {
@@ -37,6 +39,8 @@ interface PrintFormat {
   /** The same pattern unanchored, for String.replace with `format`. */
   replace: RegExp;
   format: string;
+  /** Every `$n` in `format` is separated from the next by a non-digit, and all are used in order. */
+  apart: boolean;
 }
 
 const anchored = (source: string) => new RegExp(`^(?:${source})$`);
@@ -54,6 +58,13 @@ interface RawPlan {
   IDDPrefix(): string | undefined;
   formats(): Array<{ pattern(): string; format(): string; leadingDigitsPatterns(): string[] }>;
   type(t: string): RawType | undefined;
+}
+
+/** `$1 $2-$3` with `groups` captures: each printed once, in order, with a separator between. */
+function printsApart(format: string, groups: number): boolean {
+  const refs = format.match(/\$\d/g) ?? [];
+  if (refs.length !== groups || refs.some((r, i) => r !== `$${i + 1}`)) return false;
+  return !/\$\d\$/.test(format) && /^\D*\$1/.test(format);
 }
 
 const plans = new Map<string, Plan | null>();
@@ -92,6 +103,7 @@ function compile(selector: string): Plan | null {
         pattern: anchored(f.pattern()),
         replace: new RegExp(f.pattern()),
         format: f.format(),
+        apart: printsApart(f.format(), new RegExp(`${f.pattern()}|`).exec('')!.length - 1),
       };
     }),
   };
@@ -136,10 +148,8 @@ function validForms(plan: Plan, digits: string): boolean {
 export function nationalValid(digits: string, country: string): boolean {
   const own = compile(country);
   if (own === null) return false;
-  for (const c of countriesOf(own.callingCode)) {
-    const plan = c === country ? own : compile(c);
-    if (plan !== null && validForms(plan, digits)) return true;
-  }
+  own.sharing ??= countriesOf(own.callingCode).map((c) => (c === country ? own : compile(c))).filter((p): p is Plan => p !== null);
+  for (const plan of own.sharing) if (validForms(plan, digits)) return true;
   // `0049 30 1234567`: the international prefix; `49 30 1234567`: the country code without its '+'.
   const idd = own.idd?.exec(digits);
   if (idd && idd[0].length > 0) return internationalVerdict(digits.slice(idd[0].length)) === 'valid';
@@ -212,7 +222,10 @@ export function printedGroups(digits: string, country: string): number[] | null 
   const nsn = nationalSignificant(plan, digits);
   for (const f of plan.formats) {
     if (f.leading !== null && !f.leading.test(nsn)) continue;
-    if (!f.pattern.test(nsn)) continue;
+    const m = f.pattern.exec(nsn);
+    if (m === null) continue;
+    // `$1 $2 $3`: each captured group printed apart, so the captures are the groups.
+    if (f.apart) return m.slice(1).map((g) => g.length);
     return (nsn.replace(f.replace, f.format).match(/\d+/g) ?? []).map((g) => g.length);
   }
   return null;
