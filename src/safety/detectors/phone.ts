@@ -29,12 +29,11 @@ export function toRegions(regions: readonly string[]): CountryCode[] {
 export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]): number {
   const n = s.digits.length;
   if (n < 8 || n > 17) return 0;
-  const raw = s.text.slice(s.start, s.end);
   // `030/1234567`: a slash only ever follows a national area code with its trunk 0.
   const slash = s.joins.indexOf('/');
   if (slash !== -1) {
     if (slash !== 0 || s.joins.indexOf('/', 1) !== -1 || s.plus || s.digits[0] !== '0' || n > 12 || knownNonPhoneShape(s)) return 0;
-    return validNational(raw, s.digits, regions, null) ? 0.8 : 0;
+    return validNational(s, regions, null) ? 0.8 : 0;
   }
   if (s.plus) {
     if (n > 15) return 0; // E.164 has at most 15 digits
@@ -52,7 +51,7 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
     // it. Then any national number of a default region counts: 0612345678 (FR), 512345678 (PL).
     if (n > 12 || !saidBefore(s, PHONE_WORDS)) return 0;
     if (nanpDigits(s.digits)) return 0.7;
-    return n >= 9 && validNational(raw, s.digits, regions, null) ? 0.7 : 0;
+    return n >= 9 && validNational(s, regions, null) ? 0.7 : 0;
   }
   // Other countries' national formats are the weakest evidence: no ISBN-like single digits,
   // no dates, the whole run of groups and not part of it, not after "order" or "case no.".
@@ -62,7 +61,7 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   // With a trunk 0 (020 7946 0958) or a bracketed area code ((11) 91234-5678) validity is enough;
   // without (612 34 56 78), the grouping must also be the one that country prints.
   const trunk = s.digits[0] === '0' || s.paren === 0;
-  return validNational(raw, s.digits, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
+  return validNational(s, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
 }
 
 // How each written layout is printed comes from the compiled print formats (the library's
@@ -83,10 +82,10 @@ function international(digits: string, possibleIsEnough: boolean): number {
   return possibleIsEnough && verdict === 'possible' ? 0.75 : 0;
 }
 
-function validNational(raw: string, digits: string, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
+function validNational(s: DigitShape, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
   for (const region of regions) {
-    if (!nationalValid(digits, region)) continue;
-    if (groupsAsWritten === null || printedLikeThis(raw, digits, region, groupsAsWritten)) return true;
+    if (!nationalValid(s.digits, region)) continue;
+    if (groupsAsWritten === null || printedLikeThis(s.text.slice(s.start, s.end), s.digits, region, groupsAsWritten)) return true;
   }
   return false;
 }
