@@ -76,6 +76,8 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
     // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
     if (!continues && (first.digits.length < 8 ? first.joins !== '...' : isWordChar(text.charCodeAt(first.end)))) continue;
     previous = chain(text, reuse > 0 ? previous.slice(reuse) : [first]);
+    // `123.45 EUR`: a price before a word chains to nothing, and alone it is too short.
+    if (previous.length === 1 && first.digits.length < 8 && first.joins !== '...') continue;
     classify(text, previous, out, opts);
   }
 }
