@@ -15,20 +15,23 @@ import { saidBefore, type DigitShape } from './shape.js';
 
 // A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
 // dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
-// Found by a hand loop rather than a regex: dense text has tens of thousands per MB, and each
-// `exec` allocates its match.
+const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
+
 function continuesToken(c: number): boolean {
   return isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45; // . + ) -
 }
 
+/**
+ * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
+ * `test` (no match object) and works out where the match began: a '+' or '(' two back began it
+ * when it could start a value itself, since the leftmost match wins.
+ */
 function nextStart(text: string, i: number): number {
-  for (let j = i; j < text.length; j++) {
-    const c = text.charCodeAt(j);
-    if (isDigit(c) || ((c === 43 || c === 40) && isDigit(text.charCodeAt(j + 1)))) {
-      if (!continuesToken(text.charCodeAt(j - 1))) return j;
-    }
-  }
-  return -1;
+  START.lastIndex = i;
+  if (!START.test(text)) return -1;
+  const end = START.lastIndex;
+  const c = text.charCodeAt(end - 2);
+  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
 }
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
