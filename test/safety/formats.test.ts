@@ -91,6 +91,12 @@ describe('issue 16 formats', () => {
     expect(found(text)).toEqual([]);
   });
 
+  it('finds the other prefixed keys in the pass that finds the AWS anchors', () => {
+    const gitlab = `glpat-${'x7Kq2'.repeat(4)}`;
+    expect(found(`secret: ${gitlab}`)).toEqual([`API_KEY:${gitlab}`]);
+    expect(found(`token ${gitlab} and AKIA${'Q2W3E4R5T6Y7U2I3'}`)).toEqual([`API_KEY:${gitlab}`, 'API_KEY:AKIAQ2W3E4R5T6Y7U2I3']);
+  });
+
   it('finds the AWS pair of a credentials CSV row and of a JSON document', () => {
     expect(found(`${AWS_ID},${AWS_SECRET}`)).toEqual([`API_KEY:${AWS_ID}`, `API_KEY:${AWS_SECRET}`]);
     const json = `{"AccessKeyId": "${AWS_ID}", "SecretAccessKey": "${AWS_SECRET}"}`;

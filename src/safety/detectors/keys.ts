@@ -68,7 +68,8 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
   const re = PREFIX;
   for (let m = firstMatch(re, text, Math.max(0, from - LOOK_BEHIND)); m !== null; m = re.exec(text)) {
     const at = m.index;
-    if (m[0].length === 6) {
+    if (m[0].length === 6 && (m[0][1] === 'e' || m[0][1] === 'E')) {
+      // secret / Secret / SECRET (glpat- is six long too)
       re.lastIndex = secretAfterName(text, at, out);
       continue;
     }
