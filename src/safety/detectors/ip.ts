@@ -61,10 +61,22 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     if (isWordChar(prev) || prev === 58 || prev === 46 || end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
     if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
+    if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
     const value = text.slice(start, end);
     if (!validIpv6(value)) continue;
     out.push({ type: 'IP_ADDRESS', start, end, confidence: 0.85 });
   }
+}
+
+/** Eight groups need seven colons, six with an IPv4 tail; fewer only with a `::` gap. */
+function enoughColons(text: string, start: number, end: number): boolean {
+  let colons = 0;
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) !== 58) continue;
+    if (text.charCodeAt(i + 1) === 58) return true;
+    colons++;
+  }
+  return colons >= 6;
 }
 
 function validGroups(part: string): number {
