@@ -4,6 +4,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
 import { internationalVerdict, nationalValid, printedGroups } from '../../src/safety/detectors/phone.plan.js';
+import { denseText } from '../../scripts/bench/pii/dense.js';
 import { createStreamRedactor, redact, scan, type PiiType } from '../../src/safety/index.js';
 
 const found = (text: string) => scan(text).map((d) => `${d.type}:${d.value}`);
@@ -163,6 +164,17 @@ describe('stream redaction equals redact() for the new formats', () => {
       const s = createStreamRedactor();
       const out = s.push(text.slice(0, i)) + s.push(text.slice(i)) + s.end();
       expect(out, `split at ${i}`).toBe(whole.text);
+    }
+  });
+
+  it('for every split of PII-dense text (the benchmark generator), with the same findings', () => {
+    const dense = denseText(1200, 3).text;
+    const expected = redact(dense);
+    for (let i = 0; i <= dense.length; i++) {
+      const s = createStreamRedactor();
+      const out = s.push(dense.slice(0, i)) + s.push(dense.slice(i)) + s.end();
+      expect(out, `split at ${i}`).toBe(expected.text);
+      expect(s.detections).toEqual(expected.detections);
     }
   });
 
