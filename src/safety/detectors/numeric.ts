@@ -202,6 +202,13 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   let total = 0;
   for (const seg of segments) total += seg.digits.length;
   if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
+  if (segments.length === 1) {
+    // Most runs are one segment (`1234567890`, `12345-6789`): its own arrays serve as the shape's.
+    const seg = segments[0]!;
+    if (isWordChar(text.charCodeAt(seg.end))) return;
+    const single: DigitShape = { text, start: seg.start, end: seg.end, groups: seg.groups, digits: seg.digits, joins: seg.joins, plus: seg.plus, paren: seg.paren, bare: seg.groups.length === 1, single: true };
+    return testShapes([single], seg.start, out, opts);
+  }
   const shapes: DigitShape[] = [];
   const start = segments[0]!.start;
   const plus = segments[0]!.plus;
@@ -221,6 +228,11 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
     if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
     shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
   }
+  testShapes(shapes, start, out, opts);
+}
+
+/** Each type keeps its longest shape that passes (shapes are ordered shortest first). */
+function testShapes(shapes: DigitShape[], start: number, out: Candidate[], opts: NumericOptions): void {
   if (shapes.length === 0) return;
   const tests = testsFor(opts);
   for (let t = 0; t < tests.length; t++) {
