@@ -51,6 +51,7 @@ export interface StreamRedactor {
  * `a + b` every read is slower (about an eighth of a chunk's scan).
  */
 function flat(a: string, b: string): string {
+  if (b.length === 0) return a;
   return a.length === 0 ? b : [a, b].join('');
 }
 
@@ -97,7 +98,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       opts.onDetection?.(whole);
     }
     const keep = forced ? CONTEXT_AFTER_FORCED_CUT : CONTEXT_AFTER_BREAK;
-    context = (context + raw).slice(-keep);
+    context = raw.length >= keep ? raw.slice(raw.length - keep) : (context + raw).slice(-keep);
     contextEndsOnBreak = !forced;
     pending = pending.slice(cut);
     base += cut;
@@ -134,7 +135,8 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     push(chunk: string): string {
       if (ended) throw new ValidationError('the stream redactor has ended; create a new one');
       if (chunk.length === 0) return '';
-      pending += chunk;
+      // Flat, not a rope: lastHardBreak and the detectors read it char by char.
+      pending = flat(pending, chunk);
       const cut = lastHardBreak();
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
