@@ -47,8 +47,8 @@ export function isWhitespace(c: number): boolean {
   );
 }
 
-// Phones, cards, IBANs and spaced SSNs are written in groups separated by one ASCII space:
-// `(555) 123-4567`, `4111 1111 1111 1111`, `GB82 WEST 1234 5698 7654 32`.
+// Phones, cards, IBANs and spaced SSNs are written in groups separated by one space: ASCII,
+// or the no-break spaces French typography puts in numbers (`06\u00a012\u00a034\u00a056\u00a078`).
 function canEndGroup(c: number): boolean {
   return isDigit(c) || isUpper(c) || c === 41; // ')'
 }
@@ -57,13 +57,17 @@ function canStartGroup(c: number): boolean {
   return isDigit(c) || isUpper(c) || c === 40; // '('
 }
 
+function isGroupSpace(c: number): boolean {
+  return c === 32 || c === 0xa0 || c === 0x202f;
+}
+
 /**
- * A space that may sit inside a value: a single ASCII space between two group characters.
+ * A space that may sit inside a value: a single (ASCII or no-break) space between two group characters.
  * `next` is NaN when the text ends here (unknown yet in a stream): then it may still be one.
  * Every other whitespace ends any value, which is what lets a stream emit text promptly.
  */
 export function isSoftSpace(prev: number, c: number, next: number): boolean {
-  return c === 32 && canEndGroup(prev) && (Number.isNaN(next) || canStartGroup(next));
+  return isGroupSpace(c) && canEndGroup(prev) && (Number.isNaN(next) || canStartGroup(next));
 }
 
 /** The soft-space test at index i of text; the character before i=0 may come from `before`. */

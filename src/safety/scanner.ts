@@ -11,8 +11,11 @@ import { DEFAULT_PHONE_REGIONS, DEFAULT_RISK, PII_TYPES, type Detection, type Pi
 /** Options compiled once: validated, with lookup sets ready. Reuse one for many texts. */
 export interface Scanner {
   scan(text: string): Detection[];
-  /** Raw findings before overlap resolution; the stream redactor uses them to find a safe cut. */
-  candidates(text: string): Candidate[];
+  /**
+   * Raw findings before overlap resolution; the stream redactor uses them to find a safe cut.
+   * None starts before `from` when text before it ends on a hard break (it is read as context).
+   */
+  candidates(text: string, from?: number): Candidate[];
   resolve(text: string, candidates: Candidate[]): Detection[];
 }
 
@@ -32,13 +35,13 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   const wantsNumbers = NUMERIC_TYPES.some((t) => types.has(t));
   const allowed = allowlist(opts);
 
-  function candidates(text: string): Candidate[] {
+  function candidates(text: string, from = 0): Candidate[] {
     const out: Candidate[] = [];
-    if (types.has('EMAIL')) detectEmails(text, out);
-    if (types.has('API_KEY')) detectKeys(text, out);
-    if (types.has('IBAN')) detectIbans(text, out);
-    if (types.has('IP_ADDRESS')) detectIpv6(text, out);
-    if (wantsNumbers) detectNumbers(text, out, numeric);
+    if (types.has('EMAIL')) detectEmails(text, out, from);
+    if (types.has('API_KEY')) detectKeys(text, out, from);
+    if (types.has('IBAN')) detectIbans(text, out, from);
+    if (types.has('IP_ADDRESS')) detectIpv6(text, out, from);
+    if (wantsNumbers) detectNumbers(text, out, numeric, from);
     return out;
   }
 

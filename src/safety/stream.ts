@@ -16,7 +16,8 @@ import type { Detection } from './types.js';
 //   every finding that could cross the cut lies within the text we hold: the cut moves back
 //   to the start of any candidate that crosses it.
 // * Scans restart with a little emitted text in front (the detectors look behind a value
-//   by up to LOOK_BEHIND; after a forced cut, enough to re-sync a value in progress).
+//   by up to LOOK_BEHIND; after a forced cut, enough to re-sync a value in progress). After
+//   a hard break that text is context only: no value starts in it, so detectors skip it.
 const HOLD = MAX_VALUE_LENGTH + LOOK_AHEAD + 62;
 // A forced cut rescans what is held; letting the tail grow a little past HOLD first keeps
 // tiny chunks (token-sized SSE deltas) from paying for a rescan each.
@@ -45,6 +46,15 @@ export interface StreamRedactor {
   readonly blocked: Detection | null;
 }
 
+/**
+ * `a + b` as one flat string: detectors read it char by char, and on the rope V8 makes of
+ * `a + b` every read is slower (about an eighth of a chunk's scan).
+ */
+function flat(a: string, b: string): string {
+  if (b.length === 0) return a;
+  return a.length === 0 ? b : [a, b].join('');
+}
+
 export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRedactor {
   const scanner = scannerFor(opts);
   const policy = opts.policy ? validatePolicy(opts.policy) : DEFAULT_POLICY;
@@ -52,6 +62,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
   const detections: Detection[] = [];
   let blocked: Detection | null = null;
   let context = ''; // emitted raw text kept for look-behind
+  let contextEndsOnBreak = true; // no value spans the end of context, so none need start in it
   let pending = ''; // raw text not yet emitted
   let base = 0; // stream offset of pending[0]
   let ended = false;
@@ -87,15 +98,21 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       opts.onDetection?.(whole);
     }
     const keep = forced ? CONTEXT_AFTER_FORCED_CUT : CONTEXT_AFTER_BREAK;
-    context = (context + raw).slice(-keep);
+    context = raw.length >= keep ? raw.slice(raw.length - keep) : (context + raw).slice(-keep);
+    contextEndsOnBreak = !forced;
     pending = pending.slice(cut);
     base += cut;
     return out;
   }
 
+  /** Where values may start: after the context when it ends on a hard break (re-reading it is only for look-behind). */
+  function scanFrom(): number {
+    return contextEndsOnBreak ? context.length : 0;
+  }
+
   function forcedCut(): string {
-    const text = context + pending;
-    const found = scanner.candidates(text);
+    const text = flat(context, pending);
+    const found = scanner.candidates(text, scanFrom());
     const offset = context.length;
     let cut = pending.length - HOLD;
     for (let moved = true; moved && cut > 0; ) {
@@ -118,19 +135,20 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     push(chunk: string): string {
       if (ended) throw new ValidationError('the stream redactor has ended; create a new one');
       if (chunk.length === 0) return '';
-      pending += chunk;
+      // Flat, not a rope: lastHardBreak and the detectors read it char by char.
+      pending = flat(pending, chunk);
       const cut = lastHardBreak();
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
-      const text = context + pending.slice(0, cut);
-      return emit(text, scanner.candidates(text), cut, false);
+      const text = flat(context, pending.slice(0, cut));
+      return emit(text, scanner.candidates(text, scanFrom()), cut, false);
     },
     end(): string {
       if (ended) return '';
       ended = true;
       if (pending.length === 0) return '';
-      const text = context + pending;
-      return emit(text, scanner.candidates(text), pending.length, false);
+      const text = flat(context, pending);
+      return emit(text, scanner.candidates(text, scanFrom()), pending.length, false);
     },
     get detections() {
       return detections;

@@ -51,8 +51,10 @@ export const DEFAULT_RISK: Readonly<Record<PiiType, Risk>> = {
   IP_ADDRESS: 'LOW',
 };
 
-export const DEFAULT_PHONE_REGIONS: readonly string[] = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'AU', 'JP', 'BR', 'IN'];
+export const DEFAULT_PHONE_REGIONS: readonly string[] = ['US', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'PL', 'AU', 'JP', 'BR', 'IN'];
+
+const REPLACEMENTS = Object.fromEntries(PII_TYPES.map((t) => [t, `[${t}_REDACTED]`])) as Readonly<Record<PiiType, string>>;
 
 export function replacementFor(type: PiiType): string {
-  return `[${type}_REDACTED]`;
+  return REPLACEMENTS[type];
 }

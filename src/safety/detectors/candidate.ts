@@ -8,7 +8,11 @@ export interface Candidate {
   confidence: number;
 }
 
-export type Detector = (text: string, out: Candidate[]) => void;
+/**
+ * Finds candidates in `text`, starting none before `from` (earlier text is only read as
+ * context: the stream redactor re-reads emitted text that ends on a hard break).
+ */
+export type Detector = (text: string, out: Candidate[], from?: number) => void;
 
 // Values are short, and bounding them is what makes every scan linear and lets a stream
 // hold back only a small window: nothing we report is longer than this, and no decision
@@ -18,12 +22,12 @@ export const LOOK_BEHIND = 32;
 export const LOOK_AHEAD = 3;
 
 /**
- * A detector's module-level global regex, restarted at the start of `text`: its first match.
+ * A detector's module-level global regex, restarted at `from` (default: the start of `text`): its first match.
  * Detectors loop `for (let m = firstMatch(re, text); m !== null; m = re.exec(text))`, and may
  * move `re.lastIndex` to skip or re-scan.
  */
-export function firstMatch(re: RegExp, text: string): RegExpExecArray | null {
-  re.lastIndex = 0;
+export function firstMatch(re: RegExp, text: string, from = 0): RegExpExecArray | null {
+  re.lastIndex = from;
   return re.exec(text);
 }
 

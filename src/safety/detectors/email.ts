@@ -7,31 +7,68 @@ const MAX_DOMAIN = 190;
 // `icon@2x.png` and `logo@3x.svg` are asset names, not addresses; none of these is a real TLD.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'js', 'mjs', 'cjs', 'ts', 'css', 'scss', 'html', 'json', 'txt', 'pdf', 'yml', 'yaml', 'xml']);
 
+// Internationalised addresses (RFC 6531 local parts, IDNA domains: jürgen@müller.de,
+// коля@пример.рф, 用户@例子.广告): letters, marks and digits of any script, one table entry
+// per UTF-16 code unit filled on first sight, so ASCII text never pays for it.
+const UNICODE_WORD = /[\p{L}\p{M}\p{N}]/u;
+const seen = new Uint8Array(0x10000); // 0 not yet seen, 1 word, 2 not
+
+function isUnicodeWord(c: number): boolean {
+  let v = seen[c]!;
+  if (v === 0) {
+    v = UNICODE_WORD.test(String.fromCharCode(c)) ? 1 : 2;
+    seen[c] = v;
+  }
+  return v === 1;
+}
+
+/** Han, kana and Hangul: scripts written without spaces, so an address cannot run into them from Latin text. */
+function isCjk(c: number): boolean {
+  return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
+}
+
 function isLocalChar(c: number): boolean {
-  // . _ % + - ' and Latin letters with diacritics (o'neil@…, josé@…); not CJK, which is written without spaces.
-  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45 || c === 39 || (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7);
+  // . _ % + - ' (o'neil@…) and letters of any script (josé@…, почта@…).
+  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45 || c === 39 || (c >= 0x80 && isUnicodeWord(c));
 }
 
 function isDomainChar(c: number): boolean {
-  return isAlnum(c) || c === 46 || c === 45;
+  return isAlnum(c) || c === 46 || c === 45 || (c >= 0x80 && isUnicodeWord(c));
 }
 
+/** `请联系bob@x.com` or `bob@x.com请回复`: where CJK meets other letters, the address ends. */
+function scriptBreak(a: number, b: number): boolean {
+  return (a >= 0x3040 || b >= 0x3040) && isCjk(a) !== isCjk(b) && a !== 46 && b !== 46;
+}
+
+/** Labels of 1-63 characters, none starting or ending with '-', at least two; read in place (no split). */
 function validDomain(domain: string): boolean {
-  const labels = domain.split('.');
-  if (labels.length < 2) return false;
-  for (const label of labels) {
-    if (label.length === 0 || label.length > 63 || label.startsWith('-') || label.endsWith('-')) return false;
+  let labelStart = 0;
+  let labels = 0;
+  for (let i = 0; i <= domain.length; i++) {
+    if (i < domain.length && domain.charCodeAt(i) !== 46) continue;
+    const length = i - labelStart;
+    if (length === 0 || length > 63 || domain.charCodeAt(labelStart) === 45 || domain.charCodeAt(i - 1) === 45) return false;
+    labels++;
+    labelStart = i + 1;
   }
-  const tld = labels[labels.length - 1]!.toLowerCase();
+  if (labels < 2) return false;
+  const tld = domain.slice(domain.lastIndexOf('.') + 1).toLowerCase();
   if (tld.startsWith('xn--')) return true;
-  if (tld.length < 2 || FILE_EXTENSIONS.has(tld)) return false;
-  for (let i = 0; i < tld.length; i++) if (!isAlpha(tld.charCodeAt(i))) return false;
+  if (FILE_EXTENSIONS.has(tld)) return false;
+  // An ASCII TLD has letters only; an internationalised one (.рф, .广告, .भारत) letters and marks.
+  const ascii = tld.charCodeAt(0) < 0x80;
+  if (ascii && tld.length < 2) return false;
+  for (let i = 0; i < tld.length; i++) {
+    const c = tld.charCodeAt(i);
+    if (ascii ? !isAlpha(c) : c < 0x80 || !isUnicodeWord(c)) return false;
+  }
   return true;
 }
 
 /** Looks only around each '@' (found with indexOf), so clean text costs almost nothing. */
-export function detectEmails(text: string, out: Candidate[]): void {
-  let at = text.indexOf('@');
+export function detectEmails(text: string, out: Candidate[], from = 0): void {
+  let at = text.indexOf('@', from);
   while (at !== -1) {
     at = text.indexOf('@', emailAt(text, at, out));
   }
@@ -41,8 +78,8 @@ export function detectEmails(text: string, out: Candidate[]): void {
 function emailAt(text: string, at: number, out: Candidate[]): number {
   let start = at;
   const floor = Math.max(0, at - MAX_LOCAL - 1);
-  while (start > floor && isLocalChar(text.charCodeAt(start - 1))) start--;
-  if (start > 0 && isLocalChar(text.charCodeAt(start - 1))) return at + 1; // local part too long
+  while (start > floor && isLocalChar(text.charCodeAt(start - 1)) && !(start < at && scriptBreak(text.charCodeAt(start - 1), text.charCodeAt(start)))) start--;
+  if (start > 0 && start === floor && isLocalChar(text.charCodeAt(start - 1))) return at + 1; // local part too long
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
@@ -51,11 +88,11 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);
-  while (end < ceiling && isDomainChar(text.charCodeAt(end))) end++;
+  while (end < ceiling && isDomainChar(text.charCodeAt(end)) && !(end > at + 1 && scriptBreak(text.charCodeAt(end - 1), text.charCodeAt(end)))) end++;
   if (end - at - 1 > MAX_DOMAIN) return at + 1;
   while (end > at + 1 && (text[end - 1] === '.' || text[end - 1] === '-')) end--;
   const after = text.charCodeAt(end);
-  if (after === 64 || isWordChar(after)) return at + 1; // a@b.com@c, a@b.com_x
+  if (after === 64 || (isWordChar(after) && !scriptBreak(text.charCodeAt(end - 1), after))) return at + 1; // a@b.com@c, a@b.com_x
   if (!validDomain(text.slice(at + 1, end))) return at + 1;
 
   out.push({ type: 'EMAIL', start, end, confidence: 0.97 });

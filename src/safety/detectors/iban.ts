@@ -27,9 +27,9 @@ export function ibanChecksumOk(iban: string): boolean {
   return r === 1;
 }
 
-export function detectIbans(text: string, out: Candidate[]): void {
+export function detectIbans(text: string, out: Candidate[], from = 0): void {
   const re = PREFILTER;
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
     const at = m.index;
     const length = IBAN_LENGTH[m[0].slice(0, 2)];
     if (length === undefined || isWordChar(text.charCodeAt(at - 1))) {

@@ -3,28 +3,39 @@ import { firstMatch, textBefore, type Candidate } from './candidate.js';
 
 /** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
 export function validIpv4(dotted: string): boolean {
-  const parts = dotted.split('.');
-  if (parts.length !== 4) return false;
-  for (const p of parts) {
-    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return false;
-    for (let i = 0; i < p.length; i++) if (!isDigit(p.charCodeAt(i))) return false;
-    if (Number(p) > 255) return false;
+  let octets = 0;
+  let i = 0;
+  while (i <= dotted.length) {
+    let value = 0;
+    const start = i;
+    while (i < dotted.length && isDigit(dotted.charCodeAt(i))) value = value * 10 + dotted.charCodeAt(i++) - 48;
+    const length = i - start;
+    if (length === 0 || length > 3 || (length > 1 && dotted.charCodeAt(start) === 48) || value > 255) return false;
+    octets++;
+    if (i === dotted.length) break;
+    if (dotted.charCodeAt(i) !== 46) return false;
+    i++;
   }
-  return true;
+  return octets === 4;
 }
 
 // Words after which dotted quads are versions or section numbers, not addresses.
 const NOT_ADDRESS_WORDS = /(?:^|[^a-z])(?:versions?|ver|v|releases?|released|build|firmware|fw|revision|rev|patch|bump(?:ed)?|upgrade[ds]?|updated?|tag|sdk|semver|sections?|sec|§|clause|chapter|ch|figure|fig|table|step|item|article|art|para(?:graph)?|rule|oid)[^a-z0-9]*(?:to[^a-z0-9]+)?$/;
 
+// What gets deployed or installed is a release (`deploy 11.2.0.185 to eu-west-1`); "to" is not
+// allowed after these, since `deployed to 10.0.0.5` names a host.
+const RELEASE_WORDS = /(?:^|[^a-z])(?:deploy(?:ed|ing|s)?|install(?:ed|ing|s)?|rollout|rolled out|pinned|pin)[^a-z0-9]*$/;
+
 /**
- * `1.2.3.4` after "version" or "section", `Chrome/120.0.0.0` (product/version) and
+ * `1.2.3.4` after "version", "section" or "deploy", `Chrome/120.0.0.0` (product/version) and
  * `1.2.3.4-beta` are numbers that happen to look like addresses.
  */
 export function looksLikeVersion(text: string, start: number, end: number): boolean {
   const before = text[start - 1];
   if (before === '/' && /[a-z]/i.test(text[start - 2] ?? '')) return true;
   if (text[end] === '-' && /[a-z]/i.test(text[end + 1] ?? '')) return true;
-  return NOT_ADDRESS_WORDS.test(textBefore(text, start, 24));
+  const words = textBefore(text, start, 24);
+  return NOT_ADDRESS_WORDS.test(words) || RELEASE_WORDS.test(words);
 }
 
 const COLONS = /:[0-9A-Fa-f]{0,4}:/g;
@@ -35,9 +46,9 @@ function isV6Char(c: number): boolean {
 }
 
 /** IPv6, found from a pair of colons at most four hex digits apart (no `::`-free text costs a colon test). */
-export function detectIpv6(text: string, out: Candidate[]): void {
+export function detectIpv6(text: string, out: Candidate[], from = 0): void {
   const re = COLONS;
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
+  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
     const colon = m.index;
     let start = colon;
     const floor = Math.max(0, colon - MAX_RUN);
@@ -50,10 +61,22 @@ export function detectIpv6(text: string, out: Candidate[]): void {
     if (isWordChar(prev) || prev === 58 || prev === 46 || end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
     if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
+    if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
     const value = text.slice(start, end);
     if (!validIpv6(value)) continue;
     out.push({ type: 'IP_ADDRESS', start, end, confidence: 0.85 });
   }
+}
+
+/** Eight groups need seven colons, six with an IPv4 tail; fewer only with a `::` gap. */
+function enoughColons(text: string, start: number, end: number): boolean {
+  let colons = 0;
+  for (let i = start; i < end; i++) {
+    if (text.charCodeAt(i) !== 58) continue;
+    if (text.charCodeAt(i + 1) === 58) return true;
+    colons++;
+  }
+  return colons >= 6;
 }
 
 function validGroups(part: string): number {

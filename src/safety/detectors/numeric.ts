@@ -2,10 +2,10 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
-import { firstMatch, type Candidate } from './candidate.js';
+import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { phoneConfidence } from './phone.js';
-import { layout, saidBefore, type DigitShape } from './shape.js';
+import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
+import { saidBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
 // groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
@@ -13,13 +13,32 @@ import { layout, saidBefore, type DigitShape } from './shape.js';
 // From each segment start we try the chains of up to MAX_SEGMENTS segments: every decision
 // reads a bounded window, which keeps the pass linear and the results local.
 
-// A digit (or '+'/'(' before one) that does not continue a word or a dotted or dashed number.
+// A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
+// dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
 const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
+
+function continuesToken(c: number): boolean {
+  return isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45; // . + ) -
+}
+
+/**
+ * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
+ * `test` (no match object) and works out where the match began: a '+' or '(' two back began it
+ * when it could start a value itself, since the leftmost match wins.
+ */
+function nextStart(text: string, i: number): number {
+  START.lastIndex = i;
+  if (!START.test(text)) return -1;
+  const end = START.lastIndex;
+  const c = text.charCodeAt(end - 2);
+  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+}
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
 const MAX_GROUP_DIGITS = 19;
 
-const SSN_WORDS = /(?:\bssns?\b|social security|\bsoc\.? ?sec\b|\bss#)[^0-9]{0,16}$/;
+// Field names count too (`customer_ssn=`, `socialSecurityNumber:`): words end at anything but a letter.
+const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])soc\.? ?sec(?![a-z])|(?<![a-z])ss ?#|(?<![a-z])ss[ -]?(?:no|nr|num)(?![a-z]))[^0-9]{0,16}$/;
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
@@ -27,7 +46,7 @@ interface Segment {
   start: number;
   end: number;
   groups: number[];
-  /** One joiner per gap between groups: '-', '.', ')' for `(555)123`, '(' for `44(0)`. */
+  /** One joiner per gap between groups: '-', '.', '/', ')' for `(555)123`, '(' for `44(0)`. */
   joins: string;
   plus: boolean;
   /** Index of the bracketed group, -1 when there is none. */
@@ -40,21 +59,28 @@ export interface NumericOptions {
   regions: readonly CountryCode[];
 }
 
-export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions): void {
-  const re = START;
+export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
+  resetPhoneVerdicts();
   // The chain read from the previous start: the next start is usually its second segment.
   let previous: Segment[] = [];
-  for (let m = firstMatch(re, text); m !== null; m = re.exec(text)) {
-    const at = m.index;
+  let pos = from;
+  for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
+    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past the match, as a regex would resume
     if (cannotStartValue(text, at)) continue;
-    const reuse = previous.findIndex((seg) => seg.start === at);
+    let reuse = -1;
+    for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
     const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
     if (first === null) continue;
-    re.lastIndex = Math.max(re.lastIndex, first.end);
+    pos = Math.max(pos, first.end);
+    // A date (2024-01-15, 15.01.2024, 01/15/2024) is no value and starts none.
+    if (isDate(first)) continue;
     const continues = softSpaceAt(text, first.end);
-    // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary.
-    if (!continues && (first.digits.length < 4 || isWordChar(text.charCodeAt(first.end)))) continue;
+    // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
+    // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
+    if (!continues && (first.digits.length < 8 ? first.joins !== '...' : isWordChar(text.charCodeAt(first.end)))) continue;
     previous = chain(text, reuse > 0 ? previous.slice(reuse) : [first]);
+    // `123.45 EUR`: a price before a word chains to nothing, and alone it is too short.
+    if (previous.length === 1 && first.digits.length < 8 && first.joins !== '...') continue;
     classify(text, previous, out, opts);
   }
 }
@@ -64,10 +90,14 @@ function cannotStartValue(text: string, i: number): boolean {
   let j = i;
   while (isDigit(text.charCodeAt(j))) j++;
   if (j === i) return false; // '+' or '('
+  if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true; // inside 11/09/2024
   const c = text.charCodeAt(j);
   if (isWordChar(c)) return true;
-  if (j - i >= 4 || c === 45 || c === 46 || c === 40) return false;
-  return !softSpaceAt(text, j);
+  if (c === 45 || c === 46 || c === 40) return false;
+  // A slash continues only an area code with its trunk 0 (`030/…`), not a date (`12/28/2024`).
+  if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
+  // A lone group of fewer than 8 digits (a year, a count, a ZIP code) is nothing we look for.
+  return j - i < 8 && !softSpaceAt(text, j);
 }
 
 function readSegment(text: string, start: number): Segment | null {
@@ -109,6 +139,10 @@ function readSegment(text: string, start: number): Segment | null {
     if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
       pending = text[i]!;
       i++;
+    } else if (d === 47 && isDigit(next) && groups.length === 1) {
+      // `030/1234567`: only after the first group (dates such as 01/15/2024 are rejected later).
+      pending = text[i]!;
+      i++;
     } else if (isDigit(d) && paren === groups.length - 1) {
       pending = ')';
     } else if (d === 40 && paren === -1) {
@@ -133,6 +167,11 @@ function chain(text: string, segments: Segment[]): Segment[] {
   return segments;
 }
 
+function isDate(seg: Segment): boolean {
+  const [a, b, c] = seg.groups;
+  return seg.groups.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
+}
+
 type Test = (s: DigitShape, opts: NumericOptions) => number;
 
 const TESTS: ReadonlyArray<[PiiType, Test]> = [
@@ -141,6 +180,17 @@ const TESTS: ReadonlyArray<[PiiType, Test]> = [
   ['CREDIT_CARD', cardConfidence],
   ['PHONE', (s, opts) => phoneConfidence(s, opts.regions)],
 ];
+
+// The tests the options ask for, per options object: classify runs once per digit run.
+const enabledTests = new WeakMap<NumericOptions, ReadonlyArray<[PiiType, Test]>>();
+function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
+  let tests = enabledTests.get(opts);
+  if (tests === undefined) {
+    tests = TESTS.filter(([type]) => opts.types.has(type));
+    enabledTests.set(opts, tests);
+  }
+  return tests;
+}
 
 /**
  * The chains of segments from the first one, longest first: each type keeps its longest
@@ -152,6 +202,13 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   let total = 0;
   for (const seg of segments) total += seg.digits.length;
   if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
+  if (segments.length === 1) {
+    // Most runs are one segment (`1234567890`, `12345-6789`): its own arrays serve as the shape's.
+    const seg = segments[0]!;
+    if (isWordChar(text.charCodeAt(seg.end))) return;
+    const single: DigitShape = { text, start: seg.start, end: seg.end, groups: seg.groups, digits: seg.digits, joins: seg.joins, plus: seg.plus, paren: seg.paren, bare: seg.groups.length === 1, single: true };
+    return testShapes([single], seg.start, out, opts);
+  }
   const shapes: DigitShape[] = [];
   const start = segments[0]!.start;
   const plus = segments[0]!.plus;
@@ -171,8 +228,15 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
     if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
     shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
   }
-  for (const [type, test] of TESTS) {
-    if (!opts.types.has(type)) continue;
+  testShapes(shapes, start, out, opts);
+}
+
+/** Each type keeps its longest shape that passes (shapes are ordered shortest first). */
+function testShapes(shapes: DigitShape[], start: number, out: Candidate[], opts: NumericOptions): void {
+  if (shapes.length === 0) return;
+  const tests = testsFor(opts);
+  for (let t = 0; t < tests.length; t++) {
+    const [type, test] = tests[t]!;
     for (let i = shapes.length - 1; i >= 0; i--) {
       const confidence = test(shapes[i]!, opts);
       if (confidence > 0) {
@@ -190,10 +254,11 @@ function ipv4Confidence(s: DigitShape): number {
 
 function ssnConfidence(s: DigitShape): number {
   if (s.plus || s.paren >= 0 || s.digits.length !== 9 || !validSsn(s.digits)) return 0;
-  const l = layout(s);
-  if (s.single && l === '3,2,4' && s.joins === '--') return 0.95;
-  // Spaced or bare nine digits are an SSN only when the text says so.
-  return ((s.bare && l === '3,2,4') || l === '9') && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
+  const g = s.groups;
+  const l324 = g.length === 3 && g[0] === 3 && g[1] === 2;
+  if (s.single && l324 && s.joins === '--') return 0.95;
+  // Spaced, dotted or bare nine digits are an SSN only when the text says so.
+  return ((s.bare && l324) || (s.single && l324 && s.joins === '..') || g.length === 1) && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
 }
 
 function cardConfidence(s: DigitShape): number {

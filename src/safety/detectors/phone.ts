@@ -1,13 +1,19 @@
-import { Metadata, parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { ValidationError } from '../../core/errors.js';
+import { internationalVerdict, nationalValid, printedGroups } from './phone.plan.js';
 import { partOfLongerRun, knownNonPhoneShape, saidBefore, type DigitShape } from './shape.js';
 
-// The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber (full metadata)
-// decides whether the digits form a number some country actually assigns. It costs
-// microseconds per call, so it only sees candidates that already have a phone's shape.
+// The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber's metadata
+// (full, compiled once in phone.plan.ts) decides whether the digits form a number some
+// country actually assigns.
 
 // Context words count only when they lead straight to the number ("Phone: ", "call me at ").
-const PHONE_WORDS = /\b(?:phone|telephone|tel|mobile|mob|cell|call|fax|whatsapp|sms|dial|ph)\b[^0-9]{0,16}$/;
+// Field names count too (`phone_number=`, `mobilePhone:`, `Telefonnummer`), in the languages of
+// the default regions; a word is bounded by anything but a letter, so `telemetry` is no `tel`.
+const L = 'a-z\\u00df-\\u024f';
+const PHONE_WORDS = new RegExp(
+  `(?<![${L}])(?:phone|telephone|tel|mobile|mob|cell|cellphone|call|callback|fax|whatsapp|sms|dial|ph|tél|téléphone|portable|telefon|rufnummer|handy|mobil|telefono|teléfono|cellulare|móvil|movil|celular|telefone|telefoon|mobiel|komórka|kom|फ़ोन|मोबाइल)(?:[_ .-]?(?:phone|number|nummer|num|no|nr|#))?(?![${L}])[^0-9]{0,16}$`,
+);
 // Digits after these words are identifiers, even when they happen to look like a number.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|case|ref|reference|account|acct|sku|serial|isbn|po|id|no)\b[^0-9]{0,16}$/;
 
@@ -23,23 +29,29 @@ export function toRegions(regions: readonly string[]): CountryCode[] {
 export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]): number {
   const n = s.digits.length;
   if (n < 8 || n > 17) return 0;
-  const raw = s.text.slice(s.start, s.end);
+  // `030/1234567`: a slash only ever follows a national area code with its trunk 0.
+  const slash = s.joins.indexOf('/');
+  if (slash !== -1) {
+    if (slash !== 0 || s.joins.indexOf('/', 1) !== -1 || s.plus || s.digits[0] !== '0' || n > 12 || knownNonPhoneShape(s)) return 0;
+    return validNational(s, regions, null) ? 0.8 : 0;
+  }
   if (s.plus) {
     if (n > 15) return 0; // E.164 has at most 15 digits
     if (s.groups[0] === 1 && s.digits[0] === '1' && nanpShape(s.groups.slice(1), s.digits.slice(1))) return 0.9;
     // A country code and a few digit groups are written as a phone number even when the range
     // is unassigned (+44 7700 900123 is reserved for drama): then the length must fit the
     // country. Longer lists of small groups (+20 21 22 23 24 25) need a valid number.
-    return international(raw, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s));
+    return international(s.digits, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s));
   }
   // 0044 20 7946 0958: the international prefix written as digits.
-  if (s.groups.length > 1 && s.digits.startsWith('00') && n >= 10 && n <= 17 && international(`+${raw.slice(2)}`, false) > 0) return 0.85;
+  if (s.groups.length > 1 && s.digits.startsWith('00') && n >= 10 && n <= 17 && international(s.digits.slice(2), false) > 0) return 0.85;
   if (nanpShape(s.groups, s.digits)) return 0.9;
   if (s.groups.length === 1) {
-    // A bare run of digits is an order number as often as a phone: only with a phone word before it.
-    if (!saidBefore(s, PHONE_WORDS)) return 0;
+    // A bare run of digits is an order number as often as a phone: only with a phone word before
+    // it. Then any national number of a default region counts: 0612345678 (FR), 512345678 (PL).
+    if (n > 12 || !saidBefore(s, PHONE_WORDS)) return 0;
     if (nanpDigits(s.digits)) return 0.7;
-    return s.digits[0] === '0' && n >= 9 && n <= 12 && validNational(raw, s.digits, regions, null) ? 0.7 : 0;
+    return n >= 9 && validNational(s, regions, null) ? 0.7 : 0;
   }
   // Other countries' national formats are the weakest evidence: no ISBN-like single digits,
   // no dates, the whole run of groups and not part of it, not after "order" or "case no.".
@@ -49,46 +61,53 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   // With a trunk 0 (020 7946 0958) or a bracketed area code ((11) 91234-5678) validity is enough;
   // without (612 34 56 78), the grouping must also be the one that country prints.
   const trunk = s.digits[0] === '0' || s.paren === 0;
-  return validNational(raw, s.digits, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
+  return validNational(s, regions, trunk ? null : s.groups) ? (trunk ? 0.8 : 0.75) : 0;
 }
 
-function international(raw: string, possibleIsEnough: boolean): number {
-  const number = parsePhoneNumberFromString(raw, { extract: false });
-  if (number === undefined) return 0;
-  if (number.isValid()) return 0.95;
-  return possibleIsEnough && number.isPossible() ? 0.75 : 0;
+// How each written layout is printed comes from the compiled print formats (the library's
+// formatter only where none applies), for numbers already found valid; remembered within one scan (a text
+// repeats its numbers: a contact in every message of a thread, a signature). Scans are
+// synchronous, so one map reset at the start of each scan is a per-scan memo.
+const printedAs = new Map<string, boolean>();
+const MAX_REMEMBERED = 4096;
+
+/** Starts a new scan's memo of phone verdicts. */
+export function resetPhoneVerdicts(): void {
+  if (printedAs.size > 0) printedAs.clear();
 }
 
-// Each country's pattern for its national numbers: a necessary condition for validity that
-// costs one regex test, so most countries never get a full parse.
-const nationalPatterns = new Map<CountryCode, RegExp | null>();
-function nationalPattern(region: CountryCode): RegExp | null {
-  let pattern = nationalPatterns.get(region);
-  if (pattern === undefined) {
-    const metadata = new Metadata();
-    metadata.selectNumberingPlan(region);
-    // Not in the typings, but part of the metadata API; without it we simply parse every time.
-    const plan = metadata.numberingPlan as unknown as { nationalNumberPattern?: () => string } | undefined;
-    const source = typeof plan?.nationalNumberPattern === 'function' ? plan.nationalNumberPattern() : null;
-    pattern = source ? new RegExp(`^(?:${source})$`) : null;
-    nationalPatterns.set(region, pattern);
-  }
-  return pattern;
+function international(digits: string, possibleIsEnough: boolean): number {
+  const verdict = internationalVerdict(digits);
+  if (verdict === 'valid') return 0.95;
+  return possibleIsEnough && verdict === 'possible' ? 0.75 : 0;
 }
 
-function validNational(raw: string, digits: string, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
+function validNational(s: DigitShape, regions: readonly CountryCode[], groupsAsWritten: readonly number[] | null): boolean {
   for (const region of regions) {
-    const pattern = nationalPattern(region);
-    if (pattern && !pattern.test(digits) && !(digits[0] === '0' && pattern.test(digits.slice(1)))) continue; // with or without a trunk 0
-    const number = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false });
-    if (number?.isValid() !== true) continue;
-    if (groupsAsWritten === null) return true;
-    const printed = (number.formatNational().match(/\d+/g) ?? []).map((g) => g.length);
-    // India and others print a trunk 0 that people leave out when writing: 98935 17460.
-    if (printed.length > 0 && number.formatNational().replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;
-    if (printed.join(',') === groupsAsWritten.join(',')) return true;
+    if (!nationalValid(s.digits, region)) continue;
+    if (groupsAsWritten === null || printedLikeThis(s.text.slice(s.start, s.end), s.digits, region, groupsAsWritten)) return true;
   }
   return false;
+}
+
+/** The library's national print of `raw`, as group lengths, without a trunk 0 that `raw` leaves out. */
+function libraryPrinted(raw: string, region: CountryCode): number[] {
+  const national = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false })?.formatNational() ?? '';
+  const printed = (national.match(/\d+/g) ?? []).map((g) => g.length);
+  // India and others print a trunk 0 that people leave out when writing: 98935 17460.
+  if (printed.length > 0 && national.replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;
+  return printed;
+}
+
+function printedLikeThis(raw: string, digits: string, region: CountryCode, groupsAsWritten: readonly number[]): boolean {
+  const key = `${region}${raw}`;
+  let same = printedAs.get(key);
+  if (same === undefined) {
+    same = (printedGroups(digits, region) ?? libraryPrinted(raw, region)).join(',') === groupsAsWritten.join(',');
+    if (printedAs.size >= MAX_REMEMBERED) printedAs.clear();
+    printedAs.set(key, same);
+  }
+  return same;
 }
 
 /**

@@ -20,16 +20,31 @@ export interface DigitShape {
   single: boolean;
 }
 
-export function layout(s: DigitShape): string {
-  return s.groups.join(',');
+/**
+ * Shapes with a meaning of their own: ZIP+4 12345-6789, SSN 123-45-6789, 10.0.0.1, and any
+ * run holding a date or a time (2024-01-15 10, 15.01.2024 10, 10.30.00): a phone never does.
+ */
+export function knownNonPhoneShape(s: DigitShape): boolean {
+  const g = s.groups;
+  if (g.length === 2 && g[0] === 5 && g[1] === 4 && s.joins === '-') return true;
+  if (g.length === 3 && g[0] === 3 && g[1] === 2 && g[2] === 4) return true;
+  if (s.joins === '...' && g[0]! <= 3 && g[1]! <= 3 && g[2]! <= 3 && g[3]! <= 3) return true;
+  return hasDateSegment(s);
 }
 
-/** Shapes with a meaning of their own: 2024-01-15, 15.01.2024, 10.30.00, ZIP+4 12345-6789, SSN 123-45-6789, 10.0.0.1. */
-export function knownNonPhoneShape(s: DigitShape): boolean {
-  const l = layout(s);
-  if ((l === '5,4' && s.joins === '-') || l === '3,2,4') return true;
-  if (s.joins === '...' && s.groups.every((g) => g <= 3)) return true;
-  return s.joins.length === 2 && s.joins[0] === s.joins[1] && (l === '4,2,2' || l === '2,2,4' || l === '2,2,2');
+/** A segment (groups joined without spaces) of three groups, one joiner twice, laid out 4-2-2, 2-2-4 or 2-2-2. */
+function hasDateSegment(s: DigitShape): boolean {
+  const { groups, joins } = s;
+  let first = 0;
+  for (let k = 0; k <= joins.length; k++) {
+    if (k < joins.length && joins[k] !== ' ') continue;
+    if (k - first === 2 && joins[first] === joins[first + 1]) {
+      const [a, b, c] = [groups[first], groups[first + 1], groups[first + 2]];
+      if (b === 2 && ((a === 4 && c === 2) || (a === 2 && (c === 4 || c === 2)))) return true;
+    }
+    first = k + 1;
+  }
+  return false;
 }
 
 /** The shape is only part of a longer run of digit groups: `4111 [1111 1111] 1111`. */

@@ -1,0 +1,232 @@
+import { Metadata } from 'libphonenumber-js/max';
+
+// libphonenumber's validity rule, read from its own metadata and compiled once: a national
+// significant number is valid for a country when it matches the country's national pattern
+// and the pattern (and lengths) of one number type. A parse through the library costs
+// 10-20 µs (it rebuilds metadata objects and regexes per call); this costs a few regex tests,
+// which is what lets a PII-dense text hold a phone number every few hundred bytes.
+// The national prefix is stripped the library's way, transform rules (carrier codes) included.
+
+const TYPES = ['FIXED_LINE', 'MOBILE', 'TOLL_FREE', 'PREMIUM_RATE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
+
+interface NumberType {
+  pattern: RegExp;
+  lengths: readonly number[] | undefined;
+}
+
+interface Plan {
+  national: RegExp;
+  types: readonly NumberType[];
+  possible: readonly number[];
+  /** National prefix for parsing (`0`), anchored; null when there is none. */
+  prefix: RegExp | null;
+  /** What replaces a prefix with captured digits (`$2`), e.g. Brazil's carrier codes. */
+  transform: string | undefined;
+  /** The international call prefix (`00`, `011`), anchored. */
+  idd: RegExp | null;
+  /** The country calling code's digits, which people sometimes write without the '+'. */
+  callingCode: string;
+  /** How national numbers are printed, in the library's order of preference. */
+  formats: readonly PrintFormat[];
+  /** The plans of every country sharing this calling code (filled on first use). */
+  sharing?: readonly Plan[];
+}
+
+interface PrintFormat {
+  /** The last (most detailed) leading-digits pattern, anchored at the start. */
+  leading: RegExp | null;
+  pattern: RegExp;
+  /** The same pattern unanchored, for String.replace with `format`. */
+  replace: RegExp;
+  format: string;
+  /** Every `$n` in `format` is separated from the next by a non-digit, and all are used in order. */
+  apart: boolean;
+}
+
+const anchored = (source: string) => new RegExp(`^(?:${source})$`);
+
+interface RawType {
+  pattern(): string;
+  possibleLengths(): number[] | undefined;
+}
+interface RawPlan {
+  nationalNumberPattern(): string;
+  possibleLengths(): number[];
+  nationalPrefixForParsing(): string | undefined;
+  nationalPrefixTransformRule(): string | undefined;
+  callingCode(): string;
+  IDDPrefix(): string | undefined;
+  formats(): Array<{ pattern(): string; format(): string; leadingDigitsPatterns(): string[] }>;
+  type(t: string): RawType | undefined;
+}
+
+/** `$1 $2-$3` with `groups` captures: each printed once, in order, with a separator between. */
+function printsApart(format: string, groups: number): boolean {
+  const refs = format.match(/\$\d/g) ?? [];
+  if (refs.length !== groups || refs.some((r, i) => r !== `$${i + 1}`)) return false;
+  return !/\$\d\$/.test(format) && /^\D*\$1/.test(format);
+}
+
+const plans = new Map<string, Plan | null>();
+
+function compile(selector: string): Plan | null {
+  let plan = plans.get(selector);
+  if (plan !== undefined) return plan;
+  const metadata = new Metadata();
+  try {
+    metadata.selectNumberingPlan(selector as never);
+  } catch {
+    plans.set(selector, null);
+    return null;
+  }
+  // The numbering plan API beyond the typings is part of the library's public Metadata class.
+  const raw = metadata.numberingPlan as unknown as RawPlan;
+  const types: NumberType[] = [];
+  for (const t of TYPES) {
+    const def = raw.type(t);
+    const source = def?.pattern();
+    if (source) types.push({ pattern: anchored(source), lengths: def!.possibleLengths() });
+  }
+  const prefix = raw.nationalPrefixForParsing();
+  plan = {
+    national: anchored(raw.nationalNumberPattern()),
+    types,
+    possible: raw.possibleLengths() ?? [],
+    prefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+    transform: raw.nationalPrefixTransformRule() || undefined,
+    idd: raw.IDDPrefix() ? new RegExp(`^(?:${raw.IDDPrefix()})`) : null,
+    callingCode: raw.callingCode(),
+    formats: raw.formats().map((f) => {
+      const leading = f.leadingDigitsPatterns();
+      return {
+        leading: leading.length > 0 ? new RegExp(`^(?:${leading[leading.length - 1]})`) : null,
+        pattern: anchored(f.pattern()),
+        replace: new RegExp(f.pattern()),
+        format: f.format(),
+        apart: printsApart(f.format(), new RegExp(`${f.pattern()}|`).exec('')!.length - 1),
+      };
+    }),
+  };
+  plans.set(selector, plan);
+  return plan;
+}
+
+function validIn(plan: Plan, nsn: string): boolean {
+  if (!plan.national.test(nsn)) return false;
+  for (const t of plan.types) {
+    if (t.lengths && !t.lengths.includes(nsn.length)) continue;
+    if (t.pattern.test(nsn)) return true;
+  }
+  return false;
+}
+
+/** The digits without their national prefix (`0…`), as libphonenumber strips it; null when there is none. */
+function withoutPrefix(plan: Plan, digits: string): string | null {
+  const m = plan.prefix?.exec(digits);
+  if (!m || m[0].length === 0) return null;
+  const captured = m.length > 1 && m[m.length - 1];
+  if (!plan.transform || !captured) return digits.slice(m[0].length);
+  // Rules that prepend an area code to a local number (VI: 2345678 → 3402345678) are for
+  // dialling, and the library ignores them for numbers written whole.
+  const transformed = digits.replace(plan.prefix!, plan.transform);
+  return transformed.length <= digits.length ? transformed : null;
+}
+
+/** Valid as written or without the national prefix (the library keeps whichever is valid). */
+function validForms(plan: Plan, digits: string): boolean {
+  if (validIn(plan, digits)) return true;
+  const stripped = withoutPrefix(plan, digits);
+  return stripped !== null && validIn(plan, stripped);
+}
+
+/**
+ * Is this national number (digits only, maybe with its trunk prefix) valid in `country` or a
+ * country sharing its calling code (the library's rule: `07624 369230` is valid "for GB")?
+ * @example
+ * nationalValid('02079460958', 'GB'); // true
+ */
+export function nationalValid(digits: string, country: string): boolean {
+  const own = compile(country);
+  if (own === null) return false;
+  own.sharing ??= countriesOf(own.callingCode).map((c) => (c === country ? own : compile(c))).filter((p): p is Plan => p !== null);
+  for (const plan of own.sharing) if (validForms(plan, digits)) return true;
+  // `0049 30 1234567`: the international prefix; `49 30 1234567`: the country code without its '+'.
+  const idd = own.idd?.exec(digits);
+  if (idd && idd[0].length > 0) return internationalVerdict(digits.slice(idd[0].length)) === 'valid';
+  const cc = own.callingCode;
+  return digits.startsWith(cc) && !validIn(own, digits) && internationalVerdict(digits) === 'valid';
+}
+
+// Calling-code lookups of the Metadata class that its typings leave out.
+interface CallingCodes {
+  hasCallingCode(code: string): boolean;
+  getCountryCodesForCallingCode(code: string): string[] | undefined;
+  isNonGeographicCallingCode(code: string): boolean;
+}
+
+const callingCodes = new Map<string, readonly string[]>();
+function countriesOf(code: string): readonly string[] {
+  let countries = callingCodes.get(code);
+  if (countries === undefined) {
+    const metadata = new Metadata() as unknown as CallingCodes;
+    countries = metadata.hasCallingCode(code) ? (metadata.getCountryCodesForCallingCode(code) ?? []) : [];
+    // Non-geographic codes (+800, +882, …) have a plan of their own and no country.
+    if (countries.length === 0 && metadata.isNonGeographicCallingCode(code)) countries = [code];
+    callingCodes.set(code, countries);
+  }
+  return countries;
+}
+
+/**
+ * A number written with its country code (digits after the '+'): 'valid', 'possible' (a length
+ * the country uses) or 'no'.
+ * @example
+ * internationalVerdict('442079460958'); // 'valid'
+ */
+export function internationalVerdict(digits: string): 'valid' | 'possible' | 'no' {
+  for (let len = 1; len <= 3 && len < digits.length; len++) {
+    const countries = countriesOf(digits.slice(0, len));
+    if (countries.length === 0) continue;
+    const nsn = digits.slice(len);
+    let possible = false;
+    for (const country of countries) {
+      const plan = compile(country);
+      if (plan === null) continue;
+      if (validForms(plan, nsn)) return 'valid';
+      if (country !== countries[0]) continue; // lengths: the library asks the code's main country
+      const stripped = withoutPrefix(plan, nsn);
+      possible = plan.possible.includes(nsn.length) || (stripped !== null && plan.possible.includes(stripped.length));
+    }
+    return possible ? 'possible' : 'no';
+  }
+  return 'no';
+}
+
+/** The digits as the library reads them nationally: as written, without the trunk prefix, or without the country code. */
+function nationalSignificant(plan: Plan, digits: string): string {
+  if (validIn(plan, digits)) return digits;
+  const stripped = withoutPrefix(plan, digits);
+  if (stripped !== null && validIn(plan, stripped)) return stripped;
+  return digits.startsWith(plan.callingCode) ? digits.slice(plan.callingCode.length) : digits;
+}
+
+/**
+ * Digit-group lengths of a valid national number (written without its trunk prefix) as the
+ * library prints it nationally, without the prefix; null when no print format applies.
+ * @example
+ * printedGroups('512345678', 'PL'); // [3, 3, 3]
+ */
+export function printedGroups(digits: string, country: string): number[] | null {
+  const plan = compile(country);
+  if (plan === null) return null;
+  const nsn = nationalSignificant(plan, digits);
+  for (const f of plan.formats) {
+    if (f.leading !== null && !f.leading.test(nsn)) continue;
+    const m = f.pattern.exec(nsn);
+    if (m === null) continue;
+    // `$1 $2 $3`: each captured group printed apart, so the captures are the groups.
+    if (f.apart) return m.slice(1).map((g) => g.length);
+    return (nsn.replace(f.replace, f.format).match(/\d+/g) ?? []).map((g) => g.length);
+  }
+  return null;
+}
