@@ -199,3 +199,33 @@ describe('the ledger and its rows agree', () => {
     expect(s.budget.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
   });
 });
+
+describe('budget.waiting events', () => {
+  const burst = async (rt: TestRuntime, token: string) => {
+    const calls = Array.from({ length: 16 }, () => chat(rt, token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'Say hello to the team.' }] }));
+    return (await Promise.all(calls)).map((r) => r.status);
+  };
+
+  it('a waiting event that cannot be written loses no call: every waiting call is still answered and nothing stays reserved', async () => {
+    t = await startTestRuntime({ config: simulated(300) });
+    const a = await agentToken(t, 0.1);
+    t.rt.state.database.exec(`CREATE TRIGGER refuse_waiting BEFORE INSERT ON events WHEN NEW.type = 'budget.waiting' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`);
+    expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
+    expect((await status(t, a.agentId)).budget).toMatchObject({ reservedUsd: 0, waiting: 0 });
+    expect(rowsOf(t, a.agentId)).toHaveLength(16);
+  });
+
+  it('are announced when calls start and stop waiting, with count updates at most once a second in between, not one per call', async () => {
+    t = await startTestRuntime({ config: simulated(300) });
+    const a = await agentToken(t, 0.1);
+    const t0 = Date.now();
+    expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
+    const seconds = Math.ceil((Date.now() - t0) / 1000);
+    const events = t.rt.state.database.prepare(`SELECT data FROM events WHERE agent_id = ? AND type = 'budget.waiting' ORDER BY seq`).all(a.agentId) as Array<{ data: string }>;
+    const counts = events.map((e) => (JSON.parse(e.data) as { waiting: number }).waiting);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts.at(-1)).toBe(0);
+    expect(counts.filter((c) => c === 0)).toHaveLength(1);
+    expect(counts.length).toBeLessThanOrEqual(2 + seconds);
+  });
+});
