@@ -16,6 +16,7 @@ import {
   type ReserveResult,
   type SettleResult,
   type ThresholdNotice,
+  type WaitBound,
 } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
@@ -23,6 +24,9 @@ import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
 import { WaitNotices } from './meter.waits.js';
+
+/** Seconds a call held back by in-flight calls (not by spend) is told to wait before retrying. */
+export const CONGESTION_RETRY_S = 5;
 
 export interface MeterDeps {
   state: StateManager;
@@ -122,11 +126,20 @@ export class Meter {
    *   const granted = r instanceof Promise ? await r : r;
    */
   acquire(agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.acquire(agentId, req, bound));
+  }
+
+  /** A fallback takes over: the reservation becomes its worst case, never let go in between (tracker.replace). */
+  replace(reservationId: number, agentId: string, amountMicros: Micros, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    return this.queued(agentId, amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, amountMicros, bound));
+  }
+
+  private queued(agentId: string, micros: Micros, model: string, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {
     const p = this.d.config.budgetPolicy;
-    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.safely(() => this.waits.changed(agentId, req.amountMicros, model)) };
-    const r = this.tracker.acquire(agentId, req, bound);
+    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.safely(() => this.waits.changed(agentId, micros, model)) };
+    const r = ask(bound);
     if (!(r instanceof Promise)) {
-      if (!r.ok) this.refused(r, model);
+      if (!r.ok) this.safely(() => this.refused(r, model));
       return r;
     }
     // The grant is the caller's whatever its events do: a failed write is logged, never a lost reservation.
@@ -169,6 +182,9 @@ export class Meter {
    *   throw new GatewayError('budget', meter.refusalMessage(refusal, 'gpt-4o'), false);
    */
   refusalMessage(r: BudgetRefusal, model: string): string {
+    if (r.code === 'wait_timeout' || r.code === 'queue_full') {
+      return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. The budget is not used up: this agent's in-flight calls hold the headroom this call needs until they finish. Retry in ${CONGESTION_RETRY_S} s, or make fewer calls at once.`;
+    }
     const route = `POST /api/agents/${r.agentId}/budget`;
     if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;
     const need = r.spentMicros + r.reservedMicros + r.requestedMicros;
