@@ -47,7 +47,7 @@ export function clampFloor(body: Readonly<Record<string, unknown>>): number {
  */
 export function clampPrompt(promptTokens: number, body: Readonly<Record<string, unknown>>): number {
   const list = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : [];
-  return Math.ceil(promptTokens * 1.1) + 4 * Math.max(1, list.length);
+  return Math.ceil((promptTokens * 11) / 10) + 4 * Math.max(1, list.length);
 }
 
 /**
