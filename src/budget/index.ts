@@ -99,4 +99,4 @@ export {
   type ProjectionStatus,
 } from './format.js';
 export { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
-export { CLAMP_MIN_OUTPUT_TOKENS, choicesOf, clampBody, clampMinimum, clampOutput } from './clamp.js';
+export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';

@@ -38,8 +38,7 @@ import { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits
 // the assumed default) or the limit was lowered while it was in flight. Overshoot is not hidden:
 // it is real provider spend, reported separately and included in `spentMicros`, the figure
 // users see, so spent always equals the sum of actual request costs. Overshoot can only occur
-// when no unpromised headroom is left, i.e. at the very end of the budget, where the following
-// reservations are refused and the agent is stopped.
+// when no unpromised headroom is left, i.e. at the very end of the budget.
 
 interface Reservation {
   readonly ledger: Ledger;
@@ -199,8 +198,7 @@ export class BudgetTracker {
     checkMicros('reservation', amountMicros);
     const r = this.reservations.get(reservationId);
     if (r === undefined || amountMicros >= r.amount) return;
-    r.ledger.reserved -= r.amount - amountMicros;
-    this.reservations.set(reservationId, { ledger: r.ledger, amount: amountMicros });
+    this.resize(reservationId, r, amountMicros);
     this.waits.drain(r.ledger);
   }
 
@@ -240,22 +238,18 @@ export class BudgetTracker {
 
   /** Give a reservation back (the call failed before any usage). False if it was not open. */
   release(reservationId: ReservationId): boolean {
-    const r = this.reservations.get(reservationId);
-    if (r === undefined) return false;
-    this.reservations.delete(reservationId);
-    r.ledger.reserved -= r.amount;
-    r.ledger.open -= 1;
-    this.waits.drain(r.ledger);
-    return true;
+    const r = this.drop(reservationId);
+    if (r !== undefined) this.waits.drain(r.ledger);
+    return r !== undefined;
   }
 
-  /** Release every open reservation of an agent, e.g. once it has exited. Returns how many. */
+  /** Release every open reservation of an agent (it exited); how many. One drain after all: one in between would grant a waiter an id this sweep then releases. */
   releaseAll(agentId: string): number {
-    let n = 0;
-    for (const [id, r] of this.reservations) {
-      if (r.ledger.agentId === agentId && this.release(id)) n++;
-    }
-    return n;
+    const ids = [...this.reservations].filter(([, r]) => r.ledger.agentId === agentId).map(([id]) => id);
+    for (const id of ids) this.drop(id);
+    const ledger = this.ledgers.get(agentId);
+    if (ledger) this.waits.drain(ledger);
+    return ids.length;
   }
 
   /** Record spend that had no reservation (usage that arrived after a release), under the same rule. */
@@ -263,15 +257,71 @@ export class BudgetTracker {
     checkMicros('actual cost', actualMicros);
     const ledger = this.ledgers.get(agentId);
     if (ledger === undefined) throw new NotFoundError(`no budget is registered for agent ${agentId}`);
-    return apply(ledger, actualMicros);
+    const result = apply(ledger, actualMicros);
+    this.waits.drain(ledger); // a head this spend leaves no room ever is refused now, not at its timeout
+    return result;
   }
 
-  /** Drop an agent and its open reservations. */
+  /** Drop an agent: its waiting calls are refused first, then its open reservations go, granting nothing. */
   forget(agentId: string): void {
-    this.releaseAll(agentId);
     const ledger = this.ledgers.get(agentId);
     this.ledgers.delete(agentId);
     if (ledger) this.waits.cancel(ledger, (requested) => this.reserve(agentId, requested) as BudgetRefusal);
+    for (const [id, r] of [...this.reservations]) if (r.ledger.agentId === agentId) this.drop(id);
+  }
+
+  /**
+   * Swap a call's reservation for `amountMicros` (a fallback takes over) without letting go of it:
+   * a release first would hand its headroom to a waiter. More that does not fit waits for the
+   * difference by the queue's rules, still holding the rest; a refusal releases it all.
+   *
+   * @example
+   *   const r = await tracker.replace(7, 30_000, { timeoutMs: 120_000, maxWaiting: 100 });
+   */
+  replace(reservationId: ReservationId, amountMicros: Micros, bound: WaitBound): ReserveResult | Promise<ReserveResult> {
+    checkMicros('reservation', amountMicros);
+    const r = this.reservations.get(reservationId);
+    if (r === undefined) throw new ConflictError(`reservation ${reservationId} is not open: it was already settled or released`);
+    const ledger = r.ledger;
+    const spent = ledger.settled + ledger.overshoot;
+    const extra = amountMicros - r.amount;
+    if (extra <= 0 || ledger.limit === null || ledger.limit - spent - ledger.reserved >= extra) {
+      this.resize(reservationId, r, amountMicros);
+      if (extra < 0) this.waits.drain(ledger);
+      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros };
+    }
+    if (spent + amountMicros > ledger.limit) {
+      this.release(reservationId);
+      return refusal(ledger, spent, amountMicros);
+    }
+    const merge = (g: ReserveResult): ReserveResult => {
+      const held = this.reservations.get(reservationId);
+      if (!g.ok || held === undefined) {
+        if (g.ok) this.release(g.reservationId);
+        this.release(reservationId);
+        return g.ok ? refusal(ledger, ledger.settled + ledger.overshoot, amountMicros) : { ...g, requestedMicros: amountMicros };
+      }
+      this.drop(g.reservationId);
+      this.resize(reservationId, held, held.amount + g.amountMicros);
+      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros: held.amount + g.amountMicros };
+    };
+    const more = this.acquire(ledger.agentId, { amountMicros: extra }, bound);
+    return more instanceof Promise ? more.then(merge) : merge(more);
+  }
+
+  /** Out of the ledger without a drain (the caller drains, once). */
+  private drop(reservationId: ReservationId): Reservation | undefined {
+    const r = this.reservations.get(reservationId);
+    if (r === undefined) return undefined;
+    this.reservations.delete(reservationId);
+    r.ledger.reserved -= r.amount;
+    r.ledger.open -= 1;
+    return r;
+  }
+
+  private resize(reservationId: ReservationId, r: Reservation, amountMicros: Micros): void {
+    r.ledger.reserved += amountMicros - r.amount;
+    this.reservations.set(reservationId, { ledger: r.ledger, amount: amountMicros });
   }
 
   private grant(ledger: Ledger, amountMicros: Micros): ReserveGranted {

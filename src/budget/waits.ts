@@ -32,7 +32,7 @@ type Decision = { kind: 'grant'; amount: Micros } | { kind: 'wait' } | { kind: '
  * What the head of the queue can have now. Its whole worst case when that fits what no open
  * reservation holds; else wait, if settled spend alone leaves room for it (the holds will settle
  * for less than they hold, or at worst for all of it, and free the rest); else, when it may be
- * clamped, whatever is free down to its minimum (waiting if the holds must settle first); else
+ * clamped, whatever is free down to its minimum once no call is in flight (waiting until then); else
  * nothing: its need passes the limit whatever the in-flight calls end up costing.
  *
  * @example
@@ -44,7 +44,9 @@ export function decide(ledger: Ledger, full: Micros, min: Micros): Decision {
   const free = ledger.limit - spent - ledger.reserved;
   if (free >= full) return { kind: 'grant', amount: full };
   if (spent + full <= ledger.limit) return { kind: 'wait' };
-  if (min < full && spent + min <= ledger.limit) return free >= min ? { kind: 'grant', amount: free } : { kind: 'wait' };
+  // Clamp only what can never come back: while calls are in flight their holds may settle for
+  // less and free enough for more output, so wait for them; with none in flight, what is free is all there is.
+  if (min < full && spent + min <= ledger.limit) return ledger.reserved === 0 && free >= min ? { kind: 'grant', amount: free } : { kind: 'wait' };
   return { kind: 'refuse' };
 }
 
@@ -80,7 +82,8 @@ export class WaitQueues {
     if (bound.signal?.aborted) return refusal(ledger, spent, full, { code: 'aborted', detail: 'the caller went away before it could wait' });
     const q = this.queues.get(ledger.agentId) ?? [];
     this.queues.set(ledger.agentId, q);
-    return new Promise<ReserveResult>((resolve) => {
+    let position = 0;
+    const waited = new Promise<ReserveResult>((resolve) => {
       const leave = (why: { code: 'wait_timeout' | 'aborted'; detail: string }) => {
         const i = q.indexOf(w);
         if (i < 0) return;
@@ -106,8 +109,16 @@ export class WaitQueues {
       };
       q.push(w);
       ledger.waiting += 1;
-      bound.onWait?.(q.length);
+      position = q.length;
     });
+    // Told after the wait is fully set up: a hook that throws (an event write that failed) must
+    // not leave a queued waiter nobody can resolve; the wait goes on without the notice.
+    try {
+      bound.onWait?.(position);
+    } catch {
+      /* the hook reports its own failures */
+    }
+    return waited;
   }
 
   /** Let through, in order, every call at the head that can now be granted or must be refused. */

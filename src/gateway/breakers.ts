@@ -15,6 +15,9 @@ export const PROVIDER_CLASSIFY: Partial<ClassifyConfig> = { failureStatuses: [] 
 /** Where a provider's breaker is saved: no tool service can be named with a colon. */
 export const providerBreakerKey = (provider: string) => `llm:${provider}`;
 
+/** How often changed provider breaker counters are saved. */
+const COUNTERS_SAVE_MS = 500;
+
 export interface ProviderBreakerDeps {
   state: StateManager;
   logger: Logger;
@@ -24,7 +27,7 @@ export interface ProviderBreakerDeps {
 
 /**
  * One breaker per provider, saved like the tool services' breakers: on every transition (with
- * its event, in one transaction) and at shutdown, and restored at start, so a provider whose
+ * its event, in one transaction), its counters every so often, and at shutdown; restored at start, so a provider whose
  * circuit was OPEN when the process stopped is not hammered again the moment it starts.
  *
  * @example
@@ -34,6 +37,9 @@ export interface ProviderBreakerDeps {
 export class ProviderBreakers {
   readonly map = new Map<string, CircuitBreaker>();
   private readonly store: BreakerStore;
+  /** Each breaker's snapshot as last saved: what the next periodic save compares against. */
+  private readonly saved = new Map<string, string>();
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     names: Iterable<string>,
@@ -47,6 +53,23 @@ export class ProviderBreakers {
       if (saved) this.restored(b, b.restore(saved.snapshot).problems);
       b.onTransition((t) => this.store.save(this.row(b), d.transitionEvent(t, b.options.cooldownMs, b.options.halfOpenMaxProbes, null)));
       this.map.set(name, b);
+      this.saved.set(name, JSON.stringify(b.snapshot()));
+    }
+    // Counters move on every call, not only on transitions: saved every so often (the tool
+    // breakers' way), so a kill -9 loses at most the last COUNTERS_SAVE_MS of them.
+    this.timer = setInterval(() => this.saveChanged(), COUNTERS_SAVE_MS);
+    this.timer.unref?.();
+  }
+
+  /** Save the breakers whose snapshot moved since they were last saved. */
+  saveChanged(): void {
+    const changed = [...this.map.values()].map((b) => [b, JSON.stringify(b.snapshot())] as const).filter(([b, json]) => this.saved.get(b.service) !== json);
+    if (changed.length === 0) return;
+    try {
+      this.store.saveAll(changed.map(([b]) => this.row(b)));
+      for (const [b, json] of changed) this.saved.set(b.service, json);
+    } catch (err) {
+      this.d.logger.error({ err }, 'gateway: could not save the provider breaker counters');
     }
   }
 
@@ -74,8 +97,9 @@ export class ProviderBreakers {
     });
   }
 
-  /** Save every breaker's counters (shutdown). */
+  /** Save every breaker's counters and stop the periodic save (shutdown). */
   save(): void {
+    clearInterval(this.timer);
     try {
       this.store.saveAll([...this.map.values()].map((b) => this.row(b)));
     } catch (err) {

@@ -37,6 +37,8 @@ export interface Call extends CallRequest {
   reservationId: number | null;
   /** The agent's connection: aborted once it hangs up. */
   readonly signal?: AbortSignal;
+  /** Set just before the request goes to the provider: from then on its prompt is owed. */
+  dispatched?: boolean;
 }
 
 /** How a call ended, for its ledger row. */

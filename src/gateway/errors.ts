@@ -11,6 +11,8 @@ export class GatewayError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly retry = true,
+    /** Seconds the caller should wait before retrying (`retry-after`). */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }
@@ -20,7 +22,9 @@ export class GatewayError extends Error {
 export function sendError(res: ServerResponse, wire: Wire, err: unknown, logger: Logger): void {
   if (err instanceof GatewayError) {
     const status = wire.status(err.kind);
-    sendJson(res, status, wire.error(status, err.kind, err.message).body, err.retry ? {} : { 'x-should-retry': 'false' });
+    const headers: Record<string, string> = err.retry ? {} : { 'x-should-retry': 'false' };
+    if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
+    sendJson(res, status, wire.error(status, err.kind, err.message).body, headers);
     return;
   }
   if (err instanceof PayloadTooLargeError) {

@@ -1,9 +1,9 @@
-import { choicesOf, clampBody, clampMinimum, clampOutput, costOf, type BudgetRefusal, type RequestEstimate, type ReserveResult } from '../budget/index.js';
+import { choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt, costOf, type BudgetRefusal, type RequestEstimate, type ReserveResult } from '../budget/index.js';
 import type { Logger } from '../core/logger.js';
 import type { LlmStore } from '../state/index.js';
 import { ledgerRow, upstreamBody, type Cache, type Call, type CallRequest, type Outcome, type Target } from './call.js';
 import { GatewayError } from './errors.js';
-import type { Meter } from './meter.js';
+import { CONGESTION_RETRY_S, type Meter } from './meter.js';
 import type { Provider } from './providers/types.js';
 
 interface Reserved {
@@ -41,42 +41,63 @@ export class CallLedger {
     const schedule = this.d.meter.book.lookup(model, provider.name).schedule;
     const choices = choicesOf(json);
     const clamp = this.d.meter.clamps && est.maxOutputTokens > 0;
-    const minMicros = clamp ? clampMinimum(schedule, est.promptTokens, est.maxOutputTokens, choices) : est.costMicros;
+    // Planned with a margin on the prompt, and never below what the model needs to answer at all.
+    const prompt = clampPrompt(est.promptTokens, json);
+    const minMicros = clamp ? clampMinimum(schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
     const r = this.d.meter.acquire(req.agentId, { amountMicros: est.costMicros, minMicros }, model, signal);
     const granted = (g: ReserveResult): Call => {
       if (!g.ok) throw this.refusal(g, model);
-      if (g.amountMicros >= est.costMicros) return make(this.target(req, model, provider, json, bodyText, est, g.reservationId));
-      // Clamped: the largest output limit whose worst case fits the grant, and only that reserved.
-      const c = clampOutput(schedule, est.promptTokens, choices, Math.floor(est.maxOutputTokens / choices), g.amountMicros);
-      this.d.meter.tracker.shrink(g.reservationId, c.costMicros);
-      const clamped = clampBody(json, req.endpoint, c.perChoice);
-      return make(this.target(req, model, provider, clamped, null, { costMicros: c.costMicros, promptTokens: est.promptTokens }, g.reservationId));
+      try {
+        if (g.amountMicros >= est.costMicros) return make(this.target(req, model, provider, json, bodyText, est, g.reservationId));
+        // Clamped: the largest output limit whose worst case fits the grant, and only that reserved.
+        const c = clampOutput(schedule, prompt, choices, Math.floor(est.maxOutputTokens / choices), g.amountMicros);
+        this.d.meter.tracker.shrink(g.reservationId, c.costMicros);
+        const clamped = clampBody(json, req.endpoint, c.perChoice, provider.name !== 'anthropic');
+        return make(this.target(req, model, provider, clamped, null, { costMicros: c.costMicros, promptTokens: est.promptTokens }, g.reservationId));
+      } catch (err) {
+        // A grant no call carries would hold its headroom for good.
+        this.d.meter.release(g.reservationId);
+        throw err;
+      }
     };
     return r instanceof Promise ? r.then(granted) : granted(r);
   }
 
-  /** A fallback takes over: its model, its body, its own reservation at its own price (no wait: the call is under way). */
-  retarget(call: Call, model: string, provider: Provider): void {
-    this.release(call, false);
+  /**
+   * A fallback takes over: its model, its body, and the call's reservation swapped for the
+   * fallback's worst case without letting go of it (a release first would hand the call's own
+   * headroom to a waiter); a dearer fallback that does not fit waits or is refused like any call.
+   */
+  retarget(call: Call, model: string, provider: Provider): void | Promise<void> {
     const json = { ...call.target.json, model };
     const est = this.d.meter.estimate(model, provider.name, json, call.agentId, call.endpoint);
-    const r = this.d.meter.reserve(call.agentId, est.costMicros, model);
-    if (!r.ok) throw this.refusal(r, model);
-    const next = this.target(call, model, provider, json, null, est, r.reservationId);
-    call.target = next.target;
-    call.reservationId = next.reservationId;
+    const held = call.reservationId;
+    const r = held === null ? this.d.meter.acquire(call.agentId, { amountMicros: est.costMicros }, model, call.signal) : this.d.meter.replace(held, call.agentId, est.costMicros, model, call.signal);
+    const swapped = (g: ReserveResult): void => {
+      if (!g.ok) {
+        // The refusal let go of what the call held.
+        call.reservationId = null;
+        throw this.refusal(g, model);
+      }
+      const next = this.target(call, model, provider, json, null, est, g.reservationId);
+      call.target = next.target;
+      call.reservationId = next.reservationId;
+    };
+    return r instanceof Promise ? r.then(swapped) : swapped(r);
   }
 
   /**
    * Give back whatever is still reserved (a path that did not settle). An agent that hung up
-   * after the call went upstream still leaves a row, `aborted`, charged for the prompt the
-   * provider was sent (as when an answer's body breaks off).
+   * still leaves a row, `aborted`, charged for the prompt if the provider was sent it (as when an
+   * answer's body breaks off), else $0.
    */
   release(call: Call, record = true): void {
     if (call.reservationId === null) return;
     if (record && call.signal?.aborted) {
-      const t = call.target;
-      const outcome: Outcome = { status: 'aborted', httpStatus: 499, promptTokens: t.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: 'the client closed the request before the provider answered' };
+      // Only a prompt the provider was sent is owed; a call that never left still gets its row, at $0.
+      const sent = call.dispatched === true;
+      const error = sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider';
+      const outcome: Outcome = { status: 'aborted', httpStatus: 499, promptTokens: sent ? call.target.promptTokensEstimate : 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error };
       this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call the client abandoned'));
       return;
     }
@@ -116,6 +137,8 @@ export class CallLedger {
 
   private refusal(r: BudgetRefusal, model: string): GatewayError {
     if (r.code === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', false);
+    // Congestion, not an empty budget: 429 with retry-after; 402 says the budget must be raised.
+    if (r.code === 'wait_timeout' || r.code === 'queue_full') return new GatewayError('rate_limit', this.d.meter.refusalMessage(r, model), true, CONGESTION_RETRY_S);
     return new GatewayError('budget', this.d.meter.refusalMessage(r, model), false);
   }
 

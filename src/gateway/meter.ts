@@ -16,11 +16,17 @@ import {
   type ReserveResult,
   type SettleResult,
   type ThresholdNotice,
+  type WaitBound,
 } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
 import type { NewEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
 import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
+import { WaitNotices } from './meter.waits.js';
+
+/** Seconds a call held back by in-flight calls (not by spend) is told to wait before retrying. */
+export const CONGESTION_RETRY_S = 5;
 
 export interface MeterDeps {
   state: StateManager;
@@ -32,6 +38,8 @@ export interface MeterDeps {
   alert: (a: BudgetAlert) => void;
   /** What `budget_policy.on_exhausted: stop` does to a supervised agent. */
   stopAgent: (agentId: string, why: string) => void;
+  /** Where an event that could not be written is reported. */
+  logger?: Logger;
 }
 
 /**
@@ -43,11 +51,11 @@ export class Meter {
   readonly book: PriceBook;
   private readonly policy: BudgetPolicy;
   private readonly warnedModels = new Set<string>();
-  /** Agents whose calls were announced waiting, owed a "none waits any more" event. */
-  private readonly announcedWaits = new Set<string>();
+  private readonly waits: WaitNotices;
 
   constructor(private readonly d: MeterDeps) {
     this.tracker = d.tracker;
+    this.waits = new WaitNotices(d.tracker, d.state, (fn) => this.safely(fn));
     this.policy = new BudgetPolicy(d.config.budgetPolicy.onExhausted);
     this.book = new PriceBook({
       overrides: d.config.pricing,
@@ -118,44 +126,39 @@ export class Meter {
    *   const granted = r instanceof Promise ? await r : r;
    */
   acquire(agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.acquire(agentId, req, bound));
+  }
+
+  /** A fallback takes over: the reservation becomes its worst case, never let go in between (tracker.replace). */
+  replace(reservationId: number, agentId: string, amountMicros: Micros, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    return this.queued(agentId, amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, amountMicros, bound));
+  }
+
+  private queued(agentId: string, micros: Micros, model: string, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {
     const p = this.d.config.budgetPolicy;
-    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: (position: number) => this.waiting(agentId, req.amountMicros, model, position) };
-    const r = this.tracker.acquire(agentId, req, bound);
+    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.safely(() => this.waits.changed(agentId, micros, model)) };
+    const r = ask(bound);
     if (!(r instanceof Promise)) {
-      if (!r.ok) this.refused(r, model);
+      if (!r.ok) this.safely(() => this.refused(r, model));
       return r;
     }
+    // The grant is the caller's whatever its events do: a failed write is logged, never a lost reservation.
     return r.then((x) => {
-      if (!x.ok && x.code !== 'aborted') this.refused(x, model);
-      this.waitEnded(agentId);
+      this.safely(() => {
+        if (!x.ok && x.code !== 'aborted') this.refused(x, model);
+      });
+      this.safely(() => this.waits.changed(agentId, 0, null));
       return x;
     });
   }
 
-  /** A call started to wait for budget: the dashboard and the status route show it. */
-  private waiting(agentId: string, micros: Micros, model: string, position: number): void {
-    this.announcedWaits.add(agentId);
-    const s = this.tracker.snapshot(agentId);
-    this.d.state.record({
-      agentId,
-      type: 'budget.waiting',
-      severity: position === 1 ? 'info' : 'debug',
-      message: `LLM call waits for budget (${position} waiting): ${formatUsd(micros)} needed, ${formatUsd(s?.reservedMicros ?? 0)} held by ${s?.openReservations ?? 0} in-flight request${s?.openReservations === 1 ? '' : 's'}`,
-      data: { waiting: s?.waitingCalls ?? position, requestedUsd: microsToUsd(micros), reservedUsd: microsToUsd(s?.reservedMicros ?? 0), inFlight: s?.openReservations ?? 0, model },
-    });
-  }
-
-  /** The last waiting call left the queue: say so, so the dashboard's count goes back to 0. */
-  private waitEnded(agentId: string): void {
-    const s = this.tracker.snapshot(agentId);
-    if (s === null || s.waitingCalls > 0 || !this.announcedWaits.delete(agentId)) return;
-    this.d.state.record({
-      agentId,
-      type: 'budget.waiting',
-      severity: 'debug',
-      message: 'No LLM call waits for budget any more',
-      data: { waiting: 0, requestedUsd: 0, reservedUsd: microsToUsd(s.reservedMicros), inFlight: s.openReservations, model: null },
-    });
+  /** Run an announcement whose failure must not undo what it announces. */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.d.logger?.error({ err }, 'budget: could not record an event');
+    }
   }
 
   private refused(r: BudgetRefusal, model: string): void {
@@ -179,6 +182,9 @@ export class Meter {
    *   throw new GatewayError('budget', meter.refusalMessage(refusal, 'gpt-4o'), false);
    */
   refusalMessage(r: BudgetRefusal, model: string): string {
+    if (r.code === 'wait_timeout' || r.code === 'queue_full') {
+      return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. The budget is not used up: this agent's in-flight calls hold the headroom this call needs until they finish. Retry in ${CONGESTION_RETRY_S} s, or make fewer calls at once.`;
+    }
     const route = `POST /api/agents/${r.agentId}/budget`;
     if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;
     const need = r.spentMicros + r.reservedMicros + r.requestedMicros;

@@ -63,7 +63,7 @@ export class UpstreamCaller {
           message: `Model ${from} failed (${reason}): falling back to ${next}`,
           data: { from, to: next, reason },
         });
-        this.d.ledger.retarget(call, next, resolved.provider);
+        await this.d.ledger.retarget(call, next, resolved.provider);
       }
       const outcome = await this.withRetries(call, clientSignal);
       // The request itself broke the provider: another model would be given the same request.
@@ -108,6 +108,7 @@ export class UpstreamCaller {
         const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
         const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
         try {
+          call.dispatched = true;
           return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
         } catch (e) {
           if (clientSignal.aborted) throw clientGone(e);

@@ -49,6 +49,7 @@ export const gatewayService: ServiceFactory = (ctx) => {
     config: g,
     alert: (a) => alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
     stopAgent: (id, why) => void ctx.stopAgent(id, why),
+    logger: ctx.logger,
   });
   meter.restore();
   // One breaker per provider, each transition an event and saved, like the tool services'.

@@ -199,3 +199,74 @@ describe('the ledger and its rows agree', () => {
     expect(s.budget.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
   });
 });
+
+describe('budget.waiting events', () => {
+  const burst = async (rt: TestRuntime, token: string) => {
+    const calls = Array.from({ length: 16 }, () => chat(rt, token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'Say hello to the team.' }] }));
+    return (await Promise.all(calls)).map((r) => r.status);
+  };
+
+  it('a waiting event that cannot be written loses no call: every waiting call is still answered and nothing stays reserved', async () => {
+    t = await startTestRuntime({ config: simulated(300) });
+    const a = await agentToken(t, 0.1);
+    t.rt.state.database.exec(`CREATE TRIGGER refuse_waiting BEFORE INSERT ON events WHEN NEW.type = 'budget.waiting' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`);
+    expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
+    expect((await status(t, a.agentId)).budget).toMatchObject({ reservedUsd: 0, waiting: 0 });
+    expect(rowsOf(t, a.agentId)).toHaveLength(16);
+  });
+
+  it('are announced when calls start and stop waiting, with count updates at most once a second in between, not one per call', async () => {
+    t = await startTestRuntime({ config: simulated(300) });
+    const a = await agentToken(t, 0.1);
+    const t0 = Date.now();
+    expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
+    const seconds = Math.ceil((Date.now() - t0) / 1000);
+    const events = t.rt.state.database.prepare(`SELECT data FROM events WHERE agent_id = ? AND type = 'budget.waiting' ORDER BY seq`).all(a.agentId) as Array<{ data: string }>;
+    const counts = events.map((e) => (JSON.parse(e.data) as { waiting: number }).waiting);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts.at(-1)).toBe(0);
+    expect(counts.filter((c) => c === 0)).toHaveLength(1);
+    expect(counts.length).toBeLessThanOrEqual(2 + seconds);
+  });
+});
+
+describe('congestion is not an empty budget', () => {
+  it('a call that waited the whole bound, or found the queue full, gets a 429 with retry-after on every wire, not a 402 "raise the budget"', async () => {
+    t = await startTestRuntime({ config: simulated(1500, { waitMs: 50 }) });
+    const post = (path: string, token: string, body: object) =>
+      fetch(`${t!.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const cases = [
+      ['/v1/chat/completions', { model: 'gpt-4o', max_tokens: 1900, messages: [{ role: 'user', content: 'hi' }] }],
+      ['/v1/responses', { model: 'gpt-4o', max_output_tokens: 1900, input: 'hi' }],
+      ['/v1/messages', { model: 'claude-3-5-haiku-latest', max_tokens: 4000, messages: [{ role: 'user', content: 'hi' }] }],
+    ] as const;
+    for (const [path, body] of cases) {
+      const a = await agentToken(t, 0.02);
+      const first = post(path, a.token, body);
+      await until(async () => (await status(t!, a.agentId)).budget.reservedUsd > 0);
+      const r = await post(path, a.token, body);
+      expect(r.status).toBe(429);
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+      const err = (await r.json()) as { type?: string; error: { type: string; message: string } };
+      expect(err.error.type).toBe('rate_limit_error');
+      if (path === '/v1/messages') expect(err.type).toBe('error');
+      expect(err.error.message).toMatch(/in-flight calls hold the headroom|hold the headroom/);
+      expect(err.error.message).not.toMatch(/raise the budget/);
+      expect((await first).status).toBe(200);
+    }
+  });
+});
+
+describe('near_limit: clamp keeps to what providers accept', () => {
+  it('never clamps an Anthropic extended-thinking call to max_tokens at or below thinking.budget_tokens: it is refused instead', async () => {
+    t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
+    const a = await agentToken(t, 0.01);
+    const r = await fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': a.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-3-7-sonnet-latest', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(402);
+    expect(rowsOf(t, a.agentId)).toHaveLength(0);
+  });
+});

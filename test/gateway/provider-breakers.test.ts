@@ -3,7 +3,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
 import { CircuitBreaker, RequestError, statusClassifier } from '../../src/reliability/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 15 part 4: the LLM providers' breakers are saved across restarts like the tool
 // services', shown in /api/breakers beside them, and a client error never opens them.
@@ -94,5 +94,19 @@ describe('what a provider breaker counts', () => {
     expect(b.snapshot()).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, counters: { failures: 0 } });
     for (let i = 0; i < 3; i++) await b.call(() => Promise.resolve({ status: 502 }), judge);
     expect(b.state).toBe('OPEN');
+  });
+});
+
+describe('provider breaker counters survive a kill -9', () => {
+  it('are saved while the process runs, not only on a transition or at shutdown', async () => {
+    t = await startTestRuntime({ config: config() });
+    const a = await agentToken(t);
+    for (let i = 0; i < 3; i++) expect((await chat(t, a.token)).status).toBe(200);
+    const stored = () => {
+      const row = t!.rt.state.database.prepare(`SELECT snapshot FROM breakers WHERE service = 'llm:openai'`).get() as { snapshot: string } | undefined;
+      return row ? (JSON.parse(row.snapshot) as { counters: { successes: number } }).counters.successes : 0;
+    };
+    // Still running (no stop, no transition): what a kill -9 now would leave on disk.
+    expect(await until(() => (stored() >= 3 ? stored() : null))).toBe(3);
   });
 });
