@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { redact, type RedactOptions, type SafetyMode } from '../safety/index.js';
+import { redact, redactJsonText, type RedactOptions, type SafetyMode, type TextRedactor } from '../safety/index.js';
 
 type Blocked = { message: string; types: string[] | null };
 
@@ -33,12 +33,13 @@ export type HeaderRedactor = (headers: Record<string, string | string[]>, agentI
  * `options` are its detector settings (allowed domains, regions), also used for the call records.
  */
 export interface ToolPiiGuard {
-  inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null): { text: string; redactions: number; block: string | null };
+  /** `context`: characters of key context in front of a JSON value, so audit offsets point into the value. */
+  inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null, context?: number): { text: string; redactions: number; block: string | null };
   readonly options?: RedactOptions;
 }
 
 /** One text through a PII policy; `ref` says where it was (the service, a header). */
-type TextScan = (text: string, agentId: string | null, ref: string) => { text: string; redactions: number; blocked: Blocked | null };
+type TextScan = (text: string, agentId: string | null, ref: string, context?: number) => { text: string; redactions: number; blocked: Blocked | null };
 
 const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|ld\+json|problem\+json|yaml|x-yaml)|application\/[\w.+-]+\+(json|xml|yaml))/i;
 /** Single-byte charsets whose bytes all survive a latin1 round trip. */
@@ -62,12 +63,54 @@ function encodingOf(body: Buffer, contentType: string | undefined): 'utf8' | 'la
 
 const CLEAN = (body: Buffer): RedactedBody => ({ body, redactions: 0, blocked: null });
 
+const JSON_TYPE = /^application\/([\w.+-]+\+)?(json|x-ndjson|ndjson|jsonl|json-seq)\b/i;
+const JSON_START = /^\s*[[{"]/;
+
+function parses(text: string): boolean {
+  if (!JSON_START.test(text)) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A body as its form says: a JSON document string by string (decoded, each value after its key,
+ * re-escaped: the answer stays valid JSON), NDJSON line by line, anything else as text. Raw
+ * text scanning would read `\n` glued to a value, miss `bob\u0040example.org` and could cut
+ * a multi-byte address in a way that breaks the document.
+ */
+function scanBody(scan: TextScan, text: string, contentType: string, agentId: string | null, ref: string): ReturnType<TextScan> {
+  let redactions = 0;
+  let blocked: Blocked | null = null;
+  let changed = false;
+  const take = (input: string, r: ReturnType<TextScan>): string => {
+    redactions += r.redactions;
+    blocked ??= r.blocked;
+    if (r.text !== input) changed = true;
+    return r.text;
+  };
+  const json = (doc: string): string =>
+    redactJsonText(doc, (context): TextRedactor => {
+      let s = '';
+      return { push: (t) => ((s += t), ''), end: () => take(s, scan(s, agentId, ref, context)) };
+    });
+  let out: string;
+  if (parses(text)) out = json(text);
+  else if (JSON_TYPE.test(contentType)) out = text.split('\n').map((line) => (parses(line) ? json(line) : take(line, scan(line, agentId, ref)))).join('\n');
+  else return scan(text, agentId, ref);
+  // Nothing replaced (warn mode, or no finding): the bytes as they came, escapes and all.
+  return { text: changed ? out : text, redactions, blocked };
+}
+
 function bodyRedactor(scan: TextScan, ref: string): ResponseRedactor {
   return (body, contentType, agentId) => {
     const encoding = body.length === 0 ? null : encodingOf(body, contentType);
     if (encoding === null) return CLEAN(body);
     const text = body.toString(encoding);
-    const r = scan(text, agentId, ref);
+    const r = scanBody(scan, text, contentType?.trim() ?? '', agentId, ref);
     if (r.redactions === 0 && r.blocked === null) return CLEAN(body);
     // Unchanged text keeps its original bytes (warn mode).
     return { body: r.text === text ? body : Buffer.from(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
@@ -106,8 +149,8 @@ function headersRedactor(scan: TextScan, ref: string): HeaderRedactor {
 }
 
 function guardScan(guard: ToolPiiGuard): TextScan {
-  return (text, agentId, ref) => {
-    const r = guard.inspect(agentId, 'tool.response', text, ref);
+  return (text, agentId, ref, context) => {
+    const r = guard.inspect(agentId, 'tool.response', text, ref, context);
     return { text: r.text, redactions: r.redactions, blocked: r.block === null ? null : { message: r.block, types: null } };
   };
 }
