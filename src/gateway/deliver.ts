@@ -35,9 +35,13 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
     /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the ledger) */
   }
   // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
-  if (d.guard.active) ({ parsed, text } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
+  let stored = parsed;
+  let redactions = 0;
+  if (d.guard.active) ({ parsed, text, stored, redactions } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
-  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: message.slice(0, 500) });
+  // The ledger keeps the always-redacted copy (warn mode gives the agent the text unchanged).
+  const recorded = extractMessage(stored) ?? message;
+  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
   sendJson(res, up.status, body, passHeaders(up));

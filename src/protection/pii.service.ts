@@ -10,6 +10,7 @@ import {
   emptyProtectionCounters,
   modeFor,
   redact,
+  redactJsonText,
   type AuditKeys,
   type Detection,
   type ProtectionCounters,
@@ -148,6 +149,30 @@ export class PiiProtection {
     return { text: r.text, redactions: r.detections.length, block: r.blocked ? this.blockMessage(r.detections, o.policy!) : null };
   }
 
+  /**
+   * A text whose copies are kept (the events table, the terminal, `llm_requests.error`): `text`
+   * is what the location's mode gives its reader (warn: unchanged), `stored` is always redacted,
+   * whatever the mode. Block acts as redact here: nothing is refused, so nothing is halted.
+   */
+  copy(agentId: string | null, location: PiiLocation, text: string, requestRef: string | null = null, context = 0): GuardResult & { stored: string } {
+    const o = this.at[location];
+    if (!o) return { text, stored: text, redactions: 0, block: null };
+    const policy = withModes(o.policy!, (m) => (m === 'block' ? 'redact' : m));
+    const r = redact(text, { ...o, policy });
+    if (r.detections.length === 0) return { text, stored: text, redactions: 0, block: null };
+    this.found(agentId, location, policy, r.detections, text, requestRef, context);
+    const stored = r.text !== text ? r.text : redact(text, { ...o, policy: withModes(policy, () => 'redact') }).text;
+    return { text: r.text, stored, redactions: r.detections.length, block: null };
+  }
+
+  /** A JSON document whose copies are kept (an SDK event's data): `copy` string by string, valid JSON out. */
+  copyJson(agentId: string | null, location: PiiLocation, json: string, requestRef: string | null = null): string {
+    return redactJsonText(json, (context) => {
+      let text = '';
+      return { push: (t) => ((text += t), ''), end: () => this.copy(agentId, location, text, requestRef, context).stored };
+    });
+  }
+
   /** A streamed text: findings are audited as the stream redactor makes them final. */
   stream(agentId: string | null, location: PiiLocation, requestRef: string | null, context = 0): StreamGuard {
     const o = this.at[location];
@@ -213,13 +238,14 @@ export class PiiProtection {
       active: this.scans('llm.output') || this.scans('llm.tool_arguments'),
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
+      error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),
       ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }
 
   /** Agent stdout/stderr, before it reaches the terminal, the event log and the database. */
   filterLine(agentId: string, line: string): string {
-    return this.inspect(agentId, 'agent.output', line).text;
+    return this.copy(agentId, 'agent.output', line).stored;
   }
 
   private blockMessage(ds: readonly Detection[], policy: SafetyPolicy): string {
@@ -297,6 +323,11 @@ export class PiiProtection {
   close(): Promise<void> {
     return this.notify?.close() ?? Promise.resolve();
   }
+}
+
+/** A policy with every mode (the default and each type's) passed through `fn`. */
+function withModes(p: SafetyPolicy, fn: (m: SafetyMode) => SafetyMode): SafetyPolicy {
+  return { ...p, mode: fn(p.mode), perType: Object.fromEntries(Object.entries(p.perType ?? {}).map(([t, m]) => [t, fn(m)])) };
 }
 
 function isJson(text: string): boolean {
