@@ -72,7 +72,11 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   let redactions = 0;
   // A body that is not a JSON object is one text, scanned whole like any answer.
   const isObject = parsed !== null && typeof parsed === 'object';
-  const slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
+  let slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [];
+  // JSON the wire finds no output in (an array, a shape it does not know): every string in it,
+  // decoded, so it stays valid JSON; anything else is one text. Embeddings are vectors, not output.
+  const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
+  if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
@@ -98,7 +102,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
-    if (changed && isObject) out = JSON.stringify(parsed);
+    if (changed && !whole) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(
