@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { raw } from './helpers.js';
+import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
 
 // Tool answers in JSON are redacted string by string, decoded: the agent gets valid JSON, an
@@ -49,5 +49,21 @@ describe('tool answers in JSON', () => {
 
   it('leaves a JSON answer without findings byte for byte', async () => {
     expect((await get('/clean')).body).toBe('{"a":"\\u0041"}');
+  });
+});
+
+describe('refused tool paths', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await startTestRuntime({ config: withTools({ crm: { url: up.url } }) });
+  });
+  afterAll(async () => t?.stop());
+
+  it('name a service that holds PII only redacted in the tool.refused event', async () => {
+    const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'lost' }) })).json()) as { token: string; agentId: string };
+    expect((await raw(t.rt.url, 'GET', '/tools/123-45-6789/x', { token: a.token })).status).toBe(404);
+    const refused = eventsOf(t, 'tool.refused').filter((e) => e.agentId === a.agentId);
+    expect(refused.map((e) => e.data)).toEqual([{ service: '[SSN_REDACTED]', reason: 'unknown_service', status: 404 }]);
+    expect(JSON.stringify(refused)).not.toContain('123-45-6789');
   });
 });
