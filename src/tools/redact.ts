@@ -50,15 +50,45 @@ const CHARSET = /;\s*charset\s*=\s*"?([\w.:-]+)"?/i;
  * How a body is read as text for the scan, whatever its declared type (YAML, octet-stream,
  * none at all): valid UTF-8 is text. A declared Latin charset, or a declared text type that is
  * not valid UTF-8, is read byte for byte (latin1), so every byte the scan does not replace goes
- * back exactly as it came. Anything else, and anything with a NUL byte, is binary: not scanned.
+ * back exactly as it came. A NUL byte means UTF-16 text (see utf16Of) or binary: not scanned.
  */
-function encodingOf(body: Buffer, contentType: string | undefined): 'utf8' | 'latin1' | null {
-  if (body.includes(0)) return null;
+function encodingOf(body: Buffer, contentType: string | undefined): Encoding | null {
+  if (body.includes(0)) return utf16Of(body);
   const type = contentType?.trim() ?? '';
   const charset = CHARSET.exec(type)?.[1];
   if (charset !== undefined && LATIN.test(charset)) return 'latin1';
   if (isUtf8(body)) return 'utf8';
   return TEXTUAL.test(type) ? 'latin1' : null;
+}
+
+type Encoding = 'utf8' | 'latin1' | 'utf16le' | 'utf16be';
+
+/**
+ * UTF-16 text (Windows tools write it): a byte-order mark, or the NUL of every other byte that
+ * mostly-ASCII text has in one half and never in the other. Anything else with a NUL is binary.
+ */
+function utf16Of(body: Buffer): Encoding | null {
+  if (body.length % 2 !== 0 || body.length < 4) return null;
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf16le';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf16be';
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < body.length; i += 2) {
+    if (body[i] === 0) even++;
+    if (body[i + 1] === 0) odd++;
+  }
+  const half = body.length / 2;
+  if (even === 0 && odd >= half * 0.9) return 'utf16le';
+  if (odd === 0 && even >= half * 0.9) return 'utf16be';
+  return null;
+}
+
+function decodeText(body: Buffer, encoding: Encoding): string {
+  return encoding === 'utf16be' ? Buffer.from(body).swap16().toString('utf16le') : body.toString(encoding);
+}
+
+function encodeText(text: string, encoding: Encoding): Buffer {
+  return encoding === 'utf16be' ? Buffer.from(text, 'utf16le').swap16() : Buffer.from(text, encoding);
 }
 
 const CLEAN = (body: Buffer): RedactedBody => ({ body, redactions: 0, blocked: null });
@@ -109,11 +139,11 @@ function bodyRedactor(scan: TextScan, ref: string): ResponseRedactor {
   return (body, contentType, agentId) => {
     const encoding = body.length === 0 ? null : encodingOf(body, contentType);
     if (encoding === null) return CLEAN(body);
-    const text = body.toString(encoding);
+    const text = decodeText(body, encoding);
     const r = scanBody(scan, text, contentType?.trim() ?? '', agentId, ref);
     if (r.redactions === 0 && r.blocked === null) return CLEAN(body);
     // Unchanged text keeps its original bytes (warn mode).
-    return { body: r.text === text ? body : Buffer.from(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
+    return { body: r.text === text ? body : encodeText(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
   };
 }
 

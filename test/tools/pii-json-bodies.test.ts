@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
@@ -11,6 +12,10 @@ const answers: Record<string, Reply> = {
   '/json': { status: 200, headers: { 'content-type': 'application/json' }, body: DOC },
   '/untyped-json': { status: 200, body: DOC },
   '/ndjson': { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: `{"to":"bob\\u0040example.org"}\nnot json bob@example.org\n{"phoneNumber":4155550123}\n` },
+  '/utf16le': { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('\ufeffowner bob@example.org', 'utf16le') },
+  '/utf16-nobom': { status: 200, body: Buffer.from('owner bob@example.org', 'utf16le') },
+  '/utf16be': { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('\ufeffowner bob@example.org', 'utf16le').swap16() },
+  '/stacked': { status: 200, headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip, br' }, body: brotliCompressSync(gzipSync('owner bob@example.org')) },
   '/clean': { status: 200, headers: { 'content-type': 'application/json' }, body: '{"a":"\\u0041"}' },
 };
 
@@ -45,6 +50,14 @@ describe('tool answers in JSON', () => {
   it('reads NDJSON line by line: JSON lines string by string, other lines as text', async () => {
     const r = await get('/ndjson');
     expect(r.body).toBe('{"to":"[EMAIL_REDACTED]"}\nnot json [EMAIL_REDACTED]\n{"phoneNumber":"[PHONE_REDACTED]"}\n');
+  });
+
+  it('reads UTF-16 (with a byte-order mark or by its NUL pattern) and stacked content codings as text', async () => {
+    const bytes = async (path: string) => Buffer.from(await (await fetch(`${t.rt.url}/tools/crm${path}`, { headers: { authorization: `Bearer ${t.rt.adminToken}` } })).arrayBuffer());
+    expect((await bytes('/utf16le')).equals(Buffer.from('\ufeffowner [EMAIL_REDACTED]', 'utf16le'))).toBe(true);
+    expect((await bytes('/utf16-nobom')).equals(Buffer.from('owner [EMAIL_REDACTED]', 'utf16le'))).toBe(true);
+    expect((await bytes('/utf16be')).equals(Buffer.from('\ufeffowner [EMAIL_REDACTED]', 'utf16le').swap16())).toBe(true);
+    expect((await get('/stacked')).body).toBe('owner [EMAIL_REDACTED]');
   });
 
   it('leaves a JSON answer without findings byte for byte', async () => {
