@@ -240,3 +240,22 @@ describe('stored copies of SDK events', () => {
     expect(r.refs).toEqual([1, 2].map(() => ({ ref: 'sdk-event', action: 'warned' })));
   });
 });
+
+describe("an agent's stdout under warn", () => {
+  it('reaches the events table redacted; the finding is recorded as warned', async () => {
+    const dir = tempDir();
+    const script = join(dir.dir, 'print.py');
+    writeFileSync(script, `print("mail ${MAIL}", flush=True)\n`);
+    const t = await startTestRuntime({ dir: dir.dir, config: { safetyMode: 'warn' }, agent: { script, args: [] } });
+    try {
+      expect((await t.rt.agentDone!).status).toBe('completed');
+      const printed = t.rt.state.lastEvents(1000, t.rt.agentId!).filter((e) => e.type === 'agent.output').map((e) => e.message);
+      expect(printed).toContain('mail [EMAIL_REDACTED]');
+      expect(JSON.stringify(t.rt.state.database.prepare('SELECT message, data FROM events').all())).not.toContain(MAIL);
+      expect(t.rt.state.database.prepare("SELECT action FROM pii_audit WHERE location = 'agent.output'").all()).toEqual([{ action: 'warned' }]);
+    } finally {
+      await t.stop();
+      dir.cleanup();
+    }
+  });
+});
