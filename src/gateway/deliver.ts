@@ -36,9 +36,13 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
     /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the ledger) */
   }
   // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
-  if (d.guard.active) ({ parsed, text } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
+  let stored = parsed;
+  let redactions = 0;
+  if (d.guard.active) ({ parsed, text, stored, redactions } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
-  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: message.slice(0, 500) });
+  // The ledger keeps the always-redacted copy (warn mode gives the agent the text unchanged).
+  const recorded = extractMessage(stored) ?? message;
+  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
   sendJson(res, up.status, body, passHeaders(up));
@@ -69,7 +73,11 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   let redactions = 0;
   // A body that is not a JSON object is one text, scanned whole like any answer.
   const isObject = parsed !== null && typeof parsed === 'object';
-  const slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [{ index: 0, text: raw.toString('utf8'), set: (t) => (out = t) }];
+  let slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [];
+  // JSON the wire finds no output in (an array, a shape it does not know): every string in it,
+  // decoded, so it stays valid JSON; anything else is one text. Embeddings are vectors, not output.
+  const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
+  if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
@@ -95,7 +103,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
-    if (changed && isObject) out = JSON.stringify(parsed);
+    if (changed && !whole) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(

@@ -26,6 +26,11 @@ export interface OutputGuard {
   stream(agentId: string, requestRef: string, kind?: SlotKind): StreamGuard;
   /** When prompts are protected too (`safety.locations.prompt`, or `safety.redact_prompts`). */
   prompt?(agentId: string, requestRef: string, text: string, kind?: SlotKind): GuardResult;
+  /**
+   * A provider's error text: redacted, never refused nor a reason to halt (it is a refusal
+   * already); `stored` is always redacted, for the ledger, whatever the mode.
+   */
+  error?(agentId: string, requestRef: string, text: string): GuardResult & { stored: string };
 }
 
 /**
@@ -87,13 +92,18 @@ export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId:
  * JSON is returned as is: the gateway sends its own wording instead of it.
  * @example guardErrorBody(guard, 'a1', 'chat:gpt-4o', { error: { message: 'bad: bob@example.org' } }, raw).text // '{"error":{"message":"bad: [EMAIL_REDACTED]"}}'
  */
-export function guardErrorBody(guard: OutputGuard, agentId: string, ref: string, parsed: unknown, text: string): { parsed: unknown; text: string } {
-  if (parsed === null) return { parsed, text };
+export function guardErrorBody(guard: OutputGuard, agentId: string, ref: string, parsed: unknown, text: string): { parsed: unknown; text: string; stored: unknown; redactions: number } {
+  if (parsed === null) return { parsed, text, stored: parsed, redactions: 0 };
   let changed = false;
+  let redactions = 0;
+  const storedOf = new Map<string, string>();
   const fixed = mapJsonStrings(parsed, (s) => {
-    const g = guard.text(agentId, ref, s);
+    const g = guard.error ? guard.error(agentId, ref, s) : { ...guard.text(agentId, ref, s), stored: undefined };
+    redactions += g.redactions;
+    storedOf.set(s, g.stored ?? g.text);
     if (g.text !== s) changed = true;
     return g.text;
   });
-  return changed ? { parsed: fixed, text: JSON.stringify(fixed) } : { parsed, text };
+  const stored = redactions === 0 ? parsed : mapJsonStrings(parsed, (s) => storedOf.get(s) ?? s);
+  return changed ? { parsed: fixed, text: JSON.stringify(fixed), stored, redactions } : { parsed, text, stored, redactions };
 }

@@ -10,6 +10,7 @@ import {
   emptyProtectionCounters,
   modeFor,
   redact,
+  redactJsonText,
   type AuditKeys,
   type Detection,
   type ProtectionCounters,
@@ -139,17 +140,41 @@ export class PiiProtection {
   }
 
   /** Scan and apply the location's policy to one whole text; audits and announces what it found. */
-  inspect(agentId: string | null, location: PiiLocation, text: string, requestRef: string | null = null): GuardResult {
+  inspect(agentId: string | null, location: PiiLocation, text: string, requestRef: string | null = null, context = 0): GuardResult {
     const o = this.at[location];
     if (!o) return { text, redactions: 0, block: null };
     const r = redact(text, o);
     if (r.detections.length === 0) return { text, redactions: 0, block: null };
-    this.found(agentId, location, o.policy!, r.detections, text, requestRef);
+    this.found(agentId, location, o.policy!, r.detections, text, requestRef, context);
     return { text: r.text, redactions: r.detections.length, block: r.blocked ? this.blockMessage(r.detections, o.policy!) : null };
   }
 
+  /**
+   * A text whose copies are kept (the events table, the terminal, `llm_requests.error`): `text`
+   * is what the location's mode gives its reader (warn: unchanged), `stored` is always redacted,
+   * whatever the mode. Block acts as redact here: nothing is refused, so nothing is halted.
+   */
+  copy(agentId: string | null, location: PiiLocation, text: string, requestRef: string | null = null, context = 0): GuardResult & { stored: string } {
+    const o = this.at[location];
+    if (!o) return { text, stored: text, redactions: 0, block: null };
+    const policy = withModes(o.policy!, (m) => (m === 'block' ? 'redact' : m));
+    const r = redact(text, { ...o, policy });
+    if (r.detections.length === 0) return { text, stored: text, redactions: 0, block: null };
+    this.found(agentId, location, policy, r.detections, text, requestRef, context);
+    const stored = r.text !== text ? r.text : redact(text, { ...o, policy: withModes(policy, () => 'redact') }).text;
+    return { text: r.text, stored, redactions: r.detections.length, block: null };
+  }
+
+  /** A JSON document whose copies are kept (an SDK event's data): `copy` string by string, valid JSON out. */
+  copyJson(agentId: string | null, location: PiiLocation, json: string, requestRef: string | null = null): string {
+    return redactJsonText(json, (context) => {
+      let text = '';
+      return { push: (t) => ((text += t), ''), end: () => this.copy(agentId, location, text, requestRef, context).stored };
+    });
+  }
+
   /** A streamed text: findings are audited as the stream redactor makes them final. */
-  stream(agentId: string | null, location: PiiLocation, requestRef: string | null): StreamGuard {
+  stream(agentId: string | null, location: PiiLocation, requestRef: string | null, context = 0): StreamGuard {
     const o = this.at[location];
     if (!o) return PASS;
     const pending: Detection[] = [];
@@ -157,7 +182,7 @@ export class PiiProtection {
     const step = (out: string): GuardResult => {
       if (pending.length === 0) return { text: out, redactions: 0, block: null };
       const found = pending.splice(0);
-      this.found(agentId, location, o.policy!, found, null, requestRef);
+      this.found(agentId, location, o.policy!, found, null, requestRef, context);
       return { text: out, redactions: found.length, block: redactor.blocked ? this.blockMessage(found, o.policy!) : null };
     };
     return {
@@ -180,13 +205,13 @@ export class PiiProtection {
       block ??= r.block;
       return r.text;
     };
-    const open = (): TextRedactor => {
+    const open = (context: number): TextRedactor => {
       if (!whole) {
-        const g = this.stream(agentId, location, requestRef);
+        const g = this.stream(agentId, location, requestRef, context);
         return { push: (t) => take(g.push(t)), end: () => take(g.end()) };
       }
       let text = '';
-      return { push: (t) => ((text += t), ''), end: () => take(this.inspect(agentId, location, text, requestRef)) };
+      return { push: (t) => ((text += t), ''), end: () => take(this.inspect(agentId, location, text, requestRef, context)) };
     };
     const redactor = createJsonStreamRedactor(open);
     const step = (text: string): GuardResult => {
@@ -201,7 +226,8 @@ export class PiiProtection {
   /** The gateway's view of this engine: answers and tool-call arguments, prompts if asked. */
   outputGuard(): OutputGuard {
     const whole = (agentId: string, location: PiiLocation, ref: string, text: string, kind?: SlotKind): GuardResult => {
-      if (kind !== 'json') return this.inspect(agentId, location, text, ref);
+      // Arguments that are not JSON at all (`{'to': …}`, a bare address) are a text like any other.
+      if (kind !== 'json' || !isJson(text)) return this.inspect(agentId, location, text, ref);
       const g = this.json(agentId, location, ref, true);
       const a = g.push(text);
       const b = g.end();
@@ -212,13 +238,14 @@ export class PiiProtection {
       active: this.scans('llm.output') || this.scans('llm.tool_arguments'),
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
+      error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),
       ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }
 
   /** Agent stdout/stderr, before it reaches the terminal, the event log and the database. */
   filterLine(agentId: string, line: string): string {
-    return this.inspect(agentId, 'agent.output', line).text;
+    return this.copy(agentId, 'agent.output', line).stored;
   }
 
   private blockMessage(ds: readonly Detection[], policy: SafetyPolicy): string {
@@ -226,7 +253,8 @@ export class PiiProtection {
     return `Iron Cage blocked this response: it contained PII (${types.join(', ')}) and the safety policy for ${types.length > 1 ? 'these types' : 'this type'} is block.`;
   }
 
-  private found(agentId: string | null, location: PiiLocation, policy: SafetyPolicy, ds: Detection[], text: string | null, requestRef: string | null): void {
+  /** `context`: how many characters of key context preceded the value (json.ts): offsets point into the value. */
+  private found(agentId: string | null, location: PiiLocation, policy: SafetyPolicy, ds: Detection[], text: string | null, requestRef: string | null, context = 0): void {
     const actionOf = (d: Detection) => {
       const m = modeFor(d.type, policy);
       return m === 'block' ? 'blocked' : m === 'warn' ? 'warned' : 'redacted';
@@ -242,8 +270,8 @@ export class PiiProtection {
         severity: a.severity,
         action: actionOf(d),
         confidence: a.confidence,
-        start: a.start,
-        end: a.end,
+        start: Math.max(0, a.start - context),
+        end: Math.max(0, a.end - context),
         valueHmac: a.valueHash,
         valueSealed: a.sealedValue,
       };
@@ -294,6 +322,20 @@ export class PiiProtection {
 
   close(): Promise<void> {
     return this.notify?.close() ?? Promise.resolve();
+  }
+}
+
+/** A policy with every mode (the default and each type's) passed through `fn`. */
+function withModes(p: SafetyPolicy, fn: (m: SafetyMode) => SafetyMode): SafetyPolicy {
+  return { ...p, mode: fn(p.mode), perType: Object.fromEntries(Object.entries(p.perType ?? {}).map(([t, m]) => [t, fn(m)])) };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -98,7 +98,8 @@ export class Runtime {
           version: VERSION,
           startedAt,
           control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
-          scanEventText: (agentId, text, field) => pii.inspect(agentId, 'agent.output', text, `sdk-event:${field}`).text,
+          // A fixed ref: a path into the data could name a key that holds PII.
+          scanEventText: (agentId, text, field) => (field === 'data' ? pii.copyJson(agentId, 'agent.output', text, 'sdk-event') : pii.copy(agentId, 'agent.output', text, 'sdk-event').stored),
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
           apiRoutes: services.flatMap((s) => s.apiRoutes ?? []),
           publicRoutes: services.flatMap((s) => s.publicRoutes ?? []),

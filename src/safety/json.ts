@@ -11,14 +11,23 @@
 //
 // Context: a value is scanned after its key (`phone: 4155550123`), so the detectors' context
 // rules see what a field is called, as they would in prose; the key's own text is then dropped
-// from what comes out. Numbers are values too (`{"ssn": 123456789}`): one that holds PII
-// becomes the redaction as a JSON string.
+// from what comes out. A key is split into its words (`phoneNumber`, `ssn_number`, `phone1` say
+// "phone number", "ssn number", "phone"). Numbers are values too (`{"ssn": 123456789}`): one
+// that holds PII becomes the redaction as a JSON string. Text that is neither a string, a number
+// nor true/false/null (`{"to": bob@example.org}`, `{'to': 'bob@example.org'}`, a bare
+// `bob@example.org`) is not JSON, but a model writes it: each such run is scanned as a value too.
 
 /** What redacts one string's text, pushed in pieces: a stream redactor or anything like it. */
 export interface TextRedactor {
   push(text: string): string;
   end(): string;
 }
+
+/**
+ * Opens the redactor of one string. `context` is how many characters of key context are pushed
+ * before the string's own text: offsets its findings report are that much too far right.
+ */
+export type OpenRedactor = (context: number) => TextRedactor;
 
 const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
@@ -37,12 +46,33 @@ const enum At {
   Escape,
   Unicode,
   Number,
+  Bare,
 }
 
-/** A key that can only name a field (letters and separators): safe to scan in front of its value. */
-const PLAIN_KEY = /^[A-Za-z][A-Za-z _.-]{0,39}$/;
+/** A key that can only name a field (letters, digits and separators): safe to scan in front of its value. */
+const PLAIN_KEY = /^[A-Za-z][A-Za-z0-9 _.-]{0,39}$/;
 const NUMBER_CHAR = /[0-9.eE+-]/;
 const MAX_KEY = 40;
+/** What ends a run of bare text outside strings: JSON's punctuation. */
+const BARE_END = /[{}[\],:"]/;
+const LITERAL = /^\s*(true|false|null)?\s*$/;
+const WHITESPACE = /\s/;
+
+/**
+ * A key as the words a detector's context rule looks for: `phoneNumber`, `mobile_phone`,
+ * `ssn-number`, `phone1` become "phone number", "mobile phone", "ssn number", "phone"; null for
+ * a key that is not a field name (it may hold a value itself).
+ * @example keyWords('social_security_number') // 'social security number'
+ */
+export function keyWords(key: string): string | null {
+  if (!PLAIN_KEY.test(key)) return null;
+  const words = key
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[\s_.\-0-9]+/)
+    .filter((w) => w.length > 0);
+  return words.length > 0 ? words.join(' ').toLowerCase() : null;
+}
 
 /** `inner` fed `context` first; what that context comes out as is dropped from the output. */
 function afterContext(inner: TextRedactor, context: string): TextRedactor {
@@ -78,7 +108,7 @@ function afterContext(inner: TextRedactor, context: string): TextRedactor {
  *   const r = createJsonStreamRedactor(() => createStreamRedactor());
  *   r.push('{"to":"bob@exa') + r.push('mple.org"}') + r.end() // '{"to":"[EMAIL_REDACTED]"}'
  */
-export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor {
+export function createJsonStreamRedactor(open: OpenRedactor): TextRedactor {
   let at = At.Outside;
   let inner: TextRedactor | null = null;
   let hex = '';
@@ -86,14 +116,27 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
   // The key that names what comes next, per open object/array (an array's items share its key).
   let key: string | null = null;
   const keys: Array<string | null> = [];
+  const objects: boolean[] = []; // per open container: an object (true) or an array
   // The text of the string just closed (a key if a colon follows), bounded.
   let lastString = '';
   let collecting = '';
   let num = '';
+  let bare = '';
 
   const openString = (): TextRedactor => {
-    const r = open();
-    return key !== null ? afterContext(r, `${key}: `) : r;
+    if (key === null) return open(0);
+    const context = `${key}: `;
+    return afterContext(open(context.length), context);
+  };
+  /** A finished run of bare text: true/false/null pass, anything else is scanned as a value. */
+  const closeBare = (): string => {
+    const b = bare;
+    bare = '';
+    // A single-quoted name (`{'to': …}`) names what follows, as a JSON key would.
+    lastString = b.trim().replace(/^'(.*)'$/, '$1').slice(0, MAX_KEY + 1);
+    if (LITERAL.test(b)) return b;
+    const r = openString();
+    return r.push(b) + r.end();
   };
   /** A finished number: as it came, or (if it holds PII) the redaction as a string. */
   const closeNumber = (): string => {
@@ -108,9 +151,16 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
   };
   /** Structure outside strings: track which key names the next value. */
   const structure = (c: number) => {
-    if (c === 0x3a) key = PLAIN_KEY.test(lastString) ? lastString : null;
-    else if (c === 0x7b || c === 0x5b) keys.push(key);
-    else if (c === 0x7d || c === 0x5d) key = keys.pop() ?? null;
+    if (c === 0x3a) key = keyWords(lastString);
+    else if (c === 0x7b || c === 0x5b) {
+      keys.push(key);
+      objects.push(c === 0x7b);
+      // An object's first string is a key: no field names it.
+      if (c === 0x7b) key = null;
+    } else if (c === 0x7d || c === 0x5d) {
+      key = keys.pop() ?? null;
+      objects.pop();
+    } else if (c === 0x2c && objects[objects.length - 1] === true) key = null;
   };
 
   return {
@@ -121,6 +171,15 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
       let from = 0; // start of the run of plain characters (outside, or inside a string) being copied
       for (let i = 0; i < chunk.length; i++) {
         const c = chunk.charCodeAt(i);
+        if (at === At.Bare) {
+          if (!BARE_END.test(chunk[i]!)) {
+            bare += chunk[i];
+            continue;
+          }
+          out += closeBare();
+          at = At.Outside;
+          from = i;
+        }
         if (at === At.Number) {
           if (NUMBER_CHAR.test(chunk[i]!)) {
             num += chunk[i];
@@ -138,7 +197,12 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
             continue;
           }
           if (c !== 0x22) {
-            structure(c);
+            if (BARE_END.test(chunk[i]!) || WHITESPACE.test(chunk[i]!)) structure(c);
+            else {
+              out += chunk.slice(from, i);
+              bare = chunk[i]!;
+              at = At.Bare;
+            }
             continue;
           }
           out += chunk.slice(from, i + 1);
@@ -194,7 +258,7 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
       ended = true;
       // A document cut off inside a string (the model ran out of tokens): what its redactor
       // still holds goes out, redacted; the document was not valid JSON to begin with.
-      const rest = at === At.Number ? closeNumber() : inner ? escapeJson(inner.end()) : '';
+      const rest = at === At.Number ? closeNumber() : at === At.Bare ? closeBare() : inner ? escapeJson(inner.end()) : '';
       inner = null;
       return rest;
     },
@@ -205,7 +269,7 @@ export function createJsonStreamRedactor(open: () => TextRedactor): TextRedactor
  * A whole JSON text redacted string by string; the same result as streaming it in any pieces.
  * @example redactJsonText('{"to":"bob@example.org"}', () => createStreamRedactor()) // '{"to":"[EMAIL_REDACTED]"}'
  */
-export function redactJsonText(json: string, open: () => TextRedactor): string {
+export function redactJsonText(json: string, open: OpenRedactor): string {
   const r = createJsonStreamRedactor(open);
   return r.push(json) + r.end();
 }

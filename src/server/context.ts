@@ -33,11 +33,12 @@ export interface ServerDeps {
   publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   rawRoutes?: RawRoute[];
   /**
-   * The PII step for what an agent reports through the SDK (`iron_cage.event`): each text of the
-   * event (its message, every string in its data) before it is stored, printed or broadcast.
-   * `field` names where the text was (`message`, `data.contact.email`). Absent: stored as sent.
+   * The PII step for what an agent reports through the SDK (`iron_cage.event`), before it is
+   * stored, printed or broadcast: its message (`field` 'message') and its data as one JSON text
+   * (`field` 'data': keys, strings and numbers scanned, valid JSON back). What comes back is
+   * always redacted, whatever the mode. Absent: stored as sent.
    */
-  scanEventText?: (agentId: string, text: string, field: string) => string;
+  scanEventText?: (agentId: string, text: string, field: 'message' | 'data') => string;
 }
 
 export type AppEnv = { Variables: { principal: Principal } };

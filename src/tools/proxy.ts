@@ -134,13 +134,16 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
     const refusal = err instanceof Refusal ? err : null;
     const error = refusal ? refusal.error : err;
     const { status, body, unexpected } = toErrorResponse(error);
-    if (unexpected) logger.error({ err }, `${call.req.method} ${call.req.url?.split('?')[0]} failed`);
+    // The path as its row keeps it: a path can carry PII, and a log line is a stored copy.
+    if (unexpected) logger.error({ err }, `${call.req.method} ${tools.recordedPath(call.req.url?.split('?')[0] ?? '')} failed`);
     const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
     const p = call.principal;
     if (refusal && UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
       // The service the path names, when it is a name at all (a refused path may not parse).
       const first = (call.req.url ?? '').slice(TOOLS_PREFIX.length).split(/[/?]/, 1)[0]!;
-      tools.noteRefused(p.agentId, call.entry?.name ?? (SERVICE_NAME.test(first) ? first : null), reason as 'unknown_service' | 'invalid_path', status);
+      // A name that holds PII (`/tools/123-45-6789/…`) reaches the event redacted.
+      const named = SERVICE_NAME.test(first) ? tools.recordedPath(`/${first}`).slice(1) : null;
+      tools.noteRefused(p.agentId, call.entry?.name ?? named, reason as 'unknown_service' | 'invalid_path', status);
     }
     // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
     call.result = null;
@@ -165,7 +168,7 @@ export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: 
       if (call.entry) await tools.recordCall(row(call, call.entry, reply));
       send(res, reply);
     })().catch((err: unknown) => {
-      logger.error({ err }, `${req.method} ${req.url?.split('?')[0]} could not be answered`);
+      logger.error({ err }, `${req.method} ${tools.recordedPath(req.url?.split('?')[0] ?? '')} could not be answered`);
       if (!res.destroyed) res.destroy();
     });
   };

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { redact, type RedactOptions, type SafetyMode } from '../safety/index.js';
+import { redact, redactJsonText, type RedactOptions, type SafetyMode, type TextRedactor } from '../safety/index.js';
 
 type Blocked = { message: string; types: string[] | null };
 
@@ -33,12 +33,13 @@ export type HeaderRedactor = (headers: Record<string, string | string[]>, agentI
  * `options` are its detector settings (allowed domains, regions), also used for the call records.
  */
 export interface ToolPiiGuard {
-  inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null): { text: string; redactions: number; block: string | null };
+  /** `context`: characters of key context in front of a JSON value, so audit offsets point into the value. */
+  inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null, context?: number): { text: string; redactions: number; block: string | null };
   readonly options?: RedactOptions;
 }
 
 /** One text through a PII policy; `ref` says where it was (the service, a header). */
-type TextScan = (text: string, agentId: string | null, ref: string) => { text: string; redactions: number; blocked: Blocked | null };
+type TextScan = (text: string, agentId: string | null, ref: string, context?: number) => { text: string; redactions: number; blocked: Blocked | null };
 
 const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|ld\+json|problem\+json|yaml|x-yaml)|application\/[\w.+-]+\+(json|xml|yaml))/i;
 /** Single-byte charsets whose bytes all survive a latin1 round trip. */
@@ -49,10 +50,10 @@ const CHARSET = /;\s*charset\s*=\s*"?([\w.:-]+)"?/i;
  * How a body is read as text for the scan, whatever its declared type (YAML, octet-stream,
  * none at all): valid UTF-8 is text. A declared Latin charset, or a declared text type that is
  * not valid UTF-8, is read byte for byte (latin1), so every byte the scan does not replace goes
- * back exactly as it came. Anything else, and anything with a NUL byte, is binary: not scanned.
+ * back exactly as it came. A NUL byte means UTF-16 text (see utf16Of) or binary: not scanned.
  */
-function encodingOf(body: Buffer, contentType: string | undefined): 'utf8' | 'latin1' | null {
-  if (body.includes(0)) return null;
+function encodingOf(body: Buffer, contentType: string | undefined): Encoding | null {
+  if (body.includes(0)) return utf16Of(body);
   const type = contentType?.trim() ?? '';
   const charset = CHARSET.exec(type)?.[1];
   if (charset !== undefined && LATIN.test(charset)) return 'latin1';
@@ -60,17 +61,89 @@ function encodingOf(body: Buffer, contentType: string | undefined): 'utf8' | 'la
   return TEXTUAL.test(type) ? 'latin1' : null;
 }
 
+type Encoding = 'utf8' | 'latin1' | 'utf16le' | 'utf16be';
+
+/**
+ * UTF-16 text (Windows tools write it): a byte-order mark, or the NUL of every other byte that
+ * mostly-ASCII text has in one half and never in the other. Anything else with a NUL is binary.
+ */
+function utf16Of(body: Buffer): Encoding | null {
+  if (body.length % 2 !== 0 || body.length < 4) return null;
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf16le';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf16be';
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < body.length; i += 2) {
+    if (body[i] === 0) even++;
+    if (body[i + 1] === 0) odd++;
+  }
+  const half = body.length / 2;
+  if (even === 0 && odd >= half * 0.9) return 'utf16le';
+  if (odd === 0 && even >= half * 0.9) return 'utf16be';
+  return null;
+}
+
+function decodeText(body: Buffer, encoding: Encoding): string {
+  return encoding === 'utf16be' ? Buffer.from(body).swap16().toString('utf16le') : body.toString(encoding);
+}
+
+function encodeText(text: string, encoding: Encoding): Buffer {
+  return encoding === 'utf16be' ? Buffer.from(text, 'utf16le').swap16() : Buffer.from(text, encoding);
+}
+
 const CLEAN = (body: Buffer): RedactedBody => ({ body, redactions: 0, blocked: null });
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?(json|x-ndjson|ndjson|jsonl|json-seq)\b/i;
+const JSON_START = /^\s*[[{"]/;
+
+function parses(text: string): boolean {
+  if (!JSON_START.test(text)) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A body as its form says: a JSON document string by string (decoded, each value after its key,
+ * re-escaped: the answer stays valid JSON), NDJSON line by line, anything else as text. Raw
+ * text scanning would read `\n` glued to a value, miss `bob\u0040example.org` and could cut
+ * a multi-byte address in a way that breaks the document.
+ */
+function scanBody(scan: TextScan, text: string, contentType: string, agentId: string | null, ref: string): ReturnType<TextScan> {
+  let redactions = 0;
+  let blocked: Blocked | null = null;
+  let changed = false;
+  const take = (input: string, r: ReturnType<TextScan>): string => {
+    redactions += r.redactions;
+    blocked ??= r.blocked;
+    if (r.text !== input) changed = true;
+    return r.text;
+  };
+  const json = (doc: string): string =>
+    redactJsonText(doc, (context): TextRedactor => {
+      let s = '';
+      return { push: (t) => ((s += t), ''), end: () => take(s, scan(s, agentId, ref, context)) };
+    });
+  let out: string;
+  if (parses(text)) out = json(text);
+  else if (JSON_TYPE.test(contentType)) out = text.split('\n').map((line) => (parses(line) ? json(line) : take(line, scan(line, agentId, ref)))).join('\n');
+  else return scan(text, agentId, ref);
+  // Nothing replaced (warn mode, or no finding): the bytes as they came, escapes and all.
+  return { text: changed ? out : text, redactions, blocked };
+}
 
 function bodyRedactor(scan: TextScan, ref: string): ResponseRedactor {
   return (body, contentType, agentId) => {
     const encoding = body.length === 0 ? null : encodingOf(body, contentType);
     if (encoding === null) return CLEAN(body);
-    const text = body.toString(encoding);
-    const r = scan(text, agentId, ref);
+    const text = decodeText(body, encoding);
+    const r = scanBody(scan, text, contentType?.trim() ?? '', agentId, ref);
     if (r.redactions === 0 && r.blocked === null) return CLEAN(body);
     // Unchanged text keeps its original bytes (warn mode).
-    return { body: r.text === text ? body : Buffer.from(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
+    return { body: r.text === text ? body : encodeText(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
   };
 }
 
@@ -106,8 +179,8 @@ function headersRedactor(scan: TextScan, ref: string): HeaderRedactor {
 }
 
 function guardScan(guard: ToolPiiGuard): TextScan {
-  return (text, agentId, ref) => {
-    const r = guard.inspect(agentId, 'tool.response', text, ref);
+  return (text, agentId, ref, context) => {
+    const r = guard.inspect(agentId, 'tool.response', text, ref, context);
     return { text: r.text, redactions: r.redactions, blocked: r.block === null ? null : { message: r.block, types: null } };
   };
 }

@@ -182,19 +182,28 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
 
 /** We asked for identity; an upstream that compresses anyway is decoded so it can be scanned and cached. */
 function decode(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): { body: Buffer; decoded: boolean } {
-  const encoding = headerValue(headers, 'content-encoding')?.trim().toLowerCase();
-  if (!encoding || encoding === 'identity' || raw.length === 0) return { body: raw, decoded: false };
+  const header = headerValue(headers, 'content-encoding')?.trim().toLowerCase();
+  if (!header || header === 'identity' || raw.length === 0) return { body: raw, decoded: false };
+  // Stacked codings (`gzip, br`) were applied in order: undone last first.
+  const codings = header.split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
+  if (!codings.every((c) => UNDO[c] !== undefined)) return { body: raw, decoded: false };
   const opts = { maxOutputLength: limit };
   try {
-    if (encoding === 'gzip' || encoding === 'x-gzip') return { body: gunzipSync(raw, opts), decoded: true };
-    if (encoding === 'deflate') return { body: inflateSync(raw, opts), decoded: true };
-    if (encoding === 'br') return { body: brotliDecompressSync(raw, opts), decoded: true };
+    let body = raw;
+    for (const c of codings) body = UNDO[c]!(body, opts);
+    return { body, decoded: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ResponseTooLargeError(limit);
-    throw Object.assign(new Error(`undecodable ${encoding} body`), { code: 'HPE_INVALID_ENCODING' });
+    throw Object.assign(new Error(`undecodable ${header} body`), { code: 'HPE_INVALID_ENCODING' });
   }
-  return { body: raw, decoded: false };
 }
+
+const UNDO: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
 
 /** What a fault plan makes the upstream do instead of being called. */
 export function injectedFault(fault: FaultKind, service: string, timeoutMs: number): UpstreamResponse {

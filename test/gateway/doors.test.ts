@@ -184,6 +184,27 @@ describe('provider answers that used to pass unscanned', () => {
     expect(rows.map((r) => r.error)).toEqual(["Invalid recipient '[EMAIL_REDACTED]' in messages[0]"]);
   });
 
+  it('an error body under block is redacted, recorded as redacted and counted in its row, and stops nobody; under warn the ledger still keeps it redacted', async () => {
+    const body = { error: { message: "Invalid recipient 'bob@example.org'", type: 'invalid_request_error', param: null, code: null } };
+    for (const safetyMode of ['block', 'warn'] as const) {
+      t = await startTestRuntime({ config: { gateway: gateway(upstream.url), safetyMode } });
+      const a = await agent(t);
+      upstream.next = () => ({ status: 400, body });
+      const r = await post(t, a.token, '/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+      expect(r.status).toBe(400);
+      // The agent gets block's redaction, warn's text unchanged.
+      expect((await r.json()).error.message).toBe(safetyMode === 'block' ? "Invalid recipient '[EMAIL_REDACTED]'" : "Invalid recipient 'bob@example.org'");
+      const rows = t.rt.state.database.prepare('SELECT error, redactions FROM llm_requests').all();
+      expect(rows).toEqual([{ error: "Invalid recipient '[EMAIL_REDACTED]'", redactions: 1 }]);
+      const audit = t.rt.state.database.prepare('SELECT action FROM pii_audit').all();
+      expect(audit).toEqual([{ action: safetyMode === 'block' ? 'redacted' : 'warned' }]);
+      const detected = (await events(t, a.agentId)).filter((e) => e.type === 'pii.detected');
+      expect(detected.map((e) => e.data.action)).toEqual([safetyMode === 'block' ? 'redacted' : 'warned']);
+      await t.stop();
+      t = undefined;
+    }
+  });
+
   it('a body that is not JSON, and SSE lines that are not JSON', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(raw.url) } });
     const a = await agent(t);

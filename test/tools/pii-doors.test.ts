@@ -152,15 +152,16 @@ describe("an agent's SDK events and tool calls", () => {
     for (const where of [t.log(), JSON.stringify(events), JSON.stringify(probe.events())]) {
       for (const value of ['bob@example.org', 'carol@example.org', '415 555 0134', 'dave@example.org', 'erin@example.org', 'frank@example.org']) expect(where).not.toContain(value);
     }
-    // Audited like the agent's stdout, each text with the field it was in.
+    // Audited like the agent's stdout, each text with the part it was in (never a key path:
+    // a key can hold a value itself).
     const audit = await until(() => {
-      const rows = t.rt.state.database.prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'agent.output' AND request_ref LIKE 'sdk-event:%' ORDER BY id").all();
+      const rows = t.rt.state.database.prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'agent.output' AND request_ref LIKE 'sdk-event%' ORDER BY id").all();
       return rows.length === 3 ? rows : null;
     });
     expect(audit).toEqual([
-      { ref: 'sdk-event:message', type: 'EMAIL' },
-      { ref: 'sdk-event:data.contact.email', type: 'EMAIL' },
-      { ref: 'sdk-event:data.contact.phones[0]', type: 'PHONE' },
+      { ref: 'sdk-event', type: 'EMAIL' },
+      { ref: 'sdk-event', type: 'EMAIL' },
+      { ref: 'sdk-event', type: 'PHONE' },
     ]);
     const row = t.rt.state.database.prepare("SELECT path FROM tool_calls WHERE service = 'crm'").get() as { path: string };
     expect(row.path).toBe('/people/[EMAIL_REDACTED]');
@@ -207,5 +208,54 @@ describe('the doors under safety.locations', () => {
     expect(r.header.headers['x-owner']).toBe(MAIL);
     expect(r.yaml.body).toContain(MAIL);
     expect(r.audit).toEqual([]);
+  });
+});
+
+describe('stored copies of SDK events', () => {
+  let t: TestRuntime | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+  const send = async (safetyMode: 'redact' | 'warn', body: unknown) => {
+    t = await startTestRuntime({ config: withTools({ crm: { url: up.url } }, { safetyMode }) });
+    const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ev', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+    expect((await t.api(`/api/agents/${a.agentId}/events`, { method: 'POST', token: a.token, body: JSON.stringify(body) })).status).toBe(201);
+    const refs = t.rt.state.database.prepare("SELECT request_ref AS ref, action FROM pii_audit WHERE location = 'agent.output' ORDER BY id").all();
+    return { sent: eventsOf(t, 'agent.event').at(-1), refs };
+  };
+
+  it('scan keys and numbers too; the audit ref never carries a key', async () => {
+    const r = await send('redact', { message: 'hi', data: { [MAIL]: 1, contact: { ssn_number: 123456789, phoneNumber: 4155550123 } } });
+    expect(r.sent.data).toEqual({ '[EMAIL_REDACTED]': 1, contact: { ssn_number: '[SSN_REDACTED]', phoneNumber: '[PHONE_REDACTED]' } });
+    expect(JSON.stringify(r.refs)).not.toContain(MAIL);
+    expect(r.refs).toEqual([1, 2, 3].map(() => ({ ref: 'sdk-event', action: 'redacted' })));
+  });
+
+  it('are redacted in warn mode too (the finding is recorded as warned)', async () => {
+    const r = await send('warn', { message: `mail ${MAIL}`, data: { to: MAIL } });
+    expect(r.sent).toMatchObject({ message: 'mail [EMAIL_REDACTED]', data: { to: '[EMAIL_REDACTED]' } });
+    const stored = t!.rt.state.database.prepare("SELECT message, data FROM events WHERE type = 'agent.event'").all();
+    expect(JSON.stringify(stored)).not.toContain(MAIL);
+    expect(r.refs).toEqual([1, 2].map(() => ({ ref: 'sdk-event', action: 'warned' })));
+  });
+});
+
+describe("an agent's stdout under warn", () => {
+  it('reaches the events table redacted; the finding is recorded as warned', async () => {
+    const dir = tempDir();
+    const script = join(dir.dir, 'print.py');
+    writeFileSync(script, `print("mail ${MAIL}", flush=True)\n`);
+    const t = await startTestRuntime({ dir: dir.dir, config: { safetyMode: 'warn' }, agent: { script, args: [] } });
+    try {
+      expect((await t.rt.agentDone!).status).toBe('completed');
+      const printed = t.rt.state.lastEvents(1000, t.rt.agentId!).filter((e) => e.type === 'agent.output').map((e) => e.message);
+      expect(printed).toContain('mail [EMAIL_REDACTED]');
+      expect(JSON.stringify(t.rt.state.database.prepare('SELECT message, data FROM events').all())).not.toContain(MAIL);
+      expect(t.rt.state.database.prepare("SELECT action FROM pii_audit WHERE location = 'agent.output'").all()).toEqual([{ action: 'warned' }]);
+    } finally {
+      await t.stop();
+      dir.cleanup();
+    }
   });
 });

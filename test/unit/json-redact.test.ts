@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createJsonStreamRedactor, createStreamRedactor, mapJsonStrings, redact, redactJsonText, type TextRedactor } from '../../src/safety/index.js';
+import { keyWords } from '../../src/safety/json.js';
 
 // JSON-aware redaction of tool-call arguments: valid JSON out, every split gives the same text.
 
@@ -93,5 +94,45 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     expect(r.push('{"ssn":1234')).toBe('{"ssn":');
     expect(r.push('56789')).toBe('');
     expect(r.end()).toBe('"[SSN_REDACTED]"');
+  });
+
+  it('reads a key as its words: camelCase, snake_case, dashes, dots and digits say what a value is', () => {
+    const cases: Array<[string, string]> = [
+      ['{"phone_number":"4155550123"}', '{"phone_number":"[PHONE_REDACTED]"}'],
+      ['{"phoneNumber":4155550123}', '{"phoneNumber":"[PHONE_REDACTED]"}'],
+      ['{"mobile-phone":"4155550123","phone1":"4155550124"}', '{"mobile-phone":"[PHONE_REDACTED]","phone1":"[PHONE_REDACTED]"}'],
+      ['{"ssn_number":"123456789","social.security.number":"123456780"}', '{"ssn_number":"[SSN_REDACTED]","social.security.number":"[SSN_REDACTED]"}'],
+      // Words that say nothing about a phone or an SSN keep the digits an order number.
+      ['{"orderNumber":4155550123,"invoice_2":"123456789"}', '{"orderNumber":4155550123,"invoice_2":"123456789"}'],
+    ];
+    for (const [doc, want] of cases) {
+      expect(redactJsonText(doc, open), doc).toBe(want);
+      for (let i = 0; i <= doc.length; i++) expect(streamed([doc.slice(0, i), doc.slice(i)]), `${doc} at ${i}`).toBe(want);
+    }
+    expect(keyWords('social_security_number')).toBe('social security number');
+    expect(keyWords('HTTPStatus2xx')).toBe('http status xx');
+    expect(keyWords('bob@example.org')).toBeNull();
+  });
+
+  it('scans text outside strings that is not true/false/null or a number (a model writes such "JSON" too)', () => {
+    const cases: Array<[string, string]> = [
+      ['bob@example.org', '[EMAIL_REDACTED]'],
+      ['{"to": bob@example.org}', '{"to": [EMAIL_REDACTED]}'],
+      ["{'to': 'bob@example.org', 'phone': '4155550123'}", "{'to': '[EMAIL_REDACTED]', 'phone': '[PHONE_REDACTED]'}"],
+      ['{"a": true, "b" : null ,"c":[false], "d": -1.5e3}', '{"a": true, "b" : null ,"c":[false], "d": -1.5e3}'],
+    ];
+    for (const [doc, want] of cases) {
+      expect(redactJsonText(doc, open), doc).toBe(want);
+      for (let i = 0; i <= doc.length; i++) {
+        for (let j = i; j <= doc.length; j++) expect(streamed([doc.slice(0, i), doc.slice(i, j), doc.slice(j)]), `${doc} at ${i},${j}`).toBe(want);
+      }
+      expect(streamed([...doc])).toBe(want);
+    }
+  });
+
+  it('tells the opener how long the key context is, so findings can point into the value', () => {
+    const seen: number[] = [];
+    redactJsonText('{"phone":"4155550123","x":"y","bob@example.org":1}', (context) => (seen.push(context), createStreamRedactor()));
+    expect(seen).toEqual([0, 'phone: '.length, 0, 'x: '.length, 0, 0]);
   });
 });

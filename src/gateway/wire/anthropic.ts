@@ -1,5 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
+import { otherStrings } from './strings.js';
 import { anthropicParamsProblem } from './params.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type SlotKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
@@ -65,8 +66,14 @@ export const anthropicWire: Wire = {
     const out: TextSlot[] = [];
     const blocks = Array.isArray(json?.content) ? json.content : [];
     blocks.forEach((b: any, index: number) => {
-      if (b?.type === 'text' && typeof b.text === 'string') out.push({ index, text: b.text, set: (t) => (b.text = t) });
-      else if (b?.type === 'tool_use' && b.input !== undefined) out.push(inputSlot(index, b));
+      if (b?.type === 'text' && typeof b.text === 'string') {
+        out.push({ index, text: b.text, set: (t) => (b.text = t) });
+        if (b.citations) otherStrings(b.citations, index, out);
+      } else if (b && b.input !== undefined && typeof b.input === 'object') {
+        // tool_use, server_tool_use, mcp_tool_use: the input as JSON, the rest (a name) as text.
+        out.push(inputSlot(index, b));
+        otherStrings(b, index, out, ['input']);
+      } else otherStrings(b, index, out); // thinking, results, types not known yet: every string
     });
     return out;
   },
@@ -90,14 +97,22 @@ export const anthropicWire: Wire = {
         const d = json.delta;
         if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });
         else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') res.slots.push({ index: json.index ?? 0, kind: 'json', text: d.partial_json, set: (t) => (d.partial_json = t) });
+        // thinking_delta, citations_delta, types not known yet: each piece scanned whole.
+        else res.finals = otherStrings(d, json.index ?? 0, []);
         break;
       }
       case 'content_block_start': {
         // Input comes as input_json_delta pieces after an empty `{}`; a provider that sends it here is scanned here.
         const b = json.content_block;
-        if (b?.type === 'tool_use' && b.input && typeof b.input === 'object' && Object.keys(b.input).length > 0) res.slots.push(inputSlot(json.index ?? 0, b));
+        const index = json.index ?? 0;
+        if (b && b.input && typeof b.input === 'object' && Object.keys(b.input).length > 0) res.slots.push(inputSlot(index, b));
+        // Text a block starts with (a text block's first words, a tool's name, a result).
+        res.finals = otherStrings(b, index, [], ['input']);
         break;
       }
+      case 'error':
+        res.finals = otherStrings(json.error, 0, []);
+        break;
       case 'content_block_stop': {
         const index = json.index ?? 0;
         res.ends.push({ index, attach: (t, _seq, slot) => blockDelta(index, t, slot.kind) });
@@ -106,6 +121,10 @@ export const anthropicWire: Wire = {
       case 'message_stop':
         res.last = true;
         break;
+      case 'ping':
+        break;
+      default:
+        res.finals = otherStrings(json, 0, []);
     }
     void ev;
     return res;

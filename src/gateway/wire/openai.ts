@@ -1,5 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiParamsProblem } from './params.js';
+import { otherStrings, wholeSlot } from './strings.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
@@ -94,11 +95,17 @@ export const openaiWire: Wire = {
     if (!json || typeof json !== 'object') return res;
     const u = json.usage;
     if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
+    // An error in the middle of a stream can quote the prompt or the answer.
+    if (json.error) res.finals = otherStrings(json.error, 0, []);
     const choices = Array.isArray(json.choices) ? json.choices : [];
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;
       const d = c?.delta;
-      if (d && typeof d === 'object') deltaSlots(index, d, res.slots);
+      if (d && typeof d === 'object') {
+        deltaSlots(index, d, res.slots);
+        const other = extraSlots(index, d, []);
+        if (other.length > 0) (res.finals ??= []).push(...other);
+      }
       else if (typeof c?.text === 'string') res.slots.push({ index, text: c.text, set: (t) => (c.text = t) });
       if (c?.finish_reason) {
         res.ends.push({
@@ -142,9 +149,29 @@ function messageSlots(index: number, m: any, out: TextSlot[]): void {
     m.content.forEach((p: any, i: number) => {
       if (p && typeof p.text === 'string') out.push({ index, key: `${index}.c${i}`, text: p.text, set: (t) => (p.text = t) });
       if (p && typeof p.refusal === 'string') out.push({ index, key: `${index}.cr${i}`, text: p.refusal, set: (t) => (p.refusal = t) });
+      if (p && p.annotations) otherStrings(p.annotations, index, out);
     });
   }
   deltaSlots(index, m, out, false);
+  extraSlots(index, m, out);
+}
+
+/**
+ * Output besides the text, refusal and function arguments: tool names, custom tools' input,
+ * an audio answer's transcript, annotations (url, title). Whole texts: a stream scans each
+ * piece once, in one piece.
+ */
+function extraSlots(index: number, d: any, out: TextSlot[]): TextSlot[] {
+  const audio = d.audio;
+  if (audio && typeof audio.transcript === 'string' && audio.transcript) out.push(wholeSlot(index, audio.transcript, (t) => (audio.transcript = t)));
+  if (d.annotations) otherStrings(d.annotations, index, out);
+  if (Array.isArray(d.tool_calls)) {
+    for (const tc of d.tool_calls) {
+      if (typeof tc?.function?.name === 'string' && tc.function.name) out.push(wholeSlot(index, tc.function.name, (t) => (tc.function.name = t)));
+      if (tc?.custom) otherStrings(tc.custom, index, out);
+    }
+  }
+  return out;
 }
 
 /** A streamed delta's (or a message's) refusal and tool-call arguments; the content too if `content`. */

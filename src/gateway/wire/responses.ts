@@ -1,6 +1,7 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
 import { validateResponses } from './responses.validate.js';
+import { otherStrings } from './strings.js';
 import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 
 /**
@@ -23,11 +24,15 @@ function outputSlots(r: any): TextSlot[] {
   items.forEach((it: any, oi: number) => {
     if (it?.type === 'function_call' && typeof it.arguments === 'string') {
       out.push({ index: partIndex(oi, 0), kind: 'json', text: it.arguments, set: (t) => (it.arguments = t) });
+      otherStrings(it, partIndex(oi, 0), out, ['arguments']);
       return;
     }
-    if (it?.type !== 'message' || !Array.isArray(it.content)) return;
+    // Custom tool calls, reasoning summaries, item types not known yet: every string, whole.
+    if (it?.type !== 'message' || !Array.isArray(it.content)) return void otherStrings(it, partIndex(oi, 0), out);
     it.content.forEach((p: any, ci: number) => {
       if (p?.type === 'refusal' && typeof p.refusal === 'string') out.push({ index: partIndex(oi, ci), key: refusalKey(partIndex(oi, ci)), text: p.refusal, set: (t) => (p.refusal = t) });
+      else if (p?.type !== 'output_text') otherStrings(p, partIndex(oi, ci), out);
+      if (p?.annotations) otherStrings(p.annotations, partIndex(oi, ci), out);
       if (p?.type !== 'output_text' || typeof p.text !== 'string') return;
       out.push({
         index: partIndex(oi, ci),
@@ -66,21 +71,13 @@ function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, d
   return formatSse(JSON.stringify(ev), ev.type);
 }
 
-/** Events the relay must read: text, refusals, tool-call arguments, their ends, usage, or an error. */
-const READ = new Set([
-  'response.output_text.delta',
-  'response.output_text.done',
-  'response.refusal.delta',
-  'response.refusal.done',
-  'response.function_call_arguments.delta',
-  'response.function_call_arguments.done',
-  'response.completed',
-  'response.incomplete',
-  'response.failed',
-  'error',
-]);
+/**
+ * Events that carry no output text (the response's state, an empty part opening): forwarded
+ * unread. Every other event is read, those of a type not known yet included: its strings are scanned.
+ */
+const SILENT = new Set(['response.created', 'response.in_progress', 'response.queued']);
 /** Events that only repeat the text: read once some text was rewritten. */
-const REPEATS = new Set(['response.content_part.done', 'response.output_item.done']);
+const REPEATS = new Set(['response.content_part.done']);
 
 /**
  * OpenAI's Responses API (`POST /v1/responses`): OpenAI's errors and statuses, its own body
@@ -140,10 +137,15 @@ export const responsesWire: Wire = {
         if (p?.type === 'refusal' && typeof p.refusal === 'string') res.finals = [{ index, key: refusalKey(index), text: p.refusal, set: (t) => (p.refusal = t) }];
         break;
       }
+      case 'response.content_part.added':
+      case 'response.output_item.added':
       case 'response.output_item.done': {
-        const slots = outputSlots({ output: [json.item] });
-        const shift = (json.output_index ?? 0) * PARTS;
-        res.finals = slots.map((s) => ({ ...s, index: s.index + shift, ...(s.key === undefined ? {} : { key: refusalKey(s.index + shift) }) }));
+        // An item (or part) can arrive whole here with no deltas before it: read whenever it has text.
+        const output_index = json.output_index ?? 0;
+        const item = json.type === 'response.content_part.added' ? { type: 'message', content: [...Array(json.content_index ?? 0), json.part] } : json.item;
+        const slots = outputSlots({ output: [item] });
+        const shift = output_index * PARTS;
+        res.finals = slots.map((s) => ({ ...s, index: s.index + shift, ...(typeof s.key === 'string' && s.key.startsWith('r') ? { key: refusalKey(s.index + shift) } : {}) }));
         break;
       }
       case 'response.completed':
@@ -152,9 +154,14 @@ export const responsesWire: Wire = {
         const u = usageOf(json.response?.usage);
         if (u) res.usage = u;
         res.finals = outputSlots(json.response);
+        // A failed response's error can quote the prompt or the answer.
+        if (json.response?.error) otherStrings(json.response.error, 0, res.finals);
         res.last = true;
         break;
       }
+      default:
+        // `error`, custom_tool_call_input.delta, reasoning_summary_text.delta, types not known yet.
+        res.finals = otherStrings(json, partIndex(json.output_index ?? 0, json.content_index ?? 0), []);
     }
     return res;
   },
@@ -165,7 +172,7 @@ export const responsesWire: Wire = {
     return textDelta(itemId, oi, index % PARTS, text, seq, slot);
   },
 
-  unread: (event, rewritten) => !READ.has(event) && !(rewritten && REPEATS.has(event)),
+  unread: (event, rewritten) => SILENT.has(event) || (!rewritten && REPEATS.has(event)),
 
   streamError(status, kind, message, seq) {
     // OpenAI's error event is flat ({type, code, message, param}); the nested `error` is what the

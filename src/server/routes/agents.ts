@@ -43,21 +43,6 @@ const eventsQuery = z.strictObject({
   agentId: z.string().optional(),
 });
 
-/**
- * A copy of a JSON value with `fn` applied to every string in it (object keys stay as sent),
- * `field` naming where each string sits.
- *
- * @example
- * mapStrings({ a: ['x'] }, (s, f) => `${f}=${s}`, 'data'); // { a: ['data.a[0]=x'] }
- */
-export function mapStrings(value: unknown, fn: (text: string, field: string) => string, field: string): unknown {
-  if (typeof value === 'string') return fn(value, field);
-  if (Array.isArray(value)) return value.map((v, i) => mapStrings(v, fn, `${field}[${i}]`));
-  if (value === null || typeof value !== 'object') return value;
-  // fromEntries defines own properties: a `__proto__` key from JSON stays a key.
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, fn, `${field}.${k}`)]));
-}
-
 export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
   const { state, control } = deps;
   const app = new Hono<AppEnv>();
@@ -148,7 +133,7 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const scan = deps.scanEventText;
     // Scanned like the agent's stdout, before the event reaches the table, the terminal or a dashboard.
     const message = scan ? scan(id, body.message, 'message') : body.message;
-    const clean = scan ? (mapStrings(data, (text, field) => scan(id, text, field), 'data') as Record<string, unknown>) : data;
+    const clean = scan ? (JSON.parse(scan(id, JSON.stringify(data), 'data')) as Record<string, unknown>) : data;
     const ev = state.record({ agentId: id, type: 'agent.event', severity: body.severity ?? 'info', message, data: clean });
     return c.json({ seq: ev.seq }, 201);
   });

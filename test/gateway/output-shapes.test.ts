@@ -1,0 +1,149 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+
+// Output the wires did not know the shape of (custom tools, audio transcripts, annotations,
+// thinking, server tools, items that arrive only whole, mid-stream errors, JSON of no known
+// shape) is scanned too: every string outside structural fields.
+
+const EMAIL = 'bob@example.org';
+let raw: { server: Server; url: string; answer: (res: ServerResponse) => void };
+beforeAll(async () => {
+  const server = createServer(async (req, res) => {
+    for await (const _ of req) void _;
+    raw.answer(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  raw = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answer: (res) => res.end() };
+});
+afterAll(async () => {
+  raw.server.closeAllConnections();
+  await new Promise((r) => raw.server.close(r));
+});
+let t: TestRuntime;
+let token: string;
+beforeAll(async () => {
+  const gateway: Config['gateway'] = {
+    ...DEFAULTS.gateway,
+    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: `${raw.url}/v1`, apiKey: 'sk-x', timeoutMs: 2000 }, anthropic: { baseUrl: raw.url, apiKey: 'sk-a', timeoutMs: 2000 } },
+  };
+  t = await startTestRuntime({ config: { gateway } });
+  token = ((await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'shapes', budgetUsd: 5 }) })).json()) as { token: string }).token;
+});
+afterAll(async () => t?.stop());
+afterEach(() => {
+  raw.answer = (res) => res.end();
+});
+
+const post = (path: string, body: unknown) =>
+  fetch(`${t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
+  res.end();
+};
+const json = (status: number, body: unknown) => (res: ServerResponse) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+/** The data of each SSE event, parsed. */
+const events = (text: string) => text.split('\n\n').filter((e) => e.includes('data: ')).map((e) => e.slice(e.indexOf('data: ') + 6)).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+const msg = { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
+
+describe('OpenAI chat', () => {
+  it('whole: custom tool input, audio transcript and annotations are redacted; the answer stays the same JSON shape', async () => {
+    raw.answer = json(200, {
+      id: 'x', object: 'chat.completion',
+      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'ok', audio: { id: 'a', data: 'AAAA', transcript: `to ${EMAIL}` }, annotations: [{ type: 'url_citation', url_citation: { url: `mailto:${EMAIL}`, title: EMAIL } }], tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'mail', input: `to ${EMAIL}` } }] } }],
+      usage: { prompt_tokens: 1, completion_tokens: 1 },
+    });
+    const m = (await (await post('/chat/completions', chat)).json()).choices[0].message;
+    expect(m.tool_calls[0]).toEqual({ id: 'c', type: 'custom', custom: { name: 'mail', input: 'to [EMAIL_REDACTED]' } });
+    expect(m.audio).toEqual({ id: 'a', data: 'AAAA', transcript: 'to [EMAIL_REDACTED]' });
+    expect(m.annotations[0].url_citation).toEqual({ url: 'mailto:[EMAIL_REDACTED]', title: '[EMAIL_REDACTED]' });
+  });
+
+  it('streamed: a tool name and a mid-stream error are redacted', async () => {
+    raw.answer = sse([
+      [null, chunk({ tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: `n_${EMAIL}`, arguments: '' } }] })],
+      [null, { error: { message: `bad ${EMAIL}`, type: 'server_error' } }],
+      [null, chunk({}, 'tool_calls')],
+      [null, '[DONE]'],
+    ]);
+    const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
+    expect(text).not.toContain(EMAIL);
+    const evs = events(text);
+    expect(evs.find((e) => e.error)?.error).toEqual({ message: 'bad [EMAIL_REDACTED]', type: 'server_error' });
+    expect(evs[0].choices[0].delta.tool_calls[0].function.name).toBe('[EMAIL_REDACTED]');
+  });
+
+  it('JSON of no known shape (an object, an array) is redacted string by string and stays valid JSON', async () => {
+    raw.answer = json(200, { result: `mail\n${EMAIL}` });
+    expect(await (await post('/chat/completions', chat)).json()).toEqual({ result: 'mail\n[EMAIL_REDACTED]' });
+    raw.answer = json(200, [EMAIL, 1]);
+    expect(await (await post('/chat/completions', chat)).json()).toEqual(['[EMAIL_REDACTED]', 1]);
+  });
+});
+
+describe('Anthropic messages', () => {
+  it('whole: server_tool_use input and thinking blocks are redacted', async () => {
+    raw.answer = json(200, {
+      id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 },
+      content: [{ type: 'thinking', thinking: `user is ${EMAIL}`, signature: 'sig' }, { type: 'server_tool_use', id: 's', name: 'web_search', input: { query: EMAIL } }, { type: 'mcp_tool_use', id: 'u', name: 'mail', server_name: 'crm', input: { to: EMAIL } }],
+    });
+    const r = await (await post('/messages', msg)).json();
+    expect(r.content).toEqual([
+      { type: 'thinking', thinking: 'user is [EMAIL_REDACTED]', signature: 'sig' },
+      { type: 'server_tool_use', id: 's', name: 'web_search', input: { query: '[EMAIL_REDACTED]' } },
+      { type: 'mcp_tool_use', id: 'u', name: 'mail', server_name: 'crm', input: { to: '[EMAIL_REDACTED]' } },
+    ]);
+  });
+
+  it('streamed: thinking_delta, text in content_block_start and an error event are redacted', async () => {
+    raw.answer = sse([
+      ['message_start', { type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 1, output_tokens: 1 } } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: `x ${EMAIL}` } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: `pre ${EMAIL}` } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+      ['error', { type: 'error', error: { type: 'overloaded_error', message: `over ${EMAIL}` } }],
+    ]);
+    const text = await (await post('/messages', { ...msg, stream: true })).text();
+    expect(text).not.toContain(EMAIL);
+    const evs = events(text);
+    expect(evs[2].delta).toEqual({ type: 'thinking_delta', thinking: 'x [EMAIL_REDACTED]' });
+    expect(evs[4].content_block).toEqual({ type: 'text', text: 'pre [EMAIL_REDACTED]' });
+    expect(evs.at(-1)).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'over [EMAIL_REDACTED]' } });
+  });
+});
+
+describe('OpenAI responses', () => {
+  it('streamed: items that arrive only whole, custom tool input and reasoning deltas, error and response.failed', async () => {
+    const fc = { type: 'function_call', id: 'f', call_id: 'c', name: 'mail', arguments: `{"to":"${EMAIL}"}` };
+    raw.answer = sse([
+      ['response.created', { type: 'response.created', sequence_number: 0, response: { id: 'r', output: [] } }],
+      ['response.output_item.added', { type: 'response.output_item.added', sequence_number: 1, output_index: 0, item: fc }],
+      ['response.custom_tool_call_input.delta', { type: 'response.custom_tool_call_input.delta', sequence_number: 2, output_index: 1, item_id: 'i', delta: `to ${EMAIL}` }],
+      ['response.reasoning_summary_text.delta', { type: 'response.reasoning_summary_text.delta', sequence_number: 3, output_index: 2, item_id: 'j', summary_index: 0, delta: `r ${EMAIL}` }],
+      ['response.output_item.done', { type: 'response.output_item.done', sequence_number: 4, output_index: 3, item: { type: 'message', id: 'm', role: 'assistant', content: [{ type: 'output_text', text: `hi ${EMAIL}`, annotations: [] }] } }],
+      ['error', { type: 'error', sequence_number: 5, code: 'x', message: `err ${EMAIL}` }],
+      ['response.failed', { type: 'response.failed', sequence_number: 6, response: { id: 'r', status: 'failed', error: { code: 'x', message: `fail ${EMAIL}` }, output: [], usage: { input_tokens: 1, output_tokens: 1 } } }],
+    ]);
+    const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text();
+    expect(text).not.toContain(EMAIL);
+    const evs = events(text);
+    expect(evs[1].item.arguments).toBe('{"to":"[EMAIL_REDACTED]"}');
+    expect(JSON.parse(evs[1].item.arguments)).toEqual({ to: '[EMAIL_REDACTED]' });
+    expect(evs[2].delta).toBe('to [EMAIL_REDACTED]');
+    expect(evs[3].delta).toBe('r [EMAIL_REDACTED]');
+    expect(evs[4].item.content[0].text).toBe('hi [EMAIL_REDACTED]');
+    expect(evs[5].message).toBe('err [EMAIL_REDACTED]');
+    expect(evs[6].response.error).toEqual({ code: 'x', message: 'fail [EMAIL_REDACTED]' });
+    expect(evs.map((e) => e.sequence_number)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+});
