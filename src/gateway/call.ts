@@ -39,6 +39,8 @@ export interface Call extends CallRequest {
   readonly signal?: AbortSignal;
   /** Set just before the request goes to the provider: from then on its prompt is owed. */
   dispatched?: boolean;
+  /** Its reservation is gone (a fallback refused) but its row is not written yet. */
+  unrecorded?: boolean;
 }
 
 /** How a call ended, for its ledger row. */

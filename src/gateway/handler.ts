@@ -100,10 +100,13 @@ export class GatewayHandler {
     const call = begun instanceof Promise ? await begun : begun;
     try {
       await this.deliver(call, res, client.signal);
-    } finally {
-      // Any path that did not settle (a throw anywhere above) must not keep money reserved.
-      this.ledger.release(call);
+    } catch (err) {
+      // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money.
+      this.ledger.release(call, err);
+      throw err;
     }
+    // Any path that did not settle must not keep money reserved.
+    this.ledger.release(call);
   }
 
   /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */

@@ -2,7 +2,7 @@ import { choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPromp
 import type { Logger } from '../core/logger.js';
 import type { LlmStore } from '../state/index.js';
 import { ledgerRow, upstreamBody, type Cache, type Call, type CallRequest, type Outcome, type Target } from './call.js';
-import { GatewayError } from './errors.js';
+import { describeFailure, GatewayError } from './errors.js';
 import { CONGESTION_RETRY_S, type Meter } from './meter.js';
 import type { Provider } from './providers/types.js';
 
@@ -75,8 +75,9 @@ export class CallLedger {
     const r = held === null ? this.d.meter.acquire(call.agentId, { amountMicros: est.costMicros }, model, call.signal) : this.d.meter.replace(held, call.agentId, est.costMicros, model, call.signal);
     const swapped = (g: ReserveResult): void => {
       if (!g.ok) {
-        // The refusal let go of what the call held.
+        // The refusal let go of what the call held; the call is still owed its row.
         call.reservationId = null;
+        call.unrecorded = true;
         throw this.refusal(g, model);
       }
       const next = this.target(call, model, provider, json, null, est, g.reservationId);
@@ -87,22 +88,30 @@ export class CallLedger {
   }
 
   /**
-   * Give back whatever is still reserved (a path that did not settle). An agent that hung up
-   * still leaves a row, `aborted`, charged for the prompt if the provider was sent it (as when an
-   * answer's body breaks off), else $0.
+   * A call that did not settle still leaves its row, and gives back what it reserved. An agent
+   * that hung up: `aborted`, charged for the prompt if the provider was sent it (as when an
+   * answer's body breaks off), else $0. A call that failed (`failure`: a timeout, a broken
+   * connection, an open circuit, a refused fallback): `error` at $0, with what went wrong.
    */
-  release(call: Call, record = true): void {
-    if (call.reservationId === null) return;
-    if (record && call.signal?.aborted) {
-      // Only a prompt the provider was sent is owed; a call that never left still gets its row, at $0.
-      const sent = call.dispatched === true;
-      const error = sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider';
-      const outcome: Outcome = { status: 'aborted', httpStatus: 499, promptTokens: sent ? call.target.promptTokensEstimate : 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error };
-      this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call the client abandoned'));
+  release(call: Call, failure?: unknown): void {
+    if (call.reservationId === null && !call.unrecorded) return;
+    call.unrecorded = false;
+    const aborted = call.signal?.aborted === true;
+    if (!aborted && failure === undefined) {
+      if (call.reservationId !== null) this.d.meter.release(call.reservationId);
+      call.reservationId = null;
       return;
     }
-    this.d.meter.release(call.reservationId);
-    call.reservationId = null;
+    // Only a prompt the provider was sent is owed by a hang-up; a failed call is not billed.
+    const sent = aborted && call.dispatched === true;
+    const error = aborted
+      ? sent
+        ? 'the client closed the request before the provider answered'
+        : 'the client closed the request before it was sent to the provider'
+      : describeFailure(failure);
+    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? call.wire.status(failure.kind) : 502;
+    const outcome: Outcome = { status: aborted ? 'aborted' : 'error', httpStatus, promptTokens: sent ? call.target.promptTokensEstimate : 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error };
+    this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call that did not finish'));
   }
 
   /** Charge what the provider produced and write the row (and its event); resolves once it is on disk. */

@@ -108,6 +108,8 @@ export class UpstreamCaller {
         const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
         const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
         try {
+          // A call granted as its agent hung up is never sent, so its prompt is not owed.
+          if (clientSignal.aborted) throw clientGone(clientSignal.reason);
           call.dispatched = true;
           return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
         } catch (e) {
