@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, clampBody, clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion, type ReserveResult } from '../../src/budget/index.js';
+import { clampBody, clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/budget/index.js';
+import { granted, LONG, tracker } from '../helpers/waits.js';
 
 // Review of the wait queue: a throwing notice, an agent forgotten or exited, a late charge, a
 // fallback swapping its reservation, and clamping while other calls are in flight.
-
-const LONG = { timeoutMs: 60_000, maxWaiting: 100 };
-
-function tracker(limit: number): BudgetTracker {
-  const t = new BudgetTracker();
-  t.setLimit('a', limit);
-  return t;
-}
-
-const granted = (r: ReserveResult | Promise<ReserveResult>) => {
-  if (r instanceof Promise || !r.ok) throw new Error(`expected an immediate grant, got ${r instanceof Promise ? 'a wait' : r.message}`);
-  return r;
-};
 
 describe('the wait queue keeps every grant alive', () => {
   it('a wait notice that throws (an event write that failed) still leaves a call that is granted when headroom comes back', async () => {

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, clampBody, clampMinimum, clampOutput, flatSchedule, usdPerMillion, type ReserveResult } from '../../src/budget/index.js';
-
-const LONG = { timeoutMs: 60_000, maxWaiting: 100 };
-
-function tracker(limit: number): BudgetTracker {
-  const t = new BudgetTracker();
-  t.setLimit('a', limit);
-  return t;
-}
-
-const granted = (r: ReserveResult | Promise<ReserveResult>) => {
-  if (r instanceof Promise || !r.ok) throw new Error(`expected an immediate grant, got ${r instanceof Promise ? 'a wait' : r.message}`);
-  return r;
-};
+import { BudgetTracker, clampBody, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/budget/index.js';
+import { granted, LONG, tracker } from '../helpers/waits.js';
 
 describe('waiting for budget held by in-flight calls', () => {
   it('a call that only lacks headroom held by reservations waits, then gets it when they settle', async () => {
