@@ -1,0 +1,156 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { pump, type Pumped } from '../../src/gateway/stream.pump.js';
+import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+
+// How a stream ends: the final event only after the row is on disk, held-back text delivered
+// when there is no final event, a relay failure or a body that just closes still ends the call.
+
+const EMAIL = 'bob@example.org';
+let raw: { server: Server; url: string; answer: (res: ServerResponse) => void };
+beforeAll(async () => {
+  const server = createServer(async (req, res) => {
+    for await (const _ of req) void _;
+    raw.answer(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  raw = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answer: (res) => res.end() };
+});
+afterAll(async () => {
+  raw.server.closeAllConnections();
+  await new Promise((r) => raw.server.close(r));
+});
+let t: TestRuntime;
+let token: string;
+beforeAll(async () => {
+  const gateway: Config['gateway'] = {
+    ...DEFAULTS.gateway,
+    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: `${raw.url}/v1`, apiKey: 'sk-x', timeoutMs: 2000 }, anthropic: { baseUrl: raw.url, apiKey: 'sk-a', timeoutMs: 2000 } },
+  };
+  t = await startTestRuntime({ config: { gateway } });
+  token = ((await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ends', budgetUsd: 5 }) })).json()) as { token: string }).token;
+});
+afterAll(async () => t?.stop());
+afterEach(() => {
+  raw.answer = (res) => res.end();
+});
+
+const post = (path: string, body: unknown) =>
+  fetch(`${t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+const data = (d: unknown) => `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`;
+const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true };
+/** Choice 0's streamed text. */
+const contentOf = (text: string) =>
+  text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6))).map((j) => j.choices?.[0]?.delta?.content ?? '').join('');
+const lastRow = () => t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
+
+describe('a stream’s end', () => {
+  it('[DONE] reaches the agent only once the row is on disk, even when it comes before the upstream ends', async () => {
+    let endUpstream!: () => void;
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(data(chunk({ content: 'hello' })));
+      res.write(data(chunk({}, 'stop')));
+      res.write(data('[DONE]'));
+      // The upstream keeps its connection open a while after its final event.
+      endUpstream = () => res.end();
+    };
+    const r = await post('/chat/completions', chat);
+    const reader = r.body!.getReader();
+    let text = '';
+    let sawHello = false;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+      if (!sawHello && text.includes('hello')) {
+        sawHello = true;
+        expect(text).not.toContain('[DONE]');
+        endUpstream();
+      }
+      if (text.includes('[DONE]')) expect(lastRow().status).toBe('ok');
+    }
+    expect(text).toContain('[DONE]');
+    expect(contentOf(text)).toBe('hello');
+  });
+
+  it('text held back is delivered, redacted, when the stream ends with no [DONE]', async () => {
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of ['write to bob@', 'example', '.org']) res.write(data(chunk({ content: piece })));
+      res.end();
+    };
+    const text = await (await post('/chat/completions', chat)).text();
+    expect(text).not.toContain('example');
+    expect(contentOf(text)).toBe('write to [EMAIL_REDACTED]');
+  });
+
+  it('text held back is delivered, redacted, when the stream closes after a mid-stream error event', async () => {
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of ['mail ', 'bob@exam', 'ple.org']) res.write(data(chunk({ content: piece })));
+      res.end(data({ error: { message: 'overloaded', type: 'server_error' } }));
+    };
+    const text = await (await post('/chat/completions', chat)).text();
+    expect(text).toContain('overloaded');
+    expect(contentOf(text)).toBe('mail [EMAIL_REDACTED]');
+  });
+
+  it('a relay failure on a malformed event ends the call as an error, not an uncaught exception', async () => {
+    let sendBad: (() => void) | null = null;
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'hello there. ', sequence_number: 1 })}`);
+      sendBad = () => res.end(`event: response.content_part.added\n${data({ type: 'response.content_part.added', output_index: 0, content_index: -1, part: { type: 'output_text', text: '' }, sequence_number: 2 })}`);
+    };
+    const reader = (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).body!.getReader();
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+      if (text.includes('hello there') && sendBad) {
+        sendBad();
+        sendBad = null;
+      }
+    }
+    expect(text).toContain('hello there');
+    const row = lastRow();
+    expect(row.status).toBe('error');
+    expect(row.error).toMatch(/^relay failed: /);
+  });
+});
+
+describe('pump', () => {
+  it('a body destroyed with neither end nor error ends the pump, as an error', async () => {
+    const stops: Array<[string, string | null]> = [];
+    const r: Pumped = {
+      firstByte: () => undefined,
+      events: (chunks) => Buffer.concat(chunks).toString(),
+      end: () => '',
+      flushAll: () => '',
+      blocked: null,
+      stop: (status, why) => void stops.push([status, why]),
+      tail: '',
+    };
+    const server = createServer((_req, res) => {
+      const body = new PassThrough();
+      body.write('data: a\n\n');
+      setImmediate(() => body.destroy());
+      void pump(r, body, res, new AbortController().signal).then(() => res.end('done'));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text();
+      expect(text).toBe('data: a\n\ndone');
+      expect(stops).toEqual([['error', 'stream broke: Premature close']]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
