@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
+import Anthropic from '@anthropic-ai/sdk';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { pump, type Pumped } from '../../src/gateway/stream.pump.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
@@ -101,7 +102,7 @@ describe('a stream’s end', () => {
   });
 
   it('a relay failure on a malformed event ends the call as an error, not an uncaught exception', async () => {
-    let sendBad: (() => void) | null = null;
+    let sendBad = null as (() => void) | null;
     raw.answer = (res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'hello there. ', sequence_number: 1 })}`);
@@ -122,6 +123,78 @@ describe('a stream’s end', () => {
     const row = lastRow();
     expect(row.status).toBe('error');
     expect(row.error).toMatch(/^relay failed: /);
+  });
+});
+
+/** An SSE answer of these events (`[name, data]`), then the end. */
+const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + data(d));
+  res.end();
+};
+/** The data of each SSE event, parsed. */
+const parsed = (text: string) => text.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+const PIECES = ['mail bob@', 'example', '.org now'];
+const REDACTED = 'mail [EMAIL_REDACTED] now';
+
+describe('an e-mail split over three pieces of a stream other than the answer text', () => {
+  it('Anthropic thinking: redacted, as thinking, the same as in a whole answer', async () => {
+    const thinking = (index: number) => [
+      ['content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }],
+      ...PIECES.map((p) => ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: p } }]),
+      ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'sig' } }],
+      ['content_block_stop', { type: 'content_block_stop', index }],
+    ] as Array<[string, unknown]>;
+    raw.answer = sse([
+      ['message_start', { type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } }],
+      ...thinking(0),
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]);
+    const client = new Anthropic({ baseURL: t.rt.url, apiKey: token, maxRetries: 0 });
+    const msg = { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const streamed = await client.messages.stream(msg).finalMessage();
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'm', type: 'message', role: 'assistant', model: msg.model, content: [{ type: 'thinking', thinking: PIECES.join(''), signature: 'sig' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 5 } }));
+    };
+    const whole = await client.messages.create(msg);
+    expect(streamed.content).toEqual([{ type: 'thinking', thinking: REDACTED, signature: 'sig' }]);
+    expect(streamed.content).toEqual(whole.content);
+  });
+
+  it('Responses reasoning summary and custom tool input: redacted deltas of their own kind, the done events agree, numbers stay gapless', async () => {
+    const deltas = (type: string, extra: object) => PIECES.map((delta) => [type, { type, item_id: 'i', output_index: 0, ...extra, delta }] as [string, object]);
+    const events: Array<[string, object]> = [
+      ...deltas('response.reasoning_summary_text.delta', { summary_index: 0 }),
+      ['response.reasoning_summary_text.done', { type: 'response.reasoning_summary_text.done', item_id: 'i', output_index: 0, summary_index: 0, text: PIECES.join('') }],
+      ['response.reasoning_summary_part.done', { type: 'response.reasoning_summary_part.done', item_id: 'i', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: PIECES.join('') } }],
+      ...deltas('response.custom_tool_call_input.delta', { output_index: 1 }).map(([n, d]) => [n, { ...d, output_index: 1, item_id: 'c' }] as [string, object]),
+      ['response.custom_tool_call_input.done', { type: 'response.custom_tool_call_input.done', item_id: 'c', output_index: 1, input: PIECES.join('') }],
+      ['response.completed', { type: 'response.completed', response: { id: 'r', object: 'response', status: 'completed', output: [], usage: { input_tokens: 2, output_tokens: 6 } } }],
+    ];
+    raw.answer = sse(events.map(([n, d], i) => [n, { ...d, sequence_number: i }]));
+    const evs = parsed(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
+    expect(evs.map((e) => e.sequence_number)).toEqual(evs.map((_, i) => i));
+    const joined = (type: string) => evs.filter((e) => e.type === type).map((e) => e.delta).join('');
+    expect(joined('response.reasoning_summary_text.delta')).toBe(REDACTED);
+    expect(joined('response.custom_tool_call_input.delta')).toBe(REDACTED);
+    expect(evs.find((e) => e.type === 'response.reasoning_summary_text.done').text).toBe(REDACTED);
+    expect(evs.find((e) => e.type === 'response.reasoning_summary_part.done').part.text).toBe(REDACTED);
+    expect(evs.find((e) => e.type === 'response.custom_tool_call_input.done').input).toBe(REDACTED);
+  });
+
+  it('OpenAI chat audio transcript and custom tool input: redacted, in deltas of their own kind', async () => {
+    raw.answer = sse([
+      ...PIECES.map((p) => [null, chunk({ audio: { id: 'a', transcript: p } })] as [null, unknown]),
+      ...PIECES.map((p) => [null, chunk({ tool_calls: [{ index: 0, type: 'custom', custom: { input: p } }] })] as [null, unknown]),
+      [null, chunk({}, 'tool_calls')],
+      [null, '[DONE]'],
+    ]);
+    const evs = parsed(await (await post('/chat/completions', chat)).text());
+    const deltas = evs.map((e) => e.choices?.[0]?.delta ?? {});
+    expect(deltas.map((d) => d.audio?.transcript ?? '').join('')).toBe(REDACTED);
+    expect(deltas.map((d) => d.tool_calls?.[0]?.custom?.input ?? '').join('')).toBe(REDACTED);
   });
 });
 
