@@ -67,6 +67,24 @@ describe('OpenAI chat', () => {
     expect(m.annotations[0].url_citation).toEqual({ url: 'mailto:[EMAIL_REDACTED]', title: '[EMAIL_REDACTED]' });
   });
 
+  it('streamed: a string error and a provider\'s own top-level fields (citations, search results) are redacted', async () => {
+    raw.answer = sse([
+      [null, { ...chunk({ content: 'See ' }), citations: [`mailto:${EMAIL}`], search_results: [{ title: `by ${EMAIL}`, url: 'https://x.org' }] }],
+      [null, { ...chunk({ content: 'more.' }), error: `quota of ${EMAIL}` }],
+      [null, { error: `bad ${EMAIL}` }],
+      [null, chunk({}, 'stop')],
+      [null, '[DONE]'],
+    ]);
+    const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
+    expect(text).not.toContain(EMAIL);
+    const evs = events(text);
+    expect(evs[0].citations).toEqual(['mailto:[EMAIL_REDACTED]']);
+    expect(evs[0].search_results).toEqual([{ title: 'by [EMAIL_REDACTED]', url: 'https://x.org' }]);
+    expect(evs[1].error).toBe('quota of [EMAIL_REDACTED]');
+    expect(evs[2].error).toBe('bad [EMAIL_REDACTED]');
+    expect(evs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('See more.');
+  });
+
   it('streamed: a tool name and a mid-stream error are redacted', async () => {
     raw.answer = sse([
       [null, chunk({ tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: `n_${EMAIL}`, arguments: '' } }] })],

@@ -95,8 +95,10 @@ export const openaiWire: Wire = {
     if (!json || typeof json !== 'object') return res;
     const u = json.usage;
     if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
-    // An error in the middle of a stream can quote the prompt or the answer.
-    if (json.error) res.finals = otherStrings(json.error, 0, []);
+    // An error in the middle of a stream (an object or a bare string) can quote the prompt or
+    // the answer; providers add fields of their own (Perplexity's citations, search_results).
+    const top = otherStrings(json, 0, [], ['choices', 'usage']);
+    if (top.length > 0) res.finals = top;
     const choices = Array.isArray(json.choices) ? json.choices : [];
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;
