@@ -171,8 +171,10 @@ class StreamRelay implements Pumped {
       this.flushed++;
     }
     this.guards.clear();
+    // On a block none of it goes out, so none of it took a number (the error event takes the next).
+    if (this.blocked) return '';
     this.nextSeq = seq;
-    return this.blocked ? '' : out;
+    return out;
   }
 
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */

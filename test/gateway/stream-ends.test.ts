@@ -49,6 +49,17 @@ const contentOf = (text: string) =>
   text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6))).map((j) => j.choices?.[0]?.delta?.content ?? '').join('');
 const lastRow = () => t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
 
+/** An SSE answer of these events (`[name, data]`), then the end. */
+const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + data(d));
+  res.end();
+};
+/** The data of each SSE event, parsed. */
+const parsed = (text: string) => text.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+const PIECES = ['mail bob@', 'example', '.org now'];
+const REDACTED = 'mail [EMAIL_REDACTED] now';
+
 describe('a stream’s end', () => {
   it('[DONE] reaches the agent only once the row is on disk, even when it comes before the upstream ends', async () => {
     let endUpstream!: () => void;
@@ -101,6 +112,20 @@ describe('a stream’s end', () => {
     expect(contentOf(text)).toBe('mail [EMAIL_REDACTED]');
   });
 
+  it('a Responses stream with no final event: the held-back text goes out as the next numbered delta', async () => {
+    raw.answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      ['mail bob@', 'example', '.org'].forEach((delta, i) => {
+        res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta, sequence_number: i })}`);
+      });
+      res.end();
+    };
+    const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text();
+    const evs = parsed(text);
+    expect(evs.map((e) => e.delta).join('')).toBe('mail [EMAIL_REDACTED]');
+    expect(evs.map((e) => e.sequence_number)).toEqual(evs.map((_, i) => i));
+  });
+
   it('a relay failure on a malformed event ends the call as an error, not an uncaught exception', async () => {
     let sendBad = null as (() => void) | null;
     raw.answer = (res) => {
@@ -125,17 +150,6 @@ describe('a stream’s end', () => {
     expect(row.error).toMatch(/^relay failed: /);
   });
 });
-
-/** An SSE answer of these events (`[name, data]`), then the end. */
-const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + data(d));
-  res.end();
-};
-/** The data of each SSE event, parsed. */
-const parsed = (text: string) => text.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
-const PIECES = ['mail bob@', 'example', '.org now'];
-const REDACTED = 'mail [EMAIL_REDACTED] now';
 
 describe('an e-mail split over three pieces of a stream other than the answer text', () => {
   it('Anthropic thinking: redacted, as thinking, the same as in a whole answer', async () => {
