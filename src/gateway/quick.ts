@@ -14,8 +14,12 @@ const ROLE_CONTENT = '"role":"assistant","content":"';
 /** What closes choice 0 and the choices after its delta: no finish, so no end of the output. */
 const CLOSERS = ['},"logprobs":null,"finish_reason":null}]', '},"finish_reason":null}]', '},"finish_reason":null,"logprobs":null}]'];
 
-/** A chunk's top-level fields before and after `choices`: plain keys with null, a number or a plain string. */
-const FIELD = String.raw`"[A-Za-z0-9_]+":(?:null|-?\d+|"[^"\\\x00-\x1f]*")`;
+/**
+ * A chunk's top-level fields before and after `choices`: plain keys with null or a number, and
+ * plain strings only in fields that say what the chunk is (any other string, an `error`, a
+ * provider's own field, is output the wire scans).
+ */
+const FIELD = String.raw`(?:"[A-Za-z0-9_]+":(?:null|-?\d+)|"(?:id|object|model|system_fingerprint|service_tier|obfuscation)":"[^"\\\x00-\x1f]*")`;
 const HEAD = new RegExp(String.raw`^\{(?:${FIELD},)*$`);
 const TAIL = new RegExp(String.raw`^(?:,${FIELD})*\}$`);
 
@@ -23,7 +27,7 @@ const TAIL = new RegExp(String.raw`^(?:,${FIELD})*\}$`);
  * Most of a chat stream is chunks that carry a piece of text for choice 0 and nothing else.
  * Their text is found here without JSON.parse: a delta of only `content` (and the assistant
  * role), one choice (index 0), no finish, no escape in the text, and around the choices only
- * top-level fields whose values are null, integers or plain strings (so no usage). Anything else
+ * top-level fields whose values are null, integers or structural strings (so no usage). Anything else
  * is null and the wire reads the event in full: this is sound, not complete (a null costs a
  * parse, never a missed text). A `"` inside a JSON string is always escaped, so a key sequence
  * found in the raw text is a key, never part of a value.

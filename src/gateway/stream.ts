@@ -1,17 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import { countTextTokens } from '../budget/index.js';
-import { errorKindOf } from '../reliability/index.js';
 import type { Cache, Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
-import { describeFailure } from './errors.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
-import { discard } from './upstream.js';
+import { pump, type Pumped } from './stream.pump.js';
 import type { TextSlot } from './wire/types.js';
 
 /** A slot's key, or its index when it has none. */
@@ -33,7 +30,7 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   // an upstream slow to its first token still lets the agent see the head at once.
   setImmediate(flushHead, res);
   const relay = new StreamRelay(d.guard, call);
-  await relay.pump(up.body, res, clientSignal);
+  await pump(relay, up.body, res, clientSignal);
   relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it. The last
@@ -51,12 +48,12 @@ function flushHead(res: ServerResponse): void {
  * redactor per output index, and how the stream ended. `event` turns each upstream SSE event
  * into the bytes the agent gets.
  */
-class StreamRelay {
+class StreamRelay implements Pumped {
   readonly cache: Cache = {};
   private status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
   private error: string | null = null;
   /** Set by the block policy: why the rest of the output must not reach the agent. */
-  private blocked: string | null = null;
+  blocked: string | null = null;
   private promptTokens: number | null = null;
   private completionTokens: number | null = null;
   private text = '';
@@ -80,9 +77,17 @@ class StreamRelay {
   private nextSeq = 0;
   /** Whether redaction changed any text yet (held back or replaced): repeats must then be read. */
   private rewritten = false;
+  /** How many events the last flushAll emitted. */
+  private flushed = 0;
+  /** Whether this stream's events carry numbers (the Responses API): flushed events take them too. */
+  private numbered = false;
   private readonly ref: string;
   /** What the response ends with: the events that came with the upstream's end, or the block's error. */
   tail = '';
+  /** Whether the provider's final event went by: it and all after it wait in `held` for the row. */
+  private lastSeen = false;
+  /** The final event and what follows it: sent with the end of the response, after the row commit. */
+  private held = '';
 
   constructor(
     private readonly guard: OutputGuard,
@@ -92,76 +97,10 @@ class StreamRelay {
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }
 
-  /**
-   * Relay `body` to `res` until it ends, breaks, is blocked or the agent hangs up. 'data'
-   * events rather than `for await`: no promise per chunk on the hottest loop we have. The
-   * pieces one socket read delivered (undici hands on each HTTP chunk alone) are relayed
-   * together once that read's callbacks are over: one split, one write for all of them.
-   */
-  pump(body: Readable, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let done = false;
-      let inbox: Buffer[] = [];
-      const finish = () => {
-        if (done) return;
-        done = true;
-        clientSignal.removeEventListener('abort', onAbort);
-        body.removeListener('data', onData);
-        discard(body);
-        resolve();
-      };
-      const onAbort = () => {
-        this.status = 'aborted';
-        finish();
-      };
-      /** The events of what arrived so far, unless a block or the agent's hang-up ended the relay. */
-      const take = (): string | null => {
-        const chunks = inbox;
-        inbox = [];
-        const out = chunks.length === 0 ? '' : this.events(this.splitter.pushAll(chunks));
-        if (this.blocked) finish();
-        else if (res.destroyed) onAbort();
-        return done ? null : out;
-      };
-      const relay = () => {
-        if (done) return;
-        const out = take();
-        if (out && !res.write(out)) {
-          body.pause();
-          void drained(res).then(() => (res.destroyed ? onAbort() : body.resume()));
-        }
-      };
-      const onData = (chunk: Buffer) => {
-        this.firstByteMs ??= performance.now() - this.call.t0;
-        if (inbox.push(chunk) === 1) queueMicrotask(relay);
-      };
-      if (clientSignal.aborted) return onAbort();
-      clientSignal.addEventListener('abort', onAbort, { once: true });
-      body.on('data', onData);
-      body.once('end', () => {
-        if (done) return;
-        const out = take();
-        if (out === null) return;
-        const rest = this.events(this.splitter.end());
-        this.tail = this.blocked ? out : out + rest;
-        finish();
-      });
-      body.once('error', (e: unknown) => {
-        // What arrived before the break is the agent's.
-        relay();
-        if (this.status === 'ok') {
-          this.status = res.destroyed || errorKindOf(e) === 'aborted' ? 'aborted' : 'error';
-          this.error = this.status === 'error' ? `stream broke: ${describeFailure(e)}` : null;
-        }
-        finish();
-      });
-    });
-  }
-
   /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
   conclude(res: ServerResponse): void {
     if (res.destroyed && this.status === 'ok') this.status = 'aborted';
-    if (!this.blocked) return;
+    if (!this.blocked) return void (this.tail += this.held);
     this.status = 'blocked';
     this.error = this.blocked;
     // Nothing more of this output may reach the agent; tell it why in its own format.
@@ -184,12 +123,57 @@ class StreamRelay {
     return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
   }
 
+  firstByte(): void {
+    this.firstByteMs ??= performance.now() - this.call.t0;
+  }
+
+  events(chunks: Buffer[]): string {
+    return this.batch(this.splitter.pushAll(chunks));
+  }
+
+  end(): string {
+    return this.batch(this.splitter.end()) + this.flushAll();
+  }
+
+  stop(status: 'aborted' | 'error', why: string | null): void {
+    if (this.status !== 'ok') return;
+    this.status = status;
+    this.error = why;
+  }
+
   /** A batch of events, all sent or (on a block) none: then none of them took a number. */
-  private events(evs: SseEvent[]): string {
+  private batch(evs: SseEvent[]): string {
     const seq = this.nextSeq;
     let out = '';
-    for (const ev of evs) out += this.event(ev);
+    for (const ev of evs) {
+      const s = this.event(ev);
+      if (this.lastSeen) this.held += s;
+      else out += s;
+    }
     if (this.blocked) this.nextSeq = seq;
+    return out;
+  }
+
+  /**
+   * Every text still held back, as extra events numbered from `seq`, and the redactors ended.
+   * `step`: 1 on a wire that numbers its events, else 0. Sets `flushed` to how many went out.
+   */
+  flushAll(seq = this.nextSeq, step = this.numbered ? 1 : 0): string {
+    let out = '';
+    this.flushed = 0;
+    if (!this.guard.active || this.blocked) return out;
+    for (const [key, s] of this.guards) {
+      const rest = this.take(s.guard.end());
+      this.record(key, rest);
+      if (!rest) continue;
+      out += this.call.wire.flushEvent(s.index, rest, this.templateJson(), seq, { key, kind: s.kind });
+      seq += step;
+      this.flushed++;
+    }
+    this.guards.clear();
+    // On a block none of it goes out, so none of it took a number (the error event takes the next).
+    if (this.blocked) return '';
+    this.nextSeq = seq;
     return out;
   }
 
@@ -258,12 +242,11 @@ class StreamRelay {
         }
       }
       if (insp.last) {
-        for (const [key, s] of this.guards) {
-          const rest = this.take(s.guard.end());
-          this.record(key, rest);
-          if (rest) insert(wire.flushEvent(s.index, rest, this.templateJson(), seq, { key, kind: s.kind }));
+        extras += this.flushAll(seq, insp.seq ? 1 : 0);
+        if (insp.seq) {
+          seq += this.flushed;
+          this.seqShift += this.flushed;
         }
-        this.guards.clear();
       }
       for (const f of insp.finals ?? []) {
         const key = f.key ?? f.index;
@@ -281,7 +264,10 @@ class StreamRelay {
         }
       }
     }
+    // The final event, and all after it, leave only once the row is on disk (deliverStream).
+    if (insp.last) this.lastSeen = true;
     if (insp.seq) {
+      this.numbered = true;
       if (seq !== insp.seq.n) {
         insp.seq.set(seq);
         changed = true;
@@ -326,18 +312,4 @@ class StreamRelay {
     if (r.block) this.blocked ??= r.block;
     return r.text;
   }
-}
-
-/** Wait until a slow reader has caught up, or has gone away. */
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }

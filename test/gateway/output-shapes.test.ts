@@ -67,6 +67,24 @@ describe('OpenAI chat', () => {
     expect(m.annotations[0].url_citation).toEqual({ url: 'mailto:[EMAIL_REDACTED]', title: '[EMAIL_REDACTED]' });
   });
 
+  it('streamed: a string error and a provider\'s own top-level fields (citations, search results) are redacted', async () => {
+    raw.answer = sse([
+      [null, { ...chunk({ content: 'See ' }), citations: [`mailto:${EMAIL}`], search_results: [{ title: `by ${EMAIL}`, url: 'https://x.org' }] }],
+      [null, { ...chunk({ content: 'more.' }), error: `quota of ${EMAIL}` }],
+      [null, { error: `bad ${EMAIL}` }],
+      [null, chunk({}, 'stop')],
+      [null, '[DONE]'],
+    ]);
+    const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
+    expect(text).not.toContain(EMAIL);
+    const evs = events(text);
+    expect(evs[0].citations).toEqual(['mailto:[EMAIL_REDACTED]']);
+    expect(evs[0].search_results).toEqual([{ title: 'by [EMAIL_REDACTED]', url: 'https://x.org' }]);
+    expect(evs[1].error).toBe('quota of [EMAIL_REDACTED]');
+    expect(evs[2].error).toBe('bad [EMAIL_REDACTED]');
+    expect(evs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('See more.');
+  });
+
   it('streamed: a tool name and a mid-stream error are redacted', async () => {
     raw.answer = sse([
       [null, chunk({ tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: `n_${EMAIL}`, arguments: '' } }] })],
@@ -116,8 +134,11 @@ describe('Anthropic messages', () => {
     const text = await (await post('/messages', { ...msg, stream: true })).text();
     expect(text).not.toContain(EMAIL);
     const evs = events(text);
-    expect(evs[2].delta).toEqual({ type: 'thinking_delta', thinking: 'x [EMAIL_REDACTED]' });
-    expect(evs[4].content_block).toEqual({ type: 'text', text: 'pre [EMAIL_REDACTED]' });
+    // Thinking is streamed like text: a tail that may go on is held back to the block's end.
+    const thinking = evs.filter((e) => e.index === 0 && e.type === 'content_block_delta').map((e) => e.delta);
+    expect(thinking.every((d) => d.type === 'thinking_delta')).toBe(true);
+    expect(thinking.map((d) => d.thinking).join('')).toBe('x [EMAIL_REDACTED]');
+    expect(evs.find((e) => e.type === 'content_block_start' && e.index === 1).content_block).toEqual({ type: 'text', text: 'pre [EMAIL_REDACTED]' });
     expect(evs.at(-1)).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'over [EMAIL_REDACTED]' } });
   });
 });
@@ -139,11 +160,13 @@ describe('OpenAI responses', () => {
     const evs = events(text);
     expect(evs[1].item.arguments).toBe('{"to":"[EMAIL_REDACTED]"}');
     expect(JSON.parse(evs[1].item.arguments)).toEqual({ to: '[EMAIL_REDACTED]' });
-    expect(evs[2].delta).toBe('to [EMAIL_REDACTED]');
-    expect(evs[3].delta).toBe('r [EMAIL_REDACTED]');
-    expect(evs[4].item.content[0].text).toBe('hi [EMAIL_REDACTED]');
-    expect(evs[5].message).toBe('err [EMAIL_REDACTED]');
-    expect(evs[6].response.error).toEqual({ code: 'x', message: 'fail [EMAIL_REDACTED]' });
-    expect(evs.map((e) => e.sequence_number)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // Streamed like text: a tail that may go on is held back, here to the final event.
+    const joined = (type: string) => evs.filter((e) => e.type === type).map((e) => e.delta).join('');
+    expect(joined('response.custom_tool_call_input.delta')).toBe('to [EMAIL_REDACTED]');
+    expect(joined('response.reasoning_summary_text.delta')).toBe('r [EMAIL_REDACTED]');
+    expect(evs.find((e) => e.type === 'response.output_item.done').item.content[0].text).toBe('hi [EMAIL_REDACTED]');
+    expect(evs.find((e) => e.type === 'error').message).toBe('err [EMAIL_REDACTED]');
+    expect(evs.at(-1).response.error).toEqual({ code: 'x', message: 'fail [EMAIL_REDACTED]' });
+    expect(evs.map((e) => e.sequence_number)).toEqual(evs.map((_, i) => i));
   });
 });

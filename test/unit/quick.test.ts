@@ -28,11 +28,19 @@ const SLOW = [
   chunk([text('a')]) + ' mail me at ann@example.com',
   JSON.stringify({ choices: [text('a')], usage: { prompt_tokens: 3, completion_tokens: 2 } }),
   JSON.stringify({ usage: { prompt_tokens: 3, completion_tokens: 2 }, choices: [text('a')] }),
+  chunk([text('a')], { error: 'mail ann@example.com' }),
+  chunk([text('a')], { citations: 'https://example.com/ann' }),
   '[DONE]',
 ];
 
 /** What the relay needs from an inspection: the slots' texts, the ends, usage and the last flag. */
-const shape = (i: ReturnType<typeof openaiWire.inspect>) => ({ slots: i.slots.map((s) => [s.index, s.text]), ends: i.ends.map((e) => e.index), usage: i.usage, last: i.last });
+const shape = (i: ReturnType<typeof openaiWire.inspect>) => ({
+  slots: i.slots.map((s) => [s.index, s.text]),
+  ends: i.ends.map((e) => e.index),
+  usage: i.usage,
+  last: i.last,
+  finals: (i.finals ?? []).map((s) => s.text),
+});
 
 describe('quickChatChunk', () => {
   it('reads a text-only chat chunk as the wire would, and leaves its bytes alone until the text is set', () => {
@@ -54,7 +62,7 @@ describe('quickChatChunk', () => {
     }
   });
 
-  it('declines everything else (a finish, usage, several choices, escapes, tool calls, refusals, completions, spaced JSON, text after the JSON), which the wire then reads in full', () => {
+  it('declines everything else (a finish, usage, several choices, escapes, tool calls, refusals, completions, spaced JSON, text after the JSON, a string that is not structural), which the wire then reads in full', () => {
     for (const data of SLOW) expect(quickChatChunk(data), data).toBeNull();
   });
 

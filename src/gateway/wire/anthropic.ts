@@ -2,7 +2,7 @@ import { formatSse, type SseEvent } from '../sse.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
 import { otherStrings } from './strings.js';
 import { anthropicParamsProblem } from './params.js';
-import { STATUS_OF, type Endpoint, type ErrorKind, type SlotKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
+import { STATUS_OF, type Endpoint, type ErrorKind, type SlotRef, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -97,7 +97,9 @@ export const anthropicWire: Wire = {
         const d = json.delta;
         if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });
         else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') res.slots.push({ index: json.index ?? 0, kind: 'json', text: d.partial_json, set: (t) => (d.partial_json = t) });
-        // thinking_delta, citations_delta, types not known yet: each piece scanned whole.
+        // Thinking is a stream of its own: what a piece holds back goes out as thinking too.
+        else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string') res.slots.push({ index: json.index ?? 0, key: thinkingKey(json.index ?? 0), text: d.thinking, set: (t) => (d.thinking = t) });
+        // citations_delta, types not known yet: each piece scanned whole.
         else res.finals = otherStrings(d, json.index ?? 0, []);
         break;
       }
@@ -115,7 +117,7 @@ export const anthropicWire: Wire = {
         break;
       case 'content_block_stop': {
         const index = json.index ?? 0;
-        res.ends.push({ index, attach: (t, _seq, slot) => blockDelta(index, t, slot.kind) });
+        res.ends.push({ index, attach: (t, _seq, slot) => blockDelta(index, t, slot) });
         break;
       }
       case 'message_stop':
@@ -131,13 +133,17 @@ export const anthropicWire: Wire = {
   },
 
   flushEvent(index, text, _template, _seq, slot) {
-    return blockDelta(index, text, slot.kind);
+    return blockDelta(index, text, slot);
   },
 };
 
-/** A content block delta carrying `text`: answer text, or a piece of a tool call's input JSON. */
-function blockDelta(index: number, text: string, kind: SlotKind): string {
-  const delta = kind === 'json' ? { type: 'input_json_delta', partial_json: text } : { type: 'text_delta', text };
+/** A thinking block's stream of pieces. */
+const thinkingKey = (index: number) => `${index}.th`;
+
+/** A content block delta carrying `text`: answer text, thinking, or a piece of a tool call's input JSON. */
+function blockDelta(index: number, text: string, slot: SlotRef): string {
+  const delta =
+    slot.kind === 'json' ? { type: 'input_json_delta', partial_json: text } : slot.key === thinkingKey(index) ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text };
   return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta }), 'content_block_delta');
 }
 

@@ -95,8 +95,10 @@ export const openaiWire: Wire = {
     if (!json || typeof json !== 'object') return res;
     const u = json.usage;
     if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
-    // An error in the middle of a stream can quote the prompt or the answer.
-    if (json.error) res.finals = otherStrings(json.error, 0, []);
+    // An error in the middle of a stream (an object or a bare string) can quote the prompt or
+    // the answer; providers add fields of their own (Perplexity's citations, search_results).
+    const top = otherStrings(json, 0, [], ['choices', 'usage']);
+    if (top.length > 0) res.finals = top;
     const choices = Array.isArray(json.choices) ? json.choices : [];
     for (const c of choices) {
       const index = typeof c?.index === 'number' ? c.index : 0;
@@ -139,7 +141,8 @@ export const openaiWire: Wire = {
 };
 
 // Keys of a choice's streams other than its text: `<choice>.r` its refusal, `<choice>.f` the
-// legacy function_call's arguments, `<choice>.t<k>` tool call k's arguments, `<choice>.c<p>`
+// legacy function_call's arguments, `<choice>.t<k>` tool call k's arguments, `<choice>.u<k>`
+// custom tool call k's input, `<choice>.a` the audio answer's transcript, `<choice>.c<p>`
 // content part p (whole answers only).
 
 /** A whole answer's message: its text (a string or content parts), refusal and tool-call arguments. */
@@ -157,36 +160,39 @@ function messageSlots(index: number, m: any, out: TextSlot[]): void {
 }
 
 /**
- * Output besides the text, refusal and function arguments: tool names, custom tools' input,
- * an audio answer's transcript, annotations (url, title). Whole texts: a stream scans each
- * piece once, in one piece.
+ * Output besides the streams of pieces: tool names, annotations (url, title). Whole texts: a
+ * stream scans each piece once, in one piece.
  */
 function extraSlots(index: number, d: any, out: TextSlot[]): TextSlot[] {
-  const audio = d.audio;
-  if (audio && typeof audio.transcript === 'string' && audio.transcript) out.push(wholeSlot(index, audio.transcript, (t) => (audio.transcript = t)));
   if (d.annotations) otherStrings(d.annotations, index, out);
   if (Array.isArray(d.tool_calls)) {
     for (const tc of d.tool_calls) {
       if (typeof tc?.function?.name === 'string' && tc.function.name) out.push(wholeSlot(index, tc.function.name, (t) => (tc.function.name = t)));
-      if (tc?.custom) otherStrings(tc.custom, index, out);
+      if (tc?.custom) otherStrings(tc.custom, index, out, ['input']);
     }
   }
   return out;
 }
 
-/** A streamed delta's (or a message's) refusal and tool-call arguments; the content too if `content`. */
+/**
+ * A streamed delta's (or a message's) refusal, audio transcript, tool-call arguments and custom
+ * tools' input; the content too if `content`.
+ */
 function deltaSlots(index: number, d: any, out: TextSlot[], content = true): void {
   if (content && typeof d.content === 'string') out.push({ index, text: d.content, set: (t) => (d.content = t) });
   if (typeof d.refusal === 'string') out.push({ index, key: `${index}.r`, text: d.refusal, set: (t) => (d.refusal = t) });
+  const audio = d.audio;
+  if (audio && typeof audio.transcript === 'string') out.push({ index, key: `${index}.a`, text: audio.transcript, set: (t) => (audio.transcript = t) });
   const f = d.function_call;
   if (f && typeof f.arguments === 'string') out.push({ index, key: `${index}.f`, kind: 'json', text: f.arguments, set: (t) => (f.arguments = t) });
   if (!Array.isArray(d.tool_calls)) return;
   d.tool_calls.forEach((tc: any, pos: number) => {
-    const fn = tc?.function;
-    if (!fn || typeof fn.arguments !== 'string') return;
     // Streamed pieces name their call by `index`; a whole message's calls are in order.
-    const k = typeof tc.index === 'number' ? tc.index : pos;
-    out.push({ index, key: `${index}.t${k}`, kind: 'json', text: fn.arguments, set: (t) => (fn.arguments = t) });
+    const k = typeof tc?.index === 'number' ? tc.index : pos;
+    const fn = tc?.function;
+    if (fn && typeof fn.arguments === 'string') out.push({ index, key: `${index}.t${k}`, kind: 'json', text: fn.arguments, set: (t) => (fn.arguments = t) });
+    const custom = tc?.custom;
+    if (custom && typeof custom.input === 'string') out.push({ index, key: `${index}.u${k}`, text: custom.input, set: (t) => (custom.input = t) });
   });
 }
 
@@ -195,6 +201,10 @@ function put(d: any, key: string | number, t: string): void {
   const what = typeof key === 'number' ? '' : key.slice(key.indexOf('.') + 1);
   if (what === '') d.content = typeof d.content === 'string' ? d.content + t : t;
   else if (what === 'r') d.refusal = typeof d.refusal === 'string' ? d.refusal + t : t;
+  else if (what === 'a') {
+    d.audio ??= {};
+    d.audio.transcript = (typeof d.audio.transcript === 'string' ? d.audio.transcript : '') + t;
+  }
   else if (what === 'f') {
     d.function_call ??= {};
     d.function_call.arguments = (typeof d.function_call.arguments === 'string' ? d.function_call.arguments : '') + t;
@@ -202,8 +212,10 @@ function put(d: any, key: string | number, t: string): void {
     const k = Number(what.slice(1));
     d.tool_calls ??= [];
     let tc = d.tool_calls.find((x: any) => x?.index === k);
-    if (!tc) d.tool_calls.push((tc = { index: k, function: {} }));
-    tc.function ??= {};
-    tc.function.arguments = (typeof tc.function.arguments === 'string' ? tc.function.arguments : '') + t;
+    const field = what[0] === 'u' ? 'custom' : 'function';
+    const text = field === 'custom' ? 'input' : 'arguments';
+    if (!tc) d.tool_calls.push((tc = { index: k, [field]: {} }));
+    tc[field] ??= {};
+    tc[field][text] = (typeof tc[field][text] === 'string' ? tc[field][text] : '') + t;
   }
 }

@@ -13,6 +13,9 @@ const partIndex = (output: number, content: number) => output * PARTS + content;
 
 /** A refusal part's key: its text is a stream of its own, told apart from output_text's. */
 const refusalKey = (index: number) => `r${index}`;
+/** Reasoning summary `summary`'s key, and a custom tool call's input's: streams of their own too. */
+const summaryKey = (index: number, summary: number) => `s${summary}:${index}`;
+const inputKey = (index: number) => `u${index}`;
 
 /**
  * The output_text and refusal parts and the function calls' arguments of a response's `output`,
@@ -48,6 +51,12 @@ function outputSlots(r: any): TextSlot[] {
   return out;
 }
 
+/** Where a reasoning summary's or custom tool input's piece belongs: its item's index and its own stream. */
+function keyed(json: any): { index: number; key: string } {
+  const index = partIndex(json.output_index ?? 0, 0);
+  return { index, key: json.type.startsWith('response.custom') ? inputKey(index) : summaryKey(index, json.summary_index ?? 0) };
+}
+
 function joinText(r: any): string {
   let s = '';
   for (const it of r.output) if (it?.type === 'message' && Array.isArray(it.content)) for (const p of it.content) if (p?.type === 'output_text') s += p.text;
@@ -62,8 +71,13 @@ function usageOf(u: any): Usage | null {
 
 /** A delta event carrying held-back text of the part (or function call's arguments) `slot` names. */
 function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number, slot: SlotRef): string {
+  const key = String(slot.key);
   const ev =
-    slot.kind === 'json'
+    key.startsWith('s')
+      ? { type: 'response.reasoning_summary_text.delta', item_id: itemId ?? '', output_index: outputIndex, summary_index: Number(key.slice(1, key.indexOf(':'))), delta, sequence_number: seq }
+      : key.startsWith('u')
+        ? { type: 'response.custom_tool_call_input.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
+        : slot.kind === 'json'
       ? { type: 'response.function_call_arguments.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
       : typeof slot.key === 'string'
         ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
@@ -116,6 +130,24 @@ export const responsesWire: Wire = {
       case 'response.function_call_arguments.delta':
         if (typeof json.delta === 'string') res.slots.push({ index: partIndex(json.output_index ?? 0, 0), kind: 'json', text: json.delta, set: (t) => (json.delta = t) });
         break;
+      case 'response.reasoning_summary_text.delta':
+      case 'response.custom_tool_call_input.delta':
+        if (typeof json.delta === 'string') res.slots.push({ ...keyed(json), text: json.delta, set: (t) => (json.delta = t) });
+        break;
+      case 'response.reasoning_summary_text.done':
+      case 'response.custom_tool_call_input.done': {
+        const oi = json.output_index ?? 0;
+        const field = json.type === 'response.custom_tool_call_input.done' ? 'input' : 'text';
+        const final = { ...keyed(json), text: json[field], set: (t: string) => (json[field] = t) };
+        res.ends.push({ index: final.index, attach: (t, seq, slot) => textDelta(json.item_id, oi, 0, t, seq, slot) });
+        if (typeof final.text === 'string') res.finals = [final];
+        break;
+      }
+      case 'response.reasoning_summary_part.done': {
+        const p = json.part;
+        if (typeof p?.text === 'string') res.finals = [{ ...keyed(json), text: p.text, set: (t) => (p.text = t) }];
+        break;
+      }
       case 'response.output_text.done':
       case 'response.refusal.done':
       case 'response.function_call_arguments.done': {
@@ -160,7 +192,7 @@ export const responsesWire: Wire = {
         break;
       }
       default:
-        // `error`, custom_tool_call_input.delta, reasoning_summary_text.delta, types not known yet.
+        // `error`, types not known yet.
         res.finals = otherStrings(json, partIndex(json.output_index ?? 0, json.content_index ?? 0), []);
     }
     return res;

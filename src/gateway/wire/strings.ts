@@ -7,7 +7,7 @@ import type { TextSlot } from './types.js';
 const STRUCTURAL = new Set([
   'id', 'type', 'object', 'model', 'role', 'status', 'call_id', 'item_id', 'tool_use_id', 'index', 'output_index',
   'content_index', 'summary_index', 'sequence_number', 'created', 'created_at', 'finish_reason', 'stop_reason',
-  'signature', 'encrypted_content', 'system_fingerprint', 'service_tier', 'code', 'param', 'usage', 'logprobs',
+  'signature', 'encrypted_content', 'system_fingerprint', 'service_tier', 'obfuscation', 'code', 'param', 'usage', 'logprobs',
 ]);
 
 let serial = 0;
