@@ -46,21 +46,18 @@ export function loadOrCreateKey(path: string): { key: Uint8Array; created: boole
  * readExistingKey(stateFilesFor(db).auditKey) ?? fail('no audit key');
  */
 export function readExistingKey(path: string): Uint8Array | null {
-  let hex: string;
   try {
-    hex = readFileSync(path, 'utf8').trim();
+    return readKey(path, `${path} is not a key file (64 hexadecimal digits)`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  if (!KEY_HEX.test(hex)) throw new Error(`${path} is not a key file (64 hexadecimal digits)`);
-  return Buffer.from(hex, 'hex');
 }
 
 const KEY_HEX = /^[0-9a-f]{64}$/;
 
-function readKey(path: string): Uint8Array {
+function readKey(path: string, malformed = `signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`): Uint8Array {
   const hex = readFileSync(path, 'utf8').trim();
-  if (!KEY_HEX.test(hex)) throw new Error(`signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`);
+  if (!KEY_HEX.test(hex)) throw new Error(malformed);
   return Buffer.from(hex, 'hex');
 }

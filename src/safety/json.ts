@@ -83,20 +83,14 @@ function afterContext(inner: TextRedactor, context: string): TextRedactor {
     drop -= cut;
     return out.slice(cut);
   };
-  const first = trim(inner.push(context));
-  let pending = first;
-  return {
-    push: (t) => {
-      const out = pending + trim(inner.push(t));
-      pending = '';
-      return out;
-    },
-    end: () => {
-      const out = pending + trim(inner.end());
-      pending = '';
-      return out;
-    },
+  // Whatever of the context is not dropped (it came out changed) goes in front of the first output.
+  let pending = trim(inner.push(context));
+  const emit = (out: string): string => {
+    const text = pending + trim(out);
+    pending = '';
+    return text;
   };
+  return { push: (t) => emit(inner.push(t)), end: () => emit(inner.end()) };
 }
 
 /**

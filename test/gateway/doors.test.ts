@@ -1,9 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { MockUpstream, RawUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 // Doors of the gateway PII used to pass unscanned: prompts of /v1/completions and embeddings,
@@ -11,22 +9,15 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 // lines that are not JSON, and the pii.detected preview.
 
 let upstream: MockUpstream;
-/** An upstream that answers whatever raw bytes a test scripts (for what is not JSON at all). */
-let raw: { server: Server; url: string; answer: (res: ServerResponse, body: any) => void };
+/** For what is not JSON at all. */
+const raw = new RawUpstream();
 beforeAll(async () => {
   upstream = await new MockUpstream().start();
-  const server = createServer(async (req, res) => {
-    let text = '';
-    for await (const c of req) text += c;
-    raw.answer(res, JSON.parse(text));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  raw = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, answer: (res) => res.end() };
+  await raw.start();
 });
 afterAll(async () => {
   await upstream.close();
-  raw.server.closeAllConnections();
-  await new Promise((r) => raw.server.close(r));
+  await raw.close();
 });
 
 let t: TestRuntime | undefined;

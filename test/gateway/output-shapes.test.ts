@@ -1,38 +1,24 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import type { ServerResponse } from 'node:http';
+import { rawGateway, RawUpstream } from '../helpers/mock-upstream.js';
+import type { TestRuntime } from '../helpers/runtime.js';
 
 // Output the wires did not know the shape of (custom tools, audio transcripts, annotations,
 // thinking, server tools, items that arrive only whole, mid-stream errors, JSON of no known
 // shape) is scanned too: every string outside structural fields.
 
 const EMAIL = 'bob@example.org';
-let raw: { server: Server; url: string; answer: (res: ServerResponse) => void };
-beforeAll(async () => {
-  const server = createServer(async (req, res) => {
-    for await (const _ of req) void _;
-    raw.answer(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  raw = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answer: (res) => res.end() };
-});
-afterAll(async () => {
-  raw.server.closeAllConnections();
-  await new Promise((r) => raw.server.close(r));
-});
+const raw = new RawUpstream();
 let t: TestRuntime;
 let token: string;
 beforeAll(async () => {
-  const gateway: Config['gateway'] = {
-    ...DEFAULTS.gateway,
-    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: `${raw.url}/v1`, apiKey: 'sk-x', timeoutMs: 2000 }, anthropic: { baseUrl: raw.url, apiKey: 'sk-a', timeoutMs: 2000 } },
-  };
-  t = await startTestRuntime({ config: { gateway } });
-  token = ((await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'shapes', budgetUsd: 5 }) })).json()) as { token: string }).token;
+  await raw.start();
+  ({ t, token } = await rawGateway(raw, 'shapes'));
 });
-afterAll(async () => t?.stop());
+afterAll(async () => {
+  await t?.stop();
+  await raw.close();
+});
 afterEach(() => {
   raw.answer = (res) => res.end();
 });

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 export interface MockReply {
   status?: number;
@@ -83,4 +85,57 @@ export class MockUpstream {
       this.server.close(() => r());
     });
   }
+}
+
+/**
+ * An upstream whose answer is whatever raw bytes a test scripts (`answer`), for what
+ * MockUpstream cannot say: other wires' events, shapes we do not model, bodies that are not
+ * JSON. The request path is ignored, so one serves as the OpenAI and the Anthropic provider.
+ */
+export class RawUpstream {
+  /** `body`: the request parsed, or null when it was not JSON. */
+  answer: (res: ServerResponse, body: any) => void = (res) => res.end();
+  private server!: Server;
+  url = '';
+
+  async start(): Promise<this> {
+    this.server = createServer(async (req, res) => {
+      let text = '';
+      for await (const c of req) text += c;
+      let body: unknown = null;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* not JSON: the script gets null */
+      }
+      this.answer(res, body);
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+    return this;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.closeAllConnections();
+      this.server.close(() => r());
+    });
+  }
+}
+
+/**
+ * A runtime whose OpenAI and Anthropic providers are both `raw`, and an agent token for it.
+ *
+ * @example
+ * const raw = await new RawUpstream().start();
+ * const { t, token } = await rawGateway(raw, 'shapes');
+ */
+export async function rawGateway(raw: RawUpstream, name: string): Promise<{ t: TestRuntime; token: string }> {
+  const gateway: Config['gateway'] = {
+    ...DEFAULTS.gateway,
+    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: raw.url, apiKey: 'sk-x', timeoutMs: 2000 }, anthropic: { baseUrl: raw.url, apiKey: 'sk-a', timeoutMs: 2000 } },
+  };
+  const t = await startTestRuntime({ config: { gateway } });
+  const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd: 5 }) });
+  return { t, token: ((await r.json()) as { token: string }).token };
 }
