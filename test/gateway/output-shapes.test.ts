@@ -1,30 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
-import { rawGateway, RawUpstream } from '../helpers/mock-upstream.js';
-import type { TestRuntime } from '../helpers/runtime.js';
+import { rawGatewaySuite } from '../helpers/mock-upstream.js';
 
 // Output the wires did not know the shape of (custom tools, audio transcripts, annotations,
 // thinking, server tools, items that arrive only whole, mid-stream errors, JSON of no known
 // shape) is scanned too: every string outside structural fields.
 
 const EMAIL = 'bob@example.org';
-const raw = new RawUpstream();
-let t: TestRuntime;
-let token: string;
-beforeAll(async () => {
-  await raw.start();
-  ({ t, token } = await rawGateway(raw, 'shapes'));
-});
-afterAll(async () => {
-  await t?.stop();
-  await raw.close();
-});
-afterEach(() => {
-  raw.answer = (res) => res.end();
-});
-
-const post = (path: string, body: unknown) =>
-  fetch(`${t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+const gw = rawGatewaySuite('shapes');
+const { raw, post } = gw;
 const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);

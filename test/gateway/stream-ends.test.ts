@@ -1,40 +1,24 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import { pump, type Pumped } from '../../src/gateway/stream.pump.js';
-import { rawGateway, RawUpstream } from '../helpers/mock-upstream.js';
-import type { TestRuntime } from '../helpers/runtime.js';
+import { rawGatewaySuite } from '../helpers/mock-upstream.js';
 
 // How a stream ends: the final event only after the row is on disk, held-back text delivered
 // when there is no final event, a relay failure or a body that just closes still ends the call.
 
 const EMAIL = 'bob@example.org';
-const raw = new RawUpstream();
-let t: TestRuntime;
-let token: string;
-beforeAll(async () => {
-  await raw.start();
-  ({ t, token } = await rawGateway(raw, 'ends'));
-});
-afterAll(async () => {
-  await t?.stop();
-  await raw.close();
-});
-afterEach(() => {
-  raw.answer = (res) => res.end();
-});
-
-const post = (path: string, body: unknown) =>
-  fetch(`${t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+const gw = rawGatewaySuite('ends');
+const { raw, post } = gw;
 const data = (d: unknown) => `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`;
 const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true };
 /** Choice 0's streamed text. */
 const contentOf = (text: string) =>
   text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6))).map((j) => j.choices?.[0]?.delta?.content ?? '').join('');
-const lastRow = () => t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
+const lastRow = () => gw.t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
 
 /** An SSE answer of these events (`[name, data]`), then the end. */
 const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
@@ -152,7 +136,7 @@ describe('an e-mail split over three pieces of a stream other than the answer te
       ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }],
       ['message_stop', { type: 'message_stop' }],
     ]);
-    const client = new Anthropic({ baseURL: t.rt.url, apiKey: token, maxRetries: 0 });
+    const client = new Anthropic({ baseURL: gw.t.rt.url, apiKey: gw.token, maxRetries: 0 });
     const msg = { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
     const streamed = await client.messages.stream(msg).finalMessage();
     raw.answer = (res) => {

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
@@ -138,4 +139,36 @@ export async function rawGateway(raw: RawUpstream, name: string): Promise<{ t: T
   const t = await startTestRuntime({ config: { gateway } });
   const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd: 5 }) });
   return { t, token: ((await r.json()) as { token: string }).token };
+}
+
+/**
+ * A test file's scripted gateway: RawUpstream and rawGateway started before its tests and
+ * stopped after, the script reset to an empty answer after each test, and `post` to its /v1.
+ *
+ * @example
+ * const gw = rawGatewaySuite('shapes');
+ * gw.raw.answer = (res) => res.end('{}');
+ * const r = await gw.post('/chat/completions', { model: 'gpt-4o', messages: [] });
+ */
+export function rawGatewaySuite(name: string) {
+  const raw = new RawUpstream();
+  const gw = {
+    raw,
+    t: undefined as unknown as TestRuntime,
+    token: '',
+    post: (path: string, body: unknown) =>
+      fetch(`${gw.t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) }),
+  };
+  beforeAll(async () => {
+    await raw.start();
+    Object.assign(gw, await rawGateway(raw, name));
+  });
+  afterAll(async () => {
+    await gw.t?.stop();
+    await raw.close();
+  });
+  afterEach(() => {
+    raw.answer = (res) => res.end();
+  });
+  return gw;
 }
