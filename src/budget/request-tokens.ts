@@ -1,6 +1,6 @@
 import { formatFunctionDefinitions, type ChatCompletionFunctionDefinition } from 'gpt-tokenizer/functionCalling';
 import { toCount } from './int.js';
-import { countBpeTokens, encodingForModel, estimateTokens, type EncodingName } from './tokens.js';
+import { countPromptText, encodingForModel, estimateTokens, type EncodingName } from './tokens.js';
 
 // Prompt tokens of a whole request body (OpenAI chat/completions/embeddings/responses and
 // Anthropic messages), for the reservation made before the call is forwarded.
@@ -212,7 +212,7 @@ export function countPromptTokens(model: string, body: RequestBody, options: Pro
   const t = tally(body, encoding === null ? IMAGE_OTHER : IMAGE_OPENAI);
   const exact = encoding !== null && t.chars <= (options.exactMaxChars ?? DEFAULT_EXACT_MAX_CHARS);
   let tokens = t.fixed;
-  if (exact) for (const s of t.texts) tokens += countBpeTokens(s, encoding);
+  if (exact) for (const s of t.texts) tokens += countPromptText(s, encoding);
   else for (const s of t.texts) tokens += estimateTokens(s);
   return { tokens, method: exact ? 'bpe' : 'estimate', encoding: exact ? encoding : null };
 }

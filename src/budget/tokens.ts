@@ -42,6 +42,61 @@ export function countBpeTokens(text: string, encoding: EncodingName): number {
   return text.length === 0 ? 0 : encoder(encoding).countTokens(text, PLAIN_TEXT);
 }
 
+/**
+ * Exact counts of prompt texts seen recently, in one encoding. An agent resends its whole history
+ * every turn, so without this each call re-tokenizes every earlier message (the cost of a call
+ * grows with the conversation); with it, only the new messages are counted. Two generations
+ * bound the memory: when the current one holds `GENERATION_SIZE` (characters of text, plus
+ * `ENTRY_SIZE` for each entry) it becomes the previous one and the one before is dropped; a hit
+ * in the previous generation moves back to the current one, so a conversation still going keeps
+ * its messages. At most about 2 × 4 M characters (16 MB) are held.
+ */
+const GENERATION_SIZE = 4_000_000;
+const ENTRY_SIZE = 64;
+/** Shorter texts (a role, a name) are counted directly: one or two tokens, no entry worth keeping. */
+const MIN_CACHED_CHARS = 8;
+
+export class CountCache {
+  constructor(
+    private readonly encoding: EncodingName,
+    private readonly countFresh: (text: string, encoding: EncodingName) => number = countBpeTokens,
+    private readonly generationSize = GENERATION_SIZE,
+  ) {}
+
+  private current = new Map<string, number>();
+  private previous = new Map<string, number>();
+  private size = 0;
+
+  count(text: string): number {
+    const hit = this.current.get(text);
+    if (hit !== undefined) return hit;
+    const old = this.previous.get(text);
+    const n = old ?? this.countFresh(text, this.encoding);
+    const size = text.length + ENTRY_SIZE;
+    if (this.size + size > this.generationSize) {
+      this.previous = this.current;
+      this.current = new Map();
+      this.size = 0;
+    }
+    this.current.set(text, n);
+    this.size += size;
+    return n;
+  }
+}
+
+const promptCaches = new Map<EncodingName, CountCache>();
+
+/**
+ * `countBpeTokens` for prompt texts, remembered (see CountCache): the same exact count, without
+ * tokenizing a message again each time the history that holds it is resent.
+ */
+export function countPromptText(text: string, encoding: EncodingName): number {
+  if (text.length < MIN_CACHED_CHARS) return countBpeTokens(text, encoding);
+  let cache = promptCaches.get(encoding);
+  if (!cache) promptCaches.set(encoding, (cache = new CountCache(encoding)));
+  return cache.count(text);
+}
+
 // Order matters: the o200k families must be tested before the bare `gpt-4` prefix.
 const O200K = /^(?:gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|gpt-realtime|gpt-audio|o1|o3|o4|codex|computer-use)/;
 const CL100K = /^(?:gpt-4|gpt-3\.5|gpt-35|text-embedding-3|text-embedding-ada-002)/;

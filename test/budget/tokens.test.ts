@@ -3,6 +3,7 @@ import { encode as encodeO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { formatFunctionDefinitions } from 'gpt-tokenizer/functionCalling';
 import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
+import { countBpeTokens, CountCache } from '../../src/budget/tokens.js';
 import {
   countPromptTokens,
   countTextTokens,
@@ -204,5 +205,53 @@ describe('estimateMaxOutputTokens', () => {
   it('multiplies by the number of choices requested', () => {
     expect(estimateMaxOutputTokens({ max_tokens: 100, n: 3 }).tokens).toBe(300);
     expect(estimateMaxOutputTokens({ max_tokens: 100, best_of: 4, n: 2 }).tokens).toBe(400);
+  });
+});
+
+describe('prompt text counts are remembered (an agent resends its history every turn)', () => {
+  it('counts a resent history exactly, per encoding, counting only the new messages again', () => {
+    const counted: string[] = [];
+    const cache = new CountCache('o200k_base', (text, enc) => {
+      counted.push(text);
+      return countBpeTokens(text, enc);
+    });
+    const history = Array.from({ length: 6 }, (_, i) => `Turn ${i}: the lead at Acme Robotics asked about pricing tiers and onboarding.`);
+    for (let turn = 1; turn <= history.length; turn++) {
+      for (const m of history.slice(0, turn)) {
+        expect(cache.count(m)).toBe(encodeO200k(m, plain).length);
+      }
+    }
+    // Each message tokenized once, although it was sent with every later turn.
+    expect(counted).toEqual(history);
+    // countPromptTokens keeps one cache per encoding: the same text is another count in cl100k.
+    const m = { messages: [{ role: 'user', content: history[0]! }] };
+    expect(countPromptTokens('gpt-4o', m).tokens).not.toBe(countPromptTokens('gpt-4', m).tokens);
+    expect(countPromptTokens('gpt-4', m).tokens).toBe(encodeCl100k(history[0]!, plain).length + 7);
+  });
+
+  it('holds a bounded amount: an old text is dropped after two generations, a text still in use is kept', () => {
+    let fresh = 0;
+    const cache = new CountCache('o200k_base', (text) => (fresh++, text.length), 1000);
+    const kept = 'k'.repeat(100);
+    const text = (i: number) => `${i}`.padEnd(200, '.');
+    cache.count(kept);
+    const old = text(-1);
+    cache.count(old);
+    for (let i = 0; i < 30; i++) {
+      cache.count(text(i));
+      cache.count(kept); // in use: moves forward with every generation
+    }
+    const before = fresh;
+    cache.count(kept);
+    expect(fresh).toBe(before);
+    cache.count(old);
+    expect(fresh).toBe(before + 1);
+  });
+
+  it('gives countPromptTokens the same totals whether a history is new or resent', () => {
+    const body = { messages: [{ role: 'system', content: 'You qualify B2B leads for a cost-control platform.' }, { role: 'user', content: 'Company: Acme Robotics, 120 employees, Series B. Fit?' }] };
+    const first = countPromptTokens('gpt-4o', body);
+    expect(countPromptTokens('gpt-4o', structuredClone(body))).toEqual(first);
+    expect(first.tokens).toBe(countChatCompletionTokens?.({ messages: body.messages } as never));
   });
 });
