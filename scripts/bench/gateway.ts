@@ -198,7 +198,9 @@ async function startGateway(dir: string, upstream: string): Promise<{ child: Chi
   const config = join(dir, 'iron-cage.yaml');
   writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\n`);
   const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', 'bench', '--budget', '1000000', '--json', '--db', db, '--config', config], { encoding: 'utf8' }));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_NODE_ARGS: flags for the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   const deadline = Date.now() + 10_000;
