@@ -113,6 +113,8 @@ export interface EventData {
     requestRef: string | null;
     counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
   };
+  /** A tool answer the PII scan could not read (`reason`: compressed in a coding iron-cage cannot undo): refused, or passed where the policy only warns. */
+  'pii.unscanned': { location: 'tool.response'; reason: string; action: 'refused' | 'passed'; requestRef: string | null };
   /** An admin opened a sealed finding of the PII audit trail (`iron-cage audit pii --reveal`): who and which, never the value. */
   'pii.revealed': { auditId: number; type: string; location: string; by: string; reason: string | null };
   // The secrets vault: the name and environment only, never a value.

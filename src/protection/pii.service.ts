@@ -19,6 +19,7 @@ import {
   type SafetyPolicy,
   type TextRedactor,
 } from '../safety/index.js';
+import { isJson, unreadableVerdict, withModes } from './pii.policy.js';
 import { previewOf } from './pii.preview.js';
 import { PiiStore, type PiiAuditRow, type StateManager } from '../state/index.js';
 import { locationModes, type Config, type SafetyLocation } from '../config/index.js';
@@ -223,6 +224,21 @@ export class PiiProtection {
     return { push: (chunk) => step(redactor.push(chunk)), end: () => step(redactor.end()) };
   }
 
+  /**
+   * A text the scan cannot read (`what`: a tool answer compressed in a coding we cannot undo):
+   * the reason it is refused, or null where it may pass (the location off, or only warning).
+   * Announced as `pii.unscanned` either way; nothing is audited, since nothing was found.
+   */
+  unreadable(agentId: string | null, location: 'tool.response', what: string, requestRef: string | null = null): string | null {
+    const o = this.at[location];
+    if (!o) return null;
+    const { refused, mode } = unreadableVerdict(o.policy!);
+    const message = refused ? `Iron Cage refused ${WHERE[location]}: it came ${what}, and the safety policy there is ${mode}.` : `Iron Cage passed ${WHERE[location]} unscanned: it came ${what} (the safety policy there is ${mode}).`;
+    const event = { agentId, type: 'pii.unscanned' as const, severity: 'warn' as const, message, data: { location, reason: what, action: refused ? ('refused' as const) : ('passed' as const), requestRef } };
+    this.store.record([], event).catch((err) => this.logger.error({ err }, 'could not record an unscanned answer'));
+    return refused ? message : null;
+  }
+
   /** The gateway's view of this engine: answers and tool-call arguments, prompts if asked. */
   outputGuard(): OutputGuard {
     const whole = (agentId: string, location: PiiLocation, ref: string, text: string, kind?: SlotKind): GuardResult => {
@@ -322,20 +338,6 @@ export class PiiProtection {
 
   close(): Promise<void> {
     return this.notify?.close() ?? Promise.resolve();
-  }
-}
-
-/** A policy with every mode (the default and each type's) passed through `fn`. */
-function withModes(p: SafetyPolicy, fn: (m: SafetyMode) => SafetyMode): SafetyPolicy {
-  return { ...p, mode: fn(p.mode), perType: Object.fromEntries(Object.entries(p.perType ?? {}).map(([t, m]) => [t, fn(m)])) };
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
   }
 }
 

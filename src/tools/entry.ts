@@ -20,6 +20,7 @@ import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
+import type { UnreadableRule } from './unreadable.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
 import { percentiles } from '../core/stats.js';
 
@@ -62,6 +63,8 @@ export interface ToolEntryDeps {
   redactor: ResponseRedactor;
   /** The PII step for the headers of live answers. */
   headerRedactor: HeaderRedactor;
+  /** The PII step for a live answer in a content coding we cannot undo (the scan cannot read it). */
+  unreadable: UnreadableRule;
   /** What the last run saved for this service, if anything. */
   stored?: { snapshot: unknown; tiers: unknown };
   /** A breaker transition, with the agent whose call caused it (null: no call did, e.g. a cooldown). */
@@ -104,6 +107,7 @@ export class ToolEntry {
   private readonly store: ToolEntryDeps['store'];
   private readonly redactor: ResponseRedactor;
   private readonly headerRedactor: HeaderRedactor;
+  private readonly unreadable: UnreadableRule;
   private readonly onError: ToolEntryDeps['onError'];
   private readonly placeholder: { value: ToolAnswer } | null;
   private readonly classify: Classifier<ToolAnswer>;
@@ -121,6 +125,7 @@ export class ToolEntry {
     this.store = deps.store;
     this.redactor = deps.redactor;
     this.headerRedactor = deps.headerRedactor;
+    this.unreadable = deps.unreadable;
     this.onError = deps.onError;
     this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError: (err) => deps.onError(err, 'transition listener') });
     this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
@@ -231,9 +236,9 @@ export class ToolEntry {
     }
     if (up.fault) return { status: up.status, headers: agentResponseHeaders(up.headers, up.decoded), body: up.body, redactions: 0, blocked: null, upstreamMs: up.upstreamMs, fault: true, storedAt: null };
     const head = this.headerRedactor(agentResponseHeaders(up.headers, up.decoded), r.agentId);
-    // A body still compressed in an encoding we do not decode cannot be scanned as text.
-    const encoded = !up.decoded && headerValue(up.headers, 'content-encoding') !== undefined;
-    const red = encoded ? { body: up.body, redactions: 0, blocked: null } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
+    // A body still compressed in a coding we cannot undo cannot be scanned: the policy says
+    // whether it may pass unread (warn, off) or is refused (redact, block).
+    const red = up.unreadable !== null ? { body: up.body, redactions: 0, blocked: this.unreadable(up.unreadable, r.agentId) } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
     const redactions = red.redactions + head.redactions;
     return { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
   }

@@ -17,6 +17,7 @@ export {
   type ResponseRedactor,
   type ToolPiiGuard,
 } from './redact.js';
+export { guardUnreadable, modeUnreadable, type UnreadableRule } from './unreadable.js';
 export { breakerView, toolRoutes } from './routes.js';
 export { transitionEvent } from './messages.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';

@@ -35,6 +35,8 @@ export type HeaderRedactor = (headers: Record<string, string | string[]>, agentI
 export interface ToolPiiGuard {
   /** `context`: characters of key context in front of a JSON value, so audit offsets point into the value. */
   inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null, context?: number): { text: string; redactions: number; block: string | null };
+  /** An answer the scan cannot read (`what` it is): why it is refused, or null where the policy lets it pass. Announced either way. */
+  unreadable(agentId: string | null, location: 'tool.response', what: string, requestRef: string | null): string | null;
   readonly options?: RedactOptions;
 }
 

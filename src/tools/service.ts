@@ -10,6 +10,7 @@ import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } 
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
 import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
+import { guardUnreadable, modeUnreadable } from './unreadable.js';
 import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 import { recordedPath } from './path.js';
 import type { RedactOptions } from '../safety/index.js';
@@ -77,11 +78,13 @@ export class ToolsService {
       const pii = ctx.pii;
       const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
       const headerRedactor = opts.redactHeaders ?? (pii ? guardHeaderRedactor(pii, svc.name) : redactHeaders(config.safetyMode));
+      const unreadable = pii ? guardUnreadable(pii, svc.name) : modeUnreadable(config.safetyMode);
       const entry = new ToolEntry({
         config: svc,
         store: this.store,
         redactor,
         headerRedactor,
+        unreadable,
         stored: stored.get(svc.name),
         onTransition: (e, t, cause) => this.onTransition(e, t, cause),
         onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),

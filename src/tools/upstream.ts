@@ -10,6 +10,11 @@ export interface UpstreamResponse {
   body: Buffer;
   /** The body was decompressed here, so it is plain whatever content-encoding said. */
   decoded: boolean;
+  /**
+   * The content coding we could not undo (`zstd`, a made-up one): the body is still compressed,
+   * so the PII scan cannot read it. Null for a plain or decoded body.
+   */
+  unreadable: string | null;
   /** Time from sending to the last body byte. */
   upstreamMs: number;
   /** Produced by a fault plan, not by the service. */
@@ -150,8 +155,8 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
       onResponseEnd() {
         try {
           const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-          const { body, decoded } = decode(raw, headers, limit);
-          finish(null, { status, headers, body, decoded, upstreamMs: performance.now() - started, fault: false });
+          const { body, decoded, unreadable } = decode(raw, headers, limit);
+          finish(null, { status, headers, body, decoded, unreadable, upstreamMs: performance.now() - started, fault: false });
         } catch (error) {
           finish(error as Error);
         }
@@ -181,17 +186,18 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
 }
 
 /** We asked for identity; an upstream that compresses anyway is decoded so it can be scanned and cached. */
-function decode(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): { body: Buffer; decoded: boolean } {
+function decode(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): { body: Buffer; decoded: boolean; unreadable: string | null } {
   const header = headerValue(headers, 'content-encoding')?.trim().toLowerCase();
-  if (!header || header === 'identity' || raw.length === 0) return { body: raw, decoded: false };
-  // Stacked codings (`gzip, br`) were applied in order: undone last first.
-  const codings = header.split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
-  if (!codings.every((c) => UNDO[c] !== undefined)) return { body: raw, decoded: false };
+  // Stacked codings (`gzip, br`) were applied in order: undone last first. `identity` is none.
+  const codings = (header ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
+  if (codings.length === 0 || raw.length === 0) return { body: raw, decoded: false, unreadable: null };
+  const unknown = codings.find((c) => UNDO[c] === undefined);
+  if (unknown !== undefined) return { body: raw, decoded: false, unreadable: unknown };
   const opts = { maxOutputLength: limit };
   try {
     let body = raw;
     for (const c of codings) body = UNDO[c]!(body, opts);
-    return { body, decoded: true };
+    return { body, decoded: true, unreadable: null };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ResponseTooLargeError(limit);
     throw Object.assign(new Error(`undecodable ${header} body`), { code: 'HPE_INVALID_ENCODING' });
@@ -210,5 +216,5 @@ export function injectedFault(fault: FaultKind, service: string, timeoutMs: numb
   if (fault === 'timeout') throw new UpstreamTimeoutError(timeoutMs);
   if (fault === 'connection') throw new InjectedConnectionError();
   const body = Buffer.from(JSON.stringify({ error: { code: 'fault_injected', message: `fault injected by iron-cage: ${service} answers ${fault}` } }));
-  return { status: fault, headers: { 'content-type': 'application/json' }, body, decoded: false, upstreamMs: 0, fault: true };
+  return { status: fault, headers: { 'content-type': 'application/json' }, body, decoded: false, unreadable: null, upstreamMs: 0, fault: true };
 }
