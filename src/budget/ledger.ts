@@ -1,3 +1,4 @@
+import { ValidationError } from '../core/errors.js';
 import { formatUsd, type Micros } from '../core/money.js';
 import { percentOf } from './format.js';
 import type { Threshold } from './thresholds.js';
@@ -93,6 +94,16 @@ export interface TrackerOptions {
 }
 
 /** One agent's mutable totals; only the tracker holds these. */
+/** One open reservation: whose budget, and how much of it. */
+export interface Reservation {
+  readonly ledger: Ledger;
+  readonly amount: Micros;
+}
+
+export function checkMicros(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer of micro-dollars, got ${v}`);
+}
+
 export interface Ledger {
   readonly agentId: string;
   limit: Micros | null;
@@ -196,4 +207,9 @@ export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: 
     requestedMicros: requested,
     exhausted: why ? false : exhausted,
   };
+}
+
+/** The refusal for an agent the tracker has no budget for. */
+export function unknownAgent(agentId: string, requested: Micros): BudgetRefusal {
+  return { ok: false, code: 'unknown_agent', message: `no budget is registered for agent ${agentId}`, agentId, limitMicros: null, spentMicros: 0, reservedMicros: 0, requestedMicros: requested, exhausted: false };
 }

@@ -1,13 +1,16 @@
-import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import { formatUsd, type Micros } from '../core/money.js';
 import {
   apply,
+  checkMicros,
   crossings,
   refusal,
   snapshotOf,
+  unknownAgent,
   type BudgetRefusal,
   type BudgetSnapshot,
   type Ledger,
+  type Reservation,
   type ReserveGranted,
   type ReservationId,
   type ReserveResult,
@@ -39,15 +42,6 @@ import { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits
 // it is real provider spend, reported separately and included in `spentMicros`, the figure
 // users see, so spent always equals the sum of actual request costs. Overshoot can only occur
 // when no unpromised headroom is left, i.e. at the very end of the budget.
-
-interface Reservation {
-  readonly ledger: Ledger;
-  readonly amount: Micros;
-}
-
-function checkMicros(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer of micro-dollars, got ${v}`);
-}
 
 export class BudgetTracker {
   private readonly ratios: number[];
@@ -151,19 +145,7 @@ export class BudgetTracker {
   reserve(agentId: string, amountMicros: Micros): ReserveResult {
     checkMicros('reservation', amountMicros);
     const ledger = this.ledgers.get(agentId);
-    if (ledger === undefined) {
-      return {
-        ok: false,
-        code: 'unknown_agent',
-        message: `no budget is registered for agent ${agentId}`,
-        agentId,
-        limitMicros: null,
-        spentMicros: 0,
-        reservedMicros: 0,
-        requestedMicros: amountMicros,
-        exhausted: false,
-      };
-    }
+    if (ledger === undefined) return unknownAgent(agentId, amountMicros);
     const spent = ledger.settled + ledger.overshoot;
     if (ledger.limit !== null && spent + ledger.reserved + amountMicros > ledger.limit) {
       return refusal(ledger, spent, amountMicros);
@@ -273,13 +255,16 @@ export class BudgetTracker {
   /**
    * Swap a call's reservation for `amountMicros` (a fallback takes over) without letting go of it:
    * a release first would hand its headroom to a waiter. More that does not fit waits for the
-   * difference by the queue's rules, still holding the rest; a refusal releases it all.
+   * difference by the queue's rules, still holding the rest; a refusal releases it all. With
+   * `minMicros` below it (near_limit: clamp) and nothing else in flight, what is left is granted
+   * as acquire would: the caller shrinks the call to fit.
    *
    * @example
    *   const r = await tracker.replace(7, 30_000, { timeoutMs: 120_000, maxWaiting: 100 });
    */
-  replace(reservationId: ReservationId, amountMicros: Micros, bound: WaitBound): ReserveResult | Promise<ReserveResult> {
+  replace(reservationId: ReservationId, amountMicros: Micros, bound: WaitBound, minMicros = amountMicros): ReserveResult | Promise<ReserveResult> {
     checkMicros('reservation', amountMicros);
+    checkMicros('minimum reservation', minMicros);
     const r = this.reservations.get(reservationId);
     if (r === undefined) throw new ConflictError(`reservation ${reservationId} is not open: it was already settled or released`);
     const ledger = r.ledger;
@@ -289,6 +274,12 @@ export class BudgetTracker {
       this.resize(reservationId, r, amountMicros);
       if (extra < 0) this.waits.drain(ledger);
       return { ok: true, reservationId, agentId: ledger.agentId, amountMicros };
+    }
+    const left = ledger.limit - spent;
+    if (minMicros < amountMicros && ledger.reserved === r.amount && left >= minMicros) {
+      this.resize(reservationId, r, left);
+      if (left < r.amount) this.waits.drain(ledger);
+      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros: left };
     }
     if (spent + amountMicros > ledger.limit) {
       this.release(reservationId);

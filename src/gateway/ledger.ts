@@ -1,4 +1,4 @@
-import { choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt, costOf, type BudgetRefusal, type RequestEstimate, type ReserveResult } from '../budget/index.js';
+import { choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt, costOf, type AcquireRequest, type BudgetRefusal, type PriceSchedule, type RequestEstimate, type ReserveGranted, type ReserveResult } from '../budget/index.js';
 import type { Logger } from '../core/logger.js';
 import type { LlmStore } from '../state/index.js';
 import { ledgerRow, upstreamBody, type Cache, type Call, type CallRequest, type Outcome, type Target } from './call.js';
@@ -9,6 +9,19 @@ import type { Provider } from './providers/types.js';
 interface Reserved {
   target: Target;
   reservationId: number;
+}
+
+/** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
+interface Plan {
+  model: string;
+  provider: Provider;
+  json: Record<string, unknown>;
+  est: RequestEstimate;
+  schedule: PriceSchedule;
+  choices: number;
+  /** The prompt tokens a clamp plans for (the estimate with a margin). */
+  prompt: number;
+  ask: AcquireRequest;
 }
 
 /**
@@ -37,23 +50,12 @@ export class CallLedger {
       reservationId,
       ...(signal ? { signal } : {}),
     });
-    const est = this.d.meter.estimate(model, provider.name, json, req.agentId, req.endpoint);
-    const schedule = this.d.meter.book.lookup(model, provider.name).schedule;
-    const choices = choicesOf(json);
-    const clamp = this.d.meter.clamps && est.maxOutputTokens > 0;
-    // Planned with a margin on the prompt, and never below what the model needs to answer at all.
-    const prompt = clampPrompt(est.promptTokens, json);
-    const minMicros = clamp ? clampMinimum(schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
-    const r = this.d.meter.acquire(req.agentId, { amountMicros: est.costMicros, minMicros }, model, signal);
+    const plan = this.plan(req, model, provider, json);
+    const r = this.d.meter.acquire(req.agentId, plan.ask, model, signal);
     const granted = (g: ReserveResult): Call => {
       if (!g.ok) throw this.refusal(g, model);
       try {
-        if (g.amountMicros >= est.costMicros) return make(this.target(req, model, provider, json, bodyText, est, g.reservationId));
-        // Clamped: the largest output limit whose worst case fits the grant, and only that reserved.
-        const c = clampOutput(schedule, prompt, choices, Math.floor(est.maxOutputTokens / choices), g.amountMicros);
-        this.d.meter.tracker.shrink(g.reservationId, c.costMicros);
-        const clamped = clampBody(json, req.endpoint, c.perChoice, provider.name !== 'anthropic');
-        return make(this.target(req, model, provider, clamped, null, { costMicros: c.costMicros, promptTokens: est.promptTokens }, g.reservationId));
+        return make(this.fit(req, plan, g, bodyText));
       } catch (err) {
         // A grant no call carries would hold its headroom for good.
         this.d.meter.release(g.reservationId);
@@ -66,13 +68,13 @@ export class CallLedger {
   /**
    * A fallback takes over: its model, its body, and the call's reservation swapped for the
    * fallback's worst case without letting go of it (a release first would hand the call's own
-   * headroom to a waiter); a dearer fallback that does not fit waits or is refused like any call.
+   * headroom to a waiter); a dearer fallback that does not fit waits or is refused like any call,
+   * or with near_limit: clamp, and nothing else in flight, is sent with a lower output limit.
    */
   retarget(call: Call, model: string, provider: Provider): void | Promise<void> {
-    const json = { ...call.target.json, model };
-    const est = this.d.meter.estimate(model, provider.name, json, call.agentId, call.endpoint);
+    const plan = this.plan(call, model, provider, { ...call.target.json, model });
     const held = call.reservationId;
-    const r = held === null ? this.d.meter.acquire(call.agentId, { amountMicros: est.costMicros }, model, call.signal) : this.d.meter.replace(held, call.agentId, est.costMicros, model, call.signal);
+    const r = held === null ? this.d.meter.acquire(call.agentId, plan.ask, model, call.signal) : this.d.meter.replace(held, call.agentId, plan.ask, model, call.signal);
     const swapped = (g: ReserveResult): void => {
       if (!g.ok) {
         // The refusal let go of what the call held; the call is still owed its row.
@@ -80,9 +82,9 @@ export class CallLedger {
         call.unrecorded = true;
         throw this.refusal(g, model);
       }
-      const next = this.target(call, model, provider, json, null, est, g.reservationId);
-      call.target = next.target;
-      call.reservationId = next.reservationId;
+      // Held by the call from here: a fit that throws still has its reservation released with the call.
+      call.reservationId = g.reservationId;
+      call.target = this.fit(call, plan, g, null).target;
     };
     return r instanceof Promise ? r.then(swapped) : swapped(r);
   }
@@ -136,6 +138,27 @@ export class CallLedger {
       this.d.logger.error({ err }, 'could not record an in-flight stream');
       return null;
     });
+  }
+
+  /** What a call to `model` may cost at worst and, with near_limit: clamp, the least it may be given. */
+  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
+    const est = this.d.meter.estimate(model, provider.name, json, req.agentId, req.endpoint);
+    const schedule = this.d.meter.book.lookup(model, provider.name).schedule;
+    const choices = choicesOf(json);
+    const clamp = this.d.meter.clamps && est.maxOutputTokens > 0;
+    // Planned with a margin on the prompt, and never below what the model needs to answer at all.
+    const prompt = clampPrompt(est.promptTokens, json);
+    const minMicros = clamp ? clampMinimum(schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
+    return { model, provider, json, est, schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
+  }
+
+  /** The target a grant pays for: the call as asked, or (clamped) the largest output limit whose worst case fits, and only that reserved. */
+  private fit(req: CallRequest, p: Plan, g: ReserveGranted, bodyText: string | null): Reserved {
+    if (g.amountMicros >= p.est.costMicros) return this.target(req, p.model, p.provider, p.json, bodyText, p.est, g.reservationId);
+    const c = clampOutput(p.schedule, p.prompt, p.choices, Math.floor(p.est.maxOutputTokens / p.choices), g.amountMicros);
+    this.d.meter.tracker.shrink(g.reservationId, c.costMicros);
+    const clamped = clampBody(p.json, req.endpoint, c.perChoice, p.provider.name !== 'anthropic');
+    return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens }, g.reservationId);
   }
 
   private target(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, est: Pick<RequestEstimate, 'costMicros' | 'promptTokens'>, reservationId: number): Reserved {

@@ -130,8 +130,8 @@ export class Meter {
   }
 
   /** A fallback takes over: the reservation becomes its worst case, never let go in between (tracker.replace). */
-  replace(reservationId: number, agentId: string, amountMicros: Micros, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
-    return this.queued(agentId, amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, amountMicros, bound));
+  replace(reservationId: number, agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
+    return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, req.amountMicros, bound, req.minMicros));
   }
 
   private queued(agentId: string, micros: Micros, model: string, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {

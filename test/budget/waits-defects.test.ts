@@ -76,6 +76,27 @@ describe('a fallback swaps its reservation without letting go of it', () => {
   });
 });
 
+describe('a fallback near the limit under near_limit: clamp', () => {
+  it('is granted what is left when nothing else is in flight, and refused below its minimum', () => {
+    const t = tracker(100);
+    t.charge('a', 30);
+    const call = granted(t.acquire('a', { amountMicros: 40 }, LONG));
+    // Worst case 90 does not fit the 70 left; a minimum of 20 does: all 70 are the call's.
+    expect(t.replace(call.reservationId, 90, LONG, 20)).toMatchObject({ ok: true, reservationId: call.reservationId, amountMicros: 70 });
+    expect(t.snapshot('a')).toMatchObject({ reservedMicros: 70, openReservations: 1 });
+    // A minimum that does not fit either is a refusal, and the call holds nothing any more.
+    expect(t.replace(call.reservationId, 90, LONG, 80)).toMatchObject({ ok: false, code: 'budget_exceeded' });
+    expect(t.snapshot('a')).toMatchObject({ reservedMicros: 0, openReservations: 0 });
+  });
+
+  it('is not clamped while another call holds part of the budget: that one may settle for less', () => {
+    const t = tracker(100);
+    const call = granted(t.acquire('a', { amountMicros: 40 }, LONG));
+    granted(t.acquire('a', { amountMicros: 30 }, LONG));
+    expect(t.replace(call.reservationId, 110, LONG, 20)).toMatchObject({ ok: false, code: 'budget_exceeded' });
+  });
+});
+
 describe('near_limit: clamp waits for in-flight calls before truncating', () => {
   it('clamps to what is free only once nothing is in flight', async () => {
     const t = tracker(100);

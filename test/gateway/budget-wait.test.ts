@@ -124,6 +124,37 @@ describe('unspent budget is spendable', () => {
     }
   });
 
+  it('a dearer fallback is clamped too: sent with a lower output limit that fits what is left; refused without clamp', async () => {
+    upstream.next = (body) => (body.model === 'gpt-4o-mini' ? { status: 500 } : { content: 'from the fallback', usage: { prompt_tokens: 20, completion_tokens: 5 } });
+    const fallback = (policy: Policy) => {
+      const c = viaMock(policy);
+      return { ...c, gateway: { ...c.gateway!, modelFallbacks: { 'gpt-4o-mini': ['gpt-4o'] } } };
+    };
+    const body = { model: 'gpt-4o-mini', max_tokens: 2000, messages: [{ role: 'user', content: 'qualify this lead' }] };
+    // $0.005: gpt-4o-mini's worst case (~$0.0012) fits; gpt-4o's (~$0.02) does not.
+    t = await startTestRuntime({ config: fallback({ nearLimit: 'clamp' }) });
+    const a = await agentToken(t, 0.005);
+    const r = await chat(t, a.token, body);
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('from the fallback');
+    const sent = upstream.requests.at(-1)!.body;
+    expect(sent.model).toBe('gpt-4o');
+    expect(sent.max_tokens).toBeGreaterThan(16);
+    expect(sent.max_tokens).toBeLessThan(500);
+    const [row] = rowsOf(t, a.agentId);
+    expect(row!.status).toBe('ok');
+    expect(row!.reserved_micros).toBeLessThanOrEqual(5000);
+    expect((await status(t, a.agentId)).budget.reservedUsd).toBe(0);
+    await t.stop();
+    t = await startTestRuntime({ config: fallback({}) });
+    const b = await agentToken(t, 0.005);
+    const before = upstream.requests.length;
+    expect((await chat(t, b.token, body)).status).toBe(402);
+    // Only the first model was asked; the refused fallback is a row at $0.
+    expect(upstream.requests.slice(before).map((q) => q.body.model)).toEqual(['gpt-4o-mini']);
+    expect(rowsOf(t, b.agentId).map((x) => [x.status, x.cost_micros])).toEqual([['error', 0]]);
+  });
+
   it('without clamp the same call is refused (402), and nothing was sent upstream', async () => {
     t = await startTestRuntime({ config: simulated(0) });
     const a = await agentToken(t, 0.001);
