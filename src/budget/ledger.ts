@@ -93,7 +93,6 @@ export interface TrackerOptions {
   thresholds?: readonly number[];
 }
 
-/** One agent's mutable totals; only the tracker holds these. */
 /** One open reservation: whose budget, and how much of it. */
 export interface Reservation {
   readonly ledger: Ledger;
@@ -104,6 +103,7 @@ export function checkMicros(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer of micro-dollars, got ${v}`);
 }
 
+/** One agent's mutable totals; only the tracker holds these. */
 export interface Ledger {
   readonly agentId: string;
   limit: Micros | null;

@@ -49,7 +49,7 @@ export function countBpeTokens(text: string, encoding: EncodingName): number {
  * bound the memory: when the current one holds `GENERATION_SIZE` (characters of text, plus
  * `ENTRY_SIZE` for each entry) it becomes the previous one and the one before is dropped; a hit
  * in the previous generation moves back to the current one, so a conversation still going keeps
- * its messages. At most about 2 × 4 M characters (16 MB) are held.
+ * its messages. At most about 2 × 4 M characters (16 MB) are held per encoding.
  */
 const GENERATION_SIZE = 4_000_000;
 const ENTRY_SIZE = 64;

@@ -256,8 +256,8 @@ export class BudgetTracker {
    * Swap a call's reservation for `amountMicros` (a fallback takes over) without letting go of it:
    * a release first would hand its headroom to a waiter. More that does not fit waits for the
    * difference by the queue's rules, still holding the rest; a refusal releases it all. With
-   * `minMicros` below it (near_limit: clamp) and nothing else in flight, what is left is granted
-   * as acquire would: the caller shrinks the call to fit.
+   * `minMicros` below it (near_limit: clamp) and nothing else in flight or waiting, what is left
+   * is granted as acquire would: the caller shrinks the call to fit.
    *
    * @example
    *   const r = await tracker.replace(7, 30_000, { timeoutMs: 120_000, maxWaiting: 100 });
@@ -276,7 +276,7 @@ export class BudgetTracker {
       return { ok: true, reservationId, agentId: ledger.agentId, amountMicros };
     }
     const left = ledger.limit - spent;
-    if (minMicros < amountMicros && ledger.reserved === r.amount && left >= minMicros) {
+    if (minMicros < amountMicros && ledger.reserved === r.amount && !this.waits.busy(ledger.agentId) && left >= minMicros) {
       this.resize(reservationId, r, left);
       if (left < r.amount) this.waits.drain(ledger);
       return { ok: true, reservationId, agentId: ledger.agentId, amountMicros: left };

@@ -227,7 +227,7 @@ export class PiiProtection {
   /**
    * A text the scan cannot read (`what`: a tool answer compressed in a coding we cannot undo):
    * the reason it is refused, or null where it may pass (the location off, or only warning).
-   * Announced as `pii.unscanned` either way; nothing is audited, since nothing was found.
+   * Announced as `pii.unscanned` unless the location is off; nothing is audited (nothing was found).
    */
   unreadable(agentId: string | null, location: 'tool.response', what: string, requestRef: string | null = null): string | null {
     const o = this.at[location];

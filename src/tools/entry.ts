@@ -36,6 +36,8 @@ export interface ToolAnswer {
   fault: boolean;
   /** For cached answers: when the live answer was stored (epoch ms). */
   storedAt: number | null;
+  /** It passed without a PII scan (a coding we cannot undo, under warn): never cached, so never served again unscanned. */
+  unscanned?: true;
 }
 
 export interface ServeRequest {
@@ -240,7 +242,9 @@ export class ToolEntry {
     // whether it may pass unread (warn, off) or is refused (redact, block).
     const red = up.unreadable !== null ? { body: up.body, redactions: 0, blocked: this.unreadable(up.unreadable, r.agentId) } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
     const redactions = red.redactions + head.redactions;
-    return { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
+    const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
+    if (up.unreadable !== null) answer.unscanned = true;
+    return answer;
   }
 
   /**
@@ -268,11 +272,11 @@ export class ToolEntry {
   }
 
   /**
-   * Only real 2xx answers the agent was allowed to see are worth serving again. The row joins
+   * Only real 2xx answers the agent was allowed to see, scanned, are worth serving again. The row joins
    * the group commit of this tick, the one the call's own row goes into.
    */
   private keep(key: string, a: ToolAnswer): void {
-    if (a.status < 200 || a.status > 299 || a.blocked || a.fault) return;
+    if (a.status < 200 || a.status > 299 || a.blocked || a.fault || a.unscanned) return;
     const now = Date.now();
     const headers = cachedHeaders(a.headers);
     const type = headers['content-type'];

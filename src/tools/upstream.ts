@@ -1,7 +1,6 @@
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
 import type { FaultKind } from '../reliability/index.js';
-import { headerValue } from './headers.js';
 
 /** What one live attempt produced, before redaction. */
 export interface UpstreamResponse {
@@ -187,9 +186,12 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
 
 /** We asked for identity; an upstream that compresses anyway is decoded so it can be scanned and cached. */
 function decode(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): { body: Buffer; decoded: boolean; unreadable: string | null } {
-  const header = headerValue(headers, 'content-encoding')?.trim().toLowerCase();
+  // Every Content-Encoding line counts (undici gives repeated lines as an array): one that only
+  // the first line was read of would pass a compressed body as plain text.
+  const v = headers['content-encoding'];
+  const header = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
   // Stacked codings (`gzip, br`) were applied in order: undone last first. `identity` is none.
-  const codings = (header ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
+  const codings = header.split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
   if (codings.length === 0 || raw.length === 0) return { body: raw, decoded: false, unreadable: null };
   const unknown = codings.find((c) => UNDO[c] === undefined);
   if (unknown !== undefined) return { body: raw, decoded: false, unreadable: unknown };
@@ -204,11 +206,16 @@ function decode(raw: Buffer, headers: Record<string, string | string[] | undefin
   }
 }
 
-const UNDO: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
-  gzip: gunzipSync,
-  'x-gzip': gunzipSync,
-  deflate: inflateSync,
-  br: brotliDecompressSync,
+type Undo = (b: Buffer, o: { maxOutputLength: number }) => Buffer;
+/** zstd where this Node has it (22.15 and later). */
+const zstd = (zlib as { zstdDecompressSync?: Undo }).zstdDecompressSync;
+
+const UNDO: Record<string, Undo> = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+  ...(zstd ? { zstd } : {}),
 };
 
 /** What a fault plan makes the upstream do instead of being called. */

@@ -94,6 +94,18 @@ describe('a fallback near the limit under near_limit: clamp', () => {
     const call = granted(t.acquire('a', { amountMicros: 40 }, LONG));
     granted(t.acquire('a', { amountMicros: 30 }, LONG));
     expect(t.replace(call.reservationId, 110, LONG, 20)).toMatchObject({ ok: false, code: 'budget_exceeded' });
+    // The refused fallback let go of its 40; the other call still holds its 30.
+    expect(t.snapshot('a')).toMatchObject({ reservedMicros: 30, openReservations: 1 });
+  });
+
+  it('does not take what is left ahead of a call already waiting: first come, first served', async () => {
+    const t = tracker(100);
+    const call = granted(t.acquire('a', { amountMicros: 60 }, LONG));
+    const waiting = t.acquire('a', { amountMicros: 50 }, LONG);
+    expect(waiting).toBeInstanceOf(Promise);
+    // Its worst case passes the limit and a call waits: no clamp, a refusal that frees the 60.
+    expect(t.replace(call.reservationId, 120, LONG, 30)).toMatchObject({ ok: false, code: 'budget_exceeded' });
+    expect(await waiting).toMatchObject({ ok: true, amountMicros: 50 });
   });
 });
 

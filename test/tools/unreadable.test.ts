@@ -6,15 +6,17 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
 
-// A tool answer still compressed in a content coding iron-cage cannot undo (zstd on Node 20, a
-// made-up one) cannot be scanned for PII: it is refused where the tool_response policy redacts or
+// A tool answer still compressed in a content coding iron-cage cannot undo (snappy, zstd before
+// Node 22.15, a made-up one) cannot be scanned for PII: it is refused where the tool_response policy redacts or
 // blocks, passes announced where it only warns, and passes where it is off. We ask upstreams
 // for `identity`; these are the ones that compress anyway.
 
 const PERSON = '{"owner":"bob@example.org"}';
 const answers: Record<string, Reply> = {
-  // Not real zstd: what matters is that the label names a coding we cannot undo.
-  '/zstd': { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'zstd' }, body: PERSON },
+  // Not really compressed: what matters is that the label names a coding we cannot undo.
+  '/snappy': { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'snappy' }, body: PERSON },
+  // Two header lines: the second one counts as much as the first.
+  '/two-lines': { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': ['identity', 'snappy'] }, body: PERSON },
   '/stacked-unknown': { status: 200, headers: { 'content-type': 'text/plain', 'content-encoding': 'x-secret, gzip' }, body: gzipSync('owner bob@example.org') },
   // `identity` is no coding at all: the body is plain and scanned like any other.
   '/identity': { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: PERSON },
@@ -43,7 +45,7 @@ describe('tool answers the PII scan cannot read', () => {
   it('are refused under redact and block, announced, and never cached', async () => {
     for (const mode of ['redact', 'block'] as const) {
       const { t, get, agentId } = await start(mode);
-      for (const [path, coding] of [['/zstd', 'zstd'], ['/stacked-unknown', 'x-secret']]) {
+      for (const [path, coding] of [['/snappy', 'snappy'], ['/stacked-unknown', 'x-secret'], ['/two-lines', 'snappy']]) {
         const before = up.seen.length;
         const r = await get(path!);
         expect(r.status, `${mode} ${path}`).toBe(403);
@@ -55,36 +57,44 @@ describe('tool answers the PII scan cannot read', () => {
       // The upstream failing now: no cached copy of the refused answer stands in for it.
       const failing = up.reply;
       up.reply = () => ({ status: 500, body: 'down' });
-      const fallback = await get('/zstd');
+      const fallback = await get('/snappy');
       up.reply = failing;
       expect(fallback.headers['x-iron-cage-tier']).not.toBe('cache');
       expect(fallback.body).not.toContain('bob@example.org');
       const events = eventsOf(t, 'pii.unscanned').filter((e) => e.agentId === agentId);
       expect(events.map((e) => e.data)).toEqual([
-        { location: 'tool.response', reason: expect.stringContaining("'zstd'"), action: 'refused', requestRef: 'tool:crm' },
+        { location: 'tool.response', reason: expect.stringContaining("'snappy'"), action: 'refused', requestRef: 'tool:crm' },
         { location: 'tool.response', reason: expect.stringContaining("'x-secret'"), action: 'refused', requestRef: 'tool:crm' },
+        { location: 'tool.response', reason: expect.stringContaining("'snappy'"), action: 'refused', requestRef: 'tool:crm' },
       ]);
       await t.stop();
     }
     t = null;
   });
 
-  it('pass unchanged where the tool_response policy only warns (announced) or is off (not)', async () => {
+  it('pass unchanged where the tool_response policy only warns (announced, never cached) or is off (not announced)', async () => {
     const warn = await start('redact', { tool_response: 'warn' });
-    const r = await warn.get('/zstd');
+    const r = await warn.get('/snappy');
     expect(r.status).toBe(200);
     expect(r.body).toBe(PERSON);
-    expect(r.headers['content-encoding']).toBe('zstd');
+    expect(r.headers['content-encoding']).toBe('snappy');
     expect(eventsOf(warn.t, 'pii.unscanned').map((e) => e.data.action)).toEqual(['passed']);
+    // The upstream failing now: an unscanned answer is not served again from the cache.
+    const failing = up.reply;
+    up.reply = () => ({ status: 500, body: 'down' });
+    const again = await warn.get('/snappy');
+    up.reply = failing;
+    expect(again.headers['x-iron-cage-tier']).not.toBe('cache');
+    expect(again.body).not.toContain('bob@example.org');
     await warn.t.stop();
     const off = await start('block', { tool_response: 'off' });
-    expect((await off.get('/zstd')).body).toBe(PERSON);
+    expect((await off.get('/snappy')).body).toBe(PERSON);
     expect(eventsOf(off.t, 'pii.unscanned')).toEqual([]);
   });
 
   it('a per-type redact or block makes a warn-only policy refuse what it cannot read', async () => {
     t = await startTestRuntime({ config: withTools({ crm: { url: up.url } }, { safetyMode: 'warn', safety: { ...DEFAULTS.safety, perType: { SSN: 'block' } } }) });
-    const r = await raw(t.rt.url, 'GET', '/tools/crm/zstd', { token: t.rt.adminToken });
+    const r = await raw(t.rt.url, 'GET', '/tools/crm/snappy', { token: t.rt.adminToken });
     expect(r.status).toBe(403);
     expect(r.json().error.message).toContain('block');
   });
