@@ -16,6 +16,7 @@ const POSITIVES: Array<[string, string[]]> = [
   ['phone #1 - 4155550123', ['4155550123']],
   ['Mobile no. 9876543210', ['9876543210']],
   ['Mobile No 2 - 9876543210', ['9876543210']],
+  ['phone 2 (mobile): 2125550123', ['2125550123']],
   ['Telefon privat: 0301234567', ['0301234567']],
   ['Telefon privat unter 0301234567', ['0301234567']],
   ['telefono casa: 0612345678', ['0612345678']],
@@ -56,6 +57,9 @@ const NEAR_MISSES: string[] = [
   'phone: $45, 2125550123',
   'phone 1,234.56, 2125550123',
   'call duration 2125550123',
+  'call ids: 2125550123',
+  'call 2 at 1732000000',
+  'sms 2 sent at 2125550123',
   'cellar 2125550123, 4155550123',
 ];
 

@@ -93,11 +93,12 @@ function labelGap(text: string, from: number): boolean {
       needSeparator = true;
       TOKEN.lastIndex = m.index + item.length;
     } else if (isLetterStart(t)) {
-      if (NOT_PHONE.has(t)) return false;
+      if (NOT_PHONE.has(t) || (t.endsWith('s') && NOT_PHONE.has(t.slice(0, -1)))) return false;
       if (items > 0) {
         if (!CONJUNCTIONS.has(t)) return false;
         needSeparator = false;
-      } else if (LEADS_ON.has(t)) {
+      } else if (LEADS_ON.has(t) && !index) {
+        // After an index the digits are a count or a time more often than a phone: "call 2 at 1732000000".
         open = false;
       } else if (!NEUTRAL.has(t) && !CONJUNCTIONS.has(t)) {
         if (++freeWords > MAX_FREE_WORDS || t.length > MAX_WORD) return false;
