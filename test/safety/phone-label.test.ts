@@ -23,6 +23,10 @@ const POSITIVES: Array<[string, string[]]> = [
   ['"phone_home": "2125550123"', ['2125550123']],
   ['phone_1=2125550123', ['2125550123']],
   ['call me tomorrow at 2125550123', ['2125550123']],
+  // free words with no punctuation run up to the number, as they may after any phone word
+  ['call toll free 8005550123', ['8005550123']],
+  ['Tel. privat 0301234567', ['0301234567']],
+  ['mon numéro de portable est le 0612345678', ['0612345678']],
   ['call or text 2125550123', ['2125550123']],
   ['tel/fax: 2125550123', ['2125550123']],
   ['मोबाइल नंबर: 9876543210', ['9876543210']],
@@ -44,6 +48,7 @@ const NEAR_MISSES: string[] = [
   'phone: see invoice 2125550123',
   'phone: see row 2125550123',
   'phone. Then the 2125550123',
+  'phone support handles 2125550123',
   'phone at 10:30, id 2125550123',
   'phone at 10:30 2125550123',
   'Phone: 10:30 2125550123',

@@ -19,11 +19,11 @@ const PHONE_WORD = new RegExp(
 );
 
 // Words that may sit between the phone word and the number. Some leave a label as it is:
-// number words ("no.", "Nr", "numéro"), pronouns ("call me"), conjunctions ("call or text");
-// others lead to the number as a colon does, closing the label's free words ("call me
-// tomorrow at ", "my number is ", "Telefon privat unter ").
-const NEUTRAL = words('number numbers nummer num no nr nº numéro numero número numer me us my our your his her him them the text');
-const LEADS_ON = words('is are was at on to via under ist lautet unter est au al ao op pod na é è es');
+// number words ("no.", "Nr", "numéro"), pronouns and articles ("call me", "est le") and
+// conjunctions ("call or text"); others lead to the number as a colon does, closing the
+// label's free words ("call me tomorrow at ", "my number is ", "Telefon privat unter ").
+const NEUTRAL = words('number numbers nummer num no nr nº numéro numero número numer me us my our your his her him them the le la les el il lo der die das den dem de du del a text');
+const LEADS_ON = words('is are was at on to via under ist lautet unter an est au al ao op pod na é è es');
 const CONJUNCTIONS = words('or and oder und ou et y o e');
 // Digits after these are identifiers or quantities even in a phone's label ("phone order: ").
 const NOT_PHONE = words(
@@ -41,7 +41,12 @@ const ITEM = /\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*/y;
 // Dates as the numeric scanner reads them: a space-free segment of three groups with one
 // joiner twice, laid out 4-2-2, 2-2-4 or 2-2-2; or, spaced, the whole item laid out 2-2-4 or 4-2-2.
 const DATE_IN_ITEM = /(?:^| )(?:\d{4}([./-])\d\d\1\d\d|\d\d([./-])\d\d\2\d\d(?:\d\d)?)(?= |$)|^(?:\d\d \d\d \d{4}|\d{4} \d\d \d\d)$/;
+const SPACES = /^\s+$/;
+const ABBREVIATION_DOT = /^\.\s*$/;
+const MAX_ABBREVIATION = 4;
 const MAX_FREE_WORDS = 2;
+// Unpunctuated free words reach the number only over this many characters ("call me anytime ").
+const MAX_PLAIN_GAP = 16;
 const MAX_WORD = 16;
 
 /**
@@ -64,15 +69,21 @@ export function phoneWordBefore(s: DigitShape): boolean {
 export function phoneWordLeadsToEnd(before: string): boolean {
   PHONE_WORD.lastIndex = 0;
   for (let m = PHONE_WORD.exec(before); m !== null; m = PHONE_WORD.exec(before)) {
-    if (labelGap(before, PHONE_WORD.lastIndex)) return true;
+    if (labelGap(before, PHONE_WORD.lastIndex, m[0].length <= MAX_ABBREVIATION)) return true;
   }
   return false;
 }
 
-/** Is `text` from `from` to its end a label's tail: a few label words, an index, a list of numbers? */
-function labelGap(text: string, from: number): boolean {
+/**
+ * Is `text` from `from` to its end a label's tail: a few label words, an index, a list of numbers?
+ * `abbreviated`: the phone word is short enough to take a dot ("Tel. privat").
+ */
+function labelGap(text: string, from: number, abbreviated: boolean): boolean {
   let freeWords = 0;
   let open = false; // a free word waits for what closes the label
+  // Only words and spaces so far ("call toll free ", "Tel. privat "): free words may then run
+  // up to the number, as they may after any phone word.
+  let plain = true;
   let index = false;
   let items = 0;
   let needSeparator = false; // after a list item, before the next number
@@ -83,6 +94,7 @@ function labelGap(text: string, from: number): boolean {
       if (needSeparator) return false;
       if (items === 0 && !index && t.length <= 2) {
         index = true; // "Phone 2:", "phone #1 -", "Tel. privat 2:"
+        plain = false;
         continue;
       }
       if (open) return false;
@@ -106,11 +118,12 @@ function labelGap(text: string, from: number): boolean {
       }
     } else {
       if (!LABEL_PUNCTUATION.test(t)) return false;
+      plain &&= SPACES.test(t) || (abbreviated && m.index === from && ABBREVIATION_DOT.test(t));
       if (open && CLOSES_LABEL.test(t)) open = false;
       if (needSeparator && SEPARATES_ITEMS.test(t)) needSeparator = false;
     }
   }
-  return !open && !needSeparator;
+  return !needSeparator && (!open || (plain && text.length - from <= MAX_PLAIN_GAP));
 }
 
 function words(list: string): ReadonlySet<string> {
