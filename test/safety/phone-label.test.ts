@@ -25,6 +25,7 @@ const POSITIVES: Array<[string, string[]]> = [
   ['call me tomorrow at 2125550123', ['2125550123']],
   // free words with no punctuation run up to the number, as they may after any phone word
   ['call toll free 8005550123', ['8005550123']],
+  ['Call now! 2125550123', ['2125550123']],
   ['Tel. privat 0301234567', ['0301234567']],
   ['mon numéro de portable est le 0612345678', ['0612345678']],
   ['call or text 2125550123', ['2125550123']],

@@ -31,10 +31,10 @@ const NOT_PHONE = words(
 );
 
 const TOKEN = /[\p{L}\p{M}]+|\d+|[^\p{L}\p{M}\d]+/gu;
-// Punctuation a label or a list is written with; anything else ('$', '%', '@', '!', '?') is prose.
-const LABEL_PUNCTUATION = /^[\s"'`«»„“”‘’:=\-–—.,;/|#()[\]{}<>*+°&_\\]+$/;
-// What closes a label's free words: "privat:", "(home)", "key=", " - ".
-const CLOSES_LABEL = /[:=)\]}>]|\s[-–—]/;
+// Punctuation a label or a list is written with; anything else ('$', '%', '@', '?') is prose.
+const LABEL_PUNCTUATION = /^[\s"'`«»„“”‘’:=\-–—.,;/|#()[\]{}<>*+°&_\\!]+$/;
+// What closes a label's free words: "privat:", "(home)", "key=", " - ", "call now!".
+const CLOSES_LABEL = /[:=)\]}>!]|\s[-–—]/;
 const SEPARATES_ITEMS = /[,;/|&]/;
 // An earlier number of a list: digit groups joined the way phones are written.
 const ITEM = /\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*/y;
