@@ -5,8 +5,9 @@ import type { DigitShape } from './shape.js';
 // A bare run of digits is a phone number only after a phone word, and the word must lead to
 // it: straight ("Phone: "), through a short label ("Phone 2: ", "Tel. (home) ", "phone #1 - ",
 // "Telefon privat: ", "call me at ") or through the earlier numbers of a list
-// ("phones: 2125550123, "). Prose ("phone 1 of ", "phone: see invoice "), an identifier's
-// word ("id", "order"), a time or an amount in between breaks the link. Everything is read from the LOOK_BEHIND
+// ("phones: 2125550123, "). Any 16 characters with no digit and no identifier's word lead on
+// too ("Phone? ", "phone: please use "), as they always did; beyond them, prose ("phone 1 of "),
+// an identifier's word ("id", "order"), a time or an amount in between breaks the link. Everything is read from the LOOK_BEHIND
 // window the stream redactor keeps, so whole texts and streams decide alike.
 
 // Field names count too (`phone_number=`, `mobilePhone:`, `Telefonnummer`, `phones`), in the
@@ -64,12 +65,13 @@ export function phoneWordBefore(s: DigitShape): boolean {
  * Does a phone word in `before` (lower-cased) lead to its end?
  * @example
  * phoneWordLeadsToEnd('phones: 2125550123, '); // true
- * phoneWordLeadsToEnd('phone: see invoice '); // false
+ * phoneWordLeadsToEnd('phone: see invoice '); // false (an identifier's word)
  */
 export function phoneWordLeadsToEnd(before: string): boolean {
   PHONE_WORD.lastIndex = 0;
   for (let m = PHONE_WORD.exec(before); m !== null; m = PHONE_WORD.exec(before)) {
-    if (labelGap(before, PHONE_WORD.lastIndex, m[0].length <= MAX_ABBREVIATION)) return true;
+    const from = PHONE_WORD.lastIndex;
+    if (shortGap(before.slice(from)) || labelGap(before, from, m[0].length <= MAX_ABBREVIATION)) return true;
   }
   return false;
 }
@@ -105,7 +107,7 @@ function labelGap(text: string, from: number, abbreviated: boolean): boolean {
       needSeparator = true;
       TOKEN.lastIndex = m.index + item.length;
     } else if (isLetterStart(t)) {
-      if (NOT_PHONE.has(t) || (t.endsWith('s') && NOT_PHONE.has(t.slice(0, -1)))) return false;
+      if (idWord(t)) return false;
       if (items > 0) {
         if (!CONJUNCTIONS.has(t)) return false;
         needSeparator = false;
@@ -124,6 +126,21 @@ function labelGap(text: string, from: number, abbreviated: boolean): boolean {
     }
   }
   return !needSeparator && (!open || (plain && text.length - from <= MAX_PLAIN_GAP));
+}
+
+/**
+ * A few characters with no digit and no identifier's word ("Phone? ", "my phone, if needed, ",
+ * "phone: please use "): they lead on, as they always did. A leak costs more than redacting a
+ * reference said in passing ("phone: see row 2125550123").
+ */
+function shortGap(gap: string): boolean {
+  if (gap.length > MAX_PLAIN_GAP || /\d/.test(gap)) return false;
+  for (const w of gap.match(/[\p{L}\p{M}]+/gu) ?? []) if (idWord(w)) return false;
+  return true;
+}
+
+function idWord(w: string): boolean {
+  return NOT_PHONE.has(w) || (w.endsWith('s') && NOT_PHONE.has(w.slice(0, -1)));
 }
 
 function words(list: string): ReadonlySet<string> {
