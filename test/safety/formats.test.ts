@@ -44,6 +44,11 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   ['phone_number=4155552671', 'PHONE', '4155552671'],
   ['{"mobilePhone": "2125550123"}', 'PHONE', '2125550123'],
   ['callback 6175550199', 'PHONE', '6175550199'],
+  // bare digits after a phone word and a short label: an index, a qualifier, '#', 'no.'
+  ['Phone 2: 2125550123', 'PHONE', '2125550123'],
+  ['Tel. (home) 2125550123', 'PHONE', '2125550123'],
+  ['phone #1 - 4155550123', 'PHONE', '4155550123'],
+  ['Mobile no. 9876543210', 'PHONE', '9876543210'],
   // AWS secret access keys: after their key name or right after an access key id
   [`aws_secret_access_key = ${AWS_SECRET}`, 'API_KEY', AWS_SECRET],
   [`"SecretAccessKey": "${AWS_SECRET}"`, 'API_KEY', AWS_SECRET],
@@ -68,6 +73,8 @@ const NEAR_MISSES: string[] = [
   'order 0612345678 shipped; invoice 9876543210; ticket 512345678; ref 4155552671',
   'numéro de commande 0612345678',
   'telemetry 4155552671 events; cellar 4155552671',
+  // a phone word, then a sentence, an identifier or a time before the digits
+  'phone 1 of 2125550123 rows; phone: see invoice 2125550123; phone at 10:30, id 2125550123',
   'batch 123456789 and zip 123 45 6789x; build 123.45.6789',
   'a number like 123 45 6789 with no word before it',
   // dates, times, versions, ZIP+4, UUIDs, prices, Luhn-invalid numbers, with no-break spaces too

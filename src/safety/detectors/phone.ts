@@ -1,19 +1,14 @@
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { ValidationError } from '../../core/errors.js';
+import { isDigit } from '../chars.js';
 import { internationalVerdict, nationalValid, printedGroups } from './phone.plan.js';
+import { phoneWordBefore } from './phone.context.js';
 import { partOfLongerRun, knownNonPhoneShape, saidBefore, type DigitShape } from './shape.js';
 
 // The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber's metadata
 // (full, compiled once in phone.plan.ts) decides whether the digits form a number some
 // country actually assigns.
 
-// Context words count only when they lead straight to the number ("Phone: ", "call me at ").
-// Field names count too (`phone_number=`, `mobilePhone:`, `Telefonnummer`), in the languages of
-// the default regions; a word is bounded by anything but a letter, so `telemetry` is no `tel`.
-const L = 'a-z\\u00df-\\u024f';
-const PHONE_WORDS = new RegExp(
-  `(?<![${L}])(?:phone|telephone|tel|mobile|mob|cell|cellphone|call|callback|fax|whatsapp|sms|dial|ph|tél|téléphone|portable|telefon|rufnummer|handy|mobil|telefono|teléfono|cellulare|móvil|movil|celular|telefone|telefoon|mobiel|komórka|kom|फ़ोन|मोबाइल)(?:[_ .-]?(?:phone|number|nummer|num|no|nr|#))?(?![${L}])[^0-9]{0,16}$`,
-);
 // Digits after these words are identifiers, even when they happen to look like a number.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|case|ref|reference|account|acct|sku|serial|isbn|po|id|no)\b[^0-9]{0,16}$/;
 
@@ -29,6 +24,8 @@ export function toRegions(regions: readonly string[]): CountryCode[] {
 export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]): number {
   const n = s.digits.length;
   if (n < 8 || n > 17) return 0;
+  // `at 10:30 2125550123`: a run that begins with a time's minutes is no phone.
+  if (s.text.charCodeAt(s.start - 1) === 58 && isDigit(s.text.charCodeAt(s.start - 2))) return 0;
   // `030/1234567`: a slash only ever follows a national area code with its trunk 0.
   const slash = s.joins.indexOf('/');
   if (slash !== -1) {
@@ -49,7 +46,7 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   if (s.groups.length === 1) {
     // A bare run of digits is an order number as often as a phone: only with a phone word before
     // it. Then any national number of a default region counts: 0612345678 (FR), 512345678 (PL).
-    if (n > 12 || !saidBefore(s, PHONE_WORDS)) return 0;
+    if (n > 12 || !phoneWordBefore(s)) return 0;
     if (nanpDigits(s.digits)) return 0.7;
     return n >= 9 && validNational(s, regions, null) ? 0.7 : 0;
   }
@@ -57,7 +54,7 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   // no dates, the whole run of groups and not part of it, not after "order" or "case no.".
   if (n < 9 || n > 12 || partOfLongerRun(s) || knownNonPhoneShape(s)) return 0;
   if (s.groups.some((g, i) => g === 1 && i !== s.paren)) return 0;
-  if (saidBefore(s, ID_WORDS) && !saidBefore(s, PHONE_WORDS)) return 0;
+  if (saidBefore(s, ID_WORDS) && !phoneWordBefore(s)) return 0;
   // With a trunk 0 (020 7946 0958) or a bracketed area code ((11) 91234-5678) validity is enough;
   // without (612 34 56 78), the grouping must also be the one that country prints.
   const trunk = s.digits[0] === '0' || s.paren === 0;
