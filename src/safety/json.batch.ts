@@ -1,0 +1,284 @@
+// Whole JSON documents (tool answers) scanned in one pass. The streaming walker of json.ts is
+// lenient (bare text, single quotes) and gives every string a redactor of its own: per string it
+// costs closures, a key split and a scan with its setup, which dominates a list answer of
+// thousands of short strings. Here a strict parser finds each value's text (the same text the
+// walker would scan: key context first) and says whether the document is JSON at all, so no
+// separate JSON.parse is needed; `mayHoldPii` then scans all those texts as one.
+//
+// Same results as the walker: a valid document goes through jsonTexts and rebuild exactly as
+// redactJsonText would write it (strings with escapes re-escaped canonically, numbers holding
+// PII turned into strings), text outside values copied as it came.
+import { LOOK_BEHIND } from './detectors/candidate.js';
+import { scannerFor } from './redact.js';
+import type { ScanOptions } from './types.js';
+import { escapeJson, keyWords } from './json.js';
+
+/** A JSON document's values as their scans see them, and how to write it back. */
+export interface JsonTexts {
+  /** Per string (keys too) and number, in document order: the key context, then the value's text. */
+  readonly texts: readonly string[];
+  /** How many characters of each text are key context (`phone number: `), not the value. */
+  readonly contexts: readonly number[];
+  /**
+   * The document with each text's scan output (context included, as the scan returned it) in
+   * place of its value; null, undefined or the text itself: the value as it came.
+   */
+  rebuild(outputs: ReadonlyArray<string | null | undefined>): string;
+}
+
+const enum Expect {
+  Value,
+  ValueOrClose,
+  Key,
+  KeyOrClose,
+  Colon,
+  After,
+}
+
+const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const ESCAPED: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+/** Characters a JSON string holds as they are: all but the quote, the backslash and controls. */
+const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
+const LITERALS = ['true', 'false', 'null'];
+
+// Keys repeat in every record of a list answer: their words are worked out once.
+const WORDS = new Map<string, string | null>();
+const MAX_WORDS = 4096;
+function wordsOf(key: string): string | null {
+  let w = WORDS.get(key);
+  if (w === undefined) {
+    w = keyWords(key);
+    if (WORDS.size >= MAX_WORDS) WORDS.clear();
+    WORDS.set(key, w);
+  }
+  return w;
+}
+
+/** End of the number at `i` (JSON's grammar), or -1. */
+function numberEnd(s: string, i: number): number {
+  if (s.charCodeAt(i) === 0x2d) i++;
+  if (s.charCodeAt(i) === 0x30) i++;
+  else if (isDigit(s.charCodeAt(i))) while (isDigit(s.charCodeAt(i))) i++;
+  else return -1;
+  if (s.charCodeAt(i) === 0x2e) {
+    if (!isDigit(s.charCodeAt(++i))) return -1;
+    while (isDigit(s.charCodeAt(i))) i++;
+  }
+  const e = s.charCodeAt(i);
+  if (e === 0x65 || e === 0x45) {
+    const sign = s.charCodeAt(++i);
+    if (sign === 0x2b || sign === 0x2d) i++;
+    if (!isDigit(s.charCodeAt(i))) return -1;
+    while (isDigit(s.charCodeAt(i))) i++;
+  }
+  return i;
+}
+
+/**
+ * A JSON document's values, each with the key that names it, read in one strict pass; null when
+ * the text is not one JSON object, array or string (what JSON.parse would refuse).
+ * @example
+ * const doc = jsonTexts('{"phone":"4155550123"}')!;
+ * doc.texts; // ['phone', 'phone: 4155550123'] (the key, then the value after its key)
+ * doc.rebuild([null, 'phone: [PHONE_REDACTED]']); // '{"phone":"[PHONE_REDACTED]"}'
+ */
+export function jsonTexts(json: string): JsonTexts | null {
+  const texts: string[] = [];
+  const contexts: number[] = [];
+  // Per text, two numbers: where its raw value starts and ends (a string's inside its quotes).
+  // A number's start is stored as -1 - start, the end of a string with escapes as -1 - end.
+  const spans: number[] = [];
+  const objects: boolean[] = [];
+  const keys: Array<string | null> = [];
+  let key: string | null = null;
+  let lastKey = '';
+  let expect = Expect.Value as Expect; // also moved by open and close
+  const n = json.length;
+  let i = 0;
+  while (i < n && isWs(json.charCodeAt(i))) i++;
+  const first = json.charCodeAt(i);
+  if (first !== 0x7b && first !== 0x5b && first !== 0x22) return null;
+
+  const add = (value: string, start: number, end: number, hasEscape: boolean) => {
+    if (key === null) {
+      texts.push(value);
+      contexts.push(0);
+    } else {
+      texts.push(`${key}: ${value}`);
+      contexts.push(key.length + 2);
+    }
+    spans.push(start, hasEscape ? -1 - end : end);
+  };
+  /** The string whose opening quote is at `i`: its decoded text, or null if malformed. Moves i past it. */
+  const readString = (): string | null => {
+    let j = i + 1;
+    let from = j;
+    let text = '';
+    let hasEscape = false;
+    for (;;) {
+      PLAIN_RUN.lastIndex = j;
+      PLAIN_RUN.test(json);
+      j = PLAIN_RUN.lastIndex;
+      const c = json.charCodeAt(j);
+      if (c === 0x22) break;
+      if (!(c >= 0x20)) return null; // a control character, or the end of the text (NaN)
+      if (c !== 0x5c) {
+        j++;
+        continue;
+      }
+      hasEscape = true;
+      text += json.slice(from, j);
+      const e = json.charCodeAt(j + 1);
+      if (e === 0x75) {
+        const hex = json.slice(j + 2, j + 6);
+        if (!HEX4.test(hex)) return null;
+        text += String.fromCharCode(parseInt(hex, 16));
+        j += 6;
+      } else {
+        const ch = ESCAPED[e];
+        if (ch === undefined) return null;
+        text += ch;
+        j += 2;
+      }
+      from = j;
+    }
+    text += json.slice(from, j);
+    add(text, i + 1, j, hasEscape);
+    i = j + 1;
+    return text;
+  };
+  const open = (object: boolean) => {
+    keys.push(key);
+    objects.push(object);
+    // An object's first string is a key: no field names it.
+    if (object) key = null;
+    expect = object ? Expect.KeyOrClose : Expect.ValueOrClose;
+    i++;
+  };
+  const close = () => {
+    objects.pop();
+    key = keys.pop() ?? null;
+    expect = Expect.After;
+    i++;
+  };
+
+  for (;;) {
+    while (i < n && isWs(json.charCodeAt(i))) i++;
+    if (i >= n) break;
+    const c = json.charCodeAt(i);
+    const inObject = objects[objects.length - 1];
+    if (expect === Expect.Value || expect === Expect.ValueOrClose) {
+      if (c === 0x5d && expect === Expect.ValueOrClose) close();
+      else if (c === 0x22) {
+        if (readString() === null) return null;
+        expect = Expect.After;
+      } else if (c === 0x7b || c === 0x5b) open(c === 0x7b);
+      else if (c === 0x2d || isDigit(c)) {
+        const end = numberEnd(json, i);
+        if (end < 0) return null;
+        add(json.slice(i, end), -1 - i, end, false);
+        i = end;
+        expect = Expect.After;
+      } else {
+        const word = LITERALS.find((l) => json.startsWith(l, i));
+        if (word === undefined) return null;
+        i += word.length;
+        expect = Expect.After;
+      }
+    } else if (expect === Expect.Key || expect === Expect.KeyOrClose) {
+      if (c === 0x7d && expect === Expect.KeyOrClose) close();
+      else {
+        const k = c === 0x22 ? readString() : null;
+        if (k === null) return null;
+        lastKey = k;
+        expect = Expect.Colon;
+      }
+    } else if (expect === Expect.Colon) {
+      if (c !== 0x3a) return null;
+      key = wordsOf(lastKey);
+      expect = Expect.Value;
+      i++;
+    } else {
+      if (inObject === undefined) return null; // text after the document
+      if (c === 0x2c) {
+        if (inObject) key = null;
+        expect = inObject ? Expect.Key : Expect.Value;
+        i++;
+      } else if (c === (inObject ? 0x7d : 0x5d)) close();
+      else return null;
+    }
+  }
+  if (expect !== Expect.After || objects.length > 0) return null;
+
+  return {
+    texts,
+    contexts,
+    rebuild(outputs) {
+      let out = '';
+      let at = 0;
+      for (let k = 0; k < texts.length; k++) {
+        const o = outputs[k];
+        const changed = o !== null && o !== undefined && o !== texts[k];
+        const s = spans[2 * k]!;
+        const e = spans[2 * k + 1]!;
+        if (!changed && e >= 0) continue;
+        // What follows the key context is the value's output (json.ts afterContext).
+        const value = (changed ? o : texts[k]!).slice(contexts[k]);
+        const start = s < 0 ? -1 - s : s;
+        const end = e < 0 ? -1 - e : e;
+        const raw = json.slice(start, end);
+        out += json.slice(at, start) + (s < 0 ? (value === raw ? raw : `"${escapeJson(value)}"`) : escapeJson(value));
+        at = end;
+      }
+      return at === 0 ? json : out + json.slice(at);
+    },
+  };
+}
+
+// Longer than any detector looks behind or ahead of a value, and whitespace that ends every
+// value: no finding, and no context that decides one, reaches from one text into the next.
+const SEPARATOR = '\n'.repeat(LOOK_BEHIND + 1);
+
+/**
+ * Which of `texts` a scan with `opts` may find something in, worked out by scanning them all as
+ * one text: false is certain (scanning that text alone finds nothing), true means scan it alone.
+ * @example mayHoldPii(['Dana', 'dana@example.org'])  // [false, true]
+ */
+export function mayHoldPii(texts: readonly string[], opts?: ScanOptions): boolean[] {
+  const flags = new Array<boolean>(texts.length).fill(false);
+  // A list answer repeats its keys and many values: each distinct text is scanned once.
+  const index = new Map<string, number>();
+  const unique: string[] = [];
+  const of = new Int32Array(texts.length);
+  for (let k = 0; k < texts.length; k++) {
+    const t = texts[k]!;
+    let u = index.get(t);
+    if (u === undefined) index.set(t, (u = unique.push(t) - 1));
+    of[k] = u;
+  }
+  const found = unique.length === 0 ? [] : scannerFor(opts).candidates(unique.join(SEPARATOR));
+  if (found.length === 0) return flags;
+  const starts = new Array<number>(unique.length);
+  let p = 0;
+  for (let u = 0; u < unique.length; u++) {
+    starts[u] = p;
+    p += unique[u]!.length + SEPARATOR.length;
+  }
+  /** The text holding offset `at` of the joined text (or the separator after it). */
+  const textAt = (at: number): number => {
+    let lo = 0;
+    let hi = unique.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const hit = new Uint8Array(unique.length);
+  for (const c of found) for (let u = textAt(c.start), last = textAt(Math.max(c.start, c.end - 1)); u <= last; u++) hit[u] = 1;
+  for (let k = 0; k < texts.length; k++) flags[k] = hit[of[k]!] === 1;
+  return flags;
+}
