@@ -15,13 +15,18 @@ import { escapeJson, keyWords } from './json.js';
 
 /** A JSON document's values as their scans see them, and how to write it back. */
 export interface JsonTexts {
-  /** Per string (keys too) and number, in document order: the key context, then the value's text. */
-  readonly texts: readonly string[];
-  /** How many characters of each text are key context (`phone number: `), not the value. */
-  readonly contexts: readonly number[];
   /**
-   * The document with each text's scan output (context included, as the scan returned it) in
-   * place of its value; null, undefined or the text itself: the value as it came.
+   * Each distinct text once, in order of first appearance: the key context, then the value's
+   * text. A list answer repeats its keys and many values, and a text's scan depends on it alone.
+   */
+  readonly distinct: readonly string[];
+  /** How many characters of each distinct text are key context (`phone number: `), not the value. */
+  readonly contexts: readonly number[];
+  /** Per string (keys too) and number, in document order: its text's index in `distinct`. */
+  readonly ids: readonly number[];
+  /**
+   * The document with each value's scan output (context included, as the scan returned it; by
+   * index in `ids`) in place of the value; null, undefined or the text itself: as it came.
    */
   rebuild(outputs: ReadonlyArray<string | null | undefined>): string;
 }
@@ -81,12 +86,15 @@ function numberEnd(s: string, i: number): number {
  * the text is not one JSON object, array or string (what JSON.parse would refuse).
  * @example
  * const doc = jsonTexts('{"phone":"4155550123"}')!;
- * doc.texts; // ['phone', 'phone: 4155550123'] (the key, then the value after its key)
+ * doc.distinct; // ['phone', 'phone: 4155550123'] (the key, then the value after its key)
  * doc.rebuild([null, 'phone: [PHONE_REDACTED]']); // '{"phone":"[PHONE_REDACTED]"}'
  */
 export function jsonTexts(json: string): JsonTexts | null {
-  const texts: string[] = [];
+  const distinct: string[] = [];
   const contexts: number[] = [];
+  const ids: number[] = [];
+  // Per key context (its words; null: none), each value's index in `distinct`.
+  const seen = new Map<string | null, Map<string, number>>();
   // Per text, two numbers: where its raw value starts and ends (a string's inside its quotes).
   // A number's start is stored as -1 - start, the end of a string with escapes as -1 - end.
   const spans: number[] = [];
@@ -102,13 +110,15 @@ export function jsonTexts(json: string): JsonTexts | null {
   if (first !== 0x7b && first !== 0x5b && first !== 0x22) return null;
 
   const add = (value: string, start: number, end: number, hasEscape: boolean) => {
-    if (key === null) {
-      texts.push(value);
-      contexts.push(0);
-    } else {
-      texts.push(`${key}: ${value}`);
-      contexts.push(key.length + 2);
+    let values = seen.get(key);
+    if (values === undefined) seen.set(key, (values = new Map()));
+    let id = values.get(value);
+    if (id === undefined) {
+      id = distinct.push(key === null ? value : `${key}: ${value}`) - 1;
+      contexts.push(key === null ? 0 : key.length + 2);
+      values.set(value, id);
     }
+    ids.push(id);
     spans.push(start, hasEscape ? -1 - end : end);
   };
   /** The string whose opening quote is at `i`: its decoded text, or null if malformed. Moves i past it. */
@@ -213,19 +223,21 @@ export function jsonTexts(json: string): JsonTexts | null {
   if (expect !== Expect.After || objects.length > 0) return null;
 
   return {
-    texts,
+    distinct,
     contexts,
+    ids,
     rebuild(outputs) {
       let out = '';
       let at = 0;
-      for (let k = 0; k < texts.length; k++) {
+      for (let k = 0; k < ids.length; k++) {
         const o = outputs[k];
-        const changed = o !== null && o !== undefined && o !== texts[k];
+        const text = distinct[ids[k]!]!;
+        const changed = o !== null && o !== undefined && o !== text;
         const s = spans[2 * k]!;
         const e = spans[2 * k + 1]!;
         if (!changed && e >= 0) continue;
         // What follows the key context is the value's output (json.ts afterContext).
-        const value = (changed ? o : texts[k]!).slice(contexts[k]);
+        const value = (changed ? o : text).slice(contexts[ids[k]!]);
         const start = s < 0 ? -1 - s : s;
         const end = e < 0 ? -1 - e : e;
         const raw = json.slice(start, end);
@@ -248,28 +260,18 @@ const SEPARATOR = '\n'.repeat(LOOK_BEHIND + 1);
  */
 export function mayHoldPii(texts: readonly string[], opts?: ScanOptions): boolean[] {
   const flags = new Array<boolean>(texts.length).fill(false);
-  // A list answer repeats its keys and many values: each distinct text is scanned once.
-  const index = new Map<string, number>();
-  const unique: string[] = [];
-  const of = new Int32Array(texts.length);
-  for (let k = 0; k < texts.length; k++) {
-    const t = texts[k]!;
-    let u = index.get(t);
-    if (u === undefined) index.set(t, (u = unique.push(t) - 1));
-    of[k] = u;
-  }
-  const found = unique.length === 0 ? [] : scannerFor(opts).candidates(unique.join(SEPARATOR));
+  const found = texts.length === 0 ? [] : scannerFor(opts).candidates(texts.join(SEPARATOR));
   if (found.length === 0) return flags;
-  const starts = new Array<number>(unique.length);
+  const starts = new Array<number>(texts.length);
   let p = 0;
-  for (let u = 0; u < unique.length; u++) {
-    starts[u] = p;
-    p += unique[u]!.length + SEPARATOR.length;
+  for (let k = 0; k < texts.length; k++) {
+    starts[k] = p;
+    p += texts[k]!.length + SEPARATOR.length;
   }
   /** The text holding offset `at` of the joined text (or the separator after it). */
   const textAt = (at: number): number => {
     let lo = 0;
-    let hi = unique.length - 1;
+    let hi = texts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (starts[mid]! <= at) lo = mid;
@@ -277,8 +279,6 @@ export function mayHoldPii(texts: readonly string[], opts?: ScanOptions): boolea
     }
     return lo;
   };
-  const hit = new Uint8Array(unique.length);
-  for (const c of found) for (let u = textAt(c.start), last = textAt(Math.max(c.start, c.end - 1)); u <= last; u++) hit[u] = 1;
-  for (let k = 0; k < texts.length; k++) flags[k] = hit[of[k]!] === 1;
+  for (const c of found) for (let k = textAt(c.start), last = textAt(Math.max(c.start, c.end - 1)); k <= last; k++) flags[k] = true;
   return flags;
 }

@@ -112,41 +112,55 @@ function scanBody(scan: TextScan, detectors: ScanOptions | null, text: string, c
   if (doc !== null) parts = [doc];
   else if (JSON_TYPE.test(contentType)) parts = text.split('\n').map((line) => jsonTexts(line) ?? line);
   else return scan(text, agentId, ref);
-  const [texts, contexts] = parts.length === 1 && typeof parts[0] !== 'string' ? [parts[0]!.texts, parts[0]!.contexts] : flatten(parts);
-  const may = detectors === null ? null : mayHoldPii(texts, detectors);
-  const outputs = new Array<string | undefined>(texts.length); // holey: most stay unset
+  const { distinct, contexts, ids, lines } = gather(parts);
+  const may = detectors === null ? null : mayHoldPii(distinct, detectors);
+  const outputs = new Array<string | undefined>(ids.length); // holey: most stay unset
   let redactions = 0;
   let blocked: Blocked | null = null;
   let changed = false;
-  for (let k = 0; k < texts.length; k++) {
-    if (may !== null && !may[k]) continue;
-    const r = scan(texts[k]!, agentId, ref, contexts[k]);
+  // Each value on its own, in document order (the guard audits each), where its text may hold PII.
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]!;
+    if (may !== null && !may[id]) continue;
+    const r = scan(distinct[id]!, agentId, ref, contexts[id]);
     redactions += r.redactions;
     blocked ??= r.blocked;
-    if (r.text !== texts[k]) (outputs[k] = r.text), (changed = true);
+    if (r.text !== distinct[id]) (outputs[k] = r.text), (changed = true);
   }
   // Nothing replaced (warn mode, or no finding): the bytes as they came, escapes and all.
   if (!changed) return { text, redactions, blocked };
-  let at = 0;
-  const out = parts.map((p) => {
-    if (typeof p === 'string') return outputs[at++] ?? p;
-    at += p.texts.length;
-    return p.rebuild(outputs.slice(at - p.texts.length, at));
+  const out = parts.map((p, n) => {
+    const [from, to] = [lines[n]!, lines[n + 1]!];
+    return typeof p === 'string' ? (outputs[from] ?? p) : p.rebuild(outputs.slice(from, to));
   });
   return { text: out.join('\n'), redactions, blocked };
 }
 
-/** The texts of a body's lines (a JSON line's values, another line whole) and their key contexts. */
-function flatten(parts: ReadonlyArray<JsonTexts | string>): [string[], number[]] {
-  const texts: string[] = [];
+/**
+ * A body's texts, line after line (a JSON line's distinct texts, another line whole), the
+ * values' indexes among them, and where each line's values start.
+ */
+function gather(parts: ReadonlyArray<JsonTexts | string>): { distinct: readonly string[]; contexts: readonly number[]; ids: readonly number[]; lines: number[] } {
+  const only = parts[0]!;
+  if (parts.length === 1 && typeof only !== 'string') return { ...only, lines: [0, only.ids.length] };
+  const distinct: string[] = [];
   const contexts: number[] = [];
+  const ids: number[] = [];
+  const lines = [0];
   for (const p of parts) {
+    const base = distinct.length;
     if (typeof p === 'string') {
-      texts.push(p);
+      ids.push(base);
+      distinct.push(p);
       contexts.push(0);
-    } else for (let k = 0; k < p.texts.length; k++) (texts.push(p.texts[k]!), contexts.push(p.contexts[k]!));
+    } else {
+      for (const t of p.distinct) distinct.push(t);
+      for (const c of p.contexts) contexts.push(c);
+      for (const id of p.ids) ids.push(base + id);
+    }
+    lines.push(ids.length);
   }
-  return [texts, contexts];
+  return { distinct, contexts, ids, lines };
 }
 
 function bodyRedactor(scan: TextScan, detectors: ScanOptions | null, ref: string): ResponseRedactor {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { jsonTexts, mayHoldPii, redact, redactJsonText, scannerFor, type ScanOptions } from '../../src/safety/index.js';
+import { jsonTexts, mayHoldPii, redact, redactJsonText, scannerFor, type JsonTexts, type ScanOptions } from '../../src/safety/index.js';
 
 // jsonTexts must read a document exactly as the streaming walker (redactJsonText) does, and say
 // "not JSON" exactly when JSON.parse would; mayHoldPii may only say false of a text in which a
@@ -66,6 +66,10 @@ function walked(doc: string, f: (s: string) => string) {
   return { seen, out };
 }
 
+/** Each value's text and key context, in document order. */
+const valuesOf = (d: JsonTexts) => d.ids.map((id) => [d.distinct[id]!, d.contexts[id]!] as [string, number]);
+const textsOf = (d: JsonTexts) => d.ids.map((id) => d.distinct[id]!);
+
 const hashDigits = (s: string) => s.replace(/[0-9]/g, '#');
 const redacted = (s: string) => redact(s).text;
 
@@ -78,9 +82,11 @@ describe('jsonTexts', () => {
       expect(d, doc).not.toBeNull();
       for (const f of [hashDigits, redacted]) {
         const ref = walked(doc, f);
-        expect(d!.texts.map((t, k) => [t, d!.contexts[k]])).toEqual(ref.seen);
-        expect(d!.rebuild(d!.texts.map(f))).toBe(ref.out);
-        expect(JSON.parse(d!.rebuild(d!.texts.map(f)))).toBeDefined();
+        expect(valuesOf(d!)).toEqual(ref.seen);
+        expect(d!.rebuild(textsOf(d!).map(f))).toBe(ref.out);
+        expect(JSON.parse(d!.rebuild(textsOf(d!).map(f)))).toBeDefined();
+        // Each text once.
+        expect(new Set(d!.distinct).size).toBe(d!.distinct.length);
       }
     }
   });
@@ -89,13 +95,20 @@ describe('jsonTexts', () => {
     const doc = '{"a" : "\\u0041\\/", "n": [1, 2.5e3]}';
     const d = jsonTexts(doc)!;
     expect(d.rebuild([])).toBe('{"a" : "A/", "n": [1, 2.5e3]}'); // canonical once something changes
-    expect(d.rebuild(d.texts.map((t, k) => (k === 0 ? t : null)))).toBe('{"a" : "A/", "n": [1, 2.5e3]}');
-    expect(d.texts).toEqual(['a', 'a: A/', 'n', 'n: 1', 'n: 2.5e3']);
+    expect(d.rebuild(textsOf(d).map((t, k) => (k === 0 ? t : null)))).toBe('{"a" : "A/", "n": [1, 2.5e3]}');
+    expect(textsOf(d)).toEqual(['a', 'a: A/', 'n', 'n: 1', 'n: 2.5e3']);
+  });
+
+  it('keeps each distinct text once, a value under another key apart', () => {
+    const d = jsonTexts('[{"id":1,"to":"a"},{"id":1,"to":"a","cc":"a"}]')!;
+    expect(d.distinct).toEqual(['id', 'id: 1', 'to', 'to: a', 'cc', 'cc: a']);
+    expect(d.ids).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
+    expect(d.contexts).toEqual([0, 4, 0, 4, 0, 4]);
   });
 
   it('turns a number that holds PII into a string, and leaves it when only the context changed', () => {
     const d = jsonTexts('{"phoneNumber":4155550123,"x":12}')!;
-    expect(d.texts).toEqual(['phoneNumber', 'phone number: 4155550123', 'x', 'x: 12']);
+    expect(textsOf(d)).toEqual(['phoneNumber', 'phone number: 4155550123', 'x', 'x: 12']);
     expect(d.rebuild(['phoneNumber', 'phone number: [PHONE_REDACTED]', 'x', 'X: 12'])).toBe('{"phoneNumber":"[PHONE_REDACTED]","x":12}');
   });
 
