@@ -224,7 +224,12 @@ function modeScan(mode: SafetyMode): TextScan {
   };
 }
 
-/** Through the runtime's PII engine, so tool answers are audited like LLM output. */
+/**
+ * Through the runtime's PII engine, so tool answers are audited like LLM output. The guard sees
+ * each value its detectors (`guard.options`) may find something in, one call per value as it
+ * always did; values in which they can find nothing are not shown to it. A guard without
+ * `options` sees every value.
+ */
 export function guardRedactor(guard: ToolPiiGuard, service: string): ResponseRedactor {
   return bodyRedactor(guardScan(guard), guard.options ?? null, `tool:${service}`);
 }
