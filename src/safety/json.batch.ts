@@ -23,7 +23,7 @@ export interface JsonTexts {
   /** How many characters of each distinct text are key context (`phone number: `), not the value. */
   readonly contexts: readonly number[];
   /** Per string (keys too) and number, in document order: its text's index in `distinct`. */
-  readonly ids: readonly number[];
+  readonly ids: Int32Array;
   /**
    * The document with each value's scan output (context included, as the scan returned it; by
    * index in `ids`) in place of the value; null, undefined or the text itself: as it came.
@@ -46,7 +46,18 @@ const ESCAPED: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 /** Characters a JSON string holds as they are: all but the quote, the backslash and controls. */
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
-const LITERALS = ['true', 'false', 'null'];
+
+function skipWs(s: string, i: number): number {
+  while (isWs(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** End of the true, false or null at `i`, or -1. */
+function literalEnd(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  const word = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : null;
+  return word !== null && s.startsWith(word, i) ? i + word.length : -1;
+}
 
 // Keys repeat in every record of a list answer: their words are worked out once.
 const WORDS = new Map<string, string | null>();
@@ -81,48 +92,123 @@ function numberEnd(s: string, i: number): number {
   return i;
 }
 
-/**
- * A JSON document's values, each with the key that names it, read in one strict pass; null when
- * the text is not one JSON object, array or string (what JSON.parse would refuse).
- * @example
- * const doc = jsonTexts('{"phone":"4155550123"}')!;
- * doc.distinct; // ['phone', 'phone: 4155550123'] (the key, then the value after its key)
- * doc.rebuild([null, 'phone: [PHONE_REDACTED]']); // '{"phone":"[PHONE_REDACTED]"}'
- */
-export function jsonTexts(json: string): JsonTexts | null {
-  const distinct: string[] = [];
-  const contexts: number[] = [];
-  const ids: number[] = [];
-  // Per key context (its words; null: none), each value's index in `distinct`.
-  const seen = new Map<string | null, Map<string, number>>();
-  // Per text, two numbers: where its raw value starts and ends (a string's inside its quotes).
-  // A number's start is stored as -1 - start, the end of a string with escapes as -1 - end.
-  const spans: number[] = [];
-  const objects: boolean[] = [];
-  const keys: Array<string | null> = [];
-  let key: string | null = null;
-  let lastKey = '';
-  let expect = Expect.Value as Expect; // also moved by open and close
-  const n = json.length;
-  let i = 0;
-  while (i < n && isWs(json.charCodeAt(i))) i++;
-  const first = json.charCodeAt(i);
-  if (first !== 0x7b && first !== 0x5b && first !== 0x22) return null;
+/** A growing list of integers off the heap: a list answer has hundreds of thousands of values. */
+class Ints {
+  items = new Int32Array(1024);
+  length = 0;
+  push(n: number): void {
+    if (this.length === this.items.length) {
+      const more = new Int32Array(this.length * 2);
+      more.set(this.items);
+      this.items = more;
+    }
+    this.items[this.length++] = n;
+  }
+}
 
-  const add = (value: string, start: number, end: number, hasEscape: boolean) => {
-    let values = seen.get(key);
-    if (values === undefined) seen.set(key, (values = new Map()));
+/** The strict pass of jsonTexts. A class, not closures over the position: it stays in registers. */
+class Reader {
+  readonly distinct: string[] = [];
+  readonly contexts: number[] = [];
+  readonly ids = new Ints();
+  // Per value, two numbers: where its raw text starts and ends (a string's inside its quotes).
+  // A number's start is stored as -1 - start, the end of a string with escapes as -1 - end.
+  readonly spans = new Ints();
+  // Per key context (its words; null: none), each value's index in `distinct`.
+  private readonly seen = new Map<string | null, Map<string, number>>();
+  private readonly objects: boolean[] = [];
+  private readonly keys: Array<string | null> = [];
+  /** The words of the key that names the next value (json.ts: the walker's `key`). */
+  private key: string | null = null;
+  private i = 0;
+  /** The text of the string just read. */
+  private text = '';
+
+  constructor(private readonly json: string) {}
+
+  /** True when the text is one JSON document (object, array or string), its values gathered. */
+  read(): boolean {
+    const json = this.json;
+    const n = json.length;
+    let expect = Expect.Value as Expect;
+    let lastKey = '';
+    let i = skipWs(json, 0);
+    const first = json.charCodeAt(i);
+    if (first !== 0x7b && first !== 0x5b && first !== 0x22) return false;
+    for (; (i = skipWs(json, i)) < n; ) {
+      const c = json.charCodeAt(i);
+      const objects = this.objects;
+      if (expect === Expect.Value || expect === Expect.ValueOrClose) {
+        const closing = c === 0x5d && expect === Expect.ValueOrClose;
+        expect = Expect.After;
+        if (closing) i = this.close(i);
+        else if (c === 0x22) {
+          if ((i = this.string(i)) < 0) return false;
+        } else if (c === 0x7b || c === 0x5b) {
+          this.keys.push(this.key);
+          objects.push(c === 0x7b);
+          // An object's first string is a key: no field names it.
+          if (c === 0x7b) this.key = null;
+          expect = c === 0x7b ? Expect.KeyOrClose : Expect.ValueOrClose;
+          i++;
+        } else if (c === 0x2d || isDigit(c)) {
+          const end = numberEnd(json, i);
+          if (end < 0) return false;
+          this.add(json.slice(i, end), -1 - i, end);
+          i = end;
+        } else if ((i = literalEnd(json, i)) < 0) return false;
+      } else if (expect === Expect.Key || expect === Expect.KeyOrClose) {
+        if (c === 0x7d && expect === Expect.KeyOrClose) {
+          i = this.close(i);
+          expect = Expect.After;
+        } else {
+          if (c !== 0x22 || (i = this.string(i)) < 0) return false;
+          lastKey = this.text;
+          expect = Expect.Colon;
+        }
+      } else if (expect === Expect.Colon) {
+        if (c !== 0x3a) return false;
+        this.key = wordsOf(lastKey);
+        expect = Expect.Value;
+        i++;
+      } else {
+        if (objects.length === 0) return false; // text after the document
+        const inObject = objects[objects.length - 1]!;
+        if (c === 0x2c) {
+          if (inObject) this.key = null;
+          expect = inObject ? Expect.Key : Expect.Value;
+          i++;
+        } else if (c === (inObject ? 0x7d : 0x5d)) i = this.close(i);
+        else return false;
+      }
+    }
+    return expect === Expect.After && this.objects.length === 0;
+  }
+
+  private close(i: number): number {
+    this.objects.pop();
+    this.key = this.keys.pop() ?? null;
+    return i + 1;
+  }
+
+  private add(value: string, start: number, end: number): void {
+    const key = this.key;
+    let values = this.seen.get(key);
+    if (values === undefined) this.seen.set(key, (values = new Map()));
     let id = values.get(value);
     if (id === undefined) {
-      id = distinct.push(key === null ? value : `${key}: ${value}`) - 1;
-      contexts.push(key === null ? 0 : key.length + 2);
+      id = this.distinct.push(key === null ? value : `${key}: ${value}`) - 1;
+      this.contexts.push(key === null ? 0 : key.length + 2);
       values.set(value, id);
     }
-    ids.push(id);
-    spans.push(start, hasEscape ? -1 - end : end);
-  };
-  /** The string whose opening quote is at `i`: its decoded text, or null if malformed. Moves i past it. */
-  const readString = (): string | null => {
+    this.ids.push(id);
+    this.spans.push(start);
+    this.spans.push(end);
+  }
+
+  /** The string whose opening quote is at `i`: gathered, its text in `text`; where it ends, or -1 if malformed. */
+  private string(i: number): number {
+    const json = this.json;
     let j = i + 1;
     let from = j;
     let text = '';
@@ -133,95 +219,43 @@ export function jsonTexts(json: string): JsonTexts | null {
       j = PLAIN_RUN.lastIndex;
       const c = json.charCodeAt(j);
       if (c === 0x22) break;
-      if (!(c >= 0x20)) return null; // a control character, or the end of the text (NaN)
-      if (c !== 0x5c) {
-        j++;
-        continue;
-      }
+      if (c !== 0x5c) return -1; // a control character, or the end of the text (NaN)
       hasEscape = true;
       text += json.slice(from, j);
       const e = json.charCodeAt(j + 1);
       if (e === 0x75) {
         const hex = json.slice(j + 2, j + 6);
-        if (!HEX4.test(hex)) return null;
+        if (!HEX4.test(hex)) return -1;
         text += String.fromCharCode(parseInt(hex, 16));
         j += 6;
       } else {
         const ch = ESCAPED[e];
-        if (ch === undefined) return null;
+        if (ch === undefined) return -1;
         text += ch;
         j += 2;
       }
       from = j;
     }
-    text += json.slice(from, j);
-    add(text, i + 1, j, hasEscape);
-    i = j + 1;
-    return text;
-  };
-  const open = (object: boolean) => {
-    keys.push(key);
-    objects.push(object);
-    // An object's first string is a key: no field names it.
-    if (object) key = null;
-    expect = object ? Expect.KeyOrClose : Expect.ValueOrClose;
-    i++;
-  };
-  const close = () => {
-    objects.pop();
-    key = keys.pop() ?? null;
-    expect = Expect.After;
-    i++;
-  };
-
-  for (;;) {
-    while (i < n && isWs(json.charCodeAt(i))) i++;
-    if (i >= n) break;
-    const c = json.charCodeAt(i);
-    const inObject = objects[objects.length - 1];
-    if (expect === Expect.Value || expect === Expect.ValueOrClose) {
-      if (c === 0x5d && expect === Expect.ValueOrClose) close();
-      else if (c === 0x22) {
-        if (readString() === null) return null;
-        expect = Expect.After;
-      } else if (c === 0x7b || c === 0x5b) open(c === 0x7b);
-      else if (c === 0x2d || isDigit(c)) {
-        const end = numberEnd(json, i);
-        if (end < 0) return null;
-        add(json.slice(i, end), -1 - i, end, false);
-        i = end;
-        expect = Expect.After;
-      } else {
-        const word = LITERALS.find((l) => json.startsWith(l, i));
-        if (word === undefined) return null;
-        i += word.length;
-        expect = Expect.After;
-      }
-    } else if (expect === Expect.Key || expect === Expect.KeyOrClose) {
-      if (c === 0x7d && expect === Expect.KeyOrClose) close();
-      else {
-        const k = c === 0x22 ? readString() : null;
-        if (k === null) return null;
-        lastKey = k;
-        expect = Expect.Colon;
-      }
-    } else if (expect === Expect.Colon) {
-      if (c !== 0x3a) return null;
-      key = wordsOf(lastKey);
-      expect = Expect.Value;
-      i++;
-    } else {
-      if (inObject === undefined) return null; // text after the document
-      if (c === 0x2c) {
-        if (inObject) key = null;
-        expect = inObject ? Expect.Key : Expect.Value;
-        i++;
-      } else if (c === (inObject ? 0x7d : 0x5d)) close();
-      else return null;
-    }
+    this.text = text += json.slice(from, j);
+    this.add(text, i + 1, hasEscape ? -1 - j : j);
+    return j + 1;
   }
-  if (expect !== Expect.After || objects.length > 0) return null;
+}
 
+/**
+ * A JSON document's values, each with the key that names it, read in one strict pass; null when
+ * the text is not one JSON object, array or string (what JSON.parse would refuse).
+ * @example
+ * const doc = jsonTexts('{"phone":"4155550123"}')!;
+ * doc.distinct; // ['phone', 'phone: 4155550123'] (the key, then the value after its key)
+ * doc.rebuild([null, 'phone: [PHONE_REDACTED]']); // '{"phone":"[PHONE_REDACTED]"}'
+ */
+export function jsonTexts(json: string): JsonTexts | null {
+  const r = new Reader(json);
+  if (!r.read()) return null;
+  const { distinct, contexts } = r;
+  const ids = r.ids.items.subarray(0, r.ids.length);
+  const spans = r.spans.items;
   return {
     distinct,
     contexts,

@@ -140,7 +140,7 @@ function scanBody(scan: TextScan, detectors: ScanOptions | null, text: string, c
  * A body's texts, line after line (a JSON line's distinct texts, another line whole), the
  * values' indexes among them, and where each line's values start.
  */
-function gather(parts: ReadonlyArray<JsonTexts | string>): { distinct: readonly string[]; contexts: readonly number[]; ids: readonly number[]; lines: number[] } {
+function gather(parts: ReadonlyArray<JsonTexts | string>): { distinct: readonly string[]; contexts: readonly number[]; ids: ArrayLike<number>; lines: number[] } {
   const only = parts[0]!;
   if (parts.length === 1 && typeof only !== 'string') return { ...only, lines: [0, only.ids.length] };
   const distinct: string[] = [];
@@ -156,7 +156,7 @@ function gather(parts: ReadonlyArray<JsonTexts | string>): { distinct: readonly 
     } else {
       for (const t of p.distinct) distinct.push(t);
       for (const c of p.contexts) contexts.push(c);
-      for (const id of p.ids) ids.push(base + id);
+      for (let k = 0; k < p.ids.length; k++) ids.push(base + p.ids[k]!);
     }
     lines.push(ids.length);
   }

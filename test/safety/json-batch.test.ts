@@ -67,8 +67,8 @@ function walked(doc: string, f: (s: string) => string) {
 }
 
 /** Each value's text and key context, in document order. */
-const valuesOf = (d: JsonTexts) => d.ids.map((id) => [d.distinct[id]!, d.contexts[id]!] as [string, number]);
-const textsOf = (d: JsonTexts) => d.ids.map((id) => d.distinct[id]!);
+const valuesOf = (d: JsonTexts) => [...d.ids].map((id) => [d.distinct[id]!, d.contexts[id]!] as [string, number]);
+const textsOf = (d: JsonTexts) => [...d.ids].map((id) => d.distinct[id]!);
 
 const hashDigits = (s: string) => s.replace(/[0-9]/g, '#');
 const redacted = (s: string) => redact(s).text;
@@ -102,7 +102,7 @@ describe('jsonTexts', () => {
   it('keeps each distinct text once, a value under another key apart', () => {
     const d = jsonTexts('[{"id":1,"to":"a"},{"id":1,"to":"a","cc":"a"}]')!;
     expect(d.distinct).toEqual(['id', 'id: 1', 'to', 'to: a', 'cc', 'cc: a']);
-    expect(d.ids).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
+    expect([...d.ids]).toEqual([0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
     expect(d.contexts).toEqual([0, 4, 0, 4, 0, 4]);
   });
 
