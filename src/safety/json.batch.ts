@@ -94,7 +94,7 @@ function numberEnd(s: string, i: number): number {
 
 /** A growing list of integers off the heap: a list answer has hundreds of thousands of values. */
 class Ints {
-  items = new Int32Array(1024);
+  items = new Int32Array(256);
   length = 0;
   push(n: number): void {
     if (this.length === this.items.length) {
