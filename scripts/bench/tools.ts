@@ -16,6 +16,7 @@ import { toolsSchema } from '../../src/config/tools.js';
 import { createLogger } from '../../src/core/logger.js';
 import { CircuitBreaker } from '../../src/reliability/index.js';
 import { Runtime } from '../../src/runtime/index.js';
+import { redactResponse } from '../../src/tools/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const CONCURRENCY = 16;
@@ -34,6 +35,29 @@ const BODY = JSON.stringify({
   skills: ['distributed systems', 'hiring', 'platform'],
   summary: 'Leads the platform group; previously built data pipelines for logistics companies.',
 });
+
+/**
+ * A page of a list API of about `bytes`: short records (names, numbers, booleans, tags), an
+ * e-mail address in one record of fifty. Thousands of short strings: what makes a tool answer
+ * costly to scan value by value.
+ */
+function listAnswer(bytes: number): string {
+  const first = ['Dana', 'Lee', 'Priya', 'Marco', 'Yuki', 'Olu', 'Sven', 'Ana'];
+  const last = ['Whitfield', 'Okafor', 'Nakamura', 'Rossi', 'Singh', 'Berg', 'Costa', 'Hale'];
+  const cities = ['Toledo', 'Lyon', 'Osaka', 'Porto', 'Austin', 'Leeds'];
+  const items: string[] = [];
+  for (let i = 0, size = 0; size < bytes; i++) {
+    const name = `${first[i % 8]} ${last[(i * 7) % 8]}`;
+    const record: Record<string, unknown> = { id: 100_000 + i, name, city: cities[i % 6], age: 20 + (i % 50), active: i % 3 !== 0, score: ((i * 37) % 1000) / 10, tags: ['lead', i % 2 ? 'warm' : 'cold'] };
+    if (i % 50 === 7) record.email = `${first[i % 8]!.toLowerCase()}.${i}@example.org`;
+    const s = JSON.stringify(record);
+    items.push(s);
+    size += s.length + 1;
+  }
+  return `{"page":1,"items":[${items.join(',')}]}`;
+}
+const LIST_BYTES = 1 << 20;
+const LIST_RUNS = 30;
 
 interface LoadJob {
   origin: string;
@@ -59,9 +83,14 @@ else if (role === 'client') runClient();
 else await main();
 
 function runUpstream(): void {
+  const list = listAnswer(LIST_BYTES);
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     if (req.url?.startsWith('/fail')) {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"down"}');
+      return;
+    }
+    if (req.url?.startsWith('/list')) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(list) }).end(list);
       return;
     }
     // `n=` makes every answer different (a different lead each call); without it, one lead.
@@ -136,6 +165,20 @@ function summary(r: LoadResult) {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), rps: sorted.length / (r.elapsedMs / 1000), statuses: r.statuses };
 }
 
+/** The PII step alone on the list answer: ms per answer, median of LIST_RUNS (after one warm-up). */
+function measureListRedaction(): { ms: number; bytes: number; redactions: number } {
+  const body = Buffer.from(listAnswer(LIST_BYTES));
+  const redactor = redactResponse('redact');
+  let redactions = redactor(body, 'application/json', null).redactions;
+  const times: number[] = [];
+  for (let i = 0; i < LIST_RUNS; i++) {
+    const t0 = performance.now();
+    redactions = redactor(body, 'application/json', null).redactions;
+    times.push(performance.now() - t0);
+  }
+  return { ms: percentile(times.sort((a, b) => a - b), 50), bytes: body.length, redactions };
+}
+
 /** ns per acquire() on an open breaker, median of batches. */
 function measureAcquire(): number {
   const breaker = new CircuitBreaker('bench', { failureThreshold: 1, cooldownMs: 86_400_000 });
@@ -182,7 +225,7 @@ async function main(): Promise<void> {
     },
     logger: createLogger({ format: 'json', level: 'warn', stream: sink }),
   });
-  const token = await rt.tokens.issue({ role: 'agent', name: 'bench', agentId: 'be-00000000' });
+  const { token } = await rt.tokens.issueRun({ name: 'bench', agentId: 'be-00000000' });
   const auth = { authorization: `Bearer ${token}` };
   const rows: Row[] = [];
 
@@ -221,6 +264,14 @@ async function main(): Promise<void> {
     const distinct = summary(await load(client, { ...job(rt.url, `/tools/leads${path}`, auth, CONCURRENCY), vary: true }));
     const distinctCpu = process.cpuUsage(distinctCpu0);
 
+    // A 1 MB list answer, each call a new URL (so scanned, not served from the cache), one at a time.
+    const listJob: LoadJob = { origin: upstreamUrl, path: '/list?page=1', headers: {}, concurrency: 1, count: LIST_RUNS, maxMs: MAX_MS * 2, vary: true };
+    const listDirect = summary(await load(client, listJob));
+    await load(client, { ...listJob, origin: rt.url, path: `/tools/leads${listJob.path}`, headers: auth, count: 3 });
+    const listProxied = summary(await load(client, { ...listJob, origin: rt.url, path: `/tools/leads${listJob.path}`, headers: auth }));
+    if (listProxied.statuses['200'] !== listProxied.n) throw new Error(`bench: list calls did not all succeed: ${JSON.stringify(listProxied.statuses)}`);
+    const list = measureListRedaction();
+
     // Open the `down` circuit with one failure; every later call is refused without the upstream.
     await load(client, { ...job(rt.url, '/tools/down/fail', auth, 1), count: 1 });
     const openJob = job(rt.url, '/tools/down/fail', auth, CONCURRENCY);
@@ -248,6 +299,15 @@ async function main(): Promise<void> {
     rows.push({
       metric: 'every call a different answer: throughput, CPU per call',
       value: `${fmt(distinct.rps, 0)} calls/s, ${fmt((distinctCpu.user + distinctCpu.system) / distinct.n, 1)} µs`,
+    });
+    const mbps = (t: number) => `${fmt(list.bytes / 1e6 / (t / 1000), 1)} MB/s`;
+    rows.push({
+      metric: `1 MB JSON list answer (short records, an address in 2%): tool response redactor in-process, median of ${LIST_RUNS}`,
+      value: `${mbps(list.ms)} (${ms(list.ms)}, ${fmt(list.redactions, 0)} redactions)`,
+    });
+    rows.push({
+      metric: 'the same answer through /tools/ (scanned, cached), one call at a time: p50 direct / proxied, added',
+      value: `${ms(listDirect.p50)} / ${ms(listProxied.p50)}, ${ms(listProxied.p50 - listDirect.p50)} (${mbps(listProxied.p50 - listDirect.p50)})`,
     });
     rows.push({ metric: `refused while OPEN, through /tools/ p50 / p99 (HTTP round trip, concurrency ${CONCURRENCY})`, value: `${ms(o.p50)} / ${ms(o.p99)}` });
     rows.push({ metric: 'refused while OPEN, in-process (acquire())', value: `${fmt(acquireNs / 1000, 3)} µs`, target: `< ${REJECT_TARGET_US} µs`, ok: acquireNs / 1000 < REJECT_TARGET_US });

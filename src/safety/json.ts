@@ -34,8 +34,11 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const ESCAPES = /["\\\u0000-\u001f]/g;
 const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** A string's text as it goes inside JSON quotes, one code unit at a time (lone surrogates stay raw). */
-function escapeJson(s: string): string {
+/**
+ * A string's text as it goes inside JSON quotes, one code unit at a time (lone surrogates stay raw).
+ * @example escapeJson('a"b\n') // 'a\\"b\\n'
+ */
+export function escapeJson(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(ESCAPES, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

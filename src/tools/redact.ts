@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { redact, redactJsonText, type RedactOptions, type SafetyMode, type TextRedactor } from '../safety/index.js';
+import { jsonTexts, mayHoldPii, redact, type JsonTexts, type RedactOptions, type SafetyMode, type ScanOptions } from '../safety/index.js';
 
 type Blocked = { message: string; types: string[] | null };
 
@@ -96,53 +96,81 @@ function encodeText(text: string, encoding: Encoding): Buffer {
 const CLEAN = (body: Buffer): RedactedBody => ({ body, redactions: 0, blocked: null });
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?(json|x-ndjson|ndjson|jsonl|json-seq)\b/i;
-const JSON_START = /^\s*[[{"]/;
-
-function parses(text: string): boolean {
-  if (!JSON_START.test(text)) return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
- * A body as its form says: a JSON document string by string (decoded, each value after its key,
+ * A body as its form says: a JSON document value by value (decoded, each value after its key,
  * re-escaped: the answer stays valid JSON), NDJSON line by line, anything else as text. Raw
  * text scanning would read `\n` glued to a value, miss `bob\u0040example.org` and could cut
  * a multi-byte address in a way that breaks the document.
+ *
+ * A list answer holds thousands of short values: they are scanned together first (mayHoldPii),
+ * and only those that may hold PII go through `scan` one by one, as before (audit offsets,
+ * findings and events unchanged). `detectors`: the scan's detector settings; null when unknown
+ * (every value is scanned alone).
  */
-function scanBody(scan: TextScan, text: string, contentType: string, agentId: string | null, ref: string): ReturnType<TextScan> {
+function scanBody(scan: TextScan, detectors: ScanOptions | null, text: string, contentType: string, agentId: string | null, ref: string): ReturnType<TextScan> {
+  const doc = jsonTexts(text);
+  let parts: Array<JsonTexts | string>;
+  if (doc !== null) parts = [doc];
+  else if (JSON_TYPE.test(contentType)) parts = text.split('\n').map((line) => jsonTexts(line) ?? line);
+  else return scan(text, agentId, ref);
+  const { distinct, contexts, ids, lines } = gather(parts);
+  const may = detectors === null ? null : mayHoldPii(distinct, detectors);
+  const outputs = new Array<string | undefined>(ids.length); // holey: most stay unset
   let redactions = 0;
   let blocked: Blocked | null = null;
   let changed = false;
-  const take = (input: string, r: ReturnType<TextScan>): string => {
+  // Each value on its own, in document order (the guard audits each), where its text may hold PII.
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]!;
+    if (may !== null && !may[id]) continue;
+    const r = scan(distinct[id]!, agentId, ref, contexts[id]);
     redactions += r.redactions;
     blocked ??= r.blocked;
-    if (r.text !== input) changed = true;
-    return r.text;
-  };
-  const json = (doc: string): string =>
-    redactJsonText(doc, (context): TextRedactor => {
-      let s = '';
-      return { push: (t) => ((s += t), ''), end: () => take(s, scan(s, agentId, ref, context)) };
-    });
-  let out: string;
-  if (parses(text)) out = json(text);
-  else if (JSON_TYPE.test(contentType)) out = text.split('\n').map((line) => (parses(line) ? json(line) : take(line, scan(line, agentId, ref)))).join('\n');
-  else return scan(text, agentId, ref);
+    if (r.text !== distinct[id]) (outputs[k] = r.text), (changed = true);
+  }
   // Nothing replaced (warn mode, or no finding): the bytes as they came, escapes and all.
-  return { text: changed ? out : text, redactions, blocked };
+  if (!changed) return { text, redactions, blocked };
+  const out = parts.map((p, n) => {
+    const [from, to] = [lines[n]!, lines[n + 1]!];
+    return typeof p === 'string' ? (outputs[from] ?? p) : p.rebuild(outputs.slice(from, to));
+  });
+  return { text: out.join('\n'), redactions, blocked };
 }
 
-function bodyRedactor(scan: TextScan, ref: string): ResponseRedactor {
+/**
+ * A body's texts, line after line (a JSON line's distinct texts, another line whole), the
+ * values' indexes among them, and where each line's values start.
+ */
+function gather(parts: ReadonlyArray<JsonTexts | string>): { distinct: readonly string[]; contexts: readonly number[]; ids: ArrayLike<number>; lines: number[] } {
+  const only = parts[0]!;
+  if (parts.length === 1 && typeof only !== 'string') return { ...only, lines: [0, only.ids.length] };
+  const distinct: string[] = [];
+  const contexts: number[] = [];
+  const ids: number[] = [];
+  const lines = [0];
+  for (const p of parts) {
+    const base = distinct.length;
+    if (typeof p === 'string') {
+      ids.push(base);
+      distinct.push(p);
+      contexts.push(0);
+    } else {
+      for (const t of p.distinct) distinct.push(t);
+      for (const c of p.contexts) contexts.push(c);
+      for (let k = 0; k < p.ids.length; k++) ids.push(base + p.ids[k]!);
+    }
+    lines.push(ids.length);
+  }
+  return { distinct, contexts, ids, lines };
+}
+
+function bodyRedactor(scan: TextScan, detectors: ScanOptions | null, ref: string): ResponseRedactor {
   return (body, contentType, agentId) => {
     const encoding = body.length === 0 ? null : encodingOf(body, contentType);
     if (encoding === null) return CLEAN(body);
     const text = decodeText(body, encoding);
-    const r = scanBody(scan, text, contentType?.trim() ?? '', agentId, ref);
+    const r = scanBody(scan, detectors, text, contentType?.trim() ?? '', agentId, ref);
     if (r.redactions === 0 && r.blocked === null) return CLEAN(body);
     // Unchanged text keeps its original bytes (warn mode).
     return { body: r.text === text ? body : encodeText(r.text, encoding), redactions: r.redactions, blocked: r.blocked };
@@ -198,9 +226,14 @@ function modeScan(mode: SafetyMode): TextScan {
   };
 }
 
-/** Through the runtime's PII engine, so tool answers are audited like LLM output. */
+/**
+ * Through the runtime's PII engine, so tool answers are audited like LLM output. The guard sees
+ * each value its detectors (`guard.options`) may find something in, one call per value as it
+ * always did; values in which they can find nothing are not shown to it. A guard without
+ * `options` sees every value.
+ */
 export function guardRedactor(guard: ToolPiiGuard, service: string): ResponseRedactor {
-  return bodyRedactor(guardScan(guard), `tool:${service}`);
+  return bodyRedactor(guardScan(guard), guard.options ?? null, `tool:${service}`);
 }
 
 /** The response headers through the runtime's PII engine, each finding audited. */
@@ -215,7 +248,7 @@ export function guardHeaderRedactor(guard: ToolPiiGuard, service: string): Heade
  * redactResponse('redact')(Buffer.from('mail: a@b.example'), 'application/yaml', null).body.toString(); // 'mail: [EMAIL_REDACTED]'
  */
 export function redactResponse(mode: SafetyMode): ResponseRedactor {
-  return bodyRedactor(modeScan(mode), '');
+  return bodyRedactor(modeScan(mode), {}, '');
 }
 
 /**
