@@ -88,6 +88,7 @@ describe('the tool response redactor, values scanned together', () => {
         const r = redact(t, { policy: { mode: 'redact' } });
         return { text: r.text, redactions: r.detections.length, block: null };
       },
+      unreadable: () => null,
       ...(options ? { options } : {}),
     });
     const ref = reference(text, false, modeScan('redact'));
