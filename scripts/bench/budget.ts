@@ -1,5 +1,7 @@
 // Budget hot path: what the gateway pays per request for token counting, pricing and the
-// reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls.
+// reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls. Prompt
+// texts' counts are remembered (tokens.ts CountCache), so each timed call carries a user message
+// never seen before; a resent history is timed on its own row.
 import {
   BudgetTracker,
   countPromptTokens,
@@ -17,7 +19,7 @@ const VARIANTS = 256;
 const COUNT_TARGET_US = 50;
 const LEDGER_TARGET_US = 5;
 
-function requests(model: string): RequestBody[] {
+function requests(model: string, count = VARIANTS, from = 0): RequestBody[] {
   const cities = ['Berlin', 'Austin', 'Lyon', 'Osaka', 'Toronto', 'Kraków', 'São Paulo', 'Nairobi'];
   const notes = [
     'Wants a pilot next quarter; security review required before any production data is used.',
@@ -25,7 +27,7 @@ function requests(model: string): RequestBody[] {
     'Currently runs nightly enrichment jobs that occasionally loop and burn through the monthly budget.',
     'Legal insists on redacting phone numbers and e-mail addresses before prompts leave the network.',
   ];
-  return Array.from({ length: VARIANTS }, (_, i) => ({
+  return Array.from({ length: count }, (_, k) => k + from).map((i) => ({
     model,
     max_tokens: 400,
     messages: [
@@ -46,15 +48,17 @@ function requests(model: string): RequestBody[] {
           `Visited booth ${i % 12} for ${3 + (i % 20)} minutes; asked about budget enforcement, PII redaction and ` +
           `circuit breakers for their LLM agents. Current stack: Python, LangChain, ${i % 2 ? 'OpenAI' : 'Anthropic'}; ` +
           `monthly LLM spend about $${1000 + i * 17}. Notes: ${notes.slice(0, 1 + (i % notes.length)).join(' ')} ` +
-          `Previous touchpoints: webinar ${2020 + (i % 5)}, whitepaper download, ${i % 7} support tickets.`,
+          `Previous touchpoints: webinar ${2020 + (i % 5)}, whitepaper download, ${i % 7} support tickets (ref ${i}).`,
       },
     ],
   }));
 }
 
-/** Per-call timings, for operations long enough that hrtime's own cost does not dominate. */
+const WARM_UP = 2_000;
+
+/** Per-call timings, for operations long enough that hrtime's own cost does not dominate. Warm-up calls get indexes after the timed ones. */
 function sample(iterations: number, fn: (i: number) => void): number[] {
-  for (let i = 0; i < 2_000; i++) fn(i);
+  for (let i = 0; i < WARM_UP; i++) fn(iterations + i);
   const us: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const t = process.hrtime.bigint();
@@ -76,10 +80,17 @@ const t0 = process.hrtime.bigint();
 preloadTokenizers();
 const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
 
-const openai = requests('gpt-4o');
-const legacy = requests('gpt-4');
-const claude = requests('claude-3-5-sonnet-latest');
-const sizes = openai.map((r) => JSON.stringify(r).length);
+// One request per timed call (and its warm-up): every user message is new to the count cache.
+const TIMED = 20_000;
+const CALLS = TIMED + WARM_UP;
+const openai = requests('gpt-4o', CALLS);
+const legacy = requests('gpt-4', CALLS);
+const claude = requests('claude-3-5-sonnet-latest', CALLS);
+const priced = requests('gpt-4o', CALLS, CALLS);
+const sizes = openai.slice(0, VARIANTS).map((r) => JSON.stringify(r).length);
+// An agent's turn: the 40 messages it sent before, resent, and one new one.
+const earlier = requests('gpt-4o', 40, 3 * CALLS).map((r) => (r.messages as object[])[1]!);
+const turns = requests('gpt-4o', CALLS, 2 * CALLS).map((r) => ({ ...r, messages: [(r.messages as object[])[0]!, ...earlier, (r.messages as object[])[1]!] }));
 const book = new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 const tracker = new BudgetTracker();
 tracker.setLimit('bench', Number.MAX_SAFE_INTEGER);
@@ -87,10 +98,11 @@ tracker.setLimit('bench', Number.MAX_SAFE_INTEGER);
 const rows: Row[] = [{ metric: 'tokenizer load (once, both encodings)', value: `${fmt(loadMs, 0)} ms` }];
 const timed: Record<string, { p50: number; p99: number; mean: number }> = {};
 const sampled: Array<[string, number[]]> = [
-  ['countPromptTokens gpt-4o (o200k BPE)', sample(20_000, (i) => countPromptTokens('gpt-4o', openai[i % VARIANTS]!))],
-  ['countPromptTokens gpt-4 (cl100k BPE)', sample(20_000, (i) => countPromptTokens('gpt-4', legacy[i % VARIANTS]!))],
-  ['countPromptTokens claude (estimate)', sample(20_000, (i) => countPromptTokens('claude-3-5-sonnet-latest', claude[i % VARIANTS]!))],
-  ['estimateRequestCost gpt-4o (count + price)', sample(20_000, (i) => estimateRequestCost(book, { model: 'gpt-4o', body: openai[i % VARIANTS]! }))],
+  ['countPromptTokens gpt-4o (o200k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4o', openai[i]!))],
+  ['countPromptTokens gpt-4 (cl100k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4', legacy[i]!))],
+  ['countPromptTokens claude (estimate)', sample(TIMED, (i) => countPromptTokens('claude-3-5-sonnet-latest', claude[i]!))],
+  ['estimateRequestCost gpt-4o (count + price)', sample(TIMED, (i) => estimateRequestCost(book, { model: 'gpt-4o', body: priced[i]! }))],
+  ['countPromptTokens gpt-4o, 40 earlier messages resent + 1 new', sample(TIMED, (i) => countPromptTokens('gpt-4o', turns[i]!))],
 ];
 for (const [name, us] of sampled) {
   const p50 = percentile(us, 50);
