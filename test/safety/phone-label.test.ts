@@ -48,6 +48,15 @@ const POSITIVES: Array<[string, string[]]> = [
   ['phone: please use 2125550123', ['2125550123']],
   ['Phone: n/a, use 2125550123', ['2125550123']],
   ['phone: see row 2125550123', ['2125550123']],
+  // words that say whose phone it is
+  ['Phone (customer): 2125550123', ['2125550123']],
+  ['Telefon (Kunden): 0301234567', ['0301234567']],
+  ['Phone, in case: 2125550123', ['2125550123']],
+  // a number of its own right after an index and a colon (not a time's minutes)
+  ['Tel1:+49 30 1234567', ['+49 30 1234567']],
+  ['Phone 2:212-555-0123', ['212-555-0123']],
+  ['tel 2:(212) 555-0123', ['(212) 555-0123']],
+  ['contact 2:+1 415 555 0123', ['+1 415 555 0123']],
 ];
 
 const NEAR_MISSES: string[] = [

@@ -6,7 +6,7 @@ import type { DigitShape } from './shape.js';
 // it: straight ("Phone: "), through a short label ("Phone 2: ", "Tel. (home) ", "phone #1 - ",
 // "Telefon privat: ", "call me at ") or through the earlier numbers of a list
 // ("phones: 2125550123, "). Any 16 characters with no digit and no identifier's word lead on
-// too ("Phone? ", "phone: please use "), as they always did; beyond them, prose ("phone 1 of "),
+// too ("Phone? ", "phone: please use "), as any 16 non-digits did before the label grammar; beyond them, prose ("phone 1 of "),
 // an identifier's word ("id", "order"), a time or an amount in between breaks the link. Everything is read from the LOOK_BEHIND
 // window the stream redactor keeps, so whole texts and streams decide alike.
 
@@ -27,8 +27,9 @@ const NEUTRAL = words('number numbers nummer num no nr nº numéro numero númer
 const LEADS_ON = words('is are was at on to via under ist lautet unter an est au al ao op pod na é è es');
 const CONJUNCTIONS = words('or and oder und ou et y o e');
 // Digits after these are identifiers or quantities even in a phone's label ("phone order: ").
+// Words that say whose phone it is (customer, client, account, case) are not among them.
 const NOT_PHONE = words(
-  'order invoice tracking shipment ticket case ref reference account acct sku serial isbn po id customer client kunden booking transaction txn batch build bill calls count total minutes duration',
+  'order invoice tracking shipment ticket ref reference sku serial isbn po id transaction txn batch build bill calls count total minutes duration',
 );
 
 const TOKEN = /[\p{L}\p{M}]+|\d+|[^\p{L}\p{M}\d]+/gu;
@@ -130,8 +131,8 @@ function labelGap(text: string, from: number, abbreviated: boolean): boolean {
 
 /**
  * A few characters with no digit and no identifier's word ("Phone? ", "my phone, if needed, ",
- * "phone: please use "): they lead on, as they always did. A leak costs more than redacting a
- * reference said in passing ("phone: see row 2125550123").
+ * "phone: please use "): they lead on, as any 16 non-digits did before. A leak costs more than
+ * redacting a reference said in passing ("phone: see row 2125550123").
  */
 function shortGap(gap: string): boolean {
   if (gap.length > MAX_PLAIN_GAP || /\d/.test(gap)) return false;

@@ -24,8 +24,9 @@ export function toRegions(regions: readonly string[]): CountryCode[] {
 export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]): number {
   const n = s.digits.length;
   if (n < 8 || n > 17) return 0;
-  // `at 10:30 2125550123`: a run that begins with a time's minutes is no phone.
-  if (s.text.charCodeAt(s.start - 1) === 58 && isDigit(s.text.charCodeAt(s.start - 2))) return 0;
+  // `at 10:30 2125550123`: a run that begins with a time's minutes is no phone (`Tel1:+49 …`,
+  // `Phone 2:212-555-0123` and `2:(212) 555-0123` begin with a number of their own).
+  if (minutesFirst(s)) return 0;
   // `030/1234567`: a slash only ever follows a national area code with its trunk 0.
   const slash = s.joins.indexOf('/');
   if (slash !== -1) {
@@ -124,3 +125,11 @@ function nanpDigits(digits: string): boolean {
   return digits.length === 10 && digits.charCodeAt(0) >= 50;
 }
 
+
+/** The run begins with two digits right after `h:` or `hh:`, as a time's minutes do. */
+function minutesFirst(s: DigitShape): boolean {
+  const t = s.text;
+  const at = s.start;
+  if (s.plus || s.paren === 0 || s.groups[0] !== 2 || t.charCodeAt(at - 1) !== 58 || !isDigit(t.charCodeAt(at - 2))) return false;
+  return !(isDigit(t.charCodeAt(at - 3)) && isDigit(t.charCodeAt(at - 4)));
+}
