@@ -35,8 +35,13 @@ export type HeaderRedactor = (headers: Record<string, string | string[]>, agentI
 export interface ToolPiiGuard {
   /** `context`: characters of key context in front of a JSON value, so audit offsets point into the value. */
   inspect(agentId: string | null, location: 'tool.response', text: string, requestRef?: string | null, context?: number): { text: string; redactions: number; block: string | null };
-  /** An answer the scan cannot read (`what` it is): why it is refused, or null where the policy lets it pass. Announced either way. */
+  /** An answer the scan cannot read (`what` it is): why it is refused, or null where the policy lets it pass. Announced unless the location is off. */
   unreadable(agentId: string | null, location: 'tool.response', what: string, requestRef: string | null): string | null;
+  /**
+   * The detector settings `inspect` scans `tool.response` with. A JSON answer's values are first
+   * scanned together with these, and only those that may hold PII are shown to `inspect`, so
+   * they must find at least what `inspect` would (without them, every value is shown).
+   */
   readonly options?: RedactOptions;
 }
 
@@ -109,10 +114,13 @@ const JSON_TYPE = /^application\/([\w.+-]+\+)?(json|x-ndjson|ndjson|jsonl|json-s
  * (every value is scanned alone).
  */
 function scanBody(scan: TextScan, detectors: ScanOptions | null, text: string, contentType: string, agentId: string | null, ref: string): ReturnType<TextScan> {
-  const doc = jsonTexts(text);
+  // A byte-order mark in front (Windows tools write one) is no reason to read JSON as raw text.
+  const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
+  const body = bom ? text.slice(1) : text;
+  const doc = jsonTexts(body);
   let parts: Array<JsonTexts | string>;
   if (doc !== null) parts = [doc];
-  else if (JSON_TYPE.test(contentType)) parts = text.split('\n').map((line) => jsonTexts(line) ?? line);
+  else if (JSON_TYPE.test(contentType)) parts = body.split('\n').map((line) => jsonTexts(line) ?? line);
   else return scan(text, agentId, ref);
   const { distinct, contexts, ids, lines } = gather(parts);
   const may = detectors === null ? null : mayHoldPii(distinct, detectors);
@@ -135,7 +143,7 @@ function scanBody(scan: TextScan, detectors: ScanOptions | null, text: string, c
     const [from, to] = [lines[n]!, lines[n + 1]!];
     return typeof p === 'string' ? (outputs[from] ?? p) : p.rebuild(outputs.slice(from, to));
   });
-  return { text: out.join('\n'), redactions, blocked };
+  return { text: bom + out.join('\n'), redactions, blocked };
 }
 
 /**

@@ -17,6 +17,7 @@ const answers: Record<string, Reply> = {
   '/utf16be': { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('\ufeffowner bob@example.org', 'utf16le').swap16() },
   '/stacked': { status: 200, headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip, br' }, body: brotliCompressSync(gzipSync('owner bob@example.org')) },
   '/clean': { status: 200, headers: { 'content-type': 'application/json' }, body: '{"a":"\\u0041"}' },
+  '/bom': { status: 200, headers: { 'content-type': 'application/json' }, body: '\ufeff{"to":"bob\\u0040example.org","n":1}' },
 };
 
 let up: Upstream;
@@ -58,6 +59,11 @@ describe('tool answers in JSON', () => {
     expect((await bytes('/utf16-nobom')).equals(Buffer.from('owner [EMAIL_REDACTED]', 'utf16le'))).toBe(true);
     expect((await bytes('/utf16be')).equals(Buffer.from('\ufeffowner [EMAIL_REDACTED]', 'utf16le').swap16())).toBe(true);
     expect((await get('/stacked')).body).toBe('owner [EMAIL_REDACTED]');
+  });
+
+  it('reads JSON behind a byte-order mark as JSON, and keeps the mark', async () => {
+    const r = await get('/bom');
+    expect(r.body).toBe('\ufeff{"to":"[EMAIL_REDACTED]","n":1}');
   });
 
   it('leaves a JSON answer without findings byte for byte', async () => {
