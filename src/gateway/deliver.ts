@@ -6,6 +6,7 @@ import { errorKindOf } from '../reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
+import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 import { collect, sendJson } from '../server/index.js';
 import type { CallLedger } from './ledger.js';
@@ -64,8 +65,9 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   }
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
+  const rawText = raw.toString('utf8');
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(rawText);
   } catch {
     /* passed through as is, priced by estimate */
   }
@@ -103,6 +105,8 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
         changed = true;
       }
     }
+    // The tokens' log-probabilities would spell out what redaction replaced: withheld with it.
+    if (changed && !whole && carriesLogprobs(rawText)) withholdLogprobs(parsed);
     if (changed && !whole) out = JSON.stringify(parsed);
   }
   const usage = parsed ? call.wire.usage(parsed) : null;

@@ -9,6 +9,7 @@ import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream.pump.js';
+import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 
 /** A slot's key, or its index when it has none. */
@@ -264,6 +265,10 @@ class StreamRelay implements Pumped {
         }
       }
     }
+    // Where redaction changed or held back text of this event (or of the text it repeats whole),
+    // the tokens' log-probabilities would spell out what the agent must not see (a held-back
+    // piece may turn out to be PII): withheld with it.
+    if (changed && json && carriesLogprobs(ev.data)) withholdLogprobs(json);
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
     if (insp.seq) {

@@ -6,17 +6,17 @@ export function withModes(p: SafetyPolicy, fn: (m: SafetyMode) => SafetyMode): S
 }
 
 /**
- * What a text the scan cannot read may do under `policy`: it could hold any type, so it is
- * refused if the default or any type's mode would change or stop what it finds (redact,
- * block); it passes, announced, only where every mode is warn.
+ * The strictest mode of `policy` (the default or any type's), and whether it changes or stops
+ * what it finds (redact, block). What the scan cannot read or check (a text in a coding we
+ * cannot undo, tokens' log-probabilities) could hold any type, so it is held to this mode.
  *
  * @example
- * unreadableVerdict({ mode: 'warn', perType: { SSN: 'block' } }); // { refused: true, mode: 'block' }
+ * strictest({ mode: 'warn', perType: { SSN: 'block' } }); // { enforced: true, mode: 'block' }
  */
-export function unreadableVerdict(policy: SafetyPolicy): { refused: boolean; mode: SafetyMode } {
+export function strictest(policy: SafetyPolicy): { enforced: boolean; mode: SafetyMode } {
   const modes = [policy.mode, ...Object.values(policy.perType ?? {})];
   const mode = modes.includes('block') ? 'block' : modes.includes('redact') ? 'redact' : policy.mode;
-  return { refused: mode === 'block' || mode === 'redact', mode };
+  return { enforced: mode === 'block' || mode === 'redact', mode };
 }
 
 export function isJson(text: string): boolean {

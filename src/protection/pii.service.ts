@@ -19,7 +19,7 @@ import {
   type SafetyPolicy,
   type TextRedactor,
 } from '../safety/index.js';
-import { isJson, unreadableVerdict, withModes } from './pii.policy.js';
+import { isJson, strictest, withModes } from './pii.policy.js';
 import { previewOf } from './pii.preview.js';
 import { PiiStore, type PiiAuditRow, type StateManager } from '../state/index.js';
 import { locationModes, type Config, type SafetyLocation } from '../config/index.js';
@@ -232,7 +232,7 @@ export class PiiProtection {
   unreadable(agentId: string | null, location: 'tool.response', what: string, requestRef: string | null = null): string | null {
     const o = this.at[location];
     if (!o) return null;
-    const { refused, mode } = unreadableVerdict(o.policy!);
+    const { enforced: refused, mode } = strictest(o.policy!);
     const message = refused ? `Iron Cage refused ${WHERE[location]}: it came ${what}, and the safety policy there is ${mode}.` : `Iron Cage passed ${WHERE[location]} unscanned: it came ${what} (the safety policy there is ${mode}).`;
     const event = { agentId, type: 'pii.unscanned' as const, severity: 'warn' as const, message, data: { location, reason: what, action: refused ? ('refused' as const) : ('passed' as const), requestRef } };
     this.store.record([], event).catch((err) => this.logger.error({ err }, 'could not record an unscanned answer'));

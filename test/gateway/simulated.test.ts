@@ -136,15 +136,19 @@ describe('openai client: tools, structured output, n, logprobs', () => {
 
     const stream = await client.chat.completions.create({ model: 'gpt-4o', n: 2, stream: true, logprobs: true, messages: [{ role: 'user', content: 'Describe the account' }] });
     const texts = ['', ''];
-    const tokens = ['', ''];
+    let withTokens = 0;
     for await (const chunk of stream) {
       for (const c of chunk.choices) {
         texts[c.index] += c.delta.content ?? '';
-        tokens[c.index] += (c.logprobs?.content ?? []).map((x) => x.token).join('');
+        // A chunk whose text the PII redactor held back carries none (they could spell out PII);
+        // every other chunk's tokens are its text.
+        if (!c.logprobs) continue;
+        withTokens++;
+        expect(c.logprobs.content!.map((x) => x.token).join('')).toBe(c.delta.content);
       }
     }
     expect(texts).toEqual(r.choices.slice(0, 2).map((c) => c.message.content));
-    expect(tokens).toEqual(texts);
+    expect(withTokens).toBeGreaterThan(0);
 
     const legacy = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say something', n: 2, logprobs: 2 });
     expect(legacy.choices).toHaveLength(2);

@@ -47,3 +47,39 @@ export function otherStrings(value: unknown, index: number, out: TextSlot[], ski
   }
   return out;
 }
+
+/** A `logprobs` member holding tokens (`"logprobs":[{` or `"logprobs":{`), told from the raw text before any parse. */
+const TOKENS_IN_LOGPROBS = /"logprobs"\s*:\s*(?:\{|\[\s*[^\s\]])/;
+
+/** Whether `raw` JSON may carry token log-probabilities (see withholdLogprobs). */
+export function carriesLogprobs(raw: string): boolean {
+  return TOKENS_IN_LOGPROBS.test(raw);
+}
+
+/**
+ * Empty every `logprobs` member in `value` (an array becomes `[]`, anything else `null`): chat
+ * and completions choices, Responses text parts and deltas alike. Their tokens would spell out
+ * what redaction replaced. Returns whether anything changed.
+ * @example
+ *   const c = { choices: [{ logprobs: { content: [{ token: 'bob' }] } }] };
+ *   withholdLogprobs(c); // true; c.choices[0].logprobs === null
+ */
+export function withholdLogprobs(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let changed = false;
+  if (Array.isArray(value)) {
+    for (const v of value) changed = withholdLogprobs(v) || changed;
+    return changed;
+  }
+  const o = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'logprobs') {
+      const empty = Array.isArray(v) ? v.length === 0 : v === null || v === undefined;
+      if (!empty) {
+        o[k] = Array.isArray(v) ? [] : null;
+        changed = true;
+      }
+    } else changed = withholdLogprobs(v) || changed;
+  }
+  return changed;
+}

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { RawUpstream, rawGatewaySuite } from '../helpers/mock-upstream.js';
+import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+
+// Token log-probabilities spell out the text token by token: where redaction changed a text they
+// would hand the agent what it replaced, so they are withheld with it (an array becomes [],
+// anything else null), whole and streamed, on chat, completions and the Responses API. Where no
+// text changed (no finding, or warn) they pass as the provider sent them.
+
+const gw = rawGatewaySuite('logprobs');
+const { raw, post } = gw;
+const tokens = (...ts: string[]) => ts.map((token) => ({ token, logprob: -0.1, bytes: [...Buffer.from(token)], top_logprobs: [{ token, logprob: -0.1, bytes: [] }] }));
+const json = (body: unknown) => (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
+  res.end();
+};
+const events = (text: string) => text.split('\n\n').filter((e) => e.includes('data: ')).map((e) => e.slice(e.indexOf('data: ') + 6)).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+const chat = { model: 'gpt-4o-mini', logprobs: true, top_logprobs: 1, messages: [{ role: 'user', content: 'hi' }] };
+const wholeChat = { id: 'x', object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'mail bob@example.org' }, logprobs: { content: tokens('mail', ' bob', '@example', '.org') } }], usage: { prompt_tokens: 1, completion_tokens: 4 } };
+const chunk = (content: string, lp: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, logprobs: lp, finish_reason: finish }] });
+const streamedChat: Array<[string | null, unknown]> = [
+  [null, chunk('mail', { content: tokens('mail') })],
+  [null, chunk(' bob', { content: tokens(' bob') })],
+  [null, chunk('@example.org', { content: tokens('@example', '.org') }, 'stop')],
+  [null, '[DONE]'],
+];
+
+describe('token log-probabilities where redaction changed the text', () => {
+  it('chat, whole: the text is redacted and its logprobs are withheld', async () => {
+    raw.answer = json(wholeChat);
+    const body = await (await post('/chat/completions', chat)).json();
+    expect(body.choices[0].message.content).toBe('mail [EMAIL_REDACTED]');
+    expect(body.choices[0].logprobs).toBeNull();
+    expect(JSON.stringify(body)).not.toContain('example');
+  });
+
+  it('chat, streamed: a chunk whose text redaction changed loses its logprobs; no token of the address reaches the agent', async () => {
+    raw.answer = sse(streamedChat);
+    const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
+    const evs = events(text);
+    expect(evs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('mail [EMAIL_REDACTED]');
+    const sent = (content: string) => streamedChat.some(([, d]) => typeof d !== 'string' && (d as ReturnType<typeof chunk>).choices[0]!.delta.content === content);
+    for (const e of evs) for (const c of e.choices ?? []) if (!sent(c.delta?.content ?? '')) expect(c.logprobs ?? null).toBeNull();
+    expect(text).not.toContain('example');
+    expect(text).not.toContain('bob');
+  });
+
+  it('completions and Responses: logprobs objects become null, token arrays []', async () => {
+    raw.answer = json({ id: 'x', object: 'text_completion', choices: [{ index: 0, text: 'mail bob@example.org', finish_reason: 'stop', logprobs: { tokens: ['mail', ' bob', '@example', '.org'], token_logprobs: [-1, -1, -1, -1], top_logprobs: null, text_offset: [0, 4, 8, 16] } }], usage: { prompt_tokens: 1, completion_tokens: 4 } });
+    const c = await (await post('/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'hi', logprobs: 1 })).json();
+    expect(c.choices[0]).toMatchObject({ text: 'mail [EMAIL_REDACTED]', logprobs: null });
+    const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: tokens('mail', ' bob', '@example', '.org') });
+    raw.answer = sse([
+      ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 0 }],
+      ['response.output_text.done', { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 1 }],
+      ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: part('mail bob@example.org'), sequence_number: 2 }],
+      ['response.completed', { type: 'response.completed', sequence_number: 3, response: { id: 'r', object: 'response', status: 'completed', output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }], usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 } } }],
+    ]);
+    const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true, include: ['message.output_text.logprobs'] })).text();
+    expect(text).not.toContain('example');
+    const evs = events(text);
+    const done = evs.find((e) => e.type === 'response.content_part.done');
+    expect(done.part).toMatchObject({ text: 'mail [EMAIL_REDACTED]', logprobs: [] });
+    expect(evs.find((e) => e.type === 'response.completed').response.output[0].content[0].logprobs).toEqual([]);
+    // Nothing redacted: the tokens pass as they came.
+    raw.answer = sse([
+      ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hello', logprobs: [], sequence_number: 0 }],
+      ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 }],
+    ]);
+    const clean = events(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
+    expect(clean.find((e) => e.type === 'response.content_part.done').part).toMatchObject({ text: 'hello', logprobs: tokens('hello') });
+  });
+});
+
+describe('token log-probabilities under warn', () => {
+  let t: TestRuntime;
+  let token: string;
+  const up = new RawUpstream();
+  beforeAll(async () => {
+    await up.start();
+    const gateway: Config['gateway'] = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: up.url, apiKey: 'sk-x', timeoutMs: 2000 } } };
+    t = await startTestRuntime({ config: { gateway, safetyMode: 'warn' } });
+    token = ((await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'warned', budgetUsd: 5 }) })).json()) as { token: string }).token;
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await up.close();
+  });
+
+  it('pass as the provider sent them (the text is not changed either)', async () => {
+    up.answer = json(wholeChat);
+    const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+    const body = await r.json();
+    expect(body.choices[0].message.content).toBe('mail bob@example.org');
+    expect(body.choices[0].logprobs.content.map((x: { token: string }) => x.token)).toEqual(['mail', ' bob', '@example', '.org']);
+  });
+});
