@@ -6,7 +6,7 @@ import { errorKindOf } from '../reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
-import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
+import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 import { collect, sendJson } from '../server/index.js';
 import type { CallLedger } from './ledger.js';
@@ -65,9 +65,8 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   }
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
-  const rawText = raw.toString('utf8');
   try {
-    parsed = JSON.parse(rawText);
+    parsed = JSON.parse(raw.toString('utf8'));
   } catch {
     /* passed through as is, priced by estimate */
   }
@@ -106,8 +105,10 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       }
     }
     // The tokens' log-probabilities would spell out what redaction replaced: withheld with it.
-    if (changed && !whole && carriesLogprobs(rawText)) withholdLogprobs(parsed);
-    if (changed && !whole) out = JSON.stringify(parsed);
+    if (changed && !whole) {
+      withholdLogprobs(parsed);
+      out = JSON.stringify(parsed);
+    } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
   const micros = await d.ledger.settle(
@@ -153,4 +154,14 @@ function readWhole(body: Readable): Promise<Buffer> {
       if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     });
   });
+}
+
+/** A redacted answer of a shape no wire knows (valid JSON, redacted string by string) with every `logprobs` member emptied. */
+function withheldEverywhere(json: string): string {
+  try {
+    const j = JSON.parse(json);
+    return withholdLogprobs(j, true) ? JSON.stringify(j) : json;
+  } catch {
+    return json;
+  }
 }

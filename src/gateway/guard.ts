@@ -22,6 +22,11 @@ export type { SlotKind };
 export interface OutputGuard {
   /** Whether any output is scanned (`safety.locations` output or tool_arguments not off). */
   readonly active: boolean;
+  /**
+   * Whether streamed token log-probabilities are withheld: where output redacts or blocks (any
+   * type), a piece's tokens would leave before the redactor knows whether it is PII.
+   */
+  readonly withholdsLogprobs?: boolean;
   text(agentId: string, requestRef: string, text: string, kind?: SlotKind): GuardResult;
   stream(agentId: string, requestRef: string, kind?: SlotKind): StreamGuard;
   /** When prompts are protected too (`safety.locations.prompt`, or `safety.redact_prompts`). */

@@ -182,7 +182,9 @@ class StreamRelay implements Pumped {
   private event(ev: SseEvent): string {
     const { wire } = this.call;
     // Renumbering (seqShift) needs every event read; until then a wire may let some pass unread.
-    if (ev.event !== null && this.seqShift === 0 && wire.unread?.(ev.event, this.rewritten)) {
+    // Under redaction a stream's tokens are withheld, those of events otherwise passed unread too.
+    const logprobs = this.guard.withholdsLogprobs === true && carriesLogprobs(ev.data);
+    if (ev.event !== null && this.seqShift === 0 && !logprobs && wire.unread?.(ev.event, this.rewritten)) {
       this.nextSeq++;
       return ev.raw;
     }
@@ -265,10 +267,9 @@ class StreamRelay implements Pumped {
         }
       }
     }
-    // Where redaction changed or held back text of this event (or of the text it repeats whole),
-    // the tokens' log-probabilities would spell out what the agent must not see (a held-back
-    // piece may turn out to be PII): withheld with it.
-    if (changed && json && carriesLogprobs(ev.data)) withholdLogprobs(json);
+    // A piece's tokens would leave before the redactor knows whether it is PII (it holds text
+    // back until it does): under redaction a stream carries none.
+    if (logprobs && json && withholdLogprobs(json)) changed = true;
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
     if (insp.seq) {

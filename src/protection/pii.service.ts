@@ -252,6 +252,7 @@ export class PiiProtection {
     const args = (kind?: SlotKind): PiiLocation => (kind === 'json' ? 'llm.tool_arguments' : 'llm.output');
     return {
       active: this.scans('llm.output') || this.scans('llm.tool_arguments'),
+      withholdsLogprobs: this.at['llm.output'] !== null && strictest(this.at['llm.output'].policy!).enforced,
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
       error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),

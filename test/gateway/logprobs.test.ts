@@ -4,10 +4,11 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { RawUpstream, rawGatewaySuite } from '../helpers/mock-upstream.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
-// Token log-probabilities spell out the text token by token: where redaction changed a text they
-// would hand the agent what it replaced, so they are withheld with it (an array becomes [],
-// anything else null), whole and streamed, on chat, completions and the Responses API. Where no
-// text changed (no finding, or warn) they pass as the provider sent them.
+// Token log-probabilities spell out the text token by token. A whole answer whose text redaction
+// changed loses them (an array becomes [], anything else null); a stream under redaction carries
+// none, since a piece's tokens would leave before the redactor knows whether it is PII. Chat,
+// completions and the Responses API alike. Under warn, and in a whole answer with no finding,
+// they pass as the provider sent them.
 
 const gw = rawGatewaySuite('logprobs');
 const { raw, post } = gw;
@@ -41,15 +42,27 @@ describe('token log-probabilities where redaction changed the text', () => {
     expect(JSON.stringify(body)).not.toContain('example');
   });
 
-  it('chat, streamed: a chunk whose text redaction changed loses its logprobs; no token of the address reaches the agent', async () => {
-    raw.answer = sse(streamedChat);
+  it('chat, streamed: no chunk carries tokens, even one whose text lags behind them', async () => {
+    // A server buffering text (stop strings, incomplete UTF-8) may send tokens with an empty delta.
+    raw.answer = sse([[null, chunk('', { content: tokens(' bob', '@example', '.org') })], ...streamedChat]);
     const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
     const evs = events(text);
     expect(evs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('mail [EMAIL_REDACTED]');
-    const sent = (content: string) => streamedChat.some(([, d]) => typeof d !== 'string' && (d as ReturnType<typeof chunk>).choices[0]!.delta.content === content);
-    for (const e of evs) for (const c of e.choices ?? []) if (!sent(c.delta?.content ?? '')) expect(c.logprobs ?? null).toBeNull();
+    for (const e of evs) for (const c of e.choices ?? []) expect(c.logprobs ?? null).toBeNull();
     expect(text).not.toContain('example');
     expect(text).not.toContain('bob');
+  });
+
+  it('whole: an answer of a shape no wire knows loses every logprobs member once its text changed', async () => {
+    raw.answer = json({ result: { text: 'mail bob@example.org', logprobs: { tokens: [' bob', '@example', '.org'] } } });
+    const body = await (await post('/chat/completions', chat)).json();
+    expect(body).toEqual({ result: { text: 'mail [EMAIL_REDACTED]', logprobs: null } });
+  });
+
+  it('whole, nothing found: the tokens pass as the provider sent them', async () => {
+    raw.answer = json({ ...wholeChat, choices: [{ ...wholeChat.choices[0], message: { role: 'assistant', content: 'all clear' }, logprobs: { content: tokens('all', ' clear') } }] });
+    const body = await (await post('/chat/completions', chat)).json();
+    expect(body.choices[0].logprobs.content.map((x: { token: string }) => x.token)).toEqual(['all', ' clear']);
   });
 
   it('completions and Responses: logprobs objects become null, token arrays []', async () => {
@@ -61,21 +74,24 @@ describe('token log-probabilities where redaction changed the text', () => {
       ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 0 }],
       ['response.output_text.done', { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 1 }],
       ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: part('mail bob@example.org'), sequence_number: 2 }],
-      ['response.completed', { type: 'response.completed', sequence_number: 3, response: { id: 'r', object: 'response', status: 'completed', output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }], usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 } } }],
+      ['response.completed', { type: 'response.completed', sequence_number: 3, response: { id: 'r', object: 'response', status: 'completed', tools: [{ type: 'function', name: 'rate', parameters: { type: 'object', properties: { logprobs: { type: 'boolean' } } } }], output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }], usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 } } }],
     ]);
     const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true, include: ['message.output_text.logprobs'] })).text();
     expect(text).not.toContain('example');
     const evs = events(text);
     const done = evs.find((e) => e.type === 'response.content_part.done');
     expect(done.part).toMatchObject({ text: 'mail [EMAIL_REDACTED]', logprobs: [] });
-    expect(evs.find((e) => e.type === 'response.completed').response.output[0].content[0].logprobs).toEqual([]);
-    // Nothing redacted: the tokens pass as they came.
+    const completed = evs.find((e) => e.type === 'response.completed').response;
+    expect(completed.output[0].content[0].logprobs).toEqual([]);
+    // A tool's parameter named logprobs, echoed back, is no output: it stays.
+    expect(completed.tools[0].parameters.properties.logprobs).toEqual({ type: 'boolean' });
+    // Nothing to redact in it: a stream still carries no tokens, those of a part's done event (otherwise passed on unread) included.
     raw.answer = sse([
       ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hello', logprobs: [], sequence_number: 0 }],
       ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 }],
     ]);
     const clean = events(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
-    expect(clean.find((e) => e.type === 'response.content_part.done').part).toMatchObject({ text: 'hello', logprobs: tokens('hello') });
+    expect(clean.find((e) => e.type === 'response.content_part.done').part).toMatchObject({ text: 'hello', logprobs: [] });
   });
 });
 
@@ -94,7 +110,11 @@ describe('token log-probabilities under warn', () => {
     await up.close();
   });
 
-  it('pass as the provider sent them (the text is not changed either)', async () => {
+  it('pass as the provider sent them, whole and streamed (the text is not changed either)', async () => {
+    up.answer = sse(streamedChat);
+    const streamed = await (await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...chat, stream: true }) })).text();
+    const streamedTokens = events(streamed).flatMap((e) => (e.choices ?? []).flatMap((c: { logprobs: { content: Array<{ token: string }> } | null }) => (c.logprobs?.content ?? []).map((x) => x.token)));
+    expect(streamedTokens).toEqual(['mail', ' bob', '@example', '.org']);
     up.answer = json(wholeChat);
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
     const body = await r.json();

@@ -136,19 +136,15 @@ describe('openai client: tools, structured output, n, logprobs', () => {
 
     const stream = await client.chat.completions.create({ model: 'gpt-4o', n: 2, stream: true, logprobs: true, messages: [{ role: 'user', content: 'Describe the account' }] });
     const texts = ['', ''];
-    let withTokens = 0;
     for await (const chunk of stream) {
       for (const c of chunk.choices) {
         texts[c.index] += c.delta.content ?? '';
-        // A chunk whose text the PII redactor held back carries none (they could spell out PII);
-        // every other chunk's tokens are its text.
-        if (!c.logprobs) continue;
-        withTokens++;
-        expect(c.logprobs.content!.map((x) => x.token).join('')).toBe(c.delta.content);
+        // Under PII redaction (the default) a stream's tokens are withheld: a piece's tokens
+        // would leave before the redactor knows whether it is PII (test/gateway/logprobs.test.ts).
+        expect(c.logprobs ?? null).toBeNull();
       }
     }
     expect(texts).toEqual(r.choices.slice(0, 2).map((c) => c.message.content));
-    expect(withTokens).toBeGreaterThan(0);
 
     const legacy = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say something', n: 2, logprobs: 2 });
     expect(legacy.choices).toHaveLength(2);

@@ -48,38 +48,53 @@ export function otherStrings(value: unknown, index: number, out: TextSlot[], ski
   return out;
 }
 
-/** A `logprobs` member holding tokens (`"logprobs":[{` or `"logprobs":{`), told from the raw text before any parse. */
-const TOKENS_IN_LOGPROBS = /"logprobs"\s*:\s*(?:\{|\[\s*[^\s\]])/;
+/**
+ * A `logprobs` member holding tokens (`"logprobs":[{` or `"logprobs":{`), told from the raw text
+ * before any parse; any escape may spell the key otherwise, so it counts too.
+ */
+const TOKENS_IN_LOGPROBS = /"logprobs"\s*:\s*(?:\{|\[\s*[^\s\]])|\\u/;
 
 /** Whether `raw` JSON may carry token log-probabilities (see withholdLogprobs). */
 export function carriesLogprobs(raw: string): boolean {
   return TOKENS_IN_LOGPROBS.test(raw);
 }
 
+/** Empty `o.logprobs` (an array becomes `[]`, anything else `null`); whether it held anything. */
+function blank(o: unknown): boolean {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return false;
+  const r = o as Record<string, unknown>;
+  const v = r.logprobs;
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return false;
+  r.logprobs = Array.isArray(v) ? [] : null;
+  return true;
+}
+
 /**
- * Empty every `logprobs` member in `value` (an array becomes `[]`, anything else `null`): chat
- * and completions choices, Responses text parts and deltas alike. Their tokens would spell out
- * what redaction replaced. Returns whether anything changed.
+ * Empty the token log-probabilities of the output in `json`: chat and completions choices
+ * (whole and chunks), and Responses text parts, deltas, done events, items and the completed
+ * response. Their tokens would spell out what redaction replaced. Other `logprobs` members (a
+ * tool's parameter schema echoed back) stay. `everywhere`: every `logprobs` member at any
+ * depth (an answer of a shape no wire knows). Returns whether anything changed.
  * @example
  *   const c = { choices: [{ logprobs: { content: [{ token: 'bob' }] } }] };
  *   withholdLogprobs(c); // true; c.choices[0].logprobs === null
  */
-export function withholdLogprobs(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
+export function withholdLogprobs(json: any, everywhere = false): boolean {
+  if (json === null || typeof json !== 'object') return false;
   let changed = false;
-  if (Array.isArray(value)) {
-    for (const v of value) changed = withholdLogprobs(v) || changed;
-    return changed;
+  if (everywhere) {
+    for (const v of Array.isArray(json) ? json : Object.values(json)) changed = withholdLogprobs(v, true) || changed;
+    return blank(json) || changed;
   }
-  const o = value as Record<string, unknown>;
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'logprobs') {
-      const empty = Array.isArray(v) ? v.length === 0 : v === null || v === undefined;
-      if (!empty) {
-        o[k] = Array.isArray(v) ? [] : null;
-        changed = true;
-      }
-    } else changed = withholdLogprobs(v) || changed;
-  }
+  const parts = (item: any) => (item && Array.isArray(item.content) ? item.content : []);
+  const holders = [
+    json,
+    json.part,
+    ...(Array.isArray(json.choices) ? json.choices : []),
+    ...parts(json.item),
+    ...(Array.isArray(json.output) ? json.output.flatMap(parts) : []),
+    ...(Array.isArray(json.response?.output) ? json.response.output.flatMap(parts) : []),
+  ];
+  for (const h of holders) changed = blank(h) || changed;
   return changed;
 }
