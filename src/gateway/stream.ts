@@ -183,8 +183,8 @@ class StreamRelay implements Pumped {
     const { wire } = this.call;
     // Renumbering (seqShift) needs every event read; until then a wire may let some pass unread.
     // Under redaction a stream's tokens are withheld, those of events otherwise passed unread too.
-    const logprobs = this.guard.withholdsLogprobs === true && carriesLogprobs(ev.data);
-    if (ev.event !== null && this.seqShift === 0 && !logprobs && wire.unread?.(ev.event, this.rewritten)) {
+    const withhold = this.guard.withholdsLogprobs === true;
+    if (ev.event !== null && this.seqShift === 0 && wire.unread?.(ev.event, this.rewritten) && !(withhold && carriesLogprobs(ev.data))) {
       this.nextSeq++;
       return ev.raw;
     }
@@ -269,7 +269,7 @@ class StreamRelay implements Pumped {
     }
     // A piece's tokens would leave before the redactor knows whether it is PII (it holds text
     // back until it does): under redaction a stream carries none.
-    if (logprobs && json && withholdLogprobs(json)) changed = true;
+    if (withhold && json && withholdLogprobs(json)) changed = true;
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
     if (insp.seq) {

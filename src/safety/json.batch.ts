@@ -11,7 +11,8 @@
 import { LOOK_BEHIND } from './detectors/candidate.js';
 import { scannerFor } from './redact.js';
 import type { ScanOptions } from './types.js';
-import { escapeJson, keyWords } from './json.js';
+import { isDigit } from './chars.js';
+import { escapeJson, keyWords, SIMPLE } from './json.js';
 
 /** A JSON document's values as their scans see them, and how to write it back. */
 export interface JsonTexts {
@@ -41,8 +42,6 @@ const enum Expect {
 }
 
 const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-const ESCAPED: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 /** Characters a JSON string holds as they are: all but the quote, the backslash and controls. */
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
@@ -229,7 +228,7 @@ class Reader {
         text += String.fromCharCode(parseInt(hex, 16));
         j += 6;
       } else {
-        const ch = ESCAPED[e];
+        const ch = SIMPLE[json[j + 1]!];
         if (ch === undefined) return -1;
         text += ch;
         j += 2;

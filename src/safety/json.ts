@@ -29,7 +29,8 @@ export interface TextRedactor {
  */
 export type OpenRedactor = (context: number) => TextRedactor;
 
-const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+/** What each one-letter JSON escape (`\n`, `\"`…) stands for. */
+export const SIMPLE: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const ESCAPES = /["\\\u0000-\u001f]/g;
 const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
