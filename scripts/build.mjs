@@ -70,7 +70,7 @@ const webCommon = {
 };
 const web = await build({ ...webCommon, entryPoints: { main: join(webDir, 'main.tsx') } });
 const outputs = Object.entries(web.metafile.outputs);
-const entryJs = outputs.find(([, o]) => o.entryPoint !== undefined && o.entryPoint.endsWith('main.tsx'))?.[0];
+const entryJs = outputs.find(([, o]) => o.entryPoint?.endsWith('main.tsx'))?.[0];
 let css = outputs.find(([f]) => f === outputs.find(([g]) => g === entryJs)?.[1].cssBundle)?.[0];
 // A stylesheet the page does not import is its own entry, under the same "main" name.
 if (css === undefined && existsSync(join(webDir, 'styles.css'))) {
@@ -104,7 +104,4 @@ writeFileSync(
   ].join('\n'),
 );
 // The manifest says which file is which, for the server and the bundle-size benchmark.
-writeFileSync(
-  join(webOut, 'manifest.json'),
-  JSON.stringify({ js, css: cssName ?? null, assets: readdirSync(assetsOut).sort() }, null, 2) + '\n',
-);
+writeFileSync(join(webOut, 'manifest.json'), `${JSON.stringify({ js, css: cssName ?? null, assets: readdirSync(assetsOut).sort() }, null, 2)}\n`);

@@ -36,7 +36,14 @@ for (let i = 1; i <= runs; i++) {
     `run ${i}/${runs}: ${pass ? 'PASS' : 'FAIL'}${m ? ` in ${(m.runTimeMs / 1000).toFixed(1)}s, $${m.costUsd.toFixed(2)}, breaker ${lead(m.fired.breaker)}, rotation ${lead(m.fired.rotationAsked)}, PII ${lead(m.fired.pii)}, 90% ${lead(m.fired.budgetWarning)}` : ''}\n`,
   );
   const plain = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');
-  if (!pass) process.stdout.write(`${plain.split('\n').filter((l) => /FAIL|Error|expected|^\s*[+-] /.test(l)).slice(0, 30).join('\n')}\n`);
+  if (!pass)
+    process.stdout.write(
+      `${plain
+        .split('\n')
+        .filter((l) => /FAIL|Error|expected|^\s*[+-] /.test(l))
+        .slice(0, 30)
+        .join('\n')}\n`,
+    );
 }
 
 const cell = (n) => (n === null || n === undefined ? '—' : String(n));
@@ -55,7 +62,9 @@ const passed = rows.filter((r) => r.pass).length;
 // Determinism is part of the claim: the same trigger leads, new-key lead and cost every run.
 const outcome = (m) => JSON.stringify({ fired: m.fired, newKeyFromLead: m.newKeyFromLead, costUsd: m.costUsd.toFixed(6) });
 const outcomes = new Set(rows.filter((r) => r.m).map((r) => outcome(r.m)));
-lines.push(`${passed}/${runs} passed${outcomes.size === 1 ? '; the same trigger leads, new-key lead and final cost every run' : outcomes.size > 1 ? `; runs differ: ${[...outcomes].join(' vs ')}` : ''}`);
+lines.push(
+  `${passed}/${runs} passed${outcomes.size === 1 ? '; the same trigger leads, new-key lead and final cost every run' : outcomes.size > 1 ? `; runs differ: ${[...outcomes].join(' vs ')}` : ''}`,
+);
 process.stdout.write(`${lines.join('\n')}\n`);
 rmSync(work, { recursive: true, force: true });
 process.exit(passed === runs && outcomes.size === 1 ? 0 : 1);

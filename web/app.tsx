@@ -47,14 +47,14 @@ export function App(p: { onLogin: (token: string) => void }) {
       {s.conn === 'connecting' ? (
         <main class="grid" aria-busy="true" />
       ) : (
-      <main class="grid">
-        <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
-        <CostPanel agent={agent} />
-        <ProtectionPanel agent={agent} />
-        <PerformancePanel agent={agent} />
-        <EventLog />
-        <SecretsPanel />
-      </main>
+        <main class="grid">
+          <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
+          <CostPanel agent={agent} />
+          <ProtectionPanel agent={agent} />
+          <PerformancePanel agent={agent} />
+          <EventLog />
+          <SecretsPanel />
+        </main>
       )}
       <Toasts />
     </div>
@@ -76,7 +76,7 @@ function ThemeToggle() {
     setLight(!light);
   };
   return (
-    <button class="btn small" aria-pressed={light} onClick={flip} title="Switch between the dark projector theme and a light one">
+    <button type="button" class="btn small" aria-pressed={light} onClick={flip} title="Switch between the dark projector theme and a light one">
       {light ? '☾ Dark' : '☀ Light'}
     </button>
   );

@@ -48,7 +48,6 @@ export function ms(v: number): string {
   return v >= 1000 ? `${one().format(v / 1000)} s` : `${int().format(v)} ms`;
 }
 
-
 /** `2 min. ago`, `yesterday`: how long since `iso`, from `now`. */
 export function ago(iso: string, now = Date.now()): string {
   const s = Math.round((Date.parse(iso) - now) / 1000);

@@ -13,10 +13,7 @@ const INFO_TOAST_MS = 6000;
 
 export type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
 export type Auth = 'checking' | 'login' | 'ok' | 'invalid';
-export type SecretsState =
-  | { status: 'loading' }
-  | { status: 'ok'; list: Secret[] }
-  | { status: 'locked' | 'forbidden' | 'error'; message: string };
+export type SecretsState = { status: 'loading' } | { status: 'ok'; list: Secret[] } | { status: 'locked' | 'forbidden' | 'error'; message: string };
 
 export interface State {
   auth: Auth;
@@ -117,7 +114,7 @@ export function addToast(t: Toast): void {
   // At most three: the ones that go away by themselves make room first, then the oldest.
   while (next.length > MAX_TOASTS) {
     const i = next.findIndex((x) => x.autoDismiss && x !== t);
-    next.splice(i >= 0 ? i : 0, 1);
+    next.splice(Math.max(i, 0), 1);
   }
   state.toasts = next;
   if (t.autoDismiss) setTimeout(() => dismissToast(t.id), INFO_TOAST_MS);

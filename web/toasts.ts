@@ -49,7 +49,8 @@ export function toastFor(ev: IronEvent, agents: Agent[]): Toast | null {
         ].filter(Boolean);
         return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'warn', title: `Circuit OPEN: ${d.service}`, body: `${why.join(' · ')}. Calls are answered by the fallback.` });
       }
-      if (d.to === 'CLOSED') return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'info', title: `Circuit CLOSED: ${d.service}`, body: 'The service answers again; live calls resumed.' });
+      if (d.to === 'CLOSED')
+        return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'info', title: `Circuit CLOSED: ${d.service}`, body: 'The service answers again; live calls resumed.' });
       return null;
     }
     case 'pii.detected': {

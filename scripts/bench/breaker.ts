@@ -64,59 +64,87 @@ const rows: Row[] = [];
 const fixedClock = { now: () => 1_700_000_000_000 };
 const openFixed = openBreaker(fixedClock);
 rows.push(
-  measureSync('acquire() rejected while OPEN (fixed clock)', () => {
-    const a = openFixed.acquire();
-    if (!a.allowed) sink += a.retryAfterMs;
-  }, TARGET_REJECT_NS),
+  measureSync(
+    'acquire() rejected while OPEN (fixed clock)',
+    () => {
+      const a = openFixed.acquire();
+      if (!a.allowed) sink += a.retryAfterMs;
+    },
+    TARGET_REJECT_NS,
+  ),
 );
 
 const openWall = openBreaker();
 rows.push(
-  measureSync('acquire() rejected while OPEN (Date.now clock)', () => {
-    const a = openWall.acquire();
-    if (!a.allowed) sink += a.retryAfterMs;
-  }, TARGET_REJECT_NS),
+  measureSync(
+    'acquire() rejected while OPEN (Date.now clock)',
+    () => {
+      const a = openWall.acquire();
+      if (!a.allowed) sink += a.retryAfterMs;
+    },
+    TARGET_REJECT_NS,
+  ),
 );
 
 const closed = new CircuitBreaker('bench-closed');
 rows.push(
-  measureSync('acquire() + record() through CLOSED', () => {
-    const a = closed.acquire();
-    if (a.allowed) closed.record(a.permit, SUCCESS);
-  }, null),
+  measureSync(
+    'acquire() + record() through CLOSED',
+    () => {
+      const a = closed.acquire();
+      if (a.allowed) closed.record(a.permit, SUCCESS);
+    },
+    null,
+  ),
 );
 
 const windowed = new CircuitBreaker('bench-window', { failureRate: { windowCalls: 100, minCalls: 20 } });
 rows.push(
-  measureSync('acquire() + record() through CLOSED, failure-rate window', () => {
-    const a = windowed.acquire();
-    if (a.allowed) windowed.record(a.permit, SUCCESS);
-  }, null),
+  measureSync(
+    'acquire() + record() through CLOSED, failure-rate window',
+    () => {
+      const a = windowed.acquire();
+      if (a.allowed) windowed.record(a.permit, SUCCESS);
+    },
+    null,
+  ),
 );
 
 const noop = async (): Promise<number> => 1;
 rows.push(
-  await measureAsync('call() rejected while OPEN (throws CircuitOpenError)', async () => {
-    try {
-      await openWall.call(noop);
-    } catch (e) {
-      if (e instanceof CircuitOpenError) sink += 1;
-    }
-  }, TARGET_REJECT_NS),
+  await measureAsync(
+    'call() rejected while OPEN (throws CircuitOpenError)',
+    async () => {
+      try {
+        await openWall.call(noop);
+      } catch (e) {
+        if (e instanceof CircuitOpenError) sink += 1;
+      }
+    },
+    TARGET_REJECT_NS,
+  ),
 );
 
 rows.push(
-  await measureAsync('call() through CLOSED (async no-op upstream)', async () => {
-    sink += await closed.call(noop);
-  }, null),
+  await measureAsync(
+    'call() through CLOSED (async no-op upstream)',
+    async () => {
+      sink += await closed.call(noop);
+    },
+    null,
+  ),
 );
 
 const cached = { lookup: () => 1 };
 rows.push(
-  await measureAsync('serveWithFallback() while OPEN, cache hit', async () => {
-    const r = await serveWithFallback({ breaker: openWall, live: noop, cache: cached });
-    if (r.tier === 'cache') sink += r.value;
-  }, TARGET_REJECT_NS),
+  await measureAsync(
+    'serveWithFallback() while OPEN, cache hit',
+    async () => {
+      const r = await serveWithFallback({ breaker: openWall, live: noop, cache: cached });
+      if (r.tier === 'cache') sink += r.value;
+    },
+    TARGET_REJECT_NS,
+  ),
 );
 
 const fmt = (ns: number): string => (ns >= 1_000 ? `${(ns / 1_000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);

@@ -111,7 +111,12 @@ export async function budgetUse(o: { latencyMs?: number; runOutLimitUsd?: number
 export function budgetUseRows(u: BudgetUse): Row[] {
   const share = u.runOut.shareBeforeFirstRefusal;
   return [
-    { metric: `calls answered, $${u.full.limitUsd} budget, ${CALLS} gpt-4o calls (max_tokens 2000), ${CONCURRENCY} at a time, 1 s upstream`, value: `${u.answered} of ${u.of}`, target: `${u.of} of ${u.of}`, ok: u.answered === u.of },
+    {
+      metric: `calls answered, $${u.full.limitUsd} budget, ${CALLS} gpt-4o calls (max_tokens 2000), ${CONCURRENCY} at a time, 1 s upstream`,
+      value: `${u.answered} of ${u.of}`,
+      target: `${u.of} of ${u.of}`,
+      ok: u.answered === u.of,
+    },
     { metric: 'spent of that budget', value: `$${fmt(u.full.spentUsd, 4)} in ${fmt(u.full.seconds, 1)} s`, target: '≤ $0.10', ok: u.full.spentUsd <= u.full.limitUsd },
     {
       metric: `budget spent before the first refusal, $${u.runOut.limitUsd} budget, near_limit: clamp`,

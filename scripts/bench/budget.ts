@@ -2,16 +2,7 @@
 // reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls. Prompt
 // texts' counts are remembered (tokens.ts CountCache), so each timed call carries a user message
 // never seen before; a resent history is timed on its own row.
-import {
-  BudgetTracker,
-  countPromptTokens,
-  estimateRequestCost,
-  parsePriceOverrides,
-  preloadTokenizers,
-  PriceBook,
-  SPEC_PRICE_OVERRIDES,
-  type RequestBody,
-} from '../../src/budget/index.js';
+import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, preloadTokenizers, PriceBook, SPEC_PRICE_OVERRIDES, type RequestBody } from '../../src/budget/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const VARIANTS = 256;
@@ -38,7 +29,7 @@ function requests(model: string, count = VARIANTS, from = 0): RequestBody[] {
           'name the most relevant product line, and draft a two-sentence follow-up e-mail. Be concise, ' +
           'never invent facts, and answer as JSON with keys score, product, email. Product lines: ' +
           'Runtime (supervision and restarts), Cost (budgets, alerts, attribution), Safety (PII redaction), ' +
-          'Reliability (circuit breakers, fallbacks). Prefer the line that matches the lead\'s stated pain.',
+          "Reliability (circuit breakers, fallbacks). Prefer the line that matches the lead's stated pain.",
       },
       {
         role: 'user',

@@ -26,9 +26,13 @@ const CHAT = JSON.stringify({
   usage: { prompt_tokens: 42, completion_tokens: 21, total_tokens: 63 },
 });
 const CHUNKS = Array.from({ length: 20 }, (_, i) =>
-  Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: `word${i} ` }, finish_reason: i === 19 ? 'stop' : null }] })}\n\n`),
+  Buffer.from(
+    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: `word${i} ` }, finish_reason: i === 19 ? 'stop' : null }] })}\n\n`,
+  ),
 );
-const USAGE_CHUNK = Buffer.from(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 42, completion_tokens: 20, total_tokens: 62 } })}\n\n`);
+const USAGE_CHUNK = Buffer.from(
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 42, completion_tokens: 20, total_tokens: 62 } })}\n\n`,
+);
 const REQUEST = JSON.stringify({
   model: 'gpt-4o-mini',
   max_tokens: 200,
@@ -42,10 +46,22 @@ const STREAM_REQUEST = JSON.stringify({ ...JSON.parse(REQUEST), stream: true });
 // The same exchange on the Responses API: the same prompt, the same 20 words of output.
 const WORDS = Array.from({ length: 20 }, (_, i) => `word${i} `);
 const RESP_USAGE = { input_tokens: 42, input_tokens_details: { cached_tokens: 0 }, output_tokens: 20, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 62 };
-const respEnvelope = (status: string, output: object[], usage: object | null) => ({ id: 'resp_bench', object: 'response', created_at: 1, status, model: 'gpt-4o-mini', output, usage, error: null, incomplete_details: null });
+const respEnvelope = (status: string, output: object[], usage: object | null) => ({
+  id: 'resp_bench',
+  object: 'response',
+  created_at: 1,
+  status,
+  model: 'gpt-4o-mini',
+  output,
+  usage,
+  error: null,
+  incomplete_details: null,
+});
 const RESP_PART = { type: 'output_text', annotations: [], logprobs: [], text: WORDS.join('') };
 const RESP_ITEM = { id: 'msg_bench', type: 'message', status: 'completed', role: 'assistant', content: [RESP_PART] };
-const RESPONSE = JSON.stringify(respEnvelope('completed', [{ ...RESP_ITEM, content: [{ ...RESP_PART, text: JSON.parse(CHAT).choices[0].message.content }] }], { ...RESP_USAGE, output_tokens: 21, total_tokens: 63 }));
+const RESPONSE = JSON.stringify(
+  respEnvelope('completed', [{ ...RESP_ITEM, content: [{ ...RESP_PART, text: JSON.parse(CHAT).choices[0].message.content }] }], { ...RESP_USAGE, output_tokens: 21, total_tokens: 63 }),
+);
 const RESP_EVENTS = (() => {
   const evs: Array<[string, object]> = [
     ['response.created', { response: respEnvelope('in_progress', [], null) }],
@@ -197,7 +213,9 @@ async function startGateway(dir: string, upstream: string): Promise<{ child: Chi
   const db = join(dir, 'bench.db');
   const config = join(dir, 'iron-cage.yaml');
   writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\n`);
-  const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', 'bench', '--budget', '1000000', '--json', '--db', db, '--config', config], { encoding: 'utf8' }));
+  const created = JSON.parse(
+    execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', 'bench', '--budget', '1000000', '--json', '--db', db, '--config', config], { encoding: 'utf8' }),
+  );
   // BENCH_NODE_ARGS: flags for the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -301,96 +319,116 @@ if (process.argv[2] === 'mock') {
 }
 
 async function main(): Promise<void> {
-const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
-const mock = await startMock();
-const gw = await startGateway(dir, mock.url);
-let bare: Awaited<ReturnType<typeof startBare>> | null = null;
-const rows: Row[] = [];
-const results: Record<string, unknown> = {};
-try {
-  // Warm both paths (JIT, connection pools, tokenizer tables).
-  await load(mock.url, '/v1/chat/completions', 'x', REQUEST, 4, 500, false);
-  await load(gw.origin, '/v1/chat/completions', gw.token, REQUEST, 4, 1500, false);
-  await load(gw.origin, '/v1/chat/completions', gw.token, STREAM_REQUEST, 4, 300, true);
+  const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
+  const mock = await startMock();
+  const gw = await startGateway(dir, mock.url);
+  let bare: Awaited<ReturnType<typeof startBare>> | null = null;
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = {};
+  try {
+    // Warm both paths (JIT, connection pools, tokenizer tables).
+    await load(mock.url, '/v1/chat/completions', 'x', REQUEST, 4, 500, false);
+    await load(gw.origin, '/v1/chat/completions', gw.token, REQUEST, 4, 1500, false);
+    await load(gw.origin, '/v1/chat/completions', gw.token, STREAM_REQUEST, 4, 300, true);
 
-  if (process.env.BENCH_PORTKEY !== 'no') await versusPortkey(mock.url, gw, rows, results);
+    if (process.env.BENCH_PORTKEY !== 'no') await versusPortkey(mock.url, gw, rows, results);
 
-  /** One load direct and through the gateway: what the gateway added, and its CPU per request. */
-  const measure = async (path: string, body: string, c: number, total: number, stream: boolean) => {
-    const direct = await load(mock.url, path, 'x', body, c, total, stream);
-    const cpu0 = cpuMs(gw.child.pid!);
-    const via = await load(gw.origin, path, gw.token, body, c, total, stream);
-    const cpuPerReq = (cpuMs(gw.child.pid!) - cpu0) / via.n;
-    const added50 = percentile(via.latencies, 50) - percentile(direct.latencies, 50);
-    const added99 = percentile(via.latencies, 99) - percentile(direct.latencies, 99);
-    return { direct, via, cpuPerReq, added50, added99, rps: via.n / via.seconds };
-  };
-  const streams = process.env.BENCH_STREAM === 'only' ? [true] : process.env.BENCH_STREAM === 'no' ? [false] : [false, true];
-  const concurrencies = (process.env.BENCH_C ?? '1,16,64').split(',').map(Number);
-  const totalFor = (stream: boolean, c: number) => (stream ? (c === 1 ? 1500 : 6000) : c === 1 ? 3000 : 30_000);
+    /** One load direct and through the gateway: what the gateway added, and its CPU per request. */
+    const measure = async (path: string, body: string, c: number, total: number, stream: boolean) => {
+      const direct = await load(mock.url, path, 'x', body, c, total, stream);
+      const cpu0 = cpuMs(gw.child.pid!);
+      const via = await load(gw.origin, path, gw.token, body, c, total, stream);
+      const cpuPerReq = (cpuMs(gw.child.pid!) - cpu0) / via.n;
+      const added50 = percentile(via.latencies, 50) - percentile(direct.latencies, 50);
+      const added99 = percentile(via.latencies, 99) - percentile(direct.latencies, 99);
+      return { direct, via, cpuPerReq, added50, added99, rps: via.n / via.seconds };
+    };
+    const streams = process.env.BENCH_STREAM === 'only' ? [true] : process.env.BENCH_STREAM === 'no' ? [false] : [false, true];
+    const concurrencies = (process.env.BENCH_C ?? '1,16,64').split(',').map(Number);
+    const totalFor = (stream: boolean, c: number) => (stream ? (c === 1 ? 1500 : 6000) : c === 1 ? 3000 : 30_000);
 
-  for (const stream of streams) {
-    for (const c of concurrencies) {
-      const { direct, via, cpuPerReq, added50, added99, rps } = await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, totalFor(stream, c), stream);
-      const label = `${stream ? 'stream' : 'json'} c=${c}`;
-      results[label] = { direct: { rps: direct.n / direct.seconds, p50: percentile(direct.latencies, 50), p99: percentile(direct.latencies, 99) }, gateway: { rps, p50: percentile(via.latencies, 50), p99: percentile(via.latencies, 99), n: via.n }, cpuPerReq };
-      rows.push({
-        metric: `${label}: req/s via gateway (direct)`,
-        value: `${fmt(rps, 0)} (${fmt(direct.n / direct.seconds, 0)})`,
-        ...(!stream && c > 1 ? { target: '≥ 5,000', ok: rps >= 5000 } : {}),
-      });
-      rows.push({ metric: `${label}: added latency p50 / p99`, value: `${fmt(added50, 3)} / ${fmt(added99, 3)} ms`, ...(c === 1 && !stream ? { target: 'p50 ≤ 0.25 ms', ok: added50 <= 0.25 } : {}) });
-      const cpuGoal = stream ? 0.25 : 0.2;
-      rows.push({ metric: `${label}: gateway CPU per ${stream ? '20-chunk response' : 'request'}`, value: `${fmt(cpuPerReq, 3)} ms`, target: `≤ ${cpuGoal} ms`, ok: cpuPerReq <= cpuGoal });
-      if (stream) {
-        const addedFirst = percentile(via.firstChunk, 50) - percentile(direct.firstChunk, 50);
-        rows.push({ metric: `${label}: first chunk delay added, p50`, value: `${fmt(addedFirst, 3)} ms`, target: '≤ 1 ms', ok: addedFirst <= 1 });
+    for (const stream of streams) {
+      for (const c of concurrencies) {
+        const { direct, via, cpuPerReq, added50, added99, rps } = await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, totalFor(stream, c), stream);
+        const label = `${stream ? 'stream' : 'json'} c=${c}`;
+        results[label] = {
+          direct: { rps: direct.n / direct.seconds, p50: percentile(direct.latencies, 50), p99: percentile(direct.latencies, 99) },
+          gateway: { rps, p50: percentile(via.latencies, 50), p99: percentile(via.latencies, 99), n: via.n },
+          cpuPerReq,
+        };
+        rows.push({
+          metric: `${label}: req/s via gateway (direct)`,
+          value: `${fmt(rps, 0)} (${fmt(direct.n / direct.seconds, 0)})`,
+          ...(!stream && c > 1 ? { target: '≥ 5,000', ok: rps >= 5000 } : {}),
+        });
+        rows.push({
+          metric: `${label}: added latency p50 / p99`,
+          value: `${fmt(added50, 3)} / ${fmt(added99, 3)} ms`,
+          ...(c === 1 && !stream ? { target: 'p50 ≤ 0.25 ms', ok: added50 <= 0.25 } : {}),
+        });
+        const cpuGoal = stream ? 0.25 : 0.2;
+        rows.push({ metric: `${label}: gateway CPU per ${stream ? '20-chunk response' : 'request'}`, value: `${fmt(cpuPerReq, 3)} ms`, target: `≤ ${cpuGoal} ms`, ok: cpuPerReq <= cpuGoal });
+        if (stream) {
+          const addedFirst = percentile(via.firstChunk, 50) - percentile(direct.firstChunk, 50);
+          rows.push({ metric: `${label}: first chunk delay added, p50`, value: `${fmt(addedFirst, 3)} ms`, target: '≤ 1 ms', ok: addedFirst <= 1 });
+        }
       }
     }
-  }
-  // The Responses API beside chat: the same exchange, its cost within 10% of chat's. Runs
-  // alternate (chat, responses, chat, ...) and the least disturbed (the minimum) of each is
-  // compared, so a load that comes and goes on a shared machine falls on both alike.
-  await load(gw.origin, '/v1/responses', gw.token, RESP_REQUEST, 4, 1500, false);
-  await load(gw.origin, '/v1/responses', gw.token, RESP_STREAM_REQUEST, 4, 300, true);
-  const least = (xs: number[]) => Math.min(...xs);
-  for (const stream of streams) {
-    for (const c of concurrencies.filter((x) => x <= 16)) {
-      const runs = { chat: [] as Array<Awaited<ReturnType<typeof measure>>>, responses: [] as Array<Awaited<ReturnType<typeof measure>>> };
-      const total = Math.ceil(totalFor(stream, c) / 3);
-      for (let round = 0; round < ROUNDS; round++) {
-        runs.chat.push(await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, total, stream));
-        runs.responses.push(await measure('/v1/responses', stream ? RESP_STREAM_REQUEST : RESP_REQUEST, c, total, stream));
+    // The Responses API beside chat: the same exchange, its cost within 10% of chat's. Runs
+    // alternate (chat, responses, chat, ...) and the least disturbed (the minimum) of each is
+    // compared, so a load that comes and goes on a shared machine falls on both alike.
+    await load(gw.origin, '/v1/responses', gw.token, RESP_REQUEST, 4, 1500, false);
+    await load(gw.origin, '/v1/responses', gw.token, RESP_STREAM_REQUEST, 4, 300, true);
+    const least = (xs: number[]) => Math.min(...xs);
+    for (const stream of streams) {
+      for (const c of concurrencies.filter((x) => x <= 16)) {
+        const runs = { chat: [] as Array<Awaited<ReturnType<typeof measure>>>, responses: [] as Array<Awaited<ReturnType<typeof measure>>> };
+        const total = Math.ceil(totalFor(stream, c) / 3);
+        for (let round = 0; round < ROUNDS; round++) {
+          runs.chat.push(await measure('/v1/chat/completions', stream ? STREAM_REQUEST : REQUEST, c, total, stream));
+          runs.responses.push(await measure('/v1/responses', stream ? RESP_STREAM_REQUEST : RESP_REQUEST, c, total, stream));
+        }
+        const [chat, resp] = [runs.chat, runs.responses].map((rs) => ({
+          cpuPerReq: least(rs.map((r) => r.cpuPerReq)),
+          added50: least(rs.map((r) => r.added50)),
+          added99: least(rs.map((r) => r.added99)),
+        }));
+        const label = `${stream ? 'stream' : 'json'} c=${c}`;
+        results[`responses ${label}`] = { responses: resp, chat, rounds: ROUNDS };
+        const ratio = resp!.cpuPerReq / chat!.cpuPerReq;
+        rows.push({
+          metric: `/v1/responses ${label}: added latency p50 / p99 (chat)`,
+          value: `${fmt(resp!.added50, 3)} / ${fmt(resp!.added99, 3)} ms (${fmt(chat!.added50, 3)} / ${fmt(chat!.added99, 3)} ms)`,
+        });
+        rows.push({
+          metric: `/v1/responses ${label}: CPU per request (chat)`,
+          value: `${fmt(resp!.cpuPerReq, 3)} ms (${fmt(chat!.cpuPerReq, 3)} ms, ${ratio >= 1 ? '+' : ''}${fmt((ratio - 1) * 100, 0)}%)`,
+          target: '≤ chat + 10%',
+          ok: ratio <= 1.1,
+        });
       }
-      const [chat, resp] = [runs.chat, runs.responses].map((rs) => ({ cpuPerReq: least(rs.map((r) => r.cpuPerReq)), added50: least(rs.map((r) => r.added50)), added99: least(rs.map((r) => r.added99)) }));
-      const label = `${stream ? 'stream' : 'json'} c=${c}`;
-      results[`responses ${label}`] = { responses: resp, chat, rounds: ROUNDS };
-      const ratio = resp!.cpuPerReq / chat!.cpuPerReq;
-      rows.push({ metric: `/v1/responses ${label}: added latency p50 / p99 (chat)`, value: `${fmt(resp!.added50, 3)} / ${fmt(resp!.added99, 3)} ms (${fmt(chat!.added50, 3)} / ${fmt(chat!.added99, 3)} ms)` });
-      rows.push({ metric: `/v1/responses ${label}: CPU per request (chat)`, value: `${fmt(resp!.cpuPerReq, 3)} ms (${fmt(chat!.cpuPerReq, 3)} ms, ${ratio >= 1 ? '+' : ''}${fmt((ratio - 1) * 100, 0)}%)`, target: '≤ chat + 10%', ok: ratio <= 1.1 });
     }
-  }
 
-  // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
-  // Started only now, so it shares nothing with the gateway's runs above.
-  bare = await startBare(mock.url);
-  await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 500, false);
-  const bareCpu0 = cpuMs(bare.pid);
-  const viaBare = await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 3000, false);
-  const bareCpuPerReq = (cpuMs(bare.pid) - bareCpu0) / viaBare.n;
-  results['bare proxy json c=1'] = { rps: viaBare.n / viaBare.seconds, p50: percentile(viaBare.latencies, 50), cpuPerReq: bareCpuPerReq };
-  rows.push({ metric: 'bare undici proxy (no checks), json c=1: CPU per request', value: `${fmt(bareCpuPerReq, 3)} ms` });
-  rows.push({ metric: 'gateway peak RSS', value: `${fmt(peakRssMb(gw.child.pid!), 0)} MB` });
-} finally {
-  gw.child.kill('SIGTERM');
-  await new Promise((r) => gw.child.once('exit', r));
-  bare?.close();
-  mock.close();
-  rmSync(dir, { recursive: true, force: true });
-}
-// Budget use under concurrency (issue 15's scenario): its own gateway, after this one stopped.
-const use = await budgetUse();
-rows.push(...budgetUseRows(use));
-report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results, budgetUse: use });
-process.exit(0);
+    // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
+    // Started only now, so it shares nothing with the gateway's runs above.
+    bare = await startBare(mock.url);
+    await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 500, false);
+    const bareCpu0 = cpuMs(bare.pid);
+    const viaBare = await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 3000, false);
+    const bareCpuPerReq = (cpuMs(bare.pid) - bareCpu0) / viaBare.n;
+    results['bare proxy json c=1'] = { rps: viaBare.n / viaBare.seconds, p50: percentile(viaBare.latencies, 50), cpuPerReq: bareCpuPerReq };
+    rows.push({ metric: 'bare undici proxy (no checks), json c=1: CPU per request', value: `${fmt(bareCpuPerReq, 3)} ms` });
+    rows.push({ metric: 'gateway peak RSS', value: `${fmt(peakRssMb(gw.child.pid!), 0)} MB` });
+  } finally {
+    gw.child.kill('SIGTERM');
+    await new Promise((r) => gw.child.once('exit', r));
+    bare?.close();
+    mock.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Budget use under concurrency (issue 15's scenario): its own gateway, after this one stopped.
+  const use = await budgetUse();
+  rows.push(...budgetUseRows(use));
+  report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results, budgetUse: use });
+  process.exit(0);
 }

@@ -28,7 +28,7 @@ export function percentile(sorted: number[], p: number): number {
 export function report(name: string, title: string, rows: Row[], extra: Record<string, unknown> = {}): void {
   const lines = [`### ${title}`, '', '| metric | value | target | |', '|---|---|---|---|'];
   for (const r of rows) lines.push(`| ${r.metric} | ${r.value} | ${r.target ?? ''} | ${r.ok === undefined ? '' : r.ok ? '✅' : '❌'} |`);
-  process.stdout.write(lines.join('\n') + '\n\n');
+  process.stdout.write(`${lines.join('\n')}\n\n`);
   const dir = join(process.cwd(), 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, title, at: new Date().toISOString(), node: process.version, rows, ...extra }, null, 2));
@@ -175,4 +175,8 @@ export async function startPortkey(entry: string): Promise<{ origin: string; pid
 export const portkeyHeaders = (upstream: string): Record<string, string> => ({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` });
 
 /** The middle value (the upper one of an even count). */
-export const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: number[]): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );

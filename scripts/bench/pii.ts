@@ -174,13 +174,17 @@ const rnd = () => {
   return seed / 2 ** 32;
 };
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-const WORDS = 'the a customer meeting renewal pricing agreed next week team proposal invoice shipped order status account manager schedule review quarterly report update agent run completed tokens model latency request response budget forecast pipeline lead qualified follow-up discussed contract onboarding support ticket resolved'.split(' ');
+const WORDS =
+  'the a customer meeting renewal pricing agreed next week team proposal invoice shipped order status account manager schedule review quarterly report update agent run completed tokens model latency request response budget forecast pipeline lead qualified follow-up discussed contract onboarding support ticket resolved'.split(
+    ' ',
+  );
 
 function fillerLine(): string {
   const r = rnd();
   const words = (n: number) => Array.from({ length: n }, () => pick(WORDS)).join(' ');
   if (r < 0.5) return `${words(8 + Math.floor(rnd() * 20))}.`;
-  if (r < 0.75) return `2025-01-${10 + Math.floor(rnd() * 18)}T12:${10 + Math.floor(rnd() * 49)}:07.${100 + Math.floor(rnd() * 899)}Z INFO request completed in ${Math.floor(rnd() * 900)}ms status=200 path=/v1/chat/completions`;
+  if (r < 0.75)
+    return `2025-01-${10 + Math.floor(rnd() * 18)}T12:${10 + Math.floor(rnd() * 49)}:07.${100 + Math.floor(rnd() * 899)}Z INFO request completed in ${Math.floor(rnd() * 900)}ms status=200 path=/v1/chat/completions`;
   if (r < 0.9) return `{"id": ${Math.floor(rnd() * 1e6)}, "status": "ok", "message": "${words(6)}", "version": "2.${Math.floor(rnd() * 20)}.1"}`;
   return `function ${pick(WORDS)}(${pick(WORDS)}) { return ${pick(WORDS)}.map((x) => x * ${Math.floor(rnd() * 100)}); }`;
 }
@@ -308,8 +312,26 @@ const streamCost = [
     let wholeMs = Infinity;
     let streamMs = Infinity;
     for (let run = 0; run < 12; run++) {
-      wholeMs = Math.min(wholeMs, timeRuns(() => responses.forEach((r) => redact(r)), 50, 3).cpuBest);
-      streamMs = Math.min(streamMs, timeRuns(() => chunked.forEach((c) => streamed(c)), 50, 3).cpuBest);
+      wholeMs = Math.min(
+        wholeMs,
+        timeRuns(
+          () => {
+            for (const r of responses) redact(r);
+          },
+          50,
+          3,
+        ).cpuBest,
+      );
+      streamMs = Math.min(
+        streamMs,
+        timeRuns(
+          () => {
+            for (const c of chunked) streamed(c);
+          },
+          50,
+          3,
+        ).cpuBest,
+      );
     }
     return {
       text: name,
@@ -354,17 +376,24 @@ const out: string[] = [];
 out.push(`## PII benchmark (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus()[0]?.model ?? 'cpu'}, one core)\n`);
 out.push(`### Scan + redact throughput, one core, warm (MB/s of CPU time and of wall time; best / median of repeated runs)\n`);
 out.push(`Load average at the start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (wall time counts waiting for a core; CPU time does not).\n`);
-out.push(`Dense text: ${f(density.piiPerKB, 1)} PII values and ${f(density.numberLikePerKB, 1)} number-like non-PII tokens (dates, times, versions, ZIP+4, order and invoice numbers, UUIDs, prices, Luhn-invalid card numbers) per KB.\n`);
+out.push(
+  `Dense text: ${f(density.piiPerKB, 1)} PII values and ${f(density.numberLikePerKB, 1)} number-like non-PII tokens (dates, times, versions, ZIP+4, order and invoice numbers, UUIDs, prices, Luhn-invalid card numbers) per KB.\n`,
+);
 out.push('| text | MB | system | CPU MB/s, best / median | wall MB/s, best / median | runs | target (CPU, median) |', '|---|---:|---|---:|---:|---:|---|');
 for (const t of throughput) {
   const target = t.system === 'iron-cage' ? (t.text === 'dense' ? 50 : 100) : 0;
   const mark = target === 0 ? '' : `≥ ${target} ${t.cpuMbPerSecondMedian >= target ? '✅' : '❌'}`;
   const pair = (a: number, b: number) => `${f(a, 1)} / ${f(b, 1)}`;
-  out.push(`| ${texts.find((x) => x.name === t.text)!.label} | ${f(t.mb, 1)} | ${t.system} | ${pair(t.cpuMbPerSecondBest, t.cpuMbPerSecondMedian)} | ${pair(t.mbPerSecondBest, t.mbPerSecondMedian)} | ${t.runs} | ${mark} |`);
+  out.push(
+    `| ${texts.find((x) => x.name === t.text)!.label} | ${f(t.mb, 1)} | ${t.system} | ${pair(t.cpuMbPerSecondBest, t.cpuMbPerSecondMedian)} | ${pair(t.mbPerSecondBest, t.mbPerSecondMedian)} | ${t.runs} | ${mark} |`,
+  );
 }
 out.push(`\n### Stream redactor on 200 streamed responses of ~2 KB per text (CPU time, best of repeated runs)\n`);
 out.push('| text | chunking | chunks/response | redact() whole, µs/response | stream, µs/response | added per chunk, µs | target |', '|---|---|---:|---:|---:|---:|---|');
-for (const s of streamCost) out.push(`| ${s.text} | ${s.chunking} | ${f(s.chunksPerResponse, 0)} | ${f(s.wholeMicrosPerResponse, 1)} | ${f(s.streamMicrosPerResponse, 1)} | ${f(s.addedMicrosPerChunk, 2)} | ≤ 2 ${s.addedMicrosPerChunk <= 2 ? '✅' : '❌'} |`);
+for (const s of streamCost)
+  out.push(
+    `| ${s.text} | ${s.chunking} | ${f(s.chunksPerResponse, 0)} | ${f(s.wholeMicrosPerResponse, 1)} | ${f(s.streamMicrosPerResponse, 1)} | ${f(s.addedMicrosPerChunk, 2)} | ≤ 2 ${s.addedMicrosPerChunk <= 2 ? '✅' : '❌'} |`,
+  );
 
 function qualityTable(title: string, results: typeof quality): void {
   out.push(`\n### ${title}\n`);

@@ -10,7 +10,9 @@ if (!existsSync(dir)) {
   console.error('dist/bench is missing: run `npm run build` first');
   process.exit(2);
 }
-const all = readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'lib.js').map((f) => f.slice(0, -3));
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith('.js') && f !== 'lib.js')
+  .map((f) => f.slice(0, -3));
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length > 0) {

@@ -48,7 +48,15 @@ function listAnswer(bytes: number): string {
   const items: string[] = [];
   for (let i = 0, size = 0; size < bytes; i++) {
     const name = `${first[i % 8]} ${last[(i * 7) % 8]}`;
-    const record: Record<string, unknown> = { id: 100_000 + i, name, city: cities[i % 6], age: 20 + (i % 50), active: i % 3 !== 0, score: ((i * 37) % 1000) / 10, tags: ['lead', i % 2 ? 'warm' : 'cold'] };
+    const record: Record<string, unknown> = {
+      id: 100_000 + i,
+      name,
+      city: cities[i % 6],
+      age: 20 + (i % 50),
+      active: i % 3 !== 0,
+      score: ((i * 37) % 1000) / 10,
+      tags: ['lead', i % 2 ? 'warm' : 'cold'],
+    };
     if (i % 50 === 7) record.email = `${first[i % 8]!.toLowerCase()}.${i}@example.org`;
     const s = JSON.stringify(record);
     items.push(s);
@@ -176,7 +184,14 @@ function measureListRedaction(): { ms: number; bytes: number; redactions: number
     redactions = redactor(body, 'application/json', null).redactions;
     times.push(performance.now() - t0);
   }
-  return { ms: percentile(times.sort((a, b) => a - b), 50), bytes: body.length, redactions };
+  return {
+    ms: percentile(
+      times.sort((a, b) => a - b),
+      50,
+    ),
+    bytes: body.length,
+    redactions,
+  };
 }
 
 /** ns per acquire() on an open breaker, median of batches. */
@@ -200,7 +215,10 @@ function measureAcquire(): number {
     perBatch.push(Number(process.hrtime.bigint() - t0) / batch);
   }
   if (sink === 0) throw new Error('bench: the breaker never refused');
-  return percentile(perBatch.sort((x, y) => x - y), 50);
+  return percentile(
+    perBatch.sort((x, y) => x - y),
+    50,
+  );
 }
 
 async function main(): Promise<void> {

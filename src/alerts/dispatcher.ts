@@ -24,7 +24,6 @@ import {
   type AlertTimeouts,
 } from './channels.js';
 
-
 export class AlertDispatcher {
   readonly channels: readonly AlertChannel[];
   private readonly logger: Logger;
@@ -33,8 +32,7 @@ export class AlertDispatcher {
   private readonly timeouts: AlertTimeouts;
   private readonly sleepFn: ((ms: number) => Promise<void>) | undefined;
   private readonly webhook: { url: string; shown: string; agent: Agent } | null = null;
-  private readonly mail: { transport: nodemailer.Transporter<SMTPTransport.SentMessageInfo>; to: string; from: string; shown: string } | null =
-    null;
+  private readonly mail: { transport: nodemailer.Transporter<SMTPTransport.SentMessageInfo>; to: string; from: string; shown: string } | null = null;
   /** Substrings that must not leave this class: webhook path and query, SMTP password. */
   private readonly secrets: string[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -122,7 +120,10 @@ export class AlertDispatcher {
     try {
       const settled =
         channel === 'webhook'
-          ? await this.attempt(() => this.postWebhook(message.slack), (e) => !(e instanceof HttpStatusError) || e.retryable)
+          ? await this.attempt(
+              () => this.postWebhook(message.slack),
+              (e) => !(e instanceof HttpStatusError) || e.retryable,
+            )
           : await this.attempt(() => this.sendEmail(message.email), transientSmtpError);
       if (settled.ok) {
         result = { channel, ok: true, attempts: settled.attempts, alertId: message.id };

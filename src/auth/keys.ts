@@ -25,7 +25,7 @@ export function loadOrCreateKey(path: string): { key: Uint8Array; created: boole
   try {
     const fd = openSync(path, 'wx', 0o600);
     try {
-      writeSync(fd, randomBytes(32).toString('hex') + '\n');
+      writeSync(fd, `${randomBytes(32).toString('hex')}\n`);
     } finally {
       closeSync(fd);
     }

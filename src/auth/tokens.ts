@@ -199,7 +199,8 @@ export class TokenService {
       const principal: Principal = { role: role as Role, agentId, name: String(payload.name ?? role), jti: String(payload.jti ?? '') };
       // Every agent JWT this version signs is bound to a run; one without (an older version's,
       // with no exp either) would otherwise reach everything its agent could, forever.
-      if (role === 'agent' && payload.run === undefined) throw new UnauthorizedError('this agent token is not bound to a run (an older iron-cage made it); restart the agent under this iron-cage, or use an API token from `iron-cage token create`');
+      if (role === 'agent' && payload.run === undefined)
+        throw new UnauthorizedError('this agent token is not bound to a run (an older iron-cage made it); restart the agent under this iron-cage, or use an API token from `iron-cage token create`');
       if (payload.run !== undefined) this.assertRunLive(payload.run, principal.jti);
       const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
       if (typeof payload.uid === 'string') {

@@ -1,12 +1,5 @@
 import { formatUsd, type Micros } from '../core/money.js';
-import {
-  formatAvgPerUnit,
-  formatBudgetUsage,
-  formatProjection,
-  formatProjectionStatus,
-  percentOf,
-  formatPercent,
-} from './format.js';
+import { formatAvgPerUnit, formatBudgetUsage, formatProjection, formatProjectionStatus, percentOf, formatPercent } from './format.js';
 import type { IncreaseRecommendation, Projection } from './projection.js';
 import type { ThresholdNotice } from './ledger.js';
 
@@ -78,9 +71,7 @@ function actionLine(r: IncreaseRecommendation): string {
 }
 
 function consequence(a: BudgetAlert): string {
-  return a.kind === 'exhausted'
-    ? 'The agent has reached its budget: further LLM calls are refused.'
-    : 'When the budget is reached, further LLM calls are refused.';
+  return a.kind === 'exhausted' ? 'The agent has reached its budget: further LLM calls are refused.' : 'When the budget is reached, further LLM calls are refused.';
 }
 
 /** Slack requires &, < and > in mrkdwn to be escaped; agent names and units are user text. */
@@ -94,10 +85,7 @@ export interface SlackText {
   emoji?: boolean;
 }
 
-export type SlackBlock =
-  | { type: 'header'; text: SlackText }
-  | { type: 'section'; text?: SlackText; fields?: SlackText[] }
-  | { type: 'context'; elements: SlackText[] };
+export type SlackBlock = { type: 'header'; text: SlackText } | { type: 'section'; text?: SlackText; fields?: SlackText[] } | { type: 'context'; elements: SlackText[] };
 
 export interface SlackMessage {
   /** Notification and fallback text. */
@@ -111,11 +99,7 @@ const md = (text: string): SlackText => ({ type: 'mrkdwn', text });
 export function slackBudgetAlert(a: BudgetAlert): SlackMessage {
   const icon = a.kind === 'exhausted' ? '🛑' : '⚠️';
   const usage = formatBudgetUsage(a.spentMicros, a.limitMicros);
-  const fields = [
-    md(`*Spent*\n${formatUsd(a.spentMicros)}`),
-    md(`*Limit*\n${formatUsd(a.limitMicros)}`),
-    md(`*Used*\n${formatPercent(percentOf(a.spentMicros, a.limitMicros))}`),
-  ];
+  const fields = [md(`*Spent*\n${formatUsd(a.spentMicros)}`), md(`*Limit*\n${formatUsd(a.limitMicros)}`), md(`*Used*\n${formatPercent(percentOf(a.spentMicros, a.limitMicros))}`)];
   const p = a.projection;
   const projection = p ? projectionValue(p) : null;
   const average = p ? averageLine(p) : null;
@@ -161,13 +145,6 @@ export function emailBudgetAlert(a: BudgetAlert): EmailMessage {
   rows.push(['Time', a.at]);
   if (a.dashboardUrl) rows.push(['Dashboard', a.dashboardUrl]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  const lines = [
-    `${title(a)} for agent ${agentLabel(a)}.`,
-    '',
-    ...rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`),
-    '',
-    consequence(a),
-    'This alert is sent once per threshold.',
-  ];
+  const lines = [`${title(a)} for agent ${agentLabel(a)}.`, '', ...rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`), '', consequence(a), 'This alert is sent once per threshold.'];
   return { subject, text: `${lines.join('\n')}\n` };
 }

@@ -114,14 +114,9 @@ export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOp
       .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
     byRun: [...runs].map(([runId, t]) => ({ runId, ...t })),
     byStatus,
-    buckets: [...buckets]
-      .sort((a, b) => a[0] - b[0])
-      .map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
+    buckets: [...buckets].sort((a, b) => a[0] - b[0]).map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
     bucketMs,
-    baseline:
-      options.baseline && baseline
-        ? { model: options.baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros }
-        : null,
+    baseline: options.baseline && baseline ? { model: options.baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }
 

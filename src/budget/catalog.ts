@@ -65,9 +65,7 @@ export function toSchedule(p: ModelPrice): PriceSchedule | null {
     const v = priceOf(p, key);
     if (typeof v === 'object') for (const t of v.tiers) starts.add(t.start);
   }
-  const tiers: PriceTier[] = [...starts]
-    .sort((a, b) => a - b)
-    .map((start) => ({ aboveInputTokens: start, rates: ratesFor(p, start + 1) }));
+  const tiers: PriceTier[] = [...starts].sort((a, b) => a - b).map((start) => ({ aboveInputTokens: start, rates: ratesFor(p, start + 1) }));
   return { rates: ratesFor(p, 0), tiers };
 }
 

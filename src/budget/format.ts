@@ -62,9 +62,7 @@ export function formatProjectionStatus(status: ProjectionStatus): string {
 
 /** `vs baseline: $64.86 saved`, or `vs baseline: $3.20 more` when the baseline was cheaper. */
 export function formatBaselineSavings(savedMicros: Micros): string {
-  return savedMicros >= 0
-    ? `vs baseline: ${formatUsd(savedMicros)} saved`
-    : `vs baseline: ${formatUsd(-savedMicros)} more`;
+  return savedMicros >= 0 ? `vs baseline: ${formatUsd(savedMicros)} saved` : `vs baseline: ${formatUsd(-savedMicros)} more`;
 }
 
 /** `Approve $25 increase` */

@@ -39,18 +39,18 @@ export {
 export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
 export { BudgetTracker } from './tracker.js';
 export { BudgetPolicy, type ExhaustedAction } from './policy.js';
-export {
-  type BudgetRefusal,
-  type BudgetSnapshot,
-  type BudgetState,
-  type ReservationId,
-  type ReserveGranted,
-  type ReserveResult,
-  type RestoreInput,
-  type SetLimitResult,
-  type SettleResult,
-  type ThresholdNotice,
-  type TrackerOptions,
+export type {
+  BudgetRefusal,
+  BudgetSnapshot,
+  BudgetState,
+  ReservationId,
+  ReserveGranted,
+  ReserveResult,
+  RestoreInput,
+  SetLimitResult,
+  SettleResult,
+  ThresholdNotice,
+  TrackerOptions,
 } from './ledger.js';
 export {
   projectSpend,

@@ -76,9 +76,7 @@ export interface SettleResult {
   snapshot: BudgetSnapshot;
 }
 
-export type SetLimitResult =
-  | { ok: true; snapshot: BudgetSnapshot; notices: ThresholdNotice[] }
-  | { ok: false; code: 'below_spent'; message: string; snapshot: BudgetSnapshot };
+export type SetLimitResult = { ok: true; snapshot: BudgetSnapshot; notices: ThresholdNotice[] } | { ok: false; code: 'below_spent'; message: string; snapshot: BudgetSnapshot };
 
 export interface RestoreInput {
   limitMicros: Micros | null;
@@ -186,10 +184,7 @@ export function snapshotOf(ledger: Ledger): BudgetSnapshot {
 export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
   const limit = ledger.limit ?? 0;
   const exhausted = spent >= limit;
-  const inFlight =
-    ledger.reserved > 0
-      ? `, ${formatUsd(ledger.reserved)} reserved by ${ledger.open} in-flight request${ledger.open === 1 ? '' : 's'}`
-      : '';
+  const inFlight = ledger.reserved > 0 ? `, ${formatUsd(ledger.reserved)} reserved by ${ledger.open} in-flight request${ledger.open === 1 ? '' : 's'}` : '';
   const head = `budget of ${formatUsd(limit)} for agent ${ledger.agentId}`;
   const message = why
     ? `${head}: ${why.detail}: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`
@@ -211,5 +206,15 @@ export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: 
 
 /** The refusal for an agent the tracker has no budget for. */
 export function unknownAgent(agentId: string, requested: Micros): BudgetRefusal {
-  return { ok: false, code: 'unknown_agent', message: `no budget is registered for agent ${agentId}`, agentId, limitMicros: null, spentMicros: 0, reservedMicros: 0, requestedMicros: requested, exhausted: false };
+  return {
+    ok: false,
+    code: 'unknown_agent',
+    message: `no budget is registered for agent ${agentId}`,
+    agentId,
+    limitMicros: null,
+    spentMicros: 0,
+    reservedMicros: 0,
+    requestedMicros: requested,
+    exhausted: false,
+  };
 }

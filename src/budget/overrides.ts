@@ -30,7 +30,10 @@ export class PriceOverrides {
   ) {}
 
   static from(exact: Map<string, ModelRates>, prefixes: Array<[string, ModelRates]>): PriceOverrides {
-    return new PriceOverrides(exact, [...prefixes].sort((a, b) => b[0].length - a[0].length));
+    return new PriceOverrides(
+      exact,
+      [...prefixes].sort((a, b) => b[0].length - a[0].length),
+    );
   }
 
   get size(): number {

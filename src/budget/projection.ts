@@ -35,12 +35,7 @@ function ratio(a: Micros, b: number, c: number): Micros {
  * agent's progress reports. The status judges the larger of spend and projection: over budget
  * once it reaches the limit, approaching from `approachingRatio` of it.
  */
-export function projectSpend(
-  spentMicros: Micros,
-  limitMicros: Micros | null,
-  progress?: ProgressLike | null,
-  options: ProjectionOptions = {},
-): Projection {
+export function projectSpend(spentMicros: Micros, limitMicros: Micros | null, progress?: ProgressLike | null, options: ProjectionOptions = {}): Projection {
   const done = progress && progress.done > 0 ? progress.done : 0;
   const avg = done > 0 ? ratio(spentMicros, 1, done) : null;
   const total = progress?.total ?? null;
@@ -99,17 +94,12 @@ export function roundUpToStep(micros: Micros): Micros {
  * times a power of ten, so it reads like a decision ("Approve $25 increase") rather than a
  * calculation, and always covers the computed need.
  */
-export function recommendIncrease(
-  input: { limitMicros: Micros; spentMicros: Micros; projectedMicros: Micros | null },
-  options: RecommendOptions = {},
-): IncreaseRecommendation {
+export function recommendIncrease(input: { limitMicros: Micros; spentMicros: Micros; projectedMicros: Micros | null }, options: RecommendOptions = {}): IncreaseRecommendation {
   const marginPpm = 1_000_000 + Math.round((options.margin ?? 0.1) * 1_000_000);
   const covered = mulDivCeil(Math.max(input.spentMicros, input.projectedMicros ?? 0), marginPpm, 1_000_000);
   const basis = input.projectedMicros === null ? 'fallback' : 'projection';
   const needed =
-    basis === 'projection'
-      ? covered - input.limitMicros
-      : Math.max(1, mulDivCeil(input.limitMicros, Math.round((options.fallbackShare ?? 0.5) * 1_000_000), 1_000_000), covered - input.limitMicros);
+    basis === 'projection' ? covered - input.limitMicros : Math.max(1, mulDivCeil(input.limitMicros, Math.round((options.fallbackShare ?? 0.5) * 1_000_000), 1_000_000), covered - input.limitMicros);
   if (needed <= 0) {
     return {
       increaseMicros: 0,

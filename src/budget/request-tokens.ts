@@ -229,13 +229,8 @@ export interface OutputTokens {
  * `max_output_tokens`) or `defaultMaxOutputTokens`, times the number of choices it asks for
  * (`n`, `best_of`). Pass 0 as the default for endpoints without output, such as embeddings.
  */
-export function estimateMaxOutputTokens(
-  body: RequestBody,
-  defaultMaxOutputTokens: number = DEFAULT_MAX_OUTPUT_TOKENS,
-): OutputTokens {
+export function estimateMaxOutputTokens(body: RequestBody, defaultMaxOutputTokens: number = DEFAULT_MAX_OUTPUT_TOKENS): OutputTokens {
   const limit = toCount(body.max_completion_tokens) || toCount(body.max_tokens) || toCount(body.max_output_tokens);
   const choices = Math.max(1, toCount(body.n), toCount(body.best_of));
-  return limit > 0
-    ? { tokens: limit * choices, source: 'request' }
-    : { tokens: toCount(defaultMaxOutputTokens) * choices, source: 'default' };
+  return limit > 0 ? { tokens: limit * choices, source: 'request' } : { tokens: toCount(defaultMaxOutputTokens) * choices, source: 'default' };
 }

@@ -19,9 +19,7 @@ const encoders = new Map<EncodingName, Encoder>();
 function encoder(name: EncodingName): Encoder {
   let enc = encoders.get(name);
   if (enc === undefined) {
-    enc = (name === 'o200k_base'
-      ? requireCjs('gpt-tokenizer/cjs/encoding/o200k_base')
-      : requireCjs('gpt-tokenizer/cjs/encoding/cl100k_base')) as Encoder;
+    enc = (name === 'o200k_base' ? requireCjs('gpt-tokenizer/cjs/encoding/o200k_base') : requireCjs('gpt-tokenizer/cjs/encoding/cl100k_base')) as Encoder;
     encoders.set(name, enc);
   }
   return enc;

@@ -4,7 +4,7 @@ import { ConfigError } from '../core/errors.js';
 
 export function checkScript(script: string, cwd: string): string {
   const path = resolve(cwd, script);
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {
@@ -21,9 +21,13 @@ export function checkScript(script: string, cwd: string): string {
 
 /** Find the interpreter the way the shell would, so a typo fails now rather than as a crash loop. */
 export function checkPython(python: string, env: NodeJS.ProcessEnv): void {
-  const candidates = python.includes('/') || isAbsolute(python)
-    ? [python]
-    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, python));
+  const candidates =
+    python.includes('/') || isAbsolute(python)
+      ? [python]
+      : (env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, python));
   for (const c of candidates) {
     try {
       if (statSync(c).isFile()) {

@@ -169,7 +169,11 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted) return runtime?.killAgents();
     interrupted = true;
-    if (runtime) stopAll(`received ${sig}`, sig).then(() => process.exit(0), () => process.exit(1));
+    if (runtime)
+      stopAll(`received ${sig}`, sig).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const dataDir = claimDataDir(db, a.keep === true);
@@ -246,9 +250,15 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   terminal.print(resultsTable(results));
   writePrivateFile(join(dataDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   // Every scripted moment is part of the demo: one that did not fire is a failed run.
-  const missed = Object.entries(controller.triggers).filter(([, lead]) => lead === null).map(([name]) => `${name} did not fire`);
+  const missed = Object.entries(controller.triggers)
+    .filter(([, lead]) => lead === null)
+    .map(([name]) => `${name} did not fire`);
   const ok = outcome.status === 'completed' && controller.failures.length === 0 && missed.length === 0;
-  terminal.say(ok ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).` : `The demo did not finish cleanly: agent ${outcome.status}${[...controller.failures, ...missed].map((f) => `; ${f}`).join('')}`);
+  terminal.say(
+    ok
+      ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).`
+      : `The demo did not finish cleanly: agent ${outcome.status}${[...controller.failures, ...missed].map((f) => `; ${f}`).join('')}`,
+  );
   // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
   if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
     terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);

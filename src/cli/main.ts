@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('restart', { type: 'string', choices: ['on-failure', 'never'], description: 'Restart the agent when it crashes [default: on-failure]' })
           .option('name', { type: 'string', description: 'Display name [default: the script name]' })
           .option('exit', { type: 'boolean', description: "Exit with the agent's exit code when it ends (for scripts and CI)" })
-          .option('env', { type: 'string', description: "The secrets environment the agent gets (IRON_CAGE_ENV) [default: development]" })
+          .option('env', { type: 'string', description: 'The secrets environment the agent gets (IRON_CAGE_ENV) [default: development]' })
           .example('$0 start agent.py --budget 50', 'Run agent.py with a $50 budget')
           .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
       async (a) => {
@@ -80,9 +80,9 @@ export async function main(argv: string[]): Promise<void> {
         y
           .option('pace', { type: 'string', description: 'fast (seconds: rehearsal, CI), default (about 3 minutes), talk (about 28 minutes), or seconds per lead (e.g. 0.5)' })
           .option('keep', { type: 'boolean', description: 'Keep the previous demo database instead of starting fresh' })
-          .option('db', { type: 'string', description: 'The demo\'s SQLite file [default: ./iron_demo.db]' })
+          .option('db', { type: 'string', description: "The demo's SQLite file [default: ./iron_demo.db]" })
           .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })
-          .option('quiet', { type: 'boolean', description: 'Plain lines, only the demo\'s own (no progress bar, no per-call lines)' })
+          .option('quiet', { type: 'boolean', description: "Plain lines, only the demo's own (no progress bar, no per-call lines)" })
           .option('stay', { type: 'boolean', description: 'Keep the dashboard up after the run until Ctrl-C (--no-stay: exit) [default: when the output is a terminal]' })
           .example('$0 demo', 'Run it; open the dashboard URL it prints')
           .example('$0 demo --pace talk', 'For a live talk; waits for your click on "Approve"'),
@@ -94,54 +94,66 @@ export async function main(argv: string[]): Promise<void> {
       (y) => serverOptions(y).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
       async (a) => runServe(a as never),
     )
-    .command('token <action> [id]', 'Manage API tokens for agents iron-cage does not spawn (create, list, revoke)', (y) =>
-      y
-        .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
-        .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
-        .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
-        .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
-        .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
-        .options(FILE_OPTIONS)
-        .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
-        .example('$0 token revoke notebook', 'Revoke it'),
+    .command(
+      'token <action> [id]',
+      'Manage API tokens for agents iron-cage does not spawn (create, list, revoke)',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
+          .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
+          .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
+          .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
+          .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
+          .options(FILE_OPTIONS)
+          .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
+          .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
     )
-    .command('secrets <action> [name]', 'Manage the secrets vault (needs IRON_CAGE_MASTER_KEY; values are read from stdin)', (y) =>
-      y
-        .positional('action', { type: 'string', choices: ['list', 'set', 'rotate', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
-        .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
-        .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
-        .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
-        .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
-        .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
-        .options(FILE_OPTIONS)
-        .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
-        .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
-        .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
+    .command(
+      'secrets <action> [name]',
+      'Manage the secrets vault (needs IRON_CAGE_MASTER_KEY; values are read from stdin)',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['list', 'set', 'rotate', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
+          .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
+          .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
+          .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
+          .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
+          .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
+          .options(FILE_OPTIONS)
+          .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
+          .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
+          .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
       async (a) => runSecrets(a as unknown as SecretsArgs),
     )
-    .command('user <action> [name]', 'Manage named dashboard users (add, rm, list); the password is read from stdin', (y) =>
-      y
-        .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
-        .positional('name', { type: 'string', description: 'For add and rm: the user name' })
-        .option('role', { type: 'string', choices: ['viewer', 'admin'], description: 'For add: what the user may do' })
-        .options(FILE_OPTIONS)
-        .example('printf %s "$PASSWORD" | $0 user add ann --role viewer', 'A read-only dashboard user')
-        .example('$0 user rm ann', 'Remove her; her tokens stop working'),
+    .command(
+      'user <action> [name]',
+      'Manage named dashboard users (add, rm, list); the password is read from stdin',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
+          .positional('name', { type: 'string', description: 'For add and rm: the user name' })
+          .option('role', { type: 'string', choices: ['viewer', 'admin'], description: 'For add: what the user may do' })
+          .options(FILE_OPTIONS)
+          .example('printf %s "$PASSWORD" | $0 user add ann --role viewer', 'A read-only dashboard user')
+          .example('$0 user rm ann', 'Remove her; her tokens stop working'),
       async (a) => runUser(a as unknown as UserArgs),
     )
-    .command('audit <what>', 'Read the PII audit trail (findings, never values); --reveal ID opens one finding (audited)', (y) =>
-      y
-        .positional('what', { type: 'string', choices: ['pii'], demandOption: true })
-        .option('reveal', { type: 'number', description: 'Print the original value of this finding (needs the audit key beside the database; recorded as a pii.revealed event)' })
-        .option('reason', { type: 'string', description: 'For --reveal: why, for the record' })
-        .option('agent', { type: 'string', description: 'Only this agent' })
-        .option('type', { type: 'string', description: 'Only this PII type (EMAIL, PHONE, ...)' })
-        .option('after', { type: 'number', description: 'Only findings after this id' })
-        .option('limit', { type: 'number', description: 'At most this many [default: 100]' })
-        .options(FILE_OPTIONS)
-        .example('$0 audit pii --type EMAIL', 'What was found, where and what was done')
-        .example('$0 audit pii --reveal 12 --reason "ticket 481"', 'The value behind finding #12'),
+    .command(
+      'audit <what>',
+      'Read the PII audit trail (findings, never values); --reveal ID opens one finding (audited)',
+      (y) =>
+        y
+          .positional('what', { type: 'string', choices: ['pii'], demandOption: true })
+          .option('reveal', { type: 'number', description: 'Print the original value of this finding (needs the audit key beside the database; recorded as a pii.revealed event)' })
+          .option('reason', { type: 'string', description: 'For --reveal: why, for the record' })
+          .option('agent', { type: 'string', description: 'Only this agent' })
+          .option('type', { type: 'string', description: 'Only this PII type (EMAIL, PHONE, ...)' })
+          .option('after', { type: 'number', description: 'Only findings after this id' })
+          .option('limit', { type: 'number', description: 'At most this many [default: 100]' })
+          .options(FILE_OPTIONS)
+          .example('$0 audit pii --type EMAIL', 'What was found, where and what was done')
+          .example('$0 audit pii --reveal 12 --reason "ticket 481"', 'The value behind finding #12'),
       async (a) => runAudit(a as unknown as AuditArgs),
     )
     .command(

@@ -24,7 +24,9 @@ export async function readStdin(input: NodeJS.ReadableStream & { isTTY?: boolean
   if (input.isTTY) process.stderr.write(`${what} (then Enter and Ctrl-D): `);
   const chunks: Buffer[] = [];
   for await (const c of input as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 const listLines = (rows: SecretView[], json: boolean | undefined): string[] =>
@@ -33,7 +35,10 @@ const listLines = (rows: SecretView[], json: boolean | undefined): string[] =>
 const auditLines = (rows: SecretAuditView[], json: boolean | undefined): string[] =>
   json
     ? [JSON.stringify(rows)]
-    : rows.map((r) => `${r.timestamp}  ${r.operation.padEnd(7)}  ${(r.secretName ?? '-').padEnd(24)}  ${r.requesterRole}:${r.requester}${r.agentId ? ` agent ${r.agentId}` : ''}  ${r.success ? 'ok' : `FAILED ${r.errorMessage ?? ''}`}`);
+    : rows.map(
+        (r) =>
+          `${r.timestamp}  ${r.operation.padEnd(7)}  ${(r.secretName ?? '-').padEnd(24)}  ${r.requesterRole}:${r.requester}${r.agentId ? ` agent ${r.agentId}` : ''}  ${r.success ? 'ok' : `FAILED ${r.errorMessage ?? ''}`}`,
+      );
 
 /** The environment `list` shows: all of them unless one was asked for (flag or IRON_CAGE_ENV). */
 const listScope = (a: SecretsArgs, env: string): string | undefined => (a.env === undefined && !process.env.IRON_CAGE_ENV ? undefined : env);
@@ -70,8 +75,10 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const out = (s: string): void => void process.stdout.write(`${a.action === 'get' ? s : escapeControl(s, { lines: true })}\n`);
   const me: Principal = { role: 'admin', agentId: null, name: `cli:${userInfo().username}`, jti: '' };
   try {
-    if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation)) throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
-    if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
+    if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation))
+      throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
+    if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name)
+      throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
     // With a server holding this database, the CLI goes through it: a change reaches running
     // agents (SIGUSR1), and no master key is needed here. Otherwise it works on the file.
     const server = await findServer(config, userInfo().username, a.url);

@@ -13,7 +13,10 @@ const provider = z.strictObject({
   base_url: url.optional(),
   /** The key itself, or leave it out and set api_key_env (default OPENAI_API_KEY / ANTHROPIC_API_KEY). */
   api_key: z.string().min(1, 'must not be empty').optional(),
-  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
   timeout_ms: ms(600_000).optional(),
 });
 

@@ -108,8 +108,19 @@ export interface FlagValues {
 }
 
 const FLAG_OF: Record<string, string> = {
-  budget: '--budget', port: '--port', host: '--host', db: '--db', safety_mode: '--safety-mode', python: '--python',
-  verbose: '--verbose', log_format: '--log-format', restart: '--restart', name: '--name', exit: '--exit', allow_faults: '--allow-faults', environment: '--env',
+  budget: '--budget',
+  port: '--port',
+  host: '--host',
+  db: '--db',
+  safety_mode: '--safety-mode',
+  python: '--python',
+  verbose: '--verbose',
+  log_format: '--log-format',
+  restart: '--restart',
+  name: '--name',
+  exit: '--exit',
+  allow_faults: '--allow-faults',
+  environment: '--env',
 };
 
 export function flagLayer(flags: FlagValues): ParsedLayer {

@@ -30,7 +30,10 @@ const section = z.strictObject({
   redact_prompts: z.boolean().optional(),
   locations: z.strictObject({ output: mode, tool_arguments: mode, prompt: mode, agent_stdout: mode, tool_response: mode } satisfies Record<SafetyLocation, unknown>).optional(),
   on_block: z.enum(['stop', 'refuse']).optional(),
-  webhook_url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL').optional(),
+  webhook_url: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
+    .optional(),
 });
 
 export const safetyFileSchema = { safety: section.optional() };

@@ -44,7 +44,10 @@ export const fileSchema = z.strictObject({
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
   secrets: z.strictObject({ expose_provider_keys: z.boolean().optional(), restart_on_rotation: z.boolean().optional() }).optional(),
-  environment: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit').optional(),
+  environment: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, _ and -, starting with a letter or digit')
+    .optional(),
   ...gatewayFileSchema,
   ...safetyFileSchema,
 });

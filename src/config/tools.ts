@@ -2,16 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/money.js';
 import { usdSchema } from '../core/validation.js';
-import {
-  ERROR_KINDS,
-  SERVICE_NAME,
-  SERVICE_RULE,
-  validateBreakerOptions,
-  type BreakerOptions,
-  type FaultConfig,
-  type FaultKind,
-  type RetryPolicy,
-} from '../reliability/index.js';
+import { ERROR_KINDS, SERVICE_NAME, SERVICE_RULE, validateBreakerOptions, type BreakerOptions, type FaultConfig, type FaultKind, type RetryPolicy } from '../reliability/index.js';
 
 // `tools.<service>` (the egress proxy's upstreams), `faults` and `allow_faults`. File keys are
 // snake_case; the parsed values are what src/tools uses, with every default filled in, so a
@@ -43,13 +34,13 @@ export const TOOL_DEFAULTS = {
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Set by the proxy itself for each request; a configured value would corrupt the framing.
-const RESERVED_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
-  'proxy-connection', 'expect', 'accept-encoding',
-]);
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', 'expect', 'accept-encoding']);
 
 const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
-const seconds = z.number().min(0, 'must be 0 or more').max(30 * 24 * 3600, 'must be at most 2592000 (30 days)');
+const seconds = z
+  .number()
+  .min(0, 'must be 0 or more')
+  .max(30 * 24 * 3600, 'must be at most 2592000 (30 days)');
 const httpStatus = z.number().int('must be a whole number').min(400, 'must be 400-599').max(599, 'must be 400-599');
 const toMs = (s: number): number => Math.round(s * 1000);
 
@@ -203,10 +194,7 @@ export const toolsSchema = z
 
 const FAULT_STATUS = 'must be an HTTP status from 400 to 599, "timeout" or "connection"';
 /** What a fault plan makes the service answer: in the config file and in POST /api/faults. */
-export const faultStatus = z.union(
-  [z.number().int(FAULT_STATUS).min(400, FAULT_STATUS).max(599, FAULT_STATUS), z.literal('timeout'), z.literal('connection')],
-  { error: FAULT_STATUS },
-);
+export const faultStatus = z.union([z.number().int(FAULT_STATUS).min(400, FAULT_STATUS).max(599, FAULT_STATUS), z.literal('timeout'), z.literal('connection')], { error: FAULT_STATUS });
 
 /** `faults:` in the file: the same plans as POST /api/faults, counted from iron-cage's start. */
 export const faultsSchema = z
@@ -241,13 +229,7 @@ export function faultsPermitted(c: { host: string; allowFaults: boolean }): bool
 }
 
 /** Cross-key checks run once every layer is applied (the host may come from a flag). */
-export function checkToolsConfig(c: {
-  host: string;
-  allowFaults: boolean;
-  tools: Record<string, ToolServiceConfig>;
-  faults: FaultConfig[];
-  configFile: string | null;
-}): void {
+export function checkToolsConfig(c: { host: string; allowFaults: boolean; tools: Record<string, ToolServiceConfig>; faults: FaultConfig[]; configFile: string | null }): void {
   // Fault plans and tools only come from the file, so the file is where to look.
   const where = c.configFile ? `config ${c.configFile}: ` : '';
   c.faults.forEach((f, i) => {
@@ -256,8 +238,6 @@ export function checkToolsConfig(c: {
     }
   });
   if (c.faults.length > 0 && !faultsPermitted(c)) {
-    throw new ConfigError(
-      `faults: fault injection is refused on the non-loopback bind ${c.host}; set allow_faults: true (or IRON_CAGE_ALLOW_FAULTS=1) if you mean it`,
-    );
+    throw new ConfigError(`faults: fault injection is refused on the non-loopback bind ${c.host}; set allow_faults: true (or IRON_CAGE_ALLOW_FAULTS=1) if you mean it`);
   }
 }

@@ -6,11 +6,19 @@ import { basename } from 'node:path';
  * "agent" so every agent is not `xa`. Falls back to `ag` when nothing usable remains.
  */
 export function agentPrefix(scriptOrName: string): string {
-  const stem = basename(scriptOrName).replace(/\.[^.]+$/, '').toLowerCase();
+  const stem = basename(scriptOrName)
+    .replace(/\.[^.]+$/, '')
+    .toLowerCase();
   let words = stem.split(/[^a-z0-9]+/).filter(Boolean);
   if (words.length > 1 && words[words.length - 1] === 'agent') words = words.slice(0, -1);
   if (words.length === 0) return 'ag';
-  const initials = words.length === 1 ? words[0]!.slice(0, 2) : words.map((w) => w[0]).join('').slice(0, 4);
+  const initials =
+    words.length === 1
+      ? words[0]!.slice(0, 2)
+      : words
+          .map((w) => w[0])
+          .join('')
+          .slice(0, 4);
   return initials.length >= 2 ? initials : `${initials}a`;
 }
 

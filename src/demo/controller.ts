@@ -38,7 +38,6 @@ export interface ControllerOptions {
 
 export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
 
-
 /**
  * Start watching; `stop()` unsubscribes and cancels a pending approval. `failures` lists what
  * the controller could not do (the demo reports them and fails).
@@ -144,14 +143,18 @@ export function startController(o: ControllerOptions): {
         const d = (ev as IronEvent<'breaker.transition'>).data;
         if (d.service !== t.breaker.service || d.to !== 'OPEN' || triggers.breaker !== null) return;
         triggers.breaker = lead();
-        o.say(`Lead ${lead()}: ${d.service} failed ${d.consecutiveFailures} times in a row (${d.lastFailure ?? t.breaker.status}): circuit OPEN, calls are blocked and answered from the fallback; the agent carries on`);
+        o.say(
+          `Lead ${lead()}: ${d.service} failed ${d.consecutiveFailures} times in a row (${d.lastFailure ?? t.breaker.status}): circuit OPEN, calls are blocked and answered from the fallback; the agent carries on`,
+        );
         return;
       }
       case 'pii.detected': {
         const d = (ev as IronEvent<'pii.detected'>).data;
         if (ev.agentId !== o.agentId || d.location !== 'llm.output' || triggers.pii !== null) return;
         triggers.pii = lead();
-        o.say(`Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.replace(/\s+/g, ' ').slice(0, 100)}"`);
+        o.say(
+          `Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.replace(/\s+/g, ' ').slice(0, 100)}"`,
+        );
         return;
       }
       case 'budget.threshold':

@@ -117,7 +117,6 @@ export async function fetchResults(o: {
 
 const at = (lead: number | null): string => (lead === null ? 'did not fire' : `lead ${lead}`);
 
-
 /**
  * The results as a two-column table (plain text, no colour).
  *

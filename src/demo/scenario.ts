@@ -94,7 +94,12 @@ export function readScenario(path: string): Scenario {
     throw new ConfigError(`scenario ${file}: ${msg}`);
   };
   const t = d.triggers;
-  const order = [['breaker', t.breaker.lead], ['rotation', t.rotation.lead], ['pii', t.pii.lead], ['budget_warning', t.budget_warning.lead]] as const;
+  const order = [
+    ['breaker', t.breaker.lead],
+    ['rotation', t.rotation.lead],
+    ['pii', t.pii.lead],
+    ['budget_warning', t.budget_warning.lead],
+  ] as const;
   for (const [name, n] of order) if (n > d.leads) fail(`triggers.${name}.lead: ${n} is past the last lead (${d.leads})`);
   for (let i = 1; i < order.length; i++) {
     if (order[i]![1] <= order[i - 1]![1]) {
@@ -105,7 +110,7 @@ export function readScenario(path: string): Scenario {
   if (!(status === 408 || status === 429 || (status >= 500 && status <= 599))) {
     fail(`triggers.breaker.status: ${status} does not count against a service (use 408, 429 or a 5xx)`);
   }
-  if (scan(t.pii.text).length === 0) fail('triggers.pii.text: the PII engine finds nothing in it (put the CEO\'s e-mail address in it)');
+  if (scan(t.pii.text).length === 0) fail("triggers.pii.text: the PII engine finds nothing in it (put the CEO's e-mail address in it)");
 
   const dir = dirname(file);
   const leadsFile = resolve(dir, d.leads_file);
@@ -143,9 +148,14 @@ function checkLanding(s: Scenario, fail: (msg: string) => never): void {
   const lead = spend.findIndex((v) => v >= warnAt) + 1;
   const want = s.triggers.budgetWarning.lead;
   const budget = usd(limit);
-  if (lead === 0) fail(`numbers that cannot land: the agent spends ${usd(total)} over ${s.leads} leads, so 90% of ${budget} is never reached (triggers.budget_warning.lead is ${want}); raise the agent's max_tokens in ${s.planFile} or lower budget_usd`);
+  if (lead === 0)
+    fail(
+      `numbers that cannot land: the agent spends ${usd(total)} over ${s.leads} leads, so 90% of ${budget} is never reached (triggers.budget_warning.lead is ${want}); raise the agent's max_tokens in ${s.planFile} or lower budget_usd`,
+    );
   if (lead !== want) {
-    fail(`numbers that cannot land: spend reaches 90% of ${budget} at lead ${lead} (${usd(spend[lead - 1]!)}), not at triggers.budget_warning.lead ${want} (${usd(spend[want - 1]!)} by then); move the lead or change the agent's max_tokens in ${s.planFile}`);
+    fail(
+      `numbers that cannot land: spend reaches 90% of ${budget} at lead ${lead} (${usd(spend[lead - 1]!)}), not at triggers.budget_warning.lead ${want} (${usd(spend[want - 1]!)} by then); move the lead or change the agent's max_tokens in ${s.planFile}`,
+    );
   }
   if (total <= limit) fail(`numbers that cannot land: the whole run costs ${usd(total)}, within the ${budget} budget, so the approval at lead ${want} would not be needed`);
   const raised = limit + Math.round(s.triggers.budgetWarning.approveUsd * 1e6);

@@ -92,7 +92,8 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
   const lastOf = (n: number) => leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead).at(-1)!;
 
   const chat: Handler = (req, url, raw) => {
-    if (req.method === 'GET' && url.pathname === '/v1/models') return { status: 200, body: { object: 'list', data: [...new Set(Object.values(s.plan.steps).map((x) => x.model))].map((id) => ({ id, object: 'model', owned_by: 'demo' })) } };
+    if (req.method === 'GET' && url.pathname === '/v1/models')
+      return { status: 200, body: { object: 'list', data: [...new Set(Object.values(s.plan.steps).map((x) => x.model))].map((id) => ({ id, object: 'model', owned_by: 'demo' })) } };
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') return { status: 404, body: { error: { message: 'not found', type: 'invalid_request_error' } } };
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!key) return { status: 401, body: { error: { message: 'missing API key', type: 'invalid_request_error', code: 'invalid_api_key' } } };
@@ -133,19 +134,21 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
     };
   };
 
-  const tool = (service: ToolCall['service'], path: string, answer: (n: number, l: Lead) => { status: number; body: unknown }): Handler => (req, url) => {
-    const hit = byDomain.get(url.searchParams.get('domain') ?? '');
-    const lead = hit?.[0] ?? null;
-    const result = !req.headers.authorization
-      ? { status: 401, body: { error: 'missing credentials' } }
-      : req.method !== 'GET' || !url.pathname.endsWith(path)
-        ? { status: 404, body: { error: 'not found' } }
-        : hit
-          ? answer(hit[0], hit[1])
-          : { status: 404, body: { error: 'no such domain' } };
-    tools.push({ service, lead, status: result.status });
-    return result;
-  };
+  const tool =
+    (service: ToolCall['service'], path: string, answer: (n: number, l: Lead) => { status: number; body: unknown }): Handler =>
+    (req, url) => {
+      const hit = byDomain.get(url.searchParams.get('domain') ?? '');
+      const lead = hit?.[0] ?? null;
+      const result = !req.headers.authorization
+        ? { status: 401, body: { error: 'missing credentials' } }
+        : req.method !== 'GET' || !url.pathname.endsWith(path)
+          ? { status: 404, body: { error: 'not found' } }
+          : hit
+            ? answer(hit[0], hit[1])
+            : { status: 404, body: { error: 'no such domain' } };
+      tools.push({ service, lead, status: result.status });
+      return result;
+    };
   const { breaker } = s.triggers;
   const linkedin = tool('linkedin', '/people/search', (n, l) =>
     n >= breaker.lead ? { status: breaker.status, body: { message: 'Too many requests', status: breaker.status } } : { status: 200, body: linkedinProfileBody(l) },

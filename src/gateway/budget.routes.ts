@@ -1,16 +1,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../auth/index.js';
-import {
-  formatAvgPerUnit,
-  formatBaselineSavings,
-  formatBudgetUsage,
-  formatProjection,
-  formatProjectionStatus,
-  projectSpend,
-  spendSeries,
-  summarizeCosts,
-} from '../budget/index.js';
+import { formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, projectSpend, spendSeries, summarizeCosts } from '../budget/index.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
@@ -72,7 +63,15 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
         avgPerUnitUsd: usd(projection.avgPerUnitMicros),
         projectionUsd: usd(projection.projectedMicros),
         projectionStatus: projection.status,
-        byModel: summary.byModel.map((m) => ({ model: m.model, provider: m.provider, requests: m.requests, promptTokens: m.promptTokens, completionTokens: m.completionTokens, costUsd: microsToUsd(m.costMicros), share: m.share })),
+        byModel: summary.byModel.map((m) => ({
+          model: m.model,
+          provider: m.provider,
+          requests: m.requests,
+          promptTokens: m.promptTokens,
+          completionTokens: m.completionTokens,
+          costUsd: microsToUsd(m.costMicros),
+          share: m.share,
+        })),
         byStatus: summary.byStatus,
         overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
         series: spendSeries(d.llm.chargesFor(id)).map(([ms, micros]) => [ms, microsToUsd(micros)]),

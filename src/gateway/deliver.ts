@@ -59,7 +59,16 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     // The provider answered but the body never arrived whole (the agent hung up, the
     // connection broke): charge the prompt, which was certainly processed.
     const status = errorKindOf(e) === 'aborted' || res.destroyed ? 'aborted' : 'error';
-    await d.ledger.settle(call, { status, httpStatus: up.status, promptTokens: t.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: `response body lost: ${describeFailure(e)}` });
+    await d.ledger.settle(call, {
+      status,
+      httpStatus: up.status,
+      promptTokens: t.promptTokensEstimate,
+      completionTokens: 0,
+      usageSource: 'estimate',
+      redactions: 0,
+      firstByteMs: null,
+      error: `response body lost: ${describeFailure(e)}`,
+    });
     if (!res.destroyed) throw new GatewayError('upstream', `The upstream provider ${t.provider.name} broke off its answer.`);
     return;
   }

@@ -12,10 +12,7 @@ import { responsesWire } from './wire/responses.js';
 import type { Endpoint, Wire } from './wire/types.js';
 
 /** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
-export type Route =
-  | { endpoint: Endpoint; wire: Wire }
-  | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire }
-  | { endpoint: 'model'; wire: Wire; id: string };
+export type Route = { endpoint: Endpoint; wire: Wire } | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire } | { endpoint: 'model'; wire: Wire; id: string };
 
 const messages: Route = { endpoint: 'messages', wire: anthropicWire };
 const counting: Route = { endpoint: 'count_tokens', wire: anthropicWire };
@@ -43,8 +40,7 @@ const MODEL = /^\/v1\/models\/([^/]+)$/;
 
 /** The paths the gateway serves, for the answer to any other. */
 export const SERVED =
-  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/models (and /v1/models/{id}), ' +
-  '/v1/messages and /v1/messages/count_tokens (also without /v1).';
+  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/models (and /v1/models/{id}), ' + '/v1/messages and /v1/messages/count_tokens (also without /v1).';
 
 export const BATCHES_REFUSED =
   'Iron Cage does not pass on the Message Batches API: a batch runs later, outside the budget check and the output redaction ' +

@@ -1,4 +1,18 @@
-import { choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt, costOf, type AcquireRequest, type BudgetRefusal, type PriceSchedule, type RequestEstimate, type ReserveGranted, type ReserveResult } from '../budget/index.js';
+import {
+  choicesOf,
+  clampBody,
+  clampFloor,
+  clampMinimum,
+  clampOutput,
+  clampPrompt,
+  costOf,
+  type AcquireRequest,
+  type BudgetRefusal,
+  type PriceSchedule,
+  type RequestEstimate,
+  type ReserveGranted,
+  type ReserveResult,
+} from '../budget/index.js';
 import type { Logger } from '../core/logger.js';
 import type { LlmStore } from '../state/index.js';
 import { ledgerRow, upstreamBody, type Cache, type Call, type CallRequest, type Outcome, type Target } from './call.js';
@@ -106,13 +120,18 @@ export class CallLedger {
     }
     // Only a prompt the provider was sent is owed by a hang-up; a failed call is not billed.
     const sent = aborted && call.dispatched === true;
-    const error = aborted
-      ? sent
-        ? 'the client closed the request before the provider answered'
-        : 'the client closed the request before it was sent to the provider'
-      : describeFailure(failure);
+    const error = aborted ? (sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider') : describeFailure(failure);
     const httpStatus = aborted ? 499 : failure instanceof GatewayError ? call.wire.status(failure.kind) : 502;
-    const outcome: Outcome = { status: aborted ? 'aborted' : 'error', httpStatus, promptTokens: sent ? call.target.promptTokensEstimate : 0, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error };
+    const outcome: Outcome = {
+      status: aborted ? 'aborted' : 'error',
+      httpStatus,
+      promptTokens: sent ? call.target.promptTokensEstimate : 0,
+      completionTokens: 0,
+      usageSource: 'estimate',
+      redactions: 0,
+      firstByteMs: null,
+      error,
+    };
     this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call that did not finish'));
   }
 
@@ -161,7 +180,15 @@ export class CallLedger {
     return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens }, g.reservationId);
   }
 
-  private target(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, est: Pick<RequestEstimate, 'costMicros' | 'promptTokens'>, reservationId: number): Reserved {
+  private target(
+    req: CallRequest,
+    model: string,
+    provider: Provider,
+    json: Record<string, unknown>,
+    bodyText: string | null,
+    est: Pick<RequestEstimate, 'costMicros' | 'promptTokens'>,
+    reservationId: number,
+  ): Reserved {
     const body = upstreamBody(req, json, bodyText);
     const target: Target = { model, provider, json, upstream: body.upstream, hideUsageChunk: body.hideUsageChunk, reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
     return { target, reservationId };

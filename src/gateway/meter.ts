@@ -1,6 +1,6 @@
 import {
   BudgetPolicy,
-  BudgetTracker,
+  type BudgetTracker,
   budgetAlert,
   formatAvgPerUnit,
   formatProjection,
@@ -134,7 +134,13 @@ export class Meter {
     return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, req.amountMicros, bound, req.minMicros));
   }
 
-  private queued(agentId: string, micros: Micros, model: string, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {
+  private queued(
+    agentId: string,
+    micros: Micros,
+    model: string,
+    signal: AbortSignal | undefined,
+    ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>,
+  ): ReserveResult | Promise<ReserveResult> {
     const p = this.d.config.budgetPolicy;
     const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.safely(() => this.waits.changed(agentId, micros, model)) };
     const r = ask(bound);
@@ -189,7 +195,10 @@ export class Meter {
     if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;
     const need = r.spentMicros + r.reservedMicros + r.requestedMicros;
     const projected = projectSpend(r.spentMicros, r.limitMicros, this.d.state.getAgent(r.agentId)?.progress ?? null).projectedMicros;
-    const rec = recommendIncrease({ limitMicros: r.limitMicros, spentMicros: r.spentMicros, projectedMicros: Math.max(projected ?? 0, need) }, { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros });
+    const rec = recommendIncrease(
+      { limitMicros: r.limitMicros, spentMicros: r.spentMicros, projectedMicros: Math.max(projected ?? 0, need) },
+      { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros },
+    );
     const fix = `To continue, raise the budget: ${route} {"limitUsd": ${microsToUsd(rec.newLimitMicros)}} with an admin token, or Approve the increase on the Iron Cage dashboard.`;
     const smaller = r.exhausted ? '' : ' Or ask for less output (max_tokens).';
     return `Iron Cage refused this ${model} call (nothing was sent to the provider): the ${r.message} (the most this call could cost). ${fix}${smaller}`;

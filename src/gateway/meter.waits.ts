@@ -47,12 +47,15 @@ export class WaitNotices {
     // A call leaving (model null) keeps the last newcomer's figures for the update.
     if (model !== null) Object.assign(note, { micros, model });
     if (note.timer) return;
-    note.timer = setTimeout(() => {
-      note.timer = null;
-      if (this.notes.get(agentId) !== note || (this.tracker.snapshot(agentId)?.waitingCalls ?? 0) === 0) return;
-      note.lastAt = Date.now();
-      this.safely(() => this.event(agentId, note.micros, note.model));
-    }, Math.max(0, note.lastAt + WAIT_NOTE_MS - Date.now()));
+    note.timer = setTimeout(
+      () => {
+        note.timer = null;
+        if (this.notes.get(agentId) !== note || (this.tracker.snapshot(agentId)?.waitingCalls ?? 0) === 0) return;
+        note.lastAt = Date.now();
+        this.safely(() => this.event(agentId, note.micros, note.model));
+      },
+      Math.max(0, note.lastAt + WAIT_NOTE_MS - Date.now()),
+    );
     note.timer.unref?.();
   }
 
@@ -65,7 +68,8 @@ export class WaitNotices {
       agentId,
       type: 'budget.waiting',
       severity: waiting > 0 ? 'info' : 'debug',
-      message: waiting > 0 ? `${waiting} LLM call${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for budget: ${formatUsd(micros)} needed, ${held}` : 'No LLM call waits for budget any more',
+      message:
+        waiting > 0 ? `${waiting} LLM call${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for budget: ${formatUsd(micros)} needed, ${held}` : 'No LLM call waits for budget any more',
       data: { waiting, requestedUsd: microsToUsd(micros), reservedUsd: microsToUsd(s?.reservedMicros ?? 0), inFlight: s?.openReservations ?? 0, model },
     });
   }

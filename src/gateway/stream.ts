@@ -121,7 +121,16 @@ class StreamRelay implements Pumped {
     const counted = this.status === 'ok' && this.completionTokens !== null ? null : countTextTokens(this.text, call.target.model);
     const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
     const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
-    return { status: this.status, httpStatus, promptTokens, completionTokens, usageSource: fromProvider ? 'provider' : 'estimate', redactions: this.redactions, firstByteMs: this.firstByteMs, error: this.error };
+    return {
+      status: this.status,
+      httpStatus,
+      promptTokens,
+      completionTokens,
+      usageSource: fromProvider ? 'provider' : 'estimate',
+      redactions: this.redactions,
+      firstByteMs: this.firstByteMs,
+      error: this.error,
+    };
   }
 
   firstByte(): void {
@@ -285,7 +294,7 @@ class StreamRelay implements Pumped {
       return extras + (changed ? formatSse(quick.data(), ev.event) : ev.raw);
     }
     if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
-    if (this.call.target.hideUsageChunk && json && json.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
+    if (this.call.target.hideUsageChunk && json?.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
   }
 

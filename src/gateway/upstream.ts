@@ -82,8 +82,7 @@ export class UpstreamCaller {
       baseMs,
       maxMs,
       retryable: (s) =>
-        !clientSignal.aborted &&
-        (s.ok ? isRetryableOutcome({ status: s.value.status }) : !(s.error instanceof CircuitOpenError) && isRetryableOutcome({ error: errorKindOf(s.error) })),
+        !clientSignal.aborted && (s.ok ? isRetryableOutcome({ status: s.value.status }) : !(s.error instanceof CircuitOpenError) && isRetryableOutcome({ error: errorKindOf(s.error) })),
       retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
       onRetry: ({ settled }) => {
         if (settled.ok) discard(settled.value.body);
@@ -101,28 +100,25 @@ export class UpstreamCaller {
     const { provider, upstream } = call.target;
     const timeoutMs = provider.name === 'anthropic' ? this.d.config.providers.anthropic.timeoutMs : this.d.config.providers.openai.timeoutMs;
     const { breaker, judge } = this.guardFor(provider.name);
-    return breaker.call(
-      async () => {
-        // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
-        const own = provider.real ? null : new AbortController();
-        const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
-        const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
-        try {
-          // A call granted as its agent hung up is never sent, so its prompt is not owed.
-          if (clientSignal.aborted) throw clientGone(clientSignal.reason);
-          call.dispatched = true;
-          return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
-        } catch (e) {
-          if (clientSignal.aborted) throw clientGone(e);
-          // Our own deadline is a timeout whatever the provider threw when it was cut off.
-          if (own?.signal.aborted && errorKindOf(e) !== 'timeout') throw timedOut();
-          throw !provider.real && errorKindOf(e) === 'unknown' ? new RequestError(e) : e;
-        } finally {
-          if (timer) clearTimeout(timer);
-        }
-      },
-      judge,
-    );
+    return breaker.call(async () => {
+      // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
+      const own = provider.real ? null : new AbortController();
+      const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
+      const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
+      try {
+        // A call granted as its agent hung up is never sent, so its prompt is not owed.
+        if (clientSignal.aborted) throw clientGone(clientSignal.reason);
+        call.dispatched = true;
+        return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
+      } catch (e) {
+        if (clientSignal.aborted) throw clientGone(e);
+        // Our own deadline is a timeout whatever the provider threw when it was cut off.
+        if (own?.signal.aborted && errorKindOf(e) !== 'timeout') throw timedOut();
+        throw !provider.real && errorKindOf(e) === 'unknown' ? new RequestError(e) : e;
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    }, judge);
   }
 
   private guardFor(name: string): Guarded {

@@ -233,8 +233,16 @@ export class PiiProtection {
     const o = this.at[location];
     if (!o) return null;
     const { enforced: refused, mode } = strictest(o.policy!);
-    const message = refused ? `Iron Cage refused ${WHERE[location]}: it came ${what}, and the safety policy there is ${mode}.` : `Iron Cage passed ${WHERE[location]} unscanned: it came ${what} (the safety policy there is ${mode}).`;
-    const event = { agentId, type: 'pii.unscanned' as const, severity: 'warn' as const, message, data: { location, reason: what, action: refused ? ('refused' as const) : ('passed' as const), requestRef } };
+    const message = refused
+      ? `Iron Cage refused ${WHERE[location]}: it came ${what}, and the safety policy there is ${mode}.`
+      : `Iron Cage passed ${WHERE[location]} unscanned: it came ${what} (the safety policy there is ${mode}).`;
+    const event = {
+      agentId,
+      type: 'pii.unscanned' as const,
+      severity: 'warn' as const,
+      message,
+      data: { location, reason: what, action: refused ? ('refused' as const) : ('passed' as const), requestRef },
+    };
     this.store.record([], event).catch((err) => this.logger.error({ err }, 'could not record an unscanned answer'));
     return refused ? message : null;
   }
@@ -303,7 +311,9 @@ export class PiiProtection {
     // The preview is always fully redacted, whatever the mode: a value never reaches an event.
     const preview = text === null ? '' : previewOf(text, ds);
     const where = WHERE[location];
-    const list = Object.entries(types).map(([t, n]) => `${n} ${t}`).join(', ');
+    const list = Object.entries(types)
+      .map(([t, n]) => `${n} ${t}`)
+      .join(', ');
     const event = {
       agentId,
       type: 'pii.detected' as const,
@@ -329,7 +339,8 @@ export class PiiProtection {
     });
     // The agent is halted once its refusal has been delivered, so it can see why.
     // Only what the agent receives can be refused; its own output is redacted, not a reason to halt it.
-    if (action === 'blocked' && agentId && location !== 'agent.output') setTimeout(() => this.onBlock(agentId, `PII (${Object.keys(types).join(', ')}) in ${where} under the block policy`), BLOCK_GRACE_MS);
+    if (action === 'blocked' && agentId && location !== 'agent.output')
+      setTimeout(() => this.onBlock(agentId, `PII (${Object.keys(types).join(', ')}) in ${where} under the block policy`), BLOCK_GRACE_MS);
   }
 
   /** The audit trail, oldest first after `after`; sealed values included (the routes drop them). */

@@ -8,13 +8,7 @@ export interface Clock {
 /** Wall time, so openedAt in a persisted snapshot still means something after a restart. */
 export const systemClock: Clock = { now: Date.now };
 
-export type TransitionReason =
-  | 'consecutive_failures'
-  | 'failure_rate'
-  | 'cooldown_elapsed'
-  | 'probe_succeeded'
-  | 'probe_failed'
-  | 'manual_reset';
+export type TransitionReason = 'consecutive_failures' | 'failure_rate' | 'cooldown_elapsed' | 'probe_succeeded' | 'probe_failed' | 'manual_reset';
 
 export interface BreakerTransition {
   service: string;
@@ -52,9 +46,7 @@ export class Permit {
   }
 }
 
-export type Acquisition =
-  | { allowed: true; permit: Permit }
-  | { allowed: false; reason: RejectReason; retryAfterMs: number };
+export type Acquisition = { allowed: true; permit: Permit } | { allowed: false; reason: RejectReason; retryAfterMs: number };
 
 export interface BreakerDeps {
   clock?: Clock;

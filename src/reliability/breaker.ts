@@ -1,33 +1,10 @@
-import {
-  Permit,
-  systemClock,
-  type Acquisition,
-  type BreakerDeps,
-  type BreakerTransition,
-  type Clock,
-  type RestoreResult,
-  type TransitionListener,
-  type TransitionReason,
-} from './breaker-types.js';
+import { Permit, systemClock, type Acquisition, type BreakerDeps, type BreakerTransition, type Clock, type RestoreResult, type TransitionListener, type TransitionReason } from './breaker-types.js';
 import { serviceName } from './check.js';
 import { CircuitOpenError } from './errors.js';
 import { validateBreakerOptions, type BreakerOptions, type BreakerOptionsInput } from './options.js';
-import {
-  classifyOutcome,
-  defaultClassifier,
-  judgeSafely,
-  type CallOutcome,
-  type Classifier,
-  type Verdict,
-} from './outcome.js';
+import { classifyOutcome, defaultClassifier, judgeSafely, type CallOutcome, type Classifier, type Verdict } from './outcome.js';
 import { RateWindow } from './rate-window.js';
-import {
-  FRESH_CORE,
-  parseSnapshot,
-  type BreakerCounters,
-  type BreakerSnapshot,
-  type BreakerState,
-} from './snapshot.js';
+import { FRESH_CORE, parseSnapshot, type BreakerCounters, type BreakerSnapshot, type BreakerState } from './snapshot.js';
 
 export class CircuitBreaker {
   readonly service: string;

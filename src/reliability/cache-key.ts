@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 
 type QueryScalar = string | number | boolean;
-export type QueryInput =
-  | string
-  | URLSearchParams
-  | Readonly<Record<string, QueryScalar | readonly QueryScalar[] | null | undefined>>;
+export type QueryInput = string | URLSearchParams | Readonly<Record<string, QueryScalar | readonly QueryScalar[] | null | undefined>>;
 
 export interface CacheKeyInput {
   /**

@@ -58,9 +58,7 @@ export const SERVICE_RULE = "must be 1-64 letters, digits, '.', '_' or '-', star
 /** Service names end up in URLs (/tools/<service>/…) and event payloads, so keep them plain. */
 export function serviceName(value: unknown, path: string): string {
   if (typeof value !== 'string' || !SERVICE_NAME.test(value)) {
-    throw new ValidationError(
-      `${path} ${SERVICE_RULE} (got ${show(value)})`,
-    );
+    throw new ValidationError(`${path} ${SERVICE_RULE} (got ${show(value)})`);
   }
   return value;
 }

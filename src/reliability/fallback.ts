@@ -59,9 +59,7 @@ export type FallbackResult<T> =
       cacheError?: unknown;
     });
 
-type Attempt<T> =
-  | { kind: 'rejected'; reason: RejectReason; retryAfterMs: number }
-  | { kind: 'attempted'; settled: Settled<T>; verdict: Verdict };
+type Attempt<T> = { kind: 'rejected'; reason: RejectReason; retryAfterMs: number } | { kind: 'attempted'; settled: Settled<T>; verdict: Verdict };
 
 /** Tier 1 live through the breaker, tier 2 the cache, tier 3 the placeholder, else a clean failure. */
 export async function serveWithFallback<T>(chain: FallbackChain<T>): Promise<FallbackResult<T>> {
@@ -153,9 +151,7 @@ async function repeat<T>(attemptOnce: (n: number) => Promise<Attempt<T>>, policy
   const result = await retry<Attempt<T>>(attemptOnce, {
     ...rest,
     // A refusal is final: the breaker has just said the upstream needs rest.
-    retryable: (s) =>
-      s.ok && s.value.kind === 'attempted' && s.value.verdict.kind === 'failure' &&
-      (retryable?.(s.value.settled, s.value.verdict) ?? true),
+    retryable: (s) => s.ok && s.value.kind === 'attempted' && s.value.verdict.kind === 'failure' && (retryable?.(s.value.settled, s.value.verdict) ?? true),
     retryAfterMs: (s) => (s.ok && s.value.kind === 'attempted' ? retryAfterMs?.(s.value.settled) : null),
   });
   if (!result.ok) throw result.error; // attemptOnce catches everything the caller supplies

@@ -3,15 +3,15 @@
 
 export { CircuitBreaker } from './breaker.js';
 export { SERVICE_NAME, SERVICE_RULE } from './check.js';
-export {
-  type Permit,
-  type Acquisition,
-  type BreakerDeps,
-  type BreakerTransition,
-  type Clock,
-  type RestoreResult,
-  type TransitionListener,
-  type TransitionReason,
+export type {
+  Permit,
+  Acquisition,
+  BreakerDeps,
+  BreakerTransition,
+  Clock,
+  RestoreResult,
+  TransitionListener,
+  TransitionReason,
 } from './breaker-types.js';
 export { CircuitOpenError, RequestError, type RejectReason } from './errors.js';
 export {
@@ -37,10 +37,10 @@ export {
   type Verdict,
   type VerdictKind,
 } from './outcome.js';
-export {
-  type BreakerCounters,
-  type BreakerSnapshot,
-  type BreakerState,
+export type {
+  BreakerCounters,
+  BreakerSnapshot,
+  BreakerState,
 } from './snapshot.js';
 export {
   TIERS,

@@ -63,11 +63,7 @@ export interface ServiceMetrics {
   costSavedMicros: Micros;
 }
 
-export function serviceMetrics(
-  breaker: BreakerSnapshot,
-  tiers: TierCounters,
-  costPerCallMicros: Micros = 0,
-): ServiceMetrics {
+export function serviceMetrics(breaker: BreakerSnapshot, tiers: TierCounters, costPerCallMicros: Micros = 0): ServiceMetrics {
   const { allowed, rejected, successes, failures } = breaker.counters;
   const requests = tiers.live + tiers.cache + tiers.placeholder + tiers.failed;
   return {

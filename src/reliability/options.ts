@@ -1,12 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import {
-  durationMs,
-  integerAtLeast,
-  integerInRange,
-  rejectUnknownKeys,
-  requireRecord,
-  show,
-} from './check.js';
+import { durationMs, integerAtLeast, integerInRange, rejectUnknownKeys, requireRecord, show } from './check.js';
 import { DEFAULT_CLASSIFY, ERROR_KINDS, type ClassifyConfig, type ErrorKind } from './outcome.js';
 
 export interface FailureRateOptions {
@@ -57,15 +50,7 @@ const DEFAULT_FAILURE_RATE: Readonly<Omit<FailureRateOptions, 'windowCalls' | 'w
 /** Keeps the ring buffer of a failure-rate window to a size that cannot hurt memory. */
 const MAX_WINDOW_CALLS = 100_000;
 
-const KEYS = [
-  'failureThreshold',
-  'cooldownMs',
-  'halfOpenMaxProbes',
-  'halfOpenSuccessThreshold',
-  'probeTimeoutMs',
-  'failureRate',
-  'classify',
-] as const;
+const KEYS = ['failureThreshold', 'cooldownMs', 'halfOpenMaxProbes', 'halfOpenSuccessThreshold', 'probeTimeoutMs', 'failureRate', 'classify'] as const;
 
 /** Fill defaults and check every field; `input` is whatever the config file or API held. */
 export function validateBreakerOptions(input: unknown = {}, path = 'breaker'): BreakerOptions {
@@ -74,11 +59,7 @@ export function validateBreakerOptions(input: unknown = {}, path = 'breaker'): B
   const d = DEFAULT_BREAKER_OPTIONS;
   const pick = (key: (typeof KEYS)[number]): unknown => (o[key] === undefined ? d[key] : o[key]);
   const halfOpenMaxProbes = integerAtLeast(pick('halfOpenMaxProbes'), 1, `${path}.halfOpenMaxProbes`);
-  const halfOpenSuccessThreshold = integerAtLeast(
-    pick('halfOpenSuccessThreshold'),
-    1,
-    `${path}.halfOpenSuccessThreshold`,
-  );
+  const halfOpenSuccessThreshold = integerAtLeast(pick('halfOpenSuccessThreshold'), 1, `${path}.halfOpenSuccessThreshold`);
   return {
     failureThreshold: integerAtLeast(pick('failureThreshold'), 1, `${path}.failureThreshold`),
     cooldownMs: durationMs(pick('cooldownMs'), 0, `${path}.cooldownMs`),
@@ -98,16 +79,13 @@ function validateFailureRate(input: unknown, path: string): FailureRateOptions {
     throw new ValidationError(`${path}.thresholdPercent must be a number above 0 and at most 100 (got ${show(thresholdPercent)})`);
   }
   const minCalls = integerAtLeast(o.minCalls ?? DEFAULT_FAILURE_RATE.minCalls, 1, `${path}.minCalls`);
-  const windowCalls =
-    o.windowCalls == null ? null : integerInRange(o.windowCalls, 1, MAX_WINDOW_CALLS, `${path}.windowCalls`);
+  const windowCalls = o.windowCalls == null ? null : integerInRange(o.windowCalls, 1, MAX_WINDOW_CALLS, `${path}.windowCalls`);
   const windowMs = o.windowMs == null ? null : durationMs(o.windowMs, 1, `${path}.windowMs`);
   if (windowCalls === null && windowMs === null) {
     throw new ValidationError(`${path} needs windowCalls (last M calls) or windowMs (last T ms), or both`);
   }
   if (windowCalls !== null && minCalls > windowCalls) {
-    throw new ValidationError(
-      `${path}.minCalls (${minCalls}) must not exceed ${path}.windowCalls (${windowCalls}), or the rate is never evaluated`,
-    );
+    throw new ValidationError(`${path}.minCalls (${minCalls}) must not exceed ${path}.windowCalls (${windowCalls}), or the rate is never evaluated`);
   }
   return { thresholdPercent, minCalls, windowCalls, windowMs };
 }

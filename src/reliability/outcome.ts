@@ -65,24 +65,8 @@ export function classifyOutcome(outcome: CallOutcome, config: ClassifyConfig = D
   return { kind: 'success', reason };
 }
 
-const TIMEOUT_CODES = new Set([
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 // The request could not be sent as it is (a header, method or URL the HTTP client refuses).
 const REQUEST_CODES = new Set([
   'UND_ERR_INVALID_ARG',
@@ -124,10 +108,7 @@ export function defaultClassifier(config: ClassifyConfig = DEFAULT_CLASSIFY): Cl
 
 /** For calls that resolve to an HTTP response: judge by its status, and thrown errors by kind. */
 export function statusClassifier<T>(statusOf: (value: T) => number, config: ClassifyConfig = DEFAULT_CLASSIFY): Classifier<T> {
-  return (settled) =>
-    settled.ok
-      ? classifyOutcome({ status: statusOf(settled.value) }, config)
-      : classifyOutcome({ error: errorKindOf(settled.error) }, config);
+  return (settled) => (settled.ok ? classifyOutcome({ status: statusOf(settled.value) }, config) : classifyOutcome({ error: errorKindOf(settled.error) }, config));
 }
 
 export function judgeSafely<T>(judge: Classifier<T>, settled: Settled<T>): Verdict {

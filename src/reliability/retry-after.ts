@@ -5,9 +5,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const MONTH = MONTHS.join('|');
 const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
 const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTH}) (\\d{4}) ${TIME} GMT$`);
-const RFC850 = new RegExp(
-  `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${MONTH})-(\\d{2}) ${TIME} GMT$`,
-);
+const RFC850 = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${MONTH})-(\\d{2}) ${TIME} GMT$`);
 const ASCTIME = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTH}) ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
 const SECONDS = /^\d+(?:\.\d+)?$/;
 
@@ -16,11 +14,7 @@ function utc(year: number, month: string, day: number, h: string, m: string, s: 
   const t = Date.UTC(year, mi, day, Number(h), Number(m), Number(s));
   // Date.UTC rolls Feb 31 into March; a header that says Feb 31 is simply wrong.
   const d = new Date(t);
-  const exact =
-    d.getUTCDate() === day &&
-    d.getUTCHours() === Number(h) &&
-    d.getUTCMinutes() === Number(m) &&
-    d.getUTCSeconds() === Number(s);
+  const exact = d.getUTCDate() === day && d.getUTCHours() === Number(h) && d.getUTCMinutes() === Number(m) && d.getUTCSeconds() === Number(s);
   return exact ? t : null;
 }
 

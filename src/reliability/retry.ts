@@ -101,10 +101,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
     if (!options.retryable(settled, attempt)) return end('done');
     if (attempt >= policy.attempts) return end('attempts_exhausted');
     const asked = options.retryAfterMs?.(settled);
-    const delayMs =
-      asked != null && asked >= 0
-        ? Math.min(policy.maxMs, Math.round(asked))
-        : backoffDelayMs(attempt, policy.baseMs, policy.maxMs, random);
+    const delayMs = asked != null && asked >= 0 ? Math.min(policy.maxMs, Math.round(asked)) : backoffDelayMs(attempt, policy.baseMs, policy.maxMs, random);
     if (policy.maxElapsedMs !== null && now() + delayMs - startedAt > policy.maxElapsedMs) return end('deadline');
     delaysMs.push(delayMs);
     options.onRetry?.({ attempt, delayMs, settled });

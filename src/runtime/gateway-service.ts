@@ -3,19 +3,7 @@ import { transitionEvent } from '../tools/index.js';
 import type { ServiceFactory } from './services.js';
 import { secretRef } from '../vault/index.js';
 import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
-import {
-  budgetRoutes,
-  GatewayHandler,
-  HttpProvider,
-  Meter,
-  ProviderBreakers,
-  providerRoutes,
-  Router,
-  SimulatedProvider,
-  tokenRoutes,
-  type Provider,
-  type ProviderName,
-} from '../gateway/index.js';
+import { budgetRoutes, GatewayHandler, HttpProvider, Meter, ProviderBreakers, providerRoutes, Router, SimulatedProvider, tokenRoutes, type Provider, type ProviderName } from '../gateway/index.js';
 
 export const gatewayService: ServiceFactory = (ctx) => {
   const g = ctx.config.gateway;
@@ -93,10 +81,14 @@ export const gatewayService: ServiceFactory = (ctx) => {
       for (const name of ['openai', 'anthropic'] as const) {
         if (!providers[name].real) {
           const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
-          ctx.logger.warn(`No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`);
+          ctx.logger.warn(
+            `No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`,
+          );
         } else if (!secretRef(g.providers[name].apiKey)) {
           const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
-          ctx.logger.warn(`The ${name} key is in plain text (config or environment): move it into the vault with \`printf %s "$KEY" | iron-cage secrets set ${env} --env ${ctx.config.environment}\` and write providers.${name}.api_key: secret:${env}`);
+          ctx.logger.warn(
+            `The ${name} key is in plain text (config or environment): move it into the vault with \`printf %s "$KEY" | iron-cage secrets set ${env} --env ${ctx.config.environment}\` and write providers.${name}.api_key: secret:${env}`,
+          );
         }
       }
       if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);

@@ -88,7 +88,21 @@ export class Runtime {
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
       const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
       const restartAgent = (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false;
-      const ctx: ServiceContext = { config, state, budgets, llm, pii, tokens, logger, stopAgent, signalAgent, restartAgent, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
+      const ctx: ServiceContext = {
+        config,
+        state,
+        budgets,
+        llm,
+        pii,
+        tokens,
+        logger,
+        stopAgent,
+        signalAgent,
+        restartAgent,
+        secrets: new SecretRefs(),
+        env: o.env ?? process.env,
+        url: () => server?.url ?? '',
+      };
       services = SERVICES.map((make) => make(ctx));
       server = await startServer(
         {
@@ -167,7 +181,7 @@ export class Runtime {
 
   stopAgent(id: string, requestedBy: string): boolean {
     const sup = this.supervisors.get(id);
-    if (!sup || !sup.running) return false;
+    if (!sup?.running) return false;
     void sup.stop(requestedBy);
     return true;
   }

@@ -119,7 +119,6 @@ class Reader {
   private readonly keys: Array<string | null> = [];
   /** The words of the key that names the next value (json.ts: the walker's `key`). */
   private key: string | null = null;
-  private i = 0;
   /** The text of the string just read. */
   private text = '';
 

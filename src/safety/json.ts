@@ -131,7 +131,10 @@ export function createJsonStreamRedactor(open: OpenRedactor): TextRedactor {
     const b = bare;
     bare = '';
     // A single-quoted name (`{'to': …}`) names what follows, as a JSON key would.
-    lastString = b.trim().replace(/^'(.*)'$/, '$1').slice(0, MAX_KEY + 1);
+    lastString = b
+      .trim()
+      .replace(/^'(.*)'$/, '$1')
+      .slice(0, MAX_KEY + 1);
     if (LITERAL.test(b)) return b;
     const r = openString();
     return r.push(b) + r.end();
@@ -212,7 +215,7 @@ export function createJsonStreamRedactor(open: OpenRedactor): TextRedactor {
           if (c === 0x22) {
             const text = decoded + chunk.slice(from, i);
             keep(text);
-            out += escapeJson(inner!.push(text) + inner!.end()) + '"';
+            out += `${escapeJson(inner!.push(text) + inner!.end())}"`;
             decoded = '';
             inner = null;
             lastString = collecting;

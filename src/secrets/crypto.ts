@@ -38,7 +38,7 @@ export function parseKdfParams(text: string): KdfParams | null {
     return null;
   }
   const o = v as Partial<KdfParams> | null;
-  if (!o || o.alg !== 'argon2id') return null;
+  if (o?.alg !== 'argon2id') return null;
   const int = (n: unknown, lo: number, hi: number) => Number.isInteger(n) && (n as number) >= lo && (n as number) <= hi;
   if (!int(o.m, 8 * 1024, 256 * 1024) || !int(o.t, 1, 10) || !int(o.p, 1, 8) || o.len !== 32) return null;
   return { alg: 'argon2id', m: o.m!, t: o.t!, p: o.p!, len: 32 };

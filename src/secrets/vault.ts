@@ -66,7 +66,7 @@ export class Vault {
       if (!p) throw new WrongMasterKeyError('the vault check value has unreadable key-derivation parameters');
       const key = await deriveKey(masterKey, stored.salt, p);
       const plain = open(key, { nonce: stored.nonce, ciphertext: stored.ciphertext }, CHECK_AAD);
-      if (!plain || !plain.equals(CHECK_PLAINTEXT)) throw new WrongMasterKeyError();
+      if (!plain?.equals(CHECK_PLAINTEXT)) throw new WrongMasterKeyError();
       return { vault: new Vault(masterKey, key, stored, params), created: false };
     }
     const salt = randomBytes(SALT_BYTES);

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { IronCageError, TooManyAttemptsError, ValidationError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
 import { JsonTooDeepError, parseBoundedJson } from './io.js';

@@ -31,7 +31,12 @@ export class HostGuard {
   private readonly exact: Set<string>;
   private readonly origins: Set<string>;
 
-  constructor(bindHost: string, private readonly port: number, allowedHosts: string[], corsOrigins: string[]) {
+  constructor(
+    bindHost: string,
+    private readonly port: number,
+    allowedHosts: string[],
+    corsOrigins: string[],
+  ) {
     const configured = allowedHosts.map((h) => h.toLowerCase());
     this.exact = new Set(configured.filter((h) => /:\d+$/.test(h) && !h.endsWith(']')));
     this.names = new Set(['localhost', bindHost.toLowerCase(), ...configured.filter((h) => !this.exact.has(h))]);

@@ -57,8 +57,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const honoListener = getRequestListener(app.fetch);
   const hub = new WsHub(full);
   const raw = deps.rawRoutes ?? [];
-  const hostRefusal = (host: string | undefined) =>
-    new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
+  const hostRefusal = (host: string | undefined) => new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
   const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

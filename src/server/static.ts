@@ -29,8 +29,7 @@ const bytes = (path: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFile
  * its own API and WebSocket. No inline script or style, no eval, no framing.
  */
 export const DASHBOARD_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " + "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',

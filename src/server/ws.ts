@@ -124,10 +124,7 @@ export class WsHub {
       return reject(new IronCageError('invalid_request', 403, 'after must be a whole number 0 or more'));
     }
     const token = this.deps.tokens.credential(req.headers, url.searchParams.get('token'))!;
-    Promise.resolve(principal).then(
-      (p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after)),
-      reject,
-    );
+    Promise.resolve(principal).then((p) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after)), reject);
   }
 
   /** Verify every client's token again; close with 4401 the sockets whose token is no longer good. */

@@ -64,14 +64,11 @@ export class LlmStore {
     event: NewEvent | ((charged: C) => NewEvent) | null,
     charge?: () => C,
   ): Promise<void> {
-    await this.db.writer.soon(
-      () => {
-        // A pending row that is no longer there (deleted, or never committed) must not take a charge.
-        if (this.finish.run({ ...row, id }).changes === 0) throw new Error(`request ${id} is not on record`);
-        return charge?.() as C;
-      },
-      event,
-    );
+    await this.db.writer.soon(() => {
+      // A pending row that is no longer there (deleted, or never committed) must not take a charge.
+      if (this.finish.run({ ...row, id }).changes === 0) throw new Error(`request ${id} is not on record`);
+      return charge?.() as C;
+    }, event);
   }
 
   /**
@@ -144,4 +141,3 @@ export class LlmStore {
     return rows.map((r) => ({ ...r, revokedAt: now }));
   }
 }
-

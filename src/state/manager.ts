@@ -161,7 +161,10 @@ export class StateManager {
   }
 
   lastSeq(): number {
-    const r = this.db.select({ m: sql<number | null>`max(${schema.events.seq})` }).from(schema.events).get();
+    const r = this.db
+      .select({ m: sql<number | null>`max(${schema.events.seq})` })
+      .from(schema.events)
+      .get();
     return r?.m ?? 0;
   }
 
@@ -303,7 +306,10 @@ export class StateManager {
       () => {
         const { id } = this.db.insert(schema.checkpoints).values({ agentId, createdAt, state: stateJson }).returning({ id: schema.checkpoints.id }).get();
         // Only the latest matters for resuming; keep a short history, not every checkpoint ever.
-        this.db.delete(schema.checkpoints).where(and(eq(schema.checkpoints.agentId, agentId), lte(schema.checkpoints.id, id - CHECKPOINTS_KEPT))).run();
+        this.db
+          .delete(schema.checkpoints)
+          .where(and(eq(schema.checkpoints.agentId, agentId), lte(schema.checkpoints.id, id - CHECKPOINTS_KEPT)))
+          .run();
         return id;
       },
       (id) => ({ agentId, type: 'agent.checkpoint', severity: 'debug', message: `Checkpoint saved (${bytes} bytes)`, data: { checkpointId: id, bytes } }),
@@ -312,13 +318,7 @@ export class StateManager {
   }
 
   latestCheckpoint(agentId: string): Checkpoint | null {
-    const row = this.db
-      .select()
-      .from(schema.checkpoints)
-      .where(eq(schema.checkpoints.agentId, agentId))
-      .orderBy(desc(schema.checkpoints.id))
-      .limit(1)
-      .get();
+    const row = this.db.select().from(schema.checkpoints).where(eq(schema.checkpoints.agentId, agentId)).orderBy(desc(schema.checkpoints.id)).limit(1).get();
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
   }
 

@@ -33,7 +33,13 @@ export class PiiStore {
     const where: SQL[] = [gt(piiAudit.id, q.after ?? 0)];
     if (q.agentId) where.push(eq(piiAudit.agentId, q.agentId));
     if (q.type) where.push(eq(piiAudit.type, q.type));
-    return this.db.orm.select().from(piiAudit).where(and(...where)).orderBy(asc(piiAudit.id)).limit(q.limit).all();
+    return this.db.orm
+      .select()
+      .from(piiAudit)
+      .where(and(...where))
+      .orderBy(asc(piiAudit.id))
+      .limit(q.limit)
+      .all();
   }
 
   /** One finding by its id, sealed value included; null when there is none. */

@@ -54,7 +54,14 @@ export class SecretsStore {
 
   /** Store the check value of a new vault (first unlock of this database). */
   saveMeta(m: VaultMetaRow): void {
-    this.db.writer.now(() => this.db.orm.insert(vaultMeta).values({ id: 1, ...m, createdAt: new Date().toISOString() }).run(), null);
+    this.db.writer.now(
+      () =>
+        this.db.orm
+          .insert(vaultMeta)
+          .values({ id: 1, ...m, createdAt: new Date().toISOString() })
+          .run(),
+      null,
+    );
   }
 
   /** Live secrets, optionally of one environment, ordered by environment and name. */
@@ -68,7 +75,13 @@ export class SecretsStore {
   }
 
   liveByName(name: string, environment: string): SecretRow | null {
-    return this.db.orm.select().from(secrets).where(and(eq(secrets.name, name), eq(secrets.environment, environment), isNull(secrets.deletedAt))).get() ?? null;
+    return (
+      this.db.orm
+        .select()
+        .from(secrets)
+        .where(and(eq(secrets.name, name), eq(secrets.environment, environment), isNull(secrets.deletedAt)))
+        .get() ?? null
+    );
   }
 
   /** Insert; a live row of the same name and environment → ConflictError (nothing written but the audit row). */
@@ -91,7 +104,11 @@ export class SecretsStore {
   update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent): SecretRow {
     const now = new Date().toISOString();
     this.db.writer.now(() => {
-      this.db.orm.update(secrets).set({ ...sealed, updatedAt: now }).where(and(eq(secrets.id, id), isNull(secrets.deletedAt))).run();
+      this.db.orm
+        .update(secrets)
+        .set({ ...sealed, updatedAt: now })
+        .where(and(eq(secrets.id, id), isNull(secrets.deletedAt)))
+        .run();
       for (const a of audit) this.insertAudit(a, now);
     }, event);
     return this.byId(id)!;
@@ -100,7 +117,11 @@ export class SecretsStore {
   softDelete(id: string, audit: SecretAuditInput[], event: NewEvent): void {
     const now = new Date().toISOString();
     this.db.writer.now(() => {
-      this.db.orm.update(secrets).set({ deletedAt: now, updatedAt: now }).where(and(eq(secrets.id, id), isNull(secrets.deletedAt))).run();
+      this.db.orm
+        .update(secrets)
+        .set({ deletedAt: now, updatedAt: now })
+        .where(and(eq(secrets.id, id), isNull(secrets.deletedAt)))
+        .run();
       for (const a of audit) this.insertAudit(a, now);
     }, event);
   }
@@ -118,7 +139,13 @@ export class SecretsStore {
     const where: SQL[] = [gt(secretAuditLog.id, q.after ?? 0)];
     if (q.secretName) where.push(eq(secretAuditLog.secretName, q.secretName));
     if (q.operation) where.push(eq(secretAuditLog.operation, q.operation));
-    return this.db.orm.select().from(secretAuditLog).where(and(...where)).orderBy(asc(secretAuditLog.id)).limit(q.limit).all();
+    return this.db.orm
+      .select()
+      .from(secretAuditLog)
+      .where(and(...where))
+      .orderBy(asc(secretAuditLog.id))
+      .limit(q.limit)
+      .all();
   }
 
   /** Re-seal every row (live and deleted) and the check value under a new key, in one transaction. */

@@ -6,7 +6,6 @@ import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
 
 export type { SavedBreaker, StoredBreaker } from './breaker-store.js';
 
-
 export interface CachedResponse {
   status: number;
   headers: Record<string, string>;
@@ -26,7 +25,6 @@ export interface CacheWrite {
   storedAt: number;
   expiresAt: number;
 }
-
 
 export interface ToolCallQuery {
   service?: string;
@@ -152,12 +150,7 @@ export class ToolsStore {
 
   /** Live entries per service (for the metrics). */
   cacheCounts(now: number): Map<string, number> {
-    const rows = this.db.orm
-      .select({ service: toolCache.service, n: sql<number>`count(*)` })
-      .from(toolCache)
-      .where(gt(toolCache.expiresAt, now))
-      .groupBy(toolCache.service)
-      .all();
+    const rows = this.db.orm.select({ service: toolCache.service, n: sql<number>`count(*)` }).from(toolCache).where(gt(toolCache.expiresAt, now)).groupBy(toolCache.service).all();
     return new Map(rows.map((r) => [r.service, r.n]));
   }
 
@@ -183,7 +176,11 @@ export class ToolsStore {
     const values = { ...r, fault: r.fault ? 1 : 0 };
     return this.db.writer.soon(() => {
       const id = Number(this.insertCall.run(values).lastInsertRowid);
-      if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0) this.db.orm.delete(toolCalls).where(lte(toolCalls.id, id - TOOL_CALLS_KEPT)).run();
+      if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
+        this.db.orm
+          .delete(toolCalls)
+          .where(lte(toolCalls.id, id - TOOL_CALLS_KEPT))
+          .run();
     }, null);
   }
 

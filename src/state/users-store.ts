@@ -44,19 +44,33 @@ export class UsersStore {
     const row = this.liveByName(name);
     if (!row) return null;
     const now = new Date().toISOString();
-    this.db.writer.now(() => this.db.orm.update(users).set({ removedAt: now }).where(and(eq(users.id, row.id), isNull(users.removedAt))).run(), {
-      agentId: null,
-      type: 'user.removed',
-      severity: 'info',
-      message: `User ${row.name} removed`,
-      data: { userId: row.id, name: row.name },
-    });
+    this.db.writer.now(
+      () =>
+        this.db.orm
+          .update(users)
+          .set({ removedAt: now })
+          .where(and(eq(users.id, row.id), isNull(users.removedAt)))
+          .run(),
+      {
+        agentId: null,
+        type: 'user.removed',
+        severity: 'info',
+        message: `User ${row.name} removed`,
+        data: { userId: row.id, name: row.name },
+      },
+    );
     return view({ ...row, removedAt: now });
   }
 
   /** The live user of that name, hash included (for the password check only). */
   liveByName(name: string): UserRow | null {
-    return this.db.orm.select().from(users).where(and(eq(users.name, name), isNull(users.removedAt))).get() ?? null;
+    return (
+      this.db.orm
+        .select()
+        .from(users)
+        .where(and(eq(users.name, name), isNull(users.removedAt)))
+        .get() ?? null
+    );
   }
 
   byId(id: string): UserView | null {

@@ -33,7 +33,7 @@ export class Writer {
   private batch: Pending[] = [];
 
   constructor(
-    private readonly sqlite: Database.Database,
+    sqlite: Database.Database,
     private readonly broadcast: (event: IronEvent) => void,
   ) {
     // The hottest write in the process (every event): a raw prepared statement, not the query
@@ -97,7 +97,10 @@ export class Writer {
     }
     items.forEach((item, i) => {
       const o = outcomes[i]!;
-      if (!o.ok) return item.reject(o.error);
+      if (!o.ok) {
+        item.reject(o.error);
+        return;
+      }
       if (o.event) this.broadcast(o.event);
       item.resolve({ result: o.result, event: o.event });
     });

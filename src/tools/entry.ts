@@ -236,11 +236,13 @@ export class ToolEntry {
       this.latencies[this.latencyCount % LATENCY_SAMPLES] = up.upstreamMs;
       this.latencyCount++;
     }
-    if (up.fault) return { status: up.status, headers: agentResponseHeaders(up.headers, up.decoded), body: up.body, redactions: 0, blocked: null, upstreamMs: up.upstreamMs, fault: true, storedAt: null };
+    if (up.fault)
+      return { status: up.status, headers: agentResponseHeaders(up.headers, up.decoded), body: up.body, redactions: 0, blocked: null, upstreamMs: up.upstreamMs, fault: true, storedAt: null };
     const head = this.headerRedactor(agentResponseHeaders(up.headers, up.decoded), r.agentId);
     // A body still compressed in a coding we cannot undo cannot be scanned: the policy says
     // whether it may pass unread (warn, off) or is refused (redact, block).
-    const red = up.unreadable !== null ? { body: up.body, redactions: 0, blocked: this.unreadable(up.unreadable, r.agentId) } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
+    const red =
+      up.unreadable !== null ? { body: up.body, redactions: 0, blocked: this.unreadable(up.unreadable, r.agentId) } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
     const redactions = red.redactions + head.redactions;
     const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
     if (up.unreadable !== null) answer.unscanned = true;

@@ -84,7 +84,10 @@ export class FaultBoard {
   }
 
   list(now: number): FaultView[] {
-    return [...this.plans.values()].flat().sort((a, b) => a.addedAt - b.addedAt).map((p) => view(p, now));
+    return [...this.plans.values()]
+      .flat()
+      .sort((a, b) => a.addedAt - b.addedAt)
+      .map((p) => view(p, now));
   }
 }
 

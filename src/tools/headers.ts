@@ -3,10 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 // Which headers cross the proxy, each way.
 
 /** RFC 9110 §7.6.1: they describe one connection, not the message. */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * Never forwarded upstream: the agent's iron-cage token (Authorization, x-api-key) is ours,
@@ -15,8 +12,20 @@ const HOP_BY_HOP = new Set([
  * headers would describe the agent's machine to a third party.
  */
 const DROP_REQUEST = new Set([
-  ...HOP_BY_HOP, 'host', 'authorization', 'x-api-key', 'cookie', 'content-length', 'expect', 'accept-encoding',
-  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'via',
+  ...HOP_BY_HOP,
+  'host',
+  'authorization',
+  'x-api-key',
+  'cookie',
+  'content-length',
+  'expect',
+  'accept-encoding',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'via',
 ]);
 
 /**
@@ -33,7 +42,12 @@ const CACHED = ['content-type', 'content-language'];
 
 function connectionTokens(value: string | string[] | undefined): Set<string> {
   const text = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(text.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    text
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**
@@ -41,9 +55,27 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
  * what a service answers. Every other forwarded header is in the key (README, tool proxy).
  */
 const NOT_IN_CACHE_KEY = new Set([
-  'traceparent', 'tracestate', 'baggage', 'sentry-trace', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid',
-  'x-b3-sampled', 'x-b3-flags', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority', 'x-stainless-retry-count', 'x-request-id', 'request-id', 'x-correlation-id', 'x-amzn-trace-id',
-  'x-cloud-trace-context', 'idempotency-key', 'date',
+  'traceparent',
+  'tracestate',
+  'baggage',
+  'sentry-trace',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'x-datadog-trace-id',
+  'x-datadog-parent-id',
+  'x-datadog-sampling-priority',
+  'x-stainless-retry-count',
+  'x-request-id',
+  'request-id',
+  'x-correlation-id',
+  'x-amzn-trace-id',
+  'x-cloud-trace-context',
+  'idempotency-key',
+  'date',
 ]);
 
 /** The agent's own headers that may go upstream (before the service's configured ones). */

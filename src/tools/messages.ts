@@ -64,13 +64,7 @@ const WHY: Record<FallbackReason, string> = {
   upstream_failure: 'upstream failed',
 };
 
-export function fallbackStartEvent(
-  service: string,
-  tier: Exclude<Tier, 'live'>,
-  reason: FallbackReason,
-  detail: string | null,
-  agentId: string | null,
-): NewEvent<'tool.fallback'> {
+export function fallbackStartEvent(service: string, tier: Exclude<Tier, 'live'>, reason: FallbackReason, detail: string | null, agentId: string | null): NewEvent<'tool.fallback'> {
   const why = reason === 'upstream_failure' && detail ? upstreamFailure(service, detail) : WHY[reason];
   const message =
     tier === 'cache'
@@ -87,17 +81,9 @@ export function fallbackStartEvent(
   };
 }
 
-export function fallbackEndEvent(
-  service: string,
-  served: { cache: number; placeholder: number; failed: number },
-  agentId: string | null,
-): NewEvent<'tool.fallback'> {
+export function fallbackEndEvent(service: string, served: { cache: number; placeholder: number; failed: number }, agentId: string | null): NewEvent<'tool.fallback'> {
   const total = served.cache + served.placeholder + served.failed;
-  const parts = [
-    served.cache ? `${served.cache} cached` : '',
-    served.placeholder ? `${served.placeholder} placeholder` : '',
-    served.failed ? `${served.failed} failed` : '',
-  ].filter(Boolean);
+  const parts = [served.cache ? `${served.cache} cached` : '', served.placeholder ? `${served.placeholder} placeholder` : '', served.failed ? `${served.failed} failed` : ''].filter(Boolean);
   return {
     agentId,
     type: 'tool.fallback',

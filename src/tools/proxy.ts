@@ -19,7 +19,10 @@ const BREAKER = 'x-iron-cage-breaker';
 
 /** Refused before the chain ran: nothing went upstream. Carries what the call row needs. */
 class Refusal extends Error {
-  constructor(readonly error: IronCageError, readonly reason: string) {
+  constructor(
+    readonly error: IronCageError,
+    readonly reason: string,
+  ) {
     super(error.message);
   }
 }

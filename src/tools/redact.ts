@@ -190,8 +190,20 @@ function bodyRedactor(scan: TextScan, detectors: ScanOptions | null, ref: string
  * they cannot carry free text, and rewriting an ETag would break the agent's conditional requests.
  */
 const STRUCTURAL = new Set([
-  'content-type', 'content-encoding', 'content-language', 'content-range', 'accept-ranges', 'age', 'cache-control',
-  'date', 'etag', 'expires', 'last-modified', 'retry-after', 'vary', 'strict-transport-security',
+  'content-type',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'accept-ranges',
+  'age',
+  'cache-control',
+  'date',
+  'etag',
+  'expires',
+  'last-modified',
+  'retry-after',
+  'vary',
+  'strict-transport-security',
 ]);
 
 function headersRedactor(scan: TextScan, ref: string): HeaderRedactor {

@@ -161,7 +161,13 @@ export function toolRoutes(tools: ToolsService): (app: Hono<AppEnv>) => void {
       const removed = tools.faults.remove(c.req.param('id'));
       if (!removed) throw new NotFoundError(`no fault plan ${c.req.param('id')}`);
       const requestedBy = `${p.role} ${p.name}`;
-      tools.recordEvent({ agentId: null, type: 'fault.removed', severity: 'info', message: `Fault plan ${removed.id} on ${removed.service} removed by ${requestedBy}`, data: { ids: [removed.id], requestedBy } });
+      tools.recordEvent({
+        agentId: null,
+        type: 'fault.removed',
+        severity: 'info',
+        message: `Fault plan ${removed.id} on ${removed.service} removed by ${requestedBy}`,
+        data: { ids: [removed.id], requestedBy },
+      });
       return c.json({ removed: [removed.id] });
     });
 
@@ -171,7 +177,13 @@ export function toolRoutes(tools: ToolsService): (app: Hono<AppEnv>) => void {
       const ids = tools.faults.clear();
       const requestedBy = `${p.role} ${p.name}`;
       if (ids.length > 0) {
-        tools.recordEvent({ agentId: null, type: 'fault.removed', severity: 'info', message: `${ids.length} fault plan${ids.length === 1 ? '' : 's'} removed by ${requestedBy}`, data: { ids, requestedBy } });
+        tools.recordEvent({
+          agentId: null,
+          type: 'fault.removed',
+          severity: 'info',
+          message: `${ids.length} fault plan${ids.length === 1 ? '' : 's'} removed by ${requestedBy}`,
+          data: { ids, requestedBy },
+        });
       }
       return c.json({ removed: ids });
     });

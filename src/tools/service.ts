@@ -127,7 +127,12 @@ export class ToolsService {
    */
   noteRefused(agentId: string, service: string | null, reason: 'unknown_service' | 'invalid_path', status: number): void {
     if (this.closed) return;
-    const what = reason === 'unknown_service' ? (service === null ? 'no tool service named in the path' : `no tool service '${service}' is configured`) : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
+    const what =
+      reason === 'unknown_service'
+        ? service === null
+          ? 'no tool service named in the path'
+          : `no tool service '${service}' is configured`
+        : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
     this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
   }
 
@@ -176,7 +181,12 @@ export class ToolsService {
       out ??= { ...h };
       out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
         const v = this.secrets?.get(ref) ?? null;
-        if (v === null) throw new IronCageError('secret_unavailable', 503, `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`);
+        if (v === null)
+          throw new IronCageError(
+            'secret_unavailable',
+            503,
+            `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
+          );
         return v;
       });
     }
@@ -256,7 +266,9 @@ export class ToolsService {
       this.logger.info(`Tool ${e.name}: /tools/${e.name}/… → ${e.config.url} (breaker ${b.failureThreshold} failures / ${seconds(b.cooldownMs)} cooldown, ${extras.join(', ')})`);
     }
     for (const f of this.faults.list(Date.now())) {
-      this.logger.warn(`Fault plan ${f.id}: ${f.service} fails with ${f.status} from call ${f.fromCall}${f.count ? ` for ${f.count} calls` : ''}${f.durationMs ? ` for ${seconds(f.durationMs)}` : ''}`);
+      this.logger.warn(
+        `Fault plan ${f.id}: ${f.service} fails with ${f.status} from call ${f.fromCall}${f.count ? ` for ${f.count} calls` : ''}${f.durationMs ? ` for ${seconds(f.durationMs)}` : ''}`,
+      );
     }
   }
 

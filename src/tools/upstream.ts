@@ -191,7 +191,11 @@ function decode(raw: Buffer, headers: Record<string, string | string[] | undefin
   const v = headers['content-encoding'];
   const header = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
   // Stacked codings (`gzip, br`) were applied in order: undone last first. `identity` is none.
-  const codings = header.split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity').reverse();
+  const codings = header
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c !== 'identity')
+    .reverse();
   if (codings.length === 0 || raw.length === 0) return { body: raw, decoded: false, unreadable: null };
   const unknown = codings.find((c) => UNDO[c] === undefined);
   if (unknown !== undefined) return { body: raw, decoded: false, unreadable: unknown };

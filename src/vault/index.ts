@@ -15,7 +15,10 @@ export { SecretRefs, secretRef } from './refs.js';
 async function refreshRef(ctx: ServiceContext, vault: VaultService, name: string): Promise<void> {
   const value = vault.status === 'unlocked' ? await vault.configValue(name, ctx.config.environment).catch(() => null) : null;
   ctx.secrets.set(name, value);
-  if (value === null) ctx.logger.warn(`The config refers to secret:${name}, which is not available in environment ${ctx.config.environment} (${vault.status === 'unlocked' ? 'no such secret, or it failed its integrity check' : 'vault locked'}): calls that need it fail`);
+  if (value === null)
+    ctx.logger.warn(
+      `The config refers to secret:${name}, which is not available in environment ${ctx.config.environment} (${vault.status === 'unlocked' ? 'no such secret, or it failed its integrity check' : 'vault locked'}): calls that need it fail`,
+    );
 }
 
 /** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
@@ -49,16 +52,18 @@ function rotationSignals(ctx: ServiceContext, vault: VaultService): (environment
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function vaultService(ctx: ServiceContext): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted() }, ctx.env.IRON_CAGE_MASTER_KEY).then(async (v) => {
-    const signal = rotationSignals(ctx, v);
-    // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
-    v.onChange = async (environment, name) => {
-      if (environment === ctx.config.environment && ctx.secrets.wanted().includes(name)) await refreshRef(ctx, v, name);
-      signal(environment, name);
-    };
-    for (const name of ctx.secrets.wanted()) await refreshRef(ctx, v, name);
-    return v;
-  });
+  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted() }, ctx.env.IRON_CAGE_MASTER_KEY).then(
+    async (v) => {
+      const signal = rotationSignals(ctx, v);
+      // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
+      v.onChange = async (environment, name) => {
+        if (environment === ctx.config.environment && ctx.secrets.wanted().includes(name)) await refreshRef(ctx, v, name);
+        signal(environment, name);
+      };
+      for (const name of ctx.secrets.wanted()) await refreshRef(ctx, v, name);
+      return v;
+    },
+  );
   return {
     name: 'vault',
     ready,
@@ -79,11 +84,12 @@ export function vaultService(ctx: ServiceContext): Service & { ready: Promise<Va
     announce() {
       const key = ctx.env.IRON_CAGE_MASTER_KEY;
       // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
-      if (key && key.length < 16) ctx.logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
+      if (key && key.length < 16)
+        ctx.logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
       // Called once `ready` has resolved (the runtime awaits it).
       void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
       if (ctx.config.secrets.exposeProviderKeys) {
-        ctx.logger.warn('secrets.expose_provider_keys is on: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY replace the agent\'s gateway token, so the agent holds the real provider key');
+        ctx.logger.warn("secrets.expose_provider_keys is on: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY replace the agent's gateway token, so the agent holds the real provider key");
       }
     },
   };

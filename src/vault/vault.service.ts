@@ -153,7 +153,13 @@ export class VaultService {
 
   private event(type: 'secret.created' | 'secret.updated' | 'secret.deleted', r: Pick<SecretRow, 'name' | 'environment'>, by: Principal): NewEvent {
     const verb = type.slice('secret.'.length);
-    return { agentId: null, type, severity: 'info', message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`, data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` } };
+    return {
+      agentId: null,
+      type,
+      severity: 'info',
+      message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`,
+      data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` },
+    };
   }
 
   list(p: Principal, environment?: string): Promise<SecretView[]> {
@@ -185,18 +191,23 @@ export class VaultService {
   async create(p: Principal, input: unknown): Promise<SecretView> {
     this.authorize(p, 'create', null);
     let name: string | null = null;
-    return this.guarded(p, 'CREATE', () => name, async () => {
-      const body = parseWith(createBody, await input);
-      name = checkName(body.name);
-      const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
-      const value = checkValue(body.value);
-      const vault = this.unlocked();
-      const who = { id: newSecretId(), name, environment };
-      const sealed = await vault.seal(who, value);
-      const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
-      await this.onChange(environment, name);
-      return this.view(row);
-    });
+    return this.guarded(
+      p,
+      'CREATE',
+      () => name,
+      async () => {
+        const body = parseWith(createBody, await input);
+        name = checkName(body.name);
+        const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
+        const value = checkValue(body.value);
+        const vault = this.unlocked();
+        const who = { id: newSecretId(), name, environment };
+        const sealed = await vault.seal(who, value);
+        const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
+        await this.onChange(environment, name);
+        return this.view(row);
+      },
+    );
   }
 
   /** `input`: the request body `{value}`. */
@@ -317,7 +328,9 @@ export async function rekey(service: VaultService, store: SecretsStore, newKey: 
   const { vault: next } = await Vault.unlock(newKey, null);
   const rows = store.all();
   const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));
-  const audit = rows.filter((r) => !r.deletedAt).map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
+  const audit = rows
+    .filter((r) => !r.deletedAt)
+    .map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
   store.rekey(resealed, next.check, audit);
   return rows.length;
 }

@@ -5,13 +5,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BudgetTracker, budgetAlert, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert } from '../../src/budget/index.js';
 import { createLogger } from '../../src/core/logger.js';
-import {
-  AlertDispatcher,
-  budgetAlertMessage,
-  type AlertDispatcherOptions,
-  type AlertMessage,
-  type AlertResult,
-} from '../../src/alerts/index.js';
+import { AlertDispatcher, budgetAlertMessage, type AlertDispatcherOptions, type AlertMessage, type AlertResult } from '../../src/alerts/index.js';
 
 const USD = 1_000_000;
 const SMTP_USER = 'alerts@company.com';
@@ -255,11 +249,7 @@ describe('AlertDispatcher', () => {
   });
 
   it('waits as long as a 429 Retry-After asks, capped at the retry maximum', async () => {
-    const hook = await startWebhook([
-      { status: 429, headers: { 'retry-after': '2' } },
-      { status: 429, headers: { 'retry-after': '3600' } },
-      { status: 200 },
-    ]);
+    const hook = await startWebhook([{ status: 429, headers: { 'retry-after': '2' } }, { status: 429, headers: { 'retry-after': '3600' } }, { status: 200 }]);
     const t = dispatcher({ webhookUrl: hook.url, retry: { baseMs: 1, maxMs: 3_000 } });
     t.d.send(warningMessage());
     await t.settled(1);
@@ -293,7 +283,10 @@ describe('AlertDispatcher', () => {
     const hook = t.result('webhook')!;
     expect(hook).toMatchObject({ channel: 'webhook', ok: false, attempts: 4, alertId: message.id });
     expect(hook.error).toMatch(/ECONNREFUSED/);
-    const warn = t.log().split('\n').find((l) => l.includes('"level":"warn"'))!;
+    const warn = t
+      .log()
+      .split('\n')
+      .find((l) => l.includes('"level":"warn"'))!;
     expect(warn).toContain(`http://127.0.0.1:${port}/…`);
     expect(warn).toContain('ECONNREFUSED');
     expect(t.log()).not.toContain(HOOK_SECRET);

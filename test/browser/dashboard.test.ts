@@ -91,7 +91,14 @@ describe('the dashboard in Chromium, on a live run', () => {
     allow(3);
     await waitText(admin, 'agent-progress', '3 / 40 leads (8%)');
     await waitText(admin, 'agent-success', '100% (3/3)');
-    await until(async () => Number(await byId(admin, 'cost-chart').getAttribute('data-points').catch(() => 0)) === 3);
+    await until(
+      async () =>
+        Number(
+          await byId(admin, 'cost-chart')
+            .getAttribute('data-points')
+            .catch(() => 0),
+        ) === 3,
+    );
     await waitText(admin, 'cost-spent', money((await api(`/api/agents/${agentId()}/costs`)).spentUsd));
 
     allow(4);

@@ -62,7 +62,11 @@ describe('the dashboard in Chromium', () => {
     await until(() => p!.consoleErrors.some((m) => m.includes('boom from the page')));
     await until(() => p!.failedRequests.some((m) => m === `GET ${t!.rt.url}/assets/main-MISSING.js → 404`));
     await until(() => p!.pageErrors.some((m) => m.includes('kaboom')));
-    for (const kind of ['[csp]', '[console]', '[request]', '[page]']) expect(p.problems().some((m) => m.startsWith(kind)), kind).toBe(true);
+    for (const kind of ['[csp]', '[console]', '[request]', '[page]'])
+      expect(
+        p.problems().some((m) => m.startsWith(kind)),
+        kind,
+      ).toBe(true);
   }, 60_000);
 });
 

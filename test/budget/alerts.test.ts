@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  budgetAlert,
-  BudgetTracker,
-  emailBudgetAlert,
-  projectSpend,
-  recommendIncrease,
-  slackBudgetAlert,
-  type BudgetAlert,
-} from '../../src/budget/index.js';
+import { budgetAlert, BudgetTracker, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert, type BudgetAlert } from '../../src/budget/index.js';
 
 const USD = 1_000_000;
 const at = new Date('2025-03-14T14:23:45.000Z');
@@ -39,10 +31,7 @@ describe('slackBudgetAlert', () => {
   it('builds incoming-webhook JSON with fallback text and blocks', () => {
     const msg = slackBudgetAlert(warning());
     expect(JSON.parse(JSON.stringify(msg))).toEqual(msg);
-    expect(msg.text).toBe(
-      '⚠️ Budget warning: 90% used for agent lead-gen (lg-7a3f9c2d): $45.00 / $50.00 (90.0%). ' +
-        'Projection: $52.94 total (🛑 over budget). Approve $10 increase.',
-    );
+    expect(msg.text).toBe('⚠️ Budget warning: 90% used for agent lead-gen (lg-7a3f9c2d): $45.00 / $50.00 (90.0%). ' + 'Projection: $52.94 total (🛑 over budget). Approve $10 increase.');
     expect(msg.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context']);
     expect(msg.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '⚠️ Budget warning: 90% used', emoji: true } });
     expect(msg.blocks[1]).toEqual({
@@ -53,13 +42,7 @@ describe('slackBudgetAlert', () => {
       },
     });
     const fields = (msg.blocks[2] as { fields: Array<{ text: string }> }).fields.map((f) => f.text);
-    expect(fields).toEqual([
-      '*Spent*\n$45.00',
-      '*Limit*\n$50.00',
-      '*Used*\n90.0%',
-      '*Projection*\n$52.94 total (🛑 over budget)',
-      '*Average*\n$0.53 avg/lead (85 of 100 leads)',
-    ]);
+    expect(fields).toEqual(['*Spent*\n$45.00', '*Limit*\n$50.00', '*Used*\n90.0%', '*Projection*\n$52.94 total (🛑 over budget)', '*Average*\n$0.53 avg/lead (85 of 100 leads)']);
     expect(msg.blocks[3]).toEqual({
       type: 'section',
       text: { type: 'mrkdwn', text: '*Recommended action:* Approve $10 increase (new limit $60.00)' },

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  formatBaselineSavings,
-  parsePriceOverrides,
-  PriceBook,
-  SPEC_PRICE_OVERRIDES,
-  SPEND_SERIES_MAX_POINTS,
-  spendSeries,
-  summarizeCosts,
-  type CostRecord,
-} from '../../src/budget/index.js';
+import { formatBaselineSavings, parsePriceOverrides, PriceBook, SPEC_PRICE_OVERRIDES, SPEND_SERIES_MAX_POINTS, spendSeries, summarizeCosts, type CostRecord } from '../../src/budget/index.js';
 
 const book = new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 
@@ -105,7 +96,7 @@ describe('spendSeries', () => {
     // Every point kept is a point of the full series, in order, and the gaps are even.
     const index = new Map(full.map((p, i) => [p[0], i]));
     const at = thin.map((p) => index.get(p[0])!);
-    thin.forEach((p, i) => expect(p).toEqual(full[at[i]!]));
+    for (const [i, p] of thin.entries()) expect(p).toEqual(full[at[i]!]);
     const gaps = at.slice(1).map((x, i) => x - at[i]!);
     expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
     expect(() => spendSeries(many, 1)).toThrow(/maxPoints/);

@@ -8,7 +8,8 @@ import { BudgetTracker, type BudgetRefusal } from '../../src/budget/index.js';
 const LIMIT = 50_000_000;
 const SPENT = 49_500_000; // $0.50 of headroom for 50 requests of $0.01-$0.05
 const AGENT = 'lg-7a3f9c2d';
-const REFUSAL = /^budget of \$50\.00 for agent lg-7a3f9c2d would be exceeded: \$(?:49|50)\.\d\d spent(, \$0\.\d\d reserved by \d+ in-flight requests?)?, \$0\.0\d requested$|^budget of \$50\.00 for agent lg-7a3f9c2d is exhausted: \$50\.\d\d spent, \$0\.0\d requested$/;
+const REFUSAL =
+  /^budget of \$50\.00 for agent lg-7a3f9c2d would be exceeded: \$(?:49|50)\.\d\d spent(, \$0\.\d\d reserved by \d+ in-flight requests?)?, \$0\.0\d requested$|^budget of \$50\.00 for agent lg-7a3f9c2d is exhausted: \$50\.\d\d spent, \$0\.0\d requested$/;
 
 /** mulberry32: small, seedable, good enough to pick interleavings. */
 function rng(seed: number): () => number {

@@ -19,20 +19,62 @@ function tableRates(model: string, providerId: string) {
 }
 
 const OPENAI = [
-  'gpt-5', 'gpt-5-mini', 'gpt-5-nano', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'chatgpt-4o-latest',
-  'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo', 'gpt-3.5-turbo-instruct', 'o1', 'o1-mini', 'o1-pro', 'o3', 'o3-mini', 'o3-pro', 'o4-mini',
-  'codex-mini-latest', 'computer-use-preview', 'gpt-4o-search-preview',
+  'gpt-5',
+  'gpt-5-mini',
+  'gpt-5-nano',
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'gpt-4o',
+  'gpt-4o-mini',
+  'chatgpt-4o-latest',
+  'gpt-4-turbo',
+  'gpt-4',
+  'gpt-3.5-turbo',
+  'gpt-3.5-turbo-instruct',
+  'o1',
+  'o1-mini',
+  'o1-pro',
+  'o3',
+  'o3-mini',
+  'o3-pro',
+  'o4-mini',
+  'codex-mini-latest',
+  'computer-use-preview',
+  'gpt-4o-search-preview',
   // audio and image models, at their text-token rates
-  'gpt-4o-audio-preview', 'gpt-4o-realtime-preview', 'gpt-realtime', 'gpt-4o-transcribe', 'gpt-4o-mini-tts', 'gpt-image-1',
+  'gpt-4o-audio-preview',
+  'gpt-4o-realtime-preview',
+  'gpt-realtime',
+  'gpt-4o-transcribe',
+  'gpt-4o-mini-tts',
+  'gpt-image-1',
 ];
-const EMBEDDINGS: Array<[string, number]> = [['text-embedding-3-small', 0.02], ['text-embedding-3-large', 0.13], ['text-embedding-ada-002', 0.1]];
+const EMBEDDINGS: Array<[string, number]> = [
+  ['text-embedding-3-small', 0.02],
+  ['text-embedding-3-large', 0.13],
+  ['text-embedding-ada-002', 0.1],
+];
 const ANTHROPIC = [
-  'claude-opus-4-1', 'claude-opus-4-20250514', 'claude-sonnet-4-5', 'claude-sonnet-4-20250514', 'claude-haiku-4-5', 'claude-3-7-sonnet-latest',
-  'claude-3-5-sonnet-latest', 'claude-3-5-sonnet-20241022', 'claude-3-5-haiku-latest', 'claude-3-opus-latest', 'claude-3-haiku-20240307', 'claude-2.1',
+  'claude-opus-4-1',
+  'claude-opus-4-20250514',
+  'claude-sonnet-4-5',
+  'claude-sonnet-4-20250514',
+  'claude-haiku-4-5',
+  'claude-3-7-sonnet-latest',
+  'claude-3-5-sonnet-latest',
+  'claude-3-5-sonnet-20241022',
+  'claude-3-5-haiku-latest',
+  'claude-3-opus-latest',
+  'claude-3-haiku-20240307',
+  'claude-2.1',
 ];
 
 describe('every listed model family is priced from the table, whichever provider serves it', () => {
-  for (const [models, providerId] of [[OPENAI, 'openai'], [ANTHROPIC, 'anthropic']] as const) {
+  for (const [models, providerId] of [
+    [OPENAI, 'openai'],
+    [ANTHROPIC, 'anthropic'],
+  ] as const) {
     for (const model of models) {
       it(`${model} (${providerId}, simulated, custom)`, () => {
         for (const served of [providerId, 'simulated', 'my-proxy']) {
@@ -96,10 +138,20 @@ describe('a model the table lacks: the dearest price of its family, flagged', ()
   });
 
   it('a plain new snapshot is not priced like an audio, realtime, tts or pro variant; a variant is priced with its kind', () => {
-    for (const [model, family] of [['gpt-4o-2099-01-01', 'gpt-4o'], ['gpt-4o-mini-2099-01-01', 'gpt-4o-mini'], ['gpt-5-2099-01-01', 'gpt-5']] as const) {
+    for (const [model, family] of [
+      ['gpt-4o-2099-01-01', 'gpt-4o'],
+      ['gpt-4o-mini-2099-01-01', 'gpt-4o-mini'],
+      ['gpt-5-2099-01-01', 'gpt-5'],
+    ] as const) {
       const p = book.lookup(model, 'openai');
       expect(p).toMatchObject({ source: 'family', family });
-      expect(p.matched!.split('/')[1]!.split('-').some((w) => ['audio', 'tts', 'realtime', 'transcribe', 'search', 'pro'].includes(w)), `${model} priced as ${p.matched}`).toBe(false);
+      expect(
+        p
+          .matched!.split('/')[1]!
+          .split('-')
+          .some((w) => ['audio', 'tts', 'realtime', 'transcribe', 'search', 'pro'].includes(w)),
+        `${model} priced as ${p.matched}`,
+      ).toBe(false);
     }
     const mini = book.lookup('gpt-4o-mini-2099-01-01', 'openai');
     expect(mini.schedule.rates.output).toBeLessThanOrEqual(tableRates('gpt-4o-mini', 'openai').output * 2);

@@ -21,7 +21,12 @@ const spec = () => new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVE
 describe('spec prices through overrides', () => {
   it('prices a GPT-4 call of 1000 tokens at exactly $0.03, however the tokens split', () => {
     const book = spec();
-    for (const [inputTokens, outputTokens] of [[1000, 0], [400, 600], [0, 1000], [999, 1]] as const) {
+    for (const [inputTokens, outputTokens] of [
+      [1000, 0],
+      [400, 600],
+      [0, 1000],
+      [999, 1],
+    ] as const) {
       const q = book.price('gpt-4', { inputTokens, outputTokens });
       expect(q.costMicros).toBe(30_000);
       expect(q.source).toBe('override');
@@ -168,11 +173,11 @@ describe('override table', () => {
       parsePriceOverrides({
         'gpt-4': { input_per_1k: '0.03', output_per_1k: 0.03 },
         'gpt-3.5-turbo': { input_per_1k: 0.002 },
-        'x': { input_per_1k: 1, input_per_1m: 1, output_per_1k: -1 },
-        'y': { input_per_1K: 1, output_per_1k: 1, input_per_1k: 1 },
+        x: { input_per_1k: 1, input_per_1m: 1, output_per_1k: -1 },
+        y: { input_per_1K: 1, output_per_1k: 1, input_per_1k: 1 },
         'GPT-4': { input_per_1k: 1, output_per_1k: 1 },
         'a*b': { input_per_1k: 1, output_per_1k: 1 },
-        'z': 5,
+        z: 5,
       });
     } catch (e) {
       error = e;
@@ -203,7 +208,15 @@ describe('baseline comparison', () => {
       { inputTokens: 1_000, outputTokens: 500 },
       { inputTokens: 2_000, outputTokens: 1_000 },
     ];
-    const records = usages.map((u, i) => ({ model: 'gpt-3.5-turbo', provider: 'openai', promptTokens: u.inputTokens, completionTokens: u.outputTokens, costMicros: book.price('gpt-3.5-turbo', u).costMicros, ts: i, status: 'ok' }));
+    const records = usages.map((u, i) => ({
+      model: 'gpt-3.5-turbo',
+      provider: 'openai',
+      promptTokens: u.inputTokens,
+      completionTokens: u.outputTokens,
+      costMicros: book.price('gpt-3.5-turbo', u).costMicros,
+      ts: i,
+      status: 'ok',
+    }));
     const summary = summarizeCosts(records, { baseline: { model: 'gpt-4', book } });
     expect(summary.costMicros).toBe(9_000);
     expect(summary.baseline).toEqual({ model: 'gpt-4', costMicros: 135_000, savedMicros: 126_000 });

@@ -4,13 +4,7 @@ import { formatFunctionDefinitions } from 'gpt-tokenizer/functionCalling';
 import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
 import { countBpeTokens, CountCache } from '../../src/budget/tokens.js';
-import {
-  countPromptTokens,
-  countTextTokens,
-  encodingForModel,
-  estimateMaxOutputTokens,
-  estimateTokens,
-} from '../../src/budget/index.js';
+import { countPromptTokens, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens } from '../../src/budget/index.js';
 
 const plain = { disallowedSpecial: new Set<string>() };
 
@@ -122,7 +116,15 @@ describe('countPromptTokens', () => {
     expect(asParts).toBe(asString);
     const withImage = (detail?: string) =>
       countPromptTokens('gpt-4o', {
-        messages: [{ role: 'user', content: [{ type: 'text', text: 'Describe this.' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', ...(detail ? { detail } : {}) } }] }],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Describe this.' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', ...(detail ? { detail } : {}) } },
+            ],
+          },
+        ],
       }).tokens;
     expect(withImage('low')).toBe(asString + 85);
     expect(withImage()).toBe(asString + 765);
@@ -156,7 +158,13 @@ describe('countPromptTokens', () => {
       max_tokens: 1024,
       system: 'a'.repeat(40),
       messages: [
-        { role: 'user', content: [{ type: 'text', text: 'b'.repeat(80) }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'b'.repeat(80) },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+          ],
+        },
         { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'lookup', input: { q: 'x' } }] },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'c'.repeat(40) }] },
       ],
@@ -181,10 +189,15 @@ describe('countPromptTokens', () => {
 
   it('counts completions prompts and embeddings inputs, including token ids', () => {
     expect(countPromptTokens('gpt-3.5-turbo-instruct', { prompt: 'Say hi' }).tokens).toBe(encodeCl100k('Say hi').length);
-    expect(countPromptTokens('text-embedding-3-small', { input: ['one', 'two three'] }).tokens).toBe(
-      encodeCl100k('one').length + encodeCl100k('two three').length,
-    );
-    expect(countPromptTokens('text-embedding-3-small', { input: [[1, 2, 3], [4, 5]] }).tokens).toBe(5);
+    expect(countPromptTokens('text-embedding-3-small', { input: ['one', 'two three'] }).tokens).toBe(encodeCl100k('one').length + encodeCl100k('two three').length);
+    expect(
+      countPromptTokens('text-embedding-3-small', {
+        input: [
+          [1, 2, 3],
+          [4, 5],
+        ],
+      }).tokens,
+    ).toBe(5);
   });
 });
 
@@ -249,7 +262,12 @@ describe('prompt text counts are remembered (an agent resends its history every 
   });
 
   it('gives countPromptTokens the same totals whether a history is new or resent', () => {
-    const body = { messages: [{ role: 'system', content: 'You qualify B2B leads for a cost-control platform.' }, { role: 'user', content: 'Company: Acme Robotics, 120 employees, Series B. Fit?' }] };
+    const body = {
+      messages: [
+        { role: 'system', content: 'You qualify B2B leads for a cost-control platform.' },
+        { role: 'user', content: 'Company: Acme Robotics, 120 employees, Series B. Fit?' },
+      ],
+    };
     const first = countPromptTokens('gpt-4o', body);
     expect(countPromptTokens('gpt-4o', structuredClone(body))).toEqual(first);
     expect(first.tokens).toBe(countChatCompletionTokens?.({ messages: body.messages } as never));

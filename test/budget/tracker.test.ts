@@ -149,9 +149,7 @@ describe('thresholds', () => {
   it('fires the 90% warning once, then exhaustion once at 100%', () => {
     const t = withBudget(50 * USD, 44 * USD);
     const first = t.settle(granted(t.reserve('lg-1', 2 * USD)), USD + 10);
-    expect(first.notices).toEqual([
-      { agentId: 'lg-1', threshold: 0.9, kind: 'warning', spentMicros: 45 * USD + 10, limitMicros: 50 * USD, percentUsed: ((45 * USD + 10) * 100) / (50 * USD) },
-    ]);
+    expect(first.notices).toEqual([{ agentId: 'lg-1', threshold: 0.9, kind: 'warning', spentMicros: 45 * USD + 10, limitMicros: 50 * USD, percentUsed: ((45 * USD + 10) * 100) / (50 * USD) }]);
     expect(first.snapshot.state).toBe('warning');
     for (let i = 0; i < 4; i++) expect(t.settle(granted(t.reserve('lg-1', USD)), USD).notices).toEqual([]);
     const last = t.settle(granted(t.reserve('lg-1', USD - 10)), USD - 10);

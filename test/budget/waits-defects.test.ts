@@ -9,7 +9,16 @@ describe('the wait queue keeps every grant alive', () => {
   it('a wait notice that throws (an event write that failed) still leaves a call that is granted when headroom comes back', async () => {
     const t = tracker(100);
     const first = granted(t.acquire('a', { amountMicros: 60 }, LONG));
-    const second = t.acquire('a', { amountMicros: 60 }, { ...LONG, onWait: () => { throw new Error('disk I/O error'); } });
+    const second = t.acquire(
+      'a',
+      { amountMicros: 60 },
+      {
+        ...LONG,
+        onWait: () => {
+          throw new Error('disk I/O error');
+        },
+      },
+    );
     expect(second).toBeInstanceOf(Promise);
     t.settle(first.reservationId, 10);
     const r = await second;

@@ -90,7 +90,7 @@ describe('waiting for budget held by in-flight calls', () => {
   it('never lets settled spend pass the limit: 50 calls, 16 at a time, random costs', async () => {
     const t = tracker(10_000);
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let answered = 0;
     let refused = 0;
     const worker = async (n: number) => {

@@ -75,9 +75,7 @@ describe.each(FLAVOURS)('AI SDK: $name', (f) => {
   });
 
   it('tools: a multi-step loop with stopWhen: stepCountIs(3)', async () => {
-    const r = await metered(s, s.agent, [f.endpoint, f.endpoint], () =>
-      generateText({ model: f.model(), tools: { [WEATHER.name]: weather }, stopWhen: stepCountIs(3), prompt: WEATHER.prompt }),
-    );
+    const r = await metered(s, s.agent, [f.endpoint, f.endpoint], () => generateText({ model: f.model(), tools: { [WEATHER.name]: weather }, stopWhen: stepCountIs(3), prompt: WEATHER.prompt }));
     expect(r.steps).toHaveLength(2);
     expect(r.steps[0]!.toolCalls.map((c) => c.toolName)).toEqual([WEATHER.name]);
     expect(r.steps[0]!.toolResults[0]!.output).toEqual(WEATHER.result((r.steps[0]!.toolCalls[0]!.input as { city: string }).city));

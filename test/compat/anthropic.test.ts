@@ -66,7 +66,9 @@ describe('@anthropic-ai/sdk: messages', () => {
 
   it('tools: streamed input_json deltas assemble into the tool input', async () => {
     const final = await metered(s, s.agent, ['messages'], () =>
-      client.messages.stream({ model: MODEL, max_tokens: 300, messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [weatherTool], tool_choice: { type: 'tool', name: WEATHER.name } }).finalMessage(),
+      client.messages
+        .stream({ model: MODEL, max_tokens: 300, messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools: [weatherTool], tool_choice: { type: 'tool', name: WEATHER.name } })
+        .finalMessage(),
     );
     const use = final.content.find((b) => b.type === 'tool_use');
     expect(use?.input).toEqual({ city: expect.any(String) });
@@ -88,7 +90,7 @@ describe('@anthropic-ai/sdk: messages', () => {
     expect(Person.parse(m.parsed_output)).toEqual(m.parsed_output);
   });
 
-  it('countTokens, models.retrieve and models.list answer in Anthropic\'s shapes', async () => {
+  it("countTokens, models.retrieve and models.list answer in Anthropic's shapes", async () => {
     const n = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'How many tokens is this?' }] });
     expect(n.input_tokens).toBeGreaterThan(0);
     const model = await client.models.retrieve(MODEL);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatAnthropic } from '@langchain/anthropic';
 import { toolLoop, weather } from '../helpers/compat-langchain.js';
-import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatServer } from '../helpers/compat.js';
+import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, type CompatServer } from '../helpers/compat.js';
 
 // LangChain JS (`@langchain/anthropic`). The agent's model gets no URL or key: it reads the
 // ANTHROPIC_BASE_URL (no /v1) / ANTHROPIC_API_KEY iron-cage exports; the refusal test sets

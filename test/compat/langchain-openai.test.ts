@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { toolLoop, weather } from '../helpers/compat-langchain.js';
 import { z } from 'zod';
-import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatAgent, type CompatServer } from '../helpers/compat.js';
+import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, type CompatAgent, type CompatServer } from '../helpers/compat.js';
 
 // LangChain JS (`@langchain/openai`) on chat completions (its default) and on the Responses API
 // (`useResponsesApi: true`). The agent's models get no URL or key: they read the OPENAI_BASE_URL /
@@ -18,7 +18,6 @@ afterAll(async () => s?.stop());
 const chat = (useResponsesApi: boolean) => new ChatOpenAI({ model: 'gpt-4o-mini', useResponsesApi });
 const explicitChat = (agent: CompatAgent, useResponsesApi: boolean, fetch: typeof globalThis.fetch) =>
   new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: agent.token, useResponsesApi, configuration: { baseURL: s.openaiBaseUrl, fetch } });
-
 
 describe.each([
   { api: 'chat completions', useResponsesApi: false, endpoint: 'chat' },

@@ -80,7 +80,9 @@ describe('openai SDK: chat completions', () => {
   });
 
   it('structured output: json_object mode returns a JSON object', async () => {
-    const r = await metered(s, s.agent, ['chat'], () => client.chat.completions.create({ model: 'gpt-4o-mini', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'Describe a lead as JSON.' }] }));
+    const r = await metered(s, s.agent, ['chat'], () =>
+      client.chat.completions.create({ model: 'gpt-4o-mini', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'Describe a lead as JSON.' }] }),
+    );
     const parsed: unknown = JSON.parse(r.choices[0]!.message.content!);
     expect(parsed).toBeTypeOf('object');
     expect(Array.isArray(parsed)).toBe(false);
@@ -107,7 +109,12 @@ describe('openai SDK: Responses API', () => {
       return seen;
     });
     expect(events[0]!.type).toBe('response.created');
-    expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe('streamed responses here');
+    expect(
+      events
+        .filter((e) => e.type === 'response.output_text.delta')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('streamed responses here');
     expect(events.at(-1)).toMatchObject({ type: 'response.completed', usage: { input_tokens: expect.any(Number), output_tokens: expect.any(Number) } });
   });
 

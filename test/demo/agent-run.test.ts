@@ -45,7 +45,11 @@ describe('the lead-gen agent through the cage', () => {
 
     // The demo's secrets go in through the API before the agent needs them.
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config });
-    for (const [name, value] of [['OPENAI_API_KEY', OPENAI_KEY], ['LINKEDIN_TOKEN', 'li-demo-token-00000001'], ['CLEARBIT_KEY', 'cb-demo-key-00000001']]) {
+    for (const [name, value] of [
+      ['OPENAI_API_KEY', OPENAI_KEY],
+      ['LINKEDIN_TOKEN', 'li-demo-token-00000001'],
+      ['CLEARBIT_KEY', 'cb-demo-key-00000001'],
+    ]) {
       expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, value }) })).status).toBe(201);
     }
     await setup.stop();
@@ -73,16 +77,19 @@ describe('the lead-gen agent through the cage', () => {
       // Every call is the one predicted, with the usage the upstream reported and the ledger kept.
       const calls = svc.llmCalls();
       const predicted = predictCalls(s);
-      expect(calls.map((c) => [c.lead, c.model, c.promptTokens, c.completionTokens, c.pii])).toEqual(
-        predicted.map((c) => [c.lead, c.request.model, c.promptTokens, c.completionTokens, c.pii]),
-      );
+      expect(calls.map((c) => [c.lead, c.model, c.promptTokens, c.completionTokens, c.pii])).toEqual(predicted.map((c) => [c.lead, c.request.model, c.promptTokens, c.completionTokens, c.pii]));
       const rows = t.rt.state.database.prepare('SELECT model, status, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as any[];
       expect(rows.map((r) => [r.model, r.status, r.prompt_tokens, r.completion_tokens])).toEqual(calls.map((c) => [c.model, 'ok', c.promptTokens, c.completionTokens]));
 
       // The cumulative spend after each lead, from the ledger, is the prediction to the micro-dollar.
       const perLead = new Array<number>(s.leads).fill(0);
-      rows.forEach((r, i) => (perLead[calls[i]!.lead! - 1]! += r.cost_micros));
-      const cumulative = perLead.map(((sum) => (v: number) => (sum += v))(0));
+      for (const [i, r] of rows.entries()) perLead[calls[i]!.lead! - 1]! += r.cost_micros;
+      const cumulative = perLead.map(
+        (
+          (sum) => (v: number) =>
+            (sum += v)
+        )(0),
+      );
       expect(cumulative.map((m) => m / 1e6)).toEqual(predictSpend(s));
       const costs = await (await t.api(`/api/agents/${agentId}/costs`)).json();
       expect(Math.round(costs.spentUsd * 1e6)).toBe(cumulative.at(-1));
@@ -99,14 +106,16 @@ describe('the lead-gen agent through the cage', () => {
       // five failures; nothing reached it afterwards, and Clearbit stood in from that lead on.
       const b = s.triggers.breaker;
       const linkedin = svc.toolCalls().filter((c) => c.service === 'linkedin');
-      expect(linkedin.map((c) => [c.lead, c.status])).toEqual([
-        ...Array.from({ length: b.lead - 1 }, (_, i) => [i + 1, 200]),
-        ...Array.from({ length: 5 }, (_, i) => [b.lead + i, b.status]),
-      ]);
+      expect(linkedin.map((c) => [c.lead, c.status])).toEqual([...Array.from({ length: b.lead - 1 }, (_, i) => [i + 1, 200]), ...Array.from({ length: 5 }, (_, i) => [b.lead + i, b.status])]);
       const open = ws.events().filter((e) => e.type === 'breaker.transition' && e.data.to === 'OPEN');
       expect(open).toHaveLength(1);
       expect(open[0].data).toMatchObject({ service: 'linkedin', consecutiveFailures: 5 });
-      expect(svc.toolCalls().filter((c) => c.service === 'clearbit').map((c) => c.lead)).toEqual(Array.from({ length: s.leads - b.lead + 1 }, (_, i) => b.lead + i));
+      expect(
+        svc
+          .toolCalls()
+          .filter((c) => c.service === 'clearbit')
+          .map((c) => c.lead),
+      ).toEqual(Array.from({ length: s.leads - b.lead + 1 }, (_, i) => b.lead + i));
 
       // PII: the one answer that carried the CEO's e-mail was redacted before the agent saw it.
       expect(calls.filter((c) => c.pii).map((c) => c.lead)).toEqual([s.triggers.pii.lead]);

@@ -20,7 +20,12 @@ const scenario: Scenario = {
   },
 } as Scenario;
 
-interface Call { method: string; url: string; auth: string; body: unknown }
+interface Call {
+  method: string;
+  url: string;
+  auth: string;
+  body: unknown;
+}
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -35,7 +40,8 @@ async function api(status = 200): Promise<{ url: string; calls: Call[] }> {
     req.on('end', () => {
       calls.push({ method: req.method!, url: req.url!, auth: String(req.headers.authorization), body: body ? JSON.parse(body) : null });
       res.writeHead(req.method === 'GET' ? 200 : status, { 'content-type': 'application/json' });
-      const payload = req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
+      const payload =
+        req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
       res.end(JSON.stringify(payload));
     });
   });
@@ -60,9 +66,16 @@ function bus() {
     },
     threshold(threshold: number) {
       this.emit('budget.threshold', {
-        threshold, percentUsed: threshold * 100, spentUsd: 50 * threshold, limitUsd: 50, projectionUsd: 53, avgPerUnitUsd: 0.53, unit: 'leads',
+        threshold,
+        percentUsed: threshold * 100,
+        spentUsd: 50 * threshold,
+        limitUsd: 50,
+        projectionUsd: 53,
+        avgPerUnitUsd: 0.53,
+        unit: 'leads',
         // What the product offers with the demo config's min_increase_usd: 25 (the controller clicks that).
-        recommendedIncreaseUsd: 25, action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75 } },
+        recommendedIncreaseUsd: 25,
+        action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75 } },
       });
     },
   };
@@ -70,7 +83,18 @@ function bus() {
 
 function start(url: string, b: ReturnType<typeof bus>, pace: Pace, approveTimeoutMs?: number) {
   const lines: string[] = [];
-  const c = startController({ subscribe: b.subscribe, url, adminToken: 'admin-token', agentId: 'lg-1', environment: 'development', scenario, pace, say: (l) => lines.push(l), mailDir: '/tmp/mail', approveTimeoutMs });
+  const c = startController({
+    subscribe: b.subscribe,
+    url,
+    adminToken: 'admin-token',
+    agentId: 'lg-1',
+    environment: 'development',
+    scenario,
+    pace,
+    say: (l) => lines.push(l),
+    mailDir: '/tmp/mail',
+    approveTimeoutMs,
+  });
   return { c, lines };
 }
 
@@ -118,9 +142,21 @@ describe('demo controller', () => {
     const b = bus();
     const { c, lines } = start(url, b, 'default');
     b.progress(37);
-    b.emit('breaker.transition', { service: 'linkedin', from: 'CLOSED', to: 'OPEN', reason: 'x', consecutiveFailures: 5, failureRate: null, lastFailure: 'http_429', cooldownMs: 60000, retryAt: null, openCount: 1 }, null);
+    b.emit(
+      'breaker.transition',
+      { service: 'linkedin', from: 'CLOSED', to: 'OPEN', reason: 'x', consecutiveFailures: 5, failureRate: null, lastFailure: 'http_429', cooldownMs: 60000, retryAt: null, openCount: 1 },
+      null,
+    );
     b.progress(66);
-    b.emit('pii.detected', { location: 'llm.output', action: 'redacted', types: { EMAIL: 1 }, severity: 'CRITICAL', preview: 'CEO: [EMAIL_REDACTED]', requestRef: null, counters: { piiLeaksBlocked: 1, piiWarned: 0, byType: {} } });
+    b.emit('pii.detected', {
+      location: 'llm.output',
+      action: 'redacted',
+      types: { EMAIL: 1 },
+      severity: 'CRITICAL',
+      preview: 'CEO: [EMAIL_REDACTED]',
+      requestRef: null,
+      counters: { piiLeaksBlocked: 1, piiWarned: 0, byType: {} },
+    });
     b.progress(84);
     b.threshold(0.9);
     b.emit('alert.delivery', { channel: 'email', ok: true, attempts: 1, error: null, alertId: 'budget:lg-1:warning:0.5' });

@@ -86,8 +86,8 @@ describe('iron-cage demo', () => {
     };
     // No database, but a folder and keys by its name that the demo never made.
     put('gone.db.files/notes.txt', 'mine');
-    put('gone.db.key', 'someone else\'s token key');
-    put('gone.db.audit.key', 'someone else\'s audit key');
+    put('gone.db.key', "someone else's token key");
+    put('gone.db.audit.key', "someone else's audit key");
     // A real database whose name differs from a demo database only by ".db".
     put('iron_state.db', 'a real database');
     put('iron_state.files/iron-cage-demo.json', JSON.stringify({ db: join(dir, 'iron_state') }));
@@ -133,7 +133,12 @@ describe('iron-cage demo', () => {
       ['running', (out) => /Dashboard: http/.test(out) && /lead 2\b|Lead 2\b|2\/100/.test(out)],
     ];
     for (const [name, ready] of moments) {
-      const child = spawn(process.execPath, [CLI, 'demo', '--pace', '.5', '--db', `${name}.db`, '--port', '0'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(process.execPath, [CLI, 'demo', '--pace', '.5', '--db', `${name}.db`, '--port', '0'], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));

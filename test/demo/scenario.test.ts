@@ -39,7 +39,7 @@ describe('the shipped scenario', () => {
   const s = loadScenario(SHIPPED);
   const spend = predictSpend(s);
 
-  it('has the issue\'s triggers', () => {
+  it("has the issue's triggers", () => {
     expect(s.leads).toBe(100);
     expect(s.leadList).toHaveLength(100);
     expect(s.budgetUsd).toBe(50);

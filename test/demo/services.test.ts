@@ -32,14 +32,20 @@ describe('the demo LLM upstream', () => {
     expect(body.usage.completion_tokens).toBeGreaterThan(req!.max_tokens * 0.95);
     // Deterministic: the same request gets the same answer.
     expect((await (await post(req)).json()).choices[0].message.content).toBe(text);
-    expect(svc.keysSeen().slice(-2)).toEqual([{ lead: 5, key: keyHash('sk-demo-a') }, { lead: 5, key: keyHash('sk-demo-a') }]);
+    expect(svc.keysSeen().slice(-2)).toEqual([
+      { lead: 5, key: keyHash('sk-demo-a') },
+      { lead: 5, key: keyHash('sk-demo-a') },
+    ]);
   });
 
   it('streams the same answer with usage last, and refuses a call without a key', async () => {
     const [req] = leadRequests(s.plan, s.leadList[6]!, 7, s.leads, true);
     const whole = await (await post(req)).json();
     const sse = await (await post({ ...req, stream: true })).text();
-    const chunks = sse.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
+    const chunks = sse
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)));
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(whole.choices[0].message.content);
     expect(chunks.at(-1).usage).toEqual(whole.usage);
     expect(sse.trimEnd().endsWith('data: [DONE]')).toBe(true);

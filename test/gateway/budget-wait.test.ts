@@ -45,10 +45,22 @@ async function agentToken(rt: TestRuntime, budgetUsd: number) {
 }
 
 const chat = (rt: TestRuntime, token: string, body: object, signal?: AbortSignal) =>
-  fetch(`${rt.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+  fetch(`${rt.rt.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
 
-const status = async (rt: TestRuntime, id: string) => (await (await rt.api(`/api/agents/${id}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number; limitUsd: number; waiting: number } };
-const rowsOf = (rt: TestRuntime, id: string) => rt.rt.state.database.prepare('SELECT status, cost_micros, reserved_micros, completion_tokens FROM llm_requests WHERE agent_id = ?').all(id) as Array<{ status: string; cost_micros: number; reserved_micros: number; completion_tokens: number }>;
+const status = async (rt: TestRuntime, id: string) =>
+  (await (await rt.api(`/api/agents/${id}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number; limitUsd: number; waiting: number } };
+const rowsOf = (rt: TestRuntime, id: string) =>
+  rt.rt.state.database.prepare('SELECT status, cost_micros, reserved_micros, completion_tokens FROM llm_requests WHERE agent_id = ?').all(id) as Array<{
+    status: string;
+    cost_micros: number;
+    reserved_micros: number;
+    completion_tokens: number;
+  }>;
 const sumOf = (rows: Array<{ cost_micros: number }>) => rows.reduce((a, r) => a + r.cost_micros, 0);
 
 describe('unspent budget is spendable', () => {
@@ -116,7 +128,10 @@ describe('unspent budget is spendable', () => {
     expect(r2.status).toBe(200);
     const a2 = (await r2.json()) as { stop_reason: string; usage: { output_tokens: number } };
     expect(a2.stop_reason).toBe('max_tokens');
-    for (const [agent, limit] of [[responses, 1000], [anthropic, 500]] as const) {
+    for (const [agent, limit] of [
+      [responses, 1000],
+      [anthropic, 500],
+    ] as const) {
       const [row] = rowsOf(t, agent.agentId);
       expect(row!.reserved_micros).toBeLessThanOrEqual(limit);
       expect(row!.cost_micros).toBeLessThanOrEqual(row!.reserved_micros);
@@ -265,7 +280,11 @@ describe('congestion is not an empty budget', () => {
   it('a call that waited the whole bound, or found the queue full, gets a 429 with retry-after on every wire, not a 402 "raise the budget"', async () => {
     t = await startTestRuntime({ config: simulated(1500, { waitMs: 50 }) });
     const post = (path: string, token: string, body: object) =>
-      fetch(`${t!.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${t!.rt.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const cases = [
       ['/v1/chat/completions', { model: 'gpt-4o', max_tokens: 1900, messages: [{ role: 'user', content: 'hi' }] }],
       ['/v1/responses', { model: 'gpt-4o', max_output_tokens: 1900, input: 'hi' }],

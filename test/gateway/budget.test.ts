@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
@@ -133,7 +132,10 @@ describe('cost and budget through a real upstream', () => {
       t = await startTestRuntime({
         config: {
           gateway: gatewayConfig({
-            alerts: { webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`, email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` } },
+            alerts: {
+              webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
+              email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
+            },
           }),
         },
       });
@@ -184,7 +186,9 @@ describe('cost and budget through a real upstream', () => {
   });
 
   it('a dead webhook and a dead SMTP server are logged, never fatal', async () => {
-    t = await startTestRuntime({ config: { gateway: gatewayConfig({ alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } }) } });
+    t = await startTestRuntime({
+      config: { gateway: gatewayConfig({ alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } }) },
+    });
     const a = await agentToken(t, 0.01);
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%
     expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'a' }] })).status).toBe(200);
@@ -219,7 +223,8 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
   it('malformed JSON, missing fields, wrong types, oversized bodies, unknown and revoked tokens', async () => {
     t = await startTestRuntime({ config: { gateway: { ...gatewayConfig(), maxRequestBytes: 64 * 1024 } } });
     const a = await agentToken(t, 5);
-    const raw = (body: string, token = a.token) => fetch(`${t!.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const raw = (body: string, token = a.token) =>
+      fetch(`${t!.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
     const cases: Array<[string, number, RegExp]> = [
       ['{"model": "gpt-4", ', 400, /could not parse the JSON body/],
       ['[]', 400, /must be a JSON object/],
@@ -243,7 +248,7 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     expect(huge.status).toBe(400);
     expect((await huge.json()).error.message).toMatch(/Invalid 'max_tokens': at most/);
     expect((await raw('{}', 'ic_unknown')).status).toBe(401);
-    const del = await t.api('/api/tokens/' + (await (await t.api('/api/tokens')).json())[0].id, { method: 'DELETE' });
+    const del = await t.api(`/api/tokens/${(await (await t.api('/api/tokens')).json())[0].id}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     const revoked = await raw('{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}');
     expect(revoked.status).toBe(401);

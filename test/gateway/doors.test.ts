@@ -32,7 +32,10 @@ const gateway = (url: string): Config['gateway'] => ({
 });
 
 async function agent(rt: TestRuntime) {
-  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `d${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `d${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as {
+    token: string;
+    agentId: string;
+  };
 }
 
 const post = (rt: TestRuntime, token: string, path: string, body: unknown) =>
@@ -125,7 +128,8 @@ describe('provider answers that used to pass unscanned', () => {
     const a = await agent(t);
     raw.answer = (res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (delta: unknown, finish: string | null) => res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      const chunk = (delta: unknown, finish: string | null) =>
+        res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
       chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'send_email', arguments: '' } }] }, null);
       for (const piece of ['{"to":"mail bo', 'b@example', '.org']) chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null);
       chunk({}, 'length');
@@ -133,7 +137,8 @@ describe('provider answers that used to pass unscanned', () => {
     };
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     let args = '';
-    for await (const ch of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })) args += ch.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+    for await (const ch of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }))
+      args += ch.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '';
     expect(args).toBe('{"to":"mail [EMAIL_REDACTED]');
   });
 
@@ -157,7 +162,10 @@ describe('provider answers that used to pass unscanned', () => {
       headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 9, stream: true, messages: [{ role: 'user', content: 'x' }] }),
     });
-    const events = (await r.text()).split('\n\n').filter((e) => e.includes('data: ')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+    const events = (await r.text())
+      .split('\n\n')
+      .filter((e) => e.includes('data: '))
+      .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
     const partial = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.partial_json as string);
     expect(partial.join('')).toBe('{"to":"mail [EMAIL_REDACTED]');
     expect(events.findIndex((e) => e.type === 'content_block_stop')).toBeGreaterThan(events.findLastIndex((e) => e.type === 'content_block_delta'));

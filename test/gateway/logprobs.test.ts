@@ -19,13 +19,28 @@ const json = (body: unknown) => (res: ServerResponse) => {
 };
 const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
+  for (const [e, d] of events) res.write(`${e ? `event: ${e}\n` : ''}data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
   res.end();
 };
-const events = (text: string) => text.split('\n\n').filter((e) => e.includes('data: ')).map((e) => e.slice(e.indexOf('data: ') + 6)).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+const events = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((e) => e.includes('data: '))
+    .map((e) => e.slice(e.indexOf('data: ') + 6))
+    .filter((d) => d !== '[DONE]')
+    .map((d) => JSON.parse(d));
 const chat = { model: 'gpt-4o-mini', logprobs: true, top_logprobs: 1, messages: [{ role: 'user', content: 'hi' }] };
-const wholeChat = { id: 'x', object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'mail bob@example.org' }, logprobs: { content: tokens('mail', ' bob', '@example', '.org') } }], usage: { prompt_tokens: 1, completion_tokens: 4 } };
-const chunk = (content: string, lp: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, logprobs: lp, finish_reason: finish }] });
+const wholeChat = {
+  id: 'x',
+  object: 'chat.completion',
+  choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'mail bob@example.org' }, logprobs: { content: tokens('mail', ' bob', '@example', '.org') } }],
+  usage: { prompt_tokens: 1, completion_tokens: 4 },
+};
+const chunk = (content: string, lp: unknown, finish: string | null = null) => ({
+  id: 'x',
+  object: 'chat.completion.chunk',
+  choices: [{ index: 0, delta: { content }, logprobs: lp, finish_reason: finish }],
+});
 const streamedChat: Array<[string | null, unknown]> = [
   [null, chunk('mail', { content: tokens('mail') })],
   [null, chunk(' bob', { content: tokens(' bob') })],
@@ -66,15 +81,55 @@ describe('token log-probabilities where redaction changed the text', () => {
   });
 
   it('completions and Responses: logprobs objects become null, token arrays []', async () => {
-    raw.answer = json({ id: 'x', object: 'text_completion', choices: [{ index: 0, text: 'mail bob@example.org', finish_reason: 'stop', logprobs: { tokens: ['mail', ' bob', '@example', '.org'], token_logprobs: [-1, -1, -1, -1], top_logprobs: null, text_offset: [0, 4, 8, 16] } }], usage: { prompt_tokens: 1, completion_tokens: 4 } });
+    raw.answer = json({
+      id: 'x',
+      object: 'text_completion',
+      choices: [
+        {
+          index: 0,
+          text: 'mail bob@example.org',
+          finish_reason: 'stop',
+          logprobs: { tokens: ['mail', ' bob', '@example', '.org'], token_logprobs: [-1, -1, -1, -1], top_logprobs: null, text_offset: [0, 4, 8, 16] },
+        },
+      ],
+      usage: { prompt_tokens: 1, completion_tokens: 4 },
+    });
     const c = await (await post('/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'hi', logprobs: 1 })).json();
     expect(c.choices[0]).toMatchObject({ text: 'mail [EMAIL_REDACTED]', logprobs: null });
     const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: tokens('mail', ' bob', '@example', '.org') });
     raw.answer = sse([
-      ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 0 }],
-      ['response.output_text.done', { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 1 }],
+      [
+        'response.output_text.delta',
+        {
+          type: 'response.output_text.delta',
+          item_id: 'm',
+          output_index: 0,
+          content_index: 0,
+          delta: 'mail bob@example.org',
+          logprobs: tokens('mail', ' bob', '@example', '.org'),
+          sequence_number: 0,
+        },
+      ],
+      [
+        'response.output_text.done',
+        { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 1 },
+      ],
       ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: part('mail bob@example.org'), sequence_number: 2 }],
-      ['response.completed', { type: 'response.completed', sequence_number: 3, response: { id: 'r', object: 'response', status: 'completed', tools: [{ type: 'function', name: 'rate', parameters: { type: 'object', properties: { logprobs: { type: 'boolean' } } } }], output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }], usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 } } }],
+      [
+        'response.completed',
+        {
+          type: 'response.completed',
+          sequence_number: 3,
+          response: {
+            id: 'r',
+            object: 'response',
+            status: 'completed',
+            tools: [{ type: 'function', name: 'rate', parameters: { type: 'object', properties: { logprobs: { type: 'boolean' } } } }],
+            output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }],
+            usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 },
+          },
+        },
+      ],
     ]);
     const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true, include: ['message.output_text.logprobs'] })).text();
     expect(text).not.toContain('example');
@@ -88,7 +143,10 @@ describe('token log-probabilities where redaction changed the text', () => {
     // Nothing to redact in it: a stream still carries no tokens, those of a part's done event (otherwise passed on unread) included.
     raw.answer = sse([
       ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hello', logprobs: [], sequence_number: 0 }],
-      ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 }],
+      [
+        'response.content_part.done',
+        { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 },
+      ],
     ]);
     const clean = events(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
     expect(clean.find((e) => e.type === 'response.content_part.done').part).toMatchObject({ text: 'hello', logprobs: [] });
@@ -112,8 +170,16 @@ describe('token log-probabilities under warn', () => {
 
   it('pass as the provider sent them, whole and streamed (the text is not changed either)', async () => {
     up.answer = sse(streamedChat);
-    const streamed = await (await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...chat, stream: true }) })).text();
-    const streamedTokens = events(streamed).flatMap((e) => (e.choices ?? []).flatMap((c: { logprobs: { content: Array<{ token: string }> } | null }) => (c.logprobs?.content ?? []).map((x) => x.token)));
+    const streamed = await (
+      await fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...chat, stream: true }),
+      })
+    ).text();
+    const streamedTokens = events(streamed).flatMap((e) =>
+      (e.choices ?? []).flatMap((c: { logprobs: { content: Array<{ token: string }> } | null }) => (c.logprobs?.content ?? []).map((x) => x.token)),
+    );
     expect(streamedTokens).toEqual(['mail', ' bob', '@example', '.org']);
     up.answer = json(wholeChat);
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });

@@ -11,7 +11,7 @@ const gw = rawGatewaySuite('shapes');
 const { raw, post } = gw;
 const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
+  for (const [e, d] of events) res.write(`${e ? `event: ${e}\n` : ''}data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
   res.end();
 };
 const json = (status: number, body: unknown) => (res: ServerResponse) => {
@@ -19,7 +19,13 @@ const json = (status: number, body: unknown) => (res: ServerResponse) => {
   res.end(JSON.stringify(body));
 };
 /** The data of each SSE event, parsed. */
-const events = (text: string) => text.split('\n\n').filter((e) => e.includes('data: ')).map((e) => e.slice(e.indexOf('data: ') + 6)).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+const events = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((e) => e.includes('data: '))
+    .map((e) => e.slice(e.indexOf('data: ') + 6))
+    .filter((d) => d !== '[DONE]')
+    .map((d) => JSON.parse(d));
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
 const msg = { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
 const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -27,8 +33,21 @@ const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', obje
 describe('OpenAI chat', () => {
   it('whole: custom tool input, audio transcript and annotations are redacted; the answer stays the same JSON shape', async () => {
     raw.answer = json(200, {
-      id: 'x', object: 'chat.completion',
-      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'ok', audio: { id: 'a', data: 'AAAA', transcript: `to ${EMAIL}` }, annotations: [{ type: 'url_citation', url_citation: { url: `mailto:${EMAIL}`, title: EMAIL } }], tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'mail', input: `to ${EMAIL}` } }] } }],
+      id: 'x',
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          finish_reason: 'tool_calls',
+          message: {
+            role: 'assistant',
+            content: 'ok',
+            audio: { id: 'a', data: 'AAAA', transcript: `to ${EMAIL}` },
+            annotations: [{ type: 'url_citation', url_citation: { url: `mailto:${EMAIL}`, title: EMAIL } }],
+            tool_calls: [{ id: 'c', type: 'custom', custom: { name: 'mail', input: `to ${EMAIL}` } }],
+          },
+        },
+      ],
       usage: { prompt_tokens: 1, completion_tokens: 1 },
     });
     const m = (await (await post('/chat/completions', chat)).json()).choices[0].message;
@@ -37,7 +56,7 @@ describe('OpenAI chat', () => {
     expect(m.annotations[0].url_citation).toEqual({ url: 'mailto:[EMAIL_REDACTED]', title: '[EMAIL_REDACTED]' });
   });
 
-  it('streamed: a string error and a provider\'s own top-level fields (citations, search results) are redacted', async () => {
+  it("streamed: a string error and a provider's own top-level fields (citations, search results) are redacted", async () => {
     raw.answer = sse([
       [null, { ...chunk({ content: 'See ' }), citations: [`mailto:${EMAIL}`], search_results: [{ title: `by ${EMAIL}`, url: 'https://x.org' }] }],
       [null, { ...chunk({ content: 'more.' }), error: `quota of ${EMAIL}` }],
@@ -80,8 +99,17 @@ describe('OpenAI chat', () => {
 describe('Anthropic messages', () => {
   it('whole: server_tool_use input and thinking blocks are redacted', async () => {
     raw.answer = json(200, {
-      id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 },
-      content: [{ type: 'thinking', thinking: `user is ${EMAIL}`, signature: 'sig' }, { type: 'server_tool_use', id: 's', name: 'web_search', input: { query: EMAIL } }, { type: 'mcp_tool_use', id: 'u', name: 'mail', server_name: 'crm', input: { to: EMAIL } }],
+      id: 'm',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-3-5-haiku-latest',
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 1, output_tokens: 1 },
+      content: [
+        { type: 'thinking', thinking: `user is ${EMAIL}`, signature: 'sig' },
+        { type: 'server_tool_use', id: 's', name: 'web_search', input: { query: EMAIL } },
+        { type: 'mcp_tool_use', id: 'u', name: 'mail', server_name: 'crm', input: { to: EMAIL } },
+      ],
     });
     const r = await (await post('/messages', msg)).json();
     expect(r.content).toEqual([
@@ -121,9 +149,24 @@ describe('OpenAI responses', () => {
       ['response.output_item.added', { type: 'response.output_item.added', sequence_number: 1, output_index: 0, item: fc }],
       ['response.custom_tool_call_input.delta', { type: 'response.custom_tool_call_input.delta', sequence_number: 2, output_index: 1, item_id: 'i', delta: `to ${EMAIL}` }],
       ['response.reasoning_summary_text.delta', { type: 'response.reasoning_summary_text.delta', sequence_number: 3, output_index: 2, item_id: 'j', summary_index: 0, delta: `r ${EMAIL}` }],
-      ['response.output_item.done', { type: 'response.output_item.done', sequence_number: 4, output_index: 3, item: { type: 'message', id: 'm', role: 'assistant', content: [{ type: 'output_text', text: `hi ${EMAIL}`, annotations: [] }] } }],
+      [
+        'response.output_item.done',
+        {
+          type: 'response.output_item.done',
+          sequence_number: 4,
+          output_index: 3,
+          item: { type: 'message', id: 'm', role: 'assistant', content: [{ type: 'output_text', text: `hi ${EMAIL}`, annotations: [] }] },
+        },
+      ],
       ['error', { type: 'error', sequence_number: 5, code: 'x', message: `err ${EMAIL}` }],
-      ['response.failed', { type: 'response.failed', sequence_number: 6, response: { id: 'r', status: 'failed', error: { code: 'x', message: `fail ${EMAIL}` }, output: [], usage: { input_tokens: 1, output_tokens: 1 } } }],
+      [
+        'response.failed',
+        {
+          type: 'response.failed',
+          sequence_number: 6,
+          response: { id: 'r', status: 'failed', error: { code: 'x', message: `fail ${EMAIL}` }, output: [], usage: { input_tokens: 1, output_tokens: 1 } },
+        },
+      ],
     ]);
     const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text();
     expect(text).not.toContain(EMAIL);
@@ -131,7 +174,11 @@ describe('OpenAI responses', () => {
     expect(evs[1].item.arguments).toBe('{"to":"[EMAIL_REDACTED]"}');
     expect(JSON.parse(evs[1].item.arguments)).toEqual({ to: '[EMAIL_REDACTED]' });
     // Streamed like text: a tail that may go on is held back, here to the final event.
-    const joined = (type: string) => evs.filter((e) => e.type === type).map((e) => e.delta).join('');
+    const joined = (type: string) =>
+      evs
+        .filter((e) => e.type === type)
+        .map((e) => e.delta)
+        .join('');
     expect(joined('response.custom_tool_call_input.delta')).toBe('to [EMAIL_REDACTED]');
     expect(joined('response.reasoning_summary_text.delta')).toBe('r [EMAIL_REDACTED]');
     expect(evs.find((e) => e.type === 'response.output_item.done').item.content[0].text).toBe('hi [EMAIL_REDACTED]');

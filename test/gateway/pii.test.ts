@@ -24,7 +24,10 @@ const gateway = (): Config['gateway'] => ({
 });
 
 async function agent(rt: TestRuntime) {
-  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `p${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
+  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `p${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as {
+    token: string;
+    agentId: string;
+  };
 }
 
 /** Every byte iron-cage wrote to disk for this run: the database, its WAL, everything. */
@@ -168,7 +171,7 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(events.some((e: any) => e.type === 'pii.detected' && e.data.location === 'agent.output')).toBe(true);
   });
 
-  it('under the block policy, PII in the agent\'s own output is redacted but does not halt it', async () => {
+  it("under the block policy, PII in the agent's own output is redacted but does not halt it", async () => {
     t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/pii_agent.py') }, env: { PII_AGENT_PRINT_ONLY: '1' }, config: { safetyMode: 'block' } });
     expect(await t.rt.agentDone).toEqual({ status: 'completed', exitCode: 0 });
     expect(t.log()).toContain('my SSN is [SSN_REDACTED]');

@@ -50,8 +50,15 @@ describe('a model with no price', () => {
     expect(warned[0].severity).toBe('warn');
     expect(warned[0].data).toMatchObject({ model: 'gpt-4o-2099-01-01', family: 'gpt-4o' });
     expect(warned[0].data.pricedAs).toMatch(/^openai\/gpt-4o/);
-    expect(warned[0].message).toMatch(/No price known for model gpt-4o-2099-01-01: charging the price of openai\/gpt-4o\S*, the dearest gpt-4o\* model \(\$[\d.]+\/M input, \$[\d.]+\/M output\); set pricing\.gpt-4o-2099-01-01 in the config to fix/);
-    expect(t.log().split('\n').filter((l) => l.includes('No price known for model gpt-4o-2099-01-01'))).toHaveLength(1);
+    expect(warned[0].message).toMatch(
+      /No price known for model gpt-4o-2099-01-01: charging the price of openai\/gpt-4o\S*, the dearest gpt-4o\* model \(\$[\d.]+\/M input, \$[\d.]+\/M output\); set pricing\.gpt-4o-2099-01-01 in the config to fix/,
+    );
+    expect(
+      t
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('No price known for model gpt-4o-2099-01-01')),
+    ).toHaveLength(1);
     const rows = t.rt.state.database.prepare('SELECT prompt_tokens, completion_tokens, cost_micros FROM llm_requests').all() as any[];
     const [input, output] = [Math.round(warned[0].data.inputPerMillionUsd * 1e6), Math.round(warned[0].data.outputPerMillionUsd * 1e6)];
     expect(rows).toHaveLength(3);

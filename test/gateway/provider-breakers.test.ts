@@ -64,7 +64,12 @@ describe('provider breakers', () => {
       expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/circuit is open/);
       expect(upstream.requests.length).toBe(before);
       // A call that failed is still a row ("every request is a row"): error, $0, and why.
-      const last = t.rt.state.database.prepare(`SELECT status, http_status AS httpStatus, cost_micros AS cost, error FROM llm_requests WHERE agent_id = ? ORDER BY id DESC LIMIT 1`).get(a.agentId) as { status: string; httpStatus: number; cost: number; error: string };
+      const last = t.rt.state.database.prepare(`SELECT status, http_status AS httpStatus, cost_micros AS cost, error FROM llm_requests WHERE agent_id = ? ORDER BY id DESC LIMIT 1`).get(a.agentId) as {
+        status: string;
+        httpStatus: number;
+        cost: number;
+        error: string;
+      };
       expect(last).toMatchObject({ status: 'error', httpStatus: 503, cost: 0 });
       expect(last.error).toMatch(/circuit is open/);
       const restored = t.rt.state.database.prepare(`SELECT message FROM events WHERE type = 'breaker.restored'`).all() as Array<{ message: string }>;

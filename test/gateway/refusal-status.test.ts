@@ -41,14 +41,24 @@ describe('an exhausted budget is visible in the agent status', () => {
     const exhausted = await probe.waitForEvent((e) => e.type === 'budget.exhausted' && e.agentId === a.agentId);
     expect(exhausted.message).toMatch(/Budget exhausted/);
     expect(await status(t, a.agentId)).toBe('budget_exhausted');
-    expect(probe.agentStates().filter((s) => s.id === a.agentId).at(-1)).toMatchObject({ status: 'budget_exhausted', kind: 'external' });
+    expect(
+      probe
+        .agentStates()
+        .filter((s) => s.id === a.agentId)
+        .at(-1),
+    ).toMatchObject({ status: 'budget_exhausted', kind: 'external' });
     const list = await (await t.api('/api/agents')).json();
     expect(list.find((x: any) => x.id === a.agentId).status).toBe('budget_exhausted');
 
     expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 1 }) })).status).toBe(200);
     await probe.waitForEvent((e) => e.type === 'budget.changed' && e.agentId === a.agentId);
     expect(await status(t, a.agentId)).toBe(before);
-    expect(probe.agentStates().filter((s) => s.id === a.agentId).at(-1).status).toBe(before);
+    expect(
+      probe
+        .agentStates()
+        .filter((s) => s.id === a.agentId)
+        .at(-1).status,
+    ).toBe(before);
     expect((await client.chat.completions.create({ model: 'gpt-4', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })).choices).toHaveLength(1);
   });
 

@@ -16,12 +16,22 @@ async function agentToken(rt: TestRuntime) {
   return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'rel', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
 }
 const chat = (rt: TestRuntime, token: string, model: string) =>
-  fetch(`${rt.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  fetch(`${rt.rt.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
 describe('LLM providers behind circuit breakers, with model fallbacks', () => {
-  it('five failures open the simulated provider\'s circuit: further calls are refused with 503, and nothing is charged', async () => {
+  it("five failures open the simulated provider's circuit: further calls are refused with 503, and nothing is charged", async () => {
     t = await startTestRuntime({
-      config: { gateway: { ...DEFAULTS.gateway, retry: { attempts: 1, baseMs: 1, maxMs: 1 }, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [{ fromCall: 1, count: 100, status: 500 }] } } } },
+      config: {
+        gateway: {
+          ...DEFAULTS.gateway,
+          retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+          providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [{ fromCall: 1, count: 100, status: 500 }] } },
+        },
+      },
     });
     const a = await agentToken(t);
     for (let i = 0; i < 5; i++) expect((await chat(t, a.token, 'gpt-4o')).status).toBe(500);
@@ -40,7 +50,7 @@ describe('LLM providers behind circuit breakers, with model fallbacks', () => {
     expect(c.reservedUsd).toBe(0);
   });
 
-  it('five failures open a real provider\'s circuit: further calls are refused without reaching it', async () => {
+  it("five failures open a real provider's circuit: further calls are refused without reaching it", async () => {
     upstream = await new MockUpstream().start();
     upstream.next = () => ({ status: 500 });
     t = await startTestRuntime({

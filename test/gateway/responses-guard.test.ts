@@ -39,7 +39,17 @@ class ResponsesUpstream {
     const text = deltas.join('');
     const part = { type: 'output_text', annotations: [], logprobs: [], text };
     const item = { id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [part] };
-    const response = (status: string, output: object[], u: object | null) => ({ id: 'resp_1', object: 'response', created_at: 1, status, model: body.model, output, usage: u, error: null, incomplete_details: null });
+    const response = (status: string, output: object[], u: object | null) => ({
+      id: 'resp_1',
+      object: 'response',
+      created_at: 1,
+      status,
+      model: body.model,
+      output,
+      usage: u,
+      error: null,
+      incomplete_details: null,
+    });
     const fullUsage = { ...usage, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.input_tokens + usage.output_tokens };
     if (!body.stream) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...response('completed', [item], fullUsage), output_text: text }));
@@ -116,7 +126,11 @@ describe('PII redaction on /v1/responses', () => {
   it('redacts a stream that carries its text only in the done events (no deltas)', async () => {
     const a = await start({ gateway: gateway() });
     upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 }, noDeltas: true };
-    const r = await fetch(`${t!.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }) });
+    const r = await fetch(`${t!.rt.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }),
+    });
     const raw = await r.text();
     for (const leak of ['ceo@', 'cfo@', 'acme.com']) expect(raw).not.toContain(leak);
     const evs = sse(raw);
@@ -130,7 +144,11 @@ describe('PII redaction on /v1/responses', () => {
   it('redacts a stream split mid-address: deltas, every done event and response.completed carry the redacted text, numbering stays gapless', async () => {
     const a = await start({ gateway: gateway() });
     upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 } };
-    const r = await fetch(`${t!.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }) });
+    const r = await fetch(`${t!.rt.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }),
+    });
     const raw = await r.text();
     for (const leak of ['ceo@', 'cfo@', 'acme.com']) expect(raw).not.toContain(leak);
     const evs = sse(raw);
@@ -167,7 +185,13 @@ describe('PII redaction on /v1/responses', () => {
     expect((err as Error).message).toMatch(/blocked this response: it contained PII \(EMAIL\)/);
     // The error event goes out first; the row is settled right after it.
     expect(await until(() => lastRow().status !== 'pending' && lastRow())).toMatchObject({ endpoint: 'responses', status: 'blocked' });
-    const raw = await (await fetch(`${t!.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }) })).text();
+    const raw = await (
+      await fetch(`${t!.rt.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', input: 'x', stream: true }),
+      })
+    ).text();
     for (const leak of ['ceo@', 'acme.com']) expect(raw).not.toContain(leak);
     const evs = sse(raw);
     expect(evs.at(-1)).toMatchObject({ event: 'error', data: { type: 'error', code: 'pii_blocked', sequence_number: evs.length - 1 } });

@@ -38,8 +38,7 @@ const rows = (): Row[] => t.rt.state.database.prepare('SELECT * FROM llm_request
 const spent = async (): Promise<number> => (await (await t.api(`/api/agents/${agentId}/costs`)).json()).spentUsd;
 
 /** A raw request, for what the SDK would hide: status, headers and the exact bytes. */
-const post = (body: object) =>
-  fetch(`${t.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (body: object) => fetch(`${t.rt.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** An SSE body as its events, each with its `event:` name and parsed data. */
 function events(text: string): Array<{ event: string; data: any }> {
@@ -61,7 +60,15 @@ describe('POST /v1/responses with the official openai client (simulated provider
     expect(r.usage!.total_tokens).toBe(r.usage!.input_tokens + r.usage!.output_tokens);
     const row = rows().at(-1)!;
     expect(rows()).toHaveLength(before + 1);
-    expect(row).toMatchObject({ endpoint: 'responses', model: 'gpt-4o-mini', stream: 0, status: 'ok', usage_source: 'provider', prompt_tokens: r.usage!.input_tokens, completion_tokens: r.usage!.output_tokens });
+    expect(row).toMatchObject({
+      endpoint: 'responses',
+      model: 'gpt-4o-mini',
+      stream: 0,
+      status: 'ok',
+      usage_source: 'provider',
+      prompt_tokens: r.usage!.input_tokens,
+      completion_tokens: r.usage!.output_tokens,
+    });
     expect(row.cost_micros).toBeGreaterThan(0);
   });
 
@@ -156,7 +163,11 @@ describe('tools and structured output on /v1/responses', () => {
     const second = await client.responses.create({ model: 'gpt-4o', input, tools: [weather] });
     expect(second.output.map((o) => o.type)).toEqual(['message']);
     expect(second.output_text.length).toBeGreaterThan(0);
-    expect(rows().slice(before).map((r) => [r.endpoint, r.status])).toEqual([
+    expect(
+      rows()
+        .slice(before)
+        .map((r) => [r.endpoint, r.status]),
+    ).toEqual([
       ['responses', 'ok'],
       ['responses', 'ok'],
     ]);
@@ -199,16 +210,33 @@ describe('tools and structured output on /v1/responses', () => {
 describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () => {
   const cases: Array<[string, object, RegExp]> = [
     ['previous_response_id', { input: 'hi', previous_response_id: 'resp_123' }, /keeps no responses.*Send the whole conversation in 'input'.*'previous_response_id' unset/],
-    ['an unknown item type', { input: [{ type: 'message', role: 'user', content: 'hi' }, { type: 'telepathy', text: 'x' }] }, /Invalid value for 'input\[1\]\.type': "telepathy"\. Supported values are: 'message', 'function_call', 'function_call_output'/],
+    [
+      'an unknown item type',
+      {
+        input: [
+          { type: 'message', role: 'user', content: 'hi' },
+          { type: 'telepathy', text: 'x' },
+        ],
+      },
+      /Invalid value for 'input\[1\]\.type': "telepathy"\. Supported values are: 'message', 'function_call', 'function_call_output'/,
+    ],
     ['an unknown content part', { input: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }, /Invalid value for 'input\[0\]\.content\[0\]\.type': "text"/],
     ['a message with a bad role', { input: [{ role: 'robot', content: 'hi' }] }, /Invalid value for 'input\[0\]\.role': "robot"/],
     ['a function_call_output without call_id', { input: [{ type: 'function_call_output', output: '42' }] }, /Missing required parameter: 'input\[0\]\.call_id'/],
     ['an item reference', { input: [{ type: 'item_reference', id: 'msg_1' }] }, /item_reference points at a stored item/],
     ['no input', {}, /Missing required parameter: 'input'/],
     ['a chat-shaped tool', { input: 'hi', tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }, /Missing required parameter: 'tools\[0\]\.name'/],
-    ['a tool schema that is not JSON Schema', { input: 'hi', tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'town' } } } }] }, /Invalid schema for function 'get_weather'/],
+    [
+      'a tool schema that is not JSON Schema',
+      { input: 'hi', tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'town' } } } }] },
+      /Invalid schema for function 'get_weather'/,
+    ],
     ['an unknown tool type', { input: 'hi', tools: [{ type: 'teleport' }] }, /Invalid value for 'tools\[0\]\.type': "teleport"/],
-    ['tool_choice naming no tool', { input: 'hi', tools: [{ type: 'function', name: 'a', parameters: { type: 'object', properties: {} } }], tool_choice: { type: 'function', name: 'b' } }, /function 'b' is not among the functions in 'tools'/],
+    [
+      'tool_choice naming no tool',
+      { input: 'hi', tools: [{ type: 'function', name: 'a', parameters: { type: 'object', properties: {} } }], tool_choice: { type: 'function', name: 'b' } },
+      /function 'b' is not among the functions in 'tools'/,
+    ],
     ['an unknown text.format', { input: 'hi', text: { format: { type: 'yaml' } } }, /Invalid value for 'text\.format\.type': "yaml"/],
     ['a json_schema format without a schema', { input: 'hi', text: { format: { type: 'json_schema', name: 'x' } } }, /Missing required parameter: 'text\.format\.schema'/],
     ['a bad json_schema schema', { input: 'hi', text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object', required: 'x' } } } }, /Invalid schema for response_format 'answer'/],

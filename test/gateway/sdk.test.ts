@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { join } from 'node:path';
-import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { ROOT, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { DEFAULTS } from '../../src/config/index.js';
 
 let t: TestRuntime;

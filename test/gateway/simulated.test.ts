@@ -33,7 +33,10 @@ const weatherSchema = {
   additionalProperties: false,
 };
 const tools: OpenAI.ChatCompletionTool[] = [
-  { type: 'function', function: { name: 'lookup_order', description: 'Find an order by number', parameters: { type: 'object', properties: { order_id: { type: 'integer' } }, required: ['order_id'] } } },
+  {
+    type: 'function',
+    function: { name: 'lookup_order', description: 'Find an order by number', parameters: { type: 'object', properties: { order_id: { type: 'integer' } }, required: ['order_id'] } },
+  },
   { type: 'function', function: { name: 'get_weather', description: 'Get the weather forecast for a city', parameters: weatherSchema, strict: true } },
 ];
 const ask = "What's the weather in Paris for 3 days, in fahrenheit?";
@@ -171,7 +174,11 @@ describe('anthropic client: tool use', () => {
       model: 'claude-3-5-haiku-latest',
       max_tokens: 300,
       tools: antTools,
-      messages: [{ role: 'user', content: ask }, { role: 'assistant', content: m.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '{"forecast":"rain"}' }] }],
+      messages: [
+        { role: 'user', content: ask },
+        { role: 'assistant', content: m.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '{"forecast":"rain"}' }] },
+      ],
     });
     expect(answer.stop_reason).toBe('end_turn');
     expect(answer.content).toEqual([{ type: 'text', text: 'According to get_weather: forecast rain.' }]);
@@ -196,7 +203,10 @@ describe('what the provider refuses is refused the same way, and costs nothing',
       [client.chat.completions.create({ ...base, top_p: 1.5 }), /Invalid 'top_p'/],
       [client.chat.completions.create({ ...base, logprobs: true, top_logprobs: 30 }), /Invalid 'top_logprobs': integer above maximum value/],
       [client.chat.completions.create({ ...base, response_format: { type: 'yaml' } as never }), /Invalid value: 'yaml'. Supported values are: 'json_object', 'json_schema', and 'text'/],
-      [client.chat.completions.create({ ...base, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'strin' } } } } }] }), /Invalid schema for function 'f': In context=\('properties', 'a'\), 'type' must be one of/],
+      [
+        client.chat.completions.create({ ...base, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'strin' } } } } }] }),
+        /Invalid schema for function 'f': In context=\('properties', 'a'\), 'type' must be one of/,
+      ],
       [client.chat.completions.create({ ...base, tools, tool_choice: { type: 'function', function: { name: 'nope' } } }), /function 'nope' is not one of the functions in 'tools'/],
     ];
     for (const [p, message] of refusals) {
@@ -226,18 +236,22 @@ describe('what the provider refuses is refused the same way, and costs nothing',
 
   it('100k-deep agent input is refused with a 400, never a crash', async () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    const post = (path: string, body: string) => fetch(`${t.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'content-type': 'application/json' }, body });
+    const post = (path: string, body: string) =>
+      fetch(`${t.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-api-key': token, 'content-type': 'application/json' }, body });
     for (const [path, body] of [
       ['/v1/chat/completions', `{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"input_audio","x":${deep}}]}]}`],
       ['/v1/embeddings', `{"model":"text-embedding-3-small","input":[${deep}]}`],
-      ['/v1/messages', `{"model":"claude-3-5-haiku-latest","max_tokens":10,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":{"a":${deep}}}]},{"role":"user","content":"hi"}]}`],
+      [
+        '/v1/messages',
+        `{"model":"claude-3-5-haiku-latest","max_tokens":10,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"x","input":{"a":${deep}}}]},{"role":"user","content":"hi"}]}`,
+      ],
     ]) {
       const r = await post(path!, body!);
       expect(r.status).toBe(400);
       expect(JSON.stringify(await r.json())).toContain('JSON nested deeper than 64 levels');
     }
     // A deep tool schema is refused the same way, before any schema walk.
-    const schema = '{"type":"object","properties":{"x":'.repeat(100) + '{}' + '}}'.repeat(100);
+    const schema = `${'{"type":"object","properties":{"x":'.repeat(100)}{}${'}}'.repeat(100)}`;
     const bad = await fetch(`${t.rt.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -9,7 +9,7 @@ import { rawGatewaySuite } from '../helpers/mock-upstream.js';
 // How a stream ends: the final event only after the row is on disk, held-back text delivered
 // when there is no final event, a relay failure or a body that just closes still ends the call.
 
-const EMAIL = 'bob@example.org';
+const _EMAIL = 'bob@example.org';
 const gw = rawGatewaySuite('ends');
 const { raw, post } = gw;
 const data = (d: unknown) => `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`;
@@ -17,7 +17,12 @@ const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', obje
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true };
 /** Choice 0's streamed text. */
 const contentOf = (text: string) =>
-  text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6))).map((j) => j.choices?.[0]?.delta?.content ?? '').join('');
+  text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: {'))
+    .map((e) => JSON.parse(e.slice(6)))
+    .map((j) => j.choices?.[0]?.delta?.content ?? '')
+    .join('');
 const lastRow = () => gw.t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
 
 /** An SSE answer of these events (`[name, data]`), then the end. */
@@ -27,7 +32,11 @@ const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) =
   res.end();
 };
 /** The data of each SSE event, parsed. */
-const parsed = (text: string) => text.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+const parsed = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((e) => e.includes('data: {'))
+    .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
 const PIECES = ['mail bob@', 'example', '.org now'];
 const REDACTED = 'mail [EMAIL_REDACTED] now';
 
@@ -102,7 +111,10 @@ describe('a stream’s end', () => {
     raw.answer = (res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'hello there. ', sequence_number: 1 })}`);
-      sendBad = () => res.end(`event: response.content_part.added\n${data({ type: 'response.content_part.added', output_index: 0, content_index: -1, part: { type: 'output_text', text: '' }, sequence_number: 2 })}`);
+      sendBad = () =>
+        res.end(
+          `event: response.content_part.added\n${data({ type: 'response.content_part.added', output_index: 0, content_index: -1, part: { type: 'output_text', text: '' }, sequence_number: 2 })}`,
+        );
     };
     const reader = (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).body!.getReader();
     let text = '';
@@ -124,14 +136,21 @@ describe('a stream’s end', () => {
 
 describe('an e-mail split over three pieces of a stream other than the answer text', () => {
   it('Anthropic thinking: redacted, as thinking, the same as in a whole answer', async () => {
-    const thinking = (index: number) => [
-      ['content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }],
-      ...PIECES.map((p) => ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: p } }]),
-      ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'sig' } }],
-      ['content_block_stop', { type: 'content_block_stop', index }],
-    ] as Array<[string, unknown]>;
+    const thinking = (index: number) =>
+      [
+        ['content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }],
+        ...PIECES.map((p) => ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: p } }]),
+        ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'sig' } }],
+        ['content_block_stop', { type: 'content_block_stop', index }],
+      ] as Array<[string, unknown]>;
     raw.answer = sse([
-      ['message_start', { type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } }],
+      [
+        'message_start',
+        {
+          type: 'message_start',
+          message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+        },
+      ],
       ...thinking(0),
       ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }],
       ['message_stop', { type: 'message_stop' }],
@@ -141,7 +160,17 @@ describe('an e-mail split over three pieces of a stream other than the answer te
     const streamed = await client.messages.stream(msg).finalMessage();
     raw.answer = (res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'm', type: 'message', role: 'assistant', model: msg.model, content: [{ type: 'thinking', thinking: PIECES.join(''), signature: 'sig' }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 5 } }));
+      res.end(
+        JSON.stringify({
+          id: 'm',
+          type: 'message',
+          role: 'assistant',
+          model: msg.model,
+          content: [{ type: 'thinking', thinking: PIECES.join(''), signature: 'sig' }],
+          stop_reason: 'end_turn',
+          usage: { input_tokens: 3, output_tokens: 5 },
+        }),
+      );
     };
     const whole = await client.messages.create(msg);
     expect(streamed.content).toEqual([{ type: 'thinking', thinking: REDACTED, signature: 'sig' }]);
@@ -153,7 +182,10 @@ describe('an e-mail split over three pieces of a stream other than the answer te
     const events: Array<[string, object]> = [
       ...deltas('response.reasoning_summary_text.delta', { summary_index: 0 }),
       ['response.reasoning_summary_text.done', { type: 'response.reasoning_summary_text.done', item_id: 'i', output_index: 0, summary_index: 0, text: PIECES.join('') }],
-      ['response.reasoning_summary_part.done', { type: 'response.reasoning_summary_part.done', item_id: 'i', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: PIECES.join('') } }],
+      [
+        'response.reasoning_summary_part.done',
+        { type: 'response.reasoning_summary_part.done', item_id: 'i', output_index: 0, summary_index: 0, part: { type: 'summary_text', text: PIECES.join('') } },
+      ],
       ...deltas('response.custom_tool_call_input.delta', { output_index: 1 }).map(([n, d]) => [n, { ...d, output_index: 1, item_id: 'c' }] as [string, object]),
       ['response.custom_tool_call_input.done', { type: 'response.custom_tool_call_input.done', item_id: 'c', output_index: 1, input: PIECES.join('') }],
       ['response.completed', { type: 'response.completed', response: { id: 'r', object: 'response', status: 'completed', output: [], usage: { input_tokens: 2, output_tokens: 6 } } }],
@@ -161,7 +193,11 @@ describe('an e-mail split over three pieces of a stream other than the answer te
     raw.answer = sse(events.map(([n, d], i) => [n, { ...d, sequence_number: i }]));
     const evs = parsed(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
     expect(evs.map((e) => e.sequence_number)).toEqual(evs.map((_, i) => i));
-    const joined = (type: string) => evs.filter((e) => e.type === type).map((e) => e.delta).join('');
+    const joined = (type: string) =>
+      evs
+        .filter((e) => e.type === type)
+        .map((e) => e.delta)
+        .join('');
     expect(joined('response.reasoning_summary_text.delta')).toBe(REDACTED);
     expect(joined('response.custom_tool_call_input.delta')).toBe(REDACTED);
     expect(evs.find((e) => e.type === 'response.reasoning_summary_text.done').text).toBe(REDACTED);

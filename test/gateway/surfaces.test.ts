@@ -76,7 +76,12 @@ describe('count_tokens with a real Anthropic upstream', () => {
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     const u = await startTestRuntime({
-      config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, anthropic: { baseUrl: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, apiKey: 'sk-ant-real', timeoutMs: 2000 } } } },
+      config: {
+        gateway: {
+          ...DEFAULTS.gateway,
+          providers: { ...DEFAULTS.gateway.providers, anthropic: { baseUrl: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, apiKey: 'sk-ant-real', timeoutMs: 2000 } },
+        },
+      },
     });
     try {
       const a = await (await u.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ct', budgetUsd: 1 }) })).json();
@@ -98,11 +103,19 @@ describe('count_tokens with a real Anthropic upstream', () => {
 describe('the Anthropic paths without /v1 (the printed ANTHROPIC_BASE_URL)', () => {
   it('serves /messages and /messages/count_tokens, metered like /v1/messages', async () => {
     const before = requests();
-    const r = await fetch(`${t.rt.url}/messages`, { method: 'POST', headers: anthropicHeaders(), body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 50, messages: [{ role: 'user', content: 'Repeat exactly: no v1' }] }) });
+    const r = await fetch(`${t.rt.url}/messages`, {
+      method: 'POST',
+      headers: anthropicHeaders(),
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 50, messages: [{ role: 'user', content: 'Repeat exactly: no v1' }] }),
+    });
     expect(r.status).toBe(200);
     expect((await r.json()).content[0].text).toBe('no v1');
     expect(requests()).toBe(before + 1);
-    const c = await fetch(`${t.rt.url}/messages/count_tokens`, { method: 'POST', headers: anthropicHeaders(), body: JSON.stringify({ model: 'claude-3-5-haiku-latest', messages: [{ role: 'user', content: 'hi' }] }) });
+    const c = await fetch(`${t.rt.url}/messages/count_tokens`, {
+      method: 'POST',
+      headers: anthropicHeaders(),
+      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     expect(await c.json()).toEqual({ input_tokens: expect.any(Number) });
   });
 
@@ -116,7 +129,9 @@ describe('the Anthropic paths without /v1 (the printed ANTHROPIC_BASE_URL)', () 
 describe('message batches and unknown paths', () => {
   it('refuses message batches with an Anthropic error that says what to do', async () => {
     const client = new Anthropic({ baseURL: t.rt.url, apiKey: token, maxRetries: 0 });
-    const err = await client.messages.batches.create({ requests: [{ custom_id: 'a', params: { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } }] }).catch((e: unknown) => e);
+    const err = await client.messages.batches
+      .create({ requests: [{ custom_id: 'a', params: { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect((err as Error).message).toMatch(/does not pass on the Message Batches API.*Send each request to \/v1\/messages/);
     const list = await client.messages.batches.list().catch((e: unknown) => e);

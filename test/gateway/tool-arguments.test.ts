@@ -141,7 +141,13 @@ describe('tool-call arguments: Anthropic messages', () => {
     t = await start();
     const a = await agent(t);
     const client = new Anthropic({ baseURL: t.rt.url, apiKey: a.token });
-    const msg = await client.messages.create({ model: 'claude-3-5-haiku-latest', max_tokens: 500, tools: ANTHROPIC_TOOLS, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: PROMPT }] });
+    const msg = await client.messages.create({
+      model: 'claude-3-5-haiku-latest',
+      max_tokens: 500,
+      tools: ANTHROPIC_TOOLS,
+      tool_choice: { type: 'any' },
+      messages: [{ role: 'user', content: PROMPT }],
+    });
     const use = msg.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock;
     expect((use.input as any).to).toBe('[EMAIL_REDACTED]');
     await expectAudited(t, a.agentId);
@@ -177,7 +183,12 @@ describe('tool-call arguments: OpenAI Responses API', () => {
     t = await start();
     const a = await agent(t);
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
-    const r = await client.responses.create({ model: 'gpt-4o-mini', tools: [{ type: 'function', name: 'send_email', parameters: PARAMS as any, strict: false }], tool_choice: 'required', input: PROMPT });
+    const r = await client.responses.create({
+      model: 'gpt-4o-mini',
+      tools: [{ type: 'function', name: 'send_email', parameters: PARAMS as any, strict: false }],
+      tool_choice: 'required',
+      input: PROMPT,
+    });
     const call = r.output.find((it) => it.type === 'function_call') as OpenAI.Responses.ResponseFunctionToolCall;
     expect(JSON.parse(call.arguments).to).toBe('[EMAIL_REDACTED]');
     await expectAudited(t, a.agentId);

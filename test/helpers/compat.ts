@@ -63,9 +63,7 @@ export async function startCompatServer(name: string): Promise<CompatServer> {
     agent,
     mint,
     ledger: (agentId) =>
-      t.rt.state.database
-        .prepare('SELECT endpoint, model, stream, status, cost_micros, prompt_tokens, completion_tokens FROM llm_requests WHERE agent_id = ? ORDER BY id')
-        .all(agentId) as LedgerRow[],
+      t.rt.state.database.prepare('SELECT endpoint, model, stream, status, cost_micros, prompt_tokens, completion_tokens FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as LedgerRow[],
     refusals: async (agentId) => {
       const r = await t.api(`/api/events?agentId=${agentId}&limit=1000`);
       const { events } = (await r.json()) as { events: Array<{ type: string }> };

@@ -157,7 +157,11 @@ export function rawGatewaySuite(name: string) {
     t: undefined as unknown as TestRuntime,
     token: '',
     post: (path: string, body: unknown) =>
-      fetch(`${gw.t.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) }),
+      fetch(`${gw.t.rt.url}/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify(body),
+      }),
   };
   beforeAll(async () => {
     await raw.start();

@@ -24,9 +24,7 @@ export interface TestRuntime {
   stop: () => Promise<void>;
 }
 
-export async function startTestRuntime(
-  opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string } = {},
-): Promise<TestRuntime> {
+export async function startTestRuntime(opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string } = {}): Promise<TestRuntime> {
   const own = opts.dir ? null : tempDir();
   const dir = opts.dir ?? own!.dir;
   const out = new PassThrough();
@@ -88,9 +86,7 @@ export class WsProbe {
 
   /** Every event received, in order, flattening batched frames and snapshots. */
   events(): any[] {
-    return this.messages.flatMap((m) =>
-      m.type === 'snapshot' ? m.events : m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((i: any) => i.event) : [],
-    );
+    return this.messages.flatMap((m) => (m.type === 'snapshot' ? m.events : m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((i: any) => i.event) : []));
   }
 
   /** Agent status objects as they arrived. */

@@ -68,7 +68,7 @@ export function schemaErrors(schema: unknown, v: unknown, root: S = schema as S,
     if (typeof s.maxItems === 'number' && v.length > s.maxItems) fail(`more than ${s.maxItems} items`);
     if (s.uniqueItems === true && new Set(v.map((x) => JSON.stringify(x))).size !== v.length) fail('items not unique');
     const prefix: unknown[] = Array.isArray(s.prefixItems) ? s.prefixItems : [];
-    v.forEach((x, i) => errs.push(...schemaErrors(i < prefix.length ? prefix[i] : s.items, x, root, `${path}[${i}]`)));
+    for (const [i, x] of v.entries()) errs.push(...schemaErrors(i < prefix.length ? prefix[i] : s.items, x, root, `${path}[${i}]`));
   }
   if (typeMatches('object', v)) {
     const o = v as S;

@@ -79,7 +79,10 @@ describe('iron-cage command line', () => {
         env: { IRON_CAGE_NAME: 'from-env', HELLO_DELAY: '0' },
       });
       expect(r.code).toBe(0);
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l)); // log_format from the file
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)); // log_format from the file
       for (const l of lines) expect(l).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) });
       const started = lines.find((l) => /^Agent started/.test(l.msg));
       expect(started).toMatchObject({ level: 'info', agentId: expect.stringMatching(/^he-[0-9a-f]{8}$/), type: 'agent.started' });
@@ -126,7 +129,10 @@ describe('iron-cage command line', () => {
       const d = new Database(db, { readonly: true });
       expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(d.prepare('SELECT status, pid FROM agents').get()).toEqual({ status: 'stopped', pid: null });
-      const types = d.prepare('SELECT type FROM events ORDER BY seq').all().map((r: any) => r.type);
+      const types = d
+        .prepare('SELECT type FROM events ORDER BY seq')
+        .all()
+        .map((r: any) => r.type);
       expect(types.slice(-2)).toEqual(['agent.exited', 'server.stopping']);
       expect(types).toContain('agent.stopping');
       expect(types.at(-1)).toBe('server.stopping');

@@ -44,7 +44,12 @@ describe('a steady agent doing identical units', () => {
       expect(done.progress).toEqual({ done: UNITS, total: UNITS, unit: 'leads', succeeded: UNITS - UNITS / 10, failed: UNITS / 10 });
 
       // The series: one point per charged request, in time order, running up to the spend.
-      const rows = t.rt.state.database.prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{ ts: string; cost: number; ms: number; status: string }>;
+      const rows = t.rt.state.database.prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{
+        ts: string;
+        cost: number;
+        ms: number;
+        status: string;
+      }>;
       expect(rows).toHaveLength(UNITS);
       let running = 0;
       expect(costs.series).toEqual(rows.map((r) => [Date.parse(r.ts), (running += r.cost) / 1_000_000]));
@@ -52,7 +57,10 @@ describe('a steady agent doing identical units', () => {
 
       // Performance from the ledger: latency over the ok requests, no tool calls, never down.
       const perf = await json(await t.api(`/api/agents/${id}/performance`));
-      const latencies = rows.filter((r) => r.status === 'ok').map((r) => r.ms).sort((a, b) => a - b);
+      const latencies = rows
+        .filter((r) => r.status === 'ok')
+        .map((r) => r.ms)
+        .sort((a, b) => a - b);
       expect(perf).toEqual({
         agentId: id,
         throughput: { perHour: expect.any(Number), unit: 'leads' },

@@ -29,7 +29,10 @@ describe('a supervised python agent, end to end', () => {
       expect(Date.parse(done.endedAt)).toBeGreaterThanOrEqual(Date.parse(done.startedAt));
 
       await probe.waitForEvent((e) => e.type === 'agent.exited' && e.agentId === id);
-      const states = probe.agentStates().filter((a) => a.id === id).map((a) => a.status);
+      const states = probe
+        .agentStates()
+        .filter((a) => a.id === id)
+        .map((a) => a.status);
       expect(states).toContain('running');
       expect(states.at(-1)).toBe('completed');
       expect(states.indexOf('running')).toBeLessThan(states.lastIndexOf('completed'));
@@ -38,7 +41,10 @@ describe('a supervised python agent, end to end', () => {
       const seqs = probe.events().map((e) => e.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
-      const lines = probe.events().filter((e) => e.type === 'agent.output').map((e) => e.message);
+      const lines = probe
+        .events()
+        .filter((e) => e.type === 'agent.output')
+        .map((e) => e.message);
       expect(lines).toContain('item 10/10 done');
       expect(probe.events().some((e) => e.type === 'agent.event' && e.message === 'hello agent finished')).toBe(true);
 

@@ -162,7 +162,7 @@ describe('POST /api/login', () => {
 });
 
 describe('revocation on the next request', () => {
-  it('refuses a removed user\'s token at once and closes their open WebSocket with 4401', async () => {
+  it("refuses a removed user's token at once and closes their open WebSocket with 4401", async () => {
     t = await startTestRuntime();
     await addUser(t, 'ann', 'viewer');
     const { token } = await (await login(t, 'ann', PASSWORD)).json();
@@ -187,7 +187,7 @@ describe('revocation on the next request', () => {
     await admin.close();
   }, 30_000);
 
-  it('closes a user\'s socket with 4401 when `iron-cage user rm` runs in another process', async () => {
+  it("closes a user's socket with 4401 when `iron-cage user rm` runs in another process", async () => {
     t = await startTestRuntime();
     await addUser(t, 'ann', 'admin');
     const { token } = await (await login(t, 'ann', PASSWORD)).json();

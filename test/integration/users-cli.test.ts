@@ -47,10 +47,7 @@ describe('iron-cage user', () => {
     expect(lines[0]).toMatch(new RegExp(`^${id} {2}viewer {2}ann {2}added \\d{4}-`));
     expect(lines[1]).toMatch(/^user_[0-9a-f]{12} {2}admin {3}root {2}added /);
     const json = JSON.parse(user(['list', '--json']).stdout);
-    expect(json).toEqual([
-      { id, name: 'ann', role: 'viewer', createdAt: expect.any(String), removedAt: null },
-      expect.objectContaining({ name: 'root', role: 'admin' }),
-    ]);
+    expect(json).toEqual([{ id, name: 'ann', role: 'viewer', createdAt: expect.any(String), removedAt: null }, expect.objectContaining({ name: 'root', role: 'admin' })]);
     expect(listed.stdout + JSON.stringify(json)).not.toMatch(/argon2|password/i);
 
     // Stored only as an Argon2id PHC string with the house parameters; the password is nowhere in the file.

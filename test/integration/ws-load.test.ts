@@ -72,12 +72,21 @@ describe('100 WebSocket clients while an agent runs', () => {
     expect(held.filter((e) => e.type === 'llm.request')).toHaveLength(CALLS);
 
     for (const [i, c] of clients.entries()) {
-      expect(c.events().map((e) => e.seq), `client ${i}`).toEqual(expected);
+      expect(
+        c.events().map((e) => e.seq),
+        `client ${i}`,
+      ).toEqual(expected);
       // One snapshot, then every call arrived live.
       const [snapshot, ...live] = c.messages;
       expect(snapshot.type, `client ${i}`).toBe('snapshot');
-      expect(snapshot.events.filter((e: { type: string }) => e.type === 'llm.request'), `client ${i}`).toEqual([]);
-      expect(live.every((m) => m.type === 'event' || m.type === 'events'), `client ${i}`).toBe(true);
+      expect(
+        snapshot.events.filter((e: { type: string }) => e.type === 'llm.request'),
+        `client ${i}`,
+      ).toEqual([]);
+      expect(
+        live.every((m) => m.type === 'event' || m.type === 'events'),
+        `client ${i}`,
+      ).toBe(true);
     }
   }, 90_000);
 });

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CircuitBreaker,
-  CircuitOpenError,
-  statusClassifier,
-  type BreakerTransition,
-} from '../../src/reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, statusClassifier, type BreakerTransition } from '../../src/reliability/index.js';
 import { ManualClock, countingUpstream, deferred, fail, ok } from './helpers.js';
 
 function setup(options = {}) {
@@ -108,11 +103,7 @@ describe('circuit breaker state machine', () => {
     const upstream = countingUpstream(() => 'profile');
     await expect(breaker.call(upstream.fn)).resolves.toBe('profile');
     expect(breaker.state).toBe('CLOSED');
-    expect(events.map((e) => `${e.from}>${e.to}:${e.reason}`)).toEqual([
-      'CLOSED>OPEN:consecutive_failures',
-      'OPEN>HALF_OPEN:cooldown_elapsed',
-      'HALF_OPEN>CLOSED:probe_succeeded',
-    ]);
+    expect(events.map((e) => `${e.from}>${e.to}:${e.reason}`)).toEqual(['CLOSED>OPEN:consecutive_failures', 'OPEN>HALF_OPEN:cooldown_elapsed', 'HALF_OPEN>CLOSED:probe_succeeded']);
     // Closed again means a fresh count: it takes 5 new failures to reopen.
     failTimes(breaker, 4);
     expect(breaker.state).toBe('CLOSED');
@@ -152,7 +143,12 @@ describe('circuit breaker state machine', () => {
     clock.advance(60_000);
     const gate = deferred<string>();
     const upstream = countingUpstream(() => gate.promise);
-    const calls = Array.from({ length: 6 }, () => breaker.call(upstream.fn).then((v) => v, (e: unknown) => e));
+    const calls = Array.from({ length: 6 }, () =>
+      breaker.call(upstream.fn).then(
+        (v) => v,
+        (e: unknown) => e,
+      ),
+    );
     expect(upstream.calls()).toBe(2);
     gate.resolve('ok');
     const results = await Promise.all(calls);
@@ -223,8 +219,7 @@ describe('circuit breaker state machine', () => {
   it('a classifier decides what a resolved value means', async () => {
     const { breaker } = setup({ failureThreshold: 2 });
     const response = { status: 503 };
-    const byStatus = (s: { ok: boolean; value?: { status: number } }) =>
-      s.ok && s.value!.status < 500 ? ok : fail;
+    const byStatus = (s: { ok: boolean; value?: { status: number } }) => (s.ok && s.value!.status < 500 ? ok : fail);
     await breaker.call(async () => response, byStatus);
     await breaker.call(async () => response, byStatus);
     expect(breaker.state).toBe('OPEN');
@@ -246,7 +241,10 @@ describe('circuit breaker state machine', () => {
   it('with a status classifier, a thrown error is still judged by its kind', async () => {
     const { breaker } = setup({ failureThreshold: 1 });
     const byStatus = statusClassifier((r: { status: number }) => r.status, breaker.options.classify);
-    const aborted = () => breaker.call<{ status: number }>(async () => { throw new DOMException('aborted', 'AbortError'); }, byStatus);
+    const aborted = () =>
+      breaker.call<{ status: number }>(async () => {
+        throw new DOMException('aborted', 'AbortError');
+      }, byStatus);
     await expect(aborted()).rejects.toThrow('aborted');
     expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', counters: { ignored: 1 } });
     await expect(breaker.call<{ status: number }>(rateLimited, byStatus)).rejects.toThrow('ECONNREFUSED');
@@ -282,22 +280,29 @@ describe('circuit breaker state machine', () => {
 
   it('a classifier that throws counts the call as a failure', async () => {
     const { breaker } = setup({ failureThreshold: 1 });
-    await breaker.call(async () => 'x', () => {
-      throw new Error('classifier bug');
-    });
+    await breaker.call(
+      async () => 'x',
+      () => {
+        throw new Error('classifier bug');
+      },
+    );
     expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', lastFailureReason: 'classifier_error' });
   });
 
   it('a throwing listener does not break the call path', () => {
     const clock = new ManualClock();
     const errors: unknown[] = [];
-    const breaker = new CircuitBreaker('crm', { failureThreshold: 1 }, {
-      clock,
-      onTransition: () => {
-        throw new Error('listener bug');
+    const breaker = new CircuitBreaker(
+      'crm',
+      { failureThreshold: 1 },
+      {
+        clock,
+        onTransition: () => {
+          throw new Error('listener bug');
+        },
+        onListenerError: (e) => errors.push(e),
       },
-      onListenerError: (e) => errors.push(e),
-    });
+    );
     const seen: string[] = [];
     const off = breaker.onTransition((e) => seen.push(e.to));
     failTimes(breaker, 1);

@@ -9,9 +9,7 @@ describe('response cache key', () => {
     expect(k).toMatch(/^[0-9a-f]{64}$/);
     expect(responseCacheKey({ ...base, method: 'get', query: { company: 'ACME', name: 'Ada' } })).toBe(k);
     expect(responseCacheKey({ ...base, query: new URLSearchParams('company=ACME&name=Ada') })).toBe(k);
-    expect(
-      responseCacheKey({ ...base, method: 'POST', body: { b: [1, { y: 2, x: 1 }], a: 'z' } }),
-    ).toBe(responseCacheKey({ ...base, method: 'POST', body: { a: 'z', b: [1, { x: 1, y: 2 }] } }));
+    expect(responseCacheKey({ ...base, method: 'POST', body: { b: [1, { y: 2, x: 1 }], a: 'z' } })).toBe(responseCacheKey({ ...base, method: 'POST', body: { a: 'z', b: [1, { x: 1, y: 2 }] } }));
   });
 
   it('tells different requests apart', () => {

@@ -15,11 +15,7 @@ describe('failure-rate window', () => {
   it('opens at 50% failures over the last 10 calls, without 5 in a row', () => {
     const clock = new ManualClock();
     const events: BreakerTransition[] = [];
-    const breaker = new CircuitBreaker(
-      'crm',
-      { failureRate: { thresholdPercent: 50, minCalls: 10, windowCalls: 10 } },
-      { clock, onTransition: (e) => events.push(e) },
-    );
+    const breaker = new CircuitBreaker('crm', { failureRate: { thresholdPercent: 50, minCalls: 10, windowCalls: 10 } }, { clock, onTransition: (e) => events.push(e) });
     run(breaker, 'x.x.x.x.x'); // 5 of 9: below the minimum call count
     expect(breaker.state).toBe('CLOSED');
     run(breaker, '.'); // 5 of 10, but only a failure is a moment to judge
@@ -30,18 +26,26 @@ describe('failure-rate window', () => {
   });
 
   it('stays closed below the threshold', () => {
-    const breaker = new CircuitBreaker('crm', {
-      failureRate: { thresholdPercent: 50, minCalls: 10, windowCalls: 10 },
-    }, { clock: new ManualClock() });
+    const breaker = new CircuitBreaker(
+      'crm',
+      {
+        failureRate: { thresholdPercent: 50, minCalls: 10, windowCalls: 10 },
+      },
+      { clock: new ManualClock() },
+    );
     run(breaker, '..x..x..x...x..x..x..x..x'.repeat(4));
     expect(breaker.state).toBe('CLOSED');
   });
 
   it('a time window forgets calls older than T ms', () => {
     const clock = new ManualClock();
-    const breaker = new CircuitBreaker('crm', {
-      failureRate: { thresholdPercent: 50, minCalls: 4, windowMs: 10_000 },
-    }, { clock });
+    const breaker = new CircuitBreaker(
+      'crm',
+      {
+        failureRate: { thresholdPercent: 50, minCalls: 4, windowMs: 10_000 },
+      },
+      { clock },
+    );
     run(breaker, 'xxx', clock, 0);
     clock.advance(10_000); // those three failures leave the window
     run(breaker, '...', clock, 1_000);
@@ -55,11 +59,15 @@ describe('failure-rate window', () => {
 
   it('starts empty again after the circuit closes', () => {
     const clock = new ManualClock();
-    const breaker = new CircuitBreaker('crm', {
-      failureThreshold: 100,
-      cooldownMs: 1_000,
-      failureRate: { thresholdPercent: 50, minCalls: 4, windowCalls: 4 },
-    }, { clock });
+    const breaker = new CircuitBreaker(
+      'crm',
+      {
+        failureThreshold: 100,
+        cooldownMs: 1_000,
+        failureRate: { thresholdPercent: 50, minCalls: 4, windowCalls: 4 },
+      },
+      { clock },
+    );
     run(breaker, '..xx');
     expect(breaker.state).toBe('OPEN');
     clock.advance(1_000);

@@ -20,7 +20,9 @@ interface Response {
   body: string;
 }
 const byStatus = statusClassifier((r: Response) => r.status);
-const live = (status: number, body = 'live'): (() => Promise<Response>) => async () => ({ status, body });
+const live =
+  (status: number, body = 'live'): (() => Promise<Response>) =>
+  async () => ({ status, body });
 
 function chainFor(breaker: CircuitBreaker, upstream: () => Promise<Response>, cached: Map<string, Response>, key = 'k') {
   return {
@@ -107,7 +109,11 @@ describe('fallback chain', () => {
       breaker,
       live: live(503),
       classify: byStatus,
-      cache: { lookup: () => { throw boom; } },
+      cache: {
+        lookup: () => {
+          throw boom;
+        },
+      },
       placeholder: { value: { status: 200, body: 'placeholder' } },
     });
     expect(result).toMatchObject({ tier: 'placeholder', cacheLookup: 'error', cacheError: boom });

@@ -21,19 +21,11 @@ describe('breaker options', () => {
   });
 
   it('checks the failure-rate window', () => {
-    expect(bad({ failureRate: { thresholdPercent: 50 } })).toThrow(
-      'breaker.failureRate needs windowCalls (last M calls) or windowMs (last T ms), or both',
-    );
-    expect(bad({ failureRate: { thresholdPercent: 0, windowCalls: 10 } })).toThrow(
-      'breaker.failureRate.thresholdPercent must be a number above 0 and at most 100 (got 0)',
-    );
+    expect(bad({ failureRate: { thresholdPercent: 50 } })).toThrow('breaker.failureRate needs windowCalls (last M calls) or windowMs (last T ms), or both');
+    expect(bad({ failureRate: { thresholdPercent: 0, windowCalls: 10 } })).toThrow('breaker.failureRate.thresholdPercent must be a number above 0 and at most 100 (got 0)');
     expect(bad({ failureRate: { thresholdPercent: 101, windowCalls: 10 } })).toThrow('(got 101)');
-    expect(bad({ failureRate: { minCalls: 20, windowCalls: 10 } })).toThrow(
-      'breaker.failureRate.minCalls (20) must not exceed breaker.failureRate.windowCalls (10), or the rate is never evaluated',
-    );
-    expect(bad({ failureRate: { windowCalls: 1_000_000 } })).toThrow(
-      'breaker.failureRate.windowCalls must be an integer from 1 to 100000 (got 1000000)',
-    );
+    expect(bad({ failureRate: { minCalls: 20, windowCalls: 10 } })).toThrow('breaker.failureRate.minCalls (20) must not exceed breaker.failureRate.windowCalls (10), or the rate is never evaluated');
+    expect(bad({ failureRate: { windowCalls: 1_000_000 } })).toThrow('breaker.failureRate.windowCalls must be an integer from 1 to 100000 (got 1000000)');
     expect(bad({ failureRate: { windowMs: 0 } })).toThrow('breaker.failureRate.windowMs must be a whole number of milliseconds >= 1 (got 0)');
     expect(validateBreakerOptions({ failureRate: { windowMs: 30_000 } }).failureRate).toEqual({
       thresholdPercent: 50,
@@ -44,19 +36,13 @@ describe('breaker options', () => {
   });
 
   it('checks the classification lists', () => {
-    expect(bad({ classify: { failureStatuses: [429, 999] } })).toThrow(
-      'breaker.classify.failureStatuses[1] must be an integer from 100 to 599 (got 999)',
-    );
-    expect(bad({ classify: { failureErrors: ['timeout', 'dns'] } })).toThrow(
-      'breaker.classify.failureErrors[1] must be one of timeout, connection, protocol, aborted, request, unknown (got "dns")',
-    );
+    expect(bad({ classify: { failureStatuses: [429, 999] } })).toThrow('breaker.classify.failureStatuses[1] must be an integer from 100 to 599 (got 999)');
+    expect(bad({ classify: { failureErrors: ['timeout', 'dns'] } })).toThrow('breaker.classify.failureErrors[1] must be one of timeout, connection, protocol, aborted, request, unknown (got "dns")');
     expect(bad({ classify: { serverErrorsFail: 'yes' } })).toThrow('breaker.classify.serverErrorsFail must be true or false (got "yes")');
   });
 
   it('uses the caller path in messages', () => {
-    expect(() => validateBreakerOptions({ cooldownMs: -5 }, 'tools.linkedin.breaker')).toThrow(
-      'tools.linkedin.breaker.cooldownMs must be',
-    );
+    expect(() => validateBreakerOptions({ cooldownMs: -5 }, 'tools.linkedin.breaker')).toThrow('tools.linkedin.breaker.cooldownMs must be');
   });
 
   it('the constructor validates too, and checks the service name', () => {

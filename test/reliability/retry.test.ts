@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  backoffDelayMs,
-  isRetryableOutcome,
-  parseHttpDate,
-  parseRetryAfter,
-  retry,
-  retryAfterFromHeaders,
-  validateRetryPolicy,
-  type Settled,
-} from '../../src/reliability/index.js';
+import { backoffDelayMs, isRetryableOutcome, parseHttpDate, parseRetryAfter, retry, retryAfterFromHeaders, validateRetryPolicy, type Settled } from '../../src/reliability/index.js';
 
 interface Res {
   status: number;
@@ -47,7 +38,7 @@ describe('retry with exponential backoff and full jitter', () => {
 
   it('every jittered wait lies in [0, ceiling)', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     for (let retryNo = 1; retryNo <= 10; retryNo++) {
       const ceiling = Math.min(30_000, 200 * 2 ** (retryNo - 1));
       for (let i = 0; i < 200; i++) {
@@ -115,9 +106,7 @@ describe('retry with exponential backoff and full jitter', () => {
 
   it('validates its policy', async () => {
     const fn = async () => ({ status: 200 });
-    await expect(retry(fn, { attempts: 0, baseMs: 1, maxMs: 1, retryable })).rejects.toThrow(
-      'retry.attempts must be an integer from 1 to 20 (got 0)',
-    );
+    await expect(retry(fn, { attempts: 0, baseMs: 1, maxMs: 1, retryable })).rejects.toThrow('retry.attempts must be an integer from 1 to 20 (got 0)');
     expect(() => validateRetryPolicy({ baseMs: 500, maxMs: 100 })).toThrow('retry.maxMs (100) must be at least retry.baseMs (500)');
     expect(validateRetryPolicy({})).toEqual({ attempts: 3, baseMs: 250, maxMs: 8_000, maxElapsedMs: null });
   });

@@ -2,11 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runRedact, runScan } from '../../src/cli/safety.js';
 
-async function run(
-  command: typeof runRedact | typeof runScan,
-  chunks: Array<string | Buffer>,
-  opts: Record<string, unknown> = {},
-): Promise<{ code: number; out: string; err: string }> {
+async function run(command: typeof runRedact | typeof runScan, chunks: Array<string | Buffer>, opts: Record<string, unknown> = {}): Promise<{ code: number; out: string; err: string }> {
   const output = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -65,7 +61,12 @@ describe('iron-cage scan --json', () => {
     const input = ['Contact ceo@acme.com', '{"id":"lead-67","text":"Call +44 20 7946 0958"}', '', 'nothing here', '{"not":"a text record"}'].join('\n');
     const r = await run(runScan, [input], { json: true });
     expect(r.code).toBe(0);
-    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      r.out
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { spans: [{ start: 8, end: 20, type: 'EMAIL', risk: 'HIGH' }] },
       { id: 'lead-67', spans: [{ start: 5, end: 21, type: 'PHONE', risk: 'MEDIUM' }] },
       { spans: [] },
@@ -76,10 +77,12 @@ describe('iron-cage scan --json', () => {
 
   it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {
     const r = await run(runScan, ['ip 10.0', '.0.1\r\nmail a@b', '.io\r\n'], { json: true });
-    expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
-      { spans: [{ start: 3, end: 11, type: 'IP_ADDRESS', risk: 'LOW' }] },
-      { spans: [{ start: 5, end: 11, type: 'EMAIL', risk: 'HIGH' }] },
-    ]);
+    expect(
+      r.out
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ spans: [{ start: 3, end: 11, type: 'IP_ADDRESS', risk: 'LOW' }] }, { spans: [{ start: 5, end: 11, type: 'EMAIL', risk: 'HIGH' }] }]);
   });
 
   it('without --json prints one readable line per finding', async () => {

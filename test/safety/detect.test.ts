@@ -24,7 +24,7 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   // e-mail: CRM notes, JSON, markup, sentence ends
   ['CRM: spoke to Jane (jane.doe+crm@sales.globex.co.uk) about the renewal', 'EMAIL', 'jane.doe+crm@sales.globex.co.uk'],
   ['{"email":"Bob.Smith@Example.ORG","ok":true}', 'EMAIL', 'Bob.Smith@Example.ORG'],
-  ["<a href=\"mailto:o'neil@firm.ie\">write</a>", 'EMAIL', "o'neil@firm.ie"],
+  ['<a href="mailto:o\'neil@firm.ie">write</a>', 'EMAIL', "o'neil@firm.ie"],
   ['Reply to josé.garcía@correo.es.', 'EMAIL', 'josé.garcía@correo.es'],
   // phones: US layouts
   ['Call (555) 123-4567 today', 'PHONE', '(555) 123-4567'],
@@ -104,9 +104,7 @@ describe('detectors find PII in varied text', () => {
 
   it('redacts each type with its own marker', () => {
     const text = `a@b.io 555-123-4567 123-45-6789 4111111111111111 NL91ABNA0417164300 10.0.0.1 ${githubToken}`;
-    expect(redact(text).text).toBe(
-      '[EMAIL_REDACTED] [PHONE_REDACTED] [SSN_REDACTED] [CREDIT_CARD_REDACTED] [IBAN_REDACTED] [IP_ADDRESS_REDACTED] [API_KEY_REDACTED]',
-    );
+    expect(redact(text).text).toBe('[EMAIL_REDACTED] [PHONE_REDACTED] [SSN_REDACTED] [CREDIT_CARD_REDACTED] [IBAN_REDACTED] [IP_ADDRESS_REDACTED] [API_KEY_REDACTED]');
   });
 });
 

@@ -163,7 +163,7 @@ describe('compiled numbering plans agree with libphonenumber', () => {
 });
 
 describe('stream redaction equals redact() for the new formats', () => {
-  const text = POSITIVES.map(([t]) => t).join('\n') + '\n' + NEAR_MISSES.join(' ');
+  const text = `${POSITIVES.map(([t]) => t).join('\n')}\n${NEAR_MISSES.join(' ')}`;
   const whole = redact(text);
 
   it('for every split into two chunks', () => {

@@ -113,8 +113,45 @@ describe('jsonTexts', () => {
   });
 
   it('says "not JSON" exactly when JSON.parse refuses the text', () => {
-    const cases = ['', ' ', '42', 'true', '"a"', '"a', '{}', '[]', '{} ', '{}{}', '[1,]', '{"a":1,}', '{"a" 1}', '{a:1}', "{'a':1}", '[01]', '[1.]', '[.5]', '[-]', '[1e]', '[1e+]',
-      '["\\x"]', '["\\u00g0"]', '["a\tb"]', '["\\ud800"]', '\ufeff{}', '\u00a0{}', '[tru]', '[nul]', '[true false]', '{"a":1]', '[1}', ' \n[1]\r\n', '{"a":{"b":[]}}', '[', ']', '{"a":'];
+    const cases = [
+      '',
+      ' ',
+      '42',
+      'true',
+      '"a"',
+      '"a',
+      '{}',
+      '[]',
+      '{} ',
+      '{}{}',
+      '[1,]',
+      '{"a":1,}',
+      '{"a" 1}',
+      '{a:1}',
+      "{'a':1}",
+      '[01]',
+      '[1.]',
+      '[.5]',
+      '[-]',
+      '[1e]',
+      '[1e+]',
+      '["\\x"]',
+      '["\\u00g0"]',
+      '["a\tb"]',
+      '["\\ud800"]',
+      '\ufeff{}',
+      '\u00a0{}',
+      '[tru]',
+      '[nul]',
+      '[true false]',
+      '{"a":1]',
+      '[1}',
+      ' \n[1]\r\n',
+      '{"a":{"b":[]}}',
+      '[',
+      ']',
+      '{"a":',
+    ];
     for (const c of cases) expect(jsonTexts(c) !== null, JSON.stringify(c)).toBe(parses(c));
     const rnd = rng(11);
     const noise = '{}[],:" \\0123456789.eE+-tfnlu\n\tabx/';
@@ -134,7 +171,30 @@ describe('jsonTexts', () => {
 describe('mayHoldPii', () => {
   // Texts built to tempt a neighbour: words that forbid a finding just before it, half values,
   // key context, separators a value could run on with.
-  const TEMPTERS = ['version', 'deploy', 'section 1', 'http://', 'https://x.example/', 'Phone:', 'SSN', 'order #', 'v', '12', '4155', 'a-', '(', '+1', 'AKIA', 'aws_secret_access_key', 'DE89', 'bob.', '@example.org', 'x ', ' ', ''];
+  const TEMPTERS = [
+    'version',
+    'deploy',
+    'section 1',
+    'http://',
+    'https://x.example/',
+    'Phone:',
+    'SSN',
+    'order #',
+    'v',
+    '12',
+    '4155',
+    'a-',
+    '(',
+    '+1',
+    'AKIA',
+    'aws_secret_access_key',
+    'DE89',
+    'bob.',
+    '@example.org',
+    'x ',
+    ' ',
+    '',
+  ];
   const pieces = [...corpus, ...corpus.flatMap((t) => t.split(/(?<=\s)/)), ...TEMPTERS];
   const candidates = (t: string, opts?: ScanOptions) => scannerFor(opts).candidates(t).length > 0;
 

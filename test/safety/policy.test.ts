@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import {
-  addDetections,
-  decide,
-  emptyProtectionCounters,
-  redact,
-  scan,
-  severityFor,
-  validatePolicy,
-  type SafetyPolicy,
-} from '../../src/safety/index.js';
+import { addDetections, decide, emptyProtectionCounters, redact, scan, severityFor, validatePolicy, type SafetyPolicy } from '../../src/safety/index.js';
 
 const text = 'Contact ceo@acme.com or +1 555 123 4567 from 10.0.0.1';
 

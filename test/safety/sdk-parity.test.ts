@@ -32,20 +32,27 @@ describe('the Python SDK and the PII engine agree', () => {
 
   it('on the list of types', () => {
     expect(sdk.types).toEqual([...PII_TYPES]);
-    expect(Object.keys(sdk.samples).map((k) => k.toUpperCase()).sort()).toEqual([...PII_TYPES].sort());
+    expect(
+      Object.keys(sdk.samples)
+        .map((k) => k.toUpperCase())
+        .sort(),
+    ).toEqual([...PII_TYPES].sort());
   });
 
-  it("on the label that replaces a redacted value of each type", () => {
+  it('on the label that replaces a redacted value of each type', () => {
     for (const type of PII_TYPES) expect(sdk.labels[type], type).toBe(replacementFor(type));
   });
 
-  it('on what each sample is: the engine finds it whole, as its own type, and redacts it to the mock\'s label', () => {
+  it("on what each sample is: the engine finds it whole, as its own type, and redacts it to the mock's label", () => {
     for (const [kind, values] of Object.entries(sdk.samples)) {
       const type = kind.toUpperCase();
       for (const value of values) {
         const text = `Contact: ${value}.`;
         const r = redact(text);
-        expect(r.detections.map((d) => [d.type, d.value]), value).toEqual([[type, value]]);
+        expect(
+          r.detections.map((d) => [d.type, d.value]),
+          value,
+        ).toEqual([[type, value]]);
         expect(r.text, value).toBe(`Contact: ${sdk.labels[type]}.`);
       }
     }

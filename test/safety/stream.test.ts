@@ -58,7 +58,35 @@ describe('stream redactor', () => {
     // Digits, separators, brackets, '@', ':' and letters in every combination: the cases where
     // a value might be decided differently with less text in view.
     const rnd = rng(99);
-    const parts = ['1', '23', '456', '0', '9', ' ', ' ', '-', '.', '(', ')', '+', '@', ':', '::', 'a', 'DE', 'sk-', 'x.io', 'b@c.de', '\n', '555-123-4567', '4111 1111 1111 1111', 'NL91ABNA0417164300', 'fe80::1', '10.0.0.1', 'Phone: '];
+    const parts = [
+      '1',
+      '23',
+      '456',
+      '0',
+      '9',
+      ' ',
+      ' ',
+      '-',
+      '.',
+      '(',
+      ')',
+      '+',
+      '@',
+      ':',
+      '::',
+      'a',
+      'DE',
+      'sk-',
+      'x.io',
+      'b@c.de',
+      '\n',
+      '555-123-4567',
+      '4111 1111 1111 1111',
+      'NL91ABNA0417164300',
+      'fe80::1',
+      '10.0.0.1',
+      'Phone: ',
+    ];
     for (let trial = 0; trial < 150; trial++) {
       let text = '';
       const length = 50 + Math.floor(rnd() * 1500);
@@ -117,7 +145,7 @@ describe('stream redactor', () => {
 
   it('reports findings with offsets in the whole stream, once each, as soon as they are final', () => {
     const seen: Detection[] = [];
-    const text = 'a '.repeat(50) + 'x@y.io and 555-123-4567 end';
+    const text = `${'a '.repeat(50)}x@y.io and 555-123-4567 end`;
     const s = createStreamRedactor({ onDetection: (d) => seen.push(d) });
     s.push(text.slice(0, 120));
     expect(seen.map((d) => d.type)).toEqual(['EMAIL']);

@@ -31,11 +31,14 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const post = (path: string, body: string, token: string = t.rt.adminToken) =>
-  t.api(path, { method: 'POST', body, headers: { 'content-type': 'application/json' }, token });
+const post = (path: string, body: string, token: string = t.rt.adminToken) => t.api(path, { method: 'POST', body, headers: { 'content-type': 'application/json' }, token });
 const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string } }).error;
 const nested = (depth: number, leaf = '1') => '['.repeat(depth) + leaf + ']'.repeat(depth);
-const errorLines = () => t.log().split('\n').filter((l) => / ERROR /.test(l));
+const errorLines = () =>
+  t
+    .log()
+    .split('\n')
+    .filter((l) => / ERROR /.test(l));
 
 describe('money: one rule at every boundary', () => {
   it.each([
@@ -134,8 +137,7 @@ describe('JSON depth: one limit at the JSON boundary of every route', () => {
 
   it('gateway tools / stream_options / 100k-deep content → 400 in the provider shape, and the breaker stays closed', async () => {
     const made = await (await post('/api/tokens', '{"role":"agent","name":"deep-gw","budgetUsd":5}')).json();
-    const v1 = (path: string, body: string) =>
-      fetch(`${t.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${made.token}`, 'content-type': 'application/json' }, body });
+    const v1 = (path: string, body: string) => fetch(`${t.rt.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${made.token}`, 'content-type': 'application/json' }, body });
     const msgs = '[{"role":"user","content":"hi"}]';
     for (const [path, body] of [
       ['/v1/chat/completions', `{"model":"gpt-4o","messages":${msgs},"tools":${nested(5000, '{}')}}`],
@@ -156,19 +158,16 @@ describe('JSON depth: one limit at the JSON boundary of every route', () => {
 });
 
 describe('low items', () => {
-  it.each([
-    '/tools/echo/..;/admin',
-    '/tools/echo/a/..;x/..;/admin',
-    '/tools/echo/.;/admin',
-    `/tools/echo/${encodeTimes('..', 5)}/admin`,
-    `/tools/echo/a/${encodeTimes('..;', 3)}/admin`,
-  ])('the tool path filter refuses %s', async (path) => {
-    const seen = svc.seen.length;
-    const r = await raw(t.rt.url, 'GET', path, { token: agentToken });
-    expect(r.status).toBe(400);
-    expect(r.json().error.code).toBe('invalid_path');
-    expect(svc.seen.length).toBe(seen);
-  });
+  it.each(['/tools/echo/..;/admin', '/tools/echo/a/..;x/..;/admin', '/tools/echo/.;/admin', `/tools/echo/${encodeTimes('..', 5)}/admin`, `/tools/echo/a/${encodeTimes('..;', 3)}/admin`])(
+    'the tool path filter refuses %s',
+    async (path) => {
+      const seen = svc.seen.length;
+      const r = await raw(t.rt.url, 'GET', path, { token: agentToken });
+      expect(r.status).toBe(400);
+      expect(r.json().error.code).toBe('invalid_path');
+      expect(svc.seen.length).toBe(seen);
+    },
+  );
 
   it('an ordinary path with dots and semicolons in names still passes', async () => {
     const r = await raw(t.rt.url, 'GET', '/tools/echo/files/a..b/v1.2;rev=3', { token: agentToken });

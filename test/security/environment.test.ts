@@ -28,7 +28,12 @@ async function childEnviron(rt: TestRuntime): Promise<Record<string, string>> {
   });
   await until(() => rt.log().includes('sleeper ready'));
   const raw = readFileSync(`/proc/${status.pid}/environ`, 'utf8');
-  return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 const CRM_TOKEN = 'crm-service-token-0123456789';
@@ -83,9 +88,12 @@ describe("the agent's environment", () => {
     t = await startTestRuntime({ config: { ...config, port: 0, db: join(d.dir, 'iron_state.db') }, env, agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') } });
 
     const child = await childEnviron(t);
-    const all = Object.entries(child).map(([k, v]) => `${k}=${v}`).join('\n');
+    const all = Object.entries(child)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
     for (const secret of [KEY, MASTER, SMTP_PASSWORD, 'sk-ant-unused-but-named-0042', 'sk-default-var-should-not-leak-1']) expect(all).not.toContain(secret);
-    for (const name of ['MY_OPENAI_KEY', 'MY_ANTHROPIC_KEY', 'IRON_CAGE_MASTER_KEY', 'IRON_CAGE_CONFIG', 'COPY_OF_KEY', 'AUTH_HEADER', 'MAIL_PASSWORD', 'CRM_TOKEN_COPY', 'HOOK']) expect(child[name]).toBeUndefined();
+    for (const name of ['MY_OPENAI_KEY', 'MY_ANTHROPIC_KEY', 'IRON_CAGE_MASTER_KEY', 'IRON_CAGE_CONFIG', 'COPY_OF_KEY', 'AUTH_HEADER', 'MAIL_PASSWORD', 'CRM_TOKEN_COPY', 'HOOK'])
+      expect(child[name]).toBeUndefined();
     // A header that is no credential does not make its value one.
     expect(child.CONTENT_TYPE).toBe('application/json');
     // What the agent should have: its own token in the SDKs' variables, our URL, the rest of the environment.

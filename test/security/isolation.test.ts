@@ -20,7 +20,11 @@ let bob: string;
 beforeAll(async () => {
   [echo, stuck, llm] = await Promise.all([Upstream.start(), Upstream.start(), new MockUpstream().start()]);
   llm.next = () => ({ delayMs: 20_000, content: 'late' });
-  echo.reply = (req) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ order: 7, user: req.headers['x-user'] ?? null, lang: req.headers['accept-language'] ?? null }) });
+  echo.reply = (req) => ({
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ order: 7, user: req.headers['x-user'] ?? null, lang: req.headers['accept-language'] ?? null }),
+  });
   stuck.reply = () => 'hang';
   t = await startTestRuntime({
     config: {
@@ -70,7 +74,7 @@ describe('tool cache isolation', () => {
     }
   });
 
-  it("an API token never gets the cached answers of an earlier token of the same name (revoked, then the name reused)", async () => {
+  it('an API token never gets the cached answers of an earlier token of the same name (revoked, then the name reused)', async () => {
     const mint = async () => (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'admin', name: 'ops' }) })).json()) as { id: string; token: string };
     const first = await mint();
     const path = '/tools/echo/orders?id=8';
@@ -137,7 +141,11 @@ describe('breakers count only the service, not what the agent or its request did
   });
 
   const chat = (token: string, body: unknown) =>
-    fetch(`${t.rt.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${t.rt.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   it('LLM calls the agent gives up on, and requests that break the provider, leave the provider breaker CLOSED', async () => {
     const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'iso', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };

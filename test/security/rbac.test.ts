@@ -130,12 +130,22 @@ beforeAll(async () => {
   const tokens = t.rt.tokens;
   const apiToken = async (role: string, name: string) =>
     (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role, name }) })).json()) as { id: string; token: string; agentId: string | null };
-  const [apiAdmin, apiViewer, apiAgent, revoked] = await Promise.all([apiToken('admin', 'rbac-admin'), apiToken('viewer', 'rbac-viewer'), apiToken('agent', 'rbac-agent'), apiToken('viewer', 'rbac-revoked')]);
+  const [apiAdmin, apiViewer, apiAgent, revoked] = await Promise.all([
+    apiToken('admin', 'rbac-admin'),
+    apiToken('viewer', 'rbac-viewer'),
+    apiToken('agent', 'rbac-agent'),
+    apiToken('viewer', 'rbac-revoked'),
+  ]);
   expect((await t.api(`/api/tokens/${revoked.id}`, { method: 'DELETE' })).status).toBe(200);
   // Signed with the server's own key, valid in every way but its `exp`, an hour ago.
   const { key } = loadOrCreateKey(keyPathFor(t.rt.config.db));
   const hourAgo = Math.floor(Date.now() / 1000) - 3600;
-  const expired = await new SignJWT({ role: 'admin', name: 'expired' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('iron-cage').setIssuedAt(hourAgo - 60).setExpirationTime(hourAgo).sign(key);
+  const expired = await new SignJWT({ role: 'admin', name: 'expired' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('iron-cage')
+    .setIssuedAt(hourAgo - 60)
+    .setExpirationTime(hourAgo)
+    .sign(key);
   callers = [
     { name: 'no token', kind: 'anon', token: null, agentId: supervised },
     { name: 'garbage token', kind: 'anon', token: 'not-a-token', agentId: supervised },
@@ -206,8 +216,14 @@ function wsStatus(token: string | null): Promise<number> {
 describe('RBAC matrix', () => {
   it('every route the server answers has a row of expected access, and every row is a route', () => {
     const routes = t.rt.server.routes.map(key).sort();
-    expect(routes.filter((k) => !(k in EXPECTED)), 'routes without a row in EXPECTED').toEqual([]);
-    expect(Object.keys(EXPECTED).filter((k) => !routes.includes(k)), 'rows in EXPECTED for no route').toEqual([]);
+    expect(
+      routes.filter((k) => !(k in EXPECTED)),
+      'routes without a row in EXPECTED',
+    ).toEqual([]);
+    expect(
+      Object.keys(EXPECTED).filter((k) => !routes.includes(k)),
+      'rows in EXPECTED for no route',
+    ).toEqual([]);
   });
 
   it('every caller gets exactly the expected status on every route', async () => {

@@ -98,7 +98,7 @@ describe("a supervised agent's token", () => {
     expect(llm.status).toBe(401);
   }, 60_000);
 
-  it('is replaced when the supervisor restarts the agent: the new one works, the crashed process\'s one does not', async () => {
+  it("is replaced when the supervisor restarts the agent: the new one works, the crashed process's one does not", async () => {
     t = await withAgent({ env: { CRASH_FIRST: '1' } });
     const id = t.rt.agentId!;
     const first = await tokenOf(0);
@@ -113,7 +113,7 @@ describe("a supervised agent's token", () => {
     expect(await surfaces(t, id, second)).toEqual(ALL_REFUSED);
   }, 60_000);
 
-  it("dies with its process: refused while the supervisor waits to restart the agent", async () => {
+  it('dies with its process: refused while the supervisor waits to restart the agent', async () => {
     // A long backoff holds the agent between its crash and its restart while we look.
     t = await withAgent({ env: { CRASH_FIRST: '1' }, config: { restart: { policy: 'on-failure', maxRestarts: 1, backoffMs: 600_000, maxBackoffMs: 600_000 } } });
     const id = t.rt.agentId!;

@@ -84,8 +84,14 @@ describe('the migrated database', () => {
       const declared = cfg.indexes.map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((c) => (c as SQLiteColumn).name) }));
       const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
       expect(created.sort(byName)).toEqual(declared.sort(byName));
-      const uniqueLive = list.filter((i) => i.origin === 'u').map((i) => columnsOf(i.name).join(',')).sort();
-      const uniqueDeclared = cfg.columns.filter((c) => c.isUnique).map((c) => c.name).sort();
+      const uniqueLive = list
+        .filter((i) => i.origin === 'u')
+        .map((i) => columnsOf(i.name).join(','))
+        .sort();
+      const uniqueDeclared = cfg.columns
+        .filter((c) => c.isUnique)
+        .map((c) => c.name)
+        .sort();
       expect(uniqueLive).toEqual(uniqueDeclared);
     });
   });
@@ -165,7 +171,9 @@ describe('an older database', () => {
     const old = new Database(path);
     old.exec(V1);
     old
-      .prepare("INSERT INTO agents (id, name, kind, script, status, pid, supervisor_pid, created_at, limit_micros) VALUES ('ab-00000001', 'old', 'external', NULL, 'completed', NULL, NULL, '2026-01-01T00:00:00.000Z', 5000000)")
+      .prepare(
+        "INSERT INTO agents (id, name, kind, script, status, pid, supervisor_pid, created_at, limit_micros) VALUES ('ab-00000001', 'old', 'external', NULL, 'completed', NULL, NULL, '2026-01-01T00:00:00.000Z', 5000000)",
+      )
       .run();
     old.prepare("INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES ('2026-01-01T00:00:00.000Z', 'ab-00000001', 'agent.registered', 'info', 'Agent old registered', '{}')").run();
     old.prepare("INSERT INTO checkpoints (agent_id, created_at, state) VALUES ('ab-00000001', '2026-01-01T00:00:01.000Z', '{\"lead\":7}')").run();
@@ -184,7 +192,24 @@ describe('an older database', () => {
       expect(names.sort()).toEqual(tables.map((t) => getTableConfig(t).name).sort());
       const ledger = new LlmStore(sm);
       await ledger.record(
-        { agentId: 'ab-00000001', endpoint: 'chat', provider: 'simulated', model: 'm', stream: false, status: 'ok', httpStatus: 200, promptTokens: 1, completionTokens: 1, costMicros: 7, reservedMicros: 7, usageSource: 'provider', latencyMs: 1, firstByteMs: null, redactions: 0, error: null },
+        {
+          agentId: 'ab-00000001',
+          endpoint: 'chat',
+          provider: 'simulated',
+          model: 'm',
+          stream: false,
+          status: 'ok',
+          httpStatus: 200,
+          promptTokens: 1,
+          completionTokens: 1,
+          costMicros: 7,
+          reservedMicros: 7,
+          usageSource: 'provider',
+          latencyMs: 1,
+          firstByteMs: null,
+          redactions: 0,
+          error: null,
+        },
         null,
       );
       expect(ledger.spendByAgent().get('ab-00000001')).toBe(7);

@@ -65,7 +65,12 @@ describe('the group commit', () => {
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
       expect(heard).toEqual(['first', 'third']);
-      expect(pii.totals().map((t) => t.type).sort()).toEqual(['email', 'iban']);
+      expect(
+        pii
+          .totals()
+          .map((t) => t.type)
+          .sort(),
+      ).toEqual(['email', 'iban']);
       expect(sm.lastEvents(10).map((e) => e.message)).toEqual(['first', 'third']);
     } finally {
       await sm.close();

@@ -35,8 +35,7 @@ afterAll(async () => {
   await up?.close();
 });
 
-const post = (body: unknown, token?: string) =>
-  t.api('/api/faults', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...(token ? { token } : {}) });
+const post = (body: unknown, token?: string) => t.api('/api/faults', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...(token ? { token } : {}) });
 const call = (path: string) => raw(t.rt.url, 'GET', path, { token: agentToken });
 
 describe('fault injection', () => {
@@ -53,7 +52,12 @@ describe('fault injection', () => {
       const res = await call(`/tools/linkedin/people/${i}`);
       statuses.push([res.status, res.headers['x-iron-cage-tier']]);
     }
-    expect(statuses).toEqual([[200, 'live'], [503, 'failed'], [503, 'failed'], [200, 'live']]);
+    expect(statuses).toEqual([
+      [200, 'live'],
+      [503, 'failed'],
+      [503, 'failed'],
+      [200, 'live'],
+    ]);
     // The injected calls never reached the service.
     expect(up.since(from).map((s) => s.url)).toEqual(['/people/0', '/people/3']);
     expect((await breakers(t)).linkedin).toMatchObject({ failures: 2, lastFailure: 'http_429' });
@@ -168,9 +172,7 @@ describe('fault injection on a non-loopback bind', () => {
       const file = join(dir, 'c.yaml');
       writeFileSync(file, 'host: 0.0.0.0\ntools:\n  linkedin:\n    url: http://127.0.0.1:9\nfaults:\n  - service: linkedin\n    from_call: 34\n    status: 429\n');
       expect(() => loadConfig({ configPath: file, env: {}, cwd: dir })).toThrow(/faults: fault injection is refused on the non-loopback bind 0\.0\.0\.0; set allow_faults: true/);
-      expect(loadConfig({ configPath: file, env: { IRON_CAGE_ALLOW_FAULTS: '1' }, cwd: dir }).faults).toEqual([
-        { service: 'linkedin', fromCall: 34, count: null, durationMs: null, status: 429 },
-      ]);
+      expect(loadConfig({ configPath: file, env: { IRON_CAGE_ALLOW_FAULTS: '1' }, cwd: dir }).faults).toEqual([{ service: 'linkedin', fromCall: 34, count: null, durationMs: null, status: 429 }]);
       expect(loadConfig({ configPath: file, env: {}, flags: { host: '127.0.0.1' }, cwd: dir }).faults).toHaveLength(1);
     } finally {
       cleanup();

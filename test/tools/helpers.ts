@@ -12,12 +12,7 @@ export interface RawReply {
  * A request sent exactly as written: fetch would normalise `..` and `%2e` away before they
  * ever reached the proxy, and those are the paths the proxy must refuse.
  */
-export function raw(
-  base: string,
-  method: string,
-  path: string,
-  o: { headers?: Record<string, string>; body?: string | Buffer; token?: string | null } = {},
-): Promise<RawReply> {
+export function raw(base: string, method: string, path: string, o: { headers?: Record<string, string>; body?: string | Buffer; token?: string | null } = {}): Promise<RawReply> {
   const u = new URL(base);
   const headers: Record<string, string> = { ...o.headers };
   if (o.token) headers.authorization = `Bearer ${o.token}`;

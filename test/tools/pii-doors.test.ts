@@ -138,7 +138,10 @@ describe("an agent's SDK events and tool calls", () => {
   it('never show a value in the terminal, the events table, /api/events or the WebSocket', async () => {
     writeFileSync(gate, '');
     const outcome = await t.rt.agentDone!;
-    const printed = t.rt.state.lastEvents(1000, t.rt.agentId!).filter((e) => e.type === 'agent.output').map((e) => e.message);
+    const printed = t.rt.state
+      .lastEvents(1000, t.rt.agentId!)
+      .filter((e) => e.type === 'agent.output')
+      .map((e) => e.message);
     expect(outcome.status, printed.join('\n')).toBe('completed');
     expect(JSON.parse(printed.find((l) => l.startsWith('{'))!)).toEqual({ status: 200, body_redacted: true, body_plain: false, header_redacted: true });
 
@@ -249,7 +252,10 @@ describe("an agent's stdout under warn", () => {
     const t = await startTestRuntime({ dir: dir.dir, config: { safetyMode: 'warn' }, agent: { script, args: [] } });
     try {
       expect((await t.rt.agentDone!).status).toBe('completed');
-      const printed = t.rt.state.lastEvents(1000, t.rt.agentId!).filter((e) => e.type === 'agent.output').map((e) => e.message);
+      const printed = t.rt.state
+        .lastEvents(1000, t.rt.agentId!)
+        .filter((e) => e.type === 'agent.output')
+        .map((e) => e.message);
       expect(printed).toContain('mail [EMAIL_REDACTED]');
       expect(JSON.stringify(t.rt.state.database.prepare('SELECT message, data FROM events').all())).not.toContain(MAIL);
       expect(t.rt.state.database.prepare("SELECT action FROM pii_audit WHERE location = 'agent.output'").all()).toEqual([{ action: 'warned' }]);

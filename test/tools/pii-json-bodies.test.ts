@@ -43,7 +43,10 @@ describe('tool answers in JSON', () => {
       expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
     }
     // The phone value's finding starts at its first character: the key context is not counted.
-    const rows = t.rt.state.database.prepare("SELECT type, start, \"end\" AS e FROM pii_audit WHERE location = 'tool.response' AND type = 'PHONE' ORDER BY id").all() as Array<{ start: number; e: number }>;
+    const rows = t.rt.state.database.prepare("SELECT type, start, \"end\" AS e FROM pii_audit WHERE location = 'tool.response' AND type = 'PHONE' ORDER BY id").all() as Array<{
+      start: number;
+      e: number;
+    }>;
     expect(rows.length).toBe(2);
     for (const row of rows) expect([row.start, row.e]).toEqual([0, '4155550123'.length]);
   });

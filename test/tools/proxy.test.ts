@@ -329,7 +329,9 @@ describe('breaker and fallback', () => {
     const probe = await get('/tools/flaky/x');
     expect(probe.status).toBe(200);
     expect(probe.headers['x-iron-cage-tier']).toBe('live');
-    const tr = eventsOf(t, 'breaker.transition').filter((e) => e.data.service === 'flaky').map((e) => [e.data.to, e.severity, e.message]);
+    const tr = eventsOf(t, 'breaker.transition')
+      .filter((e) => e.data.service === 'flaky')
+      .map((e) => [e.data.to, e.severity, e.message]);
     expect(tr).toEqual([
       ['OPEN', 'warn', 'Circuit flaky OPEN after 1 consecutive failure (500); cooldown 0.3s'],
       ['HALF_OPEN', 'info', 'Circuit flaky HALF_OPEN after 0.3s cooldown; letting one probe through'],

@@ -33,7 +33,14 @@ function reference(text: string, ndjson: boolean, scanOne: (s: string, context: 
       let s = '';
       return { push: (t) => ((s += t), ''), end: () => one(s, context) };
     });
-  const out = parses(text) ? json(text) : ndjson ? text.split('\n').map((l) => (parses(l) ? json(l) : one(l, 0))).join('\n') : one(text, 0);
+  const out = parses(text)
+    ? json(text)
+    : ndjson
+      ? text
+          .split('\n')
+          .map((l) => (parses(l) ? json(l) : one(l, 0)))
+          .join('\n')
+      : one(text, 0);
   return { text: changed ? out : text, n, calls };
 }
 
@@ -48,7 +55,7 @@ function listPage(records: number): string {
     id: 9000 + i,
     name: ['Dana Whitfield', 'Lee Okafor', 'Yuki Rossi'][i % 3],
     active: i % 2 === 0,
-    score: (i * 7) % 100 / 4,
+    score: ((i * 7) % 100) / 4,
     ...(i % 50 === 3 ? { email: `lee.${i}@example.org` } : {}),
     ...(i % 70 === 5 ? { phoneNumber: 4155550100 + i, note: `call \\u0034155550123 or "x"` } : {}),
   }));

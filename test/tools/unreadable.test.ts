@@ -45,7 +45,11 @@ describe('tool answers the PII scan cannot read', () => {
   it('are refused under redact and block, announced, and never cached', async () => {
     for (const mode of ['redact', 'block'] as const) {
       const { t, get, agentId } = await start(mode);
-      for (const [path, coding] of [['/snappy', 'snappy'], ['/stacked-unknown', 'x-secret'], ['/two-lines', 'snappy']]) {
+      for (const [path, coding] of [
+        ['/snappy', 'snappy'],
+        ['/stacked-unknown', 'x-secret'],
+        ['/two-lines', 'snappy'],
+      ]) {
         const before = up.seen.length;
         const r = await get(path!);
         expect(r.status, `${mode} ${path}`).toBe(403);

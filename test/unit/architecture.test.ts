@@ -58,7 +58,10 @@ function sourceGraph(): Map<string, string[]> {
     const deps = specifiers(readFileSync(file, 'utf8'))
       .map((s) => target(file, s))
       .filter((t): t is string => t !== null);
-    graph.set(relative(SRC, file), deps.map((d) => relative(SRC, d)));
+    graph.set(
+      relative(SRC, file),
+      deps.map((d) => relative(SRC, d)),
+    );
   }
   return graph;
 }
@@ -76,7 +79,7 @@ describe('the checks themselves', () => {
       "type X = import('./f.js').F;",
       "import { z } from 'zod';",
       "export const from = 'nothing';",
-      "const s = 'import x from \"./not-code.js\"';",
+      'const s = \'import x from "./not-code.js"\';',
     ].join('\n');
     expect(specifiers(text)).toEqual(['./a.js', '../b/index.js', './d.js', './e.js', './side-effect.js', 'zod', './f.js']);
   });

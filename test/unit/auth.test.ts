@@ -100,7 +100,7 @@ describe('agent tokens', () => {
     expect(claims(await tokens.issue({ role: 'admin', name: 'ops' })).exp).toBeUndefined();
   });
 
-  it("of a run are good until the run ends, in this process only, and ending one tells the listeners", async () => {
+  it('of a run are good until the run ends, in this process only, and ending one tells the listeners', async () => {
     const key = randomBytes(32);
     const tokens = new TokenService(key);
     let told = 0;

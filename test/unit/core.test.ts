@@ -96,8 +96,8 @@ describe('terminal log format', () => {
     log.warn('Budget at 90%');
     log.debug({ agentId: 'lg-7a3f9c2d' }, 'detail');
     const lines = text.trim().split('\n');
-    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO  lg-7a3f9c2d Agent started$/);
-    expect(lines[1]).toMatch(/^\[\d\d:\d\d:\d\d\] WARN  Budget at 90%$/);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\] INFO {2}lg-7a3f9c2d Agent started$/);
+    expect(lines[1]).toMatch(/^\[\d\d:\d\d:\d\d\] WARN {2}Budget at 90%$/);
     expect(lines[2]).toMatch(/^\[\d\d:\d\d:\d\d\] DEBUG lg-7a3f9c2d detail$/);
   });
   it('writes one JSON object per line with --log-format json', () => {

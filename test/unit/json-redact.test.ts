@@ -77,7 +77,10 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
       ['{"ssn":123456789,"n":12345}', '{"ssn":"[SSN_REDACTED]","n":12345}'],
       ['{"card": 4111111111111111}', '{"card": "[CREDIT_CARD_REDACTED]"}'],
       // An array's items share its key; a nested object's keys do not leak to its parent's next value.
-      ['{"phone":["4155550123","4155550124"],"contact":{"ssn":"123456789"},"id":"4155550123"}', '{"phone":["[PHONE_REDACTED]","[PHONE_REDACTED]"],"contact":{"ssn":"[SSN_REDACTED]"},"id":"4155550123"}'],
+      [
+        '{"phone":["4155550123","4155550124"],"contact":{"ssn":"123456789"},"id":"4155550123"}',
+        '{"phone":["[PHONE_REDACTED]","[PHONE_REDACTED]"],"contact":{"ssn":"[SSN_REDACTED]"},"id":"4155550123"}',
+      ],
       // Without such a key the same digits are an order number, a count, a price.
       ['{"order_id":4155550123,"total":-12.5e3,"qty":[1,2]}', '{"order_id":4155550123,"total":-12.5e3,"qty":[1,2]}'],
     ];

@@ -25,7 +25,7 @@ const SLOW = [
   chunk([{ index: 2, delta: { content: 'x' }, finish_reason: null }]),
   JSON.stringify({ ...base, choices: [text('x')] }, null, 1),
   chunk([text('a')], { obfuscation: 'x\\"y' }),
-  chunk([text('a')]) + ' mail me at ann@example.com',
+  `${chunk([text('a')])} mail me at ann@example.com`,
   JSON.stringify({ choices: [text('a')], usage: { prompt_tokens: 3, completion_tokens: 2 } }),
   JSON.stringify({ usage: { prompt_tokens: 3, completion_tokens: 2 }, choices: [text('a')] }),
   chunk([text('a')], { error: 'mail ann@example.com' }),

@@ -9,7 +9,19 @@ import { schemaErrors } from '../helpers/sim-validate.js';
 
 const req = (over: Partial<SimRequest> & { prompt?: string }): SimRequest => {
   const { prompt, ...rest } = over;
-  return { model: 'gpt-4o', turns: [{ role: 'user', text: prompt ?? 'hello' }], tools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, maxTokens: null, seed: JSON.stringify(over), ...rest };
+  return {
+    model: 'gpt-4o',
+    turns: [{ role: 'user', text: prompt ?? 'hello' }],
+    tools: [],
+    toolChoice: 'auto',
+    parallelToolCalls: true,
+    format: { type: 'text' },
+    n: 1,
+    logprobs: null,
+    maxTokens: null,
+    seed: JSON.stringify(over),
+    ...rest,
+  };
 };
 
 const weather: SimTool = {
@@ -45,13 +57,42 @@ const RICH: JsonSchema = {
     pair: { type: 'array', prefixItems: [{ type: 'integer' }, { type: 'string' }], minItems: 2 },
     either: { anyOf: [{ type: 'null' }, { type: 'object', properties: { x: { type: 'number', maximum: -5 } }, required: ['x'], additionalProperties: false }] },
     one: { oneOf: [{ type: 'string', maxLength: 3 }, { type: 'integer' }] },
-    both: { allOf: [{ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, { properties: { b: { type: 'integer' } }, required: ['b'] }] },
+    both: {
+      allOf: [
+        { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+        { properties: { b: { type: 'integer' } }, required: ['b'] },
+      ],
+    },
     addr: { $ref: '#/$defs/address' },
     legacy: { $ref: '#/definitions/legacy' },
     tree: { $ref: '#/$defs/node' },
     scores: { type: 'object', additionalProperties: { type: 'integer', maximum: 0 }, minProperties: 2 },
   },
-  required: ['title', 'code', 'when', 'at', 'contact', 'site', 'ref', 'level', 'kind', 'qty', 'price', 'step', 'paid', 'note', 'tags', 'pair', 'either', 'one', 'both', 'addr', 'legacy', 'tree', 'scores'],
+  required: [
+    'title',
+    'code',
+    'when',
+    'at',
+    'contact',
+    'site',
+    'ref',
+    'level',
+    'kind',
+    'qty',
+    'price',
+    'step',
+    'paid',
+    'note',
+    'tags',
+    'pair',
+    'either',
+    'one',
+    'both',
+    'addr',
+    'legacy',
+    'tree',
+    'scores',
+  ],
   additionalProperties: false,
   $defs: {
     address: { type: 'object', properties: { street: { type: 'string' }, zip: { type: 'string', pattern: '^\\d{5}$' } }, required: ['street', 'zip'], additionalProperties: false },
@@ -148,7 +189,11 @@ describe('generate(): structured output, n, logprobs', () => {
     };
     const stated: JsonSchema = {
       type: 'object',
-      properties: { role: { type: 'string', enum: ['lead', 'contact'] }, age: { type: 'integer', minimum: 18, maximum: 99 }, tags: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 3 } },
+      properties: {
+        role: { type: 'string', enum: ['lead', 'contact'] },
+        age: { type: 'integer', minimum: 18, maximum: 99 },
+        tags: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 3 },
+      },
       required: ['role', 'age', 'tags'],
     };
     for (let i = 0; i < 20; i++) {
@@ -216,26 +261,58 @@ describe('generate(): structured output, n, logprobs', () => {
     expect(words.startsWith(cut.text)).toBe(true);
     expect(countTextTokens(cut.text, 'gpt-4o')).toBeLessThanOrEqual(100);
     // One more word would not have fitted.
-    expect(countTextTokens(words.split(' ').slice(0, cut.text.split(' ').length + 1).join(' '), 'gpt-4o')).toBeGreaterThan(100);
+    expect(
+      countTextTokens(
+        words
+          .split(' ')
+          .slice(0, cut.text.split(' ').length + 1)
+          .join(' '),
+        'gpt-4o',
+      ),
+    ).toBeGreaterThan(100);
   });
 });
 
 describe('the simulator and deep agent input', () => {
   it('100k-deep message content, tool inputs and schemas neither overflow nor hang', () => {
     const deepArray = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
-    const deepObject = JSON.parse('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000));
-    const deepSchema = JSON.parse('{"type":"object","required":["x"],"properties":{"x":'.repeat(100_000) + '{"type":"string"}' + '}}'.repeat(100_000));
-    const chat = openaiSimRequest({ model: 'gpt-4o', messages: [{ role: 'user', content: [deepArray, { type: 'text', text: 'weather in Paris' }] }], tools: [{ type: 'function', function: { name: 'deep', parameters: deepSchema } }], tool_choice: 'required' }, 'gpt-4o', '{"raw":1}');
+    const deepObject = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
+    const deepSchema = JSON.parse(`${'{"type":"object","required":["x"],"properties":{"x":'.repeat(100_000)}{"type":"string"}${'}}'.repeat(100_000)}`);
+    const chat = openaiSimRequest(
+      {
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: [deepArray, { type: 'text', text: 'weather in Paris' }] }],
+        tools: [{ type: 'function', function: { name: 'deep', parameters: deepSchema } }],
+        tool_choice: 'required',
+      },
+      'gpt-4o',
+      '{"raw":1}',
+    );
     expect(chat.seed).toBe('{"raw":1}');
     expect(generate(chat).choices[0]!.toolCalls[0]!.name).toBe('deep');
-    const msgs = anthropicSimRequest({ model: 'c', max_tokens: 9, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: deepObject }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [deepArray] }] }] }, 'c', '{}');
+    const msgs = anthropicSimRequest(
+      {
+        model: 'c',
+        max_tokens: 9,
+        messages: [
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: deepObject }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [deepArray] }] },
+        ],
+      },
+      'c',
+      '{}',
+    );
     expect(generate(msgs).choices[0]!.text).toContain('According to x');
   });
 });
 
 describe('schemas that multiply', () => {
   it('end in a bounded answer instead of hanging: nested minItems, twin self-references, huge minLength and quantifiers', () => {
-    const arrays = { type: 'object', properties: { a: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string' } } } } }, required: ['a'] };
+    const arrays = {
+      type: 'object',
+      properties: { a: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string' } } } } },
+      required: ['a'],
+    };
     const twins = { type: 'object', properties: { l: { $ref: '#' }, r: { $ref: '#' } }, required: ['l', 'r'] };
     const long = { type: 'object', properties: { s: { type: 'string', minLength: 1e9 }, p: { type: 'string', pattern: '^(a{1000}){1000}$' } }, required: ['s', 'p'], minProperties: 1e9 };
     for (const schema of [arrays, twins, long]) {

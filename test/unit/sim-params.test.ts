@@ -4,12 +4,26 @@ import { openaiWire } from '../../src/gateway/wire/openai.js';
 
 const chat = (extra: Record<string, unknown>) => openaiWire.validate('chat', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra });
 const messages = (extra: Record<string, unknown>) => anthropicWire.validate('messages', { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], ...extra });
-const fn = (name: string, parameters?: unknown, strict?: boolean) => ({ type: 'function', function: { name, ...(parameters !== undefined ? { parameters } : {}), ...(strict !== undefined ? { strict } : {}) } });
+const fn = (name: string, parameters?: unknown, strict?: boolean) => ({
+  type: 'function',
+  function: { name, ...(parameters !== undefined ? { parameters } : {}), ...(strict !== undefined ? { strict } : {}) },
+});
 const weather = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
 
 describe('the OpenAI wire refuses what OpenAI refuses, in its words', () => {
   it('passes what SDKs send', () => {
-    expect(chat({ temperature: 0, top_p: 1, n: 3, logprobs: true, top_logprobs: 20, tools: [fn('get_weather', weather, true)], tool_choice: { type: 'function', function: { name: 'get_weather' } }, parallel_tool_calls: false })).toBeNull();
+    expect(
+      chat({
+        temperature: 0,
+        top_p: 1,
+        n: 3,
+        logprobs: true,
+        top_logprobs: 20,
+        tools: [fn('get_weather', weather, true)],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        parallel_tool_calls: false,
+      }),
+    ).toBeNull();
     expect(chat({ response_format: { type: 'json_schema', json_schema: { name: 'answer', strict: true, schema: weather } } })).toBeNull();
     expect(chat({ response_format: { type: 'json_object' }, tool_choice: 'auto' })).toBeNull();
     expect(openaiWire.validate('completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'x', logprobs: 5, temperature: 2 })).toBeNull();
@@ -28,13 +42,22 @@ describe('the OpenAI wire refuses what OpenAI refuses, in its words', () => {
     [{ response_format: { type: 'xml' } }, "Invalid value: 'xml'. Supported values are: 'json_object', 'json_schema', and 'text'."],
     [{ response_format: { type: 'json_schema' } }, "Missing required parameter: 'response_format.json_schema'."],
     [{ response_format: { type: 'json_schema', json_schema: { schema: weather } } }, "Missing required parameter: 'response_format.json_schema.name'."],
-    [{ response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object', properties: { x: { type: 'str' } } } } } }, "Invalid schema for response_format 'a': In context=('properties', 'x'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got \"str\"."],
-    [{ response_format: { type: 'json_schema', json_schema: { name: 'a', strict: true, schema: { type: 'object', properties: { x: { type: 'string' } } } } } }, "Invalid schema for response_format 'a': In context=(), 'additionalProperties' is required to be supplied and to be false."],
+    [
+      { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object', properties: { x: { type: 'str' } } } } } },
+      "Invalid schema for response_format 'a': In context=('properties', 'x'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got \"str\".",
+    ],
+    [
+      { response_format: { type: 'json_schema', json_schema: { name: 'a', strict: true, schema: { type: 'object', properties: { x: { type: 'string' } } } } } },
+      "Invalid schema for response_format 'a': In context=(), 'additionalProperties' is required to be supplied and to be false.",
+    ],
     [{ tools: [fn('get_weather', { type: 'object', required: 'city' })] }, "Invalid schema for function 'get_weather': In context=(), 'required' must be an array of strings."],
     [{ tools: [fn('get weather', weather)] }, "Invalid 'tools[0].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."],
     [{ tools: [{ type: 'function' }] }, "Missing required parameter: 'tools[0].function'."],
     [{ tools: [{ type: 'browser' }] }, "Invalid value: 'browser'. Supported values are: 'function' and 'custom'."],
-    [{ tools: [fn('get_weather', weather)], tool_choice: { type: 'function', function: { name: 'get_time' } } }, "Invalid value for 'tool_choice': function 'get_time' is not one of the functions in 'tools'."],
+    [
+      { tools: [fn('get_weather', weather)], tool_choice: { type: 'function', function: { name: 'get_time' } } },
+      "Invalid value for 'tool_choice': function 'get_time' is not one of the functions in 'tools'.",
+    ],
     [{ tool_choice: 'required' }, "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified."],
     [{ tools: [fn('a')], tool_choice: 'always' }, "Invalid value: 'always'. Supported values are: 'none', 'auto', and 'required'."],
   ])('%j', (extra, message) => {
@@ -44,7 +67,18 @@ describe('the OpenAI wire refuses what OpenAI refuses, in its words', () => {
 
 describe('the Anthropic wire refuses what Anthropic refuses, in its words', () => {
   it('passes what SDKs send', () => {
-    expect(messages({ temperature: 1, top_p: 0.9, top_k: 5, tools: [{ name: 'get_weather', input_schema: weather }, { type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'tool', name: 'get_weather' } })).toBeNull();
+    expect(
+      messages({
+        temperature: 1,
+        top_p: 0.9,
+        top_k: 5,
+        tools: [
+          { name: 'get_weather', input_schema: weather },
+          { type: 'web_search_20250305', name: 'web_search' },
+        ],
+        tool_choice: { type: 'tool', name: 'get_weather' },
+      }),
+    ).toBeNull();
     expect(messages({ output_config: { format: { type: 'json_schema', schema: weather } } })).toBeNull();
   });
 
@@ -55,11 +89,17 @@ describe('the Anthropic wire refuses what Anthropic refuses, in its words', () =
     [{ n: 2, stream: true }, 'n: Extra inputs are not permitted'],
     [{ response_format: { type: 'json_object' } }, 'response_format: Extra inputs are not permitted'],
     [{ tools: [{ name: 'get_weather' }] }, 'tools.0.custom.input_schema: Field required'],
-    [{ tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'text' } } } }] }, `tools.0.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at https://docs.anthropic.com/en/docs/tool-use. (In context=('properties', 'city'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got "text".)`],
+    [
+      { tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'text' } } } }] },
+      `tools.0.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at https://docs.anthropic.com/en/docs/tool-use. (In context=('properties', 'city'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got "text".)`,
+    ],
     [{ tools: [{ name: 'get_weather', input_schema: weather }], tool_choice: { type: 'tool', name: 'get_time' } }, "tool_choice.tool.name: Tool 'get_time' was not found in 'tools'."],
     [{ tool_choice: { type: 'any' } }, 'tool_choice may only be specified while providing tools.'],
     [{ tools: [{ name: 'a', input_schema: weather }], tool_choice: { type: 'sometimes' } }, "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'"],
-    [{ output_config: { format: { type: 'json_schema', schema: { type: 'object', required: [1] } } } }, "output_config.format.schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). (In context=(), 'required' must be an array of strings.)"],
+    [
+      { output_config: { format: { type: 'json_schema', schema: { type: 'object', required: [1] } } } },
+      "output_config.format.schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). (In context=(), 'required' must be an array of strings.)",
+    ],
   ])('%j', (extra, message) => {
     expect(messages(extra)).toBe(message);
   });

@@ -31,16 +31,31 @@ describe('schemaProblem: what the providers accept as a tool or output schema', 
     const cases: Array<[unknown, string]> = [
       [null, "Invalid schema for function 'get_weather': In context=(), schema must be a JSON Schema of 'type: \"object\"', got null."],
       [{ type: 'string' }, `Invalid schema for function 'get_weather': schema must be a JSON Schema of 'type: "object"', got 'type: "string"'.`],
-      [{ type: 'object', properties: { n: { type: 'int' } } }, "Invalid schema for function 'get_weather': In context=('properties', 'n'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got \"int\"."],
+      [
+        { type: 'object', properties: { n: { type: 'int' } } },
+        "Invalid schema for function 'get_weather': In context=('properties', 'n'), 'type' must be one of 'string', 'number', 'integer', 'boolean', 'object', 'array', 'null'; got \"int\".",
+      ],
       [{ type: 'object', required: 'city' }, "Invalid schema for function 'get_weather': In context=(), 'required' must be an array of strings."],
       [{ type: 'object', properties: {}, required: ['city'] }, "Invalid schema for function 'get_weather': In context=(), 'required' names 'city', which is not in 'properties'."],
       [{ type: 'object', properties: [] }, "Invalid schema for function 'get_weather': In context=(), 'properties' must be an object mapping names to schemas; got array."],
-      [{ type: 'object', properties: { a: { type: 'array', items: [{ type: 'string' }] } } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'items' must be a schema (an object); for tuples use 'prefixItems'."],
+      [
+        { type: 'object', properties: { a: { type: 'array', items: [{ type: 'string' }] } } },
+        "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'items' must be a schema (an object); for tuples use 'prefixItems'.",
+      ],
       [{ type: 'object', properties: { a: { enum: [] } } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'enum' must be a non-empty array."],
-      [{ type: 'object', properties: { a: { $ref: '#/$defs/nope' } } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), reference to '#/$defs/nope' which was not found in the schema."],
+      [
+        { type: 'object', properties: { a: { $ref: '#/$defs/nope' } } },
+        "Invalid schema for function 'get_weather': In context=('properties', 'a'), reference to '#/$defs/nope' which was not found in the schema.",
+      ],
       [{ type: 'object', properties: { a: 'string' } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), schema must be an object or a boolean; got string."],
-      [{ type: 'object', properties: { a: { type: 'string', pattern: '(' } } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'pattern' is not a valid regular expression: \"(\"."],
-      [{ type: 'object', properties: { a: { type: 'string', minLength: -1 } } }, "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'minLength' must be a non-negative integer."],
+      [
+        { type: 'object', properties: { a: { type: 'string', pattern: '(' } } },
+        "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'pattern' is not a valid regular expression: \"(\".",
+      ],
+      [
+        { type: 'object', properties: { a: { type: 'string', minLength: -1 } } },
+        "Invalid schema for function 'get_weather': In context=('properties', 'a'), 'minLength' must be a non-negative integer.",
+      ],
       [{ type: 'object', $defs: { x: { anyOf: [] } } }, "Invalid schema for function 'get_weather': In context=('$defs', 'x'), 'anyOf' must be a non-empty array of schemas."],
     ];
     for (const [schema, message] of cases) expect(schemaProblem(schema, fn)).toBe(message);
@@ -50,14 +65,16 @@ describe('schemaProblem: what the providers accept as a tool or output schema', 
     const open = { type: 'object', properties: { a: { type: 'string' }, b: { type: 'number' } }, required: ['a'] };
     expect(schemaProblem(open, fn)).toBeNull();
     expect(schemaDetail(open, { strict: true })).toBe("In context=(), 'additionalProperties' is required to be supplied and to be false.");
-    expect(schemaDetail({ ...open, additionalProperties: false }, { strict: true })).toBe("In context=(), 'required' is required to be supplied and to be an array including every key in properties. Missing 'b'.");
+    expect(schemaDetail({ ...open, additionalProperties: false }, { strict: true })).toBe(
+      "In context=(), 'required' is required to be supplied and to be an array including every key in properties. Missing 'b'.",
+    );
     expect(schemaDetail({ ...open, additionalProperties: false, required: ['a', 'b'] }, { strict: true })).toBeNull();
   });
 
   it('refuses a schema nested 100k deep without overflowing the stack', () => {
     let deep: Record<string, unknown> = { type: 'string' };
     for (let i = 0; i < 100_000; i++) deep = { type: 'object', properties: { x: deep } };
-    const parsed = JSON.parse('{"type":"object","properties":{"x":'.repeat(100_000) + '{}' + '}}'.repeat(100_000));
+    const parsed = JSON.parse(`${'{"type":"object","properties":{"x":'.repeat(100_000)}{}${'}}'.repeat(100_000)}`);
     for (const s of [deep, parsed]) expect(schemaProblem(s, fn)).toMatch(/nested deeper than 64 levels/);
   });
 });

@@ -45,7 +45,7 @@ describe('PasswordCheck', () => {
     }
   });
 
-  it('refuses a removed user\'s token on the next verification even when it was cached', async () => {
+  it("refuses a removed user's token on the next verification even when it was cached", async () => {
     const { dir, cleanup } = tempDir();
     const state = StateManager.open(join(dir, 's.db'));
     try {

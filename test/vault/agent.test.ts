@@ -49,7 +49,11 @@ function grepFiles(needles: string[]): string[] {
 describe('secrets and a running python agent', () => {
   it('injects the environment, signals a rotation, and leaks nothing', async () => {
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
-    for (const [name, value, environment] of [['LINKEDIN_TOKEN', LINKEDIN, 'production'], ['DEV_ONLY', DEV_ONLY, 'development'], ['OPENAI_API_KEY', PROVIDER, 'production']]) {
+    for (const [name, value, environment] of [
+      ['LINKEDIN_TOKEN', LINKEDIN, 'production'],
+      ['DEV_ONLY', DEV_ONLY, 'development'],
+      ['OPENAI_API_KEY', PROVIDER, 'production'],
+    ]) {
       expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, value, environment }) })).status).toBe(201);
     }
     await setup.stop();
@@ -128,14 +132,22 @@ describe('secrets and a running python agent', () => {
       await until(() => t.log().includes('secrets agent ready'));
       expect(t.log()).toMatch(/starts without LINKEDIN_TOKEN: failed the integrity check/);
       expect(t.log()).toContain('start LINKEDIN_TOKEN sha256=absent');
-      expect(t.rt.state.database.prepare("SELECT success, error_message FROM secret_audit_log WHERE operation = 'INJECT' AND secret_name = 'LINKEDIN_TOKEN' ORDER BY id DESC LIMIT 1").get()).toEqual({ success: 0, error_message: expect.stringContaining('integrity check') });
+      expect(t.rt.state.database.prepare("SELECT success, error_message FROM secret_audit_log WHERE operation = 'INJECT' AND secret_name = 'LINKEDIN_TOKEN' ORDER BY id DESC LIMIT 1").get()).toEqual({
+        success: 0,
+        error_message: expect.stringContaining('integrity check'),
+      });
     } finally {
       await t.stop();
     }
   });
 
   it('hands the provider key to the agent only with secrets.expose_provider_keys, and warns', async () => {
-    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', secrets: { exposeProviderKeys: true, restartOnRotation: false } }, agent: { script: SCRIPT, args: [NAMES] } });
+    const t = await startTestRuntime({
+      dir,
+      env: { IRON_CAGE_MASTER_KEY: KEY },
+      config: { environment: 'production', secrets: { exposeProviderKeys: true, restartOnRotation: false } },
+      agent: { script: SCRIPT, args: [NAMES] },
+    });
     try {
       await until(() => t.log().includes('secrets agent ready'));
       expect(t.log()).toContain('secrets.expose_provider_keys is on');
@@ -168,7 +180,10 @@ describe('secrets and a running python agent', () => {
       expect(list.stdout).toMatch(/^LINKEDIN_TOKEN\s+production\s+li-t\.\.\.0ab\s+updated /m);
       expect(list.stdout).not.toContain(NEWEST);
       expect((await via('get', 'LINKEDIN_TOKEN', '--env', 'production')).stdout).toBe(`${NEWEST}\n`);
-      const audit = (await via('audit', 'LINKEDIN_TOKEN')).stdout.trim().split('\n').map((l) => l.split(/\s+/)[1]);
+      const audit = (await via('audit', 'LINKEDIN_TOKEN')).stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[1]);
       expect(audit[0]).toBe('CREATE');
       expect(audit.at(-1)).toBe('REVEAL');
       // Re-encrypting under a running server would leave it holding the old key: refused.

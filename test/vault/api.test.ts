@@ -51,7 +51,14 @@ describe('secrets API', () => {
   it('creates, lists masked, reveals for admins, rotates and soft-deletes', async () => {
     const value = 'sk-proj-abcdefghijklmnopqrstuvwxyz-0123456789';
     const s = await create('OPENAI_API_KEY', value);
-    expect(s).toEqual({ id: expect.stringMatching(/^secret-[0-9a-f]{16}$/), name: 'OPENAI_API_KEY', environment: 'production', maskedValue: 'sk-p...789', createdAt: expect.any(String), updatedAt: s.createdAt });
+    expect(s).toEqual({
+      id: expect.stringMatching(/^secret-[0-9a-f]{16}$/),
+      name: 'OPENAI_API_KEY',
+      environment: 'production',
+      maskedValue: 'sk-p...789',
+      createdAt: expect.any(String),
+      updatedAt: s.createdAt,
+    });
     expect(JSON.stringify(s)).not.toContain('abcdefgh');
     const list = await (await t.api('/api/secrets?environment=production')).json();
     expect(list.secrets).toContainEqual(s);
@@ -99,7 +106,12 @@ describe('secrets API', () => {
       ['not JSON', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } }, 400, /not valid JSON/],
       // An unquoted value: the parser's own message would quote it back into the answer and the audit log.
       ['unquoted value', { method: 'POST', body: '{"name":"LEAKY","value":hunter2-unquoted-secret}', headers: { 'content-type': 'application/json' } }, 400, /^request body is not valid JSON/],
-      ['not UTF-8', { method: 'POST', body: Buffer.concat([Buffer.from('{"name":"X_Y","value":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), headers: { 'content-type': 'application/json' } }, 400, /not valid UTF-8/],
+      [
+        'not UTF-8',
+        { method: 'POST', body: Buffer.concat([Buffer.from('{"name":"X_Y","value":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), headers: { 'content-type': 'application/json' } },
+        400,
+        /not valid UTF-8/,
+      ],
       ['path trick', { path: '/api/secrets/..%2F..%2Fetc', method: 'GET' }, 400, /id: must be secret-/],
       ['path trick PUT', { path: "/api/secrets/secret-1' OR 1=1", method: 'PUT', ...json({ value: 'v' }) }, 400, /id: must be secret-/],
       ['unknown id', { path: '/api/secrets/secret-0000000000000000', method: 'GET' }, 404, /no secret/],
@@ -126,7 +138,11 @@ describe('secrets API', () => {
     expect(r.status).toBe(403);
     expect(JSON.stringify(await r.json())).not.toContain('run-only-value');
     t.rt.state.registerAgent({ id: 'dn-00000001', name: 'done', kind: 'supervised', script: 'done.py', args: [], limitMicros: null, environment: 'production' });
-    t.rt.state.updateAgent('dn-00000001', { status: 'completed', endedAt: new Date().toISOString() }, { type: 'agent.exited', severity: 'info', message: 'done', data: { status: 'completed', exitCode: 0, signal: null, durationMs: 1 } });
+    t.rt.state.updateAgent(
+      'dn-00000001',
+      { status: 'completed', endedAt: new Date().toISOString() },
+      { type: 'agent.exited', severity: 'info', message: 'done', data: { status: 'completed', exitCode: 0, signal: null, durationMs: 1 } },
+    );
     const ended = (await t.rt.tokens.issueRun({ name: 'done', agentId: 'dn-00000001' })).token;
     expect((await t.api('/api/agents/dn-00000001/secrets', { token: ended })).status).toBe(403);
     // The running one still gets them.
@@ -169,7 +185,12 @@ describe('secrets API', () => {
         if (action === 'reveal' && r.status === 200) expect(body.value).toBe('matrix-value-abcdef');
         if (action === 'read' && r.status === 200) expect(body).not.toHaveProperty('value');
         if (action === 'status' && r.status === 200) expect(body).toEqual({ status: 'unlocked', message: null });
-        if (action === 'agent-secrets' && r.status === 200) expect(body).toMatchObject({ agentId: AGENT, environment: 'production', secrets: expect.objectContaining({ [`MATRIX_${role.toUpperCase()}`]: role === 'admin' ? 'rbac-rotated-123456' : 'matrix-value-abcdef' }) });
+        if (action === 'agent-secrets' && r.status === 200)
+          expect(body).toMatchObject({
+            agentId: AGENT,
+            environment: 'production',
+            secrets: expect.objectContaining({ [`MATRIX_${role.toUpperCase()}`]: role === 'admin' ? 'rbac-rotated-123456' : 'matrix-value-abcdef' }),
+          });
       }
     }
     // No token at all: 401 everywhere.
@@ -186,7 +207,12 @@ describe('secrets API', () => {
     await t.api(`/api/secrets/${s.id}`, { method: 'DELETE' });
     const r = await (await t.api('/api/secrets/audit?secret_name=AUDITED')).json();
     expect(r.records.map((a: any) => [a.operation, a.success])).toEqual([
-      ['CREATE', true], ['READ', true], ['REVEAL', true], ['UPDATE', true], ['READ', true], ['DELETE', true],
+      ['CREATE', true],
+      ['READ', true],
+      ['REVEAL', true],
+      ['UPDATE', true],
+      ['READ', true],
+      ['DELETE', true],
     ]);
     expect(r.records[4]).toMatchObject({ requesterRole: 'agent', agentId: AGENT });
     const denied = await (await t.api('/api/secrets/audit?operation=DENIED&limit=1000')).json();
@@ -213,10 +239,16 @@ describe('secrets API', () => {
     const fetched = (await viaAgent.json()).secrets;
     expect(fetched).not.toHaveProperty('TAMPERED');
     expect(Object.keys(fetched).length).toBeGreaterThan(0);
-    expect(auditRows().filter((a) => a.operation === 'READ' && a.secret_name === 'TAMPERED').at(-1)).toMatchObject({ success: 0, error_message: expect.stringContaining('integrity check') });
+    expect(
+      auditRows()
+        .filter((a) => a.operation === 'READ' && a.secret_name === 'TAMPERED')
+        .at(-1),
+    ).toMatchObject({ success: 0, error_message: expect.stringContaining('integrity check') });
     // A blob copied from another row fails too.
     const other = await create('TAMPER_SOURCE', 'source-value-123456');
-    db.prepare('UPDATE secrets SET salt = (SELECT salt FROM secrets WHERE id = @o), nonce = (SELECT nonce FROM secrets WHERE id = @o), ciphertext = (SELECT ciphertext FROM secrets WHERE id = @o) WHERE id = @s').run({ o: other.id, s: s.id });
+    db.prepare(
+      'UPDATE secrets SET salt = (SELECT salt FROM secrets WHERE id = @o), nonce = (SELECT nonce FROM secrets WHERE id = @o), ciphertext = (SELECT ciphertext FROM secrets WHERE id = @o) WHERE id = @s',
+    ).run({ o: other.id, s: s.id });
     expect((await t.api(`/api/secrets/${s.id}?reveal=true`)).status).toBe(422);
     expect(auditRows().at(-1)).toMatchObject({ operation: 'REVEAL', success: 0, secret_name: 'TAMPERED', error_message: expect.stringContaining('secret_tampered') });
     // A damaged masked preview: the list still answers, flagging the row, and it can be deleted.
@@ -236,19 +268,31 @@ describe('a locked vault', () => {
     expect(made.status).toBe(201);
     const id = (await made.json()).id;
     await first.stop();
-    for (const [env, why] of [[{ IRON_CAGE_MASTER_KEY: '' }, /set IRON_CAGE_MASTER_KEY/], [{ IRON_CAGE_MASTER_KEY: 'not the key' }, /wrong master key/]] as const) {
+    for (const [env, why] of [
+      [{ IRON_CAGE_MASTER_KEY: '' }, /set IRON_CAGE_MASTER_KEY/],
+      [{ IRON_CAGE_MASTER_KEY: 'not the key' }, /wrong master key/],
+    ] as const) {
       const l = await startTestRuntime({ dir, env });
       try {
         expect(l.log()).toMatch(/Secrets vault (locked|LOCKED)/);
         expect(l.log()).toMatch(why);
-        for (const [path, init] of [['/api/secrets', {}], ['/api/secrets', { method: 'POST', ...json({ name: 'X', value: 'y' }) }], [`/api/secrets/${id}`, {}], [`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'z' }) }], [`/api/secrets/${id}`, { method: 'DELETE' }]] as const) {
+        for (const [path, init] of [
+          ['/api/secrets', {}],
+          ['/api/secrets', { method: 'POST', ...json({ name: 'X', value: 'y' }) }],
+          [`/api/secrets/${id}`, {}],
+          [`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'z' }) }],
+          [`/api/secrets/${id}`, { method: 'DELETE' }],
+        ] as const) {
           const r = await l.api(path, init);
           expect(r.status, `${init.method ?? 'GET'} ${path}`).toBe(423);
           expect((await r.json()).error.code).toBe('vault_locked');
         }
         // The dashboard asks first, and explains instead of failing a request.
         const state = await (await l.api('/api/secrets/status')).json();
-        expect(state).toEqual({ status: env.IRON_CAGE_MASTER_KEY ? 'wrong_master_key' : 'locked', message: expect.stringMatching(env.IRON_CAGE_MASTER_KEY ? /wrong master key/ : /with IRON_CAGE_MASTER_KEY set/) });
+        expect(state).toEqual({
+          status: env.IRON_CAGE_MASTER_KEY ? 'wrong_master_key' : 'locked',
+          message: expect.stringMatching(env.IRON_CAGE_MASTER_KEY ? /wrong master key/ : /with IRON_CAGE_MASTER_KEY set/),
+        });
         expect((await l.api('/api/agents')).status).toBe(200);
         expect((await l.api('/api/health')).status).toBe(200);
       } finally {

@@ -34,7 +34,12 @@ describe('iron-cage secrets', () => {
     expect(secrets(['set', 'LINKEDIN_TOKEN', '--env', 'production'], { stdin: 'second-value-abcdefgh' }).stdout).toMatch(/^Updated LINKEDIN_TOKEN/);
     expect(secrets(['get', 'LINKEDIN_TOKEN', '--env', 'production']).stdout).toBe('second-value-abcdefgh\n');
     const audit = secrets(['audit', 'LINKEDIN_TOKEN']);
-    expect(audit.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1])).toEqual(['CREATE', 'REVEAL', 'UPDATE', 'REVEAL']);
+    expect(
+      audit.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[1]),
+    ).toEqual(['CREATE', 'REVEAL', 'UPDATE', 'REVEAL']);
     expect(audit.stdout).not.toContain(VALUE);
     expect(secrets(['rm', 'LINKEDIN_TOKEN', '--env', 'production']).stdout).toMatch(/^Deleted LINKEDIN_TOKEN from production/);
     expect(secrets(['list']).stdout).toBe('No secrets.\n');

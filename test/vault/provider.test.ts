@@ -30,7 +30,11 @@ describe('a provider key kept in the vault', () => {
       t.rt.state.registerAgent({ id: 'pk-00000001', name: 'caller', kind: 'external', script: null, args: [], limitMicros: null });
       const token = (await t.rt.tokens.issueRun({ name: 'pk-00000001', agentId: 'pk-00000001' })).token;
       const chat = () =>
-        fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+        fetch(`${t.rt.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
       expect((await chat()).status).toBe(200);
       expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-key-ONE-0001');
       expect(t.log()).not.toMatch(/in plain text/);
@@ -39,7 +43,9 @@ describe('a provider key kept in the vault', () => {
       expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'sk-upstream-key-TWO-0002' }) })).status).toBe(200);
       expect((await chat()).status).toBe(200);
       expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-key-TWO-0002');
-      const reads = t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND requester = 'config' AND secret_name = 'OPENAI_API_KEY' AND success = 1").get();
+      const reads = t.rt.state.database
+        .prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND requester = 'config' AND secret_name = 'OPENAI_API_KEY' AND success = 1")
+        .get();
       expect(reads).toEqual({ n: 2 });
       expect(t.log()).not.toMatch(/sk-upstream-key/);
     } finally {
@@ -90,7 +96,11 @@ describe('a provider key kept in the vault', () => {
 
   it('keeps a secret the config refers to (any name) and the gateway variables from agents', async () => {
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
-    for (const [name, value] of [['OPENAI_PROD_KEY', 'sk-prod-REAL-provider-key-77'], ['OPENAI_BASE_URL', 'https://api.example.com/v1'], ['PLAIN_SECRET', 'plain-agent-secret-0099']]) {
+    for (const [name, value] of [
+      ['OPENAI_PROD_KEY', 'sk-prod-REAL-provider-key-77'],
+      ['OPENAI_BASE_URL', 'https://api.example.com/v1'],
+      ['PLAIN_SECRET', 'plain-agent-secret-0099'],
+    ]) {
       expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, environment: 'refs', value }) })).status).toBe(201);
     }
     await setup.stop();
@@ -123,7 +133,10 @@ describe('a provider key kept in the vault', () => {
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
     expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'LINKEDIN_TOKEN', environment: 'production', value: 'li-header-token-AAA-111' }) })).status).toBe(201);
     await setup.stop();
-    const config = withTools({ linkedin: { url: tool.url, headers: { Authorization: 'Bearer ${secret:LINKEDIN_TOKEN}' } }, crm: { url: tool.url, headers: { 'X-Key': '${secret:NOT_THERE}' } } }, { environment: 'production' });
+    const config = withTools(
+      { linkedin: { url: tool.url, headers: { Authorization: 'Bearer ${secret:LINKEDIN_TOKEN}' } }, crm: { url: tool.url, headers: { 'X-Key': '${secret:NOT_THERE}' } } },
+      { environment: 'production' },
+    );
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config });
     try {
       t.rt.state.registerAgent({ id: 'tl-00000001', name: 'tool caller', kind: 'external', script: null, args: [], limitMicros: null });

@@ -11,7 +11,12 @@ import { Figure, Panel, useNow } from '../ui.js';
 export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: ComponentChildren }) {
   const now = useNow();
   const s = useStore();
-  if (!agent) return <Panel title="Agent" id="agent">{empty ?? <p class="muted">Waiting for the agent…</p>}</Panel>;
+  if (!agent)
+    return (
+      <Panel title="Agent" id="agent">
+        {empty ?? <p class="muted">Waiting for the agent…</p>}
+      </Panel>
+    );
   const st = STATUS[agent.status];
   const { done, total, unit, succeeded, failed } = agent.progress;
   const started = agent.startedAt ? Date.parse(agent.startedAt) : null;
@@ -31,8 +36,8 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
           {agent.name} <code>{agent.id}</code>
         </span>
       </div>
-      <div class="progress" aria-label="progress">
-        <div class="bar" role="progressbar" aria-valuemin={0} aria-valuemax={total ?? undefined} aria-valuenow={done}>
+      <div class="progress">
+        <div class="bar" role="progressbar" aria-label="progress" aria-valuemin={0} aria-valuemax={total ?? undefined} aria-valuenow={done}>
           <div class="bar-fill" style={{ width: `${share ?? 0}%` }} />
         </div>
         <div class="progress-text" data-testid="agent-progress">
@@ -77,7 +82,7 @@ export function StopAgent({ id, testid = 'agent-stop' }: { id: string; testid?: 
   const [error, setError] = useState<string | null>(null);
   if (!confirming) {
     return (
-      <button class="btn danger" data-testid={testid} onClick={() => setConfirming(true)}>
+      <button type="button" class="btn danger" data-testid={testid} onClick={() => setConfirming(true)}>
         Stop agent
       </button>
     );
@@ -85,6 +90,7 @@ export function StopAgent({ id, testid = 'agent-stop' }: { id: string; testid?: 
   return (
     <span class="confirm">
       <button
+        type="button"
         class="btn danger"
         data-testid={`${testid}-confirm`}
         onClick={() =>
@@ -96,7 +102,7 @@ export function StopAgent({ id, testid = 'agent-stop' }: { id: string; testid?: 
       >
         Yes, stop it
       </button>
-      <button class="btn" onClick={() => setConfirming(false)}>
+      <button type="button" class="btn" onClick={() => setConfirming(false)}>
         Cancel
       </button>
       {error && <span class="error">{error}</span>}

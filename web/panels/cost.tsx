@@ -54,8 +54,12 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
           <thead>
             <tr>
               <th scope="col">Model</th>
-              <th scope="col" class="num">Calls</th>
-              <th scope="col" class="num">Cost</th>
+              <th scope="col" class="num">
+                Calls
+              </th>
+              <th scope="col" class="num">
+                Cost
+              </th>
             </tr>
           </thead>
           <tbody>

@@ -91,11 +91,13 @@ export function EventLog() {
         </div>
       }
     >
+      {/* biome-ignore lint/a11y/noStaticElementInteractions: hovering only pauses the feed; the keyboard has Jump to latest */}
       <div class="log-wrap" onMouseEnter={() => setPausedAt(s.lastSeq)} onMouseLeave={() => setPausedAt(null)}>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it */}
         <ol class="log" data-testid="event-log" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
           {earlier > 0 && (
             <li>
-              <button class="btn small more" data-testid="log-more" onClick={() => setLimit(limit + MORE_ROWS)}>
+              <button type="button" class="btn small more" data-testid="log-more" onClick={() => setLimit(limit + MORE_ROWS)}>
                 Show {Math.min(earlier, MORE_ROWS)} earlier ({earlier} hidden)
               </button>
             </li>
@@ -107,12 +109,8 @@ export function EventLog() {
         </ol>
         {(pausedAt !== null || !following) && (
           <div class="log-status">
-            {pausedAt !== null && (
-              <span data-testid="log-paused">
-                Paused{waiting > 0 ? ` · ${waiting} new` : ''}
-              </span>
-            )}
-            <button class="btn small" data-testid="jump-latest" onClick={jump}>
+            {pausedAt !== null && <span data-testid="log-paused">Paused{waiting > 0 ? ` · ${waiting} new` : ''}</span>}
+            <button type="button" class="btn small" data-testid="jump-latest" onClick={jump}>
               Jump to latest ↓
             </button>
           </div>
@@ -125,9 +123,9 @@ export function EventLog() {
 function Row({ e, open, toggle, showAgent }: { e: IronEvent; open: boolean; toggle: () => void; showAgent: boolean }) {
   return (
     <li class={`row sev-${e.severity}`} data-testid="event-row" data-seq={e.seq} data-ts={e.ts} data-severity={e.severity}>
-      <button class="row-line" aria-expanded={open} onClick={toggle}>
-        <span class="row-time">[{time(e.ts)}]</span> <span class={`sev sev-${e.severity}`}>{LABEL[e.severity]}</span>{' '}
-        {showAgent && e.agentId && <span class="row-agent">{e.agentId}</span>} <span class="row-msg">{e.message}</span>
+      <button type="button" class="row-line" aria-expanded={open} onClick={toggle}>
+        <span class="row-time">[{time(e.ts)}]</span> <span class={`sev sev-${e.severity}`}>{LABEL[e.severity]}</span> {showAgent && e.agentId && <span class="row-agent">{e.agentId}</span>}{' '}
+        <span class="row-msg">{e.message}</span>
       </button>
       {open && <pre class="row-detail">{JSON.stringify(e, null, 2)}</pre>}
     </li>

@@ -44,8 +44,12 @@ function Breakers({ list }: { list: Breaker[] | null }) {
         <tr>
           <th scope="col">Service</th>
           <th scope="col">State</th>
-          <th scope="col" class="num">Blocked</th>
-          <th scope="col" class="num">While open</th>
+          <th scope="col" class="num">
+            Blocked
+          </th>
+          <th scope="col" class="num">
+            While open
+          </th>
         </tr>
       </thead>
       <tbody>
@@ -71,7 +75,13 @@ function BreakerRow({ b, now, admin }: { b: Breaker; now: number; admin: boolean
         {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
         {b.state !== 'CLOSED' && admin && (
-          <button class="btn small" data-testid="breaker-reset" title="Close the circuit now (recorded with your name)" onClick={() => void api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' }).catch((e) => notifyError(`Reset of ${b.service} failed`, e))}>
+          <button
+            type="button"
+            class="btn small"
+            data-testid="breaker-reset"
+            title="Close the circuit now (recorded with your name)"
+            onClick={() => void api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' }).catch((e) => notifyError(`Reset of ${b.service} failed`, e))}
+          >
             Reset
           </button>
         )}

@@ -8,7 +8,12 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const p = agent ? s.protection[agent.id] : undefined;
   const blocked = p?.piiLeaksBlocked ?? 0;
-  if (!p) return <Panel title="Protection" id="protection"><p class="muted">{agent ? 'Loading…' : 'Waiting for the agent…'}</p></Panel>;
+  if (!p)
+    return (
+      <Panel title="Protection" id="protection">
+        <p class="muted">{agent ? 'Loading…' : 'Waiting for the agent…'}</p>
+      </Panel>
+    );
   const unauthorized = p.monitored?.unauthorizedActions ? p.unauthorizedActions : null;
   const injection = p.monitored?.promptInjection ? p.promptInjectionAttempts : null;
   const bad = (unauthorized ?? 0) + (injection ?? 0);

@@ -36,7 +36,7 @@ export function SecretsPanel() {
       actions={
         admin &&
         v.status === 'ok' && (
-          <button class="btn" data-testid="secret-add" onClick={() => setEditing({ mode: 'add' })}>
+          <button type="button" class="btn" data-testid="secret-add" onClick={() => setEditing({ mode: 'add' })}>
             + Add
           </button>
         )
@@ -48,7 +48,9 @@ export function SecretsPanel() {
           <div class="notice" data-testid="vault-locked">
             <strong>🔒 The vault is locked.</strong>
             <p class="small">{v.message}.</p>
-            <p class="small">Everything else runs without it; secrets need <code>IRON_CAGE_MASTER_KEY</code> when iron-cage starts.</p>
+            <p class="small">
+              Everything else runs without it; secrets need <code>IRON_CAGE_MASTER_KEY</code> when iron-cage starts.
+            </p>
           </div>
         )}
         {(v.status === 'forbidden' || v.status === 'error') && <p class="muted small">{v.message}</p>}
@@ -60,7 +62,11 @@ export function SecretsPanel() {
                 <th scope="col">Env</th>
                 <th scope="col">Value</th>
                 <th scope="col">Updated</th>
-                {admin && <th scope="col"><span class="sr-only">Actions</span></th>}
+                {admin && (
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                )}
               </tr>
             </thead>
             <tbody>
@@ -133,25 +139,33 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
         <td class="actions">
           {confirming ? (
             <>
-              <button class="btn danger small" data-testid="confirm-delete" onClick={() => void remove()}>
+              <button type="button" class="btn danger small" data-testid="confirm-delete" onClick={() => void remove()}>
                 Delete {x.name}?
               </button>
-              <button class="btn small" onClick={() => setConfirming(false)}>
+              <button type="button" class="btn small" onClick={() => setConfirming(false)}>
                 Cancel
               </button>
             </>
           ) : (
             <>
-              <button class="btn icon" data-testid="secret-reveal" aria-pressed={revealed !== null} title={revealed ? 'Hide' : 'Reveal (audited)'} aria-label={`${revealed ? 'Hide' : 'Reveal'} ${x.name}`} onClick={() => void reveal()}>
+              <button
+                type="button"
+                class="btn icon"
+                data-testid="secret-reveal"
+                aria-pressed={revealed !== null}
+                title={revealed ? 'Hide' : 'Reveal (audited)'}
+                aria-label={`${revealed ? 'Hide' : 'Reveal'} ${x.name}`}
+                onClick={() => void reveal()}
+              >
                 👁
               </button>
-              <button class="btn icon" data-testid="secret-edit" title="Edit" aria-label={`Edit ${x.name}`} onClick={p.onEdit}>
+              <button type="button" class="btn icon" data-testid="secret-edit" title="Edit" aria-label={`Edit ${x.name}`} onClick={p.onEdit}>
                 ✏️
               </button>
-              <button class="btn icon" data-testid="secret-rotate" title="Rotate: a new value, pushed to running agents" aria-label={`Rotate ${x.name}`} onClick={p.onRotate}>
+              <button type="button" class="btn icon" data-testid="secret-rotate" title="Rotate: a new value, pushed to running agents" aria-label={`Rotate ${x.name}`} onClick={p.onRotate}>
                 🔄
               </button>
-              <button class="btn icon" data-testid="secret-delete" title="Delete" aria-label={`Delete ${x.name}`} onClick={() => setConfirming(true)}>
+              <button type="button" class="btn icon" data-testid="secret-delete" title="Delete" aria-label={`Delete ${x.name}`} onClick={() => setConfirming(true)}>
                 🗑
               </button>
             </>

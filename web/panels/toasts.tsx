@@ -42,7 +42,7 @@ function ToastView({ t }: { t: Toast }) {
           <span aria-hidden="true">{t.severity === 'error' ? '🔴' : t.severity === 'warn' ? '⚠️' : 'ℹ️'}</span> {t.title}
         </strong>
         <span class="muted small">{time(t.ts)}</span>
-        <button class="toast-close" data-testid="toast-close" aria-label="Close" onClick={() => dismissToast(t.id)}>
+        <button type="button" class="toast-close" data-testid="toast-close" aria-label="Close" onClick={() => dismissToast(t.id)}>
           ×
         </button>
       </div>
@@ -50,7 +50,7 @@ function ToastView({ t }: { t: Toast }) {
       {canAct && (t.approve || t.stop) && !note && (
         <div class="toast-actions">
           {t.approve && (
-            <button class="btn primary" data-testid="approve-increase" onClick={approve}>
+            <button type="button" class="btn primary" data-testid="approve-increase" onClick={approve}>
               Approve {money(t.approve.increaseUsd)} increase
             </button>
           )}

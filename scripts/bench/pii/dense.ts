@@ -76,16 +76,11 @@ export function denseText(bytes: number, seed = 11): { text: string; lines: Dens
   const count = () => N(pick([() => `${int(1, 999)},${digits(3)},${digits(3)}`, () => `${int(100, 99999)}ms`, () => `${int(1, 100)}%`])());
 
   const records: Array<() => string> = [
-    () =>
-      `CRM note ${date()} ${time()}: spoke with ${pick(first)} (${email()}), cell ${phone()}; renewal ${order()} for ${price()} due ${date()}, ZIP ${zip()}. Ref ${uuid()}.`,
-    () =>
-      `[${date()}T${time()}Z] INFO agent=${uuid()} build ${version()} request from ${ip()} took ${count()}; order ${order()} total ${price()}`,
-    () =>
-      `Ticket ${order()} opened ${date()} by ${email()}: card ${card()} declined twice at ${time()}; tried ${badCard()} too. Amount ${price()}, invoice ${order()}.`,
-    () =>
-      `User: my SSN is ${ssn()} and my phone is ${phone()}. Assistant: thanks, I updated the record on ${date()} (v${version().replace(/^v/, '')}), case ${order()}, ${count()} processed.`,
-    () =>
-      `Payout ${date()}: IBAN ${iban()} for ${price()}, batch ${uuid()}, ${count()} rows; next run ${date()}, mail ${email()}.`,
+    () => `CRM note ${date()} ${time()}: spoke with ${pick(first)} (${email()}), cell ${phone()}; renewal ${order()} for ${price()} due ${date()}, ZIP ${zip()}. Ref ${uuid()}.`,
+    () => `[${date()}T${time()}Z] INFO agent=${uuid()} build ${version()} request from ${ip()} took ${count()}; order ${order()} total ${price()}`,
+    () => `Ticket ${order()} opened ${date()} by ${email()}: card ${card()} declined twice at ${time()}; tried ${badCard()} too. Amount ${price()}, invoice ${order()}.`,
+    () => `User: my SSN is ${ssn()} and my phone is ${phone()}. Assistant: thanks, I updated the record on ${date()} (v${version().replace(/^v/, '')}), case ${order()}, ${count()} processed.`,
+    () => `Payout ${date()}: IBAN ${iban()} for ${price()}, batch ${uuid()}, ${count()} rows; next run ${date()}, mail ${email()}.`,
     () =>
       `deploy ${version()} to eu-west-1 at ${time()} with AWS_ACCESS_KEY_ID=${akid()} AWS_SECRET_ACCESS_KEY=${awsSecret()} by ${email()}; ZIP+4 ${zip()}, ${count()} cpu, tag ${version()}, id ${order()}.`,
   ];

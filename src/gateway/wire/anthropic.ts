@@ -98,7 +98,8 @@ export const anthropicWire: Wire = {
         if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });
         else if (d?.type === 'input_json_delta' && typeof d.partial_json === 'string') res.slots.push({ index: json.index ?? 0, kind: 'json', text: d.partial_json, set: (t) => (d.partial_json = t) });
         // Thinking is a stream of its own: what a piece holds back goes out as thinking too.
-        else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string') res.slots.push({ index: json.index ?? 0, key: thinkingKey(json.index ?? 0), text: d.thinking, set: (t) => (d.thinking = t) });
+        else if (d?.type === 'thinking_delta' && typeof d.thinking === 'string')
+          res.slots.push({ index: json.index ?? 0, key: thinkingKey(json.index ?? 0), text: d.thinking, set: (t) => (d.thinking = t) });
         // citations_delta, types not known yet: each piece scanned whole.
         else res.finals = otherStrings(d, json.index ?? 0, []);
         break;
@@ -107,7 +108,7 @@ export const anthropicWire: Wire = {
         // Input comes as input_json_delta pieces after an empty `{}`; a provider that sends it here is scanned here.
         const b = json.content_block;
         const index = json.index ?? 0;
-        if (b && b.input && typeof b.input === 'object' && Object.keys(b.input).length > 0) res.slots.push(inputSlot(index, b));
+        if (b?.input && typeof b.input === 'object' && Object.keys(b.input).length > 0) res.slots.push(inputSlot(index, b));
         // Text a block starts with (a text block's first words, a tool's name, a result).
         res.finals = otherStrings(b, index, [], ['input']);
         break;
@@ -142,8 +143,7 @@ const thinkingKey = (index: number) => `${index}.th`;
 
 /** A content block delta carrying `text`: answer text, thinking, or a piece of a tool call's input JSON. */
 function blockDelta(index: number, text: string, slot: SlotRef): string {
-  const delta =
-    slot.kind === 'json' ? { type: 'input_json_delta', partial_json: text } : slot.key === thinkingKey(index) ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text };
+  const delta = slot.kind === 'json' ? { type: 'input_json_delta', partial_json: text } : slot.key === thinkingKey(index) ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text };
   return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta }), 'content_block_delta');
 }
 

@@ -107,8 +107,7 @@ export const openaiWire: Wire = {
         deltaSlots(index, d, res.slots);
         const other = extraSlots(index, d, []);
         if (other.length > 0) (res.finals ??= []).push(...other);
-      }
-      else if (typeof c?.text === 'string') res.slots.push({ index, text: c.text, set: (t) => (c.text = t) });
+      } else if (typeof c?.text === 'string') res.slots.push({ index, text: c.text, set: (t) => (c.text = t) });
       if (c?.finish_reason) {
         res.ends.push({
           index,
@@ -152,7 +151,7 @@ function messageSlots(index: number, m: any, out: TextSlot[]): void {
     m.content.forEach((p: any, i: number) => {
       if (p && typeof p.text === 'string') out.push({ index, key: `${index}.c${i}`, text: p.text, set: (t) => (p.text = t) });
       if (p && typeof p.refusal === 'string') out.push({ index, key: `${index}.cr${i}`, text: p.refusal, set: (t) => (p.refusal = t) });
-      if (p && p.annotations) otherStrings(p.annotations, index, out);
+      if (p?.annotations) otherStrings(p.annotations, index, out);
     });
   }
   deltaSlots(index, m, out, false);
@@ -204,8 +203,7 @@ function put(d: any, key: string | number, t: string): void {
   else if (what === 'a') {
     d.audio ??= {};
     d.audio.transcript = (typeof d.audio.transcript === 'string' ? d.audio.transcript : '') + t;
-  }
-  else if (what === 'f') {
+  } else if (what === 'f') {
     d.function_call ??= {};
     d.function_call.arguments = (typeof d.function_call.arguments === 'string' ? d.function_call.arguments : '') + t;
   } else {

@@ -9,7 +9,11 @@ type Body = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
-const supported = (xs: string[]) => `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}${xs.length > 2 ? ',' : ''} and '${xs.at(-1)}'`;
+const supported = (xs: string[]) =>
+  `${xs
+    .slice(0, -1)
+    .map((x) => `'${x}'`)
+    .join(', ')}${xs.length > 2 ? ',' : ''} and '${xs.at(-1)}'`;
 const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** OpenAI's check of a number in a range, in its words ("decimal above maximum value ..."). */
@@ -34,7 +38,8 @@ function openaiFormat(f: unknown): string | null {
   if (js === undefined) return "Missing required parameter: 'response_format.json_schema'.";
   if (!isObject(js)) return `Invalid type for 'response_format.json_schema': expected an object, but got ${kind(js)} instead.`;
   if (js.name === undefined) return "Missing required parameter: 'response_format.json_schema.name'.";
-  if (typeof js.name !== 'string' || !FUNCTION_NAME.test(js.name)) return `Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`;
+  if (typeof js.name !== 'string' || !FUNCTION_NAME.test(js.name))
+    return `Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`;
   if (js.schema === undefined) return null;
   return schemaProblem(js.schema, `response_format '${js.name}'`, { strict: js.strict === true });
 }
@@ -53,7 +58,8 @@ function openaiTools(tools: unknown): { problem: string | null; names: string[] 
     const fn = t.function;
     if (!isObject(fn)) return { problem: `Missing required parameter: '${at}.function'.`, names };
     if (fn.name === undefined) return { problem: `Missing required parameter: '${at}.function.name'.`, names };
-    if (typeof fn.name !== 'string' || !FUNCTION_NAME.test(fn.name)) return { problem: `Invalid '${at}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`, names };
+    if (typeof fn.name !== 'string' || !FUNCTION_NAME.test(fn.name))
+      return { problem: `Invalid '${at}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`, names };
     names.push(fn.name);
     if (fn.parameters !== undefined) {
       const p = schemaProblem(fn.parameters, `function '${fn.name}'`, { strict: fn.strict === true });
@@ -96,7 +102,8 @@ export function openaiParamsProblem(endpoint: 'chat' | 'completions', b: Body): 
   if (!chat) return null;
   if (b.logprobs !== undefined && b.logprobs !== null && typeof b.logprobs !== 'boolean') return `Invalid type for 'logprobs': expected a boolean, but got ${kind(b.logprobs)} instead.`;
   if (typeof b.top_logprobs === 'number' && b.logprobs !== true) return "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.";
-  if (b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null && typeof b.parallel_tool_calls !== 'boolean') return `Invalid type for 'parallel_tool_calls': expected a boolean, but got ${kind(b.parallel_tool_calls)} instead.`;
+  if (b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null && typeof b.parallel_tool_calls !== 'boolean')
+    return `Invalid type for 'parallel_tool_calls': expected a boolean, but got ${kind(b.parallel_tool_calls)} instead.`;
   const format = openaiFormat(b.response_format);
   if (format) return format;
   const { problem, names } = openaiTools(b.tools);
@@ -115,7 +122,8 @@ function anthropicNumber(b: Body, key: string, min: number, max: number): string
 
 /** OpenAI parameters Anthropic does not have: it refuses them rather than ignore them. */
 const NOT_ANTHROPIC = ['n', 'logprobs', 'top_logprobs', 'response_format', 'frequency_penalty', 'presence_penalty', 'logit_bias'];
-const SCHEMA_INVALID = 'JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at https://docs.anthropic.com/en/docs/tool-use.';
+const SCHEMA_INVALID =
+  'JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). Learn more about tool use at https://docs.anthropic.com/en/docs/tool-use.';
 
 function anthropicTools(tools: unknown): { problem: string | null; names: string[] } {
   const names: string[] = [];

@@ -31,7 +31,10 @@ function outputSlots(r: any): TextSlot[] {
       return;
     }
     // Custom tool calls, reasoning summaries, item types not known yet: every string, whole.
-    if (it?.type !== 'message' || !Array.isArray(it.content)) return void otherStrings(it, partIndex(oi, 0), out);
+    if (it?.type !== 'message' || !Array.isArray(it.content)) {
+      otherStrings(it, partIndex(oi, 0), out);
+      return;
+    }
     it.content.forEach((p: any, ci: number) => {
       if (p?.type === 'refusal' && typeof p.refusal === 'string') out.push({ index: partIndex(oi, ci), key: refusalKey(partIndex(oi, ci)), text: p.refusal, set: (t) => (p.refusal = t) });
       else if (p?.type !== 'output_text') otherStrings(p, partIndex(oi, ci), out);
@@ -72,16 +75,15 @@ function usageOf(u: any): Usage | null {
 /** A delta event carrying held-back text of the part (or function call's arguments) `slot` names. */
 function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number, slot: SlotRef): string {
   const key = String(slot.key);
-  const ev =
-    key.startsWith('s')
-      ? { type: 'response.reasoning_summary_text.delta', item_id: itemId ?? '', output_index: outputIndex, summary_index: Number(key.slice(1, key.indexOf(':'))), delta, sequence_number: seq }
-      : key.startsWith('u')
-        ? { type: 'response.custom_tool_call_input.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
-        : slot.kind === 'json'
-      ? { type: 'response.function_call_arguments.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
-      : typeof slot.key === 'string'
-        ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
-        : { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
+  const ev = key.startsWith('s')
+    ? { type: 'response.reasoning_summary_text.delta', item_id: itemId ?? '', output_index: outputIndex, summary_index: Number(key.slice(1, key.indexOf(':'))), delta, sequence_number: seq }
+    : key.startsWith('u')
+      ? { type: 'response.custom_tool_call_input.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
+      : slot.kind === 'json'
+        ? { type: 'response.function_call_arguments.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
+        : typeof slot.key === 'string'
+          ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
+          : { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
   return formatSse(JSON.stringify(ev), ev.type);
 }
 

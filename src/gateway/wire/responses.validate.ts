@@ -6,17 +6,56 @@ import { schemaProblem } from './schema.js';
 
 /** Every input item type OpenAI accepts; all but `item_reference` can be passed on as they are. */
 const ITEM_TYPES = [
-  'message', 'function_call', 'function_call_output', 'reasoning', 'item_reference',
-  'file_search_call', 'computer_call', 'computer_call_output', 'web_search_call', 'image_generation_call',
-  'code_interpreter_call', 'local_shell_call', 'local_shell_call_output', 'shell_call', 'shell_call_output',
-  'apply_patch_call', 'apply_patch_call_output', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response',
-  'mcp_call', 'custom_tool_call', 'custom_tool_call_output', 'tool_search_call', 'tool_search_output',
-  'additional_tools', 'compaction', 'compaction_trigger', 'program', 'program_output',
+  'message',
+  'function_call',
+  'function_call_output',
+  'reasoning',
+  'item_reference',
+  'file_search_call',
+  'computer_call',
+  'computer_call_output',
+  'web_search_call',
+  'image_generation_call',
+  'code_interpreter_call',
+  'local_shell_call',
+  'local_shell_call_output',
+  'shell_call',
+  'shell_call_output',
+  'apply_patch_call',
+  'apply_patch_call_output',
+  'mcp_list_tools',
+  'mcp_approval_request',
+  'mcp_approval_response',
+  'mcp_call',
+  'custom_tool_call',
+  'custom_tool_call_output',
+  'tool_search_call',
+  'tool_search_output',
+  'additional_tools',
+  'compaction',
+  'compaction_trigger',
+  'program',
+  'program_output',
 ];
 const TOOL_TYPES = [
-  'function', 'file_search', 'computer', 'computer_use_preview', 'web_search', 'web_search_preview',
-  'web_search_preview_2025_03_11', 'web_search_2025_08_26', 'mcp', 'code_interpreter', 'image_generation',
-  'local_shell', 'shell', 'custom', 'namespace', 'tool_search', 'apply_patch', 'programmatic_tool_calling',
+  'function',
+  'file_search',
+  'computer',
+  'computer_use_preview',
+  'web_search',
+  'web_search_preview',
+  'web_search_preview_2025_03_11',
+  'web_search_2025_08_26',
+  'mcp',
+  'code_interpreter',
+  'image_generation',
+  'local_shell',
+  'shell',
+  'custom',
+  'namespace',
+  'tool_search',
+  'apply_patch',
+  'programmatic_tool_calling',
 ];
 const ROLES = ['user', 'assistant', 'system', 'developer'];
 const PART_TYPES = ['input_text', 'input_image', 'input_file', 'input_audio', 'output_text', 'refusal'];
@@ -37,7 +76,11 @@ const STATELESS =
 type Body = Record<string, unknown>;
 const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 const given = (v: unknown) => v !== undefined && v !== null;
-const list = (xs: string[]) => `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}, and '${xs.at(-1)}'`;
+const list = (xs: string[]) =>
+  `${xs
+    .slice(0, -1)
+    .map((x) => `'${x}'`)
+    .join(', ')}, and '${xs.at(-1)}'`;
 const badValue = (where: string, v: unknown, allowed: string[]) => `Invalid value for '${where}': ${JSON.stringify(v)}. Supported values are: ${list(allowed)}.`;
 const missing = (where: string) => `Missing required parameter: '${where}'.`;
 
@@ -144,7 +187,9 @@ function textFormat(b: Body): string | null {
   if (!FORMAT_TYPES.includes(f.type as string)) return badValue('text.format.type', f.type, FORMAT_TYPES);
   if (f.type === 'json_object') {
     // OpenAI's own guard against a model told to answer in JSON without being asked to.
-    const said = JSON.stringify([b.input, b.instructions ?? null]).toLowerCase().includes('json');
+    const said = JSON.stringify([b.input, b.instructions ?? null])
+      .toLowerCase()
+      .includes('json');
     return said ? null : "Response input messages must contain the word 'json' in some form to use 'text.format' of type 'json_object'.";
   }
   if (f.type !== 'json_schema') return null;

@@ -90,7 +90,8 @@ function nodeProblem(s: Record<string, unknown>, root: unknown, opts: SchemaOpti
     const keys = Object.keys(isObject(s.properties) ? s.properties : {});
     const req = Array.isArray(s.required) ? s.required : [];
     const missing = keys.find((k) => !req.includes(k));
-    if (missing !== undefined || (s.required === undefined && keys.length > 0)) return `'required' is required to be supplied and to be an array including every key in properties.${missing !== undefined ? ` Missing '${missing}'.` : ''}`;
+    if (missing !== undefined || (s.required === undefined && keys.length > 0))
+      return `'required' is required to be supplied and to be an array including every key in properties.${missing !== undefined ? ` Missing '${missing}'.` : ''}`;
   }
   return null;
 }
@@ -99,7 +100,7 @@ function nodeProblem(s: Record<string, unknown>, root: unknown, opts: SchemaOpti
 function children(s: Record<string, unknown>): Array<[Path, unknown]> {
   const out: Array<[Path, unknown]> = [];
   for (const k of SUBSCHEMA_MAPS) if (isObject(s[k])) for (const [name, sub] of Object.entries(s[k] as object)) out.push([[k, name], sub]);
-  for (const k of SUBSCHEMA_LISTS) if (Array.isArray(s[k])) (s[k] as unknown[]).forEach((sub, i) => out.push([[k, String(i)], sub]));
+  for (const k of SUBSCHEMA_LISTS) if (Array.isArray(s[k])) for (const [i, sub] of (s[k] as unknown[]).entries()) out.push([[k, String(i)], sub]);
   for (const k of SUBSCHEMAS) if (s[k] !== undefined && typeof s[k] !== 'boolean') out.push([[k], s[k]]);
   return out;
 }

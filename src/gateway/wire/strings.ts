@@ -5,9 +5,33 @@ import type { TextSlot } from './types.js';
  * opaque signatures): never output text, never scanned.
  */
 const STRUCTURAL = new Set([
-  'id', 'type', 'object', 'model', 'role', 'status', 'call_id', 'item_id', 'tool_use_id', 'index', 'output_index',
-  'content_index', 'summary_index', 'sequence_number', 'created', 'created_at', 'finish_reason', 'stop_reason',
-  'signature', 'encrypted_content', 'system_fingerprint', 'service_tier', 'obfuscation', 'code', 'param', 'usage', 'logprobs',
+  'id',
+  'type',
+  'object',
+  'model',
+  'role',
+  'status',
+  'call_id',
+  'item_id',
+  'tool_use_id',
+  'index',
+  'output_index',
+  'content_index',
+  'summary_index',
+  'sequence_number',
+  'created',
+  'created_at',
+  'finish_reason',
+  'stop_reason',
+  'signature',
+  'encrypted_content',
+  'system_fingerprint',
+  'service_tier',
+  'obfuscation',
+  'code',
+  'param',
+  'usage',
+  'logprobs',
 ]);
 
 let serial = 0;

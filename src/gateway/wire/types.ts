@@ -2,18 +2,7 @@ import type { SseEvent } from '../sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
-export type ErrorKind =
-  | 'invalid_request'
-  | 'auth'
-  | 'permission'
-  | 'not_found'
-  | 'too_large'
-  | 'budget'
-  | 'rate_limit'
-  | 'upstream'
-  | 'unavailable'
-  | 'timeout'
-  | 'blocked';
+export type ErrorKind = 'invalid_request' | 'auth' | 'permission' | 'not_found' | 'too_large' | 'budget' | 'rate_limit' | 'upstream' | 'unavailable' | 'timeout' | 'blocked';
 
 export interface Usage {
   /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */

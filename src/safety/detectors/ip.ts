@@ -20,7 +20,8 @@ export function validIpv4(dotted: string): boolean {
 }
 
 // Words after which dotted quads are versions or section numbers, not addresses.
-const NOT_ADDRESS_WORDS = /(?:^|[^a-z])(?:versions?|ver|v|releases?|released|build|firmware|fw|revision|rev|patch|bump(?:ed)?|upgrade[ds]?|updated?|tag|sdk|semver|sections?|sec|§|clause|chapter|ch|figure|fig|table|step|item|article|art|para(?:graph)?|rule|oid)[^a-z0-9]*(?:to[^a-z0-9]+)?$/;
+const NOT_ADDRESS_WORDS =
+  /(?:^|[^a-z])(?:versions?|ver|v|releases?|released|build|firmware|fw|revision|rev|patch|bump(?:ed)?|upgrade[ds]?|updated?|tag|sdk|semver|sections?|sec|§|clause|chapter|ch|figure|fig|table|step|item|article|art|para(?:graph)?|rule|oid)[^a-z0-9]*(?:to[^a-z0-9]+)?$/;
 
 // What gets deployed or installed is a release (`deploy 11.2.0.185 to eu-west-1`); "to" is not
 // allowed after these, since `deployed to 10.0.0.5` names a host.

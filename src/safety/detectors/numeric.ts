@@ -206,7 +206,18 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
     // Most runs are one segment (`1234567890`, `12345-6789`): its own arrays serve as the shape's.
     const seg = segments[0]!;
     if (isWordChar(text.charCodeAt(seg.end))) return;
-    const single: DigitShape = { text, start: seg.start, end: seg.end, groups: seg.groups, digits: seg.digits, joins: seg.joins, plus: seg.plus, paren: seg.paren, bare: seg.groups.length === 1, single: true };
+    const single: DigitShape = {
+      text,
+      start: seg.start,
+      end: seg.end,
+      groups: seg.groups,
+      digits: seg.digits,
+      joins: seg.joins,
+      plus: seg.plus,
+      paren: seg.paren,
+      bare: seg.groups.length === 1,
+      single: true,
+    };
     return testShapes([single], seg.start, out, opts);
   }
   const shapes: DigitShape[] = [];

@@ -28,9 +28,7 @@ const LEADS_ON = words('is are was at on to via under ist lautet unter an est au
 const CONJUNCTIONS = words('or and oder und ou et y o e');
 // Digits after these are identifiers or quantities even in a phone's label ("phone order: ").
 // Words that say whose phone it is (customer, client, account, case) are not among them.
-const NOT_PHONE = words(
-  'order invoice tracking shipment ticket ref reference sku serial isbn po id transaction txn batch build bill calls count total minutes duration',
-);
+const NOT_PHONE = words('order invoice tracking shipment ticket ref reference sku serial isbn po id transaction txn batch build bill calls count total minutes duration');
 
 const TOKEN = /[\p{L}\p{M}]+|\d+|[^\p{L}\p{M}\d]+/gu;
 // Punctuation a label or a list is written with; anything else ('$', '%', '@', '?') is prose.

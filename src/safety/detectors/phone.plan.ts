@@ -148,7 +148,9 @@ function validForms(plan: Plan, digits: string): boolean {
 export function nationalValid(digits: string, country: string): boolean {
   const own = compile(country);
   if (own === null) return false;
-  own.sharing ??= countriesOf(own.callingCode).map((c) => (c === country ? own : compile(c))).filter((p): p is Plan => p !== null);
+  own.sharing ??= countriesOf(own.callingCode)
+    .map((c) => (c === country ? own : compile(c)))
+    .filter((p): p is Plan => p !== null);
   for (const plan of own.sharing) if (validForms(plan, digits)) return true;
   // `0049 30 1234567`: the international prefix; `49 30 1234567`: the country code without its '+'.
   const idd = own.idd?.exec(digits);

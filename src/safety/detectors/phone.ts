@@ -125,7 +125,6 @@ function nanpDigits(digits: string): boolean {
   return digits.length === 10 && digits.charCodeAt(0) >= 50;
 }
 
-
 /** The run begins with two digits right after `h:` or `hh:`, as a time's minutes do. */
 function minutesFirst(s: DigitShape): boolean {
   const t = s.text;

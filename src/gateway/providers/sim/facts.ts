@@ -8,11 +8,17 @@
 const MAX_SCAN = 20_000;
 
 const STOP = new Set(
-  'a an the and or but of in on at to for from by with about into over under is are was were be been being do does did what whats which who whom whose when where why how can could would should will shall may might must please tell me my our your their its it this that these those there here i you we they he she him her them us get give show find let lets make need want know like some any all just also now today currently current'.split(' '),
+  'a an the and or but of in on at to for from by with about into over under is are was were be been being do does did what whats which who whom whose when where why how can could would should will shall may might must please tell me my our your their its it this that these those there here i you we they he she him her them us get give show find let lets make need want know like some any all just also now today currently current'.split(
+    ' ',
+  ),
 );
 
 /** Words that open a request ("Extract: ...", "Send ..."), never a name. */
-const OPENERS = new Set('extract send find write summarize summarise describe tell show list create make use run reply say give look search book call check compute calculate explain generate return parse classify translate answer hi hello hey dear thanks ok okay yes no'.split(' '));
+const OPENERS = new Set(
+  'extract send find write summarize summarise describe tell show list create make use run reply say give look search book call check compute calculate explain generate return parse classify translate answer hi hello hey dear thanks ok okay yes no'.split(
+    ' ',
+  ),
+);
 
 const LOCATION = /^(city|location|place|town|country|region|destination|address|where|origin|area|state|venue)$/;
 const PERSON = /^(name|person|user|username|author|contact|recipient|customer|owner|assignee|who)$/;
@@ -42,7 +48,7 @@ export function contentWords(text: string): string[] {
     .map(stem);
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const first = (re: RegExp, text: string) => re.exec(text)?.[0];
 
 export class PromptFacts {
@@ -60,7 +66,7 @@ export class PromptFacts {
   /** Whether the prompt mentions `value` as a word or phrase (case-insensitive). */
   mentions(value: string): boolean {
     if (value.trim() === '') return false;
-    return new RegExp(`(^|[^\\p{L}\\p{N}])${escape(value)}($|[^\\p{L}\\p{N}])`, 'iu').test(this.text);
+    return new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRe(value)}($|[^\\p{L}\\p{N}])`, 'iu').test(this.text);
   }
 
   /** A value the prompt gives for a string property named `name` (with a `format`), if any. */
@@ -84,7 +90,7 @@ export class PromptFacts {
   number(name: string): number | undefined {
     const words = identifierWords(name);
     if (words.length === 0) return undefined;
-    const n = words.map(escape).join('[\\s_-]*');
+    const n = words.map(escapeRe).join('[\\s_-]*');
     const m = new RegExp(`\\b${n}\\b\\D{0,16}?(-?\\d+(?:\\.\\d+)?)`, 'i').exec(this.text) ?? new RegExp(`(-?\\d+(?:\\.\\d+)?)\\s*${n}`, 'i').exec(this.text);
     return m ? Number(m[1]) : undefined;
   }
@@ -117,7 +123,7 @@ export class PromptFacts {
   private afterName(name: string): string | undefined {
     const words = identifierWords(name);
     if (words.length === 0) return undefined;
-    const re = new RegExp(`\\b${words.map(escape).join('[\\s_-]*')}\\b\\s*(?:(?:is|was|=|:|of|named|called|as|to|should be)\\s*)?`, 'gi');
+    const re = new RegExp(`\\b${words.map(escapeRe).join('[\\s_-]*')}\\b\\s*(?:(?:is|was|=|:|of|named|called|as|to|should be)\\s*)?`, 'gi');
     // Sticky, so each try reads the text in place; a name mentioned often is tried a few times only.
     const value = /"([^"]+)"|'([^']+)'|([\p{Lu}][\p{L}\p{N}'-]*(?:\s+[\p{Lu}][\p{L}\p{N}'-]*)*)|([^\s,;!?"']+[^\s,;!?"'.])/uy;
     for (let m = re.exec(this.text), tries = 0; m !== null && tries < 20; m = re.exec(this.text), tries++) {
@@ -141,7 +147,7 @@ export class PromptFacts {
     if (inside !== undefined) return inside;
     // "Ana is 31": a sentence may start with the name, as long as the word is no common one.
     const m = /(?:^|[.!?]\s+)([\p{Lu}][\p{Ll}][\p{L}'-]*(?:\s+[\p{Lu}][\p{Ll}][\p{L}'-]*)*)/u.exec(this.text)?.[1];
-    const first = m?.split(/\s/)[0]!.toLowerCase() ?? '';
+    const first = m?.split(/\s/)[0]?.toLowerCase() ?? '';
     return m !== undefined && !STOP.has(first) && !OPENERS.has(first) ? m : undefined;
   }
 

@@ -36,13 +36,27 @@ export function openaiWhole(chat: boolean, m: OpenAiMeta, g: SimGeneration): obj
     chat
       ? {
           index,
-          message: { role: 'assistant', content: c.toolCalls.length > 0 && c.text === '' ? null : c.text, refusal: null, ...(c.toolCalls.length > 0 ? { tool_calls: toolCallsOf(c) } : {}), annotations: [] },
+          message: {
+            role: 'assistant',
+            content: c.toolCalls.length > 0 && c.text === '' ? null : c.text,
+            refusal: null,
+            ...(c.toolCalls.length > 0 ? { tool_calls: toolCallsOf(c) } : {}),
+            annotations: [],
+          },
           logprobs: chatLogprobs(c.logprobs),
           finish_reason: c.finish,
         }
       : { index, text: c.text, logprobs: textLogprobs(c.logprobs), finish_reason: c.finish === 'tool_calls' ? 'stop' : c.finish },
   );
-  return { id: `${chat ? 'chatcmpl' : 'cmpl'}-${m.id}`, object: chat ? 'chat.completion' : 'text_completion', created: m.created, model: m.model, choices, usage: usageOf(m, g), system_fingerprint: null };
+  return {
+    id: `${chat ? 'chatcmpl' : 'cmpl'}-${m.id}`,
+    object: chat ? 'chat.completion' : 'text_completion',
+    created: m.created,
+    model: m.model,
+    choices,
+    usage: usageOf(m, g),
+    system_fingerprint: null,
+  };
 }
 
 /**

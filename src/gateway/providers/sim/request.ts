@@ -62,7 +62,8 @@ export function openaiSimRequest(body: Body, model: string, raw: string): SimReq
   const tools: SimTool[] = [];
   for (const t of Array.isArray(body.tools) ? body.tools : []) {
     const fn = isObject(t) && isObject(t.function) ? t.function : null;
-    if (fn && typeof fn.name === 'string') tools.push({ name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonSchema } : {}) });
+    if (fn && typeof fn.name === 'string')
+      tools.push({ name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonSchema } : {}) });
   }
   const tc = body.tool_choice;
   const toolChoice: SimToolChoice = isObject(tc) && typeof tc.function?.name === 'string' ? { name: tc.function.name } : tc === 'none' || tc === 'required' ? tc : 'auto';
@@ -85,7 +86,13 @@ export function openaiSimRequest(body: Body, model: string, raw: string): SimReq
 function anthropicTurns(m: Body): SimTurn[] {
   const role = m?.role === 'assistant' ? 'assistant' : 'user';
   const blocks: unknown[] = Array.isArray(m?.content) ? m.content : [];
-  const text = typeof m?.content === 'string' ? m.content : blocks.map((b: any) => (b?.type === 'text' && typeof b.text === 'string' ? b.text : '')).filter((t) => t !== '').join('\n');
+  const text =
+    typeof m?.content === 'string'
+      ? m.content
+      : blocks
+          .map((b: any) => (b?.type === 'text' && typeof b.text === 'string' ? b.text : ''))
+          .filter((t) => t !== '')
+          .join('\n');
   const main: SimTurn = { role, text };
   if (role === 'assistant') {
     const calls = blocks.filter((b: any) => b?.type === 'tool_use').map((b: any): SimToolCall => ({ id: String(b.id ?? ''), name: String(b.name ?? ''), arguments: safeJson(b.input ?? {}, '{}') }));
@@ -108,7 +115,8 @@ export function anthropicSimRequest(body: Body, model: string, raw: string): Sim
   const tools: SimTool[] = [];
   for (const t of Array.isArray(body.tools) ? body.tools : []) {
     // Server tools (web search, code execution) have a `type` and no schema: the provider runs them.
-    if (isObject(t) && typeof t.name === 'string' && isObject(t.input_schema)) tools.push({ name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), parameters: t.input_schema as JsonSchema });
+    if (isObject(t) && typeof t.name === 'string' && isObject(t.input_schema))
+      tools.push({ name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), parameters: t.input_schema as JsonSchema });
   }
   const tc = isObject(body.tool_choice) ? body.tool_choice : {};
   const toolChoice: SimToolChoice = tc.type === 'tool' && typeof tc.name === 'string' ? { name: tc.name } : tc.type === 'any' ? 'required' : tc.type === 'none' ? 'none' : 'auto';

@@ -79,7 +79,9 @@ function outputItems(id: string, c: SimChoice): Body[] {
     const part = { type: 'output_text', annotations: [], logprobs: c.logprobs ?? [], text: c.text };
     items.push({ id: `msg_${id}`, type: 'message', status: c.finish === 'length' ? 'incomplete' : 'completed', content: [part], role: 'assistant' });
   }
-  c.toolCalls.forEach((t, i) => items.push({ id: `fc_${id}_${i}`, type: 'function_call', status: 'completed', arguments: t.arguments, call_id: t.id, name: t.name }));
+  c.toolCalls.forEach((t, i) => {
+    items.push({ id: `fc_${id}_${i}`, type: 'function_call', status: 'completed', arguments: t.arguments, call_id: t.id, name: t.name });
+  });
   return items;
 }
 
@@ -132,7 +134,13 @@ export function simulateResponses(body: Body, model: string, id: string, stream:
   const cut = choice.finish === 'length';
   const items = outputItems(id, choice);
   const argDeltas = argumentPieces(choice);
-  const usage = { input_tokens: input, input_tokens_details: { cached_tokens: 0 }, output_tokens: choice.completionTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + choice.completionTokens };
+  const usage = {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: choice.completionTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + choice.completionTokens,
+  };
   const final = { ...envelope(id, body, model, created), status: cut ? 'incomplete' : 'completed', incomplete_details: cut ? { reason: 'max_output_tokens' } : null, output: items, usage };
   if (!stream) return { json: final };
 
@@ -147,7 +155,8 @@ export function simulateResponses(body: Body, model: string, id: string, stream:
       const part = item.content[0];
       emit('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', content: [] } });
       emit('response.content_part.added', { item_id, output_index, content_index: 0, part: { ...part, logprobs: [], text: '' } });
-      choice.pieces.forEach((delta, i) => emit('response.output_text.delta', { item_id, output_index, content_index: 0, delta, logprobs: choice.logprobs?.[i] ? [choice.logprobs[i]] : [] }));
+      for (const [i, delta] of choice.pieces.entries())
+        emit('response.output_text.delta', { item_id, output_index, content_index: 0, delta, logprobs: choice.logprobs?.[i] ? [choice.logprobs[i]] : [] });
       emit('response.output_text.done', { item_id, output_index, content_index: 0, text: part.text, logprobs: part.logprobs });
       emit('response.content_part.done', { item_id, output_index, content_index: 0, part });
     } else {

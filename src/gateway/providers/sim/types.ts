@@ -16,10 +16,7 @@ export interface SimTool {
 
 export type SimToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
-export type SimFormat =
-  | { type: 'text' }
-  | { type: 'json_object' }
-  | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
+export type SimFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; schema: JsonSchema; strict?: boolean };
 
 export interface SimToolCall {
   /** OpenAI's form, `call_` + 24 characters; the Anthropic wire shows it as `toolu_` + the same. */

@@ -155,7 +155,8 @@ function objectFor(s: JsonSchema, ctx: ValueContext, depth: number): Record<stri
   const out: Record<string, unknown> = {};
   for (const k of keys) if (props[k] !== false) out[k] = valueFor(k in props ? props[k] : isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, k, depth + 1);
   // Open maps with no named properties (`additionalProperties: {type: number}`) still need minProperties keys.
-  for (let i = 0; Object.keys(out).length < min && s.additionalProperties !== false; i++) out[`key${i + 1}`] = valueFor(isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, '', depth + 1);
+  for (let i = 0; Object.keys(out).length < min && s.additionalProperties !== false; i++)
+    out[`key${i + 1}`] = valueFor(isObject(s.additionalProperties) ? s.additionalProperties : {}, ctx, '', depth + 1);
   return out;
 }
 
