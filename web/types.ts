@@ -2,7 +2,7 @@
 // server imports it is used as is (type-only: erased from the bundle); the rest are the fields
 // the page reads, kept here.
 import type { AgentView } from '../src/state/types.js';
-import type { SecretView } from '../src/vault/vault.service.js';
+import type { SecretView } from '../src/secrets/vault.js';
 
 import type { Severity } from '../src/core/events.js';
 export type { AgentStatus, Severity } from '../src/core/events.js';

@@ -3,7 +3,7 @@
 // Run: npm run bench, or node dist/bench/breaker.js after the build.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CircuitBreaker, CircuitOpenError, SUCCESS, serveWithFallback } from '../../src/reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, SUCCESS, serveWithFallback } from '../../src/domain/reliability/index.js';
 
 const BATCH = 10_000;
 const MAX_BATCHES = 300;

@@ -2,7 +2,7 @@
 // reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls. Prompt
 // texts' counts are remembered (tokens.ts CountCache), so each timed call carries a user message
 // never seen before; a resent history is timed on its own row.
-import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, preloadTokenizers, PriceBook, SPEC_PRICE_OVERRIDES, type RequestBody } from '../../src/budget/index.js';
+import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, preloadTokenizers, PriceBook, SPEC_PRICE_OVERRIDES, type RequestBody } from '../../src/domain/budget/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const VARIANTS = 256;

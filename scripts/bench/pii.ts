@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redactor as RedactPiiNode } from '@redactpii/node';
 import { SyncRedactor } from 'redact-pii';
-import { createStreamRedactor, PII_TYPES, redact, scan, type PiiType } from '../../src/safety/index.js';
+import { createStreamRedactor, PII_TYPES, redact, scan, type PiiType } from '../../src/domain/pii/index.js';
 import { denseText } from './pii/dense.js';
 
 interface Span {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Principal } from '../../src/auth/index.js';
 import { newSecretId } from '../../src/core/ids.js';
-import { deriveKey, KDF_DEFAULTS, Vault } from '../../src/secrets/index.js';
+import { deriveKey, KDF_DEFAULTS, Vault } from '../../src/domain/secrets/index.js';
 import { SecretsStore, StateManager } from '../../src/state/index.js';
-import { VaultService } from '../../src/vault/index.js';
+import { VaultService } from '../../src/secrets/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const KEY = 'bench master key';

@@ -14,7 +14,7 @@ import { Pool } from 'undici';
 import { DEFAULTS } from '../../src/config/index.js';
 import { toolsSchema } from '../../src/config/tools.js';
 import { createLogger } from '../../src/core/logger.js';
-import { CircuitBreaker } from '../../src/reliability/index.js';
+import { CircuitBreaker } from '../../src/domain/reliability/index.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { redactResponse } from '../../src/tools/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';

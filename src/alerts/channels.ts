@@ -1,7 +1,7 @@
-import { emailBudgetAlert, slackBudgetAlert, type BudgetAlert, type EmailMessage, type SlackMessage } from '../budget/index.js';
+import { emailBudgetAlert, slackBudgetAlert, type BudgetAlert, type EmailMessage, type SlackMessage } from '../domain/budget/index.js';
 import { ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { RetryPolicy } from '../reliability/index.js';
+import type { RetryPolicy } from '../domain/reliability/index.js';
 
 // The alert dispatcher's vocabulary (messages, results, channel settings, defaults) and the
 // small judgements it makes about a failed delivery: retry it or not, and what to report.

@@ -1,9 +1,9 @@
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Agent, request } from 'undici';
-import type { EmailMessage, SlackMessage } from '../budget/index.js';
+import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
 import type { Logger } from '../core/logger.js';
-import { retry, retryAfterFromHeaders, validateRetryPolicy, type RetryPolicy } from '../reliability/index.js';
+import { retry, retryAfterFromHeaders, validateRetryPolicy, type RetryPolicy } from '../domain/reliability/index.js';
 
 // Delivery of alerts to the configured channels (Slack-compatible webhook, SMTP e-mail). An
 // alert must never hold up or break the LLM call that crossed the threshold, so `send` only

@@ -6,16 +6,11 @@ export {
   type RunToken,
   type ApiTokenResolver,
   type UserResolver,
-  type CredentialHeaders,
-  ROLES,
-  canRead,
-  assertCanAct,
-  assertRole,
-  type Principal,
-  type Role,
   type IssueOptions,
 } from './tokens.js';
+export { ROLES, canRead, assertCanAct, assertRole, type CredentialHeaders, type Principal, type Role } from '../core/roles.js';
 export { createApiToken, wireApiTokens, type CreatedToken } from './manage.js';
 export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN } from './users.js';
 export { LoginService, type LoginResult, type LoginDeps } from './login.js';
 export { LoginLimiter } from './login-limiter.js';
+export { authService } from './auth.service.js';

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { agentPrefix } from '../core/ids.js';
 import { ValidationError } from '../core/errors.js';
-import type { LlmStore, StateManager } from '../state/index.js';
+import type { StateManager, TokensStore } from '../state/index.js';
 import { generateApiToken } from './api-tokens.js';
-import type { Principal, Role, TokenService } from './tokens.js';
+import type { Principal, Role } from '../core/roles.js';
+import type { TokenService } from './tokens.js';
 
 export interface CreatedToken {
   id: string;
@@ -18,11 +19,11 @@ export interface CreatedToken {
  * An API token for something iron-cage does not spawn. An agent token gets its own agent
  * record (kind `external`), metered and budgeted exactly like a supervised agent.
  */
-export function createApiToken(state: StateManager, store: LlmStore, o: { role: Role; name: string; budgetMicros: number | null }): CreatedToken {
+export function createApiToken(state: StateManager, store: TokensStore, o: { role: Role; name: string; budgetMicros: number | null }): CreatedToken {
   const name = o.name.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
   if (o.role !== 'agent' && o.budgetMicros !== null) throw new ValidationError('budget: only agent tokens have a budget');
-  if (store.listTokens().some((t) => t.name === name && t.revokedAt === null)) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
+  if (store.list().some((t) => t.name === name && t.revokedAt === null)) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
   let agentId: string | null = null;
   if (o.role === 'agent') {
     agentId = `${agentPrefix(name)}-${randomBytes(4).toString('hex')}`;
@@ -30,14 +31,14 @@ export function createApiToken(state: StateManager, store: LlmStore, o: { role: 
   }
   const { token, hash } = generateApiToken();
   const id = `tok_${randomBytes(6).toString('hex')}`;
-  store.addToken({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null });
+  store.add({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null });
   return { id, name, role: o.role, agentId, token };
 }
 
 /** Let the token service recognise API tokens by their hash. */
-export function wireApiTokens(tokens: TokenService, store: LlmStore): void {
+export function wireApiTokens(tokens: TokenService, store: TokensStore): void {
   tokens.resolveApiToken = (hash) => {
-    const row = store.tokenByHash(hash);
+    const row = store.byHash(hash);
     if (!row) return null;
     const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true };
     return { principal, revoked: row.revokedAt !== null };

@@ -1,22 +1,8 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
-import { ForbiddenError, MissingTokenError, UnauthorizedError } from '../core/errors.js';
+import { MissingTokenError, UnauthorizedError } from '../core/errors.js';
+import { ROLES, type CredentialHeaders, type Principal, type Role } from '../core/roles.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
-
-export const ROLES = ['admin', 'viewer', 'agent'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Principal {
-  role: Role;
-  /** Set for agent tokens: the only agent this token may act on. */
-  agentId: string | null;
-  name: string;
-  jti: string;
-  /** Set for a named user's login token: checked to be live on every verification. */
-  userId?: string;
-  /** True for an API token (`iron-cage token create`): `jti` is then its row id, stable and unique. */
-  apiToken?: boolean;
-}
 
 export interface IssueOptions {
   role: Role;
@@ -41,12 +27,6 @@ export interface RunToken {
   token: string;
   /** Revoke it: refused everywhere from now on, its open WebSockets closed with 4401. Idempotent. */
   end(): void;
-}
-
-/** Where a token may be presented. Node's `req.headers` fits as it is. */
-export interface CredentialHeaders {
-  authorization?: string | string[] | null;
-  'x-api-key'?: string | string[] | null;
 }
 
 const first = (v: string | string[] | null | undefined): string | undefined => (Array.isArray(v) ? v[0] : (v ?? undefined));
@@ -225,22 +205,6 @@ export class TokenService {
     if (run !== this.instance) throw new UnauthorizedError('this agent token belongs to a run of an earlier iron-cage process');
     if (!this.liveRuns.has(jti)) throw new UnauthorizedError("this agent token's run has ended");
   }
-}
-
-/** Reading: admins and viewers see everything; an agent sees only itself. */
-export function canRead(p: Principal, agentId: string): boolean {
-  return p.role !== 'agent' || p.agentId === agentId;
-}
-
-/** Acting (stop, report progress, checkpoint): admins, or the agent on itself. Never viewers. */
-export function assertCanAct(p: Principal, agentId: string): void {
-  if (p.role === 'admin') return;
-  if (p.role === 'agent' && p.agentId === agentId) return;
-  throw new ForbiddenError(p.role === 'viewer' ? 'viewer tokens are read-only' : `this token may only act on agent ${p.agentId}`);
-}
-
-export function assertRole(p: Principal, ...roles: Role[]): void {
-  if (!roles.includes(p.role)) throw new ForbiddenError(`requires the ${roles.join(' or ')} role`);
 }
 
 /** `Authorization: Bearer …` (OpenAI SDK, our SDK) or `x-api-key` (Anthropic SDK). */

@@ -1,7 +1,7 @@
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, ValidationError } from '../core/errors.js';
-import { KDF_DEFAULTS } from '../secrets/index.js';
+import { KDF_DEFAULTS } from '../domain/secrets/index.js';
 import type { UsersStore, UserRole, UserView } from '../state/index.js';
 import type { TokenService } from './tokens.js';
 

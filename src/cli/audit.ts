@@ -3,8 +3,8 @@ import { userInfo } from 'node:os';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { escapeControl } from '../core/logger.js';
-import { PII_TYPES } from '../safety/index.js';
-import { revealFinding } from '../protection/index.js';
+import { PII_TYPES } from '../domain/pii/index.js';
+import { revealFinding } from '../pii/index.js';
 import { PiiStore, StateManager } from '../state/index.js';
 
 export interface AuditArgs {

@@ -9,7 +9,7 @@ import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
 import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
-import { runDemo, type DemoArgs } from './demo.js';
+import { runDemo, type DemoArgs } from '../demo/index.js';
 import { runAudit, type AuditArgs } from './audit.js';
 
 // Flags are read as strings and validated by the config layer, so `--port abc` gets the

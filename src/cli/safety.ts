@@ -2,7 +2,7 @@
 // be processed (not UTF-8, binary, a line too long to hold) ends with one clear line on
 // stderr and exit code 2, never a stack trace; memory stays bounded either way.
 import { IronCageError } from '../core/errors.js';
-import { createStreamRedactor, scannerFor, type RedactOptions, type ScanOptions } from '../safety/index.js';
+import { createStreamRedactor, scannerFor, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
 
 export interface SafetyCommandOptions extends RedactOptions {
   /** Where messages go; process.stderr by default. */

@@ -4,7 +4,7 @@ import { keyPathFor, loadOrCreateKey, TokenService } from '../auth/index.js';
 import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { SecretAuditRow } from '../state/index.js';
-import type { SecretView } from '../vault/index.js';
+import type { SecretView } from '../secrets/index.js';
 
 export type SecretAuditView = Pick<SecretAuditRow, 'timestamp' | 'operation' | 'secretName' | 'requesterRole' | 'requester' | 'agentId' | 'success' | 'errorMessage'>;
 

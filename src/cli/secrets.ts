@@ -4,7 +4,7 @@ import type { Principal } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
-import { rekey, VaultService, type SecretView } from '../vault/index.js';
+import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
 export interface SecretsArgs {

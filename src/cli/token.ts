@@ -4,7 +4,7 @@ import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
-import { LlmStore, StateManager } from '../state/index.js';
+import { StateManager, TokensStore } from '../state/index.js';
 
 export interface TokenArgs {
   action: 'create' | 'list' | 'revoke';
@@ -21,7 +21,7 @@ export interface TokenArgs {
 export async function runToken(a: TokenArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
   const state = StateManager.open(config.db);
-  const store = new LlmStore(state);
+  const store = new TokensStore(state);
   // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
   try {
@@ -47,14 +47,14 @@ export async function runToken(a: TokenArgs): Promise<void> {
       return;
     }
     if (a.action === 'list') {
-      const rows = store.listTokens().map(({ hash: _h, ...t }) => t);
+      const rows = store.list().map(({ hash: _h, ...t }) => t);
       if (a.json) return out(JSON.stringify(rows));
       if (rows.length === 0) return out('No API tokens.');
       for (const t of rows) out(`${t.id}  ${t.role.padEnd(6)}  ${t.name}${t.agentId ? `  agent ${t.agentId}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}`);
       return;
     }
     if (!a.id) throw new ConfigError('token revoke: name the token by id or name');
-    const revoked = store.revokeToken(a.id);
+    const revoked = store.revoke(a.id);
     if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}'`);
     out(`Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}.`);
   } catch (e) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../budget/index.js';
+import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../domain/budget/index.js';
 import { usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
 

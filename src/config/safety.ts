@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PII_SEVERITIES, PII_TYPES, RISKS, SAFETY_MODES, type PiiType, type Risk, type SafetyMode, type Severity } from '../safety/index.js';
+import { PII_SEVERITIES, PII_TYPES, RISKS, SAFETY_MODES, type PiiType, type Risk, type SafetyMode, type Severity } from '../domain/pii/index.js';
 import { layer, merged, type Keys } from './layer.js';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { usdInput } from '../core/validation.js';
-import type { FaultConfig } from '../reliability/index.js';
+import type { FaultConfig } from '../domain/reliability/index.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/money.js';
 import { usdSchema } from '../core/validation.js';
-import { ERROR_KINDS, SERVICE_NAME, SERVICE_RULE, validateBreakerOptions, type BreakerOptions, type FaultConfig, type FaultKind, type RetryPolicy } from '../reliability/index.js';
+import { ERROR_KINDS, SERVICE_NAME, SERVICE_RULE, validateBreakerOptions, type BreakerOptions, type FaultConfig, type FaultKind, type RetryPolicy } from '../domain/reliability/index.js';
 
 // `tools.<service>` (the egress proxy's upstreams), `faults` and `allow_faults`. File keys are
 // snake_case; the parsed values are what src/tools uses, with every default filled in, so a

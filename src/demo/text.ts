@@ -1,4 +1,4 @@
-import { countTextTokens } from '../budget/index.js';
+import { countTextTokens } from '../domain/budget/index.js';
 
 // The demo LLM's answers: deterministic prose of the length the request allows (max_tokens),
 // counted with the model's own tokenizer, the same counting the gateway does. The seed is the

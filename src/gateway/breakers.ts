@@ -1,6 +1,6 @@
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { CircuitBreaker, type BreakerTransition, type ClassifyConfig } from '../reliability/index.js';
+import { CircuitBreaker, type BreakerTransition, type ClassifyConfig } from '../domain/reliability/index.js';
 import { BreakerStore, type StateManager } from '../state/index.js';
 
 /**

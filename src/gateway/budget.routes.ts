@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../auth/index.js';
-import { formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, projectSpend, spendSeries, summarizeCosts } from '../budget/index.js';
+import { formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, projectSpend, spendSeries, summarizeCosts } from '../domain/budget/index.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { countTextTokens } from '../budget/index.js';
-import { errorKindOf } from '../reliability/index.js';
+import { countTextTokens } from '../domain/budget/index.js';
+import { errorKindOf } from '../domain/reliability/index.js';
 import type { Call } from './call.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { countPromptTokens } from '../budget/index.js';
+import { countPromptTokens } from '../domain/budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
 import { GatewayError } from './errors.js';

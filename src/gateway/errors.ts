@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
-import { CircuitOpenError, errorKindOf } from '../reliability/index.js';
+import { CircuitOpenError, errorKindOf } from '../domain/reliability/index.js';
 import { PayloadTooLargeError } from '../core/errors.js';
 import { BodyReadError, sendJson } from '../server/index.js';
 import type { ErrorKind, Wire } from './wire/types.js';

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Principal, TokenService } from '../auth/index.js';
+import type { Principal } from '../core/roles.js';
 import type { GatewayConfig } from '../config/index.js';
 import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import type { CircuitBreaker } from '../reliability/index.js';
+import type { Authenticator } from '../server/index.js';
+import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { LlmStore, StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
@@ -27,7 +28,7 @@ const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-
 export interface HandlerDeps {
   state: StateManager;
   store: LlmStore;
-  tokens: TokenService;
+  tokens: Pick<Authenticator, 'authenticate'>;
   meter: Meter;
   router: Router;
   breakers: Map<string, CircuitBreaker>;

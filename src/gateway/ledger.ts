@@ -12,7 +12,7 @@ import {
   type RequestEstimate,
   type ReserveGranted,
   type ReserveResult,
-} from '../budget/index.js';
+} from '../domain/budget/index.js';
 import type { Logger } from '../core/logger.js';
 import type { LlmStore } from '../state/index.js';
 import { ledgerRow, upstreamBody, type Cache, type Call, type CallRequest, type Outcome, type Target } from './call.js';

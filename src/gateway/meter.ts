@@ -17,7 +17,7 @@ import {
   type SettleResult,
   type ThresholdNotice,
   type WaitBound,
-} from '../budget/index.js';
+} from '../domain/budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
 import type { NewEvent } from '../core/events.js';

@@ -1,4 +1,4 @@
-import type { BudgetTracker } from '../budget/index.js';
+import type { BudgetTracker } from '../domain/budget/index.js';
 import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
 

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import type { CircuitBreaker } from '../reliability/index.js';
+import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { AppEnv } from '../server/index.js';
 import type { ProviderBreakers } from './breakers.js';
 import type { Provider, ProviderName } from './providers/types.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { countTextTokens } from '../budget/index.js';
+import { countTextTokens } from '../domain/budget/index.js';
 import type { Cache, Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
@@ -8,7 +8,7 @@ import type { CallLedger } from './ledger.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
-import { pump, type Pumped } from './stream.pump.js';
+import { pump, type Pumped } from './stream-pump.js';
 import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/index.js';
-import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';

@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
-import { keyPathFor, loadOrCreateKey, TokenService, wireApiTokens, type RunToken } from '../auth/index.js';
-import { BudgetTracker } from '../budget/index.js';
+import { authService, keyPathFor, loadOrCreateKey, TokenService, type RunToken } from '../auth/index.js';
+import { BudgetTracker } from '../domain/budget/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -8,23 +8,13 @@ import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import { LlmStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
-import { PiiProtection, piiRoutes } from '../protection/index.js';
+import { PiiProtection, piiService } from '../pii/index.js';
 import { AlertDispatcher } from '../alerts/index.js';
-import { gatewayService } from './gateway-service.js';
-import type { Service, ServiceContext, ServiceFactory } from './services.js';
+import { gatewayService } from '../gateway/index.js';
+import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
-import { toolsService } from './tools-service.js';
-import { SecretRefs, vaultService } from '../vault/index.js';
-import { usersService } from '../users/index.js';
-
-const safetyService: ServiceFactory = (ctx) => ({
-  name: 'safety',
-  apiRoutes: [piiRoutes(ctx.pii, ctx.state)],
-  close: () => ctx.pii.close(),
-});
-
-/** Every service the runtime starts, in order. */
-const SERVICES: ServiceFactory[] = [safetyService, gatewayService, toolsService, vaultService, usersService];
+import { toolsService } from '../tools/index.js';
+import { SecretRefs, secretsService } from '../secrets/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -78,32 +68,26 @@ export class Runtime {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
       const llm = new LlmStore(state);
-      wireApiTokens(tokens, llm);
       state.subscribe(terminalSink(logger));
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;
-      const stopAgent = (id: string, by: string) => rt?.stopAgent(id, by) ?? false;
+      const agents = {
+        stop: (id: string, by: string) => rt?.stopAgent(id, by) ?? false,
+        signal: (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running',
+        restart: (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false,
+      };
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
-      const pii = new PiiProtection({ config, state, logger, notify, stopAgent });
-      const signalAgent = (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running';
-      const restartAgent = (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false;
-      const ctx: ServiceContext = {
-        config,
-        state,
-        budgets,
-        llm,
-        pii,
-        tokens,
-        logger,
-        stopAgent,
-        signalAgent,
-        restartAgent,
-        secrets: new SecretRefs(),
-        env: o.env ?? process.env,
-        url: () => server?.url ?? '',
-      };
-      services = SERVICES.map((make) => make(ctx));
+      const pii = new PiiProtection({ config, state, logger, notify, stopAgent: agents.stop });
+      const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
+      // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
+      services = [
+        authService({ ...platform, tokens }),
+        piiService({ ...platform, pii }),
+        gatewayService({ ...platform, budgets, llm, pii }),
+        toolsService({ ...platform, pii }),
+        secretsService(platform),
+      ];
       server = await startServer(
         {
           state,
@@ -111,7 +95,7 @@ export class Runtime {
           logger,
           version: VERSION,
           startedAt,
-          control: { stop: (id, by) => rt?.stopAgent(id, by) ?? false },
+          control: agents,
           // A fixed ref: a path into the data could name a key that holds PII.
           scanEventText: (agentId, text, field) => (field === 'data' ? pii.copyJson(agentId, 'agent.output', text, 'sdk-event') : pii.copy(agentId, 'agent.output', text, 'sdk-event').stored),
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),

@@ -1,5 +1,9 @@
-// The secrets domain: Argon2id + AES-256-GCM sealing, the vault check value, names, values and
-// masking. Plain data in and out; storage and HTTP live elsewhere (state/secrets-store, vault/).
-export { Vault, type SealedSecret, type VaultCheck } from './vault.js';
-export { KDF_DEFAULTS, parseKdfParams, deriveKey, type KdfParams } from './crypto.js';
-export { mask, checkName, checkValue, checkEnvironment, DEFAULT_ENVIRONMENT, NAME_MAX, VALUE_MAX_BYTES, SECRET_REF_RE, SECRET_TEMPLATE_RE } from './rules.js';
+// The secrets vault as a feature (over the pure sealing of domain/secrets): the VaultService
+// (unlock, audit, injection, rotation), the one RBAC decision, its routes, the config's
+// `secret:NAME` references, and the factory the runtime starts it with.
+export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.js';
+export { refusal, type SecretAction } from './rbac.js';
+export { vaultRoutes } from './secrets.routes.js';
+export { SecretRefs, secretRef } from './refs.js';
+
+export { secretsService } from './secrets.service.js';

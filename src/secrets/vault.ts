@@ -1,126 +1,336 @@
-import { randomBytes } from 'node:crypto';
-import { SecretTamperedError, WrongMasterKeyError } from '../core/errors.js';
-import { deriveKey, KDF_DEFAULTS, open, parseKdfParams, SALT_BYTES, seal, type KdfParams } from './crypto.js';
-import { mask } from './rules.js';
+import { z } from 'zod';
+import type { Principal } from '../auth/index.js';
+import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
+import { TERMINAL_STATUSES, type NewEvent } from '../core/events.js';
+import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
+import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../domain/secrets/index.js';
+import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
+import { parseWith } from '../server/index.js';
+import { refusal, type SecretAction } from './rbac.js';
 
-/** A secret as stored: everything but the value in the clear, the value sealed. */
-export interface SealedSecret {
+/** A secret as the API shows it: never the value unless revealed. */
+export interface SecretView {
   id: string;
   name: string;
   environment: string;
-  salt: Buffer;
-  nonce: Buffer;
-  ciphertext: Buffer;
-  /** JSON KdfParams, as stored with the row. */
-  kdf: string;
-  /** The masked value, sealed under the vault key (lists need no per-secret derivation). */
-  maskedSealed: Buffer;
+  maskedValue: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
-/** The vault's check value: its own salt and a GCM encryption of a known constant. */
-export interface VaultCheck {
-  salt: Buffer;
-  nonce: Buffer;
-  ciphertext: Buffer;
-  kdf: string;
-}
+export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
 
-const CHECK_PLAINTEXT = Buffer.from('iron-cage vault check v1');
-const CHECK_AAD = Buffer.from('iron-cage:vault-check');
-const aadOf = (s: Pick<SealedSecret, 'id' | 'name' | 'environment'>) => Buffer.from(JSON.stringify(['secret', s.id, s.name, s.environment]));
-const maskAadOf = (s: Pick<SealedSecret, 'id' | 'name' | 'environment'>) => Buffer.from(JSON.stringify(['mask', s.id, s.name, s.environment]));
-// masked previews are nonce(12) || ciphertext+tag.
-const packMask = (n: Buffer, c: Buffer) => Buffer.concat([n, c]);
+export interface VaultDeps {
+  store: SecretsStore;
+  state: Pick<StateManager, 'getAgent'>;
+  /** `secrets.expose_provider_keys`: let secrets named like the provider keys reach agents. */
+  exposeProviderKeys?: boolean;
+  /** Secrets the config refers to (provider keys, tool headers): iron-cage's own, never an agent's. */
+  configRefs?: () => Iterable<string>;
+}
 
 /**
- * An unlocked vault: holds the master key for this process only, derives keys off the event
- * loop and caches them (derivation costs tens of ms on purpose; a decrypt after that costs
- * microseconds). Wrong master key and tampered secret are told apart by the check value: a
- * vault exists only once the check value has opened, so any later failure is tampering.
- *
- * @example
- *   const { vault, check } = await Vault.unlock(process.env.IRON_CAGE_MASTER_KEY!, stored ?? null);
- *   const row = await vault.seal({ id: 'secret-1a2b', name: 'OPENAI_API_KEY', environment: 'production' }, 'sk-…');
- *   await vault.open(row); // 'sk-…'
+ * The gateway attaches the real provider keys; an agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
+ * hold its own scoped token, so it can neither spend around its budget nor leak the key. Secrets
+ * of those names therefore reach an agent (at spawn or on reload) only with
+ * `secrets.expose_provider_keys: true`.
  */
-export class Vault {
-  private readonly keys = new Map<string, Promise<Buffer>>();
-  /** The same keys once derived: the warm path opens without a promise per secret. */
-  private readonly ready = new Map<string, Buffer>();
+export const PROVIDER_KEY_VARS: readonly string[] = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'];
+/** What the gateway sets in an agent's environment: a secret of the same name would route it around the cage. */
+const GATEWAY_VARS: readonly string[] = ['OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL'];
+
+const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
+const updateBody = z.strictObject({ value: z.unknown() });
+
+const audited = new WeakSet<object>();
+/** Shown instead of a masked value whose stored preview failed its integrity check. */
+export const TAMPERED_MASK = '[integrity check failed]';
+
+/**
+ * The vault as the API and the CLI use it: RBAC, validation, audit and events around the
+ * sealed store. Every operation takes the caller's principal; every refusal and failure leaves
+ * an audit row and changes nothing else.
+ */
+export class VaultService {
+  /** Called after a change to a secret of `environment` (rotation signals hook in here). */
+  onChange: (environment: string, name: string) => void | Promise<void> = () => {};
 
   private constructor(
-    private readonly masterKey: string,
-    private readonly vaultKey: Buffer,
-    readonly check: VaultCheck,
-    private readonly params: KdfParams,
+    private readonly deps: VaultDeps,
+    private readonly vault: Vault | null,
+    readonly status: VaultStatus,
   ) {}
 
   /**
-   * Open the vault with `masterKey`. With no stored check value (a new vault) one is made and
-   * returned for the caller to store. Throws WrongMasterKeyError when the check does not open.
+   * Unlock with `masterKey` (never stored), or stay locked without one. A wrong key leaves the
+   * vault locked too: secrets routes answer 423, everything else runs.
    */
-  static async unlock(masterKey: string, stored: VaultCheck | null, params: KdfParams = KDF_DEFAULTS): Promise<{ vault: Vault; created: boolean }> {
-    if (masterKey.length === 0) throw new WrongMasterKeyError('the master key is empty');
-    if (stored) {
-      const p = parseKdfParams(stored.kdf);
-      if (!p) throw new WrongMasterKeyError('the vault check value has unreadable key-derivation parameters');
-      const key = await deriveKey(masterKey, stored.salt, p);
-      const plain = open(key, { nonce: stored.nonce, ciphertext: stored.ciphertext }, CHECK_AAD);
-      if (!plain?.equals(CHECK_PLAINTEXT)) throw new WrongMasterKeyError();
-      return { vault: new Vault(masterKey, key, stored, params), created: false };
+  static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
+    if (!masterKey) return new VaultService(deps, null, 'locked');
+    try {
+      const { vault, created } = await Vault.unlock(masterKey, deps.store.meta());
+      if (created) deps.store.saveMeta(vault.check);
+      return new VaultService(deps, vault, 'unlocked');
+    } catch (e) {
+      if (e instanceof WrongMasterKeyError) return new VaultService(deps, null, 'wrong_master_key');
+      throw e;
     }
-    const salt = randomBytes(SALT_BYTES);
-    const key = await deriveKey(masterKey, salt, params);
-    const s = seal(key, CHECK_PLAINTEXT, CHECK_AAD);
-    return { vault: new Vault(masterKey, key, { salt, nonce: s.nonce, ciphertext: s.ciphertext, kdf: JSON.stringify(params) }, params), created: true };
   }
 
-  private key(salt: Buffer, params: KdfParams): Buffer | Promise<Buffer> {
-    const id = `${salt.toString('hex')}:${params.m}:${params.t}:${params.p}`;
-    const hit = this.ready.get(id);
-    if (hit) return hit;
-    let k = this.keys.get(id);
-    if (!k) {
-      k = deriveKey(this.masterKey, salt, params);
-      k.then(
-        (key) => this.ready.set(id, key),
-        // A failed derivation must not poison the cache.
-        () => this.keys.delete(id),
-      );
-      this.keys.set(id, k);
+  /** The one line said at start. */
+  get statusLine(): string {
+    if (this.status === 'unlocked') return `Secrets vault unlocked (${this.deps.store.list().length} secret(s))`;
+    if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
+    return 'Secrets vault locked: set IRON_CAGE_MASTER_KEY to use secrets; secrets routes answer 423';
+  }
+
+  /**
+   * Whether the vault is open and, when not, the message a secrets route would answer with: the
+   * dashboard asks this first, so a locked vault is a state it explains, not a failed request.
+   */
+  state(p: Principal): { status: VaultStatus; message: string | null } {
+    this.authorize(p, 'list', null);
+    try {
+      this.unlocked();
+      return { status: this.status, message: null };
+    } catch (e) {
+      if (!(e instanceof VaultLockedError)) throw e;
+      return { status: this.status, message: e.message };
     }
-    return k;
   }
 
-  /** Seal `value` for the row `who` with a fresh salt and nonce. */
-  async seal(who: Pick<SealedSecret, 'id' | 'name' | 'environment'>, value: string): Promise<SealedSecret> {
-    const salt = randomBytes(SALT_BYTES);
-    const key = await this.key(salt, this.params);
-    const s = seal(key, Buffer.from(value, 'utf8'), aadOf(who));
-    const m = seal(this.vaultKey, Buffer.from(mask(value), 'utf8'), maskAadOf(who));
-    return { ...who, salt, nonce: s.nonce, ciphertext: s.ciphertext, kdf: JSON.stringify(this.params), maskedSealed: packMask(m.nonce, m.ciphertext) };
+  /** The unlocked vault (for rekey), or VaultLockedError. */
+  unlocked(): Vault {
+    if (this.vault) return this.vault;
+    throw new VaultLockedError(this.status === 'wrong_master_key' ? 'the secrets vault is locked: IRON_CAGE_MASTER_KEY does not open it (wrong master key)' : undefined);
   }
 
-  /** The value, with the parameters read back from the row. Throws SecretTamperedError, never returns garbage. */
-  async open(row: SealedSecret): Promise<string> {
-    const params = parseKdfParams(row.kdf);
-    if (!params || row.salt.length !== SALT_BYTES) throw new SecretTamperedError(row.name);
-    const k = this.key(row.salt, params);
-    const plain = open(k instanceof Promise ? await k : k, { nonce: row.nonce, ciphertext: row.ciphertext }, aadOf(row));
-    if (!plain) throw new SecretTamperedError(row.name);
-    return plain.toString('utf8');
+  private audit(p: Principal, operation: SecretOperation, name: string | null, success: boolean, error: string | null, agentId: string | null = p.agentId): SecretAuditInput {
+    return { secretName: name, operation, requesterRole: p.role, requester: p.name, agentId, success, errorMessage: error };
   }
 
-  /** The masked preview (4+3 characters at most), opened with the vault key: no derivation per row. */
-  masked(row: Pick<SealedSecret, 'id' | 'name' | 'environment' | 'maskedSealed'>): string {
-    const b = row.maskedSealed;
-    const plain = b.length > 12 ? open(this.vaultKey, { nonce: b.subarray(0, 12), ciphertext: b.subarray(12) }, maskAadOf(row)) : null;
-    if (!plain) throw new SecretTamperedError(row.name);
-    return plain.toString('utf8');
+  /** RBAC first: a refusal is audited DENIED and thrown as 403. */
+  private authorize(p: Principal, action: SecretAction, name: string | null, agentId?: string): void {
+    const why = refusal(p, action, agentId);
+    if (why === null) return;
+    this.deps.store.audit([this.audit(p, 'DENIED', name, false, `${action}: ${why}`, agentId ?? p.agentId)]);
+    throw new ForbiddenError(why);
   }
 
-  /** How many derived keys this process holds (for the benchmark and tests). */
-  get cachedKeys(): number {
-    return this.keys.size;
+  /** Run `fn`; a failure is audited under `op` (never with a value: messages carry none) and rethrown. */
+  private async guarded<T>(p: Principal, op: SecretOperation, name: string | null | (() => string | null), fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      // Nested guards (before and after the row's name is known) audit a failure once.
+      if (audited.has(e as object)) throw e;
+      if (typeof e === 'object' && e !== null) audited.add(e);
+      const msg = e instanceof IronCageError ? `${e.code}: ${e.message}` : 'internal error';
+      this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
+      throw e;
+    }
   }
+
+  /** A row whose masked preview fails its check still lists (and can be deleted or overwritten). */
+  private view(r: SecretRow): SecretView {
+    let maskedValue: string;
+    try {
+      maskedValue = this.unlocked().masked(r);
+    } catch (e) {
+      if (!(e instanceof SecretTamperedError)) throw e;
+      maskedValue = TAMPERED_MASK;
+    }
+    return { id: r.id, name: r.name, environment: r.environment, maskedValue, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  }
+
+  private live(id: string): SecretRow {
+    if (!SECRET_ID_RE.test(id)) throw new ValidationError('id: must be secret- followed by 16 hex digits');
+    const row = this.deps.store.byId(id);
+    if (!row) throw new NotFoundError(`no secret ${id}`);
+    if (row.deletedAt) throw new NotFoundError(`secret ${id} was deleted`);
+    return row;
+  }
+
+  private event(type: 'secret.created' | 'secret.updated' | 'secret.deleted', r: Pick<SecretRow, 'name' | 'environment'>, by: Principal): NewEvent {
+    const verb = type.slice('secret.'.length);
+    return {
+      agentId: null,
+      type,
+      severity: 'info',
+      message: `Secret ${r.name} ${verb} in ${r.environment} by ${by.role} ${by.name}`,
+      data: { name: r.name, environment: r.environment, by: `${by.role}:${by.name}` },
+    };
+  }
+
+  list(p: Principal, environment?: string): Promise<SecretView[]> {
+    this.authorize(p, 'list', null);
+    return this.guarded(p, 'READ', null, () => {
+      const env = environment === undefined ? undefined : checkEnvironment(environment);
+      this.unlocked();
+      return this.deps.store.list(env).map((r) => this.view(r));
+    });
+  }
+
+  /** Masked, or with `reveal` (admins) the value too; audited READ or REVEAL. */
+  async get(p: Principal, id: string, reveal: boolean): Promise<SecretView & { value?: string }> {
+    this.authorize(p, reveal ? 'reveal' : 'read', null);
+    const op = reveal ? 'REVEAL' : 'READ';
+    return this.guarded(p, op, null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, op, row.name, async () => {
+        const out: SecretView & { value?: string } = this.view(row);
+        if (reveal) out.value = await vault.open(row);
+        this.deps.store.audit([this.audit(p, op, row.name, true, null)]);
+        return out;
+      });
+    });
+  }
+
+  /** `input`: the request body `{name, environment?, value}` (read only once the caller is authorized). */
+  async create(p: Principal, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'create', null);
+    let name: string | null = null;
+    return this.guarded(
+      p,
+      'CREATE',
+      () => name,
+      async () => {
+        const body = parseWith(createBody, await input);
+        name = checkName(body.name);
+        const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
+        const value = checkValue(body.value);
+        const vault = this.unlocked();
+        const who = { id: newSecretId(), name, environment };
+        const sealed = await vault.seal(who, value);
+        const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
+        await this.onChange(environment, name);
+        return this.view(row);
+      },
+    );
+  }
+
+  /** `input`: the request body `{value}`. */
+  async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
+    this.authorize(p, 'update', null);
+    return this.guarded(p, 'UPDATE', null, async () => {
+      const vault = this.unlocked();
+      const row = this.live(id);
+      return this.guarded(p, 'UPDATE', row.name, async () => {
+        const sealed = await vault.seal(row, checkValue(parseWith(updateBody, await input).value));
+        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p));
+        await this.onChange(row.environment, row.name);
+        return this.view(next);
+      });
+    });
+  }
+
+  async remove(p: Principal, id: string): Promise<SecretView> {
+    this.authorize(p, 'delete', null);
+    return this.guarded(p, 'DELETE', null, async () => {
+      this.unlocked();
+      const row = this.live(id);
+      const shown = this.view(row);
+      this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
+      await this.onChange(row.environment, row.name);
+      return shown;
+    });
+  }
+
+  auditLog(p: Principal, q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }) {
+    this.authorize(p, 'audit', null);
+    return this.deps.store.auditList(q);
+  }
+
+  /** The contract's `GET /api/agents/:id/secrets`: the values of the agent's environment, audited READ per name. */
+  async agentSecrets(p: Principal, agentId: string): Promise<{ agentId: string; environment: string; secrets: Record<string, string> }> {
+    this.authorize(p, 'agent-secrets', null, agentId);
+    return this.guarded(p, 'READ', null, async () => {
+      const agent = this.deps.state.getAgent(agentId);
+      if (!agent) throw new NotFoundError(`no agent ${agentId}`);
+      // A token outlives its run, and an external agent has no run: secrets go to a running one only.
+      if (agent.kind !== 'supervised' || TERMINAL_STATUSES.has(agent.status)) {
+        throw new ForbiddenError(`agent ${agentId} is not a running supervised agent: its token no longer fetches secrets`);
+      }
+      // Like injection at spawn: a row that fails its integrity check is left out (audited), not
+      // allowed to fail the agent's whole reload.
+      const { values: secrets, audit } = await this.openForAgent(agent.environment, p, 'READ', agentId);
+      this.deps.store.audit(audit);
+      return { agentId, environment: agent.environment, secrets };
+    });
+  }
+
+  /**
+   * The environment's values for a spawn, audited INJECT per name. A secret that fails its
+   * integrity check is left out (audited as a failed INJECT, named in `failed`): the agent
+   * starts without it rather than not at all.
+   */
+  async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
+    const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
+    const { values, failed, audit } = await this.openForAgent(environment, p, 'INJECT', agentId);
+    this.deps.store.audit(audit);
+    return { values, failed };
+  }
+
+  /** The values of `environment` an agent may have, with an audit row per name (failed for a row that does not open). */
+  private async openForAgent(environment: string, p: Principal, op: 'INJECT' | 'READ', agentId: string) {
+    const vault = this.unlocked();
+    const rows = this.deps.store.list(environment).filter((r) => this.reachesAgent(r.name));
+    // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
+    const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
+    const values: Record<string, string> = {};
+    const failed: string[] = [];
+    const audit = rows.map((r, i) => {
+      const o = opened[i]!;
+      if (o.status === 'fulfilled') values[r.name] = o.value;
+      else failed.push(r.name);
+      return this.audit(p, op, r.name, o.status === 'fulfilled', o.status === 'fulfilled' ? null : String((o.reason as Error).message), agentId);
+    });
+    return { values, failed, audit };
+  }
+
+  /**
+   * Not the vault's to give an agent: iron-cage's own IRON_CAGE_* and gateway variables, and the
+   * credentials iron-cage itself attaches upstream (provider keys, secrets the config refers to),
+   * which would let the agent bypass the budget and the redaction.
+   */
+  private reachesAgent(name: string): boolean {
+    if (name.startsWith('IRON_CAGE_') || GATEWAY_VARS.includes(name)) return false;
+    if (this.deps.exposeProviderKeys === true) return true;
+    return !PROVIDER_KEY_VARS.includes(name) && ![...(this.deps.configRefs?.() ?? [])].includes(name);
+  }
+
+  /** A secret the config refers to (a provider key), for iron-cage's own use: audited READ by `config`. */
+  async configValue(name: string, environment: string): Promise<string | null> {
+    const row = this.deps.store.liveByName(name, environment);
+    if (!row) return null;
+    const p: Principal = { role: 'admin', agentId: null, name: 'config', jti: '' };
+    return this.guarded(p, 'READ', name, async () => {
+      const value = await this.unlocked().open(row);
+      this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
+      return value;
+    });
+  }
+
+  /** Audit a rotation signal sent to a running agent. */
+  rotated(agentId: string, name: string): void {
+    this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
+  }
+}
+
+/**
+ * Re-encrypt every secret (deleted ones too) and the check value under `newKey`, in one
+ * transaction: any row that does not open under the current key fails it all, changing nothing.
+ */
+export async function rekey(service: VaultService, store: SecretsStore, newKey: string, by: Principal): Promise<number> {
+  const old = service.unlocked();
+  if (newKey.length === 0) throw new ValidationError('the new master key is empty');
+  const { vault: next } = await Vault.unlock(newKey, null);
+  const rows = store.all();
+  const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));
+  const audit = rows
+    .filter((r) => !r.deletedAt)
+    .map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
+  store.rekey(resealed, next.check, audit);
+  return rows.length;
 }

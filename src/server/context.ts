@@ -1,12 +1,16 @@
 import type { Logger } from '../core/logger.js';
-import type { Principal, TokenService } from '../auth/index.js';
+import type { CredentialHeaders, Principal } from '../core/roles.js';
 import type { StateManager } from '../state/index.js';
 import type { HostGuard } from './hosts.js';
 
-/** What the server needs from the runtime to control agents (it never imports the supervisor). */
+/** What the server and the services may do to the agents this process supervises (they never import the supervisor). */
 export interface AgentControl {
-  /** Starts a graceful stop; false when no supervisor here runs that agent. */
+  /** Starts a graceful stop (an admin, budget exhausted, PII block policy, …); false when no supervisor here runs that agent. */
   stop(agentId: string, requestedBy: string): boolean;
+  /** Signal the agent's own process if it handles the signal (secret rotation: SIGUSR1). */
+  signal(agentId: string, sig: NodeJS.Signals): 'sent' | 'not-running' | 'not-handled';
+  /** Stop it gracefully and start it again (fresh environment); false when none runs here. */
+  restart(agentId: string, why: string): boolean;
 }
 
 /**
@@ -19,9 +23,26 @@ export interface RawRoute {
   handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void;
 }
 
+/**
+ * How the server tells who calls (auth/'s TokenService is the one implementation): the server
+ * checks roles on the Principal it gets and never learns how a token is made or stored.
+ */
+export interface Authenticator {
+  /** The caller of these headers (or `?token=` on a WebSocket upgrade); synchronous for a token seen before. Throws MissingTokenError or UnauthorizedError. */
+  authenticate(headers: CredentialHeaders, queryToken?: string | null): Principal | Promise<Principal>;
+  /** The token a request presents, where `authenticate` looks for it; null when none. */
+  credential(headers: CredentialHeaders, queryToken?: string | null): string | null;
+  /** Check a token again (a live WebSocket's, after a revocation). */
+  verify(token: string): Promise<Principal>;
+  /** Proof that this process holds the signing key (GET /api/health?nonce=). */
+  proof(nonce: string): string;
+  /** Hear of revocations in this process; returns the unsubscribe. */
+  onInvalidate(fn: () => void): () => void;
+}
+
 export interface ServerDeps {
   state: StateManager;
-  tokens: TokenService;
+  tokens: Authenticator;
   control: AgentControl;
   guard: HostGuard;
   logger: Logger;

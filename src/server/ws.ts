@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Principal, Role } from '../auth/index.js';
+import type { Principal, Role } from '../core/roles.js';
 import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';
 import type { ServerDeps } from './context.js';
 import { upgradeRefusal } from './errors.js';
-import { itemJson, liveFrames, snapshotFrame, type FeedItem } from './ws.frames.js';
+import { itemJson, liveFrames, snapshotFrame, type FeedItem } from './ws-frames.js';
 
 const SNAPSHOT_EVENTS = 200;
 const MAX_REPLAY = 10_000;

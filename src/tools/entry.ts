@@ -15,7 +15,7 @@ import {
   type FallbackResult,
   type FaultKind,
   type Tier,
-} from '../reliability/index.js';
+} from '../domain/reliability/index.js';
 import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';

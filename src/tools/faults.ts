@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError } from '../core/errors.js';
-import { FaultInjector, type FaultConfig, type FaultKind } from '../reliability/index.js';
+import { FaultInjector, type FaultConfig, type FaultKind } from '../domain/reliability/index.js';
 
 export interface FaultView {
   id: string;

@@ -1,5 +1,5 @@
 import type { NewEvent } from '../core/events.js';
-import type { BreakerTransition, FallbackReason, Tier } from '../reliability/index.js';
+import type { BreakerTransition, FallbackReason, Tier } from '../domain/reliability/index.js';
 
 // The words a user reads in the terminal and the dashboard's event feed.
 

@@ -1,5 +1,5 @@
-import { SERVICE_NAME } from '../reliability/index.js';
-import { applyRedactions, scan, type Detection, type RedactOptions } from '../safety/index.js';
+import { SERVICE_NAME } from '../domain/reliability/index.js';
+import { applyRedactions, scan, type Detection, type RedactOptions } from '../domain/pii/index.js';
 
 // Turning `/tools/<service>/<path>?<query>` into an upstream URL that can only ever be under the
 // service's configured base URL. The checks run on the raw request target (Node does not

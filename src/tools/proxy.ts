@@ -1,275 +1,292 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal, TokenService } from '../auth/index.js';
-import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { faultsPermitted } from '../config/index.js';
+import { ConfigError, IronCageError } from '../core/errors.js';
+import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { SERVICE_NAME, type FallbackResult } from '../reliability/index.js';
-import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
-import type { ToolCallInput } from '../state/index.js';
-import type { ToolEntry, ToolAnswer } from './entry.js';
-import { cacheKeyHeaders, upstreamRequestHeaders } from './headers.js';
-import { failureLabel } from './messages.js';
-import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
-import type { ToolsService } from './service.js';
-import { ClientLink, ResponseTooLargeError } from './upstream.js';
+import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../domain/reliability/index.js';
+import type { Authenticator } from '../server/index.js';
+import type { Config } from '../config/index.js';
+import { SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
+import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } from '../state/index.js';
+import { ToolEntry } from './entry.js';
+import { FaultBoard } from './faults.js';
+import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
+import { guardUnreadable, modeUnreadable } from './unreadable.js';
+import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
+import { recordedPath } from './path.js';
+import type { RedactOptions } from '../domain/pii/index.js';
 
-export const MAX_TOOL_BODY_BYTES = 5 * 1024 * 1024;
+export type ToolsContext = {
+  config: Config;
+  state: StateManager;
+  tokens: Pick<Authenticator, 'authenticate'>;
+  logger: Logger;
+  /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
+  pii?: ToolPiiGuard;
+  /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
+  secrets?: { want(name: string): void; get(name: string): string | null };
+};
 
-const TIER = 'x-iron-cage-tier';
-const BREAKER = 'x-iron-cage-breaker';
+export interface ToolsOptions {
+  /** Replaces the PII step for live answers (see ResponseRedactor). */
+  redactResponse?: ResponseRedactor;
+  /** Replaces the PII step for their headers (see HeaderRedactor). */
+  redactHeaders?: HeaderRedactor;
+}
 
-/** Refused before the chain ran: nothing went upstream. Carries what the call row needs. */
-class Refusal extends Error {
-  constructor(
-    readonly error: IronCageError,
-    readonly reason: string,
-  ) {
-    super(error.message);
+/**
+ * Breaker snapshots and tier counters move on every call; while calls flow they are saved at
+ * most this often (transitions save at once, in the transaction of their event).
+ */
+const COUNTERS_SAVE_MS = 200;
+
+/**
+ * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
+ * the bookkeeping that turns calls into rows, breaker changes into events and snapshots.
+ */
+export class ToolProxy {
+  readonly entries = new Map<string, ToolEntry>();
+  readonly faults = new FaultBoard();
+  readonly store: ToolsStore;
+  readonly faultsAllowed: boolean;
+  private readonly state: StateManager;
+  private readonly logger: Logger;
+  private readonly cooldownTimers = new Map<string, NodeJS.Timeout>();
+  private countersTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private readonly secrets: ToolsContext['secrets'];
+  /** The PII engine's detector settings, for what the call rows keep. */
+  private readonly piiOptions: RedactOptions | undefined;
+
+  constructor(ctx: ToolsContext, opts: ToolsOptions = {}) {
+    const { config } = ctx;
+    this.secrets = ctx.secrets;
+    this.piiOptions = ctx.pii?.options;
+    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want(m[1]!);
+    this.state = ctx.state;
+    this.logger = ctx.logger;
+    this.store = new ToolsStore(ctx.state);
+    this.faultsAllowed = faultsPermitted(config);
+    // loadConfig already refuses this; a Config built in code (tests, embedding) gets the same rule.
+    if (config.faults.length > 0 && !this.faultsAllowed) {
+      throw new ConfigError(`faults: fault injection is refused on the non-loopback bind ${config.host}; set allow_faults: true if you mean it`);
+    }
+    const now = Date.now();
+    this.store.purgeExpired(now);
+    const stored = new Map(this.store.loadBreakers().map((b) => [b.service, b]));
+    for (const svc of Object.values(config.tools)) {
+      const pii = ctx.pii;
+      const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
+      const headerRedactor = opts.redactHeaders ?? (pii ? guardHeaderRedactor(pii, svc.name) : redactHeaders(config.safetyMode));
+      const unreadable = pii ? guardUnreadable(pii, svc.name) : modeUnreadable(config.safetyMode);
+      const entry = new ToolEntry({
+        config: svc,
+        store: this.store,
+        redactor,
+        headerRedactor,
+        unreadable,
+        stored: stored.get(svc.name),
+        onTransition: (e, t, cause) => this.onTransition(e, t, cause),
+        onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),
+      });
+      this.entries.set(svc.name, entry);
+      this.announceRestore(entry);
+    }
+    for (const f of config.faults) {
+      if (!this.entries.has(f.service)) throw new ConfigError(`faults: no tool service '${f.service}' is configured`);
+      this.faults.add(f, 'config', now);
+    }
   }
-}
 
-/**
- * Methods a proxy must not pass on: TRACE echoes the request (our injected service
- * credentials included) back to whoever sent it; CONNECT would turn the proxy into a tunnel.
- */
-const NOT_PROXIED = new Set(['TRACE', 'CONNECT']);
-const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+  // ── per call ──────────────────────────────────────────────────────────────────────────
 
-/** Refusals that mean an agent reached for what it may not (counted as unauthorized actions), not a broken request. */
-const UNAUTHORIZED = new Set(['unknown_service', 'invalid_path']);
-
-/** One agent call as it moves through the stages; filled in as each one learns more. */
-interface ToolCall {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly started: number;
-  principal: Principal | null;
-  /** Known once the path names a configured service; from then on every outcome is recorded. */
-  entry: ToolEntry | null;
-  method: string;
-  /** The path (no query) as the call's row keeps it (PII replaced). */
-  path: string;
-  /** A fault plan decided this call (whatever the breaker then did with it). */
-  fault: boolean;
-  result: FallbackResult<ToolAnswer> | null;
-  /** The agent hung up while the call was served. */
-  gone: boolean;
-  /** The service's configured headers, vault secrets filled in. */
-  configured: Record<string, string>;
-}
-
-/** What goes back to the agent, and what its row says about it. */
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[]>;
-  /** null: no body (HEAD, 204, 304). */
-  body: Buffer | null;
-  redactions: number;
-  /** Why the call ended this way: `ok`, a fallback reason or an error code. */
-  reason: string;
-  /** What the call's row counts as delivered. */
-  bytes: number;
-  /** The agent hung up before an answer: nothing is sent. */
-  gone?: boolean;
-}
-
-/**
- * `ANY /tools/<service>/<path>?<query>`: the agent's external API calls. Plain Node handling
- * (no Hono) because this is a hot path. Stages: authenticate → parse path → read body →
- * serve → respond → record; every outcome, errors included, is recorded before the agent
- * has its answer.
- */
-export function toolsHandler(tools: ToolsService, tokens: TokenService, logger: Logger) {
-  const authenticate = async (call: ToolCall): Promise<void> => {
-    const p = await tokens.authenticate(call.req.headers);
-    if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only; the tool proxy needs an agent or admin token');
-    call.principal = p;
-  };
-
-  /** The service and the upstream URL the path names. */
-  const parsePath = (call: ToolCall): { entry: ToolEntry; target: ToolTarget; url: URL } => {
-    const parsed = parseToolUrl(call.req.url ?? '');
-    if (!parsed.ok) throw new Refusal(new ValidationError(parsed.message, 'invalid_path'), 'invalid_path');
-    const { target } = parsed;
-    const entry = tools.entries.get(target.service);
-    if (!entry) throw new Refusal(new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`), 'unknown_service');
-    call.entry = entry;
-    call.path = tools.recordedPath(`/${target.rest}`);
-    if (NOT_PROXIED.has(call.method)) {
-      throw new Refusal(new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`), 'method_not_allowed');
+  /** Count the tier that answered and announce when a service starts or stops needing fallbacks. */
+  noteServed(entry: ToolEntry, tier: Tier, lookup: CacheLookup | null, reason: FallbackReason | 'ok', detail: string | null, agentId: string | null): void {
+    // A call still finishing while iron-cage shuts down: the database may be gone.
+    if (this.closed) return;
+    entry.recordTier(tier, lookup);
+    this.saveCountersSoon();
+    const fb = entry.fallback;
+    if (tier === 'live') {
+      if (!fb.active) return;
+      fb.active = false;
+      this.state.record(fallbackEndEvent(entry.name, fb.served, agentId));
+      fb.served = { cache: 0, placeholder: 0, failed: 0 };
+      return;
     }
-    call.configured = tools.headersOf(entry);
-    const url = upstreamUrl(entry.base, target);
-    if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
-    return { entry, target, url };
-  };
-
-  const serve = async (call: ToolCall, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
-    const client = new ClientLink();
-    // 'close' after the response is finished is the normal end; before it, the agent gave up.
-    call.res.once('close', () => {
-      if (!call.res.writableFinished) client.hangUp();
-    });
-    const fault = tools.faults.next(entry.name, Date.now());
-    call.fault = fault !== null;
-    const p = call.principal!;
-    const agentId = p.agentId;
-    const result = await entry.serve({
-      agentId,
-      // Names are not unique (two API tokens may both be 'ops'): an API token's cache is its own.
-      caller: agentId !== null ? `agent:${agentId}` : p.apiToken ? `token:${p.jti}` : `${p.role}:${p.userId ?? p.name}`,
-      method: call.method,
-      url,
-      headers: upstreamRequestHeaders(call.req.headers, call.configured),
-      body,
-      rest: target.rest,
-      query: target.query,
-      keyHeaders: cacheKeyHeaders(call.req.headers),
-      client,
-      fault,
-    });
-    call.result = result;
-    call.gone = client.gone;
-    if (!client.gone) tools.noteServed(entry, result.tier, result.cacheLookup, result.reason, result.tier === 'live' ? null : result.detail, agentId);
-    return result;
-  };
-
-  const failed = (call: ToolCall, err: unknown): Reply => {
-    const refusal = err instanceof Refusal ? err : null;
-    const error = refusal ? refusal.error : err;
-    const { status, body, unexpected } = toErrorResponse(error);
-    // The path as its row keeps it: a path can carry PII, and a log line is a stored copy.
-    if (unexpected) logger.error({ err }, `${call.req.method} ${tools.recordedPath(call.req.url?.split('?')[0] ?? '')} failed`);
-    const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
-    const p = call.principal;
-    if (refusal && UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
-      // The service the path names, when it is a name at all (a refused path may not parse).
-      const first = (call.req.url ?? '').slice(TOOLS_PREFIX.length).split(/[/?]/, 1)[0]!;
-      // A name that holds PII (`/tools/123-45-6789/…`) reaches the event redacted.
-      const named = SERVICE_NAME.test(first) ? tools.recordedPath(`/${first}`).slice(1) : null;
-      tools.noteRefused(p.agentId, call.entry?.name ?? named, reason as 'unknown_service' | 'invalid_path', status);
+    if (!fb.active) {
+      fb.active = true;
+      this.state.record(fallbackStartEvent(entry.name, tier, reason as FallbackReason, detail, agentId));
     }
-    // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
-    call.result = null;
-    const extra: Record<string, string> = status === 413 ? { connection: 'close' } : status === 405 ? { allow: ALLOW } : {};
-    return { ...jsonReply(status, body, extra, reason), bytes: 0 };
-  };
+    fb.served[tier]++;
+  }
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: {} };
-    void (async () => {
-      let reply: Reply;
+  /**
+   * An agent asked for a service or a path it may not reach: on the record as an unauthorized
+   * action. The path is left out: what the agent put in it is not for the event log.
+   */
+  noteRefused(agentId: string, service: string | null, reason: 'unknown_service' | 'invalid_path', status: number): void {
+    if (this.closed) return;
+    const what =
+      reason === 'unknown_service'
+        ? service === null
+          ? 'no tool service named in the path'
+          : `no tool service '${service}' is configured`
+        : `a path outside ${service === null ? 'any service' : `${service}'s base URL`} or not a valid tool path`;
+    this.state.record({ agentId, type: 'tool.refused', severity: 'warn', message: `Tool call refused (${status}): ${what}`, data: { service, reason, status } });
+  }
+
+  /** What a call's row keeps of its path: PII replaced (see recordedPath). */
+  recordedPath(path: string): string {
+    return recordedPath(path, this.piiOptions);
+  }
+
+  /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
+  async recordCall(row: ToolCallInput): Promise<void> {
+    // A call still finishing while iron-cage shuts down: the database may be gone.
+    if (this.closed) return;
+    try {
+      await this.store.recordCall(row);
+    } catch (err) {
+      this.logger.error({ err }, `tool proxy: could not record a call to ${row.service}`);
+    }
+  }
+
+  /** The counters moved: save them with a group commit, at most every COUNTERS_SAVE_MS. */
+  private saveCountersSoon(): void {
+    if (this.closed || this.countersTimer) return;
+    this.countersTimer = setTimeout(() => {
+      this.countersTimer = null;
+      const dirty = [...this.entries.values()].filter((e) => e.dirty);
+      for (const e of dirty) e.dirty = false;
+      if (this.closed || dirty.length === 0) return;
       try {
-        await authenticate(call);
-        const { entry, target, url } = parsePath(call);
-        const body = await readToolBody(req);
-        const result = await serve(call, entry, target, url, body);
-        reply = call.gone ? GONE : respond(entry, result, method);
+        this.store.saveBreakers(dirty.map(breakerRow));
       } catch (err) {
-        reply = failed(call, err);
+        this.logger.error({ err }, 'tool proxy: could not save the breaker counters');
       }
-      if (call.entry) await tools.recordCall(row(call, call.entry, reply));
-      send(res, reply);
-    })().catch((err: unknown) => {
-      logger.error({ err }, `${req.method} ${tools.recordedPath(req.url?.split('?')[0] ?? '')} could not be answered`);
-      if (!res.destroyed) res.destroy();
+    }, COUNTERS_SAVE_MS);
+  }
+
+  /**
+   * The service's configured headers with `${secret:NAME}` filled in from the vault, read per
+   * call so a rotation applies to the next one. A secret that is not there refuses the call
+   * (503) rather than send the placeholder upstream.
+   */
+  headersOf(entry: ToolEntry): Record<string, string> {
+    const h = entry.config.headers;
+    let out: Record<string, string> | null = null;
+    for (const [name, value] of Object.entries(h)) {
+      if (!value.includes('${secret:')) continue;
+      out ??= { ...h };
+      out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
+        const v = this.secrets?.get(ref) ?? null;
+        if (v === null)
+          throw new IronCageError(
+            'secret_unavailable',
+            503,
+            `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
+          );
+        return v;
+      });
+    }
+    return out ?? h;
+  }
+
+  recordEvent(e: NewEvent): void {
+    this.state.record(e);
+  }
+
+  // ── breakers ──────────────────────────────────────────────────────────────────────────
+
+  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
+  refresh(entry: ToolEntry): void {
+    entry.refresh();
+  }
+
+  reset(entry: ToolEntry, requestedBy: string): void {
+    const from = entry.breaker.state;
+    entry.reset();
+    this.store.saveBreaker(breakerRow(entry), {
+      agentId: null,
+      type: 'breaker.reset',
+      severity: 'info',
+      message: `Circuit ${entry.name} reset by ${requestedBy}${from === 'CLOSED' ? ' (it was already CLOSED)' : ` (was ${from})`}`,
+      data: { service: entry.name, from, requestedBy },
     });
-  };
-}
+  }
 
-const GONE: Reply = { status: 499, headers: {}, body: null, redactions: 0, reason: 'client_aborted', bytes: 0, gone: true };
+  private onTransition(entry: ToolEntry, t: BreakerTransition, cause: string | null): void {
+    if (this.closed) return;
+    const opts = entry.config.breaker;
+    // The reset route records its own event, naming who asked.
+    const event = t.reason === 'manual_reset' ? null : transitionEvent(t, opts.cooldownMs, opts.halfOpenMaxProbes, cause);
+    this.store.saveBreaker(breakerRow(entry), event);
+    this.scheduleCooldown(entry);
+  }
 
-function jsonReply(status: number, payload: unknown, extra: Record<string, string>, reason: string, redactions = 0): Reply {
-  const body = Buffer.from(JSON.stringify(payload));
-  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...extra }, body, redactions, reason, bytes: body.length };
-}
+  /** An OPEN breaker turns HALF_OPEN on its own when the cooldown ends, so the feed says so on time. */
+  private scheduleCooldown(entry: ToolEntry): void {
+    const old = this.cooldownTimers.get(entry.name);
+    if (old) clearTimeout(old);
+    this.cooldownTimers.delete(entry.name);
+    if (this.closed || entry.breaker.state !== 'OPEN') return;
+    const timer = setTimeout(() => {
+      this.cooldownTimers.delete(entry.name);
+      if (!this.closed) this.refresh(entry);
+    }, entry.breaker.retryAfterMs() + 5);
+    timer.unref();
+    this.cooldownTimers.set(entry.name, timer);
+  }
 
-function send(res: ServerResponse, r: Reply): void {
-  if (r.gone || res.headersSent || res.destroyed) return;
-  res.writeHead(r.status, r.headers);
-  if (r.body === null) res.end();
-  else res.end(r.body);
-}
+  private announceRestore(entry: ToolEntry): void {
+    const snap = entry.breaker.snapshot();
+    const problems = entry.restoreProblems;
+    if (snap.state === 'CLOSED' && problems.length === 0) return;
+    const retryAt = snap.retryAt === null ? null : new Date(snap.retryAt).toISOString();
+    const when = snap.state === 'OPEN' ? `; probe in ${seconds(Math.ceil(entry.breaker.retryAfterMs() / 1000) * 1000)}` : '';
+    const event: NewEvent<'breaker.restored'> = {
+      agentId: null,
+      type: 'breaker.restored',
+      severity: problems.length > 0 || snap.state !== 'CLOSED' ? 'warn' : 'info',
+      message:
+        problems.length > 0
+          ? `Circuit ${entry.name}: the saved state could not be trusted (${problems.join('; ')}); starting ${snap.state}`
+          : `Circuit ${entry.name} restored ${snap.state} from the last run${when}`,
+      data: { service: entry.name, state: snap.state, retryAt, problems },
+    };
+    this.state.record(event);
+    this.scheduleCooldown(entry);
+  }
 
-/** The agent's body, whole (it is hashed for the cache key and may be sent more than once). */
-async function readToolBody(req: IncomingMessage): Promise<Buffer | null> {
-  try {
-    const body = await readBody(req, MAX_TOOL_BODY_BYTES);
-    return body.length === 0 ? null : body;
-  } catch (e) {
-    if (e instanceof PayloadTooLargeError) throw new Refusal(e, 'payload_too_large');
-    if (e instanceof BodyReadError) throw new Refusal(e, e.reason);
-    throw e;
+  announce(): void {
+    for (const e of this.entries.values()) {
+      const b = e.config.breaker;
+      const extras = [e.config.cacheTtlMs > 0 ? `cache ${seconds(e.config.cacheTtlMs)}` : 'no cache', e.config.placeholder ? 'placeholder' : ''].filter(Boolean);
+      this.logger.info(`Tool ${e.name}: /tools/${e.name}/… → ${e.config.url} (breaker ${b.failureThreshold} failures / ${seconds(b.cooldownMs)} cooldown, ${extras.join(', ')})`);
+    }
+    for (const f of this.faults.list(Date.now())) {
+      this.logger.warn(
+        `Fault plan ${f.id}: ${f.service} fails with ${f.status} from call ${f.fromCall}${f.count ? ` for ${f.count} calls` : ''}${f.durationMs ? ` for ${seconds(f.durationMs)}` : ''}`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.countersTimer) clearTimeout(this.countersTimer);
+    for (const t of this.cooldownTimers.values()) clearTimeout(t);
+    this.cooldownTimers.clear();
+    try {
+      this.store.saveBreakers([...this.entries.values()].map(breakerRow));
+    } catch (err) {
+      this.logger.error({ err }, 'tool proxy: could not save the breakers');
+    }
+    await Promise.all([...this.entries.values()].map((e) => e.close()));
   }
 }
 
-/** The answer the agent gets, whichever tier produced it (or why none did). */
-function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string): Reply {
-  const breaker: Record<string, string> = {};
-  if (r.tier !== 'live' && r.reason !== 'upstream_failure') {
-    breaker[BREAKER] = r.reason === 'circuit_open' ? 'open' : 'half-open';
-    if (r.retryAfterMs !== null) breaker['retry-after'] = String(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
-  }
-  if (r.tier === 'failed') {
-    const { status, code, message } = failure(entry, r);
-    const upstream = r.live?.ok ? r.live.value.headers['retry-after'] : undefined;
-    const extra: Record<string, string> = { [TIER]: 'failed', ...breaker };
-    if (upstream !== undefined && !extra['retry-after']) extra['retry-after'] = String(upstream);
-    return jsonReply(status, { error: { code, message } }, extra, r.reason);
-  }
-  const a = r.value;
-  if (a.blocked) {
-    const extra: Record<string, string> = { [TIER]: r.tier };
-    if (a.blocked.types) extra['x-iron-cage-pii'] = a.blocked.types.join(',');
-    return jsonReply(403, { error: { code: 'pii_blocked', message: `${entry.name}: ${a.blocked.message}` } }, extra, r.reason, a.redactions);
-  }
-  const headers: Record<string, string | string[]> = { ...a.headers, [TIER]: r.tier, ...breaker };
-  if (r.tier !== 'live') headers['x-iron-cage-fallback-reason'] = r.reason;
-  if (a.storedAt !== null) headers['x-iron-cage-cached-at'] = new Date(a.storedAt).toISOString();
-  if (a.fault) headers['x-iron-cage-fault'] = 'injected';
-  headers['content-length'] = String(a.body.length);
-  // HEAD, 204 and 304 carry no body whatever the upstream put in the buffer.
-  const bodyless = method === 'HEAD' || a.status === 204 || a.status === 304;
-  return { status: a.status, headers, body: bodyless ? null : a.body, redactions: a.redactions, reason: r.reason, bytes: a.body.length };
-}
-
-function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier: 'failed' }>): { status: number; code: string; message: string } {
-  const nothing = 'and there is no cached answer or placeholder';
-  if (r.reason !== 'upstream_failure') {
-    const wait = r.retryAfterMs === null ? '' : `; retry in ${Math.max(1, Math.ceil(r.retryAfterMs / 1000))} s`;
-    const state = r.reason === 'circuit_open' ? 'is open' : 'is half-open and already probing';
-    return { status: 503, code: 'circuit_open', message: `the circuit for ${entry.name} ${state} ${nothing}${wait}` };
-  }
-  if (r.detail === 'timeout') {
-    return { status: 504, code: 'upstream_timeout', message: `${entry.name} did not answer within ${entry.config.timeoutMs} ms ${nothing}` };
-  }
-  if (r.live && !r.live.ok && r.live.error instanceof ResponseTooLargeError) {
-    return { status: 502, code: 'upstream_response_too_large', message: `${entry.name}: ${r.live.error.message} ${nothing}` };
-  }
-  const what = r.detail?.startsWith('http_') ? `answered ${failureLabel(r.detail)}` : `could not be reached (${r.detail ?? 'unknown error'})`;
-  return { status: 503, code: 'upstream_unavailable', message: `${entry.name} ${what} ${nothing}` };
-}
-
-function row(call: ToolCall, entry: ToolEntry, reply: Reply): ToolCallInput {
-  const r = call.result;
-  const live = r?.live?.ok ? r.live.value : null;
-  // A refusal before the chain ran has no tier; the agent hanging up leaves the tier unserved.
-  const tier = r === null || reply.gone ? null : r.tier;
-  return {
-    ts: new Date().toISOString(),
-    agentId: call.principal?.agentId ?? null,
-    service: entry.name,
-    method: call.method,
-    path: call.path.slice(0, 2000),
-    status: reply.status,
-    tier,
-    reason: reply.reason,
-    detail: tier === null || tier === 'live' || r === null || r.tier === 'live' ? null : r.detail,
-    upstreamStatus: live && !live.fault ? live.status : null,
-    latencyMs: Math.round((performance.now() - call.started) * 1000) / 1000,
-    upstreamMs: live?.upstreamMs == null ? null : Math.round(live.upstreamMs * 1000) / 1000,
-    bytes: call.res.destroyed ? 0 : reply.bytes,
-    redactions: reply.redactions,
-    fault: call.fault,
-  };
+function breakerRow(e: ToolEntry): SavedBreaker {
+  return { service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() };
 }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { jsonTexts, mayHoldPii, redact, type JsonTexts, type RedactOptions, type SafetyMode, type ScanOptions } from '../safety/index.js';
+import { jsonTexts, mayHoldPii, redact, type JsonTexts, type RedactOptions, type SafetyMode, type ScanOptions } from '../domain/pii/index.js';
 
 type Blocked = { message: string; types: string[] | null };
 
@@ -28,7 +28,7 @@ export type ResponseRedactor = (body: Buffer, contentType: string | undefined, a
 export type HeaderRedactor = (headers: Record<string, string | string[]>, agentId: string | null) => RedactedHeaders;
 
 /**
- * The runtime's PII engine (src/protection/pii.service.ts PiiProtection) as the proxy uses it:
+ * The runtime's PII engine (src/pii/protection.ts PiiProtection) as the proxy uses it:
  * scan, apply the policy, and write the audit trail and the `pii.detected` event itself.
  * `options` are its detector settings (allowed domains, regions), also used for the call records.
  */

@@ -4,11 +4,11 @@ import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { faultStatus } from '../config/index.js';
-import { formatFallbackRate, formatPercent, formatSaved, SERVICE_NAME, SERVICE_RULE, serviceMetrics, type FaultConfig } from '../reliability/index.js';
+import { formatFallbackRate, formatPercent, formatSaved, SERVICE_NAME, SERVICE_RULE, serviceMetrics, type FaultConfig } from '../domain/reliability/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { ToolCallRow } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
-import type { ToolsService } from './service.js';
+import type { ToolProxy } from './proxy.js';
 
 const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
 
@@ -88,7 +88,7 @@ function callView(r: ToolCallRow) {
 }
 
 /** /api/breakers, /api/faults and /api/tools/calls. */
-export function toolRoutes(tools: ToolsService): (app: Hono<AppEnv>) => void {
+export function toolRoutes(tools: ToolProxy): (app: Hono<AppEnv>) => void {
   const entryOf = (name: string): ToolEntry => {
     const e = tools.entries.get(name);
     if (!e) throw new NotFoundError(`no tool service '${name}' is configured`);

@@ -1,4 +1,4 @@
-import type { SafetyMode } from '../safety/index.js';
+import type { SafetyMode } from '../domain/pii/index.js';
 import type { ToolPiiGuard } from './redact.js';
 
 /** Why an answer must not reach the agent (the proxy answers 403 pii_blocked with it). */

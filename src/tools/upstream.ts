@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
-import type { FaultKind } from '../reliability/index.js';
+import type { FaultKind } from '../domain/reliability/index.js';
 
 /** What one live attempt produced, before redaction. */
 export interface UpstreamResponse {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BudgetTracker, budgetAlert, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert } from '../../src/budget/index.js';
+import { BudgetTracker, budgetAlert, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert } from '../../src/domain/budget/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { AlertDispatcher, budgetAlertMessage, type AlertDispatcherOptions, type AlertMessage, type AlertResult } from '../../src/alerts/index.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetAlert, BudgetTracker, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert, type BudgetAlert } from '../../src/budget/index.js';
+import { budgetAlert, BudgetTracker, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert, type BudgetAlert } from '../../src/domain/budget/index.js';
 
 const USD = 1_000_000;
 const at = new Date('2025-03-14T14:23:45.000Z');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBaselineSavings, parsePriceOverrides, PriceBook, SPEC_PRICE_OVERRIDES, SPEND_SERIES_MAX_POINTS, spendSeries, summarizeCosts, type CostRecord } from '../../src/budget/index.js';
+import { formatBaselineSavings, parsePriceOverrides, PriceBook, SPEC_PRICE_OVERRIDES, SPEND_SERIES_MAX_POINTS, spendSeries, summarizeCosts, type CostRecord } from '../../src/domain/budget/index.js';
 
 const book = new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 

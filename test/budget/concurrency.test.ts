@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, type BudgetRefusal } from '../../src/budget/index.js';
+import { BudgetTracker, type BudgetRefusal } from '../../src/domain/budget/index.js';
 
 // 50 concurrent requests against a nearly spent budget: reserve before, settle (or release on
 // failure) after, in many interleavings. Settled spend must never pass the limit, the ledger must

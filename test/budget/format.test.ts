@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBaselineSavings, formatBudgetUsage, formatIncreaseAction, formatPercent, formatProjectionStatus, formatUsdShort, percentOf, singularUnit } from '../../src/budget/index.js';
+import { formatBaselineSavings, formatBudgetUsage, formatIncreaseAction, formatPercent, formatProjectionStatus, formatUsdShort, percentOf, singularUnit } from '../../src/domain/budget/index.js';
 
 describe('display strings', () => {
   it('formats usage against the limit: $5.29 / $50.00 (10.6%)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetPolicy, BudgetTracker, type BudgetRefusal } from '../../src/budget/index.js';
+import { BudgetPolicy, BudgetTracker, type BudgetRefusal } from '../../src/domain/budget/index.js';
 
 const USD = 1_000_000;
 

@@ -14,7 +14,7 @@ import {
   SPEC_PRICE_OVERRIDES,
   summarizeCosts,
   usdPerMillion,
-} from '../../src/budget/index.js';
+} from '../../src/domain/budget/index.js';
 
 const spec = () => new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 

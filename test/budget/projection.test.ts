@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAvgPerUnit, formatProjection, formatProjectionStatus, projectSpend, recommendIncrease, roundUpToStep } from '../../src/budget/index.js';
+import { formatAvgPerUnit, formatProjection, formatProjectionStatus, projectSpend, recommendIncrease, roundUpToStep } from '../../src/domain/budget/index.js';
 
 const USD = 1_000_000;
 

@@ -3,8 +3,8 @@ import { encode as encodeO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { formatFunctionDefinitions } from 'gpt-tokenizer/functionCalling';
 import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
-import { countBpeTokens, CountCache } from '../../src/budget/tokens.js';
-import { countPromptTokens, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens } from '../../src/budget/index.js';
+import { countBpeTokens, CountCache } from '../../src/domain/budget/tokens.js';
+import { countPromptTokens, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens } from '../../src/domain/budget/index.js';
 
 const plain = { disallowedSpecial: new Set<string>() };
 

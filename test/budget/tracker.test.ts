@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/core/errors.js';
-import { BudgetTracker, type ReserveResult } from '../../src/budget/index.js';
+import { BudgetTracker, type ReserveResult } from '../../src/domain/budget/index.js';
 
 const USD = 1_000_000;
 

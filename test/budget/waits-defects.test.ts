@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clampBody, clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/budget/index.js';
+import { clampBody, clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 // Review of the wait queue: a throwing notice, an agent forgotten or exited, a late charge, a

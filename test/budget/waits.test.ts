@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, clampBody, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/budget/index.js';
+import { BudgetTracker, clampBody, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 describe('waiting for budget held by in-flight calls', () => {

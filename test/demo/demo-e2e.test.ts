@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
-import { DEMO_SECRETS } from '../../src/cli/demo.js';
+import { DEMO_SECRETS } from '../../src/demo/index.js';
 import { loadScenario, predictSpend } from '../../src/demo/scenario.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 

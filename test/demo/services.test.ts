@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countPromptTokens, countTextTokens } from '../../src/budget/index.js';
+import { countPromptTokens, countTextTokens } from '../../src/domain/budget/index.js';
 import { keyHash, startDemoServices, type DemoServices } from '../../src/demo/services.js';
 import { leadRequests } from '../../src/demo/plan.js';
 import { loadScenario } from '../../src/demo/scenario.js';

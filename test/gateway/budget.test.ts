@@ -6,7 +6,7 @@ import { SMTPServer } from 'smtp-server';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
+import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
-import { CircuitBreaker, RequestError, statusClassifier } from '../../src/reliability/index.js';
+import { CircuitBreaker, RequestError, statusClassifier } from '../../src/domain/reliability/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 

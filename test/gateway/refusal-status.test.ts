@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { join } from 'node:path';
 import { DEFAULTS } from '../../src/config/index.js';
-import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/budget/index.js';
+import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
 import { ROOT, startTestRuntime, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 
 // An agent whose budget is used up shows it: `budget_exhausted` in its status object, over

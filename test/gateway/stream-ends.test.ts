@@ -3,7 +3,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
-import { pump, type Pumped } from '../../src/gateway/stream.pump.js';
+import { pump, type Pumped } from '../../src/gateway/stream-pump.js';
 import { rawGatewaySuite } from '../helpers/mock-upstream.js';
 
 // How a stream ends: the final event only after the row is on disk, held-back text delivered

@@ -21,7 +21,7 @@ export interface CompatAgent {
 
 /**
  * A real iron-cage server on the simulated provider (no latency), with the base URLs a user is
- * told to export (src/cli/token.ts, src/runtime/gateway-service.ts): OpenAI at `<url>/v1`,
+ * told to export (src/cli/token.ts, src/gateway/gateway.service.ts): OpenAI at `<url>/v1`,
  * Anthropic at `<url>` with no `/v1`. Clients are pointed at exactly these.
  */
 export interface CompatServer {
@@ -130,7 +130,7 @@ export async function refusedOnce(s: CompatServer, agent: CompatAgent, counter: 
 }
 
 /**
- * Export the four variables iron-cage gives a supervised agent (src/runtime/gateway-service.ts
+ * Export the four variables iron-cage gives a supervised agent (src/gateway/gateway.service.ts
  * `agentEnv`), so clients built with no options find the gateway as an unmodified agent does.
  * Each test file runs in its own process, so this does not leak into other files.
  * @example

@@ -1,4 +1,4 @@
-import { BudgetTracker, type ReserveResult } from '../../src/budget/index.js';
+import { BudgetTracker, type ReserveResult } from '../../src/domain/budget/index.js';
 
 /** Bounds long enough that no test call times out of the wait queue. */
 export const LONG = { timeoutMs: 60_000, maxWaiting: 100 };

@@ -187,7 +187,7 @@ class AssertionHelpersTest(unittest.TestCase):
             MockRuntime(pii_mode="ignore")
 
     def test_pii_labels_are_the_engines_for_every_type(self):
-        # The engine writes [<TYPE>_REDACTED] (src/safety/types.ts); test/safety/sdk-parity.test.ts
+        # The engine writes [<TYPE>_REDACTED] (src/domain/pii/types.ts); test/pii/sdk-parity.test.ts
         # checks these against the engine itself.
         from iron_cage.testing import PII_TYPES, replacement_for
 

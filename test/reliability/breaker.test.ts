@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, CircuitOpenError, statusClassifier, type BreakerTransition } from '../../src/reliability/index.js';
+import { CircuitBreaker, CircuitOpenError, statusClassifier, type BreakerTransition } from '../../src/domain/reliability/index.js';
 import { ManualClock, countingUpstream, deferred, fail, ok } from './helpers.js';
 
 function setup(options = {}) {

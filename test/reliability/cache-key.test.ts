@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalQuery, responseCacheKey } from '../../src/reliability/index.js';
+import { canonicalJson, canonicalQuery, responseCacheKey } from '../../src/domain/reliability/index.js';
 
 describe('response cache key', () => {
   const base = { service: 'linkedin', method: 'GET', path: '/people' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyOutcome, errorKindOf, statusClassifier, validateBreakerOptions } from '../../src/reliability/index.js';
+import { classifyOutcome, errorKindOf, statusClassifier, validateBreakerOptions } from '../../src/domain/reliability/index.js';
 
 describe('failure classification', () => {
   it('counts timeouts, connection errors, 429 and 5xx as failures', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type BreakerTransition } from '../../src/reliability/index.js';
+import { CircuitBreaker, type BreakerTransition } from '../../src/domain/reliability/index.js';
 import { ManualClock, fail, ok } from './helpers.js';
 
 function run(breaker: CircuitBreaker, pattern: string, clock?: ManualClock, stepMs = 0): void {

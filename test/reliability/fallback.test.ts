@@ -11,7 +11,7 @@ import {
   statusClassifier,
   type BreakerTransition,
   type FallbackResult,
-} from '../../src/reliability/index.js';
+} from '../../src/domain/reliability/index.js';
 import { usdToMicros } from '../../src/core/money.js';
 import { ManualClock, countingUpstream } from './helpers.js';
 

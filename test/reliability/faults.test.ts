@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FaultInjector, decideFault, type FaultConfig } from '../../src/reliability/index.js';
+import { FaultInjector, decideFault, type FaultConfig } from '../../src/domain/reliability/index.js';
 
 /** A plan as the boundary hands it over (config file or POST /api/faults; checked there). */
 const plan = (p: Partial<FaultConfig> & Pick<FaultConfig, 'service' | 'status'>): FaultConfig => ({ fromCall: 1, count: null, durationMs: null, ...p });

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/reliability/index.js';
+import type { Clock } from '../../src/domain/reliability/index.js';
 
 /** A clock the test moves by hand, so cooldowns are exact and nothing sleeps. */
 export class ManualClock implements Clock {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import { CircuitBreaker, DEFAULT_BREAKER_OPTIONS, validateBreakerOptions } from '../../src/reliability/index.js';
+import { CircuitBreaker, DEFAULT_BREAKER_OPTIONS, validateBreakerOptions } from '../../src/domain/reliability/index.js';
 
 const bad = (input: unknown) => () => validateBreakerOptions(input);
 

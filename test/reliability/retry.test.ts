@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, isRetryableOutcome, parseHttpDate, parseRetryAfter, retry, retryAfterFromHeaders, validateRetryPolicy, type Settled } from '../../src/reliability/index.js';
+import { backoffDelayMs, isRetryableOutcome, parseHttpDate, parseRetryAfter, retry, retryAfterFromHeaders, validateRetryPolicy, type Settled } from '../../src/domain/reliability/index.js';
 
 interface Res {
   status: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type BreakerSnapshot } from '../../src/reliability/index.js';
+import { CircuitBreaker, type BreakerSnapshot } from '../../src/domain/reliability/index.js';
 import { ManualClock, fail, ok } from './helpers.js';
 
 function openBreaker(clock: ManualClock): CircuitBreaker {

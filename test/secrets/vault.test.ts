@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SecretTamperedError, ValidationError, WrongMasterKeyError } from '../../src/core/errors.js';
-import { checkName, checkValue, KDF_DEFAULTS, mask, parseKdfParams, Vault, type SealedSecret } from '../../src/secrets/index.js';
+import { checkName, checkValue, KDF_DEFAULTS, mask, parseKdfParams, Vault, type SealedSecret } from '../../src/domain/secrets/index.js';
 
 const who = { id: 'secret-0a1b2c3d', name: 'OPENAI_API_KEY', environment: 'production' };
 const VALUE = 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789';

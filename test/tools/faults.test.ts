@@ -9,7 +9,7 @@ import { toolsConfig } from './upstream.js';
 import { createLogger } from '../../src/core/logger.js';
 import { toErrorResponse, type AppEnv } from '../../src/server/index.js';
 import { StateManager } from '../../src/state/index.js';
-import { toolsService } from '../../src/runtime/tools-service.js';
+import { toolsService } from '../../src/tools/tools.service.js';
 import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { breakers, eventsOf, raw } from './helpers.js';
 import { Upstream, withTools } from './upstream.js';

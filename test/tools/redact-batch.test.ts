@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { guardRedactor, redactResponse, type ToolPiiGuard } from '../../src/tools/index.js';
-import { redact, redactJsonText, type SafetyMode } from '../../src/safety/index.js';
+import { redact, redactJsonText, type SafetyMode } from '../../src/domain/pii/index.js';
 
 // A tool answer's values are scanned together first and only those that may hold PII one by
 // one. The results must be what scanning every value on its own gives: the reference below is

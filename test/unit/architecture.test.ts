@@ -2,12 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-// The layout rules of DESIGN.md, checked on the source itself: no import cycles anywhere in
-// src/, and the domain folders (pure logic) never reach up into I/O or wiring.
+// The layout rules of ARCHITECTURE.md, checked on the source itself: no import cycle between
+// files or between folders, every folder in its layer and importing only its own layer or
+// below, another folder reached only through its index.ts, and the domain (pure logic) free of
+// I/O.
 
 const SRC = resolve(import.meta.dirname, '../../src');
-const DOMAIN = ['budget', 'safety', 'reliability', 'secrets'];
-const ABOVE_DOMAIN = ['server', 'gateway', 'state', 'tools', 'runtime', 'supervisor', 'cli', 'protection'];
+
+/**
+ * Every folder of src/ (a domain subfolder counts as one) in its layer, lowest first. A file
+ * imports only from its own layer or below; a new folder fails the test until it is placed here.
+ */
+export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
+  { name: 'core', folders: ['core'] },
+  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets'] },
+  { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
+  { name: 'server', folders: ['server'] },
+  { name: 'features', folders: ['auth', 'gateway', 'pii', 'secrets', 'tools', 'supervisor'] },
+  { name: 'runtime', folders: ['runtime'] },
+  { name: 'commands', folders: ['demo', 'cli'] },
+];
+
+/** Node built-ins the domain may use: computation only (hashing, sealing; a require for a JSON price table). */
+const DOMAIN_BUILTINS = new Set(['node:crypto', 'node:module']);
+/** Packages the domain may use: pure libraries (no network, no files, no database). */
+const DOMAIN_PACKAGES = ['@node-rs/argon2', '@pydantic/genai-prices', 'gpt-tokenizer', 'libphonenumber-js'];
 
 /** Module specifiers of `import … from`, `export … from`, `import '…'` and `import('…')`. */
 export function specifiers(text: string): string[] {
@@ -66,7 +85,12 @@ function sourceGraph(): Map<string, string[]> {
   return graph;
 }
 
-const folderOf = (file: string) => file.split(sep)[0]!;
+/** The folder a src/ file belongs to: its first segment, or `domain/<name>` for the domain. */
+export const folderOf = (file: string) => {
+  const parts = file.split(sep);
+  return parts[0] === 'domain' ? `domain/${parts[1]}` : parts[0]!;
+};
+const layerOf = (folder: string) => LAYERS.findIndex((l) => l.folders.includes(folder));
 
 describe('the checks themselves', () => {
   it('read every kind of import, multi-line ones included, and nothing in plain code', () => {
@@ -94,21 +118,61 @@ describe('the checks themselves', () => {
 
 describe('src/ layout', () => {
   const graph = sourceGraph();
+  const folders = [...new Set([...graph.keys()].map(folderOf))].filter((f) => f.includes('.') === false);
 
   it('reads the real source', () => {
     expect(graph.size).toBeGreaterThan(50);
-    expect(graph.get(join('runtime', 'runtime.ts'))).toContain(join('runtime', 'services.ts'));
+    expect(graph.get(join('runtime', 'runtime.ts'))).toContain(join('server', 'index.ts'));
   });
 
-  it('has no import cycle', () => {
+  it('has no import cycle between files', () => {
     expect(findCycles(graph).map((c) => c.join(' → '))).toEqual([]);
   });
 
-  it('keeps the domain folders (budget, safety, reliability, secrets) below server, gateway, state, tools and runtime', () => {
+  it('places every folder in a layer', () => {
+    expect(folders.filter((f) => layerOf(f) < 0)).toEqual([]);
+  });
+
+  it('imports only from the same layer or below', () => {
     const breaches: string[] = [];
     for (const [file, deps] of graph) {
-      if (!DOMAIN.includes(folderOf(file))) continue;
-      for (const dep of deps) if (ABOVE_DOMAIN.includes(folderOf(dep))) breaches.push(`${file} imports ${dep}`);
+      const own = layerOf(folderOf(file));
+      for (const dep of deps) if (layerOf(folderOf(dep)) > own) breaches.push(`${file} (${LAYERS[own]?.name}) imports ${dep} (${LAYERS[layerOf(folderOf(dep))]?.name})`);
+    }
+    expect(breaches).toEqual([]);
+  });
+
+  it('has no cycle between folders', () => {
+    const between = new Map<string, string[]>();
+    for (const [file, deps] of graph) {
+      const from = folderOf(file);
+      const to = new Set(deps.map(folderOf).filter((f) => f !== from));
+      between.set(from, [...new Set([...(between.get(from) ?? []), ...to])]);
+    }
+    expect(findCycles(between).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it("reaches another folder only through its index.ts (core's modules directly)", () => {
+    const breaches: string[] = [];
+    for (const [file, deps] of graph) {
+      for (const dep of deps) {
+        const folder = folderOf(dep);
+        if (folder === folderOf(file) || folder === 'core') continue;
+        const index = folder.startsWith('domain/') ? join('domain', folder.slice(7), 'index.ts') : join(folder, 'index.ts');
+        if (dep !== index) breaches.push(`${file} imports ${dep}`);
+      }
+    }
+    expect(breaches).toEqual([]);
+  });
+
+  it('keeps the domain pure: only core and the domain, computing built-ins and pure packages', () => {
+    const breaches: string[] = [];
+    for (const file of tsFiles(join(SRC, 'domain'))) {
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('.')) continue;
+        if (spec.startsWith('node:') ? DOMAIN_BUILTINS.has(spec) : DOMAIN_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))) continue;
+        breaches.push(`${relative(SRC, file)} imports ${spec}`);
+      }
     }
     expect(breaches).toEqual([]);
   });

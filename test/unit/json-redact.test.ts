@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createJsonStreamRedactor, createStreamRedactor, mapJsonStrings, redact, redactJsonText, type TextRedactor } from '../../src/safety/index.js';
-import { keyWords } from '../../src/safety/json.js';
+import { createJsonStreamRedactor, createStreamRedactor, mapJsonStrings, redact, redactJsonText, type TextRedactor } from '../../src/domain/pii/index.js';
+import { keyWords } from '../../src/domain/pii/json.js';
 
 // JSON-aware redaction of tool-call arguments: valid JSON out, every split gives the same text.
 

@@ -3,7 +3,7 @@ import { generate } from '../../src/gateway/providers/sim/generate.js';
 import { fromPattern } from '../../src/gateway/providers/sim/pattern.js';
 import { anthropicSimRequest, openaiSimRequest } from '../../src/gateway/providers/sim/request.js';
 import type { JsonSchema, SimRequest, SimTool, SimTurn } from '../../src/gateway/providers/sim/types.js';
-import { countTextTokens } from '../../src/budget/index.js';
+import { countTextTokens } from '../../src/domain/budget/index.js';
 import { schemaProblem } from '../../src/gateway/wire/schema.js';
 import { schemaErrors } from '../helpers/sim-validate.js';
 

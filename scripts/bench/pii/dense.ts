@@ -3,7 +3,7 @@
 // versions, ZIP+4, order and invoice numbers, UUIDs, prices, Luhn-invalid card-length numbers).
 // Values come from templates, never from a detector; deterministic for a given seed.
 
-import type { PiiType } from '../../../src/safety/index.js';
+import type { PiiType } from '../../../src/domain/pii/index.js';
 
 export interface DenseLine {
   text: string;

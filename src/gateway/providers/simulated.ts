@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { countPromptTokens, countTextTokens } from '../../budget/index.js';
+import { countPromptTokens, countTextTokens } from '../../domain/budget/index.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';

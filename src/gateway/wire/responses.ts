@@ -1,6 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
-import { validateResponses } from './responses.validate.js';
+import { validateResponses } from './responses-validate.js';
 import { otherStrings } from './strings.js';
 import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 

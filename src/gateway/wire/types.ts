@@ -1,3 +1,4 @@
+import type { SlotKind } from '../../pii/index.js';
 import type { SseEvent } from '../sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
@@ -17,7 +18,7 @@ export interface Usage {
  * What a piece of model output is: answer text, or (`json`) the arguments of a tool call the
  * model asks for, a JSON document redacted inside its strings only so it stays valid JSON.
  */
-export type SlotKind = 'text' | 'json';
+export type { SlotKind };
 
 /** A piece of model output text inside a response, which redaction may rewrite in place. */
 export interface TextSlot {

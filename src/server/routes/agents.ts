@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { canRead, assertCanAct, type Principal } from '../../auth/index.js';
+import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
 import { LlmStore, ToolsStore, type AgentView } from '../../state/index.js';

@@ -1,4 +1,4 @@
-import { countTextTokens } from '../../../budget/index.js';
+import { countTextTokens } from '../../../domain/budget/index.js';
 import { chooseTools } from './choose.js';
 import { PromptFacts } from './facts.js';
 import { jsonHint } from './json-hint.js';

@@ -1,4 +1,4 @@
-import { countPromptTokens } from '../../../budget/index.js';
+import { countPromptTokens } from '../../../domain/budget/index.js';
 import { formatSse } from '../../sse.js';
 import { generate } from './generate.js';
 import { partText, safeJson } from './request.js';

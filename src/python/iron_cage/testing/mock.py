@@ -14,7 +14,7 @@ from ..errors import BudgetExceededError, PiiBlockedError
 _NOTHING = object()
 PII_MODES = ("redact", "block", "warn")
 
-# The engine's PII types and labels (src/safety/types.ts: PII_TYPES, replacementFor); a test
+# The engine's PII types and labels (src/domain/pii/types.ts: PII_TYPES, replacementFor); a test
 # compares the two, so a type added there and not here fails the suite.
 PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS", "API_KEY")
 

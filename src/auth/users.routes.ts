@@ -1,0 +1,57 @@
+import type { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { z } from 'zod';
+import { assertRole } from '../core/roles.js';
+import type { LoginService } from './login.js';
+import type { TokenService } from './tokens.js';
+import { addUser, USER_ROLES } from './users.js';
+import { NotFoundError } from '../core/errors.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import type { UsersStore } from '../state/index.js';
+
+// Bounds only: what a name or password must look like is the auth domain's to say (and a
+// login with a malformed name is simply a wrong name, with the same answer).
+const loginBody = z.strictObject({
+  name: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
+  password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
+});
+const userBody = z.strictObject({ name: z.string(), role: z.enum(USER_ROLES), password: z.string() });
+
+/** POST /api/login: the one route under /api that takes no token. */
+export function loginRoutes(login: Pick<LoginService, 'login'>) {
+  return (app: Hono<AppEnv>) => {
+    app.post('/api/login', async (c) => {
+      const body = parseWith(loginBody, parseJsonBody(await c.req.text()));
+      const address = getConnInfo(c).remote.address ?? 'unknown';
+      return c.json(await login.login(body.name, body.password, address));
+    });
+  };
+}
+
+export interface UserRoutesDeps {
+  users: UsersStore;
+  tokens: Pick<TokenService, 'invalidate'>;
+}
+
+/** /api/users: list, add and remove named users. Admin only; never a password hash. */
+export function userRoutes(d: UserRoutesDeps) {
+  return (app: Hono<AppEnv>) => {
+    app.get('/api/users', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      return c.json(d.users.list());
+    });
+    app.post('/api/users', async (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const body = parseWith(userBody, parseJsonBody(await c.req.text()));
+      return c.json(await addUser(d.users, body), 201);
+    });
+    app.delete('/api/users/:name', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const removed = d.users.remove(c.req.param('name'));
+      if (!removed) throw new NotFoundError(`no user '${c.req.param('name')}'`);
+      // The removed user's tokens are refused from the next request on, open sockets included.
+      d.tokens.invalidate();
+      return c.json(removed);
+    });
+  };
+}

@@ -1,0 +1,145 @@
+import type { Micros } from '../../core/money.js';
+import type { PriceBook } from './price-book.js';
+import { costOf } from './rates.js';
+
+// Cost attribution over recorded requests (#12): totals by model, by run, over time, and what
+// the same usage would have cost on a baseline model.
+
+export interface CostRecord {
+  model: string;
+  provider: string;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: Micros;
+  /** ISO 8601 string, epoch milliseconds or Date. */
+  ts: string | number | Date;
+  status: string;
+  runId?: string | null;
+}
+
+export interface CostTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: Micros;
+}
+
+export interface ModelCost extends CostTotals {
+  model: string;
+  provider: string;
+  /** Share of the total cost, 0..1. */
+  share: number;
+}
+
+export interface RunCost extends CostTotals {
+  runId: string;
+}
+
+export interface CostBucket extends CostTotals {
+  /** Bucket start, ISO 8601. */
+  start: string;
+}
+
+export interface CostSummary extends CostTotals {
+  byModel: ModelCost[];
+  byRun: RunCost[];
+  byStatus: Record<string, number>;
+  /** Ascending; only buckets that have requests. */
+  buckets: CostBucket[];
+  bucketMs: number;
+  baseline: { model: string; costMicros: Micros; savedMicros: Micros } | null;
+}
+
+export interface SummaryOptions {
+  /** Time bucket width; default one minute. */
+  bucketMs?: number;
+  /** Price every request's usage on this model as well, for "vs baseline: $64.86 saved". */
+  baseline?: { model: string; book: PriceBook };
+}
+
+const zero = (): CostTotals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+
+function add(t: CostTotals, r: CostRecord): void {
+  t.requests += 1;
+  t.promptTokens += r.promptTokens;
+  t.completionTokens += r.completionTokens;
+  t.costMicros += r.costMicros;
+}
+
+function epochMs(ts: CostRecord['ts']): number {
+  const ms = ts instanceof Date ? ts.getTime() : typeof ts === 'number' ? ts : Date.parse(ts);
+  if (!Number.isFinite(ms)) throw new RangeError(`cost record has an invalid timestamp: ${String(ts)}`);
+  return ms;
+}
+
+/**
+ * Aggregate request records. Models are ordered by cost (highest first), runs and buckets by
+ * time. The baseline prices each request on its own, as its actual cost was, so both sides
+ * round the same way.
+ */
+export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOptions = {}): CostSummary {
+  const bucketMs = options.bucketMs ?? 60_000;
+  if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError(`bucketMs must be a positive integer, got ${bucketMs}`);
+  const total = zero();
+  const models = new Map<string, CostTotals & { model: string; provider: string }>();
+  const runs = new Map<string, CostTotals>();
+  const buckets = new Map<number, CostTotals>();
+  const byStatus: Record<string, number> = {};
+  const baseline = options.baseline ? options.baseline.book.lookup(options.baseline.model).schedule : null;
+  let baselineMicros = 0;
+
+  for (const r of records) {
+    add(total, r);
+    const modelKey = `${r.provider}\u0000${r.model}`;
+    let m = models.get(modelKey);
+    if (!m) models.set(modelKey, (m = { model: r.model, provider: r.provider, ...zero() }));
+    add(m, r);
+    if (r.runId) {
+      let run = runs.get(r.runId);
+      if (!run) runs.set(r.runId, (run = zero()));
+      add(run, r);
+    }
+    const start = Math.floor(epochMs(r.ts) / bucketMs) * bucketMs;
+    let b = buckets.get(start);
+    if (!b) buckets.set(start, (b = zero()));
+    add(b, r);
+    byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    if (baseline) baselineMicros += costOf(baseline, { inputTokens: r.promptTokens, outputTokens: r.completionTokens });
+  }
+
+  return {
+    ...total,
+    byModel: [...models.values()]
+      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
+      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
+    byRun: [...runs].map(([runId, t]) => ({ runId, ...t })),
+    byStatus,
+    buckets: [...buckets].sort((a, b) => a[0] - b[0]).map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
+    bucketMs,
+    baseline: options.baseline && baseline ? { model: options.baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
+  };
+}
+
+/** At most this many points in a spend series: plenty for a chart, bounded for the wire. */
+export const SPEND_SERIES_MAX_POINTS = 2_000;
+
+/**
+ * Cumulative spend over time: one `[epochMs, cumulativeMicros]` point per charged request
+ * (cost above zero), in time order. Past `maxPoints` the points are thinned evenly, always
+ * keeping the first and the last; every point kept still carries the true running total.
+ *
+ * @example
+ *   spendSeries([{ ts: '2026-01-01T00:00:00Z', costMicros: 5 }, { ts: '2026-01-01T00:00:01Z', costMicros: 7 }])
+ *   // [[1767225600000, 5], [1767225601000, 12]]
+ */
+export function spendSeries(records: Iterable<Pick<CostRecord, 'ts' | 'costMicros'>>, maxPoints = SPEND_SERIES_MAX_POINTS): Array<[number, Micros]> {
+  if (!Number.isSafeInteger(maxPoints) || maxPoints < 2) throw new RangeError(`maxPoints must be an integer of at least 2, got ${maxPoints}`);
+  const charged = [...records].filter((r) => r.costMicros > 0).map((r) => ({ ms: epochMs(r.ts), cost: r.costMicros }));
+  // Stable: requests settled in the same millisecond keep the order they were recorded in.
+  charged.sort((a, b) => a.ms - b.ms);
+  let total = 0;
+  const all = charged.map((r): [number, Micros] => [r.ms, (total += r.cost)]);
+  if (all.length <= maxPoints) return all;
+  const step = (all.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, i) => all[Math.round(i * step)]!);
+}

@@ -1,0 +1,220 @@
+import { ValidationError } from '../../core/errors.js';
+import { formatUsd, type Micros } from '../../core/money.js';
+import { percentOf } from './format.js';
+import type { Threshold } from './thresholds.js';
+
+// The types of the budget ledger and the pure steps the tracker applies to one agent's totals.
+
+export type ReservationId = number;
+export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unlimited';
+
+export interface BudgetSnapshot {
+  agentId: string;
+  limitMicros: Micros | null;
+  /** Actual spend counted against the limit; never more than the limit. */
+  settledMicros: Micros;
+  /** Actual spend the budget could not absorb (see the settle rule); normally 0. */
+  overshootMicros: Micros;
+  /** settled + overshoot: everything the provider charged. The "spent" users see. */
+  spentMicros: Micros;
+  reservedMicros: Micros;
+  openReservations: number;
+  /** Calls waiting for in-flight calls to settle before they can reserve (see `acquire`). */
+  waitingCalls: number;
+  /** What one more reservation may take; null when unlimited. */
+  availableMicros: Micros | null;
+  /** spent / limit in percent, for display; null when unlimited. */
+  percentUsed: number | null;
+  state: BudgetState;
+  /** Thresholds that fired and stay suppressed until the limit is raised above them again. */
+  firedThresholds: number[];
+}
+
+export interface ThresholdNotice {
+  agentId: string;
+  threshold: number;
+  kind: 'warning' | 'exhausted';
+  spentMicros: Micros;
+  limitMicros: Micros;
+  percentUsed: number;
+}
+
+export interface ReserveGranted {
+  ok: true;
+  reservationId: ReservationId;
+  agentId: string;
+  amountMicros: Micros;
+}
+
+export interface BudgetRefusal {
+  ok: false;
+  /**
+   * `wait_timeout`: it waited for in-flight calls the whole bound; `queue_full`: too many calls
+   * already wait; `aborted`: the caller went away while it waited (nobody to answer).
+   */
+  code: 'budget_exceeded' | 'unknown_agent' | 'wait_timeout' | 'queue_full' | 'aborted';
+  /** Names the budget, e.g. "budget of $50.00 for agent lg-1 would be exceeded: $49.98 spent, $0.05 requested". */
+  message: string;
+  agentId: string;
+  limitMicros: Micros | null;
+  spentMicros: Micros;
+  reservedMicros: Micros;
+  requestedMicros: Micros;
+  /** Nothing is left at all, as opposed to this request being too large for what is left. */
+  exhausted: boolean;
+}
+
+export type ReserveResult = ReserveGranted | BudgetRefusal;
+
+export interface SettleResult {
+  agentId: string;
+  actualMicros: Micros;
+  chargedMicros: Micros;
+  overshootMicros: Micros;
+  /** Thresholds this settle crossed, each reported once. */
+  notices: ThresholdNotice[];
+  snapshot: BudgetSnapshot;
+}
+
+export type SetLimitResult = { ok: true; snapshot: BudgetSnapshot; notices: ThresholdNotice[] } | { ok: false; code: 'below_spent'; message: string; snapshot: BudgetSnapshot };
+
+export interface RestoreInput {
+  limitMicros: Micros | null;
+  /** Sum of the recorded requests' actual costs. */
+  spentMicros: Micros;
+  /** Thresholds whose alerts were already delivered; when omitted, all crossed ones count as delivered. */
+  firedThresholds?: readonly number[];
+}
+
+export interface TrackerOptions {
+  /** Alert levels as fractions of the limit; default [0.9, 1]. 1 is always included. */
+  thresholds?: readonly number[];
+}
+
+/** One open reservation: whose budget, and how much of it. */
+export interface Reservation {
+  readonly ledger: Ledger;
+  readonly amount: Micros;
+}
+
+export function checkMicros(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer of micro-dollars, got ${v}`);
+}
+
+/** One agent's mutable totals; only the tracker holds these. */
+export interface Ledger {
+  readonly agentId: string;
+  limit: Micros | null;
+  settled: Micros;
+  overshoot: Micros;
+  reserved: Micros;
+  open: number;
+  /** Calls in this agent's wait queue. */
+  waiting: number;
+  readonly thresholds: Threshold[];
+  /**
+   * Declared used up by the policy although a little is left (a call it could not pay for at
+   * 95%): shown as exhausted until the limit changes.
+   */
+  declaredExhausted: boolean;
+}
+
+/** Record an actual cost under the settle rule described in tracker.ts. */
+export function apply(ledger: Ledger, actual: Micros): SettleResult {
+  const headroom = ledger.limit === null ? actual : Math.max(0, ledger.limit - ledger.settled - ledger.reserved);
+  const charged = Math.min(actual, headroom);
+  const overshoot = actual - charged;
+  ledger.settled += charged;
+  ledger.overshoot += overshoot;
+  return {
+    agentId: ledger.agentId,
+    actualMicros: actual,
+    chargedMicros: charged,
+    overshootMicros: overshoot,
+    notices: crossings(ledger),
+    snapshot: snapshotOf(ledger),
+  };
+}
+
+/** Fire every armed threshold the spend has reached; each fires once until re-armed. */
+export function crossings(ledger: Ledger): ThresholdNotice[] {
+  const out: ThresholdNotice[] = [];
+  if (ledger.limit === null) return out;
+  const spent = ledger.settled + ledger.overshoot;
+  for (const t of ledger.thresholds) {
+    if (t.fired || spent < t.amount) continue;
+    t.fired = true;
+    out.push({
+      agentId: ledger.agentId,
+      threshold: t.ratio,
+      kind: t.ratio >= 1 ? 'exhausted' : 'warning',
+      spentMicros: spent,
+      limitMicros: ledger.limit,
+      percentUsed: percentOf(spent, ledger.limit),
+    });
+  }
+  return out;
+}
+
+function stateOf(ledger: Ledger, spent: Micros): BudgetState {
+  if (ledger.limit === null) return 'unlimited';
+  if (spent >= ledger.limit || ledger.declaredExhausted) return 'exhausted';
+  const first = ledger.thresholds[0];
+  return first !== undefined && first.ratio < 1 && spent >= first.amount ? 'warning' : 'ok';
+}
+
+export function snapshotOf(ledger: Ledger): BudgetSnapshot {
+  const spent = ledger.settled + ledger.overshoot;
+  return {
+    agentId: ledger.agentId,
+    limitMicros: ledger.limit,
+    settledMicros: ledger.settled,
+    overshootMicros: ledger.overshoot,
+    spentMicros: spent,
+    reservedMicros: ledger.reserved,
+    openReservations: ledger.open,
+    waitingCalls: ledger.waiting,
+    availableMicros: ledger.limit === null ? null : Math.max(0, ledger.limit - spent - ledger.reserved),
+    percentUsed: ledger.limit === null ? null : percentOf(spent, ledger.limit),
+    state: stateOf(ledger, spent),
+    firedThresholds: ledger.thresholds.filter((t) => t.fired).map((t) => t.ratio),
+  };
+}
+
+export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
+  const limit = ledger.limit ?? 0;
+  const exhausted = spent >= limit;
+  const inFlight = ledger.reserved > 0 ? `, ${formatUsd(ledger.reserved)} reserved by ${ledger.open} in-flight request${ledger.open === 1 ? '' : 's'}` : '';
+  const head = `budget of ${formatUsd(limit)} for agent ${ledger.agentId}`;
+  const message = why
+    ? `${head}: ${why.detail}: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`
+    : exhausted
+      ? `${head} is exhausted: ${formatUsd(spent)} spent, ${formatUsd(requested)} requested`
+      : `${head} would be exceeded: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`;
+  return {
+    ok: false,
+    code: why?.code ?? 'budget_exceeded',
+    message,
+    agentId: ledger.agentId,
+    limitMicros: ledger.limit,
+    spentMicros: spent,
+    reservedMicros: ledger.reserved,
+    requestedMicros: requested,
+    exhausted: why ? false : exhausted,
+  };
+}
+
+/** The refusal for an agent the tracker has no budget for. */
+export function unknownAgent(agentId: string, requested: Micros): BudgetRefusal {
+  return {
+    ok: false,
+    code: 'unknown_agent',
+    message: `no budget is registered for agent ${agentId}`,
+    agentId,
+    limitMicros: null,
+    spentMicros: 0,
+    reservedMicros: 0,
+    requestedMicros: requested,
+    exhausted: false,
+  };
+}

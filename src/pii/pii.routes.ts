@@ -1,0 +1,57 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { assertRole, canRead } from '../auth/index.js';
+import { NotFoundError } from '../core/errors.js';
+import type { IronEvent } from '../core/events.js';
+import { PII_TYPES } from '../domain/pii/index.js';
+import { parseWith, type AppEnv } from '../server/index.js';
+import type { StateManager } from '../state/index.js';
+import type { PiiProtection } from './protection.js';
+
+const auditQuery = z.strictObject({
+  agentId: z.string().optional(),
+  type: z.enum(PII_TYPES).optional(),
+  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+});
+
+/** Detections looked through for the newest one with a preview (a streamed answer's has none). */
+const LATEST_LOOKBACK = 50;
+
+type ProtectionState = Pick<StateManager, 'loadAgent' | 'countEvents' | 'eventsOfTypes'>;
+
+/** The newest redacted preview of a PII detection (never the value itself), or null before any. */
+function latestPreview(state: ProtectionState, agentId: string) {
+  const recent = state.eventsOfTypes(agentId, ['pii.detected'], { limit: LATEST_LOOKBACK, newestFirst: true }) as Array<IronEvent<'pii.detected'>>;
+  const e = recent.find((x) => x.data.preview !== '') ?? recent[0];
+  return e ? { ts: e.ts, preview: e.data.preview, types: e.data.types, location: e.data.location } : null;
+}
+
+/**
+ * `GET /api/audit/pii` (admins: the audit trail, values sealed) and
+ * `GET /api/agents/:id/protection` (the agent's protection counters, earlier runs included).
+ * Unauthorized actions are the tool proxy's refusals of the agent's calls (`tool.refused`
+ * events); prompt injection has no detector yet, so it is reported as not monitored.
+ */
+export function piiRoutes(pii: PiiProtection, state: ProtectionState): (app: Hono<AppEnv>) => void {
+  return (app) => {
+    app.get('/api/audit/pii', (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const q = parseWith(auditQuery, c.req.query());
+      const rows = pii.records({ agentId: q.agentId, type: q.type, after: q.after, limit: q.limit ?? 100 });
+      // The sealed value stays in the database: the API shows that it exists, not what it is.
+      return c.json({ records: rows.map(({ valueSealed: _sealed, ...r }) => ({ ...r, sealed: true })), nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
+    });
+    app.get('/api/agents/:id/protection', (c) => {
+      const id = c.req.param('id');
+      if (!state.loadAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      return c.json({
+        agentId: id,
+        ...pii.countersFor(id),
+        unauthorizedActions: state.countEvents(id, 'tool.refused'),
+        monitored: { pii: true, unauthorizedActions: true, promptInjection: false },
+        latest: latestPreview(state, id),
+      });
+    });
+  };
+}

@@ -1,0 +1,69 @@
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { SECRET_OPERATIONS } from '../state/index.js';
+import type { VaultService } from './vault.js';
+
+const auditQuery = z.strictObject({
+  secret_name: z.string().max(128, 'must be at most 128 characters').optional(),
+  operation: z.enum(SECRET_OPERATIONS).optional(),
+  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+});
+const listQuery = z.strictObject({ environment: z.string().optional() });
+const getQuery = z.strictObject({ reveal: z.enum(['true', 'false']).optional() });
+
+/** A JSON object body, refusing bytes that are not UTF-8 (a value must survive intact or not at all). */
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ValidationError('request body is not valid UTF-8', 'invalid_json');
+  }
+  const body = parseJsonBody(text);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('request body must be a JSON object', 'invalid_json');
+  return body;
+}
+
+/** The body is read only once the caller is authorized; a refused caller's bad body is no unhandled rejection. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * The vault's REST surface: `/api/secrets` (list, create), `/api/secrets/status` (locked or
+ * not, and why), `/api/secrets/audit`,
+ * `/api/secrets/:id` (read, reveal, update, delete) and the agent's own
+ * `GET /api/agents/:id/secrets`. Everything is decided in VaultService; this file only parses.
+ */
+export function vaultRoutes(vault: () => Promise<VaultService>): (app: Hono<AppEnv>) => void {
+  return (app) => {
+    app.get('/api/secrets', async (c) => {
+      const q = parseWith(listQuery, c.req.query());
+      return c.json({ secrets: await (await vault()).list(c.get('principal'), q.environment) });
+    });
+    app.post('/api/secrets', async (c) => {
+      return c.json(await (await vault()).create(c.get('principal'), quiet(jsonBody(c))), 201);
+    });
+    app.get('/api/secrets/status', async (c) => c.json((await vault()).state(c.get('principal'))));
+    app.get('/api/secrets/audit', async (c) => {
+      const v = await vault();
+      const p = c.get('principal');
+      const q = parseWith(auditQuery, c.req.query());
+      const rows = v.auditLog(p, { secretName: q.secret_name, operation: q.operation, after: q.after, limit: q.limit ?? 100 });
+      return c.json({ records: rows, nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
+    });
+    app.get('/api/secrets/:id', async (c) => {
+      const q = parseWith(getQuery, c.req.query());
+      return c.json(await (await vault()).get(c.get('principal'), c.req.param('id'), q.reveal === 'true'));
+    });
+    app.put('/api/secrets/:id', async (c) => {
+      return c.json(await (await vault()).update(c.get('principal'), c.req.param('id'), quiet(jsonBody(c))));
+    });
+    app.delete('/api/secrets/:id', async (c) => c.json({ deleted: await (await vault()).remove(c.get('principal'), c.req.param('id')) }));
+    app.get('/api/agents/:id/secrets', async (c) => c.json(await (await vault()).agentSecrets(c.get('principal'), c.req.param('id'))));
+  };
+}

@@ -1,0 +1,52 @@
+import type { Hono } from 'hono';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import type { StateManager } from '../state/index.js';
+import type { AgentControl, AppEnv, Authenticator, RawRoute } from './context.js';
+
+// The contract between the runtime (the composition root) and the features it starts. It sits
+// here, below every feature, so a feature's factory (`<feature>/<feature>.service.ts`) imports
+// it without an arrow back up to runtime/. A factory takes the part of the Platform it uses
+// (`Pick<Platform, …>`) plus what it needs of other features, named; the runtime hands both.
+
+/** What the runtime offers every service: the process's platform, nothing of another feature. */
+export interface Platform {
+  config: Config;
+  state: StateManager;
+  tokens: Authenticator;
+  logger: Logger;
+  /** The server's base URL, known once it listens. */
+  url(): string;
+  /** iron-cage's own environment (IRON_CAGE_MASTER_KEY is read from here, never from config). */
+  env: NodeJS.ProcessEnv;
+  /**
+   * Vault secrets the config refers to (`api_key: secret:NAME`): a service wants a name when it
+   * is built and reads the current value per use; the vault fills them in and keeps them current.
+   */
+  secrets: SecretRefsLike;
+  /** The supervised agents of this process. */
+  agents: AgentControl;
+}
+
+export interface SecretRefsLike {
+  want(name: string): void;
+  get(name: string): string | null;
+  set(name: string, value: string | null): void;
+  wanted(): string[];
+}
+
+/** A feature as the runtime starts it: HTTP routes, additions to each agent's environment, start-up lines, shutdown. */
+export interface Service {
+  name: string;
+  rawRoutes?: RawRoute[];
+  apiRoutes?: Array<(app: Hono<AppEnv>) => void>;
+  /** Routes under /api that take no token (POST /api/login); mounted before the token check. */
+  publicRoutes?: Array<(app: Hono<AppEnv>) => void>;
+  /** Extra environment for a supervised agent (e.g. OPENAI_BASE_URL, its secrets). Later services win. */
+  agentEnv?(agentId: string, token: string): Record<string, string> | Promise<Record<string, string>>;
+  /** Resolves once the service can serve (the vault: its master key tried); awaited before `announce`. */
+  ready?: Promise<unknown>;
+  /** Lines to say at start (e.g. "LLM calls go to the simulated provider"). */
+  announce?(): void;
+  close?(): Promise<void> | void;
+}

@@ -1,0 +1,210 @@
+import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { IronEvent, NewEvent } from '../core/events.js';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { BreakerStore, parseOrNull, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
+import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
+
+export type { SavedBreaker, StoredBreaker } from './breakers.store.js';
+
+export interface CachedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export type ToolCallInput = Omit<ToolCallRow, 'id'>;
+
+export interface CacheWrite {
+  key: string;
+  service: string;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  storedAt: number;
+  expiresAt: number;
+}
+
+export interface ToolCallQuery {
+  service?: string;
+  agentId?: string;
+  /** Only calls with a smaller id (paging backwards). */
+  before?: number;
+  limit: number;
+}
+
+/** Calls kept in tool_calls; older rows are pruned as new ones arrive. */
+export const TOOL_CALLS_KEPT = 100_000;
+/** Prune tool_calls back to TOOL_CALLS_KEPT every this many rows (one range delete, not one per row). */
+const PRUNE_CALLS_EVERY = 1_000;
+
+/**
+ * The tool egress proxy's tables: breaker snapshots, the response cache (fallback tier 2) and
+ * the per-call record. Takes the StateManager so every write goes through the one database
+ * and events keep the persist-then-broadcast rule.
+ */
+export class ToolsStore {
+  private readonly getCache;
+  private readonly putCache;
+  private readonly insertCall;
+  private readonly db: StoreDb;
+  private readonly breakerStore: BreakerStore;
+
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
+    this.breakerStore = new BreakerStore(state);
+    const db = this.db.orm;
+    this.getCache = db
+      .select()
+      .from(toolCache)
+      .where(and(eq(toolCache.key, sql.placeholder('key')), gt(toolCache.expiresAt, sql.placeholder('now'))))
+      .prepare();
+    this.putCache = db
+      .insert(toolCache)
+      .values({
+        key: sql.placeholder('key'),
+        service: sql.placeholder('service'),
+        status: sql.placeholder('status'),
+        headers: sql.placeholder('headers'),
+        body: sql.placeholder('body'),
+        storedAt: sql.placeholder('storedAt'),
+        expiresAt: sql.placeholder('expiresAt'),
+      })
+      .onConflictDoUpdate({
+        target: toolCache.key,
+        set: {
+          status: sql`excluded.status`,
+          headers: sql`excluded.headers`,
+          body: sql`excluded.body`,
+          storedAt: sql`excluded.stored_at`,
+          expiresAt: sql`excluded.expires_at`,
+        },
+      })
+      .prepare();
+    // Plain SQL because this runs for every proxied call and drizzle's per-run parameter
+    // mapping cost more than the insert.
+    this.insertCall = this.db.prepare(
+      `INSERT INTO tool_calls (ts, agent_id, service, method, path, status, tier, reason, detail, upstream_status,
+         latency_ms, upstream_ms, bytes, redactions, fault)
+       VALUES (@ts, @agentId, @service, @method, @path, @status, @tier, @reason, @detail, @upstreamStatus,
+         @latencyMs, @upstreamMs, @bytes, @redactions, @fault)`,
+    );
+  }
+
+  // ── breakers ──────────────────────────────────────────────────────────────────────────
+
+  loadBreakers(): StoredBreaker[] {
+    return this.breakerStore.load();
+  }
+
+  /** Save one breaker and, in the same transaction, the event that says why (a transition). */
+  saveBreaker(b: SavedBreaker, event: NewEvent | null): IronEvent | null {
+    return this.breakerStore.save(b, event);
+  }
+
+  /**
+   * Save breakers' snapshots and counters now. Not group-committed on purpose: a snapshot taken
+   * now but written a tick later could overwrite a transition saved in between.
+   */
+  saveBreakers(list: SavedBreaker[]): void {
+    this.breakerStore.saveAll(list);
+  }
+
+  // ── response cache ────────────────────────────────────────────────────────────────────
+
+  cacheGet(key: string, now: number): CachedResponse | null {
+    const row = this.getCache.get({ key, now });
+    if (!row) return null;
+    return {
+      status: row.status,
+      headers: (parseOrNull(row.headers) as Record<string, string> | null) ?? {},
+      body: row.body,
+      storedAt: row.storedAt,
+      expiresAt: row.expiresAt,
+    };
+  }
+
+  /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
+  private cachePrune(service: string, maxEntries: number): number {
+    // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
+    // index; everything older goes. Ties at the boundary may keep a few extra rows.
+    const boundary = this.db.orm
+      .select({ at: toolCache.storedAt })
+      .from(toolCache)
+      .where(eq(toolCache.service, service))
+      .orderBy(desc(toolCache.storedAt))
+      .limit(1)
+      .offset(maxEntries - 1)
+      .get();
+    if (!boundary) return 0;
+    return this.db.orm
+      .delete(toolCache)
+      .where(and(eq(toolCache.service, service), lt(toolCache.storedAt, boundary.at)))
+      .run().changes;
+  }
+
+  purgeExpired(now: number): number {
+    return this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
+  }
+
+  /** Live entries per service (for the metrics). */
+  cacheCounts(now: number): Map<string, number> {
+    const rows = this.db.orm.select({ service: toolCache.service, n: sql<number>`count(*)` }).from(toolCache).where(gt(toolCache.expiresAt, now)).groupBy(toolCache.service).all();
+    return new Map(rows.map((r) => [r.service, r.n]));
+  }
+
+  // ── per-call record ───────────────────────────────────────────────────────────────────
+
+  /**
+   * A live answer worth serving again, with the next group commit. `pruneTo` cuts the
+   * service's cache back to its newest entries in the same transaction.
+   */
+  cachePut(c: CacheWrite, pruneTo: number | null): Promise<unknown> {
+    const row = { ...c, headers: JSON.stringify(c.headers) };
+    return this.db.writer.soon(() => {
+      this.putCache.run(row);
+      if (pruneTo !== null) this.cachePrune(c.service, pruneTo);
+    }, null);
+  }
+
+  /**
+   * One proxied call, group-committed with the other calls of this tick (a commit per call
+   * cost more than the rest of the call). Resolves once the row is on disk.
+   */
+  recordCall(r: ToolCallInput): Promise<unknown> {
+    const values = { ...r, fault: r.fault ? 1 : 0 };
+    return this.db.writer.soon(() => {
+      const id = Number(this.insertCall.run(values).lastInsertRowid);
+      if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
+        this.db.orm
+          .delete(toolCalls)
+          .where(lte(toolCalls.id, id - TOOL_CALLS_KEPT))
+          .run();
+    }, null);
+  }
+
+  /** An agent's calls a tier answered (refusals before the chain have none) and how many the cache answered. */
+  tierCounts(agentId: string): { calls: number; cache: number } {
+    const r = this.db.orm
+      .select({ calls: sql<number>`count(${toolCalls.tier})`, cache: sql<number>`coalesce(sum(${toolCalls.tier} = 'cache'), 0)` })
+      .from(toolCalls)
+      .where(eq(toolCalls.agentId, agentId))
+      .get();
+    return { calls: r?.calls ?? 0, cache: r?.cache ?? 0 };
+  }
+
+  recentCalls(q: ToolCallQuery): ToolCallRow[] {
+    const where: SQL[] = [];
+    if (q.service !== undefined) where.push(eq(toolCalls.service, q.service));
+    if (q.agentId !== undefined) where.push(eq(toolCalls.agentId, q.agentId));
+    if (q.before !== undefined) where.push(lt(toolCalls.id, q.before));
+    return this.db.orm
+      .select()
+      .from(toolCalls)
+      .where(where.length > 0 ? and(...where) : undefined)
+      .orderBy(desc(toolCalls.id))
+      .limit(q.limit)
+      .all();
+  }
+}

@@ -1,0 +1,16 @@
+import { toolsHandler } from './handler.js';
+import { ToolProxy, type ToolsContext, type ToolsOptions } from './proxy.js';
+import { toolRoutes } from './routes.js';
+import type { Service } from '../server/index.js';
+
+/** The tool egress proxy for the runtime: `/tools/<service>/…`, its routes, start-up lines and shutdown. */
+export function toolsService(ctx: ToolsContext, opts: ToolsOptions = {}): Service {
+  const tools = new ToolProxy(ctx, opts);
+  return {
+    name: 'tools',
+    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger) }],
+    apiRoutes: [toolRoutes(tools)],
+    announce: () => tools.announce(),
+    close: () => tools.close(),
+  };
+}

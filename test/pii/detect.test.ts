@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/core/errors.js';
+import { redact, scan, type PiiType, type ScanOptions } from '../../src/domain/pii/index.js';
+
+const found = (text: string, opts?: ScanOptions) => scan(text, opts).map((d) => `${d.type}:${d.value}`);
+
+// Key-shaped test values, built here so no real-looking secret sits in the source.
+const openAiKey = `sk-proj-${'Ab3dE5fG7h'.repeat(6)}`;
+const anthropicKey = `sk-ant-api03-${'Qw9_eR7-tY5u'.repeat(8)}AA`;
+const githubToken = `ghp_${'a1B2c3D4e5F6'.repeat(3)}`;
+const slackToken = `xoxb-123456789012-1234567890123-${'AbCdEfGh'.repeat(3)}`;
+
+describe('spec acceptance', () => {
+  it('detects the e-mail in "Contact ceo@acme.com" as HIGH risk and redacts it', () => {
+    const [d, ...rest] = scan('Contact ceo@acme.com');
+    expect(rest).toEqual([]);
+    expect(d).toMatchObject({ type: 'EMAIL', risk: 'HIGH', start: 8, end: 20, value: 'ceo@acme.com' });
+    expect(d!.confidence).toBeGreaterThan(0.9);
+    expect(redact('Contact ceo@acme.com').text).toBe('Contact [EMAIL_REDACTED]');
+  });
+});
+
+const POSITIVES: Array<[string, PiiType, string]> = [
+  // e-mail: CRM notes, JSON, markup, sentence ends
+  ['CRM: spoke to Jane (jane.doe+crm@sales.globex.co.uk) about the renewal', 'EMAIL', 'jane.doe+crm@sales.globex.co.uk'],
+  ['{"email":"Bob.Smith@Example.ORG","ok":true}', 'EMAIL', 'Bob.Smith@Example.ORG'],
+  ['<a href="mailto:o\'neil@firm.ie">write</a>', 'EMAIL', "o'neil@firm.ie"],
+  ['Reply to josé.garcía@correo.es.', 'EMAIL', 'josé.garcía@correo.es'],
+  // phones: US layouts
+  ['Call (555) 123-4567 today', 'PHONE', '(555) 123-4567'],
+  ['cell: 555-123-4567', 'PHONE', '555-123-4567'],
+  ['fax 555.123.4567.', 'PHONE', '555.123.4567'],
+  ['dial +1 555 123 4567 now', 'PHONE', '+1 555 123 4567'],
+  ['Office: +1 (415) 555-2671', 'PHONE', '+1 (415) 555-2671'],
+  ['toll free 1-800-555-0199', 'PHONE', '1-800-555-0199'],
+  ['Phone: 4155552671', 'PHONE', '4155552671'],
+  ['sms sent to +14155552671 ok', 'PHONE', '+14155552671'],
+  // phones: other countries, international and national
+  ['London office +44 20 7946 0958', 'PHONE', '+44 20 7946 0958'],
+  ['tel. 020 7946 0958', 'PHONE', '020 7946 0958'],
+  ['Zentrale +44 (0)20 7946 0958', 'PHONE', '+44 (0)20 7946 0958'],
+  ['Berlin: +49 30 12345678', 'PHONE', '+49 30 12345678'],
+  ['Rufnummer 030 12345678', 'PHONE', '030 12345678'],
+  ['Appelez le +33 1 23 45 67 89', 'PHONE', '+33 1 23 45 67 89'],
+  ['ou le 01 23 45 67 89 demain', 'PHONE', '01 23 45 67 89'],
+  ['Tokyo 03-1234-5678', 'PHONE', '03-1234-5678'],
+  ['携帯 +81 90-1234-5678', 'PHONE', '+81 90-1234-5678'],
+  ['Mumbai desk +91 98765 43210', 'PHONE', '+91 98765 43210'],
+  ['São Paulo (11) 91234-5678', 'PHONE', '(11) 91234-5678'],
+  ['Sydney +61 2 9876 5432', 'PHONE', '+61 2 9876 5432'],
+  ['Madrid 612 34 56 78', 'PHONE', '612 34 56 78'],
+  ['desk (+49 170 5749435) or email', 'PHONE', '+49 170 5749435'],
+  ['drama range +44 7700 900123 still reads as a number', 'PHONE', '+44 7700 900123'],
+  // SSN
+  ['Employee SSN 123-45-6789 on file', 'SSN', '123-45-6789'],
+  ['ssn: 078-05-1120', 'SSN', '078-05-1120'],
+  ['Social Security number 123 45 6789', 'SSN', '123 45 6789'],
+  ['SSN#123456789', 'SSN', '123456789'],
+  // cards
+  ['Card 4111 1111 1111 1111 exp 04/27', 'CREDIT_CARD', '4111 1111 1111 1111'],
+  ['MC 5500-0000-0000-0004', 'CREDIT_CARD', '5500-0000-0000-0004'],
+  ['Amex 3782 822463 10005', 'CREDIT_CARD', '3782 822463 10005'],
+  ['{"card":"6011111111111117"}', 'CREDIT_CARD', '6011111111111117'],
+  // IBAN
+  ['Wire to DE89 3704 0044 0532 0130 00 today', 'IBAN', 'DE89 3704 0044 0532 0130 00'],
+  ['iban=GB82WEST12345698765432', 'IBAN', 'GB82WEST12345698765432'],
+  ['RIB: FR14 2004 1010 0505 0001 3M02 606', 'IBAN', 'FR14 2004 1010 0505 0001 3M02 606'],
+  ['NL91ABNA0417164300 (ING)', 'IBAN', 'NL91ABNA0417164300'],
+  // IP addresses
+  ['login from 192.168.1.1 failed', 'IP_ADDRESS', '192.168.1.1'],
+  ['resolver 8.8.8.8:53 timed out', 'IP_ADDRESS', '8.8.8.8'],
+  ['GET http://10.0.0.5/admin 403', 'IP_ADDRESS', '10.0.0.5'],
+  ['peer 2001:db8::1 connected', 'IP_ADDRESS', '2001:db8::1'],
+  ['listening on ::1', 'IP_ADDRESS', '::1'],
+  ['iface fe80::1ff:fe23:4567:890a%eth0 up', 'IP_ADDRESS', 'fe80::1ff:fe23:4567:890a'],
+  ['mapped ::ffff:192.0.2.128 seen', 'IP_ADDRESS', '::ffff:192.0.2.128'],
+  ['https://[2001:db8:85a3::8a2e:370:7334]:443/', 'IP_ADDRESS', '2001:db8:85a3::8a2e:370:7334'],
+  // keys and tokens
+  [`OPENAI_API_KEY=${openAiKey}`, 'API_KEY', openAiKey],
+  [`Authorization: Bearer ${anthropicKey}`, 'API_KEY', anthropicKey],
+  ['aws_access_key_id = AKIAIOSFODNN7EXAMPLE', 'API_KEY', 'AKIAIOSFODNN7EXAMPLE'],
+  [`token: "${githubToken}"`, 'API_KEY', githubToken],
+  [`SLACK_BOT_TOKEN=${slackToken}`, 'API_KEY', slackToken],
+];
+
+describe('detectors find PII in varied text', () => {
+  it.each(POSITIVES)('%s', (text, type, value) => {
+    expect(found(text)).toEqual([`${type}:${value}`]);
+  });
+
+  it('finds every value in a mixed CRM note, in order, with exact offsets', () => {
+    const text = 'Lead: Ana Silva, ana.silva@acme.com, +44 20 7946 0958; card 4111-1111-1111-1111; ip 10.1.2.3.';
+    const ds = scan(text);
+    expect(ds.map((d) => d.type)).toEqual(['EMAIL', 'PHONE', 'CREDIT_CARD', 'IP_ADDRESS']);
+    for (const d of ds) expect(text.slice(d.start, d.end)).toBe(d.value);
+  });
+
+  it('reports offsets in UTF-16 code units, as JavaScript strings index', () => {
+    const text = '😀 héllo → ceo@acme.com';
+    const [d] = scan(text);
+    expect(d!.start).toBe(text.indexOf('ceo@'));
+    expect(text.slice(d!.start, d!.end)).toBe('ceo@acme.com');
+  });
+
+  it('redacts each type with its own marker', () => {
+    const text = `a@b.io 555-123-4567 123-45-6789 4111111111111111 NL91ABNA0417164300 10.0.0.1 ${githubToken}`;
+    expect(redact(text).text).toBe('[EMAIL_REDACTED] [PHONE_REDACTED] [SSN_REDACTED] [CREDIT_CARD_REDACTED] [IBAN_REDACTED] [IP_ADDRESS_REDACTED] [API_KEY_REDACTED]');
+  });
+});
+
+const NEGATIVES: string[] = [
+  // dates and times
+  'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',
+  'Deployed at 2024-01-15T10:30:00Z, finished 10:30:45.',
+  'epoch 1705312200000 and 1705312200',
+  // versions and numbered sections
+  'Running version 1.2.3.4 (build v2.10.1)',
+  'Mozilla/5.0 Chrome/120.0.0.0 Safari/537.36',
+  'upgraded to 1.2.3.4 yesterday; see section 3.1.2.4',
+  'SNMP OID 1.3.6.1.4.1.343.2',
+  // identifiers
+  'Order #100234567 shipped; order 4155552671 refunded; PO-2024-000123; INV-00042',
+  'request 550e8400-e29b-41d4-a716-446655440000 and 12345678-1234-1234-1234-123456789012',
+  'commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 (short 3f2a1bc)',
+  'ISBN 978-3-16-148410-0 and ISBN-10 0-306-40615-2',
+  'MAC 00:1a:2b:3c:4d:5e; std::vector<int>; a::b',
+  // numbers that fail their checks
+  'Card 4111 1111 1111 1112 failed Luhn, so did 4111111111111112',
+  'Invalid SSNs: 000-12-3456, 666-12-3456, 912-34-5678, 123-00-4567, 123-45-0000',
+  'not addresses: 999.1.1.1, 256.0.0.1, 1.2.3',
+  // money and postcodes
+  'Total $1,234.56 (€1.234,56; USD 1,234,567)',
+  'Ship to 12345-6789 or 02134-1234',
+  // at-signs that are not addresses, and placeholder keys
+  'ping @username, install react@18.2.0, use icon@2x.png, ssh root@localhost',
+  'Set OPENAI_API_KEY=sk-your-api-key-here (or sk-... or sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxx)',
+  'the task-force-1234567890123456789012 met; risk_score=0.93',
+  'temperatures +20 21 22 23 24 25 over the week',
+  '',
+  'Plain prose with no personal data at all, only words and a few numbers like 42 and 3.14.',
+];
+
+describe('hard negatives stay untouched', () => {
+  it.each(NEGATIVES)('%s', (text) => {
+    expect(found(text)).toEqual([]);
+    expect(redact(text).text).toBe(text);
+  });
+});
+
+describe('overlaps', () => {
+  it('keeps the longest finding: an address whose local part looks like a phone is one e-mail', () => {
+    expect(found('write to 555-123-4567@fax.example.com')).toEqual(['EMAIL:555-123-4567@fax.example.com']);
+  });
+
+  it('keeps a number with its country code rather than the national part inside it', () => {
+    expect(found('+1 555 123 4567')).toEqual(['PHONE:+1 555 123 4567']);
+  });
+
+  it('an IBAN wins over a card-like run of its groups', () => {
+    expect(found('DE89 3704 0044 0532 0130 00').map((s) => s.split(':')[0])).toEqual(['IBAN']);
+  });
+});
+
+describe('options', () => {
+  it('allowlists domains (with subdomains) and exact values', () => {
+    const opts: ScanOptions = { allowDomains: ['@company.com'], allowValues: ['555-123-4567', 'Ops@Partner.io'] };
+    const text = 'bob@company.com, eve@mail.company.com, mallory@evil.com, ops@partner.io, 555-123-4567, 555-987-6543';
+    expect(found(text, opts)).toEqual(['EMAIL:mallory@evil.com', 'PHONE:555-987-6543']);
+    expect(found('bob@notcompany.com', opts)).toEqual(['EMAIL:bob@notcompany.com']);
+  });
+
+  it('looks only for the chosen types', () => {
+    expect(found('a@b.io 555-123-4567 10.0.0.1', { types: ['PHONE'] })).toEqual(['PHONE:555-123-4567']);
+  });
+
+  it('uses the default risks, and configured ones', () => {
+    const risks = (opts?: ScanOptions) => scan('a@b.io 555-123-4567 NL91ABNA0417164300 10.0.0.1', opts).map((d) => d.risk);
+    expect(risks()).toEqual(['HIGH', 'MEDIUM', 'MEDIUM', 'LOW']);
+    expect(risks({ risk: { IP_ADDRESS: 'HIGH', EMAIL: 'MEDIUM' } })).toEqual(['MEDIUM', 'MEDIUM', 'MEDIUM', 'HIGH']);
+  });
+
+  it('national formats follow the configured regions; +CC numbers are found for any country', () => {
+    expect(found('tel. 020 7946 0958', { phoneRegions: ['US'] })).toEqual([]);
+    expect(found('tel. +44 20 7946 0958', { phoneRegions: ['US'] })).toEqual(['PHONE:+44 20 7946 0958']);
+  });
+
+  it('refuses unknown types, risks and regions with a precise message', () => {
+    expect(() => scan('x', { types: ['NAME' as PiiType] })).toThrow(ValidationError);
+    expect(() => scan('x', { types: ['NAME' as PiiType] })).toThrow(/unknown PII type 'NAME'/);
+    expect(() => scan('x', { risk: { EMAIL: 'SEVERE' as never } })).toThrow(/HIGH, MEDIUM or LOW/);
+    expect(() => scan('x', { phoneRegions: ['XX'] })).toThrow(/phone region 'XX'/);
+  });
+});
