@@ -29,7 +29,7 @@ export interface Target {
 }
 
 /**
- * The per-call object every stage gets. Only the CallLedger changes it: `target` when a
+ * The per-call object every stage gets. Only the Meter changes it: `target` when a
  * fallback takes over, `reservationId` when the money is settled or released.
  */
 export interface Call extends CallRequest {
@@ -43,7 +43,7 @@ export interface Call extends CallRequest {
   unrecorded?: boolean;
 }
 
-/** How a call ended, for its ledger row. */
+/** How a call ended, for its row in llm_requests. */
 export interface Outcome {
   status: LlmRequestInput['status'];
   httpStatus: number;
@@ -58,7 +58,8 @@ export interface Outcome {
 /** Prompt-cache parts of the usage, priced at their own rates. */
 export type Cache = Pick<Usage, 'cacheReadTokens' | 'cacheWriteTokens'>;
 
-export function ledgerRow(call: Call, o: Outcome): LlmRequestInput {
+/** The call's row in llm_requests: where it went, how it ended, and what it cost. */
+export function requestRow(call: Call, o: Outcome, costMicros: number): LlmRequestInput {
   const t = call.target;
   return {
     agentId: call.agentId,
@@ -70,7 +71,7 @@ export function ledgerRow(call: Call, o: Outcome): LlmRequestInput {
     httpStatus: o.httpStatus,
     promptTokens: o.promptTokens,
     completionTokens: o.completionTokens,
-    costMicros: 0,
+    costMicros,
     reservedMicros: t.reservedMicros,
     usageSource: o.usageSource,
     latencyMs: performance.now() - call.t0,

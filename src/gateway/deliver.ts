@@ -9,11 +9,11 @@ import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 import { collect, sendJson } from '../server/index.js';
-import type { CallLedger } from './ledger.js';
+import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 
 export interface DeliverDeps {
-  ledger: CallLedger;
+  meter: Meter;
   guard: OutputGuard;
 }
 
@@ -34,16 +34,16 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   try {
     parsed = JSON.parse(text);
   } catch {
-    /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the ledger) */
+    /* not JSON: our own wording replaces it below (the text reaches neither the agent nor the request row) */
   }
-  // An error can quote the prompt or the answer: redacted before the agent or the ledger sees it.
+  // An error can quote the prompt or the answer: redacted before the agent or the request row sees it.
   let stored = parsed;
   let redactions = 0;
   if (d.guard.active) ({ parsed, text, stored, redactions } = guardErrorBody(d.guard, call.agentId, `${call.endpoint}:${call.target.model}`, parsed, text));
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
-  // The ledger keeps the always-redacted copy (warn mode gives the agent the text unchanged).
+  // The request row keeps the always-redacted copy (warn mode gives the agent the text unchanged).
   const recorded = extractMessage(stored) ?? message;
-  await d.ledger.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions, firstByteMs: null, error: recorded.slice(0, 500) });
+  await d.meter.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
   sendJson(res, up.status, body, passHeaders(up));
@@ -59,7 +59,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     // The provider answered but the body never arrived whole (the agent hung up, the
     // connection broke): charge the prompt, which was certainly processed.
     const status = errorKindOf(e) === 'aborted' || res.destroyed ? 'aborted' : 'error';
-    await d.ledger.settle(call, {
+    await d.meter.settle(call, {
       status,
       httpStatus: up.status,
       promptTokens: t.promptTokensEstimate,
@@ -93,9 +93,9 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     for (const slot of slots) {
       const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text, slot.kind);
       if (g.block) {
-        // The provider charged for output the agent will never see; the ledger still pays it.
+        // The provider charged for output the agent will never see; the budget still pays it.
         const u = call.wire.usage(parsed);
-        await d.ledger.settle(call, {
+        await d.meter.settle(call, {
           status: 'blocked',
           httpStatus: 400,
           promptTokens: u?.promptTokens ?? t.promptTokensEstimate,
@@ -120,7 +120,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
   const usage = parsed ? call.wire.usage(parsed) : null;
-  const micros = await d.ledger.settle(
+  const micros = await d.meter.settle(
     call,
     {
       status: 'ok',

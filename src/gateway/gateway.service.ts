@@ -1,13 +1,10 @@
-import { preloadTokenizers } from '../domain/budget/index.js';
 import { transitionEvent } from '../tools/index.js';
 import type { Platform, Service } from '../server/index.js';
-import type { BudgetTracker } from '../domain/budget/index.js';
-import type { LlmStore } from '../state/index.js';
+import type { BudgetService } from '../budget/index.js';
+import type { RequestsStore } from '../state/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
-import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
 import { ProviderBreakers } from './breakers.js';
-import { budgetRoutes } from './budget.routes.js';
 import { GatewayHandler } from './handler.js';
 import { Meter } from './meter.js';
 import { HttpProvider } from './providers/http.js';
@@ -16,8 +13,12 @@ import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { Router } from './router.js';
 
-/** What the gateway needs: the platform, every agent's budget (the tracker status objects read too), the LLM request record, and PII protection for answers and prompts. */
-export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets' | 'agents'> & { budgets: BudgetTracker; llm: LlmStore; pii: PiiProtection };
+/** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, and PII protection for answers and prompts. */
+export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
+  budget: Pick<BudgetService, 'budgets' | 'notices' | 'book'>;
+  requests: RequestsStore;
+  pii: PiiProtection;
+};
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
 export function gatewayService(ctx: GatewayDeps): Service {
@@ -32,37 +33,15 @@ export function gatewayService(ctx: GatewayDeps): Service {
     return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
-  const alerts = new AlertDispatcher({
-    webhookUrl: g.alerts.webhookUrl,
-    email: g.alerts.email,
-    logger: ctx.logger,
-    onResult: (r) =>
-      ctx.state.record({
-        agentId: r.alertId.split(':')[1] ?? null,
-        type: 'alert.delivery',
-        severity: r.ok ? 'info' : 'warn',
-        message: r.ok ? `Budget alert delivered by ${r.channel}` : `Budget alert by ${r.channel} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
-        data: { channel: r.channel, ok: r.ok, attempts: r.attempts, error: r.error ?? null, alertId: r.alertId },
-      }),
-  });
-  const meter = new Meter({
-    state: ctx.state,
-    tracker: ctx.budgets,
-    store: ctx.llm,
-    config: g,
-    alert: (a) => alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
-    stopAgent: (id, why) => void ctx.agents.stop(id, why),
-    logger: ctx.logger,
-  });
-  meter.restore();
+  const meter = new Meter({ tracker: ctx.budget.budgets.tracker, book: ctx.budget.book, notices: ctx.budget.notices, state: ctx.state, requests: ctx.requests, config: g, logger: ctx.logger });
   // One breaker per provider, each transition an event and saved, like the tool services'.
   const saved = new ProviderBreakers(new Set(Object.values(providers).map((p) => p.name)), { state: ctx.state, logger: ctx.logger, transitionEvent });
   const breakers = saved.map;
   const handler = new GatewayHandler({
     state: ctx.state,
-    store: ctx.llm,
     tokens: ctx.tokens,
     meter,
+    budgets: ctx.budget.budgets,
     router: new Router(g, providers),
     breakers,
     guard: ctx.pii.outputGuard(),
@@ -77,7 +56,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
       { prefix: '/v1/', handle: handler.handle },
       { prefix: '/messages', handle: handler.handle },
     ],
-    apiRoutes: [budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }), providerRoutes(providers, breakers, saved)],
+    apiRoutes: [providerRoutes(providers, breakers, saved)],
     agentEnv: (_id, token) => ({
       OPENAI_BASE_URL: `${ctx.url()}/v1`,
       OPENAI_API_KEY: token,
@@ -102,14 +81,9 @@ export function gatewayService(ctx: GatewayDeps): Service {
           );
         }
       }
-      if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);
-      // Load the BPE tables (about 0.2 s of synchronous work, once) just after start, before
-      // an agent's first call can arrive, but not in the way of the first health checks.
-      setTimeout(() => preloadTokenizers(), 100).unref();
     },
     async close() {
       saved.save();
-      await alerts.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },
   };

@@ -7,15 +7,15 @@ import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { Authenticator } from '../server/index.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
-import type { LlmStore, StateManager } from '../state/index.js';
+import type { StateManager } from '../state/index.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
 import { anthropicWire } from './wire/anthropic.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
-import { CallLedger } from './ledger.js';
 import type { Meter } from './meter.js';
+import type { Budgets } from '../budget/index.js';
 import type { Provider } from './providers/types.js';
 import type { Router } from './router.js';
 import { deliverStream } from './stream.js';
@@ -27,9 +27,10 @@ const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-
 
 export interface HandlerDeps {
   state: StateManager;
-  store: LlmStore;
   tokens: Pick<Authenticator, 'authenticate'>;
   meter: Meter;
+  /** An agent first seen here (its token made by another process) gets its budget account. */
+  budgets: Pick<Budgets, 'ensure'>;
   router: Router;
   breakers: Map<string, CircuitBreaker>;
   guard: OutputGuard;
@@ -54,14 +55,12 @@ interface Parsed {
  * settle and record (inside delivery: the row is on disk before the response is finished).
  */
 export class GatewayHandler {
-  private readonly ledger: CallLedger;
   private readonly upstream: UpstreamCaller;
-  private readonly delivery: { ledger: CallLedger; guard: OutputGuard };
+  private readonly delivery: { meter: Meter; guard: OutputGuard };
 
   constructor(private readonly d: HandlerDeps) {
-    this.ledger = new CallLedger({ meter: d.meter, store: d.store, logger: d.logger });
-    this.delivery = { ledger: this.ledger, guard: d.guard };
-    this.upstream = new UpstreamCaller({ state: d.state, router: d.router, ledger: this.ledger, breakers: d.breakers, config: d.config });
+    this.delivery = { meter: d.meter, guard: d.guard };
+    this.upstream = new UpstreamCaller({ state: d.state, router: d.router, meter: d.meter, breakers: d.breakers, config: d.config });
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -97,17 +96,17 @@ export class GatewayHandler {
       if (!res.writableFinished) client.abort();
     });
     // Synchronous unless the call must wait for in-flight calls to free budget.
-    const begun = this.ledger.begin(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
-    const call = begun instanceof Promise ? await begun : begun;
+    const reserved = this.d.meter.reserve(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
+    const call = reserved instanceof Promise ? await reserved : reserved;
     try {
       await this.deliver(call, res, client.signal);
     } catch (err) {
       // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money.
-      this.ledger.release(call, err);
+      this.d.meter.release(call, err);
       throw err;
     }
     // Any path that did not settle must not keep money reserved.
-    this.ledger.release(call);
+    this.d.meter.release(call);
   }
 
   /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */
@@ -125,7 +124,7 @@ export class GatewayHandler {
     const agent = this.d.state.agentBrief(p.agentId);
     if (!agent) throw new GatewayError('auth', `Agent ${p.agentId} is not known to this iron-cage.`, false);
     if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) throw new GatewayError('permission', `Agent ${p.agentId} has ${agent.status}; its token no longer makes calls.`, false);
-    this.d.meter.ensure(p.agentId, agent.limitMicros);
+    this.d.budgets.ensure(p.agentId, agent.limitMicros);
     return p.agentId;
   }
 

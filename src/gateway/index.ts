@@ -1,7 +1,6 @@
-// The LLM gateway's public surface. The runtime wires it (runtime/gateway-service.ts).
+// The LLM gateway's public surface. The runtime starts it with gatewayService (gateway.service.ts).
 export { GatewayHandler, type HandlerDeps } from './handler.js';
 export { GATEWAY_ROUTES } from './endpoints.js';
-export { budgetRoutes, type BudgetRoutesDeps } from './budget.routes.js';
 export { providerRoutes } from './providers.routes.js';
 export { PROVIDER_CLASSIFY, ProviderBreakers, providerBreakerKey, type ProviderBreakerDeps } from './breakers.js';
 export { Meter, type MeterDeps } from './meter.js';

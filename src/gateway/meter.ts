@@ -1,358 +1,301 @@
+import { CONGESTION_RETRY_S, type BudgetNotices } from '../budget/index.js';
+import type { GatewayConfig } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
 import {
-  BudgetPolicy,
-  type BudgetTracker,
-  budgetAlert,
-  formatAvgPerUnit,
-  formatProjection,
-  estimateRequestCost,
-  formatBudgetUsage,
-  PriceBook,
-  projectSpend,
-  recommendIncrease,
   type AcquireRequest,
-  type BudgetAlert,
   type BudgetRefusal,
+  type BudgetTracker,
+  choicesOf,
+  clampBody,
+  clampFloor,
+  clampMinimum,
+  clampOutput,
+  clampPrompt,
+  costOf,
+  estimateRequestCost,
+  type PriceBook,
+  type PriceSchedule,
   type RequestEstimate,
+  type ReserveGranted,
   type ReserveResult,
   type SettleResult,
-  type ThresholdNotice,
   type WaitBound,
 } from '../domain/budget/index.js';
-import type { GatewayConfig } from '../config/index.js';
-import { formatUsd, microsToUsd, type Micros } from '../core/money.js';
-import type { NewEvent } from '../core/events.js';
-import type { Logger } from '../core/logger.js';
-import type { LlmRequestInput, LlmStore, StateManager } from '../state/index.js';
-import { WaitNotices } from './meter.waits.js';
-
-/** Seconds a call held back by in-flight calls (not by spend) is told to wait before retrying. */
-export const CONGESTION_RETRY_S = 5;
+import type { RequestsStore, StateManager } from '../state/index.js';
+import { type Cache, type Call, type CallRequest, type Outcome, requestRow, type Target, upstreamBody } from './call.js';
+import { describeFailure, GatewayError } from './errors.js';
+import type { Provider } from './providers/types.js';
 
 export interface MeterDeps {
-  state: StateManager;
-  /** The one budget ledger, shared with the StateManager's status objects. */
+  /** Every agent's budget: the arithmetic of reserving and charging. */
   tracker: BudgetTracker;
-  store: LlmStore;
-  config: GatewayConfig;
-  /** Budget alerts leave through here (webhook, e-mail). */
-  alert: (a: BudgetAlert) => void;
-  /** What `budget_policy.on_exhausted: stop` does to a supervised agent. */
-  stopAgent: (agentId: string, why: string) => void;
-  /** Where an event that could not be written is reported. */
-  logger?: Logger;
+  book: PriceBook;
+  /** What is said about it: refusals, waits, every call's event, thresholds, alerts. */
+  notices: BudgetNotices;
+  /** Where a call's row, its charge and its event are written in one transaction. */
+  state: StateManager;
+  requests: RequestsStore;
+  config: Pick<GatewayConfig, 'budgetPolicy'>;
+  logger: Logger;
+}
+
+/** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
+interface Plan {
+  model: string;
+  provider: Provider;
+  json: Record<string, unknown>;
+  est: RequestEstimate;
+  schedule: PriceSchedule;
+  choices: number;
+  /** The prompt tokens a clamp plans for (the estimate with a margin). */
+  prompt: number;
+  ask: AcquireRequest;
 }
 
 /**
- * Money for the gateway: prices, reservations, the ledger rows, and what happens at each
- * threshold. The budget domain decides; this class persists, announces and acts.
+ * The money path of one LLM call, in the order it runs:
+ *
+ * 1. `reserve`: the call's worst case is priced and held before anything leaves, waiting (first
+ *    come, first served) while in-flight calls hold the headroom it needs; with
+ *    `near_limit: clamp` it may get less and is sent with a lower output limit.
+ * 2. `retarget`: a fallback model takes the call over without letting go of its money.
+ * 3. `settle`: what the provider reports is priced and charged in the same transaction that
+ *    writes the call's row and its event, and that commits before the agent's answer is
+ *    finished, so a kill -9 never loses spend.
+ * 4. `release`: a call that ends without settling (failed, refused, abandoned) frees what it
+ *    held, and still leaves its row.
+ *
+ * The arithmetic is the tracker's (domain/budget), the announcements BudgetNotices'. This is the
+ * only code that changes a Call's money: its target and its reservation.
  */
 export class Meter {
-  readonly tracker: BudgetTracker;
-  readonly book: PriceBook;
-  private readonly policy: BudgetPolicy;
-  private readonly warnedModels = new Set<string>();
-  private readonly waits: WaitNotices;
+  constructor(private readonly d: MeterDeps) {}
 
-  constructor(private readonly d: MeterDeps) {
-    this.tracker = d.tracker;
-    this.waits = new WaitNotices(d.tracker, d.state, (fn) => this.safely(fn));
-    this.policy = new BudgetPolicy(d.config.budgetPolicy.onExhausted);
-    this.book = new PriceBook({
-      overrides: d.config.pricing,
-      ...(d.config.defaultPrice ? { defaultRates: d.config.defaultPrice } : {}),
-    });
+  // ── 1. reserve ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Reserve the worst case for the requested model, waiting for in-flight calls to free the
+   * budget they hold if need be (synchronous when there is no wait); a refusal is the agent's
+   * answer. `signal` is the agent's connection: hanging up leaves the wait queue, and later leaves a row.
+   *
+   * @example
+   *   const r = meter.reserve(request, 'gpt-4o', provider, json, bodyText, signal);
+   *   const call = r instanceof Promise ? await r : r;
+   */
+  reserve(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, signal?: AbortSignal): Call | Promise<Call> {
+    const plan = this.plan(req, model, provider, json);
+    const r = this.acquire(req.agentId, plan, signal, (bound) => this.d.tracker.acquire(req.agentId, plan.ask, bound));
+    const granted = (g: ReserveResult): Call => {
+      if (!g.ok) throw this.refusal(g, model);
+      try {
+        const target = this.fit(req, plan, g, bodyText);
+        return {
+          t0: req.t0,
+          agentId: req.agentId,
+          endpoint: req.endpoint,
+          wire: req.wire,
+          stream: req.stream,
+          headers: req.headers,
+          target,
+          reservationId: g.reservationId,
+          ...(signal ? { signal } : {}),
+        };
+      } catch (err) {
+        // A grant no call carries would hold its headroom for good.
+        this.d.tracker.release(g.reservationId);
+        throw err;
+      }
+    };
+    return r instanceof Promise ? r.then(granted) : granted(r);
   }
 
-  /** `budget_policy.near_limit: clamp`: a call whose worst case no longer fits gets a lower output limit. */
-  get clamps(): boolean {
-    return this.d.config.budgetPolicy.nearLimit === 'clamp';
+  // ── 2. retarget ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A fallback takes over: its model, its body, and the call's reservation swapped for the
+   * fallback's worst case without letting go of it (a release first would hand the call's own
+   * headroom to a waiter); a dearer fallback that does not fit waits or is refused like any call,
+   * or with near_limit: clamp, and nothing else in flight, is sent with a lower output limit.
+   */
+  retarget(call: Call, model: string, provider: Provider): void | Promise<void> {
+    const plan = this.plan(call, model, provider, { ...call.target.json, model });
+    const held = call.reservationId;
+    const r = this.acquire(call.agentId, plan, call.signal, (bound) =>
+      held === null ? this.d.tracker.acquire(call.agentId, plan.ask, bound) : this.d.tracker.replace(held, plan.ask.amountMicros, bound, plan.ask.minMicros),
+    );
+    const swapped = (g: ReserveResult): void => {
+      if (!g.ok) {
+        // The refusal let go of what the call held; the call is still owed its row.
+        call.reservationId = null;
+        call.unrecorded = true;
+        throw this.refusal(g, model);
+      }
+      // Held by the call from here: a fit that throws still has its reservation released with the call.
+      call.reservationId = g.reservationId;
+      call.target = this.fit(call, plan, g, null);
+    };
+    return r instanceof Promise ? r.then(swapped) : swapped(r);
   }
 
-  /** Rebuild every ledger from the recorded requests (the truth after a restart or a kill -9). */
-  restore(): void {
-    this.d.store.settleInterrupted();
-    const spent = this.d.store.spendByAgent();
-    for (const a of this.d.state.listAgents()) {
-      const limitMicros = this.d.state.agentBrief(a.id)?.limitMicros ?? null;
-      const spentMicros = spent.get(a.id) ?? 0;
-      this.policy.limitChanged(a.id, this.tracker.restore(a.id, { limitMicros, spentMicros }).snapshot);
+  // ── 3. settle ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Charge what the provider produced and write the call's row and its `llm.request` event, in
+   * one transaction (group-committed with the other calls of this tick): the charge is made
+   * inside it, once the row is in, so the budget and the rows always agree — a row that fails
+   * to go in is never charged, a commit that fails takes its charge back. Until then the
+   * reservation holds the call's worst case, so nothing else can spend it meanwhile. Resolves
+   * once the row is on disk: callers finish the answer after that. `pendingId`: the stream's
+   * row written when it began, closed here instead of a new one.
+   */
+  async settle(call: Call, outcome: Outcome, pendingId: number | null = null, cache: Cache = {}): Promise<number> {
+    // Whatever tokens the provider produced are owed, whatever became of the response.
+    const micros = outcome.promptTokens + outcome.completionTokens === 0 ? 0 : this.price(call.target, outcome, cache);
+    const row = requestRow(call, outcome, micros);
+    const reservation = call.reservationId;
+    call.reservationId = null;
+    let charged: SettleResult | null = null;
+    let written: { id: number; charged: SettleResult };
+    try {
+      ({ result: written } = await this.d.state.writeSoon(
+        (tx) => {
+          const id = pendingId ?? this.d.requests.insert(tx, row);
+          if (pendingId !== null) this.d.requests.finish(tx, pendingId, row);
+          charged = reservation === null ? this.d.tracker.charge(call.agentId, micros) : this.d.tracker.settle(reservation, micros);
+          return { id, charged };
+        },
+        ({ id, charged }) => this.d.notices.requestEvent(id, row, charged),
+      ));
+    } catch (err) {
+      const done = charged as SettleResult | null;
+      if (done !== null) this.d.tracker.uncharge(call.agentId, done);
+      else if (reservation !== null) this.d.tracker.release(reservation);
+      throw err;
     }
-  }
-
-  /** Make sure an agent the tracker has not seen (just started, or created by another process) has a ledger. */
-  ensure(agentId: string, limitMicros: Micros | null): void {
-    if (!this.tracker.has(agentId)) this.tracker.setLimit(agentId, limitMicros);
-  }
-
-  /** The worst case to reserve; an embedding produces no output, so it reserves its input only. */
-  estimate(model: string, provider: string, body: Record<string, unknown>, agentId: string, endpoint?: string): RequestEstimate {
-    const est = estimateRequestCost(this.book, {
-      model,
-      provider,
-      body: body as never,
-      defaultMaxOutputTokens: endpoint === 'embeddings' ? 0 : this.d.config.budgetPolicy.defaultMaxOutputTokens,
-    });
-    if (est.unknownModel && !this.warnedModels.has(model)) {
-      this.warnedModels.add(model);
-      const p = this.book.lookup(model, provider);
-      const r = p.schedule.rates;
-      const price = `${formatUsd(r.input)}/M input, ${formatUsd(r.output)}/M output`;
-      const as = p.family === null ? `the default price for unknown models (${price})` : `the price of ${p.matched}, the dearest ${p.family}* model (${price})`;
-      this.d.state.record({
-        agentId,
-        type: 'llm.unknown_model',
-        severity: 'warn',
-        message: `No price known for model ${model}: charging ${as}; set pricing.${model} in the config to fix`,
-        data: { model, provider, inputPerMillionUsd: microsToUsd(r.input), outputPerMillionUsd: microsToUsd(r.output), family: p.family, pricedAs: p.matched },
-      });
-    }
-    return est;
-  }
-
-  reserve(agentId: string, micros: Micros, model: string): ReserveResult {
-    const r = this.tracker.reserve(agentId, micros);
-    if (!r.ok) this.refused(r, model);
-    return r;
+    this.d.notices.charged(call.agentId, written.charged);
+    return micros;
   }
 
   /**
-   * Reserve, or wait (first come, first served, within `budget_policy.wait_ms`) for in-flight
-   * calls to free the headroom they hold; synchronous when there is nothing to wait for. With
-   * `minMicros` below the worst case (near_limit: clamp) the grant may be smaller: the caller
-   * lowers the call's output limit to fit it.
-   *
-   * @example
-   *   const r = meter.acquire('lg-1', { amountMicros: 20_000 }, 'gpt-4o', signal);
-   *   const granted = r instanceof Promise ? await r : r;
+   * A stream is on record from its first byte, so a crash mid-stream still leaves the reservation
+   * in the llm_requests table. A failed insert (disk full, db closed) must not become an
+   * unhandled rejection; the stream then settles with a fresh row instead of closing this one.
    */
-  acquire(agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
-    return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.acquire(agentId, req, bound));
+  openPending(call: Call, httpStatus: number): Promise<number | null> {
+    const row = requestRow(
+      call,
+      { status: 'pending', httpStatus, promptTokens: call.target.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: null },
+      0,
+    );
+    return this.d.state
+      .writeSoon((tx) => this.d.requests.insert(tx, row), null)
+      .then(
+        (w) => w.result,
+        (err: unknown) => {
+          this.d.logger.error({ err }, 'could not record an in-flight stream');
+          return null;
+        },
+      );
   }
 
-  /** A fallback takes over: the reservation becomes its worst case, never let go in between (tracker.replace). */
-  replace(reservationId: number, agentId: string, req: AcquireRequest, model: string, signal?: AbortSignal): ReserveResult | Promise<ReserveResult> {
-    return this.queued(agentId, req.amountMicros, model, signal, (bound) => this.tracker.replace(reservationId, req.amountMicros, bound, req.minMicros));
+  // ── 4. release ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A call that did not settle still leaves its row, and gives back what it reserved. An agent
+   * that hung up: `aborted`, charged for the prompt if the provider was sent it (as when an
+   * answer's body breaks off), else $0. A call that failed (`failure`: a timeout, a broken
+   * connection, an open circuit, a refused fallback): `error` at $0, with what went wrong.
+   */
+  release(call: Call, failure?: unknown): void {
+    if (call.reservationId === null && !call.unrecorded) return;
+    call.unrecorded = false;
+    const aborted = call.signal?.aborted === true;
+    if (!aborted && failure === undefined) {
+      if (call.reservationId !== null) this.d.tracker.release(call.reservationId);
+      call.reservationId = null;
+      return;
+    }
+    // Only a prompt the provider was sent is owed by a hang-up; a failed call is not billed.
+    const sent = aborted && call.dispatched === true;
+    const error = aborted ? (sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider') : describeFailure(failure);
+    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? call.wire.status(failure.kind) : 502;
+    const outcome: Outcome = {
+      status: aborted ? 'aborted' : 'error',
+      httpStatus,
+      promptTokens: sent ? call.target.promptTokensEstimate : 0,
+      completionTokens: 0,
+      usageSource: 'estimate',
+      redactions: 0,
+      firstByteMs: null,
+      error,
+    };
+    this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call that did not finish'));
   }
 
-  private queued(
-    agentId: string,
-    micros: Micros,
-    model: string,
-    signal: AbortSignal | undefined,
-    ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>,
-  ): ReserveResult | Promise<ReserveResult> {
+  // ── how a reservation is planned ─────────────────────────────────────────────────────────
+
+  /** What a call to `model` may cost at worst and, with near_limit: clamp, the least it may be given. */
+  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
+    const policy = this.d.config.budgetPolicy;
+    const est = estimateRequestCost(this.d.book, {
+      model,
+      provider: provider.name,
+      body: json as never,
+      // An embedding produces no output: it reserves its input only.
+      defaultMaxOutputTokens: req.endpoint === 'embeddings' ? 0 : policy.defaultMaxOutputTokens,
+    });
+    const price = this.d.book.lookup(model, provider.name);
+    if (est.unknownModel) this.d.notices.unknownModel(req.agentId, price, provider.name);
+    const choices = choicesOf(json);
+    const clamp = policy.nearLimit === 'clamp' && est.maxOutputTokens > 0;
+    // Planned with a margin on the prompt, and never below what the model needs to answer at all.
+    const prompt = clampPrompt(est.promptTokens, json);
+    const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
+    return { model, provider, json, est, schedule: price.schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
+  }
+
+  /**
+   * Ask the tracker, within `budget_policy.wait_ms` and `max_waiting`, synchronous when there is
+   * nothing to wait for; the waits and refusals are announced whatever becomes of the call.
+   */
+  private acquire(agentId: string, plan: Plan, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {
     const p = this.d.config.budgetPolicy;
-    const bound = { timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.safely(() => this.waits.changed(agentId, micros, model)) };
-    const r = ask(bound);
+    const r = ask({ timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.d.notices.waiting(agentId, plan.ask.amountMicros, plan.model) });
     if (!(r instanceof Promise)) {
-      if (!r.ok) this.safely(() => this.refused(r, model));
+      if (!r.ok) this.d.notices.refused(r, plan.model);
       return r;
     }
-    // The grant is the caller's whatever its events do: a failed write is logged, never a lost reservation.
     return r.then((x) => {
-      this.safely(() => {
-        if (!x.ok && x.code !== 'aborted') this.refused(x, model);
-      });
-      this.safely(() => this.waits.changed(agentId, 0, null));
+      if (!x.ok) this.d.notices.refused(x, plan.model);
+      this.d.notices.waiting(agentId, 0, null);
       return x;
     });
   }
 
-  /** Run an announcement whose failure must not undo what it announces. */
-  private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.d.logger?.error({ err }, 'budget: could not record an event');
-    }
+  /** The target a grant pays for: the call as asked, or (clamped) the largest output limit whose worst case fits, and only that reserved. */
+  private fit(req: CallRequest, p: Plan, g: ReserveGranted, bodyText: string | null): Target {
+    if (g.amountMicros >= p.est.costMicros) return this.target(req, p.model, p.provider, p.json, bodyText, p.est);
+    const c = clampOutput(p.schedule, p.prompt, p.choices, Math.floor(p.est.maxOutputTokens / p.choices), g.amountMicros);
+    this.d.tracker.shrink(g.reservationId, c.costMicros);
+    const clamped = clampBody(p.json, req.endpoint, c.perChoice, p.provider.name !== 'anthropic');
+    return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens });
   }
 
-  private refused(r: BudgetRefusal, model: string): void {
-    const micros = r.requestedMicros;
-    this.d.state.record({
-      agentId: r.agentId,
-      type: 'budget.refused',
-      severity: 'error',
-      message: `LLM call refused: ${r.message}`,
-      data: { requestedUsd: microsToUsd(micros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
-    });
-    if (this.policy.refusalExhausts(r)) this.exhausted(r.agentId);
+  private target(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, est: Pick<RequestEstimate, 'costMicros' | 'promptTokens'>): Target {
+    const body = upstreamBody(req, json, bodyText);
+    return { model, provider, json, upstream: body.upstream, hideUsageChunk: body.hideUsageChunk, reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
   }
 
-  /**
-   * What a refused agent reads in its SDK's exception: what happened (the budget, the spend and
-   * what this call could cost at most) and what to do, with the exact route and a limit that
-   * would let this call through.
-   *
-   * @example
-   *   throw new GatewayError('budget', meter.refusalMessage(refusal, 'gpt-4o'), false);
-   */
-  refusalMessage(r: BudgetRefusal, model: string): string {
-    if (r.code === 'wait_timeout' || r.code === 'queue_full') {
-      return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. The budget is not used up: this agent's in-flight calls hold the headroom this call needs until they finish. Retry in ${CONGESTION_RETRY_S} s, or make fewer calls at once.`;
-    }
-    const route = `POST /api/agents/${r.agentId}/budget`;
-    if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;
-    const need = r.spentMicros + r.reservedMicros + r.requestedMicros;
-    const projected = projectSpend(r.spentMicros, r.limitMicros, this.d.state.getAgent(r.agentId)?.progress ?? null).projectedMicros;
-    const rec = recommendIncrease(
-      { limitMicros: r.limitMicros, spentMicros: r.spentMicros, projectedMicros: Math.max(projected ?? 0, need) },
-      { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros },
-    );
-    const fix = `To continue, raise the budget: ${route} {"limitUsd": ${microsToUsd(rec.newLimitMicros)}} with an admin token, or Approve the increase on the Iron Cage dashboard.`;
-    const smaller = r.exhausted ? '' : ' Or ask for less output (max_tokens).';
-    return `Iron Cage refused this ${model} call (nothing was sent to the provider): the ${r.message} (the most this call could cost). ${fix}${smaller}`;
+  private refusal(r: BudgetRefusal, model: string): GatewayError {
+    if (r.code === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', false);
+    // Congestion, not an empty budget: 429 with retry-after; 402 says the budget must be raised.
+    if (r.code === 'wait_timeout' || r.code === 'queue_full') return new GatewayError('rate_limit', this.d.notices.refusalMessage(r, model), true, CONGESTION_RETRY_S);
+    return new GatewayError('budget', this.d.notices.refusalMessage(r, model), false);
   }
 
-  release(reservationId: number): void {
-    this.tracker.release(reservationId);
-  }
-
-  /**
-   * Charge the actual cost and write the request row and its event (group committed) as one
-   * step: the in-memory charge is made inside the transaction that writes the row, so if the
-   * write fails neither happened (the reservation is released, or the charge taken back if the
-   * commit itself failed) and the ledger always says what the rows say. Until the commit the
-   * reservation holds the call's worst case, so nothing else can spend it meanwhile. Resolves
-   * when the row is on disk: callers finish the response after that.
-   */
-  async settle(reservationId: number | null, agentId: string, actualMicros: Micros, row: LlmRequestInput, pendingId: number | null = null): Promise<SettleResult> {
-    let result: SettleResult | null = null;
-    const charge = (): SettleResult => (result = reservationId === null ? this.tracker.charge(agentId, actualMicros) : this.tracker.settle(reservationId, actualMicros));
-    const event = (id: number, r: SettleResult) => this.requestEvent(agentId, actualMicros, row, r, id);
-    try {
-      if (pendingId !== null) await this.d.store.close(pendingId, { ...row, costMicros: actualMicros }, (r: SettleResult) => event(pendingId, r), charge);
-      else await this.d.store.record({ ...row, costMicros: actualMicros }, event, charge);
-    } catch (err) {
-      const charged = result as SettleResult | null;
-      if (charged !== null) this.tracker.uncharge(agentId, charged);
-      else if (reservationId !== null) this.tracker.release(reservationId);
-      throw err;
-    }
-    const done = result as unknown as SettleResult;
-    const s = done.snapshot;
-    this.progress(agentId, s.spentMicros, s.limitMicros);
-    // Thresholds were decided with the charge (the tracker is the truth); their events follow the row's.
-    for (const n of done.notices) this.onThreshold(n);
-    return done;
-  }
-
-  private requestEvent(agentId: string, actualMicros: Micros, row: LlmRequestInput, result: SettleResult, requestId: number): NewEvent<'llm.request'> {
-    const s = result.snapshot;
-    return {
-      agentId,
-      type: 'llm.request',
-      severity: row.status === 'ok' ? 'debug' : 'warn',
-      message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(actualMicros)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}`,
-      data: {
-        requestId,
-        endpoint: row.endpoint,
-        provider: row.provider,
-        model: row.model,
-        stream: row.stream,
-        status: row.status as 'ok' | 'error' | 'aborted' | 'blocked',
-        httpStatus: row.httpStatus ?? 0,
-        promptTokens: row.promptTokens,
-        completionTokens: row.completionTokens,
-        costUsd: microsToUsd(actualMicros),
-        spentUsd: microsToUsd(s.spentMicros),
-        limitUsd: s.limitMicros === null ? null : microsToUsd(s.limitMicros),
-        latencyMs: Math.round((row.latencyMs ?? 0) * 100) / 100,
-        redactions: row.redactions,
-        usageSource: row.usageSource as 'provider' | 'estimate',
-      },
-    };
-  }
-
-  /** Every 10% of a budget, one line for the terminal and the dashboard: spend, average, projection. */
-  private progress(agentId: string, spent: Micros, limit: Micros | null): void {
-    if (limit === null || this.policy.progressStep(agentId, spent, limit) === null) return;
-    const agent = this.d.state.getAgent(agentId);
-    const p = projectSpend(spent, limit, agent?.progress ?? null);
-    const parts = [formatBudgetUsage(spent, limit)];
-    if (p.avgPerUnitMicros !== null && p.unit) parts.push(formatAvgPerUnit(p.avgPerUnitMicros, p.unit));
-    if (p.projectedMicros !== null) parts.push(formatProjection(p.projectedMicros));
-    this.d.state.record({
-      agentId,
-      type: 'budget.progress',
-      severity: 'info',
-      message: `Spend ${parts.join(' · ')}`,
-      data: {
-        percentUsed: Math.round((spent / limit) * 1000) / 10,
-        spentUsd: microsToUsd(spent),
-        limitUsd: microsToUsd(limit),
-        avgPerUnitUsd: p.avgPerUnitMicros === null ? null : microsToUsd(p.avgPerUnitMicros),
-        unit: p.unit,
-        projectionUsd: p.projectedMicros === null ? null : microsToUsd(p.projectedMicros),
-      },
-    });
-  }
-
-  /** Raise or lower an agent's limit live (admin). Returns an error message if refused. */
-  setLimit(agentId: string, limitMicros: Micros | null, by: string): string | null {
-    const before = this.tracker.snapshot(agentId)?.limitMicros ?? null;
-    const r = this.tracker.setLimit(agentId, limitMicros);
-    if (!r.ok) return r.message;
-    this.policy.limitChanged(agentId, r.snapshot);
-    this.d.state.updateAgent(
-      agentId,
-      { limitMicros },
-      {
-        type: 'budget.changed',
-        severity: 'info',
-        message: `Budget ${limitMicros === null ? 'removed' : `set to ${formatUsd(limitMicros)}`}${before === null ? '' : ` (was ${formatUsd(before)})`} by ${by}`,
-        data: { limitUsd: limitMicros === null ? null : microsToUsd(limitMicros), previousUsd: before === null ? null : microsToUsd(before), by },
-      },
-    );
-    for (const n of r.notices) this.onThreshold(n);
-    return null;
-  }
-
-  private onThreshold(n: ThresholdNotice): void {
-    const agent = this.d.state.getAgent(n.agentId);
-    const projection = projectSpend(n.spentMicros, n.limitMicros, agent?.progress ?? null);
-    const rec = recommendIncrease(
-      { limitMicros: n.limitMicros, spentMicros: n.spentMicros, projectedMicros: projection.projectedMicros },
-      { minIncreaseMicros: this.d.config.budgetPolicy.minIncreaseMicros },
-    );
-    const pct = Math.round(n.percentUsed * 10) / 10;
-    this.d.state.record({
-      agentId: n.agentId,
-      type: 'budget.threshold',
-      severity: n.kind === 'exhausted' ? 'critical' : 'warn',
-      message:
-        n.kind === 'exhausted'
-          ? `Budget exhausted: ${formatBudgetUsage(n.spentMicros, n.limitMicros)}`
-          : `Budget warning: ${formatBudgetUsage(n.spentMicros, n.limitMicros)}${projection.projectedMicros !== null ? ` · projection ${formatUsd(projection.projectedMicros)}` : ''} · ${rec.text}`,
-      data: {
-        threshold: n.threshold,
-        percentUsed: pct,
-        spentUsd: microsToUsd(n.spentMicros),
-        limitUsd: microsToUsd(n.limitMicros),
-        projectionUsd: projection.projectedMicros === null ? null : microsToUsd(projection.projectedMicros),
-        avgPerUnitUsd: projection.avgPerUnitMicros === null ? null : microsToUsd(projection.avgPerUnitMicros),
-        unit: projection.unit,
-        recommendedIncreaseUsd: microsToUsd(rec.increaseMicros),
-        action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros) } },
-      },
-    });
-    this.d.alert(budgetAlert(n, { agentName: agent?.name ?? null, projection, recommendation: rec }));
-    if (n.kind === 'exhausted') this.exhausted(n.agentId);
-  }
-
-  private exhausted(agentId: string): void {
-    // Before the event: the status it carries to the dashboard must already say so.
-    this.tracker.declareExhausted(agentId);
-    const policy = this.policy.exhaust(agentId);
-    if (policy === null) return;
-    const s = this.tracker.snapshot(agentId);
-    this.d.state.record({
-      agentId,
-      type: 'budget.exhausted',
-      severity: 'critical',
-      message: policy === 'stop' ? 'Budget exhausted: stopping the agent' : 'Budget exhausted: further LLM calls are refused',
-      data: { spentUsd: microsToUsd(s?.spentMicros ?? 0), limitUsd: microsToUsd(s?.limitMicros ?? 0), policy },
-    });
-    if (policy === 'stop') this.d.stopAgent(agentId, 'budget exhausted');
+  /** What the provider's usage costs at the model's prices, prompt-cache parts at their own rates. */
+  private price(t: Target, o: Outcome, cache: Cache): number {
+    const { schedule } = this.d.book.lookup(t.model, t.provider.name);
+    return costOf(schedule, { inputTokens: o.promptTokens, outputTokens: o.completionTokens, cacheReadTokens: cache.cacheReadTokens, cacheWriteTokens: cache.cacheWriteTokens });
   }
 }

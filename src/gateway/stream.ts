@@ -4,7 +4,7 @@ import { countTextTokens } from '../domain/budget/index.js';
 import type { Cache, Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
-import type { CallLedger } from './ledger.js';
+import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
@@ -19,13 +19,13 @@ type SlotKey = string | number;
 const MAX_COUNTED_CHARS = 1_000_000;
 
 export interface StreamDeps {
-  ledger: CallLedger;
+  meter: Meter;
   guard: OutputGuard;
 }
 
 /** A streamed answer: relayed event by event with redaction, then settled and recorded. */
 export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
-  const pending = d.ledger.openPending(call, up.status);
+  const pending = d.meter.openPending(call, up.status);
   res.writeHead(up.status, { ...passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   // The head leaves with the first events when they are already here (one write, not two);
   // an upstream slow to its first token still lets the agent see the head at once.
@@ -36,7 +36,7 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it. The last
   // events wait for the row instead and leave with the end of the response: on disk first.
-  await d.ledger.settle(call, relay.outcome(up.status), await pending, relay.cache);
+  await d.meter.settle(call, relay.outcome(up.status), await pending, relay.cache);
   if (!res.destroyed) res.end(relay.tail);
 }
 
@@ -112,7 +112,7 @@ class StreamRelay implements Pumped {
     this.tail += wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body);
   }
 
-  /** How the stream ended, for the ledger row. */
+  /** How the stream ended, for its row in llm_requests. */
   outcome(httpStatus: number): Outcome {
     const { call } = this;
     const promptTokens = this.promptTokens ?? call.target.promptTokensEstimate;

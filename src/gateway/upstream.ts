@@ -3,14 +3,14 @@ import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryabl
 import type { StateManager } from '../state/index.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
-import type { CallLedger } from './ledger.js';
+import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 import type { Router } from './router.js';
 
 export interface UpstreamDeps {
   state: StateManager;
   router: Router;
-  ledger: CallLedger;
+  meter: Meter;
   breakers: Map<string, CircuitBreaker>;
   config: GatewayConfig;
 }
@@ -63,7 +63,7 @@ export class UpstreamCaller {
           message: `Model ${from} failed (${reason}): falling back to ${next}`,
           data: { from, to: next, reason },
         });
-        await this.d.ledger.retarget(call, next, resolved.provider);
+        await this.d.meter.retarget(call, next, resolved.provider);
       }
       const outcome = await this.withRetries(call, clientSignal);
       // The request itself broke the provider: another model would be given the same request.

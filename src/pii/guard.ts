@@ -34,7 +34,7 @@ export interface OutputGuard {
   prompt?(agentId: string, requestRef: string, text: string, kind?: SlotKind): GuardResult;
   /**
    * A provider's error text: redacted, never refused nor a reason to halt (it is a refusal
-   * already); `stored` is always redacted, for the ledger, whatever the mode.
+   * already); `stored` is always redacted, for the request row, whatever the mode.
    */
   error?(agentId: string, requestRef: string, text: string): GuardResult & { stored: string };
 }

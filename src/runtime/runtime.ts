@@ -6,10 +6,11 @@ import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
-import { LlmStore, StateManager } from '../state/index.js';
+import { RequestsStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
 import { AlertDispatcher } from '../alerts/index.js';
+import { budgetService } from '../budget/index.js';
 import { gatewayService } from '../gateway/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
@@ -58,7 +59,7 @@ export class Runtime {
   static async start(o: RuntimeOptions): Promise<Runtime> {
     const { config, logger } = o;
     const startedAt = Date.now();
-    // One budget ledger: the gateway settles into it, status objects read it.
+    // One budget tracker: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
@@ -67,7 +68,7 @@ export class Runtime {
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
-      const llm = new LlmStore(state);
+      const requests = new RequestsStore(state);
       state.subscribe(terminalSink(logger));
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;
@@ -81,10 +82,12 @@ export class Runtime {
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent: agents.stop });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
+      const budget = budgetService({ ...platform, tracker: budgets, requests });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
-        gatewayService({ ...platform, budgets, llm, pii }),
+        gatewayService({ ...platform, budget, requests, pii }),
+        budget,
         toolsService({ ...platform, pii }),
         secretsService(platform),
       ];

@@ -1,6 +1,6 @@
 import { TERMINAL_STATUSES, type IronEvent } from '../core/events.js';
 import { percentiles, type Percentiles } from '../core/stats.js';
-import type { AgentView, LlmStore, StateManager, ToolsStore } from '../state/index.js';
+import type { AgentView, RequestsStore, StateManager, ToolsStore } from '../state/index.js';
 
 /** Units of work per hour since the first start (to the end, for a run that has ended). */
 function throughput(agent: AgentView, nowMs: number): { elapsedMs: number; perHour: number; unit: string } {
@@ -84,9 +84,9 @@ export interface AgentPerformance {
  * holds (so an earlier run reads the same as a live one).
  *
  * @example
- *   agentPerformance({ state, llm: new LlmStore(state), tools: new ToolsStore(state) }, agent, Date.now())
+ *   agentPerformance({ state, llm: new RequestsStore(state), tools: new ToolsStore(state) }, agent, Date.now())
  */
-export function agentPerformance(d: { state: StateManager; llm: LlmStore; tools: ToolsStore }, agent: AgentView, nowMs: number): AgentPerformance {
+export function agentPerformance(d: { state: StateManager; llm: RequestsStore; tools: ToolsStore }, agent: AgentView, nowMs: number): AgentPerformance {
   const latencies = d.llm.okLatencies(agent.id);
   const calls = d.tools.tierCounts(agent.id);
   const { perHour, unit } = throughput(agent, nowMs);

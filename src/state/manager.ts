@@ -10,7 +10,7 @@ import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
-import { Writer } from './writer.js';
+import { Writer, type EventSpec, type Tx, type Written } from './writer.js';
 import { processAlive } from '../core/process.js';
 
 /** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
@@ -25,7 +25,7 @@ export interface StoreDb {
 
 const storeDbs = new WeakMap<StateManager, StoreDb>();
 
-/** For LlmStore, ToolsStore, PiiStore. */
+/** For the stores of this folder (RequestsStore, ToolsStore, PiiStore, …). */
 export function storeDb(state: StateManager): StoreDb {
   return storeDbs.get(state)!;
 }
@@ -113,6 +113,19 @@ export class StateManager {
   /** Persist, then broadcast. Returns the stored event with its sequence number. */
   record<T extends NewEvent>(e: T): IronEvent {
     return this.writer.event(e);
+  }
+
+  /**
+   * Join this tick's group commit with a write of a feature's own (stores' write statements take
+   * the `tx` it is given) and the event that announces it, built from the write's result;
+   * resolves once both are on disk and the event is broadcast. A throw inside `write` undoes it
+   * and rejects, the rest of the batch unharmed.
+   *
+   * @example
+   *   const { result: id } = await state.writeSoon((tx) => requests.insert(tx, row), (id) => requestEvent(id));
+   */
+  writeSoon<T>(write: (tx: Tx) => T, event: EventSpec<T>): Promise<Written<T>> {
+    return this.writer.soon(write, event);
   }
 
   private emit(event: IronEvent): void {

@@ -4,13 +4,20 @@ import type { IronEvent, NewEvent } from '../core/events.js';
 /** The event a write announces: fixed, built from the write's result (e.g. a new row id), or none. */
 export type EventSpec<T> = NewEvent | ((result: T) => NewEvent | null) | null;
 
+/**
+ * Proof that code runs inside a write (the writer's transaction): a store's write statements
+ * take one, so they cannot run on their own, outside the transaction that carries their event.
+ */
+export type Tx = { readonly inWrite: unique symbol };
+const TX = Object.freeze({}) as Tx;
+
 export interface Written<T> {
   result: T;
   event: IronEvent | null;
 }
 
 interface Pending {
-  write: () => unknown;
+  write: (tx: Tx) => unknown;
   e: EventSpec<unknown>;
   resolve: (w: Written<unknown>) => void;
   reject: (err: unknown) => void;
@@ -18,7 +25,7 @@ interface Pending {
 
 type Outcome = ({ ok: true } & Written<unknown>) | { ok: false; error: unknown };
 
-const NOTHING = (): undefined => undefined;
+const NOTHING = (_tx: Tx): undefined => undefined;
 
 /**
  * The one write path: a write and the event that announces it go into the database in one
@@ -52,7 +59,7 @@ export class Writer {
    * are updated only once the rows are on disk, and before anyone hears about them), then the
    * broadcast.
    */
-  now<T>(write: () => T, e: EventSpec<T>, committed?: (result: T) => void): Written<T> {
+  now<T>(write: (tx: Tx) => T, e: EventSpec<T>, committed?: (result: T) => void): Written<T> {
     // A lone event is one statement, atomic on its own: no transaction to open.
     const done = write === NOTHING ? { result: undefined as T, event: e ? this.persist(e as NewEvent) : null } : this.tx(() => this.apply(write, e));
     committed?.(done.result);
@@ -65,7 +72,7 @@ export class Writer {
    * loop; the promise resolves once they are on disk and the event has been broadcast. Each
    * write runs in its own savepoint, so one that fails does not take the others down.
    */
-  soon<T>(write: () => T, e: EventSpec<T>): Promise<Written<T>> {
+  soon<T>(write: (tx: Tx) => T, e: EventSpec<T>): Promise<Written<T>> {
     return new Promise((resolve, reject) => {
       this.batch.push({ write, e: e as EventSpec<unknown>, resolve: resolve as Pending['resolve'], reject });
       if (this.batch.length === 1) setImmediate(this.flush);
@@ -106,8 +113,8 @@ export class Writer {
     });
   };
 
-  private apply<T>(write: () => T, spec: EventSpec<T>): Written<T> {
-    const result = write();
+  private apply<T>(write: (tx: Tx) => T, spec: EventSpec<T>): Written<T> {
+    const result = write(TX);
     const e = typeof spec === 'function' ? spec(result) : spec;
     return { result, event: e ? this.persist(e) : null };
   }

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { getTableConfig, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LlmStore, PiiStore, SCHEMA_VERSION, StateManager } from '../../src/state/index.js';
+import { RequestsStore, PiiStore, SCHEMA_VERSION, StateManager } from '../../src/state/index.js';
 import * as schema from '../../src/state/schema.js';
 import { tempDir } from '../helpers/runtime.js';
 
@@ -190,29 +190,30 @@ describe('an older database', () => {
       // The tables later versions added are there and usable.
       const names = (sm.database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(names.sort()).toEqual(tables.map((t) => getTableConfig(t).name).sort());
-      const ledger = new LlmStore(sm);
-      await ledger.record(
-        {
-          agentId: 'ab-00000001',
-          endpoint: 'chat',
-          provider: 'simulated',
-          model: 'm',
-          stream: false,
-          status: 'ok',
-          httpStatus: 200,
-          promptTokens: 1,
-          completionTokens: 1,
-          costMicros: 7,
-          reservedMicros: 7,
-          usageSource: 'provider',
-          latencyMs: 1,
-          firstByteMs: null,
-          redactions: 0,
-          error: null,
-        },
+      const requests = new RequestsStore(sm);
+      await sm.writeSoon(
+        (tx) =>
+          requests.insert(tx, {
+            agentId: 'ab-00000001',
+            endpoint: 'chat',
+            provider: 'simulated',
+            model: 'm',
+            stream: false,
+            status: 'ok',
+            httpStatus: 200,
+            promptTokens: 1,
+            completionTokens: 1,
+            costMicros: 7,
+            reservedMicros: 7,
+            usageSource: 'provider',
+            latencyMs: 1,
+            firstByteMs: null,
+            redactions: 0,
+            error: null,
+          }),
         null,
       );
-      expect(ledger.spendByAgent().get('ab-00000001')).toBe(7);
+      expect(requests.spendByAgent().get('ab-00000001')).toBe(7);
       expect(new PiiStore(sm).totals()).toEqual([]);
       // The old events stay append-only.
       expect(() => sm.database.prepare('DELETE FROM events').run()).toThrow('append-only');

@@ -1,7 +1,7 @@
 import { formatUsd, type Micros } from '../../core/money.js';
 import { formatAvgPerUnit, formatBudgetUsage, formatProjection, formatProjectionStatus, percentOf, formatPercent } from './format.js';
 import type { IncreaseRecommendation, Projection } from './projection.js';
-import type { ThresholdNotice } from './ledger.js';
+import type { ThresholdNotice } from './account.js';
 
 // Payloads for a threshold crossing: Slack-compatible webhook JSON and an e-mail. Building them
 // is pure; delivery (HTTP with retries, SMTP) belongs to the alert channels.

@@ -51,7 +51,7 @@ export type {
   SettleResult,
   ThresholdNotice,
   TrackerOptions,
-} from './ledger.js';
+} from './account.js';
 export {
   projectSpend,
   recommendIncrease,

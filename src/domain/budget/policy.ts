@@ -1,5 +1,5 @@
 import type { Micros } from '../../core/money.js';
-import type { BudgetRefusal, BudgetSnapshot } from './ledger.js';
+import type { BudgetRefusal, BudgetSnapshot } from './account.js';
 
 /**
  * Reservations leave crumbs: once this share of a budget is spent, a call it cannot pay for
@@ -17,7 +17,7 @@ function spentDecile(spentMicros: Micros, limitMicros: Micros | null): number {
 }
 
 /**
- * The budget decisions beyond the ledger's arithmetic: when a budget counts as exhausted, what
+ * The budget decisions beyond the tracker's arithmetic: when a budget counts as exhausted, what
  * to do then (once per exhaustion), and which 10% steps of spend to announce (once each). The
  * caller persists, announces and acts on the answers.
  */

@@ -60,7 +60,7 @@ function ratesAt(schedule: PriceSchedule, inputTokens: number): ModelRates {
 /**
  * Cost of one call in µ$: ceil(Σ tokens × µ$/Mtok / 1e6) over all token kinds, plus any flat
  * per-request fee. The one ceil is applied per request to the exact sum, so a request is never
- * under-charged and is over-charged by less than 1 µ$; the budget ledger then adds integers.
+ * under-charged and is over-charged by less than 1 µ$; the budget tracker then adds integers.
  * Usage numbers are coerced to non-negative integers because they come from the wire, and cache
  * counts are clamped to the prompt they are part of.
  */

@@ -9,7 +9,7 @@ import {
   unknownAgent,
   type BudgetRefusal,
   type BudgetSnapshot,
-  type Ledger,
+  type Account,
   type Reservation,
   type ReserveGranted,
   type ReservationId,
@@ -19,11 +19,11 @@ import {
   type SettleResult,
   type ThresholdNotice,
   type TrackerOptions,
-} from './ledger.js';
+} from './account.js';
 import { makeThresholds, normalizeThresholds, thresholdAmount } from './thresholds.js';
 import { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
 
-// Per-agent budget ledger: limit, settled spend, outstanding reservations (the agent id is the
+// Per-agent budget account: limit, settled spend, outstanding reservations (the agent id is the
 // run). The gateway reserves a request's worst-case cost before forwarding it, then settles the
 // actual cost or releases the reservation. Operations are synchronous, so each one is atomic
 // with respect to every concurrent request in the process.
@@ -45,10 +45,10 @@ import { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits
 
 export class BudgetTracker {
   private readonly ratios: number[];
-  private readonly ledgers = new Map<string, Ledger>();
+  private readonly accounts = new Map<string, Account>();
   private readonly reservations = new Map<ReservationId, Reservation>();
   private nextId = 1;
-  private readonly waits = new WaitQueues((ledger, amount) => this.grant(ledger, amount));
+  private readonly waits = new WaitQueues((account, amount) => this.grant(account, amount));
 
   constructor(options: TrackerOptions = {}) {
     this.ratios = normalizeThresholds(options.thresholds);
@@ -59,15 +59,15 @@ export class BudgetTracker {
   }
 
   has(agentId: string): boolean {
-    return this.ledgers.has(agentId);
+    return this.accounts.has(agentId);
   }
 
   agents(): string[] {
-    return [...this.ledgers.keys()];
+    return [...this.accounts.keys()];
   }
 
   snapshot(agentId: string): BudgetSnapshot | null {
-    const l = this.ledgers.get(agentId);
+    const l = this.accounts.get(agentId);
     return l ? snapshotOf(l) : null;
   }
 
@@ -80,25 +80,25 @@ export class BudgetTracker {
    */
   setLimit(agentId: string, limitMicros: Micros | null): SetLimitResult {
     if (limitMicros !== null) checkMicros('limit', limitMicros);
-    const ledger = this.ledgers.get(agentId) ?? this.create(agentId);
-    const spent = ledger.settled + ledger.overshoot;
+    const account = this.accounts.get(agentId) ?? this.create(agentId);
+    const spent = account.settled + account.overshoot;
     if (limitMicros !== null && limitMicros < spent) {
       return {
         ok: false,
         code: 'below_spent',
         message: `cannot lower the budget for agent ${agentId} to ${formatUsd(limitMicros)}: ${formatUsd(spent)} is already spent`,
-        snapshot: snapshotOf(ledger),
+        snapshot: snapshotOf(account),
       };
     }
-    ledger.limit = limitMicros;
-    ledger.declaredExhausted = false;
-    for (const t of ledger.thresholds) {
+    account.limit = limitMicros;
+    account.declaredExhausted = false;
+    for (const t of account.thresholds) {
       t.amount = limitMicros === null ? 0 : thresholdAmount(t, limitMicros);
       if (limitMicros === null || spent < t.amount) t.fired = false;
     }
-    const out = { ok: true as const, notices: crossings(ledger), snapshot: snapshotOf(ledger) };
+    const out = { ok: true as const, notices: crossings(account), snapshot: snapshotOf(account) };
     // A raised limit lets waiting calls through; a lowered one may refuse them.
-    this.waits.drain(ledger);
+    this.waits.drain(account);
     return out;
   }
 
@@ -109,23 +109,23 @@ export class BudgetTracker {
   restore(agentId: string, input: RestoreInput): { snapshot: BudgetSnapshot; notices: ThresholdNotice[] } {
     checkMicros('spent', input.spentMicros);
     if (input.limitMicros !== null) checkMicros('limit', input.limitMicros);
-    const existing = this.ledgers.get(agentId);
+    const existing = this.accounts.get(agentId);
     if (existing && existing.open > 0) {
       throw new ConflictError(`cannot restore the budget of agent ${agentId} while ${existing.open} requests are in flight`);
     }
-    const ledger = existing ?? this.create(agentId);
+    const account = existing ?? this.create(agentId);
     const limit = input.limitMicros;
-    ledger.limit = limit;
-    ledger.declaredExhausted = false;
-    ledger.settled = limit === null ? input.spentMicros : Math.min(input.spentMicros, limit);
-    ledger.overshoot = input.spentMicros - ledger.settled;
+    account.limit = limit;
+    account.declaredExhausted = false;
+    account.settled = limit === null ? input.spentMicros : Math.min(input.spentMicros, limit);
+    account.overshoot = input.spentMicros - account.settled;
     const delivered = input.firedThresholds === undefined ? null : new Set(input.firedThresholds);
-    for (const t of ledger.thresholds) {
+    for (const t of account.thresholds) {
       t.amount = limit === null ? 0 : thresholdAmount(t, limit);
       t.fired = limit !== null && input.spentMicros >= t.amount && (delivered === null || delivered.has(t.ratio));
     }
-    const out = { notices: crossings(ledger), snapshot: snapshotOf(ledger) };
-    this.waits.drain(ledger);
+    const out = { notices: crossings(account), snapshot: snapshotOf(account) };
+    this.waits.drain(account);
     return out;
   }
 
@@ -137,20 +137,20 @@ export class BudgetTracker {
    *   if (policy.refusalExhausts(refusal)) tracker.declareExhausted(refusal.agentId);
    */
   declareExhausted(agentId: string): void {
-    const ledger = this.ledgers.get(agentId);
-    if (ledger && ledger.limit !== null) ledger.declaredExhausted = true;
+    const account = this.accounts.get(agentId);
+    if (account && account.limit !== null) account.declaredExhausted = true;
   }
 
   /** Hold `amountMicros` of the agent's budget for one request, or refuse with a reason naming the budget. */
   reserve(agentId: string, amountMicros: Micros): ReserveResult {
     checkMicros('reservation', amountMicros);
-    const ledger = this.ledgers.get(agentId);
-    if (ledger === undefined) return unknownAgent(agentId, amountMicros);
-    const spent = ledger.settled + ledger.overshoot;
-    if (ledger.limit !== null && spent + ledger.reserved + amountMicros > ledger.limit) {
-      return refusal(ledger, spent, amountMicros);
+    const account = this.accounts.get(agentId);
+    if (account === undefined) return unknownAgent(agentId, amountMicros);
+    const spent = account.settled + account.overshoot;
+    if (account.limit !== null && spent + account.reserved + amountMicros > account.limit) {
+      return refusal(account, spent, amountMicros);
     }
-    return this.grant(ledger, amountMicros);
+    return this.grant(account, amountMicros);
   }
 
   /**
@@ -166,13 +166,13 @@ export class BudgetTracker {
     const min = Math.min(req.minMicros ?? full, full);
     checkMicros('reservation', full);
     checkMicros('minimum reservation', min);
-    const ledger = this.ledgers.get(agentId);
-    if (ledger === undefined) return this.reserve(agentId, full);
-    const d = decide(ledger, full, min);
-    if (d.kind === 'refuse') return refusal(ledger, ledger.settled + ledger.overshoot, full);
+    const account = this.accounts.get(agentId);
+    if (account === undefined) return this.reserve(agentId, full);
+    const d = decide(account, full, min);
+    if (d.kind === 'refuse') return refusal(account, account.settled + account.overshoot, full);
     // First come, first served: a newcomer that would fit still queues behind waiting calls.
-    if (d.kind === 'grant' && !this.waits.busy(agentId)) return this.grant(ledger, d.amount);
-    return this.waits.enqueue(ledger, full, min, bound);
+    if (d.kind === 'grant' && !this.waits.busy(agentId)) return this.grant(account, d.amount);
+    return this.waits.enqueue(account, full, min, bound);
   }
 
   /** Give back part of a reservation (a clamped call needs less than it was granted). */
@@ -181,22 +181,22 @@ export class BudgetTracker {
     const r = this.reservations.get(reservationId);
     if (r === undefined || amountMicros >= r.amount) return;
     this.resize(reservationId, r, amountMicros);
-    this.waits.drain(r.ledger);
+    this.waits.drain(r.account);
   }
 
   /**
-   * Take back a charge whose record could not be written, so the ledger says what the records
+   * Take back a charge whose record could not be written, so the account says what the records
    * say (the settle and its row are one step: both or neither).
    */
   uncharge(agentId: string, r: Pick<SettleResult, 'chargedMicros' | 'overshootMicros'>): void {
-    const ledger = this.ledgers.get(agentId);
-    if (ledger === undefined) return;
-    ledger.settled = Math.max(0, ledger.settled - r.chargedMicros);
-    ledger.overshoot = Math.max(0, ledger.overshoot - r.overshootMicros);
+    const account = this.accounts.get(agentId);
+    if (account === undefined) return;
+    account.settled = Math.max(0, account.settled - r.chargedMicros);
+    account.overshoot = Math.max(0, account.overshoot - r.overshootMicros);
     // A threshold the taken-back charge crossed was never announced: it may fire again.
-    const spent = ledger.settled + ledger.overshoot;
-    for (const t of ledger.thresholds) if (spent < t.amount) t.fired = false;
-    this.waits.drain(ledger);
+    const spent = account.settled + account.overshoot;
+    for (const t of account.thresholds) if (spent < t.amount) t.fired = false;
+    this.waits.drain(account);
   }
 
   /**
@@ -211,45 +211,45 @@ export class BudgetTracker {
       throw new ConflictError(`reservation ${reservationId} is not open: it was already settled or released`);
     }
     this.reservations.delete(reservationId);
-    r.ledger.reserved -= r.amount;
-    r.ledger.open -= 1;
-    const result = apply(r.ledger, actualMicros);
-    this.waits.drain(r.ledger);
+    r.account.reserved -= r.amount;
+    r.account.open -= 1;
+    const result = apply(r.account, actualMicros);
+    this.waits.drain(r.account);
     return result;
   }
 
   /** Give a reservation back (the call failed before any usage). False if it was not open. */
   release(reservationId: ReservationId): boolean {
     const r = this.drop(reservationId);
-    if (r !== undefined) this.waits.drain(r.ledger);
+    if (r !== undefined) this.waits.drain(r.account);
     return r !== undefined;
   }
 
   /** Release every open reservation of an agent (it exited); how many. One drain after all: one in between would grant a waiter an id this sweep then releases. */
   releaseAll(agentId: string): number {
-    const ids = [...this.reservations].filter(([, r]) => r.ledger.agentId === agentId).map(([id]) => id);
+    const ids = [...this.reservations].filter(([, r]) => r.account.agentId === agentId).map(([id]) => id);
     for (const id of ids) this.drop(id);
-    const ledger = this.ledgers.get(agentId);
-    if (ledger) this.waits.drain(ledger);
+    const account = this.accounts.get(agentId);
+    if (account) this.waits.drain(account);
     return ids.length;
   }
 
   /** Record spend that had no reservation (usage that arrived after a release), under the same rule. */
   charge(agentId: string, actualMicros: Micros): SettleResult {
     checkMicros('actual cost', actualMicros);
-    const ledger = this.ledgers.get(agentId);
-    if (ledger === undefined) throw new NotFoundError(`no budget is registered for agent ${agentId}`);
-    const result = apply(ledger, actualMicros);
-    this.waits.drain(ledger); // a head this spend leaves no room ever is refused now, not at its timeout
+    const account = this.accounts.get(agentId);
+    if (account === undefined) throw new NotFoundError(`no budget is registered for agent ${agentId}`);
+    const result = apply(account, actualMicros);
+    this.waits.drain(account); // a head this spend leaves no room ever is refused now, not at its timeout
     return result;
   }
 
   /** Drop an agent: its waiting calls are refused first, then its open reservations go, granting nothing. */
   forget(agentId: string): void {
-    const ledger = this.ledgers.get(agentId);
-    this.ledgers.delete(agentId);
-    if (ledger) this.waits.cancel(ledger, (requested) => this.reserve(agentId, requested) as BudgetRefusal);
-    for (const [id, r] of [...this.reservations]) if (r.ledger.agentId === agentId) this.drop(id);
+    const account = this.accounts.get(agentId);
+    this.accounts.delete(agentId);
+    if (account) this.waits.cancel(account, (requested) => this.reserve(agentId, requested) as BudgetRefusal);
+    for (const [id, r] of [...this.reservations]) if (r.account.agentId === agentId) this.drop(id);
   }
 
   /**
@@ -267,64 +267,64 @@ export class BudgetTracker {
     checkMicros('minimum reservation', minMicros);
     const r = this.reservations.get(reservationId);
     if (r === undefined) throw new ConflictError(`reservation ${reservationId} is not open: it was already settled or released`);
-    const ledger = r.ledger;
-    const spent = ledger.settled + ledger.overshoot;
+    const account = r.account;
+    const spent = account.settled + account.overshoot;
     const extra = amountMicros - r.amount;
-    if (extra <= 0 || ledger.limit === null || ledger.limit - spent - ledger.reserved >= extra) {
+    if (extra <= 0 || account.limit === null || account.limit - spent - account.reserved >= extra) {
       this.resize(reservationId, r, amountMicros);
-      if (extra < 0) this.waits.drain(ledger);
-      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros };
+      if (extra < 0) this.waits.drain(account);
+      return { ok: true, reservationId, agentId: account.agentId, amountMicros };
     }
-    const left = ledger.limit - spent;
-    if (minMicros < amountMicros && ledger.reserved === r.amount && !this.waits.busy(ledger.agentId) && left >= minMicros) {
+    const left = account.limit - spent;
+    if (minMicros < amountMicros && account.reserved === r.amount && !this.waits.busy(account.agentId) && left >= minMicros) {
       this.resize(reservationId, r, left);
-      if (left < r.amount) this.waits.drain(ledger);
-      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros: left };
+      if (left < r.amount) this.waits.drain(account);
+      return { ok: true, reservationId, agentId: account.agentId, amountMicros: left };
     }
-    if (spent + amountMicros > ledger.limit) {
+    if (spent + amountMicros > account.limit) {
       this.release(reservationId);
-      return refusal(ledger, spent, amountMicros);
+      return refusal(account, spent, amountMicros);
     }
     const merge = (g: ReserveResult): ReserveResult => {
       const held = this.reservations.get(reservationId);
       if (!g.ok || held === undefined) {
         if (g.ok) this.release(g.reservationId);
         this.release(reservationId);
-        return g.ok ? refusal(ledger, ledger.settled + ledger.overshoot, amountMicros) : { ...g, requestedMicros: amountMicros };
+        return g.ok ? refusal(account, account.settled + account.overshoot, amountMicros) : { ...g, requestedMicros: amountMicros };
       }
       this.drop(g.reservationId);
       this.resize(reservationId, held, held.amount + g.amountMicros);
-      return { ok: true, reservationId, agentId: ledger.agentId, amountMicros: held.amount + g.amountMicros };
+      return { ok: true, reservationId, agentId: account.agentId, amountMicros: held.amount + g.amountMicros };
     };
-    const more = this.acquire(ledger.agentId, { amountMicros: extra }, bound);
+    const more = this.acquire(account.agentId, { amountMicros: extra }, bound);
     return more instanceof Promise ? more.then(merge) : merge(more);
   }
 
-  /** Out of the ledger without a drain (the caller drains, once). */
+  /** Out of the account without a drain (the caller drains, once). */
   private drop(reservationId: ReservationId): Reservation | undefined {
     const r = this.reservations.get(reservationId);
     if (r === undefined) return undefined;
     this.reservations.delete(reservationId);
-    r.ledger.reserved -= r.amount;
-    r.ledger.open -= 1;
+    r.account.reserved -= r.amount;
+    r.account.open -= 1;
     return r;
   }
 
   private resize(reservationId: ReservationId, r: Reservation, amountMicros: Micros): void {
-    r.ledger.reserved += amountMicros - r.amount;
-    this.reservations.set(reservationId, { ledger: r.ledger, amount: amountMicros });
+    r.account.reserved += amountMicros - r.amount;
+    this.reservations.set(reservationId, { account: r.account, amount: amountMicros });
   }
 
-  private grant(ledger: Ledger, amountMicros: Micros): ReserveGranted {
+  private grant(account: Account, amountMicros: Micros): ReserveGranted {
     const id = this.nextId++;
-    this.reservations.set(id, { ledger, amount: amountMicros });
-    ledger.reserved += amountMicros;
-    ledger.open += 1;
-    return { ok: true, reservationId: id, agentId: ledger.agentId, amountMicros };
+    this.reservations.set(id, { account, amount: amountMicros });
+    account.reserved += amountMicros;
+    account.open += 1;
+    return { ok: true, reservationId: id, agentId: account.agentId, amountMicros };
   }
 
-  private create(agentId: string): Ledger {
-    const ledger: Ledger = {
+  private create(agentId: string): Account {
+    const account: Account = {
       agentId,
       limit: null,
       settled: 0,
@@ -335,7 +335,7 @@ export class BudgetTracker {
       thresholds: makeThresholds(this.ratios),
       declaredExhausted: false,
     };
-    this.ledgers.set(agentId, ledger);
-    return ledger;
+    this.accounts.set(agentId, account);
+    return account;
   }
 }

@@ -1,5 +1,5 @@
 import type { Micros } from '../../core/money.js';
-import { refusal, type BudgetRefusal, type Ledger, type ReserveGranted, type ReserveResult } from './ledger.js';
+import { refusal, type BudgetRefusal, type Account, type ReserveGranted, type ReserveResult } from './account.js';
 
 // The wait queue for budget headroom. Reservations hold a call's worst case, so 16 concurrent
 // calls can hold most of a budget while almost none of it is spent. A call that cannot reserve
@@ -36,22 +36,22 @@ type Decision = { kind: 'grant'; amount: Micros } | { kind: 'wait' } | { kind: '
  * nothing: its need passes the limit whatever the in-flight calls end up costing.
  *
  * @example
- *   decide(ledger, 20_000, 20_000) // { kind: 'wait' } while 16 holds fill a $0.10 budget
+ *   decide(account, 20_000, 20_000) // { kind: 'wait' } while 16 holds fill a $0.10 budget
  */
-export function decide(ledger: Ledger, full: Micros, min: Micros): Decision {
-  if (ledger.limit === null) return { kind: 'grant', amount: full };
-  const spent = ledger.settled + ledger.overshoot;
-  const free = ledger.limit - spent - ledger.reserved;
+export function decide(account: Account, full: Micros, min: Micros): Decision {
+  if (account.limit === null) return { kind: 'grant', amount: full };
+  const spent = account.settled + account.overshoot;
+  const free = account.limit - spent - account.reserved;
   if (free >= full) return { kind: 'grant', amount: full };
-  if (spent + full <= ledger.limit) return { kind: 'wait' };
+  if (spent + full <= account.limit) return { kind: 'wait' };
   // Clamp only what can never come back: while calls are in flight their holds may settle for
   // less and free enough for more output, so wait for them; with none in flight, what is free is all there is.
-  if (min < full && spent + min <= ledger.limit) return ledger.reserved === 0 && free >= min ? { kind: 'grant', amount: free } : { kind: 'wait' };
+  if (min < full && spent + min <= account.limit) return account.reserved === 0 && free >= min ? { kind: 'grant', amount: free } : { kind: 'wait' };
   return { kind: 'refuse' };
 }
 
 interface Waiter {
-  readonly ledger: Ledger;
+  readonly account: Account;
   readonly full: Micros;
   readonly min: Micros;
   readonly finish: (r: ReserveResult) => void;
@@ -65,7 +65,7 @@ interface Waiter {
 export class WaitQueues {
   private readonly queues = new Map<string, Waiter[]>();
 
-  constructor(private readonly grant: (ledger: Ledger, amount: Micros) => ReserveGranted) {}
+  constructor(private readonly grant: (account: Account, amount: Micros) => ReserveGranted) {}
 
   /** Whether calls wait for this agent (a newcomer then queues behind them, however small). */
   busy(agentId: string): boolean {
@@ -73,32 +73,32 @@ export class WaitQueues {
   }
 
   /** Queue a call (or refuse it at once when the bound allows no wait or the queue is full). */
-  enqueue(ledger: Ledger, full: Micros, min: Micros, bound: WaitBound): ReserveResult | Promise<ReserveResult> {
-    const spent = ledger.settled + ledger.overshoot;
-    if (bound.timeoutMs <= 0) return refusal(ledger, spent, full);
-    if (ledger.waiting >= bound.maxWaiting) {
-      return refusal(ledger, spent, full, { code: 'queue_full', detail: `${ledger.waiting} calls already wait for in-flight requests to settle` });
+  enqueue(account: Account, full: Micros, min: Micros, bound: WaitBound): ReserveResult | Promise<ReserveResult> {
+    const spent = account.settled + account.overshoot;
+    if (bound.timeoutMs <= 0) return refusal(account, spent, full);
+    if (account.waiting >= bound.maxWaiting) {
+      return refusal(account, spent, full, { code: 'queue_full', detail: `${account.waiting} calls already wait for in-flight requests to settle` });
     }
-    if (bound.signal?.aborted) return refusal(ledger, spent, full, { code: 'aborted', detail: 'the caller went away before it could wait' });
-    const q = this.queues.get(ledger.agentId) ?? [];
-    this.queues.set(ledger.agentId, q);
+    if (bound.signal?.aborted) return refusal(account, spent, full, { code: 'aborted', detail: 'the caller went away before it could wait' });
+    const q = this.queues.get(account.agentId) ?? [];
+    this.queues.set(account.agentId, q);
     let position = 0;
     const waited = new Promise<ReserveResult>((resolve) => {
       const leave = (why: { code: 'wait_timeout' | 'aborted'; detail: string }) => {
         const i = q.indexOf(w);
         if (i < 0) return;
         q.splice(i, 1);
-        ledger.waiting -= 1;
-        w.finish(refusal(ledger, ledger.settled + ledger.overshoot, full, why));
+        account.waiting -= 1;
+        w.finish(refusal(account, account.settled + account.overshoot, full, why));
         // The head leaving may let a smaller call behind it through.
-        if (i === 0) this.drain(ledger);
+        if (i === 0) this.drain(account);
       };
       const timer = setTimeout(() => leave({ code: 'wait_timeout', detail: `waited ${formatWait(bound.timeoutMs)} for in-flight requests to settle` }), bound.timeoutMs);
       timer.unref?.();
       const onAbort = () => leave({ code: 'aborted', detail: 'the caller went away while it waited' });
       bound.signal?.addEventListener('abort', onAbort, { once: true });
       const w: Waiter = {
-        ledger,
+        account,
         full,
         min,
         finish: (r) => {
@@ -108,7 +108,7 @@ export class WaitQueues {
         },
       };
       q.push(w);
-      ledger.waiting += 1;
+      account.waiting += 1;
       position = q.length;
     });
     // Told after the wait is fully set up: a hook that throws (an event write that failed) must
@@ -122,25 +122,25 @@ export class WaitQueues {
   }
 
   /** Let through, in order, every call at the head that can now be granted or must be refused. */
-  drain(ledger: Ledger): void {
-    const q = this.queues.get(ledger.agentId);
+  drain(account: Account): void {
+    const q = this.queues.get(account.agentId);
     if (!q) return;
     while (q.length > 0) {
       const w = q[0]!;
-      const d = decide(ledger, w.full, w.min);
+      const d = decide(account, w.full, w.min);
       if (d.kind === 'wait') break;
       q.shift();
-      ledger.waiting -= 1;
-      w.finish(d.kind === 'grant' ? this.grant(ledger, d.amount) : refusal(ledger, ledger.settled + ledger.overshoot, w.full));
+      account.waiting -= 1;
+      w.finish(d.kind === 'grant' ? this.grant(account, d.amount) : refusal(account, account.settled + account.overshoot, w.full));
     }
-    if (q.length === 0) this.queues.delete(ledger.agentId);
+    if (q.length === 0) this.queues.delete(account.agentId);
   }
 
   /** The agent is gone: every waiting call is refused with `make(waiter's amount)`. */
-  cancel(ledger: Ledger, make: (requested: Micros) => BudgetRefusal): void {
-    const q = this.queues.get(ledger.agentId) ?? [];
-    this.queues.delete(ledger.agentId);
-    ledger.waiting = 0;
+  cancel(account: Account, make: (requested: Micros) => BudgetRefusal): void {
+    const q = this.queues.get(account.agentId) ?? [];
+    this.queues.delete(account.agentId);
+    account.waiting = 0;
     for (const w of q) w.finish(make(w.full));
   }
 }

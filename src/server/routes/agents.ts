@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
-import { LlmStore, ToolsStore, type AgentView } from '../../state/index.js';
+import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
 import { agentMetrics, agentPerformance } from '../metrics.js';
@@ -46,7 +46,7 @@ const eventsQuery = z.strictObject({
 export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
   const { state, control } = deps;
   const app = new Hono<AppEnv>();
-  const stores = { state, llm: new LlmStore(state), tools: new ToolsStore(state) };
+  const stores = { state, llm: new RequestsStore(state), tools: new ToolsStore(state) };
 
   // An agent token asking about another agent learns nothing, not even that it exists. An
   // agent another process wrote to the database (a token created by the CLI) is read from it.

@@ -3,7 +3,8 @@ import { formatUsd, type Micros } from '../../core/money.js';
 import { percentOf } from './format.js';
 import type { Threshold } from './thresholds.js';
 
-// The types of the budget ledger and the pure steps the tracker applies to one agent's totals.
+// One agent's budget account (limit, settled spend, overshoot, reservations, thresholds) and
+// the pure steps the tracker applies to it.
 
 export type ReservationId = number;
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unlimited';
@@ -93,7 +94,7 @@ export interface TrackerOptions {
 
 /** One open reservation: whose budget, and how much of it. */
 export interface Reservation {
-  readonly ledger: Ledger;
+  readonly account: Account;
   readonly amount: Micros;
 }
 
@@ -102,7 +103,7 @@ export function checkMicros(name: string, v: number): void {
 }
 
 /** One agent's mutable totals; only the tracker holds these. */
-export interface Ledger {
+export interface Account {
   readonly agentId: string;
   limit: Micros | null;
   settled: Micros;
@@ -120,72 +121,72 @@ export interface Ledger {
 }
 
 /** Record an actual cost under the settle rule described in tracker.ts. */
-export function apply(ledger: Ledger, actual: Micros): SettleResult {
-  const headroom = ledger.limit === null ? actual : Math.max(0, ledger.limit - ledger.settled - ledger.reserved);
+export function apply(account: Account, actual: Micros): SettleResult {
+  const headroom = account.limit === null ? actual : Math.max(0, account.limit - account.settled - account.reserved);
   const charged = Math.min(actual, headroom);
   const overshoot = actual - charged;
-  ledger.settled += charged;
-  ledger.overshoot += overshoot;
+  account.settled += charged;
+  account.overshoot += overshoot;
   return {
-    agentId: ledger.agentId,
+    agentId: account.agentId,
     actualMicros: actual,
     chargedMicros: charged,
     overshootMicros: overshoot,
-    notices: crossings(ledger),
-    snapshot: snapshotOf(ledger),
+    notices: crossings(account),
+    snapshot: snapshotOf(account),
   };
 }
 
 /** Fire every armed threshold the spend has reached; each fires once until re-armed. */
-export function crossings(ledger: Ledger): ThresholdNotice[] {
+export function crossings(account: Account): ThresholdNotice[] {
   const out: ThresholdNotice[] = [];
-  if (ledger.limit === null) return out;
-  const spent = ledger.settled + ledger.overshoot;
-  for (const t of ledger.thresholds) {
+  if (account.limit === null) return out;
+  const spent = account.settled + account.overshoot;
+  for (const t of account.thresholds) {
     if (t.fired || spent < t.amount) continue;
     t.fired = true;
     out.push({
-      agentId: ledger.agentId,
+      agentId: account.agentId,
       threshold: t.ratio,
       kind: t.ratio >= 1 ? 'exhausted' : 'warning',
       spentMicros: spent,
-      limitMicros: ledger.limit,
-      percentUsed: percentOf(spent, ledger.limit),
+      limitMicros: account.limit,
+      percentUsed: percentOf(spent, account.limit),
     });
   }
   return out;
 }
 
-function stateOf(ledger: Ledger, spent: Micros): BudgetState {
-  if (ledger.limit === null) return 'unlimited';
-  if (spent >= ledger.limit || ledger.declaredExhausted) return 'exhausted';
-  const first = ledger.thresholds[0];
+function stateOf(account: Account, spent: Micros): BudgetState {
+  if (account.limit === null) return 'unlimited';
+  if (spent >= account.limit || account.declaredExhausted) return 'exhausted';
+  const first = account.thresholds[0];
   return first !== undefined && first.ratio < 1 && spent >= first.amount ? 'warning' : 'ok';
 }
 
-export function snapshotOf(ledger: Ledger): BudgetSnapshot {
-  const spent = ledger.settled + ledger.overshoot;
+export function snapshotOf(account: Account): BudgetSnapshot {
+  const spent = account.settled + account.overshoot;
   return {
-    agentId: ledger.agentId,
-    limitMicros: ledger.limit,
-    settledMicros: ledger.settled,
-    overshootMicros: ledger.overshoot,
+    agentId: account.agentId,
+    limitMicros: account.limit,
+    settledMicros: account.settled,
+    overshootMicros: account.overshoot,
     spentMicros: spent,
-    reservedMicros: ledger.reserved,
-    openReservations: ledger.open,
-    waitingCalls: ledger.waiting,
-    availableMicros: ledger.limit === null ? null : Math.max(0, ledger.limit - spent - ledger.reserved),
-    percentUsed: ledger.limit === null ? null : percentOf(spent, ledger.limit),
-    state: stateOf(ledger, spent),
-    firedThresholds: ledger.thresholds.filter((t) => t.fired).map((t) => t.ratio),
+    reservedMicros: account.reserved,
+    openReservations: account.open,
+    waitingCalls: account.waiting,
+    availableMicros: account.limit === null ? null : Math.max(0, account.limit - spent - account.reserved),
+    percentUsed: account.limit === null ? null : percentOf(spent, account.limit),
+    state: stateOf(account, spent),
+    firedThresholds: account.thresholds.filter((t) => t.fired).map((t) => t.ratio),
   };
 }
 
-export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
-  const limit = ledger.limit ?? 0;
+export function refusal(account: Account, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
+  const limit = account.limit ?? 0;
   const exhausted = spent >= limit;
-  const inFlight = ledger.reserved > 0 ? `, ${formatUsd(ledger.reserved)} reserved by ${ledger.open} in-flight request${ledger.open === 1 ? '' : 's'}` : '';
-  const head = `budget of ${formatUsd(limit)} for agent ${ledger.agentId}`;
+  const inFlight = account.reserved > 0 ? `, ${formatUsd(account.reserved)} reserved by ${account.open} in-flight request${account.open === 1 ? '' : 's'}` : '';
+  const head = `budget of ${formatUsd(limit)} for agent ${account.agentId}`;
   const message = why
     ? `${head}: ${why.detail}: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`
     : exhausted
@@ -195,10 +196,10 @@ export function refusal(ledger: Ledger, spent: Micros, requested: Micros, why?: 
     ok: false,
     code: why?.code ?? 'budget_exceeded',
     message,
-    agentId: ledger.agentId,
-    limitMicros: ledger.limit,
+    agentId: account.agentId,
+    limitMicros: account.limit,
     spentMicros: spent,
-    reservedMicros: ledger.reserved,
+    reservedMicros: account.reserved,
     requestedMicros: requested,
     exhausted: why ? false : exhausted,
   };

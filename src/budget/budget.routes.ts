@@ -1,13 +1,23 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { assertRole, canRead } from '../auth/index.js';
-import { formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, projectSpend, spendSeries, summarizeCosts } from '../domain/budget/index.js';
+import { assertRole, canRead } from '../core/roles.js';
+import {
+  formatAvgPerUnit,
+  formatBaselineSavings,
+  formatBudgetUsage,
+  formatProjection,
+  formatProjectionStatus,
+  type PriceBook,
+  projectSpend,
+  spendSeries,
+  summarizeCosts,
+} from '../domain/budget/index.js';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { LlmStore, StateManager } from '../state/index.js';
-import type { Meter } from './meter.js';
+import type { RequestsStore, StateManager } from '../state/index.js';
+import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
   limitUsd: usdAmount.nullable(),
@@ -15,8 +25,9 @@ const budgetBody = z.strictObject({
 
 export interface BudgetRoutesDeps {
   state: StateManager;
-  llm: LlmStore;
-  meter: Meter;
+  requests: RequestsStore;
+  budgets: Budgets;
+  book: PriceBook;
   /** Config `baseline_model`: what the spend would have cost on it. */
   baselineModel: string | null;
 }
@@ -34,8 +45,8 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       if (!agent) throw new NotFoundError(`no agent ${id}`);
       const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
       const limit = body.limitUsd;
-      d.meter.ensure(id, agent.limitMicros);
-      const refused = d.meter.setLimit(id, limit, `${p.role} ${p.name}`);
+      d.budgets.ensure(id, agent.limitMicros);
+      const refused = d.budgets.setLimit(id, limit, `${p.role} ${p.name}`);
       if (refused) throw new ConflictError(refused);
       return c.json(d.state.getAgent(id));
     });
@@ -44,9 +55,9 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const id = c.req.param('id');
       const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
       if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      const records = d.llm.requestsFor(id);
-      const summary = summarizeCosts(records, d.baselineModel ? { baseline: { model: d.baselineModel, book: d.meter.book } } : {});
-      const snap = d.meter.tracker.snapshot(id);
+      const records = d.requests.requestsFor(id);
+      const summary = summarizeCosts(records, d.baselineModel ? { baseline: { model: d.baselineModel, book: d.book } } : {});
+      const snap = d.budgets.tracker.snapshot(id);
       const spent = snap?.spentMicros ?? summary.costMicros;
       const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
       const projection = projectSpend(spent, limit, agent.progress);
@@ -74,7 +85,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
         })),
         byStatus: summary.byStatus,
         overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-        series: spendSeries(d.llm.chargesFor(id)).map(([ms, micros]) => [ms, microsToUsd(micros)]),
+        series: spendSeries(d.requests.chargesFor(id)).map(([ms, micros]) => [ms, microsToUsd(micros)]),
         baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
         display: {
           usage: formatBudgetUsage(spent, limit),
