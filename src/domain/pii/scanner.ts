@@ -1,11 +1,12 @@
 import { ValidationError } from '../../core/errors.js';
-import type { Candidate } from './detectors/candidate.js';
+import { LOOK_BEHIND, type Candidate } from './detectors/candidate.js';
 import { detectEmails } from './detectors/email.js';
 import { detectIbans } from './detectors/iban.js';
 import { detectIpv6 } from './detectors/ip.js';
 import { detectKeys } from './detectors/keys.js';
 import { detectNumbers, type NumericOptions } from './detectors/numeric.js';
 import { toRegions } from './detectors/phone.js';
+import { firstFold, foldStretches, foldText, normalizeText, STRETCHES_FROM } from './normalize.js';
 import { DEFAULT_PHONE_REGIONS, DEFAULT_RISK, PII_TYPES, type Detection, type PiiType, type Risk, type ScanOptions } from './types.js';
 
 /** Options compiled once: validated, with lookup sets ready. Reuse one for many texts. */
@@ -14,6 +15,7 @@ export interface Scanner {
   /**
    * Raw findings before overlap resolution; the stream redactor uses them to find a safe cut.
    * None starts before `from` when text before it ends on a hard break (it is read as context).
+   * The detectors read the text folded (normalize.ts); offsets are the original text's.
    */
   candidates(text: string, from?: number): Candidate[];
   resolve(text: string, candidates: Candidate[]): Detection[];
@@ -35,7 +37,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   const wantsNumbers = NUMERIC_TYPES.some((t) => types.has(t));
   const allowed = allowlist(opts);
 
-  function candidates(text: string, from = 0): Candidate[] {
+  function detect(text: string, from: number): Candidate[] {
     const out: Candidate[] = [];
     if (types.has('EMAIL')) detectEmails(text, out, from);
     if (types.has('API_KEY')) detectKeys(text, out, from);
@@ -45,8 +47,45 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     return out;
   }
 
+  function candidates(text: string, from = 0): Candidate[] {
+    const first = firstFold(text);
+    if (first === -1) return detect(text, from);
+    const stretches = text.length >= STRETCHES_FROM ? foldStretches(text, first, LOOK_BEHIND) : null;
+    if (stretches !== null) return inStretches(text, from, stretches);
+    const folded = normalizeText(text, first)!;
+    // Found in the folded text, reported on the original: the disguise goes with the value.
+    const found = detect(folded.text, folded.foldedAt(from));
+    for (const c of found) {
+      c.start = folded.startOf(c.start);
+      c.end = folded.endOf(c.end);
+    }
+    return found;
+  }
+
+  /** A long text read as it is, but for the stretches around what folds, which are read folded (normalize.ts). */
+  function inStretches(text: string, from: number, stretches: Int32Array): Candidate[] {
+    const found = detect(text, from);
+    let kept = 0;
+    for (const c of found) if (!within(stretches, c.start)) found[kept++] = c;
+    found.length = kept;
+    for (let k = 0; k < stretches.length; k += 2) {
+      const start = Math.max(stretches[k]!, from);
+      const end = stretches[k + 1]!;
+      if (start >= end) continue;
+      // Read with what the detectors look back at in front, folded too.
+      const at = contextStart(text, start);
+      const folded = normalizeText(text.slice(at, end));
+      if (folded === null) continue;
+      for (const c of detect(folded.text, folded.foldedAt(start - at))) {
+        c.start = at + folded.startOf(c.start);
+        c.end = at + folded.endOf(c.end);
+        found.push(c);
+      }
+    }
+    return found;
+  }
   function resolve(text: string, found: Candidate[]): Detection[] {
-    const kept = resolveOverlaps(found, risk);
+    const kept = resolveOverlaps(text, found, risk);
     const result: Detection[] = [];
     for (const c of kept) {
       const value = text.slice(c.start, c.end);
@@ -59,13 +98,38 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   return { candidates, resolve, scan: (text) => resolve(text, candidates(text)) };
 }
 
+/** Whether `at` lies in one of the [start, end) pairs of `stretches` (in order, apart). */
+function within(stretches: Int32Array, at: number): boolean {
+  let lo = 0;
+  let hi = stretches.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (stretches[2 * mid + 1]! <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < stretches.length >> 1 && stretches[2 * lo]! <= at;
+}
+
+/** Where to start reading before `start` so that LOOK_BEHIND folded characters come first (or the text's start). */
+function contextStart(text: string, start: number): number {
+  for (let back = LOOK_BEHIND; ; back *= 2) {
+    let at = Math.max(0, start - back);
+    // Not between the halves of a surrogate pair.
+    const c = text.charCodeAt(at);
+    if (at > 0 && c >= 0xdc00 && c <= 0xdfff) at--;
+    if (at === 0 || foldText(text.slice(at, start)).length >= LOOK_BEHIND) return at;
+  }
+}
+
 function allowlist(opts: ScanOptions): (type: PiiType, value: string) => boolean {
   const domains = (opts.allowDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@+/, '').replace(/\.+$/, '')).filter(Boolean);
   const values = new Set(opts.allowValues ?? []);
   const emails = new Set((opts.allowValues ?? []).map((v) => v.toLowerCase()));
   if (domains.length === 0 && values.size === 0) return () => false;
-  return (type, value) => {
-    if (values.has(value)) return true;
+  return (type, original) => {
+    // A value is allowed in any disguise: `ceo\u200b@company.com` is `ceo@company.com`.
+    const value = foldText(original);
+    if (values.has(value) || values.has(original)) return true;
     if (type !== 'EMAIL') return false;
     const lower = value.toLowerCase();
     if (emails.has(lower)) return true;
@@ -79,7 +143,7 @@ function allowlist(opts: ScanOptions): (type: PiiType, value: string) => boolean
  * longest wins, then the riskier, then the surer, then the earlier, then the type order.
  * A cluster never reaches past text that no finding covers, which keeps results local.
  */
-function resolveOverlaps(found: Candidate[], risk: Readonly<Record<PiiType, Risk>>): Candidate[] {
+function resolveOverlaps(text: string, found: Candidate[], risk: Readonly<Record<PiiType, Risk>>): Candidate[] {
   if (found.length <= 1) return found;
   found.sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: Candidate[] = [];
@@ -87,28 +151,27 @@ function resolveOverlaps(found: Candidate[], risk: Readonly<Record<PiiType, Risk
   let clusterEnd = -1;
   for (const c of found) {
     if (c.start >= clusterEnd && cluster.length > 0) {
-      settle(cluster, risk, kept);
+      settle(text, cluster, risk, kept);
       cluster = [];
     }
     cluster.push(c);
     clusterEnd = Math.max(clusterEnd, c.end);
   }
-  settle(cluster, risk, kept);
+  settle(text, cluster, risk, kept);
   return kept;
 }
 
-function settle(cluster: Candidate[], risk: Readonly<Record<PiiType, Risk>>, kept: Candidate[]): void {
+function settle(text: string, cluster: Candidate[], risk: Readonly<Record<PiiType, Risk>>, kept: Candidate[]): void {
   if (cluster.length === 1) {
     kept.push(cluster[0]!);
     return;
   }
+  // Length as the detectors read it: zero-width padding makes no value longer, and the stream
+  // redactor's look-behind (kept folded) must rank a value as the whole text does.
+  const length = new Map(cluster.map((c) => [c, foldText(text.slice(c.start, c.end)).length]));
   const ranked = [...cluster].sort(
     (a, b) =>
-      b.end - b.start - (a.end - a.start) ||
-      RISK_RANK[risk[b.type]] - RISK_RANK[risk[a.type]] ||
-      b.confidence - a.confidence ||
-      a.start - b.start ||
-      PII_TYPES.indexOf(a.type) - PII_TYPES.indexOf(b.type),
+      length.get(b)! - length.get(a)! || RISK_RANK[risk[b.type]] - RISK_RANK[risk[a.type]] || b.confidence - a.confidence || a.start - b.start || PII_TYPES.indexOf(a.type) - PII_TYPES.indexOf(b.type),
   );
   const chosen: Candidate[] = [];
   for (const c of ranked) {

@@ -1,0 +1,327 @@
+// Disguised values: `bob\u200b@acme.com`, `４１１１ １１１１ …`, `٠٧٨-٠٥-١١٢٠`, `555–123–4567`,
+// `bob﹫acme。com`, a math-bold address. Each looks like (or is, on screen) the plain value, so
+// the detectors read the text with every code point put in the form it stands for, and what is
+// redacted is the original span, disguise and all:
+//
+// * default-ignorable code points (zero-width spaces and joiners, word joiner, BOM, soft
+//   hyphen, bidi controls, variation selectors, tags…) are dropped;
+// * each code point is NFKC-normalised on its own (fullwidth and mathematical letters and
+//   digits, small-form and fullwidth `@` and `.`, ligatures; one may become several);
+// * every decimal digit (`\p{Nd}`: Arabic-Indic, Devanagari…) becomes its ASCII digit, every
+//   dash (`\p{Pd}`, the minus sign) `-`, the ideographic full stop `.`, every space (`\p{Zs}`) ' '.
+//
+// Per code point and never across two, so a character's form does not depend on its
+// neighbours: a stream can fold its pieces apart and offsets map back one code point at a time.
+// Folding folded text changes nothing (the tests check every code point), which lets the
+// stream redactor keep its look-behind folded.
+//
+// Text with nothing to fold (all ASCII, or letters such as é, ü, 中 that are already in their
+// form) pays one regex pass and gets `null`: the detectors then read the text itself.
+
+import { isSoftSpace } from './chars.js';
+
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+const DECIMAL = /\p{Nd}/u;
+const DASH = /[\p{Pd}\u2212]/u;
+const SPACE = /\p{Zs}/u;
+const IDEOGRAPHIC_FULL_STOP = 0x3002;
+
+/**
+ * The ASCII digit of a decimal digit. Unicode encodes decimal digits in runs of ten from 0 to
+ * 9 (a stability guarantee), so the digit is the distance from the start of the code point's
+ * run of decimal digits, modulo ten where runs of ten follow each other (the math digits).
+ */
+function digitOf(cp: number): string {
+  let zero = cp;
+  while (zero > 0 && DECIMAL.test(String.fromCodePoint(zero - 1))) zero--;
+  return String.fromCharCode(48 + ((cp - zero) % 10));
+}
+
+function foldNormalized(cp: number): string {
+  const s = String.fromCodePoint(cp);
+  if (IGNORABLE.test(s)) return '';
+  if (cp < 0x80) return s;
+  if (DECIMAL.test(s)) return digitOf(cp);
+  if (DASH.test(s)) return '-';
+  if (cp === IDEOGRAPHIC_FULL_STOP) return '.';
+  if (SPACE.test(s)) return ' ';
+  return s;
+}
+
+/** What one code point (not a surrogate half) stands for; null when it is already that. */
+function computeFold(cp: number): string | null {
+  const s = String.fromCodePoint(cp);
+  let out = '';
+  for (const ch of s.normalize('NFKC')) out += foldNormalized(ch.codePointAt(0)!);
+  return out === s ? null : out;
+}
+
+// Filled on first sight of each code unit, so text only pays for the characters it has.
+const enum Seen {
+  Unknown,
+  Same,
+  Folds,
+  HighSurrogate,
+}
+const bmp = new Uint8Array(0x10000);
+const bmpFolds = new Map<number, string>();
+const astral = new Map<number, string | null>();
+
+function bmpState(c: number): Seen {
+  let s = bmp[c]! as Seen;
+  if (s === Seen.Unknown) {
+    if (c >= 0xd800 && c <= 0xdbff) s = Seen.HighSurrogate;
+    else if (c >= 0xdc00 && c <= 0xdfff)
+      s = Seen.Same; // a lone low half stands for nothing else
+    else {
+      const f = computeFold(c);
+      if (f !== null) bmpFolds.set(c, f);
+      s = f === null ? Seen.Same : Seen.Folds;
+    }
+    bmp[c] = s;
+  }
+  return s;
+}
+
+function astralFold(cp: number): string | null {
+  let f = astral.get(cp);
+  if (f === undefined) {
+    f = computeFold(cp);
+    astral.set(cp, f);
+  }
+  return f;
+}
+
+/**
+ * What the code point at `i` (a non-ASCII code unit) stands for and how many code units it
+ * takes, or null when it stands for itself. Sets `width` as a side channel (no object per call).
+ */
+let width = 1;
+function foldAt(text: string, i: number): string | null {
+  const c = text.charCodeAt(i);
+  width = 1;
+  const s = bmpState(c);
+  if (s === Seen.Same) return null;
+  if (s === Seen.Folds) return bmpFolds.get(c)!;
+  const low = text.charCodeAt(i + 1);
+  if (!(low >= 0xdc00 && low <= 0xdfff)) return null; // a lone high half
+  width = 2;
+  return astralFold((c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000);
+}
+
+const NON_ASCII = /[^\0-\x7f]/g;
+
+/** Index of the first code point at or after `from` that folds to something else, or -1. */
+function nextFold(text: string, from: number): number {
+  NON_ASCII.lastIndex = from;
+  const n = text.length;
+  while (NON_ASCII.test(text)) {
+    // Walk the whole run of non-ASCII text by hand: in Chinese or Cyrillic text it is most of it.
+    let i = NON_ASCII.lastIndex - 1;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) break;
+      if (foldAt(text, i) !== null) return i;
+      i += width;
+    }
+    NON_ASCII.lastIndex = i;
+  }
+  return -1;
+}
+
+/** Index of the first code point of `text` that folds, or -1 (the one pass plain text pays). */
+export function firstFold(text: string): number {
+  return nextFold(text, 0);
+}
+
+/**
+ * Whether any code point of `text` folds, or its last code unit is a high surrogate whose
+ * other half is still to come (a stream's chunk may end between the two).
+ */
+export function mayFold(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return (last >= 0xd800 && last <= 0xdbff) || nextFold(text, 0) !== -1;
+}
+
+/** A growing list of integers off the heap. */
+class Ints {
+  items = new Int32Array(16);
+  length = 0;
+  push(n: number): void {
+    if (this.length === this.items.length) {
+      const more = new Int32Array(this.length * 2);
+      more.set(this.items);
+      this.items = more;
+    }
+    this.items[this.length++] = n;
+  }
+}
+
+/**
+ * A text as the detectors read it, with the way back to the original. Offsets are UTF-16 code
+ * units. Where folding removed characters, a value's start maps to its first kept character and
+ * its end past its last, so characters removed inside a value go with it; where one code point
+ * became several, a value that starts or ends inside them takes the whole code point.
+ */
+export class NormalizedText {
+  /**
+   * One entry per code point that folded: [original start, original end, folded start, folded
+   * end], flattened; between two entries the texts agree character for character.
+   */
+  private readonly edits: Int32Array;
+  private readonly count: number;
+
+  constructor(
+    readonly text: string,
+    edits: Ints,
+  ) {
+    this.edits = edits.items;
+    this.count = edits.length / 4;
+  }
+
+  /** The first edit whose entry at `field` is greater than `n`; `count` when none. */
+  private firstAbove(field: number, n: number): number {
+    let lo = 0;
+    let hi = this.count;
+    const e = this.edits;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (e[4 * mid + field]! > n) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Original offset where the code point behind folded character `i` starts (`text.length`: the original's end). */
+  startOf(i: number): number {
+    const e = this.edits;
+    const k = this.firstAbove(3, i);
+    if (k < this.count && e[4 * k + 2]! <= i) return e[4 * k]!;
+    return k === 0 ? i : e[4 * (k - 1) + 1]! + (i - e[4 * (k - 1) + 3]!);
+  }
+
+  /** Original offset just past the code point behind folded character `i - 1` (`i` > 0). */
+  endOf(i: number): number {
+    const e = this.edits;
+    const k = this.firstAbove(3, i - 1);
+    if (k < this.count && e[4 * k + 2]! <= i - 1) return e[4 * k + 1]!;
+    return (k === 0 ? i - 1 : e[4 * (k - 1) + 1]! + (i - 1 - e[4 * (k - 1) + 3]!)) + 1;
+  }
+
+  /** How many folded characters the original's first `at` code units make (a split code point counts as not yet read). */
+  foldedAt(at: number): number {
+    const e = this.edits;
+    const k = this.firstAbove(1, at);
+    if (k < this.count && e[4 * k]! < at) return e[4 * k + 2]!;
+    return k === 0 ? at : e[4 * (k - 1) + 3]! + (at - e[4 * (k - 1) + 1]!);
+  }
+}
+
+/**
+ * `text` as the detectors read it, with the way back to its offsets; null when nothing in it
+ * folds (then the detectors read `text` itself).
+ * @example
+ * const n = normalizeText('mail bob\u200b@acme。com')!;
+ * n.text;                      // 'mail bob@acme.com'
+ * [n.startOf(5), n.endOf(17)]; // [5, 18]: the original span, zero-width space included
+ */
+export function normalizeText(text: string, first = nextFold(text, 0)): NormalizedText | null {
+  let i = first;
+  if (i === -1) return null;
+  const parts: string[] = [];
+  const edits = new Ints();
+  let last = 0; // original offset up to which text is copied
+  let length = 0; // folded length so far
+  while (i !== -1) {
+    const f = foldAt(text, i)!;
+    const w = width;
+    if (i > last) {
+      parts.push(text.slice(last, i));
+      length += i - last;
+    }
+    if (f.length > 0) parts.push(f);
+    edits.push(i);
+    edits.push(i + w);
+    edits.push(length);
+    edits.push((length += f.length));
+    last = i + w;
+    i = nextFold(text, last);
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  return new NormalizedText(parts.join(''), edits);
+}
+
+/**
+ * `text` folded, or itself when nothing in it folds.
+ * @example foldText('４１１１－１１１１') // '4111-1111'
+ */
+export function foldText(text: string): string {
+  return normalizeText(text)?.text ?? text;
+}
+
+// A long text with a few characters to fold (an em dash in a 4 MB log) is not copied whole:
+// copying megabytes costs more than scanning them. Only the stretches around those characters
+// are read folded; the rest is read as it is, which is the same text there.
+//
+// A stretch runs from a hard break before the first character it folds to a hard break at
+// least `lookBehind` characters past the last: no value spans a hard break, no decision about
+// a value reads past the next one, and a value starting after the stretch reads back only text
+// that folds to itself. Only breaks that need no folding to judge count: a tab or line end, or
+// a space between two ASCII characters that is not one inside a number (chars.ts isSoftSpace).
+
+/** Texts shorter than this are folded whole: copying them costs less than finding stretches. */
+export const STRETCHES_FROM = 16 * 1024;
+/** How far a stretch's edge is looked for before the text is folded whole instead. */
+const MAX_WALK = 4096;
+
+function hardBreakAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c === 32) {
+    const prev = text.charCodeAt(i - 1);
+    const next = text.charCodeAt(i + 1);
+    // NaN (an end of the text) compares false: no break judged there.
+    return prev < 0x80 && next < 0x80 && !isSoftSpace(prev, c, next);
+  }
+  return c >= 9 && c <= 13;
+}
+
+/**
+ * The stretches of a long text to read folded, as [start, end) pairs in order, apart; null
+ * when folding the whole text is simpler (no break near a character that folds, or the
+ * stretches would cover much of the text). `first`: firstFold(text).
+ * @example foldStretches(`${'word '.repeat(5000)}bob\u200b@x.io ${'word '.repeat(5000)}`, 25003, 32) // [25000, 25040]
+ */
+export function foldStretches(text: string, first: number, lookBehind: number): Int32Array | null {
+  const n = text.length;
+  const out = new Ints();
+  let end = -1; // of the last stretch
+  let covered = 0;
+  for (let i = first; i !== -1; ) {
+    foldAt(text, i);
+    const after = i + width;
+    let to = after + lookBehind;
+    const ceiling = Math.min(n, to + MAX_WALK);
+    while (to < ceiling && !hardBreakAt(text, to)) to++;
+    if (to === ceiling && to < n) return null;
+    to = Math.min(n, to + 1);
+    let from = i;
+    if (i >= end) {
+      const floor = Math.max(0, i - MAX_WALK);
+      while (from > floor && !hardBreakAt(text, from - 1)) from--;
+      if (from === floor && from > 0) return null;
+    }
+    if (from <= end) {
+      // Joins the last stretch, which must now reach past this character too.
+      const longer = Math.max(end, to);
+      covered += longer - end;
+      out.items[out.length - 1] = end = longer;
+    } else {
+      out.push(from);
+      out.push((end = to));
+      covered += to - from;
+    }
+    if (covered * 4 > n) return null;
+    i = nextFold(text, after);
+  }
+  return out.items.subarray(0, out.length);
+}
