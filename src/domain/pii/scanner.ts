@@ -16,8 +16,9 @@ export interface Scanner {
    * Raw findings before overlap resolution; the stream redactor uses them to find a safe cut.
    * None starts before `from` when text before it ends on a hard break (it is read as context).
    * The detectors read the text folded (normalize.ts); offsets are the original text's.
+   * `folded`: the caller knows nothing in `text` folds (the stream redactor does), so no pass looks.
    */
-  candidates(text: string, from?: number): Candidate[];
+  candidates(text: string, from?: number, folded?: boolean): Candidate[];
   resolve(text: string, candidates: Candidate[]): Detection[];
 }
 
@@ -47,17 +48,17 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     return out;
   }
 
-  function candidates(text: string, from = 0): Candidate[] {
-    const first = firstFold(text);
+  function candidates(text: string, from = 0, folded = false): Candidate[] {
+    const first = folded ? -1 : firstFold(text);
     if (first === -1) return detect(text, from);
     const stretches = text.length >= STRETCHES_FROM ? foldStretches(text, first, LOOK_BEHIND) : null;
     if (stretches !== null) return inStretches(text, from, stretches);
-    const folded = normalizeText(text, first)!;
+    const normalized = normalizeText(text, first)!;
     // Found in the folded text, reported on the original: the disguise goes with the value.
-    const found = detect(folded.text, folded.foldedAt(from));
+    const found = detect(normalized.text, normalized.foldedAt(from));
     for (const c of found) {
-      c.start = folded.startOf(c.start);
-      c.end = folded.endOf(c.end);
+      c.start = normalized.startOf(c.start);
+      c.end = normalized.endOf(c.end);
     }
     return found;
   }

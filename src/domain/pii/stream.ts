@@ -149,7 +149,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
 
   function forcedCut(): string {
     const text = flat(context, pending);
-    const found = scanner.candidates(text, scanFrom());
+    const found = scanner.candidates(text, scanFrom(), !disguised);
     const offset = context.length;
     let cut = holdFrom();
     for (let moved = true; moved && cut > 0; ) {
@@ -181,14 +181,14 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
       const text = flat(context, pending.slice(0, cut));
-      return emit(text, scanner.candidates(text, scanFrom()), cut, false);
+      return emit(text, scanner.candidates(text, scanFrom(), !disguised), cut, false);
     },
     end(): string {
       if (ended) return '';
       ended = true;
       if (pending.length === 0) return '';
       const text = flat(context, pending);
-      return emit(text, scanner.candidates(text, scanFrom()), pending.length, false);
+      return emit(text, scanner.candidates(text, scanFrom(), !disguised), pending.length, false);
     },
     get detections() {
       return detections;
