@@ -165,8 +165,10 @@ class Ints {
  */
 export class NormalizedText {
   /**
-   * One entry per code point that folded: [original start, original end, folded start, folded
-   * end], flattened; between two entries the texts agree character for character.
+   * One entry per code point whose folded form has another length (dropped, widened, or two
+   * UTF-16 units become one): [original start, original end, folded start, folded end],
+   * flattened. Between two entries offsets move together: characters there are the same, or
+   * one unit stands for one unit (`４` for `4`), which a span maps across like any other.
    */
   private readonly edits: Int32Array;
   private readonly count: number;
@@ -228,7 +230,10 @@ export class NormalizedText {
 export function normalizeText(text: string, first = nextFold(text, 0)): NormalizedText | null {
   let i = first;
   if (i === -1) return null;
-  const parts: string[] = [];
+  // Joined every few thousand pieces: a text of nothing but disguised characters makes one
+  // piece per character, and a list of millions of strings would cost more than the text.
+  const done: string[] = [];
+  let parts: string[] = [];
   const edits = new Ints();
   let last = 0; // original offset up to which text is copied
   let length = 0; // folded length so far
@@ -239,16 +244,24 @@ export function normalizeText(text: string, first = nextFold(text, 0)): Normaliz
       parts.push(text.slice(last, i));
       length += i - last;
     }
-    if (f.length > 0) parts.push(f);
-    edits.push(i);
-    edits.push(i + w);
-    edits.push(length);
-    edits.push((length += f.length));
+    parts.push(f);
+    if (w !== 1 || f.length !== 1) {
+      edits.push(i);
+      edits.push(i + w);
+      edits.push(length);
+      edits.push(length + f.length);
+    }
+    length += f.length;
     last = i + w;
+    if (parts.length >= 4096) {
+      done.push(parts.join(''));
+      parts = [];
+    }
     i = nextFold(text, last);
   }
   if (last < text.length) parts.push(text.slice(last));
-  return new NormalizedText(parts.join(''), edits);
+  done.push(parts.join(''));
+  return new NormalizedText(done.length === 1 ? done[0]! : done.join(''), edits);
 }
 
 /**
