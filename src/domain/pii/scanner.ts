@@ -6,7 +6,7 @@ import { detectIpv6 } from './detectors/ip.js';
 import { detectKeys } from './detectors/keys.js';
 import { detectNumbers, type NumericOptions } from './detectors/numeric.js';
 import { toRegions } from './detectors/phone.js';
-import { firstFold, foldStretches, foldText, normalizeText, STRETCHES_FROM } from './normalize.js';
+import { firstFold, foldStretches, foldText, normalizeText, STRETCHES_FROM, type NormalizedText } from './normalize.js';
 import { DEFAULT_PHONE_REGIONS, DEFAULT_RISK, PII_TYPES, type Detection, type PiiType, type Risk, type ScanOptions } from './types.js';
 
 /** Options compiled once: validated, with lookup sets ready. Reuse one for many texts. */
@@ -21,6 +21,10 @@ export interface Scanner {
   candidates(text: string, from?: number, folded?: boolean): Candidate[];
   resolve(text: string, candidates: Candidate[]): Detection[];
 }
+
+// Between the stretches of a long text read together: whitespace no value spans, longer than
+// any detector looks behind or ahead of a value (json-batch.ts joins values the same way).
+const APART = '\n'.repeat(LOOK_BEHIND + 1);
 
 const RISK_RANK: Readonly<Record<Risk, number>> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 const RISKS = new Set<string>(Object.keys(RISK_RANK));
@@ -63,28 +67,49 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     return found;
   }
 
-  /** A long text read as it is, but for the stretches around what folds, which are read folded (normalize.ts). */
+  /**
+   * A long text read as it is, but for the stretches around what folds, which are read folded
+   * (normalize.ts): all of them in one text, each after its look-behind and apart from the next
+   * by more than any detector looks across (a scan per stretch costs more than the stretch).
+   */
   function inStretches(text: string, from: number, stretches: Int32Array): Candidate[] {
     const found = detect(text, from);
     let kept = 0;
     for (const c of found) if (!within(stretches, c.start)) found[kept++] = c;
     found.length = kept;
+    const pieces: string[] = [];
+    const windows: Array<{ at: number; folded: NormalizedText; offset: number; first: number }> = [];
+    let length = 0;
     for (let k = 0; k < stretches.length; k += 2) {
       const start = Math.max(stretches[k]!, from);
       const end = stretches[k + 1]!;
       if (start >= end) continue;
-      // Read with what the detectors look back at in front, folded too.
       const at = contextStart(text, start);
       const folded = normalizeText(text.slice(at, end));
       if (folded === null) continue;
-      for (const c of detect(folded.text, folded.foldedAt(start - at))) {
-        c.start = at + folded.startOf(c.start);
-        c.end = at + folded.endOf(c.end);
-        found.push(c);
+      // Values start in the stretch; what comes before it is only read.
+      windows.push({ at, folded, offset: length, first: length + folded.foldedAt(start - at) });
+      pieces.push(folded.text, APART);
+      length += folded.text.length + APART.length;
+    }
+    if (windows.length === 0) return found;
+    const joined = pieces.join('');
+    for (const c of detect(joined, 0)) {
+      let lo = 0;
+      for (let hi = windows.length - 1; lo < hi; ) {
+        const mid = (lo + hi + 1) >> 1;
+        if (windows[mid]!.offset <= c.start) lo = mid;
+        else hi = mid - 1;
       }
+      const w = windows[lo]!;
+      if (c.start < w.first) continue;
+      c.start = w.at + w.folded.startOf(c.start - w.offset);
+      c.end = w.at + w.folded.endOf(c.end - w.offset);
+      found.push(c);
     }
     return found;
   }
+
   function resolve(text: string, found: Candidate[]): Detection[] {
     const kept = resolveOverlaps(text, found, risk);
     const result: Detection[] = [];
