@@ -265,6 +265,15 @@ export function normalizeText(text: string, first = nextFold(text, 0)): Normaliz
 }
 
 /**
+ * How long `text.slice(start, end)` is folded; a span of ASCII (most are) is read, not copied.
+ * @example foldedLength('a ４\u200b２ b', 2, 5) // 2
+ */
+export function foldedLength(text: string, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) >= 0x80) return foldText(text.slice(start, end)).length;
+  return end - start;
+}
+
+/**
  * `text` folded, or itself when nothing in it folds.
  * @example foldText('４１１１－１１１１') // '4111-1111'
  */

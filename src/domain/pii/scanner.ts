@@ -6,7 +6,7 @@ import { detectIpv6 } from './detectors/ip.js';
 import { detectKeys } from './detectors/keys.js';
 import { detectNumbers, type NumericOptions } from './detectors/numeric.js';
 import { toRegions } from './detectors/phone.js';
-import { firstFold, foldStretches, foldText, normalizeText, STRETCHES_FROM, type NormalizedText } from './normalize.js';
+import { firstFold, foldedLength, foldStretches, foldText, normalizeText, STRETCHES_FROM, type NormalizedText } from './normalize.js';
 import { DEFAULT_PHONE_REGIONS, DEFAULT_RISK, PII_TYPES, type Detection, type PiiType, type Risk, type ScanOptions } from './types.js';
 
 /** Options compiled once: validated, with lookup sets ready. Reuse one for many texts. */
@@ -73,10 +73,15 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
    * by more than any detector looks across (a scan per stretch costs more than the stretch).
    */
   function inStretches(text: string, from: number, stretches: Int32Array): Candidate[] {
-    const found = detect(text, from);
-    let kept = 0;
-    for (const c of found) if (!within(stretches, c.start)) found[kept++] = c;
-    found.length = kept;
+    // Between stretches the text is read as it is, up to the next stretch: it starts just past a
+    // hard break, so nothing before it reads on into it (a slice of a long string is not a copy).
+    const found: Candidate[] = [];
+    for (let k = 0; k <= stretches.length; k += 2) {
+      const gap = k === 0 ? 0 : stretches[k - 1]!;
+      const end = k < stretches.length ? stretches[k]! : text.length;
+      if (end <= from || gap >= end) continue;
+      for (const c of detect(end === text.length ? text : text.slice(0, end), Math.max(gap, from))) if (c.start >= gap) found.push(c);
+    }
     const pieces: string[] = [];
     const windows: Array<{ at: number; folded: NormalizedText; offset: number; first: number }> = [];
     let length = 0;
@@ -122,18 +127,6 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   }
 
   return { candidates, resolve, scan: (text) => resolve(text, candidates(text)) };
-}
-
-/** Whether `at` lies in one of the [start, end) pairs of `stretches` (in order, apart). */
-function within(stretches: Int32Array, at: number): boolean {
-  let lo = 0;
-  let hi = stretches.length >> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (stretches[2 * mid + 1]! <= at) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < stretches.length >> 1 && stretches[2 * lo]! <= at;
 }
 
 /** Where to start reading before `start` so that LOOK_BEHIND folded characters come first (or the text's start). */
@@ -194,7 +187,7 @@ function settle(text: string, cluster: Candidate[], risk: Readonly<Record<PiiTyp
   }
   // Length as the detectors read it: zero-width padding makes no value longer, and the stream
   // redactor's look-behind (kept folded) must rank a value as the whole text does.
-  const length = new Map(cluster.map((c) => [c, foldText(text.slice(c.start, c.end)).length]));
+  const length = new Map(cluster.map((c) => [c, foldedLength(text, c.start, c.end)]));
   const ranked = [...cluster].sort(
     (a, b) =>
       length.get(b)! - length.get(a)! || RISK_RANK[risk[b.type]] - RISK_RANK[risk[a.type]] || b.confidence - a.confidence || a.start - b.start || PII_TYPES.indexOf(a.type) - PII_TYPES.indexOf(b.type),
