@@ -37,6 +37,14 @@ const EMAILS: Array<[string, string]> = [
   ['Mail zara﹒quill@vexmail｡io now', 'Mail [EMAIL_REDACTED] now'], // small and halfwidth ideographic full stops
   ['Mail zara.quill@vexmail․io now', 'Mail [EMAIL_REDACTED] now'], // one dot leader
   ['Mail zara–quill@vexmail.io now', 'Mail [EMAIL_REDACTED] now'], // en dash in the local part
+  ['Mail zara.quill@vexmail۔io now', 'Mail [EMAIL_REDACTED] now'], // Arabic full stop
+  ['Mail zara.quill@vexmail।io now', 'Mail [EMAIL_REDACTED] now'], // Devanagari danda
+  ['Mail zara·quill@vexmail・io now', 'Mail [EMAIL_REDACTED] now'], // middle dot, katakana middle dot
+  // control characters and combining marks
+  ['Mail zara.quill\u0000@vexmail.io now', 'Mail [EMAIL_REDACTED] now'], // NUL
+  ['Mail zara.q\u007fuill@vex\u0080mail.io now', 'Mail [EMAIL_REDACTED] now'], // DEL, a C1 control
+  ['Mail z\u0332a\u0332r\u0332a\u0332@vexmail.io now', 'Mail [EMAIL_REDACTED] now'], // combining low line
+  ['Mail zara.quill@vexmail.io\u0301 now', 'Mail [EMAIL_REDACTED] now'], // an accent on the last letter
 ];
 
 const SSNS: Array<[string, string]> = [
@@ -61,6 +69,17 @@ const SSNS: Array<[string, string]> = [
   ['SSN 𝟻𝟹𝟼-𝟸𝟸-𝟾𝟷𝟺𝟽 on file', 'SSN [SSN_REDACTED] on file'], // mathematical monospace
   ['SSN ߅߃߆-߂߂-߈߁߄߇ on file', 'SSN [SSN_REDACTED] on file'], // NKo
   ['SSN 𐒥𐒣𐒦-𐒢𐒢-𐒨𐒡𐒤𐒧 on file', 'SSN [SSN_REDACTED] on file'], // Osmanya (outside the BMP)
+  // digits that are not decimal digits (\p{Nd}) and that NFKC leaves alone, other dashes
+  ['SSN ❺❸❻-❷❷-❽❶❹❼ on file', 'SSN [SSN_REDACTED] on file'], // dingbat negative circled
+  ['SSN ➄➂➅‐➁➁‐➇➀➃➆ on file', 'SSN [SSN_REDACTED] on file'], // dingbat circled sans-serif
+  ['SSN ⑤③⑥-②②-⑧①④⑦ on file', 'SSN [SSN_REDACTED] on file'], // circled (NFKC)
+  ['SSN 536˗22˗8147 on file', 'SSN [SSN_REDACTED] on file'], // modifier letter minus
+  ['SSN 536➖22➖8147 on file', 'SSN [SSN_REDACTED] on file'], // heavy minus
+  ['SSN 536⁻22⁻8147 on file', 'SSN [SSN_REDACTED] on file'], // superscript minus
+  ['SSN 536〜22〜8147 on file', 'SSN [SSN_REDACTED] on file'], // wave dash
+  ['SSN 536ー22ー8147 on file', 'SSN [SSN_REDACTED] on file'], // katakana prolonged sound mark
+  ['SSN 5\u20e33\u20e36\u20e3-22-8147 on file', 'SSN [SSN_REDACTED] on file'], // keycaps
+  ['SSN 5\u03363\u03366\u0336-2\u03362\u0336-8147 on file', 'SSN [SSN_REDACTED] on file'], // struck through
   // a keyword in disguise still says what bare digits are
   ['ＳＳＮ: ５３６２２８１４７', 'ＳＳＮ: [SSN_REDACTED]'],
 ];
@@ -78,6 +97,8 @@ const CARDS: Array<[string, string]> = [
   ['Card 4539\u20071488\u20070343\u20076467 ok', 'Card [CREDIT_CARD_REDACTED] ok'],
   ['Card 4539\u30001488\u30000343\u30006467 ok', 'Card [CREDIT_CARD_REDACTED] ok'],
   ['Card 𝟒𝟓𝟑𝟗𝟏𝟒𝟖𝟖𝟎𝟑𝟒𝟑𝟔𝟒𝟔𝟕 ok', 'Card [CREDIT_CARD_REDACTED] ok'],
+  ['Card 4539\u28001488\u28000343\u28006467 ok', 'Card [CREDIT_CARD_REDACTED] ok'], // blank braille cells
+  ['Card 4539\u001b1488\u001b0343\u001b6467 ok', 'Card [CREDIT_CARD_REDACTED] ok'], // escape characters
 ];
 
 const OTHERS: Array<[string, string]> = [
@@ -87,6 +108,8 @@ const OTHERS: Array<[string, string]> = [
   ['call （４１５） ５５５-０１９９ today', 'call [PHONE_REDACTED] today'],
   ['call ٤١٥-٥٥٥-٠١٩٩ today', 'call [PHONE_REDACTED] today'],
   ['call 415\u200b555\u200b0199 today', 'call [PHONE_REDACTED] today'],
+  ['call 415·555·0199 today', 'call [PHONE_REDACTED] today'],
+  ['call ➕44 20 7946 0958 today', 'call [PHONE_REDACTED] today'], // heavy plus
   ['電話 ０３－１２３４－５６７８ まで', '電話 [PHONE_REDACTED] まで'], // Japanese national, written fullwidth
   // IBAN
   ['IBAN ＤＥ８９ ３７０４ ００４４ ０５３２ ０１３０ ００ ok', 'IBAN [IBAN_REDACTED] ok'],
@@ -229,7 +252,15 @@ describe('the folded text and its way back', () => {
   });
 
   it('is null, and costs one pass, for text with nothing to fold', () => {
-    for (const text of ['plain ASCII text, digits 123 and @ signs', 'Jürgen Müller, ßtraße, é è ê', '中文文本和한국어', 'emoji 🚀🎉 and κόσμε', '\ud800 lone halves \udc00', ''])
+    for (const text of [
+      'plain ASCII text, digits 123 and @ signs',
+      'Jürgen Müller, ßtraße, é è ê',
+      '中文文本和한국어',
+      'emoji 🚀🎉 and κόσμε',
+      '\ud800 lone halves \udc00',
+      'tabs\tand\r\nline breaks',
+      '',
+    ])
       expect(normalizeText(text), text).toBeNull();
   });
 
@@ -253,6 +284,16 @@ describe('the folded text and its way back', () => {
       ['\u{e007f}', ''],
       ['\ufb01', 'fi'],
       ['\u2474', '(1)'],
+      ['\u2776', '1'],
+      ['\u{1f10b}', '0'],
+      ['\u2796', '-'],
+      ['\u06d4', '.'],
+      ['\u00b7', '.'],
+      ['\u2800', ' '],
+      ['\u0301', ''],
+      ['\u0000', ''],
+      ['\u009b', ''],
+      ['\u0085', '\n'],
     ];
     for (const [c, f] of spots) expect(normalizeText(c)?.text, c).toBe(f);
     let unstable = 0;

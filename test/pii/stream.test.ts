@@ -230,6 +230,9 @@ describe('stream redactor', () => {
         [['call 415 ', '\u200b555 0199 now'], 'call [PHONE_REDACTED] now'],
         [['call 415\u2003', '555\u2003', '0199 now'], 'call [PHONE_REDACTED] now'],
         [['Mail zara.quill', '\u200b', '@vexmail.io now'], 'Mail [EMAIL_REDACTED] now'],
+        // A mark on the last character goes with the value, even when it comes in the next chunk.
+        [['SSN 536-22-8147', '\u20e3 on file'], 'SSN [SSN_REDACTED] on file'],
+        [['Mail zara@vexmail.io', '\u0301', '\ufe0f now'], 'Mail [EMAIL_REDACTED] now'],
         // A surrogate pair cut in two: each half alone is no letter.
         [['Mail \ud835', '\udc33\ud835\udc1a@vex.io now'], 'Mail [EMAIL_REDACTED] now'],
         [['SSN \ud835\udfd3\ud835\udfd1\ud835', '\udfd4-22-8147 on file'], 'SSN [SSN_REDACTED] on file'],
@@ -285,6 +288,18 @@ describe('stream redactor', () => {
         '４１１１ １１１１ １１１１ １１１１',
         'SSN ',
         '\ud835',
+        // Controls, combining marks, other digits, stops, dashes and blanks.
+        '\u0000',
+        '\u0085',
+        '\u0301',
+        '\u20e3',
+        '❺',
+        '➄',
+        '۔',
+        '·',
+        '➖',
+        'ー',
+        '\u2800',
       ];
       for (let trial = 0; trial < 120; trial++) {
         let text = '';

@@ -1,49 +1,92 @@
 // Disguised values: `bob\u200b@acme.com`, `４１１１ １１１１ …`, `٠٧٨-٠٥-١١٢٠`, `555–123–4567`,
 // `bob﹫acme。com`, a math-bold address. Each looks like (or is, on screen) the plain value, so
 // the detectors read the text with every code point put in the form it stands for, and what is
-// redacted is the original span, disguise and all:
+// redacted is the original span, disguise and all. Classes, not lists:
 //
-// * default-ignorable code points (zero-width spaces and joiners, word joiner, BOM, soft
-//   hyphen, bidi controls, variation selectors, tags…) are dropped;
+// * invisible code points are dropped: every default-ignorable one (zero-width spaces and
+//   joiners, word joiner, BOM, soft hyphen, bidi controls, variation selectors, tags, Hangul
+//   fillers…), every control character but the line breaks and tabs, and the combining marks
+//   of the script-neutral blocks (accents, overlays, enclosing keycaps and circles stacked on a
+//   letter or digit: `5\u20e3`, `5̶`);
 // * each code point is NFKC-normalised on its own (fullwidth and mathematical letters and
-//   digits, small-form and fullwidth `@` and `.`, ligatures; one may become several);
-// * every decimal digit (`\p{Nd}`: Arabic-Indic, Devanagari…) becomes its ASCII digit, every
-//   dash (`\p{Pd}`, the minus sign) `-`, the ideographic full stop `.`, every space (`\p{Zs}`) ' '.
+//   digits, circled and superscript digits, small-form and fullwidth `@`, `.`, `+`, ligatures;
+//   one may become several);
+// * every digit (`\p{Nd}`: Arabic-Indic, Devanagari…, and the digits of Unicode's numeric type
+//   Digit that NFKC leaves alone: dingbat circled `➄`, `❺`, Ethiopic…) becomes its ASCII
+//   digit; every dash and minus (`\p{Dash}`, `\p{Pd}`, and the minus and long-bar look-alikes
+//   `˗ ➖ ─ ー`) `-`; every full stop and middle dot (`。 ۔ । · ・`…) `.`; every space
+//   (`\p{Zs}`, the blank braille cell) ' '; the heavy and modifier plus signs `+`.
 //
 // Per code point and never across two, so a character's form does not depend on its
 // neighbours: a stream can fold its pieces apart and offsets map back one code point at a time.
 // Folding folded text changes nothing (the tests check every code point), which lets the
 // stream redactor keep its look-behind folded.
 //
-// Text with nothing to fold (all ASCII, or letters such as é, ü, 中 that are already in their
-// form) pays one regex pass and gets `null`: the detectors then read the text itself.
+// Text with nothing to fold (printable ASCII and line breaks, or letters such as é, ü, 中 that
+// are already in their form) pays one regex pass and gets `null`: the detectors then read the
+// text itself.
 
 import { isSoftSpace } from './chars.js';
 
 const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 const DECIMAL = /\p{Nd}/u;
-const DASH = /[\p{Pd}\u2212]/u;
-const SPACE = /\p{Zs}/u;
-const IDEOGRAPHIC_FULL_STOP = 0x3002;
+const DASH = /[\p{Dash}\p{Pd}\u02d7\u2043\u2500\u2501\u2796\u23af\u30fc]/u;
+const SPACE = /[\p{Zs}\u2800]/u;
+// Full stops of other scripts and the middle dots a `.` is disguised as (NFKC already reads
+// the fullwidth, small and halfwidth stops, the one dot leader and the vertical ideographic stop).
+const STOPS = new Set([
+  0x00b7, 0x0387, 0x06d4, 0x0701, 0x0702, 0x0964, 0x1362, 0x166e, 0x16eb, 0x1803, 0x1809, 0x2027, 0x2219, 0x22c5, 0x2cf9, 0x2cfe, 0x2e31, 0x2e3c, 0x3002, 0x30fb, 0xa4ff, 0xa60e, 0xa6f3,
+]);
+const PLUSES = new Set([0x02d6, 0x2795]);
+/** The script-neutral combining blocks: diacritics, their extensions and supplement, marks for symbols, half marks. */
+const COMBINING = /[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]/u;
 
 /**
- * The ASCII digit of a decimal digit. Unicode encodes decimal digits in runs of ten from 0 to
- * 9 (a stability guarantee), so the digit is the distance from the start of the code point's
- * run of decimal digits, modulo ten where runs of ten follow each other (the math digits).
+ * Digits of Unicode's numeric type Digit (not decimal, so not `\p{Nd}`) that NFKC does not
+ * make ASCII, by code point of their 1 (or 0) and how many follow it. From the UCD.
  */
-function digitOf(cp: number): string {
+const OTHER_DIGITS: ReadonlyArray<readonly [first: number, value: number, count: number]> = [
+  [0x1369, 1, 9], // Ethiopic
+  [0x19da, 1, 1], // New Tai Lue Tham one
+  [0x24f5, 1, 9], // double circled
+  [0x24ff, 0, 1], // negative circled zero
+  [0x2776, 1, 9], // dingbat negative circled
+  [0x2780, 1, 9], // dingbat circled sans-serif
+  [0x278a, 1, 9], // dingbat negative circled sans-serif
+  [0x10a40, 1, 4], // Kharoshthi
+  [0x10e60, 1, 9], // Rumi
+  [0x11052, 1, 9], // Brahmi numbers
+  [0x1f10b, 0, 2], // dingbat circled and negative circled sans-serif zero
+];
+
+/**
+ * The ASCII digit of a digit. Unicode encodes decimal digits in runs of ten from 0 to 9 (a
+ * stability guarantee), so the digit is the distance from the start of the code point's run of
+ * decimal digits, modulo ten where runs of ten follow each other (the math digits).
+ */
+function digitOf(cp: number): string | null {
+  for (const [first, value, count] of OTHER_DIGITS) if (cp >= first && cp < first + count) return String.fromCharCode(48 + value + cp - first);
+  if (!DECIMAL.test(String.fromCodePoint(cp))) return null;
   let zero = cp;
   while (zero > 0 && DECIMAL.test(String.fromCodePoint(zero - 1))) zero--;
   return String.fromCharCode(48 + ((cp - zero) % 10));
 }
 
+/** A control character that is no line break or tab: invisible, or drawn as nothing a reader can tell apart. */
+function isInvisibleControl(cp: number): boolean {
+  return (cp < 0x20 && (cp < 9 || cp > 13)) || (cp >= 0x7f && cp <= 0x9f && cp !== 0x85);
+}
+
 function foldNormalized(cp: number): string {
   const s = String.fromCodePoint(cp);
-  if (IGNORABLE.test(s)) return '';
+  if (IGNORABLE.test(s) || isInvisibleControl(cp) || COMBINING.test(s)) return '';
   if (cp < 0x80) return s;
-  if (DECIMAL.test(s)) return digitOf(cp);
+  if (cp === 0x85) return '\n'; // next line: a line break
+  const digit = digitOf(cp);
+  if (digit !== null) return digit;
   if (DASH.test(s)) return '-';
-  if (cp === IDEOGRAPHIC_FULL_STOP) return '.';
+  if (STOPS.has(cp)) return '.';
+  if (PLUSES.has(cp)) return '+';
   if (SPACE.test(s)) return ' ';
   return s;
 }
@@ -109,22 +152,28 @@ function foldAt(text: string, i: number): string | null {
   return astralFold((c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000);
 }
 
-const NON_ASCII = /[^\0-\x7f]/g;
+// What folds is outside printable ASCII and the line breaks and tabs.
+const MAY_FOLD = /[^\t-\r\x20-\x7e]/g;
+
+/** Printable ASCII, a tab or a line break: stands for itself (NaN, past an end, does not). */
+function isPlain(c: number): boolean {
+  return c >= 0x20 ? c < 0x7f : c >= 9 && c <= 13;
+}
 
 /** Index of the first code point at or after `from` that folds to something else, or -1. */
 function nextFold(text: string, from: number): number {
-  NON_ASCII.lastIndex = from;
+  MAY_FOLD.lastIndex = from;
   const n = text.length;
-  while (NON_ASCII.test(text)) {
+  while (MAY_FOLD.test(text)) {
     // Walk the whole run of non-ASCII text by hand: in Chinese or Cyrillic text it is most of it.
-    let i = NON_ASCII.lastIndex - 1;
+    let i = MAY_FOLD.lastIndex - 1;
     while (i < n) {
       const c = text.charCodeAt(i);
-      if (c < 0x80) break;
+      if (isPlain(c)) break;
       if (foldAt(text, i) !== null) return i;
       i += width;
     }
-    NON_ASCII.lastIndex = i;
+    MAY_FOLD.lastIndex = i;
   }
   return -1;
 }
@@ -264,12 +313,31 @@ export function normalizeText(text: string, first = nextFold(text, 0)): Normaliz
   return new NormalizedText(done.length === 1 ? done[0]! : done.join(''), edits);
 }
 
+const GLUED = /\p{Grapheme_Extend}/u;
+
+/**
+ * Where a value found to end at `end` ends with the invisible marks that sit on its last
+ * character (an accent, a keycap, a variation selector: they belong to it, and left behind they
+ * would sit on the `]` of its redaction).
+ * @example glueEnd('5\u20e3 ok', 1) // 2
+ */
+export function glueEnd(text: string, end: number): number {
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    const w = c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+    const ch = text.slice(end, end + w);
+    if (!GLUED.test(ch) || foldAt(text, end) !== '') return end;
+    end += w;
+  }
+  return end;
+}
+
 /**
  * How long `text.slice(start, end)` is folded; a span of ASCII (most are) is read, not copied.
  * @example foldedLength('a ４\u200b２ b', 2, 5) // 2
  */
 export function foldedLength(text: string, start: number, end: number): number {
-  for (let i = start; i < end; i++) if (text.charCodeAt(i) >= 0x80) return foldText(text.slice(start, end)).length;
+  for (let i = start; i < end; i++) if (!isPlain(text.charCodeAt(i))) return foldText(text.slice(start, end)).length;
   return end - start;
 }
 
@@ -302,7 +370,7 @@ function hardBreakAt(text: string, i: number): boolean {
     const prev = text.charCodeAt(i - 1);
     const next = text.charCodeAt(i + 1);
     // NaN (an end of the text) compares false: no break judged there.
-    return prev < 0x80 && next < 0x80 && !isSoftSpace(prev, c, next);
+    return isPlain(prev) && isPlain(next) && !isSoftSpace(prev, c, next);
   }
   return c >= 9 && c <= 13;
 }

@@ -6,7 +6,7 @@ import { detectIpv6 } from './detectors/ip.js';
 import { detectKeys } from './detectors/keys.js';
 import { detectNumbers, type NumericOptions } from './detectors/numeric.js';
 import { toRegions } from './detectors/phone.js';
-import { firstFold, foldedLength, foldStretches, foldText, normalizeText, STRETCHES_FROM, type NormalizedText } from './normalize.js';
+import { firstFold, foldedLength, foldStretches, foldText, glueEnd, normalizeText, STRETCHES_FROM, type NormalizedText } from './normalize.js';
 import { DEFAULT_PHONE_REGIONS, DEFAULT_RISK, PII_TYPES, type Detection, type PiiType, type Risk, type ScanOptions } from './types.js';
 
 /** Options compiled once: validated, with lookup sets ready. Reuse one for many texts. */
@@ -62,7 +62,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     const found = detect(normalized.text, normalized.foldedAt(from));
     for (const c of found) {
       c.start = normalized.startOf(c.start);
-      c.end = normalized.endOf(c.end);
+      c.end = glueEnd(text, normalized.endOf(c.end));
     }
     return found;
   }
@@ -109,7 +109,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
       const w = windows[lo]!;
       if (c.start < w.first) continue;
       c.start = w.at + w.folded.startOf(c.start - w.offset);
-      c.end = w.at + w.folded.endOf(c.end - w.offset);
+      c.end = glueEnd(text, w.at + w.folded.endOf(c.end - w.offset));
       found.push(c);
     }
     return found;
