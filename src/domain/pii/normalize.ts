@@ -108,7 +108,10 @@ const enum Seen {
 }
 const bmp = new Uint8Array(0x10000);
 const bmpFolds = new Map<number, string>();
-const astral = new Map<number, string | null>();
+// Outside the BMP too, what is known of a code point is a byte and only folds keep a string: a
+// text of every astral code point must not grow a million-entry map.
+let astral: Uint8Array | undefined; // made on the first astral code point (1 MB)
+const astralFolds = new Map<number, string>();
 
 function bmpState(c: number): Seen {
   let s = bmp[c]! as Seen;
@@ -127,12 +130,16 @@ function bmpState(c: number): Seen {
 }
 
 function astralFold(cp: number): string | null {
-  let f = astral.get(cp);
-  if (f === undefined) {
-    f = computeFold(cp);
-    astral.set(cp, f);
+  astral ??= new Uint8Array(0x100000);
+  const k = cp - 0x10000;
+  let s = astral[k]! as Seen;
+  if (s === Seen.Unknown) {
+    const f = computeFold(cp);
+    if (f !== null) astralFolds.set(cp, f);
+    s = f === null ? Seen.Same : Seen.Folds;
+    astral[k] = s;
   }
-  return f;
+  return s === Seen.Same ? null : astralFolds.get(cp)!;
 }
 
 /**
