@@ -413,7 +413,7 @@ const overlapNote = 'a prediction counts if it overlaps a labelled span of the s
 qualityTable(`Quality on test/fixtures/pii/labelled.jsonl (${rows.length} texts; development set; ${overlapNote})`, quality);
 qualityTable(`Quality on test/fixtures/pii/heldout.jsonl (${heldOut.length} texts; written after the detectors; its first run led to two phone fixes)`, heldOutQuality);
 qualityTable(
-  `Quality on test/fixtures/pii/disguised.jsonl (${disguised.length} texts: the held-out set with each value written in disguise, zero-width characters, fullwidth, mathematical or other-script letters and digits, other dashes, at signs, stops and spaces)`,
+  `Quality on test/fixtures/pii/disguised.jsonl (${disguised.length} texts: the held-out set with each value written in disguise: zero-width, control and combining characters, fullwidth, mathematical or other-script letters and digits, dingbat digits, other dashes and minus signs, at signs, stops, middle dots and spaces)`,
   disguisedQuality,
 );
 qualityTable(`Quality on the first ${denseRows.length} lines of the dense text (labels from its templates)`, denseQuality);
