@@ -1,12 +1,12 @@
 import { preloadTokenizers } from '../domain/budget/index.js';
-import { transitionEvent } from '../tools/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { BudgetTracker } from '../domain/budget/index.js';
 import type { LlmStore } from '../state/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
 import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
-import { ProviderBreakers } from './breakers.js';
+import type { BreakerRegistry } from '../reliability/index.js';
+import { providerBreakers } from './breakers.js';
 import { budgetRoutes } from './budget.routes.js';
 import { GatewayHandler } from './handler.js';
 import { Meter } from './meter.js';
@@ -16,8 +16,13 @@ import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { Router } from './router.js';
 
-/** What the gateway needs: the platform, every agent's budget (the tracker status objects read too), the LLM request record, and PII protection for answers and prompts. */
-export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets' | 'agents'> & { budgets: BudgetTracker; llm: LlmStore; pii: PiiProtection };
+/** What the gateway needs: the platform, every agent's budget (the tracker status objects read too), the LLM request record, PII protection for answers and prompts, and the providers' circuit breakers. */
+export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets' | 'agents'> & {
+  budgets: BudgetTracker;
+  llm: LlmStore;
+  pii: PiiProtection;
+  breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
+};
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
 export function gatewayService(ctx: GatewayDeps): Service {
@@ -55,9 +60,9 @@ export function gatewayService(ctx: GatewayDeps): Service {
     logger: ctx.logger,
   });
   meter.restore();
-  // One breaker per provider, each transition an event and saved, like the tool services'.
-  const saved = new ProviderBreakers(new Set(Object.values(providers).map((p) => p.name)), { state: ctx.state, logger: ctx.logger, transitionEvent });
-  const breakers = saved.map;
+  // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
+  const breakers = providerBreakers(ctx.breakers);
+  for (const p of Object.values(providers)) breakers(p.name);
   const handler = new GatewayHandler({
     state: ctx.state,
     store: ctx.llm,
@@ -77,7 +82,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
       { prefix: '/v1/', handle: handler.handle },
       { prefix: '/messages', handle: handler.handle },
     ],
-    apiRoutes: [budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }), providerRoutes(providers, breakers, saved)],
+    apiRoutes: [budgetRoutes({ state: ctx.state, llm: ctx.llm, meter, baselineModel: g.baselineModel }), providerRoutes(providers, ctx.breakers)],
     agentEnv: (_id, token) => ({
       OPENAI_BASE_URL: `${ctx.url()}/v1`,
       OPENAI_API_KEY: token,
@@ -108,7 +113,6 @@ export function gatewayService(ctx: GatewayDeps): Service {
       setTimeout(() => preloadTokenizers(), 100).unref();
     },
     async close() {
-      saved.save();
       await alerts.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },

@@ -14,6 +14,7 @@ import { gatewayService } from '../gateway/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
+import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 
 export interface RuntimeOptions {
@@ -64,6 +65,7 @@ export class Runtime {
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
+    let breakers: BreakerRegistry | undefined;
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
@@ -79,13 +81,16 @@ export class Runtime {
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent: agents.stop });
+      // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
+      breakers = new BreakerRegistry({ state, logger });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
-        gatewayService({ ...platform, budgets, llm, pii }),
-        toolsService({ ...platform, pii }),
+        reliabilityService({ breakers }),
+        gatewayService({ ...platform, budgets, llm, pii, breakers }),
+        toolsService({ ...platform, pii, breakers }),
         secretsService(platform),
       ];
       server = await startServer(
@@ -116,6 +121,8 @@ export class Runtime {
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
+      // Its service closed it above, unless building the services is what failed.
+      breakers?.close();
       await server?.close();
       await state.close();
       throw err;
