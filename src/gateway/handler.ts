@@ -6,8 +6,8 @@ import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { Authenticator } from '../server/index.js';
-import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
+import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
@@ -32,7 +32,7 @@ export interface HandlerDeps {
   /** An agent first seen here (its token made by another process) gets its budget account. */
   budgets: Pick<Budgets, 'ensure'>;
   router: Router;
-  breakers: Map<string, CircuitBreaker>;
+  breakers: ProviderBreakers;
   guard: OutputGuard;
   config: GatewayConfig;
   logger: Logger;

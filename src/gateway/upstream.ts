@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/index.js';
-import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../domain/reliability/index.js';
+import { CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type CircuitBreaker, type Classifier } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
+import type { ProviderBreakers } from './breakers.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Meter } from './meter.js';
@@ -11,7 +12,7 @@ export interface UpstreamDeps {
   state: StateManager;
   router: Router;
   meter: Meter;
-  breakers: Map<string, CircuitBreaker>;
+  breakers: ProviderBreakers;
   config: GatewayConfig;
 }
 
@@ -124,8 +125,7 @@ export class UpstreamCaller {
   private guardFor(name: string): Guarded {
     let g = this.guarded.get(name);
     if (!g) {
-      let breaker = this.d.breakers.get(name);
-      if (!breaker) this.d.breakers.set(name, (breaker = new CircuitBreaker(name)));
+      const breaker = this.d.breakers(name);
       g = { breaker, judge: statusClassifier(statusOf, breaker.options.classify) };
       this.guarded.set(name, g);
     }

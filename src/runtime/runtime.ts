@@ -15,6 +15,7 @@ import { gatewayService } from '../gateway/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
+import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 
 export interface RuntimeOptions {
@@ -65,6 +66,7 @@ export class Runtime {
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
+    let breakers: BreakerRegistry | undefined;
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
@@ -80,15 +82,18 @@ export class Runtime {
       const webhookUrl = config.safety.webhookUrl;
       const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
       const pii = new PiiProtection({ config, state, logger, notify, stopAgent: agents.stop });
+      // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
+      breakers = new BreakerRegistry({ state, logger });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
-        gatewayService({ ...platform, budget, requests, pii }),
+        reliabilityService({ breakers }),
+        gatewayService({ ...platform, budget, requests, pii, breakers }),
         budget,
-        toolsService({ ...platform, pii }),
+        toolsService({ ...platform, pii, breakers }),
         secretsService(platform),
       ];
       server = await startServer(
@@ -119,6 +124,8 @@ export class Runtime {
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
+      // Its service closed it above, unless building the services is what failed.
+      breakers?.close();
       await server?.close();
       await state.close();
       throw err;

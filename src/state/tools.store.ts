@@ -1,10 +1,7 @@
 import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
-import type { IronEvent, NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { BreakerStore, parseOrNull, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
+import { parseOrNull } from './breakers.store.js';
 import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
-
-export type { SavedBreaker, StoredBreaker } from './breakers.store.js';
 
 export interface CachedResponse {
   status: number;
@@ -40,8 +37,8 @@ export const TOOL_CALLS_KEPT = 100_000;
 const PRUNE_CALLS_EVERY = 1_000;
 
 /**
- * The tool egress proxy's tables: breaker snapshots, the response cache (fallback tier 2) and
- * the per-call record. Takes the StateManager so every write goes through the one database
+ * The tool egress proxy's tables: the response cache (fallback tier 2) and the per-call record
+ * (its services' breakers are saved by the registry through BreakerStore). Takes the StateManager so every write goes through the one database
  * and events keep the persist-then-broadcast rule.
  */
 export class ToolsStore {
@@ -49,11 +46,9 @@ export class ToolsStore {
   private readonly putCache;
   private readonly insertCall;
   private readonly db: StoreDb;
-  private readonly breakerStore: BreakerStore;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
-    this.breakerStore = new BreakerStore(state);
     const db = this.db.orm;
     this.getCache = db
       .select()
@@ -90,25 +85,6 @@ export class ToolsStore {
        VALUES (@ts, @agentId, @service, @method, @path, @status, @tier, @reason, @detail, @upstreamStatus,
          @latencyMs, @upstreamMs, @bytes, @redactions, @fault)`,
     );
-  }
-
-  // ── breakers ──────────────────────────────────────────────────────────────────────────
-
-  loadBreakers(): StoredBreaker[] {
-    return this.breakerStore.load();
-  }
-
-  /** Save one breaker and, in the same transaction, the event that says why (a transition). */
-  saveBreaker(b: SavedBreaker, event: NewEvent | null): IronEvent | null {
-    return this.breakerStore.save(b, event);
-  }
-
-  /**
-   * Save breakers' snapshots and counters now. Not group-committed on purpose: a snapshot taken
-   * now but written a tick later could overwrite a transition saved in between.
-   */
-  saveBreakers(list: SavedBreaker[]): void {
-    this.breakerStore.saveAll(list);
   }
 
   // ── response cache ────────────────────────────────────────────────────────────────────

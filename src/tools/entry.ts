@@ -1,21 +1,21 @@
 import type { Agent } from 'undici';
 import type { ToolServiceConfig } from '../config/index.js';
 import {
-  CircuitBreaker,
   TierMetrics,
   responseCacheKey,
   classifyOutcome,
   errorKindOf,
   retryAfterFromHeaders,
   serveWithFallback,
-  type BreakerTransition,
   type CacheLookup,
+  type CircuitBreaker,
   type ChainRetry,
   type Classifier,
   type FallbackResult,
   type FaultKind,
   type Tier,
 } from '../domain/reliability/index.js';
+import type { BreakerRegistry } from '../reliability/index.js';
 import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
@@ -67,11 +67,9 @@ export interface ToolEntryDeps {
   headerRedactor: HeaderRedactor;
   /** The PII step for a live answer in a content coding we cannot undo (the scan cannot read it). */
   unreadable: UnreadableRule;
-  /** What the last run saved for this service, if anything. */
-  stored?: { snapshot: unknown; tiers: unknown };
-  /** A breaker transition, with the agent whose call caused it (null: no call did, e.g. a cooldown). */
-  onTransition: (entry: ToolEntry, t: BreakerTransition, cause: string | null) => void;
-  /** A transition listener or a cache write failed: nothing the agent needs to hear about. */
+  /** Where the service's breaker comes from: created with the service's options, saved and restored with its tier counters. */
+  breakers: Pick<BreakerRegistry, 'breaker'>;
+  /** A cache write failed: nothing the agent needs to hear about. */
   onError: (error: unknown, what: string) => void;
 }
 
@@ -92,15 +90,12 @@ const RECENT_BODY_BYTES = 64 * 1024;
 export class ToolEntry {
   readonly name: string;
   readonly breaker: CircuitBreaker;
-  readonly tiers: TierMetrics;
+  /** Which tier answered each call: saved in the breaker's row by the registry, beside its snapshot. */
+  readonly tiers = new TierMetrics();
   readonly dispatcher: Agent;
   readonly base: BaseUrl;
   readonly fallback: FallbackState = { active: false, served: { cache: 0, placeholder: 0, failed: 0 } };
-  /** Counters changed since they were last saved. */
-  dirty = false;
   readonly config: ToolServiceConfig;
-  /** Why a persisted snapshot could not be trusted (the breaker then starts CLOSED). */
-  readonly restoreProblems: string[];
   /**
    * The agent whose call the breaker is judging, so a transition can name it. Set just before
    * the breaker acquires or records (serveWithFallback does both without yielding in between).
@@ -121,7 +116,7 @@ export class ToolEntry {
   private lastClean: { type: string | undefined; body: Buffer } | null = null;
 
   constructor(deps: ToolEntryDeps) {
-    const { config, stored } = deps;
+    const { config } = deps;
     this.config = config;
     this.name = config.name;
     this.store = deps.store;
@@ -129,10 +124,7 @@ export class ToolEntry {
     this.headerRedactor = deps.headerRedactor;
     this.unreadable = deps.unreadable;
     this.onError = deps.onError;
-    this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError: (err) => deps.onError(err, 'transition listener') });
-    this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
-    this.breaker.onTransition((t) => deps.onTransition(this, t, this.cause));
-    this.tiers = new TierMetrics(stored?.tiers);
+    this.breaker = deps.breakers.breaker('tool', config.name, { options: config.breaker, extra: this.tiers, cause: () => this.cause });
     this.dispatcher = createDispatcher(config.timeoutMs);
     this.base = baseUrl(config.url);
     this.refreshMs = Math.min(60_000, Math.floor(config.cacheTtlMs / 4));
@@ -144,18 +136,6 @@ export class ToolEntry {
       if (settled.error instanceof ResponseTooLargeError) return { kind: 'ignore', reason: 'response_too_large' };
       return classifyOutcome({ error: errorKindOf(settled.error) }, rules);
     };
-  }
-
-  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
-  refresh(): void {
-    this.cause = null;
-    this.breaker.refresh();
-  }
-
-  /** The admin reset: back to CLOSED. */
-  reset(): void {
-    this.cause = null;
-    this.breaker.reset();
   }
 
   async serve(r: ServeRequest): Promise<FallbackResult<ToolAnswer>> {
@@ -205,7 +185,6 @@ export class ToolEntry {
 
   recordTier(tier: Tier, lookup: CacheLookup | null): void {
     this.tiers.record(tier, lookup);
-    this.dirty = true;
   }
 
   /** p50/p95/p99 of the recent live calls' upstream time, or null before any. */

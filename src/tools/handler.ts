@@ -8,7 +8,7 @@ import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { cacheKeyHeaders, upstreamRequestHeaders } from './headers.js';
-import { failureLabel } from './messages.js';
+import { failureLabel } from '../reliability/index.js';
 import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolProxy } from './proxy.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';

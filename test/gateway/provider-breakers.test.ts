@@ -74,6 +74,16 @@ describe('provider breakers', () => {
       expect(last.error).toMatch(/circuit is open/);
       const restored = t.rt.state.database.prepare(`SELECT message FROM events WHERE type = 'breaker.restored'`).all() as Array<{ message: string }>;
       expect(restored.map((e) => e.message).join('\n')).toMatch(/Circuit openai \(LLM provider\) restored OPEN/);
+      expect(t.rt.state.lastEvents(1000).find((e) => e.type === 'breaker.restored')).toMatchObject({ severity: 'warn', data: { kind: 'provider', service: 'openai', state: 'OPEN', problems: [] } });
+
+      // An admin closes it again, like a tool service's; the next call reaches the provider.
+      expect((await t.api('/api/breakers/providers/openai/reset', { method: 'POST' })).status).toBe(200);
+      expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 5 });
+      const reset = t.rt.state.lastEvents(1000).filter((e) => e.type === 'breaker.reset');
+      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin dashboard (was OPEN)', data: { kind: 'provider', service: 'openai' } });
+      upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+      expect((await chat(t, a.token)).status).toBe(200);
+      expect(upstream.requests.length).toBe(before + 1);
     } finally {
       await t?.stop();
       t = undefined;
