@@ -4,7 +4,7 @@
 import { api, ApiError } from './api.js';
 import { LIVE_STATUSES } from './status.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
-import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Secret } from './types.js';
+import type { Agent, AgentPerformance, AnyEvent, BreakersResponse, CostReport, EventPage, FeedEvent, ProtectionReport, SecretList, VaultState } from './types.js';
 
 const inFlight = new Map<string, { again: boolean }>();
 
@@ -27,24 +27,24 @@ function refetch(key: string, load: () => Promise<void>): void {
 const enc = encodeURIComponent;
 
 function refreshCosts(id: string): void {
-  refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<Costs>(`/api/agents/${enc(id)}/costs`) } }));
+  refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<CostReport>(`/api/agents/${enc(id)}/costs`) } }));
 }
 function refreshPerformance(id: string): void {
-  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<Performance>(`/api/agents/${enc(id)}/performance`) } }));
+  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<AgentPerformance>(`/api/agents/${enc(id)}/performance`) } }));
 }
 function refreshProtection(id: string): void {
-  refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<Protection>(`/api/agents/${enc(id)}/protection`) } }));
+  refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<ProtectionReport>(`/api/agents/${enc(id)}/protection`) } }));
 }
 export function refreshBreakers(): void {
-  refetch('breakers', async () => set({ breakers: (await api<{ services: Breaker[] }>('/api/breakers')).services }));
+  refetch('breakers', async () => set({ breakers: (await api<BreakersResponse>('/api/breakers')).services }));
 }
 export function refreshSecrets(): void {
   refetch('secrets', async () => {
     try {
       // A locked vault is a state to explain, not a failed request: ask first.
-      const vault = await api<{ status: string; message: string | null }>('/api/secrets/status');
+      const vault = await api<VaultState>('/api/secrets/status');
       if (vault.status !== 'unlocked') return set({ secrets: { status: 'locked', message: vault.message ?? 'the vault is locked' } });
-      set({ secrets: { status: 'ok', list: (await api<{ secrets: Secret[] }>('/api/secrets')).secrets } });
+      set({ secrets: { status: 'ok', list: (await api<SecretList>('/api/secrets')).secrets } });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const status = e.status === 423 ? 'locked' : e.status === 403 ? 'forbidden' : 'error';
@@ -60,7 +60,7 @@ export function refreshAgent(id: string): void {
 }
 
 /** Which aggregates an event changes, for the agent it belongs to. */
-export function refreshFor(ev: IronEvent): void {
+export function refreshFor(ev: FeedEvent): void {
   const t = ev.type;
   const id = ev.agentId;
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
@@ -86,7 +86,9 @@ export function learnAgent(id: string): void {
 
 /** Older events of one agent, from REST, merged in seq order (an earlier run picked in the picker). */
 async function loadHistory(agentId: string): Promise<void> {
-  const { events } = await api<{ events: IronEvent[] }>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  const page = await api<EventPage>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  // Every event is one of AnyEvent; the route's IronEvent says as much, in a form TypeScript cannot narrow.
+  const events = page.events as AnyEvent[];
   const have = new Set(state.events.map((e) => e.seq));
   const older = events.filter((e) => !have.has(e.seq) && e.seq < state.lastSeq);
   if (older.length === 0) return;
