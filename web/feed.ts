@@ -35,15 +35,39 @@ function countDetection(ev: AnyEvent): void {
   };
 }
 
-/** Apply events in seq order, each exactly once. `live`: raise pop-ups and refresh what they change. */
-function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, live: boolean): void {
+/**
+ * The spend and limit an event carries, into its agent's status object, which the cost panel
+ * shows: they move with every call, where the cost report follows at most every
+ * COST_REPORT_GAP_MS. A status object sent with the event is newer still, and replaces it.
+ */
+function applySpend(ev: AnyEvent): void {
+  const figures =
+    ev.type === 'llm.request' || ev.type === 'budget.progress' || ev.type === 'budget.threshold'
+      ? { spentUsd: ev.data.spentUsd, limitUsd: ev.data.limitUsd }
+      : ev.type === 'budget.changed'
+        ? { limitUsd: ev.data.limitUsd }
+        : null;
+  if (!figures) return;
+  const agent = state.agents.find((a) => a.id === ev.agentId);
+  if (!agent) return;
+  const budget = agent.budget ?? { limitUsd: null, spentUsd: 0, reservedUsd: 0, waiting: 0 };
+  state.agents = upsertAgent(state.agents, { ...agent, budget: { ...budget, ...figures } });
+}
+
+/**
+ * Apply events in seq order, each exactly once. `news`: raise pop-ups and refresh what they
+ * change. `replay`: they come in a snapshot, whose status objects are newer than any of them.
+ */
+function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, o: { news: boolean; replay: boolean }): void {
   const before = selectedAgent()?.id;
   let events = state.events;
   let appended = false;
   for (const { event, agent } of items) {
+    const fresh = event.seq > state.lastSeq;
+    if (fresh && !o.replay && whole(event)) applySpend(event);
     if (agent) state.agents = upsertAgent(state.agents, agent);
     else if (event.agentId) learnAgent(event.agentId);
-    if (event.seq <= state.lastSeq) continue;
+    if (!fresh) continue;
     if (!appended) {
       events = events.slice();
       appended = true;
@@ -51,8 +75,8 @@ function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, live: boolean)
     events.push(event);
     state.lastSeq = event.seq;
     if (whole(event)) countDetection(event);
-    // A snapshot is followed by one refresh of everything (onFrame); live events refresh what they change.
-    if (live) {
+    // A snapshot is followed by one refresh of everything (onFrame); news refreshes what it changes.
+    if (o.news) {
       const t = whole(event) && Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
       if (t) addToast(t);
       refreshFor(event);
@@ -82,7 +106,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
     // The first snapshot is history (no pop-ups); after a reconnect it is what was missed.
     apply(
       frame.events.map((event) => ({ event })),
-      !first,
+      { news: !first, replay: true },
     );
     // A replay is capped: ask again from where it stopped until nothing is left out.
     if (frame.truncated) {
@@ -99,7 +123,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
     }, 0);
     return;
   }
-  apply(frame.type === 'event' ? [frame] : frame.items, true);
+  apply(frame.type === 'event' ? [frame] : frame.items, { news: true, replay: false });
 }
 
 /**
