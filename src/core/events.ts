@@ -148,3 +148,12 @@ export interface IronEvent<T extends EventType = EventType> {
 
 /** What a producer hands to `state.record`; the StateManager adds seq and ts. */
 export type NewEvent<T extends EventType = EventType> = Omit<IronEvent<T>, 'seq' | 'ts'>;
+
+/**
+ * One event of any type, as a union that narrows by `type` (IronEvent<EventType> does not: its
+ * `data` is every type's data at once).
+ *
+ * @example
+ *   if (e.type === 'llm.request') spent = e.data.spentUsd;
+ */
+export type AnyEvent = { [T in EventType]: IronEvent<T> }[EventType];

@@ -2,7 +2,17 @@ import type { Context, Hono } from 'hono';
 import { assertRole } from '../auth/index.js';
 import type { BreakerKind } from '../core/events.js';
 import { parseJsonBody, type AppEnv } from '../server/index.js';
-import type { BreakerRegistry } from './registry.js';
+import type { BreakerRegistry, BreakerRow } from './registry.js';
+
+/**
+ * GET /api/breakers. `T` is what the tool proxy adds to each service's row and `S` its totals
+ * (tools/details.ts: `ToolBreakersResponse` fills them in); the registry itself knows neither.
+ */
+export interface BreakersResponse<T = Record<string, unknown>, S = object> {
+  services: Array<BreakerRow<'tool'> & T>;
+  totals: S | undefined;
+  providers: BreakerRow<'provider'>[];
+}
 
 /**
  * /api/breakers: every circuit breaker, the tool services' (`services`, with their `totals`)
@@ -18,7 +28,7 @@ export function breakerRoutes(registry: Pick<BreakerRegistry, 'rows' | 'row' | '
     return c.json(registry.row(kind, name));
   };
   return (app) => {
-    app.get('/api/breakers', (c) => c.json({ services: registry.rows('tool'), totals: registry.summary('tool'), providers: registry.rows('provider') }));
+    app.get('/api/breakers', (c) => c.json({ services: registry.rows('tool'), totals: registry.summary('tool'), providers: registry.rows('provider') } satisfies BreakersResponse));
     app.get('/api/breakers/:service', (c) => c.json(registry.row('tool', c.req.param('service'))));
     app.post('/api/breakers/:service/reset', (c) => reset(c, 'tool', c.req.param('service')));
     // Two segments: no tool service's path can be mistaken for a provider's.

@@ -9,8 +9,9 @@ export {
   type BreakerExtra,
   type BreakerRegistryDeps,
   type BreakerSpec,
+  type BreakerRow,
   type BreakerView,
 } from './registry.js';
 export { breakerLabel, failureLabel, resetEvent, restoredEvent, seconds, transitionEvent } from './messages.js';
-export { breakerRoutes } from './breakers.routes.js';
+export { breakerRoutes, type BreakersResponse } from './breakers.routes.js';
 export { reliabilityService } from './reliability.service.js';

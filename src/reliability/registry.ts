@@ -56,6 +56,9 @@ export interface BreakerView {
   lastSuccessAt: string | null;
 }
 
+/** A breaker's row of GET /api/breakers: its name (`service` for a tool service, `provider` for an LLM provider), the view, and what its owner adds. */
+export type BreakerRow<K extends BreakerKind = BreakerKind> = (K extends 'tool' ? { service: string } : { provider: string }) & BreakerView & Record<string, unknown>;
+
 /** What the owner of a kind adds to its breakers' rows in GET /api/breakers. */
 export interface BreakerDetails {
   /** Each named breaker's extra fields, read in one pass (the tools count their cache once). */
@@ -167,7 +170,7 @@ export class BreakerRegistry {
   }
 
   /** Every breaker of `kind`, in the order they were created, as rows of GET /api/breakers. */
-  rows(kind: BreakerKind): object[] {
+  rows<K extends BreakerKind>(kind: K): BreakerRow<K>[] {
     return this.rowsOf(
       kind,
       [...this.entries.values()].filter((e) => e.kind === kind),
@@ -175,7 +178,7 @@ export class BreakerRegistry {
   }
 
   /** One breaker's row of GET /api/breakers. Throws NotFoundError. */
-  row(kind: BreakerKind, name: string): object {
+  row<K extends BreakerKind>(kind: K, name: string): BreakerRow<K> {
     return this.rowsOf(kind, [this.entry(kind, name)])[0]!;
   }
 
@@ -231,9 +234,9 @@ export class BreakerRegistry {
     return e;
   }
 
-  private rowsOf(kind: BreakerKind, list: Entry[]): object[] {
+  private rowsOf<K extends BreakerKind>(kind: K, list: Entry[]): BreakerRow<K>[] {
     const extra = this.details.get(kind)?.rows(list.map((e) => e.name));
-    return list.map((e) => ({ [KINDS[kind].field]: e.name, ...this.viewOf(e), ...extra?.get(e.name) }));
+    return list.map((e) => ({ [KINDS[kind].field]: e.name, ...this.viewOf(e), ...extra?.get(e.name) }) as BreakerRow<K>);
   }
 
   private viewOf(e: Entry): BreakerView {

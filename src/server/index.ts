@@ -3,3 +3,8 @@ export type { AgentControl, AppEnv, Authenticator, RawRoute, ServerDeps } from '
 export type { Platform, SecretRefsLike, Service } from './service.js';
 export { parseJsonBody, parseWith, toErrorResponse } from './errors.js';
 export { BodyReadError, collect, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, sendJson } from './io.js';
+// What the dashboard reads (type only: web/ imports these, and nothing of the server is bundled).
+export type { AgentPerformance } from './metrics.js';
+export type { EventPage } from './routes/agents.js';
+export type { Whoami } from './app.js';
+export type { CutEvent, FeedEvent, WsFrame } from './ws-frames.js';

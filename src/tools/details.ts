@@ -1,6 +1,6 @@
 import { microsToUsd } from '../core/money.js';
 import { formatFallbackRate, formatPercent, formatSaved, serviceMetrics } from '../domain/reliability/index.js';
-import type { BreakerDetails } from '../reliability/index.js';
+import type { BreakerDetails, BreakersResponse } from '../reliability/index.js';
 import type { ToolsStore } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
 
@@ -11,6 +11,9 @@ const ratio = (r: number | null): number | null => (r === null ? null : Math.rou
  * where it goes, which tier answered its calls (fallback answers count as successes: `98% via
  * fallback`), what the blocked calls saved, its cache and latency, its options. And `totals`.
  */
+/** GET /api/breakers as the dashboard reads it: each service's row with what this file adds, and the totals. */
+export type ToolBreakersResponse = BreakersResponse<ReturnType<typeof detailsOf>, ReturnType<typeof summaryOf>>;
+
 export function serviceDetails(entries: ReadonlyMap<string, ToolEntry>, store: Pick<ToolsStore, 'cacheCounts'>): BreakerDetails {
   return {
     rows(names) {
@@ -22,19 +25,22 @@ export function serviceDetails(entries: ReadonlyMap<string, ToolEntry>, store: P
       }
       return out;
     },
-    summary() {
-      let calls = 0;
-      let blocked = 0;
-      let savedMicros = 0;
-      for (const e of entries.values()) {
-        const { counters } = e.breaker.snapshot();
-        calls += counters.allowed + counters.rejected;
-        blocked += counters.rejected;
-        savedMicros += counters.rejected * e.config.costPerCallMicros;
-      }
-      return { calls, blocked, costSavedUsd: microsToUsd(savedMicros), display: { saved: formatSaved(savedMicros) } };
-    },
+    summary: () => summaryOf(entries),
   };
+}
+
+/** Across every service: calls, the calls the open circuits blocked, and what those saved. */
+function summaryOf(entries: ReadonlyMap<string, ToolEntry>) {
+  let calls = 0;
+  let blocked = 0;
+  let savedMicros = 0;
+  for (const e of entries.values()) {
+    const { counters } = e.breaker.snapshot();
+    calls += counters.allowed + counters.rejected;
+    blocked += counters.rejected;
+    savedMicros += counters.rejected * e.config.costPerCallMicros;
+  }
+  return { calls, blocked, costSavedUsd: microsToUsd(savedMicros), display: { saved: formatSaved(savedMicros) } };
 }
 
 function detailsOf(entry: ToolEntry, cacheEntries: number) {

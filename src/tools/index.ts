@@ -21,3 +21,4 @@ export {
 export { guardUnreadable, modeUnreadable, type UnreadableRule } from './unreadable.js';
 export { toolRoutes } from './routes.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';
+export type { ToolBreakersResponse } from './details.js';

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
+import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';
 import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
@@ -36,6 +36,13 @@ const eventBody = z.strictObject({
 });
 
 const checkpointBody = z.strictObject({ state: z.unknown() });
+
+/** GET /api/events: events after `after` in seq order; `nextAfter` is where the next page starts. */
+export interface EventPage {
+  events: IronEvent[];
+  nextAfter: number;
+  hasMore: boolean;
+}
 
 const eventsQuery = z.strictObject({
   after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
@@ -170,7 +177,7 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const limit = q.limit ?? 100;
     const events = state.eventsAfter(q.after ?? 0, limit, agentId);
     const last = events.at(-1);
-    return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit });
+    return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit } satisfies EventPage);
   });
 
   return app;
