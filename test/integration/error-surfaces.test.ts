@@ -102,7 +102,9 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
     next = { wire, error };
     const r = await fetch(`${base}/v1/x`, { method: 'POST', body: '{}' });
     const headers: Record<string, string> = {};
-    r.headers.forEach((v, k) => (headers[k] = v));
+    r.headers.forEach((v, k) => {
+      headers[k] = v;
+    });
     return { status: r.status, headers, body: await r.json() };
   };
 
