@@ -6,6 +6,7 @@ import { ConfigError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
+import { applyAlerts, deprecations } from './alerts.js';
 import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type FileLayer, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
@@ -149,6 +150,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
   return {
     gateway: (l, cur) => applyGateway(cur, l, env),
     safety: (l, cur) => applySafety(cur, l),
+    alerts: (l, cur) => applyAlerts(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',
@@ -172,6 +174,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     environment: 'environment',
     secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
     configFile: null,
+    notices: null,
   };
 }
 
@@ -199,10 +202,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       cfg = apply(cfg, fromFile, env);
     } catch (e) {
-      // Only price tables are judged while layering (by the budget domain); say which file.
+      // Price tables (the budget domain's) and the two webhook keys are judged while layering; say which file.
       throw e instanceof ConfigError ? new ConfigError(`config ${where}: ${e.message}`) : e;
     }
     cfg.configFile = where;
+    cfg.notices = deprecations(fromFile).map((n) => `config ${where}: ${n}`);
   }
   cfg = apply(cfg, envLayer(env), env);
   cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);

@@ -5,7 +5,7 @@ import type { BudgetTracker } from '../domain/budget/index.js';
 import type { LlmStore } from '../state/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
-import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
+import { budgetAlertMessage, type AlertDispatcher } from '../alerts/index.js';
 import { ProviderBreakers } from './breakers.js';
 import { budgetRoutes } from './budget.routes.js';
 import { GatewayHandler } from './handler.js';
@@ -16,8 +16,17 @@ import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { Router } from './router.js';
 
-/** What the gateway needs: the platform, every agent's budget (the tracker status objects read too), the LLM request record, and PII protection for answers and prompts. */
-export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets' | 'agents'> & { budgets: BudgetTracker; llm: LlmStore; pii: PiiProtection };
+/**
+ * What the gateway needs: the platform, every agent's budget (the tracker status objects read
+ * too), the LLM request record, PII protection for answers and prompts, and the runtime's alert
+ * dispatcher for budget alerts.
+ */
+export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets' | 'agents'> & {
+  budgets: BudgetTracker;
+  llm: LlmStore;
+  pii: PiiProtection;
+  alerts: Pick<AlertDispatcher, 'send'>;
+};
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
 export function gatewayService(ctx: GatewayDeps): Service {
@@ -32,25 +41,12 @@ export function gatewayService(ctx: GatewayDeps): Service {
     return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
-  const alerts = new AlertDispatcher({
-    webhookUrl: g.alerts.webhookUrl,
-    email: g.alerts.email,
-    logger: ctx.logger,
-    onResult: (r) =>
-      ctx.state.record({
-        agentId: r.alertId.split(':')[1] ?? null,
-        type: 'alert.delivery',
-        severity: r.ok ? 'info' : 'warn',
-        message: r.ok ? `Budget alert delivered by ${r.channel}` : `Budget alert by ${r.channel} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
-        data: { channel: r.channel, ok: r.ok, attempts: r.attempts, error: r.error ?? null, alertId: r.alertId },
-      }),
-  });
   const meter = new Meter({
     state: ctx.state,
     tracker: ctx.budgets,
     store: ctx.llm,
     config: g,
-    alert: (a) => alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
+    alert: (a) => ctx.alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
     stopAgent: (id, why) => void ctx.agents.stop(id, why),
     logger: ctx.logger,
   });
@@ -102,14 +98,12 @@ export function gatewayService(ctx: GatewayDeps): Service {
           );
         }
       }
-      if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);
       // Load the BPE tables (about 0.2 s of synchronous work, once) just after start, before
       // an agent's first call can arrive, but not in the way of the first health checks.
       setTimeout(() => preloadTokenizers(), 100).unref();
     },
     async close() {
       saved.save();
-      await alerts.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },
   };
