@@ -49,7 +49,8 @@ describe('iron-cage command line', () => {
         else expect(text, `${command} ${flagOf(name)}`).toContain(`${flagOf(name)} ${(typeof own === 'string' ? own : o.describe).replace(/\s+/g, ' ')}`);
       }
     }
-  });
+    // Nine processes, one after another: a loaded machine takes longer than the default allows.
+  }, 120_000);
 
   it('refuses a bad value with the same message from a flag and from its variable, each naming itself', () => {
     const { dir, cleanup } = tempDir();
