@@ -1,4 +1,5 @@
-export { loadConfig, type FlagValues, type LoadOptions } from './load.js';
+export { loadConfig, type LoadOptions } from './load.js';
+export { choicesOf, flagOf, OPTIONS, type Command, type FlagValues, type OptionName, type OptionSpec } from './options.js';
 export { DEFAULTS, type Config } from './schema.js';
 export type { GatewayConfig } from './gateway.js';
 export { faultsPermitted, faultStatus, isLoopbackHost, type ToolServiceConfig } from './tools.js';

@@ -105,3 +105,6 @@ export function usdInput(rules: UsdRules = {}) {
     return r;
   });
 }
+
+/** An http(s) URL, as config keys that name one (a provider's base URL, a webhook) take it. */
+export const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PayloadTooLargeError } from '../core/errors.js';
 import { countPromptTokens } from '../domain/budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
@@ -77,7 +78,13 @@ export function wireFor(req: IncomingMessage, path: string): Wire {
  * @example const { json, text } = await readJsonObject(req, 1_000_000)
  */
 export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<{ json: Record<string, unknown>; text: string }> {
-  const text = (await readBody(req, maxBytes)).toString('utf8');
+  const text = (
+    await readBody(req, maxBytes).catch((e: unknown) => {
+      // Said the providers' way, and naming whose limit it is: the provider's may be larger.
+      if (e instanceof PayloadTooLargeError) throw new GatewayError('too_large', `Request body is larger than the gateway's limit of ${e.limit} bytes.`);
+      throw e;
+    })
+  ).toString('utf8');
   let json: unknown;
   try {
     json = parseBoundedJson(text);

@@ -218,7 +218,7 @@ export class Meter {
     // Only a prompt the provider was sent is owed by a hang-up; a failed call is not billed.
     const sent = aborted && call.dispatched === true;
     const error = aborted ? (sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider') : describeFailure(failure);
-    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? call.wire.status(failure.kind) : 502;
+    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? failure.status : 502;
     const outcome: Outcome = {
       status: aborted ? 'aborted' : 'error',
       httpStatus,

@@ -25,12 +25,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   const answer = (err: unknown, c: Context<AppEnv>) => {
     const { status, body, unexpected, headers } = toErrorResponse(err);
-    for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
+    for (const [k, v] of Object.entries(headers)) c.header(k, v);
     // A client that hangs up mid-body makes reading it throw: its business, not a server fault.
     if (unexpected && clientGone(c)) deps.logger.debug(`${c.req.method} ${c.req.path}: the client closed the connection before the body ended`);
     else if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
-    // The rest of an oversized body was never read: the connection cannot be reused.
-    if (status === 413) c.header('connection', 'close');
     return c.json(body, status as 400);
   };
   app.onError(answer);

@@ -82,8 +82,8 @@ export async function collect(body: NodeJS.ReadableStream, limit = 64 * 1024 * 1
  * left alone. Either way it writes nothing and returns 0.
  *
  * @example
- *   const { status, body } = toErrorResponse(err);
- *   sendJson(res, status, body, status === 413 ? { connection: 'close' } : {});
+ *   const { status, body, headers } = toErrorResponse(err);
+ *   sendJson(res, status, body, headers);
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
   if (res.headersSent || res.destroyed) {

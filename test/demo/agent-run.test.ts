@@ -34,8 +34,8 @@ describe('the lead-gen agent through the cage', () => {
       gateway: {
         ...base.gateway,
         providers: { ...base.gateway.providers, openai: { ...base.gateway.providers.openai!, baseUrl: svc.llmUrl } },
-        alerts: { ...base.gateway.alerts, email: null },
       },
+      alerts: { ...base.alerts, email: null },
       tools: {
         ...base.tools,
         linkedin: { ...base.tools.linkedin!, url: svc.linkedinUrl },

@@ -131,12 +131,11 @@ describe('cost and budget through a real upstream', () => {
       const smtpPort = (smtp.server.address() as AddressInfo).port;
       t = await startTestRuntime({
         config: {
-          gateway: gatewayConfig({
-            alerts: {
-              webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
-              email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
-            },
-          }),
+          gateway: gatewayConfig(),
+          alerts: {
+            webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
+            email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
+          },
         },
       });
       const a = await agentToken(t, 1);
@@ -187,7 +186,7 @@ describe('cost and budget through a real upstream', () => {
 
   it('a dead webhook and a dead SMTP server are logged, never fatal', async () => {
     t = await startTestRuntime({
-      config: { gateway: gatewayConfig({ alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } }) },
+      config: { gateway: gatewayConfig(), alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } },
     });
     const a = await agentToken(t, 0.01);
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%

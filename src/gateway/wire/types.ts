@@ -1,9 +1,11 @@
+import type { ErrorKind } from '../../core/errors.js';
 import type { SlotKind } from '../../pii/index.js';
 import type { SseEvent } from '../sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
-export type ErrorKind = 'invalid_request' | 'auth' | 'permission' | 'not_found' | 'too_large' | 'budget' | 'rate_limit' | 'upstream' | 'unavailable' | 'timeout' | 'blocked';
+// A kind of refusal and its status are the error mapping's (core/errors.ts), the same on every wire.
+export { STATUS_OF, type ErrorKind } from '../../core/errors.js';
 
 export interface Usage {
   /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */
@@ -83,22 +85,3 @@ export interface Wire {
   /** The event that ends a stream refused mid-way (a PII block); default: `error(...)` as data. */
   streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
 }
-
-/**
- * The status for each kind of refusal, on every wire. A budget refusal is 402 (what both
- * providers answer an account that cannot pay): no client retries it, whereas 429 is retried
- * by the AI SDK and LangChain whatever `x-should-retry` says.
- */
-export const STATUS_OF: Record<ErrorKind, number> = {
-  invalid_request: 400,
-  auth: 401,
-  permission: 403,
-  not_found: 404,
-  too_large: 413,
-  budget: 402,
-  rate_limit: 429,
-  upstream: 502,
-  unavailable: 503,
-  timeout: 504,
-  blocked: 400,
-};
