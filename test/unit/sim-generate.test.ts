@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/gateway/providers/sim/generate.js';
 import { fromPattern } from '../../src/gateway/providers/sim/pattern.js';
-import { anthropicSimRequest, openaiSimRequest } from '../../src/gateway/providers/sim/request.js';
+import { simRequest } from '../../src/gateway/providers/sim/request.js';
 import type { JsonSchema, SimRequest, SimTool, SimTurn } from '../../src/gateway/providers/sim/types.js';
 import { countTextTokens } from '../../src/domain/budget/index.js';
 import { schemaProblem } from '../../src/gateway/wire/schema.js';
@@ -278,7 +278,8 @@ describe('the simulator and deep agent input', () => {
     const deepArray = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
     const deepObject = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
     const deepSchema = JSON.parse(`${'{"type":"object","required":["x"],"properties":{"x":'.repeat(100_000)}{"type":"string"}${'}}'.repeat(100_000)}`);
-    const chat = openaiSimRequest(
+    const chat = simRequest(
+      'chat',
       {
         model: 'gpt-4o',
         messages: [{ role: 'user', content: [deepArray, { type: 'text', text: 'weather in Paris' }] }],
@@ -290,7 +291,8 @@ describe('the simulator and deep agent input', () => {
     );
     expect(chat.seed).toBe('{"raw":1}');
     expect(generate(chat).choices[0]!.toolCalls[0]!.name).toBe('deep');
-    const msgs = anthropicSimRequest(
+    const msgs = simRequest(
+      'messages',
       {
         model: 'c',
         max_tokens: 9,

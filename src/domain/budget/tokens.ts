@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 // Token counting for single strings: exact BPE for OpenAI models, a documented estimate for
-// everything else. Request bodies are walked in request-tokens.ts.
+// everything else. A request's prompt is counted in prompt-tokens.ts.
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 

@@ -1,4 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './anthropic.request.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
 import { otherStrings } from './strings.js';
 import { anthropicParamsProblem } from './params.js';
@@ -55,6 +56,10 @@ export const anthropicWire: Wire = {
     if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) return 'system: Input should be a valid string or list';
     return anthropicParamsProblem(b);
   },
+
+  prompt: (_endpoint, b) => anthropicPrompt(b),
+  output: (_endpoint, b) => anthropicOutput(b),
+  limitOutput: (_endpoint, b, perChoice) => anthropicLimitOutput(b, perChoice),
 
   usage(json): Usage | null {
     const u = json?.usage;

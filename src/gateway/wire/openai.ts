@@ -1,4 +1,5 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { openaiLimitOutput, openaiOutput, openaiPrompt } from './openai.request.js';
 import { openaiParamsProblem } from './params.js';
 import { otherStrings, wholeSlot } from './strings.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
@@ -70,6 +71,10 @@ export const openaiWire: Wire = {
     }
     return null;
   },
+
+  prompt: openaiPrompt,
+  output: openaiOutput,
+  limitOutput: openaiLimitOutput,
 
   usage(json): Usage | null {
     const u = json?.usage;

@@ -1,5 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
+import { responsesLimitOutput, responsesOutput, responsesPrompt } from './responses.request.js';
 import { validateResponses } from './responses-validate.js';
 import { otherStrings } from './strings.js';
 import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
@@ -110,6 +111,10 @@ export const responsesWire: Wire = {
   validate(endpoint, b) {
     return openaiWire.validate(endpoint, b) ?? validateResponses(b);
   },
+
+  prompt: (_endpoint, b) => responsesPrompt(b),
+  output: (_endpoint, b) => responsesOutput(b),
+  limitOutput: (_endpoint, b, perChoice) => responsesLimitOutput(b, perChoice),
 
   usage: (json) => usageOf(json?.usage),
 

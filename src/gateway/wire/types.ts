@@ -1,3 +1,4 @@
+import type { OutputAsk, PromptParts } from '../../core/prompt.js';
 import type { SlotKind } from '../../pii/index.js';
 import type { SseEvent } from '../sse.js';
 
@@ -61,7 +62,11 @@ export interface StreamInspection {
   seq?: { n: number; set(n: number): void };
 }
 
-/** One provider's wire format: validation, errors, usage and where the output text lives. */
+/**
+ * One provider's wire format, both ways: validation, the request's prompt and output limit, errors,
+ * usage and where the output text lives. The budget, the prompt guard and the simulated provider
+ * read requests and usage only through it.
+ */
 export interface Wire {
   readonly name: 'openai' | 'anthropic';
   /** The HTTP status this provider answers a refusal of this kind with. */
@@ -69,6 +74,15 @@ export interface Wire {
   error(status: number, kind: ErrorKind, message: string): { status: number; body: string };
   /** A precise message for a malformed request body, or null if it will do. */
   validate(endpoint: Endpoint, body: Record<string, unknown>): string | null;
+  /**
+   * A request's prompt in no provider's format: what the budget counts, the prompt guard redacts
+   * (through each text's `set`, which writes into `body`) and the simulated provider answers.
+   */
+  prompt(endpoint: Endpoint, body: Record<string, unknown>): PromptParts;
+  /** What a request asks of the output: its limit per choice, its choices, its thinking budget. */
+  output(endpoint: Endpoint, body: Record<string, unknown>): OutputAsk;
+  /** A copy of `body` whose output limit is `perChoice` tokens (`budget_policy.near_limit: clamp`). */
+  limitOutput(endpoint: Endpoint, body: Record<string, unknown>, perChoice: number): Record<string, unknown>;
   usage(json: any): Usage | null;
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
