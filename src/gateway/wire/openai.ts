@@ -3,6 +3,7 @@ import { openaiLimitOutput, openaiOutput, openaiPrompt } from './openai.request.
 import { openaiParamsProblem } from './params.js';
 import { otherStrings, wholeSlot } from './strings.js';
 import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
+import { count, knownUsage } from './usage.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -37,7 +38,14 @@ function checkMessages(messages: unknown): string | null {
   return null;
 }
 
-const cachedOf = (u: any) => (typeof u?.prompt_tokens_details?.cached_tokens === 'number' ? { cacheReadTokens: u.prompt_tokens_details.cached_tokens as number } : {});
+/**
+ * An OpenAI usage block, whole answer or a stream's usage chunk. An embeddings answer has no
+ * completion count because it has no completion (`outputless`): that one is 0.
+ */
+function usageOf(u: any, outputless = false): Partial<Usage> {
+  if (!u || typeof u !== 'object') return {};
+  return knownUsage(count(u.prompt_tokens), count(u.completion_tokens) ?? (outputless ? 0 : undefined), count(u.prompt_tokens_details?.cached_tokens));
+}
 
 export const openaiWire: Wire = {
   name: 'openai',
@@ -76,11 +84,7 @@ export const openaiWire: Wire = {
   output: openaiOutput,
   limitOutput: openaiLimitOutput,
 
-  usage(json): Usage | null {
-    const u = json?.usage;
-    if (!u || typeof u.prompt_tokens !== 'number') return null;
-    return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, ...cachedOf(u) };
-  },
+  usage: (json, endpoint) => usageOf(json?.usage, endpoint === 'embeddings'),
 
   textSlots(json): TextSlot[] {
     const out: TextSlot[] = [];
@@ -98,8 +102,7 @@ export const openaiWire: Wire = {
     if (ev.data === '[DONE]') return { slots: [], ends: [], last: true };
     const res: StreamInspection = { slots: [], ends: [], last: false };
     if (!json || typeof json !== 'object') return res;
-    const u = json.usage;
-    if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
+    if (json.usage) res.usage = usageOf(json.usage);
     // An error in the middle of a stream (an object or a bare string) can quote the prompt or
     // the answer; providers add fields of their own (Perplexity's citations, search_results).
     const top = otherStrings(json, 0, [], ['choices', 'usage']);

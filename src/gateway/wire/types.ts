@@ -6,6 +6,7 @@ export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'res
 
 export type ErrorKind = 'invalid_request' | 'auth' | 'permission' | 'not_found' | 'too_large' | 'budget' | 'rate_limit' | 'upstream' | 'unavailable' | 'timeout' | 'blocked';
 
+/** Usage as the gateway charges it. A wire reads a provider's as `Partial<Usage>`: see usage.ts for which counts are known. */
 export interface Usage {
   /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */
   promptTokens: number;
@@ -83,7 +84,8 @@ export interface Wire {
   output(endpoint: Endpoint, body: Record<string, unknown>): OutputAsk;
   /** A copy of `body` whose output limit is `perChoice` tokens (`budget_policy.near_limit: clamp`). */
   limitOutput(endpoint: Endpoint, body: Record<string, unknown>, perChoice: number): Record<string, unknown>;
-  usage(json: any): Usage | null;
+  /** A whole answer's usage: the counts the provider gave (usage.ts); the same reader as `inspect`'s. */
+  usage(json: any, endpoint: Endpoint): Partial<Usage>;
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
