@@ -305,6 +305,11 @@ describe('the simulator and deep agent input', () => {
       '{}',
     );
     expect(generate(msgs).choices[0]!.text).toContain('According to x');
+    // Tool results nested 100k deep: the reader stops at a result's own content.
+    let nested: Record<string, unknown> = { type: 'tool_result', tool_use_id: 't', content: 'deepest' };
+    for (let i = 0; i < 100_000; i++) nested = { type: 'tool_result', tool_use_id: 't', content: [nested] };
+    const deepResults = simRequest('messages', { model: 'c', max_tokens: 9, messages: [{ role: 'user', content: [nested] }] }, 'c', '{}');
+    expect(deepResults.turns).toEqual([{ role: 'tool', text: '', toolCallId: 't' }]);
   });
 });
 

@@ -4,9 +4,10 @@ import { toCount } from '../../domain/budget/index.js';
 // What the wires' request readers (openai.request.ts, anthropic.request.ts,
 // responses.request.ts) share: content parts, whose type names the three formats never give
 // two meanings (OpenAI chat's `image_url`, Anthropic's `tool_use`, the Responses API's
-// `input_text`), input arrays, tool lists and output limits. The readers do not recurse into
-// agent input beyond a message's parts and a tool result's content, so a 100k-deep value costs
-// nothing here (its JSON is only made where a part is counted by its JSON, on a depth-bounded body).
+// `input_text`), input arrays, tool lists and output limits. The readers go no deeper into agent
+// input than a message's parts and a tool result's content (a result inside a result is content
+// of no known kind), so a 100k-deep value costs nothing here; its JSON is made only where a part
+// is counted by its JSON, and the gateway parses bodies to a bounded depth.
 
 export type Body = Record<string, any>;
 
@@ -23,8 +24,8 @@ function textField(p: Body, key: string): PromptText[] {
   return typeof p[key] === 'string' ? [textAt(p, key)] : [];
 }
 
-/** A content value at `holder[key]`: a string, or an array of strings and parts. */
-export function contentParts(holder: Body, key: string): PromptPart[] {
+/** A content value at `holder[key]`: a string, or an array of strings and parts (`inResult`: a tool result's). */
+export function contentParts(holder: Body, key: string, inResult = false): PromptPart[] {
   const v = holder[key];
   if (typeof v === 'string') return [textAt(holder, key)];
   if (!Array.isArray(v)) return [];
@@ -32,13 +33,13 @@ export function contentParts(holder: Body, key: string): PromptPart[] {
   for (let i = 0; i < v.length; i++) {
     const p = v[i];
     if (typeof p === 'string') out.push(textAt(v, i));
-    else if (isObject(p)) out.push(...part(p));
+    else if (isObject(p)) out.push(...part(p, inResult));
   }
   return out;
 }
 
-function part(p: Body): PromptPart[] {
-  switch (p.type) {
+function part(p: Body, inResult: boolean): PromptPart[] {
+  switch (inResult && p.type === 'tool_result' ? null : p.type) {
     case 'text':
     case 'input_text':
     case 'output_text':
@@ -55,7 +56,7 @@ function part(p: Body): PromptPart[] {
     case 'tool_use':
       return [objectCall(p)];
     case 'tool_result':
-      return [{ type: 'result', callId: str(p.tool_use_id), parts: contentParts(p, 'content') }];
+      return [{ type: 'result', callId: str(p.tool_use_id), parts: contentParts(p, 'content', true) }];
     default:
       return [{ type: 'other', value: p, parts: textField(p, 'text') }];
   }
