@@ -150,6 +150,15 @@ describe('a count the provider left out is charged at our own count, never 0', (
     expect(lastRow()).toMatchObject({ prompt_tokens: 10, completion_tokens: 30, usage_source: 'provider' });
   });
 
+  it('Anthropic streamed: a message_delta repeating the input without its cache parts does not lower the prompt message_start gave', async () => {
+    const { anthropic } = await start();
+    const ask = { model: 'claude-3-5-haiku-latest', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
+    upstream.startUsage = { input_tokens: 10, cache_read_input_tokens: 100, output_tokens: 1 };
+    upstream.usage = { input_tokens: 10, output_tokens: 30 };
+    await anthropic.messages.stream(ask).finalText();
+    expect(lastRow()).toMatchObject({ prompt_tokens: 110, completion_tokens: 30, usage_source: 'provider' });
+  });
+
   it('Responses: the answer counted; embeddings: no completion, so provider usage with 0 output', async () => {
     const { openai } = await start();
     upstream.usage = { input_tokens: 9, total_tokens: 9 };
