@@ -8,6 +8,7 @@ import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
+import { fromProvider } from './wire/usage.js';
 import { collect, sendJson } from '../server/index.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
@@ -94,13 +95,13 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text, slot.kind);
       if (g.block) {
         // The provider charged for output the agent will never see; the budget still pays it.
-        const u = call.wire.usage(parsed);
+        const u = call.wire.usage(parsed, call.endpoint);
         await d.meter.settle(call, {
           status: 'blocked',
           httpStatus: 400,
-          promptTokens: u?.promptTokens ?? t.promptTokensEstimate,
-          completionTokens: u?.completionTokens ?? countTextTokens(slot.text, t.model),
-          usageSource: u ? 'provider' : 'estimate',
+          promptTokens: u.promptTokens ?? t.promptTokensEstimate,
+          completionTokens: u.completionTokens ?? countTextTokens(slot.text, t.model),
+          usageSource: fromProvider(u) ? 'provider' : 'estimate',
           redactions: g.redactions,
           firstByteMs,
           error: g.block,
@@ -119,21 +120,22 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       out = JSON.stringify(parsed);
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
-  const usage = parsed ? call.wire.usage(parsed) : null;
+  // A count the provider left out is ours: the prompt estimate, the answer's text counted.
+  const usage = call.wire.usage(parsed, call.endpoint);
   const micros = await d.meter.settle(
     call,
     {
       status: 'ok',
       httpStatus: up.status,
-      promptTokens: usage?.promptTokens ?? t.promptTokensEstimate,
-      completionTokens: usage?.completionTokens ?? countTextTokens(slots.map((s) => s.text).join(''), t.model),
-      usageSource: usage ? 'provider' : 'estimate',
+      promptTokens: usage.promptTokens ?? t.promptTokensEstimate,
+      completionTokens: usage.completionTokens ?? countTextTokens(slots.map((s) => s.text).join(''), t.model),
+      usageSource: fromProvider(usage) ? 'provider' : 'estimate',
       redactions,
       firstByteMs,
       error: null,
     },
     null,
-    usage ?? {},
+    usage,
   );
   const headers = { ...passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../core/errors.js';
-import { countPromptTokens } from '../domain/budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
 import { GatewayError } from './errors.js';
@@ -11,6 +10,7 @@ import { anthropicWire } from './wire/anthropic.js';
 import { openaiWire } from './wire/openai.js';
 import { responsesWire } from './wire/responses.js';
 import type { Endpoint, Wire } from './wire/types.js';
+import { promptTokensOf } from './wire/wires.js';
 
 /** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
 export type Route = { endpoint: Endpoint; wire: Wire } | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire } | { endpoint: 'model'; wire: Wire; id: string };
@@ -159,5 +159,5 @@ export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Rec
     const raw = up && (await collect(up.body, 1024 * 1024).catch(() => null));
     if (up && raw && up.status < 400) return void sendJson(res, up.status, raw);
   }
-  sendJson(res, 200, { input_tokens: countPromptTokens(model, body).tokens });
+  sendJson(res, 200, { input_tokens: promptTokensOf('messages', model, body) });
 }

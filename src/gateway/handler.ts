@@ -149,7 +149,8 @@ export class GatewayHandler {
   private guardPrompt(p: Parsed): void {
     const { guard } = this.d;
     if (!guard.prompt) return;
-    if (guardPrompt(guard.prompt.bind(guard), p.request.agentId, `${p.request.endpoint}:${p.model}:prompt`, p.json)) p.bodyText = null;
+    const { agentId, endpoint, wire } = p.request;
+    if (guardPrompt(guard.prompt.bind(guard), agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json))) p.bodyText = null;
   }
 
   /** Call upstream, then deliver its answer (or its error) to the agent, settling on the way. */

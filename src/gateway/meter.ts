@@ -5,8 +5,6 @@ import {
   type AcquireRequest,
   type BudgetRefusal,
   type BudgetTracker,
-  choicesOf,
-  clampBody,
   clampFloor,
   clampMinimum,
   clampOutput,
@@ -235,22 +233,25 @@ export class Meter {
   // ── how a reservation is planned ─────────────────────────────────────────────────────────
 
   /** What a call to `model` may cost at worst and, with near_limit: clamp, the least it may be given. */
-  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
+  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint' | 'wire'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
     const policy = this.d.config.budgetPolicy;
+    const parts = req.wire.prompt(req.endpoint, json);
+    const output = req.wire.output(req.endpoint, json);
     const est = estimateRequestCost(this.d.book, {
       model,
       provider: provider.name,
-      body: json as never,
+      prompt: parts,
+      output,
       // An embedding produces no output: it reserves its input only.
       defaultMaxOutputTokens: req.endpoint === 'embeddings' ? 0 : policy.defaultMaxOutputTokens,
     });
     const price = this.d.book.lookup(model, provider.name);
     if (est.unknownModel) this.d.notices.unknownModel(req.agentId, price, provider.name);
-    const choices = choicesOf(json);
+    const choices = output.choices;
     const clamp = policy.nearLimit === 'clamp' && est.maxOutputTokens > 0;
     // Planned with a margin on the prompt, and never below what the model needs to answer at all.
-    const prompt = clampPrompt(est.promptTokens, json);
-    const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
+    const prompt = clampPrompt(est.promptTokens, parts.messages.length);
+    const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(model, output.thinking)) : est.costMicros;
     return { model, provider, json, est, schedule: price.schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
   }
 
@@ -277,7 +278,7 @@ export class Meter {
     if (g.amountMicros >= p.est.costMicros) return this.target(req, p.model, p.provider, p.json, bodyText, p.est);
     const c = clampOutput(p.schedule, p.prompt, p.choices, Math.floor(p.est.maxOutputTokens / p.choices), g.amountMicros);
     this.d.tracker.shrink(g.reservationId, c.costMicros);
-    const clamped = clampBody(p.json, req.endpoint, c.perChoice, p.provider.name !== 'anthropic');
+    const clamped = req.wire.limitOutput(req.endpoint, p.json, c.perChoice);
     return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens });
   }
 

@@ -116,8 +116,8 @@ class StreamRelay implements Pumped {
   outcome(httpStatus: number): Outcome {
     const { call } = this;
     const promptTokens = this.promptTokens ?? call.target.promptTokensEstimate;
-    // A provider's running count is final only for a finished stream (Anthropic opens with
-    // output_tokens: 1); a cut-off stream is charged for what it delivered, at least.
+    // A provider's count is final only for a finished stream; a cut-off stream is charged for
+    // what it delivered, at least.
     const counted = this.status === 'ok' && this.completionTokens !== null ? null : countTextTokens(this.text, call.target.model);
     const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
     const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
@@ -209,11 +209,13 @@ class StreamRelay implements Pumped {
     }
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
     const u = insp.usage;
+    // A stream's counts only grow (Anthropic's output_tokens runs on; a provider may repeat a
+    // count in part): the largest each was said to be, so a later partial figure charges no less.
     if (u) {
-      if (u.promptTokens !== undefined) this.promptTokens = u.promptTokens;
-      if (u.completionTokens !== undefined) this.completionTokens = u.completionTokens;
-      if (u.cacheReadTokens !== undefined) this.cache.cacheReadTokens = u.cacheReadTokens;
-      if (u.cacheWriteTokens !== undefined) this.cache.cacheWriteTokens = u.cacheWriteTokens;
+      if (u.promptTokens !== undefined) this.promptTokens = Math.max(this.promptTokens ?? 0, u.promptTokens);
+      if (u.completionTokens !== undefined) this.completionTokens = Math.max(this.completionTokens ?? 0, u.completionTokens);
+      if (u.cacheReadTokens !== undefined) this.cache.cacheReadTokens = Math.max(this.cache.cacheReadTokens ?? 0, u.cacheReadTokens);
+      if (u.cacheWriteTokens !== undefined) this.cache.cacheWriteTokens = Math.max(this.cache.cacheWriteTokens ?? 0, u.cacheWriteTokens);
     }
     const active = this.guard.active;
     let changed = false;

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { countPromptTokens, countTextTokens } from '../../domain/budget/index.js';
+import { WIRE_OF } from '../wire/wires.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';
 import { openaiStream, openaiWhole } from './sim/openai.js';
-import { anthropicSimRequest, openaiSimRequest, safeJson } from './sim/request.js';
+import { safeJson, simRequest } from './sim/request.js';
 import { simulateResponses } from './sim/responses.js';
 
 export interface SimulatedOptions {
@@ -48,20 +49,24 @@ export class SimulatedProvider implements Provider {
     const body = c.json ?? {};
     const model = String(body.model ?? 'gpt-4o-mini');
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(c.body ?? '').toString(36)}`;
-    if (c.endpoint === 'embeddings') return this.embeddings(body, model);
-    const raw = c.body ?? '';
-    if (c.endpoint === 'responses') {
-      const r = simulateResponses(body, model, id, c.stream, raw);
+    const endpoint = c.endpoint;
+    if (endpoint === 'embeddings') return this.embeddings(body, model);
+    if (endpoint === 'count_tokens') return json(404, { type: 'error', error: { type: 'not_found_error', message: 'The simulated provider does not count tokens: the gateway does.' } });
+    // Usage reports the prompt as the budget counts it: a reservation is exact against it.
+    const prompt = WIRE_OF[endpoint].prompt(endpoint, body);
+    const promptTokens = countPromptTokens(model, prompt).tokens;
+    const request = simRequest(endpoint, body, model, c.body ?? '', prompt);
+    if (endpoint === 'responses') {
+      const r = simulateResponses(body, request, promptTokens, id, c.stream);
       return 'events' in r ? this.sse(r.events, c.signal) : json(200, r.json);
     }
-    const promptTokens = countPromptTokens(model, body as never).tokens;
-    if (c.endpoint === 'messages') {
-      const choice = generate(anthropicSimRequest(body, model, raw)).choices[0]!;
+    if (endpoint === 'messages') {
+      const choice = generate(request).choices[0]!;
       const meta = { id, model, inputTokens: promptTokens };
       return c.stream ? this.sse(anthropicStream(meta, choice), c.signal) : json(200, anthropicWhole(meta, choice));
     }
-    const isChat = c.endpoint === 'chat';
-    const g = generate(openaiSimRequest(body, model, raw));
+    const isChat = endpoint === 'chat';
+    const g = generate(request);
     const meta = { id, model, created: Math.floor(Date.now() / 1000), promptTokens };
     if (!c.stream) return json(200, openaiWhole(isChat, meta, g));
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;

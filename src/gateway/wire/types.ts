@@ -1,12 +1,14 @@
 import type { ErrorKind } from '../../core/errors.js';
+import type { OutputAsk, PromptParts } from '../../core/prompt.js';
 import type { SlotKind } from '../../pii/index.js';
 import type { SseEvent } from '../sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
 // A kind of refusal and its status are the error mapping's (core/errors.ts), the same on every wire.
-export { STATUS_OF, type ErrorKind } from '../../core/errors.js';
+export type { ErrorKind } from '../../core/errors.js';
 
+/** Usage as the gateway charges it. A wire reads a provider's as `Partial<Usage>`: see usage.ts for which counts are known. */
 export interface Usage {
   /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */
   promptTokens: number;
@@ -63,15 +65,27 @@ export interface StreamInspection {
   seq?: { n: number; set(n: number): void };
 }
 
-/** One provider's wire format: validation, errors, usage and where the output text lives. */
+/**
+ * One provider's wire format, both ways: validation, the request's prompt and output limit, errors,
+ * usage and where the output text lives. The budget, the prompt guard and the simulated provider
+ * read requests and usage only through it.
+ */
 export interface Wire {
   readonly name: 'openai' | 'anthropic';
-  /** The HTTP status this provider answers a refusal of this kind with. */
-  status(kind: ErrorKind): number;
   error(status: number, kind: ErrorKind, message: string): { status: number; body: string };
   /** A precise message for a malformed request body, or null if it will do. */
   validate(endpoint: Endpoint, body: Record<string, unknown>): string | null;
-  usage(json: any): Usage | null;
+  /**
+   * A request's prompt in no provider's format: what the budget counts, the prompt guard redacts
+   * (through each text's `set`, which writes into `body`) and the simulated provider answers.
+   */
+  prompt(endpoint: Endpoint, body: Record<string, unknown>): PromptParts;
+  /** What a request asks of the output: its limit per choice, its choices, its thinking budget. */
+  output(endpoint: Endpoint, body: Record<string, unknown>): OutputAsk;
+  /** A copy of `body` whose output limit is `perChoice` tokens (`budget_policy.near_limit: clamp`). */
+  limitOutput(endpoint: Endpoint, body: Record<string, unknown>, perChoice: number): Record<string, unknown>;
+  /** A whole answer's usage: the counts the provider gave (usage.ts); the same reader as `inspect`'s. */
+  usage(json: any, endpoint: Endpoint): Partial<Usage>;
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
