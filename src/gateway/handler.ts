@@ -153,11 +153,18 @@ export class GatewayHandler {
     if (guardPrompt(guard.prompt.bind(guard), agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json))) p.bodyText = null;
   }
 
-  /** Call upstream, then deliver its answer (or its error) to the agent, settling on the way. */
+  /**
+   * Call upstream, then deliver its answer (or its error) to the agent, settling on the way. An
+   * answer is read by what it is, never by what was asked: an event stream is relayed event by
+   * event, a JSON body is read whole (some servers ignore `stream`), anything else as asked,
+   * where what cannot be parsed is scanned as text or refused.
+   */
   private async deliver(call: Call, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
     const up = await this.upstream.call(call, clientSignal);
     if (up.status >= 400) return relayUpstreamError(this.delivery, call, up, res);
-    if (call.stream) return deliverStream(this.delivery, call, up, res, clientSignal);
+    const type = String(up.headers['content-type'] ?? '').toLowerCase();
+    const stream = type.startsWith('text/event-stream') ? true : /^application\/([\w.+-]*\+)?json\b/.test(type) ? false : call.stream;
+    if (stream) return deliverStream(this.delivery, call, up, res, clientSignal);
     return deliverWhole(this.delivery, call, up, res);
   }
 }

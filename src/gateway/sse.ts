@@ -7,6 +7,8 @@ export interface SseEvent {
   raw: string;
   event: string | null;
   data: string;
+  /** A line that is no SSE field (a JSON body, plain text where events were expected): the event must be read as text, never passed unread. */
+  foreign?: true;
 }
 
 /** An event ends at a blank line; with CRs about, the line ends may be `\r\n`. */
@@ -66,6 +68,7 @@ export class SseSplitter {
 function parse(raw: string): SseEvent {
   let event: string | null = null;
   let data: string | null = null;
+  let foreign = false;
   for (let i = 0; i < raw.length; ) {
     let j = raw.indexOf('\n', i);
     if (j === -1) j = raw.length;
@@ -74,9 +77,15 @@ function parse(raw: string): SseEvent {
       const v = raw.slice(i + (raw.charCodeAt(i + 5) === 32 ? 6 : 5), end);
       data = data === null ? v : `${data}\n${v}`;
     } else if (raw.startsWith('event:', i)) event = raw.slice(i + 6, end).trim();
+    else if (end > i && !isField(raw, i)) foreign = true;
     i = j + 1;
   }
-  return { raw, event, data: data ?? '' };
+  return foreign ? { raw, event, data: data ?? '', foreign } : { raw, event, data: data ?? '' };
+}
+
+/** The other lines an event stream may hold: a comment, `id:`, `retry:` (a line that is neither is no SSE). */
+function isField(raw: string, i: number): boolean {
+  return raw.charCodeAt(i) === 58 /* : */ || raw.startsWith('id:', i) || raw.startsWith('retry:', i) || raw.startsWith('id\r', i) || raw.startsWith('id\n', i);
 }
 
 export function formatSse(data: string, event: string | null = null): string {

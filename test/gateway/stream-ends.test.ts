@@ -228,7 +228,9 @@ describe('pump', () => {
       end: () => '',
       flushAll: () => '',
       blocked: null,
+      drain: () => undefined,
       stop: (status, why) => void stops.push([status, why]),
+      finished: () => undefined,
       tail: '',
     };
     const server = createServer((_req, res) => {

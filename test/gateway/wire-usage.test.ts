@@ -110,40 +110,47 @@ async function start() {
 
 const lastRow = () => t!.rt.state.database.prepare('SELECT prompt_tokens, completion_tokens, usage_source, cost_micros FROM llm_requests ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
 
-describe('a count the provider left out is charged at our own count, never 0', () => {
-  it('chat, whole and streamed: the answer counted, at the price the full usage would have cost', async () => {
+// A count the provider left out is unknown, and the provider billed it anyway: the call is
+// charged as if it had produced all the output its limit allows (the worst case reserved for
+// it), at the known prompt count. Prices hand-worked from the catalog: gpt-4o $2.50/M in and
+// $10/M out; claude-3-5-haiku $0.80/M in and $4/M out; every request below allows 100 tokens out.
+describe('a count the provider left out is charged as the worst case reserved for it, never 0 nor what we counted', () => {
+  it('chat, whole and streamed: 12 prompt tokens as told and all 100 allowed output tokens, $0.00103', async () => {
     const { openai } = await start();
     const ask = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
     upstream.usage = { prompt_tokens: 12, completion_tokens: TEXT_TOKENS, total_tokens: 12 + TEXT_TOKENS };
     await openai.chat.completions.create(ask);
-    const told = lastRow();
-    expect(told).toMatchObject({ prompt_tokens: 12, completion_tokens: TEXT_TOKENS, usage_source: 'provider' });
+    expect(lastRow()).toMatchObject({ prompt_tokens: 12, completion_tokens: TEXT_TOKENS, usage_source: 'provider' });
 
+    // 12 × 2.5 + 100 × 10 micro-dollars.
+    const worst = { prompt_tokens: 12, completion_tokens: 100, usage_source: 'estimate', cost_micros: 1030 };
     upstream.usage = { prompt_tokens: 12, total_tokens: 12 };
     const whole = await openai.chat.completions.create(ask);
     expect(whole.choices[0]!.message.content).toBe(TEXT);
-    expect(lastRow()).toEqual({ ...told, usage_source: 'estimate' });
+    expect(lastRow()).toEqual(worst);
 
     const stream = await openai.chat.completions.create({ ...ask, stream: true });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(TEXT);
-    expect(lastRow()).toEqual({ ...told, usage_source: 'estimate' });
+    expect(lastRow()).toEqual(worst);
   });
 
-  it('Anthropic, whole and streamed (message_delta without output_tokens): the answer estimated, not the 1 message_start opens with', async () => {
+  it('Anthropic, whole and streamed (message_delta without output_tokens): all 100 allowed, not the 1 message_start opens with', async () => {
     const { anthropic } = await start();
     const ask = { model: 'claude-3-5-haiku-latest', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
+    // 10 × 0.8 + 100 × 4 micro-dollars.
+    const worst = { prompt_tokens: 10, completion_tokens: 100, usage_source: 'estimate', cost_micros: 408 };
     upstream.usage = { input_tokens: 10 };
     const whole = await anthropic.messages.create(ask);
     expect(whole.content[0]).toMatchObject({ type: 'text', text: TEXT });
-    expect(lastRow()).toMatchObject({ prompt_tokens: 10, completion_tokens: TEXT_ESTIMATE, usage_source: 'estimate' });
+    expect(lastRow()).toEqual(worst);
 
     upstream.startUsage = { input_tokens: 10, output_tokens: 1 };
     upstream.usage = {};
     const stream = anthropic.messages.stream(ask);
     expect(await stream.finalText()).toBe(TEXT);
-    expect(lastRow()).toMatchObject({ prompt_tokens: 10, completion_tokens: TEXT_ESTIMATE, usage_source: 'estimate' });
+    expect(lastRow()).toEqual(worst);
 
     upstream.usage = { output_tokens: 30 };
     await anthropic.messages.stream(ask).finalText();
@@ -159,12 +166,13 @@ describe('a count the provider left out is charged at our own count, never 0', (
     expect(lastRow()).toMatchObject({ prompt_tokens: 110, completion_tokens: 30, usage_source: 'provider' });
   });
 
-  it('Responses: the answer counted; embeddings: no completion, so provider usage with 0 output', async () => {
+  it('Responses: 9 input tokens and all 100 allowed out; embeddings: no completion, so provider usage with 0 output', async () => {
     const { openai } = await start();
     upstream.usage = { input_tokens: 9, total_tokens: 9 };
     const r = await openai.responses.create({ model: 'gpt-4o', input: 'Qualify the lead.', max_output_tokens: 100 });
     expect(r.output_text).toBe(TEXT);
-    expect(lastRow()).toMatchObject({ prompt_tokens: 9, completion_tokens: TEXT_TOKENS, usage_source: 'estimate' });
+    // 9 × 2.5 + 100 × 10 = 1022.5 micro-dollars, rounded up.
+    expect(lastRow()).toEqual({ prompt_tokens: 9, completion_tokens: 100, usage_source: 'estimate', cost_micros: 1023 });
 
     upstream.usage = { prompt_tokens: 3, total_tokens: 3 };
     await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'Acme Robotics' });

@@ -85,11 +85,11 @@ export class SimulatedProvider implements Provider {
     return json(200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
   }
 
-  private sse(events: string[], signal: AbortSignal): UpstreamResponse {
+  private sse(events: string[], signal?: AbortSignal): UpstreamResponse {
     const delay = this.o.chunkDelayMs;
     async function* gen() {
       for (let i = 0; i < events.length; i++) {
-        if (signal.aborted) return;
+        if (signal?.aborted) return;
         yield Buffer.from(events[i]!);
         if (i < events.length - 1) await (delay > 0 ? sleep(delay, signal).catch(() => undefined) : new Promise((r) => setImmediate(r)));
       }
@@ -123,17 +123,17 @@ function json(status: number, body: unknown): UpstreamResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(text)]) };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    if (signal?.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
       reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

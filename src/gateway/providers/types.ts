@@ -13,7 +13,8 @@ export interface UpstreamCall {
   stream: boolean;
   /** Agent headers worth passing on (anthropic-version, anthropic-beta, openai-beta). */
   headers: Record<string, string>;
-  signal: AbortSignal;
+  /** Ends the call early (the in-process provider's own deadline); a real one has undici's timeouts instead. */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamResponse {
