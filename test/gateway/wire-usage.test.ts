@@ -80,8 +80,6 @@ describe('usage readers: each count only where the provider gave one', () => {
 
 /** Our own count of TEXT for gpt-4o, from gpt-tokenizer: what an answer with no completion count is charged. */
 const TEXT_TOKENS = encode(TEXT).length;
-/** For Claude models we estimate at 4 characters a token (TEXT is ASCII). */
-const TEXT_ESTIMATE = Math.ceil(TEXT.length / 4);
 
 let upstream: ScriptedUpstream;
 beforeAll(async () => {
