@@ -130,7 +130,7 @@ export interface EventData {
   'user.added': { userId: string; name: string; role: 'admin' | 'viewer' };
   'user.removed': { userId: string; name: string };
   'auth.login': { userId: string; name: string; role: 'admin' | 'viewer'; address: string };
-  'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' };
+  'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' | 'untrusted_hash' };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

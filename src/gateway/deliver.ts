@@ -49,6 +49,23 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   sendJson(res, up.status, body, passHeaders(up));
 }
 
+/** An embeddings answer past this many bytes has its usage read from its end, not the whole body parsed. */
+const BIG_VECTORS = 1024 * 1024;
+
+/**
+ * A large embeddings answer's `usage`, read from its end: the body is vectors (numbers, or
+ * base64 strings), which nobody scans, and parsing tens of megabytes of them would stall every
+ * other call and the dashboard for a second. Only a body that is one JSON object ending in a
+ * `usage` member qualifies; anything else is parsed whole.
+ */
+function vectorsUsage(raw: Buffer): { usage: unknown } {
+  const tail = raw.subarray(Math.max(0, raw.length - 4096)).toString('utf8');
+  const at = tail.lastIndexOf('"usage"');
+  if (raw[0] !== 0x7b /* { */ || at < 0 || !/}\s*}\s*$/.test(tail)) return JSON.parse(raw.toString('utf8'));
+  const usage: unknown = JSON.parse(`{${tail.slice(at, tail.lastIndexOf('}'))}}`).usage;
+  return { usage };
+}
+
 /** The most a whole answer may be, decoded: a provider's answers are far smaller; a larger one is refused, not read. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
@@ -96,7 +113,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = call.endpoint === 'embeddings' && raw.length > BIG_VECTORS ? vectorsUsage(raw) : JSON.parse(raw.toString('utf8'));
   } catch {
     /* not JSON: one text, scanned whole; its usage unknown */
   }

@@ -2,22 +2,20 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
-import { faultStatus } from '../config/index.js';
+import { faultCalls, faultDurationMs, faultStatus } from '../config/index.js';
 import { SERVICE_NAME, SERVICE_RULE, type FaultConfig } from '../domain/reliability/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { ToolCallRow } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
 import type { ToolProxy } from './proxy.js';
 
-const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
-
 /** POST /api/faults: the one check a plan from the API gets (the service must also be configured). */
 const faultBody = z
   .strictObject({
     service: z.string().regex(SERVICE_NAME, SERVICE_RULE),
-    fromCall: posInt.optional(),
-    count: posInt.nullable().optional(),
-    durationMs: posInt.nullable().optional(),
+    fromCall: faultCalls.optional(),
+    count: faultCalls.nullable().optional(),
+    durationMs: faultDurationMs.nullable().optional(),
     status: faultStatus,
   })
   .transform((b): FaultConfig => ({ service: b.service, fromCall: b.fromCall ?? 1, count: b.count ?? null, durationMs: b.durationMs ?? null, status: b.status }));

@@ -16,16 +16,23 @@ export interface SimulatedOptions {
 
 function embedding(input: string, dims: number): number[] {
   let seed = fnv1a(input) || 1;
-  const v: number[] = [];
+  const v = new Array<number>(dims);
+  let sum = 0;
   for (let i = 0; i < dims; i++) {
     seed ^= seed << 13;
     seed ^= seed >>> 17;
     seed ^= seed << 5;
-    v.push(((seed >>> 0) / 0xffffffff) * 2 - 1);
+    const x = ((seed >>> 0) / 0xffffffff) * 2 - 1;
+    v[i] = x;
+    sum += x * x;
   }
-  const norm = Math.hypot(...v) || 1;
-  return v.map((x) => x / norm);
+  const norm = Math.sqrt(sum) || 1;
+  for (let i = 0; i < dims; i++) v[i] = v[i]! / norm;
+  return v;
 }
+
+/** Embeddings written between two turns of the event loop: a call of 2,048 inputs must not stall the process (it serves every agent and the dashboard). */
+const EMBEDDINGS_PER_TURN = 16;
 
 /**
  * The built-in upstream: OpenAI- and Anthropic-shaped answers derived from the prompt, real
@@ -73,16 +80,23 @@ export class SimulatedProvider implements Provider {
     return this.sse(openaiStream(isChat, meta, g, includeUsage), c.signal);
   }
 
+  /** The answer is written as it is computed, a few vectors a turn of the event loop, like a provider's body arriving. */
   private embeddings(body: Record<string, any>, model: string): UpstreamResponse {
     const inputs: string[] = Array.isArray(body.input) ? body.input.map((x: unknown) => (typeof x === 'string' ? x : safeJson(x))) : [String(body.input)];
     const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 3072) : 1536;
     const base64 = body.encoding_format === 'base64';
-    const data = inputs.map((input, index) => {
-      const v = embedding(input, dims);
-      return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v };
-    });
-    const tokens = inputs.reduce((n, s) => n + countTextTokens(s, model), 0);
-    return json(200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+    async function* gen() {
+      let tokens = 0;
+      yield Buffer.from('{"object":"list","data":[');
+      for (const [index, input] of inputs.entries()) {
+        const v = embedding(input, dims);
+        tokens += countTextTokens(input, model);
+        yield Buffer.from(`${index ? ',' : ''}${JSON.stringify({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })}`);
+        if (index % EMBEDDINGS_PER_TURN === EMBEDDINGS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
+      }
+      yield Buffer.from(`],"model":${JSON.stringify(model)},"usage":${JSON.stringify({ prompt_tokens: tokens, total_tokens: tokens })}}`);
+    }
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: Readable.from(gen(), { objectMode: false }) };
   }
 
   private sse(events: string[], signal?: AbortSignal): UpstreamResponse {
