@@ -134,6 +134,10 @@ export class GatewayHandler {
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
+    // The model name is the agent's to choose, and is stored and shown (the request row, cost by
+    // model, events, the log): one holding PII is no model name, so it is refused, not sent.
+    const pii = this.d.guard.typesIn(model);
+    if (pii.length > 0) throw new GatewayError('invalid_request', `model: not a model name: it holds what looks like ${pii.join(' and ')}, which iron-cage neither sends nor keeps.`, false);
     const resolved = this.d.router.resolve(model, route.wire.name);
     if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
     const headers: Record<string, string> = {};

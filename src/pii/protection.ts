@@ -11,6 +11,7 @@ import {
   modeFor,
   redact,
   redactJsonText,
+  scan,
   type AuditKeys,
   type Detection,
   type ProtectionCounters,
@@ -262,6 +263,7 @@ export class PiiProtection {
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
       error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),
+      typesIn: (text) => [...new Set(scan(text, this.options).map((d) => d.type))],
       ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }

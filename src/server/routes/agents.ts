@@ -100,10 +100,12 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const agent = actable(c.get('principal'), id);
     const body = parseWith(progressBody, parseJsonBody(await c.req.text()));
     // Like the unit, outcomes not sent this time keep their last reported value.
+    // The unit is shown everywhere the progress is (status, events, the log, projections): scanned like the agent's own events.
+    const unit = body.unit === undefined ? agent.progress.unit : deps.scanEventText ? deps.scanEventText(id, body.unit, 'message') : body.unit;
     const progress = {
       done: body.done,
       total: body.total ?? null,
-      unit: body.unit ?? agent.progress.unit,
+      unit,
       succeeded: body.succeeded === undefined ? agent.progress.succeeded : body.succeeded,
       failed: body.failed === undefined ? agent.progress.failed : body.failed,
     };
