@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
 import type { Call, Reading } from './call.js';
+import { scrubberOf } from './credentials.js';
+import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
@@ -18,16 +20,17 @@ export interface DeliverDeps {
 
 const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after)/;
 
-/** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After). */
-export function passHeaders(up: UpstreamResponse): Record<string, string> {
+/** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After), its credentials taken out. */
+export function passHeaders(up: UpstreamResponse, scrub: CredentialScrubber): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && FORWARD_RESPONSE_HEADER.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && FORWARD_RESPONSE_HEADER.test(k)) out[k] = scrub.text(Array.isArray(v) ? v.join(', ') : v).text;
   return out;
 }
 
 /** An upstream error, recorded, then passed on in the provider's own shape. */
 export async function relayUpstreamError(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
-  const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
+  const scrub = scrubberOf(call.target.provider);
+  const raw = scrub.buffer(await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''))).body;
   let parsed: unknown = null;
   let text = raw.toString('utf8');
   try {
@@ -46,7 +49,7 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   await d.meter.settle(call, { status: 'error', httpStatus: up.status, reading: null, redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
-  sendJson(res, up.status, body, passHeaders(up));
+  sendJson(res, up.status, body, passHeaders(up, scrub));
 }
 
 /** An embeddings answer past this many bytes has its usage read from its end, not the whole body parsed. */
@@ -80,7 +83,9 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const t = call.target;
   const ref = `${call.endpoint}:${t.model}`;
   const gone = () => (res.destroyed ? 'aborted' : 'error');
+  const scrub = scrubberOf(t.provider);
   let raw: Buffer;
+  let echoed = 0;
   try {
     const read = decodeBody(await readWhole(up.body, MAX_ANSWER_BYTES), up.headers, MAX_ANSWER_BYTES);
     if (read.unreadable !== null) {
@@ -94,7 +99,8 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       });
       throw new GatewayError('upstream', `The upstream provider ${t.provider.name} answered in a content coding iron-cage cannot read (${read.unreadable}), so it was not passed on.`);
     }
-    raw = read.body;
+    // The provider's own credentials out first, whatever the PII policy: an answer echoing them is neither delivered nor recorded with them.
+    ({ body: raw, found: echoed } = scrub.buffer(read.body));
   } catch (e) {
     if (e instanceof GatewayError) throw e;
     // The provider answered but the body never arrived whole (the connection broke, it was too
@@ -118,7 +124,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     /* not JSON: one text, scanned whole; its usage unknown */
   }
   let out: string | Buffer = raw;
-  let redactions = 0;
+  let redactions = echoed;
   // A body that is not a JSON object is one text, scanned whole like any answer.
   const isObject = parsed !== null && typeof parsed === 'object';
   let slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [];
@@ -153,7 +159,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const micros = await d.meter.settle(call, { status: res.destroyed ? 'aborted' : 'ok', httpStatus: up.status, reading: reading(), redactions, firstByteMs, error: null });
   if (res.destroyed) return;
   // Its content type as it was, but for a coding we undid: the body is plain now.
-  const headers = { ...passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
+  const headers = { ...passHeaders(up, scrub), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
   res.end(out);
 }

@@ -16,6 +16,9 @@ const BLANK_LINE = /\r?\n\r?\n/g;
 
 export class SseSplitter {
   private buf = '';
+
+  /** `clean`: what each whole event's raw text goes through before it is parsed (the provider's credentials taken out). */
+  constructor(private readonly clean?: (raw: string) => string) {}
   private readonly decoder = new TextDecoder();
   /**
    * Whether a CR was ever seen. Until then (every provider we know) events end at "\n\n",
@@ -38,7 +41,11 @@ export class SseSplitter {
   end(): SseEvent[] {
     const rest = this.buf + this.decoder.decode();
     this.buf = '';
-    return rest.trim() === '' ? [] : [parse(`${rest}\n\n`)];
+    return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
+  }
+
+  private event(raw: string): SseEvent {
+    return parse(this.clean ? this.clean(raw) : raw);
   }
 
   private split(text: string): SseEvent[] {
@@ -48,14 +55,14 @@ export class SseSplitter {
     let start = 0;
     if (!this.cr) {
       for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n', start)) {
-        out.push(parse(buf.slice(start, i + 2)));
+        out.push(this.event(buf.slice(start, i + 2)));
         start = i + 2;
       }
     } else {
       BLANK_LINE.lastIndex = 0;
       for (let m = BLANK_LINE.exec(buf); m; m = BLANK_LINE.exec(buf)) {
         const end = m.index + m[0].length;
-        out.push(parse(buf.slice(start, end)));
+        out.push(this.event(buf.slice(start, end)));
         start = BLANK_LINE.lastIndex = end;
       }
     }

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
 import type { Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
+import { scrubberOf } from './credentials.js';
+import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { GatewayError } from './errors.js';
 import { discard } from './upstream.js';
 import { decodeStream } from '../server/index.js';
@@ -43,11 +45,12 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
     throw new GatewayError('upstream', `The upstream provider ${call.target.provider.name} answered in a content coding iron-cage cannot read (${decoded.unreadable}), so it was not passed on.`);
   }
   const pending = d.meter.openPending(call, up.status);
-  res.writeHead(up.status, { ...passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const scrub = scrubberOf(call.target.provider);
+  res.writeHead(up.status, { ...passHeaders(up, scrub), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   // The head leaves with the first events when they are already here (one write, not two);
   // an upstream slow to its first token still lets the agent see the head at once.
   setImmediate(flushHead, res);
-  const relay = new StreamRelay(d.guard, call);
+  const relay = new StreamRelay(d.guard, call, scrub);
   await pump(relay, decoded.body, res, clientSignal);
   relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
@@ -87,7 +90,7 @@ class StreamRelay implements Pumped {
   private template: unknown = null;
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
-  private readonly splitter = new SseSplitter();
+  private readonly splitter: SseSplitter;
   /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
   private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
   /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
@@ -113,7 +116,18 @@ class StreamRelay implements Pumped {
   constructor(
     private readonly guard: OutputGuard,
     private readonly call: Call,
+    scrub: CredentialScrubber,
   ) {
+    // The provider's own credentials come out of each whole event, before anything reads it.
+    this.splitter = new SseSplitter(
+      scrub.empty
+        ? undefined
+        : (raw) => {
+            const r = scrub.text(raw);
+            this.redactions += r.found;
+            return r.text;
+          },
+    );
     this.ref = `${call.endpoint}:${call.target.model}`;
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }

@@ -52,8 +52,8 @@ interface ToolCall {
   result: FallbackResult<ToolAnswer> | null;
   /** The agent hung up while the call was served. */
   gone: boolean;
-  /** The service's configured headers, vault secrets filled in. */
-  configured: Record<string, string>;
+  /** The service's configured headers, vault secrets filled in, and the credentials among them. */
+  configured: { headers: Record<string, string>; injected: string[] };
 }
 
 /** What goes back to the agent, and what its row says about it. */
@@ -118,7 +118,8 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
       caller: agentId !== null ? `agent:${agentId}` : p.apiToken ? `token:${p.jti}` : `${p.role}:${p.userId ?? p.name}`,
       method: call.method,
       url,
-      headers: upstreamRequestHeaders(call.req.headers, call.configured),
+      headers: upstreamRequestHeaders(call.req.headers, call.configured.headers),
+      injected: call.configured.injected,
       body,
       rest: target.rest,
       query: target.query,
@@ -153,7 +154,7 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
-    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: {} };
+    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: { headers: {}, injected: [] } };
     void (async () => {
       let reply: Reply;
       try {

@@ -37,6 +37,9 @@ export interface ToolsOptions {
   redactHeaders?: HeaderRedactor;
 }
 
+/** Configured headers whose value is a credential even when written in the config rather than taken from the vault. */
+const CREDENTIAL_HEADER = /auth|token|key|secret|passw|cookie|session|signature|credential/i;
+
 /**
  * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
  * the bookkeeping that turns calls into rows and fallbacks into events. The services' breakers
@@ -148,14 +151,20 @@ export class ToolProxy {
 
   /**
    * The service's configured headers with `${secret:NAME}` filled in from the vault, read per
-   * call so a rotation applies to the next one. A secret that is not there refuses the call
-   * (503) rather than send the placeholder upstream.
+   * call so a rotation applies to the next one, and the credentials among them (`injected`):
+   * what iron-cage sends on the agent's behalf, to be scrubbed from the answer. A secret that is
+   * not there refuses the call (503) rather than send the placeholder upstream.
    */
-  headersOf(entry: ToolEntry): Record<string, string> {
+  headersOf(entry: ToolEntry): { headers: Record<string, string>; injected: string[] } {
     const h = entry.config.headers;
     let out: Record<string, string> | null = null;
+    const injected: string[] = [];
     for (const [name, value] of Object.entries(h)) {
-      if (!value.includes('${secret:')) continue;
+      if (!value.includes('${secret:')) {
+        // A credential written in the config is one iron-cage sends too.
+        if (CREDENTIAL_HEADER.test(name)) injected.push(value);
+        continue;
+      }
       out ??= { ...h };
       out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
         const v = this.secrets?.get(ref) ?? null;
@@ -165,10 +174,12 @@ export class ToolProxy {
             503,
             `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
           );
+        injected.push(v);
         return v;
       });
+      injected.push(out[name]);
     }
-    return out ?? h;
+    return { headers: out ?? h, injected };
   }
 
   recordEvent(e: NewEvent): void {

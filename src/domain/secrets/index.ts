@@ -2,4 +2,5 @@
 // masking. Plain data in and out; storage and HTTP live elsewhere (state/secrets-store, vault/).
 export { Vault, type SealedSecret, type VaultCheck } from './vault.js';
 export { KDF_DEFAULTS, parseKdfParams, deriveKey, verifiablePasswordHash, type KdfParams } from './crypto.js';
+export { CREDENTIAL_MIN_LENGTH, CREDENTIAL_REDACTED, CredentialScrubber, credentialForms } from './scrub.js';
 export { mask, checkName, checkValue, checkEnvironment, DEFAULT_ENVIRONMENT, NAME_MAX, VALUE_MAX_BYTES, SECRET_REF_RE, SECRET_TEMPLATE_RE } from './rules.js';

@@ -127,6 +127,10 @@ export class SimulatedProvider implements Provider {
     return r;
   }
 
+  credentials(): string[] {
+    return [];
+  }
+
   async close(): Promise<void> {}
 }
 

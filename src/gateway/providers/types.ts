@@ -29,5 +29,7 @@ export interface Provider {
   /** True for a real upstream with a key: what `announce` reports. */
   readonly real: boolean;
   call(c: UpstreamCall): Promise<UpstreamResponse>;
+  /** What it sends on the agent's behalf (the API key, as of now): never to come back to the agent in an answer. */
+  credentials(): string[];
   close(): Promise<void>;
 }
