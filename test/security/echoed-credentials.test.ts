@@ -85,7 +85,9 @@ afterAll(async () => {
 /** An answer as the agent gets it: its headers, then its body. */
 async function dump(r: Response): Promise<string> {
   const lines: string[] = [];
-  r.headers.forEach((v, k) => lines.push(`${k}: ${v}`));
+  r.headers.forEach((v, k) => {
+    lines.push(`${k}: ${v}`);
+  });
   return `${lines.join('\n')}\n${await r.text()}`;
 }
 
