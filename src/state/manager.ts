@@ -322,11 +322,6 @@ export class StateManager {
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
   }
 
-  /** Raw handle for tests and benchmarks that must prove database-level guarantees. */
-  get database(): Database.Database {
-    return this.sqlite;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.writer.flush();

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { getTableConfig, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LlmStore, PiiStore, SCHEMA_VERSION, StateManager } from '../../src/state/index.js';
 import * as schema from '../../src/state/schema.js';
+import { closeSqlite, sqliteOf } from '../helpers/db.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // The drizzle tables in src/state/schema.ts are the one description of the database; the
@@ -96,47 +97,54 @@ describe('the migrated database', () => {
     });
   });
 
-  it('keeps the audit trails append-only', () => {
+  it('keeps the audit trails append-only', async () => {
     const { dir, cleanup } = tempDir();
     const sm = StateManager.open(join(dir, 's.db'));
+    const db = sqliteOf(sm);
     try {
-      const triggers = (sm.database.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      const triggers = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
       expect(triggers).toEqual(APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]).sort());
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });
-      expect(() => sm.database.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
-      expect(() => sm.database.prepare('DELETE FROM events').run()).toThrow('append-only');
+      expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
+      expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
     } finally {
-      void sm.close();
+      closeSqlite(sm.path);
+      await sm.close();
       cleanup();
     }
   });
 });
 
 describe('per-agent event lookups', () => {
-  it('go through the partial index of the types they look up, never the whole log', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('go through the partial index of the types they look up, never the whole log', async () => {
     const { dir, cleanup } = tempDir();
     const sm = StateManager.open(join(dir, 's.db'));
+    const db = sqliteOf(sm);
     try {
-      const db = sm.database;
       const ddl = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_agent_type'").get() as { sql: string }).sql;
       expect(ddl).toContain(`WHERE ${schema.LOOKUP_EVENT_TYPES_SQL}`);
-      // Watch the statements the lookups prepare, and ask SQLite how it would run each.
+      // Watch the statements the lookups prepare (on the StateManager's own connection), and ask
+      // SQLite, on the test's, how it would run each.
       const plans: string[] = [];
-      const prepare = db.prepare.bind(db);
-      (db as { prepare: typeof db.prepare }).prepare = ((text: string) => {
-        if (text.includes('"events"')) {
+      const prepare = Database.prototype.prepare;
+      vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
+        if (this !== db && text.includes('"events"')) {
           const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
-          plans.push((prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
+          const plan = prepare.call(db, `EXPLAIN QUERY PLAN ${text}`) as Database.Statement<unknown[]>;
+          plans.push((plan.all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
         }
-        return prepare(text);
-      }) as typeof db.prepare;
+        return prepare.call(this, text);
+      } as typeof prepare);
       sm.eventsOfTypes('ab-00000001', ['agent.started', 'agent.exited', 'agent.restarting']);
       sm.eventsOfTypes('ab-00000001', ['pii.detected'], { limit: 50, newestFirst: true });
       sm.countEvents('ab-00000001', 'tool.refused');
       expect(plans).toHaveLength(5);
       for (const plan of plans) expect(plan).toMatch(/USING (COVERING )?INDEX events_agent_type \(agent_id=\? AND type=\?\)/);
     } finally {
-      void sm.close();
+      closeSqlite(sm.path);
+      await sm.close();
       cleanup();
     }
   });
@@ -180,15 +188,16 @@ describe('an older database', () => {
     old.close();
 
     const sm = StateManager.open(path);
+    const db = sqliteOf(sm);
     try {
-      expect(sm.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(sm.getAgent('ab-00000001')).toMatchObject({ name: 'old', status: 'completed', budget: { limitUsd: 5 } });
       // A run from before outcomes were reported never reported any.
       expect(sm.getAgent('ab-00000001')!.progress).toEqual({ done: 0, total: null, unit: 'items', succeeded: null, failed: null });
       expect(sm.lastEvents(10, 'ab-00000001')).toMatchObject([{ type: 'agent.registered', message: 'Agent old registered' }]);
       expect(sm.latestCheckpoint('ab-00000001')?.state).toEqual({ lead: 7 });
       // The tables later versions added are there and usable.
-      const names = (sm.database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
+      const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(names.sort()).toEqual(tables.map((t) => getTableConfig(t).name).sort());
       const ledger = new LlmStore(sm);
       await ledger.record(
@@ -215,8 +224,9 @@ describe('an older database', () => {
       expect(ledger.spendByAgent().get('ab-00000001')).toBe(7);
       expect(new PiiStore(sm).totals()).toEqual([]);
       // The old events stay append-only.
-      expect(() => sm.database.prepare('DELETE FROM events').run()).toThrow('append-only');
+      expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
     } finally {
+      closeSqlite(sm.path);
       await sm.close();
       cleanup();
     }
