@@ -1,5 +1,5 @@
 export { StateManager } from './manager.js';
-export { SCHEMA_VERSION } from './migrations.js';
+export { schemaVersion } from './migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets } from './types.js';
 export { LlmStore, type LlmRequestInput } from './llm.store.js';
 export type { LlmRequestRow } from './schema.js';

@@ -5,7 +5,7 @@ import { emitPermissionWarning, prepareStateFile, secureOpenedState, type Permis
 import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
-import { migrate } from './migrations.js';
+import { migrate } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
@@ -67,7 +67,12 @@ export class StateManager {
     // frequent but shorter pauses; measured with scripts/bench/events.ts.
     this.sqlite.pragma('wal_autocheckpoint = 400');
     this.sqlite.pragma('foreign_keys = ON');
-    migrate(this.sqlite);
+    try {
+      migrate(this.sqlite, warn);
+    } catch (e) {
+      this.sqlite.close();
+      throw e;
+    }
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     const sqlite = this.sqlite;
@@ -78,8 +83,8 @@ export class StateManager {
   /**
    * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
    * shown in status objects; without it they show the limit alone. The files are the
-   * operator's alone (0600); `warn` hears of files found wider (and tightened) and of stored rows
-   * repaired at load (see repairAgentRow).
+   * operator's alone (0600); `warn` hears of files found wider (and tightened), of stored rows
+   * repaired at load (see repairAgentRow) and of a one-time upgrade of an old database (see migrate.ts).
    *
    * @example
    *   const state = StateManager.open('./iron_state.db', { budgets: tracker, warn: (m) => logger.warn(m) });

@@ -2,10 +2,9 @@ import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, real, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { EventType } from '../core/events.js';
 
-// Every table of the database, as the code sees it: the one description of the schema. The
-// DDL that creates it lives in migrations.ts (plain SQL, versioned by PRAGMA user_version,
-// because the append-only triggers are not drizzle's to make); test/state/schema.test.ts
-// opens a fresh database and fails if the two disagree on a table, column, default or index.
+// Every table of the database: the one description of the schema. The SQL that builds it is
+// generated from this file by drizzle-kit (`npm run db:generate` after a change; migrate.ts
+// says how it is applied); test/state/schema.test.ts fails while a change has no migration.
 
 export const agents = sqliteTable('agents', {
   id: text('id').primaryKey(),

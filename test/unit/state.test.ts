@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { StateManager, SCHEMA_VERSION } from '../../src/state/index.js';
+import { StateManager, schemaVersion } from '../../src/state/index.js';
 import { closeSqlite, sqliteOf } from '../helpers/db.js';
 import { tempDir } from '../helpers/runtime.js';
 
@@ -22,7 +22,7 @@ describe('StateManager', () => {
     expect(sm.lastSeq()).toBe(b.seq);
     expect(sm.lastEvents(1)[0]).toEqual(b);
     expect(sqliteOf(sm).pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(sqliteOf(sm).pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(sqliteOf(sm).pragma('user_version', { simple: true })).toBe(schemaVersion());
     closeSqlite(sm.path);
     await sm.close();
     cleanup();
