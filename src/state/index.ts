@@ -1,7 +1,8 @@
 export { StateManager } from './manager.js';
 export { schemaVersion } from './migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets } from './types.js';
-export { LlmStore, type LlmRequestInput } from './llm.store.js';
+export type { LlmRequestInput } from './llm.store.js';
+export { LlmStore } from './llm.store.settle.js';
 export type { LlmRequestRow } from './schema.js';
 export { TokensStore, type ApiTokenRow } from './tokens.store.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';

@@ -125,7 +125,7 @@ export class ToolsStore {
     };
   }
 
-  /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
+  /** Keep the newest `maxEntries` of a service. Returns how many rows went. Only inside a write (cachePut's). */
   private cachePrune(service: string, maxEntries: number): number {
     // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
     // index; everything older goes. Ties at the boundary may keep a few extra rows.
@@ -144,8 +144,9 @@ export class ToolsStore {
       .run().changes;
   }
 
+  /** Drop the entries expired by `now`; how many went. */
   purgeExpired(now: number): number {
-    return this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
+    return this.db.writer.now(() => this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes, null).result;
   }
 
   /** Live entries per service (for the metrics). */

@@ -31,15 +31,21 @@ export class Writer {
   /** One wrapper for every transaction; nested calls become savepoints. */
   private readonly tx: <T>(fn: () => T) => T;
   private batch: Pending[] = [];
+  /** How deep in writes we are (a write may run inside another: a savepoint). */
+  private depth = 0;
 
   constructor(
-    sqlite: Database.Database,
+    private readonly sqlite: Database.Database,
     private readonly broadcast: (event: IronEvent) => void,
   ) {
     // The hottest write in the process (every event): a raw prepared statement, not the query
     // builder, which costs several microseconds per call in placeholder mapping.
     this.insertEvent = sqlite.prepare('INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES (?, ?, ?, ?, ?, ?)');
-    this.tx = sqlite.transaction((fn: () => unknown) => fn()) as <T>(fn: () => T) => T;
+    const tx = sqlite.transaction((fn: () => unknown) => fn());
+    this.tx = ((fn: () => unknown) => this.writing(() => tx(fn))) as <T>(fn: () => T) => T;
+    // Outside a write the connection refuses to change anything: a write that does not go
+    // through here fails at once, in tests and in use, instead of slipping past its event.
+    sqlite.exec('PRAGMA query_only = 1');
   }
 
   /** Persist one event and broadcast it. */
@@ -54,7 +60,7 @@ export class Writer {
    */
   now<T>(write: () => T, e: EventSpec<T>, committed?: (result: T) => void): Written<T> {
     // A lone event is one statement, atomic on its own: no transaction to open.
-    const done = write === NOTHING ? { result: undefined as T, event: e ? this.persist(e as NewEvent) : null } : this.tx(() => this.apply(write, e));
+    const done = write === NOTHING ? { result: undefined as T, event: e ? this.writing(() => this.persist(e as NewEvent)) : null } : this.tx(() => this.apply(write, e));
     committed?.(done.result);
     if (done.event) this.broadcast(done.event);
     return done;
@@ -105,6 +111,19 @@ export class Writer {
       item.resolve({ result: o.result, event: o.event });
     });
   };
+
+  /**
+   * Lift the connection's read-only guard for `fn` (PRAGMA query_only is set as the pragma is
+   * compiled, hence exec each time rather than a prepared statement: that would act a run late).
+   */
+  private writing<T>(fn: () => T): T {
+    if (this.depth++ === 0) this.sqlite.exec('PRAGMA query_only = 0');
+    try {
+      return fn();
+    } finally {
+      if (--this.depth === 0) this.sqlite.exec('PRAGMA query_only = 1');
+    }
+  }
 
   private apply<T>(write: () => T, spec: EventSpec<T>): Written<T> {
     const result = write();
