@@ -13,9 +13,10 @@ import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from '.
 import { Writer } from './writer.js';
 import { processAlive } from '../core/process.js';
 
-/** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
+/** What the stores in this folder build on (not exported from index.ts): drizzle, for every statement (prepared once on hot paths). */
 export interface StoreDb {
   readonly orm: BetterSQLite3Database<typeof schema>;
+  /** @deprecated Hand-written SQL. Its last user is llm.store.ts, whose rewrite drops it: then this goes. */
   prepare(sql: string): Database.Statement;
   /** The StateManager's one write path: see Writer. */
   readonly writer: Writer;
