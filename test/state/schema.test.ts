@@ -155,23 +155,27 @@ describe('per-agent event lookups', () => {
 
   it('go through the partial index of the types they look up, never the whole log', async () => {
     const { dir, cleanup } = tempDir();
+    // Watch the statements the lookups prepare on the StateManager's own connection (watched from
+    // before it opens: it keeps the prepare it found), and ask SQLite, on the test's, how it would
+    // run each.
+    let watching = false;
+    let db: Database.Database | null = null;
+    const plans: string[] = [];
+    const prepare = Database.prototype.prepare;
+    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
+      if (watching && this !== db && text.includes('"events"')) {
+        const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
+        const plan = prepare.call(db!, `EXPLAIN QUERY PLAN ${text}`) as Database.Statement<unknown[]>;
+        plans.push((plan.all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
+      }
+      return prepare.call(this, text);
+    } as typeof prepare);
     const sm = StateManager.open(join(dir, 's.db'));
-    const db = sqliteOf(sm);
+    db = sqliteOf(sm);
     try {
       const ddl = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_agent_type'").get() as { sql: string }).sql;
       expect(ddl).toContain(`WHERE ${schema.LOOKUP_EVENT_TYPES_SQL}`);
-      // Watch the statements the lookups prepare (on the StateManager's own connection), and ask
-      // SQLite, on the test's, how it would run each.
-      const plans: string[] = [];
-      const prepare = Database.prototype.prepare;
-      vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
-        if (this !== db && text.includes('"events"')) {
-          const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
-          const plan = prepare.call(db, `EXPLAIN QUERY PLAN ${text}`) as Database.Statement<unknown[]>;
-          plans.push((plan.all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
-        }
-        return prepare.call(this, text);
-      } as typeof prepare);
+      watching = true;
       sm.eventsOfTypes('ab-00000001', ['agent.started', 'agent.exited', 'agent.restarting']);
       sm.eventsOfTypes('ab-00000001', ['pii.detected'], { limit: 50, newestFirst: true });
       sm.countEvents('ab-00000001', 'tool.refused');

@@ -119,7 +119,10 @@ describe('the one write path', () => {
     const sm = StateManager.open(join(dir, 's.db'));
     const { orm, writer } = storeDb(sm);
     try {
-      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/readonly/);
+      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/outside the StateManager's writer/);
+      // A write that reads back (RETURNING) is a write too.
+      expect(() => orm.insert(apiTokens).values(token('returning')).returning().get()).toThrow(/outside the StateManager's writer/);
+      expect(() => orm.delete(apiTokens).run()).toThrow(/outside the StateManager's writer/);
       writer.now(() => orm.insert(apiTokens).values(token('inside')).run(), null);
       expect(orm.select({ id: apiTokens.id }).from(apiTokens).all()).toEqual([{ id: 'inside' }]);
     } finally {
@@ -147,7 +150,7 @@ describe('the one write path', () => {
           throw new Error('later');
         }, null),
       ).rejects.toThrow('later');
-      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/readonly/);
+      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/outside the StateManager's writer/);
       expect(orm.select({ id: apiTokens.id }).from(apiTokens).orderBy(apiTokens.id).all()).toEqual([{ id: 'after-inner' }, { id: 'inner' }]);
     } finally {
       await sm.close();
