@@ -9,6 +9,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 let upstream: MockUpstream;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ describe('cost and budget through a real upstream', () => {
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.spentUsd).toBe(0.03);
     expect(c.display.usage).toBe('$0.03 / $50.00 (0.1%)');
-    const row = t.rt.state.database.prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
+    const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
     expect(row).toEqual({ cost_micros: 30_000, prompt_tokens: 400, completion_tokens: 600, usage_source: 'provider' });
     // GPT-3.5 at $0.002/1K
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
@@ -70,7 +71,7 @@ describe('cost and budget through a real upstream', () => {
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
     expect((await chat(t, a.token, { model: 'cachey-model', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     // 200 fresh tokens at $10/M plus 800 cached at $1/M: $0.0028.
-    const row = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
+    const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
     expect(row.cost_micros).toBe(2_800);
   });
 
@@ -97,7 +98,7 @@ describe('cost and budget through a real upstream', () => {
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.spentUsd).toBeLessThanOrEqual(1);
     expect(c.reservedUsd).toBe(0);
-    const sum = t.rt.state.database.prepare('SELECT sum(cost_micros) AS s FROM llm_requests').get() as { s: number };
+    const sum = sqliteOf(t.rt.state).prepare('SELECT sum(cost_micros) AS s FROM llm_requests').get() as { s: number };
     expect(sum.s).toBeLessThanOrEqual(1_000_000);
     expect(c.requests).toBe(1 + ok.length);
   });
@@ -253,7 +254,7 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     expect(revoked.status).toBe(401);
     expect((await revoked.json()).error.message).toMatch(/revoked/);
     expect(upstream.requests.filter((r) => r.body?.messages?.[0]?.content?.length === 70_000)).toHaveLength(0);
-    const n = t.rt.state.database.prepare('SELECT count(*) AS n FROM llm_requests').get() as { n: number };
+    const n = sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM llm_requests').get() as { n: number };
     expect(n.n).toBe(0);
   });
 
@@ -270,7 +271,8 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     await reader.read();
     await reader.read();
     ac.abort();
-    const rowOf = (status: string) => () => (t!.rt.state.database.prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
+    const rowOf = (status: string) => () =>
+      (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
     const row = await until(rowOf('aborted'));
     // The same request read in full, for the reference figures.
     await (await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers, body })).text();
@@ -294,7 +296,7 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     let got = '';
     while ((got.match(/text_delta/g) ?? []).length < 12) got += new TextDecoder().decode((await reader.read()).value);
     ac.abort();
-    const rowOf = (status: string) => () => (t!.rt.state.database.prepare('SELECT status, completion_tokens, cost_micros FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
+    const rowOf = (status: string) => () => (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
     const row = await until(rowOf('aborted'));
     await (await fetch(`${t.rt.url}/v1/messages`, { method: 'POST', headers, body })).text();
     const whole = await until(rowOf('ok'));
@@ -342,7 +344,7 @@ describe('crash safety', () => {
       const again = await startTestRuntime({ dir, config: { db } });
       try {
         const id = (await (await again.api('/api/agents')).json())[0].id;
-        const d = again.rt.state.database;
+        const d = sqliteOf(again.rt.state);
         const sum = (d.prepare('SELECT sum(cost_micros) AS s FROM llm_requests WHERE agent_id = ?').get(id) as { s: number }).s;
         const pending = (d.prepare("SELECT count(*) AS n FROM llm_requests WHERE status = 'pending'").get() as { n: number }).n;
         expect(pending).toBe(0);
@@ -397,7 +399,7 @@ describe('budget_policy.on_exhausted and the cost header', () => {
     upstream.next = () => ({ content: 'cheap', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
     const cheap = await chat(t, a.token, { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
     expect(cheap.headers.get('x-iron-cage-cost-usd')).toBe('0.002000');
-    const rows = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;
+    const rows = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;
     expect(rows.map((x) => x.cost_micros)).toEqual([30_000, 2_000]);
   });
 });

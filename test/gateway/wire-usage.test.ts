@@ -9,6 +9,7 @@ import { responsesWire } from '../../src/gateway/wire/responses.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { ScriptedUpstream, TEXT } from '../helpers/scripted-upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Usage as each wire reads it, whole and streamed, with one rule: a count is the provider's only
 // where it gave a number; a count left out is unknown, and the gateway charges its own figure
@@ -106,7 +107,7 @@ async function start() {
   };
 }
 
-const lastRow = () => t!.rt.state.database.prepare('SELECT prompt_tokens, completion_tokens, usage_source, cost_micros FROM llm_requests ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
+const lastRow = () => sqliteOf(t!.rt.state).prepare('SELECT prompt_tokens, completion_tokens, usage_source, cost_micros FROM llm_requests ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
 
 // A count the provider left out is unknown, and the provider billed it anyway: the call is
 // charged as if it had produced all the output its limit allows (the worst case reserved for

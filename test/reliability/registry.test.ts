@@ -12,6 +12,7 @@ import { toErrorResponse, type AppEnv } from '../../src/server/index.js';
 import { BreakerStore, StateManager } from '../../src/state/index.js';
 import { tempDir } from '../helpers/runtime.js';
 import { ManualClock } from './helpers.js';
+import { closeSqlite, sqliteOf } from '../helpers/db.js';
 
 // Issue 21: one registry owns every circuit breaker, a tool service's or an LLM provider's:
 // restore, saving with each transition's event, the periodic and final saves, cooldowns, the
@@ -121,9 +122,9 @@ describe('one registry for the breakers of tools and providers', () => {
     first.registry.breaker('tool', 'crm', toolSpec());
     await calls(providerBreakers(first.registry)('anthropic'), 2, ok);
     await first.stop();
-    const raw = StateManager.open(join(dir!.dir, 'state.db'));
-    raw.database.prepare(`UPDATE breakers SET snapshot = '{"version":7}' WHERE service = 'crm'`).run();
-    await raw.close();
+    const raw = sqliteOf({ path: join(dir!.dir, 'state.db') });
+    raw.prepare(`UPDATE breakers SET snapshot = '{"version":7}' WHERE service = 'crm'`).run();
+    closeSqlite(join(dir!.dir, 'state.db'));
 
     const second = start();
     expect(second.registry.breaker('tool', 'crm', toolSpec()).state).toBe('CLOSED');

@@ -4,6 +4,7 @@ import { encodeChat } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
 import { rawGatewaySuite } from '../helpers/mock-upstream.js';
 import { until } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Issue 22, rows 1 and 5, as a probe found them: an answer in a shape the request did not ask
 // for passed unguarded and unmetered, and an agent that hung up right after sending was charged
@@ -44,7 +45,7 @@ async function agent(budgetUsd: number) {
       body: JSON.stringify(body),
     });
   const rows = () =>
-    gw.t.rt.state.database.prepare('SELECT status, prompt_tokens, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE agent_id = ? ORDER BY id').all(a.agentId) as any[];
+    sqliteOf(gw.t.rt.state).prepare('SELECT status, prompt_tokens, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE agent_id = ? ORDER BY id').all(a.agentId) as any[];
   const costs = async () => (await (await gw.t.api(`/api/agents/${a.agentId}/costs`)).json()) as { spentUsd: number; reservedUsd: number; limitUsd: number };
   return { ...a, call, rows, costs };
 }
