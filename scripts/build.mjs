@@ -35,6 +35,13 @@ if (benches.length > 0) {
   });
 }
 
+// The database migrations ship beside the bundle too: src/state/migrate.ts reads the journal
+// and its SQL files when a database is opened (drizzle-kit's snapshots are for generating only).
+cpSync(join(root, 'src/state/migrations'), join(dist, 'migrations'), {
+  recursive: true,
+  filter: (src) => !src.endsWith('_snapshot.json'),
+});
+
 // The agent-side Python SDK ships beside the bundle; the supervisor puts it on PYTHONPATH.
 cpSync(join(root, 'src/python'), join(dist, 'python'), {
   recursive: true,

@@ -4,7 +4,7 @@ import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { learnAgent, refreshAgent, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
 import { addToast, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
 import { toastFor } from './toasts.js';
-import type { Agent, IronEvent, Role, WsFrame } from './types.js';
+import type { Agent, AnyEvent, FeedEvent, Whoami, WsFrame } from './types.js';
 
 /** The server's close code for "your credentials are no longer good". */
 const WS_REVOKED = 4401;
@@ -12,8 +12,13 @@ const WS_REVOKED = 4401;
 const POPUP_MAX_AGE_MS = 60_000;
 const enc = encodeURIComponent;
 
+/** Whether the feed sent the event whole: one past the server's size cap comes with its data left out. */
+function whole(ev: FeedEvent): ev is AnyEvent {
+  return !('truncated' in ev.data && ev.data.truncated === true);
+}
+
 /** A PII detection counts at once, from the counters the event carries; the refetch confirms. */
-function countDetection(ev: IronEvent): void {
+function countDetection(ev: AnyEvent): void {
   if (ev.type !== 'pii.detected' || !ev.agentId) return;
   const d = ev.data;
   const prev = state.protection[ev.agentId];
@@ -22,33 +27,57 @@ function countDetection(ev: IronEvent): void {
     ...state.protection,
     [ev.agentId]: {
       ...prev,
-      piiLeaksBlocked: d.counters?.piiLeaksBlocked ?? prev.piiLeaksBlocked,
-      piiWarned: d.counters?.piiWarned ?? prev.piiWarned,
-      piiLeaksBlockedByType: { ...prev.piiLeaksBlockedByType, ...(d.counters?.byType ?? {}) },
+      piiLeaksBlocked: d.counters.piiLeaksBlocked,
+      piiWarned: d.counters.piiWarned,
+      piiLeaksBlockedByType: { ...prev.piiLeaksBlockedByType, ...d.counters.byType },
       latest: { ts: ev.ts, preview: d.preview, types: d.types, location: d.location },
     },
   };
 }
 
-/** Apply events in seq order, each exactly once. `live`: raise pop-ups and refresh what they change. */
-function apply(items: Array<{ event: IronEvent; agent?: Agent }>, live: boolean): void {
+/**
+ * The spend and limit an event carries, into its agent's status object, which the cost panel
+ * shows: they move with every call, where the cost report follows at most every
+ * COST_REPORT_GAP_MS. A status object sent with the event is newer still, and replaces it.
+ */
+function applySpend(ev: AnyEvent): void {
+  const figures =
+    ev.type === 'llm.request' || ev.type === 'budget.progress' || ev.type === 'budget.threshold'
+      ? { spentUsd: ev.data.spentUsd, limitUsd: ev.data.limitUsd }
+      : ev.type === 'budget.changed'
+        ? { limitUsd: ev.data.limitUsd }
+        : null;
+  if (!figures) return;
+  const agent = state.agents.find((a) => a.id === ev.agentId);
+  if (!agent) return;
+  const budget = agent.budget ?? { limitUsd: null, spentUsd: 0, reservedUsd: 0, waiting: 0 };
+  state.agents = upsertAgent(state.agents, { ...agent, budget: { ...budget, ...figures } });
+}
+
+/**
+ * Apply events in seq order, each exactly once. `news`: raise pop-ups and refresh what they
+ * change. `replay`: they come in a snapshot, whose status objects are newer than any of them.
+ */
+function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, o: { news: boolean; replay: boolean }): void {
   const before = selectedAgent()?.id;
   let events = state.events;
   let appended = false;
   for (const { event, agent } of items) {
+    const fresh = event.seq > state.lastSeq;
+    if (fresh && !o.replay && whole(event)) applySpend(event);
     if (agent) state.agents = upsertAgent(state.agents, agent);
     else if (event.agentId) learnAgent(event.agentId);
-    if (event.seq <= state.lastSeq) continue;
+    if (!fresh) continue;
     if (!appended) {
       events = events.slice();
       appended = true;
     }
     events.push(event);
     state.lastSeq = event.seq;
-    countDetection(event);
-    // A snapshot is followed by one refresh of everything (onFrame); live events refresh what they change.
-    if (live) {
-      const t = Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
+    if (whole(event)) countDetection(event);
+    // A snapshot is followed by one refresh of everything (onFrame); news refreshes what it changes.
+    if (o.news) {
+      const t = whole(event) && Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
       if (t) addToast(t);
       refreshFor(event);
     }
@@ -77,7 +106,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
     // The first snapshot is history (no pop-ups); after a reconnect it is what was missed.
     apply(
       frame.events.map((event) => ({ event })),
-      !first,
+      { news: !first, replay: true },
     );
     // A replay is capped: ask again from where it stopped until nothing is left out.
     if (frame.truncated) {
@@ -94,7 +123,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
     }, 0);
     return;
   }
-  apply(frame.type === 'event' ? [frame] : frame.items, true);
+  apply(frame.type === 'event' ? [frame] : frame.items, { news: true, replay: false });
 }
 
 /**
@@ -159,7 +188,7 @@ export async function start(): Promise<void> {
   // The feed and the role are asked for at once: the first render waits for one round trip, not two.
   if (!ws) connect();
   try {
-    const who = await api<{ role: Role; name: string }>('/api/whoami');
+    const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return; // api() has sent the page to its explanation

@@ -1,50 +1,81 @@
-// The aggregates the panels need and the events do not carry (costs, performance, protection,
-// breakers, secrets, an earlier run's events): fetched from REST on the events that change them,
-// never on a timer.
+// The aggregates the panels need and the events do not carry (the cost report's models, series
+// and projection, performance, protection, breakers, secrets, an earlier run's events): fetched
+// from REST on the events that change them, never on a timer of their own.
 import { api, ApiError } from './api.js';
 import { LIVE_STATUSES } from './status.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
-import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Secret } from './types.js';
+import type { Agent, AgentPerformance, AnyEvent, BreakersResponse, CostReport, EventPage, FeedEvent, ProtectionReport, SecretList, VaultState } from './types.js';
 
-const inFlight = new Map<string, { again: boolean }>();
+/**
+ * The cost report at most this often: every call changes it, and the figures that matter at once
+ * (spend, limit, % used) come with the events themselves (feed.ts), so a run of calls costs one
+ * request per gap, not one per call.
+ */
+export const COST_REPORT_GAP_MS = 2000;
 
-/** Run `load` now, or once more after the call in flight for `key`: a burst of events costs two requests, not one per event. */
-function refetch(key: string, load: () => Promise<void>): void {
-  const f = inFlight.get(key);
-  if (f) return void (f.again = true);
-  const entry = { again: false };
-  inFlight.set(key, entry);
+interface Slot {
+  running: boolean;
+  /** Events came while it ran: once more when it is done. */
+  again: boolean;
+  /** A request waiting out the gap. */
+  timer: ReturnType<typeof setTimeout> | null;
+  startedAt: number;
+}
+const slots = new Map<string, Slot>();
+
+/**
+ * Run `load` now, or once more after the call in flight for `key`: a burst of events costs two
+ * requests, not one per event. With `gapMs`, no sooner than that after the last one started, so
+ * a steady stream of events costs one request per gap; the last event is still followed by one.
+ */
+function refetch(key: string, load: () => Promise<void>, gapMs = 0): void {
+  const slot = slots.get(key) ?? { running: false, again: false, timer: null, startedAt: Number.NEGATIVE_INFINITY };
+  slots.set(key, slot);
+  if (slot.running) return void (slot.again = true);
+  if (slot.timer) return;
+  const wait = slot.startedAt + gapMs - Date.now();
+  if (wait > 0) {
+    slot.timer = setTimeout(() => {
+      slot.timer = null;
+      refetch(key, load, gapMs);
+    }, wait);
+    return;
+  }
+  slot.running = true;
+  slot.startedAt = Date.now();
   load()
     .catch((e) => {
       if (!(e instanceof ApiError && e.status === 401)) console.warn(`refresh ${key}:`, e instanceof Error ? e.message : e);
     })
     .finally(() => {
-      inFlight.delete(key);
-      if (entry.again) refetch(key, load);
+      slot.running = false;
+      if (!slot.again) return;
+      slot.again = false;
+      refetch(key, load, gapMs);
     });
 }
 
 const enc = encodeURIComponent;
 
 function refreshCosts(id: string): void {
-  refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<Costs>(`/api/agents/${enc(id)}/costs`) } }));
+  refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<CostReport>(`/api/agents/${enc(id)}/costs`) } }), COST_REPORT_GAP_MS);
 }
 function refreshPerformance(id: string): void {
-  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<Performance>(`/api/agents/${enc(id)}/performance`) } }));
+  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<AgentPerformance>(`/api/agents/${enc(id)}/performance`) } }));
 }
 function refreshProtection(id: string): void {
-  refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<Protection>(`/api/agents/${enc(id)}/protection`) } }));
+  refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<ProtectionReport>(`/api/agents/${enc(id)}/protection`) } }));
 }
 export function refreshBreakers(): void {
-  refetch('breakers', async () => set({ breakers: (await api<{ services: Breaker[] }>('/api/breakers')).services }));
+  refetch('breakers', async () => set({ breakers: (await api<BreakersResponse>('/api/breakers')).services }));
 }
 export function refreshSecrets(): void {
   refetch('secrets', async () => {
     try {
       // A locked vault is a state to explain, not a failed request: ask first.
-      const vault = await api<{ status: string; message: string | null }>('/api/secrets/status');
+      const vault = await api<VaultState>('/api/secrets/status');
       if (vault.status !== 'unlocked') return set({ secrets: { status: 'locked', message: vault.message ?? 'the vault is locked' } });
-      set({ secrets: { status: 'ok', list: (await api<{ secrets: Secret[] }>('/api/secrets')).secrets } });
+      set({ secrets: { status: 'ok', list: (await api<SecretList>('/api/secrets')).secrets } });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const status = e.status === 423 ? 'locked' : e.status === 403 ? 'forbidden' : 'error';
@@ -60,7 +91,7 @@ export function refreshAgent(id: string): void {
 }
 
 /** Which aggregates an event changes, for the agent it belongs to. */
-export function refreshFor(ev: IronEvent): void {
+export function refreshFor(ev: FeedEvent): void {
   const t = ev.type;
   const id = ev.agentId;
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
@@ -86,7 +117,9 @@ export function learnAgent(id: string): void {
 
 /** Older events of one agent, from REST, merged in seq order (an earlier run picked in the picker). */
 async function loadHistory(agentId: string): Promise<void> {
-  const { events } = await api<{ events: IronEvent[] }>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  const page = await api<EventPage>(`/api/events?agentId=${enc(agentId)}&limit=1000`);
+  // Every event is one of AnyEvent; the route's IronEvent says as much, in a form TypeScript cannot narrow.
+  const events = page.events as AnyEvent[];
   const have = new Set(state.events.map((e) => e.seq));
   const older = events.filter((e) => !have.has(e.seq) && e.seq < state.lastSeq);
   if (older.length === 0) return;

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { errorToast, type Toast } from './toasts.js';
 import { LIVE_STATUSES } from './status.js';
-import type { Agent, Breaker, Costs, IronEvent, Performance, Protection, Role, Secret } from './types.js';
+import type { Agent, AgentPerformance, BreakerView, CostReport, FeedEvent, ProtectionReport, Role, Secret } from './types.js';
 
 /** Events kept in the browser: a multi-hour run must not grow the page without bound. */
 export const MAX_EVENTS = 5000;
@@ -26,11 +26,11 @@ export interface State {
   agents: Agent[];
   /** The agent the user picked; null means "follow the running one". */
   picked: string | null;
-  events: IronEvent[];
-  costs: Record<string, Costs>;
-  performance: Record<string, Performance>;
-  protection: Record<string, Protection>;
-  breakers: Breaker[] | null;
+  events: FeedEvent[];
+  costs: Record<string, CostReport>;
+  performance: Record<string, AgentPerformance>;
+  protection: Record<string, ProtectionReport>;
+  breakers: BreakerView[] | null;
   secrets: SecretsState;
   toasts: Toast[];
 }

@@ -1,7 +1,7 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
 import { money } from './format.js';
-import type { Agent, IronEvent } from './types.js';
+import type { Agent, AnyEvent } from './types.js';
 
 export interface Toast {
   id: number;
@@ -21,7 +21,7 @@ export interface Toast {
 
 let nextId = 1;
 
-function make(ev: IronEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismiss'>): Toast {
+function make(ev: AnyEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismiss'>): Toast {
   return { ...t, id: nextId++, ts: ev.ts, agentId: ev.agentId, autoDismiss: t.severity === 'info' };
 }
 
@@ -35,15 +35,15 @@ export function errorToast(title: string, body: string): Toast {
  * @example
  *   const t = toastFor(event, agents); if (t) show(t);
  */
-export function toastFor(ev: IronEvent, agents: Agent[]): Toast | null {
-  const d = ev.data ?? {};
+export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
   const agent = ev.agentId ? agents.find((a) => a.id === ev.agentId) : undefined;
   switch (ev.type) {
     case 'breaker.transition': {
+      const d = ev.data;
       if (d.to === 'OPEN') {
         const why = [
           `${d.consecutiveFailures} consecutive failure${d.consecutiveFailures === 1 ? '' : 's'}`,
-          d.failureRate !== null && d.failureRate !== undefined ? `failure rate ${Math.round(d.failureRate * 100)}%` : null,
+          d.failureRate !== null ? `failure rate ${Math.round(d.failureRate * 100)}%` : null,
           d.lastFailure ? `last: ${d.lastFailure}` : null,
           `retry in ${Math.round(d.cooldownMs / 1000)} s`,
         ].filter(Boolean);
@@ -54,21 +54,21 @@ export function toastFor(ev: IronEvent, agents: Agent[]): Toast | null {
       return null;
     }
     case 'pii.detected': {
-      const types = Object.entries(d.types ?? {})
+      const types = Object.entries(ev.data.types)
         .map(([t, n]) => `${n} ${t}`)
         .join(', ');
-      return make(ev, { key: `pii:${ev.agentId}`, kind: 'pii', severity: 'warn', title: `PII ${d.action}: ${types}`, body: d.preview ?? '' });
+      return make(ev, { key: `pii:${ev.agentId}`, kind: 'pii', severity: 'warn', title: `PII ${ev.data.action}: ${types}`, body: ev.data.preview });
     }
     case 'budget.threshold': {
+      const d = ev.data;
       if (d.threshold < 0.9) return null;
-      const increase = d.recommendedIncreaseUsd as number;
       return make(ev, {
         key: `budget:${ev.agentId}`,
         kind: 'budget',
         severity: 'warn',
         title: `Budget ${Math.round(d.percentUsed)}% used`,
-        body: `${money(d.spentUsd)} of ${money(d.limitUsd)}${d.projectionUsd !== null && d.projectionUsd !== undefined ? ` · projection ${money(d.projectionUsd)}` : ''}`,
-        approve: increase > 0 ? { increaseUsd: increase } : undefined,
+        body: `${money(d.spentUsd)} of ${money(d.limitUsd)}${d.projectionUsd !== null ? ` · projection ${money(d.projectionUsd)}` : ''}`,
+        approve: d.recommendedIncreaseUsd > 0 ? { increaseUsd: d.recommendedIncreaseUsd } : undefined,
         stop: true,
       });
     }
@@ -78,14 +78,14 @@ export function toastFor(ev: IronEvent, agents: Agent[]): Toast | null {
     case 'budget.refused':
       return make(ev, { key: `budget-refused:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'LLM call refused: budget', body: ev.message });
     case 'budget.exhausted':
-      return make(ev, { key: `budget-exhausted:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message, stop: d.policy !== 'stop' });
+      return make(ev, { key: `budget-exhausted:${ev.agentId}`, kind: 'budget', severity: 'error', title: 'Budget exhausted', body: ev.message, stop: ev.data.policy !== 'stop' });
     case 'agent.exited': {
-      if (d.status !== 'crashed') return null;
+      if (ev.data.status !== 'crashed') return null;
       const again = agent?.status === 'restarting';
       return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: again ? 'warn' : 'error', title: again ? 'Agent crashed: restarting' : 'Agent crashed', body: ev.message });
     }
     case 'secret.rotated':
-      return make(ev, { key: `secret:${d.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${d.name}`, body: ev.message });
+      return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:
       return null;
   }

@@ -13,7 +13,7 @@ import { Writable } from 'node:stream';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
-import { fmt, report, type Row } from './lib.js';
+import { fmt, queryState, report, type Row } from './lib.js';
 
 const CALLS = 60;
 const CONCURRENCY = 16;
@@ -83,7 +83,7 @@ async function run(limitUsd: number, nearLimit: 'refuse' | 'clamp', latencyMs: n
     const seconds = (performance.now() - t0) / 1000;
     const status = (await (await fetch(`${rt.url}/api/agents/${agentId}/status`, { headers: admin })).json()) as { budget: { spentUsd: number } };
     // The refusal's own event says what was spent at that moment.
-    const first = rt.state.database.prepare(`SELECT data FROM events WHERE type = 'budget.refused' AND agent_id = ? ORDER BY seq LIMIT 1`).get(agentId) as { data: string } | undefined;
+    const first = queryState<{ data: string }>(rt.state.path, `SELECT data FROM events WHERE type = 'budget.refused' AND agent_id = ? ORDER BY seq LIMIT 1`, agentId);
     const spentAtRefusal = first ? (JSON.parse(first.data) as { spentUsd: number }).spentUsd : null;
     return { limitUsd, nearLimit, answered, refused, of: CALLS, spentUsd: status.budget.spentUsd, shareBeforeFirstRefusal: spentAtRefusal === null ? null : spentAtRefusal / limitUsd, seconds };
   } finally {

@@ -1,14 +1,22 @@
 // Budget hot path: what the gateway pays per request for token counting, pricing and the
-// reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls. Prompt
+// reserve/settle ledger, on distinct 1-2 KB chat requests shaped like the demo's calls. Counting
+// includes reading the body through its wire (the prompt parts), as the gateway does. Prompt
 // texts' counts are remembered (tokens.ts CountCache), so each timed call carries a user message
 // never seen before; a resent history is timed on its own row.
-import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, preloadTokenizers, PriceBook, SPEC_PRICE_OVERRIDES, type RequestBody } from '../../src/domain/budget/index.js';
+import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, preloadTokenizers, PriceBook, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const VARIANTS = 256;
 // The gateway's whole CPU budget is 0.2 ms per request; the budget module may use a quarter.
 const COUNT_TARGET_US = 50;
 const LEDGER_TARGET_US = 5;
+
+type RequestBody = Record<string, unknown>;
+
+const chat = (body: RequestBody) => openaiWire.prompt('chat', body);
+const messages = (body: RequestBody) => anthropicWire.prompt('messages', body);
 
 function requests(model: string, count = VARIANTS, from = 0): RequestBody[] {
   const cities = ['Berlin', 'Austin', 'Lyon', 'Osaka', 'Toronto', 'Kraków', 'São Paulo', 'Nairobi'];
@@ -89,11 +97,11 @@ tracker.setLimit('bench', Number.MAX_SAFE_INTEGER);
 const rows: Row[] = [{ metric: 'tokenizer load (once, both encodings)', value: `${fmt(loadMs, 0)} ms` }];
 const timed: Record<string, { p50: number; p99: number; mean: number }> = {};
 const sampled: Array<[string, number[]]> = [
-  ['countPromptTokens gpt-4o (o200k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4o', openai[i]!))],
-  ['countPromptTokens gpt-4 (cl100k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4', legacy[i]!))],
-  ['countPromptTokens claude (estimate)', sample(TIMED, (i) => countPromptTokens('claude-3-5-sonnet-latest', claude[i]!))],
-  ['estimateRequestCost gpt-4o (count + price)', sample(TIMED, (i) => estimateRequestCost(book, { model: 'gpt-4o', body: priced[i]! }))],
-  ['countPromptTokens gpt-4o, 40 earlier messages resent + 1 new', sample(TIMED, (i) => countPromptTokens('gpt-4o', turns[i]!))],
+  ['countPromptTokens gpt-4o (o200k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4o', chat(openai[i]!)))],
+  ['countPromptTokens gpt-4 (cl100k BPE)', sample(TIMED, (i) => countPromptTokens('gpt-4', chat(legacy[i]!)))],
+  ['countPromptTokens claude (estimate)', sample(TIMED, (i) => countPromptTokens('claude-3-5-sonnet-latest', messages(claude[i]!)))],
+  ['estimateRequestCost gpt-4o (count + price)', sample(TIMED, (i) => estimateRequestCost(book, { model: 'gpt-4o', prompt: chat(priced[i]!), output: openaiWire.output('chat', priced[i]!) }))],
+  ['countPromptTokens gpt-4o, 40 earlier messages resent + 1 new', sample(TIMED, (i) => countPromptTokens('gpt-4o', chat(turns[i]!)))],
 ];
 for (const [name, us] of sampled) {
   const p50 = percentile(us, 50);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -17,6 +18,16 @@ export interface Row {
   value: string;
   target?: string;
   ok?: boolean;
+}
+
+/** One row of a query on a state file, through a read-only connection of the benchmark's own (nothing in src/ hands out the runtime's). */
+export function queryState<T>(path: string, sql: string, ...params: unknown[]): T | undefined {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(sql).get(...params) as T | undefined;
+  } finally {
+    db.close();
+  }
 }
 
 export function percentile(sorted: number[], p: number): number {

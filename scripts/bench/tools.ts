@@ -17,7 +17,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { CircuitBreaker } from '../../src/domain/reliability/index.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { redactResponse } from '../../src/tools/index.js';
-import { fmt, percentile, report, type Row } from './lib.js';
+import { fmt, percentile, queryState, report, type Row } from './lib.js';
 
 const CONCURRENCY = 16;
 const WARMUP = 2_000;
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
     });
     rows.push({ metric: `refused while OPEN, through /tools/ p50 / p99 (HTTP round trip, concurrency ${CONCURRENCY})`, value: `${ms(o.p50)} / ${ms(o.p99)}` });
     rows.push({ metric: 'refused while OPEN, in-process (acquire())', value: `${fmt(acquireNs / 1000, 3)} µs`, target: `< ${REJECT_TARGET_US} µs`, ok: acquireNs / 1000 < REJECT_TARGET_US });
-    const m = rt.state.database.prepare("SELECT count(*) AS n FROM tool_calls WHERE service = 'leads'").get() as { n: number };
+    const m = queryState<{ n: number }>(rt.state.path, "SELECT count(*) AS n FROM tool_calls WHERE service = 'leads'")!;
     rows.push({ metric: 'calls on record in tool_calls (leads)', value: fmt(m.n, 0) });
   } finally {
     client.kill();

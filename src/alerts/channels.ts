@@ -8,13 +8,18 @@ import type { RetryPolicy } from '../domain/reliability/index.js';
 
 export type AlertChannel = 'webhook' | 'email';
 
+/** What an alert is about: a budget threshold, or PII found at one of the doors. */
+export type AlertKind = 'budget' | 'pii';
+
 export interface AlertMessage {
   /** Correlates the per-channel results with the alert. */
   id: string;
-  /** Shown on log lines. */
-  agentId?: string;
+  kind: AlertKind;
+  /** The agent it is about (shown on log lines and recorded with the delivery); null for none. */
+  agentId: string | null;
   slack: SlackMessage;
-  email: EmailMessage;
+  /** Absent: the alert is not e-mailed (a PII finding: one e-mail per finding would bury the budget ones). */
+  email?: EmailMessage;
 }
 
 export interface AlertResult {
@@ -24,6 +29,8 @@ export interface AlertResult {
   /** Why delivery failed; secrets from the channel URLs are masked out. */
   error?: string;
   alertId: string;
+  kind: AlertKind;
+  agentId: string | null;
 }
 
 export interface EmailChannelConfig {
@@ -73,9 +80,10 @@ const MAX_ERROR_BODY = 512;
 const PERMANENT_SMTP_CODES = new Set(['EAUTH', 'EENVELOPE', 'EMESSAGE', 'EREQUIRETLS']);
 
 /** One message per channel, built by the budget domain. */
-export function budgetAlertMessage(alert: BudgetAlert): AlertMessage {
+export function budgetAlertMessage(alert: BudgetAlert): AlertMessage & { email: EmailMessage } {
   return {
     id: `budget:${alert.agentId}:${alert.kind}:${alert.threshold}`,
+    kind: 'budget',
     agentId: alert.agentId,
     slack: slackBudgetAlert(alert),
     email: emailBudgetAlert(alert),

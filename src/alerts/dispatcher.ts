@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Agent, request } from 'undici';
 import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
+import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { retry, retryAfterFromHeaders, validateRetryPolicy, type RetryPolicy } from '../domain/reliability/index.js';
 
@@ -24,6 +25,14 @@ import {
   type AlertTimeouts,
 } from './channels.js';
 
+/** One channel's outcome, before it is told about the alert it belongs to. */
+type Delivery = Pick<AlertResult, 'channel' | 'ok' | 'attempts' | 'error'>;
+
+/**
+ * Every alert leaves through one dispatcher, built once by the runtime from `alerts:`: budget
+ * thresholds (the gateway's meter) and PII findings (PiiProtection) go to the same channels,
+ * each to those it has a form for.
+ */
 export class AlertDispatcher {
   readonly channels: readonly AlertChannel[];
   private readonly logger: Logger;
@@ -84,9 +93,10 @@ export class AlertDispatcher {
     try {
       for (const channel of this.channels) {
         if (this.closed) {
-          this.finish(message, { channel, ok: false, attempts: 0, error: 'dispatcher closed', alertId: message.id });
+          this.finish(message, { channel, ok: false, attempts: 0, error: 'dispatcher closed' });
           continue;
         }
+        if (channel === 'email' && !message.email) continue;
         // Deferred so that even building the request happens off the caller's (hot) path.
         const task = Promise.resolve().then(() => this.deliver(channel, message));
         this.inFlight.add(task);
@@ -116,7 +126,7 @@ export class AlertDispatcher {
   }
 
   private async deliver(channel: AlertChannel, message: AlertMessage): Promise<void> {
-    let result: AlertResult;
+    let result: Delivery;
     try {
       const settled =
         channel === 'webhook'
@@ -124,18 +134,18 @@ export class AlertDispatcher {
               () => this.postWebhook(message.slack),
               (e) => !(e instanceof HttpStatusError) || e.retryable,
             )
-          : await this.attempt(() => this.sendEmail(message.email), transientSmtpError);
+          : await this.attempt(() => this.sendEmail(message.email!), transientSmtpError);
       if (settled.ok) {
-        result = { channel, ok: true, attempts: settled.attempts, alertId: message.id };
+        result = { channel, ok: true, attempts: settled.attempts };
       } else {
         // A retry skipped at close() was never made; report the failure that called for it.
         const e = settled.error;
         const skipped = e instanceof Aborted && e.beforeAttempt;
         const error = skipped && e.previous !== undefined ? `${this.errorText(e.previous)}; ${e.message}` : this.errorText(e);
-        result = { channel, ok: false, attempts: settled.attempts - (skipped ? 1 : 0), error, alertId: message.id };
+        result = { channel, ok: false, attempts: settled.attempts - (skipped ? 1 : 0), error };
       }
     } catch (error) {
-      result = { channel, ok: false, attempts: 0, error: this.errorText(error), alertId: message.id };
+      result = { channel, ok: false, attempts: 0, error: this.errorText(error) };
     }
     this.finish(message, result);
   }
@@ -218,7 +228,8 @@ export class AlertDispatcher {
     return out;
   }
 
-  private finish(message: AlertMessage, result: AlertResult): void {
+  private finish(message: AlertMessage, delivery: Delivery): void {
+    const result: AlertResult = { ...delivery, alertId: message.id, kind: message.kind, agentId: message.agentId };
     const target = result.channel === 'webhook' ? this.webhook?.shown : this.mail?.shown;
     const fields = { agentId: message.agentId, alertId: message.id, channel: result.channel, target, attempts: result.attempts };
     if (result.ok) {
@@ -234,4 +245,20 @@ export class AlertDispatcher {
       this.logger.warn({ alertId: message.id, err: this.errorText(error) }, 'Alert result listener threw');
     }
   }
+}
+
+const LABEL: Record<AlertResult['kind'], string> = { budget: 'Budget', pii: 'PII' };
+
+/**
+ * The event a delivery is recorded as (the dashboard shows it; the demo waits for its e-mail).
+ * @example state.record(deliveryEvent(result)) // 'Budget alert delivered by email'
+ */
+export function deliveryEvent(r: AlertResult): NewEvent<'alert.delivery'> {
+  return {
+    agentId: r.agentId,
+    type: 'alert.delivery',
+    severity: r.ok ? 'info' : 'warn',
+    message: r.ok ? `${LABEL[r.kind]} alert delivered by ${r.channel}` : `${LABEL[r.kind]} alert by ${r.channel} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
+    data: { channel: r.channel, ok: r.ok, attempts: r.attempts, error: r.error ?? null, alertId: r.alertId },
+  };
 }

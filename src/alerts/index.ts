@@ -1,12 +1,13 @@
 // Alert delivery (Slack-compatible webhook, SMTP e-mail) for budget thresholds and PII
-// events. I/O, so not a domain folder; the gateway and PII protection are handed a dispatcher
-// by the runtime.
-export { AlertDispatcher } from './dispatcher.js';
+// findings. I/O, so not a domain folder; the runtime builds the one dispatcher from `alerts:`
+// and hands it to the gateway (budget alerts) and PII protection (findings).
+export { AlertDispatcher, deliveryEvent } from './dispatcher.js';
 export {
   budgetAlertMessage,
   DEFAULT_ALERT_RETRY,
   DEFAULT_ALERT_TIMEOUTS,
   type AlertChannel,
+  type AlertKind,
   type AlertDispatcherOptions,
   type AlertMessage,
   type AlertResult,

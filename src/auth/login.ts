@@ -67,9 +67,9 @@ export class LoginService {
     } finally {
       this.checksInFlight--;
     }
-    if (!user) {
+    if (!user || user === 'untrusted') {
       // A name that is no user may be a password typed into the wrong field: not recorded.
-      this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, 'bad_credentials');
+      this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, user === 'untrusted' ? 'untrusted_hash' : 'bad_credentials');
       throw BAD_CREDENTIALS();
     }
     this.byName.reset(nameKey);
@@ -87,8 +87,13 @@ export class LoginService {
     return { token, role, name: user.name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
   }
 
-  private failed(name: string, address: string, reason: 'bad_credentials' | 'too_many_attempts'): void {
-    const why = reason === 'bad_credentials' ? 'Failed login' : 'Login refused (too many failures)';
+  private failed(name: string, address: string, reason: 'bad_credentials' | 'too_many_attempts' | 'untrusted_hash'): void {
+    const why =
+      reason === 'bad_credentials'
+        ? 'Failed login'
+        : reason === 'too_many_attempts'
+          ? 'Login refused (too many failures)'
+          : 'Login refused: the stored password hash asks for a cost iron-cage never hashes with (an edited row?); remove the user and add them again';
     this.d.state.record({ agentId: null, type: 'auth.login_failed', severity: 'warn', message: `${why} for '${name}' from ${address}`, data: { name, address, reason } });
   }
 }

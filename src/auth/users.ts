@@ -1,7 +1,7 @@
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, ValidationError } from '../core/errors.js';
-import { KDF_DEFAULTS } from '../domain/secrets/index.js';
+import { KDF_DEFAULTS, verifiablePasswordHash } from '../domain/secrets/index.js';
 import type { UsersStore, UserRole, UserView } from '../state/index.js';
 import type { TokenService } from './tokens.js';
 
@@ -9,6 +9,8 @@ export const USER_ROLES = ['admin', 'viewer'] as const;
 export const PASSWORD_MIN = 12;
 /** Argon2 hashes whatever it is given; a megabyte password is a cheap way to burn CPU. */
 export const PASSWORD_MAX = 1024;
+/** Twelve spaces, or `aaaaaaaaaaaa`, are twelve characters and no password. */
+export const PASSWORD_MIN_DISTINCT = 5;
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 // `const enum` in the binding's typings: esbuild cannot inline it across packages.
@@ -29,6 +31,9 @@ export function checkUserName(name: string): string {
 export function checkPassword(password: string): string {
   if (password.length < PASSWORD_MIN) throw new ValidationError(`password: at least ${PASSWORD_MIN} characters`);
   if (password.length > PASSWORD_MAX) throw new ValidationError(`password: at most ${PASSWORD_MAX} characters`);
+  // NULs and other control characters are invisible when typed and cut short by some tools.
+  if (/\p{Cc}/u.test(password)) throw new ValidationError('password: no control characters (NUL, tab, new line, …)');
+  if (new Set(password).size < PASSWORD_MIN_DISTINCT) throw new ValidationError(`password: at least ${PASSWORD_MIN_DISTINCT} different characters`);
   return password;
 }
 
@@ -50,16 +55,23 @@ export class PasswordCheck {
 
   constructor(private readonly store: Pick<UsersStore, 'liveByName'>) {}
 
-  /** The live user when name and password match; null otherwise. */
-  async check(name: string, password: string): Promise<UserView | null> {
+  /**
+   * The live user when name and password match; null otherwise; `untrusted` when the user's
+   * stored hash asks for more than iron-cage ever hashes with (a tampered row: m = 4 GiB would
+   * make one login take gigabytes and minutes), which is never verified.
+   */
+  async check(name: string, password: string): Promise<UserView | null | 'untrusted'> {
     const row = USER_NAME.test(name) ? this.store.liveByName(name) : null;
-    const phc = row?.passwordHash ?? (await (this.dummy ??= hashPassword(randomBytes(18).toString('base64'))));
+    const untrusted = row !== null && !verifiablePasswordHash(row.passwordHash);
+    // The dummy stands in for an unknown name and a refused hash alike: the same time either way.
+    const phc = row && !untrusted ? row.passwordHash : await (this.dummy ??= hashPassword(randomBytes(18).toString('base64')));
     let ok = false;
     try {
       ok = await verify(phc, password);
     } catch {
       ok = false;
     }
+    if (untrusted) return 'untrusted';
     if (!row || !ok) return null;
     const { passwordHash: _h, ...user } = row;
     return user;

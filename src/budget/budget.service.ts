@@ -1,4 +1,4 @@
-import { AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
+import { type AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
 import { type BudgetTracker, PriceBook, preloadTokenizers } from '../domain/budget/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { RequestsStore } from '../state/index.js';
@@ -6,8 +6,8 @@ import { budgetRoutes } from './budget.routes.js';
 import { Budgets } from './budgets.js';
 import { BudgetNotices } from './notices.js';
 
-/** What budgets need: the platform, every agent's account (status objects read the same tracker), and the recorded requests. */
-export type BudgetDeps = Pick<Platform, 'config' | 'state' | 'logger' | 'url' | 'agents'> & { tracker: BudgetTracker; requests: RequestsStore };
+/** What budgets need: the platform, every agent's account (status objects read the same tracker), the recorded requests, and the runtime's one alert dispatcher. */
+export type BudgetDeps = Pick<Platform, 'config' | 'state' | 'logger' | 'url' | 'agents'> & { tracker: BudgetTracker; requests: RequestsStore; alerts: Pick<AlertDispatcher, 'send'> };
 
 /** The budget feature as the runtime starts it, with what the gateway's money path uses of it. */
 export interface BudgetService extends Service {
@@ -19,30 +19,17 @@ export interface BudgetService extends Service {
 
 /**
  * Budgets for the runtime: every account rebuilt from the recorded requests at start, the
- * prices, the alerts at each threshold (webhook, e-mail), and the routes that set a limit and
- * report costs. The gateway's Meter spends through it.
+ * prices, the alerts at each threshold (through the runtime's dispatcher), and the routes that
+ * set a limit and report costs. The gateway's Meter spends through it.
  */
 export function budgetService(ctx: BudgetDeps): BudgetService {
   const g = ctx.config.gateway;
-  const alerts = new AlertDispatcher({
-    webhookUrl: g.alerts.webhookUrl,
-    email: g.alerts.email,
-    logger: ctx.logger,
-    onResult: (r) =>
-      ctx.state.record({
-        agentId: r.alertId.split(':')[1] ?? null,
-        type: 'alert.delivery',
-        severity: r.ok ? 'info' : 'warn',
-        message: r.ok ? `Budget alert delivered by ${r.channel}` : `Budget alert by ${r.channel} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
-        data: { channel: r.channel, ok: r.ok, attempts: r.attempts, error: r.error ?? null, alertId: r.alertId },
-      }),
-  });
   const book = new PriceBook({ overrides: g.pricing, ...(g.defaultPrice ? { defaultRates: g.defaultPrice } : {}) });
   const notices = new BudgetNotices({
     state: ctx.state,
     tracker: ctx.tracker,
     policy: g.budgetPolicy,
-    alert: (a) => alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
+    alert: (a) => ctx.alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
     stopAgent: (id, why) => void ctx.agents.stop(id, why),
     logger: ctx.logger,
   });
@@ -55,11 +42,9 @@ export function budgetService(ctx: BudgetDeps): BudgetService {
     book,
     apiRoutes: [budgetRoutes({ state: ctx.state, requests: ctx.requests, budgets, book, baselineModel: g.baselineModel })],
     announce() {
-      if (alerts.channels.length > 0) ctx.logger.info(`Budget alerts go to: ${alerts.channels.join(', ')}`);
       // Load the BPE tables (about 0.2 s of synchronous work, once) just after start, before
       // an agent's first call can arrive, but not in the way of the first health checks.
       setTimeout(() => preloadTokenizers(), 100).unref();
     },
-    close: () => alerts.close(),
   };
 }

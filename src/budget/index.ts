@@ -5,4 +5,4 @@
 export { type BudgetDeps, type BudgetService, budgetService } from './budget.service.js';
 export { Budgets } from './budgets.js';
 export { BudgetNotices, type BudgetNoticesDeps, CONGESTION_RETRY_S } from './notices.js';
-export { type BudgetRoutesDeps, budgetRoutes } from './budget.routes.js';
+export { type BudgetRoutesDeps, budgetRoutes, type CostReport } from './budget.routes.js';

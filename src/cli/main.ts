@@ -1,4 +1,4 @@
-import yargs, { type Argv } from 'yargs';
+import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
@@ -11,19 +11,11 @@ import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
 import { runDemo, type DemoArgs } from '../demo/index.js';
 import { runAudit, type AuditArgs } from './audit.js';
+import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
-// Flags are read as strings and validated by the config layer, so `--port abc` gets the
-// same precise message as `port: abc` in a config file.
-function serverOptions<T>(y: Argv<T>) {
-  return y
-    .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })
-    .option('host', { type: 'string', description: 'Address to bind [default: 127.0.0.1]' })
-    .option('db', { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' })
-    .option('config', { type: 'string', description: 'Config file (.yaml, .yml or .toml) [default: ./iron-cage.yaml if present]' })
-    .option('verbose', { type: 'boolean', description: 'Debug logging' })
-    .option('log-format', { type: 'string', choices: ['pretty', 'json'], description: 'Terminal log format [default: pretty]' })
-    .option('allow-faults', { type: 'boolean', description: 'Allow fault injection (POST /api/faults) on a non-loopback --host' });
-}
+// The shared options (--db, --config, --json, every flag that sets config) come from their one
+// declaration (config/options.ts) through optionsFor; a command declares here only what it
+// alone takes.
 
 function piiOptions(c: ReturnType<typeof loadConfig>) {
   return {
@@ -34,14 +26,7 @@ function piiOptions(c: ReturnType<typeof loadConfig>) {
   };
 }
 
-/** Commands that work on the database file directly (token, secrets). */
-const FILE_OPTIONS = {
-  db: { type: 'string', description: 'SQLite state file [default: ./iron_state.db]' },
-  config: { type: 'string', description: 'Config file' },
-  json: { type: 'boolean', description: 'Machine-readable output' },
-} as const;
-
-const EPILOG = `Precedence: flags > IRON_CAGE_* environment > config file > defaults.
+const EPILOG = `${PRECEDENCE}
 Docs and API routes: README.md`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -52,16 +37,11 @@ export async function main(argv: string[]): Promise<void> {
       'start <script> [args..]',
       'Run a Python agent under supervision, with the dashboard',
       (y) =>
-        serverOptions(y)
+        y
           .positional('script', { type: 'string', description: 'The agent, e.g. agent.py', demandOption: true })
           .positional('args', { type: 'string', array: true, description: 'Arguments for the agent (put -- before ones that start with -)' })
-          .option('budget', { type: 'string', description: 'Spend limit in dollars: 50, 50.00 or $50 (quote the $)' })
-          .option('safety-mode', { type: 'string', choices: ['redact', 'block', 'warn'], description: 'What to do with PII in LLM output [default: redact]' })
-          .option('python', { type: 'string', description: 'Python interpreter [default: python3]' })
-          .option('restart', { type: 'string', choices: ['on-failure', 'never'], description: 'Restart the agent when it crashes [default: on-failure]' })
-          .option('name', { type: 'string', description: 'Display name [default: the script name]' })
-          .option('exit', { type: 'boolean', description: "Exit with the agent's exit code when it ends (for scripts and CI)" })
-          .option('env', { type: 'string', description: 'The secrets environment the agent gets (IRON_CAGE_ENV) [default: development]' })
+          .options(optionsFor('start'))
+          .epilog(environmentHelp('start'))
           .example('$0 start agent.py --budget 50', 'Run agent.py with a $50 budget')
           .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
       async (a) => {
@@ -80,8 +60,7 @@ export async function main(argv: string[]): Promise<void> {
         y
           .option('pace', { type: 'string', description: 'fast (seconds: rehearsal, CI), default (about 3 minutes), talk (about 28 minutes), or seconds per lead (e.g. 0.5)' })
           .option('keep', { type: 'boolean', description: 'Keep the previous demo database instead of starting fresh' })
-          .option('db', { type: 'string', description: "The demo's SQLite file [default: ./iron_demo.db]" })
-          .option('port', { type: 'string', description: 'Port for the dashboard, REST API and gateway [default: 8080]' })
+          .options(optionsFor('demo'))
           .option('quiet', { type: 'boolean', description: "Plain lines, only the demo's own (no progress bar, no per-call lines)" })
           .option('stay', { type: 'boolean', description: 'Keep the dashboard up after the run until Ctrl-C (--no-stay: exit) [default: when the output is a terminal]' })
           .example('$0 demo', 'Run it; open the dashboard URL it prints')
@@ -91,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(
       'serve',
       'Serve the dashboard and API with no agent (inspect earlier runs; agents that connect with a key)',
-      (y) => serverOptions(y).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
+      (y) => y.options(optionsFor('serve')).epilog(environmentHelp('serve')).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
       async (a) => runServe(a as never),
     )
     .command(
@@ -102,9 +81,7 @@ export async function main(argv: string[]): Promise<void> {
           .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
           .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
           .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
-          .option('name', { type: 'string', description: 'For create: a name for the token (and its agent)' })
-          .option('budget', { type: 'string', description: 'For create: the agent budget in dollars' })
-          .options(FILE_OPTIONS)
+          .options(optionsFor('token'))
           .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
           .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
@@ -116,11 +93,10 @@ export async function main(argv: string[]): Promise<void> {
         y
           .positional('action', { type: 'string', choices: ['list', 'set', 'rotate', 'get', 'rm', 'audit', 'rekey'], demandOption: true })
           .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
-          .option('env', { type: 'string', description: 'Secrets environment [default: development, or IRON_CAGE_ENV]' })
           .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
           .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
           .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
-          .options(FILE_OPTIONS)
+          .options(optionsFor('secrets'))
           .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
           .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
           .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
@@ -134,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
           .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
           .positional('name', { type: 'string', description: 'For add and rm: the user name' })
           .option('role', { type: 'string', choices: ['viewer', 'admin'], description: 'For add: what the user may do' })
-          .options(FILE_OPTIONS)
+          .options(optionsFor('user'))
           .example('printf %s "$PASSWORD" | $0 user add ann --role viewer', 'A read-only dashboard user')
           .example('$0 user rm ann', 'Remove her; her tokens stop working'),
       async (a) => runUser(a as unknown as UserArgs),
@@ -151,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('type', { type: 'string', description: 'Only this PII type (EMAIL, PHONE, ...)' })
           .option('after', { type: 'number', description: 'Only findings after this id' })
           .option('limit', { type: 'number', description: 'At most this many [default: 100]' })
-          .options(FILE_OPTIONS)
+          .options(optionsFor('audit'))
           .example('$0 audit pii --type EMAIL', 'What was found, where and what was done')
           .example('$0 audit pii --reveal 12 --reason "ticket 481"', 'The value behind finding #12'),
       async (a) => runAudit(a as unknown as AuditArgs),
@@ -159,11 +135,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(
       'redact',
       'Redact PII from stdin to stdout (the same engine the gateway uses)',
-      (y) =>
-        y
-          .option('safety-mode', { type: 'string', choices: ['redact', 'block', 'warn'], description: 'Policy [default: redact]' })
-          .option('config', { type: 'string', description: 'Config file (its safety: section applies)' })
-          .example('$0 redact < notes.txt > notes.clean.txt', 'Clean a file'),
+      (y) => y.options(optionsFor('redact')).example('$0 redact < notes.txt > notes.clean.txt', 'Clean a file'),
       async (a) => {
         const c = loadConfig({ configPath: a.config as string | undefined, flags: { safetyMode: a.safetyMode as string | undefined } });
         process.exitCode = await runRedact(process.stdin, process.stdout, { ...piiOptions(c), policy: { mode: c.safetyMode, perType: c.safety.perType, severity: c.safety.severity } });
@@ -172,11 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(
       'scan',
       'Report PII found in stdin, one line of output per input line',
-      (y) =>
-        y
-          .option('json', { type: 'boolean', description: 'One JSON object per line: {"spans":[{"start","end","type","risk"}]} (input lines {"id","text"} echo the id)' })
-          .option('config', { type: 'string', description: 'Config file (its safety: section applies)' })
-          .example('$0 scan --json < notes.txt', 'Offsets of every finding'),
+      (y) => y.options(optionsFor('scan')).example('$0 scan --json < notes.txt', 'Offsets of every finding'),
       async (a) => {
         const c = loadConfig({ configPath: a.config as string | undefined });
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });

@@ -1,7 +1,7 @@
 import { escapeControl } from '../core/logger.js';
 import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, OPTIONS } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
@@ -41,7 +41,7 @@ const auditLines = (rows: SecretAuditView[], json: boolean | undefined): string[
       );
 
 /** The environment `list` shows: all of them unless one was asked for (flag or IRON_CAGE_ENV). */
-const listScope = (a: SecretsArgs, env: string): string | undefined => (a.env === undefined && !process.env.IRON_CAGE_ENV ? undefined : env);
+const listScope = (a: SecretsArgs, env: string): string | undefined => (a.env === undefined && !process.env[OPTIONS.env.env] ? undefined : env);
 
 /** What the CLI does through a running server: everything but rekey, which must run alone. */
 async function throughServer(a: SecretsArgs, s: Server, env: string, input: NodeJS.ReadableStream, db: string): Promise<string[]> {

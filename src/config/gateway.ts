@@ -1,16 +1,15 @@
 import { z } from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../domain/budget/index.js';
-import { usdAmount } from '../core/validation.js';
+import { httpUrl, usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
 
-// Gateway, budget and alert keys of the config file (snake_case). Pricing tables are checked
+// Gateway and budget keys of the config file (snake_case). Pricing tables are checked
 // by the budget domain's own parser, which names every bad entry.
 
-const url = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
 const ms = (max: number) => z.number().int('must be a whole number').min(0, 'must be 0 or more').max(max, `must be at most ${max}`);
 
 const provider = z.strictObject({
-  base_url: url.optional(),
+  base_url: httpUrl.optional(),
   /** The key itself, or leave it out and set api_key_env (default OPENAI_API_KEY / ANTHROPIC_API_KEY). */
   api_key: z.string().min(1, 'must not be empty').optional(),
   api_key_env: z
@@ -71,18 +70,6 @@ export const gatewayFileSchema = {
       max_ms: ms(300_000).optional(),
     })
     .optional(),
-  alerts: z
-    .strictObject({
-      webhook_url: url.optional(),
-      email: z
-        .strictObject({
-          to: z.string().email('must be an e-mail address'),
-          from: z.string().email('must be an e-mail address').optional(),
-          smtp_url: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL'),
-        })
-        .optional(),
-    })
-    .optional(),
   max_request_mb: z.number().gt(0, 'must be more than 0').max(100, 'must be at most 100').optional(),
 };
 
@@ -117,7 +104,6 @@ export interface GatewayConfig {
     maxWaiting: number;
   };
   retry: { attempts: number; baseMs: number; maxMs: number };
-  alerts: { webhookUrl: string | null; email: { to: string; from: string; smtpUrl: string } | null };
   maxRequestBytes: number;
 }
 
@@ -135,7 +121,6 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   // 120 s: a slow LLM answer (real ones take 1-30 s) settles well within it.
   budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null, nearLimit: 'refuse', waitMs: 120_000, maxWaiting: 100 },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
-  alerts: { webhookUrl: null, email: null },
   maxRequestBytes: 10 * 1024 * 1024,
 };
 
@@ -186,11 +171,6 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
         maxWaiting: 'max_waiting',
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
-    alerts: (l, cur) =>
-      layer(cur, l.alerts, {
-        webhookUrl: 'webhook_url',
-        email: (a) => a.email && { to: a.email.to, from: a.email.from ?? 'iron-cage@localhost', smtpUrl: a.email.smtp_url },
-      }),
     maxRequestBytes: (l) => (l.max_request_mb === undefined ? undefined : Math.round(l.max_request_mb * 1024 * 1024)),
   };
 }

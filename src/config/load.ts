@@ -6,9 +6,11 @@ import { ConfigError } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
+import { applyAlerts, deprecations } from './alerts.js';
 import { layer, type Keys } from './layer.js';
-import { DEFAULTS, fileSchema, type Config, type FileLayer, type ParsedLayer } from './schema.js';
+import { DEFAULTS, fileSchema, type Config, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
+import { CONFIG_OPTIONS, flagOf, OPTIONS, type FlagValues, type OptionName, type OptionSpec } from './options.js';
 
 const AUTO_FILES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
 
@@ -48,107 +50,56 @@ export function readConfigFile(path: string): ParsedLayer {
   return validate(raw, (p) => `config ${path}: ${p ? `${p}: ` : ''}`);
 }
 
-const ENV_KEYS: Record<string, { key: keyof FileLayer; kind: 'string' | 'int' | 'bool' }> = {
-  IRON_CAGE_BUDGET: { key: 'budget', kind: 'string' },
-  IRON_CAGE_PORT: { key: 'port', kind: 'int' },
-  IRON_CAGE_HOST: { key: 'host', kind: 'string' },
-  IRON_CAGE_DB: { key: 'db', kind: 'string' },
-  IRON_CAGE_SAFETY_MODE: { key: 'safety_mode', kind: 'string' },
-  IRON_CAGE_PYTHON: { key: 'python', kind: 'string' },
-  IRON_CAGE_VERBOSE: { key: 'verbose', kind: 'bool' },
-  IRON_CAGE_LOG_FORMAT: { key: 'log_format', kind: 'string' },
-  IRON_CAGE_NAME: { key: 'name', kind: 'string' },
-  IRON_CAGE_ALLOW_FAULTS: { key: 'allow_faults', kind: 'bool' },
-  IRON_CAGE_ENV: { key: 'environment', kind: 'string' },
-};
-
-function convert(value: string, kind: 'string' | 'int' | 'bool', where: string): unknown {
-  if (kind === 'string') return value;
+function convert(value: unknown, kind: OptionSpec['kind'], where: string): unknown {
+  // yargs has already read a switch; a string option (or a repeated one) goes to the schema as it is.
+  if (kind === 'string' || typeof value === 'boolean') return value;
+  const text = String(value);
   if (kind === 'int') {
-    if (!/^\s*-?\d+\s*$/.test(value)) throw new ConfigError(`${where}: "${value}" is not a whole number`);
-    return Number(value);
+    if (!/^\s*-?\d+\s*$/.test(text)) throw new ConfigError(`${where}: "${text}" is not a whole number`);
+    return Number(text);
   }
-  const v = value.trim().toLowerCase();
+  const v = text.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-  throw new ConfigError(`${where}: "${value}" is not true or false`);
+  throw new ConfigError(`${where}: "${text}" is not true or false`);
 }
 
-export function envLayer(env: NodeJS.ProcessEnv): ParsedLayer {
+/**
+ * One source's values (flags or variables) as a parsed layer: each declared option it sets,
+ * read by its kind and put at its key, then validated with every error naming that source.
+ */
+function sourceLayer(found: (name: OptionName, o: OptionSpec) => [source: string, value: unknown] | null): ParsedLayer {
   const layer: Record<string, unknown> = {};
-  const origin: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(ENV_KEYS)) {
-    const value = env[name];
-    if (value === undefined) continue;
-    layer[spec.key] = convert(value, spec.kind, name);
-    origin[spec.key] = name;
+  const origin: Array<[key: string, source: string]> = [];
+  for (const [name, o] of CONFIG_OPTIONS) {
+    const hit = found(name, o);
+    if (hit === null) continue;
+    const [source, value] = hit;
+    const path = o.key.split('.');
+    let at = layer;
+    for (const part of path.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+    at[path.at(-1)!] = convert(value, o.kind, source);
+    origin.push([o.key, source]);
   }
-  if (env.IRON_CAGE_RESTART !== undefined) {
-    layer.restart = { policy: env.IRON_CAGE_RESTART };
-    origin.restart = 'IRON_CAGE_RESTART';
-  }
-  return validate(layer, (p) => `${origin[p.split('.')[0] ?? ''] ?? 'environment'}: `);
+  return validate(layer, (p) => `${origin.find(([k]) => p === k || p.startsWith(`${k}.`))?.[1] ?? 'command line'}: `);
 }
 
-/** Flags arrive as strings (or booleans) from yargs; `names` maps schema keys back to flag names. */
-export interface FlagValues {
-  budget?: string;
-  port?: string;
-  host?: string;
-  db?: string;
-  safetyMode?: string;
-  python?: string;
-  verbose?: boolean;
-  logFormat?: string;
-  restart?: string;
-  name?: string;
-  exit?: boolean;
-  allowFaults?: boolean;
-  env?: string;
-}
+/** The IRON_CAGE_* variables of the declared options. */
+export const envLayer = (env: NodeJS.ProcessEnv): ParsedLayer => sourceLayer((_n, o) => (o.env === undefined || env[o.env] === undefined ? null : [o.env, env[o.env]]));
 
-const FLAG_OF: Record<string, string> = {
-  budget: '--budget',
-  port: '--port',
-  host: '--host',
-  db: '--db',
-  safety_mode: '--safety-mode',
-  python: '--python',
-  verbose: '--verbose',
-  log_format: '--log-format',
-  restart: '--restart',
-  name: '--name',
-  exit: '--exit',
-  allow_faults: '--allow-faults',
-  environment: '--env',
-};
-
-export function flagLayer(flags: FlagValues): ParsedLayer {
-  const layer: Record<string, unknown> = {};
-  const set = (key: string, v: unknown) => {
-    if (v !== undefined) layer[key] = v;
-  };
-  set('budget', flags.budget);
-  if (flags.port !== undefined) set('port', convert(String(flags.port), 'int', '--port'));
-  set('host', flags.host);
-  set('db', flags.db);
-  set('safety_mode', flags.safetyMode);
-  set('python', flags.python);
-  set('verbose', flags.verbose);
-  set('log_format', flags.logFormat);
-  set('name', flags.name);
-  set('exit', flags.exit);
-  set('allow_faults', flags.allowFaults);
-  set('environment', flags.env);
-  if (flags.restart !== undefined) layer.restart = { policy: flags.restart };
-  return validate(layer, (p) => `${FLAG_OF[p.split('.')[0] ?? ''] ?? 'flags'}: `);
-}
+/** The flags of the declared options, as yargs parsed them (text and switches). */
+export const flagLayer = (flags: FlagValues): ParsedLayer =>
+  sourceLayer((name) => {
+    const value = flags[name as keyof FlagValues];
+    return value === undefined ? null : [flagOf(name), value];
+  });
 
 /** Every key of the config, and where each comes from in a parsed layer. */
 function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
   return {
     gateway: (l, cur) => applyGateway(cur, l, env),
     safety: (l, cur) => applySafety(cur, l),
+    alerts: (l, cur) => applyAlerts(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',
@@ -172,6 +123,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     environment: 'environment',
     secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
     configFile: null,
+    notices: null,
   };
 }
 
@@ -189,8 +141,9 @@ export interface LoadOptions {
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  let file = opts.configPath ?? env.IRON_CAGE_CONFIG;
-  if (file === '') throw new ConfigError('--config: must not be empty');
+  const configEnv = OPTIONS.config.env;
+  let file = opts.configPath ?? env[configEnv];
+  if (file === '') throw new ConfigError(`${opts.configPath === undefined ? configEnv : flagOf('config')}: must not be empty`);
   if (file === undefined) file = AUTO_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
   let cfg: Config = { ...DEFAULTS, restart: { ...DEFAULTS.restart }, gateway: gatewayDefaults(env) };
   if (file !== undefined) {
@@ -199,10 +152,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       cfg = apply(cfg, fromFile, env);
     } catch (e) {
-      // Only price tables are judged while layering (by the budget domain); say which file.
+      // Price tables (the budget domain's) and the two webhook keys are judged while layering; say which file.
       throw e instanceof ConfigError ? new ConfigError(`config ${where}: ${e.message}`) : e;
     }
     cfg.configFile = where;
+    cfg.notices = deprecations(fromFile).map((n) => `config ${where}: ${n}`);
   }
   cfg = apply(cfg, envLayer(env), env);
   cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PII_SEVERITIES, PII_TYPES, RISKS, SAFETY_MODES, type PiiType, type Risk, type SafetyMode, type Severity } from '../domain/pii/index.js';
+import { httpUrl } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
 
 /**
@@ -30,10 +31,8 @@ const section = z.strictObject({
   redact_prompts: z.boolean().optional(),
   locations: z.strictObject({ output: mode, tool_arguments: mode, prompt: mode, agent_stdout: mode, tool_response: mode } satisfies Record<SafetyLocation, unknown>).optional(),
   on_block: z.enum(['stop', 'refuse']).optional(),
-  webhook_url: z
-    .string()
-    .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
-    .optional(),
+  /** Deprecated: read as `alerts.webhook_url` (config/alerts.ts), which every alert shares. */
+  webhook_url: httpUrl.optional(),
 });
 
 export const safetyFileSchema = { safety: section.optional() };
@@ -49,7 +48,6 @@ export interface SafetyConfig {
   /** The modes set in `safety.locations`; `locationModes` fills in the rest from `safety_mode`. */
   locations: Partial<Record<SafetyLocation, LocationMode>>;
   onBlock: 'stop' | 'refuse';
-  webhookUrl: string | null;
 }
 
 export const SAFETY_DEFAULTS: SafetyConfig = {
@@ -62,7 +60,6 @@ export const SAFETY_DEFAULTS: SafetyConfig = {
   redactPrompts: false,
   locations: {},
   onBlock: 'stop',
-  webhookUrl: null,
 };
 
 type Section = z.output<typeof section>;
@@ -78,7 +75,6 @@ const SAFETY_KEYS: Keys<SafetyConfig, Section> = {
   redactPrompts: 'redact_prompts',
   locations: merged('locations'),
   onBlock: 'on_block',
-  webhookUrl: 'webhook_url',
 };
 
 export const applySafety = (cur: SafetyConfig, l: { safety?: Section }): SafetyConfig => layer(cur, l.safety, SAFETY_KEYS);

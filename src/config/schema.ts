@@ -4,6 +4,7 @@ import type { FaultConfig } from '../domain/reliability/index.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
+import { ALERTS_DEFAULTS, alertsFileSchema, type AlertsConfig } from './alerts.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
 // against this one schema on its own, so an error names where the bad value came from.
@@ -50,6 +51,7 @@ export const fileSchema = z.strictObject({
     .optional(),
   ...gatewayFileSchema,
   ...safetyFileSchema,
+  ...alertsFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -90,6 +92,10 @@ export interface Config {
   configFile: string | null;
   gateway: GatewayConfig;
   safety: SafetyConfig;
+  /** Where alerts go: budget thresholds and PII findings, through one dispatcher. */
+  alerts: AlertsConfig;
+  /** What the config file should change (deprecated keys, each with its replacement): said once at start. */
+  notices: string[];
 }
 
 export const DEFAULTS: Config = {
@@ -118,4 +124,6 @@ export const DEFAULTS: Config = {
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,
+  alerts: ALERTS_DEFAULTS,
+  notices: [],
 };

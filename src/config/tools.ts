@@ -196,14 +196,21 @@ const FAULT_STATUS = 'must be an HTTP status from 400 to 599, "timeout" or "conn
 /** What a fault plan makes the service answer: in the config file and in POST /api/faults. */
 export const faultStatus = z.union([z.number().int(FAULT_STATUS).min(400, FAULT_STATUS).max(599, FAULT_STATUS), z.literal('timeout'), z.literal('connection')], { error: FAULT_STATUS });
 
+/** The longest a fault plan may last, in the file and in POST /api/faults: a day. */
+export const FAULT_MAX_S = 86_400;
+/** A fault plan's call numbers and counts, in the file and in POST /api/faults. */
+export const faultCalls = posInt.max(1_000_000_000, 'must be at most 1000000000');
+/** POST /api/faults' duration in milliseconds, bounded like the file's `duration_s`. */
+export const faultDurationMs = posInt.max(FAULT_MAX_S * 1000, `must be at most ${FAULT_MAX_S * 1000} (a day)`);
+
 /** `faults:` in the file: the same plans as POST /api/faults, counted from iron-cage's start. */
 export const faultsSchema = z
   .array(
     z.strictObject({
       service: z.string().regex(SERVICE_NAME, SERVICE_RULE),
-      from_call: posInt.optional(),
-      count: posInt.optional(),
-      duration_s: z.number().gt(0, 'must be above 0').max(86_400, 'must be at most 86400').optional(),
+      from_call: faultCalls.optional(),
+      count: faultCalls.optional(),
+      duration_s: z.number().gt(0, 'must be above 0').max(FAULT_MAX_S, `must be at most ${FAULT_MAX_S}`).optional(),
       status: faultStatus,
     }),
   )

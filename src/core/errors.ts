@@ -1,20 +1,82 @@
-// Typed errors. Each carries a stable machine code and the HTTP status it maps to;
-// server/errors.ts turns them into `{"error":{"code","message"}}` in one place.
+// Typed errors. Each carries a stable machine code, the HTTP status it maps to and what every
+// surface needs to answer it (when to retry, whether the connection survives);
+// server/errors.ts turns them into one answer in one place, and each surface renders that
+// answer in its own shape: REST's `{"error":{"code","message"}}`, an LLM wire's, the tool proxy's.
+
+/**
+ * What kind of refusal an error is, in the words each LLM wire has a name for (OpenAI's
+ * `error.type`, Anthropic's `error.type`); REST and the tool proxy show the code instead.
+ */
+export type ErrorKind = 'invalid_request' | 'auth' | 'permission' | 'not_found' | 'too_large' | 'budget' | 'rate_limit' | 'upstream' | 'unavailable' | 'timeout' | 'blocked';
+
+/**
+ * The status for each kind of refusal, on every wire. A budget refusal is 402 (what both
+ * providers answer an account that cannot pay): no client retries it, whereas 429 is retried
+ * by the AI SDK and LangChain whatever `x-should-retry` says.
+ */
+export const STATUS_OF: Record<ErrorKind, number> = {
+  invalid_request: 400,
+  auth: 401,
+  permission: 403,
+  not_found: 404,
+  too_large: 413,
+  budget: 402,
+  rate_limit: 429,
+  upstream: 502,
+  unavailable: 503,
+  timeout: 504,
+  blocked: 400,
+};
+
+/** The first kind listed for a status (400 is `invalid_request`, not `blocked`). */
+const KIND_OF_STATUS = new Map(
+  Object.entries(STATUS_OF)
+    .reverse()
+    .map(([kind, status]) => [status, kind as ErrorKind]),
+);
+
+/** What an error tells every surface beyond its code, status and message. */
+export interface ErrorHints {
+  /** How an LLM wire names it. Default: the kind of its status, else `invalid_request` (4xx) or `upstream` (5xx). */
+  kind?: ErrorKind;
+  /** Seconds to wait before trying again: `retry-after`. */
+  retryAfterS?: number;
+  /** false: trying again cannot help; `x-should-retry: false`, which the official SDKs obey. */
+  retry?: boolean;
+  /**
+   * The connection cannot carry another request. Default: for a 413, whose body was left
+   * unread in the socket.
+   */
+  close?: boolean;
+  /** Headers the answer must carry whatever the surface (`allow` on a 405). */
+  headers?: Readonly<Record<string, string>>;
+}
+
 export class IronCageError extends Error {
   readonly code: string;
   readonly status: number;
-  constructor(code: string, status: number, message: string) {
+  readonly kind: ErrorKind;
+  readonly retryAfterS: number | undefined;
+  readonly retry: boolean | undefined;
+  readonly close: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: string, status: number, message: string, hints: ErrorHints = {}) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.status = status;
+    this.kind = hints.kind ?? KIND_OF_STATUS.get(status) ?? (status >= 500 ? 'upstream' : 'invalid_request');
+    this.retryAfterS = hints.retryAfterS;
+    this.retry = hints.retry;
+    this.close = hints.close ?? status === 413;
+    this.headers = hints.headers ?? {};
   }
 }
 
 // One line each: a code and a status are the whole of what tells them apart.
 export class ValidationError extends IronCageError {
-  constructor(message: string, code = 'invalid_request') {
-    super(code, 400, message);
+  constructor(message: string, code = 'invalid_request', hints?: ErrorHints) {
+    super(code, 400, message, hints);
   }
 }
 export class UnauthorizedError extends IronCageError {
@@ -77,9 +139,9 @@ export class SecretTamperedError extends IronCageError {
   }
 }
 
-/** Too many failed logins for a name or from an address: try again after `retryAfterSeconds` (sent as Retry-After). */
+/** Too many failed logins for a name or from an address: try again after `retryAfterS`. */
 export class TooManyAttemptsError extends IronCageError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('too_many_attempts', 429, `too many failed logins: try again in ${retryAfterSeconds} s`);
+  constructor(retryAfterS: number) {
+    super('too_many_attempts', 429, `too many failed logins: try again in ${retryAfterS} s`, { retryAfterS });
   }
 }

@@ -24,6 +24,9 @@ export interface Progress {
   failed: number | null;
 }
 
+/** Whose circuit breaker an event is about: a tool service's or an LLM provider's (names may coincide). */
+export type BreakerKind = 'tool' | 'provider';
+
 export interface EventData {
   'server.started': { version: string; url: string };
   'server.stopping': { reason: string };
@@ -39,6 +42,7 @@ export interface EventData {
   // Tool egress proxy and its circuit breakers. Calls themselves go to the tool_calls table,
   // not the event log; only state changes are events.
   'breaker.transition': {
+    kind: BreakerKind;
     service: string;
     from: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
     to: 'CLOSED' | 'OPEN' | 'HALF_OPEN';
@@ -50,8 +54,8 @@ export interface EventData {
     retryAt: string | null;
     openCount: number;
   };
-  'breaker.reset': { service: string; from: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; requestedBy: string };
-  'breaker.restored': { service: string; state: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; retryAt: string | null; problems: string[] };
+  'breaker.reset': { kind: BreakerKind; service: string; from: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; requestedBy: string };
+  'breaker.restored': { kind: BreakerKind; service: string; state: 'CLOSED' | 'OPEN' | 'HALF_OPEN'; retryAt: string | null; problems: string[] };
   'tool.fallback': {
     service: string;
     /** true: calls are now answered by a fallback tier (or fail); false: live again. */
@@ -126,7 +130,7 @@ export interface EventData {
   'user.added': { userId: string; name: string; role: 'admin' | 'viewer' };
   'user.removed': { userId: string; name: string };
   'auth.login': { userId: string; name: string; role: 'admin' | 'viewer'; address: string };
-  'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' };
+  'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' | 'untrusted_hash' };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 
@@ -144,3 +148,12 @@ export interface IronEvent<T extends EventType = EventType> {
 
 /** What a producer hands to `state.record`; the StateManager adds seq and ts. */
 export type NewEvent<T extends EventType = EventType> = Omit<IronEvent<T>, 'seq' | 'ts'>;
+
+/**
+ * One event of any type, as a union that narrows by `type` (IronEvent<EventType> does not: its
+ * `data` is every type's data at once).
+ *
+ * @example
+ *   if (e.type === 'llm.request') spent = e.data.spentUsd;
+ */
+export type AnyEvent = { [T in EventType]: IronEvent<T> }[EventType];

@@ -52,12 +52,20 @@ export function checkUsd(usd: number, rules: UsdRules = {}): Micros | string {
   if (typeof usd !== 'number' || !Number.isFinite(usd)) return 'must be a finite number of dollars';
   if (usd < 0) return rules.allowZero ? 'must be 0 or more' : 'must be more than $0';
   if (usd > max) return `must be at most ${formatUsd(max * MICROS_PER_USD)}`;
-  const exact = usd * MICROS_PER_USD;
-  const micros = Math.round(exact);
-  // Tolerance for binary floats: 0.1 * 1e6 is 100000.00000000001, still a whole micro-dollar.
-  if (Math.abs(exact - micros) > Number.EPSILON * 8 * Math.max(1, exact)) return 'must have at most 6 decimal places (micro-dollars)';
+  // Judged on the number as written (its shortest decimal form), not on float arithmetic:
+  // 0.1 is one decimal even though 0.1 * 1e6 is 100000.00000000001, and 0.30000000000000004
+  // is seventeen, however close it lands to a whole micro-dollar.
+  if (decimalPlaces(usd) > 6) return 'must have at most 6 decimal places (micro-dollars)';
+  const micros = Math.round(usd * MICROS_PER_USD);
   if (micros === 0 && !rules.allowZero) return 'must be more than $0';
   return micros;
+}
+
+/** The decimal places of a number's shortest round-trip form (`String(n)`): 1e-7 has 7, 1.5e-7 has 8. */
+function decimalPlaces(n: number): number {
+  const m = /^-?\d*(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(n));
+  if (!m) return Number.POSITIVE_INFINITY;
+  return Math.max(0, (m[1]?.length ?? 0) - Number(m[2] ?? 0));
 }
 
 /**
@@ -105,3 +113,6 @@ export function usdInput(rules: UsdRules = {}) {
     return r;
   });
 }
+
+/** An http(s) URL, as config keys that name one (a provider's base URL, a webhook) take it. */
+export const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');

@@ -141,7 +141,7 @@ export function startController(o: ControllerOptions): {
       }
       case 'breaker.transition': {
         const d = (ev as IronEvent<'breaker.transition'>).data;
-        if (d.service !== t.breaker.service || d.to !== 'OPEN' || triggers.breaker !== null) return;
+        if (d.kind !== 'tool' || d.service !== t.breaker.service || d.to !== 'OPEN' || triggers.breaker !== null) return;
         triggers.breaker = lead();
         o.say(
           `Lead ${lead()}: ${d.service} failed ${d.consecutiveFailures} times in a row (${d.lastFailure ?? t.breaker.status}): circuit OPEN, calls are blocked and answered from the fallback; the agent carries on`,

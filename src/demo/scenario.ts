@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { countPromptTokens, PriceBook } from '../domain/budget/index.js';
+import { PriceBook } from '../domain/budget/index.js';
 import { ConfigError } from '../core/errors.js';
 import { formatUsd, MICROS_PER_USD } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { scan } from '../domain/pii/index.js';
+import { promptTokensOf } from '../gateway/index.js';
 import { parseLeads, type Lead } from './leads.js';
 import { leadRequests, loadPlan, type AgentPlan, type ChatRequest } from './plan.js';
 import { answerText } from './text.js';
@@ -204,7 +205,7 @@ export function demoAnswer(request: { model: string; messages?: unknown; max_tok
   const prompt = JSON.stringify(request.messages ?? []);
   const max = typeof request.max_tokens === 'number' && request.max_tokens > 0 ? request.max_tokens : 256;
   const a = answerText(request.model, prompt, max, insert);
-  return { text: a.text, promptTokens: countPromptTokens(request.model, request as Record<string, unknown>).tokens, completionTokens: a.tokens };
+  return { text: a.text, promptTokens: promptTokensOf('chat', request.model, request as Record<string, unknown>), completionTokens: a.tokens };
 }
 
 function demoUsage(request: ChatRequest, insert?: string): { promptTokens: number; completionTokens: number } {

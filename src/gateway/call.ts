@@ -26,6 +26,8 @@ export interface Target {
   readonly hideUsageChunk: boolean;
   readonly reservedMicros: number;
   readonly promptTokensEstimate: number;
+  /** The output the upstream body allows (after a clamp): what an answer whose usage is unknown is charged for. */
+  readonly maxOutputTokens: number;
 }
 
 /**
@@ -37,29 +39,46 @@ export interface Call extends CallRequest {
   reservationId: number | null;
   /** The agent's connection: aborted once it hangs up. */
   readonly signal?: AbortSignal;
-  /** Set just before the request goes to the provider: from then on its prompt is owed. */
+  /** Set just before the request goes to the provider: from then on it may be owed, whatever becomes of the agent. */
   dispatched?: boolean;
   /** Its reservation is gone (a fallback refused) but its row is not written yet. */
   unrecorded?: boolean;
+}
+
+/**
+ * What could be read of a provider's answer, for its charge: the counts it reported (an unknown
+ * count is absent, never 0), whether the answer was read to its end, and the output tokens we
+ * counted in what we read. The Meter turns it into tokens and money by one rule (`Meter.bill`).
+ */
+export interface Reading {
+  usage: Partial<Usage>;
+  /** The whole answer was read (a body to its end, a stream to the provider's end): its usage is final. */
+  complete: boolean;
+  /** Output tokens counted in the text read: a floor when the provider's own count is missing. */
+  counted?: number;
 }
 
 /** How a call ended, for its row in llm_requests. */
 export interface Outcome {
   status: LlmRequestInput['status'];
   httpStatus: number;
-  promptTokens: number;
-  completionTokens: number;
-  usageSource: 'provider' | 'estimate';
+  /** What the provider's answer says it used; null when nothing is owed (an error answer, a call that never reached it). */
+  reading: Reading | null;
   redactions: number;
   firstByteMs: number | null;
   error: string | null;
 }
 
-/** Prompt-cache parts of the usage, priced at their own rates. */
-export type Cache = Pick<Usage, 'cacheReadTokens' | 'cacheWriteTokens'>;
+/** What a call is charged: the tokens its row records, where they came from, and the money. */
+export interface Bill {
+  promptTokens: number;
+  completionTokens: number;
+  usageSource: 'provider' | 'estimate';
+  micros: number;
+}
 
-/** The call's row in llm_requests: where it went, how it ended, and what it cost. */
-export function requestRow(call: Call, o: Outcome, costMicros: number): LlmRequestInput {
+/** The call's row in llm_requests: where it went, how it ended, what it used and cost. */
+export function requestRow(call: Call, o: Omit<Outcome, 'reading'>, bill: Bill): LlmRequestInput {
   const t = call.target;
   return {
     agentId: call.agentId,
@@ -69,11 +88,11 @@ export function requestRow(call: Call, o: Outcome, costMicros: number): LlmReque
     stream: call.stream,
     status: o.status,
     httpStatus: o.httpStatus,
-    promptTokens: o.promptTokens,
-    completionTokens: o.completionTokens,
-    costMicros,
+    promptTokens: bill.promptTokens,
+    completionTokens: bill.completionTokens,
+    costMicros: bill.micros,
     reservedMicros: t.reservedMicros,
-    usageSource: o.usageSource,
+    usageSource: bill.usageSource,
     latencyMs: performance.now() - call.t0,
     firstByteMs: o.firstByteMs,
     redactions: o.redactions,

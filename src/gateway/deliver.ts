@@ -2,13 +2,14 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
-import { errorKindOf } from '../domain/reliability/index.js';
-import type { Call } from './call.js';
+import type { Call, Reading } from './call.js';
+import { scrubberOf } from './credentials.js';
+import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
-import { collect, sendJson } from '../server/index.js';
+import { collect, decodeBody, sendJson } from '../server/index.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 
@@ -19,16 +20,17 @@ export interface DeliverDeps {
 
 const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after)/;
 
-/** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After). */
-export function passHeaders(up: UpstreamResponse): Record<string, string> {
+/** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After), its credentials taken out. */
+export function passHeaders(up: UpstreamResponse, scrub: CredentialScrubber): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && FORWARD_RESPONSE_HEADER.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && FORWARD_RESPONSE_HEADER.test(k)) out[k] = scrub.text(Array.isArray(v) ? v.join(', ') : v).text;
   return out;
 }
 
 /** An upstream error, recorded, then passed on in the provider's own shape. */
 export async function relayUpstreamError(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
-  const raw = await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''));
+  const scrub = scrubberOf(call.target.provider);
+  const raw = scrub.buffer(await collect(up.body, 1024 * 1024).catch(() => Buffer.from(''))).body;
   let parsed: unknown = null;
   let text = raw.toString('utf8');
   try {
@@ -43,28 +45,70 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   const message = extractMessage(parsed) ?? `upstream answered ${up.status}`;
   // The request row keeps the always-redacted copy (warn mode gives the agent the text unchanged).
   const recorded = extractMessage(stored) ?? message;
-  await d.meter.settle(call, { status: 'error', httpStatus: up.status, promptTokens: 0, completionTokens: 0, usageSource: 'estimate', redactions, firstByteMs: null, error: recorded.slice(0, 500) });
+  // An error answer is not billed.
+  await d.meter.settle(call, { status: 'error', httpStatus: up.status, reading: null, redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
-  sendJson(res, up.status, body, passHeaders(up));
+  sendJson(res, up.status, body, passHeaders(up, scrub));
 }
 
-/** A whole (non-streamed) answer: read, redacted, settled and recorded, then sent with its cost. */
+/** An embeddings answer past this many bytes has its usage read from its end, not the whole body parsed. */
+const BIG_VECTORS = 1024 * 1024;
+
+/**
+ * A large embeddings answer's `usage`, read from its end: the body is vectors (numbers, or
+ * base64 strings), which nobody scans, and parsing tens of megabytes of them would stall every
+ * other call and the dashboard for a second. Only a body that is one JSON object ending in a
+ * `usage` member qualifies; anything else is parsed whole.
+ */
+function vectorsUsage(raw: Buffer): { usage: unknown } {
+  const tail = raw.subarray(Math.max(0, raw.length - 4096)).toString('utf8');
+  const at = tail.lastIndexOf('"usage"');
+  if (raw[0] !== 0x7b /* { */ || at < 0 || !/}\s*}\s*$/.test(tail)) return JSON.parse(raw.toString('utf8'));
+  const usage: unknown = JSON.parse(`{${tail.slice(at, tail.lastIndexOf('}'))}}`).usage;
+  return { usage };
+}
+
+/** The most a whole answer may be, decoded: a provider's answers are far smaller; a larger one is refused, not read. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A whole answer (what the provider sent as one body, whatever the agent asked): read to its
+ * end even when the agent has hung up (its usage is what the call owes), decoded, redacted,
+ * settled and recorded, then sent with its cost if the agent is still there. An answer that
+ * cannot be read (it broke off, or came in a content coding we cannot undo) is charged the
+ * call's worst case and refused, never passed on unscanned.
+ */
 export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse): Promise<void> {
   const t = call.target;
+  const ref = `${call.endpoint}:${t.model}`;
+  const gone = () => (res.destroyed ? 'aborted' : 'error');
+  const scrub = scrubberOf(t.provider);
   let raw: Buffer;
+  let echoed = 0;
   try {
-    raw = await readWhole(up.body);
+    const read = decodeBody(await readWhole(up.body, MAX_ANSWER_BYTES), up.headers, MAX_ANSWER_BYTES);
+    if (read.unreadable !== null) {
+      await d.meter.settle(call, {
+        status: gone(),
+        httpStatus: up.status,
+        reading: { usage: {}, complete: false },
+        redactions: 0,
+        firstByteMs: null,
+        error: `answer in a content coding iron-cage cannot read: ${read.unreadable}`,
+      });
+      throw new GatewayError('upstream', `The upstream provider ${t.provider.name} answered in a content coding iron-cage cannot read (${read.unreadable}), so it was not passed on.`);
+    }
+    // The provider's own credentials out first, whatever the PII policy: an answer echoing them is neither delivered nor recorded with them.
+    ({ body: raw, found: echoed } = scrub.buffer(read.body));
   } catch (e) {
-    // The provider answered but the body never arrived whole (the agent hung up, the
-    // connection broke): charge the prompt, which was certainly processed.
-    const status = errorKindOf(e) === 'aborted' || res.destroyed ? 'aborted' : 'error';
+    if (e instanceof GatewayError) throw e;
+    // The provider answered but the body never arrived whole (the connection broke, it was too
+    // large): what it billed is unknown, so the call owes its worst case.
     await d.meter.settle(call, {
-      status,
+      status: gone(),
       httpStatus: up.status,
-      promptTokens: t.promptTokensEstimate,
-      completionTokens: 0,
-      usageSource: 'estimate',
+      reading: { usage: {}, complete: false },
       redactions: 0,
       firstByteMs: null,
       error: `response body lost: ${describeFailure(e)}`,
@@ -75,12 +119,12 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = call.endpoint === 'embeddings' && raw.length > BIG_VECTORS ? vectorsUsage(raw) : JSON.parse(raw.toString('utf8'));
   } catch {
-    /* passed through as is, priced by estimate */
+    /* not JSON: one text, scanned whole; its usage unknown */
   }
   let out: string | Buffer = raw;
-  let redactions = 0;
+  let redactions = echoed;
   // A body that is not a JSON object is one text, scanned whole like any answer.
   const isObject = parsed !== null && typeof parsed === 'object';
   let slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [];
@@ -88,23 +132,15 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   // decoded, so it stays valid JSON; anything else is one text. Embeddings are vectors, not output.
   const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
   if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
+  const usage = isObject ? call.wire.usage(parsed, call.endpoint) : {};
+  const reading = (): Reading => ({ usage, complete: true, counted: countTextTokens(slots.map((s) => s.text).join(''), t.model) });
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {
-      const g = d.guard.text(call.agentId, `${call.endpoint}:${t.model}`, slot.text, slot.kind);
+      const g = d.guard.text(call.agentId, ref, slot.text, slot.kind);
       if (g.block) {
         // The provider charged for output the agent will never see; the budget still pays it.
-        const u = call.wire.usage(parsed);
-        await d.meter.settle(call, {
-          status: 'blocked',
-          httpStatus: 400,
-          promptTokens: u?.promptTokens ?? t.promptTokensEstimate,
-          completionTokens: u?.completionTokens ?? countTextTokens(slot.text, t.model),
-          usageSource: u ? 'provider' : 'estimate',
-          redactions: g.redactions,
-          firstByteMs,
-          error: g.block,
-        });
+        await d.meter.settle(call, { status: 'blocked', httpStatus: 400, reading: reading(), redactions: g.redactions, firstByteMs, error: g.block });
         throw new GatewayError('blocked', g.block, false);
       }
       redactions += g.redactions;
@@ -119,32 +155,20 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       out = JSON.stringify(parsed);
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
-  const usage = parsed ? call.wire.usage(parsed) : null;
-  const micros = await d.meter.settle(
-    call,
-    {
-      status: 'ok',
-      httpStatus: up.status,
-      promptTokens: usage?.promptTokens ?? t.promptTokensEstimate,
-      completionTokens: usage?.completionTokens ?? countTextTokens(slots.map((s) => s.text).join(''), t.model),
-      usageSource: usage ? 'provider' : 'estimate',
-      redactions,
-      firstByteMs,
-      error: null,
-    },
-    null,
-    usage ?? {},
-  );
-  const headers = { ...passHeaders(up), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
+  // An agent that hung up is still charged what its answer used; it just is not sent.
+  const micros = await d.meter.settle(call, { status: res.destroyed ? 'aborted' : 'ok', httpStatus: up.status, reading: reading(), redactions, firstByteMs, error: null });
+  if (res.destroyed) return;
+  // Its content type as it was, but for a coding we undid: the body is plain now.
+  const headers = { ...passHeaders(up, scrub), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
   res.end(out);
 }
 
 /**
- * An upstream answer's body, whole. Events and one promise, not `for await` (an async
- * iterator and a promise per chunk): this is on every non-streamed call.
+ * An upstream answer's body, whole, up to `limit` bytes. Events and one promise, not
+ * `for await` (an async iterator and a promise per chunk): this is on every non-streamed call.
  */
-function readWhole(body: Readable): Promise<Buffer> {
+function readWhole(body: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -152,6 +176,7 @@ function readWhole(body: Readable): Promise<Buffer> {
     body.on('data', (c: Buffer) => {
       chunks.push(c);
       size += c.length;
+      if (size > limit) body.destroy(Object.assign(new Error(`answer larger than ${limit} bytes`), { code: 'ERR_BUFFER_TOO_LARGE' }));
     });
     body.once('end', () => {
       ended = true;

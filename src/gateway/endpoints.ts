@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { countPromptTokens } from '../domain/budget/index.js';
+import { PayloadTooLargeError } from '../core/errors.js';
 import type { GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
 import { GatewayError } from './errors.js';
@@ -10,6 +10,7 @@ import { anthropicWire } from './wire/anthropic.js';
 import { openaiWire } from './wire/openai.js';
 import { responsesWire } from './wire/responses.js';
 import type { Endpoint, Wire } from './wire/types.js';
+import { promptTokensOf } from './wire/wires.js';
 
 /** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
 export type Route = { endpoint: Endpoint; wire: Wire } | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire } | { endpoint: 'model'; wire: Wire; id: string };
@@ -77,7 +78,13 @@ export function wireFor(req: IncomingMessage, path: string): Wire {
  * @example const { json, text } = await readJsonObject(req, 1_000_000)
  */
 export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<{ json: Record<string, unknown>; text: string }> {
-  const text = (await readBody(req, maxBytes)).toString('utf8');
+  const text = (
+    await readBody(req, maxBytes).catch((e: unknown) => {
+      // Said the providers' way, and naming whose limit it is: the provider's may be larger.
+      if (e instanceof PayloadTooLargeError) throw new GatewayError('too_large', `Request body is larger than the gateway's limit of ${e.limit} bytes.`);
+      throw e;
+    })
+  ).toString('utf8');
   let json: unknown;
   try {
     json = parseBoundedJson(text);
@@ -152,5 +159,5 @@ export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Rec
     const raw = up && (await collect(up.body, 1024 * 1024).catch(() => null));
     if (up && raw && up.status < 400) return void sendJson(res, up.status, raw);
   }
-  sendJson(res, 200, { input_tokens: countPromptTokens(model, body).tokens });
+  sendJson(res, 200, { input_tokens: promptTokensOf('messages', model, body) });
 }

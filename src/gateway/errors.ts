@@ -1,43 +1,26 @@
 import type { ServerResponse } from 'node:http';
+import { IronCageError, STATUS_OF, type ErrorKind } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { CircuitOpenError, errorKindOf } from '../domain/reliability/index.js';
-import { PayloadTooLargeError } from '../core/errors.js';
-import { BodyReadError, sendJson } from '../server/index.js';
-import type { ErrorKind, Wire } from './wire/types.js';
+import { errorAnswer, sendJson } from '../server/index.js';
+import type { Wire } from './wire/types.js';
 
-/** A refusal in the caller's own wire format; `retry: false` tells the official SDKs not to retry. */
-export class GatewayError extends Error {
-  constructor(
-    readonly kind: ErrorKind,
-    message: string,
-    readonly retry = true,
-    /** Seconds the caller should wait before retrying (`retry-after`). */
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
+/**
+ * A refusal named by its kind: its status is the kind's on every wire (`STATUS_OF`), its body
+ * the caller's wire's. `retry: false` tells the official SDKs not to retry. Its code is its
+ * kind: only LLM wires answer it, and they name it by kind.
+ */
+export class GatewayError extends IronCageError {
+  constructor(kind: ErrorKind, message: string, retry = true, retryAfterS?: number) {
+    super(kind, STATUS_OF[kind], message, { kind, retry, ...(retryAfterS === undefined ? {} : { retryAfterS }) });
   }
 }
 
-/** The one place a failed `/v1/*` request becomes an HTTP answer, in the wire's own error shape. */
+/** A failed `/v1/*` request as an HTTP answer: the one error answer, in the wire's own error shape. */
 export function sendError(res: ServerResponse, wire: Wire, err: unknown, logger: Logger): void {
-  if (err instanceof GatewayError) {
-    const status = wire.status(err.kind);
-    const headers: Record<string, string> = err.retry ? {} : { 'x-should-retry': 'false' };
-    if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
-    sendJson(res, status, wire.error(status, err.kind, err.message).body, headers);
-    return;
-  }
-  if (err instanceof PayloadTooLargeError) {
-    sendJson(res, 413, wire.error(413, 'too_large', `Request body is larger than the gateway's limit of ${err.limit} bytes.`).body, { connection: 'close' });
-    return;
-  }
-  if (err instanceof BodyReadError) {
-    // The agent broke off its own request: usually nobody is left to read this.
-    sendJson(res, 400, wire.error(400, 'invalid_request', `Iron Cage could not read the request body: ${err.message}.`).body);
-    return;
-  }
-  logger.error({ err }, 'gateway request failed');
-  sendJson(res, 500, wire.error(500, 'upstream', 'Iron Cage gateway internal error.').body);
+  const a = errorAnswer(err);
+  if (a.unexpected) logger.error({ err }, 'gateway request failed');
+  sendJson(res, a.status, wire.error(a.status, a.kind, a.message).body, a.headers);
 }
 
 /** A provider's error message from its JSON error body, if it has one. */
@@ -49,6 +32,8 @@ export function extractMessage(parsed: any): string | null {
 
 /** A failed upstream attempt in a few words, for events, rows and error messages. */
 export function describeFailure(e: unknown): string {
+  // A refusal of our own says what happened in its message; its status says less.
+  if (e instanceof GatewayError) return e.message;
   if (e && typeof e === 'object' && 'status' in e && typeof (e as { status: unknown }).status === 'number') return `HTTP ${(e as { status: number }).status}`;
   if (e instanceof CircuitOpenError) return 'circuit open';
   const kind = errorKindOf(e);

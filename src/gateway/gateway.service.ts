@@ -1,10 +1,10 @@
-import { transitionEvent } from '../tools/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { BudgetService } from '../budget/index.js';
 import type { RequestsStore } from '../state/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
-import { ProviderBreakers } from './breakers.js';
+import type { BreakerRegistry } from '../reliability/index.js';
+import { providerBreakers } from './breakers.js';
 import { GatewayHandler } from './handler.js';
 import { Meter } from './meter.js';
 import { HttpProvider } from './providers/http.js';
@@ -13,11 +13,12 @@ import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { Router } from './router.js';
 
-/** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, and PII protection for answers and prompts. */
+/** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
 export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
   budget: Pick<BudgetService, 'budgets' | 'notices' | 'book'>;
   requests: RequestsStore;
   pii: PiiProtection;
+  breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
 };
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
@@ -34,9 +35,9 @@ export function gatewayService(ctx: GatewayDeps): Service {
   };
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
   const meter = new Meter({ tracker: ctx.budget.budgets.tracker, book: ctx.budget.book, notices: ctx.budget.notices, state: ctx.state, requests: ctx.requests, config: g, logger: ctx.logger });
-  // One breaker per provider, each transition an event and saved, like the tool services'.
-  const saved = new ProviderBreakers(new Set(Object.values(providers).map((p) => p.name)), { state: ctx.state, logger: ctx.logger, transitionEvent });
-  const breakers = saved.map;
+  // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
+  const breakers = providerBreakers(ctx.breakers);
+  for (const p of Object.values(providers)) breakers(p.name);
   const handler = new GatewayHandler({
     state: ctx.state,
     tokens: ctx.tokens,
@@ -56,7 +57,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
       { prefix: '/v1/', handle: handler.handle },
       { prefix: '/messages', handle: handler.handle },
     ],
-    apiRoutes: [providerRoutes(providers, breakers, saved)],
+    apiRoutes: [providerRoutes(providers, ctx.breakers)],
     agentEnv: (_id, token) => ({
       OPENAI_BASE_URL: `${ctx.url()}/v1`,
       OPENAI_API_KEY: token,
@@ -83,7 +84,6 @@ export function gatewayService(ctx: GatewayDeps): Service {
       }
     },
     async close() {
-      saved.save();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },
   };

@@ -1,3 +1,4 @@
+import type { PromptPart, PromptParts } from '../core/prompt.js';
 import { mapJsonStrings } from '../domain/pii/index.js';
 import { GatewayError } from './errors.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from '../pii/index.js';
@@ -5,11 +6,14 @@ import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from '../pii/ind
 export type { GuardResult, OutputGuard, SlotKind, StreamGuard };
 
 /**
- * With `safety.redact_prompts`: PII in what the agent sends is replaced in `json` before it
- * leaves; a block verdict refuses the request. Returns whether anything changed (the agent's
+ * With `safety.redact_prompts`: PII in what the agent sends is replaced in the request before it
+ * leaves, through the prompt its wire read (each text's `set` writes into the body); a block
+ * verdict refuses the request. Every text the agent may rewrite is scanned: messages and their
+ * parts, tool calls' arguments (as JSON, redacted inside strings only) and tool results, the
+ * system prompt or instructions, a prompt or input. Returns whether anything changed (the agent's
  * own bytes can then no longer be sent).
  */
-export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId: string, ref: string, json: Record<string, unknown>): boolean {
+export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId: string, ref: string, parts: PromptParts): boolean {
   let changed = false;
   const fix = (text: string, kind?: SlotKind): string => {
     const g = prompt(agentId, ref, text, kind);
@@ -17,43 +21,21 @@ export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId:
     if (g.text !== text) changed = true;
     return g.text;
   };
-  const fixContent = (holder: Record<string, unknown>, key: string) => {
-    const v = holder[key];
-    if (typeof v === 'string') holder[key] = fix(v);
-    else if (Array.isArray(v)) {
-      v.forEach((part, i) => {
-        if (typeof part === 'string') v[i] = fix(part);
-        else if (part && typeof part === 'object') fixPart(part as Record<string, any>);
-      });
+  const walk = (list: readonly PromptPart[]) => {
+    for (const p of list) {
+      if (p.type === 'text' && p.set) {
+        const t = fix(p.text);
+        if (t !== p.text) p.set((p.text = t));
+      } else if (p.type === 'call' && p.set) {
+        const json = typeof p.input === 'string' ? p.input : JSON.stringify(p.input);
+        const t = fix(json, 'json');
+        if (t !== json) p.set(t);
+      } else if (p.type === 'result' || p.type === 'other') walk(p.parts);
     }
   };
-  // Earlier turns repeat tool calls and their results: Anthropic's tool_use and tool_result blocks.
-  const fixPart = (part: Record<string, any>) => {
-    if (typeof part.text === 'string') part.text = fix(part.text);
-    if (part.type === 'tool_use' && part.input && typeof part.input === 'object') part.input = JSON.parse(fix(JSON.stringify(part.input), 'json'));
-    if (part.type === 'tool_result') fixContent(part, 'content');
-  };
-  // OpenAI's: an assistant turn's tool_calls (and the legacy function_call), a tool turn's content.
-  const fixCalls = (m: Record<string, any>) => {
-    const calls = Array.isArray(m.tool_calls) ? m.tool_calls.map((c: any) => c?.function) : [m.function_call];
-    for (const f of calls) if (f && typeof f.arguments === 'string') f.arguments = fix(f.arguments, 'json');
-  };
-  if (Array.isArray(json.messages)) {
-    for (const m of json.messages) {
-      if (!m || typeof m !== 'object') continue;
-      fixContent(m as Record<string, unknown>, 'content');
-      fixCalls(m as Record<string, any>);
-    }
-  }
-  for (const k of ['system', 'prompt', 'input', 'instructions']) if (k in json) fixContent(json, k);
-  // Responses API input items: messages carry `content`, tool results `output`.
-  if (Array.isArray(json.input)) {
-    for (const it of json.input) {
-      if (!it || typeof it !== 'object') continue;
-      for (const k of ['content', 'output']) if (k in it) fixContent(it as Record<string, unknown>, k);
-      if (it.type === 'function_call' && typeof it.arguments === 'string') it.arguments = fix(it.arguments, 'json');
-    }
-  }
+  if (parts.instructions) walk(parts.instructions.parts);
+  for (const m of parts.messages) walk(m.parts);
+  walk(parts.input);
   return changed;
 }
 

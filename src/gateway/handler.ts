@@ -6,8 +6,8 @@ import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { Authenticator } from '../server/index.js';
-import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
+import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
@@ -32,7 +32,7 @@ export interface HandlerDeps {
   /** An agent first seen here (its token made by another process) gets its budget account. */
   budgets: Pick<Budgets, 'ensure'>;
   router: Router;
-  breakers: Map<string, CircuitBreaker>;
+  breakers: ProviderBreakers;
   guard: OutputGuard;
   config: GatewayConfig;
   logger: Logger;
@@ -134,6 +134,10 @@ export class GatewayHandler {
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
+    // The model name is the agent's to choose, and is stored and shown (the request row, cost by
+    // model, events, the log): one holding PII is no model name, so it is refused, not sent.
+    const pii = this.d.guard.typesIn(model);
+    if (pii.length > 0) throw new GatewayError('invalid_request', `model: not a model name: it holds what looks like ${pii.join(' and ')}, which iron-cage neither sends nor keeps.`, false);
     const resolved = this.d.router.resolve(model, route.wire.name);
     if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
     const headers: Record<string, string> = {};
@@ -149,14 +153,22 @@ export class GatewayHandler {
   private guardPrompt(p: Parsed): void {
     const { guard } = this.d;
     if (!guard.prompt) return;
-    if (guardPrompt(guard.prompt.bind(guard), p.request.agentId, `${p.request.endpoint}:${p.model}:prompt`, p.json)) p.bodyText = null;
+    const { agentId, endpoint, wire } = p.request;
+    if (guardPrompt(guard.prompt.bind(guard), agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json))) p.bodyText = null;
   }
 
-  /** Call upstream, then deliver its answer (or its error) to the agent, settling on the way. */
+  /**
+   * Call upstream, then deliver its answer (or its error) to the agent, settling on the way. An
+   * answer is read by what it is, never by what was asked: an event stream is relayed event by
+   * event, a JSON body is read whole (some servers ignore `stream`), anything else as asked,
+   * where what cannot be parsed is scanned as text or refused.
+   */
   private async deliver(call: Call, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
     const up = await this.upstream.call(call, clientSignal);
     if (up.status >= 400) return relayUpstreamError(this.delivery, call, up, res);
-    if (call.stream) return deliverStream(this.delivery, call, up, res, clientSignal);
+    const type = String(up.headers['content-type'] ?? '').toLowerCase();
+    const stream = type.startsWith('text/event-stream') ? true : /^application\/([\w.+-]*\+)?json\b/.test(type) ? false : call.stream;
+    if (stream) return deliverStream(this.delivery, call, up, res, clientSignal);
     return deliverWhole(this.delivery, call, up, res);
   }
 }

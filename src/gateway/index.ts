@@ -1,8 +1,9 @@
 // The LLM gateway's public surface. The runtime starts it with gatewayService (gateway.service.ts).
 export { GatewayHandler, type HandlerDeps } from './handler.js';
 export { GATEWAY_ROUTES } from './endpoints.js';
+export { promptTokensOf } from './wire/wires.js';
 export { providerRoutes } from './providers.routes.js';
-export { PROVIDER_CLASSIFY, ProviderBreakers, providerBreakerKey, type ProviderBreakerDeps } from './breakers.js';
+export { PROVIDER_CLASSIFY, providerBreakers, type ProviderBreakers } from './breakers.js';
 export { Meter, type MeterDeps } from './meter.js';
 export { Router } from './router.js';
 export type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';

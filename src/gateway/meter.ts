@@ -5,8 +5,6 @@ import {
   type AcquireRequest,
   type BudgetRefusal,
   type BudgetTracker,
-  choicesOf,
-  clampBody,
   clampFloor,
   clampMinimum,
   clampOutput,
@@ -22,7 +20,7 @@ import {
   type WaitBound,
 } from '../domain/budget/index.js';
 import type { RequestsStore, StateManager } from '../state/index.js';
-import { type Cache, type Call, type CallRequest, type Outcome, requestRow, type Target, upstreamBody } from './call.js';
+import { type Bill, type Call, type CallRequest, type Outcome, type Reading, requestRow, type Target, upstreamBody } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Provider } from './providers/types.js';
 
@@ -59,9 +57,9 @@ interface Plan {
  *    come, first served) while in-flight calls hold the headroom it needs; with
  *    `near_limit: clamp` it may get less and is sent with a lower output limit.
  * 2. `retarget`: a fallback model takes the call over without letting go of its money.
- * 3. `settle`: what the provider reports is priced and charged in the same transaction that
- *    writes the call's row and its event, and that commits before the agent's answer is
- *    finished, so a kill -9 never loses spend.
+ * 3. `settle`: what the provider reports is priced and charged (`bill`: the worst case when its
+ *    usage cannot be read) in the same transaction that writes the call's row and its event,
+ *    and that commits before the agent's answer is finished, so a kill -9 never loses spend.
  * 4. `release`: a call that ends without settling (failed, refused, abandoned) frees what it
  *    held, and still leaves its row.
  *
@@ -140,18 +138,19 @@ export class Meter {
   // ── 3. settle ────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Charge what the provider produced and write the call's row and its `llm.request` event, in
-   * one transaction (group-committed with the other calls of this tick): the charge is made
+   * Charge what the provider produced (`bill`) and write the call's row and its `llm.request`
+   * event, in one transaction (group-committed with the other calls of this tick): the charge is made
    * inside it, once the row is in, so the budget and the rows always agree — a row that fails
    * to go in is never charged, a commit that fails takes its charge back. Until then the
    * reservation holds the call's worst case, so nothing else can spend it meanwhile. Resolves
    * once the row is on disk: callers finish the answer after that. `pendingId`: the stream's
    * row written when it began, closed here instead of a new one.
    */
-  async settle(call: Call, outcome: Outcome, pendingId: number | null = null, cache: Cache = {}): Promise<number> {
-    // Whatever tokens the provider produced are owed, whatever became of the response.
-    const micros = outcome.promptTokens + outcome.completionTokens === 0 ? 0 : this.price(call.target, outcome, cache);
-    const row = requestRow(call, outcome, micros);
+  async settle(call: Call, outcome: Outcome, pendingId: number | null = null): Promise<number> {
+    // Whatever the provider produced is owed, whatever became of the response.
+    const bill = this.bill(call.target, outcome.reading);
+    const micros = bill.micros;
+    const row = requestRow(call, outcome, bill);
     const reservation = call.reservationId;
     call.reservationId = null;
     let charged: SettleResult | null = null;
@@ -184,8 +183,8 @@ export class Meter {
   openPending(call: Call, httpStatus: number): Promise<number | null> {
     const row = requestRow(
       call,
-      { status: 'pending', httpStatus, promptTokens: call.target.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', redactions: 0, firstByteMs: null, error: null },
-      0,
+      { status: 'pending', httpStatus, redactions: 0, firstByteMs: null, error: null },
+      { promptTokens: call.target.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', micros: 0 },
     );
     return this.d.state
       .writeSoon((tx) => this.d.requests.insert(tx, row), null)
@@ -201,10 +200,11 @@ export class Meter {
   // ── 4. release ───────────────────────────────────────────────────────────────────────────
 
   /**
-   * A call that did not settle still leaves its row, and gives back what it reserved. An agent
-   * that hung up: `aborted`, charged for the prompt if the provider was sent it (as when an
-   * answer's body breaks off), else $0. A call that failed (`failure`: a timeout, a broken
-   * connection, an open circuit, a refused fallback): `error` at $0, with what went wrong.
+   * A call that did not settle still leaves its row, and gives back what it reserved: no answer
+   * of the provider's was read, so nothing is owed (an answer that was, however it ended, is
+   * settled where it is read). An agent that hung up: `aborted` (a hang-up never cancels a
+   * call the provider was sent: see UpstreamCaller); a call that failed (`failure`: a timeout,
+   * a broken connection, an open circuit, a refused fallback): `error`, with what went wrong.
    */
   release(call: Call, failure?: unknown): void {
     if (call.reservationId === null && !call.unrecorded) return;
@@ -215,42 +215,40 @@ export class Meter {
       call.reservationId = null;
       return;
     }
-    // Only a prompt the provider was sent is owed by a hang-up; a failed call is not billed.
-    const sent = aborted && call.dispatched === true;
-    const error = aborted ? (sent ? 'the client closed the request before the provider answered' : 'the client closed the request before it was sent to the provider') : describeFailure(failure);
-    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? call.wire.status(failure.kind) : 502;
-    const outcome: Outcome = {
-      status: aborted ? 'aborted' : 'error',
-      httpStatus,
-      promptTokens: sent ? call.target.promptTokensEstimate : 0,
-      completionTokens: 0,
-      usageSource: 'estimate',
-      redactions: 0,
-      firstByteMs: null,
-      error,
-    };
-    this.settle(call, outcome).catch((err: unknown) => this.d.logger.error({ err }, 'could not record a call that did not finish'));
+    const failed = failure === undefined ? 'did not answer' : `failed (${describeFailure(failure)})`;
+    const error = !aborted
+      ? describeFailure(failure)
+      : call.dispatched
+        ? `the client closed the request; the provider then ${failed}`
+        : 'the client closed the request before it was sent to the provider';
+    const httpStatus = aborted ? 499 : failure instanceof GatewayError ? failure.status : 502;
+    this.settle(call, { status: aborted ? 'aborted' : 'error', httpStatus, reading: null, redactions: 0, firstByteMs: null, error }).catch((err: unknown) =>
+      this.d.logger.error({ err }, 'could not record a call that did not finish'),
+    );
   }
 
   // ── how a reservation is planned ─────────────────────────────────────────────────────────
 
   /** What a call to `model` may cost at worst and, with near_limit: clamp, the least it may be given. */
-  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
+  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint' | 'wire'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
     const policy = this.d.config.budgetPolicy;
+    const parts = req.wire.prompt(req.endpoint, json);
+    const output = req.wire.output(req.endpoint, json);
     const est = estimateRequestCost(this.d.book, {
       model,
       provider: provider.name,
-      body: json as never,
+      prompt: parts,
+      output,
       // An embedding produces no output: it reserves its input only.
       defaultMaxOutputTokens: req.endpoint === 'embeddings' ? 0 : policy.defaultMaxOutputTokens,
     });
     const price = this.d.book.lookup(model, provider.name);
     if (est.unknownModel) this.d.notices.unknownModel(req.agentId, price, provider.name);
-    const choices = choicesOf(json);
+    const choices = output.choices;
     const clamp = policy.nearLimit === 'clamp' && est.maxOutputTokens > 0;
     // Planned with a margin on the prompt, and never below what the model needs to answer at all.
-    const prompt = clampPrompt(est.promptTokens, json);
-    const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(json)) : est.costMicros;
+    const prompt = clampPrompt(est.promptTokens, parts.messages.length);
+    const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(model, output.thinking)) : est.costMicros;
     return { model, provider, json, est, schedule: price.schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
   }
 
@@ -277,13 +275,29 @@ export class Meter {
     if (g.amountMicros >= p.est.costMicros) return this.target(req, p.model, p.provider, p.json, bodyText, p.est);
     const c = clampOutput(p.schedule, p.prompt, p.choices, Math.floor(p.est.maxOutputTokens / p.choices), g.amountMicros);
     this.d.tracker.shrink(g.reservationId, c.costMicros);
-    const clamped = clampBody(p.json, req.endpoint, c.perChoice, p.provider.name !== 'anthropic');
-    return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens });
+    const clamped = req.wire.limitOutput(req.endpoint, p.json, c.perChoice);
+    return this.target(req, p.model, p.provider, clamped, null, { costMicros: c.costMicros, promptTokens: p.est.promptTokens, maxOutputTokens: c.perChoice * p.choices });
   }
 
-  private target(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, est: Pick<RequestEstimate, 'costMicros' | 'promptTokens'>): Target {
+  private target(
+    req: CallRequest,
+    model: string,
+    provider: Provider,
+    json: Record<string, unknown>,
+    bodyText: string | null,
+    est: Pick<RequestEstimate, 'costMicros' | 'promptTokens' | 'maxOutputTokens'>,
+  ): Target {
     const body = upstreamBody(req, json, bodyText);
-    return { model, provider, json, upstream: body.upstream, hideUsageChunk: body.hideUsageChunk, reservedMicros: est.costMicros, promptTokensEstimate: est.promptTokens };
+    return {
+      model,
+      provider,
+      json,
+      upstream: body.upstream,
+      hideUsageChunk: body.hideUsageChunk,
+      reservedMicros: est.costMicros,
+      promptTokensEstimate: est.promptTokens,
+      maxOutputTokens: est.maxOutputTokens,
+    };
   }
 
   private refusal(r: BudgetRefusal, model: string): GatewayError {
@@ -293,9 +307,26 @@ export class Meter {
     return new GatewayError('budget', this.d.notices.refusalMessage(r, model), false);
   }
 
-  /** What the provider's usage costs at the model's prices, prompt-cache parts at their own rates. */
-  private price(t: Target, o: Outcome, cache: Cache): number {
+  /**
+   * What a call is charged, by one rule. An answer read to its end whose provider reported both
+   * counts: those counts at the model's prices (prompt-cache parts at theirs). Anything less (a
+   * count left out, an answer cut off or broken, one in a form or a coding we cannot read): the
+   * worst case, as reserved for it: its prompt (as reported, else as estimated) and all the
+   * output its limit allows (or more, if more was reported or seen). The provider may well have
+   * billed all of it, and a budget must not be spent past its limit on a guess.
+   * Nothing read (an error answer, a call the provider never answered): $0.
+   */
+  private bill(t: Target, r: Reading | null): Bill {
+    if (r === null) return { promptTokens: 0, completionTokens: 0, usageSource: 'estimate', micros: 0 };
+    const u = r.usage;
     const { schedule } = this.d.book.lookup(t.model, t.provider.name);
-    return costOf(schedule, { inputTokens: o.promptTokens, outputTokens: o.completionTokens, cacheReadTokens: cache.cacheReadTokens, cacheWriteTokens: cache.cacheWriteTokens });
+    const cost = (input: number, output: number) =>
+      input + output === 0 ? 0 : costOf(schedule, { inputTokens: input, outputTokens: output, cacheReadTokens: u.cacheReadTokens, cacheWriteTokens: u.cacheWriteTokens });
+    if (r.complete && u.promptTokens !== undefined && u.completionTokens !== undefined) {
+      return { promptTokens: u.promptTokens, completionTokens: u.completionTokens, usageSource: 'provider', micros: cost(u.promptTokens, u.completionTokens) };
+    }
+    const promptTokens = u.promptTokens ?? t.promptTokensEstimate;
+    const completionTokens = Math.max(u.completionTokens ?? 0, r.counted ?? 0, t.maxOutputTokens);
+    return { promptTokens, completionTokens, usageSource: 'estimate', micros: cost(promptTokens, completionTokens) };
   }
 }

@@ -16,22 +16,33 @@ export interface Pumped {
   flushAll(): string;
   /** Why the rest of the output must not reach the agent, once a block said so. */
   readonly blocked: string | null;
+  /**
+   * Nothing more goes to the agent (it hung up, or a block said so), but the rest of the
+   * stream is still read for the usage the provider reports at its end: what the call owes.
+   */
+  drain(): void;
   /** The relay stops: the agent went away, or the stream failed (`why`). An earlier end stands. */
   stop(status: 'aborted' | 'error', why: string | null): void;
+  /** The upstream's stream reached its end: its usage is final. */
+  finished(): void;
   /** What the response ends with, sent after the row commit. */
   tail: string;
 }
 
 /**
- * Relay `body` to `res` until it ends, breaks, is blocked or the agent hangs up. 'data'
- * events rather than `for await`: no promise per chunk on the hottest loop we have. The
- * pieces one socket read delivered (undici hands on each HTTP chunk alone) are relayed
- * together once that read's callbacks are over: one split, one write for all of them.
+ * Relay `body` to `res` until it ends or breaks. 'data' events rather than `for await`: no
+ * promise per chunk on the hottest loop we have. The pieces one socket read delivered (undici
+ * hands on each HTTP chunk alone) are relayed together once that read's callbacks are over:
+ * one split, one write for all of them. Once the agent hangs up or a block stops the output,
+ * the rest is still read, not written (see Pumped.drain): a hang-up does not stop what the
+ * provider generates and bills, so the call is charged what its usage says.
  * @example await pump(relay, up.body, res, clientSignal); // then res.end(relay.tail)
  */
 export function pump(r: Pumped, body: Readable, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     let done = false;
+    /** Nothing more is written: the agent is gone, or the output is blocked. */
+    let draining = false;
     let inbox: Buffer[] = [];
     const finish = () => {
       if (done) return;
@@ -41,9 +52,16 @@ export function pump(r: Pumped, body: Readable, res: ServerResponse, clientSigna
       discard(body);
       resolve();
     };
+    const drain = () => {
+      if (draining) return;
+      draining = true;
+      r.drain();
+      // Paused for a slow reader that is gone now: read on.
+      if (body.isPaused()) body.resume();
+    };
     const onAbort = () => {
       r.stop('aborted', null);
-      finish();
+      drain();
     };
     /** Runs `f` (relay code), or on a throw ends the call as failed rather than stranding it. */
     const safely = <T>(f: () => T): T | null => {
@@ -55,15 +73,15 @@ export function pump(r: Pumped, body: Readable, res: ServerResponse, clientSigna
         return null;
       }
     };
-    /** The events of what arrived so far, unless a block or the agent's hang-up ended the relay. */
+    /** The events of what arrived so far; null once nothing more is written. */
     const take = (): string | null => {
       const chunks = inbox;
       inbox = [];
       const out = chunks.length === 0 ? '' : safely(() => r.events(chunks));
       if (out === null) return null;
-      if (r.blocked) finish();
+      if (r.blocked) drain();
       else if (res.destroyed) onAbort();
-      return done ? null : out;
+      return done || draining ? null : out;
     };
     const relay = () => {
       if (done) return;
@@ -77,18 +95,19 @@ export function pump(r: Pumped, body: Readable, res: ServerResponse, clientSigna
       r.firstByte();
       if (inbox.push(chunk) === 1) queueMicrotask(relay);
     };
-    if (clientSignal.aborted) return onAbort();
-    clientSignal.addEventListener('abort', onAbort, { once: true });
+    if (clientSignal.aborted) onAbort();
+    else clientSignal.addEventListener('abort', onAbort, { once: true });
     body.on('data', onData);
     body.once('end', () => {
       if (done) return;
       const out = take();
-      if (out === null) return;
       // A stream with no final event (cut short after an error event, no [DONE]) still
       // delivers the text held back so far, redacted.
       const rest = safely(() => r.end());
       if (rest === null) return;
-      r.tail = r.blocked ? out : out + rest;
+      r.finished();
+      if (out !== null && !r.blocked) r.tail = out + rest;
+      else if (out !== null) r.tail = out;
       finish();
     });
     /** The body broke or closed before its end: what arrived before is the agent's. */
@@ -97,7 +116,7 @@ export function pump(r: Pumped, body: Readable, res: ServerResponse, clientSigna
       if (done) return;
       const rest = safely(() => r.flushAll());
       if (rest === null) return;
-      if (!r.blocked) r.tail = rest;
+      if (!draining && !r.blocked) r.tail = rest;
       if (res.destroyed || errorKindOf(e) === 'aborted') r.stop('aborted', null);
       else r.stop('error', `stream broke: ${describeFailure(e)}`);
       finish();

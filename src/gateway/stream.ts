@@ -1,8 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
-import type { Cache, Call, Outcome } from './call.js';
+import type { Call, Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
+import { scrubberOf } from './credentials.js';
+import type { CredentialScrubber } from '../domain/secrets/index.js';
+import { GatewayError } from './errors.js';
+import { discard } from './upstream.js';
+import { decodeStream } from '../server/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
@@ -10,7 +15,7 @@ import { quickChatChunk } from './quick.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
-import type { TextSlot } from './wire/types.js';
+import type { TextSlot, Usage } from './wire/types.js';
 
 /** A slot's key, or its index when it has none. */
 type SlotKey = string | number;
@@ -25,18 +30,33 @@ export interface StreamDeps {
 
 /** A streamed answer: relayed event by event with redaction, then settled and recorded. */
 export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
+  const decoded = decodeStream(up.body, up.headers);
+  if ('unreadable' in decoded) {
+    // A stream we cannot read is neither relayed nor known: refused, and charged its worst case.
+    discard(up.body);
+    await d.meter.settle(call, {
+      status: res.destroyed ? 'aborted' : 'error',
+      httpStatus: up.status,
+      reading: { usage: {}, complete: false },
+      redactions: 0,
+      firstByteMs: null,
+      error: `answer in a content coding iron-cage cannot read: ${decoded.unreadable}`,
+    });
+    throw new GatewayError('upstream', `The upstream provider ${call.target.provider.name} answered in a content coding iron-cage cannot read (${decoded.unreadable}), so it was not passed on.`);
+  }
   const pending = d.meter.openPending(call, up.status);
-  res.writeHead(up.status, { ...passHeaders(up), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const scrub = scrubberOf(call.target.provider);
+  res.writeHead(up.status, { ...passHeaders(up, scrub), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   // The head leaves with the first events when they are already here (one write, not two);
   // an upstream slow to its first token still lets the agent see the head at once.
   setImmediate(flushHead, res);
-  const relay = new StreamRelay(d.guard, call);
-  await pump(relay, up.body, res, clientSignal);
+  const relay = new StreamRelay(d.guard, call, scrub);
+  await pump(relay, decoded.body, res, clientSignal);
   relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it. The last
   // events wait for the row instead and leave with the end of the response: on disk first.
-  await d.meter.settle(call, relay.outcome(up.status), await pending, relay.cache);
+  await d.meter.settle(call, relay.outcome(up.status), await pending);
   if (!res.destroyed) res.end(relay.tail);
 }
 
@@ -50,13 +70,16 @@ function flushHead(res: ServerResponse): void {
  * into the bytes the agent gets.
  */
 class StreamRelay implements Pumped {
-  readonly cache: Cache = {};
   private status: 'ok' | 'aborted' | 'error' | 'blocked' = 'ok';
   private error: string | null = null;
   /** Set by the block policy: why the rest of the output must not reach the agent. */
   blocked: string | null = null;
-  private promptTokens: number | null = null;
-  private completionTokens: number | null = null;
+  /** What the provider reported it used, each count the largest it was said to be. */
+  private readonly usage: Partial<Usage> = {};
+  /** The upstream's stream reached its end (not broken off): its usage is final. */
+  private ended = false;
+  /** Nothing more goes to the agent: the rest is read for its usage only. */
+  private draining = false;
   private text = '';
   private redactions = 0;
   private firstByteMs: number | null = null;
@@ -67,7 +90,7 @@ class StreamRelay implements Pumped {
   private template: unknown = null;
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
-  private readonly splitter = new SseSplitter();
+  private readonly splitter: SseSplitter;
   /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
   private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
   /** What each output was sent as, redacted: what a wire's `finals` must repeat. */
@@ -93,7 +116,18 @@ class StreamRelay implements Pumped {
   constructor(
     private readonly guard: OutputGuard,
     private readonly call: Call,
+    scrub: CredentialScrubber,
   ) {
+    // The provider's own credentials come out of each whole event, before anything reads it.
+    this.splitter = new SseSplitter(
+      scrub.empty
+        ? undefined
+        : (raw) => {
+            const r = scrub.text(raw);
+            this.redactions += r.found;
+            return r.text;
+          },
+    );
     this.ref = `${call.endpoint}:${call.target.model}`;
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }
@@ -112,25 +146,24 @@ class StreamRelay implements Pumped {
     this.tail += wire.name === 'anthropic' ? formatSse(body, 'error') : formatSse(body);
   }
 
-  /** How the stream ended, for its row in llm_requests. */
+  /** How the stream ended, for its row in llm_requests, and what was read of its usage (the Meter bills it). */
   outcome(httpStatus: number): Outcome {
-    const { call } = this;
-    const promptTokens = this.promptTokens ?? call.target.promptTokensEstimate;
-    // A provider's running count is final only for a finished stream (Anthropic opens with
-    // output_tokens: 1); a cut-off stream is charged for what it delivered, at least.
-    const counted = this.status === 'ok' && this.completionTokens !== null ? null : countTextTokens(this.text, call.target.model);
-    const completionTokens = counted === null ? this.completionTokens! : Math.max(this.completionTokens ?? 0, counted);
-    const fromProvider = this.promptTokens !== null && this.completionTokens !== null && this.status === 'ok';
     return {
       status: this.status,
       httpStatus,
-      promptTokens,
-      completionTokens,
-      usageSource: fromProvider ? 'provider' : 'estimate',
+      reading: { usage: this.usage, complete: this.ended, counted: countTextTokens(this.text, this.call.target.model) },
       redactions: this.redactions,
       firstByteMs: this.firstByteMs,
       error: this.error,
     };
+  }
+
+  drain(): void {
+    this.draining = true;
+  }
+
+  finished(): void {
+    this.ended = true;
   }
 
   firstByte(): void {
@@ -171,7 +204,7 @@ class StreamRelay implements Pumped {
   flushAll(seq = this.nextSeq, step = this.numbered ? 1 : 0): string {
     let out = '';
     this.flushed = 0;
-    if (!this.guard.active || this.blocked) return out;
+    if (!this.guard.active || this.blocked || this.draining) return out;
     for (const [key, s] of this.guards) {
       const rest = this.take(s.guard.end());
       this.record(key, rest);
@@ -190,6 +223,12 @@ class StreamRelay implements Pumped {
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
   private event(ev: SseEvent): string {
     const { wire } = this.call;
+    if (this.draining) {
+      this.readUsage(ev);
+      return '';
+    }
+    // Not an event stream after all (a JSON body, plain text): one text, scanned whole.
+    if (ev.foreign) return this.guard.active ? this.take(this.guard.text(this.call.agentId, this.ref, ev.raw)) : ev.raw;
     // Renumbering (seqShift) needs every event read; until then a wire may let some pass unread.
     // Under redaction a stream's tokens are withheld, those of events otherwise passed unread too.
     const withhold = this.guard.withholdsLogprobs === true;
@@ -208,13 +247,7 @@ class StreamRelay implements Pumped {
       }
     }
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
-    const u = insp.usage;
-    if (u) {
-      if (u.promptTokens !== undefined) this.promptTokens = u.promptTokens;
-      if (u.completionTokens !== undefined) this.completionTokens = u.completionTokens;
-      if (u.cacheReadTokens !== undefined) this.cache.cacheReadTokens = u.cacheReadTokens;
-      if (u.cacheWriteTokens !== undefined) this.cache.cacheWriteTokens = u.cacheWriteTokens;
-    }
+    this.note(insp.usage);
     const active = this.guard.active;
     let changed = false;
     let extras = '';
@@ -296,6 +329,28 @@ class StreamRelay implements Pumped {
     if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json?.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+  }
+
+  /** A drained event: only what it says of the usage counts. */
+  private readUsage(ev: SseEvent): void {
+    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data))) return;
+    try {
+      this.note(this.call.wire.inspect(ev, JSON.parse(ev.data)).usage);
+    } catch {
+      /* not JSON: it reports no usage */
+    }
+  }
+
+  /**
+   * A stream's counts only grow (Anthropic's output_tokens runs on; a provider may repeat a
+   * count in part): the largest each was said to be, so a later partial figure charges no less.
+   */
+  private note(u: Partial<Usage> | undefined): void {
+    if (!u) return;
+    for (const k of ['promptTokens', 'completionTokens', 'cacheReadTokens', 'cacheWriteTokens'] as const) {
+      const v = u[k];
+      if (v !== undefined) this.usage[k] = Math.max(this.usage[k] ?? 0, v);
+    }
   }
 
   private templateJson(): unknown {

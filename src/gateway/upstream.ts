@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/index.js';
-import { CircuitBreaker, CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type Classifier } from '../domain/reliability/index.js';
+import { CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type CircuitBreaker, type Classifier } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
+import type { ProviderBreakers } from './breakers.js';
 import type { Call } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Meter } from './meter.js';
@@ -11,7 +12,7 @@ export interface UpstreamDeps {
   state: StateManager;
   router: Router;
   meter: Meter;
-  breakers: Map<string, CircuitBreaker>;
+  breakers: ProviderBreakers;
   config: GatewayConfig;
 }
 
@@ -104,14 +105,23 @@ export class UpstreamCaller {
       // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
       const own = provider.real ? null : new AbortController();
       const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
-      const signal = own ? AbortSignal.any([clientSignal, own.signal]) : clientSignal;
       try {
-        // A call granted as its agent hung up is never sent, so its prompt is not owed.
+        // A call granted as its agent hung up is never sent, so it owes nothing.
         if (clientSignal.aborted) throw clientGone(clientSignal.reason);
         call.dispatched = true;
-        return await provider.call({ endpoint: call.endpoint, method: 'POST', body: upstream.text, json: upstream.json, stream: call.stream, headers: call.headers, signal });
+        // Once sent, the agent hanging up does not cancel it: providers differ in what a cancel
+        // stops and bills, so the answer is read to its end for the usage it reports (deliver,
+        // stream) and the call is charged that, or its worst case when the usage cannot be read.
+        return await provider.call({
+          endpoint: call.endpoint,
+          method: 'POST',
+          body: upstream.text,
+          json: upstream.json,
+          stream: call.stream,
+          headers: call.headers,
+          ...(own ? { signal: own.signal } : {}),
+        });
       } catch (e) {
-        if (clientSignal.aborted) throw clientGone(e);
         // Our own deadline is a timeout whatever the provider threw when it was cut off.
         if (own?.signal.aborted && errorKindOf(e) !== 'timeout') throw timedOut();
         throw !provider.real && errorKindOf(e) === 'unknown' ? new RequestError(e) : e;
@@ -124,8 +134,7 @@ export class UpstreamCaller {
   private guardFor(name: string): Guarded {
     let g = this.guarded.get(name);
     if (!g) {
-      let breaker = this.d.breakers.get(name);
-      if (!breaker) this.d.breakers.set(name, (breaker = new CircuitBreaker(name)));
+      const breaker = this.d.breakers(name);
       g = { breaker, judge: statusClassifier(statusOf, breaker.options.classify) };
       this.guarded.set(name, g);
     }

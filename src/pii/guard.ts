@@ -37,4 +37,9 @@ export interface OutputGuard {
    * already); `stored` is always redacted, for the request row, whatever the mode.
    */
   error?(agentId: string, requestRef: string, text: string): GuardResult & { stored: string };
+  /**
+   * The PII types a short text the agent chose holds (a model name), by the detectors and the
+   * allow-lists alone, whatever the policy: such a text is refused, never sent, stored or shown.
+   */
+  typesIn(text: string): string[];
 }

@@ -3,6 +3,6 @@
 // the alerts and the routes that show them.
 export { PiiProtection, type PiiLocation, type PiiNotifier, type PiiProtectionDeps } from './protection.js';
 export type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
-export { piiRoutes } from './pii.routes.js';
+export { piiRoutes, type ProtectionReport } from './pii.routes.js';
 export { piiService } from './pii.service.js';
 export { revealFinding, type RevealRequest, type Revealed } from './reveal.js';

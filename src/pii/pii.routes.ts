@@ -27,6 +27,19 @@ function latestPreview(state: ProtectionState, agentId: string) {
   return e ? { ts: e.ts, preview: e.data.preview, types: e.data.types, location: e.data.location } : null;
 }
 
+/** GET /api/agents/:id/protection: what the dashboard's protection panel shows. */
+export type ProtectionReport = ReturnType<typeof protectionReport>;
+
+function protectionReport(pii: PiiProtection, state: ProtectionState, agentId: string) {
+  return {
+    agentId,
+    ...pii.countersFor(agentId),
+    unauthorizedActions: state.countEvents(agentId, 'tool.refused'),
+    monitored: { pii: true, unauthorizedActions: true, promptInjection: false },
+    latest: latestPreview(state, agentId),
+  };
+}
+
 /**
  * `GET /api/audit/pii` (admins: the audit trail, values sealed) and
  * `GET /api/agents/:id/protection` (the agent's protection counters, earlier runs included).
@@ -45,13 +58,7 @@ export function piiRoutes(pii: PiiProtection, state: ProtectionState): (app: Hon
     app.get('/api/agents/:id/protection', (c) => {
       const id = c.req.param('id');
       if (!state.loadAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      return c.json({
-        agentId: id,
-        ...pii.countersFor(id),
-        unauthorizedActions: state.countEvents(id, 'tool.refused'),
-        monitored: { pii: true, unauthorizedActions: true, promptInjection: false },
-        latest: latestPreview(state, id),
-      });
+      return c.json(protectionReport(pii, state, id));
     });
   };
 }

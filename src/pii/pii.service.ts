@@ -3,14 +3,13 @@ import { piiRoutes } from './pii.routes.js';
 import type { PiiProtection } from './protection.js';
 
 /**
- * PII protection for the runtime: its audit routes, and its close. The PiiProtection itself is
- * built by the runtime before any service, because the gateway, the tool proxy and the
- * supervisor all scan through it.
+ * PII protection for the runtime: its audit routes. The PiiProtection itself is built by the
+ * runtime before any service, because the gateway, the tool proxy and the supervisor all scan
+ * through it.
  */
 export function piiService(d: Pick<Platform, 'state'> & { pii: PiiProtection }): Service {
   return {
     name: 'pii',
     apiRoutes: [piiRoutes(d.pii, d.state)],
-    close: () => d.pii.close(),
   };
 }

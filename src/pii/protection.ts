@@ -1,5 +1,5 @@
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
-import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
+import type { SlackMessage } from '../domain/budget/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import {
   addDetections,
@@ -11,6 +11,7 @@ import {
   modeFor,
   redact,
   redactJsonText,
+  scan,
   type AuditKeys,
   type Detection,
   type ProtectionCounters,
@@ -43,18 +44,16 @@ const WHERE: Record<PiiLocation, string> = {
   'tool.response': 'a tool response',
 };
 
-/** Where findings are announced (`safety.webhook_url`): the runtime passes its alert dispatcher. */
+/** Where findings are announced: the runtime's one alert dispatcher (`alerts:`), which it also closes. */
 export interface PiiNotifier {
-  send(message: { id: string; slack: SlackMessage; email: EmailMessage }): void;
-  close(): Promise<void>;
+  send(message: { id: string; kind: 'pii'; agentId: string | null; slack: SlackMessage }): void;
 }
 
 export interface PiiProtectionDeps {
   state: StateManager;
   config: Pick<Config, 'safety' | 'safetyMode' | 'db'>;
   logger: Logger;
-  /** Null: findings are audited and broadcast, not sent anywhere else. */
-  notify: PiiNotifier | null;
+  notify: PiiNotifier;
   /** Graceful stop of a supervised agent, for the block policy's `on_block: stop`. */
   stopAgent(agentId: string, requestedBy: string): boolean;
 }
@@ -80,7 +79,7 @@ export class PiiProtection {
   private readonly store: PiiStore;
   private readonly counters = new Map<string, ProtectionCounters>();
   private readonly logger: Logger;
-  private readonly notify: PiiNotifier | null;
+  private readonly notify: PiiNotifier;
   private readonly onBlock: (agentId: string, why: string) => void;
 
   constructor(d: PiiProtectionDeps) {
@@ -264,6 +263,7 @@ export class PiiProtection {
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
       error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),
+      typesIn: (text) => [...new Set(scan(text, this.options).map((d) => d.type))],
       ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }
@@ -332,11 +332,8 @@ export class PiiProtection {
       },
     };
     this.store.record(rows, event).catch((err) => this.logger.error({ err }, 'could not write the PII audit trail'));
-    this.notify?.send({
-      id: `pii:${agentId ?? '-'}:${Date.now()}`,
-      slack: { text: `:shield: Iron Cage: ${event.message}`, blocks: [] },
-      email: { subject: `Iron Cage: PII ${action}`, text: event.message },
-    });
+    // No e-mail form: findings come one per scan, and would bury the budget alerts in the inbox.
+    this.notify.send({ id: `pii:${agentId ?? '-'}:${Date.now()}`, kind: 'pii', agentId, slack: { text: `:shield: Iron Cage: ${event.message}`, blocks: [] } });
     // The agent is halted once its refusal has been delivered, so it can see why.
     // Only what the agent receives can be refused; its own output is redacted, not a reason to halt it.
     if (action === 'blocked' && agentId && location !== 'agent.output')
@@ -346,10 +343,6 @@ export class PiiProtection {
   /** The audit trail, oldest first after `after`; sealed values included (the routes drop them). */
   records(q: { agentId?: string; type?: string; after?: number; limit: number }): PiiAuditRow[] {
     return this.store.list(q);
-  }
-
-  close(): Promise<void> {
-    return this.notify?.close() ?? Promise.resolve();
   }
 }
 

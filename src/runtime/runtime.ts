@@ -9,12 +9,13 @@ import { startServer, type RunningServer } from '../server/index.js';
 import { RequestsStore, StateManager } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
-import { AlertDispatcher } from '../alerts/index.js';
+import { AlertDispatcher, deliveryEvent } from '../alerts/index.js';
 import { budgetService } from '../budget/index.js';
 import { gatewayService } from '../gateway/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
+import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 
 export interface RuntimeOptions {
@@ -46,6 +47,7 @@ export class Runtime {
     readonly tokens: TokenService,
     readonly server: RunningServer,
     readonly adminToken: string,
+    readonly alerts: AlertDispatcher,
   ) {}
 
   get url(): string {
@@ -59,12 +61,15 @@ export class Runtime {
   static async start(o: RuntimeOptions): Promise<Runtime> {
     const { config, logger } = o;
     const startedAt = Date.now();
+    for (const notice of config.notices) logger.warn(notice);
     // One budget tracker: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
+    let breakers: BreakerRegistry | undefined;
+    let alerts: AlertDispatcher | undefined;
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
@@ -77,18 +82,21 @@ export class Runtime {
         signal: (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running',
         restart: (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false,
       };
-      const webhookUrl = config.safety.webhookUrl;
-      const notify = webhookUrl ? new AlertDispatcher({ webhookUrl, email: null, logger }) : null;
-      const pii = new PiiProtection({ config, state, logger, notify, stopAgent: agents.stop });
+      // One dispatcher for every alert: budget alerts and PII findings share its channels and its record.
+      alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, onResult: (r) => state.record(deliveryEvent(r)) });
+      const pii = new PiiProtection({ config, state, logger, notify: alerts, stopAgent: agents.stop });
+      // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
+      breakers = new BreakerRegistry({ state, logger });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
-      const budget = budgetService({ ...platform, tracker: budgets, requests });
+      const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
-        gatewayService({ ...platform, budget, requests, pii }),
+        reliabilityService({ breakers }),
+        gatewayService({ ...platform, budget, requests, pii, breakers }),
         budget,
-        toolsService({ ...platform, pii }),
+        toolsService({ ...platform, pii, breakers }),
         secretsService(platform),
       ];
       server = await startServer(
@@ -108,10 +116,11 @@ export class Runtime {
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
       );
       const adminToken = await tokens.issue({ role: 'admin', name: 'dashboard', ttlSeconds: config.adminTokenTtlHours * 3600 });
-      rt = new Runtime(config, logger, state, tokens, server, adminToken);
+      rt = new Runtime(config, logger, state, tokens, server, adminToken, alerts);
       rt.services = services;
       rt.pii = pii;
       logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      if (alerts.channels.length > 0) logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget)' : 'webhook (budget, PII)')).join(', ')}`);
       await Promise.all(services.map((s) => s.ready));
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
@@ -119,6 +128,9 @@ export class Runtime {
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
+      // Its service closed it above, unless building the services is what failed.
+      breakers?.close();
+      await alerts?.close();
       await server?.close();
       await state.close();
       throw err;
@@ -184,6 +196,8 @@ export class Runtime {
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
       await this.server.close();
       for (const s of this.services) await s.close?.();
+      // After every service that sends alerts; before the database its delivery records go to.
+      await this.alerts.close();
       await this.state.close();
     })();
     return this.shuttingDown;

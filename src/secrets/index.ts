@@ -3,7 +3,7 @@
 // `secret:NAME` references, and the factory the runtime starts it with.
 export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.js';
 export { refusal, type SecretAction } from './rbac.js';
-export { vaultRoutes } from './secrets.routes.js';
+export { type SecretList, vaultRoutes } from './secrets.routes.js';
 export { SecretRefs, secretRef } from './refs.js';
 
 export { secretsService } from './secrets.service.js';

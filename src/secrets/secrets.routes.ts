@@ -3,7 +3,12 @@ import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { SECRET_OPERATIONS } from '../state/index.js';
-import type { VaultService } from './vault.js';
+import type { SecretView, VaultService } from './vault.js';
+
+/** GET /api/secrets: the vault's secrets, masked. */
+export interface SecretList {
+  secrets: SecretView[];
+}
 
 const auditQuery = z.strictObject({
   secret_name: z.string().max(128, 'must be at most 128 characters').optional(),
@@ -43,7 +48,7 @@ export function vaultRoutes(vault: () => Promise<VaultService>): (app: Hono<AppE
   return (app) => {
     app.get('/api/secrets', async (c) => {
       const q = parseWith(listQuery, c.req.query());
-      return c.json({ secrets: await (await vault()).list(c.get('principal'), q.environment) });
+      return c.json({ secrets: await (await vault()).list(c.get('principal'), q.environment) } satisfies SecretList);
     });
     app.post('/api/secrets', async (c) => {
       return c.json(await (await vault()).create(c.get('principal'), quiet(jsonBody(c))), 201);

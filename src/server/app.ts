@@ -3,12 +3,16 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import type { Principal } from '../core/roles.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { toErrorResponse } from './errors.js';
 import { agentRoutes } from './routes/agents.js';
 import { dashboardDir, loadDashboard, mountDashboard } from './static.js';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** GET /api/whoami: whose credentials these are (the dashboard learns its role from it). */
+export type Whoami = Pick<Principal, 'role' | 'name' | 'agentId'>;
 
 /** The request's connection died before its body was whole (@hono/node-server puts the Node request in `env`). */
 function clientGone(c: Context<AppEnv>): boolean {
@@ -21,12 +25,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   const answer = (err: unknown, c: Context<AppEnv>) => {
     const { status, body, unexpected, headers } = toErrorResponse(err);
-    for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
+    for (const [k, v] of Object.entries(headers)) c.header(k, v);
     // A client that hangs up mid-body makes reading it throw: its business, not a server fault.
     if (unexpected && clientGone(c)) deps.logger.debug(`${c.req.method} ${c.req.path}: the client closed the connection before the body ended`);
     else if (unexpected) deps.logger.error({ err }, `${c.req.method} ${c.req.path} failed`);
-    // The rest of an oversized body was never read: the connection cannot be reused.
-    if (status === 413) c.header('connection', 'close');
     return c.json(body, status as 400);
   };
   app.onError(answer);
@@ -69,7 +71,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   app.get('/api/whoami', (c) => {
     const p = c.get('principal');
-    return c.json({ role: p.role, name: p.name, agentId: p.agentId });
+    return c.json({ role: p.role, name: p.name, agentId: p.agentId } satisfies Whoami);
   });
   app.route('/api', agentRoutes(deps));
   for (const mount of deps.apiRoutes ?? []) mount(app);

@@ -1,27 +1,68 @@
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
-import { IronCageError, TooManyAttemptsError, ValidationError } from '../core/errors.js';
+import { IronCageError, ValidationError, type ErrorKind } from '../core/errors.js';
 import { describeZodIssue } from '../core/validation.js';
 import { JsonTooDeepError, parseBoundedJson } from './io.js';
+
+/**
+ * An error as every surface answers it. REST renders it as `{"error":{"code","message"}}`
+ * (`toErrorResponse`), each LLM wire in its provider's shape from `kind` (the gateway's
+ * `sendError`), the tool proxy as REST does; the status and headers are the same everywhere.
+ */
+export interface ErrorAnswer {
+  status: number;
+  code: string;
+  kind: ErrorKind;
+  message: string;
+  /** `retry-after`, `x-should-retry`, `connection: close` and any the error must carry. */
+  headers: Record<string, string>;
+  /** Not a typed error: a bug, for the caller to log; the client hears only that it happened. */
+  unexpected: boolean;
+}
+
+/**
+ * The one place an error becomes an HTTP answer: typed errors keep their status, code and
+ * message; anything else is a 500 that says no more.
+ *
+ * @example
+ *   errorAnswer(new TooManyAttemptsError(30));
+ *   // { status: 429, code: 'too_many_attempts', kind: 'rate_limit', message: 'too many failed logins: try again in 30 s', headers: { 'retry-after': '30' }, unexpected: false }
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (!(err instanceof IronCageError)) {
+    return { status: 500, code: 'internal_error', kind: 'upstream', message: 'iron-cage internal error: the details are in its log', headers: {}, unexpected: true };
+  }
+  const headers: Record<string, string> = { ...err.headers };
+  if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
+  if (err.retry === false) headers['x-should-retry'] = 'false';
+  // The rest of the request was never read: the connection cannot be reused.
+  if (err.close) headers.connection = 'close';
+  return { status: err.status, code: err.code, kind: err.kind, message: err.message, headers, unexpected: false };
+}
 
 export interface ErrorBody {
   error: { code: string; message: string };
 }
 
-/** The one place errors become HTTP: typed errors keep their status; anything else is a 500. */
-export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; unexpected: boolean; headers?: Record<string, string> } {
-  if (err instanceof TooManyAttemptsError) {
-    return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false, headers: { 'retry-after': String(err.retryAfterSeconds) } };
-  }
-  if (err instanceof IronCageError) return { status: err.status, body: { error: { code: err.code, message: err.message } }, unexpected: false };
-  return { status: 500, body: { error: { code: 'internal_error', message: 'internal error' } }, unexpected: true };
+/**
+ * REST's rendering (the tool proxy's too): the answer with its `{"error":{"code","message"}}` body.
+ * @example const { status, body, headers } = toErrorResponse(new NotFoundError('no agent a1'));
+ */
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string>; unexpected: boolean } {
+  const a = errorAnswer(err);
+  return { status: a.status, body: { error: { code: a.code, message: a.message } }, headers: a.headers, unexpected: a.unexpected };
 }
 
 /** The same answer as a raw HTTP/1.1 response, for a WebSocket upgrade refused before it began. */
 export function upgradeRefusal(err: unknown): string {
-  const { status, body } = toErrorResponse(err);
+  const { status, body, headers } = toErrorResponse(err);
   const text = JSON.stringify(body);
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`;
+  // The socket is ended after it whatever the error says.
+  const extra = Object.entries(headers)
+    .filter(([k]) => k !== 'connection')
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}Connection: close\r\n\r\n${text}`;
 }
 
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

@@ -59,16 +59,17 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const raw = deps.rawRoutes ?? [];
   const hostRefusal = (host: string | undefined) => new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
-  const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host');
+  // Two Host headers is how request smuggling starts: nothing more is read from that connection.
+  const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host', { close: true });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (singleHost(req.rawHeaders) === null) {
-      const { status, body } = toErrorResponse(twoHosts);
-      sendJson(res, status, body, { connection: 'close' });
+      const { status, body, headers } = toErrorResponse(twoHosts);
+      sendJson(res, status, body, headers);
       return;
     }
     if (!guard.allowsHost(req.headers.host)) {
-      const { status, body } = toErrorResponse(hostRefusal(req.headers.host));
-      sendJson(res, status, body);
+      const { status, body, headers } = toErrorResponse(hostRefusal(req.headers.host));
+      sendJson(res, status, body, headers);
       return;
     }
     const url = req.url ?? '/';

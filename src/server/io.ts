@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.js';
 
 // Plain Node body reading and JSON writing for the hot paths (the LLM gateway, the tool proxy),
@@ -82,8 +85,8 @@ export async function collect(body: NodeJS.ReadableStream, limit = 64 * 1024 * 1
  * left alone. Either way it writes nothing and returns 0.
  *
  * @example
- *   const { status, body } = toErrorResponse(err);
- *   sendJson(res, status, body, status === 413 ? { connection: 'close' } : {});
+ *   const { status, body, headers } = toErrorResponse(err);
+ *   sendJson(res, status, body, headers);
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
   if (res.headersSent || res.destroyed) {
@@ -151,4 +154,89 @@ export function jsonDepth(text: string, limit = Infinity): number {
 export function parseBoundedJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   if (jsonDepth(text, maxDepth) > maxDepth) throw new JsonTooDeepError(maxDepth);
   return JSON.parse(text);
+}
+
+/**
+ * The content codings of a body, in the order to undo them (the last applied first). Every
+ * Content-Encoding line counts (undici gives repeated lines as an array): one that only the
+ * first line was read of would pass a compressed body as plain text. `identity` is none.
+ */
+function contentCodings(headers: Record<string, string | string[] | undefined>): string[] {
+  const v = headers['content-encoding'];
+  const header = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
+  return header
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c !== 'identity')
+    .reverse();
+}
+
+/** A body as it was sent, decoded: `unreadable` names a content coding that could not be undone (the body is then as it came). */
+export interface DecodedBody {
+  body: Buffer;
+  decoded: boolean;
+  unreadable: string | null;
+}
+
+/**
+ * An upstream's body with its content codings undone. We ask upstreams for identity; one that
+ * compresses anyway is decoded so what it says can be scanned, counted and cached, and a coding
+ * we cannot undo (zstd before Node 22.15, a made-up one) is named, never read as plain text.
+ * A body that decodes past `limit` throws with code ERR_BUFFER_TOO_LARGE.
+ *
+ * @example
+ *   const { body, unreadable } = decodeBody(raw, res.headers, 8 * 1024 * 1024);
+ */
+export function decodeBody(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): DecodedBody {
+  const codings = contentCodings(headers);
+  if (codings.length === 0 || raw.length === 0) return { body: raw, decoded: false, unreadable: null };
+  const unknown = codings.find((c) => UNDO[c] === undefined);
+  if (unknown !== undefined) return { body: raw, decoded: false, unreadable: unknown };
+  const opts = { maxOutputLength: limit };
+  try {
+    let body = raw;
+    for (const c of codings) body = UNDO[c]!(body, opts);
+    return { body, decoded: true, unreadable: null };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw error;
+    throw Object.assign(new Error(`undecodable ${codings.reverse().join(', ')} body`), { code: 'HPE_INVALID_ENCODING' });
+  }
+}
+
+type Undo = (b: Buffer, o: { maxOutputLength: number }) => Buffer;
+/** zstd where this Node has it (22.15 and later). */
+const zstd = (zlib as { zstdDecompressSync?: Undo }).zstdDecompressSync;
+
+const UNDO: Record<string, Undo> = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+  ...(zstd ? { zstd } : {}),
+};
+
+type Decoder = () => NodeJS.ReadWriteStream;
+const UNDO_STREAM: Record<string, Decoder> = {
+  gzip: zlib.createGunzip,
+  'x-gzip': zlib.createGunzip,
+  deflate: zlib.createInflate,
+  br: zlib.createBrotliDecompress,
+  ...((zlib as { createZstdDecompress?: Decoder }).createZstdDecompress ? { zstd: (zlib as unknown as { createZstdDecompress: Decoder }).createZstdDecompress } : {}),
+};
+
+/**
+ * `decodeBody` for a body read as it flows (an event stream): the codings undone on the way, or
+ * the one that cannot be undone, named. A decoding error ends the returned stream with it.
+ *
+ * @example
+ *   const d = decodeStream(up.body, up.headers);
+ *   if ('unreadable' in d) refuse(d.unreadable); else relay(d.body);
+ */
+export function decodeStream(body: Readable, headers: Record<string, string | string[] | undefined>): { body: Readable } | { unreadable: string } {
+  const codings = contentCodings(headers);
+  if (codings.length === 0) return { body };
+  const unknown = codings.find((c) => UNDO_STREAM[c] === undefined);
+  if (unknown !== undefined) return { unreadable: unknown };
+  const stages = codings.map((c) => UNDO_STREAM[c]!());
+  return { body: pipeline([body, ...stages] as unknown as [Readable, NodeJS.ReadWriteStream], () => {}) as unknown as Readable };
 }

@@ -1,4 +1,4 @@
-import type { IronEvent } from '../core/events.js';
+import type { AnyEvent, IronEvent } from '../core/events.js';
 import type { AgentView } from '../state/index.js';
 
 // The WebSocket feed's frames, built as UTF-8 Buffers once per burst and shared by every client
@@ -20,12 +20,27 @@ export interface FeedItem {
   agent?: AgentView;
 }
 
+/** An event too big for the feed, as it goes out: its message shortened and its data left out. */
+export type CutEvent = Omit<IronEvent, 'data'> & { data: { truncated: true; bytes: number } };
+
+/** An event as a feed client reads it: whole (narrowed by `type`), or cut. */
+export type FeedEvent = AnyEvent | CutEvent;
+
+/**
+ * The frames /ws sends, as a client parses them: written as JSON text by the functions below.
+ * `agent`: the agent's status object after the event, sent with the events that change it.
+ */
+export type WsFrame =
+  | { type: 'snapshot'; seq: number; agents: AgentView[]; events: FeedEvent[]; truncated: boolean }
+  | { type: 'event'; event: FeedEvent; agent?: AgentView }
+  | { type: 'events'; items: Array<{ event: FeedEvent; agent?: AgentView }> };
+
 /** One item's JSON, with an oversized event's data left out. */
 export function itemJson(item: FeedItem | IronEvent): string {
   const json = JSON.stringify(item);
   const bytes = Buffer.byteLength(json);
   if (bytes <= WS_EVENT_MAX_BYTES) return json;
-  const cut = (e: IronEvent) => ({ ...e, message: e.message.slice(0, MESSAGE_KEPT), data: { truncated: true, bytes } });
+  const cut = (e: IronEvent): CutEvent => ({ ...e, message: e.message.slice(0, MESSAGE_KEPT), data: { truncated: true, bytes } });
   return JSON.stringify('seq' in item ? cut(item) : { ...item, event: cut(item.event) });
 }
 

@@ -19,11 +19,13 @@ export interface SavedBreaker {
 /**
  * Circuit breakers' saved state (the `breakers` table), for the tool services' breakers and the
  * LLM providers' alike, so a breaker OPEN when the process stopped is OPEN when it starts again.
- * Provider breakers are keyed `llm:<provider>`, a name no tool service can have.
+ * Its one writer is the breaker registry (src/reliability), which keys provider breakers
+ * `llm:<provider>`, a name no tool service can have, and keeps an owner's own numbers (the
+ * tools' fallback tiers) in `tiers`.
  *
  * @example
  *   const store = new BreakerStore(state);
- *   store.save({ service: 'llm:openai', snapshot: breaker.snapshot(), tiers: {} }, transitionEvent);
+ *   store.save({ service: 'llm:openai', snapshot: breaker.snapshot(), tiers: {} }, event);
  */
 export class BreakerStore {
   private readonly db: StoreDb;

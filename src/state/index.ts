@@ -1,5 +1,5 @@
 export { StateManager } from './manager.js';
-export { SCHEMA_VERSION } from './migrations.js';
+export { schemaVersion } from './migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets } from './types.js';
 export { RequestsStore, type LlmRequestEnd, type LlmRequestInput } from './requests.store.js';
 export type { EventSpec, Tx, Written } from './writer.js';

@@ -5,7 +5,7 @@ import { emitPermissionWarning, prepareStateFile, secureOpenedState, type Permis
 import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
-import { migrate } from './migrations.js';
+import { migrate } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
@@ -13,10 +13,9 @@ import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from '.
 import { Writer, type EventSpec, type Tx, type Written } from './writer.js';
 import { processAlive } from '../core/process.js';
 
-/** What the stores in this folder build on (not exported from index.ts): typed queries, and prepared statements for hot paths. */
+/** What the stores in this folder build on (not exported from index.ts): drizzle, for every statement (prepared once on hot paths). */
 export interface StoreDb {
   readonly orm: BetterSQLite3Database<typeof schema>;
-  prepare(sql: string): Database.Statement;
   /** The StateManager's one write path: see Writer. */
   readonly writer: Writer;
   /** Where a stored value repaired on load is reported (see repair.ts). */
@@ -67,19 +66,23 @@ export class StateManager {
     // frequent but shorter pauses; measured with scripts/bench/events.ts.
     this.sqlite.pragma('wal_autocheckpoint = 400');
     this.sqlite.pragma('foreign_keys = ON');
-    migrate(this.sqlite);
+    try {
+      migrate(this.sqlite, warn);
+    } catch (e) {
+      this.sqlite.close();
+      throw e;
+    }
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
-    const sqlite = this.sqlite;
-    storeDbs.set(this, { orm: this.db, prepare: (text) => sqlite.prepare(text), writer: this.writer, warn });
+    storeDbs.set(this, { orm: this.db, writer: this.writer, warn });
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, repairAgentRow(row, warn));
   }
 
   /**
    * Open (creating and migrating as needed) the state file. `budgets` supplies the live spend
    * shown in status objects; without it they show the limit alone. The files are the
-   * operator's alone (0600); `warn` hears of files found wider (and tightened) and of stored rows
-   * repaired at load (see repairAgentRow).
+   * operator's alone (0600); `warn` hears of files found wider (and tightened), of stored rows
+   * repaired at load (see repairAgentRow) and of a one-time upgrade of an old database (see migrate.ts).
    *
    * @example
    *   const state = StateManager.open('./iron_state.db', { budgets: tracker, warn: (m) => logger.warn(m) });
@@ -333,11 +336,6 @@ export class StateManager {
   latestCheckpoint(agentId: string): Checkpoint | null {
     const row = this.db.select().from(schema.checkpoints).where(eq(schema.checkpoints.agentId, agentId)).orderBy(desc(schema.checkpoints.id)).limit(1).get();
     return row ? { id: row.id, agentId: row.agentId, createdAt: row.createdAt, state: JSON.parse(row.state) } : null;
-  }
-
-  /** Raw handle for tests and benchmarks that must prove database-level guarantees. */
-  get database(): Database.Database {
-    return this.sqlite;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,4 @@
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import type { Statement } from 'better-sqlite3';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { piiAudit, type PiiAuditRow } from './schema.js';
@@ -9,16 +8,31 @@ export type PiiAuditInput = Omit<PiiAuditRow, 'id' | 'ts'>;
 
 /** The PII audit trail (append-only; the database refuses UPDATE and DELETE). */
 export class PiiStore {
-  private readonly insert: Statement;
+  private readonly insert;
   private readonly db: StoreDb;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
-    // Several rows per scanned text on the request path: a raw prepared statement.
-    this.insert = this.db.prepare(
-      `INSERT INTO pii_audit (ts, agent_id, location, request_ref, type, risk, severity, action, confidence, start, "end", value_hmac, value_sealed)
-       VALUES (@ts, @agentId, @location, @requestRef, @type, @risk, @severity, @action, @confidence, @start, @end, @valueHmac, @valueSealed)`,
-    );
+    // Several rows per scanned text on the request path: prepared once.
+    const p = sql.placeholder;
+    this.insert = this.db.orm
+      .insert(piiAudit)
+      .values({
+        ts: p('ts'),
+        agentId: p('agentId'),
+        location: p('location'),
+        requestRef: p('requestRef'),
+        type: p('type'),
+        risk: p('risk'),
+        severity: p('severity'),
+        action: p('action'),
+        confidence: p('confidence'),
+        start: p('start'),
+        end: p('end'),
+        valueHmac: p('valueHmac'),
+        valueSealed: p('valueSealed'),
+      })
+      .prepare();
   }
 
   /** All findings of one text and the one event that announces them, group-committed. */

@@ -2,10 +2,26 @@ import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, real, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { EventType } from '../core/events.js';
 
-// Every table of the database, as the code sees it: the one description of the schema. The
-// DDL that creates it lives in migrations.ts (plain SQL, versioned by PRAGMA user_version,
-// because the append-only triggers are not drizzle's to make); test/state/schema.test.ts
-// opens a fresh database and fails if the two disagree on a table, column, default or index.
+// Every table of the database: the one description of the schema. The SQL that builds it is
+// generated from this file by drizzle-kit (`npm run db:generate` after a change; migrate.ts
+// says how it is applied); test/state/schema.test.ts fails while a change has no migration.
+//
+// PostgreSQL (the control panel) gets this same list of tables with pg-core's builders, in a
+// schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
+// migration for the append-only triggers (a plpgsql function raising the same messages). Column
+// for column: text → text; integer → integer, except the kinds below, which are bigint (mode
+// 'number'); integer boolean → boolean; real → doublePrecision (SQLite's REAL is 8 bytes,
+// PostgreSQL's real 4); blob → bytea; an AUTOINCREMENT key → an identity column. Indexes, partial
+// ones included (their WHERE is plain SQL), carry over as written. Names of tables and columns
+// stay the same, so the stores' drizzle queries read the same in both; a test then compares the
+// two files table by table through getTableConfig (columns, nullability, defaults, indexes, the
+// type mapping here) so they cannot drift. There drizzle's own migrator applies the journal
+// (drizzle-orm/node-postgres/migrator): no pre-journal databases to carry, no user_version.
+
+/** Integer micro-dollars (money, never a float): bigint in PostgreSQL, where integer tops out at $2,147. */
+const micros = (name: string) => integer(name);
+/** Epoch milliseconds: bigint in PostgreSQL, where integer ran out in January 1970. */
+const epochMs = (name: string) => integer(name);
 
 export const agents = sqliteTable('agents', {
   id: text('id').primaryKey(),
@@ -25,7 +41,7 @@ export const agents = sqliteTable('agents', {
   progressDone: integer('progress_done').notNull().default(0),
   progressTotal: integer('progress_total'),
   progressUnit: text('progress_unit').notNull().default('items'),
-  limitMicros: integer('limit_micros'),
+  limitMicros: micros('limit_micros'),
   // Migration 5: the secrets environment of the run.
   environment: text('environment').notNull().default('development'),
   // Migration 7: outcomes the agent reported; null until it reports any.
@@ -83,8 +99,8 @@ export const llmRequests = sqliteTable(
     httpStatus: integer('http_status'),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),
-    costMicros: integer('cost_micros').notNull().default(0),
-    reservedMicros: integer('reserved_micros').notNull().default(0),
+    costMicros: micros('cost_micros').notNull().default(0),
+    reservedMicros: micros('reserved_micros').notNull().default(0),
     usageSource: text('usage_source').notNull().default('provider'), // provider | estimate
     latencyMs: real('latency_ms'),
     firstByteMs: real('first_byte_ms'),
@@ -124,8 +140,8 @@ export const toolCache = sqliteTable(
     status: integer('status').notNull(),
     headers: text('headers').notNull().default('{}'), // JSON object of the response headers kept
     body: blob('body', { mode: 'buffer' }).notNull(),
-    storedAt: integer('stored_at').notNull(), // epoch ms
-    expiresAt: integer('expires_at').notNull(), // epoch ms
+    storedAt: epochMs('stored_at').notNull(),
+    expiresAt: epochMs('expires_at').notNull(),
   },
   (t) => [index('tool_cache_service').on(t.service, t.storedAt)],
 );

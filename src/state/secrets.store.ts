@@ -1,5 +1,4 @@
-import { and, asc, eq, gt, isNull, type SQL } from 'drizzle-orm';
-import type { Statement } from 'better-sqlite3';
+import { and, asc, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import { ConflictError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
@@ -31,21 +30,35 @@ const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQL
  */
 export class SecretsStore {
   private readonly db: StoreDb;
-  private readonly insertAuditRow: Statement;
-  private readonly listEnv: Statement;
-  private readonly listAll: Statement;
+  private readonly insertAuditRow;
+  private readonly listEnv;
+  private readonly listAll;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
-    // The spawn path (every secret of an environment, an audit row each): raw prepared statements.
-    this.insertAuditRow = this.db.prepare(
-      `INSERT INTO secret_audit_log (secret_name, operation, requester_role, requester, agent_id, success, error_message, timestamp)
-       VALUES (@secretName, @operation, @requesterRole, @requester, @agentId, @success, @errorMessage, @timestamp)`,
-    );
-    const live = `SELECT id, name, environment, salt, nonce, ciphertext, kdf, masked_sealed AS maskedSealed, created_at AS createdAt,
-         updated_at AS updatedAt, deleted_at AS deletedAt FROM secrets WHERE deleted_at IS NULL`;
-    this.listEnv = this.db.prepare(`${live} AND environment = ? ORDER BY name`);
-    this.listAll = this.db.prepare(`${live} ORDER BY environment, name`);
+    // The spawn path (every secret of an environment, an audit row each): prepared once.
+    const p = sql.placeholder;
+    const orm = this.db.orm;
+    this.insertAuditRow = orm
+      .insert(secretAuditLog)
+      .values({
+        secretName: p('secretName'),
+        operation: p('operation'),
+        requesterRole: p('requesterRole'),
+        requester: p('requester'),
+        agentId: p('agentId'),
+        success: p('success'),
+        errorMessage: p('errorMessage'),
+        timestamp: p('timestamp'),
+      })
+      .prepare();
+    this.listEnv = orm
+      .select()
+      .from(secrets)
+      .where(and(isNull(secrets.deletedAt), eq(secrets.environment, p('environment'))))
+      .orderBy(asc(secrets.name))
+      .prepare();
+    this.listAll = orm.select().from(secrets).where(isNull(secrets.deletedAt)).orderBy(asc(secrets.environment), asc(secrets.name)).prepare();
   }
 
   meta(): VaultMetaRow | null {
@@ -66,7 +79,7 @@ export class SecretsStore {
 
   /** Live secrets, optionally of one environment, ordered by environment and name. */
   list(environment?: string): SecretRow[] {
-    return (environment === undefined ? this.listAll.all() : this.listEnv.all(environment)) as SecretRow[];
+    return environment === undefined ? this.listAll.all() : this.listEnv.all({ environment });
   }
 
   /** A row by id, deleted or not (the caller tells a deleted id apart from an unknown one). */
@@ -164,6 +177,6 @@ export class SecretsStore {
   }
 
   private insertAudit(a: SecretAuditInput, timestamp: string): void {
-    this.insertAuditRow.run({ ...a, success: a.success ? 1 : 0, timestamp });
+    this.insertAuditRow.run({ ...a, timestamp });
   }
 }

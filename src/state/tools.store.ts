@@ -1,10 +1,7 @@
 import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
-import type { IronEvent, NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { BreakerStore, parseOrNull, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
+import { parseOrNull } from './breakers.store.js';
 import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
-
-export type { SavedBreaker, StoredBreaker } from './breakers.store.js';
 
 export interface CachedResponse {
   status: number;
@@ -40,8 +37,8 @@ export const TOOL_CALLS_KEPT = 100_000;
 const PRUNE_CALLS_EVERY = 1_000;
 
 /**
- * The tool egress proxy's tables: breaker snapshots, the response cache (fallback tier 2) and
- * the per-call record. Takes the StateManager so every write goes through the one database
+ * The tool egress proxy's tables: the response cache (fallback tier 2) and the per-call record
+ * (its services' breakers are saved by the registry through BreakerStore). Takes the StateManager so every write goes through the one database
  * and events keep the persist-then-broadcast rule.
  */
 export class ToolsStore {
@@ -49,11 +46,9 @@ export class ToolsStore {
   private readonly putCache;
   private readonly insertCall;
   private readonly db: StoreDb;
-  private readonly breakerStore: BreakerStore;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
-    this.breakerStore = new BreakerStore(state);
     const db = this.db.orm;
     this.getCache = db
       .select()
@@ -82,33 +77,29 @@ export class ToolsStore {
         },
       })
       .prepare();
-    // Plain SQL because this runs for every proxied call and drizzle's per-run parameter
-    // mapping cost more than the insert.
-    this.insertCall = this.db.prepare(
-      `INSERT INTO tool_calls (ts, agent_id, service, method, path, status, tier, reason, detail, upstream_status,
-         latency_ms, upstream_ms, bytes, redactions, fault)
-       VALUES (@ts, @agentId, @service, @method, @path, @status, @tier, @reason, @detail, @upstreamStatus,
-         @latencyMs, @upstreamMs, @bytes, @redactions, @fault)`,
-    );
-  }
-
-  // ── breakers ──────────────────────────────────────────────────────────────────────────
-
-  loadBreakers(): StoredBreaker[] {
-    return this.breakerStore.load();
-  }
-
-  /** Save one breaker and, in the same transaction, the event that says why (a transition). */
-  saveBreaker(b: SavedBreaker, event: NewEvent | null): IronEvent | null {
-    return this.breakerStore.save(b, event);
-  }
-
-  /**
-   * Save breakers' snapshots and counters now. Not group-committed on purpose: a snapshot taken
-   * now but written a tick later could overwrite a transition saved in between.
-   */
-  saveBreakers(list: SavedBreaker[]): void {
-    this.breakerStore.saveAll(list);
+    // Every proxied call: prepared once (a couple of µs a row over hand-written SQL, ~1% of a
+    // call's CPU; scripts/bench/writes.ts).
+    const p = sql.placeholder;
+    this.insertCall = db
+      .insert(toolCalls)
+      .values({
+        ts: p('ts'),
+        agentId: p('agentId'),
+        service: p('service'),
+        method: p('method'),
+        path: p('path'),
+        status: p('status'),
+        tier: p('tier'),
+        reason: p('reason'),
+        detail: p('detail'),
+        upstreamStatus: p('upstreamStatus'),
+        latencyMs: p('latencyMs'),
+        upstreamMs: p('upstreamMs'),
+        bytes: p('bytes'),
+        redactions: p('redactions'),
+        fault: p('fault'),
+      })
+      .prepare();
   }
 
   // ── response cache ────────────────────────────────────────────────────────────────────
@@ -125,7 +116,7 @@ export class ToolsStore {
     };
   }
 
-  /** Keep the newest `maxEntries` of a service. Returns how many rows went. */
+  /** Keep the newest `maxEntries` of a service. Returns how many rows went. Only inside a write (cachePut's). */
   private cachePrune(service: string, maxEntries: number): number {
     // The stored_at of the oldest entry to keep, found by walking the (service, stored_at)
     // index; everything older goes. Ties at the boundary may keep a few extra rows.
@@ -144,8 +135,9 @@ export class ToolsStore {
       .run().changes;
   }
 
+  /** Drop the entries expired by `now`; how many went. */
   purgeExpired(now: number): number {
-    return this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes;
+    return this.db.writer.now(() => this.db.orm.delete(toolCache).where(lte(toolCache.expiresAt, now)).run().changes, null).result;
   }
 
   /** Live entries per service (for the metrics). */
@@ -173,9 +165,8 @@ export class ToolsStore {
    * cost more than the rest of the call). Resolves once the row is on disk.
    */
   recordCall(r: ToolCallInput): Promise<unknown> {
-    const values = { ...r, fault: r.fault ? 1 : 0 };
     return this.db.writer.soon(() => {
-      const id = Number(this.insertCall.run(values).lastInsertRowid);
+      const id = Number(this.insertCall.run(r).lastInsertRowid);
       if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
         this.db.orm
           .delete(toolCalls)

@@ -51,7 +51,7 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|session|password|signatu
  * const withhold = cageCredentials(config, process.env);
  * agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold });
  */
-export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'safety'>, env: NodeJS.ProcessEnv): Withheld {
+export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'alerts'>, env: NodeJS.ProcessEnv): Withheld {
   const names = new Set(KEY_VARS);
   const values = new Set<string>();
   const add = (v: string | null | undefined) => {
@@ -65,9 +65,8 @@ export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'safe
     if (p.apiKey && !p.apiKey.startsWith('secret:')) add(p.apiKey);
   }
   for (const n of KEY_VARS) add(env[n]);
-  const { webhookUrl, email } = config.gateway.alerts;
+  const { webhookUrl, email } = config.alerts;
   add(webhookUrl);
-  add(config.safety.webhookUrl);
   // Tool services' configured headers (Authorization and the like) written in the config; the
   // `${secret:…}` ones come from the vault, whose values only the proxy ever holds.
   for (const service of Object.values(config.tools)) {

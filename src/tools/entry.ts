@@ -1,21 +1,22 @@
 import type { Agent } from 'undici';
 import type { ToolServiceConfig } from '../config/index.js';
 import {
-  CircuitBreaker,
   TierMetrics,
   responseCacheKey,
   classifyOutcome,
   errorKindOf,
   retryAfterFromHeaders,
   serveWithFallback,
-  type BreakerTransition,
   type CacheLookup,
+  type CircuitBreaker,
   type ChainRetry,
   type Classifier,
   type FallbackResult,
   type FaultKind,
   type Tier,
 } from '../domain/reliability/index.js';
+import { CredentialScrubber } from '../domain/secrets/index.js';
+import type { BreakerRegistry } from '../reliability/index.js';
 import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
@@ -55,6 +56,8 @@ export interface ServeRequest {
   keyHeaders: Record<string, string | string[]>;
   client: ClientLink;
   fault: FaultKind | null;
+  /** Credentials iron-cage sent with the call (configured headers): taken out of the answer before anyone sees or keeps it. */
+  injected: readonly string[];
 }
 
 /** What a ToolEntry needs from the rest of the proxy. */
@@ -67,11 +70,9 @@ export interface ToolEntryDeps {
   headerRedactor: HeaderRedactor;
   /** The PII step for a live answer in a content coding we cannot undo (the scan cannot read it). */
   unreadable: UnreadableRule;
-  /** What the last run saved for this service, if anything. */
-  stored?: { snapshot: unknown; tiers: unknown };
-  /** A breaker transition, with the agent whose call caused it (null: no call did, e.g. a cooldown). */
-  onTransition: (entry: ToolEntry, t: BreakerTransition, cause: string | null) => void;
-  /** A transition listener or a cache write failed: nothing the agent needs to hear about. */
+  /** Where the service's breaker comes from: created with the service's options, saved and restored with its tier counters. */
+  breakers: Pick<BreakerRegistry, 'breaker'>;
+  /** A cache write failed: nothing the agent needs to hear about. */
   onError: (error: unknown, what: string) => void;
 }
 
@@ -92,15 +93,12 @@ const RECENT_BODY_BYTES = 64 * 1024;
 export class ToolEntry {
   readonly name: string;
   readonly breaker: CircuitBreaker;
-  readonly tiers: TierMetrics;
+  /** Which tier answered each call: saved in the breaker's row by the registry, beside its snapshot. */
+  readonly tiers = new TierMetrics();
   readonly dispatcher: Agent;
   readonly base: BaseUrl;
   readonly fallback: FallbackState = { active: false, served: { cache: 0, placeholder: 0, failed: 0 } };
-  /** Counters changed since they were last saved. */
-  dirty = false;
   readonly config: ToolServiceConfig;
-  /** Why a persisted snapshot could not be trusted (the breaker then starts CLOSED). */
-  readonly restoreProblems: string[];
   /**
    * The agent whose call the breaker is judging, so a transition can name it. Set just before
    * the breaker acquires or records (serveWithFallback does both without yielding in between).
@@ -108,6 +106,7 @@ export class ToolEntry {
   private cause: string | null = null;
   private readonly store: ToolEntryDeps['store'];
   private readonly redactor: ResponseRedactor;
+  private scrubber: { key: string; scrub: CredentialScrubber } | null = null;
   private readonly headerRedactor: HeaderRedactor;
   private readonly unreadable: UnreadableRule;
   private readonly onError: ToolEntryDeps['onError'];
@@ -121,7 +120,7 @@ export class ToolEntry {
   private lastClean: { type: string | undefined; body: Buffer } | null = null;
 
   constructor(deps: ToolEntryDeps) {
-    const { config, stored } = deps;
+    const { config } = deps;
     this.config = config;
     this.name = config.name;
     this.store = deps.store;
@@ -129,10 +128,7 @@ export class ToolEntry {
     this.headerRedactor = deps.headerRedactor;
     this.unreadable = deps.unreadable;
     this.onError = deps.onError;
-    this.breaker = new CircuitBreaker(config.name, config.breaker, { onListenerError: (err) => deps.onError(err, 'transition listener') });
-    this.restoreProblems = stored ? this.breaker.restore(stored.snapshot).problems : [];
-    this.breaker.onTransition((t) => deps.onTransition(this, t, this.cause));
-    this.tiers = new TierMetrics(stored?.tiers);
+    this.breaker = deps.breakers.breaker('tool', config.name, { options: config.breaker, extra: this.tiers, cause: () => this.cause });
     this.dispatcher = createDispatcher(config.timeoutMs);
     this.base = baseUrl(config.url);
     this.refreshMs = Math.min(60_000, Math.floor(config.cacheTtlMs / 4));
@@ -144,18 +140,6 @@ export class ToolEntry {
       if (settled.error instanceof ResponseTooLargeError) return { kind: 'ignore', reason: 'response_too_large' };
       return classifyOutcome({ error: errorKindOf(settled.error) }, rules);
     };
-  }
-
-  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
-  refresh(): void {
-    this.cause = null;
-    this.breaker.refresh();
-  }
-
-  /** The admin reset: back to CLOSED. */
-  reset(): void {
-    this.cause = null;
-    this.breaker.reset();
   }
 
   async serve(r: ServeRequest): Promise<FallbackResult<ToolAnswer>> {
@@ -205,7 +189,6 @@ export class ToolEntry {
 
   recordTier(tier: Tier, lookup: CacheLookup | null): void {
     this.tiers.record(tier, lookup);
-    this.dirty = true;
   }
 
   /** p50/p95/p99 of the recent live calls' upstream time, or null before any. */
@@ -238,12 +221,26 @@ export class ToolEntry {
     }
     if (up.fault)
       return { status: up.status, headers: agentResponseHeaders(up.headers, up.decoded), body: up.body, redactions: 0, blocked: null, upstreamMs: up.upstreamMs, fault: true, storedAt: null };
-    const head = this.headerRedactor(agentResponseHeaders(up.headers, up.decoded), r.agentId);
+    // The credentials the call carried come out first, whatever the PII policy: an answer that
+    // echoes them (a debugging endpoint, an error page) is neither delivered nor cached with them.
+    const scrub = this.scrubberFor(r.injected);
+    const echoed = scrubHeaders(scrub, agentResponseHeaders(up.headers, up.decoded));
+    const head = this.headerRedactor(echoed.headers, r.agentId);
     // A body still compressed in a coding we cannot undo cannot be scanned: the policy says
-    // whether it may pass unread (warn, off) or is refused (redact, block).
-    const red =
-      up.unreadable !== null ? { body: up.body, redactions: 0, blocked: this.unreadable(up.unreadable, r.agentId) } : this.scan(up.body, headerValue(head.headers, 'content-type'), r.agentId);
-    const redactions = red.redactions + head.redactions;
+    // whether it may pass unread (warn, off) or is refused (redact, block); it is refused
+    // whatever the policy when the call carried credentials it might echo.
+    let red: RedactedBody;
+    if (up.unreadable !== null) {
+      const blocked = scrub.empty
+        ? this.unreadable(up.unreadable, r.agentId)
+        : { message: `its answer is in a content coding iron-cage cannot read (${up.unreadable}), and may echo the credentials sent with the call`, types: null };
+      red = { body: up.body, redactions: 0, blocked };
+    } else {
+      const body = scrub.buffer(up.body);
+      red = this.scan(body.body, headerValue(head.headers, 'content-type'), r.agentId);
+      red = { ...red, redactions: red.redactions + body.found };
+    }
+    const redactions = red.redactions + head.redactions + echoed.found;
     const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
     if (up.unreadable !== null) answer.unscanned = true;
     return answer;
@@ -260,6 +257,13 @@ export class ToolEntry {
     const red = this.redactor(body, contentType, agentId);
     this.lastClean = red.redactions === 0 && red.blocked === null && body.length <= RECENT_BODY_BYTES ? { type: contentType, body } : null;
     return red;
+  }
+
+  /** The scrubber for this call's credentials, kept while they stay the same (a rotation makes a new one). */
+  private scrubberFor(injected: readonly string[]): CredentialScrubber {
+    const key = injected.join('\u0000');
+    if (this.scrubber?.key !== key) this.scrubber = { key, scrub: new CredentialScrubber(injected) };
+    return this.scrubber.scrub;
   }
 
   /** The key covers who asks, what and how (headers included): one agent never gets an answer shaped for another. */
@@ -301,4 +305,18 @@ export class ToolEntry {
 function placeholderAnswer(value: unknown): ToolAnswer {
   const body = Buffer.from(JSON.stringify(value));
   return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body, redactions: 0, blocked: null, upstreamMs: null, fault: false, storedAt: null };
+}
+
+/** Response headers with the call's credentials taken out of every value. */
+function scrubHeaders(scrub: CredentialScrubber, headers: Record<string, string | string[]>): { headers: Record<string, string | string[]>; found: number } {
+  if (scrub.empty) return { headers, found: 0 };
+  let found = 0;
+  const one = (v: string) => {
+    const r = scrub.text(v);
+    found += r.found;
+    return r.text;
+  };
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.map(one) : one(v);
+  return { headers: out, found };
 }

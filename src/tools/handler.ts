@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../core/roles.js';
 import type { Authenticator } from '../server/index.js';
-import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { SERVICE_NAME, type FallbackResult } from '../domain/reliability/index.js';
 import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { cacheKeyHeaders, upstreamRequestHeaders } from './headers.js';
-import { failureLabel } from './messages.js';
+import { failureLabel } from '../reliability/index.js';
 import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolProxy } from './proxy.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
@@ -18,15 +18,13 @@ export const MAX_TOOL_BODY_BYTES = 5 * 1024 * 1024;
 const TIER = 'x-iron-cage-tier';
 const BREAKER = 'x-iron-cage-breaker';
 
-/** Refused before the chain ran: nothing went upstream. Carries what the call row needs. */
-class Refusal extends Error {
-  constructor(
-    readonly error: IronCageError,
-    readonly reason: string,
-  ) {
-    super(error.message);
-  }
+/** No such service: answered as any 404 is, but its row says which kind (an unauthorized action). */
+class UnknownServiceError extends NotFoundError {
+  readonly reason = 'unknown_service';
 }
+
+/** What a refused call's row says: the finer reason an error carries (a body that broke off), else its code. */
+const reasonOf = (err: unknown): string => (err instanceof UnknownServiceError || err instanceof BodyReadError ? err.reason : err instanceof IronCageError ? err.code : 'internal_error');
 
 /**
  * Methods a proxy must not pass on: TRACE echoes the request (our injected service
@@ -54,8 +52,8 @@ interface ToolCall {
   result: FallbackResult<ToolAnswer> | null;
   /** The agent hung up while the call was served. */
   gone: boolean;
-  /** The service's configured headers, vault secrets filled in. */
-  configured: Record<string, string>;
+  /** The service's configured headers, vault secrets filled in, and the credentials among them. */
+  configured: { headers: Record<string, string>; injected: string[] };
 }
 
 /** What goes back to the agent, and what its row says about it. */
@@ -89,18 +87,18 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
   /** The service and the upstream URL the path names. */
   const parsePath = (call: ToolCall): { entry: ToolEntry; target: ToolTarget; url: URL } => {
     const parsed = parseToolUrl(call.req.url ?? '');
-    if (!parsed.ok) throw new Refusal(new ValidationError(parsed.message, 'invalid_path'), 'invalid_path');
+    if (!parsed.ok) throw new ValidationError(parsed.message, 'invalid_path');
     const { target } = parsed;
     const entry = tools.entries.get(target.service);
-    if (!entry) throw new Refusal(new NotFoundError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`), 'unknown_service');
+    if (!entry) throw new UnknownServiceError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
     call.entry = entry;
     call.path = tools.recordedPath(`/${target.rest}`);
     if (NOT_PROXIED.has(call.method)) {
-      throw new Refusal(new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`), 'method_not_allowed');
+      throw new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`, { headers: { allow: ALLOW } });
     }
     call.configured = tools.headersOf(entry);
     const url = upstreamUrl(entry.base, target);
-    if (!url) throw new Refusal(new ValidationError("the path would leave the service's base URL", 'invalid_path'), 'invalid_path');
+    if (!url) throw new ValidationError("the path would leave the service's base URL", 'invalid_path');
     return { entry, target, url };
   };
 
@@ -120,7 +118,8 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
       caller: agentId !== null ? `agent:${agentId}` : p.apiToken ? `token:${p.jti}` : `${p.role}:${p.userId ?? p.name}`,
       method: call.method,
       url,
-      headers: upstreamRequestHeaders(call.req.headers, call.configured),
+      headers: upstreamRequestHeaders(call.req.headers, call.configured.headers),
+      injected: call.configured.injected,
       body,
       rest: target.rest,
       query: target.query,
@@ -134,15 +133,14 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     return result;
   };
 
+  /** Refused before the chain ran (nothing went upstream), or broken. */
   const failed = (call: ToolCall, err: unknown): Reply => {
-    const refusal = err instanceof Refusal ? err : null;
-    const error = refusal ? refusal.error : err;
-    const { status, body, unexpected } = toErrorResponse(error);
+    const reply = errorReply(err, reasonOf(err), {});
     // The path as its row keeps it: a path can carry PII, and a log line is a stored copy.
-    if (unexpected) logger.error({ err }, `${call.req.method} ${tools.recordedPath(call.req.url?.split('?')[0] ?? '')} failed`);
-    const reason = refusal?.reason ?? (error as IronCageError).code ?? 'internal_error';
+    if (reply.unexpected) logger.error({ err }, `${call.req.method} ${tools.recordedPath(call.req.url?.split('?')[0] ?? '')} failed`);
+    const { reason, status } = reply;
     const p = call.principal;
-    if (refusal && UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
+    if (UNAUTHORIZED.has(reason) && p?.role === 'agent' && p.agentId) {
       // The service the path names, when it is a name at all (a refused path may not parse).
       const first = (call.req.url ?? '').slice(TOOLS_PREFIX.length).split(/[/?]/, 1)[0]!;
       // A name that holds PII (`/tools/123-45-6789/…`) reaches the event redacted.
@@ -151,13 +149,12 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     }
     // Refused or broken: the row names why; it carries no tier, upstream figures or bytes.
     call.result = null;
-    const extra: Record<string, string> = status === 413 ? { connection: 'close' } : status === 405 ? { allow: ALLOW } : {};
-    return { ...jsonReply(status, body, extra, reason), bytes: 0 };
+    return { ...reply, bytes: 0 };
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
-    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: {} };
+    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: { headers: {}, injected: [] } };
     void (async () => {
       let reply: Reply;
       try {
@@ -180,9 +177,14 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
 
 const GONE: Reply = { status: 499, headers: {}, body: null, redactions: 0, reason: 'client_aborted', bytes: 0, gone: true };
 
-function jsonReply(status: number, payload: unknown, extra: Record<string, string>, reason: string, redactions = 0): Reply {
+/**
+ * An error as the agent gets it: the one error answer in REST's shape, with the proxy's own
+ * headers (`extra`: tier, breaker state, an upstream's retry-after) under the error's own.
+ */
+function errorReply(err: unknown, reason: string, extra: Record<string, string>, redactions = 0): Reply & { unexpected: boolean } {
+  const { status, body: payload, headers, unexpected } = toErrorResponse(err);
   const body = Buffer.from(JSON.stringify(payload));
-  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...extra }, body, redactions, reason, bytes: body.length };
+  return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...extra, ...headers }, body, redactions, reason, bytes: body.length, unexpected };
 }
 
 function send(res: ServerResponse, r: Reply): void {
@@ -194,14 +196,8 @@ function send(res: ServerResponse, r: Reply): void {
 
 /** The agent's body, whole (it is hashed for the cache key and may be sent more than once). */
 async function readToolBody(req: IncomingMessage): Promise<Buffer | null> {
-  try {
-    const body = await readBody(req, MAX_TOOL_BODY_BYTES);
-    return body.length === 0 ? null : body;
-  } catch (e) {
-    if (e instanceof PayloadTooLargeError) throw new Refusal(e, 'payload_too_large');
-    if (e instanceof BodyReadError) throw new Refusal(e, e.reason);
-    throw e;
-  }
+  const body = await readBody(req, MAX_TOOL_BODY_BYTES);
+  return body.length === 0 ? null : body;
 }
 
 /** The answer the agent gets, whichever tier produced it (or why none did). */
@@ -209,20 +205,22 @@ function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string
   const breaker: Record<string, string> = {};
   if (r.tier !== 'live' && r.reason !== 'upstream_failure') {
     breaker[BREAKER] = r.reason === 'circuit_open' ? 'open' : 'half-open';
-    if (r.retryAfterMs !== null) breaker['retry-after'] = String(Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
+    const wait = waitS(r);
+    if (wait !== undefined) breaker['retry-after'] = String(wait);
   }
   if (r.tier === 'failed') {
-    const { status, code, message } = failure(entry, r);
+    // An upstream's own retry-after (seconds or a date) stands unless the breaker knows better.
     const upstream = r.live?.ok ? r.live.value.headers['retry-after'] : undefined;
-    const extra: Record<string, string> = { [TIER]: 'failed', ...breaker };
-    if (upstream !== undefined && !extra['retry-after']) extra['retry-after'] = String(upstream);
-    return jsonReply(status, { error: { code, message } }, extra, r.reason);
+    const extra: Record<string, string> = { ...(upstream === undefined ? {} : { 'retry-after': String(upstream) }), [TIER]: 'failed', ...breaker };
+    return errorReply(failure(entry, r), r.reason, extra);
   }
   const a = r.value;
   if (a.blocked) {
-    const extra: Record<string, string> = { [TIER]: r.tier };
-    if (a.blocked.types) extra['x-iron-cage-pii'] = a.blocked.types.join(',');
-    return jsonReply(403, { error: { code: 'pii_blocked', message: `${entry.name}: ${a.blocked.message}` } }, extra, r.reason, a.redactions);
+    const blocked = new IronCageError('pii_blocked', 403, `${entry.name}: ${a.blocked.message}`, {
+      kind: 'blocked',
+      ...(a.blocked.types ? { headers: { 'x-iron-cage-pii': a.blocked.types.join(',') } } : {}),
+    });
+    return errorReply(blocked, r.reason, { [TIER]: r.tier }, a.redactions);
   }
   const headers: Record<string, string | string[]> = { ...a.headers, [TIER]: r.tier, ...breaker };
   if (r.tier !== 'live') headers['x-iron-cage-fallback-reason'] = r.reason;
@@ -234,21 +232,30 @@ function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string
   return { status: a.status, headers, body: bodyless ? null : a.body, redactions: a.redactions, reason: r.reason, bytes: a.body.length };
 }
 
-function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier: 'failed' }>): { status: number; code: string; message: string } {
+/** Seconds until the breaker lets a call through again, if it knows. */
+const waitS = (r: FallbackResult<ToolAnswer>): number | undefined => (r.tier === 'live' || r.retryAfterMs === null ? undefined : Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
+
+/** Why no tier could answer, as the error the agent gets. */
+function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier: 'failed' }>): IronCageError {
   const nothing = 'and there is no cached answer or placeholder';
   if (r.reason !== 'upstream_failure') {
-    const wait = r.retryAfterMs === null ? '' : `; retry in ${Math.max(1, Math.ceil(r.retryAfterMs / 1000))} s`;
+    const retryAfterS = waitS(r);
     const state = r.reason === 'circuit_open' ? 'is open' : 'is half-open and already probing';
-    return { status: 503, code: 'circuit_open', message: `the circuit for ${entry.name} ${state} ${nothing}${wait}` };
+    return new IronCageError(
+      'circuit_open',
+      503,
+      `the circuit for ${entry.name} ${state} ${nothing}${retryAfterS === undefined ? '' : `; retry in ${retryAfterS} s`}`,
+      retryAfterS === undefined ? {} : { retryAfterS },
+    );
   }
   if (r.detail === 'timeout') {
-    return { status: 504, code: 'upstream_timeout', message: `${entry.name} did not answer within ${entry.config.timeoutMs} ms ${nothing}` };
+    return new IronCageError('upstream_timeout', 504, `${entry.name} did not answer within ${entry.config.timeoutMs} ms ${nothing}`);
   }
   if (r.live && !r.live.ok && r.live.error instanceof ResponseTooLargeError) {
-    return { status: 502, code: 'upstream_response_too_large', message: `${entry.name}: ${r.live.error.message} ${nothing}` };
+    return new IronCageError('upstream_response_too_large', 502, `${entry.name}: ${r.live.error.message} ${nothing}`);
   }
   const what = r.detail?.startsWith('http_') ? `answered ${failureLabel(r.detail)}` : `could not be reached (${r.detail ?? 'unknown error'})`;
-  return { status: 503, code: 'upstream_unavailable', message: `${entry.name} ${what} ${nothing}` };
+  return new IronCageError('upstream_unavailable', 503, `${entry.name} ${what} ${nothing}`);
 }
 
 function row(call: ToolCall, entry: ToolEntry, reply: Reply): ToolCallInput {

@@ -19,6 +19,6 @@ export {
   type ToolPiiGuard,
 } from './redact.js';
 export { guardUnreadable, modeUnreadable, type UnreadableRule } from './unreadable.js';
-export { breakerView, toolRoutes } from './routes.js';
-export { transitionEvent } from './messages.js';
+export { toolRoutes } from './routes.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';
+export type { ToolBreakersResponse } from './details.js';

@@ -1,54 +1,9 @@
 import type { NewEvent } from '../core/events.js';
-import type { BreakerTransition, FallbackReason, Tier } from '../domain/reliability/index.js';
+import type { FallbackReason, Tier } from '../domain/reliability/index.js';
+import { failureLabel } from '../reliability/index.js';
 
-// The words a user reads in the terminal and the dashboard's event feed.
-
-/** `http_429` → `429`; `timeout` stays `timeout`. */
-export function failureLabel(reason: string | null): string {
-  if (!reason) return 'unknown failure';
-  const m = /^http_(\d{3})$/.exec(reason);
-  return m ? m[1]! : reason;
-}
-
-export function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
-}
-
-export function transitionEvent(t: BreakerTransition, cooldownMs: number, probes: number, agentId: string | null): NewEvent<'breaker.transition'> {
-  const failure = failureLabel(t.lastFailure);
-  let message: string;
-  if (t.to === 'OPEN') {
-    const why =
-      t.reason === 'probe_failed'
-        ? ` again: recovery probe failed (${failure})`
-        : t.reason === 'failure_rate' && t.failureRate !== null
-          ? `: ${Math.round(t.failureRate * 100)}% of recent calls failed (${failure})`
-          : ` after ${t.consecutiveFailures} consecutive failure${t.consecutiveFailures === 1 ? '' : 's'} (${failure})`;
-    message = `Circuit ${t.service} OPEN${why}; cooldown ${seconds(cooldownMs)}`;
-  } else if (t.to === 'HALF_OPEN') {
-    message = `Circuit ${t.service} HALF_OPEN after ${seconds(cooldownMs)} cooldown; letting ${probes === 1 ? 'one probe' : `${probes} probes`} through`;
-  } else {
-    message = t.reason === 'manual_reset' ? `Circuit ${t.service} CLOSED by reset` : `Circuit ${t.service} CLOSED: recovery probe succeeded`;
-  }
-  return {
-    agentId,
-    type: 'breaker.transition',
-    severity: t.to === 'OPEN' ? 'warn' : 'info',
-    message,
-    data: {
-      service: t.service,
-      from: t.from,
-      to: t.to,
-      reason: t.reason,
-      consecutiveFailures: t.consecutiveFailures,
-      failureRate: t.failureRate,
-      lastFailure: t.lastFailure,
-      cooldownMs,
-      retryAt: t.retryAt === null ? null : new Date(t.retryAt).toISOString(),
-      openCount: t.openCount,
-    },
-  };
-}
+// The words a user reads in the terminal and the dashboard's event feed about a service's
+// fallbacks (its breaker's events are the registry's: src/reliability/messages.ts).
 
 /** `linkedin answered 429`, `linkedin timed out`, `linkedin unreachable`. */
 export function upstreamFailure(service: string, detail: string): string {

@@ -2,14 +2,16 @@ import { faultsPermitted } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import type { BreakerTransition, CacheLookup, FallbackReason, Tier } from '../domain/reliability/index.js';
+import type { CacheLookup, FallbackReason, Tier } from '../domain/reliability/index.js';
 import type { Authenticator } from '../server/index.js';
 import type { Config } from '../config/index.js';
 import { SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
-import { ToolsStore, type SavedBreaker, type StateManager, type ToolCallInput } from '../state/index.js';
+import { seconds, type BreakerRegistry } from '../reliability/index.js';
+import { ToolsStore, type StateManager, type ToolCallInput } from '../state/index.js';
 import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
-import { fallbackEndEvent, fallbackStartEvent, seconds, transitionEvent } from './messages.js';
+import { fallbackEndEvent, fallbackStartEvent } from './messages.js';
+import { serviceDetails } from './details.js';
 import { guardUnreadable, modeUnreadable } from './unreadable.js';
 import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 import { recordedPath } from './path.js';
@@ -20,6 +22,8 @@ export type ToolsContext = {
   state: StateManager;
   tokens: Pick<Authenticator, 'authenticate'>;
   logger: Logger;
+  /** Every service's breaker comes from here, which saves, restores and shows it (its tier counters too). */
+  breakers: Pick<BreakerRegistry, 'breaker' | 'describe'>;
   /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
   pii?: ToolPiiGuard;
   /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
@@ -33,15 +37,13 @@ export interface ToolsOptions {
   redactHeaders?: HeaderRedactor;
 }
 
-/**
- * Breaker snapshots and tier counters move on every call; while calls flow they are saved at
- * most this often (transitions save at once, in the transaction of their event).
- */
-const COUNTERS_SAVE_MS = 200;
+/** Configured headers whose value is a credential even when written in the config rather than taken from the vault. */
+const CREDENTIAL_HEADER = /auth|token|key|secret|passw|cookie|session|signature|credential/i;
 
 /**
  * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
- * the bookkeeping that turns calls into rows, breaker changes into events and snapshots.
+ * the bookkeeping that turns calls into rows and fallbacks into events. The services' breakers
+ * are the registry's (ToolsContext.breakers): it saves them, with the tier counters, and times them.
  */
 export class ToolProxy {
   readonly entries = new Map<string, ToolEntry>();
@@ -50,8 +52,6 @@ export class ToolProxy {
   readonly faultsAllowed: boolean;
   private readonly state: StateManager;
   private readonly logger: Logger;
-  private readonly cooldownTimers = new Map<string, NodeJS.Timeout>();
-  private countersTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   private readonly secrets: ToolsContext['secrets'];
@@ -73,7 +73,6 @@ export class ToolProxy {
     }
     const now = Date.now();
     this.store.purgeExpired(now);
-    const stored = new Map(this.store.loadBreakers().map((b) => [b.service, b]));
     for (const svc of Object.values(config.tools)) {
       const pii = ctx.pii;
       const redactor = opts.redactResponse ?? (pii ? guardRedactor(pii, svc.name) : redactResponse(config.safetyMode));
@@ -85,13 +84,12 @@ export class ToolProxy {
         redactor,
         headerRedactor,
         unreadable,
-        stored: stored.get(svc.name),
-        onTransition: (e, t, cause) => this.onTransition(e, t, cause),
+        breakers: ctx.breakers,
         onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),
       });
       this.entries.set(svc.name, entry);
-      this.announceRestore(entry);
     }
+    ctx.breakers.describe('tool', serviceDetails(this.entries, this.store));
     for (const f of config.faults) {
       if (!this.entries.has(f.service)) throw new ConfigError(`faults: no tool service '${f.service}' is configured`);
       this.faults.add(f, 'config', now);
@@ -105,7 +103,6 @@ export class ToolProxy {
     // A call still finishing while iron-cage shuts down: the database may be gone.
     if (this.closed) return;
     entry.recordTier(tier, lookup);
-    this.saveCountersSoon();
     const fb = entry.fallback;
     if (tier === 'live') {
       if (!fb.active) return;
@@ -152,32 +149,22 @@ export class ToolProxy {
     }
   }
 
-  /** The counters moved: save them with a group commit, at most every COUNTERS_SAVE_MS. */
-  private saveCountersSoon(): void {
-    if (this.closed || this.countersTimer) return;
-    this.countersTimer = setTimeout(() => {
-      this.countersTimer = null;
-      const dirty = [...this.entries.values()].filter((e) => e.dirty);
-      for (const e of dirty) e.dirty = false;
-      if (this.closed || dirty.length === 0) return;
-      try {
-        this.store.saveBreakers(dirty.map(breakerRow));
-      } catch (err) {
-        this.logger.error({ err }, 'tool proxy: could not save the breaker counters');
-      }
-    }, COUNTERS_SAVE_MS);
-  }
-
   /**
    * The service's configured headers with `${secret:NAME}` filled in from the vault, read per
-   * call so a rotation applies to the next one. A secret that is not there refuses the call
-   * (503) rather than send the placeholder upstream.
+   * call so a rotation applies to the next one, and the credentials among them (`injected`):
+   * what iron-cage sends on the agent's behalf, to be scrubbed from the answer. A secret that is
+   * not there refuses the call (503) rather than send the placeholder upstream.
    */
-  headersOf(entry: ToolEntry): Record<string, string> {
+  headersOf(entry: ToolEntry): { headers: Record<string, string>; injected: string[] } {
     const h = entry.config.headers;
     let out: Record<string, string> | null = null;
+    const injected: string[] = [];
     for (const [name, value] of Object.entries(h)) {
-      if (!value.includes('${secret:')) continue;
+      if (!value.includes('${secret:')) {
+        // A credential written in the config is one iron-cage sends too.
+        if (CREDENTIAL_HEADER.test(name)) injected.push(value);
+        continue;
+      }
       out ??= { ...h };
       out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
         const v = this.secrets?.get(ref) ?? null;
@@ -187,76 +174,16 @@ export class ToolProxy {
             503,
             `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
           );
+        injected.push(v);
         return v;
       });
+      injected.push(out[name]);
     }
-    return out ?? h;
+    return { headers: out ?? h, injected };
   }
 
   recordEvent(e: NewEvent): void {
     this.state.record(e);
-  }
-
-  // ── breakers ──────────────────────────────────────────────────────────────────────────
-
-  /** Let an elapsed cooldown show as HALF_OPEN without waiting for traffic. */
-  refresh(entry: ToolEntry): void {
-    entry.refresh();
-  }
-
-  reset(entry: ToolEntry, requestedBy: string): void {
-    const from = entry.breaker.state;
-    entry.reset();
-    this.store.saveBreaker(breakerRow(entry), {
-      agentId: null,
-      type: 'breaker.reset',
-      severity: 'info',
-      message: `Circuit ${entry.name} reset by ${requestedBy}${from === 'CLOSED' ? ' (it was already CLOSED)' : ` (was ${from})`}`,
-      data: { service: entry.name, from, requestedBy },
-    });
-  }
-
-  private onTransition(entry: ToolEntry, t: BreakerTransition, cause: string | null): void {
-    if (this.closed) return;
-    const opts = entry.config.breaker;
-    // The reset route records its own event, naming who asked.
-    const event = t.reason === 'manual_reset' ? null : transitionEvent(t, opts.cooldownMs, opts.halfOpenMaxProbes, cause);
-    this.store.saveBreaker(breakerRow(entry), event);
-    this.scheduleCooldown(entry);
-  }
-
-  /** An OPEN breaker turns HALF_OPEN on its own when the cooldown ends, so the feed says so on time. */
-  private scheduleCooldown(entry: ToolEntry): void {
-    const old = this.cooldownTimers.get(entry.name);
-    if (old) clearTimeout(old);
-    this.cooldownTimers.delete(entry.name);
-    if (this.closed || entry.breaker.state !== 'OPEN') return;
-    const timer = setTimeout(() => {
-      this.cooldownTimers.delete(entry.name);
-      if (!this.closed) this.refresh(entry);
-    }, entry.breaker.retryAfterMs() + 5);
-    timer.unref();
-    this.cooldownTimers.set(entry.name, timer);
-  }
-
-  private announceRestore(entry: ToolEntry): void {
-    const snap = entry.breaker.snapshot();
-    const problems = entry.restoreProblems;
-    if (snap.state === 'CLOSED' && problems.length === 0) return;
-    const retryAt = snap.retryAt === null ? null : new Date(snap.retryAt).toISOString();
-    const when = snap.state === 'OPEN' ? `; probe in ${seconds(Math.ceil(entry.breaker.retryAfterMs() / 1000) * 1000)}` : '';
-    const event: NewEvent<'breaker.restored'> = {
-      agentId: null,
-      type: 'breaker.restored',
-      severity: problems.length > 0 || snap.state !== 'CLOSED' ? 'warn' : 'info',
-      message:
-        problems.length > 0
-          ? `Circuit ${entry.name}: the saved state could not be trusted (${problems.join('; ')}); starting ${snap.state}`
-          : `Circuit ${entry.name} restored ${snap.state} from the last run${when}`,
-      data: { service: entry.name, state: snap.state, retryAt, problems },
-    };
-    this.state.record(event);
-    this.scheduleCooldown(entry);
   }
 
   announce(): void {
@@ -275,18 +202,6 @@ export class ToolProxy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.countersTimer) clearTimeout(this.countersTimer);
-    for (const t of this.cooldownTimers.values()) clearTimeout(t);
-    this.cooldownTimers.clear();
-    try {
-      this.store.saveBreakers([...this.entries.values()].map(breakerRow));
-    } catch (err) {
-      this.logger.error({ err }, 'tool proxy: could not save the breakers');
-    }
     await Promise.all([...this.entries.values()].map((e) => e.close()));
   }
-}
-
-function breakerRow(e: ToolEntry): SavedBreaker {
-  return { service: e.name, snapshot: e.breaker.snapshot(), tiers: e.tiers.snapshot() };
 }

@@ -2,23 +2,20 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
-import { microsToUsd } from '../core/money.js';
-import { faultStatus } from '../config/index.js';
-import { formatFallbackRate, formatPercent, formatSaved, SERVICE_NAME, SERVICE_RULE, serviceMetrics, type FaultConfig } from '../domain/reliability/index.js';
+import { faultCalls, faultDurationMs, faultStatus } from '../config/index.js';
+import { SERVICE_NAME, SERVICE_RULE, type FaultConfig } from '../domain/reliability/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { ToolCallRow } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
 import type { ToolProxy } from './proxy.js';
 
-const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
-
 /** POST /api/faults: the one check a plan from the API gets (the service must also be configured). */
 const faultBody = z
   .strictObject({
     service: z.string().regex(SERVICE_NAME, SERVICE_RULE),
-    fromCall: posInt.optional(),
-    count: posInt.nullable().optional(),
-    durationMs: posInt.nullable().optional(),
+    fromCall: faultCalls.optional(),
+    count: faultCalls.nullable().optional(),
+    durationMs: faultDurationMs.nullable().optional(),
     status: faultStatus,
   })
   .transform((b): FaultConfig => ({ service: b.service, fromCall: b.fromCall ?? 1, count: b.count ?? null, durationMs: b.durationMs ?? null, status: b.status }));
@@ -29,42 +26,6 @@ const callsQuery = z.strictObject({
   before: z.coerce.number().int('must be a whole number').min(1, 'must be 1 or more').optional(),
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
 });
-
-const ratio = (r: number | null): number | null => (r === null ? null : Math.round(r * 10_000) / 10_000);
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-/** What GET /api/breakers says about one service. */
-export function breakerView(entry: ToolEntry, cacheEntries: number) {
-  const snap = entry.breaker.snapshot();
-  const m = serviceMetrics(snap, entry.tiers.snapshot(), entry.config.costPerCallMicros);
-  const o = entry.config.breaker;
-  return {
-    service: entry.name,
-    url: entry.config.url,
-    state: snap.state,
-    calls: m.calls,
-    successes: m.successes,
-    failures: m.failures,
-    blocked: m.blocked,
-    served: m.served,
-    successRate: ratio(m.successRate),
-    cacheHitRate: ratio(m.cacheHitRate),
-    costPerCallUsd: microsToUsd(m.costPerCallMicros),
-    costSavedUsd: microsToUsd(m.costSavedMicros),
-    retryAfterMs: entry.breaker.retryAfterMs(),
-    consecutiveFailures: snap.consecutiveFailures,
-    openCount: snap.openCount,
-    openedAt: iso(snap.openedAt),
-    lastFailure: snap.lastFailureReason,
-    lastFailureAt: iso(snap.lastFailureAt),
-    lastSuccessAt: iso(snap.lastSuccessAt),
-    fallbackActive: entry.fallback.active,
-    cacheEntries,
-    latencyMs: entry.latency(),
-    options: { failureThreshold: o.failureThreshold, cooldownMs: o.cooldownMs, halfOpenProbes: o.halfOpenMaxProbes, cacheTtlMs: entry.config.cacheTtlMs },
-    display: { saved: formatSaved(m.costSavedMicros), fallback: formatFallbackRate(m.successRate), cacheHitRate: formatPercent(m.cacheHitRate) },
-  };
-}
 
 function callView(r: ToolCallRow) {
   return {
@@ -87,48 +48,14 @@ function callView(r: ToolCallRow) {
   };
 }
 
-/** /api/breakers, /api/faults and /api/tools/calls. */
+/** /api/faults and /api/tools/calls (the services' breakers are the registry's: /api/breakers). */
 export function toolRoutes(tools: ToolProxy): (app: Hono<AppEnv>) => void {
   const entryOf = (name: string): ToolEntry => {
     const e = tools.entries.get(name);
     if (!e) throw new NotFoundError(`no tool service '${name}' is configured`);
     return e;
   };
-  const cacheCounts = () => tools.store.cacheCounts(Date.now());
-  const views = () => {
-    const counts = cacheCounts();
-    return [...tools.entries.values()].map((e) => {
-      tools.refresh(e);
-      return breakerView(e, counts.get(e.name) ?? 0);
-    });
-  };
-
   return (app) => {
-    app.get('/api/breakers', (c) => {
-      const services = views();
-      const sum = (f: (v: (typeof services)[number]) => number) => services.reduce((a, v) => a + f(v), 0);
-      const totalSavedMicros = [...tools.entries.values()].reduce((a, e) => a + e.breaker.snapshot().counters.rejected * e.config.costPerCallMicros, 0);
-      return c.json({
-        services,
-        totals: { calls: sum((v) => v.calls), blocked: sum((v) => v.blocked), costSavedUsd: microsToUsd(totalSavedMicros), display: { saved: formatSaved(totalSavedMicros) } },
-      });
-    });
-
-    app.get('/api/breakers/:service', (c) => {
-      const e = entryOf(c.req.param('service'));
-      tools.refresh(e);
-      return c.json(breakerView(e, cacheCounts().get(e.name) ?? 0));
-    });
-
-    app.post('/api/breakers/:service/reset', async (c) => {
-      const p = c.get('principal');
-      assertRole(p, 'admin');
-      const e = entryOf(c.req.param('service'));
-      parseJsonBody(await c.req.text(), { optional: true });
-      tools.reset(e, `${p.role} ${p.name}`);
-      return c.json(breakerView(e, cacheCounts().get(e.name) ?? 0));
-    });
-
     app.get('/api/faults', (c) => {
       assertRole(c.get('principal'), 'admin', 'viewer');
       return c.json({ allowed: tools.faultsAllowed, faults: tools.faults.list(Date.now()) });

@@ -1,6 +1,6 @@
-import * as zlib from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
 import type { FaultKind } from '../domain/reliability/index.js';
+import { decodeBody, type DecodedBody } from '../server/index.js';
 
 /** What one live attempt produced, before redaction. */
 export interface UpstreamResponse {
@@ -154,7 +154,7 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
       onResponseEnd() {
         try {
           const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-          const { body, decoded, unreadable } = decode(raw, headers, limit);
+          const { body, decoded, unreadable } = decodeOrTooLarge(raw, headers, limit);
           finish(null, { status, headers, body, decoded, unreadable, upstreamMs: performance.now() - started, fault: false });
         } catch (error) {
           finish(error as Error);
@@ -184,43 +184,15 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
   });
 }
 
-/** We asked for identity; an upstream that compresses anyway is decoded so it can be scanned and cached. */
-function decode(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): { body: Buffer; decoded: boolean; unreadable: string | null } {
-  // Every Content-Encoding line counts (undici gives repeated lines as an array): one that only
-  // the first line was read of would pass a compressed body as plain text.
-  const v = headers['content-encoding'];
-  const header = (Array.isArray(v) ? v.join(',') : (v ?? '')).toLowerCase();
-  // Stacked codings (`gzip, br`) were applied in order: undone last first. `identity` is none.
-  const codings = header
-    .split(',')
-    .map((c) => c.trim())
-    .filter((c) => c !== '' && c !== 'identity')
-    .reverse();
-  if (codings.length === 0 || raw.length === 0) return { body: raw, decoded: false, unreadable: null };
-  const unknown = codings.find((c) => UNDO[c] === undefined);
-  if (unknown !== undefined) return { body: raw, decoded: false, unreadable: unknown };
-  const opts = { maxOutputLength: limit };
+/** `decodeBody`, with an answer that decodes past the limit refused like one that arrived too large. */
+function decodeOrTooLarge(raw: Buffer, headers: Record<string, string | string[] | undefined>, limit: number): DecodedBody {
   try {
-    let body = raw;
-    for (const c of codings) body = UNDO[c]!(body, opts);
-    return { body, decoded: true, unreadable: null };
+    return decodeBody(raw, headers, limit);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ResponseTooLargeError(limit);
-    throw Object.assign(new Error(`undecodable ${header} body`), { code: 'HPE_INVALID_ENCODING' });
+    throw error;
   }
 }
-
-type Undo = (b: Buffer, o: { maxOutputLength: number }) => Buffer;
-/** zstd where this Node has it (22.15 and later). */
-const zstd = (zlib as { zstdDecompressSync?: Undo }).zstdDecompressSync;
-
-const UNDO: Record<string, Undo> = {
-  gzip: zlib.gunzipSync,
-  'x-gzip': zlib.gunzipSync,
-  deflate: zlib.inflateSync,
-  br: zlib.brotliDecompressSync,
-  ...(zstd ? { zstd } : {}),
-};
 
 /** What a fault plan makes the upstream do instead of being called. */
 export function injectedFault(fault: FaultKind, service: string, timeoutMs: number): UpstreamResponse {

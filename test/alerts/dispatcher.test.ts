@@ -5,7 +5,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BudgetTracker, budgetAlert, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert } from '../../src/domain/budget/index.js';
 import { createLogger } from '../../src/core/logger.js';
-import { AlertDispatcher, budgetAlertMessage, type AlertDispatcherOptions, type AlertMessage, type AlertResult } from '../../src/alerts/index.js';
+import { AlertDispatcher, budgetAlertMessage, type AlertDispatcherOptions, type AlertResult } from '../../src/alerts/index.js';
 
 const USD = 1_000_000;
 const SMTP_USER = 'alerts@company.com';
@@ -13,7 +13,7 @@ const SMTP_PASS = 'hunter2-SMTP-pass';
 const HOOK_SECRET = 'T0000/B0000/XXXXsecretXXXX';
 
 /** The spec's demo moment: $45 of $50 spent at lead #85. */
-function warningMessage(): AlertMessage {
+function warningMessage(): ReturnType<typeof budgetAlertMessage> {
   const tracker = new BudgetTracker();
   tracker.restore('lg-7a3f9c2d', { limitMicros: 50 * USD, spentMicros: 44 * USD });
   const [notice] = tracker.charge('lg-7a3f9c2d', USD).notices;
@@ -214,8 +214,8 @@ describe('AlertDispatcher', () => {
     expect(hook.requests[0]!.contentType).toMatch(/^application\/json/);
     expect(hook.requests[0]!.body).toEqual(JSON.parse(JSON.stringify(message.slack)));
 
-    expect(t.result('email')).toEqual({ channel: 'email', ok: true, attempts: 1, alertId: message.id });
-    expect(t.result('webhook')).toEqual({ channel: 'webhook', ok: true, attempts: 1, alertId: message.id });
+    expect(t.result('email')).toEqual({ channel: 'email', ok: true, attempts: 1, alertId: message.id, kind: 'budget', agentId: 'lg-7a3f9c2d' });
+    expect(t.result('webhook')).toEqual({ channel: 'webhook', ok: true, attempts: 1, alertId: message.id, kind: 'budget', agentId: 'lg-7a3f9c2d' });
     expect(t.log()).toContain('Alert e-mailed to ops@company.com');
     expect(t.log()).not.toContain(SMTP_PASS);
     expect(t.log()).not.toContain(HOOK_SECRET);
@@ -231,6 +231,7 @@ describe('AlertDispatcher', () => {
     const alert = budgetAlert(notice!);
     expect(budgetAlertMessage(alert)).toEqual({
       id: 'budget:a:exhausted:1',
+      kind: 'budget',
       agentId: 'a',
       slack: slackBudgetAlert(alert),
       email: emailBudgetAlert(alert),

@@ -5,7 +5,9 @@ import WebSocket from 'ws';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { Upstream, withTools } from '../tools/upstream.js';
-import { money } from '../../web/format.js';
+import type { Request } from 'playwright-core';
+import { count, money, pct } from '../../web/format.js';
+import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
 
 // One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
 // provider works through leads only as far as the test lets it (GATE_FILE), so every step the
@@ -281,6 +283,54 @@ describe('the dashboard in Chromium, on a live run', () => {
     await admin.screenshot('dashboard-1280x720');
     await admin.page.setViewportSize({ width: 1920, height: 1080 });
   }, 30_000);
+
+  it("moves spend and % used with each call's own event, and asks for the rest of the cost report at most once per COST_REPORT_GAP_MS, not per call", async () => {
+    const costsPath = `/api/agents/${agentId()}/costs`;
+    const asked: string[] = [];
+    const onRequest = (r: Request) => void asked.push(new URL(r.url()).pathname);
+    admin.page.on('request', onRequest);
+    const from = Date.now();
+    // One lead (one LLM call) at a time, each on screen before the next: a run at a steady pace.
+    for (let i = 13; i <= 30; i++) {
+      allow(i);
+      await waitText(admin, 'agent-progress', `${i} / 40 leads (${Math.round((i / 40) * 100)}%)`);
+    }
+    const report = await api(costsPath);
+    await waitText(admin, 'cost-spent', money(report.spentUsd));
+    await waitText(admin, 'cost-calls', count(report.requests));
+    await until(async () => Number(await byId(admin, 'cost-chart').getAttribute('data-points')) === report.series.length);
+    const elapsed = Date.now() - from;
+    admin.page.off('request', onRequest);
+    const reports = asked.filter((p) => p === costsPath).length;
+    expect(reports, `${reports} cost reports for 18 calls in ${elapsed} ms`).toBeLessThanOrEqual(2 + Math.floor(elapsed / COST_REPORT_GAP_MS));
+
+    // The report held back: a call still moves spend and % used, from its llm.request event alone
+    // (a call of the agent's own, not followed by progress, whose status object would carry them).
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await admin.page.route('**/costs', async (route) => {
+      await held;
+      await route.continue();
+    });
+    const run = await t.rt.tokens.issueRun({ name: agentId(), agentId: agentId() });
+    try {
+      const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${run.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'One more intro, please.' }] }),
+      });
+      expect(r.status, await r.clone().text()).toBe(200);
+      const now = await api(costsPath);
+      expect(now.spentUsd).toBeGreaterThan(report.spentUsd);
+      await waitText(admin, 'cost-spent', money(now.spentUsd));
+      await waitText(admin, 'cost-percent', `${pct((now.spentUsd / now.limitUsd) * 100)} used`);
+    } finally {
+      run.end();
+      release();
+    }
+    await admin.page.unroute('**/costs');
+    expect(admin.problems()).toEqual([]);
+  }, 90_000);
 
   it('shows the finished run, and afterwards, from the database, read-only as an earlier run', async () => {
     allow(TOTAL);

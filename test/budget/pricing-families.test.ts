@@ -2,6 +2,7 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_UNKNOWN_MODEL_RATES, estimateRequestCost, PriceBook, usdPerMillion } from '../../src/domain/budget/index.js';
 import { familiesOf } from '../../src/domain/budget/family.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
 
 // Every model family the two providers list, priced from the maintained table whichever
 // provider serves it (the simulated one included), and what a model the table lacks costs.
@@ -107,7 +108,13 @@ describe('every listed model family is priced from the table, whichever provider
 describe('embeddings reserve their input only', () => {
   it('a short embedding reserves its prompt at the input price and no output', () => {
     const body = { model: 'text-embedding-3-small', input: 'hi' };
-    const e = estimateRequestCost(book, { model: 'text-embedding-3-small', provider: 'simulated', body, defaultMaxOutputTokens: 0 });
+    const e = estimateRequestCost(book, {
+      model: 'text-embedding-3-small',
+      provider: 'simulated',
+      prompt: openaiWire.prompt('embeddings', body),
+      output: openaiWire.output('embeddings', body),
+      defaultMaxOutputTokens: 0,
+    });
     expect(e.maxOutputTokens).toBe(0);
     expect(e.promptTokens).toBeGreaterThan(0);
     expect(e.costMicros).toBe(Math.ceil((e.promptTokens * 20_000) / 1_000_000));

@@ -15,6 +15,8 @@ import {
   summarizeCosts,
   usdPerMillion,
 } from '../../src/domain/budget/index.js';
+import { emptyPrompt } from '../../src/core/prompt.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
 
 const spec = () => new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 
@@ -226,7 +228,7 @@ describe('baseline comparison', () => {
 describe('estimateRequestCost', () => {
   it('reserves the counted prompt plus the maximum output', () => {
     const body = { model: 'gpt-4', max_tokens: 100, messages: [{ role: 'user', content: 'Hello, world!' }] };
-    const e = estimateRequestCost(spec(), { model: 'gpt-4', body });
+    const e = estimateRequestCost(spec(), { model: 'gpt-4', prompt: openaiWire.prompt('chat', body), output: openaiWire.output('chat', body) });
     expect(e.promptTokens).toBe(3 + 1 + 4 + 3);
     expect(e.maxOutputTokens).toBe(100);
     expect(e.costMicros).toBe((11 + 100) * 30);
@@ -234,7 +236,7 @@ describe('estimateRequestCost', () => {
   });
 
   it('flags unknown models and assumes the default output when none is set', () => {
-    const e = estimateRequestCost(new PriceBook(), { model: 'sim-large', body: { messages: [] }, defaultMaxOutputTokens: 1_000 });
+    const e = estimateRequestCost(new PriceBook(), { model: 'sim-large', prompt: emptyPrompt(), output: { limit: null, choices: 1, thinking: 0 }, defaultMaxOutputTokens: 1_000 });
     expect(e).toMatchObject({ promptTokens: 0, maxOutputTokens: 1_000, outputSource: 'default', unknownModel: true, costMicros: 30_000 });
   });
 });

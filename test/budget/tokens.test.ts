@@ -4,9 +4,19 @@ import { formatFunctionDefinitions } from 'gpt-tokenizer/functionCalling';
 import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
 import { countBpeTokens, CountCache } from '../../src/domain/budget/tokens.js';
-import { countPromptTokens, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens } from '../../src/domain/budget/index.js';
+import { countPromptTokens as countParts, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens, type PromptCountOptions } from '../../src/domain/budget/index.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { responsesWire } from '../../src/gateway/wire/responses.js';
+import type { Endpoint } from '../../src/gateway/wire/types.js';
+import { WIRE_OF } from '../../src/gateway/wire/wires.js';
 
 const plain = { disallowedSpecial: new Set<string>() };
+
+/** Prompt tokens of a request body as the gateway counts it: read by the endpoint's wire, then counted. */
+function countPromptTokens(model: string, body: Record<string, unknown>, endpoint: Endpoint = 'chat', options?: PromptCountOptions) {
+  return countParts(model, WIRE_OF[endpoint].prompt(endpoint, body), options);
+}
 
 describe('encodingForModel', () => {
   it('picks o200k for gpt-4o, gpt-4.1, gpt-5 and the o-series, cl100k for gpt-4 and gpt-3.5', () => {
@@ -170,54 +180,60 @@ describe('countPromptTokens', () => {
       ],
       tools: [{ name: 'lookup', description: 'Search', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }],
     };
-    const r = countPromptTokens('claude-3-5-sonnet-latest', body);
+    const r = countPromptTokens('claude-3-5-sonnet-latest', body, 'messages');
     expect(r.method).toBe('estimate');
     expect(r.encoding).toBeNull();
     // system 3+10, user 3+1+20+1600, assistant 3+3+2+ceil(9/4)+3, user 3+1+10, priming 3, tools > 0
     expect(r.tokens).toBeGreaterThan(3 + 10 + 3 + 1 + 20 + 1600 + 3 + 3 + 10);
-    const withoutTools = countPromptTokens('claude-3-5-sonnet-latest', { ...body, tools: [] }).tokens;
+    const withoutTools = countPromptTokens('claude-3-5-sonnet-latest', { ...body, tools: [] }, 'messages').tokens;
     expect(r.tokens).toBeGreaterThan(withoutTools);
   });
 
   it('falls back to the estimate for prompts over exactMaxChars', () => {
     const messages = [{ role: 'user', content: 'word '.repeat(100) }];
     expect(countPromptTokens('gpt-4o', { messages }).method).toBe('bpe');
-    const big = countPromptTokens('gpt-4o', { messages }, { exactMaxChars: 100 });
+    const big = countPromptTokens('gpt-4o', { messages }, 'chat', { exactMaxChars: 100 });
     expect(big.method).toBe('estimate');
     expect(big.tokens).toBe(3 + estimateTokens('user') + 125 + 3);
   });
 
   it('counts completions prompts and embeddings inputs, including token ids', () => {
-    expect(countPromptTokens('gpt-3.5-turbo-instruct', { prompt: 'Say hi' }).tokens).toBe(encodeCl100k('Say hi').length);
-    expect(countPromptTokens('text-embedding-3-small', { input: ['one', 'two three'] }).tokens).toBe(encodeCl100k('one').length + encodeCl100k('two three').length);
+    expect(countPromptTokens('gpt-3.5-turbo-instruct', { prompt: 'Say hi' }, 'completions').tokens).toBe(encodeCl100k('Say hi').length);
+    expect(countPromptTokens('text-embedding-3-small', { input: ['one', 'two three'] }, 'embeddings').tokens).toBe(encodeCl100k('one').length + encodeCl100k('two three').length);
     expect(
-      countPromptTokens('text-embedding-3-small', {
-        input: [
-          [1, 2, 3],
-          [4, 5],
-        ],
-      }).tokens,
+      countPromptTokens(
+        'text-embedding-3-small',
+        {
+          input: [
+            [1, 2, 3],
+            [4, 5],
+          ],
+        },
+        'embeddings',
+      ).tokens,
     ).toBe(5);
   });
 });
 
 describe('estimateMaxOutputTokens', () => {
   it("takes the request's own limit, max_completion_tokens first", () => {
-    expect(estimateMaxOutputTokens({ max_tokens: 300 })).toEqual({ tokens: 300, source: 'request' });
-    expect(estimateMaxOutputTokens({ max_completion_tokens: 500, max_tokens: 300 })).toEqual({ tokens: 500, source: 'request' });
-    expect(estimateMaxOutputTokens({ max_output_tokens: 700 })).toEqual({ tokens: 700, source: 'request' });
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', { max_tokens: 300 }))).toEqual({ tokens: 300, source: 'request' });
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', { max_completion_tokens: 500, max_tokens: 300 }))).toEqual({ tokens: 500, source: 'request' });
+    expect(estimateMaxOutputTokens(responsesWire.output('responses', { max_output_tokens: 700 }))).toEqual({ tokens: 700, source: 'request' });
+    expect(estimateMaxOutputTokens(anthropicWire.output('messages', { max_tokens: 1024 }))).toEqual({ tokens: 1024, source: 'request' });
   });
 
   it('uses the configurable default otherwise, ignoring nonsense values', () => {
-    expect(estimateMaxOutputTokens({})).toEqual({ tokens: 4096, source: 'default' });
-    expect(estimateMaxOutputTokens({ max_tokens: -5 }, 1000)).toEqual({ tokens: 1000, source: 'default' });
-    expect(estimateMaxOutputTokens({ max_tokens: '300' }, 1000)).toEqual({ tokens: 1000, source: 'default' });
-    expect(estimateMaxOutputTokens({ input: 'x' }, 0)).toEqual({ tokens: 0, source: 'default' });
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', {}))).toEqual({ tokens: 4096, source: 'default' });
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', { max_tokens: -5 }), 1000)).toEqual({ tokens: 1000, source: 'default' });
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', { max_tokens: '300' }), 1000)).toEqual({ tokens: 1000, source: 'default' });
+    expect(estimateMaxOutputTokens(openaiWire.output('embeddings', { input: 'x' }), 0)).toEqual({ tokens: 0, source: 'default' });
   });
 
   it('multiplies by the number of choices requested', () => {
-    expect(estimateMaxOutputTokens({ max_tokens: 100, n: 3 }).tokens).toBe(300);
-    expect(estimateMaxOutputTokens({ max_tokens: 100, best_of: 4, n: 2 }).tokens).toBe(400);
+    expect(estimateMaxOutputTokens(openaiWire.output('chat', { max_tokens: 100, n: 3 })).tokens).toBe(300);
+    expect(estimateMaxOutputTokens(openaiWire.output('completions', { max_tokens: 100, best_of: 4, n: 2 })).tokens).toBe(400);
+    expect(estimateMaxOutputTokens({ limit: null, choices: 2, thinking: 0 }, 50)).toEqual({ tokens: 100, source: 'default' });
   });
 });
 

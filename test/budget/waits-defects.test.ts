@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clampBody, clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
+import { clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 // Review of the wait queue: a throwing notice, an agent forgotten or exited, a late charge, a
@@ -133,23 +135,24 @@ describe('near_limit: clamp waits for in-flight calls before truncating', () => 
 
 describe('clamp limits providers accept', () => {
   it('floors: 16 tokens, 1024 for reasoning models, above Anthropic thinking.budget_tokens', () => {
-    expect(clampFloor({ model: 'gpt-4o' })).toBe(16);
-    for (const model of ['o1', 'o3-mini', 'o4-mini-2025-04-16', 'gpt-5', 'gpt-5-mini', 'openai/o3', 'deepseek-reasoner']) expect(clampFloor({ model })).toBe(1024);
-    expect(clampFloor({ model: 'omni-moderation-latest' })).toBe(16);
-    expect(clampFloor({ model: 'claude-sonnet-4-0', thinking: { type: 'enabled', budget_tokens: 2048 } })).toBe(2049);
-    expect(clampFloor({ model: 'claude-sonnet-4-0', thinking: { type: 'disabled' } })).toBe(16);
+    expect(clampFloor('gpt-4o', 0)).toBe(16);
+    for (const model of ['o1', 'o3-mini', 'o4-mini-2025-04-16', 'gpt-5', 'gpt-5-mini', 'openai/o3', 'deepseek-reasoner']) expect(clampFloor(model, 0)).toBe(1024);
+    expect(clampFloor('omni-moderation-latest', 0)).toBe(16);
+    const thinking = (t: unknown) => anthropicWire.output('messages', { model: 'claude-sonnet-4-0', max_tokens: 4096, thinking: t }).thinking;
+    expect(clampFloor('claude-sonnet-4-0', thinking({ type: 'enabled', budget_tokens: 2048 }))).toBe(2049);
+    expect(clampFloor('claude-sonnet-4-0', thinking({ type: 'disabled' }))).toBe(16);
   });
 
-  it('OpenAI chat without a limit field gets max_completion_tokens; a chat that is not OpenAI-shaped gets max_tokens; a field the request used is kept', () => {
-    expect(clampBody({ model: 'gpt-4o' }, 'chat', 300)).toEqual({ model: 'gpt-4o', max_completion_tokens: 300 });
-    expect(clampBody({ model: 'ft:o4-mini:acme::x' }, 'chat', 300)).toEqual({ model: 'ft:o4-mini:acme::x', max_completion_tokens: 300 });
-    expect(clampBody({ model: 'claude-3-5-haiku-latest' }, 'chat', 300, false)).toEqual({ model: 'claude-3-5-haiku-latest', max_tokens: 300 });
-    expect(clampBody({ model: 'gpt-4o', max_tokens: 2000 }, 'chat', 300)).toEqual({ model: 'gpt-4o', max_tokens: 300 });
+  it('OpenAI chat without a limit field gets max_completion_tokens; Anthropic gets max_tokens; a field the request used is kept', () => {
+    expect(openaiWire.limitOutput('chat', { model: 'gpt-4o' }, 300)).toEqual({ model: 'gpt-4o', max_completion_tokens: 300 });
+    expect(openaiWire.limitOutput('chat', { model: 'ft:o4-mini:acme::x' }, 300)).toEqual({ model: 'ft:o4-mini:acme::x', max_completion_tokens: 300 });
+    expect(anthropicWire.limitOutput('messages', { model: 'claude-3-5-haiku-latest' }, 300)).toEqual({ model: 'claude-3-5-haiku-latest', max_tokens: 300 });
+    expect(openaiWire.limitOutput('chat', { model: 'gpt-4o', max_tokens: 2000 }, 300)).toEqual({ model: 'gpt-4o', max_tokens: 300 });
   });
 
   it('plans the prompt with a margin: 10% and 4 tokens a message', () => {
-    expect(clampPrompt(100, { messages: [{}, {}] })).toBe(118);
-    expect(clampPrompt(100, { input: 'hi' })).toBe(114);
+    expect(clampPrompt(100, openaiWire.prompt('chat', { messages: [{}, {}] }).messages.length)).toBe(118);
+    expect(clampPrompt(100, openaiWire.prompt('embeddings', { input: 'hi' }).messages.length)).toBe(114);
     const gpt4o = flatSchedule({ input: usdPerMillion(2.5), output: usdPerMillion(10) });
     expect(clampMinimum(gpt4o, 100, 4000, 1, 1025)).toBe(Math.ceil(100 * 2.5 + 1025 * 10));
   });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetTracker, clampBody, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
+import { BudgetTracker, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
+import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { responsesWire } from '../../src/gateway/wire/responses.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 describe('waiting for budget held by in-flight calls', () => {
@@ -138,10 +141,10 @@ describe('near_limit: clamp', () => {
     expect(clampOutput(gpt4o, 100, 1, 2000, 5_000 + 10).perChoice).toBe(c.perChoice + 1);
     expect(clampOutput(gpt4o, 100, 1, 2000, 1_000_000).perChoice).toBe(2000);
     expect(clampMinimum(gpt4o, 100, 2000, 1)).toBe(Math.ceil((100 * 2.5 + 16 * 10) / 1)); // micro-dollars
-    expect(clampBody({ model: 'gpt-4o', max_tokens: 2000, max_completion_tokens: 2000 }, 'chat', 300)).toMatchObject({ max_tokens: 300, max_completion_tokens: 300 });
-    expect(clampBody({ model: 'o3-mini' }, 'chat', 300)).toEqual({ model: 'o3-mini', max_completion_tokens: 300 });
-    expect(clampBody({ model: 'gpt-4o' }, 'responses', 300)).toEqual({ model: 'gpt-4o', max_output_tokens: 300 });
-    expect(clampBody({ model: 'claude-3-5-haiku-latest', max_tokens: 1024 }, 'messages', 40)).toMatchObject({ max_tokens: 40 });
+    expect(openaiWire.limitOutput('chat', { model: 'gpt-4o', max_tokens: 2000, max_completion_tokens: 2000 }, 300)).toMatchObject({ max_tokens: 300, max_completion_tokens: 300 });
+    expect(openaiWire.limitOutput('chat', { model: 'o3-mini' }, 300)).toEqual({ model: 'o3-mini', max_completion_tokens: 300 });
+    expect(responsesWire.limitOutput('responses', { model: 'gpt-4o' }, 300)).toEqual({ model: 'gpt-4o', max_output_tokens: 300 });
+    expect(anthropicWire.limitOutput('messages', { model: 'claude-3-5-haiku-latest', max_tokens: 1024 }, 40)).toMatchObject({ max_tokens: 40 });
   });
 });
 

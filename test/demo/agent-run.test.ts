@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { keyHash, startDemoServices, type DemoServices } from '../../src/demo/services.js';
 import { loadScenario, predictCalls, predictSpend } from '../../src/demo/scenario.js';
 import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The real demo agent (python3) through a real iron-cage runtime configured by the demo's own
 // config, at zero pace, against the demo's in-process services: the spend after every lead is
@@ -34,8 +35,8 @@ describe('the lead-gen agent through the cage', () => {
       gateway: {
         ...base.gateway,
         providers: { ...base.gateway.providers, openai: { ...base.gateway.providers.openai!, baseUrl: svc.llmUrl } },
-        alerts: { ...base.gateway.alerts, email: null },
       },
+      alerts: { ...base.alerts, email: null },
       tools: {
         ...base.tools,
         linkedin: { ...base.tools.linkedin!, url: svc.linkedinUrl },
@@ -78,7 +79,7 @@ describe('the lead-gen agent through the cage', () => {
       const calls = svc.llmCalls();
       const predicted = predictCalls(s);
       expect(calls.map((c) => [c.lead, c.model, c.promptTokens, c.completionTokens, c.pii])).toEqual(predicted.map((c) => [c.lead, c.request.model, c.promptTokens, c.completionTokens, c.pii]));
-      const rows = t.rt.state.database.prepare('SELECT model, status, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as any[];
+      const rows = sqliteOf(t.rt.state).prepare('SELECT model, status, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as any[];
       expect(rows.map((r) => [r.model, r.status, r.prompt_tokens, r.completion_tokens])).toEqual(calls.map((c) => [c.model, 'ok', c.promptTokens, c.completionTokens]));
 
       // The cumulative spend after each lead, from the ledger, is the prediction to the micro-dollar.
@@ -119,7 +120,7 @@ describe('the lead-gen agent through the cage', () => {
 
       // PII: the one answer that carried the CEO's e-mail was redacted before the agent saw it.
       expect(calls.filter((c) => c.pii).map((c) => c.lead)).toEqual([s.triggers.pii.lead]);
-      const audit = t.rt.state.database.prepare('SELECT type, location FROM pii_audit').all() as any[];
+      const audit = sqliteOf(t.rt.state).prepare('SELECT type, location FROM pii_audit').all() as any[];
       expect(audit).toHaveLength(1);
       expect(audit[0]).toEqual({ type: 'EMAIL', location: 'llm.output' });
       expect(t.log()).toContain(`lead ${s.triggers.pii.lead}: the model's answer held personal data, redacted by the cage`);

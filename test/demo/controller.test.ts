@@ -144,7 +144,19 @@ describe('demo controller', () => {
     b.progress(37);
     b.emit(
       'breaker.transition',
-      { service: 'linkedin', from: 'CLOSED', to: 'OPEN', reason: 'x', consecutiveFailures: 5, failureRate: null, lastFailure: 'http_429', cooldownMs: 60000, retryAt: null, openCount: 1 },
+      {
+        kind: 'tool',
+        service: 'linkedin',
+        from: 'CLOSED',
+        to: 'OPEN',
+        reason: 'x',
+        consecutiveFailures: 5,
+        failureRate: null,
+        lastFailure: 'http_429',
+        cooldownMs: 60000,
+        retryAt: null,
+        openCount: 1,
+      },
       null,
     );
     b.progress(66);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The Anthropic wire through the official @anthropic-ai/sdk, answered by the simulated
 // provider (`Repeat exactly:` echoes the text, word by word when streamed).
@@ -64,7 +65,7 @@ describe('Anthropic wire: PII in the model output', () => {
     const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
     expect(audit.records.map((r: any) => r.type).sort()).toEqual(['CREDIT_CARD', 'EMAIL']);
     expect(audit.records.every((r: any) => r.location === 'llm.output' && r.action === 'redacted')).toBe(true);
-    const row = t.rt.state.database.prepare('SELECT endpoint, status, redactions, usage_source FROM llm_requests').get();
+    const row = sqliteOf(t.rt.state).prepare('SELECT endpoint, status, redactions, usage_source FROM llm_requests').get();
     expect(row).toEqual({ endpoint: 'messages', status: 'ok', redactions: 2, usage_source: 'provider' });
     const evs = await events(t, a.agentId);
     expect(JSON.stringify(evs)).not.toContain('jane.doe@corp.example');
@@ -89,7 +90,7 @@ describe('Anthropic wire: PII in the model output', () => {
     expect(final.usage.output_tokens).toBeGreaterThan(0);
     const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
     expect(audit.records.map((r: any) => r.type).sort()).toEqual(['CREDIT_CARD', 'EMAIL']);
-    const row = t.rt.state.database.prepare('SELECT endpoint, stream, status, redactions, usage_source FROM llm_requests').get();
+    const row = sqliteOf(t.rt.state).prepare('SELECT endpoint, stream, status, redactions, usage_source FROM llm_requests').get();
     expect(row).toEqual({ endpoint: 'messages', stream: 1, status: 'ok', redactions: 2, usage_source: 'provider' });
   });
 
@@ -122,7 +123,7 @@ describe('Anthropic wire: PII in the model output', () => {
     expect(text).not.toContain('jane.doe');
     // The SDK raises on the error event; the row is settled just after it was written.
     const row = await until(() => {
-      const x = t!.rt.state.database.prepare('SELECT status, redactions FROM llm_requests').get() as { status: string } | undefined;
+      const x = sqliteOf(t!.rt.state).prepare('SELECT status, redactions FROM llm_requests').get() as { status: string } | undefined;
       return x && x.status !== 'pending' ? x : null;
     });
     expect(row).toMatchObject({ status: 'blocked' });

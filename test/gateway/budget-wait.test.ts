@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Issue 15 part 2 and 3: unspent budget is spendable (calls wait for in-flight ones instead of
 // being refused), near_limit: clamp, and the ledger agreeing with its rows.
@@ -55,7 +56,7 @@ const chat = (rt: TestRuntime, token: string, body: object, signal?: AbortSignal
 const status = async (rt: TestRuntime, id: string) =>
   (await (await rt.api(`/api/agents/${id}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number; limitUsd: number; waiting: number } };
 const rowsOf = (rt: TestRuntime, id: string) =>
-  rt.rt.state.database.prepare('SELECT status, cost_micros, reserved_micros, completion_tokens FROM llm_requests WHERE agent_id = ?').all(id) as Array<{
+  sqliteOf(rt.rt.state).prepare('SELECT status, cost_micros, reserved_micros, completion_tokens FROM llm_requests WHERE agent_id = ?').all(id) as Array<{
     status: string;
     cost_micros: number;
     reserved_micros: number;
@@ -207,7 +208,7 @@ describe('the ledger and its rows agree', () => {
   it('a row that cannot be written is not charged either, and the next call is charged and recorded', async () => {
     t = await startTestRuntime({ config: viaMock() });
     const a = await agentToken(t, 1);
-    const db = t.rt.state.database;
+    const db = sqliteOf(t.rt.state);
     db.exec(`CREATE TRIGGER refuse_llm_rows BEFORE INSERT ON llm_requests BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`);
     upstream.next = () => ({ content: 'lost', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
     const failed = await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }] });
@@ -255,7 +256,7 @@ describe('budget.waiting events', () => {
   it('a waiting event that cannot be written loses no call: every waiting call is still answered and nothing stays reserved', async () => {
     t = await startTestRuntime({ config: simulated(300) });
     const a = await agentToken(t, 0.1);
-    t.rt.state.database.exec(`CREATE TRIGGER refuse_waiting BEFORE INSERT ON events WHEN NEW.type = 'budget.waiting' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`);
+    sqliteOf(t.rt.state).exec(`CREATE TRIGGER refuse_waiting BEFORE INSERT ON events WHEN NEW.type = 'budget.waiting' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`);
     expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
     expect((await status(t, a.agentId)).budget).toMatchObject({ reservedUsd: 0, waiting: 0 });
     expect(rowsOf(t, a.agentId)).toHaveLength(16);
@@ -267,7 +268,7 @@ describe('budget.waiting events', () => {
     const t0 = Date.now();
     expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
     const seconds = Math.ceil((Date.now() - t0) / 1000);
-    const events = t.rt.state.database.prepare(`SELECT data FROM events WHERE agent_id = ? AND type = 'budget.waiting' ORDER BY seq`).all(a.agentId) as Array<{ data: string }>;
+    const events = sqliteOf(t.rt.state).prepare(`SELECT data FROM events WHERE agent_id = ? AND type = 'budget.waiting' ORDER BY seq`).all(a.agentId) as Array<{ data: string }>;
     const counts = events.map((e) => (JSON.parse(e.data) as { waiting: number }).waiting);
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts.at(-1)).toBe(0);

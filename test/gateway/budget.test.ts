@@ -9,6 +9,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 let upstream: MockUpstream;
 beforeAll(async () => {
@@ -56,7 +57,7 @@ describe('cost and budget through a real upstream', () => {
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.spentUsd).toBe(0.03);
     expect(c.display.usage).toBe('$0.03 / $50.00 (0.1%)');
-    const row = t.rt.state.database.prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
+    const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
     expect(row).toEqual({ cost_micros: 30_000, prompt_tokens: 400, completion_tokens: 600, usage_source: 'provider' });
     // GPT-3.5 at $0.002/1K
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
@@ -70,7 +71,7 @@ describe('cost and budget through a real upstream', () => {
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
     expect((await chat(t, a.token, { model: 'cachey-model', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     // 200 fresh tokens at $10/M plus 800 cached at $1/M: $0.0028.
-    const row = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
+    const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
     expect(row.cost_micros).toBe(2_800);
   });
 
@@ -97,7 +98,7 @@ describe('cost and budget through a real upstream', () => {
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.spentUsd).toBeLessThanOrEqual(1);
     expect(c.reservedUsd).toBe(0);
-    const sum = t.rt.state.database.prepare('SELECT sum(cost_micros) AS s FROM llm_requests').get() as { s: number };
+    const sum = sqliteOf(t.rt.state).prepare('SELECT sum(cost_micros) AS s FROM llm_requests').get() as { s: number };
     expect(sum.s).toBeLessThanOrEqual(1_000_000);
     expect(c.requests).toBe(1 + ok.length);
   });
@@ -131,12 +132,11 @@ describe('cost and budget through a real upstream', () => {
       const smtpPort = (smtp.server.address() as AddressInfo).port;
       t = await startTestRuntime({
         config: {
-          gateway: gatewayConfig({
-            alerts: {
-              webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
-              email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
-            },
-          }),
+          gateway: gatewayConfig(),
+          alerts: {
+            webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
+            email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
+          },
         },
       });
       const a = await agentToken(t, 1);
@@ -187,7 +187,7 @@ describe('cost and budget through a real upstream', () => {
 
   it('a dead webhook and a dead SMTP server are logged, never fatal', async () => {
     t = await startTestRuntime({
-      config: { gateway: gatewayConfig({ alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } }) },
+      config: { gateway: gatewayConfig(), alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } },
     });
     const a = await agentToken(t, 0.01);
     upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%
@@ -254,58 +254,54 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     expect(revoked.status).toBe(401);
     expect((await revoked.json()).error.message).toMatch(/revoked/);
     expect(upstream.requests.filter((r) => r.body?.messages?.[0]?.content?.length === 70_000)).toHaveLength(0);
-    const n = t.rt.state.database.prepare('SELECT count(*) AS n FROM llm_requests').get() as { n: number };
+    const n = sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM llm_requests').get() as { n: number };
     expect(n.n).toBe(0);
   });
 
-  it('a streaming client that disconnects midway is settled on what was produced; nothing stays reserved', async () => {
+  // A hang-up does not stop what the provider generates and bills: the stream is read to its
+  // end for its usage, and the call is charged exactly what the same answer read in full is.
+  it('a streaming client that disconnects midway is charged what the provider produced, read to its end; nothing stays reserved', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
     const a = await agentToken(t, 5);
+    const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(60)}` }] });
+    const headers = { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' };
     const ac = new AbortController();
-    const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
-      method: 'POST',
-      signal: ac.signal,
-      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(60)}` }] }),
-    });
+    const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', signal: ac.signal, headers, body });
     const reader = r.body!.getReader();
     await reader.read();
     await reader.read();
     ac.abort();
-    const row = await until(() => {
-      const x = t!.rt.state.database.prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests').get() as any;
-      return x && x.status !== 'pending' ? x : null;
-    });
-    expect(row.status).toBe('aborted');
-    expect(row.completion_tokens).toBeGreaterThan(0);
-    expect(row.completion_tokens).toBeLessThan(60);
-    expect(row.cost_micros).toBeGreaterThan(0);
+    const rowOf = (status: string) => () =>
+      (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
+    const row = await until(rowOf('aborted'));
+    // The same request read in full, for the reference figures.
+    await (await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers, body })).text();
+    const whole = await until(rowOf('ok'));
+    expect(row).toEqual({ ...whole, status: 'aborted' });
+    expect(row.usage_source).toBe('provider');
+    expect(row.completion_tokens).toBeGreaterThanOrEqual(60);
     const c = await (await t.api(`/api/agents/${a.agentId}/costs`)).json();
     expect(c.reservedUsd).toBe(0);
-    expect(c.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros, 3);
+    expect(c.spentUsd * 1_000_000).toBeCloseTo(row.cost_micros * 2, 3);
   });
 
-  it('an Anthropic stream cut short is charged for the text it delivered, not the opening count of 1', async () => {
+  it('an Anthropic stream the agent cuts short is charged its full usage, not what it delivered, nor the opening count of 1', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
     const a = await agentToken(t, 5);
+    const headers = { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+    const body = JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 500, stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(80)}` }] });
     const ac = new AbortController();
-    const r = await fetch(`${t.rt.url}/v1/messages`, {
-      method: 'POST',
-      signal: ac.signal,
-      headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 500, stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(80)}` }] }),
-    });
+    const r = await fetch(`${t.rt.url}/v1/messages`, { method: 'POST', signal: ac.signal, headers, body });
     const reader = r.body!.getReader();
     let got = '';
     while ((got.match(/text_delta/g) ?? []).length < 12) got += new TextDecoder().decode((await reader.read()).value);
     ac.abort();
-    const row = await until(() => {
-      const x = t!.rt.state.database.prepare('SELECT status, completion_tokens FROM llm_requests').get() as any;
-      return x && x.status !== 'pending' ? x : null;
-    });
-    expect(row.status).toBe('aborted');
-    expect(row.completion_tokens).toBeGreaterThanOrEqual(10);
-    expect(row.completion_tokens).toBeLessThan(80);
+    const rowOf = (status: string) => () => (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
+    const row = await until(rowOf('aborted'));
+    await (await fetch(`${t.rt.url}/v1/messages`, { method: 'POST', headers, body })).text();
+    const whole = await until(rowOf('ok'));
+    expect(row).toEqual({ ...whole, status: 'aborted' });
+    expect(row.completion_tokens).toBeGreaterThanOrEqual(80);
   });
 
   it('upstream failures are retried, then passed through in the provider shape; timeouts become 504', async () => {
@@ -348,7 +344,7 @@ describe('crash safety', () => {
       const again = await startTestRuntime({ dir, config: { db } });
       try {
         const id = (await (await again.api('/api/agents')).json())[0].id;
-        const d = again.rt.state.database;
+        const d = sqliteOf(again.rt.state);
         const sum = (d.prepare('SELECT sum(cost_micros) AS s FROM llm_requests WHERE agent_id = ?').get(id) as { s: number }).s;
         const pending = (d.prepare("SELECT count(*) AS n FROM llm_requests WHERE status = 'pending'").get() as { n: number }).n;
         expect(pending).toBe(0);
@@ -403,7 +399,7 @@ describe('budget_policy.on_exhausted and the cost header', () => {
     upstream.next = () => ({ content: 'cheap', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
     const cheap = await chat(t, a.token, { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
     expect(cheap.headers.get('x-iron-cage-cost-usd')).toBe('0.002000');
-    const rows = t.rt.state.database.prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;
+    const rows = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;
     expect(rows.map((x) => x.cost_micros)).toEqual([30_000, 2_000]);
   });
 });

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { MockUpstream, RawUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Doors of the gateway PII used to pass unscanned: prompts of /v1/completions and embeddings,
 // refusals, content-part arrays, error bodies (and the ledger's copy of them), bodies and SSE
@@ -179,7 +180,7 @@ describe('provider answers that used to pass unscanned', () => {
     const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.message).toContain("Invalid recipient '[EMAIL_REDACTED]'");
-    const rows = t.rt.state.database.prepare('SELECT error FROM llm_requests').all() as Array<{ error: string }>;
+    const rows = sqliteOf(t.rt.state).prepare('SELECT error FROM llm_requests').all() as Array<{ error: string }>;
     expect(rows.map((r) => r.error)).toEqual(["Invalid recipient '[EMAIL_REDACTED]' in messages[0]"]);
   });
 
@@ -193,9 +194,9 @@ describe('provider answers that used to pass unscanned', () => {
       expect(r.status).toBe(400);
       // The agent gets block's redaction, warn's text unchanged.
       expect((await r.json()).error.message).toBe(safetyMode === 'block' ? "Invalid recipient '[EMAIL_REDACTED]'" : "Invalid recipient 'bob@example.org'");
-      const rows = t.rt.state.database.prepare('SELECT error, redactions FROM llm_requests').all();
+      const rows = sqliteOf(t.rt.state).prepare('SELECT error, redactions FROM llm_requests').all();
       expect(rows).toEqual([{ error: "Invalid recipient '[EMAIL_REDACTED]'", redactions: 1 }]);
-      const audit = t.rt.state.database.prepare('SELECT action FROM pii_audit').all();
+      const audit = sqliteOf(t.rt.state).prepare('SELECT action FROM pii_audit').all();
       expect(audit).toEqual([{ action: safetyMode === 'block' ? 'redacted' : 'warned' }]);
       const detected = (await events(t, a.agentId)).filter((e) => e.type === 'pii.detected');
       expect(detected.map((e) => e.data.action)).toEqual([safetyMode === 'block' ? 'redacted' : 'warned']);

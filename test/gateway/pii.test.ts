@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 let upstream: MockUpstream;
 beforeAll(async () => {
@@ -65,9 +66,9 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(JSON.stringify(audit)).not.toContain('ceo@acme.com');
     const viewer = await t.rt.tokens.issue({ role: 'viewer', name: 'v' });
     expect((await t.api('/api/audit/pii', { token: viewer })).status).toBe(403);
-    const row = t.rt.state.database.prepare('SELECT value_sealed, value_hmac FROM pii_audit').get() as { value_sealed: string; value_hmac: string };
+    const row = sqliteOf(t.rt.state).prepare('SELECT value_sealed, value_hmac FROM pii_audit').get() as { value_sealed: string; value_hmac: string };
     expect(row.value_sealed).toMatch(/^v1\./);
-    expect(() => t!.rt.state.database.prepare('DELETE FROM pii_audit').run()).toThrow(/append-only/);
+    expect(() => sqliteOf(t!.rt.state).prepare('DELETE FROM pii_audit').run()).toThrow(/append-only/);
 
     await probe.close();
     const dir = t.dir;
@@ -95,7 +96,7 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(text).toBe('Card [CREDIT_CARD_REDACTED] and mail [EMAIL_REDACTED] now');
     const audit = await (await t.api(`/api/audit/pii?agentId=${a.agentId}`)).json();
     expect(audit.records.map((r: any) => r.type).sort()).toEqual(['CREDIT_CARD', 'EMAIL']);
-    const req = t.rt.state.database.prepare('SELECT redactions FROM llm_requests').get() as { redactions: number };
+    const req = sqliteOf(t.rt.state).prepare('SELECT redactions FROM llm_requests').get() as { redactions: number };
     expect(req.redactions).toBe(2);
 
     // A streamed finding has no preview (the text is never whole in one place): the panel shows

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Prices through a real server on the simulated provider: embeddings at their real price and
 // input only, and a model the table lacks warned about once and priced by its family.
@@ -28,7 +29,7 @@ describe('embeddings', () => {
       const r = await client.embeddings.create({ model, input: 'The quick brown fox jumps over the lazy dog' });
       expect(r.data[0]!.embedding.length).toBeGreaterThan(0);
     }
-    const rows = t.rt.state.database.prepare("SELECT model, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE endpoint = 'embeddings' ORDER BY id").all() as any[];
+    const rows = sqliteOf(t.rt.state).prepare("SELECT model, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE endpoint = 'embeddings' ORDER BY id").all() as any[];
     expect(rows.map((r) => r.model)).toEqual(['text-embedding-3-small', 'text-embedding-3-large', 'text-embedding-ada-002']);
     const perMillion = [20_000, 130_000, 100_000];
     rows.forEach((r, i) => {
@@ -59,7 +60,7 @@ describe('a model with no price', () => {
         .split('\n')
         .filter((l) => l.includes('No price known for model gpt-4o-2099-01-01')),
     ).toHaveLength(1);
-    const rows = t.rt.state.database.prepare('SELECT prompt_tokens, completion_tokens, cost_micros FROM llm_requests').all() as any[];
+    const rows = sqliteOf(t.rt.state).prepare('SELECT prompt_tokens, completion_tokens, cost_micros FROM llm_requests').all() as any[];
     const [input, output] = [Math.round(warned[0].data.inputPerMillionUsd * 1e6), Math.round(warned[0].data.outputPerMillionUsd * 1e6)];
     expect(rows).toHaveLength(3);
     for (const r of rows) expect(r.cost_micros).toBe(Math.ceil((r.prompt_tokens * input + r.completion_tokens * output) / 1e6));

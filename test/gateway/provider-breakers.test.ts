@@ -4,6 +4,7 @@ import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
 import { CircuitBreaker, RequestError, statusClassifier } from '../../src/domain/reliability/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Issue 15 part 4: the LLM providers' breakers are saved across restarts like the tool
 // services', shown in /api/breakers beside them, and a client error never opens them.
@@ -64,7 +65,9 @@ describe('provider breakers', () => {
       expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/circuit is open/);
       expect(upstream.requests.length).toBe(before);
       // A call that failed is still a row ("every request is a row"): error, $0, and why.
-      const last = t.rt.state.database.prepare(`SELECT status, http_status AS httpStatus, cost_micros AS cost, error FROM llm_requests WHERE agent_id = ? ORDER BY id DESC LIMIT 1`).get(a.agentId) as {
+      const last = sqliteOf(t.rt.state)
+        .prepare(`SELECT status, http_status AS httpStatus, cost_micros AS cost, error FROM llm_requests WHERE agent_id = ? ORDER BY id DESC LIMIT 1`)
+        .get(a.agentId) as {
         status: string;
         httpStatus: number;
         cost: number;
@@ -72,8 +75,18 @@ describe('provider breakers', () => {
       };
       expect(last).toMatchObject({ status: 'error', httpStatus: 503, cost: 0 });
       expect(last.error).toMatch(/circuit is open/);
-      const restored = t.rt.state.database.prepare(`SELECT message FROM events WHERE type = 'breaker.restored'`).all() as Array<{ message: string }>;
+      const restored = sqliteOf(t.rt.state).prepare(`SELECT message FROM events WHERE type = 'breaker.restored'`).all() as Array<{ message: string }>;
       expect(restored.map((e) => e.message).join('\n')).toMatch(/Circuit openai \(LLM provider\) restored OPEN/);
+      expect(t.rt.state.lastEvents(1000).find((e) => e.type === 'breaker.restored')).toMatchObject({ severity: 'warn', data: { kind: 'provider', service: 'openai', state: 'OPEN', problems: [] } });
+
+      // An admin closes it again, like a tool service's; the next call reaches the provider.
+      expect((await t.api('/api/breakers/providers/openai/reset', { method: 'POST' })).status).toBe(200);
+      expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 5 });
+      const reset = t.rt.state.lastEvents(1000).filter((e) => e.type === 'breaker.reset');
+      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin dashboard (was OPEN)', data: { kind: 'provider', service: 'openai' } });
+      upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+      expect((await chat(t, a.token)).status).toBe(200);
+      expect(upstream.requests.length).toBe(before + 1);
     } finally {
       await t?.stop();
       t = undefined;
@@ -112,7 +125,7 @@ describe('provider breaker counters survive a kill -9', () => {
     const a = await agentToken(t);
     for (let i = 0; i < 3; i++) expect((await chat(t, a.token)).status).toBe(200);
     const stored = () => {
-      const row = t!.rt.state.database.prepare(`SELECT snapshot FROM breakers WHERE service = 'llm:openai'`).get() as { snapshot: string } | undefined;
+      const row = sqliteOf(t!.rt.state).prepare(`SELECT snapshot FROM breakers WHERE service = 'llm:openai'`).get() as { snapshot: string } | undefined;
       return row ? (JSON.parse(row.snapshot) as { counters: { successes: number } }).counters.successes : 0;
     };
     // Still running (no stop, no transition): what a kill -9 now would leave on disk.

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Redaction and the budget on /v1/responses. A scripted Responses upstream on loopback (the one
 // fake allowed: the LLM upstream) splits text where the simulated provider never would.
@@ -100,7 +101,7 @@ async function start(config: Partial<Config> = {}, budgetUsd: number | null = 5)
   return { ...a, client: new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 }) };
 }
 
-const lastRow = () => t!.rt.state.database.prepare('SELECT * FROM llm_requests ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
+const lastRow = () => sqliteOf(t!.rt.state).prepare('SELECT * FROM llm_requests ORDER BY id DESC LIMIT 1').get() as Record<string, unknown>;
 const costs = async (agentId: string) => (await t!.api(`/api/agents/${agentId}/costs`)).json();
 
 function sse(text: string): Array<{ event: string; data: any }> {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { schemaErrors } from '../helpers/sim-validate.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The Responses API through the gateway on the simulated provider, with the official openai
 // client unmodified: whole, streamed, tools, structured output, refusals, metering.
@@ -34,7 +35,7 @@ interface Row {
   usage_source: string;
   redactions: number;
 }
-const rows = (): Row[] => t.rt.state.database.prepare('SELECT * FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as Row[];
+const rows = (): Row[] => sqliteOf(t.rt.state).prepare('SELECT * FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as Row[];
 const spent = async (): Promise<number> => (await (await t.api(`/api/agents/${agentId}/costs`)).json()).spentUsd;
 
 /** A raw request, for what the SDK would hide: status, headers and the exact bytes. */

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import { pump, type Pumped } from '../../src/gateway/stream-pump.js';
 import { rawGatewaySuite } from '../helpers/mock-upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // How a stream ends: the final event only after the row is on disk, held-back text delivered
 // when there is no final event, a relay failure or a body that just closes still ends the call.
@@ -23,7 +24,7 @@ const contentOf = (text: string) =>
     .map((e) => JSON.parse(e.slice(6)))
     .map((j) => j.choices?.[0]?.delta?.content ?? '')
     .join('');
-const lastRow = () => gw.t.rt.state.database.prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
+const lastRow = () => sqliteOf(gw.t.rt.state).prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
 
 /** An SSE answer of these events (`[name, data]`), then the end. */
 const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
@@ -228,7 +229,9 @@ describe('pump', () => {
       end: () => '',
       flushAll: () => '',
       blocked: null,
+      drain: () => undefined,
       stop: (status, why) => void stops.push([status, why]),
+      finished: () => undefined,
       tail: '',
     };
     const server = createServer((_req, res) => {

@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The smaller surfaces the SDKs touch: model retrieval, Anthropic's token count, the Anthropic
 // paths without /v1, message batches, and 404s in the shape of the wire that was called.
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.stop());
 
-const requests = () => (t.rt.state.database.prepare('SELECT count(*) AS n FROM llm_requests WHERE agent_id = ?').get(agentId) as { n: number }).n;
+const requests = () => (sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM llm_requests WHERE agent_id = ?').get(agentId) as { n: number }).n;
 const anthropicHeaders = () => ({ 'x-api-key': token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' });
 
 describe('GET /v1/models/{id}', () => {

@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { z } from 'zod';
 import { DEFAULTS } from '../../src/config/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
+import { sqliteOf } from './db.js';
 
 /** One row of the gateway's ledger (`llm_requests`), as the compatibility tests check it. */
 export interface LedgerRow {
@@ -63,7 +64,9 @@ export async function startCompatServer(name: string): Promise<CompatServer> {
     agent,
     mint,
     ledger: (agentId) =>
-      t.rt.state.database.prepare('SELECT endpoint, model, stream, status, cost_micros, prompt_tokens, completion_tokens FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as LedgerRow[],
+      sqliteOf(t.rt.state)
+        .prepare('SELECT endpoint, model, stream, status, cost_micros, prompt_tokens, completion_tokens FROM llm_requests WHERE agent_id = ? ORDER BY id')
+        .all(agentId) as LedgerRow[],
     refusals: async (agentId) => {
       const r = await t.api(`/api/events?agentId=${agentId}&limit=1000`);
       const { events } = (await r.json()) as { events: Array<{ type: string }> };

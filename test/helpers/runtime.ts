@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
+import { closeSqlite } from './db.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = join(ROOT, 'test/fixtures');
@@ -58,6 +59,7 @@ export async function startTestRuntime(opts: { config?: Partial<Config>; agent?:
     },
     stop: async () => {
       await rt.shutdown('test finished');
+      closeSqlite(config.db);
       own?.cleanup();
     },
   };

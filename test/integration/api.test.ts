@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 let t: TestRuntime;
 let agentId: string;
@@ -33,7 +34,7 @@ function rawGet(path: string, host: string, token: string): Promise<{ status: nu
   });
 }
 
-const eventCount = () => (t.rt.state.database.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+const eventCount = () => (sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
 
 describe('access', () => {
   it('health needs no token; everything else does', async () => {
@@ -236,7 +237,7 @@ describe('events', () => {
   });
 
   it('the database refuses to UPDATE or DELETE events', () => {
-    const db = t.rt.state.database;
+    const db = sqliteOf(t.rt.state);
     expect(() => db.prepare("UPDATE events SET message = 'rewritten'").run()).toThrow(/append-only: UPDATE is not allowed/);
     expect(() => db.prepare('DELETE FROM events').run()).toThrow(/append-only: DELETE is not allowed/);
     expect(eventCount()).toBeGreaterThan(0);

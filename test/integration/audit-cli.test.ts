@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FIXTURES, ROOT, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // `iron-cage audit pii` through the built CLI, on findings a real run sealed: the agent printed
 // an SSN, iron-cage redacted it and kept it sealed in the audit trail.
@@ -18,7 +19,7 @@ beforeAll(async () => {
   db = join(dir.dir, 'iron_state.db');
   const t = await startTestRuntime({ dir: dir.dir, agent: { script: join(FIXTURES, 'agents/pii_agent.py') }, env: { PII_AGENT_PRINT_ONLY: '1' } });
   await t.rt.agentDone;
-  await until(() => (t.rt.state.database.prepare('SELECT count(*) AS n FROM pii_audit').get() as { n: number }).n > 0);
+  await until(() => (sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM pii_audit').get() as { n: number }).n > 0);
   await t.rt.shutdown('test finished');
 });
 afterAll(() => dir?.cleanup());

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
@@ -30,6 +31,46 @@ describe('iron-cage command line', () => {
     for (const flag of ['--budget', '--port', '--host', '--db', '--config', '--safety-mode', '--python', '--verbose', '--log-format', '--restart', '--name', '--exit']) {
       expect(start.stdout).toContain(flag);
     }
+    expect(start.stdout).toMatch(/--log-format +Terminal log format \[default: pretty\] \[choices: "pretty", "json"\]/);
+    expect(start.stdout.replace(/\s+/g, ' ')).toContain('Precedence: flags > IRON_CAGE_* environment > config file > defaults. The variables: IRON_CAGE_BUDGET (--budget), IRON_CAGE_PORT (--port)');
+  });
+
+  it('lists every shared option in the help of each command that takes it, worded for that command', () => {
+    const options = Object.entries(OPTIONS) as Array<[string, OptionSpec]>;
+    const commands = [...new Set(options.flatMap(([, o]) => Object.keys(o.commands)))] as Command[];
+    expect(commands.sort()).toEqual(['audit', 'demo', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
+    for (const command of commands) {
+      const help = run([command, '--help']);
+      expect(help.code, command).toBe(0);
+      const text = help.stdout.replace(/\s+/g, ' ');
+      for (const [name, o] of options) {
+        const own = o.commands[command];
+        if (own === undefined) expect(text, `${command} ${flagOf(name)}`).not.toContain(`${flagOf(name)} `);
+        else expect(text, `${command} ${flagOf(name)}`).toContain(`${flagOf(name)} ${(typeof own === 'string' ? own : o.describe).replace(/\s+/g, ' ')}`);
+      }
+    }
+    // Nine processes, one after another: a loaded machine takes longer than the default allows.
+  }, 120_000);
+
+  it('refuses a bad value with the same message from a flag and from its variable, each naming itself', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'agent.py'), 'print("hi")\n');
+      for (const [flag, variable, value] of [
+        ['--port', 'IRON_CAGE_PORT', 'abc'],
+        ['--log-format', 'IRON_CAGE_LOG_FORMAT', 'xml'],
+        ['--restart', 'IRON_CAGE_RESTART', 'sometimes'],
+      ] as const) {
+        const byFlag = run(['start', 'agent.py', flag, value, '--db', join(dir, 's.db')], { cwd: dir });
+        const byEnv = run(['start', 'agent.py', '--db', join(dir, 's.db')], { cwd: dir, env: { [variable]: value } });
+        expect([byFlag.code, byEnv.code]).toEqual([2, 2]);
+        expect(byFlag.stderr).toMatch(new RegExp(`^iron-cage: ${flag}: `));
+        expect(byEnv.stderr.replace(variable, flag)).toBe(byFlag.stderr);
+      }
+      expect(existsSync(join(dir, 's.db'))).toBe(false);
+    } finally {
+      cleanup();
+    }
   });
 
   describe('rejects bad input with one clear line and exit code 2, starting nothing', () => {
@@ -48,7 +89,7 @@ describe('iron-cage command line', () => {
       ['budget eaten by the shell', ['start', 'agent.py', '--budget', '0'], /--budget: must be more than \$0 \(if you typed --budget \$50/],
       ['port not a number', ['start', 'agent.py', '--port', 'abc'], /--port: "abc" is not a whole number/],
       ['port out of range', ['start', 'agent.py', '--port', '70000'], /--port: must be 0-65535/],
-      ['bad safety mode', ['start', 'agent.py', '--safety-mode', 'yolo'], /safety-mode/],
+      ['bad safety mode', ['start', 'agent.py', '--safety-mode', 'yolo'], /--safety-mode: must be one of redact, block, warn/],
       ['missing python', ['start', 'agent.py', '--python', 'python9.9-nope'], /--python: interpreter 'python9\.9-nope' not found on PATH/],
       ['missing config file', ['start', 'agent.py', '--config', 'absent.yaml'], /config .*absent\.yaml: file not found/],
       ['invalid YAML', ['start', 'agent.py', '--config', 'bad.yaml'], /config .*bad\.yaml: not valid YAML/],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // What the dashboard's panels read besides the live feed, from a real python3 agent on the
 // simulated provider: progress outcomes, the cost projection and series, performance and
@@ -44,7 +45,7 @@ describe('a steady agent doing identical units', () => {
       expect(done.progress).toEqual({ done: UNITS, total: UNITS, unit: 'leads', succeeded: UNITS - UNITS / 10, failed: UNITS / 10 });
 
       // The series: one point per charged request, in time order, running up to the spend.
-      const rows = t.rt.state.database.prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{
+      const rows = sqliteOf(t.rt.state).prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{
         ts: string;
         cost: number;
         ms: number;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The vault and a real python3 agent: secrets injected at spawn (only the run's environment,
 // never the master key, never the provider key), SIGUSR1 and a fresh fetch after a rotation,
@@ -70,7 +71,7 @@ describe('secrets and a running python agent', () => {
       expect(t.log()).toContain('openai key is own token: True');
       expect(t.log()).not.toContain(sha(PROVIDER));
       expect(t.rt.state.getAgent(agentId)?.environment).toBe('production');
-      const audit = t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'INJECT' ORDER BY secret_name").all();
+      const audit = sqliteOf(t.rt.state).prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'INJECT' ORDER BY secret_name").all();
       // Only what reached the agent is audited as injected: the provider key did not.
       expect(audit).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
       const pid = t.rt.state.getAgent(agentId)!.pid;
@@ -85,8 +86,8 @@ describe('secrets and a running python agent', () => {
       expect(t.rt.state.getAgent(agentId)).toMatchObject({ status: 'running', pid });
       const rotated = t.rt.state.lastEvents(200).filter((e) => e.type === 'secret.rotated');
       expect(rotated).toMatchObject([{ data: { name: 'LINKEDIN_TOKEN', environment: 'production', agentIds: [agentId] } }]);
-      expect(t.rt.state.database.prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'ROTATE'").all()).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
-      expect(t.rt.state.database.prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND agent_id = ? AND requester_role = 'agent'").get(agentId)).toEqual({ n: 1 });
+      expect(sqliteOf(t.rt.state).prepare("SELECT secret_name, agent_id FROM secret_audit_log WHERE operation = 'ROTATE'").all()).toEqual([{ secret_name: 'LINKEDIN_TOKEN', agent_id: agentId }]);
+      expect(sqliteOf(t.rt.state).prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND agent_id = ? AND requester_role = 'agent'").get(agentId)).toEqual({ n: 1 });
       // A change in another environment does not disturb it.
       const dev = (await (await t.api('/api/secrets?environment=development')).json()).secrets[0];
       await t.api(`/api/secrets/${dev.id}`, { method: 'PUT', ...json({ value: `${DEV_ONLY}-2` }) });
@@ -132,7 +133,7 @@ describe('secrets and a running python agent', () => {
       await until(() => t.log().includes('secrets agent ready'));
       expect(t.log()).toMatch(/starts without LINKEDIN_TOKEN: failed the integrity check/);
       expect(t.log()).toContain('start LINKEDIN_TOKEN sha256=absent');
-      expect(t.rt.state.database.prepare("SELECT success, error_message FROM secret_audit_log WHERE operation = 'INJECT' AND secret_name = 'LINKEDIN_TOKEN' ORDER BY id DESC LIMIT 1").get()).toEqual({
+      expect(sqliteOf(t.rt.state).prepare("SELECT success, error_message FROM secret_audit_log WHERE operation = 'INJECT' AND secret_name = 'LINKEDIN_TOKEN' ORDER BY id DESC LIMIT 1").get()).toEqual({
         success: 0,
         error_message: expect.stringContaining('integrity check'),
       });

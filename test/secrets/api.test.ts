@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The vault's REST surface against a real server and a real SQLite file: the RBAC matrix,
 // validation, audit rows, tampering, and the locked states.
@@ -12,8 +13,8 @@ let agent: string;
 let otherAgent: string;
 
 const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-const auditRows = () => t.rt.state.database.prepare('SELECT * FROM secret_audit_log ORDER BY id').all() as any[];
-const secretRows = () => JSON.stringify(t.rt.state.database.prepare('SELECT * FROM secrets ORDER BY id').all());
+const auditRows = () => sqliteOf(t.rt.state).prepare('SELECT * FROM secret_audit_log ORDER BY id').all() as any[];
+const secretRows = () => JSON.stringify(sqliteOf(t.rt.state).prepare('SELECT * FROM secrets ORDER BY id').all());
 
 async function create(name: string, value: string, environment = 'production'): Promise<any> {
   const r = await t.api('/api/secrets', { method: 'POST', ...json({ name, environment, value }) });
@@ -84,7 +85,7 @@ describe('secrets API', () => {
     expect((await (await t.api('/api/secrets?environment=production')).json()).secrets.map((x: any) => x.id)).not.toContain(s.id);
     const again = await create('OPENAI_API_KEY', 'sk-proj-again-after-delete');
     expect(again.id).not.toBe(s.id);
-    expect(t.rt.state.database.prepare('SELECT deleted_at FROM secrets WHERE id = ?').get(s.id)).toEqual({ deleted_at: expect.any(String) });
+    expect(sqliteOf(t.rt.state).prepare('SELECT deleted_at FROM secrets WHERE id = ?').get(s.id)).toEqual({ deleted_at: expect.any(String) });
     // Events carry name and environment only.
     const events = t.rt.state.lastEvents(500).filter((e) => e.type.startsWith('secret.'));
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['secret.created', 'secret.updated', 'secret.deleted']));
@@ -219,13 +220,13 @@ describe('secrets API', () => {
     expect(denied.records.some((a: any) => a.requesterRole === 'viewer' && /reveal/.test(a.errorMessage))).toBe(true);
     expect((await t.api('/api/secrets/audit?operation=PEEK')).status).toBe(400);
     expect(JSON.stringify(auditRows())).not.toMatch(/audited-value/);
-    expect(() => t.rt.state.database.prepare('UPDATE secret_audit_log SET success = 1').run()).toThrow('append-only');
-    expect(() => t.rt.state.database.prepare('DELETE FROM secret_audit_log').run()).toThrow('append-only');
+    expect(() => sqliteOf(t.rt.state).prepare('UPDATE secret_audit_log SET success = 1').run()).toThrow('append-only');
+    expect(() => sqliteOf(t.rt.state).prepare('DELETE FROM secret_audit_log').run()).toThrow('append-only');
   });
 
   it('answers a tampered row with a clear error, never garbage', async () => {
     const s = await create('TAMPERED', 'tampered-original-value');
-    const db = t.rt.state.database;
+    const db = sqliteOf(t.rt.state);
     const row = db.prepare('SELECT ciphertext FROM secrets WHERE id = ?').get(s.id) as { ciphertext: Buffer };
     const bad = Buffer.from(row.ciphertext);
     bad[0] = bad[0]! ^ 0xff;

@@ -4,6 +4,7 @@ import { DEFAULTS } from '../../src/config/index.js';
 import { MockUpstream } from '../helpers/mock-upstream.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
 import { Upstream, withTools } from '../tools/upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // `providers.openai.api_key: secret:OPENAI_API_KEY`: the gateway attaches the vault's value,
 // read per call, so a PUT applies to the next upstream call; the key never reaches the agent.
@@ -43,7 +44,7 @@ describe('a provider key kept in the vault', () => {
       expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'sk-upstream-key-TWO-0002' }) })).status).toBe(200);
       expect((await chat()).status).toBe(200);
       expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-key-TWO-0002');
-      const reads = t.rt.state.database
+      const reads = sqliteOf(t.rt.state)
         .prepare("SELECT count(*) AS n FROM secret_audit_log WHERE operation = 'READ' AND requester = 'config' AND secret_name = 'OPENAI_API_KEY' AND success = 1")
         .get();
       expect(reads).toEqual({ n: 2 });
@@ -81,7 +82,7 @@ describe('a provider key kept in the vault', () => {
       for (let r = await it.next(); !r.done; r = await it.next()) text += r.value.choices[0]?.delta?.content ?? '';
       expect(text).toBe('one two three four');
       expect(upstream!.requests).toHaveLength(during);
-      const row = t.rt.state.database.prepare("SELECT status, completion_tokens FROM llm_requests WHERE agent_id = 'ps-00000001'").get();
+      const row = sqliteOf(t.rt.state).prepare("SELECT status, completion_tokens FROM llm_requests WHERE agent_id = 'ps-00000001'").get();
       expect(row).toEqual({ status: 'ok', completion_tokens: 4 });
 
       upstream!.next = () => ({ content: 'after', usage: { prompt_tokens: 5, completion_tokens: 1 } });

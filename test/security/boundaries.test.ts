@@ -7,6 +7,7 @@ import { MAX_JSON_DEPTH } from '../../src/server/index.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { raw } from '../tools/helpers.js';
 import { Upstream, withTools } from '../tools/upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Issue 14, "every boundary validates alike": each row of the issue's table that concerns input
 // is reproduced here against a real server (real HTTP, a real python3 agent, real SQLite files).
@@ -199,7 +200,7 @@ describe('low items', () => {
     const marks = t.log().length;
     await hangUp(`/api/agents/${agentId}/events`);
     await until(() => /DEBUG .*closed the connection before the body ended/.test(t.log().slice(marks)));
-    const calls = () => (t.rt.state.database.prepare("SELECT count(*) AS n FROM tool_calls WHERE service = 'echo'").get() as { n: number }).n;
+    const calls = () => (sqliteOf(t.rt.state).prepare("SELECT count(*) AS n FROM tool_calls WHERE service = 'echo'").get() as { n: number }).n;
     const before = calls();
     await hangUp('/tools/echo/upload');
     await until(() => calls() > before);

@@ -68,6 +68,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /api/breakers': LIST(200),
   'GET /api/breakers/:service': LIST(200),
   'POST /api/breakers/:service/reset': ADMIN(400),
+  'GET /api/breakers/providers/:provider': LIST(200),
+  'POST /api/breakers/providers/:provider/reset': ADMIN(400),
   'GET /api/faults': STAFF(200),
   'POST /api/faults': ADMIN(400),
   'DELETE /api/faults/:id': ADMIN(404),
@@ -168,7 +170,7 @@ afterAll(async () => {
 const key = (r: RouteRow) => `${r.method} ${r.path}`;
 
 /** Ids that name nothing, so a caller let in stops at 404 instead of changing anything. */
-const PARAMS: Record<string, string> = { service: 'echo' };
+const PARAMS: Record<string, string> = { service: 'echo', provider: 'simulated' };
 
 function concretePath(path: string, c: Caller): string {
   return path

@@ -1,15 +1,23 @@
 import Database from 'better-sqlite3';
+import { generateSQLiteDrizzleJson, generateSQLiteMigration } from 'drizzle-kit/api';
 import { getTableConfig, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { RequestsStore, PiiStore, SCHEMA_VERSION, StateManager } from '../../src/state/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RequestsStore, PiiStore, schemaVersion, StateManager } from '../../src/state/index.js';
+import { migrate } from '../../src/state/migrate.js';
 import * as schema from '../../src/state/schema.js';
-import { tempDir } from '../helpers/runtime.js';
+import { LEGACY_MIGRATIONS } from '../fixtures/state/legacy-migrations.js';
+import { closeSqlite, sqliteOf } from '../helpers/db.js';
+import { ROOT, tempDir } from '../helpers/runtime.js';
 
-// The drizzle tables in src/state/schema.ts are the one description of the database; the
-// migrations create it. These tests make the two unable to drift apart.
+// src/state/schema.ts is the one description of the database; drizzle-kit generates the
+// migrations from it. These tests fail when a change to it has no migration, when the database
+// the migrations build differs from it, and when a database of an older version does not become
+// exactly what a new one is.
 
 const tables: SQLiteTable[] = (Object.values(schema) as unknown[]).filter((v): v is SQLiteTable => v instanceof SQLiteTable);
+const MIGRATIONS = join(ROOT, 'src/state/migrations/sqlite');
 
 /** Tables whose history the database itself refuses to rewrite. */
 const APPEND_ONLY = ['events', 'pii_audit', 'secret_audit_log'];
@@ -26,7 +34,6 @@ function sqlDefault(c: SQLiteColumn): string | null {
   if (!c.hasDefault || c.default === undefined) return null;
   const v = c.default;
   if (typeof v === 'string') return `'${v.replace(/'/g, "''")}'`;
-  if (typeof v === 'boolean') return v ? '1' : '0';
   return String(v);
 }
 
@@ -46,6 +53,35 @@ function withFreshDb<T>(fn: (db: Database.Database) => T): T {
     cleanup();
   }
 }
+
+describe('the migrations', () => {
+  it('cover every change of schema.ts (npm run db:generate writes the missing one)', async () => {
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+    const last = journal.entries.at(-1)!.tag.split('_')[0];
+    const snapshot = JSON.parse(readFileSync(join(MIGRATIONS, `meta/${last}_snapshot.json`), 'utf8'));
+    const now = await generateSQLiteDrizzleJson(schema, snapshot.id);
+    expect(await generateSQLiteMigration(snapshot, now)).toEqual([]);
+  });
+
+  it('build the partial index from the one list of looked-up event types', () => {
+    const generated = readFileSync(join(MIGRATIONS, '0000_baseline.sql'), 'utf8');
+    expect(generated).toContain(`WHERE ${schema.LOOKUP_EVENT_TYPES_SQL};`);
+  });
+});
+
+describe('the statements', () => {
+  /** Files that may hold SQL text: the runner, which works on the schema itself (sqlite_master, a legacy copy). */
+  const ALLOWED = ['state/migrate.ts'];
+
+  it('are all built by drizzle from schema.ts: no statement is written out by hand in src/', () => {
+    const SRC = join(ROOT, 'src');
+    const statement = /\b(INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\S+\s+SET|SELECT\s[^;`'"]*?\sFROM)\s/g;
+    const found = (readdirSync(SRC, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && !ALLOWED.includes(f))
+      .flatMap((f) => [...readFileSync(join(SRC, f), 'utf8').matchAll(statement)].map((m) => `${f}: ${m[0]}`));
+    expect(found).toEqual([]);
+  });
+});
 
 describe('the migrated database', () => {
   it('has exactly the tables of the drizzle schema', () => {
@@ -67,7 +103,7 @@ describe('the migrated database', () => {
         pk: c.primary ? 1 : 0,
       }));
       // SQLite reports a primary key's NOT NULL only when written out; compare what matters.
-      expect(live.map((c) => ({ ...c, notnull: c.pk ? 0 : c.notnull }))).toEqual(want.map((c) => expect.objectContaining(c)));
+      expect(live.map((c) => ({ ...c, type: c.type.toUpperCase(), notnull: c.pk ? 0 : c.notnull }))).toEqual(want.map((c) => expect.objectContaining(c)));
       expect(live.map((c) => c.name)).toEqual(want.map((c) => c.name));
       const ddl = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) as { sql: string }).sql;
       const autoIncrement = cfg.columns.some((c) => (c as SQLiteColumn & { autoIncrement?: boolean }).autoIncrement === true);
@@ -80,96 +116,137 @@ describe('the migrated database', () => {
       const cfg = getTableConfig(table);
       const list = db.prepare(`PRAGMA index_list(${name})`).all() as Array<{ name: string; unique: number; origin: string }>;
       const columnsOf = (index: string) => (db.prepare(`PRAGMA index_info(${index})`).all() as Array<{ name: string }>).map((c) => c.name);
-      const created = list.filter((i) => i.origin === 'c').map((i) => ({ name: i.name, unique: i.unique === 1, columns: columnsOf(i.name) }));
+      // drizzle-kit writes a unique column as a unique index named <table>_<column>_unique.
+      const uniqueColumns = cfg.columns.filter((c) => c.isUnique);
+      const uniqueNames = new Set(uniqueColumns.map((c) => c.uniqueName));
+      const created = list.filter((i) => i.origin === 'c' && !uniqueNames.has(i.name)).map((i) => ({ name: i.name, unique: i.unique === 1, columns: columnsOf(i.name) }));
       const declared = cfg.indexes.map((i) => ({ name: i.config.name, unique: i.config.unique, columns: i.config.columns.map((c) => (c as SQLiteColumn).name) }));
       const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
       expect(created.sort(byName)).toEqual(declared.sort(byName));
       const uniqueLive = list
-        .filter((i) => i.origin === 'u')
+        .filter((i) => i.unique === 1 && (i.origin === 'u' || uniqueNames.has(i.name)))
         .map((i) => columnsOf(i.name).join(','))
         .sort();
-      const uniqueDeclared = cfg.columns
-        .filter((c) => c.isUnique)
-        .map((c) => c.name)
-        .sort();
+      const uniqueDeclared = uniqueColumns.map((c) => c.name).sort();
       expect(uniqueLive).toEqual(uniqueDeclared);
     });
   });
 
-  it('keeps the audit trails append-only', () => {
+  it('keeps the audit trails append-only', async () => {
     const { dir, cleanup } = tempDir();
     const sm = StateManager.open(join(dir, 's.db'));
+    const db = sqliteOf(sm);
     try {
-      const triggers = (sm.database.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      const triggers = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
       expect(triggers).toEqual(APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]).sort());
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });
-      expect(() => sm.database.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
-      expect(() => sm.database.prepare('DELETE FROM events').run()).toThrow('append-only');
+      expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
+      expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
     } finally {
-      void sm.close();
+      closeSqlite(sm.path);
+      await sm.close();
       cleanup();
     }
   });
 });
 
 describe('per-agent event lookups', () => {
-  it('go through the partial index of the types they look up, never the whole log', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('go through the partial index of the types they look up, never the whole log', async () => {
     const { dir, cleanup } = tempDir();
+    // Watch the statements the lookups prepare on the StateManager's own connection (watched from
+    // before it opens: it keeps the prepare it found), and ask SQLite, on the test's, how it would
+    // run each.
+    let watching = false;
+    let db: Database.Database | null = null;
+    const plans: string[] = [];
+    const prepare = Database.prototype.prepare;
+    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
+      if (watching && this !== db && text.includes('"events"')) {
+        const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
+        const plan = prepare.call(db!, `EXPLAIN QUERY PLAN ${text}`) as Database.Statement<unknown[]>;
+        plans.push((plan.all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
+      }
+      return prepare.call(this, text);
+    } as typeof prepare);
     const sm = StateManager.open(join(dir, 's.db'));
+    db = sqliteOf(sm);
     try {
-      const db = sm.database;
       const ddl = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_agent_type'").get() as { sql: string }).sql;
       expect(ddl).toContain(`WHERE ${schema.LOOKUP_EVENT_TYPES_SQL}`);
-      // Watch the statements the lookups prepare, and ask SQLite how it would run each.
-      const plans: string[] = [];
-      const prepare = db.prepare.bind(db);
-      (db as { prepare: typeof db.prepare }).prepare = ((text: string) => {
-        if (text.includes('"events"')) {
-          const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
-          plans.push((prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; '));
-        }
-        return prepare(text);
-      }) as typeof db.prepare;
+      watching = true;
       sm.eventsOfTypes('ab-00000001', ['agent.started', 'agent.exited', 'agent.restarting']);
       sm.eventsOfTypes('ab-00000001', ['pii.detected'], { limit: 50, newestFirst: true });
       sm.countEvents('ab-00000001', 'tool.refused');
       expect(plans).toHaveLength(5);
       for (const plan of plans) expect(plan).toMatch(/USING (COVERING )?INDEX events_agent_type \(agent_id=\? AND type=\?\)/);
     } finally {
-      void sm.close();
+      closeSqlite(sm.path);
+      await sm.close();
       cleanup();
     }
   });
 });
 
-// What version 1 of iron-cage created, as it shipped (the migrations must carry it forward).
-const V1 = `
-  CREATE TABLE agents (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, script TEXT, args TEXT NOT NULL DEFAULT '[]',
-    status TEXT NOT NULL, pid INTEGER, supervisor_pid INTEGER, created_at TEXT NOT NULL, started_at TEXT, ended_at TEXT,
-    exit_code INTEGER, exit_signal TEXT, restarts INTEGER NOT NULL DEFAULT 0, progress_done INTEGER NOT NULL DEFAULT 0,
-    progress_total INTEGER, progress_unit TEXT NOT NULL DEFAULT 'items', limit_micros INTEGER
-  );
-  CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, agent_id TEXT, type TEXT NOT NULL, severity TEXT NOT NULL,
-    message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}'
-  );
-  CREATE INDEX events_agent_seq ON events (agent_id, seq);
-  CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;
-  CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END;
-  CREATE TABLE checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT, agent_id TEXT NOT NULL, created_at TEXT NOT NULL, state TEXT NOT NULL);
-  CREATE INDEX checkpoints_agent_id ON checkpoints (agent_id, id);
-  PRAGMA user_version = 1;
-`;
+/** A database as the hand-written migrations left it at `version`. */
+function legacyDb(path: string, version: number): Database.Database {
+  const db = new Database(path);
+  for (let v = 1; v <= version; v++) {
+    db.exec(LEGACY_MIGRATIONS[v - 1]!);
+    db.pragma(`user_version = ${v}`);
+  }
+  return db;
+}
+
+/** Everything SQLite keeps about the schema, DDL text included (the root pages aside). */
+const schemaOf = (db: Database.Database) => db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name').all();
+
+/** One row in every column of every table, values made up from the column's type. */
+function fill(db: Database.Database): Record<string, unknown[]> {
+  const rows: Record<string, unknown[]> = {};
+  for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>) {
+    const columns = (db.prepare(`PRAGMA table_info(${name})`).all() as ColumnInfo[]).filter((c) => !(c.pk && c.type === 'INTEGER'));
+    const value = (c: ColumnInfo) => (c.type === 'INTEGER' ? 7 : c.type === 'REAL' ? 1.5 : c.type === 'BLOB' ? Buffer.from(c.name) : c.name === 'args' ? '["x"]' : `${name}.${c.name}`);
+    const insert = db.prepare(`INSERT INTO ${name} (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+    insert.run(...columns.map(value));
+    rows[name] = db.prepare(`SELECT * FROM ${name}`).all();
+  }
+  return rows;
+}
 
 describe('an older database', () => {
+  const freshSchema = () => withFreshDb(schemaOf);
+
+  it.each(LEGACY_MIGRATIONS.map((_, i) => i + 1))('at version %i is upgraded to exactly what a new one is, keeping its rows', (version) => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'old.db');
+    const old = legacyDb(path, version);
+    const rows = fill(old);
+    // Ids handed out and since deleted stay used: checkpoints are pruned from the front.
+    for (let i = 0; i < 3; i++) old.prepare("INSERT INTO checkpoints (agent_id, created_at, state) VALUES ('agents.id', 't', '{}')").run();
+    old.prepare('DELETE FROM checkpoints WHERE id > 1').run();
+    const marks = old.prepare('SELECT name, seq FROM sqlite_sequence ORDER BY name').all();
+    try {
+      // The migration alone (StateManager.open would go on to mark the made-up agent crashed).
+      expect(migrate(old)).toEqual({ from: version, to: schemaVersion() });
+      expect(old.pragma('user_version', { simple: true })).toBe(schemaVersion());
+      expect(schemaOf(old)).toEqual(freshSchema());
+      for (const [table, before] of Object.entries(rows)) {
+        const columns = Object.keys(before[0] as object).map((c) => `"${c}"`);
+        expect(old.prepare(`SELECT ${columns.join(', ')} FROM ${table}`).all(), table).toEqual(before);
+      }
+      expect(old.prepare('SELECT name, seq FROM sqlite_sequence ORDER BY name').all()).toEqual(marks);
+    } finally {
+      old.close();
+      cleanup();
+    }
+  });
+
   it('is migrated forward on open, keeping its rows', async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, 'old.db');
-    const old = new Database(path);
-    old.exec(V1);
+    const old = legacyDb(path, 1);
     old
       .prepare(
         "INSERT INTO agents (id, name, kind, script, status, pid, supervisor_pid, created_at, limit_micros) VALUES ('ab-00000001', 'old', 'external', NULL, 'completed', NULL, NULL, '2026-01-01T00:00:00.000Z', 5000000)",
@@ -179,16 +256,19 @@ describe('an older database', () => {
     old.prepare("INSERT INTO checkpoints (agent_id, created_at, state) VALUES ('ab-00000001', '2026-01-01T00:00:01.000Z', '{\"lead\":7}')").run();
     old.close();
 
-    const sm = StateManager.open(path);
+    const notices: string[] = [];
+    const sm = StateManager.open(path, { warn: (m) => notices.push(m) });
+    const db = sqliteOf(sm);
     try {
-      expect(sm.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(notices.filter((m) => m.startsWith('Upgrading'))).toEqual([expect.stringContaining(`Upgrading the database from schema version 1 to ${schemaVersion()}`)]);
+      expect(db.pragma('user_version', { simple: true })).toBe(schemaVersion());
       expect(sm.getAgent('ab-00000001')).toMatchObject({ name: 'old', status: 'completed', budget: { limitUsd: 5 } });
       // A run from before outcomes were reported never reported any.
       expect(sm.getAgent('ab-00000001')!.progress).toEqual({ done: 0, total: null, unit: 'items', succeeded: null, failed: null });
       expect(sm.lastEvents(10, 'ab-00000001')).toMatchObject([{ type: 'agent.registered', message: 'Agent old registered' }]);
       expect(sm.latestCheckpoint('ab-00000001')?.state).toEqual({ lead: 7 });
       // The tables later versions added are there and usable.
-      const names = (sm.database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
+      const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(names.sort()).toEqual(tables.map((t) => getTableConfig(t).name).sort());
       const requests = new RequestsStore(sm);
       await sm.writeSoon(
@@ -216,9 +296,45 @@ describe('an older database', () => {
       expect(requests.spendByAgent().get('ab-00000001')).toBe(7);
       expect(new PiiStore(sm).totals()).toEqual([]);
       // The old events stay append-only.
-      expect(() => sm.database.prepare('DELETE FROM events').run()).toThrow('append-only');
+      expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
     } finally {
+      closeSqlite(sm.path);
       await sm.close();
+      cleanup();
+    }
+  });
+
+  it('that cannot be upgraded is left exactly as it was', () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'old.db');
+    const old = legacyDb(path, 7);
+    // A row today's schema refuses (its key NOT NULL): the copy fails, and takes the upgrade down whole.
+    old.prepare("INSERT INTO agents (id, name, kind, status, created_at) VALUES (NULL, 'keyless', 'external', 'completed', 't')").run();
+    const before = { schema: schemaOf(old), agents: old.prepare('SELECT * FROM agents').all() };
+    old.close();
+    try {
+      expect(() => StateManager.open(path)).toThrow(/NOT NULL/);
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.pragma('user_version', { simple: true })).toBe(7);
+        expect({ schema: schemaOf(db), agents: db.prepare('SELECT * FROM agents').all() }).toEqual(before);
+      } finally {
+        db.close();
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('from a newer iron-cage is refused, untouched', () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'new.db');
+    const db = new Database(path);
+    db.pragma(`user_version = ${schemaVersion() + 1}`);
+    db.close();
+    try {
+      expect(() => StateManager.open(path)).toThrow(/newer than this iron-cage understands/);
+    } finally {
       cleanup();
     }
   });

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { IronEvent } from '../../src/core/events.js';
 import { PiiStore, StateManager, type PiiAuditInput } from '../../src/state/index.js';
+import { storeDb } from '../../src/state/manager.js';
+import { apiTokens } from '../../src/state/schema.js';
 import { tempDir } from '../helpers/runtime.js';
 
 const finding = (over: Partial<PiiAuditInput> = {}): PiiAuditInput => ({
@@ -104,6 +106,54 @@ describe('the group commit', () => {
       expect(new PiiStore(again).totals()).toEqual([{ agentId: null, type: 'email', action: 'redacted', n: 1 }]);
     } finally {
       await again.close();
+      cleanup();
+    }
+  });
+});
+
+describe('the one write path', () => {
+  const token = (id: string) => ({ id, name: id, role: 'agent', agentId: null, hash: `hash-${id}`, createdAt: 't', revokedAt: null });
+
+  it('is the only one: the database refuses a write made anywhere else, and takes the same write from the writer', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const { orm, writer } = storeDb(sm);
+    try {
+      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/outside the StateManager's writer/);
+      // A write that reads back (RETURNING) is a write too.
+      expect(() => orm.insert(apiTokens).values(token('returning')).returning().get()).toThrow(/outside the StateManager's writer/);
+      expect(() => orm.delete(apiTokens).run()).toThrow(/outside the StateManager's writer/);
+      writer.now(() => orm.insert(apiTokens).values(token('inside')).run(), null);
+      expect(orm.select({ id: apiTokens.id }).from(apiTokens).all()).toEqual([{ id: 'inside' }]);
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+
+  it('stays open for a write inside a write, and closes again after a write that failed', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const { orm, writer } = storeDb(sm);
+    try {
+      writer.now(() => {
+        writer.now(() => orm.insert(apiTokens).values(token('inner')).run(), null);
+        orm.insert(apiTokens).values(token('after-inner')).run();
+      }, null);
+      expect(() =>
+        writer.now(() => {
+          throw new Error('boom');
+        }, null),
+      ).toThrow('boom');
+      await expect(
+        writer.soon(() => {
+          throw new Error('later');
+        }, null),
+      ).rejects.toThrow('later');
+      expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/outside the StateManager's writer/);
+      expect(orm.select({ id: apiTokens.id }).from(apiTokens).orderBy(apiTokens.id).all()).toEqual([{ id: 'after-inner' }, { id: 'inner' }]);
+    } finally {
+      await sm.close();
       cleanup();
     }
   });

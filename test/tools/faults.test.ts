@@ -8,6 +8,7 @@ import { DEFAULTS, loadConfig, type Config } from '../../src/config/index.js';
 import { toolsConfig } from './upstream.js';
 import { createLogger } from '../../src/core/logger.js';
 import { toErrorResponse, type AppEnv } from '../../src/server/index.js';
+import { BreakerRegistry } from '../../src/reliability/index.js';
 import { StateManager } from '../../src/state/index.js';
 import { toolsService } from '../../src/tools/tools.service.js';
 import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
@@ -124,7 +125,8 @@ describe('fault injection on a non-loopback bind', () => {
     const { dir, cleanup } = tempDir();
     const state = StateManager.open(join(dir, 'state.db'));
     const logger = createLogger({ format: 'json', level: 'error', stream: new PassThrough() });
-    const service = toolsService({ config, state, tokens: new TokenService(new Uint8Array(32)), logger });
+    const breakers = new BreakerRegistry({ state, logger });
+    const service = toolsService({ config, state, tokens: new TokenService(new Uint8Array(32)), logger, breakers });
     const app = new Hono<AppEnv>();
     app.onError((err, c) => {
       const { status, body } = toErrorResponse(err);
@@ -138,6 +140,7 @@ describe('fault injection on a non-loopback bind', () => {
     return {
       app,
       close: async () => {
+        breakers.close();
         await service.close?.();
         await state.close();
         cleanup();

@@ -37,7 +37,7 @@ describe('across an iron-cage restart on the same database', () => {
       expect(after).toMatchObject({ state: 'OPEN', calls: before.calls, failures: 3, blocked: 1, served: before.served, openCount: 1 });
       expect(after.retryAfterMs).toBeGreaterThan(3_500_000);
       const restored = eventsOf(second, 'breaker.restored');
-      expect(restored.at(-1)).toMatchObject({ severity: 'warn', data: { service: 'linkedin', state: 'OPEN', problems: [] } });
+      expect(restored.at(-1)).toMatchObject({ severity: 'warn', data: { kind: 'tool', service: 'linkedin', state: 'OPEN', problems: [] } });
       expect(restored.at(-1).message).toMatch(/^Circuit linkedin restored OPEN from the last run; probe in \d+s$/);
 
       // The cache written by the first run answers while the restored circuit stays open.

@@ -6,6 +6,7 @@ import { FIXTURES, startTestRuntime, tempDir, until, WsProbe, type TestRuntime }
 import { recordedPath, redactHeaders } from '../../src/tools/index.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The tool proxy's doors besides JSON and text bodies: other content types, response headers,
 // the path kept in the call's row; and the agent's own SDK events.
@@ -57,7 +58,7 @@ describe('tool answers in any content type', () => {
     expect(latin.equals(Buffer.from('Café owner: [EMAIL_REDACTED]', 'latin1'))).toBe(true);
     expect((await bytes('/binary')).equals(BINARY)).toBe(true);
 
-    const audit = t.rt.state.database.prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'tool.response' ORDER BY id").all();
+    const audit = sqliteOf(t.rt.state).prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'tool.response' ORDER BY id").all();
     expect(audit).toEqual([1, 2, 3, 4].map(() => ({ ref: 'tool:crm', type: 'EMAIL' })));
     const calls = await (await t.api('/api/tools/calls?service=crm&limit=100')).json();
     // Newest first.
@@ -77,7 +78,7 @@ describe('tool answers in any content type', () => {
     expect(r.headers.link).toBe('<https://crm.example/people?owner=[EMAIL_REDACTED]>; rel="self"');
     expect(r.headers.etag).toBe('"v1-5551234567"');
     expect(JSON.stringify(r.headers)).not.toContain(MAIL);
-    const audit = t.rt.state.database.prepare("SELECT request_ref AS ref FROM pii_audit WHERE request_ref LIKE '%header%' ORDER BY id").all();
+    const audit = sqliteOf(t.rt.state).prepare("SELECT request_ref AS ref FROM pii_audit WHERE request_ref LIKE '%header%' ORDER BY id").all();
     expect(audit).toEqual([{ ref: 'tool:crm header x-owner' }, { ref: 'tool:crm header link' }]);
     const detected = eventsOf(t, 'pii.detected').filter((e) => e.data.requestRef?.includes('header'));
     expect(detected).toHaveLength(2);
@@ -90,10 +91,10 @@ describe('tool answers in any content type', () => {
     expect(r.status).toBe(200);
     expect(up.since(before).map((s) => s.url)).toEqual(['/people/jane.doe%40acme-widgets.com/notes?cc=erin@example.org&page=2&tel=%2B14155550134']);
     // The row is written before the agent has its answer.
-    const [row] = t.rt.state.database.prepare("SELECT path FROM tool_calls WHERE path LIKE '/people/%'").all() as { path: string }[];
+    const [row] = sqliteOf(t.rt.state).prepare("SELECT path FROM tool_calls WHERE path LIKE '/people/%'").all() as { path: string }[];
     expect(row!.path).toBe('/people/[EMAIL_REDACTED]/notes');
     // Only the answer's findings are audited: the path is the agent's own request, kept redacted, not a protection event.
-    const refs = t.rt.state.database.prepare("SELECT DISTINCT request_ref AS ref FROM pii_audit WHERE request_ref LIKE 'tool:crm%' ORDER BY ref").all();
+    const refs = sqliteOf(t.rt.state).prepare("SELECT DISTINCT request_ref AS ref FROM pii_audit WHERE request_ref LIKE 'tool:crm%' ORDER BY ref").all();
     expect(refs).toEqual([{ ref: 'tool:crm' }, { ref: 'tool:crm header link' }, { ref: 'tool:crm header x-owner' }]);
   });
 });
@@ -158,7 +159,7 @@ describe("an agent's SDK events and tool calls", () => {
     // Audited like the agent's stdout, each text with the part it was in (never a key path:
     // a key can hold a value itself).
     const audit = await until(() => {
-      const rows = t.rt.state.database.prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'agent.output' AND request_ref LIKE 'sdk-event%' ORDER BY id").all();
+      const rows = sqliteOf(t.rt.state).prepare("SELECT request_ref AS ref, type FROM pii_audit WHERE location = 'agent.output' AND request_ref LIKE 'sdk-event%' ORDER BY id").all();
       return rows.length === 3 ? rows : null;
     });
     expect(audit).toEqual([
@@ -166,7 +167,7 @@ describe("an agent's SDK events and tool calls", () => {
       { ref: 'sdk-event', type: 'EMAIL' },
       { ref: 'sdk-event', type: 'PHONE' },
     ]);
-    const row = t.rt.state.database.prepare("SELECT path FROM tool_calls WHERE service = 'crm'").get() as { path: string };
+    const row = sqliteOf(t.rt.state).prepare("SELECT path FROM tool_calls WHERE service = 'crm'").get() as { path: string };
     expect(row.path).toBe('/people/[EMAIL_REDACTED]');
   });
 });
@@ -185,7 +186,7 @@ describe('the doors under safety.locations', () => {
     const sent = eventsOf(t, 'agent.event').at(-1);
     const header = await raw(t.rt.url, 'GET', '/tools/crm/headers', { token: a.token });
     const yaml = await raw(t.rt.url, 'GET', '/tools/crm/yaml', { token: a.token });
-    const audit = t.rt.state.database.prepare('SELECT location, action FROM pii_audit ORDER BY id').all();
+    const audit = sqliteOf(t.rt.state).prepare('SELECT location, action FROM pii_audit ORDER BY id').all();
     return { sent, header, yaml, audit, agentId: a.agentId };
   };
 
@@ -224,7 +225,7 @@ describe('stored copies of SDK events', () => {
     t = await startTestRuntime({ config: withTools({ crm: { url: up.url } }, { safetyMode }) });
     const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ev', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
     expect((await t.api(`/api/agents/${a.agentId}/events`, { method: 'POST', token: a.token, body: JSON.stringify(body) })).status).toBe(201);
-    const refs = t.rt.state.database.prepare("SELECT request_ref AS ref, action FROM pii_audit WHERE location = 'agent.output' ORDER BY id").all();
+    const refs = sqliteOf(t.rt.state).prepare("SELECT request_ref AS ref, action FROM pii_audit WHERE location = 'agent.output' ORDER BY id").all();
     return { sent: eventsOf(t, 'agent.event').at(-1), refs };
   };
 
@@ -238,7 +239,7 @@ describe('stored copies of SDK events', () => {
   it('are redacted in warn mode too (the finding is recorded as warned)', async () => {
     const r = await send('warn', { message: `mail ${MAIL}`, data: { to: MAIL } });
     expect(r.sent).toMatchObject({ message: 'mail [EMAIL_REDACTED]', data: { to: '[EMAIL_REDACTED]' } });
-    const stored = t!.rt.state.database.prepare("SELECT message, data FROM events WHERE type = 'agent.event'").all();
+    const stored = sqliteOf(t!.rt.state).prepare("SELECT message, data FROM events WHERE type = 'agent.event'").all();
     expect(JSON.stringify(stored)).not.toContain(MAIL);
     expect(r.refs).toEqual([1, 2].map(() => ({ ref: 'sdk-event', action: 'warned' })));
   });
@@ -257,8 +258,8 @@ describe("an agent's stdout under warn", () => {
         .filter((e) => e.type === 'agent.output')
         .map((e) => e.message);
       expect(printed).toContain('mail [EMAIL_REDACTED]');
-      expect(JSON.stringify(t.rt.state.database.prepare('SELECT message, data FROM events').all())).not.toContain(MAIL);
-      expect(t.rt.state.database.prepare("SELECT action FROM pii_audit WHERE location = 'agent.output'").all()).toEqual([{ action: 'warned' }]);
+      expect(JSON.stringify(sqliteOf(t.rt.state).prepare('SELECT message, data FROM events').all())).not.toContain(MAIL);
+      expect(sqliteOf(t.rt.state).prepare("SELECT action FROM pii_audit WHERE location = 'agent.output'").all()).toEqual([{ action: 'warned' }]);
     } finally {
       await t.stop();
       dir.cleanup();

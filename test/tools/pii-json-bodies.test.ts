@@ -3,6 +3,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // Tool answers in JSON are redacted string by string, decoded: the agent gets valid JSON, an
 // escaped address is found, and the audit offsets point into the value, not its key.
@@ -43,7 +44,7 @@ describe('tool answers in JSON', () => {
       expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
     }
     // The phone value's finding starts at its first character: the key context is not counted.
-    const rows = t.rt.state.database.prepare("SELECT type, start, \"end\" AS e FROM pii_audit WHERE location = 'tool.response' AND type = 'PHONE' ORDER BY id").all() as Array<{
+    const rows = sqliteOf(t.rt.state).prepare("SELECT type, start, \"end\" AS e FROM pii_audit WHERE location = 'tool.response' AND type = 'PHONE' ORDER BY id").all() as Array<{
       start: number;
       e: number;
     }>;

@@ -4,6 +4,7 @@ import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js
 import { redactResponse } from '../../src/tools/index.js';
 import { eventsOf, raw } from './helpers.js';
 import { Upstream, withTools, type Reply } from './upstream.js';
+import { sqliteOf } from '../helpers/db.js';
 
 const PERSON = JSON.stringify({ name: 'Jane Doe', email: 'jane.doe@acme-widgets.com', title: 'CTO' });
 // Binary (a PNG signature, NUL bytes) with an address in a text chunk: not text, so not scanned.
@@ -42,7 +43,7 @@ describe('PII in tool answers', () => {
 
     const calls = await (await t.api('/api/tools/calls?service=crm')).json(); // also writes what waits in the batch
     expect(calls.calls.map((c: any) => c.redactions)).toEqual([0, 1, 1]);
-    const db = t.rt.state.database;
+    const db = sqliteOf(t.rt.state);
     const cached = db.prepare('SELECT body FROM tool_cache').all() as { body: Buffer }[];
     expect(cached.length).toBeGreaterThan(0);
     expect(cached.filter((c) => c.body.toString().includes('[EMAIL_REDACTED]'))).toHaveLength(2);
@@ -73,13 +74,13 @@ describe('PII under the block policy', () => {
     expect(r.json().error).toEqual({ code: 'pii_blocked', message: expect.stringMatching(/^crm: .*PII \(EMAIL\).*block/) });
     expect(r.body).not.toContain('jane.doe');
     await t.api('/api/tools/calls');
-    expect((t.rt.state.database.prepare('SELECT count(*) AS n FROM tool_cache').get() as { n: number }).n).toBe(0);
+    expect((sqliteOf(t.rt.state).prepare('SELECT count(*) AS n FROM tool_cache').get() as { n: number }).n).toBe(0);
     // Barrier: an answer with nothing to block is cached; once its row is on disk, a row for the
     // blocked answer, stored before it, would be there too.
     const png = await raw(t.rt.url, 'GET', '/tools/crm/png', { token: t.rt.adminToken });
     expect(png.status).toBe(200);
     const rows = await until(() => {
-      const r = t.rt.state.database.prepare('SELECT body FROM tool_cache').all() as { body: Buffer }[];
+      const r = sqliteOf(t.rt.state).prepare('SELECT body FROM tool_cache').all() as { body: Buffer }[];
       return r.length > 0 ? r : null;
     });
     expect(rows.map((r) => r.body.toString())).toEqual([png.body]);

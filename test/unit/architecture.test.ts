@@ -18,7 +18,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
   { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
-  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'secrets', 'tools', 'supervisor'] },
+  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor'] },
   { name: 'runtime', folders: ['runtime'] },
   { name: 'commands', folders: ['demo', 'cli'] },
 ];
@@ -163,6 +163,25 @@ describe('src/ layout', () => {
       }
     }
     expect(breaches).toEqual([]);
+  });
+
+  it('keeps provider formats out of the budget: a request is read by its wire (gateway/wire), the budget counts what it reads', () => {
+    // Fields of the OpenAI and Anthropic requests and usage blocks; in code, comments aside.
+    const FIELDS =
+      /\b(max_tokens|max_completion_tokens|max_output_tokens|best_of|budget_tokens|stream_options|tool_calls|tool_call_id|tool_use|tool_result|function_call(_output)?|image_url|input_image|input_text|output_text|input_schema|response_format|json_schema|prompt_tokens|completion_tokens|total_tokens|input_tokens|output_tokens|cached_tokens|cache_read_input_tokens|cache_creation_input_tokens)\b/g;
+    const breaches: string[] = [];
+    for (const file of tsFiles(join(SRC, 'domain', 'budget'))) {
+      const code = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/(^|[^:])\/\/.*$/gm, '$1');
+      for (const m of code.matchAll(FIELDS)) breaches.push(`${relative(SRC, file)} reads ${m[0]}`);
+    }
+    expect(breaches).toEqual([]);
+  });
+
+  it('names every file one way: kebab-case, and `<feature>.<role>.ts` for a service, routes or a store', () => {
+    const badly = [...graph.keys()].filter((f) => !/^[a-z][a-z0-9]*(-[a-z0-9]+)*(\.(service|routes|store))?\.ts$/.test(f.split(sep).at(-1)!));
+    expect(badly).toEqual([]);
   });
 
   it('keeps the domain pure: only core and the domain, computing built-ins and pure packages', () => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { loadConfig, DEFAULTS } from '../../src/config/index.js';
 import { tempDir } from '../helpers/runtime.js';
 
-// Every snake_case key of the gateway and safety sections, read into the camelCase config:
-// the layering is declared once per section, and this pins what each key becomes.
+// Every snake_case key of the gateway, safety and alerts sections, read into the camelCase
+// config: the layering is declared once per section, and this pins what each key becomes.
 
 const FULL = `
 providers:
@@ -37,11 +37,10 @@ safety:
   redact_prompts: true
   locations: { tool_arguments: 'off', prompt: warn }
   on_block: refuse
-  webhook_url: http://127.0.0.1:9/pii
 `;
 
 describe('config layering', () => {
-  it('reads every gateway and safety key into its camelCase place, keeping defaults for the rest', () => {
+  it('reads every gateway, safety and alerts key into its camelCase place, keeping defaults for the rest', () => {
     const { dir, cleanup } = tempDir();
     writeFileSync(join(dir, 'iron-cage.yaml'), FULL);
     const c = loadConfig({ env: { MY_ANTHROPIC_KEY: 'sk-ant-env', OPENAI_API_KEY: 'sk-ignored' }, cwd: dir });
@@ -64,7 +63,6 @@ describe('config layering', () => {
       baselineModel: 'gpt-4',
       budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096, minIncreaseMicros: 25_000_000, nearLimit: 'clamp', waitMs: 30_000, maxWaiting: 8 },
       retry: { attempts: 2, baseMs: 250, maxMs: 100 },
-      alerts: { webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } },
       maxRequestBytes: Math.round(1.5 * 1024 * 1024),
     });
     // Prices arrive parsed, in micro-dollars per million tokens.
@@ -81,8 +79,9 @@ describe('config layering', () => {
       redactPrompts: true,
       locations: { tool_arguments: 'off', prompt: 'warn' },
       onBlock: 'refuse',
-      webhookUrl: 'http://127.0.0.1:9/pii',
     });
+    expect(c.alerts).toEqual({ webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } });
+    expect(c.notices).toEqual([]);
     cleanup();
   });
 
@@ -112,6 +111,34 @@ describe('config layering', () => {
     expect(loadConfig({ configPath: 's.yaml', env: {}, cwd: dir }).gateway.defaultPrice).toBeNull();
     writeFileSync(join(dir, 'r.yaml'), 'safety:\n  per_type: { NAME: block }\n');
     expect(() => loadConfig({ configPath: 'r.yaml', env: {}, cwd: dir })).toThrow(/r\.yaml: unknown key 'safety\.per_type\.NAME'/);
+    cleanup();
+  });
+
+  it('reads the deprecated safety.webhook_url as alerts.webhook_url, with a notice naming the replacement', () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'old.yaml');
+    writeFileSync(file, 'safety:\n  on_block: refuse\n  webhook_url: http://127.0.0.1:9/pii\nalerts:\n  email: { to: ops@example.com, smtp_url: "smtp://127.0.0.1:25" }\n');
+    const c = loadConfig({ configPath: file, env: {}, cwd: dir });
+    expect(c.alerts).toEqual({ webhookUrl: 'http://127.0.0.1:9/pii', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } });
+    expect(c.safety.onBlock).toBe('refuse');
+    expect(c.notices).toEqual([`config ${file}: safety.webhook_url is deprecated: use alerts.webhook_url, which budget alerts and PII findings share`]);
+    // Both naming the same webhook is a file half-way through the move: it works, and still says so.
+    writeFileSync(file, 'safety:\n  webhook_url: http://127.0.0.1:9/hook\nalerts:\n  webhook_url: http://127.0.0.1:9/hook\n');
+    const same = loadConfig({ configPath: file, env: {}, cwd: dir });
+    expect(same.alerts.webhookUrl).toBe('http://127.0.0.1:9/hook');
+    expect(same.notices).toHaveLength(1);
+    cleanup();
+  });
+
+  it('refuses safety.webhook_url and alerts.webhook_url naming different webhooks, naming both keys and the file', () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'both.yaml');
+    writeFileSync(file, 'safety:\n  webhook_url: http://127.0.0.1:9/pii\nalerts:\n  webhook_url: http://127.0.0.1:9/budget\n');
+    expect(() => loadConfig({ configPath: file, env: {}, cwd: dir })).toThrow(
+      `config ${file}: safety.webhook_url and alerts.webhook_url name different webhooks; budget alerts and PII findings now share alerts.webhook_url: keep that one and remove safety.webhook_url`,
+    );
+    writeFileSync(file, 'safety:\n  webhook_url: ftp://x\n');
+    expect(() => loadConfig({ configPath: file, env: {}, cwd: dir })).toThrow(`config ${file}: safety.webhook_url: must be an http(s) URL`);
     cleanup();
   });
 });

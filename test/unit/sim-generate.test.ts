@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/gateway/providers/sim/generate.js';
 import { fromPattern } from '../../src/gateway/providers/sim/pattern.js';
-import { anthropicSimRequest, openaiSimRequest } from '../../src/gateway/providers/sim/request.js';
+import { simRequest } from '../../src/gateway/providers/sim/request.js';
 import type { JsonSchema, SimRequest, SimTool, SimTurn } from '../../src/gateway/providers/sim/types.js';
 import { countTextTokens } from '../../src/domain/budget/index.js';
 import { schemaProblem } from '../../src/gateway/wire/schema.js';
@@ -278,7 +278,8 @@ describe('the simulator and deep agent input', () => {
     const deepArray = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
     const deepObject = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
     const deepSchema = JSON.parse(`${'{"type":"object","required":["x"],"properties":{"x":'.repeat(100_000)}{"type":"string"}${'}}'.repeat(100_000)}`);
-    const chat = openaiSimRequest(
+    const chat = simRequest(
+      'chat',
       {
         model: 'gpt-4o',
         messages: [{ role: 'user', content: [deepArray, { type: 'text', text: 'weather in Paris' }] }],
@@ -290,7 +291,8 @@ describe('the simulator and deep agent input', () => {
     );
     expect(chat.seed).toBe('{"raw":1}');
     expect(generate(chat).choices[0]!.toolCalls[0]!.name).toBe('deep');
-    const msgs = anthropicSimRequest(
+    const msgs = simRequest(
+      'messages',
       {
         model: 'c',
         max_tokens: 9,
@@ -303,6 +305,11 @@ describe('the simulator and deep agent input', () => {
       '{}',
     );
     expect(generate(msgs).choices[0]!.text).toContain('According to x');
+    // Tool results nested 100k deep: the reader stops at a result's own content.
+    let nested: Record<string, unknown> = { type: 'tool_result', tool_use_id: 't', content: 'deepest' };
+    for (let i = 0; i < 100_000; i++) nested = { type: 'tool_result', tool_use_id: 't', content: [nested] };
+    const deepResults = simRequest('messages', { model: 'c', max_tokens: 9, messages: [{ role: 'user', content: [nested] }] }, 'c', '{}');
+    expect(deepResults.turns).toEqual([{ role: 'tool', text: '', toolCallId: 't' }]);
   });
 });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { StateManager, SCHEMA_VERSION } from '../../src/state/index.js';
+import { StateManager, schemaVersion } from '../../src/state/index.js';
+import { closeSqlite, sqliteOf } from '../helpers/db.js';
 import { tempDir } from '../helpers/runtime.js';
 
 describe('StateManager', () => {
@@ -20,8 +21,9 @@ describe('StateManager', () => {
     expect(seen).toEqual([a.seq, b.seq]);
     expect(sm.lastSeq()).toBe(b.seq);
     expect(sm.lastEvents(1)[0]).toEqual(b);
-    expect(sm.database.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(sm.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(sqliteOf(sm).pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(sqliteOf(sm).pragma('user_version', { simple: true })).toBe(schemaVersion());
+    closeSqlite(sm.path);
     await sm.close();
     cleanup();
   });
@@ -49,7 +51,8 @@ describe('StateManager', () => {
     sm.registerAgent({ id: 'ab-00000001', name: 'a', kind: 'supervised', script: 'a.py', args: [], limitMicros: null });
     for (let i = 0; i < 30; i++) sm.saveCheckpoint('ab-00000001', JSON.stringify({ i }));
     expect(sm.latestCheckpoint('ab-00000001')?.state).toEqual({ i: 29 });
-    const n = sm.database.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number };
+    const n = sqliteOf(sm).prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number };
+    closeSqlite(sm.path);
     expect(n.n).toBe(20);
     expect(sm.latestCheckpoint('zz-00000000')).toBeNull();
     await sm.close();
@@ -64,7 +67,8 @@ describe('StateManager', () => {
     sm.updateAgent('ab-00000002', { status: 'running', pid: 1234 }, { type: 'agent.started', severity: 'info', message: 'started', data: { pid: 1234, attempt: 1 } });
     // Pretend a process that has since exited was supervising it.
     const dead = spawnSync('true').pid!;
-    sm.database.prepare('UPDATE agents SET supervisor_pid = ?').run(dead);
+    sqliteOf(sm).prepare('UPDATE agents SET supervisor_pid = ?').run(dead);
+    closeSqlite(path);
     await sm.close();
     const again = StateManager.open(path);
     expect(again.getAgent('ab-00000002')).toMatchObject({ status: 'crashed', pid: null });

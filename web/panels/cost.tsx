@@ -10,7 +10,8 @@ const TONE: Record<string, string> = { under_budget: 'ok', approaching_limit: 'w
 export function CostPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const c = agent ? s.costs[agent.id] : undefined;
-  // The agent's own record moves with every budget event; the cost report follows a moment later.
+  // Spend and limit are the agent's status object's, moved by every event that carries them
+  // (feed.ts); the cost report (calls, models, series, projection) follows within COST_REPORT_GAP_MS.
   const spent = agent?.budget?.spentUsd ?? c?.spentUsd ?? 0;
   const limit = agent?.budget ? agent.budget.limitUsd : (c?.limitUsd ?? null);
   const used = limit ? (spent / limit) * 100 : null;

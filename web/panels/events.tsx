@@ -1,7 +1,7 @@
 import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { time } from '../format.js';
 import { useStore } from '../store.js';
-import type { IronEvent, Severity } from '../types.js';
+import type { FeedEvent, Severity } from '../types.js';
 import { Panel } from '../ui.js';
 
 /**
@@ -27,7 +27,7 @@ export function EventLog() {
   const box = useRef<HTMLOListElement>(null);
 
   const types = useMemo(() => [...new Set(s.events.map((e) => e.type))].sort(), [s.events]);
-  const matches = (e: IronEvent) => RANK[e.severity] >= RANK[minSeverity] && (!type || e.type === type) && (!agentId || e.agentId === agentId);
+  const matches = (e: FeedEvent) => RANK[e.severity] >= RANK[minSeverity] && (!type || e.type === type) && (!agentId || e.agentId === agentId);
   const all = s.events.filter(matches);
   const upTo = pausedAt === null ? all : all.filter((e) => e.seq <= pausedAt);
   const shown = upTo.slice(-limit);
@@ -120,7 +120,7 @@ export function EventLog() {
   );
 }
 
-function Row({ e, open, toggle, showAgent }: { e: IronEvent; open: boolean; toggle: () => void; showAgent: boolean }) {
+function Row({ e, open, toggle, showAgent }: { e: FeedEvent; open: boolean; toggle: () => void; showAgent: boolean }) {
   return (
     <li class={`row sev-${e.severity}`} data-testid="event-row" data-seq={e.seq} data-ts={e.ts} data-severity={e.severity}>
       <button type="button" class="row-line" aria-expanded={open} onClick={toggle}>

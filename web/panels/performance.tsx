@@ -1,7 +1,7 @@
 import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
 import { notifyError, useStore } from '../store.js';
-import type { Agent, Breaker } from '../types.js';
+import type { Agent, BreakerView } from '../types.js';
 import { Figure, Panel, useNow } from '../ui.js';
 
 /** #22: how fast, how reliably, and each external service's circuit breaker. */
@@ -33,7 +33,7 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
 
 const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 HALF_OPEN' } as const;
 
-function Breakers({ list }: { list: Breaker[] | null }) {
+function Breakers({ list }: { list: BreakerView[] | null }) {
   const now = useNow();
   const admin = useStore().role === 'admin';
   if (list === null) return <p class="muted small">…</p>;
@@ -62,11 +62,11 @@ function Breakers({ list }: { list: Breaker[] | null }) {
 }
 
 // The cooldown counts down from what the server said when it was fetched.
-const seenAt = new WeakMap<Breaker, number>();
+const seenAt = new WeakMap<BreakerView, number>();
 
-function BreakerRow({ b, now, admin }: { b: Breaker; now: number; admin: boolean }) {
+function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boolean }) {
   if (!seenAt.has(b)) seenAt.set(b, Date.now());
-  const left = b.state === 'OPEN' && b.retryAfterMs !== null ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
+  const left = b.state === 'OPEN' ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
   return (
     <tr data-testid="breaker" data-service={b.service} data-state={b.state} class={`breaker-${b.state.toLowerCase()}`}>
       <td>{b.service}</td>

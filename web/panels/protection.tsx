@@ -14,17 +14,17 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
         <p class="muted">{agent ? 'Loading…' : 'Waiting for the agent…'}</p>
       </Panel>
     );
-  const unauthorized = p.monitored?.unauthorizedActions ? p.unauthorizedActions : null;
-  const injection = p.monitored?.promptInjection ? p.promptInjectionAttempts : null;
+  const unauthorized = p.monitored.unauthorizedActions ? p.unauthorizedActions : null;
+  const injection = p.monitored.promptInjection ? p.promptInjectionAttempts : null;
   const bad = (unauthorized ?? 0) + (injection ?? 0);
-  const tone = bad > 0 ? 'bad' : blocked > 0 || (p?.piiWarned ?? 0) > 0 ? 'warn' : 'ok';
+  const tone = bad > 0 ? 'bad' : blocked > 0 || p.piiWarned > 0 ? 'warn' : 'ok';
   const verdict = { ok: '✅ nothing leaked', warn: '⚠️ PII caught and redacted', bad: '🔴 refused actions' }[tone];
-  const byType = Object.entries(p?.piiLeaksBlockedByType ?? {}).filter(([, n]) => n > 0);
+  const byType = Object.entries(p.piiLeaksBlockedByType).filter(([, n]) => n > 0);
   return (
     <Panel title="Protection" id="protection">
       <p class={`verdict tone-${tone}`}>{verdict}</p>
       <div class="figures">
-        <Figure label="PII leaks blocked" testid="pii-blocked" sub={p && p.piiWarned > 0 ? `${count(p.piiWarned)} warned` : undefined}>
+        <Figure label="PII leaks blocked" testid="pii-blocked" sub={p.piiWarned > 0 ? `${count(p.piiWarned)} warned` : undefined}>
           {count(blocked)}
         </Figure>
         <Figure label="Unauthorized actions" testid="unauthorized">
@@ -46,7 +46,7 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
         )}
       </ul>
       <div class="preview" data-testid="pii-preview">
-        {p?.latest ? (
+        {p.latest ? (
           <>
             <div class="muted small">
               Latest, {time(p.latest.ts)} in {p.latest.location}:

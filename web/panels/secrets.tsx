@@ -4,7 +4,7 @@ import { ago, when } from '../format.js';
 import { Modal } from '../modal.js';
 import { refreshSecrets } from '../refresh.js';
 import { useStore } from '../store.js';
-import type { Secret } from '../types.js';
+import type { RevealedSecret, Secret } from '../types.js';
 import { Panel } from '../ui.js';
 
 const enc = encodeURIComponent;
@@ -23,8 +23,8 @@ export function SecretsPanel() {
   const startEdit = async (secret: Secret) => {
     // Edit shows the current value: that is a reveal, and the vault audits it as one.
     try {
-      const r = await api<{ value: string }>(`/api/secrets/${enc(secret.id)}?reveal=true`);
-      setEditing({ mode: 'edit', secret, value: r.value });
+      const r = await api<RevealedSecret>(`/api/secrets/${enc(secret.id)}?reveal=true`);
+      setEditing({ mode: 'edit', secret, value: r.value ?? '' });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -105,8 +105,8 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
     clearTimeout(hideTimer.current);
     if (revealed !== null) return setRevealed(null);
     try {
-      const r = await api<{ value: string }>(`/api/secrets/${enc(x.id)}?reveal=true`);
-      setRevealed(r.value);
+      const r = await api<RevealedSecret>(`/api/secrets/${enc(x.id)}?reveal=true`);
+      setRevealed(r.value ?? '');
       hideTimer.current = setTimeout(() => setRevealed(null), REVEAL_MS);
     } catch (e) {
       p.onError(e instanceof Error ? e.message : String(e));

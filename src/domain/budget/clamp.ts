@@ -9,14 +9,6 @@ import { costOf, type PriceSchedule } from './rates.js';
 /** Below this much output per choice an answer is not worth the call: the call is refused instead. */
 export const CLAMP_MIN_OUTPUT_TOKENS = 16;
 
-/** The output-limit fields a request may carry, in the order the budget reads them. */
-const LIMIT_FIELDS = ['max_completion_tokens', 'max_tokens', 'max_output_tokens'] as const;
-
-/** The choices a request asks for (`n`, `best_of`): every one may produce the output limit. */
-export function choicesOf(body: Readonly<Record<string, unknown>>): number {
-  return Math.max(1, toCount(body.n), toCount(body.best_of));
-}
-
 /** A reasoning model spends its first output tokens thinking: below this a clamped answer would be empty. */
 export const CLAMP_MIN_REASONING_TOKENS = 1024;
 
@@ -25,29 +17,28 @@ const REASONING = /^(o\d+(?![a-z])|gpt-5)|reason/;
 
 /**
  * The least output per choice a clamped call may be given: `CLAMP_MIN_OUTPUT_TOKENS`, more for a
- * reasoning model, and above Anthropic's `thinking.budget_tokens` (the API refuses a `max_tokens`
- * that is not larger).
+ * reasoning model, and above the thinking the request grants (Anthropic refuses a `max_tokens`
+ * that is not larger than `thinking.budget_tokens`).
  *
  * @example
- *   clampFloor({ model: 'claude-sonnet-4-0', thinking: { type: 'enabled', budget_tokens: 2048 } }) // 2049
+ *   clampFloor('claude-sonnet-4-0', 2048) // 2049
  */
-export function clampFloor(body: Readonly<Record<string, unknown>>): number {
-  const model = (typeof body.model === 'string' ? body.model : '').toLowerCase().replace(/^.*\//, '');
-  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
-  const budget = thinking && thinking.type === 'enabled' ? toCount(thinking.budget_tokens) : 0;
-  return Math.max(CLAMP_MIN_OUTPUT_TOKENS, REASONING.test(model) ? CLAMP_MIN_REASONING_TOKENS : 0, budget > 0 ? budget + 1 : 0);
+export function clampFloor(model: string, thinkingTokens: number): number {
+  const name = model.toLowerCase().replace(/^.*\//, '');
+  const thinking = toCount(thinkingTokens);
+  return Math.max(CLAMP_MIN_OUTPUT_TOKENS, REASONING.test(name) ? CLAMP_MIN_REASONING_TOKENS : 0, thinking > 0 ? thinking + 1 : 0);
 }
 
 /**
- * The prompt a clamp plans for: the estimate plus 10% and 4 tokens a message, so a prompt the
- * estimate under-counts (another tokenizer, tool schemas) does not push a clamped call past the budget.
+ * The prompt a clamp plans for: the estimate plus 10% and 4 tokens a message of the conversation,
+ * so a prompt the estimate under-counts (another tokenizer, tool schemas) does not push a clamped
+ * call past the budget.
  *
  * @example
- *   clampPrompt(100, { messages: [{ role: 'user', content: 'hi' }] }) // 114
+ *   clampPrompt(100, 1) // 114
  */
-export function clampPrompt(promptTokens: number, body: Readonly<Record<string, unknown>>): number {
-  const list = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : [];
-  return Math.ceil((promptTokens * 11) / 10) + 4 * Math.max(1, list.length);
+export function clampPrompt(promptTokens: number, messages: number): number {
+  return Math.ceil((promptTokens * 11) / 10) + 4 * Math.max(1, messages);
 }
 
 /**
@@ -78,25 +69,4 @@ export function clampOutput(schedule: PriceSchedule, promptTokens: number, choic
     else hi = mid - 1;
   }
   return { perChoice: lo, costMicros: cost(lo) };
-}
-
-/**
- * The request with its output limit lowered to `perChoice`: every limit field it carries, or
- * (none) the one its endpoint reads. OpenAI's chat takes `max_completion_tokens` on every
- * current model (o-series, gpt-5 and their fine-tunes refuse `max_tokens`); a chat endpoint
- * that is not OpenAI-shaped gets `max_tokens`.
- *
- * @example
- *   clampBody({ model: 'gpt-4o', max_tokens: 2000 }, 'chat', 300) // { model: 'gpt-4o', max_tokens: 300 }
- */
-export function clampBody(body: Readonly<Record<string, unknown>>, endpoint: string, perChoice: number, openaiShaped = true): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...body };
-  const present = LIMIT_FIELDS.filter((f) => typeof body[f] === 'number');
-  if (present.length > 0) {
-    for (const f of present) out[f] = perChoice;
-    return out;
-  }
-  const field = endpoint === 'responses' ? 'max_output_tokens' : endpoint === 'chat' && openaiShaped ? 'max_completion_tokens' : 'max_tokens';
-  out[field] = perChoice;
-  return out;
 }

@@ -9,14 +9,8 @@ export {
   preloadTokenizers,
   type EncodingName,
 } from './tokens.js';
-export {
-  countPromptTokens,
-  estimateMaxOutputTokens,
-  type OutputTokens,
-  type PromptCountOptions,
-  type PromptTokens,
-  type RequestBody,
-} from './request-tokens.js';
+export { countPromptTokens, estimateMaxOutputTokens, type OutputTokens, type PromptCountOptions, type PromptTokens } from './prompt-tokens.js';
+export { toCount } from './int.js';
 export {
   costOf,
   flatSchedule,
@@ -99,4 +93,4 @@ export {
   type ProjectionStatus,
 } from './format.js';
 export { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
-export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, choicesOf, clampBody, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';
+export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';

@@ -1,12 +1,15 @@
 import type { Micros } from '../../core/money.js';
 import type { PriceBook, PriceSource } from './price-book.js';
 import { costOf } from './rates.js';
-import { countPromptTokens, estimateMaxOutputTokens, type RequestBody } from './request-tokens.js';
+import type { OutputAsk, PromptParts } from '../../core/prompt.js';
+import { countPromptTokens, estimateMaxOutputTokens } from './prompt-tokens.js';
 
 export interface RequestEstimateInput {
   model: string;
   provider?: string;
-  body: RequestBody;
+  /** The request's prompt and what it asks of the output, as its wire reads them. */
+  prompt: PromptParts;
+  output: OutputAsk;
   /** Output assumed when the body sets no limit; 0 for embeddings. */
   defaultMaxOutputTokens?: number;
   exactMaxChars?: number;
@@ -30,8 +33,8 @@ export interface RequestEstimate {
  * the settled amount smaller than the reservation.
  */
 export function estimateRequestCost(book: PriceBook, input: RequestEstimateInput): RequestEstimate {
-  const prompt = countPromptTokens(input.model, input.body, input.exactMaxChars === undefined ? {} : { exactMaxChars: input.exactMaxChars });
-  const output = estimateMaxOutputTokens(input.body, input.defaultMaxOutputTokens);
+  const prompt = countPromptTokens(input.model, input.prompt, input.exactMaxChars === undefined ? {} : { exactMaxChars: input.exactMaxChars });
+  const output = estimateMaxOutputTokens(input.output, input.defaultMaxOutputTokens);
   const price = book.lookup(input.model, input.provider);
   return {
     promptTokens: prompt.tokens,

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 // Token counting for single strings: exact BPE for OpenAI models, a documented estimate for
-// everything else. Request bodies are walked in request-tokens.ts.
+// everything else. A request's prompt is counted in prompt-tokens.ts.
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
@@ -51,8 +51,6 @@ export function countBpeTokens(text: string, encoding: EncodingName): number {
  */
 const GENERATION_SIZE = 4_000_000;
 const ENTRY_SIZE = 64;
-/** Shorter texts (a role, a name) are counted directly: one or two tokens, no entry worth keeping. */
-const MIN_CACHED_CHARS = 8;
 
 export class CountCache {
   constructor(
@@ -86,10 +84,11 @@ const promptCaches = new Map<EncodingName, CountCache>();
 
 /**
  * `countBpeTokens` for prompt texts, remembered (see CountCache): the same exact count, without
- * tokenizing a message again each time the history that holds it is resent.
+ * tokenizing a message again each time the history that holds it is resent. Short texts too: a
+ * role or a name costs the BPE encoder about a microsecond, the lookup a tenth of that, and every
+ * message of a resent history has one.
  */
 export function countPromptText(text: string, encoding: EncodingName): number {
-  if (text.length < MIN_CACHED_CHARS) return countBpeTokens(text, encoding);
   let cache = promptCaches.get(encoding);
   if (!cache) promptCaches.set(encoding, (cache = new CountCache(encoding)));
   return cache.count(text);

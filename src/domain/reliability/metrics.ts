@@ -31,6 +31,11 @@ export class TierMetrics {
   snapshot(): TierCounters {
     return { ...this.counters };
   }
+
+  /** Start from what was saved; what does not read as a count starts at zero. */
+  restore(saved: unknown): void {
+    this.counters = readTierCounters(saved);
+  }
 }
 
 /** Salvage what reads as a count; anything else starts at zero. */

@@ -38,10 +38,30 @@ export function parseKdfParams(text: string): KdfParams | null {
     return null;
   }
   const o = v as Partial<KdfParams> | null;
-  if (o?.alg !== 'argon2id') return null;
-  const int = (n: unknown, lo: number, hi: number) => Number.isInteger(n) && (n as number) >= lo && (n as number) <= hi;
-  if (!int(o.m, 8 * 1024, 256 * 1024) || !int(o.t, 1, 10) || !int(o.p, 1, 8) || o.len !== 32) return null;
+  if (o?.alg !== 'argon2id' || !withinKdfBounds(o.m, o.t, o.p) || o.len !== 32) return null;
   return { alg: 'argon2id', m: o.m!, t: o.t!, p: o.p!, len: 32 };
+}
+
+/**
+ * The Argon2id cost a stored parameter set may ask for (memory 8-256 MiB, 1-10 passes, 1-8
+ * lanes), whatever it protects (a vault row, a user's password hash): storage is not trusted
+ * to choose how many gigabytes and minutes one check takes.
+ */
+function withinKdfBounds(m: unknown, t: unknown, p: unknown): boolean {
+  const int = (n: unknown, lo: number, hi: number) => Number.isInteger(n) && (n as number) >= lo && (n as number) <= hi;
+  return int(m, 8 * 1024, 256 * 1024) && int(t, 1, 10) && int(p, 1, 8);
+}
+
+/**
+ * Whether a stored password hash (an Argon2id PHC string, `$argon2id$v=19$m=19456,t=2,p=1$…`)
+ * is one to verify: Argon2id, version 19, its cost within the same bounds as the vault's.
+ *
+ * @example
+ *   verifiablePasswordHash('$argon2id$v=19$m=4194304,t=1000,p=1$c2FsdA$aGFzaA') // false
+ */
+export function verifiablePasswordHash(phc: string): boolean {
+  const m = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.exec(phc);
+  return m !== null && withinKdfBounds(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
 /** Argon2id off the event loop (the binding runs it on libuv's thread pool). */

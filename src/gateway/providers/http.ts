@@ -60,6 +60,11 @@ export class HttpProvider implements Provider {
     return { status: r.statusCode, headers: r.headers, body: r.body };
   }
 
+  credentials(): string[] {
+    const key = typeof this.apiKey === 'function' ? this.apiKey() : this.apiKey;
+    return key === null ? [] : [key];
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { countPromptTokens, countTextTokens } from '../../domain/budget/index.js';
+import { WIRE_OF } from '../wire/wires.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';
 import { openaiStream, openaiWhole } from './sim/openai.js';
-import { anthropicSimRequest, openaiSimRequest, safeJson } from './sim/request.js';
+import { safeJson, simRequest } from './sim/request.js';
 import { simulateResponses } from './sim/responses.js';
 
 export interface SimulatedOptions {
@@ -15,16 +16,23 @@ export interface SimulatedOptions {
 
 function embedding(input: string, dims: number): number[] {
   let seed = fnv1a(input) || 1;
-  const v: number[] = [];
+  const v = new Array<number>(dims);
+  let sum = 0;
   for (let i = 0; i < dims; i++) {
     seed ^= seed << 13;
     seed ^= seed >>> 17;
     seed ^= seed << 5;
-    v.push(((seed >>> 0) / 0xffffffff) * 2 - 1);
+    const x = ((seed >>> 0) / 0xffffffff) * 2 - 1;
+    v[i] = x;
+    sum += x * x;
   }
-  const norm = Math.hypot(...v) || 1;
-  return v.map((x) => x / norm);
+  const norm = Math.sqrt(sum) || 1;
+  for (let i = 0; i < dims; i++) v[i] = v[i]! / norm;
+  return v;
 }
+
+/** Embeddings written between two turns of the event loop: a call of 2,048 inputs must not stall the process (it serves every agent and the dashboard). */
+const EMBEDDINGS_PER_TURN = 16;
 
 /**
  * The built-in upstream: OpenAI- and Anthropic-shaped answers derived from the prompt, real
@@ -48,43 +56,54 @@ export class SimulatedProvider implements Provider {
     const body = c.json ?? {};
     const model = String(body.model ?? 'gpt-4o-mini');
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(c.body ?? '').toString(36)}`;
-    if (c.endpoint === 'embeddings') return this.embeddings(body, model);
-    const raw = c.body ?? '';
-    if (c.endpoint === 'responses') {
-      const r = simulateResponses(body, model, id, c.stream, raw);
+    const endpoint = c.endpoint;
+    if (endpoint === 'embeddings') return this.embeddings(body, model);
+    if (endpoint === 'count_tokens') return json(404, { type: 'error', error: { type: 'not_found_error', message: 'The simulated provider does not count tokens: the gateway does.' } });
+    // Usage reports the prompt as the budget counts it: a reservation is exact against it.
+    const prompt = WIRE_OF[endpoint].prompt(endpoint, body);
+    const promptTokens = countPromptTokens(model, prompt).tokens;
+    const request = simRequest(endpoint, body, model, c.body ?? '', prompt);
+    if (endpoint === 'responses') {
+      const r = simulateResponses(body, request, promptTokens, id, c.stream);
       return 'events' in r ? this.sse(r.events, c.signal) : json(200, r.json);
     }
-    const promptTokens = countPromptTokens(model, body as never).tokens;
-    if (c.endpoint === 'messages') {
-      const choice = generate(anthropicSimRequest(body, model, raw)).choices[0]!;
+    if (endpoint === 'messages') {
+      const choice = generate(request).choices[0]!;
       const meta = { id, model, inputTokens: promptTokens };
       return c.stream ? this.sse(anthropicStream(meta, choice), c.signal) : json(200, anthropicWhole(meta, choice));
     }
-    const isChat = c.endpoint === 'chat';
-    const g = generate(openaiSimRequest(body, model, raw));
+    const isChat = endpoint === 'chat';
+    const g = generate(request);
     const meta = { id, model, created: Math.floor(Date.now() / 1000), promptTokens };
     if (!c.stream) return json(200, openaiWhole(isChat, meta, g));
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     return this.sse(openaiStream(isChat, meta, g, includeUsage), c.signal);
   }
 
+  /** The answer is written as it is computed, a few vectors a turn of the event loop, like a provider's body arriving. */
   private embeddings(body: Record<string, any>, model: string): UpstreamResponse {
     const inputs: string[] = Array.isArray(body.input) ? body.input.map((x: unknown) => (typeof x === 'string' ? x : safeJson(x))) : [String(body.input)];
     const dims = typeof body.dimensions === 'number' && body.dimensions > 0 ? Math.min(body.dimensions, 3072) : 1536;
     const base64 = body.encoding_format === 'base64';
-    const data = inputs.map((input, index) => {
-      const v = embedding(input, dims);
-      return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v };
-    });
-    const tokens = inputs.reduce((n, s) => n + countTextTokens(s, model), 0);
-    return json(200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+    async function* gen() {
+      let tokens = 0;
+      yield Buffer.from('{"object":"list","data":[');
+      for (const [index, input] of inputs.entries()) {
+        const v = embedding(input, dims);
+        tokens += countTextTokens(input, model);
+        yield Buffer.from(`${index ? ',' : ''}${JSON.stringify({ object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })}`);
+        if (index % EMBEDDINGS_PER_TURN === EMBEDDINGS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
+      }
+      yield Buffer.from(`],"model":${JSON.stringify(model)},"usage":${JSON.stringify({ prompt_tokens: tokens, total_tokens: tokens })}}`);
+    }
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: Readable.from(gen(), { objectMode: false }) };
   }
 
-  private sse(events: string[], signal: AbortSignal): UpstreamResponse {
+  private sse(events: string[], signal?: AbortSignal): UpstreamResponse {
     const delay = this.o.chunkDelayMs;
     async function* gen() {
       for (let i = 0; i < events.length; i++) {
-        if (signal.aborted) return;
+        if (signal?.aborted) return;
         yield Buffer.from(events[i]!);
         if (i < events.length - 1) await (delay > 0 ? sleep(delay, signal).catch(() => undefined) : new Promise((r) => setImmediate(r)));
       }
@@ -108,6 +127,10 @@ export class SimulatedProvider implements Provider {
     return r;
   }
 
+  credentials(): string[] {
+    return [];
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -118,17 +141,17 @@ function json(status: number, body: unknown): UpstreamResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(text)]) };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    if (signal?.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
       reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

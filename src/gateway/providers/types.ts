@@ -13,7 +13,8 @@ export interface UpstreamCall {
   stream: boolean;
   /** Agent headers worth passing on (anthropic-version, anthropic-beta, openai-beta). */
   headers: Record<string, string>;
-  signal: AbortSignal;
+  /** Ends the call early (the in-process provider's own deadline); a real one has undici's timeouts instead. */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamResponse {
@@ -28,5 +29,7 @@ export interface Provider {
   /** True for a real upstream with a key: what `announce` reports. */
   readonly real: boolean;
   call(c: UpstreamCall): Promise<UpstreamResponse>;
+  /** What it sends on the agent's behalf (the API key, as of now): never to come back to the agent in an answer. */
+  credentials(): string[];
   close(): Promise<void>;
 }

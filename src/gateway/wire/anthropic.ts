@@ -1,8 +1,10 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './anthropic-request.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
 import { otherStrings } from './strings.js';
 import { anthropicParamsProblem } from './params.js';
-import { STATUS_OF, type Endpoint, type ErrorKind, type SlotRef, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
+import type { Endpoint, ErrorKind, SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import { count, knownUsage } from './usage.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -18,20 +20,21 @@ const TYPE: Record<ErrorKind, string> = {
   blocked: 'invalid_request_error',
 };
 
-const cacheOf = (u: any) => ({
-  ...(typeof u?.cache_read_input_tokens === 'number' ? { cacheReadTokens: u.cache_read_input_tokens as number } : {}),
-  ...(typeof u?.cache_creation_input_tokens === 'number' ? { cacheWriteTokens: u.cache_creation_input_tokens as number } : {}),
-});
-
-const inputOf = (u: any) =>
-  (typeof u?.input_tokens === 'number' ? u.input_tokens : 0) +
-  (typeof u?.cache_read_input_tokens === 'number' ? u.cache_read_input_tokens : 0) +
-  (typeof u?.cache_creation_input_tokens === 'number' ? u.cache_creation_input_tokens : 0);
+/**
+ * An Anthropic usage block: a whole message's, message_start's (its output_tokens a running
+ * count) or message_delta's (cumulative; input counts only where the provider repeats them). The
+ * prompt is the uncached input plus the cache's reads and writes, which Anthropic counts apart.
+ */
+function usageOf(u: any): Partial<Usage> {
+  if (!u || typeof u !== 'object') return {};
+  const input = count(u.input_tokens);
+  const read = count(u.cache_read_input_tokens);
+  const write = count(u.cache_creation_input_tokens);
+  return knownUsage(input === undefined ? undefined : input + (read ?? 0) + (write ?? 0), count(u.output_tokens), read, write);
+}
 
 export const anthropicWire: Wire = {
   name: 'anthropic',
-
-  status: (kind) => STATUS_OF[kind],
 
   error(status, kind, message) {
     return { status, body: JSON.stringify({ type: 'error', error: { type: TYPE[kind], message } }) };
@@ -56,11 +59,11 @@ export const anthropicWire: Wire = {
     return anthropicParamsProblem(b);
   },
 
-  usage(json): Usage | null {
-    const u = json?.usage;
-    if (!u || typeof u.input_tokens !== 'number') return null;
-    return { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...cacheOf(u) };
-  },
+  prompt: (_endpoint, b) => anthropicPrompt(b),
+  output: (_endpoint, b) => anthropicOutput(b),
+  limitOutput: (_endpoint, b, perChoice) => anthropicLimitOutput(b, perChoice),
+
+  usage: (json) => usageOf(json?.usage),
 
   textSlots(json): TextSlot[] {
     const out: TextSlot[] = [];
@@ -82,17 +85,17 @@ export const anthropicWire: Wire = {
     const res: StreamInspection = { slots: [], ends: [], last: false };
     if (!json || typeof json !== 'object') return res;
     switch (json.type) {
-      case 'message_start': {
-        const u = json.message?.usage;
-        if (u) res.usage = { promptTokens: inputOf(u), completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...cacheOf(u) };
+      case 'message_start':
+        if (json.message?.usage) {
+          // Its output_tokens counts nothing produced yet (it opens at 1): the answer's count
+          // comes with message_delta, or, if none does, from the text relayed.
+          const { completionTokens: _, ...prompt } = usageOf(json.message.usage);
+          res.usage = prompt;
+        }
         break;
-      }
-      case 'message_delta': {
-        // output_tokens here is cumulative; some providers repeat input counts too.
-        const u = json.usage;
-        if (u && typeof u.output_tokens === 'number') res.usage = { completionTokens: u.output_tokens, ...(typeof u.input_tokens === 'number' ? { promptTokens: inputOf(u) } : {}) };
+      case 'message_delta':
+        if (json.usage) res.usage = usageOf(json.usage);
         break;
-      }
       case 'content_block_delta': {
         const d = json.delta;
         if (d?.type === 'text_delta' && typeof d.text === 'string') res.slots.push({ index: json.index ?? 0, text: d.text, set: (t) => (d.text = t) });

@@ -1,7 +1,9 @@
 import { formatSse, type SseEvent } from '../sse.js';
+import { openaiLimitOutput, openaiOutput, openaiPrompt } from './openai-request.js';
 import { openaiParamsProblem } from './params.js';
 import { otherStrings, wholeSlot } from './strings.js';
-import { STATUS_OF, type Endpoint, type ErrorKind, type StreamInspection, type TextSlot, type Usage, type Wire } from './types.js';
+import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import { count, knownUsage } from './usage.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -36,12 +38,17 @@ function checkMessages(messages: unknown): string | null {
   return null;
 }
 
-const cachedOf = (u: any) => (typeof u?.prompt_tokens_details?.cached_tokens === 'number' ? { cacheReadTokens: u.prompt_tokens_details.cached_tokens as number } : {});
+/**
+ * An OpenAI usage block, whole answer or a stream's usage chunk. An embeddings answer has no
+ * completion count because it has no completion (`outputless`): that one is 0.
+ */
+function usageOf(u: any, outputless = false): Partial<Usage> {
+  if (!u || typeof u !== 'object') return {};
+  return knownUsage(count(u.prompt_tokens), count(u.completion_tokens) ?? (outputless ? 0 : undefined), count(u.prompt_tokens_details?.cached_tokens));
+}
 
 export const openaiWire: Wire = {
   name: 'openai',
-
-  status: (kind) => STATUS_OF[kind],
 
   error(status, kind, message) {
     return { status, body: JSON.stringify({ error: { message, type: TYPE[kind], param: null, code: CODE[kind] ?? null } }) };
@@ -71,11 +78,11 @@ export const openaiWire: Wire = {
     return null;
   },
 
-  usage(json): Usage | null {
-    const u = json?.usage;
-    if (!u || typeof u.prompt_tokens !== 'number') return null;
-    return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, ...cachedOf(u) };
-  },
+  prompt: openaiPrompt,
+  output: openaiOutput,
+  limitOutput: openaiLimitOutput,
+
+  usage: (json, endpoint) => usageOf(json?.usage, endpoint === 'embeddings'),
 
   textSlots(json): TextSlot[] {
     const out: TextSlot[] = [];
@@ -93,8 +100,7 @@ export const openaiWire: Wire = {
     if (ev.data === '[DONE]') return { slots: [], ends: [], last: true };
     const res: StreamInspection = { slots: [], ends: [], last: false };
     if (!json || typeof json !== 'object') return res;
-    const u = json.usage;
-    if (u && typeof u.prompt_tokens === 'number') res.usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens ?? 0, ...cachedOf(u) };
+    if (json.usage) res.usage = usageOf(json.usage);
     // An error in the middle of a stream (an object or a bare string) can quote the prompt or
     // the answer; providers add fields of their own (Perplexity's citations, search_results).
     const top = otherStrings(json, 0, [], ['choices', 'usage']);

@@ -1,8 +1,10 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
+import { responsesLimitOutput, responsesOutput, responsesPrompt } from './responses-request.js';
 import { validateResponses } from './responses-validate.js';
 import { otherStrings } from './strings.js';
 import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
+import { count, knownUsage } from './usage.js';
 
 /**
  * Text lives in content parts of output items: one index per part, so each part gets its own
@@ -66,10 +68,10 @@ function joinText(r: any): string {
   return s;
 }
 
-function usageOf(u: any): Usage | null {
-  if (!u || typeof u.input_tokens !== 'number') return null;
-  const cached = u.input_tokens_details?.cached_tokens;
-  return { promptTokens: u.input_tokens, completionTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, ...(typeof cached === 'number' ? { cacheReadTokens: cached } : {}) };
+/** A response's usage block, whole or on `response.completed` (and its incomplete and failed kin). */
+function usageOf(u: any): Partial<Usage> {
+  if (!u || typeof u !== 'object') return {};
+  return knownUsage(count(u.input_tokens), count(u.output_tokens), count(u.input_tokens_details?.cached_tokens));
 }
 
 /** A delta event carrying held-back text of the part (or function call's arguments) `slot` names. */
@@ -104,12 +106,15 @@ const REPEATS = new Set(['response.content_part.done']);
  */
 export const responsesWire: Wire = {
   name: 'openai',
-  status: openaiWire.status,
   error: openaiWire.error,
 
   validate(endpoint, b) {
     return openaiWire.validate(endpoint, b) ?? validateResponses(b);
   },
+
+  prompt: (_endpoint, b) => responsesPrompt(b),
+  output: (_endpoint, b) => responsesOutput(b),
+  limitOutput: (_endpoint, b, perChoice) => responsesLimitOutput(b, perChoice),
 
   usage: (json) => usageOf(json?.usage),
 
@@ -185,8 +190,7 @@ export const responsesWire: Wire = {
       case 'response.completed':
       case 'response.incomplete':
       case 'response.failed': {
-        const u = usageOf(json.response?.usage);
-        if (u) res.usage = u;
+        if (json.response?.usage) res.usage = usageOf(json.response.usage);
         res.finals = outputSlots(json.response);
         // A failed response's error can quote the prompt or the answer.
         if (json.response?.error) otherStrings(json.response.error, 0, res.finals);

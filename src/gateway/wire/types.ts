@@ -1,10 +1,14 @@
+import type { ErrorKind } from '../../core/errors.js';
+import type { OutputAsk, PromptParts } from '../../core/prompt.js';
 import type { SlotKind } from '../../pii/index.js';
 import type { SseEvent } from '../sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
-export type ErrorKind = 'invalid_request' | 'auth' | 'permission' | 'not_found' | 'too_large' | 'budget' | 'rate_limit' | 'upstream' | 'unavailable' | 'timeout' | 'blocked';
+// A kind of refusal and its status are the error mapping's (core/errors.ts), the same on every wire.
+export type { ErrorKind } from '../../core/errors.js';
 
+/** Usage as the gateway charges it. A wire reads a provider's as `Partial<Usage>`: see usage.ts for which counts are known. */
 export interface Usage {
   /** All prompt tokens, cached ones included (OpenAI's convention; Anthropic's parts are summed). */
   promptTokens: number;
@@ -61,15 +65,27 @@ export interface StreamInspection {
   seq?: { n: number; set(n: number): void };
 }
 
-/** One provider's wire format: validation, errors, usage and where the output text lives. */
+/**
+ * One provider's wire format, both ways: validation, the request's prompt and output limit, errors,
+ * usage and where the output text lives. The budget, the prompt guard and the simulated provider
+ * read requests and usage only through it.
+ */
 export interface Wire {
   readonly name: 'openai' | 'anthropic';
-  /** The HTTP status this provider answers a refusal of this kind with. */
-  status(kind: ErrorKind): number;
   error(status: number, kind: ErrorKind, message: string): { status: number; body: string };
   /** A precise message for a malformed request body, or null if it will do. */
   validate(endpoint: Endpoint, body: Record<string, unknown>): string | null;
-  usage(json: any): Usage | null;
+  /**
+   * A request's prompt in no provider's format: what the budget counts, the prompt guard redacts
+   * (through each text's `set`, which writes into `body`) and the simulated provider answers.
+   */
+  prompt(endpoint: Endpoint, body: Record<string, unknown>): PromptParts;
+  /** What a request asks of the output: its limit per choice, its choices, its thinking budget. */
+  output(endpoint: Endpoint, body: Record<string, unknown>): OutputAsk;
+  /** A copy of `body` whose output limit is `perChoice` tokens (`budget_policy.near_limit: clamp`). */
+  limitOutput(endpoint: Endpoint, body: Record<string, unknown>, perChoice: number): Record<string, unknown>;
+  /** A whole answer's usage: the counts the provider gave (usage.ts); the same reader as `inspect`'s. */
+  usage(json: any, endpoint: Endpoint): Partial<Usage>;
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
   /** An extra event carrying held-back text for `index`, at the very end of a stream. */
@@ -83,22 +99,3 @@ export interface Wire {
   /** The event that ends a stream refused mid-way (a PII block); default: `error(...)` as data. */
   streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
 }
-
-/**
- * The status for each kind of refusal, on every wire. A budget refusal is 402 (what both
- * providers answer an account that cannot pay): no client retries it, whereas 429 is retried
- * by the AI SDK and LangChain whatever `x-should-retry` says.
- */
-export const STATUS_OF: Record<ErrorKind, number> = {
-  invalid_request: 400,
-  auth: 401,
-  permission: 403,
-  not_found: 404,
-  too_large: 413,
-  budget: 402,
-  rate_limit: 429,
-  upstream: 502,
-  unavailable: 503,
-  timeout: 504,
-  blocked: 400,
-};

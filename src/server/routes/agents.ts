@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { SEVERITIES, TERMINAL_STATUSES } from '../../core/events.js';
+import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';
 import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js';
 import type { AppEnv, ServerDeps } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
@@ -36,6 +36,13 @@ const eventBody = z.strictObject({
 });
 
 const checkpointBody = z.strictObject({ state: z.unknown() });
+
+/** GET /api/events: events after `after` in seq order; `nextAfter` is where the next page starts. */
+export interface EventPage {
+  events: IronEvent[];
+  nextAfter: number;
+  hasMore: boolean;
+}
 
 const eventsQuery = z.strictObject({
   after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
@@ -93,10 +100,12 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const agent = actable(c.get('principal'), id);
     const body = parseWith(progressBody, parseJsonBody(await c.req.text()));
     // Like the unit, outcomes not sent this time keep their last reported value.
+    // The unit is shown everywhere the progress is (status, events, the log, projections): scanned like the agent's own events.
+    const unit = body.unit === undefined ? agent.progress.unit : deps.scanEventText ? deps.scanEventText(id, body.unit, 'message') : body.unit;
     const progress = {
       done: body.done,
       total: body.total ?? null,
-      unit: body.unit ?? agent.progress.unit,
+      unit,
       succeeded: body.succeeded === undefined ? agent.progress.succeeded : body.succeeded,
       failed: body.failed === undefined ? agent.progress.failed : body.failed,
     };
@@ -170,7 +179,7 @@ export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
     const limit = q.limit ?? 100;
     const events = state.eventsAfter(q.after ?? 0, limit, agentId);
     const last = events.at(-1);
-    return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit });
+    return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit } satisfies EventPage);
   });
 
   return app;

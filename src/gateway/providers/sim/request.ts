@@ -1,13 +1,21 @@
 /**
- * Chat, completions and messages bodies as the generator's wire-neutral `SimRequest`. Bodies
- * were validated by the wire, but they are still agent input: nothing here recurses into them,
- * and JSON text is produced only where a failure (a 100k-deep value) has a fallback.
+ * A request as the generator's wire-neutral `SimRequest`: the conversation and tools from the
+ * prompt its wire read (the one reader the budget and the prompt guard use too), the output limit
+ * from the wire, and the parameters that shape an answer (tool choice, format, choices, logprobs)
+ * as each simulated wire takes them. Bodies were validated by the wire, but they are still agent
+ * input: nothing here recurses into them, and JSON text is produced only where a failure (a
+ * 100k-deep value) has a fallback.
  */
-import type { JsonSchema, SimFormat, SimRequest, SimTool, SimToolCall, SimToolChoice, SimTurn } from './types.js';
+import type { PromptPart, PromptParts } from '../../../core/prompt.js';
+import type { Endpoint } from '../../wire/types.js';
+import { WIRE_OF } from '../../wire/wires.js';
+import type { SimFormat, SimRequest, SimTool, SimToolCall, SimToolChoice, SimTurn } from './types.js';
 
 type Body = Record<string, any>;
+type Params = Omit<SimRequest, 'model' | 'turns' | 'tools' | 'maxTokens'>;
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const intOr = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) ? v : d);
 
 /** JSON text of agent input, or `fallback` when it is too deep to stringify. */
 export function safeJson(v: unknown, fallback = ''): string {
@@ -18,115 +26,122 @@ export function safeJson(v: unknown, fallback = ''): string {
   }
 }
 
-/** The text of a content value: a string, or the text of its parts (one level, never deeper). */
-export function partText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (typeof p === 'string' ? p : typeof p?.text === 'string' ? p.text : '')).join('\n');
-  return '';
+/** The text of some parts, one line a part: what was said, without images, calls or results. */
+function textOf(parts: readonly PromptPart[]): string {
+  const texts: string[] = [];
+  for (const p of parts) {
+    if (p.type === 'text' && p.text !== '') texts.push(p.text);
+    else if (p.type === 'other' && p.parts.length > 0) texts.push(textOf(p.parts));
+  }
+  return texts.join('\n');
+}
+
+function callOf(p: Extract<PromptPart, { type: 'call' }>): SimToolCall {
+  return { id: p.id, name: p.name, arguments: typeof p.input === 'string' ? p.input : safeJson(p.input ?? {}, '{}') };
+}
+
+/**
+ * The conversation as turns: instructions first, a bare prompt as the user's, then the messages.
+ * Tool results inside a message (Anthropic's) become tool turns after it, so the answer knows it
+ * follows a call; an item that shows the model nothing (a reasoning item) is no turn.
+ */
+function turnsOf(p: PromptParts): SimTurn[] {
+  const turns: SimTurn[] = [];
+  if (p.instructions) turns.push({ role: 'system', text: textOf(p.instructions.parts) });
+  if (p.input.length > 0) turns.push({ role: 'user', text: textOf(p.input) });
+  for (const m of p.messages) {
+    if (m.label === undefined && m.parts.length === 0) continue;
+    const turn: SimTurn = { role: m.role, text: textOf(m.parts) };
+    const calls: SimToolCall[] = [];
+    const results: SimTurn[] = [];
+    for (const part of m.parts) {
+      if (part.type === 'call') calls.push(callOf(part));
+      else if (part.type === 'result') results.push({ role: 'tool', text: textOf(part.parts), toolCallId: part.callId });
+    }
+    if (m.role === 'assistant' && calls.length > 0) turn.toolCalls = calls;
+    if (m.role === 'tool') turn.toolCallId = m.callId ?? '';
+    if (results.length > 0 && turn.text === '') turns.push(...results);
+    else turns.push(turn, ...results);
+  }
+  return turns;
+}
+
+/** The tools the simulated model may call in its wire's tool-call form. */
+function toolsOf(p: PromptParts): SimTool[] {
+  return p.tools.filter((t) => t.callable).map(({ callable: _, ...tool }) => tool);
 }
 
 function format(f: unknown): SimFormat {
   if (!isObject(f)) return { type: 'text' };
   if (f.type === 'json_object') return { type: 'json_object' };
   if (f.type === 'json_schema') {
-    // OpenAI nests it under `json_schema`; Anthropic's output_config.format is flat.
+    // OpenAI's chat nests it under `json_schema`; the Responses API's text.format and Anthropic's output_config.format are flat.
     const js = isObject(f.json_schema) ? f.json_schema : f;
     return { type: 'json_schema', ...(typeof js.name === 'string' ? { name: js.name } : {}), schema: isObject(js.schema) ? js.schema : {}, strict: js.strict === true };
   }
   return { type: 'text' };
 }
 
-function base(model: string, seed: string): Omit<SimRequest, 'turns'> {
-  return { model, tools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, maxTokens: null, seed };
-}
+const DEFAULTS: Params = { toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, seed: '' };
 
-const intOr = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) ? v : d);
-
-/**
- * An OpenAI chat or legacy completions body as a `SimRequest`.
- * @example openaiSimRequest({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, 'gpt-4o', '{}').turns // [{ role: 'user', text: 'hi' }]
- */
-export function openaiSimRequest(body: Body, model: string, raw: string): SimRequest {
-  const turns: SimTurn[] = [];
-  if (typeof body.prompt === 'string') turns.push({ role: 'user', text: body.prompt });
-  else if (Array.isArray(body.prompt)) turns.push({ role: 'user', text: body.prompt.map(String).join('\n') });
-  for (const m of Array.isArray(body.messages) ? body.messages : []) {
-    const role = m?.role === 'system' || m?.role === 'developer' ? 'system' : m?.role === 'assistant' ? 'assistant' : m?.role === 'tool' || m?.role === 'function' ? 'tool' : 'user';
-    const turn: SimTurn = { role, text: partText(m?.content) };
-    if (role === 'assistant' && Array.isArray(m.tool_calls)) {
-      turn.toolCalls = m.tool_calls.filter(isObject).map((c: Body): SimToolCall => ({ id: String(c.id ?? ''), name: String(c.function?.name ?? ''), arguments: String(c.function?.arguments ?? '') }));
-    }
-    if (role === 'tool') turn.toolCallId = String(m.tool_call_id ?? '');
-    turns.push(turn);
-  }
-  const tools: SimTool[] = [];
-  for (const t of Array.isArray(body.tools) ? body.tools : []) {
-    const fn = isObject(t) && isObject(t.function) ? t.function : null;
-    if (fn && typeof fn.name === 'string')
-      tools.push({ name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonSchema } : {}) });
-  }
+/** OpenAI chat and legacy completions. */
+function openaiParams(body: Body, raw: string): Params {
   const tc = body.tool_choice;
   const toolChoice: SimToolChoice = isObject(tc) && typeof tc.function?.name === 'string' ? { name: tc.function.name } : tc === 'none' || tc === 'required' ? tc : 'auto';
-  const maxTokens = [body.max_completion_tokens, body.max_tokens].find((v) => typeof v === 'number') ?? null;
   // Legacy completions take `logprobs: <top count>`; chat takes `logprobs: true` + `top_logprobs`.
   const logprobs = typeof body.logprobs === 'number' ? { top: body.logprobs } : body.logprobs === true ? { top: intOr(body.top_logprobs, 0) } : null;
   return {
-    ...base(model, safeJson(body.messages ?? body.prompt ?? '', raw)),
-    turns,
-    tools,
     toolChoice,
     parallelToolCalls: body.parallel_tool_calls !== false,
     format: format(body.response_format),
     n: Math.max(1, intOr(body.n, 1)),
     logprobs,
-    maxTokens: maxTokens as number | null,
+    seed: safeJson(body.messages ?? body.prompt ?? '', raw),
   };
 }
 
-function anthropicTurns(m: Body): SimTurn[] {
-  const role = m?.role === 'assistant' ? 'assistant' : 'user';
-  const blocks: unknown[] = Array.isArray(m?.content) ? m.content : [];
-  const text =
-    typeof m?.content === 'string'
-      ? m.content
-      : blocks
-          .map((b: any) => (b?.type === 'text' && typeof b.text === 'string' ? b.text : ''))
-          .filter((t) => t !== '')
-          .join('\n');
-  const main: SimTurn = { role, text };
-  if (role === 'assistant') {
-    const calls = blocks.filter((b: any) => b?.type === 'tool_use').map((b: any): SimToolCall => ({ id: String(b.id ?? ''), name: String(b.name ?? ''), arguments: safeJson(b.input ?? {}, '{}') }));
-    if (calls.length > 0) main.toolCalls = calls;
-    return [main];
-  }
-  // Tool results ride in user turns; they come last so the answer knows it follows a call.
-  const results: SimTurn[] = blocks.filter((b: any) => b?.type === 'tool_result').map((b: any) => ({ role: 'tool', text: partText(b.content), toolCallId: String(b.tool_use_id ?? '') }));
-  return results.length > 0 && text === '' ? results : [main, ...results];
-}
-
-/**
- * An Anthropic messages body as a `SimRequest`.
- * @example anthropicSimRequest({ model: 'claude-3-5-haiku-latest', max_tokens: 9, messages: [{ role: 'user', content: 'hi' }] }, 'claude-3-5-haiku-latest', '{}').maxTokens // 9
- */
-export function anthropicSimRequest(body: Body, model: string, raw: string): SimRequest {
-  const turns: SimTurn[] = [];
-  if (body.system !== undefined) turns.push({ role: 'system', text: partText(body.system) });
-  for (const m of Array.isArray(body.messages) ? body.messages : []) turns.push(...anthropicTurns(m));
-  const tools: SimTool[] = [];
-  for (const t of Array.isArray(body.tools) ? body.tools : []) {
-    // Server tools (web search, code execution) have a `type` and no schema: the provider runs them.
-    if (isObject(t) && typeof t.name === 'string' && isObject(t.input_schema))
-      tools.push({ name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), parameters: t.input_schema as JsonSchema });
-  }
+function anthropicParams(body: Body, raw: string): Params {
   const tc = isObject(body.tool_choice) ? body.tool_choice : {};
   const toolChoice: SimToolChoice = tc.type === 'tool' && typeof tc.name === 'string' ? { name: tc.name } : tc.type === 'any' ? 'required' : tc.type === 'none' ? 'none' : 'auto';
   return {
-    ...base(model, safeJson(body.messages ?? '', raw)),
-    turns,
-    tools,
+    ...DEFAULTS,
     toolChoice,
     parallelToolCalls: tc.disable_parallel_tool_use !== true,
     format: format(isObject(body.output_config) ? body.output_config.format : body.output_format),
-    maxTokens: typeof body.max_tokens === 'number' ? body.max_tokens : null,
+    seed: safeJson(body.messages ?? '', raw),
   };
+}
+
+function responsesParams(body: Body, raw: string): Params {
+  const c = body.tool_choice;
+  const toolChoice: SimToolChoice =
+    c === 'none' || c === 'required'
+      ? c
+      : isObject(c) && c.type === 'function' && typeof c.name === 'string'
+        ? { name: c.name }
+        : isObject(c) && c.type === 'allowed_tools' && c.mode === 'required'
+          ? 'required'
+          : 'auto';
+  const wantLogprobs = Array.isArray(body.include) && body.include.includes('message.output_text.logprobs');
+  // The answer depends on what was asked, not on how it is delivered or stored.
+  const { stream: _s, store: _st, metadata: _m, stream_options: _so, ...asked } = body;
+  return {
+    ...DEFAULTS,
+    toolChoice,
+    parallelToolCalls: body.parallel_tool_calls !== false,
+    format: format(body.text?.format),
+    logprobs: wantLogprobs ? { top: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0 } : null,
+    seed: safeJson(asked, raw),
+  };
+}
+
+/**
+ * A request to `endpoint` as a `SimRequest`. `prompt` is the request's prompt as its wire reads
+ * it, passed in when the caller has it already (to count it).
+ *
+ * @example simRequest('chat', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, 'gpt-4o', '{}').turns // [{ role: 'user', text: 'hi' }]
+ */
+export function simRequest(endpoint: Endpoint, body: Body, model: string, raw: string, prompt = WIRE_OF[endpoint].prompt(endpoint, body)): SimRequest {
+  const params = endpoint === 'messages' ? anthropicParams(body, raw) : endpoint === 'responses' ? responsesParams(body, raw) : openaiParams(body, raw);
+  return { model, turns: turnsOf(prompt), tools: toolsOf(prompt), maxTokens: WIRE_OF[endpoint].output(endpoint, body).limit, ...params };
 }

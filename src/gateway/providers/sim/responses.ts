@@ -1,76 +1,11 @@
-import { countPromptTokens } from '../../../domain/budget/index.js';
 import { formatSse } from '../../sse.js';
 import { generate } from './generate.js';
-import { partText, safeJson } from './request.js';
-import type { SimChoice, SimFormat, SimRequest, SimTool, SimToolChoice, SimTurn } from './types.js';
+import type { SimChoice, SimRequest } from './types.js';
 
-// The simulated provider's Responses API: a body becomes a SimRequest, `generate()` decides the
-// answer, and it is rendered as OpenAI serves it, whole or as the typed event stream.
+// The simulated provider's Responses API: the request (read by simRequest) goes to `generate()`,
+// and the answer is rendered as OpenAI serves it, whole or as the typed event stream.
 
 type Body = Record<string, any>;
-
-function turnsOf(body: Body): SimTurn[] {
-  const turns: SimTurn[] = [];
-  if (typeof body.instructions === 'string') turns.push({ role: 'system', text: body.instructions });
-  if (typeof body.input === 'string') return [...turns, { role: 'user', text: body.input }];
-  for (const it of Array.isArray(body.input) ? body.input : []) {
-    const type = it?.type ?? 'message';
-    if (type === 'message') {
-      turns.push({ role: it.role === 'assistant' ? 'assistant' : it.role === 'system' || it.role === 'developer' ? 'system' : 'user', text: partText(it.content) });
-    } else if (type === 'function_call') {
-      const call = { id: String(it.call_id), name: String(it.name), arguments: String(it.arguments) };
-      // Calls right after an assistant message belong to it, as in a chat assistant turn.
-      const last = turns.at(-1);
-      if (last?.role === 'assistant') (last.toolCalls ??= []).push(call);
-      else turns.push({ role: 'assistant', text: '', toolCalls: [call] });
-    } else if (type === 'function_call_output') {
-      turns.push({ role: 'tool', text: typeof it.output === 'string' ? it.output : partText(it.output), toolCallId: String(it.call_id) });
-    }
-    // Reasoning and built-in tool items carry nothing the simulated model reads.
-  }
-  return turns;
-}
-
-function toolChoiceOf(c: unknown): SimToolChoice {
-  if (c === 'none' || c === 'required') return c;
-  if (c && typeof c === 'object') {
-    const o = c as Body;
-    if (o.type === 'function' && typeof o.name === 'string') return { name: o.name };
-    if (o.type === 'allowed_tools' && o.mode === 'required') return 'required';
-  }
-  return 'auto';
-}
-
-function formatOf(f: Body | undefined): SimFormat {
-  if (f?.type === 'json_object') return { type: 'json_object' };
-  if (f?.type === 'json_schema') return { type: 'json_schema', name: f.name, schema: f.schema ?? {}, strict: f.strict === true };
-  return { type: 'text' };
-}
-
-/**
- * A Responses API body as the generator's wire-neutral request.
- * @example simRequestOf({ model: 'gpt-4o', input: 'Repeat exactly: hi' }, 'gpt-4o').turns // [{ role: 'user', text: 'Repeat exactly: hi' }]
- */
-export function simRequestOf(body: Body, model: string, raw = ''): SimRequest {
-  const tools: SimTool[] = (Array.isArray(body.tools) ? body.tools : [])
-    .filter((t: Body) => t?.type === 'function')
-    .map((t: Body) => ({ name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) }));
-  const wantLogprobs = Array.isArray(body.include) && body.include.includes('message.output_text.logprobs');
-  // The answer depends on what was asked, not on how it is delivered or stored.
-  const { stream: _s, store: _st, metadata: _m, stream_options: _so, ...asked } = body;
-  return {
-    model,
-    turns: turnsOf(body),
-    tools,
-    toolChoice: toolChoiceOf(body.tool_choice),
-    parallelToolCalls: body.parallel_tool_calls !== false,
-    format: formatOf(body.text?.format),
-    n: 1,
-    logprobs: wantLogprobs ? { top: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0 } : null,
-    maxTokens: typeof body.max_output_tokens === 'number' ? body.max_output_tokens : null,
-    seed: safeJson(asked, raw),
-  };
-}
 
 /** A response's output items, each as it is when done, and the choice they came from. */
 function outputItems(id: string, c: SimChoice): Body[] {
@@ -122,14 +57,15 @@ function envelope(id: string, body: Body, model: string, created: number) {
 }
 
 /**
- * The simulated answer to `POST /v1/responses`: the whole response object, or the SSE events
- * of its stream (OpenAI's order and numbering), ending in `response.completed` with usage
- * (`response.incomplete` when `max_output_tokens` cut it).
- * @example simulateResponses({ model: 'gpt-4o', input: 'Repeat exactly: hi' }, 'gpt-4o', 'x1', false) // { json: { object: 'response', output: [...], usage: {...} } }
+ * The simulated answer to `POST /v1/responses` (`request` read from `body`, whose prompt counts
+ * `input` tokens): the whole response object, or the SSE events of its stream (OpenAI's order and
+ * numbering), ending in `response.completed` with usage (`response.incomplete` when
+ * `max_output_tokens` cut it).
+ * @example simulateResponses(body, simRequest('responses', body, 'gpt-4o', ''), 9, 'x1', false) // { json: { object: 'response', output: [...], usage: {...} } }
  */
-export function simulateResponses(body: Body, model: string, id: string, stream: boolean, raw = ''): { json: Body } | { events: string[] } {
-  const choice = generate(simRequestOf(body, model, raw)).choices[0]!;
-  const input = countPromptTokens(model, body).tokens;
+export function simulateResponses(body: Body, request: SimRequest, input: number, id: string, stream: boolean): { json: Body } | { events: string[] } {
+  const { model } = request;
+  const choice = generate(request).choices[0]!;
   const created = Math.floor(Date.now() / 1000);
   const cut = choice.finish === 'length';
   const items = outputItems(id, choice);

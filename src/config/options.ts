@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { fileSchema } from './schema.js';
+
+// The command line's shared options, each declared once: its flag, its IRON_CAGE_* variable, the
+// config key it sets, how its text is read, its help line and the commands that take it. The
+// yargs options (cli/options.ts), the flag and environment layers and the source an error names
+// (load.ts) are all derived from this table, so a flag and its variable cannot drift apart.
+// Options only one command takes for itself (`demo --pace`, `audit --reveal`) stay with it.
+
+export type Command = 'start' | 'serve' | 'demo' | 'token' | 'secrets' | 'user' | 'audit' | 'redact' | 'scan';
+
+export interface OptionSpec {
+  /** How its text is read: as it is, as a whole number, or as a switch (`--x`, `--no-x`; `1`/`true`/`yes`/`on` in a variable). */
+  kind: 'string' | 'int' | 'bool';
+  /** The config-file key it sets, dotted when nested; none: the commands read it themselves. */
+  key?: string;
+  /** The variable that sets the same key, between the config file and the flag. */
+  env?: `IRON_CAGE_${string}`;
+  describe: string;
+  /** The commands that take it; a string is that command's own help line, where the option means more there. */
+  commands: Partial<Record<Command, true | string>>;
+}
+
+const SERVER = { start: true, serve: true } as const;
+const FILES = { ...SERVER, token: true, secrets: true, user: true, audit: true } as const;
+
+/** By the name yargs gives the parsed value (camelCase); the flag is its kebab-case. */
+export const OPTIONS = {
+  budget: {
+    kind: 'string',
+    key: 'budget',
+    env: 'IRON_CAGE_BUDGET',
+    describe: 'Spend limit in dollars: 50, 50.00 or $50 (quote the $)',
+    commands: { start: true, token: 'For create: the agent budget in dollars' },
+  },
+  port: { kind: 'int', key: 'port', env: 'IRON_CAGE_PORT', describe: 'Port for the dashboard, REST API and gateway [default: 8080]', commands: { ...SERVER, demo: true } },
+  host: { kind: 'string', key: 'host', env: 'IRON_CAGE_HOST', describe: 'Address to bind [default: 127.0.0.1]', commands: SERVER },
+  db: { kind: 'string', key: 'db', env: 'IRON_CAGE_DB', describe: 'SQLite state file [default: ./iron_state.db]', commands: { ...FILES, demo: "The demo's SQLite file [default: ./iron_demo.db]" } },
+  config: {
+    kind: 'string',
+    env: 'IRON_CAGE_CONFIG',
+    describe: 'Config file (.yaml, .yml or .toml) [default: ./iron-cage.yaml if present]',
+    commands: {
+      ...FILES,
+      redact: 'Config file (its safety: section applies) [default: ./iron-cage.yaml if present]',
+      scan: 'Config file (its safety: section applies) [default: ./iron-cage.yaml if present]',
+    },
+  },
+  safetyMode: {
+    kind: 'string',
+    key: 'safety_mode',
+    env: 'IRON_CAGE_SAFETY_MODE',
+    describe: 'What to do with PII in LLM output [default: redact]',
+    commands: { start: true, redact: 'Policy [default: redact]' },
+  },
+  python: { kind: 'string', key: 'python', env: 'IRON_CAGE_PYTHON', describe: 'Python interpreter [default: python3]', commands: { start: true } },
+  verbose: { kind: 'bool', key: 'verbose', env: 'IRON_CAGE_VERBOSE', describe: 'Debug logging', commands: SERVER },
+  logFormat: { kind: 'string', key: 'log_format', env: 'IRON_CAGE_LOG_FORMAT', describe: 'Terminal log format [default: pretty]', commands: SERVER },
+  restart: { kind: 'string', key: 'restart.policy', env: 'IRON_CAGE_RESTART', describe: 'Restart the agent when it crashes [default: on-failure]', commands: { start: true } },
+  name: {
+    kind: 'string',
+    key: 'name',
+    env: 'IRON_CAGE_NAME',
+    describe: 'Display name [default: the script name]',
+    commands: { start: true, token: 'For create: a name for the token (and its agent)' },
+  },
+  exit: { kind: 'bool', key: 'exit', describe: "Exit with the agent's exit code when it ends (for scripts and CI)", commands: { start: true } },
+  allowFaults: { kind: 'bool', key: 'allow_faults', env: 'IRON_CAGE_ALLOW_FAULTS', describe: 'Allow fault injection (POST /api/faults) on a non-loopback --host', commands: SERVER },
+  env: {
+    kind: 'string',
+    key: 'environment',
+    env: 'IRON_CAGE_ENV',
+    describe: 'The secrets environment the agent gets [default: development]',
+    commands: { start: true, secrets: 'Secrets environment [default: development]' },
+  },
+  json: {
+    kind: 'bool',
+    describe: 'Machine-readable output',
+    commands: { token: true, secrets: true, user: true, audit: true, scan: 'One JSON object per line: {"spans":[{"start","end","type","risk"}]} (input lines {"id","text"} echo the id)' },
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** The options that set a config key, as the flag layer takes them from yargs. */
+export type FlagValues = {
+  [N in OptionName as (typeof OPTIONS)[N] extends { key: string } ? N : never]?: (typeof OPTIONS)[N]['kind'] extends 'bool' ? boolean : string;
+};
+
+/** `safetyMode` → `--safety-mode`. */
+export const flagOf = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The options that set config keys, with their names. */
+export const CONFIG_OPTIONS = (Object.entries(OPTIONS) as Array<[OptionName, OptionSpec]>).filter((e): e is [OptionName, OptionSpec & { key: string }] => e[1].key !== undefined);
+
+/**
+ * The values a key takes, when the config schema lists them: help shows them, and the config
+ * layers refuse anything else with the same message whatever the source.
+ * @example choicesOf('restart.policy') // ['on-failure', 'never']
+ */
+export function choicesOf(key: string): readonly string[] | undefined {
+  let s: z.ZodType | undefined = fileSchema;
+  for (const part of key.split('.')) {
+    while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    s = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>)[part] : undefined;
+  }
+  while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s instanceof z.ZodEnum ? (s.options as string[]) : undefined;
+}

@@ -1,0 +1,130 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { DEFAULTS, loadConfig, type Config } from '../../src/config/index.js';
+import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
+import { MockUpstream } from '../helpers/mock-upstream.js';
+import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+
+// One alert dispatcher per iron-cage, built from the one `alerts:` section: a budget threshold
+// (from the gateway's meter) and a PII finding (from PII protection) reach the same webhook, the
+// e-mail carries the budget alert only, and every delivery is recorded the same way.
+
+let upstream: MockUpstream;
+let hook: Server;
+let hookUrl: string;
+const posts: Array<{ text: string }> = [];
+let smtp: SMTPServer;
+let smtpUrl: string;
+const mails: string[] = [];
+
+beforeAll(async () => {
+  upstream = await new MockUpstream().start();
+  hook = createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      posts.push(JSON.parse(b));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`;
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, _session, cb) {
+      let raw = '';
+      stream.on('data', (c) => (raw += c));
+      stream.on('end', () => {
+        mails.push(raw);
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+  smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await upstream.close();
+  hook.close();
+  smtp.close();
+});
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  posts.length = 0;
+  mails.length = 0;
+});
+
+const gateway = (): Config['gateway'] => ({
+  ...DEFAULTS.gateway,
+  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-real-provider-key', timeoutMs: 2000 } },
+  pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES),
+});
+
+/** One call that crosses 90% of a $1 budget ($0.90 at the spec GPT-4 price) and answers with an e-mail address. */
+async function crossAndLeak(rt: TestRuntime): Promise<string> {
+  const a = (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'alerted', budgetUsd: 1 }) })).json()) as { token: string; agentId: string };
+  upstream.next = () => ({ content: 'Write to bob.jones@example.org for the contract.', usage: { prompt_tokens: 30_000, completion_tokens: 0 } });
+  const r = await fetch(`${rt.rt.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'who?' }] }),
+  });
+  expect(r.status).toBe(200);
+  expect((await r.json()).choices[0].message.content).toContain('[EMAIL_REDACTED]');
+  return a.agentId;
+}
+
+const deliveries = async (rt: TestRuntime, agentId: string) => {
+  const { events } = await (await rt.api(`/api/events?agentId=${agentId}&limit=1000`)).json();
+  return (events as Array<{ type: string; message: string; data: { channel: string; ok: boolean } }>).filter((e) => e.type === 'alert.delivery');
+};
+
+describe('one alert dispatcher', () => {
+  it('sends a budget alert and a PII finding to the one webhook, e-mails the budget alert only, and records both', async () => {
+    t = await startTestRuntime({ config: { gateway: gateway(), alerts: { webhookUrl: hookUrl, email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl } } } });
+    expect(t.log().match(/Alerts go to: webhook \(budget, PII\), e-mail \(budget\)/g)).toHaveLength(1);
+    const agentId = await crossAndLeak(t);
+    await until(() => posts.length >= 2 && mails.length >= 1, 5000);
+    expect(posts.map((p) => p.text)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/Budget warning: 90% used/), expect.stringMatching(/^:shield: Iron Cage: PII redacted in LLM output: 1 EMAIL/)]),
+    );
+    const recorded = await until(async () => {
+      const d = await deliveries(t!, agentId);
+      return d.length === 3 ? d : null;
+    }, 5000);
+    expect(recorded.map((e) => e.message).sort()).toEqual(['Budget alert delivered by email', 'Budget alert delivered by webhook', 'PII alert delivered by webhook']);
+    expect(posts).toHaveLength(2);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]).toMatch(/Subject: .*90/);
+    expect(mails[0]).not.toContain('PII');
+  });
+
+  it('reads the deprecated safety.webhook_url as that one webhook, and says so once when it starts', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'iron-cage.yaml');
+      writeFileSync(file, `safety:\n  webhook_url: ${hookUrl}\n`);
+      const loaded = loadConfig({ configPath: file, env: {}, cwd: dir });
+      t = await startTestRuntime({ config: { gateway: gateway(), alerts: loaded.alerts, notices: loaded.notices } });
+      const warning = `config ${file}: safety.webhook_url is deprecated: use alerts.webhook_url, which budget alerts and PII findings share`;
+      expect(t.log().split(warning)).toHaveLength(2);
+      expect(t.log()).toMatch(/WARN.*safety\.webhook_url is deprecated/);
+      // Budget alerts now reach the webhook that used to hear only of PII.
+      const agentId = await crossAndLeak(t);
+      await until(() => posts.length >= 2, 5000);
+      expect(posts.map((p) => p.text)).toEqual(expect.arrayContaining([expect.stringMatching(/Budget warning: 90% used/), expect.stringMatching(/PII redacted/)]));
+      await until(async () => ((await deliveries(t!, agentId)).length === 2 ? true : null), 5000);
+      expect(t.log().split(warning)).toHaveLength(2);
+    } finally {
+      cleanup();
+    }
+  });
+});
