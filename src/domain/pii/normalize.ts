@@ -27,6 +27,7 @@
 // text itself.
 
 import { isSoftSpace } from './chars.js';
+import { Ints } from './ints.js';
 
 const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 const DECIMAL = /\p{Nd}/u;
@@ -197,20 +198,6 @@ export function firstFold(text: string): number {
 export function mayFold(text: string): boolean {
   const last = text.charCodeAt(text.length - 1);
   return (last >= 0xd800 && last <= 0xdbff) || nextFold(text, 0) !== -1;
-}
-
-/** A growing list of integers off the heap. */
-class Ints {
-  items = new Int32Array(16);
-  length = 0;
-  push(n: number): void {
-    if (this.length === this.items.length) {
-      const more = new Int32Array(this.length * 2);
-      more.set(this.items);
-      this.items = more;
-    }
-    this.items[this.length++] = n;
-  }
 }
 
 /**
