@@ -26,6 +26,30 @@ function randomSplit(text: string, pieces: number, rnd: () => number): string[] 
   return sorted.slice(1).map((end, i) => text.slice(sorted[i], end));
 }
 
+/**
+ * Streams `text` in `trials` random splits of `least` to `least + spread` pieces: each must give
+ * what redact() gives of the whole text, findings included. Returns that whole redaction.
+ */
+function expectSplitsLikeWhole(text: string, trials: number, least: number, spread: number, rnd: () => number) {
+  const whole = redact(text);
+  for (let trial = 0; trial < trials; trial++) {
+    const { out, detections } = streamed(randomSplit(text, least + Math.floor(rnd() * spread), rnd));
+    expect(out, JSON.stringify(text)).toBe(whole.text);
+    expect(detections).toEqual(whole.detections);
+  }
+  return whole;
+}
+
+/** `trials` random texts made of `parts`, 50 to 50 + `spread` units long, each streamed in one random split of 2 to 62 pieces like the whole. */
+function expectRandomTextsLikeWhole(parts: readonly string[], trials: number, spread: number, rnd: () => number) {
+  for (let trial = 0; trial < trials; trial++) {
+    let text = '';
+    const length = 50 + Math.floor(rnd() * spread);
+    while (text.length < length) text += parts[Math.floor(rnd() * parts.length)];
+    expectSplitsLikeWhole(text, 1, 2, 60, rnd);
+  }
+}
+
 const key = `sk-proj-${'Ab3dE5fG7h'.repeat(6)}`;
 const SAMPLES = [
   'Contact the CEO at ceo@acme.com or call (555) 123-4567.',
@@ -47,12 +71,7 @@ describe('stream redactor', () => {
   it('gives the same text and findings as redact() for random many-chunk splits', () => {
     const rnd = rng(42);
     const text = Array.from({ length: 40 }, (_, i) => `${SAMPLES[i % SAMPLES.length]}${i % 3 ? ' ' : '\n'}`).join('');
-    const whole = redact(text);
-    for (let trial = 0; trial < 60; trial++) {
-      const { out, detections } = streamed(randomSplit(text, 2 + Math.floor(rnd() * 200), rnd));
-      expect(out).toBe(whole.text);
-      expect(detections).toEqual(whole.detections);
-    }
+    expectSplitsLikeWhole(text, 60, 2, 200, rnd);
   });
 
   it('stays exact on random text made of the characters values are made of', () => {
@@ -88,15 +107,7 @@ describe('stream redactor', () => {
       '10.0.0.1',
       'Phone: ',
     ];
-    for (let trial = 0; trial < 150; trial++) {
-      let text = '';
-      const length = 50 + Math.floor(rnd() * 1500);
-      while (text.length < length) text += parts[Math.floor(rnd() * parts.length)];
-      const whole = redact(text);
-      const { out, detections } = streamed(randomSplit(text, 2 + Math.floor(rnd() * 60), rnd));
-      expect(out, JSON.stringify(text)).toBe(whole.text);
-      expect(detections).toEqual(whole.detections);
-    }
+    expectRandomTextsLikeWhole(parts, 150, 1500, rnd);
   });
 
   it('splits one character at a time like token-sized SSE deltas', () => {
@@ -108,12 +119,7 @@ describe('stream redactor', () => {
     const rnd = rng(7);
     const record = (i: number) => `{"id":${i},"email":"user${i}@example.com","card":"4111111111111111","ip":"10.0.${i % 250}.1","k":"${key}"}`;
     const text = Array.from({ length: 60 }, (_, i) => record(i)).join(',');
-    const whole = redact(text);
-    for (let trial = 0; trial < 30; trial++) {
-      const { out, detections } = streamed(randomSplit(text, 5 + Math.floor(rnd() * 400), rnd));
-      expect(out).toBe(whole.text);
-      expect(detections).toEqual(whole.detections);
-    }
+    expectSplitsLikeWhole(text, 30, 5, 400, rnd);
   });
 
   it('emits clean text at once and holds back only the tail that could still be a value', () => {
@@ -190,12 +196,7 @@ describe('stream redactor', () => {
     it('gives the same text and findings as redact() for random many-chunk splits and one-unit chunks', () => {
       const rnd = rng(2201);
       const text = Array.from({ length: 30 }, (_, i) => `${DISGUISED[i % DISGUISED.length]![0]}${i % 3 ? ' ' : '\n'}`).join('');
-      const whole = redact(text);
-      for (let trial = 0; trial < 40; trial++) {
-        const { out, detections } = streamed(randomSplit(text, 2 + Math.floor(rnd() * 300), rnd));
-        expect(out).toBe(whole.text);
-        expect(detections).toEqual(whole.detections);
-      }
+      const whole = expectSplitsLikeWhole(text, 40, 2, 300, rnd);
       const units = streamed(text.split(''));
       expect(units.out).toBe(whole.text);
       expect(units.detections).toEqual(whole.detections);
@@ -207,18 +208,13 @@ describe('stream redactor', () => {
       let text = '';
       for (let i = 0; text.length < 4 * STRETCHES_FROM; i++) text += i % 9 === 4 ? `${DISGUISED[i % DISGUISED.length]![0]}\n` : clean;
       expect(foldStretches(text, firstFold(text), 32)).not.toBeNull();
-      const whole = redact(text);
+      const whole = expectSplitsLikeWhole(text, 10, 20, 2000, rnd);
       expect(whole.text).toBe(
         text
           .split('\n')
           .map((line) => DISGUISED.find(([t]) => t === line)?.[1] ?? line)
           .join('\n'),
       );
-      for (let trial = 0; trial < 10; trial++) {
-        const { out, detections } = streamed(randomSplit(text, 20 + Math.floor(rnd() * 2000), rnd));
-        expect(out).toBe(whole.text);
-        expect(detections).toEqual(whole.detections);
-      }
     });
 
     it('holds a value back when a disguising character sits at a chunk edge', () => {
@@ -301,15 +297,7 @@ describe('stream redactor', () => {
         'ー',
         '\u2800',
       ];
-      for (let trial = 0; trial < 120; trial++) {
-        let text = '';
-        const length = 50 + Math.floor(rnd() * 1200);
-        while (text.length < length) text += parts[Math.floor(rnd() * parts.length)];
-        const whole = redact(text);
-        const { out, detections } = streamed(randomSplit(text, 2 + Math.floor(rnd() * 60), rnd));
-        expect(out, JSON.stringify(text)).toBe(whole.text);
-        expect(detections).toEqual(whole.detections);
-      }
+      expectRandomTextsLikeWhole(parts, 120, 1200, rnd);
     });
 
     it('stays exact on long random text with a few disguising characters, in any split', () => {
@@ -347,10 +335,7 @@ describe('stream redactor', () => {
         let text = '';
         while (text.length < STRETCHES_FROM + 4000) text += rnd() < 0.01 ? disguise[Math.floor(rnd() * disguise.length)] : plain[Math.floor(rnd() * plain.length)];
         if (foldStretches(text, firstFold(text), 32) !== null) stretched++;
-        const whole = redact(text);
-        const { out, detections } = streamed(randomSplit(text, 50 + Math.floor(rnd() * 500), rnd));
-        expect(out, JSON.stringify(text)).toBe(whole.text);
-        expect(detections).toEqual(whole.detections);
+        expectSplitsLikeWhole(text, 1, 50, 500, rnd);
       }
       expect(stretched).toBeGreaterThan(6);
     });
@@ -359,13 +344,8 @@ describe('stream redactor', () => {
       const rnd = rng(13);
       const record = (i: number) => `{"id":${i},"email":"user${i}\u200b@example。com","card":"４１１１１１１１１１１１１１１１","ip":"１０.0.${i % 250}.1"}`;
       const text = Array.from({ length: 50 }, (_, i) => record(i)).join(',');
-      const whole = redact(text);
+      const whole = expectSplitsLikeWhole(text, 20, 5, 400, rnd);
       expect(whole.detections.length).toBe(150);
-      for (let trial = 0; trial < 20; trial++) {
-        const { out, detections } = streamed(randomSplit(text, 5 + Math.floor(rnd() * 400), rnd));
-        expect(out).toBe(whole.text);
-        expect(detections).toEqual(whole.detections);
-      }
       // A thousand zero-width spaces inside a card number do not hide it.
       const padded = `Card 4539${'\u200b'.repeat(1000)}148803436467 ok`;
       expect(streamed(randomSplit(padded, 90, rnd)).out).toBe('Card [CREDIT_CARD_REDACTED] ok');
