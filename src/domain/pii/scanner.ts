@@ -73,15 +73,14 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
    * by more than any detector looks across (a scan per stretch costs more than the stretch).
    */
   function inStretches(text: string, from: number, stretches: Int32Array): Candidate[] {
-    // Between stretches the text is read as it is, up to the next stretch: it starts just past a
-    // hard break, so nothing before it reads on into it (a slice of a long string is not a copy).
-    const found: Candidate[] = [];
-    for (let k = 0; k <= stretches.length; k += 2) {
-      const gap = k === 0 ? 0 : stretches[k - 1]!;
-      const end = k < stretches.length ? stretches[k]! : text.length;
-      if (end <= from || gap >= end) continue;
-      for (const c of detect(end === text.length ? text : text.slice(0, end), Math.max(gap, from))) if (c.start >= gap) found.push(c);
-    }
+    // The text is read as it is in one pass, and what starts in a stretch is left to the folded
+    // reading below. A stretch starts just past a hard break, so no value found before it reaches
+    // into it. One pass over the whole text, not one per gap: a detector reads a slice of a long
+    // string (V8's sliced string) char by char a third slower than the string itself.
+    const found = detect(text, from);
+    let kept = 0;
+    for (const c of found) if (!within(stretches, c.start)) found[kept++] = c;
+    found.length = kept;
     const pieces: string[] = [];
     const windows: Array<{ at: number; folded: NormalizedText; offset: number; first: number }> = [];
     let length = 0;
@@ -127,6 +126,18 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   }
 
   return { candidates, resolve, scan: (text) => resolve(text, candidates(text)) };
+}
+
+/** Whether `at` lies in one of the [start, end) pairs of `stretches` (in order, apart). */
+function within(stretches: Int32Array, at: number): boolean {
+  let lo = 0;
+  let hi = stretches.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (stretches[2 * mid + 1]! <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < stretches.length >> 1 && stretches[2 * lo]! <= at;
 }
 
 /** Where to start reading before `start` so that LOOK_BEHIND folded characters come first (or the text's start). */
