@@ -197,11 +197,14 @@ function settle(text: string, cluster: Candidate[], risk: Readonly<Record<PiiTyp
     return;
   }
   // Length as the detectors read it: zero-width padding makes no value longer, and the stream
-  // redactor's look-behind (kept folded) must rank a value as the whole text does.
-  const length = new Map(cluster.map((c) => [c, foldedLength(text, c.start, c.end)]));
+  // redactor's look-behind (kept folded) must rank a value as the whole text does. A plain span's
+  // is its length, so a cluster of plain spans (most are) is ranked without a lookup.
+  const disguised = cluster.some((c) => foldedLength(text, c.start, c.end) !== c.end - c.start);
+  const length = disguised ? new Map(cluster.map((c) => [c, foldedLength(text, c.start, c.end)])) : null;
+  const lengthOf = (c: Candidate): number => (length === null ? c.end - c.start : length.get(c)!);
   const ranked = [...cluster].sort(
     (a, b) =>
-      length.get(b)! - length.get(a)! || RISK_RANK[risk[b.type]] - RISK_RANK[risk[a.type]] || b.confidence - a.confidence || a.start - b.start || PII_TYPES.indexOf(a.type) - PII_TYPES.indexOf(b.type),
+      lengthOf(b) - lengthOf(a) || RISK_RANK[risk[b.type]] - RISK_RANK[risk[a.type]] || b.confidence - a.confidence || a.start - b.start || PII_TYPES.indexOf(a.type) - PII_TYPES.indexOf(b.type),
   );
   const chosen: Candidate[] = [];
   for (const c of ranked) {
