@@ -118,6 +118,12 @@ export const apiTokens = sqliteTable('api_tokens', {
   hash: text('hash').notNull().unique(),
   createdAt: text('created_at').notNull(),
   revokedAt: text('revoked_at'),
+  /** `api`: a key from `iron-cage token create`; `link`: a one-time dashboard login link (revoked once used); `session`: what a link was exchanged for. */
+  kind: text('kind', { enum: ['api', 'link', 'session'] })
+    .notNull()
+    .default('api'),
+  /** Past this instant the token is refused (links and sessions always have one; API keys none). */
+  expiresAt: text('expires_at'),
 });
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;

@@ -8,6 +8,8 @@ import { Upstream, withTools } from '../tools/upstream.js';
 import type { Request } from 'playwright-core';
 import { count, money, pct } from '../../web/format.js';
 import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
+import { mintLoginLink } from '../../src/auth/index.js';
+import { TokensStore } from '../../src/state/index.js';
 
 // One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
 // provider works through leads only as far as the test lets it (GATE_FILE), so every step the
@@ -263,12 +265,27 @@ describe('the dashboard in Chromium, on a live run', () => {
     const bad = await browser.open(`${t.rt.url}/#token=not-a-token`);
     try {
       await waitState(bad, '[data-testid=auth-error]');
-      expect(await textOf(bad, 'auth-error')).toMatch(/invalid or has expired[\s\S]*iron-cage printed/);
+      expect(await textOf(bad, 'auth-error')).toMatch(/opens nothing: token is not valid for this iron-cage[\s\S]*iron-cage dashboard/);
       expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
-      // Pasting a good URL into the same tab (only the fragment changes: no reload) brings the page up.
-      await bad.page.evaluate((tok) => (location.hash = `#token=${tok}`), t.rt.adminToken);
+      // Pasting a one-time login link into the same tab (only the fragment changes: no reload)
+      // brings the page up with a session, and takes the link out of the address bar.
+      const { link } = mintLoginLink(new TokensStore(t.rt.state), { ttlMinutes: 15, by: 'cli' });
+      await bad.page.evaluate((l) => (location.hash = `#login=${encodeURIComponent(l)}`), link);
       await waitState(bad, '[data-testid=conn][data-state=live]');
       expect(await bad.page.evaluate(() => location.hash)).toBe('');
+      expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toMatch(/^ic_/);
+      // A reload keeps the session (it lives in the tab's storage, not in the link).
+      await bad.page.reload();
+      await waitState(bad, '[data-testid=conn][data-state=live]');
+      // The same link in another browser opens nothing, and says why.
+      const second = await browser.open(`${t.rt.url}/#login=${encodeURIComponent(link)}`);
+      try {
+        await waitState(second, '[data-testid=auth-error]');
+        expect(await textOf(second, 'auth-error')).toMatch(/this login link has been used already[\s\S]*iron-cage dashboard/);
+        expect(await second.page.evaluate(() => location.hash)).toBe('');
+      } finally {
+        await second.close();
+      }
     } finally {
       await bad.close();
     }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -130,4 +131,20 @@ export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, ste
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A dashboard session on the iron-cage at `url` serving `db`, the way a person gets one when
+ * the log has no link (`--log-format json`): `iron-cage dashboard` prints a one-time link, and
+ * POST /api/session exchanges it, as the page does.
+ *
+ * @example
+ *   const token = await dashboardSession(db, 'http://127.0.0.1:40123');
+ */
+export async function dashboardSession(db: string, url: string): Promise<string> {
+  const out = execFileSync(process.execPath, [join(ROOT, 'bin/iron-cage.js'), 'dashboard', '--db', db, '--port', new URL(url).port, '--json'], { encoding: 'utf8' });
+  const link = decodeURIComponent(/#login=(.+)$/.exec((JSON.parse(out) as { url: string }).url)![1]!);
+  const r = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
+  if (r.status !== 201) throw new Error(`POST /api/session answered ${r.status}: ${await r.text()}`);
+  return ((await r.json()) as { token: string }).token;
 }

@@ -46,6 +46,7 @@ const ACT = (ok: number): Access => ({ anon: 401, admin: ok, viewer: 403, self: 
 const EXPECTED: Record<string, Access> = {
   'GET /api/health': PUBLIC(200),
   'POST /api/login': PUBLIC(400),
+  'POST /api/session': PUBLIC(400),
   'GET /api/whoami': LIST(200),
   'GET /api/agents': LIST(200),
   'GET /api/agents/:id/status': READ(200),
