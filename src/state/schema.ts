@@ -6,8 +6,8 @@ import type { EventType } from '../core/events.js';
 // generated from this file by drizzle-kit (`npm run db:generate` after a change; migrate.ts
 // says how it is applied); test/state/schema.test.ts fails while a change has no migration.
 //
-// PostgreSQL (the control panel) gets this same list of tables with pg-core's builders, in a
-// schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
+// The plan for PostgreSQL (the control panel; not built yet): this same list of tables with
+// pg-core's builders, in a schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
 // migration for the append-only triggers (a plpgsql function raising the same messages). Column
 // for column: text → text; integer → integer, except the kinds below, which are bigint (mode
 // 'number'); integer boolean → boolean; real → doublePrecision (SQLite's REAL is 8 bytes,
@@ -42,9 +42,9 @@ export const agents = sqliteTable('agents', {
   progressTotal: integer('progress_total'),
   progressUnit: text('progress_unit').notNull().default('items'),
   limitMicros: micros('limit_micros'),
-  // Migration 5: the secrets environment of the run.
+  // The secrets environment of the run.
   environment: text('environment').notNull().default('development'),
-  // Migration 7: outcomes the agent reported; null until it reports any.
+  // Outcomes the agent reported; null until it reports any.
   progressSucceeded: integer('progress_succeeded'),
   progressFailed: integer('progress_failed'),
 });
