@@ -204,4 +204,14 @@ describe("the provider's API key, attached by the gateway, never comes back to t
       }
     });
   }
+
+  it('an unmetered call (the model list) quoting it: scrubbed too', async () => {
+    raw.answer = (res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1, owned_by: `key ${PROVIDER_KEY}` }] }));
+    const r = await fetch(`${g.rt.url}/v1/models`, { headers: { authorization: `Bearer ${agent}` } });
+    const text = await r.text();
+    expect(r.status).toBe(200);
+    expect(text).toContain('gpt-4o');
+    expect(text).not.toContain(PROVIDER_KEY);
+  });
 });
