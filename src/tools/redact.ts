@@ -58,10 +58,14 @@ const CHARSET = /;\s*charset\s*=\s*"?([\w.:-]+)"?/i;
  * How a body is read as text for the scan, whatever its declared type (YAML, octet-stream,
  * none at all): valid UTF-8 is text. A declared Latin charset, or a declared text type that is
  * not valid UTF-8, is read byte for byte (latin1), so every byte the scan does not replace goes
- * back exactly as it came. A NUL byte means UTF-16 text (see utf16Of) or binary: not scanned.
+ * back exactly as it came. NUL bytes in the pattern of UTF-16 text are that (see utf16Of);
+ * otherwise a NUL is one more character of the text, read by the same rules: valid UTF-8 with a
+ * NUL in it is text (a NUL inside a value must not make an answer pass unscanned), and bytes
+ * that are not (a PNG, gzip) are binary unless declared text.
  */
 function encodingOf(body: Buffer, contentType: string | undefined): Encoding | null {
-  if (body.includes(0)) return utf16Of(body);
+  const wide = body.includes(0) ? utf16Of(body) : null;
+  if (wide !== null) return wide;
   const type = contentType?.trim() ?? '';
   const charset = CHARSET.exec(type)?.[1];
   if (charset !== undefined && LATIN.test(charset)) return 'latin1';
@@ -73,7 +77,7 @@ type Encoding = 'utf8' | 'latin1' | 'utf16le' | 'utf16be';
 
 /**
  * UTF-16 text (Windows tools write it): a byte-order mark, or the NUL of every other byte that
- * mostly-ASCII text has in one half and never in the other. Anything else with a NUL is binary.
+ * mostly-ASCII text has in one half and never in the other; null for anything else.
  */
 function utf16Of(body: Buffer): Encoding | null {
   if (body.length % 2 !== 0 || body.length < 4) return null;

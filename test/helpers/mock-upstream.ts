@@ -19,6 +19,8 @@ export interface MockReply {
   finishWithLastPiece?: boolean;
   /** Streams: after the first piece of text, wait for this before sending the rest. */
   holdAfterFirst?: Promise<void>;
+  /** Answer with one call of a tool `lookup` whose arguments are this JSON text (streamed in pieces of `pieceChars`, or whole). */
+  toolArguments?: string;
 }
 
 /**
@@ -57,7 +59,17 @@ export class MockUpstream {
       res.writeHead(200, { 'content-type': 'text/event-stream', ...r.headers });
       const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1, model: body.model };
       res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`);
-      const pieces = r.pieceChars ? (content.match(new RegExp(`[\\s\\S]{1,${r.pieceChars}}`, 'g')) ?? []) : (content.match(/\S+\s*/g) ?? []);
+      const split = (text: string) => (r.pieceChars ? (text.match(new RegExp(`[\\s\\S]{1,${r.pieceChars}}`, 'g')) ?? []) : (text.match(/\S+\s*/g) ?? []));
+      if (r.toolArguments !== undefined) {
+        const call = (args: string, first: boolean) => ({ index: 0, ...(first ? { id: 'call_mock', type: 'function' } : {}), function: { ...(first ? { name: 'lookup' } : {}), arguments: args } });
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { tool_calls: [call('', true)] }, finish_reason: null }] })}\n\n`);
+        for (const piece of split(r.toolArguments)) res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { tool_calls: [call(piece, false)] }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n`);
+        if (body.stream_options?.include_usage && usage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      const pieces = split(content);
       for (const [i, word] of pieces.entries()) {
         const last = r.finishWithLastPiece && i === pieces.length - 1;
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: last ? 'stop' : null }] })}\n\n`);
@@ -74,7 +86,15 @@ export class MockUpstream {
         object: 'chat.completion',
         created: 1,
         model: body?.model,
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        choices: [
+          r.toolArguments === undefined
+            ? { index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }
+            : {
+                index: 0,
+                message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_mock', type: 'function', function: { name: 'lookup', arguments: r.toolArguments } }] },
+                finish_reason: 'tool_calls',
+              },
+        ],
         ...(usage ? { usage } : {}),
       }),
     );

@@ -22,6 +22,14 @@ const RUNS: Array<[string, string]> = [
   ['a key prefix with an endless body', `sk-${'a1'.repeat(MB / 2)}`],
   ['key prefixes back to back', 'sk-'.repeat(MB / 3)],
   ['uppercase and digits', 'AKIA0'.repeat(MB / 5)],
+  // Disguised (issue 22): read folded, each of these is one of the runs above, or nothing at all.
+  ['a megabyte of zero-width spaces', '\u200b'.repeat(MB)],
+  ['a megabyte of fullwidth digits', '１'.repeat(MB)],
+  ['digits between zero-width spaces', '1\u200b'.repeat(MB / 2)],
+  ['fullwidth digits and ideographic spaces', '１\u3000'.repeat(MB / 2)],
+  ['Arabic-Indic digits and en dashes', '١–'.repeat(MB / 2)],
+  ['mathematical letters and fullwidth at signs', '𝐚＠'.repeat(MB / 3)],
+  ['soft hyphens between key prefixes', 'sk-\u00ad'.repeat(MB / 4)],
 ];
 
 describe('pathological input', () => {
@@ -44,6 +52,19 @@ describe('pathological input', () => {
     expect(result.detections).toHaveLength(100);
     expect(result.detections.every((d) => d.type === 'EMAIL')).toBe(true);
     expect(result.text).not.toContain('@acme.com');
+  });
+
+  it('streams a megabyte of digits padded with zero-width spaces in bounded memory, same as redact()', () => {
+    const text = `${'1\u200b'.repeat(MB / 2)} then ５３６-２２-８１４７`;
+    const s = createStreamRedactor({ retainDetections: false });
+    let out = '';
+    for (let i = 0; i < text.length; i += 4096) {
+      out += s.push(text.slice(i, i + 4096));
+      expect(Math.min(i + 4096, text.length) - out.length).toBeLessThan(3000);
+    }
+    out += s.end();
+    expect(out).toBe(redact(text).text);
+    expect(out.endsWith(' then [SSN_REDACTED]')).toBe(true);
   });
 
   it('streams a 10 MB line without whitespace in bounded memory, same as redact()', () => {

@@ -194,3 +194,66 @@ describe('stream redaction equals redact() for the new formats', () => {
     expect(s.detections).toEqual(whole.detections);
   });
 });
+
+// The same formats in disguise (issue 22): fullwidth and other-script digits, zero-width and
+// format characters inside, other dashes, slashes and spaces. The value found is the original
+// text, disguise included.
+const DISGUISED_POSITIVES: Array<[string, PiiType, string]> = [
+  ['Kontakt: jürgen.müller\u200b@bücher.de, danke', 'EMAIL', 'jürgen.müller\u200b@bücher.de'],
+  ['напишите коля＠пример.рф сегодня', 'EMAIL', 'коля＠пример.рф'],
+  ['请联系ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ谢谢', 'EMAIL', 'ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ'],
+  ['Tel. ０３０／１２３４５６７', 'PHONE', '０３０／１２３４５６７'],
+  ['Appelez le ０６\u00a0１２\u00a0３４\u00a0５６\u00a0７８ demain', 'PHONE', '０６\u00a0１２\u00a0３４\u00a0５６\u00a0７８'],
+  ['komórka ５１２\u200b ３４５ ６７８', 'PHONE', '５１２\u200b ３４５ ６７８'],
+  ['call ९८७६५ ४३२१० after 6', 'PHONE', '९८७६५ ४३२१०'],
+  ['phone_number=٤١٥٥٥٥٢٦٧١', 'PHONE', '٤١٥٥٥٥٢٦٧١'],
+  ['{"ｍｏｂｉｌｅＰｈｏｎｅ": "2125550123"}', 'PHONE', '2125550123'],
+  ['Phone 2: ２１２５５５０１２３', 'PHONE', '２１２５５５０１２３'],
+  [`aws_secret_access_key = ${AWS_SECRET.slice(0, 20)}\u200b${AWS_SECRET.slice(20)}`, 'API_KEY', `${AWS_SECRET.slice(0, 20)}\u200b${AWS_SECRET.slice(20)}`],
+  ['SSN １２３ ４５ ６７８９', 'SSN', '１２３ ４５ ６７８９'],
+  ['customer_ssn=１２３４５６７８９', 'SSN', '１２３４５６７８９'],
+  ['SSN 123\u3000４５\u30006789', 'SSN', '123\u3000４５\u30006789'],
+  ['SSN ١٢٣.٤٥.٦٧٨٩ no', 'SSN', '١٢٣.٤٥.٦٧٨٩'],
+];
+
+const DISGUISED_NEAR_MISSES: string[] = [
+  'icon＠2x.png, react﹫18.2.0, user＠localhost',
+  'due ０１／１５／２０２４ or ２０２４／０１／１５; ratio ０３０／１２',
+  'order ０６１２３４５６７８ shipped; invoice ९८७६५४३२१०; ticket ٥١٢٣٤٥٦٧٨',
+  'telemetry ４１５５５５２６７１ events',
+  `２０２４–０１–１５ １０:３０:００, １５。０１。２０２４ １０:３０`,
+  'v１８.２.０ and １.２.３.４５６７; ZIP+4 １２３４５–６７８９',
+  `token ${AWS_SECRET.slice(0, 20)}\u200b${AWS_SECRET.slice(20)}`,
+];
+
+describe('issue 22: the formats in disguise', () => {
+  it.each(DISGUISED_POSITIVES)('%s', (text, type, value) => {
+    expect(found(text)).toEqual([`${type}:${value}`]);
+  });
+
+  it.each(DISGUISED_NEAR_MISSES)('near miss: %s', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+
+  const text = `${DISGUISED_POSITIVES.map(([t]) => t).join('\n')}\n${DISGUISED_NEAR_MISSES.join(' ')}`;
+  const whole = redact(text);
+
+  it('stream redaction equals redact() for every split into two chunks, with the same findings', () => {
+    expect(whole.detections.length).toBe(DISGUISED_POSITIVES.length);
+    for (let i = 0; i <= text.length; i++) {
+      const s = createStreamRedactor();
+      const out = s.push(text.slice(0, i)) + s.push(text.slice(i)) + s.end();
+      expect(out, `split at ${i}`).toBe(whole.text);
+      expect(s.detections).toEqual(whole.detections);
+    }
+  });
+
+  it('stream redaction equals redact() for one-unit chunks (surrogate pairs cut in two)', () => {
+    const s = createStreamRedactor();
+    let out = '';
+    for (let i = 0; i < text.length; i++) out += s.push(text[i]!);
+    out += s.end();
+    expect(out).toBe(whole.text);
+    expect(s.detections).toEqual(whole.detections);
+  });
+});

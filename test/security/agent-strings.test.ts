@@ -34,6 +34,7 @@ async function everywhere(): Promise<string> {
 describe('a model name holding PII is refused, never sent, stored or shown', () => {
   it.each([
     ['an e-mail address', 'gpt-4o-jane.doe@example.com', 'EMAIL'],
+    ['a disguised one', 'jane.doe＠example.com', 'EMAIL'],
     ['a phone number', 'gpt +1 (212) 555-0147', 'PHONE'],
     ['an SSN', 'gpt-4o for 123-45-6789', 'SSN'],
     ['a card number', 'gpt-4o 4111 1111 1111 1111', 'CREDIT_CARD'],
@@ -45,6 +46,8 @@ describe('a model name holding PII is refused, never sent, stored or shown', () 
     expect((err as Error).message).not.toContain(model);
     const all = await everywhere();
     expect(all).not.toContain(model);
+    // Nor what a disguised name stands for.
+    expect(all).not.toContain(model.normalize('NFKC'));
     for (const piece of model.split(/\s+/).filter((p) => /\d{3}|@|＠/.test(p))) expect(all).not.toContain(piece);
   });
 

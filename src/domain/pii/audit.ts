@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { ValidationError } from '../../core/errors.js';
+import { foldText } from './normalize.js';
 import { severityFor, type SafetyPolicy } from './policy.js';
 import type { Detection, PiiType, Risk, Severity } from './types.js';
 
@@ -7,12 +8,21 @@ import type { Detection, PiiType, Risk, Severity } from './types.js';
 // across records without being readable or guessable from the hash, and the value itself
 // sealed with AES-256-GCM for an authorised reviewer. Nothing here logs or returns plaintext
 // except openSealedValue.
+//
+// A disguised value (`ceo\u200b@acme.com`, `５３６–２２–８１４７`) is hashed as what it stands for,
+// so it matches every other record of the same value, plain or disguised otherwise; it is sealed
+// as it was written, code point for code point: the reviewer sees what was actually sent (the
+// disguise is evidence of an attempt), and the record's offsets point at exactly that text.
 
 const MIN_HMAC_KEY_BYTES = 16;
 const SEALED_PREFIX = 'v1';
 
-/** The same phone or card written two ways hashes the same: `(555) 123-4567` and `555.123.4567`. */
-export function normalizeValue(type: PiiType, value: string): string {
+/**
+ * The same phone or card written two ways hashes the same: `(555) 123-4567` and `555.123.4567`,
+ * and `５５５–１２３–４５６７` (folded first, as the detectors read it).
+ */
+export function normalizeValue(type: PiiType, written: string): string {
+  const value = foldText(written);
   switch (type) {
     case 'EMAIL':
       return value.toLowerCase();

@@ -12,6 +12,7 @@ import { LOOK_BEHIND } from './detectors/candidate.js';
 import { scannerFor } from './redact.js';
 import type { ScanOptions } from './types.js';
 import { isDigit } from './chars.js';
+import { Ints } from './ints.js';
 import { escapeJson, keyWords, SIMPLE } from './json.js';
 
 /** A JSON document's values as their scans see them, and how to write it back. */
@@ -91,28 +92,14 @@ function numberEnd(s: string, i: number): number {
   return i;
 }
 
-/** A growing list of integers off the heap: a list answer has hundreds of thousands of values. */
-class Ints {
-  items = new Int32Array(256);
-  length = 0;
-  push(n: number): void {
-    if (this.length === this.items.length) {
-      const more = new Int32Array(this.length * 2);
-      more.set(this.items);
-      this.items = more;
-    }
-    this.items[this.length++] = n;
-  }
-}
-
 /** The strict pass of jsonTexts. A class, not closures over the position: it stays in registers. */
 class Reader {
   readonly distinct: string[] = [];
   readonly contexts: number[] = [];
-  readonly ids = new Ints();
+  readonly ids = new Ints(256);
   // Per value, two numbers: where its raw text starts and ends (a string's inside its quotes).
   // A number's start is stored as -1 - start, the end of a string with escapes as -1 - end.
-  readonly spans = new Ints();
+  readonly spans = new Ints(256);
   // Per key context (its words; null: none), each value's index in `distinct`.
   private readonly seen = new Map<string | null, Map<string, number>>();
   private readonly objects: boolean[] = [];

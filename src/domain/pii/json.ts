@@ -17,6 +17,8 @@
 // nor true/false/null (`{"to": bob@example.org}`, `{'to': 'bob@example.org'}`, a bare
 // `bob@example.org`) is not JSON, but a model writes it: each such run is scanned as a value too.
 
+import { foldText } from './normalize.js';
+
 /** What redacts one string's text, pushed in pieces: a stream redactor or anything like it. */
 export interface TextRedactor {
   push(text: string): string;
@@ -69,8 +71,10 @@ const WHITESPACE = /\s/;
  * @example keyWords('social_security_number') // 'social security number'
  */
 export function keyWords(key: string): string | null {
-  if (!PLAIN_KEY.test(key)) return null;
-  const words = key
+  // A key says what its value is in any disguise: `ｐｈｏｎｅ`, `s\u200bsn`.
+  const name = foldText(key);
+  if (!PLAIN_KEY.test(name)) return null;
+  const words = name
     .replace(/([a-z])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .split(/[\s_.\-0-9]+/)

@@ -1,6 +1,7 @@
 import { ValidationError } from '../../core/errors.js';
 import { isSoftSpace, isWhitespace } from './chars.js';
 import { LOOK_AHEAD, LOOK_BEHIND, MAX_VALUE_LENGTH } from './detectors/candidate.js';
+import { foldText, mayFold, normalizeText } from './normalize.js';
 import { DEFAULT_POLICY, modeFor, validatePolicy } from './policy.js';
 import { applyRedactions, scannerFor, type RedactOptions } from './redact.js';
 import type { Detection } from './types.js';
@@ -18,6 +19,13 @@ import type { Detection } from './types.js';
 // * Scans restart with a little emitted text in front (the detectors look behind a value
 //   by up to LOOK_BEHIND; after a forced cut, enough to re-sync a value in progress). After
 //   a hard break that text is context only: no value starts in it, so detectors skip it.
+// * The detectors read text folded (normalize.ts: zero-width characters dropped, fullwidth
+//   and other digits made ASCII…), so all of the above is decided on the folded text: a
+//   zero-width space is no break, a no-break or ideographic space is a space, and lengths
+//   count folded characters. Pending text that holds anything that folds (or may, with the
+//   next chunk: half a surrogate pair) is read folded, and each cut maps back to the original;
+//   the look-behind is kept folded, which is what the whole text's scan reads there (folding
+//   is per code point, and folding folded text changes nothing). Plain text skips all this.
 const HOLD = MAX_VALUE_LENGTH + LOOK_AHEAD + 62;
 // A forced cut rescans what is held; letting the tail grow a little past HOLD first keeps
 // tiny chunks (token-sized SSE deltas) from paying for a rescan each.
@@ -46,6 +54,10 @@ export interface StreamRedactor {
   readonly blocked: Detection | null;
 }
 
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
 /**
  * `a + b` as one flat string: detectors read it char by char, and on the rope V8 makes of
  * `a + b` every read is slower (about an eighth of a chunk's scan).
@@ -61,23 +73,38 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
   const retain = opts.retainDetections ?? true;
   const detections: Detection[] = [];
   let blocked: Detection | null = null;
-  let context = ''; // emitted raw text kept for look-behind
+  let context = ''; // emitted text, folded, kept for look-behind
   let contextEndsOnBreak = true; // no value spans the end of context, so none need start in it
   let pending = ''; // raw text not yet emitted
   let base = 0; // stream offset of pending[0]
   let ended = false;
+  let disguised = false; // pending may hold something that folds: read it folded
 
-  /** Index just past the last hard break in pending; -1 when a tail longer than FORCE_AT has none. */
-  function lastHardBreak(): number {
-    const floor = Math.max(0, pending.length - FORCE_AT - 1);
-    for (let i = pending.length - 1; i >= floor; i--) {
-      const c = pending.charCodeAt(i);
+  /** Index just past the last hard break in `t` (pending as the detectors read it); -1 when a tail longer than FORCE_AT has none. */
+  function lastHardBreakIn(t: string): number {
+    const floor = Math.max(0, t.length - FORCE_AT - 1);
+    for (let i = t.length - 1; i >= floor; i--) {
+      const c = t.charCodeAt(i);
       if (!isWhitespace(c)) continue;
-      const prev = i > 0 ? pending.charCodeAt(i - 1) : context.charCodeAt(context.length - 1);
-      const next = i + 1 < pending.length ? pending.charCodeAt(i + 1) : Number.NaN;
+      const prev = i > 0 ? t.charCodeAt(i - 1) : context.charCodeAt(context.length - 1);
+      const next = i + 1 < t.length ? t.charCodeAt(i + 1) : Number.NaN;
       if (!isSoftSpace(prev, c, next)) return i + 1;
     }
-    return pending.length > FORCE_AT ? -1 : 0;
+    return t.length > FORCE_AT ? -1 : 0;
+  }
+
+  /** Index in pending just past the last hard break; -1 when a tail longer than FORCE_AT has none. */
+  function lastHardBreak(): number {
+    if (!disguised) return lastHardBreakIn(pending);
+    // A trailing half of a surrogate pair is not read yet: with its other half it may fold into
+    // a digit that turns the space before it soft.
+    const t = isHighSurrogate(pending.charCodeAt(pending.length - 1)) ? pending.slice(0, -1) : pending;
+    const folded = normalizeText(t);
+    if (folded === null) return lastHardBreakIn(t);
+    const cut = lastHardBreakIn(folded.text);
+    // Raw text grows without bound under zero-width padding: memory is what forces a cut then.
+    if (cut === 0 && pending.length > MAX_PENDING) return -1;
+    return cut <= 0 ? cut : folded.endOf(cut);
   }
 
   /** Emits pending[0, cut) given the scan of `text` = context + (at least) that much pending. */
@@ -91,6 +118,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     }
     const raw = pending.slice(0, cut);
     const out = applyRedactions(raw, fresh, policy);
+    const read = disguised ? foldText(raw) : raw;
     for (const d of fresh) {
       const whole: Detection = { ...d, start: d.start + base, end: d.end + base };
       if (blocked === null && modeFor(d.type, policy) === 'block') blocked = whole;
@@ -98,10 +126,11 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       opts.onDetection?.(whole);
     }
     const keep = forced ? CONTEXT_AFTER_FORCED_CUT : CONTEXT_AFTER_BREAK;
-    context = raw.length >= keep ? raw.slice(raw.length - keep) : (context + raw).slice(-keep);
+    context = read.length >= keep ? read.slice(read.length - keep) : (context + read).slice(-keep);
     contextEndsOnBreak = !forced;
     pending = pending.slice(cut);
     base += cut;
+    if (disguised) disguised = mayFold(pending);
     return out;
   }
 
@@ -110,11 +139,19 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     return contextEndsOnBreak ? context.length : 0;
   }
 
+  /** Where pending is cut to hold back HOLD characters as the detectors read them. */
+  function holdFrom(): number {
+    if (!disguised) return pending.length - HOLD;
+    const folded = normalizeText(pending);
+    if (folded === null) return pending.length - HOLD;
+    return folded.text.length <= HOLD ? 0 : folded.startOf(folded.text.length - HOLD);
+  }
+
   function forcedCut(): string {
     const text = flat(context, pending);
-    const found = scanner.candidates(text, scanFrom());
+    const found = scanner.candidates(text, scanFrom(), !disguised);
     const offset = context.length;
-    let cut = pending.length - HOLD;
+    let cut = holdFrom();
     for (let moved = true; moved && cut > 0; ) {
       moved = false;
       for (const c of found) {
@@ -128,6 +165,8 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       if (pending.length <= MAX_PENDING) return '';
       cut = pending.length - HOLD;
     }
+    // Never between the halves of a surrogate pair: each half alone folds to nothing it stands for.
+    if (isHighSurrogate(pending.charCodeAt(cut - 1))) cut--;
     return emit(text, found, cut, true);
   }
 
@@ -137,18 +176,19 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       if (chunk.length === 0) return '';
       // Flat, not a rope: lastHardBreak and the detectors read it char by char.
       pending = flat(pending, chunk);
+      disguised ||= mayFold(chunk);
       const cut = lastHardBreak();
       if (cut < 0) return forcedCut();
       if (cut === 0) return '';
       const text = flat(context, pending.slice(0, cut));
-      return emit(text, scanner.candidates(text, scanFrom()), cut, false);
+      return emit(text, scanner.candidates(text, scanFrom(), !disguised), cut, false);
     },
     end(): string {
       if (ended) return '';
       ended = true;
       if (pending.length === 0) return '';
       const text = flat(context, pending);
-      return emit(text, scanner.candidates(text, scanFrom()), pending.length, false);
+      return emit(text, scanner.candidates(text, scanFrom(), !disguised), pending.length, false);
     },
     get detections() {
       return detections;
