@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { FakeService } from '../helpers/http.js';
 import type { Request } from 'playwright-core';
 import { count, money, pct } from '../../web/format.js';
 import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
+import { withTools } from '../tools/helpers.js';
 
 // One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
 // provider works through leads only as far as the test lets it (GATE_FILE), so every step the
@@ -19,7 +20,7 @@ const work = tempDir('iron-cage-dash-');
 const gate = join(work.dir, 'gate');
 const dbDir = tempDir('iron-cage-dash-db-');
 
-let up: Upstream;
+let up: FakeService;
 let t: TestRuntime;
 let browser: TestBrowser;
 let admin: WatchedPage;
@@ -60,7 +61,7 @@ function wsClients(n: number) {
 
 beforeAll(async () => {
   allow(0);
-  up = await Upstream.start();
+  up = await FakeService.start();
   t = await startTestRuntime({
     dir: dbDir.dir,
     config: withTools({ crm: { url: up.url, cost_per_call_usd: 0.05, retry: { attempts: 1 }, breaker: { failure_threshold: 2, cooldown_s: 1 } } }),
