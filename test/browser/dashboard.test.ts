@@ -149,8 +149,9 @@ describe('the dashboard in Chromium, on a live run', () => {
     expect(await admin.page.locator('[data-testid=breaker][data-service=crm]').innerText()).toMatch(/retry in|a moment/);
 
     await api('/api/faults', { method: 'DELETE' });
-    // The next call after the 1 s cooldown is the probe: it succeeds and the circuit closes.
-    await new Promise((r) => setTimeout(r, 1100));
+    // Once the 1 s cooldown has ended the circuit is half open; the next call is the probe: it
+    // succeeds and the circuit closes.
+    await until(async () => (await api('/api/breakers')).services.some((b: { service: string; state: string }) => b.service === 'crm' && b.state === 'HALF_OPEN'));
     allow(9);
     await waitState(admin, '[data-testid=breaker][data-service=crm][data-state=CLOSED]');
     await waitText(admin, 'agent-progress', '9 / 40 leads (23%)');

@@ -303,15 +303,13 @@ describe('breaker and fallback', () => {
     slow.reply = () => 'hang';
     const before = (await breakers(t)).slow;
     const u = new URL(t.rt.url);
-    await new Promise<void>((resolve) => {
-      const req = request({ host: u.hostname, port: u.port, path: '/tools/slow/gone', agent: false, headers: { authorization: `Bearer ${agentToken}` } });
-      req.on('error', () => resolve());
-      req.end();
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 50);
-    });
+    const reached = slow.seen.length;
+    const req = request({ host: u.hostname, port: u.port, path: '/tools/slow/gone', agent: false, headers: { authorization: `Bearer ${agentToken}` } });
+    req.on('error', () => undefined);
+    req.end();
+    // The agent hangs up once the service has its request.
+    await until(() => slow.seen.length > reached);
+    req.destroy();
     await until(async () => (await (await t.api('/api/tools/calls?service=slow&limit=1')).json()).calls[0]?.reason === 'client_aborted');
     const after = (await breakers(t)).slow;
     expect(after.failures).toBe(before.failures);
