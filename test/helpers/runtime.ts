@@ -66,6 +66,29 @@ export async function startTestRuntime(opts: { config?: Partial<Config>; agent?:
   };
 }
 
+/** An agent token minted through the API, as an admin would: its own agent id and budget. */
+export interface AgentToken {
+  token: string;
+  agentId: string;
+}
+
+/**
+ * Mint an agent token on `t` (POST /api/tokens). A budget of $5 and a fresh name unless told;
+ * `budgetUsd: null` means no budget.
+ *
+ * @example
+ * const a = await agentToken(t, { budgetUsd: 0.01 });
+ * await fetch(`${t.rt.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${a.token}` }, ... });
+ */
+export async function agentToken(t: TestRuntime, o: { name?: string; budgetUsd?: number | null } = {}): Promise<AgentToken> {
+  const name = o.name ?? `agent-${Math.random().toString(36).slice(2, 8)}`;
+  const budgetUsd = 'budgetUsd' in o ? o.budgetUsd : 5;
+  const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd }) });
+  if (r.status !== 201) throw new Error(`POST /api/tokens answered ${r.status}: ${await r.text()}`);
+  const { token, agentId } = (await r.json()) as AgentToken;
+  return { token, agentId };
+}
+
 /** A WebSocket client that collects every message; `waitFor` resolves on the first match. */
 export class WsProbe {
   readonly messages: any[] = [];

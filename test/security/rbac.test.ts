@@ -7,8 +7,8 @@ import { DEFAULTS } from '../../src/config/index.js';
 import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
 import type { RouteRow } from '../../src/server/index.js';
 import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
-import { raw } from '../tools/helpers.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { raw, withTools } from '../tools/helpers.js';
+import { FakeService } from '../helpers/http.js';
 
 // The RBAC matrix: every caller × every route the server answers, the route list read from the
 // running server's own table (RunningServer.routes), so a route added without a row in EXPECTED
@@ -117,11 +117,11 @@ interface Caller {
 }
 
 let t: TestRuntime;
-let svc: Upstream;
+let svc: FakeService;
 let callers: Caller[];
 
 beforeAll(async () => {
-  svc = await Upstream.start();
+  svc = await FakeService.start();
   t = await startTestRuntime({
     config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway } },
     agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },
