@@ -73,7 +73,7 @@ describe('provider breakers', () => {
       expect((await t.api('/api/breakers/providers/openai/reset', { method: 'POST' })).status).toBe(200);
       expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 5 });
       const reset = t.rt.state.lastEvents(1000).filter((e) => e.type === 'breaker.reset');
-      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin dashboard (was OPEN)', data: { kind: 'provider', service: 'openai' } });
+      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin runtime (was OPEN)', data: { kind: 'provider', service: 'openai' } });
       upstream.answer({ text: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
       expect((await chat(t, a.token)).status).toBe(200);
       expect(upstream.requests.length).toBe(before + 1);

@@ -266,7 +266,7 @@ describe('breaker and fallback', () => {
     const reset = await t.api('/api/breakers/linkedin/reset', { method: 'POST' });
     expect(reset.status).toBe(200);
     expect((await reset.json()).state).toBe('CLOSED');
-    expect(eventsOf(t, 'breaker.reset').at(-1)).toMatchObject({ message: expect.stringContaining('reset by admin dashboard (was OPEN)') });
+    expect(eventsOf(t, 'breaker.reset').at(-1)).toMatchObject({ message: expect.stringContaining('reset by admin runtime (was OPEN)') });
 
     li.heal();
     const back = await get('/tools/linkedin/people/4');
