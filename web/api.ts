@@ -1,5 +1,7 @@
 // REST calls with the session's token. A 401 means the token is no good any more: the page
-// switches to its "get a new URL" state instead of showing a broken panel.
+// switches to its "get a new link" state instead of showing a broken panel. The session token
+// lives in the tab's sessionStorage and travels in Authorization (why not a cookie: see
+// src/auth/links.ts).
 
 const TOKEN_KEY = 'iron-cage-token';
 
@@ -33,6 +35,36 @@ export function adoptToken(): string | null {
     history.replaceState(null, '', location.pathname + location.search);
   }
   return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/**
+ * Take a one-time login link (`/#login=…`, what iron-cage prints) out of the address bar; null
+ * when the URL carries none. It is worth nothing once exchanged (see exchangeLoginLink).
+ */
+export function takeLoginLink(): string | null {
+  const m = /(?:^#|&)login=([^&]+)/.exec(location.hash);
+  if (!m) return null;
+  history.replaceState(null, '', location.pathname + location.search);
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Exchange a login link for a session token (POST /api/session). Throws an Error with the
+ * server's reason (used already, expired, …) when it opens nothing.
+ *
+ * @example
+ *   const link = takeLoginLink();
+ *   if (link !== null) useNewToken(await exchangeLoginLink(link));
+ */
+export async function exchangeLoginLink(link: string): Promise<string> {
+  const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
+  const json = await res.json().catch(() => null);
+  if (!res.ok || typeof json?.token !== 'string') throw new Error(json?.error?.message ?? `the server answered ${res.status}`);
+  return json.token;
 }
 
 export function storedToken(): string | null {

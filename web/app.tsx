@@ -147,7 +147,9 @@ function Login(p: { onLogin: (token: string) => void; intro?: string }) {
       <form class="card" data-testid="login" onSubmit={submit}>
         <h1>Iron Cage</h1>
         {p.intro && <p>{p.intro}</p>}
-        <p class="muted">Open the dashboard link iron-cage printed when it started, or log in as a dashboard user.</p>
+        <p class="muted">
+          Open the one-time link iron-cage printed when it started (or run <code>iron-cage dashboard</code> for a new one), or log in as a dashboard user.
+        </p>
         <label>
           Name
           <input name="name" autocomplete="username" required />
@@ -174,11 +176,11 @@ function AuthError(p: { message: string | null; onLogin: (token: string) => void
     <main class="center">
       <div class="card" data-testid="auth-error" role="alert">
         <h1>This dashboard link no longer works</h1>
-        <p>The token it carries is invalid or has expired{p.message ? ` (${p.message})` : ''}.</p>
+        <p>{p.message ? `It opens nothing: ${p.message}.` : 'Its login has been used, has expired or was revoked.'}</p>
         <p>To get a new one:</p>
         <ul>
           <li>
-            use the URL iron-cage printed when it started (<code>dashboard http://…/#token=…</code>), or restart it;
+            run <code>iron-cage dashboard</code> on the machine iron-cage runs on (with its <code>--db</code>): it prints a one-time link;
           </li>
           <li>
             or ask an admin for a user (<code>iron-cage user add NAME --role viewer</code>) and log in below.

@@ -8,9 +8,9 @@ import { wireUsers } from './users.js';
 import { loginRoutes, userRoutes } from './users.routes.js';
 
 /**
- * Who may call: API tokens (looked up by hash) and named users (their tokens checked live on
- * every verification), POST /api/login (no token needed), and the admin's /api/tokens and
- * /api/users routes.
+ * Who may call: API tokens and dashboard sessions (looked up by hash) and named users (their
+ * tokens checked live on every verification), POST /api/login and POST /api/session (no token
+ * needed), and the admin's /api/tokens and /api/users routes.
  */
 export function authService(ctx: Pick<Platform, 'config' | 'state'> & { tokens: TokenService }): Service {
   const tokens = new TokensStore(ctx.state);
@@ -20,7 +20,7 @@ export function authService(ctx: Pick<Platform, 'config' | 'state'> & { tokens: 
   const login = new LoginService({ users, tokens: ctx.tokens, state: ctx.state, ttlMinutes: ctx.config.loginTokenTtlMinutes });
   return {
     name: 'auth',
-    publicRoutes: [loginRoutes(login)],
+    publicRoutes: [loginRoutes(login, { store: tokens, ttlMinutes: ctx.config.loginTokenTtlMinutes })],
     apiRoutes: [userRoutes({ users, tokens: ctx.tokens }), tokenRoutes({ state: ctx.state, store: tokens, tokens: ctx.tokens })],
   };
 }

@@ -12,5 +12,6 @@ export { ROLES, canRead, assertCanAct, assertRole, type CredentialHeaders, type 
 export { createApiToken, wireApiTokens, type CreatedToken } from './manage.js';
 export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN } from './users.js';
 export { LoginService, type LoginResult, type LoginDeps } from './login.js';
+export { mintLoginLink, openSession, LINK_NAME, SESSION_NAME, type LoginLink } from './links.js';
 export { LoginLimiter } from './login-limiter.js';
 export { authService } from './auth.service.js';

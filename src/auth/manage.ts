@@ -23,7 +23,7 @@ export function createApiToken(state: StateManager, store: TokensStore, o: { rol
   const name = o.name.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
   if (o.role !== 'agent' && o.budgetMicros !== null) throw new ValidationError('budget: only agent tokens have a budget');
-  if (store.list().some((t) => t.name === name && t.revokedAt === null)) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
+  if (store.list().some((t) => t.name === name && t.revokedAt === null && t.kind === 'api')) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
   let agentId: string | null = null;
   if (o.role === 'agent') {
     agentId = `${agentPrefix(name)}-${randomBytes(4).toString('hex')}`;
@@ -31,7 +31,7 @@ export function createApiToken(state: StateManager, store: TokensStore, o: { rol
   }
   const { token, hash } = generateApiToken();
   const id = `tok_${randomBytes(6).toString('hex')}`;
-  store.add({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null });
+  store.add({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
   return { id, name, role: o.role, agentId, token };
 }
 
@@ -41,6 +41,6 @@ export function wireApiTokens(tokens: TokenService, store: TokensStore): void {
     const row = store.byHash(hash);
     if (!row) return null;
     const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true };
-    return { principal, revoked: row.revokedAt !== null };
+    return { principal, revoked: row.revokedAt !== null, kind: row.kind, expiresAt: row.expiresAt };
   };
 }

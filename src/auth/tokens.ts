@@ -34,8 +34,11 @@ const first = (v: string | string[] | null | undefined): string | undefined => (
 const ISSUER = 'iron-cage';
 const CACHE_MAX = 10_000;
 
-/** Looks an API token up by its hash; null when unknown. `revoked` tokens are refused. */
-export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean } | null;
+/**
+ * Looks an API token up by its hash; null when unknown. `revoked` tokens are refused, and so are
+ * ones past `expiresAt` and login links (`kind: 'link'`), which only POST /api/session accepts.
+ */
+export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean; kind?: 'api' | 'link' | 'session'; expiresAt?: string | null } | null;
 
 /** A live user's current name and role by id; null once removed (or never known). */
 export type UserResolver = (userId: string) => { name: string; role: 'admin' | 'viewer' } | null;
@@ -102,7 +105,23 @@ export class TokenService {
    *   proc.on('exit', () => run.end()); // its sockets close with 4401, every route refuses it
    */
   async issueRun(o: { name: string; agentId: string; ttlSeconds?: number }): Promise<RunToken> {
-    const { token, jti } = await this.sign({ role: 'agent', ...o }, this.instance);
+    return this.bound(await this.sign({ role: 'agent', ...o }, this.instance));
+  }
+
+  /**
+   * A token this process uses itself (the demo's presenter controls, its own calls to the API):
+   * bound to this process like a run's, so it is worth nothing once the process ends, whatever
+   * its signing key; never printed. `end()` revokes it earlier.
+   *
+   * @example
+   *   const own = await tokens.issueOwn({ role: 'admin', name: 'runtime' });
+   */
+  async issueOwn(o: { role: 'admin' | 'viewer'; name: string }): Promise<RunToken> {
+    return this.bound(await this.sign(o, this.instance));
+  }
+
+  /** A token signed for this process, good while its jti is live here. */
+  private bound({ token, jti }: { token: string; jti: string }): RunToken {
     this.liveRuns.add(jti);
     return {
       token,
@@ -166,8 +185,12 @@ export class TokenService {
     if (isApiToken(token)) {
       const found = this.resolveApiToken(hashApiToken(token));
       if (!found) throw new UnauthorizedError('unknown API token');
-      if (found.revoked) throw new UnauthorizedError('this API token has been revoked');
-      this.remember(token, found.principal, Date.now() + API_TOKEN_CACHE_MS);
+      if (found.kind === 'link') throw new UnauthorizedError('a login link is not a token: open it in a browser (the dashboard exchanges it for a session)');
+      const what = found.kind === 'session' ? 'this dashboard session' : 'this API token';
+      if (found.revoked) throw new UnauthorizedError(`${what} has been revoked`);
+      const expMs = found.expiresAt ? Date.parse(found.expiresAt) : Number.POSITIVE_INFINITY;
+      if (expMs <= Date.now()) throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? ': run `iron-cage dashboard` for a new login link' : ''}`);
+      this.remember(token, found.principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
       return found.principal;
     }
     try {
@@ -181,7 +204,7 @@ export class TokenService {
       // with no exp either) would otherwise reach everything its agent could, forever.
       if (role === 'agent' && payload.run === undefined)
         throw new UnauthorizedError('this agent token is not bound to a run (an older iron-cage made it); restart the agent under this iron-cage, or use an API token from `iron-cage token create`');
-      if (payload.run !== undefined) this.assertRunLive(payload.run, principal.jti);
+      if (payload.run !== undefined) this.assertRunLive(payload.run, principal.jti, principal.role);
       const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
       if (typeof payload.uid === 'string') {
         // A user's token is good only while the user is: its name and role come from the live row.
@@ -201,7 +224,11 @@ export class TokenService {
     }
   }
 
-  private assertRunLive(run: unknown, jti: string): void {
+  private assertRunLive(run: unknown, jti: string, role: Role): void {
+    if (role !== 'agent') {
+      if (run !== this.instance || !this.liveRuns.has(jti)) throw new UnauthorizedError('this token belonged to an iron-cage process that has ended');
+      return;
+    }
     if (run !== this.instance) throw new UnauthorizedError('this agent token belongs to a run of an earlier iron-cage process');
     if (!this.liveRuns.has(jti)) throw new UnauthorizedError("this agent token's run has ended");
   }

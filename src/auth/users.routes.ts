@@ -7,7 +7,8 @@ import type { TokenService } from './tokens.js';
 import { addUser, USER_ROLES } from './users.js';
 import { NotFoundError } from '../core/errors.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { UsersStore } from '../state/index.js';
+import type { TokensStore, UsersStore } from '../state/index.js';
+import { openSession } from './links.js';
 
 // Bounds only: what a name or password must look like is the auth domain's to say (and a
 // login with a malformed name is simply a wrong name, with the same answer).
@@ -17,13 +18,23 @@ const loginBody = z.strictObject({
 });
 const userBody = z.strictObject({ name: z.string(), role: z.enum(USER_ROLES), password: z.string() });
 
-/** POST /api/login: the one route under /api that takes no token. */
-export function loginRoutes(login: Pick<LoginService, 'login'>) {
+const sessionBody = z.strictObject({ link: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters') });
+
+/**
+ * The routes under /api that take no token, the two ways a person opens a dashboard session:
+ * POST /api/login (a named user's password) and POST /api/session (a one-time login link).
+ */
+export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: TokensStore; ttlMinutes: number }) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/login', async (c) => {
       const body = parseWith(loginBody, parseJsonBody(await c.req.text()));
       const address = getConnInfo(c).remote.address ?? 'unknown';
       return c.json(await login.login(body.name, body.password, address));
+    });
+    app.post('/api/session', async (c) => {
+      const body = parseWith(sessionBody, parseJsonBody(await c.req.text()));
+      const address = getConnInfo(c).remote.address ?? 'unknown';
+      return c.json(openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address }), 201);
     });
   };
 }

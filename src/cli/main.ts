@@ -5,6 +5,7 @@ import { VERSION } from '../core/index.js';
 import { escapeControl } from '../core/logger.js';
 import { runServe, runStart, type StartArgs } from './start.js';
 import { runToken, type TokenArgs } from './token.js';
+import { runDashboard, type DashboardArgs } from './dashboard.js';
 import { loadConfig } from '../config/index.js';
 import { runRedact, runScan } from './safety.js';
 import { runSecrets, type SecretsArgs } from './secrets.js';
@@ -72,6 +73,12 @@ export async function main(argv: string[]): Promise<void> {
       'Serve the dashboard and API with no agent (inspect earlier runs; agents that connect with a key)',
       (y) => y.options(optionsFor('serve')).epilog(environmentHelp('serve')).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
       async (a) => runServe(a as never),
+    )
+    .command(
+      'dashboard',
+      'Print a one-time login link to the dashboard of the iron-cage serving this database',
+      (y) => y.options(optionsFor('dashboard')).example('$0 dashboard --db ./iron_state.db', 'A link to open in the browser (once, within 15 minutes)'),
+      async (a) => runDashboard(a as unknown as DashboardArgs),
     )
     .command(
       'token <action> [id]',
@@ -150,7 +157,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, demo, serve, token, secrets, user, audit, redact or scan.')
+    .demandCommand(1, 'Name a command: start, demo, serve, dashboard, token, secrets, user, audit, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

@@ -50,7 +50,10 @@ export async function runToken(a: TokenArgs): Promise<void> {
       const rows = store.list().map(({ hash: _h, ...t }) => t);
       if (a.json) return out(JSON.stringify(rows));
       if (rows.length === 0) return out('No API tokens.');
-      for (const t of rows) out(`${t.id}  ${t.role.padEnd(6)}  ${t.name}${t.agentId ? `  agent ${t.agentId}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}`);
+      for (const t of rows)
+        out(
+          `${t.id}  ${t.role.padEnd(6)}  ${t.kind.padEnd(7)}  ${t.name}${t.agentId ? `  agent ${t.agentId}` : ''}${t.expiresAt ? `  expires ${t.expiresAt}` : ''}${t.revokedAt ? `  revoked ${t.revokedAt}` : ''}`,
+        );
       return;
     }
     if (!a.id) throw new ConfigError('token revoke: name the token by id or name');

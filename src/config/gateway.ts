@@ -107,6 +107,15 @@ export interface GatewayConfig {
   maxRequestBytes: number;
 }
 
+/**
+ * How long a call to this provider may take: a simulated provider stands in for OpenAI's side
+ * (it answers both wires) and takes its timeout.
+ * @example providerTimeoutMs(config.gateway, 'anthropic') // 120000
+ */
+export function providerTimeoutMs(config: Pick<GatewayConfig, 'providers'>, provider: string): number {
+  return provider === 'anthropic' ? config.providers.anthropic.timeoutMs : config.providers.openai.timeoutMs;
+}
+
 export const GATEWAY_DEFAULTS: GatewayConfig = {
   providers: {
     openai: { baseUrl: 'https://api.openai.com/v1', apiKey: null, timeoutMs: 120_000 },

@@ -14,6 +14,10 @@ import { CONFIG_OPTIONS, flagOf, OPTIONS, type FlagValues, type OptionName, type
 
 const AUTO_FILES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
 
+/** A key that no longer does anything, said once at start like a deprecation. */
+const RETIRED_ADMIN_TOKEN_TTL =
+  'admin_token_ttl_hours is no longer used: the dashboard link printed at start is a one-time login (login_link_ttl_minutes) that opens a session (login_token_ttl_minutes); remove the key';
+
 function validate(layer: unknown, where: (path: string) => string): ParsedLayer {
   const r = fileSchema.safeParse(layer);
   if (!r.success) {
@@ -114,7 +118,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     restart: (l, cur) => layer(cur, l.restart, { policy: 'policy', maxRestarts: 'max_restarts', backoffMs: 'backoff_ms', maxBackoffMs: 'max_backoff_ms' }),
     corsOrigins: 'cors_origins',
     allowedHosts: 'allowed_hosts',
-    adminTokenTtlHours: 'admin_token_ttl_hours',
+    loginLinkTtlMinutes: 'login_link_ttl_minutes',
     loginTokenTtlMinutes: 'login_token_ttl_minutes',
     agentTokenTtlHours: 'agent_token_ttl_hours',
     tools: 'tools',
@@ -156,7 +160,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       throw e instanceof ConfigError ? new ConfigError(`config ${where}: ${e.message}`) : e;
     }
     cfg.configFile = where;
-    cfg.notices = deprecations(fromFile).map((n) => `config ${where}: ${n}`);
+    const retired = fromFile.admin_token_ttl_hours === undefined ? [] : [RETIRED_ADMIN_TOKEN_TTL];
+    cfg.notices = [...deprecations(fromFile), ...retired].map((n) => `config ${where}: ${n}`);
   }
   cfg = apply(cfg, envLayer(env), env);
   cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);

@@ -7,7 +7,7 @@ import { fileSchema } from './schema.js';
 // (load.ts) are all derived from this table, so a flag and its variable cannot drift apart.
 // Options only one command takes for itself (`demo --pace`, `audit --reveal`) stay with it.
 
-export type Command = 'start' | 'serve' | 'demo' | 'token' | 'secrets' | 'user' | 'audit' | 'redact' | 'scan';
+export type Command = 'start' | 'serve' | 'demo' | 'dashboard' | 'token' | 'secrets' | 'user' | 'audit' | 'redact' | 'scan';
 
 export interface OptionSpec {
   /** How its text is read: as it is, as a whole number, or as a switch (`--x`, `--no-x`; `1`/`true`/`yes`/`on` in a variable). */
@@ -22,7 +22,7 @@ export interface OptionSpec {
 }
 
 const SERVER = { start: true, serve: true } as const;
-const FILES = { ...SERVER, token: true, secrets: true, user: true, audit: true } as const;
+const FILES = { ...SERVER, dashboard: true, token: true, secrets: true, user: true, audit: true } as const;
 
 /** By the name yargs gives the parsed value (camelCase); the flag is its kebab-case. */
 export const OPTIONS = {
@@ -33,8 +33,20 @@ export const OPTIONS = {
     describe: 'Spend limit in dollars: 50, 50.00 or $50 (quote the $)',
     commands: { start: true, token: 'For create: the agent budget in dollars' },
   },
-  port: { kind: 'int', key: 'port', env: 'IRON_CAGE_PORT', describe: 'Port for the dashboard, REST API and gateway [default: 8080]', commands: { ...SERVER, demo: true } },
-  host: { kind: 'string', key: 'host', env: 'IRON_CAGE_HOST', describe: 'Address to bind [default: 127.0.0.1]', commands: SERVER },
+  port: {
+    kind: 'int',
+    key: 'port',
+    env: 'IRON_CAGE_PORT',
+    describe: 'Port for the dashboard, REST API and gateway [default: 8080]',
+    commands: { ...SERVER, demo: true, dashboard: 'The port iron-cage serves on, for the link [default: 8080]' },
+  },
+  host: {
+    kind: 'string',
+    key: 'host',
+    env: 'IRON_CAGE_HOST',
+    describe: 'Address to bind [default: 127.0.0.1]',
+    commands: { ...SERVER, dashboard: 'The address iron-cage serves on, for the link [default: 127.0.0.1]' },
+  },
   db: { kind: 'string', key: 'db', env: 'IRON_CAGE_DB', describe: 'SQLite state file [default: ./iron_state.db]', commands: { ...FILES, demo: "The demo's SQLite file [default: ./iron_demo.db]" } },
   config: {
     kind: 'string',
@@ -76,7 +88,14 @@ export const OPTIONS = {
   json: {
     kind: 'bool',
     describe: 'Machine-readable output',
-    commands: { token: true, secrets: true, user: true, audit: true, scan: 'One JSON object per line: {"spans":[{"start","end","type","risk"}]} (input lines {"id","text"} echo the id)' },
+    commands: {
+      dashboard: true,
+      token: true,
+      secrets: true,
+      user: true,
+      audit: true,
+      scan: 'One JSON object per line: {"spans":[{"start","end","type","risk"}]} (input lines {"id","text"} echo the id)',
+    },
   },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -38,7 +38,9 @@ export const fileSchema = z.strictObject({
     .optional(),
   cors_origins: z.array(origin).optional(),
   allowed_hosts: z.array(z.string().min(1)).optional(),
+  /** Retired (see retiredKeys): still read, so an old file keeps working, and ignored. */
   admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
+  login_link_ttl_minutes: posInt.max(24 * 60, 'must be at most 1440 (a day)').optional(),
   login_token_ttl_minutes: posInt.max(7 * 24 * 60, 'must be at most 10080 (a week)').optional(),
   agent_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   tools: toolsSchema.optional(),
@@ -72,8 +74,9 @@ export interface Config {
   restart: { policy: 'on-failure' | 'never'; maxRestarts: number; backoffMs: number; maxBackoffMs: number };
   corsOrigins: string[];
   allowedHosts: string[];
-  adminTokenTtlHours: number;
-  /** Life of the token a named user gets from POST /api/login. */
+  /** How long the one-time dashboard login link printed at start (or by `iron-cage dashboard`) can be used. */
+  loginLinkTtlMinutes: number;
+  /** Life of a dashboard session: the token a named user gets from POST /api/login, or a login link from POST /api/session. */
   loginTokenTtlMinutes: number;
   /** Most a supervised agent process's token lives (it is revoked earlier, when the process ends). */
   agentTokenTtlHours: number;
@@ -113,7 +116,7 @@ export const DEFAULTS: Config = {
   restart: { policy: 'on-failure', maxRestarts: 5, backoffMs: 1000, maxBackoffMs: 4000 },
   corsOrigins: [],
   allowedHosts: [],
-  adminTokenTtlHours: 24 * 30,
+  loginLinkTtlMinutes: 15,
   loginTokenTtlMinutes: 480,
   agentTokenTtlHours: 24,
   tools: {},

@@ -131,6 +131,10 @@ export interface EventData {
   'user.removed': { userId: string; name: string };
   'auth.login': { userId: string; name: string; role: 'admin' | 'viewer'; address: string };
   'auth.login_failed': { name: string; address: string; reason: 'bad_credentials' | 'too_many_attempts' | 'untrusted_hash' };
+  /** A one-time dashboard login link was made (at start, or by `iron-cage dashboard`): its id and expiry, never the link. */
+  'auth.link_created': { tokenId: string; role: 'admin'; expiresAt: string; by: 'runtime' | 'cli' };
+  /** A login link was exchanged for a dashboard session (listed with the API tokens, revocable). */
+  'auth.session_opened': { tokenId: string; linkId: string; role: 'admin'; expiresAt: string; address: string };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

@@ -195,7 +195,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const started = Date.now();
   const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env })));
   const agentId = rt.agentId!;
-  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.dashboardUrl}`);
+  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.startLink ?? rt.loginLink()}`);
   if (portNote) terminal.say(portNote);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({
@@ -249,7 +249,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   );
   // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.
   if (a.stay ?? (process.stdout as { isTTY?: boolean }).isTTY === true) {
-    terminal.say(`The dashboard stays up with the final results at ${rt.dashboardUrl} — press Ctrl-C to exit`);
+    terminal.say(`The dashboard stays up with the final results at ${rt.url} (an open tab stays logged in; to open another: ${rt.loginLink()}) — press Ctrl-C to exit`);
     return;
   }
   await stopAll(`demo ${outcome.status}`);

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../core/errors.js';
-import type { GatewayConfig } from '../config/index.js';
+import { providerTimeoutMs, type GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
+import { scrubberOf } from './credentials.js';
 import { GatewayError } from './errors.js';
 import type { OutputGuard } from './guard.js';
 import type { Provider, UpstreamCall } from './providers/types.js';
@@ -102,9 +103,13 @@ export interface SurfaceDeps {
   guard: Pick<OutputGuard, 'prompt'>;
 }
 
-function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<UpstreamCall, 'endpoint' | 'method' | 'body' | 'json'>) {
-  const timeoutMs = provider.name === 'anthropic' ? config.providers.anthropic.timeoutMs : config.providers.openai.timeoutMs;
-  return provider.call({ ...c, stream: false, headers: {}, signal: AbortSignal.timeout(timeoutMs) });
+/**
+ * An unmetered call (a model list, a token count) and its answer, read whole with the
+ * provider's own credentials taken out: whatever iron-cage attached never reaches the agent.
+ */
+async function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<UpstreamCall, 'endpoint' | 'method' | 'body' | 'json'>): Promise<{ status: number; body: Buffer }> {
+  const up = await provider.call({ ...c, stream: false, headers: {}, signal: AbortSignal.timeout(providerTimeoutMs(config, provider.name)) });
+  return { status: up.status, body: scrubberOf(provider).buffer(await collect(up.body, 1024 * 1024)).body };
 }
 
 /** An OpenAI-shaped model entry as Anthropic's SDK expects it (the simulated provider lists OpenAI's shape). */
@@ -122,7 +127,7 @@ function asAnthropicModel(m: { id?: unknown; created?: unknown }) {
 export async function models(d: SurfaceDeps, res: ServerResponse, id: string | null, wire: Wire): Promise<void> {
   const provider = d.router.effective(wire.name);
   const up = await upstreamCall(provider, d.config, { endpoint: 'models', method: 'GET', body: null, json: null });
-  const raw = (await collect(up.body)).toString('utf8');
+  const raw = up.body.toString('utf8');
   // A real provider answers in its own shape; the simulated one in OpenAI's, converted here.
   const convert = wire.name === 'anthropic' && provider.name !== 'anthropic';
   if (up.status >= 400 || (id === null && !convert)) return void sendJson(res, up.status, raw);
@@ -156,8 +161,7 @@ export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Rec
   if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
   if (resolved.provider.real && !d.guard.prompt) {
     const up = await upstreamCall(resolved.provider, d.config, { endpoint: 'count_tokens', method: 'POST', body: text, json: body }).catch(() => null);
-    const raw = up && (await collect(up.body, 1024 * 1024).catch(() => null));
-    if (up && raw && up.status < 400) return void sendJson(res, up.status, raw);
+    if (up && up.status < 400) return void sendJson(res, up.status, up.body);
   }
   sendJson(res, 200, { input_tokens: promptTokensOf('messages', model, body) });
 }

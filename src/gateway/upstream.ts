@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config/index.js';
+import { providerTimeoutMs, type GatewayConfig } from '../config/index.js';
 import { CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type CircuitBreaker, type Classifier } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ProviderBreakers } from './breakers.js';
@@ -99,7 +99,7 @@ export class UpstreamCaller {
    */
   private attempt(call: Call, clientSignal: AbortSignal): Promise<UpstreamResponse> {
     const { provider, upstream } = call.target;
-    const timeoutMs = provider.name === 'anthropic' ? this.d.config.providers.anthropic.timeoutMs : this.d.config.providers.openai.timeoutMs;
+    const timeoutMs = providerTimeoutMs(this.d.config, provider.name);
     const { breaker, judge } = this.guardFor(provider.name);
     return breaker.call(async () => {
       // Real upstreams get undici's header and body timeouts; the in-process one gets ours.

@@ -1,12 +1,12 @@
 import { basename, resolve } from 'node:path';
-import { authService, keyPathFor, loadOrCreateKey, TokenService, type RunToken } from '../auth/index.js';
+import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { startServer, type RunningServer } from '../server/index.js';
-import { RequestsStore, StateManager } from '../state/index.js';
+import { RequestsStore, StateManager, TokensStore } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
 import { AlertDispatcher, deliveryEvent } from '../alerts/index.js';
@@ -38,6 +38,8 @@ export class Runtime {
   pii!: PiiProtection;
   agentId: string | null = null;
   agentDone: Promise<AgentOutcome> | null = null;
+  /** The login link the start announced (none in a JSON log). */
+  startLink: string | null = null;
   private shuttingDown: Promise<void> | null = null;
 
   private constructor(
@@ -46,6 +48,7 @@ export class Runtime {
     readonly state: StateManager,
     readonly tokens: TokenService,
     readonly server: RunningServer,
+    /** This process's own admin token (the demo's controls, tests): bound to this process, never printed. */
     readonly adminToken: string,
     readonly alerts: AlertDispatcher,
   ) {}
@@ -54,8 +57,20 @@ export class Runtime {
     return this.server.url;
   }
 
-  get dashboardUrl(): string {
-    return `${this.server.url}/#token=${this.adminToken}`;
+  /**
+   * A new one-time admin login link to the dashboard (`/#login=…`), good for
+   * `login_link_ttl_minutes`: the page exchanges it for a session. Each call makes another.
+   */
+  loginLink(): string {
+    return `${this.server.url}/#login=${mintLoginLink(new TokensStore(this.state), { ttlMinutes: this.config.loginLinkTtlMinutes, by: 'runtime' }).link}`;
+  }
+
+  /** What the log says about the dashboard at start: the login link, but never into a JSON log (pipelines keep and share those). */
+  private announceDashboard(): void {
+    const ttl = `${this.config.loginLinkTtlMinutes} min`;
+    if (this.config.logFormat === 'json') return this.logger.info(`Iron Cage ${VERSION} · dashboard ${this.server.url}/ (run \`iron-cage dashboard\` on this machine for a one-time login link)`);
+    this.startLink = this.loginLink();
+    this.logger.info(`Iron Cage ${VERSION} · dashboard ${this.startLink} (one-time login link, ${ttl})`);
   }
 
   static async start(o: RuntimeOptions): Promise<Runtime> {
@@ -115,11 +130,13 @@ export class Runtime {
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
       );
-      const adminToken = await tokens.issue({ role: 'admin', name: 'dashboard', ttlSeconds: config.adminTokenTtlHours * 3600 });
-      rt = new Runtime(config, logger, state, tokens, server, adminToken, alerts);
+      const own = await tokens.issueOwn({ role: 'admin', name: 'runtime' });
+      rt = new Runtime(config, logger, state, tokens, server, own.token, alerts);
       rt.services = services;
       rt.pii = pii;
-      logger.info(`Iron Cage ${VERSION} · dashboard ${rt.dashboardUrl}`);
+      // A link an earlier start printed and nobody used is void: a link copied from old logs opens nothing.
+      new TokensStore(state).endLinks(new Date());
+      rt.announceDashboard();
       if (alerts.channels.length > 0) logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget)' : 'webhook (budget, PII)')).join(', ')}`);
       await Promise.all(services.map((s) => s.ready));
       for (const s of services) s.announce?.();

@@ -6,8 +6,8 @@ import type { EventType } from '../core/events.js';
 // generated from this file by drizzle-kit (`npm run db:generate` after a change; migrate.ts
 // says how it is applied); test/state/schema.test.ts fails while a change has no migration.
 //
-// PostgreSQL (the control panel) gets this same list of tables with pg-core's builders, in a
-// schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
+// The plan for PostgreSQL (the control panel; not built yet): this same list of tables with
+// pg-core's builders, in a schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
 // migration for the append-only triggers (a plpgsql function raising the same messages). Column
 // for column: text → text; integer → integer, except the kinds below, which are bigint (mode
 // 'number'); integer boolean → boolean; real → doublePrecision (SQLite's REAL is 8 bytes,
@@ -42,9 +42,9 @@ export const agents = sqliteTable('agents', {
   progressTotal: integer('progress_total'),
   progressUnit: text('progress_unit').notNull().default('items'),
   limitMicros: micros('limit_micros'),
-  // Migration 5: the secrets environment of the run.
+  // The secrets environment of the run.
   environment: text('environment').notNull().default('development'),
-  // Migration 7: outcomes the agent reported; null until it reports any.
+  // Outcomes the agent reported; null until it reports any.
   progressSucceeded: integer('progress_succeeded'),
   progressFailed: integer('progress_failed'),
 });
@@ -118,6 +118,12 @@ export const apiTokens = sqliteTable('api_tokens', {
   hash: text('hash').notNull().unique(),
   createdAt: text('created_at').notNull(),
   revokedAt: text('revoked_at'),
+  /** `api`: a key from `iron-cage token create`; `link`: a one-time dashboard login link (revoked once used); `session`: what a link was exchanged for. */
+  kind: text('kind', { enum: ['api', 'link', 'session'] })
+    .notNull()
+    .default('api'),
+  /** Past this instant the token is refused (links and sessions always have one; API keys none). */
+  expiresAt: text('expires_at'),
 });
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;

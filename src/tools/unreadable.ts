@@ -1,8 +1,5 @@
 import type { SafetyMode } from '../domain/pii/index.js';
-import type { ToolPiiGuard } from './redact.js';
-
-/** Why an answer must not reach the agent (the proxy answers 403 pii_blocked with it). */
-type Blocked = { message: string; types: string[] | null };
+import type { Blocked, ToolPiiGuard } from './redact.js';
 
 /**
  * The PII step for a tool answer still compressed in a content coding iron-cage cannot undo

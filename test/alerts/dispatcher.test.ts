@@ -1,11 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BudgetTracker, budgetAlert, emailBudgetAlert, projectSpend, recommendIncrease, slackBudgetAlert } from '../../src/domain/budget/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { AlertDispatcher, budgetAlertMessage, type AlertDispatcherOptions, type AlertResult } from '../../src/alerts/index.js';
+import { FakeService, unusedPort } from '../helpers/http.js';
+import { startMailbox } from '../helpers/mail.js';
 
 const USD = 1_000_000;
 const SMTP_USER = 'alerts@company.com';
@@ -29,79 +28,11 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-interface Received {
-  from: string;
-  to: string[];
-  subject: string;
-  body: string;
-  at: number;
-}
-
-function unfold(headers: string): string {
-  return headers.replace(/\r\n(?=[ \t])/g, '');
-}
-
-function decodeBody(headers: string, body: string): string {
-  const encoding = /^content-transfer-encoding:\s*(\S+)/im.exec(headers)?.[1]?.toLowerCase();
-  if (encoding === 'base64') return Buffer.from(body, 'base64').toString('utf8');
-  if (encoding === 'quoted-printable') {
-    // Escapes are bytes of UTF-8; latin1 maps each char to one byte so the round trip is exact.
-    const bytes = body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    return Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return body;
-}
-
 /** A promise and the function that settles it. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** `onMail` hears of each message as it arrives; the SMTP answer to it waits for `holdUntil`. */
-async function startSmtp(opts: { auth?: { user: string; pass: string }; rejectRcpt?: number; onMail?: () => void; holdUntil?: Promise<void> } = {}) {
-  const received: Received[] = [];
-  let rcptAttempts = 0;
-  const server = new SMTPServer({
-    logger: false,
-    disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
-    authOptional: !opts.auth,
-    allowInsecureAuth: true,
-    onAuth(auth, _session, cb) {
-      if (auth.username === opts.auth?.user && auth.password === opts.auth?.pass) cb(null, { user: auth.username });
-      else cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
-    },
-    onRcptTo(_address, _session, cb) {
-      rcptAttempts++;
-      if (opts.rejectRcpt) cb(Object.assign(new Error('Mailbox unavailable'), { responseCode: opts.rejectRcpt }));
-      else cb();
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const split = raw.indexOf('\r\n\r\n');
-        const headers = unfold(raw.slice(0, split));
-        const subject = /^subject:\s*(.*)$/im.exec(headers)?.[1] ?? '';
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          subject,
-          body: decodeBody(headers, raw.slice(split + 4)),
-          at: Date.now(),
-        });
-        opts.onMail?.();
-        void Promise.resolve(opts.holdUntil).then(() => cb());
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const auth = opts.auth ? `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.pass)}@` : '';
-  return { url: `smtp://${auth}127.0.0.1:${port}`, received, rcptAttempts: () => rcptAttempts };
 }
 
 interface Reply {
@@ -114,41 +45,28 @@ interface Reply {
   after?: Promise<void>;
 }
 
-async function startWebhook(replies: Reply[] = [{ status: 200, body: 'ok' }], onRequest?: () => void) {
-  const requests: Array<{ method: string; path: string; contentType: string; body: unknown }> = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-    req.on('end', () => {
-      requests.push({ method: req.method!, path: req.url!, contentType: String(req.headers['content-type']), body: JSON.parse(data) });
-      onRequest?.();
-      const reply = replies[Math.min(requests.length, replies.length) - 1]!;
-      if (reply.hang) return;
-      void Promise.resolve(reply.after).then(() => {
-        res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
-        res.end(reply.body ?? '');
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${port}/services/${HOOK_SECRET}`, requests };
+/** A mailbox closed after the test. */
+async function mailbox(opts: Parameters<typeof startMailbox>[0] = {}) {
+  const m = await startMailbox(opts);
+  cleanups.push(() => m.close());
+  return m;
 }
 
-/** A port nothing listens on: bind one, then let it go. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** A Slack-like webhook answering `replies` in turn (the last one again once they run out). */
+async function startWebhook(replies: Reply[] = [{ status: 200, body: 'ok' }], onRequest?: () => void) {
+  const svc = await FakeService.start();
+  cleanups.push(() => svc.close());
+  svc.reply = () => {
+    onRequest?.();
+    const r = replies[Math.min(svc.seen.length, replies.length) - 1]!;
+    return r.hang ? 'hang' : { status: r.status, headers: { 'content-type': 'text/plain', ...r.headers }, body: r.body ?? '', after: r.after };
+  };
+  return {
+    url: `${svc.url}/services/${HOOK_SECRET}`,
+    get requests() {
+      return svc.seen.map((q) => ({ method: q.method, path: q.url, contentType: String(q.headers['content-type']), body: JSON.parse(q.body) }));
+    },
+  };
 }
 
 function dispatcher(opts: Partial<AlertDispatcherOptions> = {}) {
@@ -163,11 +81,8 @@ function dispatcher(opts: Partial<AlertDispatcherOptions> = {}) {
     logger: createLogger({ format: 'json', level: 'debug', stream: out }),
     onResult: (r) => results.push(r),
     retry: { baseMs: 1, maxMs: 20 },
-    // Waits are recorded and cut short unless a test asks for the real timer (`sleep: undefined`).
-    sleep: (ms) => {
-      delays.push(ms);
-      return new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5)));
-    },
+    // Waits are recorded, not slept, unless a test asks for the real timer (`sleep: undefined`).
+    sleep: async (ms) => void delays.push(ms),
     ...opts,
   });
   cleanups.push(() => d.close());
@@ -188,7 +103,7 @@ describe('AlertDispatcher', () => {
     // the other starts would never finish.
     const mailIn = deferred();
     const hookIn = deferred();
-    const smtp = await startSmtp({ auth: { user: SMTP_USER, pass: SMTP_PASS }, onMail: mailIn.resolve, holdUntil: hookIn.promise });
+    const smtp = await mailbox({ auth: { user: SMTP_USER, pass: SMTP_PASS }, onMail: mailIn.resolve, holdUntil: hookIn.promise });
     const hook = await startWebhook([{ status: 200, body: 'ok', after: mailIn.promise }], hookIn.resolve);
     const t = dispatcher({ webhookUrl: hook.url, email: email(smtp.url) });
     expect(t.d.channels).toEqual(['webhook', 'email']);
@@ -272,8 +187,8 @@ describe('AlertDispatcher', () => {
   });
 
   it('survives a dead webhook: logged, reported, masked, and the e-mail still arrives', async () => {
-    const smtp = await startSmtp();
-    const port = await deadPort();
+    const smtp = await mailbox();
+    const port = await unusedPort();
     const t = dispatcher({ webhookUrl: `http://127.0.0.1:${port}/services/${HOOK_SECRET}`, email: email(smtp.url) });
     const message = warningMessage();
     expect(() => t.d.send(message)).not.toThrow();
@@ -295,7 +210,7 @@ describe('AlertDispatcher', () => {
 
   it('survives a dead SMTP server: logged, reported, no password, and the webhook still delivers', async () => {
     const hook = await startWebhook();
-    const port = await deadPort();
+    const port = await unusedPort();
     const t = dispatcher({ webhookUrl: hook.url, email: email(`smtp://${SMTP_USER}:${SMTP_PASS}@127.0.0.1:${port}`) });
     t.d.send(warningMessage());
     await t.settled(2);
@@ -310,7 +225,7 @@ describe('AlertDispatcher', () => {
   });
 
   it('does not retry a permanent SMTP refusal or a wrong password', async () => {
-    const refusing = await startSmtp({ rejectRcpt: 550 });
+    const refusing = await mailbox({ rejectRcpt: 550 });
     const a = dispatcher({ email: email(refusing.url) });
     a.d.send(warningMessage());
     await a.settled(1);
@@ -318,7 +233,7 @@ describe('AlertDispatcher', () => {
     expect(a.results[0]!.error).toMatch(/550/);
     expect(refusing.rcptAttempts()).toBe(1);
 
-    const guarded = await startSmtp({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
+    const guarded = await mailbox({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
     const wrong = guarded.url.replace(encodeURIComponent(SMTP_PASS), 'wrong-password-42');
     const b = dispatcher({ email: email(wrong) });
     b.d.send(warningMessage());
@@ -330,7 +245,7 @@ describe('AlertDispatcher', () => {
   });
 
   it('retries a transient SMTP refusal', async () => {
-    const smtp = await startSmtp({ rejectRcpt: 451 });
+    const smtp = await mailbox({ rejectRcpt: 451 });
     const t = dispatcher({ email: email(smtp.url), retry: { attempts: 2, baseMs: 1, maxMs: 5 } });
     t.d.send(warningMessage());
     await t.settled(1);

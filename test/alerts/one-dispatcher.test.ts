@@ -1,77 +1,50 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
-import { DEFAULTS, loadConfig, type Config } from '../../src/config/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { FakeService } from '../helpers/http.js';
+import { startMailbox, type Mailbox } from '../helpers/mail.js';
+import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
 // One alert dispatcher per iron-cage, built from the one `alerts:` section: a budget threshold
 // (from the gateway's meter) and a PII finding (from PII protection) reach the same webhook, the
 // e-mail carries the budget alert only, and every delivery is recorded the same way.
 
-let upstream: MockUpstream;
-let hook: Server;
+const upstream = useFakeLlm();
+let hook: FakeService;
 let hookUrl: string;
-const posts: Array<{ text: string }> = [];
-let smtp: SMTPServer;
+const posts = () => hook.json() as Array<{ text: string }>;
+let smtp: Mailbox;
 let smtpUrl: string;
-const mails: string[] = [];
+const mails = () => smtp.received.map((m) => m.raw);
 
 beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-  hook = createServer((req, res) => {
-    let b = '';
-    req.on('data', (c) => (b += c));
-    req.on('end', () => {
-      posts.push(JSON.parse(b));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`;
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    onData(stream, _session, cb) {
-      let raw = '';
-      stream.on('data', (c) => (raw += c));
-      stream.on('end', () => {
-        mails.push(raw);
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-  smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+  hook = await FakeService.start();
+  hookUrl = `${hook.url}/slack`;
+  smtp = await startMailbox();
+  smtpUrl = smtp.url;
 });
 afterAll(async () => {
-  await upstream.close();
-  hook.close();
-  smtp.close();
+  await hook.close();
+  await smtp.close();
 });
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
-  posts.length = 0;
-  mails.length = 0;
+  hook.seen.length = 0;
+  smtp.received.length = 0;
 });
 
-const gateway = (): Config['gateway'] => ({
-  ...DEFAULTS.gateway,
-  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-real-provider-key', timeoutMs: 2000 } },
-  pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES),
-});
+const gateway = () => upstream.gateway({ key: 'sk-real-provider-key', timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 
 /** One call that crosses 90% of a $1 budget ($0.90 at the spec GPT-4 price) and answers with an e-mail address. */
 async function crossAndLeak(rt: TestRuntime): Promise<string> {
-  const a = (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'alerted', budgetUsd: 1 }) })).json()) as { token: string; agentId: string };
-  upstream.next = () => ({ content: 'Write to bob.jones@example.org for the contract.', usage: { prompt_tokens: 30_000, completion_tokens: 0 } });
+  const a = await agentToken(rt, { name: 'alerted', budgetUsd: 1 });
+  upstream.answer({ text: 'Write to bob.jones@example.org for the contract.', usage: { prompt_tokens: 30_000, completion_tokens: 0 } });
   const r = await fetch(`${rt.rt.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
@@ -92,8 +65,8 @@ describe('one alert dispatcher', () => {
     t = await startTestRuntime({ config: { gateway: gateway(), alerts: { webhookUrl: hookUrl, email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl } } } });
     expect(t.log().match(/Alerts go to: webhook \(budget, PII\), e-mail \(budget\)/g)).toHaveLength(1);
     const agentId = await crossAndLeak(t);
-    await until(() => posts.length >= 2 && mails.length >= 1, 5000);
-    expect(posts.map((p) => p.text)).toEqual(
+    await until(() => posts().length >= 2 && mails().length >= 1, 5000);
+    expect(posts().map((p) => p.text)).toEqual(
       expect.arrayContaining([expect.stringMatching(/Budget warning: 90% used/), expect.stringMatching(/^:shield: Iron Cage: PII redacted in LLM output: 1 EMAIL/)]),
     );
     const recorded = await until(async () => {
@@ -101,10 +74,10 @@ describe('one alert dispatcher', () => {
       return d.length === 3 ? d : null;
     }, 5000);
     expect(recorded.map((e) => e.message).sort()).toEqual(['Budget alert delivered by email', 'Budget alert delivered by webhook', 'PII alert delivered by webhook']);
-    expect(posts).toHaveLength(2);
-    expect(mails).toHaveLength(1);
-    expect(mails[0]).toMatch(/Subject: .*90/);
-    expect(mails[0]).not.toContain('PII');
+    expect(posts()).toHaveLength(2);
+    expect(mails()).toHaveLength(1);
+    expect(mails()[0]).toMatch(/Subject: .*90/);
+    expect(mails()[0]).not.toContain('PII');
   });
 
   it('reads the deprecated safety.webhook_url as that one webhook, and says so once when it starts', async () => {
@@ -119,8 +92,8 @@ describe('one alert dispatcher', () => {
       expect(t.log()).toMatch(/WARN.*safety\.webhook_url is deprecated/);
       // Budget alerts now reach the webhook that used to hear only of PII.
       const agentId = await crossAndLeak(t);
-      await until(() => posts.length >= 2, 5000);
-      expect(posts.map((p) => p.text)).toEqual(expect.arrayContaining([expect.stringMatching(/Budget warning: 90% used/), expect.stringMatching(/PII redacted/)]));
+      await until(() => posts().length >= 2, 5000);
+      expect(posts().map((p) => p.text)).toEqual(expect.arrayContaining([expect.stringMatching(/Budget warning: 90% used/), expect.stringMatching(/PII redacted/)]));
       await until(async () => ((await deliveries(t!, agentId)).length === 2 ? true : null), 5000);
       expect(t.log().split(warning)).toHaveLength(2);
     } finally {

@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { FakeService } from '../helpers/http.js';
 import type { Request } from 'playwright-core';
 import { count, money, pct } from '../../web/format.js';
 import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
+import { mintLoginLink } from '../../src/auth/index.js';
+import { TokensStore } from '../../src/state/index.js';
+import { withTools } from '../tools/helpers.js';
 
 // One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
 // provider works through leads only as far as the test lets it (GATE_FILE), so every step the
@@ -19,7 +22,7 @@ const work = tempDir('iron-cage-dash-');
 const gate = join(work.dir, 'gate');
 const dbDir = tempDir('iron-cage-dash-db-');
 
-let up: Upstream;
+let up: FakeService;
 let t: TestRuntime;
 let browser: TestBrowser;
 let admin: WatchedPage;
@@ -60,7 +63,7 @@ function wsClients(n: number) {
 
 beforeAll(async () => {
   allow(0);
-  up = await Upstream.start();
+  up = await FakeService.start();
   t = await startTestRuntime({
     dir: dbDir.dir,
     config: withTools({ crm: { url: up.url, cost_per_call_usd: 0.05, retry: { attempts: 1 }, breaker: { failure_threshold: 2, cooldown_s: 1 } } }),
@@ -148,8 +151,9 @@ describe('the dashboard in Chromium, on a live run', () => {
     expect(await admin.page.locator('[data-testid=breaker][data-service=crm]').innerText()).toMatch(/retry in|a moment/);
 
     await api('/api/faults', { method: 'DELETE' });
-    // The next call after the 1 s cooldown is the probe: it succeeds and the circuit closes.
-    await new Promise((r) => setTimeout(r, 1100));
+    // Once the 1 s cooldown has ended the circuit is half open; the next call is the probe: it
+    // succeeds and the circuit closes.
+    await until(async () => (await api('/api/breakers')).services.some((b: { service: string; state: string }) => b.service === 'crm' && b.state === 'HALF_OPEN'));
     allow(9);
     await waitState(admin, '[data-testid=breaker][data-service=crm][data-state=CLOSED]');
     await waitText(admin, 'agent-progress', '9 / 40 leads (23%)');
@@ -263,12 +267,27 @@ describe('the dashboard in Chromium, on a live run', () => {
     const bad = await browser.open(`${t.rt.url}/#token=not-a-token`);
     try {
       await waitState(bad, '[data-testid=auth-error]');
-      expect(await textOf(bad, 'auth-error')).toMatch(/invalid or has expired[\s\S]*iron-cage printed/);
+      expect(await textOf(bad, 'auth-error')).toMatch(/opens nothing: token is not valid for this iron-cage[\s\S]*iron-cage dashboard/);
       expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
-      // Pasting a good URL into the same tab (only the fragment changes: no reload) brings the page up.
-      await bad.page.evaluate((tok) => (location.hash = `#token=${tok}`), t.rt.adminToken);
+      // Pasting a one-time login link into the same tab (only the fragment changes: no reload)
+      // brings the page up with a session, and takes the link out of the address bar.
+      const { link } = mintLoginLink(new TokensStore(t.rt.state), { ttlMinutes: 15, by: 'cli' });
+      await bad.page.evaluate((l) => (location.hash = `#login=${encodeURIComponent(l)}`), link);
       await waitState(bad, '[data-testid=conn][data-state=live]');
       expect(await bad.page.evaluate(() => location.hash)).toBe('');
+      expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toMatch(/^ic_/);
+      // A reload keeps the session (it lives in the tab's storage, not in the link).
+      await bad.page.reload();
+      await waitState(bad, '[data-testid=conn][data-state=live]');
+      // The same link in another browser opens nothing, and says why.
+      const second = await browser.open(`${t.rt.url}/#login=${encodeURIComponent(link)}`);
+      try {
+        await waitState(second, '[data-testid=auth-error]');
+        expect(await textOf(second, 'auth-error')).toMatch(/this login link has been used already[\s\S]*iron-cage dashboard/);
+        expect(await second.page.evaluate(() => location.hash)).toBe('');
+      } finally {
+        await second.close();
+      }
     } finally {
       await bad.close();
     }

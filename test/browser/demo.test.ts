@@ -47,7 +47,7 @@ describe('iron-cage demo in Chromium', () => {
     });
     demo.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     demo.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+\/#token=\S+)/.exec(out)?.[1], 30_000);
+    const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+\/#login=\S+)/.exec(out)?.[1], 30_000);
 
     page = await browser.open('about:blank', { viewport: { width: 1920, height: 1080 } });
     await page.context.addInitScript(RECORD_TOASTS);

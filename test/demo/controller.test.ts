@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { EventData, EventType, IronEvent } from '../../src/core/events.js';
 import { startController, type Pace } from '../../src/demo/controller.js';
 import type { Scenario } from '../../src/demo/scenario.js';
+import { FakeService } from '../helpers/http.js';
 import { until } from '../helpers/runtime.js';
 
 // The controller against a stand-in REST API: what it asks for, and when, given the events
@@ -27,27 +26,22 @@ interface Call {
   body: unknown;
 }
 
-const servers: Server[] = [];
+const services: FakeService[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+  for (const s of services.splice(0)) await s.close();
 });
 
 async function api(status = 200): Promise<{ url: string; calls: Call[] }> {
   const calls: Call[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      calls.push({ method: req.method!, url: req.url!, auth: String(req.headers.authorization), body: body ? JSON.parse(body) : null });
-      res.writeHead(req.method === 'GET' ? 200 : status, { 'content-type': 'application/json' });
-      const payload =
-        req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
-      res.end(JSON.stringify(payload));
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+  const svc = await FakeService.start();
+  services.push(svc);
+  svc.reply = (req) => {
+    calls.push({ method: req.method, url: req.url, auth: String(req.headers.authorization), body: req.body ? JSON.parse(req.body) : null });
+    const payload =
+      req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
+    return { status: req.method === 'GET' ? 200 : status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) };
+  };
+  return { url: svc.url, calls };
 }
 
 function bus() {

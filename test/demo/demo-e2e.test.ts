@@ -2,14 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DEMO_SECRETS } from '../../src/demo/index.js';
 import { loadScenario, predictSpend } from '../../src/demo/scenario.js';
-import { ROOT, tempDir } from '../helpers/runtime.js';
+import { serve } from '../helpers/http.js';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
 // The whole conference demo, as CI runs it: `iron-cage demo --pace fast`, not on a TTY, then
 // everything it claims is checked against the database it leaves behind. `npm run soak` runs
@@ -111,14 +110,13 @@ describe('iron-cage demo', () => {
       expect(r.stderr).toMatch(message);
     }
     // A --port that is taken is refused before anything is deleted.
-    const busy = createServer();
-    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
-    const port = (busy.address() as AddressInfo).port;
+    const busy = await serve(() => undefined);
+    const port = busy.port;
     const r = spawn(process.execPath, [CLI, 'demo', '--db', 'live.db', '--port', String(port)], { cwd: dir });
     let stderr = '';
     r.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((done) => r.on('close', done));
-    busy.close();
+    await busy.close();
     expect(code).toBe(2);
     expect(stderr).toMatch(new RegExp(`--port: ${port} on 127\\.0\\.0\\.1 is in use \\(choose another, or 0 for any free port\\)`));
     for (const [rel, text] of Object.entries(untouched)) expect(readFileSync(join(dir, rel), 'utf8'), rel).toBe(text);
@@ -143,7 +141,7 @@ describe('iron-cage demo', () => {
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
       const closed = new Promise<number | null>((done) => child.on('close', done));
-      while (!ready(out) && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+      await until(() => ready(out) || child.exitCode !== null, 30_000, 10);
       // As a terminal's Ctrl-C does: to the whole process group, the agent included.
       process.kill(-child.pid!, 'SIGINT');
       expect(await closed, `${name}: ${out}`).toBe(0);
@@ -158,7 +156,7 @@ describe('iron-cage demo', () => {
     const first = runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
     // A second demo on the same --db while the first runs is refused and deletes nothing.
     const lockFile = join(dir, 'demo.db.files/demo.lock');
-    while (!existsSync(lockFile) || !existsSync(db)) await new Promise((r) => setTimeout(r, 50));
+    await until(() => existsSync(lockFile) && existsSync(db), 30_000, 10);
     const second = await runDemo(['--pace', 'fast', '--db', db, '--port', '0'], dir);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/--db: another iron-cage demo \(pid \d+\) is running on .*demo\.db; stop it or choose another --db/);

@@ -1,23 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Issue 15 part 2 and 3: unspent budget is spendable (calls wait for in-flight ones instead of
 // being refused), near_limit: clamp, and the ledger agreeing with its rows.
 
-let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-});
-afterAll(async () => upstream.close());
+const upstream = useFakeLlm();
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
-  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
 });
 
 type Policy = Partial<Config['gateway']['budgetPolicy']>;
@@ -29,20 +24,7 @@ function simulated(latencyMs: number, policy: Policy = {}): Partial<Config> {
 
 function viaMock(policy: Policy = {}): Partial<Config> {
   const g = DEFAULTS.gateway;
-  return {
-    gateway: {
-      ...g,
-      providers: { ...g.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-upstream', timeoutMs: 10_000 } },
-      retry: { attempts: 1, baseMs: 1, maxMs: 1 },
-      budgetPolicy: { ...g.budgetPolicy, ...policy },
-    },
-  };
-}
-
-async function agentToken(rt: TestRuntime, budgetUsd: number) {
-  const r = await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `w${Math.random().toString(36).slice(2, 8)}`, budgetUsd }) });
-  expect(r.status).toBe(201);
-  return (await r.json()) as { token: string; agentId: string };
+  return { gateway: upstream.gateway({ key: 'sk-upstream', timeoutMs: 10_000, anthropic: true }, { retry: { attempts: 1, baseMs: 1, maxMs: 1 }, budgetPolicy: { ...g.budgetPolicy, ...policy } }) };
 }
 
 const chat = (rt: TestRuntime, token: string, body: object, signal?: AbortSignal) =>
@@ -67,7 +49,7 @@ const sumOf = (rows: Array<{ cost_micros: number }>) => rows.reduce((a, r) => a 
 describe('unspent budget is spendable', () => {
   it('16 concurrent gpt-4o calls whose worst cases hold 3x a $0.10 budget all get answered: the rest wait, the status and the WebSocket show it', async () => {
     t = await startTestRuntime({ config: simulated(300) });
-    const a = await agentToken(t, 0.1);
+    const a = await agentToken(t, { budgetUsd: 0.1 });
     const ws = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
     await ws.opened;
     const calls = Array.from({ length: 16 }, () => chat(t!, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'Say hello to the team.' }] }));
@@ -91,7 +73,7 @@ describe('unspent budget is spendable', () => {
 
   it('near_limit: clamp answers a call whose worst case no longer fits with a shorter answer (finish_reason length) instead of a 402', async () => {
     t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
-    const a = await agentToken(t, 0.001);
+    const a = await agentToken(t, { budgetUsd: 0.001 });
     const body = { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(200)}` }] };
     const r = await chat(t, a.token, body);
     expect(r.status).toBe(200);
@@ -111,7 +93,7 @@ describe('unspent budget is spendable', () => {
   it('clamp on the Responses and Anthropic wires: the simulated provider keeps to the lowered max_output_tokens / max_tokens', async () => {
     t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
     const text = `Repeat exactly: ${'word '.repeat(200)}`;
-    const responses = await agentToken(t, 0.001);
+    const responses = await agentToken(t, { budgetUsd: 0.001 });
     const r1 = await fetch(`${t.rt.url}/v1/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${responses.token}`, 'content-type': 'application/json' },
@@ -120,7 +102,7 @@ describe('unspent budget is spendable', () => {
     expect(r1.status).toBe(200);
     const a1 = (await r1.json()) as { status: string; incomplete_details: { reason: string } | null; usage: { output_tokens: number } };
     expect(a1).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
-    const anthropic = await agentToken(t, 0.0005);
+    const anthropic = await agentToken(t, { budgetUsd: 0.0005 });
     const r2 = await fetch(`${t.rt.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': anthropic.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
@@ -141,7 +123,7 @@ describe('unspent budget is spendable', () => {
   });
 
   it('a dearer fallback is clamped too: sent with a lower output limit that fits what is left; refused without clamp', async () => {
-    upstream.next = (body) => (body.model === 'gpt-4o-mini' ? { status: 500 } : { content: 'from the fallback', usage: { prompt_tokens: 20, completion_tokens: 5 } });
+    upstream.answer(({ body }) => (body.model === 'gpt-4o-mini' ? { status: 500 } : { text: 'from the fallback', usage: { prompt_tokens: 20, completion_tokens: 5 } }));
     const fallback = (policy: Policy) => {
       const c = viaMock(policy);
       return { ...c, gateway: { ...c.gateway!, modelFallbacks: { 'gpt-4o-mini': ['gpt-4o'] } } };
@@ -149,7 +131,7 @@ describe('unspent budget is spendable', () => {
     const body = { model: 'gpt-4o-mini', max_tokens: 2000, messages: [{ role: 'user', content: 'qualify this lead' }] };
     // $0.005: gpt-4o-mini's worst case (~$0.0012) fits; gpt-4o's (~$0.02) does not.
     t = await startTestRuntime({ config: fallback({ nearLimit: 'clamp' }) });
-    const a = await agentToken(t, 0.005);
+    const a = await agentToken(t, { budgetUsd: 0.005 });
     const r = await chat(t, a.token, body);
     expect(r.status).toBe(200);
     expect(((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('from the fallback');
@@ -163,7 +145,7 @@ describe('unspent budget is spendable', () => {
     expect((await status(t, a.agentId)).budget.reservedUsd).toBe(0);
     await t.stop();
     t = await startTestRuntime({ config: fallback({}) });
-    const b = await agentToken(t, 0.005);
+    const b = await agentToken(t, { budgetUsd: 0.005 });
     const before = upstream.requests.length;
     expect((await chat(t, b.token, body)).status).toBe(402);
     // Only the first model was asked; the refused fallback is a row at $0.
@@ -173,7 +155,7 @@ describe('unspent budget is spendable', () => {
 
   it('without clamp the same call is refused (402), and nothing was sent upstream', async () => {
     t = await startTestRuntime({ config: simulated(0) });
-    const a = await agentToken(t, 0.001);
+    const a = await agentToken(t, { budgetUsd: 0.001 });
     const r = await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hello' }] });
     expect(r.status).toBe(402);
     expect(rowsOf(t, a.agentId)).toHaveLength(0);
@@ -181,10 +163,10 @@ describe('unspent budget is spendable', () => {
 
   it('an agent that hangs up while it waits leaves the queue, and nothing of it reaches the provider', async () => {
     t = await startTestRuntime({ config: viaMock() });
-    const a = await agentToken(t, 0.02);
+    const a = await agentToken(t, { budgetUsd: 0.02 });
     let releaseFirst!: () => void;
     const held = new Promise<void>((r) => (releaseFirst = r));
-    upstream.next = () => ({ content: 'one two three', usage: { prompt_tokens: 5, completion_tokens: 3 }, holdAfterFirst: held });
+    upstream.answer({ text: 'one two three', usage: { prompt_tokens: 5, completion_tokens: 3 }, hold: held });
     const before = upstream.requests.length;
     const body = { model: 'gpt-4o', max_tokens: 1900, stream: true, messages: [{ role: 'user', content: 'hi' }] };
     const first = await chat(t, a.token, body);
@@ -207,17 +189,17 @@ describe('unspent budget is spendable', () => {
 describe('the ledger and its rows agree', () => {
   it('a row that cannot be written is not charged either, and the next call is charged and recorded', async () => {
     t = await startTestRuntime({ config: viaMock() });
-    const a = await agentToken(t, 1);
+    const a = await agentToken(t, { budgetUsd: 1 });
     const db = sqliteOf(t.rt.state);
     db.exec(`CREATE TRIGGER refuse_llm_rows BEFORE INSERT ON llm_requests BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`);
-    upstream.next = () => ({ content: 'lost', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
+    upstream.answer({ text: 'lost', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
     const failed = await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }] });
     expect(failed.status).toBe(500);
     const after = await status(t, a.agentId);
     expect(after.budget).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
     expect(rowsOf(t, a.agentId)).toHaveLength(0);
     db.exec('DROP TRIGGER refuse_llm_rows');
-    upstream.next = () => ({ content: 'kept', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
+    upstream.answer({ text: 'kept', usage: { prompt_tokens: 1000, completion_tokens: 1000 } });
     expect((await chat(t, a.token, { model: 'gpt-4o', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     const rows = rowsOf(t, a.agentId);
     expect(rows).toHaveLength(1);
@@ -228,14 +210,19 @@ describe('the ledger and its rows agree', () => {
 
   it('a client that hangs up before the upstream answers still leaves a row, charged for the prompt, and nothing stays reserved', async () => {
     t = await startTestRuntime({ config: viaMock() });
-    const a = await agentToken(t, 1);
-    upstream.next = () => ({ content: 'late', usage: { prompt_tokens: 5, completion_tokens: 2 }, delayMs: 3000 });
+    const a = await agentToken(t, { budgetUsd: 1 });
+    // The upstream answers only once the client has hung up.
+    let answer!: () => void;
+    upstream.answer({ text: 'late', usage: { prompt_tokens: 5, completion_tokens: 2 }, after: new Promise<void>((r) => (answer = r)) });
     const before = upstream.requests.length;
     const gone = new AbortController();
     const pending = chat(t, a.token, { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'a question that takes a while' }] }, gone.signal).catch((e: Error) => e);
     await until(() => upstream.requests.length > before);
     gone.abort();
     expect(await pending).toBeInstanceOf(Error);
+    // A request sent after the hang-up is answered only once the gateway has seen the hang-up.
+    await t.api('/api/health', { token: null });
+    answer();
     const row = await until(() => rowsOf(t!, a.agentId)[0]);
     expect(row.status).toBe('aborted');
     expect(row.cost_micros).toBeGreaterThan(0);
@@ -255,7 +242,7 @@ describe('budget.waiting events', () => {
 
   it('a waiting event that cannot be written loses no call: every waiting call is still answered and nothing stays reserved', async () => {
     t = await startTestRuntime({ config: simulated(300) });
-    const a = await agentToken(t, 0.1);
+    const a = await agentToken(t, { budgetUsd: 0.1 });
     sqliteOf(t.rt.state).exec(`CREATE TRIGGER refuse_waiting BEFORE INSERT ON events WHEN NEW.type = 'budget.waiting' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END`);
     expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
     expect((await status(t, a.agentId)).budget).toMatchObject({ reservedUsd: 0, waiting: 0 });
@@ -264,7 +251,7 @@ describe('budget.waiting events', () => {
 
   it('are announced when calls start and stop waiting, with count updates at most once a second in between, not one per call', async () => {
     t = await startTestRuntime({ config: simulated(300) });
-    const a = await agentToken(t, 0.1);
+    const a = await agentToken(t, { budgetUsd: 0.1 });
     const t0 = Date.now();
     expect(await burst(t, a.token)).toEqual(Array(16).fill(200));
     const seconds = Math.ceil((Date.now() - t0) / 1000);
@@ -279,7 +266,7 @@ describe('budget.waiting events', () => {
 
 describe('congestion is not an empty budget', () => {
   it('a call that waited the whole bound, or found the queue full, gets a 429 with retry-after on every wire, not a 402 "raise the budget"', async () => {
-    t = await startTestRuntime({ config: simulated(1500, { waitMs: 50 }) });
+    t = await startTestRuntime({ config: viaMock({ waitMs: 50 }) });
     const post = (path: string, token: string, body: object) =>
       fetch(`${t!.rt.url}${path}`, {
         method: 'POST',
@@ -292,7 +279,10 @@ describe('congestion is not an empty budget', () => {
       ['/v1/messages', { model: 'claude-3-5-haiku-latest', max_tokens: 4000, messages: [{ role: 'user', content: 'hi' }] }],
     ] as const;
     for (const [path, body] of cases) {
-      const a = await agentToken(t, 0.02);
+      const a = await agentToken(t, { budgetUsd: 0.02 });
+      // The first call holds its reservation until the second has been answered.
+      let answerFirst!: () => void;
+      upstream.answer({ after: new Promise<void>((r) => (answerFirst = r)) });
       const first = post(path, a.token, body);
       await until(async () => (await status(t!, a.agentId)).budget.reservedUsd > 0);
       const r = await post(path, a.token, body);
@@ -303,6 +293,7 @@ describe('congestion is not an empty budget', () => {
       if (path === '/v1/messages') expect(err.type).toBe('error');
       expect(err.error.message).toMatch(/in-flight calls hold the headroom|hold the headroom/);
       expect(err.error.message).not.toMatch(/raise the budget/);
+      answerFirst();
       expect((await first).status).toBe(200);
     }
   });
@@ -311,7 +302,7 @@ describe('congestion is not an empty budget', () => {
 describe('near_limit: clamp keeps to what providers accept', () => {
   it('never clamps an Anthropic extended-thinking call to max_tokens at or below thinking.budget_tokens: it is refused instead', async () => {
     t = await startTestRuntime({ config: simulated(0, { nearLimit: 'clamp' }) });
-    const a = await agentToken(t, 0.01);
+    const a = await agentToken(t, { budgetUsd: 0.01 });
     const r = await fetch(`${t.rt.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': a.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },

@@ -1,36 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { FakeService } from '../helpers/http.js';
+import { startMailbox } from '../helpers/mail.js';
+import { agentToken, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
-let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-});
-afterAll(async () => upstream.close());
+const upstream = useFakeLlm();
 
 function gatewayConfig(extra: Partial<Config['gateway']> = {}): Config['gateway'] {
-  return {
-    ...DEFAULTS.gateway,
-    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-real-provider-key', timeoutMs: 2000 } },
-    pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES),
-    retry: { attempts: 2, baseMs: 1, maxMs: 5 },
-    ...extra,
-  };
-}
-
-async function agentToken(t: TestRuntime, budgetUsd: number | null, name = `a${Math.random().toString(36).slice(2, 8)}`) {
-  const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd }) });
-  expect(r.status).toBe(201);
-  return (await r.json()) as { token: string; agentId: string };
+  return upstream.gateway({ key: 'sk-real-provider-key', timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES), retry: { attempts: 2, baseMs: 1, maxMs: 5 }, ...extra });
 }
 
 const chat = (t: TestRuntime, token: string, body: object) =>
@@ -40,14 +23,13 @@ let t: TestRuntime | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
-  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
 });
 
 describe('cost and budget through a real upstream', () => {
   it('a GPT-4 call of 1000 tokens costs exactly $0.03 under the spec price, and the real key goes upstream', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
-    const a = await agentToken(t, 50);
-    upstream.next = () => ({ content: 'fine', usage: { prompt_tokens: 400, completion_tokens: 600 } });
+    const a = await agentToken(t, { budgetUsd: 50 });
+    upstream.answer({ text: 'fine', usage: { prompt_tokens: 400, completion_tokens: 600 } });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const r = await client.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.choices[0]!.message.content).toBe('fine');
@@ -60,15 +42,15 @@ describe('cost and budget through a real upstream', () => {
     const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros, prompt_tokens, completion_tokens, usage_source FROM llm_requests').get();
     expect(row).toEqual({ cost_micros: 30_000, prompt_tokens: 400, completion_tokens: 600, usage_source: 'provider' });
     // GPT-3.5 at $0.002/1K
-    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
+    upstream.answer({ text: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
     await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
     expect((await (await t.api(`/api/agents/${a.agentId}/costs`)).json()).spentUsd).toBe(0.032);
   });
 
   it('prices prompt-cache reads at their own rate', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig({ pricing: parsePriceOverrides({ 'cachey-model': { input_per_1m: 10, output_per_1m: 10, cache_read_per_1m: 1 } }) }) } });
-    const a = await agentToken(t, 5);
-    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
+    const a = await agentToken(t, { budgetUsd: 5 });
+    upstream.answer({ text: 'x', usage: { prompt_tokens: 1000, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 800 } } });
     expect((await chat(t, a.token, { model: 'cachey-model', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     // 200 fresh tokens at $10/M plus 800 cached at $1/M: $0.0028.
     const row = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests').get() as { cost_micros: number };
@@ -77,13 +59,27 @@ describe('cost and budget through a real upstream', () => {
 
   it('50 concurrent requests against a nearly spent budget never settle past the limit', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
-    const a = await agentToken(t, 1);
+    const a = await agentToken(t, { budgetUsd: 1 });
     // $0.97 of $1 spent first.
-    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 32_333, completion_tokens: 0 } });
+    upstream.answer({ text: 'x', usage: { prompt_tokens: 32_333, completion_tokens: 0 } });
     const warm = await chat(t, a.token, { model: 'gpt-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
     expect(warm.status).toBe(200);
-    upstream.next = () => ({ content: 'y', usage: { prompt_tokens: 50, completion_tokens: 50 }, delayMs: 20 });
-    const results = await Promise.all(Array.from({ length: 50 }, () => chat(t!, a.token, { model: 'gpt-4', max_tokens: 100, messages: [{ role: 'user', content: 'hello there' }] })));
+    // The provider holds every answer until each of the 50 calls is with it, refused, or waiting
+    // for headroom, so all those it serves are in flight at once.
+    let all!: () => void;
+    upstream.answer({ text: 'y', usage: { prompt_tokens: 50, completion_tokens: 50 }, after: new Promise<void>((r) => (all = r)) });
+    const sent = upstream.requests.length;
+    let refusedSoFar = 0;
+    const calls = Array.from({ length: 50 }, () =>
+      chat(t!, a.token, { model: 'gpt-4', max_tokens: 100, messages: [{ role: 'user', content: 'hello there' }] }).then((r) => {
+        if (r.status === 402) refusedSoFar++;
+        return r;
+      }),
+    );
+    const waiting = async () => (await (await t!.api(`/api/agents/${a.agentId}/status`)).json()).budget.waiting as number;
+    await until(async () => upstream.requests.length - sent + refusedSoFar + (await waiting()) === 50);
+    all();
+    const results = await Promise.all(calls);
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 402);
     expect(ok.length + refused.length).toBe(50);
@@ -104,72 +100,51 @@ describe('cost and budget through a real upstream', () => {
   });
 
   it('warns once at 90% by e-mail (real SMTP) and webhook, then once at 100%, and refuses what no longer fits until the limit is raised', async () => {
-    const mails: Array<{ raw: string; at: number }> = [];
-    const smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, _session, cb) {
-        let raw = '';
-        stream.on('data', (c) => (raw += c));
-        stream.on('end', () => {
-          mails.push({ raw, at: Date.now() });
-          cb();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    const hooks: any[] = [];
-    const hook: Server = createServer((req, res) => {
-      let b = '';
-      req.on('data', (c) => (b += c));
-      req.on('end', () => {
-        hooks.push(JSON.parse(b));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const smtp = await startMailbox();
+    const mails = smtp.received;
+    const hook = await FakeService.start();
+    const hooks = () => hook.json();
     try {
-      const smtpPort = (smtp.server.address() as AddressInfo).port;
       t = await startTestRuntime({
         config: {
           gateway: gatewayConfig(),
           alerts: {
-            webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack`,
-            email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: `smtp://127.0.0.1:${smtpPort}` },
+            webhookUrl: `${hook.url}/slack`,
+            email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: smtp.url },
           },
         },
       });
-      const a = await agentToken(t, 1);
-      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 15_000, completion_tokens: 0 } }); // $0.45 each at $0.03/1K
+      const a = await agentToken(t, { budgetUsd: 1 });
+      upstream.answer({ text: 'x', usage: { prompt_tokens: 15_000, completion_tokens: 0 } }); // $0.45 each at $0.03/1K
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'a' }] })).status).toBe(200);
       const crossed = Date.now();
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'b' }] })).status).toBe(200); // $0.90
-      await until(() => mails.length >= 1 && hooks.length >= 1, 5000);
+      await until(() => mails.length >= 1 && hooks().length >= 1, 5000);
       expect(mails[0]!.at - crossed).toBeLessThan(5000);
       expect(mails[0]!.raw).toContain('To: ops@company.com');
       expect(mails[0]!.raw).toMatch(/Subject: .*90/);
-      expect(hooks[0].text).toMatch(/90/);
-      expect(Array.isArray(hooks[0].blocks)).toBe(true);
+      expect(hooks()[0].text).toMatch(/90/);
+      expect(Array.isArray(hooks()[0].blocks)).toBe(true);
       const { events } = await (await t.api(`/api/events?agentId=${a.agentId}&limit=1000`)).json();
       const warnings = events.filter((e: any) => e.type === 'budget.threshold');
       expect(warnings).toHaveLength(1);
       expect(warnings[0].data).toMatchObject({ threshold: 0.9, percentUsed: 90, action: { method: 'POST', path: `/api/agents/${a.agentId}/budget` } });
       expect(warnings[0].message).toMatch(/Approve \$[\d.,]+ increase/);
       // Small calls below 100% do not warn again; then the next big one is refused.
-      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 100, completion_tokens: 0 } });
+      upstream.answer({ text: 'x', usage: { prompt_tokens: 100, completion_tokens: 0 } });
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'c' }] })).status).toBe(200);
       const refused = await chat(t, a.token, { model: 'gpt-4', max_tokens: 5000, messages: [{ role: 'user', content: 'd' }] });
       expect(refused.status).toBe(402);
       // Barrier: a call that costs more than is left crosses 100%, and that alert must be the
       // second message on each channel. An alert from the small call or the refusal
       // would have been sent before it, so it would sit in second place (or make a third).
-      upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 10_000, completion_tokens: 0 } });
+      upstream.answer({ text: 'x', usage: { prompt_tokens: 10_000, completion_tokens: 0 } });
       expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'e' }] })).status).toBe(200);
-      await until(() => mails.length >= 2 && hooks.length >= 2, 5000);
+      await until(() => mails.length >= 2 && hooks().length >= 2, 5000);
       expect(mails[1]!.raw).toMatch(/Subject: .*Budget exhausted/);
-      expect(hooks[1].text).toMatch(/exhausted/i);
+      expect(hooks()[1].text).toMatch(/exhausted/i);
       expect(mails).toHaveLength(2);
-      expect(hooks).toHaveLength(2);
+      expect(hooks()).toHaveLength(2);
       // Raise it live: the same call now goes through.
       const raised = await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 2 }) });
       expect(raised.status).toBe(200);
@@ -180,8 +155,8 @@ describe('cost and budget through a real upstream', () => {
       expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: -1 }) })).status).toBe(400);
       expect((await t.api(`/api/agents/${a.agentId}/budget`, { method: 'POST', body: JSON.stringify({ limitUsd: 0.5 }) })).status).toBe(409);
     } finally {
-      smtp.close();
-      hook.close();
+      await smtp.close();
+      await hook.close();
     }
   });
 
@@ -189,8 +164,8 @@ describe('cost and budget through a real upstream', () => {
     t = await startTestRuntime({
       config: { gateway: gatewayConfig(), alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } },
     });
-    const a = await agentToken(t, 0.01);
-    upstream.next = () => ({ content: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%
+    const a = await agentToken(t, { budgetUsd: 0.01 });
+    upstream.answer({ text: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%
     expect((await chat(t, a.token, { model: 'gpt-4', max_tokens: 1, messages: [{ role: 'user', content: 'a' }] })).status).toBe(200);
     const failed = await until(async () => {
       const { events } = await (await t!.api(`/api/events?agentId=${a.agentId}&limit=1000`)).json();
@@ -222,7 +197,7 @@ describe('cost and budget through a real upstream', () => {
 describe('bad input gets the provider-shaped 4xx and the ledger stays exact', () => {
   it('malformed JSON, missing fields, wrong types, oversized bodies, unknown and revoked tokens', async () => {
     t = await startTestRuntime({ config: { gateway: { ...gatewayConfig(), maxRequestBytes: 64 * 1024 } } });
-    const a = await agentToken(t, 5);
+    const a = await agentToken(t, { budgetUsd: 5 });
     const raw = (body: string, token = a.token) =>
       fetch(`${t!.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
     const cases: Array<[string, number, RegExp]> = [
@@ -261,20 +236,27 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
   // A hang-up does not stop what the provider generates and bills: the stream is read to its
   // end for its usage, and the call is charged exactly what the same answer read in full is.
   it('a streaming client that disconnects midway is charged what the provider produced, read to its end; nothing stays reserved', async () => {
-    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
-    const a = await agentToken(t, 5);
+    t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
+    const a = await agentToken(t, { budgetUsd: 5 });
     const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(60)}` }] });
     const headers = { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' };
+    // The provider sends its first piece, then the other 59 once the agent has hung up, and bills all 60.
+    let rest!: () => void;
+    const usage = { prompt_tokens: 70, completion_tokens: 60 };
+    upstream.answer({ text: 'word '.repeat(60), usage, hold: new Promise<void>((r) => (rest = r)) });
     const ac = new AbortController();
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', signal: ac.signal, headers, body });
     const reader = r.body!.getReader();
-    await reader.read();
-    await reader.read();
+    let got = '';
+    while (!got.includes('word')) got += new TextDecoder().decode((await reader.read()).value);
     ac.abort();
+    await t.api('/api/health', { token: null });
+    rest();
     const rowOf = (status: string) => () =>
       (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros, usage_source FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
     const row = await until(rowOf('aborted'));
     // The same request read in full, for the reference figures.
+    upstream.answer({ text: 'word '.repeat(60), usage });
     await (await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers, body })).text();
     const whole = await until(rowOf('ok'));
     expect(row).toEqual({ ...whole, status: 'aborted' });
@@ -286,18 +268,26 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
   });
 
   it('an Anthropic stream the agent cuts short is charged its full usage, not what it delivered, nor the opening count of 1', async () => {
-    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 30, failures: [] } } } } });
-    const a = await agentToken(t, 5);
+    t = await startTestRuntime({ config: { gateway: upstream.gateway({ anthropic: true, timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES) }) } });
+    const a = await agentToken(t, { budgetUsd: 5 });
     const headers = { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
     const body = JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 500, stream: true, messages: [{ role: 'user', content: `Repeat exactly: ${'word '.repeat(80)}` }] });
+    // As Anthropic does: message_start opens with 1 output token, message_delta brings the full 80.
+    // The provider sends 12 pieces, then the other 68 once the agent has hung up.
+    let rest!: () => void;
+    const answer = { text: 'word '.repeat(80), startUsage: { input_tokens: 90, output_tokens: 1 }, usage: { output_tokens: 80 } };
+    upstream.answer({ ...answer, holdAt: 12, hold: new Promise<void>((r) => (rest = r)) });
     const ac = new AbortController();
     const r = await fetch(`${t.rt.url}/v1/messages`, { method: 'POST', signal: ac.signal, headers, body });
     const reader = r.body!.getReader();
     let got = '';
     while ((got.match(/text_delta/g) ?? []).length < 12) got += new TextDecoder().decode((await reader.read()).value);
     ac.abort();
+    await t.api('/api/health', { token: null });
+    rest();
     const rowOf = (status: string) => () => (sqliteOf(t!.rt.state).prepare('SELECT status, completion_tokens, cost_micros FROM llm_requests WHERE status = ?').get(status) as any) ?? null;
     const row = await until(rowOf('aborted'));
+    upstream.answer(answer);
     await (await fetch(`${t.rt.url}/v1/messages`, { method: 'POST', headers, body })).text();
     const whole = await until(rowOf('ok'));
     expect(row).toEqual({ ...whole, status: 'aborted' });
@@ -306,18 +296,18 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
 
   it('upstream failures are retried, then passed through in the provider shape; timeouts become 504', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
-    const a = await agentToken(t, 5);
+    const a = await agentToken(t, { budgetUsd: 5 });
     let calls = 0;
-    upstream.next = () => (++calls === 1 ? { status: 500 } : { content: 'second time lucky', usage: { prompt_tokens: 3, completion_tokens: 3 } });
+    upstream.answer(() => (++calls === 1 ? { status: 500 } : { text: 'second time lucky', usage: { prompt_tokens: 3, completion_tokens: 3 } }));
     const before = upstream.requests.length;
     const r = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
     expect(r.status).toBe(200);
     expect(upstream.requests.length - before).toBe(2);
-    upstream.next = () => ({ status: 400, body: { error: { message: 'model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } } });
+    upstream.answer({ status: 400, body: { error: { message: 'model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } } });
     const bad = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.code).toBe('model_not_found');
-    upstream.next = () => ({ delayMs: 3000, content: 'late' });
+    upstream.answer({ hang: true });
     const slow = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] });
     expect(slow.status).toBe(504);
     expect((await slow.json()).error.type).toBe('timeout_error');
@@ -391,12 +381,12 @@ describe('budget_policy.on_exhausted and the cost header', () => {
 
   it('x-iron-cage-cost-usd on a whole answer is the settled cost of the call, as recorded', async () => {
     t = await startTestRuntime({ config: { gateway: gatewayConfig() } });
-    const a = await agentToken(t, 5);
-    upstream.next = () => ({ content: 'priced', usage: { prompt_tokens: 400, completion_tokens: 600 } });
+    const a = await agentToken(t, { budgetUsd: 5 });
+    upstream.answer({ text: 'priced', usage: { prompt_tokens: 400, completion_tokens: 600 } });
     const r = await chat(t, a.token, { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-iron-cage-cost-usd')).toBe('0.030000');
-    upstream.next = () => ({ content: 'cheap', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
+    upstream.answer({ text: 'cheap', usage: { prompt_tokens: 1000, completion_tokens: 0 } });
     const cheap = await chat(t, a.token, { model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] });
     expect(cheap.headers.get('x-iron-cage-cost-usd')).toBe('0.002000');
     const rows = sqliteOf(t.rt.state).prepare('SELECT cost_micros FROM llm_requests ORDER BY id').all() as Array<{ cost_micros: number }>;

@@ -1,25 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { MockUpstream, RawUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { DEFAULTS } from '../../src/config/index.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Doors of the gateway PII used to pass unscanned: prompts of /v1/completions and embeddings,
 // refusals, content-part arrays, error bodies (and the ledger's copy of them), bodies and SSE
 // lines that are not JSON, and the pii.detected preview.
 
-let upstream: MockUpstream;
-/** For what is not JSON at all. */
-const raw = new RawUpstream();
-beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-  await raw.start();
-});
-afterAll(async () => {
-  await upstream.close();
-  await raw.close();
-});
+const upstream = useFakeLlm();
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -27,17 +17,8 @@ afterEach(async () => {
   t = undefined;
 });
 
-const gateway = (url: string): Config['gateway'] => ({
-  ...DEFAULTS.gateway,
-  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: url, apiKey: 'sk-x', timeoutMs: 2000 } },
-});
-
-async function agent(rt: TestRuntime) {
-  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `d${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as {
-    token: string;
-    agentId: string;
-  };
-}
+const gateway = () => upstream.gateway({ timeoutMs: 2000 });
+const agent = (rt: TestRuntime) => agentToken(rt);
 
 const post = (rt: TestRuntime, token: string, path: string, body: unknown) =>
   fetch(`${rt.rt.url}/v1${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -46,9 +27,9 @@ const events = async (rt: TestRuntime, agentId: string) => (await (await rt.api(
 
 describe('prompts, with prompt redaction on', () => {
   it('/v1/completions prompt (string or array) and embeddings input are redacted; token arrays are untouched', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(upstream.url), safety: { ...DEFAULTS.safety, locations: { prompt: 'redact' } } } });
+    t = await startTestRuntime({ config: { gateway: gateway(), safety: { ...DEFAULTS.safety, locations: { prompt: 'redact' } } } });
     const a = await agent(t);
-    upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    upstream.answer({ text: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
     expect((await post(t, a.token, '/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'Write to bob@example.org' })).status).toBe(200);
     expect(upstream.requests.at(-1)!.body.prompt).toBe('Write to [EMAIL_REDACTED]');
     await post(t, a.token, '/completions', { model: 'gpt-3.5-turbo-instruct', prompt: ['Write to bob@example.org', 'and call 555-123-4567'] });
@@ -78,9 +59,9 @@ describe('prompts, with prompt redaction on', () => {
   });
 
   it('prompts are not scanned by default, and locations.prompt: off wins over redact_prompts', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(upstream.url), safety: { ...DEFAULTS.safety, redactPrompts: true, locations: { prompt: 'off' } } } });
+    t = await startTestRuntime({ config: { gateway: gateway(), safety: { ...DEFAULTS.safety, redactPrompts: true, locations: { prompt: 'off' } } } });
     const a = await agent(t);
-    upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    upstream.answer({ text: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
     await post(t, a.token, '/embeddings', { model: 'text-embedding-3-small', input: 'bob@example.org' });
     expect(upstream.requests.at(-1)!.body.input).toBe('bob@example.org');
   });
@@ -88,9 +69,9 @@ describe('prompts, with prompt redaction on', () => {
 
 describe('provider answers that used to pass unscanned', () => {
   it('message.refusal and content-part arrays of a whole answer', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(upstream.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
-    upstream.next = () => ({
+    upstream.answer({
       body: {
         id: 'x',
         object: 'chat.completion',
@@ -109,15 +90,15 @@ describe('provider answers that used to pass unscanned', () => {
   });
 
   it('a streamed refusal', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(raw.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
-    raw.answer = (res) => {
+    upstream.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const piece of ['I will not mail bob@exa', 'mple.org, sorry'])
         res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { refusal: piece }, finish_reason: null }] })}\n\n`);
       res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
       res.end('data: [DONE]\n\n');
-    };
+    });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     let refusal = '';
     for await (const ch of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })) refusal += ch.choices[0]?.delta?.refusal ?? '';
@@ -125,9 +106,9 @@ describe('provider answers that used to pass unscanned', () => {
   });
 
   it('tool-call arguments cut off inside a string (max tokens): the held-back tail comes with finish_reason, redacted', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(raw.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
-    raw.answer = (res) => {
+    upstream.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const chunk = (delta: unknown, finish: string | null) =>
         res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
@@ -135,7 +116,7 @@ describe('provider answers that used to pass unscanned', () => {
       for (const piece of ['{"to":"mail bo', 'b@example', '.org']) chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null);
       chunk({}, 'length');
       res.end('data: [DONE]\n\n');
-    };
+    });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     let args = '';
     for await (const ch of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }))
@@ -144,10 +125,9 @@ describe('provider answers that used to pass unscanned', () => {
   });
 
   it('Anthropic: a tool_use input cut off inside a string gets its tail as input_json_delta before content_block_stop', async () => {
-    const g = gateway(raw.url);
-    t = await startTestRuntime({ config: { gateway: { ...g, providers: { ...g.providers, anthropic: { baseUrl: raw.url, apiKey: 'sk-ant-x', timeoutMs: 2000 } } } } });
+    t = await startTestRuntime({ config: { gateway: upstream.gateway({ timeoutMs: 2000, anthropic: true }) } });
     const a = await agent(t);
-    raw.answer = (res) => {
+    upstream.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const ev = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       ev('message_start', { message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } });
@@ -157,7 +137,7 @@ describe('provider answers that used to pass unscanned', () => {
       ev('message_delta', { delta: { stop_reason: 'max_tokens' }, usage: { output_tokens: 9 } });
       ev('message_stop', {});
       res.end();
-    };
+    });
     const r = await fetch(`${t.rt.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': a.token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
@@ -173,9 +153,9 @@ describe('provider answers that used to pass unscanned', () => {
   });
 
   it('an error body is redacted for the agent and in llm_requests.error', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(upstream.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
-    upstream.next = () => ({ status: 400, body: { error: { message: "Invalid recipient 'bob@example.org' in messages[0]", type: 'invalid_request_error', param: null, code: null } } });
+    upstream.answer({ status: 400, body: { error: { message: "Invalid recipient 'bob@example.org' in messages[0]", type: 'invalid_request_error', param: null, code: null } } });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
     const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -187,9 +167,9 @@ describe('provider answers that used to pass unscanned', () => {
   it('an error body under block is redacted, recorded as redacted and counted in its row, and stops nobody; under warn the ledger still keeps it redacted', async () => {
     const body = { error: { message: "Invalid recipient 'bob@example.org'", type: 'invalid_request_error', param: null, code: null } };
     for (const safetyMode of ['block', 'warn'] as const) {
-      t = await startTestRuntime({ config: { gateway: gateway(upstream.url), safetyMode } });
+      t = await startTestRuntime({ config: { gateway: gateway(), safetyMode } });
       const a = await agent(t);
-      upstream.next = () => ({ status: 400, body });
+      upstream.answer({ status: 400, body });
       const r = await post(t, a.token, '/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
       expect(r.status).toBe(400);
       // The agent gets block's redaction, warn's text unchanged.
@@ -206,16 +186,16 @@ describe('provider answers that used to pass unscanned', () => {
   });
 
   it('a body that is not JSON, and SSE lines that are not JSON', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(raw.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
-    raw.answer = (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('plain answer: mail bob@example.org');
+    upstream.raw((res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('plain answer: mail bob@example.org'));
     const whole = await post(t, a.token, '/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
     expect(await whole.text()).toBe('plain answer: mail [EMAIL_REDACTED]');
-    raw.answer = (res) => {
+    upstream.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: not json, mail bob@example.org\n\n');
       res.end('data: [DONE]\n\n');
-    };
+    });
     const streamed = await post(t, a.token, '/chat/completions', { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
     const text = await streamed.text();
     expect(text).toContain('data: not json, mail [EMAIL_REDACTED]');
@@ -225,10 +205,10 @@ describe('provider answers that used to pass unscanned', () => {
 
 describe('the pii.detected preview', () => {
   it('shows only the redacted neighbourhood of each finding, not the rest of the answer', async () => {
-    t = await startTestRuntime({ config: { gateway: gateway(upstream.url) } });
+    t = await startTestRuntime({ config: { gateway: gateway() } });
     const a = await agent(t);
     const far = 'The quarterly figures are confidential and must stay out of any notification.';
-    upstream.next = () => ({ content: `${far} ${'x '.repeat(40)}Mail bob@example.org today. ${'y '.repeat(40)}${far}`, usage: { prompt_tokens: 5, completion_tokens: 80 } });
+    upstream.answer({ text: `${far} ${'x '.repeat(40)}Mail bob@example.org today. ${'y '.repeat(40)}${far}`, usage: { prompt_tokens: 5, completion_tokens: 80 } });
     await post(t, a.token, '/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
     const ev = (await events(t, a.agentId)).find((e) => e.type === 'pii.detected');
     expect(ev.data.preview).toContain('Mail [EMAIL_REDACTED] today.');

@@ -1,8 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerResponse } from 'node:http';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { RawUpstream, rawGatewaySuite } from '../helpers/mock-upstream.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { describe, expect, it } from 'vitest';
+import { fakeGatewaySuite, json, sse } from '../helpers/fake-llm.js';
 
 // Token log-probabilities spell out the text token by token. A whole answer whose text redaction
 // changed loses them (an array becomes [], anything else null); a stream under redaction carries
@@ -10,18 +7,9 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 // completions and the Responses API alike. Under warn, and in a whole answer with no finding,
 // they pass as the provider sent them.
 
-const gw = rawGatewaySuite('logprobs');
-const { raw, post } = gw;
+const gw = fakeGatewaySuite('logprobs');
+const { llm, post } = gw;
 const tokens = (...ts: string[]) => ts.map((token) => ({ token, logprob: -0.1, bytes: [...Buffer.from(token)], top_logprobs: [{ token, logprob: -0.1, bytes: [] }] }));
-const json = (body: unknown) => (res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
-const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const [e, d] of events) res.write(`${e ? `event: ${e}\n` : ''}data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`);
-  res.end();
-};
 const events = (text: string) =>
   text
     .split('\n\n')
@@ -50,7 +38,7 @@ const streamedChat: Array<[string | null, unknown]> = [
 
 describe('token log-probabilities where redaction changed the text', () => {
   it('chat, whole: the text is redacted and its logprobs are withheld', async () => {
-    raw.answer = json(wholeChat);
+    llm.raw(json(wholeChat));
     const body = await (await post('/chat/completions', chat)).json();
     expect(body.choices[0].message.content).toBe('mail [EMAIL_REDACTED]');
     expect(body.choices[0].logprobs).toBeNull();
@@ -59,7 +47,7 @@ describe('token log-probabilities where redaction changed the text', () => {
 
   it('chat, streamed: no chunk carries tokens, even one whose text lags behind them', async () => {
     // A server buffering text (stop strings, incomplete UTF-8) may send tokens with an empty delta.
-    raw.answer = sse([[null, chunk('', { content: tokens(' bob', '@example', '.org') })], ...streamedChat]);
+    llm.raw(sse([[null, chunk('', { content: tokens(' bob', '@example', '.org') })], ...streamedChat]));
     const text = await (await post('/chat/completions', { ...chat, stream: true })).text();
     const evs = events(text);
     expect(evs.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('mail [EMAIL_REDACTED]');
@@ -69,68 +57,80 @@ describe('token log-probabilities where redaction changed the text', () => {
   });
 
   it('whole: an answer of a shape no wire knows loses every logprobs member once its text changed', async () => {
-    raw.answer = json({ result: { text: 'mail bob@example.org', logprobs: { tokens: [' bob', '@example', '.org'] } } });
+    llm.raw(json({ result: { text: 'mail bob@example.org', logprobs: { tokens: [' bob', '@example', '.org'] } } }));
     const body = await (await post('/chat/completions', chat)).json();
     expect(body).toEqual({ result: { text: 'mail [EMAIL_REDACTED]', logprobs: null } });
   });
 
   it('whole, nothing found: the tokens pass as the provider sent them', async () => {
-    raw.answer = json({ ...wholeChat, choices: [{ ...wholeChat.choices[0], message: { role: 'assistant', content: 'all clear' }, logprobs: { content: tokens('all', ' clear') } }] });
+    llm.raw(json({ ...wholeChat, choices: [{ ...wholeChat.choices[0], message: { role: 'assistant', content: 'all clear' }, logprobs: { content: tokens('all', ' clear') } }] }));
     const body = await (await post('/chat/completions', chat)).json();
     expect(body.choices[0].logprobs.content.map((x: { token: string }) => x.token)).toEqual(['all', ' clear']);
   });
 
   it('completions and Responses: logprobs objects become null, token arrays []', async () => {
-    raw.answer = json({
-      id: 'x',
-      object: 'text_completion',
-      choices: [
-        {
-          index: 0,
-          text: 'mail bob@example.org',
-          finish_reason: 'stop',
-          logprobs: { tokens: ['mail', ' bob', '@example', '.org'], token_logprobs: [-1, -1, -1, -1], top_logprobs: null, text_offset: [0, 4, 8, 16] },
-        },
-      ],
-      usage: { prompt_tokens: 1, completion_tokens: 4 },
-    });
+    llm.raw(
+      json({
+        id: 'x',
+        object: 'text_completion',
+        choices: [
+          {
+            index: 0,
+            text: 'mail bob@example.org',
+            finish_reason: 'stop',
+            logprobs: { tokens: ['mail', ' bob', '@example', '.org'], token_logprobs: [-1, -1, -1, -1], top_logprobs: null, text_offset: [0, 4, 8, 16] },
+          },
+        ],
+        usage: { prompt_tokens: 1, completion_tokens: 4 },
+      }),
+    );
     const c = await (await post('/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'hi', logprobs: 1 })).json();
     expect(c.choices[0]).toMatchObject({ text: 'mail [EMAIL_REDACTED]', logprobs: null });
     const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: tokens('mail', ' bob', '@example', '.org') });
-    raw.answer = sse([
-      [
-        'response.output_text.delta',
-        {
-          type: 'response.output_text.delta',
-          item_id: 'm',
-          output_index: 0,
-          content_index: 0,
-          delta: 'mail bob@example.org',
-          logprobs: tokens('mail', ' bob', '@example', '.org'),
-          sequence_number: 0,
-        },
-      ],
-      [
-        'response.output_text.done',
-        { type: 'response.output_text.done', item_id: 'm', output_index: 0, content_index: 0, text: 'mail bob@example.org', logprobs: tokens('mail', ' bob', '@example', '.org'), sequence_number: 1 },
-      ],
-      ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: part('mail bob@example.org'), sequence_number: 2 }],
-      [
-        'response.completed',
-        {
-          type: 'response.completed',
-          sequence_number: 3,
-          response: {
-            id: 'r',
-            object: 'response',
-            status: 'completed',
-            tools: [{ type: 'function', name: 'rate', parameters: { type: 'object', properties: { logprobs: { type: 'boolean' } } } }],
-            output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }],
-            usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 },
+    llm.raw(
+      sse([
+        [
+          'response.output_text.delta',
+          {
+            type: 'response.output_text.delta',
+            item_id: 'm',
+            output_index: 0,
+            content_index: 0,
+            delta: 'mail bob@example.org',
+            logprobs: tokens('mail', ' bob', '@example', '.org'),
+            sequence_number: 0,
           },
-        },
-      ],
-    ]);
+        ],
+        [
+          'response.output_text.done',
+          {
+            type: 'response.output_text.done',
+            item_id: 'm',
+            output_index: 0,
+            content_index: 0,
+            text: 'mail bob@example.org',
+            logprobs: tokens('mail', ' bob', '@example', '.org'),
+            sequence_number: 1,
+          },
+        ],
+        ['response.content_part.done', { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: part('mail bob@example.org'), sequence_number: 2 }],
+        [
+          'response.completed',
+          {
+            type: 'response.completed',
+            sequence_number: 3,
+            response: {
+              id: 'r',
+              object: 'response',
+              status: 'completed',
+              tools: [{ type: 'function', name: 'rate', parameters: { type: 'object', properties: { logprobs: { type: 'boolean' } } } }],
+              output: [{ id: 'm', type: 'message', role: 'assistant', status: 'completed', content: [part('mail bob@example.org')] }],
+              usage: { input_tokens: 1, output_tokens: 4, total_tokens: 5 },
+            },
+          },
+        ],
+      ]),
+    );
     const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true, include: ['message.output_text.logprobs'] })).text();
     expect(text).not.toContain('example');
     const evs = events(text);
@@ -141,48 +141,32 @@ describe('token log-probabilities where redaction changed the text', () => {
     // A tool's parameter named logprobs, echoed back, is no output: it stays.
     expect(completed.tools[0].parameters.properties.logprobs).toEqual({ type: 'boolean' });
     // Nothing to redact in it: a stream still carries no tokens, those of a part's done event (otherwise passed on unread) included.
-    raw.answer = sse([
-      ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hello', logprobs: [], sequence_number: 0 }],
-      [
-        'response.content_part.done',
-        { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 },
-      ],
-    ]);
+    llm.raw(
+      sse([
+        ['response.output_text.delta', { type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta: 'hello', logprobs: [], sequence_number: 0 }],
+        [
+          'response.content_part.done',
+          { type: 'response.content_part.done', item_id: 'm', output_index: 0, content_index: 0, part: { ...part('hello'), logprobs: tokens('hello') }, sequence_number: 1 },
+        ],
+      ]),
+    );
     const clean = events(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
     expect(clean.find((e) => e.type === 'response.content_part.done').part).toMatchObject({ text: 'hello', logprobs: [] });
   });
 });
 
 describe('token log-probabilities under warn', () => {
-  let t: TestRuntime;
-  let token: string;
-  const up = new RawUpstream();
-  beforeAll(async () => {
-    await up.start();
-    const gateway: Config['gateway'] = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: up.url, apiKey: 'sk-x', timeoutMs: 2000 } } };
-    t = await startTestRuntime({ config: { gateway, safetyMode: 'warn' } });
-    token = ((await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'warned', budgetUsd: 5 }) })).json()) as { token: string }).token;
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await up.close();
-  });
+  const warned = fakeGatewaySuite('warned', { safetyMode: 'warn' });
 
   it('pass as the provider sent them, whole and streamed (the text is not changed either)', async () => {
-    up.answer = sse(streamedChat);
-    const streamed = await (
-      await fetch(`${t.rt.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...chat, stream: true }),
-      })
-    ).text();
+    warned.llm.raw(sse(streamedChat));
+    const streamed = await (await warned.post('/chat/completions', { ...chat, stream: true })).text();
     const streamedTokens = events(streamed).flatMap((e) =>
       (e.choices ?? []).flatMap((c: { logprobs: { content: Array<{ token: string }> } | null }) => (c.logprobs?.content ?? []).map((x) => x.token)),
     );
     expect(streamedTokens).toEqual(['mail', ' bob', '@example', '.org']);
-    up.answer = json(wholeChat);
-    const r = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+    warned.llm.raw(json(wholeChat));
+    const r = await warned.post('/chat/completions', chat);
     const body = await r.json();
     expect(body.choices[0].message.content).toBe('mail bob@example.org');
     expect(body.choices[0].logprobs.content.map((x: { token: string }) => x.token)).toEqual(['mail', ' bob', '@example', '.org']);

@@ -1,17 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { DEFAULTS } from '../../src/config/index.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, ROOT, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
-let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-});
-afterAll(async () => upstream.close());
+const upstream = useFakeLlm();
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -19,17 +15,7 @@ afterEach(async () => {
   t = undefined;
 });
 
-const gateway = (): Config['gateway'] => ({
-  ...DEFAULTS.gateway,
-  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 2000 } },
-});
-
-async function agent(rt: TestRuntime) {
-  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `p${Math.random().toString(36).slice(2, 7)}`, budgetUsd: 5 }) })).json()) as {
-    token: string;
-    agentId: string;
-  };
-}
+const gateway = () => upstream.gateway({ timeoutMs: 2000 });
 
 /** Every byte iron-cage wrote to disk for this run: the database, its WAL, everything. */
 function diskBytes(dir: string): string {
@@ -41,10 +27,10 @@ function diskBytes(dir: string): string {
 describe('PII in LLM output, through the gateway with the official openai client', () => {
   it('redacts, audits with a keyed hash and a sealed copy, counts, and leaks the value nowhere', async () => {
     t = await startTestRuntime({ config: { gateway: gateway() } });
-    const a = await agent(t);
+    const a = await agentToken(t);
     const probe = new WsProbe(`${t.rt.url.replace('http', 'ws')}/ws?token=${t.rt.adminToken}`);
     await probe.opened;
-    upstream.next = () => ({ content: 'Contact the CEO at ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    upstream.answer({ text: 'Contact the CEO at ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'who do I call?' }] });
     expect(r.choices[0]!.message.content).toBe('Contact the CEO at [EMAIL_REDACTED]');
@@ -82,8 +68,8 @@ describe('PII in LLM output, through the gateway with the official openai client
 
   it('catches a value split across SSE chunks', async () => {
     t = await startTestRuntime({ config: { gateway: gateway() } });
-    const a = await agent(t);
-    upstream.next = () => ({ content: 'Card 4111 1111 1111 1111 and mail jane.doe@corp.example now', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
+    const a = await agentToken(t);
+    upstream.answer({ text: 'Card 4111 1111 1111 1111 and mail jane.doe@corp.example now', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
     let text = '';
@@ -103,11 +89,11 @@ describe('PII in LLM output, through the gateway with the official openai client
     // the newest finding that has one, and the newest at all only while none has.
     const latest = async () => (await (await t!.api(`/api/agents/${a.agentId}/protection`)).json()).latest;
     expect(await latest()).toMatchObject({ preview: '', location: 'llm.output' });
-    upstream.next = () => ({ content: 'Reach ops@corp.example today', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    upstream.answer({ text: 'Reach ops@corp.example today', usage: { prompt_tokens: 5, completion_tokens: 8 } });
     await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
     await until(async () => (await latest()).preview !== '');
     expect(await latest()).toMatchObject({ preview: 'Reach [EMAIL_REDACTED] today', types: { EMAIL: 1 } });
-    upstream.next = () => ({ content: 'Card 4111 1111 1111 1111 again', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
+    upstream.answer({ text: 'Card 4111 1111 1111 1111 again', usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars: 3 });
     for await (const _ of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'y' }] }));
     await until(async () => (await (await t!.api(`/api/agents/${a.agentId}/protection`)).json()).piiLeaksBlocked === 4);
     expect(await latest()).toMatchObject({ preview: 'Reach [EMAIL_REDACTED] today', types: { EMAIL: 1 } });
@@ -115,8 +101,8 @@ describe('PII in LLM output, through the gateway with the official openai client
 
   it('keeps the order of streamed text when the last piece arrives together with finish_reason', async () => {
     t = await startTestRuntime({ config: { gateway: gateway() } });
-    const a = await agent(t);
-    upstream.next = () => ({ content: 'Hello there, my dear friend. Bye now', usage: { prompt_tokens: 5, completion_tokens: 9 }, finishWithLastPiece: true, pieceChars: 15 });
+    const a = await agentToken(t);
+    upstream.answer({ text: 'Hello there, my dear friend. Bye now', usage: { prompt_tokens: 5, completion_tokens: 9 }, finishWithLastPiece: true, pieceChars: 15 });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
     let text = '';
@@ -126,8 +112,8 @@ describe('PII in LLM output, through the gateway with the official openai client
 
   it('warn mode passes the value through but counts it', async () => {
     t = await startTestRuntime({ config: { safetyMode: 'warn', gateway: gateway() } });
-    const a = await agent(t);
-    upstream.next = () => ({ content: 'Call 555-123-4567', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    const a = await agentToken(t);
+    upstream.answer({ text: 'Call 555-123-4567', usage: { prompt_tokens: 5, completion_tokens: 8 } });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
     expect(r.choices[0]!.message.content).toBe('Call 555-123-4567');
@@ -144,12 +130,12 @@ describe('PII in LLM output, through the gateway with the official openai client
       agent: { script: join(ROOT, 'test/fixtures/agents/pii_agent.py') },
       config: { safetyMode: 'block', gateway: gateway() },
     });
-    upstream.next = () => ({ content: 'Contact ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
+    upstream.answer({ text: 'Contact ceo@acme.com', usage: { prompt_tokens: 5, completion_tokens: 8 } });
     const outcome = await t.rt.agentDone!;
     expect(outcome.status).toBe('stopped');
     expect(t.log()).not.toContain('ceo@acme.com');
     // What a caller gets: the provider's error shape, and the SDK raises its usual exception.
-    const a = await agent(t);
+    const a = await agentToken(t);
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
     const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -181,8 +167,8 @@ describe('PII in LLM output, through the gateway with the official openai client
 
   it('protects prompts too when configured', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(), safety: { ...DEFAULTS.safety, redactPrompts: true } } });
-    const a = await agent(t);
-    upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+    const a = await agentToken(t);
+    upstream.answer({ text: 'ok', usage: { prompt_tokens: 5, completion_tokens: 1 } });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Email jane@corp.example about it' }] });
     expect(upstream.requests.at(-1)!.body.messages[0].content).toBe('Email [EMAIL_REDACTED] about it');

@@ -30,12 +30,16 @@ describe('embeddings', () => {
       expect(r.data[0]!.embedding.length).toBeGreaterThan(0);
     }
     const rows = sqliteOf(t.rt.state).prepare("SELECT model, prompt_tokens, completion_tokens, cost_micros FROM llm_requests WHERE endpoint = 'embeddings' ORDER BY id").all() as any[];
-    expect(rows.map((r) => r.model)).toEqual(['text-embedding-3-small', 'text-embedding-3-large', 'text-embedding-ada-002']);
-    const perMillion = [20_000, 130_000, 100_000];
-    rows.forEach((r, i) => {
-      expect(r.completion_tokens).toBe(0);
-      expect(r.cost_micros).toBe(Math.ceil((r.prompt_tokens * perMillion[i]!) / 1_000_000));
-    });
+    // The pangram is 9 tokens (The| quick| brown| fox| jumps| over| the| lazy| dog). OpenAI's
+    // prices per million input tokens, each call rounded up to a whole micro-dollar:
+    //   text-embedding-3-small $0.02: 9 × 0.02 = 0.18 µ$ → 1
+    //   text-embedding-3-large $0.13: 9 × 0.13 = 1.17 µ$ → 2
+    //   text-embedding-ada-002 $0.10: 9 × 0.10 = 0.90 µ$ → 1
+    expect(rows).toEqual([
+      { model: 'text-embedding-3-small', prompt_tokens: 9, completion_tokens: 0, cost_micros: 1 },
+      { model: 'text-embedding-3-large', prompt_tokens: 9, completion_tokens: 0, cost_micros: 2 },
+      { model: 'text-embedding-ada-002', prompt_tokens: 9, completion_tokens: 0, cost_micros: 1 },
+    ]);
     expect((await events(t, a.agentId)).some((e) => e.type === 'llm.unknown_model' || e.type === 'budget.refused')).toBe(false);
   });
 });
@@ -49,10 +53,11 @@ describe('a model with no price', () => {
     const warned = (await events(t, a.agentId)).filter((e) => e.type === 'llm.unknown_model');
     expect(warned).toHaveLength(1);
     expect(warned[0].severity).toBe('warn');
-    expect(warned[0].data).toMatchObject({ model: 'gpt-4o-2099-01-01', family: 'gpt-4o' });
+    // The dearest gpt-4o* model is gpt-4o-2024-05-13: $5 per million input tokens, $15 per million output.
+    expect(warned[0].data).toMatchObject({ model: 'gpt-4o-2099-01-01', family: 'gpt-4o', inputPerMillionUsd: 5, outputPerMillionUsd: 15 });
     expect(warned[0].data.pricedAs).toMatch(/^openai\/gpt-4o/);
     expect(warned[0].message).toMatch(
-      /No price known for model gpt-4o-2099-01-01: charging the price of openai\/gpt-4o\S*, the dearest gpt-4o\* model \(\$[\d.]+\/M input, \$[\d.]+\/M output\); set pricing\.gpt-4o-2099-01-01 in the config to fix/,
+      /No price known for model gpt-4o-2099-01-01: charging the price of openai\/gpt-4o\S*, the dearest gpt-4o\* model \(\$5\.00\/M input, \$15\.00\/M output\); set pricing\.gpt-4o-2099-01-01 in the config to fix/,
     );
     expect(
       t
@@ -61,8 +66,12 @@ describe('a model with no price', () => {
         .filter((l) => l.includes('No price known for model gpt-4o-2099-01-01')),
     ).toHaveLength(1);
     const rows = sqliteOf(t.rt.state).prepare('SELECT prompt_tokens, completion_tokens, cost_micros FROM llm_requests').all() as any[];
-    const [input, output] = [Math.round(warned[0].data.inputPerMillionUsd * 1e6), Math.round(warned[0].data.outputPerMillionUsd * 1e6)];
     expect(rows).toHaveLength(3);
-    for (const r of rows) expect(r.cost_micros).toBe(Math.ceil((r.prompt_tokens * input + r.completion_tokens * output) / 1e6));
+    for (const r of rows) {
+      // 'hello N' is 10 prompt tokens: <|im_start|>user<|im_sep|>, hello| |N, <|im_end|>, and 3 priming the answer.
+      expect(r.prompt_tokens).toBe(10);
+      // $5/M and $15/M are 5 and 15 µ$ a token: 10 × 5 + 20 × 15 = 350 µ$ for an answer of 20 tokens.
+      expect(r.cost_micros).toBe(10 * 5 + r.completion_tokens * 15);
+    }
   });
 });

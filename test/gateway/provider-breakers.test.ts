@@ -1,35 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { PROVIDER_CLASSIFY } from '../../src/gateway/index.js';
 import { CircuitBreaker, RequestError, statusClassifier } from '../../src/domain/reliability/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Issue 15 part 4: the LLM providers' breakers are saved across restarts like the tool
 // services', shown in /api/breakers beside them, and a client error never opens them.
 
-let upstream: MockUpstream;
-beforeAll(async () => {
-  upstream = await new MockUpstream().start();
-});
-afterAll(async () => upstream.close());
+const upstream = useFakeLlm();
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
-  upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
 });
 
 function config(): Partial<Config> {
   const g = DEFAULTS.gateway;
-  return { gateway: { ...g, providers: { ...g.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-upstream', timeoutMs: 5000 } }, retry: { attempts: 1, baseMs: 1, maxMs: 1 } } };
-}
-
-async function agentToken(rt: TestRuntime) {
-  const r = await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `b${Math.random().toString(36).slice(2, 8)}`, budgetUsd: 10 }) });
-  return (await r.json()) as { token: string; agentId: string };
+  return { gateway: { ...g, providers: { ...g.providers, openai: { baseUrl: upstream.openaiUrl, apiKey: 'sk-upstream', timeoutMs: 5000 } }, retry: { attempts: 1, baseMs: 1, maxMs: 1 } } };
 }
 
 const chat = (rt: TestRuntime, token: string) =>
@@ -52,8 +42,8 @@ describe('provider breakers', () => {
     const dir = tempDir();
     try {
       t = await startTestRuntime({ config: config(), dir: dir.dir });
-      const a = await agentToken(t);
-      upstream.next = () => ({ status: 503 });
+      const a = await agentToken(t, { budgetUsd: 10 });
+      upstream.answer({ status: 503 });
       for (let i = 0; i < 5; i++) expect((await chat(t, a.token)).status).toBe(503);
       expect(await openaiBreaker(t)).toMatchObject({ state: 'OPEN', failures: 5, lastFailure: 'http_503' });
       await t.stop();
@@ -83,8 +73,8 @@ describe('provider breakers', () => {
       expect((await t.api('/api/breakers/providers/openai/reset', { method: 'POST' })).status).toBe(200);
       expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 5 });
       const reset = t.rt.state.lastEvents(1000).filter((e) => e.type === 'breaker.reset');
-      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin dashboard (was OPEN)', data: { kind: 'provider', service: 'openai' } });
-      upstream.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+      expect(reset.at(-1)).toMatchObject({ message: 'Circuit openai (LLM provider) reset by admin runtime (was OPEN)', data: { kind: 'provider', service: 'openai' } });
+      upstream.answer({ text: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
       expect((await chat(t, a.token)).status).toBe(200);
       expect(upstream.requests.length).toBe(before + 1);
     } finally {
@@ -96,10 +86,10 @@ describe('provider breakers', () => {
 
   it('client errors from the provider (400, 404, 408, 422, 429) never count as breaker failures', async () => {
     t = await startTestRuntime({ config: config() });
-    const a = await agentToken(t);
+    const a = await agentToken(t, { budgetUsd: 10 });
     const statuses = [400, 404, 408, 422, 429, 400, 404, 408, 422, 429];
     const before = upstream.requests.length;
-    upstream.next = (_b, n) => ({ status: statuses[(n - before - 1) % statuses.length]!, headers: { 'retry-after': '0' } });
+    upstream.answer(({ n }) => ({ status: statuses[(n - before - 1) % statuses.length]!, headers: { 'retry-after': '0' } }));
     for (const s of statuses) expect((await chat(t, a.token)).status).toBe(s);
     expect(await openaiBreaker(t)).toMatchObject({ state: 'CLOSED', failures: 0 });
   });
@@ -122,7 +112,7 @@ describe('what a provider breaker counts', () => {
 describe('provider breaker counters survive a kill -9', () => {
   it('are saved while the process runs, not only on a transition or at shutdown', async () => {
     t = await startTestRuntime({ config: config() });
-    const a = await agentToken(t);
+    const a = await agentToken(t, { budgetUsd: 10 });
     for (let i = 0; i < 3; i++) expect((await chat(t, a.token)).status).toBe(200);
     const stored = () => {
       const row = sqliteOf(t!.rt.state).prepare(`SELECT snapshot FROM breakers WHERE service = 'llm:openai'`).get() as { snapshot: string } | undefined;

@@ -1,18 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { DEFAULTS } from '../../src/config/index.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { serve, type TestServer } from '../helpers/http.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 // Refusals the official clients raise at once: each SDK keeps its default retries (2), and a
 // counting relay in front of the gateway shows how many attempts actually arrived.
 
 let t: TestRuntime | undefined;
-let relay: Server | undefined;
+let relay: TestServer | undefined;
 afterEach(async () => {
-  await new Promise((r) => (relay ? relay.close(r) : r(null)));
+  await relay?.close();
   relay = undefined;
   await t?.stop();
   t = undefined;
@@ -22,7 +22,7 @@ afterEach(async () => {
 async function countingRelay(target: string): Promise<{ url: string; count: (path: string) => number }> {
   const seen: string[] = [];
   const to = new URL(target);
-  relay = createServer((req, res) => {
+  relay = await serve((req, res) => {
     seen.push((req.url ?? '').split('?', 1)[0]!);
     const up = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: { ...req.headers, host: to.host } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
@@ -30,19 +30,13 @@ async function countingRelay(target: string): Promise<{ url: string; count: (pat
     });
     req.pipe(up);
   });
-  await new Promise<void>((r) => relay!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`, count: (path) => seen.filter((p) => p === path).length };
-}
-
-async function agent(rt: TestRuntime, budgetUsd: number) {
-  const r = await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `rf${Math.random().toString(36).slice(2, 7)}`, budgetUsd }) });
-  return (await r.json()) as { token: string; agentId: string };
+  return { url: relay.url, count: (path) => seen.filter((p) => p === path).length };
 }
 
 describe('budget refusal: 402 on every wire, one attempt, a message that says what to do', () => {
   it('openai SDK: a chat call raises a 402 naming the budget and the route to raise it, after exactly one request', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
-    const a = await agent(t, 0.000_01);
+    const a = await agentToken(t, { budgetUsd: 0.000_01 });
     const r = await countingRelay(t.rt.url);
     const client = new OpenAI({ baseURL: `${r.url}/v1`, apiKey: a.token });
     const err = await client.chat.completions.create({ model: 'gpt-4o', max_tokens: 1000, messages: [{ role: 'user', content: 'hello' }] }).catch((e) => e);
@@ -61,7 +55,7 @@ describe('budget refusal: 402 on every wire, one attempt, a message that says wh
 
   it('the limit the message suggests lets the same call through', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
-    const a = await agent(t, 0.000_01);
+    const a = await agentToken(t, { budgetUsd: 0.000_01 });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     const call = () => client.chat.completions.create({ model: 'gpt-4o', max_tokens: 1000, messages: [{ role: 'user', content: 'hello' }] });
     const err = await call().catch((e) => e);
@@ -73,7 +67,7 @@ describe('budget refusal: 402 on every wire, one attempt, a message that says wh
 
   it('@anthropic-ai/sdk: a 402 billing_error (not a RateLimitError) naming the budget, after exactly one request', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
-    const a = await agent(t, 0.000_01);
+    const a = await agentToken(t, { budgetUsd: 0.000_01 });
     const r = await countingRelay(t.rt.url);
     const client = new Anthropic({ baseURL: r.url, apiKey: a.token });
     const err = await client.messages.create({ model: 'claude-3-5-haiku-latest', max_tokens: 1000, messages: [{ role: 'user', content: 'hello' }] }).catch((e) => e);
@@ -88,7 +82,7 @@ describe('budget refusal: 402 on every wire, one attempt, a message that says wh
 
   it('an exhausted budget says so, with what was spent', async () => {
     t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
-    const a = await agent(t, 0.001);
+    const a = await agentToken(t, { budgetUsd: 0.001 });
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token });
     // Spend the budget with calls whose reservation fits, until one is refused.
     let err: any = null;
@@ -107,7 +101,7 @@ describe('budget refusal: 402 on every wire, one attempt, a message that says wh
 describe('PII block: 400 on both wires, not retried', () => {
   it('a prompt with PII under block mode is a 400 invalid_request_error the SDKs raise after one request', async () => {
     t = await startTestRuntime({ config: { safetyMode: 'block', safety: { ...DEFAULTS.safety, redactPrompts: true }, gateway: { ...DEFAULTS.gateway } } });
-    const a = await agent(t, 5);
+    const a = await agentToken(t, { budgetUsd: 5 });
     const r = await countingRelay(t.rt.url);
     const openai = new OpenAI({ baseURL: `${r.url}/v1`, apiKey: a.token });
     const e1 = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'mail ceo@acme.com' }] }).catch((e) => e);

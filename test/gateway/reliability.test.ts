@@ -1,20 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
+const upstream = useFakeLlm();
 let t: TestRuntime | undefined;
-let upstream: MockUpstream | undefined;
 afterEach(async () => {
   await t?.stop();
-  await upstream?.close();
   t = undefined;
-  upstream = undefined;
 });
-
-async function agentToken(rt: TestRuntime) {
-  return (await (await rt.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'rel', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
-}
 const chat = (rt: TestRuntime, token: string, model: string) =>
   fetch(`${rt.rt.url}/v1/chat/completions`, {
     method: 'POST',
@@ -33,7 +27,7 @@ describe('LLM providers behind circuit breakers, with model fallbacks', () => {
         },
       },
     });
-    const a = await agentToken(t);
+    const a = await agentToken(t, { name: 'rel' });
     for (let i = 0; i < 5; i++) expect((await chat(t, a.token, 'gpt-4o')).status).toBe(500);
     const refused = await chat(t, a.token, 'gpt-4o');
     expect(refused.status).toBe(503);
@@ -51,18 +45,17 @@ describe('LLM providers behind circuit breakers, with model fallbacks', () => {
   });
 
   it("five failures open a real provider's circuit: further calls are refused without reaching it", async () => {
-    upstream = await new MockUpstream().start();
-    upstream.next = () => ({ status: 500 });
+    upstream.answer({ status: 500 });
     t = await startTestRuntime({
       config: {
         gateway: {
           ...DEFAULTS.gateway,
           retry: { attempts: 1, baseMs: 1, maxMs: 1 },
-          providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 2000 } },
+          providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.openaiUrl, apiKey: 'sk-x', timeoutMs: 2000 } },
         },
       },
     });
-    const a = await agentToken(t);
+    const a = await agentToken(t, { name: 'rel' });
     for (let i = 0; i < 5; i++) expect((await chat(t, a.token, 'gpt-4o')).status).toBe(500);
     expect(upstream.requests).toHaveLength(5);
     for (let i = 0; i < 3; i++) {
@@ -76,19 +69,18 @@ describe('LLM providers behind circuit breakers, with model fallbacks', () => {
   });
 
   it('a failing model falls back to the next one in model_fallbacks, priced as the model that answered', async () => {
-    upstream = await new MockUpstream().start();
-    upstream.next = (body) => (body.model === 'gpt-4o' ? { status: 503 } : { content: `answered by ${body.model}`, usage: { prompt_tokens: 10, completion_tokens: 5 } });
+    upstream.answer(({ body }) => (body.model === 'gpt-4o' ? { status: 503 } : { text: `answered by ${body.model}`, usage: { prompt_tokens: 10, completion_tokens: 5 } }));
     t = await startTestRuntime({
       config: {
         gateway: {
           ...DEFAULTS.gateway,
           retry: { attempts: 2, baseMs: 1, maxMs: 2 },
           modelFallbacks: { 'gpt-4o': ['gpt-4o-mini'] },
-          providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 2000 } },
+          providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.openaiUrl, apiKey: 'sk-x', timeoutMs: 2000 } },
         },
       },
     });
-    const a = await agentToken(t);
+    const a = await agentToken(t, { name: 'rel' });
     const r = await chat(t, a.token, 'gpt-4o');
     expect(r.status).toBe(200);
     expect(r.body.choices[0].message.content).toBe('answered by gpt-4o-mini');

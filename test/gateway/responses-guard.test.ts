@@ -1,91 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import type { Config } from '../../src/config/index.js';
+import { type Answer, useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Redaction and the budget on /v1/responses. A scripted Responses upstream on loopback (the one
 // fake allowed: the LLM upstream) splits text where the simulated provider never would.
 
-interface Script {
-  deltas: string[];
-  usage: { input_tokens: number; output_tokens: number };
-  /** Streams: after the first delta, wait for this before sending the rest. */
-  hold?: Promise<void>;
-  /** Streams: send the text only in the done events, no deltas (an upstream may). */
-  noDeltas?: boolean;
-}
+const upstream = useFakeLlm();
 
-class ResponsesUpstream {
-  next: Script = { deltas: ['ok'], usage: { input_tokens: 5, output_tokens: 1 } };
-  readonly bodies: any[] = [];
-  private server!: Server;
-  url = '';
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-    return this;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = '';
-    for await (const c of req) raw += c;
-    const body = JSON.parse(raw);
-    this.bodies.push(body);
-    const { deltas, usage, hold, noDeltas } = this.next;
-    const text = deltas.join('');
-    const part = { type: 'output_text', annotations: [], logprobs: [], text };
-    const item = { id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [part] };
-    const response = (status: string, output: object[], u: object | null) => ({
-      id: 'resp_1',
-      object: 'response',
-      created_at: 1,
-      status,
-      model: body.model,
-      output,
-      usage: u,
-      error: null,
-      incomplete_details: null,
-    });
-    const fullUsage = { ...usage, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.input_tokens + usage.output_tokens };
-    if (!body.stream) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...response('completed', [item], fullUsage), output_text: text }));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    let seq = 0;
-    const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: seq++ })}\n\n`);
-    send('response.created', { response: response('in_progress', [], null) });
-    send('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
-    send('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { ...part, text: '' } });
-    for (const [i, delta] of (noDeltas ? [] : deltas).entries()) {
-      send('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta, logprobs: [] });
-      if (i === 0 && hold) await hold;
-    }
-    send('response.output_text.done', { item_id: 'msg_1', output_index: 0, content_index: 0, text, logprobs: [] });
-    send('response.content_part.done', { item_id: 'msg_1', output_index: 0, content_index: 0, part });
-    send('response.output_item.done', { output_index: 0, item });
-    send('response.completed', { response: response('completed', [item], fullUsage) });
-    res.end();
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => {
-      this.server.closeAllConnections();
-      this.server.close(() => r());
-    });
-  }
-}
-
-let upstream: ResponsesUpstream;
-beforeAll(async () => {
-  upstream = await new ResponsesUpstream().start();
+/** The upstream's Responses answer: this text in these deltas, billing these counts. */
+const says = (deltas: string[], input_tokens: number, output_tokens: number, extra: Answer = {}): Answer => ({
+  text: deltas.join(''),
+  pieces: deltas,
+  usage: { input_tokens, input_tokens_details: { cached_tokens: 0 }, output_tokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input_tokens + output_tokens },
+  ...extra,
 });
-afterAll(async () => upstream.close());
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -93,11 +24,11 @@ afterEach(async () => {
   t = undefined;
 });
 
-const gateway = (): Config['gateway'] => ({ ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 5000 } } });
+const gateway = () => upstream.gateway();
 
 async function start(config: Partial<Config> = {}, budgetUsd: number | null = 5) {
   t = await startTestRuntime({ config });
-  const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'resp-guard', budgetUsd }) })).json()) as { token: string; agentId: string };
+  const a = await agentToken(t, { name: 'resp-guard', budgetUsd });
   return { ...a, client: new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 }) };
 }
 
@@ -117,7 +48,7 @@ const SPLIT = ['Write to ceo@ac', 'me.com or', ' call soon, ', 'cfo@acme.com'];
 describe('PII redaction on /v1/responses', () => {
   it('redacts output text in a whole response, output_text included', async () => {
     const a = await start({ gateway: gateway() });
-    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 } };
+    upstream.answer(says(SPLIT, 7, 14));
     const r = await a.client.responses.create({ model: 'gpt-4o-mini', input: 'who do I write to?' });
     expect(r.output_text).toBe(REDACTED);
     expect((r.output[0] as any).content[0].text).toBe(REDACTED);
@@ -126,7 +57,7 @@ describe('PII redaction on /v1/responses', () => {
 
   it('redacts a stream that carries its text only in the done events (no deltas)', async () => {
     const a = await start({ gateway: gateway() });
-    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 }, noDeltas: true };
+    upstream.answer(says(SPLIT, 7, 14, { noDeltas: true }));
     const r = await fetch(`${t!.rt.url}/v1/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
@@ -144,7 +75,7 @@ describe('PII redaction on /v1/responses', () => {
 
   it('redacts a stream split mid-address: deltas, every done event and response.completed carry the redacted text, numbering stays gapless', async () => {
     const a = await start({ gateway: gateway() });
-    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 } };
+    upstream.answer(says(SPLIT, 7, 14));
     const r = await fetch(`${t!.rt.url}/v1/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
@@ -167,7 +98,7 @@ describe('PII redaction on /v1/responses', () => {
     expect(lastRow()).toMatchObject({ endpoint: 'responses', stream: 1, status: 'ok', redactions: 2, completion_tokens: 14, usage_source: 'provider' });
 
     // And what the SDK assembles from it.
-    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 } };
+    upstream.answer(says(SPLIT, 7, 14));
     const s = a.client.responses.stream({ model: 'gpt-4o-mini', input: 'x' });
     let text = '';
     s.on('response.output_text.delta', (e) => (text += e.delta));
@@ -178,7 +109,7 @@ describe('PII redaction on /v1/responses', () => {
 
   it('block mode ends the stream with an error event the SDK raises, nothing of the address sent', async () => {
     const a = await start({ gateway: gateway(), safetyMode: 'block' });
-    upstream.next = { deltas: SPLIT, usage: { input_tokens: 7, output_tokens: 14 } };
+    upstream.answer(says(SPLIT, 7, 14));
     const s = a.client.responses.stream({ model: 'gpt-4o-mini', input: 'x' });
     const err = await s.finalResponse().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -212,7 +143,7 @@ describe('the budget on /v1/responses', () => {
   it('reserves max_output_tokens before the call, holds it while the stream runs, settles on the usage', async () => {
     const a = await start({ gateway: gateway() }, 1);
     let release!: () => void;
-    upstream.next = { deltas: ['first ', 'second'], usage: { input_tokens: 1000, output_tokens: 2000 }, hold: new Promise<void>((r) => (release = r)) };
+    upstream.answer(says(['first ', 'second'], 1000, 2000, { hold: new Promise<void>((r) => (release = r)) }));
     const s = await a.client.responses.create({ model: 'gpt-4o-mini', input: 'x', max_output_tokens: 50_000, stream: true });
     const it = s[Symbol.asyncIterator]();
     while ((await it.next()).value?.type !== 'response.output_text.delta');
@@ -232,14 +163,14 @@ describe('the budget on /v1/responses', () => {
     let attempts = 0;
     const a = await start({ gateway: gateway() }, 0.001);
     const counting = new OpenAI({ baseURL: `${t!.rt.url}/v1`, apiKey: a.token, fetch: (url, init) => (attempts++, fetch(url, init)) });
-    const sent = upstream.bodies.length;
+    const sent = upstream.requests.length;
     const err = await counting.responses.create({ model: 'gpt-4o-mini', input: 'x', max_output_tokens: 100_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
     expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('budget_exceeded');
     expect((err as Error).message).toContain(`/api/agents/${a.agentId}/budget`);
     expect(attempts).toBe(1);
-    expect(upstream.bodies.length).toBe(sent);
+    expect(upstream.requests.length).toBe(sent);
     // A call that fits is served.
     const ok = await a.client.responses.create({ model: 'gpt-4o-mini', input: 'x', max_output_tokens: 100 });
     expect(ok.status).toBe('completed');

@@ -1,18 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import { pump, type Pumped } from '../../src/gateway/stream-pump.js';
-import { rawGatewaySuite } from '../helpers/mock-upstream.js';
+import { fakeGatewaySuite, sse } from '../helpers/fake-llm.js';
+import { serve } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // How a stream ends: the final event only after the row is on disk, held-back text delivered
 // when there is no final event, a relay failure or a body that just closes still ends the call.
 
 const _EMAIL = 'bob@example.org';
-const gw = rawGatewaySuite('ends');
-const { raw, post } = gw;
+const gw = fakeGatewaySuite('ends');
+const { llm, post } = gw;
 const data = (d: unknown) => `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`;
 const chunk = (delta: unknown, finish: string | null = null) => ({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true };
@@ -26,12 +25,6 @@ const contentOf = (text: string) =>
     .join('');
 const lastRow = () => sqliteOf(gw.t.rt.state).prepare('SELECT status, error FROM llm_requests ORDER BY rowid DESC LIMIT 1').get() as { status: string; error: string | null };
 
-/** An SSE answer of these events (`[name, data]`), then the end. */
-const sse = (events: Array<[string | null, unknown]>) => (res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  for (const [e, d] of events) res.write((e ? `event: ${e}\n` : '') + data(d));
-  res.end();
-};
 /** The data of each SSE event, parsed. */
 const parsed = (text: string) =>
   text
@@ -44,14 +37,14 @@ const REDACTED = 'mail [EMAIL_REDACTED] now';
 describe('a stream’s end', () => {
   it('[DONE] reaches the agent only once the row is on disk, even when it comes before the upstream ends', async () => {
     let endUpstream!: () => void;
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(data(chunk({ content: 'hello' })));
       res.write(data(chunk({}, 'stop')));
       res.write(data('[DONE]'));
       // The upstream keeps its connection open a while after its final event.
       endUpstream = () => res.end();
-    };
+    });
     const r = await post('/chat/completions', chat);
     const reader = r.body!.getReader();
     let text = '';
@@ -72,35 +65,35 @@ describe('a stream’s end', () => {
   });
 
   it('text held back is delivered, redacted, when the stream ends with no [DONE]', async () => {
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const piece of ['write to bob@', 'example', '.org']) res.write(data(chunk({ content: piece })));
       res.end();
-    };
+    });
     const text = await (await post('/chat/completions', chat)).text();
     expect(text).not.toContain('example');
     expect(contentOf(text)).toBe('write to [EMAIL_REDACTED]');
   });
 
   it('text held back is delivered, redacted, when the stream closes after a mid-stream error event', async () => {
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const piece of ['mail ', 'bob@exam', 'ple.org']) res.write(data(chunk({ content: piece })));
       res.end(data({ error: { message: 'overloaded', type: 'server_error' } }));
-    };
+    });
     const text = await (await post('/chat/completions', chat)).text();
     expect(text).toContain('overloaded');
     expect(contentOf(text)).toBe('mail [EMAIL_REDACTED]');
   });
 
   it('a Responses stream with no final event: the held-back text goes out as the next numbered delta', async () => {
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       ['mail bob@', 'example', '.org'].forEach((delta, i) => {
         res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', item_id: 'm', output_index: 0, content_index: 0, delta, sequence_number: i })}`);
       });
       res.end();
-    };
+    });
     const text = await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text();
     const evs = parsed(text);
     expect(evs.map((e) => e.delta).join('')).toBe('mail [EMAIL_REDACTED]');
@@ -109,14 +102,14 @@ describe('a stream’s end', () => {
 
   it('a relay failure on a malformed event ends the call as an error, not an uncaught exception', async () => {
     let sendBad = null as (() => void) | null;
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`event: response.output_text.delta\n${data({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'hello there. ', sequence_number: 1 })}`);
       sendBad = () =>
         res.end(
           `event: response.content_part.added\n${data({ type: 'response.content_part.added', output_index: 0, content_index: -1, part: { type: 'output_text', text: '' }, sequence_number: 2 })}`,
         );
-    };
+    });
     const reader = (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).body!.getReader();
     let text = '';
     for (;;) {
@@ -144,22 +137,24 @@ describe('an e-mail split over three pieces of a stream other than the answer te
         ['content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'sig' } }],
         ['content_block_stop', { type: 'content_block_stop', index }],
       ] as Array<[string, unknown]>;
-    raw.answer = sse([
-      [
-        'message_start',
-        {
-          type: 'message_start',
-          message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
-        },
-      ],
-      ...thinking(0),
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }],
-      ['message_stop', { type: 'message_stop' }],
-    ]);
+    llm.raw(
+      sse([
+        [
+          'message_start',
+          {
+            type: 'message_start',
+            message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+          },
+        ],
+        ...thinking(0),
+        ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }],
+        ['message_stop', { type: 'message_stop' }],
+      ]),
+    );
     const client = new Anthropic({ baseURL: gw.t.rt.url, apiKey: gw.token, maxRetries: 0 });
     const msg = { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
     const streamed = await client.messages.stream(msg).finalMessage();
-    raw.answer = (res) => {
+    llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -172,7 +167,7 @@ describe('an e-mail split over three pieces of a stream other than the answer te
           usage: { input_tokens: 3, output_tokens: 5 },
         }),
       );
-    };
+    });
     const whole = await client.messages.create(msg);
     expect(streamed.content).toEqual([{ type: 'thinking', thinking: REDACTED, signature: 'sig' }]);
     expect(streamed.content).toEqual(whole.content);
@@ -191,7 +186,7 @@ describe('an e-mail split over three pieces of a stream other than the answer te
       ['response.custom_tool_call_input.done', { type: 'response.custom_tool_call_input.done', item_id: 'c', output_index: 1, input: PIECES.join('') }],
       ['response.completed', { type: 'response.completed', response: { id: 'r', object: 'response', status: 'completed', output: [], usage: { input_tokens: 2, output_tokens: 6 } } }],
     ];
-    raw.answer = sse(events.map(([n, d], i) => [n, { ...d, sequence_number: i }]));
+    llm.raw(sse(events.map(([n, d], i) => [n, { ...d, sequence_number: i }])));
     const evs = parsed(await (await post('/responses', { model: 'gpt-4o-mini', input: 'hi', stream: true })).text());
     expect(evs.map((e) => e.sequence_number)).toEqual(evs.map((_, i) => i));
     const joined = (type: string) =>
@@ -207,12 +202,14 @@ describe('an e-mail split over three pieces of a stream other than the answer te
   });
 
   it('OpenAI chat audio transcript and custom tool input: redacted, in deltas of their own kind', async () => {
-    raw.answer = sse([
-      ...PIECES.map((p) => [null, chunk({ audio: { id: 'a', transcript: p } })] as [null, unknown]),
-      ...PIECES.map((p) => [null, chunk({ tool_calls: [{ index: 0, type: 'custom', custom: { input: p } }] })] as [null, unknown]),
-      [null, chunk({}, 'tool_calls')],
-      [null, '[DONE]'],
-    ]);
+    llm.raw(
+      sse([
+        ...PIECES.map((p) => [null, chunk({ audio: { id: 'a', transcript: p } })] as [null, unknown]),
+        ...PIECES.map((p) => [null, chunk({ tool_calls: [{ index: 0, type: 'custom', custom: { input: p } }] })] as [null, unknown]),
+        [null, chunk({}, 'tool_calls')],
+        [null, '[DONE]'],
+      ]),
+    );
     const evs = parsed(await (await post('/chat/completions', chat)).text());
     const deltas = evs.map((e) => e.choices?.[0]?.delta ?? {});
     expect(deltas.map((d) => d.audio?.transcript ?? '').join('')).toBe(REDACTED);
@@ -234,20 +231,18 @@ describe('pump', () => {
       finished: () => undefined,
       tail: '',
     };
-    const server = createServer((_req, res) => {
+    const server = await serve((_req, res) => {
       const body = new PassThrough();
       body.write('data: a\n\n');
       setImmediate(() => body.destroy());
       void pump(r, body, res, new AbortController().signal).then(() => res.end('done'));
     });
-    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
     try {
-      const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text();
+      const text = await (await fetch(server.url)).text();
       expect(text).toBe('data: a\n\ndone');
       expect(stops).toEqual([['error', 'stream broke: Premature close']]);
     } finally {
-      server.closeAllConnections();
-      await new Promise((ok) => server.close(ok));
+      await server.close();
     }
   });
 });

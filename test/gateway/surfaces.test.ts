@@ -3,10 +3,9 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { generateText } from 'ai';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DEFAULTS } from '../../src/config/index.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // The smaller surfaces the SDKs touch: model retrieval, Anthropic's token count, the Anthropic
@@ -18,9 +17,7 @@ let agentId: string;
 
 beforeAll(async () => {
   t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
-  const created = await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'surfaces', budgetUsd: 5 }) })).json();
-  token = created.token;
-  agentId = created.agentId;
+  ({ token, agentId } = await agentToken(t, { name: 'surfaces' }));
 });
 afterAll(async () => t?.stop());
 
@@ -65,38 +62,22 @@ describe('POST /v1/messages/count_tokens', () => {
 
 describe('count_tokens with a real Anthropic upstream', () => {
   it('asks the upstream (with the real key), and counts locally when it cannot answer', async () => {
-    const seen: Array<{ path: string; key: unknown; body: any }> = [];
-    let status = 200;
-    const up = createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c) => (raw += c));
-      req.on('end', () => {
-        seen.push({ path: req.url ?? '', key: req.headers['x-api-key'], body: JSON.parse(raw) });
-        res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"input_tokens":1234}' : '{"type":"error","error":{"type":"not_found_error","message":"no"}}');
-      });
-    });
-    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
-    const u = await startTestRuntime({
-      config: {
-        gateway: {
-          ...DEFAULTS.gateway,
-          providers: { ...DEFAULTS.gateway.providers, anthropic: { baseUrl: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, apiKey: 'sk-ant-real', timeoutMs: 2000 } },
-        },
-      },
-    });
+    const up = await FakeLlm.start();
+    up.answer({ body: { input_tokens: 1234 } });
+    const u = await startTestRuntime({ config: { gateway: up.gateway({ anthropic: true, key: 'sk-ant-real', timeoutMs: 2000 }) } });
     try {
-      const a = await (await u.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'ct', budgetUsd: 1 }) })).json();
+      const a = await agentToken(u, { name: 'ct', budgetUsd: 1 });
       const client = new Anthropic({ baseURL: u.rt.url, apiKey: a.token, maxRetries: 0 });
       const params = { model: 'claude-3-5-haiku-latest', messages: [{ role: 'user' as const, content: 'hello' }] };
       expect(await client.messages.countTokens(params)).toEqual({ input_tokens: 1234 });
-      expect(seen[0]).toMatchObject({ path: '/v1/messages/count_tokens', key: 'sk-ant-real', body: params });
-      status = 404;
+      expect(up.requests[0]).toMatchObject({ path: '/v1/messages/count_tokens', headers: { 'x-api-key': 'sk-ant-real' }, body: params });
+      up.answer({ status: 404, body: { type: 'error', error: { type: 'not_found_error', message: 'no' } } });
       const local = await client.messages.countTokens(params);
       expect(local.input_tokens).toBeGreaterThan(0);
       expect(local.input_tokens).not.toBe(1234);
     } finally {
       await u.stop();
-      up.close();
+      await up.close();
     }
   });
 });

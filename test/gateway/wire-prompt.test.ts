@@ -1,16 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
+import { DEFAULTS } from '../../src/config/index.js';
 import type { PromptParts, PromptText } from '../../src/core/prompt.js';
-import { countPromptTokens, estimateTokens } from '../../src/domain/budget/index.js';
+import { countPromptTokens } from '../../src/domain/budget/index.js';
 import { simRequest } from '../../src/gateway/providers/sim/request.js';
 import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
 import { openaiWire } from '../../src/gateway/wire/openai.js';
 import { responsesWire } from '../../src/gateway/wire/responses.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { ScriptedUpstream } from '../helpers/scripted-upstream.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
 
 // Each wire reads a request's prompt, once, into PromptParts: what the budget counts, the prompt
 // guard redacts (each text's `set` writes into the body) and the simulated provider answers. One
@@ -270,24 +270,23 @@ describe('one conversation in three wires is one prompt', () => {
 
   it('the same text costs the same wherever a wire puts it (Claude estimate: only the framing differs)', () => {
     const tokens = (p: PromptParts) => countPromptTokens('claude-3-5-haiku-latest', p).tokens;
-    const texts = estimateTokens('Be terse.') + estimateTokens('Weather in Paris?') + estimateTokens('get_weather') + estimateTokens('{"city":"Paris"}') + estimateTokens('Sunny');
+    // The estimate is a token per 4 characters, rounded up: 'Be terse.' 9 → 3, 'Weather in Paris?'
+    // 17 → 5, 'get_weather' 11 → 3, '{"city":"Paris"}' 16 → 4, 'Sunny' 5 → 2.
+    const texts = 3 + 5 + 3 + 4 + 2;
+    // Role labels: 'system' 2, 'user' 1, 'assistant' 3, 'tool' 1.
+    const [system, user, assistant, tool] = [2, 1, 3, 1];
     // chat: 4 messages with role labels; each call 3; priming 3
-    const roles = estimateTokens('system') + estimateTokens('user') + estimateTokens('assistant') + estimateTokens('tool');
-    expect(tokens(openaiWire.prompt('chat', chat))).toBe(texts + 4 * 3 + roles + 3 + 3);
+    expect(tokens(openaiWire.prompt('chat', chat))).toBe(texts + 4 * 3 + (system + user + assistant + tool) + 3 + 3);
     // messages: system framed (3), 3 messages with labels, the call 3, priming 3
-    expect(tokens(anthropicWire.prompt('messages', messages))).toBe(texts + 3 + 3 * 3 + estimateTokens('user') * 2 + estimateTokens('assistant') + 3 + 3);
+    expect(tokens(anthropicWire.prompt('messages', messages))).toBe(texts + 3 + 3 * 3 + user * 2 + assistant + 3 + 3);
     // responses: bare instructions, 3 items (only the message has a role), the call 3, priming 3
-    expect(tokens(responsesWire.prompt('responses', responses))).toBe(texts + 3 * 3 + estimateTokens('user') + 3 + 3);
+    expect(tokens(responsesWire.prompt('responses', responses))).toBe(texts + 3 * 3 + user + 3 + 3);
   });
 });
 
 // ── Through the gateway: the prompt guard on each wire, with the official SDKs ───────────────
 
-let upstream: ScriptedUpstream;
-beforeAll(async () => {
-  upstream = await new ScriptedUpstream().start();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeLlm();
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -296,12 +295,8 @@ afterEach(async () => {
 });
 
 async function start() {
-  const g: Config['gateway'] = {
-    ...DEFAULTS.gateway,
-    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: `${upstream.url}/v1`, apiKey: 'sk-x', timeoutMs: 5000 }, anthropic: { baseUrl: upstream.url, apiKey: 'sk-ant-x', timeoutMs: 5000 } },
-  };
-  t = await startTestRuntime({ config: { gateway: g, safety: { ...DEFAULTS.safety, locations: { prompt: 'redact' } } } });
-  const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'prompt', budgetUsd: 5 }) })).json()) as { token: string };
+  t = await startTestRuntime({ config: { gateway: upstream.gateway({ anthropic: true }), safety: { ...DEFAULTS.safety, locations: { prompt: 'redact' } } } });
+  const a = await agentToken(t, { name: 'prompt' });
   return {
     openai: new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 }),
     anthropic: new Anthropic({ baseURL: t.rt.url, apiKey: a.token, maxRetries: 0 }),
@@ -311,7 +306,7 @@ async function start() {
 describe('the prompt guard reads each wire through its reader', () => {
   it('Anthropic: system, text, tool_use input (still an object) and tool_result are redacted; a signed thought goes as sent', async () => {
     const { anthropic } = await start();
-    upstream.usage = { input_tokens: 10, output_tokens: 5 };
+    upstream.answer({ usage: { input_tokens: 10, output_tokens: 5 } });
     await anthropic.messages.create({
       model: 'claude-sonnet-4-0',
       max_tokens: 4096,
@@ -328,7 +323,7 @@ describe('the prompt guard reads each wire through its reader', () => {
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'sent to bob@example.org' }] },
       ],
     });
-    const sent = upstream.bodies.at(-1)!;
+    const sent = upstream.requests.at(-1)!.body;
     expect(sent.system).toEqual([{ type: 'text', text: 'Reply to [EMAIL_REDACTED] only.' }]);
     expect(sent.messages[0].content).toBe('Mail [EMAIL_REDACTED] the offer.');
     expect(sent.messages[1].content).toEqual([
@@ -340,7 +335,7 @@ describe('the prompt guard reads each wire through its reader', () => {
 
   it('Responses: instructions, input text, function_call arguments and function_call_output are redacted', async () => {
     const { openai } = await start();
-    upstream.usage = { input_tokens: 10, output_tokens: 5 };
+    upstream.answer({ usage: { input_tokens: 10, output_tokens: 5 } });
     await openai.responses.create({
       model: 'gpt-4o',
       instructions: 'Reply to bob@example.org only.',
@@ -350,7 +345,7 @@ describe('the prompt guard reads each wire through its reader', () => {
         { type: 'function_call_output', call_id: 'c1', output: 'sent to bob@example.org' },
       ],
     });
-    const sent = upstream.bodies.at(-1)!;
+    const sent = upstream.requests.at(-1)!.body;
     expect(sent.instructions).toBe('Reply to [EMAIL_REDACTED] only.');
     expect(sent.input[0].content).toEqual([{ type: 'input_text', text: 'Mail [EMAIL_REDACTED] the offer.' }]);
     expect(JSON.parse(sent.input[1].arguments)).toEqual({ to: '[EMAIL_REDACTED]' });

@@ -1,14 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
 import { openaiWire } from '../../src/gateway/wire/openai.js';
 import { responsesWire } from '../../src/gateway/wire/responses.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { ScriptedUpstream, TEXT } from '../helpers/scripted-upstream.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Usage as each wire reads it, whole and streamed, with one rule: a count is the provider's only
@@ -79,14 +77,17 @@ describe('usage readers: each count only where the provider gave one', () => {
 
 // ── Through the gateway: what a missing count is charged ─────────────────────────────────────
 
-/** Our own count of TEXT for gpt-4o, from gpt-tokenizer: what an answer with no completion count is charged. */
-const TEXT_TOKENS = encode(TEXT).length;
+/** What the upstream answers, on every wire. */
+const TEXT = 'The lead fits the Cost line: budgets, alerts and attribution for their agents.';
+/**
+ * TEXT in gpt-4o's tokens (o200k): The| lead| fits| the| Cost| line|:| budgets|,| alerts| and|
+ * attribution| for| their| agents|. — 16, the count a provider reports for it.
+ */
+const TEXT_TOKENS = 16;
 
-let upstream: ScriptedUpstream;
-beforeAll(async () => {
-  upstream = await new ScriptedUpstream().start();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeLlm();
+/** The upstream answers TEXT and bills `usage`, exactly as given; Anthropic streams open with `startUsage`. */
+const bills = (usage: Record<string, unknown>, startUsage: Record<string, unknown> = {}) => upstream.answer({ text: TEXT, usage, startUsage });
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -95,12 +96,8 @@ afterEach(async () => {
 });
 
 async function start() {
-  const g: Config['gateway'] = {
-    ...DEFAULTS.gateway,
-    providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: `${upstream.url}/v1`, apiKey: 'sk-x', timeoutMs: 5000 }, anthropic: { baseUrl: upstream.url, apiKey: 'sk-ant-x', timeoutMs: 5000 } },
-  };
-  t = await startTestRuntime({ config: { gateway: g } });
-  const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'usage', budgetUsd: 5 }) })).json()) as { token: string };
+  t = await startTestRuntime({ config: { gateway: upstream.gateway({ anthropic: true }) } });
+  const a = await agentToken(t, { name: 'usage' });
   return {
     openai: new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 }),
     anthropic: new Anthropic({ baseURL: t.rt.url, apiKey: a.token, maxRetries: 0 }),
@@ -117,13 +114,13 @@ describe('a count the provider left out is charged as the worst case reserved fo
   it('chat, whole and streamed: 12 prompt tokens as told and all 100 allowed output tokens, $0.00103', async () => {
     const { openai } = await start();
     const ask = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
-    upstream.usage = { prompt_tokens: 12, completion_tokens: TEXT_TOKENS, total_tokens: 12 + TEXT_TOKENS };
+    bills({ prompt_tokens: 12, completion_tokens: TEXT_TOKENS, total_tokens: 12 + TEXT_TOKENS });
     await openai.chat.completions.create(ask);
     expect(lastRow()).toMatchObject({ prompt_tokens: 12, completion_tokens: TEXT_TOKENS, usage_source: 'provider' });
 
     // 12 × 2.5 + 100 × 10 micro-dollars.
     const worst = { prompt_tokens: 12, completion_tokens: 100, usage_source: 'estimate', cost_micros: 1030 };
-    upstream.usage = { prompt_tokens: 12, total_tokens: 12 };
+    bills({ prompt_tokens: 12, total_tokens: 12 });
     const whole = await openai.chat.completions.create(ask);
     expect(whole.choices[0]!.message.content).toBe(TEXT);
     expect(lastRow()).toEqual(worst);
@@ -140,18 +137,17 @@ describe('a count the provider left out is charged as the worst case reserved fo
     const ask = { model: 'claude-3-5-haiku-latest', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
     // 10 × 0.8 + 100 × 4 micro-dollars.
     const worst = { prompt_tokens: 10, completion_tokens: 100, usage_source: 'estimate', cost_micros: 408 };
-    upstream.usage = { input_tokens: 10 };
+    bills({ input_tokens: 10 });
     const whole = await anthropic.messages.create(ask);
     expect(whole.content[0]).toMatchObject({ type: 'text', text: TEXT });
     expect(lastRow()).toEqual(worst);
 
-    upstream.startUsage = { input_tokens: 10, output_tokens: 1 };
-    upstream.usage = {};
+    bills({}, { input_tokens: 10, output_tokens: 1 });
     const stream = anthropic.messages.stream(ask);
     expect(await stream.finalText()).toBe(TEXT);
     expect(lastRow()).toEqual(worst);
 
-    upstream.usage = { output_tokens: 30 };
+    bills({ output_tokens: 30 }, { input_tokens: 10, output_tokens: 1 });
     await anthropic.messages.stream(ask).finalText();
     expect(lastRow()).toMatchObject({ prompt_tokens: 10, completion_tokens: 30, usage_source: 'provider' });
   });
@@ -159,21 +155,20 @@ describe('a count the provider left out is charged as the worst case reserved fo
   it('Anthropic streamed: a message_delta repeating the input without its cache parts does not lower the prompt message_start gave', async () => {
     const { anthropic } = await start();
     const ask = { model: 'claude-3-5-haiku-latest', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Qualify the lead.' }] };
-    upstream.startUsage = { input_tokens: 10, cache_read_input_tokens: 100, output_tokens: 1 };
-    upstream.usage = { input_tokens: 10, output_tokens: 30 };
+    bills({ input_tokens: 10, output_tokens: 30 }, { input_tokens: 10, cache_read_input_tokens: 100, output_tokens: 1 });
     await anthropic.messages.stream(ask).finalText();
     expect(lastRow()).toMatchObject({ prompt_tokens: 110, completion_tokens: 30, usage_source: 'provider' });
   });
 
   it('Responses: 9 input tokens and all 100 allowed out; embeddings: no completion, so provider usage with 0 output', async () => {
     const { openai } = await start();
-    upstream.usage = { input_tokens: 9, total_tokens: 9 };
+    bills({ input_tokens: 9, total_tokens: 9 });
     const r = await openai.responses.create({ model: 'gpt-4o', input: 'Qualify the lead.', max_output_tokens: 100 });
     expect(r.output_text).toBe(TEXT);
     // 9 × 2.5 + 100 × 10 = 1022.5 micro-dollars, rounded up.
     expect(lastRow()).toEqual({ prompt_tokens: 9, completion_tokens: 100, usage_source: 'estimate', cost_micros: 1023 });
 
-    upstream.usage = { prompt_tokens: 3, total_tokens: 3 };
+    bills({ prompt_tokens: 3, total_tokens: 3 });
     await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'Acme Robotics' });
     expect(lastRow()).toMatchObject({ prompt_tokens: 3, completion_tokens: 0, usage_source: 'provider' });
   });

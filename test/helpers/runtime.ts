@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -65,6 +66,29 @@ export async function startTestRuntime(opts: { config?: Partial<Config>; agent?:
   };
 }
 
+/** An agent token minted through the API, as an admin would: its own agent id and budget. */
+export interface AgentToken {
+  token: string;
+  agentId: string;
+}
+
+/**
+ * Mint an agent token on `t` (POST /api/tokens). A budget of $5 and a fresh name unless told;
+ * `budgetUsd: null` means no budget.
+ *
+ * @example
+ * const a = await agentToken(t, { budgetUsd: 0.01 });
+ * await fetch(`${t.rt.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${a.token}` }, ... });
+ */
+export async function agentToken(t: TestRuntime, o: { name?: string; budgetUsd?: number | null } = {}): Promise<AgentToken> {
+  const name = o.name ?? `agent-${Math.random().toString(36).slice(2, 8)}`;
+  const budgetUsd = 'budgetUsd' in o ? o.budgetUsd : 5;
+  const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name, budgetUsd }) });
+  if (r.status !== 201) throw new Error(`POST /api/tokens answered ${r.status}: ${await r.text()}`);
+  const { token, agentId } = (await r.json()) as AgentToken;
+  return { token, agentId };
+}
+
 /** A WebSocket client that collects every message; `waitFor` resolves on the first match. */
 export class WsProbe {
   readonly messages: any[] = [];
@@ -130,4 +154,20 @@ export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, ste
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A dashboard session on the iron-cage at `url` serving `db`, the way a person gets one when
+ * the log has no link (`--log-format json`): `iron-cage dashboard` prints a one-time link, and
+ * POST /api/session exchanges it, as the page does.
+ *
+ * @example
+ *   const token = await dashboardSession(db, 'http://127.0.0.1:40123');
+ */
+export async function dashboardSession(db: string, url: string): Promise<string> {
+  const out = execFileSync(process.execPath, [join(ROOT, 'bin/iron-cage.js'), 'dashboard', '--db', db, '--port', new URL(url).port, '--json'], { encoding: 'utf8' });
+  const link = decodeURIComponent(/#login=(.+)$/.exec((JSON.parse(out) as { url: string }).url)![1]!);
+  const r = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
+  if (r.status !== 201) throw new Error(`POST /api/session answered ${r.status}: ${await r.text()}`);
+  return ((await r.json()) as { token: string }).token;
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
-import { ROOT, tempDir, until } from '../helpers/runtime.js';
+import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
 const SLEEPER = join(ROOT, 'test/fixtures/agents/sleeper.py');
@@ -38,7 +38,7 @@ describe('iron-cage command line', () => {
   it('lists every shared option in the help of each command that takes it, worded for that command', () => {
     const options = Object.entries(OPTIONS) as Array<[string, OptionSpec]>;
     const commands = [...new Set(options.flatMap(([, o]) => Object.keys(o.commands)))] as Command[];
-    expect(commands.sort()).toEqual(['audit', 'demo', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
+    expect(commands.sort()).toEqual(['audit', 'dashboard', 'demo', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
     for (const command of commands) {
       const help = run([command, '--help']);
       expect(help.code, command).toBe(0);
@@ -214,10 +214,13 @@ describe('iron-cage command line', () => {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
-      const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/#token=([\w.-]+)/.exec(out), 15_000, 10);
-      expect((await fetch(`${url[1]}/api/health`)).status).toBe(200);
+      // A JSON log names the dashboard but carries no login: that takes `iron-cage dashboard`.
+      const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/ \(run `iron-cage dashboard`/.exec(out)?.[1], 15_000, 10);
+      expect(out).not.toContain('#login=');
+      expect((await fetch(`${url}/api/health`)).status).toBe(200);
       // How fast it starts is the cold-start benchmark's to say (npm run bench -- coldstart), not a test's.
-      const agents = await (await fetch(`${url[1]}/api/agents`, { headers: { authorization: `Bearer ${url[2]}` } })).json();
+      const session = await dashboardSession(db, url);
+      const agents = await (await fetch(`${url}/api/agents`, { headers: { authorization: `Bearer ${session}` } })).json();
       expect(agents).toHaveLength(1);
       expect(agents[0]).toMatchObject({ status: 'completed', name: 'hello_agent' });
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { NotFoundError, PayloadTooLargeError, TooManyAttemptsError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -13,8 +12,9 @@ import { responsesWire } from '../../src/gateway/wire/responses.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
 import { errorAnswer, toErrorResponse } from '../../src/server/index.js';
 import { DEFAULTS } from '../../src/config/index.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { FakeService, serve, type TestServer } from '../helpers/http.js';
+import { withTools } from '../tools/helpers.js';
 
 // One error, one answer (status, code, message, headers) from server/errors.ts, rendered by each
 // surface in its own shape: REST's {"error":{"code","message"}}, the tool proxy's (the same),
@@ -79,8 +79,7 @@ describe('the one error answer', () => {
 });
 
 describe('rendered on each LLM wire, as the official SDKs read it', () => {
-  let server: Server;
-  let base: string;
+  let server: TestServer;
   /** What the next request is answered with, and how many requests came (the SDKs retry some). */
   let next: { wire: Wire; error: unknown } = { wire: openaiWire, error: null };
   let hits = 0;
@@ -88,19 +87,17 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
   const logger = createLogger({ format: 'json', level: 'error', stream: new PassThrough() });
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = await serve((req, res) => {
       hits++;
       req.resume();
       req.on('end', () => sendError(res, next.wire, next.error, logger));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => server.close());
 
   const raw = async (wire: Wire, error: unknown) => {
     next = { wire, error };
-    const r = await fetch(`${base}/v1/x`, { method: 'POST', body: '{}' });
+    const r = await fetch(`${server.url}/v1/x`, { method: 'POST', body: '{}' });
     const headers: Record<string, string> = {};
     r.headers.forEach((v, k) => {
       headers[k] = v;
@@ -122,7 +119,7 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
       expect(a.body).toEqual({ type: 'error', error: { type: c.anthropic.type, message: c.answer.message } });
 
       next = { wire: openaiWire, error: c.error() };
-      const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'k', maxRetries: 0 });
+      const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'k', maxRetries: 0 });
       const oe = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       expect(oe).toBeInstanceOf(OpenAI.APIError);
       if ('sdk' in c.openai) expect(oe).toBeInstanceOf(c.openai.sdk);
@@ -134,7 +131,7 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
       expect(re).toMatchObject({ status: c.answer.status, type: c.openai.type, code: c.openai.code });
 
       next = { wire: anthropicWire, error: c.error() };
-      const anthropic = new Anthropic({ baseURL: base, apiKey: 'k', maxRetries: 0 });
+      const anthropic = new Anthropic({ baseURL: server.url, apiKey: 'k', maxRetries: 0 });
       const ae = await anthropic.messages.create({ model: 'claude-3-5-haiku-latest', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       expect(ae).toBeInstanceOf(Anthropic.APIError);
       if ('sdk' in c.anthropic) expect(ae).toBeInstanceOf(c.anthropic.sdk);
@@ -144,8 +141,8 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
 
   it('x-should-retry: false stops both SDKs from retrying what they otherwise would (a 503)', async () => {
     for (const [wire, call] of [
-      [openaiWire, () => new OpenAI({ baseURL: `${base}/v1`, apiKey: 'k', maxRetries: 2 }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })],
-      [anthropicWire, () => new Anthropic({ baseURL: base, apiKey: 'k', maxRetries: 2 }).messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] })],
+      [openaiWire, () => new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'k', maxRetries: 2 }).chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })],
+      [anthropicWire, () => new Anthropic({ baseURL: server.url, apiKey: 'k', maxRetries: 2 }).messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] })],
     ] as const) {
       next = { wire, error: new GatewayError('unavailable', 'Provider openai is failing.', false) };
       hits = 0;
@@ -157,13 +154,13 @@ describe('rendered on each LLM wire, as the official SDKs read it', () => {
 
 describe('one error raised on every surface of a running iron-cage', () => {
   let t: TestRuntime;
-  let tool: Upstream;
+  let tool: FakeService;
   let agent: string;
 
   beforeAll(async () => {
-    tool = await Upstream.start();
+    tool = await FakeService.start();
     t = await startTestRuntime({ config: withTools({ crm: { url: tool.url } }, { gateway: { ...DEFAULTS.gateway, maxRequestBytes: 1024 } }) });
-    agent = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'surfaces', budgetUsd: 1 }) })).json()).token;
+    agent = (await agentToken(t, { name: 'surfaces', budgetUsd: 1 })).token;
   });
   afterAll(async () => {
     await t?.stop();

@@ -43,7 +43,7 @@ describe('iron-cage token', () => {
 
     const listed = token(['list']);
     expect(listed.code).toBe(0);
-    expect(listed.stdout.trim().split('\n')).toEqual([`${id}  agent   notebook  agent ${agentId}`]);
+    expect(listed.stdout.trim().split('\n')).toEqual([`${id}  agent   api      notebook  agent ${agentId}`]);
     expect(listed.stdout).not.toContain(key); // only the hash is stored
     const json = JSON.parse(token(['list', '--json']).stdout);
     expect(json).toEqual([expect.objectContaining({ id, role: 'agent', name: 'notebook', agentId, revokedAt: null })]);
@@ -76,7 +76,7 @@ describe('iron-cage token', () => {
       return r.status === 401 ? r : null;
     }, 15_000);
     expect((await refused.json()).error.message).toMatch(/revoked/);
-    expect(token(['list']).stdout).toMatch(new RegExp(`^${id} {2}agent {3}notebook {2}agent ${agentId} {2}revoked \\d{4}-`, 'm'));
+    expect(token(['list']).stdout).toMatch(new RegExp(`^${id} {2}agent {3}api {6}notebook {2}agent ${agentId} {2}revoked \\d{4}-`, 'm'));
     const again = token(['revoke', 'notebook']);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no active token 'notebook'/);

@@ -1,9 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FakeService } from '../helpers/http.js';
 import { ROOT, startTestRuntime, tempDir } from '../helpers/runtime.js';
 
 // `iron-cage secrets …` through the built CLI on a database file: values in on stdin only,
@@ -92,17 +91,9 @@ describe('iron-cage secrets', () => {
   it('sends nothing to a server that cannot prove it holds the database key, nor over plain http to another machine', async () => {
     secrets(['set', 'PROBED'], { stdin: 'probed-value-0001' });
     // Something else listening where iron-cage would be: it answers every request with 200.
-    const seen: Array<{ url: string; auth: string | undefined; body: string }> = [];
-    const impostor = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        seen.push({ url: req.url ?? '', auth: req.headers.authorization, body });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', proof: 'f'.repeat(64), secrets: [] }));
-      });
-    });
-    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+    const impostor = await FakeService.start();
+    impostor.reply = () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'ok', proof: 'f'.repeat(64), secrets: [] }) });
+    const url = impostor.url;
     const run = (args: string[], stdin: string) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const c = spawn(process.execPath, [CLI, 'secrets', ...args, '--db', db], { cwd: dir, env: { ...process.env, IRON_CAGE_MASTER_KEY: KEY } });
@@ -116,10 +107,10 @@ describe('iron-cage secrets', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/--url: no iron-cage serving .* answers at/);
       // It was asked to prove itself, and got neither a token nor the value.
-      expect(seen.map((x) => x.url.split('?')[0])).toEqual(['/api/health']);
-      expect(seen.every((x) => x.auth === undefined && !x.body.includes('probed-value'))).toBe(true);
+      expect(impostor.seen.map((x) => x.url.split('?')[0])).toEqual(['/api/health']);
+      expect(impostor.seen.every((x) => x.headers.authorization === undefined && !x.body.includes('probed-value'))).toBe(true);
     } finally {
-      impostor.close();
+      await impostor.close();
     }
     const remote = await run(['rotate', 'PROBED', '--url', 'http://iron.example.com:8080'], 'the-new-probed-value-0003');
     expect(remote.code).toBe(2);

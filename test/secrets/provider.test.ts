@@ -1,10 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import OpenAI from 'openai';
-import { DEFAULTS } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { FakeService } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
+import { withTools } from '../tools/helpers.js';
 
 // `providers.openai.api_key: secret:OPENAI_API_KEY`: the gateway attaches the vault's value,
 // read per call, so a PUT applies to the next upstream call; the key never reaches the agent.
@@ -12,20 +12,16 @@ import { sqliteOf } from '../helpers/db.js';
 const KEY = 'provider-test master key';
 const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 const { dir, cleanup } = tempDir();
-let upstream: MockUpstream | undefined;
-afterAll(async () => {
-  await upstream?.close();
-  cleanup();
-});
+const upstream = useFakeLlm();
+afterAll(() => cleanup());
 
 describe('a provider key kept in the vault', () => {
   it('is attached by the gateway, follows a rotation on the next call, and is audited', async () => {
-    upstream = await new MockUpstream().start();
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
     expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'OPENAI_API_KEY', environment: 'production', value: 'sk-upstream-key-ONE-0001' }) })).status).toBe(201);
     await setup.stop();
 
-    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'secret:OPENAI_API_KEY', timeoutMs: 5000 } } };
+    const gateway = upstream.gateway({ key: 'secret:OPENAI_API_KEY' });
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'pk-00000001', name: 'caller', kind: 'external', script: null, args: [], limitMicros: null });
@@ -61,36 +57,35 @@ describe('a provider key kept in the vault', () => {
     const id = (await made.json()).id;
     await setup.stop();
 
-    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'secret:OPENAI_API_KEY', timeoutMs: 5000 } } };
+    const gateway = upstream.gateway({ key: 'secret:OPENAI_API_KEY' });
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'staging', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'ps-00000001', name: 'streamer', kind: 'external', script: null, args: [], limitMicros: null });
       const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: (await t.rt.tokens.issueRun({ name: 'ps-00000001', agentId: 'ps-00000001' })).token, maxRetries: 0 });
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
-      upstream!.next = () => ({ content: 'one two three four', usage: { prompt_tokens: 5, completion_tokens: 4 }, holdAfterFirst: held });
+      upstream.answer({ text: 'one two three four', usage: { prompt_tokens: 5, completion_tokens: 4 }, hold: held });
       const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] });
       const it = stream[Symbol.asyncIterator]();
       let text = '';
       // Read until the first words are in: the upstream now holds the rest back.
       while (!text.includes('one')) text += (await it.next()).value?.choices[0]?.delta?.content ?? '';
-      const during = upstream!.requests.length;
-      expect(upstream!.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-OLD-0003');
+      const during = upstream.requests.length;
+      expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-OLD-0003');
 
       expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: 'sk-stream-key-NEW-0004' }) })).status).toBe(200);
       release();
       for (let r = await it.next(); !r.done; r = await it.next()) text += r.value.choices[0]?.delta?.content ?? '';
       expect(text).toBe('one two three four');
-      expect(upstream!.requests).toHaveLength(during);
+      expect(upstream.requests).toHaveLength(during);
       const row = sqliteOf(t.rt.state).prepare("SELECT status, completion_tokens FROM llm_requests WHERE agent_id = 'ps-00000001'").get();
       expect(row).toEqual({ status: 'ok', completion_tokens: 4 });
 
-      upstream!.next = () => ({ content: 'after', usage: { prompt_tokens: 5, completion_tokens: 1 } });
+      upstream.answer({ text: 'after', usage: { prompt_tokens: 5, completion_tokens: 1 } });
       const after = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'again' }] });
       expect(after.choices[0]!.message.content).toBe('after');
-      expect(upstream!.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-NEW-0004');
+      expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer sk-stream-key-NEW-0004');
     } finally {
-      upstream!.next = () => ({ content: 'ok', usage: { prompt_tokens: 5, completion_tokens: 2 } });
       await t.stop();
     }
   });
@@ -105,7 +100,7 @@ describe('a provider key kept in the vault', () => {
       expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, environment: 'refs', value }) })).status).toBe(201);
     }
     await setup.stop();
-    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'secret:OPENAI_PROD_KEY', timeoutMs: 5000 } } };
+    const gateway = upstream.gateway({ key: 'secret:OPENAI_PROD_KEY' });
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'refs', gateway } });
     try {
       t.rt.state.registerAgent({ id: 'rf-00000001', name: 'run', kind: 'supervised', script: 'run.py', args: [], limitMicros: null, environment: 'refs' });
@@ -119,7 +114,7 @@ describe('a provider key kept in the vault', () => {
   });
 
   it('warns about a plain-text key and suggests moving it', async () => {
-    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream!.url, apiKey: 'sk-plain-text-key', timeoutMs: 5000 } } };
+    const gateway = upstream.gateway({ key: 'sk-plain-text-key' });
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { gateway } });
     try {
       expect(t.log()).toContain('The openai key is in plain text (config or environment): move it into the vault with `printf %s "$KEY" | iron-cage secrets set OPENAI_API_KEY --env development`');
@@ -130,7 +125,8 @@ describe('a provider key kept in the vault', () => {
   });
 
   it('fills ${secret:NAME} in tool headers per call, and refuses the call when the secret is missing', async () => {
-    const tool = await Upstream.start();
+    const tool = await FakeService.start();
+    onTestFinished(() => tool.close());
     const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });
     expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name: 'LINKEDIN_TOKEN', environment: 'production', value: 'li-header-token-AAA-111' }) })).status).toBe(201);
     await setup.stop();

@@ -1,9 +1,7 @@
 import { gzipSync } from 'node:zlib';
-import type { ServerResponse } from 'node:http';
-import { encodeChat } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
-import { rawGatewaySuite } from '../helpers/mock-upstream.js';
-import { until } from '../helpers/runtime.js';
+import { fakeGatewaySuite } from '../helpers/fake-llm.js';
+import { agentToken, until } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Issue 22, rows 1 and 5, as a probe found them: an answer in a shape the request did not ask
@@ -15,7 +13,7 @@ import { sqliteOf } from '../helpers/db.js';
 // Prices hand-worked from the catalog: gpt-4o costs $2.50 per million input tokens and $10 per
 // million output tokens, i.e. 2.5 and 10 micro-dollars a token.
 
-const gw = rawGatewaySuite('answers');
+const gw = fakeGatewaySuite('answers');
 
 const EMAIL = 'jane.doe@example.com';
 const SSN = '123-45-6789';
@@ -35,8 +33,7 @@ const completion = (content: string, usage: object | null) => ({
 
 /** An agent with its own budget in dollars, and a way to call the gateway as it. */
 async function agent(budgetUsd: number) {
-  const r = await gw.t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: `answers-${Math.random().toString(36).slice(2, 8)}`, budgetUsd }) });
-  const a = (await r.json()) as { token: string; agentId: string };
+  const a = await agentToken(gw.t, { budgetUsd });
   const call = (body: object, signal?: AbortSignal) =>
     fetch(`${gw.t.rt.url}/v1/chat/completions`, {
       method: 'POST',
@@ -51,18 +48,24 @@ async function agent(budgetUsd: number) {
 }
 
 const ask = (extra: object = {}) => ({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Who should I call?' }], ...extra });
-/** The prompt as gpt-tokenizer counts it: what the gateway reserves for and falls back on. */
-const PROMPT_TOKENS = encodeChat([{ role: 'user', content: 'Who should I call?' }], 'gpt-4o').length;
+/**
+ * The prompt's count, what the gateway reserves for and falls back on, by OpenAI's documented chat
+ * rule for gpt-4o: 3 framing tokens for the message (<|im_start|>, the role, <|im_sep|>), the 5 of
+ * the text ('Who', ' should', ' I', ' call', '?'), its <|im_end|>, and 3 priming the answer.
+ */
+const PROMPT_TOKENS = 12;
+/** A call charged the worst case of 100 output tokens: 12 × 2.5 + 100 × 10 = 1,030 µ$. */
+const WORST_MICROS = 1_030;
 
 describe('an answer is read by what it is, not by what was asked', () => {
   it('a stream: true call answered with a plain JSON body is redacted, and charged its usage against the budget', async () => {
     const a = await agent(0.05);
     let answered = 0;
     // 1000 prompt and 3000 completion tokens: 1000 × 2.5 + 3000 × 10 = 32,500 µ$ a call.
-    gw.raw.answer = (res) => {
+    gw.llm.raw((res) => {
       answered++;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion(LEAK, { prompt_tokens: 1000, completion_tokens: 3000, total_tokens: 4000 })));
-    };
+    });
     const r = await a.call(ask({ stream: true, max_tokens: 3000 }));
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
@@ -78,14 +81,14 @@ describe('an answer is read by what it is, not by what was asked', () => {
 
   it('a call that asked for JSON but got an event stream is relayed redacted, and charged its usage', async () => {
     const a = await agent(5);
-    gw.raw.answer = (res) => {
+    gw.llm.raw((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const chunk = (delta: object, finish: string | null = null) => ({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }] });
       for (const piece of LEAK.match(/\S+\s*/g)!) res.write(`data: ${JSON.stringify(chunk({ content: piece }))}\n\n`);
       res.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`);
       res.write(`data: ${JSON.stringify({ ...chunk({}), choices: [], usage: { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 } })}\n\n`);
       res.end('data: [DONE]\n\n');
-    };
+    });
     const text = await (await a.call(ask({ max_tokens: 100 }))).text();
     for (const s of SECRETS) expect(text).not.toContain(s);
     expect(text).toContain('[EMAIL_REDACTED]');
@@ -95,18 +98,19 @@ describe('an answer is read by what it is, not by what was asked', () => {
 
   it('text that is no event inside an event stream is scanned, and its unreported usage charged as the worst case', async () => {
     const a = await agent(5);
-    gw.raw.answer = (res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(JSON.stringify(completion(LEAK, null)));
+    gw.llm.raw((res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(JSON.stringify(completion(LEAK, null))));
     const text = await (await a.call(ask({ stream: true, max_tokens: 100 }))).text();
     for (const s of SECRETS) expect(text).not.toContain(s);
-    expect(a.rows()).toEqual([{ status: 'ok', prompt_tokens: PROMPT_TOKENS, completion_tokens: 100, cost_micros: Math.ceil(PROMPT_TOKENS * 2.5 + 100 * 10), usage_source: 'estimate' }]);
+    expect(a.rows()).toEqual([{ status: 'ok', prompt_tokens: PROMPT_TOKENS, completion_tokens: 100, cost_micros: WORST_MICROS, usage_source: 'estimate' }]);
   });
 
   it('a compressed answer is decoded and redacted; one in a coding iron-cage cannot undo is refused, and charged the worst case', async () => {
     const a = await agent(5);
-    gw.raw.answer = (res) =>
+    gw.llm.raw((res) =>
       res
         .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
-        .end(gzipSync(JSON.stringify(completion(LEAK, { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 }))));
+        .end(gzipSync(JSON.stringify(completion(LEAK, { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 })))),
+    );
     const ok = await a.call(ask({ max_tokens: 100 }));
     expect(ok.status).toBe(200);
     const text = await ok.text();
@@ -114,14 +118,14 @@ describe('an answer is read by what it is, not by what was asked', () => {
     expect(JSON.parse(text).choices[0].message.content).toContain('[EMAIL_REDACTED]');
 
     for (const stream of [false, true]) {
-      gw.raw.answer = (res) => res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json', 'content-encoding': 'x-snappy-framed' }).end(Buffer.from(LEAK));
+      gw.llm.raw((res) => res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json', 'content-encoding': 'x-snappy-framed' }).end(Buffer.from(LEAK)));
       const refused = await a.call(ask({ max_tokens: 100, stream }));
       expect(refused.status).toBe(502);
       const body = await refused.text();
       expect(body).toContain('x-snappy-framed');
       for (const s of SECRETS) expect(body).not.toContain(s);
     }
-    const worst = { status: 'error', prompt_tokens: PROMPT_TOKENS, completion_tokens: 100, cost_micros: Math.ceil(PROMPT_TOKENS * 2.5 + 100 * 10), usage_source: 'estimate' };
+    const worst = { status: 'error', prompt_tokens: PROMPT_TOKENS, completion_tokens: 100, cost_micros: WORST_MICROS, usage_source: 'estimate' };
     expect(a.rows()).toEqual([{ status: 'ok', prompt_tokens: 10, completion_tokens: 20, cost_micros: 225, usage_source: 'provider' }, worst, worst]);
   });
 });
@@ -129,34 +133,39 @@ describe('an answer is read by what it is, not by what was asked', () => {
 describe('money after a hang-up', () => {
   // A provider that keeps generating whatever becomes of the connection, and bills all of it: a
   // call it received is billed 10 prompt and 1000 completion tokens, 10 × 2.5 + 1000 × 10 = 10,025 µ$.
+  // It answers each call only once its agent has hung up (`hungUp`).
   const PER_CALL = 10_025;
-  const billing = (stream: boolean) => {
-    const bill = { calls: 0 };
-    gw.raw.answer = (res: ServerResponse) => {
+  const billing = () => {
+    const bill = { calls: 0, hungUp: Promise.resolve() as Promise<unknown> };
+    gw.llm.answer(() => {
       bill.calls++;
       const usage = { prompt_tokens: 10, completion_tokens: 1000, total_tokens: 1010 };
-      setTimeout(() => {
-        if (res.destroyed) return;
-        if (!stream) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion('word '.repeat(1000), usage)));
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o' };
-        for (let i = 0; i < 20; i++) res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'word '.repeat(50) }, finish_reason: null }] })}\n\n`);
-        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-        res.end(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\ndata: [DONE]\n\n`);
-      }, 150);
-    };
+      return { after: bill.hungUp, text: 'word '.repeat(1000), pieces: Array(20).fill('word '.repeat(50)), usage };
+    });
     return bill;
   };
 
   for (const stream of [false, true]) {
     it(`30 ${stream ? 'streamed' : 'whole'} calls whose agent hangs up right after sending never cost more than the $0.05 budget, and are charged what the provider billed`, async () => {
       const a = await agent(0.05);
-      const bill = billing(stream);
+      const bill = billing();
       for (let i = 0; i < 30; i++) {
         const ac = new AbortController();
-        const sent = a.call(ask({ max_tokens: 1000, stream }), ac.signal).catch(() => null);
-        setTimeout(() => ac.abort(), 20);
+        let hangUp!: () => void;
+        bill.hungUp = new Promise<void>((r) => (hangUp = r));
+        const reached = gw.llm.requests.length;
+        let answered = false;
+        const sent = a
+          .call(ask({ max_tokens: 1000, stream }), ac.signal)
+          .catch(() => null)
+          .finally(() => (answered = true));
+        // The agent hangs up right after sending: once the provider has the call (or it was refused).
+        await until(() => answered || gw.llm.requests.length > reached, 15_000, 5);
+        ac.abort();
         await sent;
+        // A request sent after the hang-up is answered only once the gateway has seen the hang-up.
+        await gw.t.api('/api/health', { token: null });
+        hangUp();
       }
       // Every call the provider got settles once its answer is read, agent or no agent.
       await until(async () => (await a.costs()).reservedUsd === 0 && a.rows().every((r) => r.status !== 'pending'), 20_000);

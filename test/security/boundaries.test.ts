@@ -5,20 +5,20 @@ import { join } from 'node:path';
 import { DEFAULTS } from '../../src/config/index.js';
 import { MAX_JSON_DEPTH } from '../../src/server/index.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
-import { raw } from '../tools/helpers.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { raw, withTools } from '../tools/helpers.js';
+import { FakeService } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Issue 14, "every boundary validates alike": each row of the issue's table that concerns input
 // is reproduced here against a real server (real HTTP, a real python3 agent, real SQLite files).
 
 let t: TestRuntime;
-let svc: Upstream;
+let svc: FakeService;
 let agentId: string;
 let agentToken: string;
 
 beforeAll(async () => {
-  svc = await Upstream.start();
+  svc = await FakeService.start();
   t = await startTestRuntime({
     config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway } },
     agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },

@@ -3,10 +3,11 @@ import OpenAI from 'openai';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
+import { FakeService, type Reply } from '../helpers/http.js';
 import { startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { raw } from '../tools/helpers.js';
-import { Upstream, withTools, type Reply } from '../tools/upstream.js';
+import { withTools } from '../tools/helpers.js';
 
 // Issue 22, "Disguised PII passes": zero-width characters inside a value, fullwidth letters and
 // digits, Arabic-Indic digits, en-dashes as separators, small-form or fullwidth `@`, ideographic
@@ -137,9 +138,9 @@ const WAIT_MS = 90_000;
 /** JSON with every code unit outside printable ASCII written as a \u escape (what many JSON writers send). */
 const escaped = (json: string) => json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-let upstream: MockUpstream;
+let upstream: FakeLlm;
 beforeAll(async () => {
-  upstream = await new MockUpstream().start();
+  upstream = await FakeLlm.start();
 });
 afterAll(async () => upstream.close());
 
@@ -158,7 +159,7 @@ const TOOLS: OpenAI.ChatCompletionTool[] = [
 
 const gateway = (): Config['gateway'] => ({
   ...DEFAULTS.gateway,
-  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.url, apiKey: 'sk-x', timeoutMs: 5000 } },
+  providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: upstream.openaiUrl, apiKey: 'sk-x', timeoutMs: 5000 } },
 });
 
 /** Which forms of the values `surface` holds: as it is, and with invisible characters dropped (what a reader sees). */
@@ -183,12 +184,12 @@ describe('disguised PII in an LLM answer, through the gateway with the official 
 
     const got: Array<[string, string, string]> = [];
     for (const row of ROWS) {
-      upstream.next = () => ({ content: row.text, usage: { prompt_tokens: 5, completion_tokens: 20 } });
+      upstream.answer({ text: row.text, usage: { prompt_tokens: 5, completion_tokens: 20 } });
       const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
       got.push([row.name, 'whole', whole.choices[0]!.message.content ?? '']);
       // One UTF-16 unit per piece splits surrogate pairs and puts every disguise at a chunk edge.
       for (const pieceChars of [1, 2, 3, 5]) {
-        upstream.next = () => ({ content: row.text, usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars });
+        upstream.answer({ text: row.text, usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars });
         const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] });
         let text = '';
         for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
@@ -206,12 +207,12 @@ describe('disguised PII in an LLM answer, through the gateway with the official 
         ['raw', plain],
         ['escaped', escaped(plain)],
       ] as const) {
-        upstream.next = () => ({ toolArguments: json, usage: { prompt_tokens: 5, completion_tokens: 20 } });
+        upstream.answer({ toolArguments: json, usage: { prompt_tokens: 5, completion_tokens: 20 } });
         const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], tools: TOOLS });
         const call = whole.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
         args.push([row.name, `${form}/whole`, JSON.parse(call.function.arguments)]);
         for (const pieceChars of [1, 4]) {
-          upstream.next = () => ({ toolArguments: json, usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars });
+          upstream.answer({ toolArguments: json, usage: { prompt_tokens: 5, completion_tokens: 20 }, pieceChars });
           const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }], tools: TOOLS });
           let text = '';
           for await (const c of stream) text += c.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '';
@@ -249,7 +250,7 @@ describe("disguised PII in a tool's answer, through the tool proxy", () => {
       '/people.ndjson': { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: `${items.map((i) => escaped(JSON.stringify(i))).join('\n')}\n` },
       '/people.txt': { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: ROWS.map((r) => r.text).join('\n') },
     };
-    const service = await Upstream.start();
+    const service = await FakeService.start();
     service.reply = (req): Reply => answers[req.url.split('?')[0]!] ?? { status: 404, body: 'no' };
     try {
       t = await startTestRuntime({ config: withTools({ crm: { url: service.url } }) });

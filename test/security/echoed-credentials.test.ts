@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/index.js';
-import { RawUpstream } from '../helpers/mock-upstream.js';
-import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
-import { type Seen, Upstream, withTools } from '../tools/upstream.js';
+import { type Answer, json, useFakeLlm } from '../helpers/fake-llm.js';
+import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+import { type Seen, FakeService } from '../helpers/http.js';
+import { withTools } from '../tools/helpers.js';
 
 // Issue 22, row 2: a tool service whose header carries a vault secret, or a credential written
 // in the config, and which echoes request headers (a debugging endpoint, an error page, a
@@ -32,7 +31,7 @@ const FORMS = [
 ];
 
 const { dir, cleanup } = tempDir();
-let svc: Upstream;
+let svc: FakeService;
 let t: TestRuntime;
 let token: string;
 
@@ -57,7 +56,7 @@ const echoes: Record<string, (req: Seen) => { status: number; headers?: Record<s
 };
 
 beforeAll(async () => {
-  svc = await Upstream.start();
+  svc = await FakeService.start();
   const setup = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: MASTER } });
   for (const [name, value] of [
     ['CRM_TOKEN', VAULT_TOKEN],
@@ -134,51 +133,29 @@ describe('credentials iron-cage sends to a tool service never come back', () => 
 });
 
 describe("the provider's API key, attached by the gateway, never comes back to the agent", () => {
-  let raw: RawUpstream;
+  const llm = useFakeLlm();
   let g: TestRuntime;
   let agent: string;
   const { dir: gdir, cleanup: gclean } = tempDir();
   beforeAll(async () => {
-    raw = await new RawUpstream().start();
-    const gateway = { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: raw.url, apiKey: PROVIDER_KEY, timeoutMs: 5000 } } };
-    g = await startTestRuntime({ dir: gdir, config: { gateway } });
-    agent = ((await (await g.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'echo-llm', budgetUsd: 5 }) })).json()) as { token: string }).token;
+    g = await startTestRuntime({ dir: gdir, config: { gateway: llm.gateway({ key: PROVIDER_KEY }) } });
+    agent = (await agentToken(g, { name: 'echo-llm' })).token;
   });
   afterAll(async () => {
     await g?.stop();
-    await raw?.close();
     gclean();
   });
 
-  const chunk = (content: string) =>
-    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
-  const answers: Record<string, (res: ServerResponse) => void> = {
-    'a whole answer quoting the Authorization header': (res) =>
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          id: 'x',
-          object: 'chat.completion',
-          created: 1,
-          model: 'gpt-4o',
-          choices: [{ index: 0, message: { role: 'assistant', content: `You sent: Bearer ${PROVIDER_KEY}` }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-        }),
-      ),
-    'a stream quoting it, base64-encoded too': (res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(chunk(`key ${PROVIDER_KEY} `));
-      res.write(chunk(`b64 ${Buffer.from(PROVIDER_KEY).toString('base64')}`));
-      res.end(
-        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 } })}\n\ndata: [DONE]\n\n`,
-      );
-    },
-    'an error body quoting it': (res) =>
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `Incorrect API key provided: ${PROVIDER_KEY}`, type: 'invalid_request_error' } })),
+  const usage = { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 };
+  const answers: Record<string, Answer> = {
+    'a whole answer quoting the Authorization header': { text: `You sent: Bearer ${PROVIDER_KEY}`, usage },
+    'a stream quoting it, base64-encoded too': { pieces: [`key ${PROVIDER_KEY} `, `b64 ${Buffer.from(PROVIDER_KEY).toString('base64')}`], usage },
+    'an error body quoting it': { status: 401, body: { error: { message: `Incorrect API key provided: ${PROVIDER_KEY}`, type: 'invalid_request_error' } } },
   };
 
   for (const [how, answer] of Object.entries(answers)) {
     it(`${how}: scrubbed from the answer, the request row and the log`, async () => {
-      raw.answer = answer;
+      llm.answer(answer);
       const r = await fetch(`${g.rt.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
@@ -204,4 +181,13 @@ describe("the provider's API key, attached by the gateway, never comes back to t
       }
     });
   }
+
+  it('an unmetered call (the model list) quoting it: scrubbed too', async () => {
+    llm.raw(json({ object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1, owned_by: `key ${PROVIDER_KEY}` }] }));
+    const r = await fetch(`${g.rt.url}/v1/models`, { headers: { authorization: `Bearer ${agent}` } });
+    const text = await r.text();
+    expect(r.status).toBe(200);
+    expect(text).toContain('gpt-4o');
+    expect(text).not.toContain(PROVIDER_KEY);
+  });
 });

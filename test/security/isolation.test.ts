@@ -1,25 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { DEFAULTS } from '../../src/config/index.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { FakeLlm } from '../helpers/fake-llm.js';
 import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
-import { breakers, raw } from '../tools/helpers.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { breakers, raw, withTools } from '../tools/helpers.js';
+import { FakeService } from '../helpers/http.js';
 
 // Issue 14, Build 1 and the breaker part of 8: one agent never receives an answer cached for
 // another (or for other headers), and only the service's own sickness counts against its
 // breaker: not an agent hanging up or giving up, not a request that breaks the provider.
 
 let t: TestRuntime;
-let echo: Upstream; // answers with the X-User it was asked for; cached
-let stuck: Upstream; // never answers
-let llm: MockUpstream; // a real provider that takes 20 s
+let echo: FakeService; // answers with the X-User it was asked for; cached
+let stuck: FakeService; // never answers
+let llm: FakeLlm; // a real provider that never answers, until told to
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  [echo, stuck, llm] = await Promise.all([Upstream.start(), Upstream.start(), new MockUpstream().start()]);
-  llm.next = () => ({ delayMs: 20_000, content: 'late' });
+  [echo, stuck, llm] = await Promise.all([FakeService.start(), FakeService.start(), FakeLlm.start()]);
+  llm.answer({ hang: true });
   echo.reply = (req) => ({
     status: 200,
     headers: { 'content-type': 'application/json' },
@@ -32,15 +32,20 @@ beforeAll(async () => {
         echo: { url: echo.url, cache_ttl_s: 3600, breaker: { failure_threshold: 50, cooldown_s: 60 } },
         stuck: { url: stuck.url, timeout_ms: 20_000, cache_ttl_s: 0, breaker: { failure_threshold: 2, cooldown_s: 60 } },
       }),
-      gateway: { ...DEFAULTS.gateway, retry: { attempts: 1, baseMs: 1, maxMs: 1 }, providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: llm.url, apiKey: 'sk-test', timeoutMs: 60_000 } } },
+      gateway: {
+        ...DEFAULTS.gateway,
+        retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+        providers: { ...DEFAULTS.gateway.providers, openai: { baseUrl: llm.openaiUrl, apiKey: 'sk-test', timeoutMs: 60_000 } },
+      },
     },
   });
   alice = (await t.rt.tokens.issueRun({ name: 'lg-0000000a', agentId: 'lg-0000000a' })).token;
   bob = (await t.rt.tokens.issueRun({ name: 'lg-0000000b', agentId: 'lg-0000000b' })).token;
 });
 afterAll(async () => {
-  await t?.stop();
+  // The services first: the calls still held there end, so the gateway has nothing left to wait for.
   await Promise.all([echo, stuck, llm].map((u) => u?.close()));
+  await t?.stop();
 });
 
 const order = (token: string, headers: Record<string, string>) => raw(t.rt.url, 'GET', '/tools/echo/orders?id=7', { token, headers });
@@ -150,7 +155,7 @@ describe('breakers count only the service, not what the agent or its request did
   it('LLM calls the agent gives up on, and requests that break the provider, leave the provider breaker CLOSED', async () => {
     const a = (await (await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: 'iso', budgetUsd: 5 }) })).json()) as { token: string; agentId: string };
     const breakerOf = async (name: string) => ((await (await t.api('/api/gateway/providers')).json()) as any[]).find((p) => p.name === name).breaker;
-    // The provider takes 20 s: six calls whose agent gives up first (its own timeout, a hang-up).
+    // The provider does not answer: six calls whose agent gives up first (its own timeout, a hang-up).
     for (let i = 0; i < 6; i++) {
       const before = llm.requests.length;
       const ctl = new AbortController();
@@ -165,7 +170,7 @@ describe('breakers count only the service, not what the agent or its request did
       await call;
     }
     // Past the breaker's threshold of five: had they counted, this call would be refused.
-    llm.next = () => ({ content: 'on time' });
+    llm.answer({ text: 'on time' });
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },

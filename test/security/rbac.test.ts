@@ -7,8 +7,8 @@ import { DEFAULTS } from '../../src/config/index.js';
 import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
 import type { RouteRow } from '../../src/server/index.js';
 import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
-import { raw } from '../tools/helpers.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { raw, withTools } from '../tools/helpers.js';
+import { FakeService } from '../helpers/http.js';
 
 // The RBAC matrix: every caller × every route the server answers, the route list read from the
 // running server's own table (RunningServer.routes), so a route added without a row in EXPECTED
@@ -46,6 +46,7 @@ const ACT = (ok: number): Access => ({ anon: 401, admin: ok, viewer: 403, self: 
 const EXPECTED: Record<string, Access> = {
   'GET /api/health': PUBLIC(200),
   'POST /api/login': PUBLIC(400),
+  'POST /api/session': PUBLIC(400),
   'GET /api/whoami': LIST(200),
   'GET /api/agents': LIST(200),
   'GET /api/agents/:id/status': READ(200),
@@ -116,11 +117,11 @@ interface Caller {
 }
 
 let t: TestRuntime;
-let svc: Upstream;
+let svc: FakeService;
 let callers: Caller[];
 
 beforeAll(async () => {
-  svc = await Upstream.start();
+  svc = await FakeService.start();
   t = await startTestRuntime({
     config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway } },
     agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPassword } from '../../src/auth/index.js';
 import { checkUsd } from '../../src/core/validation.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { FakeService } from '../helpers/http.js';
+import { withTools } from '../tools/helpers.js';
 
 // Issue 22, row 7 and the smaller rows: what storage or a request may ask of the process is
 // bounded. A password hash edited to ask for 4 GiB and 1000 passes must not make one login take
@@ -11,10 +12,10 @@ import { Upstream, withTools } from '../tools/upstream.js';
 // is not six decimals; a fault plan lasts a day at most.
 
 let t: TestRuntime;
-let svc: Upstream;
+let svc: FakeService;
 
 beforeAll(async () => {
-  svc = await Upstream.start();
+  svc = await FakeService.start();
   t = await startTestRuntime({ config: withTools({ echo: { url: svc.url } }) });
 });
 afterAll(async () => {

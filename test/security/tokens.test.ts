@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
-import { Upstream, withTools } from '../tools/upstream.js';
+import { FakeService } from '../helpers/http.js';
 import { apiAgentToken, claims, openWs, upgradeStatus } from './sess-helpers.js';
+import { withTools } from '../tools/helpers.js';
 
 // Issue 14, "an agent's JWT never expires": after its run ends (and after a restart of
 // iron-cage) it still reached the tool proxy with the service's credentials, posted events and
@@ -25,7 +26,7 @@ while not (d / "go").exists():
 `;
 
 let t: TestRuntime | undefined;
-let upstream: Upstream | undefined;
+let upstream: FakeService | undefined;
 let tmp: ReturnType<typeof tempDir> | undefined;
 afterEach(async () => {
   await t?.stop();
@@ -39,7 +40,7 @@ afterEach(async () => {
 async function withAgent(o: { env?: NodeJS.ProcessEnv; config?: object } = {}): Promise<TestRuntime> {
   tmp = tempDir();
   writeFileSync(join(tmp.dir, 'agent.py'), AGENT);
-  upstream = await Upstream.start();
+  upstream = await FakeService.start();
   return startTestRuntime({
     dir: tmp.dir,
     agent: { script: join(tmp.dir, 'agent.py'), args: [tmp.dir] },

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { apiAgentToken, openWs, type Sock } from './sess-helpers.js';
 
 // Issue 14, "memory grows without bound with slow WebSocket readers": 60 sockets that never
@@ -121,7 +121,8 @@ describe('slow readers', () => {
     server = child;
     let out = '';
     child.stdout!.on('data', (c) => (out += c));
-    const [, url, admin] = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/#token=([\w.-]+)/.exec(out));
+    const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1]);
+    const admin = await dashboardSession(join(tmp.dir, 'iron_state.db'), url);
     const r = await post(url!, admin!, '/api/tokens', { role: 'agent', name: 'flood' });
     const agent = (await r.json()) as { token: string; agentId: string };
 

@@ -162,7 +162,7 @@ describe('per-agent event lookups', () => {
     let db: Database.Database | null = null;
     const plans: string[] = [];
     const prepare = Database.prototype.prepare;
-    vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
+    const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, text: string) {
       if (watching && this !== db && text.includes('"events"')) {
         const params = Array.from({ length: (text.match(/\?/g) ?? []).length }, (_, i) => (i === 0 ? 'ab-00000001' : 'pii.detected'));
         const plan = prepare.call(db!, `EXPLAIN QUERY PLAN ${text}`) as Database.Statement<unknown[]>;
@@ -182,6 +182,7 @@ describe('per-agent event lookups', () => {
       expect(plans).toHaveLength(5);
       for (const plan of plans) expect(plan).toMatch(/USING (COVERING )?INDEX events_agent_type \(agent_id=\? AND type=\?\)/);
     } finally {
+      spy.mockRestore();
       closeSqlite(sm.path);
       await sm.close();
       cleanup();

@@ -1,14 +1,14 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { raw } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { raw, withTools } from './helpers.js';
+import { FakeService } from '../helpers/http.js';
 
-let up: Upstream;
+let up: FakeService;
 let t: TestRuntime;
 
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   t = await startTestRuntime({ config: withTools({ crm: { url: up.url, cache_ttl_s: 60 } }) });
 });
 afterAll(async () => {

@@ -5,23 +5,22 @@ import { PassThrough } from 'node:stream';
 import { Hono } from 'hono';
 import { TokenService, type Principal } from '../../src/auth/index.js';
 import { DEFAULTS, loadConfig, type Config } from '../../src/config/index.js';
-import { toolsConfig } from './upstream.js';
 import { createLogger } from '../../src/core/logger.js';
 import { toErrorResponse, type AppEnv } from '../../src/server/index.js';
 import { BreakerRegistry } from '../../src/reliability/index.js';
 import { StateManager } from '../../src/state/index.js';
 import { toolsService } from '../../src/tools/tools.service.js';
 import { startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
-import { breakers, eventsOf, raw } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { breakers, eventsOf, raw, toolsConfig, withTools } from './helpers.js';
+import { FakeService } from '../helpers/http.js';
 
 let t: TestRuntime;
-let up: Upstream;
+let up: FakeService;
 let viewerToken: string;
 let agentToken: string;
 
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   t = await startTestRuntime({
     config: withTools(
       { linkedin: { url: up.url, cache_ttl_s: 0, breaker: { failure_threshold: 50 } }, timeouts: { url: up.url, timeout_ms: 60_000 } },

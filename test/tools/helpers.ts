@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import type { Config } from '../../src/config/index.js';
+import { type ToolServiceConfig, toolsSchema } from '../../src/config/tools.js';
 import type { TestRuntime } from '../helpers/runtime.js';
 
 export interface RawReply {
@@ -39,4 +41,13 @@ export async function breakers(t: TestRuntime): Promise<Record<string, any>> {
 
 export function eventsOf(t: TestRuntime, type: string): any[] {
   return t.rt.state.lastEvents(1000).filter((e) => e.type === type);
+}
+
+/** `tools:` as the config file would say it (snake_case), parsed the way the loader parses it. */
+export function toolsConfig(file: Record<string, unknown>): Record<string, ToolServiceConfig> {
+  return toolsSchema.parse(file);
+}
+
+export function withTools(file: Record<string, unknown>, extra: Partial<Config> = {}): Partial<Config> {
+  return { tools: toolsConfig(file), ...extra };
 }

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
-import { breakers, eventsOf, raw } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { breakers, eventsOf, raw, withTools } from './helpers.js';
+import { FakeService } from '../helpers/http.js';
 
-let up: Upstream;
+let up: FakeService;
 let dir: { dir: string; cleanup: () => void };
 
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   dir = tempDir();
 });
 afterAll(async () => {

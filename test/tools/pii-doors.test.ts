@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DEFAULTS } from '../../src/config/index.js';
 import { FIXTURES, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { recordedPath, redactHeaders } from '../../src/tools/index.js';
-import { eventsOf, raw } from './helpers.js';
-import { Upstream, withTools, type Reply } from './upstream.js';
+import { eventsOf, raw, withTools } from './helpers.js';
+import { FakeService, type Reply } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // The tool proxy's doors besides JSON and text bodies: other content types, response headers,
@@ -27,9 +27,9 @@ const answers: Record<string, Reply> = {
   },
 };
 
-let up: Upstream;
+let up: FakeService;
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   up.reply = (req): Reply => {
     const path = req.url.split('?')[0]!;
     if (path.startsWith('/people/')) return { status: 200, headers: { 'content-type': 'text/plain', 'x-owner': 'frank@example.org' }, body: 'owner frank@example.org' };

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { eventsOf, raw } from './helpers.js';
-import { Upstream, withTools, type Reply } from './upstream.js';
+import { eventsOf, raw, withTools } from './helpers.js';
+import { FakeService, type Reply } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // Tool answers in JSON are redacted string by string, decoded: the agent gets valid JSON, an
@@ -21,9 +21,9 @@ const answers: Record<string, Reply> = {
   '/bom': { status: 200, headers: { 'content-type': 'application/json' }, body: '\ufeff{"to":"bob\\u0040example.org","n":1}' },
 };
 
-let up: Upstream;
+let up: FakeService;
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   up.reply = (req): Reply => answers[req.url.split('?')[0]!] ?? { status: 404, body: 'no' };
 });
 afterAll(async () => up?.close());

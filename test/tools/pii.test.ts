@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 import { redactResponse } from '../../src/tools/index.js';
-import { eventsOf, raw } from './helpers.js';
-import { Upstream, withTools, type Reply } from './upstream.js';
+import { eventsOf, raw, withTools } from './helpers.js';
+import { FakeService, type Reply } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
 const PERSON = JSON.stringify({ name: 'Jane Doe', email: 'jane.doe@acme-widgets.com', title: 'CTO' });
 // Binary (a PNG signature, NUL bytes) with an address in a text chunk: not text, so not scanned.
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x19]), Buffer.from('tEXtAuthor\0jane.doe@acme-widgets.com'), Buffer.from([0, 0, 0, 0])]);
 
-let up: Upstream;
+let up: FakeService;
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   up.reply = (req): Reply =>
     req.url.startsWith('/gz')
       ? { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(PERSON) }

@@ -1,20 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
-import { breakers, eventsOf, raw } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { breakers, eventsOf, raw, withTools } from './helpers.js';
+import { FakeService } from '../helpers/http.js';
 
 let t: TestRuntime;
-let li: Upstream; // "LinkedIn": cache, no placeholder
-let search: Upstream; // a placeholder, opens after 2 failures
-let slow: Upstream; // short timeout
-let flaky: Upstream; // short cooldown
+let li: FakeService; // "LinkedIn": cache, no placeholder
+let search: FakeService; // a placeholder, opens after 2 failures
+let slow: FakeService; // short timeout
+let flaky: FakeService; // short cooldown
 let agentToken: string;
 let viewerToken: string;
 const AGENT = 'lg-0000abcd';
 
 beforeAll(async () => {
-  [li, search, slow, flaky] = await Promise.all([Upstream.start(), Upstream.start(), Upstream.start(), Upstream.start()]);
+  [li, search, slow, flaky] = await Promise.all([FakeService.start(), FakeService.start(), FakeService.start(), FakeService.start()]);
   t = await startTestRuntime({
     config: withTools({
       linkedin: {
@@ -266,7 +266,7 @@ describe('breaker and fallback', () => {
     const reset = await t.api('/api/breakers/linkedin/reset', { method: 'POST' });
     expect(reset.status).toBe(200);
     expect((await reset.json()).state).toBe('CLOSED');
-    expect(eventsOf(t, 'breaker.reset').at(-1)).toMatchObject({ message: expect.stringContaining('reset by admin dashboard (was OPEN)') });
+    expect(eventsOf(t, 'breaker.reset').at(-1)).toMatchObject({ message: expect.stringContaining('reset by admin runtime (was OPEN)') });
 
     li.heal();
     const back = await get('/tools/linkedin/people/4');
@@ -303,15 +303,13 @@ describe('breaker and fallback', () => {
     slow.reply = () => 'hang';
     const before = (await breakers(t)).slow;
     const u = new URL(t.rt.url);
-    await new Promise<void>((resolve) => {
-      const req = request({ host: u.hostname, port: u.port, path: '/tools/slow/gone', agent: false, headers: { authorization: `Bearer ${agentToken}` } });
-      req.on('error', () => resolve());
-      req.end();
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 50);
-    });
+    const reached = slow.seen.length;
+    const req = request({ host: u.hostname, port: u.port, path: '/tools/slow/gone', agent: false, headers: { authorization: `Bearer ${agentToken}` } });
+    req.on('error', () => undefined);
+    req.end();
+    // The agent hangs up once the service has its request.
+    await until(() => slow.seen.length > reached);
+    req.destroy();
     await until(async () => (await (await t.api('/api/tools/calls?service=slow&limit=1')).json()).calls[0]?.reason === 'client_aborted');
     const after = (await breakers(t)).slow;
     expect(after.failures).toBe(before.failures);

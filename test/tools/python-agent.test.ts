@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { breakers } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { breakers, withTools } from './helpers.js';
+import { FakeService } from '../helpers/http.js';
 
-let up: Upstream;
+let up: FakeService;
 let t: TestRuntime;
 
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   // The service answers three lookups, then rate-limits everything.
   up.reply = (req) =>
     up.seen.length <= 3

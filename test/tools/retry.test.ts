@@ -1,27 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { breakers, eventsOf, raw } from './helpers.js';
-import { Upstream, withTools } from './upstream.js';
+import { breakers, eventsOf, raw, withTools } from './helpers.js';
+import { FakeService, unusedPort } from '../helpers/http.js';
 
 let t: TestRuntime;
-let up: Upstream;
-
-/** A port nothing listens on: bound, noted, released. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+let up: FakeService;
 
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   t = await startTestRuntime({
     config: withTools({
       retrying: { url: up.url, cache_ttl_s: 0, retry: { attempts: 3, base_ms: 5, max_ms: 20 }, breaker: { failure_threshold: 10 } },
-      gone: { url: `http://127.0.0.1:${await closedPort()}`, breaker: { failure_threshold: 2 } },
+      gone: { url: `http://127.0.0.1:${await unusedPort()}`, breaker: { failure_threshold: 2 } },
     }),
   });
 });

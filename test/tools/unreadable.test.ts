@@ -3,8 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { DEFAULTS } from '../../src/config/index.js';
 import { modeUnreadable } from '../../src/tools/index.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { eventsOf, raw } from './helpers.js';
-import { Upstream, withTools, type Reply } from './upstream.js';
+import { eventsOf, raw, withTools } from './helpers.js';
+import { FakeService, type Reply } from '../helpers/http.js';
 
 // A tool answer still compressed in a content coding iron-cage cannot undo (snappy, zstd before
 // Node 22.15, a made-up one) cannot be scanned for PII: it is refused where the tool_response policy redacts or
@@ -22,9 +22,9 @@ const answers: Record<string, Reply> = {
   '/identity': { status: 200, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: PERSON },
 };
 
-let up: Upstream;
+let up: FakeService;
 beforeAll(async () => {
-  up = await Upstream.start();
+  up = await FakeService.start();
   up.reply = (req): Reply => answers[req.url.split('?')[0]!] ?? { status: 404, body: 'no' };
 });
 afterAll(async () => up?.close());

@@ -1,26 +1,29 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { PayloadTooLargeError } from '../../src/core/errors.js';
 import { BodyReadError, collect, readBody, sendJson } from '../../src/server/index.js';
+import { serve, type TestServer } from '../helpers/http.js';
 
 // Real sockets: what these helpers must survive (early refusal, hang-ups, half-sent answers)
 // only happens on a real connection.
 
-let server: Server | null = null;
-afterEach(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+let server: TestServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
 
 /** A server whose handler is `fn`; resolves with its port. */
-async function serve(fn: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
-  server = createServer(fn);
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
+async function listen(fn: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  server = await serve(fn);
+  return server.port;
 }
 
 /** Serve readBody's outcome back as JSON: its length and text, or the error's class, code and message. */
 async function bodyEcho(limit: number, seen: Array<Buffer | Error> = []): Promise<number> {
-  return serve((req, res) => {
+  return listen((req, res) => {
     readBody(req, limit).then(
       (b) => {
         seen.push(b);
@@ -68,7 +71,7 @@ describe('readBody', () => {
 
   it('refuses by Content-Length before reading a byte, with the core PayloadTooLargeError', async () => {
     let listening = -1;
-    const port = await serve((req, res) => {
+    const port = await listen((req, res) => {
       readBody(req, 10).catch((e: Error) => {
         listening = req.listenerCount('data');
         expect(e).toBeInstanceOf(PayloadTooLargeError);
@@ -93,7 +96,7 @@ describe('readBody', () => {
   it('rejects with client_aborted when the client hangs up mid-body, instead of waiting forever', async () => {
     let settle!: (e: unknown) => void;
     const outcome = new Promise<unknown>((r) => (settle = r));
-    const port = await serve((req) => {
+    const port = await listen((req) => {
       readBody(req, 1024).then(settle, settle);
     });
     const sock = connect(port, '127.0.0.1', () => {
@@ -117,7 +120,7 @@ describe('collect', () => {
 describe('sendJson', () => {
   it('writes JSON with its length, passes strings and buffers as they are, and returns the bytes', async () => {
     const written: number[] = [];
-    const port = await serve((req, res) => {
+    const port = await listen((req, res) => {
       const body = req.url === '/raw' ? '{"pre":"serialized"}' : { é: 1 };
       written.push(sendJson(res, 201, req.method === 'PUT' ? Buffer.from('[1]') : body, { 'x-extra': 'yes' }));
     });
@@ -142,7 +145,7 @@ describe('sendJson', () => {
 
   it('leaves a finished answer alone and cuts a half-sent one', async () => {
     const results: number[] = [];
-    const port = await serve((req, res) => {
+    const port = await listen((req, res) => {
       if (req.url === '/finished') {
         sendJson(res, 200, { first: true });
         results.push(sendJson(res, 500, { second: true }));

@@ -3,7 +3,7 @@ import { generate } from '../../src/gateway/providers/sim/generate.js';
 import { fromPattern } from '../../src/gateway/providers/sim/pattern.js';
 import { simRequest } from '../../src/gateway/providers/sim/request.js';
 import type { JsonSchema, SimRequest, SimTool, SimTurn } from '../../src/gateway/providers/sim/types.js';
-import { countTextTokens } from '../../src/domain/budget/index.js';
+import { encode as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { schemaProblem } from '../../src/gateway/wire/schema.js';
 import { schemaErrors } from '../helpers/sim-validate.js';
 
@@ -112,9 +112,11 @@ describe('generate(): tool calls', () => {
     expect(c.toolCalls[0]!.name).toBe('get_weather');
     expect(c.toolCalls[0]!.id).toMatch(/^call_[A-Za-z0-9]{24}$/);
     expect(args(g)).toEqual({ city: 'Paris', unit: 'celsius' });
+    expect(c.toolCalls[0]!.arguments).toBe('{"city":"Paris","unit":"celsius"}');
     expect(c.toolCalls[0]!.argumentPieces!.join('')).toBe(c.toolCalls[0]!.arguments);
-    // Names and arguments are output tokens.
-    expect(c.completionTokens).toBe(countTextTokens('get_weather', 'gpt-4o') + countTextTokens(c.toolCalls[0]!.arguments, 'gpt-4o'));
+    // Names and arguments are output tokens, in gpt-4o's o200k: get|_weather is 2, and
+    // {"|city|":"|Paris|","|unit|":"|c|elsius|"} is 10.
+    expect(c.completionTokens).toBe(2 + 10);
     expect(g.completionTokens).toBe(c.completionTokens);
   });
 
@@ -229,7 +231,8 @@ describe('generate(): structured output, n, logprobs', () => {
     const g = generate(req({ prompt: 'Describe the lead', n: 3, logprobs: { top: 5 } }));
     expect(g.choices).toHaveLength(3);
     expect(new Set(g.choices.map((c) => c.text)).size).toBe(3);
-    expect(g.completionTokens).toBe(g.choices.reduce((s, c) => s + countTextTokens(c.text, 'gpt-4o'), 0));
+    // The choices' texts counted by the reference tokenizer (gpt-tokenizer's o200k), not by ours.
+    expect(g.completionTokens).toBe(g.choices.reduce((s, c) => s + o200k(c.text).length, 0));
     for (const c of g.choices) {
       expect(c.logprobs!.map((l) => l.token).join('')).toBe(c.text);
       for (const l of c.logprobs!) {
@@ -253,23 +256,15 @@ describe('generate(): structured output, n, logprobs', () => {
   it('max tokens cut prose on a word boundary and JSON inside its one long word, with finish length', () => {
     const c = generate(req({ prompt: 'x', format: { type: 'json_schema', schema: RICH }, maxTokens: 5 })).choices[0]!;
     expect(c.finish).toBe('length');
-    expect(countTextTokens(c.text, 'gpt-4o')).toBeLessThanOrEqual(5);
+    expect(o200k(c.text).length).toBeLessThanOrEqual(5);
     expect(c.text.length).toBeGreaterThan(0);
     const words = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(' ');
     const cut = generate(req({ prompt: `Repeat exactly: ${words}`, maxTokens: 100 })).choices[0]!;
     expect(cut.finish).toBe('length');
     expect(words.startsWith(cut.text)).toBe(true);
-    expect(countTextTokens(cut.text, 'gpt-4o')).toBeLessThanOrEqual(100);
-    // One more word would not have fitted.
-    expect(
-      countTextTokens(
-        words
-          .split(' ')
-          .slice(0, cut.text.split(' ').length + 1)
-          .join(' '),
-        'gpt-4o',
-      ),
-    ).toBeGreaterThan(100);
+    // Each word is 2 tokens in o200k (w|0, then  w|1,  w|2 ... up to  w|999): 50 words are the
+    // 100 allowed, and a 51st (102) would not have fitted.
+    expect(cut.text).toBe(words.split(' ').slice(0, 50).join(' '));
   });
 });
 

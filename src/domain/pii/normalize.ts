@@ -177,6 +177,34 @@ function isPlain(c: number): boolean {
   return c >= 0x20 ? c < 0x7f : c >= 9 && c <= 13;
 }
 
+/** What a separator folds to: read folded only where it could join the parts of a value. */
+const SEPARATOR_FOLD = /^[-. ]$/;
+
+/** An ASCII letter or digit, or a code unit outside plain text (maybe a letter or digit in disguise). */
+function mayBeValue(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c > 0x7e && c !== 0xa0);
+}
+
+/** A digit, or a code unit outside plain text (maybe a digit in disguise). */
+function mayBeDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c > 0x7e && c !== 0xa0);
+}
+
+/**
+ * Whether the separator at `i` (folding to `-`, `.` or a space) touches what could be part
+ * of a value: a letter or digit right beside it, or a digit one space away (`415 — 555`, where a
+ * phone's groups may stand apart). Prose's dashes and ellipses (`Sure — go on`, `wait…`) touch
+ * neither and are read as they are: no value can take them in, so plain prose keeps its one pass.
+ */
+function joinsValue(text: string, i: number, width: number): boolean {
+  // At an end of the text nothing is known of the other side (a stream's next chunk): it may.
+  if (i === 0 || i + width >= text.length) return true;
+  const before = text.charCodeAt(i - 1);
+  const after = text.charCodeAt(i + width);
+  if (mayBeValue(before) || mayBeValue(after)) return true;
+  return (before === 0x20 && (i < 2 || mayBeDigit(text.charCodeAt(i - 2)))) || (after === 0x20 && (i + width + 1 >= text.length || mayBeDigit(text.charCodeAt(i + width + 1))));
+}
+
 /** Index of the first code point at or after `from` that folds to something else, or -1. */
 function nextFold(text: string, from: number): number {
   MAY_FOLD.lastIndex = from;
@@ -187,7 +215,9 @@ function nextFold(text: string, from: number): number {
     while (i < n) {
       const c = text.charCodeAt(i);
       if (isPlain(c)) break;
-      if (foldAt(text, i) !== null) return i;
+      const folded = foldAt(text, i);
+      // An ellipsis reads as `...`, which no value holds (no address, number or key has a dot after a dot).
+      if (folded !== null && folded !== '...' && (!SEPARATOR_FOLD.test(folded) || joinsValue(text, i, width))) return i;
       i += width;
     }
     MAY_FOLD.lastIndex = i;

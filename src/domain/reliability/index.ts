@@ -1,5 +1,5 @@
 // Reliability domain: circuit breakers, fallback chains, retry and fault plans over plain data.
-// The runtime wires these into the tool egress proxy and the gateway and persists snapshots.
+// The tool egress proxy and the gateway use them through src/reliability (BreakerRegistry), which persists snapshots.
 
 export { CircuitBreaker } from './breaker.js';
 export { SERVICE_NAME, SERVICE_RULE } from './check.js';

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { UnauthorizedError } from '../core/errors.js';
+import type { TokensStore } from '../state/index.js';
+import { generateApiToken, hashApiToken } from './api-tokens.js';
+import type { LoginResult } from './login.js';
+
+// The dashboard link iron-cage prints is not a credential: it is a one-time login, good for a
+// few minutes, that the page exchanges (POST /api/session) for a session, an API token of kind
+// `session` with an expiry, listed and revocable with the API tokens. A link copied from old
+// logs has been used, has expired, or was voided by a later start: it opens nothing.
+//
+// Why the session lives in the tab's sessionStorage and travels in `Authorization`, not in a
+// cookie: a request from another site never carries it, so there is nothing to forge (no CSRF,
+// no SameSite subtleties for the WebSocket), and the page serves no third-party script (its
+// Content-Security-Policy allows only its own) that could read it. It is gone when the tab is.
+
+/** What a link or a session is named in the token list. */
+export const LINK_NAME = 'login link';
+export const SESSION_NAME = 'dashboard session';
+
+export interface LoginLink {
+  /** The secret the URL carries (`/#login=…`); shown once, only its hash is stored. */
+  link: string;
+  id: string;
+  expiresAt: string;
+}
+
+const tokenId = () => `tok_${randomBytes(6).toString('hex')}`;
+
+/**
+ * A new one-time admin login link, stored (hashed) with its expiry.
+ *
+ * @example
+ *   const l = mintLoginLink(store, { ttlMinutes: 15, by: 'runtime' });
+ *   logger.info(`dashboard ${url}/#login=${l.link}`);
+ */
+export function mintLoginLink(store: TokensStore, o: { ttlMinutes: number; by: 'runtime' | 'cli'; now?: Date }): LoginLink {
+  const now = o.now ?? new Date();
+  const { token, hash } = generateApiToken();
+  const id = tokenId();
+  const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
+  store.add(
+    { id, name: LINK_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'link', expiresAt },
+    { agentId: null, type: 'auth.link_created', severity: 'info', message: `Dashboard login link ${id} made (one use, until ${expiresAt})`, data: { tokenId: id, role: 'admin', expiresAt, by: o.by } },
+  );
+  return { link: token, id, expiresAt };
+}
+
+const REFUSED = {
+  unknown: 'this login link is not one this iron-cage made',
+  used: 'this login link has been used already (each works once)',
+  expired: 'this login link has expired',
+} as const;
+
+/**
+ * Exchange a login link for a session: the link is used up and the session stored in one
+ * transaction, so a link opens at most one session. Throws UnauthorizedError saying why not.
+ *
+ * @example
+ *   const s = openSession(store, link, { ttlMinutes: 480, address: '127.0.0.1' });
+ *   // s.token: send as Authorization: Bearer …, until s.expiresAt or its revocation
+ */
+export function openSession(store: TokensStore, link: string, o: { ttlMinutes: number; address: string; now?: Date }): LoginResult {
+  const now = o.now ?? new Date();
+  const { token, hash } = generateApiToken();
+  const id = tokenId();
+  const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
+  const linkHash = hashApiToken(link);
+  const linkId = store.byHash(linkHash)?.id ?? '';
+  const refusal = store.exchangeLink(
+    linkHash,
+    now,
+    { id, name: SESSION_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt },
+    {
+      agentId: null,
+      type: 'auth.session_opened',
+      severity: 'info',
+      message: `Dashboard session ${id} opened from ${o.address} with login link ${linkId} (until ${expiresAt})`,
+      data: { tokenId: id, linkId, role: 'admin', expiresAt, address: o.address },
+    },
+  );
+  if (refusal) throw new UnauthorizedError(`${REFUSED[refusal]}: run \`iron-cage dashboard\` for a new one`);
+  return { token, role: 'admin', name: SESSION_NAME, expiresAt };
+}
