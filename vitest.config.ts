@@ -9,6 +9,9 @@ const ISOLATED = ['test/unit/users.test.ts', 'test/compat/**/*.test.ts'];
 export default defineConfig({
   test: {
     testTimeout: 30_000,
+    // The default report, then every test that took more than half its timeout (named so it
+    // is fixed before it fails on a slower machine than this one).
+    reporters: ['default', './test/helpers/timing-reporter.ts'],
     hookTimeout: 30_000,
     // Integration suites spawn real servers and python agents; two cores.
     maxWorkers: 2,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { DEMO_SECRETS } from '../../src/demo/index.js';
 import { loadScenario, predictSpend } from '../../src/demo/scenario.js';
 import { serve } from '../helpers/http.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
+import { cli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 
 // The whole conference demo, as CI runs it: `iron-cage demo --pace fast`, not on a TTY, then
 // everything it claims is checked against the database it leaves behind. `npm run soak` runs
@@ -50,8 +51,8 @@ function leadsOf(events: EventRow[], agentId: string): Array<EventRow & { lead: 
   });
 }
 
-describe('iron-cage demo', () => {
-  it('refuses bad flags with one precise line and exit 2, starting nothing', () => {
+describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
+  it('refuses bad flags with one precise line and exit 2, starting nothing', async () => {
     const { dir } = tempDir();
     writeFileSync(join(dir, 'mine.db'), 'not the demo');
     const cases: Array<[string[], RegExp]> = [
@@ -64,9 +65,9 @@ describe('iron-cage demo', () => {
       [['--db', 'mine.db', '--keep'], /--db: .*mine\.db was not made by iron-cage demo; refusing to add the demo to it/],
       [['--bogus'], /Unknown argument: bogus/],
     ];
-    for (const [args, message] of cases) {
-      const r = spawnSync(process.execPath, [CLI, 'demo', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
-      expect(r.status, args.join(' ')).toBe(2);
+    const results = await Promise.all(cases.map(async ([args, message]) => ({ args, message, r: await cli(['demo', ...args], { cwd: dir }) })));
+    for (const { args, message, r } of results) {
+      expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')[0]).toMatch(/^iron-cage: /);
     }
@@ -76,7 +77,6 @@ describe('iron-cage demo', () => {
 
   it('touches only what it made for this very --db: other folders, key files, a live run and a busy port are refused with exit 2', async () => {
     const { dir } = tempDir();
-    const demo = (args: string[]) => spawnSync(process.execPath, [CLI, 'demo', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
     const untouched: Record<string, string> = {};
     const put = (rel: string, text: string) => {
       mkdirSync(dirname(join(dir, rel)), { recursive: true });
@@ -104,9 +104,9 @@ describe('iron-cage demo', () => {
       [['--db', 'other.db'], /--db: .*other\.db\.files exists but was not made by iron-cage demo for .*other\.db; refusing to touch it/],
       [['--db', 'live.db', '--port', '0'], new RegExp(`--db: another iron-cage demo \\(pid ${process.pid}\\) is running on .*live\\.db; stop it or choose another --db`)],
     ];
-    for (const [args, message] of refusals) {
-      const r = demo(args);
-      expect(r.status, args.join(' ')).toBe(2);
+    const results = await Promise.all(refusals.map(async ([args, message]) => ({ args, message, r: await cli(['demo', ...args], { cwd: dir }) })));
+    for (const { args, message, r } of results) {
+      expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }
     // A --port that is taken is refused before anything is deleted.

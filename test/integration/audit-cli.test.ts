@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FIXTURES, ROOT, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
+import { cli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 
 // `iron-cage audit pii` through the built CLI, on findings a real run sealed: the agent printed
@@ -38,7 +39,7 @@ const revealed = (file = db) => {
   }
 };
 
-describe('iron-cage audit pii', () => {
+describe('iron-cage audit pii', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('lists findings without their values', () => {
     const r = audit([]);
     expect(r.stderr).toBe('');
@@ -72,7 +73,7 @@ describe('iron-cage audit pii', () => {
     expect(JSON.stringify(revealed())).not.toContain('123-45-6789');
   });
 
-  it('refuses with exit 2 and one precise line, and records nothing, when it cannot reveal', () => {
+  it('refuses with exit 2 and one precise line, and records nothing, when it cannot reveal', async () => {
     const before = revealed().length;
     const cases: Array<[string[], RegExp, string?]> = [
       [['--reveal', '999'], /^iron-cage: no PII finding #999 in .*iron_state\.db/],
@@ -81,8 +82,8 @@ describe('iron-cage audit pii', () => {
       [['--reason', 'why'], /^iron-cage: --reason: only with --reveal/],
       [['--reveal', '1'], /^iron-cage: no database at .*nowhere\.db/, join(dir.dir, 'nowhere.db')],
     ];
-    for (const [args, message, file] of cases) {
-      const r = audit(args, file);
+    const results = await Promise.all(cases.map(async ([args, message, file]) => ({ message, r: await cli(['audit', 'pii', ...args, '--db', file ?? db], { cwd: dir.dir }) })));
+    for (const { message, r } of results) {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

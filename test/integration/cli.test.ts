@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
+import { cli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
@@ -20,7 +21,7 @@ function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('iron-cage command line', () => {
+describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('prints help that names the commands and options', () => {
     const top = run(['--help']);
     expect(top.code).toBe(0);
@@ -52,17 +53,24 @@ describe('iron-cage command line', () => {
     // Nine processes, one after another: a loaded machine takes longer than the default allows.
   }, 120_000);
 
-  it('refuses a bad value with the same message from a flag and from its variable, each naming itself', () => {
+  it('refuses a bad value with the same message from a flag and from its variable, each naming itself', async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'agent.py'), 'print("hi")\n');
-      for (const [flag, variable, value] of [
+      const cases = [
         ['--port', 'IRON_CAGE_PORT', 'abc'],
         ['--log-format', 'IRON_CAGE_LOG_FORMAT', 'xml'],
         ['--restart', 'IRON_CAGE_RESTART', 'sometimes'],
-      ] as const) {
-        const byFlag = run(['start', 'agent.py', flag, value, '--db', join(dir, 's.db')], { cwd: dir });
-        const byEnv = run(['start', 'agent.py', '--db', join(dir, 's.db')], { cwd: dir, env: { [variable]: value } });
+      ] as const;
+      const results = await Promise.all(
+        cases.map(async ([flag, variable, value]) => ({
+          flag,
+          variable,
+          byFlag: await cli(['start', 'agent.py', flag, value, '--db', join(dir, 's.db')], { cwd: dir }),
+          byEnv: await cli(['start', 'agent.py', '--db', join(dir, 's.db')], { cwd: dir, env: { [variable]: value } }),
+        })),
+      );
+      for (const { flag, variable, byFlag, byEnv } of results) {
         expect([byFlag.code, byEnv.code]).toEqual([2, 2]);
         expect(byFlag.stderr).toMatch(new RegExp(`^iron-cage: ${flag}: `));
         expect(byEnv.stderr.replace(variable, flag)).toBe(byFlag.stderr);

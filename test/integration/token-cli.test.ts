@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 
 // `iron-cage token …` through the built CLI, on the database file a running iron-cage uses.
 const CLI = join(ROOT, 'dist/cli.js');
@@ -27,7 +28,7 @@ function token(args: string[]) {
 
 const whoami = (key: string) => fetch(`${t!.rt.url}/api/whoami`, { headers: { authorization: `Bearer ${key}` } });
 
-describe('iron-cage token', () => {
+describe('iron-cage token', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('creates an agent key that a running iron-cage accepts, lists it, and revokes it', async () => {
     expect(existsSync(CLI)).toBe(true);
     const created = token(['create', '--role', 'agent', '--name', 'notebook', '--budget', '5']);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ROOT, tempDir } from '../helpers/runtime.js';
+import { CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 
 // `iron-cage user …` through the built CLI, on a database file.
 const CLI = join(ROOT, 'dist/cli.js');
@@ -30,7 +31,7 @@ function refused(r: ReturnType<typeof user>, re: RegExp): void {
   expect(r.stderr.trim()).toMatch(re);
 }
 
-describe('iron-cage user', () => {
+describe('iron-cage user', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('adds users with a password from stdin, lists them without hashes, removes them, and lets a name be reused', () => {
     expect(existsSync(CLI)).toBe(true);
     const added = user(['add', 'ann', '--role', 'viewer'], `${PASSWORD}\n`);

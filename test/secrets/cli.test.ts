@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli as runCli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 import { FakeService } from '../helpers/http.js';
 import { ROOT, startTestRuntime, tempDir } from '../helpers/runtime.js';
 
@@ -14,13 +15,15 @@ const { dir, cleanup } = tempDir();
 const db = join(dir, 'iron_state.db');
 afterAll(() => cleanup());
 
+const cli = (args: string[], o: Parameters<typeof runCli>[1]) => runCli(['secrets', ...args], o);
+
 function secrets(args: string[], o: { stdin?: string; key?: string | null } = {}) {
   const env = { ...process.env, IRON_CAGE_MASTER_KEY: o.key === undefined ? KEY : (o.key ?? '') };
   const r = spawnSync(process.execPath, [CLI, 'secrets', ...args, '--db', db], { cwd: dir, encoding: 'utf8', timeout: 20_000, input: o.stdin ?? '', env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-describe('iron-cage secrets', () => {
+describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('sets from stdin, lists masked, gets (audited), updates, removes', () => {
     const set = secrets(['set', 'LINKEDIN_TOKEN', '--env', 'production'], { stdin: `${VALUE}\n` });
     expect(set.stderr).toBe('');
@@ -44,7 +47,7 @@ describe('iron-cage secrets', () => {
     expect(secrets(['list']).stdout).toBe('No secrets.\n');
   });
 
-  it('refuses bad input with one line and exit 2', () => {
+  it('refuses bad input with one line and exit 2', async () => {
     const cases: Array<[string[], { stdin?: string; key?: string | null }, RegExp]> = [
       [['set', 'lower_case'], { stdin: 'v' }, /name: must match/],
       [['set', 'EMPTY'], { stdin: '' }, /value: must not be empty/],
@@ -57,8 +60,13 @@ describe('iron-cage secrets', () => {
       [['audit', '--operation', 'PEEK'], {}, /--operation: must be one of/],
     ];
     secrets(['set', 'SEED'], { stdin: 'seed-value-123456789' });
-    for (const [args, o, msg] of cases) {
-      const r = secrets(args, o);
+    const results = await Promise.all(
+      cases.map(async ([args, o, msg]) => {
+        const env = { IRON_CAGE_MASTER_KEY: o.key === undefined ? KEY : (o.key ?? '') };
+        return { args, msg, r: await cli([...args, '--db', db], { cwd: dir, input: o.stdin, env }) };
+      }),
+    );
+    for (const { args, msg, r } of results) {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(msg);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
