@@ -140,7 +140,7 @@ function respond(res: import('node:http').ServerResponse, stream: boolean): void
 }
 
 /**
- * The yardstick the README quotes: a bare proxy (undici, no checks at all) on loopback, in its
+ * The yardstick docs/benchmarks.md quotes: a bare proxy (undici, no checks at all) on loopback, in its
  * own process like the gateway, so its CPU per request can be set beside the gateway's.
  */
 async function startBare(upstream: string): Promise<{ url: string; pid: number; close: () => void }> {

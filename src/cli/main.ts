@@ -28,7 +28,7 @@ function piiOptions(c: ReturnType<typeof loadConfig>) {
 }
 
 const EPILOG = `${PRECEDENCE}
-Docs and API routes: README.md`;
+Docs: README.md, and the reference in docs/ (flags and config keys: docs/configuration.md; API routes: docs/api.md)`;
 
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)

@@ -96,7 +96,7 @@ function withheld(name: string, value: string | undefined, w: Withheld): boolean
 
 /**
  * The agent's environment: iron-cage's own, minus every credential iron-cage reads or holds
- * (README: what the agent's environment holds), plus what the agent should have.
+ * (docs/agents.md: the agent's environment), plus what the agent should have.
  *
  * @example
  * spawn('python3', [script], { env: agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold }) });

@@ -52,7 +52,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> {
 
 /**
  * Forwarded, but not part of a cache key: they trace or label one request and never change
- * what a service answers. Every other forwarded header is in the key (README, tool proxy).
+ * what a service answers. Every other forwarded header is in the key (docs/tools.md, whose cached answer).
  */
 const NOT_IN_CACHE_KEY = new Set([
   'traceparent',

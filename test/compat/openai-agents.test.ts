@@ -10,7 +10,7 @@ let s: CompatServer;
 beforeAll(async () => {
   s = await startCompatServer('openai-agents');
   exportAgentEnv(s);
-  // As the README tells users: the SDK's traces would go straight to api.openai.com, past the cage.
+  // As docs/api.md tells users: the SDK's traces would go straight to api.openai.com, past the cage.
   process.env.OPENAI_AGENTS_DISABLE_TRACING = '1';
 });
 afterAll(async () => s?.stop());

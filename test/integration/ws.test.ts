@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 
-// The WebSocket feed's promises from the README: a snapshot of the last 200 events, or with
+// The WebSocket feed's promises from docs/api.md: a snapshot of the last 200 events, or with
 // `after` up to 10,000 (flagged `truncated` when there is more), and a client too far behind
 // closed with 1013, after which `after` gets it everything it missed.
 

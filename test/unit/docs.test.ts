@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import type { z } from 'zod';
+import { fileSchema } from '../../src/config/schema.js';
+import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
+import { ROOT, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+
+// The documentation says what the code does: every relative link in README.md and docs/ leads
+// to a file (and heading) that exists, and the reference tables of docs/ list exactly what the
+// code declares: the config file's keys (src/config/schema.ts), the event types
+// (src/core/events.ts) and the routes the server answers (its own route table).
+
+const PAGES = [
+  'README.md',
+  'ARCHITECTURE.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+const read = (page: string): string => readFileSync(join(ROOT, page), 'utf8');
+/** A page without its fenced code blocks (a link or a table row in an example is not one). */
+const prose = (page: string): string => read(page).replace(/^```[\s\S]*?^```/gm, '');
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(page: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const m of prose(page).matchAll(/^#{1,6} (.+)$/gm)) {
+    const base = slug(m[1]!);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+describe('links in README.md and docs/', () => {
+  const links = PAGES.flatMap((page) => [...prose(page).matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => ({ page, target: m[1]! })).filter((l) => !/^[a-z]+:/i.test(l.target)));
+
+  it('finds the links to check', () => {
+    expect(links.filter((l) => l.page === 'README.md').length).toBeGreaterThan(10);
+  });
+
+  it('each relative link leads to a file in the repository, and to a heading there when it names one', () => {
+    const broken: string[] = [];
+    for (const { page, target } of links) {
+      const [path, anchor] = target.split('#') as [string, string | undefined];
+      const file = path === '' ? join(ROOT, page) : resolve(dirname(join(ROOT, page)), path);
+      if (relative(ROOT, file).startsWith('..') || !existsSync(file)) {
+        broken.push(`${page}: ${target} (no such file)`);
+        continue;
+      }
+      if (anchor !== undefined && statSync(file).isFile() && file.endsWith('.md') && !anchorsOf(relative(ROOT, file)).has(anchor)) {
+        broken.push(`${page}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+/** Every key the config file accepts, dotted: `<name>` for a name the user picks, `[]` for each item of a list. */
+function configKeys(schema: z.ZodType, path = ''): string[] {
+  const def = (s: z.ZodType) => (s as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  const unwrap = (s: z.ZodType): z.ZodType => {
+    const d = def(s);
+    if (d.type === 'optional' || d.type === 'nullable' || d.type === 'default') return unwrap(d.innerType as z.ZodType);
+    if (d.type === 'pipe') return unwrap(d.in as z.ZodType);
+    return s;
+  };
+  const s = unwrap(schema);
+  const d = def(s);
+  if (d.type === 'object') return Object.entries(d.shape as Record<string, z.ZodType>).flatMap(([k, v]) => configKeys(v, path ? `${path}.${k}` : k));
+  if (d.type === 'record' && def(unwrap(d.valueType as z.ZodType)).type === 'object') return configKeys(d.valueType as z.ZodType, `${path}.<name>`);
+  if (d.type === 'array' && def(unwrap(d.element as z.ZodType)).type === 'object') return configKeys(d.element as z.ZodType, `${path}[]`);
+  return [path];
+}
+
+/** The first column of a page's table rows under a heading, as written between backticks. */
+function firstColumn(page: string, heading: string): string[] {
+  const text = prose(page);
+  const at = text.indexOf(`\n${heading}\n`);
+  expect(at, `${page} has the heading ${heading}`).toBeGreaterThan(-1);
+  const next = text.slice(at + heading.length + 2).search(/^## /m);
+  const section = text.slice(at, next === -1 ? undefined : at + heading.length + 2 + next);
+  return [...section.matchAll(/^\| ((?:`[^`]+`(?: · )?)+) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([^`]+)`/g)].map((k) => k[1]!));
+}
+
+describe('docs/configuration.md', () => {
+  it("lists every key of the config file, and no other, in 'Every key'", () => {
+    const keys = configKeys(fileSchema);
+    expect(keys.length).toBeGreaterThan(50);
+    expect(firstColumn('docs/configuration.md', '## Every key').sort()).toEqual([...keys].sort());
+  });
+});
+
+describe('docs/events.md', () => {
+  it('lists every event type of src/core/events.ts, and no other', () => {
+    const file = join(ROOT, 'src/core/events.ts');
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    const types: string[] = [];
+    source.forEachChild((n) => {
+      if (ts.isInterfaceDeclaration(n) && n.name.text === 'EventData') for (const m of n.members) if (m.name && ts.isStringLiteral(m.name)) types.push(m.name.text);
+    });
+    expect(types.length).toBeGreaterThan(30);
+    expect(firstColumn('docs/events.md', '## Types').sort()).toEqual(types.sort());
+  });
+});
+
+describe('docs/api.md', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await startTestRuntime();
+  });
+  afterAll(() => t?.stop());
+
+  /** A route with its parameters unnamed: `:id`, `<provider>` and `{id}` are all one parameter. */
+  const shape = (route: string): string => route.replace(/:\w+|<\w+>|\{\w+\}/g, ':_');
+  /** `METHOD /path` mentions; a query or `[...]` after the path is not part of it. */
+  const mentions = (text: string): Set<string> => new Set([...text.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/[^\s`?[]*)/g)].map((m) => shape(`${m[1]} ${m[2]}`)));
+
+  it('names every REST route the server answers, and each gateway route', () => {
+    const api = mentions(prose('docs/api.md'));
+    const rest = t.rt.server.routes.filter((r) => r.surface === 'rest' && r.path.startsWith('/api/')).map((r) => shape(`${r.method} ${r.path}`));
+    expect(rest.length).toBeGreaterThan(30);
+    expect(rest.filter((r) => !api.has(r))).toEqual([]);
+    expect(GATEWAY_ROUTES.filter((r) => !api.has(shape(r)))).toEqual([]);
+  });
+
+  it('names no REST route the server does not answer, on any page', () => {
+    const served = new Set(t.rt.server.routes.map((r) => shape(`${r.method} ${r.path}`)));
+    const stale = PAGES.flatMap((page) => [...mentions(prose(page))].filter((m) => m.split(' ')[1]!.startsWith('/api/') && !served.has(m)).map((m) => `${page}: ${m}`));
+    expect(stale).toEqual([]);
+  });
+});
