@@ -201,6 +201,18 @@ describe('the stored-response routes as OpenAI answers them', () => {
     expect((await client.responses.retrieve(mine.id)).output_text).toBe('private');
   });
 
+  it.each([false, true])('a response is kept as the agent saw it: its output redacted (stream: %s)', async (stream) => {
+    const body = { model: 'gpt-4o-mini', input: 'Repeat exactly: write to bob.stone@example.org today' };
+    const r = stream ? await client.responses.stream(body).finalResponse() : await client.responses.create(body);
+    expect(r.output_text).not.toContain('bob.stone@example.org');
+    const got = await client.responses.retrieve(r.id);
+    expect(got.output_text).toBe(r.output_text);
+    expect(JSON.stringify(got)).not.toContain('bob.stone@example.org');
+    // The next turn's context is what the agent saw, not what the model wrote.
+    const next = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: ok', previous_response_id: r.id });
+    expect(next.output_text).toBe('ok');
+  });
+
   it('a response is kept sealed: its text is not in the state file', async () => {
     const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: zanzibar-quokka-7781' });
     expect(r.output_text).toBe('zanzibar-quokka-7781');
