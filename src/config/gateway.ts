@@ -6,6 +6,7 @@ import { layer, merged, type Keys } from './layer.js';
 // Gateway and budget keys of the config file (snake_case). Pricing tables are checked
 // by the budget domain's own parser, which names every bad entry.
 
+const DAY_MS = 24 * 3600 * 1000;
 const ms = (max: number) => z.number().int('must be a whole number').min(0, 'must be 0 or more').max(max, `must be at most ${max}`);
 
 const provider = z.strictObject({
@@ -71,6 +72,12 @@ export const gatewayFileSchema = {
     })
     .optional(),
   max_request_mb: z.number().gt(0, 'must be more than 0').max(100, 'must be at most 100').optional(),
+  /** The Responses API's stored state (`store: true`): how long a response is kept. */
+  responses: z
+    .strictObject({
+      retention_days: z.number().gt(0, 'must be more than 0').max(3650, 'must be at most 3650').optional(),
+    })
+    .optional(),
 };
 
 export interface ProviderConfig {
@@ -105,6 +112,8 @@ export interface GatewayConfig {
   };
   retry: { attempts: number; baseMs: number; maxMs: number };
   maxRequestBytes: number;
+  /** What `store: true` keeps (responses and their items) is served and kept this long, then purged. */
+  responses: { retentionMs: number };
 }
 
 /**
@@ -131,6 +140,8 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null, nearLimit: 'refuse', waitMs: 120_000, maxWaiting: 100 },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   maxRequestBytes: 10 * 1024 * 1024,
+  // OpenAI keeps a stored response 30 days.
+  responses: { retentionMs: 30 * DAY_MS },
 };
 
 type GatewayLayer = { [K in keyof typeof gatewayFileSchema]?: z.output<(typeof gatewayFileSchema)[K]> };
@@ -181,6 +192,7 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     maxRequestBytes: (l) => (l.max_request_mb === undefined ? undefined : Math.round(l.max_request_mb * 1024 * 1024)),
+    responses: (l, cur) => layer(cur, l.responses, { retentionMs: (r) => (r.retention_days === undefined ? undefined : Math.round(r.retention_days * DAY_MS)) }),
   };
 }
 

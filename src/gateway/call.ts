@@ -3,6 +3,15 @@ import type { LlmRequestInput } from '../state/index.js';
 import type { Provider } from './providers/types.js';
 import type { Endpoint, Usage, Wire } from './wire/types.js';
 
+/** What a Responses request carries for its turn to be kept once answered. */
+export interface Turn {
+  /** `store` (OpenAI's default: true): keep the answer and the turn's input. */
+  readonly store: boolean;
+  readonly previousId: string | null;
+  /** How many items of the upstream `input` are the resolved context (the previous turns), before the agent's own. */
+  readonly contextCount: number;
+}
+
 /** What the agent asked for, fixed once the request is parsed. */
 export interface CallRequest {
   readonly t0: number;
@@ -12,6 +21,8 @@ export interface CallRequest {
   readonly stream: boolean;
   /** Agent headers a provider may need (anthropic-version, anthropic-beta, openai-beta). */
   readonly headers: Record<string, string>;
+  /** A Responses request: whether its answer is kept, and what it continues (responses-state.ts). */
+  readonly turn?: Turn;
 }
 
 /** One model tried for the request: where it goes, the bytes sent, and what was reserved for it. */
@@ -67,6 +78,8 @@ export interface Outcome {
   redactions: number;
   firstByteMs: number | null;
   error: string | null;
+  /** The answer as the agent was sent it (redacted), parsed: what a Responses turn keeps. */
+  answer?: unknown;
 }
 
 /** What a call is charged: the tokens its row records, where they came from, and the money. */

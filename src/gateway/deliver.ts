@@ -156,7 +156,15 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
   // An agent that hung up is still charged what its answer used; it just is not sent.
-  const micros = await d.meter.settle(call, { status: res.destroyed ? 'aborted' : 'ok', httpStatus: up.status, reading: reading(), redactions, firstByteMs, error: null });
+  const micros = await d.meter.settle(call, {
+    status: res.destroyed ? 'aborted' : 'ok',
+    httpStatus: up.status,
+    reading: reading(),
+    redactions,
+    firstByteMs,
+    error: null,
+    ...(isObject && !whole ? { answer: parsed } : {}),
+  });
   if (res.destroyed) return;
   // Its content type as it was, but for a coding we undid: the body is plain now.
   const headers = { ...passHeaders(up, scrub), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };

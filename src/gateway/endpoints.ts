@@ -14,7 +14,12 @@ import type { Endpoint, Wire } from './wire/types.js';
 import { promptTokensOf } from './wire/wires.js';
 
 /** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
-export type Route = { endpoint: Endpoint; wire: Wire } | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire } | { endpoint: 'model'; wire: Wire; id: string };
+export type Route =
+  | { endpoint: Endpoint; wire: Wire }
+  | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire }
+  | { endpoint: 'model'; wire: Wire; id: string }
+  /** A stored response (responses-state.ts): read, deleted, or its input items listed. */
+  | { endpoint: 'stored'; wire: Wire; id: string; action: 'get' | 'delete' | 'input_items' };
 
 const messages: Route = { endpoint: 'messages', wire: anthropicWire };
 const counting: Route = { endpoint: 'count_tokens', wire: anthropicWire };
@@ -35,14 +40,16 @@ const ROUTES: Record<string, Route> = {
  * Every `METHOD path` the gateway serves, for tables built on it (the RBAC matrix probes each).
  * @example GATEWAY_ROUTES.includes('POST /v1/responses') // true
  */
-export const GATEWAY_ROUTES: readonly string[] = Object.keys(ROUTES);
+export const GATEWAY_ROUTES: readonly string[] = [...Object.keys(ROUTES), 'GET /v1/responses/{id}', 'DELETE /v1/responses/{id}', 'GET /v1/responses/{id}/input_items'];
 
 const BATCHES = /^(\/v1)?\/messages\/batches(\/|$)/;
 const MODEL = /^\/v1\/models\/([^/]+)$/;
+const STORED = /^\/v1\/responses\/([^/]+)(\/input_items)?$/;
 
 /** The paths the gateway serves, for the answer to any other. */
 export const SERVED =
-  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/models (and /v1/models/{id}), ' + '/v1/messages and /v1/messages/count_tokens (also without /v1).';
+  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses (and GET/DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items), /v1/models (and /v1/models/{id}), ' +
+  '/v1/messages and /v1/messages/count_tokens (also without /v1).';
 
 export const BATCHES_REFUSED =
   'Iron Cage does not pass on the Message Batches API: a batch runs later, outside the budget check and the output redaction ' +
@@ -56,6 +63,9 @@ export function routeOf(method: string | undefined, path: string): Route | undef
   const exact = ROUTES[`${method} ${path}`];
   if (exact) return exact;
   if (BATCHES.test(path)) return { endpoint: 'batches', wire: anthropicWire };
+  const stored = method === 'GET' || method === 'DELETE' ? STORED.exec(path) : null;
+  if (stored && !(method === 'DELETE' && stored[2]))
+    return { endpoint: 'stored', wire: responsesWire, id: decoded(stored[1]!), action: stored[2] ? 'input_items' : method === 'GET' ? 'get' : 'delete' };
   const m = method === 'GET' ? MODEL.exec(path) : null;
   return m ? { endpoint: 'model', wire: openaiWire, id: decoded(m[1]!) } : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Platform, Service } from '../server/index.js';
 import type { BudgetService } from '../budget/index.js';
-import type { RequestsStore } from '../state/index.js';
+import { ResponsesStore, type RequestsStore } from '../state/index.js';
+import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
@@ -11,6 +12,7 @@ import { HttpProvider } from './providers/http.js';
 import { SimulatedProvider } from './providers/simulated.js';
 import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
+import { ResponsesState, responsesKey } from './responses-state.js';
 import { Router } from './router.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
@@ -34,7 +36,24 @@ export function gatewayService(ctx: GatewayDeps): Service {
     return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
-  const meter = new Meter({ tracker: ctx.budget.budgets.tracker, book: ctx.budget.book, notices: ctx.budget.notices, state: ctx.state, requests: ctx.requests, config: g, logger: ctx.logger });
+  // What `store: true` keeps, sealed under a key of its own derived from the secret beside the state file.
+  const responseStore = new ResponsesStore(ctx.state);
+  const responses = new ResponsesState({
+    store: responseStore,
+    key: responsesKey(loadOrCreateKey(stateFilesFor(ctx.config.db).auditKey).key),
+    retentionMs: g.responses.retentionMs,
+    logger: ctx.logger,
+  });
+  const meter = new Meter({
+    tracker: ctx.budget.budgets.tracker,
+    book: ctx.budget.book,
+    notices: ctx.budget.notices,
+    state: ctx.state,
+    requests: ctx.requests,
+    config: g,
+    logger: ctx.logger,
+    responses: { keep: (call, answer, bill) => responses.keep(call, answer, bill), store: responseStore },
+  });
   // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
   const breakers = providerBreakers(ctx.breakers);
   for (const p of Object.values(providers)) breakers(p.name);
@@ -46,6 +65,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     router: new Router(g, providers),
     breakers,
     guard: ctx.pii.outputGuard(),
+    responses,
     config: g,
     logger: ctx.logger,
   });
@@ -84,6 +104,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
       }
     },
     async close() {
+      responses.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },
   };

@@ -17,6 +17,7 @@ import { guardPrompt, type OutputGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { Budgets } from '../budget/index.js';
 import type { Provider } from './providers/types.js';
+import type { ResponsesState } from './responses-state.js';
 import type { Router } from './router.js';
 import { deliverStream } from './stream.js';
 import { UpstreamCaller } from './upstream.js';
@@ -34,6 +35,8 @@ export interface HandlerDeps {
   router: Router;
   breakers: ProviderBreakers;
   guard: OutputGuard;
+  /** The Responses API's stored state: resolved into requests, kept from answers, served by its routes. */
+  responses: Pick<ResponsesState, 'resolve' | 'serve'>;
   config: GatewayConfig;
   logger: Logger;
 }
@@ -83,12 +86,15 @@ export class GatewayHandler {
         return models(this.d, res, route.id, route.wire);
       case 'batches':
         throw new GatewayError('not_found', BATCHES_REFUSED, false);
+      case 'stored':
+        return this.d.responses.serve(agentId, route.action, route.id, req, res);
       case 'count_tokens': {
         const { json, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
         return countTokens(this.d, res, json, text);
       }
     }
     const p = await this.parse(req, { endpoint: route.endpoint, wire: route.wire }, agentId, t0);
+    if (p.request.endpoint === 'responses') this.resolveState(p);
     this.guardPrompt(p);
     // The agent hanging up at any point leaves the budget queue, aborts the upstream call and ends the stream.
     const client = new AbortController();
@@ -147,6 +153,18 @@ export class GatewayHandler {
     }
     const stream = body.stream === true && route.endpoint !== 'embeddings';
     return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers }, model, provider: resolved.provider, json: body, bodyText: text };
+  }
+
+  /**
+   * A Responses request's stored state (`previous_response_id`, `item_reference`) expanded into
+   * its full input, before the prompt guard, the budget's estimate and the provider see it.
+   */
+  private resolveState(p: Parsed): void {
+    const { json, turn } = this.d.responses.resolve(p.request.agentId, p.json);
+    p.request = { ...p.request, turn };
+    if (json === p.json) return;
+    p.json = json;
+    p.bodyText = null;
   }
 
   /** With `safety.redact_prompts`: PII in the prompt is replaced (or refused) before it leaves. */

@@ -19,7 +19,8 @@ import {
   type SettleResult,
   type WaitBound,
 } from '../domain/budget/index.js';
-import type { RequestsStore, StateManager } from '../state/index.js';
+import type { RequestsStore, ResponsesStore, StateManager, StoredResponseInput, Tx } from '../state/index.js';
+import type { ResponsesState } from './responses-state.js';
 import { type Bill, type Call, type CallRequest, type Outcome, type Reading, requestRow, type Target, upstreamBody } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Provider } from './providers/types.js';
@@ -35,6 +36,8 @@ export interface MeterDeps {
   requests: RequestsStore;
   config: Pick<GatewayConfig, 'budgetPolicy'>;
   logger: Logger;
+  /** Where an answered Responses turn is kept, in the call's own transaction (responses-state.ts). */
+  responses?: { keep: ResponsesState['keep']; store: Pick<ResponsesStore, 'insert'> };
 }
 
 /** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
@@ -94,6 +97,7 @@ export class Meter {
           wire: req.wire,
           stream: req.stream,
           headers: req.headers,
+          ...(req.turn ? { turn: req.turn } : {}),
           target,
           reservationId: g.reservationId,
           ...(signal ? { signal } : {}),
@@ -151,6 +155,7 @@ export class Meter {
     const bill = this.bill(call.target, outcome.reading);
     const micros = bill.micros;
     const row = requestRow(call, outcome, bill);
+    const kept = this.kept(call, outcome, bill);
     const reservation = call.reservationId;
     call.reservationId = null;
     let charged: SettleResult | null = null;
@@ -160,6 +165,7 @@ export class Meter {
         (tx) => {
           const id = pendingId ?? this.d.requests.insert(tx, row);
           if (pendingId !== null) this.d.requests.finish(tx, pendingId, row);
+          if (kept) this.keep(tx, kept);
           charged = reservation === null ? this.d.tracker.charge(call.agentId, micros) : this.d.tracker.settle(reservation, micros);
           return { id, charged };
         },
@@ -173,6 +179,26 @@ export class Meter {
     }
     this.d.notices.charged(call.agentId, written.charged);
     return micros;
+  }
+
+  /** The kept turn written; a failure is logged, never the call's (its row and charge stand). */
+  private keep(tx: Tx, kept: StoredResponseInput): void {
+    try {
+      this.d.responses!.store.insert(tx, kept);
+    } catch (err) {
+      this.d.logger.error({ err }, 'could not keep a response');
+    }
+  }
+
+  /** An answered Responses turn to keep with the call's row (`store: true`), or null; never a reason for the call to fail. */
+  private kept(call: Call, outcome: Outcome, bill: Bill): StoredResponseInput | null {
+    if (!this.d.responses || !call.turn || outcome.status !== 'ok' || outcome.answer === undefined) return null;
+    try {
+      return this.d.responses.keep(call, outcome.answer, bill);
+    } catch (err) {
+      this.d.logger.error({ err }, 'could not prepare a response to keep');
+      return null;
+    }
   }
 
   /**

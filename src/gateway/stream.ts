@@ -106,6 +106,8 @@ class StreamRelay implements Pumped {
   /** Whether this stream's events carry numbers (the Responses API): flushed events take them too. */
   private numbered = false;
   private readonly ref: string;
+  /** The whole answer the stream ended with (a Responses stream's final response), as the agent was sent it. */
+  private answer: unknown = undefined;
   /** What the response ends with: the events that came with the upstream's end, or the block's error. */
   tail = '';
   /** Whether the provider's final event went by: it and all after it wait in `held` for the row. */
@@ -155,6 +157,7 @@ class StreamRelay implements Pumped {
       redactions: this.redactions,
       firstByteMs: this.firstByteMs,
       error: this.error,
+      ...(this.answer !== undefined ? { answer: this.answer } : {}),
     };
   }
 
@@ -248,6 +251,7 @@ class StreamRelay implements Pumped {
     }
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
     this.note(insp.usage);
+    if (insp.answer !== undefined) this.answer = insp.answer;
     const active = this.guard.active;
     let changed = false;
     let extras = '';

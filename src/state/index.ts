@@ -12,3 +12,5 @@ export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii.store.js';
 export { SecretsStore, SECRET_OPERATIONS, type SecretOperation, type SecretAuditInput, type SealedColumns, type SecretRow, type SecretAuditRow, type VaultMetaRow } from './secrets.store.js';
 export { UsersStore, type UserRow, type UserRole, type UserView } from './users.store.js';
 export { prepareStateFile, privateDir, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
+export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
+export type { ResponseRow, ResponseItemRow } from './schema.js';

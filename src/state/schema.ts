@@ -272,3 +272,43 @@ export const users = sqliteTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
+
+// The Responses API's stored state (what `store: true` keeps): per agent, a response and the
+// items of its turn, input and output, as the agent saw them (after PII redaction), sealed at
+// rest (AES-256-GCM, the gateway's key). Rows past `expires_at` are never served and are purged.
+export const responses = sqliteTable(
+  'responses',
+  {
+    id: text('id').primaryKey(), // resp_…, the provider's (or the simulated provider's) id
+    agentId: text('agent_id').notNull(),
+    model: text('model').notNull(),
+    previousResponseId: text('previous_response_id'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    /** The response object as the agent was sent it, sealed (what GET /v1/responses/{id} answers). */
+    body: text('body').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    expiresAt: epochMs('expires_at').notNull(),
+  },
+  (t) => [index('responses_agent').on(t.agentId, t.createdAt), index('responses_expiry').on(t.expiresAt)],
+);
+
+export const responseItems = sqliteTable(
+  'response_items',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    responseId: text('response_id')
+      .notNull()
+      .references(() => responses.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull(),
+    /** msg_…, fc_…, rs_…: the item's own id, or one given it here (an input item sent without one). */
+    itemId: text('item_id').notNull(),
+    kind: text('kind', { enum: ['input', 'output'] }).notNull(),
+    /** The item as sent or received, sealed; an id given here is not in it (it was never sent). */
+    body: text('body').notNull(),
+  },
+  (t) => [index('response_items_response').on(t.responseId, t.seq), index('response_items_item').on(t.agentId, t.itemId)],
+);
+
+export type ResponseRow = typeof responses.$inferSelect;
+export type ResponseItemRow = typeof responseItems.$inferSelect;

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embedMany, generateObject, generateText, Output, stepCountIs, streamText, tool, type LanguageModel } from 'ai';
+import { embedMany, generateObject, generateText, Output, stepCountIs, streamText, tool, type LanguageModel, type ModelMessage } from 'ai';
 import { createOpenAI, type OpenAIProvider } from '@ai-sdk/openai';
 import { createAnthropic, type AnthropicProvider } from '@ai-sdk/anthropic';
 import { countingFetch, exportAgentEnv, metered, NO_BUDGET_USD, Person, refusedOnce, startCompatServer, WEATHER, type CompatAgent, type CompatServer } from '../helpers/compat.js';
+import { sqliteOf } from '../helpers/db.js';
 
 // The Vercel AI SDK (ai 6). The agent's own calls use providers built with no options, as the
 // default `import { openai } from '@ai-sdk/openai'` is: configured only by the variables iron-cage exports;
@@ -125,5 +126,58 @@ describe('AI SDK: embeddings', () => {
   it("embedMany with openai.embedding('text-embedding-3-small')", async () => {
     const r = await metered(s, s.agent, ['embeddings'], () => embedMany({ model: defaults.openai.embedding('text-embedding-3-small'), values: ['first lead', 'second lead'] }));
     expect(r.embeddings.map((e) => e.length)).toEqual([1536, 1536]);
+  });
+});
+
+// The AI SDK docs' own chat pattern on the default provider (`openai(model)`, the Responses API):
+// each turn appends what the last one answered (`messages.push(...r.response.messages, next)`).
+// With `store: true` (the provider's default) earlier assistant items go back as item_reference
+// ids the gateway resolves from what it kept; with `store: false` they go back whole.
+describe.each([
+  { store: true, streamed: false },
+  { store: true, streamed: true },
+  { store: false, streamed: false },
+  { store: false, streamed: true },
+])('AI SDK chat pattern over 5 turns with tools: store $store, streamed $streamed', ({ store, streamed }) => {
+  it('every turn is answered and metered, its whole context counted', async () => {
+    const kept = () => (sqliteOf(s.t.rt.state).prepare('SELECT count(*) AS n FROM responses WHERE agent_id = ?').get(s.agent.agentId) as { n: number }).n;
+    const keptBefore = kept();
+    const rowsBefore = s.ledger(s.agent.agentId).length;
+    const turns = [WEATHER.prompt, 'Repeat exactly: second turn', 'What is the weather in Oslo? Use the get_weather tool.', 'Repeat exactly: fourth turn', 'Repeat exactly: fifth turn'];
+    const messages: ModelMessage[] = [];
+    let calls = 0;
+    for (const [i, user] of turns.entries()) {
+      messages.push({ role: 'user', content: user });
+      const opts = {
+        model: defaults.openai('gpt-4o-mini'),
+        tools: { [WEATHER.name]: weather },
+        stopWhen: stepCountIs(3),
+        messages,
+        ...(store ? {} : { providerOptions: { openai: { store: false } } }),
+      };
+      let text: string;
+      let steps: number;
+      if (streamed) {
+        const r = streamText(opts);
+        text = '';
+        for await (const d of r.textStream) text += d;
+        steps = (await r.steps).length;
+        messages.push(...(await r.response).messages);
+      } else {
+        const r = await generateText(opts);
+        ({ text } = r);
+        steps = r.steps.length;
+        messages.push(...r.response.messages);
+      }
+      calls += steps;
+      if (user.startsWith('Repeat exactly: ')) expect(text).toBe(user.slice('Repeat exactly: '.length));
+      else expect(steps, `turn ${i + 1} calls the tool, then answers`).toBe(2);
+    }
+    const rows = s.ledger(s.agent.agentId).slice(rowsBefore);
+    expect(rows).toHaveLength(calls);
+    for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok', stream: streamed ? 1 : 0 });
+    // Each call sent (and was charged for) everything before it: the prompt only grows.
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens);
+    expect(kept() - keptBefore).toBe(store ? calls : 0);
   });
 });

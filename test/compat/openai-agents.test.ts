@@ -68,3 +68,39 @@ describe.each([
     await refusedOnce(s, poor, counter, () => run(new Agent({ name: 'poor', model: m }), 'hi'));
   });
 });
+
+// `run(agent, input, { previousResponseId })`: each run continues the last by its response id,
+// which the gateway resolves from what it kept; the runs within one (a tool call, then the
+// answer) chain the same way.
+describe.each([false, true])('@openai/agents previousResponseId chain of 10 runs with a tool (stream: %s)', (stream) => {
+  it('every run is answered and metered, its whole context counted', async () => {
+    const before = s.ledger(s.agent.agentId).length;
+    const agent = new Agent({ name: 'chain', instructions: 'Answer briefly.', model: 'gpt-4o-mini', tools: [weather] });
+    let previousResponseId: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const input = i === 4 ? WEATHER.prompt : `Repeat exactly: agents turn ${i}`;
+      let output: unknown;
+      if (stream) {
+        const r = await run(agent, input, { previousResponseId, stream: true, maxTurns: 3 });
+        for await (const _ of r.toTextStream()) {
+          /* read to the end */
+        }
+        await r.completed;
+        output = r.finalOutput;
+        previousResponseId = r.lastResponseId;
+      } else {
+        const r = await run(agent, input, { previousResponseId, maxTurns: 3 });
+        output = r.finalOutput;
+        previousResponseId = r.lastResponseId;
+      }
+      if (i !== 4) expect(output).toBe(`agents turn ${i}`);
+      else expect((output as string).length).toBeGreaterThan(0);
+      expect(previousResponseId).toMatch(/^resp_/);
+    }
+    const rows = s.ledger(s.agent.agentId).slice(before);
+    // Ten runs, one of which called the tool first: eleven calls.
+    expect(rows).toHaveLength(11);
+    for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok' });
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens);
+  });
+});

@@ -210,7 +210,8 @@ describe('tools and structured output on /v1/responses', () => {
 
 describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () => {
   const cases: Array<[string, object, RegExp]> = [
-    ['previous_response_id', { input: 'hi', previous_response_id: 'resp_123' }, /keeps no responses.*Send the whole conversation in 'input'.*'previous_response_id' unset/],
+    ['a conversation', { input: 'hi', conversation: 'conv_123' }, /does not keep conversations.*'previous_response_id'.*'conversation' unset/],
+    ['a previous_response_id that is not a string', { input: 'hi', previous_response_id: 42 }, /Invalid type for 'previous_response_id'/],
     [
       'an unknown item type',
       {
@@ -224,7 +225,7 @@ describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () =>
     ['an unknown content part', { input: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }, /Invalid value for 'input\[0\]\.content\[0\]\.type': "text"/],
     ['a message with a bad role', { input: [{ role: 'robot', content: 'hi' }] }, /Invalid value for 'input\[0\]\.role': "robot"/],
     ['a function_call_output without call_id', { input: [{ type: 'function_call_output', output: '42' }] }, /Missing required parameter: 'input\[0\]\.call_id'/],
-    ['an item reference', { input: [{ type: 'item_reference', id: 'msg_1' }] }, /item_reference points at a stored item/],
+    ['an item reference without its id', { input: [{ type: 'item_reference' }] }, /Missing required parameter: 'input\[0\]\.id'/],
     ['no input', {}, /Missing required parameter: 'input'/],
     ['a chat-shaped tool', { input: 'hi', tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }, /Missing required parameter: 'tools\[0\]\.name'/],
     [
@@ -265,8 +266,8 @@ describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () =>
   });
 
   it('the raw 400 is OpenAI-shaped', async () => {
-    const r = await post({ model: 'gpt-4o', input: 'hi', previous_response_id: 'resp_1' });
+    const r = await post({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1' });
     expect(r.status).toBe(400);
-    expect(await r.json()).toEqual({ error: { message: expect.stringContaining('previous_response_id'), type: 'invalid_request_error', param: null, code: null } });
+    expect(await r.json()).toEqual({ error: { message: expect.stringContaining('conversation'), type: 'invalid_request_error', param: null, code: null } });
   });
 });

@@ -102,6 +102,8 @@ const EXPECTED: Record<string, Access> = {
 
 /** The gateway's reads (GET /v1/models): as its row, but an agent let in gets its 200. */
 const GATEWAY_READ: Access = { anon: 401, admin: 403, viewer: 403, self: 200, other: 401 };
+/** A stored response named by an id (GET/DELETE /v1/responses/{id}…): an agent let in finds no such response (404). */
+const GATEWAY_STORED: Access = { anon: 401, admin: 403, viewer: 403, self: 404, other: 401 };
 
 /** One request's status, the access it is held to when not its route's row, and what it was. */
 type Probed = [status: number, access?: Access, what?: string];
@@ -191,6 +193,7 @@ async function probe(r: RouteRow, c: Caller): Promise<Probed[]> {
     expect(routes.length).toBeGreaterThan(0);
     const calls = routes.map(async ([method, path]): Promise<Probed> => {
       const status = (await raw(t.rt.url, method, path, { token: c.token, body: method === 'POST' ? 'not json' : undefined })).status;
+      if (path.includes('{id}')) return [status, GATEWAY_STORED, `${method} ${path}`];
       return method === 'GET' ? [status, GATEWAY_READ, `${method} ${path}`] : [status, undefined, `${method} ${path}`];
     });
     return Promise.all(calls);

@@ -27,6 +27,7 @@ alerts:
   webhook_url: http://127.0.0.1:9/hook
   email: { to: ops@example.com, smtp_url: "smtp://127.0.0.1:25" }
 max_request_mb: 1.5
+responses: { retention_days: 7 }
 safety:
   per_type: { EMAIL: block }
   severity: { PHONE: CRITICAL }
@@ -64,6 +65,7 @@ describe('config layering', () => {
       budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096, minIncreaseMicros: 25_000_000, nearLimit: 'clamp', waitMs: 30_000, maxWaiting: 8 },
       retry: { attempts: 2, baseMs: 250, maxMs: 100 },
       maxRequestBytes: Math.round(1.5 * 1024 * 1024),
+      responses: { retentionMs: 7 * 24 * 3600 * 1000 },
     });
     // Prices arrive parsed, in micro-dollars per million tokens.
     expect(pricing.find('gpt-4-0613')).toEqual({ key: 'gpt-4', rates: { input: 30_000_000, output: 60_000_000 } });

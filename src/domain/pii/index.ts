@@ -17,7 +17,7 @@ export {
   type PolicyAction,
   type PolicyDecision,
 } from './policy.js';
-export { auditFields, deriveAuditKeys, openSealedValue, type AuditKeys, type PiiAuditFields } from './audit.js';
+export { auditFields, deriveAuditKeys, openSealedValue, sealValue, type AuditKeys, type PiiAuditFields } from './audit.js';
 export { emptyProtectionCounters, addDetections, type ProtectionCounters } from './counters.js';
 export { createJsonStreamRedactor, redactJsonText, mapJsonStrings, type TextRedactor } from './json.js';
 export { jsonTexts, mayHoldPii, type JsonTexts } from './json-batch.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { countPromptTokens, countTextTokens } from '../../domain/budget/index.js';
 import { WIRE_OF } from '../wire/wires.js';
@@ -55,7 +56,8 @@ export class SimulatedProvider implements Provider {
     if (c.endpoint === 'models') return json(200, { object: 'list', data: SIMULATED_MODELS.map((id) => ({ id, object: 'model', created: 0, owned_by: 'iron-cage-simulated' })) });
     const body = c.json ?? {};
     const model = String(body.model ?? 'gpt-4o-mini');
-    const id = `sim-${(++this.seq).toString(36)}-${fnv1a(c.body ?? '').toString(36)}`;
+    // Unique across restarts on the same state file: a Responses answer's ids (resp_, msg_, fc_) are kept and resolved later.
+    const id = `sim${(++this.seq).toString(36)}${randomBytes(10).toString('hex')}`;
     const endpoint = c.endpoint;
     if (endpoint === 'embeddings') return this.embeddings(body, model);
     if (endpoint === 'count_tokens') return json(404, { type: 'error', error: { type: 'not_found_error', message: 'The simulated provider does not count tokens: the gateway does.' } });

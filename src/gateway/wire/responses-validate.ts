@@ -4,7 +4,7 @@ import { schemaProblem } from './schema.js';
 // The checks OpenAI makes on a Responses API body before it runs a model, with its wording, so
 // a bad request is refused here (nothing reserved, nothing charged) the way the provider would.
 
-/** Every input item type OpenAI accepts; all but `item_reference` can be passed on as they are. */
+/** Every input item type OpenAI accepts; an `item_reference` is replaced by its stored item before it is passed on. */
 const ITEM_TYPES = [
   'message',
   'function_call',
@@ -69,9 +69,9 @@ const MIN_OUTPUT_TOKENS = 16;
 /** Chat Completions parameters the Responses API does not have (OpenAI: "Unknown parameter"). */
 const CHAT_ONLY = ['messages', 'n', 'best_of', 'max_tokens', 'max_completion_tokens', 'response_format', 'functions', 'function_call', 'logprobs', 'stop'];
 
-const STATELESS =
-  'Iron Cage keeps no responses or conversations, so it cannot resolve stored state. Send the whole conversation in ' +
-  "'input' (earlier output items and your function_call_output items included) and leave";
+const CONVERSATIONS =
+  "Iron Cage does not keep conversations (the Conversations API). Chain the turns with 'previous_response_id' (the responses are kept " +
+  "for 'responses.retention_days'), or send the whole conversation in 'input', and leave 'conversation' unset.";
 
 type Body = Record<string, unknown>;
 const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -129,7 +129,7 @@ function item(it: unknown, at: string): string | null {
     case 'custom_tool_call_output':
       return typeof it.call_id === 'string' ? null : missing(`${at}.call_id`);
     case 'item_reference':
-      return `Invalid '${at}': an item_reference points at a stored item. ${STATELESS} item references out.`;
+      return typeof it.id === 'string' && it.id !== '' ? null : missing(`${at}.id`);
     default:
       return null;
   }
@@ -202,16 +202,19 @@ function textFormat(b: Body): string | null {
 
 /**
  * What OpenAI would refuse in a Responses API body (after the checks every OpenAI endpoint
- * shares), or null. State kept by OpenAI (`previous_response_id`, `conversation`, background
- * runs, item references) is refused with what to do instead: the cage keeps none.
- * @example validateResponses({ model: 'gpt-4o', input: 'hi', previous_response_id: 'resp_1' }) // "Iron Cage keeps no responses ..."
+ * shares), or null. `previous_response_id` and item references are resolved later, from the
+ * responses the cage keeps (responses-state.ts); a `conversation` and background runs are
+ * refused with what to do instead.
+ * @example validateResponses({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1' }) // "Iron Cage does not keep conversations ..."
  */
 export function validateResponses(b: Body): string | null {
   const chat = CHAT_ONLY.find((k) => b[k] !== undefined);
   if (chat) return `Unknown parameter: '${chat}'.${chat === 'n' ? ' The Responses API gives one answer per request.' : ''}`;
-  if (given(b.previous_response_id)) return `${STATELESS} 'previous_response_id' unset.`;
-  if (given(b.conversation)) return `${STATELESS} 'conversation' unset.`;
-  if (b.background === true) return "Iron Cage does not run background responses (they are polled from stored state). Leave 'background' unset, and stream the response if it is long.";
+  if (given(b.previous_response_id) && (typeof b.previous_response_id !== 'string' || b.previous_response_id === '')) return "Invalid type for 'previous_response_id': expected a non-empty string.";
+  if (given(b.conversation)) return CONVERSATIONS;
+  if (b.background === true) {
+    return "Iron Cage does not run background responses: one runs on after the request has returned, outside the budget check and the output redaction every call gets while the agent waits for it. Leave 'background' unset, and stream the response if it is long.";
+  }
   if (given(b.instructions) && typeof b.instructions !== 'string') return "Invalid type for 'instructions': expected a string.";
   for (const k of ['store', 'parallel_tool_calls']) if (given(b[k]) && typeof b[k] !== 'boolean') return `Invalid type for '${k}': expected a boolean.`;
   if (given(b.include) && (!Array.isArray(b.include) || b.include.some((x) => typeof x !== 'string'))) return "Invalid type for 'include': expected an array of strings.";

@@ -191,6 +191,7 @@ export const responsesWire: Wire = {
       case 'response.incomplete':
       case 'response.failed': {
         if (json.response?.usage) res.usage = usageOf(json.response.usage);
+        if (json.type !== 'response.failed' && json.response) res.answer = json.response;
         res.finals = outputSlots(json.response);
         // A failed response's error can quote the prompt or the answer.
         if (json.response?.error) otherStrings(json.response.error, 0, res.finals);

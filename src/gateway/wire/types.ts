@@ -61,6 +61,11 @@ export interface StreamInspection {
    * events and `response.completed`): they must carry what the agent was actually sent.
    */
   finals?: TextSlot[];
+  /**
+   * The whole answer this event carries (the Responses API's `response.completed`): the object
+   * itself, so once the relay has rewritten its text it is what the agent was sent.
+   */
+  answer?: unknown;
   /** This event's `sequence_number`, on a wire that numbers its events (the Responses API). */
   seq?: { n: number; set(n: number): void };
 }

@@ -1,0 +1,96 @@
+import { and, asc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { responseItems, responses, type ResponseItemRow, type ResponseRow } from './schema.js';
+import type { Tx } from './writer.js';
+
+/** A response to keep and the items of its turn, bodies already sealed by the caller. */
+export interface StoredResponseInput {
+  response: Omit<ResponseRow, never>;
+  items: Array<Omit<ResponseItemRow, 'seq' | 'responseId' | 'agentId'>>;
+}
+
+/**
+ * The Responses API's stored state (`responses`, `response_items`): per agent, each kept
+ * response and the items of its turn. Every read takes the agent and `now`: another agent's
+ * row and an expired one are the same as none. Bodies are opaque here (sealed by the gateway).
+ */
+export class ResponsesStore {
+  private readonly db: StoreDb;
+
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
+  }
+
+  /**
+   * Keep a response and its items (inside the call's own write: its ledger row's transaction),
+   * all or nothing (a savepoint of its own, so a failure here leaves the rest of the write whole).
+   * An id already kept is left as it is.
+   */
+  insert(_tx: Tx, r: StoredResponseInput): void {
+    this.db.orm.transaction((t) => {
+      const done = t.insert(responses).values(r.response).onConflictDoNothing().run();
+      if (done.changes === 0 || r.items.length === 0) return;
+      t.insert(responseItems)
+        .values(r.items.map((it) => ({ ...it, responseId: r.response.id, agentId: r.response.agentId })))
+        .run();
+    });
+  }
+
+  /** The agent's response `id`, unless it has expired by `now`. */
+  get(agentId: string, id: string, now: number): ResponseRow | null {
+    return (
+      this.db.orm
+        .select()
+        .from(responses)
+        .where(and(eq(responses.id, id), eq(responses.agentId, agentId), gt(responses.expiresAt, now)))
+        .get() ?? null
+    );
+  }
+
+  /** A response's items of one kind, in their order. */
+  items(responseId: string, kind: 'input' | 'output'): ResponseItemRow[] {
+    return this.db.orm
+      .select()
+      .from(responseItems)
+      .where(and(eq(responseItems.responseId, responseId), eq(responseItems.kind, kind)))
+      .orderBy(asc(responseItems.seq))
+      .all();
+  }
+
+  /** The items of several responses at once (a chain), in their order: each response's input, then its output. */
+  itemsOf(responseIds: string[]): ResponseItemRow[] {
+    if (responseIds.length === 0) return [];
+    return this.db.orm.select().from(responseItems).where(inArray(responseItems.responseId, responseIds)).orderBy(asc(responseItems.seq)).all();
+  }
+
+  /** The agent's latest kept copy of item `itemId` whose response has not expired by `now`. */
+  item(agentId: string, itemId: string, now: number): ResponseItemRow | null {
+    return (
+      this.db.orm
+        .select({ item: responseItems })
+        .from(responseItems)
+        .innerJoin(responses, eq(responses.id, responseItems.responseId))
+        .where(and(eq(responseItems.agentId, agentId), eq(responseItems.itemId, itemId), gt(responses.expiresAt, now)))
+        .orderBy(sql`${responseItems.seq} DESC`)
+        .limit(1)
+        .get()?.item ?? null
+    );
+  }
+
+  /** Delete the agent's response `id` and its items; whether there was one. */
+  delete(agentId: string, id: string): boolean {
+    return this.db.writer.now(
+      () =>
+        this.db.orm
+          .delete(responses)
+          .where(and(eq(responses.id, id), eq(responses.agentId, agentId)))
+          .run().changes > 0,
+      null,
+    ).result;
+  }
+
+  /** Drop every response expired by `now` (its items go with it); how many went. */
+  purgeExpired(now: number): number {
+    return this.db.writer.now(() => this.db.orm.delete(responses).where(lte(responses.expiresAt, now)).run().changes, null).result;
+  }
+}

@@ -1,0 +1,288 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import OpenAI from 'openai';
+import { DEFAULTS } from '../../src/config/index.js';
+import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+import { sqliteOf } from '../helpers/db.js';
+import { WEATHER } from '../helpers/compat.js';
+
+// The Responses API's stored state through the official openai client, on the simulated
+// provider: previous_response_id chains (whole and streamed, with a tool), item references, the
+// stored-response routes, isolation between agents, a restart mid-conversation, retention.
+
+const config = { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [] } } } };
+const weatherTool = {
+  type: 'function' as const,
+  name: WEATHER.name,
+  description: WEATHER.description,
+  strict: false,
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+};
+
+let t: TestRuntime;
+let dir: { dir: string; cleanup: () => void };
+let me: { token: string; agentId: string };
+let client: OpenAI;
+beforeAll(async () => {
+  dir = tempDir();
+  t = await startTestRuntime({ config, dir: dir.dir });
+  me = await agentToken(t);
+  client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: me.token, maxRetries: 0 });
+});
+afterAll(async () => {
+  await t?.stop();
+  dir?.cleanup();
+});
+
+interface Row {
+  endpoint: string;
+  status: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+const ledger = (agentId: string): Row[] => sqliteOf(t.rt.state).prepare('SELECT * FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as Row[];
+
+/** A chain of `turns` responses, each continuing the last by its id; what each cost in the ledger. */
+async function chain(c: OpenAI, turns: number, stream: boolean, from: string | null = null, offset = 0): Promise<{ ids: string[]; rows: Row[] }> {
+  const before = ledger(me.agentId).length;
+  const ids: string[] = [];
+  let prev = from;
+  for (let i = 0; i < turns; i++) {
+    const n = i + offset;
+    const body = { model: 'gpt-4o-mini', input: `Repeat exactly: turn ${n}`, ...(prev ? { previous_response_id: prev } : {}) };
+    const r = stream ? await c.responses.stream(body).finalResponse() : await c.responses.create(body);
+    expect(r.output_text).toBe(`turn ${n}`);
+    ids.push(r.id);
+    prev = r.id;
+  }
+  return { ids, rows: ledger(me.agentId).slice(before) };
+}
+
+/** Each turn's prompt is larger than the last: the whole context was sent and counted. */
+function growing(rows: Row[]): void {
+  for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok' });
+  for (let i = 1; i < rows.length; i++) {
+    expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens + rows[i - 1]!.completion_tokens - 1);
+    expect(rows[i]!.cost_micros).toBeGreaterThan(0);
+  }
+}
+
+describe('previous_response_id through openai-node (responses.create)', () => {
+  it.each([false, true])('a chain of 10 turns (stream: %s) is answered, each turn metered with its whole context', async (stream) => {
+    const { ids, rows } = await chain(client, 10, stream);
+    expect(new Set(ids).size).toBe(10);
+    expect(rows).toHaveLength(10);
+    growing(rows);
+    // The context is what the model saw: the last turn's input holds every earlier turn.
+    const last = await client.responses.retrieve(ids[9]!);
+    expect(last.previous_response_id).toBe(ids[8]);
+    expect(last.usage!.input_tokens).toBe(rows[9]!.prompt_tokens);
+  });
+
+  it('with a tool: the function call is kept, its output continues the chain, the answer uses it', async () => {
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [weatherTool] });
+    const call = first.output.find((o) => o.type === 'function_call');
+    expect(call).toBeDefined();
+    if (call?.type !== 'function_call') throw new Error('no function call');
+    const second = await client.responses.create({
+      model: 'gpt-4o-mini',
+      previous_response_id: first.id,
+      tools: [weatherTool],
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify(WEATHER.result('Paris')) }],
+    });
+    expect(second.output.some((o) => o.type === 'message')).toBe(true);
+    // Tools are not carried over (as at OpenAI): the request names them again.
+    const third = await client.responses.stream({ model: 'gpt-4o-mini', previous_response_id: second.id, tools: [weatherTool], input: 'Repeat exactly: thanks' }).finalResponse();
+    expect(third.output_text).toBe('thanks');
+    const rows = ledger(me.agentId).slice(-3);
+    growing(rows);
+  });
+
+  it('an item_reference to a kept item (msg_, fc_) is replaced by the item', async () => {
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [weatherTool] });
+    const fc = first.output.find((o) => o.type === 'function_call');
+    if (fc?.type !== 'function_call') throw new Error('no function call');
+    expect(fc.id).toMatch(/^fc_/);
+    const r = await client.responses.create({
+      model: 'gpt-4o-mini',
+      tools: [weatherTool],
+      input: [
+        { role: 'user', content: WEATHER.prompt },
+        { type: 'item_reference', id: fc.id! },
+        { type: 'function_call_output', call_id: fc.call_id, output: JSON.stringify(WEATHER.result('Paris')) },
+      ],
+    });
+    expect(r.output.some((o) => o.type === 'message')).toBe(true);
+    const items = await client.responses.inputItems.list(r.id, { order: 'asc' });
+    expect(items.data.map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output']);
+    expect(items.data[1]).toMatchObject({ id: fc.id, call_id: fc.call_id, name: WEATHER.name });
+  });
+
+  it('unknown ids are OpenAI 404s, never a 500, and nothing is charged', async () => {
+    const before = ledger(me.agentId).length;
+    const prev = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
+    expect(prev).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((prev as Error).message).toContain("Previous response with id 'resp_nope' not found.");
+    const item = await client.responses.create({ model: 'gpt-4o-mini', input: [{ type: 'item_reference', id: 'msg_nope' }] }).catch((e: unknown) => e);
+    expect(item).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((item as Error).message).toContain("Item with id 'msg_nope' not found.");
+    expect(ledger(me.agentId)).toHaveLength(before);
+  });
+
+  it('store: false keeps nothing: its id cannot be continued or read', async () => {
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: forget me', store: false });
+    expect(r.output_text).toBe('forget me');
+    expect(await client.responses.retrieve(r.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    const next = await client.responses.create({ model: 'gpt-4o-mini', input: 'more', previous_response_id: r.id }).catch((e: unknown) => e);
+    expect(next).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe('the stored-response routes as OpenAI answers them', () => {
+  it('retrieve, inputItems.list (order, limit, after) and delete', async () => {
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: one' });
+    const r = await client.responses.create({
+      model: 'gpt-4o-mini',
+      previous_response_id: first.id,
+      input: [
+        { role: 'user', content: 'Repeat exactly: a' },
+        { role: 'user', content: [{ type: 'input_text', text: 'Repeat exactly: b' }] },
+        { role: 'user', content: 'Repeat exactly: c' },
+      ],
+    });
+    const got = await client.responses.retrieve(r.id);
+    expect(got).toMatchObject({ id: r.id, object: 'response', status: 'completed', output_text: r.output_text, previous_response_id: first.id });
+    expect(got.output).toEqual(r.output);
+
+    // Only this turn's input (not the chain's), newest first by default, each with an id.
+    const all = await client.responses.inputItems.list(r.id);
+    expect(all.data.map((i) => (i.type === 'message' ? (i.content[0] as { text: string }).text : null))).toEqual(['Repeat exactly: c', 'Repeat exactly: b', 'Repeat exactly: a']);
+    for (const i of all.data) expect(i.id).toMatch(/^msg_/);
+    const page = await client.responses.inputItems.list(r.id, { order: 'asc', limit: 2 });
+    expect(page.data).toHaveLength(2);
+    const raw = await fetch(`${t.rt.url}/v1/responses/${r.id}/input_items?order=asc&limit=2`, { headers: { authorization: `Bearer ${me.token}` } });
+    const body = await raw.json();
+    expect(body).toMatchObject({ object: 'list', has_more: true, first_id: page.data[0]!.id, last_id: page.data[1]!.id });
+    const rest = await client.responses.inputItems.list(r.id, { order: 'asc', after: page.data[1]!.id });
+    expect(rest.data.map((i) => i.id)).toEqual([all.data[0]!.id]);
+    const bad = await fetch(`${t.rt.url}/v1/responses/${r.id}/input_items?limit=500`, { headers: { authorization: `Bearer ${me.token}` } });
+    expect(bad.status).toBe(400);
+
+    expect(await client.responses.delete(r.id)).toEqual({ id: r.id, object: 'response.deleted', deleted: true });
+    const again = await fetch(`${t.rt.url}/v1/responses/${r.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${me.token}` } });
+    expect(again.status).toBe(404);
+    expect(await client.responses.retrieve(r.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    // The earlier turn stands: deleting one response deletes only it.
+    expect((await client.responses.retrieve(first.id)).id).toBe(first.id);
+  });
+
+  it('DELETE answers {id, object: response.deleted, deleted: true}', async () => {
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi' });
+    const del = await fetch(`${t.rt.url}/v1/responses/${r.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${me.token}` } });
+    expect(del.status).toBe(200);
+    expect(await del.json()).toEqual({ id: r.id, object: 'response.deleted', deleted: true });
+  });
+
+  it("another agent can neither continue, reference, read, list nor delete an agent's response", async () => {
+    const mine = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: private' });
+    const other = await agentToken(t);
+    const them = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: other.token, maxRetries: 0 });
+    const attempts: Array<() => Promise<unknown>> = [
+      () => them.responses.create({ model: 'gpt-4o-mini', input: 'hi', previous_response_id: mine.id }),
+      () => them.responses.create({ model: 'gpt-4o-mini', input: [{ type: 'item_reference', id: mine.output[0]!.id! }] }),
+      () => them.responses.retrieve(mine.id),
+      () => them.responses.inputItems.list(mine.id),
+      () => them.responses.delete(mine.id),
+    ];
+    for (const a of attempts) expect(await a().catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(ledger(other.agentId)).toHaveLength(0);
+    // Still there for its owner.
+    expect((await client.responses.retrieve(mine.id)).output_text).toBe('private');
+  });
+
+  it.each([false, true])('a response is kept as the agent saw it: its output redacted (stream: %s)', async (stream) => {
+    const body = { model: 'gpt-4o-mini', input: 'Repeat exactly: write to bob.stone@example.org today' };
+    const r = stream ? await client.responses.stream(body).finalResponse() : await client.responses.create(body);
+    expect(r.output_text).not.toContain('bob.stone@example.org');
+    const got = await client.responses.retrieve(r.id);
+    expect(got.output_text).toBe(r.output_text);
+    expect(JSON.stringify(got)).not.toContain('bob.stone@example.org');
+    // The next turn's context is what the agent saw, not what the model wrote.
+    const next = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: ok', previous_response_id: r.id });
+    expect(next.output_text).toBe('ok');
+  });
+
+  it('a response is kept sealed: its text is not in the state file', async () => {
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: zanzibar-quokka-7781' });
+    expect(r.output_text).toBe('zanzibar-quokka-7781');
+    // The state file and its WAL (the row is committed before the answer) hold neither the prompt nor the answer in plain text.
+    const bytes = ['', '-wal'].map((x) => {
+      try {
+        return readFileSync(`${t.rt.state.path}${x}`).toString('latin1');
+      } catch {
+        return '';
+      }
+    });
+    for (const b of bytes) expect(b).not.toContain('zanzibar-quokka-7781');
+  });
+});
+
+describe('a restart and retention', () => {
+  it('iron-cage restarted mid-conversation on the same state file continues the chain', async () => {
+    const d = tempDir();
+    try {
+      let rt = await startTestRuntime({ config, dir: d.dir });
+      const a = await agentToken(rt);
+      const c1 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
+      const r1 = await c1.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: before the restart' });
+      const r2 = await c1.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: still before', previous_response_id: r1.id });
+      await rt.stop();
+      rt = await startTestRuntime({ config, dir: d.dir });
+      try {
+        const c2 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
+        const r3 = await c2.responses.stream({ model: 'gpt-4o-mini', input: 'Repeat exactly: after the restart', previous_response_id: r2.id }).finalResponse();
+        expect(r3.output_text).toBe('after the restart');
+        const rows = sqliteOf(rt.rt.state).prepare('SELECT prompt_tokens FROM llm_requests WHERE agent_id = ? ORDER BY id').all(a.agentId) as Array<{ prompt_tokens: number }>;
+        expect(rows).toHaveLength(3);
+        expect(rows[2]!.prompt_tokens).toBeGreaterThan(rows[1]!.prompt_tokens);
+        expect((await c2.responses.retrieve(r1.id)).output_text).toBe('before the restart');
+      } finally {
+        await rt.stop();
+      }
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  it('a response past responses.retention_days is never served, and is purged when iron-cage opens the file', async () => {
+    const d = tempDir();
+    const day = 24 * 3600 * 1000;
+    const short = { gateway: { ...config.gateway, responses: { retentionMs: day } } };
+    try {
+      let rt = await startTestRuntime({ config: short, dir: d.dir });
+      const a = await agentToken(rt);
+      const c = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
+      const r = await c.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: soon gone' });
+      expect((await c.responses.retrieve(r.id)).id).toBe(r.id);
+      const count = () => (sqliteOf(rt.rt.state).prepare('SELECT count(*) AS n FROM responses').get() as { n: number }).n;
+      expect(count()).toBe(1);
+      const real = Date.now();
+      const later = vi.spyOn(Date, 'now').mockImplementation(() => real + 2 * day);
+      try {
+        expect(await c.responses.retrieve(r.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+        const next = await c.responses.create({ model: 'gpt-4o-mini', input: 'more', previous_response_id: r.id }).catch((e: unknown) => e);
+        expect(next).toBeInstanceOf(OpenAI.NotFoundError);
+        await rt.stop();
+        rt = await startTestRuntime({ config: short, dir: d.dir });
+        expect(count()).toBe(0);
+        expect((sqliteOf(rt.rt.state).prepare('SELECT count(*) AS n FROM response_items').get() as { n: number }).n).toBe(0);
+      } finally {
+        later.mockRestore();
+        await rt.stop();
+      }
+    } finally {
+      d.cleanup();
+    }
+  });
+});
