@@ -112,7 +112,7 @@ export function startController(o: ControllerOptions): {
     approveTimer = null;
     const next = limitUsd + offered;
     o.say(`Lead ${lead()}: ${why}: approving the ${usd(offered)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
-    act('approve the budget increase', async () => void (await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next })));
+    act('approve the budget increase', async () => void (await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next, expectedLimitUsd: limitUsd })));
   };
 
   const onWarning = (ev: IronEvent<'budget.threshold'>): void => {
