@@ -69,7 +69,7 @@ function bus() {
         unit: 'leads',
         // What the product offers with the demo config's min_increase_usd: 25 (the controller clicks that).
         recommendedIncreaseUsd: 25,
-        action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75 } },
+        action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75, expectedLimitUsd: 50 } },
       });
     },
   };
@@ -125,7 +125,8 @@ describe('demo controller', () => {
     b.threshold(0.9);
     b.threshold(0.9);
     await c.settled();
-    expect(calls.slice(2)).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    // The limit it decided from goes with it: once anyone has approved, the server refuses a second raise (409).
+    expect(calls.slice(2).map((x) => [x.method, x.url, x.body])).toEqual([['POST', '/api/agents/lg-1/budget', { limitUsd: 75, expectedLimitUsd: 50 }]]);
     expect(c.triggers).toMatchObject({ rotation: 50, budgetWarning: 85, approval: 85 });
     expect(lines.some((l) => l.startsWith('Lead 85: fast pace: approving the $25.00 increase'))).toBe(true);
     c.stop();
@@ -198,7 +199,7 @@ describe('demo controller', () => {
     b.threshold(0.9);
     await until(() => calls.some((x) => x.method === 'POST'));
     await c.settled();
-    expect(calls.filter((x) => x.method === 'POST')).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    expect(calls.filter((x) => x.method === 'POST').map((x) => [x.url, x.body])).toEqual([['/api/agents/lg-1/budget', { limitUsd: 75, expectedLimitUsd: 50 }]]);
     expect(lines.some((l) => l.includes('no click in time'))).toBe(true);
     c.stop();
   });
