@@ -23,6 +23,8 @@ export function ActionButton(p: {
   onDone?: () => void;
   /** Where a refusal goes; default: shown beside the button. */
   onError?: (e: unknown) => void;
+  /** Told of a refusal as well, wherever it is shown (e.g. to refetch what a 409 says moved). */
+  onRefused?: (e: unknown) => void;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -34,6 +36,7 @@ export function ActionButton(p: {
       await p.run();
       p.onDone?.();
     } catch (e) {
+      p.onRefused?.(e);
       if (p.onError) p.onError(e);
       else setError(e instanceof Error ? e.message : String(e));
     } finally {

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
 import { ActionButton } from '../action-button.js';
 import { agentLive, approveAvailability } from '../actions.js';
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { money, time } from '../format.js';
+import { refreshStatus } from '../refresh.js';
 import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
 import { StopAgent } from './agent.js';
@@ -57,6 +58,10 @@ function ToastView({ t }: { t: Toast }) {
               onDone={() => {
                 setNote(`Budget raised to ${money(approve.toLimitUsd)}`);
                 setTimeout(() => dismissToast(t.id), 2500);
+              }}
+              onRefused={(e) => {
+                // Refused as stale: this page missed a change; fetch the limit so the button says which.
+                if (e instanceof ApiError && e.code === 'stale') refreshStatus(t.agentId!);
               }}
             >
               Approve {money(approve.increaseUsd)} increase
