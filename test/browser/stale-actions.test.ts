@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Route } from 'playwright-core';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FakeService } from '../helpers/http.js';
-import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { FIXTURES, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { raw, withTools } from '../tools/helpers.js';
 import { money } from '../../web/format.js';
 
@@ -23,7 +23,11 @@ let page: WatchedPage;
 const allow = (n: number) => writeFileSync(gate, String(n));
 const agentId = () => t.rt.agentId!;
 const api = async (path: string, init: { method?: string; body?: unknown } = {}) => {
-  const r = await t.api(path, { method: init.method ?? 'GET', headers: init.body === undefined ? {} : { 'content-type': 'application/json' }, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const r = await t.api(path, {
+    method: init.method ?? 'GET',
+    headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
   expect(r.status, `${init.method ?? 'GET'} ${path}: ${await r.clone().text()}`).toBeLessThan(300);
   return r.json();
 };

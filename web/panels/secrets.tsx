@@ -104,15 +104,21 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
   const [confirming, setConfirming] = useState(false);
   const hideTimer = useRef<ReturnType<typeof setTimeout>>();
   useEffect(() => () => clearTimeout(hideTimer.current), []);
+  // A reveal is audited: a double click while the first is on its way must not read (and log) it twice.
+  const revealing = useRef(false);
   const reveal = async () => {
     clearTimeout(hideTimer.current);
     if (revealed !== null) return setRevealed(null);
+    if (revealing.current) return;
+    revealing.current = true;
     try {
       const r = await api<RevealedSecret>(`/api/secrets/${enc(x.id)}?reveal=true`);
       setRevealed(r.value ?? '');
       hideTimer.current = setTimeout(() => setRevealed(null), REVEAL_MS);
     } catch (e) {
       p.onError(e instanceof Error ? e.message : String(e));
+    } finally {
+      revealing.current = false;
     }
   };
   const remove = async () => {
