@@ -55,6 +55,18 @@ function applySpend(ev: AnyEvent): void {
 }
 
 /**
+ * A circuit's new state, into the breakers list at once: a Reset button must go the moment the
+ * circuit closes (by a probe, another tab, the API), not when the refetch that follows answers.
+ */
+function applyBreaker(ev: AnyEvent): void {
+  if ((ev.type !== 'breaker.transition' && ev.type !== 'breaker.reset') || ev.data.kind !== 'tool' || !state.breakers) return;
+  const to = ev.type === 'breaker.reset' ? 'CLOSED' : ev.data.to;
+  const retryAfterMs = ev.type === 'breaker.transition' && to === 'OPEN' ? ev.data.cooldownMs : 0;
+  const service = ev.data.service;
+  state.breakers = state.breakers.map((b) => (b.service === service ? { ...b, state: to, retryAfterMs } : b));
+}
+
+/**
  * Apply events in seq order, each exactly once. `news`: raise pop-ups and refresh what they
  * change. `replay`: they come in a snapshot, whose status objects are newer than any of them.
  */
@@ -64,7 +76,10 @@ function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, o: { news: boo
   let appended = false;
   for (const { event, agent } of items) {
     const fresh = event.seq > state.lastSeq;
-    if (fresh && !o.replay && whole(event)) applySpend(event);
+    if (fresh && !o.replay && whole(event)) {
+      applySpend(event);
+      applyBreaker(event);
+    }
     if (agent) state.agents = upsertAgent(state.agents, agent);
     else if (event.agentId) learnAgent(event.agentId);
     if (!fresh) continue;

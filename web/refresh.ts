@@ -103,6 +103,14 @@ export function refreshFor(ev: FeedEvent): void {
   if (t === 'pii.detected' || t === 'tool.refused') refreshProtection(id);
 }
 
+/**
+ * The agent's status object now, from REST: after the server refused an action as stale (409),
+ * the page learns what changed even if the event that said so has not reached it.
+ */
+export function refreshStatus(id: string): void {
+  refetch(`status:${id}`, async () => set({ agents: upsertAgent(state.agents, await api<Agent>(`/api/agents/${enc(id)}/status`)) }));
+}
+
 const asked = new Set<string>();
 
 /** An agent the page has not seen (one that connects with its own key): ask for it once. */

@@ -1,5 +1,6 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
+import type { Approval } from './actions.js';
 import { money } from './format.js';
 import type { Agent, AnyEvent } from './types.js';
 
@@ -14,8 +15,11 @@ export interface Toast {
   ts: string;
   agentId: string | null;
   autoDismiss: boolean;
-  /** Budget actions; shown to admins while the agent is live (decided when drawn, not now). */
-  approve?: { increaseUsd: number };
+  /**
+   * Budget actions, offered to admins. Whether each still applies is decided at every render
+   * from the live store (actions.ts), not here: by then the limit may have been raised by anyone.
+   */
+  approve?: Approval;
   stop?: boolean;
 }
 
@@ -68,7 +72,7 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
         severity: 'warn',
         title: `Budget ${Math.round(d.percentUsed)}% used`,
         body: `${money(d.spentUsd)} of ${money(d.limitUsd)}${d.projectionUsd !== null ? ` · projection ${money(d.projectionUsd)}` : ''}`,
-        approve: d.recommendedIncreaseUsd > 0 ? { increaseUsd: d.recommendedIncreaseUsd } : undefined,
+        approve: d.recommendedIncreaseUsd > 0 ? { increaseUsd: d.recommendedIncreaseUsd, fromLimitUsd: d.limitUsd, toLimitUsd: d.action.body.limitUsd } : undefined,
         stop: true,
       });
     }

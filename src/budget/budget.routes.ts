@@ -12,7 +12,7 @@ import {
   spendSeries,
   summarizeCosts,
 } from '../domain/budget/index.js';
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
@@ -21,6 +21,11 @@ import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
   limitUsd: usdAmount.nullable(),
+  /**
+   * The limit the caller decided from (null: no limit). Optional for older clients; the
+   * dashboard and the demo always send it, so a stale approval is refused, not applied twice.
+   */
+  expectedLimitUsd: usdAmount.nullable().optional(),
 });
 
 export interface BudgetRoutesDeps {
@@ -91,10 +96,8 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const agent = d.state.agentBrief(id);
       if (!agent) throw new NotFoundError(`no agent ${id}`);
       const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
-      const limit = body.limitUsd;
       d.budgets.ensure(id, agent.limitMicros);
-      const refused = d.budgets.setLimit(id, limit, `${p.role} ${p.name}`);
-      if (refused) throw new ConflictError(refused);
+      d.budgets.setLimit(id, body.limitUsd, `${p.role} ${p.name}`, body.expectedLimitUsd);
       return c.json(d.state.getAgent(id));
     });
 

@@ -276,7 +276,7 @@ export class BudgetNotices {
         avgPerUnitUsd: projection.avgPerUnitMicros === null ? null : microsToUsd(projection.avgPerUnitMicros),
         unit: projection.unit,
         recommendedIncreaseUsd: microsToUsd(rec.increaseMicros),
-        action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros) } },
+        action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros), expectedLimitUsd: microsToUsd(n.limitMicros) } },
       },
     });
     this.d.alert(budgetAlert(n, { agentName: agent?.name ?? null, projection, recommendation: rec }));

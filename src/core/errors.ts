@@ -100,9 +100,14 @@ export class NotFoundError extends IronCageError {
     super('not_found', 404, message);
   }
 }
+/**
+ * The request contradicts the state it acts on. Code `stale`: it named the state it expected
+ * (an expected limit, a secret's last update) and that state has moved on since, so acting
+ * would act twice or on something else; nothing was written.
+ */
 export class ConflictError extends IronCageError {
-  constructor(message: string) {
-    super('conflict', 409, message);
+  constructor(message: string, code: 'conflict' | 'stale' = 'conflict') {
+    super(code, 409, message);
   }
 }
 

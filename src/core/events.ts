@@ -99,7 +99,8 @@ export interface EventData {
     avgPerUnitUsd: number | null;
     unit: string | null;
     recommendedIncreaseUsd: number;
-    action: { method: 'POST'; path: string; body: { limitUsd: number } };
+    /** The request that approves `recommendedIncreaseUsd`; refused (409 stale) once the limit is no longer `expectedLimitUsd`. */
+    action: { method: 'POST'; path: string; body: { limitUsd: number; expectedLimitUsd: number } };
   };
   'budget.progress': { percentUsed: number; spentUsd: number; limitUsd: number; avgPerUnitUsd: number | null; unit: string | null; projectionUsd: number | null };
   'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string };

@@ -112,7 +112,15 @@ export function startController(o: ControllerOptions): {
     approveTimer = null;
     const next = limitUsd + offered;
     o.say(`Lead ${lead()}: ${why}: approving the ${usd(offered)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
-    act('approve the budget increase', async () => void (await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next })));
+    act('approve the budget increase', async () => {
+      try {
+        // The limit it decided from goes with it: an approval someone else gave first is refused, not doubled.
+        await api('POST', `/api/agents/${encodeURIComponent(o.agentId)}/budget`, { limitUsd: next, expectedLimitUsd: limitUsd });
+      } catch (err) {
+        // The presenter's click landed first (talk pace): the increase is approved, which is all this was for.
+        if (!/: 409 budget not changed: /.test((err as Error).message)) throw err;
+      }
+    });
   };
 
   const onWarning = (ev: IronEvent<'budget.threshold'>): void => {

@@ -103,7 +103,7 @@ export function resetEvent(kind: BreakerKind, name: string, from: BreakerSnapsho
     agentId: null,
     type: 'breaker.reset',
     severity: 'info',
-    message: `Circuit ${breakerLabel(kind, name)} reset by ${requestedBy}${from === 'CLOSED' ? ' (it was already CLOSED)' : ` (was ${from})`}`,
+    message: `Circuit ${breakerLabel(kind, name)} reset by ${requestedBy} (was ${from})`,
     data: { kind, service: name, from, requestedBy },
   };
 }

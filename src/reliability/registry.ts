@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BreakerKind, NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { CircuitBreaker, type BreakerOptionsInput, type BreakerState, type Clock } from '../domain/reliability/index.js';
@@ -187,10 +187,17 @@ export class BreakerRegistry {
     return this.details.get(kind)?.summary?.();
   }
 
-  /** The admin reset: back to CLOSED (counters kept), saved with an event naming who asked. Throws NotFoundError. */
+  /**
+   * The admin reset: back to CLOSED (counters kept), saved with an event naming who asked.
+   * A CLOSED breaker is refused (ConflictError `stale`), nothing written: that is a second click
+   * on a reset already done (by anyone, or by a recovery probe), and resetting it again would
+   * clear its failure count, letting more calls reach a failing service before it trips.
+   * Throws NotFoundError, ConflictError.
+   */
   reset(kind: BreakerKind, name: string, requestedBy: string): void {
     const e = this.entry(kind, name);
     const from = e.breaker.state;
+    if (from === 'CLOSED') throw new ConflictError(`circuit ${breakerLabel(kind, name)} is already CLOSED: nothing was reset`, 'stale');
     this.own(() => e.breaker.reset());
     this.save(e, resetEvent(kind, name, from, requestedBy));
   }

@@ -40,7 +40,11 @@ export const PROVIDER_KEY_VARS: readonly string[] = ['OPENAI_API_KEY', 'ANTHROPI
 const GATEWAY_VARS: readonly string[] = ['OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL'];
 
 const createBody = z.strictObject({ name: z.unknown(), environment: z.unknown().optional(), value: z.unknown() });
-const updateBody = z.strictObject({ value: z.unknown() });
+/** `expectedUpdatedAt`: the `updatedAt` the caller saw (the dashboard always sends it): a secret changed since is refused, 409 `stale`. */
+const updateBody = z.strictObject({
+  value: z.unknown(),
+  expectedUpdatedAt: z.iso.datetime({ message: 'must be an ISO 8601 UTC time like 2025-01-31T12:00:00.000Z, as updatedAt is shown' }).optional(),
+});
 
 const audited = new WeakSet<object>();
 /** Shown instead of a masked value whose stored preview failed its integrity check. */
@@ -210,15 +214,16 @@ export class VaultService {
     );
   }
 
-  /** `input`: the request body `{value}`. */
+  /** `input`: the request body `{value, expectedUpdatedAt?}`. */
   async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
     this.authorize(p, 'update', null);
     return this.guarded(p, 'UPDATE', null, async () => {
       const vault = this.unlocked();
       const row = this.live(id);
       return this.guarded(p, 'UPDATE', row.name, async () => {
-        const sealed = await vault.seal(row, checkValue(parseWith(updateBody, await input).value));
-        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p));
+        const body = parseWith(updateBody, await input);
+        const sealed = await vault.seal(row, checkValue(body.value));
+        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p), body.expectedUpdatedAt);
         await this.onChange(row.environment, row.name);
         return this.view(next);
       });

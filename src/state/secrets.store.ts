@@ -113,10 +113,22 @@ export class SecretsStore {
     return full;
   }
 
-  /** Replace the sealed value of a live row. */
-  update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent): SecretRow {
-    const now = new Date().toISOString();
+  /**
+   * Replace the sealed value of a live row. `expectedUpdatedAt`: the `updatedAt` the caller
+   * decided from; a row changed since is refused (ConflictError `stale`) inside the transaction,
+   * so no other writer, this process or another, can come in between. `updatedAt` always moves
+   * forward, even within one millisecond, so it tells every change apart.
+   */
+  update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent, expectedUpdatedAt?: string): SecretRow {
     this.db.writer.now(() => {
+      const prev = this.byId(id);
+      if (expectedUpdatedAt !== undefined && prev && prev.updatedAt !== expectedUpdatedAt)
+        throw new ConflictError(
+          `secret ${prev.name} not changed: it was updated at ${prev.updatedAt}, after the version this change was decided from (${expectedUpdatedAt}); open it again to see the current one`,
+          'stale',
+        );
+      const clock = Date.now();
+      const now = new Date(prev && Date.parse(prev.updatedAt) >= clock ? Date.parse(prev.updatedAt) + 1 : clock).toISOString();
       this.db.orm
         .update(secrets)
         .set({ ...sealed, updatedAt: now })

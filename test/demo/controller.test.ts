@@ -31,14 +31,13 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close();
 });
 
-async function api(status = 200): Promise<{ url: string; calls: Call[] }> {
+async function api(status = 200, error = { code: 'locked', message: 'vault locked' }): Promise<{ url: string; calls: Call[] }> {
   const calls: Call[] = [];
   const svc = await FakeService.start();
   services.push(svc);
   svc.reply = (req) => {
     calls.push({ method: req.method, url: req.url, auth: String(req.headers.authorization), body: req.body ? JSON.parse(req.body) : null });
-    const payload =
-      req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error: { code: 'locked', message: 'vault locked' } };
+    const payload = req.method === 'GET' ? { secrets: [{ id: 'secret-1', name: 'OPENAI_API_KEY', environment: 'development' }] } : status === 200 ? {} : { error };
     return { status: req.method === 'GET' ? 200 : status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) };
   };
   return { url: svc.url, calls };
@@ -69,7 +68,7 @@ function bus() {
         unit: 'leads',
         // What the product offers with the demo config's min_increase_usd: 25 (the controller clicks that).
         recommendedIncreaseUsd: 25,
-        action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75 } },
+        action: { method: 'POST', path: '/api/agents/lg-1/budget', body: { limitUsd: 75, expectedLimitUsd: 50 } },
       });
     },
   };
@@ -125,7 +124,8 @@ describe('demo controller', () => {
     b.threshold(0.9);
     b.threshold(0.9);
     await c.settled();
-    expect(calls.slice(2)).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    // The limit it decided from goes with it: once anyone has approved, the server refuses a second raise (409).
+    expect(calls.slice(2).map((x) => [x.method, x.url, x.body])).toEqual([['POST', '/api/agents/lg-1/budget', { limitUsd: 75, expectedLimitUsd: 50 }]]);
     expect(c.triggers).toMatchObject({ rotation: 50, budgetWarning: 85, approval: 85 });
     expect(lines.some((l) => l.startsWith('Lead 85: fast pace: approving the $25.00 increase'))).toBe(true);
     c.stop();
@@ -198,8 +198,25 @@ describe('demo controller', () => {
     b.threshold(0.9);
     await until(() => calls.some((x) => x.method === 'POST'));
     await c.settled();
-    expect(calls.filter((x) => x.method === 'POST')).toMatchObject([{ method: 'POST', url: '/api/agents/lg-1/budget', body: { limitUsd: 75 } }]);
+    expect(calls.filter((x) => x.method === 'POST').map((x) => [x.url, x.body])).toEqual([['/api/agents/lg-1/budget', { limitUsd: 75, expectedLimitUsd: 50 }]]);
     expect(lines.some((l) => l.includes('no click in time'))).toBe(true);
+    c.stop();
+  });
+
+  it('at talk pace, a presenter whose click lands just before its own approval is no failure: the server refuses the second raise (409 stale)', async () => {
+    const { url, calls } = await api(409, {
+      code: 'stale',
+      message: 'budget not changed: the limit is already $75.00, not the expected $50.00 (it changed since this change was decided); decide again from the current limit',
+    });
+    const b = bus();
+    const { c } = start(url, b, 'talk', 20);
+    // (No progress: the rotation, which the same stand-in would refuse, does not come into it.)
+
+    b.threshold(0.9);
+    await until(() => calls.some((x) => x.method === 'POST'));
+    await c.settled();
+    expect(calls.filter((x) => x.method === 'POST').map((x) => x.body)).toEqual([{ limitUsd: 75, expectedLimitUsd: 50 }]);
+    expect(c.failures).toEqual([]);
     c.stop();
   });
 

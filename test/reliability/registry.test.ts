@@ -211,12 +211,12 @@ describe('one registry for the breakers of tools and providers', () => {
     await calls(provider, 5, open);
     r.registry.reset('tool', 'crm', 'admin dashboard');
     r.registry.reset('provider', 'anthropic', 'admin ops');
-    r.registry.reset('provider', 'anthropic', 'admin ops');
+    // A second reset (a stale click) is refused and writes nothing: the failure count stays.
+    expect(() => r.registry.reset('provider', 'anthropic', 'admin ops')).toThrow('circuit anthropic (LLM provider) is already CLOSED: nothing was reset');
     expect([tool.state, provider.state]).toEqual(['CLOSED', 'CLOSED']);
     expect(r.events('breaker.reset').map((e) => [e.severity, e.message, e.data])).toEqual([
       ['info', 'Circuit crm reset by admin dashboard (was OPEN)', { kind: 'tool', service: 'crm', from: 'OPEN', requestedBy: 'admin dashboard' }],
       ['info', 'Circuit anthropic (LLM provider) reset by admin ops (was OPEN)', { kind: 'provider', service: 'anthropic', from: 'OPEN', requestedBy: 'admin ops' }],
-      ['info', 'Circuit anthropic (LLM provider) reset by admin ops (it was already CLOSED)', { kind: 'provider', service: 'anthropic', from: 'CLOSED', requestedBy: 'admin ops' }],
     ]);
     // The reset is its own event: no second "CLOSED by reset" transition.
     expect(r.events('breaker.transition').filter((e) => e.data.to === 'CLOSED')).toEqual([]);

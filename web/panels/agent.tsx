@@ -1,5 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { ActionButton } from '../action-button.js';
+import { stopAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { count, duration } from '../format.js';
 import { getState, useStore } from '../store.js';
@@ -76,36 +78,26 @@ function StopButton({ agent }: { agent: Agent }) {
   return <StopAgent id={agent.id} />;
 }
 
-/** Stop (asks first); used by the panel and the budget pop-up. */
+/** Stop (asks first); used by the panel and the budget pop-up. Off once a stop was asked, by anyone. */
 export function StopAgent({ id, testid = 'agent-stop' }: { id: string; testid?: string }) {
+  const s = useStore();
   const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  if (!confirming) {
+  const when = stopAvailability(id, s);
+  if (!confirming || !when.ok) {
     return (
-      <button type="button" class="btn danger" data-testid={testid} onClick={() => setConfirming(true)}>
+      <ActionButton when={when} class="btn danger" testid={testid} run={async () => setConfirming(true)}>
         Stop agent
-      </button>
+      </ActionButton>
     );
   }
   return (
     <span class="confirm">
-      <button
-        type="button"
-        class="btn danger"
-        data-testid={`${testid}-confirm`}
-        onClick={() =>
-          api(`/api/agents/${encodeURIComponent(id)}/stop`, { method: 'POST' }).then(
-            () => setConfirming(false),
-            (e) => setError(e.message),
-          )
-        }
-      >
+      <ActionButton when={when} class="btn danger" testid={`${testid}-confirm`} run={() => api(`/api/agents/${encodeURIComponent(id)}/stop`, { method: 'POST' })} onDone={() => setConfirming(false)}>
         Yes, stop it
-      </button>
+      </ActionButton>
       <button type="button" class="btn" onClick={() => setConfirming(false)}>
         Cancel
       </button>
-      {error && <span class="error">{error}</span>}
     </span>
   );
 }

@@ -1,3 +1,5 @@
+import { ActionButton } from '../action-button.js';
+import { resetAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
 import { notifyError, useStore } from '../store.js';
@@ -75,15 +77,16 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
         {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
         {b.state !== 'CLOSED' && admin && (
-          <button
-            type="button"
+          <ActionButton
+            when={resetAvailability(b.service)}
             class="btn small"
-            data-testid="breaker-reset"
+            testid="breaker-reset"
             title="Close the circuit now (recorded with your name)"
-            onClick={() => void api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' }).catch((e) => notifyError(`Reset of ${b.service} failed`, e))}
+            run={() => api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' })}
+            onError={(e) => notifyError(`Reset of ${b.service} failed`, e)}
           >
             Reset
-          </button>
+          </ActionButton>
         )}
       </td>
       <td class="num">{count(b.blocked)}</td>

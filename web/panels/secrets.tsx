@@ -1,4 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ActionButton } from '../action-button.js';
+import { secretAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { ago, when } from '../format.js';
 import { Modal } from '../modal.js';
@@ -24,7 +26,8 @@ export function SecretsPanel() {
     // Edit shows the current value: that is a reveal, and the vault audits it as one.
     try {
       const r = await api<RevealedSecret>(`/api/secrets/${enc(secret.id)}?reveal=true`);
-      setEditing({ mode: 'edit', secret, value: r.value ?? '' });
+      // The version shown is the one read now: saving replaces that one, or is refused (409).
+      setEditing({ mode: 'edit', secret: r, value: r.value ?? '' });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -101,25 +104,26 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
   const [confirming, setConfirming] = useState(false);
   const hideTimer = useRef<ReturnType<typeof setTimeout>>();
   useEffect(() => () => clearTimeout(hideTimer.current), []);
+  // A reveal is audited: a double click while the first is on its way must not read (and log) it twice.
+  const revealing = useRef(false);
   const reveal = async () => {
     clearTimeout(hideTimer.current);
     if (revealed !== null) return setRevealed(null);
+    if (revealing.current) return;
+    revealing.current = true;
     try {
       const r = await api<RevealedSecret>(`/api/secrets/${enc(x.id)}?reveal=true`);
       setRevealed(r.value ?? '');
       hideTimer.current = setTimeout(() => setRevealed(null), REVEAL_MS);
     } catch (e) {
       p.onError(e instanceof Error ? e.message : String(e));
+    } finally {
+      revealing.current = false;
     }
   };
   const remove = async () => {
-    try {
-      await api(`/api/secrets/${enc(x.id)}`, { method: 'DELETE' });
-      refreshSecrets();
-    } catch (e) {
-      p.onError(e instanceof Error ? e.message : String(e));
-    }
-    setConfirming(false);
+    await api(`/api/secrets/${enc(x.id)}`, { method: 'DELETE' });
+    refreshSecrets();
   };
   return (
     <tr data-testid="secret-row" data-name={x.name} data-env={x.environment}>
@@ -139,9 +143,19 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
         <td class="actions">
           {confirming ? (
             <>
-              <button type="button" class="btn danger small" data-testid="confirm-delete" onClick={() => void remove()}>
+              <ActionButton
+                when={secretAvailability(x)}
+                class="btn danger small"
+                testid="confirm-delete"
+                run={remove}
+                onDone={() => setConfirming(false)}
+                onError={(e) => {
+                  p.onError(e instanceof Error ? e.message : String(e));
+                  setConfirming(false);
+                }}
+              >
                 Delete {x.name}?
-              </button>
+              </ActionButton>
               <button type="button" class="btn small" onClick={() => setConfirming(false)}>
                 Cancel
               </button>
@@ -182,14 +196,19 @@ function SecretForm({ editing, onDone }: { editing: Editing; onDone: () => void 
   // The field is the user's: the panel re-renders on every event and must not put the old value back.
   const [value, setValue] = useState(editing.mode === 'edit' ? editing.value : '');
   const existing = editing.mode === 'add' ? null : editing.secret;
+  const s = useStore();
+  // Edit and rotate replace the version the dialog was opened on; once anyone changed or deleted
+  // the secret since, Save is off (and the server would refuse it: expectedUpdatedAt).
+  const when = existing ? secretAvailability(existing, s) : null;
   const title = editing.mode === 'add' ? 'Add secret' : editing.mode === 'edit' ? `Edit ${existing!.name}` : `Rotate ${existing!.name}`;
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (busy || (when !== null && !when.ok)) return;
     const f = new FormData(e.target as HTMLFormElement);
     setBusy(true);
     setError(null);
     try {
-      if (existing) await api(`/api/secrets/${enc(existing.id)}`, { method: 'PUT', body: { value } });
+      if (existing) await api(`/api/secrets/${enc(existing.id)}`, { method: 'PUT', body: { value, expectedUpdatedAt: existing.updatedAt } });
       else await api('/api/secrets', { method: 'POST', body: { name: String(f.get('name') ?? ''), environment: String(f.get('environment') || 'development'), value } });
       refreshSecrets();
       onDone();
@@ -227,11 +246,16 @@ function SecretForm({ editing, onDone }: { editing: Editing; onDone: () => void 
             {error}
           </p>
         )}
+        {when && !when.ok && (
+          <p class="action-reason small" data-testid="secret-save-reason">
+            {when.reason}
+          </p>
+        )}
         <div class="form-actions">
           <button type="button" class="btn" onClick={onDone}>
             Cancel
           </button>
-          <button type="submit" class="btn primary" data-testid="secret-save" disabled={busy}>
+          <button type="submit" class="btn primary" data-testid="secret-save" data-available={String(when?.ok ?? true)} disabled={busy || (when !== null && !when.ok)}>
             {busy ? 'Saving…' : existing ? 'Save' : 'Add'}
           </button>
         </div>

@@ -1,9 +1,11 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { ActionButton } from '../action-button.js';
+import { agentLive, approveAvailability } from '../actions.js';
+import { api, ApiError } from '../api.js';
 import { money, time } from '../format.js';
+import { refreshStatus } from '../refresh.js';
 import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
-import { LIVE_STATUSES } from '../status.js';
 import { StopAgent } from './agent.js';
 
 /** #24: pop-ups, newest last, at most three; announced to screen readers. */
@@ -21,20 +23,12 @@ export function Toasts() {
 function ToastView({ t }: { t: Toast }) {
   const [note, setNote] = useState<string | null>(null);
   const s = useStore();
-  const agent = s.agents.find((a) => a.id === t.agentId);
-  // Decided now, not when the event came: the role may have arrived since, the run may have ended.
-  const canAct = s.role === 'admin' && agent !== undefined && LIVE_STATUSES.has(agent.status);
-  const approve = async () => {
-    // The limit now plus the increase: someone may have changed it since the warning.
-    const limitUsd = (agent?.budget?.limitUsd ?? 0) + t.approve!.increaseUsd;
-    try {
-      await api(`/api/agents/${encodeURIComponent(t.agentId!)}/budget`, { method: 'POST', body: { limitUsd } });
-      setNote(`Budget raised to ${money(limitUsd)}`);
-      setTimeout(() => dismissToast(t.id), 2500);
-    } catch (e) {
-      setNote(e instanceof Error ? e.message : String(e));
-    }
-  };
+  // What the pop-up offers is decided at every render from the live store (actions.ts), not when
+  // its event came: the role may have arrived since, the run may have ended, the limit may have
+  // been raised by anyone (another tab, the API, the demo's stage hand).
+  const offers = s.role === 'admin' && t.agentId !== null && (t.approve !== undefined || t.stop === true);
+  const live = agentLive(t.agentId, s);
+  const approve = t.approve;
   return (
     <div class={`toast toast-${t.severity}`} data-testid="toast" data-kind={t.kind} role={t.severity === 'info' ? 'status' : 'alert'}>
       <div class="toast-head">
@@ -47,14 +41,33 @@ function ToastView({ t }: { t: Toast }) {
         </button>
       </div>
       {t.body && <p class={t.kind === 'pii' ? 'toast-body mono' : 'toast-body'}>{t.body}</p>}
-      {canAct && (t.approve || t.stop) && !note && (
+      {offers && !note && !live.ok && (
+        <p class="toast-body action-reason" data-testid="toast-stale">
+          {live.reason}
+        </p>
+      )}
+      {offers && !note && live.ok && (
         <div class="toast-actions">
-          {t.approve && (
-            <button type="button" class="btn primary" data-testid="approve-increase" onClick={approve}>
-              Approve {money(t.approve.increaseUsd)} increase
-            </button>
+          {approve && (
+            <ActionButton
+              when={approveAvailability(t.agentId!, approve, s)}
+              class="btn primary"
+              testid="approve-increase"
+              // The limit the warning was about travels with the request: the server refuses it (409) once it moved.
+              run={() => api(`/api/agents/${encodeURIComponent(t.agentId!)}/budget`, { method: 'POST', body: { limitUsd: approve.toLimitUsd, expectedLimitUsd: approve.fromLimitUsd } })}
+              onDone={() => {
+                setNote(`Budget raised to ${money(approve.toLimitUsd)}`);
+                setTimeout(() => dismissToast(t.id), 2500);
+              }}
+              onRefused={(e) => {
+                // Refused as stale: this page missed a change; fetch the limit so the button says which.
+                if (e instanceof ApiError && e.code === 'stale') refreshStatus(t.agentId!);
+              }}
+            >
+              Approve {money(approve.increaseUsd)} increase
+            </ActionButton>
           )}
-          {t.stop && t.agentId && <StopAgent id={t.agentId} testid="stop-agent" />}
+          {t.stop && <StopAgent id={t.agentId!} testid="stop-agent" />}
         </div>
       )}
       {note && <p class="toast-body">{note}</p>}

@@ -1,0 +1,102 @@
+// Whether each action the page offers can still be taken, derived from the live store at every
+// render, never from the moment its button was drawn: an approval given in another tab, over the
+// API or by the demo's stage hand, a breaker closed by its recovery probe, a secret rotated by
+// someone else, all turn the button off with a short reason. The server refuses the same stale
+// actions (409 `stale`); this is what keeps the page from offering them.
+import { money, time } from './format.js';
+import { LIVE_STATUSES, STATUS } from './status.js';
+import { type State, state } from './store.js';
+import type { AnyEvent, FeedEvent, Secret } from './types.js';
+
+/** An action that can be taken now, or the reason it cannot, in a few words. */
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+const ok: Availability = { ok: true };
+const no = (reason: string): Availability => ({ ok: false, reason });
+
+/** Dollars compared as the server keeps them, in micro-dollars: 50 + 25 is 75, float noise aside. */
+export const micros = (usd: number): number => Math.round(usd * 1_000_000);
+const sameUsd = (a: number | null, b: number | null) => (a === null || b === null ? a === b : micros(a) === micros(b));
+
+/** The newest event of `type` for `agentId` still in the page (the log keeps the last MAX_EVENTS). */
+function latest<T extends AnyEvent['type']>(
+  s: Readonly<State>,
+  type: T,
+  agentId: string | null,
+  where: (e: Extract<AnyEvent, { type: T }>) => boolean = () => true,
+): Extract<AnyEvent, { type: T }> | null {
+  for (let i = s.events.length - 1; i >= 0; i--) {
+    const e = s.events[i] as FeedEvent;
+    if (e.type === type && e.agentId === agentId && !('truncated' in e.data && e.data.truncated === true) && where(e as Extract<AnyEvent, { type: T }>)) return e as Extract<AnyEvent, { type: T }>;
+  }
+  return null;
+}
+
+/** The agent is still there to act on; else why not ("Agent completed"). */
+export function agentLive(agentId: string | null, s: Readonly<State> = state): Availability {
+  const agent = s.agents.find((a) => a.id === agentId);
+  if (!agent) return no('The agent is not known to this page');
+  return LIVE_STATUSES.has(agent.status) ? ok : no(`Agent ${STATUS[agent.status].label.toLowerCase()}: nothing to act on`);
+}
+
+/** What a budget warning's Approve button asks for: from the limit it warned about to the one it recommends. */
+export interface Approval {
+  increaseUsd: number;
+  /** The limit when the warning was raised: the expected limit the request carries. */
+  fromLimitUsd: number;
+  toLimitUsd: number;
+}
+
+/**
+ * Approve is offered while the limit is still the one the warning was about. Once anyone has
+ * changed it, the button says who and what it is now, and stays off.
+ *
+ * @example
+ *   approveAvailability('lg-1', { increaseUsd: 25, fromLimitUsd: 50, toLimitUsd: 75 })
+ *   // { ok: false, reason: 'Approved by admin demo: budget is now $75.00' } once it was
+ */
+export function approveAvailability(agentId: string, a: Approval, s: Readonly<State> = state): Availability {
+  const live = agentLive(agentId, s);
+  if (!live.ok) return live;
+  const agent = s.agents.find((x) => x.id === agentId)!;
+  const now = agent.budget?.limitUsd ?? null;
+  if (sameUsd(now, a.fromLimitUsd)) return ok;
+  const changed = latest(s, 'budget.changed', agentId, (e) => sameUsd(e.data.limitUsd, now));
+  const by = changed ? ` by ${changed.data.by}` : '';
+  if (sameUsd(now, a.toLimitUsd)) return no(`Approved${by}: budget is now ${money(now!)}`);
+  return no(`Budget changed${by}: ${now === null ? 'no limit now' : `now ${money(now)}`}`);
+}
+
+/** Stop is offered while the agent is live and nobody has asked it to stop yet. */
+export function stopAvailability(agentId: string, s: Readonly<State> = state): Availability {
+  const live = agentLive(agentId, s);
+  if (!live.ok) return live;
+  const started = latest(s, 'agent.started', agentId);
+  const stopping = latest(s, 'agent.stopping', agentId);
+  if (stopping && (!started || stopping.seq > started.seq)) return no(`Stopping (asked by ${stopping.data.requestedBy})`);
+  return ok;
+}
+
+/** Reset is offered while the tool service's circuit is not CLOSED. */
+export function resetAvailability(service: string, s: Readonly<State> = state): Availability {
+  const b = s.breakers?.find((x) => x.service === service);
+  if (!b) return no(`No circuit ${service}`);
+  return b.state === 'CLOSED' ? no('Already closed') : ok;
+}
+
+/**
+ * A dialog that replaces a secret's value (edit, rotate) acts on the version it was opened on:
+ * once the secret was changed or deleted since, saving would overwrite a value the user never
+ * saw, so it is turned off until the dialog is opened again.
+ */
+export function secretAvailability(opened: Pick<Secret, 'id' | 'name' | 'updatedAt'>, s: Readonly<State> = state): Availability {
+  const v = s.secrets;
+  if (v.status !== 'ok') return no(v.status === 'loading' ? 'Loading…' : v.message);
+  const live = v.list.find((x) => x.id === opened.id);
+  if (!live) return no(`${opened.name} was deleted since this was opened`);
+  if (live.updatedAt !== opened.updatedAt) {
+    const by = latest(s, 'secret.updated', null, (e) => e.data.name === live.name && e.data.environment === live.environment);
+    return no(`${opened.name} was changed at ${time(live.updatedAt)}${by ? ` by ${by.data.by}` : ''} since this was opened: close and open it again`);
+  }
+  return ok;
+}
