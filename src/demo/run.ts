@@ -148,7 +148,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const parts: Array<{ close(): Promise<void> } | null> = [];
   let runtime: Runtime | null = null;
   let interrupted = false;
-  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
+  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet, planMsPerLead: seconds * 1000 });
   const stopAll = async (why: string, sig?: NodeJS.Signals): Promise<void> => {
     await runtime?.shutdown(why, sig);
     terminal.close();
