@@ -1,5 +1,5 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
-import { boot, checkPython, checkScript, onSignals } from '../runtime/index.js';
+import { boot, checkPython, checkScript, checkSyntax, onSignals } from '../runtime/index.js';
 
 export interface ServeArgs extends FlagValues {
   config?: string;
@@ -20,6 +20,7 @@ export async function runStart(args: StartArgs): Promise<void> {
   const cwd = process.cwd();
   checkScript(args.script, cwd);
   checkPython(config.python, process.env);
+  checkSyntax(config.python, args.script, cwd);
   const rt = await boot(config, { script: args.script, args: args.args });
   onSignals(rt);
   const outcome = await rt.agentDone!;
