@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir } from '../helpers/runtime.js';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
 // `iron-cage start` as a user runs it, as a real process.
 
@@ -14,7 +14,7 @@ function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
 }
 
 describe('iron-cage start', () => {
-  it('refuses an agent with a syntax error before starting anything: one line with file:line and the error, exit 2', () => {
+  it('refuses an agent with a syntax error before starting anything: one line with file:line and the error, exit 2', { timeout: 60_000 }, () => {
     const { dir, cleanup } = tempDir();
     try {
       const r = run(['start', 'test/fixtures/agents/syntax_error.py', '--exit', '--port', '0', '--db', join(dir, 's.db')]);
@@ -26,6 +26,46 @@ describe('iron-cage start', () => {
       expect(existsSync(join(dir, 's.db'))).toBe(false);
       // Compiled without leaving bytecode beside the agent.
       expect(existsSync(join(ROOT, 'test/fixtures/agents/__pycache__'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prints the run summary when the agent ends: calls, tokens, spend of the budget by model, PII, breakers, restarts, run time', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['start', 'test/fixtures/agents/urllib_llm.py', '--exit', '--port', '0', '--budget', '5', '--db', join(dir, 's.db')]);
+      expect(r.code).toBe(0);
+      const table = r.stdout.slice(r.stdout.indexOf('\nRun summary\n'));
+      expect(table).toMatch(/^Agent +urllib_llm \(\S+\): completed, exit 0$/m);
+      expect(table).toMatch(/^Total cost +\$[\d.]+ of \$5\.00 budget \(3 LLM calls\)$/m);
+      expect(table).toMatch(/^ {2}gpt-4o-mini +\$[\d.]+ \(3 calls\)$/m);
+      expect(table).toMatch(/^Tokens +[1-9][\d,]* in, [1-9][\d,]* out$/m);
+      expect(table).toMatch(/^PII caught +0$/m);
+      expect(table).toMatch(/^Breakers tripped +none$/m);
+      expect(table).toMatch(/^Restarts +0$/m);
+      expect(table).toMatch(/^Run time +\d+s$/m);
+      // Printed once, before iron-cage stops.
+      expect(r.stdout.split('Run summary')).toHaveLength(2);
+      expect(r.stdout.indexOf('Run summary')).toBeLessThan(r.stdout.indexOf('Iron Cage stopping'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prints the run summary on Ctrl-C, once the agent has stopped', { timeout: 60_000 }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = spawn(process.execPath, [CLI, 'start', 'test/fixtures/agents/sleeper.py', '--port', '0', '--db', join(dir, 's.db')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      await until(() => out.includes('Agent started'), 15_000, 20);
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/^Agent +sleeper \(\S+\): stopped/m);
+      expect(out).toMatch(/^Total cost +\$0\.00 \(0 LLM calls\)$/m);
+      expect(out.split('Run summary')).toHaveLength(2);
     } finally {
       cleanup();
     }
