@@ -88,6 +88,10 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
       const again = agent?.status === 'restarting';
       return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: again ? 'warn' : 'error', title: again ? 'Agent crashed: restarting' : 'Agent crashed', body: ev.message });
     }
+    // The crash's pop-up, replaced by what happens next: when, and from where (its checkpoint or the start).
+    case 'agent.restarting':
+      if (ev.data.delayMs <= 0) return null;
+      return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: 'warn', title: 'Agent crashed: restarting', body: ev.message });
     case 'secret.rotated':
       return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:

@@ -86,7 +86,7 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       for (const line of await throughServer(a, server, env, input, config.db)) out(line);
       return;
     }
-    const vault = await VaultService.open({ store, state }, process.env.IRON_CAGE_MASTER_KEY);
+    const vault = await VaultService.open({ store, state, keyHint: `set it for this command alone: IRON_CAGE_MASTER_KEY=… iron-cage secrets ${a.action}` }, process.env.IRON_CAGE_MASTER_KEY);
     const named = () => {
       if (!a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
       const row = store.liveByName(a.name, env);

@@ -1,5 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
-import { boot, checkPython, checkScript, onSignals } from '../runtime/index.js';
+import { escapeControl } from '../core/logger.js';
+import { boot, checkPython, checkScript, checkSyntax, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
 
 export interface ServeArgs extends FlagValues {
   config?: string;
@@ -20,14 +21,28 @@ export async function runStart(args: StartArgs): Promise<void> {
   const cwd = process.cwd();
   checkScript(args.script, cwd);
   checkPython(config.python, process.env);
+  checkSyntax(config.python, args.script, cwd);
+  const started = Date.now();
   const rt = await boot(config, { script: args.script, args: args.args });
-  onSignals(rt);
+  // Once, when the agent has ended: by itself, or stopped by Ctrl-C (before the server closes).
+  let summarized: Promise<void> | null = null;
+  const summary = (): Promise<void> => (summarized ??= printSummary(rt, Date.now() - started));
+  onSignals(rt, undefined, summary);
   const outcome = await rt.agentDone!;
+  await summary();
   if (config.exitWithAgent) {
     await rt.shutdown(`agent ${outcome.status}`);
     process.exit(outcome.exitCode ?? (outcome.status === 'stopped' ? 0 : 1));
   }
   rt.logger.info(`Agent ${outcome.status}; the dashboard stays up at ${rt.url} — press Ctrl-C to exit`);
+}
+
+/** The end-of-run summary: a table in the terminal, one record in a JSON log. */
+async function printSummary(rt: Runtime, runTimeMs: number): Promise<void> {
+  const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId: rt.agentId!, runTimeMs });
+  if (rt.config.logFormat === 'json') return rt.logger.info({ summary: s }, 'Run summary');
+  // Names and models may come from the agent: shown, never obeyed.
+  process.stdout.write(escapeControl(renderTable('Run summary', summaryRows(s)), { lines: true }));
 }
 
 export async function runServe(args: ServeArgs): Promise<void> {

@@ -129,7 +129,7 @@ export class ConfigError extends IronCageError {
 // the vault's check value does not open with the one given. Tampered: the check value opened
 // but a secret's blob did not, so the row (or its salt, nonce or associated data) was changed.
 export class VaultLockedError extends IronCageError {
-  constructor(message = 'the secrets vault is locked: start iron-cage with IRON_CAGE_MASTER_KEY set') {
+  constructor(message = 'the secrets vault is locked: IRON_CAGE_MASTER_KEY is not set for this process') {
     super('vault_locked', 423, message);
   }
 }

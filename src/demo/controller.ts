@@ -67,7 +67,10 @@ export function startController(o: ControllerOptions): {
   let warningThreshold: number | null = null;
   let mailed: (ok: boolean) => void = () => {};
   const warningMailed = new Promise<boolean>((resolve) => (mailed = resolve));
-  const lead = (): number => Math.min(done + 1, o.scenario.leads);
+  // The one truth for every line's lead number: the lead under way. It begins once the one
+  // before is done, or once the rotation, which belongs to the lead about to begin, has started.
+  let begun = 0;
+  const lead = (): number => Math.min(Math.max(done + 1, begun), o.scenario.leads);
 
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${o.url}${path}`, {
@@ -91,9 +94,12 @@ export function startController(o: ControllerOptions): {
   let rotation: Promise<void> | null = null;
   const rotate = (): Promise<void> => {
     if (rotation || stopped) return rotation ?? Promise.resolve();
-    // Between lead rotation.lead - 1 and the next: the rotation belongs to the lead about to begin.
-    triggers.rotation = t.rotation.lead;
-    o.say(`Lead ${t.rotation.lead}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
+    // Between lead rotation.lead - 1 and the next: the rotation belongs to the lead about to begin,
+    // and so does every line said from now on (the rotated key's own event comes before lead
+    // rotation.lead - 1 reports its progress).
+    begun = Math.max(begun, t.rotation.lead);
+    triggers.rotation = lead();
+    o.say(`Lead ${lead()}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
     rotation = act(`rotate ${t.rotation.secret}`, async () => {
       const list = (await api('GET', `/api/secrets?environment=${encodeURIComponent(o.environment)}`)) as { secrets: Array<{ id: string; name: string; environment: string }> };
       const secret = list.secrets.find((s) => s.name === t.rotation.secret && s.environment === o.environment);

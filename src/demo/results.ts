@@ -1,5 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
+import { costRows, getJson, renderTable, type Row } from '../runtime/index.js';
 import { formatDuration, usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
@@ -67,11 +68,7 @@ export async function fetchResults(o: {
   mails: string[];
   keysSeen: Array<{ lead: number | null; key: string }>;
 }): Promise<DemoResults> {
-  const get = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${o.url}${path}`, { headers: { authorization: `Bearer ${o.adminToken}` } });
-    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const get = <T>(path: string): Promise<T> => getJson<T>(o.url, o.adminToken, path);
   const id = encodeURIComponent(o.agentId);
   const [status, costs, protection, breakers] = await Promise.all([
     get<StatusView>(`/api/agents/${id}/status`),
@@ -124,11 +121,10 @@ const at = (lead: number | null): string => (lead === null ? 'did not fire' : `l
  * process.stdout.write(resultsTable(results));
  */
 export function resultsTable(r: DemoResults): string {
-  const rows: Array<[string, string]> = [
+  const rows: Row[] = [
     ['Leads processed', `${r.leadsProcessed}${r.leadsTotal ? ` / ${r.leadsTotal}` : ''}`],
     ['Success rate', r.successRate === null ? 'not reported' : `${(r.successRate * 100).toFixed(1)}% (${r.succeeded ?? 0} ok, ${r.failed ?? 0} failed)`],
-    ['Total cost', `${money(r.totalCostUsd)}${r.limitUsd === null ? '' : ` of ${money(r.limitUsd)} budget`} (${r.requests} LLM calls)`],
-    ...r.costByModel.map((m): [string, string] => [`  ${m.model}`, `${money(m.costUsd)} (${m.requests} calls)`]),
+    ...costRows({ spentUsd: r.totalCostUsd, limitUsd: r.limitUsd, requests: r.requests, byModel: r.costByModel }),
     ['vs Baseline', r.baseline ? `${money(r.baseline.savedUsd)} saved (${money(r.baseline.costUsd)} on ${r.baseline.model})` : 'no baseline model configured'],
     ['PII blocked', String(r.piiBlocked)],
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],

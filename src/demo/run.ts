@@ -39,6 +39,20 @@ export const DEMO_SECRETS: Readonly<Record<string, string>> = {
   LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
   CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
 };
+/** A word for a POSIX shell, quoted when it needs to be. */
+const shellWord = (s: string): string => (/^[\w./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The command that shows this run again, vault included: `serve` on the demo's database, with
+ * the demo's master key set for that command (its breakers come from the database itself).
+ *
+ * @example
+ * lookAgain('/tmp/iron_demo.db') // "IRON_CAGE_MASTER_KEY='iron-cage-demo-master-key (…)' iron-cage serve --db /tmp/iron_demo.db"
+ */
+export function lookAgain(db: string): string {
+  return `IRON_CAGE_MASTER_KEY=${shellWord(DEMO_MASTER_KEY)} iron-cage serve --db ${shellWord(db)}`;
+}
+
 /** How long the end of the run waits for the budget e-mail still on its way. */
 const MAIL_WAIT_MS = 10_000;
 
@@ -148,7 +162,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const parts: Array<{ close(): Promise<void> } | null> = [];
   let runtime: Runtime | null = null;
   let interrupted = false;
-  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet });
+  const terminal: DemoTerminal = createTerminal({ quiet: a.quiet, planMsPerLead: seconds * 1000 });
   const stopAll = async (why: string, sig?: NodeJS.Signals): Promise<void> => {
     await runtime?.shutdown(why, sig);
     terminal.close();
@@ -244,7 +258,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const ok = outcome.status === 'completed' && controller.failures.length === 0 && missed.length === 0;
   terminal.say(
     ok
-      ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db} (iron-cage serve --db ${db} to look again).`
+      ? `Done. Results in ${join(dataDir, 'results.json')}; the database is ${db}; to look again: ${lookAgain(db)}`
       : `The demo did not finish cleanly: agent ${outcome.status}${[...controller.failures, ...missed].map((f) => `; ${f}`).join('')}`,
   );
   // A presenter shows the final results on the dashboard: it stays up for a person, not for CI.

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { escapeControl } from '../core/logger.js';
+import { EtaEstimator } from './eta.js';
 import { formatDuration, usd } from './format.js';
 
 export { formatDuration };
@@ -36,6 +37,8 @@ export interface TerminalOptions {
   env?: NodeJS.ProcessEnv;
   /** For the ETA; tests pass a fixed clock. */
   now?: () => number;
+  /** The pace's time per lead in ms, where the ETA starts before the leads measure it (0: none). */
+  planMsPerLead?: number;
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
@@ -65,12 +68,12 @@ export function createTerminal(o: TerminalOptions = {}): DemoTerminal {
   const env = o.env ?? process.env;
   const now = o.now ?? Date.now;
   const live = !o.quiet && (out as { isTTY?: boolean }).isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb';
-  const started = now();
+  const estimate = new EtaEstimator(o.planMsPerLead ?? null);
   let last: DemoProgress | null = null;
   let barShown = false;
   let plainStep = -1;
 
-  const eta = (p: DemoProgress): number | null => (p.done > 0 ? ((now() - started) / p.done) * (p.total - p.done) : null);
+  const eta = (): number | null => estimate.at(now());
   const columns = (): number => (out as { columns?: number }).columns || 100;
   const clearBar = (): void => {
     if (barShown) out.write('\r\x1b[2K');
@@ -78,7 +81,7 @@ export function createTerminal(o: TerminalOptions = {}): DemoTerminal {
   };
   const drawBar = (): void => {
     if (!live || !last) return;
-    const text = progressLine(last, eta(last)).slice(0, Math.max(10, columns() - 1));
+    const text = progressLine(last, eta()).slice(0, Math.max(10, columns() - 1));
     out.write(`\r\x1b[2K\x1b[36m${text}\x1b[0m`);
     barShown = true;
   };
@@ -103,17 +106,18 @@ export function createTerminal(o: TerminalOptions = {}): DemoTerminal {
     print: (text) => above(escapeControl(text, { lines: true })),
     progress(p) {
       last = p;
+      estimate.update(p.done, p.total, now());
       if (live) return drawBar();
       // Plain output: one line per tenth of the run, and the last.
       const step = p.total > 0 ? Math.floor((p.done / p.total) * 10) : 0;
       if (step === plainStep) return;
       plainStep = step;
-      above(`${clock(new Date())} DEMO  ${progressLine(p, eta(p))}`);
+      above(`${clock(new Date())} DEMO  ${progressLine(p, eta())}`);
     },
     close() {
       if (live && last) {
         clearBar();
-        out.write(`${progressLine(last, eta(last))}\n`);
+        out.write(`${progressLine(last, eta())}\n`);
       }
       barShown = false;
       last = null;

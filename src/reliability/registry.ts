@@ -159,6 +159,21 @@ export class BreakerRegistry {
     return breaker;
   }
 
+  /**
+   * The breakers of `kind` the state file holds that nobody has asked for yet, with what their
+   * owner saved beside them: a service the last run had and this one's config does not (`serve`
+   * on a demo's database), which its owner may still show as recorded.
+   */
+  recorded(kind: BreakerKind): Array<{ name: string; extra: unknown }> {
+    const out: Array<{ name: string; extra: unknown }> = [];
+    for (const [key, b] of this.stored) {
+      const provider = key.startsWith('llm:');
+      if (provider !== (kind === 'provider') || this.entries.has(key)) continue;
+      out.push({ name: provider ? key.slice(4) : key, extra: b.tiers });
+    }
+    return out;
+  }
+
   /** How the owner of `kind` completes its rows in GET /api/breakers. */
   describe(kind: BreakerKind, details: BreakerDetails): void {
     this.details.set(kind, details);

@@ -32,12 +32,13 @@ export async function boot(config: Config, agent?: { script: string; args: strin
 }
 
 /**
- * SIGINT/SIGTERM: graceful stop (then `cleanup`, e.g. the demo's mock services), exit 0. A second one: kill the agent now.
+ * SIGINT/SIGTERM: graceful stop (`afterAgents` once the agents ended, then `cleanup`, e.g. the
+ * demo's mock services), exit 0. A second one: kill the agent now.
  *
  * @example
  * onSignals(rt, () => services.close());
  */
-export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}): void {
+export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}, afterAgents?: () => Promise<void>): void {
   let count = 0;
   const handler = (sig: NodeJS.Signals) => {
     count += 1;
@@ -46,7 +47,7 @@ export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () =
       rt.killAgents();
       return;
     }
-    rt.shutdown(`received ${sig}`, sig)
+    rt.shutdown(`received ${sig}`, sig, afterAgents)
       .then(cleanup)
       .then(
         () => process.exit(0),

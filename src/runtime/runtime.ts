@@ -202,14 +202,18 @@ export class Runtime {
     return true;
   }
 
-  /** Stop agents (forwarding `signal`), close the server, flush and close the database. */
-  shutdown(reason: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Stop agents (forwarding `signal`), close the server, flush and close the database.
+   * `afterAgents` runs once the agents have ended, while the server still answers (`start`'s summary).
+   */
+  shutdown(reason: string, signal: NodeJS.Signals = 'SIGTERM', afterAgents?: () => Promise<void>): Promise<void> {
     this.shuttingDown ??= (async () => {
       const running = [...this.supervisors.values()].filter((s) => s.running);
       if (running.length > 0) {
         this.logger.info(`${reason}: stopping ${running.length === 1 ? 'the agent' : `${running.length} agents`} (grace ${(this.config.gracePeriodMs / 1000).toFixed(1)}s)`);
       }
       await Promise.all(running.map((s) => s.stop(reason, signal)));
+      await afterAgents?.().catch((err: unknown) => this.logger.error({ err }, 'after the agents stopped'));
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
       await this.server.close();
       for (const s of this.services) await s.close?.();

@@ -27,7 +27,15 @@ export interface VaultDeps {
   exposeProviderKeys?: boolean;
   /** Secrets the config refers to (provider keys, tool headers): iron-cage's own, never an agent's. */
   configRefs?: () => Iterable<string>;
+  /**
+   * How the user of this process gives it the key, said when it has none: a server is started
+   * again with it, a CLI command is run with it set for that command alone.
+   */
+  keyHint?: string;
 }
+
+/** What a running iron-cage answers when it was started without the key. */
+export const SERVER_KEY_HINT = 'start this iron-cage again with it set for it, e.g. IRON_CAGE_MASTER_KEY=… iron-cage serve';
 
 /**
  * The gateway attaches the real provider keys; an agent's OPENAI_API_KEY and ANTHROPIC_API_KEY
@@ -85,7 +93,7 @@ export class VaultService {
   get statusLine(): string {
     if (this.status === 'unlocked') return `Secrets vault unlocked (${this.deps.store.list().length} secret(s))`;
     if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
-    return 'Secrets vault locked: set IRON_CAGE_MASTER_KEY to use secrets; secrets routes answer 423';
+    return `Secrets vault locked: IRON_CAGE_MASTER_KEY is not set (${this.deps.keyHint ?? SERVER_KEY_HINT}); secrets routes answer 423`;
   }
 
   /**
@@ -106,7 +114,11 @@ export class VaultService {
   /** The unlocked vault (for rekey), or VaultLockedError. */
   unlocked(): Vault {
     if (this.vault) return this.vault;
-    throw new VaultLockedError(this.status === 'wrong_master_key' ? 'the secrets vault is locked: IRON_CAGE_MASTER_KEY does not open it (wrong master key)' : undefined);
+    throw new VaultLockedError(
+      this.status === 'wrong_master_key'
+        ? 'the secrets vault is locked: IRON_CAGE_MASTER_KEY does not open it (wrong master key)'
+        : `the secrets vault is locked: IRON_CAGE_MASTER_KEY is not set (${this.deps.keyHint ?? SERVER_KEY_HINT})`,
+    );
   }
 
   private audit(p: Principal, operation: SecretOperation, name: string | null, success: boolean, error: string | null, agentId: string | null = p.agentId): SecretAuditInput {

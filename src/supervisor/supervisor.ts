@@ -34,6 +34,30 @@ export interface SupervisorOptions {
   onProcessExit?: () => void;
 }
 
+/**
+ * A crash this soon after launch, with nothing the cage saw the agent do (no LLM call, progress,
+ * checkpoint or event) and the same last error line as the run before it, which crashed the same
+ * way, is not transient: restarting it again would only repeat it (a syntax error in a module it
+ * imports, a missing package, a bad argument). Any agent that ran longer or got anywhere keeps
+ * the full restart policy.
+ */
+export const IMMEDIATE_CRASH_MS = 5000;
+/** What the agent does that shows it got going, whatever its language. */
+const WORK = /^(llm\.|tool\.|budget\.)|^agent\.(progress|checkpoint|event)$/;
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+const clockTime = (iso: string): string => {
+  const d = new Date(iso);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+};
+
+/** What a crash looked like, to tell a crash that repeats itself before doing anything. */
+interface CrashSign {
+  lastError: string;
+  worked: boolean;
+  ranMs: number;
+}
+
 export interface AgentOutcome {
   status: AgentStatus;
   exitCode: number | null;
@@ -57,6 +81,11 @@ export class AgentSupervisor {
   private launchedAt = 0;
   /** A restart asked for (secret rotation): the next exit relaunches at once, whatever its code. */
   private restartRequested: string | null = null;
+  /** This process's last stderr line and whether it did any work the cage saw. */
+  private lastError = '';
+  private worked = false;
+  private lastCrash: CrashSign | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.agentId = o.agentId;
@@ -74,7 +103,16 @@ export class AgentSupervisor {
       limitMicros: this.o.limitMicros,
       environment: this.o.environment,
     });
+    this.unwatch = this.o.state.subscribe((ev) => {
+      if (ev.agentId === this.agentId && WORK.test(ev.type)) this.worked = true;
+    });
     await this.launch();
+  }
+
+  /** Where the next launch starts from, as the restart messages say it. */
+  private resumeFrom(): string {
+    const cp = this.o.state.latestCheckpoint(this.agentId);
+    return cp ? `from its last checkpoint (saved ${clockTime(cp.createdAt)}; the agent reads it with iron_cage.restore())` : 'from the start (it saved no checkpoint)';
   }
 
   private async launch(): Promise<void> {
@@ -93,9 +131,13 @@ export class AgentSupervisor {
     }
     this.proc = proc;
     this.launchedAt = Date.now();
+    this.lastError = '';
+    this.worked = false;
     proc.onLine((stream, line) => {
       const text = this.o.filterLine ? this.o.filterLine(stream, line) : line;
-      state.record({ agentId: this.agentId, type: 'agent.output', severity: 'info', message: text, data: { stream } });
+      // stderr is where an interpreter puts its tracebacks and warnings: WARN, stdout stays INFO.
+      if (stream === 'stderr' && text.trim() !== '') this.lastError = text.trim();
+      state.record({ agentId: this.agentId, type: 'agent.output', severity: stream === 'stderr' ? 'warn' : 'info', message: text, data: { stream } });
     });
     const budget = this.o.limitMicros === null ? '' : ` budget ${formatUsd(this.o.limitMicros)}`;
     const now = new Date().toISOString();
@@ -132,7 +174,7 @@ export class AgentSupervisor {
       this.o.state.updateAgent(
         this.agentId,
         { status: 'starting', pid: null, restarts: this.restarts },
-        { type: 'agent.restarting', severity: 'info', message: `Agent restarting (${why})`, data: { attempt: this.restarts + 1, delayMs: 0 } },
+        { type: 'agent.restarting', severity: 'info', message: `Agent restarting (${why}) ${this.resumeFrom()}`, data: { attempt: this.restarts + 1, delayMs: 0 } },
       );
       this.launch().catch(() => {
         /* recorded by launch() */
@@ -144,6 +186,18 @@ export class AgentSupervisor {
       return;
     }
     const { restart } = this.o;
+    const crash: CrashSign = { lastError: this.lastError, worked: this.worked, ranMs };
+    const repeated = this.repeats(crash);
+    this.lastCrash = crash;
+    if (repeated && restart.policy === 'on-failure') {
+      this.finish(
+        { status: 'crashed', exitCode: exit.code },
+        exit,
+        `Agent crashed (${how}) after ${secs}s with the same error as its last run, before doing anything: ${crash.lastError} — not restarting it again (it would fail the same way; fix the error and start it again)`,
+        ranMs,
+      );
+      return;
+    }
     const canRestart = restart.policy === 'on-failure' && this.restarts < restart.maxRestarts;
     if (!canRestart) {
       const why = restart.policy === 'never' ? '' : ` (gave up after ${this.restarts} restart${this.restarts === 1 ? '' : 's'})`;
@@ -166,7 +220,7 @@ export class AgentSupervisor {
       agentId: this.agentId,
       type: 'agent.restarting',
       severity: 'warn',
-      message: `Restarting in ${(delayMs / 1000).toFixed(1)}s (restart ${this.restarts + 1} of ${restart.maxRestarts})`,
+      message: `Restarting in ${(delayMs / 1000).toFixed(1)}s ${this.resumeFrom()} (restart ${this.restarts + 1} of ${restart.maxRestarts})`,
       data: { attempt: this.restarts + 2, delayMs },
     });
     this.restartTimer = setTimeout(() => {
@@ -176,7 +230,7 @@ export class AgentSupervisor {
       this.o.state.updateAgent(
         this.agentId,
         { status: 'starting', restarts: this.restarts },
-        { type: 'agent.restarting', severity: 'info', message: 'Agent restarting from its last checkpoint', data: { attempt: this.restarts + 1, delayMs: 0 } },
+        { type: 'agent.restarting', severity: 'info', message: `Agent restarting ${this.resumeFrom()}`, data: { attempt: this.restarts + 1, delayMs: 0 } },
       );
       this.launch().catch(() => {
         /* recorded by launch() */
@@ -184,9 +238,17 @@ export class AgentSupervisor {
     }, delayMs);
   }
 
+  /** Whether this crash repeats the last one before the agent did anything (see IMMEDIATE_CRASH_MS). */
+  private repeats(c: CrashSign): boolean {
+    const p = this.lastCrash;
+    const immediate = (x: CrashSign) => !x.worked && x.ranMs < IMMEDIATE_CRASH_MS && x.lastError !== '';
+    return p !== null && immediate(p) && immediate(c) && p.lastError === c.lastError;
+  }
+
   private finish(outcome: AgentOutcome, exit: ExitInfo, message: string, durationMs = 0): void {
     if (this.finished) return;
     this.finished = true;
+    this.unwatch?.();
     const severity = outcome.status === 'crashed' ? 'error' : 'info';
     this.o.state.updateAgent(
       this.agentId,

@@ -22,6 +22,7 @@ import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
 import type { UnreadableRule } from './unreadable.js';
+import { factsOf, savedExtra } from './recorded.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
 import { percentiles } from '../core/stats.js';
 
@@ -128,7 +129,7 @@ export class ToolEntry {
     this.headerRedactor = deps.headerRedactor;
     this.unreadable = deps.unreadable;
     this.onError = deps.onError;
-    this.breaker = deps.breakers.breaker('tool', config.name, { options: config.breaker, extra: this.tiers, cause: () => this.cause });
+    this.breaker = deps.breakers.breaker('tool', config.name, { options: config.breaker, extra: savedExtra(this.tiers, factsOf(config)), cause: () => this.cause });
     this.dispatcher = createDispatcher(config.timeoutMs);
     this.base = baseUrl(config.url);
     this.refreshMs = Math.min(60_000, Math.floor(config.cacheTtlMs / 4));

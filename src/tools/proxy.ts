@@ -12,6 +12,7 @@ import { ToolEntry } from './entry.js';
 import { FaultBoard } from './faults.js';
 import { fallbackEndEvent, fallbackStartEvent } from './messages.js';
 import { serviceDetails } from './details.js';
+import { readFacts, RecordedService } from './recorded.js';
 import { guardUnreadable, modeUnreadable } from './unreadable.js';
 import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 import { recordedPath } from './path.js';
@@ -23,7 +24,7 @@ export type ToolsContext = {
   tokens: Pick<Authenticator, 'authenticate'>;
   logger: Logger;
   /** Every service's breaker comes from here, which saves, restores and shows it (its tier counters too). */
-  breakers: Pick<BreakerRegistry, 'breaker' | 'describe'>;
+  breakers: Pick<BreakerRegistry, 'breaker' | 'describe' | 'recorded'>;
   /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
   pii?: ToolPiiGuard;
   /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
@@ -47,6 +48,8 @@ const CREDENTIAL_HEADER = /auth|token|key|secret|passw|cookie|session|signature|
  */
 export class ToolProxy {
   readonly entries = new Map<string, ToolEntry>();
+  /** Services the state file recorded that this config does not have: shown, never called. */
+  readonly recorded = new Map<string, RecordedService>();
   readonly faults = new FaultBoard();
   readonly store: ToolsStore;
   readonly faultsAllowed: boolean;
@@ -89,7 +92,11 @@ export class ToolProxy {
       });
       this.entries.set(svc.name, entry);
     }
-    ctx.breakers.describe('tool', serviceDetails(this.entries, this.store));
+    for (const r of ctx.breakers.recorded('tool')) {
+      const facts = readFacts(r.extra);
+      if (facts) this.recorded.set(r.name, new RecordedService(r.name, facts, ctx.breakers));
+    }
+    ctx.breakers.describe('tool', serviceDetails(this.entries, this.recorded, this.store));
     for (const f of config.faults) {
       if (!this.entries.has(f.service)) throw new ConfigError(`faults: no tool service '${f.service}' is configured`);
       this.faults.add(f, 'config', now);

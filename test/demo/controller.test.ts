@@ -107,6 +107,25 @@ describe('demo controller', () => {
     c.stop();
   });
 
+  it('names the rotation and the rotated key by the same lead, in order, as the lead before is still ending', async () => {
+    const { url } = await api();
+    const b = bus();
+    const { c, lines } = start(url, b, 'fast');
+    // As in a run: lead 49's last call is held until the rotation's PUT returned, so lead 49's
+    // progress (done = 49) comes after the secret.rotated event.
+    for (let done = 0; done < 49; done++) b.progress(done);
+    await c.rotate();
+    b.emit('secret.rotated', { name: 'OPENAI_API_KEY', environment: 'development', agentIds: ['lg-1'] }, null);
+    b.progress(49);
+    await c.settled();
+    const leadLines = lines.filter((l) => l.startsWith('Lead '));
+    expect(leadLines.map((l) => /^Lead (\d+):/.exec(l)![1])).toEqual(['50', '50']);
+    expect(leadLines[0]).toMatch(/an admin rotates OPENAI_API_KEY/);
+    expect(leadLines[1]).toMatch(/OPENAI_API_KEY rotated/);
+    expect(c.triggers.rotation).toBe(50);
+    c.stop();
+  });
+
   it('rotates the key as lead 50 begins and approves at once on the 90% warning (fast pace), as an admin through the API', async () => {
     const { url, calls } = await api();
     const b = bus();

@@ -92,6 +92,10 @@ describe('a supervised python agent, end to end', () => {
       expect(out).toContain('item 10/10 done');
       const status = await (await t.api(`/api/agents/${id}/status`)).json();
       expect(status).toMatchObject({ status: 'completed', restarts: 1, progress: { done: 10, total: 10 } });
+      // Every restart message says where it starts from: this agent saved a checkpoint.
+      const restarting = events.filter((e: any) => e.type === 'agent.restarting').map((e: any) => e.message);
+      expect(restarting).toHaveLength(2);
+      for (const m of restarting) expect(m).toMatch(/from its last checkpoint \(saved \d\d:\d\d:\d\d;/);
     } finally {
       await t.stop();
     }
@@ -120,6 +124,60 @@ describe('a supervised python agent, end to end', () => {
       // Each exit itself was a crash, and its event says so.
       const { events } = await (await t.api(`/api/events?agentId=${id}&limit=1000`)).json();
       expect(events.filter((e: any) => e.type === 'agent.exited').map((e: any) => e.data.status)).toEqual(['crashed', 'crashed', 'crashed']);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('says it restarts from the start when the agent saved no checkpoint', async () => {
+    const t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/always_crash.py') },
+      config: { restart: { policy: 'on-failure', maxRestarts: 1, backoffMs: 50, maxBackoffMs: 50 } },
+    });
+    try {
+      await t.rt.agentDone;
+      const { events } = await (await t.api(`/api/events?agentId=${t.rt.agentId}&limit=1000`)).json();
+      const restarting = events.filter((e: any) => e.type === 'agent.restarting').map((e: any) => e.message);
+      expect(restarting).toEqual(['Restarting in 0.1s from the start (it saved no checkpoint) (restart 1 of 1)', 'Agent restarting from the start (it saved no checkpoint)']);
+      expect(t.log()).not.toContain('checkpoint (saved');
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('gives up after one restart on a crash that repeats itself before any work (a module with a syntax error), in one line', async () => {
+    const t = await startTestRuntime({ agent: { script: join(ROOT, 'test/fixtures/agents/broken_import/agent.py') } });
+    try {
+      const id = t.rt.agentId!;
+      const outcome = await t.rt.agentDone!;
+      expect(outcome).toEqual({ status: 'crashed', exitCode: 1 });
+      const s = await (await t.api(`/api/agents/${id}/status`)).json();
+      expect(s).toMatchObject({ status: 'crashed', restarts: 1 });
+      const { events } = await (await t.api(`/api/events?agentId=${id}&limit=1000`)).json();
+      const last = events.filter((e: any) => e.type === 'agent.exited').at(-1);
+      expect(last.message).toMatch(/with the same error as its last run, before doing anything: SyntaxError: .* not restarting it again/);
+      // The traceback is on stderr: WARN in the event log and the terminal, not INFO.
+      const stderr = events.filter((e: any) => e.type === 'agent.output' && e.data.stream === 'stderr');
+      expect(stderr.length).toBeGreaterThan(0);
+      expect(stderr.every((e: any) => e.severity === 'warn')).toBe(true);
+      expect(t.log()).toMatch(/WARN {2}\S+ Traceback \(most recent call last\):/);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('keeps the full restart policy for an agent that got some work done before it crashed the same way', async () => {
+    const t = await startTestRuntime({
+      agent: { script: join(ROOT, 'test/fixtures/agents/crash_after_work.py') },
+      config: { restart: { policy: 'on-failure', maxRestarts: 2, backoffMs: 50, maxBackoffMs: 100 } },
+    });
+    try {
+      const outcome = await t.rt.agentDone!;
+      expect(outcome).toEqual({ status: 'crashed', exitCode: 1 });
+      expect(t.rt.state.getAgent(t.rt.agentId!)).toMatchObject({ restarts: 2 });
+      expect(t.log()).toContain('gave up after 2 restarts');
+      // stdout stays INFO.
+      expect(t.log()).not.toMatch(/WARN .*never reached/);
     } finally {
       await t.stop();
     }

@@ -270,7 +270,7 @@ describe('a locked vault', () => {
     const id = (await made.json()).id;
     await first.stop();
     for (const [env, why] of [
-      [{ IRON_CAGE_MASTER_KEY: '' }, /set IRON_CAGE_MASTER_KEY/],
+      [{ IRON_CAGE_MASTER_KEY: '' }, /IRON_CAGE_MASTER_KEY is not set \(start this iron-cage again with it set for it/],
       [{ IRON_CAGE_MASTER_KEY: 'not the key' }, /wrong master key/],
     ] as const) {
       const l = await startTestRuntime({ dir, env });
@@ -292,7 +292,7 @@ describe('a locked vault', () => {
         const state = await (await l.api('/api/secrets/status')).json();
         expect(state).toEqual({
           status: env.IRON_CAGE_MASTER_KEY ? 'wrong_master_key' : 'locked',
-          message: expect.stringMatching(env.IRON_CAGE_MASTER_KEY ? /wrong master key/ : /with IRON_CAGE_MASTER_KEY set/),
+          message: expect.stringMatching(env.IRON_CAGE_MASTER_KEY ? /wrong master key/ : /IRON_CAGE_MASTER_KEY is not set \(start this iron-cage again with it set for it/),
         });
         expect((await l.api('/api/agents')).status).toBe(200);
         expect((await l.api('/api/health')).status).toBe(200);

@@ -1,0 +1,152 @@
+import { formatDuration } from '../core/duration.js';
+import { formatUsd, usdToMicros } from '../core/money.js';
+
+// The end of a run in the terminal: what `start` prints when its agent ends or on Ctrl-C, and
+// the common part of the demo's results table. Read through the REST routes the dashboard
+// reads (which read the database), so the terminal and the page show the same figures.
+
+export interface RunSummary {
+  agentId: string;
+  name: string;
+  status: string;
+  exitCode: number | null;
+  restarts: number;
+  progress: { done: number; total: number | null; unit: string | null };
+  requests: number;
+  tokens: { input: number; output: number };
+  spentUsd: number;
+  limitUsd: number | null;
+  byModel: Array<{ model: string; requests: number; inputTokens: number; outputTokens: number; costUsd: number }>;
+  /** PII values redacted or blocked on their way to the agent, the log or the dashboard. */
+  piiCaught: number;
+  /** Breakers (tool services and LLM providers) that opened at least once, with the calls they blocked. */
+  breakersTripped: Array<{ name: string; state: string; blocked: number }>;
+  runTimeMs: number;
+}
+
+interface StatusView {
+  name: string;
+  status: string;
+  exitCode: number | null;
+  restarts: number;
+  progress: { done: number; total: number | null; unit?: string | null };
+}
+interface CostsView {
+  spentUsd: number | null;
+  limitUsd: number | null;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  byModel: Array<{ model: string; requests: number; promptTokens: number; completionTokens: number; costUsd: number }>;
+}
+interface BreakerRowView {
+  state: string;
+  blocked: number;
+  openCount: number;
+}
+interface BreakersView {
+  services: Array<BreakerRowView & { service: string }>;
+  providers: Array<BreakerRowView & { provider: string }>;
+}
+
+/**
+ * A GET on a running iron-cage with its admin token, as JSON.
+ *
+ * @example
+ * const status = await getJson<{ status: string }>(rt.url, rt.adminToken, `/api/agents/${id}/status`);
+ */
+export async function getJson<T>(url: string, token: string, path: string): Promise<T> {
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/**
+ * The summary of one agent's run, from a live iron-cage (before it shuts down).
+ *
+ * @example
+ * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 });
+ * process.stdout.write(renderTable('Run summary', summaryRows(s)));
+ */
+export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
+  const get = <T>(path: string) => getJson<T>(o.url, o.adminToken, path);
+  const id = encodeURIComponent(o.agentId);
+  const [status, costs, protection, breakers] = await Promise.all([
+    get<StatusView>(`/api/agents/${id}/status`),
+    get<CostsView>(`/api/agents/${id}/costs`),
+    get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
+    get<BreakersView>('/api/breakers'),
+  ]);
+  const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
+    .filter((b) => b.openCount > 0)
+    .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
+  return {
+    agentId: o.agentId,
+    name: status.name,
+    status: status.status,
+    exitCode: status.exitCode,
+    restarts: status.restarts,
+    progress: { done: status.progress.done, total: status.progress.total, unit: status.progress.unit ?? null },
+    requests: costs.requests,
+    tokens: { input: costs.promptTokens, output: costs.completionTokens },
+    spentUsd: costs.spentUsd ?? 0,
+    limitUsd: costs.limitUsd,
+    byModel: costs.byModel.map((m) => ({ model: m.model, requests: m.requests, inputTokens: m.promptTokens, outputTokens: m.completionTokens, costUsd: m.costUsd })),
+    piiCaught: protection.piiLeaksBlocked,
+    breakersTripped: tripped,
+    runTimeMs: o.runTimeMs,
+  };
+}
+
+const usd = (dollars: number): string => formatUsd(usdToMicros(dollars));
+const count = (n: number): string => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
+
+export type Row = [label: string, value: string];
+
+/**
+ * The spend and its split by model: `Total cost  $5.29 of $50.00 budget (12 LLM calls)`, then a row per model.
+ *
+ * @example
+ * costRows({ spentUsd: 5.29, limitUsd: 50, requests: 12, byModel: [...] })
+ */
+export function costRows(s: { spentUsd: number; limitUsd: number | null; requests: number; byModel: Array<{ model: string; requests: number; costUsd: number }> }): Row[] {
+  return [
+    ['Total cost', `${usd(s.spentUsd)}${s.limitUsd === null ? '' : ` of ${usd(s.limitUsd)} budget`} (${plural(s.requests, 'LLM call')})`],
+    ...s.byModel.map((m): Row => [`  ${m.model}`, `${usd(m.costUsd)} (${plural(m.requests, 'call')})`]),
+  ];
+}
+
+/**
+ * The rows of `start`'s summary.
+ *
+ * @example
+ * summaryRows(s)[0] // ['Agent', 'agent (lg-1a2b3c4d): completed, exit 0']
+ */
+export function summaryRows(s: RunSummary): Row[] {
+  const exit = s.exitCode === null ? '' : `, exit ${s.exitCode}`;
+  const unit = s.progress.unit ?? 'units';
+  return [
+    ['Agent', `${s.name} (${s.agentId}): ${s.status}${exit}`],
+    ...(s.progress.total !== null || s.progress.done > 0 ? [['Progress', `${count(s.progress.done)}${s.progress.total === null ? '' : ` / ${count(s.progress.total)}`} ${unit}`] as Row] : []),
+    ...costRows(s),
+    ['Tokens', `${count(s.tokens.input)} in, ${count(s.tokens.output)} out`],
+    ['PII caught', count(s.piiCaught)],
+    ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],
+    ['Restarts', count(s.restarts)],
+    ['Run time', formatDuration(s.runTimeMs)],
+  ];
+}
+
+/**
+ * Two columns between rules, under a title (plain text, no colour).
+ *
+ * @example
+ * process.stdout.write(renderTable('Results', [['PII blocked', '1']]));
+ */
+export function renderTable(title: string, rows: Row[]): string {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const width = Math.max(...rows.map(([k, v]) => k.length + v.length)) + 5;
+  const rule = '─'.repeat(Math.min(width, 100));
+  return ['', title, rule, ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`), rule, ''].join('\n');
+}

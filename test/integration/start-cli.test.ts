@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
+
+// `iron-cage start` as a user runs it, as a real process.
+
+const CLI = join(ROOT, 'bin/iron-cage.js');
+
+function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('iron-cage start', () => {
+  it('refuses an agent with a syntax error before starting anything: one line with file:line and the error, exit 2', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['start', 'test/fixtures/agents/syntax_error.py', '--exit', '--port', '0', '--db', join(dir, 's.db')]);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/agent script test\/fixtures\/agents\/syntax_error\.py:3: SyntaxError: .*\(fix it and start again\)$/);
+      expect(r.stdout).not.toContain('Agent started');
+      expect(existsSync(join(dir, 's.db'))).toBe(false);
+      // Compiled without leaving bytecode beside the agent.
+      expect(existsSync(join(ROOT, 'test/fixtures/agents/__pycache__'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prints the run summary when the agent ends: calls, tokens, spend of the budget by model, PII, breakers, restarts, run time', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['start', 'test/fixtures/agents/urllib_llm.py', '--exit', '--port', '0', '--budget', '5', '--db', join(dir, 's.db')]);
+      expect(r.code).toBe(0);
+      const table = r.stdout.slice(r.stdout.indexOf('\nRun summary\n'));
+      expect(table).toMatch(/^Agent +urllib_llm \(\S+\): completed, exit 0$/m);
+      expect(table).toMatch(/^Total cost +\$[\d.]+ of \$5\.00 budget \(3 LLM calls\)$/m);
+      expect(table).toMatch(/^ {2}gpt-4o-mini +\$[\d.]+ \(3 calls\)$/m);
+      expect(table).toMatch(/^Tokens +[1-9][\d,]* in, [1-9][\d,]* out$/m);
+      expect(table).toMatch(/^PII caught +0$/m);
+      expect(table).toMatch(/^Breakers tripped +none$/m);
+      expect(table).toMatch(/^Restarts +0$/m);
+      expect(table).toMatch(/^Run time +\d+s$/m);
+      // Printed once, before iron-cage stops.
+      expect(r.stdout.split('Run summary')).toHaveLength(2);
+      expect(r.stdout.indexOf('Run summary')).toBeLessThan(r.stdout.indexOf('Iron Cage stopping'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prints the run summary on Ctrl-C, once the agent has stopped', { timeout: 60_000 }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = spawn(process.execPath, [CLI, 'start', 'test/fixtures/agents/sleeper.py', '--port', '0', '--db', join(dir, 's.db')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      await until(() => out.includes('Agent started'), 15_000, 20);
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/^Agent +sleeper \(\S+\): stopped/m);
+      expect(out).toMatch(/^Total cost +\$0\.00 \(0 LLM calls\)$/m);
+      expect(out.split('Run summary')).toHaveLength(2);
+    } finally {
+      cleanup();
+    }
+  });
+});
