@@ -47,13 +47,21 @@ export function App(p: { onLogin: (token: string) => void }) {
       {s.conn === 'connecting' ? (
         <main class="grid" aria-busy="true" />
       ) : (
+        // Three columns, each stacking its panels on its own (no row leaves a gap under a short
+        // panel); on narrower screens the columns dissolve into one grid (styles.css).
         <main class="grid">
-          <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
-          <CostPanel agent={agent} />
-          <ProtectionPanel agent={agent} />
-          <PerformancePanel agent={agent} />
-          <EventLog />
-          <SecretsPanel />
+          <div class="col">
+            <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
+            <PerformancePanel agent={agent} />
+          </div>
+          <div class="col">
+            <CostPanel agent={agent} />
+            <EventLog />
+          </div>
+          <div class="col">
+            <ProtectionPanel agent={agent} />
+            <SecretsPanel />
+          </div>
         </main>
       )}
       <Toasts />

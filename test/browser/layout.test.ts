@@ -50,6 +50,11 @@ const SECRETS = [
   { name: 'SLACK_WEBHOOK_URL', environment: 'development', value: 'https://hooks.slack.com/services/T000/B000/XXXXXXXX' },
 ];
 
+/** What an agent sends with each lead: a few thousand tokens of company dossier (calls cost cents, not micro-cents). */
+const DOSSIER = Array.from(
+  { length: 60 },
+  (_, i) => `Filing ${i + 1}: Nimbuslake Freight & Logistics B.V., Rotterdam; 420 staff; fleet of 96 trucks; ERP SAP S/4HANA; revenue up ${i % 9}% year on year; CFO since 2019.`,
+).join('\n');
 const MASTER_KEY = 'layout test master key, long enough';
 const work = tempDir('iron-cage-layout-');
 const gate = join(work.dir, 'gate');
@@ -78,7 +83,7 @@ async function busyRun(): Promise<void> {
         const r = await fetch(`${base}/v1/chat/completions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${run.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model, messages: [{ role: 'user', content: `Qualify lead ${i}-${n}: a mid-size logistics firm in Rotterdam.` }] }),
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: `Qualify lead ${i}-${n} from its dossier.\n${DOSSIER}` }] }),
         });
         expect(r.status, `${model}: ${await r.clone().text()}`).toBe(200);
       }
@@ -87,7 +92,7 @@ async function busyRun(): Promise<void> {
       const r = await fetch(`${base}/v1/messages`, {
         method: 'POST',
         headers: { 'x-api-key': run.token, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-        body: JSON.stringify({ model, max_tokens: 300, messages: [{ role: 'user', content: 'Draft a two-line intro for a CFO.' }] }),
+        body: JSON.stringify({ model, max_tokens: 300, messages: [{ role: 'user', content: `Draft a two-line intro for its CFO.\n${DOSSIER}` }] }),
       });
       expect(r.status, `${model}: ${await r.clone().text()}`).toBe(200);
     }
