@@ -3,7 +3,7 @@
 //   node scripts/screenshot.mjs [width] [height] [dark|light] [out.png]
 // Emoji need a colour emoji font on the machine (Debian: fonts-noto-color-emoji).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,16 @@ try {
   const page = await context.newPage();
   await page.goto(url);
   await page.waitForSelector('[data-testid=agent-status][data-status=completed]', { timeout: 150_000 });
-  // The last figures in: the breaker's savings and the baseline come with the final reports.
-  await until(async () => /saved/.test(String(await page.locator('[data-testid=breaker]').first().textContent())) && /saved/.test(String(await page.getByTestId('cost-baseline').textContent())));
+  // The last figures in: the final cost report says what the demo's results say.
+  const results = await until(() => {
+    try {
+      return JSON.parse(readFileSync(join(work, 'demo.db.files/results.json'), 'utf8'));
+    } catch {
+      return null;
+    }
+  });
+  const saved = `$${results.baseline.savedUsd.toFixed(2)} saved`;
+  await until(async () => String(await page.getByTestId('cost-baseline').textContent()).includes(saved));
   await page.evaluate(() => document.fonts.ready);
   await page.screenshot({ path: out });
   console.log(`${out}: ${width}×${height}, ${theme}`);
