@@ -33,7 +33,7 @@ export function App(p: { onLogin: (token: string) => void }) {
         <AgentPicker />
         <div class="top-right">
           {s.role && (
-            <span class="role" title={s.role === 'viewer' ? 'Read-only: a viewer token changes nothing' : undefined}>
+            <span class="role" title={`${s.user} · ${s.role === 'viewer' ? 'viewer, read-only: a viewer token changes nothing' : s.role}`}>
               {s.user} · {s.role === 'viewer' ? 'viewer (read-only)' : s.role}
             </span>
           )}
@@ -47,13 +47,21 @@ export function App(p: { onLogin: (token: string) => void }) {
       {s.conn === 'connecting' ? (
         <main class="grid" aria-busy="true" />
       ) : (
+        // Three columns, each stacking its panels on its own (no row leaves a gap under a short
+        // panel); on narrower screens the columns dissolve into one grid (styles.css).
         <main class="grid">
-          <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
-          <CostPanel agent={agent} />
-          <ProtectionPanel agent={agent} />
-          <PerformancePanel agent={agent} />
-          <EventLog />
-          <SecretsPanel />
+          <div class="col">
+            <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
+            <PerformancePanel agent={agent} />
+          </div>
+          <div class="col">
+            <CostPanel agent={agent} />
+            <EventLog />
+          </div>
+          <div class="col">
+            <ProtectionPanel agent={agent} />
+            <SecretsPanel />
+          </div>
         </main>
       )}
       <Toasts />
@@ -76,7 +84,7 @@ function ThemeToggle() {
     setLight(!light);
   };
   return (
-    <button type="button" class="btn small" aria-pressed={light} onClick={flip} title="Switch between the dark projector theme and a light one">
+    <button type="button" class="btn small" data-testid="theme-toggle" aria-pressed={light} onClick={flip} title="Switch between the dark projector theme and a light one">
       {light ? '☾ Dark' : '☀ Light'}
     </button>
   );
@@ -119,7 +127,16 @@ function NoAgent() {
   );
 }
 
-function Login(p: { onLogin: (token: string) => void; intro?: string }) {
+/** The login page; `LoginForm` alone is what the bad-link page shows right under its explanation. */
+function Login(p: { onLogin: (token: string) => void }) {
+  return (
+    <main class="center">
+      <LoginForm onLogin={p.onLogin} />
+    </main>
+  );
+}
+
+function LoginForm(p: { onLogin: (token: string) => void; embedded?: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -143,31 +160,34 @@ function Login(p: { onLogin: (token: string) => void; intro?: string }) {
     }
   };
   return (
-    <main class="center">
-      <form class="card" data-testid="login" onSubmit={submit}>
-        <h1>Iron Cage</h1>
-        {p.intro && <p>{p.intro}</p>}
-        <p class="muted">
-          Open the one-time link iron-cage printed when it started (or run <code>iron-cage dashboard</code> for a new one), or log in as a dashboard user.
-        </p>
-        <label>
-          Name
-          <input name="name" autocomplete="username" required />
-        </label>
-        <label>
-          Password
-          <input name="password" type="password" autocomplete="current-password" required />
-        </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
+    <form class="card" data-testid="login" onSubmit={submit}>
+      {p.embedded ? (
+        <h2>Log in as a dashboard user</h2>
+      ) : (
+        <>
+          <h1>Iron Cage</h1>
+          <p class="muted">
+            Open the one-time link iron-cage printed when it started (or run <code>iron-cage dashboard</code> for a new one), or log in as a dashboard user.
           </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Logging in…' : 'Log in'}
-        </button>
-      </form>
-    </main>
+        </>
+      )}
+      <label>
+        Name
+        <input name="name" autocomplete="username" required />
+      </label>
+      <label>
+        Password
+        <input name="password" type="password" autocomplete="current-password" required />
+      </label>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="submit" class="btn primary" disabled={busy}>
+        {busy ? 'Logging in…' : 'Log in'}
+      </button>
+    </form>
   );
 }
 
@@ -187,7 +207,7 @@ function AuthError(p: { message: string | null; onLogin: (token: string) => void
           </li>
         </ul>
       </div>
-      <Login onLogin={p.onLogin} />
+      <LoginForm onLogin={p.onLogin} embedded />
     </main>
   );
 }

@@ -26,6 +26,15 @@ export function Figure(p: { label: string; testid: string; children: ComponentCh
   );
 }
 
+/**
+ * A machine name (model, service, secret, path) that may wrap only after its separators
+ * (`-`, `_`, `.`, `/`, `:`), never inside a word: `linkedin-sales-` / `navigator`, not `linkedi` / `n`.
+ */
+export function Name({ text }: { text: string }) {
+  const parts = text.split(/(?<=[-_./:])/);
+  return <>{parts.flatMap((part, i) => (i === 0 ? [part] : [<wbr key={i} />, part]))}</>;
+}
+
 /** "Not monitored yet": a slot iron-cage does not measure never shows a 0 that looks measured. */
 export function NotMonitored() {
   return <span class="muted">not monitored yet</span>;

@@ -89,6 +89,8 @@ describe('the dashboard in Chromium, on a live run', () => {
     await waitState(admin, '[data-testid=conn][data-state=live]');
     await waitState(admin, '[data-testid=agent-status][data-status=running]');
     expect(await textOf(admin, 'agent-status')).toContain('Running');
+    // The log shows INFO and up at first; this test follows every event, DEBUG rows included.
+    await byId(admin, 'filter-severity').selectOption('debug');
 
     const clients = wsClients(100);
     await clients.opened;

@@ -7,7 +7,7 @@ import { count, duration } from '../format.js';
 import { getState, useStore } from '../store.js';
 import { LIVE_STATUSES, STATUS } from '../status.js';
 import type { Agent } from '../types.js';
-import { Figure, Panel, useNow } from '../ui.js';
+import { Figure, Name, Panel, useNow } from '../ui.js';
 
 /** #19: what the agent is doing, how far it got, how well, and when it will be done. */
 export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: ComponentChildren }) {
@@ -65,7 +65,10 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
         {agent.script && (
           <>
             {' '}
-            · <code>{agent.script}</code>
+            ·{' '}
+            <code>
+              <Name text={agent.script} />
+            </code>
           </>
         )}
       </p>

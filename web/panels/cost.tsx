@@ -1,9 +1,12 @@
+import { useState } from 'preact/hooks';
 import { count, money, pct } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
-import { Figure, Panel } from '../ui.js';
+import { Figure, Name, Panel } from '../ui.js';
 import { SpendChart } from './chart.js';
 
+/** Models listed by name before the rest are summed into one line. */
+const TOP_MODELS = 5;
 const TONE: Record<string, string> = { under_budget: 'ok', approaching_limit: 'warn', over_budget: 'bad' };
 
 /** #20: spend against the limit, where it is heading, and on which models. */
@@ -15,6 +18,10 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
   const spent = agent?.budget?.spentUsd ?? c?.spentUsd ?? 0;
   const limit = agent?.budget ? agent.budget.limitUsd : (c?.limitUsd ?? null);
   const used = limit ? (spent / limit) * 100 : null;
+  const [allModels, setAllModels] = useState(false);
+  const byModel = c?.byModel ?? [];
+  // The costliest models in full; the rest as one line that opens them all.
+  const models = allModels || byModel.length <= TOP_MODELS + 1 ? { shown: byModel, rest: [] } : { shown: byModel.slice(0, TOP_MODELS), rest: byModel.slice(TOP_MODELS) };
   return (
     <Panel title="Cost" id="cost">
       <div class="cost-head">
@@ -64,13 +71,26 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
             </tr>
           </thead>
           <tbody>
-            {(c?.byModel ?? []).slice(0, 4).map((m) => (
+            {models.shown.map((m) => (
               <tr key={m.model}>
-                <td>{m.model}</td>
+                <td>
+                  <Name text={m.model} />
+                </td>
                 <td class="num">{count(m.requests)}</td>
                 <td class="num">{money(m.costUsd)}</td>
               </tr>
             ))}
+            {models.rest.length > 0 && (
+              <tr class="more-row">
+                <td>
+                  <button type="button" class="link" data-testid="cost-models-more" aria-expanded="false" onClick={() => setAllModels(true)}>
+                    {models.rest.length} more models
+                  </button>
+                </td>
+                <td class="num">{count(models.rest.reduce((n, m) => n + m.requests, 0))}</td>
+                <td class="num">{money(models.rest.reduce((n, m) => n + m.costUsd, 0))}</td>
+              </tr>
+            )}
             {(c?.byModel.length ?? 0) === 0 && (
               <tr>
                 <td colSpan={3} class="muted">
@@ -85,7 +105,7 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
             <>
               <strong>{c.display.baseline?.replace(/^vs baseline/, 'vs Baseline')}</strong>
               <div class="muted small">
-                {c.baseline.model} would have cost {money(c.baseline.costUsd)}
+                <Name text={c.baseline.model} /> would have cost {money(c.baseline.costUsd)}
               </div>
             </>
           ) : (

@@ -13,11 +13,13 @@ const FIRST_ROWS = 80;
 const MORE_ROWS = 200;
 const RANK: Record<Severity, number> = { debug: 0, info: 1, warn: 2, error: 3, critical: 4 };
 const LABEL: Record<Severity, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', critical: 'CRIT' };
+/** INFO and up at first: every LLM call and checkpoint is a DEBUG row, and would fill the log. */
+const DEFAULT_SEVERITY: Severity = 'info';
 
 /** #23: every event, newest at the bottom, live; pauses while the pointer is over it. */
 export function EventLog() {
   const s = useStore();
-  const [minSeverity, setMinSeverity] = useState<Severity>('debug');
+  const [minSeverity, setMinSeverity] = useState<Severity>(DEFAULT_SEVERITY);
   const [type, setType] = useState('');
   const [agentId, setAgentId] = useState('');
   const [pausedAt, setPausedAt] = useState<number | null>(null);
@@ -94,7 +96,7 @@ export function EventLog() {
       {/* biome-ignore lint/a11y/noStaticElementInteractions: hovering only pauses the feed; the keyboard has Jump to latest */}
       <div class="log-wrap" onMouseEnter={() => setPausedAt(s.lastSeq)} onMouseLeave={() => setPausedAt(null)}>
         {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it */}
-        <ol class="log" data-testid="event-log" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
+        <ol class="log" data-testid="event-log" data-scroll-region="events" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
           {earlier > 0 && (
             <li>
               <button type="button" class="btn small more" data-testid="log-more" onClick={() => setLimit(limit + MORE_ROWS)}>
@@ -105,7 +107,7 @@ export function EventLog() {
           {shown.map((e) => (
             <Row key={e.seq} e={e} showAgent={!agentId && s.agents.length > 1} open={open === e.seq} toggle={() => setOpen(open === e.seq ? null : e.seq)} />
           ))}
-          {shown.length === 0 && <li class="muted small">No events{type || agentId || minSeverity !== 'debug' ? ' match the filters' : ' yet'}.</li>}
+          {shown.length === 0 && <li class="muted small">No events{s.events.length > 0 ? ' match the filters' : ' yet'}.</li>}
         </ol>
         {(pausedAt !== null || !following) && (
           <div class="log-status">

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
 import { notifyError, useStore } from '../store.js';
 import type { Agent, BreakerView } from '../types.js';
-import { Figure, Panel, useNow } from '../ui.js';
+import { Figure, Name, Panel, useNow } from '../ui.js';
 
 /** #22: how fast, how reliably, and each external service's circuit breaker. */
 export function PerformancePanel({ agent }: { agent: Agent | null }) {
@@ -41,7 +41,7 @@ function Breakers({ list }: { list: BreakerView[] | null }) {
   if (list === null) return <p class="muted small">…</p>;
   if (list.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
   return (
-    <table class="table breakers">
+    <table class="table breakers reflow">
       <thead>
         <tr>
           <th scope="col">Service</th>
@@ -71,8 +71,10 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
   const left = b.state === 'OPEN' ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
   return (
     <tr data-testid="breaker" data-service={b.service} data-state={b.state} class={`breaker-${b.state.toLowerCase()}`}>
-      <td>{b.service}</td>
-      <td>
+      <td class="cell-name" title={b.service}>
+        <Name text={b.service} />
+      </td>
+      <td class="cell-state">
         {STATE_TEXT[b.state]}
         {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
@@ -89,8 +91,10 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
           </ActionButton>
         )}
       </td>
-      <td class="num">{count(b.blocked)}</td>
-      <td class="num">
+      <td class="num cell-blocked" data-label="Blocked">
+        {count(b.blocked)}
+      </td>
+      <td class="num cell-saved" data-label="While open">
         {b.display.saved}
         <div class="muted small">{b.display.fallback}</div>
       </td>

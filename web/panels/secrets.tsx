@@ -7,7 +7,7 @@ import { Modal } from '../modal.js';
 import { refreshSecrets } from '../refresh.js';
 import { useStore } from '../store.js';
 import type { RevealedSecret, Secret } from '../types.js';
-import { Panel } from '../ui.js';
+import { Name, Panel } from '../ui.js';
 
 const enc = encodeURIComponent;
 /** A revealed value goes back to its mask after this long. */
@@ -58,7 +58,7 @@ export function SecretsPanel() {
         )}
         {(v.status === 'forbidden' || v.status === 'error') && <p class="muted small">{v.message}</p>}
         {v.status === 'ok' && (
-          <table class="table secrets">
+          <table class="table secrets reflow">
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -127,16 +127,20 @@ function SecretRow(p: { x: Secret; admin: boolean; onEdit: () => void; onRotate:
   };
   return (
     <tr data-testid="secret-row" data-name={x.name} data-env={x.environment}>
-      <td>
-        <code>{x.name}</code>
+      <td class="cell-name" title={x.name}>
+        <code>
+          <Name text={x.name} />
+        </code>
       </td>
-      <td>{x.environment}</td>
-      <td>
-        <code class="secret-value" data-testid="secret-value-shown">
+      <td class="cell-env">
+        <span class="chip">{x.environment}</span>
+      </td>
+      <td class="cell-value">
+        <code class={revealed === null ? 'secret-value' : 'secret-value revealed'} data-testid="secret-value-shown">
           {revealed ?? x.maskedValue}
         </code>
       </td>
-      <td class="small nowrap" title={`created ${when(x.createdAt)}, updated ${when(x.updatedAt)}`}>
+      <td class="small nowrap cell-updated" title={`created ${when(x.createdAt)}, updated ${when(x.updatedAt)}`}>
         {ago(x.updatedAt)}
       </td>
       {admin && (

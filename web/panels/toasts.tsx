@@ -8,11 +8,21 @@ import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
 import { StopAgent } from './agent.js';
 
-/** #24: pop-ups, newest last, at most three; announced to screen readers. */
+/**
+ * #24: pop-ups, newest last, at most three; announced to screen readers. On a small screen only
+ * the newest shows, the others folded into a "+N earlier" button above it (styles.css).
+ */
 export function Toasts() {
   const s = useStore();
+  const [unfolded, setUnfolded] = useState(false);
+  const earlier = s.toasts.length - 1;
   return (
-    <div class="toasts" aria-live="polite" aria-relevant="additions">
+    <div class={unfolded ? 'toasts unfolded' : 'toasts'} aria-live="polite" aria-relevant="additions" data-testid="toasts">
+      {earlier > 0 && (
+        <button type="button" class="btn small toasts-fold" data-testid="toasts-fold" aria-expanded={unfolded} onClick={() => setUnfolded(!unfolded)}>
+          {unfolded ? 'Show the newest only' : `+${earlier} earlier`}
+        </button>
+      )}
       {s.toasts.map((t) => (
         <ToastView t={t} key={t.id} />
       ))}
