@@ -18,8 +18,8 @@ function prepare(args: ServeArgs): Config {
 export async function runStart(args: StartArgs): Promise<void> {
   const config = prepare(args);
   const cwd = process.cwd();
-  checkScript(args.script, cwd);
-  checkPython(config.python, process.env);
+  // A Node agent runs on this very Node; only a Python one needs its interpreter found.
+  if (checkScript(args.script, cwd).language === 'python') checkPython(config.python, process.env);
   const rt = await boot(config, { script: args.script, args: args.args });
   onSignals(rt);
   const outcome = await rt.agentDone!;

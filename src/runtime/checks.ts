@@ -1,8 +1,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, extname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from '../supervisor/index.js';
 
-export function checkScript(script: string, cwd: string): string {
+/** The agent's script, resolved: it must be a readable file iron-cage knows how to run (by its extension). */
+export function checkScript(script: string, cwd: string): { path: string; language: AgentLanguage } {
   const path = resolve(cwd, script);
   let st: ReturnType<typeof statSync>;
   try {
@@ -16,7 +18,13 @@ export function checkScript(script: string, cwd: string): string {
   } catch {
     throw new ConfigError(`agent script ${script}: not readable`);
   }
-  return path;
+  const language = agentLanguage(path);
+  if (!language) {
+    const ext = extname(path);
+    const what = ext ? `'${ext}' is not an agent iron-cage can run` : 'no extension to say how to run it';
+    throw new ConfigError(`agent script ${script}: ${what} (${AGENT_EXTENSIONS.join(', ')}: .py runs on Python, the others on Node.js)`);
+  }
+  return { path, language };
 }
 
 /** Find the interpreter the way the shell would, so a typo fails now rather than as a crash loop. */
