@@ -198,8 +198,9 @@ describe('iron-cage command line', () => {
       expect(await exited).toBe(0);
       expect(readFileSync(marker, 'utf8')).toBe('SIGTERM');
       expect(out).toContain('sleeper got SIGTERM');
-      // A Node agent sees its own arguments only, and the bootstrap took its lifeline variable.
-      if (script.endsWith('.mjs')) expect(out).toContain(`sleeper argv ${JSON.stringify([marker])} lifeline consumed`);
+      // A Node agent sees its own arguments only; the bootstrap took its lifeline variable and
+      // dropped Node's SIGUSR1 handler (the inspector).
+      if (script.endsWith('.mjs')) expect(out).toContain(`sleeper argv ${JSON.stringify([marker])} lifeline consumed SIGUSR1 not caught`);
       const d = new Database(db, { readonly: true });
       expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(d.prepare('SELECT status, pid FROM agents').get()).toEqual({ status: 'stopped', pid: null });
