@@ -19,9 +19,10 @@ function prepare(args: ServeArgs): Config {
 export async function runStart(args: StartArgs): Promise<void> {
   const config = prepare(args);
   const cwd = process.cwd();
-  checkScript(args.script, cwd);
-  checkPython(config.python, process.env);
-  checkSyntax(config.python, args.script, cwd);
+  // A Node agent runs on this very Node; only a Python one needs its interpreter found.
+  const { language } = checkScript(args.script, cwd);
+  if (language === 'python') checkPython(config.python, process.env);
+  checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd);
   const started = Date.now();
   const rt = await boot(config, { script: args.script, args: args.args });
   // Once, when the agent has ended: by itself, or stopped by Ctrl-C (before the server closes).

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, extname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from '../supervisor/index.js';
 
-export function checkScript(script: string, cwd: string): string {
+/** The agent's script, resolved: it must be a readable file iron-cage knows how to run (by its extension). */
+export function checkScript(script: string, cwd: string): { path: string; language: AgentLanguage } {
   const path = resolve(cwd, script);
   let st: ReturnType<typeof statSync>;
   try {
@@ -17,7 +19,13 @@ export function checkScript(script: string, cwd: string): string {
   } catch {
     throw new ConfigError(`agent script ${script}: not readable`);
   }
-  return path;
+  const language = agentLanguage(path);
+  if (!language) {
+    const ext = extname(path);
+    const what = ext ? `'${ext}' is not an agent iron-cage can run` : 'no extension to say how to run it';
+    throw new ConfigError(`agent script ${script}: ${what} (${AGENT_EXTENSIONS.join(', ')}: .py runs on Python, the others on Node.js)`);
+  }
+  return { path, language };
 }
 
 /** Find the interpreter the way the shell would, so a typo fails now rather than as a crash loop. */
@@ -55,18 +63,36 @@ except (SyntaxError, ValueError) as e:
 `;
 
 /**
- * A Python agent that cannot compile is refused before anything starts, in one line
+ * An agent that cannot compile is refused before anything starts, in one line
  * (`agent.py:3: SyntaxError: invalid syntax`), rather than crashing at once under the restart
- * policy. Only `.py` scripts are compiled; a check that cannot run says nothing (the agent's own
- * start will).
+ * policy: a `.py` agent is compiled by its Python (without running it or writing
+ * `__pycache__`), a Node one by `node --check`. A check that cannot run says nothing (the
+ * agent's own start will).
  *
  * @example
- * checkSyntax('python3', 'agent.py', process.cwd()); // throws ConfigError on a syntax error
+ * checkSyntax('python3', 'python', 'agent.py', process.cwd()); // throws ConfigError on a syntax error
  */
-export function checkSyntax(python: string, script: string, cwd: string): void {
-  if (!/\.py$/i.test(script)) return;
-  const r = spawnSync(python, ['-c', COMPILE, resolve(cwd, script)], { cwd, encoding: 'utf8', timeout: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-  if (r.status !== 3) return;
-  const [line, what] = r.stdout.split('\t', 2);
-  throw new ConfigError(`agent script ${script}${line ? `:${line}` : ''}: ${what?.trim() || 'does not compile'} (fix it and start again)`);
+export function checkSyntax(interpreter: string, language: AgentLanguage, script: string, cwd: string): void {
+  const path = resolve(cwd, script);
+  const found = language === 'python' ? pythonSyntaxError(interpreter, path, cwd) : nodeSyntaxError(interpreter, path, cwd);
+  if (!found) return;
+  throw new ConfigError(`agent script ${script}${found.line ? `:${found.line}` : ''}: ${found.what || 'does not compile'} (fix it and start again)`);
+}
+
+function pythonSyntaxError(python: string, path: string, cwd: string): { line: string; what: string } | null {
+  const r = spawnSync(python, ['-c', COMPILE, path], { cwd, encoding: 'utf8', timeout: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  if (r.status !== 3) return null;
+  const [line = '', what = ''] = r.stdout.split('\t', 2);
+  return { line, what: what.trim() };
+}
+
+// `node --check` prints `<path>:<line>`, the source line, a caret, then `SyntaxError: …`.
+function nodeSyntaxError(node: string, path: string, cwd: string): { line: string; what: string } | null {
+  const r = spawnSync(node, ['--check', path], { cwd, encoding: 'utf8', timeout: 15_000 });
+  if (r.status === 0 || r.error) return null;
+  const lines = r.stderr.split('\n');
+  const what = lines.find((l) => /^\w*Error: /.test(l));
+  if (!what) return null;
+  const at = lines.find((l) => l.startsWith(`${path}:`));
+  return { line: at ? at.slice(path.length + 1).trim() : '', what: what.trim() };
 }

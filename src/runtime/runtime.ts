@@ -1,4 +1,4 @@
-import { basename, resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import type { Config } from '../config/index.js';
@@ -168,7 +168,7 @@ export class Runtime {
     };
     const sup = new AgentSupervisor({
       agentId: id,
-      name: config.name ?? basename(script).replace(/\.py$/, ''),
+      name: config.name ?? basename(script, extname(script)),
       python: config.python,
       script,
       args: agent.args,

@@ -1,5 +1,7 @@
+import { extname } from 'node:path';
+
 /**
- * The agent is started through this one-liner so that it dies with iron-cage: Linux's
+ * A Python agent is started through this one-liner so that it dies with iron-cage: Linux's
  * PR_SET_PDEATHSIG sends it SIGTERM if iron-cage itself is killed (kill -9, OOM), and the
  * setting survives the exec into the real script. Elsewhere (no prctl) it simply execs.
  * sys.argv after exec is exactly [script, args…], as if Python had been started directly.
@@ -24,4 +26,73 @@ export const PYTHON_BOOTSTRAP = [
 
 export function pythonArgs(script: string, args: string[]): string[] {
   return ['-c', PYTHON_BOOTSTRAP, script, ...args];
+}
+
+/** The variable that tells a Node agent's bootstrap which descriptor is its lifeline. */
+const LIFELINE_VAR = 'IRON_CAGE_LIFELINE_FD';
+/** The lifeline's descriptor in the agent: the first after stdin, stdout and stderr. */
+export const LIFELINE_FD = 3;
+
+/**
+ * Preloaded into a Node agent (`node --import <this> script.mjs`) for what the Python one-liner
+ * does with prctl, which Node cannot call:
+ * - it dies with iron-cage: descriptor 3 is the read end of a pipe only iron-cage writes to;
+ *   when iron-cage is gone (kill -9, OOM, or already gone before this ran) the pipe ends and the
+ *   agent gets SIGTERM. The handle is unref'd: it never keeps the agent alive. The variable is
+ *   removed, so a Node process the agent starts does not take its own descriptor 3 for one.
+ * - SIGUSR1 would open Node's inspector (a debugger on a local port, with the agent's token in
+ *   reach): its handler is dropped, so iron-cage sees the signal as not handled (signals.ts)
+ *   and never sends it, unless the agent installs a handler of its own.
+ * process.argv is [node, script, args…], as if Node had been started directly.
+ */
+export const NODE_BOOTSTRAP = [
+  "import { Socket } from 'node:net';",
+  "process.on('SIGUSR1', () => {});",
+  "process.removeAllListeners('SIGUSR1');",
+  `const fd = Number(process.env.${LIFELINE_VAR});`,
+  `delete process.env.${LIFELINE_VAR};`,
+  'if (Number.isInteger(fd) && fd > 2) {',
+  '  const line = new Socket({ fd, readable: true, writable: false });',
+  "  line.on('error', () => {});",
+  "  line.on('close', () => process.kill(process.pid, 'SIGTERM'));",
+  '  line.resume();',
+  '  line.unref();',
+  '}',
+].join('\n');
+
+export type AgentLanguage = 'python' | 'node';
+
+/** What runs an agent script, by its extension. */
+const LANGUAGE_OF: Readonly<Record<string, AgentLanguage>> = { '.py': 'python', '.js': 'node', '.mjs': 'node', '.cjs': 'node' };
+
+/** The extensions `start` accepts, for messages. */
+export const AGENT_EXTENSIONS = Object.keys(LANGUAGE_OF);
+
+/** The language of an agent script by its extension, or null for one iron-cage cannot run. */
+export function agentLanguage(script: string): AgentLanguage | null {
+  return LANGUAGE_OF[extname(script).toLowerCase()] ?? null;
+}
+
+/** How one agent process is started: its command line, what it adds to the environment, and whether it gets the lifeline. */
+export interface AgentLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  lifeline: boolean;
+}
+
+/**
+ * The command that runs `script`: `python` through PYTHON_BOOTSTRAP for a .py agent, this very
+ * Node (process.execPath) through NODE_BOOTSTRAP for a .js/.mjs/.cjs one.
+ *
+ * @example agentLaunch('agent.mjs', ['--leads', '3'], 'python3').command // process.execPath
+ */
+export function agentLaunch(script: string, args: string[], python: string): AgentLaunch {
+  const language = agentLanguage(script);
+  if (language === 'node') {
+    const bootstrap = `data:text/javascript,${encodeURIComponent(NODE_BOOTSTRAP)}`;
+    return { command: process.execPath, args: ['--import', bootstrap, script, ...args], env: { [LIFELINE_VAR]: String(LIFELINE_FD) }, lifeline: true };
+  }
+  if (language === 'python') return { command: python, args: pythonArgs(script, args), env: {}, lifeline: false };
+  throw new Error(`cannot run '${script}': iron-cage runs ${AGENT_EXTENSIONS.join(', ')} agents`);
 }

@@ -2,3 +2,4 @@ export { AgentSupervisor, type AgentOutcome, type RestartPolicy, type Supervisor
 export { LocalProcessRunner } from './local.js';
 export { agentEnv, cageCredentials, type Withheld } from './env.js';
 export type { AgentRunner, AgentProcess, RunSpec, ExitInfo, OutputStream } from './runner.js';
+export { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from './bootstrap.js';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { LineSplitter } from './lines.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream, RunSpec } from './runner.js';
 
@@ -13,7 +14,8 @@ export class LocalProcessRunner implements AgentRunner {
       const child = spawn(spec.command, spec.args, {
         cwd: spec.cwd,
         env: spec.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // The lifeline (bootstrap.ts) is one more pipe, at the agent's descriptor 3.
+        stdio: spec.lifeline ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
       const onError = (err: NodeJS.ErrnoException) => {
@@ -38,6 +40,12 @@ class LocalProcess implements AgentProcess {
 
   constructor(private readonly child: ChildProcess) {
     this.pid = child.pid!;
+    // Held open, never written, for as long as the agent runs: it closes when iron-cage dies. It
+    // must not keep iron-cage alive, and is let go once the agent has exited.
+    const lifeline = child.stdio[3] as Socket | null | undefined;
+    lifeline?.on('error', () => {});
+    lifeline?.unref();
+    child.once('exit', () => lifeline?.destroy());
     const pipe = (stream: OutputStream, src: NodeJS.ReadableStream | null) => {
       const splitter = new LineSplitter((line) => {
         for (const l of this.listeners) l(stream, line);

@@ -6,6 +6,8 @@ export interface RunSpec {
   args: string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Give the agent a lifeline at descriptor 3: a pipe that ends when iron-cage does (bootstrap.ts). */
+  lifeline?: boolean;
 }
 
 export interface ExitInfo {

@@ -1,7 +1,7 @@
 import type { AgentStatus } from '../core/events.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
-import { pythonArgs } from './bootstrap.js';
+import { agentLaunch } from './bootstrap.js';
 import { catchesSignal } from './signals.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
 
@@ -15,6 +15,7 @@ export interface RestartPolicy {
 export interface SupervisorOptions {
   agentId: string;
   name: string;
+  /** The interpreter of a .py agent; a .js/.mjs/.cjs one runs on iron-cage's own Node. */
   python: string;
   script: string;
   args: string[];
@@ -119,11 +120,13 @@ export class AgentSupervisor {
     const { state } = this.o;
     let proc: AgentProcess;
     try {
+      const how = agentLaunch(this.o.script, this.o.args, this.o.python);
       proc = await this.o.runner.start({
-        command: this.o.python,
-        args: pythonArgs(this.o.script, this.o.args),
-        env: await this.o.env(this.restarts),
+        command: how.command,
+        args: how.args,
+        env: { ...(await this.o.env(this.restarts)), ...how.env },
         cwd: this.o.cwd,
+        lifeline: how.lifeline,
       });
     } catch (err) {
       this.finish({ status: 'crashed', exitCode: null }, { code: null, signal: null }, `Agent could not start: ${(err as Error).message}`);

@@ -9,6 +9,11 @@ import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
 const SLEEPER = join(ROOT, 'test/fixtures/agents/sleeper.py');
+/** The same agent in Python and in Node.js: supervision must not depend on the language. */
+const SLEEPERS = [
+  { language: 'Python', script: SLEEPER },
+  { language: 'Node.js', script: join(ROOT, 'test/fixtures/agents/sleeper.mjs') },
+];
 const HELLO = join(ROOT, 'demo/hello_agent.py');
 
 function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
@@ -84,6 +89,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   describe('rejects bad input with one clear line and exit code 2, starting nothing', () => {
     const { dir } = tempDir();
     writeFileSync(join(dir, 'agent.py'), 'print("hi")\n');
+    writeFileSync(join(dir, 'agent.txt'), 'print("hi")\n');
+    writeFileSync(join(dir, 'agent'), 'print("hi")\n');
     writeFileSync(join(dir, 'bad.yaml'), 'port: [1, 2\n');
     writeFileSync(join(dir, 'unknown.yaml'), 'budgte: 50\n');
     writeFileSync(join(dir, 'wrongtype.toml'), 'port = "eighty"\n');
@@ -91,6 +98,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const cases: Array<[string, string[], RegExp, NodeJS.ProcessEnv?]> = [
       ['missing script', ['start', 'nope.py'], /agent script nope\.py: file not found/],
       ['directory as script', ['start', '.'], /agent script \.: not a file/],
+      ['unknown extension', ['start', 'agent.txt'], /agent script agent\.txt: '\.txt' is not an agent iron-cage can run \(\.py, \.js, \.mjs, \.cjs: \.py runs on Python, the others on Node\.js\)/],
+      ['no extension', ['start', 'agent'], /agent script agent: no extension to say how to run it \(\.py, \.js, \.mjs, \.cjs/],
       ['unknown flag', ['start', 'agent.py', '--bogus'], /Unknown argument: bogus/],
       ['no command', [], /Name a command/],
       ['budget not a number', ['start', 'agent.py', '--budget', 'fifty'], /--budget: "fifty" is not an amount in dollars/],
@@ -149,6 +158,26 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  it('runs .js, .mjs and .cjs agents on its own Node, with no Python needed', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'esm.mjs'), "import { argv } from 'node:process';\nconsole.log(`esm ${argv.slice(2).join(' ')}`);\n");
+      writeFileSync(join(dir, 'common.cjs'), 'console.log(`cjs ${typeof require}`);\nprocess.exit(4);\n');
+      writeFileSync(join(dir, 'plain.js'), "console.log(`js gateway ${process.env.OPENAI_BASE_URL?.endsWith('/v1')}`);\n");
+      const esm = run(['start', 'esm.mjs', '--exit', '--python', 'python9.9-nope', '--port', '0', '--db', join(dir, 's.db'), '--', 'a', 'b'], { cwd: dir });
+      expect(esm.code).toBe(0);
+      expect(esm.stdout).toContain('esm a b');
+      const cjs = run(['start', 'common.cjs', '--exit', '--restart', 'never', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
+      expect(cjs.code).toBe(4);
+      expect(cjs.stdout).toContain('cjs function');
+      const js = run(['start', 'plain.js', '--exit', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
+      expect(js.code).toBe(0);
+      expect(js.stdout).toContain('js gateway true');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('--exit returns the agent exit code', () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -160,12 +189,12 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('SIGTERM to iron-cage: the agent gets SIGTERM, iron-cage exits 0, the database is consistent', async () => {
+  it.each(SLEEPERS)('SIGTERM to iron-cage: the $language agent gets SIGTERM, iron-cage exits 0, the database is consistent', async ({ script }) => {
     const { dir, cleanup } = tempDir();
     try {
       const marker = join(dir, 'signal.txt');
       const db = join(dir, 'state.db');
-      const child = spawn(process.execPath, [CLI, 'start', SLEEPER, marker, '--port', '0', '--db', db], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'start', script, marker, '--port', '0', '--db', db], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.stderr.on('data', (c) => (out += c));
@@ -175,6 +204,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       expect(await exited).toBe(0);
       expect(readFileSync(marker, 'utf8')).toBe('SIGTERM');
       expect(out).toContain('sleeper got SIGTERM');
+      // A Node agent sees its own arguments only; the bootstrap took its lifeline variable and
+      // dropped Node's SIGUSR1 handler (the inspector).
+      if (script.endsWith('.mjs')) expect(out).toContain(`sleeper argv ${JSON.stringify([marker])} lifeline consumed SIGUSR1 not caught`);
       const d = new Database(db, { readonly: true });
       expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(d.prepare('SELECT status, pid FROM agents').get()).toEqual({ status: 'stopped', pid: null });
@@ -191,10 +223,10 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('kill -9 of iron-cage takes the agent down with it (no orphan keeps running)', async () => {
+  it.each(SLEEPERS)('kill -9 of iron-cage takes the $language agent down with it (no orphan keeps running)', async ({ script }) => {
     const { dir, cleanup } = tempDir();
     try {
-      const child = spawn(process.execPath, [CLI, 'start', SLEEPER, '--port', '0', '--db', join(dir, 'state.db')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'start', script, '--port', '0', '--db', join(dir, 'state.db')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       await until(() => out.includes('sleeper ready'));

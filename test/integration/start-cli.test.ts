@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
@@ -26,6 +26,21 @@ describe('iron-cage start', () => {
       expect(existsSync(join(dir, 's.db'))).toBe(false);
       // Compiled without leaving bytecode beside the agent.
       expect(existsSync(join(ROOT, 'test/fixtures/agents/__pycache__'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a Node agent with a syntax error the same way (node --check)', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'agent.mjs'), "import { env } from 'node:process';\nconsole.log(env.HOME;\n");
+      const r = run(['start', 'agent.mjs', '--exit', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^iron-cage: agent script agent\.mjs:2: SyntaxError: .+ \(fix it and start again\)$/);
+      expect(existsSync(join(dir, 's.db'))).toBe(false);
     } finally {
       cleanup();
     }
