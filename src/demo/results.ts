@@ -1,6 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
-import { costRows, getJson, renderTable, type Row } from '../runtime/index.js';
+import { costRows, getJson, type Row } from '../runtime/index.js';
 import { formatDuration, usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
