@@ -96,6 +96,7 @@ export class Meter {
           headers: req.headers,
           target,
           reservationId: g.reservationId,
+          attempts: 0,
           ...(signal ? { signal } : {}),
         };
       } catch (err) {
