@@ -5,6 +5,7 @@ import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';
 import { openaiStream, openaiWhole } from './sim/openai.js';
+import { anyModel, modelRefusal, type ModelKind } from './sim/catalog.js';
 import { safeJson, simRequest } from './sim/request.js';
 import { simulateResponses } from './sim/responses.js';
 
@@ -45,7 +46,11 @@ export class SimulatedProvider implements Provider {
   private calls = 0;
   private seq = 0;
 
-  constructor(private readonly o: SimulatedOptions) {}
+  /** `kindOf`: the models it has (`simulatedCatalog`); one it has not is refused as a provider refuses it. */
+  constructor(
+    private readonly o: SimulatedOptions,
+    private readonly kindOf: (model: string) => ModelKind = anyModel,
+  ) {}
 
   async call(c: UpstreamCall): Promise<UpstreamResponse> {
     const n = ++this.calls;
@@ -57,6 +62,8 @@ export class SimulatedProvider implements Provider {
     const model = String(body.model ?? 'gpt-4o-mini');
     const id = `sim-${(++this.seq).toString(36)}-${fnv1a(c.body ?? '').toString(36)}`;
     const endpoint = c.endpoint;
+    const refused = modelRefusal(c, model, this.kindOf(model));
+    if (refused) return json(refused.status, refused.body);
     if (endpoint === 'embeddings') return this.embeddings(body, model);
     if (endpoint === 'count_tokens') return json(404, { type: 'error', error: { type: 'not_found_error', message: 'The simulated provider does not count tokens: the gateway does.' } });
     // Usage reports the prompt as the budget counts it: a reservation is exact against it.
