@@ -51,7 +51,7 @@ describe('a model name holding PII is refused, never sent, stored or shown', () 
     for (const piece of model.split(/\s+/).filter((p) => /\d{3}|@|＠/.test(p))) expect(all).not.toContain(piece);
   });
 
-  it('an ordinary unknown model name still passes, and is the provider\'s to refuse', async () => {
+  it("an ordinary unknown model name still passes, and is the provider's to refuse", async () => {
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: agent.token, maxRetries: 0 });
     // Not our 400: the name reached the (simulated) provider, which has no such model, as OpenAI would say.
     const err = await client.chat.completions.create({ model: 'gpt-4o-2099-01-01', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
