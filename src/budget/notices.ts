@@ -158,11 +158,12 @@ export class BudgetNotices {
   requestEvent(requestId: number, row: LlmRequestInput, charged: SettleResult): NewEvent<'llm.request'> {
     const s = charged.snapshot;
     const cost = row.costMicros;
+    const attempts = row.attempts ?? 0;
     return {
       agentId: row.agentId,
       type: 'llm.request',
       severity: row.status === 'ok' ? 'debug' : 'warn',
-      message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(cost)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}`,
+      message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(cost)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}${attempts > 1 ? ` · ${attempts} attempts` : ''}`,
       data: {
         requestId,
         endpoint: row.endpoint,
@@ -179,6 +180,7 @@ export class BudgetNotices {
         latencyMs: Math.round((row.latencyMs ?? 0) * 100) / 100,
         redactions: row.redactions,
         usageSource: row.usageSource as 'provider' | 'estimate',
+        attempts,
       },
     };
   }

@@ -86,6 +86,8 @@ export interface EventData {
     latencyMs: number;
     redactions: number;
     usageSource: 'provider' | 'estimate';
+    /** Requests sent upstream for this call, our retries and fallbacks included (0: none left, e.g. an open circuit). */
+    attempts: number;
   };
   /** `family`/`pricedAs`: priced like the dearest model of its family (`gpt-4o`, `openai/gpt-4o-2024-05-13`); null: the default price. */
   'llm.unknown_model': { model: string; provider: string; inputPerMillionUsd: number; outputPerMillionUsd: number; family: string | null; pricedAs: string | null };

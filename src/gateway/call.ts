@@ -52,6 +52,11 @@ export interface Call extends CallRequest {
   readonly signal?: AbortSignal;
   /** Set just before the request goes to the provider: from then on it may be owed, whatever becomes of the agent. */
   dispatched?: boolean;
+  /**
+   * Requests sent to providers for this call so far, retries and fallbacks included (a call an
+   * open circuit refused sent none): its row's `attempts`, and whether we already retried it.
+   */
+  attempts: number;
   /** Its reservation is gone (a fallback refused) but its row is not written yet. */
   unrecorded?: boolean;
 }
@@ -110,6 +115,7 @@ export function requestRow(call: Call, o: Omit<Outcome, 'reading'>, bill: Bill):
     firstByteMs: o.firstByteMs,
     redactions: o.redactions,
     error: o.error,
+    attempts: call.attempts,
   };
 }
 

@@ -12,13 +12,15 @@ import type { TextSlot } from './wire/types.js';
 import { collect, decodeBody, sendJson } from '../server/index.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
+import { sdkMayRetry } from './upstream.js';
+import { isRetryableOutcome } from '../domain/reliability/index.js';
 
 export interface DeliverDeps {
   meter: Meter;
   guard: OutputGuard;
 }
 
-const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after)/;
+const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after|x-should-retry$)/;
 
 /** The provider's headers worth passing on to the agent (ids, rate limits, Retry-After), its credentials taken out. */
 export function passHeaders(up: UpstreamResponse, scrub: CredentialScrubber): Record<string, string> {
@@ -49,7 +51,10 @@ export async function relayUpstreamError(d: DeliverDeps, call: Call, up: Upstrea
   await d.meter.settle(call, { status: 'error', httpStatus: up.status, reading: null, redactions, firstByteMs: null, error: recorded.slice(0, 500) });
   // The provider's own error body, in its own shape, so the SDK raises its usual exception.
   const body = parsed !== null ? text : call.wire.error(up.status, up.status === 429 ? 'rate_limit' : 'upstream', message).body;
-  sendJson(res, up.status, body, passHeaders(up, scrub));
+  const headers = passHeaders(up, scrub);
+  // Retried here already, or not worth retrying: the SDK must not multiply our attempts by its own.
+  if (!sdkMayRetry(call) || !isRetryableOutcome({ status: up.status })) headers['x-should-retry'] = 'false';
+  sendJson(res, up.status, body, headers);
 }
 
 /** An embeddings answer past this many bytes has its usage read from its end, not the whole body parsed. */

@@ -10,6 +10,7 @@ import { GatewayHandler } from './handler.js';
 import { Meter } from './meter.js';
 import { HttpProvider } from './providers/http.js';
 import { SimulatedProvider } from './providers/simulated.js';
+import { simulatedCatalog } from './providers/sim/catalog.js';
 import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { ResponsesState, responsesKey } from './responses-state.js';
@@ -26,7 +27,8 @@ export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
 export function gatewayService(ctx: GatewayDeps): Service {
   const g = ctx.config.gateway;
-  const simulated = new SimulatedProvider(g.providers.simulated);
+  // It fails as a provider does on a model no provider has: agents are developed against it.
+  const simulated = new SimulatedProvider(g.providers.simulated, simulatedCatalog(ctx.budget.book, g));
   // `api_key: secret:NAME` is read from the vault per call; anything else is the key itself.
   const http = (name: 'openai' | 'anthropic'): Provider => {
     const p = g.providers[name];

@@ -100,6 +100,7 @@ export class Meter {
           ...(req.turn ? { turn: req.turn } : {}),
           target,
           reservationId: g.reservationId,
+          attempts: 0,
           ...(signal ? { signal } : {}),
         };
       } catch (err) {

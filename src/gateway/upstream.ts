@@ -68,12 +68,12 @@ export class UpstreamCaller {
       }
       const outcome = await this.withRetries(call, clientSignal);
       // The request itself broke the provider: another model would be given the same request.
-      if (!outcome.ok && errorKindOf(outcome.error) === 'request') throw failure(outcome.error, call.target.provider.name);
+      if (!outcome.ok && errorKindOf(outcome.error) === 'request') throw failure(outcome.error, call);
       if (outcome.ok && !(isRetryableOutcome({ status: outcome.value.status }) && i < chain.length - 1)) return outcome.value;
       if (outcome.ok) discard(outcome.value.body);
       lastError = outcome.ok ? { status: outcome.value.status } : outcome.error;
     }
-    throw failure(lastError, call.target.provider.name);
+    throw failure(lastError, call);
   }
 
   private withRetries(call: Call, clientSignal: AbortSignal) {
@@ -109,6 +109,7 @@ export class UpstreamCaller {
         // A call granted as its agent hung up is never sent, so it owes nothing.
         if (clientSignal.aborted) throw clientGone(clientSignal.reason);
         call.dispatched = true;
+        call.attempts++;
         // Once sent, the agent hanging up does not cancel it: providers differ in what a cancel
         // stops and bills, so the answer is read to its end for the usage it reports (deliver,
         // stream) and the call is charged that, or its worst case when the usage cannot be read.
@@ -142,13 +143,24 @@ export class UpstreamCaller {
   }
 }
 
-function failure(lastError: unknown, provider: string): GatewayError {
+/**
+ * Whether the agent's SDK may send the call again: not once we have retried it ourselves (our
+ * attempts times the SDK's would reach the provider), nor when trying again cannot help. The
+ * official SDKs obey `x-should-retry: false`.
+ */
+export const sdkMayRetry = (call: Pick<Call, 'attempts'>): boolean => call.attempts <= 1;
+
+function failure(lastError: unknown, call: Call): GatewayError {
+  const provider = call.target.provider.name;
+  const again = sdkMayRetry(call);
   if (lastError instanceof CircuitOpenError) {
-    return new GatewayError('unavailable', `Provider ${provider} is failing and its circuit is open; retry in ${Math.ceil(lastError.retryAfterMs / 1000)}s.`);
+    // The time until the breaker lets a probe through: an SDK that waits it out is not refused again.
+    const waitS = Math.max(1, Math.ceil(lastError.retryAfterMs / 1000));
+    return new GatewayError('unavailable', `Provider ${provider} is failing and its circuit is open; retry in ${waitS}s.`, again, waitS);
   }
   const kind = errorKindOf(lastError);
-  if (kind === 'timeout') return new GatewayError('timeout', `The upstream provider ${provider} did not answer in time.`);
+  if (kind === 'timeout') return new GatewayError('timeout', `The upstream provider ${provider} did not answer in time.`, again);
   if (kind === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.');
   if (kind === 'request') return new GatewayError('invalid_request', `The provider ${provider} could not process this request: ${(lastError as Error).message}.`, false);
-  return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`);
+  return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`, again);
 }

@@ -20,6 +20,11 @@ export interface ErrorAnswer {
   unexpected: boolean;
 }
 
+/** The statuses that tell a client to come back later: each answer of ours carries `retry-after`. */
+const SAYS_WHEN = new Set([429, 503]);
+/** The wait a 429 or 503 states when its error knows no better one. */
+export const DEFAULT_RETRY_AFTER_S = 1;
+
 /**
  * The one place an error becomes an HTTP answer: typed errors keep their status, code and
  * message; anything else is a 500 that says no more.
@@ -34,6 +39,9 @@ export function errorAnswer(err: unknown): ErrorAnswer {
   }
   const headers: Record<string, string> = { ...err.headers };
   if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
+  // Every 429 and 503 says when to come back, so none can be forgotten: a client without a time
+  // retries at once, into the limit or the outage that refused it.
+  else if (SAYS_WHEN.has(err.status) && headers['retry-after'] === undefined) headers['retry-after'] = String(DEFAULT_RETRY_AFTER_S);
   if (err.retry === false) headers['x-should-retry'] = 'false';
   // The rest of the request was never read: the connection cannot be reused.
   if (err.close) headers.connection = 'close';

@@ -1,7 +1,7 @@
 export { routeTable, startServer, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
 export type { AgentControl, AppEnv, Authenticator, RawRoute, ServerDeps } from './context.js';
 export type { Platform, SecretRefsLike, Service } from './service.js';
-export { errorAnswer, parseJsonBody, parseWith, toErrorResponse, type ErrorAnswer } from './errors.js';
+export { DEFAULT_RETRY_AFTER_S, errorAnswer, parseJsonBody, parseWith, toErrorResponse, type ErrorAnswer } from './errors.js';
 export { BodyReadError, collect, decodeBody, decodeStream, type DecodedBody, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, sendJson } from './io.js';
 // What the dashboard reads (type only: web/ imports these, and nothing of the server is bundled).
 export type { AgentPerformance } from './metrics.js';

@@ -104,6 +104,8 @@ export function mountDashboard(app: Hono<AppEnv>, page: Dashboard | null): void 
   app.get('/', (c) => {
     if (!page) {
       c.header('cache-control', 'no-store');
+      // Like every 503 of ours it says when to come back (a build takes about that long).
+      c.header('retry-after', '60');
       return c.html(NOT_BUILT_HTML, 503);
     }
     c.header('cache-control', 'no-cache');

@@ -10,7 +10,7 @@ export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string }
 /** What closes a `pending` row: how the call ended. */
 export type LlmRequestEnd = Pick<
   LlmRequestRow,
-  'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model'
+  'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts'
 >;
 
 const p = (name: string) => sql.placeholder(name);
@@ -51,6 +51,7 @@ export class RequestsStore {
         firstByteMs: p('firstByteMs'),
         redactions: p('redactions'),
         error: p('error'),
+        attempts: p('attempts'),
       })
       .prepare();
     this.finishRow = this.db.orm
@@ -67,6 +68,7 @@ export class RequestsStore {
         redactions: v('redactions'),
         error: v('error'),
         model: v('model'),
+        attempts: v('attempts'),
       })
       .where(eq(t.id, p('id')))
       .prepare();

@@ -106,6 +106,8 @@ export const llmRequests = sqliteTable(
     firstByteMs: real('first_byte_ms'),
     redactions: integer('redactions').notNull().default(0),
     error: text('error'),
+    /** Requests sent upstream for the call, our retries and fallbacks included; null on rows from before it was counted. */
+    attempts: integer('attempts'),
   },
   (t) => [index('llm_requests_agent').on(t.agentId, t.id)],
 );

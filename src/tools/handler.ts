@@ -208,12 +208,7 @@ function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string
     const wait = waitS(r);
     if (wait !== undefined) breaker['retry-after'] = String(wait);
   }
-  if (r.tier === 'failed') {
-    // An upstream's own retry-after (seconds or a date) stands unless the breaker knows better.
-    const upstream = r.live?.ok ? r.live.value.headers['retry-after'] : undefined;
-    const extra: Record<string, string> = { ...(upstream === undefined ? {} : { 'retry-after': String(upstream) }), [TIER]: 'failed', ...breaker };
-    return errorReply(failure(entry, r), r.reason, extra);
-  }
+  if (r.tier === 'failed') return errorReply(failure(entry, r), r.reason, { [TIER]: 'failed', ...breaker });
   const a = r.value;
   if (a.blocked) {
     const blocked = new IronCageError('pii_blocked', 403, `${entry.name}: ${a.blocked.message}`, {
@@ -235,27 +230,32 @@ function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string
 /** Seconds until the breaker lets a call through again, if it knows. */
 const waitS = (r: FallbackResult<ToolAnswer>): number | undefined => (r.tier === 'live' || r.retryAfterMs === null ? undefined : Math.max(1, Math.ceil(r.retryAfterMs / 1000)));
 
-/** Why no tier could answer, as the error the agent gets. */
+/**
+ * Why no tier could answer, as the error the agent gets. A failure the proxy already retried
+ * (more than one live attempt) says `x-should-retry: false`, as one that retrying cannot mend
+ * (an answer too large) does: a client retrying on top would multiply the upstream's load.
+ */
 function failure(entry: ToolEntry, r: Extract<FallbackResult<ToolAnswer>, { tier: 'failed' }>): IronCageError {
   const nothing = 'and there is no cached answer or placeholder';
+  const again = r.attempts > 1 ? { retry: false } : {};
   if (r.reason !== 'upstream_failure') {
     const retryAfterS = waitS(r);
     const state = r.reason === 'circuit_open' ? 'is open' : 'is half-open and already probing';
-    return new IronCageError(
-      'circuit_open',
-      503,
-      `the circuit for ${entry.name} ${state} ${nothing}${retryAfterS === undefined ? '' : `; retry in ${retryAfterS} s`}`,
-      retryAfterS === undefined ? {} : { retryAfterS },
-    );
+    return new IronCageError('circuit_open', 503, `the circuit for ${entry.name} ${state} ${nothing}${retryAfterS === undefined ? '' : `; retry in ${retryAfterS} s`}`, {
+      ...again,
+      ...(retryAfterS === undefined ? {} : { retryAfterS }),
+    });
   }
   if (r.detail === 'timeout') {
-    return new IronCageError('upstream_timeout', 504, `${entry.name} did not answer within ${entry.config.timeoutMs} ms ${nothing}`);
+    return new IronCageError('upstream_timeout', 504, `${entry.name} did not answer within ${entry.config.timeoutMs} ms ${nothing}`, again);
   }
   if (r.live && !r.live.ok && r.live.error instanceof ResponseTooLargeError) {
-    return new IronCageError('upstream_response_too_large', 502, `${entry.name}: ${r.live.error.message} ${nothing}`);
+    return new IronCageError('upstream_response_too_large', 502, `${entry.name}: ${r.live.error.message} ${nothing}`, { retry: false });
   }
   const what = r.detail?.startsWith('http_') ? `answered ${failureLabel(r.detail)}` : `could not be reached (${r.detail ?? 'unknown error'})`;
-  return new IronCageError('upstream_unavailable', 503, `${entry.name} ${what} ${nothing}`);
+  // The upstream's own retry-after (seconds or a date) is the agent's; without one, the error's default.
+  const upstream = r.live?.ok ? r.live.value.headers['retry-after'] : undefined;
+  return new IronCageError('upstream_unavailable', 503, `${entry.name} ${what} ${nothing}`, { ...again, ...(upstream === undefined ? {} : { headers: { 'retry-after': String(upstream) } }) });
 }
 
 function row(call: ToolCall, entry: ToolEntry, reply: Reply): ToolCallInput {

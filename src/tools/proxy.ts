@@ -180,6 +180,8 @@ export class ToolProxy {
             'secret_unavailable',
             503,
             `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
+            // Only an operator mends it (unlock the vault, add the secret): a client retrying at once changes nothing.
+            { retry: false },
           );
         injected.push(v);
         return v;

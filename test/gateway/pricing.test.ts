@@ -46,7 +46,8 @@ describe('embeddings', () => {
 
 describe('a model with no price', () => {
   it('is warned about once (event and log line) and charged the dearest price of its family', async () => {
-    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway } } });
+    // Routed by the operator, so the simulated provider has it (a name no one configured would be its 404).
+    t = await startTestRuntime({ config: { gateway: { ...DEFAULTS.gateway, routing: { 'gpt-4o-2099-01-01': 'openai' } } } });
     const a = await agent(t, 5);
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
     for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gpt-4o-2099-01-01', max_tokens: 20, messages: [{ role: 'user', content: `hello ${i}` }] });

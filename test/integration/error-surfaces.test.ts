@@ -3,16 +3,18 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { NotFoundError, PayloadTooLargeError, TooManyAttemptsError } from '../../src/core/errors.js';
+import { IronCageError, NotFoundError, PayloadTooLargeError, TooManyAttemptsError } from '../../src/core/errors.js';
+import { CircuitOpenError } from '../../src/domain/reliability/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { GatewayError, sendError } from '../../src/gateway/errors.js';
 import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
 import { openaiWire } from '../../src/gateway/wire/openai.js';
 import { responsesWire } from '../../src/gateway/wire/responses.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
-import { errorAnswer, toErrorResponse } from '../../src/server/index.js';
+import { DEFAULT_RETRY_AFTER_S, errorAnswer, toErrorResponse } from '../../src/server/index.js';
 import { DEFAULTS } from '../../src/config/index.js';
-import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { useFakeLlm } from '../helpers/fake-llm.js';
 import { FakeService, serve, type TestServer } from '../helpers/http.js';
 import { withTools } from '../tools/helpers.js';
 
@@ -195,5 +197,122 @@ describe('one error raised on every surface of a running iron-cage', () => {
     expect(anthropic).toMatchObject({ status: 413, headers: { connection: 'close' } });
     expect(anthropic.body).toEqual({ type: 'error', error: { type: 'request_too_large', message: "Request body is larger than the gateway's limit of 1024 bytes." } });
     expect(tool.seen).toEqual([]);
+  });
+});
+
+describe('every 429 and 503 iron-cage answers says when to come back', () => {
+  it('the one error answer gives any 429 or 503 a retry-after, its own when it has one', () => {
+    const cases: Array<[unknown, string]> = [
+      [new TooManyAttemptsError(30), '30'],
+      [new CircuitOpenError('crm', 'open', 42_500), '43'],
+      // A breaker about to half-open still says a whole second, never 0 (an SDK would retry at once).
+      [new CircuitOpenError('crm', 'half_open_busy', 10), '1'],
+      [new GatewayError('rate_limit', 'congested', true, 7), '7'],
+      [new GatewayError('unavailable', 'no provider', false), String(DEFAULT_RETRY_AFTER_S)],
+      [new IronCageError('anything_new', 429, 'slow down'), String(DEFAULT_RETRY_AFTER_S)],
+      [new IronCageError('anything_new', 503, 'later', { headers: { 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' } }), 'Wed, 21 Oct 2026 07:28:00 GMT'],
+    ];
+    for (const [err, wait] of cases) expect(errorAnswer(err).headers['retry-after']).toBe(wait);
+    // Other statuses are left alone.
+    expect(errorAnswer(new GatewayError('budget', 'spent', false)).headers['retry-after']).toBeUndefined();
+  });
+
+  describe('on every surface of a running iron-cage', () => {
+    const llm = useFakeLlm();
+    let t: TestRuntime;
+    let tool: FakeService;
+    let agent: { token: string; agentId: string };
+
+    beforeAll(async () => {
+      tool = await FakeService.start();
+      t = await startTestRuntime({
+        config: withTools(
+          {
+            broken: { url: tool.url, cache_ttl_s: 0, breaker: { failure_threshold: 2, cooldown_s: 60 } },
+            keyed: { url: tool.url, headers: { authorization: 'Bearer ${secret:NOT_THERE}' } },
+          },
+          { gateway: llm.gateway({ anthropic: true }, { retry: { attempts: 1, baseMs: 1, maxMs: 1 }, budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, waitMs: 50 } }) },
+        ),
+      });
+      agent = await agentToken(t, { name: 'waits', budgetUsd: 0.02 });
+    });
+    afterAll(async () => {
+      await t?.stop();
+      await tool?.close();
+    });
+
+    const chat = (token: string) =>
+      fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 1900, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const toolGet = (service: string) => fetch(`${t.rt.url}/tools/${service}/x`, { headers: { authorization: `Bearer ${agent.token}` } });
+    const login = (password: string) => t.api('/api/login', { method: 'POST', token: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password }) });
+
+    /** Each way iron-cage itself refuses with a 429 or 503: the answer it gives. */
+    const SURFACES: Array<[string, number, () => Promise<Response>]> = [
+      [
+        'gateway: budget congestion (the headroom held by a call in flight)',
+        429,
+        async () => {
+          let answerFirst!: () => void;
+          llm.answer({ after: new Promise<void>((r) => (answerFirst = r)) });
+          const first = chat(agent.token);
+          await until(() => llm.requests.length > 0);
+          const r = await chat(agent.token);
+          answerFirst();
+          await first;
+          return r;
+        },
+      ],
+      [
+        'gateway: an open circuit',
+        503,
+        async () => {
+          const a = await agentToken(t, { budgetUsd: 1 });
+          llm.answer({ status: 503 });
+          for (let i = 0; i < 5; i++) expect((await chat(a.token)).status).toBe(503);
+          return chat(a.token);
+        },
+      ],
+      ['tools: a secret the headers need is not there', 503, () => toolGet('keyed')],
+      [
+        'tools: the service failed and nothing else can answer',
+        503,
+        () => {
+          tool.failWith(502);
+          return toolGet('broken');
+        },
+      ],
+      [
+        'tools: an open circuit',
+        503,
+        async () => {
+          await toolGet('broken');
+          return toolGet('broken');
+        },
+      ],
+      [
+        'REST: too many failed logins',
+        429,
+        async () => {
+          expect((await t.api('/api/users', { method: 'POST', body: JSON.stringify({ name: 'ann', role: 'viewer', password: 'correct horse battery staple' }) })).status).toBe(201);
+          for (let i = 0; i < 5; i++) expect((await login('wrong password!')).status).toBe(401);
+          return login('wrong password!');
+        },
+      ],
+    ];
+
+    for (const [name, status, provoke] of SURFACES) {
+      it(`${name}: ${status} with retry-after`, async () => {
+        const r = await provoke();
+        expect(r.status).toBe(status);
+        const wait = r.headers.get('retry-after');
+        expect(wait).not.toBeNull();
+        expect(Number(wait)).toBeGreaterThanOrEqual(1);
+        await r.arrayBuffer();
+      });
+    }
   });
 });

@@ -291,6 +291,7 @@ describe('an older database', () => {
             firstByteMs: null,
             redactions: 0,
             error: null,
+            attempts: 1,
           }),
         null,
       );

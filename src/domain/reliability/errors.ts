@@ -12,7 +12,9 @@ export class CircuitOpenError extends IronCageError {
   readonly retryAfterMs: number;
   constructor(service: string, reason: RejectReason, retryAfterMs: number) {
     const why = reason === 'open' ? 'is open' : 'is half-open and already probing';
-    super('circuit_open', 503, `the circuit for ${service} ${why}; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+    const waitS = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    // The time until the breaker lets a probe through, as every 503 of ours says it.
+    super('circuit_open', 503, `the circuit for ${service} ${why}; retry in ${waitS} s`, { retryAfterS: waitS });
     this.service = service;
     this.reason = reason;
     this.retryAfterMs = retryAfterMs;

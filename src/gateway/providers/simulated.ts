@@ -6,6 +6,7 @@ import type { Provider, UpstreamCall, UpstreamResponse } from './types.js';
 import { anthropicStream, anthropicWhole } from './sim/anthropic.js';
 import { fnv1a, generate } from './sim/generate.js';
 import { openaiStream, openaiWhole } from './sim/openai.js';
+import { anyModel, modelRefusal, type ModelKind } from './sim/catalog.js';
 import { safeJson, simRequest } from './sim/request.js';
 import { simulateResponses } from './sim/responses.js';
 
@@ -46,7 +47,11 @@ export class SimulatedProvider implements Provider {
   private calls = 0;
   private seq = 0;
 
-  constructor(private readonly o: SimulatedOptions) {}
+  /** `kindOf`: the models it has (`simulatedCatalog`); one it has not is refused as a provider refuses it. */
+  constructor(
+    private readonly o: SimulatedOptions,
+    private readonly kindOf: (model: string) => ModelKind = anyModel,
+  ) {}
 
   async call(c: UpstreamCall): Promise<UpstreamResponse> {
     const n = ++this.calls;
@@ -59,6 +64,8 @@ export class SimulatedProvider implements Provider {
     // Unique across restarts on the same state file: a Responses answer's ids (resp_, msg_, fc_) are kept and resolved later.
     const id = `sim${(++this.seq).toString(36)}${randomBytes(10).toString('hex')}`;
     const endpoint = c.endpoint;
+    const refused = modelRefusal(c, model, this.kindOf(model));
+    if (refused) return json(refused.status, refused.body);
     if (endpoint === 'embeddings') return this.embeddings(body, model);
     if (endpoint === 'count_tokens') return json(404, { type: 'error', error: { type: 'not_found_error', message: 'The simulated provider does not count tokens: the gateway does.' } });
     // Usage reports the prompt as the budget counts it: a reservation is exact against it.

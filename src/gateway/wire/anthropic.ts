@@ -2,7 +2,7 @@ import { formatSse, type SseEvent } from '../sse.js';
 import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './anthropic-request.js';
 import { MAX_OUTPUT_TOKENS } from './openai.js';
 import { otherStrings } from './strings.js';
-import { anthropicParamsProblem } from './params.js';
+import { anthropicNumber, anthropicParamsProblem } from './params.js';
 import type { Endpoint, ErrorKind, SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 import { count, knownUsage } from './usage.js';
 
@@ -44,8 +44,8 @@ export const anthropicWire: Wire = {
     if (b.model === undefined) return 'model: Field required';
     if (typeof b.model !== 'string' || b.model.trim() === '') return 'model: Input should be a non-empty string';
     if (b.max_tokens === undefined) return 'max_tokens: Field required';
-    if (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1) return 'max_tokens: Input should be a positive integer';
-    if (b.max_tokens > MAX_OUTPUT_TOKENS) return `max_tokens: Input should be at most ${MAX_OUTPUT_TOKENS}`;
+    const maxTokens = anthropicNumber(b, 'max_tokens', 1, MAX_OUTPUT_TOKENS, true);
+    if (maxTokens) return maxTokens;
     if (b.messages === undefined) return 'messages: Field required';
     if (!Array.isArray(b.messages)) return 'messages: Input should be a valid list';
     for (let i = 0; i < b.messages.length; i++) {

@@ -1,6 +1,6 @@
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiLimitOutput, openaiOutput, openaiPrompt } from './openai-request.js';
-import { openaiParamsProblem } from './params.js';
+import { openaiNumber, openaiParamsProblem } from './params.js';
 import { otherStrings, wholeSlot } from './strings.js';
 import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
 import { count, knownUsage } from './usage.js';
@@ -20,7 +20,6 @@ const TYPE: Record<ErrorKind, string> = {
 };
 const CODE: Partial<Record<ErrorKind, string>> = { auth: 'invalid_api_key', budget: 'budget_exceeded', too_large: 'request_too_large', blocked: 'pii_blocked' };
 
-const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
 /** No model produces more; larger values would only overflow the reservation arithmetic. */
 export const MAX_OUTPUT_TOKENS = 10_000_000;
 
@@ -58,10 +57,9 @@ export const openaiWire: Wire = {
     if (b.model === undefined) return "Missing required parameter: 'model'.";
     if (typeof b.model !== 'string' || b.model.trim() === '') return "Invalid type for 'model': expected a non-empty string.";
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return "Invalid type for 'stream': expected a boolean.";
-    for (const k of ['max_tokens', 'max_completion_tokens', 'n']) {
-      if (b[k] !== undefined && b[k] !== null && (!isInt(b[k]) || (b[k] as number) < (k === 'n' ? 1 : 0))) return `Invalid '${k}': expected a non-negative integer.`;
-      if (typeof b[k] === 'number' && (b[k] as number) > (k === 'n' ? 128 : MAX_OUTPUT_TOKENS)) return `Invalid '${k}': at most ${k === 'n' ? 128 : MAX_OUTPUT_TOKENS}.`;
-    }
+    // Each message names the bound broken: `n: 0` is below 1, not "not a non-negative integer".
+    const limits = openaiNumber(b, 'max_tokens', 0, MAX_OUTPUT_TOKENS, true) ?? openaiNumber(b, 'max_completion_tokens', 0, MAX_OUTPUT_TOKENS, true) ?? openaiNumber(b, 'n', 1, 128, true);
+    if (limits) return limits;
     if (b.stream_options !== undefined && b.stream_options !== null && (typeof b.stream_options !== 'object' || Array.isArray(b.stream_options))) {
       return "Invalid type for 'stream_options': expected an object.";
     }

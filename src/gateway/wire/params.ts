@@ -16,8 +16,11 @@ const supported = (xs: string[]) =>
     .join(', ')}${xs.length > 2 ? ',' : ''} and '${xs.at(-1)}'`;
 const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** OpenAI's check of a number in a range, in its words ("decimal above maximum value ..."). */
-function openaiNumber(b: Body, key: string, min: number, max: number, integer = false): string | null {
+/**
+ * OpenAI's check of a number in a range, in its words: every message names the bound broken.
+ * @example openaiNumber({ n: 0 }, 'n', 1, 128, true) // "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead."
+ */
+export function openaiNumber(b: Body, key: string, min: number, max: number, integer = false): string | null {
   const v = b[key];
   if (v === undefined || v === null) return null;
   const what = integer ? 'integer' : 'decimal';
@@ -111,10 +114,15 @@ export function openaiParamsProblem(endpoint: 'chat' | 'completions', b: Body): 
 }
 
 /** Anthropic's range check, in its (pydantic) words. */
-function anthropicNumber(b: Body, key: string, min: number, max: number): string | null {
+/**
+ * Anthropic's check of a number in a range, in its words (pydantic's): every message names the bound broken.
+ * @example anthropicNumber({ max_tokens: 0 }, 'max_tokens', 1, 10, true) // 'max_tokens: Input should be greater than or equal to 1'
+ */
+export function anthropicNumber(b: Body, key: string, min: number, max: number, integer = false): string | null {
   const v = b[key];
   if (v === undefined) return null;
-  if (typeof v !== 'number') return `${key}: Input should be a valid number`;
+  if (typeof v !== 'number') return `${key}: Input should be a valid ${integer ? 'integer' : 'number'}`;
+  if (integer && !Number.isInteger(v)) return `${key}: Input should be a valid integer, got a number with a fractional part`;
   if (v > max) return `${key}: Input should be less than or equal to ${max}`;
   if (v < min) return `${key}: Input should be greater than or equal to ${min}`;
   return null;
@@ -179,7 +187,8 @@ export function anthropicParamsProblem(b: Body): string | null {
   if (extra) return `${extra}: Extra inputs are not permitted`;
   const range = anthropicNumber(b, 'temperature', 0, 1) ?? anthropicNumber(b, 'top_p', 0, 1);
   if (range) return range;
-  if (b.top_k !== undefined && (typeof b.top_k !== 'number' || !Number.isInteger(b.top_k) || b.top_k < 0)) return 'top_k: Input should be a non-negative integer';
+  const topK = anthropicNumber(b, 'top_k', 0, Number.MAX_SAFE_INTEGER, true);
+  if (topK) return topK;
   if (b.stop_sequences !== undefined && (!Array.isArray(b.stop_sequences) || b.stop_sequences.some((s) => typeof s !== 'string'))) return 'stop_sequences: Input should be a valid list of strings';
   const { problem, names } = anthropicTools(b.tools);
   return problem ?? anthropicToolChoice(b.tool_choice, names, Array.isArray(b.tools) && b.tools.length > 0) ?? anthropicFormat(b);
