@@ -1,6 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
-import { costRows, getJson, type Row } from '../runtime/index.js';
+import { costRows, fetchRunViews, getJson, type Row } from '../runtime/index.js';
 import { formatDuration, usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
@@ -31,20 +31,6 @@ export interface DemoResults {
   keys: { seen: Array<{ lead: number | null; key: string }>; newKeyFromLead: number | null };
 }
 
-interface CostsView {
-  spentUsd: number | null;
-  limitUsd: number | null;
-  requests: number;
-  byModel: Array<{ model: string; requests: number; costUsd: number }>;
-  baseline: { model: string; costUsd: number; savedUsd: number } | null;
-}
-interface StatusView {
-  status: string;
-  progress: { done: number; total: number | null; succeeded: number | null; failed: number | null };
-}
-interface BreakersView {
-  services: Array<{ service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
-}
 interface CallsPage {
   calls: Array<{ reason: string | null }>;
   nextBefore: number | null;
@@ -70,12 +56,7 @@ export async function fetchResults(o: {
 }): Promise<DemoResults> {
   const get = <T>(path: string): Promise<T> => getJson<T>(o.url, o.adminToken, path);
   const id = encodeURIComponent(o.agentId);
-  const [status, costs, protection, breakers] = await Promise.all([
-    get<StatusView>(`/api/agents/${id}/status`),
-    get<CostsView>(`/api/agents/${id}/costs`),
-    get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
-    get<BreakersView>('/api/breakers'),
-  ]);
+  const { status, costs, protection, breakers } = await fetchRunViews(o);
   // Blocked calls of this agent (a --keep database holds earlier runs' calls too).
   let blocked = 0;
   for (let before: number | null = null, first = true; first || before !== null; first = false) {

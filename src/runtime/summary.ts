@@ -24,29 +24,37 @@ export interface RunSummary {
   runTimeMs: number;
 }
 
-interface StatusView {
+/** What the REST routes answer, as far as a run's summary (and the demo's results) read them. */
+export interface StatusView {
   name: string;
   status: string;
   exitCode: number | null;
   restarts: number;
-  progress: { done: number; total: number | null; unit?: string | null };
+  progress: { done: number; total: number | null; unit?: string | null; succeeded: number | null; failed: number | null };
 }
-interface CostsView {
+export interface CostsView {
   spentUsd: number | null;
   limitUsd: number | null;
   requests: number;
   promptTokens: number;
   completionTokens: number;
   byModel: Array<{ model: string; requests: number; promptTokens: number; completionTokens: number; costUsd: number }>;
+  baseline: { model: string; costUsd: number; savedUsd: number } | null;
 }
 interface BreakerRowView {
   state: string;
   blocked: number;
   openCount: number;
 }
-interface BreakersView {
-  services: Array<BreakerRowView & { service: string }>;
+export interface BreakersView {
+  services: Array<BreakerRowView & { service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
   providers: Array<BreakerRowView & { provider: string }>;
+}
+export interface RunViews {
+  status: StatusView;
+  costs: CostsView;
+  protection: { piiLeaksBlocked: number };
+  breakers: BreakersView;
 }
 
 /**
@@ -62,13 +70,13 @@ export async function getJson<T>(url: string, token: string, path: string): Prom
 }
 
 /**
- * The summary of one agent's run, from a live iron-cage (before it shuts down).
+ * An agent's status, costs and protection figures and the breakers, read at once from a live
+ * iron-cage: what a run's summary and the demo's results are made from.
  *
  * @example
- * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 });
- * process.stdout.write(renderTable('Run summary', summaryRows(s)));
+ * const { costs } = await fetchRunViews({ url: rt.url, adminToken: rt.adminToken, agentId });
  */
-export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
+export async function fetchRunViews(o: { url: string; adminToken: string; agentId: string }): Promise<RunViews> {
   const get = <T>(path: string) => getJson<T>(o.url, o.adminToken, path);
   const id = encodeURIComponent(o.agentId);
   const [status, costs, protection, breakers] = await Promise.all([
@@ -77,6 +85,18 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
     get<BreakersView>('/api/breakers'),
   ]);
+  return { status, costs, protection, breakers };
+}
+
+/**
+ * The summary of one agent's run, from a live iron-cage (before it shuts down).
+ *
+ * @example
+ * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 });
+ * process.stdout.write(renderTable('Run summary', summaryRows(s)));
+ */
+export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
+  const { status, costs, protection, breakers } = await fetchRunViews(o);
   const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
     .filter((b) => b.openCount > 0)
     .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
