@@ -12,6 +12,7 @@ import type { TextSlot } from './wire/types.js';
 import { collect, decodeBody, sendJson } from '../server/index.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
+import { continued } from './responses-state.js';
 import { sdkMayRetry } from './upstream.js';
 import { isRetryableOutcome } from '../domain/reliability/index.js';
 
@@ -138,6 +139,8 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
   if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
   const usage = isObject ? call.wire.usage(parsed, call.endpoint) : {};
+  // A Responses turn that continued a stored one says so (the provider was sent the context, not the id).
+  const stamped = !whole && continued(parsed, call.turn);
   const reading = (): Reading => ({ usage, complete: true, counted: countTextTokens(slots.map((s) => s.text).join(''), t.model) });
   if (d.guard.active && slots.length > 0) {
     let changed = false;
@@ -160,6 +163,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       out = JSON.stringify(parsed);
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
+  if (stamped && out === raw) out = JSON.stringify(parsed);
   // An agent that hung up is still charged what its answer used; it just is not sent.
   const micros = await d.meter.settle(call, {
     status: res.destroyed ? 'aborted' : 'ok',

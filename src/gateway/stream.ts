@@ -12,6 +12,7 @@ import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { quickChatChunk } from './quick.js';
+import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
@@ -224,8 +225,11 @@ class StreamRelay implements Pumped {
   }
 
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
-  private event(ev: SseEvent): string {
+  private event(input: SseEvent): string {
     const { wire } = this.call;
+    // A Responses turn that continued a stored one says so in each event carrying the response.
+    const stamped = input.foreign ? null : continuedEvent(input.data, this.call.turn);
+    const ev = stamped === null ? input : { ...input, data: stamped, raw: formatSse(stamped, input.event) };
     if (this.draining) {
       this.readUsage(ev);
       return '';

@@ -53,6 +53,8 @@ async function chain(c: OpenAI, turns: number, stream: boolean, from: string | n
     const body = { model: 'gpt-4o-mini', input: `Repeat exactly: turn ${n}`, ...(prev ? { previous_response_id: prev } : {}) };
     const r = stream ? await c.responses.stream(body).finalResponse() : await c.responses.create(body);
     expect(r.output_text).toBe(`turn ${n}`);
+    // As OpenAI answers: the turn names the response it continued (the provider was sent the context).
+    expect(r.previous_response_id).toBe(prev);
     ids.push(r.id);
     prev = r.id;
   }
