@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
-import { boot, checkPython, checkScript, checkSyntax, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
+import { boot, checkPython, checkScript, checkSyntax, holdSignals, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
 
 export interface ServeArgs extends FlagValues {
   config?: string;
@@ -24,11 +24,12 @@ export async function runStart(args: StartArgs): Promise<void> {
   if (language === 'python') checkPython(config.python, process.env);
   checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd);
   const started = Date.now();
-  const rt = await boot(config, { script: args.script, args: args.args });
+  const held = holdSignals();
+  const rt = await boot(config, { script: args.script, args: args.args }).finally(held.release);
   // Once, when the agent has ended: by itself, or stopped by Ctrl-C (before the server closes).
   let summarized: Promise<void> | null = null;
   const summary = (): Promise<void> => (summarized ??= printSummary(rt, Date.now() - started));
-  onSignals(rt, undefined, summary);
+  onSignals(rt, undefined, summary, held.signal());
   const outcome = await rt.agentDone!;
   await summary();
   if (config.exitWithAgent) {
@@ -48,7 +49,8 @@ async function printSummary(rt: Runtime, runTimeMs: number): Promise<void> {
 
 export async function runServe(args: ServeArgs): Promise<void> {
   const config = prepare(args);
-  const rt = await boot(config);
-  onSignals(rt);
+  const held = holdSignals();
+  const rt = await boot(config).finally(held.release);
+  onSignals(rt, undefined, undefined, held.signal());
   rt.logger.info(`Serving ${rt.state.listAgents().length} recorded agent run(s) from ${config.db} — press Ctrl-C to exit`);
 }

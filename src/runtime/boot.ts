@@ -32,13 +32,40 @@ export async function boot(config: Config, agent?: { script: string; args: strin
 }
 
 /**
+ * Keeps a SIGINT/SIGTERM that arrives while the Runtime starts (the agent may already be
+ * running) instead of letting Node's default kill the process half-started; after `release`,
+ * `signal()` says which came, for `onSignals` to act on. Ctrl-C at any moment stops cleanly.
+ *
+ * @example
+ * const held = holdSignals();
+ * const rt = await boot(config).finally(held.release);
+ * onSignals(rt, undefined, undefined, held.signal());
+ */
+export function holdSignals(): { release: () => void; signal: () => NodeJS.Signals | null } {
+  let first: NodeJS.Signals | null = null;
+  const hold = (sig: NodeJS.Signals) => {
+    first ??= sig;
+  };
+  process.on('SIGINT', hold);
+  process.on('SIGTERM', hold);
+  return {
+    release: () => {
+      process.off('SIGINT', hold);
+      process.off('SIGTERM', hold);
+    },
+    signal: () => first,
+  };
+}
+
+/**
  * SIGINT/SIGTERM: graceful stop (`afterAgents` once the agents ended, then `cleanup`, e.g. the
- * demo's mock services), exit 0. A second one: kill the agent now.
+ * demo's mock services), exit 0. A second one: kill the agent now. `early` is a signal that
+ * came while the Runtime was starting (`holdSignals`): acted on at once.
  *
  * @example
  * onSignals(rt, () => services.close());
  */
-export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}, afterAgents?: () => Promise<void>): void {
+export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}, afterAgents?: () => Promise<void>, early: NodeJS.Signals | null = null): void {
   let count = 0;
   const handler = (sig: NodeJS.Signals) => {
     count += 1;
@@ -59,4 +86,5 @@ export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () =
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  if (early) handler(early);
 }

@@ -68,6 +68,23 @@ describe('iron-cage start', () => {
     }
   });
 
+  it('stops cleanly on a Ctrl-C that comes while iron-cage is still starting: exit 0, the agent stopped, one summary', { timeout: 60_000 }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const child = spawn(process.execPath, [CLI, 'start', 'test/fixtures/agents/sleeper.py', '--port', '0', '--db', join(dir, 's.db')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      // The first line is printed while the runtime starts, before the agent is launched.
+      child.stdout.once('data', () => child.kill('SIGINT'));
+      child.stdout.on('data', (c) => (out += c));
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/received SIGINT/);
+      expect(out.split('Run summary')).toHaveLength(2);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('prints the run summary on Ctrl-C, once the agent has stopped', { timeout: 60_000 }, async () => {
     const { dir, cleanup } = tempDir();
     try {
