@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import OpenAI from 'openai';
 import { DEFAULTS } from '../../src/config/index.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
@@ -123,6 +123,17 @@ describe('responses.create({ conversation }) through openai-node', () => {
     expect(items[1]).toMatchObject({ id: call.id, call_id: call.call_id, name: WEATHER.name });
     expect(items[2]).toMatchObject({ type: 'function_call_output', call_id: call.call_id });
     expect(items[2]!.id).toMatch(/^fco_/);
+  });
+
+  it('a Claude model on the Responses wire continues a conversation too (the simulated Anthropic provider)', async () => {
+    const conv = await client.conversations.create({ items: [{ type: 'message', role: 'user', content: 'Remember the word kestrel.' }] });
+    const before = ledger(me.agentId).length;
+    for (let i = 0; i < 3; i++) {
+      const r = await client.responses.create({ model: 'claude-3-5-haiku-latest', conversation: conv.id, input: `Repeat exactly: claude ${i}` });
+      expect(r.output_text).toBe(`claude ${i}`);
+    }
+    growing(ledger(me.agentId).slice(before));
+    expect((await client.conversations.items.list(conv.id, { limit: 100 })).data).toHaveLength(7);
   });
 
   it('conversation with previous_response_id is OpenAI 400; an unknown conversation its 404; nothing charged', async () => {
@@ -262,7 +273,43 @@ describe('the conversation routes as openai-node reads them', () => {
   });
 });
 
-describe('a restart', () => {
+describe('a restart and retention', () => {
+  it('a conversation is kept while in use: each write moves its expiry responses.retention_days ahead; an idle one is gone, and purged on open', async () => {
+    const d = tempDir();
+    const day = 24 * 3600 * 1000;
+    const short = { gateway: { ...config.gateway, responses: { retentionMs: day } } };
+    const real = Date.now();
+    let offset = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => real + offset);
+    let rt = await startTestRuntime({ config: short, dir: d.dir });
+    try {
+      const a = await agentToken(rt);
+      const c = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
+      const conv = await c.conversations.create();
+      for (let i = 0; i < 3; i++) {
+        // Each turn 0.8 days after the last: 2.4 days in all, past one day of retention, still kept.
+        offset += 0.8 * day;
+        expect((await turn(c, conv.id, `Repeat exactly: day ${i}`, false)).output_text).toBe(`day ${i}`);
+      }
+      expect((await c.conversations.retrieve(conv.id)).id).toBe(conv.id);
+      const count = (table: string) => (sqliteOf(rt.rt.state).prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      expect(count('conversation_items')).toBe(6);
+      // A day and more without a write: gone, and nothing charged for a turn in it.
+      offset += 1.1 * day;
+      expect(await c.conversations.retrieve(conv.id).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(await turn(c, conv.id, 'hi', false).catch((e: unknown) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(ledgerOf(rt, a.agentId)).toHaveLength(3);
+      await rt.stop();
+      rt = await startTestRuntime({ config: short, dir: d.dir });
+      expect(count('conversations')).toBe(0);
+      expect(count('conversation_items')).toBe(0);
+    } finally {
+      clock.mockRestore();
+      await rt.stop();
+      d.cleanup();
+    }
+  });
+
   it('iron-cage restarted on the same state file continues the conversation', async () => {
     const d = tempDir();
     try {
