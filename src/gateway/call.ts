@@ -8,6 +8,8 @@ export interface Turn {
   /** `store` (OpenAI's default: true): keep the answer and the turn's input. */
   readonly store: boolean;
   readonly previousId: string | null;
+  /** The conversation the turn is in (`conversation`): its items were the context, the turn is appended to it. */
+  readonly conversationId: string | null;
   /** How many items of the upstream `input` are the resolved context (the previous turns), before the agent's own. */
   readonly contextCount: number;
 }

@@ -19,7 +19,12 @@ export type Route =
   | { endpoint: 'models' | 'count_tokens' | 'batches'; wire: Wire }
   | { endpoint: 'model'; wire: Wire; id: string }
   /** A stored response (responses-state.ts): read, deleted, or its input items listed. */
-  | { endpoint: 'stored'; wire: Wire; id: string; action: 'get' | 'delete' | 'input_items' };
+  | { endpoint: 'stored'; wire: Wire; id: string; action: 'get' | 'delete' | 'input_items' }
+  /** The Conversations API (conversations.ts): `id` is the conversation's, `itemId` an item's in it. */
+  | { endpoint: 'conversation'; wire: Wire; action: ConversationAction; id: string | null; itemId: string | null };
+
+/** What a Conversations API route does, by its method and path. */
+export type ConversationAction = 'create' | 'get' | 'update' | 'delete' | 'list_items' | 'add_items' | 'get_item' | 'delete_item';
 
 const messages: Route = { endpoint: 'messages', wire: anthropicWire };
 const counting: Route = { endpoint: 'count_tokens', wire: anthropicWire };
@@ -29,6 +34,7 @@ const ROUTES: Record<string, Route> = {
   'POST /v1/embeddings': { endpoint: 'embeddings', wire: openaiWire },
   'POST /v1/responses': { endpoint: 'responses', wire: responsesWire },
   'GET /v1/models': { endpoint: 'models', wire: openaiWire },
+  'POST /v1/conversations': { endpoint: 'conversation', wire: responsesWire, action: 'create', id: null, itemId: null },
   // The printed ANTHROPIC_BASE_URL has no /v1: the Anthropic SDK adds it, the AI SDK does not.
   'POST /v1/messages': messages,
   'POST /messages': messages,
@@ -40,15 +46,39 @@ const ROUTES: Record<string, Route> = {
  * Every `METHOD path` the gateway serves, for tables built on it (the RBAC matrix probes each).
  * @example GATEWAY_ROUTES.includes('POST /v1/responses') // true
  */
-export const GATEWAY_ROUTES: readonly string[] = [...Object.keys(ROUTES), 'GET /v1/responses/{id}', 'DELETE /v1/responses/{id}', 'GET /v1/responses/{id}/input_items'];
+export const GATEWAY_ROUTES: readonly string[] = [
+  ...Object.keys(ROUTES),
+  'GET /v1/responses/{id}',
+  'DELETE /v1/responses/{id}',
+  'GET /v1/responses/{id}/input_items',
+  'GET /v1/conversations/{id}',
+  'POST /v1/conversations/{id}',
+  'DELETE /v1/conversations/{id}',
+  'GET /v1/conversations/{id}/items',
+  'POST /v1/conversations/{id}/items',
+  'GET /v1/conversations/{id}/items/{item_id}',
+  'DELETE /v1/conversations/{id}/items/{item_id}',
+];
 
 const BATCHES = /^(\/v1)?\/messages\/batches(\/|$)/;
 const MODEL = /^\/v1\/models\/([^/]+)$/;
 const STORED = /^\/v1\/responses\/([^/]+)(\/input_items)?$/;
+const CONVERSATION = /^\/v1\/conversations\/([^/]+)(?:\/(items)(?:\/([^/]+))?)?$/;
+/** `METHOD` and the path's shape (a conversation, its items, one item) → what the route does. */
+const CONVERSATION_ACTIONS: Record<string, ConversationAction> = {
+  'GET conversation': 'get',
+  'POST conversation': 'update',
+  'DELETE conversation': 'delete',
+  'GET items': 'list_items',
+  'POST items': 'add_items',
+  'GET item': 'get_item',
+  'DELETE item': 'delete_item',
+};
 
 /** The paths the gateway serves, for the answer to any other. */
 export const SERVED =
-  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses (and GET/DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items), /v1/models (and /v1/models/{id}), ' +
+  'The gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses (and GET/DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items), ' +
+  '/v1/conversations (and /v1/conversations/{id}, /v1/conversations/{id}/items, /v1/conversations/{id}/items/{item_id}), /v1/models (and /v1/models/{id}), ' +
   '/v1/messages and /v1/messages/count_tokens (also without /v1).';
 
 export const BATCHES_REFUSED =
@@ -66,6 +96,11 @@ export function routeOf(method: string | undefined, path: string): Route | undef
   const stored = method === 'GET' || method === 'DELETE' ? STORED.exec(path) : null;
   if (stored && !(method === 'DELETE' && stored[2]))
     return { endpoint: 'stored', wire: responsesWire, id: decoded(stored[1]!), action: stored[2] ? 'input_items' : method === 'GET' ? 'get' : 'delete' };
+  const conv = CONVERSATION.exec(path);
+  if (conv) {
+    const action = CONVERSATION_ACTIONS[`${method} ${conv[3] ? 'item' : conv[2] ? 'items' : 'conversation'}`];
+    if (action) return { endpoint: 'conversation', wire: responsesWire, action, id: decoded(conv[1]!), itemId: conv[3] === undefined ? null : decoded(conv[3]) };
+  }
   const m = method === 'GET' ? MODEL.exec(path) : null;
   return m ? { endpoint: 'model', wire: openaiWire, id: decoded(m[1]!) } : undefined;
 }

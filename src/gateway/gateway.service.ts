@@ -1,6 +1,6 @@
 import type { Platform, Service } from '../server/index.js';
 import type { BudgetService } from '../budget/index.js';
-import { ResponsesStore, type RequestsStore } from '../state/index.js';
+import { ConversationsStore, ResponsesStore, type RequestsStore } from '../state/index.js';
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { PiiProtection } from '../pii/index.js';
 import { secretRef } from '../secrets/index.js';
@@ -13,7 +13,9 @@ import { SimulatedProvider } from './providers/simulated.js';
 import { simulatedCatalog } from './providers/sim/catalog.js';
 import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
+import { Conversations } from './conversations.js';
 import { ResponsesState, responsesKey } from './responses-state.js';
+import { SealedJson } from './stored-items.js';
 import { Router } from './router.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
@@ -38,14 +40,17 @@ export function gatewayService(ctx: GatewayDeps): Service {
     return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
-  // What `store: true` keeps, sealed under a key of its own derived from the secret beside the state file.
-  const responseStore = new ResponsesStore(ctx.state);
-  const responses = new ResponsesState({
-    store: responseStore,
-    key: responsesKey(loadOrCreateKey(stateFilesFor(ctx.config.db).auditKey).key),
+  // What `store: true` and conversations keep, sealed under a key of its own derived from the secret beside the state file.
+  const sealed = new SealedJson(responsesKey(loadOrCreateKey(stateFilesFor(ctx.config.db).auditKey).key), ctx.logger);
+  const conversations: Conversations = new Conversations({
+    store: new ConversationsStore(ctx.state),
+    sealed,
     retentionMs: g.responses.retentionMs,
+    maxRequestBytes: g.maxRequestBytes,
     logger: ctx.logger,
+    resolveItem: (agentId, id, now): Record<string, unknown> => responses.item(agentId, id, now),
   });
+  const responses = new ResponsesState({ store: new ResponsesStore(ctx.state), sealed, conversations, retentionMs: g.responses.retentionMs, logger: ctx.logger });
   const meter = new Meter({
     tracker: ctx.budget.budgets.tracker,
     book: ctx.budget.book,
@@ -54,7 +59,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     requests: ctx.requests,
     config: g,
     logger: ctx.logger,
-    responses: { keep: (call, answer, bill) => responses.keep(call, answer, bill), store: responseStore },
+    responses,
   });
   // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
   const breakers = providerBreakers(ctx.breakers);
@@ -68,6 +73,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     breakers,
     guard: ctx.pii.outputGuard(),
     responses,
+    conversations,
     config: g,
     logger: ctx.logger,
   });

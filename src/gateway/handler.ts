@@ -17,6 +17,7 @@ import { guardPrompt, type OutputGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { Budgets } from '../budget/index.js';
 import type { Provider } from './providers/types.js';
+import type { Conversations } from './conversations.js';
 import type { ResponsesState } from './responses-state.js';
 import type { Router } from './router.js';
 import { deliverStream } from './stream.js';
@@ -37,6 +38,8 @@ export interface HandlerDeps {
   guard: OutputGuard;
   /** The Responses API's stored state: resolved into requests, kept from answers, served by its routes. */
   responses: Pick<ResponsesState, 'resolve' | 'serve'>;
+  /** The Conversations API's routes (a conversation as a turn's context is resolved through `responses`). */
+  conversations: Pick<Conversations, 'serve'>;
   config: GatewayConfig;
   logger: Logger;
 }
@@ -88,6 +91,8 @@ export class GatewayHandler {
         throw new GatewayError('not_found', BATCHES_REFUSED, false);
       case 'stored':
         return this.d.responses.serve(agentId, route.action, route.id, req, res);
+      case 'conversation':
+        return this.d.conversations.serve(agentId, route.action, route.id, route.itemId, req, res);
       case 'count_tokens': {
         const { json, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
         return countTokens(this.d, res, json, text);
@@ -156,7 +161,7 @@ export class GatewayHandler {
   }
 
   /**
-   * A Responses request's stored state (`previous_response_id`, `item_reference`) expanded into
+   * A Responses request's stored state (`previous_response_id`, `conversation`, `item_reference`) expanded into
    * its full input, before the prompt guard, the budget's estimate and the provider see it.
    */
   private resolveState(p: Parsed): void {

@@ -19,8 +19,8 @@ import {
   type SettleResult,
   type WaitBound,
 } from '../domain/budget/index.js';
-import type { RequestsStore, ResponsesStore, StateManager, StoredResponseInput, Tx } from '../state/index.js';
-import type { ResponsesState } from './responses-state.js';
+import type { RequestsStore, StateManager, Tx } from '../state/index.js';
+import type { KeptTurn, ResponsesState } from './responses-state.js';
 import { type Bill, type Call, type CallRequest, type Outcome, type Reading, requestRow, type Target, upstreamBody } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Provider } from './providers/types.js';
@@ -37,7 +37,7 @@ export interface MeterDeps {
   config: Pick<GatewayConfig, 'budgetPolicy'>;
   logger: Logger;
   /** Where an answered Responses turn is kept, in the call's own transaction (responses-state.ts). */
-  responses?: { keep: ResponsesState['keep']; store: Pick<ResponsesStore, 'insert'> };
+  responses?: Pick<ResponsesState, 'keep' | 'save'>;
 }
 
 /** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
@@ -183,16 +183,16 @@ export class Meter {
   }
 
   /** The kept turn written; a failure is logged, never the call's (its row and charge stand). */
-  private keep(tx: Tx, kept: StoredResponseInput): void {
+  private keep(tx: Tx, kept: KeptTurn): void {
     try {
-      this.d.responses!.store.insert(tx, kept);
+      this.d.responses!.save(tx, kept);
     } catch (err) {
       this.d.logger.error({ err }, 'could not keep a response');
     }
   }
 
   /** An answered Responses turn to keep with the call's row (`store: true`), or null; never a reason for the call to fail. */
-  private kept(call: Call, outcome: Outcome, bill: Bill): StoredResponseInput | null {
+  private kept(call: Call, outcome: Outcome, bill: Bill): KeptTurn | null {
     if (!this.d.responses || !call.turn || outcome.status !== 'ok' || outcome.answer === undefined) return null;
     try {
       return this.d.responses.keep(call, outcome.answer, bill);

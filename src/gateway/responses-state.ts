@@ -1,19 +1,17 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
-import { openSealedValue, sealValue } from '../domain/pii/index.js';
 import { sendJson } from '../server/index.js';
-import type { ResponseItemRow, ResponsesStore, StoredResponseInput } from '../state/index.js';
+import type { ConversationAppend, ResponsesStore, StoredResponseInput, Tx } from '../state/index.js';
 import type { Bill, Call, Turn } from './call.js';
+import type { Conversations } from './conversations.js';
 import { GatewayError } from './errors.js';
+import { type Body, inputItems, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
 
 // The Responses API's stored state, for every provider: what `store: true` keeps (per agent,
 // sealed at rest, for `responses.retention_days`), resolved into the full `input` before the
 // prompt guard, the budget and the provider see a request, and served back by
 // GET/DELETE /v1/responses/{id} and GET /v1/responses/{id}/input_items as OpenAI serves them.
-
-type Body = Record<string, unknown>;
-const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The longest chain of previous responses followed: far beyond any conversation, a bound on a loop over stored rows. */
 const MAX_CHAIN = 10_000;
@@ -23,26 +21,6 @@ const PURGE_EVERY_MS = 3600 * 1000;
 /** The sealing key of stored responses, derived from the secret kept beside the database for sealing (its own purpose, its own key). */
 export function responsesKey(secret: Uint8Array): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), 'iron-cage responses seal v1', 32));
-}
-
-/** A new item id in OpenAI's form (`msg_…`), for an input item sent without one. */
-function newItemId(item: Body): string {
-  const prefix = item.type === undefined || item.type === 'message' ? 'msg' : item.type === 'function_call_output' ? 'fco' : 'item';
-  return `${prefix}_${randomBytes(16).toString('hex')}`;
-}
-
-/** A request's `input` as items: a string is one user message. */
-function inputItems(input: unknown): Body[] {
-  if (typeof input === 'string') return [{ role: 'user', content: input }];
-  return Array.isArray(input) ? (input.filter(isObject) as Body[]) : [];
-}
-
-/** An item as `input_items` lists it: with its id, and a message's string content as one part. */
-function listed(row: ResponseItemRow, item: Body): Body {
-  const out: Body = { ...item, id: row.itemId };
-  if (out.type === undefined && out.role !== undefined) out.type = 'message';
-  if (out.type === 'message' && typeof out.content === 'string') out.content = [{ type: out.role === 'assistant' ? 'output_text' : 'input_text', text: out.content }];
-  return out;
 }
 
 const notFound = (id: string) => new GatewayError('not_found', `Response with id '${id}' not found.`, false);
@@ -76,11 +54,22 @@ export function continuedEvent(data: string, turn: Turn | undefined): string | n
 
 export interface ResponsesStateDeps {
   store: ResponsesStore;
-  /** 32 bytes: what stored bodies are sealed with (responsesKey). */
-  key: Uint8Array;
+  /** Stored bodies sealed under responsesKey. */
+  sealed: SealedJson;
+  /** A request's `conversation`: its items are the turn's context, the turn is appended to it. */
+  conversations: Conversations;
   retentionMs: number;
   logger: Logger;
 }
+
+/** An answered turn to write with the call's ledger row: the response kept (`store: true`) and what its conversation gains. */
+export interface KeptTurn {
+  response: StoredResponseInput | null;
+  conversation: ConversationAppend | null;
+}
+
+/** A request's `conversation` (an id, or an object with one) as its id, or null. */
+const conversationOf = (c: unknown): string | null => (typeof c === 'string' ? c : isObject(c) && typeof c.id === 'string' ? c.id : null);
 
 /**
  * Stored responses for the gateway: `resolve` expands a request's references, `keep` prepares
@@ -100,14 +89,15 @@ export class ResponsesState {
     clearInterval(this.timer);
   }
 
-  /** Drop what has expired; a failure is logged (the rows stay unserved, expired, until the next try). */
+  /** Drop what has expired, responses and conversations; a failure is logged (the rows stay unserved, expired, until the next try). */
   purge(now = Date.now()): number {
+    let n = this.d.conversations.purge(now);
     try {
-      return this.d.store.purgeExpired(now);
+      n += this.d.store.purgeExpired(now);
     } catch (err) {
       this.d.logger.error({ err }, 'could not purge expired stored responses');
-      return 0;
     }
+    return n;
   }
 
   // ── resolution ───────────────────────────────────────────────────────────────────────
@@ -115,19 +105,21 @@ export class ResponsesState {
   /**
    * The request as the provider must get it: `previous_response_id` replaced by the chain's
    * items (each stored response's input, then its output, oldest first) before the agent's
-   * input, and each `item_reference` by the stored item. The body is returned as it was when
+   * input, `conversation` by the conversation's items, and each `item_reference` by the stored item. The body is returned as it was when
    * it refers to nothing. Unknown (or another agent's, or expired) ids are OpenAI's 404s.
    * @example state.resolve('a1', { model: 'gpt-4o', input: 'and then?', previous_response_id: 'resp_1' }).json.input // [...turn 1's items, { role: 'user', content: 'and then?' }]
    */
   resolve(agentId: string, body: Body, now = Date.now()): { json: Body; turn: Turn } {
     const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null;
+    const conversationId = conversationOf(body.conversation);
     const store = body.store !== false;
-    const context = previousId === null ? [] : this.chain(agentId, previousId, now);
+    // The wire refused both at once (OpenAI's 400): at most one of them is set.
+    const context = previousId !== null ? this.chain(agentId, previousId, now) : conversationId !== null ? this.d.conversations.context(agentId, conversationId, now) : [];
     const refs = Array.isArray(body.input) && body.input.some((it) => isObject(it) && it.type === 'item_reference');
-    const turn: Turn = { store, previousId, contextCount: context.length };
-    if (previousId === null && !refs) return { json: body, turn };
+    const turn: Turn = { store, previousId, conversationId, contextCount: context.length };
+    if (previousId === null && conversationId === null && !refs) return { json: body, turn };
     const own = typeof body.input === 'string' ? inputItems(body.input) : (body.input as unknown[]).map((it) => (isObject(it) && it.type === 'item_reference' ? this.item(agentId, it.id, now) : it));
-    const { previous_response_id: _, ...rest } = body;
+    const { previous_response_id: _, conversation: __, ...rest } = body;
     return { json: { ...rest, input: [...context, ...own] }, turn };
   }
 
@@ -147,19 +139,22 @@ export class ResponsesState {
     const rows = this.d.store.itemsOf(ids);
     // Each turn's input, then its output; turns in chain order (rows come in the order they were kept).
     rows.sort((a, b) => order.get(a.responseId)! - order.get(b.responseId)! || (a.kind === b.kind ? a.seq - b.seq : a.kind === 'input' ? -1 : 1));
-    return rows.map((row) => this.open(row.body, agentId));
+    return rows.map((row) => this.d.sealed.open(row.body, agentId));
   }
 
-  private item(agentId: string, id: unknown, now: number): Body {
+  /** The item an `item_reference` names: kept with one of the agent's responses, or in one of its conversations. */
+  item(agentId: string, id: unknown, now = Date.now()): Body {
     const row = typeof id === 'string' ? this.d.store.item(agentId, id, now) : null;
-    if (!row) {
+    if (row) return this.d.sealed.open(row.body, agentId);
+    const inConversation = typeof id === 'string' ? this.d.conversations.item(agentId, id, now) : null;
+    if (!inConversation) {
       throw new GatewayError(
         'not_found',
         `Item with id '${String(id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
         false,
       );
     }
-    return this.open(row.body, agentId);
+    return inConversation;
   }
 
   // ── keeping ──────────────────────────────────────────────────────────────────────────
@@ -167,18 +162,30 @@ export class ResponsesState {
   /**
    * An answered turn, ready for the call's ledger transaction: the response as the agent was
    * sent it (`answer`, redacted), the turn's own input items (as they went upstream, after the
-   * prompt guard) and its output items, each under its id; the usage the call was billed.
-   * Null when nothing is to be kept (`store: false`, or an answer that is not a response).
+   * prompt guard) and its output items, each under its id; the usage the call was billed. The
+   * same items, under the same ids, are appended to the turn's conversation if it has one
+   * (whatever `store` says: the conversation is where the agent asked them kept).
+   * Null when nothing is to be kept (`store: false` and no conversation, or an answer that is not a response).
    */
-  keep(call: Pick<Call, 'agentId' | 'turn' | 'target'>, answer: unknown, bill: Pick<Bill, 'promptTokens' | 'completionTokens'>, now = Date.now()): StoredResponseInput | null {
+  keep(call: Pick<Call, 'agentId' | 'turn' | 'target'>, answer: unknown, bill: Pick<Bill, 'promptTokens' | 'completionTokens'>, now = Date.now()): KeptTurn | null {
     const turn = call.turn;
-    if (!turn?.store || !isObject(answer) || typeof answer.id !== 'string' || !Array.isArray(answer.output)) return null;
+    if (!turn || (!turn.store && turn.conversationId === null) || !isObject(answer) || typeof answer.id !== 'string' || !Array.isArray(answer.output)) return null;
     const { agentId } = call;
-    const seal = (x: unknown) => sealValue(JSON.stringify(x), this.d.key);
-    const item = (kind: 'input' | 'output') => (it: Body) => ({ itemId: typeof it.id === 'string' ? it.id : newItemId(it), kind, body: seal(it) });
+    const item = (kind: 'input' | 'output') => (it: Body) => ({ itemId: typeof it.id === 'string' ? it.id : newItemId(it), kind, body: this.d.sealed.seal(it) });
     const input = inputItems(call.target.json.input).slice(turn.contextCount);
     const output = answer.output.filter(isObject) as Body[];
-    return {
+    const items = [...input.map(item('input')), ...output.map(item('output'))];
+    const conversation =
+      turn.conversationId === null
+        ? null
+        : this.d.conversations.appendOf(
+            agentId,
+            turn.conversationId,
+            items.map(({ itemId, body }) => ({ itemId, body })),
+            now,
+          );
+    if (!turn.store) return { response: null, conversation };
+    const response: StoredResponseInput = {
       response: {
         id: answer.id,
         agentId,
@@ -186,12 +193,19 @@ export class ResponsesState {
         previousResponseId: turn.previousId,
         inputTokens: bill.promptTokens,
         outputTokens: bill.completionTokens,
-        body: seal({ ...answer, previous_response_id: turn.previousId }),
+        body: this.d.sealed.seal({ ...answer, previous_response_id: turn.previousId, ...(turn.conversationId === null ? {} : { conversation: { id: turn.conversationId } }) }),
         createdAt: now,
         expiresAt: now + this.d.retentionMs,
       },
-      items: [...input.map(item('input')), ...output.map(item('output'))],
+      items,
     };
+    return { response, conversation };
+  }
+
+  /** A kept turn written inside the call's ledger transaction: the response, then what its conversation gains. */
+  save(tx: Tx, kept: KeptTurn): void {
+    if (kept.response) this.d.store.insert(tx, kept.response);
+    if (kept.conversation) this.d.conversations.save(tx, kept.conversation);
   }
 
   // ── the routes ───────────────────────────────────────────────────────────────────────
@@ -209,31 +223,15 @@ export class ResponsesState {
     }
     const r = this.d.store.get(agentId, id, now);
     if (!r) throw notFound(id);
-    if (action === 'get') return void sendJson(res, 200, this.open(r.body, agentId));
-    const q = new URL(req.url ?? '/', 'http://gateway').searchParams;
-    const limit = q.has('limit') ? Number(q.get('limit')) : 20;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new GatewayError('invalid_request', `Invalid 'limit': ${q.get('limit')}. Expected an integer from 1 to 100.`, false);
-    const order = q.get('order') ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') throw new GatewayError('invalid_request', `Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`, false);
-    let rows = this.d.store.items(r.id, 'input');
-    if (order === 'desc') rows = rows.reverse();
-    const after = q.get('after');
-    if (after !== null) {
-      const at = rows.findIndex((x) => x.itemId === after);
-      if (at < 0) throw new GatewayError('not_found', `Item with id '${after}' not found.`, false);
-      rows = rows.slice(at + 1);
-    }
-    const page = rows.slice(0, limit).map((row) => listed(row, this.open(row.body, agentId)));
-    sendJson(res, 200, { object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: rows.length > limit });
-  }
-
-  private open(sealed: string, agentId: string): Body {
-    try {
-      return JSON.parse(openSealedValue(sealed, this.d.key)) as Body;
-    } catch (err) {
-      // The key beside the database was replaced (or a row altered): the state cannot be read back.
-      this.d.logger.error({ err, agentId }, 'a stored response does not open with this key');
-      throw new GatewayError('upstream', 'A stored response could not be read back (its sealing key beside the state file has changed). Send the whole conversation in input instead.', false);
-    }
+    if (action === 'get') return void sendJson(res, 200, this.d.sealed.open(r.body, agentId));
+    const { page, hasMore } = pageOf(this.d.store.items(r.id, 'input'), req.url);
+    sendJson(
+      res,
+      200,
+      listAnswer(
+        page.map((row) => listed(row.itemId, this.d.sealed.open(row.body, agentId))),
+        hasMore,
+      ),
+    );
   }
 }

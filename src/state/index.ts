@@ -14,3 +14,5 @@ export { UsersStore, type UserRow, type UserRole, type UserView } from './users.
 export { prepareStateFile, privateDir, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
 export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
 export type { ResponseRow, ResponseItemRow } from './schema.js';
+export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
+export type { ConversationRow, ConversationItemRow } from './schema.js';

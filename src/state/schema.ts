@@ -312,5 +312,42 @@ export const responseItems = sqliteTable(
   (t) => [index('response_items_response').on(t.responseId, t.seq), index('response_items_item').on(t.agentId, t.itemId)],
 );
 
+/**
+ * A conversation of the Conversations API (`conv_…`): per agent, its metadata sealed. Kept while
+ * in use: each write (created, updated, items added or deleted, a turn appended) moves
+ * `expires_at` to that moment plus `responses.retention_days`.
+ */
+export const conversations = sqliteTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    agentId: text('agent_id').notNull(),
+    /** The metadata object, sealed (it is the agent's to fill, and may name people). */
+    metadata: text('metadata').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    expiresAt: epochMs('expires_at').notNull(),
+  },
+  (t) => [index('conversations_agent').on(t.agentId, t.createdAt), index('conversations_expiry').on(t.expiresAt)],
+);
+
+export const conversationItems = sqliteTable(
+  'conversation_items',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull(),
+    /** msg_…, fc_…: the item's own id, or one given it here. */
+    itemId: text('item_id').notNull(),
+    /** The item as added (or as the turn sent or received it), sealed. */
+    body: text('body').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+  },
+  (t) => [index('conversation_items_conversation').on(t.conversationId, t.seq), index('conversation_items_item').on(t.agentId, t.itemId)],
+);
+
 export type ResponseRow = typeof responses.$inferSelect;
 export type ResponseItemRow = typeof responseItems.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type ConversationItemRow = typeof conversationItems.$inferSelect;

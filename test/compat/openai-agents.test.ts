@@ -104,3 +104,39 @@ describe.each([false, true])('@openai/agents previousResponseId chain of 10 runs
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens);
   });
 });
+
+// `run(agent, input, { conversationId })`: the conversation (created with the SDK's own OpenAI
+// client) holds the state; each run sends only its new items and the gateway reads the rest
+// from the conversation it keeps, a tool call and its output included.
+describe.each([false, true])('@openai/agents conversationId over 5 runs with a tool (stream: %s)', (stream) => {
+  it('every run is answered and metered, the conversation growing with each', async () => {
+    const conv = await new OpenAI().conversations.create({ metadata: { via: 'agents' } });
+    const before = s.ledger(s.agent.agentId).length;
+    const agent = new Agent({ name: 'conversing', instructions: 'Answer briefly.', model: 'gpt-4o-mini', tools: [weather] });
+    for (let i = 0; i < 5; i++) {
+      const input = i === 2 ? WEATHER.prompt : `Repeat exactly: conversation turn ${i}`;
+      let output: unknown;
+      if (stream) {
+        const r = await run(agent, input, { conversationId: conv.id, stream: true, maxTurns: 3 });
+        for await (const _ of r.toTextStream()) {
+          /* read to the end */
+        }
+        await r.completed;
+        output = r.finalOutput;
+      } else {
+        output = (await run(agent, input, { conversationId: conv.id, maxTurns: 3 })).finalOutput;
+      }
+      if (i !== 2) expect(output).toBe(`conversation turn ${i}`);
+      else expect((output as string).length).toBeGreaterThan(0);
+    }
+    const rows = s.ledger(s.agent.agentId).slice(before);
+    // Five runs, one of which called the tool first: six calls, each with the conversation so far.
+    expect(rows).toHaveLength(6);
+    for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok' });
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens);
+    const items = (await new OpenAI().conversations.items.list(conv.id, { order: 'asc', limit: 100 })).data;
+    expect(items.filter((it) => it.type === 'function_call')).toHaveLength(1);
+    expect(items.filter((it) => it.type === 'function_call_output')).toHaveLength(1);
+    expect(items.filter((it) => it.type === 'message' && it.role === 'user')).toHaveLength(5);
+  });
+});

@@ -210,7 +210,12 @@ describe('tools and structured output on /v1/responses', () => {
 
 describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () => {
   const cases: Array<[string, object, RegExp]> = [
-    ['a conversation', { input: 'hi', conversation: 'conv_123' }, /does not keep conversations.*'previous_response_id'.*'conversation' unset/],
+    [
+      'a conversation and a previous_response_id',
+      { input: 'hi', conversation: 'conv_123', previous_response_id: 'resp_1' },
+      /^400 Mutually exclusive parameters: .*'previous_response_id' or 'conversation'/,
+    ],
+    ['a conversation that is no id', { input: 'hi', conversation: { name: 'x' } }, /Invalid type for 'conversation'/],
     ['a previous_response_id that is not a string', { input: 'hi', previous_response_id: 42 }, /Invalid type for 'previous_response_id'/],
     [
       'an unknown item type',
@@ -266,7 +271,7 @@ describe('refusals on /v1/responses: OpenAI-shaped 400s, nothing charged', () =>
   });
 
   it('the raw 400 is OpenAI-shaped', async () => {
-    const r = await post({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1' });
+    const r = await post({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1', previous_response_id: 'resp_1' });
     expect(r.status).toBe(400);
     expect(await r.json()).toEqual({ error: { message: expect.stringContaining('conversation'), type: 'invalid_request_error', param: null, code: null } });
   });

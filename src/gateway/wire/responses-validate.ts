@@ -69,9 +69,8 @@ const MIN_OUTPUT_TOKENS = 16;
 /** Chat Completions parameters the Responses API does not have (OpenAI: "Unknown parameter"). */
 const CHAT_ONLY = ['messages', 'n', 'best_of', 'max_tokens', 'max_completion_tokens', 'response_format', 'functions', 'function_call', 'logprobs', 'stop'];
 
-const CONVERSATIONS =
-  "Iron Cage does not keep conversations (the Conversations API). Chain the turns with 'previous_response_id' (the responses are kept " +
-  "for 'responses.retention_days'), or send the whole conversation in 'input', and leave 'conversation' unset.";
+/** OpenAI's answer to both: a conversation holds its own state, a previous response its own. */
+const BOTH_STATES = "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.";
 
 type Body = Record<string, unknown>;
 const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -105,7 +104,11 @@ function content(c: unknown, at: string): string | null {
   return null;
 }
 
-function item(it: unknown, at: string): string | null {
+/**
+ * What OpenAI would refuse in one input item at `at` (`input[3]`, `items[0]`), or null.
+ * @example inputItemProblem({ type: 'telepathy' }, 'items[0]') // "Invalid value for 'items[0].type': ..."
+ */
+export function inputItemProblem(it: unknown, at: string): string | null {
   if (!isObject(it)) return `Invalid type for '${at}': expected an object.`;
   // An item without `type` is a message when it has a role (EasyInputMessage).
   const type = it.type ?? (it.role !== undefined ? 'message' : undefined);
@@ -141,7 +144,7 @@ function input(b: Body): string | null {
   if (!Array.isArray(b.input)) return "Invalid type for 'input': expected a string or an array of input items.";
   if (b.input.length === 0) return "Invalid 'input': empty array. Expected an array with minimum length 1.";
   for (let i = 0; i < b.input.length; i++) {
-    const bad = item(b.input[i], `input[${i}]`);
+    const bad = inputItemProblem(b.input[i], `input[${i}]`);
     if (bad) return bad;
   }
   return null;
@@ -202,16 +205,21 @@ function textFormat(b: Body): string | null {
 
 /**
  * What OpenAI would refuse in a Responses API body (after the checks every OpenAI endpoint
- * shares), or null. `previous_response_id` and item references are resolved later, from the
- * responses the cage keeps (responses-state.ts); a `conversation` and background runs are
- * refused with what to do instead.
- * @example validateResponses({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1' }) // "Iron Cage does not keep conversations ..."
+ * shares), or null. `previous_response_id`, `conversation` and item references are resolved later,
+ * from what the cage keeps (responses-state.ts, conversations.ts); background runs are refused
+ * with what to do instead.
+ * @example validateResponses({ model: 'gpt-4o', input: 'hi', conversation: 'conv_1', previous_response_id: 'resp_1' }) // "Mutually exclusive parameters: ..."
  */
 export function validateResponses(b: Body): string | null {
   const chat = CHAT_ONLY.find((k) => b[k] !== undefined);
   if (chat) return `Unknown parameter: '${chat}'.${chat === 'n' ? ' The Responses API gives one answer per request.' : ''}`;
   if (given(b.previous_response_id) && (typeof b.previous_response_id !== 'string' || b.previous_response_id === '')) return "Invalid type for 'previous_response_id': expected a non-empty string.";
-  if (given(b.conversation)) return CONVERSATIONS;
+  if (given(b.conversation)) {
+    const c = b.conversation;
+    const id = isObject(c) ? c.id : c;
+    if (typeof id !== 'string' || id === '') return "Invalid type for 'conversation': expected a conversation id (a string) or an object with an 'id'.";
+    if (given(b.previous_response_id)) return BOTH_STATES;
+  }
   if (b.background === true) {
     return "Iron Cage does not run background responses: one runs on after the request has returned, outside the budget check and the output redaction every call gets while the agent waits for it. Leave 'background' unset, and stream the response if it is long.";
   }

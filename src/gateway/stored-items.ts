@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import { openSealedValue, sealValue } from '../domain/pii/index.js';
+import { GatewayError } from './errors.js';
+
+// What stored responses (responses-state.ts) and conversations (conversations.ts) share: items
+// as OpenAI lists them, their ids, and bodies sealed at rest under the one responses key.
+
+export type Body = Record<string, unknown>;
+export const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A new item id in OpenAI's form (`msg_…`), for an input item sent without one. */
+export function newItemId(item: Body): string {
+  const prefix = item.type === undefined || item.type === 'message' ? 'msg' : item.type === 'function_call_output' ? 'fco' : 'item';
+  return `${prefix}_${randomBytes(16).toString('hex')}`;
+}
+
+/** A request's `input` as items: a string is one user message. */
+export function inputItems(input: unknown): Body[] {
+  if (typeof input === 'string') return [{ role: 'user', content: input }];
+  return Array.isArray(input) ? (input.filter(isObject) as Body[]) : [];
+}
+
+/** An item as OpenAI lists it: with its id, a message typed, its string content as one part, and a status. */
+export function listed(itemId: string, item: Body): Body {
+  const out: Body = { ...item, id: itemId };
+  if (out.type === undefined && out.role !== undefined) out.type = 'message';
+  if (out.type === 'message' && typeof out.content === 'string') out.content = [{ type: out.role === 'assistant' ? 'output_text' : 'input_text', text: out.content }];
+  if (out.type === 'message' && out.status === undefined) out.status = 'completed';
+  return out;
+}
+
+/** `after`, `limit` (1-100, 20 by default) and `order` (`asc` or `desc`, newest first by default) of a list route. */
+export function pageOf<T extends { itemId: string }>(rows: T[], url: string | undefined): { page: T[]; hasMore: boolean } {
+  const q = new URL(url ?? '/', 'http://gateway').searchParams;
+  const limit = q.has('limit') ? Number(q.get('limit')) : 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new GatewayError('invalid_request', `Invalid 'limit': ${q.get('limit')}. Expected an integer from 1 to 100.`, false);
+  const order = q.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') throw new GatewayError('invalid_request', `Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`, false);
+  let out = order === 'desc' ? [...rows].reverse() : rows;
+  const after = q.get('after');
+  if (after !== null) {
+    const at = out.findIndex((x) => x.itemId === after);
+    if (at < 0) throw new GatewayError('not_found', `Item with id '${after}' not found.`, false);
+    out = out.slice(at + 1);
+  }
+  return { page: out.slice(0, limit), hasMore: out.length > limit };
+}
+
+/** A list answer as OpenAI's list routes give it. */
+export function listAnswer(data: Body[], hasMore: boolean): Body {
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
+
+/** JSON sealed at rest (AES-256-GCM, the audit's sealing) and opened again; a body that no longer opens is said plainly. */
+export class SealedJson {
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly logger: Logger,
+  ) {}
+
+  seal(x: unknown): string {
+    return sealValue(JSON.stringify(x), this.key);
+  }
+
+  open(sealed: string, agentId: string): Body {
+    try {
+      return JSON.parse(openSealedValue(sealed, this.key)) as Body;
+    } catch (err) {
+      // The key beside the database was replaced (or a row altered): the state cannot be read back.
+      this.logger.error({ err, agentId }, 'a stored response or conversation does not open with this key');
+      throw new GatewayError('upstream', 'A stored response could not be read back (its sealing key beside the state file has changed). Send the whole conversation in input instead.', false);
+    }
+  }
+}
