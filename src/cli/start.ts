@@ -24,12 +24,12 @@ export async function runStart(args: StartArgs): Promise<void> {
   if (language === 'python') checkPython(config.python, process.env);
   checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd);
   const started = Date.now();
-  const held = holdSignals();
-  const rt = await boot(config, { script: args.script, args: args.args }).finally(held.release);
+  const gate = holdSignals();
+  const rt = await boot(config, { script: args.script, args: args.args });
   // Once, when the agent has ended: by itself, or stopped by Ctrl-C (before the server closes).
   let summarized: Promise<void> | null = null;
   const summary = (): Promise<void> => (summarized ??= printSummary(rt, Date.now() - started));
-  onSignals(rt, undefined, summary, held.signal());
+  onSignals(rt, undefined, summary, gate);
   const outcome = await rt.agentDone!;
   await summary();
   if (config.exitWithAgent) {
@@ -49,8 +49,8 @@ async function printSummary(rt: Runtime, runTimeMs: number): Promise<void> {
 
 export async function runServe(args: ServeArgs): Promise<void> {
   const config = prepare(args);
-  const held = holdSignals();
-  const rt = await boot(config).finally(held.release);
-  onSignals(rt, undefined, undefined, held.signal());
+  const gate = holdSignals();
+  const rt = await boot(config);
+  onSignals(rt, undefined, undefined, gate);
   rt.logger.info(`Serving ${rt.state.listAgents().length} recorded agent run(s) from ${config.db} — press Ctrl-C to exit`);
 }

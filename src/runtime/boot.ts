@@ -31,41 +31,48 @@ export async function boot(config: Config, agent?: { script: string; args: strin
   }
 }
 
+/** Where SIGINT/SIGTERM go once the Runtime has started; see `holdSignals`. */
+export interface SignalGate {
+  open(handler: (sig: NodeJS.Signals) => void): void;
+}
+
 /**
- * Keeps a SIGINT/SIGTERM that arrives while the Runtime starts (the agent may already be
- * running) instead of letting Node's default kill the process half-started; after `release`,
- * `signal()` says which came, for `onSignals` to act on. Ctrl-C at any moment stops cleanly.
+ * Catches SIGINT/SIGTERM from now on, so that one arriving while the Runtime starts (the agent
+ * may already be running) is kept instead of Node's default killing the process half-started.
+ * `open` hands every signal, the kept one first, to the real handler. The listeners stay the
+ * same from here on: removing one drops a signal libuv has caught but not yet delivered.
  *
  * @example
- * const held = holdSignals();
- * const rt = await boot(config).finally(held.release);
- * onSignals(rt, undefined, undefined, held.signal());
+ * const gate = holdSignals();
+ * const rt = await boot(config);
+ * onSignals(rt, undefined, undefined, gate);
  */
-export function holdSignals(): { release: () => void; signal: () => NodeJS.Signals | null } {
-  let first: NodeJS.Signals | null = null;
-  const hold = (sig: NodeJS.Signals) => {
-    first ??= sig;
+export function holdSignals(): SignalGate {
+  let kept: NodeJS.Signals | null = null;
+  let target: ((sig: NodeJS.Signals) => void) | null = null;
+  const listener = (sig: NodeJS.Signals) => {
+    if (target) target(sig);
+    else kept ??= sig;
   };
-  process.on('SIGINT', hold);
-  process.on('SIGTERM', hold);
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
   return {
-    release: () => {
-      process.off('SIGINT', hold);
-      process.off('SIGTERM', hold);
+    open: (handler) => {
+      target = handler;
+      if (kept) handler(kept);
     },
-    signal: () => first,
   };
 }
 
 /**
  * SIGINT/SIGTERM: graceful stop (`afterAgents` once the agents ended, then `cleanup`, e.g. the
- * demo's mock services), exit 0. A second one: kill the agent now. `early` is a signal that
- * came while the Runtime was starting (`holdSignals`): acted on at once.
+ * demo's mock services), exit 0. A second one: kill the agent now. With a `gate`
+ * (`holdSignals`), the signals it caught while the Runtime was starting are acted on at once.
  *
  * @example
  * onSignals(rt, () => services.close());
  */
-export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}, afterAgents?: () => Promise<void>, early: NodeJS.Signals | null = null): void {
+export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () => {}, afterAgents?: () => Promise<void>, gate?: SignalGate): void {
   let count = 0;
   const handler = (sig: NodeJS.Signals) => {
     count += 1;
@@ -84,7 +91,7 @@ export function onSignals(rt: Runtime, cleanup: () => Promise<void> = async () =
         },
       );
   };
+  if (gate) return gate.open(handler);
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  if (early) handler(early);
 }
