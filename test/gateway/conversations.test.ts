@@ -1,24 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import OpenAI from 'openai';
-import { DEFAULTS } from '../../src/config/index.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 import { WEATHER } from '../helpers/compat.js';
+import { expectGrowingContext, INSTANT_SIMULATED, ledgerOf, RESPONSES_WEATHER_TOOL } from '../helpers/responses.js';
 
 // The Conversations API through the official openai client (client.conversations.* and
 // client.conversations.items.*), on the simulated provider: a conversation as the context of
 // responses.create (whole and streamed, with a tool), its items and metadata, isolation between
 // agents, a restart, and the refusals OpenAI gives.
-
-const config = { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [] } } } };
-const weatherTool = {
-  type: 'function' as const,
-  name: WEATHER.name,
-  description: WEATHER.description,
-  strict: false,
-  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-};
 
 let t: TestRuntime;
 let dir: { dir: string; cleanup: () => void };
@@ -26,7 +17,7 @@ let me: { token: string; agentId: string };
 let client: OpenAI;
 beforeAll(async () => {
   dir = tempDir();
-  t = await startTestRuntime({ config, dir: dir.dir });
+  t = await startTestRuntime({ config: INSTANT_SIMULATED, dir: dir.dir });
   me = await agentToken(t);
   client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: me.token, maxRetries: 0 });
 });
@@ -35,28 +26,11 @@ afterAll(async () => {
   dir?.cleanup();
 });
 
-interface Row {
-  endpoint: string;
-  status: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-}
-const ledgerOf = (rt: TestRuntime, agentId: string): Row[] => sqliteOf(rt.rt.state).prepare('SELECT * FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as Row[];
 const ledger = (agentId: string) => ledgerOf(t, agentId);
 const textOf = (item: { type: string; content?: unknown }): string | null => (item.type === 'message' && Array.isArray(item.content) ? ((item.content[0] as { text?: string }).text ?? null) : null);
 const raw = (path: string, init: RequestInit = {}, token = me.token) => fetch(`${t.rt.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
 
-/** Each turn's prompt is larger than the last one's prompt and answer: the conversation so far was sent and counted. */
-function growing(rows: Row[]): void {
-  for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok' });
-  for (let i = 1; i < rows.length; i++) {
-    expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens + rows[i - 1]!.completion_tokens - 1);
-    expect(rows[i]!.cost_micros).toBeGreaterThan(0);
-  }
-}
-
-async function turn(c: OpenAI, conversation: string | { id: string }, input: string, stream: boolean, tools?: (typeof weatherTool)[]) {
+async function turn(c: OpenAI, conversation: string | { id: string }, input: string, stream: boolean, tools?: (typeof RESPONSES_WEATHER_TOOL)[]) {
   const body = { model: 'gpt-4o-mini', conversation, input, ...(tools ? { tools } : {}) };
   return stream ? c.responses.stream(body).finalResponse() : c.responses.create(body);
 }
@@ -84,7 +58,7 @@ describe('responses.create({ conversation }) through openai-node', () => {
     }
     const rows = ledger(me.agentId).slice(before);
     expect(rows).toHaveLength(5);
-    growing(rows);
+    expectGrowingContext(rows);
     // The first turn already carried the two items the conversation was created with.
     const bare = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: turn 0' });
     expect(rows[0]!.prompt_tokens).toBeGreaterThan(ledger(me.agentId).at(-1)!.prompt_tokens);
@@ -104,19 +78,19 @@ describe('responses.create({ conversation }) through openai-node', () => {
 
   it('a tool round trip inside a conversation: the call, its output and the answer are all items', async () => {
     const conv = await client.conversations.create();
-    const first = await turn(client, conv.id, WEATHER.prompt, false, [weatherTool]);
+    const first = await turn(client, conv.id, WEATHER.prompt, false, [RESPONSES_WEATHER_TOOL]);
     const call = first.output.find((o) => o.type === 'function_call');
     if (call?.type !== 'function_call') throw new Error('no function call');
     const second = await client.responses.create({
       model: 'gpt-4o-mini',
       conversation: conv.id,
-      tools: [weatherTool],
+      tools: [RESPONSES_WEATHER_TOOL],
       input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify(WEATHER.result('Paris')) }],
     });
     expect(second.output.some((o) => o.type === 'message')).toBe(true);
-    const third = await turn(client, conv.id, 'Repeat exactly: thanks', true, [weatherTool]);
+    const third = await turn(client, conv.id, 'Repeat exactly: thanks', true, [RESPONSES_WEATHER_TOOL]);
     expect(third.output_text).toBe('thanks');
-    growing(ledger(me.agentId).slice(-3));
+    expectGrowingContext(ledger(me.agentId).slice(-3));
 
     const items = (await client.conversations.items.list(conv.id, { order: 'asc' })).data;
     expect(items.map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output', 'message', 'message', 'message']);
@@ -132,7 +106,7 @@ describe('responses.create({ conversation }) through openai-node', () => {
       const r = await client.responses.create({ model: 'claude-3-5-haiku-latest', conversation: conv.id, input: `Repeat exactly: claude ${i}` });
       expect(r.output_text).toBe(`claude ${i}`);
     }
-    growing(ledger(me.agentId).slice(before));
+    expectGrowingContext(ledger(me.agentId).slice(before));
     expect((await client.conversations.items.list(conv.id, { limit: 100 })).data).toHaveLength(7);
   });
 
@@ -277,7 +251,7 @@ describe('a restart and retention', () => {
   it('a conversation is kept while in use: each write moves its expiry responses.retention_days ahead; an idle one is gone, and purged on open', async () => {
     const d = tempDir();
     const day = 24 * 3600 * 1000;
-    const short = { gateway: { ...config.gateway, responses: { retentionMs: day } } };
+    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { retentionMs: day } } };
     const real = Date.now();
     let offset = 0;
     const clock = vi.spyOn(Date, 'now').mockImplementation(() => real + offset);
@@ -313,13 +287,13 @@ describe('a restart and retention', () => {
   it('iron-cage restarted on the same state file continues the conversation', async () => {
     const d = tempDir();
     try {
-      let rt = await startTestRuntime({ config, dir: d.dir });
+      let rt = await startTestRuntime({ config: INSTANT_SIMULATED, dir: d.dir });
       const a = await agentToken(rt);
       const c1 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
       const conv = await c1.conversations.create({ metadata: { run: 'one' } });
       expect((await turn(c1, conv.id, 'Repeat exactly: before the restart', false)).output_text).toBe('before the restart');
       await rt.stop();
-      rt = await startTestRuntime({ config, dir: d.dir });
+      rt = await startTestRuntime({ config: INSTANT_SIMULATED, dir: d.dir });
       try {
         const c2 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
         expect(await c2.conversations.retrieve(conv.id)).toEqual(conv);

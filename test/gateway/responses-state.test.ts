@@ -1,23 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import OpenAI from 'openai';
-import { DEFAULTS } from '../../src/config/index.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 import { WEATHER } from '../helpers/compat.js';
+import { expectGrowingContext, INSTANT_SIMULATED, type LedgerRow, ledgerOf, RESPONSES_WEATHER_TOOL } from '../helpers/responses.js';
 
 // The Responses API's stored state through the official openai client, on the simulated
 // provider: previous_response_id chains (whole and streamed, with a tool), item references, the
 // stored-response routes, isolation between agents, a restart mid-conversation, retention.
-
-const config = { gateway: { ...DEFAULTS.gateway, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [] } } } };
-const weatherTool = {
-  type: 'function' as const,
-  name: WEATHER.name,
-  description: WEATHER.description,
-  strict: false,
-  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-};
 
 let t: TestRuntime;
 let dir: { dir: string; cleanup: () => void };
@@ -25,7 +16,7 @@ let me: { token: string; agentId: string };
 let client: OpenAI;
 beforeAll(async () => {
   dir = tempDir();
-  t = await startTestRuntime({ config, dir: dir.dir });
+  t = await startTestRuntime({ config: INSTANT_SIMULATED, dir: dir.dir });
   me = await agentToken(t);
   client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: me.token, maxRetries: 0 });
 });
@@ -34,17 +25,10 @@ afterAll(async () => {
   dir?.cleanup();
 });
 
-interface Row {
-  endpoint: string;
-  status: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-}
-const ledger = (agentId: string): Row[] => sqliteOf(t.rt.state).prepare('SELECT * FROM llm_requests WHERE agent_id = ? ORDER BY id').all(agentId) as Row[];
+const ledger = (agentId: string): LedgerRow[] => ledgerOf(t, agentId);
 
 /** A chain of `turns` responses, each continuing the last by its id; what each cost in the ledger. */
-async function chain(c: OpenAI, turns: number, stream: boolean, from: string | null = null, offset = 0): Promise<{ ids: string[]; rows: Row[] }> {
+async function chain(c: OpenAI, turns: number, stream: boolean, from: string | null = null, offset = 0): Promise<{ ids: string[]; rows: LedgerRow[] }> {
   const before = ledger(me.agentId).length;
   const ids: string[] = [];
   let prev = from;
@@ -61,21 +45,12 @@ async function chain(c: OpenAI, turns: number, stream: boolean, from: string | n
   return { ids, rows: ledger(me.agentId).slice(before) };
 }
 
-/** Each turn's prompt is larger than the last: the whole context was sent and counted. */
-function growing(rows: Row[]): void {
-  for (const r of rows) expect(r).toMatchObject({ endpoint: 'responses', status: 'ok' });
-  for (let i = 1; i < rows.length; i++) {
-    expect(rows[i]!.prompt_tokens).toBeGreaterThan(rows[i - 1]!.prompt_tokens + rows[i - 1]!.completion_tokens - 1);
-    expect(rows[i]!.cost_micros).toBeGreaterThan(0);
-  }
-}
-
 describe('previous_response_id through openai-node (responses.create)', () => {
   it.each([false, true])('a chain of 10 turns (stream: %s) is answered, each turn metered with its whole context', async (stream) => {
     const { ids, rows } = await chain(client, 10, stream);
     expect(new Set(ids).size).toBe(10);
     expect(rows).toHaveLength(10);
-    growing(rows);
+    expectGrowingContext(rows);
     // The context is what the model saw: the last turn's input holds every earlier turn.
     const last = await client.responses.retrieve(ids[9]!);
     expect(last.previous_response_id).toBe(ids[8]);
@@ -83,32 +58,32 @@ describe('previous_response_id through openai-node (responses.create)', () => {
   });
 
   it('with a tool: the function call is kept, its output continues the chain, the answer uses it', async () => {
-    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [weatherTool] });
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [RESPONSES_WEATHER_TOOL] });
     const call = first.output.find((o) => o.type === 'function_call');
     expect(call).toBeDefined();
     if (call?.type !== 'function_call') throw new Error('no function call');
     const second = await client.responses.create({
       model: 'gpt-4o-mini',
       previous_response_id: first.id,
-      tools: [weatherTool],
+      tools: [RESPONSES_WEATHER_TOOL],
       input: [{ type: 'function_call_output', call_id: call.call_id, output: JSON.stringify(WEATHER.result('Paris')) }],
     });
     expect(second.output.some((o) => o.type === 'message')).toBe(true);
     // Tools are not carried over (as at OpenAI): the request names them again.
-    const third = await client.responses.stream({ model: 'gpt-4o-mini', previous_response_id: second.id, tools: [weatherTool], input: 'Repeat exactly: thanks' }).finalResponse();
+    const third = await client.responses.stream({ model: 'gpt-4o-mini', previous_response_id: second.id, tools: [RESPONSES_WEATHER_TOOL], input: 'Repeat exactly: thanks' }).finalResponse();
     expect(third.output_text).toBe('thanks');
     const rows = ledger(me.agentId).slice(-3);
-    growing(rows);
+    expectGrowingContext(rows);
   });
 
   it('an item_reference to a kept item (msg_, fc_) is replaced by the item', async () => {
-    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [weatherTool] });
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [RESPONSES_WEATHER_TOOL] });
     const fc = first.output.find((o) => o.type === 'function_call');
     if (fc?.type !== 'function_call') throw new Error('no function call');
     expect(fc.id).toMatch(/^fc_/);
     const r = await client.responses.create({
       model: 'gpt-4o-mini',
-      tools: [weatherTool],
+      tools: [RESPONSES_WEATHER_TOOL],
       input: [
         { role: 'user', content: WEATHER.prompt },
         { type: 'item_reference', id: fc.id! },
@@ -234,13 +209,13 @@ describe('a restart and retention', () => {
   it('iron-cage restarted mid-conversation on the same state file continues the chain', async () => {
     const d = tempDir();
     try {
-      let rt = await startTestRuntime({ config, dir: d.dir });
+      let rt = await startTestRuntime({ config: INSTANT_SIMULATED, dir: d.dir });
       const a = await agentToken(rt);
       const c1 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
       const r1 = await c1.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: before the restart' });
       const r2 = await c1.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: still before', previous_response_id: r1.id });
       await rt.stop();
-      rt = await startTestRuntime({ config, dir: d.dir });
+      rt = await startTestRuntime({ config: INSTANT_SIMULATED, dir: d.dir });
       try {
         const c2 = new OpenAI({ baseURL: `${rt.rt.url}/v1`, apiKey: a.token, maxRetries: 0 });
         const r3 = await c2.responses.stream({ model: 'gpt-4o-mini', input: 'Repeat exactly: after the restart', previous_response_id: r2.id }).finalResponse();
@@ -260,7 +235,7 @@ describe('a restart and retention', () => {
   it('a response past responses.retention_days is never served, and is purged when iron-cage opens the file', async () => {
     const d = tempDir();
     const day = 24 * 3600 * 1000;
-    const short = { gateway: { ...config.gateway, responses: { retentionMs: day } } };
+    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { retentionMs: day } } };
     try {
       let rt = await startTestRuntime({ config: short, dir: d.dir });
       const a = await agentToken(rt);
