@@ -38,7 +38,7 @@ const CACHE_MAX = 10_000;
  * Looks an API token up by its hash; null when unknown. `revoked` tokens are refused, and so are
  * ones past `expiresAt` and login links (`kind: 'link'`), which only POST /api/session accepts.
  */
-export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean; kind?: 'api' | 'link' | 'session'; expiresAt?: string | null } | null;
+export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean; kind?: 'api' | 'link' | 'session' | 'runtime'; expiresAt?: string | null } | null;
 
 /** A live user's current name and role by id; null once removed (or never known). */
 export type UserResolver = (userId: string) => { name: string; role: 'admin' | 'viewer' } | null;

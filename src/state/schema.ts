@@ -6,19 +6,11 @@ import type { EventType } from '../core/events.js';
 // generated from this file by drizzle-kit (`npm run db:generate` after a change; migrate.ts
 // says how it is applied); test/state/schema.test.ts fails while a change has no migration.
 //
-// The plan for PostgreSQL (the control panel; not built yet): this same list of tables with
-// pg-core's builders, in a schema.pg.ts beside this file, its own drizzle config (out: migrations/pg) and its own custom
-// migration for the append-only triggers (a plpgsql function raising the same messages). Column
-// for column: text → text; integer → integer, except the kinds below, which are bigint (mode
-// 'number'); integer boolean → boolean; real → doublePrecision (SQLite's REAL is 8 bytes,
-// PostgreSQL's real 4); blob → bytea; an AUTOINCREMENT key → an identity column. Indexes, partial
-// ones included (their WHERE is plain SQL), carry over as written. Names of tables and columns
-// stay the same, so the stores' drizzle queries read the same in both; a test then compares the
-// two files table by table through getTableConfig (columns, nullability, defaults, indexes, the
-// type mapping here) so they cannot drift. There drizzle's own migrator applies the journal
-// (drizzle-orm/node-postgres/migrator): no pre-journal databases to carry, no user_version.
+// PostgreSQL (the control panel) gets the tables it shares with a runtime from this same file:
+// scripts/pg-schema.ts renders them into schema-pg.ts by one type mapping (`npm run db:generate`
+// does both dialects, migrations included); the panel's own tables are in schema-panel.ts.
 
-/** Integer micro-dollars (money, never a float): bigint in PostgreSQL, where integer tops out at $2,147. */
+/** Integer micro-dollars (money, never a float): bigint in PostgreSQL too, where integer tops out at $2,147. */
 const micros = (name: string) => integer(name);
 /** Epoch milliseconds: bigint in PostgreSQL, where integer ran out in January 1970. */
 const epochMs = (name: string) => integer(name);
@@ -120,12 +112,18 @@ export const apiTokens = sqliteTable('api_tokens', {
   hash: text('hash').notNull().unique(),
   createdAt: text('created_at').notNull(),
   revokedAt: text('revoked_at'),
-  /** `api`: a key from `iron-cage token create`; `link`: a one-time dashboard login link (revoked once used); `session`: what a link was exchanged for. */
-  kind: text('kind', { enum: ['api', 'link', 'session'] })
+  /**
+   * `api`: a key from `iron-cage token create`; `link`: a one-time dashboard login link (revoked
+   * once used); `session`: what a link was exchanged for; `runtime`: on a control panel, the key a
+   * runtime reports with (`runtime_id` says which; it may do nothing else).
+   */
+  kind: text('kind', { enum: ['api', 'link', 'session', 'runtime'] })
     .notNull()
     .default('api'),
   /** Past this instant the token is refused (links and sessions always have one; API keys none). */
   expiresAt: text('expires_at'),
+  /** A `runtime` token's runtime: the only one whose telemetry it may send. */
+  runtimeId: text('runtime_id'),
 });
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;

@@ -4,6 +4,9 @@ import type { EventSpec } from './writer.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { apiTokens, type ApiTokenRow } from './schema.js';
 
+/** A token row to add (`runtime_id` only for a panel's runtime tokens). */
+export type NewApiTokenRow = typeof apiTokens.$inferInsert;
+
 export type { ApiTokenRow };
 
 /** Why a login link could not be exchanged. */
@@ -21,7 +24,7 @@ export class TokensStore {
     this.db = storeDb(state);
   }
 
-  add(row: ApiTokenRow, event: EventSpec<unknown> = null): void {
+  add(row: NewApiTokenRow, event: EventSpec<unknown> = null): void {
     this.db.writer.now(() => this.db.orm.insert(apiTokens).values(row).run(), event);
   }
 
@@ -30,7 +33,7 @@ export class TokensStore {
    * two exchanges of one link, one gets the session and the other `used`. The event is written
    * with the session.
    */
-  exchangeLink(hash: string, now: Date, session: ApiTokenRow, event: NewEvent): LinkRefusal | null {
+  exchangeLink(hash: string, now: Date, session: NewApiTokenRow, event: NewEvent): LinkRefusal | null {
     const at = now.toISOString();
     let refusal: LinkRefusal | null = null;
     this.db.writer.now(

@@ -1,0 +1,92 @@
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import * as panel from './schema-panel.js';
+import * as shared from './schema-pg.js';
+
+// The control panel's database: PostgreSQL through node-postgres and drizzle. The tables are
+// schema-pg.ts (generated from schema.ts) and schema-panel.ts; their migrations
+// (migrations/pg, drizzle-kit's journal) are applied by drizzle's own migrator when the panel
+// opens the database, under an advisory lock so two panels starting at once migrate once.
+
+export const pgSchema = { ...shared, ...panel };
+export type PanelDb = NodePgDatabase<typeof pgSchema>;
+
+/** A PostgreSQL connection string as `--database` takes it, checked before anything connects. */
+export function checkDatabaseUrl(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `not a URL: expected postgres://user[:password]@host[:port]/database`;
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return `expected a postgres:// URL, got ${u.protocol}//… (the panel keeps its state in PostgreSQL)`;
+  if (!u.hostname && !u.searchParams.get('host')) return 'the URL names no host';
+  if (u.pathname.length <= 1) return 'the URL names no database (postgres://user@host/DATABASE)';
+  return null;
+}
+
+/** Where the URL points, without its password: for messages. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || u.searchParams.get('host') || 'localhost'}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'the database';
+  }
+}
+
+function migrationsFolder(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'migrations', 'pg'), join(here, '..', 'migrations', 'pg')];
+  const dir = candidates.find((c) => existsSync(join(c, 'meta', '_journal.json')));
+  if (!dir) throw new Error(`the PostgreSQL migrations are missing (looked in ${candidates.join(', ')}): reinstall iron-cage`);
+  return dir;
+}
+
+/** Any number fits the advisory lock's bigint; this one says "iron-cage migrations". */
+const MIGRATION_LOCK = 0x1c0ca9e;
+
+export interface Postgres {
+  db: PanelDb;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * Connect, migrate, and hand back drizzle over a pool. Throws with a message naming the database
+ * (never its password) when it cannot be reached or refuses the login.
+ *
+ * @example
+ *   const { db, close } = await openPostgres('postgres://iron@db/iron', { onError: (e) => log.error(e) });
+ */
+export async function openPostgres(url: string, opts: { max?: number; onError?: (err: Error) => void } = {}): Promise<Postgres> {
+  const bad = checkDatabaseUrl(url);
+  if (bad) throw new Error(`--database: ${bad}`);
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'iron-cage panel' });
+  // A connection that dies while idle (the server restarted) is an 'error' on the pool: without a
+  // listener it would end the process. The next query takes a fresh connection.
+  pool.on('error', (err) => opts.onError?.(err));
+  const client = await pool.connect().catch(async (err: Error) => {
+    await pool.end().catch(() => undefined);
+    throw new Error(`cannot reach PostgreSQL at ${describeDatabase(url)}: ${err.message}`);
+  });
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await migrate(drizzle(client, { schema: pgSchema }), { migrationsFolder: migrationsFolder() });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } catch (err) {
+    client.release(true);
+    await pool.end().catch(() => undefined);
+    throw new Error(`could not prepare the panel's tables in ${describeDatabase(url)}: ${(err as Error).message}`);
+  }
+  client.release();
+  const db = drizzle(pool, { schema: pgSchema });
+  return { db, pool, close: () => pool.end() };
+}

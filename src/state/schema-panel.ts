@@ -1,0 +1,66 @@
+import { bigint, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+
+// The control panel's own tables (PostgreSQL only): the runtimes that report to it and the spend
+// they reported, pre-aggregated at ingest so the fleet view never scans the ledger. The tables a
+// panel shares with a runtime are generated into schema-pg.ts from schema.ts.
+
+const count = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0);
+
+/** A runtime an admin added: its name is its id, the one its token may report for. */
+export const runtimes = pgTable('runtimes', {
+  id: text('id').primaryKey(),
+  /** The user whose machine it is (spend by user); null for a shared machine. */
+  userId: text('user_id'),
+  createdAt: text('created_at').notNull(),
+  removedAt: text('removed_at'),
+  /** The last batch taken: a batch with a lower or equal sequence is a duplicate, the next must be lastSeq + 1. */
+  lastSeq: count('last_seq'),
+  /** Epoch ms of its last batch or hello; null until it first reports. */
+  lastSeenAt: bigint('last_seen_at', { mode: 'number' }),
+  /** Rows it said it still had to send after its last batch. */
+  behind: count('behind'),
+  /** The highest of each of its own keys taken so far: where it resumes after a restart of either side. */
+  eventSeq: count('event_seq'),
+  llmRequestId: count('llm_request_id'),
+  toolCallId: count('tool_call_id'),
+  hostname: text('hostname'),
+  version: text('version'),
+});
+
+/** Spend per hour (epoch ms of its start) by runtime, agent name and model. */
+export const spendHourly = pgTable(
+  'spend_hourly',
+  {
+    hour: bigint('hour', { mode: 'number' }).notNull(),
+    runtimeId: text('runtime_id').notNull(),
+    agentName: text('agent_name').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    calls: count('calls'),
+    errors: count('errors'),
+    promptTokens: count('prompt_tokens'),
+    completionTokens: count('completion_tokens'),
+    costMicros: count('cost_micros'),
+  },
+  (t) => [primaryKey({ name: 'spend_hourly_pkey', columns: [t.hour, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_hourly_runtime').on(t.runtimeId, t.hour)],
+);
+
+/** The same per day (epoch ms of its UTC midnight): a 30-day view reads 30 buckets, not 720. */
+export const spendDaily = pgTable(
+  'spend_daily',
+  {
+    day: bigint('day', { mode: 'number' }).notNull(),
+    runtimeId: text('runtime_id').notNull(),
+    agentName: text('agent_name').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    calls: count('calls'),
+    errors: count('errors'),
+    promptTokens: count('prompt_tokens'),
+    completionTokens: count('completion_tokens'),
+    costMicros: count('cost_micros'),
+  },
+  (t) => [primaryKey({ name: 'spend_daily_pkey', columns: [t.day, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_daily_runtime').on(t.runtimeId, t.day)],
+);
+
+export type RuntimeRow = typeof runtimes.$inferSelect;

@@ -1,0 +1,76 @@
+import { createSelectSchema } from 'drizzle-zod';
+import { z } from 'zod';
+import * as schema from './schema.js';
+
+// What a runtime reports to its control panel (`POST /api/telemetry`), the one contract between
+// the reporter (src/report) and the panel's ingest (src/panel). A batch carries rows of the
+// runtime's own tables as they are in its SQLite file (the column names of schema.ts), so the
+// panel stores them under the runtime's id with the runtime's own keys: a row sent twice is one
+// row there.
+//
+// Order and idempotency: batches are numbered from 1 per runtime, with no gap. The panel takes
+// batch lastSeq + 1, answers a batch it already took (seq ≤ lastSeq) as a duplicate without
+// writing anything, and refuses one from the future (seq > lastSeq + 1) with 409
+// `out_of_order`, naming the sequence it expects. `GET /api/telemetry` tells a runtime where the
+// panel stands (its last sequence and the highest of each key it holds), so either side can
+// restart at any moment: the runtime sends again from there, and what arrives twice is dropped
+// by the keys.
+
+/** A runtime's id (the name an admin gave it): letters, digits, `.`, `_`, `-`. */
+export const RUNTIME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** At most this many rows of all kinds in one batch, and this many bytes of JSON. */
+export const TELEMETRY_MAX_ROWS = 5_000;
+export const TELEMETRY_MAX_BYTES = 8 * 1024 * 1024;
+
+const row = <T extends z.ZodObject>(s: T) => s.strict();
+
+export const telemetryBatch = z
+  .object({
+    runtime: z.string().regex(RUNTIME_ID, 'a runtime id is 1-63 letters, digits, ".", "_" or "-"'),
+    seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    /** ISO time the runtime built the batch (its clock; shown, never trusted for order). */
+    sentAt: z.string().max(40),
+    /** Rows the runtime still has to send after this batch ("behind by N" on the fleet page). */
+    behind: z.number().int().min(0).default(0),
+    /** The runtime's host name and iron-cage version, for the fleet page. */
+    hostname: z.string().max(255).optional(),
+    version: z.string().max(40).optional(),
+    agents: z.array(row(createSelectSchema(schema.agents))).default([]),
+    events: z.array(row(createSelectSchema(schema.events))).default([]),
+    llmRequests: z.array(row(createSelectSchema(schema.llmRequests))).default([]),
+    toolCalls: z.array(row(createSelectSchema(schema.toolCalls))).default([]),
+    breakers: z.array(row(createSelectSchema(schema.breakers))).default([]),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const rows = b.agents.length + b.events.length + b.llmRequests.length + b.toolCalls.length + b.breakers.length;
+    if (rows > TELEMETRY_MAX_ROWS) ctx.addIssue({ code: 'custom', message: `a batch holds at most ${TELEMETRY_MAX_ROWS} rows, this one ${rows}: send it in parts` });
+    if (b.llmRequests.some((r) => r.status === 'pending')) ctx.addIssue({ code: 'custom', path: ['llmRequests'], message: 'a pending call is reported once it has ended' });
+  });
+
+export type TelemetryBatch = z.infer<typeof telemetryBatch>;
+export type TelemetryBatchInput = z.input<typeof telemetryBatch>;
+
+/** The panel's answer to a batch it took (or had taken: `duplicate`). */
+export interface TelemetryAck {
+  runtime: string;
+  seq: number;
+  duplicate: boolean;
+  /** Rows new to the panel, by kind (a row it already held is not counted). */
+  stored: { agents: number; events: number; llmRequests: number; toolCalls: number; breakers: number };
+}
+
+/** `GET /api/telemetry`: where the panel stands for the calling runtime. */
+export interface TelemetryHello {
+  runtime: string;
+  lastSeq: number;
+  /** The highest of each of the runtime's keys the panel holds: send what is above. */
+  cursor: TelemetryCursor;
+}
+
+export interface TelemetryCursor {
+  eventSeq: number;
+  llmRequestId: number;
+  toolCallId: number;
+}
