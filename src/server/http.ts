@@ -55,7 +55,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const full: ServerDeps = { ...deps, guard };
   const app = createApp(full);
   const honoListener = getRequestListener(app.fetch);
-  const hub = new WsHub(full);
+  const hub = new WsHub(deps.feed, full);
   const raw = deps.rawRoutes ?? [];
   const hostRefusal = (host: string | undefined) => new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
