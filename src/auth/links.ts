@@ -46,7 +46,13 @@ export function newLoginLink(o: { ttlMinutes: number; by: 'runtime' | 'cli' | 'p
   return {
     link: { link: token, id, expiresAt },
     row: { id, name: LINK_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'link', expiresAt },
-    event: { agentId: null, type: 'auth.link_created', severity: 'info', message: `Dashboard login link ${id} made (one use, until ${expiresAt})`, data: { tokenId: id, role: 'admin', expiresAt, by: o.by } },
+    event: {
+      agentId: null,
+      type: 'auth.link_created',
+      severity: 'info',
+      message: `Dashboard login link ${id} made (one use, until ${expiresAt})`,
+      data: { tokenId: id, role: 'admin', expiresAt, by: o.by },
+    },
   };
 }
 

@@ -45,15 +45,16 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
-  app.use(
-    '/api/*',
+  const limiter = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
+      maxSize,
       onError: () => {
-        throw new PayloadTooLargeError(MAX_BODY_BYTES);
+        throw new PayloadTooLargeError(maxSize);
       },
-    }),
-  );
+    });
+  const bodyLimits = new Map(Object.entries(deps.bodyLimits ?? {}).map(([path, max]) => [path, limiter(max)]));
+  const defaultLimit = limiter(MAX_BODY_BYTES);
+  app.use('/api/*', (c, next) => (bodyLimits.get(c.req.path) ?? defaultLimit)(c, next));
 
   app.get('/api/health', (c) => {
     const health = { status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, ...(deps.mode ? { mode: deps.mode } : {}), ...deps.health?.() };

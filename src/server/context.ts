@@ -85,6 +85,8 @@ export interface ServerDeps {
    * refuses it with 403. Absent: none.
    */
   runtimePaths?: readonly string[];
+  /** Paths whose bodies may be larger than MAX_BODY_BYTES (the panel's telemetry batches), in bytes. */
+  bodyLimits?: Readonly<Record<string, number>>;
   /** Extra Hono routes mounted under /api (agents, tokens, budgets, breakers, …). */
   apiRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   /** Routes under /api that need no token (login), mounted before the token check. */

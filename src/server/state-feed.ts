@@ -117,5 +117,4 @@ export class StateFeed implements FeedSource<IronEvent> {
       cursor = page.at(-1)!.seq;
     }
   }
-
 }
