@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
-import { ConfigError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { ConfigError, ConflictError, ValidationError } from '../core/errors.js';
+import { createLogger, escapeControl } from '../core/logger.js';
 import { addRuntime, panelLoginLink } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
 import { openPostgres, PgTokensStore, RuntimesStore } from '../state/index.js';
@@ -30,7 +30,11 @@ export async function runPanel(a: PanelArgs): Promise<void> {
   try {
     panel = await Panel.start({ config, logger });
   } catch (err) {
-    throw startError(config, err);
+    const e = startError(config, err);
+    if (e instanceof ConfigError || !/PostgreSQL|panel's tables/.test((e as Error).message)) throw e;
+    // The database is the one thing the panel cannot do without: one line naming it (never its password), exit 1.
+    process.stderr.write(`iron-cage: ${escapeControl((e as Error).message, { lines: true })}\n`);
+    process.exit(1);
   }
   gate.open((sig) => {
     panel.shutdown(`received ${sig}`).then(
@@ -58,7 +62,10 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
   await withDb(a, async (pg) => {
     const store = new RuntimesStore(pg.db);
     if (a.action === 'add') {
-      const added = await addRuntime(store, { id: a.name!, userId: a.user ?? null });
+      // What the REST route answers 400 is a bad command line here (exit 2).
+      const added = await addRuntime(store, { id: a.name!, userId: a.user ?? null }).catch((e: unknown) => {
+        throw e instanceof ValidationError || e instanceof ConflictError ? new ConfigError(`panel runtime add: ${e.message}`) : e;
+      });
       if (a.json) return void process.stdout.write(`${JSON.stringify({ id: added.runtime.id, token: added.token, tokenId: added.tokenId })}\n`);
       process.stdout.write(
         `${added.token}\n\nRuntime '${added.runtime.id}' added; the token above is shown once. On that machine:\n  iron-cage start agent.py --panel <this panel's URL> --panel-token <token>\n`,
