@@ -6,12 +6,16 @@ export {
   type RunToken,
   type ApiTokenResolver,
   type UserResolver,
+  type ResolvedApiToken,
+  type LiveUser,
   type IssueOptions,
 } from './tokens.js';
-export { ROLES, canRead, assertCanAct, assertRole, type CredentialHeaders, type Principal, type Role } from '../core/roles.js';
+export { ROLES, canRead, assertCanAct, assertRole, assertRuntime, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
 export { createApiToken, wireApiTokens, type CreatedToken } from './manage.js';
-export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN } from './users.js';
+export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN, type UsersRepo } from './users.js';
 export { LoginService, type LoginResult, type LoginDeps } from './login.js';
-export { mintLoginLink, openSession, LINK_NAME, SESSION_NAME, type LoginLink } from './links.js';
+export { mintLoginLink, newLoginLink, openSession, LINK_NAME, SESSION_NAME, type LinkStore, type LoginLink } from './links.js';
 export { LoginLimiter } from './login-limiter.js';
+export { generateApiToken, hashApiToken } from './api-tokens.js';
+export { loginRoutes, userRoutes } from './users.routes.js';
 export { authService } from './auth.service.js';

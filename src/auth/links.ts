@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError } from '../core/errors.js';
-import type { TokensStore } from '../state/index.js';
+import type { NewEvent } from '../core/events.js';
+import type { ApiTokenRow, LinkRefusal, NewApiTokenRow, TokensStore } from '../state/index.js';
 import { generateApiToken, hashApiToken } from './api-tokens.js';
 import type { LoginResult } from './login.js';
 
@@ -27,6 +28,34 @@ export interface LoginLink {
 
 const tokenId = () => `tok_${randomBytes(6).toString('hex')}`;
 
+/** Where links and sessions are kept: TokensStore (SQLite) or PgTokensStore (PostgreSQL, promises). */
+export interface LinkStore {
+  byHash(hash: string): ApiTokenRow | null | Promise<ApiTokenRow | null>;
+  exchangeLink(hash: string, now: Date, session: NewApiTokenRow, event: NewEvent): LinkRefusal | null | Promise<LinkRefusal | null>;
+}
+
+/**
+ * A new one-time admin login link: the secret, and the row (hash and expiry) to store with its
+ * event. mintLoginLink stores it in SQLite; the panel stores the same row in PostgreSQL.
+ */
+export function newLoginLink(o: { ttlMinutes: number; by: 'runtime' | 'cli' | 'panel'; now?: Date }): { link: LoginLink; row: NewApiTokenRow; event: NewEvent } {
+  const now = o.now ?? new Date();
+  const { token, hash } = generateApiToken();
+  const id = tokenId();
+  const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
+  return {
+    link: { link: token, id, expiresAt },
+    row: { id, name: LINK_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'link', expiresAt },
+    event: {
+      agentId: null,
+      type: 'auth.link_created',
+      severity: 'info',
+      message: `Dashboard login link ${id} made (one use, until ${expiresAt})`,
+      data: { tokenId: id, role: 'admin', expiresAt, by: o.by },
+    },
+  };
+}
+
 /**
  * A new one-time admin login link, stored (hashed) with its expiry.
  *
@@ -35,15 +64,9 @@ const tokenId = () => `tok_${randomBytes(6).toString('hex')}`;
  *   logger.info(`dashboard ${url}/#login=${l.link}`);
  */
 export function mintLoginLink(store: TokensStore, o: { ttlMinutes: number; by: 'runtime' | 'cli'; now?: Date }): LoginLink {
-  const now = o.now ?? new Date();
-  const { token, hash } = generateApiToken();
-  const id = tokenId();
-  const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
-  store.add(
-    { id, name: LINK_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'link', expiresAt },
-    { agentId: null, type: 'auth.link_created', severity: 'info', message: `Dashboard login link ${id} made (one use, until ${expiresAt})`, data: { tokenId: id, role: 'admin', expiresAt, by: o.by } },
-  );
-  return { link: token, id, expiresAt };
+  const { link, row, event } = newLoginLink(o);
+  store.add(row, event);
+  return link;
 }
 
 const REFUSED = {
@@ -60,14 +83,14 @@ const REFUSED = {
  *   const s = openSession(store, link, { ttlMinutes: 480, address: '127.0.0.1' });
  *   // s.token: send as Authorization: Bearer …, until s.expiresAt or its revocation
  */
-export function openSession(store: TokensStore, link: string, o: { ttlMinutes: number; address: string; now?: Date }): LoginResult {
+export async function openSession(store: LinkStore, link: string, o: { ttlMinutes: number; address: string; now?: Date }): Promise<LoginResult> {
   const now = o.now ?? new Date();
   const { token, hash } = generateApiToken();
   const id = tokenId();
   const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
   const linkHash = hashApiToken(link);
-  const linkId = store.byHash(linkHash)?.id ?? '';
-  const refusal = store.exchangeLink(
+  const linkId = (await store.byHash(linkHash))?.id ?? '';
+  const refusal = await store.exchangeLink(
     linkHash,
     now,
     { id, name: SESSION_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt },

@@ -1,8 +1,9 @@
 import { TooManyAttemptsError } from '../core/errors.js';
-import type { StateManager, UsersStore, UserRole } from '../state/index.js';
+import type { NewEvent } from '../core/events.js';
+import type { UserRole } from '../state/index.js';
 import { LoginLimiter } from './login-limiter.js';
 import type { TokenService } from './tokens.js';
-import { BAD_CREDENTIALS, PasswordCheck } from './users.js';
+import { BAD_CREDENTIALS, PasswordCheck, type UsersRepo } from './users.js';
 
 export interface LoginResult {
   token: string;
@@ -12,9 +13,11 @@ export interface LoginResult {
 }
 
 export interface LoginDeps {
-  users: Pick<UsersStore, 'liveByName'>;
+  users: Pick<UsersRepo, 'liveByName'>;
+  /** What a successful login gets: a user JWT (the runtime) or an opaque, revocable session (the panel). */
   tokens: Pick<TokenService, 'issue'>;
-  state: Pick<StateManager, 'record'>;
+  /** Where `auth.login` and `auth.login_failed` go: the runtime's event log, the panel's log. */
+  state: { record(e: NewEvent): unknown };
   ttlMinutes: number;
 }
 
@@ -51,7 +54,7 @@ export class LoginService {
     if (wait > 0) {
       // Recorded once per name and address per window: a flood of refusals is not a flood of rows.
       const first = [this.byName.firstRefusal(nameKey), this.byAddress.firstRefusal(address)].some(Boolean);
-      if (first) this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, 'too_many_attempts');
+      if (first) this.failed((await this.d.users.liveByName(name)) ? shown : '(unknown user)', address, 'too_many_attempts');
       throw new TooManyAttemptsError(Math.ceil(wait / 1000));
     }
     // A flood of guesses must not fill the thread pool the vault and the file system share.
@@ -69,7 +72,7 @@ export class LoginService {
     }
     if (!user || user === 'untrusted') {
       // A name that is no user may be a password typed into the wrong field: not recorded.
-      this.failed(this.d.users.liveByName(name) ? shown : '(unknown user)', address, user === 'untrusted' ? 'untrusted_hash' : 'bad_credentials');
+      this.failed((await this.d.users.liveByName(name)) ? shown : '(unknown user)', address, user === 'untrusted' ? 'untrusted_hash' : 'bad_credentials');
       throw BAD_CREDENTIALS();
     }
     this.byName.reset(nameKey);

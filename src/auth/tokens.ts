@@ -1,11 +1,11 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { MissingTokenError, UnauthorizedError } from '../core/errors.js';
-import { ROLES, type CredentialHeaders, type Principal, type Role } from '../core/roles.js';
+import { ROLES, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
 
 export interface IssueOptions {
-  role: Role;
+  role: TokenRole;
   name: string;
   agentId?: string;
   /** A named user's login token (carried as `uid`, so removing the user revokes it). */
@@ -38,10 +38,23 @@ const CACHE_MAX = 10_000;
  * Looks an API token up by its hash; null when unknown. `revoked` tokens are refused, and so are
  * ones past `expiresAt` and login links (`kind: 'link'`), which only POST /api/session accepts.
  */
-export type ApiTokenResolver = (hash: string) => { principal: Principal; revoked: boolean; kind?: 'api' | 'link' | 'session' | 'runtime'; expiresAt?: string | null } | null;
+export type ApiTokenResolver = (hash: string) => ResolvedApiToken | null | Promise<ResolvedApiToken | null>;
+
+/** An API token's row as the check needs it (SQLite answers at once, PostgreSQL with a promise). */
+export interface ResolvedApiToken {
+  principal: Principal;
+  revoked: boolean;
+  kind?: 'api' | 'link' | 'session' | 'runtime';
+  expiresAt?: string | null;
+}
 
 /** A live user's current name and role by id; null once removed (or never known). */
-export type UserResolver = (userId: string) => { name: string; role: 'admin' | 'viewer' } | null;
+export type UserResolver = (userId: string) => LiveUser | null | Promise<LiveUser | null>;
+
+export interface LiveUser {
+  name: string;
+  role: 'admin' | 'viewer';
+}
 
 // API tokens and users can be revoked from another process; a short cache bounds how long that takes.
 const API_TOKEN_CACHE_MS = 5_000;
@@ -77,7 +90,7 @@ export class TokenService {
     return createHmac('sha256', this.proofKey).update(nonce).digest('hex');
   }
 
-  /** Forget cached verifications (after a revocation in this process) and tell the listeners. */
+  /** Forget cached verifications (after a revocation in this process: the revoked token is refused from the next request on) and tell the listeners. */
   invalidate(): void {
     this.cache.clear();
     for (const fn of this.invalidated) fn();
@@ -183,10 +196,10 @@ export class TokenService {
     if (hit && hit.expMs > Date.now()) return hit.principal;
     if (hit) this.cache.delete(token);
     if (isApiToken(token)) {
-      const found = this.resolveApiToken(hashApiToken(token));
+      const found = await this.resolveApiToken(hashApiToken(token));
       if (!found) throw new UnauthorizedError('unknown API token');
       if (found.kind === 'link') throw new UnauthorizedError('a login link is not a token: open it in a browser (the dashboard exchanges it for a session)');
-      const what = found.kind === 'session' ? 'this dashboard session' : 'this API token';
+      const what = found.kind === 'session' ? 'this dashboard session' : found.kind === 'runtime' ? 'this runtime token' : 'this API token';
       if (found.revoked) throw new UnauthorizedError(`${what} has been revoked`);
       const expMs = found.expiresAt ? Date.parse(found.expiresAt) : Number.POSITIVE_INFINITY;
       if (expMs <= Date.now()) throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? ': run `iron-cage dashboard` for a new login link' : ''}`);
@@ -208,7 +221,7 @@ export class TokenService {
       const expMs = payload.exp ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
       if (typeof payload.uid === 'string') {
         // A user's token is good only while the user is: its name and role come from the live row.
-        const user = this.resolveUser(payload.uid);
+        const user = await this.resolveUser(payload.uid);
         if (!user) throw new UnauthorizedError('this user has been removed');
         if (role === 'agent') throw new UnauthorizedError('token has no valid role');
         Object.assign(principal, { role: user.role, name: user.name, userId: payload.uid });

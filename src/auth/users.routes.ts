@@ -4,11 +4,10 @@ import { z } from 'zod';
 import { assertRole } from '../core/roles.js';
 import type { LoginService } from './login.js';
 import type { TokenService } from './tokens.js';
-import { addUser, USER_ROLES } from './users.js';
+import { addUser, USER_ROLES, type UsersRepo } from './users.js';
 import { NotFoundError } from '../core/errors.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { TokensStore, UsersStore } from '../state/index.js';
-import { openSession } from './links.js';
+import { openSession, type LinkStore } from './links.js';
 
 // Bounds only: what a name or password must look like is the auth domain's to say (and a
 // login with a malformed name is simply a wrong name, with the same answer).
@@ -24,7 +23,7 @@ const sessionBody = z.strictObject({ link: z.string().min(1, 'must not be empty'
  * The routes under /api that take no token, the two ways a person opens a dashboard session:
  * POST /api/login (a named user's password) and POST /api/session (a one-time login link).
  */
-export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: TokensStore; ttlMinutes: number }) {
+export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: LinkStore; ttlMinutes: number }) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/login', async (c) => {
       const body = parseWith(loginBody, parseJsonBody(await c.req.text()));
@@ -34,32 +33,35 @@ export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: 
     app.post('/api/session', async (c) => {
       const body = parseWith(sessionBody, parseJsonBody(await c.req.text()));
       const address = getConnInfo(c).remote.address ?? 'unknown';
-      return c.json(openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address }), 201);
+      return c.json(await openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address }), 201);
     });
   };
 }
 
 export interface UserRoutesDeps {
-  users: UsersStore;
+  users: UsersRepo;
   tokens: Pick<TokenService, 'invalidate'>;
+  /** After a removal, before the caches are dropped: end what else the user held (the panel's sessions). */
+  onRemoved?: (name: string) => Promise<unknown>;
 }
 
 /** /api/users: list, add and remove named users. Admin only; never a password hash. */
 export function userRoutes(d: UserRoutesDeps) {
   return (app: Hono<AppEnv>) => {
-    app.get('/api/users', (c) => {
+    app.get('/api/users', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      return c.json(d.users.list());
+      return c.json(await d.users.list());
     });
     app.post('/api/users', async (c) => {
       assertRole(c.get('principal'), 'admin');
       const body = parseWith(userBody, parseJsonBody(await c.req.text()));
       return c.json(await addUser(d.users, body), 201);
     });
-    app.delete('/api/users/:name', (c) => {
+    app.delete('/api/users/:name', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      const removed = d.users.remove(c.req.param('name'));
+      const removed = await d.users.remove(c.req.param('name'));
       if (!removed) throw new NotFoundError(`no user '${c.req.param('name')}'`);
+      await d.onRemoved?.(removed.name);
       // The removed user's tokens are refused from the next request on, open sockets included.
       d.tokens.invalidate();
       return c.json(removed);

@@ -2,7 +2,7 @@ import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, ValidationError } from '../core/errors.js';
 import { KDF_DEFAULTS, verifiablePasswordHash } from '../domain/secrets/index.js';
-import type { UsersStore, UserRole, UserView } from '../state/index.js';
+import type { UserRole, UserRow, UserView } from '../state/index.js';
 import type { TokenService } from './tokens.js';
 
 export const USER_ROLES = ['admin', 'viewer'] as const;
@@ -17,6 +17,17 @@ const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const ARGON2ID = 2 as Algorithm;
 /** The vault's Argon2id parameters (OWASP's minimum): one set of numbers for both. */
 const PASSWORD_HASH = { algorithm: ARGON2ID, memoryCost: KDF_DEFAULTS.m, timeCost: KDF_DEFAULTS.t, parallelism: KDF_DEFAULTS.p };
+
+type Maybe<T> = T | Promise<T>;
+
+/** Named users where they are kept: UsersStore (SQLite, answers at once) or PgUsersStore (PostgreSQL, promises). */
+export interface UsersRepo {
+  add(row: Pick<UserRow, 'id' | 'name' | 'role' | 'passwordHash'>): Maybe<UserView>;
+  remove(name: string): Maybe<UserView | null>;
+  liveByName(name: string): Maybe<UserRow | null>;
+  byId(id: string): Maybe<UserView | null>;
+  list(o?: { removed?: boolean }): Maybe<UserView[]>;
+}
 
 /** An Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`); the only form a password is kept in. */
 export function hashPassword(password: string): Promise<string> {
@@ -38,7 +49,7 @@ export function checkPassword(password: string): string {
 }
 
 /** Validate, hash and store a new user. */
-export async function addUser(store: Pick<UsersStore, 'add'>, o: { name: string; role: string; password: string }): Promise<UserView> {
+export async function addUser(store: Pick<UsersRepo, 'add'>, o: { name: string; role: string; password: string }): Promise<UserView> {
   const name = checkUserName(o.name);
   if (!(USER_ROLES as readonly string[]).includes(o.role)) throw new ValidationError(`role: must be ${USER_ROLES.join(' or ')}`);
   checkPassword(o.password);
@@ -53,7 +64,7 @@ export async function addUser(store: Pick<UsersStore, 'add'>, o: { name: string;
 export class PasswordCheck {
   private dummy: Promise<string> | null = null;
 
-  constructor(private readonly store: Pick<UsersStore, 'liveByName'>) {}
+  constructor(private readonly store: Pick<UsersRepo, 'liveByName'>) {}
 
   /**
    * The live user when name and password match; null otherwise; `untrusted` when the user's
@@ -61,7 +72,7 @@ export class PasswordCheck {
    * make one login take gigabytes and minutes), which is never verified.
    */
   async check(name: string, password: string): Promise<UserView | null | 'untrusted'> {
-    const row = USER_NAME.test(name) ? this.store.liveByName(name) : null;
+    const row = USER_NAME.test(name) ? await this.store.liveByName(name) : null;
     const untrusted = row !== null && !verifiablePasswordHash(row.passwordHash);
     // The dummy stands in for an unknown name and a refused hash alike: the same time either way.
     const phc = row && !untrusted ? row.passwordHash : await (this.dummy ??= hashPassword(randomBytes(18).toString('base64')));
@@ -79,9 +90,9 @@ export class PasswordCheck {
 }
 
 /** Let the token service check, on every verification, that a user token's user is still live. */
-export function wireUsers(tokens: TokenService, store: Pick<UsersStore, 'byId'>): void {
-  tokens.resolveUser = (id) => {
-    const u = store.byId(id);
+export function wireUsers(tokens: TokenService, store: Pick<UsersRepo, 'byId'>): void {
+  tokens.resolveUser = async (id) => {
+    const u = await store.byId(id);
     return u && u.removedAt === null ? { name: u.name, role: u.role as UserRole } : null;
   };
 }

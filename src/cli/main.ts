@@ -12,6 +12,7 @@ import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
 import { runDemo, type DemoArgs } from '../demo/index.js';
 import { runAudit, type AuditArgs } from './audit.js';
+import { runPanel, runPanelLink, runPanelRuntime, type PanelArgs, type PanelRuntimeArgs } from './panel.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
@@ -73,6 +74,34 @@ export async function main(argv: string[]): Promise<void> {
       'Serve the dashboard and API with no agent (inspect earlier runs; agents that connect with a key)',
       (y) => y.options(optionsFor('serve')).epilog(environmentHelp('serve')).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
       async (a) => runServe(a as never),
+    )
+    .command('panel', 'The control panel: dashboard, users and runtimes over PostgreSQL; agent runtimes report to it (no agent, no gateway here)', (y) =>
+      y
+        .command(
+          '$0',
+          'Serve the control panel',
+          (s) => s.options(optionsFor('panel')).epilog(environmentHelp('panel')),
+          async (a) => runPanel(a as unknown as PanelArgs),
+        )
+        .command(
+          'runtime <action> [name]',
+          'Add a runtime (prints its token once), remove one (revokes its tokens), or list them',
+          (s) =>
+            s
+              .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
+              .positional('name', { type: 'string', description: 'The runtime id: 1-63 letters, digits, ".", "_" or "-"' })
+              .option('user', { type: 'string', description: 'For add: the id of the user whose machine it is' })
+              .options(optionsFor('panel')),
+          async (a) => runPanelRuntime(a as unknown as PanelRuntimeArgs),
+        )
+        .command(
+          'link',
+          'Print a one-time login link to the panel serving this database',
+          (s) => s.options(optionsFor('panel')),
+          async (a) => runPanelLink(a as unknown as PanelArgs),
+        )
+        .example('$0 panel --database postgres://iron@db/iron --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem', 'The shared control panel')
+        .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once"),
     )
     .command(
       'dashboard',
@@ -157,7 +186,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
     )
-    .demandCommand(1, 'Name a command: start, demo, serve, dashboard, token, secrets, user, audit, redact or scan.')
+    .demandCommand(1, 'Name a command: start, demo, serve, panel, dashboard, token, secrets, user, audit, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
     .recommendCommands()

@@ -126,6 +126,8 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     allowFaults: 'allow_faults',
     environment: 'environment',
     secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
+    database: 'database',
+    tls: (l, cur) => layer(cur, l.tls, { cert: 'cert', key: 'key' }),
     configFile: null,
     notices: null,
   };

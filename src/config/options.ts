@@ -7,7 +7,7 @@ import { fileSchema } from './schema.js';
 // (load.ts) are all derived from this table, so a flag and its variable cannot drift apart.
 // Options only one command takes for itself (`demo --pace`, `audit --reveal`) stay with it.
 
-export type Command = 'start' | 'serve' | 'demo' | 'dashboard' | 'token' | 'secrets' | 'user' | 'audit' | 'redact' | 'scan';
+export type Command = 'start' | 'serve' | 'demo' | 'dashboard' | 'token' | 'secrets' | 'user' | 'audit' | 'redact' | 'scan' | 'panel';
 
 export interface OptionSpec {
   /** How its text is read: as it is, as a whole number, or as a switch (`--x`, `--no-x`; `1`/`true`/`yes`/`on` in a variable). */
@@ -38,22 +38,36 @@ export const OPTIONS = {
     key: 'port',
     env: 'IRON_CAGE_PORT',
     describe: 'Port for the dashboard, REST API and gateway [default: 8080]',
-    commands: { ...SERVER, demo: true, dashboard: 'The port iron-cage serves on, for the link [default: 8080]' },
+    commands: { ...SERVER, demo: true, dashboard: 'The port iron-cage serves on, for the link [default: 8080]', panel: 'Port for the control panel (dashboard, REST API, telemetry) [default: 8080]' },
   },
   host: {
     kind: 'string',
     key: 'host',
     env: 'IRON_CAGE_HOST',
     describe: 'Address to bind [default: 127.0.0.1]',
-    commands: { ...SERVER, dashboard: 'The address iron-cage serves on, for the link [default: 127.0.0.1]' },
+    commands: {
+      ...SERVER,
+      dashboard: 'The address iron-cage serves on, for the link [default: 127.0.0.1]',
+      panel: 'Address to bind [default: 127.0.0.1]; beyond loopback it needs --tls-cert and --tls-key',
+    },
   },
   db: { kind: 'string', key: 'db', env: 'IRON_CAGE_DB', describe: 'SQLite state file [default: ./iron_state.db]', commands: { ...FILES, demo: "The demo's SQLite file [default: ./iron_demo.db]" } },
+  database: {
+    kind: 'string',
+    key: 'database',
+    env: 'IRON_CAGE_DATABASE',
+    describe: "The control panel's PostgreSQL: postgres://user[:password]@host[:port]/database",
+    commands: { panel: true },
+  },
+  tlsCert: { kind: 'string', key: 'tls.cert', env: 'IRON_CAGE_TLS_CERT', describe: 'TLS certificate (PEM file): serve HTTPS (with --tls-key)', commands: { panel: true } },
+  tlsKey: { kind: 'string', key: 'tls.key', env: 'IRON_CAGE_TLS_KEY', describe: 'TLS private key (PEM file) for --tls-cert', commands: { panel: true } },
   config: {
     kind: 'string',
     env: 'IRON_CAGE_CONFIG',
     describe: 'Config file (.yaml, .yml or .toml) [default: ./iron-cage.yaml if present]',
     commands: {
       ...FILES,
+      panel: true,
       redact: 'Config file (its safety: section applies) [default: ./iron-cage.yaml if present]',
       scan: 'Config file (its safety: section applies) [default: ./iron-cage.yaml if present]',
     },
@@ -66,8 +80,8 @@ export const OPTIONS = {
     commands: { start: true, redact: 'Policy [default: redact]' },
   },
   python: { kind: 'string', key: 'python', env: 'IRON_CAGE_PYTHON', describe: 'Python interpreter [default: python3]', commands: { start: true } },
-  verbose: { kind: 'bool', key: 'verbose', env: 'IRON_CAGE_VERBOSE', describe: 'Debug logging', commands: SERVER },
-  logFormat: { kind: 'string', key: 'log_format', env: 'IRON_CAGE_LOG_FORMAT', describe: 'Terminal log format [default: pretty]', commands: SERVER },
+  verbose: { kind: 'bool', key: 'verbose', env: 'IRON_CAGE_VERBOSE', describe: 'Debug logging', commands: { ...SERVER, panel: true } },
+  logFormat: { kind: 'string', key: 'log_format', env: 'IRON_CAGE_LOG_FORMAT', describe: 'Terminal log format [default: pretty]', commands: { ...SERVER, panel: true } },
   restart: { kind: 'string', key: 'restart.policy', env: 'IRON_CAGE_RESTART', describe: 'Restart the agent when it crashes [default: on-failure]', commands: { start: true } },
   name: {
     kind: 'string',
@@ -90,6 +104,7 @@ export const OPTIONS = {
     describe: 'Machine-readable output',
     commands: {
       dashboard: true,
+      panel: 'For panel runtime and panel link: machine-readable output',
       token: true,
       secrets: true,
       user: true,

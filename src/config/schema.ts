@@ -38,6 +38,10 @@ export const fileSchema = z.strictObject({
     .optional(),
   cors_origins: z.array(origin).optional(),
   allowed_hosts: z.array(z.string().min(1)).optional(),
+  /** The control panel's PostgreSQL (`iron-cage panel`). */
+  database: z.string().min(1, 'must not be empty').optional(),
+  /** HTTPS for the control panel: PEM files. */
+  tls: z.strictObject({ cert: z.string().min(1, 'must not be empty').optional(), key: z.string().min(1, 'must not be empty').optional() }).optional(),
   /** Retired (see retiredKeys): still read, so an old file keeps working, and ignored. */
   admin_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   login_link_ttl_minutes: posInt.max(24 * 60, 'must be at most 1440 (a day)').optional(),
@@ -91,6 +95,10 @@ export interface Config {
   /** true: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY reach the agent in place of its gateway token. */
   /** restartOnRotation: restart an agent with no SIGUSR1 handler when one of its secrets changes. */
   secrets: { exposeProviderKeys: boolean; restartOnRotation: boolean };
+  /** The control panel's PostgreSQL URL (`iron-cage panel --database`); null: none given. */
+  database: string | null;
+  /** HTTPS for the control panel: the certificate and key PEM files (both or neither). */
+  tls: { cert: string | null; key: string | null };
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -124,6 +132,8 @@ export const DEFAULTS: Config = {
   allowFaults: false,
   environment: 'development',
   secrets: { exposeProviderKeys: false, restartOnRotation: false },
+  database: null,
+  tls: { cert: null, key: null },
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

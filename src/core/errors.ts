@@ -50,6 +50,8 @@ export interface ErrorHints {
   close?: boolean;
   /** Headers the answer must carry whatever the surface (`allow` on a 405). */
   headers?: Readonly<Record<string, string>>;
+  /** Fields REST's `error` object carries beside code and message (`expectedSeq` of an out-of-order batch). */
+  fields?: Readonly<Record<string, string | number>>;
 }
 
 export class IronCageError extends Error {
@@ -60,6 +62,7 @@ export class IronCageError extends Error {
   readonly retry: boolean | undefined;
   readonly close: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  readonly fields: Readonly<Record<string, string | number>>;
   constructor(code: string, status: number, message: string, hints: ErrorHints = {}) {
     super(message);
     this.name = new.target.name;
@@ -70,6 +73,7 @@ export class IronCageError extends Error {
     this.retry = hints.retry;
     this.close = hints.close ?? status === 413;
     this.headers = hints.headers ?? {};
+    this.fields = hints.fields ?? {};
   }
 }
 
@@ -108,6 +112,23 @@ export class NotFoundError extends IronCageError {
 export class ConflictError extends IronCageError {
   constructor(message: string, code: 'conflict' | 'stale' = 'conflict') {
     super(code, 409, message);
+  }
+}
+
+/** A telemetry batch from the future: the panel takes `expectedSeq` next (nothing was written). */
+export class OutOfOrderError extends IronCageError {
+  constructor(
+    readonly expectedSeq: number,
+    got: number,
+  ) {
+    super('out_of_order', 409, `batch ${got} is out of order: the panel expects batch ${expectedSeq} next`, { fields: { expectedSeq } });
+  }
+}
+
+/** A service this request needs (the panel's database) cannot be reached: try again after `retryAfterS`. */
+export class UnavailableError extends IronCageError {
+  constructor(message: string, retryAfterS: number) {
+    super('unavailable', 503, message, { retryAfterS });
   }
 }
 

@@ -3,8 +3,15 @@ import { ForbiddenError } from './errors.js';
 // Who a caller is and what each role may do: the one RBAC decision of REST, WebSocket, gateway
 // and tool proxy. Plain data, so the HTTP layer checks roles without knowing how tokens work.
 
+/** The roles a person's or an agent's token carries (`iron-cage token create --role`, a JWT's `role`). */
 export const ROLES = ['admin', 'viewer', 'agent'] as const;
-export type Role = (typeof ROLES)[number];
+export type TokenRole = (typeof ROLES)[number];
+/**
+ * Every kind of caller: a token's role, or `runtime`, an agent runtime reporting to a control
+ * panel (`ic_rt_…`, made by `POST /api/runtimes`): it sends telemetry for its own runtime id and
+ * may neither read nor act on anything.
+ */
+export type Role = TokenRole | 'runtime';
 
 export interface Principal {
   role: Role;
@@ -16,6 +23,8 @@ export interface Principal {
   userId?: string;
   /** True for an API token (`iron-cage token create`): `jti` is then its row id, stable and unique. */
   apiToken?: boolean;
+  /** Set for a runtime token: the only runtime id it may report for. */
+  runtimeId?: string;
 }
 
 /** Where a token may be presented. Node's `req.headers` fits as it is. */
@@ -24,18 +33,27 @@ export interface CredentialHeaders {
   'x-api-key'?: string | string[] | null;
 }
 
-/** Reading: admins and viewers see everything; an agent sees only itself. */
+/** Reading: admins and viewers see everything; an agent sees only itself; a runtime token nothing. */
 export function canRead(p: Principal, agentId: string): boolean {
-  return p.role !== 'agent' || p.agentId === agentId;
+  if (p.role === 'admin' || p.role === 'viewer') return true;
+  return p.role === 'agent' && p.agentId === agentId;
 }
 
-/** Acting (stop, report progress, checkpoint): admins, or the agent on itself. Never viewers. */
+/** Acting (stop, report progress, checkpoint): admins, or the agent on itself. Never viewers, never a runtime token. */
 export function assertCanAct(p: Principal, agentId: string): void {
   if (p.role === 'admin') return;
   if (p.role === 'agent' && p.agentId === agentId) return;
-  throw new ForbiddenError(p.role === 'viewer' ? 'viewer tokens are read-only' : `this token may only act on agent ${p.agentId}`);
+  if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only');
+  if (p.role === 'runtime') throw new ForbiddenError('a runtime token may only send telemetry');
+  throw new ForbiddenError(`this token may only act on agent ${p.agentId}`);
 }
 
 export function assertRole(p: Principal, ...roles: Role[]): void {
   if (!roles.includes(p.role)) throw new ForbiddenError(`requires the ${roles.join(' or ')} role`);
+}
+
+/** Reporting telemetry: a runtime token, for its own runtime id only. */
+export function assertRuntime(p: Principal, runtimeId: string): void {
+  if (p.role !== 'runtime') throw new ForbiddenError('telemetry is sent with a runtime token (POST /api/runtimes makes one)');
+  if (p.runtimeId !== runtimeId) throw new ForbiddenError(`this runtime token reports for runtime '${p.runtimeId}', not '${runtimeId}'`);
 }

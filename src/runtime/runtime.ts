@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
-import { startServer, type RunningServer } from '../server/index.js';
+import { agentRoutes, StateFeed, startServer, type RunningServer } from '../server/index.js';
 import { RequestsStore, StateManager, TokensStore } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
@@ -116,16 +116,26 @@ export class Runtime {
       ];
       server = await startServer(
         {
-          state,
           tokens,
           logger,
           version: VERSION,
           startedAt,
-          control: agents,
-          // A fixed ref: a path into the data could name a key that holds PII.
-          scanEventText: (agentId, text, field) => (field === 'data' ? pii.copyJson(agentId, 'agent.output', text, 'sdk-event') : pii.copy(agentId, 'agent.output', text, 'sdk-event').stored),
+          feed: new StateFeed(state),
+          health: () => ({ agents: state.listAgents().length }),
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
-          apiRoutes: services.flatMap((s) => s.apiRoutes ?? []),
+          apiRoutes: [
+            (app) =>
+              app.route(
+                '/api',
+                agentRoutes({
+                  state,
+                  control: agents,
+                  // A fixed ref: a path into the data could name a key that holds PII.
+                  scanEventText: (agentId, text, field) => (field === 'data' ? pii.copyJson(agentId, 'agent.output', text, 'sdk-event') : pii.copy(agentId, 'agent.output', text, 'sdk-event').stored),
+                }),
+              ),
+            ...services.flatMap((s) => s.apiRoutes ?? []),
+          ],
           publicRoutes: services.flatMap((s) => s.publicRoutes ?? []),
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },

@@ -2,17 +2,19 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
-import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { toErrorResponse } from './errors.js';
-import { agentRoutes } from './routes/agents.js';
 import { dashboardDir, loadDashboard, mountDashboard } from './static.js';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 /** GET /api/whoami: whose credentials these are (the dashboard learns its role from it). */
-export type Whoami = Pick<Principal, 'role' | 'name' | 'agentId'>;
+export type Whoami = Pick<Principal, 'role' | 'name' | 'agentId'> & {
+  /** Set on a control panel (`iron-cage panel`): the page shows the fleet. */
+  mode?: 'panel';
+};
 
 /** The request's connection died before its body was whole (@hono/node-server puts the Node request in `env`). */
 function clientGone(c: Context<AppEnv>): boolean {
@@ -43,18 +45,19 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       maxAge: 600,
     }),
   );
-  app.use(
-    '/api/*',
+  const limiter = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
+      maxSize,
       onError: () => {
-        throw new PayloadTooLargeError(MAX_BODY_BYTES);
+        throw new PayloadTooLargeError(maxSize);
       },
-    }),
-  );
+    });
+  const bodyLimits = new Map(Object.entries(deps.bodyLimits ?? {}).map(([path, max]) => [path, limiter(max)]));
+  const defaultLimit = limiter(MAX_BODY_BYTES);
+  app.use('/api/*', (c, next) => (bodyLimits.get(c.req.path) ?? defaultLimit)(c, next));
 
   app.get('/api/health', (c) => {
-    const health = { status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, agents: deps.state.listAgents().length };
+    const health = { status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, ...(deps.mode ? { mode: deps.mode } : {}), ...deps.health?.() };
     // ?proof=<nonce>: the CLI checks this server holds its database's key before sending a token.
     const nonce = c.req.query('proof');
     if (nonce === undefined) return c.json(health);
@@ -64,16 +67,19 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   for (const mount of deps.publicRoutes ?? []) mount(app);
 
+  const runtimePaths = new Set(deps.runtimePaths ?? []);
   app.use('/api/*', async (c, next) => {
-    c.set('principal', await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') }));
+    const p = await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') });
+    // A runtime token reports telemetry for its runtime and does nothing else, whatever a route's own check says.
+    if (p.role === 'runtime' && !runtimePaths.has(c.req.path)) throw new ForbiddenError('a runtime token may only send telemetry (GET and POST /api/telemetry)');
+    c.set('principal', p);
     await next();
   });
 
   app.get('/api/whoami', (c) => {
     const p = c.get('principal');
-    return c.json({ role: p.role, name: p.name, agentId: p.agentId } satisfies Whoami);
+    return c.json({ role: p.role, name: p.name, agentId: p.agentId, ...(deps.mode ? { mode: deps.mode } : {}) } satisfies Whoami);
   });
-  app.route('/api', agentRoutes(deps));
   for (const mount of deps.apiRoutes ?? []) mount(app);
 
   mountDashboard(app, loadDashboard(dashboardDir()));

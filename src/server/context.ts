@@ -1,6 +1,5 @@
 import type { Logger } from '../core/logger.js';
 import type { CredentialHeaders, Principal } from '../core/roles.js';
-import type { StateManager } from '../state/index.js';
 import type { HostGuard } from './hosts.js';
 
 /** What the server and the services may do to the agents this process supervises (they never import the supervisor). */
@@ -40,19 +39,26 @@ export interface Authenticator {
   onInvalidate(fn: () => void): () => void;
 }
 
-export interface ServerDeps {
-  state: StateManager;
-  tokens: Authenticator;
+/**
+ * What the WebSocket hub (`/ws`) sends, item by item: the hub owns the sockets (auth, per-token
+ * caps, re-checks, heartbeats, back-pressure) and a source says what goes through them. Items
+ * heard in one tick are handed to `frames` together, once per audience.
+ */
+export interface FeedSource<T> {
+  /** Hear new items; returns the unsubscribe. */
+  subscribe(fn: (item: T) => void): () => void;
+  /** The first frame a client gets (a snapshot, or everything after `after`), built synchronously so nothing slips between it and the live feed. */
+  welcome(principal: Principal, after: number | null): Buffer;
+  /** Which clients get the same frames: one key per audience (e.g. `*`, or one agent's id). */
+  audience(principal: Principal): string;
+  /** The frames of a burst of items for one audience (none: nothing to send it). */
+  frames(items: T[], audience: string): Buffer[];
+}
+
+/** The agent routes' needs (`/api/agents/*`, `/api/events`): the runtime's state and its supervisors. */
+export interface AgentRoutesDeps {
+  state: import('../state/index.js').StateManager;
   control: AgentControl;
-  guard: HostGuard;
-  logger: Logger;
-  version: string;
-  startedAt: number;
-  /** Extra Hono routes mounted under /api (tokens, budgets, breakers, …). */
-  apiRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
-  /** Routes under /api that need no token (login), mounted before the token check. */
-  publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
-  rawRoutes?: RawRoute[];
   /**
    * The PII step for what an agent reports through the SDK (`iron_cage.event`), before it is
    * stored, printed or broadcast: its message (`field` 'message') and its data as one JSON text
@@ -60,6 +66,32 @@ export interface ServerDeps {
    * always redacted, whatever the mode. Absent: stored as sent.
    */
   scanEventText?: (agentId: string, text: string, field: 'message' | 'data') => string;
+}
+
+export interface ServerDeps {
+  tokens: Authenticator;
+  guard: HostGuard;
+  logger: Logger;
+  version: string;
+  startedAt: number;
+  /** What `/ws` sends: the runtime's event bus (StateFeed) or the panel's landed batches. */
+  feed: FeedSource<unknown>;
+  /** Set on a control panel: GET /api/health and /api/whoami say `mode: 'panel'` so the page knows where it runs. */
+  mode?: 'panel';
+  /** What GET /api/health says beyond status, version and uptime (the runtime: its agents). */
+  health?: () => Record<string, unknown>;
+  /**
+   * The paths a runtime token may call (the panel's telemetry); every other route, and `/ws`,
+   * refuses it with 403. Absent: none.
+   */
+  runtimePaths?: readonly string[];
+  /** Paths whose bodies may be larger than MAX_BODY_BYTES (the panel's telemetry batches), in bytes. */
+  bodyLimits?: Readonly<Record<string, number>>;
+  /** Extra Hono routes mounted under /api (agents, tokens, budgets, breakers, …). */
+  apiRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
+  /** Routes under /api that need no token (login), mounted before the token check. */
+  publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
+  rawRoutes?: RawRoute[];
 }
 
 export type AppEnv = { Variables: { principal: Principal } };

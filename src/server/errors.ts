@@ -49,7 +49,7 @@ export function errorAnswer(err: unknown): ErrorAnswer {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; [field: string]: string | number };
 }
 
 /**
@@ -58,7 +58,8 @@ export interface ErrorBody {
  */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string>; unexpected: boolean } {
   const a = errorAnswer(err);
-  return { status: a.status, body: { error: { code: a.code, message: a.message } }, headers: a.headers, unexpected: a.unexpected };
+  const fields = err instanceof IronCageError ? err.fields : {};
+  return { status: a.status, body: { error: { ...fields, code: a.code, message: a.message } }, headers: a.headers, unexpected: a.unexpected };
 }
 
 /** The same answer as a raw HTTP/1.1 response, for a WebSocket upgrade refused before it began. */

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -14,6 +15,8 @@ export interface ServerOptions {
   port: number;
   allowedHosts: string[];
   corsOrigins: string[];
+  /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
 }
 
 /**
@@ -42,7 +45,7 @@ export interface RunningServer {
  * The raw listener does the Host check for every request, REST and WebSocket alike.
  */
 export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOptions): Promise<RunningServer> {
-  const server: Server = createServer({ keepAliveTimeout: 65_000 });
+  const server: Server = o.tls ? createHttpsServer({ keepAliveTimeout: 65_000, cert: o.tls.cert, key: o.tls.key }) : createServer({ keepAliveTimeout: 65_000 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -55,7 +58,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const full: ServerDeps = { ...deps, guard };
   const app = createApp(full);
   const honoListener = getRequestListener(app.fetch);
-  const hub = new WsHub(full);
+  const hub = new WsHub(deps.feed, full);
   const raw = deps.rawRoutes ?? [];
   const hostRefusal = (host: string | undefined) => new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
@@ -95,7 +98,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   return {
     port,
     routes: routeTable(app.routes, raw),
-    url: `http://${urlHost}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     hub,
     close: () =>
       new Promise<void>((resolve) => {

@@ -4,7 +4,22 @@ export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudget
 export { RequestsStore, type LlmRequestEnd, type LlmRequestInput } from './requests.store.js';
 export type { EventSpec, Tx, Written } from './writer.js';
 export type { LlmRequestRow } from './schema.js';
-export { TokensStore, type ApiTokenRow } from './tokens.store.js';
+export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
+export { PgTokensStore } from './pg-tokens.store.js';
+export { PgUsersStore } from './pg-users.store.js';
+export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, type PanelDb, type Postgres } from './pg.js';
+export {
+  RUNTIME_ID,
+  TELEMETRY_MAX_BYTES,
+  TELEMETRY_MAX_ROWS,
+  telemetryBatch,
+  type TelemetryAck,
+  type TelemetryBatch,
+  type TelemetryBatchInput,
+  type TelemetryCursor,
+  type TelemetryHello,
+} from './telemetry.js';
+export type { RuntimeRow } from './schema-panel.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
 export type { ToolCallRow } from './schema.js';
@@ -16,3 +31,5 @@ export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
 export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
+export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
+export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';

@@ -23,7 +23,8 @@ export const RUNTIME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const TELEMETRY_MAX_ROWS = 5_000;
 export const TELEMETRY_MAX_BYTES = 8 * 1024 * 1024;
 
-const row = <T extends z.ZodObject>(s: T) => s.strict();
+/** A table's row as the runtime's SQLite file holds it, no other key allowed (typed as the table's row). */
+const row = <T extends z.ZodObject>(s: T) => s.strict() as unknown as z.ZodType<z.infer<T>>;
 
 export const telemetryBatch = z
   .object({

@@ -12,6 +12,14 @@ export type { ApiTokenRow };
 /** Why a login link could not be exchanged. */
 export type LinkRefusal = 'unknown' | 'used' | 'expired';
 
+/** The one rule for a login link at `at` (ISO): null when it may open a session (SQLite and PostgreSQL stores alike). */
+export function linkRefusal(link: Pick<ApiTokenRow, 'revokedAt' | 'expiresAt'> | undefined, at: string): LinkRefusal | null {
+  return !link ? 'unknown' : link.revokedAt !== null ? 'used' : link.expiresAt === null || link.expiresAt <= at ? 'expired' : null;
+}
+
+/** The rows a start sweeps away: links and sessions that ended over a day ago (the `auth.*` events keep the record). */
+export const SWEPT_AFTER_MS = 24 * 3600_000;
+
 /**
  * API tokens for agents and tools iron-cage does not spawn, and the dashboard's one-time login
  * links and the sessions they open (`kind`): only a SHA-256 of each random 256-bit secret is
@@ -43,7 +51,7 @@ export class TokensStore {
           .from(apiTokens)
           .where(and(eq(apiTokens.hash, hash), eq(apiTokens.kind, 'link')))
           .get();
-        refusal = !link ? 'unknown' : link.revokedAt !== null ? 'used' : link.expiresAt === null || link.expiresAt <= at ? 'expired' : null;
+        refusal = linkRefusal(link, at);
         if (refusal) return null;
         this.db.orm.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.hash, hash)).run();
         this.db.orm.insert(apiTokens).values(session).run();
@@ -61,7 +69,7 @@ export class TokensStore {
    */
   endLinks(now: Date): void {
     const at = now.toISOString();
-    const dayAgo = new Date(now.getTime() - 24 * 3600_000).toISOString();
+    const dayAgo = new Date(now.getTime() - SWEPT_AFTER_MS).toISOString();
     this.db.writer.now(() => {
       this.db.orm
         .update(apiTokens)

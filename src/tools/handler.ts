@@ -80,7 +80,7 @@ interface Reply {
 export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger) {
   const authenticate = async (call: ToolCall): Promise<void> => {
     const p = await tokens.authenticate(call.req.headers);
-    if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only; the tool proxy needs an agent or admin token');
+    if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
     call.principal = p;
   };
 

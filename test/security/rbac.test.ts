@@ -247,3 +247,97 @@ describe('RBAC matrix', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+// The control panel's matrix (`iron-cage panel`, on a real PostgreSQL): its own route table, and
+// a fourth kind of caller, the runtime token, which reports telemetry for its own runtime id and
+// is refused (403) everywhere else, the WebSocket included.
+
+interface PanelAccess {
+  anon: number;
+  admin: number;
+  viewer: number;
+  /** A runtime token, for its own runtime id. */
+  runtime: number;
+}
+const P_PUBLIC = (s: number): PanelAccess => ({ anon: s, admin: s, viewer: s, runtime: s });
+const P_ADMIN = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: 403, runtime: 403 });
+const P_STAFF = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: s, runtime: 403 });
+const P_RUNTIME = (s: number): PanelAccess => ({ anon: 401, admin: 403, viewer: 403, runtime: s });
+
+const PANEL_EXPECTED: Record<string, PanelAccess> = {
+  'GET /api/health': P_PUBLIC(200),
+  'POST /api/login': P_PUBLIC(400),
+  'POST /api/session': P_PUBLIC(400),
+  'GET /api/whoami': P_STAFF(200),
+  'GET /api/users': P_ADMIN(200),
+  'POST /api/users': P_ADMIN(400),
+  'DELETE /api/users/:name': P_ADMIN(404),
+  'GET /api/runtimes': P_STAFF(200),
+  'POST /api/runtimes': P_ADMIN(400),
+  'DELETE /api/runtimes/:id': P_ADMIN(404),
+  'GET /api/telemetry': P_RUNTIME(200),
+  'POST /api/telemetry': P_RUNTIME(400),
+  'GET /': P_PUBLIC(200),
+  'GET /assets/:name': P_PUBLIC(404),
+  'GET /ws': { anon: 401, admin: 101, viewer: 101, runtime: 403 },
+};
+
+describe('RBAC matrix of the control panel', () => {
+  let pgServer: import('../helpers/postgres.js').TestPostgres;
+  let panel: import('../helpers/panel.js').TestPanel;
+  let panelCallers: Array<{ name: string; kind: keyof PanelAccess; token: string | null }>;
+  beforeAll(async () => {
+    const { startPostgres } = await import('../helpers/postgres.js');
+    const { startTestPanel } = await import('../helpers/panel.js');
+    pgServer = await startPostgres();
+    panel = await startTestPanel(pgServer.url);
+    const rt = (await (await panel.api('/api/runtimes', { token: panel.admin, body: { id: 'rbac-rt' } })).json()) as { token: string };
+    await panel.api('/api/users', { token: panel.admin, body: { name: 'rbac-viewer', role: 'viewer', password: 'a long viewer password' } });
+    const viewer = (await (await panel.api('/api/login', { body: { name: 'rbac-viewer', password: 'a long viewer password' } })).json()) as { token: string };
+    panelCallers = [
+      { name: 'no token', kind: 'anon', token: null },
+      { name: 'garbage token', kind: 'anon', token: 'ic_not-a-token' },
+      { name: 'admin session', kind: 'admin', token: panel.admin },
+      { name: 'viewer session', kind: 'viewer', token: viewer.token },
+      { name: 'runtime token', kind: 'runtime', token: rt.token },
+    ];
+  }, 60_000);
+  afterAll(async () => {
+    await panel?.close();
+    await pgServer?.destroy();
+  });
+
+  it('every route the panel answers has a row, and every caller gets exactly its status', async () => {
+    const routes = panel.panel.server.routes.map(key).sort();
+    expect(routes.filter((k) => !(k in PANEL_EXPECTED))).toEqual([]);
+    expect(Object.keys(PANEL_EXPECTED).filter((k) => !routes.includes(k))).toEqual([]);
+    const wrong: string[] = [];
+    for (const r of panel.panel.server.routes) {
+      const want = PANEL_EXPECTED[key(r)];
+      if (!want) continue;
+      for (const c of panelCallers) {
+        let got: number;
+        if (r.surface === 'ws') got = await wsStatusAt(panel.url, c.token);
+        else {
+          const path = r.path.replace('/assets/:name', '/assets/no-such-asset.js').replace(/:(\w+)/g, (_m, p: string) => `no-such-${p}`);
+          got = (await panel.api(path, { method: r.method, token: c.token, ...(r.method === 'POST' ? { raw: 'not json' } : {}) })).status;
+        }
+        if (got !== want[c.kind]) wrong.push(`${key(r)} as ${c.name}: ${got}, expected ${want[c.kind]}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  }, 30_000);
+});
+
+/** The status of a WebSocket upgrade at this server. */
+function wsStatusAt(url: string, token: string | null): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws${token ? `?token=${token}` : ''}`);
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('error', () => undefined);
+  });
+}

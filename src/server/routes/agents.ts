@@ -4,7 +4,7 @@ import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';
 import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js';
-import type { AppEnv, ServerDeps } from '../context.js';
+import type { AgentRoutesDeps, AppEnv } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
 import { agentMetrics, agentPerformance } from '../metrics.js';
 
@@ -50,7 +50,11 @@ const eventsQuery = z.strictObject({
   agentId: z.string().optional(),
 });
 
-export function agentRoutes(deps: ServerDeps): Hono<AppEnv> {
+/**
+ * `/api/agents/*` and `/api/events` over the runtime's StateManager: mounted by the runtime
+ * (the panel has no agents of its own).
+ */
+export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   const { state, control } = deps;
   const app = new Hono<AppEnv>();
   const stores = { state, llm: new RequestsStore(state), tools: new ToolsStore(state) };

@@ -1,0 +1,6 @@
+export { panelService, type PanelService, type PanelServiceDeps } from './panel.service.js';
+export { panelLoginLink } from './panel-auth.js';
+export { addRuntime, RUNTIME_TOKEN_PREFIX, type AddedRuntime } from './runtimes.js';
+export { Outage, isConnectionError, OUTAGE_RETRY_AFTER_S } from './outage.js';
+export { TELEMETRY_PATHS } from './telemetry.routes.js';
+export type { PanelFeedEvent, PanelFrame } from './feed.js';

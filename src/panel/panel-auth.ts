@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { generateApiToken, LoginService, loginRoutes, newLoginLink, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
+import type { NewEvent } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { Principal, Role } from '../core/roles.js';
+import type { AppEnv } from '../server/index.js';
+import type { PgTokensStore, PgUsersStore } from '../state/index.js';
+import type { Outage } from './outage.js';
+
+// Who may call a panel: the auth feature's TokenService, LoginService and routes over the
+// PostgreSQL stores. A person's session is an opaque row (api_tokens kind 'session'), revocable
+// and expiring, never a long-lived JWT: a one-time login link opens one (POST /api/session, as on
+// a runtime), and so does a named user's password (POST /api/login), the row named after the user
+// so that removing the user ends it. Runtime tokens are rows of kind 'runtime'.
+
+type Hono = import('hono').Hono<AppEnv>;
+
+export interface PanelAuthDeps {
+  tokens: TokenService;
+  tokenStore: PgTokensStore;
+  users: PgUsersStore;
+  outage: Outage;
+  logger: Logger;
+  loginTokenTtlMinutes: number;
+}
+
+/** The auth events a runtime keeps in its event log go to the panel's log. */
+const logged = (logger: Logger) => ({
+  record: (e: NewEvent) => (e.severity === 'warn' ? logger.warn(e.message) : logger.info(e.message)),
+});
+
+/**
+ * Point the token service at PostgreSQL and build the login and user routes.
+ *
+ * @example
+ *   const auth = panelAuth({ tokens, tokenStore, users, outage, logger, loginTokenTtlMinutes: 480 });
+ *   startServer({ publicRoutes: auth.publicRoutes, apiRoutes: auth.apiRoutes, … });
+ */
+export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) => void>; apiRoutes: Array<(app: Hono) => void> } {
+  d.tokens.resolveApiToken = async (hash) => {
+    const row = await d.outage.run(() => d.tokenStore.byHash(hash));
+    if (!row) return null;
+    const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true, ...(row.runtimeId ? { runtimeId: row.runtimeId } : {}) };
+    // A runtime token is nothing else, whatever its row says; anything else is never a runtime.
+    if ((row.kind === 'runtime') !== (principal.role === 'runtime')) return null;
+    return { principal, revoked: row.revokedAt !== null, kind: row.kind, expiresAt: row.expiresAt };
+  };
+  wireUsers(d.tokens, { byId: (id) => d.outage.run(() => d.users.byId(id)) });
+
+  // A password login opens a session row like a link's, named after its user.
+  const sessions = {
+    issue: async (o: IssueOptions): Promise<string> => {
+      const { token, hash } = generateApiToken();
+      const now = new Date();
+      const expiresAt = new Date(now.getTime() + (o.ttlSeconds ?? d.loginTokenTtlMinutes * 60) * 1000).toISOString();
+      await d.outage.run(() =>
+        d.tokenStore.add({ id: `tok_${randomBytes(6).toString('hex')}`, name: o.name, role: o.role, agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt }),
+      );
+      return token;
+    },
+  };
+  const users = {
+    add: (row: Parameters<PgUsersStore['add']>[0]) => d.outage.run(() => d.users.add(row)),
+    remove: (name: string) => d.outage.run(() => d.users.remove(name)),
+    liveByName: (name: string) => d.outage.run(() => d.users.liveByName(name)),
+    byId: (id: string) => d.outage.run(() => d.users.byId(id)),
+    list: (o?: { removed?: boolean }) => d.outage.run(() => d.users.list(o)),
+  };
+  const login = new LoginService({ users, tokens: sessions, state: logged(d.logger), ttlMinutes: d.loginTokenTtlMinutes });
+  const links = {
+    byHash: (hash: string) => d.outage.run(() => d.tokenStore.byHash(hash)),
+    exchangeLink: (hash: string, now: Date, session: Parameters<PgTokensStore['exchangeLink']>[2], event: NewEvent) =>
+      d.outage.run(async () => {
+        const refusal = await d.tokenStore.exchangeLink(hash, now, session);
+        if (!refusal) logged(d.logger).record(event);
+        return refusal;
+      }),
+  };
+  return {
+    publicRoutes: [loginRoutes(login, { store: links, ttlMinutes: d.loginTokenTtlMinutes })],
+    apiRoutes: [userRoutes({ users, tokens: d.tokens, onRemoved: (name) => d.outage.run(() => d.tokenStore.revokeSessionsOf(name)) })],
+  };
+}
+
+/**
+ * A one-time admin login link to the panel (`/#login=…`), stored in PostgreSQL: the dashboard
+ * exchanges it for a session exactly as on a runtime.
+ */
+export async function panelLoginLink(store: PgTokensStore, o: { ttlMinutes: number; by: 'panel' | 'cli' }): Promise<string> {
+  const { link, row } = newLoginLink(o);
+  await store.add(row);
+  return link.link;
+}

@@ -1,0 +1,64 @@
+import type { TokenService } from '../auth/index.js';
+import type { Logger } from '../core/logger.js';
+import type { Service } from '../server/index.js';
+import { PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type PanelDb } from '../state/index.js';
+import { PanelFeed } from './feed.js';
+import type { Outage } from './outage.js';
+import { panelAuth } from './panel-auth.js';
+import { runtimeRoutes } from './runtimes.routes.js';
+import { TELEMETRY_PATHS, telemetryRoutes } from './telemetry.routes.js';
+
+export interface PanelServiceDeps {
+  db: PanelDb;
+  tokens: TokenService;
+  logger: Logger;
+  outage: Outage;
+  loginTokenTtlMinutes: number;
+}
+
+/** The panel as a Service, plus what the server needs of it beyond one: its feed, its telemetry paths and body limit. */
+export interface PanelService extends Service {
+  feed: PanelFeed;
+  runtimePaths: readonly string[];
+  bodyLimits: Record<string, number>;
+  tokenStore: PgTokensStore;
+  runtimes: RuntimesStore;
+  /** Hear each batch after it committed (the feed is one listener). */
+  onIngested(fn: (i: Ingested) => void): () => void;
+}
+
+/**
+ * The control panel's routes over PostgreSQL: login and users, runtimes and their tokens,
+ * telemetry in, and the feed of what landed.
+ */
+export function panelService(d: PanelServiceDeps): PanelService {
+  const tokenStore = new PgTokensStore(d.db);
+  const users = new PgUsersStore(d.db);
+  const runtimes = new RuntimesStore(d.db);
+  const feed = new PanelFeed();
+  const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i)]);
+  const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
+  const onIngested = (i: Ingested) => {
+    for (const fn of listeners) {
+      try {
+        fn(i);
+      } catch (err) {
+        d.logger.error({ err }, 'a telemetry listener failed');
+      }
+    }
+  };
+  return {
+    name: 'panel',
+    feed,
+    runtimePaths: TELEMETRY_PATHS,
+    bodyLimits: Object.fromEntries(TELEMETRY_PATHS.map((p) => [p, TELEMETRY_MAX_BYTES])),
+    tokenStore,
+    runtimes,
+    onIngested: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    publicRoutes: auth.publicRoutes,
+    apiRoutes: [...auth.apiRoutes, runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }), telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested })],
+  };
+}

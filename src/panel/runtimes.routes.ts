@@ -1,0 +1,44 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { NotFoundError } from '../core/errors.js';
+import { assertRole } from '../core/roles.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import type { RuntimesStore } from '../state/index.js';
+import type { Outage } from './outage.js';
+import { addRuntime } from './runtimes.js';
+
+const runtimeBody = z.strictObject({
+  id: z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters'),
+  user: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullable().optional(),
+});
+
+export interface RuntimeRoutesDeps {
+  store: RuntimesStore;
+  outage: Outage;
+  /** Drop cached token checks: a removed runtime's token is refused from the next request on. */
+  tokens: { invalidate(): void };
+}
+
+/** /api/runtimes: the runtimes that may report to this panel, and their tokens. Admin only. */
+export function runtimeRoutes(d: RuntimeRoutesDeps) {
+  return (app: Hono<AppEnv>) => {
+    app.get('/api/runtimes', async (c) => {
+      assertRole(c.get('principal'), 'admin', 'viewer');
+      return c.json(await d.outage.run(() => d.store.list()));
+    });
+    app.post('/api/runtimes', async (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const body = parseWith(runtimeBody, parseJsonBody(await c.req.text()));
+      const added = await d.outage.run(() => addRuntime(d.store, { id: body.id, userId: body.user ?? null }));
+      return c.json(added, 201);
+    });
+    app.delete('/api/runtimes/:id', async (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const id = c.req.param('id');
+      const removed = await d.outage.run(() => d.store.remove(id));
+      if (!removed) throw new NotFoundError(`no runtime '${id}'`);
+      d.tokens.invalidate();
+      return c.json(removed);
+    });
+  };
+}

@@ -1,0 +1,230 @@
+import { and, eq, getTableColumns, inArray, param, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { ForbiddenError, OutOfOrderError } from '../core/errors.js';
+import type { PanelDb } from './pg.js';
+import { runtimes, spendDaily, spendHourly } from './schema-panel.js';
+import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
+import type { TelemetryAck, TelemetryBatch } from './telemetry.js';
+
+// A telemetry batch into PostgreSQL, in one transaction: the runtime's row locked (batches of
+// one runtime land one at a time, in order), its sequence checked, each kind inserted with one
+// statement (the ledger and the events as `INSERT … SELECT * FROM unnest(…)`, one array per
+// column: a few binds however many rows), rows the panel already holds skipped by their keys,
+// and only the new ledger rows added into the spend rollups. Agents and breakers are state: the
+// latest row wins.
+
+/** An event as it landed on the panel (the WebSocket pushes these). */
+export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
+
+/** Spend the batch added, per rollup key (an hour bucket; the day is derived). */
+export interface SpendDelta {
+  hour: number;
+  day: number;
+  runtimeId: string;
+  agentName: string;
+  provider: string;
+  model: string;
+  calls: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+}
+
+export interface Ingested {
+  ack: TelemetryAck;
+  /** The runtime as it stands after the batch (unchanged for a duplicate). */
+  runtime: { id: string; lastSeenAt: number | null; behind: number };
+  /** Events new to the panel, in seq order. */
+  events: LandedEvent[];
+  spend: SpendDelta[];
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** PostgreSQL's "could not serialize" and "deadlock detected": the transaction is tried again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const ATTEMPTS = 5;
+
+const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
+
+/** `INSERT INTO t (cols) SELECT * FROM unnest($1::type[], …) ON CONFLICT DO NOTHING RETURNING key`: one bind per column. */
+function unnestInsert(table: PgTable, rows: ReadonlyArray<Record<string, unknown>>, runtimeId: string, returning: PgColumn): SQL {
+  const cols = Object.entries(getTableColumns(table)) as Array<[string, PgColumn]>;
+  const names = sql.join(
+    cols.map(([, c]) => sql.identifier(c.name)),
+    sql`, `,
+  );
+  const arrays = sql.join(
+    cols.map(([key, c]) => {
+      const values = key === 'runtimeId' ? rows.map(() => runtimeId) : rows.map((r) => r[key] ?? null);
+      return sql`${param(values)}::${sql.raw(c.getSQLType())}[]`;
+    }),
+    sql`, `,
+  );
+  return sql`insert into ${table} (${names}) select * from unnest(${arrays}) on conflict do nothing returning ${sql.identifier(returning.name)}`;
+}
+
+/** The last row of each key (a batch may carry one agent twice: its state moved on). */
+function lastByKey<T>(rows: readonly T[], key: (r: T) => string): T[] {
+  return [...new Map(rows.map((r) => [key(r), r])).values()];
+}
+
+/** `set col = excluded.col` for every column but the keys: the row as reported replaces the held one. */
+function excludedSet(table: PgTable, keys: readonly string[]): Record<string, SQL> {
+  const set: Record<string, SQL> = {};
+  for (const [key, c] of Object.entries(getTableColumns(table)) as Array<[string, PgColumn]>) if (!keys.includes(key)) set[key] = sql.raw(`excluded."${c.name}"`);
+  return set;
+}
+
+const adding = (t: typeof spendHourly | typeof spendDaily) => ({
+  calls: sql`${t.calls} + excluded.calls`,
+  errors: sql`${t.errors} + excluded.errors`,
+  promptTokens: sql`${t.promptTokens} + excluded.prompt_tokens`,
+  completionTokens: sql`${t.completionTokens} + excluded.completion_tokens`,
+  costMicros: sql`${t.costMicros} + excluded.cost_micros`,
+});
+
+/**
+ * Take one batch for its runtime. Throws OutOfOrderError for a batch from the future and
+ * ForbiddenError for a runtime the panel does not know (removed); a batch already taken comes
+ * back `duplicate` with nothing written.
+ *
+ * @example
+ *   const { ack, events } = await ingestBatch(db, batch);
+ */
+export async function ingestBatch(db: PanelDb, b: TelemetryBatch, now = Date.now()): Promise<Ingested> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((tx) => ingestOnce(tx as unknown as PanelDb, b, now));
+    } catch (e) {
+      if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
+    }
+  }
+}
+
+async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<Ingested> {
+  const none = { agents: 0, events: 0, llmRequests: 0, toolCalls: 0, breakers: 0 };
+  const [rt] = await tx.select().from(runtimes).where(eq(runtimes.id, b.runtime)).for('update');
+  if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${b.runtime}' on this panel (an admin adds it: POST /api/runtimes)`);
+  if (b.seq <= rt.lastSeq)
+    return { ack: { runtime: b.runtime, seq: b.seq, duplicate: true, stored: none }, runtime: { id: rt.id, lastSeenAt: rt.lastSeenAt, behind: rt.behind }, events: [], spend: [] };
+  if (b.seq > rt.lastSeq + 1) throw new OutOfOrderError(rt.lastSeq + 1, b.seq);
+  const id = b.runtime;
+  const stored = { ...none };
+
+  if (b.agents.length > 0) {
+    const rows = lastByKey(b.agents, (a) => a.id).map((a) => ({ ...a, runtimeId: id }));
+    stored.agents = (
+      await tx
+        .insert(agents)
+        .values(rows)
+        .onConflictDoUpdate({ target: [agents.runtimeId, agents.id], set: excludedSet(agents, ['runtimeId', 'id']) })
+        .returning({ id: agents.id })
+    ).length;
+  }
+  if (b.breakers.length > 0) {
+    const rows = lastByKey(b.breakers, (r) => r.service).map((r) => ({ ...r, runtimeId: id }));
+    stored.breakers = (
+      await tx
+        .insert(breakers)
+        .values(rows)
+        .onConflictDoUpdate({ target: [breakers.runtimeId, breakers.service], set: excludedSet(breakers, ['runtimeId', 'service']) })
+        .returning({ s: breakers.service })
+    ).length;
+  }
+  let landed: LandedEvent[] = [];
+  if (b.events.length > 0) {
+    const r = await tx.execute<{ seq: string | number }>(unnestInsert(events, b.events, id, events.seq));
+    const fresh = new Set(r.rows.map((x) => Number(x.seq)));
+    landed = b.events.filter((e) => fresh.has(e.seq)).map((e) => ({ ...e, runtime: id }));
+    stored.events = fresh.size;
+  }
+  let spend: SpendDelta[] = [];
+  if (b.llmRequests.length > 0) {
+    const r = await tx.execute<{ id: string | number }>(unnestInsert(llmRequests, b.llmRequests, id, llmRequests.id));
+    const fresh = new Set(r.rows.map((x) => Number(x.id)));
+    stored.llmRequests = fresh.size;
+    spend = await rollUp(tx, id, b, fresh);
+  }
+  if (b.toolCalls.length > 0) {
+    const r = await tx.execute<{ id: string | number }>(unnestInsert(toolCalls, b.toolCalls, id, toolCalls.id));
+    stored.toolCalls = r.rows.length;
+  }
+
+  const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
+  const [after] = await tx
+    .update(runtimes)
+    .set({
+      lastSeq: b.seq,
+      lastSeenAt: Math.max(rt.lastSeenAt ?? 0, now),
+      behind: b.behind,
+      eventSeq: max(rt.eventSeq, b.events, 'seq'),
+      llmRequestId: max(rt.llmRequestId, b.llmRequests, 'id'),
+      toolCallId: max(rt.toolCallId, b.toolCalls, 'id'),
+      ...(b.hostname !== undefined ? { hostname: b.hostname } : {}),
+      ...(b.version !== undefined ? { version: b.version } : {}),
+    })
+    .where(eq(runtimes.id, id))
+    .returning({ lastSeenAt: runtimes.lastSeenAt, behind: runtimes.behind });
+  return { ack: { runtime: id, seq: b.seq, duplicate: false, stored }, runtime: { id, lastSeenAt: after!.lastSeenAt, behind: after!.behind }, events: landed, spend };
+}
+
+/** Add the new ledger rows into spend_hourly and spend_daily (adding to what each key holds); returns what was added per hour. */
+async function rollUp(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: ReadonlySet<number>): Promise<SpendDelta[]> {
+  const rows = b.llmRequests.filter((r) => fresh.has(r.id));
+  if (rows.length === 0) return [];
+  const names = new Map(b.agents.map((a) => [a.id, a.name]));
+  const unknown = [...new Set(rows.map((r) => r.agentId))].filter((a) => !names.has(a));
+  if (unknown.length > 0) {
+    const held = await tx
+      .select({ id: agents.id, name: agents.name })
+      .from(agents)
+      .where(and(eq(agents.runtimeId, runtimeId), inArray(agents.id, unknown)));
+    for (const a of held) names.set(a.id, a.name);
+  }
+  const byHour = new Map<string, SpendDelta>();
+  for (const r of rows) {
+    const t = Date.parse(r.ts);
+    const at = Number.isFinite(t) ? t : Date.now();
+    const hour = at - (at % HOUR_MS);
+    const agentName = names.get(r.agentId) ?? r.agentId;
+    const key = `${hour}\u0000${agentName}\u0000${r.provider}\u0000${r.model}`;
+    let d = byHour.get(key);
+    if (!d)
+      byHour.set(key, (d = { hour, day: at - (at % DAY_MS), runtimeId, agentName, provider: r.provider, model: r.model, calls: 0, errors: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 }));
+    d.calls += 1;
+    if (r.status !== 'ok') d.errors += 1;
+    d.promptTokens += r.promptTokens;
+    d.completionTokens += r.completionTokens;
+    d.costMicros += r.costMicros;
+  }
+  const hourly = [...byHour.values()];
+  const byDay = new Map<string, SpendDelta>();
+  for (const h of hourly) {
+    const key = `${h.day}\u0000${h.agentName}\u0000${h.provider}\u0000${h.model}`;
+    const d = byDay.get(key);
+    if (!d) byDay.set(key, { ...h });
+    else for (const k of ['calls', 'errors', 'promptTokens', 'completionTokens', 'costMicros'] as const) d[k] += h[k];
+  }
+  const sums = (d: SpendDelta) => ({
+    runtimeId,
+    agentName: d.agentName,
+    provider: d.provider,
+    model: d.model,
+    calls: d.calls,
+    errors: d.errors,
+    promptTokens: d.promptTokens,
+    completionTokens: d.completionTokens,
+    costMicros: d.costMicros,
+  });
+  await tx
+    .insert(spendHourly)
+    .values(hourly.map((d) => ({ hour: d.hour, ...sums(d) })))
+    .onConflictDoUpdate({ target: [spendHourly.hour, spendHourly.runtimeId, spendHourly.agentName, spendHourly.provider, spendHourly.model], set: adding(spendHourly) });
+  await tx
+    .insert(spendDaily)
+    .values([...byDay.values()].map((d) => ({ day: d.day, ...sums(d) })))
+    .onConflictDoUpdate({ target: [spendDaily.day, spendDaily.runtimeId, spendDaily.agentName, spendDaily.provider, spendDaily.model], set: adding(spendDaily) });
+  return hourly;
+}

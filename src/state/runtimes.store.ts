@@ -1,0 +1,75 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { PanelDb } from './pg.js';
+import { runtimes, type RuntimeRow } from './schema-panel.js';
+import { apiTokens } from './schema-pg.js';
+import type { TelemetryHello } from './telemetry.js';
+import type { NewApiTokenRow } from './tokens.store.js';
+
+/** A runtime as the panel lists it (GET /api/runtimes). */
+export type RuntimeView = RuntimeRow;
+
+/**
+ * The runtimes an admin added to a control panel, each with its token (`kind: 'runtime'`): added
+ * with its first token in one transaction, removed with every token revoked in one.
+ */
+export class RuntimesStore {
+  constructor(private readonly db: PanelDb) {}
+
+  /**
+   * Add a runtime (or take back one removed earlier: its data and cursors stay) with its token.
+   * A live runtime of that id → ConflictError.
+   */
+  async add(o: { id: string; userId: string | null; token: NewApiTokenRow; now?: Date }): Promise<RuntimeView> {
+    const at = (o.now ?? new Date()).toISOString();
+    return this.db.transaction(async (tx) => {
+      const [existing] = await tx.select().from(runtimes).where(eq(runtimes.id, o.id)).for('update');
+      if (existing && existing.removedAt === null) throw new ConflictError(`a runtime '${o.id}' already exists (DELETE /api/runtimes/${o.id} first to give it a new token)`);
+      const [row] = existing
+        ? await tx.update(runtimes).set({ removedAt: null, userId: o.userId }).where(eq(runtimes.id, o.id)).returning()
+        : await tx.insert(runtimes).values({ id: o.id, userId: o.userId, createdAt: at }).returning();
+      await tx.insert(apiTokens).values({ ...o.token, kind: 'runtime', runtimeId: o.id });
+      return row!;
+    });
+  }
+
+  /** Live runtimes by id. */
+  async list(): Promise<RuntimeView[]> {
+    return this.db.select().from(runtimes).where(isNull(runtimes.removedAt)).orderBy(asc(runtimes.id));
+  }
+
+  async byId(id: string): Promise<RuntimeView | null> {
+    const [row] = await this.db.select().from(runtimes).where(eq(runtimes.id, id)).limit(1);
+    return row ?? null;
+  }
+
+  /** Remove a live runtime and revoke its tokens, in one transaction; null when there is none. Its reported data stays. */
+  async remove(id: string, now = new Date()): Promise<{ runtime: RuntimeView; revoked: number } | null> {
+    const at = now.toISOString();
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(runtimes)
+        .set({ removedAt: at })
+        .where(and(eq(runtimes.id, id), isNull(runtimes.removedAt)))
+        .returning();
+      if (!row) return null;
+      const revoked = await tx
+        .update(apiTokens)
+        .set({ revokedAt: at })
+        .where(and(eq(apiTokens.kind, 'runtime'), eq(apiTokens.runtimeId, id), isNull(apiTokens.revokedAt)))
+        .returning({ id: apiTokens.id });
+      return { runtime: row, revoked: revoked.length };
+    });
+  }
+
+  /** GET /api/telemetry: where the panel stands for this runtime; marks it seen. */
+  async hello(id: string, now = Date.now()): Promise<TelemetryHello> {
+    const [row] = await this.db
+      .update(runtimes)
+      .set({ lastSeenAt: sql`greatest(coalesce(${runtimes.lastSeenAt}, 0), ${now})` })
+      .where(and(eq(runtimes.id, id), isNull(runtimes.removedAt)))
+      .returning();
+    if (!row) throw new NotFoundError(`no runtime '${id}' on this panel`);
+    return { runtime: row.id, lastSeq: row.lastSeq, cursor: { eventSeq: row.eventSeq, llmRequestId: row.llmRequestId, toolCallId: row.toolCallId } };
+  }
+}
