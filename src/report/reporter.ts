@@ -1,6 +1,6 @@
 import type { NewEvent } from '../core/events.js';
 import { backoffDelayMs } from '../domain/reliability/index.js';
-import { TELEMETRY_MAX_BYTES, TELEMETRY_MAX_ROWS, type ReportStore, type StateManager, type TelemetryBatchInput as Batch, type TelemetryCursor, type TelemetryHello } from '../state/index.js';
+import { breakerVersion, TELEMETRY_MAX_BYTES, TELEMETRY_MAX_ROWS, type ReportStore, type StateManager, type TelemetryBatchInput as Batch, type TelemetryCursor, type TelemetryHello } from '../state/index.js';
 import type { PanelAnswer, PanelClient } from './client.js';
 
 export interface ReporterOptions {
@@ -32,9 +32,11 @@ interface Outgoing {
   seq: number;
   body: string;
   next: TelemetryCursor;
-  breakers: Array<[service: string, updatedAt: string]>;
+  breakers: Array<[service: string, version: string]>;
   rows: number;
   more: boolean;
+  /** Built while the panel was failing: rows written since wait behind it, so its ack is not "caught up". */
+  stale: boolean;
 }
 
 const ZERO: TelemetryCursor = { eventSeq: 0, llmRequestId: 0, toolCallId: 0 };
@@ -75,6 +77,8 @@ export class Reporter {
   private behind: { since: number; sent: number } | null = null;
   /** The refusal already said (status and reason), so it is said once until something changes. */
   private said: string | null = null;
+  /** The last exchange with the panel failed. */
+  private failing = false;
 
   constructor(o: ReporterOptions) {
     this.o = {
@@ -131,6 +135,7 @@ export class Reporter {
       if (!this.known) {
         const a = await this.o.client.hello(this.abort.signal);
         if (a.kind === 'ok') {
+          this.failing = false;
           this.adopt(a.value);
           continue;
         }
@@ -153,6 +158,7 @@ export class Reporter {
       if (a.kind === 'ok') {
         // A duplicate is a batch the panel had already taken (its answer was lost): done all the same.
         failures = 0;
+        this.failing = false;
         this.acked(sent);
         if (!sent.more) await this.pause(this.o.lingerMs, false);
         continue;
@@ -208,7 +214,7 @@ export class Reporter {
         this.limit = Math.max(1, Math.floor(this.limit / 2));
         continue;
       }
-      return { seq, body, next: rows.next, breakers: breakers.map((b) => [b.service, b.updatedAt]), rows: n + breakers.length, more: rows.more };
+      return { seq, body, next: rows.next, breakers: breakers.map((b) => [b.service, breakerVersion(b)]), rows: n + breakers.length, more: rows.more, stale: this.failing };
     }
   }
 
@@ -220,7 +226,7 @@ export class Reporter {
     this.said = null;
     if (this.behind === null) return;
     this.behind.sent += b.rows;
-    if (b.more) return;
+    if (b.more || b.stale) return;
     const afterMs = this.o.now() - this.behind.since;
     const sent = this.behind.sent;
     this.behind = null;
@@ -237,6 +243,9 @@ export class Reporter {
   private failed(a: Exclude<PanelAnswer<unknown>, { kind: 'ok' | 'out_of_order' }>, failures: number): number {
     const waiting = this.known ? this.o.store.behind(this.cursor) : null;
     const rows = waiting === null ? 'its rows wait on disk' : `${waiting} row${waiting === 1 ? '' : 's'} waiting on disk`;
+    this.failing = true;
+    // The batch waiting to go again was read before the failure: what came since is behind it.
+    if (this.batch) this.batch.stale = true;
     const firstTime = this.behind === null;
     if (firstTime) this.behind = { since: this.o.now(), sent: 0 };
     if (a.kind === 'retry') {

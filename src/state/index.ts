@@ -16,5 +16,5 @@ export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
 export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
-export { ReportStore, type BreakerRow, type ReportRows } from './report.store.js';
+export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';
 export { telemetryBatch, TELEMETRY_MAX_BYTES, TELEMETRY_MAX_ROWS, type TelemetryAck, type TelemetryBatch, type TelemetryBatchInput, type TelemetryCursor, type TelemetryHello } from './telemetry.js';

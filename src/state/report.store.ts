@@ -113,12 +113,15 @@ export class ReportStore {
     return gap(m.eventSeq, cursor.eventSeq) + gap(m.llmRequestId, cursor.llmRequestId) + gap(m.toolCallId, toolsFrom);
   }
 
-  /** Breakers whose saved state differs from what the panel was last sent (`sent`: service → updatedAt). */
+  /** Breakers whose saved row differs from what the panel was last sent (`sent`: service → breakerVersion). */
   breakersChanged(sent: ReadonlyMap<string, string>): BreakerRow[] {
     return this.db.orm
       .select()
       .from(breakers)
       .all()
-      .filter((b) => sent.get(b.service) !== b.updatedAt);
+      .filter((b) => sent.get(b.service) !== breakerVersion(b));
   }
 }
+
+/** A breaker row's whole content as one string: two saves in the same millisecond still differ. */
+export const breakerVersion = (b: BreakerRow): string => `${b.updatedAt}\n${b.snapshot}\n${b.tiers}`;
