@@ -24,13 +24,15 @@ function readCa(path: string): string {
 /**
  * Reporting to a control panel (`--panel`, config `panel:`): the runtime's events, calls, tool
  * calls and breakers go to the panel's `POST /api/telemetry` in the background, from the state
- * file, so the agent never waits on the panel. Built only when `panel.url` is set; a token that is
- * a `secret:NAME` is read from the vault per request, so it starts once the vault has been tried.
+ * file, so the agent never waits on the panel. Null (no service) without `panel.url`; the panel
+ * keys are checked either way (a token with no panel is a mistake said at start, exit 2). A token
+ * that is a `secret:NAME` is read from the vault per request, so it starts once the vault has been tried.
  */
-export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>, o: { after?: Promise<unknown> } = {}): Service {
+export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>, o: { after?: Promise<unknown> } = {}): Service | null {
   const p = ctx.config.panel;
   checkPanelConfig(p);
-  const url = p.url!;
+  if (p.url === null) return null;
+  const url = p.url;
   const ref = secretRef(p.token);
   if (ref) ctx.secrets.want(ref);
   const client = new PanelClient({ url, ca: p.ca === null ? null : readCa(p.ca), token: ref ? () => ctx.secrets.get(ref) : () => p.token });

@@ -1,6 +1,15 @@
 import type { NewEvent } from '../core/events.js';
 import { backoffDelayMs } from '../domain/reliability/index.js';
-import { breakerVersion, TELEMETRY_MAX_BYTES, TELEMETRY_MAX_ROWS, type ReportStore, type StateManager, type TelemetryBatchInput as Batch, type TelemetryCursor, type TelemetryHello } from '../state/index.js';
+import {
+  breakerVersion,
+  TELEMETRY_MAX_BYTES,
+  TELEMETRY_MAX_ROWS,
+  type ReportStore,
+  type StateManager,
+  type TelemetryBatchInput as Batch,
+  type TelemetryCursor,
+  type TelemetryHello,
+} from '../state/index.js';
 import type { PanelAnswer, PanelClient } from './client.js';
 
 export interface ReporterOptions {

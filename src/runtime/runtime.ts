@@ -107,6 +107,7 @@ export class Runtime {
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
       const vault = secretsService(platform);
+      const report = reportService(platform, { after: vault.ready });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
@@ -116,7 +117,7 @@ export class Runtime {
         toolsService({ ...platform, pii, breakers }),
         vault,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
-        ...(config.panel.url === null ? [] : [reportService(platform, { after: vault.ready })]),
+        ...(report ? [report] : []),
       ];
       server = await startServer(
         {

@@ -33,8 +33,8 @@ export class Receiver {
   readonly events = new Map<number, Row>();
   readonly llmRequests = new Map<number, Row>();
   readonly toolCalls = new Map<number, Row>();
-  readonly agents = new Map<string, Row>();
-  readonly breakers = new Map<string, Row>();
+  readonly agents = new Map<string, TelemetryBatch['agents'][number]>();
+  readonly breakers = new Map<string, TelemetryBatch['breakers'][number]>();
   /** Rows a batch brought that the receiver already held (should be none but after a lost ack). */
   readonly repeats: string[] = [];
   readonly problems: string[] = [];
@@ -78,7 +78,7 @@ export class Receiver {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await bodyOf(req);
-    const seq = req.method === 'POST' ? (safeJson(body) as { seq?: number } | null)?.seq ?? null : null;
+    const seq = req.method === 'POST' ? ((safeJson(body) as { seq?: number } | null)?.seq ?? null) : null;
     const reply = (status: number, value: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ method: req.method!, at: Date.now(), seq, body, status });
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
@@ -90,7 +90,12 @@ export class Receiver {
       this.held.push(res);
       return;
     }
-    if (typeof mode === 'object') return reply(mode.status, safeJson(mode.body ?? '') ?? { error: { code: 'unavailable', message: mode.body ?? 'down for maintenance' } }, mode.retryAfter ? { 'retry-after': mode.retryAfter } : {});
+    if (typeof mode === 'object')
+      return reply(
+        mode.status,
+        safeJson(mode.body ?? '') ?? { error: { code: 'unavailable', message: mode.body ?? 'down for maintenance' } },
+        mode.retryAfter ? { 'retry-after': mode.retryAfter } : {},
+      );
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'unauthorized', message: 'unknown or revoked token' } });
     if (req.method === 'GET') return reply(200, { runtime: this.runtime, lastSeq: this.lastSeq, cursor: this.cursor });
     if (req.method !== 'POST') return reply(405, { error: { code: 'method_not_allowed', message: 'GET or POST' } });
@@ -135,8 +140,8 @@ export class Receiver {
       // Tool call ids are contiguous too here (none pruned in these tests).
       toolCallId: take('toolCalls', this.toolCalls, b.toolCalls, (r) => r.id as number, this.cursor.toolCallId, true),
     };
-    for (const a of b.agents) this.agents.set(a.id, a);
-    for (const x of b.breakers) this.breakers.set(x.service, x);
+    for (const a of b.agents) this.agents.set(String(a.id), a);
+    for (const x of b.breakers) this.breakers.set(String(x.service), x);
     stored.agents = b.agents.length;
     stored.breakers = b.breakers.length;
     this.lastSeq = b.seq;

@@ -35,7 +35,18 @@ async function runtime(config: Partial<Config> = {}): Promise<TestRuntime> {
 /** A reporter on the runtime's state, tuned so a test's outage lasts a second, not a minute. */
 function reporter(t: TestRuntime, panel: Receiver, o: Partial<ReporterOptions> = {}): Reporter {
   const client = new PanelClient({ url: panel.url, token: () => panel.token, timeoutMs: 5_000 });
-  const r = new Reporter({ store: new ReportStore(t.rt.state), state: t.rt.state, client, url: panel.url, lingerMs: 20, pollMs: 200, backoff: { baseMs: 50, maxMs: 400 }, slowMs: 300, flushMs: 300, ...o });
+  const r = new Reporter({
+    store: new ReportStore(t.rt.state),
+    state: t.rt.state,
+    client,
+    url: panel.url,
+    lingerMs: 20,
+    pollMs: 200,
+    backoff: { baseMs: 50, maxMs: 400 },
+    slowMs: 300,
+    flushMs: 300,
+    ...o,
+  });
   cleanups.push(() => r.close());
   return r;
 }
@@ -247,6 +258,11 @@ describe('the reporter', () => {
     token = panel.token;
     await allArrived(t, panel);
     expectWholeLedger(t, panel);
+    // Said once the reporter has the panel's answer (just after the rows landed there).
+    await until(() => said(t, 'panel.caught_up').length === 1);
+    await calls(t, a.token, 2);
+    await allArrived(t, panel);
     expect(said(t, 'panel.caught_up')).toHaveLength(1);
+    expect(said(t, 'panel.refused')).toHaveLength(1);
   });
 });
