@@ -195,6 +195,8 @@ export class Reporter {
     this.lastSeq = h.lastSeq;
     this.known = true;
     this.batch = null;
+    // A panel that went back in time may have lost the breakers too: they are state, sent again.
+    this.sentBreakers.clear();
   }
 
   private build(): Outgoing | null {
