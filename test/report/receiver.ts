@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { telemetryBatch, type TelemetryBatch, type TelemetryCursor } from '../../src/state/index.js';
 import { bodyOf } from '../helpers/http.js';
@@ -43,12 +44,16 @@ export class Receiver {
   private server: Server | null = null;
   private readonly held: ServerResponse[] = [];
 
+  /** `tls`: serve https with this key and certificate. */
+  constructor(private readonly tls: { key: string; cert: string } | null = null) {}
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = this.tls ? createTlsServer(this.tls, handler) : createServer(handler);
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as AddressInfo).port;
     this.server = server;

@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { PanelClient, Reporter, type ReporterOptions } from '../../src/report/index.js';
 import { ReportStore } from '../../src/state/index.js';
 import { storeDb } from '../../src/state/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
-import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { Receiver } from './receiver.js';
 
 // The reporter against a small panel that keeps the contract's rules (receiver.ts), over real
@@ -19,8 +22,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function receiver(): Promise<Receiver> {
-  const r = new Receiver();
+async function receiver(tls: { key: string; cert: string } | null = null): Promise<Receiver> {
+  const r = new Receiver(tls);
   await r.start();
   cleanups.push(() => r.stop());
   return r;
@@ -264,5 +267,26 @@ describe('the reporter', () => {
     await allArrived(t, panel);
     expect(said(t, 'panel.caught_up')).toHaveLength(1);
     expect(said(t, 'panel.refused')).toHaveLength(1);
+  });
+
+  it('reaches an https panel with a self-signed certificate through --panel-ca, and says what is wrong without it', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(async () => cleanup());
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=panel', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
+    const panel = await receiver({ key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
+    const t = await runtime({ panel: { url: panel.url, token: panel.token, ca: cert } });
+    const a = await agentToken(t);
+    await calls(t, a.token, 3);
+    await allArrived(t, panel);
+    expectWholeLedger(t, panel);
+
+    // The same panel without its CA: the certificate is refused, and that is what is said.
+    const untrusted = new Reporter({ store: new ReportStore(t.rt.state), state: t.rt.state, client: new PanelClient({ url: panel.url, token: () => panel.token }), url: panel.url, flushMs: 300 });
+    cleanups.push(() => untrusted.close());
+    untrusted.start();
+    const behind = await until(() => said(t, 'panel.behind')[0]);
+    expect(behind.message).toMatch(/unreachable \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
   });
 });
