@@ -274,7 +274,8 @@ describe('the reporter', () => {
     cleanups.push(async () => cleanup());
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=panel', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
+    const args = '-x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=panel -addext subjectAltName=IP:127.0.0.1 -days 1'.split(' ');
+    execFileSync('openssl', ['req', ...args, '-keyout', key, '-out', cert], { stdio: 'ignore' });
     const panel = await receiver({ key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
     const t = await runtime({ panel: { url: panel.url, token: panel.token, ca: cert } });
     const a = await agentToken(t);
