@@ -5,3 +5,4 @@ export type { GatewayConfig } from './gateway.js';
 export { providerTimeoutMs } from './gateway.js';
 export { faultCalls, faultDurationMs, faultsPermitted, faultStatus, isLoopbackHost, type ToolServiceConfig } from './tools.js';
 export { locationModes, SAFETY_LOCATIONS, type LocationMode, type SafetyLocation } from './safety.js';
+export { checkPanelConfig, type PanelConfig } from './panel.js';

@@ -7,6 +7,7 @@ import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
+import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
@@ -104,6 +105,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     gateway: (l, cur) => applyGateway(cur, l, env),
     safety: (l, cur) => applySafety(cur, l),
     alerts: (l, cur) => applyAlerts(cur, l),
+    panel: (l, cur) => applyPanel(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',

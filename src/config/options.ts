@@ -99,6 +99,21 @@ export const OPTIONS = {
     describe: 'The secrets environment the agent gets [default: development]',
     commands: { start: true, secrets: 'Secrets environment [default: development]' },
   },
+  panel: {
+    kind: 'string',
+    key: 'panel.url',
+    env: 'IRON_CAGE_PANEL',
+    describe: 'Report telemetry to this control panel (https://panel:8443); the agent never waits on it',
+    commands: SERVER,
+  },
+  panelToken: {
+    kind: 'string',
+    key: 'panel.token',
+    env: 'IRON_CAGE_PANEL_TOKEN',
+    describe: 'The runtime token (ic_rt_…) the panel gave this runtime; prefer the variable (a flag shows in ps)',
+    commands: SERVER,
+  },
+  panelCa: { kind: 'string', key: 'panel.ca', env: 'IRON_CAGE_PANEL_CA', describe: "PEM file of the panel's CA (a private CA or a self-signed certificate)", commands: SERVER },
   json: {
     kind: 'bool',
     describe: 'Machine-readable output',

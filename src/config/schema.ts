@@ -5,6 +5,7 @@ import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
 import { ALERTS_DEFAULTS, alertsFileSchema, type AlertsConfig } from './alerts.js';
+import { PANEL_DEFAULTS, panelFileSchema, type PanelConfig } from './panel.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
 // against this one schema on its own, so an error names where the bad value came from.
@@ -58,6 +59,7 @@ export const fileSchema = z.strictObject({
   ...gatewayFileSchema,
   ...safetyFileSchema,
   ...alertsFileSchema,
+  ...panelFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -105,6 +107,8 @@ export interface Config {
   safety: SafetyConfig;
   /** Where alerts go: budget thresholds and PII findings, through one dispatcher. */
   alerts: AlertsConfig;
+  /** The control panel this runtime reports to (src/report); off while `url` is null. */
+  panel: PanelConfig;
   /** What the config file should change (deprecated keys, each with its replacement): said once at start. */
   notices: string[];
 }
@@ -138,5 +142,6 @@ export const DEFAULTS: Config = {
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,
   alerts: ALERTS_DEFAULTS,
+  panel: PANEL_DEFAULTS,
   notices: [],
 };

@@ -138,6 +138,13 @@ export interface EventData {
   'auth.link_created': { tokenId: string; role: 'admin'; expiresAt: string; by: 'runtime' | 'cli' };
   /** A login link was exchanged for a dashboard session (listed with the API tokens, revocable). */
   'auth.session_opened': { tokenId: string; linkId: string; role: 'admin'; expiresAt: string; address: string };
+  // Reporting to the control panel (src/report): said once when it falls behind, once when it has caught up.
+  /** The panel cannot be reached (or refuses): rows wait in the state file; the agent runs on. */
+  'panel.behind': { url: string; reason: string; waiting: number | null };
+  /** Every row waiting since `panel.behind` has reached the panel. */
+  'panel.caught_up': { url: string; sent: number; afterMs: number };
+  /** The panel refused the runtime token (401/403): what is wrong with it; the reporter keeps trying, slowly. */
+  'panel.refused': { url: string; status: number; reason: string };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

@@ -17,6 +17,7 @@ import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
 import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
+import { reportService } from '../report/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -105,6 +106,8 @@ export class Runtime {
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
+      const vault = secretsService(platform);
+      const report = reportService(platform, { after: vault.ready });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
@@ -112,7 +115,9 @@ export class Runtime {
         gatewayService({ ...platform, budget, requests, pii, breakers }),
         budget,
         toolsService({ ...platform, pii, breakers }),
-        secretsService(platform),
+        vault,
+        // Telemetry to a control panel, only with --panel: in the background, never on the request path.
+        ...(report ? [report] : []),
       ];
       server = await startServer(
         {

@@ -33,3 +33,4 @@ export { ConversationsStore, type ConversationAppend, type NewConversationItem }
 export type { ConversationRow, ConversationItemRow } from './schema.js';
 export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
 export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
+export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';

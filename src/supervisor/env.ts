@@ -51,7 +51,7 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|session|password|signatu
  * const withhold = cageCredentials(config, process.env);
  * agentEnv({ base: process.env, url, agentId, token, restarts: 0, withhold });
  */
-export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'alerts'>, env: NodeJS.ProcessEnv): Withheld {
+export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'alerts' | 'panel'>, env: NodeJS.ProcessEnv): Withheld {
   const names = new Set(KEY_VARS);
   const values = new Set<string>();
   const add = (v: string | null | undefined) => {
@@ -72,6 +72,9 @@ export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'aler
   for (const service of Object.values(config.tools)) {
     for (const [name, v] of Object.entries(service.headers)) if (CREDENTIAL_HEADER.test(name) && !v.includes('${secret:')) add(v);
   }
+  // The runtime token the reporter sends to the control panel (a `secret:` one stays in the vault).
+  const panelToken = config.panel.token;
+  if (panelToken && !panelToken.startsWith('secret:')) add(panelToken);
   if (email) {
     add(email.smtpUrl);
     add(safeUrl(email.smtpUrl)?.password);

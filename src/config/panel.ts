@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { layer, type Keys } from './layer.js';
+import { isLoopbackHost } from './tools.js';
+
+// The `panel:` section: the control panel this runtime reports its telemetry to (src/report).
+// Off unless `panel.url` is set; the token may be a vault reference (`secret:NAME`), like a
+// provider's api_key.
+
+/** An http(s) origin, optionally with a path prefix: no credentials, query or fragment (the token goes in a header). */
+const panelUrl = z
+  .string()
+  .min(1, 'must not be empty')
+  .regex(/^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, 'must be an https:// URL like https://panel.example:8443');
+
+const section = z.strictObject({
+  url: panelUrl.optional(),
+  token: z.string().min(1, 'must not be empty').optional(),
+  ca: z.string().min(1, 'must not be empty').optional(),
+});
+
+export const panelFileSchema = { panel: section.optional() };
+
+export interface PanelConfig {
+  /** The panel's base URL (`/api/telemetry` is under it); null: no reporting. */
+  url: string | null;
+  /** The runtime token (`ic_rt_…`) or `secret:NAME`. */
+  token: string | null;
+  /** A PEM file of the CA (or the self-signed certificate) the panel's certificate is checked against, beside the system's. */
+  ca: string | null;
+}
+
+export const PANEL_DEFAULTS: PanelConfig = { url: null, token: null, ca: null };
+
+const PANEL_KEYS: Keys<PanelConfig, z.output<typeof section>> = { url: 'url', token: 'token', ca: 'ca' };
+
+export const applyPanel = (cur: PanelConfig, l: { panel?: z.output<typeof section> }): PanelConfig => layer(cur, l.panel, PANEL_KEYS);
+
+/**
+ * Cross-key checks once every layer is applied: a URL needs a token, and the token never travels
+ * in clear beyond this machine (a panel reached over plain http must be on loopback, e.g. an SSH
+ * tunnel or a TLS-terminating proxy on this host).
+ */
+export function checkPanelConfig(p: PanelConfig): void {
+  if (p.url === null) {
+    if (p.token !== null || p.ca !== null) throw new ConfigError('panel.token and panel.ca need panel.url (--panel https://panel:8443): where would the runtime report?');
+    return;
+  }
+  const u = new URL(p.url);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+    throw new ConfigError(
+      `panel.url ${u.origin}: plain http:// beyond this machine would send the runtime token in clear; use https:// (--panel-ca for a private CA), or reach the panel through a tunnel on loopback (http://127.0.0.1:…)`,
+    );
+  }
+  if (p.token === null) throw new ConfigError(`panel.url ${u.origin} needs a runtime token: --panel-token (or IRON_CAGE_PANEL_TOKEN, or panel.token: secret:NAME)`);
+}

@@ -1,0 +1,141 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { retryAfterFromHeaders } from '../domain/reliability/index.js';
+import type { TelemetryAck, TelemetryHello } from '../state/index.js';
+
+/** What the panel said to a hello or a batch, as the reporter acts on it. */
+export type PanelAnswer<T> =
+  | { kind: 'ok'; value: T }
+  /** 409 `out_of_order`: ask where the panel stands and resume from there. */
+  | { kind: 'out_of_order'; expectedSeq: number | null }
+  /** 401/403: the token (or its scope) is wrong; an admin may fix it, so keep trying, slowly. */
+  | { kind: 'refused'; status: number; reason: string }
+  /** 413: the batch is too big for the panel: send it in smaller parts. */
+  | { kind: 'too_large'; reason: string }
+  /** Any other 4xx (a malformed batch: versions apart?): said once, tried again slowly. */
+  | { kind: 'rejected'; status: number; reason: string }
+  /** Unreachable, timed out, 5xx, 429, 408: send the same again after a back-off (or what Retry-After asks). */
+  | { kind: 'retry'; reason: string; retryAfterMs: number | null };
+
+const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });
+const hello = z.object({ runtime: z.string(), lastSeq: z.number().int().min(0), cursor });
+const ack = z.object({ runtime: z.string(), seq: z.number().int(), duplicate: z.boolean(), stored: z.record(z.string(), z.number()) });
+
+/** Text a panel sent, safe to put in a log line: one line, printable, short. */
+const shown = (text: string): string =>
+  text
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim()
+    .slice(0, 200);
+
+/** The panel's `{error:{message}}` (or `{error:{type}}`), else the start of the body. */
+function reasonOf(body: string): string {
+  try {
+    const e = (JSON.parse(body) as { error?: { message?: unknown; type?: unknown; code?: unknown } }).error;
+    const m = e?.message ?? e?.type ?? e?.code;
+    if (typeof m === 'string') return shown(m);
+  } catch {
+    // not JSON: the text itself
+  }
+  return shown(body);
+}
+
+/** A network failure as the operator knows it: ECONNREFUSED, ENOTFOUND, a certificate error, a timeout. */
+export function networkReason(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
+  if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') return 'timed out';
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : null;
+  if (code && !code.startsWith('UND_ERR_')) return code;
+  return shown(String(e?.cause?.message ?? e?.message ?? err));
+}
+
+export interface PanelClientOptions {
+  /** The panel's base URL (config `panel.url`). */
+  url: string;
+  /** The runtime token, read per request (a vault secret may be rotated); null: none to send. */
+  token: () => string | null;
+  /** PEM text of the CA the panel's certificate is checked against, beside the system's. */
+  ca?: string | null;
+  /** Bounds each exchange: a panel that accepts and never answers counts as unreachable. */
+  timeoutMs?: number;
+}
+
+/**
+ * The HTTP side of the telemetry contract (src/state/telemetry.ts): `GET /api/telemetry` (where
+ * the panel stands) and `POST /api/telemetry` (a batch), each answer sorted into what the
+ * reporter does next. Never throws: a failure is an answer too.
+ */
+export class PanelClient {
+  readonly endpoint: string;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: PanelClientOptions) {
+    this.endpoint = `${o.url.replace(/\/+$/, '')}/api/telemetry`;
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connect: { timeout: 10_000, ...(o.ca ? { ca: [...rootCertificates, o.ca] } : {}) },
+    });
+  }
+
+  hello(signal: AbortSignal): Promise<PanelAnswer<TelemetryHello>> {
+    return this.exchange('GET', undefined, signal, (v) => hello.parse(v) as TelemetryHello);
+  }
+
+  /** `body`: the batch as JSON, built once and sent again as it is on a retry. */
+  send(body: string, signal: AbortSignal): Promise<PanelAnswer<TelemetryAck>> {
+    return this.exchange('POST', body, signal, (v) => ack.parse(v) as TelemetryAck);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close().catch(() => undefined);
+  }
+
+  private async exchange<T>(method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
+    const token = this.o.token();
+    if (token === null) return { kind: 'refused', status: 0, reason: 'no runtime token: the panel.token secret is not in the vault (or the vault is locked)' };
+    let status: number;
+    let text: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      const res = await request(this.endpoint, {
+        method,
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+      });
+      status = res.statusCode;
+      headers = res.headers;
+      text = await res.body.text();
+    } catch (err) {
+      return { kind: 'retry', reason: networkReason(err), retryAfterMs: null };
+    }
+    if (status >= 200 && status < 300) {
+      try {
+        return { kind: 'ok', value: read(JSON.parse(text)) };
+      } catch {
+        // A proxy's page, or a panel of another version: not an answer to act on.
+        return { kind: 'retry', reason: `HTTP ${status} with an answer that is not the panel's`, retryAfterMs: null };
+      }
+    }
+    if (status === 409) {
+      let expectedSeq: number | null = null;
+      try {
+        const e = (JSON.parse(text) as { error?: { expectedSeq?: unknown } }).error?.expectedSeq;
+        if (typeof e === 'number') expectedSeq = e;
+      } catch {
+        // the hello that follows says it anyway
+      }
+      return { kind: 'out_of_order', expectedSeq };
+    }
+    const reason = reasonOf(text);
+    if (status === 401 || status === 403) return { kind: 'refused', status, reason };
+    if (status === 413) return { kind: 'too_large', reason };
+    if (status === 408 || status === 429 || status >= 500)
+      return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers as Record<string, string | string[] | undefined>, Date.now()) };
+    return { kind: 'rejected', status, reason };
+  }
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { checkPanelConfig } from '../config/index.js';
+import { ConfigError } from '../core/errors.js';
+import { VERSION } from '../core/index.js';
+import { secretRef } from '../secrets/index.js';
+import type { Platform, Service } from '../server/index.js';
+import { ReportStore } from '../state/index.js';
+import { PanelClient } from './client.js';
+import { Reporter } from './reporter.js';
+
+/** The PEM text of `panel.ca`, or a ConfigError (exit 2) that says what is wrong with the file. */
+function readCa(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`panel.ca ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`panel.ca ${path}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  return pem;
+}
+
+/**
+ * Reporting to a control panel (`--panel`, config `panel:`): the runtime's events, calls, tool
+ * calls and breakers go to the panel's `POST /api/telemetry` in the background, from the state
+ * file, so the agent never waits on the panel. Null (no service) without `panel.url`; the panel
+ * keys are checked either way (a token with no panel is a mistake said at start, exit 2). A token
+ * that is a `secret:NAME` is read from the vault per request, so it starts once the vault has been tried.
+ */
+export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>, o: { after?: Promise<unknown> } = {}): Service | null {
+  const p = ctx.config.panel;
+  checkPanelConfig(p);
+  if (p.url === null) return null;
+  const url = p.url;
+  const ref = secretRef(p.token);
+  if (ref) ctx.secrets.want(ref);
+  const client = new PanelClient({ url, ca: p.ca === null ? null : readCa(p.ca), token: ref ? () => ctx.secrets.get(ref) : () => p.token });
+  const reporter = new Reporter({ store: new ReportStore(ctx.state), state: ctx.state, client, url, hostname: hostname(), version: VERSION });
+  // The vault's outcome does not matter here: without the secret, the reporter says so itself.
+  void Promise.resolve(o.after)
+    .catch(() => undefined)
+    .then(() => reporter.start());
+  return {
+    name: 'report',
+    announce() {
+      ctx.logger.info(`Telemetry goes to the panel ${url} in the background (the agent never waits on it)`);
+    },
+    close: () => reporter.close(),
+  };
+}
