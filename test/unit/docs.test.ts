@@ -5,6 +5,8 @@ import ts from 'typescript';
 import type { z } from 'zod';
 import { fileSchema } from '../../src/config/schema.js';
 import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
+import { startTestPanel, type TestPanel } from '../helpers/panel.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 // The documentation says what the code does: every relative link in README.md and docs/ leads
@@ -118,10 +120,17 @@ describe('docs/events.md', () => {
 
 describe('docs/api.md', () => {
   let t: TestRuntime;
+  // The control panel answers its own routes (on a real PostgreSQL): named in api.md too.
+  let pgServer: TestPostgres;
+  let panel: TestPanel;
   beforeAll(async () => {
-    t = await startTestRuntime();
+    [t, pgServer] = await Promise.all([startTestRuntime(), startPostgres()]);
+    panel = await startTestPanel(pgServer.url);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([t?.stop(), panel?.close()]);
+    await pgServer?.destroy();
   });
-  afterAll(() => t?.stop());
 
   /** A route with its parameters unnamed: `:id`, `<provider>` and `{id}` are all one parameter. */
   const shape = (route: string): string => route.replace(/:\w+|<\w+>|\{\w+\}/g, ':_');
@@ -136,8 +145,15 @@ describe('docs/api.md', () => {
     expect(GATEWAY_ROUTES.filter((r) => !api.has(shape(r)))).toEqual([]);
   });
 
+  it('names every REST route the control panel answers', () => {
+    const api = mentions(prose('docs/api.md'));
+    const rest = panel.panel.server.routes.filter((r) => r.surface === 'rest' && r.path.startsWith('/api/')).map((r) => shape(`${r.method} ${r.path}`));
+    expect(rest.length).toBeGreaterThan(8);
+    expect(rest.filter((r) => !api.has(r))).toEqual([]);
+  });
+
   it('names no REST route the server does not answer, on any page', () => {
-    const served = new Set(t.rt.server.routes.map((r) => shape(`${r.method} ${r.path}`)));
+    const served = new Set([...t.rt.server.routes, ...panel.panel.server.routes].map((r) => shape(`${r.method} ${r.path}`)));
     const stale = PAGES.flatMap((page) => [...mentions(prose(page))].filter((m) => m.split(' ')[1]!.startsWith('/api/') && !served.has(m)).map((m) => `${page}: ${m}`));
     expect(stale).toEqual([]);
   });
