@@ -1,0 +1,182 @@
+// The control panel on PostgreSQL (issue 23): how fast batches from many runtimes land, and how
+// fast the fleet view answers once the ledger is large.
+//   ingest   50 runtimes post batches concurrently to a real `iron-cage panel` (its own process)
+//            over HTTP: ledger+event rows per second, and each batch's time from arrival to
+//            committed (then visible to the fleet queries, which read the same tables)
+//   queries  the fleet queries over 10 million ledger rows generated in PostgreSQL, p50/p99
+// PostgreSQL is Debian's, started here like the tests start it (test/helpers/postgres.ts).
+// Run: npm run bench -- panel   (BENCH_PANEL_ROWS=1000000 for a quicker, smaller run)
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+import { startPostgres } from '../../test/helpers/postgres.js';
+import { fmt, percentile, report, type Row } from './lib.js';
+
+const RUNTIMES = 50;
+const BATCHES_PER_RUNTIME = Number(process.env.BENCH_PANEL_BATCHES ?? 8);
+const EVENTS_PER_BATCH = 1_000;
+const CALLS_PER_BATCH = 1_000;
+const PACED_BATCHES = 10;
+const PACED_ROWS = 500;
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'gpt-4.1-nano'];
+const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
+
+// A durable server, as in production (the tests' servers skip fsync): every commit is on disk.
+const db = await startPostgres({ settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: "'512MB'", work_mem: "'32MB'", max_wal_size: "'4GB'" } });
+const rows: Row[] = [];
+const extra: Record<string, unknown> = {};
+
+async function startPanel(url: string): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /(https?:\/\/127\.0\.0\.1:\d+)\/#login=(\S+)/.exec(out);
+      if (m) resolve(m);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`the panel exited (${code}): ${out}`)));
+  });
+  return { origin: found[1]!, link: found[2]!, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+async function api(origin: string, path: string, token: string | null, body?: unknown): Promise<any> {
+  const res = await request(`${origin}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text}`);
+  return JSON.parse(text);
+}
+
+function batchOf(runtime: string, seq: number, nEvents: number, nCalls: number): string {
+  const base = (seq - 1) * 1_000;
+  const now = new Date().toISOString();
+  const agents = [
+    {
+      id: `${runtime}-a1`,
+      name: 'lead-enricher',
+      kind: 'supervised',
+      script: 'agent.py',
+      args: '[]',
+      status: 'running',
+      pid: 1,
+      supervisorPid: 1,
+      createdAt: now,
+      startedAt: now,
+      endedAt: null,
+      exitCode: null,
+      exitSignal: null,
+      restarts: 0,
+      progressDone: seq,
+      progressTotal: null,
+      progressUnit: 'leads',
+      limitMicros: 50_000_000,
+      environment: 'development',
+      progressSucceeded: null,
+      progressFailed: null,
+    },
+  ];
+  const events = Array.from({ length: nEvents }, (_, i) => ({
+    seq: base + i + 1,
+    ts: now,
+    agentId: `${runtime}-a1`,
+    type: 'llm.request',
+    severity: 'debug',
+    message: `call ${base + i + 1}`,
+    data: '{"costUsd":0.000123}',
+  }));
+  const llmRequests = Array.from({ length: nCalls }, (_, i) => ({
+    id: base + i + 1,
+    ts: now,
+    agentId: `${runtime}-a1`,
+    endpoint: 'chat',
+    provider: 'simulated',
+    model: MODELS[i % MODELS.length]!,
+    stream: i % 3 === 0,
+    status: 'ok',
+    httpStatus: 200,
+    promptTokens: 812,
+    completionTokens: 96,
+    costMicros: 123 + (i % 7),
+    reservedMicros: 400,
+    usageSource: 'provider',
+    latencyMs: 412.5,
+    firstByteMs: 80.25,
+    redactions: 0,
+    error: null,
+    attempts: 1,
+  }));
+  return JSON.stringify({ runtime, seq, sentAt: now, behind: 0, hostname: 'bench', version: 'bench', agents, events, llmRequests, toolCalls: [], breakers: [] });
+}
+
+// ---- ingest ----------------------------------------------------------------------------------
+/** Each runtime sends `batches` batches one after the other (as a reporter does), `pauseMs` apart. */
+async function drive(origin: string, tokens: string[], o: { batches: number; events: number; calls: number; pauseMs: number; firstSeq: number }) {
+  const dispatcher = new Agent({ connections: tokens.length, pipelining: 0 });
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    tokens.map(async (token, r) => {
+      // Runtimes start spread over one pause, as independent machines would.
+      if (o.pauseMs > 0) await new Promise((res) => setTimeout(res, (o.pauseMs * r) / tokens.length));
+      for (let seq = o.firstSeq; seq < o.firstSeq + o.batches; seq++) {
+        const body = batchOf(`rt-${r}`, seq, o.events, o.calls);
+        const sent = performance.now();
+        const res = await request(`${origin}/api/telemetry`, { method: 'POST', dispatcher, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`batch ${seq} of rt-${r}: ${res.statusCode} ${text}`);
+        latencies.push(performance.now() - sent);
+        if (o.pauseMs > 0) await new Promise((res) => setTimeout(res, Math.max(0, o.pauseMs - (performance.now() - sent))));
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await dispatcher.close();
+  latencies.sort((a, b) => a - b);
+  return { seconds, rows: tokens.length * o.batches * (o.events + o.calls), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+{
+  const url = await db.createDatabase('ingest');
+  const panel = await startPanel(url);
+  const admin = (await api(panel.origin, '/api/session', null, { link: panel.link })).token as string;
+  const tokens: string[] = [];
+  for (let r = 0; r < RUNTIMES; r++) tokens.push((await api(panel.origin, '/api/runtimes', admin, { id: `rt-${r}`, user: `user-${r % 7}` })).token);
+  // Flat out: every runtime sends its next batch as soon as the last is acknowledged.
+  const flat = await drive(panel.origin, tokens, { batches: BATCHES_PER_RUNTIME, events: EVENTS_PER_BATCH, calls: CALLS_PER_BATCH, pauseMs: 0, firstSeq: 1 });
+  const rate = flat.rows / flat.seconds;
+  rows.push({
+    metric: `ingest, flat out: ${RUNTIMES} runtimes × ${BATCHES_PER_RUNTIME} batches of ${EVENTS_PER_BATCH} events + ${CALLS_PER_BATCH} calls`,
+    value: `${fmt(rate, 0)} rows/s`,
+    target: '≥ 50,000 rows/s',
+    ok: rate >= 50_000,
+  });
+  rows.push({ metric: 'ingest, flat out: batch arrival → committed, p50 / p99 (50 batches always queued)', value: `${fmt(flat.p50, 0)} / ${fmt(flat.p99, 0)} ms` });
+  // A steady fleet: each runtime sends a batch every second (half the flat-out rate in all).
+  const paced = await drive(panel.origin, tokens, { batches: PACED_BATCHES, events: PACED_ROWS / 2, calls: PACED_ROWS / 2, pauseMs: 1000, firstSeq: BATCHES_PER_RUNTIME + 1 });
+  rows.push({
+    metric: `ingest, steady: ${RUNTIMES} runtimes × a batch of ${PACED_ROWS} rows each second (${fmt((RUNTIMES * PACED_ROWS) / 1000, 0)}k rows/s offered): arrival → committed and visible, p50 / p99`,
+    value: `${fmt(paced.p50, 0)} / ${fmt(paced.p99, 0)} ms`,
+    target: 'p99 < 1,000 ms',
+    ok: paced.p99 < 1000,
+  });
+  const client = new pg.Client(url);
+  await client.connect();
+  const stored = Number((await client.query('SELECT (SELECT count(*) FROM llm_requests) + (SELECT count(*) FROM events) AS n')).rows[0].n);
+  const rolled = Number((await client.query('SELECT sum(calls) AS n FROM spend_daily')).rows[0].n);
+  await client.end();
+  const sent = flat.rows + paced.rows;
+  if (stored !== sent) throw new Error(`stored ${stored} rows, sent ${sent}`);
+  if (rolled !== sent / 2) throw new Error(`the rollups count ${rolled} calls, sent ${sent / 2}`);
+  extra.ingest = { flat, paced };
+  panel.stop();
+}
+
+await db.destroy();
+report('panel', 'Control panel on PostgreSQL', rows, extra);

@@ -1,0 +1,146 @@
+import Database from 'better-sqlite3';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
+
+// Production mode end to end, as a team runs it: one `iron-cage panel` on a real PostgreSQL and
+// three `iron-cage start` runtimes in their own processes, each supervising a real Python agent
+// that keeps calling the gateway, each reporting to the panel. Mid-run the panel is killed with
+// SIGKILL and comes back a few seconds later. Afterwards the panel holds exactly what each
+// runtime's own SQLite holds: every ledger row once, to the micro-dollar, and the agents never
+// waited on the panel.
+
+const BIN = join(ROOT, 'bin/iron-cage.js');
+const AGENT = join(ROOT, 'test/fixtures/agents/fleet_member.py');
+const RUNTIMES = ['laptop-anna', 'laptop-ben', 'ci-runner'];
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+function launch(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (c) => (text += c));
+  child.stderr!.on('data', (c) => (text += c));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, out: () => text, exited };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('a panel and three runtimes', () => {
+  let server: TestPostgres;
+  let port: number;
+  let panel: Proc;
+  const dir = tempDir('iron-cage-fleet-');
+  const stopFile = join(dir.dir, 'stop');
+  const runtimes: Array<{ id: string; db: string; proc: Proc }> = [];
+
+  const startPanel = async () => {
+    const p = launch(['panel', '--database', server.url, '--port', String(port), '--host', '127.0.0.1']);
+    await until(() => /#login=/.test(p.out()), 30_000);
+    return p;
+  };
+
+  const panelRows = async (sql: string, params: unknown[] = []) => {
+    const client = new pg.Client(server.url);
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  const localLedger = (db: string) => {
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      return sqlite.prepare("SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM llm_requests WHERE status != 'pending'").get() as { n: number; cost: number };
+    } finally {
+      sqlite.close();
+    }
+  };
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    port = await freePort();
+    panel = await startPanel();
+    for (const id of RUNTIMES) {
+      const added = await cli(['panel', 'runtime', 'add', id, '--database', server.url, '--json']);
+      expect(added.code, added.stderr).toBe(0);
+      const { token } = JSON.parse(added.stdout) as { token: string };
+      const db = join(dir.dir, `${id}.db`);
+      const proc = launch(['start', AGENT, '--exit', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
+        IRON_CAGE_PANEL_TOKEN: token,
+        FLEET_STOP_FILE: stopFile,
+      });
+      runtimes.push({ id, db, proc });
+    }
+    await until(() => runtimes.every((r) => r.proc.out().includes('first call done')), 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    writeFileSync(stopFile, '');
+    for (const r of runtimes) r.proc.child.kill('SIGKILL');
+    panel?.child.kill('SIGKILL');
+    await server?.destroy();
+    dir.cleanup();
+  });
+
+  it('loses nothing and counts nothing twice when the panel is killed mid-run; the agents never wait on it', { timeout: 150_000 }, async () => {
+    // Every runtime has reported something.
+    await until(async () => (await panelRows('SELECT count(DISTINCT runtime_id)::int AS n FROM llm_requests'))[0].n === RUNTIMES.length, 30_000);
+
+    // The panel dies; the runtimes' agents go on calling, their rows wait on their own disks.
+    panel.child.kill('SIGKILL');
+    await panel.exited;
+    const before = runtimes.map((r) => localLedger(r.db).n);
+    await until(() => runtimes.every((r, i) => localLedger(r.db).n >= before[i]! + 20), 30_000);
+    for (const r of runtimes) expect(r.proc.out()).toMatch(/panel .*unreachable/i);
+
+    // Back, on the same port and database: the runtimes catch up, in order.
+    panel = await startPanel();
+    await until(() => runtimes.every((r) => /caught up/i.test(r.proc.out())), 60_000);
+
+    // The agents end; each runtime sends what is left before it exits.
+    writeFileSync(stopFile, '');
+    for (const r of runtimes) expect(await r.proc.exited).toBe(0);
+
+    for (const r of runtimes) {
+      const local = localLedger(r.db);
+      const [remote] = await panelRows('SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE runtime_id = $1', [r.id]);
+      expect({ runtime: r.id, n: remote.n, cost: Number(remote.cost) }).toEqual({ runtime: r.id, n: local.n, cost: local.cost });
+      const [rolled] = await panelRows('SELECT coalesce(sum(cost_micros), 0)::bigint AS cost, coalesce(sum(calls), 0)::int AS calls FROM spend_daily WHERE runtime_id = $1', [r.id]);
+      expect({ cost: Number(rolled.cost), calls: rolled.calls }).toEqual({ cost: local.cost, calls: local.n });
+      // The events too: every one, once, in the runtime's own order (the panel's copy of its log).
+      const sqlite = new Database(r.db, { readonly: true });
+      const mine = sqlite.prepare('SELECT seq, type, message FROM events ORDER BY seq').all() as Array<{ seq: number; type: string; message: string }>;
+      sqlite.close();
+      const theirs = (await panelRows('SELECT seq::int AS seq, type, message FROM events WHERE runtime_id = $1 ORDER BY seq', [r.id])) as typeof mine;
+      expect(theirs.length).toBeGreaterThan(0);
+      expect(theirs).toEqual(mine.slice(0, theirs.length));
+      // What the runtime wrote after its last flush (its own "stopped" line) is the only thing still to send.
+      expect(mine.length - theirs.length).toBeLessThanOrEqual(2);
+      // The agent never waited on the panel: its slowest call stayed far below the outage.
+      const slowest = Number(/slowest (\d+) ms/.exec(r.proc.out())?.[1]);
+      expect(slowest).toBeLessThan(1_000);
+    }
+  });
+});
