@@ -63,4 +63,27 @@ export const spendDaily = pgTable(
   (t) => [primaryKey({ name: 'spend_daily_pkey', columns: [t.day, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_daily_runtime').on(t.runtimeId, t.day)],
 );
 
+/**
+ * What each agent has spent, kept by a statement trigger on llm_requests (migration
+ * agent_spend_trigger): one grouped upsert per INSERT statement, over the rows it actually
+ * inserted (a row sent twice is skipped by its key, so it is not counted twice). The fleet's
+ * agent list reads its spend here instead of summing the agent's ledger rows.
+ */
+export const agentSpend = pgTable(
+  'agent_spend',
+  {
+    runtimeId: text('runtime_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    calls: count('calls'),
+    /** Calls whose status is not `ok` (error, aborted, interrupted). */
+    errors: count('errors'),
+    promptTokens: count('prompt_tokens'),
+    completionTokens: count('completion_tokens'),
+    costMicros: count('cost_micros'),
+    /** ISO time of its latest call. */
+    lastCallAt: text('last_call_at'),
+  },
+  (t) => [primaryKey({ name: 'agent_spend_pkey', columns: [t.runtimeId, t.agentId] })],
+);
+
 export type RuntimeRow = typeof runtimes.$inferSelect;
