@@ -22,10 +22,10 @@ export const DRILL_ROWS = 100;
 export const LIVE_AGENT_STATUSES: readonly AgentStatus[] = ['starting', 'running', 'restarting', 'budget_exhausted'];
 const RUNNING: readonly AgentStatus[] = ['starting', 'running', 'restarting'];
 
-export type SpendBy = 'runtime' | 'user' | 'agent' | 'model';
-export type SpendWindow = '24h' | '30d';
-export const SPEND_BY: readonly SpendBy[] = ['runtime', 'user', 'agent', 'model'];
-export const SPEND_WINDOWS: readonly SpendWindow[] = ['24h', '30d'];
+export const SPEND_BY = ['runtime', 'user', 'agent', 'model'] as const;
+export const SPEND_WINDOWS = ['24h', '30d'] as const;
+export type SpendBy = (typeof SPEND_BY)[number];
+export type SpendWindow = (typeof SPEND_WINDOWS)[number];
 
 /** A bigint aggregate as a number: PostgreSQL's sum(bigint) is numeric, node-postgres reads int8 as text. */
 const total = (col: SQL | SQL.Aliased | unknown) => sql<number>`coalesce(sum(${col}), 0)::bigint`.mapWith(Number);

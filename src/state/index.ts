@@ -16,3 +16,24 @@ export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
 export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
+export type { PanelDb } from './pg.js';
+export { RUNTIME_ID } from './telemetry.js';
+export {
+  FleetStore,
+  FLEET_AGENTS_MAX,
+  ONLINE_WITHIN_MS,
+  SPEND_BY,
+  SPEND_WINDOWS,
+  type FleetAgent,
+  type FleetAgentDetail,
+  type FleetBreaker,
+  type FleetCall,
+  type FleetEvent,
+  type FleetOverview,
+  type FleetRuntime,
+  type FleetSpend,
+  type FleetSpendRow,
+  type FleetToolCall,
+  type SpendBy,
+  type SpendWindow,
+} from './fleet.store.js';
