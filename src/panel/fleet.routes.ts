@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import { parseWith, type AppEnv } from '../server/index.js';
-import { FLEET_AGENTS_MAX, type FleetAgent, type FleetOverview, type FleetRuntime, FleetStore, type PanelDb, RUNTIME_ID, SPEND_BY, SPEND_WINDOWS } from '../state/index.js';
+import { FLEET_AGENTS_MAX, type FleetAgent, type FleetOverview, type FleetRuntime, FleetStore, ONLINE_WITHIN_MS, type PanelDb, RUNTIME_ID, SPEND_BY, SPEND_WINDOWS } from '../state/index.js';
 
 // The fleet view's REST reads on the control panel: the overview with every runtime, the agents
 // across machines, spend by runtime, user, agent or model over 24 h or 30 days, and one agent's
@@ -13,6 +13,8 @@ import { FLEET_AGENTS_MAX, type FleetAgent, type FleetOverview, type FleetRuntim
 export interface FleetResponse {
   overview: FleetOverview;
   runtimes: FleetRuntime[];
+  /** A runtime that reported within this long is online (the page counts it down between answers). */
+  onlineWithinMs: number;
 }
 
 /** GET /api/fleet/agents */
@@ -50,7 +52,7 @@ export function fleetRoutes(db: PanelDb, opts: { now?: () => number } = {}): (ap
       parseWith(noQuery, c.req.query());
       const t = now();
       const [overview, runtimes] = await Promise.all([fleet.overview(t), fleet.runtimes(t)]);
-      return c.json({ overview, runtimes } satisfies FleetResponse);
+      return c.json({ overview, runtimes, onlineWithinMs: ONLINE_WITHIN_MS } satisfies FleetResponse);
     });
 
     app.get('/api/fleet/agents', async (c) => {
