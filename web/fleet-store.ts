@@ -72,7 +72,12 @@ const loaders: Record<FleetPart, () => Promise<void>> = {
     const asked = Date.now();
     const r = await api<FleetResponse>('/api/fleet');
     fleet.overview = r.overview;
-    fleet.runtimes = r.runtimes;
+    // A runtime frame that came while this was on its way is newer than the answer: it stays.
+    const known = new Map(fleet.runtimes.map((x) => [x.id, x]));
+    fleet.runtimes = r.runtimes.map((x) => {
+      const k = known.get(x.id);
+      return k && k.lastSeenAt !== null && (x.lastSeenAt === null || k.lastSeenAt > x.lastSeenAt) ? { ...x, lastSeenAt: k.lastSeenAt, behind: k.behind } : x;
+    });
     fleet.onlineWithinMs = r.onlineWithinMs;
     fleet.skewMs = r.overview.now - Math.round((asked + Date.now()) / 2);
   },

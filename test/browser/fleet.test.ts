@@ -1,4 +1,5 @@
 import { getRequestListener } from '@hono/node-server';
+import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -207,8 +208,12 @@ describe('the fleet page', () => {
 
   it('follows the panel live: a runtime frame at once, a batch frame through the aggregates it changed', async () => {
     await until(async () => sockets.size > 0, 10_000);
-    for (const id of ['laptop-ana', 'ci-runner-7']) push({ kind: 'runtime', runtime: id, lastSeenAt: Date.now(), behind: 0 });
-    push({ kind: 'runtime', runtime: 'laptop-bo', lastSeenAt: Date.now(), behind: 7 });
+    // As the panel does: the runtime's row first, then its frame.
+    const seen = Date.now();
+    await pg.db.update(t.runtimes).set({ lastSeenAt: seen, behind: 0 });
+    await pg.db.update(t.runtimes).set({ behind: 7 }).where(eq(t.runtimes.id, 'laptop-bo'));
+    for (const id of ['laptop-ana', 'ci-runner-7']) push({ kind: 'runtime', runtime: id, lastSeenAt: seen, behind: 0 });
+    push({ kind: 'runtime', runtime: 'laptop-bo', lastSeenAt: seen, behind: 7 });
     await until(async () => (await runtimeRow('laptop-bo').getByTestId('runtime-state').innerText()).includes('Online'), 10_000);
     expect(await runtimeRow('laptop-bo').getByTestId('runtime-behind').innerText()).toBe('7 rows');
     expect(await text('fleet-online')).toBe('3 of 3');
@@ -227,6 +232,9 @@ describe('the fleet page', () => {
     await until(async () => (await text('spend-total')) === '$45.77', 10_000);
     expect(await text('fleet-live')).toContain('gpt-4o-mini call $1.00');
     expect(await text('drill-events')).toContain('gpt-4o-mini call $1.00');
+    // The refetches the batch caused keep what the frames said.
+    expect(await runtimeRow('laptop-bo').getByTestId('runtime-behind').innerText()).toBe('7 rows');
+    expect(await text('fleet-online')).toBe('3 of 3');
     expect(page.problems()).toEqual([]);
   });
 

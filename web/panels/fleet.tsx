@@ -15,6 +15,7 @@ import { Figure, Name, Panel, useNow } from '../ui.js';
 import { SpendChart } from './chart.js';
 
 const usd = (micros: number) => formatUsd(micros);
+const n = (v: number, one: string, many: string) => `${count(v)} ${v === 1 ? one : many}`;
 const toUsd = (micros: number) => micros / 1_000_000;
 /** Rows of a long list shown before "Show all". */
 const FIRST_ROWS = 10;
@@ -60,10 +61,10 @@ function OverviewPanel() {
           {o ? `${count(o.agents.running)}` : '—'}
           {o && <span class="muted"> of {count(o.agents.total)}</span>}
         </Figure>
-        <Figure label="Spend today" testid="fleet-spend-today" sub={o ? `${count(o.today.calls)} calls, ${count(o.today.errors)} errors` : undefined}>
+        <Figure label="Spend today" testid="fleet-spend-today" sub={o ? `${n(o.today.calls, 'call', 'calls')}, ${n(o.today.errors, 'error', 'errors')}` : undefined}>
           {o ? usd(o.today.costMicros) : '—'}
         </Figure>
-        <Figure label="Spend, 30 days" testid="fleet-spend-30d" sub={o ? `${count(o.last30d.calls)} calls, ${count(o.last30d.errors)} errors` : undefined}>
+        <Figure label="Spend, 30 days" testid="fleet-spend-30d" sub={o ? `${n(o.last30d.calls, 'call', 'calls')}, ${n(o.last30d.errors, 'error', 'errors')}` : undefined}>
           {o ? usd(o.last30d.costMicros) : '—'}
         </Figure>
       </div>
@@ -326,10 +327,10 @@ function SpendPanel() {
                         <Name text={r.label} />
                       </button>
                     </td>
-                    <td class="num" data-label="calls">
+                    <td class="num cell-calls" data-label="calls">
                       {count(r.calls)}
                     </td>
-                    <td class="num" data-label="errors">
+                    <td class="num cell-errors" data-label="errors">
                       {count(r.errors)}
                     </td>
                     <td class="num cell-cost" data-label="cost" data-testid="spend-row-cost">
@@ -414,7 +415,7 @@ function DrillPanel() {
         <Figure label="Spent" testid="drill-spent" sub={a.limitMicros === null ? 'no limit' : `of ${usd(a.limitMicros)} (${pct(used)})`}>
           {usd(a.spentMicros)}
         </Figure>
-        <Figure label="Calls" testid="drill-calls" sub={`${count(a.errors)} errors`}>
+        <Figure label="Calls" testid="drill-calls" sub={n(a.errors, 'error', 'errors')}>
           {count(a.calls)}
         </Figure>
         <Figure label="Progress" testid="drill-progress">
@@ -456,7 +457,7 @@ function DrillPanel() {
                       {c.status}
                       {c.httpStatus !== null && c.status !== 'ok' ? ` ${c.httpStatus}` : ''}
                     </td>
-                    <td class="num" data-label="tokens">
+                    <td class="num cell-tokens" data-label="tokens">
                       {count(c.promptTokens)}+{count(c.completionTokens)}
                     </td>
                     <td class="num cell-cost" data-label="cost">
@@ -507,10 +508,12 @@ function DrillPanel() {
                     <td class="cell-name">
                       {t.method} <Name text={`${t.service}${t.path}`} />
                     </td>
-                    <td class={`num tone-${t.status < 400 ? 'ok' : 'bad'}`} data-label="status">
+                    <td class={`num cell-status tone-${t.status < 400 ? 'ok' : 'bad'}`} data-label="status">
                       {t.status}
                     </td>
-                    <td data-label="tier">{t.tier ?? t.reason}</td>
+                    <td class="cell-tier" data-label="tier">
+                      {t.tier ?? t.reason}
+                    </td>
                   </tr>
                 ))}
               </tbody>
