@@ -188,8 +188,8 @@ function parseJson(text: string): unknown {
 export class FleetStore {
   constructor(private readonly db: PanelDb) {}
 
-  /** Every runtime an admin added and has not removed, by id. */
-  async runtimes(now = Date.now()): Promise<FleetRuntime[]> {
+  /** Every runtime an admin added and has not removed, by id (or only the one named). */
+  async runtimes(now = Date.now(), only?: string): Promise<FleetRuntime[]> {
     const db = this.db;
     const counts = db
       .select({
@@ -198,12 +198,13 @@ export class FleetStore {
         running: int(sql`count(*) filter (where ${inArray(agents.status, [...RUNNING])})`).as('running'),
       })
       .from(agents)
+      .where(only === undefined ? undefined : eq(agents.runtimeId, only))
       .groupBy(agents.runtimeId)
       .as('counts');
     const today = db
       .select({ runtimeId: spendDaily.runtimeId, cost: total(spendDaily.costMicros).as('cost') })
       .from(spendDaily)
-      .where(eq(spendDaily.day, dayOf(now)))
+      .where(and(eq(spendDaily.day, dayOf(now)), only === undefined ? undefined : eq(spendDaily.runtimeId, only)))
       .groupBy(spendDaily.runtimeId)
       .as('today');
     const rows = await db
@@ -212,7 +213,7 @@ export class FleetStore {
       .leftJoin(users, and(eq(users.id, runtimes.userId), isNull(users.removedAt)))
       .leftJoin(counts, eq(counts.runtimeId, runtimes.id))
       .leftJoin(today, eq(today.runtimeId, runtimes.id))
-      .where(isNull(runtimes.removedAt))
+      .where(and(isNull(runtimes.removedAt), only === undefined ? undefined : eq(runtimes.id, only)))
       .orderBy(asc(runtimes.id));
     return rows.map(({ r, user, agents: n, running, cost }) => ({
       id: r.id,
@@ -281,16 +282,7 @@ export class FleetStore {
   }
 
   private async agentRows(picked: ReturnType<typeof pickedAgents>): Promise<FleetAgent[]> {
-    const db = this.db;
-    // The latest event of each listed agent: one probe of events_agent_seq per agent.
-    const last = db
-      .select({ ts: events.ts })
-      .from(events)
-      .where(and(eq(events.runtimeId, picked.runtimeId), eq(events.agentId, picked.id)))
-      .orderBy(desc(events.seq))
-      .limit(1)
-      .as('last');
-    const rows = await db
+    const rows = await this.db
       .select({
         a: {
           runtimeId: picked.runtimeId,
@@ -310,13 +302,11 @@ export class FleetStore {
           progressFailed: picked.progressFailed,
           limitMicros: picked.limitMicros,
         },
-        s: { cost: agentSpend.costMicros, calls: agentSpend.calls, errors: agentSpend.errors, lastCallAt: agentSpend.lastCallAt },
-        lastEventAt: last.ts,
+        s: { cost: agentSpend.costMicros, calls: agentSpend.calls, errors: agentSpend.errors, lastCallAt: agentSpend.lastCallAt, lastEventAt: agentSpend.lastEventAt },
       })
       .from(picked)
-      .leftJoin(agentSpend, and(eq(agentSpend.runtimeId, picked.runtimeId), eq(agentSpend.agentId, picked.id)))
-      .leftJoinLateral(last, sql`true`);
-    return rows.map(({ a, s, lastEventAt }) => toAgent(a, s, lastEventAt));
+      .leftJoin(agentSpend, and(eq(agentSpend.runtimeId, picked.runtimeId), eq(agentSpend.agentId, picked.id)));
+    return rows.map(({ a, s }) => toAgent(a, s));
   }
 
   /**
@@ -437,11 +427,11 @@ export class FleetStore {
         .orderBy(desc(toolCalls.id))
         .limit(DRILL_ROWS),
       db.select().from(breakers).where(eq(breakers.runtimeId, runtimeId)).orderBy(asc(breakers.service)),
-      this.runtimes(now),
+      this.runtimes(now, runtimeId),
     ]);
     return {
       agent,
-      runtime: rts.find((r) => r.id === runtimeId) ?? null,
+      runtime: rts[0] ?? null,
       calls,
       events: evs.map((e) => ({
         runtime: e.runtimeId,
@@ -483,8 +473,9 @@ type AgentRowPg = Pick<
   | 'limitMicros'
 >;
 
-function toAgent(a: AgentRowPg, s: { cost: number | null; calls: number | null; errors: number | null; lastCallAt: string | null } | null, lastEventAt: string | null): FleetAgent {
+function toAgent(a: AgentRowPg, s: { cost: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null } | null): FleetAgent {
   const lastCall = s?.lastCallAt ?? null;
+  const lastEventAt = s?.lastEventAt ?? null;
   return {
     runtimeId: a.runtimeId,
     id: a.id,

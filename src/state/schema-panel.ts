@@ -64,10 +64,10 @@ export const spendDaily = pgTable(
 );
 
 /**
- * What each agent has spent, kept by a statement trigger on llm_requests (migration
- * agent_spend_trigger): one grouped upsert per INSERT statement, over the rows it actually
- * inserted (a row sent twice is skipped by its key, so it is not counted twice). The fleet's
- * agent list reads its spend here instead of summing the agent's ledger rows.
+ * What each agent has spent and when it last did anything, kept by statement triggers on
+ * llm_requests and events (migration agent_spend_triggers): one grouped upsert per INSERT
+ * statement, over the rows it actually inserted (a row sent twice is skipped by its key, so it
+ * is not counted twice). The fleet's agent list reads these instead of the agent's ledger rows.
  */
 export const agentSpend = pgTable(
   'agent_spend',
@@ -82,6 +82,8 @@ export const agentSpend = pgTable(
     costMicros: count('cost_micros'),
     /** ISO time of its latest call. */
     lastCallAt: text('last_call_at'),
+    /** ISO time of its latest event. */
+    lastEventAt: text('last_event_at'),
   },
   (t) => [primaryKey({ name: 'agent_spend_pkey', columns: [t.runtimeId, t.agentId] })],
 );

@@ -7,5 +7,6 @@ CREATE TABLE "agent_spend" (
 	"completion_tokens" bigint DEFAULT 0 NOT NULL,
 	"cost_micros" bigint DEFAULT 0 NOT NULL,
 	"last_call_at" text,
+	"last_event_at" text,
 	CONSTRAINT "agent_spend_pkey" PRIMARY KEY("runtime_id","agent_id")
 );
