@@ -170,6 +170,9 @@ export function windowBuckets(window: SpendWindow, now: number): { buckets: numb
   return { buckets: Array.from({ length: n }, (_, i) => last - (n - 1 - i) * bucketMs), bucketMs };
 }
 
+/** Code-point order, as PostgreSQL's C collation sorts (and far cheaper than localeCompare). */
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -278,35 +281,38 @@ export class FleetStore {
     // The subquery's order does not survive the joins: the same order again, on at most 500 rows.
     const live = new Set<string>(LIVE_AGENT_STATUSES);
     const rank = (a: FleetAgent) => (live.has(a.status) ? 0 : 1);
-    return rows.sort((x, y) => rank(x) - rank(y) || y.createdAt.localeCompare(x.createdAt) || x.runtimeId.localeCompare(y.runtimeId) || x.id.localeCompare(y.id));
+    return rows.sort((x, y) => rank(x) - rank(y) || cmp(y.createdAt, x.createdAt) || cmp(x.runtimeId, y.runtimeId) || cmp(x.id, y.id));
   }
 
   private async agentRows(picked: ReturnType<typeof pickedAgents>): Promise<FleetAgent[]> {
+    // One flat row per agent (drizzle's nested left-join shapes cost more than the query itself).
     const rows = await this.db
       .select({
-        a: {
-          runtimeId: picked.runtimeId,
-          id: picked.id,
-          name: picked.name,
-          kind: picked.kind,
-          status: picked.status,
-          createdAt: picked.createdAt,
-          startedAt: picked.startedAt,
-          endedAt: picked.endedAt,
-          restarts: picked.restarts,
-          environment: picked.environment,
-          progressDone: picked.progressDone,
-          progressTotal: picked.progressTotal,
-          progressUnit: picked.progressUnit,
-          progressSucceeded: picked.progressSucceeded,
-          progressFailed: picked.progressFailed,
-          limitMicros: picked.limitMicros,
-        },
-        s: { cost: agentSpend.costMicros, calls: agentSpend.calls, errors: agentSpend.errors, lastCallAt: agentSpend.lastCallAt, lastEventAt: agentSpend.lastEventAt },
+        runtimeId: picked.runtimeId,
+        id: picked.id,
+        name: picked.name,
+        kind: picked.kind,
+        status: picked.status,
+        createdAt: picked.createdAt,
+        startedAt: picked.startedAt,
+        endedAt: picked.endedAt,
+        restarts: picked.restarts,
+        environment: picked.environment,
+        progressDone: picked.progressDone,
+        progressTotal: picked.progressTotal,
+        progressUnit: picked.progressUnit,
+        progressSucceeded: picked.progressSucceeded,
+        progressFailed: picked.progressFailed,
+        limitMicros: picked.limitMicros,
+        spent: agentSpend.costMicros,
+        calls: agentSpend.calls,
+        errors: agentSpend.errors,
+        lastCallAt: agentSpend.lastCallAt,
+        lastEventAt: agentSpend.lastEventAt,
       })
       .from(picked)
       .leftJoin(agentSpend, and(eq(agentSpend.runtimeId, picked.runtimeId), eq(agentSpend.agentId, picked.id)));
-    return rows.map(({ a, s }) => toAgent(a, s));
+    return rows.map(toAgent);
   }
 
   /**
@@ -363,7 +369,7 @@ export class FleetStore {
       sum.errors += r.errors;
       sum.series[i]! += r.cost;
     }
-    const out = [...byKey.values()].sort((a, b) => b.costMicros - a.costMicros || String(a.label).localeCompare(String(b.label)));
+    const out = [...byKey.values()].sort((a, b) => b.costMicros - a.costMicros || cmp(a.label, b.label));
     return { by, window, buckets, bucketMs, total: sum, rows: out };
   }
 
@@ -471,11 +477,11 @@ type AgentRowPg = Pick<
   | 'progressSucceeded'
   | 'progressFailed'
   | 'limitMicros'
->;
+> & { spent: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null };
 
-function toAgent(a: AgentRowPg, s: { cost: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null } | null): FleetAgent {
-  const lastCall = s?.lastCallAt ?? null;
-  const lastEventAt = s?.lastEventAt ?? null;
+function toAgent(a: AgentRowPg): FleetAgent {
+  const lastCall = a.lastCallAt;
+  const lastEventAt = a.lastEventAt;
   return {
     runtimeId: a.runtimeId,
     id: a.id,
@@ -489,9 +495,9 @@ function toAgent(a: AgentRowPg, s: { cost: number | null; calls: number | null; 
     environment: a.environment,
     progress: { done: a.progressDone, total: a.progressTotal, unit: a.progressUnit, succeeded: a.progressSucceeded, failed: a.progressFailed },
     limitMicros: a.limitMicros,
-    spentMicros: Number(s?.cost ?? 0),
-    calls: Number(s?.calls ?? 0),
-    errors: Number(s?.errors ?? 0),
+    spentMicros: Number(a.spent ?? 0),
+    calls: Number(a.calls ?? 0),
+    errors: Number(a.errors ?? 0),
     lastActivityAt: lastCall === null ? lastEventAt : lastEventAt === null || lastCall > lastEventAt ? lastCall : lastEventAt,
   };
 }
