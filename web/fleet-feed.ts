@@ -109,6 +109,8 @@ export async function startFleet(): Promise<void> {
   try {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
+    // The figures do not wait for the socket (which asks again once it opens).
+    refreshFleet('fleet', 'agents', 'spend');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     set({ conn: 'reconnecting' });
