@@ -238,6 +238,23 @@ describe('the fleet page', () => {
     expect(page.problems()).toEqual([]);
   });
 
+  it('asks for the aggregates a burst of batches changed once or twice, not once per batch', async () => {
+    const spendAsked: string[] = [];
+    const count = (r: { url(): string }) => void (r.url().includes('/api/fleet/spend') && spendAsked.push(r.url()));
+    page.page.on('request', count);
+    try {
+      await pg.db
+        .insert(t.spendDaily)
+        .values({ day: Math.floor(Date.now() / DAY_MS) * DAY_MS, runtimeId: 'ci-runner-7', agentName: 'summarizer', provider: 'openai', model: 'gpt-4.1-mini', costMicros: 3_000_000, calls: 1 });
+      for (let seq = 2; seq < 32; seq++) push({ kind: 'batch', runtime: 'ci-runner-7', seq, events: [], stored: { agents: 0, events: 0, llmRequests: 1, toolCalls: 0, breakers: 0 } });
+      await until(async () => (await text('spend-total')) === '$48.77', 10_000);
+      expect(spendAsked.length).toBeGreaterThanOrEqual(1);
+      expect(spendAsked.length).toBeLessThanOrEqual(2);
+    } finally {
+      page.page.off('request', count);
+    }
+  });
+
   it('fits a phone and a projector, in both themes: nothing scrolls sideways', async () => {
     const p = page.page;
     for (const theme of ['dark', 'light']) {
