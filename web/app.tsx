@@ -3,6 +3,7 @@ import { ApiError } from './api.js';
 import { AgentPanel } from './panels/agent.js';
 import { CostPanel } from './panels/cost.js';
 import { EventLog } from './panels/events.js';
+import { FleetPage } from './panels/fleet.js';
 import { PerformancePanel } from './panels/performance.js';
 import { ProtectionPanel } from './panels/protection.js';
 import { SecretsPanel } from './panels/secrets.js';
@@ -43,8 +44,10 @@ export function App(p: { onLogin: (token: string) => void }) {
           </span>
         </div>
       </header>
-      {/* Until the first snapshot there is nothing to lay out: one full layout, with data. */}
-      {s.conn === 'connecting' ? (
+      {/* A control panel shows its fleet; until the first snapshot there is nothing to lay out: one full layout, with data. */}
+      {s.mode === 'panel' && s.auth === 'ok' ? (
+        <FleetPage />
+      ) : s.conn === 'connecting' || s.mode === 'panel' ? (
         <main class="grid" aria-busy="true" />
       ) : (
         // Three columns, each stacking its panels on its own (no row leaves a gap under a short

@@ -16,6 +16,8 @@ export type Auth = 'checking' | 'login' | 'ok' | 'invalid';
 export type SecretsState = { status: 'loading' } | { status: 'ok'; list: Secret[] } | { status: 'locked' | 'forbidden' | 'error'; message: string };
 
 export interface State {
+  /** What the server is: a runtime (its agent's dashboard) or a control panel (the fleet); null until it says. */
+  mode: 'runtime' | 'panel' | null;
   auth: Auth;
   authMessage: string | null;
   role: Role | null;
@@ -37,6 +39,7 @@ export interface State {
 
 /** The state itself, for feed.ts and refresh.ts: they change it and then call `set` or `changed`. */
 export const state: State = {
+  mode: null,
   auth: 'checking',
   authMessage: null,
   role: null,

@@ -35,12 +35,13 @@ export function moneyTicks(max: number, count: number): MoneyTicks {
 const S = 1000;
 const M = 60 * S;
 const HOUR = 60 * M;
+const DAY = 24 * HOUR;
 /** Steps along the time axis, the smallest first. */
-const TIME_STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10 * M, 15 * M, 30 * M, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR];
+const TIME_STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10 * M, 15 * M, 30 * M, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY];
 
 /**
  * At most `count` clock times on round steps between `t0` and `t1` (epoch ms), in local time:
- * `14:05`, or `14:05:30` when the step is under a minute. When fewer than two round times fall
+ * `14:05`, or `14:05:30` when the step is under a minute, or the date (`23 Nov`) when it is a day or more (the fleet's 30 days). When fewer than two round times fall
  * inside, the two ends are labelled instead, so the axis always reads as a span.
  *
  * @example
@@ -48,17 +49,18 @@ const TIME_STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10
  */
 export function timeTicks(t0: number, t1: number, count: number): Array<{ at: number; label: string }> {
   const span = Math.max(1, t1 - t0);
-  const step = TIME_STEPS.find((s) => span / s <= Math.max(1, count)) ?? 24 * HOUR;
+  const step = TIME_STEPS.find((s) => span / s <= Math.max(1, count)) ?? 7 * DAY;
   // Round in local time: 14:00 means 14:00 on the reader's clock.
   const offset = new Date(t0).getTimezoneOffset() * M;
   const first = Math.ceil((t0 - offset) / step) * step + offset;
   const out: Array<{ at: number; label: string }> = [];
-  for (let at = first; at <= t1 && out.length <= count; at += step) out.push({ at, label: clock(at, step < M) });
+  for (let at = first; at <= t1 && out.length <= count; at += step) out.push({ at, label: step >= DAY ? date(at) : clock(at, step < M) });
   if (out.length >= 2) return out;
   const seconds = span < 10 * M;
+  const label = (t: number) => (span >= 2 * DAY ? date(t) : clock(t, seconds));
   return [
-    { at: t0, label: clock(t0, seconds) },
-    { at: t1, label: clock(t1, seconds) },
+    { at: t0, label: label(t0) },
+    { at: t1, label: label(t1) },
   ];
 }
 
@@ -66,4 +68,11 @@ function clock(t: number, seconds: boolean): string {
   const d = new Date(t);
   const two = (n: number) => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}${seconds ? `:${two(d.getSeconds())}` : ''}`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function date(t: number): string {
+  const d = new Date(t);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]}`;
 }

@@ -19,3 +19,17 @@ export type RevealedSecret = Awaited<ReturnType<VaultService['get']>>;
 /** GET /api/breakers, with what the tool proxy adds to each service's row. */
 export type { ToolBreakersResponse as BreakersResponse } from '../src/tools/index.js';
 export type BreakerView = import('../src/tools/index.js').ToolBreakersResponse['services'][number];
+
+/** The control panel's fleet view (`iron-cage panel`). */
+export type {
+  FleetAgent,
+  FleetAgentDetail,
+  FleetAgentsResponse,
+  FleetOverview,
+  FleetResponse,
+  FleetRuntime,
+  FleetSpend,
+  FleetSpendRow,
+  SpendBy,
+  SpendWindow,
+} from '../src/panel/index.js';

@@ -1,6 +1,9 @@
+// The control panel (`iron-cage panel`): what it serves over its PostgreSQL.
 export { panelService, type PanelService, type PanelServiceDeps } from './panel.service.js';
 export { panelLoginLink } from './panel-auth.js';
 export { addRuntime, RUNTIME_TOKEN_PREFIX, type AddedRuntime } from './runtimes.js';
 export { Outage, isConnectionError, OUTAGE_RETRY_AFTER_S } from './outage.js';
 export { TELEMETRY_PATHS } from './telemetry.routes.js';
 export type { PanelFeedEvent, PanelFrame } from './feed.js';
+export { fleetRoutes, type FleetAgentsResponse, type FleetResponse } from './fleet.routes.js';
+export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSpend, FleetSpendRow, SpendBy, SpendWindow } from './fleet.routes.js';

@@ -5,7 +5,7 @@ import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
-import { Outage, panelLoginLink, panelService, type PanelService } from '../panel/index.js';
+import { fleetRoutes, Outage, panelLoginLink, panelService, type PanelService } from '../panel/index.js';
 import { startServer, type AppEnv, type RunningServer } from '../server/index.js';
 import { checkDatabaseUrl, describeDatabase, openPostgres, type Postgres } from '../state/index.js';
 
@@ -90,8 +90,8 @@ export class Panel {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
       const tokens = new TokenService(randomBytes(32));
       const panel = panelService({ db: pg.db, tokens, logger, outage, loginTokenTtlMinutes: config.loginTokenTtlMinutes });
-      // The panel's REST routes beyond its own service: the fleet queries mount here.
-      const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? [])];
+      // The panel's REST routes: its own service's, then the fleet view's queries.
+      const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];
       server = await startServer(
         {
           tokens,

@@ -34,3 +34,22 @@ export type { ConversationRow, ConversationItemRow } from './schema.js';
 export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
 export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
 export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';
+export {
+  FleetStore,
+  FLEET_AGENTS_MAX,
+  ONLINE_WITHIN_MS,
+  SPEND_BY,
+  SPEND_WINDOWS,
+  type FleetAgent,
+  type FleetAgentDetail,
+  type FleetBreaker,
+  type FleetCall,
+  type FleetEvent,
+  type FleetOverview,
+  type FleetRuntime,
+  type FleetSpend,
+  type FleetSpendRow,
+  type FleetToolCall,
+  type SpendBy,
+  type SpendWindow,
+} from './fleet.store.js';

@@ -63,4 +63,29 @@ export const spendDaily = pgTable(
   (t) => [primaryKey({ name: 'spend_daily_pkey', columns: [t.day, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_daily_runtime').on(t.runtimeId, t.day)],
 );
 
+/**
+ * What each agent has spent and when it last did anything, kept by statement triggers on
+ * llm_requests and events (migration agent_spend_triggers): one grouped upsert per INSERT
+ * statement, over the rows it actually inserted (a row sent twice is skipped by its key, so it
+ * is not counted twice). The fleet's agent list reads these instead of the agent's ledger rows.
+ */
+export const agentSpend = pgTable(
+  'agent_spend',
+  {
+    runtimeId: text('runtime_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    calls: count('calls'),
+    /** Calls whose status is not `ok` (error, aborted, interrupted). */
+    errors: count('errors'),
+    promptTokens: count('prompt_tokens'),
+    completionTokens: count('completion_tokens'),
+    costMicros: count('cost_micros'),
+    /** ISO time of its latest call. */
+    lastCallAt: text('last_call_at'),
+    /** ISO time of its latest event. */
+    lastEventAt: text('last_event_at'),
+  },
+  (t) => [primaryKey({ name: 'agent_spend_pkey', columns: [t.runtimeId, t.agentId] })],
+);
+
 export type RuntimeRow = typeof runtimes.$inferSelect;

@@ -45,4 +45,13 @@ describe('timeTicks', () => {
     for (const span of [1_500, 40_000, 700_000, 5 * 3_600_000, 3 * 86_400_000])
       for (const n of [2, 3, 6]) expect(timeTicks(at('10:00:00'), at('10:00:00') + span, n).length, `${span} ${n}`).toBeLessThanOrEqual(n + 1);
   });
+
+  it('labels days, not clock times, over the fleet’s 30 days (the 24 hours keep their clock)', () => {
+    const day = 86_400_000;
+    const end = new Date('2025-03-31T15:00:00').getTime();
+    const month = timeTicks(end - 30 * day, end, 5).map((t) => t.label);
+    expect(month.length).toBeGreaterThanOrEqual(2);
+    for (const label of month) expect(label).toMatch(/^\d{1,2} (Mar|Feb)$/);
+    expect(timeTicks(end - day, end, 5).every((t) => /^\d\d:00$/.test(t.label))).toBe(true);
+  });
 });

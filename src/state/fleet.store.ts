@@ -1,0 +1,503 @@
+import { and, asc, count, desc, eq, gte, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import type { AgentStatus, Progress } from '../core/events.js';
+import type { PanelDb } from './pg.js';
+import { agentSpend, runtimes, spendDaily, spendHourly } from './schema-panel.js';
+import { agents, breakers, events, llmRequests, toolCalls, users } from './schema-pg.js';
+
+// What the control panel's fleet view reads: every query served by a primary key, an index or
+// the rollups (spend_hourly, spend_daily, agent_spend), never by scanning the ledger, so each
+// stays a few milliseconds however many calls the fleet has made. Money is integer micro-dollars
+// throughout (bigint sums cast back to bigint, read as numbers).
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+/** A runtime that reported within this long is online. */
+export const ONLINE_WITHIN_MS = 60_000;
+/** The most agents the fleet list returns: the live ones first, then the newest runs. */
+export const FLEET_AGENTS_MAX = 500;
+/** Rows of each kind in one agent's drill-down. */
+export const DRILL_ROWS = 100;
+
+/** Statuses of an agent that is still there (an exhausted budget can be raised and it goes on). */
+export const LIVE_AGENT_STATUSES: readonly AgentStatus[] = ['starting', 'running', 'restarting', 'budget_exhausted'];
+const RUNNING: readonly AgentStatus[] = ['starting', 'running', 'restarting'];
+
+export const SPEND_BY = ['runtime', 'user', 'agent', 'model'] as const;
+export const SPEND_WINDOWS = ['24h', '30d'] as const;
+export type SpendBy = (typeof SPEND_BY)[number];
+export type SpendWindow = (typeof SPEND_WINDOWS)[number];
+
+/** A bigint aggregate as a number: PostgreSQL's sum(bigint) is numeric, node-postgres reads int8 as text. */
+const total = (col: SQL | SQL.Aliased | unknown) => sql<number>`coalesce(sum(${col}), 0)::bigint`.mapWith(Number);
+const totalWhere = (col: unknown, cond: SQL | undefined) => sql<number>`coalesce(sum(${col}) filter (where ${cond}), 0)::bigint`.mapWith(Number);
+const int = (expr: SQL) => sql<number>`(${expr})::bigint`.mapWith(Number);
+
+export interface FleetRuntime {
+  id: string;
+  userId: string | null;
+  /** The user's name, when the runtime belongs to a user who still exists. */
+  user: string | null;
+  hostname: string | null;
+  version: string | null;
+  online: boolean;
+  /** Epoch ms of its last batch; null before it first reported. */
+  lastSeenAt: number | null;
+  /** Rows it said it still had to send. */
+  behind: number;
+  lastSeq: number;
+  agents: number;
+  agentsRunning: number;
+  /** Spend it reported for today (UTC). */
+  spentTodayMicros: number;
+}
+
+export interface FleetOverview {
+  now: number;
+  runtimes: { online: number; total: number };
+  agents: { running: number; total: number };
+  today: { costMicros: number; calls: number; errors: number };
+  last30d: { costMicros: number; calls: number; errors: number };
+}
+
+export interface FleetAgent {
+  runtimeId: string;
+  id: string;
+  name: string;
+  kind: string;
+  status: AgentStatus;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  restarts: number;
+  environment: string;
+  progress: Progress;
+  limitMicros: number | null;
+  spentMicros: number;
+  calls: number;
+  errors: number;
+  /** ISO time of its latest event or call; null if it has none. */
+  lastActivityAt: string | null;
+}
+
+export interface FleetSpendRow {
+  /** The runtime id, user id, agent name or model; null: runtimes that belong to no user. */
+  key: string | null;
+  label: string;
+  costMicros: number;
+  calls: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Cost per bucket, aligned with `buckets`. */
+  series: number[];
+}
+
+export interface FleetSpend {
+  by: SpendBy;
+  window: SpendWindow;
+  /** Epoch ms of each bucket's start (hours for 24h, UTC days for 30d), oldest first. */
+  buckets: number[];
+  bucketMs: number;
+  total: { costMicros: number; calls: number; errors: number; series: number[] };
+  /** Costliest first. */
+  rows: FleetSpendRow[];
+}
+
+export interface FleetCall {
+  id: number;
+  ts: string;
+  endpoint: string;
+  provider: string;
+  model: string;
+  stream: boolean;
+  status: string;
+  httpStatus: number | null;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+  latencyMs: number | null;
+  error: string | null;
+}
+
+export interface FleetEvent {
+  runtime: string;
+  seq: number;
+  ts: string;
+  agentId: string | null;
+  type: string;
+  severity: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface FleetToolCall {
+  id: number;
+  ts: string;
+  service: string;
+  method: string;
+  path: string;
+  status: number;
+  tier: string | null;
+  reason: string;
+  latencyMs: number;
+}
+
+export interface FleetBreaker {
+  service: string;
+  /** The breaker's saved state as the runtime reported it (JSON of its snapshot). */
+  snapshot: unknown;
+  updatedAt: string;
+}
+
+export interface FleetAgentDetail {
+  agent: FleetAgent;
+  runtime: FleetRuntime | null;
+  /** Its latest calls, events and tool calls, newest first. */
+  calls: FleetCall[];
+  events: FleetEvent[];
+  toolCalls: FleetToolCall[];
+  breakers: FleetBreaker[];
+}
+
+const hourOf = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS;
+const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
+
+/** The buckets of a window ending at `now`: 24 hours or 30 UTC days, the current one last. */
+export function windowBuckets(window: SpendWindow, now: number): { buckets: number[]; bucketMs: number } {
+  const bucketMs = window === '24h' ? HOUR_MS : DAY_MS;
+  const n = window === '24h' ? 24 : 30;
+  const last = window === '24h' ? hourOf(now) : dayOf(now);
+  return { buckets: Array.from({ length: n }, (_, i) => last - (n - 1 - i) * bucketMs), bucketMs };
+}
+
+/** Code-point order, as PostgreSQL's C collation sorts (and far cheaper than localeCompare). */
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The fleet view's reads over the panel's PostgreSQL.
+ *
+ * @example
+ *   const fleet = new FleetStore(db);
+ *   const { rows } = await fleet.spend('model', '30d');
+ */
+export class FleetStore {
+  constructor(private readonly db: PanelDb) {}
+
+  /** Every runtime an admin added and has not removed, by id (or only the one named). */
+  async runtimes(now = Date.now(), only?: string): Promise<FleetRuntime[]> {
+    const db = this.db;
+    const counts = db
+      .select({
+        runtimeId: agents.runtimeId,
+        agents: int(sql`count(*)`).as('agents'),
+        running: int(sql`count(*) filter (where ${inArray(agents.status, [...RUNNING])})`).as('running'),
+      })
+      .from(agents)
+      .where(only === undefined ? undefined : eq(agents.runtimeId, only))
+      .groupBy(agents.runtimeId)
+      .as('counts');
+    const today = db
+      .select({ runtimeId: spendDaily.runtimeId, cost: total(spendDaily.costMicros).as('cost') })
+      .from(spendDaily)
+      .where(and(eq(spendDaily.day, dayOf(now)), only === undefined ? undefined : eq(spendDaily.runtimeId, only)))
+      .groupBy(spendDaily.runtimeId)
+      .as('today');
+    const rows = await db
+      .select({ r: runtimes, user: users.name, agents: counts.agents, running: counts.running, cost: today.cost })
+      .from(runtimes)
+      .leftJoin(users, and(eq(users.id, runtimes.userId), isNull(users.removedAt)))
+      .leftJoin(counts, eq(counts.runtimeId, runtimes.id))
+      .leftJoin(today, eq(today.runtimeId, runtimes.id))
+      .where(and(isNull(runtimes.removedAt), only === undefined ? undefined : eq(runtimes.id, only)))
+      .orderBy(asc(runtimes.id));
+    return rows.map(({ r, user, agents: n, running, cost }) => ({
+      id: r.id,
+      userId: r.userId,
+      user: user ?? null,
+      hostname: r.hostname,
+      version: r.version,
+      online: r.lastSeenAt !== null && now - r.lastSeenAt <= ONLINE_WITHIN_MS,
+      lastSeenAt: r.lastSeenAt,
+      behind: r.behind,
+      lastSeq: r.lastSeq,
+      agents: Number(n ?? 0),
+      agentsRunning: Number(running ?? 0),
+      spentTodayMicros: Number(cost ?? 0),
+    }));
+  }
+
+  /** The totals at the top of the fleet page. */
+  async overview(now = Date.now()): Promise<FleetOverview> {
+    const db = this.db;
+    const today = dayOf(now);
+    const from = today - 29 * DAY_MS;
+    const [[r], [a], [s]] = await Promise.all([
+      db
+        .select({ total: count(), online: int(sql`count(*) filter (where ${gte(runtimes.lastSeenAt, now - ONLINE_WITHIN_MS)})`) })
+        .from(runtimes)
+        .where(isNull(runtimes.removedAt)),
+      db.select({ total: count(), running: int(sql`count(*) filter (where ${inArray(agents.status, [...RUNNING])})`) }).from(agents),
+      db
+        .select({
+          cost: total(spendDaily.costMicros),
+          calls: total(spendDaily.calls),
+          errors: total(spendDaily.errors),
+          costToday: totalWhere(spendDaily.costMicros, eq(spendDaily.day, today)),
+          callsToday: totalWhere(spendDaily.calls, eq(spendDaily.day, today)),
+          errorsToday: totalWhere(spendDaily.errors, eq(spendDaily.day, today)),
+        })
+        .from(spendDaily)
+        .where(gte(spendDaily.day, from)),
+    ]);
+    return {
+      now,
+      runtimes: { online: r!.online, total: r!.total },
+      agents: { running: a!.running, total: a!.total },
+      today: { costMicros: s!.costToday, calls: s!.callsToday, errors: s!.errorsToday },
+      last30d: { costMicros: s!.cost, calls: s!.calls, errors: s!.errors },
+    };
+  }
+
+  /** Agents across machines: the live ones first, then the newest runs, at most FLEET_AGENTS_MAX. */
+  async agents(opts: { runtime?: string; limit?: number } = {}): Promise<FleetAgent[]> {
+    const db = this.db;
+    const liveFirst = sql`(${inArray(agents.status, [...LIVE_AGENT_STATUSES])})`;
+    const picked = db
+      .select()
+      .from(agents)
+      .where(opts.runtime === undefined ? undefined : eq(agents.runtimeId, opts.runtime))
+      .orderBy(desc(liveFirst), desc(agents.createdAt), asc(agents.runtimeId), asc(agents.id))
+      .limit(Math.min(opts.limit ?? FLEET_AGENTS_MAX, FLEET_AGENTS_MAX))
+      .as('picked');
+    const rows = await this.agentRows(picked);
+    // The subquery's order does not survive the joins: the same order again, on at most 500 rows.
+    const live = new Set<string>(LIVE_AGENT_STATUSES);
+    const rank = (a: FleetAgent) => (live.has(a.status) ? 0 : 1);
+    return rows.sort((x, y) => rank(x) - rank(y) || cmp(y.createdAt, x.createdAt) || cmp(x.runtimeId, y.runtimeId) || cmp(x.id, y.id));
+  }
+
+  private async agentRows(picked: ReturnType<typeof pickedAgents>): Promise<FleetAgent[]> {
+    // One flat row per agent (drizzle's nested left-join shapes cost more than the query itself).
+    const rows = await this.db
+      .select({
+        runtimeId: picked.runtimeId,
+        id: picked.id,
+        name: picked.name,
+        kind: picked.kind,
+        status: picked.status,
+        createdAt: picked.createdAt,
+        startedAt: picked.startedAt,
+        endedAt: picked.endedAt,
+        restarts: picked.restarts,
+        environment: picked.environment,
+        progressDone: picked.progressDone,
+        progressTotal: picked.progressTotal,
+        progressUnit: picked.progressUnit,
+        progressSucceeded: picked.progressSucceeded,
+        progressFailed: picked.progressFailed,
+        limitMicros: picked.limitMicros,
+        spent: agentSpend.costMicros,
+        calls: agentSpend.calls,
+        errors: agentSpend.errors,
+        lastCallAt: agentSpend.lastCallAt,
+        lastEventAt: agentSpend.lastEventAt,
+      })
+      .from(picked)
+      .leftJoin(agentSpend, and(eq(agentSpend.runtimeId, picked.runtimeId), eq(agentSpend.agentId, picked.id)));
+    return rows.map(toAgent);
+  }
+
+  /**
+   * Spend over a window, by runtime, user (the runtime's owner), agent name or model: totals
+   * and a series per bucket, from spend_hourly (24h) or spend_daily (30d), in one grouped query.
+   */
+  async spend(by: SpendBy, window: SpendWindow, now = Date.now()): Promise<FleetSpend> {
+    const db = this.db;
+    const { buckets, bucketMs } = windowBuckets(window, now);
+    const t = window === '24h' ? spendHourly : spendDaily;
+    const bucket = window === '24h' ? spendHourly.hour : spendDaily.day;
+    const key: SQL.Aliased<string | null> =
+      by === 'runtime'
+        ? sql<string>`${t.runtimeId}`.as('key')
+        : by === 'agent'
+          ? sql<string>`${t.agentName}`.as('key')
+          : by === 'model'
+            ? sql<string>`${t.model}`.as('key')
+            : sql<string | null>`${runtimes.userId}`.as('key');
+    const base = db
+      .select({
+        bucket: int(sql`${bucket}`).as('bucket'),
+        key,
+        cost: total(t.costMicros).as('cost'),
+        calls: total(t.calls).as('calls'),
+        errors: total(t.errors).as('errors'),
+        prompt: total(t.promptTokens).as('prompt'),
+        completion: total(t.completionTokens).as('completion'),
+      })
+      .from(t);
+    const joined = by === 'user' ? base.leftJoin(runtimes, eq(runtimes.id, t.runtimeId)) : base;
+    const rows = await joined.where(gte(bucket, buckets[0]!)).groupBy(sql`1`, sql`2`);
+    const names = by === 'user' ? await this.userNames(rows.map((r) => r.key).filter((k): k is string => k !== null)) : new Map<string, string>();
+    const index = new Map(buckets.map((b, i) => [b, i]));
+    const byKey = new Map<string | null, FleetSpendRow>();
+    const sum = { costMicros: 0, calls: 0, errors: 0, series: buckets.map(() => 0) };
+    for (const r of rows) {
+      const i = index.get(r.bucket);
+      if (i === undefined) continue; // a bucket ahead of this clock: not in the window
+      let row = byKey.get(r.key);
+      if (!row) {
+        const label = r.key === null ? 'no user' : by === 'user' ? (names.get(r.key) ?? r.key) : r.key;
+        row = { key: r.key, label, costMicros: 0, calls: 0, errors: 0, promptTokens: 0, completionTokens: 0, series: buckets.map(() => 0) };
+        byKey.set(r.key, row);
+      }
+      row.costMicros += r.cost;
+      row.calls += r.calls;
+      row.errors += r.errors;
+      row.promptTokens += r.prompt;
+      row.completionTokens += r.completion;
+      row.series[i]! += r.cost;
+      sum.costMicros += r.cost;
+      sum.calls += r.calls;
+      sum.errors += r.errors;
+      sum.series[i]! += r.cost;
+    }
+    const out = [...byKey.values()].sort((a, b) => b.costMicros - a.costMicros || cmp(a.label, b.label));
+    return { by, window, buckets, bucketMs, total: sum, rows: out };
+  }
+
+  private async userNames(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .select({ id: users.id, name: users.name })
+      .from(users)
+      .where(inArray(users.id, [...new Set(ids)]));
+    return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
+  /** One agent with its latest calls, events and tool calls and its runtime's breakers; null if the panel has no such agent. */
+  async agent(runtimeId: string, agentId: string, now = Date.now()): Promise<FleetAgentDetail | null> {
+    const db = this.db;
+    const picked = pickedAgents(db, and(eq(agents.runtimeId, runtimeId), eq(agents.id, agentId))!);
+    const [agent] = await this.agentRows(picked);
+    if (!agent) return null;
+    const c = llmRequests;
+    const [calls, evs, tools, brks, rts] = await Promise.all([
+      db
+        .select({
+          id: c.id,
+          ts: c.ts,
+          endpoint: c.endpoint,
+          provider: c.provider,
+          model: c.model,
+          stream: c.stream,
+          status: c.status,
+          httpStatus: c.httpStatus,
+          promptTokens: c.promptTokens,
+          completionTokens: c.completionTokens,
+          costMicros: c.costMicros,
+          latencyMs: c.latencyMs,
+          error: c.error,
+        })
+        .from(llmRequests)
+        .where(and(eq(c.runtimeId, runtimeId), eq(c.agentId, agentId)))
+        .orderBy(desc(llmRequests.id))
+        .limit(DRILL_ROWS),
+      db
+        .select()
+        .from(events)
+        .where(and(eq(events.runtimeId, runtimeId), eq(events.agentId, agentId)))
+        .orderBy(desc(events.seq))
+        .limit(DRILL_ROWS),
+      db
+        .select({
+          id: toolCalls.id,
+          ts: toolCalls.ts,
+          service: toolCalls.service,
+          method: toolCalls.method,
+          path: toolCalls.path,
+          status: toolCalls.status,
+          tier: toolCalls.tier,
+          reason: toolCalls.reason,
+          latencyMs: toolCalls.latencyMs,
+        })
+        .from(toolCalls)
+        .where(and(eq(toolCalls.runtimeId, runtimeId), eq(toolCalls.agentId, agentId)))
+        .orderBy(desc(toolCalls.id))
+        .limit(DRILL_ROWS),
+      db.select().from(breakers).where(eq(breakers.runtimeId, runtimeId)).orderBy(asc(breakers.service)),
+      this.runtimes(now, runtimeId),
+    ]);
+    return {
+      agent,
+      runtime: rts[0] ?? null,
+      calls,
+      events: evs.map((e) => ({
+        runtime: e.runtimeId,
+        seq: e.seq,
+        ts: e.ts,
+        agentId: e.agentId,
+        type: e.type,
+        severity: e.severity,
+        message: e.message,
+        data: parseJson(e.data) as Record<string, unknown>,
+      })),
+      toolCalls: tools,
+      breakers: brks.map((b) => ({ service: b.service, snapshot: parseJson(b.snapshot), updatedAt: b.updatedAt })),
+    };
+  }
+}
+
+function pickedAgents(db: PanelDb, where: SQL) {
+  return db.select().from(agents).where(where).as('picked');
+}
+
+type AgentRowPg = Pick<
+  typeof agents.$inferSelect,
+  | 'runtimeId'
+  | 'id'
+  | 'name'
+  | 'kind'
+  | 'status'
+  | 'createdAt'
+  | 'startedAt'
+  | 'endedAt'
+  | 'restarts'
+  | 'environment'
+  | 'progressDone'
+  | 'progressTotal'
+  | 'progressUnit'
+  | 'progressSucceeded'
+  | 'progressFailed'
+  | 'limitMicros'
+> & { spent: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null };
+
+function toAgent(a: AgentRowPg): FleetAgent {
+  const lastCall = a.lastCallAt;
+  const lastEventAt = a.lastEventAt;
+  return {
+    runtimeId: a.runtimeId,
+    id: a.id,
+    name: a.name,
+    kind: a.kind,
+    status: a.status as AgentStatus,
+    createdAt: a.createdAt,
+    startedAt: a.startedAt,
+    endedAt: a.endedAt,
+    restarts: a.restarts,
+    environment: a.environment,
+    progress: { done: a.progressDone, total: a.progressTotal, unit: a.progressUnit, succeeded: a.progressSucceeded, failed: a.progressFailed },
+    limitMicros: a.limitMicros,
+    spentMicros: Number(a.spent ?? 0),
+    calls: Number(a.calls ?? 0),
+    errors: Number(a.errors ?? 0),
+    lastActivityAt: lastCall === null ? lastEventAt : lastEventAt === null || lastCall > lastEventAt ? lastCall : lastEventAt,
+  };
+}

@@ -1,0 +1,191 @@
+// The fleet page's state (a control panel, `mode: 'panel'`): what the fleet routes answered, what
+// the user picked, and the live events of the panel's /ws. Changed only here and by
+// fleet-feed.ts; panels read it after useStore(), which re-renders them on every change.
+import { api, ApiError } from './api.js';
+import { changed } from './store.js';
+import type { FleetAgent, FleetAgentDetail, FleetAgentsResponse, FleetOverview, FleetResponse, FleetRuntime, FleetSpend, SpendBy, SpendWindow } from './types.js';
+
+/** One event of a batch, as the panel's /ws pushes it. */
+export interface FleetLiveEvent {
+  runtime: string;
+  seq: number;
+  ts: string;
+  agentId: string | null;
+  type: string;
+  severity: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+/** Live events kept for the fleet's log. */
+export const FLEET_EVENTS_KEPT = 200;
+/** The aggregates are refetched at most this often, however fast batches land. */
+export const FLEET_REFRESH_GAP_MS = 500;
+
+export interface FleetState {
+  overview: FleetOverview | null;
+  runtimes: FleetRuntime[];
+  onlineWithinMs: number;
+  /** The server's clock minus this browser's, from the last answer: "online" is the server's minute. */
+  skewMs: number;
+  agents: FleetAgent[] | null;
+  spendBy: SpendBy;
+  spendWindow: SpendWindow;
+  spend: FleetSpend | null;
+  /** The spend row charted (its key), or undefined for the total. */
+  charted: string | null | undefined;
+  picked: { runtime: string; id: string } | null;
+  detail: FleetAgentDetail | null;
+  /** Why the drill-down is empty (the agent is not on the panel, the request failed). */
+  detailError: string | null;
+  live: FleetLiveEvent[];
+  error: string | null;
+}
+
+export const fleet: FleetState = {
+  overview: null,
+  runtimes: [],
+  onlineWithinMs: 60_000,
+  skewMs: 0,
+  agents: null,
+  spendBy: 'runtime',
+  spendWindow: '24h',
+  spend: null,
+  charted: undefined,
+  picked: null,
+  detail: null,
+  detailError: null,
+  live: [],
+  error: null,
+};
+
+/** Whether a runtime is online now, on the server's clock. */
+export function isOnline(r: Pick<FleetRuntime, 'lastSeenAt'>, now = Date.now()): boolean {
+  return r.lastSeenAt !== null && now + fleet.skewMs - r.lastSeenAt <= fleet.onlineWithinMs;
+}
+
+export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail';
+const enc = encodeURIComponent;
+
+const loaders: Record<FleetPart, () => Promise<void>> = {
+  async fleet() {
+    const asked = Date.now();
+    const r = await api<FleetResponse>('/api/fleet');
+    fleet.overview = r.overview;
+    // A runtime frame that came while this was on its way is newer than the answer: it stays.
+    const known = new Map(fleet.runtimes.map((x) => [x.id, x]));
+    fleet.runtimes = r.runtimes.map((x) => {
+      const k = known.get(x.id);
+      return k && k.lastSeenAt !== null && (x.lastSeenAt === null || k.lastSeenAt > x.lastSeenAt) ? { ...x, lastSeenAt: k.lastSeenAt, behind: k.behind } : x;
+    });
+    fleet.onlineWithinMs = r.onlineWithinMs;
+    fleet.skewMs = r.overview.now - Math.round((asked + Date.now()) / 2);
+  },
+  async agents() {
+    fleet.agents = (await api<FleetAgentsResponse>('/api/fleet/agents')).agents;
+  },
+  async spend() {
+    const by = fleet.spendBy;
+    const window = fleet.spendWindow;
+    const s = await api<FleetSpend>(`/api/fleet/spend?by=${by}&window=${window}`);
+    // A choice made while this was on its way wins: its own request follows.
+    if (fleet.spendBy === by && fleet.spendWindow === window) fleet.spend = s;
+  },
+  async detail() {
+    const p = fleet.picked;
+    if (!p) return;
+    try {
+      const d = await api<FleetAgentDetail>(`/api/fleet/runtimes/${enc(p.runtime)}/agents/${enc(p.id)}`);
+      if (fleet.picked === p) Object.assign(fleet, { detail: d, detailError: null });
+    } catch (e) {
+      if (fleet.picked !== p) return;
+      fleet.detailError = e instanceof ApiError && e.status === 404 ? `the panel holds no agent ${p.id} from ${p.runtime}` : e instanceof Error ? e.message : String(e);
+      fleet.detail = null;
+    }
+  },
+};
+
+let pending = new Set<FleetPart>();
+let timer: ReturnType<typeof setTimeout> | null = null;
+let running = false;
+let lastRun = Number.NEGATIVE_INFINITY;
+
+/**
+ * Refetch what changed, at most once per FLEET_REFRESH_GAP_MS: the parts asked for meanwhile are
+ * merged into the next round, so a stream of batches costs two rounds a second, not one per batch.
+ *
+ * @example
+ *   refreshFleet('fleet', 'spend');
+ */
+export function refreshFleet(...parts: FleetPart[]): void {
+  for (const p of parts) pending.add(p);
+  schedule();
+}
+
+function schedule(): void {
+  if (timer || running || pending.size === 0) return;
+  timer = setTimeout(run, Math.max(0, lastRun + FLEET_REFRESH_GAP_MS - Date.now()));
+}
+
+async function run(): Promise<void> {
+  timer = null;
+  running = true;
+  lastRun = Date.now();
+  const parts = [...pending];
+  pending = new Set();
+  const results = await Promise.allSettled(parts.map((p) => loaders[p]()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  fleet.error = failed && !(failed.reason instanceof ApiError && failed.reason.status === 401) ? String(failed.reason instanceof Error ? failed.reason.message : failed.reason) : null;
+  running = false;
+  changed();
+  schedule();
+}
+
+/** Chart and list spend by another dimension or over another window. */
+export function chooseSpend(by: SpendBy, window: SpendWindow): void {
+  if (by !== fleet.spendBy) fleet.charted = undefined;
+  Object.assign(fleet, { spendBy: by, spendWindow: window });
+  changed();
+  refreshFleet('spend');
+}
+
+export function chartSpend(key: string | null | undefined): void {
+  fleet.charted = key;
+  changed();
+}
+
+/** Open one agent's drill-down (null closes it). */
+export function pickFleetAgent(p: { runtime: string; id: string } | null): void {
+  fleet.picked = p;
+  fleet.detail = null;
+  fleet.detailError = null;
+  changed();
+  if (p) refreshFleet('detail');
+}
+
+/** A runtime frame: when it was last seen and how far behind it is, at once. */
+export function applyRuntime(f: { runtime: string; lastSeenAt: number | null; behind: number }): boolean {
+  const i = fleet.runtimes.findIndex((r) => r.id === f.runtime);
+  if (i < 0) return false;
+  const next = fleet.runtimes.slice();
+  next[i] = { ...next[i]!, lastSeenAt: f.lastSeenAt, behind: f.behind };
+  fleet.runtimes = next;
+  changed();
+  return true;
+}
+
+/** A batch's events, newest first, each once (a batch replayed after a reconnect adds nothing). */
+export function applyEvents(events: FleetLiveEvent[]): void {
+  if (events.length === 0) return;
+  const seen = new Set(fleet.live.map((e) => `${e.runtime}/${e.seq}`));
+  const fresh = events.filter((e) => !seen.has(`${e.runtime}/${e.seq}`)).sort((a, b) => b.ts.localeCompare(a.ts) || b.seq - a.seq);
+  if (fresh.length === 0) return;
+  fleet.live = [...fresh, ...fleet.live].slice(0, FLEET_EVENTS_KEPT);
+  const d = fleet.detail;
+  const p = fleet.picked;
+  if (d && p) {
+    const mine = fresh.filter((e) => e.runtime === p.runtime && e.agentId === p.id && !d.events.some((x) => x.seq === e.seq));
+    if (mine.length > 0) fleet.detail = { ...d, events: [...mine, ...d.events].slice(0, 100) };
+  }
+  changed();
+}
