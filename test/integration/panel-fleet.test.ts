@@ -111,13 +111,18 @@ describe('a panel and three runtimes', () => {
     // The panel dies; the runtimes' agents go on calling, their rows wait on their own disks.
     panel.child.kill('SIGKILL');
     await panel.exited;
+    const down = Date.now();
     const before = runtimes.map((r) => localLedger(r.db).n);
-    await until(() => runtimes.every((r, i) => localLedger(r.db).n >= before[i]! + 20), 30_000);
-    for (const r of runtimes) expect(r.proc.out()).toMatch(/panel .*unreachable/i);
+    // The agents go on: calls answered while the panel is away, and each runtime says once that it is behind.
+    await until(() => runtimes.every((r, i) => localLedger(r.db).n >= before[i]! + 20 && /panel .*unreachable/i.test(r.proc.out())), 30_000);
+    // Down for at least 3 s, so an agent that waited on the panel would show it.
+    await new Promise((r) => setTimeout(r, Math.max(0, 3_000 - (Date.now() - down))));
 
     // Back, on the same port and database: the runtimes catch up, in order.
+    const outageMs = Date.now() - down;
     panel = await startPanel();
     await until(() => runtimes.every((r) => /caught up/i.test(r.proc.out())), 60_000);
+    for (const r of runtimes) expect(r.proc.out().match(/unreachable/gi)).toHaveLength(1);
 
     // The agents end; each runtime sends what is left before it exits.
     writeFileSync(stopFile, '');
@@ -138,9 +143,9 @@ describe('a panel and three runtimes', () => {
       expect(theirs).toEqual(mine.slice(0, theirs.length));
       // What the runtime wrote after its last flush (its own "stopped" line) is the only thing still to send.
       expect(mine.length - theirs.length).toBeLessThanOrEqual(2);
-      // The agent never waited on the panel: its slowest call stayed far below the outage.
+      // The agent never waited on the panel: its slowest call stayed below the outage.
       const slowest = Number(/slowest (\d+) ms/.exec(r.proc.out())?.[1]);
-      expect(slowest).toBeLessThan(1_000);
+      expect(slowest).toBeLessThan(outageMs);
     }
   });
 });
