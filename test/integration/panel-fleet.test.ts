@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
 import { cli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
@@ -102,6 +103,28 @@ describe('a panel and three runtimes', () => {
     panel?.child.kill('SIGKILL');
     await server?.destroy();
     dir.cleanup();
+  });
+
+  it('shows the three runtimes and their agents live on the fleet page, in real Chromium', { timeout: 90_000 }, async () => {
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/#login=\S+)/.exec(panel.out())![1]!;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.open(link);
+      const p = page.page;
+      await p.getByTestId('fleet').waitFor({ timeout: 30_000 });
+      const online = async (id: string) => (await p.locator(`[data-testid="fleet-runtime"][data-runtime="${id}"]`).getByTestId('runtime-state').innerText()).includes('Online');
+      await until(async () => (await Promise.all(RUNTIMES.map(online))).every(Boolean), 30_000);
+      await until(async () => (await p.getByTestId('fleet-agent').count()) === RUNTIMES.length, 30_000);
+      for (const id of RUNTIMES) expect(await p.locator(`[data-testid="fleet-agent"][data-runtime="${id}"]`).count()).toBe(1);
+      // Live: the agents keep spending, and the page follows without a reload.
+      const spent = () => p.locator('[data-testid="fleet-agent"][data-runtime="laptop-anna"]').getByTestId('fleet-agent-spend').innerText();
+      const first = await spent();
+      await until(async () => (await spent()) !== first, 30_000);
+      expect(page.problems()).toEqual([]);
+      await page.close();
+    } finally {
+      await browser.close();
+    }
   });
 
   it('loses nothing and counts nothing twice when the panel is killed mid-run; the agents never wait on it', { timeout: 150_000 }, async () => {
