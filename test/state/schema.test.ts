@@ -71,8 +71,8 @@ describe('the migrations', () => {
 
 describe('the statements', () => {
   /** Files that may hold SQL text: the runner, which works on the schema itself (sqlite_master, a legacy copy), */
-  // and the panel's ingest, whose bulk inserts (`INSERT … SELECT * FROM unnest(…)`, one array per
-  // column) drizzle cannot say: built there from the table's own columns, never by name.
+  // and the panel's ingest, whose bulk inserts (`INSERT … SELECT … FROM json_to_recordset(…)`, the
+  // rows as one JSON bind) drizzle cannot say: built there from the table's own columns, never by name.
   const ALLOWED = ['state/migrate.ts', 'state/ingest.store.ts'];
 
   it('are all built by drizzle from schema.ts: no statement is written out by hand in src/', () => {
