@@ -3,21 +3,26 @@
 //   ingest   50 runtimes post batches concurrently to a real `iron-cage panel` (its own process)
 //            over HTTP: ledger+event rows per second, and each batch's time from arrival to
 //            committed (then visible to the fleet queries, which read the same tables)
+//   overhead a runtime's gateway (c=1 latency, c=16 throughput) with --panel on and off
 //   queries  the fleet queries over 10 million ledger rows generated in PostgreSQL, p50/p99
 //            (FLEET_BENCH_CALLS sets the ledger size)
 // PostgreSQL is Debian's, started here like the tests start it (test/helpers/postgres.ts).
 // Run: npm run bench -- panel
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { Agent, request } from 'undici';
+import { Agent, Pool, request } from 'undici';
 import { DAY_MS, FleetStore, HOUR_MS } from '../../src/state/fleet.store.js';
 import { openPostgres } from '../../src/state/pg.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
-/** `PANEL_BENCH_PARTS=ingest` (or `fleet`) runs one part; both by default. */
-const PARTS = (process.env.PANEL_BENCH_PARTS ?? 'ingest,fleet').split(',');
+/** `PANEL_BENCH_PARTS=ingest` (or `overhead`, `fleet`, or a list) runs those parts; all by default. */
+const PARTS = (process.env.PANEL_BENCH_PARTS ?? 'ingest,overhead,fleet').split(',');
+const OVERHEAD_ROUNDS = 4;
 const RUNTIMES = 50;
 const BATCHES_PER_RUNTIME = Number(process.env.BENCH_PANEL_BATCHES ?? 8);
 const EVENTS_PER_BATCH = 1_000;
@@ -183,8 +188,102 @@ if (PARTS.includes('ingest')) {
   panel.stop();
 }
 
+// ---- runtime overhead ------------------------------------------------------------------------
+/** `n` chat calls through a gateway at `c` connections: latencies (ms) and calls per second. */
+async function calls(origin: string, token: string, c: number, n: number): Promise<{ p50: number; rps: number }> {
+  const pool = new Pool(origin, { connections: c, pipelining: 1 });
+  const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'qualify lead 42: Acme Corp, 200 people, Berlin' }] });
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (started++ < n) {
+        const s = performance.now();
+        const r = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+        if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${await r.body.text()}`);
+        await r.body.dump();
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), rps: latencies.length / seconds };
+}
+
+/** `iron-cage serve` (simulated provider) in its own process, reporting to a panel or not, with an agent key. */
+async function gateway(dir: string, name: string, panelArgs: string[], env: Record<string, string>): Promise<{ origin: string; token: string; stop: () => void }> {
+  const dbFile = join(dir, `${name}.db`);
+  const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', name, '--budget', '1000000', '--json', '--db', dbFile], { encoding: 'utf8' }));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', dbFile, ...panelArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)\/#login=/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
+  });
+  return { origin, token: created.token, stop: () => child.kill('SIGTERM') };
+}
+
+if (PARTS.includes('overhead')) {
+  // The same gateway with and without --panel, rounds interleaved so a noisy machine slows both
+  // alike; the best round of each (the least disturbed). The reporter sends every call's row while
+  // the load runs.
+  const url = await db.createDatabase('overhead');
+  const panel = await startPanel(url);
+  const admin = (await api(panel.origin, '/api/session', null, { link: panel.link })).token as string;
+  const rtToken = (await api(panel.origin, '/api/runtimes', admin, { id: 'bench-runtime' })).token as string;
+  const dir = mkdtempSync(join(tmpdir(), 'iron-panel-overhead-'));
+  const off = await gateway(dir, 'alone', [], {});
+  const on = await gateway(dir, 'reporting', ['--panel', panel.origin], { IRON_CAGE_PANEL_TOKEN: rtToken });
+  const best = { off: { p50: Infinity, rps: 0 }, on: { p50: Infinity, rps: 0 } };
+  for (const g of [off, on]) await calls(g.origin, g.token, 4, 500); // warm
+  for (let round = 0; round < OVERHEAD_ROUNDS; round++) {
+    for (const [k, g] of (round % 2 === 0
+      ? [
+          ['off', off],
+          ['on', on],
+        ]
+      : [
+          ['on', on],
+          ['off', off],
+        ]) as Array<['off' | 'on', typeof off]>) {
+      const one = await calls(g.origin, g.token, 1, 1_000);
+      const sixteen = await calls(g.origin, g.token, 16, 4_000);
+      best[k].p50 = Math.min(best[k].p50, one.p50);
+      best[k].rps = Math.max(best[k].rps, sixteen.rps);
+    }
+  }
+  const reported = Number((await api(panel.origin, '/api/runtimes', admin)).find((r: { id: string }) => r.id === 'bench-runtime')?.llmRequestId ?? 0);
+  rows.push({
+    metric: `runtime overhead: gateway c=1 p50, --panel off / on (best of ${OVERHEAD_ROUNDS} interleaved rounds)`,
+    value: `${fmt(best.off.p50, 3)} / ${fmt(best.on.p50, 3)} ms`,
+    target: 'equal within noise',
+    ok: best.on.p50 <= best.off.p50 * 1.1 + 0.05,
+  });
+  rows.push({
+    metric: 'runtime overhead: gateway c=16 calls/s, --panel off / on',
+    value: `${fmt(best.off.rps, 0)} / ${fmt(best.on.rps, 0)}`,
+    target: 'equal within noise',
+    ok: best.on.rps >= best.off.rps * 0.9,
+  });
+  rows.push({ metric: 'runtime overhead: calls the reporting runtime had sent to the panel by the end', value: fmt(reported, 0) });
+  extra.overhead = { ...best, reported };
+  off.stop();
+  on.stop();
+  panel.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 await db.destroy();
-if (PARTS.includes('ingest')) report('panel', 'Control panel: ingest', rows, extra);
+if (rows.length > 0) report('panel', 'Control panel: ingest and runtime overhead', rows, extra);
 
 // ---- fleet queries over a large ledger -------------------------------------------------------
 // A second PostgreSQL filled in bulk: 50 runtimes, 500 agents, 10M calls and 2M events over 30

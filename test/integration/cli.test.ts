@@ -44,7 +44,7 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('lists every shared option in the help of each command that takes it, worded for that command', () => {
     const options = Object.entries(OPTIONS) as Array<[string, OptionSpec]>;
     const commands = [...new Set(options.flatMap(([, o]) => Object.keys(o.commands)))] as Command[];
-    expect(commands.sort()).toEqual(['audit', 'dashboard', 'demo', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
+    expect(commands.sort()).toEqual(['audit', 'dashboard', 'demo', 'panel', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
     for (const command of commands) {
       const help = run([command, '--help']);
       expect(help.code, command).toBe(0);
@@ -55,7 +55,7 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
         else expect(text, `${command} ${flagOf(name)}`).toContain(`${flagOf(name)} ${(typeof own === 'string' ? own : o.describe).replace(/\s+/g, ' ')}`);
       }
     }
-    // Nine processes, one after another: a loaded machine takes longer than the default allows.
+    // Eleven processes, one after another: a loaded machine takes longer than the default allows.
   }, 120_000);
 
   it('refuses a bad value with the same message from a flag and from its variable, each naming itself', async () => {
