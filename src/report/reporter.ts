@@ -26,6 +26,11 @@ export interface ReporterOptions {
   lingerMs?: number;
   /** Tool calls are written without an event: looked for this often when nothing else wakes the reporter. */
   pollMs?: number;
+  /**
+   * With nothing to send for this long, a hello tells the panel this runtime is alive (the fleet
+   * shows a runtime online while it reported within the last minute).
+   */
+  heartbeatMs?: number;
   /** Back-off of a panel that is unreachable or failing: doubling from base to max, full jitter. */
   backoff?: { baseMs: number; maxMs: number };
   /** How often a refused token (or batch) is tried again: an admin may fix it. */
@@ -88,12 +93,15 @@ export class Reporter {
   private said: string | null = null;
   /** The last exchange with the panel failed. */
   private failing = false;
+  /** When the panel last answered a hello or took a batch (the heartbeat counts from it). */
+  private lastContact = 0;
 
   constructor(o: ReporterOptions) {
     this.o = {
       batchRows: 1_000,
       lingerMs: 200,
       pollMs: 1_000,
+      heartbeatMs: 20_000,
       backoff: { baseMs: 500, maxMs: 30_000 },
       slowMs: 60_000,
       flushMs: 2_000,
@@ -157,6 +165,20 @@ export class Reporter {
         this.batch = this.build();
         if (this.batch === null) {
           if (this.closing) return;
+          if (this.o.now() - this.lastContact >= this.o.heartbeatMs) {
+            // Idle for a while: a hello, which is the panel's "last seen" of this runtime.
+            const h = await this.o.client.hello(this.abort.signal);
+            if (h.kind === 'ok') {
+              this.failing = false;
+              // A panel that went back (restored from a backup) is resumed from where it stands.
+              if (h.value.lastSeq === this.lastSeq) this.lastContact = this.o.now();
+              else this.adopt(h.value);
+              continue;
+            }
+            if (this.closing) return;
+            await this.pause(this.failed(h.kind === 'out_of_order' ? { kind: 'retry', reason: 'HTTP 409', retryAfterMs: null } : h, ++failures), false);
+            continue;
+          }
           await this.pause(this.o.pollMs, true);
           await this.pause(this.o.lingerMs, false);
           continue;
@@ -190,6 +212,7 @@ export class Reporter {
   }
 
   private adopt(h: TelemetryHello): void {
+    this.lastContact = this.o.now();
     this.runtime = h.runtime;
     this.cursor = { ...h.cursor };
     this.lastSeq = h.lastSeq;
@@ -230,6 +253,7 @@ export class Reporter {
   }
 
   private acked(b: Outgoing): void {
+    this.lastContact = this.o.now();
     this.cursor = b.next;
     this.lastSeq = b.seq;
     for (const [service, at] of b.breakers) this.sentBreakers.set(service, at);

@@ -269,6 +269,23 @@ describe('the reporter', () => {
     expect(said(t, 'panel.refused')).toHaveLength(1);
   });
 
+  it('says hello when it has had nothing to send for a while, so the panel sees an idle runtime alive', async () => {
+    const panel = await receiver();
+    const t = await runtime();
+    const a = await agentToken(t);
+    const r = reporter(t, panel, { heartbeatMs: 300 });
+    r.start();
+    await calls(t, a.token, 2);
+    await allArrived(t, panel);
+    const hellos = () => panel.requests.filter((q) => q.method === 'GET').length;
+    const before = hellos();
+    await until(() => hellos() >= before + 2);
+    // Hellos, not batches sent again: nothing arrived twice, the ledger is still whole.
+    expect(panel.repeats).toEqual([]);
+    expect(panel.problems).toEqual([]);
+    expectWholeLedger(t, panel);
+  });
+
   it('reaches an https panel with a self-signed certificate through --panel-ca, and says what is wrong without it', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(async () => cleanup());
