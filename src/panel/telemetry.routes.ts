@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import { PayloadTooLargeError } from '../core/errors.js';
 import { assertRuntime } from '../core/roles.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import { ingestBatch, TELEMETRY_MAX_BYTES, telemetryBatch, type Ingested, type PanelDb, type RuntimesStore } from '../state/index.js';
+import { ingestBatch, TELEMETRY_MAX_BYTES, telemetryBatch, withoutNul, type Ingested, type PanelDb, type RuntimesStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 
 /** The paths a runtime token may call (the server refuses it everywhere else). */
@@ -33,7 +33,7 @@ export function telemetryRoutes(d: TelemetryRoutesDeps) {
       assertRuntime(p, p.runtimeId ?? '');
       const text = await c.req.text();
       if (Buffer.byteLength(text) > TELEMETRY_MAX_BYTES) throw new PayloadTooLargeError(TELEMETRY_MAX_BYTES);
-      const batch = parseWith(telemetryBatch, parseJsonBody(text));
+      const batch = parseWith(telemetryBatch, parseJsonBody(withoutNul(text)));
       assertRuntime(p, batch.runtime);
       const landed = await d.outage.run(() => ingestBatch(d.db, batch));
       if (!landed.ack.duplicate) d.onIngested(landed);

@@ -13,7 +13,7 @@ import {
 import type { PanelAnswer, PanelClient } from './client.js';
 
 export interface ReporterOptions {
-  store: Pick<ReportStore, 'after' | 'behind' | 'breakersChanged'>;
+  store: Pick<ReportStore, 'after' | 'behind' | 'breakersChanged' | 'keys'>;
   state: Pick<StateManager, 'subscribe' | 'record'>;
   client: Pick<PanelClient, 'hello' | 'send' | 'close'>;
   /** The panel's URL as the operator wrote it, for the messages. */
@@ -151,6 +151,11 @@ export class Reporter {
       if (this.abort.signal.aborted) return;
       if (!this.known) {
         const a = await this.o.client.hello(this.abort.signal);
+        if (a.kind === 'ok' && this.foreign(a.value)) {
+          if (this.closing) return;
+          await this.pause(this.o.slowMs, false);
+          continue;
+        }
         if (a.kind === 'ok') {
           this.failing = false;
           this.adopt(a.value);
@@ -170,9 +175,8 @@ export class Reporter {
             const h = await this.o.client.hello(this.abort.signal);
             if (h.kind === 'ok') {
               this.failing = false;
-              // A panel that went back (restored from a backup) is resumed from where it stands.
               if (h.value.lastSeq === this.lastSeq) this.lastContact = this.o.now();
-              else this.adopt(h.value);
+              else this.known = false; // the panel went back (restored from a backup): resume from where it stands
               continue;
             }
             if (this.closing) return;
@@ -209,6 +213,30 @@ export class Reporter {
       if (this.closing) return;
       await this.pause(this.failed(a, ++failures), false);
     }
+  }
+
+  /**
+   * The panel holds rows of this runtime beyond any this state file ever wrote: the file is new or
+   * was reset (a container without its volume, a copied token). Sending would hand the panel keys
+   * it already has, taken as duplicates, so the new rows would be lost: nothing is sent, it is said
+   * once, and the hello is tried again slowly (an admin removes and adds the runtime again).
+   */
+  private foreign(h: TelemetryHello): boolean {
+    const mine = this.o.store.keys();
+    const ahead = h.cursor.eventSeq > mine.eventSeq || h.cursor.llmRequestId > mine.llmRequestId;
+    if (!ahead) return false;
+    const said = `foreign:${h.cursor.eventSeq}:${h.cursor.llmRequestId}`;
+    if (this.said !== said) {
+      this.said = said;
+      this.say({
+        agentId: null,
+        type: 'panel.refused',
+        severity: 'error',
+        message: `panel ${this.o.url} holds runtime ${h.runtime}'s rows up to event ${h.cursor.eventSeq} and call ${h.cursor.llmRequestId}, but this state file has only ${mine.eventSeq} and ${mine.llmRequestId}: a new or reset state file reports as a runtime that already reported. Nothing is sent (the panel would take the new rows for ones it has); an admin adds a new runtime, or removes and adds this one again. Trying again every ${Math.round(this.o.slowMs / 1000)} s`,
+        data: { url: this.o.url, status: 409, reason: 'the panel holds rows this state file never wrote' },
+      });
+    }
+    return true;
   }
 
   private adopt(h: TelemetryHello): void {
@@ -254,6 +282,8 @@ export class Reporter {
 
   private acked(b: Outgoing): void {
     this.lastContact = this.o.now();
+    // A batch halved for one large row grows back, so one big event does not slow the rest for good.
+    this.limit = Math.min(this.o.batchRows, this.limit * 2);
     this.cursor = b.next;
     this.lastSeq = b.seq;
     for (const [service, at] of b.breakers) this.sentBreakers.set(service, at);

@@ -13,6 +13,7 @@ export {
   TELEMETRY_MAX_BYTES,
   TELEMETRY_MAX_ROWS,
   telemetryBatch,
+  withoutNul,
   type TelemetryAck,
   type TelemetryBatch,
   type TelemetryBatchInput,

@@ -1,6 +1,6 @@
 import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import { ForbiddenError, OutOfOrderError } from '../core/errors.js';
+import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors.js';
 import type { PanelDb } from './pg.js';
 import { runtimes, spendDaily, spendHourly } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
@@ -99,7 +99,10 @@ export async function ingestBatch(db: PanelDb, b: TelemetryBatch, now = Date.now
     try {
       return await db.transaction((tx) => ingestOnce(tx as unknown as PanelDb, b, now));
     } catch (e) {
-      if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
+      const code = pgCode(e) ?? '';
+      // Class 22 (data exception): a value PostgreSQL cannot hold. The batch's fault, said as a 400.
+      if (code.startsWith('22')) throw new ValidationError(`the panel cannot store this batch: ${(e as { cause?: Error }).cause?.message ?? (e as Error).message}`);
+      if (attempt >= ATTEMPTS || !RETRYABLE.has(code)) throw e;
     }
   }
 }

@@ -113,6 +113,12 @@ export class ReportStore {
     return gap(m.eventSeq, cursor.eventSeq) + gap(m.llmRequestId, cursor.llmRequestId) + gap(m.toolCallId, toolsFrom);
   }
 
+  /** The largest key of each kind this file holds (0 for none): what a panel can have had from it. */
+  keys(): TelemetryCursor {
+    const k = this.maxKeys;
+    return { eventSeq: k.eventSeq.get()?.v ?? 0, llmRequestId: k.llmRequestId.get()?.v ?? 0, toolCallId: k.toolCallId.get()?.v ?? 0 };
+  }
+
   /** Breakers whose saved row differs from what the panel was last sent (`sent`: service → breakerVersion). */
   breakersChanged(sent: ReadonlyMap<string, string>): BreakerRow[] {
     return this.db.orm

@@ -22,6 +22,9 @@ export const RUNTIME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** At most this many rows of all kinds in one batch, and this many bytes of JSON. */
 export const TELEMETRY_MAX_ROWS = 5_000;
 export const TELEMETRY_MAX_BYTES = 8 * 1024 * 1024;
+/** The most one reported call may cost ($1,000,000) or count in tokens (10^12): sums of a whole batch stay exact. */
+const MAX_CALL_MICROS = 1_000_000_000_000;
+const MAX_CALL_TOKENS = 1_000_000_000_000;
 
 /** A table's row as the runtime's SQLite file holds it, no other key allowed (typed as the table's row). */
 const row = <T extends z.ZodObject>(s: T) => s.strict() as unknown as z.ZodType<z.infer<T>>;
@@ -39,7 +42,19 @@ export const telemetryBatch = z
     version: z.string().max(40).optional(),
     agents: z.array(row(createSelectSchema(schema.agents))).default([]),
     events: z.array(row(createSelectSchema(schema.events))).default([]),
-    llmRequests: z.array(row(createSelectSchema(schema.llmRequests))).default([]),
+    llmRequests: z
+      .array(
+        row(
+          createSelectSchema(schema.llmRequests, {
+            // Money and counts the panel sums: never negative, never near 2^53 (a sum of 5,000 must stay exact).
+            costMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
+            reservedMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
+            promptTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
+            completionTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
+          }),
+        ),
+      )
+      .default([]),
     toolCalls: z.array(row(createSelectSchema(schema.toolCalls))).default([]),
     breakers: z.array(row(createSelectSchema(schema.breakers))).default([]),
   })
@@ -48,6 +63,21 @@ export const telemetryBatch = z
     const rows = b.agents.length + b.events.length + b.llmRequests.length + b.toolCalls.length + b.breakers.length;
     if (rows > TELEMETRY_MAX_ROWS) ctx.addIssue({ code: 'custom', message: `a batch holds at most ${TELEMETRY_MAX_ROWS} rows, this one ${rows}: send it in parts` });
     if (b.llmRequests.some((r) => r.status === 'pending')) ctx.addIssue({ code: 'custom', path: ['llmRequests'], message: 'a pending call is reported once it has ended' });
+    // One row per key in a batch: a key sent twice in one batch would be stored once but summed twice.
+    for (const [kind, key] of [
+      ['events', 'seq'],
+      ['llmRequests', 'id'],
+      ['toolCalls', 'id'],
+    ] as const) {
+      const seen = new Set<number>();
+      for (const r of b[kind] as unknown as ReadonlyArray<Record<typeof key, number>>) {
+        if (seen.has(r[key])) {
+          ctx.addIssue({ code: 'custom', path: [kind], message: `${kind} ${key} ${r[key]} appears twice in this batch` });
+          break;
+        }
+        seen.add(r[key]);
+      }
+    }
   });
 
 export type TelemetryBatch = z.infer<typeof telemetryBatch>;
@@ -74,4 +104,17 @@ export interface TelemetryCursor {
   eventSeq: number;
   llmRequestId: number;
   toolCallId: number;
+}
+
+/**
+ * A batch's JSON text with every NUL character made U+FFFD, as a decoder shows a character it
+ * cannot keep: PostgreSQL's text holds no NUL (SQLite's does, and an agent may print one), and one
+ * such row must not stop a runtime's whole report. In JSON text a NUL can only be the escape
+ * `\u0000` after an even number of backslashes (raw control characters are not JSON).
+ *
+ * @example
+ *   telemetryBatch.parse(JSON.parse(withoutNul(body)));
+ */
+export function withoutNul(json: string): string {
+  return json.includes('\\u0000') ? json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : json;
 }

@@ -22,15 +22,16 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => server?.destroy());
 
-const count = async (url: string, q: string) => {
+const rowsOf = async (url: string, q: string) => {
   const c = new pg.Client(url);
   await c.connect();
   try {
-    return Number((await c.query(q)).rows[0].n);
+    return (await c.query(q)).rows;
   } finally {
     await c.end();
   }
 };
+const count = async (url: string, q: string) => Number((await rowsOf(url, q))[0].n);
 
 describe('iron-cage panel (the command line)', () => {
   it('refuses bad flags with exit 2 naming the flag, and a PostgreSQL that is down with one line and exit 1, never the password', async () => {
@@ -164,8 +165,33 @@ describe('a panel at work', () => {
     expect(extra.status).toBe(400);
     const big = await t.api('/api/telemetry', { token: rt, raw: JSON.stringify({ ...batchOf('laptop-b', 1), sentAt: 'x'.repeat(TELEMETRY_MAX_BYTES) }) });
     expect(big.status).toBe(413);
+    // A key twice in one batch (it would be stored once and summed twice), a negative or absurd cost.
+    const twice = batchOf('laptop-b', 1);
+    twice.llmRequests!.push({ ...twice.llmRequests![0]! });
+    const dup = await t.api('/api/telemetry', { token: rt, body: twice });
+    expect(dup.status).toBe(400);
+    expect(((await dup.json()) as { error: { message: string } }).error.message).toMatch(/llmRequests id 1 appears twice in this batch/);
+    for (const costMicros of [-1, 2 ** 52]) {
+      const r = await t.api('/api/telemetry', { token: rt, body: batchOf('laptop-b', 1, { costMicros }) });
+      expect(r.status, String(costMicros)).toBe(400);
+    }
     expect(await count(db, "SELECT count(*) AS n FROM events WHERE runtime_id = 'laptop-b'")).toBe(0);
+    expect(await count(db, "SELECT count(*) AS n FROM llm_requests WHERE runtime_id = 'laptop-b'")).toBe(0);
+    expect(await count(db, "SELECT count(*) AS n FROM spend_daily WHERE runtime_id = 'laptop-b'")).toBe(0);
     expect(await count(db, "SELECT last_seq AS n FROM runtimes WHERE id = 'laptop-b'")).toBe(0);
+  });
+
+  it('stores what PostgreSQL text cannot hold (a NUL an agent printed) as U+FFFD instead of refusing the runtime’s report', async () => {
+    const rt = await addRuntime('laptop-nul');
+    const b = batchOf('laptop-nul', 1, { n: 2 });
+    (b.events![0] as { message: string }).message = 'before\u0000after \\u0000 stays text';
+    (b.agents![0] as { name: string }).name = 'lead\u0000gen';
+    const r = await t.api('/api/telemetry', { token: rt, body: b });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const [event] = (await rowsOf(db, "SELECT message FROM events WHERE runtime_id = 'laptop-nul' ORDER BY seq LIMIT 1")) as unknown as Array<{ message: string }>;
+    expect(event!.message).toBe('before\uFFFDafter \\u0000 stays text');
+    const [agent] = (await rowsOf(db, "SELECT name FROM agents WHERE runtime_id = 'laptop-nul'")) as unknown as Array<{ name: string }>;
+    expect(agent!.name).toBe('lead\uFFFDgen');
   });
 
   it('lets a runtime token report for its own runtime only and call nothing else; revoked, it is refused at once', async () => {

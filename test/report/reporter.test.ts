@@ -286,6 +286,23 @@ describe('the reporter', () => {
     expectWholeLedger(t, panel);
   });
 
+  it('sends nothing from a new or reset state file the panel already holds more rows of, and says so once', async () => {
+    const panel = await receiver();
+    // The panel holds this runtime's rows far beyond what the fresh state file ever wrote.
+    panel.lastSeq = 40;
+    panel.cursor = { eventSeq: 50_000, llmRequestId: 20_000, toolCallId: 0 };
+    const t = await runtime();
+    const a = await agentToken(t);
+    const r = reporter(t, panel, { slowMs: 100 });
+    r.start();
+    await calls(t, a.token, 2);
+    await until(() => panel.requests.filter((q) => q.method === 'GET').length >= 3);
+    expect(panel.requests.filter((q) => q.method === 'POST')).toEqual([]);
+    const refused = said(t, 'panel.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.message).toMatch(/a new or reset state file reports as a runtime that already reported/);
+  });
+
   it('reaches an https panel with a self-signed certificate through --panel-ca, and says what is wrong without it', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(async () => cleanup());
