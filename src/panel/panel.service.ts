@@ -7,6 +7,7 @@ import type { Outage } from './outage.js';
 import { panelAuth } from './panel-auth.js';
 import { runtimeRoutes } from './runtimes.routes.js';
 import { TELEMETRY_PATHS, telemetryRoutes } from './telemetry.routes.js';
+import { panelTokenRoutes } from './tokens.routes.js';
 
 export interface PanelServiceDeps {
   db: PanelDb;
@@ -59,6 +60,11 @@ export function panelService(d: PanelServiceDeps): PanelService {
       return () => listeners.delete(fn);
     },
     publicRoutes: auth.publicRoutes,
-    apiRoutes: [...auth.apiRoutes, runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }), telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested })],
+    apiRoutes: [
+      ...auth.apiRoutes,
+      panelTokenRoutes({ store: tokenStore, tokens: d.tokens, outage: d.outage }),
+      runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }),
+      telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested }),
+    ],
   };
 }

@@ -59,6 +59,15 @@ export class PgTokensStore {
       .orderBy(apiTokens.createdAt);
   }
 
+  /** Revoke the live tokens whose id or name this is (a session, a runtime token); returns them as revoked. */
+  async revoke(idOrName: string, now = new Date()): Promise<ApiTokenRow[]> {
+    return this.db
+      .update(apiTokens)
+      .set({ revokedAt: now.toISOString() })
+      .where(and(isNull(apiTokens.revokedAt), or(eq(apiTokens.id, idOrName), eq(apiTokens.name, idOrName))))
+      .returning();
+  }
+
   /** Revoke every live token of this runtime; returns how many. */
   async revokeRuntime(runtimeId: string, now = new Date()): Promise<number> {
     const rows = await this.db

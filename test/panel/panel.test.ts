@@ -250,6 +250,22 @@ describe('a panel at work', () => {
     expect((await t.api('/api/whoami', { token })).status).toBe(401);
   });
 
+  it('lists the live sessions to an admin and revokes one at once (/api/tokens, as on a runtime)', async () => {
+    await t.api('/api/users', { token: t.admin, body: { name: 'sam', role: 'admin', password: 'a long admin password' } });
+    const { token } = (await (await t.api('/api/login', { body: { name: 'sam', password: 'a long admin password' } })).json()) as { token: string };
+    expect((await t.api('/api/whoami', { token })).status).toBe(200);
+    const list = (await (await t.api('/api/tokens', { token: t.admin })).json()) as Array<{ id: string; name: string; kind: string; hash?: string }>;
+    const sam = list.find((x) => x.kind === 'session' && x.name === 'sam');
+    expect(sam).toBeDefined();
+    expect(list.every((x) => x.hash === undefined && x.kind !== 'link')).toBe(true);
+    const revoked = await t.api(`/api/tokens/${sam!.id}`, { token: t.admin, method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    expect((await t.api('/api/whoami', { token })).status).toBe(401);
+    expect((await t.api(`/api/tokens/${sam!.id}`, { token: t.admin, method: 'DELETE' })).status).toBe(404);
+    // The admin's own session still works.
+    expect((await t.api('/api/whoami', { token: t.admin })).status).toBe(200);
+  });
+
   it('answers 503 with Retry-After while PostgreSQL is away, says so once, and takes the batch again once it is back', async () => {
     const rt = await addRuntime('laptop-f');
     expect((await t.api('/api/telemetry', { token: rt, body: batchOf('laptop-f', 1) })).status).toBe(200);

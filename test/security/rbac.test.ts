@@ -272,6 +272,8 @@ const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'GET /api/users': P_ADMIN(200),
   'POST /api/users': P_ADMIN(400),
   'DELETE /api/users/:name': P_ADMIN(404),
+  'GET /api/tokens': P_ADMIN(200),
+  'DELETE /api/tokens/:id': P_ADMIN(404),
   'GET /api/runtimes': P_STAFF(200),
   'POST /api/runtimes': P_ADMIN(400),
   'DELETE /api/runtimes/:id': P_ADMIN(404),
