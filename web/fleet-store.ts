@@ -5,17 +5,8 @@ import { api, ApiError } from './api.js';
 import { changed } from './store.js';
 import type { FleetAgent, FleetAgentDetail, FleetAgentsResponse, FleetOverview, FleetResponse, FleetRuntime, FleetSpend, SpendBy, SpendWindow } from './types.js';
 
-/** One event of a batch, as the panel's /ws pushes it. */
-export interface FleetLiveEvent {
-  runtime: string;
-  seq: number;
-  ts: string;
-  agentId: string | null;
-  type: string;
-  severity: string;
-  message: string;
-  data: Record<string, unknown>;
-}
+/** One event of a batch, as the panel's /ws pushes it: the shape of a drill-down's event. */
+export type FleetLiveEvent = FleetAgentDetail['events'][number];
 
 /** Live events kept for the fleet's log. */
 export const FLEET_EVENTS_KEPT = 200;

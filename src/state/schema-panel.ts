@@ -27,41 +27,30 @@ export const runtimes = pgTable('runtimes', {
   version: text('version'),
 });
 
+/** What both spend rollups hold for a bucket, by runtime, agent name, provider and model. */
+const spendColumns = () => ({
+  runtimeId: text('runtime_id').notNull(),
+  agentName: text('agent_name').notNull(),
+  provider: text('provider').notNull(),
+  model: text('model').notNull(),
+  calls: count('calls'),
+  errors: count('errors'),
+  promptTokens: count('prompt_tokens'),
+  completionTokens: count('completion_tokens'),
+  costMicros: count('cost_micros'),
+});
+
 /** Spend per hour (epoch ms of its start) by runtime, agent name and model. */
-export const spendHourly = pgTable(
-  'spend_hourly',
-  {
-    hour: bigint('hour', { mode: 'number' }).notNull(),
-    runtimeId: text('runtime_id').notNull(),
-    agentName: text('agent_name').notNull(),
-    provider: text('provider').notNull(),
-    model: text('model').notNull(),
-    calls: count('calls'),
-    errors: count('errors'),
-    promptTokens: count('prompt_tokens'),
-    completionTokens: count('completion_tokens'),
-    costMicros: count('cost_micros'),
-  },
-  (t) => [primaryKey({ name: 'spend_hourly_pkey', columns: [t.hour, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_hourly_runtime').on(t.runtimeId, t.hour)],
-);
+export const spendHourly = pgTable('spend_hourly', { hour: bigint('hour', { mode: 'number' }).notNull(), ...spendColumns() }, (t) => [
+  primaryKey({ name: 'spend_hourly_pkey', columns: [t.hour, t.runtimeId, t.agentName, t.provider, t.model] }),
+  index('spend_hourly_runtime').on(t.runtimeId, t.hour),
+]);
 
 /** The same per day (epoch ms of its UTC midnight): a 30-day view reads 30 buckets, not 720. */
-export const spendDaily = pgTable(
-  'spend_daily',
-  {
-    day: bigint('day', { mode: 'number' }).notNull(),
-    runtimeId: text('runtime_id').notNull(),
-    agentName: text('agent_name').notNull(),
-    provider: text('provider').notNull(),
-    model: text('model').notNull(),
-    calls: count('calls'),
-    errors: count('errors'),
-    promptTokens: count('prompt_tokens'),
-    completionTokens: count('completion_tokens'),
-    costMicros: count('cost_micros'),
-  },
-  (t) => [primaryKey({ name: 'spend_daily_pkey', columns: [t.day, t.runtimeId, t.agentName, t.provider, t.model] }), index('spend_daily_runtime').on(t.runtimeId, t.day)],
-);
+export const spendDaily = pgTable('spend_daily', { day: bigint('day', { mode: 'number' }).notNull(), ...spendColumns() }, (t) => [
+  primaryKey({ name: 'spend_daily_pkey', columns: [t.day, t.runtimeId, t.agentName, t.provider, t.model] }),
+  index('spend_daily_runtime').on(t.runtimeId, t.day),
+]);
 
 /**
  * What each agent has spent and when it last did anything, kept by statement triggers on
