@@ -48,9 +48,9 @@ export function ms(v: number): string {
   return v >= 1000 ? `${one().format(v / 1000)} s` : `${int().format(v)} ms`;
 }
 
-/** `2 min. ago`, `yesterday`: how long since `iso`, from `now`. */
+/** `2 min. ago`, `yesterday`: how long since `iso`, from `now`. A moment after `now` (the page's clock ticks once a second; a server's clock may run ahead) is `now`, never `in 1 sec.`. */
 export function ago(iso: string, now = Date.now()): string {
-  const s = Math.round((Date.parse(iso) - now) / 1000);
+  const s = Math.min(0, Math.round((Date.parse(iso) - now) / 1000));
   const a = Math.abs(s);
   if (a < 60) return rel().format(s, 'second');
   if (a < 3600) return rel().format(Math.round(s / 60), 'minute');

@@ -120,6 +120,7 @@ describe('a panel and three runtimes', () => {
       const spent = () => p.locator('[data-testid="fleet-agent"][data-runtime="laptop-anna"]').getByTestId('fleet-agent-spend').innerText();
       const first = await spent();
       await until(async () => (await spent()) !== first, 30_000);
+      await page.screenshot('fleet-three-runtimes');
       expect(page.problems()).toEqual([]);
       await page.close();
     } finally {
