@@ -26,6 +26,11 @@ export function count(v: number): string {
 }
 
 /** `10.6%` from a percentage (0-100). */
+/** `3 calls`, `1 error`: a count and its noun. */
+export function counted(v: number, one: string, many: string): string {
+  return `${count(v)} ${v === 1 ? one : many}`;
+}
+
 export function pct(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   // A little spend is not "0%".

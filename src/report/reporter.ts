@@ -162,7 +162,7 @@ export class Reporter {
           continue;
         }
         if (this.closing) return;
-        await this.pause(this.failed(a.kind === 'out_of_order' ? { kind: 'retry', reason: 'HTTP 409', retryAfterMs: null } : a, ++failures), false);
+        await this.pause(this.failed(a, ++failures), false);
         continue;
       }
       if (this.batch === null) {
@@ -180,7 +180,7 @@ export class Reporter {
               continue;
             }
             if (this.closing) return;
-            await this.pause(this.failed(h.kind === 'out_of_order' ? { kind: 'retry', reason: 'HTTP 409', retryAfterMs: null } : h, ++failures), false);
+            await this.pause(this.failed(h, ++failures), false);
             continue;
           }
           await this.pause(this.o.pollMs, true);
@@ -305,7 +305,9 @@ export class Reporter {
   }
 
   /** What a failure means to the operator, said once per episode; how long to wait before trying again. */
-  private failed(a: Exclude<PanelAnswer<unknown>, { kind: 'ok' | 'out_of_order' }>, failures: number): number {
+  private failed(answer: Exclude<PanelAnswer<unknown>, { kind: 'ok' }>, failures: number): number {
+    // A 409 to a hello (a batch's own 409 is handled before): the panel is not ready for us yet, try again.
+    const a = answer.kind === 'out_of_order' ? ({ kind: 'retry', reason: 'HTTP 409', retryAfterMs: null } as const) : answer;
     const waiting = this.known ? this.o.store.behind(this.cursor) : null;
     const rows = waiting === null ? 'its rows wait on disk' : `${waiting} row${waiting === 1 ? '' : 's'} waiting on disk`;
     this.failing = true;

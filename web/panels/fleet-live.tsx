@@ -1,0 +1,53 @@
+// The events of each batch as it lands on the panel, newest first, and the one line an event is
+// shown as (also in an agent's drill-down).
+import { useState } from 'preact/hooks';
+import { type FleetLiveEvent, fleet } from '../fleet-store.js';
+import { time } from '../format.js';
+import { Name, Panel } from '../ui.js';
+
+export function EventLine({ e, showAgent }: { e: FleetLiveEvent; showAgent: boolean }) {
+  return (
+    <li class={`fleet-event sev-${e.severity}`}>
+      <span class="row-time">{time(e.ts)}</span>
+      <span class={`sev sev-${e.severity}`}>{e.severity.toUpperCase().slice(0, 5)}</span>
+      <span class="row-msg">
+        {showAgent && (
+          <span class="muted">
+            <Name text={e.runtime} />
+            {e.agentId && (
+              <>
+                /<Name text={e.agentId} />
+              </>
+            )}{' '}
+          </span>
+        )}
+        {e.message}
+      </span>
+    </li>
+  );
+}
+
+export function LivePanel() {
+  const [limit, setLimit] = useState(20);
+  const live = fleet.live;
+  return (
+    <Panel title="Live" id="fleet-live" actions={<span class="muted small">events as batches land</span>}>
+      {live.length === 0 ? (
+        <p class="muted" data-testid="fleet-live-empty">
+          Nothing yet: events show here as the runtimes report them.
+        </p>
+      ) : (
+        <ul class="fleet-events" data-testid="fleet-live">
+          {live.slice(0, limit).map((e) => (
+            <EventLine key={`${e.runtime}/${e.seq}`} e={e} showAgent />
+          ))}
+        </ul>
+      )}
+      {live.length > limit && (
+        <button type="button" class="btn small" onClick={() => setLimit(live.length)}>
+          Show {live.length - limit} more
+        </button>
+      )}
+    </Panel>
+  );
+}
