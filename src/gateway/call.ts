@@ -118,6 +118,7 @@ export function requestRow(call: Call, o: Omit<Outcome, 'reading'>, bill: Bill):
     redactions: o.redactions,
     error: o.error,
     attempts: call.attempts,
+    budgets: null,
   };
 }
 

@@ -10,7 +10,7 @@ export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string }
 /** What closes a `pending` row: how the call ended. */
 export type LlmRequestEnd = Pick<
   LlmRequestRow,
-  'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts'
+  'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts' | 'budgets'
 >;
 
 const p = (name: string) => sql.placeholder(name);
@@ -52,6 +52,7 @@ export class RequestsStore {
         redactions: p('redactions'),
         error: p('error'),
         attempts: p('attempts'),
+        budgets: p('budgets'),
       })
       .prepare();
     this.finishRow = this.db.orm
@@ -69,6 +70,7 @@ export class RequestsStore {
         error: v('error'),
         model: v('model'),
         attempts: v('attempts'),
+        budgets: v('budgets'),
       })
       .where(eq(t.id, p('id')))
       .prepare();

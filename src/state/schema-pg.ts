@@ -108,6 +108,7 @@ export const llmRequests = pgTable(
     redactions: bigint('redactions', { mode: 'number' }).notNull().default(0),
     error: text('error'),
     attempts: bigint('attempts', { mode: 'number' }),
+    budgets: text('budgets'),
   },
   (t) => [
     primaryKey({ name: 'llm_requests_pkey', columns: [t.runtimeId, t.id] }),

@@ -100,6 +100,12 @@ export const llmRequests = sqliteTable(
     error: text('error'),
     /** Requests sent upstream for the call, our retries and fallbacks included; null on rows from before it was counted. */
     attempts: integer('attempts'),
+    /**
+     * The central budgets (a control panel's, issue 24) the call was charged to, as a JSON array
+     * of `<budget id>@<window start, epoch ms>` keys; null when none covered it. The panel adds
+     * the row's cost to each named budget when the row lands, so a budget's spend is its rows.
+     */
+    budgets: text('budgets'),
   },
   (t) => [index('llm_requests_agent').on(t.agentId, t.id)],
 );

@@ -51,6 +51,8 @@ export const telemetryBatch = z
             reservedMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
             promptTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
             completionTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
+            // Absent from a runtime of a version before central budgets: none.
+            budgets: (c) => c.max(4096).nullish().transform((v) => v ?? null),
           }),
         ),
       )

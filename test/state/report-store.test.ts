@@ -27,6 +27,7 @@ const call = (agentId: string, status: LlmRequestInput['status'] = 'ok'): LlmReq
   redactions: 0,
   error: null,
   attempts: 1,
+  budgets: null,
 });
 
 const toolCall = (agentId: string | null) => ({

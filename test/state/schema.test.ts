@@ -294,6 +294,7 @@ describe('an older database', () => {
             redactions: 0,
             error: null,
             attempts: 1,
+            budgets: null,
           }),
         null,
       );
