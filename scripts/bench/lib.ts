@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
-import { fork, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import { Pool, request } from 'undici';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -191,3 +192,87 @@ export const median = (xs: number[]): number =>
     [...xs].sort((a, b) => a - b),
     50,
   );
+
+// ---- a control panel and its runtimes, in their own processes (panel and budgets benchmarks) ----
+const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
+
+export async function startPanel(url: string): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /(https?:\/\/127\.0\.0\.1:\d+)\/#login=(\S+)/.exec(out);
+      if (m) resolve(m);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`the panel exited (${code}): ${out}`)));
+  });
+  return { origin: found[1]!, link: found[2]!, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+export async function api(origin: string, path: string, token: string | null, body?: unknown): Promise<any> {
+  const res = await request(`${origin}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text}`);
+  return JSON.parse(text);
+}
+
+/** `n` chat calls through a gateway at `c` connections: latencies (ms) and calls per second. */
+export async function calls(origin: string, token: string, c: number, n: number): Promise<{ p50: number; rps: number }> {
+  const pool = new Pool(origin, { connections: c, pipelining: 1 });
+  const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'qualify lead 42: Acme Corp, 200 people, Berlin' }] });
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      while (started++ < n) {
+        const s = performance.now();
+        const r = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+        if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${await r.body.text()}`);
+        await r.body.dump();
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), rps: latencies.length / seconds };
+}
+
+/** `iron-cage serve` (simulated provider) in its own process, reporting to a panel or not, with an agent key. */
+export async function gateway(dir: string, name: string, panelArgs: string[], env: Record<string, string>): Promise<{ origin: string; pid: number; token: string; stop: () => void }> {
+  const dbFile = join(dir, `${name}.db`);
+  const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', name, '--budget', '1000000', '--json', '--db', dbFile], { encoding: 'utf8' }));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', dbFile, ...panelArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)\/#login=/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
+  });
+  return { origin, pid: child.pid!, token: created.token, stop: () => child.kill('SIGTERM') };
+}
+
+/** utime + stime of a process in ms, from /proc (Linux). */
+export function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/** Pin a process (and the threads and children it starts from now on) to these CPUs. */
+export function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}

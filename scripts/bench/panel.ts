@@ -8,17 +8,17 @@
 //            (FLEET_BENCH_CALLS sets the ledger size)
 // PostgreSQL is Debian's, started here like the tests start it (test/helpers/postgres.ts).
 // Run: npm run bench -- panel
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { Agent, Pool, request } from 'undici';
+import { Agent, request } from 'undici';
 import { DAY_MS, FleetStore, HOUR_MS } from '../../src/state/fleet.store.js';
 import { openPostgres } from '../../src/state/pg.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
-import { fmt, percentile, report, type Row } from './lib.js';
+import { api, calls, cpuMs, fmt, gateway, percentile, pin, report, startPanel, type Row } from './lib.js';
 
 /** `PANEL_BENCH_PARTS=ingest` (or `overhead`, `fleet`, or a list) runs those parts; all by default. */
 const PARTS = (process.env.PANEL_BENCH_PARTS ?? 'ingest,overhead,fleet').split(',');
@@ -30,39 +30,11 @@ const CALLS_PER_BATCH = 1_000;
 const PACED_BATCHES = 10;
 const PACED_ROWS = 800;
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'gpt-4.1-nano'];
-const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 
 // A durable server, as in production (the tests' servers skip fsync): every commit is on disk.
 const db = await startPostgres({ settings: { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: "'512MB'", work_mem: "'32MB'", max_wal_size: "'4GB'" } });
 const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
-
-async function startPanel(url: string): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const found = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /(https?:\/\/127\.0\.0\.1:\d+)\/#login=(\S+)/.exec(out);
-      if (m) resolve(m);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`the panel exited (${code}): ${out}`)));
-  });
-  return { origin: found[1]!, link: found[2]!, pid: child.pid!, stop: () => child.kill('SIGTERM') };
-}
-
-async function api(origin: string, path: string, token: string | null, body?: unknown): Promise<any> {
-  const res = await request(`${origin}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  if (res.statusCode >= 300) throw new Error(`${path}: ${res.statusCode} ${text}`);
-  return JSON.parse(text);
-}
 
 function batchOf(runtime: string, seq: number, nEvents: number, nCalls: number): string {
   const base = (seq - 1) * 1_000;
@@ -189,60 +161,6 @@ if (PARTS.includes('ingest')) {
 }
 
 // ---- runtime overhead ------------------------------------------------------------------------
-/** `n` chat calls through a gateway at `c` connections: latencies (ms) and calls per second. */
-async function calls(origin: string, token: string, c: number, n: number): Promise<{ p50: number; rps: number }> {
-  const pool = new Pool(origin, { connections: c, pipelining: 1 });
-  const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'qualify lead 42: Acme Corp, 200 people, Berlin' }] });
-  const latencies: number[] = [];
-  let started = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: c }, async () => {
-      while (started++ < n) {
-        const s = performance.now();
-        const r = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-        if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${await r.body.text()}`);
-        await r.body.dump();
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), rps: latencies.length / seconds };
-}
-
-/** `iron-cage serve` (simulated provider) in its own process, reporting to a panel or not, with an agent key. */
-async function gateway(dir: string, name: string, panelArgs: string[], env: Record<string, string>): Promise<{ origin: string; pid: number; token: string; stop: () => void }> {
-  const dbFile = join(dir, `${name}.db`);
-  const created = JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'agent', '--name', name, '--budget', '1000000', '--json', '--db', dbFile], { encoding: 'utf8' }));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', dbFile, ...panelArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+)\/#login=/.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
-  });
-  return { origin, pid: child.pid!, token: created.token, stop: () => child.kill('SIGTERM') };
-}
-
-/** utime + stime of a process in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
-
-/** Pin a process (and the threads and children it starts from now on) to these CPUs. */
-function pin(pid: number, cpus: string): void {
-  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-}
-
 if (PARTS.includes('overhead')) {
   // The same gateway with and without --panel, rounds interleaved so a noisy machine slows both
   // alike; the best round of each (the least disturbed). The reporter sends every call's row while
