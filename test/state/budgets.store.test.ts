@@ -56,7 +56,7 @@ const leasesOf = async (id: string, now = T0) => (await store.view(now, id))[0]!
 /** A batch of `calls` rows of `cost` each for runtime `rt`, tagged with `tag`. */
 const tagged = (rt: string, seq: number, from: number, calls: number, cost: number, tag: string | null) => {
   const b = batchOf(rt, seq, { from, n: calls, costMicros: cost });
-  return telemetryBatch.parse({ ...b, llmRequests: b.llmRequests!.map((r) => ({ ...r, budgets: tag })) });
+  return telemetryBatch.parse({ ...b, llmRequests: b.llmRequests!.map((r) => ({ ...(r as object), budgets: tag })) });
 };
 const seqs = new Map<string, number>();
 const ids = new Map<string, number>();
@@ -99,7 +99,7 @@ describe('windows and tags', () => {
     ] as const)
       expect(budgetKeys(tag)).toContain(why);
     const b = batchOf('rt-0', 1, { from: 5, n: 3 });
-    const r = telemetryBatch.safeParse({ ...b, llmRequests: b.llmRequests!.map((x, i) => ({ ...x, budgets: i === 1 ? '["x@0", 3]' : null })) });
+    const r = telemetryBatch.safeParse({ ...b, llmRequests: b.llmRequests!.map((x, i) => ({ ...(x as object), budgets: i === 1 ? '["x@0", 3]' : null })) });
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]).toMatchObject({
       path: ['llmRequests', 1, 'budgets'],
