@@ -12,7 +12,7 @@ import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
 import { runDemo, type DemoArgs } from '../demo/index.js';
 import { runAudit, type AuditArgs } from './audit.js';
-import { runPanel, runPanelLink, runPanelRuntime, type PanelArgs, type PanelRuntimeArgs } from './panel.js';
+import { runPanel, runPanelBudget, runPanelLink, runPanelRuntime, type PanelArgs, type PanelBudgetArgs, type PanelRuntimeArgs } from './panel.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
@@ -95,13 +95,32 @@ export async function main(argv: string[]): Promise<void> {
           async (a) => runPanelRuntime(a as unknown as PanelRuntimeArgs),
         )
         .command(
+          'budget <action> [id]',
+          'Set (create or change), list or remove a central budget: one budget for many runtimes, leased to them by the panel',
+          (s) =>
+            s
+              .positional('action', { type: 'string', choices: ['set', 'list', 'rm'], demandOption: true })
+              .positional('id', { type: 'string', description: 'The budget id: 1-63 of a-z, 0-9, ".", "_" or "-"' })
+              .option('limit', { type: 'string', description: 'For set: the limit in dollars per window (500, $500)' })
+              .option('period', { type: 'string', description: 'For set: none, day or month (UTC windows) [default: none]' })
+              .option('fleet', { type: 'boolean', description: 'For set: on every runtime of the fleet' })
+              .option('agent', { type: 'string', description: "For set: on one agent name (the agents' --name), on every runtime" })
+              .option('user', { type: 'string', description: 'For set: on one user (the runtimes added with --user)' })
+              .option('team', { type: 'boolean', description: 'For set: on a team: --agents a,b and/or --users u1,u2' })
+              .option('agents', { type: 'string', description: 'For set --team: agent names, comma-separated' })
+              .option('users', { type: 'string', description: 'For set --team: user names, comma-separated' })
+              .options(optionsFor('panel')),
+          async (a) => runPanelBudget(a as unknown as PanelBudgetArgs),
+        )
+        .command(
           'link',
           'Print a one-time login link to the panel serving this database',
           (s) => s.options(optionsFor('panel')),
           async (a) => runPanelLink(a as unknown as PanelArgs),
         )
         .example('$0 panel --database postgres://iron@db/iron --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem', 'The shared control panel')
-        .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once"),
+        .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once")
+        .example('$0 panel budget set sales --limit 500 --period month --team --users ann,bob --database postgres://iron@db/iron', 'One budget the team shares across machines'),
     )
     .command(
       'dashboard',

@@ -1,9 +1,11 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
-import { ConfigError, ConflictError, ValidationError } from '../core/errors.js';
+import { ConfigError, ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { createLogger, escapeControl } from '../core/logger.js';
-import { addRuntime, panelLoginLink } from '../panel/index.js';
+import { formatUsd } from '../core/money.js';
+import { usdInput } from '../core/validation.js';
+import { addRuntime, describeBudget as describe, panelLoginLink } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
-import { openPostgres, PgTokensStore, RuntimesStore } from '../state/index.js';
+import { BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, PgTokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
 
 export interface PanelArgs extends FlagValues {
   config?: string;
@@ -91,5 +93,94 @@ export async function runPanelLink(a: PanelArgs): Promise<void> {
     const scheme = config.tls.cert ? 'https' : 'http';
     const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.port}/#login=${link}`;
     process.stdout.write(a.json ? `${JSON.stringify({ url })}\n` : `${url}\n\nOpen it within ${config.loginLinkTtlMinutes} min; it works once and opens an admin session.\n`);
+  });
+}
+
+export interface PanelBudgetArgs extends PanelArgs {
+  action: 'set' | 'list' | 'rm';
+  id?: string;
+  limit?: string;
+  period?: string;
+  fleet?: boolean;
+  agent?: string;
+  user?: string;
+  team?: boolean;
+  agents?: string;
+  users?: string;
+}
+
+/** `--agents a,b` as names: split on commas, trimmed, none empty. */
+function nameList(flag: string, text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = text.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new ConfigError(`panel budget set: ${flag}: "${text}" holds an empty name (write --${flag.slice(2)} a,b)`);
+  return names;
+}
+
+/** The scope and names the flags give (one of --fleet, --agent, --user, --team), or none. */
+function scopeFlags(a: PanelBudgetArgs): { scope: BudgetScope; agents: string[]; users: string[] } | null {
+  const given = (['fleet', 'agent', 'user', 'team'] as const).filter((k) => a[k] !== undefined && a[k] !== false);
+  if (given.length > 1) throw new ConfigError(`panel budget set: give one of --fleet, --agent, --user, --team (got --${given.join(', --')})`);
+  const agents = nameList('--agents', a.agents);
+  const users = nameList('--users', a.users);
+  if ((agents || users) && given[0] !== 'team') throw new ConfigError('panel budget set: --agents and --users go with --team (one agent: --agent NAME; one user: --user NAME)');
+  for (const k of ['agent', 'user'] as const) if (a[k] !== undefined && (typeof a[k] !== 'string' || a[k] === '')) throw new ConfigError(`panel budget set: --${k} needs a name`);
+  if (given[0] === undefined) return null;
+  if (given[0] === 'fleet') return { scope: 'fleet', agents: [], users: [] };
+  if (given[0] === 'agent') return { scope: 'agent', agents: [a.agent!], users: [] };
+  if (given[0] === 'user') return { scope: 'user', agents: [], users: [a.user!] };
+  if (!agents && !users) throw new ConfigError('panel budget set: --team needs --agents a,b and/or --users u1,u2');
+  return { scope: 'team', agents: agents ?? [], users: users ?? [] };
+}
+
+/** `iron-cage panel budget set|list|rm`: central budgets straight in the panel's database (a running panel sees them at its next lease call). */
+export async function runPanelBudget(a: PanelBudgetArgs): Promise<void> {
+  if (a.action !== 'list' && !a.id) throw new ConfigError(`panel budget ${a.action}: name the budget (iron-cage panel budget ${a.action} ID)`);
+  if (a.action === 'set' && a.id !== undefined && !BUDGET_ID.test(a.id))
+    throw new ConfigError(`panel budget set: '${a.id}' is not a budget id: 1-63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit`);
+  let limitMicros: number | undefined;
+  if (a.limit !== undefined) {
+    const r = usdInput().safeParse(a.limit);
+    if (!r.success) throw new ConfigError(`panel budget set: --limit: ${r.error.issues[0]!.message}`);
+    limitMicros = r.data;
+  }
+  if (a.period !== undefined && !(BUDGET_PERIODS as readonly string[]).includes(a.period))
+    throw new ConfigError(`panel budget set: --period: must be one of ${BUDGET_PERIODS.join(', ')} (got "${a.period}")`);
+  const period = a.period as BudgetPeriod | undefined;
+  const scope = a.action === 'set' ? scopeFlags(a) : null;
+  await withDb(a, async (pg) => {
+    const store = new BudgetsStore(pg.db);
+    const bad = (e: unknown) => {
+      // What the REST route answers 400, 404 or 409 is a bad command line here (exit 2).
+      throw e instanceof ValidationError || e instanceof ConflictError || e instanceof NotFoundError ? new ConfigError(`panel budget ${a.action}: ${e.message}`) : e;
+    };
+    if (a.action === 'set') {
+      const id = a.id!;
+      const held = (await store.list()).find((b) => b.id === id);
+      if (!held) {
+        if (!scope) throw new ConfigError(`panel budget set: a new budget needs its scope: --fleet, --agent NAME, --user NAME or --team --agents a,b --users u1,u2`);
+        if (limitMicros === undefined) throw new ConfigError('panel budget set: a new budget needs --limit (dollars: 500, $500)');
+        await store.create({ id, ...scope, period: period ?? 'none', limitMicros }, 'cli').catch(bad);
+      } else {
+        if (scope && scope.scope !== held.scope)
+          throw new ConfigError(`panel budget set: budget '${id}' has scope ${held.scope}; remove it first (panel budget rm ${id}) to give it scope ${scope.scope}`);
+        const patch = { ...(limitMicros !== undefined ? { limitMicros } : {}), ...(period ? { period } : {}), ...(scope ? { agents: scope.agents, users: scope.users } : {}) };
+        if (Object.keys(patch).length === 0) throw new ConfigError(`panel budget set: budget '${id}' exists: say what to change (--limit, --period, or its names)`);
+        await store.update(id, patch).catch(bad);
+      }
+      const [v] = await store.view(Date.now(), id);
+      if (a.json) return void process.stdout.write(`${JSON.stringify(v)}\n`);
+      process.stdout.write(`Budget '${id}' ${held ? 'changed' : 'set'}: ${describe(v!)}; ${formatUsd(v!.spentMicros)} spent in this window.\n`);
+    } else if (a.action === 'rm') {
+      if (!(await store.remove(a.id!))) throw new ConfigError(`panel budget rm: no budget '${a.id}'`);
+      if (a.json) return void process.stdout.write(`${JSON.stringify({ id: a.id, deleted: true })}\n`);
+      process.stdout.write(`Budget '${a.id}' removed (its leases dropped; its calls keep their tags).\n`);
+    } else {
+      const views = await store.view();
+      if (a.json) return void process.stdout.write(`${JSON.stringify({ budgets: views })}\n`);
+      if (views.length === 0) return void process.stdout.write('No central budgets (iron-cage panel budget set ID --limit 500 --fleet).\n');
+      for (const v of views)
+        process.stdout.write(`${v.id}\t${describe(v)}\t${formatUsd(v.spentMicros)} spent (${v.percentUsed}%)\t${formatUsd(v.leasedMicros)} leased\t${v.state}\t${v.leases.length} lease(s)\n`);
+    }
   });
 }

@@ -130,6 +130,8 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     secrets: (l, cur) => layer(cur, l.secrets, { exposeProviderKeys: 'expose_provider_keys', restartOnRotation: 'restart_on_rotation' }),
     database: 'database',
     tls: (l, cur) => layer(cur, l.tls, { cert: 'cert', key: 'key' }),
+    leaseTtlMs: 'lease_ttl',
+    leaseGraceMs: 'lease_grace',
     configFile: null,
     notices: null,
   };

@@ -59,6 +59,20 @@ export const OPTIONS = {
     describe: "The control panel's PostgreSQL: postgres://user[:password]@host[:port]/database",
     commands: { panel: true },
   },
+  leaseTtl: {
+    kind: 'string',
+    key: 'lease_ttl',
+    env: 'IRON_CAGE_LEASE_TTL',
+    describe: "How long a runtime's central budget lease lives without a renewal: 500ms, 30s, 2m [default: 30s]",
+    commands: { panel: true },
+  },
+  leaseGrace: {
+    kind: 'string',
+    key: 'lease_grace',
+    env: 'IRON_CAGE_LEASE_GRACE',
+    describe: "How long after its expiry a silent runtime's lease is reclaimed (down to what it reported spending) [default: 30s]",
+    commands: { panel: true },
+  },
   tlsCert: { kind: 'string', key: 'tls.cert', env: 'IRON_CAGE_TLS_CERT', describe: 'TLS certificate (PEM file): serve HTTPS (with --tls-key)', commands: { panel: true } },
   tlsKey: { kind: 'string', key: 'tls.key', env: 'IRON_CAGE_TLS_KEY', describe: 'TLS private key (PEM file) for --tls-cert', commands: { panel: true } },
   config: {
@@ -119,7 +133,7 @@ export const OPTIONS = {
     describe: 'Machine-readable output',
     commands: {
       dashboard: true,
-      panel: 'For panel runtime and panel link: machine-readable output',
+      panel: 'For panel runtime, panel budget and panel link: machine-readable output',
       token: true,
       secrets: true,
       user: true,

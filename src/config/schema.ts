@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
 import { usdInput } from '../core/validation.js';
 import type { FaultConfig } from '../domain/reliability/index.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
@@ -15,6 +16,17 @@ const budget = usdInput();
 const port = z.number().int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
 const nonNegInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
 const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
+/** A duration written `500ms`, `30s`, `2m`, `1h` (or a number of milliseconds), within bounds, as milliseconds. */
+const duration = (minMs: number, maxMs: number, min: string, max: string) =>
+  z.union([z.number(), z.string()]).transform((v, ctx): number => {
+    const ms = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : parseDuration(v);
+    const why = ms === null ? `"${v}" is not a duration (write 500ms, 30s, 2m or 1h)` : ms < minMs ? `must be at least ${min}` : ms > maxMs ? `must be at most ${max}` : null;
+    if (why !== null) {
+      ctx.addIssue({ code: 'custom', message: why });
+      return z.NEVER;
+    }
+    return ms!;
+  });
 const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like http://localhost:5173');
 
 export const fileSchema = z.strictObject({
@@ -41,6 +53,9 @@ export const fileSchema = z.strictObject({
   allowed_hosts: z.array(z.string().min(1)).optional(),
   /** The control panel's PostgreSQL (`iron-cage panel`). */
   database: z.string().min(1, 'must not be empty').optional(),
+  /** The control panel's central budget leases: how long one lives unrenewed, and how long after it expired it is reclaimed. */
+  lease_ttl: duration(100, 3_600_000, '100ms', '1h').optional(),
+  lease_grace: duration(0, 3_600_000, '0ms', '1h').optional(),
   /** HTTPS for the control panel: PEM files. */
   tls: z.strictObject({ cert: z.string().min(1, 'must not be empty').optional(), key: z.string().min(1, 'must not be empty').optional() }).optional(),
   /** Retired (see retiredKeys): still read, so an old file keeps working, and ignored. */
@@ -101,6 +116,10 @@ export interface Config {
   database: string | null;
   /** HTTPS for the control panel: the certificate and key PEM files (both or neither). */
   tls: { cert: string | null; key: string | null };
+  /** The control panel's central budget leases: a lease lives this long unrenewed (`--lease-ttl`). */
+  leaseTtlMs: number;
+  /** A silent runtime's lease is reclaimed this long after it expired (`--lease-grace`). */
+  leaseGraceMs: number;
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -138,6 +157,8 @@ export const DEFAULTS: Config = {
   secrets: { exposeProviderKeys: false, restartOnRotation: false },
   database: null,
   tls: { cert: null, key: null },
+  leaseTtlMs: 30_000,
+  leaseGraceMs: 30_000,
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

@@ -44,7 +44,7 @@ export function assertCanAct(p: Principal, agentId: string): void {
   if (p.role === 'admin') return;
   if (p.role === 'agent' && p.agentId === agentId) return;
   if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only');
-  if (p.role === 'runtime') throw new ForbiddenError('a runtime token may only send telemetry');
+  if (p.role === 'runtime') throw new ForbiddenError('a runtime token may only send telemetry and take budget leases');
   throw new ForbiddenError(`this token may only act on agent ${p.agentId}`);
 }
 
@@ -52,8 +52,8 @@ export function assertRole(p: Principal, ...roles: Role[]): void {
   if (!roles.includes(p.role)) throw new ForbiddenError(`requires the ${roles.join(' or ')} role`);
 }
 
-/** Reporting telemetry: a runtime token, for its own runtime id only. */
-export function assertRuntime(p: Principal, runtimeId: string): void {
-  if (p.role !== 'runtime') throw new ForbiddenError('telemetry is sent with a runtime token (POST /api/runtimes makes one)');
+/** Reporting telemetry (or taking budget leases: `doing`): a runtime token, for its own runtime id only. */
+export function assertRuntime(p: Principal, runtimeId: string, doing = 'telemetry is sent'): void {
+  if (p.role !== 'runtime') throw new ForbiddenError(`${doing} with a runtime token (POST /api/runtimes makes one)`);
   if (p.runtimeId !== runtimeId) throw new ForbiddenError(`this runtime token reports for runtime '${p.runtimeId}', not '${runtimeId}'`);
 }

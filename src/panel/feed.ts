@@ -19,8 +19,30 @@ export interface PanelFeedEvent {
   data: unknown;
 }
 
+/** What happened to a central budget: an admin's change, a lease reclaimed, a threshold crossed (each said once). */
+export type PanelBudgetChange = 'created' | 'updated' | 'deleted' | 'reclaimed' | 'warning' | 'exhausted';
+
+/** A central budget changed (the page refetches GET /api/budgets). */
+export interface PanelBudgetFrame {
+  kind: 'budget';
+  change: PanelBudgetChange;
+  budget: string;
+  /** One line saying what happened, as the panel's log says it. */
+  message: string;
+  /** The window it happened in (reclaimed, warning, exhausted). */
+  window?: number;
+  /** The runtime whose lease was reclaimed. */
+  runtime?: string;
+}
+
+/** What the feed carries: a landed batch, or a budget's change. */
+export type PanelFeedItem = Ingested | PanelBudgetFrame;
+
+const isBudget = (i: PanelFeedItem): i is PanelBudgetFrame => (i as { kind?: string }).kind === 'budget';
+
 /** A frame of the panel's WebSocket. */
 export type PanelFrame =
+  | PanelBudgetFrame
   | { kind: 'hello'; mode: 'panel' }
   | { kind: 'batch'; runtime: string; seq: number; events: PanelFeedEvent[]; stored: Ingested['ack']['stored'] }
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number };
@@ -34,17 +56,17 @@ const parse = (text: string): unknown => {
 };
 
 /**
- * Landed batches as a FeedSource: `push` after each commit; each becomes a `batch` frame and a
- * `runtime` frame, encoded once for every viewer.
+ * Landed batches and budget changes as a FeedSource: `push` after each commit; a batch becomes a
+ * `batch` frame and a `runtime` frame, a budget change a `budget` frame, encoded once for every viewer.
  */
-export class PanelFeed implements FeedSource<Ingested> {
-  private readonly listeners = new Set<(i: Ingested) => void>();
+export class PanelFeed implements FeedSource<PanelFeedItem> {
+  private readonly listeners = new Set<(i: PanelFeedItem) => void>();
 
-  push(i: Ingested): void {
+  push(i: PanelFeedItem): void {
     for (const fn of this.listeners) fn(i);
   }
 
-  subscribe(fn: (i: Ingested) => void): () => void {
+  subscribe(fn: (i: PanelFeedItem) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -57,9 +79,13 @@ export class PanelFeed implements FeedSource<Ingested> {
     return '*';
   }
 
-  frames(batch: Ingested[]): Buffer[] {
+  frames(batch: PanelFeedItem[]): Buffer[] {
     const out: Buffer[] = [];
     for (const i of batch) {
+      if (isBudget(i)) {
+        out.push(Buffer.from(JSON.stringify(i satisfies PanelFrame)));
+        continue;
+      }
       const events = i.events.map(
         (e): PanelFeedEvent => ({ runtime: e.runtime, seq: e.seq, ts: e.ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: parse(e.data) }),
       );

@@ -7,3 +7,6 @@ export { TELEMETRY_PATHS } from './telemetry.routes.js';
 export type { PanelFeedEvent, PanelFrame } from './feed.js';
 export { fleetRoutes, type FleetAgentsResponse, type FleetResponse } from './fleet.routes.js';
 export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSpend, FleetSpendRow, SpendBy, SpendWindow } from './fleet.routes.js';
+export { budgetRoutes, describe as describeBudget, LEASE_PATHS, type BudgetsResponse, type BudgetView, type LeaseAnswer, type LeaseGrant, type LeaseView } from './budgets.routes.js';
+export { CentralBudgets } from './budgets.js';
+export type { PanelBudgetChange, PanelBudgetFrame } from './feed.js';

@@ -1,7 +1,9 @@
 import type { TokenService } from '../auth/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Service } from '../server/index.js';
-import { PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type PanelDb } from '../state/index.js';
+import { PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import { CentralBudgets } from './budgets.js';
+import { budgetRoutes, LEASE_MAX_BYTES, LEASE_PATHS } from './budgets.routes.js';
 import { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
 import { panelAuth } from './panel-auth.js';
@@ -15,6 +17,8 @@ export interface PanelServiceDeps {
   logger: Logger;
   outage: Outage;
   loginTokenTtlMinutes: number;
+  /** Central budget leases: how long one lives unrenewed, and the grace before a silent runtime's is reclaimed. */
+  lease: LeaseOptions;
 }
 
 /** The panel as a Service, plus what the server needs of it beyond one: its feed, its telemetry paths and body limit. */
@@ -24,19 +28,22 @@ export interface PanelService extends Service {
   bodyLimits: Record<string, number>;
   tokenStore: PgTokensStore;
   runtimes: RuntimesStore;
+  /** Central budgets and their leases (the sweep runs from `start`). */
+  budgets: CentralBudgets;
   /** Hear each batch after it committed (the feed is one listener). */
   onIngested(fn: (i: Ingested) => void): () => void;
 }
 
 /**
  * The control panel's routes over PostgreSQL: login and users, runtimes and their tokens,
- * telemetry in, and the feed of what landed.
+ * telemetry in, central budgets and their leases, and the feed of what landed and changed.
  */
 export function panelService(d: PanelServiceDeps): PanelService {
   const tokenStore = new PgTokensStore(d.db);
   const users = new PgUsersStore(d.db);
   const runtimes = new RuntimesStore(d.db);
   const feed = new PanelFeed();
+  const budgets = new CentralBudgets(d.db, { logger: d.logger, outage: d.outage, feed, lease: d.lease });
   const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i)]);
   const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
   const onIngested = (i: Ingested) => {
@@ -51,10 +58,11 @@ export function panelService(d: PanelServiceDeps): PanelService {
   return {
     name: 'panel',
     feed,
-    runtimePaths: TELEMETRY_PATHS,
-    bodyLimits: Object.fromEntries(TELEMETRY_PATHS.map((p) => [p, TELEMETRY_MAX_BYTES])),
+    runtimePaths: [...TELEMETRY_PATHS, ...LEASE_PATHS],
+    bodyLimits: Object.fromEntries([...TELEMETRY_PATHS.map((p) => [p, TELEMETRY_MAX_BYTES]), ...LEASE_PATHS.map((p) => [p, LEASE_MAX_BYTES])]),
     tokenStore,
     runtimes,
+    budgets,
     onIngested: (fn) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
@@ -65,6 +73,9 @@ export function panelService(d: PanelServiceDeps): PanelService {
       panelTokenRoutes({ store: tokenStore, tokens: d.tokens, outage: d.outage }),
       runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }),
       telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested }),
+      budgetRoutes({ budgets, outage: d.outage }),
     ],
+    announce: () => budgets.start(),
+    close: async () => budgets.close(),
   };
 }

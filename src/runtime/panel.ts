@@ -89,7 +89,14 @@ export class Panel {
     try {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
       const tokens = new TokenService(randomBytes(32));
-      const panel = panelService({ db: pg.db, tokens, logger, outage, loginTokenTtlMinutes: config.loginTokenTtlMinutes });
+      const panel = panelService({
+        db: pg.db,
+        tokens,
+        logger,
+        outage,
+        loginTokenTtlMinutes: config.loginTokenTtlMinutes,
+        lease: { ttlMs: config.leaseTtlMs, graceMs: config.leaseGraceMs },
+      });
       // The panel's REST routes: its own service's, then the fleet view's queries.
       const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];
       server = await startServer(
@@ -111,6 +118,7 @@ export class Panel {
       // A link an earlier start printed and nobody used is void.
       await panel.tokenStore.endLinks(new Date());
       p.startLink = await p.loginLink();
+      panel.announce?.();
       logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
       return p;
     } catch (err) {
@@ -128,6 +136,7 @@ export class Panel {
   shutdown(reason: string): Promise<void> {
     this.closing ??= (async () => {
       this.logger.info(`Iron Cage panel stopping: ${reason}`);
+      await this.service.close?.();
       await this.server.close();
       await this.pg.close().catch(() => undefined);
     })();

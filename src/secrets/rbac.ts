@@ -20,7 +20,7 @@ export function refusal(p: Principal, action: SecretAction, agentId?: string): s
     if (READS.has(action)) return null;
     return action === 'reveal' ? 'viewer tokens may not reveal secret values' : `viewer tokens are read-only (may not ${action} secrets)`;
   }
-  if (p.role === 'runtime') return 'a runtime token may only send telemetry';
+  if (p.role === 'runtime') return 'a runtime token may only send telemetry and take budget leases';
   if (action !== 'agent-secrets') return 'agent tokens may only fetch their own secrets (GET /api/agents/<own id>/secrets)';
   return p.agentId === agentId ? null : `this token may only fetch the secrets of agent ${p.agentId}`;
 }

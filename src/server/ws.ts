@@ -106,7 +106,7 @@ export class WsHub {
     const token = this.deps.tokens.credential(req.headers, url.searchParams.get('token'))!;
     Promise.resolve(principal).then((p) => {
       // A runtime token reports telemetry and reads nothing, this feed included.
-      if (p.role === 'runtime') return reject(new IronCageError('forbidden', 403, 'a runtime token may only send telemetry (POST /api/telemetry)'));
+      if (p.role === 'runtime') return reject(new IronCageError('forbidden', 403, 'a runtime token may only send telemetry and take budget leases (/api/telemetry, /api/leases)'));
       this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after));
     }, reject);
   }

@@ -9,6 +9,10 @@ export { PgTokensStore } from './pg-tokens.store.js';
 export { PgUsersStore } from './pg-users.store.js';
 export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, type PanelDb, type Postgres } from './pg.js';
 export {
+  BUDGET_ID,
+  MAX_BUDGET_KEYS,
+  budgetKeys,
+  type BudgetKey,
   RUNTIME_ID,
   TELEMETRY_MAX_BYTES,
   TELEMETRY_MAX_ROWS,
@@ -20,7 +24,7 @@ export {
   type TelemetryCursor,
   type TelemetryHello,
 } from './telemetry.js';
-export type { RuntimeRow } from './schema-panel.js';
+export type { BudgetRow, RuntimeRow } from './schema-panel.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
 export type { ToolCallRow } from './schema.js';
@@ -33,7 +37,32 @@ export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
 export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
-export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
+export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
+export {
+  BudgetsStore,
+  BUDGET_PERIODS,
+  BUDGET_SCOPES,
+  CONTENDED_RENEW_MS,
+  LEASE_DEFAULTS,
+  MAX_BUDGET_NAMES,
+  budgetState,
+  checkBudget,
+  coverage,
+  windowStart,
+  type BudgetCrossing,
+  type BudgetInput,
+  type BudgetPatch,
+  type BudgetPeriod,
+  type BudgetScope,
+  type BudgetState,
+  type BudgetView,
+  type LeaseAnswer,
+  type LeaseAsk,
+  type LeaseGrant,
+  type LeaseOptions,
+  type LeaseView,
+  type Reclaim,
+} from './budgets.store.js';
 export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';
 export {
   FleetStore,

@@ -2,16 +2,16 @@ import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors.js';
 import type { PanelDb } from './pg.js';
-import { runtimes, spendDaily, spendHourly } from './schema-panel.js';
+import { budgetLeases, budgets, runtimes, spendDaily, spendHourly } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
-import type { TelemetryAck, TelemetryBatch } from './telemetry.js';
+import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
 
 // A telemetry batch into PostgreSQL, in one transaction: the runtime's row locked (batches of
 // one runtime land one at a time, in order), its sequence checked, each kind inserted with one
 // statement (the ledger, events and tool calls as `INSERT … SELECT … FROM json_to_recordset(…)`:
 // one bind however many rows), rows the panel already holds skipped by their keys,
-// and only the new ledger rows added into the spend rollups. Agents and breakers are state: the
-// latest row wins.
+// and only the new ledger rows added into the spend rollups and into the central budgets they
+// name (budget_leases). Agents and breakers are state: the latest row wins.
 
 /** An event as it landed on the panel (the WebSocket pushes these). */
 export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
@@ -38,12 +38,25 @@ export interface Ingested {
   /** Events new to the panel, in seq order. */
   events: LandedEvent[];
   spend: SpendDelta[];
+  /** Spend the batch added to central budgets, per budget window (keys naming no budget left out). */
+  budgets: BudgetSpendDelta[];
+}
+
+/** What a batch's new rows added to one central budget window for its runtime. */
+export interface BudgetSpendDelta {
+  budget: string;
+  window: number;
+  costMicros: number;
+  calls: number;
 }
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-/** PostgreSQL's "could not serialize" and "deadlock detected": the transaction is tried again. */
-const RETRYABLE = new Set(['40001', '40P01']);
+/**
+ * PostgreSQL's "could not serialize" and "deadlock detected", and a budget deleted between the
+ * attribution's join and its key check (23503): the transaction is tried again.
+ */
+const RETRYABLE = new Set(['40001', '40P01', '23503']);
 const ATTEMPTS = 5;
 
 const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
@@ -112,7 +125,13 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
   const [rt] = await tx.select().from(runtimes).where(eq(runtimes.id, b.runtime)).for('update');
   if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${b.runtime}' on this panel (an admin adds it: POST /api/runtimes)`);
   if (b.seq <= rt.lastSeq)
-    return { ack: { runtime: b.runtime, seq: b.seq, duplicate: true, stored: none }, runtime: { id: rt.id, lastSeenAt: rt.lastSeenAt, behind: rt.behind }, events: [], spend: [] };
+    return {
+      ack: { runtime: b.runtime, seq: b.seq, duplicate: true, stored: none },
+      runtime: { id: rt.id, lastSeenAt: rt.lastSeenAt, behind: rt.behind },
+      events: [],
+      spend: [],
+      budgets: [],
+    };
   if (b.seq > rt.lastSeq + 1) throw new OutOfOrderError(rt.lastSeq + 1, b.seq);
   const id = b.runtime;
   const stored = { ...none };
@@ -145,11 +164,13 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
     stored.events = fresh.size;
   }
   let spend: SpendDelta[] = [];
+  let budgetSpend: BudgetSpendDelta[] = [];
   if (b.llmRequests.length > 0) {
     const r = await tx.execute<{ id: string | number }>(recordsetInsert(llmRequests, b.llmRequests, id, llmRequests.id));
     const fresh = new Set(r.rows.map((x) => Number(x.id)));
     stored.llmRequests = fresh.size;
     spend = await rollUp(tx, id, b, fresh);
+    budgetSpend = await attribute(tx, id, b, fresh);
   }
   if (b.toolCalls.length > 0) {
     const r = await tx.execute<{ id: string | number }>(recordsetInsert(toolCalls, b.toolCalls, id, toolCalls.id));
@@ -171,7 +192,52 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
     })
     .where(eq(runtimes.id, id))
     .returning({ lastSeenAt: runtimes.lastSeenAt, behind: runtimes.behind });
-  return { ack: { runtime: id, seq: b.seq, duplicate: false, stored }, runtime: { id, lastSeenAt: after!.lastSeenAt, behind: after!.behind }, events: landed, spend };
+  return {
+    ack: { runtime: id, seq: b.seq, duplicate: false, stored },
+    runtime: { id, lastSeenAt: after!.lastSeenAt, behind: after!.behind },
+    events: landed,
+    spend,
+    budgets: budgetSpend,
+  };
+}
+
+/**
+ * Add the new ledger rows' cost and count into budget_leases, per key their `budgets` tag names,
+ * in one statement: `INSERT … SELECT … FROM json_to_recordset(…) JOIN budgets` (a key naming no
+ * budget, deleted or never made, is left out) `ON CONFLICT DO UPDATE` adding to what the lease
+ * row holds. Only rows this batch inserted count: a row sent twice adds nothing.
+ */
+async function attribute(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: ReadonlySet<number>): Promise<BudgetSpendDelta[]> {
+  const sums = new Map<string, BudgetSpendDelta>();
+  for (const r of b.llmRequests) {
+    if (r.budgets === null || !fresh.has(r.id)) continue;
+    // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
+    for (const k of budgetKeys(r.budgets) as BudgetKey[]) {
+      const key = `${k.budget}@${k.window}`;
+      let d = sums.get(key);
+      if (!d) sums.set(key, (d = { budget: k.budget, window: k.window, costMicros: 0, calls: 0 }));
+      d.costMicros += r.costMicros;
+      d.calls += 1;
+    }
+  }
+  if (sums.size === 0) return [];
+  const L = budgetLeases;
+  const name = (c: PgColumn) => sql.identifier(c.name);
+  const rows = [...sums.values()];
+  const r = await tx.execute<{ budget_id: string; window_start: string | number }>(
+    sql`insert into ${L} (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}, ${name(L.spentMicros)}, ${name(L.calls)})
+      select x.budget, x.win, ${runtimeId}, x.cost, x.calls
+        from json_to_recordset(${JSON.stringify(rows.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls })))}::json)
+             as x(budget text, win bigint, cost bigint, calls bigint)
+        join ${budgets} on ${budgets.id} = x.budget
+       order by x.budget, x.win
+      on conflict (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}) do update
+        set ${name(L.spentMicros)} = ${L.spentMicros} + excluded.${name(L.spentMicros)},
+            ${name(L.calls)} = ${L.calls} + excluded.${name(L.calls)}
+      returning ${name(L.budgetId)}, ${name(L.windowStart)}`,
+  );
+  const landed = new Set(r.rows.map((x) => `${x.budget_id}@${Number(x.window_start)}`));
+  return rows.filter((d) => landed.has(`${d.budget}@${d.window}`));
 }
 
 /** Add the new ledger rows into spend_hourly and spend_daily (adding to what each key holds); returns what was added per hour. */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
 // The control panel's own tables (PostgreSQL only): the runtimes that report to it and the spend
@@ -78,3 +79,66 @@ export const agentSpend = pgTable(
 );
 
 export type RuntimeRow = typeof runtimes.$inferSelect;
+
+/**
+ * A central budget an admin set on the panel (issue 24): on one agent name, one user, a team
+ * (users and/or agent names) or the whole fleet, per period (UTC windows). Its spend is the rows
+ * tagged with its key (`llm_requests.budgets`), added into budget_leases as they land.
+ */
+export const budgets = pgTable('budgets', {
+  /** The admin's name for it (`sales-team`): lower-case letters, digits, `.`, `_`, `-`. */
+  id: text('id').primaryKey(),
+  /** 'agent' | 'user' | 'team' | 'fleet'. */
+  scope: text('scope').notNull(),
+  /** Agent names (agents.name on the runtimes) it covers. */
+  agents: text('agents').array().notNull().default(sql`'{}'::text[]`),
+  /** User names as runtimes.user_id holds them. */
+  users: text('users').array().notNull().default(sql`'{}'::text[]`),
+  /** 'none' | 'day' | 'month'. */
+  period: text('period').notNull(),
+  limitMicros: bigint('limit_micros', { mode: 'number' }).notNull(),
+  createdAt: text('created_at').notNull(),
+  createdBy: text('created_by'),
+  updatedAt: text('updated_at').notNull(),
+  /** The window whose threshold was last said, and which ('warning' | 'exhausted'): each said once per window. */
+  alertWindow: bigint('alert_window', { mode: 'number' }),
+  alertState: text('alert_state'),
+});
+
+/**
+ * One runtime's lease of one budget window: what the panel granted it (its current TOTAL grant),
+ * what its rows say it spent (written by ingest in the batch's transaction), and what it said at
+ * its last lease call. committed = max(granted, spent); Σ committed ≤ the budget's limit at every grant.
+ */
+export const budgetLeases = pgTable(
+  'budget_leases',
+  {
+    budgetId: text('budget_id')
+      .notNull()
+      .references(() => budgets.id, { onDelete: 'cascade' }),
+    /** Epoch ms of the period's UTC start (0 for period 'none'). */
+    windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+    runtimeId: text('runtime_id').notNull(),
+    grantedMicros: count('granted_micros'),
+    spentMicros: count('spent_micros'),
+    calls: count('calls'),
+    usedMicros: count('used_micros'),
+    heldMicros: count('held_micros'),
+    waiting: count('waiting'),
+    needMicros: count('need_micros'),
+    ratePerMinMicros: count('rate_micros_per_min'),
+    /** The total it asked for at its last lease call (above granted: it was short, the budget is contended). */
+    wantedMicros: count('wanted_micros'),
+    /** Epoch ms; a lease call renews it (now + ttl). 0: never leased (its rows landed first). */
+    expiresAt: count('expires_at'),
+    updatedAt: count('updated_at'),
+  },
+  (t) => [
+    primaryKey({ name: 'budget_leases_pkey', columns: [t.budgetId, t.windowStart, t.runtimeId] }),
+    // The reclaim sweep looks for leases that expired recently.
+    index('budget_leases_expiry').on(t.expiresAt),
+  ],
+);
+
+export type BudgetRow = typeof budgets.$inferSelect;
+export type BudgetLeaseRow = typeof budgetLeases.$inferSelect;

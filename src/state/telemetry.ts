@@ -19,6 +19,49 @@ import * as schema from './schema.js';
 /** A runtime's id (the name an admin gave it): letters, digits, `.`, `_`, `-`. */
 export const RUNTIME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** A central budget's id (the admin's name for it): lower-case letters, digits, `.`, `_`, `-`. */
+export const BUDGET_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** The most central budgets one call may be charged to (`llm_requests.budgets`). */
+export const MAX_BUDGET_KEYS = 16;
+/** `<budget id>@<window start, epoch ms>`: one central budget window a call was charged to. */
+const BUDGET_KEY = /^([a-z0-9][a-z0-9._-]{0,62})@(0|[1-9]\d{0,15})$/;
+
+/** One key of a row's `budgets` tag. */
+export interface BudgetKey {
+  budget: string;
+  window: number;
+}
+
+/**
+ * A row's `budgets` tag read strictly: null, or a JSON array of at most 16 distinct keys
+ * `<id>@<digits>`. Anything else: a string saying what is wrong (the batch is refused).
+ *
+ * @example
+ *   budgetKeys('["sales-team@1764547200000"]') // [{ budget: 'sales-team', window: 1764547200000 }]
+ */
+export function budgetKeys(tag: string | null): BudgetKey[] | string {
+  if (tag === null) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(tag);
+  } catch {
+    return 'must be a JSON array of budget keys ("<budget>@<window start ms>") or null';
+  }
+  if (!Array.isArray(parsed)) return 'must be a JSON array of budget keys ("<budget>@<window start ms>") or null';
+  if (parsed.length > MAX_BUDGET_KEYS) return `names ${parsed.length} budgets; a call is charged to at most ${MAX_BUDGET_KEYS}`;
+  const out: BudgetKey[] = [];
+  const seen = new Set<string>();
+  for (const k of parsed) {
+    const m = typeof k === 'string' ? BUDGET_KEY.exec(k) : null;
+    const window = m ? Number(m[2]) : Number.NaN;
+    if (!m || !Number.isSafeInteger(window)) return `${JSON.stringify(k)} is not a budget key "<budget>@<window start ms>" (a budget id is 1-63 of a-z, 0-9, ".", "_", "-")`;
+    if (seen.has(k as string)) return `names ${JSON.stringify(k)} twice`;
+    seen.add(k as string);
+    out.push({ budget: m[1]!, window });
+  }
+  return out;
+}
+
 /** At most this many rows of all kinds in one batch, and this many bytes of JSON. */
 export const TELEMETRY_MAX_ROWS = 5_000;
 export const TELEMETRY_MAX_BYTES = 8 * 1024 * 1024;
@@ -52,7 +95,11 @@ export const telemetryBatch = z
             promptTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
             completionTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
             // Absent from a runtime of a version before central budgets: none.
-            budgets: (c) => c.max(4096).nullish().transform((v) => v ?? null),
+            budgets: (c) =>
+              c
+                .max(4096)
+                .nullish()
+                .transform((v) => v ?? null),
           }),
         ),
       )
@@ -65,6 +112,13 @@ export const telemetryBatch = z
     const rows = b.agents.length + b.events.length + b.llmRequests.length + b.toolCalls.length + b.breakers.length;
     if (rows > TELEMETRY_MAX_ROWS) ctx.addIssue({ code: 'custom', message: `a batch holds at most ${TELEMETRY_MAX_ROWS} rows, this one ${rows}: send it in parts` });
     if (b.llmRequests.some((r) => r.status === 'pending')) ctx.addIssue({ code: 'custom', path: ['llmRequests'], message: 'a pending call is reported once it has ended' });
+    for (const [i, r] of b.llmRequests.entries()) {
+      const keys = budgetKeys(r.budgets);
+      if (typeof keys === 'string') {
+        ctx.addIssue({ code: 'custom', path: ['llmRequests', i, 'budgets'], message: `${keys} (call id ${r.id})` });
+        break;
+      }
+    }
     // One row per key in a batch: a key sent twice in one batch would be stored once but summed twice.
     for (const [kind, key] of [
       ['events', 'seq'],

@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../../src/config/index.js';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Panel } from '../../src/runtime/index.js';
 import type { TelemetryBatchInput } from '../../src/state/index.js';
@@ -15,7 +15,7 @@ export interface TestPanel {
   close(): Promise<void>;
 }
 
-export async function startTestPanel(database: string): Promise<TestPanel> {
+export async function startTestPanel(database: string, config: Partial<Config> = {}): Promise<TestPanel> {
   const log: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -24,7 +24,7 @@ export async function startTestPanel(database: string): Promise<TestPanel> {
     },
   });
   const logger = createLogger({ format: 'pretty', level: 'info', stream, color: false });
-  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database }, logger });
+  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database, ...config }, logger });
   const url = panel.url;
   const api: TestPanel['api'] = (path, o = {}) =>
     fetch(`${url}${path}`, {

@@ -13,7 +13,13 @@ import { ROOT, tempDir } from '../helpers/runtime.js';
 const OPTIONS_WITH_KEYS = (Object.entries(OPTIONS) as Array<[keyof typeof OPTIONS, OptionSpec]>).filter((e): e is [keyof typeof OPTIONS, OptionSpec & { key: string }] => e[1].key !== undefined);
 
 /** Values whose form the schema checks beyond their kind; a new such option fails below until it is named here. */
-const FORMATTED: Record<string, [string, string]> = { budget: ['25', '$40.50'], environment: ['staging', 'prod-eu'], 'panel.url': ['https://panel.example:8443', 'http://127.0.0.1:9000/ic'] };
+const FORMATTED: Record<string, [string, string]> = {
+  budget: ['25', '$40.50'],
+  environment: ['staging', 'prod-eu'],
+  'panel.url': ['https://panel.example:8443', 'http://127.0.0.1:9000/ic'],
+  lease_ttl: ['20s', '1500ms'],
+  lease_grace: ['45s', '2m'],
+};
 
 /** Two different valid values of an option, as text (what a variable holds). */
 function values(name: string, o: OptionSpec & { key: string }): [string, string] {

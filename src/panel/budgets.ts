@@ -1,0 +1,90 @@
+import type { Logger } from '../core/logger.js';
+import { formatUsd } from '../core/money.js';
+import { BudgetsStore, type BudgetCrossing, type LeaseAnswer, type LeaseAsk, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
+import type { PanelBudgetChange, PanelFeed } from './feed.js';
+import { isConnectionError, type Outage } from './outage.js';
+
+// Central budgets as the panel runs them: the store, the periodic sweep (silent runtimes' leases
+// reclaimed, thresholds crossed), and each of those said once, in the log and as a `budget` frame
+// on the panel's feed.
+
+/** A window as the log names it: its UTC start day, or none for a budget without a period. */
+const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
+
+/** How often the sweep runs: every few seconds, sooner when leases are short (tests). */
+export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2_000, Math.floor(Math.min(o.ttlMs, o.graceMs || o.ttlMs) / 2)));
+
+export class CentralBudgets {
+  readonly store: BudgetsStore;
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+
+  constructor(
+    db: PanelDb,
+    private readonly d: { logger: Logger; outage: Outage; feed: PanelFeed; lease: LeaseOptions; now?: () => number },
+  ) {
+    this.store = new BudgetsStore(db, d.lease);
+  }
+
+  private now(): number {
+    return this.d.now?.() ?? Date.now();
+  }
+
+  /** Start the periodic sweep (unref'd: it never keeps the process alive). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sweep(), sweepEveryMs(this.d.lease));
+    this.timer.unref();
+  }
+
+  /** One sweep (never two at once): reclaim what expired past its grace, say thresholds crossed. */
+  sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const now = this.now();
+        for (const r of await this.store.reclaim(now, this.d.lease.graceMs)) this.reclaimed(r);
+        for (const c of await this.store.crossings(now)) this.crossed(c);
+      } catch (err) {
+        if (isConnectionError(err)) this.d.outage.failed(err);
+        else this.d.logger.error({ err }, 'the central budgets sweep failed');
+      } finally {
+        this.sweeping = null;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  /** A runtime's lease call; what it reclaimed from silent runtimes on the way is said. */
+  async lease(runtimeId: string, asks: readonly LeaseAsk[]): Promise<LeaseAnswer> {
+    const { answer, reclaims } = await this.d.outage.run(() => this.store.lease(runtimeId, asks, this.now()));
+    for (const r of reclaims) this.reclaimed(r);
+    return answer;
+  }
+
+  /** An admin's change: one log line and a frame. */
+  changed(change: Extract<PanelBudgetChange, 'created' | 'updated' | 'deleted'>, budget: string, message: string): void {
+    this.d.logger.info(message);
+    this.d.feed.push({ kind: 'budget', change, budget, message });
+  }
+
+  private reclaimed(r: Reclaim): void {
+    const message = `budget ${r.budget}: runtime ${r.runtime} went silent (its lease expired ${new Date(r.expiredAt).toISOString()}); ${formatUsd(r.fromMicros - r.toMicros)} of its grant returned to the budget (granted ${formatUsd(r.fromMicros)} → ${formatUsd(r.toMicros)}, what it reported spending)`;
+    this.d.logger.warn(message);
+    this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: r.budget, message, window: r.window, runtime: r.runtime });
+  }
+
+  private crossed(c: BudgetCrossing): void {
+    const pct = c.limitMicros > 0 ? Math.floor((c.spentMicros / c.limitMicros) * 100) : 100;
+    const message =
+      c.state === 'exhausted'
+        ? `budget ${c.budget} is exhausted for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} spent of ${formatUsd(c.limitMicros)}; calls it covers are refused until it is raised or the window rolls over`
+        : `budget ${c.budget} has used ${pct}% of its limit for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} of ${formatUsd(c.limitMicros)}`;
+    this.d.logger.warn(message);
+    this.d.feed.push({ kind: 'budget', change: c.state, budget: c.budget, message, window: c.window });
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,293 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError } from '../../src/core/errors.js';
+import {
+  BudgetsStore,
+  budgetKeys,
+  CONTENDED_RENEW_MS,
+  ingestBatch,
+  openPostgres,
+  pgSchema,
+  telemetryBatch,
+  windowStart,
+  type BudgetInput,
+  type LeaseAsk,
+  type Postgres,
+} from '../../src/state/index.js';
+import { batchOf } from '../helpers/panel.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+// Central budgets on a real PostgreSQL: the grant transaction (never past the limit, however many
+// runtimes race it), returns, contended sharing, reclaim of a silent runtime's lease, the rows
+// adding their cost at ingest (once, however often a batch is sent), period windows, limits.
+
+const T0 = Date.parse('2026-12-01T10:00:00.000Z');
+const OPTS = { ttlMs: 1_000, graceMs: 1_000 };
+let server: TestPostgres;
+let pg: Postgres;
+let store: BudgetsStore;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  pg = await openPostgres(server.url, { max: 20 });
+  store = new BudgetsStore(pg.db, OPTS);
+  const runtimes = Array.from({ length: 12 }, (_, i) => ({ id: `rt-${i}`, userId: i < 6 ? 'ann' : 'bob', createdAt: new Date(T0).toISOString() }));
+  await pg.db.insert(pgSchema.runtimes).values(runtimes);
+}, 60_000);
+afterAll(async () => {
+  await pg?.close();
+  await server?.destroy();
+});
+
+let n = 0;
+/** A fresh budget of its own for each test. */
+async function budget(o: Partial<BudgetInput> = {}): Promise<string> {
+  const id = o.id ?? `b-${++n}`;
+  await store.create({ id, scope: 'fleet', agents: [], users: [], period: 'none', limitMicros: 1_000_000, ...o }, 'test', new Date(T0));
+  return id;
+}
+const ask = (budget: string, o: Partial<LeaseAsk> = {}): LeaseAsk => ({ budget, window: 0, want: 0, used: 0, held: 0, waiting: 0, need: 0, rate: 0, ...o });
+const grantOf = async (rt: string, a: LeaseAsk, now = T0, s = store) => {
+  const { answer } = await s.lease(rt, [a], now);
+  const g = answer.budgets.find((b) => b.budget === a.budget)!;
+  return { ...g, renewInMs: answer.renewInMs };
+};
+const leasesOf = async (id: string, now = T0) => (await store.view(now, id))[0]!;
+
+/** A batch of `calls` rows of `cost` each for runtime `rt`, tagged with `tag`. */
+const tagged = (rt: string, seq: number, from: number, calls: number, cost: number, tag: string | null) => {
+  const b = batchOf(rt, seq, { from, n: calls, costMicros: cost });
+  return telemetryBatch.parse({ ...b, llmRequests: b.llmRequests!.map((r) => ({ ...(r as object), budgets: tag })) });
+};
+const seqs = new Map<string, number>();
+const ids = new Map<string, number>();
+/** Land `calls` rows of `cost` for `rt` tagged with `tag`; returns the batch (to send again). */
+async function land(rt: string, calls: number, cost: number, tag: string | null) {
+  const seq = (seqs.get(rt) ?? 0) + 1;
+  const from = (ids.get(rt) ?? 0) + 1;
+  seqs.set(rt, seq);
+  ids.set(rt, from + calls - 1);
+  const batch = tagged(rt, seq, from, calls, cost, tag);
+  await ingestBatch(pg.db, batch);
+  return batch;
+}
+
+describe('windows and tags', () => {
+  it('puts each period in its UTC window', () => {
+    const t = Date.parse('2026-12-31T23:59:59.999Z');
+    expect(windowStart('none', t)).toBe(0);
+    expect(windowStart('day', t)).toBe(Date.parse('2026-12-31T00:00:00.000Z'));
+    expect(windowStart('month', t)).toBe(Date.parse('2026-12-01T00:00:00.000Z'));
+    expect(windowStart('month', t + 1)).toBe(Date.parse('2027-01-01T00:00:00.000Z'));
+  });
+
+  it('reads a tag strictly, and a batch with a bad one is refused naming the call', () => {
+    expect(budgetKeys(null)).toEqual([]);
+    expect(budgetKeys('["sales@0","ops.team@1764547200000"]')).toEqual([
+      { budget: 'sales', window: 0 },
+      { budget: 'ops.team', window: 1764547200000 },
+    ]);
+    for (const [tag, why] of [
+      ['sales@0', 'must be a JSON array'],
+      ['{"a":1}', 'must be a JSON array'],
+      ['["Sales@0"]', '"Sales@0" is not a budget key'],
+      ['["sales@-1"]', 'is not a budget key'],
+      ['["sales@01"]', 'is not a budget key'],
+      ['["sales"]', 'is not a budget key'],
+      ['[1]', '1 is not a budget key'],
+      ['["a@0","a@0"]', 'names "a@0" twice'],
+      [JSON.stringify(Array.from({ length: 17 }, (_, i) => `b${i}@0`)), 'names 17 budgets; a call is charged to at most 16'],
+    ] as const)
+      expect(budgetKeys(tag)).toContain(why);
+    const b = batchOf('rt-0', 1, { from: 5, n: 3 });
+    const r = telemetryBatch.safeParse({ ...b, llmRequests: b.llmRequests!.map((x, i) => ({ ...(x as object), budgets: i === 1 ? '["x@0", 3]' : null })) });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]).toMatchObject({
+      path: ['llmRequests', 1, 'budgets'],
+      message: '3 is not a budget key "<budget>@<window start ms>" (a budget id is 1-63 of a-z, 0-9, ".", "_", "-") (call id 6)',
+    });
+  });
+});
+
+describe('the grant', () => {
+  it('never passes the limit while 12 runtimes race 96 lease calls, and grants all of it', async () => {
+    const id = await budget({ limitMicros: 10_000_000 });
+    // Leases that outlive the test: none is reclaimed on the way.
+    const long = new BudgetsStore(pg.db, { ttlMs: 600_000, graceMs: 600_000 });
+    // Each runtime asks 8 times for a growing total (one call at a time), all 12 at once: 12 transactions race at every moment.
+    const granted: number[] = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, r) => {
+        for (let i = 1, want = 0; i <= 8; i++) {
+          want += 150_000 + (((r * 8 + i) * 7919) % 300_000);
+          const g = await grantOf(`rt-${r}`, ask(id, { want, rate: 1_000 * (r + 1) }), T0, long);
+          granted[r] = g.granted;
+          expect(g.granted).toBeLessThanOrEqual(want);
+        }
+      }),
+    );
+    const v = await leasesOf(id);
+    const total = v.leases.reduce((s, l) => s + l.grantedMicros, 0);
+    expect(total).toBe(granted.reduce((s, g) => s + g, 0));
+    expect(total).toBeLessThanOrEqual(10_000_000);
+    // Once the race is over (the short ones' asks are old), one runtime's call takes whatever is unleased: no dollar was lost.
+    const last = await grantOf('rt-0', ask(id, { want: 20_000_000 }), T0 + 60_000, long);
+    expect(last.unleased).toBe(0);
+    expect(last.granted).toBe(granted[0]! + 10_000_000 - total);
+  }, 20_000);
+
+  it('gives back what a runtime returns, and a want below used + held keeps what it holds', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    expect((await grantOf('rt-0', ask(id, { want: 800_000 }))).granted).toBe(800_000);
+    expect((await grantOf('rt-1', ask(id, { want: 500_000 }))).granted).toBe(200_000);
+    const back = await grantOf('rt-0', ask(id, { want: 100_000, used: 250_000, held: 50_000 }));
+    expect(back.granted).toBe(300_000);
+    expect(back.unleased).toBe(500_000);
+    expect(back.left).toBe(750_000);
+    expect((await grantOf('rt-1', ask(id, { want: 500_000 }))).granted).toBe(500_000);
+  });
+
+  it('shares by rate when contended: a busy runtime is not refused while another sits on idle headroom', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    // The idle one took most of it earlier.
+    expect((await grantOf('rt-2', ask(id, { want: 900_000, rate: 1_000 }), T0)).granted).toBe(900_000);
+    // The busy one asks for more than is left, with calls waiting: it gets the rest, is told contended, asks again soon.
+    const busy = await grantOf('rt-3', ask(id, { want: 400_000, waiting: 3, need: 50_000, rate: 600_000 }), T0 + 100);
+    expect(busy).toMatchObject({ granted: 100_000, contended: true, renewInMs: CONTENDED_RENEW_MS });
+    // The holder hears it at its next call and returns what it does not need.
+    const idle = await grantOf('rt-2', ask(id, { want: 900_000, used: 10_000, rate: 1_000 }), T0 + 200);
+    expect(idle.contended).toBe(true);
+    const returned = await grantOf('rt-2', ask(id, { want: 10_000, used: 10_000, rate: 1_000 }), T0 + 300);
+    expect(returned.granted).toBe(10_000);
+    // The busy one's next call takes the headroom back.
+    const after = await grantOf('rt-3', ask(id, { want: 400_000, used: 100_000, waiting: 3, need: 50_000, rate: 600_000 }), T0 + 400);
+    expect(after.granted).toBe(400_000);
+  });
+
+  it('while two runtimes are short, gives each its share by rate, and a waiting call its need', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    // A fast one is short and waiting; a slow one now asks for everything.
+    await grantOf('rt-4', ask(id, { want: 200_000, rate: 300_000 }), T0);
+    await grantOf('rt-4', ask(id, { want: 5_000_000, waiting: 2, need: 1_000, rate: 300_000 }), T0 + 10);
+    const v = await leasesOf(id, T0 + 10);
+    expect(v.unleasedMicros).toBe(0);
+    // Another round with headroom freed: the slow runtime gets its rate share, not all of it.
+    await grantOf('rt-4', ask(id, { want: 200_000, used: 200_000, waiting: 2, need: 1_000, rate: 300_000 }), T0 + 20);
+    const slow = await grantOf('rt-5', ask(id, { want: 800_000, waiting: 1, need: 40_000, rate: 100_000 }), T0 + 30);
+    // rt-4 is demanding (waiting, wanted 200k = granted: waiting counts); shares: 100k / (100k + 300k) of 800k unleased.
+    expect(slow.granted).toBe(200_000);
+    expect(slow.contended).toBe(true);
+    // A new runtime with no rate still gets one waiting call's need.
+    const fresh = await grantOf('rt-6', ask(id, { want: 100_000, waiting: 1, need: 60_000, rate: 0 }), T0 + 40);
+    expect(fresh.granted).toBe(60_000);
+  });
+});
+
+describe('reclaim and the rows', () => {
+  it('reclaims a silent runtime’s lease down to what it reported, says it once, and counts its tail rows once', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    const tag = JSON.stringify([`${id}@0`]);
+    await grantOf('rt-7', ask(id, { want: 600_000 }), T0);
+    await land('rt-7', 2, 50_000, tag);
+    await grantOf('rt-7', ask(id, { want: 600_000, used: 150_000, held: 20_000 }), T0 + 100);
+    expect((await grantOf('rt-8', ask(id, { want: 900_000 }), T0 + 200)).granted).toBe(400_000);
+    const reclaim = async (now: number) => (await store.reclaim(now)).filter((r) => r.budget === id);
+    // Before expiry + grace nothing is taken back.
+    expect(await reclaim(T0 + 100 + OPTS.ttlMs + OPTS.graceMs - 1)).toEqual([]);
+    const late = T0 + 100 + OPTS.ttlMs + OPTS.graceMs + 1;
+    expect(await reclaim(late)).toEqual([{ budget: id, window: 0, runtime: 'rt-7', fromMicros: 600_000, toMicros: 170_000, expiredAt: T0 + 100 + OPTS.ttlMs }]);
+    expect(await reclaim(late + 10)).toEqual([]);
+    // The other runtime's next call takes what came back.
+    const more2 = await grantOf('rt-8', ask(id, { want: 900_000 }), late + 100);
+    expect(more2.granted).toBe(830_000);
+    // Its tail rows land later: spent rises past its reclaimed grant, counted once however often sent.
+    const tail = await land('rt-7', 3, 10_000, tag);
+    await ingestBatch(pg.db, tail);
+    const v = await leasesOf(id, late);
+    expect(v.spentMicros).toBe(130_000);
+    expect(v.leases.find((l) => l.runtime === 'rt-7')).toMatchObject({ grantedMicros: 170_000, spentMicros: 130_000 });
+    expect(v.unleasedMicros).toBe(0);
+  });
+
+  it('a lease call reclaims others’ expired leases on its way, and says which', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    await grantOf('rt-9', ask(id, { want: 1_000_000, used: 5_000 }), T0);
+    const { reclaims, answer } = await store.lease('rt-10', [ask(id, { want: 500_000 })], T0 + 5_000);
+    expect(reclaims.filter((r) => r.budget === id)).toEqual([{ budget: id, window: 0, runtime: 'rt-9', fromMicros: 1_000_000, toMicros: 5_000, expiredAt: T0 + OPTS.ttlMs }]);
+    expect(answer.budgets.find((g) => g.budget === id)!.granted).toBe(500_000);
+  });
+
+  it('adds each landed row to every budget its tag names, once for a batch sent twice, and ignores keys naming no budget', async () => {
+    const a = await budget();
+    const b = await budget();
+    const tag = JSON.stringify([`${a}@0`, `${b}@0`, 'deleted-or-never@0']);
+    const batch = await land('rt-11', 4, 1_234, tag);
+    const again = await ingestBatch(pg.db, batch);
+    expect(again.ack.duplicate).toBe(true);
+    // The same rows under a new sequence (a runtime restarted and sent them again): skipped by their keys.
+    const resent = { ...batch, seq: batch.seq + 1 };
+    seqs.set('rt-11', resent.seq);
+    const r = await ingestBatch(pg.db, resent);
+    expect(r.ack.stored.llmRequests).toBe(0);
+    expect(r.budgets).toEqual([]);
+    for (const id of [a, b]) expect(await leasesOf(id)).toMatchObject({ spentMicros: 4 * 1_234, leases: [{ runtime: 'rt-11', spentMicros: 4 * 1_234, grantedMicros: 0 }] });
+    // Untagged rows add nothing.
+    await land('rt-11', 2, 99, null);
+    expect((await leasesOf(a)).spentMicros).toBe(4 * 1_234);
+  });
+});
+
+describe('periods and limits', () => {
+  it('starts a fresh window at rollover; the old one stays, and an ask for it only returns', async () => {
+    const id = await budget({ period: 'day', limitMicros: 300_000 });
+    const day1 = windowStart('day', T0);
+    const day2 = day1 + 86_400_000;
+    expect((await grantOf('rt-0', ask(id, { window: day1, want: 300_000 }), T0)).window).toBe(day1);
+    const next = await store.lease('rt-0', [ask(id, { window: day1, want: 900_000, used: 100_000 }), ask(id, { window: day2, want: 200_000 })], day2 + 5);
+    expect(next.answer.budgets.filter((g) => g.budget === id).map((g) => [g.window, g.granted, g.unleased])).toEqual([[day2, 200_000, 100_000]]);
+    const old = await pg.db.select().from(pgSchema.budgetLeases);
+    expect(old.filter((l) => l.budgetId === id).map((l) => [l.windowStart, l.grantedMicros])).toEqual(
+      expect.arrayContaining([
+        [day1, 300_000],
+        [day2, 200_000],
+      ]),
+    );
+    // A return for the old window lowers its grant; a larger want there never raises it.
+    await store.lease('rt-0', [ask(id, { window: day1, want: 0, used: 100_000 })], day2 + 10);
+    const back = await pg.db.select().from(pgSchema.budgetLeases);
+    expect(back.find((l) => l.budgetId === id && l.windowStart === day1)!.grantedMicros).toBe(100_000);
+  });
+
+  it('refuses a limit below what was spent, allows one below spent + leased, and says thresholds once per window', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    await grantOf('rt-1', ask(id, { want: 950_000 }), T0);
+    await land('rt-1', 1, 850_000, JSON.stringify([`${id}@0`]));
+    await expect(store.update(id, { limitMicros: 849_999 }, new Date(T0))).rejects.toThrow(ConflictError);
+    await expect(store.update(id, { limitMicros: 849_999 }, new Date(T0))).rejects.toThrow(`budget '${id}' has already spent $0.85 in this window: its limit cannot go below that`);
+    await store.update(id, { limitMicros: 900_000 }, new Date(T0));
+    // Over-committed after the cut: nothing more is granted, to anyone.
+    expect((await grantOf('rt-2', ask(id, { want: 10_000 }), T0 + 10)).granted).toBe(0);
+    const mine = (await store.crossings(T0 + 20)).filter((c) => c.budget === id);
+    expect(mine).toEqual([{ budget: id, window: 0, state: 'warning', spentMicros: 850_000, limitMicros: 900_000 }]);
+    expect((await store.crossings(T0 + 30)).filter((c) => c.budget === id)).toEqual([]);
+    await land('rt-1', 1, 50_000, JSON.stringify([`${id}@0`]));
+    expect((await store.crossings(T0 + 40)).filter((c) => c.budget === id).map((c) => c.state)).toEqual(['exhausted']);
+    expect((await store.crossings(T0 + 50)).filter((c) => c.budget === id)).toEqual([]);
+    const v = await leasesOf(id, T0 + 50);
+    expect(v).toMatchObject({ state: 'exhausted', percentUsed: 100, spentMicros: 900_000 });
+    // Deleting drops its leases; the rows keep their tags.
+    expect(await store.remove(id)).toBe(true);
+    expect((await pg.db.select().from(pgSchema.budgetLeases)).filter((l) => l.budgetId === id)).toEqual([]);
+    expect(await store.remove(id)).toBe(false);
+  });
+
+  it('answers only the budgets that cover the runtime: its user, the fleet, agent names (for every runtime)', async () => {
+    await budget({ id: 'cov-ann', scope: 'user', users: ['ann'] });
+    await budget({ id: 'cov-team', scope: 'team', users: ['bob'], agents: ['lead-gen'] });
+    await budget({ id: 'cov-agent', scope: 'agent', agents: ['writer'] });
+    const { answer } = await store.lease('rt-0', [], T0);
+    const covers = Object.fromEntries(answer.budgets.filter((b) => b.budget.startsWith('cov-')).map((b) => [b.budget, b.covers]));
+    expect(covers).toEqual({ 'cov-ann': 'all', 'cov-team': ['lead-gen'], 'cov-agent': ['writer'] });
+    const bob = await store.lease('rt-6', [], T0);
+    expect(Object.fromEntries(bob.answer.budgets.filter((b) => b.budget.startsWith('cov-')).map((b) => [b.budget, b.covers]))).toEqual({ 'cov-team': 'all', 'cov-agent': ['writer'] });
+  });
+});
