@@ -76,7 +76,8 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
       const removed = await store.remove(a.name!);
       if (!removed) throw new ConfigError(`panel runtime rm: no runtime '${a.name}'`);
       if (a.json) return void process.stdout.write(`${JSON.stringify(removed)}\n`);
-      process.stdout.write(`Runtime '${a.name}' removed; ${removed.revoked} token(s) revoked (a running panel refuses them within 5 s).\n`);
+      const back = removed.reclaimedMicros > 0 ? `; ${formatUsd(removed.reclaimedMicros)} of its central budget leases returned to the budgets` : '';
+      process.stdout.write(`Runtime '${a.name}' removed; ${removed.revoked} token(s) revoked (a running panel refuses them within 5 s)${back}.\n`);
     } else {
       const rows = await store.list();
       if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -131,7 +131,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     database: 'database',
     tls: (l, cur) => layer(cur, l.tls, { cert: 'cert', key: 'key' }),
     leaseTtlMs: 'lease_ttl',
-    leaseGraceMs: 'lease_grace',
+    leaseReclaimAfterMs: 'lease_reclaim_after',
     configFile: null,
     notices: null,
   };

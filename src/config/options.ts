@@ -66,11 +66,12 @@ export const OPTIONS = {
     describe: "How long a runtime's central budget lease lives without a renewal: 500ms, 30s, 2m [default: 30s]",
     commands: { panel: true },
   },
-  leaseGrace: {
+  leaseReclaimAfter: {
     kind: 'string',
-    key: 'lease_grace',
-    env: 'IRON_CAGE_LEASE_GRACE',
-    describe: "How long after its expiry a silent runtime's lease is reclaimed (down to what it reported spending) [default: 30s]",
+    key: 'lease_reclaim_after',
+    env: 'IRON_CAGE_LEASE_RECLAIM_AFTER',
+    describe:
+      "How long a runtime may stay silent past its lease's expiry before it is taken as gone and the unspent part of its lease returns to the budget (a partitioned runtime spends its lease until expiry; sooner: panel runtime rm) [default: 10m]",
     commands: { panel: true },
   },
   tlsCert: { kind: 'string', key: 'tls.cert', env: 'IRON_CAGE_TLS_CERT', describe: 'TLS certificate (PEM file): serve HTTPS (with --tls-key)', commands: { panel: true } },

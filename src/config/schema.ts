@@ -20,7 +20,7 @@ const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or mor
 const duration = (minMs: number, maxMs: number, min: string, max: string) =>
   z.union([z.number(), z.string()]).transform((v, ctx): number => {
     const ms = typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? v : null) : parseDuration(v);
-    const why = ms === null ? `"${v}" is not a duration (write 500ms, 30s, 2m or 1h)` : ms < minMs ? `must be at least ${min}` : ms > maxMs ? `must be at most ${max}` : null;
+    const why = ms === null ? `"${v}" is not a duration (write 500ms, 30s, 2m, 1h or 1d)` : ms < minMs ? `must be at least ${min}` : ms > maxMs ? `must be at most ${max}` : null;
     if (why !== null) {
       ctx.addIssue({ code: 'custom', message: why });
       return z.NEVER;
@@ -55,7 +55,7 @@ export const fileSchema = z.strictObject({
   database: z.string().min(1, 'must not be empty').optional(),
   /** The control panel's central budget leases: how long one lives unrenewed, and how long after it expired it is reclaimed. */
   lease_ttl: duration(100, 3_600_000, '100ms', '1h').optional(),
-  lease_grace: duration(0, 3_600_000, '0ms', '1h').optional(),
+  lease_reclaim_after: duration(0, 7 * 86_400_000, '0ms', '7d').optional(),
   /** HTTPS for the control panel: PEM files. */
   tls: z.strictObject({ cert: z.string().min(1, 'must not be empty').optional(), key: z.string().min(1, 'must not be empty').optional() }).optional(),
   /** Retired (see retiredKeys): still read, so an old file keeps working, and ignored. */
@@ -118,8 +118,8 @@ export interface Config {
   tls: { cert: string | null; key: string | null };
   /** The control panel's central budget leases: a lease lives this long unrenewed (`--lease-ttl`). */
   leaseTtlMs: number;
-  /** A silent runtime's lease is reclaimed this long after it expired (`--lease-grace`). */
-  leaseGraceMs: number;
+  /** A silent runtime's lease is reclaimed this long after it expired (`--lease-reclaim-after`). */
+  leaseReclaimAfterMs: number;
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -158,7 +158,7 @@ export const DEFAULTS: Config = {
   database: null,
   tls: { cert: null, key: null },
   leaseTtlMs: 30_000,
-  leaseGraceMs: 30_000,
+  leaseReclaimAfterMs: 600_000,
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

@@ -13,17 +13,17 @@ export function formatDuration(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * A duration as a person writes it: a whole number with a unit, `500ms`, `30s`, `2m`, `1h`
+ * A duration as a person writes it: a whole number with a unit, `500ms`, `30s`, `2m`, `1h`, `1d`
  * (no unit: milliseconds). Null for anything else.
  *
  * @example
  *   parseDuration('30s') // 30_000
  */
 export function parseDuration(text: string): number | null {
-  const m = /^\s*(\d{1,9})\s*(ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*(\d{1,9})\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) return null;
   return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
 }

@@ -12,7 +12,7 @@ import { isConnectionError, type Outage } from './outage.js';
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
 
 /** How often the sweep runs: every few seconds, sooner when leases are short (tests). */
-export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2_000, Math.floor(Math.min(o.ttlMs, o.graceMs || o.ttlMs) / 2)));
+export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2_000, Math.floor(Math.min(o.ttlMs, o.reclaimAfterMs || o.ttlMs) / 2)));
 
 export class CentralBudgets {
   readonly store: BudgetsStore;
@@ -42,7 +42,7 @@ export class CentralBudgets {
     this.sweeping ??= (async () => {
       try {
         const now = this.now();
-        for (const r of await this.store.reclaim(now, this.d.lease.graceMs)) this.reclaimed(r);
+        for (const r of await this.store.reclaim(now, this.d.lease.reclaimAfterMs)) this.reclaimed(r);
         for (const c of await this.store.crossings(now)) this.crossed(c);
       } catch (err) {
         if (isConnectionError(err)) this.d.outage.failed(err);

@@ -95,7 +95,7 @@ export class Panel {
         logger,
         outage,
         loginTokenTtlMinutes: config.loginTokenTtlMinutes,
-        lease: { ttlMs: config.leaseTtlMs, graceMs: config.leaseGraceMs },
+        lease: { ttlMs: config.leaseTtlMs, reclaimAfterMs: config.leaseReclaimAfterMs },
       });
       // The panel's REST routes: its own service's, then the fleet view's queries.
       const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];

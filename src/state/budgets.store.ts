@@ -19,7 +19,7 @@ export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 export type BudgetState = 'ok' | 'warning' | 'exhausted';
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
-export const LEASE_DEFAULTS = { ttlMs: 30_000, graceMs: 30_000 } as const;
+export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
 /** Another runtime that waited or was short within this long makes a budget contended. */
 export const CONTENDED_WITHIN_MS = 5_000;
 /** How soon a runtime asks again while a budget is contended (holders give surplus back quickly). */
@@ -207,18 +207,18 @@ export interface BudgetView {
 
 export interface LeaseOptions {
   ttlMs: number;
-  graceMs: number;
+  reclaimAfterMs: number;
 }
 
 /** A lease row's committed amount: what it may still spend or has spent, whichever is more. */
 const committed = (l: Pick<BudgetLeaseRow, 'grantedMicros' | 'spentMicros'>) => Math.max(l.grantedMicros, l.spentMicros);
 const sum = <T>(rows: readonly T[], f: (r: T) => number) => rows.reduce((s, r) => s + f(r), 0);
 
-/** A lease that expired more than `graceMs` ago and still holds more than its runtime reported spending. */
-const reclaimable = (now: number, graceMs: number): SQL =>
+/** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
+const reclaimable = (now: number, reclaimAfterMs: number): SQL =>
   and(
     gt(budgetLeases.expiresAt, 0),
-    lt(budgetLeases.expiresAt, now - graceMs),
+    lt(budgetLeases.expiresAt, now - reclaimAfterMs),
     gt(budgetLeases.grantedMicros, sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`),
   )!;
 
@@ -380,7 +380,7 @@ export class BudgetsStore {
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
       for (const ask of asks) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
-      reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.graceMs)));
+      reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
       const leases = await tx
         .select()
         .from(budgetLeases)
@@ -475,8 +475,8 @@ export class BudgetsStore {
   }
 
   /** Lower each expired lease matching `where` to what its runtime reported (its rows, or used + held); each one once. */
-  private async reclaimWhere(tx: PanelDb, where: SQL, now: number, graceMs: number): Promise<Reclaim[]> {
-    const cond = and(where, reclaimable(now, graceMs))!;
+  private async reclaimWhere(tx: PanelDb, where: SQL, now: number, reclaimAfterMs: number): Promise<Reclaim[]> {
+    const cond = and(where, reclaimable(now, reclaimAfterMs))!;
     // Locked first (skipping rows another transaction is changing: it decides them), so "from" is the grant it replaces.
     const found = await tx.select().from(budgetLeases).where(cond).orderBy(asc(budgetLeases.budgetId), asc(budgetLeases.windowStart), asc(budgetLeases.runtimeId)).for('update', { skipLocked: true });
     if (found.length === 0) return [];
@@ -492,8 +492,8 @@ export class BudgetsStore {
   }
 
   /** The periodic sweep: every lease silent past its expiry + grace, reclaimed (each said once by whoever changed it). */
-  async reclaim(now = Date.now(), graceMs = this.opts.graceMs): Promise<Reclaim[]> {
-    return this.db.transaction((tx) => this.reclaimWhere(tx as unknown as PanelDb, sql`true`, now, graceMs));
+  async reclaim(now = Date.now(), reclaimAfterMs = this.opts.reclaimAfterMs): Promise<Reclaim[]> {
+    return this.db.transaction((tx) => this.reclaimWhere(tx as unknown as PanelDb, sql`true`, now, reclaimAfterMs));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { PanelDb } from './pg.js';
-import { runtimes, type RuntimeRow } from './schema-panel.js';
+import { budgetLeases, runtimes, type RuntimeRow } from './schema-panel.js';
 import { apiTokens } from './schema-pg.js';
 import type { TelemetryHello } from './telemetry.js';
 import type { NewApiTokenRow } from './tokens.store.js';
@@ -43,8 +43,13 @@ export class RuntimesStore {
     return row ?? null;
   }
 
-  /** Remove a live runtime and revoke its tokens, in one transaction; null when there is none. Its reported data stays. */
-  async remove(id: string, now = new Date()): Promise<{ runtime: RuntimeView; revoked: number } | null> {
+  /**
+   * Remove a live runtime and revoke its tokens, in one transaction; null when there is none. Its
+   * reported data stays. The admin declares it gone: what its central budget leases hold beyond
+   * what it reported spending (its rows, or used + held at its last lease call) returns to the
+   * budgets at once, as a silent runtime's would after `lease_reclaim_after`.
+   */
+  async remove(id: string, now = new Date()): Promise<{ runtime: RuntimeView; revoked: number; reclaimedMicros: number } | null> {
     const at = now.toISOString();
     return this.db.transaction(async (tx) => {
       const [row] = await tx
@@ -58,7 +63,16 @@ export class RuntimesStore {
         .set({ revokedAt: at })
         .where(and(eq(apiTokens.kind, 'runtime'), eq(apiTokens.runtimeId, id), isNull(apiTokens.revokedAt)))
         .returning({ id: apiTokens.id });
-      return { runtime: row, revoked: revoked.length };
+      const reported = sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`;
+      const [back] = await tx
+        .select({ micros: sql<string>`coalesce(sum(${budgetLeases.grantedMicros} - ${reported}), 0)` })
+        .from(budgetLeases)
+        .where(and(eq(budgetLeases.runtimeId, id), sql`${budgetLeases.grantedMicros} > ${reported}`));
+      await tx
+        .update(budgetLeases)
+        .set({ grantedMicros: reported })
+        .where(and(eq(budgetLeases.runtimeId, id), sql`${budgetLeases.grantedMicros} > ${reported}`));
+      return { runtime: row, revoked: revoked.length, reclaimedMicros: Number(back?.micros ?? 0) };
     });
   }
 

@@ -7,6 +7,7 @@ import {
   ingestBatch,
   openPostgres,
   pgSchema,
+  RuntimesStore,
   telemetryBatch,
   windowStart,
   type BudgetInput,
@@ -21,7 +22,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 // adding their cost at ingest (once, however often a batch is sent), period windows, limits.
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
-const OPTS = { ttlMs: 1_000, graceMs: 1_000 };
+const OPTS = { ttlMs: 1_000, reclaimAfterMs: 1_000 };
 let server: TestPostgres;
 let pg: Postgres;
 let store: BudgetsStore;
@@ -112,7 +113,7 @@ describe('the grant', () => {
   it('never passes the limit while 12 runtimes race 96 lease calls, and grants all of it', async () => {
     const id = await budget({ limitMicros: 10_000_000 });
     // Leases that outlive the test: none is reclaimed on the way.
-    const long = new BudgetsStore(pg.db, { ttlMs: 600_000, graceMs: 600_000 });
+    const long = new BudgetsStore(pg.db, { ttlMs: 600_000, reclaimAfterMs: 600_000 });
     // Each runtime asks 8 times for a growing total (one call at a time), all 12 at once: 12 transactions race at every moment.
     const granted: number[] = [];
     await Promise.all(
@@ -192,8 +193,8 @@ describe('reclaim and the rows', () => {
     expect((await grantOf('rt-8', ask(id, { want: 900_000 }), T0 + 200)).granted).toBe(400_000);
     const reclaim = async (now: number) => (await store.reclaim(now)).filter((r) => r.budget === id);
     // Before expiry + grace nothing is taken back.
-    expect(await reclaim(T0 + 100 + OPTS.ttlMs + OPTS.graceMs - 1)).toEqual([]);
-    const late = T0 + 100 + OPTS.ttlMs + OPTS.graceMs + 1;
+    expect(await reclaim(T0 + 100 + OPTS.ttlMs + OPTS.reclaimAfterMs - 1)).toEqual([]);
+    const late = T0 + 100 + OPTS.ttlMs + OPTS.reclaimAfterMs + 1;
     expect(await reclaim(late)).toEqual([{ budget: id, window: 0, runtime: 'rt-7', fromMicros: 600_000, toMicros: 170_000, expiredAt: T0 + 100 + OPTS.ttlMs }]);
     expect(await reclaim(late + 10)).toEqual([]);
     // The other runtime's next call takes what came back.
@@ -206,6 +207,19 @@ describe('reclaim and the rows', () => {
     expect(v.spentMicros).toBe(130_000);
     expect(v.leases.find((l) => l.runtime === 'rt-7')).toMatchObject({ grantedMicros: 170_000, spentMicros: 130_000 });
     expect(v.unleasedMicros).toBe(0);
+  });
+
+  it('takes back a removed runtime’s unspent lease at once, before it expired: the admin declared it gone', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    await pg.db.insert(pgSchema.runtimes).values({ id: 'rt-gone', userId: 'ann', createdAt: new Date(T0).toISOString() });
+    await grantOf('rt-gone', ask(id, { want: 700_000, used: 100_000, held: 50_000 }), T0);
+    expect((await grantOf('rt-11', ask(id, { want: 900_000 }), T0 + 10)).granted).toBe(300_000);
+    const removed = await new RuntimesStore(pg.db).remove('rt-gone');
+    expect(removed).toMatchObject({ revoked: 0, reclaimedMicros: 550_000 });
+    expect((await leasesOf(id, T0 + 20)).leases.find((l) => l.runtime === 'rt-gone')).toMatchObject({ grantedMicros: 150_000 });
+    // Well before its lease expired, what came back is unleased again; the removed runtime gets nothing more.
+    expect((await leasesOf(id, T0 + 30)).unleasedMicros).toBe(1_000_000 - 150_000 - 300_000);
+    await expect(store.lease('rt-gone', [ask(id, { want: 700_000 })], T0 + 40)).rejects.toThrow(/no runtime 'rt-gone'/);
   });
 
   it('a lease call reclaims others’ expired leases on its way, and says which', async () => {

@@ -18,7 +18,7 @@ const FORMATTED: Record<string, [string, string]> = {
   environment: ['staging', 'prod-eu'],
   'panel.url': ['https://panel.example:8443', 'http://127.0.0.1:9000/ic'],
   lease_ttl: ['20s', '1500ms'],
-  lease_grace: ['45s', '2m'],
+  lease_reclaim_after: ['45s', '2m'],
 };
 
 /** Two different valid values of an option, as text (what a variable holds). */

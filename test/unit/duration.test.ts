@@ -12,9 +12,9 @@ describe('formatDuration (terminal, demo and dashboard)', () => {
   });
 });
 
-describe('parseDuration (--lease-ttl, --lease-grace)', () => {
+describe('parseDuration (--lease-ttl, --lease-reclaim-after)', () => {
   it('reads a whole number with a unit, or milliseconds, and nothing else', () => {
-    expect(['500ms', '30s', '2m', '1h', '250', ' 3s '].map(parseDuration)).toEqual([500, 30_000, 120_000, 3_600_000, 250, 3_000]);
-    for (const bad of ['', '1.5s', '-1s', '30 sec', 's', '1d', '10000000000']) expect(parseDuration(bad), bad).toBeNull();
+    expect(['500ms', '30s', '2m', '1h', '1d', '250', ' 3s '].map(parseDuration)).toEqual([500, 30_000, 120_000, 3_600_000, 86_400_000, 250, 3_000]);
+    for (const bad of ['', '1.5s', '-1s', '30 sec', 's', '1w', '10000000000']) expect(parseDuration(bad), bad).toBeNull();
   });
 });
