@@ -18,7 +18,7 @@ const rt: Record<string, string> = {};
 beforeAll(async () => {
   server = await startPostgres();
   // Short leases: a silent runtime's lease is reclaimed within a second.
-  t = await startTestPanel(server.url, { leaseTtlMs: 300, leaseGraceMs: 200 });
+  t = await startTestPanel(server.url, { leaseTtlMs: 300, leaseReclaimAfterMs: 200 });
   for (const [id, user] of [
     ['rt-a', 'ann'],
     ['rt-b', null],
