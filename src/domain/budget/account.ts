@@ -257,7 +257,11 @@ export function refusal(account: Account, spent: Micros, requested: Micros, why?
   const exhausted = spent >= hard;
   const inFlight = account.reserved > 0 ? `, ${formatUsd(account.reserved)} reserved by ${account.open} in-flight request${account.open === 1 ? '' : 's'}` : '';
   const head = c ? c.label : `budget of ${formatUsd(hard)} for agent ${account.agentId}`;
-  const tail = c ? `${formatUsd(spent)} spent by this runtime${inFlight}, ${formatUsd(Math.max(0, hard - spent))} of it left to this runtime, ${formatUsd(requested)} requested` : null;
+  const tail = c
+    ? c.key === null
+      ? `${formatUsd(requested)} requested`
+      : `${formatUsd(spent)} spent by this runtime${inFlight}, ${formatUsd(Math.max(0, hard - spent))} of it left to this runtime, ${formatUsd(requested)} requested`
+    : null;
   const message = why
     ? `${head}: ${why.detail}: ${tail ?? `${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`}`
     : exhausted

@@ -23,7 +23,7 @@ import {
   type TrackerOptions,
 } from './account.js';
 import { makeThresholds, normalizeThresholds, thresholdAmount } from './thresholds.js';
-import { decideChain, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
+import { decideChain, freeOf, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
 
 // Per-agent budget account: limit, settled spend, outstanding reservations (the agent id is the
 // run). The gateway reserves a request's worst-case cost before forwarding it, then settles the
@@ -178,10 +178,7 @@ export class BudgetTracker {
     checkMicros('reservation', amountMicros);
     const account = this.accounts.get(agentId);
     if (account === undefined) return unknownAgent(agentId, amountMicros);
-    for (const a of [account, ...account.links]) {
-      const spent = a.settled + a.overshoot;
-      if (a.limit !== null && spent + a.reserved + amountMicros > a.limit) return refusal(a, spent, amountMicros, undefined, agentId);
-    }
+    for (const a of [account, ...account.links]) if (freeOf(a) < amountMicros) return refusal(a, a.settled + a.overshoot, amountMicros, undefined, agentId);
     return this.grant(account, account.links, amountMicros);
   }
 
@@ -330,14 +327,14 @@ export class BudgetTracker {
     const account = r.account;
     const chain = [account, ...r.links];
     const extra = amountMicros - r.amount;
-    if (extra <= 0 || chain.every((a) => a.limit === null || a.limit - a.settled - a.overshoot - a.reserved >= extra)) {
+    if (extra <= 0 || chain.every((a) => freeOf(a) >= extra)) {
       this.resize(reservationId, r, amountMicros);
       if (extra < 0) this.waits.drain(chain);
       return { ok: true, reservationId, agentId: account.agentId, amountMicros };
     }
     // What is left on the chain with nothing else in flight or waiting: the clamp's whole room.
     const alone = chain.every((a) => a.reserved === r.amount) && !this.waits.busy(account) && !this.waits.heldUp(r.links);
-    const left = Math.min(...chain.map((a) => (a.limit === null ? amountMicros : a.limit - a.settled - a.overshoot)));
+    const left = Math.min(amountMicros, ...chain.map((a) => freeOf(a) + a.reserved));
     if (minMicros < amountMicros && alone && left >= minMicros) {
       this.resize(reservationId, r, left);
       if (left < r.amount) this.waits.drain(chain);

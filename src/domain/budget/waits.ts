@@ -39,6 +39,17 @@ type Decision = { kind: 'grant'; amount: Micros } | { kind: 'wait' } | { kind: '
 export type ChainDecision = { kind: 'grant'; amount: Micros } | { kind: 'wait'; on: Account[] } | { kind: 'refuse'; on: Account };
 
 /**
+ * What one more reservation may take from an account now: its limit less spend and holds (no
+ * bound without a limit); nothing from a central account whose lease is not known to hold (the
+ * panel stopped answering: spend stays within what the last lease covered).
+ */
+export function freeOf(account: Account): Micros {
+  if (account.limit === null) return Number.POSITIVE_INFINITY;
+  if (account.central?.unavailableSince != null) return 0;
+  return account.limit - account.settled - account.overshoot - account.reserved;
+}
+
+/**
  * What the head of the queue can have now from one account. Its whole worst case when that fits
  * what no open reservation holds; else wait, if settled spend alone leaves room for it (the holds
  * will settle for less than they hold, or at worst for all of it, and free the rest; on a central
@@ -52,7 +63,7 @@ export type ChainDecision = { kind: 'grant'; amount: Micros } | { kind: 'wait'; 
 export function decide(account: Account, full: Micros, min: Micros): Decision {
   if (account.limit === null) return { kind: 'grant', amount: full };
   const spent = account.settled + account.overshoot;
-  const free = account.limit - spent - account.reserved;
+  const free = freeOf(account);
   if (free >= full) return { kind: 'grant', amount: full };
   // A central account's limit is its lease (soft); what could ever be spent is its ceiling.
   const hard = Math.max(account.limit, account.central?.ceiling ?? account.limit);
