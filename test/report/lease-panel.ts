@@ -96,7 +96,9 @@ export class LeasePanel {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const reply = (status: number, value: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
+    const reply = (status: number, value: unknown, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
+    };
     if (req.url !== '/api/leases' || req.method !== 'POST') return reply(404, { error: { code: 'not_found', message: 'no such route' } });
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'unauthorized', message: 'bad token' } });
     const text = await bodyOf(req);
