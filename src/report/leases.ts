@@ -264,7 +264,8 @@ export class Leases {
   private async ask(): Promise<void> {
     const asks = this.asks(false);
     const used = new Map(asks.map((a) => [`${a.budget}@${a.window}`, a.used]));
-    const held = new Map(asks.map((a) => [`${a.budget}@${a.window}`, a.held]));
+    // Held by calls, as said; null: said while the lease was still current (not yet given back).
+    const held = new Map(asks.map((a) => [`${a.budget}@${a.window}`, this.leases.get(`${a.budget}@${a.window}`)?.current ? null : a.held]));
     this.lastAskAt = this.o.clock();
     const a = await this.o.client.lease(asks, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.askTimeoutMs)]));
     if (this.closing) return;
@@ -304,7 +305,7 @@ export class Leases {
   }
 
   /** A lease answer: every budget covering this runtime now, its grant and what could be spent of it; agents linked again. */
-  private apply(answer: LeaseAnswer, arrived: number, used: ReadonlyMap<string, Micros>, held: ReadonlyMap<string, Micros>): void {
+  private apply(answer: LeaseAnswer, arrived: number, used: ReadonlyMap<string, Micros>, held: ReadonlyMap<string, Micros | null>): void {
     const t = this.o.tracker;
     const first = !this.answered;
     this.answered = true;

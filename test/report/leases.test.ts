@@ -199,6 +199,26 @@ describe('central budgets: leases on a runtime', () => {
   });
 });
 
+describe('central budgets: windows', () => {
+  it('a new window (period rollover) takes the calls from then on; the old one is reported once more with its final spend, then closed', async () => {
+    const panel = await leasePanel();
+    panel.set('team', { limit: 10_000_000, period: 'day', window: 0 });
+    const t = await runtime(config(panel));
+    const a = await agentToken(t, { budgetUsd: null });
+    for (let i = 0; i < 2; i++) expect((await chat(t, a.token)).status).toBe(200);
+    const old = spentOn(t, 'team@0');
+    panel.set('team', { limit: 10_000_000, period: 'day', window: 86_400_000 });
+    await until(() => trackerOf(t).linksOf(a.agentId)[0] === 'central:team@86400000', 5_000);
+    expect((await chat(t, a.token)).status).toBe(200);
+    expect(rows(t).at(-1)!.budgets).toBe('["team@86400000"]');
+    expect(spentOn(t, 'team@0')).toBe(old);
+    await until(() => trackerOf(t).central('central:team@0') === null, 5_000);
+    const lastOld = panel.calls.filter((c) => c.asks.some((x) => x.window === 0)).at(-1)!.asks.find((x) => x.window === 0)!;
+    expect(lastOld).toMatchObject({ want: old, used: old, held: 0 });
+    expect(panel.problems).toEqual([]);
+  });
+});
+
 describe('the lease loop, tuned short', () => {
   it('an idle runtime gives back everything above what it used', async () => {
     const panel = await leasePanel();
