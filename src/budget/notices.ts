@@ -88,7 +88,13 @@ export class BudgetNotices {
         type: 'budget.refused',
         severity: 'error',
         message: `LLM call refused: ${r.message}`,
-        data: { requestedUsd: microsToUsd(r.requestedMicros), spentUsd: microsToUsd(r.spentMicros), limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros), model },
+        data: {
+          requestedUsd: microsToUsd(r.requestedMicros),
+          spentUsd: microsToUsd(r.spentMicros),
+          limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros),
+          model,
+          ...(r.central ? { central: r.central.key ?? r.central.id } : {}),
+        },
       }),
     );
     if (this.policy.refusalExhausts(r)) this.safely(() => this.exhausted(r.agentId));
@@ -141,6 +147,12 @@ export class BudgetNotices {
   refusalMessage(r: BudgetRefusal, model: string): string {
     if (r.code === 'wait_timeout' || r.code === 'queue_full') {
       return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. The budget is not used up: this agent's in-flight calls hold the headroom this call needs until they finish. Retry in ${CONGESTION_RETRY_S} s, or make fewer calls at once.`;
+    }
+    if (r.central) {
+      if (r.code === 'no_lease')
+        return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. Calls under this budget go on as soon as the control panel leases more of it; an admin of the control panel can see why it does not.`;
+      const less = r.exhausted ? '' : ' Or ask for less output (max_tokens).';
+      return `Iron Cage refused this ${model} call (nothing was sent to the provider): the ${r.message} (the most this call could cost). This budget is set on the control panel: an admin there can raise it.${less}`;
     }
     const route = `POST /api/agents/${r.agentId}/budget`;
     if (r.limitMicros === null) return `Iron Cage refused this ${model} call: ${r.message}.`;

@@ -105,7 +105,8 @@ export interface EventData {
     action: { method: 'POST'; path: string; body: { limitUsd: number; expectedLimitUsd: number } };
   };
   'budget.progress': { percentUsed: number; spentUsd: number; limitUsd: number; avgPerUnitUsd: number | null; unit: string | null; projectionUsd: number | null };
-  'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string };
+  /** `central`: the central budget key (`<budget>@<window>`) that refused it; its figures are then this runtime's on that budget. */
+  'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string; central?: string };
   /** Calls of the agent waiting for in-flight calls to free the budget they hold; 0: none any more. */
   'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null };
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
@@ -145,6 +146,12 @@ export interface EventData {
   'panel.caught_up': { url: string; sent: number; afterMs: number };
   /** The panel refused the runtime token (401/403): what is wrong with it; the reporter keeps trying, slowly. */
   'panel.refused': { url: string; status: number; reason: string };
+  // Central budgets (a control panel's, leased to this runtime: src/report/leases.ts): said once when one stops being covered by a lease, once when it is again.
+  /**
+   * `budget` null: every central budget at once (the panel has not answered since start: calls
+   * wait at the gate). `afterMs`: how long it was unavailable (on `available`).
+   */
+  'budget.lease': { budget: string | null; window: number | null; state: 'unavailable' | 'available'; reason: string | null; afterMs: number | null };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 

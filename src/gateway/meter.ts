@@ -164,6 +164,9 @@ export class Meter {
     try {
       ({ result: written } = await this.d.state.writeSoon(
         (tx) => {
+          // The central budgets it is charged to, decided with the charge: the row's tag (the panel adds its cost to each).
+          const keys = this.d.tracker.centralKeys(call.agentId, reservation);
+          row.budgets = keys.length > 0 ? JSON.stringify(keys) : null;
           const id = pendingId ?? this.d.requests.insert(tx, row);
           if (pendingId !== null) this.d.requests.finish(tx, pendingId, row);
           if (kept) this.keep(tx, kept);
@@ -329,7 +332,8 @@ export class Meter {
 
   private refusal(r: BudgetRefusal, model: string): GatewayError {
     if (r.code === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', false);
-    // Congestion, not an empty budget: 429 with retry-after; 402 says the budget must be raised.
+    // Congestion, not an empty budget: 429 with retry-after; 402 says the budget must be raised, or
+    // (no_lease) that no central budget's lease covers the call: an SDK must not retry that at once.
     if (r.code === 'wait_timeout' || r.code === 'queue_full') return new GatewayError('rate_limit', this.d.notices.refusalMessage(r, model), true, CONGESTION_RETRY_S);
     return new GatewayError('budget', this.d.notices.refusalMessage(r, model), false);
   }

@@ -18,6 +18,41 @@ export type PanelAnswer<T> =
   /** Unreachable, timed out, 5xx, 429, 408: send the same again after a back-off (or what Retry-After asks). */
   | { kind: 'retry'; reason: string; retryAfterMs: number | null };
 
+/** One central budget in a lease answer (`POST /api/leases`), as the panel's contract states it. */
+const leaseBudget = z.object({
+  budget: z.string().min(1),
+  scope: z.enum(['agent', 'user', 'team', 'fleet']),
+  period: z.enum(['none', 'day', 'month']),
+  window: z.number().int().min(0),
+  covers: z.union([z.literal('all'), z.array(z.string())]),
+  limit: z.number().int().min(0),
+  granted: z.number().int().min(0),
+  expiresAt: z.number().int(),
+  spent: z.number().int(),
+  leased: z.number().int(),
+  unleased: z.number().int(),
+  left: z.number().int(),
+  contended: z.boolean(),
+  state: z.enum(['ok', 'warning', 'exhausted']),
+});
+const leaseAnswer = z.object({ now: z.number().int(), renewInMs: z.number().int().min(0), budgets: z.array(leaseBudget) });
+
+/** What the panel answers to a lease call: every central budget that covers this runtime now. */
+export type LeaseAnswer = z.output<typeof leaseAnswer>;
+export type LeaseBudget = z.output<typeof leaseBudget>;
+
+/** One central budget in a lease call: the total grant it would like for the window, and its own figures. */
+export interface LeaseAsk {
+  budget: string;
+  window: number;
+  want: number;
+  used: number;
+  held: number;
+  waiting: number;
+  need: number;
+  rate: number;
+}
+
 const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });
 const hello = z.object({ runtime: z.string(), lastSeq: z.number().int().min(0), cursor });
 const ack = z.object({ runtime: z.string(), seq: z.number().int(), duplicate: z.boolean(), stored: z.record(z.string(), z.number()) });
@@ -64,15 +99,18 @@ export interface PanelClientOptions {
 /**
  * The HTTP side of the telemetry contract (src/state/telemetry.ts): `GET /api/telemetry` (where
  * the panel stands) and `POST /api/telemetry` (a batch), each answer sorted into what the
- * reporter does next. Never throws: a failure is an answer too.
+ * reporter does next; and `POST /api/leases` (central budgets' leases, leases.ts). Never throws:
+ * a failure is an answer too.
  */
 export class PanelClient {
   readonly endpoint: string;
+  readonly leases: string;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: PanelClientOptions) {
     this.endpoint = `${o.url.replace(/\/+$/, '')}/api/telemetry`;
+    this.leases = `${o.url.replace(/\/+$/, '')}/api/leases`;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
@@ -81,26 +119,31 @@ export class PanelClient {
   }
 
   hello(signal: AbortSignal): Promise<PanelAnswer<TelemetryHello>> {
-    return this.exchange('GET', undefined, signal, (v) => hello.parse(v) as TelemetryHello);
+    return this.exchange(this.endpoint, 'GET', undefined, signal, (v) => hello.parse(v) as TelemetryHello);
   }
 
   /** `body`: the batch as JSON, built once and sent again as it is on a retry. */
   send(body: string, signal: AbortSignal): Promise<PanelAnswer<TelemetryAck>> {
-    return this.exchange('POST', body, signal, (v) => ack.parse(v) as TelemetryAck);
+    return this.exchange(this.endpoint, 'POST', body, signal, (v) => ack.parse(v) as TelemetryAck);
+  }
+
+  /** A lease call: what this runtime would like of each central budget it knows, and its own figures. */
+  lease(asks: readonly LeaseAsk[], signal: AbortSignal): Promise<PanelAnswer<LeaseAnswer>> {
+    return this.exchange(this.leases, 'POST', JSON.stringify({ budgets: asks }), signal, (v) => leaseAnswer.parse(v));
   }
 
   async close(): Promise<void> {
     await this.agent.close().catch(() => undefined);
   }
 
-  private async exchange<T>(method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
+  private async exchange<T>(url: string, method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
     const token = this.o.token();
     if (token === null) return { kind: 'refused', status: 0, reason: 'no runtime token: the panel.token secret is not in the vault (or the vault is locked)' };
     let status: number;
     let text: string;
     let headers: Record<string, string | string[] | undefined>;
     try {
-      const res = await request(this.endpoint, {
+      const res = await request(url, {
         method,
         dispatcher: this.agent,
         headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

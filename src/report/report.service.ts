@@ -5,8 +5,10 @@ import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
 import { secretRef } from '../secrets/index.js';
 import type { Platform, Service } from '../server/index.js';
-import { ReportStore } from '../state/index.js';
+import type { BudgetTracker } from '../domain/budget/index.js';
+import { ReportStore, type RequestsStore } from '../state/index.js';
 import { PanelClient } from './client.js';
+import { Leases } from './leases.js';
 import { Reporter } from './reporter.js';
 
 /** The PEM text of `panel.ca`, or a ConfigError (exit 2) that says what is wrong with the file. */
@@ -28,7 +30,10 @@ function readCa(path: string): string {
  * keys are checked either way (a token with no panel is a mistake said at start, exit 2). A token
  * that is a `secret:NAME` is read from the vault per request, so it starts once the vault has been tried.
  */
-export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>, o: { after?: Promise<unknown> } = {}): Service | null {
+export function reportService(
+  ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>,
+  o: { after?: Promise<unknown>; budgets?: { tracker: BudgetTracker; requests: Pick<RequestsStore, 'spendByBudget'> } } = {},
+): Service | null {
   const p = ctx.config.panel;
   checkPanelConfig(p);
   if (p.url === null) return null;
@@ -36,16 +41,23 @@ export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' 
   const ref = secretRef(p.token);
   if (ref) ctx.secrets.want(ref);
   const client = new PanelClient({ url, ca: p.ca === null ? null : readCa(p.ca), token: ref ? () => ctx.secrets.get(ref) : () => p.token });
-  const reporter = new Reporter({ store: new ReportStore(ctx.state), state: ctx.state, client, url, hostname: hostname(), version: VERSION });
+  // Central budgets: leases from the panel, as accounts in the runtime's one tracker (from here on no call passes one unleased).
+  const leases = o.budgets ? new Leases({ tracker: o.budgets.tracker, requests: o.budgets.requests, state: ctx.state, client, url }) : null;
+  // Both end within the reporter's bounded flush, side by side; the connection closes after both.
+  const shared = { hello: client.hello.bind(client), send: client.send.bind(client), close: async () => (await leases?.close(), await client.close()) };
+  const reporter = new Reporter({ store: new ReportStore(ctx.state), state: ctx.state, client: shared, url, hostname: hostname(), version: VERSION });
   // The vault's outcome does not matter here: without the secret, the reporter says so itself.
   void Promise.resolve(o.after)
     .catch(() => undefined)
-    .then(() => reporter.start());
+    .then(() => {
+      reporter.start();
+      leases?.start();
+    });
   return {
     name: 'report',
     announce() {
       ctx.logger.info(`Telemetry goes to the panel ${url} in the background (the agent never waits on it)`);
     },
-    close: () => reporter.close(),
+    close: async () => void (await Promise.all([leases?.close(), reporter.close()])),
   };
 }

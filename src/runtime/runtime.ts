@@ -107,7 +107,7 @@ export class Runtime {
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
       const vault = secretsService(platform);
-      const report = reportService(platform, { after: vault.ready });
+      const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests } });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),

@@ -113,6 +113,35 @@ export class RequestsStore {
     return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn)]));
   }
 
+  /**
+   * Total recorded spend per central budget key (`<budget>@<window>`), from the rows' `budgets`
+   * tags: a runtime's spend on each central budget rebuilt after a restart. Read per distinct tag
+   * (a handful), each split into its keys here.
+   */
+  spendByBudget(): Map<string, number> {
+    const rows = this.db.orm
+      .select({ budgets: llmRequests.budgets, total: sql<number>`total(${llmRequests.costMicros})` })
+      .from(llmRequests)
+      .where(isNotNull(llmRequests.budgets))
+      .groupBy(llmRequests.budgets)
+      .all();
+    const out = new Map<string, number>();
+    for (const r of rows) {
+      let keys: unknown;
+      try {
+        keys = JSON.parse(r.budgets!);
+      } catch {
+        keys = null;
+      }
+      if (!Array.isArray(keys)) {
+        this.db.warn(`llm_requests.budgets ${JSON.stringify(r.budgets).slice(0, 80)} is not a list of budget keys: its rows' spend is not counted to any central budget`);
+        continue;
+      }
+      for (const k of new Set(keys)) if (typeof k === 'string') out.set(k, (out.get(k) ?? 0) + repairSpend(`budget ${k}`, r.total, this.db.warn));
+    }
+    return out;
+  }
+
   /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */
   okLatencies(agentId: string): number[] {
     return this.db.orm

@@ -47,13 +47,25 @@ export interface ReserveGranted {
   amountMicros: Micros;
 }
 
+/** What a refusal says of the central budget (a control panel's) that refused a call. */
+export interface CentralRef {
+  /** The central account's id, `central:<budget>@<window>`. */
+  id: string;
+  /** `<budget>@<window>`, the rows' tag; null for the account that stands in until the panel first answers. */
+  key: string | null;
+  /** How it is named to people: "team budget sales-team ($500.00/month)". */
+  label: string;
+}
+
 export interface BudgetRefusal {
   ok: false;
   /**
    * `wait_timeout`: it waited for in-flight calls the whole bound; `queue_full`: too many calls
-   * already wait; `aborted`: the caller went away while it waited (nobody to answer).
+   * already wait; `aborted`: the caller went away while it waited (nobody to answer);
+   * `no_lease`: it waited the whole bound on a central budget and no lease came to cover it (the
+   * control panel did not answer, or leased nothing more): a budget answer (402), not congestion.
    */
-  code: 'budget_exceeded' | 'unknown_agent' | 'wait_timeout' | 'queue_full' | 'aborted';
+  code: 'budget_exceeded' | 'unknown_agent' | 'wait_timeout' | 'queue_full' | 'aborted' | 'no_lease';
   /** Names the budget, e.g. "budget of $50.00 for agent lg-1 would be exceeded: $49.98 spent, $0.05 requested". */
   message: string;
   agentId: string;
@@ -63,15 +75,27 @@ export interface BudgetRefusal {
   requestedMicros: Micros;
   /** Nothing is left at all, as opposed to this request being too large for what is left. */
   exhausted: boolean;
+  /** The central budget that refused it (its figures are then that account's); absent: the agent's own. */
+  central?: CentralRef;
 }
 
 export type ReserveResult = ReserveGranted | BudgetRefusal;
+
+/** What one central account of a call's chain was charged (for `uncharge`, and the row's tag). */
+export interface CentralCharge {
+  id: string;
+  key: string | null;
+  chargedMicros: Micros;
+  overshootMicros: Micros;
+}
 
 export interface SettleResult {
   agentId: string;
   actualMicros: Micros;
   chargedMicros: Micros;
   overshootMicros: Micros;
+  /** The same actual cost on each central account of the chain (empty when none). */
+  central: CentralCharge[];
   /** Thresholds this settle crossed, each reported once. */
   notices: ThresholdNotice[];
   snapshot: BudgetSnapshot;
@@ -92,10 +116,44 @@ export interface TrackerOptions {
   thresholds?: readonly number[];
 }
 
-/** One open reservation: whose budget, and how much of it. */
+/** One open reservation: whose budget, and how much of it, taken as well from each central account linked when it was granted. */
 export interface Reservation {
   readonly account: Account;
   readonly amount: Micros;
+  readonly links: readonly Account[];
+}
+
+/** A central budget's account on this runtime: a lease from a control panel. */
+export interface Central {
+  readonly key: string | null;
+  label: string;
+  /**
+   * What could ever be spent from it (the panel's `left`, as this runtime may use it): a call
+   * waits for more lease while settled spend + its need stays within it, and is refused beyond.
+   * Null: the limit is hard, as an agent's is.
+   */
+  ceiling: Micros | null;
+  /** Since when (epoch ms) no lease is known to hold (the panel is not answering); null: it is. */
+  unavailableSince: number | null;
+}
+
+/** A central account as the lease loop reads it. */
+export interface CentralSnapshot {
+  id: string;
+  key: string | null;
+  label: string;
+  /** The lease's granted total: spend and holds stay within it. */
+  leaseMicros: Micros;
+  ceilingMicros: Micros | null;
+  /** Actual spend charged to it (settled + overshoot). */
+  spentMicros: Micros;
+  reservedMicros: Micros;
+  openReservations: number;
+  /** Calls waiting whose chain holds it, the largest worst case among them and their sum. */
+  waitingCalls: number;
+  needMicros: Micros;
+  needSumMicros: Micros;
+  unavailableSince: number | null;
 }
 
 export function checkMicros(name: string, v: number): void {
@@ -118,6 +176,10 @@ export interface Account {
    * 95%): shown as exhausted until the limit changes.
    */
   declaredExhausted: boolean;
+  /** Set on a central budget's account (its `agentId` is then the central id); null on an agent's. */
+  central: Central | null;
+  /** An agent's account: the central accounts a new reservation also takes its amount from. */
+  links: Account[];
 }
 
 /** Record an actual cost under the settle rule described in tracker.ts. */
@@ -132,6 +194,7 @@ export function apply(account: Account, actual: Micros): SettleResult {
     actualMicros: actual,
     chargedMicros: charged,
     overshootMicros: overshoot,
+    central: [],
     notices: crossings(account),
     snapshot: snapshotOf(account),
   };
@@ -182,26 +245,39 @@ export function snapshotOf(account: Account): BudgetSnapshot {
   };
 }
 
-export function refusal(account: Account, spent: Micros, requested: Micros, why?: { code: 'wait_timeout' | 'queue_full' | 'aborted'; detail: string }): BudgetRefusal {
-  const limit = account.limit ?? 0;
-  const exhausted = spent >= limit;
+export type WaitWhy = { code: 'wait_timeout' | 'queue_full' | 'aborted' | 'no_lease'; detail: string };
+
+/**
+ * A refused call, worded after the account that refused it: the agent's own budget, or (`account`
+ * a central one) the central budget by its name; `agentId` is the caller's either way.
+ */
+export function refusal(account: Account, spent: Micros, requested: Micros, why?: WaitWhy, agentId = account.agentId): BudgetRefusal {
+  const c = account.central;
+  const hard = c?.ceiling ?? account.limit ?? 0;
+  const exhausted = spent >= hard;
   const inFlight = account.reserved > 0 ? `, ${formatUsd(account.reserved)} reserved by ${account.open} in-flight request${account.open === 1 ? '' : 's'}` : '';
-  const head = `budget of ${formatUsd(limit)} for agent ${account.agentId}`;
+  const head = c ? c.label : `budget of ${formatUsd(hard)} for agent ${account.agentId}`;
+  const tail = c
+    ? c.key === null
+      ? `${formatUsd(requested)} requested`
+      : `${formatUsd(spent)} spent by this runtime${inFlight}, ${formatUsd(Math.max(0, hard - spent))} of it left to this runtime, ${formatUsd(requested)} requested`
+    : null;
   const message = why
-    ? `${head}: ${why.detail}: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`
+    ? `${head}: ${why.detail}: ${tail ?? `${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`}`
     : exhausted
-      ? `${head} is exhausted: ${formatUsd(spent)} spent, ${formatUsd(requested)} requested`
-      : `${head} would be exceeded: ${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`;
+      ? `${head} is exhausted: ${tail ?? `${formatUsd(spent)} spent, ${formatUsd(requested)} requested`}`
+      : `${head} would be exceeded: ${tail ?? `${formatUsd(spent)} spent${inFlight}, ${formatUsd(requested)} requested`}`;
   return {
     ok: false,
     code: why?.code ?? 'budget_exceeded',
     message,
-    agentId: account.agentId,
-    limitMicros: account.limit,
+    agentId,
+    limitMicros: c ? hard : account.limit,
     spentMicros: spent,
     reservedMicros: account.reserved,
     requestedMicros: requested,
     exhausted: why ? false : exhausted,
+    ...(c ? { central: { id: account.agentId, key: c.key, label: c.label } } : {}),
   };
 }
 

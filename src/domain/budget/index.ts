@@ -31,12 +31,15 @@ export {
   type PriceSource,
 } from './price-book.js';
 export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
-export { BudgetTracker } from './tracker.js';
+export { BudgetTracker, type CentralInput } from './tracker.js';
 export { BudgetPolicy, type ExhaustedAction } from './policy.js';
 export type {
   BudgetRefusal,
   BudgetSnapshot,
   BudgetState,
+  CentralCharge,
+  CentralRef,
+  CentralSnapshot,
   ReservationId,
   ReserveGranted,
   ReserveResult,
@@ -92,5 +95,5 @@ export {
   singularUnit,
   type ProjectionStatus,
 } from './format.js';
-export { decide, WaitQueues, type AcquireRequest, type WaitBound } from './waits.js';
+export { decide, decideChain, WaitQueues, type AcquireRequest, type ChainDecision, type WaitBound } from './waits.js';
 export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';

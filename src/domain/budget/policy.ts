@@ -30,8 +30,9 @@ export class BudgetPolicy {
 
   /** Whether a refused reservation means the budget is used up, not just that this call is too big. */
   refusalExhausts(r: BudgetRefusal): boolean {
-    // A call that waited too long, or found the queue full, says nothing about what is left.
-    if (r.code !== 'budget_exceeded') return false;
+    // A call that waited too long, or found the queue full, says nothing about what is left; a
+    // central budget's refusal says nothing about the agent's own (the panel says when it is exhausted).
+    if (r.code !== 'budget_exceeded' || r.central) return false;
     return r.exhausted || (r.limitMicros !== null && r.spentMicros >= r.limitMicros * NEARLY_SPENT);
   }
 
