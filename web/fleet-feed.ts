@@ -4,7 +4,7 @@
 // a budget frame (an admin's change, a lease reclaimed, a threshold crossed) refetches the budgets.
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { markUnauthorized } from './feed.js';
-import { type FleetLiveEvent, type FleetPart, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet } from './fleet-store.js';
+import { type FleetLiveEvent, type FleetPart, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet, stopBudgetsPoll } from './fleet-store.js';
 import { set } from './store.js';
 import type { PanelBudgetFrame, Whoami } from './types.js';
 
@@ -97,6 +97,7 @@ export function connectFleet(): void {
 
 function disconnectFleet(): void {
   stopped = true;
+  stopBudgetsPoll();
   ws?.close();
   ws = null;
 }

@@ -110,22 +110,31 @@ const loaders: Record<FleetPart, () => Promise<void>> = {
     }
   },
   async budgets() {
+    const asked = Date.now();
+    let r: BudgetsResponse;
     try {
-      const asked = Date.now();
-      const r = await api<BudgetsResponse>('/api/budgets');
-      Object.assign(fleet, { budgets: r.budgets, budgetsAt: Math.round((asked + Date.now()) / 2) + fleet.skewMs });
-    } finally {
-      planBudgets();
+      r = await api<BudgetsResponse>('/api/budgets');
+    } catch (e) {
+      // A token no longer good stops the asking (a new login starts it again); anything else is tried again.
+      if (!(e instanceof ApiError && e.status === 401)) planBudgets();
+      throw e;
     }
+    Object.assign(fleet, { budgets: r.budgets, budgetsAt: Math.round((asked + Date.now()) / 2) + fleet.skewMs });
+    planBudgets();
   },
 };
 
 let budgetsTimer: ReturnType<typeof setTimeout> | null = null;
 
-/** The next ask for the budgets (budgets.ts `nextAsk`); a hidden tab skips the asks, not the plan. */
-function planBudgets(): void {
+/** Ask for the budgets no more until they are fetched again (the page's token stopped working). */
+export function stopBudgetsPoll(): void {
   if (budgetsTimer) clearTimeout(budgetsTimer);
   budgetsTimer = null;
+}
+
+/** The next ask for the budgets (budgets.ts `nextAsk`); a hidden tab skips the asks, not the plan. */
+function planBudgets(): void {
+  stopBudgetsPoll();
   const at = nextAsk(fleet.budgets ?? [], Date.now(), fleet.skewMs, BUDGETS_POLL_MS);
   if (at === null) return;
   budgetsTimer = setTimeout(
