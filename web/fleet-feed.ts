@@ -1,11 +1,12 @@
 // The fleet page's live feed: the control panel's /ws, reconnecting with backoff as feed.ts does.
 // A runtime frame moves its runtime's "last seen" and "behind" at once; a batch frame adds its
-// events to the live log and refetches the aggregates it changed (fleet-store.ts throttles that).
+// events to the live log and refetches the aggregates it changed (fleet-store.ts throttles that);
+// a budget frame (an admin's change, a lease reclaimed, a threshold crossed) refetches the budgets.
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { markUnauthorized } from './feed.js';
-import { type FleetLiveEvent, type FleetPart, applyEvents, applyRuntime, fleet, refreshFleet } from './fleet-store.js';
+import { type FleetLiveEvent, type FleetPart, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet, stopBudgetsPoll } from './fleet-store.js';
 import { set } from './store.js';
-import type { Whoami } from './types.js';
+import type { PanelBudgetFrame, Whoami } from './types.js';
 
 /** What the panel's /ws pushes to a viewer. */
 export type PanelFrame =
@@ -17,11 +18,12 @@ export type PanelFrame =
       /** Rows new to the panel, by kind. */
       stored?: { agents: number; events: number; llmRequests: number; toolCalls: number; breakers: number };
     }
-  | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number };
+  | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number }
+  | PanelBudgetFrame;
 
 /** The server's close code for "your credentials are no longer good". */
 const WS_REVOKED = 4401;
-const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail'];
+const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets'];
 
 let ws: WebSocket | null = null;
 let attempts = 0;
@@ -33,6 +35,8 @@ export function partsFor(frame: Extract<PanelFrame, { kind: 'batch' }>): FleetPa
   const parts: FleetPart[] = ['fleet'];
   if (!s || s.agents + s.llmRequests + s.events > 0) parts.push('agents');
   if (!s || s.llmRequests > 0) parts.push('spend');
+  // Landed rows are what a budget has spent; with no budget on the panel they change none.
+  if ((!s || s.llmRequests > 0) && fleet.budgets?.length !== 0) parts.push('budgets');
   if (fleet.picked?.runtime === frame.runtime) parts.push('detail');
   return parts;
 }
@@ -46,7 +50,9 @@ function onFrame(frame: PanelFrame): void {
   if (frame.kind === 'batch') {
     applyEvents(frame.events ?? []);
     refreshFleet(...partsFor(frame));
+    return;
   }
+  if (frame.kind === 'budget') applyBudgetFrame(frame);
 }
 
 /**
@@ -91,6 +97,7 @@ export function connectFleet(): void {
 
 function disconnectFleet(): void {
   stopped = true;
+  stopBudgetsPoll();
   ws?.close();
   ws = null;
 }
@@ -110,7 +117,7 @@ export async function startFleet(): Promise<void> {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
     // The figures do not wait for the socket (which asks again once it opens).
-    refreshFleet('fleet', 'agents', 'spend');
+    refreshFleet('fleet', 'agents', 'spend', 'budgets');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     set({ conn: 'reconnecting' });

@@ -2,8 +2,9 @@
 // the user picked, and the live events of the panel's /ws. Changed only here and by
 // fleet-feed.ts; panels read it after useStore(), which re-renders them on every change.
 import { api, ApiError } from './api.js';
+import { nextAsk } from './budgets.js';
 import { changed } from './store.js';
-import type { FleetAgent, FleetAgentDetail, FleetAgentsResponse, FleetOverview, FleetResponse, FleetRuntime, FleetSpend, SpendBy, SpendWindow } from './types.js';
+import type { BudgetsResponse, BudgetView, FleetAgent, FleetAgentDetail, FleetAgentsResponse, FleetOverview, FleetResponse, FleetRuntime, FleetSpend, SpendBy, SpendWindow } from './types.js';
 
 /** One event of a batch, as the panel's /ws pushes it: the shape of a drill-down's event. */
 export type FleetLiveEvent = FleetAgentDetail['events'][number];
@@ -12,6 +13,11 @@ export type FleetLiveEvent = FleetAgentDetail['events'][number];
 export const FLEET_EVENTS_KEPT = 200;
 /** The aggregates are refetched at most this often, however fast batches land. */
 export const FLEET_REFRESH_GAP_MS = 500;
+/**
+ * The central budgets are asked for again this often while there are any: a runtime's lease call
+ * (a grant, a return, its waiting calls) sends no frame, unlike landed rows and admins' changes.
+ */
+export const BUDGETS_POLL_MS = 5_000;
 
 export interface FleetState {
   overview: FleetOverview | null;
@@ -30,6 +36,12 @@ export interface FleetState {
   /** Why the drill-down is empty (the agent is not on the panel, the request failed). */
   detailError: string | null;
   live: FleetLiveEvent[];
+  /** The central budgets in their current windows (null until the first answer). */
+  budgets: BudgetView[] | null;
+  /** When the panel answered them, on its clock: runways count down from there. */
+  budgetsAt: number;
+  /** The last thing the panel said of each budget on the feed since the page opened (a reclaim, a threshold). */
+  budgetSaid: Record<string, { message: string; at: number }>;
   error: string | null;
 }
 
@@ -47,6 +59,9 @@ export const fleet: FleetState = {
   detail: null,
   detailError: null,
   live: [],
+  budgets: null,
+  budgetsAt: 0,
+  budgetSaid: {},
   error: null,
 };
 
@@ -55,7 +70,7 @@ export function isOnline(r: Pick<FleetRuntime, 'lastSeenAt'>, now = Date.now()):
   return r.lastSeenAt !== null && now + fleet.skewMs - r.lastSeenAt <= fleet.onlineWithinMs;
 }
 
-export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail';
+export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail' | 'budgets';
 const enc = encodeURIComponent;
 
 const loaders: Record<FleetPart, () => Promise<void>> = {
@@ -94,7 +109,43 @@ const loaders: Record<FleetPart, () => Promise<void>> = {
       fleet.detail = null;
     }
   },
+  async budgets() {
+    const asked = Date.now();
+    let r: BudgetsResponse;
+    try {
+      r = await api<BudgetsResponse>('/api/budgets');
+    } catch (e) {
+      // A token no longer good stops the asking (a new login starts it again); anything else is tried again.
+      if (!(e instanceof ApiError && e.status === 401)) planBudgets();
+      throw e;
+    }
+    Object.assign(fleet, { budgets: r.budgets, budgetsAt: Math.round((asked + Date.now()) / 2) + fleet.skewMs });
+    planBudgets();
+  },
 };
+
+let budgetsTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Ask for the budgets no more until they are fetched again (the page's token stopped working). */
+export function stopBudgetsPoll(): void {
+  if (budgetsTimer) clearTimeout(budgetsTimer);
+  budgetsTimer = null;
+}
+
+/** The next ask for the budgets (budgets.ts `nextAsk`); a hidden tab skips the asks, not the plan. */
+function planBudgets(): void {
+  stopBudgetsPoll();
+  const at = nextAsk(fleet.budgets ?? [], Date.now(), fleet.skewMs, BUDGETS_POLL_MS);
+  if (at === null) return;
+  budgetsTimer = setTimeout(
+    () => {
+      budgetsTimer = null;
+      if (document.hidden) planBudgets();
+      else refreshFleet('budgets');
+    },
+    Math.max(0, at - Date.now()),
+  );
+}
 
 let pending = new Set<FleetPart>();
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -163,6 +214,15 @@ export function applyRuntime(f: { runtime: string; lastSeenAt: number | null; be
   fleet.runtimes = next;
   changed();
   return true;
+}
+
+/** A budget frame: what it said stays beside the budget (an admin's create/update/delete shows in the list itself). */
+export function applyBudgetFrame(f: { budget: string; change: string; message: string }): void {
+  if (f.change === 'reclaimed' || f.change === 'warning' || f.change === 'exhausted') {
+    fleet.budgetSaid = { ...fleet.budgetSaid, [f.budget]: { message: f.message, at: Date.now() } };
+    changed();
+  }
+  refreshFleet('budgets');
 }
 
 /** A batch's events, newest first, each once (a batch replayed after a reconnect adds nothing). */

@@ -22,6 +22,8 @@ export type BreakerView = import('../src/tools/index.js').ToolBreakersResponse['
 
 /** The control panel's fleet view (`iron-cage panel`). */
 export type {
+  BudgetsResponse,
+  BudgetView,
   FleetAgent,
   FleetAgentDetail,
   FleetAgentsResponse,
@@ -30,6 +32,8 @@ export type {
   FleetRuntime,
   FleetSpend,
   FleetSpendRow,
+  LeaseView,
+  PanelBudgetFrame,
   SpendBy,
   SpendWindow,
 } from '../src/panel/index.js';

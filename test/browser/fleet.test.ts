@@ -2,17 +2,21 @@ import { getRequestListener } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createServer, type Server } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { UnauthorizedError } from '../../src/core/errors.js';
-import { fleetRoutes } from '../../src/panel/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { PanelFeed } from '../../src/panel/feed.js';
+import { budgetRoutes, CentralBudgets, fleetRoutes, Outage } from '../../src/panel/index.js';
+import { LEASE_DEFAULTS } from '../../src/state/index.js';
 import type { AppEnv } from '../../src/server/index.js';
 import { toErrorResponse } from '../../src/server/index.js';
 import { dashboardDir, loadDashboard, mountDashboard } from '../../src/server/static.js';
 import { DAY_MS, HOUR_MS } from '../../src/state/fleet.store.js';
 import { openPostgres, pgSchema, type Postgres } from '../../src/state/pg.js';
-import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
+import { inEveryThemeAndSize, launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 
@@ -140,6 +144,10 @@ beforeAll(async () => {
   });
   app.get('/api/whoami', (c) => c.json({ role: 'viewer', name: 'ana', agentId: null }));
   fleetRoutes(pg.db)(app);
+  // The panel's own budget routes on the same database (no budget in these fixtures: fleet-budgets.test.ts shows them).
+  const logger = createLogger({ format: 'json', level: 'error', stream: new PassThrough() });
+  const outage = new Outage(logger, 'test');
+  budgetRoutes({ budgets: new CentralBudgets(pg.db, { logger, outage, feed: new PanelFeed(), lease: LEASE_DEFAULTS }), outage })(app);
   mountDashboard(app, loadDashboard(dashboardDir()));
   http = createServer(getRequestListener(app.fetch));
   wss = new WebSocketServer({ noServer: true });
@@ -190,6 +198,8 @@ describe('the fleet page', () => {
     await p.getByTestId('spend-window').selectOption('30d');
     await until(async () => (await text('spend-total')) === '$44.77', 10_000);
     expect(await p.getByTestId('spend-chart').count()).toBe(1);
+    // No central budget on this panel: the Budgets panel says how an admin sets one.
+    await p.getByTestId('no-budgets').waitFor({ timeout: 10_000 });
     expect(page.problems()).toEqual([]);
   });
 
@@ -256,22 +266,14 @@ describe('the fleet page', () => {
   });
 
   it('fits a phone and a projector, in both themes: nothing scrolls sideways', async () => {
-    const p = page.page;
-    for (const theme of ['dark', 'light']) {
-      await p.evaluate((th) => {
-        document.documentElement.dataset.theme = th;
-      }, theme);
-      for (const size of [
-        { width: 390, height: 844 },
-        { width: 1920, height: 1080 },
-      ]) {
-        await p.setViewportSize(size);
-        await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-        expect(overflow, `${size.width}px ${theme}`).toBeLessThanOrEqual(0);
-        await page.screenshot(`fleet-${size.width}-${theme}`);
-      }
-    }
+    const sizes = [
+      { width: 390, height: 844 },
+      { width: 1920, height: 1080 },
+    ];
+    await inEveryThemeAndSize(page, sizes, async ({ theme, size, overflow }) => {
+      expect(overflow, `${size.width}px ${theme}`).toBeLessThanOrEqual(0);
+      await page.screenshot(`fleet-${size.width}-${theme}`);
+    });
     expect(page.problems()).toEqual([]);
   });
 });

@@ -123,3 +123,31 @@ function watch(page: Page, context: BrowserContext): WatchedPage {
   });
   return w;
 }
+
+/**
+ * Shows the page in the dark and the light theme at each size and, once it has laid out, calls
+ * `each` with how far the page scrolls sideways there (px; 0 or less: not at all).
+ *
+ * @example
+ *   await inEveryThemeAndSize(page, [{ width: 390, height: 844 }], async ({ theme, size, overflow }) => {
+ *     expect(overflow, `${size.width}px ${theme}`).toBeLessThanOrEqual(0);
+ *   });
+ */
+export async function inEveryThemeAndSize(
+  w: WatchedPage,
+  sizes: Array<{ width: number; height: number }>,
+  each: (at: { theme: 'dark' | 'light'; size: { width: number; height: number }; overflow: number }) => Promise<void>,
+): Promise<void> {
+  const p = w.page;
+  for (const theme of ['dark', 'light'] as const) {
+    await p.evaluate((th) => {
+      document.documentElement.dataset.theme = th;
+    }, theme);
+    for (const size of sizes) {
+      await p.setViewportSize(size);
+      await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      await each({ theme, size, overflow });
+    }
+  }
+}
