@@ -236,6 +236,11 @@ export class Leases {
   private want(l: Lease, s: CentralSnapshot, closing: boolean, now: number): Micros {
     const base = s.spentMicros + s.reservedMicros;
     if (closing || !l.current || this.idle(l, s, now)) return base;
+    // The end of a budget: a call waits that what is free here cannot pay for, and the panel has
+    // too little unleased to top it up. This fragment goes back (locked first, see ask()) so that
+    // the fragments of every runtime in the same spot add up to whole calls the panel can grant.
+    const free = Math.max(0, l.granted - base);
+    if (s.waitingCalls > 0 && free < s.needMicros && l.unleased < s.needMicros - free) return base;
     if (l.contended) return base + s.needSumMicros;
     const ahead = Math.max(Math.ceil((this.rate(l) * this.o.horizonMs) / 60_000), l.largest);
     return Math.max(l.granted, base + ahead + s.needSumMicros);
@@ -263,6 +268,15 @@ export class Leases {
 
   private async ask(): Promise<void> {
     const asks = this.asks(false);
+    // A return is locked here before it is sent: nothing above it is reserved while the answer is
+    // on its way, for the panel may hand it to another runtime at once. Should the call fail, the
+    // lease stays the smaller one (the panel's larger grant is only unused).
+    for (const a of asks) {
+      const l = this.leases.get(`${a.budget}@${a.window}`);
+      if (l === undefined || !l.current || l.unavailableSince !== null || a.want >= l.granted) continue;
+      l.granted = a.want;
+      this.o.tracker.setCentral(l.id, { key: l.key, label: l.label, limitMicros: a.want, ceilingMicros: l.ceiling, unavailableSince: null });
+    }
     const used = new Map(asks.map((a) => [`${a.budget}@${a.window}`, a.used]));
     // Held by calls, as said; null: said while the lease was still current (not yet given back).
     const held = new Map(asks.map((a) => [`${a.budget}@${a.window}`, this.leases.get(`${a.budget}@${a.window}`)?.current ? null : a.held]));
@@ -322,7 +336,9 @@ export class Leases {
       l.granted = b.granted;
       l.contended = b.contended;
       l.unleased = Math.max(0, b.unleased);
-      l.expiresAt = arrived + (b.expiresAt - answer.now) - this.o.marginMs;
+      // Early by the margin, or a fifth of a short lease (a panel run with --lease-ttl 3s).
+      const life = b.expiresAt - answer.now;
+      l.expiresAt = arrived + life - Math.min(this.o.marginMs, Math.floor(life / 5));
       // `left` counts this runtime at what it said it had used: what it may ever spend is that plus left.
       const spentThen = used.get(key) ?? t.central(l.id)?.spentMicros ?? 0;
       l.ceiling = Math.max(b.granted, spentThen + Math.max(0, b.left));

@@ -407,9 +407,15 @@ export class BudgetsStore {
             // (this one included), never less than one waiting call's need when the headroom covers it.
             const weight = (rate: number) => Math.max(rate, 1);
             const share = Math.floor((avail * weight(ask.rate)) / (weight(ask.rate) + sum(demanding, (l) => weight(l.ratePerMinMicros))));
-            const need = ask.need > 0 && ask.need <= avail ? ask.need : 0;
+            // What its next waiting call needs beyond what its lease has free.
+            const uncovered = Math.max(0, ask.need - Math.max(0, cur - floor));
+            const need = uncovered > 0 && uncovered <= avail ? uncovered : 0;
             give = Math.min(extra, avail, Math.max(share, need));
           }
+          // A runtime whose next waiting call this grant would still not cover gets nothing rather
+          // than a fragment: fragments held by runtimes that each wait for more would strand the
+          // end of a budget. It gives its own back (see the runtime's leases) and is served whole.
+          if (ask.waiting > 0 && ask.need > 0 && give < extra && cur + give - floor < ask.need) give = 0;
           granted = cur + give;
           short = granted < ask.want;
         }

@@ -164,6 +164,21 @@ describe('the grant', () => {
     expect(after.granted).toBe(400_000);
   });
 
+  it('at the end of a budget, tops a waiting runtime’s fragment up to its next call and never leaves it a fragment short', async () => {
+    const id = await budget({ limitMicros: 1_000 });
+    // Two runtimes each hold a fragment (free 300) below their next call (600); 100 is unleased.
+    await grantOf('rt-0', ask(id, { want: 500, used: 200 }), T0);
+    await grantOf('rt-1', ask(id, { want: 400, used: 100 }), T0 + 1);
+    const waitingAsk = (used: number, want: number) => ask(id, { want, used, waiting: 2, need: 600, rate: 1_000 });
+    // rt-1 asks for more: 100 would leave it short of 600 (300 + 100), so it gets nothing, not a bigger fragment.
+    expect((await grantOf('rt-1', waitingAsk(100, 1_300), T0 + 2)).granted).toBe(400);
+    // It gives its fragment back; rt-0 then lacks exactly 300, and gets exactly that.
+    expect((await grantOf('rt-1', waitingAsk(100, 100), T0 + 3)).granted).toBe(100);
+    const topped = await grantOf('rt-0', waitingAsk(200, 1_400), T0 + 4);
+    expect(topped.granted).toBe(800);
+    expect((await leasesOf(id, T0 + 4)).unleasedMicros).toBe(100);
+  });
+
   it('while two runtimes are short, gives each its share by rate, and a waiting call its need', async () => {
     const id = await budget({ limitMicros: 1_000_000 });
     // A fast one is short and waiting; a slow one now asks for everything.

@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { partsFor } from '../../web/fleet-feed.js';
+import { type PanelFrame, partsFor } from '../../web/fleet-feed.js';
 import { fleet } from '../../web/fleet-store.js';
 import type { BudgetView } from '../../web/types.js';
 
 // Which of the fleet page's parts a landed batch changes: a central budget's spend is its landed
 // LLM rows, so the budgets are asked for again when rows land, unless the panel has none.
 
-const batch = (llmRequests: number, events = 0) => ({ kind: 'batch', runtime: 'rt-a', seq: 1, events: [], stored: { agents: 0, events, llmRequests, toolCalls: 0, breakers: 0 } }) as const;
+const batch = (llmRequests: number, events = 0): Extract<PanelFrame, { kind: 'batch' }> => ({
+  kind: 'batch',
+  runtime: 'rt-a',
+  seq: 1,
+  events: [],
+  stored: { agents: 0, events, llmRequests, toolCalls: 0, breakers: 0 },
+});
 
 describe('partsFor', () => {
   afterEach(() => {
