@@ -53,12 +53,12 @@ export function vaultRoutes(vault: () => Promise<VaultService>): (app: Hono<AppE
     app.post('/api/secrets', async (c) => {
       return c.json(await (await vault()).create(c.get('principal'), quiet(jsonBody(c))), 201);
     });
-    app.get('/api/secrets/status', async (c) => c.json((await vault()).state(c.get('principal'))));
+    app.get('/api/secrets/status', async (c) => c.json(await (await vault()).state(c.get('principal'))));
     app.get('/api/secrets/audit', async (c) => {
       const v = await vault();
       const p = c.get('principal');
       const q = parseWith(auditQuery, c.req.query());
-      const rows = v.auditLog(p, { secretName: q.secret_name, operation: q.operation, after: q.after, limit: q.limit ?? 100 });
+      const rows = await v.auditLog(p, { secretName: q.secret_name, operation: q.operation, after: q.after, limit: q.limit ?? 100 });
       return c.json({ records: rows, nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
     });
     app.get('/api/secrets/:id', async (c) => {

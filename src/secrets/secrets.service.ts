@@ -24,12 +24,10 @@ function rotationSignals(ctx: Platform, vault: VaultService): (environment: stri
     for (const a of ctx.state.listAgents()) {
       if (a.kind !== 'supervised' || a.status !== 'running' || a.environment !== environment) continue;
       const r = ctx.agents.signal(a.id, 'SIGUSR1');
-      if (r === 'sent') {
+      const told = r === 'sent' || (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`));
+      if (told) {
         agentIds.push(a.id);
-        vault.rotated(a.id, name);
-      } else if (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`)) {
-        agentIds.push(a.id);
-        vault.rotated(a.id, name);
+        void vault.rotated(a.id, name).catch((err: unknown) => ctx.logger.error({ err }, `could not audit the rotation signal to ${a.id}`));
       } else if (r === 'not-handled') {
         ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts (or set secrets.restart_on_rotation: true)`);
       }

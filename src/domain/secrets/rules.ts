@@ -50,3 +50,25 @@ export function mask(value: string): string {
   if (chars.length < 12) return '********';
   return `${chars.slice(0, 4).join('')}...${chars.slice(-3).join('')}`;
 }
+
+/** A runtime's secret scope on a control panel: `NAME`, `PREFIX_*` (every name starting so) or `*` (all). */
+const SCOPE_RE = /^(?:[A-Z_][A-Z0-9_]*\*?|\*)$/;
+
+/**
+ * The patterns of a runtime's scope, checked and without repeats; ValidationError naming the bad one.
+ *
+ * @example
+ *   checkScope(['OPENAI_API_KEY', 'CRM_*']); // ['OPENAI_API_KEY', 'CRM_*']
+ */
+export function checkScope(patterns: unknown): string[] {
+  if (!Array.isArray(patterns)) throw new ValidationError('secrets: must be a list of names or PREFIX_* patterns');
+  for (const p of patterns)
+    if (typeof p !== 'string' || p.length > NAME_MAX + 1 || !SCOPE_RE.test(p))
+      throw new ValidationError(`secrets: '${String(p).slice(0, 70)}' is not a secret name ([A-Z_][A-Z0-9_]*) or a PREFIX_* pattern`);
+  return [...new Set(patterns as string[])].sort();
+}
+
+/** Whether `name` is in the scope `patterns` (an empty scope holds nothing). */
+export function inScope(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : p === name));
+}
