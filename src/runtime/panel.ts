@@ -18,6 +18,8 @@ export interface PanelOptions {
   logger: Logger;
   /** How long to keep trying a PostgreSQL that does not answer at start. */
   connectForMs?: number;
+  /** Where IRON_CAGE_MASTER_KEY (the vault's) is read: the process's environment unless given. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What the panel's server and checks need of the config, checked before anything connects. */
@@ -89,7 +91,9 @@ export class Panel {
     try {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
       const tokens = new TokenService(randomBytes(32));
-      const panel = panelService({ db: pg.db, tokens, logger, outage, loginTokenTtlMinutes: config.loginTokenTtlMinutes });
+      const masterKey = (o.env ?? process.env).IRON_CAGE_MASTER_KEY;
+      const panel = panelService({ db: pg.db, tokens, logger, outage, loginTokenTtlMinutes: config.loginTokenTtlMinutes, masterKey });
+      await panel.ready;
       // The panel's REST routes: its own service's, then the fleet view's queries.
       const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];
       server = await startServer(
@@ -112,6 +116,7 @@ export class Panel {
       await panel.tokenStore.endLinks(new Date());
       p.startLink = await p.loginLink();
       logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
+      panel.announce?.();
       return p;
     } catch (err) {
       await server?.close();

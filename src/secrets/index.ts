@@ -6,4 +6,4 @@ export { refusal, type SecretAction } from './rbac.js';
 export { type SecretList, vaultRoutes } from './secrets.routes.js';
 export { SecretRefs, secretRef } from './refs.js';
 
-export { secretsService } from './secrets.service.js';
+export { announceVault, secretsService } from './secrets.service.js';
