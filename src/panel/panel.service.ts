@@ -45,10 +45,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const users = new PgUsersStore(d.db);
   const runtimes = new RuntimesStore(d.db);
   const feed = new PanelFeed();
-  const ready = VaultService.open(
-    { store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' },
-    d.masterKey,
-  );
+  const ready = VaultService.open({ store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
   const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
   const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i)]);
   const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });

@@ -166,8 +166,7 @@ export class PanelClient {
     const reason = reasonOf(text);
     if (status === 401 || status === 403) return { kind: 'refused', status, reason };
     if (status === 413) return { kind: 'too_large', reason };
-    if (status === 408 || status === 429 || status >= 500)
-      return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers, Date.now()) };
+    if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers, Date.now()) };
     return { kind: 'rejected', status, reason };
   }
 }

@@ -59,7 +59,8 @@ export class PanelSecrets {
     const a = await this.o.client.secrets(this.o.names, this.o.environment, null, this.abort.signal);
     const refs = listed(this.o.names);
     if (a.kind === 'ok') return this.apply(a.value, false);
-    if (a.kind === 'retry') throw new UnavailableError(`${refs}: the control panel ${this.o.client.url} is unreachable (${a.reason}); a runtime whose config refers to panel secrets does not start without them`, 2);
+    if (a.kind === 'retry')
+      throw new UnavailableError(`${refs}: the control panel ${this.o.client.url} is unreachable (${a.reason}); a runtime whose config refers to panel secrets does not start without them`, 2);
     const why = refusedWhy(a);
     throw new ConfigError(`${refs}: the control panel ${this.o.client.url} refused them (${why})`);
   }

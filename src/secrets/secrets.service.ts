@@ -47,26 +47,26 @@ function rotationSignals(ctx: Platform, vault: VaultService): (environment: stri
 /** What a start says of its vault (a runtime's or a control panel's), once `ready` has resolved. */
 export function announceVault(logger: Logger, key: string | undefined, ready: Promise<VaultService>): void {
   // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
-  if (key && key.length < 16)
-    logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
+  if (key && key.length < 16) logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
   void ready.then((v) => (v.status === 'unlocked' ? logger.info(v.statusLine) : logger.warn(v.statusLine)));
 }
 
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function secretsService(ctx: Platform): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted('secret') }, ctx.env.IRON_CAGE_MASTER_KEY).then(
-    async (v) => {
-      const signal = rotationSignals(ctx, v);
-      // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
-      v.onChange = async (environment, name) => {
-        if (environment === ctx.config.environment && ctx.secrets.wanted('secret').includes(name)) await refreshRef(ctx, v, name);
-        signal(environment, name);
-      };
-      for (const name of ctx.secrets.wanted('secret')) await refreshRef(ctx, v, name);
-      return v;
-    },
-  );
+  const ready = VaultService.open(
+    { store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted('secret') },
+    ctx.env.IRON_CAGE_MASTER_KEY,
+  ).then(async (v) => {
+    const signal = rotationSignals(ctx, v);
+    // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
+    v.onChange = async (environment, name) => {
+      if (environment === ctx.config.environment && ctx.secrets.wanted('secret').includes(name)) await refreshRef(ctx, v, name);
+      signal(environment, name);
+    };
+    for (const name of ctx.secrets.wanted('secret')) await refreshRef(ctx, v, name);
+    return v;
+  });
   return {
     name: 'vault',
     ready,

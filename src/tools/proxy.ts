@@ -65,7 +65,8 @@ export class ToolProxy {
     const { config } = ctx;
     this.secrets = ctx.secrets;
     this.piiOptions = ctx.pii?.options;
-    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want({ source: m[1] as RefSource, name: m[2]! });
+    for (const svc of Object.values(config.tools))
+      for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want({ source: m[1] as RefSource, name: m[2]! });
     this.state = ctx.state;
     this.logger = ctx.logger;
     this.store = new ToolsStore(ctx.state);
