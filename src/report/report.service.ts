@@ -31,29 +31,27 @@ function readCa(path: string): string {
  *
  * The config's `panel:NAME` references (provider keys, tool headers) are read from the same
  * panel with the same token: `ready` resolves once they all are (or rejects naming them), then
- * PanelSecrets keeps them current. Build it after the services that want references.
+ * PanelSecrets keeps them current. (The services that want them are built by then: `ready`
+ * starts after the vault's.)
  */
 export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>, o: { after?: Promise<unknown> } = {}): Service | null {
   const p = ctx.config.panel;
   checkPanelConfig(p);
-  const panelRefs = ctx.secrets.wanted('panel');
-  if (p.url === null) {
-    if (panelRefs.length > 0)
-      throw new ConfigError(`${panelRefs.map((n) => `panel:${n}`).join(', ')}: the config refers to a control panel's secrets but names no panel (--panel URL --panel-token ic_rt_…)`);
-    return null;
-  }
+  if (p.url === null) return null;
   const url = p.url;
   const tokenRef = configRef(p.token);
-  if (tokenRef?.source === 'panel') throw new ConfigError(`panel.token: cannot be ${p.token} (the token is what reads the panel's secrets); give it as it is or as secret:NAME`);
   if (tokenRef) ctx.secrets.want(tokenRef);
   const client = new PanelClient({ url, ca: p.ca === null ? null : readCa(p.ca), token: tokenRef ? () => ctx.secrets.get(tokenRef) : () => p.token });
   const reporter = new Reporter({ store: new ReportStore(ctx.state), state: ctx.state, client, url, hostname: hostname(), version: VERSION });
-  const secrets = panelRefs.length === 0 ? null : new PanelSecrets({ client, refs: ctx.secrets, names: panelRefs, environment: ctx.config.environment, logger: ctx.logger });
+  let secrets: PanelSecrets | null = null;
   // The vault's outcome does not matter here: without the secret, the reporter says so itself.
   const after = Promise.resolve(o.after).catch(() => undefined);
   void after.then(() => reporter.start());
+  // By then every service has said which panel secrets it wants.
   const ready = after.then(async () => {
-    if (!secrets) return;
+    const names = ctx.secrets.wanted('panel');
+    if (names.length === 0) return;
+    secrets = new PanelSecrets({ client, refs: ctx.secrets, names, environment: ctx.config.environment, logger: ctx.logger });
     await secrets.load();
     secrets.start();
   });
@@ -62,10 +60,11 @@ export function reportService(ctx: Pick<Platform, 'config' | 'state' | 'logger' 
     ready,
     announce() {
       ctx.logger.info(`Telemetry goes to the panel ${url} in the background (the agent never waits on it)`);
-      if (secrets) ctx.logger.info(`${panelRefs.map((n) => `panel:${n}`).join(', ')} read from the panel (in memory only; checked for rotations every ${PANEL_SECRETS_POLL_MS / 1000} s)`);
+      const names = ctx.secrets.wanted('panel');
+      if (names.length > 0) ctx.logger.info(`${names.map((n) => `panel:${n}`).join(', ')} read from the panel (in memory only; checked for rotations every ${PANEL_SECRETS_POLL_MS / 1000} s)`);
     },
     async close() {
-      await secrets?.close();
+      await (secrets as PanelSecrets | null)?.close();
       await reporter.close();
     },
   };

@@ -106,19 +106,15 @@ export class Runtime {
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
-      // The gateway and the tool proxy want the secrets their config refers to; the vault and the
-      // panel (report) fill them in, so they are built after.
-      const gateway = gatewayService({ ...platform, budget, requests, pii, breakers });
-      const tools = toolsService({ ...platform, pii, breakers });
       const vault = secretsService(platform);
       const report = reportService(platform, { after: vault.ready });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
         reliabilityService({ breakers }),
-        gateway,
+        gatewayService({ ...platform, budget, requests, pii, breakers }),
         budget,
-        tools,
+        toolsService({ ...platform, pii, breakers }),
         vault,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
         ...(report ? [report] : []),

@@ -116,16 +116,19 @@ describe('secrets from the panel', () => {
     expect(JSON.stringify([reads, crm])).not.toContain(FIRST);
   });
 
-  it('refuses to start a runtime whose panel: reference it cannot read: exit 2 when refused, exit 1 when the panel is unreachable', async () => {
+  it('refuses to start a runtime whose panel: reference it cannot read: exit 2 when refused or no panel is named, exit 1 when the panel is unreachable', async () => {
     const base = ['serve', '--port', '0', '--host', '127.0.0.1'];
-    const [refused, unreachable] = await Promise.all([
+    const [refused, unreachable, noPanel] = await Promise.all([
       cli([...base, '--db', join(dir.dir, 'refused.db'), '--panel', panel.url], {
         env: { OPENAI_API_KEY: 'panel:CRM_TOKEN', OPENAI_BASE_URL: llm.openaiUrl, IRON_CAGE_PANEL_TOKEN: token },
       }),
       cli([...base, '--db', join(dir.dir, 'unreachable.db'), '--panel', `http://127.0.0.1:${await deadPort()}`], {
         env: { OPENAI_API_KEY: 'panel:OPENAI_API_KEY', OPENAI_BASE_URL: llm.openaiUrl, IRON_CAGE_PANEL_TOKEN: token },
       }),
+      cli([...base, '--db', join(dir.dir, 'no-panel.db')], { env: { OPENAI_API_KEY: 'panel:OPENAI_API_KEY' } }),
     ]);
+    expect(noPanel.code, noPanel.stderr).toBe(2);
+    expect(noPanel.stderr).toContain("panel:OPENAI_API_KEY: the config refers to a control panel's secrets but names no panel");
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/panel:CRM_TOKEN: the control panel .* refused them \(HTTP 403: CRM_TOKEN: not in the scope/);
     expect(unreachable.code, unreachable.stderr).toBe(1);
