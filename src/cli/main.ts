@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, UnavailableError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
 import { escapeControl } from '../core/logger.js';
 import { runServe, runStart, type StartArgs } from './start.js';
@@ -85,12 +85,16 @@ export async function main(argv: string[]): Promise<void> {
         )
         .command(
           'runtime <action> [name]',
-          'Add a runtime (prints its token once), remove one (revokes its tokens), or list them',
+          'Add a runtime (prints its token once), remove one (revokes its tokens), list them, or set the panel secrets one may read',
           (s) =>
             s
-              .positional('action', { type: 'string', choices: ['add', 'rm', 'list'], demandOption: true })
+              .positional('action', { type: 'string', choices: ['add', 'rm', 'list', 'secrets'], demandOption: true })
               .positional('name', { type: 'string', description: 'The runtime id: 1-63 letters, digits, ".", "_" or "-"' })
               .option('user', { type: 'string', description: 'For add: the id of the user whose machine it is' })
+              .option('secrets', {
+                type: 'string',
+                description: 'For add and secrets: the panel secrets its token may read, comma-separated names or PREFIX_* patterns (none by default; "" for none)',
+              })
               .options(optionsFor('panel')),
           async (a) => runPanelRuntime(a as unknown as PanelRuntimeArgs),
         )
@@ -120,7 +124,9 @@ export async function main(argv: string[]): Promise<void> {
         )
         .example('$0 panel --database postgres://iron@db/iron --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem', 'The shared control panel')
         .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once")
-        .example('$0 panel budget set sales --limit 500 --period month --team --users ann,bob --database postgres://iron@db/iron', 'One budget the team shares across machines'),
+        .example('$0 panel budget set sales --limit 500 --period month --team --users ann,bob --database postgres://iron@db/iron', 'One budget the team shares across machines')
+
+        .example("$0 panel runtime secrets laptop-ann --secrets 'OPENAI_API_KEY,CRM_*' --database postgres://iron@db/iron", 'What its panel: references may read'),
     )
     .command(
       'dashboard',
@@ -227,6 +233,11 @@ main(hideBin(process.argv)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`iron-cage: ${escapeControl(err.message, { lines: true })}\n`);
     process.exit(2);
+  }
+  // Something it needs is unreachable (a control panel at start): one line naming it, exit 1.
+  if (err instanceof UnavailableError) {
+    process.stderr.write(`iron-cage: ${escapeControl(err.message, { lines: true })}\n`);
+    process.exit(1);
   }
   process.stderr.write(`iron-cage: ${escapeControl((err as Error)?.stack ?? String(err), { lines: true })}\n`);
   process.exit(1);

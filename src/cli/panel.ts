@@ -3,6 +3,7 @@ import { ConfigError, ConflictError, NotFoundError, ValidationError } from '../c
 import { createLogger, escapeControl } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
+import { checkScope } from '../domain/secrets/index.js';
 import { addRuntime, describeBudget as describe, panelLoginLink } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
 import { BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, PgTokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
@@ -13,9 +14,11 @@ export interface PanelArgs extends FlagValues {
 }
 
 export interface PanelRuntimeArgs extends PanelArgs {
-  action: 'add' | 'rm' | 'list';
+  action: 'add' | 'rm' | 'list' | 'secrets';
   name?: string;
   user?: string;
+  /** Comma-separated names and PREFIX_* patterns. */
+  secrets?: string;
 }
 
 function prepare(a: PanelArgs): Config {
@@ -58,20 +61,44 @@ async function withDb<T>(a: PanelArgs, fn: (pg: Awaited<ReturnType<typeof openPo
   }
 }
 
-/** `iron-cage panel runtime add|rm|list`: runtimes and their tokens without the browser (ops scripts, tests). */
+/** `--secrets A,B_*` as the scope's patterns, checked (exit 2 naming the bad one). */
+function scopeOf(a: PanelRuntimeArgs): string[] {
+  if (a.secrets === undefined) {
+    if (a.action === 'secrets') throw new ConfigError(`panel runtime secrets: give --secrets NAME,PREFIX_* (or --secrets '' for none)`);
+    return [];
+  }
+  if (a.action !== 'add' && a.action !== 'secrets') throw new ConfigError(`--secrets: only for panel runtime add and panel runtime secrets`);
+  const patterns = a.secrets
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  try {
+    return checkScope(patterns);
+  } catch (e) {
+    throw new ConfigError(`--${(e as Error).message}`);
+  }
+}
+
+/** `iron-cage panel runtime add|rm|list|secrets`: runtimes, their tokens and secret scopes without the browser (ops scripts, tests). */
 export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
   if (a.action !== 'list' && !a.name) throw new ConfigError(`panel runtime ${a.action}: name the runtime (iron-cage panel runtime ${a.action} NAME)`);
+  const secrets = scopeOf(a);
   await withDb(a, async (pg) => {
     const store = new RuntimesStore(pg.db);
     if (a.action === 'add') {
       // What the REST route answers 400 is a bad command line here (exit 2).
-      const added = await addRuntime(store, { id: a.name!, userId: a.user ?? null }).catch((e: unknown) => {
+      const added = await addRuntime(store, { id: a.name!, userId: a.user ?? null, secrets }).catch((e: unknown) => {
         throw e instanceof ValidationError || e instanceof ConflictError ? new ConfigError(`panel runtime add: ${e.message}`) : e;
       });
       if (a.json) return void process.stdout.write(`${JSON.stringify({ id: added.runtime.id, token: added.token, tokenId: added.tokenId })}\n`);
       process.stdout.write(
         `${added.token}\n\nRuntime '${added.runtime.id}' added; the token above is shown once. On that machine:\n  iron-cage start agent.py --panel <this panel's URL> --panel-token <token>\n`,
       );
+    } else if (a.action === 'secrets') {
+      const row = await store.setSecrets(a.name!, secrets);
+      if (!row) throw new ConfigError(`panel runtime secrets: no runtime '${a.name}'`);
+      if (a.json) return void process.stdout.write(`${JSON.stringify(row)}\n`);
+      process.stdout.write(`Runtime '${a.name}' may read ${secrets.length === 0 ? 'no panel secret' : secrets.join(', ')} (from its next poll, within seconds).\n`);
     } else if (a.action === 'rm') {
       const removed = await store.remove(a.name!);
       if (!removed) throw new ConfigError(`panel runtime rm: no runtime '${a.name}'`);
@@ -81,7 +108,10 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
     } else {
       const rows = await store.list();
       if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);
-      for (const r of rows) process.stdout.write(`${r.id}\tlast seq ${r.lastSeq}\tbehind ${r.behind}\t${r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : 'never seen'}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          `${r.id}\tlast seq ${r.lastSeq}\tbehind ${r.behind}\t${r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : 'never seen'}\tsecrets ${r.secrets.length === 0 ? '-' : r.secrets.join(',')}\n`,
+        );
     }
   });
 }

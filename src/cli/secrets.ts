@@ -111,7 +111,7 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
         return out(`Deleted ${s.name} from ${s.environment} (${s.id}).`);
       }
       case 'audit':
-        for (const line of auditLines(vault.auditLog(me, { secretName: a.name, operation: a.operation as SecretOperation | undefined, limit: a.limit ?? 100 }), a.json)) out(line);
+        for (const line of auditLines(await vault.auditLog(me, { secretName: a.name, operation: a.operation as SecretOperation | undefined, limit: a.limit ?? 100 }), a.json)) out(line);
         return;
       case 'rekey': {
         const n = await rekey(vault, store, await readStdin(input, 'New master key'), me);

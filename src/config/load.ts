@@ -11,6 +11,7 @@ import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
+import { checkPanelRefs } from './panel.js';
 import { CONFIG_OPTIONS, flagOf, OPTIONS, type FlagValues, type OptionName, type OptionSpec } from './options.js';
 
 const AUTO_FILES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
@@ -176,5 +177,6 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError(`restart.max_backoff_ms (${cfg.restart.maxBackoffMs}) must not be below restart.backoff_ms (${cfg.restart.backoffMs})`);
   }
   checkToolsConfig(cfg);
+  checkPanelRefs(cfg);
   return cfg;
 }

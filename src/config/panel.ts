@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { configRef, SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
 import { layer, type Keys } from './layer.js';
 import { isLoopbackHost } from './tools.js';
 
@@ -37,7 +38,30 @@ const PANEL_KEYS: Keys<PanelConfig, z.output<typeof section>> = { url: 'url', to
 export const applyPanel = (cur: PanelConfig, l: { panel?: z.output<typeof section> }): PanelConfig => layer(cur, l.panel, PANEL_KEYS);
 
 /**
- * Cross-key checks once every layer is applied: a URL needs a token, and the token never travels
+ * The names of the control panel's secrets a config refers to: `panel:NAME` as a provider's
+ * api_key, `${panel:NAME}` in a tool's header.
+ */
+type RefsIn = { panel: PanelConfig; gateway: { providers: Record<'openai' | 'anthropic', { apiKey: string | null }> }; tools: Record<string, { headers: Record<string, string> }> };
+
+/** `panel:` references need a panel to read them from: ConfigError (exit 2) naming them when there is none. */
+export function checkPanelRefs(c: RefsIn): void {
+  const refs = panelRefsOf(c);
+  if (c.panel.url === null && refs.length > 0)
+    throw new ConfigError(`${refs.map((n) => `panel:${n}`).join(', ')}: the config refers to a control panel's secrets but names no panel (--panel URL --panel-token ic_rt_…)`);
+}
+
+export function panelRefsOf(c: Omit<RefsIn, 'panel'>): string[] {
+  const names = new Set<string>();
+  for (const p of [c.gateway.providers.openai, c.gateway.providers.anthropic]) {
+    const r = configRef(p.apiKey);
+    if (r?.source === 'panel') names.add(r.name);
+  }
+  for (const t of Object.values(c.tools)) for (const v of Object.values(t.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) if (m[1] === 'panel') names.add(m[2]!);
+  return [...names].sort();
+}
+
+/**
+ * Cross-key checks once every layer is applied: a URL needs a token (not a `panel:` one), and the token never travels
  * in clear beyond this machine (a panel reached over plain http must be on loopback, e.g. an SSH
  * tunnel or a TLS-terminating proxy on this host).
  */
@@ -46,6 +70,7 @@ export function checkPanelConfig(p: PanelConfig): void {
     if (p.token !== null || p.ca !== null) throw new ConfigError('panel.token and panel.ca need panel.url (--panel https://panel:8443): where would the runtime report?');
     return;
   }
+  if (configRef(p.token)?.source === 'panel') throw new ConfigError(`panel.token: cannot be ${p.token} (the token is what reads the panel's secrets); give it as it is or as secret:NAME`);
   const u = new URL(p.url);
   if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
     throw new ConfigError(

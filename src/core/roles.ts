@@ -9,7 +9,8 @@ export type TokenRole = (typeof ROLES)[number];
 /**
  * Every kind of caller: a token's role, or `runtime`, an agent runtime reporting to a control
  * panel (`ic_rt_…`, made by `POST /api/runtimes`): it sends telemetry for its own runtime id and
- * may neither read nor act on anything.
+ * reads the panel secrets in its scope (`GET /api/runtime/secrets`); it may neither read nor act
+ * on anything else.
  */
 export type Role = TokenRole | 'runtime';
 

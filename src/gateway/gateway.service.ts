@@ -3,7 +3,7 @@ import type { BudgetService } from '../budget/index.js';
 import { ConversationsStore, ResponsesStore, type RequestsStore } from '../state/index.js';
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
 import type { PiiProtection } from '../pii/index.js';
-import { secretRef } from '../secrets/index.js';
+import { configRef } from '../domain/secrets/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
 import { providerBreakers } from './breakers.js';
 import { GatewayHandler } from './handler.js';
@@ -31,11 +31,11 @@ export function gatewayService(ctx: GatewayDeps): Service {
   const g = ctx.config.gateway;
   // It fails as a provider does on a model no provider has: agents are developed against it.
   const simulated = new SimulatedProvider(g.providers.simulated, simulatedCatalog(ctx.budget.book, g));
-  // `api_key: secret:NAME` is read from the vault per call; anything else is the key itself.
+  // `api_key: secret:NAME` (this runtime's vault) or `panel:NAME` (the control panel's) is read per call; anything else is the key itself.
   const http = (name: 'openai' | 'anthropic'): Provider => {
     const p = g.providers[name];
     if (!p.apiKey) return simulated;
-    const ref = secretRef(p.apiKey);
+    const ref = configRef(p.apiKey);
     if (ref) ctx.secrets.want(ref);
     return new HttpProvider(name, p.baseUrl, ref ? () => ctx.secrets.get(ref) : p.apiKey, p.timeoutMs);
   };
@@ -103,7 +103,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
           ctx.logger.warn(
             `No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`,
           );
-        } else if (!secretRef(g.providers[name].apiKey)) {
+        } else if (!configRef(g.providers[name].apiKey)) {
           const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
           ctx.logger.warn(
             `The ${name} key is in plain text (config or environment): move it into the vault with \`printf %s "$KEY" | iron-cage secrets set ${env} --env ${ctx.config.environment}\` and write providers.${name}.api_key: secret:${env}`,

@@ -1,12 +1,14 @@
 import type { TokenService } from '../auth/index.js';
 import type { Logger } from '../core/logger.js';
+import { announceVault, VaultService, vaultRoutes } from '../secrets/index.js';
 import type { Service } from '../server/index.js';
-import { PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import { PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
 import { CentralBudgets } from './budgets.js';
 import { budgetRoutes, LEASE_MAX_BYTES, LEASE_PATHS } from './budgets.routes.js';
 import { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
 import { panelAuth } from './panel-auth.js';
+import { RUNTIME_SECRETS_PATH, runtimeSecretsRoutes } from './runtime-secrets.routes.js';
 import { runtimeRoutes } from './runtimes.routes.js';
 import { TELEMETRY_PATHS, telemetryRoutes } from './telemetry.routes.js';
 import { panelTokenRoutes } from './tokens.routes.js';
@@ -19,6 +21,8 @@ export interface PanelServiceDeps {
   loginTokenTtlMinutes: number;
   /** Central budget leases: how long one lives unrenewed, and the grace before a silent runtime's is reclaimed. */
   lease: LeaseOptions;
+  /** The panel's master key (IRON_CAGE_MASTER_KEY, as a runtime's): unlocks its vault; none leaves it locked (secrets routes 423). */
+  masterKey?: string;
 }
 
 /** The panel as a Service, plus what the server needs of it beyond one: its feed, its telemetry paths and body limit. */
@@ -30,13 +34,17 @@ export interface PanelService extends Service {
   runtimes: RuntimesStore;
   /** Central budgets and their leases (the sweep runs from `start`). */
   budgets: CentralBudgets;
+  /** The panel's vault, once its master key has been tried. */
+  ready: Promise<VaultService>;
   /** Hear each batch after it committed (the feed is one listener). */
   onIngested(fn: (i: Ingested) => void): () => void;
 }
 
 /**
  * The control panel's routes over PostgreSQL: login and users, runtimes and their tokens,
- * telemetry in, central budgets and their leases, and the feed of what landed and changed.
+ * telemetry in, central budgets and their leases, the feed of what landed and changed, and the
+ * panel's vault: admins keep secrets there (`/api/secrets`, the runtime's own routes over
+ * PgSecretsStore) and each runtime reads those in its scope (`GET /api/runtime/secrets`).
  */
 export function panelService(d: PanelServiceDeps): PanelService {
   const tokenStore = new PgTokensStore(d.db);
@@ -44,6 +52,8 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const runtimes = new RuntimesStore(d.db);
   const feed = new PanelFeed();
   const budgets = new CentralBudgets(d.db, { logger: d.logger, outage: d.outage, feed, lease: d.lease });
+  const ready = VaultService.open({ store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
+  const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
   const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i)]);
   const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
   const onIngested = (i: Ingested) => {
@@ -58,11 +68,12 @@ export function panelService(d: PanelServiceDeps): PanelService {
   return {
     name: 'panel',
     feed,
-    runtimePaths: [...TELEMETRY_PATHS, ...LEASE_PATHS],
+    runtimePaths: [...TELEMETRY_PATHS, ...LEASE_PATHS, RUNTIME_SECRETS_PATH],
     bodyLimits: Object.fromEntries([...TELEMETRY_PATHS.map((p) => [p, TELEMETRY_MAX_BYTES]), ...LEASE_PATHS.map((p) => [p, LEASE_MAX_BYTES])]),
     tokenStore,
     runtimes,
     budgets,
+    ready,
     onIngested: (fn) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
@@ -74,8 +85,13 @@ export function panelService(d: PanelServiceDeps): PanelService {
       runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }),
       telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested }),
       budgetRoutes({ budgets, outage: d.outage }),
+      vaultRoutes(() => ready, { around, agentRoute: false }),
+      runtimeSecretsRoutes({ vault: () => ready, runtimes, outage: d.outage }),
     ],
-    announce: () => budgets.start(),
+    announce: () => {
+      budgets.start();
+      announceVault(d.logger, d.masterKey, ready);
+    },
     close: async () => budgets.close(),
   };
 }

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
+import { checkScope } from '../domain/secrets/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { RuntimesStore } from '../state/index.js';
 import type { Outage } from './outage.js';
@@ -10,7 +11,10 @@ import { addRuntime } from './runtimes.js';
 const runtimeBody = z.strictObject({
   id: z.string().min(1, 'must not be empty').max(63, 'must be at most 63 characters'),
   user: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').nullable().optional(),
+  /** The panel secrets its token may read: names and PREFIX_* patterns (checkScope says what is wrong). */
+  secrets: z.array(z.unknown()).max(256, 'must be at most 256 patterns').optional(),
 });
+const scopeBody = z.strictObject({ secrets: z.array(z.unknown()).max(256, 'must be at most 256 patterns') });
 
 export interface RuntimeRoutesDeps {
   store: RuntimesStore;
@@ -19,7 +23,7 @@ export interface RuntimeRoutesDeps {
   tokens: { invalidate(): void };
 }
 
-/** /api/runtimes: the runtimes that may report to this panel, and their tokens. Admin only. */
+/** /api/runtimes: the runtimes that may report to this panel, their tokens and the panel secrets each may read. Admin only (viewers list). */
 export function runtimeRoutes(d: RuntimeRoutesDeps) {
   return (app: Hono<AppEnv>) => {
     app.get('/api/runtimes', async (c) => {
@@ -29,8 +33,17 @@ export function runtimeRoutes(d: RuntimeRoutesDeps) {
     app.post('/api/runtimes', async (c) => {
       assertRole(c.get('principal'), 'admin');
       const body = parseWith(runtimeBody, parseJsonBody(await c.req.text()));
-      const added = await d.outage.run(() => addRuntime(d.store, { id: body.id, userId: body.user ?? null }));
+      const added = await d.outage.run(() => addRuntime(d.store, { id: body.id, userId: body.user ?? null, secrets: body.secrets }));
       return c.json(added, 201);
+    });
+    // The secrets its token may read from now on (its next poll, within 2 s): the whole list, replaced.
+    app.put('/api/runtimes/:id/secrets', async (c) => {
+      assertRole(c.get('principal'), 'admin');
+      const id = c.req.param('id');
+      const secrets = checkScope(parseWith(scopeBody, parseJsonBody(await c.req.text())).secrets);
+      const row = await d.outage.run(() => d.store.setSecrets(id, secrets));
+      if (!row) throw new NotFoundError(`no runtime '${id}'`);
+      return c.json(row);
     });
     app.delete('/api/runtimes/:id', async (c) => {
       assertRole(c.get('principal'), 'admin');

@@ -99,23 +99,32 @@ export interface PanelClientOptions {
 /**
  * The HTTP side of the telemetry contract (src/state/telemetry.ts): `GET /api/telemetry` (where
  * the panel stands) and `POST /api/telemetry` (a batch), each answer sorted into what the
- * reporter does next; and `POST /api/leases` (central budgets' leases, leases.ts). Never throws:
- * a failure is an answer too.
+ * reporter does next; `POST /api/leases` (central budgets' leases, leases.ts); and
+ * `GET /api/runtime/secrets` (the panel secrets the config refers to). Never throws: a failure is
+ * an answer too.
  */
 export class PanelClient {
   readonly endpoint: string;
   readonly leases: string;
+  /** The panel's base URL, without a trailing slash. */
+  private readonly base: string;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: PanelClientOptions) {
-    this.endpoint = `${o.url.replace(/\/+$/, '')}/api/telemetry`;
-    this.leases = `${o.url.replace(/\/+$/, '')}/api/leases`;
+    this.base = o.url.replace(/\/+$/, '');
+    this.endpoint = `${this.base}/api/telemetry`;
+    this.leases = `${this.base}/api/leases`;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connect: { timeout: 10_000, ...(o.ca ? { ca: [...rootCertificates, o.ca] } : {}) },
     });
+  }
+
+  /** The panel this client talks to (its base URL). */
+  get url(): string {
+    return this.base;
   }
 
   hello(signal: AbortSignal): Promise<PanelAnswer<TelemetryHello>> {
@@ -136,29 +145,52 @@ export class PanelClient {
     await this.agent.close().catch(() => undefined);
   }
 
-  private async exchange<T>(url: string, method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
+  /**
+   * `GET /api/runtime/secrets`: the panel secrets `names` of `environment`, or `not_modified` when
+   * `etag` (the last answer's) still holds. Never throws.
+   */
+  async secrets(names: readonly string[], environment: string, etag: string | null, signal: AbortSignal): Promise<SecretsAnswer> {
+    const q = new URLSearchParams({ names: names.join(','), environment });
+    const res = await this.fetch('GET', `${this.base}/api/runtime/secrets?${q}`, undefined, etag === null ? {} : { 'if-none-match': etag }, signal);
+    if (!('error' in res) && res.status === 304) return { kind: 'not_modified' };
+    return this.answer(res, (v, headers) => {
+      const body = runtimeSecrets.parse(v);
+      const tag = headers.etag;
+      return { etag: typeof tag === 'string' ? tag : null, secrets: body.secrets };
+    });
+  }
+
+  private exchange<T>(url: string, method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
+    return this.fetch(method, url, body, {}, signal).then((res) => this.answer(res, read));
+  }
+
+  private async fetch(method: 'GET' | 'POST', url: string, body: string | undefined, extra: Record<string, string>, signal: AbortSignal): Promise<Exchanged> {
     const token = this.o.token();
-    if (token === null) return { kind: 'refused', status: 0, reason: 'no runtime token: the panel.token secret is not in the vault (or the vault is locked)' };
-    let status: number;
-    let text: string;
-    let headers: Record<string, string | string[] | undefined>;
+    if (token === null) return { error: 'no token' };
     try {
       const res = await request(url, {
         method,
         dispatcher: this.agent,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...extra, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
       });
-      status = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
     } catch (err) {
-      return { kind: 'retry', reason: networkReason(err), retryAfterMs: null };
+      return { error: networkReason(err) };
     }
+  }
+
+  /** What an exchange's outcome means for the caller. */
+  private answer<T>(res: Exchanged, read: (v: unknown, headers: Headers) => T): PanelAnswer<T> {
+    if ('error' in res) {
+      if (res.error === 'no token') return { kind: 'refused', status: 0, reason: 'no runtime token: the panel.token secret is not in the vault (or the vault is locked)' };
+      return { kind: 'retry', reason: res.error, retryAfterMs: null };
+    }
+    const { status, text, headers } = res;
     if (status >= 200 && status < 300) {
       try {
-        return { kind: 'ok', value: read(JSON.parse(text)) };
+        return { kind: 'ok', value: read(JSON.parse(text), headers) };
       } catch {
         // A proxy's page, or a panel of another version: not an answer to act on.
         return { kind: 'retry', reason: `HTTP ${status} with an answer that is not the panel's`, retryAfterMs: null };
@@ -177,8 +209,15 @@ export class PanelClient {
     const reason = reasonOf(text);
     if (status === 401 || status === 403) return { kind: 'refused', status, reason };
     if (status === 413) return { kind: 'too_large', reason };
-    if (status === 408 || status === 429 || status >= 500)
-      return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers as Record<string, string | string[] | undefined>, Date.now()) };
+    if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers, Date.now()) };
     return { kind: 'rejected', status, reason };
   }
 }
+
+type Headers = Record<string, string | string[] | undefined>;
+/** One HTTP exchange with the panel, or why there was none. */
+type Exchanged = { status: number; headers: Headers; text: string } | { error: string };
+
+/** What the panel said to a runtime's read of its secrets. */
+export type SecretsAnswer = PanelAnswer<{ etag: string | null; secrets: Record<string, { value: string; version: string }> }> | { kind: 'not_modified' };
+const runtimeSecrets = z.object({ secrets: z.record(z.string(), z.object({ value: z.string(), version: z.string() })) });

@@ -18,6 +18,8 @@ export interface PanelOptions {
   logger: Logger;
   /** How long to keep trying a PostgreSQL that does not answer at start. */
   connectForMs?: number;
+  /** Where IRON_CAGE_MASTER_KEY (the vault's) is read: the process's environment unless given. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What the panel's server and checks need of the config, checked before anything connects. */
@@ -89,6 +91,7 @@ export class Panel {
     try {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
       const tokens = new TokenService(randomBytes(32));
+      const masterKey = (o.env ?? process.env).IRON_CAGE_MASTER_KEY;
       const panel = panelService({
         db: pg.db,
         tokens,
@@ -96,7 +99,9 @@ export class Panel {
         outage,
         loginTokenTtlMinutes: config.loginTokenTtlMinutes,
         lease: { ttlMs: config.leaseTtlMs, reclaimAfterMs: config.leaseReclaimAfterMs },
+        masterKey,
       });
+      await panel.ready;
       // The panel's REST routes: its own service's, then the fleet view's queries.
       const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];
       server = await startServer(
@@ -118,8 +123,8 @@ export class Panel {
       // A link an earlier start printed and nobody used is void.
       await panel.tokenStore.endLinks(new Date());
       p.startLink = await p.loginLink();
-      panel.announce?.();
       logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
+      panel.announce?.();
       return p;
     } catch (err) {
       await server?.close();

@@ -1,9 +1,9 @@
 // The secrets vault as a feature (over the pure sealing of domain/secrets): the VaultService
 // (unlock, audit, injection, rotation), the one RBAC decision, its routes, the config's
 // `secret:NAME` references, and the factory the runtime starts it with.
-export { VaultService, rekey, type SecretView, type VaultStatus } from './vault.js';
+export { VaultService, rekey, type RuntimeRead, type SecretView, type VaultStatus } from './vault.js';
 export { refusal, type SecretAction } from './rbac.js';
 export { type SecretList, vaultRoutes } from './secrets.routes.js';
 export { SecretRefs, secretRef } from './refs.js';
 
-export { secretsService } from './secrets.service.js';
+export { announceVault, secretsService } from './secrets.service.js';

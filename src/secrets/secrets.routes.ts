@@ -38,37 +38,47 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+export interface VaultRoutesOptions {
+  /** Around each request's vault work (a control panel: PostgreSQL away → 503). */
+  around?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Mount the agent's own `GET /api/agents/:id/secrets` (a runtime; a panel supervises no agent). */
+  agentRoute?: boolean;
+}
+
 /**
  * The vault's REST surface: `/api/secrets` (list, create), `/api/secrets/status` (locked or
  * not, and why), `/api/secrets/audit`,
  * `/api/secrets/:id` (read, reveal, update, delete) and the agent's own
  * `GET /api/agents/:id/secrets`. Everything is decided in VaultService; this file only parses.
+ * The same routes serve a runtime's vault and a control panel's.
  */
-export function vaultRoutes(vault: () => Promise<VaultService>): (app: Hono<AppEnv>) => void {
+export function vaultRoutes(vault: () => Promise<VaultService>, o: VaultRoutesOptions = {}): (app: Hono<AppEnv>) => void {
+  const around = o.around ?? ((fn) => fn());
   return (app) => {
     app.get('/api/secrets', async (c) => {
       const q = parseWith(listQuery, c.req.query());
-      return c.json({ secrets: await (await vault()).list(c.get('principal'), q.environment) } satisfies SecretList);
+      return c.json({ secrets: await around(async () => (await vault()).list(c.get('principal'), q.environment)) } satisfies SecretList);
     });
     app.post('/api/secrets', async (c) => {
-      return c.json(await (await vault()).create(c.get('principal'), quiet(jsonBody(c))), 201);
+      const body = quiet(jsonBody(c));
+      return c.json(await around(async () => (await vault()).create(c.get('principal'), body)), 201);
     });
-    app.get('/api/secrets/status', async (c) => c.json((await vault()).state(c.get('principal'))));
+    app.get('/api/secrets/status', async (c) => c.json(await around(async () => (await vault()).state(c.get('principal')))));
     app.get('/api/secrets/audit', async (c) => {
-      const v = await vault();
       const p = c.get('principal');
       const q = parseWith(auditQuery, c.req.query());
-      const rows = v.auditLog(p, { secretName: q.secret_name, operation: q.operation, after: q.after, limit: q.limit ?? 100 });
+      const rows = await around(async () => (await vault()).auditLog(p, { secretName: q.secret_name, operation: q.operation, after: q.after, limit: q.limit ?? 100 }));
       return c.json({ records: rows, nextAfter: rows.at(-1)?.id ?? q.after ?? 0 });
     });
     app.get('/api/secrets/:id', async (c) => {
       const q = parseWith(getQuery, c.req.query());
-      return c.json(await (await vault()).get(c.get('principal'), c.req.param('id'), q.reveal === 'true'));
+      return c.json(await around(async () => (await vault()).get(c.get('principal'), c.req.param('id'), q.reveal === 'true')));
     });
     app.put('/api/secrets/:id', async (c) => {
-      return c.json(await (await vault()).update(c.get('principal'), c.req.param('id'), quiet(jsonBody(c))));
+      const body = quiet(jsonBody(c));
+      return c.json(await around(async () => (await vault()).update(c.get('principal'), c.req.param('id'), body)));
     });
-    app.delete('/api/secrets/:id', async (c) => c.json({ deleted: await (await vault()).remove(c.get('principal'), c.req.param('id')) }));
-    app.get('/api/agents/:id/secrets', async (c) => c.json(await (await vault()).agentSecrets(c.get('principal'), c.req.param('id'))));
+    app.delete('/api/secrets/:id', async (c) => c.json({ deleted: await around(async () => (await vault()).remove(c.get('principal'), c.req.param('id'))) }));
+    if (o.agentRoute !== false) app.get('/api/agents/:id/secrets', async (c) => c.json(await (await vault()).agentSecrets(c.get('principal'), c.req.param('id'))));
   };
 }

@@ -1,3 +1,4 @@
+import type { Logger } from '../core/logger.js';
 import type { Platform, Service } from '../server/index.js';
 import { SecretsStore } from '../state/index.js';
 import { vaultRoutes } from './secrets.routes.js';
@@ -10,7 +11,7 @@ import { VaultService } from './vault.js';
 /** Load (or drop) the value of a secret the config refers to, from the run's environment. */
 async function refreshRef(ctx: Platform, vault: VaultService, name: string): Promise<void> {
   const value = vault.status === 'unlocked' ? await vault.configValue(name, ctx.config.environment).catch(() => null) : null;
-  ctx.secrets.set(name, value);
+  ctx.secrets.set({ source: 'secret', name }, value);
   if (value === null)
     ctx.logger.warn(
       `The config refers to secret:${name}, which is not available in environment ${ctx.config.environment} (${vault.status === 'unlocked' ? 'no such secret, or it failed its integrity check' : 'vault locked'}): calls that need it fail`,
@@ -24,12 +25,10 @@ function rotationSignals(ctx: Platform, vault: VaultService): (environment: stri
     for (const a of ctx.state.listAgents()) {
       if (a.kind !== 'supervised' || a.status !== 'running' || a.environment !== environment) continue;
       const r = ctx.agents.signal(a.id, 'SIGUSR1');
-      if (r === 'sent') {
+      const told = r === 'sent' || (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`));
+      if (told) {
         agentIds.push(a.id);
-        vault.rotated(a.id, name);
-      } else if (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`)) {
-        agentIds.push(a.id);
-        vault.rotated(a.id, name);
+        void vault.rotated(a.id, name).catch((err: unknown) => ctx.logger.error({ err }, `could not audit the rotation signal to ${a.id}`));
       } else if (r === 'not-handled') {
         ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts (or set secrets.restart_on_rotation: true)`);
       }
@@ -45,21 +44,29 @@ function rotationSignals(ctx: Platform, vault: VaultService): (environment: stri
   };
 }
 
+/** What a start says of its vault (a runtime's or a control panel's), once `ready` has resolved. */
+export function announceVault(logger: Logger, key: string | undefined, ready: Promise<VaultService>): void {
+  // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
+  if (key && key.length < 16) logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
+  void ready.then((v) => (v.status === 'unlocked' ? logger.info(v.statusLine) : logger.warn(v.statusLine)));
+}
+
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function secretsService(ctx: Platform): Service & { ready: Promise<VaultService> } {
   const store = new SecretsStore(ctx.state);
-  const ready = VaultService.open({ store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted() }, ctx.env.IRON_CAGE_MASTER_KEY).then(
-    async (v) => {
-      const signal = rotationSignals(ctx, v);
-      // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
-      v.onChange = async (environment, name) => {
-        if (environment === ctx.config.environment && ctx.secrets.wanted().includes(name)) await refreshRef(ctx, v, name);
-        signal(environment, name);
-      };
-      for (const name of ctx.secrets.wanted()) await refreshRef(ctx, v, name);
-      return v;
-    },
-  );
+  const ready = VaultService.open(
+    { store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted('secret') },
+    ctx.env.IRON_CAGE_MASTER_KEY,
+  ).then(async (v) => {
+    const signal = rotationSignals(ctx, v);
+    // A rotated provider key applies to the next upstream call: it is loaded before the change is answered.
+    v.onChange = async (environment, name) => {
+      if (environment === ctx.config.environment && ctx.secrets.wanted('secret').includes(name)) await refreshRef(ctx, v, name);
+      signal(environment, name);
+    };
+    for (const name of ctx.secrets.wanted('secret')) await refreshRef(ctx, v, name);
+    return v;
+  });
   return {
     name: 'vault',
     ready,
@@ -78,12 +85,7 @@ export function secretsService(ctx: Platform): Service & { ready: Promise<VaultS
       return Object.keys(values).length === 0 ? {} : { ...values, IRON_CAGE_SECRET_NAMES: Object.keys(values).sort().join(',') };
     },
     announce() {
-      const key = ctx.env.IRON_CAGE_MASTER_KEY;
-      // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
-      if (key && key.length < 16)
-        ctx.logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
-      // Called once `ready` has resolved (the runtime awaits it).
-      void ready.then((v) => (v.status === 'unlocked' ? ctx.logger.info(v.statusLine) : ctx.logger.warn(v.statusLine)));
+      announceVault(ctx.logger, ctx.env.IRON_CAGE_MASTER_KEY, ready);
       if (ctx.config.secrets.exposeProviderKeys) {
         ctx.logger.warn("secrets.expose_provider_keys is on: secrets named OPENAI_API_KEY / ANTHROPIC_API_KEY replace the agent's gateway token, so the agent holds the real provider key");
       }

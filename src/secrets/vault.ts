@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Principal } from '../auth/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, ValidationError, VaultLockedError, WrongMasterKeyError } from '../core/errors.js';
 import { TERMINAL_STATUSES, type NewEvent } from '../core/events.js';
 import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
-import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, Vault } from '../domain/secrets/index.js';
-import type { SecretAuditInput, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
+import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, inScope, Vault } from '../domain/secrets/index.js';
+import type { AuditQuery, SecretAuditInput, SecretAuditRow, SecretOperation, SecretRow, SecretsStore, StateManager, VaultStore } from '../state/index.js';
 import { parseWith } from '../server/index.js';
 import { refusal, type SecretAction } from './rbac.js';
 
@@ -21,8 +22,10 @@ export interface SecretView {
 export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
 
 export interface VaultDeps {
-  store: SecretsStore;
-  state: Pick<StateManager, 'getAgent'>;
+  /** The runtime's SQLite (SecretsStore) or the control panel's PostgreSQL (PgSecretsStore). */
+  store: VaultStore;
+  /** The runtime's agents (an agent's own secrets endpoint); a panel has none. */
+  state?: Pick<StateManager, 'getAgent'>;
   /** `secrets.expose_provider_keys`: let secrets named like the provider keys reach agents. */
   exposeProviderKeys?: boolean;
   /** Secrets the config refers to (provider keys, tool headers): iron-cage's own, never an agent's. */
@@ -55,6 +58,15 @@ const updateBody = z.strictObject({
 });
 
 const audited = new WeakSet<object>();
+
+/** What `runtimeRead` answers: nothing new since the ETag the runtime holds, or every value it asked for. */
+export type RuntimeRead =
+  | { etag: string; notModified: true; environment?: undefined; secrets?: undefined }
+  | { etag: string; notModified: false; environment: string; secrets: Record<string, { value: string; version: string; updatedAt: string }> };
+
+/** A secret's version: changes with every change of its row (and with a new row of the same name). */
+const digest = (text: string, chars: number): string => createHash('sha256').update(text).digest('base64url').slice(0, chars);
+const versionOf = (r: Pick<SecretRow, 'id' | 'updatedAt'>): string => digest(`${r.id}\n${r.updatedAt}`, 16);
 /** Shown instead of a masked value whose stored preview failed its integrity check. */
 export const TAMPERED_MASK = '[integrity check failed]';
 
@@ -71,6 +83,8 @@ export class VaultService {
     private readonly deps: VaultDeps,
     private readonly vault: Vault | null,
     readonly status: VaultStatus,
+    /** How many live secrets there were when it opened (the start's line). */
+    private readonly count = 0,
   ) {}
 
   /**
@@ -80,9 +94,14 @@ export class VaultService {
   static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
     if (!masterKey) return new VaultService(deps, null, 'locked');
     try {
-      const { vault, created } = await Vault.unlock(masterKey, deps.store.meta());
-      if (created) deps.store.saveMeta(vault.check);
-      return new VaultService(deps, vault, 'unlocked');
+      let { vault, created } = await Vault.unlock(masterKey, await deps.store.meta());
+      if (created) {
+        await deps.store.saveMeta(vault.check);
+        // Two panels opening one new database at once: the first check value stored is the vault's.
+        const stored = await deps.store.meta();
+        if (stored && !stored.salt.equals(vault.check.salt)) ({ vault } = await Vault.unlock(masterKey, stored));
+      }
+      return new VaultService(deps, vault, 'unlocked', (await deps.store.list()).length);
     } catch (e) {
       if (e instanceof WrongMasterKeyError) return new VaultService(deps, null, 'wrong_master_key');
       throw e;
@@ -91,7 +110,7 @@ export class VaultService {
 
   /** The one line said at start. */
   get statusLine(): string {
-    if (this.status === 'unlocked') return `Secrets vault unlocked (${this.deps.store.list().length} secret(s))`;
+    if (this.status === 'unlocked') return `Secrets vault unlocked (${this.count} secret(s))`;
     if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
     return `Secrets vault locked: IRON_CAGE_MASTER_KEY is not set (${this.deps.keyHint ?? SERVER_KEY_HINT}); secrets routes answer 423`;
   }
@@ -100,8 +119,8 @@ export class VaultService {
    * Whether the vault is open and, when not, the message a secrets route would answer with: the
    * dashboard asks this first, so a locked vault is a state it explains, not a failed request.
    */
-  state(p: Principal): { status: VaultStatus; message: string | null } {
-    this.authorize(p, 'list', null);
+  async state(p: Principal): Promise<{ status: VaultStatus; message: string | null }> {
+    await this.authorize(p, 'list', null);
     try {
       this.unlocked();
       return { status: this.status, message: null };
@@ -126,10 +145,10 @@ export class VaultService {
   }
 
   /** RBAC first: a refusal is audited DENIED and thrown as 403. */
-  private authorize(p: Principal, action: SecretAction, name: string | null, agentId?: string): void {
+  private async authorize(p: Principal, action: SecretAction, name: string | null, agentId?: string): Promise<void> {
     const why = refusal(p, action, agentId);
     if (why === null) return;
-    this.deps.store.audit([this.audit(p, 'DENIED', name, false, `${action}: ${why}`, agentId ?? p.agentId)]);
+    await this.deps.store.audit([this.audit(p, 'DENIED', name, false, `${action}: ${why}`, agentId ?? p.agentId)]);
     throw new ForbiddenError(why);
   }
 
@@ -142,7 +161,7 @@ export class VaultService {
       if (audited.has(e as object)) throw e;
       if (typeof e === 'object' && e !== null) audited.add(e);
       const msg = e instanceof IronCageError ? `${e.code}: ${e.message}` : 'internal error';
-      this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
+      await this.deps.store.audit([this.audit(p, op, typeof name === 'function' ? name() : name, false, msg)]);
       throw e;
     }
   }
@@ -159,9 +178,9 @@ export class VaultService {
     return { id: r.id, name: r.name, environment: r.environment, maskedValue, createdAt: r.createdAt, updatedAt: r.updatedAt };
   }
 
-  private live(id: string): SecretRow {
+  private async live(id: string): Promise<SecretRow> {
     if (!SECRET_ID_RE.test(id)) throw new ValidationError('id: must be secret- followed by 16 hex digits');
-    const row = this.deps.store.byId(id);
+    const row = await this.deps.store.byId(id);
     if (!row) throw new NotFoundError(`no secret ${id}`);
     if (row.deletedAt) throw new NotFoundError(`secret ${id} was deleted`);
     return row;
@@ -178,26 +197,26 @@ export class VaultService {
     };
   }
 
-  list(p: Principal, environment?: string): Promise<SecretView[]> {
-    this.authorize(p, 'list', null);
-    return this.guarded(p, 'READ', null, () => {
+  async list(p: Principal, environment?: string): Promise<SecretView[]> {
+    await this.authorize(p, 'list', null);
+    return this.guarded(p, 'READ', null, async () => {
       const env = environment === undefined ? undefined : checkEnvironment(environment);
       this.unlocked();
-      return this.deps.store.list(env).map((r) => this.view(r));
+      return (await this.deps.store.list(env)).map((r) => this.view(r));
     });
   }
 
   /** Masked, or with `reveal` (admins) the value too; audited READ or REVEAL. */
   async get(p: Principal, id: string, reveal: boolean): Promise<SecretView & { value?: string }> {
-    this.authorize(p, reveal ? 'reveal' : 'read', null);
+    await this.authorize(p, reveal ? 'reveal' : 'read', null);
     const op = reveal ? 'REVEAL' : 'READ';
     return this.guarded(p, op, null, async () => {
       const vault = this.unlocked();
-      const row = this.live(id);
+      const row = await this.live(id);
       return this.guarded(p, op, row.name, async () => {
         const out: SecretView & { value?: string } = this.view(row);
         if (reveal) out.value = await vault.open(row);
-        this.deps.store.audit([this.audit(p, op, row.name, true, null)]);
+        await this.deps.store.audit([this.audit(p, op, row.name, true, null)]);
         return out;
       });
     });
@@ -205,7 +224,7 @@ export class VaultService {
 
   /** `input`: the request body `{name, environment?, value}` (read only once the caller is authorized). */
   async create(p: Principal, input: unknown): Promise<SecretView> {
-    this.authorize(p, 'create', null);
+    await this.authorize(p, 'create', null);
     let name: string | null = null;
     return this.guarded(
       p,
@@ -219,7 +238,7 @@ export class VaultService {
         const vault = this.unlocked();
         const who = { id: newSecretId(), name, environment };
         const sealed = await vault.seal(who, value);
-        const row = this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
+        const row = await this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
         await this.onChange(environment, name);
         return this.view(row);
       },
@@ -228,14 +247,14 @@ export class VaultService {
 
   /** `input`: the request body `{value, expectedUpdatedAt?}`. */
   async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
-    this.authorize(p, 'update', null);
+    await this.authorize(p, 'update', null);
     return this.guarded(p, 'UPDATE', null, async () => {
       const vault = this.unlocked();
-      const row = this.live(id);
+      const row = await this.live(id);
       return this.guarded(p, 'UPDATE', row.name, async () => {
         const body = parseWith(updateBody, await input);
         const sealed = await vault.seal(row, checkValue(body.value));
-        const next = this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p), body.expectedUpdatedAt);
+        const next = await this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p), body.expectedUpdatedAt);
         await this.onChange(row.environment, row.name);
         return this.view(next);
       });
@@ -243,27 +262,27 @@ export class VaultService {
   }
 
   async remove(p: Principal, id: string): Promise<SecretView> {
-    this.authorize(p, 'delete', null);
+    await this.authorize(p, 'delete', null);
     return this.guarded(p, 'DELETE', null, async () => {
       this.unlocked();
-      const row = this.live(id);
+      const row = await this.live(id);
       const shown = this.view(row);
-      this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
+      await this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
       await this.onChange(row.environment, row.name);
       return shown;
     });
   }
 
-  auditLog(p: Principal, q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }) {
-    this.authorize(p, 'audit', null);
+  async auditLog(p: Principal, q: AuditQuery): Promise<SecretAuditRow[]> {
+    await this.authorize(p, 'audit', null);
     return this.deps.store.auditList(q);
   }
 
   /** The contract's `GET /api/agents/:id/secrets`: the values of the agent's environment, audited READ per name. */
   async agentSecrets(p: Principal, agentId: string): Promise<{ agentId: string; environment: string; secrets: Record<string, string> }> {
-    this.authorize(p, 'agent-secrets', null, agentId);
+    await this.authorize(p, 'agent-secrets', null, agentId);
     return this.guarded(p, 'READ', null, async () => {
-      const agent = this.deps.state.getAgent(agentId);
+      const agent = this.deps.state?.getAgent(agentId);
       if (!agent) throw new NotFoundError(`no agent ${agentId}`);
       // A token outlives its run, and an external agent has no run: secrets go to a running one only.
       if (agent.kind !== 'supervised' || TERMINAL_STATUSES.has(agent.status)) {
@@ -272,7 +291,7 @@ export class VaultService {
       // Like injection at spawn: a row that fails its integrity check is left out (audited), not
       // allowed to fail the agent's whole reload.
       const { values: secrets, audit } = await this.openForAgent(agent.environment, p, 'READ', agentId);
-      this.deps.store.audit(audit);
+      await this.deps.store.audit(audit);
       return { agentId, environment: agent.environment, secrets };
     });
   }
@@ -285,14 +304,14 @@ export class VaultService {
   async inject(agentId: string, environment: string): Promise<{ values: Record<string, string>; failed: string[] }> {
     const p: Principal = { role: 'admin', agentId: null, name: 'supervisor', jti: '' };
     const { values, failed, audit } = await this.openForAgent(environment, p, 'INJECT', agentId);
-    this.deps.store.audit(audit);
+    await this.deps.store.audit(audit);
     return { values, failed };
   }
 
   /** The values of `environment` an agent may have, with an audit row per name (failed for a row that does not open). */
   private async openForAgent(environment: string, p: Principal, op: 'INJECT' | 'READ', agentId: string) {
     const vault = this.unlocked();
-    const rows = this.deps.store.list(environment).filter((r) => this.reachesAgent(r.name));
+    const rows = (await this.deps.store.list(environment)).filter((r) => this.reachesAgent(r.name));
     // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
     const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
     const values: Record<string, string> = {};
@@ -319,19 +338,58 @@ export class VaultService {
 
   /** A secret the config refers to (a provider key), for iron-cage's own use: audited READ by `config`. */
   async configValue(name: string, environment: string): Promise<string | null> {
-    const row = this.deps.store.liveByName(name, environment);
+    const row = await this.deps.store.liveByName(name, environment);
     if (!row) return null;
     const p: Principal = { role: 'admin', agentId: null, name: 'config', jti: '' };
     return this.guarded(p, 'READ', name, async () => {
       const value = await this.unlocked().open(row);
-      this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
+      await this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
       return value;
     });
   }
 
+  /**
+   * A runtime's read on a control panel (`GET /api/runtime/secrets`): the values of `names` in
+   * `environment`, each with its version, and an ETag over them all. A name outside the runtime's
+   * `scope` is refused whole (403, audited DENIED per name), a name with no live secret too (404);
+   * when `ifNoneMatch` is the current ETag nothing is opened, audited or sent (`notModified`).
+   * Every value sent is audited READ by the runtime, never with the value.
+   */
+  async runtimeRead(p: Principal, q: { names: string[]; environment: string; scope: readonly string[]; ifNoneMatch?: string | null }): Promise<RuntimeRead> {
+    await this.authorize(p, 'runtime-secrets', null);
+    const environment = checkEnvironment(q.environment);
+    const names = [...new Set(q.names.map((n) => checkName(n)))].sort();
+    if (names.length === 0) throw new ValidationError('names: ask for at least one secret (names=NAME,NAME…)');
+    const denied = names.filter((n) => !inScope(q.scope, n));
+    if (denied.length > 0) {
+      const why = `not in the scope of runtime '${p.runtimeId}' (an admin grants it: PUT /api/runtimes/${p.runtimeId}/secrets)`;
+      await this.deps.store.audit(denied.map((n) => this.audit(p, 'DENIED', n, false, `runtime-secrets: ${why}`)));
+      throw new ForbiddenError(`${denied.join(', ')}: ${why}`);
+    }
+    return this.guarded(p, 'READ', null, async () => {
+      const vault = this.unlocked();
+      const rows = new Map((await this.deps.store.liveByNames(names, environment)).map((r) => [r.name, r]));
+      const missing = names.filter((n) => !rows.has(n));
+      if (missing.length > 0) throw new NotFoundError(`${missing.join(', ')}: no such secret in environment ${environment} on this panel`);
+      const versions = names.map((n) => [n, versionOf(rows.get(n)!)] as const);
+      const etag = `"${digest(JSON.stringify([environment, versions]), 22)}"`;
+      if (q.ifNoneMatch === etag) return { etag, notModified: true };
+      const secrets: RuntimeRead['secrets'] = {};
+      const audit: SecretAuditInput[] = [];
+      for (const [name, version] of versions) {
+        const row = rows.get(name)!;
+        const value = await this.guarded(p, 'READ', name, () => vault.open(row));
+        secrets[name] = { value, version, updatedAt: row.updatedAt };
+        audit.push(this.audit(p, 'READ', name, true, null));
+      }
+      await this.deps.store.audit(audit);
+      return { etag, notModified: false, environment, secrets };
+    });
+  }
+
   /** Audit a rotation signal sent to a running agent. */
-  rotated(agentId: string, name: string): void {
-    this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
+  async rotated(agentId: string, name: string): Promise<void> {
+    await this.deps.store.audit([{ secretName: name, operation: 'ROTATE', requesterRole: 'admin', requester: 'supervisor', agentId, success: true, errorMessage: null }]);
   }
 }
 

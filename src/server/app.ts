@@ -71,7 +71,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.use('/api/*', async (c, next) => {
     const p = await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') });
     // A runtime token reports telemetry for its runtime and does nothing else, whatever a route's own check says.
-    if (p.role === 'runtime' && !runtimePaths.has(c.req.path)) throw new ForbiddenError('a runtime token may only send telemetry and take budget leases (/api/telemetry, /api/leases)');
+    if (p.role === 'runtime' && !runtimePaths.has(c.req.path))
+      throw new ForbiddenError('a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)');
     c.set('principal', p);
     await next();
   });

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
+import type { ConfigRef, RefSource } from '../domain/secrets/index.js';
 import type { StateManager } from '../state/index.js';
 import type { AgentControl, AppEnv, Authenticator, RawRoute } from './context.js';
 
@@ -20,8 +21,9 @@ export interface Platform {
   /** iron-cage's own environment (IRON_CAGE_MASTER_KEY is read from here, never from config). */
   env: NodeJS.ProcessEnv;
   /**
-   * Vault secrets the config refers to (`api_key: secret:NAME`): a service wants a name when it
-   * is built and reads the current value per use; the vault fills them in and keeps them current.
+   * Secrets the config refers to (`api_key: secret:NAME`, or `panel:NAME` for the control
+   * panel's): a service wants one when it is built and reads the current value per use; the
+   * vault (or the panel's poll) fills them in and keeps them current, in memory only.
    */
   secrets: SecretRefsLike;
   /** The supervised agents of this process. */
@@ -29,10 +31,10 @@ export interface Platform {
 }
 
 export interface SecretRefsLike {
-  want(name: string): void;
-  get(name: string): string | null;
-  set(name: string, value: string | null): void;
-  wanted(): string[];
+  want(ref: ConfigRef): void;
+  get(ref: ConfigRef): string | null;
+  set(ref: ConfigRef, value: string | null): void;
+  wanted(source: RefSource): string[];
 }
 
 /** A feature as the runtime starts it: HTTP routes, additions to each agent's environment, start-up lines, shutdown. */

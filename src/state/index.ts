@@ -29,7 +29,19 @@ export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
 export type { ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii.store.js';
-export { SecretsStore, SECRET_OPERATIONS, type SecretOperation, type SecretAuditInput, type SealedColumns, type SecretRow, type SecretAuditRow, type VaultMetaRow } from './secrets.store.js';
+export {
+  SecretsStore,
+  SECRET_OPERATIONS,
+  type SecretOperation,
+  type SecretAuditInput,
+  type SealedColumns,
+  type SecretRow,
+  type SecretAuditRow,
+  type VaultMetaRow,
+  type VaultStore,
+  type AuditQuery,
+} from './secrets.store.js';
+export { PgSecretsStore } from './pg-secrets.store.js';
 export { UsersStore, type UserRow, type UserRole, type UserView } from './users.store.js';
 export { prepareStateFile, privateDir, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
 export { ResponsesStore, type StoredResponseInput } from './responses.store.js';

@@ -20,14 +20,15 @@ export class RuntimesStore {
    * Add a runtime (or take back one removed earlier: its data and cursors stay) with its token.
    * A live runtime of that id → ConflictError.
    */
-  async add(o: { id: string; userId: string | null; token: NewApiTokenRow; now?: Date }): Promise<RuntimeView> {
+  async add(o: { id: string; userId: string | null; token: NewApiTokenRow; secrets?: string[]; now?: Date }): Promise<RuntimeView> {
+    const secrets = o.secrets ?? [];
     const at = (o.now ?? new Date()).toISOString();
     return this.db.transaction(async (tx) => {
       const [existing] = await tx.select().from(runtimes).where(eq(runtimes.id, o.id)).for('update');
       if (existing && existing.removedAt === null) throw new ConflictError(`a runtime '${o.id}' already exists (DELETE /api/runtimes/${o.id} first to give it a new token)`);
       const [row] = existing
-        ? await tx.update(runtimes).set({ removedAt: null, userId: o.userId }).where(eq(runtimes.id, o.id)).returning()
-        : await tx.insert(runtimes).values({ id: o.id, userId: o.userId, createdAt: at }).returning();
+        ? await tx.update(runtimes).set({ removedAt: null, userId: o.userId, secrets }).where(eq(runtimes.id, o.id)).returning()
+        : await tx.insert(runtimes).values({ id: o.id, userId: o.userId, createdAt: at, secrets }).returning();
       await tx.insert(apiTokens).values({ ...o.token, kind: 'runtime', runtimeId: o.id });
       return row!;
     });
@@ -40,6 +41,16 @@ export class RuntimesStore {
 
   async byId(id: string): Promise<RuntimeView | null> {
     const [row] = await this.db.select().from(runtimes).where(eq(runtimes.id, id)).limit(1);
+    return row ?? null;
+  }
+
+  /** Replace the secret scope of a live runtime; null when there is none. */
+  async setSecrets(id: string, secrets: string[]): Promise<RuntimeView | null> {
+    const [row] = await this.db
+      .update(runtimes)
+      .set({ secrets })
+      .where(and(eq(runtimes.id, id), isNull(runtimes.removedAt)))
+      .returning();
     return row ?? null;
   }
 

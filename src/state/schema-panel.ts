@@ -26,6 +26,11 @@ export const runtimes = pgTable('runtimes', {
   toolCallId: count('tool_call_id'),
   hostname: text('hostname'),
   version: text('version'),
+  /**
+   * The panel's secrets its token may read (`NAME`, or `PREFIX_*` for every name starting so),
+   * in any environment; none by default (`panel runtime add --secrets`, PUT /api/runtimes/:id/secrets).
+   */
+  secrets: text('secrets').array().notNull().default(sql`'{}'::text[]`),
 });
 
 /** What both spend rollups hold for a bucket, by runtime, agent name, provider and model. */

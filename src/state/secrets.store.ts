@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { ConflictError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
@@ -22,13 +22,57 @@ export interface VaultMetaRow {
   kdf: string;
 }
 
+type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the vault (src/secrets/vault.ts) needs of its rows, on either dialect: the runtime's
+ * SQLite (SecretsStore, synchronous, through the writer with the change's event) and the
+ * control panel's PostgreSQL (PgSecretsStore, async; a panel keeps no event log, so it drops the
+ * event). The same rules hold on both (test/state/stores-both-dialects.test.ts).
+ */
+export interface VaultStore {
+  meta(): Awaitable<VaultMetaRow | null>;
+  saveMeta(m: VaultMetaRow): Awaitable<void>;
+  list(environment?: string): Awaitable<SecretRow[]>;
+  byId(id: string): Awaitable<SecretRow | null>;
+  liveByName(name: string, environment: string): Awaitable<SecretRow | null>;
+  /** The live rows of these names in one environment (a control panel's runtime reads: one query). */
+  liveByNames(names: string[], environment: string): Awaitable<SecretRow[]>;
+  create(row: Omit<SecretRow, 'createdAt' | 'updatedAt' | 'deletedAt'>, audit: SecretAuditInput, event: NewEvent): Awaitable<SecretRow>;
+  update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent, expectedUpdatedAt?: string): Awaitable<SecretRow>;
+  softDelete(id: string, audit: SecretAuditInput[], event: NewEvent): Awaitable<void>;
+  audit(rows: SecretAuditInput[]): Awaitable<void>;
+  auditList(q: AuditQuery): Awaitable<SecretAuditRow[]>;
+}
+
+export interface AuditQuery {
+  secretName?: string;
+  operation?: SecretOperation;
+  after?: number;
+  limit: number;
+}
+
+/** The `updatedAt` of a change: now, or just after the row's last one, so it always moves forward (it tells every change apart). */
+export function nextUpdatedAt(prev: string | undefined, clock = Date.now()): string {
+  return new Date(prev !== undefined && Date.parse(prev) >= clock ? Date.parse(prev) + 1 : clock).toISOString();
+}
+
+export function staleRefusal(prev: Pick<SecretRow, 'name' | 'updatedAt'>, expectedUpdatedAt: string): ConflictError {
+  return new ConflictError(
+    `secret ${prev.name} not changed: it was updated at ${prev.updatedAt}, after the version this change was decided from (${expectedUpdatedAt}); open it again to see the current one`,
+    'stale',
+  );
+}
+
+export const duplicateSecret = (name: string, environment: string) => new ConflictError(`a secret named ${name} already exists in environment ${environment}`);
+
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 
 /**
  * The vault's rows: sealed secrets, their append-only audit log and the check value. Every
  * change goes through the one writer with its audit row and its event in the same transaction.
  */
-export class SecretsStore {
+export class SecretsStore implements VaultStore {
   private readonly db: StoreDb;
   private readonly insertAuditRow;
   private readonly listEnv;
@@ -97,6 +141,15 @@ export class SecretsStore {
     );
   }
 
+  liveByNames(names: string[], environment: string): SecretRow[] {
+    if (names.length === 0) return [];
+    return this.db.orm
+      .select()
+      .from(secrets)
+      .where(and(isNull(secrets.deletedAt), eq(secrets.environment, environment), inArray(secrets.name, names)))
+      .all();
+  }
+
   /** Insert; a live row of the same name and environment → ConflictError (nothing written but the audit row). */
   create(row: Omit<SecretRow, 'createdAt' | 'updatedAt' | 'deletedAt'>, audit: SecretAuditInput, event: NewEvent): SecretRow {
     const now = new Date().toISOString();
@@ -108,7 +161,7 @@ export class SecretsStore {
       }, event);
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
-      throw new ConflictError(`a secret named ${row.name} already exists in environment ${row.environment}`);
+      throw duplicateSecret(row.name, row.environment);
     }
     return full;
   }
@@ -122,13 +175,8 @@ export class SecretsStore {
   update(id: string, sealed: SealedColumns, audit: SecretAuditInput[], event: NewEvent, expectedUpdatedAt?: string): SecretRow {
     this.db.writer.now(() => {
       const prev = this.byId(id);
-      if (expectedUpdatedAt !== undefined && prev && prev.updatedAt !== expectedUpdatedAt)
-        throw new ConflictError(
-          `secret ${prev.name} not changed: it was updated at ${prev.updatedAt}, after the version this change was decided from (${expectedUpdatedAt}); open it again to see the current one`,
-          'stale',
-        );
-      const clock = Date.now();
-      const now = new Date(prev && Date.parse(prev.updatedAt) >= clock ? Date.parse(prev.updatedAt) + 1 : clock).toISOString();
+      if (expectedUpdatedAt !== undefined && prev && prev.updatedAt !== expectedUpdatedAt) throw staleRefusal(prev, expectedUpdatedAt);
+      const now = nextUpdatedAt(prev?.updatedAt);
       this.db.orm
         .update(secrets)
         .set({ ...sealed, updatedAt: now })
@@ -160,7 +208,7 @@ export class SecretsStore {
     }, null);
   }
 
-  auditList(q: { secretName?: string; operation?: SecretOperation; after?: number; limit: number }): SecretAuditRow[] {
+  auditList(q: AuditQuery): SecretAuditRow[] {
     const where: SQL[] = [gt(secretAuditLog.id, q.after ?? 0)];
     if (q.secretName) where.push(eq(secretAuditLog.secretName, q.secretName));
     if (q.operation) where.push(eq(secretAuditLog.operation, q.operation));

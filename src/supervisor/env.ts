@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/index.js';
+import { configRef } from '../domain/secrets/index.js';
 
 /**
  * Where the agent-side Python SDK lives: beside the bundle (dist/python) when built, or in
@@ -62,19 +63,19 @@ export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'aler
       names.add(p.apiKeyEnv);
       add(env[p.apiKeyEnv]);
     }
-    if (p.apiKey && !p.apiKey.startsWith('secret:')) add(p.apiKey);
+    if (p.apiKey && !configRef(p.apiKey)) add(p.apiKey);
   }
   for (const n of KEY_VARS) add(env[n]);
   const { webhookUrl, email } = config.alerts;
   add(webhookUrl);
   // Tool services' configured headers (Authorization and the like) written in the config; the
-  // `${secret:…}` ones come from the vault, whose values only the proxy ever holds.
+  // `${secret:…}` and `${panel:…}` ones come from a vault, whose values only the proxy ever holds.
   for (const service of Object.values(config.tools)) {
-    for (const [name, v] of Object.entries(service.headers)) if (CREDENTIAL_HEADER.test(name) && !v.includes('${secret:')) add(v);
+    for (const [name, v] of Object.entries(service.headers)) if (CREDENTIAL_HEADER.test(name) && !v.includes('${secret:') && !v.includes('${panel:')) add(v);
   }
   // The runtime token the reporter sends to the control panel (a `secret:` one stays in the vault).
   const panelToken = config.panel.token;
-  if (panelToken && !panelToken.startsWith('secret:')) add(panelToken);
+  if (panelToken && !configRef(panelToken)) add(panelToken);
   if (email) {
     add(email.smtpUrl);
     add(safeUrl(email.smtpUrl)?.password);

@@ -3,9 +3,9 @@ import { ConfigError, IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { CacheLookup, FallbackReason, Tier } from '../domain/reliability/index.js';
-import type { Authenticator } from '../server/index.js';
+import type { Authenticator, SecretRefsLike } from '../server/index.js';
 import type { Config } from '../config/index.js';
-import { SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
+import { SECRET_TEMPLATE_RE, type RefSource } from '../domain/secrets/index.js';
 import { seconds, type BreakerRegistry } from '../reliability/index.js';
 import { ToolsStore, type StateManager, type ToolCallInput } from '../state/index.js';
 import { ToolEntry } from './entry.js';
@@ -27,8 +27,8 @@ export type ToolsContext = {
   breakers: Pick<BreakerRegistry, 'breaker' | 'describe' | 'recorded'>;
   /** The runtime's PII engine; without one, answers are redacted under `safety_mode` but not audited. */
   pii?: ToolPiiGuard;
-  /** Vault secrets named in configured headers (`Bearer ${secret:NAME}`); without it, no such header can be sent. */
-  secrets?: { want(name: string): void; get(name: string): string | null };
+  /** Secrets named in configured headers (`Bearer ${secret:NAME}`, `${panel:NAME}`); without it, no such header can be sent. */
+  secrets?: Pick<SecretRefsLike, 'want' | 'get'>;
 };
 
 export interface ToolsOptions {
@@ -65,7 +65,8 @@ export class ToolProxy {
     const { config } = ctx;
     this.secrets = ctx.secrets;
     this.piiOptions = ctx.pii?.options;
-    for (const svc of Object.values(config.tools)) for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want(m[1]!);
+    for (const svc of Object.values(config.tools))
+      for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want({ source: m[1] as RefSource, name: m[2]! });
     this.state = ctx.state;
     this.logger = ctx.logger;
     this.store = new ToolsStore(ctx.state);
@@ -167,19 +168,21 @@ export class ToolProxy {
     let out: Record<string, string> | null = null;
     const injected: string[] = [];
     for (const [name, value] of Object.entries(h)) {
-      if (!value.includes('${secret:')) {
+      if (!value.includes('${secret:') && !value.includes('${panel:')) {
         // A credential written in the config is one iron-cage sends too.
         if (CREDENTIAL_HEADER.test(name)) injected.push(value);
         continue;
       }
       out ??= { ...h };
-      out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, ref: string) => {
-        const v = this.secrets?.get(ref) ?? null;
+      out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, source: RefSource, ref: string) => {
+        const v = this.secrets?.get({ source, name: ref }) ?? null;
         if (v === null)
           throw new IronCageError(
             'secret_unavailable',
             503,
-            `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
+            source === 'panel'
+              ? `tools.${entry.name}.headers.${name} needs panel:${ref}, which is not available (removed from the control panel, or out of this runtime's scope)`
+              : `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
             // Only an operator mends it (unlock the vault, add the secret): a client retrying at once changes nothing.
             { retry: false },
           );

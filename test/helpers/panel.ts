@@ -15,7 +15,8 @@ export interface TestPanel {
   close(): Promise<void>;
 }
 
-export async function startTestPanel(database: string, config: Partial<Config> = {}): Promise<TestPanel> {
+/** `config`: over the defaults; `env`: where the panel reads IRON_CAGE_MASTER_KEY (its vault stays locked without one). */
+export async function startTestPanel(database: string, config: Partial<Config> = {}, o: { env?: NodeJS.ProcessEnv } = {}): Promise<TestPanel> {
   const log: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -24,7 +25,7 @@ export async function startTestPanel(database: string, config: Partial<Config> =
     },
   });
   const logger = createLogger({ format: 'pretty', level: 'info', stream, color: false });
-  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database, ...config }, logger });
+  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database, ...config }, logger, env: o.env ?? {} });
   const url = panel.url;
   const api: TestPanel['api'] = (path, o = {}) =>
     fetch(`${url}${path}`, {

@@ -55,7 +55,7 @@ describe('the panel options', () => {
       expect(() => reportService({ ...ctx, config })).toThrow(`panel.ca ${notPem}: not a PEM certificate`);
       // A token that is a vault reference is asked of the vault.
       const s = reportService({ ...ctx, config: { ...config, panel: { ...config.panel, token: 'secret:PANEL_TOKEN', ca: null } } });
-      expect(ctx.secrets.wanted()).toEqual(['PANEL_TOKEN']);
+      expect(ctx.secrets.wanted('secret')).toEqual(['PANEL_TOKEN']);
       await s?.close?.();
       // No panel: no service.
       expect(reportService({ ...ctx, config: DEFAULTS })).toBeNull();

@@ -289,6 +289,17 @@ const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'PATCH /api/budgets/:id': P_ADMIN(400),
   'DELETE /api/budgets/:id': P_ADMIN(404),
   'POST /api/leases': P_RUNTIME(400),
+  // The panel's vault: the runtime's routes and rules (no agent's own route: a panel runs no agent).
+  'GET /api/secrets': P_STAFF(200),
+  'POST /api/secrets': P_ADMIN(400),
+  'GET /api/secrets/status': P_STAFF(200),
+  'GET /api/secrets/audit': P_STAFF(200),
+  'GET /api/secrets/:id': P_STAFF(404),
+  'PUT /api/secrets/:id': P_ADMIN(404),
+  'DELETE /api/secrets/:id': P_ADMIN(404),
+  'PUT /api/runtimes/:id/secrets': P_ADMIN(400),
+  // A runtime reads the secrets in its scope (no names asked: 400); nobody else reads them this way.
+  'GET /api/runtime/secrets': P_RUNTIME(400),
   'GET /': P_PUBLIC(200),
   'GET /assets/:name': P_PUBLIC(404),
   'GET /ws': { anon: 401, admin: 101, viewer: 101, runtime: 403 },
@@ -302,7 +313,7 @@ describe('RBAC matrix of the control panel', () => {
     const { startPostgres } = await import('../helpers/postgres.js');
     const { startTestPanel } = await import('../helpers/panel.js');
     pgServer = await startPostgres();
-    panel = await startTestPanel(pgServer.url);
+    panel = await startTestPanel(pgServer.url, {}, { env: { IRON_CAGE_MASTER_KEY: 'rbac-matrix-panel-master-key-0123' } });
     const rt = (await (await panel.api('/api/runtimes', { token: panel.admin, body: { id: 'rbac-rt' } })).json()) as { token: string };
     await panel.api('/api/users', { token: panel.admin, body: { name: 'rbac-viewer', role: 'viewer', password: 'a long viewer password' } });
     const viewer = (await (await panel.api('/api/login', { body: { name: 'rbac-viewer', password: 'a long viewer password' } })).json()) as { token: string };
@@ -331,7 +342,10 @@ describe('RBAC matrix of the control panel', () => {
         let got: number;
         if (r.surface === 'ws') got = await wsStatusAt(panel.url, c.token);
         else {
-          const path = r.path.replace('/assets/:name', '/assets/no-such-asset.js').replace(/:(\w+)/g, (_m, p: string) => `no-such-${p}`);
+          const path = r.path
+            .replace('/assets/:name', '/assets/no-such-asset.js')
+            .replace('/api/secrets/:id', '/api/secrets/secret-0000000000000000')
+            .replace(/:(\w+)/g, (_m, p: string) => `no-such-${p}`);
           got = (await panel.api(path, { method: r.method, token: c.token, ...(r.method === 'POST' ? { raw: 'not json' } : {}) })).status;
         }
         if (got !== want[c.kind]) wrong.push(`${key(r)} as ${c.name}: ${got}, expected ${want[c.kind]}`);

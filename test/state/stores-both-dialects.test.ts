@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiTokenRow, NewApiTokenRow } from '../../src/state/tokens.store.js';
 import type { LinkRefusal } from '../../src/state/tokens.store.js';
 import type { UserRow, UserView } from '../../src/state/users.store.js';
-import { openPostgres, PgTokensStore, PgUsersStore, StateManager, TokensStore, UsersStore, type Postgres } from '../../src/state/index.js';
+import type { Principal } from '../../src/core/roles.js';
+import { VaultService } from '../../src/secrets/index.js';
+import { openPostgres, PgSecretsStore, PgTokensStore, PgUsersStore, SecretsStore, StateManager, TokensStore, UsersStore, type Postgres } from '../../src/state/index.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // The stores a runtime (SQLite) and a control panel (PostgreSQL) both have, users and tokens,
@@ -146,5 +148,70 @@ describe.each([
   it('keeps a panel runtime token’s runtime id', async () => {
     await s.tokens.add(token({ id: 'tok_rt', hash: 'h-rt', kind: 'runtime', role: 'runtime', runtimeId: 'laptop-ana' }));
     expect(await s.tokens.byHash('h-rt')).toMatchObject({ kind: 'runtime', runtimeId: 'laptop-ana' });
+  });
+});
+
+// The vault: one VaultService over either store (the runtime's SQLite, the panel's PostgreSQL),
+// the same rules and the same audit rows on both.
+describe.each([
+  ['SQLite', async () => new SecretsStore(StateManager.open(':memory:'))],
+  [
+    'PostgreSQL',
+    async () => {
+      const pg = await openPostgres(await server.createDatabase(`vault_${++databases}`));
+      opened.push(pg);
+      return new PgSecretsStore(pg.db);
+    },
+  ],
+] as const)('the vault on %s', (_dialect, open) => {
+  const admin: Principal = { role: 'admin', agentId: null, name: 'ana', jti: '' };
+  const runtime: Principal = { role: 'runtime', agentId: null, name: 'runtime r1', jti: 'tok_1', runtimeId: 'r1' };
+
+  it('seals, refuses a duplicate and a stale change, reads for a runtime in scope only, and audits who did what', async () => {
+    const store = await open();
+    const vault = await VaultService.open({ store }, 'both-dialects-master-key-0123456789');
+    expect(vault.status).toBe('unlocked');
+    // A second opening with the same key opens the check value the first stored; another key does not.
+    expect((await VaultService.open({ store }, 'both-dialects-master-key-0123456789')).status).toBe('unlocked');
+    expect((await VaultService.open({ store }, 'another-master-key-0123456789')).status).toBe('wrong_master_key');
+
+    const made = await vault.create(admin, { name: 'OPENAI_API_KEY', value: 'sk-both-dialects-0001' });
+    expect(made).toMatchObject({ name: 'OPENAI_API_KEY', environment: 'development', maskedValue: 'sk-b...001' });
+    await expect(vault.create(admin, { name: 'OPENAI_API_KEY', value: 'sk-again-000000' })).rejects.toThrow('a secret named OPENAI_API_KEY already exists in environment development');
+    await expect(vault.update(admin, made.id, { value: 'sk-stale-0000000', expectedUpdatedAt: '2020-01-01T00:00:00.000Z' })).rejects.toMatchObject({ status: 409, code: 'stale' });
+    await vault.create(admin, { name: 'CRM_TOKEN', value: 'crm-both-dialects' });
+
+    const first = await vault.runtimeRead(runtime, { names: ['OPENAI_API_KEY'], environment: 'development', scope: ['OPENAI_*'] });
+    expect(first.notModified).toBe(false);
+    expect(first.secrets?.OPENAI_API_KEY?.value).toBe('sk-both-dialects-0001');
+    expect((await vault.runtimeRead(runtime, { names: ['OPENAI_API_KEY'], environment: 'development', scope: ['OPENAI_*'], ifNoneMatch: first.etag })).notModified).toBe(true);
+    await expect(vault.runtimeRead(runtime, { names: ['CRM_TOKEN'], environment: 'development', scope: ['OPENAI_*'] })).rejects.toMatchObject({ status: 403 });
+    await expect(vault.runtimeRead(runtime, { names: ['OPENAI_ORG'], environment: 'development', scope: ['OPENAI_*'] })).rejects.toMatchObject({ status: 404 });
+    await expect(vault.runtimeRead(admin, { names: ['OPENAI_API_KEY'], environment: 'development', scope: ['*'] })).rejects.toMatchObject({ status: 403 });
+
+    // A rotation changes the version: the runtime's ETag no longer holds.
+    await vault.update(admin, made.id, { value: 'sk-both-dialects-0002' });
+    const next = await vault.runtimeRead(runtime, { names: ['OPENAI_API_KEY'], environment: 'development', scope: ['OPENAI_*'], ifNoneMatch: first.etag });
+    expect(next.notModified).toBe(false);
+    expect(next.secrets?.OPENAI_API_KEY?.value).toBe('sk-both-dialects-0002');
+    expect(next.secrets?.OPENAI_API_KEY?.version).not.toBe(first.secrets?.OPENAI_API_KEY?.version);
+
+    await vault.remove(admin, made.id);
+    expect((await vault.list(admin)).map((s) => s.name)).toEqual(['CRM_TOKEN']);
+    const log = (await vault.auditLog(admin, { limit: 100 })).map((r) => `${r.operation} ${r.secretName} ${r.requesterRole}:${r.requester} ${r.success}`);
+    expect(log).toEqual([
+      'CREATE OPENAI_API_KEY admin:ana true',
+      'CREATE OPENAI_API_KEY admin:ana false',
+      'UPDATE OPENAI_API_KEY admin:ana false',
+      'CREATE CRM_TOKEN admin:ana true',
+      'READ OPENAI_API_KEY runtime:runtime r1 true',
+      'DENIED CRM_TOKEN runtime:runtime r1 false',
+      'READ null runtime:runtime r1 false',
+      'DENIED null admin:ana false',
+      'UPDATE OPENAI_API_KEY admin:ana true',
+      'READ OPENAI_API_KEY runtime:runtime r1 true',
+      'DELETE OPENAI_API_KEY admin:ana true',
+    ]);
+    expect(JSON.stringify(await vault.auditLog(admin, { limit: 100 }))).not.toContain('sk-both-dialects');
   });
 });

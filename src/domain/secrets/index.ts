@@ -3,4 +3,20 @@
 export { Vault, type SealedSecret, type VaultCheck } from './vault.js';
 export { KDF_DEFAULTS, parseKdfParams, deriveKey, verifiablePasswordHash, type KdfParams } from './crypto.js';
 export { CREDENTIAL_MIN_LENGTH, CREDENTIAL_REDACTED, CredentialScrubber, credentialForms } from './scrub.js';
-export { mask, checkName, checkValue, checkEnvironment, DEFAULT_ENVIRONMENT, NAME_MAX, VALUE_MAX_BYTES, SECRET_REF_RE, SECRET_TEMPLATE_RE } from './rules.js';
+export {
+  mask,
+  checkName,
+  checkValue,
+  checkEnvironment,
+  checkScope,
+  inScope,
+  DEFAULT_ENVIRONMENT,
+  NAME_MAX,
+  VALUE_MAX_BYTES,
+  SECRET_REF_RE,
+  SECRET_TEMPLATE_RE,
+  configRef,
+  refText,
+  type ConfigRef,
+  type RefSource,
+} from './rules.js';

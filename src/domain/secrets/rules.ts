@@ -6,8 +6,37 @@ const NAME = '[A-Z_][A-Z0-9_]*';
 export const NAME_RE = new RegExp(`^${NAME}$`);
 /** `secret:NAME` as a whole config value (a provider key): the value lives in the vault. */
 export const SECRET_REF_RE = new RegExp(`^secret:(${NAME})$`);
-/** `${secret:NAME}` inside a config string (a tool header); global, for `replace` and `matchAll`. */
-export const SECRET_TEMPLATE_RE = new RegExp(`\\$\\{secret:(${NAME})\\}`, 'g');
+/**
+ * `${secret:NAME}` or `${panel:NAME}` inside a config string (a tool header): group 1 the source,
+ * group 2 the name; global, for `replace` and `matchAll`.
+ */
+export const SECRET_TEMPLATE_RE = new RegExp(`\\$\\{(secret|panel):(${NAME})\\}`, 'g');
+
+/**
+ * Where a config value's secret lives: `secret:NAME` in this runtime's vault, `panel:NAME` in the
+ * vault of the control panel it reports to (`panel.url`), read by its runtime token.
+ */
+export type RefSource = 'secret' | 'panel';
+export interface ConfigRef {
+  source: RefSource;
+  name: string;
+}
+const CONFIG_REF_RE = new RegExp(`^(secret|panel):(${NAME})$`);
+
+/**
+ * The secret a whole config value refers to (a provider's `api_key`), or null for a plain value.
+ *
+ * @example
+ *   configRef('panel:OPENAI_API_KEY'); // { source: 'panel', name: 'OPENAI_API_KEY' }
+ *   configRef('sk-…');                 // null
+ */
+export function configRef(value: string | null): ConfigRef | null {
+  const m = value === null ? null : CONFIG_REF_RE.exec(value);
+  return m ? { source: m[1] as RefSource, name: m[2]! } : null;
+}
+
+/** A reference as the config writes it: `panel:NAME`. */
+export const refText = (r: ConfigRef): string => `${r.source}:${r.name}`;
 export const NAME_MAX = 128;
 export const VALUE_MAX_BYTES = 64 * 1024;
 export const ENV_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -49,4 +78,26 @@ export function mask(value: string): string {
   const chars = [...value];
   if (chars.length < 12) return '********';
   return `${chars.slice(0, 4).join('')}...${chars.slice(-3).join('')}`;
+}
+
+/** A runtime's secret scope on a control panel: `NAME`, `PREFIX_*` (every name starting so) or `*` (all). */
+const SCOPE_RE = /^(?:[A-Z_][A-Z0-9_]*\*?|\*)$/;
+
+/**
+ * The patterns of a runtime's scope, checked and without repeats; ValidationError naming the bad one.
+ *
+ * @example
+ *   checkScope(['OPENAI_API_KEY', 'CRM_*']); // ['OPENAI_API_KEY', 'CRM_*']
+ */
+export function checkScope(patterns: unknown): string[] {
+  if (!Array.isArray(patterns)) throw new ValidationError('secrets: must be a list of names or PREFIX_* patterns');
+  for (const p of patterns)
+    if (typeof p !== 'string' || p.length > NAME_MAX + 1 || !SCOPE_RE.test(p))
+      throw new ValidationError(`secrets: '${String(p).slice(0, 70)}' is not a secret name ([A-Z_][A-Z0-9_]*) or a PREFIX_* pattern`);
+  return [...new Set(patterns as string[])].sort();
+}
+
+/** Whether `name` is in the scope `patterns` (an empty scope holds nothing). */
+export function inScope(patterns: readonly string[], name: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : p === name));
 }

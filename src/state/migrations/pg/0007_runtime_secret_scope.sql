@@ -1,0 +1,1 @@
+ALTER TABLE "runtimes" ADD COLUMN "secrets" text[] DEFAULT '{}'::text[] NOT NULL;
