@@ -14,10 +14,11 @@ export const FLEET_EVENTS_KEPT = 200;
 /** The aggregates are refetched at most this often, however fast batches land. */
 export const FLEET_REFRESH_GAP_MS = 500;
 /**
- * The central budgets are asked for again this often while there are any: a runtime's lease call
- * (a grant, a return, its waiting calls) sends no frame, unlike landed rows and admins' changes.
+ * The central budgets are asked for again this often while there are any, in case a frame was
+ * missed: lease calls (a `leased` frame, at most one a second per budget), landed rows and admins'
+ * changes each send one.
  */
-export const BUDGETS_POLL_MS = 5_000;
+export const BUDGETS_POLL_MS = 30_000;
 
 export interface FleetState {
   overview: FleetOverview | null;

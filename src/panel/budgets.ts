@@ -14,10 +14,15 @@ const windowName = (w: number): string => (w === 0 ? 'its one window (no period)
 /** How often the sweep runs: every few seconds, sooner when leases are short (tests). */
 export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2_000, Math.floor(Math.min(o.ttlMs, o.reclaimAfterMs || o.ttlMs) / 2)));
 
+/** At most one `leased` frame per budget this often. */
+export const LEASED_FRAME_GAP_MS = 1_000;
+
 export class CentralBudgets {
   readonly store: BudgetsStore;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
+  /** When each budget's last `leased` frame went out. */
+  private readonly leasedSaid = new Map<string, number>();
 
   constructor(
     db: PanelDb,
@@ -58,7 +63,16 @@ export class CentralBudgets {
   async lease(runtimeId: string, asks: readonly LeaseAsk[]): Promise<LeaseAnswer> {
     const { answer, reclaims } = await this.d.outage.run(() => this.store.lease(runtimeId, asks, this.now()));
     for (const r of reclaims) this.reclaimed(r);
+    for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;
+  }
+
+  /** Viewers hear that leases moved, at most once a second per budget (a lease call every 400 ms per runtime would flood them). */
+  private leased(budget: string, runtime: string, granted: number): void {
+    const now = this.now();
+    if (now - (this.leasedSaid.get(budget) ?? Number.NEGATIVE_INFINITY) < LEASED_FRAME_GAP_MS) return;
+    this.leasedSaid.set(budget, now);
+    this.d.feed.push({ kind: 'budget', change: 'leased', budget, message: `runtime ${runtime} holds a lease of ${formatUsd(granted)}`, runtime });
   }
 
   /** An admin's change: one log line and a frame. */

@@ -20,7 +20,8 @@ export interface PanelFeedEvent {
 }
 
 /** What happened to a central budget: an admin's change, a lease reclaimed, a threshold crossed (each said once). */
-export type PanelBudgetChange = 'created' | 'updated' | 'deleted' | 'reclaimed' | 'warning' | 'exhausted';
+/** `leased`: a runtime's lease call changed what it holds or waits for (at most one such frame a second per budget). */
+export type PanelBudgetChange = 'created' | 'updated' | 'deleted' | 'reclaimed' | 'warning' | 'exhausted' | 'leased';
 
 /** A central budget changed (the page refetches GET /api/budgets). */
 export interface PanelBudgetFrame {
