@@ -50,7 +50,10 @@ describe('/api/budgets', () => {
     expect((await call('/api/budgets/sales', { token: viewer })).body.users).toEqual(['ann']);
     expect((await call('/api/budgets', { token: viewer, body: { id: 'x', scope: 'fleet', limitUsd: 1 } })).status).toBe(403);
     const refused = await call('/api/budgets', { token: rt['rt-a'] });
-    expect(refused).toMatchObject({ status: 403, body: { error: { message: 'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)' } } });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: { error: { message: 'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)' } },
+    });
     const changed = await call('/api/budgets/sales', { method: 'PATCH', body: { limitUsd: 7.5, agents: [] } });
     expect(changed.body).toMatchObject({ limitMicros: 7_500_000, agents: [], users: ['ann'] });
     expect(t.log.join('')).toContain('budget sales changed by');
