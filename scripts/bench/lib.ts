@@ -196,8 +196,8 @@ export const median = (xs: number[]): number =>
 // ---- a control panel and its runtimes, in their own processes (panel and budgets benchmarks) ----
 const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 
-export async function startPanel(url: string): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const found = await new Promise<RegExpExecArray>((resolve, reject) => {
     const onData = (d: Buffer) => {
