@@ -391,9 +391,11 @@ export class BudgetsStore {
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
       const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
-      // Contended: another live runtime waited, or asked for more than it got, within the last few seconds.
+      // Demanding: another live runtime asked, within the last few seconds, for more than it got
+      // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
       const live = (l: BudgetLeaseRow) => l.expiresAt >= now && now - l.updatedAt <= CONTENDED_WITHIN_MS;
-      const demanding = others.filter((l) => live(l) && (l.waiting > 0 || l.wantedMicros > l.grantedMicros));
+      const demanding = others.filter((l) => live(l) && l.wantedMicros > l.grantedMicros);
+      const unmetOthers = sum(demanding, (l) => l.wantedMicros - l.grantedMicros);
       let granted = cur;
       let short = false;
       if (ask) {
@@ -402,7 +404,10 @@ export class BudgetsStore {
         else {
           const extra = ask.want - cur;
           let give = Math.min(extra, avail);
-          if (demanding.length > 0) {
+          // Scarce: the unleased headroom cannot meet this ask and the others' together. Only then
+          // is it shared; while it can, each runtime gets what it asks (a busy budget far from its
+          // limit never slows anyone down).
+          if (demanding.length > 0 && avail < extra + unmetOthers) {
             // Shares of the unleased headroom in proportion to each demanding runtime's rate
             // (this one included), never less than one waiting call's need when the headroom covers it.
             const weight = (rate: number) => Math.max(rate, 1);
@@ -439,7 +444,11 @@ export class BudgetsStore {
       const spent = sum(leases, (l) => l.spentMicros);
       // Surplus others hold that a short runtime waits for: they hear "contended" and give it back.
       const othersLeased = sum(others, (l) => Math.max(0, l.grantedMicros - Math.max(l.spentMicros, l.usedMicros + l.heldMicros)));
-      const contended = demanding.length > 0 || (short && othersLeased > 0) || (ask !== undefined && ask.waiting > 0 && othersLeased > 0);
+      // Contended: what the runtimes still lack (this one after this grant, and the others) is more
+      // than the unleased headroom holds, while some hold surplus: holders hear it and give back.
+      const unleasedAfter = Math.max(0, b.limitMicros - sum(after, committed));
+      const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
+      const contended = lacking > unleasedAfter && (othersLeased > 0 || demanding.length > 0);
       contendedAny ||= contended;
       const usedMine = ask?.used ?? held?.usedMicros ?? 0;
       out.push({

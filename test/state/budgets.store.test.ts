@@ -174,27 +174,33 @@ describe('the grant', () => {
     expect((await grantOf('rt-1', waitingAsk(100, 1_300), T0 + 2)).granted).toBe(400);
     // It gives its fragment back; rt-0 then lacks exactly 300, and gets exactly that.
     expect((await grantOf('rt-1', waitingAsk(100, 100), T0 + 3)).granted).toBe(100);
-    const topped = await grantOf('rt-0', waitingAsk(200, 1_400), T0 + 4);
+    // rt-1 still wants a call's worth: rt-0 gets exactly what its next call lacks, not all that is free.
+    await grantOf('rt-1', waitingAsk(100, 700), T0 + 4);
+    const topped = await grantOf('rt-0', waitingAsk(200, 1_400), T0 + 5);
     expect(topped.granted).toBe(800);
-    expect((await leasesOf(id, T0 + 4)).unleasedMicros).toBe(100);
+    expect((await leasesOf(id, T0 + 5)).unleasedMicros).toBe(100);
   });
 
-  it('while two runtimes are short, gives each its share by rate, and a waiting call its need', async () => {
+  it('while the unleased headroom cannot meet every ask, shares it by rate, and a waiting call its need', async () => {
     const id = await budget({ limitMicros: 1_000_000 });
-    // A fast one is short and waiting; a slow one now asks for everything.
-    await grantOf('rt-4', ask(id, { want: 200_000, rate: 300_000 }), T0);
-    await grantOf('rt-4', ask(id, { want: 5_000_000, waiting: 2, need: 1_000, rate: 300_000 }), T0 + 10);
-    const v = await leasesOf(id, T0 + 10);
-    expect(v.unleasedMicros).toBe(0);
-    // Another round with headroom freed: the slow runtime gets its rate share, not all of it.
-    await grantOf('rt-4', ask(id, { want: 200_000, used: 200_000, waiting: 2, need: 1_000, rate: 300_000 }), T0 + 20);
+    // rt-6 holds most of it; the fast rt-4 gets the rest and is left wanting 200k more.
+    await grantOf('rt-6', ask(id, { want: 800_000 }), T0);
+    expect((await grantOf('rt-4', ask(id, { want: 400_000, rate: 300_000 }), T0 + 10)).granted).toBe(200_000);
+    // rt-6 gives all back: 800k unleased, but rt-5's 800k and rt-4's unmet 200k are more than that.
+    await grantOf('rt-6', ask(id, { want: 0 }), T0 + 20);
     const slow = await grantOf('rt-5', ask(id, { want: 800_000, waiting: 1, need: 40_000, rate: 100_000 }), T0 + 30);
-    // rt-4 is demanding (waiting, wanted 200k = granted: waiting counts); shares: 100k / (100k + 300k) of 800k unleased.
-    expect(slow.granted).toBe(200_000);
-    expect(slow.contended).toBe(true);
+    // Shares by rate: 100k / (100k + 300k) of 800k.
+    expect(slow).toMatchObject({ granted: 200_000, contended: true, renewInMs: CONTENDED_RENEW_MS });
     // A new runtime with no rate still gets one waiting call's need.
-    const fresh = await grantOf('rt-6', ask(id, { want: 100_000, waiting: 1, need: 60_000, rate: 0 }), T0 + 40);
+    const fresh = await grantOf('rt-7', ask(id, { want: 100_000, waiting: 1, need: 60_000, rate: 0 }), T0 + 40);
     expect(fresh.granted).toBe(60_000);
+  });
+
+  it('while the unleased headroom meets every ask, gives each what it asks and says nothing is contended', async () => {
+    const id = await budget({ limitMicros: 1_000_000_000 });
+    await grantOf('rt-8', ask(id, { want: 5_000_000, waiting: 3, need: 1_000, rate: 600_000 }), T0);
+    const other = await grantOf('rt-9', ask(id, { want: 9_000_000, waiting: 16, need: 1_000, rate: 6_000_000 }), T0 + 10);
+    expect(other).toMatchObject({ granted: 9_000_000, contended: false });
   });
 });
 
