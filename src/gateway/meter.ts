@@ -216,6 +216,10 @@ export class Meter {
       { status: 'pending', httpStatus, redactions: 0, firstByteMs: null, error: null },
       { promptTokens: call.target.promptTokensEstimate, completionTokens: 0, usageSource: 'estimate', micros: 0 },
     );
+    // Tagged from its first byte: a stream a crash cuts off is settled at its reservation after the
+    // restart, and that spend counts against the central budgets it held (settle writes the tag again).
+    const keys = this.d.tracker.centralKeys(call.agentId, call.reservationId);
+    row.budgets = keys.length > 0 ? JSON.stringify(keys) : null;
     return this.d.state
       .writeSoon((tx) => this.d.requests.insert(tx, row), null)
       .then(

@@ -280,11 +280,12 @@ export class Leases {
     const used = new Map(asks.map((a) => [`${a.budget}@${a.window}`, a.used]));
     // Held by calls, as said; null: said while the lease was still current (not yet given back).
     const held = new Map(asks.map((a) => [`${a.budget}@${a.window}`, this.leases.get(`${a.budget}@${a.window}`)?.current ? null : a.held]));
-    this.lastAskAt = this.o.clock();
+    const sent = this.o.clock();
+    this.lastAskAt = sent;
     const a = await this.o.client.lease(asks, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.askTimeoutMs)]));
     if (this.closing) return;
     const arrived = this.o.clock();
-    if (a.kind === 'ok') return this.apply(a.value, arrived, used, held);
+    if (a.kind === 'ok') return this.apply(a.value, arrived, used, held, sent);
     // An older panel, without central budgets: none covers this runtime.
     if (a.kind === 'rejected' && a.status === 404) {
       if (!this.answered)
@@ -319,7 +320,7 @@ export class Leases {
   }
 
   /** A lease answer: every budget covering this runtime now, its grant and what could be spent of it; agents linked again. */
-  private apply(answer: LeaseAnswer, arrived: number, used: ReadonlyMap<string, Micros>, held: ReadonlyMap<string, Micros | null>): void {
+  private apply(answer: LeaseAnswer, arrived: number, used: ReadonlyMap<string, Micros>, held: ReadonlyMap<string, Micros | null>, sent = arrived): void {
     const t = this.o.tracker;
     const first = !this.answered;
     this.answered = true;
@@ -336,9 +337,18 @@ export class Leases {
       l.granted = b.granted;
       l.contended = b.contended;
       l.unleased = Math.max(0, b.unleased);
-      // Early by the margin, or a fifth of a short lease (a panel run with --lease-ttl 3s).
+      // Early by the margin, or a fifth of a short lease (a panel run with --lease-ttl 3s), and
+      // counted from when the call was sent: the panel's clock read its `now` after that, so the
+      // lease here never outlives the panel's (a slow answer only shortens it).
       const life = b.expiresAt - answer.now;
-      l.expiresAt = arrived + life - Math.min(this.o.marginMs, Math.floor(life / 5));
+      l.expiresAt = sent + life - Math.min(this.o.marginMs, Math.floor(life / 5));
+      // A lease this call did not ask for (the first call after a restart, a budget just created):
+      // the answer carries its last expiry, maybe past. Ask again at once, and let the call that
+      // renews it land before saying it expired.
+      if (!used.has(key)) {
+        this.nextAt = arrived;
+        l.expiresAt = Math.max(l.expiresAt, arrived + 1_000);
+      }
       // `left` counts this runtime at what it said it had used: what it may ever spend is that plus left.
       const spentThen = used.get(key) ?? t.central(l.id)?.spentMicros ?? 0;
       l.ceiling = Math.max(b.granted, spentThen + Math.max(0, b.left));

@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { formatUsd } from '../core/money.js';
 import type { PanelDb } from './pg.js';
 import { budgetLeases, budgets, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
-import { BUDGET_ID } from './telemetry.js';
+import { BUDGET_ID, MAX_BUDGETS } from './telemetry.js';
 
 // Central budgets on the control panel (issue 24) and the leases runtimes spend them through.
 // A budget's spend is its rows: ingest adds each landed row's cost to the lease row of the
@@ -240,6 +240,10 @@ export class BudgetsStore {
   async create(input: BudgetInput, by: string | null, now = new Date()): Promise<BudgetRow> {
     checkBudget(input);
     const at = now.toISOString();
+    const [held] = await this.db.select({ n: sql<number>`count(*)::int` }).from(budgets);
+    if ((held?.n ?? 0) >= MAX_BUDGETS) {
+      throw new ConflictError(`a panel holds at most ${MAX_BUDGETS} central budgets (it has ${held!.n}): remove one first (DELETE /api/budgets/:id)`);
+    }
     const [row] = await this.db
       .insert(budgets)
       .values({ ...input, createdAt: at, createdBy: by, updatedAt: at })

@@ -11,6 +11,7 @@ export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, type PanelD
 export {
   BUDGET_ID,
   MAX_BUDGET_KEYS,
+  MAX_BUDGETS,
   budgetKeys,
   type BudgetKey,
   RUNTIME_ID,

@@ -21,8 +21,13 @@ export const RUNTIME_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** A central budget's id (the admin's name for it): lower-case letters, digits, `.`, `_`, `-`. */
 export const BUDGET_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/** The most central budgets one call may be charged to (`llm_requests.budgets`). */
-export const MAX_BUDGET_KEYS = 16;
+/**
+ * The most central budgets one call may be charged to (`llm_requests.budgets`): above the most a
+ * panel holds (MAX_BUDGETS), so no budget an admin can set makes a runtime's rows unreportable.
+ */
+export const MAX_BUDGET_KEYS = 64;
+/** The most central budgets one panel holds. */
+export const MAX_BUDGETS = 50;
 /** `<budget id>@<window start, epoch ms>`: one central budget window a call was charged to. */
 const BUDGET_KEY = /^([a-z0-9][a-z0-9._-]{0,62})@(0|[1-9]\d{0,15})$/;
 
@@ -97,7 +102,7 @@ export const telemetryBatch = z
             // Absent from a runtime of a version before central budgets: none.
             budgets: (c) =>
               c
-                .max(4096)
+                .max(8192)
                 .nullish()
                 .transform((v) => v ?? null),
           }),

@@ -264,4 +264,32 @@ describe('the lease loop, tuned short', () => {
     expect(r.status).toBe(402);
     expect(JSON.parse(r.body).error.message).toMatch(/the control panel has not answered/);
   });
+
+  it('tags a stream’s row from its first byte, so spend a crash cut off counts against the budget after the restart', async () => {
+    const panel = await leasePanel();
+    panel.set('team', { limit: 10_000_000 });
+    const slow: Partial<Config> = {
+      ...config(panel),
+      gateway: { ...config(panel).gateway!, providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 0, chunkDelayMs: 2_000, failures: [] } } },
+    };
+    const t = await runtime(slow);
+    const a = await agentToken(t, { budgetUsd: null });
+    const ac = new AbortController();
+    const res = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'stream slowly' }] }),
+      signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    const pending = await until(() =>
+      storeDb(t.rt.state)
+        .orm.select()
+        .from(llmRequests)
+        .all()
+        .find((r) => r.status === 'pending'),
+    );
+    expect(JSON.parse(pending.budgets!)).toEqual(['team@0']);
+    ac.abort();
+  });
 });

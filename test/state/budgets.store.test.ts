@@ -6,6 +6,8 @@ import {
   CONTENDED_RENEW_MS,
   ingestBatch,
   openPostgres,
+  MAX_BUDGET_KEYS,
+  MAX_BUDGETS,
   pgSchema,
   RuntimesStore,
   telemetryBatch,
@@ -96,7 +98,7 @@ describe('windows and tags', () => {
       ['["sales"]', 'is not a budget key'],
       ['[1]', '1 is not a budget key'],
       ['["a@0","a@0"]', 'names "a@0" twice'],
-      [JSON.stringify(Array.from({ length: 17 }, (_, i) => `b${i}@0`)), 'names 17 budgets; a call is charged to at most 16'],
+      [JSON.stringify(Array.from({ length: 65 }, (_, i) => `b${i}@0`)), 'names 65 budgets; a call is charged to at most 64'],
     ] as const)
       expect(budgetKeys(tag)).toContain(why);
     const b = batchOf('rt-0', 1, { from: 5, n: 3 });
@@ -313,6 +315,15 @@ describe('periods and limits', () => {
     expect(await store.remove(id)).toBe(true);
     expect((await pg.db.select().from(pgSchema.budgetLeases)).filter((l) => l.budgetId === id)).toEqual([]);
     expect(await store.remove(id)).toBe(false);
+  });
+
+  it('holds at most MAX_BUDGETS budgets, so no call is charged to more than its row can name', async () => {
+    const { n } = (await pg.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM budgets')).rows[0]!;
+    const ids = Array.from({ length: MAX_BUDGETS - n }, (_, i) => `cap-${i}`);
+    for (const id of ids) await budget({ id });
+    await expect(budget({ id: 'one-too-many' })).rejects.toThrow(`a panel holds at most ${MAX_BUDGETS} central budgets`);
+    expect(MAX_BUDGET_KEYS).toBeGreaterThan(MAX_BUDGETS);
+    for (const id of ids) await store.remove(id);
   });
 
   it('answers only the budgets that cover the runtime: its user, the fleet, agent names (for every runtime)', async () => {
