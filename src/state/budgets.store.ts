@@ -69,6 +69,10 @@ export function checkBudget(b: Pick<BudgetInput, 'id' | 'scope' | 'agents' | 'us
     ['agents', b.agents],
     ['users', b.users],
   ] as const) {
+    // The route checks these first with its schema; the CLI writes straight to the database, so they are checked here too.
+    if (names.length > MAX_BUDGET_NAMES) throw new ValidationError(`${field}: must list at most ${MAX_BUDGET_NAMES} names, got ${names.length}`);
+    const bad = names.find((n) => n.length === 0 || n.length > 100 || /[\u0000-\u001f\u007f]/.test(n));
+    if (bad !== undefined) throw new ValidationError(`${field}: ${JSON.stringify(bad.slice(0, 40))} is not a name: 1-100 characters, no control characters`);
     const twice = dup(names);
     if (twice !== undefined) throw new ValidationError(`${field}: '${twice}' is named twice`);
   }

@@ -193,10 +193,11 @@ describe('iron-cage panel budget', () => {
         cli(['panel', 'budget', 'set', 'Y!', '--fleet', '--limit', '5', '--database', db]),
         cli(['panel', 'budget', 'set', 'team-x', '--fleet', '--database', db]),
         cli(['panel', 'budget', 'rm', 'nope', '--database', db]),
+        cli(['panel', 'budget', 'set', 'y', '--agent', 'bell\u0007', '--limit', '5', '--database', db]),
       ]),
     ]);
     expect(JSON.parse(list.stdout).budgets).toEqual([expect.objectContaining({ id: 'team-x', scope: 'team', agents: ['a', 'b'], users: ['u1'], period: 'day', limitMicros: 250_000_000 })]);
-    expect(bad.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(bad.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(bad.map((r) => r.stderr.replace(/^iron-cage: /, '').trim())).toEqual([
       'panel budget set: a new budget needs its scope: --fleet, --agent NAME, --user NAME or --team --agents a,b --users u1,u2',
       'panel budget set: a new budget needs --limit (dollars: 500, $500)',
@@ -207,6 +208,7 @@ describe('iron-cage panel budget', () => {
       'panel budget set: \'Y!\' is not a budget id: 1-63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit',
       "panel budget set: budget 'team-x' has scope team; remove it first (panel budget rm team-x) to give it scope fleet",
       "panel budget rm: no budget 'nope'",
+      'panel budget set: agents: "bell\\u0007" is not a name: 1-100 characters, no control characters',
     ]);
     const change = await cli(['panel', 'budget', 'set', 'team-x', '--limit', '300', '--database', db]);
     expect(change.stdout).toContain("Budget 'team-x' changed: $300.00 a day");
