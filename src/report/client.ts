@@ -2,7 +2,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { retryAfterFromHeaders } from '../domain/reliability/index.js';
-import type { TelemetryAck, TelemetryHello } from '../state/index.js';
+import type { LeaseAsk, TelemetryAck, TelemetryHello } from '../state/index.js';
 
 /** What the panel said to a hello or a batch, as the reporter acts on it. */
 export type PanelAnswer<T> =
@@ -41,17 +41,8 @@ const leaseAnswer = z.object({ now: z.number().int(), renewInMs: z.number().int(
 export type LeaseAnswer = z.output<typeof leaseAnswer>;
 export type LeaseBudget = z.output<typeof leaseBudget>;
 
-/** One central budget in a lease call: the total grant it would like for the window, and its own figures. */
-export interface LeaseAsk {
-  budget: string;
-  window: number;
-  want: number;
-  used: number;
-  held: number;
-  waiting: number;
-  need: number;
-  rate: number;
-}
+/** One central budget in a lease call: the panel's contract (src/state/budgets.store.ts). */
+export type { LeaseAsk } from '../state/index.js';
 
 const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });
 const hello = z.object({ runtime: z.string(), lastSeq: z.number().int().min(0), cursor });

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './runtime.js';
@@ -60,5 +61,39 @@ function runOnce(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; inp
     // A command that exits before reading its input closes the pipe under us: not an error here.
     child.stdin.on('error', () => undefined);
     child.stdin.end(o.input ?? '');
+  });
+}
+
+/** A long-running `iron-cage …` (a panel, a runtime) in its own process: its output so far and its exit. */
+export interface LaunchedCli {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Start `bin/iron-cage.js …` and leave it running (stop it with `child.kill`), its stdout and
+ * stderr kept together.
+ * @example const panel = launchCli(['panel', '--database', url, '--port', String(port)]);
+ */
+export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): LaunchedCli {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/iron-cage.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (c) => (text += c));
+  child.stderr!.on('data', (c) => (text += c));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, out: () => text, exited };
+}
+
+/** A loopback port nothing listens on right now (for a process that must come back on the same one). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
   });
 }

@@ -1,13 +1,12 @@
 import Database from 'better-sqlite3';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
+import { dashboardSession, tempDir, until } from '../helpers/runtime.js';
 
 // One team budget across five machines, while things go wrong (issue 24). A panel on a real
 // PostgreSQL; five `iron-cage serve` runtimes in their own processes, each with ten agents (real
@@ -20,38 +19,12 @@ import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 // a row on the panel, no call was refused while the unspent headroom could have paid for it,
 // and the budget's own figures are its rows.
 
-const BIN = join(ROOT, 'bin/iron-cage.js');
 const RUNTIMES = ['r1', 'r2', 'r3', 'r4', 'r5'];
 const AGENTS_PER_RUNTIME = 10;
 const LIMIT_USD = 1.2;
 const LIMIT_MICROS = LIMIT_USD * 1_000_000;
 const MODEL = 'gpt-4o';
 const MAX_TOKENS = 60;
-
-interface Proc {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function launch(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (c) => (text += c));
-  child.stderr!.on('data', (c) => (text += c));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, out: () => text, exited };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A TCP relay to the panel that can be cut: a partition between one runtime and the panel only. */
 class Relay {
@@ -103,21 +76,21 @@ interface Outcome {
 describe('one team budget across five runtimes, through a panel restart, a partition and a kill -9', () => {
   let server: TestPostgres;
   let panelPort: number;
-  let panel: Proc;
+  let panel: LaunchedCli;
   const dir = tempDir('iron-cage-budgets-');
   const relays = new Map<string, Relay>();
-  const runtimes = new Map<string, { db: string; port: number; proc: Proc; token: string; agents: string[] }>();
+  const runtimes = new Map<string, { db: string; port: number; proc: LaunchedCli; token: string; agents: string[] }>();
   const config = join(dir.dir, 'iron-cage.yaml');
   const panelConfig = join(dir.dir, 'panel.yaml');
 
   const startPanel = async () => {
-    const p = launch(['panel', '--database', server.url, '--port', String(panelPort), '--host', '127.0.0.1', '--lease-ttl', '5s', '--config', panelConfig]);
+    const p = launchCli(['panel', '--database', server.url, '--port', String(panelPort), '--host', '127.0.0.1', '--lease-ttl', '5s', '--config', panelConfig]);
     await until(() => /#login=/.test(p.out()), 30_000);
     return p;
   };
 
   const startRuntime = async (id: string, db: string, port: number, token: string) => {
-    const proc = launch(['serve', '--db', db, '--port', String(port), '--host', '127.0.0.1', '--config', config, '--panel', `http://127.0.0.1:${relays.get(id)!.port}`], {
+    const proc = launchCli(['serve', '--db', db, '--port', String(port), '--host', '127.0.0.1', '--config', config, '--panel', `http://127.0.0.1:${relays.get(id)!.port}`], {
       IRON_CAGE_PANEL_TOKEN: token,
     });
     await until(async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok, 30_000);

@@ -1,12 +1,10 @@
 import Database from 'better-sqlite3';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
-import { cli } from '../helpers/cli.js';
+import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
@@ -17,45 +15,19 @@ import { ROOT, tempDir, until } from '../helpers/runtime.js';
 // runtime's own SQLite holds: every ledger row once, to the micro-dollar, and the agents never
 // waited on the panel.
 
-const BIN = join(ROOT, 'bin/iron-cage.js');
 const AGENT = join(ROOT, 'test/fixtures/agents/fleet_member.py');
 const RUNTIMES = ['laptop-anna', 'laptop-ben', 'ci-runner'];
-
-interface Proc {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function launch(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (c) => (text += c));
-  child.stderr!.on('data', (c) => (text += c));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, out: () => text, exited };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('a panel and three runtimes', () => {
   let server: TestPostgres;
   let port: number;
-  let panel: Proc;
+  let panel: LaunchedCli;
   const dir = tempDir('iron-cage-fleet-');
   const stopFile = join(dir.dir, 'stop');
-  const runtimes: Array<{ id: string; db: string; proc: Proc }> = [];
+  const runtimes: Array<{ id: string; db: string; proc: LaunchedCli }> = [];
 
   const startPanel = async () => {
-    const p = launch(['panel', '--database', server.url, '--port', String(port), '--host', '127.0.0.1']);
+    const p = launchCli(['panel', '--database', server.url, '--port', String(port), '--host', '127.0.0.1']);
     await until(() => /#login=/.test(p.out()), 30_000);
     return p;
   };
@@ -88,7 +60,7 @@ describe('a panel and three runtimes', () => {
       expect(added.code, added.stderr).toBe(0);
       const { token } = JSON.parse(added.stdout) as { token: string };
       const db = join(dir.dir, `${id}.db`);
-      const proc = launch(['start', AGENT, '--exit', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
+      const proc = launchCli(['start', AGENT, '--exit', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
         IRON_CAGE_PANEL_TOKEN: token,
         FLEET_STOP_FILE: stopFile,
       });

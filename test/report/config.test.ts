@@ -19,12 +19,13 @@ describe('the panel options', () => {
     async () => {
       const { dir, cleanup } = tempDir();
       try {
-        const db = join(dir, 's.db');
+        // A state file each: four processes creating one file at once race for it (a busy database is exit 1, not the refusal looked at).
+        const db = (n: number) => join(dir, `s${n}.db`);
         const [clear, noToken, noPanel, badCa] = await Promise.all([
-          cli(['serve', '--db', db, '--port', '0', '--panel', 'http://panel.example:8443', '--panel-token', 'ic_rt_x']),
-          cli(['serve', '--db', db, '--port', '0'], { env: { IRON_CAGE_PANEL: 'https://panel.example:8443' } }),
-          cli(['serve', '--db', db, '--port', '0', '--panel-token', 'ic_rt_x']),
-          cli(['serve', '--db', db, '--port', '0', '--panel', 'https://panel.example:8443', '--panel-ca', join(dir, 'none.pem')], { env: { IRON_CAGE_PANEL_TOKEN: 'ic_rt_x' } }),
+          cli(['serve', '--db', db(1), '--port', '0', '--panel', 'http://panel.example:8443', '--panel-token', 'ic_rt_x']),
+          cli(['serve', '--db', db(2), '--port', '0'], { env: { IRON_CAGE_PANEL: 'https://panel.example:8443' } }),
+          cli(['serve', '--db', db(3), '--port', '0', '--panel-token', 'ic_rt_x']),
+          cli(['serve', '--db', db(4), '--port', '0', '--panel', 'https://panel.example:8443', '--panel-ca', join(dir, 'none.pem')], { env: { IRON_CAGE_PANEL_TOKEN: 'ic_rt_x' } }),
         ]);
         expect([clear.code, noToken.code, noPanel.code, badCa.code]).toEqual([2, 2, 2, 2]);
         expect(clear.stderr).toContain('panel.url http://panel.example:8443: plain http:// beyond this machine would send the runtime token in clear');
