@@ -7,6 +7,7 @@ import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
+import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type ParsedLayer } from './schema.js';
@@ -107,6 +108,8 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     safety: (l, cur) => applySafety(cur, l),
     alerts: (l, cur) => applyAlerts(cur, l),
     panel: (l, cur) => applyPanel(cur, l),
+    metrics: (l, cur) => applyMetrics(cur, l),
+    traces: (l, cur) => applyTraces(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',

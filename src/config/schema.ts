@@ -7,6 +7,7 @@ import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gatew
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
 import { ALERTS_DEFAULTS, alertsFileSchema, type AlertsConfig } from './alerts.js';
 import { PANEL_DEFAULTS, panelFileSchema, type PanelConfig } from './panel.js';
+import { METRICS_DEFAULTS, observabilityFileSchema, TRACES_DEFAULTS, type MetricsConfig, type TracesConfig } from './observability.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
 // against this one schema on its own, so an error names where the bad value came from.
@@ -75,6 +76,7 @@ export const fileSchema = z.strictObject({
   ...safetyFileSchema,
   ...alertsFileSchema,
   ...panelFileSchema,
+  ...observabilityFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -128,6 +130,10 @@ export interface Config {
   alerts: AlertsConfig;
   /** The control panel this runtime reports to (src/report); off while `url` is null. */
   panel: PanelConfig;
+  /** GET /metrics (observability/): on by default, loopback scrapers need no token. */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces: exported only with OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT set. */
+  traces: TracesConfig;
   /** What the config file should change (deprecated keys, each with its replacement): said once at start. */
   notices: string[];
 }
@@ -164,5 +170,7 @@ export const DEFAULTS: Config = {
   safety: SAFETY_DEFAULTS,
   alerts: ALERTS_DEFAULTS,
   panel: PANEL_DEFAULTS,
+  metrics: METRICS_DEFAULTS,
+  traces: TRACES_DEFAULTS,
   notices: [],
 };

@@ -3,8 +3,11 @@ import { ForbiddenError } from './errors.js';
 // Who a caller is and what each role may do: the one RBAC decision of REST, WebSocket, gateway
 // and tool proxy. Plain data, so the HTTP layer checks roles without knowing how tokens work.
 
-/** The roles a person's or an agent's token carries (`iron-cage token create --role`, a JWT's `role`). */
-export const ROLES = ['admin', 'viewer', 'agent'] as const;
+/**
+ * The roles a person's or an agent's token carries (`iron-cage token create --role`, a JWT's
+ * `role`). `metrics`: a scraper's (Prometheus): it reads GET /metrics and nothing else.
+ */
+export const ROLES = ['admin', 'viewer', 'agent', 'metrics'] as const;
 export type TokenRole = (typeof ROLES)[number];
 /**
  * Every kind of caller: a token's role, or `runtime`, an agent runtime reporting to a control
@@ -46,6 +49,7 @@ export function assertCanAct(p: Principal, agentId: string): void {
   if (p.role === 'agent' && p.agentId === agentId) return;
   if (p.role === 'viewer') throw new ForbiddenError('viewer tokens are read-only');
   if (p.role === 'runtime') throw new ForbiddenError('a runtime token may only send telemetry and take budget leases');
+  if (p.role === 'metrics') throw new ForbiddenError('a metrics token may only read GET /metrics');
   throw new ForbiddenError(`this token may only act on agent ${p.agentId}`);
 }
 

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { ObservedCall } from '../observability/index.js';
 import type { LlmRequestInput } from '../state/index.js';
 import type { Provider } from './providers/types.js';
 import type { Endpoint, Usage, Wire } from './wire/types.js';
@@ -25,6 +26,8 @@ export interface CallRequest {
   readonly headers: Record<string, string>;
   /** A Responses request: whether its answer is kept, and what it continues (responses-state.ts). */
   readonly turn?: Turn;
+  /** What metrics and traces are told about it, filled in as it moves (observability/observed.ts). */
+  readonly obs?: ObservedCall;
 }
 
 /** One model tried for the request: where it goes, the bytes sent, and what was reserved for it. */
@@ -120,6 +123,14 @@ export function requestRow(call: Call, o: Omit<Outcome, 'reading'>, bill: Bill):
     attempts: call.attempts,
     budgets: null,
   };
+}
+
+/** The answer's body has been read (whole, or a stream to its end): that time was the upstream's, not the cage's. */
+export function answerRead(call: Pick<Call, 'obs'>): void {
+  const o = call.obs;
+  if (!o || o.answerAt === null) return;
+  o.upstreamMs += performance.now() - o.answerAt;
+  o.answerAt = null;
 }
 
 /** The body to send upstream: the agent's own bytes unless we had to change something. */

@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
-import type { Call, Reading } from './call.js';
+import { answerRead, type Call, type Reading } from './call.js';
+import { answerMeta } from './wire/answer-meta.js';
 import { scrubberOf } from './credentials.js';
 import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { describeFailure, extractMessage, GatewayError } from './errors.js';
@@ -122,6 +123,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     if (!res.destroyed) throw new GatewayError('upstream', `The upstream provider ${t.provider.name} broke off its answer.`);
     return;
   }
+  answerRead(call);
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
   try {
@@ -139,6 +141,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
   if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
   const usage = isObject ? call.wire.usage(parsed, call.endpoint) : {};
+  if (call.obs && isObject) call.obs.answer = answerMeta(parsed);
   // A Responses turn that continued a stored one says so (the provider was sent the context, not the id).
   const stamped = !whole && continued(parsed, call.turn);
   const reading = (): Reading => ({ usage, complete: true, counted: countTextTokens(slots.map((s) => s.text).join(''), t.model) });
@@ -149,7 +152,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       if (g.block) {
         // The provider charged for output the agent will never see; the budget still pays it.
         await d.meter.settle(call, { status: 'blocked', httpStatus: 400, reading: reading(), redactions: g.redactions, firstByteMs, error: g.block });
-        throw new GatewayError('blocked', g.block, false);
+        throw new GatewayError('blocked', g.block, false, undefined, 'pii_blocked');
       }
       redactions += g.redactions;
       if (g.text !== slot.text) {
@@ -164,6 +167,8 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
   if (stamped && out === raw) out = JSON.stringify(parsed);
+  // Opt-in content capture reads the answer as the agent is sent it: after redaction.
+  if (call.obs) call.obs.answerBody = whole ? String(out) : parsed;
   // An agent that hung up is still charged what its answer used; it just is not sent.
   const micros = await d.meter.settle(call, {
     status: res.destroyed ? 'aborted' : 'ok',

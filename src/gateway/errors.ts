@@ -8,11 +8,14 @@ import type { Wire } from './wire/types.js';
 /**
  * A refusal named by its kind: its status is the kind's on every wire (`STATUS_OF`), its body
  * the caller's wire's. `retry: false` tells the official SDKs not to retry. Its code is its
- * kind: only LLM wires answer it, and they name it by kind.
+ * kind: only LLM wires answer it, and they name it by kind. `reason` names it more finely for
+ * metrics and traces (`error.type`: `budget_exhausted`, `no_lease`, `circuit_open`…); default the kind.
  */
 export class GatewayError extends IronCageError {
-  constructor(kind: ErrorKind, message: string, retry = true, retryAfterS?: number) {
+  readonly reason: string;
+  constructor(kind: ErrorKind, message: string, retry = true, retryAfterS?: number, reason: string = kind) {
     super(kind, STATUS_OF[kind], message, { kind, retry, ...(retryAfterS === undefined ? {} : { retryAfterS }) });
+    this.reason = reason;
   }
 }
 

@@ -1,3 +1,4 @@
+import { NO_OBSERVER, type Observer } from '../observability/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { BudgetService } from '../budget/index.js';
 import { ConversationsStore, ResponsesStore, type RequestsStore } from '../state/index.js';
@@ -24,11 +25,14 @@ export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger
   requests: RequestsStore;
   pii: PiiProtection;
   breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
+  /** Metrics and traces (observability/): told of every call; none by default. */
+  observer?: Observer;
 };
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
 export function gatewayService(ctx: GatewayDeps): Service {
   const g = ctx.config.gateway;
+  const observer = ctx.observer ?? NO_OBSERVER;
   // It fails as a provider does on a model no provider has: agents are developed against it.
   const simulated = new SimulatedProvider(g.providers.simulated, simulatedCatalog(ctx.budget.book, g));
   // `api_key: secret:NAME` (this runtime's vault) or `panel:NAME` (the control panel's) is read per call; anything else is the key itself.
@@ -60,6 +64,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     config: g,
     logger: ctx.logger,
     responses,
+    observer,
   });
   // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
   const breakers = providerBreakers(ctx.breakers);
@@ -76,6 +81,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     conversations,
     config: g,
     logger: ctx.logger,
+    observer,
   });
 
   return {

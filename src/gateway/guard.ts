@@ -17,7 +17,7 @@ export function guardPrompt(prompt: NonNullable<OutputGuard['prompt']>, agentId:
   let changed = false;
   const fix = (text: string, kind?: SlotKind): string => {
     const g = prompt(agentId, ref, text, kind);
-    if (g.block) throw new GatewayError('blocked', g.block.replace('this response', 'this request'), false);
+    if (g.block) throw new GatewayError('blocked', g.block.replace('this response', 'this request'), false, undefined, 'pii_blocked');
     if (g.text !== text) changed = true;
     return g.text;
   };

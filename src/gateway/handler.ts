@@ -23,6 +23,7 @@ import type { Router } from './router.js';
 import { deliverStream } from './stream.js';
 import { UpstreamCaller } from './upstream.js';
 import type { Endpoint, Wire } from './wire/types.js';
+import { observedCall, type ObservedCall, type Observer } from '../observability/index.js';
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
@@ -42,6 +43,8 @@ export interface HandlerDeps {
   conversations: Pick<Conversations, 'serve'>;
   config: GatewayConfig;
   logger: Logger;
+  /** Metrics and traces: told of each LLM call as it ends, never waited on. */
+  observer: Observer;
 }
 
 /** A request that passed validation, before anything is reserved for it. */
@@ -81,7 +84,7 @@ export class GatewayHandler {
   private async run(req: IncomingMessage, res: ServerResponse, route: Route | undefined, path: string): Promise<void> {
     const t0 = performance.now();
     if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${path}. ${SERVED}`);
-    const agentId = await this.authenticate(req);
+    const { agentId, name } = await this.authenticate(req);
     switch (route.endpoint) {
       case 'models':
         return models(this.d, res, null, route.wire);
@@ -98,7 +101,19 @@ export class GatewayHandler {
         return countTokens(this.d, res, json, text);
       }
     }
-    const p = await this.parse(req, { endpoint: route.endpoint, wire: route.wire }, agentId, t0);
+    const obs = observedCall({ agentId, agentName: name, endpoint: route.endpoint, headers: req.headers, t0 });
+    try {
+      await this.call(req, res, route, obs);
+    } catch (err) {
+      this.d.observer.llmCall(obs, err);
+      throw err;
+    }
+    this.d.observer.llmCall(obs, null);
+  }
+
+  /** One LLM call: parsed, guarded, reserved, delivered, its money settled or released. */
+  private async call(req: IncomingMessage, res: ServerResponse, route: { endpoint: Endpoint; wire: Wire }, obs: ObservedCall): Promise<void> {
+    const p = await this.parse(req, route, obs);
     if (p.request.endpoint === 'responses') this.resolveState(p);
     this.guardPrompt(p);
     // The agent hanging up at any point leaves the budget queue, aborts the upstream call and ends the stream.
@@ -121,7 +136,7 @@ export class GatewayHandler {
   }
 
   /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */
-  private async authenticate(req: IncomingMessage): Promise<string> {
+  private async authenticate(req: IncomingMessage): Promise<{ agentId: string; name: string }> {
     let p: Principal;
     try {
       // Synchronous for a token seen before: no promise on the hot path.
@@ -136,19 +151,29 @@ export class GatewayHandler {
     if (!agent) throw new GatewayError('auth', `Agent ${p.agentId} is not known to this iron-cage.`, false);
     if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) throw new GatewayError('permission', `Agent ${p.agentId} has ${agent.status}; its token no longer makes calls.`, false);
     this.d.budgets.ensure(p.agentId, agent.limitMicros);
-    return p.agentId;
+    return { agentId: p.agentId, name: agent.name };
   }
 
   /** The body as the wire's JSON, validated, and the model routed to its provider. */
-  private async parse(req: IncomingMessage, route: { endpoint: Endpoint; wire: Wire }, agentId: string, t0: number): Promise<Parsed> {
+  private async parse(req: IncomingMessage, route: { endpoint: Endpoint; wire: Wire }, obs: ObservedCall): Promise<Parsed> {
+    const { agentId, t0 } = obs;
     const { json: body, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
+    obs.requestModel = model;
+    obs.request = body;
     // The model name is the agent's to choose, and is stored and shown (the request row, cost by
     // model, events, the log): one holding PII is no model name, so it is refused, not sent.
     const pii = this.d.guard.typesIn(model);
-    if (pii.length > 0) throw new GatewayError('invalid_request', `model: not a model name: it holds what looks like ${pii.join(' and ')}, which iron-cage neither sends nor keeps.`, false);
+    if (pii.length > 0)
+      throw new GatewayError(
+        'invalid_request',
+        `model: not a model name: it holds what looks like ${pii.join(' and ')}, which iron-cage neither sends nor keeps.`,
+        false,
+        undefined,
+        'model_holds_pii',
+      );
     const resolved = this.d.router.resolve(model, route.wire.name);
     if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
     const headers: Record<string, string> = {};
@@ -157,7 +182,10 @@ export class GatewayHandler {
       if (typeof v === 'string') headers[h] = v;
     }
     const stream = body.stream === true && route.endpoint !== 'embeddings';
-    return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers }, model, provider: resolved.provider, json: body, bodyText: text };
+    obs.stream = stream;
+    obs.provider = resolved.provider.name;
+    obs.model = model;
+    return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers, obs }, model, provider: resolved.provider, json: body, bodyText: text };
   }
 
   /**

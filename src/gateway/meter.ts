@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { CONGESTION_RETRY_S, type BudgetNotices } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
@@ -19,7 +20,8 @@ import {
   type SettleResult,
   type WaitBound,
 } from '../domain/budget/index.js';
-import type { RequestsStore, StateManager, Tx } from '../state/index.js';
+import type { Observer } from '../observability/index.js';
+import type { LlmRequestInput, RequestsStore, StateManager, Tx } from '../state/index.js';
 import type { KeptTurn, ResponsesState } from './responses-state.js';
 import { type Bill, type Call, type CallRequest, type Outcome, type Reading, requestRow, type Target, upstreamBody } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
@@ -38,6 +40,8 @@ export interface MeterDeps {
   logger: Logger;
   /** Where an answered Responses turn is kept, in the call's own transaction (responses-state.ts). */
   responses?: Pick<ResponsesState, 'keep' | 'save'>;
+  /** Told of each row once it is committed: metrics count tokens and money from there. */
+  observer?: Pick<Observer, 'settled'>;
 }
 
 /** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
@@ -85,7 +89,7 @@ export class Meter {
    */
   reserve(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, signal?: AbortSignal): Call | Promise<Call> {
     const plan = this.plan(req, model, provider, json);
-    const r = this.acquire(req.agentId, plan, signal, (bound) => this.d.tracker.acquire(req.agentId, plan.ask, bound));
+    const r = this.acquire(req.agentId, plan, signal, (bound) => this.d.tracker.acquire(req.agentId, plan.ask, bound), req.obs);
     const granted = (g: ReserveResult): Call => {
       if (!g.ok) throw this.refusal(g, model);
       try {
@@ -98,6 +102,7 @@ export class Meter {
           stream: req.stream,
           headers: req.headers,
           ...(req.turn ? { turn: req.turn } : {}),
+          ...(req.obs ? { obs: req.obs } : {}),
           target,
           reservationId: g.reservationId,
           attempts: 0,
@@ -123,8 +128,12 @@ export class Meter {
   retarget(call: Call, model: string, provider: Provider): void | Promise<void> {
     const plan = this.plan(call, model, provider, { ...call.target.json, model });
     const held = call.reservationId;
-    const r = this.acquire(call.agentId, plan, call.signal, (bound) =>
-      held === null ? this.d.tracker.acquire(call.agentId, plan.ask, bound) : this.d.tracker.replace(held, plan.ask.amountMicros, bound, plan.ask.minMicros),
+    const r = this.acquire(
+      call.agentId,
+      plan,
+      call.signal,
+      (bound) => (held === null ? this.d.tracker.acquire(call.agentId, plan.ask, bound) : this.d.tracker.replace(held, plan.ask.amountMicros, bound, plan.ask.minMicros)),
+      call.obs,
     );
     const swapped = (g: ReserveResult): void => {
       if (!g.ok) {
@@ -182,7 +191,27 @@ export class Meter {
       throw err;
     }
     this.d.notices.charged(call.agentId, written.charged);
+    this.observe(call, row, outcome);
     return micros;
+  }
+
+  /** A committed row, told to metrics and traces; their failure is logged, never the call's. */
+  private observe(call: Call, row: LlmRequestInput, outcome: Outcome): void {
+    const obs = call.obs;
+    if (obs) {
+      obs.row = row;
+      obs.firstChunkMs = row.firstByteMs;
+      obs.provider = row.provider;
+      obs.model = row.model;
+      const u = outcome.reading?.usage;
+      obs.cacheReadTokens = u?.cacheReadTokens ?? null;
+      obs.cacheWriteTokens = u?.cacheWriteTokens ?? null;
+    }
+    try {
+      this.d.observer?.settled(obs, row);
+    } catch (err) {
+      this.d.logger.error({ err }, 'metrics could not count a call');
+    }
   }
 
   /** The kept turn written; a failure is logged, never the call's (its row and charge stand). */
@@ -290,14 +319,22 @@ export class Meter {
    * Ask the tracker, within `budget_policy.wait_ms` and `max_waiting`, synchronous when there is
    * nothing to wait for; the waits and refusals are announced whatever becomes of the call.
    */
-  private acquire(agentId: string, plan: Plan, signal: AbortSignal | undefined, ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>): ReserveResult | Promise<ReserveResult> {
+  private acquire(
+    agentId: string,
+    plan: Plan,
+    signal: AbortSignal | undefined,
+    ask: (bound: WaitBound) => ReserveResult | Promise<ReserveResult>,
+    obs: CallRequest['obs'],
+  ): ReserveResult | Promise<ReserveResult> {
     const p = this.d.config.budgetPolicy;
     const r = ask({ timeoutMs: p.waitMs, maxWaiting: p.maxWaiting, ...(signal ? { signal } : {}), onWait: () => this.d.notices.waiting(agentId, plan.ask.amountMicros, plan.model) });
     if (!(r instanceof Promise)) {
       if (!r.ok) this.d.notices.refused(r, plan.model);
       return r;
     }
+    const waitFrom = performance.now();
     return r.then((x) => {
+      if (obs) obs.budgetWaitMs += performance.now() - waitFrom;
       if (!x.ok) this.d.notices.refused(x, plan.model);
       this.d.notices.waiting(agentId, 0, null);
       return x;
@@ -335,11 +372,17 @@ export class Meter {
   }
 
   private refusal(r: BudgetRefusal, model: string): GatewayError {
-    if (r.code === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', false);
+    if (r.code === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
     // Congestion, not an empty budget: 429 with retry-after; 402 says the budget must be raised, or
     // (no_lease) that no central budget's lease covers the call: an SDK must not retry that at once.
-    if (r.code === 'wait_timeout' || r.code === 'queue_full') return new GatewayError('rate_limit', this.d.notices.refusalMessage(r, model), true, CONGESTION_RETRY_S);
-    return new GatewayError('budget', this.d.notices.refusalMessage(r, model), false);
+    if (r.code === 'wait_timeout' || r.code === 'queue_full') return new GatewayError('rate_limit', this.d.notices.refusalMessage(r, model), true, CONGESTION_RETRY_S, `budget_${r.code}`);
+    return new GatewayError(
+      'budget',
+      this.d.notices.refusalMessage(r, model),
+      false,
+      undefined,
+      r.code === 'no_lease' ? 'no_lease' : r.code === 'unknown_agent' ? 'unknown_agent' : 'budget_exhausted',
+    );
   }
 
   /**

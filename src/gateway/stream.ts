@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { countTextTokens } from '../domain/budget/index.js';
-import type { Call, Outcome } from './call.js';
+import { answerRead, type Call, type Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import { scrubberOf } from './credentials.js';
 import type { CredentialScrubber } from '../domain/secrets/index.js';
@@ -53,6 +53,7 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   setImmediate(flushHead, res);
   const relay = new StreamRelay(d.guard, call, scrub);
   await pump(relay, decoded.body, res, clientSignal);
+  answerRead(call);
   relay.conclude(res);
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it. The last

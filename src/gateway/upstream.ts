@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { providerTimeoutMs, type GatewayConfig } from '../config/index.js';
 import { CircuitOpenError, errorKindOf, RequestError, isRetryableOutcome, retry, retryAfterFromHeaders, statusClassifier, type CircuitBreaker, type Classifier } from '../domain/reliability/index.js';
 import type { StateManager } from '../state/index.js';
@@ -57,6 +58,7 @@ export class UpstreamCaller {
         if (!resolved.ok) continue;
         const from = call.target.model;
         const reason = describeFailure(lastError);
+        call.obs?.fallbacks.push({ from, to: next, reason });
         this.d.state.record({
           agentId: call.agentId,
           type: 'llm.fallback',
@@ -102,6 +104,7 @@ export class UpstreamCaller {
     const timeoutMs = providerTimeoutMs(this.d.config, provider.name);
     const { breaker, judge } = this.guardFor(provider.name);
     return breaker.call(async () => {
+      let sentAt: number | null = null;
       // Real upstreams get undici's header and body timeouts; the in-process one gets ours.
       const own = provider.real ? null : new AbortController();
       const timer = own && setTimeout(() => own.abort(timedOut()), timeoutMs);
@@ -110,10 +113,11 @@ export class UpstreamCaller {
         if (clientSignal.aborted) throw clientGone(clientSignal.reason);
         call.dispatched = true;
         call.attempts++;
+        sentAt = performance.now();
         // Once sent, the agent hanging up does not cancel it: providers differ in what a cancel
         // stops and bills, so the answer is read to its end for the usage it reports (deliver,
         // stream) and the call is charged that, or its worst case when the usage cannot be read.
-        return await provider.call({
+        const answer = await provider.call({
           endpoint: call.endpoint,
           method: 'POST',
           body: upstream.text,
@@ -122,7 +126,10 @@ export class UpstreamCaller {
           headers: call.headers,
           ...(own ? { signal: own.signal } : {}),
         });
+        if (call.obs) observeAttempt(call, sentAt, answer.status, null);
+        return answer;
       } catch (e) {
+        if (call.obs && sentAt !== null) observeAttempt(call, sentAt, null, describeFailure(e));
         // Our own deadline is a timeout whatever the provider threw when it was cut off.
         if (own?.signal.aborted && errorKindOf(e) !== 'timeout') throw timedOut();
         throw !provider.real && errorKindOf(e) === 'unknown' ? new RequestError(e) : e;
@@ -143,6 +150,18 @@ export class UpstreamCaller {
   }
 }
 
+/** One upstream request, for metrics and traces: how long until its answer's headers, and how it went. */
+function observeAttempt(call: Call, sentAt: number, status: number | null, error: string | null): void {
+  const obs = call.obs!;
+  const now = performance.now();
+  obs.upstreamMs += now - sentAt;
+  obs.answerAt = status === null ? null : now;
+  obs.attempts.push({ provider: call.target.provider.name, model: call.target.model, startMs: performance.timeOrigin + sentAt, durationMs: now - sentAt, status, error });
+  obs.provider = call.target.provider.name;
+  obs.model = call.target.model;
+  obs.server = call.target.provider.server ?? null;
+}
+
 /**
  * Whether the agent's SDK may send the call again: not once we have retried it ourselves (our
  * attempts times the SDK's would reach the provider), nor when trying again cannot help. The
@@ -156,11 +175,11 @@ function failure(lastError: unknown, call: Call): GatewayError {
   if (lastError instanceof CircuitOpenError) {
     // The time until the breaker lets a probe through: an SDK that waits it out is not refused again.
     const waitS = Math.max(1, Math.ceil(lastError.retryAfterMs / 1000));
-    return new GatewayError('unavailable', `Provider ${provider} is failing and its circuit is open; retry in ${waitS}s.`, again, waitS);
+    return new GatewayError('unavailable', `Provider ${provider} is failing and its circuit is open; retry in ${waitS}s.`, again, waitS, 'circuit_open');
   }
   const kind = errorKindOf(lastError);
   if (kind === 'timeout') return new GatewayError('timeout', `The upstream provider ${provider} did not answer in time.`, again);
-  if (kind === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.');
+  if (kind === 'aborted') return new GatewayError('invalid_request', 'The client closed the request.', true, undefined, 'client_aborted');
   if (kind === 'request') return new GatewayError('invalid_request', `The provider ${provider} could not process this request: ${(lastError as Error).message}.`, false);
-  return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`, again);
+  return new GatewayError('upstream', `Could not reach the upstream provider ${provider}: ${describeFailure(lastError)}.`, again, undefined, 'upstream_unreachable');
 }

@@ -128,6 +128,15 @@ export class PiiProtection {
     }
   }
 
+  /**
+   * The text with every finding replaced, whatever the policy says of its type (warn included):
+   * what leaves iron-cage as an export of content (traces' opt-in message capture). Nothing is
+   * recorded or alerted: the text was already judged where it passed.
+   */
+  scrubbed(text: string): string {
+    return redact(text, { ...this.options, policy: { ...this.policy, mode: 'redact', perType: {} } }).text;
+  }
+
   countersFor(agentId: string): ProtectionCounters {
     let c = this.counters.get(agentId);
     if (!c) this.counters.set(agentId, (c = emptyProtectionCounters()));

@@ -18,6 +18,7 @@ import { toolsService } from '../tools/index.js';
 import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
+import { observabilityService } from '../observability/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -108,14 +109,17 @@ export class Runtime {
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
       const vault = secretsService(platform);
       const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests } });
+      // Metrics and traces: the gateway and the tool proxy report each call to its observer.
+      const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact: (_agentId, text) => pii.scrubbed(text) });
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
         reliabilityService({ breakers }),
-        gatewayService({ ...platform, budget, requests, pii, breakers }),
+        gatewayService({ ...platform, budget, requests, pii, breakers, observer: observability.observer }),
         budget,
-        toolsService({ ...platform, pii, breakers }),
+        toolsService({ ...platform, pii, breakers, observer: observability.observer }),
         vault,
+        observability.service,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
         ...(report ? [report] : []),
       ];

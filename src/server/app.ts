@@ -73,6 +73,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     // A runtime token reports telemetry for its runtime and does nothing else, whatever a route's own check says.
     if (p.role === 'runtime' && !runtimePaths.has(c.req.path))
       throw new ForbiddenError('a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)');
+    // A scraper's token reads /metrics (outside /api) and nothing else.
+    if (p.role === 'metrics') throw new ForbiddenError('a metrics token may only read GET /metrics');
     c.set('principal', p);
     await next();
   });

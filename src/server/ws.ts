@@ -17,7 +17,7 @@ export const WS_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
  * Open sockets one token may hold; past it a socket is closed with 4429. An agent needs one or
  * two; people open a tab per screen.
  */
-export const WS_MAX_PER_TOKEN: Readonly<Record<Role, number>> = { agent: 8, viewer: 128, admin: 128, runtime: 0 };
+export const WS_MAX_PER_TOKEN: Readonly<Record<Role, number>> = { agent: 8, viewer: 128, admin: 128, runtime: 0, metrics: 0 };
 /** After a close we started, a client that does not answer is dropped, so its buffer is freed. */
 const CLOSE_GRACE_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
@@ -107,6 +107,7 @@ export class WsHub {
     Promise.resolve(principal).then((p) => {
       // A runtime token reports telemetry and reads nothing, this feed included.
       if (p.role === 'runtime') return reject(new IronCageError('forbidden', 403, 'a runtime token may only send telemetry and take budget leases (/api/telemetry, /api/leases)'));
+      if (p.role === 'metrics') return reject(new IronCageError('forbidden', 403, 'a metrics token may only read GET /metrics'));
       this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after));
     }, reject);
   }

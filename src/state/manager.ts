@@ -292,9 +292,9 @@ export class StateManager {
   }
 
   /** What the gateway checks on every call, without building a whole status object. */
-  agentBrief(id: string): { kind: string; status: AgentStatus; limitMicros: number | null } | null {
+  agentBrief(id: string): { kind: string; name: string; status: AgentStatus; limitMicros: number | null } | null {
     const row = this.agents.get(id) ?? (this.loadAgent(id) ? this.agents.get(id)! : null);
-    return row ? { kind: row.kind, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
+    return row ? { kind: row.kind, name: row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
   }
 
   /** Pick up an agent another iron-cage process (e.g. `iron-cage token create`) wrote to the file. */

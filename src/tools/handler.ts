@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../core/roles.js';
 import type { Authenticator } from '../server/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
+import { NO_OBSERVER, type Observer } from '../observability/index.js';
 import type { Logger } from '../core/logger.js';
 import { SERVICE_NAME, type FallbackResult } from '../domain/reliability/index.js';
 import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
@@ -77,7 +78,7 @@ interface Reply {
  * serve → respond → record; every outcome, errors included, is recorded before the agent
  * has its answer.
  */
-export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger) {
+export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger, observer: Pick<Observer, 'toolCall'> = NO_OBSERVER) {
   const authenticate = async (call: ToolCall): Promise<void> => {
     const p = await tokens.authenticate(call.req.headers);
     if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
@@ -152,6 +153,15 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     return { ...reply, bytes: 0 };
   };
 
+  /** Metrics and traces are told of the call; their failure is logged, never the agent's. */
+  const observe = (call: ToolCall, r: ToolCallInput, reply: Reply): void => {
+    try {
+      observer.toolCall({ row: r, headers: call.req.headers, startMs: performance.timeOrigin + call.started, errorCode: reply.status >= 400 ? reply.reason : null });
+    } catch (err) {
+      logger.error({ err }, 'metrics could not count a tool call');
+    }
+  };
+
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
     const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: { headers: {}, injected: [] } };
@@ -166,7 +176,11 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
       } catch (err) {
         reply = failed(call, err);
       }
-      if (call.entry) await tools.recordCall(row(call, call.entry, reply));
+      if (call.entry) {
+        const r = row(call, call.entry, reply);
+        await tools.recordCall(r);
+        observe(call, r, reply);
+      }
       send(res, reply);
     })().catch((err: unknown) => {
       logger.error({ err }, `${req.method} ${tools.recordedPath(req.url?.split('?')[0] ?? '')} could not be answered`);

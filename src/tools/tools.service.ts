@@ -1,14 +1,15 @@
+import type { Observer } from '../observability/index.js';
 import { toolsHandler } from './handler.js';
 import { ToolProxy, type ToolsContext, type ToolsOptions } from './proxy.js';
 import { toolRoutes } from './routes.js';
 import type { Service } from '../server/index.js';
 
 /** The tool egress proxy for the runtime: `/tools/<service>/…`, its routes, start-up lines and shutdown. */
-export function toolsService(ctx: ToolsContext, opts: ToolsOptions = {}): Service {
+export function toolsService(ctx: ToolsContext & { observer?: Pick<Observer, 'toolCall'> }, opts: ToolsOptions = {}): Service {
   const tools = new ToolProxy(ctx, opts);
   return {
     name: 'tools',
-    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger) }],
+    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger, ctx.observer) }],
     apiRoutes: [toolRoutes(tools)],
     announce: () => tools.announce(),
     close: () => tools.close(),

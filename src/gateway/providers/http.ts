@@ -19,6 +19,7 @@ export class HttpProvider implements Provider {
   readonly real = true;
   private readonly pool: Pool;
   private readonly basePath: string;
+  readonly server: { address: string; port: number };
 
   constructor(
     readonly name: ProviderName,
@@ -29,6 +30,7 @@ export class HttpProvider implements Provider {
   ) {
     const u = new URL(baseUrl);
     this.basePath = u.pathname.replace(/\/+$/, '');
+    this.server = { address: u.hostname, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
     this.pool = new Pool(u.origin, { connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
   }
 

@@ -28,6 +28,8 @@ export interface Provider {
   readonly name: ProviderName;
   /** True for a real upstream with a key: what `announce` reports. */
   readonly real: boolean;
+  /** Where a real one is (traces' `server.address` / `server.port`); absent in process. */
+  readonly server?: { address: string; port: number };
   call(c: UpstreamCall): Promise<UpstreamResponse>;
   /** What it sends on the agent's behalf (the API key, as of now): never to come back to the agent in an answer. */
   credentials(): string[];

@@ -1,0 +1,29 @@
+/** The label value every name past the cap is counted under. */
+export const OTHER = 'other';
+
+/**
+ * Bounds a label's cardinality: the first `max` distinct values keep their name, every later
+ * one is `other` (counted in `overflowed`). Names are trimmed to 64 characters; an empty one is
+ * `unnamed`. Nothing per request (an id, free text) ever becomes a label value.
+ *
+ * @example
+ *   const agents = new LabelCap(100);
+ *   agents.of('lead-qualifier') // 'lead-qualifier' (until 100 others came first: 'other')
+ */
+export class LabelCap {
+  private readonly known = new Set<string>();
+  overflowed = 0;
+
+  constructor(readonly max: number) {}
+
+  of(name: string | null | undefined): string {
+    const v = (name ?? '').trim().slice(0, 64) || 'unnamed';
+    if (this.known.has(v)) return v;
+    if (this.known.size < this.max) {
+      this.known.add(v);
+      return v;
+    }
+    this.overflowed++;
+    return OTHER;
+  }
+}

@@ -1,0 +1,332 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AnyEvent } from '../core/events.js';
+import type { BudgetTracker } from '../domain/budget/index.js';
+import type { BreakerKind } from '../core/events.js';
+import type { LlmRequestInput } from '../state/index.js';
+import { LabelCap } from './labels.js';
+import { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, OVERHEAD_BUCKETS, providerName, RUN_BUCKETS, seconds, TOKEN_BUCKETS } from './names.js';
+import type { ObservedCall, ObservedToolCall } from './observed.js';
+
+/** A breaker's state as a number: a gauge Grafana can colour (0 closed, 1 half-open, 2 open). */
+export const BREAKER_STATE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const;
+
+/** What the metrics read at scrape time: exact then, never refreshed by a timer. */
+export interface MetricSources {
+  budgets: Pick<BudgetTracker, 'agents' | 'snapshot' | 'centralIds' | 'central'>;
+  agentName(agentId: string): string | null;
+  breakers(kind: BreakerKind): Array<{ name: string; state: keyof typeof BREAKER_STATE; blocked: number }>;
+  /** The trace exporter's figures, when traces are on. */
+  spans?(): { exported: number; dropped: Record<string, number> };
+}
+
+export interface MetricsOptions {
+  /** Distinct agent names kept as label values; later ones are `other`. */
+  maxAgents: number;
+}
+
+const usd = (micros: number) => micros / 1_000_000;
+
+/**
+ * The runtime's Prometheus registry: the GenAI conventions' client metrics and ours, fed by the
+ * gateway and tool proxy (`Observer`) and the event bus, budgets and breakers read at scrape.
+ * Money is kept in integer micro-dollars and turned into USD only when scraped, so the counter
+ * equals the ledger's sum exactly.
+ */
+export class RuntimeMetrics {
+  readonly registry = new Registry();
+  private readonly agents: LabelCap;
+  private readonly spendMicros = new Map<string, { labels: Record<string, string>; micros: number }>();
+  private readonly tokens: Histogram;
+  private readonly duration: Histogram;
+  private readonly firstChunk: Histogram;
+  private readonly overhead: Histogram;
+  private readonly toolDuration: Histogram;
+  private readonly runDuration: Histogram;
+  private readonly calls: Counter;
+  private readonly refusals: Counter;
+  private readonly pii: Counter;
+  private readonly toolCalls: Counter;
+  /** Open runs: agent id → when it started and its name. */
+  private readonly runs = new Map<string, { startMs: number; name: string }>();
+
+  constructor(
+    private readonly sources: MetricSources,
+    options: MetricsOptions,
+  ) {
+    this.agents = new LabelCap(options.maxAgents);
+    const registers = [this.registry];
+    const genAi = [LABEL.operation, LABEL.provider, LABEL.requestModel, LABEL.responseModel];
+    this.tokens = new Histogram({
+      name: METRIC.tokenUsage,
+      help: 'Number of input and output tokens used (gen_ai.client.token.usage): what each call was charged for.',
+      labelNames: [...genAi, LABEL.tokenType],
+      buckets: TOKEN_BUCKETS,
+      registers,
+    });
+    this.duration = new Histogram({
+      name: METRIC.operationDuration,
+      help: 'GenAI operation duration (gen_ai.client.operation.duration), as the agent saw it, failed calls included.',
+      labelNames: [...genAi, LABEL.errorType],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.firstChunk = new Histogram({
+      name: METRIC.timeToFirstChunk,
+      help: 'Time to the first chunk of a streamed answer (gen_ai.client.operation.time_to_first_chunk).',
+      labelNames: genAi,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.toolDuration = new Histogram({
+      name: METRIC.toolDuration,
+      help: 'Tool call duration through the tool proxy (gen_ai.execute_tool.duration).',
+      labelNames: [LABEL.toolName, LABEL.toolType, LABEL.errorType],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.runDuration = new Histogram({
+      name: METRIC.runDuration,
+      help: "A supervised agent process's run, start to exit (gen_ai.invoke_agent.duration).",
+      labelNames: [LABEL.agentName, LABEL.errorType],
+      buckets: RUN_BUCKETS,
+      registers,
+    });
+    this.overhead = new Histogram({
+      name: METRIC.overhead,
+      help: 'Time an LLM call spent in iron-cage itself: its whole duration less the upstream and any wait for budget.',
+      labelNames: [LABEL.operation],
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.calls = new Counter({
+      name: METRIC.calls,
+      help: 'LLM calls by agent, provider, model and how they ended (the ledger rows this process wrote).',
+      labelNames: ['agent', 'provider', 'model', 'status'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: METRIC.refusals,
+      help: 'Calls iron-cage refused, by reason (budget_exhausted, budget_wait_timeout, no_lease, pii_blocked, circuit_open, unknown_service…).',
+      labelNames: ['reason', 'kind'],
+      registers,
+    });
+    this.pii = new Counter({ name: METRIC.piiDetections, help: 'PII found, by type, what was done (redacted, blocked, warned) and where.', labelNames: ['type', 'action', 'location'], registers });
+    this.toolCalls = new Counter({
+      name: METRIC.toolCalls,
+      help: 'Tool proxy calls by service, the tier that answered (live, cache, placeholder) and HTTP status class.',
+      labelNames: ['service', 'tier', 'status_class'],
+      registers,
+    });
+    const spend = this.spendMicros;
+    new Counter({
+      name: METRIC.spend,
+      help: 'Spend in USD by agent, model and provider: the sum of the ledger rows this process wrote (exact to the micro-dollar).',
+      labelNames: ['agent', 'provider', 'model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { labels, micros } of spend.values()) this.inc(labels, usd(micros));
+      },
+    });
+    this.budgetGauges();
+    this.breakerGauges();
+    this.spanCounters();
+    const agents = this.agents;
+    new Counter({
+      name: METRIC.labelOverflow,
+      help: 'Label values counted under `other` because the cap on distinct agent names was reached.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(agents.overflowed);
+      },
+    });
+  }
+
+  /** The exposition, as Prometheus scrapes it. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  agentLabel(agentId: string | null): string {
+    return this.agents.of(agentId === null ? null : (this.sources.agentName(agentId) ?? agentId));
+  }
+
+  /** An LLM call is over: its duration, first chunk, overhead and (a refusal of ours) its reason. */
+  llmCall(c: ObservedCall, error: unknown): void {
+    const status = c.row?.httpStatus ?? null;
+    const err = errorType(error, error ? null : status);
+    const labels = this.genAiLabels(c.endpoint, c.provider, c.requestModel, c.answer?.model ?? c.model);
+    const totalMs = performance.now() - c.t0;
+    this.duration.observe({ ...labels, [LABEL.errorType]: err ?? '' }, seconds(totalMs));
+    if (c.stream && c.firstChunkMs !== null && err === null) this.firstChunk.observe(labels, seconds(c.firstChunkMs));
+    if (c.attempts.length > 0) this.overhead.observe({ [LABEL.operation]: labels[LABEL.operation]! }, seconds(Math.max(0, totalMs - c.upstreamMs - c.budgetWaitMs)));
+    const reason = refusalOf(error, c.row);
+    if (reason) this.refusals.inc({ reason, kind: 'llm' });
+  }
+
+  /** A row is on disk: its tokens and money, counted once. */
+  settled(c: ObservedCall | undefined, row: LlmRequestInput): void {
+    const agent = this.agentLabel(row.agentId);
+    this.calls.inc({ agent, provider: row.provider, model: row.model, status: row.status });
+    if (row.costMicros > 0) {
+      const key = `${agent}\u0000${row.provider}\u0000${row.model}`;
+      const s = this.spendMicros.get(key);
+      if (s) s.micros += row.costMicros;
+      else this.spendMicros.set(key, { labels: { agent, provider: row.provider, model: row.model }, micros: row.costMicros });
+    }
+    if (row.promptTokens + row.completionTokens === 0) return;
+    const labels = this.genAiLabels(row.endpoint, row.provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);
+    this.tokens.observe({ ...labels, [LABEL.tokenType]: 'input' }, row.promptTokens);
+    this.tokens.observe({ ...labels, [LABEL.tokenType]: 'output' }, row.completionTokens);
+  }
+
+  toolCall(t: ObservedToolCall): void {
+    const r = t.row;
+    const err = t.errorCode ?? (r.status >= 400 ? String(r.status) : null);
+    this.toolDuration.observe({ [LABEL.toolName]: r.service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err ?? '' }, seconds(r.latencyMs));
+    this.toolCalls.inc({ service: r.service, tier: r.tier ?? 'none', status_class: `${Math.floor(r.status / 100)}xx` });
+    if (t.errorCode && TOOL_REFUSALS.has(t.errorCode)) this.refusals.inc({ reason: t.errorCode, kind: 'tool' });
+  }
+
+  /** PII findings and runs, from the event bus. */
+  onEvent(e: AnyEvent): void {
+    switch (e.type) {
+      case 'pii.detected':
+        for (const [type, n] of Object.entries(e.data.types)) this.pii.inc({ type, action: e.data.action, location: e.data.location }, n);
+        return;
+      case 'tool.refused':
+        // Counted where the call ends (toolCall) when the service is known; a path naming none is only this event.
+        if (e.data.service === null) this.refusals.inc({ reason: e.data.reason, kind: 'tool' });
+        return;
+      case 'agent.started':
+        if (e.agentId) this.runs.set(e.agentId, { startMs: Date.parse(e.ts), name: this.agentLabel(e.agentId) });
+        return;
+      case 'agent.exited':
+      case 'agent.restarting': {
+        const run = e.agentId ? this.runs.get(e.agentId) : undefined;
+        if (!run || !e.agentId) return;
+        this.runs.delete(e.agentId);
+        const failed = e.type === 'agent.restarting' || e.data.status === 'crashed' ? 'crashed' : '';
+        this.runDuration.observe({ [LABEL.agentName]: run.name, [LABEL.errorType]: failed }, seconds(Date.parse(e.ts) - run.startMs));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private genAiLabels(endpoint: string, provider: string | null, requestModel: string | null, responseModel: string | null): Record<string, string> {
+    return {
+      [LABEL.operation]: OPERATION[endpoint] ?? endpoint,
+      [LABEL.provider]: provider === null ? '' : providerName(provider),
+      [LABEL.requestModel]: requestModel ?? '',
+      [LABEL.responseModel]: responseModel ?? '',
+    };
+  }
+
+  /** Each budget's limit, spent, reserved and waiting calls, read from the tracker when scraped. */
+  private budgetGauges(): void {
+    const { budgets } = this.sources;
+    const self = this;
+    const gauge = (name: string, help: string, field: 'limit' | 'spent' | 'reserved' | 'waiting') =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['scope', 'budget'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const sums = new Map<string, { labels: Record<string, string>; v: number }>();
+          const add = (labels: Record<string, string>, v: number) => {
+            const k = `${labels.scope}\u0000${labels.budget}`;
+            const s = sums.get(k);
+            if (s) s.v += v;
+            else sums.set(k, { labels, v });
+          };
+          for (const id of budgets.agents()) {
+            const s = budgets.snapshot(id);
+            if (!s || (field === 'limit' && s.limitMicros === null)) continue;
+            const v = field === 'limit' ? usd(s.limitMicros!) : field === 'spent' ? usd(s.spentMicros) : field === 'reserved' ? usd(s.reservedMicros) : s.waitingCalls;
+            add({ scope: 'agent', budget: self.agentLabel(id) }, v);
+          }
+          for (const id of budgets.centralIds()) {
+            const s = budgets.central(id);
+            if (!s) continue;
+            // On a runtime a central budget is its lease: the limit it may spend here.
+            const v = field === 'limit' ? usd(s.leaseMicros) : field === 'spent' ? usd(s.spentMicros) : field === 'reserved' ? usd(s.reservedMicros) : s.waitingCalls;
+            add({ scope: 'central_lease', budget: s.label }, v);
+          }
+          for (const { labels, v } of sums.values()) this.set(labels, v);
+        },
+      });
+    gauge(METRIC.budgetLimit, "Each budget's limit in USD (an agent's own; on a runtime, a central budget's lease).", 'limit');
+    gauge(METRIC.budgetSpent, 'Spent in USD against each budget, exact at scrape time.', 'spent');
+    gauge(METRIC.budgetReserved, 'Held in USD by calls in flight against each budget.', 'reserved');
+    gauge(METRIC.budgetWaiting, 'Calls waiting for in-flight calls to free budget.', 'waiting');
+  }
+
+  private breakerGauges(): void {
+    const { breakers } = this.sources;
+    new Gauge({
+      name: METRIC.breakerState,
+      help: "Each circuit breaker's state: 0 closed, 1 half-open, 2 open.",
+      labelNames: ['kind', 'service'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const kind of ['provider', 'tool'] as const) for (const b of breakers(kind)) this.set({ kind, service: b.name }, BREAKER_STATE[b.state]);
+      },
+    });
+    new Counter({
+      name: METRIC.breakerBlocked,
+      help: 'Calls a circuit breaker refused while open (or half-open and already probing).',
+      labelNames: ['kind', 'service'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const kind of ['provider', 'tool'] as const) for (const b of breakers(kind)) this.inc({ kind, service: b.name }, b.blocked);
+      },
+    });
+  }
+
+  private spanCounters(): void {
+    const { spans } = this.sources;
+    if (!spans) return;
+    new Counter({
+      name: METRIC.spansExported,
+      help: 'Spans the OTLP exporter delivered.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(spans().exported);
+      },
+    });
+    new Counter({
+      name: METRIC.spansDropped,
+      help: 'Spans dropped rather than slow a call: the export queue was full, or the collector refused or could not be reached.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(spans().dropped)) this.inc({ reason }, n);
+      },
+    });
+  }
+}
+
+/** Tool-proxy refusals that are iron-cage's (an agent reaching for what it may not, an open circuit). */
+const TOOL_REFUSALS = new Set(['unknown_service', 'invalid_path', 'circuit_open']);
+
+/** LLM refusals that are iron-cage's own decision, by reason; an upstream's failure is not one. */
+const LLM_REFUSALS = new Set(['budget_exhausted', 'budget_wait_timeout', 'budget_queue_full', 'no_lease', 'pii_blocked', 'circuit_open', 'model_holds_pii']);
+
+function refusalOf(error: unknown, row: LlmRequestInput | null): string | null {
+  if (row?.status === 'blocked') return 'pii_blocked';
+  const t = errorType(error);
+  return t !== null && LLM_REFUSALS.has(t) ? t : null;
+}
