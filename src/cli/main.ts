@@ -141,9 +141,10 @@ export async function main(argv: string[]): Promise<void> {
         y
           .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
           .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
-          .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
+          .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin', 'metrics'], description: 'For create [default: agent]; metrics: a scraper that reads GET /metrics only' })
           .options(optionsFor('token'))
           .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
+          .example('$0 token create --role metrics --name prometheus', 'A token Prometheus scrapes /metrics with')
           .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
     )

@@ -60,7 +60,7 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
   );
   const service: Service = {
     name: 'observability',
-    rawRoutes: d.config.metrics.enabled ? [metricsRoute({ metrics, tokens: d.tokens, auth: d.config.metrics.auth, logger: d.logger })] : [],
+    rawRoutes: [metricsRoute({ metrics, tokens: d.tokens, auth: d.config.metrics.auth, enabled: d.config.metrics.enabled, logger: d.logger })],
     agentEnv: (agentId): Record<string, string> => {
       const tp = tracing?.traceparent(agentId) ?? null;
       return tp ? { TRACEPARENT: tp } : {};
