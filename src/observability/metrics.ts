@@ -27,6 +27,12 @@ export interface MetricsOptions {
 const usd = (micros: number) => micros / 1_000_000;
 
 /**
+ * Distinct model names kept as label values. A model name is the agent's to choose (a real
+ * provider answers an unknown one with a 404 that is still a row), so it is bounded like agents.
+ */
+export const MAX_MODELS = 256;
+
+/**
  * The runtime's Prometheus registry: the GenAI conventions' client metrics and ours, fed by the
  * gateway and tool proxy (`Observer`) and the event bus, budgets and breakers read at scrape.
  * Money is kept in integer micro-dollars and turned into USD only when scraped, so the counter
@@ -35,6 +41,7 @@ const usd = (micros: number) => micros / 1_000_000;
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly agents: LabelCap;
+  private readonly models = new LabelCap(MAX_MODELS);
   private readonly spendMicros = new Map<string, { labels: Record<string, string>; micros: number }>();
   private readonly tokens: Histogram;
   private readonly duration: Histogram;
@@ -131,14 +138,14 @@ export class RuntimeMetrics {
     this.budgetGauges();
     this.breakerGauges();
     this.spanCounters();
-    const agents = this.agents;
+    const { agents, models } = this;
     new Counter({
       name: METRIC.labelOverflow,
-      help: 'Label values counted under `other` because the cap on distinct agent names was reached.',
+      help: 'Label values counted under `other` because the cap on distinct agent (metrics.max_agents) or model (256) names was reached.',
       registers,
       collect() {
         this.reset();
-        this.inc(agents.overflowed);
+        this.inc(agents.overflowed + models.overflowed);
       },
     });
   }
@@ -172,12 +179,13 @@ export class RuntimeMetrics {
   /** A row is on disk: its tokens and money, counted once. */
   settled(c: ObservedCall | undefined, row: LlmRequestInput): void {
     const agent = this.agentLabel(row.agentId);
-    this.calls.inc({ agent, provider: row.provider, model: row.model, status: row.status });
+    const model = this.models.of(row.model);
+    this.calls.inc({ agent, provider: row.provider, model, status: row.status });
     if (row.costMicros > 0) {
-      const key = `${agent}\u0000${row.provider}\u0000${row.model}`;
+      const key = `${agent}\u0000${row.provider}\u0000${model}`;
       const s = this.spendMicros.get(key);
       if (s) s.micros += row.costMicros;
-      else this.spendMicros.set(key, { labels: { agent, provider: row.provider, model: row.model }, micros: row.costMicros });
+      else this.spendMicros.set(key, { labels: { agent, provider: row.provider, model }, micros: row.costMicros });
     }
     if (row.promptTokens + row.completionTokens === 0) return;
     const labels = this.genAiLabels(row.endpoint, row.provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);
@@ -224,8 +232,8 @@ export class RuntimeMetrics {
     return {
       [LABEL.operation]: OPERATION[endpoint] ?? endpoint,
       [LABEL.provider]: provider === null ? '' : providerName(provider),
-      [LABEL.requestModel]: requestModel ?? '',
-      [LABEL.responseModel]: responseModel ?? '',
+      [LABEL.requestModel]: requestModel === null ? '' : this.models.of(requestModel),
+      [LABEL.responseModel]: responseModel === null ? '' : this.models.of(responseModel),
     };
   }
 
