@@ -48,7 +48,8 @@ function instructions(p: PromptParts, clean: (t: string) => string): Part[] {
 }
 
 function inputMessages(p: PromptParts, clean: (t: string) => string): Message[] {
-  const messages: Message[] = p.messages.map((m) => {
+  // Only the messages kept are read (redaction is the cost here).
+  const messages: Message[] = p.messages.slice(-MAX_MESSAGES).map((m) => {
     const parts = partsOf(m.parts, clean);
     // A tool message is the answer to a call: its text is the call's result.
     if (m.role === 'tool' && m.callId !== undefined)

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
+import { tracingSetup } from '../../src/observability/tracing.js';
 import { sqliteOf } from '../helpers/db.js';
 import { FakeService, unusedPort } from '../helpers/http.js';
 import { KIND, otlpReceiver, type OtlpReceiver, STATUS, spanStrings } from '../helpers/otlp.js';
@@ -353,5 +354,47 @@ describe('the exporter never slows a call, and what it drops is counted', () => 
     await t.stop();
     t = undefined;
     expect(performance.now() - at).toBeLessThan(5000);
+  });
+});
+
+describe('what the OTEL_* variables ask of the exporter', () => {
+  const setup = (env: NodeJS.ProcessEnv, capture = false) => {
+    const warnings: string[] = [];
+    return { s: tracingSetup(env, capture, (m) => warnings.push(m)), warnings };
+  };
+
+  it('is off without an endpoint or with one that is no http(s) URL; the traces endpoint is used as given, the general one gets /v1/traces', () => {
+    expect(setup({}).s).toBeNull();
+    expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }).s).toBeNull();
+    const bad = setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' });
+    expect(bad.s).toBeNull();
+    expect(bad.warnings[0]).toMatch(/Traces are off: the OTLP endpoint "collector:4318\/v1\/traces" is not an http\(s\) URL/);
+    expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }).s?.url).toBe('http://c:4318/v1/traces');
+    expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t/x' }).s?.url).toBe('https://t/x');
+  });
+
+  it('takes http/protobuf by default and http/json when asked; grpc is warned about and sent as http/protobuf', () => {
+    const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' };
+    expect(setup(base).s?.protocol).toBe('http/protobuf');
+    expect(setup({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).s?.protocol).toBe('http/json');
+    expect(setup({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }).s?.protocol).toBe('http/protobuf');
+    const grpc = setup({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    expect(grpc.s?.protocol).toBe('http/protobuf');
+    expect(grpc.warnings).toEqual(['OTLP protocol "grpc" is not supported (OTLP over HTTP only: http/protobuf or http/json); traces are sent as http/protobuf to http://c:4317/v1/traces.']);
+  });
+
+  it('merges headers (the traces variable wins), reads the queue, the service name and content capture', () => {
+    const { s } = setup({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c',
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=2',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=3',
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500',
+      OTEL_BSP_SCHEDULE_DELAY: 'soon',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-resource',
+      OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'TRUE',
+    });
+    expect(s).toMatchObject({ headers: { a: '1', b: '3' }, queue: { maxQueueSize: 100, maxExportBatchSize: 100, scheduledDelayMillis: 5000 }, serviceName: 'from-resource', captureContent: true });
+    expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_SERVICE_NAME: 'svc' }).s).toMatchObject({ serviceName: 'svc', captureContent: false, timeoutMillis: 10_000 });
   });
 });
