@@ -278,7 +278,7 @@ export class RuntimeMetrics {
     });
     new Counter({
       name: METRIC.spansDropped,
-      help: 'Spans dropped rather than slow a call: the export queue was full, or the collector refused or could not be reached.',
+      help: 'Spans dropped rather than slow a call: the export queue was full (queue_full), the collector refused or could not be reached (export_failed), or they were still queued when shutdown stopped waiting (shutdown).',
       labelNames: ['reason'],
       registers: [this.registry],
       collect() {
