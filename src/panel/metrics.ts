@@ -224,27 +224,43 @@ export class PanelMetrics implements Scrapable {
     const rt = { [LABEL.runtime]: runtime };
     for (const [kind, n] of Object.entries(i.ack.stored)) if (n > 0) this.rows.inc({ ...rt, kind }, n);
     const agent = (id: string | null) => this.agentCap.of(id === null ? null : (i.agentNames.get(id) ?? id));
+    // Rows grouped by what their labels are made of: each label set is hashed once per batch, not once per row.
+    const groups = new Map<string, Ingested['llmRequests']>();
     for (const r of i.llmRequests) {
-      const a = agent(r.agentId);
-      const model = this.modelCap.of(r.model);
-      const provider = this.providerCap.of(r.provider);
-      this.calls.inc({ ...rt, agent: a, provider, model, status: this.codeCap.of(r.status) });
-      if (r.costMicros > 0) this.spend.add({ ...rt, agent: a, provider, model }, r.costMicros);
+      const k = `${r.agentId}\u0000${r.provider}\u0000${r.model}\u0000${r.endpoint}\u0000${r.status}\u0000${r.httpStatus}`;
+      const g = groups.get(k);
+      if (g) g.push(r);
+      else groups.set(k, [r]);
+    }
+    for (const rows of groups.values()) {
+      const r0 = rows[0]!;
+      const a = agent(r0.agentId);
+      const model = this.modelCap.of(r0.model);
+      const provider = this.providerCap.of(r0.provider);
+      this.calls.inc({ ...rt, agent: a, provider, model, status: this.codeCap.of(r0.status) }, rows.length);
+      const cost = rows.reduce((sum, r) => sum + r.costMicros, 0);
+      if (cost > 0) this.spend.add({ ...rt, agent: a, provider, model }, cost);
       const g = {
         ...rt,
-        [LABEL.operation]: OPERATION[r.endpoint] ?? this.codeCap.of(r.endpoint),
+        [LABEL.operation]: OPERATION[r0.endpoint] ?? this.codeCap.of(r0.endpoint),
         [LABEL.provider]: providerName(provider),
         // A row keeps one model: what was asked for and what answered are the same here.
         [LABEL.requestModel]: model,
         [LABEL.responseModel]: model,
       };
-      if (r.promptTokens + r.completionTokens > 0) {
-        this.tokens.observe({ ...g, [LABEL.tokenType]: 'input' }, r.promptTokens);
-        this.tokens.observe({ ...g, [LABEL.tokenType]: 'output' }, r.completionTokens);
+      const err = callError(r0);
+      const input = this.tokens.labels({ ...g, [LABEL.tokenType]: 'input' });
+      const output = this.tokens.labels({ ...g, [LABEL.tokenType]: 'output' });
+      const duration = this.duration.labels({ ...g, [LABEL.errorType]: err });
+      const firstChunk = err === '' ? this.firstChunk.labels(g) : null;
+      for (const r of rows) {
+        if (r.promptTokens + r.completionTokens > 0) {
+          input.observe(r.promptTokens);
+          output.observe(r.completionTokens);
+        }
+        if (r.latencyMs !== null) duration.observe(seconds(r.latencyMs));
+        if (r.stream && r.firstByteMs !== null && firstChunk) firstChunk.observe(seconds(r.firstByteMs));
       }
-      const err = callError(r);
-      if (r.latencyMs !== null) this.duration.observe({ ...g, [LABEL.errorType]: err }, seconds(r.latencyMs));
-      if (r.stream && r.firstByteMs !== null && err === '') this.firstChunk.observe(g, seconds(r.firstByteMs));
     }
     for (const t of i.toolCalls) {
       const service = this.toolCap.of(t.service);

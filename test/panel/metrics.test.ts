@@ -7,6 +7,7 @@ import { type TelemetryBatchInput, windowStart } from '../../src/state/index.js'
 import { cli } from '../helpers/cli.js';
 import { agentRow, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { until } from '../helpers/runtime.js';
 
 // The control panel's GET /metrics on a real PostgreSQL: two runtimes report known rows through
 // POST /api/telemetry with their own tokens (one batch twice, one row twice in a later batch, one
@@ -363,4 +364,32 @@ describe('who may scrape the panel', () => {
       await strict.close();
     }
   }, 60_000);
+});
+
+describe('the panel GET /metrics while PostgreSQL is away', () => {
+  it('still serves what it counted, with database_up 0 and no budget or runtime gauges; all of them again once it is back', async () => {
+    const before = parse((await scrape(null)).text);
+    const spent = total(before, 'iron_cage_spend_usd_total');
+    expect(spent).toBeGreaterThan(0);
+    await server.stop();
+    try {
+      const down = await scrape(null);
+      expect(down.status).toBe(200);
+      const s = parse(down.text);
+      expect(series(s, 'iron_cage_panel_database_up')[0]!.value).toBe(0);
+      expect(series(s, 'iron_cage_budget_limit_usd')).toEqual([]);
+      expect(series(s, 'iron_cage_runtime_online')).toEqual([]);
+      expect(total(s, 'iron_cage_spend_usd_total')).toBe(spent);
+      expect(total(s, 'gen_ai_client_token_usage_sum')).toBe(total(before, 'gen_ai_client_token_usage_sum'));
+    } finally {
+      await server.start();
+    }
+    const back = await until(async () => {
+      const s = parse((await scrape(null)).text);
+      return series(s, 'iron_cage_panel_database_up')[0]!.value === 1 ? s : null;
+    }, 20_000);
+    expect(series(back, 'iron_cage_budget_limit_usd').map((x) => x.labels.budget)).toEqual(['fleet-cap', 'team-b']);
+    // An outage is the outage's line in the log, not a failed scrape's.
+    expect(t.log.join('')).not.toContain('/metrics could not read');
+  }, 40_000);
 });
