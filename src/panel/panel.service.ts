@@ -90,7 +90,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    rawRoutes: d.metrics.enabled ? [metricsRoute({ metrics, tokens: d.tokens, auth: d.metrics.auth, logger: d.logger })] : [],
+    rawRoutes: [metricsRoute({ metrics, tokens: d.tokens, auth: d.metrics.auth, enabled: d.metrics.enabled, logger: d.logger })],
     publicRoutes: auth.publicRoutes,
     apiRoutes: [
       ...auth.apiRoutes,

@@ -97,6 +97,8 @@ const EXPECTED: Record<string, Access> = {
   '* /messages*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
   // The tool proxy: agents (and admins, for trying a service by hand) reach services; viewers cannot.
   '* /tools/*': { anon: 401, admin: 200, viewer: 403, self: 200, other: 200 },
+  // Prometheus's figures (metrics.auth: token here, so nobody passes by being on loopback): admins and metrics tokens.
+  '* /metrics*': { anon: 401, admin: 200, viewer: 403, self: 403, other: 403 },
   'GET /ws': { anon: 401, admin: 101, viewer: 101, self: 101, other: 101 },
 };
 
@@ -125,7 +127,7 @@ let callers: Caller[];
 beforeAll(async () => {
   svc = await FakeService.start();
   t = await startTestRuntime({
-    config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway } },
+    config: { ...withTools({ echo: { url: svc.url } }), gateway: { ...DEFAULTS.gateway }, metrics: { ...DEFAULTS.metrics, auth: 'token' } },
     agent: { script: join(ROOT, 'test/fixtures/agents/sleeper.py') },
     // An open vault, so its routes answer by role rather than "locked".
     env: { IRON_CAGE_MASTER_KEY: 'rbac-matrix-master-key-0123456789' },
@@ -199,6 +201,7 @@ async function probe(r: RouteRow, c: Caller): Promise<Probed[]> {
     return Promise.all(calls);
   }
   if (r.surface === 'raw' && r.path === '/tools/*') return [[(await raw(t.rt.url, 'GET', '/tools/echo/rbac', { token: c.token })).status]];
+  if (r.surface === 'raw' && r.path === '/metrics*') return [[(await raw(t.rt.url, 'GET', '/metrics', { token: c.token })).status]];
   const body = r.method === 'POST' || r.method === 'PUT' ? 'not json' : undefined;
   return [[(await raw(t.rt.url, r.method, concretePath(r.path, c), { token: c.token, body, headers: { 'content-type': 'application/json' } })).status]];
 }
