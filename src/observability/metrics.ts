@@ -103,10 +103,12 @@ export class RuntimeMetrics {
     new Counter({
       name: METRIC.labelOverflow,
       help: 'Label values counted under `other` because the cap on distinct agent (metrics.max_agents) or model (256) names was reached.',
+      labelNames: ['label'],
       registers,
       collect() {
         this.reset();
-        this.inc(agents.overflowed + models.overflowed);
+        this.inc({ label: 'agent' }, agents.overflowed);
+        this.inc({ label: 'model' }, models.overflowed);
       },
     });
   }
