@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_DEFAULTS } from '../../src/config/observability.js';
 import { METRIC } from '../../src/observability/index.js';
 import { sqliteOf } from '../helpers/db.js';
+import { readFileSync } from 'node:fs';
+import { asGrafanaSends, DASHBOARD, dashboardQueries } from '../helpers/grafana.js';
 import { FakeService } from '../helpers/http.js';
 import { prometheusAbsent, type Sample, startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import { agentToken, startTestRuntime, type TestRuntime, until } from '../helpers/runtime.js';
@@ -157,6 +159,20 @@ describe.skipIf(prometheusAbsent())('a real Prometheus scraping a runtime', () =
     expect(tools).toEqual([{ service: 'crm', tier: 'live', n: 1 }]);
     expect(byLabels(await q(`sum by (service, tier) (${METRIC.toolCalls}{})`), 'service', 'tier')).toEqual({ 'crm,live': 1 });
     expect(byLabels(await q(`sum by (gen_ai_tool_name) (${METRIC.toolDuration}_count{})`), 'gen_ai_tool_name')).toEqual({ crm: 1 });
+  });
+
+  it('every query of the Grafana dashboard is PromQL Prometheus runs, and after the run each panel has data', async () => {
+    const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
+    // After the run above. Traces are off in this runtime, so the span counters are not served; the breakers were
+    // never refused a call. Every other panel shows this run.
+    const noData = new Set(['Trace spans dropped', 'Calls blocked by open breakers']);
+    const queries = dashboardQueries(dash);
+    // Each is valid PromQL (a bad one is an error answer, which query throws on).
+    for (const { expr } of queries) await prom.query(asGrafanaSends(expr));
+    // rate() and increase() need two scrapes of a series: the run's series are seconds old.
+    const empty: string[] = [];
+    for (const { title, expr } of queries.filter((x) => !noData.has(x.title))) await prom.waitFor(asGrafanaSends(expr), (s) => s.length > 0, 10_000).catch(() => empty.push(`${title}: ${expr}`));
+    expect(empty).toEqual([]);
   });
 });
 
