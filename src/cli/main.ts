@@ -12,7 +12,7 @@ import { runSecrets, type SecretsArgs } from './secrets.js';
 import { runUser, type UserArgs } from './user.js';
 import { runDemo, type DemoArgs } from '../demo/index.js';
 import { runAudit, type AuditArgs } from './audit.js';
-import { runPanel, runPanelBudget, runPanelLink, runPanelRuntime, type PanelArgs, type PanelBudgetArgs, type PanelRuntimeArgs } from './panel.js';
+import { runPanel, runPanelBudget, runPanelLink, runPanelRuntime, runPanelToken, type PanelArgs, type PanelBudgetArgs, type PanelRuntimeArgs, type PanelTokenArgs } from './panel.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
@@ -117,6 +117,17 @@ export async function main(argv: string[]): Promise<void> {
           async (a) => runPanelBudget(a as unknown as PanelBudgetArgs),
         )
         .command(
+          'token <action> [name]',
+          "Make a metrics token for Prometheus (GET /metrics only; printed once), list the panel's tokens, or revoke one by id or name",
+          (s) =>
+            s
+              .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
+              .positional('name', { type: 'string', description: 'For create: the token\'s name (1-64 letters, digits, spaces, ".", "_", "-"); for revoke: its id or name' })
+              .option('role', { type: 'string', choices: ['metrics'], default: 'metrics', description: 'For create: the role (people sign in; runtimes get theirs with panel runtime add)' })
+              .options(optionsFor('panel')),
+          async (a) => runPanelToken(a as unknown as PanelTokenArgs),
+        )
+        .command(
           'link',
           'Print a one-time login link to the panel serving this database',
           (s) => s.options(optionsFor('panel')),
@@ -126,6 +137,7 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once")
         .example('$0 panel budget set sales --limit 500 --period month --team --users ann,bob --database postgres://iron@db/iron', 'One budget the team shares across machines')
 
+        .example('$0 panel token create prometheus --database postgres://iron@db/iron', "A scraper's token for the panel's GET /metrics, printed once")
         .example("$0 panel runtime secrets laptop-ann --secrets 'OPENAI_API_KEY,CRM_*' --database postgres://iron@db/iron", 'What its panel: references may read'),
     )
     .command(
@@ -141,9 +153,10 @@ export async function main(argv: string[]): Promise<void> {
         y
           .positional('action', { type: 'string', choices: ['create', 'list', 'revoke'], demandOption: true })
           .positional('id', { type: 'string', description: 'For revoke: the token id or name' })
-          .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin'], description: 'For create [default: agent]' })
+          .option('role', { type: 'string', choices: ['agent', 'viewer', 'admin', 'metrics'], description: 'For create [default: agent]; metrics: a scraper that reads GET /metrics only' })
           .options(optionsFor('token'))
           .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
+          .example('$0 token create --role metrics --name prometheus', 'A token Prometheus scrapes /metrics with')
           .example('$0 token revoke notebook', 'Revoke it'),
       async (a) => runToken(a as unknown as TokenArgs),
     )

@@ -4,7 +4,7 @@ import { createLogger, escapeControl } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
 import { checkScope } from '../domain/secrets/index.js';
-import { addRuntime, describeBudget as describe, panelLoginLink } from '../panel/index.js';
+import { addRuntime, createMetricsToken, describeBudget as describe, panelLoginLink } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
 import { BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, PgTokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
 
@@ -111,6 +111,44 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
       for (const r of rows)
         process.stdout.write(
           `${r.id}\tlast seq ${r.lastSeq}\tbehind ${r.behind}\t${r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : 'never seen'}\tsecrets ${r.secrets.length === 0 ? '-' : r.secrets.join(',')}\n`,
+        );
+    }
+  });
+}
+
+export interface PanelTokenArgs extends PanelArgs {
+  action: 'create' | 'list' | 'revoke';
+  name?: string;
+  role?: string;
+}
+
+/**
+ * `iron-cage panel token create|list|revoke`: a scraper's `metrics` token (GET /metrics only),
+ * the panel's live tokens, or one revoked, straight in its database (a running panel refuses a
+ * revoked token within 5 s, as after `panel runtime rm`).
+ */
+export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
+  if (a.action !== 'list' && !a.name) throw new ConfigError(`panel token ${a.action}: name the token (iron-cage panel token ${a.action} NAME)`);
+  if (a.role !== undefined && a.role !== 'metrics') throw new ConfigError(`--role: a panel makes metrics tokens here (people sign in; runtimes get theirs with panel runtime add), got "${a.role}"`);
+  await withDb(a, async (pg) => {
+    const store = new PgTokensStore(pg.db);
+    if (a.action === 'create') {
+      const t = await createMetricsToken(store, a.name!).catch((e: unknown) => {
+        throw e instanceof ValidationError ? new ConfigError(`panel token create: ${e.message}`) : e;
+      });
+      if (a.json) return void process.stdout.write(`${JSON.stringify(t)}\n`);
+      process.stdout.write(`${t.token}\n\nMetrics token '${t.name}' (${t.id}) created; shown once. Prometheus sends it as a bearer token to GET /metrics (it may read nothing else).\n`);
+    } else if (a.action === 'revoke') {
+      const revoked = await store.revoke(a.name!);
+      if (revoked.length === 0) throw new ConfigError(`panel token revoke: no active token '${a.name}'`);
+      if (a.json) return void process.stdout.write(`${JSON.stringify(revoked.map(({ hash: _h, ...t }) => t))}\n`);
+      process.stdout.write(`Revoked ${revoked.map((t) => `${escapeControl(t.name)} (${t.id})`).join(', ')} (a running panel refuses it within 5 s).\n`);
+    } else {
+      const rows = (await store.list()).map(({ hash: _h, ...t }) => t);
+      if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);
+      for (const t of rows)
+        process.stdout.write(
+          `${t.id}\t${t.role}\t${t.kind}\t${escapeControl(t.name)}${t.runtimeId ? `\truntime ${t.runtimeId}` : ''}${t.expiresAt ? `\texpires ${t.expiresAt}` : ''}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ''}\n`,
         );
     }
   });

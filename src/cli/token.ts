@@ -1,4 +1,4 @@
-import { createApiToken } from '../auth/index.js';
+import { createApiToken, type TokenRole } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
@@ -27,7 +27,7 @@ export async function runToken(a: TokenArgs): Promise<void> {
   try {
     if (a.action === 'create') {
       if (!a.name) throw new ConfigError('--name: required');
-      const role = (a.role ?? 'agent') as 'agent' | 'viewer' | 'admin';
+      const role = (a.role ?? 'agent') as TokenRole;
       let budgetMicros: number | null = null;
       if (a.budget !== undefined) {
         const r = usdInput().safeParse(a.budget);

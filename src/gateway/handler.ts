@@ -161,8 +161,8 @@ export class GatewayHandler {
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
-    obs.requestModel = model;
     obs.request = body;
+    obs.read = { prompt: () => route.wire.prompt(route.endpoint, body), output: (answer) => route.wire.textSlots(answer) };
     // The model name is the agent's to choose, and is stored and shown (the request row, cost by
     // model, events, the log): one holding PII is no model name, so it is refused, not sent.
     const pii = this.d.guard.typesIn(model);
@@ -174,6 +174,8 @@ export class GatewayHandler {
         undefined,
         'model_holds_pii',
       );
+    // Only now is it a model name metrics and traces may show.
+    obs.requestModel = model;
     const resolved = this.d.router.resolve(model, route.wire.name);
     if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
     const headers: Record<string, string> = {};

@@ -15,6 +15,7 @@ import { quickChatChunk } from './quick.js';
 import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
+import { streamAnswerMeta } from './wire/answer-meta.js';
 import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot, Usage } from './wire/types.js';
 
@@ -55,6 +56,7 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   await pump(relay, decoded.body, res, clientSignal);
   answerRead(call);
   relay.conclude(res);
+  if (call.obs) call.obs.answerBody = relay.captured();
   // The upstream charged for what it produced even if the agent hung up: settle on that.
   // The pending row commits on the next tick; the stream did not wait for it. The last
   // events wait for the row instead and leave with the end of the response: on disk first.
@@ -163,6 +165,11 @@ class StreamRelay implements Pumped {
     };
   }
 
+  /** For opt-in content capture: a Responses stream's final response as sent, else the output text relayed (up to MAX_COUNTED_CHARS). */
+  captured(): unknown {
+    return this.answer ?? this.text;
+  }
+
   drain(): void {
     this.draining = true;
   }
@@ -255,6 +262,7 @@ class StreamRelay implements Pumped {
       }
     }
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
+    if (json !== null && this.call.obs) streamAnswerMeta((this.call.obs.answer ??= {}), json);
     this.note(insp.usage);
     if (insp.answer !== undefined) this.answer = insp.answer;
     const active = this.guard.active;
@@ -344,7 +352,9 @@ class StreamRelay implements Pumped {
   private readUsage(ev: SseEvent): void {
     if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data))) return;
     try {
-      this.note(this.call.wire.inspect(ev, JSON.parse(ev.data)).usage);
+      const json = JSON.parse(ev.data);
+      this.note(this.call.wire.inspect(ev, json).usage);
+      if (this.call.obs) streamAnswerMeta((this.call.obs.answer ??= {}), json);
     } catch {
       /* not JSON: it reports no usage */
     }

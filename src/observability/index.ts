@@ -1,5 +1,5 @@
 export { observedCall, NO_OBSERVER, type ObservedAnswer, type ObservedAttempt, type ObservedCall, type ObservedToolCall, type Observer } from './observed.js';
-export { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, providerName, TOKEN_BUCKETS } from './names.js';
+export { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, providerName, RUN_BUCKETS, TOKEN_BUCKETS } from './names.js';
 export { LabelCap, OTHER } from './labels.js';
 export { RuntimeMetrics, BREAKER_STATE, type MetricSources } from './metrics.js';
 export { metricsRoute, isLoopbackPeer, type Scrapable } from './metrics.routes.js';

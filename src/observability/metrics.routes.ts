@@ -16,6 +16,8 @@ export interface MetricsRouteDeps {
   tokens: Pick<Authenticator, 'authenticate'>;
   /** `loopback`: a scraper on this machine needs no token; `token`: every scrape needs one. */
   auth: 'loopback' | 'token';
+  /** `metrics.enabled: false`: the path answers 404 saying so (never the dashboard's page). */
+  enabled: boolean;
   logger: Logger;
 }
 
@@ -48,6 +50,7 @@ export function metricsRoute(d: MetricsRouteDeps): RawRoute {
 async function serve(d: MetricsRouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '').split('?', 1)[0];
   if (path !== '/metrics') throw new NotFoundError(`no route ${req.method} ${path}`);
+  if (!d.enabled) throw new NotFoundError('/metrics is off here (metrics.enabled: false)');
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new IronCageError('method_not_allowed', 405, `${req.method} /metrics: only GET (and HEAD) are served`, { headers: { allow: 'GET, HEAD' } });
   const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
   if (presented || d.auth === 'token' || !isLoopbackPeer(req.socket.remoteAddress)) {

@@ -4,6 +4,7 @@ import type { BudgetTracker } from '../domain/budget/index.js';
 import type { BreakerKind } from '../core/events.js';
 import type { LlmRequestInput } from '../state/index.js';
 import { LabelCap } from './labels.js';
+import { KeyedCounter, KeyedHistogram } from './series.js';
 import { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, OVERHEAD_BUCKETS, providerName, RUN_BUCKETS, seconds, TOKEN_BUCKETS } from './names.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
 
@@ -27,22 +28,34 @@ export interface MetricsOptions {
 const usd = (micros: number) => micros / 1_000_000;
 
 /**
+ * Distinct model names kept as label values. A model name is the agent's to choose (a real
+ * provider answers an unknown one with a 404 that is still a row), so it is bounded like agents.
+ */
+export const MAX_MODELS = 256;
+
+/**
  * The runtime's Prometheus registry: the GenAI conventions' client metrics and ours, fed by the
  * gateway and tool proxy (`Observer`) and the event bus, budgets and breakers read at scrape.
  * Money is kept in integer micro-dollars and turned into USD only when scraped, so the counter
- * equals the ledger's sum exactly.
+ * equals the ledger's sum exactly. What every LLM call touches is a keyed series (series.ts).
  */
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly agents: LabelCap;
-  private readonly spendMicros = new Map<string, { labels: Record<string, string>; micros: number }>();
-  private readonly tokens: Histogram;
-  private readonly duration: Histogram;
-  private readonly firstChunk: Histogram;
-  private readonly overhead: Histogram;
+  private readonly models = new LabelCap(MAX_MODELS);
+  // On every LLM call: keyed series (series.ts), a tenth of prom-client's cost per observation.
+  private readonly tokens = new KeyedHistogram(METRIC.tokenUsage, 'Number of input and output tokens used (gen_ai.client.token.usage): what each call was charged for.', TOKEN_BUCKETS);
+  private readonly duration = new KeyedHistogram(
+    METRIC.operationDuration,
+    'GenAI operation duration (gen_ai.client.operation.duration), as the agent saw it, failed calls included.',
+    DURATION_BUCKETS,
+  );
+  private readonly firstChunk = new KeyedHistogram(METRIC.timeToFirstChunk, 'Time to the first chunk of a streamed answer (gen_ai.client.operation.time_to_first_chunk).', DURATION_BUCKETS);
+  private readonly overhead = new KeyedHistogram(METRIC.overhead, 'Time an LLM call spent in iron-cage itself: its whole duration less the upstream and any wait for budget.', OVERHEAD_BUCKETS);
+  private readonly calls = new KeyedCounter(METRIC.calls, 'LLM calls by agent, provider, model and how they ended (the ledger rows this process wrote).');
+  private readonly spend = new KeyedCounter(METRIC.spend, 'Spend in USD by agent, model and provider: the sum of the ledger rows this process wrote (exact to the micro-dollar).', 1_000_000);
   private readonly toolDuration: Histogram;
   private readonly runDuration: Histogram;
-  private readonly calls: Counter;
   private readonly refusals: Counter;
   private readonly pii: Counter;
   private readonly toolCalls: Counter;
@@ -55,28 +68,7 @@ export class RuntimeMetrics {
   ) {
     this.agents = new LabelCap(options.maxAgents);
     const registers = [this.registry];
-    const genAi = [LABEL.operation, LABEL.provider, LABEL.requestModel, LABEL.responseModel];
-    this.tokens = new Histogram({
-      name: METRIC.tokenUsage,
-      help: 'Number of input and output tokens used (gen_ai.client.token.usage): what each call was charged for.',
-      labelNames: [...genAi, LABEL.tokenType],
-      buckets: TOKEN_BUCKETS,
-      registers,
-    });
-    this.duration = new Histogram({
-      name: METRIC.operationDuration,
-      help: 'GenAI operation duration (gen_ai.client.operation.duration), as the agent saw it, failed calls included.',
-      labelNames: [...genAi, LABEL.errorType],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.firstChunk = new Histogram({
-      name: METRIC.timeToFirstChunk,
-      help: 'Time to the first chunk of a streamed answer (gen_ai.client.operation.time_to_first_chunk).',
-      labelNames: genAi,
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
+    for (const m of [this.tokens, this.duration, this.firstChunk, this.overhead, this.calls, this.spend]) this.registry.registerMetric(m as never);
     this.toolDuration = new Histogram({
       name: METRIC.toolDuration,
       help: 'Tool call duration through the tool proxy (gen_ai.execute_tool.duration).',
@@ -89,19 +81,6 @@ export class RuntimeMetrics {
       help: "A supervised agent process's run, start to exit (gen_ai.invoke_agent.duration).",
       labelNames: [LABEL.agentName, LABEL.errorType],
       buckets: RUN_BUCKETS,
-      registers,
-    });
-    this.overhead = new Histogram({
-      name: METRIC.overhead,
-      help: 'Time an LLM call spent in iron-cage itself: its whole duration less the upstream and any wait for budget.',
-      labelNames: [LABEL.operation],
-      buckets: OVERHEAD_BUCKETS,
-      registers,
-    });
-    this.calls = new Counter({
-      name: METRIC.calls,
-      help: 'LLM calls by agent, provider, model and how they ended (the ledger rows this process wrote).',
-      labelNames: ['agent', 'provider', 'model', 'status'],
       registers,
     });
     this.refusals = new Counter({
@@ -117,28 +96,17 @@ export class RuntimeMetrics {
       labelNames: ['service', 'tier', 'status_class'],
       registers,
     });
-    const spend = this.spendMicros;
-    new Counter({
-      name: METRIC.spend,
-      help: 'Spend in USD by agent, model and provider: the sum of the ledger rows this process wrote (exact to the micro-dollar).',
-      labelNames: ['agent', 'provider', 'model'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { labels, micros } of spend.values()) this.inc(labels, usd(micros));
-      },
-    });
     this.budgetGauges();
     this.breakerGauges();
     this.spanCounters();
-    const agents = this.agents;
+    const { agents, models } = this;
     new Counter({
       name: METRIC.labelOverflow,
-      help: 'Label values counted under `other` because the cap on distinct agent names was reached.',
+      help: 'Label values counted under `other` because the cap on distinct agent (metrics.max_agents) or model (256) names was reached.',
       registers,
       collect() {
         this.reset();
-        this.inc(agents.overflowed);
+        this.inc(agents.overflowed + models.overflowed);
       },
     });
   }
@@ -159,12 +127,12 @@ export class RuntimeMetrics {
   /** An LLM call is over: its duration, first chunk, overhead and (a refusal of ours) its reason. */
   llmCall(c: ObservedCall, error: unknown): void {
     const status = c.row?.httpStatus ?? null;
-    const err = errorType(error, error ? null : status);
-    const labels = this.genAiLabels(c.endpoint, c.provider, c.requestModel, c.answer?.model ?? c.model);
+    const err = errorType(error, error ? null : status) ?? '';
+    const g = this.genAi(c.endpoint, c.provider, c.requestModel, c.answer?.model ?? c.model);
     const totalMs = performance.now() - c.t0;
-    this.duration.observe({ ...labels, [LABEL.errorType]: err ?? '' }, seconds(totalMs));
-    if (c.stream && c.firstChunkMs !== null && err === null) this.firstChunk.observe(labels, seconds(c.firstChunkMs));
-    if (c.attempts.length > 0) this.overhead.observe({ [LABEL.operation]: labels[LABEL.operation]! }, seconds(Math.max(0, totalMs - c.upstreamMs - c.budgetWaitMs)));
+    this.duration.observe(`${g.key}\u0000${err}`, () => ({ ...g.labels(), [LABEL.errorType]: err }), seconds(totalMs));
+    if (c.stream && c.firstChunkMs !== null && err === '') this.firstChunk.observe(g.key, g.labels, seconds(c.firstChunkMs));
+    if (c.attempts.length > 0) this.overhead.observe(g.op, () => ({ [LABEL.operation]: g.op }), seconds(Math.max(0, totalMs - c.upstreamMs - c.budgetWaitMs)));
     const reason = refusalOf(error, c.row);
     if (reason) this.refusals.inc({ reason, kind: 'llm' });
   }
@@ -172,17 +140,15 @@ export class RuntimeMetrics {
   /** A row is on disk: its tokens and money, counted once. */
   settled(c: ObservedCall | undefined, row: LlmRequestInput): void {
     const agent = this.agentLabel(row.agentId);
-    this.calls.inc({ agent, provider: row.provider, model: row.model, status: row.status });
-    if (row.costMicros > 0) {
-      const key = `${agent}\u0000${row.provider}\u0000${row.model}`;
-      const s = this.spendMicros.get(key);
-      if (s) s.micros += row.costMicros;
-      else this.spendMicros.set(key, { labels: { agent, provider: row.provider, model: row.model }, micros: row.costMicros });
-    }
+    const model = this.models.of(row.model);
+    const { provider, status } = row;
+    const key = `${agent}\u0000${provider}\u0000${model}`;
+    this.calls.inc(`${key}\u0000${status}`, () => ({ agent, provider, model, status }));
+    if (row.costMicros > 0) this.spend.inc(key, () => ({ agent, provider, model }), row.costMicros);
     if (row.promptTokens + row.completionTokens === 0) return;
-    const labels = this.genAiLabels(row.endpoint, row.provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);
-    this.tokens.observe({ ...labels, [LABEL.tokenType]: 'input' }, row.promptTokens);
-    this.tokens.observe({ ...labels, [LABEL.tokenType]: 'output' }, row.completionTokens);
+    const g = this.genAi(row.endpoint, provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);
+    this.tokens.observe(`${g.key}\u0000i`, () => ({ ...g.labels(), [LABEL.tokenType]: 'input' }), row.promptTokens);
+    this.tokens.observe(`${g.key}\u0000o`, () => ({ ...g.labels(), [LABEL.tokenType]: 'output' }), row.completionTokens);
   }
 
   toolCall(t: ObservedToolCall): void {
@@ -220,12 +186,16 @@ export class RuntimeMetrics {
     }
   }
 
-  private genAiLabels(endpoint: string, provider: string | null, requestModel: string | null, responseModel: string | null): Record<string, string> {
+  /** The conventions' four labels of a call (model names bounded), as a key, and the labels made only for a new series. */
+  private genAi(endpoint: string, provider: string | null, requestModel: string | null, responseModel: string | null) {
+    const op = OPERATION[endpoint] ?? endpoint;
+    const p = provider === null ? '' : providerName(provider);
+    const req = requestModel === null ? '' : this.models.of(requestModel);
+    const res = responseModel === null ? '' : this.models.of(responseModel);
     return {
-      [LABEL.operation]: OPERATION[endpoint] ?? endpoint,
-      [LABEL.provider]: provider === null ? '' : providerName(provider),
-      [LABEL.requestModel]: requestModel ?? '',
-      [LABEL.responseModel]: responseModel ?? '',
+      op,
+      key: `${op}\u0000${p}\u0000${req}\u0000${res}`,
+      labels: () => ({ [LABEL.operation]: op, [LABEL.provider]: p, [LABEL.requestModel]: req, [LABEL.responseModel]: res }),
     };
   }
 
@@ -308,7 +278,7 @@ export class RuntimeMetrics {
     });
     new Counter({
       name: METRIC.spansDropped,
-      help: 'Spans dropped rather than slow a call: the export queue was full, or the collector refused or could not be reached.',
+      help: 'Spans dropped rather than slow a call: the export queue was full (queue_full), the collector refused or could not be reached (export_failed), or they were still queued when shutdown stopped waiting (shutdown).',
       labelNames: ['reason'],
       registers: [this.registry],
       collect() {

@@ -36,6 +36,17 @@ export const METRIC = {
   spansExported: 'iron_cage_otel_spans_exported_total',
   spansDropped: 'iron_cage_otel_spans_dropped_total',
   labelOverflow: 'iron_cage_metrics_label_overflow_total',
+  // The control panel's own (src/panel/metrics.ts): its central budgets' leases, its runtimes, its ingest.
+  leaseGranted: 'iron_cage_budget_lease_granted_usd',
+  leaseSpent: 'iron_cage_budget_lease_spent_usd',
+  leaseHeld: 'iron_cage_budget_lease_held_usd',
+  leaseWaiting: 'iron_cage_budget_lease_waiting_calls',
+  runtimeOnline: 'iron_cage_runtime_online',
+  runtimeLastSeen: 'iron_cage_runtime_last_seen_age_seconds',
+  runtimeBehind: 'iron_cage_runtime_behind_rows',
+  batches: 'iron_cage_panel_batches_total',
+  rows: 'iron_cage_panel_rows_total',
+  databaseUp: 'iron_cage_panel_database_up',
 } as const;
 
 /** Prometheus label names of the conventions' attributes (dots become underscores). */
@@ -49,6 +60,8 @@ export const LABEL = {
   toolName: 'gen_ai_tool_name',
   toolType: 'gen_ai_tool_type',
   agentName: 'gen_ai_agent_name',
+  /** On the control panel: the runtime (its id on the panel) a series came from. */
+  runtime: 'runtime',
 } as const;
 
 /** The conventions' operation name of each gateway endpoint. */

@@ -60,13 +60,13 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
   );
   const service: Service = {
     name: 'observability',
-    rawRoutes: d.config.metrics.enabled ? [metricsRoute({ metrics, tokens: d.tokens, auth: d.config.metrics.auth, logger: d.logger })] : [],
+    rawRoutes: [metricsRoute({ metrics, tokens: d.tokens, auth: d.config.metrics.auth, enabled: d.config.metrics.enabled, logger: d.logger })],
     agentEnv: (agentId): Record<string, string> => {
       const tp = tracing?.traceparent(agentId) ?? null;
       return tp ? { TRACEPARENT: tp } : {};
     },
     announce: () => {
-      if (tracing) d.logger.info(`Traces go to ${d.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? d.env.OTEL_EXPORTER_OTLP_ENDPOINT} (OTLP/HTTP)`);
+      if (tracing) d.logger.info(`Traces go to ${tracing.setup.url} (OTLP ${tracing.setup.protocol}${tracing.setup.captureContent ? ', with prompts and answers, PII redacted' : ''})`);
     },
     close: async () => {
       unsubscribe();

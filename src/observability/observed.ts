@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { PromptParts } from '../core/prompt.js';
 import type { LlmRequestInput, ToolCallInput } from '../state/index.js';
 
 // What the request paths hand to observability: plain records, filled in as a call moves and
@@ -24,6 +25,23 @@ export interface ObservedAnswer {
   id?: string;
   model?: string;
   finishReasons?: string[];
+}
+
+/** A piece of an answer's output text (a choice's text, a tool call's arguments: `json`), in no provider's format. */
+export interface ObservedOutput {
+  /** The output it belongs to (a choice, a content block). */
+  index: number;
+  text: string;
+  kind?: 'text' | 'json';
+}
+
+/**
+ * The call's request and answer read through its wire, in no provider's format: for opt-in
+ * content capture only, never called otherwise (observability cannot read a provider's fields).
+ */
+export interface ObservedReader {
+  prompt(): PromptParts;
+  output(answer: object): ObservedOutput[];
 }
 
 /**
@@ -68,8 +86,14 @@ export interface ObservedCall {
   cacheReadTokens: number | null;
   cacheWriteTokens: number | null;
   answer: ObservedAnswer | null;
-  /** The answer as the agent was sent it (redacted), for opt-in content capture only. */
+  /**
+   * The answer, for opt-in content capture only: a whole answer's JSON as the agent was sent it
+   * (redacted), a Responses stream's final response, or (another stream, a body that is no JSON)
+   * its output text as one string.
+   */
   answerBody: unknown;
+  /** Reads the prompt and an answer's output (see ObservedReader); set once the body is parsed. */
+  read: ObservedReader | null;
 }
 
 /** A new call record: everything unknown yet. */
@@ -93,6 +117,7 @@ export function observedCall(init: Pick<ObservedCall, 'agentId' | 'agentName' | 
     cacheWriteTokens: null,
     answer: null,
     answerBody: undefined,
+    read: null,
     ...init,
   };
 }

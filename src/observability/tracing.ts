@@ -1,6 +1,16 @@
+import { type Context, defaultTextMapGetter, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { parseKeyPairsIntoRecord, SDK_INFO, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, ParentBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { AnyEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
+import { attemptAttributes, emptyTotals, llmAttributes, llmErrorType, operationOf, type RunTotals, runAttributes, toolAttributes, toolErrorType } from './tracing-attributes.js';
+import { contentAttributes } from './tracing-content.js';
+import { CountedBatchProcessor, type QueueOptions, type SpanStats } from './tracing-export.js';
+import { providerName } from './names.js';
 
 export interface TracingOptions {
   /** iron-cage's own environment: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _PROTOCOL, _HEADERS, OTEL_SERVICE_NAME… */
@@ -14,38 +24,271 @@ export interface TracingOptions {
   logger: Logger;
 }
 
+/** What the environment asks of the exporter, read once at start. */
+export interface TracingSetup {
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Record<string, string>;
+  timeoutMillis: number;
+  queue: QueueOptions;
+  serviceName: string;
+  resource: Record<string, string>;
+  captureContent: boolean;
+}
+
+/** The protocols of OTLP over HTTP; `grpc` would need another transport. */
+const PROTOCOLS = new Set(['http/protobuf', 'http/json']);
+/** How long shutdown waits for the last spans to leave (the runtime's close awaits it). */
+const SHUTDOWN_WAIT_MS = 2000;
+
+/**
+ * The exporter's settings from the standard OTEL_* variables, or null when no endpoint is set
+ * (traces off). Read from the runtime's own environment, not process.env (the exporter's own
+ * defaults read process.env: the same in production, not in tests or an embedding process).
+ * An unknown protocol (`grpc`) is warned about and `http/protobuf` used instead, as the
+ * specification asks of an unrecognised enum value ("generate a warning and gracefully ignore").
+ */
+export function tracingSetup(env: NodeJS.ProcessEnv, captureContent: boolean, warn: (msg: string) => void): TracingSetup | null {
+  const specific = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const general = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (specific === null && general === null) return null;
+  // The signal's own endpoint is used as given; the general one gets the signal's path.
+  const url = specific ?? `${general!.replace(/\/+$/, '')}/v1/traces`;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    warn(`Traces are off: the OTLP endpoint ${JSON.stringify(url)} is not an http(s) URL.`);
+    return null;
+  }
+  let protocol = (nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf').toLowerCase();
+  if (!PROTOCOLS.has(protocol)) {
+    warn(`OTLP protocol ${JSON.stringify(protocol)} is not supported (OTLP over HTTP only: http/protobuf or http/json); traces are sent as http/protobuf to ${url}.`);
+    protocol = 'http/protobuf';
+  }
+  const headers = { ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
+  const int = (v: string | undefined, dflt: number, min: number) => {
+    const n = Number(v);
+    return v !== undefined && v.trim() !== '' && Number.isInteger(n) && n >= min ? n : dflt;
+  };
+  const maxQueueSize = int(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1);
+  const resource = parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES);
+  return {
+    url,
+    protocol: protocol as TracingSetup['protocol'],
+    headers,
+    timeoutMillis: int(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000, 1),
+    queue: {
+      maxQueueSize,
+      maxExportBatchSize: Math.min(int(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512, 1), maxQueueSize),
+      scheduledDelayMillis: int(env.OTEL_BSP_SCHEDULE_DELAY, 5000, 0),
+      exportTimeoutMillis: int(env.OTEL_BSP_EXPORT_TIMEOUT, 30_000, 1),
+    },
+    serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? resource['service.name'] ?? 'iron-cage',
+    resource,
+    captureContent: captureContent || env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === 'true',
+  };
+}
+
+const nonEmpty = (v: string | undefined): string | null => (v !== undefined && v.trim() !== '' ? v.trim() : null);
+
+/** One supervised run of an agent: its invoke_agent span, open from before the process starts. */
+interface Run {
+  span: Span;
+  context: Context;
+  totals: RunTotals;
+}
+
 /**
  * OpenTelemetry traces of the GenAI conventions, exported over OTLP/HTTP: `invoke_agent {name}`
  * per run, `chat {model}` (or `embeddings`, `text_completion`) per LLM call, `execute_tool
  * {service}` per tool-proxy call. Off unless the standard OTLP endpoint variables are set.
- * (Being built: see the issue's contract in observability/observed.ts.)
+ *
+ * A call's span is built once the call is over, with the times its record holds: nothing is
+ * traced while it runs, and ending a span only queues it (the batch processor exports on a
+ * timer, a full queue drops and counts). A private tracer provider, no global one and no
+ * context manager: every parent is passed explicitly, so several runtimes share a process.
  */
 export class Tracing {
-  private constructor(private readonly o: TracingOptions) {}
+  private readonly provider: TracerProvider;
+  private readonly tracer: Tracer;
+  private readonly processor: CountedBatchProcessor;
+  private readonly propagator = new W3CTraceContextPropagator();
+  /** Per agent: the run whose process is running, and the next one, opened for its environment before it starts. */
+  private readonly runs = new Map<string, { current: Run | null; next: Run | null }>();
+  private closed = false;
+
+  private constructor(
+    private readonly o: TracingOptions,
+    readonly setup: TracingSetup,
+  ) {
+    const Exporter = setup.protocol === 'http/json' ? JsonExporter : ProtoExporter;
+    const exporter = new Exporter({ url: setup.url, headers: setup.headers, timeoutMillis: setup.timeoutMillis });
+    this.processor = new CountedBatchProcessor(exporter, setup.queue);
+    this.provider = new TracerProvider({
+      resource: resourceFromAttributes({
+        ...SDK_INFO,
+        ...setup.resource,
+        'service.name': setup.serviceName,
+        'service.version': o.version,
+      }),
+      sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+      spanProcessors: [this.processor],
+      // Content is bounded where it is built; this bounds anything else.
+      spanLimits: { attributeValueLengthLimit: 128 * 1024 },
+    });
+    this.tracer = this.provider.getTracer('iron-cage', o.version);
+  }
 
   /** Tracing as the environment asks for it, or null when no OTLP endpoint is set. */
   static fromEnv(o: TracingOptions): Tracing | null {
-    const e = o.env;
-    if (!e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return null;
-    return new Tracing(o);
+    const setup = tracingSetup(o.env, o.captureContent, (msg) => o.logger.warn(msg));
+    return setup ? new Tracing(o, setup) : null;
   }
 
-  llmCall(_c: ObservedCall, _error: unknown): void {}
+  /** An LLM call is over: its CLIENT span, from arrival to the end of its answer, each upstream attempt an event. */
+  llmCall(c: ObservedCall, error: unknown): void {
+    if (this.closed) return;
+    // A model name that holds PII was refused as no model name: it is not shown either.
+    const err = llmErrorType(c, error);
+    if (err === 'model_holds_pii') c = { ...c, requestModel: null };
+    const name = c.requestModel ? `${operationOf(c)} ${c.requestModel}` : operationOf(c);
+    const run = this.runs.get(c.agentId)?.current ?? null;
+    const { context, links } = this.parentOf(c.headers, run);
+    const attributes = llmAttributes(c, err, this.o.agentName(c.agentId));
+    if (this.setup.captureContent) {
+      try {
+        Object.assign(
+          attributes,
+          contentAttributes(c, (text) => this.o.redact(c.agentId, text)),
+        );
+      } catch (e) {
+        this.o.logger.debug({ err: e }, 'tracing: content capture could not read a call');
+      }
+    }
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: c.startMs, attributes, links }, context);
+    for (const t of c.attempts) span.addEvent('iron_cage.upstream.attempt', attemptAttributes(t), t.startMs);
+    if (err !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+    span.end(c.startMs + (performance.now() - c.t0));
+    if (run && c.row) {
+      const t = run.totals;
+      t.llmCalls++;
+      t.inputTokens += c.row.promptTokens;
+      t.outputTokens += c.row.completionTokens;
+      t.costMicros += c.row.costMicros;
+      const p = providerName(c.row.provider);
+      t.providers.set(p, (t.providers.get(p) ?? 0) + 1);
+    }
+  }
 
-  toolCall(_t: ObservedToolCall): void {}
+  /** A tool-proxy call is over: its execute_tool span. */
+  toolCall(t: ObservedToolCall): void {
+    if (this.closed) return;
+    const run = t.row.agentId ? (this.runs.get(t.row.agentId)?.current ?? null) : null;
+    const { context, links } = this.parentOf(t.headers, run);
+    const err = toolErrorType(t);
+    const span = this.tracer.startSpan(`execute_tool ${t.row.service}`, { kind: SpanKind.INTERNAL, startTime: t.startMs, attributes: toolAttributes(t, err), links }, context);
+    if (err !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+    span.end(t.startMs + t.row.latencyMs);
+    if (run) run.totals.toolCalls++;
+  }
 
-  onEvent(_e: AnyEvent): void {}
+  /** Runs: a process started opens (or adopts) its run's span; its exit or restart ends it. */
+  onEvent(e: AnyEvent): void {
+    if (this.closed || !e.agentId) return;
+    switch (e.type) {
+      case 'agent.started': {
+        const r = this.runsOf(e.agentId);
+        if (r.current) this.endRun(e.agentId, r.current, Date.parse(e.ts), null);
+        r.current = r.next ?? this.openRun(e.agentId, Date.parse(e.ts));
+        r.next = null;
+        r.current.span.setAttribute('iron_cage.run.attempt', e.data.attempt);
+        r.current.span.setAttribute('process.pid', e.data.pid);
+        return;
+      }
+      case 'agent.exited':
+      case 'agent.restarting': {
+        const r = this.runs.get(e.agentId);
+        if (!r?.current) return;
+        // A crash is an exit that says so (one restarted after it too); a restart asked for is none.
+        const crashed = e.type === 'agent.exited' && e.data.status === 'crashed';
+        if (e.type === 'agent.exited' && e.data.exitCode !== null) r.current.span.setAttribute('process.exit.code', e.data.exitCode);
+        r.current.span.setAttribute('iron_cage.run.status', e.type === 'agent.exited' ? e.data.status : 'restarted');
+        this.endRun(e.agentId, r.current, Date.parse(e.ts), crashed ? 'crashed' : null);
+        r.current = null;
+        if (!r.next) this.runs.delete(e.agentId);
+        return;
+      }
+      default:
+        return;
+    }
+  }
 
-  /** W3C traceparent of the agent's current run span, for its environment (TRACEPARENT); null when none. */
-  traceparent(_agentId: string): string | null {
-    return null;
+  /**
+   * W3C traceparent of the run about to start for `agentId` (its environment is built before the
+   * process starts): the run's span is opened here, and adopted when the process has started.
+   */
+  traceparent(agentId: string): string | null {
+    if (this.closed) return null;
+    const r = this.runsOf(agentId);
+    r.next ??= this.openRun(agentId, Date.now());
+    const s = r.next.span.spanContext();
+    return `00-${s.traceId}-${s.spanId}-0${s.traceFlags.toString(16)}`;
   }
 
   stats(): { exported: number; dropped: Record<string, number> } {
-    return { exported: 0, dropped: {} };
+    const s: SpanStats = this.processor.stats();
+    return { exported: s.exported, dropped: { ...s.dropped } };
   }
 
+  /** Ends the runs still open, then flushes, waiting at most a few seconds: a collector that is down never holds shutdown up. */
   async shutdown(): Promise<void> {
-    this.o.logger.debug('tracing shut down');
+    if (this.closed) return;
+    const now = Date.now();
+    for (const [agentId, r] of this.runs) {
+      if (r.current) this.endRun(agentId, r.current, now, null);
+      // A run opened for a process that never started is no run.
+    }
+    this.runs.clear();
+    this.closed = true;
+    await this.processor.shutdown(Math.min(SHUTDOWN_WAIT_MS, this.setup.timeoutMillis + 500));
+    this.o.logger.debug(`tracing shut down: ${JSON.stringify(this.stats())}`);
+  }
+
+  /**
+   * A span's parent: the trace the agent's request names in `traceparent` (and `tracestate`),
+   * the run linked to it; else the agent's current run; else none (a root). A malformed header
+   * is no header.
+   */
+  private parentOf(headers: ObservedCall['headers'], run: Run | null): { context: Context; links: Link[] } {
+    if (headers.traceparent !== undefined) {
+      const joined = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+      const remote = trace.getSpanContext(joined);
+      if (remote && trace.isSpanContextValid(remote)) return { context: joined, links: run ? [{ context: run.span.spanContext(), attributes: { 'iron_cage.link': 'agent_run' } }] : [] };
+    }
+    return { context: run ? run.context : ROOT_CONTEXT, links: [] };
+  }
+
+  private runsOf(agentId: string): { current: Run | null; next: Run | null } {
+    let r = this.runs.get(agentId);
+    if (!r) this.runs.set(agentId, (r = { current: null, next: null }));
+    return r;
+  }
+
+  private openRun(agentId: string, startMs: number): Run {
+    const name = this.o.agentName(agentId);
+    const span = this.tracer.startSpan(name ? `invoke_agent ${name}` : 'invoke_agent', { kind: SpanKind.INTERNAL, startTime: startMs }, ROOT_CONTEXT);
+    return { span, context: trace.setSpan(ROOT_CONTEXT, span), totals: emptyTotals() };
+  }
+
+  private endRun(agentId: string, run: Run, endMs: number, err: string | null): void {
+    const name = this.o.agentName(agentId);
+    if (name) run.span.updateName(`invoke_agent ${name}`);
+    run.span.setAttributes(runAttributes(agentId, name, run.totals));
+    if (err !== null) {
+      run.span.setAttribute('error.type', err);
+      run.span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+    }
+    run.span.end(Number.isFinite(endMs) ? endMs : Date.now());
   }
 }

@@ -1,6 +1,7 @@
 // The control panel (`iron-cage panel`): what it serves over its PostgreSQL.
 export { panelService, type PanelService, type PanelServiceDeps } from './panel.service.js';
-export { panelLoginLink } from './panel-auth.js';
+export { createMetricsToken, panelLoginLink, type CreatedMetricsToken } from './panel-auth.js';
+export { PanelMetrics, PANEL_LABEL_CAPS, type BatchOutcome, type PanelMetricSources } from './metrics.js';
 export { addRuntime, RUNTIME_TOKEN_PREFIX, type AddedRuntime } from './runtimes.js';
 export { Outage, isConnectionError, OUTAGE_RETRY_AFTER_S } from './outage.js';
 export { TELEMETRY_PATHS } from './telemetry.routes.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { generateApiToken, LoginService, loginRoutes, newLoginLink, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
+import { ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal, Role } from '../core/roles.js';
 import type { AppEnv } from '../server/index.js';
@@ -90,4 +91,31 @@ export async function panelLoginLink(store: PgTokensStore, o: { ttlMinutes: numb
   const { link, row } = newLoginLink(o);
   await store.add(row);
   return link.link;
+}
+
+/** What making a scraper's token answers: the token shown once (only its hash is kept). */
+export interface CreatedMetricsToken {
+  id: string;
+  name: string;
+  role: 'metrics';
+  token: string;
+}
+
+/**
+ * A `metrics` token for Prometheus (POST /api/tokens, `iron-cage panel token create`): it reads
+ * GET /metrics and nothing else (every /api route and /ws answer it 403). Names as a runtime's
+ * `iron-cage token create`: 1-64 letters, digits, spaces, dots, dashes, underscores, one live token each.
+ *
+ * @example
+ *   const { token } = await createMetricsToken(store, 'prometheus');
+ */
+export async function createMetricsToken(store: Pick<PgTokensStore, 'add' | 'list'>, rawName: string): Promise<CreatedMetricsToken> {
+  const name = rawName.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
+  if ((await store.list()).some((t) => t.name === name && t.revokedAt === null && t.kind === 'api'))
+    throw new ValidationError(`name: a token named '${name}' already exists (revoke it first: DELETE /api/tokens/:id)`);
+  const { token, hash } = generateApiToken();
+  const id = `tok_${randomBytes(6).toString('hex')}`;
+  await store.add({ id, name, role: 'metrics', agentId: null, hash, createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
+  return { id, name, role: 'metrics', token };
 }

@@ -1,11 +1,14 @@
 import type { TokenService } from '../auth/index.js';
 import type { Logger } from '../core/logger.js';
+import type { Config } from '../config/index.js';
+import { metricsRoute } from '../observability/index.js';
 import { announceVault, VaultService, vaultRoutes } from '../secrets/index.js';
 import type { Service } from '../server/index.js';
 import { PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
 import { CentralBudgets } from './budgets.js';
 import { budgetRoutes, LEASE_MAX_BYTES, LEASE_PATHS } from './budgets.routes.js';
 import { PanelFeed } from './feed.js';
+import { PanelMetrics } from './metrics.js';
 import type { Outage } from './outage.js';
 import { panelAuth } from './panel-auth.js';
 import { RUNTIME_SECRETS_PATH, runtimeSecretsRoutes } from './runtime-secrets.routes.js';
@@ -23,6 +26,8 @@ export interface PanelServiceDeps {
   lease: LeaseOptions;
   /** The panel's master key (IRON_CAGE_MASTER_KEY, as a runtime's): unlocks its vault; none leaves it locked (secrets routes 423). */
   masterKey?: string;
+  /** GET /metrics (the config's `metrics:` section): the fleet's figures. */
+  metrics: Config['metrics'];
 }
 
 /** The panel as a Service, plus what the server needs of it beyond one: its feed, its telemetry paths and body limit. */
@@ -36,8 +41,10 @@ export interface PanelService extends Service {
   budgets: CentralBudgets;
   /** The panel's vault, once its master key has been tried. */
   ready: Promise<VaultService>;
-  /** Hear each batch after it committed (the feed is one listener). */
+  /** Hear each batch after it committed (the feed and the metrics are listeners). */
   onIngested(fn: (i: Ingested) => void): () => void;
+  /** The fleet's Prometheus registry (served at GET /metrics unless `metrics.enabled` is off). */
+  metrics: PanelMetrics;
 }
 
 /**
@@ -54,7 +61,11 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const budgets = new CentralBudgets(d.db, { logger: d.logger, outage: d.outage, feed, lease: d.lease });
   const ready = VaultService.open({ store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
   const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
-  const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i)]);
+  const metrics = new PanelMetrics(
+    { budgets: (now) => d.outage.run(() => budgets.store.view(now)), runtimes: () => d.outage.run(() => runtimes.list()) },
+    { maxAgents: d.metrics.maxAgents, logger: d.logger },
+  );
+  const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i), (i) => metrics.landed(i)]);
   const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
   const onIngested = (i: Ingested) => {
     for (const fn of listeners) {
@@ -74,16 +85,18 @@ export function panelService(d: PanelServiceDeps): PanelService {
     runtimes,
     budgets,
     ready,
+    metrics,
     onIngested: (fn) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    rawRoutes: d.metrics.enabled ? [metricsRoute({ metrics, tokens: d.tokens, auth: d.metrics.auth, logger: d.logger })] : [],
     publicRoutes: auth.publicRoutes,
     apiRoutes: [
       ...auth.apiRoutes,
       panelTokenRoutes({ store: tokenStore, tokens: d.tokens, outage: d.outage }),
       runtimeRoutes({ store: runtimes, outage: d.outage, tokens: d.tokens }),
-      telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested }),
+      telemetryRoutes({ db: d.db, store: runtimes, outage: d.outage, onIngested, onBatch: (runtime, outcome, err) => metrics.batch(runtime, outcome, err) }),
       budgetRoutes({ budgets, outage: d.outage }),
       vaultRoutes(() => ready, { around, agentRoute: false }),
       runtimeSecretsRoutes({ vault: () => ready, runtimes, outage: d.outage }),

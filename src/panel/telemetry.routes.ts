@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { PayloadTooLargeError } from '../core/errors.js';
+import { IronCageError, PayloadTooLargeError } from '../core/errors.js';
 import { assertRuntime } from '../core/roles.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { ingestBatch, TELEMETRY_MAX_BYTES, telemetryBatch, withoutNul, type Ingested, type PanelDb, type RuntimesStore } from '../state/index.js';
@@ -14,6 +14,8 @@ export interface TelemetryRoutesDeps {
   outage: Outage;
   /** After a batch committed: the WebSocket's viewers hear of it. */
   onIngested: (i: Ingested) => void;
+  /** How each runtime's POST ended (after the commit for a stored batch): /metrics counts it. */
+  onBatch?: (runtime: string, outcome: 'stored' | 'duplicate' | 'refused' | 'failed', err?: unknown) => void;
 }
 
 /**
@@ -31,11 +33,18 @@ export function telemetryRoutes(d: TelemetryRoutesDeps) {
     app.post('/api/telemetry', async (c) => {
       const p = c.get('principal');
       assertRuntime(p, p.runtimeId ?? '');
-      const text = await c.req.text();
-      if (Buffer.byteLength(text) > TELEMETRY_MAX_BYTES) throw new PayloadTooLargeError(TELEMETRY_MAX_BYTES);
-      const batch = parseWith(telemetryBatch, parseJsonBody(withoutNul(text)));
-      assertRuntime(p, batch.runtime);
-      const landed = await d.outage.run(() => ingestBatch(d.db, batch));
+      let landed: Ingested;
+      try {
+        const text = await c.req.text();
+        if (Buffer.byteLength(text) > TELEMETRY_MAX_BYTES) throw new PayloadTooLargeError(TELEMETRY_MAX_BYTES);
+        const batch = parseWith(telemetryBatch, parseJsonBody(withoutNul(text)));
+        assertRuntime(p, batch.runtime);
+        landed = await d.outage.run(() => ingestBatch(d.db, batch));
+      } catch (err) {
+        d.onBatch?.(p.runtimeId!, err instanceof IronCageError && err.status < 500 ? 'refused' : 'failed', err);
+        throw err;
+      }
+      d.onBatch?.(p.runtimeId!, landed.ack.duplicate ? 'duplicate' : 'stored');
       if (!landed.ack.duplicate) d.onIngested(landed);
       return c.json(landed.ack);
     });

@@ -100,6 +100,7 @@ export class Panel {
         loginTokenTtlMinutes: config.loginTokenTtlMinutes,
         lease: { ttlMs: config.leaseTtlMs, reclaimAfterMs: config.leaseReclaimAfterMs },
         masterKey,
+        metrics: config.metrics,
       });
       await panel.ready;
       // The panel's REST routes: its own service's, then the fleet view's queries.
@@ -116,6 +117,7 @@ export class Panel {
           bodyLimits: panel.bodyLimits,
           publicRoutes: panel.publicRoutes ?? [],
           apiRoutes,
+          rawRoutes: panel.rawRoutes ?? [],
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins, ...(plan.tls ? { tls: plan.tls } : {}) },
       );

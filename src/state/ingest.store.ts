@@ -40,6 +40,12 @@ export interface Ingested {
   spend: SpendDelta[];
   /** Spend the batch added to central budgets, per budget window (keys naming no budget left out). */
   budgets: BudgetSpendDelta[];
+  /** Ledger rows new to the panel (a row it already held is not here): what /metrics counts. */
+  llmRequests: TelemetryBatch['llmRequests'];
+  /** Tool calls new to the panel. */
+  toolCalls: TelemetryBatch['toolCalls'];
+  /** The name of each agent the new rows and events name, by its id on the runtime (an id the panel holds no agent row for is missing). */
+  agentNames: ReadonlyMap<string, string>;
 }
 
 /** What a batch's new rows added to one central budget window for its runtime. */
@@ -131,6 +137,9 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
       events: [],
       spend: [],
       budgets: [],
+      llmRequests: [],
+      toolCalls: [],
+      agentNames: new Map(),
     };
   if (b.seq > rt.lastSeq + 1) throw new OutOfOrderError(rt.lastSeq + 1, b.seq);
   const id = b.runtime;
@@ -163,19 +172,24 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
     landed = b.events.filter((e) => fresh.has(e.seq)).map((e) => ({ ...e, runtime: id }));
     stored.events = fresh.size;
   }
-  let spend: SpendDelta[] = [];
-  let budgetSpend: BudgetSpendDelta[] = [];
+  let freshCalls: TelemetryBatch['llmRequests'] = [];
+  let freshTools: TelemetryBatch['toolCalls'] = [];
   if (b.llmRequests.length > 0) {
     const r = await tx.execute<{ id: string | number }>(recordsetInsert(llmRequests, b.llmRequests, id, llmRequests.id));
     const fresh = new Set(r.rows.map((x) => Number(x.id)));
     stored.llmRequests = fresh.size;
-    spend = await rollUp(tx, id, b, fresh);
-    budgetSpend = await attribute(tx, id, b, fresh);
+    freshCalls = b.llmRequests.filter((c) => fresh.has(c.id));
   }
   if (b.toolCalls.length > 0) {
     const r = await tx.execute<{ id: string | number }>(recordsetInsert(toolCalls, b.toolCalls, id, toolCalls.id));
     stored.toolCalls = r.rows.length;
+    const fresh = new Set(r.rows.map((x) => Number(x.id)));
+    freshTools = b.toolCalls.filter((t) => fresh.has(t.id));
   }
+  const names = await agentNames(tx, id, b, [...freshCalls.map((c) => c.agentId), ...freshTools.map((t) => t.agentId), ...landed.map((e) => e.agentId)]);
+  const spend = rollUp(freshCalls, id, names);
+  if (spend.length > 0) await storeSpend(tx, id, spend);
+  const budgetSpend = freshCalls.length > 0 ? await attribute(tx, id, freshCalls) : [];
 
   const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
   const [after] = await tx
@@ -198,7 +212,27 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
     events: landed,
     spend,
     budgets: budgetSpend,
+    llmRequests: freshCalls,
+    toolCalls: freshTools,
+    agentNames: names,
   };
+}
+
+/**
+ * The names of these agent ids: from the batch's own agent rows, else the rows the panel holds
+ * (one query, only when some id is not in the batch).
+ */
+async function agentNames(tx: PanelDb, runtimeId: string, b: TelemetryBatch, ids: ReadonlyArray<string | null>): Promise<Map<string, string>> {
+  const names = new Map(b.agents.map((a) => [a.id, a.name]));
+  const unknown = [...new Set(ids)].filter((a): a is string => a !== null && !names.has(a));
+  if (unknown.length > 0) {
+    const held = await tx
+      .select({ id: agents.id, name: agents.name })
+      .from(agents)
+      .where(and(eq(agents.runtimeId, runtimeId), inArray(agents.id, unknown)));
+    for (const a of held) names.set(a.id, a.name);
+  }
+  return names;
 }
 
 /**
@@ -207,10 +241,10 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
  * budget, deleted or never made, is left out) `ON CONFLICT DO UPDATE` adding to what the lease
  * row holds. Only rows this batch inserted count: a row sent twice adds nothing.
  */
-async function attribute(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: ReadonlySet<number>): Promise<BudgetSpendDelta[]> {
+async function attribute(tx: PanelDb, runtimeId: string, fresh: TelemetryBatch['llmRequests']): Promise<BudgetSpendDelta[]> {
   const sums = new Map<string, BudgetSpendDelta>();
-  for (const r of b.llmRequests) {
-    if (r.budgets === null || !fresh.has(r.id)) continue;
+  for (const r of fresh) {
+    if (r.budgets === null) continue;
     // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
     for (const k of budgetKeys(r.budgets) as BudgetKey[]) {
       const key = `${k.budget}@${k.window}`;
@@ -240,19 +274,8 @@ async function attribute(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fres
   return rows.filter((d) => landed.has(`${d.budget}@${d.window}`));
 }
 
-/** Add the new ledger rows into spend_hourly and spend_daily (adding to what each key holds); returns what was added per hour. */
-async function rollUp(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: ReadonlySet<number>): Promise<SpendDelta[]> {
-  const rows = b.llmRequests.filter((r) => fresh.has(r.id));
-  if (rows.length === 0) return [];
-  const names = new Map(b.agents.map((a) => [a.id, a.name]));
-  const unknown = [...new Set(rows.map((r) => r.agentId))].filter((a) => !names.has(a));
-  if (unknown.length > 0) {
-    const held = await tx
-      .select({ id: agents.id, name: agents.name })
-      .from(agents)
-      .where(and(eq(agents.runtimeId, runtimeId), inArray(agents.id, unknown)));
-    for (const a of held) names.set(a.id, a.name);
-  }
+/** The new ledger rows summed per hour bucket, agent name, provider and model. */
+function rollUp(rows: TelemetryBatch['llmRequests'], runtimeId: string, names: ReadonlyMap<string, string>): SpendDelta[] {
   const byHour = new Map<string, SpendDelta>();
   for (const r of rows) {
     const t = Date.parse(r.ts);
@@ -269,7 +292,11 @@ async function rollUp(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: 
     d.completionTokens += r.completionTokens;
     d.costMicros += r.costMicros;
   }
-  const hourly = [...byHour.values()];
+  return [...byHour.values()];
+}
+
+/** Add what the new rows spent into spend_hourly and spend_daily (adding to what each key holds). */
+async function storeSpend(tx: PanelDb, runtimeId: string, hourly: readonly SpendDelta[]): Promise<void> {
   const byDay = new Map<string, SpendDelta>();
   for (const h of hourly) {
     const key = `${h.day}\u0000${h.agentName}\u0000${h.provider}\u0000${h.model}`;
@@ -296,5 +323,4 @@ async function rollUp(tx: PanelDb, runtimeId: string, b: TelemetryBatch, fresh: 
     .insert(spendDaily)
     .values([...byDay.values()].map((d) => ({ day: d.day, ...sums(d) })))
     .onConflictDoUpdate({ target: [spendDaily.day, spendDaily.runtimeId, spendDaily.agentName, spendDaily.provider, spendDaily.model], set: adding(spendDaily) });
-  return hourly;
 }

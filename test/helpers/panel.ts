@@ -1,7 +1,7 @@
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Panel } from '../../src/runtime/index.js';
-import type { TelemetryBatchInput } from '../../src/state/index.js';
+import type { TelemetryBatch, TelemetryBatchInput } from '../../src/state/index.js';
 import { Writable } from 'node:stream';
 
 /** A control panel in this process on an ephemeral loopback port, its log lines kept. */
@@ -40,6 +40,33 @@ export async function startTestPanel(database: string, config: Partial<Config> =
   return { panel, url, log, admin, api, close: () => panel.shutdown('test over') };
 }
 
+/** An agent row as a runtime reports it: running since `ts`, no progress, no budget of its own. */
+export function agentRow(id: string, name: string, ts: string): TelemetryBatch['agents'][number] {
+  return {
+    id,
+    name,
+    kind: 'supervised',
+    script: 'agent.py',
+    args: '[]',
+    status: 'running',
+    pid: 42,
+    supervisorPid: 41,
+    createdAt: ts,
+    startedAt: ts,
+    endedAt: null,
+    exitCode: null,
+    exitSignal: null,
+    restarts: 0,
+    progressDone: 0,
+    progressTotal: null,
+    progressUnit: 'items',
+    limitMicros: null,
+    environment: 'development',
+    progressSucceeded: null,
+    progressFailed: null,
+  };
+}
+
 /** A batch of `n` calls and `n` events of one agent, numbered from `from`, as a runtime would send it. */
 export function batchOf(runtime: string, seq: number, o: { from?: number; n?: number; agentId?: string; costMicros?: number; ts?: string } = {}): TelemetryBatchInput {
   const from = o.from ?? 1;
@@ -53,31 +80,7 @@ export function batchOf(runtime: string, seq: number, o: { from?: number; n?: nu
     sentAt: new Date().toISOString(),
     hostname: 'laptop',
     version: '0.1.0',
-    agents: [
-      {
-        id: agentId,
-        name: 'lead-gen',
-        kind: 'supervised',
-        script: 'agent.py',
-        args: '[]',
-        status: 'running',
-        pid: 42,
-        supervisorPid: 41,
-        createdAt: ts,
-        startedAt: ts,
-        endedAt: null,
-        exitCode: null,
-        exitSignal: null,
-        restarts: 0,
-        progressDone: 1,
-        progressTotal: 10,
-        progressUnit: 'leads',
-        limitMicros: 50_000_000,
-        environment: 'development',
-        progressSucceeded: null,
-        progressFailed: null,
-      },
-    ],
+    agents: [{ ...agentRow(agentId, 'lead-gen', ts), progressDone: 1, progressTotal: 10, progressUnit: 'leads', limitMicros: 50_000_000 }],
     events: ids.map((seq) => ({ seq, ts, agentId, type: 'llm.request', severity: 'info', message: `call ${seq}`, data: JSON.stringify({ n: seq }) })),
     llmRequests: ids.map((id) => ({
       id,

@@ -258,11 +258,13 @@ interface PanelAccess {
   viewer: number;
   /** A runtime token, for its own runtime id. */
   runtime: number;
+  /** A scraper's token (`panel token create`): GET /metrics only. */
+  metrics: number;
 }
-const P_PUBLIC = (s: number): PanelAccess => ({ anon: s, admin: s, viewer: s, runtime: s });
-const P_ADMIN = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: 403, runtime: 403 });
-const P_STAFF = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: s, runtime: 403 });
-const P_RUNTIME = (s: number): PanelAccess => ({ anon: 401, admin: 403, viewer: 403, runtime: s });
+const P_PUBLIC = (s: number): PanelAccess => ({ anon: s, admin: s, viewer: s, runtime: s, metrics: s });
+const P_ADMIN = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: 403, runtime: 403, metrics: 403 });
+const P_STAFF = (s: number): PanelAccess => ({ anon: 401, admin: s, viewer: s, runtime: 403, metrics: 403 });
+const P_RUNTIME = (s: number): PanelAccess => ({ anon: 401, admin: 403, viewer: 403, runtime: s, metrics: 403 });
 
 const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'GET /api/health': P_PUBLIC(200),
@@ -273,6 +275,7 @@ const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'POST /api/users': P_ADMIN(400),
   'DELETE /api/users/:name': P_ADMIN(404),
   'GET /api/tokens': P_ADMIN(200),
+  'POST /api/tokens': P_ADMIN(400),
   'DELETE /api/tokens/:id': P_ADMIN(404),
   'GET /api/runtimes': P_STAFF(200),
   'POST /api/runtimes': P_ADMIN(400),
@@ -302,7 +305,9 @@ const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'GET /api/runtime/secrets': P_RUNTIME(400),
   'GET /': P_PUBLIC(200),
   'GET /assets/:name': P_PUBLIC(404),
-  'GET /ws': { anon: 401, admin: 101, viewer: 101, runtime: 403 },
+  'GET /ws': { anon: 401, admin: 101, viewer: 101, runtime: 403, metrics: 403 },
+  // The fleet's Prometheus figures (metrics.auth token here, so no caller passes by being on loopback).
+  '* /metrics*': { anon: 401, admin: 200, viewer: 403, runtime: 403, metrics: 200 },
 };
 
 describe('RBAC matrix of the control panel', () => {
@@ -313,16 +318,18 @@ describe('RBAC matrix of the control panel', () => {
     const { startPostgres } = await import('../helpers/postgres.js');
     const { startTestPanel } = await import('../helpers/panel.js');
     pgServer = await startPostgres();
-    panel = await startTestPanel(pgServer.url, {}, { env: { IRON_CAGE_MASTER_KEY: 'rbac-matrix-panel-master-key-0123' } });
+    panel = await startTestPanel(pgServer.url, { metrics: { ...DEFAULTS.metrics, auth: 'token' } }, { env: { IRON_CAGE_MASTER_KEY: 'rbac-matrix-panel-master-key-0123' } });
     const rt = (await (await panel.api('/api/runtimes', { token: panel.admin, body: { id: 'rbac-rt' } })).json()) as { token: string };
     await panel.api('/api/users', { token: panel.admin, body: { name: 'rbac-viewer', role: 'viewer', password: 'a long viewer password' } });
     const viewer = (await (await panel.api('/api/login', { body: { name: 'rbac-viewer', password: 'a long viewer password' } })).json()) as { token: string };
+    const metrics = (await (await panel.api('/api/tokens', { token: panel.admin, body: { role: 'metrics', name: 'rbac-prometheus' } })).json()) as { token: string };
     panelCallers = [
       { name: 'no token', kind: 'anon', token: null },
       { name: 'garbage token', kind: 'anon', token: 'ic_not-a-token' },
       { name: 'admin session', kind: 'admin', token: panel.admin },
       { name: 'viewer session', kind: 'viewer', token: viewer.token },
       { name: 'runtime token', kind: 'runtime', token: rt.token },
+      { name: 'metrics token', kind: 'metrics', token: metrics.token },
     ];
   }, 60_000);
   afterAll(async () => {
@@ -341,6 +348,7 @@ describe('RBAC matrix of the control panel', () => {
       for (const c of panelCallers) {
         let got: number;
         if (r.surface === 'ws') got = await wsStatusAt(panel.url, c.token);
+        else if (r.surface === 'raw') got = (await panel.api(r.path.replace(/\*$/, ''), { token: c.token })).status;
         else {
           const path = r.path
             .replace('/assets/:name', '/assets/no-such-asset.js')
