@@ -15,8 +15,10 @@ import { prometheusAbsent, type Sample, startPrometheus, type TestPrometheus } f
 import { agentToken, startTestRuntime, type TestRuntime, until } from '../helpers/runtime.js';
 import { toolsConfig } from '../tools/helpers.js';
 
-// TODO(lead): when the panel's fleet /metrics (src/panel/metrics.ts) is on main, add the panel
-// as a second scrape target here and check its runtime-labelled series against the same ledger.
+// TODO(lead): the panel's fleet /metrics (src/panel/metrics.ts) reached main after this was
+// written. Add it as a second target: startPostgres + startTestPanel, the runtime started with
+// `panel: { url, token: <its ic_rt_ token>, ca: null }`, a panel metrics token in the Prometheus
+// job; then sum by (runtime) of the panel's spend, tokens and calls equals this same ledger.
 
 /** Series as `{ 'label=value,…': value }`, for one toEqual with a readable diff. */
 const byLabels = (samples: Sample[], ...labels: string[]) => Object.fromEntries(samples.map((s) => [labels.map((l) => s.metric[l] ?? '').join(','), s.value]));

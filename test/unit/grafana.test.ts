@@ -3,19 +3,35 @@
 // test/integration/prometheus.test.ts runs the same queries through a real Prometheus.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { METRIC, RuntimeMetrics, type MetricSources } from '../../src/observability/index.js';
+import { METRIC, observedCall, RuntimeMetrics, type MetricSources } from '../../src/observability/index.js';
 import { dashboardQueries, DASHBOARD, metricSelectors } from '../helpers/grafana.js';
 
-/** Every metric the runtime registers, with its type and labels (spans too, as with traces on). */
-function served(): Map<string, { type: string; labels: string[] }> {
+/**
+ * Every metric the runtime registers, with its type and labels (spans too, as with traces on).
+ * The request path's series (series.ts) declare no label names, so one streamed call and its row
+ * are fed through first and the labels read from what is exposed.
+ */
+async function served(): Promise<Map<string, { type: string; labels: string[] }>> {
   const sources: MetricSources = {
     budgets: { agents: () => [], snapshot: () => undefined, centralIds: () => [], central: () => undefined } as unknown as MetricSources['budgets'],
-    agentName: () => null,
+    agentName: () => 'alpha',
     breakers: () => [],
     spans: () => ({ exported: 0, dropped: {} }),
   };
   const m = new RuntimeMetrics(sources, { maxAgents: 10 });
-  return new Map(m.registry.getMetricsAsArray().map((x) => [x.name, { type: String(x.type), labels: [...((x as unknown as { labelNames: string[] }).labelNames ?? [])] }]));
+  const call = observedCall({ agentId: 'a1', agentName: 'alpha', endpoint: 'chat', headers: {}, t0: performance.now() });
+  Object.assign(call, { requestModel: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini', stream: true, firstChunkMs: 5 });
+  call.attempts.push({ provider: 'openai', model: 'gpt-4o-mini', startMs: Date.now(), durationMs: 1, status: 200, error: null });
+  m.llmCall(call, null);
+  const row = { agentId: 'a1', endpoint: 'chat', provider: 'openai', model: 'gpt-4o-mini', stream: true, status: 'ok', httpStatus: 200, promptTokens: 10, completionTokens: 5, costMicros: 7 };
+  m.settled(call, row as unknown as Parameters<RuntimeMetrics['settled']>[1]);
+  const out = new Map<string, { type: string; labels: string[] }>();
+  for (const x of await m.registry.getMetricsAsJSON()) {
+    const declared = ((m.registry.getSingleMetric(x.name) as unknown as { labelNames?: string[] }).labelNames ?? []) as string[];
+    const seen = (x.values as Array<{ labels: Record<string, unknown> }>).flatMap((v) => Object.keys(v.labels));
+    out.set(x.name, { type: String(x.type), labels: [...new Set([...declared, ...seen])] });
+  }
+  return out;
 }
 
 /** A series name as scraped (`…_bucket`, `…_sum`, `…_count` of a histogram) to its metric. */
@@ -42,8 +58,8 @@ describe('the Grafana dashboard', () => {
     }
   });
 
-  it('queries only metrics the runtime serves, by the labels they have, each filtered by $runtime', () => {
-    const metrics = served();
+  it('queries only metrics the runtime serves, by the labels they have, each filtered by $runtime', async () => {
+    const metrics = await served();
     const names = new Set<string>(Object.values(METRIC));
     for (const n of metrics.keys()) expect(names.has(n), `${n} is registered but not in METRIC`).toBe(true);
     const queries = dashboardQueries(dash);
