@@ -1,3 +1,4 @@
+import { parseExposition as parse, sumOf, type Sample } from '../helpers/exposition.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -17,25 +18,8 @@ import { until } from '../helpers/runtime.js';
 // who may scrape: loopback, the metrics token (from the route and from the CLI), and what that
 // token may not do (every /api route and /ws: 403).
 
-type Sample = { name: string; labels: Record<string, string>; value: number };
-
-/** Prometheus text format, the sample lines (prom-client writes one sample a line, labels quoted with \\, \" and \n escaped). */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not an exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_x, c: string) => (c === 'n' ? '\n' : c));
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
 /** Σ of a family's samples whose labels include `where`. */
-const total = (s: Sample[], name: string, where: Record<string, string> = {}) =>
-  s.filter((x) => x.name === name && Object.entries(where).every(([k, v]) => x.labels[k] === v)).reduce((a, x) => a + x.value, 0);
+const total = sumOf;
 const series = (s: Sample[], name: string, where: Record<string, string> = {}) => s.filter((x) => x.name === name && Object.entries(where).every(([k, v]) => x.labels[k] === v));
 
 const TS = '2026-11-23T10:15:00.000Z';
