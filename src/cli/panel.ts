@@ -139,8 +139,9 @@ export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
       if (a.json) return void process.stdout.write(`${JSON.stringify(t)}\n`);
       process.stdout.write(`${t.token}\n\nMetrics token '${t.name}' (${t.id}) created; shown once. Prometheus sends it as a bearer token to GET /metrics (it may read nothing else).\n`);
     } else if (a.action === 'revoke') {
-      const revoked = await store.revoke(a.name!);
-      if (revoked.length === 0) throw new ConfigError(`panel token revoke: no active token '${a.name}'`);
+      const revoked = await store.revoke(a.name!, new Date(), { kind: 'api', role: 'metrics' });
+      if (revoked.length === 0)
+        throw new ConfigError(`panel token revoke: no active metrics token '${a.name}' (sessions end with panel user rm or DELETE /api/tokens/:id; runtime tokens with panel runtime rm)`);
       if (a.json) return void process.stdout.write(`${JSON.stringify(revoked.map(({ hash: _h, ...t }) => t))}\n`);
       process.stdout.write(`Revoked ${revoked.map((t) => `${escapeControl(t.name)} (${t.id})`).join(', ')} (a running panel refuses it within 5 s).\n`);
     } else {

@@ -105,7 +105,8 @@ export class GatewayHandler {
     try {
       await this.call(req, res, route, obs);
     } catch (err) {
-      this.d.observer.llmCall(obs, err);
+      // Told once the error answer is on its way (handle's catch writes it): never before the agent hears it.
+      setImmediate(() => this.d.observer.llmCall(obs, err));
       throw err;
     }
     this.d.observer.llmCall(obs, null);

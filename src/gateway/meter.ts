@@ -190,8 +190,9 @@ export class Meter {
       else if (reservation !== null) this.d.tracker.release(reservation);
       throw err;
     }
-    this.d.notices.charged(call.agentId, written.charged);
+    // Counted as soon as it is on disk, whatever the announcements below do.
     this.observe(call, row, outcome);
+    this.d.notices.charged(call.agentId, written.charged);
     return micros;
   }
 

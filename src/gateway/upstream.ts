@@ -87,7 +87,8 @@ export class UpstreamCaller {
       retryable: (s) =>
         !clientSignal.aborted && (s.ok ? isRetryableOutcome({ status: s.value.status }) : !(s.error instanceof CircuitOpenError) && isRetryableOutcome({ error: errorKindOf(s.error) })),
       retryAfterMs: (s) => (s.ok ? retryAfterFromHeaders(s.value.headers, Date.now()) : null),
-      onRetry: ({ settled }) => {
+      onRetry: ({ settled, delayMs }) => {
+        if (call.obs) call.obs.retryWaitMs += delayMs;
         if (settled.ok) discard(settled.value.body);
       },
     });

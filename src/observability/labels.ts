@@ -3,7 +3,7 @@ export const OTHER = 'other';
 
 /**
  * Bounds a label's cardinality: the first `max` distinct values keep their name, every later
- * one is `other` (counted in `overflowed`). Names are trimmed to 64 characters; an empty one is
+ * one is `other` (counted in `overflowed`). Names are cut at `maxLength` characters; an empty one is
  * `unnamed`. Nothing per request (an id, free text) ever becomes a label value.
  *
  * @example
@@ -14,10 +14,14 @@ export class LabelCap {
   private readonly known = new Set<string>();
   overflowed = 0;
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    /** Longer names are cut (a model name may be a long ARN: kept whole up to this). */
+    readonly maxLength = 64,
+  ) {}
 
   of(name: string | null | undefined): string {
-    const v = (name ?? '').trim().slice(0, 64) || 'unnamed';
+    const v = (name ?? '').trim().slice(0, this.maxLength) || 'unnamed';
     if (this.known.has(v)) return v;
     if (this.known.size < this.max) {
       this.known.add(v);

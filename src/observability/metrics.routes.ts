@@ -21,6 +21,9 @@ export interface MetricsRouteDeps {
   logger: Logger;
 }
 
+/** Headers a proxy adds: a request through one is the proxy's client's, wherever the proxy runs. */
+const FORWARDED = ['forwarded', 'x-forwarded-for', 'x-real-ip'];
+
 /** A peer on this machine: 127.0.0.0/8, ::1, or IPv4 mapped into IPv6. */
 export function isLoopbackPeer(address: string | undefined): boolean {
   if (!address) return false;
@@ -53,7 +56,8 @@ async function serve(d: MetricsRouteDeps, req: IncomingMessage, res: ServerRespo
   if (!d.enabled) throw new NotFoundError('/metrics is off here (metrics.enabled: false)');
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new IronCageError('method_not_allowed', 405, `${req.method} /metrics: only GET (and HEAD) are served`, { headers: { allow: 'GET, HEAD' } });
   const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
-  if (presented || d.auth === 'token' || !isLoopbackPeer(req.socket.remoteAddress)) {
+  const local = isLoopbackPeer(req.socket.remoteAddress) && !FORWARDED.some((h) => req.headers[h] !== undefined);
+  if (presented || d.auth === 'token' || !local) {
     if (!presented)
       throw new UnauthorizedError(
         d.auth === 'token'

@@ -42,7 +42,7 @@ export const MAX_MODELS = 256;
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly agents: LabelCap;
-  private readonly models = new LabelCap(MAX_MODELS);
+  private readonly models = new LabelCap(MAX_MODELS, 256);
   // On every LLM call: keyed series (series.ts), a tenth of prom-client's cost per observation.
   private readonly tokens = new KeyedHistogram(METRIC.tokenUsage, 'Number of input and output tokens used (gen_ai.client.token.usage): what each call was charged for.', TOKEN_BUCKETS);
   private readonly duration = new KeyedHistogram(
@@ -134,7 +134,7 @@ export class RuntimeMetrics {
     const totalMs = performance.now() - c.t0;
     this.duration.observe(`${g.key}\u0000${err}`, () => ({ ...g.labels(), [LABEL.errorType]: err }), seconds(totalMs));
     if (c.stream && c.firstChunkMs !== null && err === '') this.firstChunk.observe(g.key, g.labels, seconds(c.firstChunkMs));
-    if (c.attempts.length > 0) this.overhead.observe(g.op, () => ({ [LABEL.operation]: g.op }), seconds(Math.max(0, totalMs - c.upstreamMs - c.budgetWaitMs)));
+    if (c.attempts.length > 0) this.overhead.observe(g.op, () => ({ [LABEL.operation]: g.op }), seconds(Math.max(0, totalMs - c.upstreamMs - c.budgetWaitMs - c.retryWaitMs)));
     const reason = refusalOf(error, c.row);
     if (reason) this.refusals.inc({ reason, kind: 'llm' });
   }
@@ -150,7 +150,8 @@ export class RuntimeMetrics {
     if (row.promptTokens + row.completionTokens === 0) return;
     const g = this.genAi(row.endpoint, provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);
     this.tokens.observe(`${g.key}\u0000i`, () => ({ ...g.labels(), [LABEL.tokenType]: 'input' }), row.promptTokens);
-    this.tokens.observe(`${g.key}\u0000o`, () => ({ ...g.labels(), [LABEL.tokenType]: 'output' }), row.completionTokens);
+    // An embedding produces no output tokens: nothing to observe (a 0 would skew the distribution).
+    if (row.endpoint !== 'embeddings') this.tokens.observe(`${g.key}\u0000o`, () => ({ ...g.labels(), [LABEL.tokenType]: 'output' }), row.completionTokens);
   }
 
   toolCall(t: ObservedToolCall): void {
@@ -179,7 +180,8 @@ export class RuntimeMetrics {
         const run = e.agentId ? this.runs.get(e.agentId) : undefined;
         if (!run || !e.agentId) return;
         this.runs.delete(e.agentId);
-        const failed = e.type === 'agent.restarting' || e.data.status === 'crashed' ? 'crashed' : '';
+        // A crash is said by agent.exited (crashed) before any restart; agent.restarting alone is a requested restart.
+        const failed = e.type === 'agent.exited' && e.data.status === 'crashed' ? 'crashed' : '';
         this.runDuration.observe({ [LABEL.agentName]: run.name, [LABEL.errorType]: failed }, seconds(Date.parse(e.ts) - run.startMs));
         return;
       }

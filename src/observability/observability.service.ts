@@ -66,7 +66,7 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
       return tp ? { TRACEPARENT: tp } : {};
     },
     announce: () => {
-      if (tracing) d.logger.info(`Traces go to ${tracing.setup.url} (OTLP ${tracing.setup.protocol}${tracing.setup.captureContent ? ', with prompts and answers, PII redacted' : ''})`);
+      if (tracing) d.logger.info(`Traces go to ${tracing.setup.shown} (OTLP ${tracing.setup.protocol}${tracing.setup.captureContent ? ', with prompts and answers, PII redacted' : ''})`);
     },
     close: async () => {
       unsubscribe();

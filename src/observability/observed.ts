@@ -79,6 +79,8 @@ export interface ObservedCall {
   answerAt: number | null;
   /** Time spent waiting for in-flight calls to free budget (not the cage's overhead either). */
   budgetWaitMs: number;
+  /** Time spent in backoff between retries (Retry-After included): waiting on the upstream, not the cage's work. */
+  retryWaitMs: number;
   /** Since t0, for a streamed answer: when its first chunk reached the agent. */
   firstChunkMs: number | null;
   /** The call's row as written (status, tokens, cost), once settled. */
@@ -111,6 +113,7 @@ export function observedCall(init: Pick<ObservedCall, 'agentId' | 'agentName' | 
     upstreamMs: 0,
     answerAt: null,
     budgetWaitMs: 0,
+    retryWaitMs: 0,
     firstChunkMs: null,
     row: null,
     cacheReadTokens: null,

@@ -79,13 +79,6 @@ function requestParams(c: ObservedCall, b: Record<string, unknown>, a: Attribute
   num('gen_ai.request.presence_penalty', b.presence_penalty);
   num('gen_ai.request.seed', b.seed);
   if (typeof b.n === 'number' && b.n !== 1) a['gen_ai.request.choice.count'] = b.n;
-  const stop = b.stop ?? b.stop_sequences;
-  if (typeof stop === 'string') a['gen_ai.request.stop_sequences'] = [stop.slice(0, 200)];
-  else if (Array.isArray(stop))
-    a['gen_ai.request.stop_sequences'] = stop
-      .filter((s): s is string => typeof s === 'string')
-      .map((s) => s.slice(0, 200))
-      .slice(0, 16);
   const format = (b.response_format as { type?: unknown } | undefined)?.type ?? (b.text as { format?: { type?: unknown } } | undefined)?.format?.type;
   if (typeof format === 'string') a['gen_ai.output.type'] = format === 'text' ? 'text' : format.startsWith('json') ? 'json' : format;
   if (c.endpoint === 'embeddings') {

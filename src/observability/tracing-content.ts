@@ -14,6 +14,14 @@ export const MAX_MESSAGES = 32;
 const MAX_PARTS = 16;
 /** Characters of a text redaction reads: twice what is kept, so a value cut at the end is cut off anyway. */
 const READ_CHARS = MAX_TEXT_CHARS * 2;
+/**
+ * Of a text cut at READ_CHARS, this much of the end of its redacted copy is dropped as well: a
+ * value the cut split (no longer recognisable) is never exported, however much redaction shrank
+ * what came before it.
+ */
+const CUT_MARGIN = 256;
+/** Characters one call may export in all (a collector's attribute limit is 128 KB): redaction stops reading past it. */
+const MAX_TOTAL_CHARS = 96_000;
 const CUT = '…[truncated]';
 
 type Part = Record<string, unknown> & { type: string };
@@ -26,7 +34,15 @@ interface Message {
 /** The content attributes of a call: only those it has, each a JSON string (structured attributes are not on spans yet). */
 export function contentAttributes(c: ObservedCall, redact: (text: string) => string): Record<string, string> {
   const out: Record<string, string> = {};
-  const clean = (text: string) => bound(redact(text.length > READ_CHARS ? text.slice(0, READ_CHARS) : text));
+  let left = MAX_TOTAL_CHARS;
+  const clean = (text: string) => {
+    if (left <= 0) return CUT;
+    const cut = text.length > READ_CHARS;
+    const redacted = redact(cut ? text.slice(0, READ_CHARS) : text);
+    const kept = bound(cut ? redacted.slice(0, Math.max(0, redacted.length - CUT_MARGIN)) + CUT : redacted, Math.min(MAX_TEXT_CHARS, left));
+    left -= kept.length;
+    return kept;
+  };
   if (c.read) {
     const prompt = c.read.prompt();
     const system = instructions(prompt, clean);
@@ -39,8 +55,15 @@ export function contentAttributes(c: ObservedCall, redact: (text: string) => str
   return out;
 }
 
-function bound(text: string): string {
-  return text.length > MAX_TEXT_CHARS ? text.slice(0, MAX_TEXT_CHARS) + CUT : text;
+function bound(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max) + CUT : text;
+}
+
+/** The request's stop sequences (`stop`, Anthropic's `stop_sequences`): at most 16, each cut at 200 characters. */
+export function stopSequences(body: Record<string, unknown> | null): string[] {
+  const stop = body?.stop ?? body?.stop_sequences;
+  const list = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === 'string') : [];
+  return list.slice(0, 16).map((s) => s.slice(0, 200));
 }
 
 function instructions(p: PromptParts, clean: (t: string) => string): Part[] {

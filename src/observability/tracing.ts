@@ -8,7 +8,7 @@ import type { AnyEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
 import { attemptAttributes, emptyTotals, llmAttributes, llmErrorType, operationOf, type RunTotals, runAttributes, toolAttributes, toolErrorType } from './tracing-attributes.js';
-import { contentAttributes } from './tracing-content.js';
+import { contentAttributes, stopSequences } from './tracing-content.js';
 import { CountedBatchProcessor, type QueueOptions, type SpanStats } from './tracing-export.js';
 import { providerName } from './names.js';
 
@@ -27,6 +27,8 @@ export interface TracingOptions {
 /** What the environment asks of the exporter, read once at start. */
 export interface TracingSetup {
   url: string;
+  /** The URL as logs may show it: origin and path only. */
+  shown: string;
   protocol: 'http/protobuf' | 'http/json';
   headers: Record<string, string>;
   timeoutMillis: number;
@@ -54,16 +56,19 @@ export function tracingSetup(env: NodeJS.ProcessEnv, captureContent: boolean, wa
   if (specific === null && general === null) return null;
   // The signal's own endpoint is used as given; the general one gets the signal's path.
   const url = specific ?? `${general!.replace(/\/+$/, '')}/v1/traces`;
+  let shown: string;
   try {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+    // What the log may say of it: no user, password or query (a key may sit in either).
+    shown = `${u.origin}${u.pathname}`;
   } catch {
-    warn(`Traces are off: the OTLP endpoint ${JSON.stringify(url)} is not an http(s) URL.`);
+    warn(`Traces are off: ${specific !== null ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT'} is not an http(s) URL.`);
     return null;
   }
   let protocol = (nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf').toLowerCase();
   if (!PROTOCOLS.has(protocol)) {
-    warn(`OTLP protocol ${JSON.stringify(protocol)} is not supported (OTLP over HTTP only: http/protobuf or http/json); traces are sent as http/protobuf to ${url}.`);
+    warn(`OTLP protocol ${JSON.stringify(protocol)} is not supported (OTLP over HTTP only: http/protobuf or http/json); traces are sent as http/protobuf to ${shown}.`);
     protocol = 'http/protobuf';
   }
   const headers = { ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
@@ -75,6 +80,7 @@ export function tracingSetup(env: NodeJS.ProcessEnv, captureContent: boolean, wa
   const resource = parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES);
   return {
     url,
+    shown,
     protocol: protocol as TracingSetup['protocol'],
     headers,
     timeoutMillis: int(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 10_000, 1),
@@ -162,6 +168,9 @@ export class Tracing {
           attributes,
           contentAttributes(c, (text) => this.o.redact(c.agentId, text)),
         );
+        // Stop sequences are the agent's own text: exported only with its content, redacted.
+        const stop = stopSequences(c.request);
+        if (stop.length > 0) attributes['gen_ai.request.stop_sequences'] = stop.map((s) => this.o.redact(c.agentId, s));
       } catch (e) {
         this.o.logger.debug({ err: e }, 'tracing: content capture could not read a call');
       }

@@ -59,12 +59,17 @@ export class PgTokensStore {
       .orderBy(apiTokens.createdAt);
   }
 
-  /** Revoke the live tokens whose id or name this is (a session, a runtime token); returns them as revoked. */
-  async revoke(idOrName: string, now = new Date()): Promise<ApiTokenRow[]> {
+  /**
+   * Revoke the live tokens whose id or name this is (a session, a runtime token); returns them as
+   * revoked. `only`: of that kind and role alone (`panel token revoke` ends a metrics token, never
+   * a user's sessions named like it).
+   */
+  async revoke(idOrName: string, now = new Date(), only?: { kind: ApiTokenRow['kind']; role: string }): Promise<ApiTokenRow[]> {
+    const which = or(eq(apiTokens.id, idOrName), eq(apiTokens.name, idOrName));
     return this.db
       .update(apiTokens)
       .set({ revokedAt: now.toISOString() })
-      .where(and(isNull(apiTokens.revokedAt), or(eq(apiTokens.id, idOrName), eq(apiTokens.name, idOrName))))
+      .where(and(isNull(apiTokens.revokedAt), which, ...(only ? [eq(apiTokens.kind, only.kind), eq(apiTokens.role, only.role)] : [])))
       .returning();
   }
 

@@ -35,6 +35,9 @@ export interface Withheld {
 
 /** Where iron-cage reads a key from when the config does not say otherwise. */
 const KEY_VARS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'IRON_CAGE_MASTER_KEY'];
+/** The OTLP exporter's headers (a tracing backend's key: `x-honeycomb-team=…`, `Authorization=Basic …`): iron-cage's, never the agent's. */
+const OTLP_HEADER_VARS = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS'];
+const OTLP_ENDPOINT_VARS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
 /** iron-cage's own settings and secrets; the agent gets its own IRON_CAGE_* set instead. */
 const OWN_PREFIX = 'IRON_CAGE_';
 /** Shorter credentials are matched whole: a short string inside a value proves nothing. */
@@ -80,7 +83,28 @@ export function cageCredentials(config: Pick<Config, 'gateway' | 'tools' | 'aler
     add(email.smtpUrl);
     add(safeUrl(email.smtpUrl)?.password);
   }
+  // The trace exporter's credentials: its header variables whole, each header's value, and a
+  // password in the collector's URL (the agent may still trace to a collector with its own key).
+  for (const n of OTLP_HEADER_VARS) {
+    names.add(n);
+    for (const pair of (env[n] ?? '').split(',')) {
+      const at = pair.indexOf('=');
+      if (at > 0) add(safeDecode(pair.slice(at + 1).trim()));
+    }
+  }
+  for (const n of OTLP_ENDPOINT_VARS) {
+    const u = env[n] ? safeUrl(env[n]!) : null;
+    if (u?.password) add(env[n]);
+  }
   return { names, values };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function safeUrl(text: string): URL | null {

@@ -368,7 +368,9 @@ describe('what the OTEL_* variables ask of the exporter', () => {
     expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }).s).toBeNull();
     const bad = setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' });
     expect(bad.s).toBeNull();
-    expect(bad.warnings[0]).toMatch(/Traces are off: the OTLP endpoint "collector:4318\/v1\/traces" is not an http\(s\) URL/);
+    expect(bad.warnings[0]).toBe('Traces are off: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL.');
+    // The log shows where traces go without a user, password or query a key may sit in.
+    expect(setup({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://u:secret-pass@c.example/v1/traces?key=abc' }).s?.shown).toBe('https://c.example/v1/traces');
     expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }).s?.url).toBe('http://c:4318/v1/traces');
     expect(setup({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t/x' }).s?.url).toBe('https://t/x');
   });

@@ -82,6 +82,10 @@ describe("the agent's environment", () => {
       HOOK: PII_HOOK,
       HARMLESS_SETTING: 'stays',
       CONTENT_TYPE: 'application/json',
+      // The trace exporter's key for its backend, and a collector URL with a password in it.
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-honeycomb-team=hc-team-key-0042,Authorization=Basic%20b3RscC11c2VyOnBhc3M=',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://otlp:otlp-url-pass-0042@127.0.0.1:9/v1/traces',
+      HONEY_COPY: 'hc-team-key-0042',
     };
     const config = loadConfig({ configPath: file, env, cwd: d.dir });
     expect(config.gateway.providers.openai.apiKey).toBe(KEY);
@@ -91,8 +95,22 @@ describe("the agent's environment", () => {
     const all = Object.entries(child)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n');
-    for (const secret of [KEY, MASTER, SMTP_PASSWORD, 'sk-ant-unused-but-named-0042', 'sk-default-var-should-not-leak-1']) expect(all).not.toContain(secret);
-    for (const name of ['MY_OPENAI_KEY', 'MY_ANTHROPIC_KEY', 'IRON_CAGE_MASTER_KEY', 'IRON_CAGE_CONFIG', 'COPY_OF_KEY', 'AUTH_HEADER', 'MAIL_PASSWORD', 'CRM_TOKEN_COPY', 'HOOK'])
+    for (const secret of [KEY, MASTER, SMTP_PASSWORD, 'sk-ant-unused-but-named-0042', 'sk-default-var-should-not-leak-1', 'hc-team-key-0042', 'b3RscC11c2VyOnBhc3M=', 'otlp-url-pass-0042'])
+      expect(all).not.toContain(secret);
+    for (const name of [
+      'MY_OPENAI_KEY',
+      'MY_ANTHROPIC_KEY',
+      'IRON_CAGE_MASTER_KEY',
+      'IRON_CAGE_CONFIG',
+      'COPY_OF_KEY',
+      'AUTH_HEADER',
+      'MAIL_PASSWORD',
+      'CRM_TOKEN_COPY',
+      'HOOK',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'HONEY_COPY',
+    ])
       expect(child[name]).toBeUndefined();
     // A header that is no credential does not make its value one.
     expect(child.CONTENT_TYPE).toBe('application/json');
