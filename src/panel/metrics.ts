@@ -297,6 +297,9 @@ export class PanelMetrics implements Scrapable {
       s.dbUp.set(0);
       return;
     }
+    // Every runtime is read again at each scrape: one past the cap is `other` each time, but is no new value
+    // counted under `other`, so the overflow counter (which counts what the batches put there) is left as it was.
+    const overflowed = this.runtimeCap.overflowed;
     const [limit, spent, reserved, waiting, granted, leaseSpent, held, leaseWaiting] = Array.from({ length: 8 }, () => new Sums());
     for (const b of budgets) {
       const l = { scope: 'central', budget: b.id };
@@ -321,6 +324,7 @@ export class PanelMetrics implements Scrapable {
       // Past the cap, `other` says the most recent of them.
       if (r.lastSeenAt !== null) lastSeen.add(l, Math.max(0, seconds(now - r.lastSeenAt)), Math.min);
     }
+    this.runtimeCap.overflowed = overflowed;
     limit!.into(s.limit);
     spent!.into(s.spent);
     reserved!.into(s.reserved);

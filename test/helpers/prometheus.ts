@@ -41,6 +41,11 @@ export interface ScrapeTarget {
   url: string;
   /** Sent as `Authorization: Bearer …` (Prometheus's `authorization.credentials`). */
   token?: string;
+  /**
+   * A file holding the bearer token instead (`authorization.credentials_file`), read at each
+   * scrape: Prometheus can start before the token exists (a missing file is a failed scrape).
+   */
+  tokenFile?: string;
 }
 
 /** One series of an instant vector, its value as a number. */
@@ -69,7 +74,8 @@ export interface TestPrometheus {
 export function scrapeConfig(targets: ScrapeTarget[]): string {
   const jobs = targets.map((t) => {
     const u = new URL(t.url);
-    const auth = t.token ? `\n    authorization:\n      type: Bearer\n      credentials: ${JSON.stringify(t.token)}` : '';
+    const secret = t.token ? `credentials: ${JSON.stringify(t.token)}` : t.tokenFile ? `credentials_file: ${JSON.stringify(t.tokenFile)}` : null;
+    const auth = secret ? `\n    authorization:\n      type: Bearer\n      ${secret}` : '';
     return `  - job_name: ${JSON.stringify(t.job)}\n    scheme: ${u.protocol.replace(':', '')}\n    metrics_path: /metrics${auth}\n    static_configs:\n      - targets: [${JSON.stringify(u.host)}]`;
   });
   return `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs.join('\n')}\n`;
@@ -167,4 +173,14 @@ async function ready(url: string, child: ChildProcess, exited: Promise<number | 
     if (Date.now() > end) throw new Error(`prometheus was not ready within ${timeoutMs} ms:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Series as `{ 'label=value,…': value }` (the labels' values joined by commas), for one toEqual with a readable diff. */
+export const byLabels = (samples: Sample[], ...labels: string[]): Record<string, number> => Object.fromEntries(samples.map((s) => [labels.map((l) => s.metric[l] ?? '').join(','), s.value]));
+
+/** How often each key occurs: `countBy(['a', 'b', 'a'])` is `{ a: 2, b: 1 }`. */
+export function countBy(keys: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
 }

@@ -3,12 +3,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/config/index.js';
-import type { BudgetsResponse } from '../../src/panel/index.js';
-import { type TelemetryBatchInput, windowStart } from '../../src/state/index.js';
+import { PANEL_LABEL_CAPS, PanelMetrics, type BudgetsResponse } from '../../src/panel/index.js';
+import { type RuntimeView, type TelemetryBatchInput, windowStart } from '../../src/state/index.js';
 import { cli } from '../helpers/cli.js';
 import { agentRow, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../src/core/logger.js';
 
 // The control panel's GET /metrics on a real PostgreSQL: two runtimes report known rows through
 // POST /api/telemetry with their own tokens (one batch twice, one row twice in a later batch, one
@@ -376,4 +378,30 @@ describe('the panel GET /metrics while PostgreSQL is away', () => {
     // An outage is the outage's line in the log, not a failed scrape's.
     expect(t.log.join('')).not.toContain('/metrics could not read');
   }, 40_000);
+});
+
+describe('the panel GET /metrics past the runtime cap', () => {
+  it('reading the runtimes at each scrape counts none of them again under other: the overflow counter moves only when a value is new', async () => {
+    const now = Date.parse(TS);
+    const n = PANEL_LABEL_CAPS.runtimes + 2;
+    const runtimes = Array.from({ length: n }, (_, i) => ({ id: `rt-${String(i).padStart(4, '0')}`, lastSeenAt: now - i, behind: i % 3 }) as unknown as RuntimeView);
+    const m = new PanelMetrics(
+      { budgets: async () => [], runtimes: async () => runtimes },
+      { maxAgents: 10, logger: createLogger({ format: 'json', level: 'info', stream: new PassThrough() }), now: () => now },
+    );
+    const overflow = async () => series(parse(await m.scrape()), 'iron_cage_metrics_label_overflow_total', { label: 'runtime' })[0]!.value;
+    const first = parse(await m.scrape());
+    // The last two are `other`: one series, online, the most recently seen of them, their rows behind summed.
+    expect(series(first, 'iron_cage_runtime_online')).toHaveLength(PANEL_LABEL_CAPS.runtimes + 1);
+    expect(series(first, 'iron_cage_runtime_online', { runtime: 'other' })[0]!.value).toBe(2);
+    expect(series(first, 'iron_cage_runtime_behind_rows', { runtime: 'other' })[0]!.value).toBe(((n - 2) % 3) + ((n - 1) % 3));
+    expect(series(first, 'iron_cage_runtime_last_seen_age_seconds', { runtime: 'other' })[0]!.value).toBe((n - 2) / 1000);
+    expect(await overflow()).toBe(0);
+    expect(await overflow()).toBe(0);
+    // A batch from a runtime past the cap is a value counted under `other`: once, whatever the scrapes after it.
+    m.batch('rt-late', 'stored');
+    expect(series(parse(await m.scrape()), 'iron_cage_panel_batches_total', { runtime: 'other' })[0]!.value).toBe(1);
+    expect(await overflow()).toBe(1);
+    expect(await overflow()).toBe(1);
+  });
 });
