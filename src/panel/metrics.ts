@@ -64,7 +64,7 @@ export class PanelMetrics implements Scrapable {
   readonly registry = new Registry();
   private readonly runtimeCap = new LabelCap(PANEL_LABEL_CAPS.runtimes);
   private readonly agentCap: LabelCap;
-  private readonly modelCap = new LabelCap(PANEL_LABEL_CAPS.models);
+  private readonly modelCap = new LabelCap(PANEL_LABEL_CAPS.models, 256);
   private readonly toolCap = new LabelCap(PANEL_LABEL_CAPS.tools);
   private readonly piiCap = new LabelCap(PANEL_LABEL_CAPS.piiTypes);
   private readonly providerCap = new LabelCap(PANEL_LABEL_CAPS.providers);
