@@ -205,7 +205,10 @@ async function main(): Promise<void> {
       metric: 'json c=16 req/s of the least disturbed run without / with',
       value: `${fmt(best(per.without), 0)} / ${fmt(best(per.with), 0)} (${fmt((best(per.with) / best(per.without) - 1) * 100, 2)}%)`,
     });
-    rows.push({ metric: 'json c=16 gateway CPU per request without / with the scraper', value: `${fmt(cpu(per.without), 3)} / ${fmt(cpu(per.with), 3)} ms (${fmt((cpu(per.with) / cpu(per.without) - 1) * 100, 1)}%)` });
+    rows.push({
+      metric: 'json c=16 gateway CPU per request without / with the scraper',
+      value: `${fmt(cpu(per.without), 3)} / ${fmt(cpu(per.with), 3)} ms (${fmt((cpu(per.with) / cpu(per.without) - 1) * 100, 1)}%)`,
+    });
     rows.push({
       metric: 'scrape duration under the c=16 load, p50 / max',
       value: `${fmt(percentile(during, 50), 2)} / ${fmt(during.at(-1) ?? Number.NaN, 2)} ms (${during.length} scrapes)`,
