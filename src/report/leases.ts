@@ -66,6 +66,8 @@ interface Lease {
   seen: string;
   activeAt: number;
   samples: Array<[at: number, spent: Micros]>;
+  /** Calls waiting as the last lease call told the panel: when they are through, it is told so soon (its gauges and page show them). */
+  toldWaiting: number;
 }
 
 /** The account that stands in for every central budget until the panel first answers: no call passes it. */
@@ -208,6 +210,7 @@ export class Leases {
       if (s === null) continue;
       const want = this.want(l, s, false, now);
       if (s.waitingCalls > 0 && want > l.granted) return true;
+      if (l.toldWaiting > 0 && s.waitingCalls === 0) return true;
       const free = l.granted - s.spentMicros - s.reservedMicros;
       if (free * 4 < l.granted && l.unleased > 0 && want > l.granted) return true;
       if (want < l.granted && this.idle(l, s, now)) return true;
@@ -252,6 +255,7 @@ export class Leases {
     for (const l of this.leases.values()) {
       const s = this.o.tracker.central(l.id);
       if (s === null) continue;
+      l.toldWaiting = s.waitingCalls;
       out.push({
         budget: l.budget,
         window: l.window,
@@ -411,6 +415,7 @@ export class Leases {
       unavailableSince: null,
       largest: 0,
       seen: '',
+      toldWaiting: 0,
       activeAt: now,
       samples: [],
     };

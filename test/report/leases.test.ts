@@ -103,6 +103,24 @@ describe('central budgets: leases on a runtime', () => {
     expect(rows(t).at(-1)!.budgets).toBeNull();
   });
 
+  it('once its waiting calls are through, it tells the panel at once, not at its next renewal (the panel shows what it last heard)', async () => {
+    const panel = await leasePanel();
+    panel.set('team', { limit: 1_000_000 });
+    // Another runtime holds the whole budget: the call waits, and the lease calls (every 300 ms) say so.
+    panel.other('team', 1_000_000);
+    const t = await runtime(config(panel, 20_000));
+    const a = await agentToken(t, { budgetUsd: null });
+    const call = chat(t, a.token);
+    await until(() => panel.mine('team')?.waiting === 1, 10_000);
+    // It gives its lease back, and from now on the panel asks for a renewal a minute later only.
+    panel.renewInMs = 60_000;
+    panel.other('team', 0);
+    expect((await call).status).toBe(200);
+    // The answer that let the call through heard "1 waiting"; the panel hears "0 waiting" within a
+    // poll and the minimum gap, not at the renewal a minute away.
+    await until(() => panel.mine('team')?.waiting === 0, 5_000);
+  });
+
   it('a call above what the budget could ever cover is refused 402 at once, naming the central budget', async () => {
     const panel = await leasePanel();
     panel.set('team', { limit: 100, scope: 'team', period: 'month', window: 1_764_547_200_000 });
