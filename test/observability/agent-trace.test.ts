@@ -33,6 +33,8 @@ function runExample(python: string, collector: string): Promise<{ code: number |
   // No provider key (the simulated provider answers), and no OTEL_* of the machine's but the endpoint.
   const env: NodeJS.ProcessEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_'))), OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' };
   env.OTEL_EXPORTER_OTLP_ENDPOINT = collector;
+  // Reaches the agent too: the agent's service name, set in its code, still wins there.
+  env.OTEL_SERVICE_NAME = 'cage-under-test';
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
@@ -60,7 +62,7 @@ it("the agent's own spans join iron-cage's trace by traceparent alone: run → a
     const cage = spans.filter((s) => s.resource['telemetry.sdk.language'] === 'nodejs');
     const agent = spans.filter((s) => s.resource['telemetry.sdk.language'] === 'python');
     expect(cage.length + agent.length).toBe(spans.length);
-    expect(new Set(cage.map((s) => s.resource['service.name']))).toEqual(new Set(['iron-cage']));
+    expect(new Set(cage.map((s) => s.resource['service.name']))).toEqual(new Set(['cage-under-test']));
     expect(new Set(agent.map((s) => s.resource['service.name']))).toEqual(new Set(['lead-qualifier']));
 
     // iron-cage's run is the root.
