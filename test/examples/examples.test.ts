@@ -17,14 +17,22 @@ interface Example {
   /** The ledger's rows, in order: endpoint, model and whether the call streamed. */
   calls: Array<{ endpoint: string; model: string; stream: boolean }>;
   /** Which virtual environment it needs (none: the system python3, or Node). */
-  venv?: 'sdks' | 'langchain';
+  venv?: keyof typeof VENVS;
+  /** What it does: a tool round trip then a streamed answer (the default), or its own. */
+  does?: 'tools' | 'traces';
 }
 
 const chat = (stream: boolean) => ({ endpoint: 'chat', model: 'gpt-4o-mini', stream });
 const responses = (stream: boolean) => ({ endpoint: 'responses', model: 'gpt-4o-mini', stream });
 const messages = (stream: boolean) => ({ endpoint: 'messages', model: 'claude-haiku-4-5', stream });
 
-/** A tool call, the answer from its result, then a streamed answer. */
+const VENVS = {
+  sdks: ['examples/python-openai/requirements.txt', 'examples/python-anthropic/requirements.txt'],
+  langchain: ['examples/python-langchain/requirements.txt', 'examples/python-langgraph/requirements.txt'],
+  otel: ['examples/python-opentelemetry/requirements.txt'],
+};
+
+/** A tool call, the answer from its result, then a streamed answer (but where `does` says otherwise). */
 const EXAMPLES: Example[] = [
   { dir: 'python-stdlib', agent: 'agent.py', calls: [chat(false), chat(false), chat(true)] },
   { dir: 'python-openai', agent: 'agent.py', calls: [chat(false), chat(false), chat(true)], venv: 'sdks' },
@@ -32,27 +40,27 @@ const EXAMPLES: Example[] = [
   { dir: 'python-langchain', agent: 'agent.py', calls: [chat(false), chat(false), chat(true)], venv: 'langchain' },
   // stream_mode="messages" makes every model call inside the graph a streamed one.
   { dir: 'python-langgraph', agent: 'agent.py', calls: [chat(true), chat(true)], venv: 'langchain' },
+  // Traces itself with OpenTelemetry (its trace is checked in test/observability/agent-trace.test.ts).
+  { dir: 'python-opentelemetry', agent: 'agent.py', calls: [chat(false), chat(false), chat(false)], venv: 'otel', does: 'traces' },
   { dir: 'node-openai', agent: 'agent.mjs', calls: [chat(false), chat(false), chat(true)] },
   { dir: 'node-openai-agents', agent: 'agent.mjs', calls: [responses(false), responses(false), responses(true)] },
   { dir: 'node-langchain', agent: 'agent.mjs', calls: [chat(false), chat(false), chat(true)] },
   { dir: 'node-ai-sdk', agent: 'agent.mjs', calls: [responses(false), responses(false), responses(true)] },
 ];
 
-const VENVS = {
-  sdks: ['examples/python-openai/requirements.txt', 'examples/python-anthropic/requirements.txt'],
-  langchain: ['examples/python-langchain/requirements.txt', 'examples/python-langgraph/requirements.txt'],
-};
-
 /**
- * The LangChain wheels need a distribution the local package index may lack (langchain-core
- * 1.6.5 needs langchain-protocol): then those two examples are skipped, and their test names say
- * why. Anything else that stops a venv being built fails the tests that need it.
+ * The LangChain and OpenTelemetry wheels need distributions the local package index may lack
+ * (langchain-core 1.6.5 needs langchain-protocol; opentelemetry-sdk 1.45.0 needs
+ * opentelemetry-semantic-conventions 0.66b0): then those examples are skipped, and their test
+ * names say why. Anything else that stops a venv being built fails the tests that need it.
  */
+const MAY_LACK_A_DISTRIBUTION: ReadonlySet<keyof typeof VENVS> = new Set(['langchain', 'otel']);
+
 let venvs: Record<keyof typeof VENVS, Venv>;
 beforeAll(async () => {
   // Built at once, side by side; each is cached after its first build (see pythonVenv).
-  const [sdks, langchain] = await Promise.all([pythonVenv(VENVS.sdks), pythonVenv(VENVS.langchain)]);
-  venvs = { sdks, langchain };
+  const [sdks, langchain, otel] = await Promise.all([pythonVenv(VENVS.sdks), pythonVenv(VENVS.langchain), pythonVenv(VENVS.otel)]);
+  venvs = { sdks, langchain, otel };
 }, 600_000);
 
 function start(example: Example, python: string | null): Promise<{ code: number | null; out: string; db: string; cleanup: () => void }> {
@@ -83,20 +91,27 @@ it('every folder in examples/ is tested here, and has its README.md', () => {
 // One at a time: each takes a few seconds alone, but several iron-cages and agents starting at
 // once on a two-core machine take as long as all of them in a row, and each nears its timeout.
 describe.each(EXAMPLES)('examples/$dir', (example) => {
-  it('runs under `iron-cage start`: a tool round trip and a streamed answer, every call on the ledger', async ({ skip }) => {
+  it('runs under `iron-cage start`, every call on the ledger', async ({ skip }) => {
     let python: string | null = null;
     if (example.venv) {
       const v = venvs[example.venv];
-      if (!v.ok && example.venv === 'langchain' && v.missing) skip(`the package index lacks ${v.missing}: ${v.reason}`);
+      if (!v.ok && MAY_LACK_A_DISTRIBUTION.has(example.venv) && v.missing) skip(`the package index lacks ${v.missing}: ${v.reason}`);
       if (!v.ok) throw new Error(`examples/${example.dir} needs a Python venv that could not be built: ${v.reason}`);
       python = v.python;
     }
     const r = await start(example, python);
     try {
       expect(r.code, r.out).toBe(0);
-      // The tool ran on the model's call and its result went back: the answer quotes it.
-      expect(r.out).toMatch(/get_weather.*Paris/);
-      expect(r.out).toMatch(/answer: .*\S/);
+      if (example.does === 'traces') {
+        // Two leads qualified in their spans, then a summary of the verdicts.
+        expect(r.out).toMatch(/lead: Acme Corp.* -> \S/);
+        expect(r.out).toMatch(/lead: Globex.* -> \S/);
+        expect(r.out).toMatch(/summary: \S/);
+      } else {
+        // The tool ran on the model's call and its result went back: the answer quotes it.
+        expect(r.out).toMatch(/get_weather.*Paris/);
+        expect(r.out).toMatch(/answer: .*\S/);
+      }
       const d = new Database(r.db, { readonly: true });
       try {
         const rows = d.prepare('SELECT endpoint, model, stream, status, prompt_tokens, completion_tokens, cost_micros FROM llm_requests ORDER BY id').all() as Array<Record<string, any>>;
@@ -107,8 +122,10 @@ describe.each(EXAMPLES)('examples/$dir', (example) => {
           expect(row.completion_tokens).toBeGreaterThan(0);
           expect(row.cost_micros).toBeGreaterThan(0);
         }
-        // The call after the tool ran carries the tool's call and result: a longer prompt.
-        expect(rows[1]!.prompt_tokens).toBeGreaterThan(rows[0]!.prompt_tokens);
+        // The call after the tool ran carries the tool's call and result: a longer prompt. (The
+        // tracing agent's summary carries both verdicts.)
+        if (example.does === 'traces') expect(rows[2]!.prompt_tokens).toBeGreaterThan(rows[0]!.prompt_tokens);
+        else expect(rows[1]!.prompt_tokens).toBeGreaterThan(rows[0]!.prompt_tokens);
         const agent = d.prepare('SELECT status, exit_code, progress_done, progress_total, progress_unit FROM agents').get() as Record<string, any>;
         expect(agent).toMatchObject({ status: 'completed', exit_code: 0 });
         // The standard-library agent reports its progress through the Python SDK.
