@@ -6,7 +6,7 @@ import type { BreakerRegistry } from '../reliability/index.js';
 import { RuntimeMetrics } from './metrics.js';
 import { metricsRoute } from './metrics.routes.js';
 import type { Observer } from './observed.js';
-import { Tracing } from './tracing.js';
+import { Tracing, tracingSetup } from './tracing.js';
 
 export type ObservabilityDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'env'> & {
   tracker: Pick<BudgetTracker, 'agents' | 'snapshot' | 'centralIds' | 'central'>;
@@ -19,15 +19,24 @@ export type ObservabilityDeps = Pick<Platform, 'config' | 'state' | 'tokens' | '
  * Metrics (GET /metrics) and traces (OTLP, when the OTEL_* variables ask for it) for the
  * runtime. `observer` is what the gateway and the tool proxy report to; it fans out to both.
  */
-export function observabilityService(d: ObservabilityDeps): { service: Service; observer: Observer; metrics: RuntimeMetrics; tracing: Tracing | null } {
+export function observabilityService(d: ObservabilityDeps): { service: Service; observer: Observer; metrics: RuntimeMetrics } {
   const agentName = (id: string) => d.state.agentBrief(id)?.name ?? null;
-  const tracing = Tracing.fromEnv({ env: d.env, captureContent: d.config.traces.captureContent, redact: d.redact, agentName, version: VERSION, logger: d.logger });
+  // The SDK loads only when traces are on (otel.ts); it is in place before any agent starts
+  // (the runtime awaits every service's `ready` first). Calls before that are not traced.
+  let tracing: Tracing | null = null;
+  const on = tracingSetup(d.env, d.config.traces.captureContent, () => {}) !== null;
+  const ready = Tracing.fromEnv({ env: d.env, captureContent: d.config.traces.captureContent, redact: d.redact, agentName, version: VERSION, logger: d.logger }).then(
+    (t) => {
+      tracing = t;
+    },
+    (err: unknown) => d.logger.error({ err }, 'traces are off: the OpenTelemetry SDK could not be loaded'),
+  );
   const metrics = new RuntimeMetrics(
     {
       budgets: d.tracker,
       agentName,
       breakers: (kind) => d.breakers.rows(kind).map((r) => ({ name: String(kind === 'tool' ? r.service : r.provider), state: r.state, blocked: r.blocked })),
-      ...(tracing ? { spans: () => tracing.stats() } : {}),
+      ...(on ? { spans: () => tracing?.stats() ?? { exported: 0, dropped: {} } } : {}),
     },
     { maxAgents: d.config.metrics.maxAgents },
   );
@@ -61,17 +70,20 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
   const service: Service = {
     name: 'observability',
     rawRoutes: [metricsRoute({ metrics, tokens: d.tokens, auth: d.config.metrics.auth, enabled: d.config.metrics.enabled, logger: d.logger })],
+    ready,
     agentEnv: (agentId): Record<string, string> => {
       const tp = tracing?.traceparent(agentId) ?? null;
       return tp ? { TRACEPARENT: tp } : {};
     },
     announce: () => {
-      if (tracing) d.logger.info(`Traces go to ${tracing.setup.shown} (OTLP ${tracing.setup.protocol}${tracing.setup.captureContent ? ', with prompts and answers, PII redacted' : ''})`);
+      const t = tracing as Tracing | null;
+      if (t) d.logger.info(`Traces go to ${t.setup.shown} (OTLP ${t.setup.protocol}${t.setup.captureContent ? ', with prompts and answers, PII redacted' : ''})`);
     },
     close: async () => {
       unsubscribe();
-      await tracing?.shutdown();
+      await ready;
+      await (tracing as Tracing | null)?.shutdown();
     },
   };
-  return { service, observer, metrics, tracing };
+  return { service, observer, metrics };
 }

@@ -1,6 +1,6 @@
-import { TraceFlags } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { ExportResult } from '@opentelemetry/core';
+import type { BatchSpanProcessor, ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Otel } from './otel.js';
 
 /** Why a span never reached the collector: the queue was full, the export failed, or shutdown's wait ran out. */
 export type DropReason = 'queue_full' | 'export_failed' | 'shutdown';
@@ -34,10 +34,15 @@ export class CountedBatchProcessor implements SpanProcessor {
   /** Past shutdown's wait: results still to come no longer count (what was left is `shutdown`). */
   private closed = false;
 
+  private readonly sampled: number;
+
   constructor(
+    otel: Otel,
     exporter: SpanExporter,
     private readonly o: QueueOptions,
   ) {
+    this.sampled = otel.api.TraceFlags.SAMPLED;
+    const success = otel.core.ExportResultCode.SUCCESS;
     const counted: SpanExporter = {
       export: (spans, done) => {
         const n = spans.length;
@@ -49,7 +54,7 @@ export class CountedBatchProcessor implements SpanProcessor {
           settled = true;
           if (!this.closed) {
             this.inFlight -= n;
-            if (r.code === ExportResultCode.SUCCESS) this.counts.exported += n;
+            if (r.code === success) this.counts.exported += n;
             else this.counts.dropped.export_failed += n;
           }
           done(r);
@@ -58,13 +63,13 @@ export class CountedBatchProcessor implements SpanProcessor {
       shutdown: () => exporter.shutdown(),
       forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
     };
-    this.batch = new BatchSpanProcessor({ ...o, exporter: counted });
+    this.batch = new otel.sdk.BatchSpanProcessor({ ...o, exporter: counted });
   }
 
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if ((span.spanContext().traceFlags & this.sampled) === 0) return;
     if (this.closed) return void this.counts.dropped.shutdown++;
     if (this.queued >= this.o.maxQueueSize) return void this.counts.dropped.queue_full++;
     this.queued++;

@@ -1,9 +1,7 @@
-import { type Context, defaultTextMapGetter, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { parseKeyPairsIntoRecord, SDK_INFO, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, ParentBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Context, Link, Span, Tracer } from '@opentelemetry/api';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
+import { loadOtel, type Otel } from './otel.js';
 import type { AnyEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
@@ -71,13 +69,13 @@ export function tracingSetup(env: NodeJS.ProcessEnv, captureContent: boolean, wa
     warn(`OTLP protocol ${JSON.stringify(protocol)} is not supported (OTLP over HTTP only: http/protobuf or http/json); traces are sent as http/protobuf to ${shown}.`);
     protocol = 'http/protobuf';
   }
-  const headers = { ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
+  const headers = { ...keyPairs(env.OTEL_EXPORTER_OTLP_HEADERS), ...keyPairs(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
   const int = (v: string | undefined, dflt: number, min: number) => {
     const n = Number(v);
     return v !== undefined && v.trim() !== '' && Number.isInteger(n) && n >= min ? n : dflt;
   };
   const maxQueueSize = int(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048, 1);
-  const resource = parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES);
+  const resource = keyPairs(env.OTEL_RESOURCE_ATTRIBUTES);
   return {
     url,
     shown,
@@ -97,6 +95,27 @@ export function tracingSetup(env: NodeJS.ProcessEnv, captureContent: boolean, wa
 }
 
 const nonEmpty = (v: string | undefined): string | null => (v !== undefined && v.trim() !== '' ? v.trim() : null);
+
+/**
+ * `key=value,key2=value2` as the OTel variables write headers and resource attributes: trimmed,
+ * values URL-decoded (a pair without `=`, or a value that does not decode, is skipped).
+ *
+ * @example keyPairs('x-team=a%20b, env=prod') // { 'x-team': 'a b', env: 'prod' }
+ */
+export function keyPairs(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    const key = pair.slice(0, at).trim();
+    try {
+      if (key) out[key] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      /* not URL-encoded as the variable's format asks: skipped */
+    }
+  }
+  return out;
+}
 
 /** One supervised run of an agent: its invoke_agent span, open from before the process starts. */
 interface Run {
@@ -119,7 +138,7 @@ export class Tracing {
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
   private readonly processor: CountedBatchProcessor;
-  private readonly propagator = new W3CTraceContextPropagator();
+  private readonly propagator: W3CTraceContextPropagator;
   /** Per agent: the run whose process is running, and the next one, opened for its environment before it starts. */
   private readonly runs = new Map<string, { current: Run | null; next: Run | null }>();
   private closed = false;
@@ -127,18 +146,20 @@ export class Tracing {
   private constructor(
     private readonly o: TracingOptions,
     readonly setup: TracingSetup,
+    private readonly otel: Otel,
   ) {
-    const Exporter = setup.protocol === 'http/json' ? JsonExporter : ProtoExporter;
+    this.propagator = new otel.core.W3CTraceContextPropagator();
+    const Exporter = setup.protocol === 'http/json' ? otel.json.OTLPTraceExporter : otel.proto.OTLPTraceExporter;
     const exporter = new Exporter({ url: setup.url, headers: setup.headers, timeoutMillis: setup.timeoutMillis });
-    this.processor = new CountedBatchProcessor(exporter, setup.queue);
-    this.provider = new TracerProvider({
-      resource: resourceFromAttributes({
-        ...SDK_INFO,
+    this.processor = new CountedBatchProcessor(otel, exporter, setup.queue);
+    this.provider = new otel.sdk.TracerProvider({
+      resource: otel.resources.resourceFromAttributes({
+        ...otel.core.SDK_INFO,
         ...setup.resource,
         'service.name': setup.serviceName,
         'service.version': o.version,
       }),
-      sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+      sampler: new otel.sdk.ParentBasedSampler({ root: new otel.sdk.AlwaysOnSampler() }),
       spanProcessors: [this.processor],
       // Content is bounded where it is built; this bounds anything else.
       spanLimits: { attributeValueLengthLimit: 128 * 1024 },
@@ -147,9 +168,9 @@ export class Tracing {
   }
 
   /** Tracing as the environment asks for it, or null when no OTLP endpoint is set. */
-  static fromEnv(o: TracingOptions): Tracing | null {
+  static async fromEnv(o: TracingOptions): Promise<Tracing | null> {
     const setup = tracingSetup(o.env, o.captureContent, (msg) => o.logger.warn(msg));
-    return setup ? new Tracing(o, setup) : null;
+    return setup ? new Tracing(o, setup, await loadOtel()) : null;
   }
 
   /** An LLM call is over: its CLIENT span, from arrival to the end of its answer, each upstream attempt an event. */
@@ -175,9 +196,9 @@ export class Tracing {
         this.o.logger.debug({ err: e }, 'tracing: content capture could not read a call');
       }
     }
-    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: c.startMs, attributes, links }, context);
+    const span = this.tracer.startSpan(name, { kind: this.otel.api.SpanKind.CLIENT, startTime: c.startMs, attributes, links }, context);
     for (const t of c.attempts) span.addEvent('iron_cage.upstream.attempt', attemptAttributes(t), t.startMs);
-    if (err !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });
     span.end(c.startMs + (performance.now() - c.t0));
     if (run && c.row) {
       const t = run.totals;
@@ -196,8 +217,8 @@ export class Tracing {
     const run = t.row.agentId ? (this.runs.get(t.row.agentId)?.current ?? null) : null;
     const { context, links } = this.parentOf(t.headers, run);
     const err = toolErrorType(t);
-    const span = this.tracer.startSpan(`execute_tool ${t.row.service}`, { kind: SpanKind.INTERNAL, startTime: t.startMs, attributes: toolAttributes(t, err), links }, context);
-    if (err !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+    const span = this.tracer.startSpan(`execute_tool ${t.row.service}`, { kind: this.otel.api.SpanKind.INTERNAL, startTime: t.startMs, attributes: toolAttributes(t, err), links }, context);
+    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });
     span.end(t.startMs + t.row.latencyMs);
     if (run) run.totals.toolCalls++;
   }
@@ -270,8 +291,9 @@ export class Tracing {
    * is no header.
    */
   private parentOf(headers: ObservedCall['headers'], run: Run | null): { context: Context; links: Link[] } {
+    const { trace, ROOT_CONTEXT } = this.otel.api;
     if (headers.traceparent !== undefined) {
-      const joined = this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+      const joined = this.propagator.extract(ROOT_CONTEXT, headers, this.otel.api.defaultTextMapGetter);
       const remote = trace.getSpanContext(joined);
       if (remote && trace.isSpanContextValid(remote)) return { context: joined, links: run ? [{ context: run.span.spanContext(), attributes: { 'iron_cage.link': 'agent_run' } }] : [] };
     }
@@ -285,8 +307,9 @@ export class Tracing {
   }
 
   private openRun(agentId: string, startMs: number): Run {
+    const { trace, ROOT_CONTEXT } = this.otel.api;
     const name = this.o.agentName(agentId);
-    const span = this.tracer.startSpan(name ? `invoke_agent ${name}` : 'invoke_agent', { kind: SpanKind.INTERNAL, startTime: startMs }, ROOT_CONTEXT);
+    const span = this.tracer.startSpan(name ? `invoke_agent ${name}` : 'invoke_agent', { kind: this.otel.api.SpanKind.INTERNAL, startTime: startMs }, ROOT_CONTEXT);
     return { span, context: trace.setSpan(ROOT_CONTEXT, span), totals: emptyTotals() };
   }
 
@@ -296,7 +319,7 @@ export class Tracing {
     run.span.setAttributes(runAttributes(agentId, name, run.totals));
     if (err !== null) {
       run.span.setAttribute('error.type', err);
-      run.span.setStatus({ code: SpanStatusCode.ERROR, message: err });
+      run.span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });
     }
     run.span.end(Number.isFinite(endMs) ? endMs : Date.now());
   }
