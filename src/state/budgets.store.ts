@@ -128,6 +128,16 @@ export interface LeaseAsk {
   rate: number;
 }
 
+/** What a runtime said of its lease in an ask, as its lease row keeps it. */
+const reported = (ask: LeaseAsk) => ({
+  usedMicros: ask.used,
+  heldMicros: ask.held,
+  waiting: ask.waiting,
+  needMicros: ask.need,
+  ratePerMinMicros: ask.rate,
+  wantedMicros: ask.want,
+});
+
 /** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
 export interface LeaseGrant {
   budget: string;
@@ -434,12 +444,7 @@ export class BudgetsStore {
         }
         const row = {
           grantedMicros: granted,
-          usedMicros: ask.used,
-          heldMicros: ask.held,
-          waiting: ask.waiting,
-          needMicros: ask.need,
-          ratePerMinMicros: ask.rate,
-          wantedMicros: ask.want,
+          ...reported(ask),
           expiresAt: now + o.ttlMs,
           updatedAt: now,
         };
@@ -486,12 +491,7 @@ export class BudgetsStore {
       .update(budgetLeases)
       .set({
         grantedMicros: sql`least(${budgetLeases.grantedMicros}, ${Math.max(ask.want, ask.used + ask.held)})`,
-        usedMicros: ask.used,
-        heldMicros: ask.held,
-        waiting: ask.waiting,
-        needMicros: ask.need,
-        ratePerMinMicros: ask.rate,
-        wantedMicros: ask.want,
+        ...reported(ask),
         updatedAt: now,
       })
       .where(key);

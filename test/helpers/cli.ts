@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './runtime.js';
+
+export { freePort } from './http.js';
 
 /** The built command line, as `npm test` builds it before the suites run. */
 export const CLI = join(ROOT, 'dist/cli.js');
@@ -83,17 +84,4 @@ export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): Launched
   child.stderr!.on('data', (c) => (text += c));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, out: () => text, exited };
-}
-
-/** A loopback port nothing listens on right now (for a process that must come back on the same one). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }

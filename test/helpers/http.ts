@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 
 /** A throwaway HTTP server on 127.0.0.1 and a free port. */
 export interface TestServer {
@@ -128,4 +128,17 @@ export class FakeService {
   close(): Promise<void> {
     return this.server.close();
   }
+}
+
+/** A loopback port nothing listens on right now (for a process that must come back on the same one). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

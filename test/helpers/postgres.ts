@@ -1,6 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, realpathSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import pg from 'pg';
+import { freePort } from './http.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,18 +23,6 @@ function binDir(): string {
   throw new Error('PostgreSQL is not installed: `apt-get install -y postgresql` (.ci/run does it)');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface TestPostgres {
   /** postgres://iron@127.0.0.1:PORT/iron (trust authentication, loopback only). */
   url: string;
@@ -41,6 +30,8 @@ export interface TestPostgres {
   dir: string;
   /** A second, empty database on the same server; its URL. */
   createDatabase(name: string): Promise<string>;
+  /** The rows of one query on `url`, on a connection of its own (a test reading what a panel wrote). */
+  rows<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Stop the server (fast shutdown); `start()` brings the same cluster back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -104,6 +95,15 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     url,
     port,
     dir,
+    async rows<T>(sql: string, params: unknown[] = []) {
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
     async createDatabase(name: string) {
       await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'iron', name]);
       return `postgres://iron@127.0.0.1:${port}/${name}`;

@@ -2,7 +2,6 @@ import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -97,16 +96,6 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     return proc;
   };
 
-  const panelRows = async (sql: string, params: unknown[] = []) => {
-    const client = new pg.Client(server.url);
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
-  };
-
   const localTeamSpend = (db: string) => {
     const sqlite = new Database(db, { readonly: true });
     try {
@@ -189,7 +178,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
         if (res.status === 429) await new Promise((r) => setTimeout(r, 500));
       }
     };
-    const spent = async () => Number((await panelRows("SELECT coalesce(sum(spent_micros), 0)::bigint AS s FROM budget_leases WHERE budget_id = 'sales'").catch(() => [{ s: 0 }]))[0].s);
+    const spent = async () => Number((await server.rows("SELECT coalesce(sum(spent_micros), 0)::bigint AS s FROM budget_leases WHERE budget_id = 'sales'").catch(() => [{ s: 0 }]))[0].s);
 
     const loops = [...runtimes.keys()].flatMap((id) => Array.from({ length: AGENTS_PER_RUNTIME }, (_, n) => agentLoop(id, n)));
     const chaos = (async () => {
@@ -227,7 +216,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     console.log(`chaos: ${ok.length} answered, ${refused.length} refused (402), ${other.length} other (${[...new Set(other.map((o) => o.status))].join(', ')})`);
 
     // 1. Within the limit, to the micro-dollar: the panel's ledger and the runtimes' own files.
-    const [panelTotal] = await panelRows("SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE budgets LIKE '%\"sales@%'");
+    const [panelTotal] = await server.rows("SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE budgets LIKE '%\"sales@%'");
     const local = [...runtimes.values()].map((r) => localTeamSpend(r.db));
     const localCost = local.reduce((s, l) => s + l.cost, 0);
     expect(Number(panelTotal.cost)).toBeLessThanOrEqual(LIMIT_MICROS);
@@ -239,7 +228,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     // 2. Every answer an agent saw is a row on the panel.
     for (const [id] of runtimes) {
       const seen = ok.filter((o) => o.runtime === id).length;
-      const [rows] = await panelRows("SELECT count(*)::int AS n FROM llm_requests WHERE runtime_id = $1 AND status = 'ok'", [id]);
+      const [rows] = await server.rows("SELECT count(*)::int AS n FROM llm_requests WHERE runtime_id = $1 AND status = 'ok'", [id]);
       expect(rows.n, id).toBeGreaterThanOrEqual(seen);
     }
 
@@ -251,7 +240,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     expect(other).toEqual([]);
 
     // 4. The budget's figures are its rows: spent is the ledger, nothing is leased any more.
-    const [lease] = await panelRows(
+    const [lease] = await server.rows(
       "SELECT coalesce(sum(spent_micros), 0)::bigint AS spent, coalesce(sum(greatest(granted_micros - spent_micros, 0)), 0)::bigint AS leased FROM budget_leases WHERE budget_id = 'sales'",
     );
     expect(Number(lease.spent)).toBe(Number(panelTotal.cost));

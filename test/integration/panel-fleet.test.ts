@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
 import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
@@ -30,16 +29,6 @@ describe('a panel and three runtimes', () => {
     const p = launchCli(['panel', '--database', server.url, '--port', String(port), '--host', '127.0.0.1']);
     await until(() => /#login=/.test(p.out()), 30_000);
     return p;
-  };
-
-  const panelRows = async (sql: string, params: unknown[] = []) => {
-    const client = new pg.Client(server.url);
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
   };
 
   const localLedger = (db: string) => {
@@ -102,7 +91,7 @@ describe('a panel and three runtimes', () => {
 
   it('loses nothing and counts nothing twice when the panel is killed mid-run; the agents never wait on it', { timeout: 150_000 }, async () => {
     // Every runtime has reported something.
-    await until(async () => (await panelRows('SELECT count(DISTINCT runtime_id)::int AS n FROM llm_requests'))[0].n === RUNTIMES.length, 30_000);
+    await until(async () => (await server.rows('SELECT count(DISTINCT runtime_id)::int AS n FROM llm_requests'))[0].n === RUNTIMES.length, 30_000);
 
     // The panel dies; the runtimes' agents go on calling, their rows wait on their own disks.
     panel.child.kill('SIGKILL');
@@ -126,15 +115,15 @@ describe('a panel and three runtimes', () => {
 
     for (const r of runtimes) {
       const local = localLedger(r.db);
-      const [remote] = await panelRows('SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE runtime_id = $1', [r.id]);
+      const [remote] = await server.rows('SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE runtime_id = $1', [r.id]);
       expect({ runtime: r.id, n: remote.n, cost: Number(remote.cost) }).toEqual({ runtime: r.id, n: local.n, cost: local.cost });
-      const [rolled] = await panelRows('SELECT coalesce(sum(cost_micros), 0)::bigint AS cost, coalesce(sum(calls), 0)::int AS calls FROM spend_daily WHERE runtime_id = $1', [r.id]);
+      const [rolled] = await server.rows('SELECT coalesce(sum(cost_micros), 0)::bigint AS cost, coalesce(sum(calls), 0)::int AS calls FROM spend_daily WHERE runtime_id = $1', [r.id]);
       expect({ cost: Number(rolled.cost), calls: rolled.calls }).toEqual({ cost: local.cost, calls: local.n });
       // The events too: every one, once, in the runtime's own order (the panel's copy of its log).
       const sqlite = new Database(r.db, { readonly: true });
       const mine = sqlite.prepare('SELECT seq, type, message FROM events ORDER BY seq').all() as Array<{ seq: number; type: string; message: string }>;
       sqlite.close();
-      const theirs = (await panelRows('SELECT seq::int AS seq, type, message FROM events WHERE runtime_id = $1 ORDER BY seq', [r.id])) as typeof mine;
+      const theirs = (await server.rows('SELECT seq::int AS seq, type, message FROM events WHERE runtime_id = $1 ORDER BY seq', [r.id])) as typeof mine;
       expect(theirs.length).toBeGreaterThan(0);
       expect(theirs).toEqual(mine.slice(0, theirs.length));
       // What the runtime wrote after its last flush (its own "stopped" line) is the only thing still to send.

@@ -8,7 +8,6 @@
 // answer, the fleet row's among them, has data.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import pg from 'pg';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,15 +47,6 @@ describe.skipIf(prometheusAbsent())("a real Prometheus scraping the control pane
   const rts: Record<string, TestRuntime> = {};
   const dir = tempDir('iron-cage-prom-panel-');
 
-  const panelRows = async <T>(sql: string): Promise<T[]> => {
-    const c = new pg.Client(server.url);
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  };
   /** Each runtime's own ledger, read from its SQLite file. */
   const ledger = <T>(sql: string) => Object.entries(rts).flatMap(([runtime, t]) => (sqliteOf(t.rt.state).prepare(sql).all() as T[]).map((r) => ({ ...r, runtime })));
   const q = (promql: string) => prom.query(promql.replaceAll('{}', '{job="panel"}'));
@@ -199,7 +189,7 @@ describe.skipIf(prometheusAbsent())("a real Prometheus scraping the control pane
     expect(byLabels(await q(`sum by (runtime, gen_ai_request_model) (${METRIC.timeToFirstChunk}_count{})`), 'runtime', 'gen_ai_request_model')).toEqual({ 'rt-west,gpt-4o': 1 });
 
     // The panel's PostgreSQL holds the same rows: counts, tokens and spend per runtime.
-    const stored = await panelRows<{ runtime_id: string; n: number; input: string; output: string; micros: string }>(
+    const stored = await server.rows<{ runtime_id: string; n: number; input: string; output: string; micros: string }>(
       'SELECT runtime_id, count(*)::int AS n, sum(prompt_tokens)::text AS input, sum(completion_tokens)::text AS output, sum(cost_micros)::text AS micros FROM llm_requests GROUP BY runtime_id ORDER BY runtime_id',
     );
     const calls = countBy(rows.map((r) => r.runtime));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import WebSocket from 'ws';
+import { upgradeStatus } from '../security/sess-helpers.js';
 import Anthropic from '@anthropic-ai/sdk';
 import { DEFAULTS } from '../../src/config/index.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
@@ -193,19 +193,7 @@ describe('GET /metrics', () => {
     const llm = await fetch(`${t.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${metrics}`, 'content-type': 'application/json' }, body: '{}' });
     expect(llm.status).toBe(403);
     expect((await fetch(`${t.rt.url}/tools/any/x`, { headers: { authorization: `Bearer ${metrics}` } })).status).toBe(403);
-    const ws = await new Promise<number>((resolve, reject) => {
-      const c = new WebSocket(`${t!.rt.url.replace('http', 'ws')}/ws`, { headers: { authorization: `Bearer ${metrics}` } });
-      c.once('open', () => {
-        c.close();
-        resolve(101);
-      });
-      c.once('unexpected-response', (_req, res) => {
-        resolve(res.statusCode!);
-        res.resume();
-      });
-      c.once('error', reject);
-    });
-    expect(ws).toBe(403);
+    expect(await upgradeStatus(t.rt.url, metrics)).toBe(403);
     // A request a proxy forwarded is not this machine's, whatever socket it came on.
     expect((await fetch(`${t.rt.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).status).toBe(401);
     expect((await fetch(`${t.rt.url}/metrics`, { headers: { forwarded: 'for=203.0.113.9' } })).status).toBe(401);

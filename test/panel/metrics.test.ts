@@ -1,7 +1,6 @@
 import { parseExposition as parse, sumOf, type Sample } from '../helpers/exposition.js';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { upgradeStatus } from '../security/sess-helpers.js';
 import { DEFAULTS } from '../../src/config/index.js';
 import { PANEL_LABEL_CAPS, PanelMetrics, type BudgetsResponse } from '../../src/panel/index.js';
 import { type RuntimeView, type TelemetryBatchInput, windowStart } from '../../src/state/index.js';
@@ -88,15 +87,7 @@ const post = async (rt: string, b: TelemetryBatchInput) => {
   const r = await t.api('/api/telemetry', { token: tokens[rt]!, body: b });
   return { status: r.status, body: (await r.json()) as { duplicate?: boolean; error?: { code: string } } };
 };
-const ledger = async (q: string) => {
-  const c = new pg.Client(server.url);
-  await c.connect();
-  try {
-    return (await c.query(q)).rows as Array<Record<string, string>>;
-  } finally {
-    await c.end();
-  }
-};
+const ledger = (q: string) => server.rows<Record<string, string>>(q);
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -284,16 +275,7 @@ describe('the panel GET /metrics: what the runtimes reported, counted once', () 
 
 describe('who may scrape the panel', () => {
   it('a metrics token reads /metrics and nothing else; loopback needs none; a viewer, a runtime token or a bad token are refused', async () => {
-    const ws = (token: string) =>
-      new Promise<number>((resolve) => {
-        const c = new WebSocket(`${t.url.replace('http', 'ws')}/ws?token=${token}`);
-        c.on('open', () => {
-          c.close();
-          resolve(101);
-        });
-        c.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-        c.on('error', () => undefined);
-      });
+    const ws = (token: string) => upgradeStatus(t.url, token);
     await t.api('/api/users', { token: t.admin, body: { name: 'vic', role: 'viewer', password: 'a long viewer password' } });
     const viewer = ((await (await t.api('/api/login', { body: { name: 'vic', password: 'a long viewer password' } })).json()) as { token: string }).token;
     const [asMetrics, anon, asAdmin, asViewer, asRuntime, bad] = await Promise.all([scrape(), scrape(null), scrape(t.admin), scrape(viewer), scrape(tokens['rt-a']!), scrape('ic_not-a-token')]);
