@@ -123,6 +123,10 @@ export class Runtime {
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
         ...(report ? [report] : []),
       ];
+      // Some are ready only after a network answer (panel secrets): one that fails while the server
+      // starts is awaited below, so its error is reported as it is, never as an unhandled rejection.
+      const ready = Promise.all(services.map((s) => s.ready));
+      ready.catch(() => undefined);
       server = await startServer(
         {
           tokens,
@@ -157,7 +161,7 @@ export class Runtime {
       new TokensStore(state).endLinks(new Date());
       rt.announceDashboard();
       if (alerts.channels.length > 0) logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget)' : 'webhook (budget, PII)')).join(', ')}`);
-      await Promise.all(services.map((s) => s.ready));
+      await ready;
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());
