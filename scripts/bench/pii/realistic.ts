@@ -113,8 +113,10 @@ const IBANS: Readonly<Record<string, string>> = {
 };
 
 type Rnd = () => number;
+export type Generator = ReturnType<typeof generator>;
 
-function generator(seed: number) {
+/** Seeded random numbers (a linear congruential generator, as dense.ts uses) and helpers over them. */
+export function generator(seed: number) {
   let s = seed >>> 0;
   const rnd: Rnd = () => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
@@ -127,15 +129,87 @@ function generator(seed: number) {
   return { rnd, int, pick, from, digits };
 }
 
+/** Phones, IBANs, cards and API keys as varied as real records', drawn with `gen`'s random numbers. */
+export function variedValues(gen: Generator) {
+  const { rnd, int, pick, from, digits } = gen;
+  const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const ALNUM = `${UPPER}abcdefghijklmnopqrstuvwxyz0123456789`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const phone = () => {
+    const layout = pick(PHONES);
+    for (let tries = 0; ; tries++) {
+      const nsn = layout.lead + (layout.cc === '1' ? `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}` : digits(layout.length - layout.lead.length));
+      if (tries > 200) throw new Error(`no valid number for +${layout.cc} ${layout.lead}`);
+      if (layout.cc === '1' || isValidPhoneNumber(`+${layout.cc}${nsn}`)) return layout.print(nsn);
+    }
+  };
+
+  const iban = () => {
+    const country = pick(Object.keys(IBANS));
+    const bban = [...IBANS[country]!].map((c) => (c === '9' ? digits(1) : c === 'A' ? from(UPPER, 1) : from(`${UPPER}0123456789`, 1))).join('');
+    const check = 98 - mod97(`${bban}${country}00`);
+    const value = `${country}${pad(check)}${bban}`;
+    return rnd() < 0.6 ? value.replace(/(.{4})(?=.)/g, '$1 ') : value;
+  };
+
+  const card = () => {
+    const [prefix, length, groups] = pick<[string, number, number[]]>([
+      ['4', 16, [4, 4, 4, 4]],
+      [`5${int(1, 5)}`, 16, [4, 4, 4, 4]],
+      [`2${int(221, 720)}`, 16, [4, 4, 4, 4]],
+      [pick(['34', '37']), 15, [4, 6, 5]],
+      ['6011', 16, [4, 4, 4, 4]],
+      [`35${int(28, 89)}`, 16, [4, 4, 4, 4]],
+      ['36', 14, [4, 6, 4]],
+    ]);
+    const body = prefix + digits(length - prefix.length - 1);
+    const number = body + luhnDigit(body);
+    const style = rnd();
+    return style < 0.5 ? g(number, ' ', ...groups) : style < 0.75 ? g(number, '-', ...groups) : number;
+  };
+
+  // A random body without a digit (one in 70 of 24 characters) is read as a placeholder, by design.
+  const mixed = (f: () => string) => {
+    for (;;) {
+      const v = f();
+      if (/[0-9]/.test(v.slice(v.length - 16)) && /[A-Za-z]/.test(v.slice(v.length - 16))) return v;
+    }
+  };
+  const key = () =>
+    mixed(
+      pick([
+        () => `sk-proj-${from(ALNUM, 48)}`,
+        () => `sk-ant-api03-${from(ALNUM, 40)}`,
+        () => `sk_live_${from(ALNUM, 24)}`,
+        () => `rk_test_${from(ALNUM, 24)}`,
+        () => `ghp_${from(ALNUM, 36)}`,
+        () => `github_pat_11${from(`${UPPER}0123456789`, 20)}_${from(ALNUM, 59)}`,
+        () => `xoxb-${digits(12)}-${digits(13)}-${from(ALNUM, 24)}`,
+        () => `AIza${from(`${ALNUM}-_`, 34)}${from(ALNUM, 1)}`,
+        () => `glpat-${from(ALNUM, 20)}`,
+        () => `AKIA${from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`,
+      ]),
+    );
+  const awsSecret = () => mixed(() => from(`${ALNUM}/+`, 40));
+
+  return { phone, iban, card, key, awsSecret };
+}
+
 /**
  * `count` records (2,000 make ~0.6 MB), each with the values planted in it.
  * @example
  * const { text, all } = realisticCorpus(2000, 5); // ~0.6 MB, ~3,700 values
  */
 export function realisticCorpus(count = 2000, seed = 5): RealisticCorpus {
-  const { rnd, int, pick, from, digits } = generator(seed);
+  const gen = generator(seed);
+  const { int, pick, from, digits } = gen;
+  const varied = variedValues(gen);
+  const phone = () => P('PHONE', varied.phone());
+  const iban = () => P('IBAN', varied.iban());
+  const card = () => P('CREDIT_CARD', varied.card());
+  const key = () => P('API_KEY', varied.key());
+  const awsSecret = () => P('API_KEY', varied.awsSecret());
   const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  const ALNUM = `${UPPER}abcdefghijklmnopqrstuvwxyz0123456789`;
   const pad = (n: number) => String(n).padStart(2, '0');
 
   let planted: Array<[PiiType, string]> = [];
@@ -171,75 +245,11 @@ export function realisticCorpus(count = 2000, seed = 5): RealisticCorpus {
     return P('EMAIL', `${local}@${pick(domains)}`);
   };
 
-  const phone = () => {
-    const layout = pick(PHONES);
-    for (let tries = 0; ; tries++) {
-      const nsn = layout.lead + (layout.cc === '1' ? `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}` : digits(layout.length - layout.lead.length));
-      if (tries > 200) throw new Error(`no valid number for +${layout.cc} ${layout.lead}`);
-      if (layout.cc === '1' || isValidPhoneNumber(`+${layout.cc}${nsn}`)) return P('PHONE', layout.print(nsn));
-    }
-  };
-
-  const iban = () => {
-    const country = pick(Object.keys(IBANS));
-    const bban = [...IBANS[country]!].map((c) => (c === '9' ? digits(1) : c === 'A' ? from(UPPER, 1) : from(`${UPPER}0123456789`, 1))).join('');
-    const check = 98 - mod97(`${bban}${country}00`);
-    const value = `${country}${pad(check)}${bban}`;
-    return P('IBAN', rnd() < 0.6 ? value.replace(/(.{4})(?=.)/g, '$1 ') : value);
-  };
-
-  const card = () => {
-    const [prefix, length, groups] = pick<[string, number, number[]]>([
-      ['4', 16, [4, 4, 4, 4]],
-      [`5${int(1, 5)}`, 16, [4, 4, 4, 4]],
-      [`2${int(221, 720)}`, 16, [4, 4, 4, 4]],
-      [pick(['34', '37']), 15, [4, 6, 5]],
-      ['6011', 16, [4, 4, 4, 4]],
-      [`35${int(28, 89)}`, 16, [4, 4, 4, 4]],
-      ['36', 14, [4, 6, 4]],
-    ]);
-    const body = prefix + digits(length - prefix.length - 1);
-    const number = body + luhnDigit(body);
-    const style = rnd();
-    return P('CREDIT_CARD', style < 0.5 ? g(number, ' ', ...groups) : style < 0.75 ? g(number, '-', ...groups) : number);
-  };
-
   const ssn = () => {
     let area = int(1, 899);
     if (area === 666) area = 667;
     return P('SSN', `${String(area).padStart(3, '0')}-${pad(int(1, 99))}-${String(int(1, 9999)).padStart(4, '0')}`);
   };
-
-  // A random body without a digit (one in 70 of 24 characters) is read as a placeholder, by design.
-  const mixed = (f: () => string) => {
-    for (;;) {
-      const v = f();
-      if (/[0-9]/.test(v.slice(v.length - 16)) && /[A-Za-z]/.test(v.slice(v.length - 16))) return v;
-    }
-  };
-  const key = () =>
-    P(
-      'API_KEY',
-      mixed(
-        pick([
-          () => `sk-proj-${from(ALNUM, 48)}`,
-          () => `sk-ant-api03-${from(ALNUM, 40)}`,
-          () => `sk_live_${from(ALNUM, 24)}`,
-          () => `rk_test_${from(ALNUM, 24)}`,
-          () => `ghp_${from(ALNUM, 36)}`,
-          () => `github_pat_11${from(`${UPPER}0123456789`, 20)}_${from(ALNUM, 59)}`,
-          () => `xoxb-${digits(12)}-${digits(13)}-${from(ALNUM, 24)}`,
-          () => `AIza${from(`${ALNUM}-_`, 34)}${from(ALNUM, 1)}`,
-          () => `glpat-${from(ALNUM, 20)}`,
-          () => `AKIA${from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`,
-        ]),
-      ),
-    );
-  const awsSecret = () =>
-    P(
-      'API_KEY',
-      mixed(() => from(`${ALNUM}/+`, 40)),
-    );
 
   const ipv4 = () => P('IP_ADDRESS', `${int(11, 223)}.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`);
   const ipv6 = () => P('IP_ADDRESS', `2001:db8:${from('0123456789abcdef', 4)}:${int(1, 9999)}::${from('123456789abcdef', 1)}${from('0123456789abcdef', 3)}`);
