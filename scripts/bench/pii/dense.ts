@@ -1,9 +1,12 @@
 // PII-dense synthetic text for the PII benchmark: CRM notes, agent transcripts, support tickets
 // and log lines with about 6 PII values and 15 number-like non-PII tokens per KB (dates, times,
 // versions, ZIP+4, order and invoice numbers, UUIDs, prices, Luhn-invalid card-length numbers).
-// Values come from templates, never from a detector; deterministic for a given seed.
+// Values come from templates, never from a detector; half the phones and all IBANs, cards and
+// API keys are drawn as varied as real records' (realistic.ts: 30 phone layouts of 20 countries,
+// IBANs of 30 countries, keys of 10 vendors). Deterministic for a given seed.
 
 import type { PiiType } from '../../../src/domain/pii/index.js';
+import { generator, variedValues } from './realistic.js';
 
 export interface DenseLine {
   text: string;
@@ -35,30 +38,32 @@ export function denseText(bytes: number, seed = 11): { text: string; lines: Dens
   const first = ['anna', 'bob', 'carlos', 'dana', 'erik', 'fatima', 'jürgen', 'zoë', 'kenji', 'lena', 'marco', 'priya', 'søren', 'łukasz'];
   const last = ['smith', 'garcia', 'mueller', 'nowak', 'rossi', 'tanaka', 'kumar', 'dubois', 'silva', 'obrien'];
   const domains = ['acme.com', 'example.org', 'globex.co.uk', 'initech.io', 'müller-bau.de', 'société.fr', 'mail.hooli.com', 'uni-heidelberg.de', 'bücher.example', 'company.com.au'];
+  const varied = variedValues(generator(seed ^ 0x5eed));
   const email = () => P('EMAIL', `${pick(first)}${pick(['.', '_', ''])}${pick(last)}${rnd() < 0.3 ? int(1, 99) : ''}@${pick(domains)}`);
   const phone = () =>
     P(
       'PHONE',
-      pick([
-        () => `(${int(2, 9)}${digits(2)}) ${int(2, 9)}${digits(2)}-${digits(4)}`,
-        () => `+1 ${int(2, 9)}${digits(2)} ${int(2, 9)}${digits(2)} ${digits(4)}`,
-        () => `+44 20 7946 0${digits(3)}`,
-        () => `+49 30 ${int(2, 9)}${digits(7)}`,
-        () => `030/${int(2, 9)}${digits(6)}`,
-        () => `06 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`,
-        () => `+33 6 ${int(10, 89)} ${digits(2)} ${digits(2)} ${digits(2)}`,
-        () => `+48 ${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
-        () => `+91 ${int(7, 9)}${digits(4)} ${digits(5)}`,
-        () => `0${int(6, 7)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}`,
-        () => `${pick(['50', '51', '53', '57', '60', '66', '69', '72', '73', '78', '79', '88'])}${digits(1)} ${digits(3)} ${digits(3)}`,
-        () => `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}`,
-      ])(),
+      rnd() < 0.5
+        ? varied.phone()
+        : pick([
+            () => `(${int(2, 9)}${digits(2)}) ${int(2, 9)}${digits(2)}-${digits(4)}`,
+            () => `+1 ${int(2, 9)}${digits(2)} ${int(2, 9)}${digits(2)} ${digits(4)}`,
+            () => `+44 20 7946 0${digits(3)}`,
+            () => `+49 30 ${int(2, 9)}${digits(7)}`,
+            () => `030/${int(2, 9)}${digits(6)}`,
+            () => `06 ${digits(2)} ${digits(2)} ${digits(2)} ${digits(2)}`,
+            () => `+48 ${int(5, 8)}${digits(2)} ${digits(3)} ${digits(3)}`,
+            () => `+91 ${int(7, 9)}${digits(4)} ${digits(5)}`,
+            () => `0${int(6, 7)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}\u00a0${digits(2)}`,
+            () => `${pick(['50', '51', '53', '57', '60', '66', '69', '72', '73', '78', '79', '88'])}${digits(1)} ${digits(3)} ${digits(3)}`,
+            () => `${int(2, 9)}${digits(2)}${int(2, 9)}${digits(6)}`,
+          ])(),
     );
   const ssn = () => P('SSN', `${int(100, 665)}-${int(10, 99)}-${int(1000, 9999)}`);
   const ip = () => P('IP_ADDRESS', `${int(11, 223)}.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`);
-  const card = () => P('CREDIT_CARD', pick(['4111 1111 1111 1111', '5500-0000-0000-0004', '4012888888881881', '3782 822463 10005']));
-  const iban = () => P('IBAN', pick(['DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', 'FR1420041010050500013M02606']));
-  const akid = () => P('API_KEY', `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[int(0, 31)]).join('')}`);
+  const card = () => P('CREDIT_CARD', varied.card());
+  const iban = () => P('IBAN', varied.iban());
+  const akid = () => P('API_KEY', rnd() < 0.5 ? `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[int(0, 31)]).join('')}` : varied.key());
 
   const awsSecret = () => P('API_KEY', Array.from({ length: 40 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+'[int(0, 63)]).join(''));
   const date = () => N(pick([() => `2024-${pad(int(1, 12))}-${pad(int(1, 28))}`, () => `${pad(int(1, 28))}.${pad(int(1, 12))}.2025`, () => `${pad(int(1, 12))}/${pad(int(1, 28))}/2024`])());

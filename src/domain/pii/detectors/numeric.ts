@@ -1,4 +1,4 @@
-import type { CountryCode } from 'libphonenumber-js/max';
+import type { CountryCode } from 'libphonenumber-js/core';
 import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';

@@ -1,6 +1,6 @@
-import { Metadata } from 'libphonenumber-js/max';
+import { phoneLibrary } from './phone-library.js';
 
-// libphonenumber's validity rule, read from its own metadata and compiled once: a national
+// libphonenumber's validity rule, read from its own metadata (phone-library.ts) and compiled once: a national
 // significant number is valid for a country when it matches the country's national pattern
 // and the pattern (and lengths) of one number type. A parse through the library costs
 // 10-20 µs (it rebuilds metadata objects and regexes per call); this costs a few regex tests,
@@ -72,7 +72,8 @@ const plans = new Map<string, Plan | null>();
 function compile(selector: string): Plan | null {
   let plan = plans.get(selector);
   if (plan !== undefined) return plan;
-  const metadata = new Metadata();
+  const { core, metadata: json } = phoneLibrary();
+  const metadata = new core.Metadata(json);
   try {
     metadata.selectNumberingPlan(selector as never);
   } catch {
@@ -170,7 +171,8 @@ const callingCodes = new Map<string, readonly string[]>();
 function countriesOf(code: string): readonly string[] {
   let countries = callingCodes.get(code);
   if (countries === undefined) {
-    const metadata = new Metadata() as unknown as CallingCodes;
+    const { core, metadata: json } = phoneLibrary();
+    const metadata = new core.Metadata(json) as unknown as CallingCodes;
     countries = metadata.hasCallingCode(code) ? (metadata.getCountryCodesForCallingCode(code) ?? []) : [];
     // Non-geographic codes (+800, +882, …) have a plan of their own and no country.
     if (countries.length === 0 && metadata.isNonGeographicCallingCode(code)) countries = [code];

@@ -1,12 +1,13 @@
-import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import type { CountryCode } from 'libphonenumber-js/core';
 import { ValidationError } from '../../../core/errors.js';
 import { isDigit } from '../chars.js';
 import { internationalVerdict, nationalValid, printedGroups } from './phone-plan.js';
 import { phoneWordBefore } from './phone-context.js';
+import { isPhoneCountry, phoneLibrary } from './phone-library.js';
 import { partOfLongerRun, knownNonPhoneShape, saidBefore, type DigitShape } from './shape.js';
 
 // The numeric scanner finds phone-shaped digit groups cheaply; libphonenumber's metadata
-// (full, compiled once in phone-plan.ts) decides whether the digits form a number some
+// (full, loaded on first use by phone-library.ts, compiled once per country in phone-plan.ts) decides whether the digits form a number some
 // country actually assigns.
 
 // Digits after these words are identifiers, even when they happen to look like a number.
@@ -15,7 +16,7 @@ const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|case|ref|reference
 export function toRegions(regions: readonly string[]): CountryCode[] {
   return regions.map((r) => {
     const code = r.toUpperCase();
-    if (!isSupportedCountry(code)) throw new ValidationError(`phone region '${r}' is not a known ISO 3166 country code`);
+    if (!isPhoneCountry(code)) throw new ValidationError(`phone region '${r}' is not a known ISO 3166 country code`);
     return code;
   });
 }
@@ -90,7 +91,8 @@ function validNational(s: DigitShape, regions: readonly CountryCode[], groupsAsW
 
 /** The library's national print of `raw`, as group lengths, without a trunk 0 that `raw` leaves out. */
 function libraryPrinted(raw: string, region: CountryCode): number[] {
-  const national = parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false })?.formatNational() ?? '';
+  const { core, metadata } = phoneLibrary();
+  const national = core.parsePhoneNumberFromString(raw, { defaultCountry: region, extract: false }, metadata)?.formatNational() ?? '';
   const printed = (national.match(/\d+/g) ?? []).map((g) => g.length);
   // India and others print a trunk 0 that people leave out when writing: 98935 17460.
   if (printed.length > 0 && national.replace(/\D/g, '').startsWith('0') && raw[0] !== '0') printed[0]!--;

@@ -1,0 +1,31 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { getCountries } from 'libphonenumber-js/max';
+import { describe, expect, it } from 'vitest';
+import { phoneCountries } from '../../src/domain/pii/detectors/phone-library.js';
+import { scannerFor } from '../../src/domain/pii/index.js';
+import { ROOT } from '../helpers/runtime.js';
+
+// Test files share one module graph (vitest.config.ts), where another file has long loaded the
+// metadata: the load is watched in a process of its own.
+const child = `
+import { phoneLibraryLoaded } from './src/domain/pii/detectors/phone-library.ts';
+import { scan, scannerFor } from './src/domain/pii/index.ts';
+const seen = [];
+scannerFor({ phoneRegions: ['DE', 'br'] });
+seen.push(scan('mail bob@acme.com, key sk-proj-abc123def456ghi789jkl0, on 2025-01-15 at 10:30 for $1,200.50 (v2.3.1, 12345-6789)').map((d) => d.type).join(), phoneLibraryLoaded());
+seen.push(scan('call +44 20 7946 0958 today').map((d) => d.type).join(), phoneLibraryLoaded());
+console.log(JSON.stringify(seen));
+`;
+
+describe('libphonenumber', () => {
+  it('loads when a phone candidate is first validated: not for a scanner, nor for text whose numbers reach no phone test', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { cwd: ROOT, timeout: 20_000 });
+    expect(JSON.parse(stdout)).toEqual(['EMAIL,API_KEY', false, 'PHONE', true]);
+  });
+
+  it('phone regions are checked against its list of countries without loading it', () => {
+    expect(phoneCountries()).toEqual(getCountries());
+    expect(() => scannerFor({ phoneRegions: ['XX'] })).toThrow(/phone region 'XX' is not a known ISO 3166 country code/);
+  });
+});
