@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { budgetUse, budgetUseRows } from './budget-use.js';
 import { load, REQUEST, RESP_REQUEST, RESP_STREAM_REQUEST, serveMock, startGateway, startMock, STREAM_REQUEST } from './gateway/load.js';
-import { fmt, median, percentile, portkeyEntry, portkeyHeaders, report, startPortkey, type Row } from './lib.js';
+import { fmt, idleRssMb, median, percentile, portkeyEntry, portkeyHeaders, report, rssMb, startPortkey, type Row } from './lib.js';
 
 /** Alternating runs per protocol when /v1/responses is set beside chat. */
 const ROUNDS = 5;
@@ -43,10 +43,6 @@ function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /** Rounds of the side-by-side comparison; the order of the two gateways alternates between rounds. */
 const VS_ROUNDS = 5;
@@ -62,6 +58,7 @@ async function versusPortkey(upstream: string, gw: { child: ChildProcess; origin
     return;
   }
   const pk = await startPortkey(entry);
+  const pkIdle = await idleRssMb(pk.pid);
   try {
     const path = '/v1/chat/completions';
     const sides = {
@@ -118,6 +115,11 @@ async function versusPortkey(upstream: string, gw: { child: ChildProcess; origin
       }
     }
     rows.push({ metric: 'vs Portkey: stream c=1 first chunk delay added p50, iron-cage / Portkey', value: `${first['iron-cage']} / ${first.portkey}` });
+    // Peak RSS: each process's high-water mark so far; both served the same rounds above.
+    const peak = { 'iron-cage': rssMb(gw.child.pid!).peak, portkey: rssMb(pk.pid).peak };
+    rows.push({ metric: 'vs Portkey: idle RSS after start, Portkey', value: `${fmt(pkIdle, 0)} MB` });
+    rows.push({ metric: 'vs Portkey: peak RSS, iron-cage / Portkey', value: `${fmt(peak['iron-cage'], 0)} / ${fmt(peak.portkey, 0)} MB`, target: '≤ Portkey', ok: peak['iron-cage'] <= peak.portkey });
+    results['vs portkey rss'] = { idlePortkey: pkIdle, peak };
     results['vs portkey'] = { rounds: VS_ROUNDS, per, ratios, firstChunk: first };
   } finally {
     pk.close();
@@ -136,9 +138,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'iron-gw-bench-'));
   const mock = await startMock();
   const gw = await startGateway(dir, mock.url);
+  const idle = await idleRssMb(gw.child.pid!);
   let bare: Awaited<ReturnType<typeof startBare>> | null = null;
   const rows: Row[] = [];
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { idleRssMb: idle };
+  rows.push({ metric: 'iron-cage serve idle RSS (3 s after start, before any call)', value: `${fmt(idle, 0)} MB`, target: '< 80 MB', ok: idle < 80 });
   try {
     // Warm both paths (JIT, connection pools, tokenizer tables).
     await load(mock.url, '/v1/chat/completions', 'x', REQUEST, 4, 500, false);
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
     const bareCpuPerReq = (cpuMs(bare.pid) - bareCpu0) / viaBare.n;
     results['bare proxy json c=1'] = { rps: viaBare.n / viaBare.seconds, p50: percentile(viaBare.latencies, 50), cpuPerReq: bareCpuPerReq };
     rows.push({ metric: 'bare undici proxy (no checks), json c=1: CPU per request', value: `${fmt(bareCpuPerReq, 3)} ms` });
-    rows.push({ metric: 'gateway peak RSS', value: `${fmt(peakRssMb(gw.child.pid!), 0)} MB` });
+    rows.push({ metric: 'gateway peak RSS, whole benchmark', value: `${fmt(rssMb(gw.child.pid!).peak, 0)} MB` });
   } finally {
     gw.child.kill('SIGTERM');
     await new Promise((r) => gw.child.once('exit', r));

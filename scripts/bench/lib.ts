@@ -183,6 +183,19 @@ export async function startPortkey(entry: string): Promise<{ origin: string; pid
   return { origin: `http://127.0.0.1:${port}`, pid: child.pid!, close: () => child.kill() };
 }
 
+/** A process's resident memory in MB from /proc (Linux): now (VmRSS) and its peak so far (VmHWM, the kernel's own high-water mark, so no sampling misses a spike). */
+export function rssMb(pid: number): { now: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return { now: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** A server's RSS once it has settled after start: `ms` after it said it was ready, with no request in between. */
+export async function idleRssMb(pid: number, ms = 3000): Promise<number> {
+  await new Promise((r) => setTimeout(r, ms));
+  return rssMb(pid).now;
+}
+
 /** What Portkey needs to send a call to an OpenAI-shaped upstream at `upstream`. */
 export const portkeyHeaders = (upstream: string): Record<string, string> => ({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream}/v1` });
 

@@ -1,5 +1,5 @@
 import { type AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
-import { type BudgetTracker, PriceBook, preloadTokenizers } from '../domain/budget/index.js';
+import { type BudgetTracker, PriceBook } from '../domain/budget/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { RequestsStore } from '../state/index.js';
 import { budgetRoutes } from './budget.routes.js';
@@ -41,10 +41,5 @@ export function budgetService(ctx: BudgetDeps): BudgetService {
     notices,
     book,
     apiRoutes: [budgetRoutes({ state: ctx.state, requests: ctx.requests, budgets, book, baselineModel: g.baselineModel })],
-    announce() {
-      // Load the BPE tables (about 0.2 s of synchronous work, once) just after start, before
-      // an agent's first call can arrive, but not in the way of the first health checks.
-      setTimeout(() => preloadTokenizers(), 100).unref();
-    },
   };
 }

@@ -1,4 +1,5 @@
-import { calcPrice, type ModelInfo, type ModelPrice, type PriceCalculation, type Provider } from '@pydantic/genai-prices';
+import { createRequire } from 'node:module';
+import type { ModelInfo, ModelPrice, PriceCalculation, Provider } from '@pydantic/genai-prices';
 import { usdPerMillion, type ModelRates, type PriceSchedule, type PriceTier } from './rates.js';
 
 // The maintained price table (@pydantic/genai-prices, bundled data: no network). Only text
@@ -6,6 +7,19 @@ import { usdPerMillion, type ModelRates, type PriceSchedule, type PriceTier } fr
 // image and search surcharges are not metered (audio and image models are priced at their text
 // token rates). The package resolves provider and model by its own matching rules, which also
 // accept dated snapshots (`gpt-4o-2024-08-06` → gpt-4o).
+//
+// The table is 1.6 MB of JavaScript data that costs about 7 MB of RSS once loaded: it is
+// required (the package's CommonJS build, as tokens.ts does the BPE tables) when a price is first
+// looked up, so a server that has served no call, and every CLI command that prices nothing, do
+// not carry it.
+const requireCjs = createRequire(import.meta.url);
+let table: typeof import('@pydantic/genai-prices') | undefined;
+
+/** The price table's package, loaded on first use. */
+export function genaiPrices(): typeof import('@pydantic/genai-prices') {
+  table ??= requireCjs('@pydantic/genai-prices') as typeof import('@pydantic/genai-prices');
+  return table;
+}
 
 export interface CatalogMatch {
   providerId: string;
@@ -81,7 +95,7 @@ export const MAJOR_PROVIDERS = ['openai', 'anthropic', 'google', 'mistral', 'x-a
 
 function tryCalc(model: string, providerId?: string): PriceCalculation | null {
   try {
-    return calcPrice({}, model, providerId ? { providerId } : {});
+    return genaiPrices().calcPrice({}, model, providerId ? { providerId } : {});
   } catch {
     // genai-prices throws on internally inconsistent entries; treat those as unpriced.
     return null;
@@ -116,7 +130,7 @@ export function findInCatalog(model: string, providerId?: string): CatalogMatch 
   return {
     ...base,
     scheduleAt(when: Date): PriceSchedule {
-      const r = calcPrice({}, model, { provider: only, timestamp: when });
+      const r = genaiPrices().calcPrice({}, model, { provider: only, timestamp: when });
       return (r && toSchedule(r.model_price)) ?? fixed;
     },
   };

@@ -1,5 +1,5 @@
-import { calcPrice, findProvider, type ModelInfo, type Provider } from '@pydantic/genai-prices';
-import { MAJOR_PROVIDERS, toSchedule } from './catalog.js';
+import type { ModelInfo, Provider } from '@pydantic/genai-prices';
+import { genaiPrices, MAJOR_PROVIDERS, toSchedule } from './catalog.js';
 import type { PriceSchedule } from './rates.js';
 
 // A model the table does not know yet is usually a new snapshot or variant of a family it does
@@ -65,6 +65,7 @@ function providersFor(model: string, providerId: string | undefined): Provider[]
       out.push(p);
     }
   };
+  const { findProvider } = genaiPrices();
   if (providerId) add(findProvider({ providerId }));
   add(findProvider({ modelId: model.toLowerCase() }));
   for (const id of MAJOR_PROVIDERS) add(findProvider({ providerId: id }));
@@ -74,7 +75,7 @@ function providersFor(model: string, providerId: string | undefined): Provider[]
 function scheduleOf(provider: Provider, m: ModelInfo): PriceSchedule | null {
   if (!Array.isArray(m.prices)) return toSchedule(m.prices);
   try {
-    const r = calcPrice({}, m.id, { provider: { ...provider, models: [m] } });
+    const r = genaiPrices().calcPrice({}, m.id, { provider: { ...provider, models: [m] } });
     return r ? toSchedule(r.model_price) : null;
   } catch {
     return null;

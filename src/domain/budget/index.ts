@@ -6,7 +6,7 @@ export {
   countTextTokens,
   encodingForModel,
   estimateTokens,
-  preloadTokenizers,
+  loadedEncodings,
   type EncodingName,
 } from './tokens.js';
 export { countPromptTokens, estimateMaxOutputTokens, type OutputTokens, type PromptCountOptions, type PromptTokens } from './prompt-tokens.js';

@@ -9,12 +9,19 @@ interface Encoder {
   countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
 }
 
-// The BPE tables are 1-2.5 MB of JavaScript each and take ~140 ms (o200k) and ~65 ms (cl100k)
-// to load. A static import would charge that to every process that imports the budget module
-// (the CLI's --help included), and ESM offers no synchronous lazy import, so each encoding is
-// required from the package's CommonJS build on first use and kept for the process lifetime.
+// The BPE tables are 1-2.5 MB of JavaScript each, take ~140 ms (o200k) and ~65 ms (cl100k) to
+// load and hold tens of MB once loaded. A static import would charge that to every process that
+// imports the budget module (the CLI's --help included), and a preload at start to every server,
+// most of which count one family or none (Anthropic and local models are estimated). ESM offers
+// no synchronous lazy import, so each encoding is required from the package's CommonJS build
+// when a model of its family is first counted, and kept for the process lifetime.
 const requireCjs = createRequire(import.meta.url);
 const encoders = new Map<EncodingName, Encoder>();
+
+/** The encodings loaded so far in this process (a table is loaded by the first count that needs it). */
+export function loadedEncodings(): EncodingName[] {
+  return [...encoders.keys()];
+}
 
 function encoder(name: EncodingName): Encoder {
   let enc = encoders.get(name);
@@ -23,12 +30,6 @@ function encoder(name: EncodingName): Encoder {
     encoders.set(name, enc);
   }
   return enc;
-}
-
-/** Load both encodings now, e.g. at server start, so the first metered request does not pay for it. */
-export function preloadTokenizers(): void {
-  encoder('o200k_base');
-  encoder('cl100k_base');
 }
 
 // Prompts may contain strings such as "<|endoftext|>"; the API tokenizes them as ordinary text,
