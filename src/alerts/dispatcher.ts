@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { Agent, request } from 'undici';
 import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
@@ -41,7 +41,7 @@ export class AlertDispatcher {
   private readonly timeouts: AlertTimeouts;
   private readonly sleepFn: ((ms: number) => Promise<void>) | undefined;
   private readonly webhook: { url: string; shown: string; agent: Agent } | null = null;
-  private readonly mail: { transport: nodemailer.Transporter<SMTPTransport.SentMessageInfo>; to: string; from: string; shown: string } | null = null;
+  private readonly mail: { options: SMTPTransport.Options; transport: Promise<Transporter<SMTPTransport.SentMessageInfo>> | null; to: string; from: string; shown: string } | null = null;
   /** Substrings that must not leave this class: webhook path and query, SMTP password. */
   private readonly secrets: string[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -76,7 +76,9 @@ export class AlertDispatcher {
         dnsTimeout: t,
       };
       this.mail = {
-        transport: nodemailer.createTransport(transportOptions),
+        // Made (and nodemailer loaded) by the first e-mail: most runs never send one.
+        options: transportOptions,
+        transport: null,
         to: options.email.to,
         from: options.email.from,
         shown: `${url.protocol}//${url.host}`,
@@ -120,7 +122,7 @@ export class AlertDispatcher {
       clearTimeout(timer);
     }
     this.abort.abort();
-    this.mail?.transport.close();
+    void this.mail?.transport?.then((t) => t.close());
     // destroy() rather than close(): close() would wait for a hung receiver we just gave up on.
     await this.webhook?.agent.destroy().catch(() => undefined);
   }
@@ -208,7 +210,8 @@ export class AlertDispatcher {
 
   private async sendEmail(email: EmailMessage): Promise<void> {
     const mail = this.mail!;
-    await mail.transport.sendMail({ from: mail.from, to: mail.to, subject: email.subject, text: email.text });
+    mail.transport ??= import('nodemailer').then((m) => m.default.createTransport(mail.options));
+    await (await mail.transport).sendMail({ from: mail.from, to: mail.to, subject: email.subject, text: email.text });
   }
 
   private errorText(error: unknown): string {

@@ -1,4 +1,4 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, ValidationError } from '../core/errors.js';
 import { KDF_DEFAULTS, verifiablePasswordHash } from '../domain/secrets/index.js';
@@ -29,9 +29,12 @@ export interface UsersRepo {
   list(o?: { removed?: boolean }): Maybe<UserView[]>;
 }
 
+/** The native Argon2 binding, loaded by the first hash: a process that checks no password never holds it. */
+const argon2 = () => import('@node-rs/argon2');
+
 /** An Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`); the only form a password is kept in. */
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, PASSWORD_HASH);
+export async function hashPassword(password: string): Promise<string> {
+  return (await argon2()).hash(password, PASSWORD_HASH);
 }
 
 export function checkUserName(name: string): string {
@@ -78,7 +81,7 @@ export class PasswordCheck {
     const phc = row && !untrusted ? row.passwordHash : await (this.dummy ??= hashPassword(randomBytes(18).toString('base64')));
     let ok = false;
     try {
-      ok = await verify(phc, password);
+      ok = await (await argon2()).verify(phc, password);
     } catch {
       ok = false;
     }

@@ -1,7 +1,6 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 
 // The demo's stand-in for a company mail server: the product's own alerts.email channel
 // delivers the budget e-mail here over real SMTP, and each message lands as an .eml file the
@@ -60,6 +59,7 @@ export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
   // Numbered after what an earlier run (demo --keep) left, never over it.
   let seq = readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
   const sink: SmtpSink = { url: '', dir, received: () => [...mails], onMail: null, close: async () => {} };
+  const { SMTPServer } = await import('smtp-server');
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { Principal, Role } from '../core/roles.js';
 import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import type { Authenticator, FeedSource } from './context.js';
@@ -55,7 +55,8 @@ export interface HubDeps {
  * once and shared by every client that gets the same bytes.
  */
 export class WsHub {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  /** Loaded with the first client that connects: a runtime nobody watches never holds the module. */
+  private wss: Promise<WebSocketServer> | null = null;
   private readonly clients = new Set<Client>();
   /** Open sockets per token. */
   private readonly perToken = new Map<string, number>();
@@ -108,8 +109,13 @@ export class WsHub {
       // A runtime token reports telemetry and reads nothing, this feed included.
       if (p.role === 'runtime') return reject(new IronCageError('forbidden', 403, 'a runtime token may only send telemetry and take budget leases (/api/telemetry, /api/leases)'));
       if (p.role === 'metrics') return reject(new IronCageError('forbidden', 403, 'a metrics token may only read GET /metrics'));
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after));
+      return this.server().then((wss) => wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, p, token, after)));
     }, reject);
+  }
+
+  private server(): Promise<WebSocketServer> {
+    this.wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 }));
+    return this.wss;
   }
 
   /** Verify every client's token again; close with 4401 the sockets whose token is no longer good. */
@@ -224,6 +230,6 @@ export class WsHub {
     for (const c of this.clients) c.ws.close(1001, 'iron-cage is shutting down');
     this.clients.clear();
     this.perToken.clear();
-    this.wss.close();
+    void this.wss?.then((wss) => wss.close());
   }
 }

@@ -1,4 +1,4 @@
-import { hashRaw, type Algorithm } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 // The vault's primitives: Argon2id key derivation and AES-256-GCM. Pure functions of their
@@ -64,8 +64,9 @@ export function verifiablePasswordHash(phc: string): boolean {
   return m !== null && withinKdfBounds(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** Argon2id off the event loop (the binding runs it on libuv's thread pool). */
-export function deriveKey(masterKey: string, salt: Uint8Array, params: KdfParams): Promise<Buffer> {
+/** Argon2id off the event loop (the binding runs it on libuv's thread pool; loaded by the first key derived). */
+export async function deriveKey(masterKey: string, salt: Uint8Array, params: KdfParams): Promise<Buffer> {
+  const { hashRaw } = await import('@node-rs/argon2');
   return hashRaw(masterKey, { algorithm: ARGON2ID, memoryCost: params.m, timeCost: params.t, parallelism: params.p, outputLen: params.len, salt });
 }
 
