@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
 import {
+  costOf,
   formatAvgPerUnit,
   formatBaselineSavings,
   formatBudgetUsage,
@@ -16,7 +17,7 @@ import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { AgentView, RequestsStore, StateManager } from '../state/index.js';
+import type { AgentView, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
@@ -44,8 +45,8 @@ export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  const records = d.requests.requestsFor(id);
-  const summary = summarizeCosts(records, d.baselineModel ? { baseline: { model: d.baselineModel, book: d.book } } : {});
+  const groups = d.requests.groupsFor(id);
+  const summary = summarizeGroups(groups, d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
   const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
@@ -74,7 +75,10 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
     })),
     byStatus: summary.byStatus,
     overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-    series: spendSeries(d.requests.chargesFor(id)).map(([ms, micros]): [number, number] => [ms, microsToUsd(micros)]),
+    series: spendSeries(groups.filter((g) => g.lastChargedMs !== null).map((g) => ({ ts: g.lastChargedMs!, costMicros: g.costMicros }))).map(([ms, micros]): [number, number] => [
+      ms,
+      microsToUsd(micros),
+    ]),
     baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
     display: {
       usage: formatBudgetUsage(spent, limit),
@@ -83,6 +87,39 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       status: formatProjectionStatus(projection.status),
       baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
     },
+  };
+}
+
+/**
+ * summarizeCosts over the ledger's rollup (RequestsStore.groupsFor: per minute, provider, model and
+ * status) instead of its rows, so the report costs the minutes an agent ran, not its calls. The
+ * baseline prices each group as that many calls of its mean size (one call's rounding apart from
+ * pricing each call).
+ */
+function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
+  const one = (g: LedgerGroup) => ({ ...g, ts: g.minute });
+  const summary = summarizeCosts(groups.map(one));
+  const count = (key: (g: LedgerGroup) => string) => {
+    const n = new Map<string, number>();
+    for (const g of groups) n.set(key(g), (n.get(key(g)) ?? 0) + g.requests);
+    return n;
+  };
+  // summarizeCosts counts a group as one call: put each group's count back.
+  const requests = groups.reduce((a, g) => a + g.requests, 0);
+  const byModel = count((g) => `${g.provider}\u0000${g.model}`);
+  const byMinute = count((g) => new Date(g.minute).toISOString());
+  const byStatus = Object.fromEntries(count((g) => g.status));
+  const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
+  const baselineMicros = schedule
+    ? groups.reduce((a, g) => a + g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) }), 0)
+    : 0;
+  return {
+    ...summary,
+    requests,
+    byModel: summary.byModel.map((m) => ({ ...m, requests: byModel.get(`${m.provider}\u0000${m.model}`) ?? 0 })),
+    byStatus,
+    buckets: summary.buckets.map((b) => ({ ...b, requests: byMinute.get(b.start) ?? 0 })),
+    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - summary.costMicros } : null,
   };
 }
 
