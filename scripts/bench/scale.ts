@@ -370,14 +370,14 @@ async function fill(db: string): Promise<{ seconds: number; agentIds: string[] }
   return { seconds, agentIds };
 }
 
-/** Milliseconds of `n` sequential runs of `f` after two warm-ups, sorted. */
+/** Milliseconds of `n` sequential runs of `f` after two warm-ups, sorted (or what `f` returns, when it times itself). */
 async function timed(n: number, f: (i: number) => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < 2; i++) await f(i);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    await f(i);
-    out.push(performance.now() - t);
+    const own = await f(i);
+    out.push(typeof own === 'number' ? own : performance.now() - t);
   }
   return out.sort((a, b) => a - b);
 }
@@ -419,7 +419,7 @@ async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
     const srv = s!;
     try {
       starts.sort((a, b) => a - b);
-      rows.push({ metric: 'iron-cage serve start-up on that database (spawn → login link), median of 3', value: `${fmt(starts[1]!, 0)} ms`, target: '< 2,000 ms', ok: starts[1]! < 2000 });
+      rows.push({ metric: 'iron-cage serve start-up on that database (spawn → listening), median of 3', value: `${fmt(starts[1]!, 0)} ms`, target: '< 2,000 ms', ok: starts[1]! < 2000 });
       const rssStart = rssMb(srv.pid);
       // An agent key to move the feed between snapshots (a snapshot is cached while nothing happens).
       const key = await api(srv.origin, '/api/tokens', srv.admin, { role: 'agent', name: 'scale-probe' });
@@ -427,11 +427,11 @@ async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
       const N = 100;
       const pick = (i: number) => agentIds[(i * 7) % agentIds.length]!;
       const results: Record<string, number[]> = {};
-      const measure = async (name: string, f: (i: number) => Promise<unknown>) => {
+      const measure = async (name: string, f: (i: number) => Promise<unknown>, target = true) => {
         const t = await timed(N, f);
         results[name] = t;
         const p99 = percentile(t, 99);
-        rows.push({ metric: `${name} p99 (p50), ${N} sequential`, value: `${fmt(p99, 1)} ms (${fmt(percentile(t, 50), 1)})`, target: '< 50 ms', ok: p99 < 50 });
+        rows.push({ metric: `${name} p99 (p50), ${N} sequential`, value: `${fmt(p99, 1)} ms (${fmt(percentile(t, 50), 1)})`, ...(target ? { target: '< 50 ms', ok: p99 < 50 } : {}) });
       };
       let frameBytes = 0;
       await measure('dashboard snapshot: /ws first frame', async () => {
@@ -441,9 +441,10 @@ async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
         return performance.now() - t;
       });
       await measure(`GET /api/agents/:id/costs (an agent of ${fmt(ROWS / LEDGER_AGENTS, 0)} calls)`, (i) => api(srv.origin, `/api/agents/${pick(i)}/costs`, srv.admin));
-      await measure('GET /api/agents/:id/performance', (i) => api(srv.origin, `/api/agents/${pick(i)}/performance`, srv.admin));
-      await measure('GET /api/agents/:id/protection', (i) => api(srv.origin, `/api/agents/${pick(i)}/protection`, srv.admin));
-      await measure('GET /api/events?agentId=…&limit=1000', (i) => api(srv.origin, `/api/events?agentId=${pick(i)}&limit=1000`, srv.admin));
+      // What else the page loads for an agent (no target in the issue: shown for the record).
+      await measure('GET /api/agents/:id/performance', (i) => api(srv.origin, `/api/agents/${pick(i)}/performance`, srv.admin), false);
+      await measure('GET /api/agents/:id/protection', (i) => api(srv.origin, `/api/agents/${pick(i)}/protection`, srv.admin), false);
+      await measure("GET /api/events?agentId=…&limit=1000 (the page's event log)", (i) => api(srv.origin, `/api/events?agentId=${pick(i)}&limit=1000`, srv.admin), false);
       const rssEnd = rssMb(srv.pid);
       rows.push({ metric: 'iron-cage RSS after start-up → after those requests', value: `${fmt(rssStart, 0)} → ${fmt(rssEnd, 0)} MB (snapshot frame ${fmt(frameBytes / 1024, 0)} KB)` });
       return { fillSeconds: seconds, bytes, perThousandCalls: perK, startMs: starts, rssStartMb: rssStart, rssEndMb: rssEnd, requestMs: results };

@@ -1,18 +1,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
-import {
-  costOf,
-  formatAvgPerUnit,
-  formatBaselineSavings,
-  formatBudgetUsage,
-  formatProjection,
-  formatProjectionStatus,
-  type PriceBook,
-  projectSpend,
-  spendSeries,
-  summarizeCosts,
-} from '../domain/budget/index.js';
+import { costOf, formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, type PriceBook, projectSpend, spendSeries } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
@@ -91,35 +80,47 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
 }
 
 /**
- * summarizeCosts over the ledger's rollup (RequestsStore.groupsFor: per minute, provider, model and
- * status) instead of its rows, so the report costs the minutes an agent ran, not its calls. The
- * baseline prices each group as that many calls of its mean size (one call's rounding apart from
- * pricing each call).
+ * What summarizeCosts says of an agent's calls, read from the ledger's rollup
+ * (RequestsStore.groupsFor: per minute, provider, model and status) in one pass, so the report
+ * costs the minutes an agent ran, not its calls. The baseline prices each group as that many
+ * calls of its mean size (one call's rounding apart from pricing each call).
  */
 function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
-  const one = (g: LedgerGroup) => ({ ...g, ts: g.minute });
-  const summary = summarizeCosts(groups.map(one));
-  const count = (key: (g: LedgerGroup) => string) => {
-    const n = new Map<string, number>();
-    for (const g of groups) n.set(key(g), (n.get(key(g)) ?? 0) + g.requests);
-    return n;
+  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
+  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+  const add = (t: Totals, g: LedgerGroup) => {
+    t.requests += g.requests;
+    t.promptTokens += g.promptTokens;
+    t.completionTokens += g.completionTokens;
+    t.costMicros += g.costMicros;
   };
-  // summarizeCosts counts a group as one call: put each group's count back.
-  const requests = groups.reduce((a, g) => a + g.requests, 0);
-  const byModel = count((g) => `${g.provider}\u0000${g.model}`);
-  const byMinute = count((g) => new Date(g.minute).toISOString());
-  const byStatus = Object.fromEntries(count((g) => g.status));
+  const total = zero();
+  const models = new Map<string, Totals & { model: string; provider: string }>();
+  const minutes = new Map<number, Totals>();
+  const byStatus: Record<string, number> = {};
   const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
-  const baselineMicros = schedule
-    ? groups.reduce((a, g) => a + g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) }), 0)
-    : 0;
+  let baselineMicros = 0;
+  for (const g of groups) {
+    add(total, g);
+    const key = `${g.provider}\u0000${g.model}`;
+    let m = models.get(key);
+    if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
+    add(m, g);
+    let b = minutes.get(g.minute);
+    if (!b) minutes.set(g.minute, (b = zero()));
+    add(b, g);
+    byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
+    if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
+  }
   return {
-    ...summary,
-    requests,
-    byModel: summary.byModel.map((m) => ({ ...m, requests: byModel.get(`${m.provider}\u0000${m.model}`) ?? 0 })),
+    ...total,
+    byModel: [...models.values()]
+      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
+      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
     byStatus,
-    buckets: summary.buckets.map((b) => ({ ...b, requests: byMinute.get(b.start) ?? 0 })),
-    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - summary.costMicros } : null,
+    // groupsFor is in minute order, and so is a Map's.
+    buckets: [...minutes].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
+    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }
 
