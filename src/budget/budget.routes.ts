@@ -1,22 +1,12 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
-import {
-  formatAvgPerUnit,
-  formatBaselineSavings,
-  formatBudgetUsage,
-  formatProjection,
-  formatProjectionStatus,
-  type PriceBook,
-  projectSpend,
-  spendSeries,
-  summarizeCosts,
-} from '../domain/budget/index.js';
+import { costOf, formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, type PriceBook, projectSpend, spendSeries } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { AgentView, RequestsStore, StateManager } from '../state/index.js';
+import type { AgentView, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
@@ -44,8 +34,8 @@ export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  const records = d.requests.requestsFor(id);
-  const summary = summarizeCosts(records, d.baselineModel ? { baseline: { model: d.baselineModel, book: d.book } } : {});
+  const groups = d.requests.groupsFor(id);
+  const summary = summarizeGroups(groups, d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
   const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
@@ -74,7 +64,10 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
     })),
     byStatus: summary.byStatus,
     overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-    series: spendSeries(d.requests.chargesFor(id)).map(([ms, micros]): [number, number] => [ms, microsToUsd(micros)]),
+    series: spendSeries(groups.filter((g) => g.lastChargedMs !== null).map((g) => ({ ts: g.lastChargedMs!, costMicros: g.costMicros }))).map(([ms, micros]): [number, number] => [
+      ms,
+      microsToUsd(micros),
+    ]),
     baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
     display: {
       usage: formatBudgetUsage(spent, limit),
@@ -83,6 +76,51 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       status: formatProjectionStatus(projection.status),
       baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
     },
+  };
+}
+
+/**
+ * What summarizeCosts says of an agent's calls, read from the ledger's rollup
+ * (RequestsStore.groupsFor: per minute, provider, model and status) in one pass, so the report
+ * costs the minutes an agent ran, not its calls. The baseline prices each group as that many
+ * calls of its mean size (one call's rounding apart from pricing each call).
+ */
+function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
+  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
+  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+  const add = (t: Totals, g: LedgerGroup) => {
+    t.requests += g.requests;
+    t.promptTokens += g.promptTokens;
+    t.completionTokens += g.completionTokens;
+    t.costMicros += g.costMicros;
+  };
+  const total = zero();
+  const models = new Map<string, Totals & { model: string; provider: string }>();
+  const minutes = new Map<number, Totals>();
+  const byStatus: Record<string, number> = {};
+  const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
+  let baselineMicros = 0;
+  for (const g of groups) {
+    add(total, g);
+    const key = `${g.provider}\u0000${g.model}`;
+    let m = models.get(key);
+    if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
+    add(m, g);
+    let b = minutes.get(g.minute);
+    if (!b) minutes.set(g.minute, (b = zero()));
+    add(b, g);
+    byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
+    if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
+  }
+  return {
+    ...total,
+    byModel: [...models.values()]
+      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
+      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
+    byStatus,
+    // groupsFor is in minute order, and so is a Map's.
+    buckets: [...minutes].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
+    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }
 

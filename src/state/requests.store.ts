@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gt, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
-import { llmRequests, type LlmRequestRow } from './schema.js';
+import { llmRequests, llmSpend, type LlmRequestRow, type LlmSpendRow } from './schema.js';
 import type { Tx } from './writer.js';
 
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */
@@ -13,6 +13,17 @@ export type LlmRequestEnd = Pick<
   'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts' | 'budgets'
 >;
 
+/** What a row adds to its group of the rollup (`llm_spend`). */
+type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
+
+/** An agent's ledger as the rollup has it: one row per minute, provider, model and status. */
+export type LedgerGroup = Omit<LlmSpendRow, 'agentId'>;
+
+const epochMsOf = (ts: string) => {
+  const ms = Date.parse(ts);
+  return Number.isFinite(ms) ? ms : 0;
+};
+
 const p = (name: string) => sql.placeholder(name);
 /** A placeholder where drizzle's `set()` wants an SQL value. */
 const v = (name: string) => sql`${sql.placeholder(name)}`;
@@ -22,11 +33,18 @@ const v = (name: string) => sql`${sql.placeholder(name)}`;
  * restart. Rows are written only inside a write (`state.writeSoon`), with the charge and the
  * event of their call: the gateway's money path (gateway/meter.ts) opens that write.
  */
+/** The rows left `pending`, as the partial index llm_requests_pending has them (its condition repeated, so SQLite takes it). */
+const PENDING = sql`${sql.raw("status = 'pending'")}`;
+
 export class RequestsStore {
   private readonly db: StoreDb;
   // Prepared once: one row per LLM call is the hot path.
   private readonly insertRow;
   private readonly finishRow;
+  private readonly rowById;
+  private readonly addToGroup;
+  private readonly dropEmptyGroup;
+  private readonly groupsOf;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -74,17 +92,87 @@ export class RequestsStore {
       })
       .where(eq(t.id, p('id')))
       .prepare();
+    this.rowById = this.db.orm
+      .select({
+        agentId: t.agentId,
+        ts: t.ts,
+        provider: t.provider,
+        model: t.model,
+        status: t.status,
+        promptTokens: t.promptTokens,
+        completionTokens: t.completionTokens,
+        costMicros: t.costMicros,
+      })
+      .from(t)
+      .where(eq(t.id, p('id')))
+      .prepare();
+    const g = llmSpend;
+    const key = { agentId: p('agentId'), minute: p('minute'), provider: p('provider'), model: p('model'), status: p('status') };
+    this.addToGroup = this.db.orm
+      .insert(g)
+      .values({ ...key, requests: p('requests'), promptTokens: p('promptTokens'), completionTokens: p('completionTokens'), costMicros: p('costMicros'), lastChargedMs: p('lastChargedMs') })
+      .onConflictDoUpdate({
+        target: [g.agentId, g.minute, g.provider, g.model, g.status],
+        set: {
+          requests: sql`${g.requests} + excluded.requests`,
+          promptTokens: sql`${g.promptTokens} + excluded.prompt_tokens`,
+          completionTokens: sql`${g.completionTokens} + excluded.completion_tokens`,
+          costMicros: sql`${g.costMicros} + excluded.cost_micros`,
+          lastChargedMs: sql`coalesce(max(${g.lastChargedMs}, excluded.last_charged_ms), ${g.lastChargedMs}, excluded.last_charged_ms)`,
+        },
+      })
+      .prepare();
+    this.dropEmptyGroup = this.db.orm
+      .delete(g)
+      .where(and(eq(g.agentId, p('agentId')), eq(g.minute, p('minute')), eq(g.provider, p('provider')), eq(g.model, p('model')), eq(g.status, p('status')), eq(g.requests, 0)))
+      .prepare();
+    this.groupsOf = this.db.orm
+      .select({
+        minute: g.minute,
+        provider: g.provider,
+        model: g.model,
+        status: g.status,
+        requests: g.requests,
+        promptTokens: g.promptTokens,
+        completionTokens: g.completionTokens,
+        costMicros: g.costMicros,
+        lastChargedMs: g.lastChargedMs,
+      })
+      .from(g)
+      .where(eq(g.agentId, p('agentId')))
+      .orderBy(asc(g.minute))
+      .prepare();
+  }
+
+  /** Add (`sign` 1) or take back (-1) a row's share of its rollup group; a group left with no request goes. */
+  private roll(c: Contribution, sign: 1 | -1): void {
+    const ms = epochMsOf(c.ts);
+    const key = { agentId: c.agentId, minute: Math.floor(ms / 60_000) * 60_000, provider: c.provider, model: c.model, status: c.status };
+    this.addToGroup.run({
+      ...key,
+      requests: sign,
+      promptTokens: sign * c.promptTokens,
+      completionTokens: sign * c.completionTokens,
+      costMicros: sign * c.costMicros,
+      lastChargedMs: sign === 1 && c.costMicros > 0 ? ms : null,
+    });
+    if (sign === -1) this.dropEmptyGroup.run(key);
   }
 
   /** Insert a row (finished, or `pending` for a stream that has only begun); its id. */
   insert(_tx: Tx, row: LlmRequestInput): number {
-    const r = this.insertRow.run({ ...row, ts: row.ts ?? new Date().toISOString(), stream: row.stream ? 1 : 0 });
+    const ts = row.ts ?? new Date().toISOString();
+    const r = this.insertRow.run({ ...row, ts, stream: row.stream ? 1 : 0 });
+    this.roll({ ...row, ts }, 1);
     return Number(r.lastInsertRowid);
   }
 
   /** Close a `pending` row with how its call ended; throws when the row is not there (deleted, or never committed). */
   finish(_tx: Tx, id: number, end: LlmRequestEnd): void {
-    if (this.finishRow.run({ ...end, id }).changes === 0) throw new Error(`request ${id} is not on record`);
+    const before = this.rowById.get({ id });
+    if (!before || this.finishRow.run({ ...end, id }).changes === 0) throw new Error(`request ${id} is not on record`);
+    this.roll(before, -1);
+    this.roll({ ...before, ...end }, 1);
   }
 
   /**
@@ -92,23 +180,45 @@ export class RequestsStore {
    * for all of it, so they count at their reservation (an upper bound), marked `interrupted`.
    */
   settleInterrupted(): number {
-    return this.db.writer.now(
-      () =>
-        this.db.orm
-          .update(llmRequests)
-          .set({ status: 'interrupted', costMicros: sql`${llmRequests.reservedMicros}`, usageSource: 'estimate' })
-          .where(eq(llmRequests.status, 'pending'))
-          .run().changes,
-      null,
-    ).result;
+    return this.db.writer.now(() => {
+      const t = llmRequests;
+      // Through the partial index of pending rows: start-up never reads the whole ledger.
+      const pending = this.db.orm
+        .select({
+          agentId: t.agentId,
+          ts: t.ts,
+          provider: t.provider,
+          model: t.model,
+          status: t.status,
+          promptTokens: t.promptTokens,
+          completionTokens: t.completionTokens,
+          costMicros: t.costMicros,
+          reservedMicros: t.reservedMicros,
+        })
+        .from(t)
+        .where(PENDING)
+        .all();
+      if (pending.length === 0) return 0;
+      const changes = this.db.orm
+        .update(t)
+        .set({ status: 'interrupted', costMicros: sql`${t.reservedMicros}`, usageSource: 'estimate' })
+        .where(PENDING)
+        .run().changes;
+      for (const row of pending) {
+        this.roll(row, -1);
+        this.roll({ ...row, status: 'interrupted', costMicros: row.reservedMicros }, 1);
+      }
+      return changes;
+    }, null).result;
   }
 
   /** Total recorded spend per agent, to restore budgets after a restart. `total()`, not `sum()`: a REAL that cannot overflow (sum() throws past 2^63), which repairSpend then clamps. */
   spendByAgent(): Map<string, number> {
+    // From the rollup (kept with the rows in their transactions): a day is at most 1,440 minutes an agent, not its every call.
     const rows = this.db.orm
-      .select({ agentId: llmRequests.agentId, total: sql<number>`total(${llmRequests.costMicros})` })
-      .from(llmRequests)
-      .groupBy(llmRequests.agentId)
+      .select({ agentId: llmSpend.agentId, total: sql<number>`total(${llmSpend.costMicros})` })
+      .from(llmSpend)
+      .groupBy(llmSpend.agentId)
       .all();
     return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn)]));
   }
@@ -142,6 +252,11 @@ export class RequestsStore {
     return out;
   }
 
+  /** The agent's ledger rolled up by minute (ascending), provider, model and status: the cost report's source, bounded by minutes, not calls. */
+  groupsFor(agentId: string): LedgerGroup[] {
+    return this.groupsOf.all({ agentId });
+  }
+
   /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */
   okLatencies(agentId: string): number[] {
     return this.db.orm
@@ -151,19 +266,5 @@ export class RequestsStore {
       .orderBy(asc(llmRequests.latencyMs))
       .all()
       .map((r) => r.ms!);
-  }
-
-  /** Every charged request of the agent (cost above zero), oldest first: the spend-over-time series. */
-  chargesFor(agentId: string): Array<{ ts: string; costMicros: number }> {
-    return this.db.orm
-      .select({ ts: llmRequests.ts, costMicros: llmRequests.costMicros })
-      .from(llmRequests)
-      .where(and(eq(llmRequests.agentId, agentId), gt(llmRequests.costMicros, 0)))
-      .orderBy(asc(llmRequests.id))
-      .all();
-  }
-
-  requestsFor(agentId: string, limit = 10_000): LlmRequestRow[] {
-    return this.db.orm.select().from(llmRequests).where(eq(llmRequests.agentId, agentId)).orderBy(desc(llmRequests.id)).limit(limit).all().reverse();
   }
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { sqliteTable, text, integer, index, real, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, real, blob, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import type { EventType } from '../core/events.js';
 
 // Every table of the database: the one description of the schema. The SQL that builds it is
@@ -107,7 +107,37 @@ export const llmRequests = sqliteTable(
      */
     budgets: text('budgets'),
   },
-  (t) => [index('llm_requests_agent').on(t.agentId, t.id)],
+  (t) => [
+    index('llm_requests_agent').on(t.agentId, t.id),
+    // What start-up reads (settleInterrupted, spendByBudget) without a pass over the whole ledger.
+    index('llm_requests_pending').on(t.id).where(sql`status = 'pending'`),
+    index('llm_requests_budgets').on(t.budgets, t.costMicros).where(sql`budgets IS NOT NULL`),
+  ],
+);
+
+/**
+ * The ledger rolled up per agent, minute, model and status, kept in the same transaction as the
+ * `llm_requests` rows it sums (RequestsStore): what the cost report and the spend restored at
+ * start read, so neither reads an agent's whole ledger (a day at one call a second is 86,400 rows,
+ * at most 1,440 minutes here).
+ */
+export const llmSpend = sqliteTable(
+  'llm_spend',
+  {
+    agentId: text('agent_id').notNull(),
+    /** The minute's start, epoch ms (from the rows' `ts`). */
+    minute: epochMs('minute').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    status: text('status').notNull(),
+    requests: integer('requests').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+    /** The latest charged row's time (epoch ms) in the group, or null when none was charged: the spend series' point. */
+    lastChargedMs: epochMs('last_charged_ms'),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.minute, t.provider, t.model, t.status] })],
 );
 
 export const apiTokens = sqliteTable('api_tokens', {
@@ -133,6 +163,7 @@ export const apiTokens = sqliteTable('api_tokens', {
 });
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;
+export type LlmSpendRow = typeof llmSpend.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 // Tool egress proxy (migration 3).

@@ -97,12 +97,15 @@ describe('the migrated database', () => {
     withFreshDb((db) => {
       const cfg = getTableConfig(table);
       const live = db.prepare(`PRAGMA table_info(${name})`).all() as ColumnInfo[];
+      // A composite key (llm_spend's) numbers its columns 1, 2, … in key order.
+      const composite = cfg.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
+      const pkOf = (c: (typeof cfg.columns)[number]) => (c.primary ? 1 : composite.indexOf(c.name) + 1);
       const want = cfg.columns.map((c) => ({
         name: c.name,
         type: c.getSQLType().toUpperCase(),
-        notnull: c.notNull && !c.primary ? 1 : 0,
+        notnull: c.notNull && pkOf(c) === 0 ? 1 : 0,
         dflt_value: sqlDefault(c),
-        pk: c.primary ? 1 : 0,
+        pk: pkOf(c),
       }));
       // SQLite reports a primary key's NOT NULL only when written out; compare what matters.
       expect(live.map((c) => ({ ...c, type: c.type.toUpperCase(), notnull: c.pk ? 0 : c.notnull }))).toEqual(want.map((c) => expect.objectContaining(c)));

@@ -1,0 +1,464 @@
+// Cost as the work grows (issue 27, goal 4): `npm run bench -- scale`.
+//   1. Many agents at once: `iron-cage serve` in its own process and N standard-library Python
+//      agents (default 50), each with its own agent key (iron-cage supervises one script per
+//      process; agents beyond it connect with a key: docs/agents.md), each making one chat call
+//      a second through the gateway (simulated provider) and reporting progress through the
+//      Python SDK. Measured against one agent in the same run: the calls' latency as the agents
+//      see it (and as the ledger has it), event→client delay at a /ws client, iron-cage's RSS,
+//      and the longest event-loop stall (a monitorEventLoopDelay histogram preloaded into the
+//      server with --import, so nothing in src/ changes for it).
+//   2. A day compressed: SCALE_ROWS ledger rows (default 2,000,000) and SCALE_EVENTS events
+//      (default 5,000,000) written at full speed through the StateManager's writer (the gateway's
+//      own statements: RequestsStore.insert with its llm.request event in one group commit),
+//      then `iron-cage serve` on that file: start-up time, RSS, and the p99 of what the dashboard
+//      loads for an agent (/ws's first frame, /api/agents/:id/costs, …).
+// Sizes (quick run: SCALE_AGENTS=5 SCALE_SECONDS=5 SCALE_ROWS=100000 SCALE_EVENTS=250000):
+//   SCALE_AGENTS, SCALE_SECONDS (each phase of part 1), SCALE_ROWS, SCALE_EVENTS, SCALE_LEDGER_AGENTS;
+//   SCALE_PART=agents|ledger runs one part.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import WebSocket from 'ws';
+import { createLogger } from '../../src/core/logger.js';
+import { RequestsStore, StateManager, type LlmRequestInput } from '../../src/state/index.js';
+import { api, fmt, percentile, queryState, report, wallNow, type Row } from './lib.js';
+
+const env = (name: string, def: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${v}: a positive integer, please`);
+  return n;
+};
+const AGENTS = env('SCALE_AGENTS', 50);
+const SECONDS = env('SCALE_SECONDS', 30);
+const ROWS = env('SCALE_ROWS', 2_000_000);
+const EVENTS = env('SCALE_EVENTS', 5_000_000);
+const LEDGER_AGENTS = env('SCALE_LEDGER_AGENTS', 50);
+const PART = process.env.SCALE_PART ?? 'all';
+const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
+const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
+const MB = 1024 * 1024;
+
+/** Loaded into the server with --import: its event loop's delay, the worst of each half second, one JSON line each. */
+const LAG_PRELOAD = `
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { appendFileSync } from 'node:fs';
+const h = monitorEventLoopDelay({ resolution: 10 });
+h.enable();
+setInterval(() => {
+  appendFileSync(process.env.SCALE_LAG_FILE, JSON.stringify({ t: Date.now(), max: h.max / 1e6 }) + '\\n');
+  h.reset();
+}, 500).unref();
+`;
+
+/** A standard-library agent: one chat call a second for argv[1] seconds, progress after each; prints its latencies. */
+const AGENT_PY = `
+import http.client, json, os, random, sys, time
+import iron_cage
+host, port = os.environ["IRON_CAGE_URL"].split("//")[1].split(":")
+token = os.environ["IRON_CAGE_TOKEN"]
+n = int(sys.argv[1])
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+headers = {"authorization": "Bearer " + token, "content-type": "application/json"}
+time.sleep(random.random())
+start, lat = time.monotonic(), []
+for i in range(n):
+    wait = start + i - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    body = json.dumps({"model": "gpt-4o-mini", "max_tokens": 16, "messages": [{"role": "user", "content": "qualify lead %d: Acme Corp, 200 people, Berlin" % i}]})
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/chat/completions", body, headers)
+    r = conn.getresponse()
+    r.read()
+    lat.append((time.perf_counter() - t0) * 1000)
+    if r.status != 200:
+        sys.exit("HTTP %d" % r.status)
+    iron_cage.report_progress(i + 1, n, unit="calls")
+print(json.dumps({"lat": lat}), flush=True)
+`;
+
+interface Serve {
+  origin: string;
+  pid: number;
+  admin: string;
+  startMs: number;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** An admin key on the state file `db`, made by the command line before the server starts. */
+function adminKey(db: string): string {
+  return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', 'scale-admin', '--json', '--db', db], { encoding: 'utf8' })).token;
+}
+
+/** `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`); start-up time is spawn → its dashboard line. */
+async function serve(db: string, admin: string, lagFile?: string): Promise<Serve> {
+  const t0 = performance.now();
+  const args = [...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) } });
+  let out = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
+  });
+  const startMs = performance.now() - t0;
+  child.stdout!.removeAllListeners('data').resume();
+  child.stderr!.removeAllListeners('data').resume();
+  return {
+    origin,
+    pid: child.pid!,
+    admin,
+    startMs,
+    child,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** The delay from an event's record time (its `ts`) to its arrival, for every event of `agents` a /ws client gets. */
+async function watchEvents(origin: string, token: string) {
+  const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws?token=${token}`);
+  const delays = new Map<string, number[]>();
+  ws.on('message', (raw) => {
+    const now = wallNow();
+    const m = JSON.parse(String(raw));
+    const events = m.type === 'event' ? [m.event] : m.type === 'events' ? m.items.map((x: any) => x.event) : [];
+    for (const e of events) {
+      if (!e.agentId) continue;
+      let list = delays.get(e.agentId);
+      if (!list) delays.set(e.agentId, (list = []));
+      list.push(now - Date.parse(e.ts));
+    }
+  });
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  return { delays, close: () => ws.close() };
+}
+
+interface Phase {
+  agents: number;
+  latencies: number[];
+  ledger: number[];
+  eventDelays: number[];
+  rssMax: number;
+  stallMax: number;
+  calls: number;
+}
+
+/** `agents` Python agents for SECONDS calls each, at once. */
+async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token: string }>, watcher: Awaited<ReturnType<typeof watchEvents>>, lagFile: string, db: string): Promise<Phase> {
+  const startedAt = Date.now();
+  const startId = queryState<{ m: number | null }>(db, 'SELECT max(id) AS m FROM llm_requests')?.m ?? 0;
+  let rssMax = rssMb(s.pid);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(s.pid))), 250);
+  const runs = keys.map(
+    (k) =>
+      new Promise<number[]>((resolve, reject) => {
+        const child = spawn('python3', [join(dir, 'agent.py'), String(SECONDS)], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, PYTHONPATH, IRON_CAGE_URL: s.origin, IRON_CAGE_AGENT_ID: k.agentId, IRON_CAGE_TOKEN: k.token },
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('exit', (code) => {
+          const line = out.trim().split('\n').at(-1) ?? '';
+          if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line).lat);
+          else reject(new Error(`agent ${k.agentId} exited ${code}: ${err.slice(-500)}`));
+        });
+      }),
+  );
+  const latencies = (await Promise.all(runs)).flat().sort((a, b) => a - b);
+  // The last progress reports leave on the SDK's thread; give their events a moment to land.
+  await new Promise((r) => setTimeout(r, 1000));
+  clearInterval(sampler);
+  const endedAt = Date.now();
+  const stalls = readFileSync(lagFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { t: number; max: number })
+    .filter((x) => x.t > startedAt + 500 && x.t <= endedAt + 500);
+  const eventDelays = keys.flatMap((k) => watcher.delays.get(k.agentId) ?? []).sort((a, b) => a - b);
+  for (const k of keys) watcher.delays.delete(k.agentId);
+  const ledger = queryStateAll(db, 'SELECT latency_ms AS ms FROM llm_requests WHERE id > ? ORDER BY latency_ms', startId).map((r) => (r as { ms: number }).ms);
+  return { agents: keys.length, latencies, ledger, eventDelays, rssMax, stallMax: Math.max(0, ...stalls.map((x) => x.max)), calls: latencies.length };
+}
+
+function queryStateAll(path: string, sql: string, ...params: unknown[]): unknown[] {
+  // lib's queryState returns one row; this one all of them (same read-only connection of the bench's own).
+  const rows: unknown[] = [];
+  const one = queryState<{ j: string }>(path, `SELECT json_group_array(json_object('ms', ms)) AS j FROM (${sql})`, ...params);
+  for (const r of JSON.parse(one?.j ?? '[]')) rows.push(r);
+  return rows;
+}
+
+async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-scale-'));
+  try {
+    writeFileSync(join(dir, 'lag.mjs'), LAG_PRELOAD);
+    writeFileSync(join(dir, 'agent.py'), AGENT_PY);
+    const lagFile = join(dir, 'lag.jsonl');
+    writeFileSync(lagFile, '');
+    const db = join(dir, 'agents.db');
+    const s = await serve(db, adminKey(db), lagFile);
+    try {
+      const keys: Array<{ agentId: string; token: string }> = [];
+      for (let i = 0; i <= AGENTS; i++) {
+        const created = await api(s.origin, '/api/tokens', s.admin, { role: 'agent', name: `scale-${i}` });
+        keys.push({ agentId: created.agentId, token: created.token });
+      }
+      const watcher = await watchEvents(s.origin, s.admin);
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = rssMb(s.pid);
+      const one = await phase(s, dir, keys.slice(0, 1), watcher, lagFile, db);
+      const many = await phase(s, dir, keys.slice(1), watcher, lagFile, db);
+      watcher.close();
+
+      const p = (xs: number[], q: number) => percentile(xs, q);
+      const ratio = (a: number, b: number) => a / b;
+      const label = `${AGENTS} agents (serve + ${AGENTS} external Python agents with keys)`;
+      const ms = (x: number) => `${fmt(x, 2)} ms`;
+      const lat = (name: string, key: 'latencies' | 'ledger' | 'eventDelays', q: number, target: boolean) => {
+        const a = p(one[key], q);
+        const b = p(many[key], q);
+        const r = ratio(b, a);
+        rows.push({ metric: `${name} p${q}: 1 agent → ${label}`, value: `${ms(a)} → ${ms(b)} (×${fmt(r, 2)})`, ...(target ? { target: '≤ ×1.5', ok: r <= 1.5 } : {}) });
+      };
+      lat('gateway call as the agent sees it', 'latencies', 50, true);
+      lat('gateway call as the agent sees it', 'latencies', 99, true);
+      lat('gateway call in the ledger (latency_ms)', 'ledger', 50, false);
+      lat('gateway call in the ledger (latency_ms)', 'ledger', 99, false);
+      lat('event→client (/ws)', 'eventDelays', 99, true);
+      const perAgent = (many.rssMax - one.rssMax) / (AGENTS - 1);
+      rows.push({ metric: 'iron-cage RSS: idle → 1 agent → all agents (peak)', value: `${fmt(idle, 0)} → ${fmt(one.rssMax, 0)} → ${fmt(many.rssMax, 0)} MB` });
+      rows.push({ metric: 'iron-cage RSS growth per agent ((all − 1) / (N − 1))', value: `${fmt(perAgent, 2)} MB`, target: '< 2 MB', ok: perAgent < 2 });
+      const stall = Math.max(one.stallMax, many.stallMax);
+      rows.push({
+        metric: 'longest event-loop stall in iron-cage (monitorEventLoopDelay, both phases)',
+        value: `${fmt(one.stallMax, 1)} / ${fmt(many.stallMax, 1)} ms`,
+        target: '< 50 ms',
+        ok: stall < 50,
+      });
+      rows.push({ metric: 'calls measured (1 agent / all), events measured', value: `${one.calls} / ${many.calls}, ${one.eventDelays.length} / ${many.eventDelays.length}` });
+      return { one: summary(one), many: summary(many), idleRssMb: idle };
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const summary = (x: Phase) => ({
+  agents: x.agents,
+  calls: x.calls,
+  latencyP50: percentile(x.latencies, 50),
+  latencyP99: percentile(x.latencies, 99),
+  ledgerP50: percentile(x.ledger, 50),
+  ledgerP99: percentile(x.ledger, 99),
+  eventP99: percentile(x.eventDelays, 99),
+  rssMaxMb: x.rssMax,
+  stallMaxMs: x.stallMax,
+});
+
+// ── part 2: a day compressed ───────────────────────────────────────────────────────────
+
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-latest'];
+
+/** Write ROWS calls and EVENTS events through the writer, as a day of LEDGER_AGENTS agents would; seconds taken. */
+async function fill(db: string): Promise<{ seconds: number; agentIds: string[] }> {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const logger = createLogger({ format: 'json', level: 'warn', stream: sink });
+  const state = StateManager.open(db, { warn: (m) => logger.warn(m) });
+  const requests = new RequestsStore(state);
+  const agentIds = Array.from({ length: LEDGER_AGENTS }, (_, i) => {
+    const id = `scale-${String(i).padStart(3, '0')}`;
+    state.registerAgent({ id, name: id, kind: 'external', script: null, args: [], limitMicros: null });
+    return id;
+  });
+  const day = 86_400_000;
+  const t0 = Date.now() - day;
+  const extraPerCall = (EVENTS - ROWS) / ROWS; // progress and output events beside each call's own
+  const started = performance.now();
+  const CHUNK = 2_000;
+  let extra = 0;
+  for (let i = 0; i < ROWS; i += CHUNK) {
+    let last: Promise<unknown> = Promise.resolve();
+    for (let j = i; j < Math.min(ROWS, i + CHUNK); j++) {
+      const agentId = agentIds[j % LEDGER_AGENTS]!;
+      const model = MODELS[j % 7 === 0 ? 1 : j % 11 === 0 ? 2 : 0]!;
+      const ok = j % 50 !== 0;
+      const row: LlmRequestInput = {
+        ts: new Date(t0 + Math.floor((j / ROWS) * day)).toISOString(),
+        agentId,
+        endpoint: 'chat',
+        provider: model.startsWith('claude') ? 'anthropic' : 'openai',
+        model,
+        stream: j % 3 === 0,
+        status: ok ? 'ok' : 'error',
+        httpStatus: ok ? 200 : 502,
+        promptTokens: ok ? 120 + (j % 400) : 0,
+        completionTokens: ok ? 16 + (j % 200) : 0,
+        costMicros: ok ? 30 + (j % 500) : 0,
+        reservedMicros: 900,
+        usageSource: 'provider',
+        latencyMs: 0.3 + (j % 100) / 10,
+        firstByteMs: null,
+        redactions: j % 97 === 0 ? 1 : 0,
+        error: ok ? null : 'upstream 502',
+        attempts: 1,
+        budgets: null,
+      };
+      last = state.writeSoon(
+        (tx) => requests.insert(tx, row),
+        (id) => ({
+          agentId,
+          type: 'llm.request',
+          severity: ok ? 'debug' : 'warn',
+          message: `${model} ${row.promptTokens}+${row.completionTokens} tokens $0.0001`,
+          data: {
+            requestId: id,
+            endpoint: 'chat',
+            provider: row.provider,
+            model,
+            stream: row.stream,
+            status: row.status as 'ok',
+            httpStatus: row.httpStatus ?? 0,
+            promptTokens: row.promptTokens,
+            completionTokens: row.completionTokens,
+            costUsd: row.costMicros / 1e6,
+            spentUsd: 0,
+            limitUsd: null,
+            latencyMs: row.latencyMs ?? 0,
+            redactions: row.redactions,
+            usageSource: 'provider',
+            attempts: 1,
+          },
+        }),
+      );
+      for (extra += extraPerCall; extra >= 1; extra--) {
+        const n = Math.floor(j / LEDGER_AGENTS) + 1;
+        last = state.writeSoon(
+          () => undefined,
+          j % 2 === 0
+            ? { agentId, type: 'agent.progress', severity: 'debug', message: `${n} calls`, data: { done: n, total: null, unit: 'calls', succeeded: null, failed: null } }
+            : { agentId, type: 'agent.output', severity: 'info', message: `lead ${n}: qualified (score 0.82)`, data: { stream: 'stdout' } },
+        );
+      }
+    }
+    await last;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await state.close();
+  return { seconds, agentIds };
+}
+
+/** Milliseconds of `n` sequential runs of `f` after two warm-ups, sorted (or what `f` returns, when it times itself). */
+async function timed(n: number, f: (i: number) => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < 2; i++) await f(i);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const own = await f(i);
+    out.push(typeof own === 'number' ? own : performance.now() - t);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Open /ws and read its first frame (the snapshot the dashboard starts from); its bytes. */
+function firstFrame(origin: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${origin.replace('http', 'ws')}/ws?token=${token}`);
+    ws.once('message', (raw: Buffer) => {
+      resolve(raw.length);
+      ws.close();
+    });
+    ws.once('error', reject);
+  });
+}
+
+async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-bench-scale-'));
+  try {
+    const db = join(dir, 'day.db');
+    const { seconds, agentIds } = await fill(db);
+    process.stderr.write(`scale: ledger written in ${fmt(seconds, 1)} s\n`);
+    const bytes = statSync(db).size;
+    const perK = bytes / (ROWS / 1000);
+    rows.push({
+      metric: `wrote ${fmt(ROWS, 0)} ledger rows + ${fmt(EVENTS, 0)} events (${LEDGER_AGENTS} agents) through the writer`,
+      value: `${fmt(seconds, 1)} s (${fmt(ROWS / seconds, 0)} calls/s)`,
+    });
+    rows.push({ metric: 'database file size per 1,000 calls (with their 2.5 events each)', value: `${fmt(perK / 1024, 1)} KB (${fmt(bytes / MB, 0)} MB in all)` });
+
+    const admin = adminKey(db);
+    const starts: number[] = [];
+    let s: Serve | null = null;
+    for (let i = 0; i < 3; i++) {
+      if (s) await s.stop();
+      s = await serve(db, admin);
+      starts.push(s.startMs);
+    }
+    const srv = s!;
+    try {
+      starts.sort((a, b) => a - b);
+      rows.push({ metric: 'iron-cage serve start-up on that database (spawn → listening), median of 3', value: `${fmt(starts[1]!, 0)} ms`, target: '< 2,000 ms', ok: starts[1]! < 2000 });
+      const rssStart = rssMb(srv.pid);
+      // An agent key to move the feed between snapshots (a snapshot is cached while nothing happens).
+      const key = await api(srv.origin, '/api/tokens', srv.admin, { role: 'agent', name: 'scale-probe' });
+      const poke = () => api(srv.origin, `/api/agents/${key.agentId}/events`, key.token, { message: 'probe', severity: 'debug' });
+      const N = 100;
+      const pick = (i: number) => agentIds[(i * 7) % agentIds.length]!;
+      const results: Record<string, number[]> = {};
+      const measure = async (name: string, f: (i: number) => Promise<unknown>, target = true) => {
+        const t = await timed(N, f);
+        results[name] = t;
+        const p99 = percentile(t, 99);
+        rows.push({ metric: `${name} p99 (p50), ${N} sequential`, value: `${fmt(p99, 1)} ms (${fmt(percentile(t, 50), 1)})`, ...(target ? { target: '< 50 ms', ok: p99 < 50 } : {}) });
+      };
+      let frameBytes = 0;
+      await measure('dashboard snapshot: /ws first frame', async () => {
+        await poke();
+        const t = performance.now();
+        frameBytes = await firstFrame(srv.origin, srv.admin);
+        return performance.now() - t;
+      });
+      await measure(`GET /api/agents/:id/costs (an agent of ${fmt(ROWS / LEDGER_AGENTS, 0)} calls)`, (i) => api(srv.origin, `/api/agents/${pick(i)}/costs`, srv.admin));
+      // What else the page loads for an agent (no target in the issue: shown for the record).
+      await measure('GET /api/agents/:id/performance', (i) => api(srv.origin, `/api/agents/${pick(i)}/performance`, srv.admin), false);
+      await measure('GET /api/agents/:id/protection', (i) => api(srv.origin, `/api/agents/${pick(i)}/protection`, srv.admin), false);
+      await measure("GET /api/events?agentId=…&limit=1000 (the page's event log)", (i) => api(srv.origin, `/api/events?agentId=${pick(i)}&limit=1000`, srv.admin), false);
+      const rssEnd = rssMb(srv.pid);
+      rows.push({ metric: 'iron-cage RSS after start-up → after those requests', value: `${fmt(rssStart, 0)} → ${fmt(rssEnd, 0)} MB (snapshot frame ${fmt(frameBytes / 1024, 0)} KB)` });
+      return { fillSeconds: seconds, bytes, perThousandCalls: perK, startMs: starts, rssStartMb: rssStart, rssEndMb: rssEnd, requestMs: results };
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Row[] = [];
+const extra: Record<string, unknown> = { sizes: { AGENTS, SECONDS, ROWS, EVENTS, LEDGER_AGENTS } };
+if (PART === 'all' || PART === 'agents') extra.agents = await manyAgents(rows);
+if (PART === 'all' || PART === 'ledger') extra.ledger = await aDay(rows);
+report('scale', 'Cost as the work grows (npm run bench -- scale)', rows, extra);
+process.exit(0);

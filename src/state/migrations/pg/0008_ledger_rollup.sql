@@ -1,0 +1,2 @@
+CREATE INDEX "llm_requests_pending" ON "llm_requests" USING btree ("runtime_id","id") WHERE status = 'pending';--> statement-breakpoint
+CREATE INDEX "llm_requests_budgets" ON "llm_requests" USING btree ("runtime_id","budgets","cost_micros") WHERE budgets IS NOT NULL;
