@@ -43,7 +43,6 @@ export class RequestsStore {
   private readonly finishRow;
   private readonly rowById;
   private readonly addToGroup;
-  private readonly dropEmptyGroup;
   private readonly groupsOf;
 
   constructor(state: StateManager) {
@@ -122,10 +121,6 @@ export class RequestsStore {
         },
       })
       .prepare();
-    this.dropEmptyGroup = this.db.orm
-      .delete(g)
-      .where(and(eq(g.agentId, p('agentId')), eq(g.minute, p('minute')), eq(g.provider, p('provider')), eq(g.model, p('model')), eq(g.status, p('status')), eq(g.requests, 0)))
-      .prepare();
     this.groupsOf = this.db.orm
       .select({
         minute: g.minute,
@@ -144,35 +139,43 @@ export class RequestsStore {
       .prepare();
   }
 
-  /** Add (`sign` 1) or take back (-1) a row's share of its rollup group; a group left with no request goes. */
-  private roll(c: Contribution, sign: 1 | -1): void {
+  /**
+   * Add a settled row to its rollup group. A `pending` row (a stream under way, charged nothing
+   * yet) joins it only when it settles: one statement more per call on the money path, not three.
+   */
+  private roll(c: Contribution): void {
+    if (c.status === 'pending') return;
     const ms = epochMsOf(c.ts);
-    const key = { agentId: c.agentId, minute: Math.floor(ms / 60_000) * 60_000, provider: c.provider, model: c.model, status: c.status };
     this.addToGroup.run({
-      ...key,
-      requests: sign,
-      promptTokens: sign * c.promptTokens,
-      completionTokens: sign * c.completionTokens,
-      costMicros: sign * c.costMicros,
-      lastChargedMs: sign === 1 && c.costMicros > 0 ? ms : null,
+      agentId: c.agentId,
+      minute: Math.floor(ms / 60_000) * 60_000,
+      provider: c.provider,
+      model: c.model,
+      status: c.status,
+      requests: 1,
+      promptTokens: c.promptTokens,
+      completionTokens: c.completionTokens,
+      costMicros: c.costMicros,
+      lastChargedMs: c.costMicros > 0 ? ms : null,
     });
-    if (sign === -1) this.dropEmptyGroup.run(key);
   }
 
   /** Insert a row (finished, or `pending` for a stream that has only begun); its id. */
   insert(_tx: Tx, row: LlmRequestInput): number {
     const ts = row.ts ?? new Date().toISOString();
     const r = this.insertRow.run({ ...row, ts, stream: row.stream ? 1 : 0 });
-    this.roll({ ...row, ts }, 1);
+    this.roll({ ...row, ts });
     return Number(r.lastInsertRowid);
   }
 
   /** Close a `pending` row with how its call ended; throws when the row is not there (deleted, or never committed). */
   finish(_tx: Tx, id: number, end: LlmRequestEnd): void {
     const before = this.rowById.get({ id });
-    if (!before || this.finishRow.run({ ...end, id }).changes === 0) throw new Error(`request ${id} is not on record`);
-    this.roll(before, -1);
-    this.roll({ ...before, ...end }, 1);
+    if (!before) throw new Error(`request ${id} is not on record`);
+    // A settled row is in the rollup already: closing it again would count it twice.
+    if (before.status !== 'pending') throw new Error(`request ${id} is already settled (${before.status})`);
+    this.finishRow.run({ ...end, id });
+    this.roll({ ...before, ...end });
   }
 
   /**
@@ -204,10 +207,7 @@ export class RequestsStore {
         .set({ status: 'interrupted', costMicros: sql`${t.reservedMicros}`, usageSource: 'estimate' })
         .where(PENDING)
         .run().changes;
-      for (const row of pending) {
-        this.roll(row, -1);
-        this.roll({ ...row, status: 'interrupted', costMicros: row.reservedMicros }, 1);
-      }
+      for (const row of pending) this.roll({ ...row, status: 'interrupted', costMicros: row.reservedMicros });
       return changes;
     }, null).result;
   }
