@@ -1,9 +1,8 @@
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type { Pool } from 'pg';
 import * as panel from './schema-panel.js';
 import * as shared from './schema-pg.js';
 
@@ -52,7 +51,7 @@ const MIGRATION_LOCK = 0x1c0ca9e;
 
 export interface Postgres {
   db: PanelDb;
-  pool: pg.Pool;
+  pool: Pool;
   close(): Promise<void>;
 }
 
@@ -66,6 +65,8 @@ export interface Postgres {
 export async function openPostgres(url: string, opts: { max?: number; onError?: (err: Error) => void } = {}): Promise<Postgres> {
   const bad = checkDatabaseUrl(url);
   if (bad) throw new Error(`--database: ${bad}`);
+  // The driver is loaded by the first connection: only the panel (and its tools) ever open one.
+  const [{ default: pg }, { drizzle }, { migrate }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres'), import('drizzle-orm/node-postgres/migrator')]);
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'iron-cage panel' });
   // A connection that dies while idle (the server restarted) is an 'error' on the pool: without a
   // listener it would end the process. The next query takes a fresh connection.
