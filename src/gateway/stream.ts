@@ -58,9 +58,10 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   relay.conclude(res);
   if (call.obs) call.obs.answerBody = relay.captured();
   // The upstream charged for what it produced even if the agent hung up: settle on that.
-  // The pending row commits on the next tick; the stream did not wait for it. The last
-  // events wait for the row instead and leave with the end of the response: on disk first.
-  await d.meter.settle(call, relay.outcome(up.status), await pending);
+  // The pending row commits on the next tick; the stream did not wait for it (a stream that
+  // ended before that commit gets its final row there instead). The last events wait for the
+  // row and leave with the end of the response: on disk first.
+  await d.meter.settle(call, relay.outcome(up.status), pending);
   if (!res.destroyed) res.end(relay.tail);
 }
 
@@ -154,10 +155,18 @@ class StreamRelay implements Pumped {
 
   /** How the stream ended, for its row in llm_requests, and what was read of its usage (the Meter bills it). */
   outcome(httpStatus: number): Outcome {
+    const { text, call } = this;
     return {
       status: this.status,
       httpStatus,
-      reading: { usage: this.usage, complete: this.ended, counted: countTextTokens(this.text, this.call.target.model) },
+      // Counted only if billing needs it (no usage, or a stream cut short).
+      reading: {
+        usage: this.usage,
+        complete: this.ended,
+        get counted() {
+          return countTextTokens(text, call.target.model);
+        },
+      },
       redactions: this.redactions,
       firstByteMs: this.firstByteMs,
       error: this.error,
