@@ -11,7 +11,7 @@ import { decodeStream } from '../server/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
-import { quickChatChunk } from './quick.js';
+import { type QuickMemo, quickChatChunk } from './quick.js';
 import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
@@ -95,6 +95,8 @@ class StreamRelay implements Pumped {
   private template: unknown = null;
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
+  /** What the quick reader remembers between this stream's chunks. */
+  private readonly quickMemo: QuickMemo = {};
   private readonly splitter: SseSplitter;
   /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
   private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
@@ -261,7 +263,7 @@ class StreamRelay implements Pumped {
       return ev.raw;
     }
     let json: any = null;
-    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data) : null;
+    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data, this.quickMemo) : null;
     if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
@@ -359,7 +361,7 @@ class StreamRelay implements Pumped {
 
   /** A drained event: only what it says of the usage counts. */
   private readUsage(ev: SseEvent): void {
-    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data))) return;
+    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data, this.quickMemo))) return;
     try {
       const json = JSON.parse(ev.data);
       this.note(this.call.wire.inspect(ev, json).usage);
