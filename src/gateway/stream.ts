@@ -16,7 +16,7 @@ import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
-import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
+import { carriesLogprobs, mayHoldLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot, Usage } from './wire/types.js';
 
 /** A slot's key, or its index when it has none. */
@@ -339,7 +339,7 @@ class StreamRelay implements Pumped {
     }
     // A piece's tokens would leave before the redactor knows whether it is PII (it holds text
     // back until it does): under redaction a stream carries none.
-    if (withhold && json && withholdLogprobs(json)) changed = true;
+    if (withhold && json && mayHoldLogprobs(ev.data) && withholdLogprobs(json)) changed = true;
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
     if (insp.seq) {
