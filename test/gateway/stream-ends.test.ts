@@ -264,7 +264,11 @@ describe('a stream’s row', () => {
     const reader = r.body!.getReader();
     let text = '';
     while (!text.includes('hello')) text += Buffer.from((await reader.read()).value!).toString();
-    const pending = await until(() => rowsNow().slice(before).find((x) => x.status === 'pending'));
+    const pending = await until(() =>
+      rowsNow()
+        .slice(before)
+        .find((x) => x.status === 'pending'),
+    );
     finish();
     for (;;) {
       const { value, done } = await reader.read();
