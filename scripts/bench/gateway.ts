@@ -126,6 +126,67 @@ async function versusPortkey(upstream: string, gw: { child: ChildProcess; origin
   }
 }
 
+/** Rounds of the gateway beside the bare proxy; the order of the two alternates between rounds. */
+const BARE_ROUNDS = 5;
+
+/**
+ * iron-cage (every guarantee on: the row on disk before the answer, exact prompt counts, PII)
+ * beside the bare proxy in front of the same mock, in the same rounds: JSON added latency p50 at
+ * c=1 (goal: at most twice the bare proxy's) and CPU per 20-chunk stream at c=16. Each round
+ * measures the upstream direct, then both sides; the ratio is taken within each round, so a
+ * machine busy with something else weighs on both alike.
+ */
+async function versusBare(
+  upstream: string,
+  gw: { child: ChildProcess; origin: string; token: string },
+  bare: { url: string; pid: number },
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  const path = '/v1/chat/completions';
+  const sides = {
+    gateway: { pid: gw.child.pid!, run: (body: string, c: number, n: number, stream: boolean) => load(gw.origin, path, gw.token, body, c, n, stream) },
+    bare: { pid: bare.pid, run: (body: string, c: number, n: number, stream: boolean) => load(bare.url, path, 'x', body, c, n, stream) },
+  };
+  type Side = keyof typeof sides;
+  await sides.bare.run(REQUEST, 4, 1000, false);
+  await sides.bare.run(STREAM_REQUEST, 4, 300, true);
+  const per = { gateway: { added: [] as number[], cpu: [] as number[], streamCpu: [] as number[] }, bare: { added: [] as number[], cpu: [] as number[], streamCpu: [] as number[] } };
+  const ratios = { added: [] as number[], streamCpu: [] as number[] };
+  for (let round = 0; round < BARE_ROUNDS; round++) {
+    const order: Side[] = round % 2 === 0 ? ['gateway', 'bare'] : ['bare', 'gateway'];
+    const direct = percentile((await load(upstream, path, 'x', REQUEST, 1, 1000, false)).latencies, 50);
+    for (const side of order) {
+      const cpu0 = cpuMs(sides[side].pid);
+      const r = await sides[side].run(REQUEST, 1, 1000, false);
+      per[side].cpu.push((cpuMs(sides[side].pid) - cpu0) / r.n);
+      per[side].added.push(percentile(r.latencies, 50) - direct);
+    }
+    for (const side of order) {
+      const cpu0 = cpuMs(sides[side].pid);
+      const r = await sides[side].run(STREAM_REQUEST, 16, 2000, true);
+      per[side].streamCpu.push((cpuMs(sides[side].pid) - cpu0) / r.n);
+    }
+    ratios.added.push(per.gateway.added[round]! / per.bare.added[round]!);
+    ratios.streamCpu.push(per.gateway.streamCpu[round]! / per.bare.streamCpu[round]!);
+  }
+  const least = (xs: number[]) => Math.min(...xs);
+  const list = (xs: number[], d: number) => xs.map((x) => fmt(x, d)).join(', ');
+  const addedRatio = median(ratios.added);
+  rows.push({
+    metric: 'json c=1 added latency p50, iron-cage / bare undici proxy (same rounds)',
+    value: `${fmt(least(per.gateway.added), 3)} / ${fmt(least(per.bare.added), 3)} ms: median ratio ${fmt(addedRatio, 2)}× (per round ${list(ratios.added, 2)})`,
+    target: '≤ 2×',
+    ok: addedRatio <= 2,
+  });
+  rows.push({ metric: 'json c=1 CPU per request, iron-cage / bare undici proxy', value: `${fmt(least(per.gateway.cpu), 3)} / ${fmt(least(per.bare.cpu), 3)} ms` });
+  rows.push({
+    metric: 'stream c=16 CPU per 20-chunk response, iron-cage / bare undici proxy (same rounds)',
+    value: `${fmt(least(per.gateway.streamCpu), 3)} / ${fmt(least(per.bare.streamCpu), 3)} ms: median ratio ${fmt(median(ratios.streamCpu), 2)}× (per round ${list(ratios.streamCpu, 2)})`,
+  });
+  results['vs bare proxy'] = { rounds: BARE_ROUNDS, per, ratios };
+}
+
 if (process.argv[2] === 'mock') {
   await serveMock();
 } else if (process.argv[2] === 'bare') {
@@ -227,15 +288,10 @@ async function main(): Promise<void> {
       }
     }
 
-    // The same JSON load at c=1 through the bare proxy: what any Node proxy costs on this machine.
-    // Started only now, so it shares nothing with the gateway's runs above.
+    // The bare proxy: what any Node proxy costs on this machine. Started only now, so it shares
+    // nothing with the gateway's runs above; then both side by side, rounds alternating.
     bare = await startBare(mock.url);
-    await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 500, false);
-    const bareCpu0 = cpuMs(bare.pid);
-    const viaBare = await load(bare.url, '/v1/chat/completions', 'x', REQUEST, 1, 3000, false);
-    const bareCpuPerReq = (cpuMs(bare.pid) - bareCpu0) / viaBare.n;
-    results['bare proxy json c=1'] = { rps: viaBare.n / viaBare.seconds, p50: percentile(viaBare.latencies, 50), cpuPerReq: bareCpuPerReq };
-    rows.push({ metric: 'bare undici proxy (no checks), json c=1: CPU per request', value: `${fmt(bareCpuPerReq, 3)} ms` });
+    await versusBare(mock.url, gw, bare, rows, results);
     rows.push({ metric: 'gateway peak RSS, whole benchmark', value: `${fmt(rssMb(gw.child.pid!).peak, 0)} MB` });
   } finally {
     gw.child.kill('SIGTERM');

@@ -75,8 +75,12 @@ export interface Reading {
   usage: Partial<Usage>;
   /** The whole answer was read (a body to its end, a stream to the provider's end): its usage is final. */
   complete: boolean;
-  /** Output tokens counted in the text read: a floor when the provider's own count is missing. */
-  counted?: number;
+  /**
+   * Output tokens counted in the text read: a floor when the provider's own count is missing.
+   * Readers make it a getter: counting is BPE over the whole answer, and `Meter.bill` reads it
+   * only when the provider's counts are missing or the answer was cut short.
+   */
+  readonly counted?: number;
 }
 
 /** How a call ended, for its row in llm_requests. */

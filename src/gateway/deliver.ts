@@ -144,7 +144,14 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   if (call.obs && isObject) call.obs.answer = answerMeta(parsed);
   // A Responses turn that continued a stored one says so (the provider was sent the context, not the id).
   const stamped = !whole && continued(parsed, call.turn);
-  const reading = (): Reading => ({ usage, complete: true, counted: countTextTokens(slots.map((s) => s.text).join(''), t.model) });
+  // Counted only if billing needs it (a usage with a count missing): a BPE pass over the answer otherwise wasted.
+  const reading = (): Reading => ({
+    usage,
+    complete: true,
+    get counted() {
+      return countTextTokens(slots.map((s) => s.text).join(''), t.model);
+    },
+  });
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {

@@ -44,6 +44,16 @@ export interface MeterDeps {
   observer?: Pick<Observer, 'settled'>;
 }
 
+/** A stream's `pending` row (`Meter.openPending`), as `Meter.settle` closes it. */
+export interface PendingRow {
+  /** Its insert has run (in a group commit that may still fail: `id` is null then). */
+  written: boolean;
+  /** Settled before its insert ran: the insert is skipped, the final row written instead. */
+  folded: boolean;
+  /** The row's id once committed; null when it was skipped or failed. */
+  id: Promise<number | null>;
+}
+
 /** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
 interface Plan {
   model: string;
@@ -157,10 +167,17 @@ export class Meter {
    * inside it, once the row is in, so the budget and the rows always agree — a row that fails
    * to go in is never charged, a commit that fails takes its charge back. Until then the
    * reservation holds the call's worst case, so nothing else can spend it meanwhile. Resolves
-   * once the row is on disk: callers finish the answer after that. `pendingId`: the stream's
-   * row written when it began, closed here instead of a new one.
+   * once the row is on disk: callers finish the answer after that. `pending`: the stream's
+   * row opened when it began (`openPending`), closed here instead of a new one; a pending row
+   * not yet written when the stream is settled never is: this row takes its place, in the
+   * same group commit or an earlier one than the pending row would have had.
    */
-  async settle(call: Call, outcome: Outcome, pendingId: number | null = null): Promise<number> {
+  async settle(call: Call, outcome: Outcome, pending: PendingRow | null = null): Promise<number> {
+    let pendingId: number | null = null;
+    if (pending !== null) {
+      if (pending.written) pendingId = await pending.id;
+      else pending.folded = true;
+    }
     // Whatever the provider produced is owed, whatever became of the response.
     const bill = this.bill(call.target, outcome.reading);
     const micros = bill.micros;
@@ -239,8 +256,10 @@ export class Meter {
    * A stream is on record from its first byte, so a crash mid-stream still leaves the reservation
    * in the llm_requests table. A failed insert (disk full, db closed) must not become an
    * unhandled rejection; the stream then settles with a fresh row instead of closing this one.
+   * The row joins the next group commit; a stream settled before that commit (its whole answer
+   * came in one read, as under load) has its final row written instead (see `settle`).
    */
-  openPending(call: Call, httpStatus: number): Promise<number | null> {
+  openPending(call: Call, httpStatus: number): PendingRow {
     const row = requestRow(
       call,
       { status: 'pending', httpStatus, redactions: 0, firstByteMs: null, error: null },
@@ -250,8 +269,13 @@ export class Meter {
     // restart, and that spend counts against the central budgets it held (settle writes the tag again).
     const keys = this.d.tracker.centralKeys(call.agentId, call.reservationId);
     row.budgets = keys.length > 0 ? JSON.stringify(keys) : null;
-    return this.d.state
-      .writeSoon((tx) => this.d.requests.insert(tx, row), null)
+    const pending: PendingRow = { written: false, folded: false, id: Promise.resolve(null) };
+    pending.id = this.d.state
+      .writeSoon((tx) => {
+        if (pending.folded) return null;
+        pending.written = true;
+        return this.d.requests.insert(tx, row);
+      }, null)
       .then(
         (w) => w.result,
         (err: unknown) => {
@@ -259,6 +283,7 @@ export class Meter {
           return null;
         },
       );
+    return pending;
   }
 
   // ── 4. release ───────────────────────────────────────────────────────────────────────────

@@ -7,6 +7,11 @@ export interface QuickChunk {
   data(): string;
 }
 
+/** What one stream's chunks have in common, remembered between them: the last head that passed. */
+export interface QuickMemo {
+  head?: string;
+}
+
 /** Choice 0's delta, as OpenAI (and the servers that copy it) order a chunk's fields. */
 const DELTA = '"choices":[{"index":0,"delta":{';
 const CONTENT = '"content":"';
@@ -36,7 +41,7 @@ const TAIL = new RegExp(String.raw`^(?:,${FIELD})*\}$`);
  *   const q = quickChatChunk('{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}');
  *   q?.inspection.slots[0]?.text; // 'Hi'
  */
-export function quickChatChunk(data: string): QuickChunk | null {
+export function quickChatChunk(data: string, seen?: QuickMemo): QuickChunk | null {
   const d = data.indexOf(DELTA);
   if (d === -1) return null;
   let start = d + DELTA.length;
@@ -52,7 +57,14 @@ export function quickChatChunk(data: string): QuickChunk | null {
   if (closer === undefined) return null;
   // Around the choices only plain fields: the whole event is JSON, with no usage object and no
   // `choices` after this one, so the wire would find exactly this text and nothing else.
-  if (!HEAD.test(data.slice(0, d)) || !TAIL.test(data.slice(end + 1 + closer.length))) return null;
+  // A stream's chunks share their head (id, object, created, model…): the one last found plain
+  // is not read again (the same text, the same verdict).
+  const head = data.slice(0, d);
+  if (head !== seen?.head) {
+    if (!HEAD.test(head)) return null;
+    if (seen) seen.head = head;
+  }
+  if (!TAIL.test(data.slice(end + 1 + closer.length))) return null;
   let text = data.slice(start, end);
   const original = text;
   return {

@@ -11,12 +11,12 @@ import { decodeStream } from '../server/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
-import { quickChatChunk } from './quick.js';
+import { type QuickMemo, quickChatChunk } from './quick.js';
 import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
-import { carriesLogprobs, withholdLogprobs } from './wire/strings.js';
+import { carriesLogprobs, mayHoldLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot, Usage } from './wire/types.js';
 
 /** A slot's key, or its index when it has none. */
@@ -58,9 +58,10 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   relay.conclude(res);
   if (call.obs) call.obs.answerBody = relay.captured();
   // The upstream charged for what it produced even if the agent hung up: settle on that.
-  // The pending row commits on the next tick; the stream did not wait for it. The last
-  // events wait for the row instead and leave with the end of the response: on disk first.
-  await d.meter.settle(call, relay.outcome(up.status), await pending);
+  // The pending row commits on the next tick; the stream did not wait for it (a stream that
+  // ended before that commit gets its final row there instead). The last events wait for the
+  // row and leave with the end of the response: on disk first.
+  await d.meter.settle(call, relay.outcome(up.status), pending);
   if (!res.destroyed) res.end(relay.tail);
 }
 
@@ -94,6 +95,8 @@ class StreamRelay implements Pumped {
   private template: unknown = null;
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
+  /** What the quick reader remembers between this stream's chunks. */
+  private readonly quickMemo: QuickMemo = {};
   private readonly splitter: SseSplitter;
   /** One redactor per stream of output pieces (a slot's key), with the output it belongs to. */
   private readonly guards = new Map<SlotKey, { index: number; kind: SlotKind; guard: StreamGuard }>();
@@ -154,10 +157,18 @@ class StreamRelay implements Pumped {
 
   /** How the stream ended, for its row in llm_requests, and what was read of its usage (the Meter bills it). */
   outcome(httpStatus: number): Outcome {
+    const { text, call } = this;
     return {
       status: this.status,
       httpStatus,
-      reading: { usage: this.usage, complete: this.ended, counted: countTextTokens(this.text, this.call.target.model) },
+      // Counted only if billing needs it (no usage, or a stream cut short).
+      reading: {
+        usage: this.usage,
+        complete: this.ended,
+        get counted() {
+          return countTextTokens(text, call.target.model);
+        },
+      },
       redactions: this.redactions,
       firstByteMs: this.firstByteMs,
       error: this.error,
@@ -252,7 +263,7 @@ class StreamRelay implements Pumped {
       return ev.raw;
     }
     let json: any = null;
-    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data) : null;
+    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data, this.quickMemo) : null;
     if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
@@ -328,7 +339,7 @@ class StreamRelay implements Pumped {
     }
     // A piece's tokens would leave before the redactor knows whether it is PII (it holds text
     // back until it does): under redaction a stream carries none.
-    if (withhold && json && withholdLogprobs(json)) changed = true;
+    if (withhold && json && mayHoldLogprobs(ev.data) && withholdLogprobs(json)) changed = true;
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
     if (insp.seq) {
@@ -350,7 +361,7 @@ class StreamRelay implements Pumped {
 
   /** A drained event: only what it says of the usage counts. */
   private readUsage(ev: SseEvent): void {
-    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data))) return;
+    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data, this.quickMemo))) return;
     try {
       const json = JSON.parse(ev.data);
       this.note(this.call.wire.inspect(ev, json).usage);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakeGatewaySuite, json, sse } from '../helpers/fake-llm.js';
+import { mayHoldLogprobs, withholdLogprobs } from '../../src/gateway/wire/strings.js';
 
 // Token log-probabilities spell out the text token by token. A whole answer whose text redaction
 // changed loses them (an array becomes [], anything else null); a stream under redaction carries
@@ -170,5 +171,37 @@ describe('token log-probabilities under warn', () => {
     const body = await r.json();
     expect(body.choices[0].message.content).toBe('mail bob@example.org');
     expect(body.choices[0].logprobs.content.map((x: { token: string }) => x.token)).toEqual(['mail', ' bob', '@example', '.org']);
+  });
+});
+
+describe('mayHoldLogprobs', () => {
+  // Every holder withholdLogprobs empties, with every kind of value, compact and spaced.
+  const VALUES: unknown[] = [null, [], [{ token: 'a' }], { content: [{ token: 'a' }] }, 5, 0, 'x', '', true, false, {}];
+  const holders = (v: unknown): unknown[] => [
+    { logprobs: v },
+    { part: { logprobs: v } },
+    { choices: [{ index: 0, delta: { content: 'a' }, logprobs: v }] },
+    { item: { content: [{ type: 'output_text', logprobs: v }] } },
+    { output: [{ content: [{ logprobs: v }] }] },
+    { type: 'response.completed', response: { output: [{ content: [{ text: 'a', logprobs: v }] }] } },
+    { delta: 'a', logprobs: v, note: 'null' },
+  ];
+  const spaced = (j: unknown) => JSON.stringify(j, null, 1).replace(/":/g, '" : ');
+
+  it('is false only where withholdLogprobs changes nothing, compact, spaced or with the key escaped', () => {
+    let skipped = 0;
+    for (const v of VALUES) {
+      for (const h of holders(v)) {
+        for (const raw of [JSON.stringify(h), spaced(h), JSON.stringify(h).replace('"logprobs"', '"\\u006cogprobs"')]) {
+          const changes = withholdLogprobs(JSON.parse(raw));
+          if (!mayHoldLogprobs(raw)) {
+            skipped++;
+            expect(changes, raw).toBe(false);
+          }
+        }
+      }
+    }
+    // The precheck does skip: every null and [] holder, compact and spaced.
+    expect(skipped).toBe(2 * 2 * holders(null).length);
   });
 });

@@ -5,6 +5,7 @@ import { pump, type Pumped } from '../../src/gateway/stream-pump.js';
 import { fakeGatewaySuite, sse } from '../helpers/fake-llm.js';
 import { serve } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
+import { until } from '../helpers/runtime.js';
 
 // How a stream ends: the final event only after the row is on disk, held-back text delivered
 // when there is no final event, a relay failure or a body that just closes still ends the call.
@@ -214,6 +215,68 @@ describe('an e-mail split over three pieces of a stream other than the answer te
     const deltas = evs.map((e) => e.choices?.[0]?.delta ?? {});
     expect(deltas.map((d) => d.audio?.transcript ?? '').join('')).toBe(REDACTED);
     expect(deltas.map((d) => d.tool_calls?.[0]?.custom?.input ?? '').join('')).toBe(REDACTED);
+  });
+});
+
+describe('a stream’s row', () => {
+  const USAGE = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 };
+  const rowsNow = () =>
+    sqliteOf(gw.t.rt.state).prepare('SELECT id, status, prompt_tokens AS p, completion_tokens AS c, usage_source AS source FROM llm_requests ORDER BY id').all() as Array<{
+      id: number;
+      status: string;
+      p: number;
+      c: number;
+      source: string;
+    }>;
+
+  it('one that arrives whole in one read (its pending row not yet written when it ends) is one finished row, on disk before the agent has [DONE]', async () => {
+    const before = rowsNow().length;
+    // Head, text, usage and [DONE] in one write: settled before the writer's next commit.
+    llm.raw((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(data(chunk({ content: 'hello' })) + data(chunk({}, 'stop')) + data({ ...chunk({}), choices: [], usage: USAGE }) + data('[DONE]'));
+    });
+    const r = await post('/chat/completions', { ...chat, stream_options: { include_usage: true } });
+    const reader = r.body!.getReader();
+    let text = '';
+    let atDone: ReturnType<typeof rowsNow> | null = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+      if (atDone === null && text.includes('[DONE]')) atDone = rowsNow().slice(before);
+    }
+    expect(contentOf(text)).toBe('hello');
+    expect(atDone).toEqual([{ id: expect.any(Number), status: 'ok', p: 7, c: 3, source: 'provider' }]);
+    expect(rowsNow().slice(before)).toEqual(atDone);
+  });
+
+  it('one still running when its pending row commits is on record as pending, then that same row is closed', async () => {
+    const before = rowsNow().length;
+    let finish!: () => void;
+    llm.raw((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // A line's end: the redactor holds nothing back.
+      res.write(data(chunk({ content: 'hello\n' })));
+      finish = () => res.end(data(chunk({}, 'stop')) + data({ ...chunk({}), choices: [], usage: USAGE }) + data('[DONE]'));
+    });
+    const r = await post('/chat/completions', { ...chat, stream_options: { include_usage: true } });
+    const reader = r.body!.getReader();
+    let text = '';
+    while (!text.includes('hello')) text += Buffer.from((await reader.read()).value!).toString();
+    const pending = await until(() =>
+      rowsNow()
+        .slice(before)
+        .find((x) => x.status === 'pending'),
+    );
+    finish();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    expect(contentOf(text)).toBe('hello\n');
+    expect(rowsNow().slice(before)).toEqual([{ id: pending.id, status: 'ok', p: 7, c: 3, source: 'provider' }]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quickChatChunk } from '../../src/gateway/quick.js';
+import { type QuickMemo, quickChatChunk } from '../../src/gateway/quick.js';
 import { openaiWire } from '../../src/gateway/wire/openai.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1' };
@@ -64,6 +64,30 @@ describe('quickChatChunk', () => {
 
   it('declines everything else (a finish, usage, several choices, escapes, tool calls, refusals, completions, spaced JSON, text after the JSON, a string that is not structural), which the wire then reads in full', () => {
     for (const data of SLOW) expect(quickChatChunk(data), data).toBeNull();
+  });
+
+  it('answers the same with a stream’s memo as without, whatever came before (a head it passed is not read again, any other head is)', () => {
+    const all = [...QUICK, ...SLOW];
+    // Every chunk after every other, so a remembered head meets every head that differs from it.
+    const memo: QuickMemo = {};
+    for (const before of all) {
+      for (const data of all) {
+        quickChatChunk(before, memo);
+        const q = quickChatChunk(data, memo);
+        const fresh = quickChatChunk(data);
+        expect(q === null, `${before} then ${data}`).toBe(fresh === null);
+        if (q && fresh) {
+          expect(shape(q.inspection)).toEqual(shape(fresh.inspection));
+          expect(q.data()).toBe(fresh.data());
+        }
+      }
+    }
+    // A head with a provider's own string after a plain one with the same fields: still declined.
+    const plain = chunk([text('a')]);
+    const odd = chunk([text('a')], { citations: 'https://example.com/ann' });
+    const m: QuickMemo = {};
+    expect(quickChatChunk(plain, m)).not.toBeNull();
+    expect(quickChatChunk(odd, m)).toBeNull();
   });
 
   it('is never wrong where it answers: any cut of a real chunk is declined, or is JSON read as the wire reads it', () => {

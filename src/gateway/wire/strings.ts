@@ -83,6 +83,21 @@ export function carriesLogprobs(raw: string): boolean {
   return TOKENS_IN_LOGPROBS.test(raw);
 }
 
+/**
+ * A `logprobs` member whose value is neither `null` nor `[]` (the whitespace before the value
+ * taken whole, so it cannot be read as the value), or an escape that may spell the key.
+ */
+const LOGPROBS_HOLDING = /"logprobs"\s*:(?=(\s*))\1(?!null|\[\s*\])|\\u/;
+
+/**
+ * Whether `withholdLogprobs` could change the JSON `raw` is the text of: false only when no
+ * `logprobs` member in it holds anything, so the walk over the parsed event can be skipped (a
+ * Responses stream's every delta carries `"logprobs":[]`).
+ */
+export function mayHoldLogprobs(raw: string): boolean {
+  return LOGPROBS_HOLDING.test(raw);
+}
+
 /** Empty `o.logprobs` (an array becomes `[]`, anything else `null`); whether it held anything. */
 function blank(o: unknown): boolean {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return false;
