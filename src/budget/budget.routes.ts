@@ -1,7 +1,18 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
-import { costOf, formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, type PriceBook, projectSpend, spendSeries } from '../domain/budget/index.js';
+import {
+  costOf,
+  formatAvgPerUnit,
+  formatBaselineSavings,
+  formatBudgetUsage,
+  formatProjection,
+  formatProjectionStatus,
+  type PriceBook,
+  projectSpend,
+  reportBucketMs,
+  spendSeries,
+} from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
@@ -34,7 +45,11 @@ export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  const groups = d.requests.groupsFor(id);
+  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS: summed in SQL, so the
+  // report builds a few hundred rows however many minutes the agent has run.
+  const span = d.requests.spanOf(id);
+  const bucketMs = span ? reportBucketMs(span.first, span.last) : 60_000;
+  const groups = d.requests.groupsFor(id, bucketMs);
   const summary = summarizeGroups(groups, d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
@@ -63,8 +78,11 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       share: m.share,
     })),
     byStatus: summary.byStatus,
+    /** The width of overTime's buckets, and of the series' steps, in minutes. */
+    bucketMinutes: bucketMs / 60_000,
     overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-    series: spendSeries(groups.filter((g) => g.lastChargedMs !== null).map((g) => ({ ts: g.lastChargedMs!, costMicros: g.costMicros }))).map(([ms, micros]): [number, number] => [
+    // One point per bucket with a charge, at its last charged call, carrying the running total.
+    series: spendSeries(summary.buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }))).map(([ms, micros]): [number, number] => [
       ms,
       microsToUsd(micros),
     ]),
@@ -81,22 +99,23 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
 
 /**
  * What summarizeCosts says of an agent's calls, read from the ledger's rollup
- * (RequestsStore.groupsFor: per minute, provider, model and status) in one pass, so the report
- * costs the minutes an agent ran, not its calls. The baseline prices each group as that many
- * calls of its mean size (one call's rounding apart from pricing each call).
+ * (RequestsStore.groupsFor: per bucket, provider, model and status) in one pass, so the report
+ * costs its buckets, not the agent's calls. The baseline prices each group as that many
+ * calls of its mean size (one call's rounding apart from pricing each call at one price tier).
  */
 function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
-  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
-  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
+  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number; lastChargedMs: number | null };
+  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0, lastChargedMs: null });
   const add = (t: Totals, g: LedgerGroup) => {
     t.requests += g.requests;
     t.promptTokens += g.promptTokens;
     t.completionTokens += g.completionTokens;
     t.costMicros += g.costMicros;
+    if (g.lastChargedMs !== null && (t.lastChargedMs === null || g.lastChargedMs > t.lastChargedMs)) t.lastChargedMs = g.lastChargedMs;
   };
   const total = zero();
   const models = new Map<string, Totals & { model: string; provider: string }>();
-  const minutes = new Map<number, Totals>();
+  const buckets = new Map<number, Totals>();
   const byStatus: Record<string, number> = {};
   const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
   let baselineMicros = 0;
@@ -106,8 +125,8 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
     let m = models.get(key);
     if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
     add(m, g);
-    let b = minutes.get(g.minute);
-    if (!b) minutes.set(g.minute, (b = zero()));
+    let b = buckets.get(g.minute);
+    if (!b) buckets.set(g.minute, (b = zero()));
     add(b, g);
     byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
     if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
@@ -118,8 +137,8 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
       .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
       .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
     byStatus,
-    // groupsFor is in minute order, and so is a Map's.
-    buckets: [...minutes].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
+    // groupsFor is in bucket order, and so is a Map's.
+    buckets: [...buckets].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
     baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }

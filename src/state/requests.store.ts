@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
+import { asc, desc, eq, isNotNull, max, sql, sum } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmRequests, llmSpend, type LlmRequestRow, type LlmSpendRow } from './schema.js';
@@ -16,8 +16,11 @@ export type LlmRequestEnd = Pick<
 /** What a row adds to its group of the rollup (`llm_spend`). */
 type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
 
-/** An agent's ledger as the rollup has it: one row per minute, provider, model and status. */
+/** An agent's ledger as the rollup has it: one row per bucket (`minute`: its start, epoch ms), provider, model and status. */
 export type LedgerGroup = Omit<LlmSpendRow, 'agentId'>;
+
+/** An agent's most recent calls, newest first: how each ended and how long it took. */
+export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs'>;
 
 const epochMsOf = (ts: string) => {
   const ms = Date.parse(ts);
@@ -44,6 +47,9 @@ export class RequestsStore {
   private readonly rowById;
   private readonly addToGroup;
   private readonly groupsOf;
+  private readonly firstMinute;
+  private readonly lastMinute;
+  private readonly recentOf;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -121,21 +127,42 @@ export class RequestsStore {
         },
       })
       .prepare();
+    // Summed in SQL into buckets of `bucket` ms: the rows JavaScript builds are the buckets, not the minutes.
+    const bucket = sql<number>`${g.minute} - ${g.minute} % ${p('bucket')}`;
     this.groupsOf = this.db.orm
       .select({
-        minute: g.minute,
+        minute: bucket,
         provider: g.provider,
         model: g.model,
         status: g.status,
-        requests: g.requests,
-        promptTokens: g.promptTokens,
-        completionTokens: g.completionTokens,
-        costMicros: g.costMicros,
-        lastChargedMs: g.lastChargedMs,
+        requests: sql<number>`${sum(g.requests)}`.mapWith(Number),
+        promptTokens: sql<number>`${sum(g.promptTokens)}`.mapWith(Number),
+        completionTokens: sql<number>`${sum(g.completionTokens)}`.mapWith(Number),
+        costMicros: sql<number>`${sum(g.costMicros)}`.mapWith(Number),
+        lastChargedMs: max(g.lastChargedMs),
       })
       .from(g)
       .where(eq(g.agentId, p('agentId')))
-      .orderBy(asc(g.minute))
+      .groupBy(bucket, g.provider, g.model, g.status)
+      .orderBy(bucket)
+      .prepare();
+    const edge = (order: typeof asc) =>
+      this.db.orm
+        .select({ minute: g.minute })
+        .from(g)
+        .where(eq(g.agentId, p('agentId')))
+        .orderBy(order(g.minute))
+        .limit(1)
+        .prepare();
+    this.firstMinute = edge(asc);
+    this.lastMinute = edge(desc);
+    // Along the (agent_id, id) index from the newest row, LIMIT rows and no more, whatever they hold.
+    this.recentOf = this.db.orm
+      .select({ status: t.status, latencyMs: t.latencyMs })
+      .from(t)
+      .where(eq(t.agentId, p('agentId')))
+      .orderBy(desc(t.id))
+      .limit(p('limit'))
       .prepare();
   }
 
@@ -252,19 +279,26 @@ export class RequestsStore {
     return out;
   }
 
-  /** The agent's ledger rolled up by minute (ascending), provider, model and status: the cost report's source, bounded by minutes, not calls. */
-  groupsFor(agentId: string): LedgerGroup[] {
-    return this.groupsOf.all({ agentId });
+  /** The first and last minute (epoch ms) of the agent's rollup, or null before its first settled call: two reads at the ends of its key range. */
+  spanOf(agentId: string): { first: number; last: number } | null {
+    const first = this.firstMinute.get({ agentId });
+    const last = this.lastMinute.get({ agentId });
+    return first && last ? { first: first.minute, last: last.minute } : null;
   }
 
-  /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */
-  okLatencies(agentId: string): number[] {
-    return this.db.orm
-      .select({ ms: llmRequests.latencyMs })
-      .from(llmRequests)
-      .where(and(eq(llmRequests.agentId, agentId), eq(llmRequests.status, 'ok'), isNotNull(llmRequests.latencyMs)))
-      .orderBy(asc(llmRequests.latencyMs))
-      .all()
-      .map((r) => r.ms!);
+  /**
+   * The agent's ledger rolled up per bucket of `bucketMs` (a whole number of minutes; buckets in
+   * ascending order, aligned to the epoch), provider, model and status: the cost report's source.
+   * It reads the agent's rollup rows (one per minute with a call, per model and status), never
+   * its calls.
+   */
+  groupsFor(agentId: string, bucketMs = 60_000): LedgerGroup[] {
+    if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
+    return this.groupsOf.all({ agentId, bucket: bucketMs });
+  }
+
+  /** The agent's last `limit` calls, newest first, whatever their status: the performance panel's sample, `limit` rows read at most. */
+  recentCalls(agentId: string, limit: number): RecentCall[] {
+    return this.recentOf.all({ agentId, limit });
   }
 }

@@ -119,7 +119,9 @@ export const llmRequests = sqliteTable(
  * The ledger rolled up per agent, minute, model and status, kept in the same transaction as the
  * `llm_requests` rows it sums (RequestsStore): what the cost report and the spend restored at
  * start read, so neither reads an agent's whole ledger (a day at one call a second is 86,400 rows,
- * at most 1,440 minutes here).
+ * at most 1,440 minutes here). The table is WITHOUT ROWID (migration 0010, which drizzle cannot
+ * declare): an agent's rows lie together in key order, so reading them does not touch every page
+ * of the table. A change of this table needs that clause kept in its migration.
  */
 export const llmSpend = sqliteTable(
   'llm_spend',
