@@ -63,6 +63,24 @@ export const events = sqliteTable(
   (t) => [index('events_agent_seq').on(t.agentId, t.seq), index('events_agent_type').on(t.agentId, t.type, t.seq).where(sql.raw(LOOKUP_EVENT_TYPES_SQL))],
 );
 
+/**
+ * The events counted per agent, type and severity (a few dozen rows an agent): what
+ * `GET /api/agents/:id/metrics` reports, so it does not group an agent's whole event log. Kept by
+ * the trigger `events_counted` (migration 0012, which drizzle cannot declare) in the very
+ * statement that inserts each event, so a lone event stays one statement and the counts can
+ * never differ from the log; 0012 also counted the events written before it.
+ */
+export const eventCounts = sqliteTable(
+  'event_counts',
+  {
+    agentId: text('agent_id').notNull(),
+    type: text('type').notNull(),
+    severity: text('severity').notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.type, t.severity] })],
+);
+
 export const checkpoints = sqliteTable(
   'checkpoints',
   {

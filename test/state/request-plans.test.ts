@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { agentToken, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { join } from 'node:path';
+import { agentToken, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 
 // Nothing a request (or start-up) runs may read the whole ledger or the whole event log: the
 // statements each path really runs are caught as they run (on the Statement prototype of
@@ -121,7 +122,7 @@ describe('the statements on a request path use an index, never a pass over the l
     }
   });
 
-  it.each(['performance', 'protection', 'status'])('GET /api/agents/:id/%s', async (what) => {
+  it.each(['performance', 'protection', 'status', 'metrics'])('GET /api/agents/:id/%s', async (what) => {
     const plans = await plansOf(() => get(`/api/agents/${agent.agentId}/${what}`));
     expect(scans(plans)).toEqual([]);
     expect(unbounded(plans)).toEqual([]);
@@ -207,6 +208,69 @@ describe('the rollup the cost report reads', () => {
     expect(costs.requests).toBe(5);
     expect(costs.byStatus.interrupted).toBe(2);
     expect(costs.overTime.reduce((a: number, b: { requests: number }) => a + b.requests, 0)).toBe(5);
+  });
+});
+
+describe('the event counts /metrics reads', () => {
+  const counted = (sql: string) => {
+    const db = new Database(t.rt.config.db, { readonly: true });
+    try {
+      return db.prepare(sql).all();
+    } finally {
+      db.close();
+    }
+  };
+  const fromLog = () => counted('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
+  const kept = () => counted('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
+
+  it('equal the log, through lone events, batches and a write of a batch that failed (its event undone with it)', async () => {
+    const state = t.rt.state;
+    expect(kept().length).toBeGreaterThan(0);
+    expect(kept()).toEqual(fromLog());
+    state.record({ agentId: agent.agentId, type: 'agent.output', severity: 'info', message: 'a line', data: { stream: 'stdout' } });
+    const batch = [
+      state.writeSoon(() => undefined, { agentId: agent.agentId, type: 'agent.output', severity: 'warn', message: 'two', data: { stream: 'stderr' } }),
+      state.writeSoon(
+        () => {
+          throw new Error('refused');
+        },
+        { agentId: agent.agentId, type: 'agent.output', severity: 'critical', message: 'never', data: { stream: 'stderr' } },
+      ),
+      state.writeSoon(() => undefined, { agentId: null, type: 'agent.output', severity: 'info', message: 'no agent', data: { stream: 'stdout' } } as never),
+    ];
+    const settled = await Promise.allSettled(batch);
+    expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(kept()).toEqual(fromLog());
+    const m = await get(`/api/agents/${agent.agentId}/metrics`);
+    const mine = (fromLog() as Array<{ agent_id: string; type: string; severity: string; n: number }>).filter((r) => r.agent_id === agent.agentId);
+    expect(m.events.total).toBe(mine.reduce((a, r) => a + r.n, 0));
+    expect(m.events.output).toBe(mine.filter((r) => r.type === 'agent.output').reduce((a, r) => a + r.n, 0));
+    expect(m.events.warn).toBe(mine.filter((r) => r.severity === 'warn').reduce((a, r) => a + r.n, 0));
+    expect(m.events.critical).toBe(0);
+  });
+});
+
+describe('an older database', () => {
+  it('has the events written before event_counts existed counted once, at its first start', async () => {
+    const { StateManager, schemaVersion } = await import('../../src/state/index.js');
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'old.db');
+    try {
+      const sm = StateManager.open(path);
+      sm.registerAgent({ id: 'old-00000001', name: 'old', kind: 'external', script: null, args: [], limitMicros: null });
+      for (let i = 0; i < 30; i++) sm.record({ agentId: 'old-00000001', type: 'agent.output', severity: i % 3 === 0 ? 'warn' : 'info', message: `line ${i}`, data: { stream: 'stdout' } });
+      await sm.close();
+      // As the file was before migration 0012: no trigger, nothing counted.
+      const raw = new Database(path);
+      raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
+      raw.pragma(`user_version = ${schemaVersion() - 1}`);
+      raw.close();
+      const again = StateManager.open(path);
+      expect(again.eventCounts('old-00000001')).toEqual({ debug: 0, info: 21, warn: 10, error: 0, critical: 0, total: 31, output: 30 });
+      await again.close();
+    } finally {
+      cleanup();
+    }
   });
 });
 
