@@ -92,6 +92,16 @@ const unbounded = (plans: Array<{ sql: string; plan: string[] }>) =>
       .map((d) => `${d} ← ${p.sql}`),
   );
 
+/** Rows of `sql` read on a connection of the test's own. */
+const query = (sql: string) => {
+  const db = new Database(t.rt.config.db, { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+};
+
 const get = async (path: string) => {
   const r = await t.api(path);
   expect(r.status, path).toBe(200);
@@ -163,11 +173,11 @@ describe('the rollup the cost report reads', () => {
   };
   // The settled rows: a pending one (a stream under way, charged nothing yet) joins the rollup when it settles.
   const ledger = () =>
-    byGroup(
+    query(
       "SELECT agent_id, provider, model, status, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_requests WHERE status <> 'pending' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
     );
   const rollup = () =>
-    byGroup(
+    query(
       'SELECT agent_id, provider, model, status, sum(requests) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_spend GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
     );
 
@@ -203,7 +213,7 @@ describe('the rollup the cost report reads', () => {
     expect(rollup()).toEqual(ledger());
     expect(requests.settleInterrupted()).toBe(2);
     expect(rollup()).toEqual(ledger());
-    expect(byGroup("SELECT count(*) AS n FROM llm_spend WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
+    expect(query("SELECT count(*) AS n FROM llm_spend WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
     const costs = await get(`/api/agents/${agent.agentId}/costs`);
     expect(costs.requests).toBe(5);
     expect(costs.byStatus.interrupted).toBe(2);
@@ -220,8 +230,8 @@ describe('the event counts /metrics reads', () => {
       db.close();
     }
   };
-  const fromLog = () => counted('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
-  const kept = () => counted('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
+  const fromLog = () => query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
+  const kept = () => query('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
 
   it('equal the log, through lone events, batches and a write of a batch that failed (its event undone with it)', async () => {
     const state = t.rt.state;
