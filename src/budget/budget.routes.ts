@@ -45,12 +45,12 @@ export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS: summed in SQL, so the
+  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS, summed in SQL: the
   // report builds a few hundred rows however many minutes the agent has run.
   const span = d.requests.spanOf(id);
   const bucketMs = span ? reportBucketMs(span.first, span.last) : 60_000;
-  const groups = d.requests.groupsFor(id, bucketMs);
-  const summary = summarizeGroups(groups, d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
+  const buckets = d.requests.bucketsFor(id, bucketMs);
+  const summary = summarizeGroups(d.requests.groupsFor(id), d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
   const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
@@ -80,9 +80,9 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
     byStatus: summary.byStatus,
     /** The width of overTime's buckets, and of the series' steps, in minutes. */
     bucketMinutes: bucketMs / 60_000,
-    overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
+    overTime: buckets.map((b) => ({ start: new Date(b.start).toISOString(), requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
     // One point per bucket with a charge, at its last charged call, carrying the running total.
-    series: spendSeries(summary.buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }))).map(([ms, micros]): [number, number] => [
+    series: spendSeries(buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }))).map(([ms, micros]): [number, number] => [
       ms,
       microsToUsd(micros),
     ]),
@@ -98,24 +98,23 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
 }
 
 /**
- * What summarizeCosts says of an agent's calls, read from the ledger's rollup
- * (RequestsStore.groupsFor: per bucket, provider, model and status) in one pass, so the report
- * costs its buckets, not the agent's calls. The baseline prices each group as that many
- * calls of its mean size (one call's rounding apart from pricing each call at one price tier).
+ * What summarizeCosts says of an agent's calls, from the ledger's rollup summed per provider,
+ * model and status (RequestsStore.groupsFor), so the report costs a few groups, not the agent's
+ * calls. The baseline prices each group as that many calls of its mean size: within a
+ * micro-dollar per call of pricing each call on a price without tiers; on a model priced by
+ * prompt-size tier, at the tier of the group's mean prompt.
  */
 function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
-  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number; lastChargedMs: number | null };
-  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0, lastChargedMs: null });
+  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
+  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
   const add = (t: Totals, g: LedgerGroup) => {
     t.requests += g.requests;
     t.promptTokens += g.promptTokens;
     t.completionTokens += g.completionTokens;
     t.costMicros += g.costMicros;
-    if (g.lastChargedMs !== null && (t.lastChargedMs === null || g.lastChargedMs > t.lastChargedMs)) t.lastChargedMs = g.lastChargedMs;
   };
   const total = zero();
   const models = new Map<string, Totals & { model: string; provider: string }>();
-  const buckets = new Map<number, Totals>();
   const byStatus: Record<string, number> = {};
   const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
   let baselineMicros = 0;
@@ -125,9 +124,6 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
     let m = models.get(key);
     if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
     add(m, g);
-    let b = buckets.get(g.minute);
-    if (!b) buckets.set(g.minute, (b = zero()));
-    add(b, g);
     byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
     if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
   }
@@ -137,8 +133,6 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
       .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
       .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
     byStatus,
-    // groupsFor is in bucket order, and so is a Map's.
-    buckets: [...buckets].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
     baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }

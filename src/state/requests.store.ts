@@ -1,4 +1,4 @@
-import { asc, desc, eq, isNotNull, max, sql, sum } from 'drizzle-orm';
+import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmRequests, llmSpend, type LlmRequestRow, type LlmSpendRow } from './schema.js';
@@ -16,8 +16,11 @@ export type LlmRequestEnd = Pick<
 /** What a row adds to its group of the rollup (`llm_spend`). */
 type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
 
-/** An agent's ledger as the rollup has it: one row per bucket (`minute`: its start, epoch ms), provider, model and status. */
-export type LedgerGroup = Omit<LlmSpendRow, 'agentId'>;
+/** An agent's ledger summed per provider, model and status (over all its calls). */
+export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'requests' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
+
+/** An agent's ledger summed per bucket of time: `start` epoch ms; `lastChargedMs` its latest charged call, null when none was charged. */
+export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
 
 /** An agent's most recent calls, newest first: how each ended and how long it took. */
 export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs'>;
@@ -47,6 +50,7 @@ export class RequestsStore {
   private readonly rowById;
   private readonly addToGroup;
   private readonly groupsOf;
+  private readonly bucketsOf;
   private readonly firstMinute;
   private readonly lastMinute;
   private readonly recentOf;
@@ -127,23 +131,29 @@ export class RequestsStore {
         },
       })
       .prepare();
-    // Summed in SQL into buckets of `bucket` ms: the rows JavaScript builds are the buckets, not the minutes.
-    const bucket = sql<number>`${g.minute} - ${g.minute} % ${p('bucket')}`;
+    // Summed in SQL: JavaScript builds a row per group or bucket, not one per rollup row (a day of
+    // an agent is up to 1,440 minutes × its models and statuses).
     this.groupsOf = this.db.orm
       .select({
-        minute: bucket,
         provider: g.provider,
         model: g.model,
         status: g.status,
-        requests: sql<number>`${sum(g.requests)}`.mapWith(Number),
-        promptTokens: sql<number>`${sum(g.promptTokens)}`.mapWith(Number),
-        completionTokens: sql<number>`${sum(g.completionTokens)}`.mapWith(Number),
-        costMicros: sql<number>`${sum(g.costMicros)}`.mapWith(Number),
-        lastChargedMs: max(g.lastChargedMs),
+        requests: sql<number>`sum(${g.requests})`,
+        promptTokens: sql<number>`sum(${g.promptTokens})`,
+        completionTokens: sql<number>`sum(${g.completionTokens})`,
+        costMicros: sql<number>`sum(${g.costMicros})`,
       })
       .from(g)
       .where(eq(g.agentId, p('agentId')))
-      .groupBy(bucket, g.provider, g.model, g.status)
+      .groupBy(g.provider, g.model, g.status)
+      .prepare();
+    // `minute - minute % bucket`, not `/ bucket * bucket`: a bound number may be a REAL, and % is integer arithmetic whatever its operands.
+    const bucket = sql<number>`${g.minute} - ${g.minute} % ${p('bucket')}`;
+    this.bucketsOf = this.db.orm
+      .select({ start: bucket, requests: sql<number>`sum(${g.requests})`, costMicros: sql<number>`sum(${g.costMicros})`, lastChargedMs: sql<number | null>`max(${g.lastChargedMs})` })
+      .from(g)
+      .where(eq(g.agentId, p('agentId')))
+      .groupBy(bucket)
       .orderBy(bucket)
       .prepare();
     const edge = (order: typeof asc) =>
@@ -286,15 +296,18 @@ export class RequestsStore {
     return first && last ? { first: first.minute, last: last.minute } : null;
   }
 
+  /** The agent's ledger per provider, model and status, summed from its rollup rows (never its calls): the cost report's totals. */
+  groupsFor(agentId: string): LedgerGroup[] {
+    return this.groupsOf.all({ agentId });
+  }
+
   /**
-   * The agent's ledger rolled up per bucket of `bucketMs` (a whole number of minutes; buckets in
-   * ascending order, aligned to the epoch), provider, model and status: the cost report's source.
-   * It reads the agent's rollup rows (one per minute with a call, per model and status), never
-   * its calls.
+   * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
+   * ascending, only buckets with calls: the cost report's overTime and spend series.
    */
-  groupsFor(agentId: string, bucketMs = 60_000): LedgerGroup[] {
+  bucketsFor(agentId: string, bucketMs: number): LedgerBucket[] {
     if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
-    return this.groupsOf.all({ agentId, bucket: bucketMs });
+    return this.bucketsOf.all({ agentId, bucket: bucketMs });
   }
 
   /** The agent's last `limit` calls, newest first, whatever their status: the performance panel's sample, `limit` rows read at most. */

@@ -163,14 +163,6 @@ describe('the statements on a request path use an index, never a pass over the l
 });
 
 describe('the rollup the cost report reads', () => {
-  const byGroup = (sql: string) => {
-    const db = new Database(t.rt.config.db, { readonly: true });
-    try {
-      return db.prepare(sql).all();
-    } finally {
-      db.close();
-    }
-  };
   // The settled rows: a pending one (a stream under way, charged nothing yet) joins the rollup when it settles.
   const ledger = () =>
     query(
@@ -222,14 +214,6 @@ describe('the rollup the cost report reads', () => {
 });
 
 describe('the event counts /metrics reads', () => {
-  const counted = (sql: string) => {
-    const db = new Database(t.rt.config.db, { readonly: true });
-    try {
-      return db.prepare(sql).all();
-    } finally {
-      db.close();
-    }
-  };
   const fromLog = () => query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
   const kept = () => query('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
 
