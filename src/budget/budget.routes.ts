@@ -17,7 +17,7 @@ import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { AgentView, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
+import type { AgentView, LedgerBucket, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
@@ -39,6 +39,12 @@ export interface BudgetRoutesDeps {
 }
 
 const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
+
+/**
+ * Up to this many calls, the spend series has a point per charged call, read from the ledger's
+ * newest rows (along its (agent_id, id) index, this many at most); past it, a point per bucket.
+ */
+export const SERIES_PER_CALL_MAX = 1_000;
 
 /** GET /api/agents/:id/costs: the agent's cost report (what the dashboard's cost panel shows). */
 export type CostReport = ReturnType<typeof costReport>;
@@ -81,11 +87,7 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
     /** The width of overTime's buckets, and of the series' steps, in minutes. */
     bucketMinutes: bucketMs / 60_000,
     overTime: buckets.map((b) => ({ start: new Date(b.start).toISOString(), requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-    // One point per bucket with a charge, at its last charged call, carrying the running total.
-    series: spendSeries(buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }))).map(([ms, micros]): [number, number] => [
-      ms,
-      microsToUsd(micros),
-    ]),
+    series: spendSeries(seriesSource(d.requests, id, summary.requests, buckets)).map(([ms, micros]): [number, number] => [ms, microsToUsd(micros)]),
     baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
     display: {
       usage: formatBudgetUsage(spent, limit),
@@ -135,6 +137,20 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
     byStatus,
     baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
+}
+
+/**
+ * What the spend series is drawn from: each charged call while the agent has made at most
+ * SERIES_PER_CALL_MAX (all of them, one bounded read), else each bucket with a charge, at its
+ * last charged call. Either way the running total ends at the whole spend.
+ */
+function seriesSource(requests: RequestsStore, agentId: string, settled: number, buckets: LedgerBucket[]): Array<{ ts: string | number; costMicros: number }> {
+  if (settled <= SERIES_PER_CALL_MAX) {
+    const calls = requests.recentCalls(agentId, SERIES_PER_CALL_MAX + 1);
+    // More rows than that (calls still pending beside them): the buckets, which hold every settled one.
+    if (calls.length <= SERIES_PER_CALL_MAX) return calls.reverse();
+  }
+  return buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }));
 }
 
 /** An agent's budget (raise or lower it live, admin) and its cost report. */

@@ -23,7 +23,7 @@ export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'r
 export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
 
 /** An agent's most recent calls, newest first: how each ended and how long it took. */
-export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs'>;
+export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs' | 'ts' | 'costMicros'>;
 
 const epochMsOf = (ts: string) => {
   const ms = Date.parse(ts);
@@ -168,7 +168,7 @@ export class RequestsStore {
     this.lastMinute = edge(desc);
     // Along the (agent_id, id) index from the newest row, LIMIT rows and no more, whatever they hold.
     this.recentOf = this.db.orm
-      .select({ status: t.status, latencyMs: t.latencyMs })
+      .select({ status: t.status, latencyMs: t.latencyMs, ts: t.ts, costMicros: t.costMicros })
       .from(t)
       .where(eq(t.agentId, p('agentId')))
       .orderBy(desc(t.id))
@@ -310,7 +310,7 @@ export class RequestsStore {
     return this.bucketsOf.all({ agentId, bucket: bucketMs });
   }
 
-  /** The agent's last `limit` calls, newest first, whatever their status: the performance panel's sample, `limit` rows read at most. */
+  /** The agent's last `limit` calls, newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */
   recentCalls(agentId: string, limit: number): RecentCall[] {
     return this.recentOf.all({ agentId, limit });
   }

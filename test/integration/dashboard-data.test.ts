@@ -44,7 +44,7 @@ describe('a steady agent doing identical units', () => {
       const done = await json(await t.api(`/api/agents/${id}/status`));
       expect(done.progress).toEqual({ done: UNITS, total: UNITS, unit: 'leads', succeeded: UNITS - UNITS / 10, failed: UNITS / 10 });
 
-      // The series: one point per bucket with a charge (a minute, for a run this short), at its last charged request, running up to the spend.
+      // The series: one point per charged request (a run this short), in time order, running up to the spend.
       const rows = sqliteOf(t.rt.state).prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{
         ts: string;
         cost: number;
@@ -52,15 +52,10 @@ describe('a steady agent doing identical units', () => {
         status: string;
       }>;
       expect(rows).toHaveLength(UNITS);
-      expect(costs.bucketMinutes).toBe(1);
-      const minutes = new Map<number, { last: number; cost: number }>();
-      for (const r of rows.filter((x) => x.cost > 0)) {
-        const ms = Date.parse(r.ts);
-        const m = minutes.get(ms - (ms % 60_000)) ?? { last: 0, cost: 0 };
-        minutes.set(ms - (ms % 60_000), { last: Math.max(m.last, ms), cost: m.cost + r.cost });
-      }
       let running = 0;
-      expect(costs.series).toEqual([...minutes.values()].map((m) => [m.last, (running += m.cost) / 1_000_000]));
+      expect(costs.series).toEqual(rows.filter((r) => r.cost > 0).map((r) => [Date.parse(r.ts), (running += r.cost) / 1_000_000]));
+      // overTime: one-minute buckets, for a run this short.
+      expect(costs.bucketMinutes).toBe(1);
       expect(costs.overTime.map((b: { start: string }) => Date.parse(b.start))).toEqual([...new Set(rows.map((r) => Date.parse(r.ts) - (Date.parse(r.ts) % 60_000)))]);
       expect(costs.series.at(-1)[1]).toBe(costs.spentUsd);
 
