@@ -14,9 +14,10 @@
 //      loads for an agent (/ws's first frame, /api/agents/:id/costs, …).
 // Sizes (quick run: SCALE_AGENTS=5 SCALE_SECONDS=5 SCALE_ROWS=100000 SCALE_EVENTS=250000):
 //   SCALE_AGENTS, SCALE_SECONDS (each phase of part 1), SCALE_ROWS, SCALE_EVENTS, SCALE_LEDGER_AGENTS;
-//   SCALE_PART=agents|ledger runs one part.
+//   SCALE_PART=agents|ledger runs one part. SCALE_DB=<file>: part 2 on that state file, filled
+//   first only when it does not exist yet, and kept (to measure a change on the same day twice).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +40,7 @@ const ROWS = env('SCALE_ROWS', 2_000_000);
 const EVENTS = env('SCALE_EVENTS', 5_000_000);
 const LEDGER_AGENTS = env('SCALE_LEDGER_AGENTS', 50);
 const PART = process.env.SCALE_PART ?? 'all';
+const KEPT_DB = process.env.SCALE_DB || null;
 const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
 const MB = 1024 * 1024;
@@ -93,7 +95,8 @@ interface Serve {
 
 /** An admin key on the state file `db`, made by the command line before the server starts. */
 function adminKey(db: string): string {
-  return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', 'scale-admin', '--json', '--db', db], { encoding: 'utf8' })).token;
+  const name = `scale-admin-${Date.now()}`; // a kept file (SCALE_DB) has the last run's
+  return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', name, '--json', '--db', db], { encoding: 'utf8' })).token;
 }
 
 /** `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`); start-up time is spawn → its dashboard line. */
@@ -282,14 +285,15 @@ const summary = (x: Phase) => ({
 
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-latest'];
 
+const ledgerAgentIds = () => Array.from({ length: LEDGER_AGENTS }, (_, i) => `scale-${String(i).padStart(3, '0')}`);
+
 /** Write ROWS calls and EVENTS events through the writer, as a day of LEDGER_AGENTS agents would; seconds taken. */
 async function fill(db: string): Promise<{ seconds: number; agentIds: string[] }> {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const logger = createLogger({ format: 'json', level: 'warn', stream: sink });
   const state = StateManager.open(db, { warn: (m) => logger.warn(m) });
   const requests = new RequestsStore(state);
-  const agentIds = Array.from({ length: LEDGER_AGENTS }, (_, i) => {
-    const id = `scale-${String(i).padStart(3, '0')}`;
+  const agentIds = ledgerAgentIds().map((id) => {
     state.registerAgent({ id, name: id, kind: 'external', script: null, args: [], limitMicros: null });
     return id;
   });
@@ -397,15 +401,18 @@ function firstFrame(origin: string, token: string): Promise<number> {
 async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'iron-bench-scale-'));
   try {
-    const db = join(dir, 'day.db');
-    const { seconds, agentIds } = await fill(db);
-    process.stderr.write(`scale: ledger written in ${fmt(seconds, 1)} s\n`);
+    const db = KEPT_DB ?? join(dir, 'day.db');
+    const reused = KEPT_DB !== null && existsSync(KEPT_DB);
+    const { seconds, agentIds } = reused ? { seconds: Number.NaN, agentIds: ledgerAgentIds() } : await fill(db);
+    if (reused) process.stderr.write(`scale: reusing ${db} (SCALE_DB)\n`);
+    else process.stderr.write(`scale: ledger written in ${fmt(seconds, 1)} s\n`);
     const bytes = statSync(db).size;
     const perK = bytes / (ROWS / 1000);
-    rows.push({
-      metric: `wrote ${fmt(ROWS, 0)} ledger rows + ${fmt(EVENTS, 0)} events (${LEDGER_AGENTS} agents) through the writer`,
-      value: `${fmt(seconds, 1)} s (${fmt(ROWS / seconds, 0)} calls/s)`,
-    });
+    if (!reused)
+      rows.push({
+        metric: `wrote ${fmt(ROWS, 0)} ledger rows + ${fmt(EVENTS, 0)} events (${LEDGER_AGENTS} agents) through the writer`,
+        value: `${fmt(seconds, 1)} s (${fmt(ROWS / seconds, 0)} calls/s)`,
+      });
     rows.push({ metric: 'database file size per 1,000 calls (with their 2.5 events each)', value: `${fmt(perK / 1024, 1)} KB (${fmt(bytes / MB, 0)} MB in all)` });
 
     const admin = adminKey(db);
@@ -422,7 +429,7 @@ async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
       rows.push({ metric: 'iron-cage serve start-up on that database (spawn → listening), median of 3', value: `${fmt(starts[1]!, 0)} ms`, target: '< 2,000 ms', ok: starts[1]! < 2000 });
       const rssStart = rssMb(srv.pid);
       // An agent key to move the feed between snapshots (a snapshot is cached while nothing happens).
-      const key = await api(srv.origin, '/api/tokens', srv.admin, { role: 'agent', name: 'scale-probe' });
+      const key = await api(srv.origin, '/api/tokens', srv.admin, { role: 'agent', name: `scale-probe-${Date.now()}` });
       const poke = () => api(srv.origin, `/api/agents/${key.agentId}/events`, key.token, { message: 'probe', severity: 'debug' });
       const N = 100;
       const pick = (i: number) => agentIds[(i * 7) % agentIds.length]!;

@@ -1,12 +1,23 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
-import { costOf, formatAvgPerUnit, formatBaselineSavings, formatBudgetUsage, formatProjection, formatProjectionStatus, type PriceBook, projectSpend, spendSeries } from '../domain/budget/index.js';
+import {
+  costOf,
+  formatAvgPerUnit,
+  formatBaselineSavings,
+  formatBudgetUsage,
+  formatProjection,
+  formatProjectionStatus,
+  type PriceBook,
+  projectSpend,
+  reportBucketMs,
+  spendSeries,
+} from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { AgentView, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
+import type { AgentView, LedgerBucket, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
@@ -29,13 +40,23 @@ export interface BudgetRoutesDeps {
 
 const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
 
+/**
+ * Up to this many calls, the spend series has a point per charged call, read from the ledger's
+ * newest rows (along its (agent_id, id) index, this many at most); past it, a point per bucket.
+ */
+export const SERIES_PER_CALL_MAX = 1_000;
+
 /** GET /api/agents/:id/costs: the agent's cost report (what the dashboard's cost panel shows). */
 export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  const groups = d.requests.groupsFor(id);
-  const summary = summarizeGroups(groups, d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
+  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS, summed in SQL: the
+  // report builds a few hundred rows however many minutes the agent has run.
+  const span = d.requests.spanOf(id);
+  const bucketMs = span ? reportBucketMs(span.first, span.last) : 60_000;
+  const buckets = d.requests.bucketsFor(id, bucketMs);
+  const summary = summarizeGroups(d.requests.groupsFor(id), d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
   const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
@@ -63,11 +84,10 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       share: m.share,
     })),
     byStatus: summary.byStatus,
-    overTime: summary.buckets.map((b) => ({ start: b.start, requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
-    series: spendSeries(groups.filter((g) => g.lastChargedMs !== null).map((g) => ({ ts: g.lastChargedMs!, costMicros: g.costMicros }))).map(([ms, micros]): [number, number] => [
-      ms,
-      microsToUsd(micros),
-    ]),
+    /** The width of overTime's buckets, and of the series' steps, in minutes. */
+    bucketMinutes: bucketMs / 60_000,
+    overTime: buckets.map((b) => ({ start: new Date(b.start).toISOString(), requests: b.requests, costUsd: microsToUsd(b.costMicros) })),
+    series: spendSeries(seriesSource(d.requests, id, summary.requests, buckets)).map(([ms, micros]): [number, number] => [ms, microsToUsd(micros)]),
     baseline: summary.baseline ? { model: summary.baseline.model, costUsd: microsToUsd(summary.baseline.costMicros), savedUsd: microsToUsd(summary.baseline.savedMicros) } : null,
     display: {
       usage: formatBudgetUsage(spent, limit),
@@ -80,10 +100,11 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
 }
 
 /**
- * What summarizeCosts says of an agent's calls, read from the ledger's rollup
- * (RequestsStore.groupsFor: per minute, provider, model and status) in one pass, so the report
- * costs the minutes an agent ran, not its calls. The baseline prices each group as that many
- * calls of its mean size (one call's rounding apart from pricing each call).
+ * What summarizeCosts says of an agent's calls, from the ledger's rollup summed per provider,
+ * model and status (RequestsStore.groupsFor), so the report costs a few groups, not the agent's
+ * calls. The baseline prices each group as that many calls of its mean size: within a
+ * micro-dollar per call of pricing each call on a price without tiers; on a model priced by
+ * prompt-size tier, at the tier of the group's mean prompt.
  */
 function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
   type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
@@ -96,7 +117,6 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
   };
   const total = zero();
   const models = new Map<string, Totals & { model: string; provider: string }>();
-  const minutes = new Map<number, Totals>();
   const byStatus: Record<string, number> = {};
   const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
   let baselineMicros = 0;
@@ -106,9 +126,6 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
     let m = models.get(key);
     if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
     add(m, g);
-    let b = minutes.get(g.minute);
-    if (!b) minutes.set(g.minute, (b = zero()));
-    add(b, g);
     byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
     if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
   }
@@ -118,10 +135,22 @@ function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book:
       .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
       .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
     byStatus,
-    // groupsFor is in minute order, and so is a Map's.
-    buckets: [...minutes].map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
     baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
+}
+
+/**
+ * What the spend series is drawn from: each charged call while the agent has made at most
+ * SERIES_PER_CALL_MAX (all of them, one bounded read), else each bucket with a charge, at its
+ * last charged call. Either way the running total ends at the whole spend.
+ */
+function seriesSource(requests: RequestsStore, agentId: string, settled: number, buckets: LedgerBucket[]): Array<{ ts: string | number; costMicros: number }> {
+  if (settled <= SERIES_PER_CALL_MAX) {
+    const calls = requests.recentCalls(agentId, SERIES_PER_CALL_MAX + 1);
+    // More rows than that (calls still pending beside them): the buckets, which hold every settled one.
+    if (calls.length <= SERIES_PER_CALL_MAX) return calls.reverse();
+  }
+  return buckets.filter((b) => b.lastChargedMs !== null).map((b) => ({ ts: b.lastChargedMs!, costMicros: b.costMicros }));
 }
 
 /** An agent's budget (raise or lower it live, admin) and its cost report. */

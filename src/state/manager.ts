@@ -184,13 +184,10 @@ export class StateManager {
     return r?.m ?? 0;
   }
 
+  /** The agent's events by severity, in all and its output lines: from event_counts (a row per type and severity), not its log. */
   eventCounts(agentId: string): Record<Severity, number> & { total: number; output: number } {
-    const rows = this.db
-      .select({ severity: schema.events.severity, type: schema.events.type, n: sql<number>`count(*)` })
-      .from(schema.events)
-      .where(eq(schema.events.agentId, agentId))
-      .groupBy(schema.events.severity, schema.events.type)
-      .all();
+    const c = schema.eventCounts;
+    const rows = this.db.select({ severity: c.severity, type: c.type, n: c.n }).from(c).where(eq(c.agentId, agentId)).all();
     const out = { debug: 0, info: 0, warn: 0, error: 0, critical: 0, total: 0, output: 0 };
     for (const r of rows) {
       out[r.severity as Severity] += r.n;

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
+import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmRequests, llmSpend, type LlmRequestRow, type LlmSpendRow } from './schema.js';
@@ -16,8 +16,14 @@ export type LlmRequestEnd = Pick<
 /** What a row adds to its group of the rollup (`llm_spend`). */
 type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
 
-/** An agent's ledger as the rollup has it: one row per minute, provider, model and status. */
-export type LedgerGroup = Omit<LlmSpendRow, 'agentId'>;
+/** An agent's ledger summed per provider, model and status (over all its calls). */
+export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'requests' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
+
+/** An agent's ledger summed per bucket of time: `start` epoch ms; `lastChargedMs` its latest charged call, null when none was charged. */
+export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
+
+/** An agent's most recent calls, newest first: how each ended and how long it took. */
+export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs' | 'ts' | 'costMicros'>;
 
 const epochMsOf = (ts: string) => {
   const ms = Date.parse(ts);
@@ -44,6 +50,10 @@ export class RequestsStore {
   private readonly rowById;
   private readonly addToGroup;
   private readonly groupsOf;
+  private readonly bucketsOf;
+  private readonly firstMinute;
+  private readonly lastMinute;
+  private readonly recentOf;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -121,21 +131,48 @@ export class RequestsStore {
         },
       })
       .prepare();
+    // Summed in SQL: JavaScript builds a row per group or bucket, not one per rollup row (a day of
+    // an agent is up to 1,440 minutes × its models and statuses).
     this.groupsOf = this.db.orm
       .select({
-        minute: g.minute,
         provider: g.provider,
         model: g.model,
         status: g.status,
-        requests: g.requests,
-        promptTokens: g.promptTokens,
-        completionTokens: g.completionTokens,
-        costMicros: g.costMicros,
-        lastChargedMs: g.lastChargedMs,
+        requests: sql<number>`sum(${g.requests})`,
+        promptTokens: sql<number>`sum(${g.promptTokens})`,
+        completionTokens: sql<number>`sum(${g.completionTokens})`,
+        costMicros: sql<number>`sum(${g.costMicros})`,
       })
       .from(g)
       .where(eq(g.agentId, p('agentId')))
-      .orderBy(asc(g.minute))
+      .groupBy(g.provider, g.model, g.status)
+      .prepare();
+    // `minute - minute % bucket`, not `/ bucket * bucket`: a bound number may be a REAL, and % is integer arithmetic whatever its operands.
+    const bucket = sql<number>`${g.minute} - ${g.minute} % ${p('bucket')}`;
+    this.bucketsOf = this.db.orm
+      .select({ start: bucket, requests: sql<number>`sum(${g.requests})`, costMicros: sql<number>`sum(${g.costMicros})`, lastChargedMs: sql<number | null>`max(${g.lastChargedMs})` })
+      .from(g)
+      .where(eq(g.agentId, p('agentId')))
+      .groupBy(bucket)
+      .orderBy(bucket)
+      .prepare();
+    const edge = (order: typeof asc) =>
+      this.db.orm
+        .select({ minute: g.minute })
+        .from(g)
+        .where(eq(g.agentId, p('agentId')))
+        .orderBy(order(g.minute))
+        .limit(1)
+        .prepare();
+    this.firstMinute = edge(asc);
+    this.lastMinute = edge(desc);
+    // Along the (agent_id, id) index from the newest row, LIMIT rows and no more, whatever they hold.
+    this.recentOf = this.db.orm
+      .select({ status: t.status, latencyMs: t.latencyMs, ts: t.ts, costMicros: t.costMicros })
+      .from(t)
+      .where(eq(t.agentId, p('agentId')))
+      .orderBy(desc(t.id))
+      .limit(p('limit'))
       .prepare();
   }
 
@@ -252,19 +289,29 @@ export class RequestsStore {
     return out;
   }
 
-  /** The agent's ledger rolled up by minute (ascending), provider, model and status: the cost report's source, bounded by minutes, not calls. */
+  /** The first and last minute (epoch ms) of the agent's rollup, or null before its first settled call: two reads at the ends of its key range. */
+  spanOf(agentId: string): { first: number; last: number } | null {
+    const first = this.firstMinute.get({ agentId });
+    const last = this.lastMinute.get({ agentId });
+    return first && last ? { first: first.minute, last: last.minute } : null;
+  }
+
+  /** The agent's ledger per provider, model and status, summed from its rollup rows (never its calls): the cost report's totals. */
   groupsFor(agentId: string): LedgerGroup[] {
     return this.groupsOf.all({ agentId });
   }
 
-  /** Latencies (ms, ascending) of the agent's requests that settled ok: the performance panel's sample. */
-  okLatencies(agentId: string): number[] {
-    return this.db.orm
-      .select({ ms: llmRequests.latencyMs })
-      .from(llmRequests)
-      .where(and(eq(llmRequests.agentId, agentId), eq(llmRequests.status, 'ok'), isNotNull(llmRequests.latencyMs)))
-      .orderBy(asc(llmRequests.latencyMs))
-      .all()
-      .map((r) => r.ms!);
+  /**
+   * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
+   * ascending, only buckets with calls: the cost report's overTime and spend series.
+   */
+  bucketsFor(agentId: string, bucketMs: number): LedgerBucket[] {
+    if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
+    return this.bucketsOf.all({ agentId, bucket: bucketMs });
+  }
+
+  /** The agent's last `limit` calls, newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */
+  recentCalls(agentId: string, limit: number): RecentCall[] {
+    return this.recentOf.all({ agentId, limit });
   }
 }

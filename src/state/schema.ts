@@ -63,6 +63,24 @@ export const events = sqliteTable(
   (t) => [index('events_agent_seq').on(t.agentId, t.seq), index('events_agent_type').on(t.agentId, t.type, t.seq).where(sql.raw(LOOKUP_EVENT_TYPES_SQL))],
 );
 
+/**
+ * The events counted per agent, type and severity (a few dozen rows an agent): what
+ * `GET /api/agents/:id/metrics` reports, so it does not group an agent's whole event log. Kept by
+ * the trigger `events_counted` (migration 0012, which drizzle cannot declare) in the very
+ * statement that inserts each event, so a lone event stays one statement and the counts can
+ * never differ from the log; 0012 also counted the events written before it.
+ */
+export const eventCounts = sqliteTable(
+  'event_counts',
+  {
+    agentId: text('agent_id').notNull(),
+    type: text('type').notNull(),
+    severity: text('severity').notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.type, t.severity] })],
+);
+
 export const checkpoints = sqliteTable(
   'checkpoints',
   {
@@ -119,7 +137,9 @@ export const llmRequests = sqliteTable(
  * The ledger rolled up per agent, minute, model and status, kept in the same transaction as the
  * `llm_requests` rows it sums (RequestsStore): what the cost report and the spend restored at
  * start read, so neither reads an agent's whole ledger (a day at one call a second is 86,400 rows,
- * at most 1,440 minutes here).
+ * at most 1,440 minutes here). The table is WITHOUT ROWID (migration 0010, which drizzle cannot
+ * declare): an agent's rows lie together in key order, so reading them does not touch every page
+ * of the table. A change of this table needs that clause kept in its migration.
  */
 export const llmSpend = sqliteTable(
   'llm_spend',

@@ -175,14 +175,15 @@ export class ToolsStore {
     }, null);
   }
 
-  /** An agent's calls a tier answered (refusals before the chain have none) and how many the cache answered. */
-  tierCounts(agentId: string): { calls: number; cache: number } {
+  /** Of an agent's last `last` tool calls (`read`: how many there were), those a tier answered (refusals before the chain have none) and those the cache answered. */
+  tierCounts(agentId: string, last: number): { calls: number; cache: number; read: number } {
+    // The newest `last` rows along (agent_id, id), counted: never the agent's whole history.
+    const recent = this.db.orm.select({ tier: toolCalls.tier }).from(toolCalls).where(eq(toolCalls.agentId, agentId)).orderBy(desc(toolCalls.id)).limit(last).as('recent');
     const r = this.db.orm
-      .select({ calls: sql<number>`count(${toolCalls.tier})`, cache: sql<number>`coalesce(sum(${toolCalls.tier} = 'cache'), 0)` })
-      .from(toolCalls)
-      .where(eq(toolCalls.agentId, agentId))
+      .select({ calls: sql<number>`count(${recent.tier})`, cache: sql<number>`coalesce(sum(${recent.tier} = 'cache'), 0)`, read: sql<number>`count(*)` })
+      .from(recent)
       .get();
-    return { calls: r?.calls ?? 0, cache: r?.cache ?? 0 };
+    return { calls: r?.calls ?? 0, cache: r?.cache ?? 0, read: r?.read ?? 0 };
   }
 
   recentCalls(q: ToolCallQuery): ToolCallRow[] {

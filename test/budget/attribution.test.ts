@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { formatBaselineSavings, parsePriceOverrides, PriceBook, SPEC_PRICE_OVERRIDES, SPEND_SERIES_MAX_POINTS, spendSeries, summarizeCosts, type CostRecord } from '../../src/domain/budget/index.js';
+import {
+  formatBaselineSavings,
+  parsePriceOverrides,
+  PriceBook,
+  REPORT_MAX_BUCKETS,
+  reportBucketMs,
+  SPEC_PRICE_OVERRIDES,
+  SPEND_SERIES_MAX_POINTS,
+  spendSeries,
+  summarizeCosts,
+  type CostRecord,
+} from '../../src/domain/budget/index.js';
 
 const book = new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 
@@ -100,5 +111,29 @@ describe('spendSeries', () => {
     const gaps = at.slice(1).map((x, i) => x - at[i]!);
     expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
     expect(() => spendSeries(many, 1)).toThrow(/maxPoints/);
+  });
+});
+
+describe('reportBucketMs', () => {
+  const MIN = 60_000;
+  const buckets = (first: number, last: number, w: number) => Math.floor(last / w) - Math.floor(first / w) + 1;
+  it('keeps minutes for a run of up to four hours, then takes the narrowest round width that fits', () => {
+    const t0 = Date.parse('2026-11-24T00:00:00Z');
+    expect(reportBucketMs(t0, t0)).toBe(MIN);
+    expect(reportBucketMs(t0, t0 + 239 * MIN)).toBe(MIN);
+    expect(reportBucketMs(t0, t0 + 240 * MIN)).toBe(2 * MIN);
+    expect(reportBucketMs(t0, t0 + 1439 * MIN)).toBe(10 * MIN);
+    expect(reportBucketMs(t0, t0 + 29 * 1440 * MIN)).toBe(180 * MIN);
+    expect(reportBucketMs(t0, t0 + 30 * 1440 * MIN)).toBe(360 * MIN);
+    expect(reportBucketMs(t0, t0 + 365 * 1440 * MIN)).toBe(2 * 1440 * MIN);
+  });
+  it('never gives more than REPORT_MAX_BUCKETS buckets, nor a narrower width than needed', () => {
+    const t0 = Date.parse('2026-11-24T00:07:00Z');
+    for (let span = 0; span < 3 * 365 * 1440 * MIN; span = span * 1.37 + 7 * MIN) {
+      const w = reportBucketMs(t0, t0 + span);
+      expect(w % MIN).toBe(0);
+      expect(buckets(t0, t0 + span, w), `span ${span}`).toBeLessThanOrEqual(REPORT_MAX_BUCKETS);
+      if (w > MIN && w <= 1440 * MIN) expect(buckets(t0, t0 + span, w / 2), `span ${span}`).toBeGreaterThan(REPORT_MAX_BUCKETS / 2);
+    }
   });
 });

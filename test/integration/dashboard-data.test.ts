@@ -44,7 +44,7 @@ describe('a steady agent doing identical units', () => {
       const done = await json(await t.api(`/api/agents/${id}/status`));
       expect(done.progress).toEqual({ done: UNITS, total: UNITS, unit: 'leads', succeeded: UNITS - UNITS / 10, failed: UNITS / 10 });
 
-      // The series: one point per charged request, in time order, running up to the spend.
+      // The series: one point per charged request (a run this short), in time order, running up to the spend.
       const rows = sqliteOf(t.rt.state).prepare('SELECT ts, cost_micros AS cost, latency_ms AS ms, status FROM llm_requests WHERE agent_id = ? ORDER BY id').all(id) as Array<{
         ts: string;
         cost: number;
@@ -53,7 +53,10 @@ describe('a steady agent doing identical units', () => {
       }>;
       expect(rows).toHaveLength(UNITS);
       let running = 0;
-      expect(costs.series).toEqual(rows.map((r) => [Date.parse(r.ts), (running += r.cost) / 1_000_000]));
+      expect(costs.series).toEqual(rows.filter((r) => r.cost > 0).map((r) => [Date.parse(r.ts), (running += r.cost) / 1_000_000]));
+      // overTime: one-minute buckets, for a run this short.
+      expect(costs.bucketMinutes).toBe(1);
+      expect(costs.overTime.map((b: { start: string }) => Date.parse(b.start))).toEqual([...new Set(rows.map((r) => Date.parse(r.ts) - (Date.parse(r.ts) % 60_000)))]);
       expect(costs.series.at(-1)[1]).toBe(costs.spentUsd);
 
       // Performance from the ledger: latency over the ok requests, no tool calls, never down.
@@ -65,8 +68,8 @@ describe('a steady agent doing identical units', () => {
       expect(perf).toEqual({
         agentId: id,
         throughput: { perHour: expect.any(Number), unit: 'leads' },
-        llm: { calls: latencies.length, latencyMs: { p50: nearestRank(latencies, 50), p95: nearestRank(latencies, 95), p99: nearestRank(latencies, 99) } },
-        tools: { calls: 0, cacheHitRate: null },
+        llm: { calls: latencies.length, latencyMs: { p50: nearestRank(latencies, 50), p95: nearestRank(latencies, 95), p99: nearestRank(latencies, 99) }, window: null },
+        tools: { calls: 0, cacheHitRate: null, window: null },
         uptimePercent: 100,
       });
       expect(perf.throughput.perHour).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { agentToken, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { join } from 'node:path';
+import { agentToken, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 
 // Nothing a request (or start-up) runs may read the whole ledger or the whole event log: the
 // statements each path really runs are caught as they run (on the Statement prototype of
@@ -73,6 +74,34 @@ const scans = (plans: Array<{ sql: string; plan: string[] }>) =>
       .map((d) => `${d} ← ${p.sql}`),
   );
 
+/** Big tables a request may read only a page of: an index walk there needs a LIMIT (and no sort before it). */
+const PAGED = ['llm_requests', 'events', 'tool_calls'];
+
+/**
+ * Reads along an index of a big table that no LIMIT bounds: every row of an agent, however long
+ * it has run (the performance panel read all of an agent's calls: 0.7 s a request after a day).
+ * Partial indexes are allowed, as in `scans`.
+ */
+const unbounded = (plans: Array<{ sql: string; plan: string[] }>) =>
+  plans.flatMap((p) =>
+    p.plan
+      // An index walk or a range of the rowid (a bare `SEARCH events` is max(seq): one row).
+      .filter((d) => PAGED.some((table) => new RegExp(`^SEARCH ${table} USING ((COVERING )?INDEX|INTEGER PRIMARY KEY \\(rowid[<>])`).test(d)))
+      .filter((d) => !PARTIAL.some((ix) => d.includes(`USING INDEX ${ix}`) || d.includes(`USING COVERING INDEX ${ix}`)))
+      .filter(() => !(/\blimit \?/i.test(p.sql) && !p.plan.some((x) => x.startsWith('USE TEMP B-TREE'))))
+      .map((d) => `${d} ← ${p.sql}`),
+  );
+
+/** Rows of `sql` read on a connection of the test's own. */
+const query = (sql: string) => {
+  const db = new Database(t.rt.config.db, { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+};
+
 const get = async (path: string) => {
   const r = await t.api(path);
   expect(r.status, path).toBe(200);
@@ -84,8 +113,11 @@ describe('the statements on a request path use an index, never a pass over the l
     const plans = await plansOf(async () => expect((await get(`/api/agents/${agent.agentId}/costs`)).requests).toBe(3));
     expect(plans.length).toBeGreaterThan(0);
     expect(scans(plans)).toEqual([]);
-    expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql)).map((p) => p.sql)).toEqual([]);
-    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_spend USING (INDEX|PRIMARY KEY)/.test(d)))).toBe(true);
+    expect(unbounded(plans)).toEqual([]);
+    // A run this short has its spend series drawn per call: from the newest rows, bounded (above); never a sum of the ledger.
+    expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql) && !/\blimit \?$/i.test(p.sql.trim())).map((p) => p.sql)).toEqual([]);
+    // Along the key of a table WITHOUT ROWID: the agent's rows lie together, not one on every page.
+    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_spend USING PRIMARY KEY \(agent_id=\?/.test(d)))).toBe(true);
   });
 
   it("the dashboard's snapshot (/ws first frame), fresh and resumed", async () => {
@@ -97,12 +129,14 @@ describe('the statements on a request path use an index, never a pass over the l
       });
       expect(plans.length, query).toBeGreaterThan(0);
       expect(scans(plans), query).toEqual([]);
+      expect(unbounded(plans), query).toEqual([]);
     }
   });
 
-  it.each(['performance', 'protection', 'status'])('GET /api/agents/:id/%s', async (what) => {
+  it.each(['performance', 'protection', 'status', 'metrics'])('GET /api/agents/:id/%s', async (what) => {
     const plans = await plansOf(() => get(`/api/agents/${agent.agentId}/${what}`));
     expect(scans(plans)).toEqual([]);
+    expect(unbounded(plans)).toEqual([]);
   });
 
   it('GET /api/events, all and one agent', async () => {
@@ -110,6 +144,7 @@ describe('the statements on a request path use an index, never a pass over the l
       const plans = await plansOf(() => get(path));
       expect(plans.length, path).toBeGreaterThan(0);
       expect(scans(plans), path).toEqual([]);
+      expect(unbounded(plans), path).toEqual([]);
     }
   });
 
@@ -129,21 +164,13 @@ describe('the statements on a request path use an index, never a pass over the l
 });
 
 describe('the rollup the cost report reads', () => {
-  const byGroup = (sql: string) => {
-    const db = new Database(t.rt.config.db, { readonly: true });
-    try {
-      return db.prepare(sql).all();
-    } finally {
-      db.close();
-    }
-  };
   // The settled rows: a pending one (a stream under way, charged nothing yet) joins the rollup when it settles.
   const ledger = () =>
-    byGroup(
+    query(
       "SELECT agent_id, provider, model, status, count(*) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_requests WHERE status <> 'pending' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
     );
   const rollup = () =>
-    byGroup(
+    query(
       'SELECT agent_id, provider, model, status, sum(requests) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_spend GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
     );
 
@@ -179,10 +206,141 @@ describe('the rollup the cost report reads', () => {
     expect(rollup()).toEqual(ledger());
     expect(requests.settleInterrupted()).toBe(2);
     expect(rollup()).toEqual(ledger());
-    expect(byGroup("SELECT count(*) AS n FROM llm_spend WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
+    expect(query("SELECT count(*) AS n FROM llm_spend WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
     const costs = await get(`/api/agents/${agent.agentId}/costs`);
     expect(costs.requests).toBe(5);
     expect(costs.byStatus.interrupted).toBe(2);
     expect(costs.overTime.reduce((a: number, b: { requests: number }) => a + b.requests, 0)).toBe(5);
+  });
+});
+
+describe('the event counts /metrics reads', () => {
+  const fromLog = () => query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
+  const kept = () => query('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
+
+  it('equal the log, through lone events, batches and a write of a batch that failed (its event undone with it)', async () => {
+    const state = t.rt.state;
+    expect(kept().length).toBeGreaterThan(0);
+    expect(kept()).toEqual(fromLog());
+    state.record({ agentId: agent.agentId, type: 'agent.output', severity: 'info', message: 'a line', data: { stream: 'stdout' } });
+    const batch = [
+      state.writeSoon(() => undefined, { agentId: agent.agentId, type: 'agent.output', severity: 'warn', message: 'two', data: { stream: 'stderr' } }),
+      state.writeSoon(
+        () => {
+          throw new Error('refused');
+        },
+        { agentId: agent.agentId, type: 'agent.output', severity: 'critical', message: 'never', data: { stream: 'stderr' } },
+      ),
+      state.writeSoon(() => undefined, { agentId: null, type: 'agent.output', severity: 'info', message: 'no agent', data: { stream: 'stdout' } } as never),
+    ];
+    const settled = await Promise.allSettled(batch);
+    expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(kept()).toEqual(fromLog());
+    const m = await get(`/api/agents/${agent.agentId}/metrics`);
+    const mine = (fromLog() as Array<{ agent_id: string; type: string; severity: string; n: number }>).filter((r) => r.agent_id === agent.agentId);
+    expect(m.events.total).toBe(mine.reduce((a, r) => a + r.n, 0));
+    expect(m.events.output).toBe(mine.filter((r) => r.type === 'agent.output').reduce((a, r) => a + r.n, 0));
+    expect(m.events.warn).toBe(mine.filter((r) => r.severity === 'warn').reduce((a, r) => a + r.n, 0));
+    expect(m.events.critical).toBe(0);
+  });
+});
+
+describe('an older database', () => {
+  it('has the events written before event_counts existed counted once, at its first start', async () => {
+    const { StateManager, schemaVersion } = await import('../../src/state/index.js');
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, 'old.db');
+    try {
+      const sm = StateManager.open(path);
+      sm.registerAgent({ id: 'old-00000001', name: 'old', kind: 'external', script: null, args: [], limitMicros: null });
+      for (let i = 0; i < 30; i++) sm.record({ agentId: 'old-00000001', type: 'agent.output', severity: i % 3 === 0 ? 'warn' : 'info', message: `line ${i}`, data: { stream: 'stdout' } });
+      await sm.close();
+      // As the file was before migration 0012: no trigger, nothing counted.
+      const raw = new Database(path);
+      raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
+      raw.pragma(`user_version = ${schemaVersion() - 1}`);
+      raw.close();
+      const again = StateManager.open(path);
+      expect(again.eventCounts('old-00000001')).toEqual({ debug: 0, info: 21, warn: 10, error: 0, critical: 0, total: 31, output: 30 });
+      await again.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('a long-running agent: what a request reads stays bounded by the answer, not the history', () => {
+  const DAY_CALLS = 1_500; // one a minute for 25 hours
+  let long: { agentId: string };
+  const t0 = Date.parse('2026-11-20T00:00:00Z');
+  const rowAt = (i: number) => ({
+    ts: new Date(t0 + i * 60_000 + (i % 60) * 500).toISOString(),
+    endpoint: 'chat',
+    provider: i % 3 === 0 ? 'anthropic' : 'openai',
+    model: i % 3 === 0 ? 'claude-3-5-haiku-latest' : 'gpt-4o-mini',
+    stream: false,
+    status: i % 10 === 9 ? 'error' : 'ok',
+    httpStatus: i % 10 === 9 ? 502 : 200,
+    promptTokens: 100 + (i % 50),
+    completionTokens: i % 10 === 9 ? 0 : 20 + (i % 7),
+    costMicros: i % 10 === 9 ? 0 : 40 + (i % 13),
+    reservedMicros: 900,
+    usageSource: 'provider',
+    latencyMs: (i * 7919) % 1000,
+    firstByteMs: null,
+    redactions: 0,
+    error: null,
+    attempts: 1,
+    budgets: null,
+  });
+
+  beforeAll(async () => {
+    const { RequestsStore } = await import('../../src/state/index.js');
+    const requests = new RequestsStore(t.rt.state);
+    long = await agentToken(t, { budgetUsd: null });
+    await t.rt.state.writeSoon((tx) => {
+      for (let i = 0; i < DAY_CALLS; i++) requests.insert(tx, { ...rowAt(i), agentId: long.agentId });
+    }, null);
+  });
+
+  it('the cost report sums a day in ten-minute buckets: every call, every micro-dollar, at most REPORT_MAX_BUCKETS points', async () => {
+    const { REPORT_MAX_BUCKETS } = await import('../../src/domain/budget/index.js');
+    const { SERIES_PER_CALL_MAX } = await import('../../src/budget/budget.routes.js');
+    expect(DAY_CALLS).toBeGreaterThan(SERIES_PER_CALL_MAX);
+    let costs: any;
+    const plans = await plansOf(async () => (costs = await get(`/api/agents/${long.agentId}/costs`)));
+    // Past SERIES_PER_CALL_MAX calls, the report reads the rollup only.
+    expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql)).map((p) => p.sql)).toEqual([]);
+    const rows = Array.from({ length: DAY_CALLS }, (_, i) => rowAt(i));
+    const cost = rows.reduce((a, r) => a + r.costMicros, 0);
+    expect(costs.bucketMinutes).toBe(10);
+    expect(costs.requests).toBe(DAY_CALLS);
+    expect(costs.byStatus).toEqual({ ok: rows.filter((r) => r.status === 'ok').length, error: rows.filter((r) => r.status === 'error').length });
+    expect(costs.overTime.length).toBeLessThanOrEqual(REPORT_MAX_BUCKETS);
+    expect(costs.overTime.length).toBe(new Set(rows.map((r) => Math.floor(Date.parse(r.ts) / 600_000))).size);
+    expect(costs.overTime.reduce((a: number, b: { requests: number }) => a + b.requests, 0)).toBe(DAY_CALLS);
+    expect(Math.round(costs.overTime.reduce((a: number, b: { costUsd: number }) => a + b.costUsd, 0) * 1e6)).toBe(cost);
+    // The series: one point per bucket, at its last charged call, running up to the whole spend.
+    const last = new Map<number, number>();
+    for (const r of rows.filter((x) => x.costMicros > 0)) last.set(Math.floor(Date.parse(r.ts) / 600_000), Date.parse(r.ts));
+    expect(costs.series.map((p: [number, number]) => p[0])).toEqual([...last.values()]);
+    expect(Math.round(costs.series.at(-1)[1] * 1e6)).toBe(cost);
+    expect(costs.byModel.map((m: { model: string; requests: number }) => [m.model, m.requests]).sort()).toEqual([
+      ['claude-3-5-haiku-latest', DAY_CALLS / 3],
+      ['gpt-4o-mini', (DAY_CALLS * 2) / 3],
+    ]);
+  });
+
+  it('the performance figures are over the last PERFORMANCE_WINDOW calls, read along the index with a LIMIT', async () => {
+    const { PERFORMANCE_WINDOW } = await import('../../src/server/metrics.js');
+    expect(DAY_CALLS).toBeGreaterThan(PERFORMANCE_WINDOW);
+    const plans = await plansOf(async () => {
+      const perf = await get(`/api/agents/${long.agentId}/performance`);
+      const recent = Array.from({ length: PERFORMANCE_WINDOW }, (_, k) => rowAt(DAY_CALLS - 1 - k)).filter((r) => r.status === 'ok');
+      const sorted = recent.map((r) => r.latencyMs).sort((a, b) => a - b);
+      const rank = (p: number) => sorted[Math.ceil(p * sorted.length) - 1];
+      expect(perf.llm).toEqual({ calls: recent.length, latencyMs: { p50: rank(0.5), p95: rank(0.95), p99: rank(0.99) }, window: PERFORMANCE_WINDOW });
+    });
+    expect(unbounded(plans)).toEqual([]);
   });
 });

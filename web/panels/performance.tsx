@@ -17,10 +17,10 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
         <Figure label="Throughput" testid="throughput">
           {p ? `${count(Math.round(p.throughput.perHour))} ${p.throughput.unit}/hour` : '—'}
         </Figure>
-        <Figure label="LLM latency P50 / P95 / P99" testid="latency">
+        <Figure label="LLM latency P50 / P95 / P99" testid="latency" sub={p?.llm.window ? `last ${count(p.llm.window)} calls` : undefined}>
           {lat ? `${ms(lat.p50)} / ${ms(lat.p95)} / ${ms(lat.p99)}` : <span class="muted">no calls yet</span>}
         </Figure>
-        <Figure label="Cache hit rate" testid="cache-hit">
+        <Figure label="Cache hit rate" testid="cache-hit" sub={p?.tools.window ? `last ${count(p.tools.window)} tool calls` : undefined}>
           {p?.tools.cacheHitRate != null ? pct(p.tools.cacheHitRate * 100) : <span class="muted">no tool calls</span>}
         </Figure>
         <Figure label="Uptime" testid="uptime-pct">

@@ -120,6 +120,28 @@ export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOp
   };
 }
 
+/** At most about this many buckets in an agent's cost report (its overTime and its spend series). */
+export const REPORT_MAX_BUCKETS = 240;
+
+const MINUTE_MS = 60_000;
+/** Bucket widths a report picks from, in minutes: round figures on a clock, then whole days. */
+const REPORT_BUCKET_MINUTES = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
+
+/**
+ * The narrowest round bucket (a whole number of minutes, in ms) that spans `firstMs`..`lastMs`
+ * (epoch-aligned) in at most `maxBuckets` buckets: one minute for a run of up to four hours, ten
+ * for a day, whole days past ten days.
+ *
+ * @example
+ *   reportBucketMs(0, 86_340_000) // 600_000: a day in 144 buckets of ten minutes
+ */
+export function reportBucketMs(firstMs: number, lastMs: number, maxBuckets = REPORT_MAX_BUCKETS): number {
+  const count = (w: number) => Math.floor(lastMs / w) - Math.floor(firstMs / w) + 1;
+  for (const minutes of REPORT_BUCKET_MINUTES) if (count(minutes * MINUTE_MS) <= maxBuckets) return minutes * MINUTE_MS;
+  const day = 1440 * MINUTE_MS;
+  return Math.ceil(Math.max(0, lastMs - firstMs) / day / (maxBuckets - 1)) * day;
+}
+
 /** At most this many points in a spend series: plenty for a chart, bounded for the wire. */
 export const SPEND_SERIES_MAX_POINTS = 2_000;
 

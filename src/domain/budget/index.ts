@@ -72,6 +72,8 @@ export {
 } from './alerts.js';
 export {
   SPEND_SERIES_MAX_POINTS,
+  reportBucketMs,
+  REPORT_MAX_BUCKETS,
   spendSeries,
   summarizeCosts,
   type CostBucket,
