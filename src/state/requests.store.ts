@@ -13,6 +13,18 @@ export type LlmRequestEnd = Pick<
   'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts' | 'budgets'
 >;
 
+/** The columns of a row its rollup group sums (`llm_spend`). */
+const CONTRIBUTION = {
+  agentId: llmRequests.agentId,
+  ts: llmRequests.ts,
+  provider: llmRequests.provider,
+  model: llmRequests.model,
+  status: llmRequests.status,
+  promptTokens: llmRequests.promptTokens,
+  completionTokens: llmRequests.completionTokens,
+  costMicros: llmRequests.costMicros,
+};
+
 /** What a row adds to its group of the rollup (`llm_spend`). */
 type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
 
@@ -102,16 +114,7 @@ export class RequestsStore {
       .where(eq(t.id, p('id')))
       .prepare();
     this.rowById = this.db.orm
-      .select({
-        agentId: t.agentId,
-        ts: t.ts,
-        provider: t.provider,
-        model: t.model,
-        status: t.status,
-        promptTokens: t.promptTokens,
-        completionTokens: t.completionTokens,
-        costMicros: t.costMicros,
-      })
+      .select(CONTRIBUTION)
       .from(t)
       .where(eq(t.id, p('id')))
       .prepare();
@@ -224,17 +227,7 @@ export class RequestsStore {
       const t = llmRequests;
       // Through the partial index of pending rows: start-up never reads the whole ledger.
       const pending = this.db.orm
-        .select({
-          agentId: t.agentId,
-          ts: t.ts,
-          provider: t.provider,
-          model: t.model,
-          status: t.status,
-          promptTokens: t.promptTokens,
-          completionTokens: t.completionTokens,
-          costMicros: t.costMicros,
-          reservedMicros: t.reservedMicros,
-        })
+        .select({ ...CONTRIBUTION, reservedMicros: t.reservedMicros })
         .from(t)
         .where(PENDING)
         .all();
