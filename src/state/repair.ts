@@ -37,7 +37,7 @@ export function repairAgentRow(stored: schema.AgentRow, warn: (message: string) 
 }
 
 /**
- * An agent's recorded spend (the sum of its `llm_requests.cost_micros`) as a whole, safe number
+ * An agent's recorded spend (the sum of its `cost_micros` in `table`) as a whole, safe number
  * of micro-dollars: a sum outside that (a provider that reported absurd usage, a row edited by
  * hand) is clamped into 0…Number.MAX_SAFE_INTEGER, which leaves the budget exhausted rather
  * than refusing the database.
@@ -45,10 +45,10 @@ export function repairAgentRow(stored: schema.AgentRow, warn: (message: string) 
  * @example
  *   repairSpend('lg-1', 1e306, warn) // Number.MAX_SAFE_INTEGER, and a warning naming the agent
  */
-export function repairSpend(agentId: string, total: number, warn: (message: string) => void): number {
+export function repairSpend(agentId: string, total: number, warn: (message: string) => void, table: 'llm_requests' | 'llm_spend' = 'llm_requests'): number {
   if (Number.isSafeInteger(total) && total >= 0) return total;
   const fixed = Number.isNaN(total) ? 0 : Math.round(Math.min(Math.max(total, 0), Number.MAX_SAFE_INTEGER));
-  warn(`llm_requests rows of agent ${JSON.stringify(agentId)}: cost_micros sum to ${String(total)}, not a whole number of micro-dollars in range; counting ${formatUsd(fixed)}`);
+  warn(`${table} rows of agent ${JSON.stringify(agentId)}: cost_micros sum to ${String(total)}, not a whole number of micro-dollars in range; counting ${formatUsd(fixed)}`);
   return fixed;
 }
 

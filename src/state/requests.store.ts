@@ -250,7 +250,7 @@ export class RequestsStore {
       .from(llmSpend)
       .groupBy(llmSpend.agentId)
       .all();
-    return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn)]));
+    return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn, 'llm_spend')]));
   }
 
   /**
