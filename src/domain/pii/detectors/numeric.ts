@@ -15,23 +15,26 @@ import { saidBefore, type DigitShape } from './shape.js';
 
 // A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
 // dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
-const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
-
-function continuesToken(c: number): boolean {
-  return isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45; // . + ) -
-}
+// A digit start must also be able to begin something we look for, read from its run of digits
+// and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
+// the tens of thousands of such runs per MB of dense text cost no call each:
+// * no '/' and a digit before it (inside 11/09/2024);
+// * the run is followed by '-', '.' or '(' (groups go on);
+// * or by a space that may sit inside a value (chars.ts softSpaceAt: one ASCII or no-break
+//   space, then a digit, a capital, '(' or the end of the text);
+// * or the run begins with 0, has two digits or more and is followed by '/' (`030/1234567`);
+// * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
+//   is a year, a count or a ZIP code).
+// Each match is one character long: the '+', the '(' or the first digit.
+const START = /(?<![A-Za-z0-9_.+)-])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
 
 /**
  * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
- * `test` (no match object) and works out where the match began: a '+' or '(' two back began it
- * when it could start a value itself, since the leftmost match wins.
+ * `test` (no match object): the match is the start's one character.
  */
-function nextStart(text: string, i: number): number {
+export function nextStart(text: string, i: number): number {
   START.lastIndex = i;
-  if (!START.test(text)) return -1;
-  const end = START.lastIndex;
-  const c = text.charCodeAt(end - 2);
-  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+  return START.test(text) ? START.lastIndex - 1 : -1;
 }
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
@@ -65,8 +68,7 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
   let previous: Segment[] = [];
   let pos = from;
   for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
-    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past the match, as a regex would resume
-    if (cannotStartValue(text, at)) continue;
+    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past a '+' or '(' and its digit
     let reuse = -1;
     for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
     const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
@@ -83,21 +85,6 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
     if (previous.length === 1 && first.digits.length < 8 && first.joins !== '...') continue;
     classify(text, previous, out, opts);
   }
-}
-
-/** Cheap test before parsing: "35ms", "200,", "12:30" cannot begin anything we look for. */
-function cannotStartValue(text: string, i: number): boolean {
-  let j = i;
-  while (isDigit(text.charCodeAt(j))) j++;
-  if (j === i) return false; // '+' or '('
-  if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true; // inside 11/09/2024
-  const c = text.charCodeAt(j);
-  if (isWordChar(c)) return true;
-  if (c === 45 || c === 46 || c === 40) return false;
-  // A slash continues only an area code with its trunk 0 (`030/…`), not a date (`12/28/2024`).
-  if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
-  // A lone group of fewer than 8 digits (a year, a count, a ZIP code) is nothing we look for.
-  return j - i < 8 && !softSpaceAt(text, j);
 }
 
 function readSegment(text: string, start: number): Segment | null {

@@ -207,9 +207,16 @@ function mayBeValid(any: AnyOf, nsn: string): boolean {
   return (any.lengths === -1 || (nsn.length <= 30 && (any.lengths & (1 << nsn.length)) !== 0)) && any.type.test(nsn);
 }
 
+let together = true;
+
+/** Turns reading a family's plans together off (and on): the tests compare both ways. */
+export function readPlansTogether(on: boolean): void {
+  together = on;
+}
+
 /** Whether validForms holds for some plan of the family. */
 function validInAny(family: PlanFamily, digits: string): boolean {
-  if (family.any === null || mayBeValid(family.any, digits)) {
+  if (!together || family.any === null || mayBeValid(family.any, digits)) {
     for (const plan of family.plans) if (validForms(plan, digits)) return true;
     return false;
   }
