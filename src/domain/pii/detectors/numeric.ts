@@ -170,12 +170,18 @@ const TESTS: ReadonlyArray<[PiiType, Test]> = [
 
 // The tests the options ask for, per options object: classify runs once per digit run.
 const enabledTests = new WeakMap<NumericOptions, ReadonlyArray<[PiiType, Test]>>();
+// The last options' tests: a scan asks once per digit run, always with the same options.
+let lastOptions: NumericOptions | undefined;
+let lastTests: ReadonlyArray<[PiiType, Test]> = [];
 function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
+  if (opts === lastOptions) return lastTests;
   let tests = enabledTests.get(opts);
   if (tests === undefined) {
     tests = TESTS.filter(([type]) => opts.types.has(type));
     enabledTests.set(opts, tests);
   }
+  lastOptions = opts;
+  lastTests = tests;
   return tests;
 }
 
@@ -219,7 +225,7 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
     const seg = segments[k]!;
     if (k > 0) joins += ' ';
     if (seg.paren >= 0 && paren < 0) paren = groups.length + seg.paren;
-    groups.push(...seg.groups);
+    for (const g of seg.groups) groups.push(g);
     digits += seg.digits;
     joins += seg.joins;
     bare &&= seg.groups.length === 1;
