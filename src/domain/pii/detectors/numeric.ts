@@ -87,11 +87,17 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
   }
 }
 
+// Group lengths are gathered here and copied out at the exact size: a list grown by push
+// reserves room for 17 numbers, and dense text reads tens of thousands of segments per MB.
+// At most one group per two characters of MAX_SPAN; filled by push so that it holds small integers only.
+const gathered: number[] = [];
+for (let k = 0; k < 64; k++) gathered.push(0);
+
 function readSegment(text: string, start: number): Segment | null {
   let i = start;
   const plus = text.charCodeAt(i) === 43;
   if (plus) i++;
-  const groups: number[] = [];
+  let n = 0; // groups so far, in `gathered`
   let joins = '';
   let pending = '';
   let digits = '';
@@ -103,15 +109,15 @@ function readSegment(text: string, start: number): Segment | null {
       let j = i + 1;
       while (j < i + 6 && isDigit(text.charCodeAt(j))) j++;
       if (paren !== -1 || j === i + 1 || text.charCodeAt(j) !== 41) break;
-      paren = groups.length;
-      groups.push(j - i - 1);
+      paren = n;
+      gathered[n++] = j - i - 1;
       digits += text.slice(i + 1, j);
       i = j + 1;
     } else if (isDigit(c)) {
       let j = i + 1;
       while (j - i <= MAX_GROUP_DIGITS && isDigit(text.charCodeAt(j))) j++;
       if (j - i > MAX_GROUP_DIGITS) return null;
-      groups.push(j - i);
+      gathered[n++] = j - i;
       digits += text.slice(i, j);
       i = j;
     } else {
@@ -126,11 +132,11 @@ function readSegment(text: string, start: number): Segment | null {
     if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
       pending = text[i]!;
       i++;
-    } else if (d === 47 && isDigit(next) && groups.length === 1) {
+    } else if (d === 47 && isDigit(next) && n === 1) {
       // `030/1234567`: only after the first group (dates such as 01/15/2024 are rejected later).
       pending = text[i]!;
       i++;
-    } else if (isDigit(d) && paren === groups.length - 1) {
+    } else if (isDigit(d) && paren === n - 1) {
       pending = ')';
     } else if (d === 40 && paren === -1) {
       pending = '(';
@@ -138,7 +144,7 @@ function readSegment(text: string, start: number): Segment | null {
       break;
     }
   }
-  return end < 0 ? null : { start, end, groups, joins, plus, paren, digits };
+  return end < 0 ? null : { start, end, groups: gathered.slice(0, n), joins, plus, paren, digits };
 }
 
 /** Extends `segments` over soft spaces, up to MAX_SEGMENTS segments and MAX_SPAN characters. */
@@ -155,8 +161,11 @@ function chain(text: string, segments: Segment[]): Segment[] {
 }
 
 function isDate(seg: Segment): boolean {
-  const [a, b, c] = seg.groups;
-  return seg.groups.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
+  const g = seg.groups;
+  const a = g[0];
+  const b = g[1];
+  const c = g[2];
+  return g.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
 }
 
 type Test = (s: DigitShape, opts: NumericOptions) => number;
@@ -216,7 +225,7 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   const shapes: DigitShape[] = [];
   const start = segments[0]!.start;
   const plus = segments[0]!.plus;
-  const groups: number[] = [];
+  let n = 0; // the chain's groups so far, in `gathered`
   let digits = '';
   let joins = '';
   let paren = -1;
@@ -224,13 +233,13 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   for (let k = 0; k < segments.length; k++) {
     const seg = segments[k]!;
     if (k > 0) joins += ' ';
-    if (seg.paren >= 0 && paren < 0) paren = groups.length + seg.paren;
-    for (const g of seg.groups) groups.push(g);
+    if (seg.paren >= 0 && paren < 0) paren = n + seg.paren;
+    for (const g of seg.groups) gathered[n++] = g;
     digits += seg.digits;
     joins += seg.joins;
     bare &&= seg.groups.length === 1;
     if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
-    shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
+    shapes.push({ text, start, end: seg.end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare, single: k === 0 });
   }
   testShapes(shapes, start, out, opts);
 }
