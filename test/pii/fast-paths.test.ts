@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { denseText } from '../../scripts/bench/pii/dense.js';
 import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
 import { isDigit, isWordChar, softSpaceAt } from '../../src/domain/pii/chars.js';
+import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
+import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
 import { nextStart } from '../../src/domain/pii/detectors/numeric.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
 
@@ -142,5 +144,46 @@ describe('numbering plans read together decide as each plan read alone', () => {
       if (verdict === 'valid') valid++;
       expect(verdict, `+${d}`).toBe(alone(() => internationalVerdict(d)));
     }
+  });
+});
+
+describe('the IBAN checksum read in place agrees with the checksum of the string', () => {
+  it('on IBANs written whole and in groups of four, valid and with one character changed', () => {
+    const rnd = random(13);
+    const countries: Array<[string, number]> = [
+      ['DE', 22],
+      ['GB', 22],
+      ['FR', 27],
+      ['NO', 15],
+      ['MT', 31],
+      ['BR', 29],
+    ];
+    const chars = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    let valid = 0;
+    for (let n = 0; n < 4000; n++) {
+      const [country, length] = countries[n % countries.length]!;
+      let body = '';
+      for (let k = 4; k < length; k++) body += rnd() < 0.8 ? String(Math.floor(rnd() * 10)) : chars[10 + Math.floor(rnd() * 26)]!;
+      // Check digits that make it valid half of the time.
+      let iban = `${country}00${body}`;
+      for (let check = 2; check <= 98; check++) {
+        const candidate = `${country}${String(check).padStart(2, '0')}${body}`;
+        if (ibanChecksumOk(candidate)) {
+          iban = candidate;
+          break;
+        }
+      }
+      if (rnd() < 0.5) {
+        const at = 4 + Math.floor(rnd() * (length - 4));
+        iban = iban.slice(0, at) + chars[Math.floor(rnd() * 10)] + iban.slice(at + 1);
+      }
+      const written = rnd() < 0.5 ? iban : iban.replace(/(.{4})(?=.)/g, '$1 ');
+      const out: Candidate[] = [];
+      detectIbans(`IBAN ${written} ok`, out);
+      const expected = ibanChecksumOk(iban);
+      if (expected) valid++;
+      expect(out.length === 1, written).toBe(expected);
+    }
+    expect(valid).toBeGreaterThan(1000);
   });
 });

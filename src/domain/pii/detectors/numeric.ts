@@ -45,16 +45,15 @@ const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])so
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
-interface Segment {
-  start: number;
-  end: number;
+/**
+ * Groups joined without spaces. A segment is also the shape of itself alone (`single`), with
+ * the fields in the order every shape has them, so the tests read one kind of object.
+ */
+interface Segment extends DigitShape {
   groups: number[];
   /** One joiner per gap between groups: '-', '.', '/', ')' for `(555)123`, '(' for `44(0)`. */
   joins: string;
-  plus: boolean;
-  /** Index of the bracketed group, -1 when there is none. */
-  paren: number;
-  digits: string;
+  single: true;
 }
 
 export interface NumericOptions {
@@ -144,7 +143,7 @@ function readSegment(text: string, start: number): Segment | null {
       break;
     }
   }
-  return end < 0 ? null : { start, end, groups: gathered.slice(0, n), joins, plus, paren, digits };
+  return end < 0 ? null : { text, start, end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare: n === 1, single: true };
 }
 
 /** Extends `segments` over soft spaces, up to MAX_SEGMENTS segments and MAX_SPAN characters. */
@@ -205,22 +204,10 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   for (const seg of segments) total += seg.digits.length;
   if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
   if (segments.length === 1) {
-    // Most runs are one segment (`1234567890`, `12345-6789`): its own arrays serve as the shape's.
+    // Most runs are one segment (`1234567890`, `12345-6789`), which is its own shape.
     const seg = segments[0]!;
     if (isWordChar(text.charCodeAt(seg.end))) return;
-    const single: DigitShape = {
-      text,
-      start: seg.start,
-      end: seg.end,
-      groups: seg.groups,
-      digits: seg.digits,
-      joins: seg.joins,
-      plus: seg.plus,
-      paren: seg.paren,
-      bare: seg.groups.length === 1,
-      single: true,
-    };
-    return testShapes([single], seg.start, out, opts);
+    return testShapes([seg], seg.start, out, opts);
   }
   const shapes: DigitShape[] = [];
   const start = segments[0]!.start;
