@@ -175,20 +175,29 @@ function allowlist(opts: ScanOptions): (type: PiiType, value: string) => boolean
  */
 function resolveOverlaps(text: string, found: Candidate[], risk: Readonly<Record<PiiType, Risk>>): Candidate[] {
   if (found.length <= 1) return found;
-  found.sort((a, b) => a.start - b.start || b.end - a.end);
+  found.sort(byPosition);
   const kept: Candidate[] = [];
-  let cluster: Candidate[] = [];
-  let clusterEnd = -1;
-  for (const c of found) {
-    if (c.start >= clusterEnd && cluster.length > 0) {
-      settle(text, cluster, risk, kept);
-      cluster = [];
+  // Clusters are runs of the sorted list; most are one finding, kept without a list of its own.
+  let first = 0;
+  let clusterEnd = found[0]!.end;
+  for (let i = 1; i <= found.length; i++) {
+    const c = found[i];
+    if (c !== undefined && c.start < clusterEnd) {
+      if (c.end > clusterEnd) clusterEnd = c.end;
+      continue;
     }
-    cluster.push(c);
-    clusterEnd = Math.max(clusterEnd, c.end);
+    if (i - first === 1) kept.push(found[first]!);
+    else settle(text, found.slice(first, i), risk, kept);
+    if (c !== undefined) {
+      first = i;
+      clusterEnd = c.end;
+    }
   }
-  settle(text, cluster, risk, kept);
   return kept;
+}
+
+function byPosition(a: Candidate, b: Candidate): number {
+  return a.start - b.start || b.end - a.end;
 }
 
 function settle(text: string, cluster: Candidate[], risk: Readonly<Record<PiiType, Risk>>, kept: Candidate[]): void {

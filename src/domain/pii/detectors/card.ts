@@ -1,3 +1,5 @@
+import { isDigit } from '../chars.js';
+
 // Payment cards: the Luhn checksum alone lets one random digit run in ten through, so the
 // issuer prefix must also agree with the length (a 16-digit number starting 34 is no Amex).
 
@@ -16,13 +18,15 @@ export function luhnOk(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Issuer identification number ranges and the lengths each network issues. */
+/** Issuer identification number ranges and the lengths each network issues (`digits`: at least four). */
 export function issuerAccepts(digits: string): boolean {
   const n = digits.length;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
   if (digits[0] === '4') return n === 13 || n === 16 || n === 19; // Visa
+  // The first two, three and four digits as numbers, without a slice for each.
+  for (let i = 0; i < 4; i++) if (!isDigit(digits.charCodeAt(i))) return false; // no prefix below matches
+  const p2 = (digits.charCodeAt(0) - 48) * 10 + digits.charCodeAt(1) - 48;
+  const p3 = p2 * 10 + digits.charCodeAt(2) - 48;
+  const p4 = p3 * 10 + digits.charCodeAt(3) - 48;
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16; // Mastercard
   if (p2 === 34 || p2 === 37) return n === 15; // American Express
   const long = n >= 16 && n <= 19;
@@ -35,10 +39,15 @@ export function issuerAccepts(digits: string): boolean {
 }
 
 // How cards are printed: 4-4-4-4 (most), 4-4-4-4-3 (19 digits), 4-6-5 (Amex), 4-6-4 (Diners).
-const GROUPINGS = ['4,4,4,4', '4,4,4,4,3', '4,6,5', '4,6,4'];
+const GROUPINGS: ReadonlyArray<readonly number[]> = [
+  [4, 4, 4, 4],
+  [4, 4, 4, 4, 3],
+  [4, 6, 5],
+  [4, 6, 4],
+];
 
 export function cardGrouping(groups: readonly number[]): boolean {
-  return GROUPINGS.includes(groups.join(','));
+  return GROUPINGS.some((g) => g.length === groups.length && g.every((n, i) => groups[i] === n));
 }
 
 export function validCard(digits: string): boolean {

@@ -125,22 +125,36 @@ export function detectIbans(text: string, out: Candidate[], from = 0): void {
 
 /** Reads `length` characters, either unbroken or printed in groups of four; returns the end or -1. */
 function readIban(text: string, at: number, length: number): number {
-  let chars = '';
+  let count = 0;
   let spaces = 0;
   let i = at;
-  while (chars.length < length && i < text.length) {
+  while (count < length && i < text.length) {
     const c = text.charCodeAt(i);
     if (isUpper(c) || isDigit(c)) {
-      chars += text[i];
+      count++;
       i++;
-    } else if (c === 32 && chars.length % 4 === 0 && softSpaceAt(text, i) && i + 1 < text.length) {
+    } else if (c === 32 && count % 4 === 0 && softSpaceAt(text, i) && i + 1 < text.length) {
       spaces++;
       i++;
     } else {
       break;
     }
   }
-  if (chars.length < length || isWordChar(text.charCodeAt(i))) return -1;
+  if (count < length || isWordChar(text.charCodeAt(i))) return -1;
   if (spaces !== 0 && spaces !== Math.floor((length - 1) / 4)) return -1;
-  return ibanChecksumOk(chars) ? i : -1;
+  return checksumIn(text, at, i) ? i : -1;
+}
+
+/** ibanChecksumOk on the characters of text[at, end) but its spaces, read in place (no string built). */
+function checksumIn(text: string, at: number, end: number): boolean {
+  // The first four characters (country and check digits) have no space among them.
+  let r = 0;
+  for (let i = at + 4; i < end; i++) r = mod97(r, text.charCodeAt(i));
+  for (let i = at; i < at + 4; i++) r = mod97(r, text.charCodeAt(i));
+  return r === 1;
+}
+
+function mod97(r: number, c: number): number {
+  if (c === 32) return r;
+  return isDigit(c) ? (r * 10 + (c - 48)) % 97 : (r * 100 + (c - 55)) % 97;
 }

@@ -15,23 +15,26 @@ import { saidBefore, type DigitShape } from './shape.js';
 
 // A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
 // dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
-const START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
-
-function continuesToken(c: number): boolean {
-  return isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45; // . + ) -
-}
+// A digit start must also be able to begin something we look for, read from its run of digits
+// and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
+// the tens of thousands of such runs per MB of dense text cost no call each:
+// * no '/' and a digit before it (inside 11/09/2024);
+// * the run is followed by '-', '.' or '(' (groups go on);
+// * or by a space that may sit inside a value (chars.ts softSpaceAt: one ASCII or no-break
+//   space, then a digit, a capital, '(' or the end of the text);
+// * or the run begins with 0, has two digits or more and is followed by '/' (`030/1234567`);
+// * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
+//   is a year, a count or a ZIP code).
+// Each match is one character long: the '+', the '(' or the first digit.
+const START = /(?<![A-Za-z0-9_.+)-])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
 
 /**
  * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
- * `test` (no match object) and works out where the match began: a '+' or '(' two back began it
- * when it could start a value itself, since the leftmost match wins.
+ * `test` (no match object): the match is the start's one character.
  */
-function nextStart(text: string, i: number): number {
+export function nextStart(text: string, i: number): number {
   START.lastIndex = i;
-  if (!START.test(text)) return -1;
-  const end = START.lastIndex;
-  const c = text.charCodeAt(end - 2);
-  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+  return START.test(text) ? START.lastIndex - 1 : -1;
 }
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
@@ -42,16 +45,15 @@ const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])so
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
-interface Segment {
-  start: number;
-  end: number;
+/**
+ * Groups joined without spaces. A segment is also the shape of itself alone (`single`), with
+ * the fields in the order every shape has them, so the tests read one kind of object.
+ */
+interface Segment extends DigitShape {
   groups: number[];
   /** One joiner per gap between groups: '-', '.', '/', ')' for `(555)123`, '(' for `44(0)`. */
   joins: string;
-  plus: boolean;
-  /** Index of the bracketed group, -1 when there is none. */
-  paren: number;
-  digits: string;
+  single: true;
 }
 
 export interface NumericOptions {
@@ -65,8 +67,7 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
   let previous: Segment[] = [];
   let pos = from;
   for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
-    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past the match, as a regex would resume
-    if (cannotStartValue(text, at)) continue;
+    pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past a '+' or '(' and its digit
     let reuse = -1;
     for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
     const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
@@ -85,26 +86,17 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
   }
 }
 
-/** Cheap test before parsing: "35ms", "200,", "12:30" cannot begin anything we look for. */
-function cannotStartValue(text: string, i: number): boolean {
-  let j = i;
-  while (isDigit(text.charCodeAt(j))) j++;
-  if (j === i) return false; // '+' or '('
-  if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true; // inside 11/09/2024
-  const c = text.charCodeAt(j);
-  if (isWordChar(c)) return true;
-  if (c === 45 || c === 46 || c === 40) return false;
-  // A slash continues only an area code with its trunk 0 (`030/…`), not a date (`12/28/2024`).
-  if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
-  // A lone group of fewer than 8 digits (a year, a count, a ZIP code) is nothing we look for.
-  return j - i < 8 && !softSpaceAt(text, j);
-}
+// Group lengths are gathered here and copied out at the exact size: a list grown by push
+// reserves room for 17 numbers, and dense text reads tens of thousands of segments per MB.
+// At most one group per two characters of MAX_SPAN; filled by push so that it holds small integers only.
+const gathered: number[] = [];
+for (let k = 0; k < 64; k++) gathered.push(0);
 
 function readSegment(text: string, start: number): Segment | null {
   let i = start;
   const plus = text.charCodeAt(i) === 43;
   if (plus) i++;
-  const groups: number[] = [];
+  let n = 0; // groups so far, in `gathered`
   let joins = '';
   let pending = '';
   let digits = '';
@@ -116,15 +108,15 @@ function readSegment(text: string, start: number): Segment | null {
       let j = i + 1;
       while (j < i + 6 && isDigit(text.charCodeAt(j))) j++;
       if (paren !== -1 || j === i + 1 || text.charCodeAt(j) !== 41) break;
-      paren = groups.length;
-      groups.push(j - i - 1);
+      paren = n;
+      gathered[n++] = j - i - 1;
       digits += text.slice(i + 1, j);
       i = j + 1;
     } else if (isDigit(c)) {
       let j = i + 1;
       while (j - i <= MAX_GROUP_DIGITS && isDigit(text.charCodeAt(j))) j++;
       if (j - i > MAX_GROUP_DIGITS) return null;
-      groups.push(j - i);
+      gathered[n++] = j - i;
       digits += text.slice(i, j);
       i = j;
     } else {
@@ -139,11 +131,11 @@ function readSegment(text: string, start: number): Segment | null {
     if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
       pending = text[i]!;
       i++;
-    } else if (d === 47 && isDigit(next) && groups.length === 1) {
+    } else if (d === 47 && isDigit(next) && n === 1) {
       // `030/1234567`: only after the first group (dates such as 01/15/2024 are rejected later).
       pending = text[i]!;
       i++;
-    } else if (isDigit(d) && paren === groups.length - 1) {
+    } else if (isDigit(d) && paren === n - 1) {
       pending = ')';
     } else if (d === 40 && paren === -1) {
       pending = '(';
@@ -151,7 +143,7 @@ function readSegment(text: string, start: number): Segment | null {
       break;
     }
   }
-  return end < 0 ? null : { start, end, groups, joins, plus, paren, digits };
+  return end < 0 ? null : { text, start, end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare: n === 1, single: true };
 }
 
 /** Extends `segments` over soft spaces, up to MAX_SEGMENTS segments and MAX_SPAN characters. */
@@ -168,8 +160,11 @@ function chain(text: string, segments: Segment[]): Segment[] {
 }
 
 function isDate(seg: Segment): boolean {
-  const [a, b, c] = seg.groups;
-  return seg.groups.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
+  const g = seg.groups;
+  const a = g[0];
+  const b = g[1];
+  const c = g[2];
+  return g.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
 }
 
 type Test = (s: DigitShape, opts: NumericOptions) => number;
@@ -183,12 +178,18 @@ const TESTS: ReadonlyArray<[PiiType, Test]> = [
 
 // The tests the options ask for, per options object: classify runs once per digit run.
 const enabledTests = new WeakMap<NumericOptions, ReadonlyArray<[PiiType, Test]>>();
+// The last options' tests: a scan asks once per digit run, always with the same options.
+let lastOptions: NumericOptions | undefined;
+let lastTests: ReadonlyArray<[PiiType, Test]> = [];
 function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
+  if (opts === lastOptions) return lastTests;
   let tests = enabledTests.get(opts);
   if (tests === undefined) {
     tests = TESTS.filter(([type]) => opts.types.has(type));
     enabledTests.set(opts, tests);
   }
+  lastOptions = opts;
+  lastTests = tests;
   return tests;
 }
 
@@ -203,27 +204,15 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   for (const seg of segments) total += seg.digits.length;
   if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
   if (segments.length === 1) {
-    // Most runs are one segment (`1234567890`, `12345-6789`): its own arrays serve as the shape's.
+    // Most runs are one segment (`1234567890`, `12345-6789`), which is its own shape.
     const seg = segments[0]!;
     if (isWordChar(text.charCodeAt(seg.end))) return;
-    const single: DigitShape = {
-      text,
-      start: seg.start,
-      end: seg.end,
-      groups: seg.groups,
-      digits: seg.digits,
-      joins: seg.joins,
-      plus: seg.plus,
-      paren: seg.paren,
-      bare: seg.groups.length === 1,
-      single: true,
-    };
-    return testShapes([single], seg.start, out, opts);
+    return testShapes([seg], seg.start, out, opts);
   }
   const shapes: DigitShape[] = [];
   const start = segments[0]!.start;
   const plus = segments[0]!.plus;
-  const groups: number[] = [];
+  let n = 0; // the chain's groups so far, in `gathered`
   let digits = '';
   let joins = '';
   let paren = -1;
@@ -231,13 +220,13 @@ function classify(text: string, segments: Segment[], out: Candidate[], opts: Num
   for (let k = 0; k < segments.length; k++) {
     const seg = segments[k]!;
     if (k > 0) joins += ' ';
-    if (seg.paren >= 0 && paren < 0) paren = groups.length + seg.paren;
-    groups.push(...seg.groups);
+    if (seg.paren >= 0 && paren < 0) paren = n + seg.paren;
+    for (const g of seg.groups) gathered[n++] = g;
     digits += seg.digits;
     joins += seg.joins;
     bare &&= seg.groups.length === 1;
     if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
-    shapes.push({ text, start, end: seg.end, groups: groups.slice(), digits, joins, plus, paren, bare, single: k === 0 });
+    shapes.push({ text, start, end: seg.end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare, single: k === 0 });
   }
   testShapes(shapes, start, out, opts);
 }

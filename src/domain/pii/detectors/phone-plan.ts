@@ -15,6 +15,11 @@ interface NumberType {
 }
 
 interface Plan {
+  /**
+   * Bit n set when some number type takes n digits: a length no type takes is invalid without
+   * a regex test (most candidates fail here). All bits when a type leaves its lengths open.
+   */
+  lengths: number;
   national: RegExp;
   types: readonly NumberType[];
   possible: readonly number[];
@@ -29,7 +34,7 @@ interface Plan {
   /** How national numbers are printed, in the library's order of preference. */
   formats: readonly PrintFormat[];
   /** The plans of every country sharing this calling code (filled on first use). */
-  sharing?: readonly Plan[];
+  sharing?: PlanFamily;
 }
 
 interface PrintFormat {
@@ -89,7 +94,13 @@ function compile(selector: string): Plan | null {
     if (source) types.push({ pattern: anchored(source), lengths: def!.possibleLengths() });
   }
   const prefix = raw.nationalPrefixForParsing();
+  let lengths = 0;
+  for (const t of types) {
+    if (t.lengths === undefined) lengths = -1;
+    else for (const n of t.lengths) lengths |= n >= 0 && n <= 30 ? 1 << n : -1;
+  }
   plan = {
+    lengths,
     national: anchored(raw.nationalNumberPattern()),
     types,
     possible: raw.possibleLengths() ?? [],
@@ -113,7 +124,7 @@ function compile(selector: string): Plan | null {
 }
 
 function validIn(plan: Plan, nsn: string): boolean {
-  if (!plan.national.test(nsn)) return false;
+  if ((plan.lengths !== -1 && (nsn.length > 30 || (plan.lengths & (1 << nsn.length)) === 0)) || !plan.national.test(nsn)) return false;
   for (const t of plan.types) {
     if (t.lengths && !t.lengths.includes(nsn.length)) continue;
     if (t.pattern.test(nsn)) return true;
@@ -141,6 +152,85 @@ function validForms(plan: Plan, digits: string): boolean {
 }
 
 /**
+ * Plans read together: those of one calling code (the +1 code has 25). A number valid in one
+ * of them matches a number type's pattern of one of them, as written or without that plan's
+ * national prefix. One regex of every type's pattern rejects in one test what fails them all
+ * as written (most numbers), one of every prefix what no plan can strip, where the plans one by
+ * one take two or three tests each.
+ */
+interface PlanFamily {
+  plans: readonly Plan[];
+  /** Null for a family of one plan, which is tried as it is. */
+  any: AnyOf | null;
+  /** Any plan's national prefix, anchored at the start; null when none has one. */
+  anyPrefix: RegExp | null;
+  /** The plans by how they strip the national prefix (its pattern and transform). */
+  byPrefix: ReadonlyArray<{ plans: readonly Plan[]; any: AnyOf }>;
+}
+
+/** Any number type's pattern of some plans, and the lengths they take (as Plan.lengths). */
+interface AnyOf {
+  type: RegExp;
+  lengths: number;
+}
+
+// Back-references would change meaning once the patterns are numbered together.
+const BACK_REFERENCE = /\\[1-9]/;
+
+function anyOf(plans: readonly Plan[]): AnyOf {
+  let lengths = 0;
+  for (const p of plans) lengths |= p.lengths;
+  return { type: new RegExp(`^(?:${plans.flatMap((p) => p.types.map((t) => t.pattern.source)).join('|')})$`), lengths };
+}
+
+function familyOf(plans: readonly Plan[]): PlanFamily {
+  const sources = plans.flatMap((p) => [...p.types.map((t) => t.pattern.source), p.prefix?.source ?? '']);
+  if (plans.length < 2 || sources.some((src) => BACK_REFERENCE.test(src))) return { plans, any: null, anyPrefix: null, byPrefix: [] };
+  const byPrefix = new Map<string, Plan[]>();
+  for (const plan of plans) {
+    if (plan.prefix === null) continue; // strips nothing
+    const key = `${plan.prefix.source}\u0000${plan.transform ?? ''}`;
+    const list = byPrefix.get(key);
+    if (list === undefined) byPrefix.set(key, [plan]);
+    else list.push(plan);
+  }
+  const prefixes = plans.flatMap((p) => (p.prefix === null ? [] : [p.prefix.source]));
+  return {
+    plans,
+    any: anyOf(plans),
+    anyPrefix: prefixes.length > 0 ? new RegExp(prefixes.map((src) => `^(?:${src})`).join('|')) : null,
+    byPrefix: [...byPrefix.values()].map((list) => ({ plans: list, any: anyOf(list) })),
+  };
+}
+
+function mayBeValid(any: AnyOf, nsn: string): boolean {
+  return (any.lengths === -1 || (nsn.length <= 30 && (any.lengths & (1 << nsn.length)) !== 0)) && any.type.test(nsn);
+}
+
+let together = true;
+
+/** Turns reading a family's plans together off (and on): the tests compare both ways. */
+export function readPlansTogether(on: boolean): void {
+  together = on;
+}
+
+/** Whether validForms holds for some plan of the family. */
+function validInAny(family: PlanFamily, digits: string): boolean {
+  if (!together || family.any === null || mayBeValid(family.any, digits)) {
+    for (const plan of family.plans) if (validForms(plan, digits)) return true;
+    return false;
+  }
+  // Valid in none as written: only without a national prefix, which those alike strip alike.
+  if (family.anyPrefix === null || !family.anyPrefix.test(digits)) return false;
+  for (const group of family.byPrefix) {
+    const stripped = withoutPrefix(group.plans[0]!, digits);
+    if (stripped === null || !mayBeValid(group.any, stripped)) continue;
+    for (const plan of group.plans) if (validForms(plan, digits)) return true;
+  }
+  return false;
+}
+
+/**
  * Is this national number (digits only, maybe with its trunk prefix) valid in `country` or a
  * country sharing its calling code (the library's rule: `07624 369230` is valid "for GB")?
  * @example
@@ -149,10 +239,12 @@ function validForms(plan: Plan, digits: string): boolean {
 export function nationalValid(digits: string, country: string): boolean {
   const own = compile(country);
   if (own === null) return false;
-  own.sharing ??= countriesOf(own.callingCode)
-    .map((c) => (c === country ? own : compile(c)))
-    .filter((p): p is Plan => p !== null);
-  for (const plan of own.sharing) if (validForms(plan, digits)) return true;
+  own.sharing ??= familyOf(
+    countriesOf(own.callingCode)
+      .map((c) => (c === country ? own : compile(c)))
+      .filter((p): p is Plan => p !== null),
+  );
+  if (validInAny(own.sharing, digits)) return true;
   // `0049 30 1234567`: the international prefix; `49 30 1234567`: the country code without its '+'.
   const idd = own.idd?.exec(digits);
   if (idd && idd[0].length > 0) return internationalVerdict(digits.slice(idd[0].length)) === 'valid';
@@ -168,6 +260,23 @@ interface CallingCodes {
 }
 
 const callingCodes = new Map<string, readonly string[]>();
+interface CallingPlans {
+  family: PlanFamily;
+  /** The plan of the code's main (first) country. */
+  main: Plan | null;
+}
+
+/** The plans of a calling code's countries; null when no country has the code. */
+function callingPlans(code: string): CallingPlans | null {
+  const countries = countriesOf(code);
+  if (countries.length === 0) return null;
+  const plans = countries.map((c) => compile(c));
+  return { family: familyOf(plans.filter((p): p is Plan => p !== null)), main: plans[0]! };
+}
+
+// callingPlans by the code's digits: 0-9, then 10 + 00-99, then 110 + 000-999 (a leading 0 counts).
+const CODE_BASE = [0, 0, 10, 110];
+const byCode: Array<CallingPlans | null | undefined> = new Array(1110).fill(undefined);
 function countriesOf(code: string): readonly string[] {
   let countries = callingCodes.get(code);
   if (countries === undefined) {
@@ -188,20 +297,25 @@ function countriesOf(code: string): readonly string[] {
  * internationalVerdict('442079460958'); // 'valid'
  */
 export function internationalVerdict(digits: string): 'valid' | 'possible' | 'no' {
+  let code = 0;
   for (let len = 1; len <= 3 && len < digits.length; len++) {
-    const countries = countriesOf(digits.slice(0, len));
-    if (countries.length === 0) continue;
-    const nsn = digits.slice(len);
-    let possible = false;
-    for (const country of countries) {
-      const plan = compile(country);
-      if (plan === null) continue;
-      if (validForms(plan, nsn)) return 'valid';
-      if (country !== countries[0]) continue; // lengths: the library asks the code's main country
-      const stripped = withoutPrefix(plan, nsn);
-      possible = plan.possible.includes(nsn.length) || (stripped !== null && plan.possible.includes(stripped.length));
+    const d = digits.charCodeAt(len - 1) - 48;
+    code = code >= 0 && d >= 0 && d <= 9 ? code * 10 + d : -1;
+    // The code's plans by its digits, without a slice per length tried (1, 2, then 3 digits).
+    const key = code >= 0 ? CODE_BASE[len]! + code : -1;
+    let calling = key >= 0 ? byCode[key] : undefined;
+    if (calling === undefined) {
+      calling = callingPlans(digits.slice(0, len));
+      if (key >= 0) byCode[key] = calling;
     }
-    return possible ? 'possible' : 'no';
+    if (calling === null) continue;
+    const nsn = digits.slice(len);
+    if (validInAny(calling.family, nsn)) return 'valid';
+    // Lengths: the library asks the code's main country.
+    const main = calling.main;
+    if (main === null) return 'no';
+    const stripped = withoutPrefix(main, nsn);
+    return main.possible.includes(nsn.length) || (stripped !== null && main.possible.includes(stripped.length)) ? 'possible' : 'no';
   }
   return 'no';
 }

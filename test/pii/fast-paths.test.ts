@@ -1,0 +1,189 @@
+// The scan's shortcuts (issue 27) must decide exactly as the plain code they replace: each is
+// checked here against that code (kept in this file as it was, or switched back on), on
+// random text built from the characters each decision reads, and on the benchmark's texts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { denseText } from '../../scripts/bench/pii/dense.js';
+import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
+import { isDigit, isWordChar, softSpaceAt } from '../../src/domain/pii/chars.js';
+import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
+import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
+import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
+import { nextStart } from '../../src/domain/pii/detectors/numeric.js';
+import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
+
+const random = (seed: number) => {
+  let x = seed;
+  return () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x / 2 ** 32);
+};
+
+// The numeric scanner's starts as found before: every start of the plain pattern, then a test
+// of the digits that follow it.
+const PLAIN_START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
+const continuesToken = (c: number) => isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45;
+function plainNextStart(text: string, i: number): number {
+  PLAIN_START.lastIndex = i;
+  if (!PLAIN_START.test(text)) return -1;
+  const end = PLAIN_START.lastIndex;
+  const c = text.charCodeAt(end - 2);
+  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+}
+function cannotStartValue(text: string, i: number): boolean {
+  let j = i;
+  while (isDigit(text.charCodeAt(j))) j++;
+  if (j === i) return false;
+  if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true;
+  const c = text.charCodeAt(j);
+  if (isWordChar(c)) return true;
+  if (c === 45 || c === 46 || c === 40) return false;
+  if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
+  return j - i < 8 && !softSpaceAt(text, j);
+}
+
+/** The starts the scanner reads, stepping as it steps past each (a '+' or '(' with its digit). */
+function starts(text: string, next: (text: string, i: number) => number, reject: (text: string, i: number) => boolean): number[] {
+  const out: number[] = [];
+  for (let at = next(text, 0); at !== -1; ) {
+    const pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2;
+    if (!reject(text, at)) out.push(at);
+    at = next(text, pos);
+  }
+  return out;
+}
+const plainStarts = (text: string) => starts(text, plainNextStart, cannotStartValue);
+const fastStarts = (text: string) => starts(text, nextStart, () => false);
+
+describe('the numeric scanner finds the starts it found before', () => {
+  it('on random text of digits, joiners, spaces, letters and slashes', () => {
+    const rnd = random(27);
+    const alphabet = ['0', '1', '5', '9', '0', '3', '7', '+', '(', ')', '/', '-', '.', ' ', ' ', '\u00a0', '\u202f', 'A', 'Z', 'a', 'z', '_', ':', ',', '\n', '$'];
+    for (let n = 0; n < 4000; n++) {
+      const length = 1 + Math.floor(rnd() * 40);
+      // Runs of digits long and short, so that the 8-digit rule is met and missed.
+      let text = '';
+      while (text.length < length) text += rnd() < 0.3 ? '0123456789'.slice(0, 1 + Math.floor(rnd() * 10)) : alphabet[Math.floor(rnd() * alphabet.length)]!;
+      expect(fastStarts(text), JSON.stringify(text)).toEqual(plainStarts(text));
+    }
+  });
+
+  it('on the benchmark texts', () => {
+    for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text]) expect(fastStarts(text)).toEqual(plainStarts(text));
+  });
+});
+
+describe('card checks agree with their string forms', () => {
+  const GROUPINGS = ['4,4,4,4', '4,4,4,4,3', '4,6,5', '4,6,4'];
+  function plainIssuer(digits: string): boolean {
+    const n = digits.length;
+    const p2 = Number(digits.slice(0, 2));
+    const p3 = Number(digits.slice(0, 3));
+    const p4 = Number(digits.slice(0, 4));
+    if (digits[0] === '4') return n === 13 || n === 16 || n === 19;
+    if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16;
+    if (p2 === 34 || p2 === 37) return n === 15;
+    const long = n >= 16 && n <= 19;
+    if (p4 >= 2200 && p4 <= 2204) return long;
+    if (p4 >= 3528 && p4 <= 3589) return long;
+    if ((p3 >= 300 && p3 <= 305) || p2 === 36 || p2 === 38 || p2 === 39) return n >= 14 && n <= 19;
+    if (p4 === 6011 || (p3 >= 644 && p3 <= 649) || p2 === 65 || p2 === 62) return long;
+    if (p2 === 50 || (p2 >= 56 && p2 <= 69)) return n >= 13 && n <= 19;
+    return false;
+  }
+
+  it('on every four-digit prefix at every card length', () => {
+    for (let p = 0; p < 10000; p++) {
+      for (let n = 12; n <= 20; n++) {
+        const digits = String(p).padStart(4, '0') + '7'.repeat(n - 4);
+        expect(issuerAccepts(digits), digits).toBe(plainIssuer(digits));
+      }
+    }
+  });
+
+  it('on groupings', () => {
+    const rnd = random(5);
+    for (let i = 0; i < 3000; i++) {
+      const groups = Array.from({ length: 1 + Math.floor(rnd() * 6) }, () => 2 + Math.floor(rnd() * 5));
+      expect(cardGrouping(groups), groups.join(',')).toBe(GROUPINGS.includes(groups.join(',')));
+    }
+  });
+});
+
+describe('numbering plans read together decide as each plan read alone', () => {
+  // Regions whose calling code other countries share (+1: 25 plans, several turning a 7-digit
+  // local number into a whole one; +44 with the Crown Dependencies; +7), and numbers with and
+  // without a national prefix, of every length those plans take.
+  const rnd = random(31);
+  const digits = (n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 10)).join('');
+  const prefixes = ['', '', '1', '0', '8', '7', '2', '3', '4', '5', '6', '9'];
+  const alone = <T>(decide: () => T): T => {
+    readPlansTogether(false);
+    try {
+      return decide();
+    } finally {
+      readPlansTogether(true);
+    }
+  };
+  let valid = 0;
+  afterAll(() => expect(valid).toBeGreaterThan(200)); // the valid side is tried too
+
+  it('for national numbers', () => {
+    const regions = ['US', 'CA', 'VI', 'PR', 'AG', 'JM', 'GB', 'JE', 'IM', 'RU', 'KZ', 'FI', 'NO', 'DE', 'FR', 'ES', 'IT', 'NL', 'PL', 'AU', 'JP', 'BR', 'IN'] as const;
+    for (let i = 0; i < 5000; i++) {
+      const region = regions[i % regions.length]!;
+      const d = prefixes[Math.floor(rnd() * prefixes.length)]! + digits(6 + Math.floor(rnd() * 6));
+      const verdict = nationalValid(d, region);
+      if (verdict) valid++;
+      expect(verdict, `${region} ${d}`).toBe(alone(() => nationalValid(d, region)));
+    }
+  });
+
+  it('for numbers written with a shared country code', () => {
+    const codes = ['1', '1', '1340', '1787', '1876', '44', '447624', '441534', '7', '76', '77', '358', '47', '590', '262', '599'];
+    for (let i = 0; i < 5000; i++) {
+      const d = codes[i % codes.length]! + digits(5 + Math.floor(rnd() * 7));
+      const verdict = internationalVerdict(d);
+      if (verdict === 'valid') valid++;
+      expect(verdict, `+${d}`).toBe(alone(() => internationalVerdict(d)));
+    }
+  });
+});
+
+describe('the IBAN checksum read in place agrees with the checksum of the string', () => {
+  it('on IBANs written whole and in groups of four, valid and with one character changed', () => {
+    const rnd = random(13);
+    const countries: Array<[string, number]> = [
+      ['DE', 22],
+      ['GB', 22],
+      ['FR', 27],
+      ['NO', 15],
+      ['MT', 31],
+      ['BR', 29],
+    ];
+    const chars = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    let valid = 0;
+    for (let n = 0; n < 4000; n++) {
+      const [country, length] = countries[n % countries.length]!;
+      let body = '';
+      for (let k = 4; k < length; k++) body += rnd() < 0.8 ? String(Math.floor(rnd() * 10)) : chars[10 + Math.floor(rnd() * 26)]!;
+      // Check digits that make it valid half of the time.
+      let iban = `${country}00${body}`;
+      for (let check = 2; check <= 98; check++) {
+        const candidate = `${country}${String(check).padStart(2, '0')}${body}`;
+        if (ibanChecksumOk(candidate)) {
+          iban = candidate;
+          break;
+        }
+      }
+      if (rnd() < 0.5) {
+        const at = 4 + Math.floor(rnd() * (length - 4));
+        iban = iban.slice(0, at) + chars[Math.floor(rnd() * 10)] + iban.slice(at + 1);
+      }
+      const written = rnd() < 0.5 ? iban : iban.replace(/(.{4})(?=.)/g, '$1 ');
+      const out: Candidate[] = [];
+      detectIbans(`IBAN ${written} ok`, out);
+      const expected = ibanChecksumOk(iban);
+      if (expected) valid++;
+      expect(out.length === 1, written).toBe(expected);
+    }
+    expect(valid).toBeGreaterThan(1000);
+  });
+});
