@@ -2,7 +2,6 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { assertRole, canRead } from '../core/roles.js';
 import {
-  costOf,
   formatAvgPerUnit,
   formatBaselineSavings,
   formatBudgetUsage,
@@ -12,12 +11,13 @@ import {
   projectSpend,
   reportBucketMs,
   spendSeries,
+  summarizeGroups,
 } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { AgentView, LedgerBucket, LedgerGroup, RequestsStore, StateManager } from '../state/index.js';
+import type { AgentView, LedgerBucket, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 
 const budgetBody = z.strictObject({
@@ -56,7 +56,8 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const span = d.requests.spanOf(id);
   const bucketMs = span ? reportBucketMs(span.first, span.last) : 60_000;
   const buckets = d.requests.bucketsFor(id, bucketMs);
-  const summary = summarizeGroups(d.requests.groupsFor(id), d.baselineModel ? { model: d.baselineModel, book: d.book } : null);
+  // The totals, by model and status, and the baseline from the rollup's groups: a few, not the agent's calls.
+  const summary = summarizeGroups(d.requests.groupsFor(id), d.baselineModel ? { model: d.baselineModel, book: d.book } : undefined);
   const snap = d.budgets.tracker.snapshot(id);
   const spent = snap?.spentMicros ?? summary.costMicros;
   const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
@@ -96,46 +97,6 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       status: formatProjectionStatus(projection.status),
       baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
     },
-  };
-}
-
-/**
- * What summarizeCosts says of an agent's calls, from the ledger's rollup summed per provider,
- * model and status (RequestsStore.groupsFor), so the report costs a few groups, not the agent's
- * calls. The baseline prices each group as that many calls of its mean size: within a
- * micro-dollar per call of pricing each call on a price without tiers; on a model priced by
- * prompt-size tier, at the tier of the group's mean prompt.
- */
-function summarizeGroups(groups: LedgerGroup[], baseline: { model: string; book: PriceBook } | null) {
-  type Totals = { requests: number; promptTokens: number; completionTokens: number; costMicros: number };
-  const zero = (): Totals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
-  const add = (t: Totals, g: LedgerGroup) => {
-    t.requests += g.requests;
-    t.promptTokens += g.promptTokens;
-    t.completionTokens += g.completionTokens;
-    t.costMicros += g.costMicros;
-  };
-  const total = zero();
-  const models = new Map<string, Totals & { model: string; provider: string }>();
-  const byStatus: Record<string, number> = {};
-  const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
-  let baselineMicros = 0;
-  for (const g of groups) {
-    add(total, g);
-    const key = `${g.provider}\u0000${g.model}`;
-    let m = models.get(key);
-    if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
-    add(m, g);
-    byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
-    if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
-  }
-  return {
-    ...total,
-    byModel: [...models.values()]
-      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
-      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
-    byStatus,
-    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }
 

@@ -59,11 +59,53 @@ export interface SummaryOptions {
 
 const zero = (): CostTotals => ({ requests: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 });
 
-function add(t: CostTotals, r: CostRecord): void {
-  t.requests += 1;
+/** Add `n` calls whose usage sums to `r`'s (a record is one call; a group, `requests` calls). */
+function add(t: CostTotals, r: Pick<CostTotals, 'promptTokens' | 'completionTokens' | 'costMicros'>, n = 1): void {
+  t.requests += n;
   t.promptTokens += r.promptTokens;
   t.completionTokens += r.completionTokens;
   t.costMicros += r.costMicros;
+}
+
+/** Calls already summed per model, provider and status (a ledger rollup's groups). */
+export interface CostGroup extends CostTotals {
+  model: string;
+  provider: string;
+  status: string;
+}
+
+export type GroupSummary = CostTotals & Pick<CostSummary, 'byModel' | 'byStatus' | 'baseline'>;
+
+/**
+ * Aggregate calls summed in groups: the totals, by model (highest cost first) and by status, and
+ * the baseline, which prices each group as that many calls of its mean size (within a
+ * micro-dollar a call of pricing each call on a price without tiers; a prompt-size-tiered price
+ * at the tier of the group's mean prompt).
+ */
+export function summarizeGroups(groups: Iterable<CostGroup>, baseline?: { model: string; book: PriceBook }): GroupSummary {
+  const total = zero();
+  const models = new Map<string, CostTotals & { model: string; provider: string }>();
+  const byStatus: Record<string, number> = {};
+  const schedule = baseline ? baseline.book.lookup(baseline.model).schedule : null;
+  let baselineMicros = 0;
+  for (const g of groups) {
+    if (g.requests <= 0) continue;
+    add(total, g, g.requests);
+    const key = `${g.provider}\u0000${g.model}`;
+    let m = models.get(key);
+    if (!m) models.set(key, (m = { model: g.model, provider: g.provider, ...zero() }));
+    add(m, g, g.requests);
+    byStatus[g.status] = (byStatus[g.status] ?? 0) + g.requests;
+    if (schedule) baselineMicros += g.requests * costOf(schedule, { inputTokens: Math.round(g.promptTokens / g.requests), outputTokens: Math.round(g.completionTokens / g.requests) });
+  }
+  return {
+    ...total,
+    byModel: [...models.values()]
+      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
+      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
+    byStatus,
+    baseline: baseline && schedule ? { model: baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
+  };
 }
 
 function epochMs(ts: CostRecord['ts']): number {
@@ -80,20 +122,12 @@ function epochMs(ts: CostRecord['ts']): number {
 export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOptions = {}): CostSummary {
   const bucketMs = options.bucketMs ?? 60_000;
   if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError(`bucketMs must be a positive integer, got ${bucketMs}`);
-  const total = zero();
-  const models = new Map<string, CostTotals & { model: string; provider: string }>();
   const runs = new Map<string, CostTotals>();
   const buckets = new Map<number, CostTotals>();
-  const byStatus: Record<string, number> = {};
-  const baseline = options.baseline ? options.baseline.book.lookup(options.baseline.model).schedule : null;
-  let baselineMicros = 0;
-
+  // Each record is a group of one call: priced on the baseline at its own size, as its cost was.
+  const ones: CostGroup[] = [];
   for (const r of records) {
-    add(total, r);
-    const modelKey = `${r.provider}\u0000${r.model}`;
-    let m = models.get(modelKey);
-    if (!m) models.set(modelKey, (m = { model: r.model, provider: r.provider, ...zero() }));
-    add(m, r);
+    ones.push({ model: r.model, provider: r.provider, status: r.status, requests: 1, promptTokens: r.promptTokens, completionTokens: r.completionTokens, costMicros: r.costMicros });
     if (r.runId) {
       let run = runs.get(r.runId);
       if (!run) runs.set(r.runId, (run = zero()));
@@ -103,20 +137,12 @@ export function summarizeCosts(records: Iterable<CostRecord>, options: SummaryOp
     let b = buckets.get(start);
     if (!b) buckets.set(start, (b = zero()));
     add(b, r);
-    byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-    if (baseline) baselineMicros += costOf(baseline, { inputTokens: r.promptTokens, outputTokens: r.completionTokens });
   }
-
   return {
-    ...total,
-    byModel: [...models.values()]
-      .map((m) => ({ ...m, share: total.costMicros === 0 ? 0 : m.costMicros / total.costMicros }))
-      .sort((a, b) => b.costMicros - a.costMicros || a.model.localeCompare(b.model)),
+    ...summarizeGroups(ones, options.baseline),
     byRun: [...runs].map(([runId, t]) => ({ runId, ...t })),
-    byStatus,
     buckets: [...buckets].sort((a, b) => a[0] - b[0]).map(([start, t]) => ({ start: new Date(start).toISOString(), ...t })),
     bucketMs,
-    baseline: options.baseline && baseline ? { model: options.baseline.model, costMicros: baselineMicros, savedMicros: baselineMicros - total.costMicros } : null,
   };
 }
 
