@@ -27,6 +27,9 @@ export interface Progress {
 /** Whose circuit breaker an event is about: a tool service's or an LLM provider's (names may coincide). */
 export type BreakerKind = 'tool' | 'provider';
 
+/** What the runtime does when it notices a loop, a stall or a spend spike (`watch:` in the config). */
+export type WatchPolicy = 'warn' | 'pause' | 'stop';
+
 export interface EventData {
   'server.started': { version: string; url: string };
   'server.stopping': { reason: string };
@@ -152,6 +155,55 @@ export interface EventData {
    * wait at the gate). `afterMs`: how long it was unavailable (on `available`).
    */
   'budget.lease': { budget: string | null; window: number | null; state: 'unavailable' | 'available'; reason: string | null; afterMs: number | null };
+  // Watch (src/watch): what the runtime notices about how a run behaves, and pausing an agent.
+  /**
+   * The agent repeats itself: the same tool-proxy call (`tool`: service, method, path, body), the
+   * same function call the model asked for (`function`: name + normalised arguments), or the same
+   * prompt to the same model (`prompt`), `count` times within `windowMs`. Said when it reaches the
+   * configured count, then again each time the count doubles (`count` grows, `wastedUsd` with it).
+   * `spentUsd`: LLM spend of the agent from the loop's first occurrence to now; `wastedUsd`: the
+   * part after the first occurrence (the repeats). `requestIds` / `toolCallIds`: the calls involved
+   * (the ledger's and the tool proxy's row ids; at most the latest 50 of each).
+   */
+  'watch.loop': {
+    kind: 'tool' | 'function' | 'prompt';
+    /** Fingerprint of what repeats (stable for one loop: the dashboard groups by it). */
+    key: string;
+    /** Human label: `crm GET /leads/42`, `lookup_company({"name":"Acme"})`, `gpt-4o-mini: "Find the…"` (PII redacted, ≤ 120 chars). */
+    label: string;
+    count: number;
+    windowMs: number;
+    firstTs: string;
+    requestIds: number[];
+    toolCallIds: number[];
+    spentUsd: number;
+    wastedUsd: number;
+    policy: WatchPolicy;
+  };
+  /** No progress report, no LLM or tool call and no event from the agent for `idleMs` (while running, not paused). */
+  'watch.stall': { idleMs: number; lastActivity: string | null; lastProgress: string | null; policy: WatchPolicy };
+  /** The agent's spend rate over the last `windowMs` is `factor`× its own rate over the `baselineMs` before. */
+  'watch.spike': { rateUsdPerMin: number; baselineUsdPerMin: number; factor: number; windowMs: number; baselineMs: number; requestIds: number[]; spentUsd: number; policy: WatchPolicy };
+  /** An agent was paused: its next LLM and tool calls wait at the gate until an admin resumes it (calls in flight finish). */
+  'agent.paused': { by: string; reason: string; cause: 'loop' | 'stall' | 'spike' | 'manual'; causeSeq: number | null };
+  /** `held`: calls that waited at the gate while it was paused (they go on now). */
+  'agent.resumed': { by: string; pausedMs: number; held: number };
+  /**
+   * The budget's runway at the current burn rate fell under the alert (`alertMs`): "at this rate
+   * the $50 is gone in 9 min". Said once, re-armed when the runway is back above twice the alert
+   * or the limit changes.
+   */
+  'budget.runway': {
+    spentUsd: number;
+    limitUsd: number;
+    remainingUsd: number;
+    rateUsdPerMin: number;
+    runwayMs: number;
+    alertMs: number;
+    unitsLeft: number | null;
+    unit: string | null;
+    nextCallWorstUsd: number | null;
+  };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };
 }
 
