@@ -5,7 +5,7 @@ import { firstMatch, LOOK_BEHIND, type Candidate } from './candidate.js';
 // Well-known credential shapes, found by their prefix. The body must look random (letters and
 // digits mixed, long enough), so placeholders such as `sk-your-key-here` or `sk-xxxx…` pass.
 // The same pass finds the anchors of AWS secret keys (aws.ts): key names and access key ids.
-const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-|[Ss]ecret|SECRET/g;
+const PREFIX = /(?:sk|rk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposre]-|AIza|glpat-|[Ss]ecret|SECRET|npm_|hf_|SG\.|gsk_|xai-|r8_|pplx-|shp(?:at|ss|ca|pa)_|dop_v1_|PMAK-/g;
 const MAX_BODY = 200;
 
 interface Shape {
@@ -38,19 +38,56 @@ function shapeFor(prefix: string, text: string, at: number): { shape: Shape; bod
   if (prefix.startsWith('xox')) return { shape: { body: slack, min: 15, max: MAX_BODY, confidence: 0.9 }, bodyStart: after };
   if (prefix === 'AIza') return { shape: { body: base64url, min: 35, max: 35, confidence: 0.9 }, bodyStart: after };
   if (prefix === 'glpat-') return { shape: { body: base64url, min: 20, max: MAX_BODY, confidence: 0.95 }, bodyStart: after };
-  return null;
+  return VENDORS[prefix] ? { shape: VENDORS[prefix], bodyStart: after } : null;
 }
 
-/** Random-looking: enough letters and digits, both present. Rules out `sk-your-api-key-goes-here`. */
+const hex = (c: number) => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+/** SendGrid: 22 base64url characters, a dot, 43 more. */
+const sendgrid = (c: number) => base64url(c) || c === 46;
+
+/**
+ * Vendors whose keys are a fixed prefix and a body of known length: npm, Hugging Face, SendGrid,
+ * Groq, xAI, Replicate, Perplexity, Shopify, DigitalOcean, Postman.
+ */
+const VENDORS: Record<string, Shape> = {
+  npm_: { body: alnum, min: 36, max: 36, confidence: 0.95 },
+  hf_: { body: alnum, min: 30, max: 40, confidence: 0.9 },
+  'SG.': { body: sendgrid, min: 66, max: 66, confidence: 0.95, random: (t, s, e) => t.charCodeAt(s + 22) === 46 && t.indexOf('.', s + 23) < 0 && looksRandom(t, s, e) },
+  gsk_: { body: alnum, min: 52, max: 52, confidence: 0.95 },
+  'xai-': { body: alnum, min: 80, max: 80, confidence: 0.95 },
+  r8_: { body: alnum, min: 37, max: 37, confidence: 0.9 },
+  'pplx-': { body: alnum, min: 48, max: 48, confidence: 0.95 },
+  shpat_: { body: hex, min: 32, max: 32, confidence: 0.95 },
+  shpss_: { body: hex, min: 32, max: 32, confidence: 0.95 },
+  shpca_: { body: hex, min: 32, max: 32, confidence: 0.95 },
+  shppa_: { body: hex, min: 32, max: 32, confidence: 0.95 },
+  dop_v1_: { body: hex, min: 64, max: 64, confidence: 0.95 },
+  'PMAK-': { body: (c) => hex(c) || c === 45, min: 59, max: 59, confidence: 0.95, random: (t, s, e) => t.charCodeAt(s + 24) === 45 && looksRandom(t, s, e) },
+};
+
+/**
+ * Random-looking: enough letters and digits, both present, which rules out
+ * `sk-your-api-key-goes-here`; or, since one random body in sixty has no digit at all, 20
+ * letters or more of both cases and of many different ones (`sk-YourKeyHere` is too short,
+ * `hf_xxxxxxxx…` too uniform, `sk-ALLCAPSWORDS…` one case).
+ */
 function looksRandom(text: string, start: number, end: number): boolean {
   let letters = 0;
   let digits = 0;
+  let upper = 0;
+  let seen = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (isDigit(c)) digits++;
-    else if (isAlpha(c)) letters++;
+    else if (isAlpha(c)) {
+      if (isUpper(c)) upper++;
+      // Which of 26 letters (case folded) it uses.
+      seen |= 1 << ((c | 32) - 97);
+      letters++;
+    }
   }
-  return digits > 0 && letters > 0 && letters + digits >= 16;
+  if (digits > 0) return letters > 0 && letters + digits >= 16;
+  return letters >= 20 && upper >= 3 && letters - upper >= 3 && bitCount(seen) >= 10;
 }
 
 /**
@@ -100,7 +137,8 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     if (length < shape.min || length > shape.max) continue;
     if (isAlnum(text.charCodeAt(end))) continue; // fixed-length shapes run on into a longer word
     // A trailing '-' or '_' is punctuation around the key more often than part of it.
-    while (end > bodyStart && (text[end - 1] === '-' || text[end - 1] === '_')) end--;
+    // (Not for a key of one fixed length: its last character is its own.)
+    if (shape.min !== shape.max) while (end > bodyStart && (text[end - 1] === '-' || text[end - 1] === '_')) end--;
     if (!(shape.random ?? looksRandom)(text, bodyStart, end)) continue;
     out.push({ type: 'API_KEY', start: at, end, confidence: shape.confidence });
   }

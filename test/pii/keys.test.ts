@@ -1,0 +1,75 @@
+// API keys of the vendors whose keys are a fixed prefix and a body of known length, and random
+// bodies that happen to hold no digit. Each key is built from the vendor's documented shape with
+// a deterministic random body, never copied from anywhere.
+import { describe, expect, it } from 'vitest';
+import { redact, scan } from '../../src/domain/pii/index.js';
+
+const found = (text: string) => scan(text).map((d) => `${d.type}:${d.value}`);
+
+/** A deterministic body of `n` characters from `alphabet` (mulberry32: the same keys every run). */
+function body(n: number, alphabet: string, seed: number): string {
+  let a = seed >>> 0;
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out += alphabet[((t ^ (t >>> 14)) >>> 0) % alphabet.length];
+  }
+  return out;
+}
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const B64URL = `${ALNUM}-_`;
+const HEX = '0123456789abcdef';
+
+const KEYS: Array<[string, string]> = [
+  ['npm', `npm_${body(36, ALNUM, 1)}`],
+  ['Hugging Face', `hf_${body(34, LETTERS, 2)}`],
+  ['SendGrid', `SG.${body(22, B64URL, 3)}.${body(43, B64URL, 4)}`],
+  ['Groq', `gsk_${body(52, ALNUM, 5)}`],
+  ['xAI', `xai-${body(80, ALNUM, 6)}`],
+  ['Replicate', `r8_${body(37, ALNUM, 7)}`],
+  ['Perplexity', `pplx-${body(48, ALNUM, 8)}`],
+  ['Shopify', `shpat_${body(32, HEX, 9)}`],
+  ['DigitalOcean', `dop_v1_${body(64, HEX, 10)}`],
+  ['Postman', `PMAK-${body(24, HEX, 11)}-${body(34, HEX, 12)}`],
+  ['OpenAI, no digit in the body', `sk-proj-${body(40, LETTERS, 13)}`],
+  ['Anthropic', `sk-ant-api03-${body(93, B64URL, 14)}AA`],
+];
+
+describe('vendor API keys', () => {
+  it.each(KEYS)('%s', (_vendor, key) => {
+    expect(found(`export TOKEN=${key}`)).toEqual([`API_KEY:${key}`]);
+    expect(found(`{"token": "${key}", "n": 1}`)).toEqual([`API_KEY:${key}`]);
+    expect(redact(`use ${key} here`).text).toBe('use [API_KEY_REDACTED] here');
+  });
+
+  it('random bodies without a digit are keys: every one of 2,000 drawn', () => {
+    let missed = 0;
+    for (let seed = 100; seed < 2100; seed++) {
+      const key = `sk-${body(24 + (seed % 24), LETTERS, seed)}`;
+      if (found(`key ${key}`).join() !== `API_KEY:${key}`) missed++;
+    }
+    expect(missed).toBe(0);
+  });
+
+  it.each([
+    'sk-your-api-key-goes-here',
+    'sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    'hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    'hf_abcdefghijklmnopqrstuvwxyzabcdefgh',
+    `npm_${'x'.repeat(36)}`,
+    // too short or too long for the vendor's fixed length
+    `npm_${body(30, ALNUM, 20)}`,
+    `gsk_${body(60, ALNUM, 21)}`,
+    `shpat_${body(31, HEX, 22)}`,
+    // a SendGrid-like string without its dot in place
+    `SG.${body(66, ALNUM, 23)}`,
+    // words that merely start like a prefix
+    'the npm_install step and hf_hub_download() and SG.forEach',
+    'sk-ALLUPPERCASELETTERSONLYHERE',
+  ])('near miss: %s', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+});
