@@ -187,7 +187,7 @@ export const llmSteps = sqliteTable(
     lastMs: epochMs('last_ms').notNull(),
   },
   // The most expensive steps first, LIMIT n: read along (agent_id, cost_micros), no sort.
-  (t) => [primaryKey({ columns: [t.agentId, t.step] }), index('llm_steps_cost').on(t.agentId, t.costMicros)],
+  (t) => [primaryKey({ columns: [t.agentId, t.step] }), index('llm_steps_cost').on(t.agentId, t.costMicros, t.step)],
 );
 
 /** The ledger rolled up per agent and chain (`llm_requests.chain`), kept as `llm_steps` is; rows without a chain are the rest of `llm_spend`. */

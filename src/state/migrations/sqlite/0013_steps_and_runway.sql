@@ -18,6 +18,6 @@ CREATE TABLE `llm_steps` (
 	PRIMARY KEY(`agent_id`, `step`)
 );
 --> statement-breakpoint
-CREATE INDEX `llm_steps_cost` ON `llm_steps` (`agent_id`,`cost_micros`);--> statement-breakpoint
+CREATE INDEX `llm_steps_cost` ON `llm_steps` (`agent_id`,`cost_micros`,`step`);--> statement-breakpoint
 ALTER TABLE `llm_requests` ADD `step` integer;--> statement-breakpoint
 ALTER TABLE `llm_requests` ADD `chain` text;
