@@ -147,7 +147,10 @@ describe('thresholds at 50/80/90/100%', () => {
     hook = await FakeService.start();
     t = await startTestRuntime({
       config: {
-        gateway: upstream.gateway({ key: 'sk-test', timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES), budgetPolicy: policy({ thresholds: [0.5, 0.8, 0.9, 1], runwayAlertMinutes: 0 }) }),
+        gateway: upstream.gateway(
+          { key: 'sk-test', timeoutMs: 2000 },
+          { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES), budgetPolicy: policy({ thresholds: [0.5, 0.8, 0.9, 1], runwayAlertMinutes: 0 }) },
+        ),
         alerts: { webhookUrl: `${hook.url}/slack`, email: null },
       },
     });

@@ -27,7 +27,9 @@ const progress = async (done: number) => {
   expect(r.status).toBe(200);
 };
 const rows = () =>
-  sqliteOf(t.rt.state).prepare('SELECT id, step, chain, model, status, cost_micros AS cost, prompt_tokens AS pt, completion_tokens AS ct FROM llm_requests WHERE agent_id = ? ORDER BY id').all(a.agentId) as Array<{
+  sqliteOf(t.rt.state)
+    .prepare('SELECT id, step, chain, model, status, cost_micros AS cost, prompt_tokens AS pt, completion_tokens AS ct FROM llm_requests WHERE agent_id = ? ORDER BY id')
+    .all(a.agentId) as Array<{
     id: number;
     step: number | null;
     chain: string | null;

@@ -313,7 +313,7 @@ describe('an older database', () => {
       raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
       // 0013: cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
-      raw.pragma("user_version = 19");
+      raw.pragma('user_version = 19');
       raw.close();
       const again = StateManager.open(path);
       expect(again.eventCounts('old-00000001')).toEqual({ debug: 0, info: 21, warn: 10, error: 0, critical: 0, total: 31, output: 30 });
