@@ -1,4 +1,4 @@
-import { emailBudgetAlert, slackBudgetAlert, type BudgetAlert, type EmailMessage, type SlackMessage } from '../domain/budget/index.js';
+import { emailBudgetAlert, emailRunwayAlert, slackBudgetAlert, slackRunwayAlert, type BudgetAlert, type RunwayAlert, type EmailMessage, type SlackMessage } from '../domain/budget/index.js';
 import { ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RetryPolicy } from '../domain/reliability/index.js';
@@ -87,6 +87,17 @@ export function budgetAlertMessage(alert: BudgetAlert): AlertMessage & { email: 
     agentId: alert.agentId,
     slack: slackBudgetAlert(alert),
     email: emailBudgetAlert(alert),
+  };
+}
+
+/** The burn-rate alarm of a budget (a budget alert: e-mailed too); one id per alarm, so each firing is delivered. */
+export function runwayAlertMessage(alert: RunwayAlert): AlertMessage & { email: EmailMessage } {
+  return {
+    id: `budget:${alert.agentId}:runway:${alert.at}`,
+    kind: 'budget',
+    agentId: alert.agentId,
+    slack: slackRunwayAlert(alert),
+    email: emailRunwayAlert(alert),
   };
 }
 

@@ -4,6 +4,7 @@
 export { AlertDispatcher, deliveryEvent } from './dispatcher.js';
 export {
   budgetAlertMessage,
+  runwayAlertMessage,
   DEFAULT_ALERT_RETRY,
   DEFAULT_ALERT_TIMEOUTS,
   type AlertChannel,

@@ -11,6 +11,7 @@ import {
   projectSpend,
   reportBucketMs,
   spendSeries,
+  stepLabel,
   summarizeGroups,
 } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
@@ -19,6 +20,7 @@ import { usdAmount } from '../core/validation.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { AgentView, LedgerBucket, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
+import type { Runways, RunwayView } from './runway.js';
 
 const budgetBody = z.strictObject({
   limitUsd: usdAmount.nullable(),
@@ -36,6 +38,102 @@ export interface BudgetRoutesDeps {
   book: PriceBook;
   /** Config `baseline_model`: what the spend would have cost on it. */
   baselineModel: string | null;
+  runways: Pick<Runways, 'view'>;
+}
+
+const stepsQuery = z.strictObject({
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-100').max(100, 'must be 1-100').optional(),
+});
+
+/** GET /api/agents/:id/budget: the agent's budget now, and its runway at the current rate (null without a limit). */
+export interface AgentBudget {
+  agentId: string;
+  limitUsd: number | null;
+  spentUsd: number;
+  reservedUsd: number;
+  remainingUsd: number | null;
+  percentUsed: number | null;
+  state: string;
+  waitingCalls: number;
+  runway: RunwayView | null;
+  display: { usage: string; runway: string | null };
+}
+
+function agentBudget(d: BudgetRoutesDeps, id: string): AgentBudget {
+  const snap = d.budgets.tracker.snapshot(id);
+  const limit = snap ? snap.limitMicros : (d.state.agentBrief(id)?.limitMicros ?? null);
+  const spent = snap?.spentMicros ?? 0;
+  const runway = d.runways.view(id, snap ? snap : limit === null ? null : { limitMicros: limit, spentMicros: spent, firedThresholds: [] });
+  return {
+    agentId: id,
+    limitUsd: usd(limit),
+    spentUsd: microsToUsd(spent),
+    reservedUsd: microsToUsd(snap?.reservedMicros ?? 0),
+    remainingUsd: limit === null ? null : microsToUsd(Math.max(0, limit - spent)),
+    percentUsed: snap?.percentUsed ?? null,
+    state: snap?.state ?? (limit === null ? 'unlimited' : 'ok'),
+    waitingCalls: snap?.waitingCalls ?? 0,
+    runway,
+    display: { usage: formatBudgetUsage(spent, limit), runway: runway?.text ?? null },
+  };
+}
+
+/** GET /api/agents/:id/steps: the agent's spend per step of its work, per chain (tool) and per model, from the rollups. */
+export interface StepsReport {
+  /** The agent's unit of work (its progress reports name it): `leads`. */
+  unit: string;
+  /** Steps with at least one call. */
+  steps: number;
+  /** The dearest steps, dearest first. */
+  top: Array<{ step: number; label: string; calls: number; promptTokens: number; completionTokens: number; costUsd: number; firstTs: string; lastTs: string }>;
+  /** Per tool that led to the calls, dearest first; `chain: null`: calls no tool led to. */
+  byChain: Array<{ chain: string | null; calls: number; costUsd: number }>;
+  byModel: Array<{ model: string; calls: number; costUsd: number }>;
+  /** What a step cost on average (the steps' spend / their number); null before any. */
+  avgStepUsd: number | null;
+}
+
+function stepsReport(d: BudgetRoutesDeps, agent: AgentView, limit: number): StepsReport {
+  const id = agent.id;
+  const unit = agent.progress.unit;
+  const totals = d.requests.stepTotals(id);
+  const groups = d.requests.groupsFor(id);
+  const byModel = new Map<string, { calls: number; costMicros: number }>();
+  let calls = 0;
+  let costMicros = 0;
+  for (const g of groups) {
+    const m = byModel.get(g.model) ?? { calls: 0, costMicros: 0 };
+    m.calls += g.requests;
+    m.costMicros += g.costMicros;
+    byModel.set(g.model, m);
+    calls += g.requests;
+    costMicros += g.costMicros;
+  }
+  const chains: Array<{ chain: string | null; calls: number; costMicros: number }> = d.requests.chainsFor(id);
+  // The calls no tool led to: the ledger's total (llm_spend) less the chains'.
+  const rest = { chain: null, calls: calls - chains.reduce((n, c) => n + c.calls, 0), costMicros: costMicros - chains.reduce((n, c) => n + c.costMicros, 0) };
+  if (rest.calls > 0) chains.push(rest);
+  const dearest = <T extends { costMicros: number; calls: number }>(a: T, b: T) => b.costMicros - a.costMicros || b.calls - a.calls;
+  return {
+    unit,
+    steps: totals.steps,
+    top: d.requests.topSteps(id, limit).map((s) => ({
+      step: s.step,
+      label: stepLabel(unit, s.step),
+      calls: s.calls,
+      promptTokens: s.promptTokens,
+      completionTokens: s.completionTokens,
+      costUsd: microsToUsd(s.costMicros),
+      firstTs: new Date(s.firstMs).toISOString(),
+      lastTs: new Date(s.lastMs).toISOString(),
+    })),
+    byChain: chains.sort(dearest).map((c) => ({ chain: c.chain, calls: c.calls, costUsd: microsToUsd(c.costMicros) })),
+    byModel: [...byModel]
+      .map(([model, m]) => ({ model, ...m }))
+      .sort(dearest)
+      .map((m) => ({ model: m.model, calls: m.calls, costUsd: microsToUsd(m.costMicros) })),
+    avgStepUsd: totals.steps > 0 ? microsToUsd(Math.round(totals.costMicros / totals.steps)) : null,
+  };
 }
 
 const usd = (m: number | null) => (m === null ? null : microsToUsd(m));
@@ -127,6 +225,21 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       d.budgets.ensure(id, agent.limitMicros);
       d.budgets.setLimit(id, body.limitUsd, `${p.role} ${p.name}`, body.expectedLimitUsd);
       return c.json(d.state.getAgent(id));
+    });
+
+    app.get('/api/agents/:id/budget', (c) => {
+      const id = c.req.param('id');
+      const agent = d.state.agentBrief(id);
+      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      return c.json(agentBudget(d, id));
+    });
+
+    app.get('/api/agents/:id/steps', (c) => {
+      const id = c.req.param('id');
+      const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
+      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      const q = parseWith(stepsQuery, c.req.query());
+      return c.json(stepsReport(d, agent, q.limit ?? 10));
     });
 
     app.get('/api/agents/:id/costs', (c) => {

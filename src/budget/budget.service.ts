@@ -1,10 +1,12 @@
-import { type AlertDispatcher, budgetAlertMessage } from '../alerts/index.js';
+import { type AlertDispatcher, budgetAlertMessage, runwayAlertMessage } from '../alerts/index.js';
 import { type BudgetTracker, PriceBook } from '../domain/budget/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { RequestsStore } from '../state/index.js';
 import { budgetRoutes } from './budget.routes.js';
 import { Budgets } from './budgets.js';
 import { BudgetNotices } from './notices.js';
+import { Runways } from './runway.js';
+import { StepMarks } from './steps.js';
 
 /** What budgets need: the platform, every agent's account (status objects read the same tracker), the recorded requests, and the runtime's one alert dispatcher. */
 export type BudgetDeps = Pick<Platform, 'config' | 'state' | 'logger' | 'url' | 'agents'> & { tracker: BudgetTracker; requests: RequestsStore; alerts: Pick<AlertDispatcher, 'send'> };
@@ -15,6 +17,9 @@ export interface BudgetService extends Service {
   notices: BudgetNotices;
   /** Prices: the catalog with the config's overrides. */
   book: PriceBook;
+  /** Where each LLM call belongs (step, chain): the gateway asks as a call starts, the tool proxy tells it of tool calls. */
+  marks: StepMarks;
+  runways: Runways;
 }
 
 /**
@@ -25,6 +30,13 @@ export interface BudgetService extends Service {
 export function budgetService(ctx: BudgetDeps): BudgetService {
   const g = ctx.config.gateway;
   const book = new PriceBook({ overrides: g.pricing, ...(g.defaultPrice ? { defaultRates: g.defaultPrice } : {}) });
+  const runways = new Runways({
+    state: ctx.state,
+    thresholds: ctx.tracker.thresholds,
+    alertMs: Math.round(g.budgetPolicy.runwayAlertMinutes * 60_000),
+    alert: (a) => ctx.alerts.send(runwayAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
+    logger: ctx.logger,
+  });
   const notices = new BudgetNotices({
     state: ctx.state,
     tracker: ctx.tracker,
@@ -32,6 +44,7 @@ export function budgetService(ctx: BudgetDeps): BudgetService {
     alert: (a) => ctx.alerts.send(budgetAlertMessage({ ...a, dashboardUrl: ctx.url() || null })),
     stopAgent: (id, why) => void ctx.agents.stop(id, why),
     logger: ctx.logger,
+    runways,
   });
   const budgets = new Budgets({ state: ctx.state, tracker: ctx.tracker, requests: ctx.requests, notices });
   budgets.restore();
@@ -40,6 +53,8 @@ export function budgetService(ctx: BudgetDeps): BudgetService {
     budgets,
     notices,
     book,
-    apiRoutes: [budgetRoutes({ state: ctx.state, requests: ctx.requests, budgets, book, baselineModel: g.baselineModel })],
+    marks: new StepMarks(ctx.state),
+    runways,
+    apiRoutes: [budgetRoutes({ state: ctx.state, requests: ctx.requests, budgets, book, baselineModel: g.baselineModel, runways })],
   };
 }

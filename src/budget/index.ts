@@ -5,4 +5,6 @@
 export { type BudgetDeps, type BudgetService, budgetService } from './budget.service.js';
 export { Budgets } from './budgets.js';
 export { BudgetNotices, type BudgetNoticesDeps, CONGESTION_RETRY_S } from './notices.js';
-export { type BudgetRoutesDeps, budgetRoutes, type CostReport } from './budget.routes.js';
+export { type AgentBudget, type BudgetRoutesDeps, budgetRoutes, type CostReport, type StepsReport } from './budget.routes.js';
+export { Runways, type RunwaysDeps, type RunwayView } from './runway.js';
+export { type CallMark, StepMarks } from './steps.js';

@@ -19,6 +19,7 @@ import {
   type ThresholdNotice,
 } from '../domain/budget/index.js';
 import type { LlmRequestInput, StateManager } from '../state/index.js';
+import type { Runways } from './runway.js';
 
 /** Seconds a call held back by in-flight calls (not by spend) is told to wait before retrying. */
 export const CONGESTION_RETRY_S = 5;
@@ -37,6 +38,8 @@ export interface BudgetNoticesDeps {
   stopAgent: (agentId: string, why: string) => void;
   /** Where an event that could not be written is reported. */
   logger?: Logger;
+  /** Every agent's burn rate and burn-rate alarm, told of each charge. */
+  runways?: Pick<Runways, 'settled' | 'limitChanged'>;
 }
 
 /**
@@ -197,12 +200,17 @@ export class BudgetNotices {
     };
   }
 
-  /** A charge is on disk: the 10% progress line when a step was reached, then each threshold it crossed. */
-  charged(agentId: string, r: SettleResult): void {
+  /**
+   * A charge is on disk: the 10% progress line when a step was reached, then each threshold it
+   * crossed, then the burn rate (`row`: the call's row) and its alarm.
+   */
+  charged(agentId: string, r: SettleResult, row?: LlmRequestInput): void {
     const s = r.snapshot;
     this.safely(() => this.progress(agentId, s.spentMicros, s.limitMicros));
     // Thresholds were decided with the charge (the tracker is the truth); their events follow the row's.
     this.crossed(r.notices);
+    const runways = this.d.runways;
+    if (row && runways) this.safely(() => runways.settled(row, s));
   }
 
   // ── the limit ────────────────────────────────────────────────────────────────────────────
@@ -210,6 +218,7 @@ export class BudgetNotices {
   /** A limit was set or restored: progress counts from here, and an exhausted budget may be exhausted again. */
   limitChanged(agentId: string, s: BudgetSnapshot): void {
     this.policy.limitChanged(agentId, s);
+    this.d.runways?.limitChanged(agentId);
   }
 
   /** The `budget.changed` event of a new limit (written with the agent's row). */

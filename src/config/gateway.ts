@@ -62,6 +62,8 @@ export const gatewayFileSchema = {
       wait_ms: ms(3_600_000).optional(),
       /** How many of an agent's calls may wait for budget at once. */
       max_waiting: z.number().int('must be a whole number').min(1, 'must be 1 or more').max(10_000, 'must be at most 10000').optional(),
+      /** Alert (event, webhook, e-mail) when the budget's runway at the current rate falls under this many minutes; 0: off. */
+      runway_alert_minutes: z.number().min(0, 'must be 0 (off) or more').max(10_080, 'must be at most 10080 (a week)').optional(),
     })
     .optional(),
   retry: z
@@ -109,6 +111,8 @@ export interface GatewayConfig {
     nearLimit: 'refuse' | 'clamp';
     waitMs: number;
     maxWaiting: number;
+    /** The burn-rate alarm: the runway under this many minutes raises `budget.runway`; 0: off. */
+    runwayAlertMinutes: number;
   };
   retry: { attempts: number; baseMs: number; maxMs: number };
   maxRequestBytes: number;
@@ -137,7 +141,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   defaultPrice: null,
   baselineModel: null,
   // 120 s: a slow LLM answer (real ones take 1-30 s) settles well within it.
-  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null, nearLimit: 'refuse', waitMs: 120_000, maxWaiting: 100 },
+  budgetPolicy: { thresholds: [0.9, 1], onExhausted: 'stop', defaultMaxOutputTokens: 4096, minIncreaseMicros: null, nearLimit: 'refuse', waitMs: 120_000, maxWaiting: 100, runwayAlertMinutes: 10 },
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   maxRequestBytes: 10 * 1024 * 1024,
   // OpenAI keeps a stored response 30 days.
@@ -189,6 +193,7 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
         nearLimit: 'near_limit',
         waitMs: 'wait_ms',
         maxWaiting: 'max_waiting',
+        runwayAlertMinutes: 'runway_alert_minutes',
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     maxRequestBytes: (l) => (l.max_request_mb === undefined ? undefined : Math.round(l.max_request_mb * 1024 * 1024)),

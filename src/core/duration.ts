@@ -13,6 +13,21 @@ export function formatDuration(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * A span said roughly, for a runway: `42s`, `11 min`, `3h05m`, `12 days` (`0s` at or below zero).
+ *
+ * @example
+ *   formatRoughly(660_000) // '11 min'
+ */
+export function formatRoughly(ms: number): string {
+  if (ms < 60_000) return formatDuration(ms);
+  if (Math.round(ms / 60_000) < 60) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 2 * DAY_MS) return formatDuration(Math.round(ms / 60_000) * 60_000);
+  return `${Math.round(ms / DAY_MS)} days`;
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**

@@ -64,6 +64,9 @@ export interface Call extends CallRequest {
   attempts: number;
   /** Its reservation is gone (a fallback refused) but its row is not written yet. */
   unrecorded?: boolean;
+  /** The agent's step and the chain (tool) it belongs to, fixed when it started: its row's `step` and `chain`. */
+  step?: number | null;
+  chain?: string | null;
 }
 
 /**
@@ -126,6 +129,8 @@ export function requestRow(call: Call, o: Omit<Outcome, 'reading'>, bill: Bill):
     error: o.error,
     attempts: call.attempts,
     budgets: null,
+    step: call.step ?? null,
+    chain: call.chain ?? null,
   };
 }
 

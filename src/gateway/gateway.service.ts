@@ -21,7 +21,7 @@ import { Router } from './router.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
 export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
-  budget: Pick<BudgetService, 'budgets' | 'notices' | 'book'>;
+  budget: Pick<BudgetService, 'budgets' | 'notices' | 'book'> & Partial<Pick<BudgetService, 'marks'>>;
   requests: RequestsStore;
   pii: PiiProtection;
   breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
@@ -65,6 +65,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     logger: ctx.logger,
     responses,
     observer,
+    ...(ctx.budget.marks ? { marks: ctx.budget.marks } : {}),
   });
   // One breaker per provider, asked for now so one OPEN when the last run stopped is OPEN (and says so) before the first call.
   const breakers = providerBreakers(ctx.breakers);

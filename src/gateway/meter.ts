@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { CONGESTION_RETRY_S, type BudgetNotices } from '../budget/index.js';
+import { CONGESTION_RETRY_S, type BudgetNotices, type StepMarks } from '../budget/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import {
@@ -20,6 +20,7 @@ import {
   type SettleResult,
   type WaitBound,
 } from '../domain/budget/index.js';
+import type { PromptParts } from '../core/prompt.js';
 import type { Observer } from '../observability/index.js';
 import type { LlmRequestInput, RequestsStore, StateManager, Tx } from '../state/index.js';
 import type { KeptTurn, ResponsesState } from './responses-state.js';
@@ -42,6 +43,8 @@ export interface MeterDeps {
   responses?: Pick<ResponsesState, 'keep' | 'save'>;
   /** Told of each row once it is committed: metrics count tokens and money from there. */
   observer?: Pick<Observer, 'settled'>;
+  /** Where a call belongs (its step and chain), decided as it starts; absent: neither is recorded. */
+  marks?: Pick<StepMarks, 'mark'>;
 }
 
 /** A stream's `pending` row (`Meter.openPending`), as `Meter.settle` closes it. */
@@ -56,6 +59,8 @@ export interface PendingRow {
 
 /** A call to one model, planned before its reservation: its worst case, and the least a clamp may give it. */
 interface Plan {
+  /** The request's prompt, read by its wire. */
+  parts: PromptParts;
   model: string;
   provider: Provider;
   json: Record<string, unknown>;
@@ -99,6 +104,8 @@ export class Meter {
    */
   reserve(req: CallRequest, model: string, provider: Provider, json: Record<string, unknown>, bodyText: string | null, signal?: AbortSignal): Call | Promise<Call> {
     const plan = this.plan(req, model, provider, json);
+    // Its step and chain as it starts (before any wait): the tool it follows is used up by it.
+    const mark = this.d.marks?.mark(req.agentId, plan.parts);
     const r = this.acquire(req.agentId, plan, signal, (bound) => this.d.tracker.acquire(req.agentId, plan.ask, bound), req.obs);
     const granted = (g: ReserveResult): Call => {
       if (!g.ok) throw this.refusal(g, model);
@@ -117,6 +124,7 @@ export class Meter {
           reservationId: g.reservationId,
           attempts: 0,
           ...(signal ? { signal } : {}),
+          ...(mark ? { step: mark.step, chain: mark.chain } : {}),
         };
       } catch (err) {
         // A grant no call carries would hold its headroom for good.
@@ -209,7 +217,7 @@ export class Meter {
     }
     // Counted as soon as it is on disk, whatever the announcements below do.
     this.observe(call, row, outcome);
-    this.d.notices.charged(call.agentId, written.charged);
+    this.d.notices.charged(call.agentId, written.charged, row);
     return micros;
   }
 
@@ -338,7 +346,7 @@ export class Meter {
     // Planned with a margin on the prompt, and never below what the model needs to answer at all.
     const prompt = clampPrompt(est.promptTokens, parts.messages.length);
     const minMicros = clamp ? clampMinimum(price.schedule, prompt, est.maxOutputTokens, choices, clampFloor(model, output.thinking)) : est.costMicros;
-    return { model, provider, json, est, schedule: price.schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
+    return { parts, model, provider, json, est, schedule: price.schedule, choices, prompt, ask: { amountMicros: est.costMicros, minMicros } };
   }
 
   /**

@@ -117,7 +117,18 @@ export class Runtime {
         reliabilityService({ breakers }),
         gatewayService({ ...platform, budget, requests, pii, breakers, observer: observability.observer }),
         budget,
-        toolsService({ ...platform, pii, breakers, observer: observability.observer }),
+        // The tool proxy's calls also mark which tool leads to the next LLM call (cost per chain).
+        toolsService({
+          ...platform,
+          pii,
+          breakers,
+          observer: {
+            toolCall: (c) => {
+              observability.observer.toolCall(c);
+              budget.marks.toolCall(c);
+            },
+          },
+        }),
         vault,
         observability.service,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.

@@ -1,7 +1,7 @@
 export { StateManager } from './manager.js';
 export { schemaVersion } from './migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets } from './types.js';
-export { RequestsStore, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput } from './requests.store.js';
+export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './requests.store.js';
 export type { EventSpec, Tx, Written } from './writer.js';
 export type { LlmRequestRow } from './schema.js';
 export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';

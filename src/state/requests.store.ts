@@ -1,11 +1,11 @@
 import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
-import { llmRequests, llmSpend, type LlmRequestRow, type LlmSpendRow } from './schema.js';
+import { llmChains, llmRequests, llmSpend, llmSteps, type LlmRequestRow, type LlmSpendRow, type LlmStepRow } from './schema.js';
 import type { Tx } from './writer.js';
 
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */
-export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts'> & { ts?: string };
+export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts' | 'step' | 'chain'> & { ts?: string; step?: number | null; chain?: string | null };
 
 /** What closes a `pending` row: how the call ended. */
 export type LlmRequestEnd = Pick<
@@ -23,16 +23,24 @@ const CONTRIBUTION = {
   promptTokens: llmRequests.promptTokens,
   completionTokens: llmRequests.completionTokens,
   costMicros: llmRequests.costMicros,
+  step: llmRequests.step,
+  chain: llmRequests.chain,
 };
 
-/** What a row adds to its group of the rollup (`llm_spend`). */
-type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
+/** What a row adds to its groups of the rollups (`llm_spend`, `llm_steps`, `llm_chains`). */
+type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'step' | 'chain'>;
 
 /** An agent's ledger summed per provider, model and status (over all its calls). */
 export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'requests' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
 
 /** An agent's ledger summed per bucket of time: `start` epoch ms; `lastChargedMs` its latest charged call, null when none was charged. */
 export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
+
+/** One step of an agent's work as its rollup sums it (`llm_steps`). */
+export type StepSpend = Omit<LlmStepRow, 'agentId'>;
+
+/** One chain of an agent's calls as its rollup sums it (`llm_chains`). */
+export type ChainSpend = { chain: string; calls: number; costMicros: number };
 
 /** An agent's most recent calls, newest first: how each ended and how long it took. */
 export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs' | 'ts' | 'costMicros'>;
@@ -66,6 +74,11 @@ export class RequestsStore {
   private readonly firstMinute;
   private readonly lastMinute;
   private readonly recentOf;
+  private readonly addToStep;
+  private readonly addToChain;
+  private readonly topStepsOf;
+  private readonly stepTotalsOf;
+  private readonly chainsOf;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -92,6 +105,8 @@ export class RequestsStore {
         error: p('error'),
         attempts: p('attempts'),
         budgets: p('budgets'),
+        step: p('step'),
+        chain: p('chain'),
       })
       .prepare();
     this.finishRow = this.db.orm
@@ -177,6 +192,63 @@ export class RequestsStore {
       .orderBy(desc(t.id))
       .limit(p('limit'))
       .prepare();
+    const st = llmSteps;
+    this.addToStep = this.db.orm
+      .insert(st)
+      .values({
+        agentId: p('agentId'),
+        step: p('step'),
+        calls: 1,
+        promptTokens: p('promptTokens'),
+        completionTokens: p('completionTokens'),
+        costMicros: p('costMicros'),
+        firstMs: p('ms'),
+        lastMs: p('ms'),
+      })
+      .onConflictDoUpdate({
+        target: [st.agentId, st.step],
+        set: {
+          calls: sql`${st.calls} + 1`,
+          promptTokens: sql`${st.promptTokens} + excluded.prompt_tokens`,
+          completionTokens: sql`${st.completionTokens} + excluded.completion_tokens`,
+          costMicros: sql`${st.costMicros} + excluded.cost_micros`,
+          firstMs: sql`min(${st.firstMs}, excluded.first_ms)`,
+          lastMs: sql`max(${st.lastMs}, excluded.last_ms)`,
+        },
+      })
+      .prepare();
+    const ch = llmChains;
+    this.addToChain = this.db.orm
+      .insert(ch)
+      .values({ agentId: p('agentId'), chain: p('chain'), calls: 1, costMicros: p('costMicros') })
+      .onConflictDoUpdate({ target: [ch.agentId, ch.chain], set: { calls: sql`${ch.calls} + 1`, costMicros: sql`${ch.costMicros} + excluded.cost_micros` } })
+      .prepare();
+    // Along llm_steps_cost from the dearest, LIMIT rows: no sort, however many steps the agent has.
+    this.topStepsOf = this.db.orm
+      .select({
+        step: st.step,
+        calls: st.calls,
+        promptTokens: st.promptTokens,
+        completionTokens: st.completionTokens,
+        costMicros: st.costMicros,
+        firstMs: st.firstMs,
+        lastMs: st.lastMs,
+      })
+      .from(st)
+      .where(eq(st.agentId, p('agentId')))
+      .orderBy(desc(st.costMicros), desc(st.step))
+      .limit(p('limit'))
+      .prepare();
+    this.stepTotalsOf = this.db.orm
+      .select({ steps: sql<number>`count(*)`, costMicros: sql<number>`coalesce(sum(${st.costMicros}), 0)` })
+      .from(st)
+      .where(eq(st.agentId, p('agentId')))
+      .prepare();
+    this.chainsOf = this.db.orm
+      .select({ chain: ch.chain, calls: ch.calls, costMicros: ch.costMicros })
+      .from(ch)
+      .where(eq(ch.agentId, p('agentId')))
+      .prepare();
   }
 
   /**
@@ -198,13 +270,17 @@ export class RequestsStore {
       costMicros: c.costMicros,
       lastChargedMs: c.costMicros > 0 ? ms : null,
     });
+    // A step and a chain are summed only when the row has one: a call before any progress report,
+    // or led by no tool, is in llm_spend alone (the chain-less part is its total less the chains).
+    if (c.step !== null) this.addToStep.run({ agentId: c.agentId, step: c.step, promptTokens: c.promptTokens, completionTokens: c.completionTokens, costMicros: c.costMicros, ms });
+    if (c.chain !== null) this.addToChain.run({ agentId: c.agentId, chain: c.chain, costMicros: c.costMicros });
   }
 
   /** Insert a row (finished, or `pending` for a stream that has only begun); its id. */
   insert(_tx: Tx, row: LlmRequestInput): number {
     const ts = row.ts ?? new Date().toISOString();
-    const r = this.insertRow.run({ ...row, ts, stream: row.stream ? 1 : 0 });
-    this.roll({ ...row, ts });
+    const r = this.insertRow.run({ ...row, ts, stream: row.stream ? 1 : 0, step: row.step ?? null, chain: row.chain ?? null });
+    this.roll({ ...row, ts, step: row.step ?? null, chain: row.chain ?? null });
     return Number(r.lastInsertRowid);
   }
 
@@ -306,5 +382,20 @@ export class RequestsStore {
   /** The agent's last `limit` calls, newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */
   recentCalls(agentId: string, limit: number): RecentCall[] {
     return this.recentOf.all({ agentId, limit });
+  }
+
+  /** The agent's `limit` dearest steps (ties: the later step first), read along their index: `limit` rows at most. */
+  topSteps(agentId: string, limit: number): StepSpend[] {
+    return this.topStepsOf.all({ agentId, limit });
+  }
+
+  /** How many steps the agent's rollup holds, and what they cost together. */
+  stepTotals(agentId: string): { steps: number; costMicros: number } {
+    return this.stepTotalsOf.get({ agentId }) ?? { steps: 0, costMicros: 0 };
+  }
+
+  /** The agent's spend per chain (tool), from its rollup: one row per tool that led to a call. */
+  chainsFor(agentId: string): ChainSpend[] {
+    return this.chainsOf.all({ agentId });
   }
 }

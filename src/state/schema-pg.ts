@@ -109,6 +109,8 @@ export const llmRequests = pgTable(
     error: text('error'),
     attempts: bigint('attempts', { mode: 'number' }),
     budgets: text('budgets'),
+    step: bigint('step', { mode: 'number' }),
+    chain: text('chain'),
   },
   (t) => [
     primaryKey({ name: 'llm_requests_pkey', columns: [t.runtimeId, t.id] }),

@@ -124,6 +124,13 @@ export const llmRequests = sqliteTable(
      * the row's cost to each named budget when the row lands, so a budget's spend is its rows.
      */
     budgets: text('budgets'),
+    /** The agent's unit of work when the call started (its progress `done` + 1); null before any progress report. */
+    step: integer('step'),
+    /**
+     * The tool that led to the call: the function whose result the request carries last, else the
+     * last tool-proxy service the agent called since its previous LLM call; null when neither.
+     */
+    chain: text('chain'),
   },
   (t) => [
     index('llm_requests_agent').on(t.agentId, t.id),
@@ -160,6 +167,41 @@ export const llmSpend = sqliteTable(
   (t) => [primaryKey({ columns: [t.agentId, t.minute, t.provider, t.model, t.status] })],
 );
 
+/**
+ * The ledger rolled up per agent and step (`llm_requests.step`), kept in the same transaction as
+ * the rows it sums (RequestsStore), as `llm_spend` is: the cost per step and its most expensive
+ * steps (`GET /api/agents/:id/steps`) without reading the agent's calls. Rows without a step are
+ * not in it.
+ */
+export const llmSteps = sqliteTable(
+  'llm_steps',
+  {
+    agentId: text('agent_id').notNull(),
+    step: integer('step').notNull(),
+    calls: integer('calls').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+    /** The first and last call's time in the step (epoch ms). */
+    firstMs: epochMs('first_ms').notNull(),
+    lastMs: epochMs('last_ms').notNull(),
+  },
+  // The most expensive steps first, LIMIT n: read along (agent_id, cost_micros), no sort.
+  (t) => [primaryKey({ columns: [t.agentId, t.step] }), index('llm_steps_cost').on(t.agentId, t.costMicros, t.step)],
+);
+
+/** The ledger rolled up per agent and chain (`llm_requests.chain`), kept as `llm_steps` is; rows without a chain are the rest of `llm_spend`. */
+export const llmChains = sqliteTable(
+  'llm_chains',
+  {
+    agentId: text('agent_id').notNull(),
+    chain: text('chain').notNull(),
+    calls: integer('calls').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.chain] })],
+);
+
 export const apiTokens = sqliteTable('api_tokens', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
@@ -184,6 +226,7 @@ export const apiTokens = sqliteTable('api_tokens', {
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;
 export type LlmSpendRow = typeof llmSpend.$inferSelect;
+export type LlmStepRow = typeof llmSteps.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 // Tool egress proxy (migration 3).

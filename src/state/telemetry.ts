@@ -105,6 +105,13 @@ export const telemetryBatch = z
                 .max(8192)
                 .nullish()
                 .transform((v) => v ?? null),
+            // Absent from a runtime of a version before cost per step: none.
+            step: (c) => c.nullish().transform((v) => v ?? null),
+            chain: (c) =>
+              c
+                .max(256)
+                .nullish()
+                .transform((v) => v ?? null),
           }),
         ),
       )

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/index.js';
+import { DEFAULTS, loadConfig } from '../../src/config/index.js';
 import { parsePriceOverrides, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
 import { FakeService } from '../helpers/http.js';
@@ -39,7 +39,9 @@ afterEach(async () => {
   smtp.received.length = 0;
 });
 
-const gateway = () => upstream.gateway({ key: 'sk-real-provider-key', timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
+// The burn-rate alarm off: one call of $0.90 in a second would also raise it (test/budget/runway.test.ts).
+const gateway = () =>
+  upstream.gateway({ key: 'sk-real-provider-key', timeoutMs: 2000 }, { pricing: parsePriceOverrides(SPEC_PRICE_OVERRIDES), budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, runwayAlertMinutes: 0 } });
 
 /** One call that crosses 90% of a $1 budget ($0.90 at the spec GPT-4 price) and answers with an e-mail address. */
 async function crossAndLeak(rt: TestRuntime): Promise<string> {

@@ -107,7 +107,8 @@ describe('cost and budget through a real upstream', () => {
     try {
       t = await startTestRuntime({
         config: {
-          gateway: gatewayConfig(),
+          // The burn-rate alarm off: two calls of $0.45 within a second would raise it too (test/budget/runway.test.ts).
+          gateway: gatewayConfig({ budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, runwayAlertMinutes: 0 } }),
           alerts: {
             webhookUrl: `${hook.url}/slack`,
             email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl: smtp.url },
@@ -162,7 +163,10 @@ describe('cost and budget through a real upstream', () => {
 
   it('a dead webhook and a dead SMTP server are logged, never fatal', async () => {
     t = await startTestRuntime({
-      config: { gateway: gatewayConfig(), alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } } },
+      config: {
+        gateway: gatewayConfig({ budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, runwayAlertMinutes: 0 } }),
+        alerts: { webhookUrl: 'http://127.0.0.1:9/dead', email: { to: 'ops@company.com', from: 'c@company.com', smtpUrl: 'smtp://127.0.0.1:9' } },
+      },
     });
     const a = await agentToken(t, { budgetUsd: 0.01 });
     upstream.answer({ text: 'x', usage: { prompt_tokens: 300, completion_tokens: 0 } }); // $0.009 = 90%

@@ -62,6 +62,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /api/agents/:id/protection': READ(200),
   'POST /api/agents/:id/budget': ADMIN(400),
   'GET /api/agents/:id/costs': READ(200),
+  'GET /api/agents/:id/budget': READ(200),
+  'GET /api/agents/:id/steps': READ(200),
   'GET /api/gateway/providers': LIST(200),
   'POST /api/tokens': ADMIN(400),
   'GET /api/tokens': ADMIN(200),

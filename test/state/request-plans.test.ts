@@ -26,6 +26,8 @@ beforeAll(async () => {
   t = await startTestRuntime();
   agent = await agentToken(t, { budgetUsd: null });
   for (let i = 0; i < 3; i++) {
+    // The last call is in a step of the agent's work (a stream: its row opens pending, the steps rollup counts it when it settles).
+    if (i === 2) expect((await t.api(`/api/agents/${agent.agentId}/progress`, { method: 'POST', token: agent.token, body: JSON.stringify({ done: 0, total: 3, unit: 'leads' }) })).status).toBe(200);
     const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
@@ -133,10 +135,18 @@ describe('the statements on a request path use an index, never a pass over the l
     }
   });
 
-  it.each(['performance', 'protection', 'status', 'metrics'])('GET /api/agents/:id/%s', async (what) => {
+  it.each(['performance', 'protection', 'status', 'metrics', 'budget', 'steps'])('GET /api/agents/:id/%s', async (what) => {
     const plans = await plansOf(() => get(`/api/agents/${agent.agentId}/${what}`));
     expect(scans(plans)).toEqual([]);
     expect(unbounded(plans)).toEqual([]);
+  });
+
+  it('GET /api/agents/:id/steps reads its dearest steps along llm_steps_cost, LIMIT n, no sort', async () => {
+    const plans = await plansOf(async () => expect((await get(`/api/agents/${agent.agentId}/steps?limit=5`)).top.map((s: { step: number }) => s.step)).toEqual([1]));
+    const top = plans.find((p) => /\bllm_steps\b/.test(p.sql) && /limit \?/i.test(p.sql))!;
+    expect(top.plan.some((d) => d.includes('llm_steps_cost'))).toBe(true);
+    expect(top.plan.some((d) => d.startsWith('USE TEMP B-TREE'))).toBe(false);
+    expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql)).map((p) => p.sql)).toEqual([]);
   });
 
   it('GET /api/events, all and one agent', async () => {
@@ -212,7 +222,49 @@ describe('the rollup the cost report reads', () => {
     expect(costs.byStatus.interrupted).toBe(2);
     expect(costs.overTime.reduce((a: number, b: { requests: number }) => a + b.requests, 0)).toBe(5);
   });
+
+  it('llm_steps and llm_chains sum the ledger rows that have a step or a chain', async () => {
+    const { RequestsStore } = await import('../../src/state/index.js');
+    const requests = new RequestsStore(t.rt.state);
+    const row = { ...ROW, agentId: agent.agentId, step: 2, chain: 'crm', status: 'pending' };
+    // A pending row counts once it settles (here: as interrupted, at its reservation, at the next start).
+    await t.rt.state.writeSoon((tx) => requests.insert(tx, row), null);
+    await t.rt.state.writeSoon((tx) => requests.insert(tx, { ...row, status: 'ok', costMicros: 1234, step: 1, chain: null }), null);
+    requests.settleInterrupted();
+    const settled = "status <> 'pending'";
+    expect(query('SELECT agent_id, step, calls, prompt_tokens AS p, completion_tokens AS c, cost_micros AS cost FROM llm_steps ORDER BY 1, 2')).toEqual(
+      query(
+        `SELECT agent_id, step, count(*) AS calls, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_requests WHERE step IS NOT NULL AND ${settled} GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
+    );
+    expect(query('SELECT agent_id, chain, calls, cost_micros AS cost FROM llm_chains ORDER BY 1, 2')).toEqual(
+      query(`SELECT agent_id, chain, count(*) AS calls, sum(cost_micros) AS cost FROM llm_requests WHERE chain IS NOT NULL AND ${settled} GROUP BY 1, 2 ORDER BY 1, 2`),
+    );
+    expect(query('SELECT count(*) AS n FROM llm_steps')).not.toEqual([{ n: 0 }]);
+    expect(query('SELECT count(*) AS n FROM llm_chains')).toEqual([{ n: 1 }]);
+  });
 });
+
+/** A row as the gateway would write it. */
+const ROW = {
+  endpoint: 'chat',
+  provider: 'openai',
+  model: 'gpt-4o',
+  stream: true,
+  status: 'ok',
+  httpStatus: null,
+  promptTokens: 10,
+  completionTokens: 5,
+  costMicros: 0,
+  reservedMicros: 555,
+  usageSource: 'estimate',
+  latencyMs: null,
+  firstByteMs: null,
+  redactions: 0,
+  error: null,
+  attempts: null,
+  budgets: null,
+};
 
 describe('the event counts /metrics reads', () => {
   const fromLog = () => query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
@@ -247,7 +299,7 @@ describe('the event counts /metrics reads', () => {
 
 describe('an older database', () => {
   it('has the events written before event_counts existed counted once, at its first start', async () => {
-    const { StateManager, schemaVersion } = await import('../../src/state/index.js');
+    const { StateManager } = await import('../../src/state/index.js');
     const { dir, cleanup } = tempDir();
     const path = join(dir, 'old.db');
     try {
@@ -255,10 +307,13 @@ describe('an older database', () => {
       sm.registerAgent({ id: 'old-00000001', name: 'old', kind: 'external', script: null, args: [], limitMicros: null });
       for (let i = 0; i < 30; i++) sm.record({ agentId: 'old-00000001', type: 'agent.output', severity: i % 3 === 0 ? 'warn' : 'info', message: `line ${i}`, data: { stream: 'stdout' } });
       await sm.close();
-      // As the file was before migration 0012: no trigger, nothing counted.
+      // As the file was before migration 0012 (journal entry 12: version 7 + 12 + 1 = 20): no
+      // trigger, nothing counted, and none of what the later migrations add (each one's undone here).
       const raw = new Database(path);
       raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
-      raw.pragma(`user_version = ${schemaVersion() - 1}`);
+      // 0013: cost per step.
+      raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
+      raw.pragma('user_version = 19');
       raw.close();
       const again = StateManager.open(path);
       expect(again.eventCounts('old-00000001')).toEqual({ debug: 0, info: 21, warn: 10, error: 0, critical: 0, total: 31, output: 30 });

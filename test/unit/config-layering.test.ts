@@ -21,7 +21,7 @@ pricing:
   gpt-4: { input_per_1k: 0.03, output_per_1k: 0.06 }
 default_price: { input_per_1m: 1, output_per_1m: 2 }
 baseline_model: gpt-4
-budget_policy: { thresholds: [0.5, 1], on_exhausted: refuse, min_increase_usd: 25, near_limit: clamp, wait_ms: 30000, max_waiting: 8 }
+budget_policy: { thresholds: [0.5, 1], on_exhausted: refuse, min_increase_usd: 25, near_limit: clamp, wait_ms: 30000, max_waiting: 8, runway_alert_minutes: 15 }
 retry: { attempts: 2, max_ms: 100 }
 alerts:
   webhook_url: http://127.0.0.1:9/hook
@@ -62,7 +62,16 @@ describe('config layering', () => {
       routing: { 'my-*': 'simulated' },
       modelFallbacks: { 'gpt-4': ['gpt-3.5-turbo'] },
       baselineModel: 'gpt-4',
-      budgetPolicy: { thresholds: [0.5, 1], onExhausted: 'refuse', defaultMaxOutputTokens: 4096, minIncreaseMicros: 25_000_000, nearLimit: 'clamp', waitMs: 30_000, maxWaiting: 8 },
+      budgetPolicy: {
+        thresholds: [0.5, 1],
+        onExhausted: 'refuse',
+        defaultMaxOutputTokens: 4096,
+        minIncreaseMicros: 25_000_000,
+        nearLimit: 'clamp',
+        waitMs: 30_000,
+        maxWaiting: 8,
+        runwayAlertMinutes: 15,
+      },
       retry: { attempts: 2, baseMs: 250, maxMs: 100 },
       maxRequestBytes: Math.round(1.5 * 1024 * 1024),
       responses: { retentionMs: 7 * 24 * 3600 * 1000 },

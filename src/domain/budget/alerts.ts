@@ -1,3 +1,4 @@
+import { formatRoughly } from '../../core/duration.js';
 import { formatUsd, type Micros } from '../../core/money.js';
 import { formatAvgPerUnit, formatBudgetUsage, formatProjection, formatProjectionStatus, percentOf, formatPercent } from './format.js';
 import type { IncreaseRecommendation, Projection } from './projection.js';
@@ -51,7 +52,7 @@ function title(a: BudgetAlert): string {
   return a.kind === 'exhausted' ? 'Budget exhausted' : `Budget warning: ${thresholdText(a.threshold)} used`;
 }
 
-function agentLabel(a: BudgetAlert): string {
+function agentLabel(a: Pick<BudgetAlert, 'agentId' | 'agentName'>): string {
   return a.agentName && a.agentName !== a.agentId ? `${a.agentName} (${a.agentId})` : a.agentId;
 }
 
@@ -146,5 +147,63 @@ export function emailBudgetAlert(a: BudgetAlert): EmailMessage {
   if (a.dashboardUrl) rows.push(['Dashboard', a.dashboardUrl]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const lines = [`${title(a)} for agent ${agentLabel(a)}.`, '', ...rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`), '', consequence(a), 'This alert is sent once per threshold.'];
+  return { subject, text: `${lines.join('\n')}\n` };
+}
+
+/** The burn-rate alarm: at the current rate the budget is gone within the alert. */
+export interface RunwayAlert {
+  agentId: string;
+  agentName?: string | null;
+  spentMicros: Micros;
+  limitMicros: Micros;
+  ratePerMinMicros: number;
+  runwayMs: number;
+  alertMs: number;
+  /** The runway in words (formatRunway). */
+  text: string;
+  dashboardUrl?: string | null;
+  at: string;
+}
+
+function runwayHeadline(a: RunwayAlert): string {
+  return `at this rate the ${formatUsd(a.limitMicros)} budget is gone in ${formatRoughly(a.runwayMs)}`;
+}
+
+/** Incoming-webhook JSON for the burn-rate alarm. */
+export function slackRunwayAlert(a: RunwayAlert): SlackMessage {
+  const usage = formatBudgetUsage(a.spentMicros, a.limitMicros);
+  const context = ['Iron Cage', a.at];
+  if (a.dashboardUrl) context.push(`<${a.dashboardUrl}|Open dashboard>`);
+  return {
+    text: esc(`⏳ Budget runway for agent ${agentLabel(a)}: ${runwayHeadline(a)} (${usage}).`),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: `⏳ Budget runway under ${formatRoughly(a.alertMs)}`.slice(0, 150), emoji: true } },
+      { type: 'section', text: md(`Agent *${esc(agentLabel(a))}*: ${esc(runwayHeadline(a))}.`) },
+      { type: 'section', fields: [md(`*Spent*\n${esc(usage)}`), md(`*Rate*\n${formatUsd(Math.round(a.ratePerMinMicros))}/min`), md(`*Runway*\n${esc(a.text)}`)] },
+      { type: 'context', elements: [md(context.join(' · '))] },
+    ],
+  };
+}
+
+/** Subject and plain-text body of the burn-rate alarm. */
+export function emailRunwayAlert(a: RunwayAlert): EmailMessage {
+  const subject = `[Iron Cage] Budget runway ${formatRoughly(a.runwayMs)} for ${agentLabel(a)}`.replace(/[\r\n]+/g, ' ');
+  const rows: Array<[string, string]> = [
+    ['Agent', agentLabel(a)],
+    ['Spent', formatBudgetUsage(a.spentMicros, a.limitMicros)],
+    ['Rate', `${formatUsd(Math.round(a.ratePerMinMicros))}/min (last 5 min)`],
+    ['Runway', a.text],
+    ['Alert under', formatRoughly(a.alertMs)],
+    ['Time', a.at],
+  ];
+  if (a.dashboardUrl) rows.push(['Dashboard', a.dashboardUrl]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const lines = [
+    `Agent ${agentLabel(a)}: ${runwayHeadline(a)}.`,
+    '',
+    ...rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`),
+    '',
+    'This alert is sent once until the runway is back above twice the alert or the limit changes.',
+  ];
   return { subject, text: `${lines.join('\n')}\n` };
 }

@@ -1,3 +1,4 @@
+import { formatRoughly } from '../../core/duration.js';
 import { formatUsd, MICROS_PER_USD, type Micros } from '../../core/money.js';
 
 // The strings the terminal, dashboard and alerts show: `$5.29 / $50.00 (10.6%)`,
@@ -68,4 +69,24 @@ export function formatBaselineSavings(savedMicros: Micros): string {
 /** `Approve $25 increase` */
 export function formatIncreaseAction(increaseMicros: Micros): string {
   return `Approve ${formatUsdShort(increaseMicros)} increase`;
+}
+
+/**
+ * The runway in words: `≈ 38 more leads, 11 min at $0.21/min · next call ≤ $0.04`; `≈ 11 min at
+ * $0.21/min` before any unit is done; `no spend in the last 5 min` at rate 0; `budget used up`
+ * when nothing is left.
+ */
+export function formatRunway(r: {
+  ratePerMinMicros: number;
+  remainingMicros: Micros;
+  runwayMs: number | null;
+  unitsLeft: number | null;
+  unit: string | null;
+  nextCallWorstMicros: Micros | null;
+}): string {
+  const next = r.nextCallWorstMicros === null ? '' : ` · next call ≤ ${formatUsd(r.nextCallWorstMicros)}`;
+  if (r.remainingMicros <= 0) return 'budget used up';
+  if (r.runwayMs === null) return `no spend in the last 5 min${next}`;
+  const units = r.unitsLeft !== null && r.unit ? `${r.unitsLeft} more ${r.unitsLeft === 1 ? singularUnit(r.unit) : r.unit}, ` : '';
+  return `≈ ${units}${formatRoughly(r.runwayMs)} at ${formatUsd(Math.round(r.ratePerMinMicros))}/min${next}`;
 }

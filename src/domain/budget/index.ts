@@ -62,7 +62,10 @@ export {
 export {
   budgetAlert,
   emailBudgetAlert,
+  emailRunwayAlert,
   slackBudgetAlert,
+  slackRunwayAlert,
+  type RunwayAlert,
   type AlertContext,
   type BudgetAlert,
   type EmailMessage,
@@ -95,6 +98,7 @@ export {
   formatPercent,
   formatProjection,
   formatProjectionStatus,
+  formatRunway,
   formatUsdShort,
   percentOf,
   singularUnit,
@@ -102,3 +106,5 @@ export {
 } from './format.js';
 export { decide, decideChain, WaitQueues, type AcquireRequest, type ChainDecision, type WaitBound } from './waits.js';
 export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';
+export { BurnWindow, RUNWAY_MIN_SPAN_MS, RUNWAY_WINDOW_MS, runway, RunwayAlarm, type Runway, type RunwayInput } from './runway.js';
+export { CHAIN_MAX_CHARS, lastResultName, stepLabel, stepOf } from './steps.js';

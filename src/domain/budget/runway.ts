@@ -1,0 +1,134 @@
+import type { Micros } from '../../core/money.js';
+
+// The runway of a budget: how fast it burns (settled spend over the last five minutes), how long
+// and how many units of work what is left lasts at that rate, and the burn-rate alarm's arming.
+// Pure: the clock is passed in, and each agent's figures live in the objects below.
+
+/** The spend rate is measured over this long (or since the agent's first call, if shorter). */
+export const RUNWAY_WINDOW_MS = 300_000;
+/**
+ * The shortest span a rate is measured over: a first call divided by the few milliseconds since
+ * it started would read as a torrent and raise a false alarm at once.
+ */
+export const RUNWAY_MIN_SPAN_MS = 60_000;
+
+const SLOT_MS = 1_000;
+const SLOTS = RUNWAY_WINDOW_MS / SLOT_MS;
+
+/**
+ * One agent's settled spend per second over the last five minutes, with its running sum: adding a
+ * charge and reading the rate are O(1) amortised (each second's slot is cleared once as the clock
+ * passes it), so the money path keeps it up to date on every call without a query.
+ */
+export class BurnWindow {
+  private readonly slots = new Float64Array(SLOTS);
+  /** The latest second (epoch s) the slots are cleared up to. */
+  private at = Number.NEGATIVE_INFINITY;
+  private sum = 0;
+  /** When the agent's first call seen here started (epoch ms); null before any. */
+  firstMs: number | null = null;
+
+  /** A call that started at `startMs` was charged `micros` at `ms`. */
+  add(ms: number, micros: Micros, startMs: number = ms): void {
+    if (this.firstMs === null || startMs < this.firstMs) this.firstMs = startMs;
+    const sec = Math.floor(ms / SLOT_MS);
+    // Older than the window: it no longer counts (a clock stepped back, a late settle).
+    if (sec <= this.at - SLOTS) return;
+    this.advance(sec);
+    this.slots[sec % SLOTS]! += micros;
+    this.sum += micros;
+  }
+
+  /** The spend inside the window ending at `now`, and how long that window is (≥ RUNWAY_MIN_SPAN_MS). */
+  read(now: number): { micros: Micros; windowMs: number } {
+    this.advance(Math.floor(now / SLOT_MS));
+    const since = this.firstMs === null ? 0 : now - this.firstMs;
+    return { micros: this.sum, windowMs: Math.max(RUNWAY_MIN_SPAN_MS, Math.min(RUNWAY_WINDOW_MS, since)) };
+  }
+
+  private advance(sec: number): void {
+    if (sec <= this.at) return;
+    if (sec - this.at >= SLOTS) {
+      this.slots.fill(0);
+      this.sum = 0;
+    } else {
+      for (let s = this.at + 1; s <= sec; s++) {
+        const i = s % SLOTS;
+        this.sum -= this.slots[i]!;
+        this.slots[i] = 0;
+      }
+    }
+    this.at = sec;
+  }
+}
+
+export interface RunwayInput {
+  limitMicros: Micros;
+  spentMicros: Micros;
+  /** Spend in the window and the window's length (BurnWindow.read). */
+  windowMicros: Micros;
+  windowMs: number;
+  /** The agent's progress: units done, and their name. */
+  progress: { done: number; unit: string } | null;
+  /** The worst case the agent's last call reserved; null before any. */
+  lastReservedMicros: Micros | null;
+}
+
+export interface Runway {
+  /** µ$ per minute over the window; 0 when nothing was spent in it. */
+  ratePerMinMicros: number;
+  remainingMicros: Micros;
+  /** How long what is left lasts at that rate; null when the rate is 0. */
+  runwayMs: number | null;
+  /** Units of work what is left pays for at the average cost of the ones done; null before any is done. */
+  unitsLeft: number | null;
+  unit: string | null;
+  nextCallWorstMicros: Micros | null;
+}
+
+/**
+ * The runway at the current rate.
+ *
+ * @example
+ *   runway({ limitMicros: 10e6, spentMicros: 4e6, windowMicros: 3e6, windowMs: 300_000, progress: { done: 20, unit: 'leads' }, lastReservedMicros: 40_000 })
+ *   // { ratePerMinMicros: 600000, remainingMicros: 6000000, runwayMs: 600000, unitsLeft: 30, unit: 'leads', nextCallWorstMicros: 40000 }
+ */
+export function runway(i: RunwayInput): Runway {
+  const remainingMicros = Math.max(0, i.limitMicros - i.spentMicros);
+  const ratePerMinMicros = i.windowMs > 0 ? (i.windowMicros * 60_000) / i.windowMs : 0;
+  const runwayMs = ratePerMinMicros > 0 ? Math.round((remainingMicros / ratePerMinMicros) * 60_000) : null;
+  const done = i.progress && i.progress.done > 0 ? i.progress.done : 0;
+  // What the units done cost on average: all the spend over them (spent / done), as the projection counts it.
+  const unitsLeft = done > 0 && i.spentMicros > 0 ? Math.floor((remainingMicros * done) / i.spentMicros) : null;
+  return { ratePerMinMicros, remainingMicros, runwayMs, unitsLeft, unit: unitsLeft === null ? null : i.progress!.unit, nextCallWorstMicros: i.lastReservedMicros };
+}
+
+/**
+ * The burn-rate alarm of one agent: it fires once when the runway falls under the alert, and is
+ * armed again when the runway is back above twice the alert (or the rate is 0), or the limit
+ * changes.
+ */
+export class RunwayAlarm {
+  private armed = true;
+
+  /** Whether this runway fires the alarm now (`alertMs` ≤ 0: off). */
+  check(runwayMs: number | null, alertMs: number): boolean {
+    if (alertMs <= 0) return false;
+    if (!this.armed) {
+      if (runwayMs === null || runwayMs > 2 * alertMs) this.armed = true;
+      return false;
+    }
+    if (runwayMs === null || runwayMs >= alertMs) return false;
+    this.armed = false;
+    return true;
+  }
+
+  /** A new limit: the alarm is armed again. */
+  rearm(): void {
+    this.armed = true;
+  }
+
+  get isArmed(): boolean {
+    return this.armed;
+  }
+}
