@@ -223,7 +223,8 @@ export class RequestsStore {
       .values({ agentId: p('agentId'), chain: p('chain'), calls: 1, costMicros: p('costMicros') })
       .onConflictDoUpdate({ target: [ch.agentId, ch.chain], set: { calls: sql`${ch.calls} + 1`, costMicros: sql`${ch.costMicros} + excluded.cost_micros` } })
       .prepare();
-    // Along llm_steps_cost from the dearest, LIMIT rows: no sort, however many steps the agent has.
+    // The agent's steps (one row per unit of work, from its key) sorted dearest first: no index to
+    // keep on the money path for a read that sorts thousands of rows at most.
     this.topStepsOf = this.db.orm
       .select({
         step: st.step,

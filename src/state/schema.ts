@@ -186,8 +186,10 @@ export const llmSteps = sqliteTable(
     firstMs: epochMs('first_ms').notNull(),
     lastMs: epochMs('last_ms').notNull(),
   },
-  // The most expensive steps first, LIMIT n: read along (agent_id, cost_micros), no sort.
-  (t) => [primaryKey({ columns: [t.agentId, t.step] }), index('llm_steps_cost').on(t.agentId, t.costMicros, t.step)],
+  // WITHOUT ROWID (migration 0013; drizzle cannot declare it), and no index beside the key: one
+  // B-tree per upsert on the money path. The dearest steps are sorted from the agent's rows when
+  // read (one per unit of work: thousands, never the ledger's calls).
+  (t) => [primaryKey({ columns: [t.agentId, t.step] })],
 );
 
 /** The ledger rolled up per agent and chain (`llm_requests.chain`), kept as `llm_steps` is; rows without a chain are the rest of `llm_spend`. */
