@@ -36,7 +36,7 @@ function alert(agentId: string, what: string, agentName: string, message: string
     kind: 'watch',
     agentId,
     slack: {
-      text: `:rotating_light: Iron Cage: ${what} for *${esc(agentName)}*: ${esc(message)}`,
+      text: `:rotating_light: Iron Cage: ${what} for *${esc(agentName)}* (${agentId}): ${esc(message)}`,
       blocks: [
         { type: 'section', text: { type: 'mrkdwn', text: `:rotating_light: *${what}* for *${esc(agentName)}*\n${esc(message)}` } },
         { type: 'section', fields: rows.map(([k, v]) => ({ type: 'mrkdwn' as const, text: `*${k}*\n${esc(v)}` })) },
