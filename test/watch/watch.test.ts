@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, loadConfig, WATCH_DEFAULTS, type Config, type WatchConfig } from '../../src/config/index.js';
 import type { EventData, IronEvent } from '../../src/core/events.js';
+import { CLI_TEST_TIMEOUT_MS, cli } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 import { FakeService } from '../helpers/http.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime, until } from '../helpers/runtime.js';
@@ -324,5 +325,12 @@ describe('config', () => {
     expect(failure('watch:\n  spikes: { factor: 1 }\n')).toBe('watch.spikes.factor: must be at least 1.5');
     expect(failure('watch:\n  spikes: { min_usd: -1 }\n')).toBe('watch.spikes.min_usd: must be 0 or more');
     expect(failure('watch:\n  loops: { windw_s: 3 }\n')).toBe("unknown key 'watch.loops.windw_s'");
+  });
+
+  it('iron-cage start refuses a bad watch: key with exit 2, naming it, before starting anything', { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'watch:\n  spikes: { window_s: 0 }\n');
+    const r = await cli(['start', 'agent.py', '--config', 'bad.yaml', '--db', join(dir, 's.db')], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.yaml: watch\.spikes\.window_s: must be at least 0\.1/);
   });
 });
