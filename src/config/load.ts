@@ -7,6 +7,7 @@ import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
+import { applyWatch } from './watch.js';
 import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
@@ -110,6 +111,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     panel: (l, cur) => applyPanel(cur, l),
     metrics: (l, cur) => applyMetrics(cur, l),
     traces: (l, cur) => applyTraces(cur, l),
+    watch: (l, cur) => applyWatch(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',

@@ -7,6 +7,7 @@ import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gatew
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
 import { ALERTS_DEFAULTS, alertsFileSchema, type AlertsConfig } from './alerts.js';
 import { PANEL_DEFAULTS, panelFileSchema, type PanelConfig } from './panel.js';
+import { WATCH_DEFAULTS, watchFileSchema, type WatchConfig } from './watch.js';
 import { METRICS_DEFAULTS, observabilityFileSchema, TRACES_DEFAULTS, type MetricsConfig, type TracesConfig } from './observability.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
@@ -77,6 +78,7 @@ export const fileSchema = z.strictObject({
   ...alertsFileSchema,
   ...panelFileSchema,
   ...observabilityFileSchema,
+  ...watchFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -134,6 +136,8 @@ export interface Config {
   metrics: MetricsConfig;
   /** OpenTelemetry traces: exported only with OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT set. */
   traces: TracesConfig;
+  /** Loops, stalls and spend spikes the runtime watches for (src/watch), and what it does about each. */
+  watch: WatchConfig;
   /** What the config file should change (deprecated keys, each with its replacement): said once at start. */
   notices: string[];
 }
@@ -172,5 +176,6 @@ export const DEFAULTS: Config = {
   panel: PANEL_DEFAULTS,
   metrics: METRICS_DEFAULTS,
   traces: TRACES_DEFAULTS,
+  watch: WATCH_DEFAULTS,
   notices: [],
 };

@@ -18,6 +18,7 @@ import { Conversations } from './conversations.js';
 import { ResponsesState, responsesKey } from './responses-state.js';
 import { SealedJson } from './stored-items.js';
 import { Router } from './router.js';
+import type { AgentGate } from '../watch/index.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
 export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
@@ -27,6 +28,8 @@ export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger
   breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
   /** Metrics and traces (observability/): told of every call; none by default. */
   observer?: Observer;
+  /** A paused agent's calls wait here (src/watch); none: no agent is ever paused. */
+  gate?: AgentGate;
 };
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
@@ -83,6 +86,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     config: g,
     logger: ctx.logger,
     observer,
+    gate: ctx.gate,
   });
 
   return {

@@ -24,6 +24,7 @@ import { deliverStream } from './stream.js';
 import { UpstreamCaller } from './upstream.js';
 import type { Endpoint, Wire } from './wire/types.js';
 import { observedCall, type ObservedCall, type Observer } from '../observability/index.js';
+import type { AgentGate } from '../watch/index.js';
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
@@ -45,6 +46,8 @@ export interface HandlerDeps {
   logger: Logger;
   /** Metrics and traces: told of each LLM call as it ends, never waited on. */
   observer: Observer;
+  /** A paused agent's calls wait here before anything is read, reserved or sent (src/watch). */
+  gate?: AgentGate;
 }
 
 /** A request that passed validation, before anything is reserved for it. */
@@ -101,6 +104,9 @@ export class GatewayHandler {
         return countTokens(this.d, res, json, text);
       }
     }
+    // A paused agent's call waits here: nothing read, reserved or recorded until it is resumed (or its caller gives up).
+    const held = this.d.gate?.hold(agentId, res);
+    if (held) await held;
     const obs = observedCall({ agentId, agentName: name, endpoint: route.endpoint, headers: req.headers, t0 });
     try {
       await this.call(req, res, route, obs);

@@ -216,13 +216,13 @@ export class Meter {
       throw err;
     }
     // Counted as soon as it is on disk, whatever the announcements below do.
-    this.observe(call, row, outcome);
+    this.observe(call, row, outcome, written.id);
     this.d.notices.charged(call.agentId, written.charged, row);
     return micros;
   }
 
   /** A committed row, told to metrics and traces; their failure is logged, never the call's. */
-  private observe(call: Call, row: LlmRequestInput, outcome: Outcome): void {
+  private observe(call: Call, row: LlmRequestInput, outcome: Outcome, id: number): void {
     const obs = call.obs;
     if (obs) {
       obs.row = row;
@@ -234,7 +234,7 @@ export class Meter {
       obs.cacheWriteTokens = u?.cacheWriteTokens ?? null;
     }
     try {
-      this.d.observer?.settled(obs, row);
+      this.d.observer?.settled(obs, row, id);
     } catch (err) {
       this.d.logger.error({ err }, 'metrics could not count a call');
     }

@@ -132,6 +132,10 @@ export interface ObservedToolCall {
   startMs: number;
   /** The IronCageError code it ended with (`circuit_open`, `upstream_timeout`, `unknown_service`…), null when answered. */
   errorCode: string | null;
+  /** Its `tool_calls` row id, once written (null: it could not be). */
+  id?: number | null;
+  /** What the agent sent besides the path (the watch fingerprints it; never kept): the query string and the body. */
+  sent?: { query: string; body: Buffer | null };
 }
 
 /**
@@ -142,8 +146,26 @@ export interface Observer {
   /** An LLM call is over (answered, refused or failed: `error`). Its row may come later (`settled`). */
   llmCall(call: ObservedCall, error: unknown): void;
   /** A call's row was committed (the ledger's truth: tokens and money are counted from here, exactly once). */
-  settled(call: ObservedCall | undefined, row: LlmRequestInput): void;
+  settled(call: ObservedCall | undefined, row: LlmRequestInput, id?: number): void;
   toolCall(call: ObservedToolCall): void;
+}
+
+/** One observer that tells each of `list` in turn; one that throws does not keep the call from the rest. */
+export function observers(list: Observer[], onError: (err: unknown) => void): Observer {
+  const each = (f: (o: Observer) => void): void => {
+    for (const o of list) {
+      try {
+        f(o);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  };
+  return {
+    llmCall: (call, error) => each((o) => o.llmCall(call, error)),
+    settled: (call, row, id) => each((o) => o.settled(call, row, id)),
+    toolCall: (call) => each((o) => o.toolCall(call)),
+  };
 }
 
 /** An observer that records nothing (tests, and the demo's stage-hand calls). */

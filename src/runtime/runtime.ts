@@ -18,7 +18,8 @@ import { toolsService } from '../tools/index.js';
 import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
-import { observabilityService } from '../observability/index.js';
+import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
+import { PauseGate, watchService } from '../watch/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -81,7 +82,9 @@ export class Runtime {
     for (const notice of config.notices) logger.warn(notice);
     // One budget tracker: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
-    const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m) });
+    // The pause gate (src/watch): a paused agent's calls wait at it; status objects count them.
+    const gate = new PauseGate();
+    const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
@@ -110,27 +113,23 @@ export class Runtime {
       const vault = secretsService(platform);
       const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests } });
       // Metrics and traces: the gateway and the tool proxy report each call to its observer.
-      const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact: (_agentId, text) => pii.scrubbed(text) });
+      const redact = (_agentId: string, text: string): string => pii.scrubbed(text);
+      const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact });
+      // Loops, stalls and spend spikes: the watch sees every call beside metrics and traces.
+      const watch = watchService({ ...platform, alerts, redact, gate });
+      // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).
+      const chains: Observer = { ...NO_OBSERVER, toolCall: (c) => budget.marks.toolCall(c) };
+      const observer = observers([observability.observer, watch.observer, chains], (err) => logger.error({ err }, 'an observer failed'));
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
         reliabilityService({ breakers }),
-        gatewayService({ ...platform, budget, requests, pii, breakers, observer: observability.observer }),
+        gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
         budget,
-        // The tool proxy's calls also mark which tool leads to the next LLM call (cost per chain).
-        toolsService({
-          ...platform,
-          pii,
-          breakers,
-          observer: {
-            toolCall: (c) => {
-              observability.observer.toolCall(c);
-              budget.marks.toolCall(c);
-            },
-          },
-        }),
+        toolsService({ ...platform, pii, breakers, observer, gate }),
         vault,
         observability.service,
+        watch.service,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
         ...(report ? [report] : []),
       ];

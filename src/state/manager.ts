@@ -9,7 +9,7 @@ import { migrate } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
-import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, NewAgent } from './types.js';
+import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, LiveHeld, NewAgent } from './types.js';
 import { Writer, type EventSpec, type Tx, type Written } from './writer.js';
 import { processAlive } from '../core/process.js';
 
@@ -52,6 +52,7 @@ export class StateManager {
     path: string,
     private readonly budgets: LiveBudgets | null,
     private readonly warn: PermissionWarning,
+    private readonly held: LiveHeld | null = null,
   ) {
     this.path = path;
     if (path !== ':memory:') prepareStateFile(path, warn);
@@ -87,8 +88,8 @@ export class StateManager {
    * @example
    *   const state = StateManager.open('./iron_state.db', { budgets: tracker, warn: (m) => logger.warn(m) });
    */
-  static open(path: string, o: { budgets?: LiveBudgets; warn?: PermissionWarning } = {}): StateManager {
-    const sm = new StateManager(path, o.budgets ?? null, o.warn ?? emitPermissionWarning);
+  static open(path: string, o: { budgets?: LiveBudgets; warn?: PermissionWarning; held?: LiveHeld } = {}): StateManager {
+    const sm = new StateManager(path, o.budgets ?? null, o.warn ?? emitPermissionWarning, o.held ?? null);
     sm.reapOrphans();
     return sm;
   }
@@ -222,6 +223,7 @@ export class StateManager {
       environment: a.environment ?? 'development',
       progressSucceeded: null,
       progressFailed: null,
+      paused: null,
     };
     this.writer.now(
       () => this.db.insert(schema.agents).values(row).run(),
@@ -250,6 +252,7 @@ export class StateManager {
     if (patch.exitSignal !== undefined) next.exitSignal = patch.exitSignal;
     if (patch.restarts !== undefined) next.restarts = patch.restarts;
     if (patch.limitMicros !== undefined) next.limitMicros = patch.limitMicros;
+    if (patch.paused !== undefined) next.paused = patch.paused === null ? null : JSON.stringify(patch.paused);
     if (patch.progress !== undefined) {
       next.progressDone = patch.progress.done;
       next.progressTotal = patch.progress.total;
@@ -272,6 +275,7 @@ export class StateManager {
 
   private view(row: schema.AgentRow): AgentView {
     const v = toView(row);
+    if (v.paused && this.held) v.paused.held = this.held(row.id);
     const live = this.budgets?.snapshot(row.id) ?? null;
     if (live?.state === 'exhausted' && !TERMINAL_STATUSES.has(v.status)) v.status = 'budget_exhausted';
     if (live) {

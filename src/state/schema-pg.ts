@@ -30,6 +30,7 @@ export const agents = pgTable(
     environment: text('environment').notNull().default('development'),
     progressSucceeded: bigint('progress_succeeded', { mode: 'number' }),
     progressFailed: bigint('progress_failed', { mode: 'number' }),
+    paused: text('paused'),
   },
   (t) => [
     primaryKey({ name: 'agents_pkey', columns: [t.runtimeId, t.id] }),

@@ -39,6 +39,8 @@ export const agents = sqliteTable('agents', {
   // Outcomes the agent reported; null until it reports any.
   progressSucceeded: integer('progress_succeeded'),
   progressFailed: integer('progress_failed'),
+  // Paused (src/watch): JSON { since, by, reason, cause } while its calls wait at the gate; null when not paused.
+  paused: text('paused'),
 });
 
 /**

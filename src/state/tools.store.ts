@@ -164,15 +164,17 @@ export class ToolsStore {
    * One proxied call, group-committed with the other calls of this tick (a commit per call
    * cost more than the rest of the call). Resolves once the row is on disk.
    */
-  recordCall(r: ToolCallInput): Promise<unknown> {
-    return this.db.writer.soon(() => {
+  async recordCall(r: ToolCallInput): Promise<number> {
+    const { result } = await this.db.writer.soon(() => {
       const id = Number(this.insertCall.run(r).lastInsertRowid);
       if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
         this.db.orm
           .delete(toolCalls)
           .where(lte(toolCalls.id, id - TOOL_CALLS_KEPT))
           .run();
+      return id;
     }, null);
+    return result;
   }
 
   /** Of an agent's last `last` tool calls (`read`: how many there were), those a tier answered (refusals before the chain have none) and those the cache answered. */

@@ -11,6 +11,9 @@ export interface LiveBudgets {
   snapshot(agentId: string): { limitMicros: number | null; spentMicros: number; reservedMicros: number; waitingCalls?: number; state?: string } | null;
 }
 
+/** Calls waiting at a paused agent's gate now (src/watch), for status objects. */
+export type LiveHeld = (agentId: string) => number;
+
 /** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */
 export interface AgentView {
   id: string;
@@ -31,6 +34,24 @@ export interface AgentView {
   budget: { limitUsd: number | null; spentUsd: number; reservedUsd: number; waiting: number } | null;
   /** The run's secrets environment (which of the vault's secrets it gets). */
   environment: string;
+  /** Paused (src/watch): its next LLM and tool calls wait at the gate until an admin resumes it; `held`: calls waiting now. */
+  paused: PausedView | null;
+}
+
+/** Why an agent was paused: a detection of the watch (src/watch) or a person. */
+export type PauseCause = 'loop' | 'stall' | 'spike' | 'manual';
+
+/** What `agents.paused` keeps (JSON): who paused it, when and why. */
+export interface PausedRecord {
+  since: string;
+  by: string;
+  reason: string;
+  cause: PauseCause;
+}
+
+export interface PausedView extends PausedRecord {
+  /** Calls waiting at the gate now. */
+  held: number;
 }
 
 export interface NewAgent {
@@ -55,6 +76,8 @@ export interface AgentPatch {
   restarts?: number;
   progress?: Progress;
   limitMicros?: number | null;
+  /** Paused (a record) or resumed (null). */
+  paused?: PausedRecord | null;
 }
 
 export interface Checkpoint {

@@ -13,6 +13,7 @@ import { failureLabel } from '../reliability/index.js';
 import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path.js';
 import type { ToolProxy } from './proxy.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
+import type { AgentGate } from '../watch/index.js';
 
 export const MAX_TOOL_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -53,6 +54,8 @@ interface ToolCall {
   result: FallbackResult<ToolAnswer> | null;
   /** The agent hung up while the call was served. */
   gone: boolean;
+  /** What the agent sent besides the path: the query and body (observers fingerprint them). */
+  sent: { query: string; body: Buffer | null };
   /** The service's configured headers, vault secrets filled in, and the credentials among them. */
   configured: { headers: Record<string, string>; injected: string[] };
 }
@@ -78,11 +81,14 @@ interface Reply {
  * serve → respond → record; every outcome, errors included, is recorded before the agent
  * has its answer.
  */
-export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger, observer: Pick<Observer, 'toolCall'> = NO_OBSERVER) {
+export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger, observer: Pick<Observer, 'toolCall'> = NO_OBSERVER, gate?: AgentGate) {
   const authenticate = async (call: ToolCall): Promise<void> => {
     const p = await tokens.authenticate(call.req.headers);
     if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
     call.principal = p;
+    // A paused agent's call waits here, before its path is read: no row, nothing sent, until it is resumed (or its caller gives up).
+    const held = p.agentId === null ? null : gate?.hold(p.agentId, call.res);
+    if (held) await held;
   };
 
   /** The service and the upstream URL the path names. */
@@ -154,9 +160,9 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
   };
 
   /** Metrics and traces are told of the call; their failure is logged, never the agent's. */
-  const observe = (call: ToolCall, r: ToolCallInput, reply: Reply): void => {
+  const observe = (call: ToolCall, r: ToolCallInput, reply: Reply, id: number | null): void => {
     try {
-      observer.toolCall({ row: r, headers: call.req.headers, startMs: performance.timeOrigin + call.started, errorCode: reply.status >= 400 ? reply.reason : null });
+      observer.toolCall({ row: r, headers: call.req.headers, startMs: performance.timeOrigin + call.started, errorCode: reply.status >= 400 ? reply.reason : null, id, sent: call.sent });
     } catch (err) {
       logger.error({ err }, 'metrics could not count a tool call');
     }
@@ -164,13 +170,27 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
-    const call: ToolCall = { req, res, started: performance.now(), principal: null, entry: null, method, path: '', fault: false, result: null, gone: false, configured: { headers: {}, injected: [] } };
+    const call: ToolCall = {
+      req,
+      res,
+      started: performance.now(),
+      principal: null,
+      entry: null,
+      method,
+      path: '',
+      fault: false,
+      result: null,
+      gone: false,
+      configured: { headers: {}, injected: [] },
+      sent: { query: '', body: null },
+    };
     void (async () => {
       let reply: Reply;
       try {
         await authenticate(call);
         const { entry, target, url } = parsePath(call);
         const body = await readToolBody(req);
+        call.sent = { query: target.query, body };
         const result = await serve(call, entry, target, url, body);
         reply = call.gone ? GONE : respond(entry, result, method);
       } catch (err) {
@@ -178,8 +198,8 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
       }
       if (call.entry) {
         const r = row(call, call.entry, reply);
-        await tools.recordCall(r);
-        observe(call, r, reply);
+        const id = await tools.recordCall(r);
+        observe(call, r, reply, id);
       }
       send(res, reply);
     })().catch((err: unknown) => {

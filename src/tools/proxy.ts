@@ -147,13 +147,15 @@ export class ToolProxy {
   }
 
   /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
-  async recordCall(row: ToolCallInput): Promise<void> {
+  /** Its row id, or null when it could not be written. */
+  async recordCall(row: ToolCallInput): Promise<number | null> {
     // A call still finishing while iron-cage shuts down: the database may be gone.
-    if (this.closed) return;
+    if (this.closed) return null;
     try {
-      await this.store.recordCall(row);
+      return await this.store.recordCall(row);
     } catch (err) {
       this.logger.error({ err }, `tool proxy: could not record a call to ${row.service}`);
+      return null;
     }
   }
 

@@ -3,13 +3,14 @@ import { toolsHandler } from './handler.js';
 import { ToolProxy, type ToolsContext, type ToolsOptions } from './proxy.js';
 import { toolRoutes } from './routes.js';
 import type { Service } from '../server/index.js';
+import type { AgentGate } from '../watch/index.js';
 
 /** The tool egress proxy for the runtime: `/tools/<service>/…`, its routes, start-up lines and shutdown. */
-export function toolsService(ctx: ToolsContext & { observer?: Pick<Observer, 'toolCall'> }, opts: ToolsOptions = {}): Service {
+export function toolsService(ctx: ToolsContext & { observer?: Pick<Observer, 'toolCall'>; gate?: AgentGate }, opts: ToolsOptions = {}): Service {
   const tools = new ToolProxy(ctx, opts);
   return {
     name: 'tools',
-    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger, ctx.observer) }],
+    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger, ctx.observer, ctx.gate) }],
     apiRoutes: [toolRoutes(tools)],
     announce: () => tools.announce(),
     close: () => tools.close(),

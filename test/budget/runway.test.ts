@@ -173,7 +173,9 @@ describe('thresholds at 50/80/90/100%', () => {
     });
     expect(crossed.map((e: any) => e.data.threshold)).toEqual([0.5, 0.8, 0.9, 1]);
     expect(crossed.map((e: any) => e.severity)).toEqual(['warn', 'warn', 'warn', 'critical']);
-    const hooks = await until(() => (hook!.json().length === 4 ? hook!.json() : null));
+    // The budget's alerts (the same prompt sent seven times is also a loop the watch reports).
+    const budgetHooks = () => hook!.json().filter((h) => /% used|exhausted/i.test(h.text));
+    const hooks = await until(() => (budgetHooks().length === 4 ? budgetHooks() : null));
     expect(hooks.map((h) => h.text.match(/(\d+)% used|exhausted/i)?.[0])).toEqual(['50% used', '80% used', '90% used', 'exhausted']);
     const b = await (await t.api(`/api/agents/${a.agentId}/budget`)).json();
     expect(b.runway.thresholds).toEqual([0.5, 0.8, 0.9, 1]);

@@ -64,6 +64,7 @@ export function agentRow(id: string, name: string, ts: string): TelemetryBatch['
     environment: 'development',
     progressSucceeded: null,
     progressFailed: null,
+    paused: null,
   };
 }
 

@@ -312,6 +312,8 @@ describe('an older database', () => {
       raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
       // 0013: cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
+      // 0014: an agent's pause.
+      raw.exec('ALTER TABLE agents DROP COLUMN paused;');
       raw.pragma('user_version = 19');
       raw.close();
       const again = StateManager.open(path);

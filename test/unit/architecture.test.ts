@@ -15,10 +15,10 @@ const SRC = resolve(import.meta.dirname, '../../src');
  */
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'core', folders: ['core'] },
-  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets'] },
+  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
-  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability'] },
+  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch'] },
   { name: 'runtime', folders: ['runtime'] },
   { name: 'commands', folders: ['demo', 'cli'] },
 ];
