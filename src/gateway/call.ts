@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { PromptParts } from '../core/prompt.js';
 import type { ObservedCall } from '../observability/index.js';
 import type { LlmRequestInput } from '../state/index.js';
 import type { Provider } from './providers/types.js';
@@ -28,6 +29,8 @@ export interface CallRequest {
   readonly turn?: Turn;
   /** What metrics and traces are told about it, filled in as it moves (observability/observed.ts). */
   readonly obs?: ObservedCall;
+  /** The request's prompt, read once for everyone who needs it (the reservation, the watch); absent: read from the body. */
+  readonly prompt?: () => PromptParts;
 }
 
 /** One model tried for the request: where it goes, the bytes sent, and what was reserved for it. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Principal } from '../core/roles.js';
+import type { PromptParts } from '../core/prompt.js';
 import type { GatewayConfig } from '../config/index.js';
 import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
@@ -169,7 +170,11 @@ export class GatewayHandler {
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
     obs.request = body;
-    obs.read = { prompt: () => route.wire.prompt(route.endpoint, body), output: (answer) => route.wire.textSlots(answer) };
+    // The prompt is read once, when first needed (after the prompt guard's rewrite): the meter's
+    // reservation and the watch's loop check share it.
+    let parts: PromptParts | undefined;
+    const prompt = (): PromptParts => (parts ??= route.wire.prompt(route.endpoint, body));
+    obs.read = { prompt, output: (answer) => route.wire.textSlots(answer) };
     // The model name is the agent's to choose, and is stored and shown (the request row, cost by
     // model, events, the log): one holding PII is no model name, so it is refused, not sent.
     const pii = this.d.guard.typesIn(model);
@@ -194,7 +199,7 @@ export class GatewayHandler {
     obs.stream = stream;
     obs.provider = resolved.provider.name;
     obs.model = model;
-    return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers, obs }, model, provider: resolved.provider, json: body, bodyText: text };
+    return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers, obs, prompt }, model, provider: resolved.provider, json: body, bodyText: text };
   }
 
   /**

@@ -327,9 +327,10 @@ export class Meter {
   // ── how a reservation is planned ─────────────────────────────────────────────────────────
 
   /** What a call to `model` may cost at worst and, with near_limit: clamp, the least it may be given. */
-  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint' | 'wire'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
+  private plan(req: Pick<CallRequest, 'agentId' | 'endpoint' | 'wire' | 'prompt'>, model: string, provider: Provider, json: Record<string, unknown>): Plan {
     const policy = this.d.config.budgetPolicy;
-    const parts = req.wire.prompt(req.endpoint, json);
+    // A fallback's body differs from the agent's in `model` only: the prompt read once serves both.
+    const parts = req.prompt ? req.prompt() : req.wire.prompt(req.endpoint, json);
     const output = req.wire.output(req.endpoint, json);
     const est = estimateRequestCost(this.d.book, {
       model,

@@ -161,12 +161,11 @@ export class Watch implements Observer {
     }
     // The model's function calls, as this request's history carries them: each call once.
     let seen = this.seenCalls.get(agentId);
-    for (const fc of functionCalls(prompt)) {
-      if (emptyArgs(fc.args)) continue;
+    for (const fc of functionCalls(prompt, (id) => seen?.has(id) === true)) {
       if (!seen) this.seenCalls.set(agentId, (seen = new Set()));
-      if (seen.has(fc.id)) continue;
       seen.add(fc.id);
       if (seen.size > MAX_SEEN_CALLS) seen.delete(seen.values().next().value!);
+      if (emptyArgs(fc.args)) continue;
       const hit = this.loops.see(agentId, 'function', functionKey(fc), () => clip(`${fc.name}(${this.d.redact(agentId, fc.args)})`), sighting);
       if (hit) this.loopFound(agentId, hit);
     }

@@ -26,10 +26,12 @@ describe('fingerprints', () => {
     expect(sortedQuery('?z=1&a=2')).toBe('a=2&z=1');
   });
 
-  it('a prompt is its model and its texts and calls, whitespace aside; it never holds the text', () => {
-    const k = promptKey('gpt-4o-mini', chat('Find the  company\nof lead 42'));
+  it('a prompt is its model and its texts and calls as sent; it never holds the text', () => {
+    const k = promptKey('gpt-4o-mini', chat('Find the company of lead 42'));
     expect(k).toMatch(/^[0-9a-f]{16}$/);
     expect(promptKey('gpt-4o-mini', chat('Find the company of lead 42'))).toBe(k);
+    // Read as sent: the hash is on every call's path, and an agent repeating itself sends the same bytes.
+    expect(promptKey('gpt-4o-mini', chat('Find the  company\nof lead 42'))).not.toBe(k);
     expect(promptKey('gpt-4o', chat('Find the company of lead 42'))).not.toBe(k);
     expect(promptKey('gpt-4o-mini', chat('Find the company of lead 43'))).not.toBe(k);
     expect(promptKey('gpt-4o-mini', emptyPrompt())).toBeNull();

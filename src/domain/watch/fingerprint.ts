@@ -73,12 +73,17 @@ export interface FunctionCall {
   args: string;
 }
 
-/** The function calls a prompt's history holds (each call once, by its id), in order. */
-export function functionCalls(prompt: PromptParts): FunctionCall[] {
+/**
+ * The function calls a prompt's history holds, in order; `skip(id)` true: a call already counted,
+ * whose arguments are not normalised again (a long conversation carries every earlier call).
+ */
+export function functionCalls(prompt: PromptParts, skip: (id: string) => boolean = () => false): FunctionCall[] {
   const out: FunctionCall[] = [];
   const walk = (parts: PromptPart[]): void => {
     for (const p of parts) {
-      if (p.type === 'call') out.push({ id: p.id, name: p.name, args: normaliseArgs(p.input) });
+      if (p.type === 'call') {
+        if (!skip(p.id)) out.push({ id: p.id, name: p.name, args: normaliseArgs(p.input) });
+      }
       else if (p.type === 'result' || p.type === 'other') walk(p.parts);
     }
   };
@@ -93,7 +98,9 @@ export function functionKey(c: Pick<FunctionCall, 'name' | 'args'>): string {
 
 /**
  * The prompt's fingerprint for one model: every text and call in order (instructions, messages
- * with their roles, input), whitespace collapsed. Null for a prompt with no text at all.
+ * with their roles, input), as sent: an agent repeating itself sends the same bytes, and the
+ * hash is on every call's path (no normalising of a long history). Null for a prompt with no
+ * text at all.
  */
 export function promptKey(model: string, prompt: PromptParts): string | null {
   const hash = createHash('sha1');
@@ -105,8 +112,8 @@ export function promptKey(model: string, prompt: PromptParts): string | null {
   };
   const walk = (parts: PromptPart[]): void => {
     for (const p of parts) {
-      if (p.type === 'text') add(`t:${p.text.replace(/\s+/g, ' ').trim()}`);
-      else if (p.type === 'call') add(`c:${p.name}:${normaliseArgs(p.input)}`);
+      if (p.type === 'text') add(p.text);
+      else if (p.type === 'call') add(`${p.name}\0${typeof p.input === 'string' ? p.input : JSON.stringify(p.input ?? null)}`);
       else if (p.type === 'result' || p.type === 'other') walk(p.parts);
     }
   };
