@@ -44,13 +44,18 @@ function failed(e: unknown): void {
 /** Show `agentId`'s timeline from its live end (once per agent: picking it again keeps where the reader was). */
 export function openTimeline(agentId: string): void {
   if (state.timeline.agentId === agentId && (state.timeline.ready || state.timeline.busy)) return;
-  const g = ++gen;
   set({ timeline: { ...emptyTimeline(agentId), busy: 'first' } });
+  liveTimeline(agentId);
+  loadOverview(agentId, true);
+}
+
+/** Back to the live end (the newest page), following it; what was selected stays selected. */
+export function liveTimeline(agentId: string): void {
+  const g = ++gen;
   page(agentId, '').then((p) => {
     if (g !== gen) return;
-    withChunks([{ items: p.items, before: p.before, after: p.after }], { total: p.total, ready: true, busy: null, following: p.after === null, error: null });
+    withChunks([{ items: p.items, before: p.before, after: p.after }], { total: p.total, ready: true, busy: null, following: p.after === null, error: null, note: null });
   }, failed);
-  loadOverview(agentId, true);
 }
 
 let overviewAt = Number.NEGATIVE_INFINITY;

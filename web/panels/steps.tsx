@@ -26,7 +26,7 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
           {count(r.steps)}
         </Figure>
       </div>
-      <table class="table reflow steps" data-testid="steps-top">
+      <table class="table steps" data-testid="steps-top">
         <caption class="sub-head">Costliest {unit}</caption>
         <thead>
           <tr>

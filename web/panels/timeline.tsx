@@ -5,7 +5,7 @@
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { count, duration, money, ms as millis, time } from '../format.js';
 import { type TimelineState, useStore } from '../store.js';
-import { jumpTimeline, loadAfter, loadBefore, selectItem, setFollowing } from '../timeline.js';
+import { jumpTimeline, liveTimeline, loadAfter, loadBefore, selectItem, setFollowing } from '../timeline.js';
 import type { Agent, TimelineItem, TimelineOverview } from '../types.js';
 import { Panel } from '../ui.js';
 
@@ -33,7 +33,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function TimelinePanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const t = s.timeline;
-  const box = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLElement>(null);
   const anchor = useRef<{ key: string; offset: number } | null>(null);
   const [view, setView] = useState({ top: 0, height: 0 });
   const items = t.agentId === agent?.id ? t.items : [];
@@ -104,7 +104,7 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
               type="button"
               class="btn small"
               data-testid="timeline-live"
-              onClick={() => (agent ? jumpTimeline({ agentId: agent.id, ms: Date.now() }) : undefined)}
+              onClick={() => agent && liveTimeline(agent.id)}
               title="Back to the newest calls, following them live"
             >
               Live end ↓
@@ -119,16 +119,15 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
         <span>{shown.length > 0 ? `${duration(span)} in view` : ''}</span>
         <span>{shown.length > 0 ? time(iso(t1)) : ''}</span>
       </div>
-      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it */}
-      <div
+      <section
         class="tl-scroll"
         ref={box}
         onScroll={onScroll}
         data-testid="timeline"
         data-scroll-region="timeline"
         data-following={String(t.following)}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it
         tabIndex={0}
-        role="region"
         aria-label="Timeline, oldest first"
       >
         <div class="tl-space" style={{ height: `${items.length * ROW}px` }}>
@@ -145,7 +144,7 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
         ) : items.length === 0 ? (
           <p class="tl-empty muted">Nothing yet: LLM and tool calls, PII findings, restarts and progress show here as they happen.</p>
         ) : null}
-      </div>
+      </section>
       {t.busy && t.ready && <span class="sr-only">Loading more of the timeline</span>}
       {t.note && (
         <p class="notice" data-testid="timeline-note">
