@@ -8,7 +8,7 @@ export interface Toast {
   id: number;
   /** Pop-ups with the same key replace each other (one per breaker, one per agent's PII). */
   key: string;
-  kind: 'breaker' | 'pii' | 'budget' | 'watch' | 'info';
+  kind: 'breaker' | 'pii' | 'budget' | 'runway' | 'watch' | 'info';
   severity: 'info' | 'warn' | 'error';
   title: string;
   body: string;
@@ -147,7 +147,7 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
         body: `after ${duration(ev.data.pausedMs)}${ev.data.held > 0 ? `; ${count(ev.data.held)} held call${ev.data.held === 1 ? '' : 's'} go on` : ''}`,
       });
     case 'budget.runway':
-      return make(ev, { key: `runway:${ev.agentId}`, kind: 'budget', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: runwayText(ev.data), jump: here(ev) });
+      return make(ev, { key: `runway:${ev.agentId}`, kind: 'runway', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: runwayText(ev.data), jump: here(ev) });
     case 'secret.rotated':
       return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:
