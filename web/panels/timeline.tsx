@@ -100,13 +100,7 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
             </span>
           )}
           {t.ready && !t.following && (
-            <button
-              type="button"
-              class="btn small"
-              data-testid="timeline-live"
-              onClick={() => agent && liveTimeline(agent.id)}
-              title="Back to the newest calls, following them live"
-            >
+            <button type="button" class="btn small" data-testid="timeline-live" onClick={() => agent && liveTimeline(agent.id)} title="Back to the newest calls, following them live">
               Live end ↓
             </button>
           )}
