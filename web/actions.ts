@@ -6,7 +6,7 @@
 import { money, time } from './format.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
 import { type State, state } from './store.js';
-import type { AnyEvent, FeedEvent, Secret } from './types.js';
+import type { Agent, AnyEvent, FeedEvent, PausedView, Secret } from './types.js';
 
 /** An action that can be taken now, or the reason it cannot, in a few words. */
 export type Availability = { ok: true } | { ok: false; reason: string };
@@ -99,4 +99,30 @@ export function secretAvailability(opened: Pick<Secret, 'id' | 'name' | 'updated
     return no(`${opened.name} was changed at ${time(live.updatedAt)}${by ? ` by ${by.data.by}` : ''} since this was opened: close and open it again`);
   }
   return ok;
+}
+
+/**
+ * #26: whether the agent's calls wait at the gate now. The agent's status object says it (every
+ * agent.* event carries it); the watch view is asked for when the page has no status object yet.
+ */
+export function pausedOf(agentId: string | null, s: Readonly<State> = state): PausedView | null {
+  const agent = s.agents.find((a) => a.id === agentId) as (Agent & { paused?: PausedView | null }) | undefined;
+  if (agent && agent.paused !== undefined) return agent.paused;
+  return (agentId && s.watch[agentId]?.paused) || null;
+}
+
+/** Pause is offered to admins while the agent runs and is not paused already. */
+export function pauseAvailability(agentId: string, s: Readonly<State> = state): Availability {
+  const live = agentLive(agentId, s);
+  if (!live.ok) return live;
+  const p = pausedOf(agentId, s);
+  return p ? no(`Paused already (by ${p.by})`) : ok;
+}
+
+/** Resume: an admin's, while the agent is paused; a viewer sees why not. */
+export function resumeAvailability(agentId: string, s: Readonly<State> = state): Availability {
+  if (s.role !== 'admin') return no('Read-only: only an admin can resume');
+  const live = agentLive(agentId, s);
+  if (!live.ok) return live;
+  return pausedOf(agentId, s) ? ok : no('Not paused');
 }

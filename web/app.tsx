@@ -7,7 +7,10 @@ import { FleetPage } from './panels/fleet.js';
 import { PerformancePanel } from './panels/performance.js';
 import { ProtectionPanel } from './panels/protection.js';
 import { SecretsPanel } from './panels/secrets.js';
+import { StepsPanel } from './panels/steps.js';
+import { TimelinePanel } from './panels/timeline.js';
 import { Toasts } from './panels/toasts.js';
+import { WatchPanel } from './panels/watch.js';
 import { pickAgent } from './refresh.js';
 import { selectedAgent, useStore } from './store.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
@@ -54,6 +57,7 @@ export function App(p: { onLogin: (token: string) => void }) {
         // panel); on narrower screens the columns dissolve into one grid (styles.css).
         <main class="grid">
           <div class="col">
+            <WatchPanel agent={agent} />
             <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
             <PerformancePanel agent={agent} />
           </div>
@@ -64,6 +68,11 @@ export function App(p: { onLogin: (token: string) => void }) {
           <div class="col">
             <ProtectionPanel agent={agent} />
             <SecretsPanel />
+          </div>
+          {/* #26: the run on one time axis, full width under the columns, and what each step cost beside it. */}
+          <div class="wide">
+            <TimelinePanel agent={agent} />
+            <StepsPanel agent={agent} />
           </div>
         </main>
       )}

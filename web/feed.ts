@@ -2,7 +2,7 @@
 // the token's life (start, a new token, a token that stopped working).
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { learnAgent, refreshAgent, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
-import { addToast, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
+import { addToast, emptyTimeline, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
 import { toastFor } from './toasts.js';
 import type { Agent, AnyEvent, FeedEvent, Whoami, WsFrame } from './types.js';
 
@@ -114,7 +114,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
   if (frame.type === 'snapshot') {
     // A server whose log is behind ours is a new database (or a restart on a fresh --db): start over.
     const reset = frame.seq < state.lastSeq;
-    if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {} });
+    if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {}, watch: {}, runway: {}, steps: {}, timeline: emptyTimeline() });
     const first = reset || (state.lastSeq === 0 && !resumed);
     set({ agents: frame.agents, conn: 'live' });
     attempts = 0;

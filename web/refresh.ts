@@ -4,7 +4,8 @@
 import { api, ApiError } from './api.js';
 import { LIVE_STATUSES } from './status.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
-import type { Agent, AgentPerformance, AnyEvent, BreakersResponse, CostReport, EventPage, FeedEvent, ProtectionReport, SecretList, VaultState } from './types.js';
+import { openTimeline, timelineEvent } from './timeline.js';
+import type { Agent, AgentPerformance, AnyEvent, BreakersResponse, CostReport, EventPage, FeedEvent, ProtectionReport, RunwayView, SecretList, StepsReport, VaultState, WatchView } from './types.js';
 
 /**
  * The cost report at most this often: every call changes it, and the figures that matter at once
@@ -84,10 +85,33 @@ export function refreshSecrets(): void {
   });
 }
 
+/** #26: loops, stall, spike and pause; asked again on each watch event, pause and resume. */
+function refreshWatch(id: string): void {
+  refetch(`watch:${id}`, async () => set({ watch: { ...state.watch, [id]: await api<WatchView>(`/api/agents/${enc(id)}/watch`) } }));
+}
+/** #26: the runway moves with every call: at most one request per COST_REPORT_GAP_MS, like the cost report. */
+function refreshRunway(id: string): void {
+  refetch(
+    `runway:${id}`,
+    async () => {
+      const b = await api<{ runway?: RunwayView | null }>(`/api/agents/${enc(id)}/budget`);
+      set({ runway: { ...state.runway, [id]: b.runway ?? null } });
+    },
+    COST_REPORT_GAP_MS,
+  );
+}
+function refreshSteps(id: string): void {
+  refetch(`steps:${id}`, async () => set({ steps: { ...state.steps, [id]: await api<StepsReport>(`/api/agents/${enc(id)}/steps?limit=10`) } }), COST_REPORT_GAP_MS);
+}
+
 export function refreshAgent(id: string): void {
   refreshCosts(id);
   refreshPerformance(id);
   refreshProtection(id);
+  refreshWatch(id);
+  refreshRunway(id);
+  refreshSteps(id);
+  openTimeline(id);
 }
 
 /** Which aggregates an event changes, for the agent it belongs to. */
@@ -97,10 +121,14 @@ export function refreshFor(ev: FeedEvent): void {
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
   if (t.startsWith('secret.')) refreshSecrets();
+  timelineEvent(ev);
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
   if (t === 'llm.request' || t === 'agent.progress' || t === 'agent.started' || t === 'agent.exited' || t.startsWith('breaker.')) refreshPerformance(id);
   if (t === 'pii.detected' || t === 'tool.refused') refreshProtection(id);
+  if (t.startsWith('watch.') || t === 'agent.paused' || t === 'agent.resumed') refreshWatch(id);
+  if (t === 'llm.request' || t === 'agent.progress' || t.startsWith('budget.')) refreshRunway(id);
+  if (t === 'llm.request' || t === 'agent.progress') refreshSteps(id);
 }
 
 /**

@@ -4,7 +4,22 @@
 import { useEffect, useState } from 'preact/hooks';
 import { errorToast, type Toast } from './toasts.js';
 import { LIVE_STATUSES } from './status.js';
-import type { Agent, AgentPerformance, BreakerView, CostReport, FeedEvent, ProtectionReport, Role, Secret } from './types.js';
+import type {
+  Agent,
+  AgentPerformance,
+  BreakerView,
+  CostReport,
+  FeedEvent,
+  ProtectionReport,
+  Role,
+  RunwayView,
+  Secret,
+  StepsReport,
+  TimelineItem,
+  TimelineOverview,
+  TimelinePage,
+  WatchView,
+} from './types.js';
 
 /** Events kept in the browser: a multi-hour run must not grow the page without bound. */
 export const MAX_EVENTS = 5000;
@@ -35,6 +50,53 @@ export interface State {
   breakers: BreakerView[] | null;
   secrets: SecretsState;
   toasts: Toast[];
+  /** #26: loops, stall, spike and pause of each agent (GET /api/agents/:id/watch). */
+  watch: Record<string, WatchView>;
+  /** #26: the budget's runway (GET /api/agents/:id/budget); null: no limit. */
+  runway: Record<string, RunwayView | null>;
+  /** #26: cost per step, chain and model (GET /api/agents/:id/steps). */
+  steps: Record<string, StepsReport>;
+  /** #26: the waterfall's window of one agent's timeline (timeline.ts). */
+  timeline: TimelineState;
+}
+
+/**
+ * A page as the server gave it. `before` pages earlier than its first item; `after` later than
+ * its last, null when nothing later exists yet, undefined when the chunk was cut short (its
+ * cursor no longer names its last item).
+ */
+export interface Chunk {
+  items: TimelineItem[];
+  before: string | null;
+  after: string | null | undefined;
+}
+
+export interface TimelineState {
+  agentId: string | null;
+  chunks: Chunk[];
+  /** The chunks' items in one ascending list: what the waterfall draws. */
+  items: TimelineItem[];
+  total: TimelinePage['total'] | null;
+  /** The first page has come (possibly empty). */
+  ready: boolean;
+  busy: 'first' | 'before' | 'after' | 'jump' | null;
+  /** Scrolled to the live end: new items come in and the view stays at the bottom. */
+  following: boolean;
+  error: string | null;
+  overview: TimelineOverview | null;
+  /** The item whose detail is open. */
+  selected: string | null;
+  /** Items drawn highlighted: the selected one's links (or what a jump asked for). */
+  highlight: string[];
+  /** Scroll this key into view on the next render (then cleared by the view). */
+  reveal: string | null;
+  /** Said when a jump found nothing to land on. */
+  note: string | null;
+}
+
+/** The timeline of no agent yet, or of `agentId` before its first page. */
+export function emptyTimeline(agentId: string | null = null): TimelineState {
+  return { agentId, chunks: [], items: [], total: null, ready: false, busy: null, following: true, error: null, overview: null, selected: null, highlight: [], reveal: null, note: null };
 }
 
 /** The state itself, for feed.ts and refresh.ts: they change it and then call `set` or `changed`. */
@@ -55,6 +117,10 @@ export const state: State = {
   breakers: null,
   secrets: { status: 'loading' },
   toasts: [],
+  watch: {},
+  runway: {},
+  steps: {},
+  timeline: emptyTimeline(),
 };
 
 const listeners = new Set<() => void>();

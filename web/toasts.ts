@@ -1,14 +1,14 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
 import type { Approval } from './actions.js';
-import { money } from './format.js';
+import { count, duration, money, runwayText } from './format.js';
 import type { Agent, AnyEvent } from './types.js';
 
 export interface Toast {
   id: number;
   /** Pop-ups with the same key replace each other (one per breaker, one per agent's PII). */
   key: string;
-  kind: 'breaker' | 'pii' | 'budget' | 'info';
+  kind: 'breaker' | 'pii' | 'budget' | 'runway' | 'watch' | 'info';
   severity: 'info' | 'warn' | 'error';
   title: string;
   body: string;
@@ -21,6 +21,8 @@ export interface Toast {
    */
   approve?: Approval;
   stop?: boolean;
+  /** #26: "Show in timeline": the event's own row (`ev:<seq>`), whose links are the calls it is about. */
+  jump?: { ms: number; key: string };
 }
 
 let nextId = 1;
@@ -28,6 +30,10 @@ let nextId = 1;
 function make(ev: AnyEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismiss'>): Toast {
   return { ...t, id: nextId++, ts: ev.ts, agentId: ev.agentId, autoDismiss: t.severity === 'info' };
 }
+
+/** Where "Show in timeline" lands: the event's row, at its time. */
+const here = (ev: AnyEvent) => ({ ms: Date.parse(ev.ts), key: `ev:${ev.seq}` });
+const POLICY = { warn: '', pause: ' · the agent is paused', stop: ' · the agent was stopped' } as const;
 
 export function errorToast(title: string, body: string): Toast {
   return { id: nextId++, key: `error:${title}`, kind: 'info', severity: 'error', title, body, ts: new Date().toISOString(), agentId: null, autoDismiss: false };
@@ -61,7 +67,7 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
       const types = Object.entries(ev.data.types)
         .map(([t, n]) => `${n} ${t}`)
         .join(', ');
-      return make(ev, { key: `pii:${ev.agentId}`, kind: 'pii', severity: 'warn', title: `PII ${ev.data.action}: ${types}`, body: ev.data.preview });
+      return make(ev, { key: `pii:${ev.agentId}`, kind: 'pii', severity: 'warn', title: `PII ${ev.data.action}: ${types}`, body: ev.data.preview, jump: here(ev) });
     }
     case 'budget.threshold': {
       const d = ev.data;
@@ -92,6 +98,56 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
     case 'agent.restarting':
       if (ev.data.delayMs <= 0) return null;
       return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: 'warn', title: 'Agent crashed: restarting', body: ev.message });
+    case 'watch.loop': {
+      const d = ev.data;
+      return make(ev, {
+        key: `watch:${ev.agentId}:${d.key}`,
+        kind: 'watch',
+        severity: d.policy === 'warn' ? 'warn' : 'error',
+        title: `Loop: ${d.count}× the same ${d.kind === 'prompt' ? 'prompt' : d.kind === 'tool' ? 'tool call' : 'function call'}`,
+        body: `${d.label} · ${money(d.wastedUsd)} wasted in ${duration(Date.now() - Date.parse(d.firstTs))}${POLICY[d.policy]}`,
+        jump: here(ev),
+      });
+    }
+    case 'watch.stall':
+      return make(ev, {
+        key: `watch-stall:${ev.agentId}`,
+        kind: 'watch',
+        severity: ev.data.policy === 'warn' ? 'warn' : 'error',
+        title: 'Agent stalled',
+        body: `No progress report and no call for ${duration(ev.data.idleMs)}${POLICY[ev.data.policy]}`,
+        jump: here(ev),
+      });
+    case 'watch.spike': {
+      const d = ev.data;
+      return make(ev, {
+        key: `watch-spike:${ev.agentId}`,
+        kind: 'watch',
+        severity: d.policy === 'warn' ? 'warn' : 'error',
+        title: `Spend spike: ${d.factor.toFixed(1)}× its recent rate`,
+        body: `${money(d.rateUsdPerMin)}/min against ${money(d.baselineUsdPerMin)}/min${POLICY[d.policy]}`,
+        jump: here(ev),
+      });
+    }
+    case 'agent.paused':
+      return make(ev, {
+        key: `paused:${ev.agentId}`,
+        kind: 'watch',
+        severity: 'warn',
+        title: `Agent paused by ${ev.data.by}`,
+        body: ev.data.reason || 'Its next calls wait until an admin resumes it.',
+        jump: here(ev),
+      });
+    case 'agent.resumed':
+      return make(ev, {
+        key: `paused:${ev.agentId}`,
+        kind: 'watch',
+        severity: 'info',
+        title: `Agent resumed by ${ev.data.by}`,
+        body: `after ${duration(ev.data.pausedMs)}${ev.data.held > 0 ? `; ${count(ev.data.held)} held call${ev.data.held === 1 ? '' : 's'} go on` : ''}`,
+      });
+    case 'budget.runway':
+      return make(ev, { key: `runway:${ev.agentId}`, kind: 'runway', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: runwayText(ev.data), jump: here(ev) });
     case 'secret.rotated':
       return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:

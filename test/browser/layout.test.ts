@@ -31,6 +31,7 @@ const TOAST_SHARE = 0.25;
  */
 const SCROLL_REGIONS: Record<string, string> = {
   'event-log': 'a live stream of up to 5,000 events, newest last: it follows the newest, pauses on hover, says "Jump to latest"',
+  timeline: 'the run on one time axis, virtualised (only the visible rows exist), paged by cursor as it scrolls, following the live end at the bottom',
 };
 
 const SERVICES = {

@@ -11,7 +11,8 @@ const H = 180;
 /** Room for one time label on the x axis, in CSS pixels. */
 const X_LABEL_PX = 84;
 
-export function SpendChart({ series, limitUsd }: { series: Array<[number, number]>; limitUsd: number | null }) {
+/** `onPick`: a click on the plot asks for the calls around that time (#26: the timeline). */
+export function SpendChart({ series, limitUsd, onPick }: { series: Array<[number, number]>; limitUsd: number | null; onPick?: (ms: number) => void }) {
   const plot = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
   useLayoutEffect(() => {
@@ -42,7 +43,17 @@ export function SpendChart({ series, limitUsd }: { series: Array<[number, number
             </span>
           ))}
         </div>
-        <div class="chart-area" ref={plot}>
+        {/* biome-ignore lint/a11y/useKeyWithClickEvents lint/a11y/noStaticElementInteractions: a pointer shortcut; the keyboard has the timeline's own strip */}
+        <div
+          class={onPick ? 'chart-area pickable' : 'chart-area'}
+          ref={plot}
+          data-testid="cost-chart-area"
+          title={onPick ? 'Click a time to see its calls in the timeline' : undefined}
+          onClick={(e) => {
+            const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+            if (onPick && r.width > 0) onPick(t0 + ((e.clientX - r.left) / r.width) * (t1 - t0));
+          }}
+        >
           <svg
             data-testid="cost-chart"
             data-points={series.length}

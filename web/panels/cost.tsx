@@ -3,6 +3,7 @@ import { count, money, pct } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
 import { Figure, Name, Panel } from '../ui.js';
+import { jumpTimeline } from '../timeline.js';
 import { SpendChart } from './chart.js';
 
 /** Models listed by name before the rest are summed into one line. */
@@ -55,7 +56,7 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
           {count(c?.requests ?? 0)}
         </Figure>
       </div>
-      <SpendChart series={c?.series ?? []} limitUsd={limit} />
+      <SpendChart series={c?.series ?? []} limitUsd={limit} onPick={agent ? (ms) => jumpTimeline({ agentId: agent.id, ms }) : undefined} />
       <div class="split">
         <table class="table" data-testid="cost-by-model">
           <caption class="sr-only">Cost by model</caption>

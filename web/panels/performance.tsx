@@ -2,8 +2,9 @@ import { ActionButton } from '../action-button.js';
 import { resetAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
-import { notifyError, useStore } from '../store.js';
-import type { Agent, BreakerView } from '../types.js';
+import { notifyError, selectedAgent, useStore } from '../store.js';
+import { jumpTimeline } from '../timeline.js';
+import type { Agent, BreakerView, FeedEvent } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 
 /** #22: how fast, how reliably, and each external service's circuit breaker. */
@@ -78,6 +79,7 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
         {STATE_TEXT[b.state]}
         {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
+        <ShowCalls service={b.service} />
         {b.state !== 'CLOSED' && admin && (
           <ActionButton
             when={resetAvailability(b.service)}
@@ -99,5 +101,38 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
         <div class="muted small">{b.display.fallback}</div>
       </td>
     </tr>
+  );
+}
+
+/** The breaker's latest transition for this service, as the page has it. */
+function lastTransition(events: readonly FeedEvent[], service: string): FeedEvent | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if ((e.type === 'breaker.transition' || e.type === 'tool.fallback') && (e.data as { service?: string }).service === service) return e;
+  }
+  return null;
+}
+
+/** #26: the service's tool calls in the timeline, around its circuit's latest change (or now). */
+function ShowCalls({ service }: { service: string }) {
+  const s = useStore();
+  const agent = selectedAgent(s);
+  if (!agent) return null;
+  const go = () => {
+    const ev = lastTransition(s.events, service);
+    jumpTimeline({
+      agentId: agent.id,
+      ms: ev ? Date.parse(ev.ts) : Date.now(),
+      key: ev && ev.agentId === agent.id ? `ev:${ev.seq}` : undefined,
+      pick: (items) => items.filter((i) => i.lane === 'tool' && i.detail.service === service).map((i) => i.key),
+      missing: `No call to ${service} in the timeline around that time.`,
+    });
+  };
+  return (
+    <div>
+      <button type="button" class="link small" data-testid="breaker-calls" onClick={go}>
+        Show calls
+      </button>
+    </div>
   );
 }

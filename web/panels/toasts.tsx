@@ -6,6 +6,7 @@ import { money, time } from '../format.js';
 import { refreshStatus } from '../refresh.js';
 import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
+import { jumpTimeline } from '../timeline.js';
 import { StopAgent } from './agent.js';
 
 /**
@@ -78,6 +79,13 @@ function ToastView({ t }: { t: Toast }) {
             </ActionButton>
           )}
           {t.stop && <StopAgent id={t.agentId!} testid="stop-agent" />}
+        </div>
+      )}
+      {t.jump && t.agentId && (
+        <div class="toast-actions">
+          <button type="button" class="btn small" data-testid="toast-timeline" onClick={() => jumpTimeline({ agentId: t.agentId!, ...t.jump! })}>
+            Show in timeline
+          </button>
         </div>
       )}
       {note && <p class="toast-body">{note}</p>}
