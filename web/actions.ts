@@ -106,8 +106,8 @@ export function secretAvailability(opened: Pick<Secret, 'id' | 'name' | 'updated
  * agent.* event carries it); the watch view is asked for when the page has no status object yet.
  */
 export function pausedOf(agentId: string | null, s: Readonly<State> = state): PausedView | null {
-  const agent = s.agents.find((a) => a.id === agentId) as (Agent & { paused?: PausedView | null }) | undefined;
-  if (agent && agent.paused !== undefined) return agent.paused;
+  const agent = s.agents.find((a) => a.id === agentId);
+  if (agent) return agent.paused;
   return (agentId && s.watch[agentId]?.paused) || null;
 }
 

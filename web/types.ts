@@ -38,19 +38,12 @@ export type {
   SpendWindow,
 } from '../src/panel/index.js';
 
-// Issue 26 (watch, runway, timeline, cost per step): the shapes of /work/notes/watch-contract.md.
-// TODO(lead): import from the server once the routes are merged (src/server/index.ts for the
-// timeline, src/watch for the watch view, src/budget/index.ts for RunwayView and the steps).
+// Issue 26: the watch, the runway, cost per step and the pause, as the server answers them.
+export type { LoopView as WatchLoop, WatchView } from '../src/watch/index.js';
+export type { AgentBudget, RunwayView, StepsReport } from '../src/budget/index.js';
+export type { PausedView } from '../src/state/index.js';
 
-/** `AgentView.paused`: why an agent's calls wait at the gate, and since when. */
-export interface PausedView {
-  since: string;
-  by: string;
-  reason: string;
-  cause: 'loop' | 'stall' | 'spike' | 'manual';
-  held: number;
-}
-
+// TODO(lead): the timeline's shapes from src/server once its routes are merged.
 export type TimelineLane = 'llm' | 'tool' | 'pii' | 'lifecycle' | 'budget' | 'progress' | 'watch' | 'breaker';
 
 /** One row of GET /api/agents/:id/timeline. */
@@ -83,50 +76,4 @@ export interface TimelineOverview {
   buckets: Array<{ startMs: number; llm: number; tool: number; costUsd: number; errors: number }>;
   marks: Array<{ key: string; lane: TimelineLane; ms: number; title: string; severity: string }>;
   total: { llm: number; tool: number; events: number };
-}
-
-export interface WatchLoop {
-  kind: 'tool' | 'function' | 'prompt';
-  key: string;
-  label: string;
-  count: number;
-  firstTs: string;
-  lastTs: string;
-  spentUsd: number;
-  wastedUsd: number;
-  requestIds: number[];
-  toolCallIds: number[];
-  seq: number;
-}
-
-/** GET /api/agents/:id/watch */
-export interface WatchView {
-  paused: PausedView | null;
-  loops: WatchLoop[];
-  stall: { idleMs: number; stalled: boolean; lastActivity: string | null };
-  spike: { rateUsdPerMin: number; baselineUsdPerMin: number; factor: number; windowMs: number; requestIds: number[]; spentUsd: number; seq: number; ts: string } | null;
-  config: Record<string, unknown>;
-}
-
-/** `runway` of GET /api/agents/:id/budget (null: no limit). */
-export interface RunwayView {
-  rateUsdPerMin: number;
-  remainingUsd: number;
-  runwayMs: number | null;
-  unitsLeft: number | null;
-  unit: string | null;
-  nextCallWorstUsd: number | null;
-  alertMs: number | null;
-  thresholds: number[];
-  firedThresholds?: number[];
-}
-
-/** GET /api/agents/:id/steps?limit=10 */
-export interface StepsReport {
-  unit: string;
-  steps: number;
-  top: Array<{ step: number; label: string; calls: number; promptTokens: number; completionTokens: number; costUsd: number; firstTs: string; lastTs: string }>;
-  byChain: Array<{ chain: string | null; calls: number; costUsd: number }>;
-  byModel: Array<{ model: string; calls: number; costUsd: number }>;
-  avgStepUsd: number | null;
 }
