@@ -6,7 +6,7 @@
 import { money, time } from './format.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
 import { type State, state } from './store.js';
-import type { Agent, AnyEvent, FeedEvent, PausedView, Secret } from './types.js';
+import type { AnyEvent, FeedEvent, PausedView, Secret } from './types.js';
 
 /** An action that can be taken now, or the reason it cannot, in a few words. */
 export type Availability = { ok: true } | { ok: false; reason: string };
