@@ -9,5 +9,6 @@ export { BodyReadError, collect, decodeBody, decodeStream, type DecodedBody, Jso
 // What the dashboard reads (type only: web/ imports these, and nothing of the server is bundled).
 export type { AgentPerformance } from './metrics.js';
 export type { EventPage } from './routes/agents.js';
+export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from './routes/timeline.js';
 export type { Whoami } from './app.js';
 export type { CutEvent, FeedEvent, WsFrame } from './ws-frames.js';
