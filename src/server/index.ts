@@ -2,7 +2,7 @@ export { routeTable, startServer, type RouteRow, type RunningServer, type Server
 export type { AgentControl, AgentRoutesDeps, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps } from './context.js';
 export { agentRoutes } from './routes/agents.js';
 export { StateFeed } from './state-feed.js';
-export { WsHub, type HubDeps } from './ws.js';
+export { WS_COALESCE, WsHub, type HubDeps } from './ws.js';
 export type { Platform, SecretRefsLike, Service } from './service.js';
 export { DEFAULT_RETRY_AFTER_S, errorAnswer, parseJsonBody, parseWith, toErrorResponse, type ErrorAnswer } from './errors.js';
 export { BodyReadError, collect, decodeBody, decodeStream, type DecodedBody, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, sendJson } from './io.js';
