@@ -15,11 +15,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+// Aliased: `performance` inside the functions run in the page is the page's own (the bundler would rename a module binding of that name).
+import { performance as clock } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import { WS_COALESCE } from '../../src/server/index.js';
-import { adminKey, api, benchRuntime, emitPaced, fillRun, fmt, percentile, report, rssMb, serve, startClients, wsClientsChild, type Row } from './lib.js';
+import { adminKey, api, benchRuntime, emitPaced, fillRun, fmt, percentile, report, rssMb, serve, startClients, viewerUrls, wsClientsChild, type Row } from './lib.js';
 
 const env = (name: string, def: number) => {
   const v = process.env[name];
@@ -110,7 +111,7 @@ async function viewersRun(browser: Browser | null, viewers: number) {
   const { rt, stop } = await benchRuntime();
   try {
     const total = RATE * SECONDS;
-    const { done, child } = await startClients(`${rt.url.replace('http', 'ws')}/ws?token=${rt.adminToken}`, viewers, total);
+    const { done, child } = await startClients(await viewerUrls(rt.url, rt.adminToken, viewers), viewers, total);
     let pageDelays: () => Promise<number[]> = async () => [];
     if (browser) {
       const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
@@ -125,10 +126,10 @@ async function viewersRun(browser: Browser | null, viewers: number) {
       };
     }
     const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
+    const t0 = clock.now();
     await emitPaced(rt, { rate: RATE, total, tickMs: 2, severity: 'info', message: (i) => `dashboard probe ${i}` });
     const clientDelays = (await done).sort((a, b) => a - b);
-    const wall = performance.now() - t0;
+    const wall = clock.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const delays = await pageDelays();
     child.kill();
@@ -189,9 +190,9 @@ async function runPart(rows: Row[]) {
         for (let i = 0; i < 3; i++) await api(s.origin, path(i), s.admin);
         const t: number[] = [];
         for (let i = 0; i < N; i++) {
-          const t0 = performance.now();
+          const t0 = clock.now();
           await api(s.origin, path(i), s.admin);
-          t.push(performance.now() - t0);
+          t.push(clock.now() - t0);
         }
         t.sort((a, b) => a - b);
         const q = percentile(t, 99);
@@ -208,7 +209,7 @@ async function runPart(rows: Row[]) {
         value: `${fmt(latest.total.llm, 0)} LLM, ${fmt(latest.total.tool, 0)} tool, ${fmt(latest.total.events, 0)} timeline events; overview ${overview.buckets.length} buckets of ${fmt(overview.bucketMs / 60_000, 0)} min, ${overview.marks.length} marks`,
       });
       // 999 viewers plus the browser.
-      const { child } = await startClients(`${s.origin.replace('http', 'ws')}/ws?token=${s.admin}`, VIEWERS, Number.MAX_SAFE_INTEGER);
+      const { child } = await startClients(await viewerUrls(s.origin, s.admin, VIEWERS), VIEWERS, Number.MAX_SAFE_INTEGER);
       const rssViewers = rssMb(s.pid).now;
       const browser = await launch();
       try {

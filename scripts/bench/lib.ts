@@ -87,8 +87,10 @@ export function wsClientsChild(): void {
   let received = 0;
   let open = 0;
   const clients: WebSocket[] = [];
+  // Several URLs (comma-separated: one per token, as a token holds at most WS_MAX_PER_TOKEN sockets) are taken in turn.
+  const urls = url!.split(',');
   for (let i = 0; i < n; i++) {
-    const ws = new WebSocket(url!);
+    const ws = new WebSocket(urls[i % urls.length]!);
     clients.push(ws);
     ws.on('open', () => {
       if (++open === n) process.send!({ ready: true });
@@ -111,9 +113,22 @@ export function wsClientsChild(): void {
   }
 }
 
+/**
+ * /ws URLs for `n` viewers at `origin`: one viewer token (made by the admin `admin`) per 100 of
+ * them, as a token may hold at most WS_MAX_PER_TOKEN sockets.
+ */
+export async function viewerUrls(origin: string, admin: string, n: number): Promise<string[]> {
+  const urls: string[] = [];
+  for (let i = 0; i < Math.ceil(n / 100); i++) {
+    const { token } = await api(origin, '/api/tokens', admin, { role: 'viewer', name: `bench-viewers-${Date.now()}-${i}` });
+    urls.push(`${origin.replace('http', 'ws')}/ws?token=${token}`);
+  }
+  return urls;
+}
+
 /** N WebSocket clients in a child process (the running bench file, started with `clients`), so they do not share the server's event loop. */
-export async function startClients(url: string, n: number, expected: number) {
-  const child = fork(process.argv[1]!, ['clients', url, String(n), String(expected)], { stdio: 'inherit' });
+export async function startClients(url: string | string[], n: number, expected: number) {
+  const child = fork(process.argv[1]!, ['clients', [url].flat().join(','), String(n), String(expected)], { stdio: 'inherit' });
   const ready = new Promise<void>((r) => child.once('message', () => r()));
   const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
   await ready;
