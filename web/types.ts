@@ -43,37 +43,4 @@ export type { LoopView as WatchLoop, WatchView } from '../src/watch/index.js';
 export type { AgentBudget, RunwayView, StepsReport } from '../src/budget/index.js';
 export type { PausedView } from '../src/state/index.js';
 
-// TODO(lead): the timeline's shapes from src/server once its routes are merged.
-export type TimelineLane = 'llm' | 'tool' | 'pii' | 'lifecycle' | 'budget' | 'progress' | 'watch' | 'breaker';
-
-/** One row of GET /api/agents/:id/timeline. */
-export interface TimelineItem {
-  /** `llm:<ledger id>`, `tool:<tool call id>` or `ev:<seq>`. */
-  key: string;
-  lane: TimelineLane;
-  startMs: number;
-  durationMs: number | null;
-  title: string;
-  status: 'ok' | 'error' | 'blocked' | 'aborted' | 'warn' | 'info';
-  costUsd: number | null;
-  detail: Record<string, string | number | boolean | null>;
-  links: string[];
-}
-
-/** GET /api/agents/:id/timeline?before=|after=|around=&limit=&lanes= */
-export interface TimelinePage {
-  items: TimelineItem[];
-  before: string | null;
-  after: string | null;
-  total: { llm: number; tool: number; events: number };
-}
-
-/** GET /api/agents/:id/timeline/overview */
-export interface TimelineOverview {
-  startMs: number;
-  endMs: number;
-  bucketMs: number;
-  buckets: Array<{ startMs: number; llm: number; tool: number; costUsd: number; errors: number }>;
-  marks: Array<{ key: string; lane: TimelineLane; ms: number; title: string; severity: string }>;
-  total: { llm: number; tool: number; events: number };
-}
+export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from '../src/server/index.js';

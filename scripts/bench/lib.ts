@@ -1,5 +1,5 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
+import { RequestsStore, StateManager, ToolsStore, type LlmRequestInput } from '../../src/state/index.js';
 
 export interface Row {
   metric: string;
@@ -86,8 +87,10 @@ export function wsClientsChild(): void {
   let received = 0;
   let open = 0;
   const clients: WebSocket[] = [];
+  // Several URLs (comma-separated: one per token, as a token holds at most WS_MAX_PER_TOKEN sockets) are taken in turn.
+  const urls = url!.split(',');
   for (let i = 0; i < n; i++) {
-    const ws = new WebSocket(url!);
+    const ws = new WebSocket(urls[i % urls.length]!);
     clients.push(ws);
     ws.on('open', () => {
       if (++open === n) process.send!({ ready: true });
@@ -110,9 +113,22 @@ export function wsClientsChild(): void {
   }
 }
 
+/**
+ * /ws URLs for `n` viewers at `origin`: one viewer token (made by the admin `admin`) per 100 of
+ * them, as a token may hold at most WS_MAX_PER_TOKEN sockets.
+ */
+export async function viewerUrls(origin: string, admin: string, n: number): Promise<string[]> {
+  const urls: string[] = [];
+  for (let i = 0; i < Math.ceil(n / 100); i++) {
+    const { token } = await api(origin, '/api/tokens', admin, { role: 'viewer', name: `bench-viewers-${Date.now()}-${i}` });
+    urls.push(`${origin.replace('http', 'ws')}/ws?token=${token}`);
+  }
+  return urls;
+}
+
 /** N WebSocket clients in a child process (the running bench file, started with `clients`), so they do not share the server's event loop. */
-export async function startClients(url: string, n: number, expected: number) {
-  const child = fork(process.argv[1]!, ['clients', url, String(n), String(expected)], { stdio: 'inherit' });
+export async function startClients(url: string | string[], n: number, expected: number) {
+  const child = fork(process.argv[1]!, ['clients', [url].flat().join(','), String(n), String(expected)], { stdio: 'inherit' });
   const ready = new Promise<void>((r) => child.once('message', () => r()));
   const done = new Promise<number[]>((r) => child.on('message', (m: any) => m.delays && r(m.delays)));
   await ready;
@@ -288,4 +304,175 @@ export function cpuMs(pid: number): number {
 /** Pin a process (and the threads and children it starts from now on) to these CPUs. */
 export function pin(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+// ---- `iron-cage serve` on a state file, in its own process (bench -- scale, bench -- dashboard) ----
+
+export interface Serve {
+  origin: string;
+  pid: number;
+  admin: string;
+  startMs: number;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** An admin key on the state file `db`, made by the command line before the server starts. */
+export function adminKey(db: string): string {
+  const name = `scale-admin-${Date.now()}`; // a kept file (SCALE_DB) has the last run's
+  return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', name, '--json', '--db', db], { encoding: 'utf8' })).token;
+}
+
+/** `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`); start-up time is spawn → its dashboard line. */
+export async function serve(db: string, admin: string, lagFile?: string): Promise<Serve> {
+  const t0 = performance.now();
+  const args = [...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) } });
+  let out = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
+  });
+  const startMs = performance.now() - t0;
+  child.stdout!.removeAllListeners('data').resume();
+  child.stderr!.removeAllListeners('data').resume();
+  return {
+    origin,
+    pid: child.pid!,
+    admin,
+    startMs,
+    child,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+// ---- a long run written at full speed through the writer (bench -- scale, bench -- dashboard) ----
+
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-latest'];
+
+/**
+ * Write `rows` LLM calls (each with its llm.request event) and `events` events in all over a day
+ * ending now, through the StateManager's writer (the gateway's own statements: RequestsStore.insert
+ * with its event in one group commit), spread round-robin over `agentIds`; the events beside the
+ * calls' own are progress reports and output lines, plus one notable event (a budget change,
+ * which the timeline marks) every `notableEvery` calls, and a tool call every `toolEvery` calls
+ * (0: none). Seconds taken.
+ */
+export async function fillRun(db: string, o: { rows: number; events: number; agentIds: string[]; toolEvery?: number; notableEvery?: number }): Promise<{ seconds: number }> {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const logger = createLogger({ format: 'json', level: 'warn', stream: sink });
+  const state = StateManager.open(db, { warn: (m) => logger.warn(m) });
+  const requests = new RequestsStore(state);
+  const tools = new ToolsStore(state);
+  for (const id of o.agentIds) state.registerAgent({ id, name: id, kind: 'external', script: null, args: [], limitMicros: null });
+  const n = o.agentIds.length;
+  const day = 86_400_000;
+  const t0 = Date.now() - day;
+  const notable = o.notableEvery ?? 0;
+  const toolEvery = o.toolEvery ?? 0;
+  const extraPerCall = (o.events - o.rows - (notable > 0 ? o.rows / notable : 0)) / o.rows; // progress and output events beside each call's own
+  const started = performance.now();
+  const CHUNK = 2_000;
+  let extra = 0;
+  for (let i = 0; i < o.rows; i += CHUNK) {
+    let last: Promise<unknown> = Promise.resolve();
+    for (let j = i; j < Math.min(o.rows, i + CHUNK); j++) {
+      const agentId = o.agentIds[j % n]!;
+      const model = MODELS[j % 7 === 0 ? 1 : j % 11 === 0 ? 2 : 0]!;
+      const ok = j % 50 !== 0;
+      const ts = new Date(t0 + Math.floor((j / o.rows) * day)).toISOString();
+      const row: LlmRequestInput = {
+        ts,
+        agentId,
+        endpoint: 'chat',
+        provider: model.startsWith('claude') ? 'anthropic' : 'openai',
+        model,
+        stream: j % 3 === 0,
+        status: ok ? 'ok' : 'error',
+        httpStatus: ok ? 200 : 502,
+        promptTokens: ok ? 120 + (j % 400) : 0,
+        completionTokens: ok ? 16 + (j % 200) : 0,
+        costMicros: ok ? 30 + (j % 500) : 0,
+        reservedMicros: 900,
+        usageSource: 'provider',
+        latencyMs: 0.3 + (j % 100) / 10,
+        firstByteMs: null,
+        redactions: j % 97 === 0 ? 1 : 0,
+        error: ok ? null : 'upstream 502',
+        attempts: 1,
+        budgets: null,
+      };
+      last = state.writeSoon(
+        (tx) => requests.insert(tx, row),
+        (id) => ({
+          agentId,
+          type: 'llm.request',
+          severity: ok ? 'debug' : 'warn',
+          message: `${model} ${row.promptTokens}+${row.completionTokens} tokens $0.0001`,
+          data: {
+            requestId: id,
+            endpoint: 'chat',
+            provider: row.provider,
+            model,
+            stream: row.stream,
+            status: row.status as 'ok',
+            httpStatus: row.httpStatus ?? 0,
+            promptTokens: row.promptTokens,
+            completionTokens: row.completionTokens,
+            costUsd: row.costMicros / 1e6,
+            spentUsd: 0,
+            limitUsd: null,
+            latencyMs: row.latencyMs ?? 0,
+            redactions: row.redactions,
+            usageSource: 'provider',
+            attempts: 1,
+          },
+        }),
+      );
+      if (toolEvery > 0 && j % toolEvery === 0)
+        last = tools.recordCall({
+          ts,
+          agentId,
+          service: 'crm',
+          method: 'GET',
+          path: `/leads/${j}`,
+          status: j % 40 === 0 ? 503 : 200,
+          tier: j % 40 === 0 ? 'failed' : 'live',
+          reason: j % 40 === 0 ? 'upstream_error' : 'ok',
+          detail: null,
+          upstreamStatus: j % 40 === 0 ? 503 : 200,
+          latencyMs: 4 + (j % 30),
+          upstreamMs: 3 + (j % 30),
+          bytes: 512,
+          redactions: 0,
+          fault: false,
+        });
+      if (notable > 0 && j % notable === 0)
+        last = state.writeSoon(() => undefined, { agentId, type: 'budget.changed', severity: 'info', message: `limit set to $${j}`, data: { limitUsd: j, previousUsd: null, by: 'bench' } });
+      for (extra += extraPerCall; extra >= 1; extra--) {
+        const k = Math.floor(j / n) + 1;
+        last = state.writeSoon(
+          () => undefined,
+          j % 2 === 0
+            ? { agentId, type: 'agent.progress', severity: 'debug', message: `${k} calls`, data: { done: k, total: null, unit: 'calls', succeeded: null, failed: null } }
+            : { agentId, type: 'agent.output', severity: 'info', message: `lead ${k}: qualified (score 0.82)`, data: { stream: 'stdout' } },
+        );
+      }
+    }
+    await last;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await state.close();
+  return { seconds };
 }

@@ -16,16 +16,13 @@
 //   SCALE_AGENTS, SCALE_SECONDS (each phase of part 1), SCALE_ROWS, SCALE_EVENTS, SCALE_LEDGER_AGENTS;
 //   SCALE_PART=agents|ledger runs one part. SCALE_DB=<file>: part 2 on that state file, filled
 //   first only when it does not exist yet, and kept (to measure a change on the same day twice).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
 import WebSocket from 'ws';
-import { createLogger } from '../../src/core/logger.js';
-import { RequestsStore, StateManager, type LlmRequestInput } from '../../src/state/index.js';
-import { api, fmt, percentile, queryState, report, wallNow, type Row } from './lib.js';
+import { adminKey, api, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
 
 const env = (name: string, def: number) => {
   const v = process.env[name];
@@ -41,7 +38,6 @@ const EVENTS = env('SCALE_EVENTS', 5_000_000);
 const LEDGER_AGENTS = env('SCALE_LEDGER_AGENTS', 50);
 const PART = process.env.SCALE_PART ?? 'all';
 const KEPT_DB = process.env.SCALE_DB || null;
-const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
 const MB = 1024 * 1024;
 
@@ -83,55 +79,6 @@ for i in range(n):
     iron_cage.report_progress(i + 1, n, unit="calls")
 print(json.dumps({"lat": lat}), flush=True)
 `;
-
-interface Serve {
-  origin: string;
-  pid: number;
-  admin: string;
-  startMs: number;
-  child: ChildProcess;
-  stop: () => Promise<void>;
-}
-
-/** An admin key on the state file `db`, made by the command line before the server starts. */
-function adminKey(db: string): string {
-  const name = `scale-admin-${Date.now()}`; // a kept file (SCALE_DB) has the last run's
-  return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', name, '--json', '--db', db], { encoding: 'utf8' })).token;
-}
-
-/** `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`); start-up time is spawn → its dashboard line. */
-async function serve(db: string, admin: string, lagFile?: string): Promise<Serve> {
-  const t0 = performance.now();
-  const args = [...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) } });
-  let out = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`iron-cage serve exited (${code}): ${out}`)));
-  });
-  const startMs = performance.now() - t0;
-  child.stdout!.removeAllListeners('data').resume();
-  child.stderr!.removeAllListeners('data').resume();
-  return {
-    origin,
-    pid: child.pid!,
-    admin,
-    startMs,
-    child,
-    stop: () =>
-      new Promise<void>((r) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -283,94 +230,12 @@ const summary = (x: Phase) => ({
 
 // ── part 2: a day compressed ───────────────────────────────────────────────────────────
 
-const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-latest'];
-
 const ledgerAgentIds = () => Array.from({ length: LEDGER_AGENTS }, (_, i) => `scale-${String(i).padStart(3, '0')}`);
 
 /** Write ROWS calls and EVENTS events through the writer, as a day of LEDGER_AGENTS agents would; seconds taken. */
 async function fill(db: string): Promise<{ seconds: number; agentIds: string[] }> {
-  const sink = new Writable({ write: (_c, _e, cb) => cb() });
-  const logger = createLogger({ format: 'json', level: 'warn', stream: sink });
-  const state = StateManager.open(db, { warn: (m) => logger.warn(m) });
-  const requests = new RequestsStore(state);
-  const agentIds = ledgerAgentIds().map((id) => {
-    state.registerAgent({ id, name: id, kind: 'external', script: null, args: [], limitMicros: null });
-    return id;
-  });
-  const day = 86_400_000;
-  const t0 = Date.now() - day;
-  const extraPerCall = (EVENTS - ROWS) / ROWS; // progress and output events beside each call's own
-  const started = performance.now();
-  const CHUNK = 2_000;
-  let extra = 0;
-  for (let i = 0; i < ROWS; i += CHUNK) {
-    let last: Promise<unknown> = Promise.resolve();
-    for (let j = i; j < Math.min(ROWS, i + CHUNK); j++) {
-      const agentId = agentIds[j % LEDGER_AGENTS]!;
-      const model = MODELS[j % 7 === 0 ? 1 : j % 11 === 0 ? 2 : 0]!;
-      const ok = j % 50 !== 0;
-      const row: LlmRequestInput = {
-        ts: new Date(t0 + Math.floor((j / ROWS) * day)).toISOString(),
-        agentId,
-        endpoint: 'chat',
-        provider: model.startsWith('claude') ? 'anthropic' : 'openai',
-        model,
-        stream: j % 3 === 0,
-        status: ok ? 'ok' : 'error',
-        httpStatus: ok ? 200 : 502,
-        promptTokens: ok ? 120 + (j % 400) : 0,
-        completionTokens: ok ? 16 + (j % 200) : 0,
-        costMicros: ok ? 30 + (j % 500) : 0,
-        reservedMicros: 900,
-        usageSource: 'provider',
-        latencyMs: 0.3 + (j % 100) / 10,
-        firstByteMs: null,
-        redactions: j % 97 === 0 ? 1 : 0,
-        error: ok ? null : 'upstream 502',
-        attempts: 1,
-        budgets: null,
-      };
-      last = state.writeSoon(
-        (tx) => requests.insert(tx, row),
-        (id) => ({
-          agentId,
-          type: 'llm.request',
-          severity: ok ? 'debug' : 'warn',
-          message: `${model} ${row.promptTokens}+${row.completionTokens} tokens $0.0001`,
-          data: {
-            requestId: id,
-            endpoint: 'chat',
-            provider: row.provider,
-            model,
-            stream: row.stream,
-            status: row.status as 'ok',
-            httpStatus: row.httpStatus ?? 0,
-            promptTokens: row.promptTokens,
-            completionTokens: row.completionTokens,
-            costUsd: row.costMicros / 1e6,
-            spentUsd: 0,
-            limitUsd: null,
-            latencyMs: row.latencyMs ?? 0,
-            redactions: row.redactions,
-            usageSource: 'provider',
-            attempts: 1,
-          },
-        }),
-      );
-      for (extra += extraPerCall; extra >= 1; extra--) {
-        const n = Math.floor(j / LEDGER_AGENTS) + 1;
-        last = state.writeSoon(
-          () => undefined,
-          j % 2 === 0
-            ? { agentId, type: 'agent.progress', severity: 'debug', message: `${n} calls`, data: { done: n, total: null, unit: 'calls', succeeded: null, failed: null } }
-            : { agentId, type: 'agent.output', severity: 'info', message: `lead ${n}: qualified (score 0.82)`, data: { stream: 'stdout' } },
-        );
-      }
-    }
-    await last;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await state.close();
+  const agentIds = ledgerAgentIds();
+  const { seconds } = await fillRun(db, { rows: ROWS, events: EVENTS, agentIds });
   return { seconds, agentIds };
 }
 

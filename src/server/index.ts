@@ -2,12 +2,13 @@ export { routeTable, startServer, type RouteRow, type RunningServer, type Server
 export type { AgentControl, AgentRoutesDeps, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps } from './context.js';
 export { agentRoutes } from './routes/agents.js';
 export { StateFeed } from './state-feed.js';
-export { WsHub, type HubDeps } from './ws.js';
+export { WS_COALESCE, WsHub, type HubDeps } from './ws.js';
 export type { Platform, SecretRefsLike, Service } from './service.js';
 export { DEFAULT_RETRY_AFTER_S, errorAnswer, parseJsonBody, parseWith, toErrorResponse, type ErrorAnswer } from './errors.js';
 export { BodyReadError, collect, decodeBody, decodeStream, type DecodedBody, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, sendJson } from './io.js';
 // What the dashboard reads (type only: web/ imports these, and nothing of the server is bundled).
 export type { AgentPerformance } from './metrics.js';
 export type { EventPage } from './routes/agents.js';
+export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from './routes/timeline.js';
 export type { Whoami } from './app.js';
 export type { CutEvent, FeedEvent, WsFrame } from './ws-frames.js';

@@ -27,6 +27,14 @@ const HEARTBEAT_MS = 30_000;
  * A revocation in this process re-checks at once.
  */
 const RECHECK_MS = 2_000;
+/**
+ * With more than `above` clients, live events are sent at most once every `ms` (one frame per
+ * client per window, however many events came) instead of once per tick: at 500 events/s a
+ * tick-per-event flush to 1,000 viewers is 500,000 socket writes a second; coalesced, it is
+ * 1,000 × 50. A dashboard sees an event at most `ms` later. A few clients keep the per-tick
+ * flush (no added delay). Mutable only so a benchmark can compare (`npm run bench -- dashboard`).
+ */
+export const WS_COALESCE = { above: 50, ms: 20 };
 /** Close code for "your credentials are no longer good" (4000-4999: the application's own). */
 export const WS_REVOKED = 4401;
 /** Close code for "this token has too many sockets open". */
@@ -62,6 +70,8 @@ export class WsHub {
   private readonly perToken = new Map<string, number>();
   private pending: unknown[] = [];
   private flushScheduled = false;
+  /** The coalesced flush waiting, when many clients are connected (WS_COALESCE). */
+  private flushTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: () => void;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly recheckTimer: NodeJS.Timeout;
@@ -182,14 +192,21 @@ export class WsHub {
   private enqueue(item: unknown): void {
     if (this.clients.size === 0) return;
     this.pending.push(item);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    if (this.clients.size > WS_COALESCE.above) {
+      // Many viewers: one frame each per window, not per tick.
+      this.flushTimer = setTimeout(() => this.flush(), WS_COALESCE.ms);
+      this.flushTimer.unref();
+    } else setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];

@@ -83,6 +83,8 @@ export const events = pgTable(
     primaryKey({ name: 'events_pkey', columns: [t.runtimeId, t.seq] }),
     index('events_agent_seq').on(t.runtimeId, t.agentId, t.seq),
     index('events_agent_type').on(t.runtimeId, t.agentId, t.type, t.seq).where(sql.raw('type IN (\'agent.started\', \'agent.exited\', \'agent.restarting\', \'pii.detected\', \'tool.refused\')')),
+    index('events_timeline').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('type IN (\'pii.detected\', \'agent.started\', \'agent.exited\', \'agent.restarting\', \'agent.paused\', \'agent.resumed\', \'budget.threshold\', \'budget.exhausted\', \'budget.refused\', \'budget.runway\', \'budget.changed\', \'watch.loop\', \'watch.stall\', \'watch.spike\', \'breaker.transition\', \'tool.fallback\')')),
+    index('events_progress').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('type = \'agent.progress\'')),
   ],
 );
 
@@ -116,6 +118,7 @@ export const llmRequests = pgTable(
   (t) => [
     primaryKey({ name: 'llm_requests_pkey', columns: [t.runtimeId, t.id] }),
     index('llm_requests_agent').on(t.runtimeId, t.agentId, t.id),
+    index('llm_requests_agent_ts').on(t.runtimeId, t.agentId, t.ts),
     index('llm_requests_pending').on(t.runtimeId, t.id).where(sql.raw('status = \'pending\'')),
     index('llm_requests_budgets').on(t.runtimeId, t.budgets, t.costMicros).where(sql.raw('budgets IS NOT NULL')),
   ],
@@ -185,6 +188,8 @@ export const toolCalls = pgTable(
     primaryKey({ name: 'tool_calls_pkey', columns: [t.runtimeId, t.id] }),
     index('tool_calls_service').on(t.runtimeId, t.service, t.id),
     index('tool_calls_agent').on(t.runtimeId, t.agentId, t.id),
+    index('tool_calls_agent_ts').on(t.runtimeId, t.agentId, t.ts),
+    index('tool_calls_agent_errors').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('status >= 400')),
   ],
 );
 

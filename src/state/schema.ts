@@ -51,6 +51,34 @@ export const agents = sqliteTable('agents', {
 export const LOOKUP_EVENT_TYPES = ['agent.started', 'agent.exited', 'agent.restarting', 'pii.detected', 'tool.refused'] as const satisfies readonly EventType[];
 export const LOOKUP_EVENT_TYPES_SQL = `type IN (${LOOKUP_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
 
+/**
+ * The events the timeline shows as marks (GET /api/agents/:id/timeline and its overview): the
+ * run's notable moments, in the partial index events_timeline on (agent_id, ts). Progress
+ * reports, far more numerous, have their own (events_progress), so the marks of a run are read
+ * without passing over its progress. Queries repeat TIMELINE_EVENT_TYPES_SQL as it is (a partial
+ * index is used only then); a change of this list changes the index: a migration.
+ */
+export const TIMELINE_EVENT_TYPES = [
+  'pii.detected',
+  'agent.started',
+  'agent.exited',
+  'agent.restarting',
+  'agent.paused',
+  'agent.resumed',
+  'budget.threshold',
+  'budget.exhausted',
+  'budget.refused',
+  'budget.runway',
+  'budget.changed',
+  'watch.loop',
+  'watch.stall',
+  'watch.spike',
+  'breaker.transition',
+  'tool.fallback',
+] as const satisfies readonly EventType[];
+export const TIMELINE_EVENT_TYPES_SQL = `type IN (${TIMELINE_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
+export const PROGRESS_EVENT_SQL = `type = 'agent.progress'`;
+
 export const events = sqliteTable(
   'events',
   {
@@ -62,7 +90,13 @@ export const events = sqliteTable(
     message: text('message').notNull(),
     data: text('data').notNull().default('{}'), // JSON object
   },
-  (t) => [index('events_agent_seq').on(t.agentId, t.seq), index('events_agent_type').on(t.agentId, t.type, t.seq).where(sql.raw(LOOKUP_EVENT_TYPES_SQL))],
+  (t) => [
+    index('events_agent_seq').on(t.agentId, t.seq),
+    index('events_agent_type').on(t.agentId, t.type, t.seq).where(sql.raw(LOOKUP_EVENT_TYPES_SQL)),
+    // The timeline's pages and marks (timeline.store.ts): by time, only the types it shows.
+    index('events_timeline').on(t.agentId, t.ts).where(sql.raw(TIMELINE_EVENT_TYPES_SQL)),
+    index('events_progress').on(t.agentId, t.ts).where(sql.raw(PROGRESS_EVENT_SQL)),
+  ],
 );
 
 /**
@@ -136,6 +170,8 @@ export const llmRequests = sqliteTable(
   },
   (t) => [
     index('llm_requests_agent').on(t.agentId, t.id),
+    // The timeline's pages by time (`ts`: when the row was written, the call's end unless a stream left it pending).
+    index('llm_requests_agent_ts').on(t.agentId, t.ts),
     // What start-up reads (settleInterrupted, spendByBudget) without a pass over the whole ledger.
     index('llm_requests_pending').on(t.id).where(sql`status = 'pending'`),
     index('llm_requests_budgets').on(t.budgets, t.costMicros).where(sql`budgets IS NOT NULL`),
@@ -276,7 +312,13 @@ export const toolCalls = sqliteTable(
     redactions: integer('redactions').notNull().default(0),
     fault: integer('fault', { mode: 'boolean' }).notNull().default(false),
   },
-  (t) => [index('tool_calls_service').on(t.service, t.id), index('tool_calls_agent').on(t.agentId, t.id)],
+  (t) => [
+    index('tool_calls_service').on(t.service, t.id),
+    index('tool_calls_agent').on(t.agentId, t.id),
+    // The timeline's pages by time, and its overview's error counts (the few calls that failed).
+    index('tool_calls_agent_ts').on(t.agentId, t.ts),
+    index('tool_calls_agent_errors').on(t.agentId, t.ts).where(sql`status >= 400`),
+  ],
 );
 
 export type ToolCallRow = typeof toolCalls.$inferSelect;

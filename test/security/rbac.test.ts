@@ -52,6 +52,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /api/agents/:id/status': READ(200),
   'GET /api/agents/:id/metrics': READ(200),
   'GET /api/agents/:id/performance': READ(200),
+  'GET /api/agents/:id/timeline': READ(200),
+  'GET /api/agents/:id/timeline/overview': READ(200),
   'POST /api/agents/:id/stop': ACT(400),
   'POST /api/agents/:id/progress': ACT(400),
   'POST /api/agents/:id/events': ACT(400),

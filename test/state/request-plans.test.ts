@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentToken, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
+import { schemaVersion } from '../../src/state/index.js';
 
 // Nothing a request (or start-up) runs may read the whole ledger or the whole event log: the
 // statements each path really runs are caught as they run (on the Statement prototype of
@@ -146,6 +148,42 @@ describe('the statements on a request path use an index, never a pass over the l
     const top = plans.find((p) => /\bllm_steps\b/.test(p.sql) && /limit \?/i.test(p.sql))!;
     expect(top.plan.some((d) => /SEARCH llm_steps USING PRIMARY KEY \(agent_id=\?\)/.test(d))).toBe(true);
     expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql)).map((p) => p.sql)).toEqual([]);
+  });
+
+  it('GET /api/agents/:id/timeline, every way of asking, and its overview', async () => {
+    const latest = await get(`/api/agents/${agent.agentId}/timeline?limit=2`);
+    expect(latest.items.length).toBe(2);
+    const cursor = latest.last as string;
+    const paths = [
+      `/api/agents/${agent.agentId}/timeline`,
+      `/api/agents/${agent.agentId}/timeline?lanes=llm,watch,progress`,
+      `/api/agents/${agent.agentId}/timeline?lanes=pii`,
+      `/api/agents/${agent.agentId}/timeline?before=${cursor}&limit=50`,
+      `/api/agents/${agent.agentId}/timeline?after=${latest.before}&limit=50`,
+      `/api/agents/${agent.agentId}/timeline?around=${Date.now()}`,
+      `/api/agents/${agent.agentId}/timeline/overview`,
+    ];
+    for (const path of paths) {
+      const plans = await plansOf(() => get(path));
+      expect(plans.length, path).toBeGreaterThan(0);
+      expect(scans(plans), path).toEqual([]);
+      expect(unbounded(plans), path).toEqual([]);
+      // Each page of a big table along an index by time (or a seek of one), never the whole agent's rows.
+      expect(
+        plans
+          .filter(
+            (p) =>
+              /\b(llm_requests|tool_calls|events)\b/.test(p.sql) &&
+              !p.plan.some((d) =>
+                /USING (COVERING )?INDEX (llm_requests_agent_ts|tool_calls_agent_ts|tool_calls_agent_errors|events_timeline|events_progress|llm_requests_pending|tool_calls_service|tool_calls_agent)\b/.test(
+                  d,
+                ),
+              ),
+          )
+          .map((p) => `${p.sql} → ${p.plan.join('; ')}`),
+        path,
+      ).toEqual([]);
+    }
   });
 
   it('GET /api/events, all and one agent', async () => {
@@ -306,15 +344,19 @@ describe('an older database', () => {
       sm.registerAgent({ id: 'old-00000001', name: 'old', kind: 'external', script: null, args: [], limitMicros: null });
       for (let i = 0; i < 30; i++) sm.record({ agentId: 'old-00000001', type: 'agent.output', severity: i % 3 === 0 ? 'warn' : 'info', message: `line ${i}`, data: { stream: 'stdout' } });
       await sm.close();
-      // As the file was before migration 0012 (journal entry 12: version 7 + 12 + 1 = 20): no
-      // trigger, nothing counted, and none of what the later migrations add (each one's undone here).
+      // As the file was before migration 0012: no trigger, nothing counted, and none of what the
+      // migrations after it add (each one's undone here).
+      const journal = JSON.parse(readFileSync(join(import.meta.dirname, '../../src/state/migrations/sqlite/meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+      const at = journal.entries.findIndex((e) => e.tag.endsWith('_event_counts_kept'));
       const raw = new Database(path);
       raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
-      // 0013: cost per step.
+      // Cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
-      // 0014: an agent's pause.
+      // An agent's pause.
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
-      raw.pragma('user_version = 19');
+      // The timeline's indexes.
+      for (const ix of ['events_timeline', 'events_progress', 'llm_requests_agent_ts', 'tool_calls_agent_ts', 'tool_calls_agent_errors']) raw.exec(`DROP INDEX IF EXISTS ${ix}`);
+      raw.pragma(`user_version = ${schemaVersion() - (journal.entries.length - at)}`);
       raw.close();
       const again = StateManager.open(path);
       expect(again.eventCounts('old-00000001')).toEqual({ debug: 0, info: 21, warn: 10, error: 0, critical: 0, total: 31, output: 30 });

@@ -83,8 +83,7 @@ export function functionCalls(prompt: PromptParts, skip: (id: string) => boolean
     for (const p of parts) {
       if (p.type === 'call') {
         if (!skip(p.id)) out.push({ id: p.id, name: p.name, args: normaliseArgs(p.input) });
-      }
-      else if (p.type === 'result' || p.type === 'other') walk(p.parts);
+      } else if (p.type === 'result' || p.type === 'other') walk(p.parts);
     }
   };
   for (const m of prompt.messages) walk(m.parts);

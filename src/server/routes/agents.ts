@@ -7,6 +7,7 @@ import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js'
 import type { AgentRoutesDeps, AppEnv } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
 import { agentMetrics, agentPerformance } from '../metrics.js';
+import { timelineRoutes } from './timeline.js';
 
 const MAX_CHECKPOINT_BYTES = 1024 * 1024;
 /**
@@ -185,6 +186,8 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
     const last = events.at(-1);
     return c.json({ events, nextAfter: last ? last.seq : (q.after ?? 0), hasMore: events.length === limit } satisfies EventPage);
   });
+
+  timelineRoutes(app, state, readable);
 
   return app;
 }

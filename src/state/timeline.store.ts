@@ -1,0 +1,309 @@
+import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import {
+  eventCounts,
+  events,
+  llmRequests,
+  llmSpend,
+  PROGRESS_EVENT_SQL,
+  TIMELINE_EVENT_TYPES,
+  TIMELINE_EVENT_TYPES_SQL,
+  toolCalls,
+  type EventRow,
+  type LlmRequestRow,
+  type ToolCallRow,
+} from './schema.js';
+import { TOOL_CALLS_KEPT } from './tools.store.js';
+
+// What the timeline reads (GET /api/agents/:id/timeline and /timeline/overview): pages of an
+// agent's LLM calls, tool calls and notable events by time, each a key-ordered read of one
+// index with a LIMIT (llm_requests_agent_ts, tool_calls_agent_ts, the partial indexes
+// events_timeline and events_progress), and an overview summed from the rollup (llm_spend),
+// the event counts (event_counts) and bounded index reads. Nothing here passes over an agent's
+// history: a run of 200,000 calls and 1,000,000 events answers in milliseconds.
+
+/** The sources of a page, each one index. `marks`: the notable events (TIMELINE_EVENT_TYPES); `progress`: progress reports. */
+export type TimelineSource = 'llm' | 'tool' | 'marks' | 'progress';
+
+/**
+ * A place in the timeline's order: (time the row was written, source rank, row id). Ranks: 0
+ * events, 1 LLM calls, 2 tool calls (the order of their keys, `ev:` < `llm:` < `tool:`).
+ */
+export interface TimelinePos {
+  ms: number;
+  rank: number;
+  id: number;
+}
+
+export const SOURCE_RANK: Readonly<Record<TimelineSource, number>> = { marks: 0, progress: 0, llm: 1, tool: 2 };
+
+/** One page read from each source asked, each nearest `pos` first (or the newest first, without one). */
+export interface TimelineRows {
+  llm: LlmRequestRow[];
+  tool: ToolCallRow[];
+  events: EventRow[];
+}
+
+/** A bucket of the overview: its start (epoch ms), LLM and tool calls, LLM spend, failures of both. */
+export interface OverviewBucket {
+  startMs: number;
+  llm: number;
+  tool: number;
+  costMicros: number;
+  errors: number;
+}
+
+export type MarkRow = Pick<EventRow, 'seq' | 'ts' | 'type' | 'severity' | 'message'>;
+
+/** At most this many marks in an overview: more are thinned evenly over the run's time. */
+export const TIMELINE_MARKS_MAX = 2_000;
+/** At most this many buckets in an overview. */
+export const TIMELINE_BUCKETS_MAX = 240;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const msOf = (ts: string) => {
+  const ms = Date.parse(ts);
+  return Number.isFinite(ms) ? ms : 0;
+};
+const p = (name: string) => sql.placeholder(name);
+/** The partial indexes' own conditions, as they are (SQLite takes a partial index only then). */
+const MARKS = sql.raw(TIMELINE_EVENT_TYPES_SQL);
+const PROGRESS = sql.raw(PROGRESS_EVENT_SQL);
+
+export class TimelineStore {
+  private readonly db: StoreDb;
+  private readonly markAt;
+  private readonly marksAll;
+  private readonly llmPending;
+  private readonly llmRolled;
+  private readonly toolCount;
+  private readonly toolInRange;
+  private readonly toolErrors;
+  private readonly llmBuckets;
+  private readonly counted;
+
+  constructor(state: StateManager) {
+    this.db = storeDb(state);
+    const db = this.db.orm;
+    const e = events;
+    const markCols = { seq: e.seq, ts: e.ts, type: e.type, severity: e.severity, message: e.message };
+    // The first mark at or after a time: one seek of events_timeline.
+    this.markAt = db
+      .select(markCols)
+      .from(e)
+      .where(and(eq(e.agentId, p('agentId')), MARKS, gte(e.ts, p('ts'))))
+      .orderBy(asc(e.ts), asc(e.seq))
+      .limit(1)
+      .prepare();
+    this.marksAll = db
+      .select(markCols)
+      .from(e)
+      .where(and(eq(e.agentId, p('agentId')), MARKS))
+      .orderBy(asc(e.ts), asc(e.seq))
+      .limit(p('limit'))
+      .prepare();
+    const t = llmRequests;
+    this.llmPending = db
+      .select({ n: sql<number>`count(*)` })
+      .from(t)
+      // The few pending rows of every agent, through llm_requests_pending (`+`: not the agent's whole index).
+      .where(and(sql`${sql.raw("status = 'pending'")}`, sql`+${t.agentId} = ${p('agentId')}`))
+      .prepare();
+    this.llmRolled = db
+      .select({ n: sql<number>`coalesce(sum(${llmSpend.requests}), 0)` })
+      .from(llmSpend)
+      .where(eq(llmSpend.agentId, p('agentId')))
+      .prepare();
+    const bucket = sql<number>`${llmSpend.minute} - ${llmSpend.minute} % ${p('bucket')}`;
+    this.llmBuckets = db
+      .select({
+        start: bucket,
+        requests: sql<number>`sum(${llmSpend.requests})`,
+        costMicros: sql<number>`sum(${llmSpend.costMicros})`,
+        errors: sql<number>`sum(CASE WHEN ${llmSpend.status} = 'ok' THEN 0 ELSE ${llmSpend.requests} END)`,
+      })
+      .from(llmSpend)
+      .where(eq(llmSpend.agentId, p('agentId')))
+      .groupBy(bucket)
+      .prepare();
+    // Counted along the covering index, at most TOOL_CALLS_KEPT rows (all the table keeps).
+    const tc = toolCalls;
+    const kept = db
+      .select({ one: sql`1` })
+      .from(tc)
+      .where(eq(tc.agentId, p('agentId')))
+      .limit(TOOL_CALLS_KEPT)
+      .as('kept');
+    this.toolCount = db.select({ n: sql<number>`count(*)` }).from(kept).prepare();
+    const inRange = db
+      .select({ one: sql`1` })
+      .from(tc)
+      .where(and(eq(tc.agentId, p('agentId')), gte(tc.ts, p('from')), lt(tc.ts, p('to'))))
+      .limit(TOOL_CALLS_KEPT)
+      .as('in_range');
+    this.toolInRange = db.select({ n: sql<number>`count(*)` }).from(inRange).prepare();
+    this.toolErrors = db
+      .select({ ts: tc.ts })
+      .from(tc)
+      .where(and(eq(tc.agentId, p('agentId')), sql`${sql.raw('status >= 400')}`))
+      .orderBy(desc(tc.ts))
+      .limit(TOOL_CALLS_KEPT)
+      .prepare();
+    this.counted = db
+      .select({ n: sql<number>`coalesce(sum(${eventCounts.n}), 0)` })
+      .from(eventCounts)
+      .where(and(eq(eventCounts.agentId, p('agentId')), inArray(eventCounts.type, [...TIMELINE_EVENT_TYPES, 'agent.progress'])))
+      .prepare();
+  }
+
+  /**
+   * Up to `limit` rows of each source in `sources` on one side of `pos` (`before`: newest
+   * first; `after`: oldest first); without `pos`, the newest. `eventTypes` narrows the marks to
+   * some of their types (the lanes asked for).
+   */
+  page(agentId: string, o: { sources: ReadonlySet<TimelineSource>; dir: 'before' | 'after'; pos: TimelinePos | null; limit: number; eventTypes?: readonly string[] }): TimelineRows {
+    const out: TimelineRows = { llm: [], tool: [], events: [] };
+    const db = this.db.orm;
+    const order = o.dir === 'before' ? desc : asc;
+    /** Rows of the source of rank `rank` on `pos`'s side, in the timeline's order. */
+    const side = (ts: SQLiteColumn, id: SQLiteColumn, rank: number): SQL | undefined => {
+      if (!o.pos) return undefined;
+      const at = iso(o.pos.ms);
+      if (rank !== o.pos.rank) {
+        // A whole source ranks before or after pos's at the same instant.
+        const sameMsIn = o.dir === 'before' ? rank < o.pos.rank : rank > o.pos.rank;
+        return o.dir === 'before' ? (sameMsIn ? lte(ts, at) : lt(ts, at)) : sameMsIn ? gte(ts, at) : sql`${ts} > ${at}`;
+      }
+      return o.dir === 'before' ? sql`(${ts}, ${id}) < (${at}, ${o.pos.id})` : sql`(${ts}, ${id}) > (${at}, ${o.pos.id})`;
+    };
+    if (o.sources.has('llm')) {
+      const t = llmRequests;
+      out.llm = db
+        .select()
+        .from(t)
+        .where(and(eq(t.agentId, agentId), side(t.ts, t.id, SOURCE_RANK.llm)))
+        .orderBy(order(t.ts), order(t.id))
+        .limit(o.limit)
+        .all();
+    }
+    if (o.sources.has('tool')) {
+      const t = toolCalls;
+      out.tool = db
+        .select()
+        .from(t)
+        .where(and(eq(t.agentId, agentId), side(t.ts, t.id, SOURCE_RANK.tool)))
+        .orderBy(order(t.ts), order(t.id))
+        .limit(o.limit)
+        .all();
+    }
+    const e = events;
+    const evs = (partial: SQL, narrow: SQL | undefined) =>
+      db
+        .select()
+        .from(e)
+        .where(and(eq(e.agentId, agentId), partial, narrow, side(e.ts, e.seq, SOURCE_RANK.marks)))
+        .orderBy(order(e.ts), order(e.seq))
+        .limit(o.limit)
+        .all();
+    if (o.sources.has('marks') && o.eventTypes?.length !== 0) {
+      const all = o.eventTypes === undefined || TIMELINE_EVENT_TYPES.every((x) => o.eventTypes!.includes(x));
+      out.events.push(...evs(MARKS, all ? undefined : inArray(e.type, [...o.eventTypes!])));
+    }
+    if (o.sources.has('progress')) out.events.push(...evs(PROGRESS, undefined));
+    return out;
+  }
+
+  /** The agent's calls and timeline events: from the rollup, the event counts and a bounded count of its tool calls. */
+  totals(agentId: string): { llm: number; tool: number; events: number } {
+    const llm = (this.llmRolled.get({ agentId })?.n ?? 0) + (this.llmPending.get({ agentId })?.n ?? 0);
+    return { llm, tool: this.toolCount.get({ agentId })?.n ?? 0, events: this.counted.get({ agentId })?.n ?? 0 };
+  }
+
+  /** The first and last instant (epoch ms) of the agent's timeline, or null when it has nothing: eight reads at the ends of four indexes. */
+  span(agentId: string): { first: number; last: number } | null {
+    const db = this.db.orm;
+    const ends: number[] = [];
+    const edge = (rows: Array<{ ts: string }>) => {
+      for (const r of rows) ends.push(msOf(r.ts));
+    };
+    for (const order of [asc, desc]) {
+      edge(db.select({ ts: llmRequests.ts }).from(llmRequests).where(eq(llmRequests.agentId, agentId)).orderBy(order(llmRequests.ts)).limit(1).all());
+      edge(db.select({ ts: toolCalls.ts }).from(toolCalls).where(eq(toolCalls.agentId, agentId)).orderBy(order(toolCalls.ts)).limit(1).all());
+      for (const partial of [MARKS, PROGRESS])
+        edge(
+          db
+            .select({ ts: events.ts })
+            .from(events)
+            .where(and(eq(events.agentId, agentId), partial))
+            .orderBy(order(events.ts))
+            .limit(1)
+            .all(),
+        );
+    }
+    return ends.length === 0 ? null : { first: Math.min(...ends), last: Math.max(...ends) };
+  }
+
+  /**
+   * The agent's calls per bucket of `bucketMs` (a whole number of minutes) from `startMs` (a
+   * multiple of it) over `n` buckets: LLM calls, spend and failures from the rollup, tool calls
+   * counted per bucket along their index, tool failures from their partial index.
+   */
+  buckets(agentId: string, startMs: number, bucketMs: number, n: number): OverviewBucket[] {
+    const out: OverviewBucket[] = Array.from({ length: n }, (_, i) => ({ startMs: startMs + i * bucketMs, llm: 0, tool: 0, costMicros: 0, errors: 0 }));
+    const at = (ms: number) => out[Math.min(n - 1, Math.max(0, Math.floor((ms - startMs) / bucketMs)))]!;
+    for (const b of this.llmBuckets.all({ agentId, bucket: bucketMs })) {
+      const o = at(b.start);
+      o.llm += b.requests;
+      o.costMicros += b.costMicros;
+      o.errors += b.errors;
+    }
+    for (const o of out) o.tool = this.toolInRange.get({ agentId, from: iso(o.startMs), to: iso(o.startMs + bucketMs) })?.n ?? 0;
+    for (const r of this.toolErrors.all({ agentId })) at(msOf(r.ts)).errors++;
+    return out;
+  }
+
+  /** The agent's notable events (marks), at most `max`: all of them, or when there are more, the first at or after each of `max` even steps of [first, last]. */
+  marks(agentId: string, first: number, last: number, max = TIMELINE_MARKS_MAX): MarkRow[] {
+    const all = this.marksAll.all({ agentId, limit: max + 1 });
+    if (all.length <= max) return all;
+    const out: MarkRow[] = [];
+    const step = Math.max(1, (last - first + 1) / max);
+    let next = '';
+    for (let k = 0; k < max; k++) {
+      const from = iso(first + Math.floor(k * step));
+      const row = this.markAt.get({ agentId, ts: from > next ? from : next });
+      if (!row) break;
+      if (out.at(-1)?.seq !== row.seq) out.push(row);
+      next = row.ts;
+    }
+    return out;
+  }
+
+  /** The agent's first LLM calls written at or after `ts` (up to `limit`): what a PII finding during a call links to. */
+  llmFrom(agentId: string, ts: string, limit: number): Array<Pick<LlmRequestRow, 'id' | 'model' | 'ts'>> {
+    const t = llmRequests;
+    return this.db.orm
+      .select({ id: t.id, model: t.model, ts: t.ts })
+      .from(t)
+      .where(and(eq(t.agentId, agentId), gte(t.ts, ts)))
+      .orderBy(asc(t.ts), asc(t.id))
+      .limit(limit)
+      .all();
+  }
+
+  /** The agent's tool calls to `service` nearest `ts`: up to `half` before and `half` after. */
+  toolsAround(agentId: string, service: string, ts: string, half: number): number[] {
+    const t = toolCalls;
+    const near = (cond: SQL, order: typeof asc) =>
+      this.db.orm
+        .select({ id: t.id })
+        .from(t)
+        .where(and(eq(t.agentId, agentId), eq(t.service, service), cond))
+        .orderBy(order(t.ts))
+        .limit(half)
+        .all()
+        .map((r) => r.id);
+    return [...near(lte(t.ts, ts), desc).reverse(), ...near(sql`${t.ts} > ${ts}`, asc)];
+  }
+}

@@ -1,0 +1,279 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+import type { TimelineItem, TimelineOverview, TimelinePage } from '../../src/server/index.js';
+
+// GET /api/agents/:id/timeline and /timeline/overview against a real runtime: calls through the
+// gateway (simulated provider), then a long run written through the stores as the gateway and
+// the tool proxy write them, paged every way and compared with the rows themselves.
+// (The statements' plans are checked in request-plans.test.ts.)
+
+let t: TestRuntime;
+let live: AgentToken;
+let long: AgentToken;
+// Two days ago, on a minute: the notable events written below (at the time they are written) come after the calls.
+const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 2 * 86_400_000;
+const CALLS = 900;
+const TOOLS = 400;
+const PROGRESS = 300;
+const MARKS = 2_300; // past TIMELINE_MARKS_MAX: the overview thins them
+const ids = { llm: [] as number[], tool: [] as number[], ev: [] as number[] };
+
+const get = async <T>(path: string, token?: string): Promise<T> => {
+  const r = await t.api(path, token ? { token } : {});
+  expect(r.status, `${path}: ${r.status}`).toBe(200);
+  return (await r.json()) as T;
+};
+
+beforeAll(async () => {
+  t = await startTestRuntime();
+  live = await agentToken(t, { budgetUsd: null });
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${live.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 8, stream: i === 2, messages: [{ role: 'user', content: `call ${i}` }] }),
+    });
+    expect(r.status).toBe(200);
+    await r.text();
+  }
+  const progress = await t.api(`/api/agents/${live.agentId}/progress`, {
+    method: 'POST',
+    token: live.token,
+    body: JSON.stringify({ done: 1, total: 3, unit: 'leads' }),
+    headers: { 'content-type': 'application/json' },
+  });
+  expect(progress.status).toBeLessThan(300);
+
+  // A long run: calls, tool calls, progress and notable events interleaved over a day, ties included.
+  const { RequestsStore, ToolsStore } = await import('../../src/state/index.js');
+  const requests = new RequestsStore(t.rt.state);
+  const tools = new ToolsStore(t.rt.state);
+  long = await agentToken(t, { budgetUsd: null });
+  const state = t.rt.state;
+  await state.writeSoon((tx) => {
+    for (let i = 0; i < CALLS; i++) {
+      ids.llm.push(
+        requests.insert(tx, {
+          ts: new Date(t0 + i * 90_000 + (i % 4 === 0 ? 0 : 17)).toISOString(),
+          agentId: long.agentId,
+          endpoint: 'chat',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+          stream: i % 5 === 0,
+          status: i % 25 === 0 ? 'error' : 'ok',
+          httpStatus: i % 25 === 0 ? 502 : 200,
+          promptTokens: 100,
+          completionTokens: 20,
+          costMicros: i % 25 === 0 ? 0 : 50 + (i % 7),
+          reservedMicros: 900,
+          usageSource: 'provider',
+          latencyMs: 300 + (i % 9),
+          firstByteMs: null,
+          redactions: 0,
+          error: null,
+          attempts: 1,
+          budgets: null,
+        }),
+      );
+    }
+  }, null);
+  for (let i = 0; i < TOOLS; i++) {
+    await tools.recordCall({
+      ts: new Date(t0 + i * 200_000).toISOString(),
+      agentId: long.agentId,
+      service: 'crm',
+      method: 'GET',
+      path: `/leads/${i}`,
+      status: i % 40 === 0 ? 503 : 200,
+      tier: i % 40 === 0 ? 'failed' : 'live',
+      reason: 'ok',
+      detail: null,
+      upstreamStatus: 200,
+      latencyMs: 12,
+      upstreamMs: 10,
+      bytes: 100,
+      redactions: 0,
+      fault: false,
+    });
+  }
+});
+
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** Every key of the long run's timeline, walking `dir` from the newest page (before) or the oldest (after) with `limit`. */
+async function walk(dir: 'before' | 'after', limit: number): Promise<TimelineItem[]> {
+  const out: TimelineItem[] = [];
+  let page = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?${dir === 'before' ? '' : 'around=0&'}limit=${limit}`);
+  for (let n = 0; n < 1000; n++) {
+    if (dir === 'before') out.unshift(...page.items);
+    else out.push(...page.items);
+    const next = dir === 'before' ? page.before : page.after;
+    if (next === null) return out;
+    page = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?${dir}=${next}&limit=${limit}`);
+  }
+  throw new Error('the walk did not end');
+}
+
+describe('the timeline of a live agent', () => {
+  it('shows its calls as the ledger has them, its progress, and its totals', async () => {
+    const page = await until(async () => {
+      const p = await get<TimelinePage>(`/api/agents/${live.agentId}/timeline`);
+      return p.items.filter((i) => i.lane === 'llm').length === 3 ? p : null;
+    });
+    const llm = page.items.filter((i) => i.lane === 'llm');
+    expect(llm.map((i) => i.detail.model)).toEqual(['gpt-4o-mini', 'gpt-4o-mini', 'gpt-4o-mini']);
+    expect(llm.map((i) => i.detail.stream)).toEqual([false, false, true]);
+    for (const i of llm) {
+      expect(i.key).toMatch(/^llm:\d+$/);
+      expect(i.status).toBe('ok');
+      expect(i.costUsd).toBeGreaterThan(0);
+      expect(i.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    const progress = page.items.filter((i) => i.lane === 'progress');
+    expect(progress).toHaveLength(1);
+    expect(progress[0]!.detail).toMatchObject({ type: 'agent.progress', done: 1, total: 3, unit: 'leads' });
+    expect(page.total).toEqual({ llm: 3, tool: 0, events: 1 });
+    expect(page.before).toBeNull();
+    expect(page.after).toBeNull();
+    expect(page.last).not.toBeNull();
+    // Nothing since the last item; then something is.
+    expect((await get<TimelinePage>(`/api/agents/${live.agentId}/timeline?after=${page.last}`)).items).toEqual([]);
+    await t.api(`/api/agents/${live.agentId}/progress`, {
+      method: 'POST',
+      token: live.token,
+      body: JSON.stringify({ done: 2, total: 3, unit: 'leads' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const since = await until(async () => {
+      const p = await get<TimelinePage>(`/api/agents/${live.agentId}/timeline?after=${page.last}`);
+      return p.items.length > 0 ? p : null;
+    });
+    expect(since.items.map((i) => i.detail.done)).toEqual([2]);
+    // An agent token reads its own timeline, and learns nothing of another's.
+    expect((await get<TimelinePage>(`/api/agents/${live.agentId}/timeline?lanes=llm`, live.token)).items).toHaveLength(3);
+    expect((await t.api(`/api/agents/${long.agentId}/timeline`, { token: live.token })).status).toBe(404);
+    expect((await t.api(`/api/agents/${long.agentId}/timeline/overview`, { token: live.token })).status).toBe(404);
+  });
+});
+
+describe('a long run, paged', () => {
+  beforeAll(async () => {
+    // Progress reports and notable events between the calls (notable: more than an overview keeps).
+    const state = t.rt.state;
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < PROGRESS; i++)
+      writes.push(
+        state.writeSoon(() => undefined, {
+          agentId: long.agentId,
+          type: 'agent.progress',
+          severity: 'debug',
+          message: `${i + 1} leads`,
+          data: { done: i + 1, total: null, unit: 'leads', succeeded: null, failed: null },
+        }),
+      );
+    writes.push(
+      state.writeSoon(() => undefined, {
+        agentId: long.agentId,
+        type: 'watch.loop',
+        severity: 'warn',
+        message: 'crm GET /leads/7 repeated 3 times',
+        data: {
+          kind: 'tool',
+          key: 'k',
+          label: 'crm GET /leads/7',
+          count: 3,
+          windowMs: 300_000,
+          firstTs: new Date(t0).toISOString(),
+          requestIds: ids.llm.slice(0, 2),
+          toolCallIds: [5, 6],
+          spentUsd: 0.01,
+          wastedUsd: 0.005,
+          policy: 'warn',
+        },
+      }),
+    );
+    for (let i = 0; i < MARKS; i++)
+      writes.push(state.writeSoon(() => undefined, { agentId: long.agentId, type: 'budget.changed', severity: 'info', message: `limit ${i}`, data: { limitUsd: i, previousUsd: null, by: 'test' } }));
+    await Promise.all(writes);
+  });
+
+  it('walks the whole run earlier and later, each row once, in order, and answers around an instant', async () => {
+    const all = 'llm,tool,progress,budget,watch,pii,lifecycle,breaker';
+    const everything = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?limit=1&lanes=${all}`);
+    const events = PROGRESS + 1 + MARKS;
+    expect(everything.total).toEqual({ llm: CALLS, tool: TOOLS, events });
+    const back = await walk('before', 97);
+    const keys = back.map((i) => i.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.filter((k) => k.startsWith('llm:')).map((k) => Number(k.slice(4)))).toEqual(ids.llm);
+    expect(keys.filter((k) => k.startsWith('tool:'))).toHaveLength(TOOLS);
+    expect(keys.filter((k) => k.startsWith('ev:'))).toHaveLength(events);
+    const forth = await walk('after', 250);
+    expect(forth.map((i) => i.key).sort()).toEqual([...keys].sort());
+    // Calls by their start: the row's time less its latency.
+    const first = back.find((i) => i.key === `llm:${ids.llm[1]}`)!;
+    expect(first.startMs).toBe(t0 + 90_000 + 17 - 301);
+    expect(first.durationMs).toBe(301);
+    // Around an instant: half before it, half from it on.
+    const at = t0 + 450 * 90_000;
+    const around = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?around=${at}&limit=40&lanes=llm`);
+    expect(around.items.map((i) => i.key)).toEqual(ids.llm.slice(430, 470).map((id) => `llm:${id}`));
+    expect(around.before).not.toBeNull();
+    expect(around.after).not.toBeNull();
+    // Lanes: only what was asked.
+    const tools = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?lanes=tool&limit=1000`);
+    expect(tools.items.every((i) => i.lane === 'tool')).toBe(true);
+    expect(tools.items).toHaveLength(TOOLS);
+    expect(tools.items.filter((i) => i.status === 'error')).toHaveLength(TOOLS / 40);
+    const loop = (await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?lanes=watch`)).items;
+    expect(loop).toHaveLength(1);
+    expect(loop[0]!.links).toEqual([`llm:${ids.llm[0]}`, `llm:${ids.llm[1]}`, 'tool:5', 'tool:6']);
+  });
+
+  it('summarises the run in at most 240 buckets from the rollup, and at most 2,000 marks', async () => {
+    const o = await get<TimelineOverview>(`/api/agents/${long.agentId}/timeline/overview`);
+    expect(o.buckets.length).toBeLessThanOrEqual(240);
+    expect(o.bucketMs % 60_000).toBe(0);
+    expect(o.buckets.reduce((a, b) => a + b.llm, 0)).toBe(CALLS);
+    expect(o.buckets.reduce((a, b) => a + b.tool, 0)).toBe(TOOLS);
+    const cost = Array.from({ length: CALLS }, (_, i) => (i % 25 === 0 ? 0 : 50 + (i % 7))).reduce((a, b) => a + b, 0);
+    expect(Math.round(o.buckets.reduce((a, b) => a + b.costUsd, 0) * 1e6)).toBe(cost);
+    expect(o.buckets.reduce((a, b) => a + b.errors, 0)).toBe(CALLS / 25 + TOOLS / 40);
+    // Each bucket holds the calls of its time.
+    const third = o.buckets[3]!;
+    expect(third.llm).toBe(Array.from({ length: CALLS }, (_, i) => t0 + i * 90_000).filter((ms) => ms >= third.startMs && ms < third.startMs + o.bucketMs).length);
+    expect(o.startMs).toBe(t0);
+    // The marks were written within a moment at the run's end, over 22 hours: thinned by time, a few remain, the loop first.
+    expect(o.marks.length).toBeLessThanOrEqual(2_000);
+    expect(o.marks.length).toBeGreaterThan(0);
+    expect(o.marks[0]).toMatchObject({ lane: 'watch', severity: 'warn', title: 'crm GET /leads/7 repeated 3 times' });
+    expect(new Set(o.marks.map((m) => m.key)).size).toBe(o.marks.length);
+    expect(o.marks.every((m, i) => i === 0 || m.ms >= o.marks[i - 1]!.ms)).toBe(true);
+    expect(o.total.llm).toBe(CALLS);
+  });
+
+  it('refuses a bad query with a precise 400', async () => {
+    const bad: Array<[string, RegExp]> = [
+      ['limit=0', /limit/],
+      ['limit=1001', /limit/],
+      ['limit=abc', /limit/],
+      ['before=xyz', /before/],
+      ['after=1.5.3', /after/],
+      ['before=1.0.1&after=1.0.1', /at most one/],
+      ['around=-4', /around/],
+      ['lanes=llm,nope', /lanes/],
+      ['lanes=', /lanes/],
+      ['cursor=1', /cursor/],
+    ];
+    for (const [q, msg] of bad) {
+      const r = await t.api(`/api/agents/${long.agentId}/timeline?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(JSON.stringify(await r.json()), q).toMatch(msg);
+    }
+    expect((await t.api(`/api/agents/${long.agentId}/timeline/overview?x=1`)).status).toBe(400);
+    expect((await t.api('/api/agents/nobody/timeline')).status).toBe(404);
+    expect((await t.api('/api/agents/nobody/timeline/overview')).status).toBe(404);
+  });
+});
