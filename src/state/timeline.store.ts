@@ -57,7 +57,7 @@ export interface OverviewBucket {
 export type MarkRow = Pick<EventRow, 'seq' | 'ts' | 'type' | 'severity' | 'message'>;
 
 /** At most this many marks in an overview: more are thinned evenly over the run's time. */
-export const TIMELINE_MARKS_MAX = 2_000;
+export const TIMELINE_MARKS_MAX = 1_000;
 /** At most this many buckets in an overview. */
 export const TIMELINE_BUCKETS_MAX = 240;
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 import type { TimelineItem, TimelineOverview, TimelinePage } from '../../src/server/index.js';
+import { TIMELINE_MARKS_MAX } from '../../src/state/timeline.store.js';
 
 // GET /api/agents/:id/timeline and /timeline/overview against a real runtime: calls through the
 // gateway (simulated provider), then a long run written through the stores as the gateway and
@@ -232,7 +233,7 @@ describe('a long run, paged', () => {
     expect(loop[0]!.links).toEqual([`llm:${ids.llm[0]}`, `llm:${ids.llm[1]}`, 'tool:5', 'tool:6']);
   });
 
-  it('summarises the run in at most 240 buckets from the rollup, and at most 2,000 marks', async () => {
+  it('summarises the run in at most 240 buckets from the rollup, and at most 1,000 marks', async () => {
     const o = await get<TimelineOverview>(`/api/agents/${long.agentId}/timeline/overview`);
     expect(o.buckets.length).toBeLessThanOrEqual(240);
     expect(o.bucketMs % 60_000).toBe(0);
@@ -246,7 +247,7 @@ describe('a long run, paged', () => {
     expect(third.llm).toBe(Array.from({ length: CALLS }, (_, i) => t0 + i * 90_000).filter((ms) => ms >= third.startMs && ms < third.startMs + o.bucketMs).length);
     expect(o.startMs).toBe(t0);
     // The marks were written within a moment at the run's end, over 22 hours: thinned by time, a few remain, the loop first.
-    expect(o.marks.length).toBeLessThanOrEqual(2_000);
+    expect(o.marks.length).toBeLessThanOrEqual(TIMELINE_MARKS_MAX);
     expect(o.marks.length).toBeGreaterThan(0);
     expect(o.marks[0]).toMatchObject({ lane: 'watch', severity: 'warn', title: 'crm GET /leads/7 repeated 3 times' });
     expect(new Set(o.marks.map((m) => m.key)).size).toBe(o.marks.length);

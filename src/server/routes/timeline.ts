@@ -55,7 +55,7 @@ export interface TimelinePage {
   total: { llm: number; tool: number; events: number };
 }
 
-/** The whole run at a glance: ≤ 240 buckets and ≤ 2,000 marks (its notable events, thinned evenly over time if more). */
+/** The whole run at a glance: ≤ 240 buckets and ≤ 1,000 marks (its notable events, thinned evenly over time if more: about one per two pixels of a projector-wide strip). */
 export interface TimelineOverview {
   startMs: number;
   endMs: number;
