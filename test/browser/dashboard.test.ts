@@ -301,9 +301,12 @@ describe('the dashboard in Chromium, on a live run', () => {
     // tests made it speak). The full-width timeline row (#26) is added under them, a scroll away
     // (a virtualised list of its own, at least 16rem tall: it cannot share 1080 px with the
     // columns without cutting them), its head on the first screen to say it is there.
+    // Run alone, the test comes before the page has laid out anything (an empty page fits anything).
+    await admin.page.waitForSelector('[data-testid=conn][data-state=live]', { timeout: 20_000 });
+    await admin.page.waitForSelector('main.grid > .col > .panel-agent', { timeout: 20_000 });
     const size = await admin.page.evaluate(() => {
       scrollTo(0, 0);
-      const bottoms = [...document.querySelectorAll('main.grid > .col > .panel')].map((p) => p.getBoundingClientRect().bottom);
+      const bottoms = Array.from(document.querySelectorAll('main.grid > .col > .panel'), (p) => p.getBoundingClientRect().bottom);
       return {
         panels: bottoms.length,
         columns: Math.max(...bottoms),
