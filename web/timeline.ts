@@ -94,9 +94,14 @@ export function loadBefore(): void {
     const have = new Set(state.timeline.items.map((i) => i.key));
     const chunks = [{ items: p.items.filter((i) => !have.has(i.key)), before: p.before, after: undefined }, ...state.timeline.chunks];
     let n = chunks.reduce((s, c) => s + c.items.length, 0);
-    while (n > MAX_ITEMS && chunks.length > 1) n -= chunks.pop()!.items.length;
-    // Whatever was cut from the end: the live end is no longer in the window.
-    withChunks(chunks, { busy: null, following: false, total: p.total });
+    let cut = false;
+    while (n > MAX_ITEMS && chunks.length > 1) {
+      n -= chunks.pop()!.items.length;
+      cut = true;
+    }
+    // Something was cut from the end: the live end is no longer in the window (else a reader
+    // following it, a window shorter than the view, goes on following).
+    withChunks(chunks, { busy: null, following: state.timeline.following && !cut, total: p.total });
   }, failed);
 }
 
@@ -158,7 +163,9 @@ export function timelineEvent(ev: FeedEvent): void {
 
 async function liveEnd(): Promise<void> {
   const t = state.timeline;
-  if (!t.agentId || !t.following || t.busy) return;
+  if (!t.agentId || !t.following) return;
+  // A page is on its way: ask again once it is in (dropping it would leave the live end stale).
+  if (t.busy) return void setTimeout(() => timelineEvent({ agentId: t.agentId, type: 'agent.progress' } as FeedEvent), LIVE_GAP_MS);
   const g = gen;
   liveRunning = true;
   liveAt = Date.now();
@@ -194,7 +201,11 @@ function mergeLive(p: TimelinePage): void {
   withChunks(next, { total: p.total });
 }
 
-/** The reader scrolled to the bottom of the live end (or away from it). */
+/**
+ * The reader is at the bottom of the window (or away from it): at the bottom of a window that
+ * reaches the live end, it is followed. Said on each scroll, and by the panel whenever the
+ * window changes (a view already at the bottom fires no scroll event).
+ */
 export function setFollowing(following: boolean): void {
   const t = state.timeline;
   const can = following && t.chunks.at(-1)?.after === null;
@@ -233,7 +244,8 @@ export function jumpTimeline(j: Jump): void {
   const g = ++gen;
   const keep = state.timeline.agentId === j.agentId ? state.timeline : emptyTimeline(j.agentId);
   set({ timeline: { ...keep, agentId: j.agentId, busy: 'jump', following: false, note: null } });
-  if (keep !== state.timeline || !keep.overview) loadOverview(j.agentId, true);
+  // A strip to jump from is refreshed too (at its usual pace): the run may have gone on.
+  loadOverview(j.agentId, keep !== state.timeline || !keep.overview);
   document.querySelector('.panel-timeline')?.scrollIntoView({ block: 'start', behavior: 'smooth' });
   page(j.agentId, `around=${Math.round(j.ms)}`).then((p) => {
     if (g !== gen) return;

@@ -16,6 +16,8 @@ export const ROW = 26;
 const OVERSCAN = 10;
 /** Rows from either end at which the next page is asked for. */
 const NEAR = 40;
+/** A click this close to the overview strip's right end goes to the live end. */
+const LIVE_EDGE_PX = 8;
 
 const LANE: Record<TimelineItem['lane'], string> = {
   llm: 'LLM',
@@ -37,6 +39,8 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
   const anchor = useRef<{ key: string; offset: number } | null>(null);
   const [view, setView] = useState({ top: 0, height: 0 });
   const items = t.agentId === agent?.id ? t.items : [];
+  /** The window reaches the live end: nothing later yet. */
+  const atEnd = t.chunks.at(-1)?.after === null;
 
   // For the benchmark: the first page on screen.
   useLayoutEffect(() => {
@@ -59,7 +63,11 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
       if (i >= 0) el.scrollTop = i * ROW + anchor.current.offset;
     }
     if (el.scrollTop !== view.top || el.clientHeight !== view.height) setView({ top: el.scrollTop, height: el.clientHeight });
-  }, [items, t.reveal, t.following]);
+    // Following is where the view is, not how it got there: a view already at the bottom (the
+    // window shorter than the box, a jump that landed there, a page that brought nothing new)
+    // fires no scroll event when scrolled down, yet it is at the live end once the window reaches it.
+    if (!t.following && t.ready && !t.busy && atEnd && el.scrollHeight - el.scrollTop - el.clientHeight < ROW / 2) setFollowing(true);
+  }, [items, t.reveal, t.following, t.busy, atEnd]);
 
   const onScroll = () => {
     const el = box.current!;
@@ -249,12 +257,16 @@ function Overview({ o, from, to, agentId }: { o: TimelineOverview; from: number 
   const at = (ms: number) => ((ms - o.startMs) / total) * n;
   const jump = (e: MouseEvent) => {
     const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+    // The strip's right end is now. The strip is refetched at most every few seconds while the
+    // run goes on, so where it ends may be seconds old (a burst of calls since): a click there
+    // goes to the live end, followed, not to where the strip last ended.
+    if (r.width > 0 && r.right - e.clientX <= LIVE_EDGE_PX) return liveTimeline(agentId);
     const frac = r.width > 0 ? Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)) : 1;
     jumpTimeline({ agentId, ms: o.startMs + frac * total });
   };
   return (
     <div class="tl-overview-wrap">
-      <button type="button" class="tl-overview" data-testid="timeline-overview" aria-label="The whole run: click a time to show it in the timeline" onClick={jump}>
+      <button type="button" class="tl-overview" data-testid="timeline-overview" aria-label="The whole run: click a time to show it in the timeline, its right end for the newest calls" onClick={jump}>
         <svg viewBox={`0 0 ${n} 32`} preserveAspectRatio="none" aria-hidden="true">
           {from !== null && to !== null && <rect class="ov-window" x={at(from)} width={Math.max(0.5, at(to) - at(from))} y="0" height="32" />}
           {o.buckets.map((b, i) => {
