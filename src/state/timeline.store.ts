@@ -281,10 +281,10 @@ export class TimelineStore {
   }
 
   /** The agent's first LLM calls written at or after `ts` (up to `limit`): what a PII finding during a call links to. */
-  llmFrom(agentId: string, ts: string, limit: number): Array<Pick<LlmRequestRow, 'id' | 'model' | 'ts'>> {
+  llmFrom(agentId: string, ts: string, limit: number): Array<Pick<LlmRequestRow, 'id' | 'model' | 'ts' | 'redactions' | 'status'>> {
     const t = llmRequests;
     return this.db.orm
-      .select({ id: t.id, model: t.model, ts: t.ts })
+      .select({ id: t.id, model: t.model, ts: t.ts, redactions: t.redactions, status: t.status })
       .from(t)
       .where(and(eq(t.agentId, agentId), gte(t.ts, ts)))
       .orderBy(asc(t.ts), asc(t.id))

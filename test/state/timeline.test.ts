@@ -118,6 +118,58 @@ async function walk(dir: 'before' | 'after', limit: number): Promise<TimelineIte
 }
 
 describe('the timeline of a live agent', () => {
+  it('links a PII finding to its own call: of the model its ref names, the first written after it that redacted something', async () => {
+    const { RequestsStore } = await import('../../src/state/index.js');
+    const requests = new RequestsStore(t.rt.state);
+    const agent = await agentToken(t, { budgetUsd: null });
+    const finding = t.rt.state.record({
+      agentId: agent.agentId,
+      type: 'pii.detected',
+      severity: 'warn',
+      message: 'PII redacted in an LLM answer',
+      data: {
+        location: 'llm.output',
+        action: 'redacted',
+        types: { EMAIL: 1 },
+        severity: 'WARN',
+        preview: '[EMAIL_REDACTED]',
+        requestRef: 'chat:ft:gpt-4o-mini:acme:x1',
+        counters: { piiLeaksBlocked: 1, piiWarned: 0, byType: { EMAIL: 1 } },
+      },
+    });
+    const after = Date.parse(finding.ts);
+    // Three calls end after it: another model's, one of its model that found nothing (it ran beside it), then its own.
+    const row = (ms: number, model: string, redactions: number) => ({
+      ts: new Date(after + ms).toISOString(),
+      agentId: agent.agentId,
+      endpoint: 'chat',
+      provider: 'openai',
+      model,
+      stream: false,
+      status: 'ok' as const,
+      httpStatus: 200,
+      promptTokens: 10,
+      completionTokens: 5,
+      costMicros: 10,
+      reservedMicros: 100,
+      usageSource: 'provider' as const,
+      latencyMs: 50,
+      firstByteMs: null,
+      redactions,
+      error: null,
+      attempts: 1,
+      budgets: null,
+    });
+    const [, , own] = (
+      await t.rt.state.writeSoon(
+        (tx) => [requests.insert(tx, row(1, 'gpt-4o', 1)), requests.insert(tx, row(2, 'ft:gpt-4o-mini:acme:x1', 0)), requests.insert(tx, row(3, 'ft:gpt-4o-mini:acme:x1', 1))],
+        null,
+      )
+    ).result;
+    const page = await get<TimelinePage>(`/api/agents/${agent.agentId}/timeline?lanes=pii`);
+    expect(page.items.map((i) => [i.key, i.links])).toEqual([[`ev:${finding.seq}`, [`llm:${own}`]]]);
+  });
+
   it('shows its calls as the ledger has them, its progress, and its totals', async () => {
     const page = await until(async () => {
       const p = await get<TimelinePage>(`/api/agents/${live.agentId}/timeline`);

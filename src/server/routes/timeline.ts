@@ -205,10 +205,13 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
     links.push(...ids(data.requestIds).map((id) => `llm:${id}`), ...ids(data.toolCallIds).map((id) => `tool:${id}`));
   } else if (r.type === 'pii.detected' && typeof data.location === 'string' && data.location.startsWith('llm.') && r.agentId) {
     // A finding is said while its call runs, before the call's row is written: the call is the
-    // agent's first row written at or after it, of the model its ref names (`chat:gpt-4o`).
-    const model = typeof data.requestRef === 'string' ? data.requestRef.slice(data.requestRef.indexOf(':') + 1) : null;
-    const next = store.llmFrom(r.agentId, r.ts, 5);
-    const hit = next.find((x) => x.model === model) ?? next[0];
+    // agent's first row written at or after it, of the model its ref names (`chat:gpt-4o`), that
+    // redacted or blocked something (calls running beside it that found nothing are passed over).
+    // `<endpoint>:<model>`, `:prompt` after it for the prompt guard's; a model name may hold ':' (`ft:gpt-4o:org:x`).
+    const model = typeof data.requestRef === 'string' ? data.requestRef.slice(data.requestRef.indexOf(':') + 1).replace(/:prompt$/, '') : null;
+    const next = store.llmFrom(r.agentId, r.ts, 8);
+    const same = next.filter((x) => x.model === model);
+    const hit = same.find((x) => x.redactions > 0 || x.status === 'blocked') ?? same[0] ?? next[0];
     if (hit) links.push(`llm:${hit.id}`);
   } else if ((r.type === 'breaker.transition' || r.type === 'tool.fallback') && typeof data.service === 'string' && r.agentId && data.kind !== 'provider') {
     links.push(...store.toolsAround(r.agentId, data.service, r.ts, BREAKER_LINKS / 2).map((id) => `tool:${id}`));
