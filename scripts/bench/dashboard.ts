@@ -206,7 +206,7 @@ async function runPart(rows: Row[]) {
       await timed('GET …/timeline?around=<a random instant>', (i) => `${base}?around=${overview.startMs + Math.floor(((i * 7919) % N) * (span / N))}`);
       await timed('GET …/timeline?before=<cursor> (paging back, 300 a page)', () => `${base}?before=${latest.before}`);
       await timed('GET …/timeline?lanes=llm&limit=1000', () => `${base}?lanes=llm&limit=1000`);
-      await timed('GET …/timeline/overview (240 buckets, ≤ 1,000 marks)', () => `${base}/overview`);
+      await timed('GET …/timeline/overview (240 buckets, ≤ 500 marks)', () => `${base}/overview`);
       rows.push({
         metric: 'that run as the timeline counts it',
         value: `${fmt(latest.total.llm, 0)} LLM, ${fmt(latest.total.tool, 0)} tool, ${fmt(latest.total.events, 0)} timeline events; overview ${overview.buckets.length} buckets of ${fmt(overview.bucketMs / 60_000, 0)} min, ${overview.marks.length} marks`,

@@ -57,7 +57,7 @@ export interface OverviewBucket {
 export type MarkRow = Pick<EventRow, 'seq' | 'ts' | 'type' | 'severity' | 'message'>;
 
 /** At most this many marks in an overview: more are thinned evenly over the run's time. */
-export const TIMELINE_MARKS_MAX = 1_000;
+export const TIMELINE_MARKS_MAX = 500;
 /** At most this many buckets in an overview. */
 export const TIMELINE_BUCKETS_MAX = 240;
 
@@ -269,13 +269,15 @@ export class TimelineStore {
     if (all.length <= max) return all;
     const out: MarkRow[] = [];
     const step = Math.max(1, (last - first + 1) / max);
+    // Each seek starts past the mark before it (by a millisecond: the strip is far coarser), so
+    // marks bunched in one stretch of the run are taken one after another, not the same one again.
     let next = '';
     for (let k = 0; k < max; k++) {
       const from = iso(first + Math.floor(k * step));
       const row = this.markAt.get({ agentId, ts: from > next ? from : next });
       if (!row) break;
-      if (out.at(-1)?.seq !== row.seq) out.push(row);
-      next = row.ts;
+      out.push(row);
+      next = iso(msOf(row.ts) + 1);
     }
     return out;
   }

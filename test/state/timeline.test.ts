@@ -285,7 +285,7 @@ describe('a long run, paged', () => {
     expect(loop[0]!.links).toEqual([`llm:${ids.llm[0]}`, `llm:${ids.llm[1]}`, 'tool:5', 'tool:6']);
   });
 
-  it('summarises the run in at most 240 buckets from the rollup, and at most 1,000 marks', async () => {
+  it('summarises the run in at most 240 buckets from the rollup, and at most 500 marks', async () => {
     const o = await get<TimelineOverview>(`/api/agents/${long.agentId}/timeline/overview`);
     expect(o.buckets.length).toBeLessThanOrEqual(240);
     expect(o.bucketMs % 60_000).toBe(0);

@@ -55,7 +55,7 @@ export interface TimelinePage {
   total: { llm: number; tool: number; events: number };
 }
 
-/** The whole run at a glance: ≤ 240 buckets and ≤ 1,000 marks (its notable events, thinned evenly over time if more: about one per two pixels of a projector-wide strip). */
+/** The whole run at a glance: ≤ 240 buckets and ≤ 500 marks (its notable events, thinned evenly over time if more: one per four pixels of a projector-wide strip is more than the eye tells apart). */
 export interface TimelineOverview {
   startMs: number;
   endMs: number;
