@@ -107,7 +107,7 @@ export function secretAvailability(opened: Pick<Secret, 'id' | 'name' | 'updated
  */
 export function pausedOf(agentId: string | null, s: Readonly<State> = state): PausedView | null {
   const agent = s.agents.find((a) => a.id === agentId);
-  if (agent) return agent.paused;
+  if (agent && agent.paused !== undefined) return agent.paused;
   return (agentId && s.watch[agentId]?.paused) || null;
 }
 

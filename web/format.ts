@@ -62,16 +62,3 @@ export function ago(iso: string, now = Date.now()): string {
   if (a < 86_400) return rel().format(Math.round(s / 3600), 'hour');
   return rel().format(Math.round(s / 86_400), 'day');
 }
-
-/**
- * #26: the runway in words: `≈ 38 more leads, 11m00s at $0.21/min · next call ≤ $0.04`.
- *
- * @example
- *   runwayText({ unitsLeft: 38.4, unit: 'leads', runwayMs: 660_000, rateUsdPerMin: 0.21, nextCallWorstUsd: 0.04, ... })
- */
-export function runwayText(r: { rateUsdPerMin: number; remainingUsd: number; runwayMs: number | null; unitsLeft: number | null; unit: string | null; nextCallWorstUsd: number | null }): string {
-  const left = [r.unitsLeft !== null && r.unit ? `≈ ${count(Math.floor(r.unitsLeft))} more ${r.unit}` : null, r.runwayMs !== null ? duration(r.runwayMs) : null].filter(Boolean).join(', ');
-  const rate = r.rateUsdPerMin > 0 ? `at ${money(r.rateUsdPerMin)}/min` : 'no spend in the last minutes';
-  const head = left ? `${left} ${rate}` : `${money(r.remainingUsd)} left, ${rate}`;
-  return r.nextCallWorstUsd !== null ? `${head} · next call ≤ ${money(r.nextCallWorstUsd)}` : head;
-}

@@ -1,7 +1,7 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
 import type { Approval } from './actions.js';
-import { count, duration, money, runwayText } from './format.js';
+import { count, duration, money } from './format.js';
 import type { Agent, AnyEvent } from './types.js';
 
 export interface Toast {
@@ -147,7 +147,7 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
         body: `after ${duration(ev.data.pausedMs)}${ev.data.held > 0 ? `; ${count(ev.data.held)} held call${ev.data.held === 1 ? '' : 's'} go on` : ''}`,
       });
     case 'budget.runway':
-      return make(ev, { key: `runway:${ev.agentId}`, kind: 'runway', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: runwayText(ev.data), jump: here(ev) });
+      return make(ev, { key: `runway:${ev.agentId}`, kind: 'runway', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: ev.message, jump: here(ev) });
     case 'secret.rotated':
       return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FIXTURES, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { FakeService } from '../helpers/http.js';
-import { money, runwayText } from '../../web/format.js';
+import { money } from '../../web/format.js';
 import type { RunwayView, StepsReport, TimelineOverview, TimelinePage, WatchView } from '../../web/types.js';
 import { withTools } from '../tools/helpers.js';
 
@@ -218,7 +218,7 @@ describe('the timeline, the Watch card and cost per step, in Chromium on a live 
           .getByTestId('runway')
           .innerText()
           .catch(() => '')
-      ).endsWith(runwayText(now));
+      ).endsWith(now.text);
     }, 20_000);
     expect(runway.remainingUsd).toBeGreaterThan(0);
 

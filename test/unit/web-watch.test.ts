@@ -1,25 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { pauseAvailability, pausedOf, resumeAvailability } from '../../web/actions.js';
-import { runwayText } from '../../web/format.js';
 import type { State } from '../../web/store.js';
 import { toastFor } from '../../web/toasts.js';
 import type { Agent, AnyEvent, PausedView } from '../../web/types.js';
 
-// #26 in the page, from its state alone: the runway in words, the pause gate's buttons, and the
+// #26 in the page, from its state alone: the pause gate's buttons, and the
 // pop-ups that lead into the timeline. test/browser/timeline.test.ts drives the same through a run.
 
 const paused: PausedView = { since: '2026-11-24T10:00:00.000Z', by: 'watch', reason: 'loop', cause: 'loop', held: 1 };
 const agent = (status: Agent['status'], p: PausedView | null | undefined): Agent => ({ id: 'lg-1', status, ...(p === undefined ? {} : { paused: p }) }) as unknown as Agent;
 const state = (o: Partial<State>): State => ({ agents: [], events: [], watch: {}, role: 'admin', ...o }) as State;
-
-describe('runwayText', () => {
-  it('says units and time left at the rate, and the next call at worst', () => {
-    const r = { rateUsdPerMin: 0.21, remainingUsd: 2.31, runwayMs: 660_000, unitsLeft: 38.7, unit: 'leads', nextCallWorstUsd: 0.04 };
-    expect(runwayText(r)).toBe('≈ 38 more leads, 11m00s at $0.21/min · next call ≤ $0.04');
-    expect(runwayText({ ...r, unitsLeft: null, unit: null, nextCallWorstUsd: null })).toBe('11m00s at $0.21/min');
-    expect(runwayText({ ...r, rateUsdPerMin: 0, runwayMs: null, unitsLeft: null, nextCallWorstUsd: null })).toBe('$2.31 left, no spend in the last minutes');
-  });
-});
 
 describe('Pause and Resume', () => {
   it('reads the pause from the status object first, else from the watch view', () => {

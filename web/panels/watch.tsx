@@ -4,7 +4,7 @@
 import { ActionButton } from '../action-button.js';
 import { pauseAvailability, pausedOf, resumeAvailability } from '../actions.js';
 import { api } from '../api.js';
-import { count, duration, money, runwayText, time } from '../format.js';
+import { count, duration, money, time } from '../format.js';
 import { refreshStatus } from '../refresh.js';
 import { notifyError, useStore } from '../store.js';
 import { jumpTimeline } from '../timeline.js';
@@ -76,7 +76,7 @@ export function WatchPanel({ agent }: { agent: Agent | null }) {
       )}
       {runway && (
         <p class={`runway${short ? ' tone-warn' : ''}`} data-testid="runway">
-          <span class="muted">Runway</span> {runwayText(runway)}
+          <span class="muted">Runway</span> {runway.text}
         </p>
       )}
       {(loops.length > 0 || stalled || spike) && (

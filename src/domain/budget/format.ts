@@ -1,5 +1,6 @@
 import { formatRoughly } from '../../core/duration.js';
 import { formatUsd, MICROS_PER_USD, type Micros } from '../../core/money.js';
+import type { Runway } from './runway.js';
 
 // The strings the terminal, dashboard and alerts show: `$5.29 / $50.00 (10.6%)`,
 // `$0.23 avg/lead`, `Projection: $23.00 total`, `vs baseline: $64.86 saved`, `Approve $25 increase`.
@@ -76,14 +77,7 @@ export function formatIncreaseAction(increaseMicros: Micros): string {
  * $0.21/min` before any unit is done; `no spend in the last 5 min` at rate 0; `budget used up`
  * when nothing is left.
  */
-export function formatRunway(r: {
-  ratePerMinMicros: number;
-  remainingMicros: Micros;
-  runwayMs: number | null;
-  unitsLeft: number | null;
-  unit: string | null;
-  nextCallWorstMicros: Micros | null;
-}): string {
+export function formatRunway(r: Runway): string {
   const next = r.nextCallWorstMicros === null ? '' : ` · next call ≤ ${formatUsd(r.nextCallWorstMicros)}`;
   if (r.remainingMicros <= 0) return 'budget used up';
   if (r.runwayMs === null) return `no spend in the last 5 min${next}`;
