@@ -279,6 +279,13 @@ export class Watch implements Observer {
       const brief = this.d.state.agentBrief(agentId);
       // A supervised run that is running: an external agent's token has no run to stall.
       if (brief?.kind !== 'supervised' || brief.status !== 'running') continue;
+      // An LLM call in flight (its reservation held) or waiting for budget is no stall: a long
+      // answer or a slow provider is the agent working. Idle from when it ends.
+      const budget = this.d.state.getAgent(agentId)?.budget;
+      if (budget && (budget.reservedUsd > 0 || budget.waiting > 0)) {
+        a.lastMs = now;
+        continue;
+      }
       a.stalled = true;
       const data: EventData['watch.stall'] = { idleMs: now - a.lastMs, lastActivity: iso(a.lastMs), lastProgress: a.lastProgressMs === null ? null : iso(a.lastProgressMs), policy };
       const message = stallMessage(data);

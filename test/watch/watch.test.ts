@@ -174,6 +174,18 @@ describe('stalls and spikes', () => {
     }
   }, 30_000);
 
+  it('no stall while an LLM call is in flight: a slow answer is the agent working', async () => {
+    const slow = { ...sim, providers: { ...sim.providers, simulated: { latencyMs: 1_500, chunkDelayMs: 0, failures: [] } } };
+    const t = await startTestRuntime({ config: config({ stalls: { afterMs: 300 } }, { gateway: slow }), agent: { script: AGENT, args: ['slow', '1'] } });
+    try {
+      await t.rt.agentDone;
+      expect(ledger(t)).toHaveLength(1);
+      expect(eventsOf(t, 'watch.stall')).toEqual([]);
+    } finally {
+      await t.stop();
+    }
+  }, 30_000);
+
   it('a spend spike: the rate of the last window against its own baseline', async () => {
     const t = await start('spike', 5, { spikes: { windowMs: 1000, baselineMs: 2000, minUsd: 0.01, factor: 5 } });
     try {
