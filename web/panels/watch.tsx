@@ -7,6 +7,7 @@ import { api } from '../api.js';
 import { count, duration, money, time } from '../format.js';
 import { refreshStatus } from '../refresh.js';
 import { notifyError, useStore } from '../store.js';
+import { LIVE_STATUSES } from '../status.js';
 import { jumpTimeline } from '../timeline.js';
 import type { Agent, TimelineItem, WatchLoop } from '../types.js';
 import { Panel } from '../ui.js';
@@ -24,7 +25,8 @@ export function WatchPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   if (!agent) return null;
   const w = s.watch[agent.id];
-  const runway = s.runway[agent.id] ?? null;
+  // How long the budget lasts at the current rate: a run that has ended spends nothing more.
+  const runway = LIVE_STATUSES.has(agent.status) ? (s.runway[agent.id] ?? null) : null;
   const paused = pausedOf(agent.id, s);
   const loops = w?.loops ?? [];
   const stalled = w?.stall.stalled ? w.stall : null;
