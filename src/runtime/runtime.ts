@@ -102,7 +102,7 @@ export class Runtime {
         signal: (id: string, sig: NodeJS.Signals) => rt?.supervisors.get(id)?.signal(sig) ?? 'not-running',
         restart: (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false,
       };
-      // One dispatcher for every alert: budget alerts and PII findings share its channels and its record.
+      // One dispatcher for every alert: budget thresholds and runway, PII findings and the watch share its channels and its record.
       alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, onResult: (r) => state.record(deliveryEvent(r)) });
       const pii = new PiiProtection({ config, state, logger, notify: alerts, stopAgent: agents.stop });
       // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
