@@ -282,16 +282,16 @@ export class TimelineStore {
     return out;
   }
 
-  /** The agent's first LLM calls written at or after `ts` (up to `limit`): what a PII finding during a call links to. */
-  llmFrom(agentId: string, ts: string, limit: number): Array<Pick<LlmRequestRow, 'id' | 'model' | 'ts' | 'redactions' | 'status'>> {
+  /**
+   * The agent's LLM calls written nearest `ts`: up to `half` at or after it and `half` before,
+   * oldest first. What a PII finding said during a call links to: a whole call's row is written
+   * as it ends (after the finding), a stream's as it begins (before it).
+   */
+  llmNear(agentId: string, ts: string, half: number): LlmRequestRow[] {
     const t = llmRequests;
-    return this.db.orm
-      .select({ id: t.id, model: t.model, ts: t.ts, redactions: t.redactions, status: t.status })
-      .from(t)
-      .where(and(eq(t.agentId, agentId), gte(t.ts, ts)))
-      .orderBy(asc(t.ts), asc(t.id))
-      .limit(limit)
-      .all();
+    const later = this.db.orm.select().from(t).where(and(eq(t.agentId, agentId), gte(t.ts, ts))).orderBy(asc(t.ts), asc(t.id)).limit(half).all();
+    const earlier = this.db.orm.select().from(t).where(and(eq(t.agentId, agentId), lt(t.ts, ts))).orderBy(desc(t.ts), desc(t.id)).limit(half).all();
+    return [...earlier.reverse(), ...later];
   }
 
   /** The agent's tool calls to `service` nearest `ts`: up to `half` before and `half` after. */

@@ -168,6 +168,29 @@ describe('the timeline of a live agent', () => {
     ).result;
     const page = await get<TimelinePage>(`/api/agents/${agent.agentId}/timeline?lanes=pii`);
     expect(page.items.map((i) => [i.key, i.links])).toEqual([[`ev:${finding.seq}`, [`llm:${own}`]]]);
+
+    // A stream's row is written as it begins, before what it finds: the finding lands on the
+    // stream it came from, not on the next call of that model that also redacted something.
+    const other = await agentToken(t, { budgetUsd: null });
+    const streamed = (await t.rt.state.writeSoon((tx) => requests.insert(tx, { ...row(0, 'gpt-4o-mini', 1), agentId: other.agentId, stream: true, firstByteMs: 20, latencyMs: 5_000 }), null)).result;
+    const mid = t.rt.state.record({
+      agentId: other.agentId,
+      type: 'pii.detected',
+      severity: 'warn',
+      message: 'PII redacted in a streamed answer',
+      data: {
+        location: 'llm.output',
+        action: 'redacted',
+        types: { PHONE: 1 },
+        severity: 'WARN',
+        preview: '[PHONE_REDACTED]',
+        requestRef: 'chat:gpt-4o-mini',
+        counters: { piiLeaksBlocked: 2, piiWarned: 0, byType: { PHONE: 1 } },
+      },
+    });
+    await t.rt.state.writeSoon((tx) => requests.insert(tx, { ...row(Date.parse(mid.ts) - after + 4_000, 'gpt-4o-mini', 1), agentId: other.agentId }), null);
+    const page2 = await get<TimelinePage>(`/api/agents/${other.agentId}/timeline?lanes=pii`);
+    expect(page2.items.map((i) => [i.key, i.links])).toEqual([[`ev:${mid.seq}`, [`llm:${streamed}`]]]);
   });
 
   it('shows its calls as the ledger has them, its progress, and its totals', async () => {

@@ -191,6 +191,9 @@ function scalars(data: Record<string, unknown>): Record<string, string | number 
   return out;
 }
 
+/** Clock slack when a finding's time is matched to its call's span (both read from millisecond timestamps). */
+const SLACK_MS = 5;
+
 function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
   let data: Record<string, unknown> = {};
   try {
@@ -204,14 +207,19 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
   if (r.type.startsWith('watch.')) {
     links.push(...ids(data.requestIds).map((id) => `llm:${id}`), ...ids(data.toolCallIds).map((id) => `tool:${id}`));
   } else if (r.type === 'pii.detected' && typeof data.location === 'string' && data.location.startsWith('llm.') && r.agentId) {
-    // A finding is said while its call runs, before the call's row is written: the call is the
-    // agent's first row written at or after it, of the model its ref names (`chat:gpt-4o`), that
-    // redacted or blocked something (calls running beside it that found nothing are passed over).
-    // `<endpoint>:<model>`, `:prompt` after it for the prompt guard's; a model name may hold ':' (`ft:gpt-4o:org:x`).
+    // A finding is said while its call runs: its call is the one of the model its ref names
+    // (`chat:gpt-4o`, `:prompt` after it for the prompt guard's; a model name may hold ':') whose
+    // time on the axis holds the finding, and that redacted or blocked something (a call running
+    // beside it that found nothing is passed over); else the first of that model written after it.
     const model = typeof data.requestRef === 'string' ? data.requestRef.slice(data.requestRef.indexOf(':') + 1).replace(/:prompt$/, '') : null;
-    const next = store.llmFrom(r.agentId, r.ts, 8);
-    const same = next.filter((x) => x.model === model);
-    const hit = same.find((x) => x.redactions > 0 || x.status === 'blocked') ?? same[0] ?? next[0];
+    const at = msOf(r.ts);
+    const near = store.llmNear(r.agentId, r.ts, 6).filter((x) => x.model === model);
+    const during = near.filter((x) => {
+      const i = llmItem(x);
+      return i.startMs - SLACK_MS <= at && (i.durationMs === null || at <= i.startMs + i.durationMs + SLACK_MS);
+    });
+    const found = (x: LlmRequestRow) => x.redactions > 0 || x.status === 'blocked';
+    const hit = during.find(found) ?? during[0] ?? near.find((x) => x.ts >= r.ts && found(x)) ?? near.find((x) => x.ts >= r.ts);
     if (hit) links.push(`llm:${hit.id}`);
   } else if ((r.type === 'breaker.transition' || r.type === 'tool.fallback') && typeof data.service === 'string' && r.agentId && data.kind !== 'provider') {
     links.push(...store.toolsAround(r.agentId, data.service, r.ts, BREAKER_LINKS / 2).map((id) => `tool:${id}`));
