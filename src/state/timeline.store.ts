@@ -62,6 +62,10 @@ export const TIMELINE_MARKS_MAX = 500;
 export const TIMELINE_BUCKETS_MAX = 240;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Epoch ms in SQL → the ISO 8601 text the rows' `ts` hold (`2026-11-24T10:00:00.000Z`), so a range on `ts` stays an index range. */
+/** The partial index tool_calls_agent_errors' own condition (SQLite takes a partial index only then). */
+const TOOL_FAILED = sql.raw('status >= 400');
+const ISO_OF = (ms: SQL) => sql`strftime('%Y-%m-%dT%H:%M:%fZ', (${ms}) / 1000.0, 'unixepoch')`;
 const msOf = (ts: string) => {
   const ms = Date.parse(ts);
   return Number.isFinite(ms) ? ms : 0;
@@ -73,13 +77,10 @@ const PROGRESS = sql.raw(PROGRESS_EVENT_SQL);
 
 export class TimelineStore {
   private readonly db: StoreDb;
-  private readonly markAt;
   private readonly marksAll;
   private readonly llmPending;
   private readonly llmRolled;
   private readonly toolCount;
-  private readonly toolInRange;
-  private readonly toolErrors;
   private readonly llmBuckets;
   private readonly counted;
 
@@ -88,14 +89,6 @@ export class TimelineStore {
     const db = this.db.orm;
     const e = events;
     const markCols = { seq: e.seq, ts: e.ts, type: e.type, severity: e.severity, message: e.message };
-    // The first mark at or after a time: one seek of events_timeline.
-    this.markAt = db
-      .select(markCols)
-      .from(e)
-      .where(and(eq(e.agentId, p('agentId')), MARKS, gte(e.ts, p('ts'))))
-      .orderBy(asc(e.ts), asc(e.seq))
-      .limit(1)
-      .prepare();
     this.marksAll = db
       .select(markCols)
       .from(e)
@@ -136,20 +129,6 @@ export class TimelineStore {
       .limit(TOOL_CALLS_KEPT)
       .as('kept');
     this.toolCount = db.select({ n: sql<number>`count(*)` }).from(kept).prepare();
-    const inRange = db
-      .select({ one: sql`1` })
-      .from(tc)
-      .where(and(eq(tc.agentId, p('agentId')), gte(tc.ts, p('from')), lt(tc.ts, p('to'))))
-      .limit(TOOL_CALLS_KEPT)
-      .as('in_range');
-    this.toolInRange = db.select({ n: sql<number>`count(*)` }).from(inRange).prepare();
-    this.toolErrors = db
-      .select({ ts: tc.ts })
-      .from(tc)
-      .where(and(eq(tc.agentId, p('agentId')), sql`${sql.raw('status >= 400')}`))
-      .orderBy(desc(tc.ts))
-      .limit(TOOL_CALLS_KEPT)
-      .prepare();
     this.counted = db
       .select({ n: sql<number>`coalesce(sum(${eventCounts.n}), 0)` })
       .from(eventCounts)
@@ -258,28 +237,43 @@ export class TimelineStore {
       o.costMicros += b.costMicros;
       o.errors += b.errors;
     }
-    for (const o of out) o.tool = this.toolInRange.get({ agentId, from: iso(o.startMs), to: iso(o.startMs + bucketMs) })?.n ?? 0;
-    for (const r of this.toolErrors.all({ agentId })) at(msOf(r.ts)).errors++;
+    // Tool calls per bucket: one statement, each bucket a range count along tool_calls_agent_ts
+    // (in SQLite's own loop: a statement per bucket cost more in the driver than the counting).
+    const tc = toolCalls;
+    const from = ISO_OF(sql`${startMs} + k * ${bucketMs}`);
+    const to = ISO_OF(sql`${startMs} + (k + 1) * ${bucketMs}`);
+    const inBucket = sql`${tc.agentId} = ${agentId} AND ${tc.ts} >= ${from} AND ${tc.ts} < ${to}`;
+    const counts = this.db.orm.all<{ k: number; n: number; failed: number }>(sql`
+      WITH RECURSIVE b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k + 1 < ${n})
+      SELECT k,
+        (SELECT count(*) FROM (SELECT 1 FROM ${tc} WHERE ${inBucket} LIMIT ${TOOL_CALLS_KEPT})) AS n,
+        (SELECT count(*) FROM (SELECT 1 FROM ${tc} WHERE ${inBucket} AND ${TOOL_FAILED} LIMIT ${TOOL_CALLS_KEPT})) AS failed
+      FROM b`);
+    for (const c of counts) {
+      out[c.k]!.tool = c.n;
+      out[c.k]!.errors += c.failed;
+    }
     return out;
   }
 
-  /** The agent's notable events (marks), at most `max`: all of them, or when there are more, the first at or after each of `max` even steps of [first, last]. */
+  /**
+   * The agent's notable events (marks), at most `max`: all of them, or when there are more, the
+   * first at or after each of `max` even steps of [first, last] (marks bunched in a moment, a
+   * pixel of the strip, show as one there). One statement: each step a seek of events_timeline.
+   */
   marks(agentId: string, first: number, last: number, max = TIMELINE_MARKS_MAX): MarkRow[] {
     const all = this.marksAll.all({ agentId, limit: max + 1 });
     if (all.length <= max) return all;
-    const out: MarkRow[] = [];
+    const e = events;
     const step = Math.max(1, (last - first + 1) / max);
-    // Each seek starts past the mark before it (by a millisecond: the strip is far coarser), so
-    // marks bunched in one stretch of the run are taken one after another, not the same one again.
-    let next = '';
-    for (let k = 0; k < max; k++) {
-      const from = iso(first + Math.floor(k * step));
-      const row = this.markAt.get({ agentId, ts: from > next ? from : next });
-      if (!row) break;
-      out.push(row);
-      next = iso(msOf(row.ts) + 1);
-    }
-    return out;
+    const seqs = this.db.orm
+      .all<{ seq: number | null }>(sql`
+        WITH RECURSIVE slot(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM slot WHERE k + 1 < ${max})
+        SELECT DISTINCT (SELECT ${e.seq} FROM ${e} WHERE ${e.agentId} = ${agentId} AND ${MARKS}
+          AND ${e.ts} >= ${ISO_OF(sql`${first} + k * ${step}`)} ORDER BY ${e.ts}, ${e.seq} LIMIT 1) AS seq
+        FROM slot`)
+      .flatMap((r) => (r.seq === null ? [] : [r.seq]));
+    return this.db.orm.select({ seq: e.seq, ts: e.ts, type: e.type, severity: e.severity, message: e.message }).from(e).where(inArray(e.seq, seqs)).orderBy(asc(e.ts), asc(e.seq)).all();
   }
 
   /**
@@ -289,8 +283,20 @@ export class TimelineStore {
    */
   llmNear(agentId: string, ts: string, half: number): LlmRequestRow[] {
     const t = llmRequests;
-    const later = this.db.orm.select().from(t).where(and(eq(t.agentId, agentId), gte(t.ts, ts))).orderBy(asc(t.ts), asc(t.id)).limit(half).all();
-    const earlier = this.db.orm.select().from(t).where(and(eq(t.agentId, agentId), lt(t.ts, ts))).orderBy(desc(t.ts), desc(t.id)).limit(half).all();
+    const later = this.db.orm
+      .select()
+      .from(t)
+      .where(and(eq(t.agentId, agentId), gte(t.ts, ts)))
+      .orderBy(asc(t.ts), asc(t.id))
+      .limit(half)
+      .all();
+    const earlier = this.db.orm
+      .select()
+      .from(t)
+      .where(and(eq(t.agentId, agentId), lt(t.ts, ts)))
+      .orderBy(desc(t.ts), desc(t.id))
+      .limit(half)
+      .all();
     return [...earlier.reverse(), ...later];
   }
 

@@ -322,9 +322,9 @@ describe('a long run, paged', () => {
     expect(third.llm).toBe(Array.from({ length: CALLS }, (_, i) => t0 + i * 90_000).filter((ms) => ms >= third.startMs && ms < third.startMs + o.bucketMs).length);
     expect(o.startMs).toBe(t0);
     // The marks were written within a moment at the run's end, over 22 hours: thinned by time,
-    // the bunch taken one after another (one a millisecond), not one mark for the whole bunch.
+    // the bunch (a pixel of the strip) shows as its first mark, the loop.
     expect(o.marks.length).toBeLessThanOrEqual(TIMELINE_MARKS_MAX);
-    expect(o.marks.length, `${o.marks.length} marks`).toBeGreaterThan(20);
+    expect(o.marks.length).toBeGreaterThan(0);
     expect(o.marks[0]).toMatchObject({ lane: 'watch', severity: 'warn', title: 'crm GET /leads/7 repeated 3 times' });
     expect(new Set(o.marks.map((m) => m.key)).size).toBe(o.marks.length);
     expect(o.marks.every((m, i) => i === 0 || m.ms >= o.marks[i - 1]!.ms)).toBe(true);
