@@ -69,6 +69,8 @@ export interface Chunk {
   items: TimelineItem[];
   before: string | null;
   after: string | null | undefined;
+  /** The cursor of its newest item (the page's `last`): at the live end, what came since is asked after it. */
+  last?: string | null;
 }
 
 export interface TimelineState {

@@ -54,7 +54,7 @@ export function liveTimeline(agentId: string): void {
   const g = ++gen;
   page(agentId, '').then((p) => {
     if (g !== gen) return;
-    withChunks([{ items: p.items, before: p.before, after: p.after }], { total: p.total, ready: true, busy: null, following: p.after === null, error: null, note: null });
+    withChunks([{ items: p.items, before: p.before, after: p.after, last: p.last }], { total: p.total, ready: true, busy: null, following: p.after === null, error: null, note: null });
   }, failed);
 }
 
@@ -123,10 +123,10 @@ export function loadAfter(): void {
     const chunks = [...state.timeline.chunks];
     // Nothing new: this is the live end for now.
     if (fresh.length === 0) {
-      chunks[chunks.length - 1] = { ...chunks.at(-1)!, after: p.after === null || p.items.length === 0 ? null : p.after };
+      chunks[chunks.length - 1] = { ...chunks.at(-1)!, after: p.after === null || p.items.length === 0 ? null : p.after, last: p.last ?? chunks.at(-1)!.last ?? null };
       return withChunks(chunks, { busy: null, total: p.total });
     }
-    chunks.push({ items: fresh, before: null, after: p.after });
+    chunks.push({ items: fresh, before: null, after: p.after, last: p.last });
     let n = chunks.reduce((s, c) => s + c.items.length, 0);
     while (n > MAX_ITEMS && chunks.length > 1) n -= chunks.shift()!.items.length;
     withChunks(chunks, { busy: null, total: p.total });
@@ -170,6 +170,17 @@ async function liveEnd(): Promise<void> {
   liveRunning = true;
   liveAt = Date.now();
   try {
+    // What came since the newest item kept (one seek on the server), unless a stream still shown
+    // open may have settled since (its row changes in place) or more came than a page: then the
+    // newest page, merged.
+    const end = t.chunks.at(-1);
+    const since = end?.after === null ? (end.last ?? null) : null;
+    const open = t.items.some((i) => i.lane === 'llm' && i.durationMs === null);
+    if (since !== null && !open) {
+      const more = await page(t.agentId, `after=${enc(since)}`);
+      if (g !== gen || !state.timeline.following) return;
+      if (more.items.length < PAGE) return appendLive(more);
+    }
     const p = await page(t.agentId, '');
     if (g !== gen || !state.timeline.following) return;
     mergeLive(p);
@@ -184,9 +195,29 @@ async function liveEnd(): Promise<void> {
   }
 }
 
+/** What came after the newest item kept, onto the end of the window (the oldest dropped past MAX_ITEMS). */
+function appendLive(p: TimelinePage): void {
+  const t = state.timeline;
+  const have = new Set(t.items.map((i) => i.key));
+  const fresh = p.items.filter((i) => !have.has(i.key));
+  if (fresh.length === 0) return void (p.total.events !== t.total?.events || p.total.llm !== t.total?.llm || p.total.tool !== t.total?.tool ? patch({ total: p.total }) : undefined);
+  const chunks = [...t.chunks];
+  const end = chunks.at(-1);
+  const last = p.last ?? end?.last ?? null;
+  // Shown by start, as the server orders a page (a call that ended now may have begun before the
+  // rows above it; the sort is stable: of two that began together, the one written first stays first).
+  const items = end ? [...end.items, ...fresh].sort((a, b) => a.startMs - b.startMs) : fresh;
+  chunks[chunks.length - 1] = end ? { ...end, items, after: p.after, last } : { items, before: p.before, after: p.after, last };
+  let n = chunks.reduce((s, c) => s + c.items.length, 0);
+  while (n > MAX_ITEMS && chunks.length > 1) n -= chunks.shift()!.items.length;
+  // One chunk longer than MAX_ITEMS: its oldest items go (paging back brings them again first).
+  if (n > MAX_ITEMS) chunks[0] = { ...chunks[0]!, items: chunks[0]!.items.slice(n - MAX_ITEMS) };
+  withChunks(chunks, { total: p.total });
+}
+
 /** The latest page into the window: the part it repeats is cut from the chunk it overlaps. */
 function mergeLive(p: TimelinePage): void {
-  const fresh: Chunk = { items: p.items, before: p.before, after: p.after };
+  const fresh: Chunk = { items: p.items, before: p.before, after: p.after, last: p.last };
   const chunks = state.timeline.chunks;
   const head = p.items[0];
   const c = head ? chunks.findIndex((ch) => ch.items.some((i) => i.key === head.key)) : -1;
@@ -256,7 +287,7 @@ export function jumpTimeline(j: Jump): void {
     const highlight = [...links, ...picked];
     const landing = highlight.find((k) => have.has(k)) ?? item?.key ?? p.items.find((i) => i.startMs >= j.ms)?.key ?? p.items.at(-1)?.key ?? null;
     const found = item !== undefined || picked.length > 0 || (!j.key && !j.pick);
-    withChunks([{ items: p.items, before: p.before, after: p.after }], {
+    withChunks([{ items: p.items, before: p.before, after: p.after, last: p.last }], {
       total: p.total,
       ready: true,
       busy: null,

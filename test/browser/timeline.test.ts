@@ -88,10 +88,20 @@ describe('the timeline, the Watch card and cost per step, in Chromium on a live 
     expect(await detail.innerText()).toContain(String(call.detail.model));
     expect(await detail.innerText()).toContain(money(call.costUsd));
 
-    // Live: the next lead's calls come in without a reload.
+    // Live: the next lead's calls come in without a reload, each refresh asking only for what
+    // came after the newest row (no stream is open), not for the newest page again.
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('/timeline')) asked.push(u.search);
+    };
+    p.on('request', onRequest);
     allow(4);
     await until(async () => (await progress()) === 4, 20_000);
     await until(async () => JSON.stringify(await rowKeys(admin)) === JSON.stringify(await keys()), 20_000);
+    p.off('request', onRequest);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.filter((q) => !q.includes('after='))).toEqual([]);
     expect(admin.problems()).toEqual([]);
   }, 60_000);
 
