@@ -35,13 +35,14 @@ const limitNow = async () => (await api(`/api/agents/${agentId()}/status`)).budg
 const budgetChanges = () => t.rt.state.lastEvents(5000).filter((e) => e.type === 'budget.changed' && e.agentId === agentId()).length;
 const live = (p: WatchedPage) => p.page.waitForSelector('[data-testid=conn][data-state=live]', { timeout: 20_000 });
 /** Counts the page's own fetches to `part` from now on: a click that sends nothing leaves it at 0. */
+/** Counts the page's requests that would change something (not GET) to a URL holding `part`: the page also reads `/budget` (the runway). */
 const countFetches = (p: WatchedPage, part: string) =>
   p.page.evaluate((part) => {
     const w = window as unknown as { fetch: typeof fetch; __sent: number };
     const real = w.fetch.bind(window);
     w.__sent = 0;
     w.fetch = (input, init) => {
-      if (String(input).includes(part)) w.__sent++;
+      if (String(input).includes(part) && (init?.method ?? 'GET').toUpperCase() !== 'GET') w.__sent++;
       return real(input, init);
     };
   }, part);
