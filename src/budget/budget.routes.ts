@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { assertRole, canRead } from '../core/roles.js';
+import { assertRole } from '../core/roles.js';
 import {
   formatAvgPerUnit,
   formatBaselineSavings,
@@ -17,7 +17,7 @@ import {
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { AgentView, LedgerBucket, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 import type { Runways, RunwayView } from './runway.js';
@@ -229,23 +229,18 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
 
     app.get('/api/agents/:id/budget', (c) => {
       const id = c.req.param('id');
-      const agent = d.state.agentBrief(id);
-      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      readableAgent(d.state, c.get('principal'), id);
       return c.json(agentBudget(d, id));
     });
 
     app.get('/api/agents/:id/steps', (c) => {
-      const id = c.req.param('id');
-      const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
-      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      const agent = readableAgent(d.state, c.get('principal'), c.req.param('id'));
       const q = parseWith(stepsQuery, c.req.query());
       return c.json(stepsReport(d, agent, q.limit ?? 10));
     });
 
     app.get('/api/agents/:id/costs', (c) => {
-      const id = c.req.param('id');
-      const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
-      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
+      const agent = readableAgent(d.state, c.get('principal'), c.req.param('id'));
       return c.json(costReport(d, agent));
     });
   };

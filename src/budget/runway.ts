@@ -32,7 +32,7 @@ export interface RunwayView {
 }
 
 export interface RunwaysDeps {
-  state: Pick<StateManager, 'record' | 'getAgent'>;
+  state: Pick<StateManager, 'record' | 'getAgent' | 'progressOf'>;
   /** Configured thresholds, as the tracker normalised them. */
   thresholds: readonly number[];
   /** `budget_policy.runway_alert_minutes` in ms; 0: off. */
@@ -108,7 +108,7 @@ export class Runways {
 
   private runwayOf(a: AgentBurn, limitMicros: Micros, spentMicros: Micros, agentId: string, now: number): Runway {
     const w = a.burn.read(now);
-    const progress = this.d.state.getAgent(agentId)?.progress ?? null;
+    const progress = this.d.state.progressOf(agentId);
     return runway({ limitMicros, spentMicros, windowMicros: w.micros, windowMs: w.windowMs, progress, lastReservedMicros: a.lastReservedMicros });
   }
 

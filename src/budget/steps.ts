@@ -18,7 +18,7 @@ export interface CallMark {
 export class StepMarks {
   private readonly lastTool = new Map<string, string>();
 
-  constructor(private readonly state: Pick<StateManager, 'getAgent'>) {}
+  constructor(private readonly state: Pick<StateManager, 'progressOf'>) {}
 
   /** The tool proxy answered a call of the agent's (observer of the tool proxy). */
   toolCall(c: Pick<ObservedToolCall, 'row'>): void {
@@ -30,7 +30,7 @@ export class StepMarks {
   mark(agentId: string, prompt: Pick<PromptParts, 'messages'>): CallMark {
     const tool = this.lastTool.get(agentId) ?? null;
     if (tool !== null) this.lastTool.delete(agentId);
-    return { step: stepOf(this.state.getAgent(agentId)?.progress), chain: lastResultName(prompt) ?? tool };
+    return { step: stepOf(this.state.progressOf(agentId)), chain: lastResultName(prompt) ?? tool };
   }
 
   /** The agent's run ended: nothing is kept for it. */

@@ -1,6 +1,6 @@
 export { routeTable, startServer, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
 export type { AgentControl, AgentRoutesDeps, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps } from './context.js';
-export { agentRoutes } from './routes/agents.js';
+export { agentRoutes, readableAgent } from './routes/agents.js';
 export { StateFeed } from './state-feed.js';
 export { WS_COALESCE, WsHub, type HubDeps } from './ws.js';
 export type { Platform, SecretRefsLike, Service } from './service.js';

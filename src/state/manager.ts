@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
-import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Severity } from '../core/events.js';
+import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrate.js';
@@ -296,6 +296,12 @@ export class StateManager {
   agentBrief(id: string): { kind: string; name: string; status: AgentStatus; limitMicros: number | null } | null {
     const row = this.agents.get(id) ?? (this.loadAgent(id) ? this.agents.get(id)! : null);
     return row ? { kind: row.kind, name: row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
+  }
+
+  /** An agent's progress as last reported, without building a whole status object (the money path reads it per call). */
+  progressOf(id: string): Progress | null {
+    const r = this.agents.get(id);
+    return r ? { done: r.progressDone, total: r.progressTotal, unit: r.progressUnit, succeeded: r.progressSucceeded, failed: r.progressFailed } : null;
   }
 
   /** Pick up an agent another iron-cage process (e.g. `iron-cage token create`) wrote to the file. */

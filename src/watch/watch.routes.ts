@@ -1,8 +1,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { assertRole, canRead } from '../core/roles.js';
-import { NotFoundError } from '../core/errors.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { assertRole, type Principal } from '../core/roles.js';
+import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Watch } from './watch.js';
 
@@ -14,17 +13,13 @@ const resumeBody = z.strictObject({});
  * read the agent). Pause and resume answer the agent's status object.
  */
 export function watchRoutes(d: { state: StateManager; watch: Watch; redact: (agentId: string, text: string) => string }) {
-  const known = (id: string) => {
-    const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
-    if (!agent) throw new NotFoundError(`no agent ${id}`);
-    return agent;
-  };
+  const readable = (p: Principal, id: string) => readableAgent(d.state, p, id);
   return (app: Hono<AppEnv>) => {
     app.post('/api/agents/:id/pause', async (c) => {
       const p = c.get('principal');
       assertRole(p, 'admin');
       const id = c.req.param('id');
-      known(id);
+      readable(p, id);
       const body = parseWith(pauseBody, parseJsonBody(await c.req.text(), { optional: true }));
       // The reason is shown everywhere the event is: scanned like any text a person typed.
       const reason = body.reason === undefined ? 'paused by hand' : d.redact(id, body.reason);
@@ -35,16 +30,13 @@ export function watchRoutes(d: { state: StateManager; watch: Watch; redact: (age
       const p = c.get('principal');
       assertRole(p, 'admin');
       const id = c.req.param('id');
-      known(id);
+      readable(p, id);
       parseWith(resumeBody, parseJsonBody(await c.req.text(), { optional: true }));
       return c.json(d.watch.resume(id, `${p.role} ${p.name}`));
     });
 
     app.get('/api/agents/:id/watch', (c) => {
-      const id = c.req.param('id');
-      const agent = d.state.getAgent(id) ?? d.state.loadAgent(id);
-      if (!agent || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      return c.json(d.watch.view(agent));
+      return c.json(d.watch.view(readable(c.get('principal'), c.req.param('id'))));
     });
   };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';
-import { RequestsStore, ToolsStore, type AgentView } from '../../state/index.js';
+import { RequestsStore, ToolsStore, type AgentView, type StateManager } from '../../state/index.js';
 import type { AgentRoutesDeps, AppEnv } from '../context.js';
 import { parseJsonBody, parseWith } from '../errors.js';
 import { agentMetrics, agentPerformance } from '../metrics.js';
@@ -52,6 +52,17 @@ const eventsQuery = z.strictObject({
 });
 
 /**
+ * The agent `id` as `p` may see it, for every `/api/agents/:id/…` route: an agent token asking
+ * about another agent learns nothing, not even that it exists (404). An agent another process
+ * wrote to the database (a token created by the CLI) is read from it.
+ */
+export function readableAgent(state: Pick<StateManager, 'loadAgent'>, p: Principal, id: string): AgentView {
+  const agent = state.loadAgent(id);
+  if (!agent || !canRead(p, id)) throw new NotFoundError(`no agent ${id}`);
+  return agent;
+}
+
+/**
  * `/api/agents/*` and `/api/events` over the runtime's StateManager: mounted by the runtime
  * (the panel has no agents of its own).
  */
@@ -60,13 +71,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const stores = { state, llm: new RequestsStore(state), tools: new ToolsStore(state) };
 
-  // An agent token asking about another agent learns nothing, not even that it exists. An
-  // agent another process wrote to the database (a token created by the CLI) is read from it.
-  const readable = (p: Principal, id: string): AgentView => {
-    const agent = state.loadAgent(id);
-    if (!agent || !canRead(p, id)) throw new NotFoundError(`no agent ${id}`);
-    return agent;
-  };
+  const readable = (p: Principal, id: string): AgentView => readableAgent(state, p, id);
   const actable = (p: Principal, id: string): AgentView => {
     const agent = readable(p, id);
     assertCanAct(p, id);
