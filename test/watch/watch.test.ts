@@ -161,14 +161,17 @@ describe('stalls and spikes', () => {
     const t = await start('stall', 1, { stalls: { afterMs: 400 } });
     try {
       const id = t.rt.agentId!;
-      const stall = await until(() => eventsOf(t, 'watch.stall')[0]);
+      // The idle stretch after its progress report (on a loaded machine the interpreter's start
+      // may already be one, said before it: a stall too, re-armed by the report).
+      const afterReport = () => eventsOf(t, 'watch.stall').filter((e) => e.data.lastProgress !== null);
+      const stall = await until(() => afterReport()[0]);
       expect(stall.severity).toBe('warn');
       expect(stall.data.idleMs).toBeGreaterThanOrEqual(400);
-      expect(stall.data.lastProgress).not.toBeNull();
       const view = await (await t.api(`/api/agents/${id}/watch`)).json();
       expect(view.stall).toMatchObject({ stalled: true });
       expect(view.stall.idleMs).toBeGreaterThanOrEqual(400);
-      expect(eventsOf(t, 'watch.stall')).toHaveLength(1);
+      // Said once for the stretch, however long it lasts.
+      expect(afterReport()).toHaveLength(1);
     } finally {
       await t.stop();
     }
