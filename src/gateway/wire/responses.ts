@@ -1,3 +1,4 @@
+import type { QuickChunk } from '../quick.js';
 import { formatSse, type SseEvent } from '../sse.js';
 import { openaiWire } from './openai.js';
 import { responsesLimitOutput, responsesOutput, responsesPrompt } from './responses-request.js';
@@ -87,6 +88,154 @@ function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, d
           ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
           : { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
   return formatSse(JSON.stringify(ev), ev.type);
+}
+
+/** The members of a text delta `quickDelta` reads; any other member may hold only a plain value. */
+const TYPE = 1;
+const DELTA = 2;
+const ITEM = 4;
+const OUTPUT = 8;
+const CONTENT = 16;
+const SEQ = 32;
+const MEMBER = new Map([
+  ['type', TYPE],
+  ['delta', DELTA],
+  ['item_id', ITEM],
+  ['output_index', OUTPUT],
+  ['content_index', CONTENT],
+  ['sequence_number', SEQ],
+]);
+
+/** What may follow a backslash in a JSON string (besides `u` and four hex digits). */
+const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
+
+/**
+ * Most of a Responses stream is `response.output_text.delta` events: a flat object of a type,
+ * an item id, two indices, a sequence number, the delta and `"logprobs":[]`. Such an event is
+ * read here without JSON.parse, and rewritten (its delta, its number) by splicing the two
+ * values. Sound, not complete: a member holding an object or a non-empty array (logprobs with
+ * tokens), a key with an escape (it could spell a member read here), a member read here twice,
+ * a number not a plain integer, anything not JSON: null, and the event is parsed in full (a null
+ * costs a parse, never a missed text). What it returns is what `inspect` says of that event.
+ *
+ * @example
+ *   quickDelta('{"type":"response.output_text.delta","output_index":0,"content_index":0,"delta":"Hi","sequence_number":4}')?.inspection.slots[0]?.text; // 'Hi'
+ */
+export function quickDelta(data: string): QuickChunk | null {
+  const n = data.length;
+  let i = 0;
+  const skip = () => {
+    while (i < n && isSpace(data.charCodeAt(i))) i++;
+  };
+  /** A string from i (at its quote) to past its closing quote; whether it holds an escape, or -1 if it does not close. */
+  const string = (): number => {
+    let escaped = 0;
+    for (i++; i < n; i++) {
+      const c = data.charCodeAt(i);
+      if (c === 34) return (i++, escaped);
+      if (c === 92) {
+        // Only JSON's escapes: anything else makes the event not JSON, which is read whole.
+        escaped = 1;
+        const e = data.charCodeAt(++i);
+        if (e === 117 /* u */) {
+          if (!/^[0-9A-Fa-f]{4}$/.test(data.slice(i + 1, i + 5))) return -1;
+          i += 4;
+        } else if (!ESCAPES.has(e)) return -1;
+      } else if (c < 32) return -1;
+    }
+    return -1;
+  };
+  let seen = 0;
+  let type = '';
+  let delta = '';
+  let deltaAt = 0;
+  let deltaEnd = 0;
+  let output = 0;
+  let content = 0;
+  let seq = -1;
+  let seqAt = 0;
+  let seqEnd = 0;
+  skip();
+  if (data.charCodeAt(i) !== 123 /* { */) return null;
+  i++;
+  skip();
+  if (data.charCodeAt(i) === 125) return null;
+  for (;;) {
+    if (data.charCodeAt(i) !== 34) return null;
+    const k0 = i + 1;
+    if (string() !== 0) return null;
+    const m = MEMBER.get(data.slice(k0, i - 1)) ?? 0;
+    if (m & seen) return null;
+    seen |= m;
+    skip();
+    if (data.charCodeAt(i) !== 58 /* : */) return null;
+    i++;
+    skip();
+    const v0 = i;
+    const c = data.charCodeAt(i);
+    if (c === 34) {
+      const esc = string();
+      if (esc < 0) return null;
+      if (m === TYPE) type = data.slice(v0 + 1, i - 1);
+      else if (m === DELTA) {
+        deltaAt = v0 + 1;
+        deltaEnd = i - 1;
+        delta = esc ? (JSON.parse(data.slice(v0, i)) as string) : data.slice(deltaAt, deltaEnd);
+      } else if (m !== ITEM && m !== 0) return null;
+    } else if (c === 45 || (c >= 48 && c <= 57)) {
+      if (m === TYPE || m === DELTA || m === ITEM) return null;
+      i++;
+      while (i < n && data.charCodeAt(i) >= 48 && data.charCodeAt(i) <= 57) i++;
+      const d = data.charCodeAt(i);
+      // Only plain integers are read; a fraction or exponent is left to JSON.parse.
+      if (d === 46 || d === 101 || d === 69) return null;
+      const text = data.slice(v0, i);
+      if (text === '-' || (text.length > 1 && text.charCodeAt(text.charCodeAt(0) === 45 ? 1 : 0) === 48)) return null;
+      const v = Number(text);
+      if (!Number.isSafeInteger(v)) return null;
+      if (m === OUTPUT) output = v;
+      else if (m === CONTENT) content = v;
+      else if (m === SEQ) {
+        if (v < 0) return null;
+        seq = v;
+        seqAt = v0;
+        seqEnd = i;
+      }
+    } else if (m !== 0) return null;
+    else if (data.startsWith('null', i)) i += 4;
+    else if (data.startsWith('true', i)) i += 4;
+    else if (data.startsWith('false', i)) i += 5;
+    else if (c === 91 /* [ */) {
+      // Only an empty array (`"logprobs":[]`): one with tokens is read in full, and withheld.
+      i++;
+      skip();
+      if (data.charCodeAt(i) !== 93) return null;
+      i++;
+    } else return null;
+    skip();
+    const s = data.charCodeAt(i++);
+    if (s === 125 /* } */) break;
+    if (s !== 44 /* , */) return null;
+    skip();
+  }
+  skip();
+  if (i !== n || type !== 'response.output_text.delta' || !(seen & DELTA)) return null;
+  let text = delta;
+  let number = seq;
+  const inspection: StreamInspection = { slots: [{ index: partIndex(output, content), text, set: (t) => (text = t) }], ends: [], last: false };
+  if (seq >= 0) inspection.seq = { n: seq, set: (x) => (number = x) };
+  return {
+    inspection,
+    data: () => {
+      if (text === delta && number === seq) return data;
+      const d = text === delta ? data.slice(deltaAt, deltaEnd) : JSON.stringify(text).slice(1, -1);
+      const s = String(number);
+      return seqAt < deltaAt || !(seen & SEQ)
+        ? (seen & SEQ ? data.slice(0, seqAt) + s + data.slice(seqEnd, deltaAt) : data.slice(0, deltaAt)) + d + data.slice(deltaEnd)
+        : data.slice(0, deltaAt) + d + data.slice(deltaEnd, seqAt) + s + data.slice(seqEnd);
+    },
+  };
 }
 
 /**
