@@ -11,12 +11,11 @@ import { decodeStream } from '../server/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
-import { type QuickChunk, type QuickMemo, quickChatChunk } from './quick.js';
+import { type QuickMemo, quickChatChunk } from './quick.js';
 import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
-import { quickDelta, responsesWire } from './wire/responses.js';
 import { carriesLogprobs, mayHoldLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot, Usage } from './wire/types.js';
 
@@ -94,11 +93,8 @@ class StreamRelay implements Pumped {
    * data as it came when it was read without JSON.parse, parsed only if that chunk is needed.
    */
   private template: unknown = null;
-  /**
-   * The reader of this stream's plain text pieces without JSON.parse, if its wire has one: a
-   * chat stream's text-only chunks (quick.ts), a Responses stream's text deltas (`quickDelta`).
-   */
-  private readonly quick: ((data: string, memo: QuickMemo) => QuickChunk | null) | null;
+  /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
+  private readonly quickChat: boolean;
   /** What the quick reader remembers between this stream's chunks. */
   private readonly quickMemo: QuickMemo = {};
   private readonly splitter: SseSplitter;
@@ -142,7 +138,7 @@ class StreamRelay implements Pumped {
           },
     );
     this.ref = `${call.endpoint}:${call.target.model}`;
-    this.quick = call.endpoint === 'chat' && call.wire.name === 'openai' ? quickChatChunk : call.wire === responsesWire ? quickDelta : null;
+    this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
   }
 
   /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
@@ -267,7 +263,7 @@ class StreamRelay implements Pumped {
       return ev.raw;
     }
     let json: any = null;
-    const quick = this.quickOf(ev);
+    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data, this.quickMemo) : null;
     if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
@@ -363,15 +359,9 @@ class StreamRelay implements Pumped {
     return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
   }
 
-  /** The event read without JSON.parse, when it is one of the plain text pieces the stream's quick reader knows. */
-  private quickOf(ev: SseEvent): QuickChunk | null {
-    if (this.quick === null || (this.quick === quickChatChunk && ev.event !== null)) return null;
-    return this.quick(ev.data, this.quickMemo);
-  }
-
   /** A drained event: only what it says of the usage counts. */
   private readUsage(ev: SseEvent): void {
-    if (!ev.data || ev.data === '[DONE]' || this.quickOf(ev)) return;
+    if (!ev.data || ev.data === '[DONE]' || (this.quickChat && ev.event === null && quickChatChunk(ev.data, this.quickMemo))) return;
     try {
       const json = JSON.parse(ev.data);
       this.note(this.call.wire.inspect(ev, json).usage);
