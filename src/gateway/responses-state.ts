@@ -2,7 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { sendJson } from '../server/index.js';
-import type { ConversationAppend, ResponsesStore, StoredResponseInput, Tx } from '../state/index.js';
+import type { ConversationAppend, ResponseRow, ResponsesStore, StoredResponseInput, Tx } from '../state/index.js';
 import type { Bill, Call, Turn } from './call.js';
 import type { Conversations } from './conversations.js';
 import { GatewayError } from './errors.js';
@@ -22,6 +22,17 @@ const PURGE_EVERY_MS = 3600 * 1000;
 export function responsesKey(secret: Uint8Array): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), 'iron-cage responses seal v1', 32));
 }
+
+/**
+ * A turn kept whole (`store: true`, no conversation) is sealed once: its response row holds
+ * `{ [TURN]: { response, items } }` (the turn's input items, then its output items) and each
+ * item row only `@<index>` into it. Rows written before (and turns with a conversation, whose
+ * items are also the conversation's and sealed each on its own) hold the response itself and
+ * each item sealed: both read. A sealed value starts `v1.`, so `@` is never one.
+ */
+const TURN = '$turn';
+const REF = '@';
+type SealedTurn = { response: Body; items: Body[] };
 
 const notFound = (id: string) => new GatewayError('not_found', `Response with id '${id}' not found.`, false);
 
@@ -126,6 +137,7 @@ export class ResponsesState {
   /** The items of the chain ending at `id`, oldest turn first. */
   private chain(agentId: string, id: string, now: number): Body[] {
     const ids: string[] = [];
+    const kept = new Map<string, ResponseRow>();
     for (let next: string | null = id; next !== null && ids.length < MAX_CHAIN; ) {
       const r = this.d.store.get(agentId, next, now);
       if (!r) {
@@ -133,19 +145,49 @@ export class ResponsesState {
         throw new GatewayError('not_found', `Previous response with id '${next}' not found.`, false);
       }
       ids.unshift(r.id);
+      kept.set(r.id, r);
       next = r.previousResponseId;
     }
     const order = new Map(ids.map((x, i) => [x, i]));
     const rows = this.d.store.itemsOf(ids);
     // Each turn's input, then its output; turns in chain order (rows come in the order they were kept).
     rows.sort((a, b) => order.get(a.responseId)! - order.get(b.responseId)! || (a.kind === b.kind ? a.seq - b.seq : a.kind === 'input' ? -1 : 1));
-    return rows.map((row) => this.d.sealed.open(row.body, agentId));
+    const turns = new Map<string, SealedTurn | null>();
+    return rows.map((row) => this.itemBody(row, agentId, (rid) => kept.get(rid) ?? null, turns));
+  }
+
+  /** A stored response row opened: its response, and the turn's items when it was sealed whole. */
+  private opened(r: ResponseRow): SealedTurn | { response: Body; items: null } {
+    const body = this.d.sealed.open(r.body, r.agentId);
+    // A kept answer has an id and an output besides: a body of the one key TURN is a turn.
+    const turn = body[TURN];
+    return isObject(turn) && Object.keys(body).length === 1 && isObject(turn.response) && Array.isArray(turn.items) ? (turn as SealedTurn) : { response: body, items: null };
+  }
+
+  /**
+   * An item row's body: sealed on its own, or (`@<index>`) one of the items of its turn, sealed
+   * whole in its response row (found by `responseOf`, opened once per response through `turns`).
+   */
+  private itemBody(row: { responseId: string; body: string }, agentId: string, responseOf: (id: string) => ResponseRow | null, turns = new Map<string, SealedTurn | null>()): Body {
+    if (!row.body.startsWith(REF)) return this.d.sealed.open(row.body, agentId);
+    let turn = turns.get(row.responseId);
+    if (turn === undefined) {
+      const r = responseOf(row.responseId);
+      const o = r ? this.opened(r) : null;
+      turns.set(row.responseId, (turn = o?.items ? o : null));
+    }
+    const item = turn?.items[Number(row.body.slice(REF.length))];
+    if (!isObject(item)) {
+      this.d.logger.error({ agentId, responseId: row.responseId }, 'a stored item points into a response that does not hold it');
+      throw new GatewayError('upstream', 'A stored response could not be read back (its turn is incomplete in the state file). Send the whole conversation in input instead.', false);
+    }
+    return item;
   }
 
   /** The item an `item_reference` names: kept with one of the agent's responses, or in one of its conversations. */
   item(agentId: string, id: unknown, now = Date.now()): Body {
     const row = typeof id === 'string' ? this.d.store.item(agentId, id, now) : null;
-    if (row) return this.d.sealed.open(row.body, agentId);
+    if (row) return this.itemBody(row, agentId, (rid) => this.d.store.get(agentId, rid, now));
     const inConversation = typeof id === 'string' ? this.d.conversations.item(agentId, id, now) : null;
     if (!inConversation) {
       throw new GatewayError(
@@ -171,10 +213,15 @@ export class ResponsesState {
     const turn = call.turn;
     if (!turn || (!turn.store && turn.conversationId === null) || !isObject(answer) || typeof answer.id !== 'string' || !Array.isArray(answer.output)) return null;
     const { agentId } = call;
-    const item = (kind: 'input' | 'output') => (it: Body) => ({ itemId: typeof it.id === 'string' ? it.id : newItemId(it), kind, body: this.d.sealed.seal(it) });
     const input = inputItems(call.target.json.input).slice(turn.contextCount);
-    const output = answer.output.filter(isObject) as Body[];
-    const items = [...input.map(item('input')), ...output.map(item('output'))];
+    const bodies = [...input, ...(answer.output.filter(isObject) as Body[])];
+    // Kept whole (no conversation, which needs each item sealed on its own): one seal for the turn.
+    const whole = turn.store && turn.conversationId === null;
+    const items = bodies.map((it, k) => ({
+      itemId: typeof it.id === 'string' ? it.id : newItemId(it),
+      kind: k < input.length ? ('input' as const) : ('output' as const),
+      body: whole ? `${REF}${k}` : this.d.sealed.seal(it),
+    }));
     const conversation =
       turn.conversationId === null
         ? null
@@ -193,7 +240,11 @@ export class ResponsesState {
         previousResponseId: turn.previousId,
         inputTokens: bill.promptTokens,
         outputTokens: bill.completionTokens,
-        body: this.d.sealed.seal({ ...answer, previous_response_id: turn.previousId, ...(turn.conversationId === null ? {} : { conversation: { id: turn.conversationId } }) }),
+        body: this.d.sealed.seal(
+          whole
+            ? { [TURN]: { response: { ...answer, previous_response_id: turn.previousId }, items: bodies } }
+            : { ...answer, previous_response_id: turn.previousId, conversation: { id: turn.conversationId } },
+        ),
         createdAt: now,
         expiresAt: now + this.d.retentionMs,
       },
@@ -223,13 +274,19 @@ export class ResponsesState {
     }
     const r = this.d.store.get(agentId, id, now);
     if (!r) throw notFound(id);
-    if (action === 'get') return void sendJson(res, 200, this.d.sealed.open(r.body, agentId));
+    if (action === 'get') return void sendJson(res, 200, this.opened(r).response);
     const { page, hasMore } = pageOf(this.d.store.items(r.id, 'input'), req.url);
+    const turns = new Map<string, SealedTurn | null>();
     sendJson(
       res,
       200,
       listAnswer(
-        page.map((row) => listed(row.itemId, this.d.sealed.open(row.body, agentId))),
+        page.map((row) =>
+          listed(
+            row.itemId,
+            this.itemBody(row, agentId, () => r, turns),
+          ),
+        ),
         hasMore,
       ),
     );

@@ -18,6 +18,7 @@ import {
   type RedactOptions,
   type SafetyMode,
   type SafetyPolicy,
+  type StreamRedactorOptions,
   type TextRedactor,
 } from '../domain/pii/index.js';
 import { isJson, strictest, withModes } from './policy.js';
@@ -75,6 +76,14 @@ export class PiiProtection {
   readonly options: RedactOptions;
   /** Each location's options (its mode, the per-type overrides), or null where it is `off`. */
   private readonly at: Record<PiiLocation, RedactOptions | null>;
+  /**
+   * Each location's stream-redactor options, built once with the policy (one object, so the
+   * scanner compiled for it is found by identity, not rebuilt or looked up by its settings per
+   * stream). A stream's findings reach it through `sink`, set while its redactor runs.
+   */
+  private readonly streamAt: Record<PiiLocation, StreamRedactorOptions | null>;
+  /** Where the running stream redactor's findings go (push and end are synchronous: one at a time). */
+  private sink: Detection[] | null = null;
   private readonly keys: AuditKeys;
   private readonly store: PiiStore;
   private readonly counters = new Map<string, ProtectionCounters>();
@@ -114,6 +123,14 @@ export class PiiProtection {
       'llm.prompt': optionsFor('llm.prompt'),
       'agent.output': optionsFor('agent.output'),
       'tool.response': optionsFor('tool.response'),
+    };
+    const streamOptions = (o: RedactOptions | null): StreamRedactorOptions | null => o && { ...o, retainDetections: false, onDetection: (d: Detection) => void this.sink?.push(d) };
+    this.streamAt = {
+      'llm.output': streamOptions(this.at['llm.output']),
+      'llm.tool_arguments': streamOptions(this.at['llm.tool_arguments']),
+      'llm.prompt': streamOptions(this.at['llm.prompt']),
+      'agent.output': streamOptions(this.at['agent.output']),
+      'tool.response': streamOptions(this.at['tool.response']),
     };
     this.keys = auditKeys(config.db);
     this.store = new PiiStore(d.state);
@@ -184,20 +201,25 @@ export class PiiProtection {
 
   /** A streamed text: findings are audited as the stream redactor makes them final. */
   stream(agentId: string | null, location: PiiLocation, requestRef: string | null, context = 0): StreamGuard {
-    const o = this.at[location];
+    const o = this.streamAt[location];
     if (!o) return PASS;
     const pending: Detection[] = [];
-    const redactor = createStreamRedactor({ ...o, retainDetections: false, onDetection: (d) => pending.push(d) });
-    const step = (out: string): GuardResult => {
+    const redactor = createStreamRedactor(o);
+    const step = (chunk: string | null): GuardResult => {
+      const outer = this.sink;
+      this.sink = pending;
+      let out: string;
+      try {
+        out = chunk === null ? redactor.end() : redactor.push(chunk);
+      } finally {
+        this.sink = outer;
+      }
       if (pending.length === 0) return { text: out, redactions: 0, block: null };
       const found = pending.splice(0);
       this.found(agentId, location, o.policy!, found, null, requestRef, context);
       return { text: out, redactions: found.length, block: redactor.blocked ? this.blockMessage(found, o.policy!) : null };
     };
-    return {
-      push: (chunk) => step(redactor.push(chunk)),
-      end: () => step(redactor.end()),
-    };
+    return { push: (chunk) => step(chunk), end: () => step(null) };
   }
 
   /**

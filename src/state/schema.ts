@@ -431,7 +431,7 @@ export const responses = sqliteTable(
     previousResponseId: text('previous_response_id'),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
-    /** The response object as the agent was sent it, sealed (what GET /v1/responses/{id} answers). */
+    /** The response object as the agent was sent it, sealed (what GET /v1/responses/{id} answers); for a turn kept whole, `{ $turn: { response, items } }` sealed once (gateway/responses-state.ts). */
     body: text('body').notNull(),
     createdAt: epochMs('created_at').notNull(),
     expiresAt: epochMs('expires_at').notNull(),
@@ -450,7 +450,7 @@ export const responseItems = sqliteTable(
     /** msg_…, fc_…, rs_…: the item's own id, or one given it here (an input item sent without one). */
     itemId: text('item_id').notNull(),
     kind: text('kind', { enum: ['input', 'output'] }).notNull(),
-    /** The item as sent or received, sealed; an id given here is not in it (it was never sent). */
+    /** The item as sent or received, sealed; or `@<n>`, the turn's n-th item in its response's sealed body. An id given here is not in it (it was never sent). */
     body: text('body').notNull(),
   },
   (t) => [index('response_items_response').on(t.responseId, t.seq), index('response_items_item').on(t.agentId, t.itemId)],

@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import OpenAI from 'openai';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
+import { loadOrCreateKey, stateFilesFor } from '../../src/auth/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { responsesKey } from '../../src/gateway/responses-state.js';
+import { SealedJson } from '../../src/gateway/stored-items.js';
 import { WEATHER } from '../helpers/compat.js';
 import { expectGrowingContext, INSTANT_SIMULATED, type LedgerRow, ledgerOf, RESPONSES_WEATHER_TOOL } from '../helpers/responses.js';
 
@@ -202,6 +207,51 @@ describe('the stored-response routes as OpenAI answers them', () => {
       }
     });
     for (const b of bytes) expect(b).not.toContain('zanzibar-quokka-7781');
+  });
+});
+
+describe('how a turn is kept at rest', () => {
+  it('a turn is sealed once (its items point into the response row), and rows sealed item by item before still read: chain, retrieve, input items, item_reference', async () => {
+    const r1 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: sealed the old way' });
+    const r2 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: sealed once', previous_response_id: r1.id });
+    const db = sqliteOf(t.rt.state);
+    const itemsOf = (id: string) =>
+      db.prepare('SELECT seq, item_id, kind, body FROM response_items WHERE response_id = ? ORDER BY seq').all(id) as Array<{ seq: number; item_id: string; kind: string; body: string }>;
+    expect(itemsOf(r2.id).map((i) => [i.kind, i.body])).toEqual([
+      ['input', '@0'],
+      ['output', '@1'],
+    ]);
+    // Turn 1 rewritten as rows were written before: the response and each item sealed on their own.
+    const sealed = new SealedJson(
+      responsesKey(loadOrCreateKey(stateFilesFor(t.rt.state.path).auditKey).key),
+      createLogger({ format: 'json', level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) }),
+    );
+    const row = db.prepare('SELECT body FROM responses WHERE id = ?').get(r1.id) as { body: string };
+    const turn = sealed.open(row.body, me.agentId).$turn as { response: object; items: object[] };
+    db.prepare('UPDATE responses SET body = ? WHERE id = ?').run(sealed.seal(turn.response), r1.id);
+    for (const [k, it] of itemsOf(r1.id).entries()) db.prepare('UPDATE response_items SET body = ? WHERE seq = ?').run(sealed.seal(turn.items[k]), it.seq);
+    expect(itemsOf(r1.id).every((i) => i.body.startsWith('v1.'))).toBe(true);
+
+    const r3 = await client.responses.stream({ model: 'gpt-4o-mini', input: 'Repeat exactly: after both', previous_response_id: r2.id }).finalResponse();
+    expect(r3.output_text).toBe('after both');
+    const rows = ledger(me.agentId).slice(-3);
+    expect(rows[2]!.prompt_tokens).toBeGreaterThan(rows[1]!.prompt_tokens);
+    for (const [r, text] of [
+      [r1, 'sealed the old way'],
+      [r2, 'sealed once'],
+    ] as const) {
+      const back = await client.responses.retrieve(r.id);
+      expect(back.output_text).toBe(text);
+      expect(back.previous_response_id).toBe(r.previous_response_id);
+      const input = await client.responses.inputItems.list(r.id);
+      expect(input.data).toHaveLength(1);
+      expect(input.data[0]).toMatchObject({ type: 'message', role: 'user', content: [{ type: 'input_text', text: `Repeat exactly: ${text}` }] });
+    }
+    // An output item of each kind of turn, by reference.
+    const refs = [r1, r2].map((r) => ({ type: 'item_reference' as const, id: r.output[0]!.id! }));
+    const r4 = await client.responses.create({ model: 'gpt-4o-mini', input: [...refs, { role: 'user', content: 'Repeat exactly: referenced' }] });
+    expect(r4.output_text).toBe('referenced');
+    expect((await client.responses.inputItems.list(r4.id, { order: 'asc' })).data.map((i) => i.id)).toEqual([...refs.map((r) => r.id), expect.stringMatching(/^msg_/)]);
   });
 });
 
