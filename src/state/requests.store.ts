@@ -1,4 +1,4 @@
-import { asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmChains, llmRequests, llmSpend, llmSteps, type LlmRequestRow, type LlmSpendRow, type LlmStepRow } from './schema.js';
@@ -12,23 +12,6 @@ export type LlmRequestEnd = Pick<
   LlmRequestRow,
   'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts' | 'budgets'
 >;
-
-/** The columns of a row its rollup group sums (`llm_spend`). */
-const CONTRIBUTION = {
-  agentId: llmRequests.agentId,
-  ts: llmRequests.ts,
-  provider: llmRequests.provider,
-  model: llmRequests.model,
-  status: llmRequests.status,
-  promptTokens: llmRequests.promptTokens,
-  completionTokens: llmRequests.completionTokens,
-  costMicros: llmRequests.costMicros,
-  step: llmRequests.step,
-  chain: llmRequests.chain,
-};
-
-/** What a row adds to its groups of the rollups (`llm_spend`, `llm_steps`, `llm_chains`). */
-type Contribution = Pick<LlmRequestRow, 'agentId' | 'ts' | 'provider' | 'model' | 'status' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'step' | 'chain'>;
 
 /** An agent's ledger summed per provider, model and status (over all its calls). */
 export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'requests' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
@@ -45,37 +28,32 @@ export type ChainSpend = { chain: string; calls: number; costMicros: number };
 /** An agent's most recent calls, newest first: how each ended and how long it took. */
 export type RecentCall = Pick<LlmRequestRow, 'status' | 'latencyMs' | 'ts' | 'costMicros'>;
 
-const epochMsOf = (ts: string) => {
-  const ms = Date.parse(ts);
-  return Number.isFinite(ms) ? ms : 0;
-};
-
 const p = (name: string) => sql.placeholder(name);
 /** A placeholder where drizzle's `set()` wants an SQL value. */
 const v = (name: string) => sql`${sql.placeholder(name)}`;
 
-/**
- * The `llm_requests` table: one row per LLM call, the record the budget is rebuilt from after a
- * restart. Rows are written only inside a write (`state.writeSoon`), with the charge and the
- * event of their call: the gateway's money path (gateway/meter.ts) opens that write.
- */
 /** The rows left `pending`, as the partial index llm_requests_pending has them (its condition repeated, so SQLite takes it). */
 const PENDING = sql`${sql.raw("status = 'pending'")}`;
 
+/**
+ * The `llm_requests` table: one row per LLM call, the record the budget is rebuilt from after a
+ * restart. Rows are written only inside a write (`state.writeSoon`), with the charge and the
+ * event of their call: the gateway's money path (gateway/meter.ts) opens that write. Its rollups
+ * (`llm_spend`, `llm_steps`, `llm_chains`) are kept by SQLite itself, by the triggers
+ * `llm_requests_rolled` (a row inserted settled) and `llm_requests_settled` (a `pending` row
+ * settled) of migration 0016, in the statement that writes the row.
+ */
 export class RequestsStore {
   private readonly db: StoreDb;
   // Prepared once: one row per LLM call is the hot path.
   private readonly insertRow;
   private readonly finishRow;
-  private readonly rowById;
-  private readonly addToGroup;
+  private readonly statusOf;
   private readonly groupsOf;
   private readonly bucketsOf;
   private readonly firstMinute;
   private readonly lastMinute;
   private readonly recentOf;
-  private readonly addToStep;
-  private readonly addToChain;
   private readonly topStepsOf;
   private readonly stepTotalsOf;
   private readonly chainsOf;
@@ -126,29 +104,15 @@ export class RequestsStore {
         attempts: v('attempts'),
         budgets: v('budgets'),
       })
-      .where(eq(t.id, p('id')))
+      // Only a row still pending: one statement closes it, or changes nothing (then `finish` says why).
+      .where(and(eq(t.id, p('id')), PENDING))
       .prepare();
-    this.rowById = this.db.orm
-      .select(CONTRIBUTION)
+    this.statusOf = this.db.orm
+      .select({ status: t.status })
       .from(t)
       .where(eq(t.id, p('id')))
       .prepare();
     const g = llmSpend;
-    const key = { agentId: p('agentId'), minute: p('minute'), provider: p('provider'), model: p('model'), status: p('status') };
-    this.addToGroup = this.db.orm
-      .insert(g)
-      .values({ ...key, requests: p('requests'), promptTokens: p('promptTokens'), completionTokens: p('completionTokens'), costMicros: p('costMicros'), lastChargedMs: p('lastChargedMs') })
-      .onConflictDoUpdate({
-        target: [g.agentId, g.minute, g.provider, g.model, g.status],
-        set: {
-          requests: sql`${g.requests} + excluded.requests`,
-          promptTokens: sql`${g.promptTokens} + excluded.prompt_tokens`,
-          completionTokens: sql`${g.completionTokens} + excluded.completion_tokens`,
-          costMicros: sql`${g.costMicros} + excluded.cost_micros`,
-          lastChargedMs: sql`coalesce(max(${g.lastChargedMs}, excluded.last_charged_ms), ${g.lastChargedMs}, excluded.last_charged_ms)`,
-        },
-      })
-      .prepare();
     // Summed in SQL: JavaScript builds a row per group or bucket, not one per rollup row (a day of
     // an agent is up to 1,440 minutes × its models and statuses).
     this.groupsOf = this.db.orm
@@ -193,36 +157,7 @@ export class RequestsStore {
       .limit(p('limit'))
       .prepare();
     const st = llmSteps;
-    this.addToStep = this.db.orm
-      .insert(st)
-      .values({
-        agentId: p('agentId'),
-        step: p('step'),
-        calls: 1,
-        promptTokens: p('promptTokens'),
-        completionTokens: p('completionTokens'),
-        costMicros: p('costMicros'),
-        firstMs: p('ms'),
-        lastMs: p('ms'),
-      })
-      .onConflictDoUpdate({
-        target: [st.agentId, st.step],
-        set: {
-          calls: sql`${st.calls} + 1`,
-          promptTokens: sql`${st.promptTokens} + excluded.prompt_tokens`,
-          completionTokens: sql`${st.completionTokens} + excluded.completion_tokens`,
-          costMicros: sql`${st.costMicros} + excluded.cost_micros`,
-          firstMs: sql`min(${st.firstMs}, excluded.first_ms)`,
-          lastMs: sql`max(${st.lastMs}, excluded.last_ms)`,
-        },
-      })
-      .prepare();
     const ch = llmChains;
-    this.addToChain = this.db.orm
-      .insert(ch)
-      .values({ agentId: p('agentId'), chain: p('chain'), calls: 1, costMicros: p('costMicros') })
-      .onConflictDoUpdate({ target: [ch.agentId, ch.chain], set: { calls: sql`${ch.calls} + 1`, costMicros: sql`${ch.costMicros} + excluded.cost_micros` } })
-      .prepare();
     // The agent's steps (one row per unit of work, from its key) sorted dearest first: no index to
     // keep on the money path for a read that sorts thousands of rows at most.
     this.topStepsOf = this.db.orm
@@ -253,46 +188,48 @@ export class RequestsStore {
   }
 
   /**
-   * Add a settled row to its rollup group. A `pending` row (a stream under way, charged nothing
-   * yet) joins it only when it settles: one statement more per call on the money path, not three.
+   * Insert a row (finished, or `pending` for a stream that has only begun); its id. A settled row
+   * joins its rollups in the same statement (trigger `llm_requests_rolled`); a `pending` one (a
+   * stream under way, charged nothing yet) only when it settles (`finish`). A step and a chain are
+   * summed only when the row has one: a call before any progress report, or led by no tool, is in
+   * llm_spend alone (the chain-less part is its total less the chains).
    */
-  private roll(c: Contribution): void {
-    if (c.status === 'pending') return;
-    const ms = epochMsOf(c.ts);
-    this.addToGroup.run({
-      agentId: c.agentId,
-      minute: Math.floor(ms / 60_000) * 60_000,
-      provider: c.provider,
-      model: c.model,
-      status: c.status,
-      requests: 1,
-      promptTokens: c.promptTokens,
-      completionTokens: c.completionTokens,
-      costMicros: c.costMicros,
-      lastChargedMs: c.costMicros > 0 ? ms : null,
-    });
-    // A step and a chain are summed only when the row has one: a call before any progress report,
-    // or led by no tool, is in llm_spend alone (the chain-less part is its total less the chains).
-    if (c.step !== null) this.addToStep.run({ agentId: c.agentId, step: c.step, promptTokens: c.promptTokens, completionTokens: c.completionTokens, costMicros: c.costMicros, ms });
-    if (c.chain !== null) this.addToChain.run({ agentId: c.agentId, chain: c.chain, costMicros: c.costMicros });
-  }
-
-  /** Insert a row (finished, or `pending` for a stream that has only begun); its id. */
   insert(_tx: Tx, row: LlmRequestInput): number {
-    const ts = row.ts ?? new Date().toISOString();
-    const r = this.insertRow.run({ ...row, ts, stream: row.stream ? 1 : 0, step: row.step ?? null, chain: row.chain ?? null });
-    this.roll({ ...row, ts, step: row.step ?? null, chain: row.chain ?? null });
+    const r = this.insertRow.run({
+      ts: row.ts ?? new Date().toISOString(),
+      agentId: row.agentId,
+      endpoint: row.endpoint,
+      provider: row.provider,
+      model: row.model,
+      stream: row.stream ? 1 : 0,
+      status: row.status,
+      httpStatus: row.httpStatus,
+      promptTokens: row.promptTokens,
+      completionTokens: row.completionTokens,
+      costMicros: row.costMicros,
+      reservedMicros: row.reservedMicros,
+      usageSource: row.usageSource,
+      latencyMs: row.latencyMs,
+      firstByteMs: row.firstByteMs,
+      redactions: row.redactions,
+      error: row.error,
+      attempts: row.attempts,
+      budgets: row.budgets,
+      step: row.step ?? null,
+      chain: row.chain ?? null,
+    });
     return Number(r.lastInsertRowid);
   }
 
-  /** Close a `pending` row with how its call ended; throws when the row is not there (deleted, or never committed). */
+  /**
+   * Close a `pending` row with how its call ended (it joins its rollups in that statement: trigger
+   * `llm_requests_settled`); throws when the row is not there (deleted, or never committed) or is
+   * settled already (closing it again would count it twice).
+   */
   finish(_tx: Tx, id: number, end: LlmRequestEnd): void {
-    const before = this.rowById.get({ id });
-    if (!before) throw new Error(`request ${id} is not on record`);
-    // A settled row is in the rollup already: closing it again would count it twice.
-    if (before.status !== 'pending') throw new Error(`request ${id} is already settled (${before.status})`);
-    this.finishRow.run({ ...end, id });
-    this.roll({ ...before, ...end });
+    if (this.finishRow.run({ ...end, id }).changes === 1) return;
+    const before = this.statusOf.get({ id });
+    throw new Error(before ? `request ${id} is already settled (${before.status})` : `request ${id} is not on record`);
   }
 
   /**
@@ -300,22 +237,15 @@ export class RequestsStore {
    * for all of it, so they count at their reservation (an upper bound), marked `interrupted`.
    */
   settleInterrupted(): number {
+    // Through the partial index of pending rows: start-up never reads the whole ledger. Each row
+    // joins its rollups as it is updated (trigger `llm_requests_settled`).
     return this.db.writer.now(() => {
       const t = llmRequests;
-      // Through the partial index of pending rows: start-up never reads the whole ledger.
-      const pending = this.db.orm
-        .select({ ...CONTRIBUTION, reservedMicros: t.reservedMicros })
-        .from(t)
-        .where(PENDING)
-        .all();
-      if (pending.length === 0) return 0;
-      const changes = this.db.orm
+      return this.db.orm
         .update(t)
         .set({ status: 'interrupted', costMicros: sql`${t.reservedMicros}`, usageSource: 'estimate' })
         .where(PENDING)
         .run().changes;
-      for (const row of pending) this.roll({ ...row, status: 'interrupted', costMicros: row.reservedMicros });
-      return changes;
     }, null).result;
   }
 

@@ -179,8 +179,9 @@ export const llmRequests = sqliteTable(
 );
 
 /**
- * The ledger rolled up per agent, minute, model and status, kept in the same transaction as the
- * `llm_requests` rows it sums (RequestsStore): what the cost report and the spend restored at
+ * The ledger rolled up per agent, minute, model and status, kept in the statement that writes each
+ * `llm_requests` row it sums (triggers of migration 0016, which drizzle cannot declare: a settled
+ * row's insert, a pending row's settling update): what the cost report and the spend restored at
  * start read, so neither reads an agent's whole ledger (a day at one call a second is 86,400 rows,
  * at most 1,440 minutes here). The table is WITHOUT ROWID (migration 0010, which drizzle cannot
  * declare): an agent's rows lie together in key order, so reading them does not touch every page
@@ -206,8 +207,8 @@ export const llmSpend = sqliteTable(
 );
 
 /**
- * The ledger rolled up per agent and step (`llm_requests.step`), kept in the same transaction as
- * the rows it sums (RequestsStore), as `llm_spend` is: the cost per step and its most expensive
+ * The ledger rolled up per agent and step (`llm_requests.step`), kept by the statement that writes
+ * each row it sums, as `llm_spend` is (migration 0016): the cost per step and its most expensive
  * steps (`GET /api/agents/:id/steps`) without reading the agent's calls. Rows without a step are
  * not in it.
  */

@@ -280,6 +280,54 @@ describe('the rollup the cost report reads', () => {
     expect(query('SELECT count(*) AS n FROM llm_steps')).not.toEqual([{ n: 0 }]);
     expect(query('SELECT count(*) AS n FROM llm_chains')).toEqual([{ n: 1 }]);
   });
+
+  it("kept by SQLite's triggers: each row's minute and charge time to the millisecond, a stream closed once, a failed write counted nowhere", async () => {
+    const { RequestsStore } = await import('../../src/state/index.js');
+    const requests = new RequestsStore(t.rt.state);
+    const own = await agentToken(t, { budgetUsd: null });
+    const at = (ts: string, o: Record<string, unknown> = {}) => ({ ...ROW, agentId: own.agentId, ts, status: 'ok', stream: false, ...o });
+    const write = <T>(f: (tx: Parameters<typeof requests.insert>[0]) => T) => t.rt.state.writeSoon(f, null).then((w) => w.result);
+    // The last millisecond of a minute, the first of the next, a free call (no charge time), a step.
+    await write((tx) => requests.insert(tx, at('2026-11-24T05:41:59.999Z', { costMicros: 10, step: 7 })));
+    await write((tx) => requests.insert(tx, at('2026-11-24T05:42:00.000Z', { costMicros: 20, step: 7 })));
+    await write((tx) => requests.insert(tx, at('2026-11-24T05:42:30.500Z', { costMicros: 0 })));
+    // A stream opened pending in the first minute, closed later: its row's own time, counted once.
+    const id = await write((tx) => requests.insert(tx, at('2026-11-24T05:41:10.250Z', { status: 'pending', step: 7, chain: 'crm' })));
+    const end = {
+      status: 'ok',
+      httpStatus: 200,
+      promptTokens: 3,
+      completionTokens: 4,
+      costMicros: 40,
+      usageSource: 'provider',
+      latencyMs: 5,
+      firstByteMs: 1,
+      redactions: 0,
+      error: null,
+      model: 'gpt-4o',
+      attempts: 1,
+      budgets: null,
+    };
+    await write((tx) => requests.finish(tx, id, end));
+    await expect(write((tx) => requests.finish(tx, id, end))).rejects.toThrow(`request ${id} is already settled (ok)`);
+    await expect(write((tx) => requests.finish(tx, 999_999_999, end))).rejects.toThrow('request 999999999 is not on record');
+    // A write that fails after its row went in takes the row's rollups back with it.
+    await expect(
+      write((tx) => {
+        requests.insert(tx, at('2026-11-24T05:42:40.000Z', { costMicros: 1_000, step: 7, chain: 'crm' }));
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    const minute = Date.parse('2026-11-24T05:41:00Z');
+    expect(query(`SELECT minute, requests, cost_micros AS cost, last_charged_ms AS last FROM llm_spend WHERE agent_id = '${own.agentId}' ORDER BY minute`)).toEqual([
+      { minute, requests: 2, cost: 50, last: Date.parse('2026-11-24T05:41:59.999Z') },
+      { minute: minute + 60_000, requests: 2, cost: 20, last: Date.parse('2026-11-24T05:42:00.000Z') },
+    ]);
+    expect(query(`SELECT step, calls, cost_micros AS cost, first_ms AS first, last_ms AS last FROM llm_steps WHERE agent_id = '${own.agentId}'`)).toEqual([
+      { step: 7, calls: 3, cost: 70, first: Date.parse('2026-11-24T05:41:10.250Z'), last: Date.parse('2026-11-24T05:42:00.000Z') },
+    ]);
+    expect(query(`SELECT chain, calls, cost_micros AS cost FROM llm_chains WHERE agent_id = '${own.agentId}'`)).toEqual([{ chain: 'crm', calls: 1, cost: 40 }]);
+  });
 });
 
 /** A row as the gateway would write it. */
@@ -350,6 +398,8 @@ describe('an older database', () => {
       const at = journal.entries.findIndex((e) => e.tag.endsWith('_event_counts_kept'));
       const raw = new Database(path);
       raw.exec('DROP TRIGGER events_counted; DELETE FROM event_counts;');
+      // The ledger's rollups kept by triggers.
+      raw.exec('DROP TRIGGER llm_requests_rolled; DROP TRIGGER llm_requests_settled;');
       // Cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
       // An agent's pause.
