@@ -6,7 +6,8 @@
 // --max-semi-space-size, read only when the heap is made, cannot be set from here.
 // The old generation may grow to 1.5× what the last full GC left live (V8 picks 1.1-4× by its
 // own speed measures, and under a load of calls let garbage pile up to ~300 MB): the gateway's
-// peak RSS under `npm run bench -- gateway` 265-316 → 191-196 MB, CPU per call within noise.
+// peak RSS under the gateway benchmark's load 265-324 → 191-196 MB; CPU per call: the ranges overlap,
+// a cost up to ~15% unresolved on a loaded 2-core machine (docs/benchmarks.md).
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--semi-space-growth-factor=1');
