@@ -1,6 +1,7 @@
 import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -25,6 +26,10 @@ import {
   type AlertTimeouts,
 } from './channels.js';
 
+// undici is required when first used, not at start (see gateway/providers/http.ts).
+const requireCjs = createRequire(import.meta.url);
+const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
+
 /** One channel's outcome, before it is told about the alert it belongs to. */
 type Delivery = Pick<AlertResult, 'channel' | 'ok' | 'attempts' | 'error'>;
 
@@ -40,7 +45,7 @@ export class AlertDispatcher {
   private readonly policy: RetryPolicy;
   private readonly timeouts: AlertTimeouts;
   private readonly sleepFn: ((ms: number) => Promise<void>) | undefined;
-  private readonly webhook: { url: string; shown: string; agent: Agent } | null = null;
+  private readonly webhook: { url: string; shown: string; agent: Undici.Agent } | null = null;
   private readonly mail: { options: SMTPTransport.Options; transport: Promise<Transporter<SMTPTransport.SentMessageInfo>> | null; to: string; from: string; shown: string } | null = null;
   /** Substrings that must not leave this class: webhook path and query, SMTP password. */
   private readonly secrets: string[] = [];
@@ -60,7 +65,7 @@ export class AlertDispatcher {
       const url = parseChannelUrl(options.webhookUrl, ['http:', 'https:'], 'alerts.webhook_url');
       // Slack's incoming-webhook URL is its own credential: the path is the secret.
       this.secrets.push(options.webhookUrl, `${url.pathname}${url.search}`, url.password);
-      this.webhook = { url: options.webhookUrl, shown: `${url.protocol}//${url.host}/…`, agent: new Agent() };
+      this.webhook = { url: options.webhookUrl, shown: `${url.protocol}//${url.host}/…`, agent: new (undici().Agent)() };
       channels.push('webhook');
     }
 
@@ -193,7 +198,7 @@ export class AlertDispatcher {
 
   private async postWebhook(payload: SlackMessage): Promise<void> {
     const hook = this.webhook!;
-    const res = await request(hook.url, {
+    const res = await undici().request(hook.url, {
       method: 'POST',
       dispatcher: hook.agent,
       headers: { 'content-type': 'application/json; charset=utf-8' },

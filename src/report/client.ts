@@ -1,8 +1,13 @@
 import { rootCertificates } from 'node:tls';
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import { z } from 'zod';
 import { retryAfterFromHeaders } from '../domain/reliability/index.js';
 import type { LeaseAsk, TelemetryAck, TelemetryHello } from '../state/index.js';
+
+// undici is required when first used, not at start (see gateway/providers/http.ts).
+const requireCjs = createRequire(import.meta.url);
+const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 /** What the panel said to a hello or a batch, as the reporter acts on it. */
 export type PanelAnswer<T> =
@@ -99,7 +104,7 @@ export class PanelClient {
   readonly leases: string;
   /** The panel's base URL, without a trailing slash. */
   private readonly base: string;
-  private readonly agent: Agent;
+  private readonly agent: Undici.Agent;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: PanelClientOptions) {
@@ -107,7 +112,7 @@ export class PanelClient {
     this.endpoint = `${this.base}/api/telemetry`;
     this.leases = `${this.base}/api/leases`;
     this.timeoutMs = o.timeoutMs ?? 30_000;
-    this.agent = new Agent({
+    this.agent = new (undici().Agent)({
       keepAliveTimeout: 30_000,
       connect: { timeout: 10_000, ...(o.ca ? { ca: [...rootCertificates, o.ca] } : {}) },
     });
@@ -159,7 +164,7 @@ export class PanelClient {
     const token = this.o.token();
     if (token === null) return { error: 'no token' };
     try {
-      const res = await request(url, {
+      const res = await undici().request(url, {
         method,
         dispatcher: this.agent,
         headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...extra, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

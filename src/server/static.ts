@@ -13,12 +13,16 @@ interface Manifest {
   assets: string[];
 }
 
-/** The built dashboard, held in memory: serving it never touches the disk. */
+/**
+ * The built dashboard, held in memory: serving the page never touches the disk. Its source maps
+ * (as large as the rest together, and fetched only by a browser's developer tools) are read
+ * from the disk when asked for.
+ */
 export interface Dashboard {
   index: Uint8Array<ArrayBuffer>;
   /** A strong validator for index.html, which is revalidated on every visit (no-cache). */
   etag: string;
-  assets: Map<string, { body: Uint8Array<ArrayBuffer>; type: string }>;
+  assets: Map<string, { body: Uint8Array<ArrayBuffer> | { path: string }; type: string }>;
 }
 
 // One copy at load into a plain Uint8Array, so each answer sends the bytes without copying.
@@ -72,7 +76,8 @@ export function loadDashboard(dir: string): Dashboard | null {
   const index = bytes(join(dir, 'index.html'));
   const assets: Dashboard['assets'] = new Map();
   for (const name of manifest.assets) {
-    assets.set(name, { body: bytes(join(dir, 'assets', name)), type: TYPES[extname(name)] ?? 'application/octet-stream' });
+    const path = join(dir, 'assets', name);
+    assets.set(name, { body: name.endsWith('.map') ? { path } : bytes(path), type: TYPES[extname(name)] ?? 'application/octet-stream' });
   }
   const etag = `"${createHash('sha256').update(index).digest('base64url').slice(0, 27)}"`;
   return { index, etag, assets };
@@ -119,6 +124,9 @@ export function mountDashboard(app: Hono<AppEnv>, page: Dashboard | null): void 
     if (!asset) throw new NotFoundError(`no dashboard asset ${c.req.path}`);
     c.header('cache-control', 'public, max-age=31536000, immutable');
     c.header('content-type', asset.type);
-    return c.body(asset.body);
+    if (asset.body instanceof Uint8Array) return c.body(asset.body);
+    // A map gone from the disk since the start (a rebuild under a running server) is not there.
+    if (!existsSync(asset.body.path)) throw new NotFoundError(`no dashboard asset ${c.req.path}`);
+    return c.body(bytes(asset.body.path));
   });
 }

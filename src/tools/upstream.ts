@@ -1,6 +1,11 @@
-import { Agent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import type { FaultKind } from '../domain/reliability/index.js';
 import { decodeBody, type DecodedBody } from '../server/index.js';
+
+// undici is required when first used, not at start (see gateway/providers/http.ts).
+const requireCjs = createRequire(import.meta.url);
+const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 /** What one live attempt produced, before redaction. */
 export interface UpstreamResponse {
@@ -77,13 +82,13 @@ export class ClientLink {
   }
 }
 
-export function createDispatcher(connectTimeoutMs: number): Agent {
+export function createDispatcher(connectTimeoutMs: number): Undici.Agent {
   // Keep-alive is what keeps the proxy's added latency small; a few idle sockets per upstream.
-  return new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: connectTimeoutMs } });
+  return new (undici().Agent)({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: connectTimeoutMs } });
 }
 
 export interface UpstreamCall {
-  dispatcher: Agent;
+  dispatcher: Undici.Agent;
   url: URL;
   method: string;
   headers: Record<string, string | string[]>;
@@ -104,7 +109,7 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
   const limit = c.maxBytes ?? MAX_RESPONSE_BYTES;
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    let controller: Dispatcher.DispatchController | null = null;
+    let controller: Undici.Dispatcher.DispatchController | null = null;
     let stopped: Error | null = null;
     let done = false;
     let status = 0;
@@ -129,7 +134,7 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
     const timer = setTimeout(() => stop(new UpstreamTimeoutError(c.timeoutMs)), c.timeoutMs);
     const off = c.client.onHangUp(() => stop(new ClientAbortError()));
 
-    const handler: Dispatcher.DispatchHandler = {
+    const handler: Undici.Dispatcher.DispatchHandler = {
       onRequestStart(ctl) {
         controller = ctl;
         // Stopped while the request waited for a connection: never send it.
@@ -169,7 +174,7 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
         {
           origin: c.url.origin,
           path: c.url.pathname + c.url.search,
-          method: c.method as Dispatcher.HttpMethod,
+          method: c.method as Undici.Dispatcher.HttpMethod,
           headers: c.headers,
           body: c.body,
           // Our own timer bounds the whole exchange; undici's per-phase timers would only race it.

@@ -1,5 +1,11 @@
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './types.js';
+
+// undici (~5 MB of heap once loaded) is required when first used, not at start: a `serve` that
+// has not yet called a provider holds none of it.
+const requireCjs = createRequire(import.meta.url);
+const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 const PATHS: Record<UpstreamCall['endpoint'], string> = {
   chat: '/chat/completions',
@@ -17,7 +23,9 @@ const PATHS: Record<UpstreamCall['endpoint'], string> = {
  */
 export class HttpProvider implements Provider {
   readonly real = true;
-  private readonly pool: Pool;
+  /** Made at the first call (see `undici` above). */
+  private poolMade: Undici.Pool | null = null;
+  private readonly origin: string;
   private readonly basePath: string;
   readonly server: { address: string; port: number };
 
@@ -31,7 +39,12 @@ export class HttpProvider implements Provider {
     const u = new URL(baseUrl);
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.server = { address: u.hostname, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
-    this.pool = new Pool(u.origin, { connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+    this.origin = u.origin;
+  }
+
+  private get pool(): Undici.Pool {
+    this.poolMade ??= new (undici().Pool)(this.origin, { connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+    return this.poolMade;
   }
 
   async call(c: UpstreamCall): Promise<UpstreamResponse> {
@@ -68,6 +81,6 @@ export class HttpProvider implements Provider {
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    return this.poolMade?.close() ?? Promise.resolve();
   }
 }
