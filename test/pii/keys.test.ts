@@ -49,7 +49,11 @@ describe('prefixes found in order of start, as one regex would (keys.ts reads th
     // a key name (found by its letters) before a prefixed key (found by its '_'), and after one
     ['a key name, then a key', `secret: ${stripe}`, [stripe]],
     ['a key, then an AWS key name and key', `${stripe} aws_secret_access_key = ${aws}`, [stripe, aws]],
-    ['an access key id and its secret beside a prefixed key', `AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)} ${aws} ${stripe}`, [`AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)}`, aws, stripe]],
+    [
+      'an access key id and its secret beside a prefixed key',
+      `AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)} ${aws} ${stripe}`,
+      [`AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)}`, aws, stripe],
+    ],
   ])('%s', (_case, text, keys) => {
     expect(scan(text).map((d) => d.value)).toEqual(keys);
   });
