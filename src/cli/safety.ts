@@ -124,12 +124,19 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
     const emit = (line: string) => {
       lineNo++;
       const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
-      const spans = scanner.scan(text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+      const found = scanner.scan(text);
       if (opts.json) {
-        results.push(`${JSON.stringify(id === undefined ? { spans } : { id, spans })}\n`);
+        // What JSON.stringify({id, spans}) writes, without an object per span: types and risks
+        // are plain words and offsets integers, so only the id needs quoting.
+        let line = id === undefined ? '{"spans":[' : `{"id":${JSON.stringify(id)},"spans":[`;
+        for (let k = 0; k < found.length; k++) {
+          const d = found[k]!;
+          line += `${k === 0 ? '' : ','}{"start":${d.start},"end":${d.end},"type":"${d.type}","risk":"${d.risk}"}`;
+        }
+        results.push(`${line}]}\n`);
       } else {
         const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${JSON.stringify(id)})`;
-        for (const s of spans) results.push(`${where}:${s.start}-${s.end} ${s.type} ${s.risk}\n`);
+        for (const d of found) results.push(`${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`);
       }
     };
     const flush = async () => {

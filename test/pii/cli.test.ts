@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runRedact, runScan } from '../../src/cli/safety.js';
+import { scan } from '../../src/domain/pii/index.js';
 
 async function run(command: typeof runRedact | typeof runScan, chunks: Array<string | Buffer>, opts: Record<string, unknown> = {}): Promise<{ code: number; out: string; err: string }> {
   const output = new PassThrough();
@@ -73,6 +74,17 @@ describe('iron-cage scan --json', () => {
       { spans: [] },
       { spans: [] },
     ]);
+  });
+
+  it('writes each line as JSON.stringify would, whatever the id', async () => {
+    const text = 'Mail ceo@acme.com, call +44 20 7946 0958, card 4111 1111 1111 1111';
+    const ids: unknown[] = [7, 'lead "7" é\u2028', null, { crm: [1, 'a'] }, true, 1.5e300];
+    const lines = [...ids.map((id) => JSON.stringify({ id, text })), JSON.stringify({ text }), text];
+    const r = await run(runScan, [`${lines.join('\n')}\n`], { json: true });
+    const spans = scan(text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+    expect(spans).toHaveLength(3);
+    const expected = [...ids.map((id) => JSON.stringify({ id, spans })), JSON.stringify({ spans }), JSON.stringify({ spans })];
+    expect(r.out).toBe(`${expected.join('\n')}\n`);
   });
 
   it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {
