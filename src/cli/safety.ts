@@ -177,8 +177,17 @@ function tooLong(lineNo: number, max: number): InputError {
   return new InputError(`line ${lineNo} is longer than ${max} characters; scan reads one line at a time (use redact for unbroken text)`);
 }
 
+// `{"id":…,"text":"…"}` as JSON.stringify writes it, when neither value needs an escape and the
+// id is a string or an integer JSON.parse reads exactly (at most 15 digits, no -0): the values
+// are read off the line, which JSON.parse would read the same, without building an object.
+const PLAIN_RECORD = /^\{"id":(?:"([^"\\\u0000-\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([^"\\\u0000-\u001f]*)"\}$/;
+
 /** `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. */
 function lineInput(line: string): { id?: unknown; text: string } {
+  if (line.charCodeAt(0) === 123) {
+    const plain = PLAIN_RECORD.exec(line);
+    if (plain !== null) return { id: plain[1] ?? Number(plain[2]), text: plain[3]! };
+  }
   if (!line.trimStart().startsWith('{')) return { text: line };
   try {
     const value: unknown = JSON.parse(line);

@@ -87,6 +87,39 @@ describe('iron-cage scan --json', () => {
     expect(r.out).toBe(`${expected.join('\n')}\n`);
   });
 
+  it('reads records written without escapes as JSON.parse reads them, and every other line as before', async () => {
+    const text = 'call +44 20 7946 0958 or mail ceo@acme.com';
+    // Read off the line: string and integer ids, as JSON.stringify writes them.
+    const plain = [0, -12, 123456789012345, '', 'lead 7 é', 'ünïcode id'].map((id) => JSON.stringify({ id, text }));
+    // Left to JSON.parse or read as text: escapes, other layouts, ids it would read otherwise.
+    const others = [
+      JSON.stringify({ id: 'a"b', text }),
+      JSON.stringify({ id: 1, text: `${text}\n"quoted"` }),
+      JSON.stringify({ text, id: 2 }),
+      `{"id": 3, "text": "${text}"}`,
+      `{"id":1234567890123456789,"text":"${text}"}`,
+      `{"id":-0,"text":"${text}"}`,
+      `{"id":01,"text":"${text}"}`,
+      `{"id":4,"text":"${text}","text":"${text} again 030/1234567"}`,
+      `{"id":5,"text":"tab\there ${text}"}`,
+    ];
+    const lines = [...plain, ...others];
+    const r = await run(runScan, [`${lines.join('\n')}\n`], { json: true });
+    const expected = lines.map((line) => {
+      let input: { id?: unknown; text: string } = { text: line };
+      try {
+        const value = JSON.parse(line) as { id?: unknown; text: string };
+        input = value;
+      } catch {
+        // scanned as written
+      }
+      const spans = scan(input.text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+      expect(spans.length).toBeGreaterThan(0);
+      return JSON.stringify(input.id === undefined ? { spans } : { id: input.id, spans });
+    });
+    expect(r.out).toBe(`${expected.join('\n')}\n`);
+  });
+
   it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {
     const r = await run(runScan, ['ip 10.0', '.0.1\r\nmail a@b', '.io\r\n'], { json: true });
     expect(
