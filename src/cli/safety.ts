@@ -124,12 +124,19 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
     const emit = (line: string) => {
       lineNo++;
       const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
-      const spans = scanner.scan(text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+      const found = scanner.scan(text);
       if (opts.json) {
-        results.push(`${JSON.stringify(id === undefined ? { spans } : { id, spans })}\n`);
+        // What JSON.stringify({id, spans}) writes, without an object per span: types and risks
+        // are plain words and offsets integers, so only the id needs quoting.
+        let line = id === undefined ? '{"spans":[' : `{"id":${JSON.stringify(id)},"spans":[`;
+        for (let k = 0; k < found.length; k++) {
+          const d = found[k]!;
+          line += `${k === 0 ? '' : ','}{"start":${d.start},"end":${d.end},"type":"${d.type}","risk":"${d.risk}"}`;
+        }
+        results.push(`${line}]}\n`);
       } else {
         const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${JSON.stringify(id)})`;
-        for (const s of spans) results.push(`${where}:${s.start}-${s.end} ${s.type} ${s.risk}\n`);
+        for (const d of found) results.push(`${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`);
       }
     };
     const flush = async () => {
@@ -170,8 +177,17 @@ function tooLong(lineNo: number, max: number): InputError {
   return new InputError(`line ${lineNo} is longer than ${max} characters; scan reads one line at a time (use redact for unbroken text)`);
 }
 
+// `{"id":…,"text":"…"}` as JSON.stringify writes it, when neither value needs an escape and the
+// id is a string or an integer JSON.parse reads exactly (at most 15 digits, no -0): the values
+// are read off the line, which JSON.parse would read the same, without building an object.
+const PLAIN_RECORD = /^\{"id":(?:"([^"\\\u0000-\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([^"\\\u0000-\u001f]*)"\}$/;
+
 /** `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. */
 function lineInput(line: string): { id?: unknown; text: string } {
+  if (line.charCodeAt(0) === 123) {
+    const plain = PLAIN_RECORD.exec(line);
+    if (plain !== null) return { id: plain[1] ?? Number(plain[2]), text: plain[3]! };
+  }
   if (!line.trimStart().startsWith('{')) return { text: line };
   try {
     const value: unknown = JSON.parse(line);

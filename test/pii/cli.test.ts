@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runRedact, runScan } from '../../src/cli/safety.js';
+import { scan } from '../../src/domain/pii/index.js';
 
 async function run(command: typeof runRedact | typeof runScan, chunks: Array<string | Buffer>, opts: Record<string, unknown> = {}): Promise<{ code: number; out: string; err: string }> {
   const output = new PassThrough();
@@ -73,6 +74,50 @@ describe('iron-cage scan --json', () => {
       { spans: [] },
       { spans: [] },
     ]);
+  });
+
+  it('writes each line as JSON.stringify would, whatever the id', async () => {
+    const text = 'Mail ceo@acme.com, call +44 20 7946 0958, card 4111 1111 1111 1111';
+    const ids: unknown[] = [7, 'lead "7" é\u2028', null, { crm: [1, 'a'] }, true, 1.5e300];
+    const lines = [...ids.map((id) => JSON.stringify({ id, text })), JSON.stringify({ text }), text];
+    const r = await run(runScan, [`${lines.join('\n')}\n`], { json: true });
+    const spans = scan(text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+    expect(spans).toHaveLength(3);
+    const expected = [...ids.map((id) => JSON.stringify({ id, spans })), JSON.stringify({ spans }), JSON.stringify({ spans })];
+    expect(r.out).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it('reads records written without escapes as JSON.parse reads them, and every other line as before', async () => {
+    const text = 'call +44 20 7946 0958 or mail ceo@acme.com';
+    // Read off the line: string and integer ids, as JSON.stringify writes them.
+    const plain = [0, -12, 123456789012345, '', 'lead 7 é', 'ünïcode id'].map((id) => JSON.stringify({ id, text }));
+    // Left to JSON.parse or read as text: escapes, other layouts, ids it would read otherwise.
+    const others = [
+      JSON.stringify({ id: 'a"b', text }),
+      JSON.stringify({ id: 1, text: `${text}\n"quoted"` }),
+      JSON.stringify({ text, id: 2 }),
+      `{"id": 3, "text": "${text}"}`,
+      `{"id":1234567890123456789,"text":"${text}"}`,
+      `{"id":-0,"text":"${text}"}`,
+      `{"id":01,"text":"${text}"}`,
+      `{"id":4,"text":"${text}","text":"${text} again 030/1234567"}`,
+      `{"id":5,"text":"tab\there ${text}"}`,
+    ];
+    const lines = [...plain, ...others];
+    const r = await run(runScan, [`${lines.join('\n')}\n`], { json: true });
+    const expected = lines.map((line) => {
+      let input: { id?: unknown; text: string } = { text: line };
+      try {
+        const value = JSON.parse(line) as { id?: unknown; text: string };
+        input = value;
+      } catch {
+        // scanned as written
+      }
+      const spans = scan(input.text).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk }));
+      expect(spans.length).toBeGreaterThan(0);
+      return JSON.stringify(input.id === undefined ? { spans } : { id: input.id, spans });
+    });
+    expect(r.out).toBe(`${expected.join('\n')}\n`);
   });
 
   it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {

@@ -38,6 +38,27 @@ const KEYS: Array<[string, string]> = [
   ['Anthropic', `sk-ant-api03-${body(93, B64URL, 14)}AA`],
 ];
 
+describe('prefixes found in order of start, as one regex would (keys.ts reads them with two)', () => {
+  const stripe = `sk_live_${body(24, ALNUM, 30)}`;
+  const aws = body(40, `${ALNUM}/+`, 31);
+  it.each([
+    // `gsk_` holds `sk_`: the longer prefix, starting first, is the one read
+    ['a Groq key, not the sk_ inside it', `gsk_${body(52, ALNUM, 5)}`, [`gsk_${body(52, ALNUM, 5)}`]],
+    // a prefix inside a key's body is part of the key
+    ['a prefix inside a body', `xoxb-sk-${body(30, ALNUM, 32)}`, [`xoxb-sk-${body(30, ALNUM, 32)}`]],
+    // a key name (found by its letters) before a prefixed key (found by its '_'), and after one
+    ['a key name, then a key', `secret: ${stripe}`, [stripe]],
+    ['a key, then an AWS key name and key', `${stripe} aws_secret_access_key = ${aws}`, [stripe, aws]],
+    [
+      'an access key id and its secret beside a prefixed key',
+      `AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)} ${aws} ${stripe}`,
+      [`AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 33)}`, aws, stripe],
+    ],
+  ])('%s', (_case, text, keys) => {
+    expect(scan(text).map((d) => d.value)).toEqual(keys);
+  });
+});
+
 describe('vendor API keys', () => {
   it.each(KEYS)('%s', (_vendor, key) => {
     expect(found(`export TOKEN=${key}`)).toEqual([`API_KEY:${key}`]);

@@ -1,32 +1,30 @@
-import { isDigit } from '../chars.js';
-
 // Payment cards: the Luhn checksum alone lets one random digit run in ten through, so the
 // issuer prefix must also agree with the length (a 16-digit number starting 34 is no Amex).
 
-export function luhnOk(digits: string): boolean {
+// The numeric scanner keeps a run's digits as values (0-9) in a reused array, so these read
+// `d[0..n)` and no string is made for the runs they turn down.
+
+export function luhnOk(d: ArrayLike<number>, n: number): boolean {
   let sum = 0;
   let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
+  for (let i = n - 1; i >= 0; i--) {
+    let v = d[i]!;
     if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
+      v *= 2;
+      if (v > 9) v -= 9;
     }
-    sum += d;
+    sum += v;
     double = !double;
   }
   return sum % 10 === 0;
 }
 
-/** Issuer identification number ranges and the lengths each network issues (`digits`: at least four). */
-export function issuerAccepts(digits: string): boolean {
-  const n = digits.length;
-  if (digits[0] === '4') return n === 13 || n === 16 || n === 19; // Visa
-  // The first two, three and four digits as numbers, without a slice for each.
-  for (let i = 0; i < 4; i++) if (!isDigit(digits.charCodeAt(i))) return false; // no prefix below matches
-  const p2 = (digits.charCodeAt(0) - 48) * 10 + digits.charCodeAt(1) - 48;
-  const p3 = p2 * 10 + digits.charCodeAt(2) - 48;
-  const p4 = p3 * 10 + digits.charCodeAt(3) - 48;
+/** Issuer identification number ranges and the lengths each network issues (`n`: at least four digits). */
+export function issuerAccepts(d: ArrayLike<number>, n: number): boolean {
+  if (d[0] === 4) return n === 13 || n === 16 || n === 19; // Visa
+  const p2 = d[0]! * 10 + d[1]!;
+  const p3 = p2 * 10 + d[2]!;
+  const p4 = p3 * 10 + d[3]!;
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16; // Mastercard
   if (p2 === 34 || p2 === 37) return n === 15; // American Express
   const long = n >= 16 && n <= 19;
@@ -46,10 +44,12 @@ const GROUPINGS: ReadonlyArray<readonly number[]> = [
   [4, 6, 4],
 ];
 
-export function cardGrouping(groups: readonly number[]): boolean {
-  return GROUPINGS.some((g) => g.length === groups.length && g.every((n, i) => groups[i] === n));
+/** Whether the first `n` group lengths are a card's print. */
+export function cardGrouping(groups: ArrayLike<number>, n = groups.length): boolean {
+  return GROUPINGS.some((g) => g.length === n && g.every((len, i) => groups[i] === len));
 }
 
-export function validCard(digits: string): boolean {
-  return digits.length >= 13 && digits.length <= 19 && issuerAccepts(digits) && luhnOk(digits);
+/** `d[0..n)`: the digit values of a run. */
+export function validCard(d: ArrayLike<number>, n: number): boolean {
+  return n >= 13 && n <= 19 && issuerAccepts(d, n) && luhnOk(d, n);
 }

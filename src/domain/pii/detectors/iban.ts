@@ -1,5 +1,5 @@
 import { isDigit, isUpper, isWordChar, softSpaceAt } from '../chars.js';
-import { firstMatch, type Candidate } from './candidate.js';
+import type { Candidate } from './candidate.js';
 
 // IBAN length by country (SWIFT IBAN registry). The length is fixed per country, so we read
 // exactly that many characters instead of guessing where the number ends.
@@ -94,7 +94,12 @@ const IBAN_LENGTH: Readonly<Record<string, number>> = {
   YE: 30,
 };
 
-const PREFILTER = /[A-Z]{2}[0-9]{2}/g;
+// A country code and check digits at the start of a word (`\b`: no letter, digit or '_' before).
+const PREFILTER = /\b[A-Z]{2}[0-9]{2}/g;
+
+// IBAN_LENGTH by the country code's two letters (A-Z each), 0 for no country: read without a slice.
+const LENGTH_BY_CODE = new Uint8Array(26 * 26);
+for (const [code, length] of Object.entries(IBAN_LENGTH)) LENGTH_BY_CODE[(code.charCodeAt(0) - 65) * 26 + code.charCodeAt(1) - 65] = length;
 
 /** ISO 13616 check: move the first four characters to the end, read letters as 10..35, mod 97 must be 1. */
 export function ibanChecksumOk(iban: string): boolean {
@@ -109,10 +114,11 @@ export function ibanChecksumOk(iban: string): boolean {
 
 export function detectIbans(text: string, out: Candidate[], from = 0): void {
   const re = PREFILTER;
-  for (let m = firstMatch(re, text, from); m !== null; m = re.exec(text)) {
-    const at = m.index;
-    const length = IBAN_LENGTH[m[0].slice(0, 2)];
-    if (length === undefined || isWordChar(text.charCodeAt(at - 1))) {
+  re.lastIndex = from;
+  while (re.test(text)) {
+    const at = re.lastIndex - 4;
+    const length = LENGTH_BY_CODE[(text.charCodeAt(at) - 65) * 26 + text.charCodeAt(at + 1) - 65]!;
+    if (length === 0) {
       re.lastIndex = at + 1;
       continue;
     }

@@ -4,8 +4,9 @@ import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
-import { saidBefore, type DigitShape } from './shape.js';
+import { forgetPhoneWord } from './phone-context.js';
+import { phoneConfidence } from './phone.js';
+import { forgetWordsBefore, wordsBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
 // groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
@@ -45,147 +46,214 @@ const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])so
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
-/**
- * Groups joined without spaces. A segment is also the shape of itself alone (`single`), with
- * the fields in the order every shape has them, so the tests read one kind of object.
- */
-interface Segment extends DigitShape {
-  groups: number[];
-  /** One joiner per gap between groups: '-', '.', '/', ')' for `(555)123`, '(' for `44(0)`. */
-  joins: string;
-  single: true;
-}
-
 export interface NumericOptions {
   types: ReadonlySet<PiiType>;
   regions: readonly CountryCode[];
 }
 
+// The chain read from a start: up to MAX_SEGMENTS segments, each groups joined without spaces
+// (`(555)123-4567`, `192.168.0.1`), the segments joined by soft spaces (`+44 20 7946 0958`).
+// Dense text has tens of thousands of digit runs per MB and turns most down on their lengths,
+// so a chain is kept in these reused arrays, not in objects: a run's groups, where each starts,
+// the joiner before each ('-', '.', '/', ')' for `(555)123`, '(' for `44(0)`, ' ' between
+// segments; 0 before the first) and its digits as values. Strings are made only for the shapes
+// a phone check reads. A segment spans at most MAX_SPAN characters and so does a chain, plus
+// the one segment read past it: 128 entries are more than a chain can hold.
+const ROOM = 128;
+const groupLength = new Int32Array(ROOM);
+const groupAt = new Int32Array(ROOM);
+const joiner = new Uint8Array(ROOM);
+const digitValue = new Uint8Array(ROOM);
+// Per segment: where it starts and ends, its groups and digits counted from the chain's start
+// (ends, exclusive), the chain index of its bracketed group or -1, and whether it starts with '+'.
+const segStart = new Int32Array(MAX_SEGMENTS);
+const segEnd = new Int32Array(MAX_SEGMENTS);
+const segGroups = new Int32Array(MAX_SEGMENTS);
+const segDigits = new Int32Array(MAX_SEGMENTS);
+const segParen = new Int32Array(MAX_SEGMENTS);
+const segPlus = new Uint8Array(MAX_SEGMENTS);
+// The chain's shapes tested (segment indexes, shortest first).
+const shapeLast = new Int32Array(MAX_SEGMENTS);
+
+const DASH = 45;
+const DOT = 46;
+const SLASH = 47;
+const OPEN = 40;
+const CLOSE = 41;
+const SPACE = 32;
+
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
-  resetPhoneVerdicts();
-  // The chain read from the previous start: the next start is usually its second segment.
-  let previous: Segment[] = [];
+  const tests = testsFor(opts);
   let pos = from;
+  // Segments of the last chain still in the arrays: the next start is usually its second one.
+  let held = 0;
   for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
     pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past a '+' or '(' and its digit
-    let reuse = -1;
-    for (let k = 1; k < previous.length; k++) if (previous[k]!.start === at) reuse = k;
-    const first = reuse > 0 ? previous[reuse]! : readSegment(text, at);
-    if (first === null) continue;
-    pos = Math.max(pos, first.end);
+    let reuse = 0;
+    for (let k = 1; k < held; k++) if (segStart[k] === at) reuse = k;
+    if (reuse > 0) {
+      dropSegments(reuse, held);
+      held -= reuse;
+    } else {
+      held = 0;
+      if (!readSegment(text, at, 0)) continue;
+      held = 1;
+    }
+    const end = segEnd[0]!;
+    if (end > pos) pos = end;
     // A date (2024-01-15, 15.01.2024, 01/15/2024) is no value and starts none.
-    if (isDate(first)) continue;
-    const continues = softSpaceAt(text, first.end);
+    if (isDate()) continue;
+    const digits = segDigits[0]!;
+    const dotted = dottedQuad();
     // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
     // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
-    if (!continues && (first.digits.length < 8 ? first.joins !== '...' : isWordChar(text.charCodeAt(first.end)))) continue;
-    previous = chain(text, reuse > 0 ? previous.slice(reuse) : [first]);
+    if (!softSpaceAt(text, end) && (digits < 8 ? !dotted : isWordChar(text.charCodeAt(end)))) continue;
+    const segments = chain(text, held);
+    held = segments;
     // `123.45 EUR`: a price before a word chains to nothing, and alone it is too short.
-    if (previous.length === 1 && first.digits.length < 8 && first.joins !== '...') continue;
-    classify(text, previous, out, opts);
+    if (segments === 1 && digits < 8 && !dotted) continue;
+    classify(text, segments, out, opts, tests);
   }
+  forgetWordsBefore();
+  forgetPhoneWord();
 }
 
-// Group lengths are gathered here and copied out at the exact size: a list grown by push
-// reserves room for 17 numbers, and dense text reads tens of thousands of segments per MB.
-// At most one group per two characters of MAX_SPAN; filled by push so that it holds small integers only.
-const gathered: number[] = [];
-for (let k = 0; k < 64; k++) gathered.push(0);
-
-function readSegment(text: string, start: number): Segment | null {
+/**
+ * Reads the segment starting at `start` into slot `k` of the chain (after slot k-1's groups).
+ * False when there is none: no digit, a group longer than MAX_GROUP_DIGITS, longer than MAX_SPAN.
+ */
+function readSegment(text: string, start: number, k: number): boolean {
   let i = start;
   const plus = text.charCodeAt(i) === 43;
   if (plus) i++;
-  let n = 0; // groups so far, in `gathered`
-  let joins = '';
-  let pending = '';
-  let digits = '';
-  let paren = -1;
+  const first = k === 0 ? 0 : segGroups[k - 1]!;
+  let g = first;
+  let d = k === 0 ? 0 : segDigits[k - 1]!;
+  let pending = k === 0 ? 0 : SPACE;
+  let paren = -1; // chain index of the bracketed group
   let end = -1;
   for (;;) {
     const c = text.charCodeAt(i);
-    if (c === 40) {
+    let from: number;
+    let to: number;
+    if (c === OPEN) {
       let j = i + 1;
       while (j < i + 6 && isDigit(text.charCodeAt(j))) j++;
-      if (paren !== -1 || j === i + 1 || text.charCodeAt(j) !== 41) break;
-      paren = n;
-      gathered[n++] = j - i - 1;
-      digits += text.slice(i + 1, j);
+      if (paren !== -1 || j === i + 1 || text.charCodeAt(j) !== CLOSE) break;
+      paren = g;
+      from = i + 1;
+      to = j;
       i = j + 1;
     } else if (isDigit(c)) {
       let j = i + 1;
       while (j - i <= MAX_GROUP_DIGITS && isDigit(text.charCodeAt(j))) j++;
-      if (j - i > MAX_GROUP_DIGITS) return null;
-      gathered[n++] = j - i;
-      digits += text.slice(i, j);
+      if (j - i > MAX_GROUP_DIGITS) return false;
+      from = i;
+      to = j;
       i = j;
     } else {
       break;
     }
-    joins += pending;
-    pending = '';
+    groupLength[g] = to - from;
+    groupAt[g] = from;
+    joiner[g] = pending;
+    g++;
+    for (let x = from; x < to; x++) digitValue[d++] = text.charCodeAt(x) - 48;
+    pending = 0;
     end = i;
-    if (end - start > MAX_SPAN) return null;
-    const d = text.charCodeAt(i);
-    const next = text.charCodeAt(i + 1);
-    if ((d === 45 || d === 46) && (isDigit(next) || next === 40)) {
-      pending = text[i]!;
+    if (end - start > MAX_SPAN) return false;
+    const next = text.charCodeAt(i);
+    const after = text.charCodeAt(i + 1);
+    if ((next === DASH || next === DOT) && (isDigit(after) || after === OPEN)) {
+      pending = next;
       i++;
-    } else if (d === 47 && isDigit(next) && n === 1) {
+    } else if (next === SLASH && isDigit(after) && g - first === 1) {
       // `030/1234567`: only after the first group (dates such as 01/15/2024 are rejected later).
-      pending = text[i]!;
+      pending = SLASH;
       i++;
-    } else if (isDigit(d) && paren === n - 1) {
-      pending = ')';
-    } else if (d === 40 && paren === -1) {
-      pending = '(';
+    } else if (isDigit(next) && paren === g - 1) {
+      pending = CLOSE;
+    } else if (next === OPEN && paren === -1) {
+      pending = OPEN;
     } else {
       break;
     }
   }
-  return end < 0 ? null : { text, start, end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare: n === 1, single: true };
+  if (end < 0) return false;
+  segStart[k] = start;
+  segEnd[k] = end;
+  segGroups[k] = g;
+  segDigits[k] = d;
+  segParen[k] = paren;
+  segPlus[k] = plus ? 1 : 0;
+  return true;
 }
 
-/** Extends `segments` over soft spaces, up to MAX_SEGMENTS segments and MAX_SPAN characters. */
-function chain(text: string, segments: Segment[]): Segment[] {
-  const first = segments[0]!;
-  let last = segments[segments.length - 1]!;
-  while (segments.length < MAX_SEGMENTS && softSpaceAt(text, last.end)) {
-    const next = readSegment(text, last.end + 1);
-    if (next === null || next.plus || next.end - first.start > MAX_SPAN) break;
-    segments.push(next);
-    last = next;
+/** Moves segments `drop..held` of the chain to its start, as if the chain had been read from segment `drop`. */
+function dropSegments(drop: number, held: number): void {
+  const groups = segGroups[drop - 1]!;
+  const digits = segDigits[drop - 1]!;
+  // By hand: copyWithin costs a call into the runtime, more than these few entries.
+  for (let g = groups, last = segGroups[held - 1]!; g < last; g++) {
+    groupLength[g - groups] = groupLength[g]!;
+    groupAt[g - groups] = groupAt[g]!;
+    joiner[g - groups] = joiner[g]!;
   }
-  return segments;
+  joiner[0] = 0;
+  for (let d = digits, last = segDigits[held - 1]!; d < last; d++) digitValue[d - digits] = digitValue[d]!;
+  for (let k = drop; k < held; k++) {
+    const j = k - drop;
+    segStart[j] = segStart[k]!;
+    segEnd[j] = segEnd[k]!;
+    segGroups[j] = segGroups[k]! - groups;
+    segDigits[j] = segDigits[k]! - digits;
+    segParen[j] = segParen[k]! < 0 ? -1 : segParen[k]! - groups;
+    segPlus[j] = segPlus[k]!;
+  }
 }
 
-function isDate(seg: Segment): boolean {
-  const g = seg.groups;
-  const a = g[0];
-  const b = g[1];
-  const c = g[2];
-  return g.length === 3 && seg.joins[0] === seg.joins[1] && b === 2 && ((a === 4 && c === 2) || (a === 2 && c === 4));
+/**
+ * Extends the chain's first `held` segments over soft spaces, up to MAX_SEGMENTS segments and
+ * MAX_SPAN characters; the segment count.
+ */
+function chain(text: string, held: number): number {
+  const first = segStart[0]!;
+  let k = held;
+  while (k < MAX_SEGMENTS && softSpaceAt(text, segEnd[k - 1]!)) {
+    if (!readSegment(text, segEnd[k - 1]! + 1, k) || segPlus[k] === 1 || segEnd[k]! - first > MAX_SPAN) break;
+    k++;
+  }
+  return k;
 }
 
-type Test = (s: DigitShape, opts: NumericOptions) => number;
+/** The first segment is three groups with one joiner twice, laid out 4-2-2 or 2-2-4. */
+function isDate(): boolean {
+  if (segGroups[0] !== 3 || joiner[1] !== joiner[2] || groupLength[1] !== 2) return false;
+  const a = groupLength[0];
+  const c = groupLength[2];
+  return (a === 4 && c === 2) || (a === 2 && c === 4);
+}
 
-const TESTS: ReadonlyArray<[PiiType, Test]> = [
-  ['IP_ADDRESS', ipv4Confidence],
-  ['SSN', ssnConfidence],
-  ['CREDIT_CARD', cardConfidence],
-  ['PHONE', (s, opts) => phoneConfidence(s, opts.regions)],
-];
+/** The first segment is four groups joined by dots (`192.168.0.1`, also `1.2.3.4`). */
+function dottedQuad(): boolean {
+  return segGroups[0] === 4 && joiner[1] === DOT && joiner[2] === DOT && joiner[3] === DOT;
+}
 
-// The tests the options ask for, per options object: classify runs once per digit run.
-const enabledTests = new WeakMap<NumericOptions, ReadonlyArray<[PiiType, Test]>>();
-// The last options' tests: a scan asks once per digit run, always with the same options.
+const IP = 0;
+const SSN = 1;
+const CARD = 2;
+const PHONE = 3;
+const TEST_TYPES: readonly PiiType[] = ['IP_ADDRESS', 'SSN', 'CREDIT_CARD', 'PHONE'];
+
+// The tests the options ask for (indexes into TEST_TYPES, in that order), per options object.
+const enabledTests = new WeakMap<NumericOptions, readonly number[]>();
 let lastOptions: NumericOptions | undefined;
-let lastTests: ReadonlyArray<[PiiType, Test]> = [];
-function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
+let lastTests: readonly number[] = [];
+function testsFor(opts: NumericOptions): readonly number[] {
   if (opts === lastOptions) return lastTests;
   let tests = enabledTests.get(opts);
   if (tests === undefined) {
-    tests = TESTS.filter(([type]) => opts.types.has(type));
+    tests = [IP, SSN, CARD, PHONE].filter((t) => opts.types.has(TEST_TYPES[t]!));
     enabledTests.set(opts, tests);
   }
   lastOptions = opts;
@@ -194,81 +262,99 @@ function testsFor(opts: NumericOptions): ReadonlyArray<[PiiType, Test]> {
 }
 
 /**
- * The chains of segments from the first one, longest first: each type keeps its longest
- * match, and trying longest first spares the phone validator the shorter prefixes.
+ * The chain's shapes from the first segment: each prefix of segments that holds enough digits
+ * and ends on a word boundary. Each type keeps its longest shape that passes, and trying
+ * longest first spares the phone validator the shorter prefixes.
  */
-function classify(text: string, segments: Segment[], out: Candidate[], opts: NumericOptions): void {
+function classify(text: string, segments: number, out: Candidate[], opts: NumericOptions, tests: readonly number[]): void {
   // Below these lengths nothing can match: an IPv4 address has 4 digits, anything spanning segments 8.
-  const enough = (k: number, digitCount: number) => digitCount >= (k === 0 ? 4 : 8);
-  let total = 0;
-  for (const seg of segments) total += seg.digits.length;
-  if (!enough(0, segments[0]!.digits.length) && !enough(1, total)) return;
-  if (segments.length === 1) {
-    // Most runs are one segment (`1234567890`, `12345-6789`), which is its own shape.
-    const seg = segments[0]!;
-    if (isWordChar(text.charCodeAt(seg.end))) return;
-    return testShapes([seg], seg.start, out, opts);
+  if (segDigits[0]! < 4 && segDigits[segments - 1]! < 8) return;
+  let shapes = 0;
+  for (let k = 0; k < segments; k++) {
+    if (segDigits[k]! < (k === 0 ? 4 : 8) || isWordChar(text.charCodeAt(segEnd[k]!))) continue;
+    shapeLast[shapes++] = k;
   }
-  const shapes: DigitShape[] = [];
-  const start = segments[0]!.start;
-  const plus = segments[0]!.plus;
-  let n = 0; // the chain's groups so far, in `gathered`
-  let digits = '';
-  let joins = '';
-  let paren = -1;
-  let bare = true; // every segment is a single group: `4111 1111 1111 1111`
-  for (let k = 0; k < segments.length; k++) {
-    const seg = segments[k]!;
-    if (k > 0) joins += ' ';
-    if (seg.paren >= 0 && paren < 0) paren = n + seg.paren;
-    for (const g of seg.groups) gathered[n++] = g;
-    digits += seg.digits;
-    joins += seg.joins;
-    bare &&= seg.groups.length === 1;
-    if (!enough(k, digits.length) || isWordChar(text.charCodeAt(seg.end))) continue;
-    shapes.push({ text, start, end: seg.end, groups: gathered.slice(0, n), digits, joins, plus, paren, bare, single: k === 0 });
-  }
-  testShapes(shapes, start, out, opts);
-}
-
-/** Each type keeps its longest shape that passes (shapes are ordered shortest first). */
-function testShapes(shapes: DigitShape[], start: number, out: Candidate[], opts: NumericOptions): void {
-  if (shapes.length === 0) return;
-  const tests = testsFor(opts);
+  if (shapes === 0) return;
+  const start = segStart[0]!;
   for (let t = 0; t < tests.length; t++) {
-    const [type, test] = tests[t]!;
-    for (let i = shapes.length - 1; i >= 0; i--) {
-      const confidence = test(shapes[i]!, opts);
+    const type = tests[t]!;
+    for (let i = shapes - 1; i >= 0; i--) {
+      const k = shapeLast[i]!;
+      const confidence = type === IP ? ipv4Confidence(text, k) : type === SSN ? ssnConfidence(text, k) : type === CARD ? cardConfidence(text, k) : phone(text, k, opts);
       if (confidence > 0) {
-        out.push({ type, start, end: shapes[i]!.end, confidence });
+        out.push({ type: TEST_TYPES[type]!, start, end: segEnd[k]!, confidence });
         break;
       }
     }
   }
 }
 
-function ipv4Confidence(s: DigitShape): number {
-  if (!s.single || s.plus || s.paren >= 0 || s.joins !== '...') return 0;
-  return validIpv4(s.text.slice(s.start, s.end)) && !looksLikeVersion(s.text, s.start, s.end) ? 0.9 : 0;
+/** Every segment up to k is a single group: `4111 1111 1111 1111`, not `4111-1111 1111-1111`. */
+function bare(k: number): boolean {
+  for (let j = 0; j <= k; j++) if (segGroups[j]! - (j === 0 ? 0 : segGroups[j - 1]!) !== 1) return false;
+  return true;
 }
 
-function ssnConfidence(s: DigitShape): number {
-  if (s.plus || s.paren >= 0 || s.digits.length !== 9 || !validSsn(s.digits)) return 0;
-  const g = s.groups;
-  const l324 = g.length === 3 && g[0] === 3 && g[1] === 2;
-  if (s.single && l324 && s.joins === '--') return 0.95;
+/** The chain index of the first bracketed group up to segment k, or -1. */
+function paren(k: number): number {
+  for (let j = 0; j <= k; j++) if (segParen[j]! >= 0) return segParen[j]!;
+  return -1;
+}
+
+/** Every joiner of the first `groups` groups is `c`. */
+function joinedBy(c: number, groups: number): boolean {
+  for (let g = 1; g < groups; g++) if (joiner[g] !== c) return false;
+  return true;
+}
+
+function ipv4Confidence(text: string, k: number): number {
+  if (k !== 0 || segPlus[0] === 1 || segParen[0]! >= 0 || !dottedQuad()) return 0;
+  const start = segStart[0]!;
+  const end = segEnd[0]!;
+  return validIpv4(text.slice(start, end)) && !looksLikeVersion(text, start, end) ? 0.9 : 0;
+}
+
+function ssnConfidence(text: string, k: number): number {
+  if (segPlus[0] === 1 || segDigits[k] !== 9 || paren(k) >= 0 || !validSsn(digitValue)) return 0;
+  const groups = segGroups[k]!;
+  const l324 = groups === 3 && groupLength[0] === 3 && groupLength[1] === 2;
+  if (k === 0 && l324 && joinedBy(DASH, 3)) return 0.95;
   // Spaced, dotted or bare nine digits are an SSN only when the text says so.
-  return ((s.bare && l324) || (s.single && l324 && s.joins === '..') || g.length === 1) && saidBefore(s, SSN_WORDS) ? 0.75 : 0;
+  return ((l324 && bare(k)) || (k === 0 && l324 && joinedBy(DOT, 3)) || groups === 1) && SSN_WORDS.test(wordsBefore(text, segStart[0]!)) ? 0.75 : 0;
 }
 
-function cardConfidence(s: DigitShape): number {
-  if (s.plus || s.paren >= 0 || s.digits.length < 13 || s.digits.length > 19 || !validCard(s.digits)) return 0;
-  if (s.groups.length === 1) return saidBefore(s, ID_WORDS) ? 0 : 0.85;
-  return (s.bare || (s.single && /^-+$/.test(s.joins))) && cardGrouping(s.groups) ? 0.95 : 0;
+function cardConfidence(text: string, k: number): number {
+  const digits = segDigits[k]!;
+  if (segPlus[0] === 1 || digits < 13 || digits > 19 || paren(k) >= 0 || !validCard(digitValue, digits)) return 0;
+  const groups = segGroups[k]!;
+  if (groups === 1) return ID_WORDS.test(wordsBefore(text, segStart[0]!)) ? 0 : 0.85;
+  return (bare(k) || (k === 0 && joinedBy(DASH, groups))) && cardGrouping(groupLength, groups) ? 0.95 : 0;
 }
 
-/** SSA rules: no 000, 666 or 9xx area; no 00 group; no 0000 serial. */
-export function validSsn(digits: string): boolean {
-  const area = digits.slice(0, 3);
-  return area !== '000' && area !== '666' && digits[0] !== '9' && digits.slice(3, 5) !== '00' && digits.slice(5) !== '0000';
+function phone(text: string, k: number, opts: NumericOptions): number {
+  const digits = segDigits[k]!;
+  return digits < 8 || digits > 17 ? 0 : phoneConfidence(shapeOf(text, k), opts.regions);
+}
+
+const JOINERS: string[] = [];
+for (let c = 0; c < 128; c++) JOINERS.push(String.fromCharCode(c));
+
+/** The shape of segments 0..k as the phone checks read it. */
+function shapeOf(text: string, k: number): DigitShape {
+  const n = segGroups[k]!;
+  const groups: number[] = [];
+  let digits = '';
+  let joins = '';
+  for (let g = 0; g < n; g++) {
+    groups.push(groupLength[g]!);
+    digits += text.slice(groupAt[g]!, groupAt[g]! + groupLength[g]!);
+    if (g > 0) joins += JOINERS[joiner[g]!]!;
+  }
+  return { text, start: segStart[0]!, end: segEnd[k]!, groups, digits, joins, plus: segPlus[0] === 1, paren: paren(k), bare: bare(k), single: k === 0 };
+}
+
+/** SSA rules on the digit values `d[0..9)`: no 000, 666 or 9xx area; no 00 group; no 0000 serial. */
+export function validSsn(d: ArrayLike<number>): boolean {
+  const area = d[0]! * 100 + d[1]! * 10 + d[2]!;
+  return area !== 0 && area !== 666 && d[0] !== 9 && d[3]! * 10 + d[4]! !== 0 && d[5]! * 1000 + d[6]! * 100 + d[7]! * 10 + d[8]! !== 0;
 }

@@ -1,6 +1,5 @@
 import { isDigit } from '../chars.js';
-import { textBefore } from './candidate.js';
-import type { DigitShape } from './shape.js';
+import { wordsBefore, type DigitShape } from './shape.js';
 
 // A bare run of digits is a phone number only after a phone word, and the word must lead to
 // it: straight ("Phone: "), through a short label ("Phone 2: ", "Tel. (home) ", "phone #1 - ",
@@ -57,7 +56,20 @@ const MAX_WORD = 16;
  * phoneWordBefore(shape); // true
  */
 export function phoneWordBefore(s: DigitShape): boolean {
-  return phoneWordLeadsToEnd(textBefore(s.text, s.start));
+  const before = wordsBefore(s.text, s.start);
+  // A run's shapes share their start, so the last answer is usually the one asked for.
+  if (before !== lastBefore) {
+    lastBefore = before;
+    lastAnswer = phoneWordLeadsToEnd(before);
+  }
+  return lastAnswer;
+}
+let lastBefore: string | null = null;
+let lastAnswer = false;
+
+/** Drops the remembered answer (and the text it may hold on to) at the end of a scan. */
+export function forgetPhoneWord(): void {
+  lastBefore = null;
 }
 
 /**

@@ -57,5 +57,26 @@ export function partOfLongerRun(s: DigitShape): boolean {
 
 /** Does `words` (a pattern ending in `$`) match the text just before the shape? */
 export function saidBefore(s: DigitShape, words: RegExp): boolean {
-  return words.test(textBefore(s.text, s.start));
+  return words.test(wordsBefore(s.text, s.start));
+}
+
+// The lower-cased text before a run is read by several checks (SSN words, identifier words,
+// phone words) for each of the run's shapes, which all start where the run starts: made once.
+let beforeText: string | null = null;
+let beforeAt = -1;
+let before = '';
+
+/** textBefore(text, start), remembered for the last run; forgetWordsBefore() drops the text. */
+export function wordsBefore(text: string, start: number): string {
+  if (start !== beforeAt || text !== beforeText) {
+    before = textBefore(text, start);
+    beforeText = text;
+    beforeAt = start;
+  }
+  return before;
+}
+
+export function forgetWordsBefore(): void {
+  beforeText = null;
+  beforeAt = -1;
 }
