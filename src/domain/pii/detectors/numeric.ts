@@ -5,7 +5,7 @@ import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
 import { forgetPhoneWord } from './phone-context.js';
-import { phoneConfidence } from './phone.js';
+import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
 import { forgetWordsBefore, wordsBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
@@ -83,6 +83,7 @@ const CLOSE = 41;
 const SPACE = 32;
 
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
+  resetPhoneVerdicts();
   const tests = testsFor(opts);
   let pos = from;
   // Segments of the last chain still in the arrays: the next start is usually its second one.

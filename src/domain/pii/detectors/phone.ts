@@ -64,13 +64,16 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
 }
 
 // How each written layout is printed comes from the compiled print formats (the library's
-// formatter only where none applies), for numbers already found valid; remembered across scans
-// (a text repeats its numbers: a contact in every message of a thread, a signature; and so do
-// the records of one export, scanned one by one). The verdict depends on the region and the
-// number as written only, so the memo needs no reset between scans; it is bounded: full, it
-// starts over.
+// formatter only where none applies), for numbers already found valid; remembered within one scan (a text
+// repeats its numbers: a contact in every message of a thread, a signature). Scans are
+// synchronous, so one map reset at the start of each scan is a per-scan memo.
 const printedAs = new Map<string, boolean>();
 const MAX_REMEMBERED = 4096;
+
+/** Starts a new scan's memo of phone verdicts. */
+export function resetPhoneVerdicts(): void {
+  if (printedAs.size > 0) printedAs.clear();
+}
 
 function international(digits: string, possibleIsEnough: boolean): number {
   const verdict = internationalVerdict(digits);
