@@ -11,11 +11,12 @@ import { decodeStream } from '../server/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
-import { type QuickMemo, quickChatChunk } from './quick.js';
+import { type QuickMemo, quickChatChunk, quickResponsesDelta, withSeq } from './quick.js';
 import { continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
+import { partIndex } from './wire/responses.js';
 import { carriesLogprobs, mayHoldLogprobs, withholdLogprobs } from './wire/strings.js';
 import type { TextSlot, Usage } from './wire/types.js';
 
@@ -95,6 +96,8 @@ class StreamRelay implements Pumped {
   private template: unknown = null;
   /** A chat stream: its text-only chunks are read without JSON.parse (quick.ts). */
   private readonly quickChat: boolean;
+  /** A Responses stream: its plain text deltas are read without JSON.parse (quick.ts). */
+  private readonly quickResponses: boolean;
   /** What the quick reader remembers between this stream's chunks. */
   private readonly quickMemo: QuickMemo = {};
   private readonly splitter: SseSplitter;
@@ -139,6 +142,7 @@ class StreamRelay implements Pumped {
     );
     this.ref = `${call.endpoint}:${call.target.model}`;
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
+    this.quickResponses = call.endpoint === 'responses';
   }
 
   /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
@@ -263,7 +267,8 @@ class StreamRelay implements Pumped {
       return ev.raw;
     }
     let json: any = null;
-    const quick = this.quickChat && ev.event === null ? quickChatChunk(ev.data, this.quickMemo) : null;
+    const quick =
+      this.quickChat && ev.event === null ? quickChatChunk(ev.data, this.quickMemo) : this.quickResponses && ev.event === 'response.output_text.delta' ? quickResponsesDelta(ev.data, partIndex) : null;
     if (!quick && ev.data && ev.data !== '[DONE]') {
       try {
         json = JSON.parse(ev.data);
@@ -342,21 +347,25 @@ class StreamRelay implements Pumped {
     if (withhold && json && mayHoldLogprobs(ev.data) && withholdLogprobs(json)) changed = true;
     // The final event, and all after it, leave only once the row is on disk (deliverStream).
     if (insp.last) this.lastSeen = true;
+    /** Only the number changed: written into the event's bytes, not the event written anew. */
+    let renumbered = false;
     if (insp.seq) {
       this.numbered = true;
       if (seq !== insp.seq.n) {
         insp.seq.set(seq);
-        changed = true;
+        renumbered = true;
       }
       this.nextSeq = seq + 1;
     }
     if (quick) {
       this.template = ev.data;
-      return extras + (changed ? formatSse(quick.data(), ev.event) : ev.raw);
+      return extras + (changed || renumbered ? formatSse(quick.data(), ev.event) : ev.raw);
     }
     if (json && (insp.slots.length > 0 || (Array.isArray(json.choices) && json.choices.length > 0))) this.template = json;
     if (this.call.target.hideUsageChunk && json?.usage && Array.isArray(json.choices) && json.choices.length === 0) return extras;
-    return extras + (changed ? formatSse(JSON.stringify(json), ev.event) : ev.raw);
+    if (changed) return extras + formatSse(JSON.stringify(json), ev.event);
+    if (!renumbered) return extras + ev.raw;
+    return extras + formatSse(withSeq(ev.data, insp.seq!.n, seq) ?? JSON.stringify(json), ev.event);
   }
 
   /** A drained event: only what it says of the usage counts. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type QuickMemo, quickChatChunk } from '../../src/gateway/quick.js';
+import { type QuickMemo, quickChatChunk, quickResponsesDelta, withSeq } from '../../src/gateway/quick.js';
 import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { partIndex, responsesWire } from '../../src/gateway/wire/responses.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1' };
 const chunk = (choices: unknown[], extra: object = {}) => JSON.stringify({ ...base, ...extra, choices });
@@ -40,6 +41,7 @@ const shape = (i: ReturnType<typeof openaiWire.inspect>) => ({
   usage: i.usage,
   last: i.last,
   finals: (i.finals ?? []).map((s) => s.text),
+  seq: i.seq?.n,
 });
 
 describe('quickChatChunk', () => {
@@ -101,5 +103,77 @@ describe('quickChatChunk', () => {
         expect(shape(q.inspection), d).toEqual(shape(openaiWire.inspect({ raw: '', event: null, data: d }, parsed)));
       }
     }
+  });
+});
+
+const rdelta = (delta: unknown, extra: object = {}) =>
+  JSON.stringify({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta, logprobs: [], sequence_number: 5, ...extra });
+/** As OpenAI writes them: the number second, the padding last. */
+const openaiDelta = (delta: string) =>
+  JSON.stringify({ type: 'response.output_text.delta', sequence_number: 12, item_id: 'msg_1', output_index: 2, content_index: 1, delta, logprobs: [], obfuscation: 'aZ09+/' });
+const RQUICK = [rdelta('Hello'), rdelta(' wörld ☕ '), rdelta(''), openaiDelta('x'), rdelta('a', { output_index: null }), rdelta('a', { sequence_number: 123456789 })];
+const RSLOW = [
+  rdelta('say "hi"'),
+  rdelta('line\nbreak'),
+  rdelta('a', { logprobs: [{ token: 'a', logprob: -0.1 }] }),
+  rdelta('a', { extra: 'mail ann@example.com' }),
+  rdelta('a', { obfuscation: 'x\\"y' }),
+  rdelta(5),
+  JSON.stringify({ type: 'response.output_text.delta', delta: 'a', nested: { delta: 'b' } }),
+  JSON.stringify({ type: 'response.refusal.delta', output_index: 0, content_index: 0, delta: 'no' }),
+  JSON.stringify({ item_id: 'm', type: 'response.output_text.delta', delta: 'a' }),
+  JSON.stringify(JSON.parse(rdelta('a')), null, 1),
+  `${rdelta('a')} ann@example.com`,
+  '{"type":"response.output_text.delta","delta":"a","delta":"ann@example.com"}',
+];
+const rinspect = (data: string) => responsesWire.inspect({ raw: '', event: 'response.output_text.delta', data }, JSON.parse(data));
+
+describe('quickResponsesDelta', () => {
+  it('reads a plain text delta as the wire would (its part, its text, its number), and leaves its bytes alone until something is set', () => {
+    for (const data of RQUICK) {
+      const q = quickResponsesDelta(data, partIndex);
+      expect(q, data).not.toBeNull();
+      expect(shape(q!.inspection)).toEqual(shape(rinspect(data)));
+      expect(q!.data()).toBe(data);
+    }
+  });
+
+  it('rewrites the text and the number in place, escaping what the new text needs', () => {
+    for (const data of RQUICK) {
+      const q = quickResponsesDelta(data, partIndex)!;
+      q.inspection.slots[0]!.set('[EMAIL] said "ok"\n "sequence_number":1');
+      q.inspection.seq!.set(77);
+      expect(JSON.parse(q.data())).toEqual({ ...JSON.parse(data), delta: '[EMAIL] said "ok"\n "sequence_number":1', sequence_number: 77 });
+      const only = quickResponsesDelta(data, partIndex)!;
+      only.inspection.seq!.set(6);
+      expect(only.data()).toBe(data.replace(/"sequence_number":\d+/, '"sequence_number":6'));
+    }
+  });
+
+  it('declines everything else (escapes, tokens, strings that are not structural, a nested or repeated delta, other types, spaced JSON, text after the JSON)', () => {
+    for (const data of RSLOW) expect(quickResponsesDelta(data, partIndex), data).toBeNull();
+  });
+
+  it('is never wrong where it answers: any cut of a delta is declined, or is JSON read as the wire reads it', () => {
+    for (const data of [...RQUICK, ...RSLOW]) {
+      for (let cut = 1; cut < data.length; cut++) {
+        const d = data.slice(0, cut) + data.slice(cut + 1);
+        const q = quickResponsesDelta(d, partIndex);
+        if (!q) continue;
+        expect(shape(q.inspection), d).toEqual(shape(rinspect(d)));
+      }
+    }
+  });
+});
+
+describe('withSeq', () => {
+  it('renumbers the one sequence_number in place, and declines where it cannot be sure which or how it is written', () => {
+    const ev = JSON.stringify({ type: 'response.completed', response: { id: 'r', output: [] }, sequence_number: 27 });
+    expect(withSeq(ev, 27, 28)).toBe(ev.replace('"sequence_number":27', '"sequence_number":28'));
+    expect(JSON.parse(withSeq(ev, 27, 28)!)).toEqual({ ...JSON.parse(ev), sequence_number: 28 });
+    expect(withSeq(ev, 2, 3)).toBeNull();
+    expect(withSeq('{"sequence_number":27,"item":{"sequence_number":27}}', 27, 28)).toBeNull();
+    expect(withSeq('{"sequence_number": 27}', 27, 28)).toBeNull();
+    expect(withSeq('{"type":"x"}', 27, 28)).toBeNull();
   });
 });

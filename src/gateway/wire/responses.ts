@@ -11,7 +11,7 @@ import { count, knownUsage } from './usage.js';
  * stream redactor. No message has anywhere near this many parts.
  */
 const PARTS = 1024;
-const partIndex = (output: number, content: number) => output * PARTS + content;
+export const partIndex = (output: number, content: number) => output * PARTS + content;
 
 /** A refusal part's key: its text is a stream of its own, told apart from output_text's. */
 const refusalKey = (index: number) => `r${index}`;
