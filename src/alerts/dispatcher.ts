@@ -1,7 +1,6 @@
 import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import { type Undici, undici } from '../core/undici.js';
 import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
@@ -25,10 +24,6 @@ import {
   type AlertResult,
   type AlertTimeouts,
 } from './channels.js';
-
-// undici is required when first used, not at start (see gateway/providers/http.ts).
-const requireCjs = createRequire(import.meta.url);
-const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 /** One channel's outcome, before it is told about the alert it belongs to. */
 type Delivery = Pick<AlertResult, 'channel' | 'ok' | 'attempts' | 'error'>;

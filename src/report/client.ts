@@ -1,13 +1,8 @@
 import { rootCertificates } from 'node:tls';
-import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import { type Undici, undici } from '../core/undici.js';
 import { z } from 'zod';
 import { retryAfterFromHeaders } from '../domain/reliability/index.js';
 import type { LeaseAsk, TelemetryAck, TelemetryHello } from '../state/index.js';
-
-// undici is required when first used, not at start (see gateway/providers/http.ts).
-const requireCjs = createRequire(import.meta.url);
-const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 /** What the panel said to a hello or a batch, as the reporter acts on it. */
 export type PanelAnswer<T> =

@@ -1,11 +1,6 @@
-import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import { type Undici, undici } from '../core/undici.js';
 import type { FaultKind } from '../domain/reliability/index.js';
 import { decodeBody, type DecodedBody } from '../server/index.js';
-
-// undici is required when first used, not at start (see gateway/providers/http.ts).
-const requireCjs = createRequire(import.meta.url);
-const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 /** What one live attempt produced, before redaction. */
 export interface UpstreamResponse {

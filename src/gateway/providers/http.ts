@@ -1,11 +1,5 @@
-import { createRequire } from 'node:module';
-import type * as Undici from 'undici';
+import { type Undici, undici } from '../../core/undici.js';
 import type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './types.js';
-
-// undici (~5 MB of heap once loaded) is required when first used, not at start: a `serve` that
-// has not yet called a provider holds none of it.
-const requireCjs = createRequire(import.meta.url);
-const undici = (): typeof Undici => requireCjs('undici') as typeof Undici;
 
 const PATHS: Record<UpstreamCall['endpoint'], string> = {
   chat: '/chat/completions',
@@ -23,7 +17,7 @@ const PATHS: Record<UpstreamCall['endpoint'], string> = {
  */
 export class HttpProvider implements Provider {
   readonly real = true;
-  /** Made at the first call (see `undici` above). */
+  /** Made at the first call (undici loads then: src/core/undici.ts). */
   private poolMade: Undici.Pool | null = null;
   private readonly origin: string;
   private readonly basePath: string;
