@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
 import { ValidationError } from '../../core/errors.js';
 import { foldText } from './normalize.js';
 import { severityFor, type SafetyPolicy } from './policy.js';
@@ -50,14 +50,21 @@ function checkAesKey(key: Uint8Array): void {
   if (key.byteLength !== 32) throw new ValidationError('the audit encryption key must be exactly 32 bytes (AES-256)');
 }
 
-/** AES-256-GCM with a fresh 12-byte nonce: `v1.<iv>.<tag>.<ciphertext>`, base64url. */
-export function sealValue(value: string, key: Uint8Array): string {
-  checkAesKey(key);
-  const iv = randomBytes(12);
+/**
+ * AES-256-GCM with a fresh 12-byte nonce: `v1.<iv>.<tag>.<ciphertext>`, base64url. A caller
+ * sealing many values may pass the key imported once (`createSecretKey`) and nonces it draws
+ * from a pool of CSPRNG bytes (stored Responses turns: gateway/stored-items.ts); each nonce
+ * must be fresh random bytes, never reused.
+ */
+export function sealValue(value: string, key: Uint8Array | KeyObject, iv: Buffer = randomBytes(12)): string {
+  if (key instanceof Uint8Array) checkAesKey(key);
+  else if (key.symmetricKeySize !== 32) throw new ValidationError('the audit encryption key must be exactly 32 bytes (AES-256)');
+  if (iv.length !== 12) throw new ValidationError('a sealing nonce must be 12 bytes');
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const ct = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-  const tag = cipher.getAuthTag();
-  return [SEALED_PREFIX, iv.toString('base64url'), tag.toString('base64url'), ct.toString('base64url')].join('.');
+  const ct = cipher.update(value, 'utf8');
+  const last = cipher.final(); // empty for GCM: no copy in the usual case
+  const body = last.length === 0 ? ct : Buffer.concat([ct, last]);
+  return `${SEALED_PREFIX}.${iv.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}.${body.toString('base64url')}`;
 }
 
 export function openSealedValue(sealed: string, key: Uint8Array): string {

@@ -5,7 +5,7 @@ import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
 import { forgetPhoneWord } from './phone-context.js';
-import { phoneConfidence, resetPhoneVerdicts } from './phone.js';
+import { forgetPhoneVerdicts, phoneConfidence } from './phone.js';
 import { forgetWordsBefore, wordsBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
@@ -83,7 +83,18 @@ const CLOSE = 41;
 const SPACE = 32;
 
 export function detectNumbers(text: string, out: Candidate[], opts: NumericOptions, from = 0): void {
-  resetPhoneVerdicts();
+  try {
+    readNumbers(text, out, opts, from);
+  } finally {
+    // The scan's memos (the words before a run, the phone-word answer, how each valid phone is
+    // printed) hold pieces of its text: none outlives the scan.
+    forgetWordsBefore();
+    forgetPhoneWord();
+    forgetPhoneVerdicts();
+  }
+}
+
+function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from: number): void {
   const tests = testsFor(opts);
   let pos = from;
   // Segments of the last chain still in the arrays: the next start is usually its second one.
@@ -115,8 +126,6 @@ export function detectNumbers(text: string, out: Candidate[], opts: NumericOptio
     if (segments === 1 && digits < 8 && !dotted) continue;
     classify(text, segments, out, opts, tests);
   }
-  forgetWordsBefore();
-  forgetPhoneWord();
 }
 
 /**

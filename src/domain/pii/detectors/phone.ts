@@ -66,12 +66,13 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
 // How each written layout is printed comes from the compiled print formats (the library's
 // formatter only where none applies), for numbers already found valid; remembered within one scan (a text
 // repeats its numbers: a contact in every message of a thread, a signature). Scans are
-// synchronous, so one map reset at the start of each scan is a per-scan memo.
+// synchronous, so a map emptied when each scan ends (numeric.ts) is a per-scan memo, and no
+// customer's number stays in memory after the scan that read it.
 const printedAs = new Map<string, boolean>();
 const MAX_REMEMBERED = 4096;
 
-/** Starts a new scan's memo of phone verdicts. */
-export function resetPhoneVerdicts(): void {
+/** Ends a scan's memo of phone verdicts. */
+export function forgetPhoneVerdicts(): void {
   if (printedAs.size > 0) printedAs.clear();
 }
 

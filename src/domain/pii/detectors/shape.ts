@@ -79,4 +79,5 @@ export function wordsBefore(text: string, start: number): string {
 export function forgetWordsBefore(): void {
   beforeText = null;
   beforeAt = -1;
+  before = '';
 }
