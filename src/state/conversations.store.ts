@@ -95,8 +95,8 @@ export class ConversationsStore {
    * A turn's items appended inside the call's own write (its ledger row's transaction), all or
    * nothing (a savepoint of its own). A conversation deleted meanwhile takes nothing.
    */
-  append(_tx: Tx, a: ConversationAppend): void {
-    this.db.orm.transaction(() => this.appendRows(a));
+  append(tx: Tx, a: ConversationAppend): void {
+    this.db.writer.within(tx, () => this.appendRows(a));
   }
 
   private appendRows(a: ConversationAppend): void {

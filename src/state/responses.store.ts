@@ -50,8 +50,8 @@ export class ResponsesStore {
    * all or nothing (a savepoint of its own, so a failure here leaves the rest of the write whole).
    * An id already kept is left as it is.
    */
-  insert(_tx: Tx, r: StoredResponseInput): void {
-    this.db.orm.transaction(() => {
+  insert(tx: Tx, r: StoredResponseInput): void {
+    this.db.writer.within(tx, () => {
       const done = this.insertResponse.run(r.response);
       if (done.changes === 0) return;
       const { id: responseId, agentId } = r.response;

@@ -90,6 +90,16 @@ export class Writer {
     });
   }
 
+  /**
+   * `fn` all or nothing inside a write already under way (its `tx`): a savepoint of the writer's
+   * one transaction wrapper, so a failure undoes `fn`'s rows and leaves the rest of the write
+   * whole. Not drizzle's `orm.transaction`, which builds a transaction object (a query builder
+   * per table) and a new better-sqlite3 wrapper on every call.
+   */
+  within<T>(_tx: Tx, fn: () => T): T {
+    return this.tx(fn);
+  }
+
   /** Commit the waiting batch now (shutdown, or a reader that must see it). */
   readonly flush = (): void => {
     const items = this.batch;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { IronEvent } from '../../src/core/events.js';
-import { PiiStore, StateManager, type PiiAuditInput } from '../../src/state/index.js';
+import { PiiStore, ResponsesStore, StateManager, type PiiAuditInput } from '../../src/state/index.js';
 import { storeDb } from '../../src/state/manager.js';
 import { apiTokens } from '../../src/state/schema.js';
 import { tempDir } from '../helpers/runtime.js';
@@ -152,6 +152,35 @@ describe('the one write path', () => {
       ).rejects.toThrow('later');
       expect(() => orm.insert(apiTokens).values(token('outside')).run()).toThrow(/outside the StateManager's writer/);
       expect(orm.select({ id: apiTokens.id }).from(apiTokens).orderBy(apiTokens.id).all()).toEqual([{ id: 'after-inner' }, { id: 'inner' }]);
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+});
+
+describe('a part of a write kept all or nothing (Writer.within)', () => {
+  const token = (id: string) => ({ id, name: id, role: 'agent', agentId: null, hash: `hash-${id}`, createdAt: 't', revokedAt: null });
+  const response = (id: string) => ({ id, agentId: 'a1', model: 'm', previousResponseId: null, inputTokens: 1, outputTokens: 2, body: 'sealed', createdAt: 1, expiresAt: 10_000 });
+  const item = (itemId: string, body: string) => ({ itemId, kind: 'output' as const, body });
+
+  it('a stored turn whose item fails leaves no response nor item, and the rest of the write stands', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const { orm } = storeDb(sm);
+    const responses = new ResponsesStore(sm);
+    try {
+      await sm.writeSoon((tx) => {
+        orm.insert(apiTokens).values(token('row-before')).run();
+        // NOT NULL on body: the turn's third row fails, after its response and first item went in.
+        expect(() => responses.insert(tx, { response: response('resp_broken'), items: [item('msg_1', '@0'), item('msg_2', null as unknown as string)] })).toThrow(/NOT NULL/);
+        responses.insert(tx, { response: response('resp_whole'), items: [item('msg_3', '@0'), item('msg_4', '@1')] });
+        orm.insert(apiTokens).values(token('row-after')).run();
+      }, null);
+      expect(responses.get('a1', 'resp_broken', 0)).toBeNull();
+      expect(responses.get('a1', 'resp_whole', 0)?.id).toBe('resp_whole');
+      expect(responses.itemsOf(['resp_broken', 'resp_whole']).map((r) => r.itemId)).toEqual(['msg_3', 'msg_4']);
+      expect(orm.select({ id: apiTokens.id }).from(apiTokens).orderBy(apiTokens.id).all()).toEqual([{ id: 'row-after' }, { id: 'row-before' }]);
     } finally {
       await sm.close();
       cleanup();
