@@ -32,16 +32,19 @@ const common = {
 // the rest. The others stay installed packages: native addons, CommonJS ones that read files
 // beside themselves (yargs' locales, pino's transports), and those required on first use
 // (undici, the BPE tables, the price table, libphonenumber, argon2, nodemailer, ws, pg, OTel).
-const BUNDLED = ['zod', 'drizzle-orm', 'drizzle-zod', 'smol-toml', 'hono', 'jose'];
+const BUNDLED = ['zod', 'drizzle-orm', 'smol-toml', 'hono', 'jose', 'pg'];
 const external = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies)
   .filter((name) => !BUNDLED.includes(name))
-  .flatMap((name) => [name, `${name}/*`]);
+  .flatMap((name) => [name, `${name}/*`])
+  .concat('pg-native'); // pg's optional native binding, required only by `pg.native`
 await build({
   ...common,
   packages: undefined,
   external,
   minifyWhitespace: true,
   minifySyntax: true,
+  // Bundled CommonJS packages (pg) require Node's built-in modules: they get a `require`.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   entryPoints: [join(root, 'src/cli/main.ts')],
   outfile: join(dist, 'cli.js'),
 });

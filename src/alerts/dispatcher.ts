@@ -1,6 +1,6 @@
 import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { type Undici, undici } from '../core/undici.js';
+import { type Undici, undici } from '../core/on-first-use.js';
 import type { EmailMessage, SlackMessage } from '../domain/budget/index.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';

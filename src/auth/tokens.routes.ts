@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createApiToken } from './manage.js';
 import { assertRole, ROLES } from '../core/roles.js';
 import type { TokenService } from './tokens.js';

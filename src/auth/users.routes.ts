@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertRole } from '../core/roles.js';
 import type { LoginService } from './login.js';
 import type { TokenService } from './tokens.js';

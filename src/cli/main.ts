@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError, UnavailableError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
 import { escapeControl } from '../core/logger.js';
+import { startedUp } from '../core/startup.js';
 import { runServe, runStart, type StartArgs } from './start.js';
 import { runToken, type TokenArgs } from './token.js';
 import { runDashboard, type DashboardArgs } from './dashboard.js';
@@ -26,6 +27,12 @@ function piiOptions(c: ReturnType<typeof loadConfig>) {
     allowValues: c.safety.allowValues,
     ...(c.safety.phoneRegions ? { phoneRegions: c.safety.phoneRegions } : {}),
   };
+}
+
+/** Commands that serve: their start-up is over when their server listens (server/http.ts); any other's when it begins. */
+function serves(a: { _: Array<string | number> }): boolean {
+  const [command, sub] = a._.map(String);
+  return command === 'start' || command === 'serve' || command === 'demo' || (command === 'panel' && sub === undefined);
 }
 
 const EPILOG = `${PRECEDENCE}
@@ -227,6 +234,9 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'Name a command: start, demo, serve, panel, dashboard, token, secrets, user, audit, redact or scan.')
     .strict()
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
+    .middleware((a) => {
+      if (!serves(a)) startedUp();
+    })
     .recommendCommands()
     .epilog(EPILOG)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
@@ -240,6 +250,9 @@ export async function main(argv: string[]): Promise<void> {
     })
     .parseAsync();
 }
+
+// bin/iron-cage.js gives V8 its usual tuning back when this settles (core/startup.ts).
+export { started } from '../core/startup.js';
 
 main(hideBin(process.argv)).catch((err: unknown) => {
   // A message may quote what a server or a database row said: shown, never obeyed.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { httpUrl } from '../core/validation.js';
 import { layer, type Keys } from './layer.js';

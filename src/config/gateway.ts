@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../domain/budget/index.js';
 import { httpUrl, usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';

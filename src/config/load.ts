@@ -1,8 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
+import { yaml } from '../core/on-first-use.js';
 import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
@@ -46,7 +46,7 @@ export function readConfigFile(path: string): ParsedLayer {
   const ext = extname(path).toLowerCase();
   try {
     if (ext === '.toml') raw = parseToml(text);
-    else if (ext === '.yaml' || ext === '.yml') raw = parseYaml(text);
+    else if (ext === '.yaml' || ext === '.yml') raw = yaml().parse(text);
     else throw new ConfigError(`config ${path}: unsupported file type '${ext || '(none)'}' (use .yaml, .yml or .toml)`);
   } catch (e) {
     if (e instanceof ConfigError) throw e;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { layer, type Keys } from './layer.js';
 
 // The `metrics:` and `traces:` sections. /metrics is on by default; traces are on only when the

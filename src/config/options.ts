@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { fileSchema } from './schema.js';
 
 // The command line's shared options, each declared once: its flag, its IRON_CAGE_* variable, the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { configRef, SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
 import { layer, type Keys } from './layer.js';

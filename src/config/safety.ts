@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PII_SEVERITIES, PII_TYPES, RISKS, SAFETY_MODES, type PiiType, type Risk, type SafetyMode, type Severity } from '../domain/pii/index.js';
 import { httpUrl } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { usdInput } from '../core/validation.js';
 import type { FaultConfig } from '../domain/reliability/index.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { Micros } from '../core/money.js';
 import { usdSchema } from '../core/validation.js';

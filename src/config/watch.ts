@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { WatchPolicy } from '../core/events.js';
 import { layer, type Keys } from './layer.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatUsd, MICROS_PER_USD, parseUsd, type Micros } from './money.js';
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { clearbitCompanyBody, linkedinProfileBody, type Lead } from './leads.js';
 

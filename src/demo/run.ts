@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { yaml } from '../core/on-first-use.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
@@ -72,7 +72,7 @@ function parsePace(p: string | undefined): { pace: Pace; seconds: number; label:
  * approval amount (one source for each), written beside the database.
  */
 function writeConfig(source: string, dataDir: string, scenario: Scenario, services: DemoServices, sink: SmtpSink): string {
-  const doc = parseDocument(readFileSync(source, 'utf8'));
+  const doc = yaml().parseDocument(readFileSync(source, 'utf8'));
   doc.set('budget', scenario.budgetUsd);
   doc.setIn(['budget_policy', 'min_increase_usd'], scenario.triggers.budgetWarning.approveUsd);
   doc.setIn(['providers', 'openai', 'base_url'], services.llmUrl);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { yaml } from '../core/on-first-use.js';
+import * as z from 'zod';
 import { PriceBook } from '../domain/budget/index.js';
 import { ConfigError } from '../core/errors.js';
 import { formatUsd, MICROS_PER_USD } from '../core/money.js';
@@ -81,7 +81,7 @@ export function readScenario(path: string): Scenario {
   const file = resolve(path);
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = yaml().parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new ConfigError(`scenario ${file}: ${(e as Error).message}`);
   }

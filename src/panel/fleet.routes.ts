@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import { parseWith, type AppEnv } from '../server/index.js';

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import type { VaultService } from '../secrets/index.js';

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TokenService } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';

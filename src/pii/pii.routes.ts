@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertRole, canRead } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls';
-import { type Undici, undici } from '../core/undici.js';
-import { z } from 'zod';
+import { type Undici, undici } from '../core/on-first-use.js';
+import * as z from 'zod';
 import { retryAfterFromHeaders } from '../domain/reliability/index.js';
 import type { LeaseAsk, TelemetryAck, TelemetryHello } from '../state/index.js';
 

@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { SECRET_OPERATIONS } from '../state/index.js';

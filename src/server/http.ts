@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
 import { IronCageError, ValidationError } from '../core/errors.js';
+import { startedUp } from '../core/startup.js';
 import type { ServerDeps } from './context.js';
 import { toErrorResponse, upgradeRefusal } from './errors.js';
 import { sendJson } from './io.js';
@@ -95,6 +96,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   });
 
   const urlHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
+  startedUp();
   return {
     port,
     routes: routeTable(app.routes, raw),

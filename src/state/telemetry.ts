@@ -1,5 +1,6 @@
-import { createSelectSchema } from 'drizzle-zod';
-import { z } from 'zod';
+import { getTableColumns } from 'drizzle-orm';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
+import * as z from 'zod';
 import * as schema from './schema.js';
 
 // What a runtime reports to its control panel (`POST /api/telemetry`), the one contract between
@@ -74,8 +75,39 @@ export const TELEMETRY_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_CALL_MICROS = 1_000_000_000_000;
 const MAX_CALL_TOKENS = 1_000_000_000_000;
 
-/** A table's row as the runtime's SQLite file holds it, no other key allowed (typed as the table's row). */
-const row = <T extends z.ZodObject>(s: T) => s.strict() as unknown as z.ZodType<z.infer<T>>;
+/** What a column's value may be refined from: a number column's schema, a text column's, a boolean's. */
+type ColumnSchema<V> = [NonNullable<V>] extends [number] ? z.ZodNumber : [NonNullable<V>] extends [boolean] ? z.ZodBoolean : z.ZodString;
+type Refine<Row> = { [K in keyof Row]?: (c: ColumnSchema<Row[K]>) => z.ZodType };
+
+/**
+ * A table's row as the runtime's SQLite file holds it, no other key allowed (typed as the table's
+ * row): each column's type and nullability as schema.ts declares it, the way drizzle-zod's
+ * `createSelectSchema` reads these SQLite columns (an integer a safe integer, a real within ±2^47,
+ * a text with an enum one of its values, a nullable column also null), then a column's refinement.
+ * Not drizzle-zod itself: its default `zodInstance` is the whole `z` namespace, which puts all of
+ * zod (its 40 locales, JSON Schema) in the bundle and ~5 MB in an idle server's RSS
+ * (docs/benchmarks.md, Memory). A column type not named here is refused when the module loads.
+ */
+function row<T extends SQLiteTable>(table: T, refine: Refine<T['$inferSelect']> = {}): z.ZodType<T['$inferSelect']> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table)) as Array<[string, SQLiteColumn]>) {
+    let schema: z.ZodType;
+    if (column.columnType === 'SQLiteText') {
+      const values = (column as SQLiteColumn & { enumValues?: [string, ...string[]] }).enumValues;
+      schema = values?.length ? z.enum(values) : z.string();
+    } else if (column.columnType === 'SQLiteInteger') schema = z.int().gte(Number.MIN_SAFE_INTEGER).lte(Number.MAX_SAFE_INTEGER);
+    else if (column.columnType === 'SQLiteBoolean') schema = z.boolean();
+    else if (column.columnType === 'SQLiteReal')
+      schema = z
+        .number()
+        .gte(-(2 ** 47))
+        .lte(2 ** 47 - 1);
+    else throw new Error(`telemetry: ${table._.name}.${column.name} is a ${column.columnType}, which a reported row cannot carry yet`);
+    const refined = (refine as Record<string, ((c: z.ZodType) => z.ZodType) | undefined>)[key]?.(schema) ?? schema;
+    shape[key] = column.notNull ? refined : refined.nullable();
+  }
+  return z.strictObject(shape) as unknown as z.ZodType<T['$inferSelect']>;
+}
 
 export const telemetryBatch = z
   .object({
@@ -88,36 +120,34 @@ export const telemetryBatch = z
     /** The runtime's host name and iron-cage version, for the fleet page. */
     hostname: z.string().max(255).optional(),
     version: z.string().max(40).optional(),
-    agents: z.array(row(createSelectSchema(schema.agents))).default([]),
-    events: z.array(row(createSelectSchema(schema.events))).default([]),
+    agents: z.array(row(schema.agents)).default([]),
+    events: z.array(row(schema.events)).default([]),
     llmRequests: z
       .array(
-        row(
-          createSelectSchema(schema.llmRequests, {
-            // Money and counts the panel sums: never negative, never near 2^53 (a sum of 5,000 must stay exact).
-            costMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
-            reservedMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
-            promptTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
-            completionTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
-            // Absent from a runtime of a version before central budgets: none.
-            budgets: (c) =>
-              c
-                .max(8192)
-                .nullish()
-                .transform((v) => v ?? null),
-            // Absent from a runtime of a version before cost per step: none.
-            step: (c) => c.nullish().transform((v) => v ?? null),
-            chain: (c) =>
-              c
-                .max(256)
-                .nullish()
-                .transform((v) => v ?? null),
-          }),
-        ),
+        row(schema.llmRequests, {
+          // Money and counts the panel sums: never negative, never near 2^53 (a sum of 5,000 must stay exact).
+          costMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
+          reservedMicros: (c) => c.min(0).max(MAX_CALL_MICROS),
+          promptTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
+          completionTokens: (c) => c.min(0).max(MAX_CALL_TOKENS),
+          // Absent from a runtime of a version before central budgets: none.
+          budgets: (c) =>
+            c
+              .max(8192)
+              .nullish()
+              .transform((v) => v ?? null),
+          // Absent from a runtime of a version before cost per step: none.
+          step: (c) => c.nullish().transform((v) => v ?? null),
+          chain: (c) =>
+            c
+              .max(256)
+              .nullish()
+              .transform((v) => v ?? null),
+        }),
       )
       .default([]),
-    toolCalls: z.array(row(createSelectSchema(schema.toolCalls))).default([]),
-    breakers: z.array(row(createSelectSchema(schema.breakers))).default([]),
+    toolCalls: z.array(row(schema.toolCalls)).default([]),
+    breakers: z.array(row(schema.breakers)).default([]),
   })
   .strict()
   .superRefine((b, ctx) => {

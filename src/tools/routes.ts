@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
 import { faultCalls, faultDurationMs, faultStatus } from '../config/index.js';

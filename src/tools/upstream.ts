@@ -1,4 +1,4 @@
-import { type Undici, undici } from '../core/undici.js';
+import { type Undici, undici } from '../core/on-first-use.js';
 import type { FaultKind } from '../domain/reliability/index.js';
 import { decodeBody, type DecodedBody } from '../server/index.js';
 

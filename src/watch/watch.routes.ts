@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertRole, type Principal } from '../core/roles.js';
 import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { StateManager } from '../state/index.js';

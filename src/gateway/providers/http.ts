@@ -1,4 +1,4 @@
-import { type Undici, undici } from '../../core/undici.js';
+import { type Undici, undici } from '../../core/on-first-use.js';
 import type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './types.js';
 
 const PATHS: Record<UpstreamCall['endpoint'], string> = {

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Principal } from '../../core/roles.js';
 import { ValidationError } from '../../core/errors.js';
 import {

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { CLI } from '../helpers/cli.js';
+
+// What every start of iron-cage loads is what the built bundle imports at its top: each package
+// there is heap, source text and compiled code for the life of the process (an idle `serve`'s RSS
+// is a benchmark goal, docs/benchmarks.md § Memory). Packages a run may never need are required
+// on first use (core/on-first-use.ts) or bundled, where a CommonJS package is evaluated only
+// when first required.
+
+const bundle = readFileSync(CLI, 'utf8');
+// A statement at the bundle's top level: `import x from"p";`, `import{a as b}from"p";`, `import"p";`.
+const IMPORT = /(?:^|[;}\n])\s*import\s*(?:(?:[\w$]+\s*,?\s*)?(?:\{[^}]*\}|\*\s*as\s+[\w$]+)?\s*from\s*)?["']([^"']+)["']/g;
+const staticImports = new Set([...bundle.matchAll(IMPORT)].map((m) => m[1]!));
+
+describe('the CLI bundle', () => {
+  it('imports at start only what every run needs', () => {
+    const packages = [...staticImports].filter((p) => !p.startsWith('node:')).sort();
+    expect(packages).toEqual(['@hono/node-server', '@hono/node-server/conninfo', 'better-sqlite3', 'gpt-tokenizer/functionCalling', 'pino', 'prom-client', 'yargs', 'yargs/helpers']);
+    // Loaded when first used: a provider's HTTP client, a YAML file, the panel's PostgreSQL driver.
+    for (const late of ['undici', 'yaml', 'pg']) expect(staticImports.has(late)).toBe(false);
+  });
+
+  it('holds only the parts of zod it uses (zod imported as a namespace, no drizzle-zod): not its 40 locales', () => {
+    // The German locale's message for a bad input: any locale in the bundle means all of them are.
+    expect(bundle).not.toContain('Eingabe');
+    expect(bundle).not.toMatch(/drizzle-zod/);
+  });
+});
