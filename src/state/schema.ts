@@ -207,6 +207,51 @@ export const llmSpend = sqliteTable(
 );
 
 /**
+ * The ledger rolled up per agent, provider, model and status over all time, kept by the same
+ * statements as `llm_spend` (triggers of migration 0017): the cost report's totals and the spend
+ * restored at start read a few rows an agent, however long it has run. WITHOUT ROWID (migration
+ * 0017; drizzle cannot declare it).
+ */
+export const llmTotals = sqliteTable(
+  'llm_totals',
+  {
+    agentId: text('agent_id').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    status: text('status').notNull(),
+    requests: integer('requests').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.provider, t.model, t.status] })],
+);
+
+/**
+ * The ledger's running totals per agent and minute (one row for each minute `llm_spend` has for
+ * the agent): its calls and spend from its first minute through the end of this one, and its
+ * latest charged call's time up to then. A bucket of the cost report is the difference of two
+ * reads at its edges, so a report of at most REPORT_MAX_BUCKETS buckets is that many key seeks
+ * however many minutes the agent has run. Kept by the triggers of migration 0017 (a row settled
+ * in an earlier minute than the agent's latest, a stream closing, also adds itself to the later
+ * minutes' rows: the stream's few minutes). WITHOUT ROWID (migration 0017).
+ */
+export const llmRunning = sqliteTable(
+  'llm_running',
+  {
+    agentId: text('agent_id').notNull(),
+    /** The minute's start, epoch ms (as in `llm_spend`). */
+    minute: epochMs('minute').notNull(),
+    /** Calls settled in this minute and every earlier one. */
+    requests: integer('requests').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+    /** The latest charged call's time (epoch ms) in this minute or before, null when none was charged yet. */
+    lastChargedMs: epochMs('last_charged_ms'),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.minute] })],
+);
+
+/**
  * The ledger rolled up per agent and step (`llm_requests.step`), kept by the statement that writes
  * each row it sums, as `llm_spend` is (migration 0016): the cost per step and its most expensive
  * steps (`GET /api/agents/:id/steps`) without reading the agent's calls. Rows without a step are
@@ -268,6 +313,7 @@ export const apiTokens = sqliteTable('api_tokens', {
 export type LlmRequestRow = typeof llmRequests.$inferSelect;
 export type LlmSpendRow = typeof llmSpend.$inferSelect;
 export type LlmStepRow = typeof llmSteps.$inferSelect;
+export type LlmTotalsRow = typeof llmTotals.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 // Tool egress proxy (migration 3).

@@ -120,8 +120,13 @@ describe('the statements on a request path use an index, never a pass over the l
     expect(unbounded(plans)).toEqual([]);
     // A run this short has its spend series drawn per call: from the newest rows, bounded (above); never a sum of the ledger.
     expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql) && !/\blimit \?$/i.test(p.sql.trim())).map((p) => p.sql)).toEqual([]);
-    // Along the key of a table WITHOUT ROWID: the agent's rows lie together, not one on every page.
-    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_spend USING PRIMARY KEY \(agent_id=\?/.test(d)))).toBe(true);
+    // Along the keys of tables WITHOUT ROWID: the agent's few totals, and its running totals one
+    // seek a bucket edge (LIMIT 1); never its every minute (llm_spend).
+    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_totals USING PRIMARY KEY \(agent_id=\?\)/.test(d)))).toBe(true);
+    const running = plans.filter((p) => /\bllm_running\b/.test(p.sql));
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.filter((p) => !/\blimit \?$/i.test(p.sql.trim()) || !p.plan.some((d) => /^SEARCH llm_running USING PRIMARY KEY \(agent_id=\?/.test(d))).map((p) => p.sql)).toEqual([]);
+    expect(plans.filter((p) => /\bllm_spend\b/.test(p.sql)).map((p) => p.sql)).toEqual([]);
   });
 
   it("the dashboard's snapshot (/ws first frame), fresh and resumed", async () => {
@@ -402,6 +407,8 @@ describe('an older database', () => {
       raw.exec('DROP TRIGGER llm_requests_rolled; DROP TRIGGER llm_requests_settled;');
       // Cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
+      // The cost report's totals and running totals (migration 0017).
+      raw.exec('DROP TRIGGER llm_requests_totaled; DROP TRIGGER llm_requests_settled_totals; DROP TABLE llm_totals; DROP TABLE llm_running;');
       // An agent's pause.
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
       // The timeline's indexes.
