@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
-import { llmChains, llmRequests, llmRunning, llmSteps, llmTotals, type LlmRequestRow, type LlmSpendRow, type LlmStepRow, type LlmTotalsRow } from './schema.js';
+import { llmChains, llmRequests, llmRunning, llmSteps, llmTotals, type LlmRequestRow, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from './schema.js';
 import type { Tx } from './writer.js';
 
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */
@@ -16,8 +16,8 @@ export type LlmRequestEnd = Pick<
 /** An agent's ledger summed per provider, model and status (over all its calls). */
 export type LedgerGroup = Omit<LlmTotalsRow, 'agentId'>;
 
-/** An agent's ledger summed per bucket of time: `start` epoch ms; `lastChargedMs` its latest charged call, null when none was charged. */
-export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
+/** An agent's ledger summed per bucket of time: `start` epoch ms; `errors` its calls that did not end `ok`; `lastChargedMs` its latest charged call, null when none was charged. */
+export type LedgerBucket = Pick<LlmRunningRow, 'requests' | 'errors' | 'costMicros' | 'lastChargedMs'> & { start: number };
 
 /** One step of an agent's work as its rollup sums it (`llm_steps`). */
 export type StepSpend = Omit<LlmStepRow, 'agentId'>;
@@ -39,9 +39,9 @@ const PENDING = sql`${sql.raw("status = 'pending'")}`;
  * The `llm_requests` table: one row per LLM call, the record the budget is rebuilt from after a
  * restart. Rows are written only inside a write (`state.writeSoon`), with the charge and the
  * event of their call: the gateway's money path (gateway/meter.ts) opens that write. Its rollups
- * (`llm_spend`, `llm_steps`, `llm_chains`) are kept by SQLite itself, by the triggers
- * `llm_requests_rolled` (a row inserted settled) and `llm_requests_settled` (a `pending` row
- * settled) of migration 0016, in the statement that writes the row.
+ * (`llm_totals`, `llm_running`, `llm_steps`, `llm_chains`) are kept by SQLite itself, by the
+ * triggers `llm_requests_rolled` (a row inserted settled) and `llm_requests_settled` (a `pending`
+ * row settled) of migration 0018, in the statement that writes the row.
  */
 export class RequestsStore {
   private readonly db: StoreDb;
@@ -130,7 +130,7 @@ export class RequestsStore {
     const r = llmRunning;
     // The running totals at the end of the agent's last minute before `before`: one key seek.
     this.runningBefore = this.db.orm
-      .select({ requests: r.requests, costMicros: r.costMicros, lastChargedMs: r.lastChargedMs })
+      .select({ requests: r.requests, errors: r.errors, costMicros: r.costMicros, lastChargedMs: r.lastChargedMs })
       .from(r)
       .where(and(eq(r.agentId, p('agentId')), lt(r.minute, p('before'))))
       .orderBy(desc(r.minute))
@@ -190,7 +190,7 @@ export class RequestsStore {
    * joins its rollups in the same statement (trigger `llm_requests_rolled`); a `pending` one (a
    * stream under way, charged nothing yet) only when it settles (`finish`). A step and a chain are
    * summed only when the row has one: a call before any progress report, or led by no tool, is in
-   * llm_spend alone (the chain-less part is its total less the chains).
+   * llm_totals and llm_running alone (the chain-less part is its total less the chains).
    */
   insert(_tx: Tx, row: LlmRequestInput): number {
     const r = this.insertRow.run({
@@ -301,7 +301,8 @@ export class RequestsStore {
 
   /**
    * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
-   * ascending, only buckets with calls: the cost report's overTime and spend series. Each bucket
+   * ascending, only buckets with calls: the cost report's overTime and spend series, the
+   * timeline overview's LLM calls. Each bucket
    * is the difference of the running totals (`llm_running`) at its two edges: a key seek per
    * bucket of the agent's span, however many minutes or calls it holds.
    */
@@ -310,7 +311,7 @@ export class RequestsStore {
     const span = this.spanOf(agentId);
     if (!span) return [];
     const out: LedgerBucket[] = [];
-    const none = { requests: 0, costMicros: 0, lastChargedMs: null };
+    const none = { requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
     // Nothing before the agent's first minute's bucket.
     let before: Omit<LedgerBucket, 'start'> = none;
     for (let start = span.first - (span.first % bucketMs); start <= span.last; start += bucketMs) {
@@ -318,7 +319,7 @@ export class RequestsStore {
       if (end.requests !== before.requests) {
         // The latest charge up to the bucket's end is in the bucket when it is not before its start.
         const last = end.lastChargedMs !== null && end.lastChargedMs >= start ? end.lastChargedMs : null;
-        out.push({ start, requests: end.requests - before.requests, costMicros: end.costMicros - before.costMicros, lastChargedMs: last });
+        out.push({ start, requests: end.requests - before.requests, errors: end.errors - before.errors, costMicros: end.costMicros - before.costMicros, lastChargedMs: last });
       }
       before = end;
     }

@@ -90,7 +90,7 @@ describe('money: one rule at every boundary', () => {
       db.prepare('UPDATE agents SET limit_micros = ? WHERE id = ?').run(1e306, made.agentId);
       expect(db.prepare('UPDATE llm_requests SET cost_micros = ? WHERE agent_id = ?').run(1e306, made.agentId).changes).toBe(1);
       // The rollups an upgrade fills from such a ledger (migrations 0009, 0017) hold the same sum.
-      for (const table of ['llm_spend', 'llm_totals', 'llm_running']) expect(db.prepare(`UPDATE ${table} SET cost_micros = ? WHERE agent_id = ?`).run(1e306, made.agentId).changes, table).toBe(1);
+      for (const table of ['llm_totals', 'llm_running']) expect(db.prepare(`UPDATE ${table} SET cost_micros = ? WHERE agent_id = ?`).run(1e306, made.agentId).changes, table).toBe(1);
       db.prepare("INSERT INTO agents (id, name, kind, status, created_at, args) SELECT 'xx-broken', 'broken', kind, status, created_at, '{not json' FROM agents WHERE id = ?").run(made.agentId);
       db.close();
 

@@ -6,11 +6,12 @@ import { reportBucketMs } from '../../src/domain/budget/index.js';
 import { RequestsStore, schemaVersion, StateManager, type LedgerBucket, type LedgerGroup } from '../../src/state/index.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
 
-// The cost report's rollups (llm_totals, llm_running: migration 0017) against the ledger summed
+// The ledger's rollups (llm_totals, llm_running: migrations 0017-0018) against the ledger summed
 // by hand, on a file with many agents, providers, models, statuses and days: rows written out of
 // time order, streams opened pending and closed minutes later (after calls of later minutes),
 // rows left pending and settled as interrupted at the next start, free calls. Checked as the
-// triggers keep them, through GET /api/agents/:id/costs, and as an upgrade fills them from llm_spend.
+// triggers keep them, through GET /api/agents/:id/costs and the timeline's overview, and as an
+// upgrade fills them from the llm_spend they replaced.
 
 const MODELS = [
   ['openai', 'gpt-4o-mini'],
@@ -153,8 +154,9 @@ function bucketsByHand(rows: LedgerRow[], agentId: string, w: number): LedgerBuc
   for (const r of rows.filter((x) => x.agent_id === agentId)) {
     const ms = Date.parse(r.ts);
     const start = ms - (ms % w);
-    const b = out.get(start) ?? { start, requests: 0, costMicros: 0, lastChargedMs: null };
+    const b = out.get(start) ?? { start, requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
     b.requests++;
+    if (r.status !== 'ok') b.errors++;
     b.costMicros += r.cost_micros;
     if (r.cost_micros > 0) b.lastChargedMs = Math.max(b.lastChargedMs ?? ms, ms);
     out.set(start, b);
@@ -227,6 +229,22 @@ describe('the cost report rollups equal the ledger', () => {
         let total = 0;
         const series = buckets.filter((b) => b.lastChargedMs !== null).map((b) => [b.lastChargedMs, (total += b.costMicros) / 1e6]);
         expect(costs.series, a).toEqual(series);
+        // The timeline overview's LLM calls, failures and spend per bucket (no tool calls here), each
+        // epoch-aligned group of the ledger counted in the overview's bucket its start falls in.
+        const o = await (await t.api(`/api/agents/${a}/timeline/overview`)).json();
+        // Every row settled (the first test marked the pending ones interrupted): all in the rollups.
+        expect(o.total.llm, a).toBe(mine.length);
+        const expected = o.buckets.map(() => ({ llm: 0, errors: 0, costMicros: 0 }));
+        for (const b of bucketsByHand(rows, a, o.bucketMs)) {
+          const e = expected[Math.min(o.buckets.length - 1, Math.max(0, Math.floor((b.start - o.buckets[0].startMs) / o.bucketMs)))]!;
+          e.llm += b.requests;
+          e.errors += b.errors;
+          e.costMicros += b.costMicros;
+        }
+        expect(
+          o.buckets.map((b: { llm: number; errors: number; costUsd: number }) => ({ llm: b.llm, errors: b.errors, costMicros: Math.round(b.costUsd * 1e6) })),
+          a,
+        ).toEqual(expected);
       }
     } finally {
       await t.stop();
@@ -235,8 +253,18 @@ describe('the cost report rollups equal the ledger', () => {
 
   it('as an upgrade fills them from llm_spend (a file from before migration 0017)', async () => {
     const raw = new Database(path);
-    raw.exec('DROP TRIGGER llm_requests_totaled; DROP TRIGGER llm_requests_settled_totals; DROP TABLE llm_totals; DROP TABLE llm_running;');
-    const journal = JSON.parse(readFileSync(join(import.meta.dirname, '../../src/state/migrations/sqlite/meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+    // llm_spend as 0016 left it, summed from the ledger as its triggers kept it; none of 0017-0018.
+    raw.exec(`
+      DROP TRIGGER llm_requests_rolled; DROP TRIGGER llm_requests_settled; DROP TABLE llm_totals; DROP TABLE llm_running;
+      CREATE TABLE llm_spend (agent_id text NOT NULL, minute integer NOT NULL, provider text NOT NULL, model text NOT NULL, status text NOT NULL,
+        requests integer NOT NULL, prompt_tokens integer NOT NULL, completion_tokens integer NOT NULL, cost_micros integer NOT NULL, last_charged_ms integer,
+        PRIMARY KEY (agent_id, minute, provider, model, status)) WITHOUT ROWID;
+      INSERT INTO llm_spend SELECT agent_id, ms - ms % 60000, provider, model, status, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros), max(CASE WHEN cost_micros > 0 THEN ms END)
+        FROM (SELECT *, CAST(round(unixepoch(ts, 'subsec') * 1000) AS INTEGER) AS ms FROM llm_requests WHERE status <> 'pending') GROUP BY 1, 2, 3, 4, 5;`);
+    // And 0016's triggers, which kept it.
+    const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
+    for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);
+    const journal = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
     const at = journal.entries.findIndex((e) => e.tag.endsWith('_cost_rollups'));
     expect(at).toBeGreaterThan(0);
     raw.pragma(`user_version = ${schemaVersion() - (journal.entries.length - at)}`);

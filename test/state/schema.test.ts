@@ -100,7 +100,7 @@ describe('the migrated database', () => {
     withFreshDb((db) => {
       const cfg = getTableConfig(table);
       const live = db.prepare(`PRAGMA table_info(${name})`).all() as ColumnInfo[];
-      // A composite key (llm_spend's) numbers its columns 1, 2, … in key order.
+      // A composite key (llm_totals') numbers its columns 1, 2, … in key order.
       const composite = cfg.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
       const pkOf = (c: (typeof cfg.columns)[number]) => (c.primary ? 1 : composite.indexOf(c.name) + 1);
       const want = cfg.columns.map((c) => ({
@@ -147,17 +147,8 @@ describe('the migrated database', () => {
     try {
       const triggers = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
       // The append-only guards, the one that keeps event_counts (test/state/request-plans.test.ts)
-      // and the four that keep the ledger's rollups (test/state/request-plans.test.ts, test/budget/steps.test.ts).
-      expect(triggers).toEqual(
-        [
-          ...APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]),
-          'events_counted',
-          'llm_requests_rolled',
-          'llm_requests_settled',
-          'llm_requests_totaled',
-          'llm_requests_settled_totals',
-        ].sort(),
-      );
+      // and the two that keep the ledger's rollups (test/state/request-plans.test.ts, test/budget/steps.test.ts).
+      expect(triggers).toEqual([...APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]), 'events_counted', 'llm_requests_rolled', 'llm_requests_settled'].sort());
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });
       expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
       expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
