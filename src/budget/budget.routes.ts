@@ -110,7 +110,7 @@ function stepsReport(d: BudgetRoutesDeps, agent: AgentView, limit: number): Step
     costMicros += g.costMicros;
   }
   const chains: Array<{ chain: string | null; calls: number; costMicros: number }> = d.requests.chainsFor(id);
-  // The calls no tool led to: the ledger's total (llm_spend) less the chains'.
+  // The calls no tool led to: the ledger's total (llm_totals) less the chains'.
   const rest = { chain: null, calls: calls - chains.reduce((n, c) => n + c.calls, 0), costMicros: costMicros - chains.reduce((n, c) => n + c.costMicros, 0) };
   if (rest.calls > 0) chains.push(rest);
   const dearest = <T extends { costMicros: number; calls: number }>(a: T, b: T) => b.costMicros - a.costMicros || b.calls - a.calls;

@@ -45,7 +45,7 @@ export function repairAgentRow(stored: schema.AgentRow, warn: (message: string) 
  * @example
  *   repairSpend('lg-1', 1e306, warn) // Number.MAX_SAFE_INTEGER, and a warning naming the agent
  */
-export function repairSpend(agentId: string, total: number, warn: (message: string) => void, table: 'llm_requests' | 'llm_spend' = 'llm_requests'): number {
+export function repairSpend(agentId: string, total: number, warn: (message: string) => void, table: 'llm_requests' | 'llm_totals' = 'llm_requests'): number {
   if (Number.isSafeInteger(total) && total >= 0) return total;
   const fixed = Number.isNaN(total) ? 0 : Math.round(Math.min(Math.max(total, 0), Number.MAX_SAFE_INTEGER));
   warn(`${table} rows of agent ${JSON.stringify(agentId)}: cost_micros sum to ${String(total)}, not a whole number of micro-dollars in range; counting ${formatUsd(fixed)}`);

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
-import { llmChains, llmRequests, llmSpend, llmSteps, type LlmRequestRow, type LlmSpendRow, type LlmStepRow } from './schema.js';
+import { llmChains, llmRequests, llmRunning, llmSteps, llmTotals, type LlmRequestRow, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from './schema.js';
 import type { Tx } from './writer.js';
 
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */
@@ -14,10 +14,10 @@ export type LlmRequestEnd = Pick<
 >;
 
 /** An agent's ledger summed per provider, model and status (over all its calls). */
-export type LedgerGroup = Pick<LlmSpendRow, 'provider' | 'model' | 'status' | 'requests' | 'promptTokens' | 'completionTokens' | 'costMicros'>;
+export type LedgerGroup = Omit<LlmTotalsRow, 'agentId'>;
 
-/** An agent's ledger summed per bucket of time: `start` epoch ms; `lastChargedMs` its latest charged call, null when none was charged. */
-export type LedgerBucket = Pick<LlmSpendRow, 'requests' | 'costMicros' | 'lastChargedMs'> & { start: number };
+/** An agent's ledger summed per bucket of time: `start` epoch ms; `errors` its calls that did not end `ok`; `lastChargedMs` its latest charged call, null when none was charged. */
+export type LedgerBucket = Pick<LlmRunningRow, 'requests' | 'errors' | 'costMicros' | 'lastChargedMs'> & { start: number };
 
 /** One step of an agent's work as its rollup sums it (`llm_steps`). */
 export type StepSpend = Omit<LlmStepRow, 'agentId'>;
@@ -39,9 +39,9 @@ const PENDING = sql`${sql.raw("status = 'pending'")}`;
  * The `llm_requests` table: one row per LLM call, the record the budget is rebuilt from after a
  * restart. Rows are written only inside a write (`state.writeSoon`), with the charge and the
  * event of their call: the gateway's money path (gateway/meter.ts) opens that write. Its rollups
- * (`llm_spend`, `llm_steps`, `llm_chains`) are kept by SQLite itself, by the triggers
- * `llm_requests_rolled` (a row inserted settled) and `llm_requests_settled` (a `pending` row
- * settled) of migration 0016, in the statement that writes the row.
+ * (`llm_totals`, `llm_running`, `llm_steps`, `llm_chains`) are kept by SQLite itself, by the
+ * triggers `llm_requests_rolled` (a row inserted settled) and `llm_requests_settled` (a `pending`
+ * row settled) of migration 0018, in the statement that writes the row.
  */
 export class RequestsStore {
   private readonly db: StoreDb;
@@ -50,7 +50,7 @@ export class RequestsStore {
   private readonly finishRow;
   private readonly statusOf;
   private readonly groupsOf;
-  private readonly bucketsOf;
+  private readonly runningBefore;
   private readonly firstMinute;
   private readonly lastMinute;
   private readonly recentOf;
@@ -112,38 +112,36 @@ export class RequestsStore {
       .from(t)
       .where(eq(t.id, p('id')))
       .prepare();
-    const g = llmSpend;
-    // Summed in SQL: JavaScript builds a row per group or bucket, not one per rollup row (a day of
-    // an agent is up to 1,440 minutes × its models and statuses).
+    const g = llmTotals;
+    // The agent's few groups (providers × models × statuses), along the key: however long it has run.
     this.groupsOf = this.db.orm
       .select({
         provider: g.provider,
         model: g.model,
         status: g.status,
-        requests: sql<number>`sum(${g.requests})`,
-        promptTokens: sql<number>`sum(${g.promptTokens})`,
-        completionTokens: sql<number>`sum(${g.completionTokens})`,
-        costMicros: sql<number>`sum(${g.costMicros})`,
+        requests: g.requests,
+        promptTokens: g.promptTokens,
+        completionTokens: g.completionTokens,
+        costMicros: g.costMicros,
       })
       .from(g)
       .where(eq(g.agentId, p('agentId')))
-      .groupBy(g.provider, g.model, g.status)
       .prepare();
-    // `minute - minute % bucket`, not `/ bucket * bucket`: a bound number may be a REAL, and % is integer arithmetic whatever its operands.
-    const bucket = sql<number>`${g.minute} - ${g.minute} % ${p('bucket')}`;
-    this.bucketsOf = this.db.orm
-      .select({ start: bucket, requests: sql<number>`sum(${g.requests})`, costMicros: sql<number>`sum(${g.costMicros})`, lastChargedMs: sql<number | null>`max(${g.lastChargedMs})` })
-      .from(g)
-      .where(eq(g.agentId, p('agentId')))
-      .groupBy(bucket)
-      .orderBy(bucket)
+    const r = llmRunning;
+    // The running totals at the end of the agent's last minute before `before`: one key seek.
+    this.runningBefore = this.db.orm
+      .select({ requests: r.requests, errors: r.errors, costMicros: r.costMicros, lastChargedMs: r.lastChargedMs })
+      .from(r)
+      .where(and(eq(r.agentId, p('agentId')), lt(r.minute, p('before'))))
+      .orderBy(desc(r.minute))
+      .limit(1)
       .prepare();
     const edge = (order: typeof asc) =>
       this.db.orm
-        .select({ minute: g.minute })
-        .from(g)
-        .where(eq(g.agentId, p('agentId')))
-        .orderBy(order(g.minute))
+        .select({ minute: r.minute })
+        .from(r)
+        .where(eq(r.agentId, p('agentId')))
+        .orderBy(order(r.minute))
         .limit(1)
         .prepare();
     this.firstMinute = edge(asc);
@@ -192,7 +190,7 @@ export class RequestsStore {
    * joins its rollups in the same statement (trigger `llm_requests_rolled`); a `pending` one (a
    * stream under way, charged nothing yet) only when it settles (`finish`). A step and a chain are
    * summed only when the row has one: a call before any progress report, or led by no tool, is in
-   * llm_spend alone (the chain-less part is its total less the chains).
+   * llm_totals and llm_running alone (the chain-less part is its total less the chains).
    */
   insert(_tx: Tx, row: LlmRequestInput): number {
     const r = this.insertRow.run({
@@ -251,13 +249,13 @@ export class RequestsStore {
 
   /** Total recorded spend per agent, to restore budgets after a restart. `total()`, not `sum()`: a REAL that cannot overflow (sum() throws past 2^63), which repairSpend then clamps. */
   spendByAgent(): Map<string, number> {
-    // From the rollup (kept with the rows in their transactions): a day is at most 1,440 minutes an agent, not its every call.
+    // From the totals (kept with the rows in their transactions): a few rows an agent, however long it has run.
     const rows = this.db.orm
-      .select({ agentId: llmSpend.agentId, total: sql<number>`total(${llmSpend.costMicros})` })
-      .from(llmSpend)
-      .groupBy(llmSpend.agentId)
+      .select({ agentId: llmTotals.agentId, total: sql<number>`total(${llmTotals.costMicros})` })
+      .from(llmTotals)
+      .groupBy(llmTotals.agentId)
       .all();
-    return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn, 'llm_spend')]));
+    return new Map(rows.map((r) => [r.agentId, repairSpend(r.agentId, r.total, this.db.warn, 'llm_totals')]));
   }
 
   /**
@@ -289,25 +287,43 @@ export class RequestsStore {
     return out;
   }
 
-  /** The first and last minute (epoch ms) of the agent's rollup, or null before its first settled call: two reads at the ends of its key range. */
+  /** The first and last minute (epoch ms) with a settled call of the agent, or null before its first: two reads at the ends of its key range. */
   spanOf(agentId: string): { first: number; last: number } | null {
     const first = this.firstMinute.get({ agentId });
     const last = this.lastMinute.get({ agentId });
     return first && last ? { first: first.minute, last: last.minute } : null;
   }
 
-  /** The agent's ledger per provider, model and status, summed from its rollup rows (never its calls): the cost report's totals. */
+  /** The agent's ledger per provider, model and status (its `llm_totals` rows, never its calls): the cost report's totals. */
   groupsFor(agentId: string): LedgerGroup[] {
     return this.groupsOf.all({ agentId });
   }
 
   /**
    * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
-   * ascending, only buckets with calls: the cost report's overTime and spend series.
+   * ascending, only buckets with calls: the cost report's overTime and spend series, the
+   * timeline overview's LLM calls. Each bucket
+   * is the difference of the running totals (`llm_running`) at its two edges: a key seek per
+   * bucket of the agent's span, however many minutes or calls it holds.
    */
   bucketsFor(agentId: string, bucketMs: number): LedgerBucket[] {
     if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
-    return this.bucketsOf.all({ agentId, bucket: bucketMs });
+    const span = this.spanOf(agentId);
+    if (!span) return [];
+    const out: LedgerBucket[] = [];
+    const none = { requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
+    // Nothing before the agent's first minute's bucket.
+    let before: Omit<LedgerBucket, 'start'> = none;
+    for (let start = span.first - (span.first % bucketMs); start <= span.last; start += bucketMs) {
+      const end = this.runningBefore.get({ agentId, before: start + bucketMs }) ?? none;
+      if (end.requests !== before.requests) {
+        // The latest charge up to the bucket's end is in the bucket when it is not before its start.
+        const last = end.lastChargedMs !== null && end.lastChargedMs >= start ? end.lastChargedMs : null;
+        out.push({ start, requests: end.requests - before.requests, errors: end.errors - before.errors, costMicros: end.costMicros - before.costMicros, lastChargedMs: last });
+      }
+      before = end;
+    }
+    return out;
   }
 
   /** The agent's last `limit` calls, newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */

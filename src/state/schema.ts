@@ -179,20 +179,17 @@ export const llmRequests = sqliteTable(
 );
 
 /**
- * The ledger rolled up per agent, minute, model and status, kept in the statement that writes each
- * `llm_requests` row it sums (triggers of migration 0016, which drizzle cannot declare: a settled
- * row's insert, a pending row's settling update): what the cost report and the spend restored at
- * start read, so neither reads an agent's whole ledger (a day at one call a second is 86,400 rows,
- * at most 1,440 minutes here). The table is WITHOUT ROWID (migration 0010, which drizzle cannot
- * declare): an agent's rows lie together in key order, so reading them does not touch every page
- * of the table. A change of this table needs that clause kept in its migration.
+ * The ledger rolled up per agent, provider, model and status over all time, kept in the statement
+ * that writes each `llm_requests` row it sums (triggers `llm_requests_rolled`, a settled row's
+ * insert, and `llm_requests_settled`, a pending row's settling update, of migration 0017, which
+ * drizzle cannot declare): the cost report's totals, the timeline's count and the spend restored
+ * at start read a few rows an agent, however long it has run. WITHOUT ROWID (migration 0017;
+ * drizzle cannot declare it), as `llm_running` is: an agent's rows lie together in key order.
  */
-export const llmSpend = sqliteTable(
-  'llm_spend',
+export const llmTotals = sqliteTable(
+  'llm_totals',
   {
     agentId: text('agent_id').notNull(),
-    /** The minute's start, epoch ms (from the rows' `ts`). */
-    minute: epochMs('minute').notNull(),
     provider: text('provider').notNull(),
     model: text('model').notNull(),
     status: text('status').notNull(),
@@ -200,15 +197,41 @@ export const llmSpend = sqliteTable(
     promptTokens: integer('prompt_tokens').notNull(),
     completionTokens: integer('completion_tokens').notNull(),
     costMicros: micros('cost_micros').notNull(),
-    /** The latest charged row's time (epoch ms) in the group, or null when none was charged: the spend series' point. */
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.provider, t.model, t.status] })],
+);
+
+/**
+ * The ledger's running totals per agent and minute (a row for each minute with a settled call of
+ * the agent, the minute its `ts` falls in): its calls, failed calls and spend from its first
+ * minute through the end of this one, and its latest charged call's time up to then. A bucket of
+ * the cost report or the timeline's overview is the difference of two reads at its edges, so a
+ * report of at most REPORT_MAX_BUCKETS buckets is that many key seeks however long the agent has
+ * run. Kept by the same triggers as `llm_totals` (a row settled in an earlier minute than the
+ * agent's latest, a stream closing, also adds itself to the later minutes' rows: the stream's
+ * few minutes). It and `llm_totals` replaced `llm_spend` (per agent, minute, provider, model and
+ * status), whose readers summed every minute of the agent on each request. WITHOUT ROWID.
+ */
+export const llmRunning = sqliteTable(
+  'llm_running',
+  {
+    agentId: text('agent_id').notNull(),
+    /** The minute's start, epoch ms (the row's `ts` to the millisecond, rounded down; an unreadable one at 0). */
+    minute: epochMs('minute').notNull(),
+    /** Calls settled in this minute and every earlier one. */
+    requests: integer('requests').notNull(),
+    /** Of those, the calls that did not end `ok`. */
+    errors: integer('errors').notNull(),
+    costMicros: micros('cost_micros').notNull(),
+    /** The latest charged call's time (epoch ms) in this minute or before, null when none was charged yet. */
     lastChargedMs: epochMs('last_charged_ms'),
   },
-  (t) => [primaryKey({ columns: [t.agentId, t.minute, t.provider, t.model, t.status] })],
+  (t) => [primaryKey({ columns: [t.agentId, t.minute] })],
 );
 
 /**
  * The ledger rolled up per agent and step (`llm_requests.step`), kept by the statement that writes
- * each row it sums, as `llm_spend` is (migration 0016): the cost per step and its most expensive
+ * each row it sums, as `llm_totals` is (migration 0017): the cost per step and its most expensive
  * steps (`GET /api/agents/:id/steps`) without reading the agent's calls. Rows without a step are
  * not in it.
  */
@@ -231,7 +254,7 @@ export const llmSteps = sqliteTable(
   (t) => [primaryKey({ columns: [t.agentId, t.step] })],
 );
 
-/** The ledger rolled up per agent and chain (`llm_requests.chain`), kept as `llm_steps` is; rows without a chain are the rest of `llm_spend`. */
+/** The ledger rolled up per agent and chain (`llm_requests.chain`), kept as `llm_steps` is; rows without a chain are the rest of `llm_totals`. */
 export const llmChains = sqliteTable(
   'llm_chains',
   {
@@ -266,8 +289,9 @@ export const apiTokens = sqliteTable('api_tokens', {
 });
 
 export type LlmRequestRow = typeof llmRequests.$inferSelect;
-export type LlmSpendRow = typeof llmSpend.$inferSelect;
+export type LlmRunningRow = typeof llmRunning.$inferSelect;
 export type LlmStepRow = typeof llmSteps.$inferSelect;
+export type LlmTotalsRow = typeof llmTotals.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 // Tool egress proxy (migration 3).

@@ -5,7 +5,7 @@ import {
   eventCounts,
   events,
   llmRequests,
-  llmSpend,
+  llmTotals,
   PROGRESS_EVENT_SQL,
   TIMELINE_EVENT_TYPES,
   TIMELINE_EVENT_TYPES_SQL,
@@ -14,12 +14,13 @@ import {
   type LlmRequestRow,
   type ToolCallRow,
 } from './schema.js';
+import { RequestsStore } from './requests.store.js';
 import { TOOL_CALLS_KEPT } from './tools.store.js';
 
 // What the timeline reads (GET /api/agents/:id/timeline and /timeline/overview): pages of an
 // agent's LLM calls, tool calls and notable events by time, each a key-ordered read of one
 // index with a LIMIT (llm_requests_agent_ts, tool_calls_agent_ts, the partial indexes
-// events_timeline and events_progress), and an overview summed from the rollup (llm_spend),
+// events_timeline and events_progress), and an overview from the rollups (llm_totals, llm_running),
 // the event counts (event_counts) and bounded index reads. Nothing here passes over an agent's
 // history: a run of 200,000 calls and 1,000,000 events answers in milliseconds.
 
@@ -81,7 +82,7 @@ export class TimelineStore {
   private readonly llmPending;
   private readonly llmRolled;
   private readonly toolCount;
-  private readonly llmBuckets;
+  private readonly requests: RequestsStore;
   private readonly counted;
 
   constructor(state: StateManager) {
@@ -104,22 +105,11 @@ export class TimelineStore {
       .where(and(sql`${sql.raw("status = 'pending'")}`, sql`+${t.agentId} = ${p('agentId')}`))
       .prepare();
     this.llmRolled = db
-      .select({ n: sql<number>`coalesce(sum(${llmSpend.requests}), 0)` })
-      .from(llmSpend)
-      .where(eq(llmSpend.agentId, p('agentId')))
+      .select({ n: sql<number>`coalesce(sum(${llmTotals.requests}), 0)` })
+      .from(llmTotals)
+      .where(eq(llmTotals.agentId, p('agentId')))
       .prepare();
-    const bucket = sql<number>`${llmSpend.minute} - ${llmSpend.minute} % ${p('bucket')}`;
-    this.llmBuckets = db
-      .select({
-        start: bucket,
-        requests: sql<number>`sum(${llmSpend.requests})`,
-        costMicros: sql<number>`sum(${llmSpend.costMicros})`,
-        errors: sql<number>`sum(CASE WHEN ${llmSpend.status} = 'ok' THEN 0 ELSE ${llmSpend.requests} END)`,
-      })
-      .from(llmSpend)
-      .where(eq(llmSpend.agentId, p('agentId')))
-      .groupBy(bucket)
-      .prepare();
+    this.requests = new RequestsStore(state);
     // Counted along the covering index, at most TOOL_CALLS_KEPT rows (all the table keeps).
     const tc = toolCalls;
     const kept = db
@@ -231,7 +221,8 @@ export class TimelineStore {
   buckets(agentId: string, startMs: number, bucketMs: number, n: number): OverviewBucket[] {
     const out: OverviewBucket[] = Array.from({ length: n }, (_, i) => ({ startMs: startMs + i * bucketMs, llm: 0, tool: 0, costMicros: 0, errors: 0 }));
     const at = (ms: number) => out[Math.min(n - 1, Math.max(0, Math.floor((ms - startMs) / bucketMs)))]!;
-    for (const b of this.llmBuckets.all({ agentId, bucket: bucketMs })) {
+    // A key seek of llm_running per bucket edge of the agent's calls (RequestsStore.bucketsFor).
+    for (const b of this.requests.bucketsFor(agentId, bucketMs)) {
       const o = at(b.start);
       o.llm += b.requests;
       o.costMicros += b.costMicros;

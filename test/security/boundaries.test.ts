@@ -89,8 +89,8 @@ describe('money: one rule at every boundary', () => {
       const db = new Database(join(dir, 'iron_state.db'));
       db.prepare('UPDATE agents SET limit_micros = ? WHERE id = ?').run(1e306, made.agentId);
       expect(db.prepare('UPDATE llm_requests SET cost_micros = ? WHERE agent_id = ?').run(1e306, made.agentId).changes).toBe(1);
-      // The rollup an upgrade fills from such a ledger (migration 0009) holds the same sum.
-      expect(db.prepare('UPDATE llm_spend SET cost_micros = ? WHERE agent_id = ?').run(1e306, made.agentId).changes).toBe(1);
+      // The rollups an upgrade fills from such a ledger (migrations 0009, 0017) hold the same sum.
+      for (const table of ['llm_totals', 'llm_running']) expect(db.prepare(`UPDATE ${table} SET cost_micros = ? WHERE agent_id = ?`).run(1e306, made.agentId).changes, table).toBe(1);
       db.prepare("INSERT INTO agents (id, name, kind, status, created_at, args) SELECT 'xx-broken', 'broken', kind, status, created_at, '{not json' FROM agents WHERE id = ?").run(made.agentId);
       db.close();
 
@@ -98,7 +98,7 @@ describe('money: one rule at every boundary', () => {
       try {
         expect(second.log()).toMatch(new RegExp(`WARN .*agents row "${made.agentId}": limit_micros 1e\\+306 .* using \\$1,000,000\\.00`));
         expect(second.log()).toMatch(/WARN .*agents row "xx-broken": args .* using \[\]/);
-        expect(second.log()).toMatch(new RegExp(`WARN .*llm_spend rows of agent "${made.agentId}": cost_micros sum to 1e\\+306`));
+        expect(second.log()).toMatch(new RegExp(`WARN .*llm_totals rows of agent "${made.agentId}": cost_micros sum to 1e\\+306`));
         expect((await second.api(`/api/agents/${made.agentId}/costs`)).status).toBe(200);
         const status = await (await second.api(`/api/agents/${made.agentId}/status`)).json();
         expect(status.budget.limitUsd).toBe(1_000_000);

@@ -120,8 +120,12 @@ describe('the statements on a request path use an index, never a pass over the l
     expect(unbounded(plans)).toEqual([]);
     // A run this short has its spend series drawn per call: from the newest rows, bounded (above); never a sum of the ledger.
     expect(plans.filter((p) => /\bllm_requests\b/.test(p.sql) && !/\blimit \?$/i.test(p.sql.trim())).map((p) => p.sql)).toEqual([]);
-    // Along the key of a table WITHOUT ROWID: the agent's rows lie together, not one on every page.
-    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_spend USING PRIMARY KEY \(agent_id=\?/.test(d)))).toBe(true);
+    // Along the keys of tables WITHOUT ROWID: the agent's few totals, and its running totals one
+    // seek a bucket edge (LIMIT 1); never a sum over its every minute.
+    expect(plans.some((p) => p.plan.some((d) => /^SEARCH llm_totals USING PRIMARY KEY \(agent_id=\?\)/.test(d)))).toBe(true);
+    const running = plans.filter((p) => /\bllm_running\b/.test(p.sql));
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.filter((p) => !/\blimit \?$/i.test(p.sql.trim()) || !p.plan.some((d) => /^SEARCH llm_running USING PRIMARY KEY \(agent_id=\?/.test(d))).map((p) => p.sql)).toEqual([]);
   });
 
   it("the dashboard's snapshot (/ws first frame), fresh and resumed", async () => {
@@ -210,7 +214,7 @@ describe('the statements on a request path use an index, never a pass over the l
   });
 });
 
-describe('the rollup the cost report reads', () => {
+describe('the rollups the cost report reads', () => {
   // The settled rows: a pending one (a stream under way, charged nothing yet) joins the rollup when it settles.
   const ledger = () =>
     query(
@@ -218,7 +222,7 @@ describe('the rollup the cost report reads', () => {
     );
   const rollup = () =>
     query(
-      'SELECT agent_id, provider, model, status, sum(requests) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_spend GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
+      'SELECT agent_id, provider, model, status, sum(requests) AS n, sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_micros) AS cost FROM llm_totals GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
     );
 
   it('sums the ledger: calls, a stream closed after it opened, and rows left pending then settled as interrupted', async () => {
@@ -253,7 +257,7 @@ describe('the rollup the cost report reads', () => {
     expect(rollup()).toEqual(ledger());
     expect(requests.settleInterrupted()).toBe(2);
     expect(rollup()).toEqual(ledger());
-    expect(query("SELECT count(*) AS n FROM llm_spend WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
+    expect(query("SELECT count(*) AS n FROM llm_totals WHERE status = 'pending' OR requests = 0")).toEqual([{ n: 0 }]);
     const costs = await get(`/api/agents/${agent.agentId}/costs`);
     expect(costs.requests).toBe(5);
     expect(costs.byStatus.interrupted).toBe(2);
@@ -319,9 +323,10 @@ describe('the rollup the cost report reads', () => {
       }),
     ).rejects.toThrow('refused');
     const minute = Date.parse('2026-11-24T05:41:00Z');
-    expect(query(`SELECT minute, requests, cost_micros AS cost, last_charged_ms AS last FROM llm_spend WHERE agent_id = '${own.agentId}' ORDER BY minute`)).toEqual([
-      { minute, requests: 2, cost: 50, last: Date.parse('2026-11-24T05:41:59.999Z') },
-      { minute: minute + 60_000, requests: 2, cost: 20, last: Date.parse('2026-11-24T05:42:00.000Z') },
+    // Running totals: the second minute holds the first's too.
+    expect(query(`SELECT minute, requests, errors, cost_micros AS cost, last_charged_ms AS last FROM llm_running WHERE agent_id = '${own.agentId}' ORDER BY minute`)).toEqual([
+      { minute, requests: 2, errors: 0, cost: 50, last: Date.parse('2026-11-24T05:41:59.999Z') },
+      { minute: minute + 60_000, requests: 4, errors: 0, cost: 70, last: Date.parse('2026-11-24T05:42:00.000Z') },
     ]);
     expect(query(`SELECT step, calls, cost_micros AS cost, first_ms AS first, last_ms AS last FROM llm_steps WHERE agent_id = '${own.agentId}'`)).toEqual([
       { step: 7, calls: 3, cost: 70, first: Date.parse('2026-11-24T05:41:10.250Z'), last: Date.parse('2026-11-24T05:42:00.000Z') },
@@ -402,6 +407,11 @@ describe('an older database', () => {
       raw.exec('DROP TRIGGER llm_requests_rolled; DROP TRIGGER llm_requests_settled;');
       // Cost per step.
       raw.exec('DROP TABLE llm_steps; DROP TABLE llm_chains; ALTER TABLE llm_requests DROP COLUMN step; ALTER TABLE llm_requests DROP COLUMN chain;');
+      // The rollups that replaced llm_spend (0017-0018): llm_spend as it was (0010's, WITHOUT ROWID).
+      raw.exec(`DROP TABLE llm_totals; DROP TABLE llm_running;
+        CREATE TABLE llm_spend (agent_id text NOT NULL, minute integer NOT NULL, provider text NOT NULL, model text NOT NULL, status text NOT NULL,
+          requests integer NOT NULL, prompt_tokens integer NOT NULL, completion_tokens integer NOT NULL, cost_micros integer NOT NULL, last_charged_ms integer,
+          PRIMARY KEY (agent_id, minute, provider, model, status)) WITHOUT ROWID;`);
       // An agent's pause.
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
       // The timeline's indexes.

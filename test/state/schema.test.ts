@@ -100,7 +100,7 @@ describe('the migrated database', () => {
     withFreshDb((db) => {
       const cfg = getTableConfig(table);
       const live = db.prepare(`PRAGMA table_info(${name})`).all() as ColumnInfo[];
-      // A composite key (llm_spend's) numbers its columns 1, 2, … in key order.
+      // A composite key (llm_totals') numbers its columns 1, 2, … in key order.
       const composite = cfg.primaryKeys[0]?.columns.map((c) => c.name) ?? [];
       const pkOf = (c: (typeof cfg.columns)[number]) => (c.primary ? 1 : composite.indexOf(c.name) + 1);
       const want = cfg.columns.map((c) => ({
