@@ -1,12 +1,12 @@
 import type { Logger } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
-import { BudgetsStore, type BudgetCrossing, type LeaseAnswer, type LeaseAsk, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
+import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type LeaseAsk, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
 
-// Central budgets as the panel runs them: the store, the periodic sweep (silent runtimes' leases
-// reclaimed, thresholds crossed), and each of those said once, in the log and as a `budget` frame
-// on the panel's feed.
+// Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
+// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), and each
+// of those said once, in the log and as a `budget` frame on the panel's feed.
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
@@ -19,6 +19,7 @@ export const LEASED_FRAME_GAP_MS = 1_000;
 
 export class CentralBudgets {
   readonly store: BudgetsStore;
+  readonly leases: LeasesStore;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   /** When each budget's last `leased` frame went out. */
@@ -28,7 +29,8 @@ export class CentralBudgets {
     db: PanelDb,
     private readonly d: { logger: Logger; outage: Outage; feed: PanelFeed; lease: LeaseOptions; now?: () => number },
   ) {
-    this.store = new BudgetsStore(db, d.lease);
+    this.store = new BudgetsStore(db);
+    this.leases = new LeasesStore(db, d.lease);
   }
 
   private now(): number {
@@ -47,7 +49,7 @@ export class CentralBudgets {
     this.sweeping ??= (async () => {
       try {
         const now = this.now();
-        for (const r of await this.store.reclaim(now, this.d.lease.reclaimAfterMs)) this.reclaimed(r);
+        for (const r of await this.leases.reclaim(now, this.d.lease.reclaimAfterMs)) this.reclaimed(r);
         for (const c of await this.store.crossings(now)) this.crossed(c);
       } catch (err) {
         if (isConnectionError(err)) this.d.outage.failed(err);
@@ -61,7 +63,7 @@ export class CentralBudgets {
 
   /** A runtime's lease call; what it reclaimed from silent runtimes on the way is said. */
   async lease(runtimeId: string, asks: readonly LeaseAsk[]): Promise<LeaseAnswer> {
-    const { answer, reclaims } = await this.d.outage.run(() => this.store.lease(runtimeId, asks, this.now()));
+    const { answer, reclaims } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now()));
     for (const r of reclaims) this.reclaimed(r);
     for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;

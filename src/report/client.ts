@@ -41,7 +41,7 @@ const leaseAnswer = z.object({ now: z.number().int(), renewInMs: z.number().int(
 export type LeaseAnswer = z.output<typeof leaseAnswer>;
 export type LeaseBudget = z.output<typeof leaseBudget>;
 
-/** One central budget in a lease call: the panel's contract (src/state/budgets.store.ts). */
+/** One central budget in a lease call: the panel's contract (src/state/leases.store.ts). */
 export type { LeaseAsk } from '../state/index.js';
 
 const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });

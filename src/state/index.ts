@@ -57,8 +57,6 @@ export {
   BudgetsStore,
   BUDGET_PERIODS,
   BUDGET_SCOPES,
-  CONTENDED_RENEW_MS,
-  LEASE_DEFAULTS,
   MAX_BUDGET_NAMES,
   budgetState,
   checkBudget,
@@ -71,13 +69,9 @@ export {
   type BudgetScope,
   type BudgetState,
   type BudgetView,
-  type LeaseAnswer,
-  type LeaseAsk,
-  type LeaseGrant,
-  type LeaseOptions,
   type LeaseView,
-  type Reclaim,
 } from './budgets.store.js';
+export { LeasesStore, CONTENDED_RENEW_MS, LEASE_DEFAULTS, type LeaseAnswer, type LeaseAsk, type LeaseGrant, type LeaseOptions, type Reclaim } from './leases.store.js';
 export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';
 export {
   FleetStore,

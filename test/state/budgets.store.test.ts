@@ -5,6 +5,7 @@ import {
   budgetKeys,
   CONTENDED_RENEW_MS,
   ingestBatch,
+  LeasesStore,
   openPostgres,
   MAX_BUDGET_KEYS,
   MAX_BUDGETS,
@@ -28,11 +29,13 @@ const OPTS = { ttlMs: 1_000, reclaimAfterMs: 1_000 };
 let server: TestPostgres;
 let pg: Postgres;
 let store: BudgetsStore;
+let leases: LeasesStore;
 
 beforeAll(async () => {
   server = await startPostgres();
   pg = await openPostgres(server.url, { max: 20 });
-  store = new BudgetsStore(pg.db, OPTS);
+  store = new BudgetsStore(pg.db);
+  leases = new LeasesStore(pg.db, OPTS);
   const runtimes = Array.from({ length: 12 }, (_, i) => ({ id: `rt-${i}`, userId: i < 6 ? 'ann' : 'bob', createdAt: new Date(T0).toISOString() }));
   await pg.db.insert(pgSchema.runtimes).values(runtimes);
 }, 60_000);
@@ -49,7 +52,7 @@ async function budget(o: Partial<BudgetInput> = {}): Promise<string> {
   return id;
 }
 const ask = (budget: string, o: Partial<LeaseAsk> = {}): LeaseAsk => ({ budget, window: 0, want: 0, used: 0, held: 0, waiting: 0, need: 0, rate: 0, ...o });
-const grantOf = async (rt: string, a: LeaseAsk, now = T0, s = store) => {
+const grantOf = async (rt: string, a: LeaseAsk, now = T0, s = leases) => {
   const { answer } = await s.lease(rt, [a], now);
   const g = answer.budgets.find((b) => b.budget === a.budget)!;
   return { ...g, renewInMs: answer.renewInMs };
@@ -115,7 +118,7 @@ describe('the grant', () => {
   it('never passes the limit while 12 runtimes race 96 lease calls, and grants all of it', async () => {
     const id = await budget({ limitMicros: 10_000_000 });
     // Leases that outlive the test: none is reclaimed on the way.
-    const long = new BudgetsStore(pg.db, { ttlMs: 600_000, reclaimAfterMs: 600_000 });
+    const long = new LeasesStore(pg.db, { ttlMs: 600_000, reclaimAfterMs: 600_000 });
     // Each runtime asks 8 times for a growing total (one call at a time), all 12 at once: 12 transactions race at every moment.
     const granted: number[] = [];
     await Promise.all(
@@ -214,7 +217,7 @@ describe('reclaim and the rows', () => {
     await land('rt-7', 2, 50_000, tag);
     await grantOf('rt-7', ask(id, { want: 600_000, used: 150_000, held: 20_000 }), T0 + 100);
     expect((await grantOf('rt-8', ask(id, { want: 900_000 }), T0 + 200)).granted).toBe(400_000);
-    const reclaim = async (now: number) => (await store.reclaim(now)).filter((r) => r.budget === id);
+    const reclaim = async (now: number) => (await leases.reclaim(now)).filter((r) => r.budget === id);
     // Before expiry + grace nothing is taken back.
     expect(await reclaim(T0 + 100 + OPTS.ttlMs + OPTS.reclaimAfterMs - 1)).toEqual([]);
     const late = T0 + 100 + OPTS.ttlMs + OPTS.reclaimAfterMs + 1;
@@ -242,13 +245,13 @@ describe('reclaim and the rows', () => {
     expect((await leasesOf(id, T0 + 20)).leases.find((l) => l.runtime === 'rt-gone')).toMatchObject({ grantedMicros: 150_000 });
     // Well before its lease expired, what came back is unleased again; the removed runtime gets nothing more.
     expect((await leasesOf(id, T0 + 30)).unleasedMicros).toBe(1_000_000 - 150_000 - 300_000);
-    await expect(store.lease('rt-gone', [ask(id, { want: 700_000 })], T0 + 40)).rejects.toThrow(/no runtime 'rt-gone'/);
+    await expect(leases.lease('rt-gone', [ask(id, { want: 700_000 })], T0 + 40)).rejects.toThrow(/no runtime 'rt-gone'/);
   });
 
   it('a lease call reclaims others’ expired leases on its way, and says which', async () => {
     const id = await budget({ limitMicros: 1_000_000 });
     await grantOf('rt-9', ask(id, { want: 1_000_000, used: 5_000 }), T0);
-    const { reclaims, answer } = await store.lease('rt-10', [ask(id, { want: 500_000 })], T0 + 5_000);
+    const { reclaims, answer } = await leases.lease('rt-10', [ask(id, { want: 500_000 })], T0 + 5_000);
     expect(reclaims.filter((r) => r.budget === id)).toEqual([{ budget: id, window: 0, runtime: 'rt-9', fromMicros: 1_000_000, toMicros: 5_000, expiredAt: T0 + OPTS.ttlMs }]);
     expect(answer.budgets.find((g) => g.budget === id)!.granted).toBe(500_000);
   });
@@ -279,7 +282,7 @@ describe('periods and limits', () => {
     const day1 = windowStart('day', T0);
     const day2 = day1 + 86_400_000;
     expect((await grantOf('rt-0', ask(id, { window: day1, want: 300_000 }), T0)).window).toBe(day1);
-    const next = await store.lease('rt-0', [ask(id, { window: day1, want: 900_000, used: 100_000 }), ask(id, { window: day2, want: 200_000 })], day2 + 5);
+    const next = await leases.lease('rt-0', [ask(id, { window: day1, want: 900_000, used: 100_000 }), ask(id, { window: day2, want: 200_000 })], day2 + 5);
     expect(next.answer.budgets.filter((g) => g.budget === id).map((g) => [g.window, g.granted, g.unleased])).toEqual([[day2, 200_000, 100_000]]);
     const old = await pg.db.select().from(pgSchema.budgetLeases);
     expect(old.filter((l) => l.budgetId === id).map((l) => [l.windowStart, l.grantedMicros])).toEqual(
@@ -289,7 +292,7 @@ describe('periods and limits', () => {
       ]),
     );
     // A return for the old window lowers its grant; a larger want there never raises it.
-    await store.lease('rt-0', [ask(id, { window: day1, want: 0, used: 100_000 })], day2 + 10);
+    await leases.lease('rt-0', [ask(id, { window: day1, want: 0, used: 100_000 })], day2 + 10);
     const back = await pg.db.select().from(pgSchema.budgetLeases);
     expect(back.find((l) => l.budgetId === id && l.windowStart === day1)!.grantedMicros).toBe(100_000);
   });
@@ -330,10 +333,10 @@ describe('periods and limits', () => {
     await budget({ id: 'cov-ann', scope: 'user', users: ['ann'] });
     await budget({ id: 'cov-team', scope: 'team', users: ['bob'], agents: ['lead-gen'] });
     await budget({ id: 'cov-agent', scope: 'agent', agents: ['writer'] });
-    const { answer } = await store.lease('rt-0', [], T0);
+    const { answer } = await leases.lease('rt-0', [], T0);
     const covers = Object.fromEntries(answer.budgets.filter((b) => b.budget.startsWith('cov-')).map((b) => [b.budget, b.covers]));
     expect(covers).toEqual({ 'cov-ann': 'all', 'cov-team': ['lead-gen'], 'cov-agent': ['writer'] });
-    const bob = await store.lease('rt-6', [], T0);
+    const bob = await leases.lease('rt-6', [], T0);
     expect(Object.fromEntries(bob.answer.budgets.filter((b) => b.budget.startsWith('cov-')).map((b) => [b.budget, b.covers]))).toEqual({ 'cov-team': 'all', 'cov-agent': ['writer'] });
   });
 });

@@ -1,0 +1,268 @@
+import { and, asc, eq, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import { ForbiddenError } from '../core/errors.js';
+import { budgetState, committed, coverage, sum, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
+import type { PanelDb } from './pg.js';
+import { budgetLeases, budgets, runtimes, type BudgetLeaseRow } from './schema-panel.js';
+
+// The leases runtimes spend central budgets through (issue 24; the budgets: budgets.store.ts).
+// A runtime spends only out of what the panel granted it; every grant is computed and written in
+// one transaction with the budget rows locked (in id order), so per window Σ max(granted, spent)
+// never passes the limit and two runtimes are never granted the same dollars. A silent runtime's
+// lease is reclaimed down to what it reported spending.
+
+/** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
+export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
+/** Another runtime that waited or was short within this long makes a budget contended. */
+export const CONTENDED_WITHIN_MS = 5_000;
+/** How soon a runtime asks again while a budget is contended (holders give surplus back quickly). */
+export const CONTENDED_RENEW_MS = 400;
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const ATTEMPTS = 8;
+const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
+
+/** One budget's ask in a lease call (POST /api/leases), each figure in micro-dollars. */
+export interface LeaseAsk {
+  budget: string;
+  window: number;
+  /** The TOTAL grant it would like for the window (less than held now: the difference comes back). */
+  want: number;
+  /** What it charged locally in this window, and what its in-flight calls hold. */
+  used: number;
+  held: number;
+  /** Its calls waiting for headroom, and the largest worst case one of them waits for. */
+  waiting: number;
+  need: number;
+  /** Its recent spend per minute. */
+  rate: number;
+}
+
+/** What a runtime said of its lease in an ask, as its lease row keeps it. */
+const reported = (ask: LeaseAsk) => ({
+  usedMicros: ask.used,
+  heldMicros: ask.held,
+  waiting: ask.waiting,
+  needMicros: ask.need,
+  ratePerMinMicros: ask.rate,
+  wantedMicros: ask.want,
+});
+
+/** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
+export interface LeaseGrant {
+  budget: string;
+  scope: BudgetScope;
+  period: BudgetPeriod;
+  window: number;
+  covers: 'all' | string[];
+  limit: number;
+  /** Its TOTAL grant in the window: it may spend up to this, never more. */
+  granted: number;
+  expiresAt: number;
+  spent: number;
+  leased: number;
+  unleased: number;
+  /** limit − Σ max(spent, used): what the fleet could still spend if every lease and hold came back. */
+  left: number;
+  contended: boolean;
+  state: BudgetState;
+}
+
+export interface LeaseAnswer {
+  now: number;
+  renewInMs: number;
+  budgets: LeaseGrant[];
+}
+
+/** A lease taken back from a silent runtime: its grant lowered to what it reported it had spent. */
+export interface Reclaim {
+  budget: string;
+  window: number;
+  runtime: string;
+  fromMicros: number;
+  toMicros: number;
+  /** Epoch ms its lease expired. */
+  expiredAt: number;
+}
+
+/** How long a lease lives after its runtime's last call, and how long after that it is reclaimed. */
+export interface LeaseOptions {
+  ttlMs: number;
+  reclaimAfterMs: number;
+}
+
+/** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
+const reclaimable = (now: number, reclaimAfterMs: number): SQL =>
+  and(
+    gt(budgetLeases.expiresAt, 0),
+    lt(budgetLeases.expiresAt, now - reclaimAfterMs),
+    gt(budgetLeases.grantedMicros, sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`),
+  )!;
+
+/**
+ * The lease grant of central budgets to runtimes, in the panel's PostgreSQL.
+ *
+ * @example
+ *   const leases = new LeasesStore(db);
+ *   const { answer } = await leases.lease('laptop-a', [{ budget: 'sales', window, want: 2_000_000, used: 0, held: 0, waiting: 0, need: 0, rate: 0 }]);
+ */
+export class LeasesStore {
+  constructor(
+    private readonly db: PanelDb,
+    private readonly opts: LeaseOptions = LEASE_DEFAULTS,
+  ) {}
+
+  /**
+   * A runtime's lease call: for each budget that covers it now, its ask applied in that budget's
+   * current window (more granted out of the unleased headroom, or surplus returned), expired
+   * leases of others reclaimed, and the answer. One transaction, the budget rows locked in id
+   * order; a serialization failure or deadlock is tried again. A removed runtime → ForbiddenError.
+   */
+  async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((tx) => this.leaseOnce(tx as unknown as PanelDb, runtimeId, asks, now, o));
+      } catch (e) {
+        if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
+      }
+    }
+  }
+
+  private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
+    const [rt] = await tx.select({ userId: runtimes.userId, removedAt: runtimes.removedAt }).from(runtimes).where(eq(runtimes.id, runtimeId));
+    if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
+    const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users }).from(budgets);
+    const ids = seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id);
+    const reclaims: Reclaim[] = [];
+    const out: LeaseGrant[] = [];
+    let contendedAny = false;
+    // Locked in id order (every lease call takes them in the same order: no deadlock between two).
+    // NO KEY UPDATE: lease calls and edits exclude one another, while ingest's key check on
+    // budget_leases (KEY SHARE) goes on beside them.
+    const locked = ids.length === 0 ? [] : await tx.select().from(budgets).where(inArray(budgets.id, ids)).orderBy(asc(budgets.id)).for('no key update');
+    for (const b of locked) {
+      const covers = coverage(b, rt.userId);
+      if (covers === null) continue;
+      const period = b.period as BudgetPeriod;
+      const window = windowStart(period, now);
+      for (const ask of asks) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
+      reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
+      const leases = await tx
+        .select()
+        .from(budgetLeases)
+        .where(and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window)));
+      const held = leases.find((l) => l.runtimeId === runtimeId);
+      const others = leases.filter((l) => l.runtimeId !== runtimeId);
+      const ask = asks.find((a) => a.budget === b.id && a.window === window);
+      const cur = held?.grantedMicros ?? 0;
+      const spentMine = held?.spentMicros ?? 0;
+      const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
+      // Demanding: another live runtime asked, within the last few seconds, for more than it got
+      // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
+      const live = (l: BudgetLeaseRow) => l.expiresAt >= now && now - l.updatedAt <= CONTENDED_WITHIN_MS;
+      const demanding = others.filter((l) => live(l) && l.wantedMicros > l.grantedMicros);
+      const unmetOthers = sum(demanding, (l) => l.wantedMicros - l.grantedMicros);
+      let granted = cur;
+      let short = false;
+      if (ask) {
+        const floor = ask.used + ask.held;
+        if (ask.want <= cur) granted = Math.min(cur, Math.max(ask.want, floor));
+        else {
+          const extra = ask.want - cur;
+          let give = Math.min(extra, avail);
+          // Scarce: the unleased headroom cannot meet this ask and the others' together. Only then
+          // is it shared; while it can, each runtime gets what it asks (a busy budget far from its
+          // limit never slows anyone down).
+          if (demanding.length > 0 && avail < extra + unmetOthers) {
+            // Shares of the unleased headroom in proportion to each demanding runtime's rate
+            // (this one included), never less than one waiting call's need when the headroom covers it.
+            const weight = (rate: number) => Math.max(rate, 1);
+            const share = Math.floor((avail * weight(ask.rate)) / (weight(ask.rate) + sum(demanding, (l) => weight(l.ratePerMinMicros))));
+            // What its next waiting call needs beyond what its lease has free.
+            const uncovered = Math.max(0, ask.need - Math.max(0, cur - floor));
+            const need = uncovered > 0 && uncovered <= avail ? uncovered : 0;
+            give = Math.min(extra, avail, Math.max(share, need));
+          }
+          // A runtime whose next waiting call this grant would still not cover gets nothing rather
+          // than a fragment: fragments held by runtimes that each wait for more would strand the
+          // end of a budget. It gives its own back (see the runtime's leases) and is served whole.
+          if (ask.waiting > 0 && ask.need > 0 && give < extra && cur + give - floor < ask.need) give = 0;
+          granted = cur + give;
+          short = granted < ask.want;
+        }
+        const row = {
+          grantedMicros: granted,
+          ...reported(ask),
+          expiresAt: now + o.ttlMs,
+          updatedAt: now,
+        };
+        await tx
+          .insert(budgetLeases)
+          .values({ budgetId: b.id, windowStart: window, runtimeId, ...row })
+          .onConflictDoUpdate({ target: [budgetLeases.budgetId, budgetLeases.windowStart, budgetLeases.runtimeId], set: row });
+      }
+      const after = [...others, { grantedMicros: granted, spentMicros: spentMine }];
+      const spent = sum(leases, (l) => l.spentMicros);
+      // Surplus others hold that a short runtime waits for: they hear "contended" and give it back.
+      const othersLeased = sum(others, (l) => Math.max(0, l.grantedMicros - Math.max(l.spentMicros, l.usedMicros + l.heldMicros)));
+      // Contended: what the runtimes still lack (this one after this grant, and the others) is more
+      // than the unleased headroom holds, while some hold surplus: holders hear it and give back.
+      const unleasedAfter = Math.max(0, b.limitMicros - sum(after, committed));
+      const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
+      const contended = lacking > unleasedAfter && (othersLeased > 0 || demanding.length > 0);
+      contendedAny ||= contended;
+      const usedMine = ask?.used ?? held?.usedMicros ?? 0;
+      out.push({
+        budget: b.id,
+        scope: b.scope as BudgetScope,
+        period,
+        window,
+        covers,
+        limit: b.limitMicros,
+        granted,
+        expiresAt: ask ? now + o.ttlMs : (held?.expiresAt ?? now + o.ttlMs),
+        spent,
+        leased: sum(after, (l) => Math.max(0, l.grantedMicros - l.spentMicros)),
+        unleased: Math.max(0, b.limitMicros - sum(after, committed)),
+        left: Math.max(0, b.limitMicros - sum(others, (l) => Math.max(l.spentMicros, l.usedMicros)) - Math.max(spentMine, usedMine)),
+        contended,
+        state: budgetState(spent, b.limitMicros),
+      });
+    }
+    return { answer: { now, renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)), budgets: out }, reclaims };
+  }
+
+  /** An ask for a window that has rolled over: only a return (its grant never grows there). */
+  private async returnOld(tx: PanelDb, runtimeId: string, ask: LeaseAsk, now: number): Promise<void> {
+    const key = and(eq(budgetLeases.budgetId, ask.budget), eq(budgetLeases.windowStart, ask.window), eq(budgetLeases.runtimeId, runtimeId));
+    await tx
+      .update(budgetLeases)
+      .set({
+        grantedMicros: sql`least(${budgetLeases.grantedMicros}, ${Math.max(ask.want, ask.used + ask.held)})`,
+        ...reported(ask),
+        updatedAt: now,
+      })
+      .where(key);
+  }
+
+  /** Lower each expired lease matching `where` to what its runtime reported (its rows, or used + held); each one once. */
+  private async reclaimWhere(tx: PanelDb, where: SQL, now: number, reclaimAfterMs: number): Promise<Reclaim[]> {
+    const cond = and(where, reclaimable(now, reclaimAfterMs))!;
+    // Locked first (skipping rows another transaction is changing: it decides them), so "from" is the grant it replaces.
+    const found = await tx.select().from(budgetLeases).where(cond).orderBy(asc(budgetLeases.budgetId), asc(budgetLeases.windowStart), asc(budgetLeases.runtimeId)).for('update', { skipLocked: true });
+    if (found.length === 0) return [];
+    const back = await tx
+      .update(budgetLeases)
+      .set({ grantedMicros: sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})` })
+      .where(and(cond, or(...found.map((l) => and(eq(budgetLeases.budgetId, l.budgetId), eq(budgetLeases.windowStart, l.windowStart), eq(budgetLeases.runtimeId, l.runtimeId))))))
+      .returning();
+    return back.map((l) => {
+      const was = found.find((f) => f.budgetId === l.budgetId && f.windowStart === l.windowStart && f.runtimeId === l.runtimeId)!;
+      return { budget: l.budgetId, window: l.windowStart, runtime: l.runtimeId, fromMicros: was.grantedMicros, toMicros: l.grantedMicros, expiredAt: l.expiresAt };
+    });
+  }
+
+  /** The periodic sweep: every lease silent past its expiry + grace, reclaimed (each said once by whoever changed it). */
+  async reclaim(now = Date.now(), reclaimAfterMs = this.opts.reclaimAfterMs): Promise<Reclaim[]> {
+    return this.db.transaction((tx) => this.reclaimWhere(tx as unknown as PanelDb, sql`true`, now, reclaimAfterMs));
+  }
+}
