@@ -1,5 +1,5 @@
 // One build: esbuild bundles src/ into dist/ and the dashboard (web/) into dist/web/.
-// Dependencies stay external (they are installed); our own code is one file.
+// Our own code is one file, with the dependencies named in BUNDLED; the others stay installed.
 import { build } from 'esbuild';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -28,10 +28,15 @@ const common = {
 // of the PII rules holds some; esbuild escapes those in strings, not in regex literals) makes the
 // whole 1 MB a two-byte string. Measured: the heap's copy of dist/cli.js 2.3 MB → 0.86 MB.
 // Pure-ESM dependencies loaded at every start are bundled in too, so only what we use of them
-// is kept (zod's locales, hono's adapters, drizzle's other dialects are not) and minified like
-// the rest. The others stay installed packages: native addons, CommonJS ones that read files
-// beside themselves (yargs' locales, pino's transports), and those required on first use
-// (undici, the BPE tables, the price table, libphonenumber, argon2, nodemailer, ws, pg, OTel).
+// is kept (hono's adapters, drizzle's other dialects are not; zod's locales neither, as long as
+// zod is imported as a namespace and nothing takes the `z` object as a value:
+// test/unit/bundle.test.ts) and minified like the rest. pg is bundled for another reason: the
+// bundled drizzle node-postgres driver imports it, and an installed package imported by bundled
+// code is loaded at start (its import is hoisted to the bundle's top); bundled, a CommonJS
+// package is evaluated when first required, here when a panel first connects. The others stay
+// installed packages: native addons, CommonJS ones that read files beside themselves (yargs'
+// locales, pino's transports), and those required on first use (undici, yaml, the BPE tables,
+// the price table, libphonenumber, argon2, nodemailer, ws, OTel).
 const BUNDLED = ['zod', 'drizzle-orm', 'smol-toml', 'hono', 'jose', 'pg'];
 const external = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies)
   .filter((name) => !BUNDLED.includes(name))
