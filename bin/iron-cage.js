@@ -7,8 +7,8 @@
 //   per call at c=16: docs/benchmarks.md). The factor is read at each scavenge;
 //   --max-semi-space-size, read only when the heap is made, cannot be set from here.
 // - Nothing is optimised (neither Sparkplug nor TurboFan): start-up code runs once, and TurboFan
-//   compiles on background threads, each with its own malloc arena. Both measures together:
-//   88.8 → 78.7 → 76.9 MB idle with the lighter bundle (docs/benchmarks.md, Memory).
+//   compiles on background threads, each with its own malloc arena: −4.5 MB idle while modules
+//   load, −2 MB more held until the server listens (docs/benchmarks.md, Third round).
 // The old generation may grow to 1.5× what the last full GC left live (V8 picks 1.1-4× by its
 // own speed measures, and under a load of calls let garbage pile up to ~300 MB): the gateway's
 // peak RSS under the gateway benchmark's load 265-324 → 191-196 MB; CPU per call: the ranges overlap,
