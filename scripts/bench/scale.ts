@@ -18,11 +18,11 @@
 //   first only when it does not exist yet, and kept (to measure a change on the same day twice).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { adminKey, api, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
+import { adminKey, api, cpuMs, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
 
 const env = (name: string, def: number) => {
   const v = process.env[name];
@@ -121,7 +121,7 @@ for i in range(n):
     if r.status != 200:
         sys.exit("HTTP %d" % r.status)
     iron_cage.report_progress(i + 1, n, unit="calls")
-print(json.dumps({"lat": lat}), flush=True)
+print(json.dumps({"lat": lat, "cpu": time.process_time()}), flush=True)
 `;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -272,6 +272,8 @@ interface Phase {
   steadyGcMax: number;
   /** The stall probe's steady-state gaps, longest first. */
   probed: Attributed[];
+  /** The machine's CPU in the steady state (% of all its cores), iron-cage's and this benchmark's shares; the agents' CPU over the whole phase. */
+  cpuSplit: { seconds: number; busyPct: number; servePct: number; benchPct: number; agentsCpuMs: number } | null;
   calls: number;
 }
 
@@ -300,6 +302,15 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
   const startId = queryState<{ m: number | null }>(db, 'SELECT max(id) AS m FROM llm_requests')?.m ?? 0;
   let rssMax = rssMb(s.pid);
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(s.pid))), 250);
+  // The machine's CPU over the steady state, and who used it (/proc/stat: all cores, in ticks of 10 ms).
+  const machine = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) * 10, all: f.reduce((a, b) => a + b, 0) * 10 };
+  };
+  const sample = () => ({ machine: machine(), serve: cpuMs(s.pid), bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000, at: Date.now() });
+  let steadyStart: ReturnType<typeof sample> | null = null;
+  const steadyTimer = setTimeout(() => (steadyStart = sample()), (STEADY_AFTER_S + 1) * 1000);
+  let agentsCpu = 0;
   const runs = keys.map(
     (k) =>
       new Promise<number[]>((resolve, reject) => {
@@ -313,12 +324,31 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
         child.stderr.on('data', (d) => (err += d));
         child.on('exit', (code) => {
           const line = out.trim().split('\n').at(-1) ?? '';
-          if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line).lat);
-          else reject(new Error(`agent ${k.agentId} exited ${code}: ${err.slice(-500)}`));
+          if (code === 0 && line.startsWith('{')) {
+            const r = JSON.parse(line);
+            agentsCpu += r.cpu * 1000;
+            resolve(r.lat);
+          } else reject(new Error(`agent ${k.agentId} exited ${code}: ${err.slice(-500)}`));
         });
       }),
   );
   const perAgent = await Promise.all(runs);
+  clearTimeout(steadyTimer);
+  const steadyEnd = sample();
+  const cpuSplit = steadyStart
+    ? (() => {
+        const a = steadyStart as ReturnType<typeof sample>;
+        const all = steadyEnd.machine.all - a.machine.all;
+        const pct = (x: number) => (100 * x) / all;
+        return {
+          seconds: (steadyEnd.at - a.at) / 1000,
+          busyPct: pct(steadyEnd.machine.busy - a.machine.busy),
+          servePct: pct(steadyEnd.serve - a.serve),
+          benchPct: pct(steadyEnd.bench - a.bench),
+          agentsCpuMs: agentsCpu,
+        };
+      })()
+    : null;
   const latencies = perAgent.flat().sort((a, b) => a - b);
   // The steady state: each agent's calls after its first STEADY_AFTER_S (the interpreters' start,
   // 50 at once on a small machine, is the machine's load, not the server's).
@@ -356,6 +386,7 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
     steadyStallMax: Math.max(0, ...steadyStalls.map((x) => x.max)),
     steadyGcMax: Math.max(0, ...steadyStalls.map((x) => x.gc)),
     probed,
+    cpuSplit,
     calls: latencies.length,
   };
 }
@@ -428,7 +459,10 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       });
       // What the stalls were: the probe's steady gaps, the main thread's CPU and GC in them against its wait for a CPU.
       const longest = (x: Phase) => x.probed[0];
-      for (const [name, x] of [['1 agent', one], ['all agents', many]] as const) {
+      for (const [name, x] of [
+        ['1 agent', one],
+        ['all agents', many],
+      ] as const) {
         const l = longest(x);
         rows.push({ metric: `longest steady stall (probe), ${name}: what the main thread did in it`, value: l ? describeStall(l) : 'no tick over 20 ms late' });
       }
@@ -438,6 +472,17 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
         metric: 'steady stalls ≥ 50 ms late, all agents: count; their gaps in all: main-thread CPU (GC) / waiting for a CPU / asleep or blocked',
         value: t.count === 0 ? 'none' : `${t.count}; ${fmt(t.gap, 0)} ms: ${fmt(t.cpu, 0)} (${fmt(t.gc, 0)}) / ${fmt(t.waitCpu, 0)} / ${fmt(t.other, 0)} ms`,
       });
+      for (const [name, x] of [
+        ['1 agent', one],
+        ['all agents', many],
+      ] as const) {
+        const c = x.cpuSplit;
+        if (!c) continue;
+        rows.push({
+          metric: `the machine's ${cpus().length} cores in the steady state, ${name}: busy; iron-cage's share; this benchmark's (its /ws client); the rest (the agents, other jobs)`,
+          value: `${fmt(c.busyPct, 0)}%: ${fmt(c.servePct, 1)}% / ${fmt(c.benchPct, 1)}% / ${fmt(c.busyPct - c.servePct - c.benchPct, 0)}% (the agents' interpreters used ${fmt(c.agentsCpuMs / 1000, 1)} CPU-s over the whole phase)`,
+        });
+      }
       rows.push({ metric: "the server's first call after start (loads its tables): latency; longest event-loop stall around it", value: `${fmt(first.ms, 0)} ms; ${fmt(first.stall, 0)} ms` });
       rows.push({ metric: 'calls measured (1 agent / all), events measured', value: `${one.calls} / ${many.calls}, ${one.eventDelays.length} / ${many.eventDelays.length}` });
       await s.stop();
@@ -451,8 +496,15 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
         if (file && CPU_PROF_KEEP) writeFileSync(join(CPU_PROF_KEEP, `scale-${Date.now()}.lag.jsonl`), readFileSync(lagFile));
         if (file) profile = profileIn(JSON.parse(readFileSync(join(dir, file), 'utf8')), lag.originUs, many.probed);
         if (profile) {
-          const list = (xs: Array<{ fn: string; ms: number }>) => xs.slice(0, 5).map((x) => `${x.fn} ${fmt(x.ms, 0)}`).join('; ');
-          rows.push({ metric: `CPU profile in the ${many.probed.length} steady stalls (all agents, ≥ 20 ms late): main-thread CPU ms (samples), top of stack`, value: `${fmt(profile.sampledMs, 0)} ms: ${list(profile.top)}` });
+          const list = (xs: Array<{ fn: string; ms: number }>) =>
+            xs
+              .slice(0, 5)
+              .map((x) => `${x.fn} ${fmt(x.ms, 0)}`)
+              .join('; ');
+          rows.push({
+            metric: `CPU profile in the ${many.probed.length} steady stalls (all agents, ≥ 20 ms late): main-thread CPU ms (samples), top of stack`,
+            value: `${fmt(profile.sampledMs, 0)} ms: ${list(profile.top)}`,
+          });
           rows.push({ metric: 'the same by the innermost function of ours on the stack', value: list(profile.ours) });
         }
       }
