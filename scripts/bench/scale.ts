@@ -273,7 +273,7 @@ interface Phase {
   /** The stall probe's steady-state gaps, longest first. */
   probed: Attributed[];
   /** The machine's CPU in the steady state (% of all its cores), iron-cage's and this benchmark's shares; the agents' CPU over the whole phase. */
-  cpuSplit: { seconds: number; busyPct: number; servePct: number; benchPct: number; agentsCpuMs: number } | null;
+  cpuSplit: { seconds: number; busyPct: number; servePct: number; benchPct: number; agentsCpuMs: number; agentsPct: number; servePerCallMs: number } | null;
   calls: number;
 }
 
@@ -346,6 +346,9 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
           servePct: pct(steadyEnd.serve - a.serve),
           benchPct: pct(steadyEnd.bench - a.bench),
           agentsCpuMs: agentsCpu,
+          agentsPct: (100 * agentsCpu) / ((steadyEnd.at - startedAt) * cpus().length),
+          // Each agent makes a call and reports progress once a second.
+          servePerCallMs: (steadyEnd.serve - a.serve) / (((steadyEnd.at - a.at) / 1000) * keys.length),
         };
       })()
     : null;
@@ -480,8 +483,9 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
         if (!c) continue;
         rows.push({
           metric: `the machine's ${cpus().length} cores in the steady state, ${name}: busy; iron-cage's share; this benchmark's (its /ws client); the rest (the agents, other jobs)`,
-          value: `${fmt(c.busyPct, 0)}%: ${fmt(c.servePct, 1)}% / ${fmt(c.benchPct, 1)}% / ${fmt(c.busyPct - c.servePct - c.benchPct, 0)}% (the agents' interpreters used ${fmt(c.agentsCpuMs / 1000, 1)} CPU-s over the whole phase)`,
+          value: `${fmt(c.busyPct, 0)}%: ${fmt(c.servePct, 1)}% / ${fmt(c.benchPct, 1)}% / ${fmt(c.busyPct - c.servePct - c.benchPct, 0)}% (the agents' interpreters: ${fmt(c.agentsPct, 1)}% over the whole phase)`,
         });
+        rows.push({ metric: `iron-cage's CPU (all its threads) per agent call with its progress report, steady state, ${name}`, value: `${fmt(c.servePerCallMs, 2)} ms` });
       }
       rows.push({ metric: "the server's first call after start (loads its tables): latency; longest event-loop stall around it", value: `${fmt(first.ms, 0)} ms; ${fmt(first.stall, 0)} ms` });
       rows.push({ metric: 'calls measured (1 agent / all), events measured', value: `${one.calls} / ${many.calls}, ${one.eventDelays.length} / ${many.eventDelays.length}` });
