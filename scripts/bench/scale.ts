@@ -16,6 +16,9 @@
 //   SCALE_AGENTS, SCALE_SECONDS (each phase of part 1), SCALE_ROWS, SCALE_EVENTS, SCALE_LEDGER_AGENTS;
 //   SCALE_PART=agents|ledger runs one part. SCALE_DB=<file>: part 2 on that state file, filled
 //   first only when it does not exist yet, and kept (to measure a change on the same day twice).
+//   SCALE_CPU_PROF=1: part 1's server under --cpu-prof, the report says what ran in its steady
+//   stalls (SCALE_CPU_PROF_KEEP=<dir> keeps the profile and the stall probe's log).
+//   BENCH_CLI=<checkout>/bin/iron-cage.js runs that build instead (an A/B under one script).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
