@@ -231,7 +231,8 @@ export const median = (xs: number[]): number =>
   );
 
 // ---- a control panel and its runtimes, in their own processes (panel and budgets benchmarks) ----
-const CLI = new URL('../../bin/iron-cage.js', import.meta.url).pathname;
+/** The build under test; `BENCH_CLI=<other checkout>/bin/iron-cage.js` runs another one (an A/B in one session). */
+const CLI = process.env.BENCH_CLI || new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 
 export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -331,10 +332,13 @@ export function adminKey(db: string): string {
   return JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--name', name, '--json', '--db', db], { encoding: 'utf8' })).token;
 }
 
-/** `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`); start-up time is spawn → its dashboard line. */
-export async function serve(db: string, admin: string, lagFile?: string): Promise<Serve> {
+/**
+ * `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`, and node's
+ * own flags `nodeArgs`, e.g. --cpu-prof); start-up time is spawn → its dashboard line.
+ */
+export async function serve(db: string, admin: string, lagFile?: string, nodeArgs: string[] = []): Promise<Serve> {
   const t0 = performance.now();
-  const args = [...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
+  const args = [...nodeArgs, ...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) } });
   let out = '';
   const origin = await new Promise<string>((resolve, reject) => {

@@ -16,13 +16,16 @@
 //   SCALE_AGENTS, SCALE_SECONDS (each phase of part 1), SCALE_ROWS, SCALE_EVENTS, SCALE_LEDGER_AGENTS;
 //   SCALE_PART=agents|ledger runs one part. SCALE_DB=<file>: part 2 on that state file, filled
 //   first only when it does not exist yet, and kept (to measure a change on the same day twice).
+//   SCALE_CPU_PROF=1: part 1's server under --cpu-prof, the report says what ran in its steady
+//   stalls (SCALE_CPU_PROF_KEEP=<dir> keeps the profile and the stall probe's log).
+//   BENCH_CLI=<checkout>/bin/iron-cage.js runs that build instead (an A/B under one script).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { adminKey, api, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
+import { adminKey, api, cpuMs, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
 
 const env = (name: string, def: number) => {
   const v = process.env[name];
@@ -40,20 +43,58 @@ const ROWS = env('SCALE_ROWS', 2_000_000);
 const EVENTS = env('SCALE_EVENTS', 5_000_000);
 const LEDGER_AGENTS = env('SCALE_LEDGER_AGENTS', 50);
 const PART = process.env.SCALE_PART ?? 'all';
+/** SCALE_CPU_PROF=1: the server runs with --cpu-prof, and the report says what ran in the steady stalls. */
+const CPU_PROF = process.env.SCALE_CPU_PROF === '1';
+/** SCALE_CPU_PROF_KEEP=<dir>: the profile is copied there too (to read it in DevTools or with a script). */
+const CPU_PROF_KEEP = process.env.SCALE_CPU_PROF_KEEP || null;
 const KEPT_DB = process.env.SCALE_DB || null;
 const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
 const MB = 1024 * 1024;
 
-/** Loaded into the server with --import: its event loop's delay, the worst of each half second, one JSON line each. */
+/**
+ * Loaded into the server with --import: its event loop's delay, the worst of each half second,
+ * one JSON line each (`w`); and a stall probe: a 10 ms interval timer that, whenever it fires
+ * more than STALL_MIN_MS late, records the gap with what the main thread did in it (`s`): its
+ * time on a CPU and its time runnable but waiting for one, from the kernel's per-thread
+ * /proc/self/task/<pid>/schedstat (nanoseconds), and the process's CPU (all threads,
+ * process.cpuUsage); GC pauses (`g`) are written apart and matched to the gaps by the benchmark.
+ * `o`: the monotonic clock's value (µs) at performance.now() = 0, to place a --cpu-prof's samples.
+ */
 const LAG_PRELOAD = `
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { appendFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
+import { appendFileSync, openSync, readSync } from 'node:fs';
+const FILE = process.env.SCALE_LAG_FILE;
+const TICK = 10, STALL_MIN_MS = 20;
 const h = monitorEventLoopDelay({ resolution: 10 });
 h.enable();
 let gc = 0;
-new PerformanceObserver((list) => { for (const e of list.getEntries()) gc = Math.max(gc, e.duration); }).observe({ entryTypes: ['gc'] });
+const lines = [JSON.stringify({ k: 'o', us: Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000 })];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc = Math.max(gc, e.duration);
+    lines.push(JSON.stringify({ k: 'g', at: e.startTime, ms: e.duration }));
+  }
+}).observe({ entryTypes: ['gc'] });
+const fd = openSync('/proc/self/task/' + process.pid + '/schedstat', 'r');
+const buf = Buffer.alloc(128);
+const sched = () => {
+  const s = buf.toString('latin1', 0, readSync(fd, buf, 0, 128, 0)).split(' ');
+  return [Number(s[0]) / 1e6, Number(s[1]) / 1e6];
+};
+let last = performance.now(), [run0, wait0] = sched(), cpu0 = process.cpuUsage();
 setInterval(() => {
-  appendFileSync(process.env.SCALE_LAG_FILE, JSON.stringify({ t: Date.now(), max: h.max / 1e6, gc }) + '\\n');
+  const now = performance.now();
+  const [run, wait] = sched();
+  if (now - last - TICK > STALL_MIN_MS) {
+    const cpu = process.cpuUsage(cpu0);
+    lines.push(JSON.stringify({ k: 's', from: last, to: now, run: run - run0, wait: wait - wait0, proc: (cpu.user + cpu.system) / 1000 }));
+  }
+  last = now; run0 = run; wait0 = wait; cpu0 = process.cpuUsage();
+}, TICK).unref();
+setInterval(() => {
+  lines.push(JSON.stringify({ k: 'w', t: Date.now(), at: performance.now(), max: h.max / 1e6, gc }));
+  appendFileSync(FILE, lines.join('\\n') + '\\n');
+  lines.length = 0;
   h.reset();
   gc = 0;
 }, 500).unref();
@@ -83,10 +124,123 @@ for i in range(n):
     if r.status != 200:
         sys.exit("HTTP %d" % r.status)
     iron_cage.report_progress(i + 1, n, unit="calls")
-print(json.dumps({"lat": lat}), flush=True)
+print(json.dumps({"lat": lat, "cpu": time.process_time()}), flush=True)
 `;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** A gap between two ticks of the server's stall probe (its performance.now() ms), and the main thread's share of it. */
+interface Stall {
+  from: number;
+  to: number;
+  /** The main thread on a CPU (ms): our JavaScript, GC, native work (SQLite, sockets). */
+  run: number;
+  /** The main thread runnable but not running: waiting for a CPU (the machine's load). */
+  wait: number;
+  /** CPU of the whole process over the gap (all threads: the main one, GC helpers, libuv's pool). */
+  proc: number;
+}
+
+interface Lag {
+  windows: Array<{ t: number; at: number; max: number; gc: number }>;
+  stalls: Stall[];
+  gcs: Array<{ at: number; ms: number }>;
+  /** The monotonic clock (µs, as a --cpu-prof stamps its samples) at the server's performance.now() = 0. */
+  originUs: number;
+  /** The server's Date.now() − performance.now(): its probe's times as wall-clock ms. */
+  offset: number;
+}
+
+function readLag(file: string): Lag {
+  const lag: Lag = { windows: [], stalls: [], gcs: [], originUs: 0, offset: 0 };
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const x = JSON.parse(line);
+    if (x.k === 'w') lag.windows.push(x);
+    else if (x.k === 's') lag.stalls.push(x);
+    else if (x.k === 'g') lag.gcs.push(x);
+    else if (x.k === 'o') lag.originUs = x.us;
+  }
+  const w = lag.windows[0];
+  if (w) lag.offset = w.t - w.at;
+  return lag;
+}
+
+/** A stall as the report gives it: how late the probe's tick was, and of the gap, the main thread's CPU, GC in it, its wait for a CPU, and the rest (asleep or blocked). */
+interface Attributed {
+  from: number;
+  to: number;
+  late: number;
+  gap: number;
+  cpu: number;
+  gc: number;
+  waitCpu: number;
+  other: number;
+  procCpu: number;
+}
+
+const PROBE_TICK_MS = 10;
+
+function attribute(s: Stall, gcs: Lag['gcs']): Attributed {
+  const gap = s.to - s.from;
+  let gc = 0;
+  for (const g of gcs) gc += Math.max(0, Math.min(g.at + g.ms, s.to) - Math.max(g.at, s.from));
+  return { from: s.from, to: s.to, late: gap - PROBE_TICK_MS, gap, cpu: s.run, gc, waitCpu: s.wait, other: Math.max(0, gap - s.run - s.wait), procCpu: s.proc };
+}
+
+const describeStall = (a: Attributed) =>
+  `${fmt(a.late, 1)} ms late (gap ${fmt(a.gap, 1)} ms: main thread on a CPU ${fmt(a.cpu, 1)} ms, waiting for a CPU ${fmt(a.waitCpu, 1)} ms, asleep or blocked ${fmt(a.other, 1)} ms; in GC pauses ${fmt(a.gc, 1)} ms of wall time; whole process CPU ${fmt(a.procCpu, 1)} ms)`;
+
+/** The sums over stalls: how much of their time was our thread's CPU, GC, and the wait for a CPU. */
+function stallTotals(list: Attributed[]) {
+  const sum = (k: keyof Attributed) => list.reduce((a, x) => a + x[k], 0);
+  return { count: list.length, gap: sum('gap'), cpu: sum('cpu'), gc: sum('gc'), waitCpu: sum('waitCpu'), other: sum('other') };
+}
+
+/**
+ * What the main thread ran in `windows` (server performance.now() ms), from a --cpu-prof: CPU ms
+ * (samples × the sampling interval) by the function on top of the stack, and by the innermost
+ * function of the bundle (our code) on the stack, with the profiler's own (garbage
+ * collector)/(program)/(idle). Samples are counted, not weighed by the time to the next one: the
+ * profiler's signal waits while the thread waits for a CPU, so that time would land on whatever
+ * runs first after it.
+ */
+function profileIn(profile: any, originUs: number, windows: Array<{ from: number; to: number }>) {
+  const byId = new Map<number, any>();
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const name = (n: any) => `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` ${n.callFrame.url.split('/').at(-1)}:${n.callFrame.lineNumber + 1}` : ''}`;
+  const ours = (n: any) => /\/dist\/cli\.js$/.test(n.callFrame.url);
+  const top = new Map<string, number>();
+  const own = new Map<string, number>();
+  let total = 0;
+  let t = profile.startTime;
+  const deltas = [...profile.timeDeltas].sort((a: number, b: number) => a - b);
+  const dt = (deltas[deltas.length >> 1] ?? 1000) / 1000;
+  const sorted = [...windows].sort((a, b) => a.from - b.from);
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i];
+    const ms = (t - originUs) / 1000;
+    const w = sorted.find((x) => ms > x.from && ms <= x.to);
+    if (!w) continue;
+    total += dt;
+    const leaf = byId.get(profile.samples[i])!;
+    top.set(name(leaf), (top.get(name(leaf)) ?? 0) + dt);
+    let n: any = leaf;
+    while (n && !ours(n) && parent.has(n.id)) n = byId.get(parent.get(n.id)!);
+    const key = n && ours(n) ? name(n) : name(leaf);
+    own.set(key, (own.get(key) ?? 0) + dt);
+  }
+  const rank = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([fn, ms]) => ({ fn, ms: Math.round(ms * 10) / 10 }));
+  return { sampledMs: total, intervalMs: dt, top: rank(top), ours: rank(own) };
+}
 
 /** The delay from an event's record time (its `ts`) to its arrival, for every event of `agents` a /ws client gets. */
 async function watchEvents(origin: string, token: string) {
@@ -119,6 +273,10 @@ interface Phase {
   stallMax: number;
   steadyStallMax: number;
   steadyGcMax: number;
+  /** The stall probe's steady-state gaps, longest first. */
+  probed: Attributed[];
+  /** The machine's CPU in the steady state (% of all its cores), iron-cage's and this benchmark's shares; the agents' CPU over the whole phase. */
+  cpuSplit: { seconds: number; busyPct: number; servePct: number; benchPct: number; agentsCpuMs: number; agentsPct: number; servePerCallMs: number } | null;
   calls: number;
 }
 
@@ -137,12 +295,7 @@ async function firstCall(s: Serve, token: string, lagFile: string): Promise<{ ms
   // The lag preload writes its window every 500 ms: wait for the one that holds the call.
   await new Promise((res) => setTimeout(res, 1200));
   const to = Date.now();
-  const windows = readFileSync(lagFile, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { t: number; max: number })
-    .filter((x) => x.t > from && x.t <= to);
+  const windows = readLag(lagFile).windows.filter((x) => x.t > from && x.t <= to);
   return { ms, stall: Math.max(0, ...windows.map((x) => x.max)) };
 }
 
@@ -152,6 +305,15 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
   const startId = queryState<{ m: number | null }>(db, 'SELECT max(id) AS m FROM llm_requests')?.m ?? 0;
   let rssMax = rssMb(s.pid);
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(s.pid))), 250);
+  // The machine's CPU over the steady state, and who used it (/proc/stat: all cores, in ticks of 10 ms).
+  const machine = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) * 10, all: f.reduce((a, b) => a + b, 0) * 10 };
+  };
+  const sample = () => ({ machine: machine(), serve: cpuMs(s.pid), bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000, at: Date.now() });
+  let steadyStart: ReturnType<typeof sample> | null = null;
+  const steadyTimer = setTimeout(() => (steadyStart = sample()), (STEADY_AFTER_S + 1) * 1000);
+  let agentsCpu = 0;
   const runs = keys.map(
     (k) =>
       new Promise<number[]>((resolve, reject) => {
@@ -165,12 +327,34 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
         child.stderr.on('data', (d) => (err += d));
         child.on('exit', (code) => {
           const line = out.trim().split('\n').at(-1) ?? '';
-          if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line).lat);
-          else reject(new Error(`agent ${k.agentId} exited ${code}: ${err.slice(-500)}`));
+          if (code === 0 && line.startsWith('{')) {
+            const r = JSON.parse(line);
+            agentsCpu += r.cpu * 1000;
+            resolve(r.lat);
+          } else reject(new Error(`agent ${k.agentId} exited ${code}: ${err.slice(-500)}`));
         });
       }),
   );
   const perAgent = await Promise.all(runs);
+  clearTimeout(steadyTimer);
+  const steadyEnd = sample();
+  const cpuSplit = steadyStart
+    ? (() => {
+        const a = steadyStart as ReturnType<typeof sample>;
+        const all = steadyEnd.machine.all - a.machine.all;
+        const pct = (x: number) => (100 * x) / all;
+        return {
+          seconds: (steadyEnd.at - a.at) / 1000,
+          busyPct: pct(steadyEnd.machine.busy - a.machine.busy),
+          servePct: pct(steadyEnd.serve - a.serve),
+          benchPct: pct(steadyEnd.bench - a.bench),
+          agentsCpuMs: agentsCpu,
+          agentsPct: (100 * agentsCpu) / ((steadyEnd.at - startedAt) * cpus().length),
+          // Each agent makes a call and reports progress once a second.
+          servePerCallMs: (steadyEnd.serve - a.serve) / (((steadyEnd.at - a.at) / 1000) * keys.length),
+        };
+      })()
+    : null;
   const latencies = perAgent.flat().sort((a, b) => a - b);
   // The steady state: each agent's calls after its first STEADY_AFTER_S (the interpreters' start,
   // 50 at once on a small machine, is the machine's load, not the server's).
@@ -179,12 +363,15 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
   await new Promise((r) => setTimeout(r, 1000));
   clearInterval(sampler);
   const endedAt = Date.now();
-  const stalls = readFileSync(lagFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { t: number; max: number; gc: number })
-    .filter((x) => x.t > startedAt + 500 && x.t <= endedAt + 500);
-  const steadyStalls = stalls.filter((x) => x.t > startedAt + (STEADY_AFTER_S + 1) * 1000);
+  const lag = readLag(lagFile);
+  const stalls = lag.windows.filter((x) => x.t > startedAt + 500 && x.t <= endedAt + 500);
+  const steadyFrom = startedAt + (STEADY_AFTER_S + 1) * 1000;
+  const steadyStalls = stalls.filter((x) => x.t > steadyFrom);
+  // The probe's gaps in the steady state, each with what the main thread did in it.
+  const probed = lag.stalls
+    .filter((x) => x.from + lag.offset > steadyFrom && x.to + lag.offset <= endedAt)
+    .map((x) => attribute(x, lag.gcs))
+    .sort((a, b) => b.late - a.late);
   const seen = keys.flatMap((k) => watcher.delays.get(k.agentId) ?? []);
   const eventDelays = seen.map((x) => x.ms).sort((a, b) => a - b);
   const steadyEvents = seen
@@ -204,6 +391,8 @@ async function phase(s: Serve, dir: string, keys: Array<{ agentId: string; token
     stallMax: Math.max(0, ...stalls.map((x) => x.max)),
     steadyStallMax: Math.max(0, ...steadyStalls.map((x) => x.max)),
     steadyGcMax: Math.max(0, ...steadyStalls.map((x) => x.gc)),
+    probed,
+    cpuSplit,
     calls: latencies.length,
   };
 }
@@ -224,7 +413,8 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
     const lagFile = join(dir, 'lag.jsonl');
     writeFileSync(lagFile, '');
     const db = join(dir, 'agents.db');
-    const s = await serve(db, adminKey(db), lagFile);
+    const s = await serve(db, adminKey(db), lagFile, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : []);
+    let stopped = false;
     try {
       const keys: Array<{ agentId: string; token: string }> = [];
       for (let i = 0; i <= AGENTS; i++) {
@@ -273,11 +463,62 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
         target: '< 50 ms',
         ok: stall < 50,
       });
+      // What the stalls were: the probe's steady gaps, the main thread's CPU and GC in them against its wait for a CPU.
+      const longest = (x: Phase) => x.probed[0];
+      for (const [name, x] of [
+        ['1 agent', one],
+        ['all agents', many],
+      ] as const) {
+        const l = longest(x);
+        rows.push({ metric: `longest steady stall (probe), ${name}: what the main thread did in it`, value: l ? describeStall(l) : 'no tick over 20 ms late' });
+      }
+      const over = (x: Phase) => stallTotals(x.probed.filter((a) => a.late >= 50));
+      const t = over(many);
+      rows.push({
+        metric: 'steady stalls ≥ 50 ms late, all agents: count; their gaps in all: main-thread CPU (GC) / waiting for a CPU / asleep or blocked',
+        value: t.count === 0 ? 'none' : `${t.count}; ${fmt(t.gap, 0)} ms: ${fmt(t.cpu, 0)} (${fmt(t.gc, 0)}) / ${fmt(t.waitCpu, 0)} / ${fmt(t.other, 0)} ms`,
+      });
+      for (const [name, x] of [
+        ['1 agent', one],
+        ['all agents', many],
+      ] as const) {
+        const c = x.cpuSplit;
+        if (!c) continue;
+        rows.push({
+          metric: `the machine's ${cpus().length} cores in the steady state, ${name}: busy; iron-cage's share; this benchmark's (its /ws client); the rest (the agents, other jobs)`,
+          value: `${fmt(c.busyPct, 0)}%: ${fmt(c.servePct, 1)}% / ${fmt(c.benchPct, 1)}% / ${fmt(c.busyPct - c.servePct - c.benchPct, 0)}% (the agents' interpreters: ${fmt(c.agentsPct, 1)}% over the whole phase)`,
+        });
+        rows.push({ metric: `iron-cage's CPU (all its threads) per agent call with its progress report, steady state, ${name}`, value: `${fmt(c.servePerCallMs, 2)} ms` });
+      }
       rows.push({ metric: "the server's first call after start (loads its tables): latency; longest event-loop stall around it", value: `${fmt(first.ms, 0)} ms; ${fmt(first.stall, 0)} ms` });
       rows.push({ metric: 'calls measured (1 agent / all), events measured', value: `${one.calls} / ${many.calls}, ${one.eventDelays.length} / ${many.eventDelays.length}` });
-      return { one: summary(one), many: summary(many), idleRssMb: idle, firstCallMs: first.ms, firstCallStallMs: first.stall };
-    } finally {
       await s.stop();
+      stopped = true;
+      // With SCALE_CPU_PROF=1: what ran on the main thread in the steady stalls of the many-agent phase (≥ 20 ms late).
+      let profile: ReturnType<typeof profileIn> | null = null;
+      if (CPU_PROF) {
+        const lag = readLag(lagFile);
+        const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        if (file && CPU_PROF_KEEP) copyFileSync(join(dir, file), join(CPU_PROF_KEEP, `scale-${Date.now()}.cpuprofile`));
+        if (file && CPU_PROF_KEEP) writeFileSync(join(CPU_PROF_KEEP, `scale-${Date.now()}.lag.jsonl`), readFileSync(lagFile));
+        if (file) profile = profileIn(JSON.parse(readFileSync(join(dir, file), 'utf8')), lag.originUs, many.probed);
+        if (profile) {
+          const list = (xs: Array<{ fn: string; ms: number }>) =>
+            xs
+              .slice(0, 5)
+              .map((x) => `${x.fn} ${fmt(x.ms, 0)}`)
+              .join('; ');
+          rows.push({
+            metric: `CPU profile in the ${many.probed.length} steady stalls (all agents, ≥ 20 ms late): main-thread CPU ms (samples), top of stack`,
+            value: `${fmt(profile.sampledMs, 0)} ms: ${list(profile.top)}`,
+          });
+          rows.push({ metric: 'the same by the innermost function of ours on the stack', value: list(profile.ours) });
+        }
+      }
+      const stalls = (x: Phase) => ({ longest: x.probed.slice(0, 5), over50: over(x), over20: stallTotals(x.probed) });
+      return { one: summary(one), many: summary(many), idleRssMb: idle, firstCallMs: first.ms, firstCallStallMs: first.stall, stalls: { one: stalls(one), many: stalls(many) }, profile };
+    } finally {
+      if (!stopped) await s.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

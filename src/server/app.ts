@@ -36,15 +36,29 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.onError(answer);
   app.notFound((c) => answer(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), c));
 
-  app.use(
-    '/api/*',
-    cors({
-      origin: (origin) => (deps.guard.allowsOrigin(origin) ? origin : null),
-      allowHeaders: ['Authorization', 'Content-Type', 'X-Api-Key'],
-      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      maxAge: 600,
-    }),
-  );
+  const corsMiddleware = cors({
+    origin: (origin) => (deps.guard.allowsOrigin(origin) ? origin : null),
+    allowHeaders: ['Authorization', 'Content-Type', 'X-Api-Key'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    maxAge: 600,
+  });
+  app.use('/api/*', async (c, next) => {
+    if (c.req.method === 'OPTIONS' || c.req.header('origin') !== undefined) return corsMiddleware(c, next);
+    // A request with no Origin (an agent, a script: most of them) gets from the CORS middleware
+    // only its `Vary: Origin`, which it appends after the handler, to the finished Response: hono
+    // then makes that Response again around its body as a stream, and @hono/node-server writes
+    // it by reading the stream instead of the string it had. Set before the handler, it is built
+    // into the Response; a handler that returns a Response of its own still gets it after.
+    c.header('Vary', 'Origin', { append: true });
+    await next();
+    if (
+      !c.res.headers
+        .get('vary')
+        ?.split(/\s*,\s*/)
+        .includes('Origin')
+    )
+      c.header('Vary', 'Origin', { append: true });
+  });
   const limiter = (maxSize: number) =>
     bodyLimit({
       maxSize,

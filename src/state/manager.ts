@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
 import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
 import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
@@ -32,6 +32,8 @@ export function storeDb(state: StateManager): StoreDb {
 type Listener = (event: IronEvent) => void;
 
 const CHECKPOINTS_KEPT = 20;
+/** The agents table's columns a rewrite sets: all but the key. */
+const AGENT_COLUMNS = Object.keys(getTableColumns(schema.agents)).filter((k) => k !== 'id') as Array<Exclude<keyof schema.AgentRow, 'id'>>;
 
 /**
  * The one owner of state: in-memory agent records for fast reads, SQLite for durability,
@@ -45,6 +47,8 @@ export class StateManager {
   private readonly agents = new Map<string, schema.AgentRow>();
   private readonly listeners = new Set<Listener>();
   private readonly writer: Writer;
+  /** An agent's row rewritten whole from its mirror: prepared once (progress reports come once a call, per agent). */
+  private readonly rewriteAgent;
   private closed = false;
   onListenerError: (err: unknown) => void = () => {};
 
@@ -76,6 +80,12 @@ export class StateManager {
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     storeDbs.set(this, { orm: this.db, writer: this.writer, warn });
+    const placeholders = Object.fromEntries(AGENT_COLUMNS.map((k) => [k, sql`${sql.placeholder(k)}`]));
+    this.rewriteAgent = this.db
+      .update(schema.agents)
+      .set(placeholders)
+      .where(eq(schema.agents.id, sql.placeholder('id')))
+      .prepare();
     for (const row of this.db.select().from(schema.agents).all()) this.agents.set(row.id, repairAgentRow(row, warn));
   }
 
@@ -260,9 +270,8 @@ export class StateManager {
       next.progressSucceeded = patch.progress.succeeded;
       next.progressFailed = patch.progress.failed;
     }
-    const { id: _id, ...cols } = next;
     return this.writer.now(
-      () => this.db.update(schema.agents).set(cols).where(eq(schema.agents.id, id)).run(),
+      () => this.rewriteAgent.run(next),
       { ...e, agentId: id } as NewEvent,
       () => this.agents.set(id, next),
     ).event!;

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lte, ne, or } from 'drizzle-orm';
+import { and, eq, gt, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { NewEvent } from '../core/events.js';
 import type { EventSpec } from './writer.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
@@ -27,9 +27,16 @@ export const SWEPT_AFTER_MS = 24 * 3600_000;
  */
 export class TokensStore {
   private readonly db: StoreDb;
+  /** Every request with an API token looks it up once its 5 s in the verification cache run out: prepared once. */
+  private readonly rowOfHash;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
+    this.rowOfHash = this.db.orm
+      .select()
+      .from(apiTokens)
+      .where(eq(apiTokens.hash, sql.placeholder('hash')))
+      .prepare();
   }
 
   add(row: NewApiTokenRow, event: EventSpec<unknown> = null): void {
@@ -84,7 +91,7 @@ export class TokensStore {
   }
 
   byHash(hash: string): ApiTokenRow | null {
-    return this.db.orm.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get() ?? null;
+    return this.rowOfHash.get({ hash }) ?? null;
   }
 
   /** The API tokens and the sessions not expired yet; login links are not listed (their events are the record). */

@@ -103,6 +103,21 @@ describe('access', () => {
     expect(own.headers.get('access-control-allow-origin')).toBe(`http://localhost:${u.port}`);
     const other = await t.api('/api/agents', { headers: { origin: 'https://evil.example' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    // Every answer says it varies by Origin: with one, without one (an agent), and a refusal.
+    for (const r of [own, other]) expect(r.headers.get('vary')).toBe('Origin');
+    const agentLike = await t.api('/api/agents');
+    expect(agentLike.status).toBe(200);
+    expect(agentLike.headers.get('vary')).toBe('Origin');
+    expect(agentLike.headers.get('access-control-allow-origin')).toBeNull();
+    expect(Array.isArray(await agentLike.json())).toBe(true);
+    const refused = await fetch(`${t.rt.url}/api/agents`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('vary')).toBe('Origin');
+    expect((await refused.json()).error.code).toBeTruthy();
+    const preflight = await fetch(`${t.rt.url}/api/agents`, { method: 'OPTIONS', headers: { origin: `http://localhost:${u.port}`, 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(`http://localhost:${u.port}`);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
   });
 
   it('WebSocket needs a token and a sane origin', async () => {
