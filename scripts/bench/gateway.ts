@@ -145,14 +145,19 @@ async function versusBare(
 ): Promise<void> {
   const path = '/v1/chat/completions';
   const sides = {
-    gateway: { pid: gw.child.pid!, run: (body: string, c: number, n: number, stream: boolean) => load(gw.origin, path, gw.token, body, c, n, stream) },
-    bare: { pid: bare.pid, run: (body: string, c: number, n: number, stream: boolean) => load(bare.url, path, 'x', body, c, n, stream) },
+    gateway: { pid: gw.child.pid!, run: (body: string, c: number, n: number, stream: boolean, at = path) => load(gw.origin, at, gw.token, body, c, n, stream) },
+    bare: { pid: bare.pid, run: (body: string, c: number, n: number, stream: boolean, at = path) => load(bare.url, at, 'x', body, c, n, stream) },
   };
   type Side = keyof typeof sides;
   await sides.bare.run(REQUEST, 4, 1000, false);
   await sides.bare.run(STREAM_REQUEST, 4, 300, true);
-  const per = { gateway: { added: [] as number[], cpu: [] as number[], streamCpu: [] as number[] }, bare: { added: [] as number[], cpu: [] as number[], streamCpu: [] as number[] } };
+  await sides.bare.run(RESP_STREAM_REQUEST, 4, 300, true, '/v1/responses');
+  await sides.gateway.run(RESP_STREAM_REQUEST, 4, 300, true, '/v1/responses');
+  const fresh = () => ({ added: [] as number[], cpu: [] as number[], streamCpu: [] as number[], respStreamCpu: [] as number[] });
+  const per = { gateway: fresh(), bare: fresh() };
   const ratios = { added: [] as number[], streamCpu: [] as number[] };
+  /** Each side's Responses stream over its chat stream, round by round: the wire's own price is the bare proxy's. */
+  const respOverChat = (side: Side) => per[side].respStreamCpu.map((x, i) => x / per[side].streamCpu[i]! - 1);
   for (let round = 0; round < BARE_ROUNDS; round++) {
     const order: Side[] = round % 2 === 0 ? ['gateway', 'bare'] : ['bare', 'gateway'];
     const direct = percentile((await load(upstream, path, 'x', REQUEST, 1, 1000, false)).latencies, 50);
@@ -162,10 +167,18 @@ async function versusBare(
       per[side].cpu.push((cpuMs(sides[side].pid) - cpu0) / r.n);
       per[side].added.push(percentile(r.latencies, 50) - direct);
     }
+    // Chat and Responses (stored, the API's default) streams of the same 20 words, in this
+    // round's order on both sides.
+    const kinds = [
+      { body: STREAM_REQUEST, at: path, into: 'streamCpu' as const },
+      { body: RESP_STREAM_REQUEST, at: '/v1/responses', into: 'respStreamCpu' as const },
+    ];
     for (const side of order) {
-      const cpu0 = cpuMs(sides[side].pid);
-      const r = await sides[side].run(STREAM_REQUEST, 16, 2000, true);
-      per[side].streamCpu.push((cpuMs(sides[side].pid) - cpu0) / r.n);
+      for (const k of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+        const cpu0 = cpuMs(sides[side].pid);
+        const r = await sides[side].run(k.body, 16, 2000, true, k.at);
+        per[side][k.into].push((cpuMs(sides[side].pid) - cpu0) / r.n);
+      }
     }
     ratios.added.push(per.gateway.added[round]! / per.bare.added[round]!);
     ratios.streamCpu.push(per.gateway.streamCpu[round]! / per.bare.streamCpu[round]!);
@@ -184,7 +197,15 @@ async function versusBare(
     metric: 'stream c=16 CPU per 20-chunk response, iron-cage / bare undici proxy (same rounds)',
     value: `${fmt(least(per.gateway.streamCpu), 3)} / ${fmt(least(per.bare.streamCpu), 3)} ms: median ratio ${fmt(median(ratios.streamCpu), 2)}× (per round ${list(ratios.streamCpu, 2)})`,
   });
-  results['vs bare proxy'] = { rounds: BARE_ROUNDS, per, ratios };
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x * 100, 0)}%`;
+  const [ours, wire] = [respOverChat('gateway'), respOverChat('bare')];
+  rows.push({
+    metric: '/v1/responses stream c=16 CPU over chat, iron-cage / bare undici proxy (same rounds)',
+    value: `${pct(median(ours))} / ${pct(median(wire))}, medians of rounds (iron-cage ${ours.map(pct).join(', ')}; bare ${wire.map(pct).join(', ')})`,
+    target: 'iron-cage ≤ +10%',
+    ok: median(ours) <= 0.1,
+  });
+  results['vs bare proxy'] = { rounds: BARE_ROUNDS, per, ratios, responsesOverChat: { gateway: ours, bare: wire } };
 }
 
 if (process.argv[2] === 'mock') {
