@@ -4,9 +4,9 @@ import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { forgetPhoneWord } from './phone-context.js';
+import { forgetPhoneWord, phoneWordBefore } from './phone-context.js';
 import { forgetPhoneVerdicts, phoneConfidence } from './phone.js';
-import { forgetWordsBefore, wordsBefore, type DigitShape } from './shape.js';
+import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from './shape.js';
 
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
 // groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
@@ -343,7 +343,28 @@ function cardConfidence(text: string, k: number): number {
 
 function phone(text: string, k: number, opts: NumericOptions): number {
   const digits = segDigits[k]!;
-  return digits < 8 || digits > 17 ? 0 : phoneConfidence(shapeOf(text, k), opts.regions);
+  return digits < 8 || digits > 17 || ruledOutByLayout(text, k) ? 0 : phoneConfidence(shapeOf(text, k), opts.regions);
+}
+
+/**
+ * Runs phoneConfidence turns down on their layout alone, read here from the chain's arrays so
+ * that they cost no shape (most runs tried in dense text: card numbers read in parts, ZIP+4
+ * codes, order numbers): a bare run of more than 12 digits or with no phone word before it; a
+ * run of groups with no '+', no '/', not `00…`, of a length no national number has (9-12), or
+ * part of a longer run. Anything else goes to phoneConfidence, which makes the same checks.
+ */
+function ruledOutByLayout(text: string, k: number): boolean {
+  if (segPlus[0] === 1) return false;
+  const n = segDigits[k]!;
+  const start = segStart[0]!;
+  const groups = segGroups[k]!;
+  if (groups === 1) return n > 12 || !phoneWordBefore(text, start);
+  for (let g = 1; g < groups; g++) if (joiner[g] === SLASH) return false;
+  if (digitValue[0] === 0 && digitValue[1] === 0 && n >= 10) return false;
+  if (n < 9 || n > 12) return true;
+  // (NPA) NXX-XXXX and 1 NPA NXX XXXX are phones even inside a longer run.
+  if ((groups === 3 || groups === 4) && (n === 10 || n === 11)) return false;
+  return partOfLongerRun(text, start, segEnd[k]!);
 }
 
 const JOINERS: string[] = [];
@@ -352,11 +373,11 @@ for (let c = 0; c < 128; c++) JOINERS.push(String.fromCharCode(c));
 /** The shape of segments 0..k as the phone checks read it. */
 function shapeOf(text: string, k: number): DigitShape {
   const n = segGroups[k]!;
-  const groups: number[] = [];
+  const groups: number[] = new Array(n);
   let digits = '';
   let joins = '';
   for (let g = 0; g < n; g++) {
-    groups.push(groupLength[g]!);
+    groups[g] = groupLength[g]!;
     digits += text.slice(groupAt[g]!, groupAt[g]! + groupLength[g]!);
     if (g > 0) joins += JOINERS[joiner[g]!]!;
   }

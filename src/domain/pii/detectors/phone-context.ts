@@ -1,5 +1,5 @@
 import { isDigit } from '../chars.js';
-import { wordsBefore, type DigitShape } from './shape.js';
+import { wordsBefore } from './shape.js';
 
 // A bare run of digits is a phone number only after a phone word, and the word must lead to
 // it: straight ("Phone: "), through a short label ("Phone 2: ", "Tel. (home) ", "phone #1 - ",
@@ -49,14 +49,14 @@ const MAX_PLAIN_GAP = 16;
 const MAX_WORD = 16;
 
 /**
- * Is there a phone word before the shape that leads to it (directly, through a short label or
- * through a list of earlier numbers)?
+ * Is there a phone word before the run starting at `start` that leads to it (directly, through
+ * a short label or through a list of earlier numbers)?
  * @example
- * // for the shape of `2125550123` in `Phone 2: 2125550123`
- * phoneWordBefore(shape); // true
+ * // for `2125550123` in `Phone 2: 2125550123`
+ * phoneWordBefore(text, 9); // true
  */
-export function phoneWordBefore(s: DigitShape): boolean {
-  const before = wordsBefore(s.text, s.start);
+export function phoneWordBefore(text: string, start: number): boolean {
+  const before = wordsBefore(text, start);
   // A run's shapes share their start, so the last answer is usually the one asked for.
   if (before !== lastBefore) {
     lastBefore = before;

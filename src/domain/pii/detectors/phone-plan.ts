@@ -1,3 +1,4 @@
+import { firstDigits, mayBegin } from './first-digits.js';
 import { phoneLibrary } from './phone-library.js';
 
 // libphonenumber's validity rule, read from its own metadata (phone-library.ts) and compiled once: a national
@@ -21,14 +22,18 @@ interface Plan {
    */
   lengths: number;
   national: RegExp;
+  /** The digits a national number can begin with (first-digits.ts): others are invalid without a regex test. */
+  nationalFirst: number;
   types: readonly NumberType[];
   possible: readonly number[];
   /** National prefix for parsing (`0`), anchored; null when there is none. */
   prefix: RegExp | null;
+  prefixFirst: number;
   /** What replaces a prefix with captured digits (`$2`), e.g. Brazil's carrier codes. */
   transform: string | undefined;
   /** The international call prefix (`00`, `011`), anchored. */
   idd: RegExp | null;
+  iddFirst: number;
   /** The country calling code's digits, which people sometimes write without the '+'. */
   callingCode: string;
   /** How national numbers are printed, in the library's order of preference. */
@@ -99,14 +104,18 @@ function compile(selector: string): Plan | null {
     if (t.lengths === undefined) lengths = -1;
     else for (const n of t.lengths) lengths |= n >= 0 && n <= 30 ? 1 << n : -1;
   }
+  const idd = raw.IDDPrefix();
   plan = {
     lengths,
     national: anchored(raw.nationalNumberPattern()),
+    nationalFirst: firstDigits(raw.nationalNumberPattern()),
     types,
     possible: raw.possibleLengths() ?? [],
     prefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+    prefixFirst: prefix ? firstDigits(prefix) : 0,
     transform: raw.nationalPrefixTransformRule() || undefined,
-    idd: raw.IDDPrefix() ? new RegExp(`^(?:${raw.IDDPrefix()})`) : null,
+    idd: idd ? new RegExp(`^(?:${idd})`) : null,
+    iddFirst: idd ? firstDigits(idd) : 0,
     callingCode: raw.callingCode(),
     formats: raw.formats().map((f) => {
       const leading = f.leadingDigitsPatterns();
@@ -124,7 +133,7 @@ function compile(selector: string): Plan | null {
 }
 
 function validIn(plan: Plan, nsn: string): boolean {
-  if ((plan.lengths !== -1 && (nsn.length > 30 || (plan.lengths & (1 << nsn.length)) === 0)) || !plan.national.test(nsn)) return false;
+  if ((plan.lengths !== -1 && (nsn.length > 30 || (plan.lengths & (1 << nsn.length)) === 0)) || !mayBegin(plan.nationalFirst, nsn) || !plan.national.test(nsn)) return false;
   for (const t of plan.types) {
     if (t.lengths && !t.lengths.includes(nsn.length)) continue;
     if (t.pattern.test(nsn)) return true;
@@ -134,7 +143,9 @@ function validIn(plan: Plan, nsn: string): boolean {
 
 /** The digits without their national prefix (`0…`), as libphonenumber strips it; null when there is none. */
 function withoutPrefix(plan: Plan, digits: string): string | null {
-  const m = plan.prefix?.exec(digits);
+  // A prefix that matches nothing is no prefix, so the first digit decides as well as the regex.
+  if (plan.prefix === null || !mayBegin(plan.prefixFirst, digits)) return null;
+  const m = plan.prefix.exec(digits);
   if (!m || m[0].length === 0) return null;
   const captured = m.length > 1 && m[m.length - 1];
   if (!plan.transform || !captured) return digits.slice(m[0].length);
@@ -164,6 +175,7 @@ interface PlanFamily {
   any: AnyOf | null;
   /** Any plan's national prefix, anchored at the start; null when none has one. */
   anyPrefix: RegExp | null;
+  anyPrefixFirst: number;
   /** The plans by how they strip the national prefix (its pattern and transform). */
   byPrefix: ReadonlyArray<{ plans: readonly Plan[]; any: AnyOf }>;
 }
@@ -172,6 +184,8 @@ interface PlanFamily {
 interface AnyOf {
   type: RegExp;
   lengths: number;
+  /** The digits a number of any of those types can begin with. */
+  first: number;
 }
 
 // Back-references would change meaning once the patterns are numbered together.
@@ -180,12 +194,13 @@ const BACK_REFERENCE = /\\[1-9]/;
 function anyOf(plans: readonly Plan[]): AnyOf {
   let lengths = 0;
   for (const p of plans) lengths |= p.lengths;
-  return { type: new RegExp(`^(?:${plans.flatMap((p) => p.types.map((t) => t.pattern.source)).join('|')})$`), lengths };
+  const source = plans.flatMap((p) => p.types.map((t) => t.pattern.source)).join('|');
+  return { type: new RegExp(`^(?:${source})$`), lengths, first: firstDigits(source) };
 }
 
 function familyOf(plans: readonly Plan[]): PlanFamily {
   const sources = plans.flatMap((p) => [...p.types.map((t) => t.pattern.source), p.prefix?.source ?? '']);
-  if (plans.length < 2 || sources.some((src) => BACK_REFERENCE.test(src))) return { plans, any: null, anyPrefix: null, byPrefix: [] };
+  if (plans.length < 2 || sources.some((src) => BACK_REFERENCE.test(src))) return { plans, any: null, anyPrefix: null, anyPrefixFirst: 0, byPrefix: [] };
   const byPrefix = new Map<string, Plan[]>();
   for (const plan of plans) {
     if (plan.prefix === null) continue; // strips nothing
@@ -199,12 +214,13 @@ function familyOf(plans: readonly Plan[]): PlanFamily {
     plans,
     any: anyOf(plans),
     anyPrefix: prefixes.length > 0 ? new RegExp(prefixes.map((src) => `^(?:${src})`).join('|')) : null,
+    anyPrefixFirst: firstDigits(prefixes.join('|')),
     byPrefix: [...byPrefix.values()].map((list) => ({ plans: list, any: anyOf(list) })),
   };
 }
 
 function mayBeValid(any: AnyOf, nsn: string): boolean {
-  return (any.lengths === -1 || (nsn.length <= 30 && (any.lengths & (1 << nsn.length)) !== 0)) && any.type.test(nsn);
+  return (any.lengths === -1 || (nsn.length <= 30 && (any.lengths & (1 << nsn.length)) !== 0)) && mayBegin(any.first, nsn) && any.type.test(nsn);
 }
 
 let together = true;
@@ -221,7 +237,7 @@ function validInAny(family: PlanFamily, digits: string): boolean {
     return false;
   }
   // Valid in none as written: only without a national prefix, which those alike strip alike.
-  if (family.anyPrefix === null || !family.anyPrefix.test(digits)) return false;
+  if (family.anyPrefix === null || !mayBegin(family.anyPrefixFirst, digits) || !family.anyPrefix.test(digits)) return false;
   for (const group of family.byPrefix) {
     const stripped = withoutPrefix(group.plans[0]!, digits);
     if (stripped === null || !mayBeValid(group.any, stripped)) continue;
@@ -246,7 +262,7 @@ export function nationalValid(digits: string, country: string): boolean {
   );
   if (validInAny(own.sharing, digits)) return true;
   // `0049 30 1234567`: the international prefix; `49 30 1234567`: the country code without its '+'.
-  const idd = own.idd?.exec(digits);
+  const idd = own.idd !== null && mayBegin(own.iddFirst, digits) ? own.idd.exec(digits) : null;
   if (idd && idd[0].length > 0) return internationalVerdict(digits.slice(idd[0].length)) === 'valid';
   const cc = own.callingCode;
   return digits.startsWith(cc) && !validIn(own, digits) && internationalVerdict(digits) === 'valid';

@@ -40,7 +40,7 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
     // A country code and a few digit groups are written as a phone number even when the range
     // is unassigned (+44 7700 900123 is reserved for drama): then the length must fit the
     // country. Longer lists of small groups (+20 21 22 23 24 25) need a valid number.
-    return international(s.digits, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s));
+    return international(s.digits, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s.text, s.start, s.end));
   }
   // 0044 20 7946 0958: the international prefix written as digits.
   if (s.groups.length > 1 && s.digits.startsWith('00') && n >= 10 && n <= 17 && international(s.digits.slice(2), false) > 0) return 0.85;
@@ -48,15 +48,15 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
   if (s.groups.length === 1) {
     // A bare run of digits is an order number as often as a phone: only with a phone word before
     // it. Then any national number of a default region counts: 0612345678 (FR), 512345678 (PL).
-    if (n > 12 || !phoneWordBefore(s)) return 0;
+    if (n > 12 || !phoneWordBefore(s.text, s.start)) return 0;
     if (nanpDigits(s.digits)) return 0.7;
     return n >= 9 && validNational(s, regions, null) ? 0.7 : 0;
   }
   // Other countries' national formats are the weakest evidence: no ISBN-like single digits,
   // no dates, the whole run of groups and not part of it, not after "order" or "case no.".
-  if (n < 9 || n > 12 || partOfLongerRun(s) || knownNonPhoneShape(s)) return 0;
+  if (n < 9 || n > 12 || partOfLongerRun(s.text, s.start, s.end) || knownNonPhoneShape(s)) return 0;
   if (s.groups.some((g, i) => g === 1 && i !== s.paren)) return 0;
-  if (saidBefore(s, ID_WORDS) && !phoneWordBefore(s)) return 0;
+  if (saidBefore(s, ID_WORDS) && !phoneWordBefore(s.text, s.start)) return 0;
   // With a trunk 0 (020 7946 0958) or a bracketed area code ((11) 91234-5678) validity is enough;
   // without (612 34 56 78), the grouping must also be the one that country prints.
   const trunk = s.digits[0] === '0' || s.paren === 0;

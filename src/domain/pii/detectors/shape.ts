@@ -47,12 +47,12 @@ function hasDateSegment(s: DigitShape): boolean {
   return false;
 }
 
-/** The shape is only part of a longer run of digit groups: `4111 [1111 1111] 1111`. */
-export function partOfLongerRun(s: DigitShape): boolean {
-  const before = s.text.charCodeAt(s.start - 2);
-  if (softSpaceAt(s.text, s.start - 1) && (isDigit(before) || before === 41)) return true;
-  const after = s.text.charCodeAt(s.end + 1);
-  return softSpaceAt(s.text, s.end) && (isDigit(after) || (after === 40 && isDigit(s.text.charCodeAt(s.end + 2))));
+/** The run `text[start, end)` is only part of a longer run of digit groups: `4111 [1111 1111] 1111`. */
+export function partOfLongerRun(text: string, start: number, end: number): boolean {
+  const before = text.charCodeAt(start - 2);
+  if (softSpaceAt(text, start - 1) && (isDigit(before) || before === 41)) return true;
+  const after = text.charCodeAt(end + 1);
+  return softSpaceAt(text, end) && (isDigit(after) || (after === 40 && isDigit(text.charCodeAt(end + 2))));
 }
 
 /** Does `words` (a pattern ending in `$`) match the text just before the shape? */
