@@ -16,10 +16,17 @@ const BLANK_LINE = /\r?\n\r?\n/g;
 
 export class SseSplitter {
   private buf = '';
+  /**
+   * The bytes after the last line end read so far, not yet text. Only whole lines are decoded:
+   * a line end is ASCII, never inside a character, so one Buffer toString per socket read
+   * replaces a TextDecoder call per upstream piece (and its per-call set-up).
+   */
+  private rest: Buffer | null = null;
+  /** Nothing decoded yet: a byte order mark that opens the stream is no part of it (as TextDecoder drops it). */
+  private first = true;
 
   /** `clean`: what each whole event's raw text goes through before it is parsed (the provider's credentials taken out). */
   constructor(private readonly clean?: (raw: string) => string) {}
-  private readonly decoder = new TextDecoder();
   /**
    * Whether a CR was ever seen. Until then (every provider we know) events end at "\n\n",
    * found with indexOf rather than a regular expression: this runs for every upstream event.
@@ -27,20 +34,30 @@ export class SseSplitter {
   private cr = false;
 
   push(chunk: Buffer): SseEvent[] {
-    return this.split(this.decoder.decode(chunk, { stream: true }));
+    return this.pushAll([chunk]);
   }
 
-  /** Several pieces at once (all one socket read delivered), split in one pass. */
+  /** Several pieces at once (all one socket read delivered), decoded and split in one pass. */
   pushAll(chunks: readonly Buffer[]): SseEvent[] {
-    let text = '';
-    for (const c of chunks) text += this.decoder.decode(c, { stream: true });
-    return this.split(text);
+    const bytes = this.rest === null ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : Buffer.concat([this.rest, ...chunks]);
+    const nl = bytes.lastIndexOf(10);
+    // The partial line is kept as a copy: the upstream's buffer is not ours to hold.
+    this.rest = nl + 1 === bytes.length ? null : Buffer.from(bytes.subarray(nl + 1));
+    return nl === -1 ? [] : this.split(this.decode(bytes, nl + 1));
+  }
+
+  private decode(bytes: Buffer, end: number): string {
+    const text = bytes.toString('utf8', 0, end);
+    if (!this.first) return text;
+    this.first = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
 
   /** Whatever is left when the upstream ends without a final blank line. */
   end(): SseEvent[] {
-    const rest = this.buf + this.decoder.decode();
+    const rest = this.buf + (this.rest === null ? '' : this.decode(this.rest, this.rest.length));
     this.buf = '';
+    this.rest = null;
     return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
   }
 

@@ -53,4 +53,24 @@ describe('SseSplitter', () => {
     const evs = all(new SseSplitter(), [bytes.subarray(0, at), bytes.subarray(at)], true);
     expect(evs.map((e) => e.data)).toEqual(['café ☕', 'tail']);
   });
+
+  it('decodes as a TextDecoder would, wherever the pieces cut: a leading byte order mark dropped, bad bytes replaced, characters split between pieces kept whole', () => {
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('data: a\u00e9\n\n'),
+      Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0xe2, 0x82, 0x0a, 0x0a]), // a character cut short by a line end
+      Buffer.from('data: \ud83d\ude00 \ufeff\n\n'),
+      Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0xff, 0xc3]), // bad bytes, then the stream ends mid-character
+    ]);
+    const whole = new TextDecoder().decode(bytes);
+    for (let a = 0; a <= bytes.length; a += 2) {
+      for (let b = a; b <= bytes.length; b += 5) {
+        const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
+        for (const together of [false, true]) {
+          const evs = all(new SseSplitter(), pieces, together);
+          expect(evs.map((e) => e.raw).join('')).toBe(`${whole}\n\n`);
+        }
+      }
+    }
+  });
 });
