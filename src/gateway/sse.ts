@@ -17,11 +17,14 @@ const BLANK_LINE = /\r?\n\r?\n/g;
 export class SseSplitter {
   private buf = '';
   /**
-   * The bytes after the last line end read so far, not yet text. Only whole lines are decoded:
-   * a line end is ASCII, never inside a character, so one Buffer toString per socket read
-   * replaces a TextDecoder call per upstream piece (and its per-call set-up).
+   * The bytes after the last line end read so far, not yet text, in the pieces they came in
+   * (copies: the upstream's buffers are not ours to hold). Only whole lines are decoded: a line
+   * end is ASCII, never inside a character, so one Buffer toString per socket read replaces a
+   * TextDecoder call per upstream piece (and its per-call set-up). Kept as pieces and joined once
+   * its line ends: a line of megabytes (an image's base64) costs its length, not its length
+   * times the reads it took.
    */
-  private rest: Buffer | null = null;
+  private rest: Buffer[] = [];
   /** Nothing decoded yet: a byte order mark that opens the stream is no part of it (as TextDecoder drops it). */
   private first = true;
 
@@ -39,11 +42,21 @@ export class SseSplitter {
 
   /** Several pieces at once (all one socket read delivered), decoded and split in one pass. */
   pushAll(chunks: readonly Buffer[]): SseEvent[] {
-    const bytes = this.rest === null ? (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) : Buffer.concat([this.rest, ...chunks]);
-    const nl = bytes.lastIndexOf(10);
-    // The partial line is kept as a copy: the upstream's buffer is not ours to hold.
-    this.rest = nl + 1 === bytes.length ? null : Buffer.from(bytes.subarray(nl + 1));
-    return nl === -1 ? [] : this.split(this.decode(bytes, nl + 1));
+    // The last piece with a line end in it, and where.
+    let last = chunks.length - 1;
+    let nl = -1;
+    for (; last >= 0 && nl === -1; last--) nl = chunks[last]!.lastIndexOf(10);
+    if (nl === -1) {
+      for (const c of chunks) this.rest.push(Buffer.from(c));
+      return [];
+    }
+    last++;
+    const cut = chunks[last]!;
+    const lines = this.rest.length === 0 && last === 0 ? cut : Buffer.concat([...this.rest, ...chunks.slice(0, last), cut.subarray(0, nl + 1)]);
+    this.rest = [];
+    if (nl + 1 < cut.length) this.rest.push(Buffer.from(cut.subarray(nl + 1)));
+    for (let i = last + 1; i < chunks.length; i++) this.rest.push(Buffer.from(chunks[i]!));
+    return this.split(this.decode(lines, lines === cut ? nl + 1 : lines.length));
   }
 
   private decode(bytes: Buffer, end: number): string {
@@ -55,9 +68,10 @@ export class SseSplitter {
 
   /** Whatever is left when the upstream ends without a final blank line. */
   end(): SseEvent[] {
-    const rest = this.buf + (this.rest === null ? '' : this.decode(this.rest, this.rest.length));
+    const bytes = Buffer.concat(this.rest);
+    const rest = this.buf + (bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
     this.buf = '';
-    this.rest = null;
+    this.rest = [];
     return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
   }
 
