@@ -66,8 +66,13 @@ export async function deliverStream(d: StreamDeps, call: Call, up: UpstreamRespo
   if (!res.destroyed) res.end(relay.tail);
 }
 
+/**
+ * The head out now unless events already took it. Not `res.headersSent`: that is true as soon as
+ * `writeHead` has made the head, before any of it is written, so it never let this send.
+ * Node's own flag for a head on the wire is `_headerSent`.
+ */
 function flushHead(res: ServerResponse): void {
-  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+  if (!(res as ServerResponse & { _headerSent: boolean })._headerSent && !res.destroyed) res.flushHeaders();
 }
 
 /**

@@ -36,6 +36,32 @@ const PIECES = ['mail bob@', 'example', '.org now'];
 const REDACTED = 'mail [EMAIL_REDACTED] now';
 
 describe('a stream’s end', () => {
+  it('the head reaches the agent at once when the upstream is slow to its first event', async () => {
+    let firstEvent!: () => void;
+    const upstreamReady = new Promise<void>((resolve) => {
+      llm.raw((res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        firstEvent = () => {
+          res.write(data(chunk({ content: 'hello' })));
+          res.write(data(chunk({}, 'stop')));
+          res.end(data('[DONE]'));
+        };
+        resolve();
+      });
+    });
+    const answer = post('/chat/completions', chat);
+    await upstreamReady;
+    // The agent holds the response (status and head) while the upstream has sent no event yet.
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([answer, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 10_000)))]);
+    clearTimeout(timer);
+    firstEvent();
+    expect(r, 'no head before the first event').not.toBeNull();
+    expect(r!.status).toBe(200);
+    expect(contentOf(await r!.text())).toBe('hello');
+  });
+
   it('[DONE] reaches the agent only once the row is on disk, even when it comes before the upstream ends', async () => {
     let endUpstream!: () => void;
     llm.raw((res) => {
