@@ -28,10 +28,20 @@ class Utf8Input {
   private bytes = 0;
 
   decode(chunk: Buffer | string): string {
-    const text = typeof chunk === 'string' ? chunk : this.decodeBytes(chunk, true);
-    if (typeof chunk !== 'string') this.bytes += chunk.length;
-    if (text.includes('\0')) throw new InputError(`input contains a NUL byte near byte ${this.bytes}: it looks binary, not text`);
+    if (typeof chunk === 'string') {
+      if (chunk.includes('\0')) throw this.nul();
+      return chunk;
+    }
+    const text = this.decodeBytes(chunk, true);
+    this.bytes += chunk.length;
+    // In valid UTF-8 a 0 byte is U+0000 and nothing else: looked for in the bytes (memchr), not
+    // in the decoded text (a third of a millisecond per 0.6 MB, two-byte text).
+    if (chunk.indexOf(0) !== -1) throw this.nul();
     return text;
+  }
+
+  private nul(): InputError {
+    return new InputError(`input contains a NUL byte near byte ${this.bytes}: it looks binary, not text`);
   }
 
   finish(): string {
@@ -120,7 +130,7 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
 
     // The results of the lines an input chunk completes, written together: one write (and one
     // wait for the pipe) per chunk, not per line, which is what records of a few hundred bytes cost most.
-    let results: string[] = [];
+    let results = '';
     const emit = (line: string) => {
       lineNo++;
       const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
@@ -128,20 +138,20 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
       if (opts.json) {
         // What JSON.stringify({id, spans}) writes, without an object per span: types and risks
         // are plain words and offsets integers, so only the id needs quoting.
-        let line = id === undefined ? '{"spans":[' : `{"id":${JSON.stringify(id)},"spans":[`;
+        results += id === undefined ? '{"spans":[' : `{"id":${id},"spans":[`;
         for (let k = 0; k < found.length; k++) {
           const d = found[k]!;
-          line += `${k === 0 ? '' : ','}{"start":${d.start},"end":${d.end},"type":"${d.type}","risk":"${d.risk}"}`;
+          results += `${k === 0 ? '' : ','}{"start":${d.start},"end":${d.end},"type":"${d.type}","risk":"${d.risk}"}`;
         }
-        results.push(`${line}]}\n`);
+        results += ']}\n';
       } else {
-        const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${JSON.stringify(id)})`;
-        for (const d of found) results.push(`${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`);
+        const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${id})`;
+        for (const d of found) results += `${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`;
       }
     };
     const flush = async () => {
-      const out = results.join('');
-      results = [];
+      const out = results;
+      results = '';
       await write(output, out);
     };
 
@@ -182,18 +192,22 @@ function tooLong(lineNo: number, max: number): InputError {
 // are read off the line, which JSON.parse would read the same, without building an object.
 const PLAIN_RECORD = /^\{"id":(?:"([^"\\\u0000-\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([^"\\\u0000-\u001f]*)"\}$/;
 
-/** `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. */
-function lineInput(line: string): { id?: unknown; text: string } {
-  if (line.charCodeAt(0) === 123) {
+/**
+ * `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. `id` is
+ * the id as JSON.stringify writes it (an integer id of a plain record is its digits as written).
+ */
+function lineInput(line: string): { id?: string; text: string } {
+  // A line with a backslash has an escape (or is no plain record): the regex is not tried on it.
+  if (line.charCodeAt(0) === 123 && line.indexOf('\\') === -1) {
     const plain = PLAIN_RECORD.exec(line);
-    if (plain !== null) return { id: plain[1] ?? Number(plain[2]), text: plain[3]! };
+    if (plain !== null) return { id: plain[2] ?? JSON.stringify(plain[1]), text: plain[3]! };
   }
   if (!line.trimStart().startsWith('{')) return { text: line };
   try {
     const value: unknown = JSON.parse(line);
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof (value as { text?: unknown }).text === 'string') {
       const { id, text } = value as { id?: unknown; text: string };
-      return { id, text };
+      return { id: id === undefined ? undefined : JSON.stringify(id), text };
     }
   } catch {
     // Not JSON after all: scan the line as written.
