@@ -120,6 +120,41 @@ describe('iron-cage scan --json', () => {
     expect(r.out).toBe(`${expected.join('\n')}\n`);
   });
 
+  it('writes results longer than its output buffer, and every id, as JSON.stringify would', async () => {
+    // One record with ~2,600 findings (~150 KB of results: more than the 64 KB the writer starts
+    // with), offsets of six digits, and ids JSON.stringify escapes (a lone surrogate) or not.
+    const long = Array.from({ length: 2600 }, (_, i) => `user${i}@example.com and some words in between`).join(' ');
+    const text = 'Mail ceo@acme.com, call +44 20 7946 0958';
+    const records = [
+      { id: 'long', text: long },
+      { id: 'x\ud800y', text },
+      { id: '😀 ☎', text },
+      { id: 9007199254740991, text },
+      { id: 42, text: `\u0000-free but "quoted"\n${text}` },
+    ];
+    const lines = records.map((r) => JSON.stringify(r));
+    const bytes = Buffer.from(`${lines.join('\n')}\n`);
+    // In odd-sized chunks, so lines and multi-byte characters cross them.
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 4093) chunks.push(bytes.subarray(at, at + 4093));
+    const r = await run(runScan, chunks, { json: true });
+    const expected = records.map(({ id, text: t }) => JSON.stringify({ id, spans: scan(t).map((d) => ({ start: d.start, end: d.end, type: d.type, risk: d.risk })) }));
+    expect(JSON.parse(expected[0]!).spans).toHaveLength(2600);
+    expect(expected[0]!.length).toBeGreaterThan(128 * 1024);
+    expect(r.out).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it('refuses a NUL byte with exit code 2, in bytes and in text', async () => {
+    const bytes = await run(runScan, [Buffer.from('ok line\n'), Buffer.from('bin\u0000ary\n')], { json: true });
+    expect(bytes.code).toBe(2);
+    expect(bytes.err).toBe('iron-cage scan: input contains a NUL byte near byte 16: it looks binary, not text\n');
+    expect(bytes.out).toBe('{"spans":[]}\n');
+    const text = await run(runScan, ['ok line\n', 'bin\u0000ary\n'], { json: true });
+    expect(text.code).toBe(2);
+    expect(text.err).toBe('iron-cage scan: input contains a NUL byte near byte 0: it looks binary, not text\n');
+    expect(text.out).toBe('{"spans":[]}\n');
+  });
+
   it('keeps line offsets exact across chunk boundaries and CRLF line ends', async () => {
     const r = await run(runScan, ['ip 10.0', '.0.1\r\nmail a@b', '.io\r\n'], { json: true });
     expect(
