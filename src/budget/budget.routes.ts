@@ -149,11 +149,11 @@ export type CostReport = ReturnType<typeof costReport>;
 
 function costReport(d: BudgetRoutesDeps, agent: AgentView) {
   const id = agent.id;
-  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS, summed in SQL: the
-  // report builds a few hundred rows however many minutes the agent has run.
+  // Buckets as wide as the run's span needs for at most REPORT_MAX_BUCKETS, each two key seeks
+  // of the running totals: a few hundred reads however many minutes the agent has run.
   const span = d.requests.spanOf(id);
   const bucketMs = span ? reportBucketMs(span.first, span.last) : 60_000;
-  const buckets = d.requests.bucketsFor(id, bucketMs);
+  const buckets = d.requests.bucketsFor(id, bucketMs, span);
   // The totals, by model and status, and the baseline from the rollup's groups: a few, not the agent's calls.
   const summary = summarizeGroups(d.requests.groupsFor(id), d.baselineModel ? { model: d.baselineModel, book: d.book } : undefined);
   const snap = d.budgets.tracker.snapshot(id);

@@ -302,13 +302,12 @@ export class RequestsStore {
   /**
    * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
    * ascending, only buckets with calls: the cost report's overTime and spend series, the
-   * timeline overview's LLM calls. Each bucket
-   * is the difference of the running totals (`llm_running`) at its two edges: a key seek per
-   * bucket of the agent's span, however many minutes or calls it holds.
+   * timeline overview's LLM calls. Each bucket is the difference of the running totals
+   * (`llm_running`) at its two edges: a key seek per bucket of the agent's span (`spanOf`,
+   * passed by a caller that has read it already), however many minutes or calls it holds.
    */
-  bucketsFor(agentId: string, bucketMs: number): LedgerBucket[] {
+  bucketsFor(agentId: string, bucketMs: number, span = this.spanOf(agentId)): LedgerBucket[] {
     if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
-    const span = this.spanOf(agentId);
     if (!span) return [];
     const out: LedgerBucket[] = [];
     const none = { requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
