@@ -333,13 +333,19 @@ export function adminKey(db: string): string {
 }
 
 /**
- * `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`, and node's
- * own flags `nodeArgs`, e.g. --cpu-prof); start-up time is spawn → its dashboard line.
+ * `iron-cage serve` on `db` in its own process (with the lag monitor when `lagFile`, node's own
+ * flags `nodeArgs`, e.g. --cpu-prof, and on core `cpu` alone when given); start-up time is spawn →
+ * its dashboard line.
  */
-export async function serve(db: string, admin: string, lagFile?: string, nodeArgs: string[] = []): Promise<Serve> {
+export async function serve(db: string, admin: string, lagFile?: string, nodeArgs: string[] = [], cpu?: number): Promise<Serve> {
   const t0 = performance.now();
   const args = [...nodeArgs, ...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) } });
+  const env = { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) };
+  // On one core of its own (`cpu`): taskset execs node, so the child's pid is the server's.
+  const child =
+    cpu === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const origin = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {

@@ -19,7 +19,10 @@
 //   SCALE_CPU_PROF=1: part 1's server under --cpu-prof, the report says what ran in its steady
 //   stalls (SCALE_CPU_PROF_KEEP=<dir> keeps the profile and the stall probe's log).
 //   BENCH_CLI=<checkout>/bin/iron-cage.js runs that build instead (an A/B under one script).
-import { spawn } from 'node:child_process';
+//   SCALE_PIN=1: part 1 with iron-cage on the machine's last core alone and the agents' interpreters
+//   and this benchmark on the others (taskset), as when the agents run on other machines: on 2
+//   cores shared by all, the stalls are the server waiting for a core (docs/benchmarks.md).
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,8 +52,21 @@ const CPU_PROF = process.env.SCALE_CPU_PROF === '1';
 /** SCALE_CPU_PROF_KEEP=<dir>: the profile is copied there too (to read it in DevTools or with a script). */
 const CPU_PROF_KEEP = process.env.SCALE_CPU_PROF_KEEP || null;
 const KEPT_DB = process.env.SCALE_DB || null;
+/** SCALE_PIN=1: the server's own core (the last), and the cores this benchmark and its agents keep. */
+const PIN = process.env.SCALE_PIN === '1' ? pinning() : null;
 const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
 const MB = 1024 * 1024;
+
+function pinning(): { server: number; others: string; all: string } {
+  const n = cpus().length;
+  if (n < 2) throw new Error('SCALE_PIN=1 needs at least 2 cores');
+  return { server: n - 1, others: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` };
+}
+
+/** This process's cores (its agents inherit them): `taskset -p`. */
+function pinSelf(cores: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cores, String(process.pid)], { stdio: 'ignore' });
+}
 
 /** A standard-library agent: one chat call a second for argv[1] seconds, progress after each; prints its latencies. */
 const AGENT_PY = `
@@ -252,7 +268,8 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
     const lagFile = join(dir, 'lag.jsonl');
     writeFileSync(lagFile, '');
     const db = join(dir, 'agents.db');
-    const s = await serve(db, adminKey(db), lagFile, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : []);
+    const s = await serve(db, adminKey(db), lagFile, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : [], PIN?.server);
+    if (PIN) pinSelf(PIN.others);
     let stopped = false;
     try {
       const keys: Array<{ agentId: string; token: string }> = [];
@@ -274,6 +291,12 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       const p = (xs: number[], q: number) => percentile(xs, q);
       const ratio = (a: number, b: number) => a / b;
       const label = `${AGENTS} agents (serve + ${AGENTS} external Python agents with keys)`;
+      rows.push({
+        metric: 'where the processes ran',
+        value: PIN
+          ? `iron-cage on core ${PIN.server} alone; the agents' interpreters and this benchmark on ${PIN.others} (SCALE_PIN=1)`
+          : `all on the machine's ${cpus().length} cores, shared (SCALE_PIN=1: iron-cage on a core of its own)`,
+      });
       const ms = (x: number) => `${fmt(x, 2)} ms`;
       const lat = (name: string, key: 'latencies' | 'steady' | 'ledger' | 'eventDelays' | 'steadyEvents', q: number, target: boolean) => {
         const a = p(one[key], q);
@@ -358,6 +381,7 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       return { one: summary(one), many: summary(many), idleRssMb: idle, firstCallMs: first.ms, firstCallStallMs: first.stall, stalls: { one: stalls(one), many: stalls(many) }, profile };
     } finally {
       if (!stopped) await s.stop();
+      if (PIN) pinSelf(PIN.all);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
