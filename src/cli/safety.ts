@@ -151,11 +151,14 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
     const take = async (text: string) => {
       let from = 0;
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
-        pieces.push(text.slice(from, nl));
         held += nl - from;
         if (held > maxLine) throw tooLong(lineNo + 1, maxLine);
-        const line = pieces.length === 1 ? pieces[0]! : pieces.join('');
-        pieces = [];
+        let line = text.slice(from, nl);
+        if (pieces.length > 0) {
+          pieces.push(line);
+          line = pieces.join('');
+          pieces = [];
+        }
         held = 0;
         from = nl + 1;
         emit(line);
@@ -194,7 +197,7 @@ class JsonResults {
     if (id === undefined) at = ascii(buf, at, '{"spans":[');
     else {
       at = ascii(buf, at, '{"id":');
-      at += buf.write(id, at, 'utf8');
+      at = isAscii(id) ? ascii(buf, at, id) : at + buf.write(id, at, 'utf8');
       at = ascii(buf, at, ',"spans":[');
     }
     for (let k = 0; k < found.length; k++) {
@@ -242,9 +245,26 @@ function ascii(buf: Buffer, at: number, s: string): number {
   return at;
 }
 
+/** Whether a string is all ASCII (an id's digits or plain word: cheaper written by `ascii` than encoded). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 /** Writes a non-negative integer's digits at `at`; returns where they end. */
 function int(buf: Buffer, at: number, n: number): number {
   let end = at + 1;
+  if (n < 0x80000000) {
+    // Every offset in practice: small-integer division, not floating point.
+    for (let v = n; v >= 10; v = (v / 10) | 0) end++;
+    let v = n;
+    for (let i = end - 1; i >= at; i--) {
+      const q = (v / 10) | 0;
+      buf[i] = 48 + v - 10 * q;
+      v = q;
+    }
+    return end;
+  }
   for (let v = n; v >= 10; v = Math.floor(v / 10)) end++;
   let v = n;
   for (let i = end - 1; i >= at; i--) {

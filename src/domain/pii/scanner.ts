@@ -175,7 +175,7 @@ function allowlist(opts: ScanOptions): (type: PiiType, value: string) => boolean
  */
 function resolveOverlaps(text: string, found: Candidate[], risk: Readonly<Record<PiiType, Risk>>): Candidate[] {
   if (found.length <= 1) return found;
-  found.sort(byPosition);
+  sortByPosition(found);
   const kept: Candidate[] = [];
   // Clusters are runs of the sorted list; most are one finding, kept without a list of its own.
   let first = 0;
@@ -198,6 +198,28 @@ function resolveOverlaps(text: string, found: Candidate[], risk: Readonly<Record
 
 function byPosition(a: Candidate, b: Candidate): number {
   return a.start - b.start || b.end - a.end;
+}
+
+/**
+ * `found.sort(byPosition)`, the same order (both are stable): a short list, as one record's
+ * findings are, by insertion in place, since `Array.prototype.sort` costs more to set up than
+ * sorting a few findings does (~0.25 µs a record, a third of the gap between 2,000 records
+ * scanned one by one and the same text scanned whole).
+ */
+function sortByPosition(found: Candidate[]): void {
+  if (found.length > 16) {
+    found.sort(byPosition);
+    return;
+  }
+  for (let i = 1; i < found.length; i++) {
+    const c = found[i]!;
+    let j = i - 1;
+    while (j >= 0 && byPosition(found[j]!, c) > 0) {
+      found[j + 1] = found[j]!;
+      j--;
+    }
+    found[j + 1] = c;
+  }
 }
 
 function settle(text: string, cluster: Candidate[], risk: Readonly<Record<PiiType, Risk>>, kept: Candidate[]): void {

@@ -21,16 +21,6 @@ export const MAX_VALUE_LENGTH = 256;
 export const LOOK_BEHIND = 32;
 export const LOOK_AHEAD = 3;
 
-/**
- * A detector's module-level global regex, restarted at `from` (default: the start of `text`): its first match.
- * Detectors loop `for (let m = firstMatch(re, text); m !== null; m = re.exec(text))`, and may
- * move `re.lastIndex` to skip or re-scan.
- */
-export function firstMatch(re: RegExp, text: string, from = 0): RegExpExecArray | null {
-  re.lastIndex = from;
-  return re.exec(text);
-}
-
 /** Lower-cased text just before `start`, for keyword context ("Phone:", "SSN", "version"). */
 export function textBefore(text: string, start: number, length = LOOK_BEHIND): string {
   return text.slice(Math.max(0, start - length), start).toLowerCase();
