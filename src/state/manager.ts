@@ -16,6 +16,8 @@ import { processAlive } from '../core/process.js';
 /** What the stores in this folder build on (not exported from index.ts): drizzle, for every statement (prepared once on hot paths). */
 export interface StoreDb {
   readonly orm: BetterSQLite3Database<typeof schema>;
+  /** The connection itself, for a statement drizzle built that is run by position (bound.ts). */
+  readonly sqlite: Database.Database;
   /** The StateManager's one write path: see Writer. */
   readonly writer: Writer;
   /** Where a stored value repaired on load is reported (see repair.ts). */
@@ -79,7 +81,7 @@ export class StateManager {
     }
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
-    storeDbs.set(this, { orm: this.db, writer: this.writer, warn });
+    storeDbs.set(this, { orm: this.db, sqlite: this.sqlite, writer: this.writer, warn });
     const placeholders = Object.fromEntries(AGENT_COLUMNS.map((k) => [k, sql`${sql.placeholder(k)}`]));
     this.rewriteAgent = this.db
       .update(schema.agents)

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
+import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmChains, llmRequests, llmRunning, llmSteps, llmTotals, type LlmRequestRow, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from './schema.js';
@@ -61,32 +62,36 @@ export class RequestsStore {
   constructor(state: StateManager) {
     this.db = storeDb(state);
     const t = llmRequests;
-    this.insertRow = this.db.orm
-      .insert(t)
-      .values({
-        ts: p('ts'),
-        agentId: p('agentId'),
-        endpoint: p('endpoint'),
-        provider: p('provider'),
-        model: p('model'),
-        stream: p('stream'),
-        status: p('status'),
-        httpStatus: p('httpStatus'),
-        promptTokens: p('promptTokens'),
-        completionTokens: p('completionTokens'),
-        costMicros: p('costMicros'),
-        reservedMicros: p('reservedMicros'),
-        usageSource: p('usageSource'),
-        latencyMs: p('latencyMs'),
-        firstByteMs: p('firstByteMs'),
-        redactions: p('redactions'),
-        error: p('error'),
-        attempts: p('attempts'),
-        budgets: p('budgets'),
-        step: p('step'),
-        chain: p('chain'),
-      })
-      .prepare();
+    // Run by position (bound.ts): the one statement every LLM call runs.
+    this.insertRow = boundRun(
+      this.db.sqlite,
+      this.db.orm
+        .insert(t)
+        .values({
+          ts: p('ts'),
+          agentId: p('agentId'),
+          endpoint: p('endpoint'),
+          provider: p('provider'),
+          model: p('model'),
+          stream: p('stream'),
+          status: p('status'),
+          httpStatus: p('httpStatus'),
+          promptTokens: p('promptTokens'),
+          completionTokens: p('completionTokens'),
+          costMicros: p('costMicros'),
+          reservedMicros: p('reservedMicros'),
+          usageSource: p('usageSource'),
+          latencyMs: p('latencyMs'),
+          firstByteMs: p('firstByteMs'),
+          redactions: p('redactions'),
+          error: p('error'),
+          attempts: p('attempts'),
+          budgets: p('budgets'),
+          step: p('step'),
+          chain: p('chain'),
+        })
+        .toSQL(),
+    );
     this.finishRow = this.db.orm
       .update(t)
       .set({
@@ -193,7 +198,7 @@ export class RequestsStore {
    * llm_totals and llm_running alone (the chain-less part is its total less the chains).
    */
   insert(_tx: Tx, row: LlmRequestInput): number {
-    const r = this.insertRow.run({
+    const r = this.insertRow({
       ts: row.ts ?? new Date().toISOString(),
       agentId: row.agentId,
       endpoint: row.endpoint,

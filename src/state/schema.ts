@@ -44,12 +44,23 @@ export const agents = sqliteTable('agents', {
 });
 
 /**
+ * A partial index's condition on the event type: `type = 'a' OR type = 'b' …`, never `type IN
+ * ('a', 'b', …)`. SQLite tests the condition of each partial index at every insert, and an IN list
+ * of more than two constants is a temporary b-tree it builds afresh each time the statement runs:
+ * the two IN-list indexes of events cost ~8 µs of every event written (every LLM call writes one),
+ * the comparisons under a microsecond (migration 0019).
+ */
+function typeIsOneOf(types: readonly string[]): string {
+  return `(${types.map((t) => `type = '${t}'`).join(' OR ')})`;
+}
+
+/**
  * The event types looked up one agent at a time: only these are in the events_agent_type index
  * (migration 7). SQLite uses a partial index only for a query whose WHERE repeats the index's
  * own condition, so queries add LOOKUP_EVENT_TYPES_SQL as it is.
  */
 export const LOOKUP_EVENT_TYPES = ['agent.started', 'agent.exited', 'agent.restarting', 'pii.detected', 'tool.refused'] as const satisfies readonly EventType[];
-export const LOOKUP_EVENT_TYPES_SQL = `type IN (${LOOKUP_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
+export const LOOKUP_EVENT_TYPES_SQL = typeIsOneOf(LOOKUP_EVENT_TYPES);
 
 /**
  * The events the timeline shows as marks (GET /api/agents/:id/timeline and its overview): the
@@ -76,7 +87,7 @@ export const TIMELINE_EVENT_TYPES = [
   'breaker.transition',
   'tool.fallback',
 ] as const satisfies readonly EventType[];
-export const TIMELINE_EVENT_TYPES_SQL = `type IN (${TIMELINE_EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`;
+export const TIMELINE_EVENT_TYPES_SQL = typeIsOneOf(TIMELINE_EVENT_TYPES);
 export const PROGRESS_EVENT_SQL = `type = 'agent.progress'`;
 
 export const events = sqliteTable(

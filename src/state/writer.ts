@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { IronEvent, NewEvent } from '../core/events.js';
+import { boundRun } from './bound.js';
 import { events } from './schema.js';
 
 /** The event a write announces: fixed, built from the write's result (e.g. a new row id), or none. */
@@ -48,13 +49,15 @@ export class Writer {
     sqlite: Database.Database,
     private readonly broadcast: (event: IronEvent) => void,
   ) {
-    // The hottest write in the process (every event), prepared once (scripts/bench/writes.ts:
-    // drizzle's placeholders cost under a microsecond a row against a hand-written statement).
+    // The hottest write in the process (every event), prepared once and run by position (bound.ts).
     const p = sql.placeholder;
-    this.insertEvent = drizzle(sqlite)
-      .insert(events)
-      .values({ ts: p('ts'), agentId: p('agentId'), type: p('type'), severity: p('severity'), message: p('message'), data: p('data') })
-      .prepare();
+    this.insertEvent = boundRun(
+      sqlite,
+      drizzle(sqlite)
+        .insert(events)
+        .values({ ts: p('ts'), agentId: p('agentId'), type: p('type'), severity: p('severity'), message: p('message'), data: p('data') })
+        .toSQL(),
+    );
     const tx = sqlite.transaction((fn: () => unknown) => fn());
     this.tx = ((fn: () => unknown) => this.writing(() => tx(fn))) as <T>(fn: () => T) => T;
     this.guard(sqlite);
@@ -181,7 +184,7 @@ export class Writer {
 
   private persist(e: NewEvent): IronEvent {
     const ts = new Date().toISOString();
-    const info = this.insertEvent.run({ ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: JSON.stringify(e.data ?? {}) });
+    const info = this.insertEvent({ ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: JSON.stringify(e.data ?? {}) });
     return { seq: Number(info.lastInsertRowid), ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: e.data } as IronEvent;
   }
 }

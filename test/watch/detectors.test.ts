@@ -132,6 +132,40 @@ describe('money and spikes', () => {
     expect(spikeOf(log, 4999, { ...rules, minMicros: 20_000 })).toBeNull();
   });
 
+  it('the log holds what a list of every call would: through bursts that grow its columns and quiet spells that shrink them', () => {
+    const retainMs = 1000;
+    const log = new SpendLog(retainMs);
+    const all: Array<{ id: number | null; startMs: number; settledMs: number; micros: number }> = [];
+    let ms = 0;
+    let n = 0;
+    // Bursts of thousands of calls a second between quiet spells of one call in a while.
+    for (const [calls, gapMs] of [
+      [3000, 0.2],
+      [50, 300],
+      [5000, 0.1],
+      [10, 2000],
+      [700, 1],
+    ] as const) {
+      for (let i = 0; i < calls; i++) {
+        ms += gapMs;
+        const c = { id: n % 7 === 0 ? null : n, startMs: ms - 5, settledMs: ms, micros: n % 13 };
+        n++;
+        log.add(c);
+        all.push(c);
+        if (i % 97 !== 0) continue;
+        const kept = all.filter((x) => x.settledMs >= ms - retainMs);
+        const sum = (xs: typeof kept) => xs.reduce((a, x) => a + x.micros, 0);
+        expect([...log.all()]).toEqual(kept);
+        expect(log.settledSince(ms - 300)).toBe(sum(kept.filter((x) => x.settledMs >= ms - 300)));
+        expect(log.startedAfter(ms - 200)).toBe(sum(kept.filter((x) => x.startMs > ms - 200)));
+        const ids = new Set(kept.filter((_, j) => j % 3 === 0).flatMap((x) => (x.id === null ? [] : [x.id])));
+        expect(log.ofRows(ids)).toBe(sum(kept.filter((x) => x.id !== null && ids.has(x.id))));
+        const within = kept.filter((x) => x.settledMs >= ms - 500 && x.settledMs < ms - 100);
+        expect(log.between(ms - 500, ms - 100)).toEqual({ micros: sum(within), ids: within.flatMap((x) => (x.id === null ? [] : [x.id])) });
+      }
+    }
+  });
+
   it('a stall is idleness of at least the limit', () => {
     expect(stalled(1000, 1999, 1000)).toBe(false);
     expect(stalled(1000, 2000, 1000)).toBe(true);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PromptPart, PromptParts } from '../../core/prompt.js';
 
 // What makes two calls "the same": fingerprints of a tool call, a function call the model made
@@ -7,7 +7,8 @@ import type { PromptPart, PromptParts } from '../../core/prompt.js';
 
 /** A short, stable hash of `text` (sha1, 16 hex digits): enough to tell calls apart, never the text. */
 export function digest(text: string | Uint8Array): string {
-  return createHash('sha1').update(text).digest('hex').slice(0, 16);
+  // The one-shot hash: no Hash object, no stream of updates (a third of createHash's time).
+  return hash('sha1', text, 'hex').slice(0, 16);
 }
 
 /** JSON with object keys sorted at every depth and no whitespace. */
@@ -102,12 +103,12 @@ export function functionKey(c: Pick<FunctionCall, 'name' | 'args'>): string {
  * text at all.
  */
 export function promptKey(model: string, prompt: PromptParts): string | null {
-  const hash = createHash('sha1');
+  // The bytes hashed are built as one string and hashed once (a prompt's few parts: cheaper than a Hash fed piece by piece).
+  let text = '';
   let any = false;
   const add = (s: string): void => {
     any = true;
-    hash.update(s);
-    hash.update('\0');
+    text += `${s}\0`;
   };
   const walk = (parts: PromptPart[]): void => {
     for (const p of parts) {
@@ -118,13 +119,12 @@ export function promptKey(model: string, prompt: PromptParts): string | null {
   };
   if (prompt.instructions) walk(prompt.instructions.parts);
   for (const m of prompt.messages) {
-    hash.update(`${m.role}\0`);
+    text += `${m.role}\0`;
     walk(m.parts);
   }
   walk(prompt.input);
   if (!any) return null;
-  hash.update(`model\0${model}`);
-  return hash.digest('hex').slice(0, 16);
+  return digest(`${text}model\0${model}`);
 }
 
 /** The last text of a prompt (what the agent asked last), for a loop's label; '' if none. */

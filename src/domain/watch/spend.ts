@@ -1,6 +1,9 @@
 // An agent's recent settled LLM calls, for the money a loop cost and for spend spikes. Pure:
 // micro-dollars in, sums out; the caller keeps one log per agent and prunes it.
 
+/** Calls a new log has room for before its columns grow. */
+const INITIAL = 256;
+
 /** One settled call: its ledger row id, when it started and settled (epoch ms), what it cost. */
 export interface SpentCall {
   id: number | null;
@@ -11,11 +14,20 @@ export interface SpentCall {
 
 /**
  * Calls in settle order, kept for `retainMs` (the longest window anything looks back over).
- * Reads walk the retained calls, never the ledger.
+ * Reads walk the retained calls, never the ledger. Kept in columns (typed arrays), not one
+ * object per call: a busy agent settles thousands of calls a second and each is kept for
+ * minutes, and objects kept that long are copied by every young-generation GC that sees them,
+ * promoted, then marked by every full GC while they last.
  */
 export class SpendLog {
-  private calls: SpentCall[] = [];
+  /** The ledger row id; NaN: none. */
+  private ids: Float64Array = new Float64Array(INITIAL);
+  private starts: Float64Array = new Float64Array(INITIAL);
+  private settles: Float64Array = new Float64Array(INITIAL);
+  private costs: Float64Array = new Float64Array(INITIAL);
+  /** The retained calls are [head, tail). */
   private head = 0;
+  private tail = 0;
   /** When the first call of this agent settled (epoch ms): how much history a baseline has. */
   firstMs: number | null = null;
 
@@ -23,43 +35,76 @@ export class SpendLog {
 
   add(c: SpentCall): void {
     this.firstMs ??= c.settledMs;
-    this.calls.push(c);
+    if (this.tail === this.ids.length) this.room();
+    const i = this.tail++;
+    this.ids[i] = c.id ?? Number.NaN;
+    this.starts[i] = c.startMs;
+    this.settles[i] = c.settledMs;
+    this.costs[i] = c.micros;
     this.prune(c.settledMs);
   }
 
   private prune(nowMs: number): void {
     const from = nowMs - this.retainMs;
-    while (this.head < this.calls.length && this.calls[this.head]!.settledMs < from) this.head++;
-    // Compact now and then, not on every call.
-    if (this.head > 1024 && this.head * 2 > this.calls.length) {
-      this.calls = this.calls.slice(this.head);
-      this.head = 0;
-    }
+    while (this.head < this.tail && this.settles[this.head]! < from) this.head++;
+    // A burst that aged out gives its room back.
+    const live = this.tail - this.head;
+    if (this.ids.length > INITIAL && live * 4 < this.ids.length) this.resize(Math.max(INITIAL, live * 2));
+  }
+
+  /** The columns are full: the retained calls moved to the front (when at most half of them is live), or the columns doubled. */
+  private room(): void {
+    const live = this.tail - this.head;
+    this.resize(live * 2 <= this.ids.length ? this.ids.length : this.ids.length * 2);
+  }
+
+  /** The retained calls moved to the front of columns of `size`. */
+  private resize(size: number): void {
+    const move = (a: Float64Array): Float64Array => {
+      if (size === a.length) return a.copyWithin(0, this.head, this.tail);
+      const b = new Float64Array(size);
+      b.set(a.subarray(this.head, this.tail));
+      return b;
+    };
+    this.ids = move(this.ids);
+    this.starts = move(this.starts);
+    this.settles = move(this.settles);
+    this.costs = move(this.costs);
+    this.tail -= this.head;
+    this.head = 0;
+  }
+
+  private call(i: number): SpentCall {
+    const id = this.ids[i]!;
+    return { id: Number.isNaN(id) ? null : id, startMs: this.starts[i]!, settledMs: this.settles[i]!, micros: this.costs[i]! };
   }
 
   /** The retained calls, oldest settled first. */
   *all(): Iterable<SpentCall> {
-    for (let i = this.head; i < this.calls.length; i++) yield this.calls[i]!;
+    for (let i = this.head; i < this.tail; i++) yield this.call(i);
   }
 
   /** Spend settled at or after `fromMs` (a loop's `spentUsd`). */
   settledSince(fromMs: number): number {
     let sum = 0;
-    for (let i = this.calls.length - 1; i >= this.head && this.calls[i]!.settledMs >= fromMs; i--) sum += this.calls[i]!.micros;
+    for (let i = this.tail - 1; i >= this.head && this.settles[i]! >= fromMs; i--) sum += this.costs[i]!;
     return sum;
   }
 
   /** Spend of the calls that started strictly after `afterMs` (a tool or function loop's `wastedUsd`). */
   startedAfter(afterMs: number): number {
     let sum = 0;
-    for (const c of this.all()) if (c.startMs > afterMs) sum += c.micros;
+    for (let i = this.head; i < this.tail; i++) if (this.starts[i]! > afterMs) sum += this.costs[i]!;
     return sum;
   }
 
   /** Spend of the given ledger rows (a prompt loop's repeats). */
   ofRows(ids: ReadonlySet<number>): number {
     let sum = 0;
-    for (const c of this.all()) if (c.id !== null && ids.has(c.id)) sum += c.micros;
+    for (let i = this.head; i < this.tail; i++) {
+      const id = this.ids[i]!;
+      if (!Number.isNaN(id) && ids.has(id)) sum += this.costs[i]!;
+    }
     return sum;
   }
 
@@ -67,10 +112,12 @@ export class SpendLog {
   between(fromMs: number, toMs: number): { micros: number; ids: number[] } {
     let micros = 0;
     const ids: number[] = [];
-    for (const c of this.all()) {
-      if (c.settledMs < fromMs || c.settledMs >= toMs) continue;
-      micros += c.micros;
-      if (c.id !== null) ids.push(c.id);
+    for (let i = this.head; i < this.tail; i++) {
+      const at = this.settles[i]!;
+      if (at < fromMs || at >= toMs) continue;
+      micros += this.costs[i]!;
+      const id = this.ids[i]!;
+      if (!Number.isNaN(id)) ids.push(id);
     }
     return { micros, ids };
   }
