@@ -15,7 +15,12 @@ export interface SseEvent {
 const BLANK_LINE = /\r?\n\r?\n/g;
 
 export class SseSplitter {
-  private buf = '';
+  /**
+   * The text of the event in progress, in the pieces (each ending with a line end) its reads
+   * brought, joined once its blank line comes: only each new piece is searched for it, so an
+   * event of many lines over many reads costs its length, not its length times its reads.
+   */
+  private parts: string[] = [];
   /**
    * The bytes after the last line end read so far, not yet text, in the pieces they came in
    * (copies: the upstream's buffers are not ours to hold). Only whole lines are decoded: a line
@@ -69,8 +74,7 @@ export class SseSplitter {
   /** Whatever is left when the upstream ends without a final blank line. */
   end(): SseEvent[] {
     const bytes = Buffer.concat(this.rest);
-    const rest = this.buf + (bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
-    this.buf = '';
+    const rest = this.whole(bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
     this.rest = [];
     return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
   }
@@ -80,25 +84,40 @@ export class SseSplitter {
   }
 
   private split(text: string): SseEvent[] {
-    const buf = this.buf + text;
     if (!this.cr && text.includes('\r')) this.cr = true;
     const out: SseEvent[] = [];
     let start = 0;
+    // The event in progress ends with a line end (text is decoded up to one): a blank line may
+    // end in the first characters of this text. Anywhere else it lies wholly inside the text.
+    if (this.parts.length > 0) {
+      const c = text.charCodeAt(0);
+      start = c === 10 ? 1 : c === 13 && text.charCodeAt(1) === 10 ? 2 : 0;
+      if (start > 0) out.push(this.event(this.whole(text.slice(0, start))));
+    }
     if (!this.cr) {
-      for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n', start)) {
-        out.push(this.event(buf.slice(start, i + 2)));
+      for (let i = text.indexOf('\n\n', start); i !== -1; i = text.indexOf('\n\n', start)) {
+        out.push(this.event(this.whole(text.slice(start, i + 2))));
         start = i + 2;
       }
     } else {
-      BLANK_LINE.lastIndex = 0;
-      for (let m = BLANK_LINE.exec(buf); m; m = BLANK_LINE.exec(buf)) {
+      BLANK_LINE.lastIndex = start;
+      for (let m = BLANK_LINE.exec(text); m; m = BLANK_LINE.exec(text)) {
         const end = m.index + m[0].length;
-        out.push(this.event(buf.slice(start, end)));
+        out.push(this.event(this.whole(text.slice(start, end))));
         start = BLANK_LINE.lastIndex = end;
       }
     }
-    this.buf = start === 0 ? buf : buf.slice(start);
+    if (start < text.length) this.parts.push(start === 0 ? text : text.slice(start));
     return out;
+  }
+
+  /** An event's raw text: `last`, after the pieces of it that came in earlier reads. */
+  private whole(last: string): string {
+    if (this.parts.length === 0) return last;
+    this.parts.push(last);
+    const raw = this.parts.join('');
+    this.parts = [];
+    return raw;
   }
 }
 
