@@ -33,8 +33,16 @@ export class SseSplitter {
   /** Nothing decoded yet: a byte order mark that opens the stream is no part of it (as TextDecoder drops it). */
   private first = true;
 
-  /** `clean`: what each whole event's raw text goes through before it is parsed (the provider's credentials taken out). */
-  constructor(private readonly clean?: (raw: string) => string) {}
+  /**
+   * `clean`: what each whole event's raw text goes through before it is parsed (the provider's
+   * credentials taken out). `holds`, if given, says whether a text may need it: a read's text
+   * it clears is not cleaned event by event (an event that began in an earlier read still is).
+   */
+  constructor(
+    private readonly clean?: (raw: string) => string,
+    private readonly holds?: (text: string) => boolean,
+  ) {}
+
   /**
    * Whether a CR was ever seen. Until then (every provider we know) events end at "\n\n",
    * found with indexOf rather than a regular expression: this runs for every upstream event.
@@ -76,34 +84,43 @@ export class SseSplitter {
     const bytes = Buffer.concat(this.rest);
     const rest = this.whole(bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
     this.rest = [];
-    return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
+    return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`, true)];
   }
 
-  private event(raw: string): SseEvent {
-    return parse(this.clean ? this.clean(raw) : raw);
+  /** `dirty`: the text it came in may hold what `clean` takes out. */
+  private event(raw: string, dirty: boolean): SseEvent {
+    return parse(this.clean && dirty ? this.clean(raw) : raw);
   }
 
   private split(text: string): SseEvent[] {
     if (!this.cr && text.includes('\r')) this.cr = true;
+    // An event wholly in this text holds a credential only if the text does: one search a
+    // read, not one an event. The first event may have begun in an earlier read: cleaned whole.
+    const dirty = this.holds === undefined || this.holds(text);
+    let spans = this.parts.length > 0;
     const out: SseEvent[] = [];
+    const add = (raw: string) => {
+      out.push(this.event(this.whole(raw), dirty || spans));
+      spans = false;
+    };
     let start = 0;
     // The event in progress ends with a line end (text is decoded up to one): a blank line may
     // end in the first characters of this text. Anywhere else it lies wholly inside the text.
-    if (this.parts.length > 0) {
+    if (spans) {
       const c = text.charCodeAt(0);
       start = c === 10 ? 1 : c === 13 && text.charCodeAt(1) === 10 ? 2 : 0;
-      if (start > 0) out.push(this.event(this.whole(text.slice(0, start))));
+      if (start > 0) add(text.slice(0, start));
     }
     if (!this.cr) {
       for (let i = text.indexOf('\n\n', start); i !== -1; i = text.indexOf('\n\n', start)) {
-        out.push(this.event(this.whole(text.slice(start, i + 2))));
+        add(text.slice(start, i + 2));
         start = i + 2;
       }
     } else {
       BLANK_LINE.lastIndex = start;
       for (let m = BLANK_LINE.exec(text); m; m = BLANK_LINE.exec(text)) {
         const end = m.index + m[0].length;
-        out.push(this.event(this.whole(text.slice(start, end))));
+        add(text.slice(start, end));
         start = BLANK_LINE.lastIndex = end;
       }
     }

@@ -109,4 +109,20 @@ describe('SseSplitter', () => {
     // joined and searched again at every read, ~2,000 reads, it would be ~16 GB (seconds).
     expect(ms).toBeLessThan(1500);
   });
+  it('cleans every event that holds a credential, wherever the reads cut, when a read found clear skips cleaning', () => {
+    const key = 'sk-live-0123456789';
+    const clean = (raw: string) => raw.replaceAll(key, '[CREDENTIAL_REDACTED]');
+    const bytes = Buffer.from(`data: a\n\ndata: ${key}\n\ndata: b\ndata: x${key}y\n\ndata: c\n\ndata: ${key}`);
+    const expected = all(new SseSplitter(clean), [bytes], false).map((e) => e.raw);
+    expect(expected.join('')).not.toContain(key);
+    let skipped = 0;
+    const holds = (text: string) => text.includes(key) || (skipped++, false);
+    for (let a = 0; a <= bytes.length; a++) {
+      for (let b = a; b <= bytes.length; b += 7) {
+        const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
+        expect(all(new SseSplitter(clean, holds), pieces, false).map((e) => e.raw)).toEqual(expected);
+      }
+    }
+    expect(skipped).toBeGreaterThan(0);
+  });
 });
