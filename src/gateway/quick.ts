@@ -84,15 +84,22 @@ const RESP_DELTA = new RegExp(String.raw`^\{"type":"response\.output_text\.delta
 const RESP_DELTA_KEY = '"delta":"';
 const SEQ_KEY = '"sequence_number":';
 
-/** A plain field's integer (`"key":12`), or undefined when absent or null. Only for a flat event whose fields passed RESP_FIELD: every `"key":` in it is a key. */
+/**
+ * A plain field's integer (`"key":12`), or undefined when absent or null. Only for a flat event
+ * whose fields passed RESP_FIELD: every `"key":` in it is a key, its value `null` or `-?\d+`.
+ * Read digit by digit (no slice to convert); a number too long to be exact so is read by Number.
+ */
 function intField(data: string, key: string): number | undefined {
   const k = data.lastIndexOf(key);
   if (k === -1) return undefined;
   const v = k + key.length;
-  let e = v;
-  while (e < data.length && data.charCodeAt(e) !== 44 /* , */ && data.charCodeAt(e) !== 125 /* } */) e++;
-  const n = Number(data.slice(v, e));
-  return data.startsWith('null', v) || Number.isNaN(n) ? undefined : n;
+  let i = data.charCodeAt(v) === 45 /* - */ ? v + 1 : v;
+  let n = 0;
+  for (let c = data.charCodeAt(i); c >= 48 && c <= 57; c = data.charCodeAt(++i)) n = n * 10 + (c - 48);
+  const first = data.charCodeAt(v) === 45 ? v + 1 : v;
+  if (i === first) return undefined;
+  if (i - first > 15) return Number(data.slice(v, i));
+  return first === v ? n : -n;
 }
 
 /**

@@ -15,7 +15,12 @@ export interface SseEvent {
 const BLANK_LINE = /\r?\n\r?\n/g;
 
 export class SseSplitter {
-  private buf = '';
+  /**
+   * The text of the event in progress, in the pieces (each ending with a line end) its reads
+   * brought, joined once its blank line comes: only each new piece is searched for it, so an
+   * event of many lines over many reads costs its length, not its length times its reads.
+   */
+  private parts: string[] = [];
   /**
    * The bytes after the last line end read so far, not yet text, in the pieces they came in
    * (copies: the upstream's buffers are not ours to hold). Only whole lines are decoded: a line
@@ -28,8 +33,16 @@ export class SseSplitter {
   /** Nothing decoded yet: a byte order mark that opens the stream is no part of it (as TextDecoder drops it). */
   private first = true;
 
-  /** `clean`: what each whole event's raw text goes through before it is parsed (the provider's credentials taken out). */
-  constructor(private readonly clean?: (raw: string) => string) {}
+  /**
+   * `clean`: what each whole event's raw text goes through before it is parsed (the provider's
+   * credentials taken out). `holds`, if given, says whether a text may need it: a read's text
+   * it clears is not cleaned event by event (an event that began in an earlier read still is).
+   */
+  constructor(
+    private readonly clean?: (raw: string) => string,
+    private readonly holds?: (text: string) => boolean,
+  ) {}
+
   /**
    * Whether a CR was ever seen. Until then (every provider we know) events end at "\n\n",
    * found with indexOf rather than a regular expression: this runs for every upstream event.
@@ -69,36 +82,59 @@ export class SseSplitter {
   /** Whatever is left when the upstream ends without a final blank line. */
   end(): SseEvent[] {
     const bytes = Buffer.concat(this.rest);
-    const rest = this.buf + (bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
-    this.buf = '';
+    const rest = this.whole(bytes.length === 0 ? '' : this.decode(bytes, bytes.length));
     this.rest = [];
-    return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`)];
+    return rest.trim() === '' ? [] : [this.event(`${rest}\n\n`, true)];
   }
 
-  private event(raw: string): SseEvent {
-    return parse(this.clean ? this.clean(raw) : raw);
+  /** `dirty`: the text it came in may hold what `clean` takes out. */
+  private event(raw: string, dirty: boolean): SseEvent {
+    return parse(this.clean && dirty ? this.clean(raw) : raw);
   }
 
   private split(text: string): SseEvent[] {
-    const buf = this.buf + text;
     if (!this.cr && text.includes('\r')) this.cr = true;
+    // An event wholly in this text holds a credential only if the text does: one search a
+    // read, not one an event. The first event may have begun in an earlier read: cleaned whole.
+    const dirty = this.holds === undefined || this.holds(text);
+    let spans = this.parts.length > 0;
     const out: SseEvent[] = [];
+    const add = (raw: string) => {
+      out.push(this.event(this.whole(raw), dirty || spans));
+      spans = false;
+    };
     let start = 0;
+    // The event in progress ends with a line end (text is decoded up to one): a blank line may
+    // end in the first characters of this text. Anywhere else it lies wholly inside the text.
+    if (spans) {
+      const c = text.charCodeAt(0);
+      start = c === 10 ? 1 : c === 13 && text.charCodeAt(1) === 10 ? 2 : 0;
+      if (start > 0) add(text.slice(0, start));
+    }
     if (!this.cr) {
-      for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n', start)) {
-        out.push(this.event(buf.slice(start, i + 2)));
+      for (let i = text.indexOf('\n\n', start); i !== -1; i = text.indexOf('\n\n', start)) {
+        add(text.slice(start, i + 2));
         start = i + 2;
       }
     } else {
-      BLANK_LINE.lastIndex = 0;
-      for (let m = BLANK_LINE.exec(buf); m; m = BLANK_LINE.exec(buf)) {
+      BLANK_LINE.lastIndex = start;
+      for (let m = BLANK_LINE.exec(text); m; m = BLANK_LINE.exec(text)) {
         const end = m.index + m[0].length;
-        out.push(this.event(buf.slice(start, end)));
+        add(text.slice(start, end));
         start = BLANK_LINE.lastIndex = end;
       }
     }
-    this.buf = start === 0 ? buf : buf.slice(start);
+    if (start < text.length) this.parts.push(start === 0 ? text : text.slice(start));
     return out;
+  }
+
+  /** An event's raw text: `last`, after the pieces of it that came in earlier reads. */
+  private whole(last: string): string {
+    if (this.parts.length === 0) return last;
+    this.parts.push(last);
+    const raw = this.parts.join('');
+    this.parts = [];
+    return raw;
   }
 }
 

@@ -136,15 +136,16 @@ class StreamRelay implements Pumped {
     scrub: CredentialScrubber,
   ) {
     // The provider's own credentials come out of each whole event, before anything reads it.
-    this.splitter = new SseSplitter(
-      scrub.empty
-        ? undefined
-        : (raw) => {
+    this.splitter = scrub.empty
+      ? new SseSplitter()
+      : new SseSplitter(
+          (raw) => {
             const r = scrub.text(raw);
             this.redactions += r.found;
             return r.text;
           },
-    );
+          (text) => scrub.holds(text),
+        );
     this.ref = `${call.endpoint}:${call.target.model}`;
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
     this.quickResponses = call.endpoint === 'responses';

@@ -10,6 +10,16 @@ const STREAM = [
   'data: [DONE]\n\n',
 ].join('');
 
+/** `bytes` pushed in 8 KB pieces, as socket reads bring a large event: its events, and how long the pushes took. */
+function in8k(bytes: Buffer): { evs: SseEvent[]; ms: number } {
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += 8192) pieces.push(bytes.subarray(at, at + 8192));
+  const splitter = new SseSplitter();
+  const t0 = performance.now();
+  const evs = pieces.flatMap((p) => splitter.push(p));
+  return { evs, ms: performance.now() - t0 };
+}
+
 function all(splitter: SseSplitter, pieces: Buffer[], together: boolean): SseEvent[] {
   const out = together ? splitter.pushAll(pieces) : pieces.flatMap((p) => splitter.push(p));
   return [...out, ...splitter.end()];
@@ -26,12 +36,13 @@ describe('SseSplitter', () => {
   ];
 
   it('finds the same events, raw bytes kept, wherever the upstream splits its bytes, one piece at a time or all together', () => {
-    const bytes = Buffer.from(STREAM);
+    const bytes = Buffer.from(`${STREAM}\ndata: after an extra blank line\n\n`);
+    const expected2 = [...expected, { event: null, data: 'after an extra blank line' }];
     for (let cut = 0; cut <= bytes.length; cut++) {
       for (const together of [false, true]) {
         const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut)], together);
-        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual(expected);
-        expect(evs.map((e) => e.raw).join('')).toBe(STREAM);
+        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual(expected2);
+        expect(evs.map((e) => e.raw).join('')).toBe(bytes.toString());
       }
     }
   });
@@ -40,10 +51,13 @@ describe('SseSplitter', () => {
     const crlf = STREAM.replace(/\n/g, '\r\n');
     const first = 'data: plain\n\n';
     const bytes = Buffer.from(first + crlf);
-    for (let cut = 0; cut <= bytes.length; cut += 3) {
-      const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut)], false);
-      expect(evs.map(({ event, data }) => ({ event, data }))).toEqual([{ event: null, data: 'plain' }, ...expected]);
-      expect(evs.map((e) => e.raw).join('')).toBe(first + crlf);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      // Also cut again at each line end after it: a blank line split between reads, whatever its CRs.
+      for (const second of [cut, ...[...bytes.keys()].filter((i) => i > cut && bytes[i - 1] === 10)]) {
+        const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut, second), bytes.subarray(second)], false);
+        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual([{ event: null, data: 'plain' }, ...expected]);
+        expect(evs.map((e) => e.raw).join('')).toBe(first + crlf);
+      }
     }
   });
 
@@ -76,15 +90,38 @@ describe('SseSplitter', () => {
 
   it('reads an event of one 16 MB line (an image as base64) that comes in 8 KB pieces in time linear in its size, and hands on each byte', () => {
     const line = 'x'.repeat(16 * 1024 * 1024);
-    const bytes = Buffer.from(`data: {"b64":"${line}"}\n\ndata: [DONE]\n\n`);
-    const pieces: Buffer[] = [];
-    for (let at = 0; at < bytes.length; at += 8192) pieces.push(bytes.subarray(at, at + 8192));
-    const splitter = new SseSplitter();
-    const t0 = performance.now();
-    const evs = pieces.flatMap((p) => splitter.push(p));
-    const ms = performance.now() - t0;
+    const { evs, ms } = in8k(Buffer.from(`data: {"b64":"${line}"}\n\ndata: [DONE]\n\n`));
     expect(evs.map((e) => e.data.length)).toEqual([line.length + 10, 6]);
     // Joined once its line ends: ~32 MB copied. Joined at every read it would be ~16 GB (seconds).
     expect(ms).toBeLessThan(1500);
+  });
+
+  it('reads an event of 16 MB in many short data lines that comes in 8 KB pieces in time linear in its size, and hands on each byte', () => {
+    const line = `data: ${'y'.repeat(58)}\n`;
+    const lines = Math.floor((16 * 1024 * 1024) / line.length);
+    const text = `${line.repeat(lines)}\ndata: [DONE]\n\n`;
+    const { evs, ms } = in8k(Buffer.from(text));
+    expect(evs.map((e) => e.raw.length)).toEqual([line.length * lines + 1, 14]);
+    expect(evs[0]!.data.length).toBe(59 * lines - 1);
+    expect(evs[0]!.raw === text.slice(0, line.length * lines + 1)).toBe(true);
+    // Each read's text searched alone and the event joined once: ~2× its size copied. Its text
+    // joined and searched again at every read, ~2,000 reads, it would be ~16 GB (seconds).
+    expect(ms).toBeLessThan(1500);
+  });
+  it('cleans every event that holds a credential, wherever the reads cut, when a read found clear skips cleaning', () => {
+    const key = 'sk-live-0123456789';
+    const clean = (raw: string) => raw.replaceAll(key, '[CREDENTIAL_REDACTED]');
+    const bytes = Buffer.from(`data: a\n\ndata: ${key}\n\ndata: b\ndata: x${key}y\n\ndata: c\n\ndata: ${key}`);
+    const expected = all(new SseSplitter(clean), [bytes], false).map((e) => e.raw);
+    expect(expected.join('')).not.toContain(key);
+    let skipped = 0;
+    const holds = (text: string) => text.includes(key) || (skipped++, false);
+    for (let a = 0; a <= bytes.length; a++) {
+      for (let b = a; b <= bytes.length; b += 7) {
+        const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
+        expect(all(new SseSplitter(clean, holds), pieces, false).map((e) => e.raw)).toEqual(expected);
+      }
+    }
+    expect(skipped).toBeGreaterThan(0);
   });
 });

@@ -79,6 +79,18 @@ export class CredentialScrubber {
     return this.forms.length === 0;
   }
 
+  /**
+   * Whether `s` holds any form of a credential: a text that does not holds none in any part of
+   * it either, so a caller that splits it need not scrub each part.
+   */
+  holds(s: string): boolean {
+    if (this.pattern === null) return false;
+    this.pattern.lastIndex = 0;
+    const found = this.pattern.test(s);
+    this.pattern.lastIndex = 0;
+    return found;
+  }
+
   text(s: string): { text: string; found: number } {
     if (this.pattern === null) return { text: s, found: 0 };
     let found = 0;

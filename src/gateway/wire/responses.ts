@@ -93,9 +93,11 @@ function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, d
  * Events that carry no output text (the response's state, an empty part opening): forwarded
  * unread. Every other event is read, those of a type not known yet included: its strings are scanned.
  */
-const SILENT = new Set(['response.created', 'response.in_progress', 'response.queued']);
+const silent = (event: string) => event === 'response.created' || event === 'response.in_progress' || event === 'response.queued';
 /** Events that only repeat the text: read once some text was rewritten. */
-const REPEATS = new Set(['response.content_part.done']);
+const repeats = (event: string) => event === 'response.content_part.done';
+// Compared, not looked up in a Set: each event's name is a new string, and a Set hashes it whole
+// where a comparison mostly stops at its length (every event of a stream is asked).
 
 /**
  * OpenAI's Responses API (`POST /v1/responses`): OpenAI's errors and statuses, its own body
@@ -211,7 +213,7 @@ export const responsesWire: Wire = {
     return textDelta(itemId, oi, index % PARTS, text, seq, slot);
   },
 
-  unread: (event, rewritten) => SILENT.has(event) || (!rewritten && REPEATS.has(event)),
+  unread: (event, rewritten) => silent(event) || (!rewritten && repeats(event)),
 
   streamError(status, kind, message, seq) {
     // OpenAI's error event is flat ({type, code, message, param}); the nested `error` is what the
