@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { budgetUse, budgetUseRows } from './budget-use.js';
+import { compareBuilds } from './gateway/ab.js';
 import { load, REQUEST, RESP_REQUEST, RESP_STREAM_REQUEST, serveMock, startGateway, startMock, STREAM_REQUEST } from './gateway/load.js';
 import { fmt, idleRssMb, median, percentile, portkeyEntry, portkeyHeaders, report, rssMb, startPortkey, type Row } from './lib.js';
 
@@ -212,6 +213,13 @@ if (process.argv[2] === 'mock') {
   await serveMock();
 } else if (process.argv[2] === 'bare') {
   await serveBare(process.argv[3]!);
+} else if (process.env.BENCH_AB) {
+  // BENCH_AB=<build>,<build>…: the same load through several builds, pinned (gateway/ab.ts).
+  const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 4);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`BENCH_AB_ROUNDS=${process.env.BENCH_AB_ROUNDS}: a positive integer, please`);
+  const { rows, results } = await compareBuilds(process.env.BENCH_AB, process.env.BENCH_AB_KINDS ?? 'json16,json1,stream16,resp16,respnf16', rounds);
+  report('gateway-ab', 'LLM gateway, builds side by side (BENCH_AB=… npm run bench -- gateway)', rows, results);
+  process.exit(0);
 } else {
   await main();
 }

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
 
-export const CLI = resolve(process.cwd(), 'bin/iron-cage.js');
+/** The build under test: this checkout's (startGateway's `cli` starts another). */
+export const DEFAULT_CLI = resolve(process.cwd(), 'bin/iron-cage.js');
 export const MAX_SECONDS_PER_RUN = 8;
 
 const CHAT = JSON.stringify({
@@ -80,6 +81,7 @@ export const RESP_REQUEST = JSON.stringify({
   input: [{ role: 'user', content: JSON.parse(REQUEST).messages[1].content }],
 });
 export const RESP_STREAM_REQUEST = JSON.stringify({ ...JSON.parse(RESP_REQUEST), stream: true });
+export const RESP_STREAM_UNSTORED = JSON.stringify({ ...JSON.parse(RESP_REQUEST), stream: true, store: false });
 
 /** The mock upstream runs in its own process, as a provider would be on its own machine. */
 export async function startMock(): Promise<{ url: string; close: () => void }> {
@@ -175,7 +177,12 @@ export async function load(origin: string, path: string, token: string, body: st
  * `iron-cage serve` in front of `upstream` (budget, persistence and PII redaction on), with an
  * agent token named `bench`; with `admin`, an admin token too (to mint more agents over the API).
  */
-export async function startGateway(dir: string, upstream: string, o: { admin?: boolean } = {}): Promise<{ child: ChildProcess; origin: string; token: string; admin: string | null }> {
+export async function startGateway(
+  dir: string,
+  upstream: string,
+  o: { admin?: boolean; cli?: string; cpu?: number } = {},
+): Promise<{ child: ChildProcess; origin: string; token: string; admin: string | null }> {
+  const CLI = o.cli ?? DEFAULT_CLI;
   const db = join(dir, 'bench.db');
   const config = join(dir, 'iron-cage.yaml');
   writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\n`);
@@ -185,7 +192,12 @@ export async function startGateway(dir: string, upstream: string, o: { admin?: b
   const admin = o.admin ? token('admin', 'bench-admin') : null;
   // BENCH_NODE_ARGS: flags for the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'];
+  // With `cpu`, on that core alone (taskset execs node: the child's pid is the server's).
+  const child =
+    o.cpu === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn('taskset', ['-c', String(o.cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   const deadline = Date.now() + 10_000;

@@ -1,0 +1,115 @@
+// `BENCH_AB=<build>,<build>[,…] npm run bench -- gateway`: the same load through several builds
+// of iron-cage, to tell a change from the noise. Each build is a checkout (or its
+// bin/iron-cage.js) that `npm run build` has built; the first is the one the others are compared
+// with. Every gateway runs on the machine's last core alone and the mock upstream and the load
+// on the others (taskset): on a 2-core machine where all share both cores, the rounds of one
+// build swung by 20% and once made a commit look 1.3× slower that pinned rounds found equal
+// (docs/benchmarks.md, fourth round). The builds take turns within each round, in an order that
+// reverses every round; what is compared is each round's ratio to the first build, CPU per call
+// read from /proc (every thread of the gateway).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuMs, fmt, median, type Row } from '../lib.js';
+import { load, REQUEST, RESP_STREAM_REQUEST, RESP_STREAM_UNSTORED, startGateway, startMock, STREAM_REQUEST } from './load.js';
+
+interface Kind {
+  path: string;
+  body: string;
+  c: number;
+  n: number;
+  stream: boolean;
+  what: string;
+}
+
+const KINDS: Record<string, Kind> = {
+  json16: { path: '/v1/chat/completions', body: REQUEST, c: 16, n: 6000, stream: false, what: 'JSON chat, 16 connections' },
+  json1: { path: '/v1/chat/completions', body: REQUEST, c: 1, n: 2000, stream: false, what: 'JSON chat, 1 connection' },
+  stream16: { path: '/v1/chat/completions', body: STREAM_REQUEST, c: 16, n: 2000, stream: true, what: 'chat stream (20 chunks), 16 connections' },
+  resp16: { path: '/v1/responses', body: RESP_STREAM_REQUEST, c: 16, n: 2000, stream: true, what: 'Responses stream, stored, 16 connections' },
+  respnf16: { path: '/v1/responses', body: RESP_STREAM_UNSTORED, c: 16, n: 2000, stream: true, what: 'Responses stream, store: false, 16 connections' },
+};
+
+/** A build's bin: `<checkout>` or `<checkout>/bin/iron-cage.js`, built. */
+function binOf(build: string): string {
+  const bin = existsSync(build) && statSync(build).isDirectory() ? join(build, 'bin', 'iron-cage.js') : build;
+  if (!existsSync(bin)) throw new Error(`BENCH_AB: ${build}: no such build (a checkout, or its bin/iron-cage.js)`);
+  if (!existsSync(join(bin, '..', '..', 'dist', 'cli.js'))) throw new Error(`BENCH_AB: ${build} is not built (run npm run build in it)`);
+  return bin;
+}
+
+export async function compareBuilds(spec: string, kindsSpec: string, rounds: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
+  const builds = spec.split(',').filter(Boolean);
+  if (builds.length < 2) throw new Error('BENCH_AB: name at least two builds, comma-separated');
+  const bins = builds.map(binOf);
+  const kinds = kindsSpec.split(',').filter(Boolean);
+  for (const k of kinds) if (!KINDS[k]) throw new Error(`BENCH_AB_KINDS: ${k}: one of ${Object.keys(KINDS).join(', ')}`);
+  const n = cpus().length;
+  if (n < 2) throw new Error('BENCH_AB needs at least 2 cores (the gateways on one, the load on the others)');
+  // This process and the mock it forks on every core but the last; each gateway on the last.
+  execFileSync('taskset', ['-a', '-p', '-c', n === 2 ? '0' : `0-${n - 2}`, String(process.pid)], { stdio: 'ignore' });
+  const dir = mkdtempSync(join(tmpdir(), 'iron-gw-ab-'));
+  const mock = await startMock();
+  const gws: Awaited<ReturnType<typeof startGateway>>[] = [];
+  try {
+    for (const [i, cli] of bins.entries()) {
+      const own = join(dir, String(i));
+      mkdirSync(own);
+      gws.push(await startGateway(own, mock.url, { cli, cpu: n - 1 }));
+    }
+    for (const g of gws) for (const k of kinds) await load(g.origin, KINDS[k]!.path, g.token, KINDS[k]!.body, KINDS[k]!.c, 1500, KINDS[k]!.stream);
+    // per kind, per build: CPU ms a call, p50 ms, calls/s; one entry a round
+    const got = new Map<string, Array<{ cpu: number[]; p50: number[]; rps: number[] }>>();
+    for (const k of kinds)
+      got.set(
+        k,
+        bins.map(() => ({ cpu: [], p50: [], rps: [] })),
+      );
+    for (let round = 0; round < rounds; round++) {
+      const order = bins.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const k of kinds) {
+        const kind = KINDS[k]!;
+        for (const i of order) {
+          const g = gws[i]!;
+          const before = cpuMs(g.child.pid!);
+          const r = await load(g.origin, kind.path, g.token, kind.body, kind.c, kind.n, kind.stream);
+          const slot = got.get(k)![i]!;
+          slot.cpu.push((cpuMs(g.child.pid!) - before) / r.n);
+          slot.p50.push(r.latencies[Math.floor(r.latencies.length / 2)]!);
+          slot.rps.push(r.n / r.seconds);
+        }
+      }
+    }
+    const rows: Row[] = [{ metric: 'builds (the first is the base)', value: builds.map((b, i) => `${String.fromCharCode(65 + i)}: ${b}`).join('; ') }];
+    rows.push({ metric: 'rounds; where it ran', value: `${rounds}; each gateway on core ${n - 1} alone, the mock and the load on the others` });
+    for (const k of kinds) {
+      const per = got.get(k)!;
+      for (const [name, pick, digits] of [
+        ['CPU per call, ms', (x: (typeof per)[number]) => x.cpu, 3],
+        ['p50, ms', (x: (typeof per)[number]) => x.p50, 3],
+        ['calls/s', (x: (typeof per)[number]) => x.rps, 0],
+      ] as const) {
+        const base = pick(per[0]!);
+        const cells = per.map((x, i) => {
+          const v = pick(x);
+          const own = `${String.fromCharCode(65 + i)} ${fmt(median(v), digits)}`;
+          if (i === 0) return own;
+          const ratios = v.map((y, r) => y / base[r]!);
+          return `${own} (×${fmt(median(ratios), 2)}: ${ratios.map((r) => fmt(r, 2)).join(', ')})`;
+        });
+        rows.push({ metric: `${kind(k)}: ${name}, median of rounds (per-round ratio to A)`, value: cells.join(' · ') });
+      }
+    }
+    return { rows, results: { builds, rounds, kinds, runs: Object.fromEntries(got) } };
+  } finally {
+    for (const g of gws) g.child.kill('SIGTERM');
+    mock.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function kind(k: string): string {
+  return `${k} (${KINDS[k]!.what})`;
+}
