@@ -215,7 +215,7 @@ if (process.argv[2] === 'mock') {
   await serveBare(process.argv[3]!);
 } else if (process.env.BENCH_AB) {
   // BENCH_AB=<build>,<build>…: the same load through several builds, pinned (gateway/ab.ts).
-  const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 4);
+  const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 5);
   if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`BENCH_AB_ROUNDS=${process.env.BENCH_AB_ROUNDS}: a positive integer, please`);
   const { rows, results } = await compareBuilds(process.env.BENCH_AB, process.env.BENCH_AB_KINDS ?? 'json16,json1,stream16,resp16,respnf16', rounds);
   report('gateway-ab', 'LLM gateway, builds side by side (BENCH_AB=… npm run bench -- gateway)', rows, results);

@@ -1,4 +1,5 @@
-// `BENCH_AB=<build>,<build>[,…] npm run bench -- gateway`: the same load through several builds
+// `BENCH_AB=<build>,<build>[,…] npm run bench -- gateway` (BENCH_AB_ROUNDS, default 5; BENCH_AB_KINDS,
+// default all of KINDS below): the same load through several builds
 // of iron-cage, to tell a change from the noise. Each build is a checkout (or its
 // bin/iron-cage.js) that `npm run build` has built; the first is the one the others are compared
 // with. Every gateway runs on the machine's last core alone and the mock upstream and the load
