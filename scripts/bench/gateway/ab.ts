@@ -105,7 +105,11 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
     }
     return { rows, results: { builds, rounds, kinds, runs: Object.fromEntries(got) } };
   } finally {
+    // Each gateway logs as it shuts down: waited for, so it does not write to the pipe of a
+    // bench that has already exited (an EPIPE stack printed after every run's table).
+    const exited = gws.map((g) => (g.child.exitCode !== null || g.child.signalCode !== null ? null : new Promise((r) => g.child.once('exit', r))));
     for (const g of gws) g.child.kill('SIGTERM');
+    await Promise.all(exited);
     mock.close();
     rmSync(dir, { recursive: true, force: true });
   }
