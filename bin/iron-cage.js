@@ -11,8 +11,9 @@
 //   load, −2 MB more held until the server listens (docs/benchmarks.md, Third round).
 // The old generation may grow to 1.5× what the last full GC left live (V8 picks 1.1-4× by its
 // own speed measures, and under a load of calls let garbage pile up to ~300 MB): the gateway's
-// peak RSS under the gateway benchmark's load 265-324 → 191-196 MB; CPU per call: the ranges overlap,
-// a cost up to ~15% unresolved on a loaded 2-core machine (docs/benchmarks.md).
+// peak RSS under the gateway benchmark's load 209 → 186 MB beside Portkey's 198 and 194 (2×:
+// 206 beside 200), 292 → 225 MB over the whole benchmark; CPU per call inside the noise (pinned
+// A/B, JSON c=16 with 1.75×, 2× or V8's own: ×0.97-1.04 of this; docs/benchmarks.md).
 import { setFlagsFromString } from 'node:v8';
 
 const startUp = ['--semi-space-growth-factor=1', '--no-sparkplug', '--no-turbofan'];

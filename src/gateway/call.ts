@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { PromptParts } from '../core/prompt.js';
+import { countTextTokens } from '../domain/budget/index.js';
 import type { ObservedCall } from '../observability/index.js';
 import type { LlmRequestInput } from '../state/index.js';
 import type { Provider } from './providers/types.js';
@@ -83,10 +84,30 @@ export interface Reading {
   complete: boolean;
   /**
    * Output tokens counted in the text read: a floor when the provider's own count is missing.
-   * Readers make it a getter: counting is BPE over the whole answer, and `Meter.bill` reads it
-   * only when the provider's counts are missing or the answer was cut short.
+   * Readers make it a getter (`AnswerReading`): counting is BPE over the whole answer, and
+   * `Meter.bill` reads it only when the provider's counts are missing or the answer was cut short.
    */
   readonly counted?: number;
+}
+
+/**
+ * The Reading of an answer read to its end or cut short, its text counted only when `counted` is
+ * read. A class, its getter on the prototype: an object literal with its own `get` has V8 keep
+ * the getter in an AccessorPair allocated in the old generation, which held the young getter,
+ * and through its closure the call's whole context (request, answer, response), past every
+ * scavenge until the next full GC: 1.15-1.5 MB promoted per scavenge at c=16 instead of 0.35.
+ */
+export class AnswerReading implements Reading {
+  constructor(
+    public usage: Partial<Usage>,
+    public complete: boolean,
+    private readonly text: () => string,
+    private readonly model: string,
+  ) {}
+
+  get counted(): number {
+    return countTextTokens(this.text(), this.model);
+  }
 }
 
 /** How a call ended, for its row in llm_requests. */

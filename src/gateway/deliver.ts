@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { countTextTokens } from '../domain/budget/index.js';
-import { answerRead, type Call, type Reading } from './call.js';
+import { AnswerReading, answerRead, type Call, type Reading } from './call.js';
 import { answerMeta } from './wire/answer-meta.js';
 import { scrubberOf } from './credentials.js';
 import type { CredentialScrubber } from '../domain/secrets/index.js';
@@ -145,13 +144,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   // A Responses turn that continued a stored one says so (the provider was sent the context, not the id).
   const stamped = !whole && continued(parsed, call.turn);
   // Counted only if billing needs it (a usage with a count missing): a BPE pass over the answer otherwise wasted.
-  const reading = (): Reading => ({
-    usage,
-    complete: true,
-    get counted() {
-      return countTextTokens(slots.map((s) => s.text).join(''), t.model);
-    },
-  });
+  const reading = (): Reading => new AnswerReading(usage, true, () => slots.map((s) => s.text).join(''), t.model);
   if (d.guard.active && slots.length > 0) {
     let changed = false;
     for (const slot of slots) {

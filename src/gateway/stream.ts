@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { countTextTokens } from '../domain/budget/index.js';
-import { answerRead, type Call, type Outcome } from './call.js';
+import { AnswerReading, answerRead, type Call, type Outcome } from './call.js';
 import { passHeaders } from './deliver.js';
 import { scrubberOf } from './credentials.js';
 import type { CredentialScrubber } from '../domain/secrets/index.js';
@@ -172,13 +171,7 @@ class StreamRelay implements Pumped {
       status: this.status,
       httpStatus,
       // Counted only if billing needs it (no usage, or a stream cut short).
-      reading: {
-        usage: this.usage,
-        complete: this.ended,
-        get counted() {
-          return countTextTokens(text, call.target.model);
-        },
-      },
+      reading: new AnswerReading(this.usage, this.ended, () => text, call.target.model),
       redactions: this.redactions,
       firstByteMs: this.firstByteMs,
       error: this.error,
