@@ -72,7 +72,6 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
   const policy = opts.policy ? validatePolicy(opts.policy) : DEFAULT_POLICY;
   const retain = opts.retainDetections ?? true;
   const detections: Detection[] = [];
-  let blocked: Detection | null = null;
   let context = ''; // emitted text, folded, kept for look-behind
   let contextEndsOnBreak = true; // no value spans the end of context, so none need start in it
   let pending = ''; // raw text not yet emitted
@@ -121,7 +120,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     const read = disguised ? foldText(raw) : raw;
     for (const d of fresh) {
       const whole: Detection = { ...d, start: d.start + base, end: d.end + base };
-      if (blocked === null && modeFor(d.type, policy) === 'block') blocked = whole;
+      if (redactor.blocked === null && modeFor(d.type, policy) === 'block') redactor.blocked = whole;
       if (retain) detections.push(whole);
       opts.onDetection?.(whole);
     }
@@ -170,7 +169,13 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
     return emit(text, found, cut, true);
   }
 
-  return {
+  // `detections` and `blocked` are data properties, not getters: V8 allocates an object literal's
+  // accessor pair in the old generation, and its getter's closure (this whole redactor, its text
+  // included) would then outlive every scavenge until the next full GC (docs/benchmarks.md,
+  // fourth round). One redactor is made for each text slot of each redacted stream.
+  const redactor: StreamRedactor & { blocked: Detection | null } = {
+    detections,
+    blocked: null,
     push(chunk: string): string {
       if (ended) throw new ValidationError('the stream redactor has ended; create a new one');
       if (chunk.length === 0) return '';
@@ -190,11 +195,6 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
       const text = flat(context, pending);
       return emit(text, scanner.candidates(text, scanFrom(), !disguised), pending.length, false);
     },
-    get detections() {
-      return detections;
-    },
-    get blocked() {
-      return blocked;
-    },
   };
+  return redactor;
 }
