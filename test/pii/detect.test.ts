@@ -147,6 +147,30 @@ describe('hard negatives stay untouched', () => {
   });
 });
 
+describe('a decimal number is no phone number', () => {
+  it('leaves numbers with one decimal point alone, whichever plan their digits fit (a JSON timestamp, a measurement)', () => {
+    // Integer parts that are country codes or area codes and fractions of 5-11 digits: as
+    // digits alone, 201 824894574 is a German number (Essen) and 9211 94613964 fits others.
+    const flagged: string[] = [];
+    for (let int = 1; int < 10_000; int = Math.floor(int * 1.37) + 1) {
+      for (let len = 5; len <= 11; len++) {
+        const frac = String(int * 7919 + len * 104729).padEnd(len, '7').slice(0, len);
+        const text = `{"at": ${int}.${frac}, "status": 503} took ${int}.${frac} s`;
+        if (scan(text, { types: ['PHONE'] }).length > 0) flagged.push(`${int}.${frac}`);
+      }
+    }
+    for (const v of ['201.824894574', '921.194613964', '651.941995181', '341.476839029', '3.14159265358']) {
+      if (scan(`{"at": ${v}}`).length > 0) flagged.push(v);
+    }
+    expect(flagged).toEqual([]);
+  });
+
+  it('still finds one after a phone word, and dotted numbers of more groups', () => {
+    expect(found('Phone: 201.824894574')).toEqual(['PHONE:201.824894574']);
+    expect(found('call 415.555.2671 or +33.1.42.68.53.00')).toEqual(['PHONE:415.555.2671', 'PHONE:+33.1.42.68.53.00']);
+  });
+});
+
 describe('overlaps', () => {
   it('keeps the longest finding: an address whose local part looks like a phone is one e-mail', () => {
     expect(found('write to 555-123-4567@fax.example.com')).toEqual(['EMAIL:555-123-4567@fax.example.com']);

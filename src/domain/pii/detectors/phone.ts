@@ -42,6 +42,10 @@ export function phoneConfidence(s: DigitShape, regions: readonly CountryCode[]):
     // country. Longer lists of small groups (+20 21 22 23 24 25) need a valid number.
     return international(s.digits, s.groups.length > 1 && s.groups.length <= 5 && !partOfLongerRun(s.text, s.start, s.end));
   }
+  // `201.824894574`, `1234.56789012`: one dot between two runs of digits is a decimal point (a
+  // timestamp, a measurement, a JSON number), whichever country's plan its digits happen to fit
+  // (0201 824894574 is a German number); only a phone word before it makes it a phone.
+  if (s.groups.length === 2 && s.joins === '.' && !phoneWordBefore(s.text, s.start)) return 0;
   // 0044 20 7946 0958: the international prefix written as digits.
   if (s.groups.length > 1 && s.digits.startsWith('00') && n >= 10 && n <= 17 && international(s.digits.slice(2), false) > 0) return 0.85;
   if (nanpShape(s.groups, s.digits)) return 0.9;
