@@ -154,7 +154,9 @@ describe('a decimal number is no phone number', () => {
     const flagged: string[] = [];
     for (let int = 1; int < 10_000; int = Math.floor(int * 1.37) + 1) {
       for (let len = 5; len <= 11; len++) {
-        const frac = String(int * 7919 + len * 104729).padEnd(len, '7').slice(0, len);
+        const frac = String(int * 7919 + len * 104729)
+          .padEnd(len, '7')
+          .slice(0, len);
         const text = `{"at": ${int}.${frac}, "status": 503} took ${int}.${frac} s`;
         if (scan(text, { types: ['PHONE'] }).length > 0) flagged.push(`${int}.${frac}`);
       }
