@@ -1,0 +1,49 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+// No object literal in src/ has its own getter or setter (`{ get x() { … } }`): V8 allocates a
+// literal's accessor pair in the old generation, so the accessor's closure, and all it captures
+// (a call's request, answer and response, a stream's text), outlives every scavenge until the
+// next full GC. One such getter on every call promoted the whole call: 1.2 MB a scavenge against
+// 0.37, JSON c=16 CPU ×1.1 (docs/benchmarks.md, fourth round). A class with the getter on its
+// prototype, or a data property, costs nothing of the kind.
+
+const SRC = resolve(import.meta.dirname, '../../src');
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return tsFiles(path);
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** `file:line name` of every getter or setter declared in an object literal of `text`. */
+export function literalAccessors(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if ((ts.isGetAccessorDeclaration(node) || ts.isSetAccessorDeclaration(node)) && ts.isObjectLiteralExpression(node.parent)) {
+      found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1} ${node.name.getText(source)}`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+describe('object literals without accessors', () => {
+  it('finds a literal getter or setter, and not a class one', () => {
+    const text = 'class A { get a() { return 1; } }\nconst o = {\n  get b() { return 2; },\n  set c(v: number) {},\n  d: 1,\n};';
+    expect(literalAccessors('x.ts', text)).toEqual(['x.ts:3 b', 'x.ts:4 c']);
+  });
+
+  it('src/ has none (their closures would outlive every scavenge)', () => {
+    const files = tsFiles(SRC);
+    expect(files.length).toBeGreaterThan(100);
+    const found = files.flatMap((f) => literalAccessors(relative(SRC, f), readFileSync(f, 'utf8')));
+    expect(found).toEqual([]);
+  });
+});
