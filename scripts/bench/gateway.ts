@@ -3,7 +3,7 @@
 // persistence and PII redaction on, and side by side with Portkey's open-source gateway (when
 // installed) against the same upstream in the same run. Per-response timing with process.hrtime.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { Pool } from 'undici';
 import { budgetUse, budgetUseRows } from './budget-use.js';
 import { compareBuilds } from './gateway/ab.js';
 import { load, REQUEST, RESP_REQUEST, RESP_STREAM_REQUEST, serveMock, startGateway, startMock, STREAM_REQUEST } from './gateway/load.js';
-import { fmt, idleRssMb, median, percentile, portkeyEntry, portkeyHeaders, report, rssMb, startPortkey, type Row } from './lib.js';
+import { cpuMs, fmt, idleRssMb, median, percentile, portkeyEntry, portkeyHeaders, report, rssMb, startPortkey, type Row } from './lib.js';
 
 /** Alternating runs per protocol when /v1/responses is set beside chat. */
 const ROUNDS = 5;
@@ -37,12 +37,6 @@ async function serveBare(upstream: string): Promise<void> {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-}
-
-/** utime+stime of a process in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
 /** Rounds of the side-by-side comparison; the order of the two gateways alternates between rounds. */

@@ -1,9 +1,9 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -310,6 +310,21 @@ export function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
+/**
+ * The machine's cores split for a benchmark that gives the process under test a core of its own:
+ * the last one for it, the others for the load (and everything else), all of them to undo.
+ */
+export function coresApart(what: string): { own: number; others: string; all: string } {
+  const n = cpus().length;
+  if (n < 2) throw new Error(`${what} needs at least 2 cores (one for the process under test, the others for the load)`);
+  return { own: n - 1, others: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` };
+}
+
+/** `node args`, on core `cpu` alone when given (taskset execs node: the child's pid is node's). */
+export function spawnNode(args: string[], cpu: number | undefined, opts: SpawnOptions): ChildProcess {
+  return cpu === undefined ? spawn(process.execPath, args, opts) : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], opts);
+}
+
 /** Pin a process (and the threads and children it starts from now on) to these CPUs. */
 export function pin(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
@@ -341,11 +356,7 @@ export async function serve(db: string, admin: string, lagFile?: string, nodeArg
   const t0 = performance.now();
   const args = [...nodeArgs, ...(lagFile ? ['--import', join(lagFile, '..', 'lag.mjs')] : []), CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'];
   const env = { ...process.env, ...(lagFile ? { SCALE_LAG_FILE: lagFile } : {}) };
-  // On one core of its own (`cpu`): taskset execs node, so the child's pid is the server's.
-  const child =
-    cpu === undefined
-      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
-      : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawnNode(args, cpu, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const origin = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {

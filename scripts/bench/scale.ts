@@ -22,13 +22,13 @@
 //   SCALE_PIN=1: part 1 with iron-cage on the machine's last core alone and the agents' interpreters
 //   and this benchmark on the others (taskset), as when the agents run on other machines: on 2
 //   cores shared by all, the stalls are the server waiting for a core (docs/benchmarks.md).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { adminKey, api, cpuMs, fillRun, fmt, percentile, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
+import { adminKey, api, coresApart, cpuMs, fillRun, fmt, percentile, pin, queryState, report, serve, wallNow, type Row, type Serve } from './lib.js';
 import { attribute, describeStall, LAG_PRELOAD, profileIn, readLag, stallTotals, type Attributed } from './scale/stalls.js';
 
 const env = (name: string, def: number) => {
@@ -53,20 +53,9 @@ const CPU_PROF = process.env.SCALE_CPU_PROF === '1';
 const CPU_PROF_KEEP = process.env.SCALE_CPU_PROF_KEEP || null;
 const KEPT_DB = process.env.SCALE_DB || null;
 /** SCALE_PIN=1: the server's own core (the last), and the cores this benchmark and its agents keep. */
-const PIN = process.env.SCALE_PIN === '1' ? pinning() : null;
+const PIN = process.env.SCALE_PIN === '1' ? coresApart('SCALE_PIN=1') : null;
 const PYTHONPATH = new URL('../../src/python', import.meta.url).pathname;
 const MB = 1024 * 1024;
-
-function pinning(): { server: number; others: string; all: string } {
-  const n = cpus().length;
-  if (n < 2) throw new Error('SCALE_PIN=1 needs at least 2 cores');
-  return { server: n - 1, others: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` };
-}
-
-/** This process's cores (its agents inherit them): `taskset -p`. */
-function pinSelf(cores: string): void {
-  execFileSync('taskset', ['-a', '-p', '-c', cores, String(process.pid)], { stdio: 'ignore' });
-}
 
 /** A standard-library agent: one chat call a second for argv[1] seconds, progress after each; prints its latencies. */
 const AGENT_PY = `
@@ -268,8 +257,8 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
     const lagFile = join(dir, 'lag.jsonl');
     writeFileSync(lagFile, '');
     const db = join(dir, 'agents.db');
-    const s = await serve(db, adminKey(db), lagFile, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : [], PIN?.server);
-    if (PIN) pinSelf(PIN.others);
+    const s = await serve(db, adminKey(db), lagFile, CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', dir] : [], PIN?.own);
+    if (PIN) pin(process.pid, PIN.others); // its agents inherit them
     let stopped = false;
     try {
       const keys: Array<{ agentId: string; token: string }> = [];
@@ -294,7 +283,7 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       rows.push({
         metric: 'where the processes ran',
         value: PIN
-          ? `iron-cage on core ${PIN.server} alone; the agents' interpreters and this benchmark on ${PIN.others} (SCALE_PIN=1)`
+          ? `iron-cage on core ${PIN.own} alone; the agents' interpreters and this benchmark on ${PIN.others} (SCALE_PIN=1)`
           : `all on the machine's ${cpus().length} cores, shared (SCALE_PIN=1: iron-cage on a core of its own)`,
       });
       const ms = (x: number) => `${fmt(x, 2)} ms`;
@@ -381,7 +370,7 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       return { one: summary(one), many: summary(many), idleRssMb: idle, firstCallMs: first.ms, firstCallStallMs: first.stall, stalls: { one: stalls(one), many: stalls(many) }, profile };
     } finally {
       if (!stopped) await s.stop();
-      if (PIN) pinSelf(PIN.all);
+      if (PIN) pin(process.pid, PIN.all);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

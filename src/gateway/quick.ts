@@ -93,10 +93,10 @@ function intField(data: string, key: string): number | undefined {
   const k = data.lastIndexOf(key);
   if (k === -1) return undefined;
   const v = k + key.length;
-  let i = data.charCodeAt(v) === 45 /* - */ ? v + 1 : v;
+  const first = data.charCodeAt(v) === 45 /* - */ ? v + 1 : v;
+  let i = first;
   let n = 0;
   for (let c = data.charCodeAt(i); c >= 48 && c <= 57; c = data.charCodeAt(++i)) n = n * 10 + (c - 48);
-  const first = data.charCodeAt(v) === 45 ? v + 1 : v;
   if (i === first) return undefined;
   if (i - first > 15) return Number(data.slice(v, i));
   return first === v ? n : -n;

@@ -8,11 +8,10 @@
 // (docs/benchmarks.md, fourth round). The builds take turns within each round, in an order that
 // reverses every round; what is compared is each round's ratio to the first build, CPU per call
 // read from /proc (every thread of the gateway).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuMs, fmt, median, type Row } from '../lib.js';
+import { coresApart, cpuMs, fmt, median, pin, type Row } from '../lib.js';
 import { load, REQUEST, RESP_STREAM_REQUEST, RESP_STREAM_UNSTORED, startGateway, startMock, STREAM_REQUEST } from './load.js';
 
 interface Kind {
@@ -46,10 +45,9 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
   const bins = builds.map(binOf);
   const kinds = kindsSpec.split(',').filter(Boolean);
   for (const k of kinds) if (!KINDS[k]) throw new Error(`BENCH_AB_KINDS: ${k}: one of ${Object.keys(KINDS).join(', ')}`);
-  const n = cpus().length;
-  if (n < 2) throw new Error('BENCH_AB needs at least 2 cores (the gateways on one, the load on the others)');
+  const cores = coresApart('BENCH_AB');
   // This process and the mock it forks on every core but the last; each gateway on the last.
-  execFileSync('taskset', ['-a', '-p', '-c', n === 2 ? '0' : `0-${n - 2}`, String(process.pid)], { stdio: 'ignore' });
+  pin(process.pid, cores.others);
   const dir = mkdtempSync(join(tmpdir(), 'iron-gw-ab-'));
   const mock = await startMock();
   const gws: Awaited<ReturnType<typeof startGateway>>[] = [];
@@ -57,7 +55,7 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
     for (const [i, cli] of bins.entries()) {
       const own = join(dir, String(i));
       mkdirSync(own);
-      gws.push(await startGateway(own, mock.url, { cli, cpu: n - 1 }));
+      gws.push(await startGateway(own, mock.url, { cli, cpu: cores.own }));
     }
     for (const g of gws) for (const k of kinds) await load(g.origin, KINDS[k]!.path, g.token, KINDS[k]!.body, KINDS[k]!.c, 1500, KINDS[k]!.stream);
     // per kind, per build: CPU ms a call, p50 ms, calls/s; one entry a round
@@ -84,7 +82,7 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
       }
     }
     const rows: Row[] = [{ metric: 'builds (the first is the base)', value: builds.map((b, i) => `${String.fromCharCode(65 + i)}: ${b}`).join('; ') }];
-    rows.push({ metric: 'rounds; where it ran', value: `${rounds}; each gateway on core ${n - 1} alone, the mock and the load on the others` });
+    rows.push({ metric: 'rounds; where it ran', value: `${rounds}; each gateway on core ${cores.own} alone, the mock and the load on the others` });
     for (const k of kinds) {
       const per = got.get(k)!;
       for (const [name, pick, digits] of [

@@ -1,12 +1,13 @@
 // The gateway benchmark's load, shared with the benchmarks that set something beside it (the
 // metrics scrape): the mock upstream (its own process: the running bench file started with
 // `mock`), `iron-cage serve` in front of it, and a closed-loop load with per-response timing.
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
+import { spawnNode } from '../lib.js';
 
 /** The build under test: this checkout's (startGateway's `cli` starts another). */
 export const DEFAULT_CLI = resolve(process.cwd(), 'bin/iron-cage.js');
@@ -193,11 +194,7 @@ export async function startGateway(
   // BENCH_NODE_ARGS: flags for the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const args = [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'];
-  // With `cpu`, on that core alone (taskset execs node: the child's pid is the server's).
-  const child =
-    o.cpu === undefined
-      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn('taskset', ['-c', String(o.cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnNode(args, o.cpu, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   const deadline = Date.now() + 10_000;
