@@ -2,7 +2,7 @@
 // be processed (not UTF-8, binary, a line too long to hold) ends with one clear line on
 // stderr and exit code 2, never a stack trace; memory stays bounded either way.
 import { IronCageError } from '../core/errors.js';
-import { createStreamRedactor, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
+import { createStreamRedactor, LATIN_NEVER_FOLDS, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
 
 export interface SafetyCommandOptions extends RedactOptions {
   /** Where messages go; process.stderr by default. */
@@ -134,13 +134,15 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
     const json = opts.json ? new JsonResults() : null;
     let ids: Array<string | undefined> = [];
     let texts: string[] = [];
+    let folded: boolean[] = [];
     const emit = (line: string) => {
-      const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
-      ids.push(id);
-      texts.push(text);
+      const input = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
+      ids.push(input.id);
+      texts.push(input.text);
+      folded.push(input.folded === true);
     };
     const flush = async () => {
-      const found = scanner.scanEach(texts);
+      const found = scanner.scanEach(texts, folded);
       let results = '';
       for (let k = 0; k < found.length; k++) {
         lineNo++;
@@ -153,6 +155,7 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
       }
       ids = [];
       texts = [];
+      folded = [];
       await write(output, json !== null ? json.take() : results);
     };
 
@@ -289,15 +292,21 @@ function tooLong(lineNo: number, max: number): InputError {
 // `{"id":…,"text":"…"}` as JSON.stringify writes it, when neither value needs an escape and the
 // id is a string or an integer JSON.parse reads exactly (at most 15 digits, no -0): the values
 // are read off the line, which JSON.parse would read the same, without building an object.
-const PLAIN_RECORD = /^\{"id":(?:"([^"\\\u0000-\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([^"\\\u0000-\u001f]*)"\}$/;
+const plainRecord = (textChar: string) => new RegExp(`^\\{"id":(?:"([^"\\\\\\u0000-\\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"(${textChar}*)"\\}$`);
+const PLAIN_RECORD = plainRecord('[^"\\\\\\u0000-\\u001f]');
+// The same record whose text holds nothing that folds (printable ASCII and the Latin letters and
+// signs normalize.ts reads as they are): the engine then need not look (most records are such).
+const UNFOLDED_RECORD = plainRecord(`[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e${LATIN_NEVER_FOLDS}]`);
 
 /**
  * `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. `id` is
  * the id as JSON.stringify writes it (an integer id of a plain record is its digits as written).
  */
-function lineInput(line: string): { id?: string; text: string } {
+function lineInput(line: string): { id?: string; text: string; folded?: boolean } {
   // A line with a backslash has an escape (or is no plain record): the regex is not tried on it.
   if (line.charCodeAt(0) === 123 && line.indexOf('\\') === -1) {
+    const unfolded = UNFOLDED_RECORD.exec(line);
+    if (unfolded !== null) return { id: unfolded[2] ?? JSON.stringify(unfolded[1]), text: unfolded[3]!, folded: true };
     const plain = PLAIN_RECORD.exec(line);
     if (plain !== null) return { id: plain[2] ?? JSON.stringify(plain[1]), text: plain[3]! };
   }

@@ -24,8 +24,9 @@ export interface Scanner {
    * `texts.map((t) => scan(t))`, the same findings, with the texts that have nothing to fold read
    * in one pass (joined by APART): a scan has a cost of its own in every detector (its last
    * search runs to the text's end and fails), ~0.6 µs, as much as a short record's reading.
+   * `folded[k]`: the caller knows nothing in `texts[k]` folds (as for candidates), so no pass looks.
    */
-  scanEach(texts: readonly string[]): Detection[][];
+  scanEach(texts: readonly string[], folded?: readonly boolean[]): Detection[][];
 }
 
 // Between the stretches of a long text read together, and between the texts scanEach reads as
@@ -136,7 +137,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
 
   const scan = (text: string): Detection[] => resolve(text, candidates(text));
 
-  function scanEach(texts: readonly string[]): Detection[][] {
+  function scanEach(texts: readonly string[], folded: readonly boolean[] = []): Detection[][] {
     const results = new Array<Detection[]>(texts.length);
     // Read together: texts with nothing to fold (the folded reading maps offsets per text). Each
     // starts and ends where the joined text has APART, which a detector reads as it reads a
@@ -145,11 +146,11 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     const together: number[] = [];
     for (let k = 0; k < texts.length; k++) {
       const text = texts[k]!;
-      if (firstFold(text) === -1) together.push(k);
+      if (folded[k] === true || firstFold(text) === -1) together.push(k);
       else results[k] = scan(text);
     }
     if (together.length < 2) {
-      for (const k of together) results[k] = scan(texts[k]!);
+      for (const k of together) results[k] = resolve(texts[k]!, candidates(texts[k]!, 0, true));
       return results;
     }
     const n = together.length;
