@@ -292,11 +292,14 @@ function tooLong(lineNo: number, max: number): InputError {
 // `{"id":…,"text":"…"}` as JSON.stringify writes it, when neither value needs an escape and the
 // id is a string or an integer JSON.parse reads exactly (at most 15 digits, no -0): the values
 // are read off the line, which JSON.parse would read the same, without building an object.
-const plainRecord = (textChar: string) => new RegExp(`^\\{"id":(?:"([^"\\\\\\u0000-\\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"(${textChar}*)"\\}$`);
-const PLAIN_RECORD = plainRecord('[^"\\\\\\u0000-\\u001f]');
-// The same record whose text holds nothing that folds (printable ASCII and the Latin letters and
-// signs normalize.ts reads as they are): the engine then need not look (most records are such).
-const UNFOLDED_RECORD = plainRecord(`[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e${LATIN_NEVER_FOLDS}]`);
+// Read in two steps, one pass over the text either way: the text's first characters that
+// cannot fold (printable ASCII and the Latin letters and signs normalize.ts reads as they are;
+// most records are all such, and the engine then need not look), then, if the record does not
+// end there, the rest of a plain text (anything but a quote, a backslash or a control). The
+// closing `"}` is optional in the first step, so a text that holds something to fold costs no
+// backtracking over what was read.
+const PLAIN_RECORD_START = new RegExp(`^\\{"id":(?:"([^"\\\\\\u0000-\\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e${LATIN_NEVER_FOLDS}]*)("\\}$)?`);
+const PLAIN_TEXT_REST = /[^"\\\u0000-\u001f]*"\}$/y;
 
 /**
  * `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. `id` is
@@ -305,10 +308,13 @@ const UNFOLDED_RECORD = plainRecord(`[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e${LATIN_NE
 function lineInput(line: string): { id?: string; text: string; folded?: boolean } {
   // A line with a backslash has an escape (or is no plain record): the regex is not tried on it.
   if (line.charCodeAt(0) === 123 && line.indexOf('\\') === -1) {
-    const unfolded = UNFOLDED_RECORD.exec(line);
-    if (unfolded !== null) return { id: unfolded[2] ?? JSON.stringify(unfolded[1]), text: unfolded[3]!, folded: true };
-    const plain = PLAIN_RECORD.exec(line);
-    if (plain !== null) return { id: plain[2] ?? JSON.stringify(plain[1]), text: plain[3]! };
+    const plain = PLAIN_RECORD_START.exec(line);
+    if (plain !== null) {
+      const id = plain[2] ?? JSON.stringify(plain[1]);
+      if (plain[4] !== undefined) return { id, text: plain[3]!, folded: true };
+      PLAIN_TEXT_REST.lastIndex = plain[0].length;
+      if (PLAIN_TEXT_REST.test(line)) return { id, text: line.slice(plain[0].length - plain[3]!.length, -2) };
+    }
   }
   if (!line.trimStart().startsWith('{')) return { text: line };
   try {
