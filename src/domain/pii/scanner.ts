@@ -36,7 +36,6 @@ export interface Scanner {
 // one: whitespace no value spans, longer than any detector looks behind or ahead of a value
 // (json-batch.ts joins values the same way).
 const APART = '\n'.repeat(LOOK_BEHIND + 1);
-const READS_TO_END = 'SG.';
 
 const RISK_RANK: Readonly<Record<Risk, number>> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
 const RISKS = new Set<string>(Object.keys(RISK_RANK));
@@ -179,10 +178,6 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     };
     // Each text's candidates, resolved on their own as scan() resolves them.
     const own = new Array<Candidate[] | undefined>(n);
-    const alone = new Uint8Array(n);
-    // A SendGrid key's test reads to the end of its text (keys.ts: no '.' after the body's own):
-    // a text holding the prefix is scanned alone, so what follows it in `joined` cannot decide.
-    for (let at = joined.indexOf(READS_TO_END); at !== -1; at = joined.indexOf(READS_TO_END, at + 1)) alone[textAt(at)] = 1;
     for (const c of detect(joined, 0)) {
       const j = textAt(c.start);
       // No value holds a line break, so none spans APART; were one to, every text is scanned alone.
@@ -197,7 +192,7 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     for (let j = 0; j < n; j++) {
       const k = together[j]!;
       const list = own[j];
-      results[k] = alone[j] === 1 ? scan(texts[k]!) : list === undefined ? [] : resolve(joined, list, starts[j]!);
+      results[k] = list === undefined ? [] : resolve(joined, list, starts[j]!);
     }
     return results;
   }
