@@ -2,7 +2,7 @@
 // be processed (not UTF-8, binary, a line too long to hold) ends with one clear line on
 // stderr and exit code 2, never a stack trace; memory stays bounded either way.
 import { IronCageError } from '../core/errors.js';
-import { createStreamRedactor, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
+import { createStreamRedactor, LATIN_NEVER_FOLDS, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
 
 export interface SafetyCommandOptions extends RedactOptions {
   /** Where messages go; process.stderr by default. */
@@ -128,31 +128,42 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
     let held = 0;
     let lineNo = 0;
 
-    // The results of the lines an input chunk completes, written together: one write (and one
-    // wait for the pipe) per chunk, not per line, which is what records of a few hundred bytes cost most.
+    // The lines an input chunk completes are scanned together (scanEach: one pass over their
+    // texts) and their results written together: one write (and one wait for the pipe) per
+    // chunk, not per line, which is what records of a few hundred bytes cost most.
     const json = opts.json ? new JsonResults() : null;
-    let results = '';
+    let ids: Array<string | undefined> = [];
+    let texts: string[] = [];
+    let folded: boolean[] = [];
     const emit = (line: string) => {
-      lineNo++;
-      const { id, text } = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
-      const found = scanner.scan(text);
-      if (json !== null) json.line(id, found);
-      else {
-        const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${id})`;
-        for (const d of found) results += `${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`;
-      }
+      const input = lineInput(line.endsWith('\r') ? line.slice(0, -1) : line);
+      ids.push(input.id);
+      texts.push(input.text);
+      folded.push(input.folded === true);
     };
     const flush = async () => {
-      const out = json !== null ? json.take() : results;
-      results = '';
-      await write(output, out);
+      const found = scanner.scanEach(texts, folded);
+      let results = '';
+      for (let k = 0; k < found.length; k++) {
+        lineNo++;
+        const id = ids[k];
+        if (json !== null) json.line(id, found[k]!);
+        else {
+          const where = id === undefined ? `${lineNo}` : `${lineNo} (id ${id})`;
+          for (const d of found[k]!) results += `${where}:${d.start}-${d.end} ${d.type} ${d.risk}\n`;
+        }
+      }
+      ids = [];
+      texts = [];
+      folded = [];
+      await write(output, json !== null ? json.take() : results);
     };
 
     const take = async (text: string) => {
       let from = 0;
       for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
         held += nl - from;
-        if (held > maxLine) throw tooLong(lineNo + 1, maxLine);
+        if (held > maxLine) throw tooLong(lineNo + texts.length + 1, maxLine);
         let line = text.slice(from, nl);
         if (pieces.length > 0) {
           pieces.push(line);
@@ -166,7 +177,7 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
       if (from < text.length) {
         pieces.push(text.slice(from));
         held += text.length - from;
-        if (held > maxLine) throw tooLong(lineNo + 1, maxLine);
+        if (held > maxLine) throw tooLong(lineNo + texts.length + 1, maxLine);
       }
       await flush();
     };
@@ -281,17 +292,29 @@ function tooLong(lineNo: number, max: number): InputError {
 // `{"id":…,"text":"…"}` as JSON.stringify writes it, when neither value needs an escape and the
 // id is a string or an integer JSON.parse reads exactly (at most 15 digits, no -0): the values
 // are read off the line, which JSON.parse would read the same, without building an object.
-const PLAIN_RECORD = /^\{"id":(?:"([^"\\\u0000-\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([^"\\\u0000-\u001f]*)"\}$/;
+// Read in two steps, one pass over the text either way: the text's first characters that
+// cannot fold (printable ASCII and the Latin letters and signs normalize.ts reads as they are;
+// most records are all such, and the engine then need not look), then, if the record does not
+// end there, the rest of a plain text (anything but a quote, a backslash or a control). The
+// closing `"}` is optional in the first step, so a text that holds something to fold costs no
+// backtracking over what was read.
+const PLAIN_RECORD_START = new RegExp(`^\\{"id":(?:"([^"\\\\\\u0000-\\u001f]*)"|(0|-?[1-9][0-9]{0,14})),"text":"([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e${LATIN_NEVER_FOLDS}]*)("\\}$)?`);
+const PLAIN_TEXT_REST = /[^"\\\u0000-\u001f]*"\}$/y;
 
 /**
  * `{"id": …, "text": "…"}` lines are scanned on their text; any other line as it is. `id` is
  * the id as JSON.stringify writes it (an integer id of a plain record is its digits as written).
  */
-function lineInput(line: string): { id?: string; text: string } {
+function lineInput(line: string): { id?: string; text: string; folded?: boolean } {
   // A line with a backslash has an escape (or is no plain record): the regex is not tried on it.
   if (line.charCodeAt(0) === 123 && line.indexOf('\\') === -1) {
-    const plain = PLAIN_RECORD.exec(line);
-    if (plain !== null) return { id: plain[2] ?? JSON.stringify(plain[1]), text: plain[3]! };
+    const plain = PLAIN_RECORD_START.exec(line);
+    if (plain !== null) {
+      const id = plain[2] ?? JSON.stringify(plain[1]);
+      if (plain[4] !== undefined) return { id, text: plain[3]!, folded: true };
+      PLAIN_TEXT_REST.lastIndex = plain[0].length;
+      if (PLAIN_TEXT_REST.test(line)) return { id, text: line.slice(plain[0].length - plain[3]!.length, -2) };
+    }
   }
   if (!line.trimStart().startsWith('{')) return { text: line };
   try {

@@ -66,6 +66,15 @@ describe('vendor API keys', () => {
     expect(redact(`use ${key} here`).text).toBe('use [API_KEY_REDACTED] here');
   });
 
+  // A key's test reads the key, never the text after it (a SendGrid key was missed in any text
+  // with a '.' anywhere after it, and at a sentence's end), so a key is found wherever it stands.
+  it.each(KEYS)('%s, at the end of a sentence and before others', (_vendor, key) => {
+    expect(found(`The key is ${key}.`)).toEqual([`API_KEY:${key}`]);
+    expect(found(`Use ${key}. Rotate it by Friday. Thanks.`)).toEqual([`API_KEY:${key}`]);
+    expect(found(`keys: ${key}, ${key}... and v1.2`)).toEqual([`API_KEY:${key}`, `API_KEY:${key}`]);
+    expect(redact(`(${key}). Done.`).text).toBe('([API_KEY_REDACTED]). Done.');
+  });
+
   it('random bodies without a digit are keys: every one of 2,000 drawn', () => {
     let missed = 0;
     for (let seed = 100; seed < 2100; seed++) {

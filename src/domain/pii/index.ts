@@ -21,3 +21,4 @@ export { auditFields, deriveAuditKeys, openSealedValue, sealValue, type AuditKey
 export { emptyProtectionCounters, addDetections, type ProtectionCounters } from './counters.js';
 export { createJsonStreamRedactor, redactJsonText, mapJsonStrings, type TextRedactor } from './json.js';
 export { jsonTexts, mayHoldPii, type JsonTexts } from './json-batch.js';
+export { LATIN_NEVER_FOLDS } from './normalize.js';

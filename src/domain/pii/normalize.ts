@@ -170,7 +170,9 @@ function foldAt(text: string, i: number): string | null {
 // €. The regex skips those as fast as ASCII, rather than stopping at each é, ł or € of a long
 // text (a test holds that none of them folds). Other alphabets are walked by hand, a run at a
 // time: past about 15 ranges V8 compiles such a class into a matcher five times slower.
-const MAY_FOLD = /[^\t-\r\x20-\x7e\u00a1-\u00a7\u00a9\u00ab\u00ac\u00ae\u00b0\u00b1\u00b6\u00bb\u00bf-\u0131\u0134-\u013e\u0141-\u0148\u014a-\u017e\u2018-\u2022\u20ac]/g;
+/** Those characters past ASCII, as the inside of a regex class (scan's CLI reads its records' text with them). */
+export const LATIN_NEVER_FOLDS = '\\u00a1-\\u00a7\\u00a9\\u00ab\\u00ac\\u00ae\\u00b0\\u00b1\\u00b6\\u00bb\\u00bf-\\u0131\\u0134-\\u013e\\u0141-\\u0148\\u014a-\\u017e\\u2018-\\u2022\\u20ac';
+const MAY_FOLD = new RegExp(`[^\\t-\\r\\x20-\\x7e${LATIN_NEVER_FOLDS}]`, 'g');
 
 /** Printable ASCII, a tab or a line break: stands for itself (NaN, past an end, does not). */
 function isPlain(c: number): boolean {

@@ -20,10 +20,21 @@ export interface Scanner {
    */
   candidates(text: string, from?: number, folded?: boolean): Candidate[];
   resolve(text: string, candidates: Candidate[]): Detection[];
+  /**
+   * `texts.map((t) => scan(t))`, the same findings, with the texts that have nothing to fold read
+   * in one pass (joined by APART). Each scan has a cost of its own in every detector (~0.6 µs: the
+   * last search of each runs to the text's end and fails) and the detectors read a slice of a
+   * longer string (scan's lines of a decoded chunk) slower than a flat one; the joined text is
+   * flat, but joining copies. Slices pay (2,000 records in ~10 chunks: 9.1 → 8.8 ms), flat
+   * strings do not (8.7 → 8.9). `folded[k]`: the caller knows nothing in `texts[k]` folds (as for
+   * candidates), so no pass looks.
+   */
+  scanEach(texts: readonly string[], folded?: readonly boolean[]): Detection[][];
 }
 
-// Between the stretches of a long text read together: whitespace no value spans, longer than
-// any detector looks behind or ahead of a value (json-batch.ts joins values the same way).
+// Between the stretches of a long text read together, and between the texts scanEach reads as
+// one: whitespace no value spans, longer than any detector looks behind or ahead of a value
+// (json-batch.ts joins values the same way).
 const APART = '\n'.repeat(LOOK_BEHIND + 1);
 
 const RISK_RANK: Readonly<Record<Risk, number>> = { HIGH: 3, MEDIUM: 2, LOW: 1 };
@@ -114,18 +125,79 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
     return found;
   }
 
-  function resolve(text: string, found: Candidate[]): Detection[] {
+  /** Findings from candidates; `offset`: where the text they were found in starts in `text`. */
+  function resolve(text: string, found: Candidate[], offset = 0): Detection[] {
     const kept = resolveOverlaps(text, found, risk);
     const result: Detection[] = [];
     for (const c of kept) {
       const value = text.slice(c.start, c.end);
       if (allowed(c.type, value)) continue;
-      result.push({ type: c.type, start: c.start, end: c.end, value, risk: risk[c.type], confidence: c.confidence });
+      result.push({ type: c.type, start: c.start - offset, end: c.end - offset, value, risk: risk[c.type], confidence: c.confidence });
     }
     return result;
   }
 
-  return { candidates, resolve, scan: (text) => resolve(text, candidates(text)) };
+  const scan = (text: string): Detection[] => resolve(text, candidates(text));
+
+  function scanEach(texts: readonly string[], folded: readonly boolean[] = []): Detection[][] {
+    const results = new Array<Detection[]>(texts.length);
+    // Read together: texts with nothing to fold (the folded reading maps offsets per text). Each
+    // starts and ends where the joined text has APART, which a detector reads as it reads a
+    // text's start or end (whitespace: no letter, digit, sign or group space), and no decision
+    // reads further than LOOK_BEHIND characters into it (test/pii/scan-each.test.ts).
+    const together: number[] = [];
+    for (let k = 0; k < texts.length; k++) {
+      const text = texts[k]!;
+      if (folded[k] === true || firstFold(text) === -1) together.push(k);
+      else results[k] = scan(text);
+    }
+    if (together.length < 2) {
+      for (const k of together) results[k] = resolve(texts[k]!, candidates(texts[k]!, 0, true));
+      return results;
+    }
+    const n = together.length;
+    const starts = new Int32Array(n + 1);
+    const pieces = new Array<string>(n);
+    for (let j = 0, at = 0; j <= n; j++) {
+      starts[j] = at;
+      if (j === n) break;
+      pieces[j] = texts[together[j]!]!;
+      at += pieces[j]!.length + APART.length;
+    }
+    const joined = pieces.join(APART);
+    /** The text of `together` that joined offset `at` falls in (or in the APART after it). */
+    const textAt = (at: number): number => {
+      let lo = 0;
+      let hi = n - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= at) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
+    // Each text's candidates, resolved on their own as scan() resolves them.
+    const own = new Array<Candidate[] | undefined>(n);
+    for (const c of detect(joined, 0)) {
+      const j = textAt(c.start);
+      // No value holds a line break, so none spans APART; were one to, every text is scanned alone.
+      if (c.end > starts[j + 1]! - APART.length) {
+        for (const k of together) results[k] = scan(texts[k]!);
+        return results;
+      }
+      const list = own[j];
+      if (list === undefined) own[j] = [c];
+      else list.push(c);
+    }
+    for (let j = 0; j < n; j++) {
+      const k = together[j]!;
+      const list = own[j];
+      results[k] = list === undefined ? [] : resolve(joined, list, starts[j]!);
+    }
+    return results;
+  }
+
+  return { candidates, resolve, scan, scanEach };
 }
 
 /** Whether `at` lies in one of the [start, end) pairs of `stretches` (in order, apart). */

@@ -58,7 +58,7 @@ const sendgrid = (c: number) => base64url(c) || c === 46;
 const VENDORS: Record<string, Shape> = {
   npm_: { body: alnum, min: 36, max: 36, confidence: 0.95 },
   hf_: { body: alnum, min: 30, max: 40, confidence: 0.9 },
-  'SG.': { body: sendgrid, min: 66, max: 66, confidence: 0.95, random: (t, s, e) => t.charCodeAt(s + 22) === 46 && t.indexOf('.', s + 23) < 0 && looksRandom(t, s, e) },
+  'SG.': { body: sendgrid, min: 66, max: 66, confidence: 0.95, random: (t, s, e) => t.charCodeAt(s + 22) === 46 && !dotIn(t, s + 23, e) && looksRandom(t, s, e) },
   gsk_: { body: alnum, min: 52, max: 52, confidence: 0.95 },
   'xai-': { body: alnum, min: 80, max: 80, confidence: 0.95 },
   r8_: { body: alnum, min: 37, max: 37, confidence: 0.9 },
@@ -70,6 +70,12 @@ const VENDORS: Record<string, Shape> = {
   dop_v1_: { body: hex, min: 64, max: 64, confidence: 0.95 },
   'PMAK-': { body: (c) => hex(c) || c === 45, min: 59, max: 59, confidence: 0.95, random: (t, s, e) => t.charCodeAt(s + 24) === 45 && looksRandom(t, s, e) },
 };
+
+/** Whether text[from, to) holds a '.': a test reads its value, never past it (what follows is another sentence's). */
+function dotIn(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 46) return true;
+  return false;
+}
 
 /**
  * Random-looking: enough letters and digits, both present, which rules out
@@ -165,6 +171,8 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     let end = bodyStart;
     const ceiling = Math.min(text.length, bodyStart + shape.max + 1);
     while (end < ceiling && shape.body(text.charCodeAt(end))) end++;
+    // A body that may hold a '.' (SendGrid's) never ends in one: a '.' after it ends the sentence.
+    while (end > bodyStart && text.charCodeAt(end - 1) === 46) end--;
     const length = end - bodyStart;
     pos = Math.max(pos, end);
     if (length < shape.min || length > shape.max) continue;
