@@ -408,7 +408,9 @@ export class FleetStore {
         })
         .from(llmRequests)
         .where(and(eq(c.runtimeId, runtimeId), eq(c.agentId, agentId)))
-        .orderBy(desc(llmRequests.id))
+        // Latest by time, along llm_requests_agent_ts walked backwards (the ledger's one index by
+        // agent; a tie by id would have PostgreSQL gather and sort all the agent's rows).
+        .orderBy(desc(c.ts))
         .limit(DRILL_ROWS),
       db
         .select()

@@ -151,12 +151,12 @@ export class RequestsStore {
         .prepare();
     this.firstMinute = edge(asc);
     this.lastMinute = edge(desc);
-    // Along the (agent_id, id) index from the newest row, LIMIT rows and no more, whatever they hold.
+    // Along the (agent_id, ts) index (its rowid last: ties in id order) from the latest row, LIMIT rows and no more, whatever they hold.
     this.recentOf = this.db.orm
       .select({ status: t.status, latencyMs: t.latencyMs, ts: t.ts, costMicros: t.costMicros })
       .from(t)
       .where(eq(t.agentId, p('agentId')))
-      .orderBy(desc(t.id))
+      .orderBy(desc(t.ts), desc(t.id))
       .limit(p('limit'))
       .prepare();
     const st = llmSteps;
@@ -330,7 +330,7 @@ export class RequestsStore {
     return out;
   }
 
-  /** The agent's last `limit` calls, newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */
+  /** The agent's last `limit` calls by their time (`ts`), newest first, whatever their status (the performance panel's sample; a short run's spend series): `limit` rows read at most. */
   recentCalls(agentId: string, limit: number): RecentCall[] {
     return this.recentOf.all({ agentId, limit });
   }

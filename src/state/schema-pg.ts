@@ -117,7 +117,6 @@ export const llmRequests = pgTable(
   },
   (t) => [
     primaryKey({ name: 'llm_requests_pkey', columns: [t.runtimeId, t.id] }),
-    index('llm_requests_agent').on(t.runtimeId, t.agentId, t.id),
     index('llm_requests_agent_ts').on(t.runtimeId, t.agentId, t.ts),
     index('llm_requests_pending').on(t.runtimeId, t.id).where(sql.raw('status = \'pending\'')),
     index('llm_requests_budgets').on(t.runtimeId, t.budgets, t.costMicros).where(sql.raw('budgets IS NOT NULL')),

@@ -180,8 +180,10 @@ export const llmRequests = sqliteTable(
     chain: text('chain'),
   },
   (t) => [
-    index('llm_requests_agent').on(t.agentId, t.id),
-    // The timeline's pages by time (`ts`: when the row was written, the call's end unless a stream left it pending).
+    // The timeline's pages by time (`ts`: when the row was written, the call's end unless a stream
+    // left it pending), and an agent's latest calls (`ORDER BY ts DESC, id DESC`: SQLite's index
+    // ends with the rowid). The only index by agent: each one is a page more in every call's commit
+    // (an (agent_id, id) index was dropped for it, migration 0020; bench ledger).
     index('llm_requests_agent_ts').on(t.agentId, t.ts),
     // What start-up reads (settleInterrupted, spendByBudget) without a pass over the whole ledger.
     index('llm_requests_pending').on(t.id).where(sql`status = 'pending'`),

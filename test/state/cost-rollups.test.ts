@@ -260,7 +260,8 @@ describe('the cost report rollups equal the ledger', () => {
         requests integer NOT NULL, prompt_tokens integer NOT NULL, completion_tokens integer NOT NULL, cost_micros integer NOT NULL, last_charged_ms integer,
         PRIMARY KEY (agent_id, minute, provider, model, status)) WITHOUT ROWID;
       INSERT INTO llm_spend SELECT agent_id, ms - ms % 60000, provider, model, status, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros), max(CASE WHEN cost_micros > 0 THEN ms END)
-        FROM (SELECT *, CAST(round(unixepoch(ts, 'subsec') * 1000) AS INTEGER) AS ms FROM llm_requests WHERE status <> 'pending') GROUP BY 1, 2, 3, 4, 5;`);
+        FROM (SELECT *, CAST(round(unixepoch(ts, 'subsec') * 1000) AS INTEGER) AS ms FROM llm_requests WHERE status <> 'pending') GROUP BY 1, 2, 3, 4, 5;
+      CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);`); // the ledger's second index by agent, which 0020 drops
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

@@ -338,7 +338,7 @@ describe('with a ledger the planner must take seriously', () => {
         // A ledger table is read only by the drill-down: its index walked backwards to the 100th row,
         // not every row of the agent gathered and sorted (the statistics of migration 0004 see to it).
         for (const [table, idx] of [
-          ['llm_requests', 'llm_requests_agent'],
+          ['llm_requests', 'llm_requests_agent_ts'],
           ['events', 'events_agent_seq'],
           ['tool_calls', 'tool_calls_agent'],
         ])

@@ -414,6 +414,8 @@ describe('an older database', () => {
           PRIMARY KEY (agent_id, minute, provider, model, status)) WITHOUT ROWID;`);
       // An agent's pause.
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
+      // The ledger's second index by agent (0020 drops it).
+      raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.
       for (const ix of ['events_timeline', 'events_progress', 'llm_requests_agent_ts', 'tool_calls_agent_ts', 'tool_calls_agent_errors']) raw.exec(`DROP INDEX IF EXISTS ${ix}`);
       raw.pragma(`user_version = ${schemaVersion() - (journal.entries.length - at)}`);

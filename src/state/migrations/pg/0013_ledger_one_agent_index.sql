@@ -1,0 +1,1 @@
+DROP INDEX "llm_requests_agent";
