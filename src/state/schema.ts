@@ -474,7 +474,7 @@ export const responses = sqliteTable(
     createdAt: epochMs('created_at').notNull(),
     expiresAt: epochMs('expires_at').notNull(),
   },
-  (t) => [index('responses_agent').on(t.agentId, t.createdAt), index('responses_expiry').on(t.expiresAt)],
+  (t) => [index('responses_expiry').on(t.expiresAt)],
 );
 
 export const responseItems = sqliteTable(
@@ -509,7 +509,7 @@ export const conversations = sqliteTable(
     createdAt: epochMs('created_at').notNull(),
     expiresAt: epochMs('expires_at').notNull(),
   },
-  (t) => [index('conversations_agent').on(t.agentId, t.createdAt), index('conversations_expiry').on(t.expiresAt)],
+  (t) => [index('conversations_expiry').on(t.expiresAt)],
 );
 
 export const conversationItems = sqliteTable(

@@ -262,6 +262,8 @@ describe('the cost report rollups equal the ledger', () => {
       INSERT INTO llm_spend SELECT agent_id, ms - ms % 60000, provider, model, status, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_micros), max(CASE WHEN cost_micros > 0 THEN ms END)
         FROM (SELECT *, CAST(round(unixepoch(ts, 'subsec') * 1000) AS INTEGER) AS ms FROM llm_requests WHERE status <> 'pending') GROUP BY 1, 2, 3, 4, 5;
       CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);`); // the ledger's second index by agent, which 0020 drops
+    // The indexes 0021 drops.
+    raw.exec('CREATE INDEX responses_agent ON responses (agent_id, created_at); CREATE INDEX conversations_agent ON conversations (agent_id, created_at);');
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

@@ -418,6 +418,8 @@ describe('an older database', () => {
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.
       for (const ix of ['events_timeline', 'events_progress', 'llm_requests_agent_ts', 'tool_calls_agent_ts', 'tool_calls_agent_errors']) raw.exec(`DROP INDEX IF EXISTS ${ix}`);
+      // The indexes by agent and creation time that nothing read (0021 drops them).
+      raw.exec('CREATE INDEX responses_agent ON responses (agent_id, created_at); CREATE INDEX conversations_agent ON conversations (agent_id, created_at);');
       raw.pragma(`user_version = ${schemaVersion() - (journal.entries.length - at)}`);
       raw.close();
       const again = StateManager.open(path);
