@@ -108,6 +108,29 @@ describe('detectors find PII in varied text', () => {
   });
 });
 
+// A value in brackets was missed whole when the bracket closed after it, not after an area code:
+// the '(' was read as the start of `(555) 123-4567`, and the digit after it was never a start of
+// its own. Each type, each closing.
+describe('a value in brackets is found as it is outside them', () => {
+  const VALUES: Array<[PiiType, string]> = [
+    ['PHONE', '415-555-0123'],
+    ['PHONE', '+44 20 7946 0958'],
+    ['PHONE', '020 7946 0958'],
+    ['SSN', '590-59-3854'],
+    ['CREDIT_CARD', '4111 1111 1111 1111'],
+    ['CREDIT_CARD', '4111111111111111'],
+    ['IP_ADDRESS', '192.168.10.24'],
+  ];
+  const AROUND = [(v: string) => `(${v})`, (v: string) => `call (${v}), then`, (v: string) => `see (${v}).`, (v: string) => `x (${v} ); y`, (v: string) => `[(${v})]`];
+  it.each(VALUES)('%s %s', (type, value) => {
+    for (const around of AROUND) expect(found(around(value)), around(value)).toEqual([`${type}:${value}`]);
+  });
+
+  it('an area code in brackets is still part of its number', () => {
+    expect(found('Call (555) 123-4567 or (555)123-4567 today')).toEqual(['PHONE:(555) 123-4567', 'PHONE:(555)123-4567']);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

@@ -99,7 +99,16 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
   let pos = from;
   // Segments of the last chain still in the arrays: the next start is usually its second one.
   let held = 0;
-  for (let at = nextStart(text, pos); at !== -1; at = nextStart(text, pos)) {
+  // A start at '(' that found nothing (`(415-555-0123)`, `(4111 1111 1111 1111)`: the bracket
+  // closes no area code) is read again from its digit, as if the bracket were any punctuation.
+  let opened = -1;
+  let found = 0;
+  for (;;) {
+    if (opened !== -1 && out.length === found) pos = opened + 1;
+    const at = nextStart(text, pos);
+    if (at === -1) return;
+    opened = text.charCodeAt(at) === OPEN ? at : -1;
+    found = out.length;
     pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past a '+' or '(' and its digit
     let reuse = 0;
     for (let k = 1; k < held; k++) if (segStart[k] === at) reuse = k;
