@@ -98,8 +98,9 @@ describe('GET /metrics', () => {
     expect(sumOf(series, 'gen_ai_client_operation_time_to_first_chunk_seconds_count')).toBe(1);
     // The cage's own time, less the upstream's: one per call that reached a provider, and small.
     expect(sumOf(series, 'iron_cage_gateway_overhead_seconds_count')).toBe(5);
-    // (The first call of a process also loads the tokenizer's tables: that one may be slow.)
-    expect(sumOf(series, 'iron_cage_gateway_overhead_seconds_bucket', { le: '0.05' })).toBeGreaterThanOrEqual(4);
+    // (A BPE table is loaded by the first call counted with it, ~140 ms for o200k and ~65 for
+    // cl100k: gpt-4o-mini's first call and the embeddings' may be slow, the other three not.)
+    expect(sumOf(series, 'iron_cage_gateway_overhead_seconds_bucket', { le: '0.05' })).toBeGreaterThanOrEqual(3);
     // The budget, exact at scrape time.
     const budget = (await (await t.api(`/api/agents/${a.agentId}/costs`)).json()) as { limitUsd: number; spentUsd: number };
     expect(sample(series, 'iron_cage_budget_limit_usd', { scope: 'agent', budget: 'lead-qualifier' })).toBe(5);
