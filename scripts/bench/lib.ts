@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: percentiles, a markdown table, and the JSON record.
 import { type ChildProcess, execFileSync, fork, type SpawnOptions, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -308,6 +308,23 @@ export async function gateway(dir: string, name: string, panelArgs: string[], en
 export function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/**
+ * Time on a CPU of all of a process's threads in ms, from each thread's schedstat (Linux;
+ * nanoseconds, where stat counts 10 ms ticks). A thread that has ended no longer counts: read it
+ * over a span in which none ends (node's threads live as long as the process).
+ */
+export function threadsCpuMs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return ns / 1e6;
 }
 
 /**
