@@ -131,6 +131,53 @@ describe('a value in brackets is found as it is outside them', () => {
   });
 });
 
+// A '-' or '.' (or what folds to them: '—', '–', '。') joins a number's groups only after a digit.
+// After a space, a bracket or the text's start it is a dash, a bullet or a sentence's end, and
+// the value after it was missed whole; after a phone or SSN word it glues a label on.
+describe('a value after a dash, a full stop or a label glued on is found', () => {
+  const VALUES: Array<[PiiType, string]> = [
+    ['PHONE', '415-555-0123'],
+    ['PHONE', '+44 20 7946 0958'],
+    ['SSN', '590-59-3854'],
+    ['CREDIT_CARD', '4111 1111 1111 1111'],
+    ['IP_ADDRESS', '192.168.10.24'],
+    ['IP_ADDRESS', '2001:db8::1'],
+    ['API_KEY', openAiKey],
+  ];
+  const AROUND = [
+    (v: string) => `Call me — ${v} — anytime`,
+    (v: string) => `-${v}`,
+    (v: string) => `notes: -${v}`,
+    (v: string) => `请回电。${v}`,
+    (v: string) => `。${v}`,
+    (v: string) => `x —${v}— y`,
+    (v: string) => `end. .${v}`,
+  ];
+  it.each(VALUES)('%s %s', (type, value) => {
+    for (const around of AROUND) expect(found(around(value)), around(value)).toEqual([`${type}:${value}`]);
+  });
+
+  it.each([
+    ['SSN-590593854', 'SSN:590593854'],
+    ['SSN.590-59-3854', 'SSN:590-59-3854'],
+    ['SSN—590 59 3854', 'SSN:590 59 3854'],
+    ['Tel.4155550123', 'PHONE:4155550123'],
+    ['Tel.415-555-0123', 'PHONE:415-555-0123'],
+    ['phone—4155550123', 'PHONE:4155550123'],
+    ['Phone No.4155550123', 'PHONE:4155550123'],
+    ['portable-0612345678', 'PHONE:0612345678'],
+    ['Mob.+44 7700 900123', 'PHONE:+44 7700 900123'],
+    ['Tel (home)415-555-0123', 'PHONE:415-555-0123'],
+    ['(cell)415-555-0123', 'PHONE:415-555-0123'],
+  ])('%s', (text, value) => {
+    expect(found(text)).toEqual([value]);
+  });
+
+  it('glued to a word that is no label, a run is part of an identifier', () => {
+    for (const text of ['ORD-4155550123', 'PO-2024-000123', 'INV-4111111111111111', 'ISBN-10 0-306-40615-2', 'v.4111111111111111', 'build-590-59-3854x']) expect(found(text), text).toEqual([]);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

@@ -18,14 +18,12 @@ const random = (seed: number) => {
 
 // The numeric scanner's starts as found before: every start of the plain pattern, then a test
 // of the digits that follow it.
-const PLAIN_START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
-const continuesToken = (c: number) => isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45;
+// A '-', '.', '+' or ')' continues a number only after a digit or '_'.
+const PLAIN_START = /(?<![A-Za-z0-9_]|[0-9_)][-.+)]+)[+(]?[0-9]/g;
 function plainNextStart(text: string, i: number): number {
   PLAIN_START.lastIndex = i;
-  if (!PLAIN_START.test(text)) return -1;
-  const end = PLAIN_START.lastIndex;
-  const c = text.charCodeAt(end - 2);
-  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+  const m = PLAIN_START.exec(text);
+  return m === null ? -1 : m.index;
 }
 function cannotStartValue(text: string, i: number): boolean {
   let j = i;

@@ -71,7 +71,8 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     while (end < ceiling && isV6Char(text.charCodeAt(end))) end++;
     next = Math.max(end, colon + 1);
     const prev = text.charCodeAt(start - 1);
-    if (isWordChar(prev) || prev === 58 || prev === 46 || end - start > MAX_RUN) continue;
+    // `1.2::3` continues a number; a '.' after a space or at the start ends a sentence (`。2001:db8::1`).
+    if (isWordChar(prev) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2))) || end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
     if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
     if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
@@ -79,6 +80,10 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     if (!validIpv6(value)) continue;
     out.push({ type: 'IP_ADDRESS', start, end, confidence: 0.85 });
   }
+}
+
+function continuesNumber(c: number): boolean {
+  return isWordChar(c) || c === 46 || c === 58;
 }
 
 /** Eight groups need seven colons, six with an IPv4 tail; fewer only with a `::` gap. */

@@ -1,4 +1,4 @@
-import { isAlnum, isDigit, isAlpha, isUpper } from '../chars.js';
+import { isAlnum, isDigit, isAlpha, isUpper, isWordChar } from '../chars.js';
 import { secretAfterId, secretAfterName } from './aws.js';
 import { LOOK_BEHIND, type Candidate } from './candidate.js';
 
@@ -164,7 +164,8 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     if (prefix[0] === 'A' && prefix[1] !== 'I') secretAfterId(text, at, out);
     if (at < from) continue;
     const before = text.charCodeAt(at - 1);
-    if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live
+    // task-force, my_sk_live; a dash after a space or at the start is a dash (`— sk-…`, `-sk-…`).
+    if (isAlnum(before) || before === 95 || (before === 45 && isWordChar(text.charCodeAt(at - 2)))) continue;
     const found = shapeFor(prefix, text, at);
     if (!found) continue;
     const { shape, bodyStart } = found;

@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/core';
-import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
+import { isAlpha, isDigit, isWordChar, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
@@ -16,6 +16,10 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 
 // A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
 // dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
+// A '-', '.', '+' or ')' continues a number only after a digit (or '_'): after a space, a
+// bracket or the text's start it is a dash, a bullet or a full stop (`— 415-555-0123`,
+// `。415-555-0123`, `-4155550123`), and after a letter it glues a label (`SSN-590593854`,
+// `Tel.4155550123`, `(home)415-555-0123`), taken only after a phone or SSN word (gluedToWord).
 // A digit start must also be able to begin something we look for, read from its run of digits
 // and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
 // the tens of thousands of such runs per MB of dense text cost no call each:
@@ -27,7 +31,7 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 // * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
 //   is a year, a count or a ZIP code).
 // Each match is one character long: the '+', the '(' or the first digit.
-const START = /(?<![A-Za-z0-9_.+)-])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
+const START = /(?<![A-Za-z0-9_]|[0-9_)][-.+)]+)(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
 
 /**
  * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
@@ -110,6 +114,8 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
     opened = text.charCodeAt(at) === OPEN ? at : -1;
     found = out.length;
     pos = isDigit(text.charCodeAt(at)) ? at + 1 : at + 2; // past a '+' or '(' and its digit
+    // `PO-2024-000123`, `v.4111111111111111`: glued to a word that is no label, a run is part of an identifier.
+    if (gluedToWord(text, at) && !labelBefore(text, at)) continue;
     let reuse = 0;
     for (let k = 1; k < held; k++) if (segStart[k] === at) reuse = k;
     if (reuse > 0) {
@@ -135,6 +141,18 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
     if (segments === 1 && digits < 8 && !dotted) continue;
     classify(text, segments, out, opts, tests);
   }
+}
+
+/** The start at `at` follows a letter and the '-', '.', '+' or ')' that glue it on (`SSN-`, `Tel.`, `(home)`). */
+function gluedToWord(text: string, at: number): boolean {
+  let i = at - 1;
+  for (let c = text.charCodeAt(i); c === DASH || c === DOT || c === 43 || c === CLOSE; c = text.charCodeAt(--i));
+  return i < at - 1 && isAlpha(text.charCodeAt(i));
+}
+
+/** A phone or SSN word leads to `at`: `Tel.4155550123`, `SSN-590593854`. */
+function labelBefore(text: string, at: number): boolean {
+  return phoneWordBefore(text, at) || SSN_WORDS.test(wordsBefore(text, at));
 }
 
 /**
