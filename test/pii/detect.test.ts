@@ -178,6 +178,40 @@ describe('a value after a dash, a full stop or a label glued on is found', () =>
   });
 });
 
+// Markdown emphasis (`_v_`, `__v__`) put a '_' against the value, which every detector read as
+// the value running on into a word: every type was missed whole, and a spaced phone lost its last group.
+describe('a value in markdown emphasis is found', () => {
+  const googleKey = `AIza${'Ab3dE5fG7h'.repeat(3)}Ab3dE`;
+  const VALUES: Array<[PiiType, string]> = [
+    ['EMAIL', 'jane.doe@example.com'],
+    ['PHONE', '415-555-0123'],
+    ['PHONE', '+44 20 7946 0958'],
+    ['SSN', '590-59-3854'],
+    ['CREDIT_CARD', '4111 1111 1111 1111'],
+    ['CREDIT_CARD', '4111111111111111'],
+    ['IBAN', 'DE89 3704 0044 0532 0130 00'],
+    ['IBAN', 'GB82WEST12345698765432'],
+    ['IP_ADDRESS', '192.168.10.24'],
+    ['IP_ADDRESS', '2001:db8::1'],
+    ['API_KEY', openAiKey],
+    ['API_KEY', googleKey],
+  ];
+  const AROUND = [(v: string) => `_${v}_`, (v: string) => `Contact: __${v}__.`, (v: string) => `(___${v}___)`, (v: string) => `- _${v}_, then`];
+  it.each(VALUES)('%s %s', (type, value) => {
+    for (const around of AROUND) expect(found(around(value)), around(value)).toEqual([`${type}:${value}`]);
+  });
+
+  it('a key of one fixed length is found before a dash', () => {
+    expect(found(`key ${googleKey}- rotated`)).toEqual([`API_KEY:${googleKey}`]);
+    expect(found(`key ${googleKey}-`)).toEqual([`API_KEY:${googleKey}`]);
+  });
+
+  it("'_' joined to a word on its far side is still part of an identifier", () => {
+    for (const text of ['order_4155550123', 'id_4111111111111111', '4111111111111111_abc', 'x_DE89370400440532013000', 'v__192.168.10.24', 'a@b.com_x', `${googleKey}-x`])
+      expect(found(text), text).toEqual([]);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

@@ -1,4 +1,4 @@
-import { isDigit, isHex, isWordChar } from '../chars.js';
+import { isDigit, isHex, isWordChar, runsOn, runsOnBefore } from '../chars.js';
 import { textBefore, type Candidate } from './candidate.js';
 
 /** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
@@ -72,9 +72,9 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     next = Math.max(end, colon + 1);
     const prev = text.charCodeAt(start - 1);
     // `1.2::3` continues a number; a '.' after a space or at the start ends a sentence (`。2001:db8::1`).
-    if (isWordChar(prev) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2))) || end - start > MAX_RUN) continue;
+    if (runsOnBefore(text, start) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2))) || end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
-    if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
+    if (runsOn(text, end)) continue; // ab:cd::ef-ghi, std::vector
     if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
     const value = text.slice(start, end);
     if (!validIpv6(value)) continue;

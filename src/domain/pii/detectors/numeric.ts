@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/core';
-import { isAlpha, isDigit, isWordChar, softSpaceAt } from '../chars.js';
+import { isAlpha, isDigit, runsOn, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
@@ -20,6 +20,7 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 // bracket or the text's start it is a dash, a bullet or a full stop (`— 415-555-0123`,
 // `。415-555-0123`, `-4155550123`), and after a letter it glues a label (`SSN-590593854`,
 // `Tel.4155550123`, `(home)415-555-0123`), taken only after a phone or SSN word (gluedToWord).
+// Markdown emphasis around a value is no word it continues (chars.ts runsOn): `_415-555-0123_`.
 // A digit start must also be able to begin something we look for, read from its run of digits
 // and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
 // the tens of thousands of such runs per MB of dense text cost no call each:
@@ -31,7 +32,8 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 // * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
 //   is a year, a count or a ZIP code).
 // Each match is one character long: the '+', the '(' or the first digit.
-const START = /(?<![A-Za-z0-9_]|[0-9_)][-.+)]+)(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
+const START =
+  /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4}|[0-9_)][-.+)]+)(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z/]|_(?:[0-9A-Za-z]|_(?:[0-9A-Za-z]|_[0-9A-Za-z_])))))/g;
 
 /**
  * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
@@ -134,7 +136,7 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
     const dotted = dottedQuad();
     // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
     // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
-    if (!softSpaceAt(text, end) && (digits < 8 ? !dotted : isWordChar(text.charCodeAt(end)))) continue;
+    if (!softSpaceAt(text, end) && (digits < 8 ? !dotted : runsOn(text, end))) continue;
     const segments = chain(text, held);
     held = segments;
     // `123.45 EUR`: a price before a word chains to nothing, and alone it is too short.
@@ -308,7 +310,7 @@ function classify(text: string, segments: number, out: Candidate[], opts: Numeri
   if (segDigits[0]! < 4 && segDigits[segments - 1]! < 8) return;
   let shapes = 0;
   for (let k = 0; k < segments; k++) {
-    if (segDigits[k]! < (k === 0 ? 4 : 8) || isWordChar(text.charCodeAt(segEnd[k]!))) continue;
+    if (segDigits[k]! < (k === 0 ? 4 : 8) || runsOn(text, segEnd[k]!)) continue;
     shapeLast[shapes++] = k;
   }
   if (shapes === 0) return;
