@@ -212,6 +212,19 @@ describe('a value in markdown emphasis is found', () => {
   });
 });
 
+// One ':' before or after an IPv6 address (a label's, a sentence's) was read as part of it, and
+// the address with it was no address: `ip:2001:db8::1`, `2001:db8::1: unreachable` were missed.
+describe("an IPv6 address after a label's colon or before a sentence's is found", () => {
+  it.each(['2001:db8::1', '2001:db8:85a3::8a2e:370:7334', 'fe80::1ff:fe23:4567:890a'])('%s', (value) => {
+    for (const text of [`ip:${value}`, `client_ip:${value} ok`, `peer ${value}: unreachable`, `:${value}:`, `联系：${value}；`, `(ip:${value})`])
+      expect(found(text), text).toEqual([`IP_ADDRESS:${value}`]);
+  });
+
+  it('two colons stay part of the address', () => {
+    expect(found('gateway 2001:db8:: reached, then ::1')).toEqual(['IP_ADDRESS:2001:db8::', 'IP_ADDRESS:::1']);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

@@ -71,9 +71,15 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     while (end < ceiling && isV6Char(text.charCodeAt(end))) end++;
     next = Math.max(end, colon + 1);
     const prev = text.charCodeAt(start - 1);
-    // `1.2::3` continues a number; a '.' after a space or at the start ends a sentence (`。2001:db8::1`).
-    if (runsOnBefore(text, start) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2))) || end - start > MAX_RUN) continue;
+    if (text.charCodeAt(start) === 58 && text.charCodeAt(start + 1) !== 58) {
+      start++; // `ip:2001:db8::1`, `: 2001…`: one ':' before the run is a label's, not the address's
+    } else if (runsOnBefore(text, start) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2)))) {
+      continue; // `1.2::3` continues a number; a '.' after a space or at the start ends a sentence (`。2001:db8::1`)
+    }
+    if (end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
+    // `2001:db8::1: unreachable`: one ':' after it is the sentence's.
+    if (text.charCodeAt(end - 1) === 58 && text.charCodeAt(end - 2) !== 58) end--;
     if (runsOn(text, end)) continue; // ab:cd::ef-ghi, std::vector
     if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
     const value = text.slice(start, end);
