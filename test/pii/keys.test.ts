@@ -109,16 +109,12 @@ describe('vendor API keys', () => {
 describe('an AWS secret key in markup or brackets is found', () => {
   const aws = body(40, `${ALNUM}/+`, 34);
   const id = `AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 35)}`;
-  it.each([
-    `aws_secret_access_key: **${aws}**`,
-    `secret_key: (${aws})`,
-    `SecretAccessKey=[${aws}]`,
-    `{"secret": {${aws}}}`,
-    `secret key: <${aws}>`,
-    `| aws_secret_access_key | \`${aws}\` |`,
-  ])('%s', (text) => {
-    expect(scan(text).map((d) => d.value)).toEqual([aws]);
-  });
+  it.each([`aws_secret_access_key: **${aws}**`, `secret_key: (${aws})`, `SecretAccessKey=[${aws}]`, `{"secret": {${aws}}}`, `secret key: <${aws}>`, `| aws_secret_access_key | \`${aws}\` |`])(
+    '%s',
+    (text) => {
+      expect(scan(text).map((d) => d.value)).toEqual([aws]);
+    },
+  );
 
   it('after an access key id, in brackets', () => {
     expect(scan(`(${id}) (${aws})`).map((d) => d.value)).toEqual([id, aws]);

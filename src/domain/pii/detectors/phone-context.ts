@@ -72,6 +72,13 @@ export function forgetPhoneWord(): void {
   lastBefore = null;
 }
 
+const WHOLE_PHONE_WORD = new RegExp(`^(?:${PHONE_WORD.source})$`);
+
+/** `word` (lower-cased letters) may end a phone label: a phone word or a number word (`tel`, `no`). */
+export function mayEndPhoneLabel(word: string): boolean {
+  return NEUTRAL.has(word) || WHOLE_PHONE_WORD.test(word);
+}
+
 /**
  * Does a phone word in `before` (lower-cased) lead to its end?
  * @example
