@@ -225,6 +225,23 @@ describe("an IPv6 address after a label's colon or before a sentence's is found"
   });
 });
 
+// A dash glued after an address (an em dash, as LLM prose writes one, folds to '-') ran into its
+// top-level domain, which then was none: the address was missed whole.
+describe('an e-mail address before a glued dash is found', () => {
+  it.each([
+    ['Email jane.doe@example.com—she replies fast', 'jane.doe@example.com'],
+    ['bob@globex.co.uk-thanks', 'bob@globex.co.uk'],
+    ['write to a@acme.com–or call', 'a@acme.com'],
+    ['x@mail.example-host.org--x', 'x@mail.example-host.org'],
+  ])('%s', (text, value) => {
+    expect(found(text)).toEqual([`EMAIL:${value}`]);
+  });
+
+  it('a dash inside the domain is still its own', () => {
+    expect(found('a@my-site.com and b@x.c-d')).toEqual(['EMAIL:a@my-site.com']);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

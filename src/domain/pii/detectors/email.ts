@@ -93,7 +93,13 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   while (end > at + 1 && (text[end - 1] === '.' || text[end - 1] === '-')) end--;
   const after = text.charCodeAt(end);
   if (after === 64 || (runsOn(text, end) && !scriptBreak(text.charCodeAt(end - 1), after))) return at + 1; // a@b.com@c, a@b.com_x
-  if (!validDomain(text.slice(at + 1, end))) return at + 1;
+  if (!validDomain(text.slice(at + 1, end))) {
+    // `bob@x.com—thanks`: a dash glued after the address (an em dash folds to '-') ran into its
+    // top-level domain, which holds none; the address ends before it.
+    const dash = text.indexOf('-', text.lastIndexOf('.', end - 1) + 1);
+    if (dash === -1 || dash >= end || text.charCodeAt(dash - 1) === 46 || !validDomain(text.slice(at + 1, dash))) return at + 1;
+    end = dash;
+  }
   // `_bob@x.com_`: markdown emphasis, whose opening '_' the local part took in.
   if (after === 95) for (let k = 0; k < 3 && start < at - 1 && text.charCodeAt(start) === 95; k++) start++;
 
