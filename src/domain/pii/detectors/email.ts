@@ -96,8 +96,12 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   if (!validDomain(text.slice(at + 1, end))) {
     // `bob@x.com—thanks`: a dash glued after the address (an em dash folds to '-') ran into its
     // top-level domain, which holds none; the address ends before it.
-    const dash = text.indexOf('-', text.lastIndexOf('.', end - 1) + 1);
-    if (dash === -1 || dash >= end || text.charCodeAt(dash - 1) === 46 || !validDomain(text.slice(at + 1, dash))) return at + 1;
+    // Read within the domain only: a search past it would make a text of `x@y-` repeated quadratic.
+    let dot = end - 1;
+    while (dot > at && text.charCodeAt(dot) !== 46) dot--;
+    let dash = dot + 1;
+    while (dash < end && text.charCodeAt(dash) !== 45) dash++;
+    if (dot === at || dash === dot + 1 || dash === end || !validDomain(text.slice(at + 1, dash))) return at + 1;
     end = dash;
   }
   // `_bob@x.com_`: markdown emphasis, whose opening '_' the local part took in.
