@@ -8,6 +8,8 @@ const MB = 1024 * 1024;
 const RUNS: Array<[string, string]> = [
   ['a megabyte of digits', '1'.repeat(MB)],
   ['a megabyte of dots', '.'.repeat(MB)],
+  ['a megabyte of underscores', '_'.repeat(MB)],
+  ['domains that are none before a dash', 'x@y- '.repeat(MB / 2)],
   ['a megabyte of @ signs', '@'.repeat(MB)],
   ['a@ repeated', 'a@'.repeat(MB / 2)],
   ['a.b@ repeated', 'a.b@'.repeat(MB / 4)],

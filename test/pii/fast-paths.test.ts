@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { denseText } from '../../scripts/bench/pii/dense.js';
 import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
-import { isDigit, isWordChar, softSpaceAt } from '../../src/domain/pii/chars.js';
+import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
@@ -18,14 +18,13 @@ const random = (seed: number) => {
 
 // The numeric scanner's starts as found before: every start of the plain pattern, then a test
 // of the digits that follow it.
-const PLAIN_START = /(?<![A-Za-z0-9_.+)-])[+(]?[0-9]/g;
-const continuesToken = (c: number) => isWordChar(c) || c === 46 || c === 43 || c === 41 || c === 45;
+// A '-', '.', '+' or ')' continues a number only after a digit or '_', a '+' a word too; '_'
+// continues a word only after a letter or digit (or more '_' than emphasis takes).
+const PLAIN_START = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4}|[0-9_)][-.+)]+|[A-Za-z][-.)]*\+)[+(]?[0-9]/g;
 function plainNextStart(text: string, i: number): number {
   PLAIN_START.lastIndex = i;
-  if (!PLAIN_START.test(text)) return -1;
-  const end = PLAIN_START.lastIndex;
-  const c = text.charCodeAt(end - 2);
-  return (c === 43 || c === 40) && end - 2 >= i && !continuesToken(text.charCodeAt(end - 3)) ? end - 2 : end - 1;
+  const m = PLAIN_START.exec(text);
+  return m === null ? -1 : m.index;
 }
 function cannotStartValue(text: string, i: number): boolean {
   let j = i;
@@ -33,7 +32,7 @@ function cannotStartValue(text: string, i: number): boolean {
   if (j === i) return false;
   if (text.charCodeAt(i - 1) === 47 && isDigit(text.charCodeAt(i - 2))) return true;
   const c = text.charCodeAt(j);
-  if (isWordChar(c)) return true;
+  if (runsOn(text, j)) return true;
   if (c === 45 || c === 46 || c === 40) return false;
   if (c === 47) return text.charCodeAt(i) !== 48 || j - i < 2;
   return j - i < 8 && !softSpaceAt(text, j);

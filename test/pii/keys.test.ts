@@ -103,3 +103,21 @@ describe('vendor API keys', () => {
     expect(found(text)).toEqual([]);
   });
 });
+
+// An AWS secret key counts after its name or access key id through separators only; markdown and
+// brackets (`**`, `(`, `[`, `{`, `<`) were none, so `aws_secret_access_key: **…**` was missed.
+describe('an AWS secret key in markup or brackets is found', () => {
+  const aws = body(40, `${ALNUM}/+`, 34);
+  const id = `AKIA${body(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 35)}`;
+  it.each([`aws_secret_access_key: **${aws}**`, `secret_key: (${aws})`, `SecretAccessKey=[${aws}]`, `{"secret": {${aws}}}`, `secret key: <${aws}>`, `| aws_secret_access_key | \`${aws}\` |`])(
+    '%s',
+    (text) => {
+      expect(scan(text).map((d) => d.value)).toEqual([aws]);
+    },
+  );
+
+  it('after an access key id, in brackets', () => {
+    expect(scan(`(${id}) (${aws})`).map((d) => d.value)).toEqual([id, aws]);
+    expect(scan(`**${id}** / **${aws}**`).map((d) => d.value)).toEqual([id]);
+  });
+});

@@ -106,3 +106,23 @@ describe('phone numbers after a phone word and a short label', () => {
     expect(s.detections).toEqual(whole.detections);
   });
 });
+
+// The phone words of Chinese, Japanese and Korean labels were none, so a bare run after
+// `电话：` or `電話番号：` was missed (a formatted number was found without any word).
+describe('a bare phone number after a Chinese, Japanese or Korean phone word', () => {
+  it.each([
+    ['电话：4155550123', '4155550123'],
+    ['联系电话 4155550123', '4155550123'],
+    ['手机: 4155550123', '4155550123'],
+    ['電話:09012345678', '09012345678'],
+    ['電話番号：0312345678', '0312345678'],
+    ['携帯 09012345678', '09012345678'],
+    ['전화: 4155550123', '4155550123'],
+  ])('%s', (text, value) => {
+    expect(phones(text)).toEqual([`PHONE:${value}`]);
+  });
+
+  it('other words are no phone words', () => {
+    expect(phones('订单：4155550123')).toEqual([]);
+  });
+});

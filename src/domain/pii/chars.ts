@@ -27,6 +27,27 @@ export function isWordChar(c: number): boolean {
   return isAlnum(c) || c === 95;
 }
 
+// Markdown emphasis: one to three '_' between a value and a space, a bracket, punctuation or the
+// text's edge (`_value_`, `__value__`, `___value___`) close the value; '_' that touches a letter
+// or digit on its far side joins a word (`order_4155550123`, `a@b.com_x`).
+const MAX_EMPHASIS = 3;
+
+/** A value ending just before `i` runs on into a word: a letter, digit or '_' follows, but not emphasis closing it. */
+export function runsOn(text: string, i: number): boolean {
+  if (!isWordChar(text.charCodeAt(i))) return false;
+  let j = i;
+  while (j - i < MAX_EMPHASIS && text.charCodeAt(j) === 95) j++;
+  return j === i || isWordChar(text.charCodeAt(j));
+}
+
+/** A value starting at `i` continues a word: a letter, digit or '_' comes before, but not emphasis opening it. */
+export function runsOnBefore(text: string, i: number): boolean {
+  if (!isWordChar(text.charCodeAt(i - 1))) return false;
+  let j = i - 1;
+  while (i - 1 - j < MAX_EMPHASIS && text.charCodeAt(j) === 95) j--;
+  return j === i - 1 || isWordChar(text.charCodeAt(j));
+}
+
 export function isHex(c: number): boolean {
   return isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 }

@@ -13,10 +13,14 @@ function isKeyChar(c: number): boolean {
   return isAlnum(c) || c === 47 || c === 43; // '/' '+'
 }
 
-// Between a name or id and its key: spaces, quotes, '=', ':', ',', '|', '>' (no letters, so
-// "secret santa list: …" is not a key name followed by its key).
+// Between a name or id and its key: spaces, quotes, '=', ':', ',', '|', '>', and the markup and
+// brackets a key is written in (`**`, `(…)`, `[…]`, `{…}`, `<`) (no letters, so "secret santa list: …"
+// is not a key name followed by its key).
+const SEPARATORS = new Uint8Array(128);
+for (const c of ' \t\n\r"\'`=:,|>;*()[]{}<') SEPARATORS[c.charCodeAt(0)] = 1;
+
 function isSeparator(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13 || c === 34 || c === 39 || c === 96 || c === 61 || c === 58 || c === 44 || c === 124 || c === 62 || c === 59;
+  return c < 128 && SEPARATORS[c] === 1;
 }
 
 /** Mixed case and a digit or '/' or '+': random base64, not a word, a hex hash or a constant. */

@@ -1,4 +1,4 @@
-import { isAlnum, isAlpha, isWordChar } from '../chars.js';
+import { isAlnum, isAlpha, runsOn } from '../chars.js';
 import { textBefore, type Candidate } from './candidate.js';
 
 const MAX_LOCAL = 64;
@@ -92,8 +92,20 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   if (end - at - 1 > MAX_DOMAIN) return at + 1;
   while (end > at + 1 && (text[end - 1] === '.' || text[end - 1] === '-')) end--;
   const after = text.charCodeAt(end);
-  if (after === 64 || (isWordChar(after) && !scriptBreak(text.charCodeAt(end - 1), after))) return at + 1; // a@b.com@c, a@b.com_x
-  if (!validDomain(text.slice(at + 1, end))) return at + 1;
+  if (after === 64 || (runsOn(text, end) && !scriptBreak(text.charCodeAt(end - 1), after))) return at + 1; // a@b.com@c, a@b.com_x
+  if (!validDomain(text.slice(at + 1, end))) {
+    // `bob@x.com—thanks`: a dash glued after the address (an em dash folds to '-') ran into its
+    // top-level domain, which holds none; the address ends before it.
+    // Read within the domain only: a search past it would make a text of `x@y-` repeated quadratic.
+    let dot = end - 1;
+    while (dot > at && text.charCodeAt(dot) !== 46) dot--;
+    let dash = dot + 1;
+    while (dash < end && text.charCodeAt(dash) !== 45) dash++;
+    if (dot === at || dash === dot + 1 || dash === end || !validDomain(text.slice(at + 1, dash))) return at + 1;
+    end = dash;
+  }
+  // `_bob@x.com_`: markdown emphasis, whose opening '_' the local part took in.
+  if (after === 95) for (let k = 0; k < 3 && start < at - 1 && text.charCodeAt(start) === 95; k++) start++;
 
   out.push({ type: 'EMAIL', start, end, confidence: 0.97 });
   return end;

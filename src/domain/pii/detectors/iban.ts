@@ -1,4 +1,4 @@
-import { isDigit, isUpper, isWordChar, softSpaceAt } from '../chars.js';
+import { isDigit, isUpper, runsOn, softSpaceAt } from '../chars.js';
 import type { Candidate } from './candidate.js';
 
 // IBAN length by country (SWIFT IBAN registry). The length is fixed per country, so we read
@@ -94,8 +94,9 @@ const IBAN_LENGTH: Readonly<Record<string, number>> = {
   YE: 30,
 };
 
-// A country code and check digits at the start of a word (`\b`: no letter, digit or '_' before).
-const PREFILTER = /\b[A-Z]{2}[0-9]{2}/g;
+// A country code and check digits at the start of a word (no letter or digit before, nor '_' but
+// markdown emphasis: chars.ts runsOnBefore).
+const PREFILTER = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4})[A-Z]{2}[0-9]{2}/g;
 
 // IBAN_LENGTH by the country code's two letters (A-Z each), 0 for no country: read without a slice.
 const LENGTH_BY_CODE = new Uint8Array(26 * 26);
@@ -146,7 +147,7 @@ function readIban(text: string, at: number, length: number): number {
       break;
     }
   }
-  if (count < length || isWordChar(text.charCodeAt(i))) return -1;
+  if (count < length || runsOn(text, i)) return -1;
   if (spaces !== 0 && spaces !== Math.floor((length - 1) / 4)) return -1;
   return checksumIn(text, at, i) ? i : -1;
 }

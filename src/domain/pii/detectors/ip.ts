@@ -1,4 +1,4 @@
-import { isDigit, isHex, isWordChar } from '../chars.js';
+import { isDigit, isHex, isWordChar, runsOn, runsOnBefore } from '../chars.js';
 import { textBefore, type Candidate } from './candidate.js';
 
 /** Four decimal octets 0..255 without leading zeros (so 01.02.03.04 is not an address). */
@@ -71,14 +71,25 @@ export function detectIpv6(text: string, out: Candidate[], from = 0): void {
     while (end < ceiling && isV6Char(text.charCodeAt(end))) end++;
     next = Math.max(end, colon + 1);
     const prev = text.charCodeAt(start - 1);
-    if (isWordChar(prev) || prev === 58 || prev === 46 || end - start > MAX_RUN) continue;
+    if (text.charCodeAt(start) === 58 && text.charCodeAt(start + 1) !== 58) {
+      start++; // `ip:2001:db8::1`, `: 2001…`: one ':' before the run is a label's, not the address's
+    } else if (runsOnBefore(text, start) || prev === 58 || (prev === 46 && continuesNumber(text.charCodeAt(start - 2)))) {
+      continue; // `1.2::3` continues a number; a '.' after a space or at the start ends a sentence (`。2001:db8::1`)
+    }
+    if (end - start > MAX_RUN) continue;
     while (end > start && text[end - 1] === '.') end--;
-    if (isWordChar(text.charCodeAt(end))) continue; // ab:cd::ef-ghi, std::vector
+    // `2001:db8::1: unreachable`: one ':' after it is the sentence's.
+    if (text.charCodeAt(end - 1) === 58 && text.charCodeAt(end - 2) !== 58) end--;
+    if (runsOn(text, end)) continue; // ab:cd::ef-ghi, std::vector
     if (!enoughColons(text, start, end)) continue; // 10:22:01, 12:30:45.123
     const value = text.slice(start, end);
     if (!validIpv6(value)) continue;
     out.push({ type: 'IP_ADDRESS', start, end, confidence: 0.85 });
   }
+}
+
+function continuesNumber(c: number): boolean {
+  return isWordChar(c) || c === 46 || c === 58;
 }
 
 /** Eight groups need seven colons, six with an IPv4 tail; fewer only with a `::` gap. */

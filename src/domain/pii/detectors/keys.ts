@@ -1,4 +1,4 @@
-import { isAlnum, isDigit, isAlpha, isUpper } from '../chars.js';
+import { isAlnum, isDigit, isAlpha, isUpper, isWordChar, runsOn, runsOnBefore } from '../chars.js';
 import { secretAfterId, secretAfterName } from './aws.js';
 import { LOOK_BEHIND, type Candidate } from './candidate.js';
 
@@ -124,6 +124,13 @@ function bitCount(x: number): number {
   return n;
 }
 
+/** `text[i]` is a '-' or '_' after a key, not part of it: no word follows (markdown emphasis, a dash). */
+function closesKey(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c === 95) return !runsOn(text, i);
+  return c === 45 && !isWordChar(text.charCodeAt(i + 1)) && text.charCodeAt(i + 1) !== 45;
+}
+
 /** Prefixed keys from `from`; AWS anchors from LOOK_BEHIND earlier, since their key may follow in view. */
 export function detectKeys(text: string, out: Candidate[], from = 0): void {
   // The next match of each regex starting at or after `pos` (-1: none left), and its prefix.
@@ -164,7 +171,8 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     if (prefix[0] === 'A' && prefix[1] !== 'I') secretAfterId(text, at, out);
     if (at < from) continue;
     const before = text.charCodeAt(at - 1);
-    if (isAlnum(before) || before === 45 || before === 95) continue; // task-force, my_sk_live
+    // task-force, my_sk_live; a dash after a space or at the start is a dash (`— sk-…`, `-sk-…`).
+    if (runsOnBefore(text, at) || (before === 45 && isWordChar(text.charCodeAt(at - 2)))) continue;
     const found = shapeFor(prefix, text, at);
     if (!found) continue;
     const { shape, bodyStart } = found;
@@ -173,8 +181,11 @@ export function detectKeys(text: string, out: Candidate[], from = 0): void {
     while (end < ceiling && shape.body(text.charCodeAt(end))) end++;
     // A body that may hold a '.' (SendGrid's) never ends in one: a '.' after it ends the sentence.
     while (end > bodyStart && text.charCodeAt(end - 1) === 46) end--;
-    const length = end - bodyStart;
     pos = Math.max(pos, end);
+    // A body of one fixed length that may hold '-' or '_' (AIza…, SG.…, PMAK-…) read one past its
+    // length: a '-' or '_' there that no word follows closes it (`_AIza…_`, `AIza…-`).
+    if (end - bodyStart === shape.max + 1 && shape.min === shape.max && closesKey(text, end - 1)) end--;
+    const length = end - bodyStart;
     if (length < shape.min || length > shape.max) continue;
     if (isAlnum(text.charCodeAt(end))) continue; // fixed-length shapes run on into a longer word
     // A trailing '-' or '_' is punctuation around the key more often than part of it.

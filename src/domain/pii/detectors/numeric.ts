@@ -1,10 +1,10 @@
 import type { CountryCode } from 'libphonenumber-js/core';
-import { isDigit, isWordChar, softSpaceAt } from '../chars.js';
+import { isAlnum, isAlpha, isDigit, runsOn, softSpaceAt } from '../chars.js';
 import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { forgetPhoneWord, phoneWordBefore } from './phone-context.js';
+import { forgetPhoneWord, mayEndPhoneLabel, phoneWordBefore } from './phone-context.js';
 import { forgetPhoneVerdicts, phoneConfidence } from './phone.js';
 import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from './shape.js';
 
@@ -16,6 +16,12 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 
 // A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
 // dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
+// A '-', '.', '+' or ')' continues a number only after a digit (or '_'): after a space, a
+// bracket or the text's start it is a dash, a bullet or a full stop (`— 415-555-0123`,
+// `。415-555-0123`, `-4155550123`), and after a letter it glues a label (`SSN-590593854`,
+// `Tel.4155550123`, `(home)415-555-0123`), taken only after a phone or SSN word (gluedLabel);
+// a '+' after a letter is no country code's (`ZIP+4`, `C++17`).
+// Markdown emphasis around a value is no word it continues (chars.ts runsOn): `_415-555-0123_`.
 // A digit start must also be able to begin something we look for, read from its run of digits
 // and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
 // the tens of thousands of such runs per MB of dense text cost no call each:
@@ -27,7 +33,8 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 // * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
 //   is a year, a count or a ZIP code).
 // Each match is one character long: the '+', the '(' or the first digit.
-const START = /(?<![A-Za-z0-9_.+)-])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z_/])))/g;
+const START =
+  /(?<![A-Za-z0-9])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z/]|_(?:[0-9A-Za-z]|_(?:[0-9A-Za-z]|_[0-9A-Za-z_])))))/g;
 
 /**
  * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
@@ -35,7 +42,41 @@ const START = /(?<![A-Za-z0-9_.+)-])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[
  */
 export function nextStart(text: string, i: number): number {
   START.lastIndex = i;
-  return START.test(text) ? START.lastIndex - 1 : -1;
+  while (START.test(text)) {
+    const at = START.lastIndex - 1;
+    if (!joinedBefore(text, at)) return at;
+    START.lastIndex = at + 1;
+  }
+  return -1;
+}
+
+/**
+ * What comes before `at` joins it to a word or a number (the rest of a start's look-behind, read
+ * here: in the regex, its alternatives cost every digit of the text a test): more than three
+ * '_', or '_' after a letter or digit; a run of '-', '.', '+', ')' after a digit, a '_' or a ')';
+ * a '+' after a word (`ZIP+4`).
+ */
+function joinedBefore(text: string, at: number): boolean {
+  const p = text.charCodeAt(at - 1);
+  if (p === 95) {
+    let j = at - 1;
+    while (j >= at - 4 && text.charCodeAt(j) === 95) j--;
+    return at - 1 - j >= 4 || isAlnum(text.charCodeAt(j));
+  }
+  if (!isJoin(p)) return false;
+  if (p === PLUS) {
+    let j = at - 2;
+    while (isJoin(text.charCodeAt(j)) && text.charCodeAt(j) !== PLUS) j--;
+    if (isAlpha(text.charCodeAt(j))) return true;
+  }
+  let j = at - 1;
+  for (; isJoin(text.charCodeAt(j)); j--) if (j < at - 1 && text.charCodeAt(j) === CLOSE) return true;
+  const q = text.charCodeAt(j);
+  return isDigit(q) || q === 95;
+}
+
+function isJoin(c: number): boolean {
+  return c === DASH || c === DOT || c === PLUS || c === CLOSE;
 }
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
@@ -43,6 +84,8 @@ const MAX_GROUP_DIGITS = 19;
 
 // Field names count too (`customer_ssn=`, `socialSecurityNumber:`): words end at anything but a letter.
 const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])soc\.? ?sec(?![a-z])|(?<![a-z])ss ?#|(?<![a-z])ss[ -]?(?:no|nr|num)(?![a-z]))[^0-9]{0,16}$/;
+// The last words of SSN_WORDS (a number word, `no`, `nr`, `num`, is a phone label's too).
+const SSN_LAST_WORD = /^(?:ssns?|security|sec|ss)$/;
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
 const ID_WORDS = /\b(?:order|invoice|tracking|shipment|ticket|ref|reference|sku|serial|isbn|po)\b[^0-9]{0,16}$/;
 
@@ -76,6 +119,7 @@ const segPlus = new Uint8Array(MAX_SEGMENTS);
 const shapeLast = new Int32Array(MAX_SEGMENTS);
 
 const DASH = 45;
+const PLUS = 43;
 const DOT = 46;
 const SLASH = 47;
 const OPEN = 40;
@@ -128,14 +172,36 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
     const dotted = dottedQuad();
     // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
     // alone, fewer than 8 digits can only be an IPv4 address (prices, versions, counts).
-    if (!softSpaceAt(text, end) && (digits < 8 ? !dotted : isWordChar(text.charCodeAt(end)))) continue;
+    if (!softSpaceAt(text, end) && (digits < 8 ? !dotted : runsOn(text, end))) continue;
     const segments = chain(text, held);
     held = segments;
     // `123.45 EUR`: a price before a word chains to nothing, and alone it is too short.
     if (segments === 1 && digits < 8 && !dotted) continue;
+    // `PO-2024-000123`, `v.4111111111111111`: glued to a word that is no label, a run is part of an identifier.
+    if (!gluedLabel(text, at)) continue;
     classify(text, segments, out, opts, tests);
   }
 }
+
+/**
+ * The start at `at` stands on its own, or follows a label glued on with '-', '.' or ')' (`SSN-`,
+ * `Tel.`, `Phone No.`, `Tel (home)`): a phone or SSN word leads to it. Most runs glued to a word
+ * are identifiers (`ORD-35875297`), turned down on the glued word alone: a '-' or '.' glues a
+ * label on only after a phone, number or SSN word.
+ */
+function gluedLabel(text: string, at: number): boolean {
+  let i = at - 1;
+  for (let c = text.charCodeAt(i); c === DASH || c === DOT || c === CLOSE; c = text.charCodeAt(--i));
+  if (i === at - 1 || !isAlpha(text.charCodeAt(i))) return true;
+  if (text.charCodeAt(at - 1) !== CLOSE) {
+    let w = i;
+    while (w > i - MAX_LABEL_WORD && isAlpha(text.charCodeAt(w - 1))) w--;
+    const word = text.slice(w, i + 1).toLowerCase();
+    if (!mayEndPhoneLabel(word) && !SSN_LAST_WORD.test(word)) return false;
+  }
+  return phoneWordBefore(text, at) || SSN_WORDS.test(wordsBefore(text, at));
+}
+const MAX_LABEL_WORD = 16;
 
 /**
  * Reads the segment starting at `start` into slot `k` of the chain (after slot k-1's groups).
@@ -290,7 +356,7 @@ function classify(text: string, segments: number, out: Candidate[], opts: Numeri
   if (segDigits[0]! < 4 && segDigits[segments - 1]! < 8) return;
   let shapes = 0;
   for (let k = 0; k < segments; k++) {
-    if (segDigits[k]! < (k === 0 ? 4 : 8) || isWordChar(text.charCodeAt(segEnd[k]!))) continue;
+    if (segDigits[k]! < (k === 0 ? 4 : 8) || runsOn(text, segEnd[k]!)) continue;
     shapeLast[shapes++] = k;
   }
   if (shapes === 0) return;

@@ -10,11 +10,11 @@ import { wordsBefore } from './shape.js';
 // window the stream redactor keeps, so whole texts and streams decide alike.
 
 // Field names count too (`phone_number=`, `mobilePhone:`, `Telefonnummer`, `phones`), in the
-// languages of the default regions; a word is bounded by anything but a letter, so
+// languages of the default regions (Chinese, Japanese and Korean too); a word is bounded by anything but a letter, so
 // `telemetry` is no `tel`.
 const L = 'a-z\\u00df-\\u024f';
 const PHONE_WORD = new RegExp(
-  `(?<![${L}])(?:phone|telephone|tel|mobile|mob|cell|cellphone|call|callback|fax|whatsapp|sms|dial|ph|tél|téléphone|portable|telefon|rufnummer|handy|mobil|telefono|teléfono|cellulare|móvil|movil|celular|telefone|telefoon|mobiel|komórka|kom|फ़ोन|मोबाइल)(?:[_ .-]?(?:phone|number|nummer|num|no|nr|#))?(?:(?<=phone|number|mobile|telefon)s)?(?![${L}])`,
+  `(?<![${L}])(?:phone|telephone|tel|mobile|mob|cell|cellphone|call|callback|fax|whatsapp|sms|dial|ph|tél|téléphone|portable|telefon|rufnummer|handy|mobil|telefono|teléfono|cellulare|móvil|movil|celular|telefone|telefoon|mobiel|komórka|kom|फ़ोन|मोबाइल|电话|電話|手机|手機|携帯|ケータイ|전화|휴대폰)(?:[_ .-]?(?:phone|number|nummer|num|no|nr|#))?(?:(?<=phone|number|mobile|telefon)s)?(?![${L}])`,
   'g',
 );
 
@@ -70,6 +70,13 @@ let lastAnswer = false;
 /** Drops the remembered answer (and the text it may hold on to) at the end of a scan. */
 export function forgetPhoneWord(): void {
   lastBefore = null;
+}
+
+const WHOLE_PHONE_WORD = new RegExp(`^(?:${PHONE_WORD.source})$`);
+
+/** `word` (lower-cased letters) may end a phone label: a phone word or a number word (`tel`, `no`). */
+export function mayEndPhoneLabel(word: string): boolean {
+  return NEUTRAL.has(word) || WHOLE_PHONE_WORD.test(word);
 }
 
 /**
