@@ -173,6 +173,13 @@ describe('a value after a dash, a full stop or a label glued on is found', () =>
     expect(found(text)).toEqual([value]);
   });
 
+  it('a minus sign or a point before a lone run of digits makes a negative number or a fraction, not a card', () => {
+    for (const text of ['{"age": -4111111111111111}', 'x=-5105105105105100;', '[-4532015112830366, 2]', 'hash -4111111111111111 seen', 'Δ −4111111111111111', 'p = .5105105105105100'])
+      expect(found(text), text).toEqual([]);
+    // A grouped value after a dash is still one.
+    expect(found('-4111 1111 1111 1111')).toEqual(['CREDIT_CARD:4111 1111 1111 1111']);
+  });
+
   it('glued to a word that is no label, a run is part of an identifier', () => {
     for (const text of ['ORD-4155550123', 'PO-2024-000123', 'INV-4111111111111111', 'ISBN-10 0-306-40615-2', 'v.4111111111111111', 'build-590-59-3854x']) expect(found(text), text).toEqual([]);
   });

@@ -168,6 +168,11 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
     if (end > pos) pos = end;
     // A date (2024-01-15, 15.01.2024, 01/15/2024) is no value and starts none.
     if (isDate()) continue;
+    // A minus sign or a point before a lone run of digits (`"age": -4111111111111111`, a 64-bit
+    // hash, `.5105105105105100`) makes a negative number or a fraction, none of what we look for;
+    // before a grouped value (`-4111 1111 1111 1111`, `。192.168.10.24`) or glued to a label
+    // (`SSN-590593854`, `Tel.4155550123`) it does not.
+    if (signedRun(text, at, end)) continue;
     const digits = segDigits[0]!;
     const dotted = dottedQuad();
     // "35ms", "v2", "2024-01-15T…": nothing starting here can end on a word boundary; and
@@ -202,6 +207,14 @@ function gluedLabel(text: string, at: number): boolean {
   return phoneWordBefore(text, at) || SSN_WORDS.test(wordsBefore(text, at));
 }
 const MAX_LABEL_WORD = 16;
+
+/** The start at `at` is a lone run of digits (ending at `end`) signed or pointed by a '-' or '.' that follows no word. */
+function signedRun(text: string, at: number, end: number): boolean {
+  const sign = text.charCodeAt(at - 1);
+  if ((sign !== DASH && sign !== DOT) || !isDigit(text.charCodeAt(at)) || segGroups[0] !== 1 || softSpaceAt(text, end)) return false;
+  const before = text.charCodeAt(at - 2);
+  return !isAlnum(before) && before !== 95;
+}
 
 /**
  * Reads the segment starting at `start` into slot `k` of the chain (after slot k-1's groups).
