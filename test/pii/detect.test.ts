@@ -175,6 +175,15 @@ describe('a value after a dash, a full stop or a label glued on is found', () =>
     expect(found('-4111 1111 1111 1111')).toEqual(['CREDIT_CARD:4111 1111 1111 1111']);
   });
 
+  it('after a rule of dashes or an ellipsis, whatever stands before it', () => {
+    for (const [text, value] of [
+      ['9----4111 1111 1111 1111', 'CREDIT_CARD:4111 1111 1111 1111'],
+      ['wait...415-555-0123', 'PHONE:415-555-0123'],
+      [`total${'-'.repeat(60)}590-59-3854`, 'SSN:590-59-3854'],
+    ] as const)
+      expect(found(text), text).toEqual([value]);
+  });
+
   it('glued to a word that is no label, a run is part of an identifier', () => {
     for (const text of ['ORD-4155550123', 'PO-2024-000123', 'INV-4111111111111111', 'ISBN-10 0-306-40615-2', 'v.4111111111111111', 'build-590-59-3854x']) expect(found(text), text).toEqual([]);
   });

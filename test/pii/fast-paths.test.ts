@@ -18,9 +18,10 @@ const random = (seed: number) => {
 
 // The numeric scanner's starts as found before: every start of the plain pattern, then a test
 // of the digits that follow it.
-// A '-', '.', '+' or ')' continues a number only after a digit or '_', a '+' a word too; '_'
-// continues a word only after a letter or digit (or more '_' than emphasis takes).
-const PLAIN_START = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4}|[0-9_)][-.+)]+|[A-Za-z][-.)]*\+)[+(]?[0-9]/g;
+// One or two of '-', '.', '+' or ')' continue a number after a digit or '_' (or after a ')'
+// that is one of them), a '+' a word too; a longer run is a rule or an ellipsis; '_' continues a
+// word only after a letter or digit (or more '_' than emphasis takes).
+const PLAIN_START = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4}|[0-9_][-.+)]{1,2}|\)[-.+)]|[A-Za-z][-.)]?\+)[+(]?[0-9]/g;
 function plainNextStart(text: string, i: number): number {
   PLAIN_START.lastIndex = i;
   const m = PLAIN_START.exec(text);

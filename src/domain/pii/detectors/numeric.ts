@@ -66,14 +66,24 @@ function joinedBefore(text: string, at: number): boolean {
   if (!isJoin(p)) return false;
   if (p === PLUS) {
     let j = at - 2;
-    while (isJoin(text.charCodeAt(j)) && text.charCodeAt(j) !== PLUS) j--;
+    while (j > at - 1 - MAX_JOINERS && isJoin(text.charCodeAt(j)) && text.charCodeAt(j) !== PLUS) j--;
     if (isAlpha(text.charCodeAt(j))) return true;
   }
   let j = at - 1;
-  for (; isJoin(text.charCodeAt(j)); j--) if (j < at - 1 && text.charCodeAt(j) === CLOSE) return true;
+  for (; isJoin(text.charCodeAt(j)); j--) {
+    if (at - 1 - j >= MAX_JOINERS) return false;
+    if (j < at - 1 && text.charCodeAt(j) === CLOSE) return true;
+  }
   const q = text.charCodeAt(j);
   return isDigit(q) || q === 95;
 }
+
+/**
+ * A run of more '-', '.', '+' or ')' than this before a digit is a rule or an ellipsis
+ * (`9----4111 1111 1111 1111`, `wait...4155550123`), which joins the value to nothing; and a
+ * start's look-behind stays a few characters, as the stream redactor needs.
+ */
+const MAX_JOINERS = 2;
 
 function isJoin(c: number): boolean {
   return c === DASH || c === DOT || c === PLUS || c === CLOSE;
@@ -196,7 +206,7 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
  */
 function gluedLabel(text: string, at: number): boolean {
   let i = at - 1;
-  for (let c = text.charCodeAt(i); c === DASH || c === DOT || c === CLOSE; c = text.charCodeAt(--i));
+  for (let c = text.charCodeAt(i); (c === DASH || c === DOT || c === CLOSE) && at - 1 - i < MAX_JOINERS; c = text.charCodeAt(--i));
   if (i === at - 1 || !isAlpha(text.charCodeAt(i))) return true;
   if (text.charCodeAt(at - 1) !== CLOSE) {
     let w = i;
