@@ -8,7 +8,7 @@ import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
-import { nextStart } from '../../src/domain/pii/detectors/numeric.js';
+import { nextStart } from '../../src/domain/pii/detectors/numeric-start.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
 
 const random = (seed: number) => {

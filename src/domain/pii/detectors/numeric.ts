@@ -4,6 +4,7 @@ import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
+import { MAX_JOINERS, nextStart } from './numeric-start.js';
 import { forgetPhoneWord, mayEndPhoneLabel, phoneWordBefore } from './phone-context.js';
 import { forgetPhoneVerdicts, phoneConfidence } from './phone.js';
 import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from './shape.js';
@@ -11,83 +12,9 @@ import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from
 // Phones, SSNs, cards and IPv4 addresses are all digit groups. One pass finds each run of
 // groups that starts a word; a "segment" is groups joined by '-', '.' or brackets
 // (`(555)123-4567`, `192.168.0.1`), and segments chain over single spaces (`+44 20 7946 0958`).
-// From each segment start we try the chains of up to MAX_SEGMENTS segments: every decision
-// reads a bounded window, which keeps the pass linear and the results local.
+// From each segment start (numeric-start.ts) we try the chains of up to MAX_SEGMENTS segments:
+// every decision reads a bounded window, which keeps the pass linear and the results local.
 
-// A start is a digit (or '+'/'(' before one) that does not continue a word or a dotted or
-// dashed number; '/' before a digit does not stop one: paths (`/orders/123`), `030/1234567`.
-// A '-', '.', '+' or ')' continues a number only after a digit (or '_'): after a space, a
-// bracket or the text's start it is a dash, a bullet or a full stop (`— 415-555-0123`,
-// `。415-555-0123`, `-4155550123`), and after a letter it glues a label (`SSN-590593854`,
-// `Tel.4155550123`, `(home)415-555-0123`), taken only after a phone or SSN word (gluedLabel);
-// a '+' after a letter is no country code's (`ZIP+4`, `C++17`).
-// Markdown emphasis around a value is no word it continues (chars.ts runsOn): `_415-555-0123_`.
-// A digit start must also be able to begin something we look for, read from its run of digits
-// and what follows it: "35ms", "200,", "12:30", `11/09/2024` cannot. Decided in the regex, so
-// the tens of thousands of such runs per MB of dense text cost no call each:
-// * no '/' and a digit before it (inside 11/09/2024);
-// * the run is followed by '-', '.' or '(' (groups go on);
-// * or by a space that may sit inside a value (chars.ts softSpaceAt: one ASCII or no-break
-//   space, then a digit, a capital, '(' or the end of the text);
-// * or the run begins with 0, has two digits or more and is followed by '/' (`030/1234567`);
-// * or it has 8 digits or more and ends on a word boundary, not on '/' (a lone group of fewer
-//   is a year, a count or a ZIP code).
-// Each match is one character long: the '+', the '(' or the first digit.
-const START =
-  /(?<![A-Za-z0-9])(?:[+(](?=[0-9])|(?<![0-9]\/)[0-9](?=[0-9]*[-.(]|[0-9]*[ \u00a0\u202f](?:[0-9A-Z(]|$)|(?<=0)[0-9]+\/|[0-9]{7,}(?![0-9A-Za-z/]|_(?:[0-9A-Za-z]|_(?:[0-9A-Za-z]|_[0-9A-Za-z_])))))/g;
-
-/**
- * The next start at or after `i`, or -1. Dense text has tens of thousands per MB, so this uses
- * `test` (no match object): the match is the start's one character.
- */
-export function nextStart(text: string, i: number): number {
-  START.lastIndex = i;
-  while (START.test(text)) {
-    const at = START.lastIndex - 1;
-    if (!joinedBefore(text, at)) return at;
-    START.lastIndex = at + 1;
-  }
-  return -1;
-}
-
-/**
- * What comes before `at` joins it to a word or a number (the rest of a start's look-behind, read
- * here: in the regex, its alternatives cost every digit of the text a test): more than three
- * '_', or '_' after a letter or digit; a run of '-', '.', '+', ')' after a digit, a '_' or a ')';
- * a '+' after a word (`ZIP+4`).
- */
-function joinedBefore(text: string, at: number): boolean {
-  const p = text.charCodeAt(at - 1);
-  if (p === 95) {
-    let j = at - 1;
-    while (j >= at - 4 && text.charCodeAt(j) === 95) j--;
-    return at - 1 - j >= 4 || isAlnum(text.charCodeAt(j));
-  }
-  if (!isJoin(p)) return false;
-  if (p === PLUS) {
-    let j = at - 2;
-    while (j > at - 1 - MAX_JOINERS && isJoin(text.charCodeAt(j)) && text.charCodeAt(j) !== PLUS) j--;
-    if (isAlpha(text.charCodeAt(j))) return true;
-  }
-  let j = at - 1;
-  for (; isJoin(text.charCodeAt(j)); j--) {
-    if (at - 1 - j >= MAX_JOINERS) return false;
-    if (j < at - 1 && text.charCodeAt(j) === CLOSE) return true;
-  }
-  const q = text.charCodeAt(j);
-  return isDigit(q) || q === 95;
-}
-
-/**
- * A run of more '-', '.', '+' or ')' than this before a digit is a rule or an ellipsis
- * (`9----4111 1111 1111 1111`, `wait...4155550123`), which joins the value to nothing; and a
- * start's look-behind stays a few characters, as the stream redactor needs.
- */
-const MAX_JOINERS = 2;
-
-function isJoin(c: number): boolean {
-  return c === DASH || c === DOT || c === PLUS || c === CLOSE;
-}
 const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
 const MAX_GROUP_DIGITS = 19;
@@ -129,7 +56,6 @@ const segPlus = new Uint8Array(MAX_SEGMENTS);
 const shapeLast = new Int32Array(MAX_SEGMENTS);
 
 const DASH = 45;
-const PLUS = 43;
 const DOT = 46;
 const SLASH = 47;
 const OPEN = 40;
