@@ -5,7 +5,8 @@
 // to put values, their parts and their context words at the edges.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LATIN_NEVER_FOLDS, PII_TYPES, scannerFor, type ScanOptions } from '../../src/domain/pii/index.js';
+import { LATIN_NEVER_FOLDS, mayHoldPii, PII_TYPES, scannerFor, type ScanOptions } from '../../src/domain/pii/index.js';
+import { APART, JOINED_LIMIT, joinTexts, textAt } from '../../src/domain/pii/joined.js';
 
 function rng(seed: number) {
   let x = seed >>> 0;
@@ -171,5 +172,39 @@ describe('scanEach', () => {
     const texts = ['mail bob@example.org', 'zara.quill\u200b@vexmail.io', '', '٥٣٦-٢٢-٨١٤٧', '4155550123 phone'];
     const scanner = scannerFor();
     expect(scanner.scanEach(texts)).toEqual(texts.map((t) => scanner.scan(t)));
+  });
+});
+
+describe('joinTexts', () => {
+  it('joins texts in order, in pieces within JOINED_LIMIT, a longer text alone and uncopied', () => {
+    const long = 'x'.repeat(JOINED_LIMIT + 5);
+    const texts = [...fixtures, long, ...fixtures, '', long];
+    const pieces = joinTexts(texts);
+    expect(pieces.length).toBeGreaterThan(4);
+    let next = 0;
+    for (const p of pieces) {
+      expect(p.first).toBe(next);
+      if (p.count > 1) expect(p.text.length).toBeLessThanOrEqual(JOINED_LIMIT);
+      for (let j = 0; j < p.count; j++) {
+        expect(p.text.slice(p.starts[j], p.starts[j]! + texts[p.first + j]!.length)).toBe(texts[p.first + j]);
+        expect(textAt(p, p.starts[j]!)).toBe(j);
+        expect(textAt(p, p.starts[j + 1]! - 1)).toBe(j);
+      }
+      next += p.count;
+    }
+    expect(next).toBe(texts.length);
+    expect(pieces.filter((p) => p.text === long).map((p) => p.count)).toEqual([1, 1]);
+  });
+
+  it('scanEach and mayHoldPii give what each text alone gives when the texts fill many pieces', () => {
+    const scanner = scannerFor();
+    const texts = [...fixtures, ...cutInTwo(6), 'Phone: 4155550123 '.repeat(4000), ...edgeTexts(7, 3000)];
+    expect(texts.join(APART).length).toBeGreaterThan(4 * JOINED_LIMIT);
+    expect(scanner.scanEach(texts)).toEqual(texts.map((t) => scanner.scan(t)));
+    const may = mayHoldPii(texts);
+    texts.forEach((t, k) => {
+      if (scanner.scan(t).length > 0) expect(may[k]).toBe(true);
+    });
+    expect(may.filter((m) => !m).length).toBeGreaterThan(100);
   });
 });

@@ -3,17 +3,17 @@
 // costs closures, a key split and a scan with its setup, which dominates a list answer of
 // thousands of short strings. Here a strict parser finds each value's text (the same text the
 // walker would scan: key context first) and says whether the document is JSON at all, so no
-// separate JSON.parse is needed; `mayHoldPii` then scans all those texts as one.
+// separate JSON.parse is needed; `mayHoldPii` then scans those texts joined (joined.ts).
 //
 // Same results as the walker: a valid document goes through jsonTexts and rebuild exactly as
 // redactJsonText would write it (strings with escapes re-escaped canonically, numbers holding
 // PII turned into strings), text outside values copied as it came.
-import { LOOK_BEHIND } from './detectors/candidate.js';
 import { scannerFor } from './redact.js';
 import type { ScanOptions } from './types.js';
 import { isDigit } from './chars.js';
 import { Ints } from './ints.js';
 import { escapeJson, keyWords, SIMPLE } from './json.js';
+import { joinTexts, textAt } from './joined.js';
 
 /** A JSON document's values as their scans see them, and how to write it back. */
 export interface JsonTexts {
@@ -268,36 +268,18 @@ export function jsonTexts(json: string): JsonTexts | null {
   };
 }
 
-// Longer than any detector looks behind or ahead of a value, and whitespace that ends every
-// value: no finding, and no context that decides one, reaches from one text into the next.
-const SEPARATOR = '\n'.repeat(LOOK_BEHIND + 1);
-
 /**
- * Which of `texts` a scan with `opts` may find something in, worked out by scanning them all as
- * one text: false is certain (scanning that text alone finds nothing), true means scan it alone.
+ * Which of `texts` a scan with `opts` may find something in, worked out by scanning them joined
+ * (joined.ts): false is certain (scanning that text alone finds nothing), true means scan it alone.
  * @example mayHoldPii(['Dana', 'dana@example.org'])  // [false, true]
  */
 export function mayHoldPii(texts: readonly string[], opts?: ScanOptions): boolean[] {
   const flags = new Array<boolean>(texts.length).fill(false);
-  const found = texts.length === 0 ? [] : scannerFor(opts).candidates(texts.join(SEPARATOR));
-  if (found.length === 0) return flags;
-  const starts = new Array<number>(texts.length);
-  let p = 0;
-  for (let k = 0; k < texts.length; k++) {
-    starts[k] = p;
-    p += texts[k]!.length + SEPARATOR.length;
-  }
-  /** The text holding offset `at` of the joined text (or the separator after it). */
-  const textAt = (at: number): number => {
-    let lo = 0;
-    let hi = texts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= at) lo = mid;
-      else hi = mid - 1;
+  const scanner = scannerFor(opts);
+  for (const joined of joinTexts(texts)) {
+    for (const c of scanner.candidates(joined.text)) {
+      for (let k = textAt(joined, c.start), last = textAt(joined, Math.max(c.start, c.end - 1)); k <= last; k++) flags[joined.first + k] = true;
     }
-    return lo;
-  };
-  for (const c of found) for (let k = textAt(c.start), last = textAt(Math.max(c.start, c.end - 1)); k <= last; k++) flags[k] = true;
+  }
   return flags;
 }
