@@ -66,6 +66,11 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   ['iban=GB82WEST12345698765432', 'IBAN', 'GB82WEST12345698765432'],
   ['RIB: FR14 2004 1010 0505 0001 3M02 606', 'IBAN', 'FR14 2004 1010 0505 0001 3M02 606'],
   ['NL91ABNA0417164300 (ING)', 'IBAN', 'NL91ABNA0417164300'],
+  // typed in lower case (or mixed): the length and the checksum decide as for capitals (in groups,
+  // a space beside a lower-case letter ends a value, as in prose: `gb82 west …` is not read on)
+  ['iban: de89 3704 0044 0532 0130 00, thanks', 'IBAN', 'de89 3704 0044 0532 0130 00'],
+  ['pay to gb82west12345698765432.', 'IBAN', 'gb82west12345698765432'],
+  ['Nl91Abna0417164300', 'IBAN', 'Nl91Abna0417164300'],
   // IP addresses
   ['login from 192.168.1.1 failed', 'IP_ADDRESS', '192.168.1.1'],
   ['resolver 8.8.8.8:53 timed out', 'IP_ADDRESS', '8.8.8.8'],

@@ -177,10 +177,14 @@ describe('the IBAN checksum read in place agrees with the checksum of the string
         const at = 4 + Math.floor(rnd() * (length - 4));
         iban = iban.slice(0, at) + chars[Math.floor(rnd() * 10)] + iban.slice(at + 1);
       }
-      const written = rnd() < 0.5 ? iban : iban.replace(/(.{4})(?=.)/g, '$1 ');
+      const grouped = rnd() < 0.5 ? iban : iban.replace(/(.{4})(?=.)/g, '$1 ');
+      // Either case: people type IBANs in lower case too (a space beside a lower-case letter ends
+      // any value, as in prose: in lower case, groups are read on across spaces between digits).
+      const written = rnd() < 0.25 && !/[A-Z] | [A-Z]/.test(grouped) ? grouped.toLowerCase() : grouped;
       const out: Candidate[] = [];
       detectIbans(`IBAN ${written} ok`, out);
       const expected = ibanChecksumOk(iban);
+      expect(ibanChecksumOk(iban.toLowerCase())).toBe(expected);
       if (expected) valid++;
       expect(out.length === 1, written).toBe(expected);
     }

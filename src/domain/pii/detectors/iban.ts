@@ -1,4 +1,4 @@
-import { isDigit, isUpper, runsOn, softSpaceAt } from '../chars.js';
+import { isAlpha, isDigit, runsOn, softSpaceAt } from '../chars.js';
 import type { Candidate } from './candidate.js';
 
 // IBAN length by country (SWIFT IBAN registry). The length is fixed per country, so we read
@@ -95,21 +95,24 @@ const IBAN_LENGTH: Readonly<Record<string, number>> = {
 };
 
 // A country code and check digits at the start of a word (no letter or digit before, nor '_' but
-// markdown emphasis: chars.ts runsOnBefore).
-const PREFILTER = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4})[A-Z]{2}[0-9]{2}/g;
+// markdown emphasis: chars.ts runsOnBefore). In either case: people type an IBAN in lower case
+// too (`de89 3704 0044 0532 0130 00`), and the exact length and the checksum decide either way.
+const PREFILTER = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4})[A-Za-z]{2}[0-9]{2}/g;
 
-// IBAN_LENGTH by the country code's two letters (A-Z each), 0 for no country: read without a slice.
+// IBAN_LENGTH by the country code's two letters (a-z each, case folded), 0 for no country: read without a slice.
 const LENGTH_BY_CODE = new Uint8Array(26 * 26);
-for (const [code, length] of Object.entries(IBAN_LENGTH)) LENGTH_BY_CODE[(code.charCodeAt(0) - 65) * 26 + code.charCodeAt(1) - 65] = length;
+for (const [code, length] of Object.entries(IBAN_LENGTH)) LENGTH_BY_CODE[letterAt(code, 0) * 26 + letterAt(code, 1)] = length;
 
-/** ISO 13616 check: move the first four characters to the end, read letters as 10..35, mod 97 must be 1. */
+/** The letter at `i` as 0..25, either case. */
+function letterAt(text: string, i: number): number {
+  return (text.charCodeAt(i) | 0x20) - 97;
+}
+
+/** ISO 13616 check: move the first four characters to the end, read letters (either case) as 10..35, mod 97 must be 1. */
 export function ibanChecksumOk(iban: string): boolean {
   const s = iban.slice(4) + iban.slice(0, 4);
   let r = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    r = isDigit(c) ? (r * 10 + (c - 48)) % 97 : (r * 100 + (c - 55)) % 97;
-  }
+  for (let i = 0; i < s.length; i++) r = mod97(r, s.charCodeAt(i));
   return r === 1;
 }
 
@@ -118,7 +121,7 @@ export function detectIbans(text: string, out: Candidate[], from = 0): void {
   re.lastIndex = from;
   while (re.test(text)) {
     const at = re.lastIndex - 4;
-    const length = LENGTH_BY_CODE[(text.charCodeAt(at) - 65) * 26 + text.charCodeAt(at + 1) - 65]!;
+    const length = LENGTH_BY_CODE[letterAt(text, at) * 26 + letterAt(text, at + 1)]!;
     if (length === 0) {
       re.lastIndex = at + 1;
       continue;
@@ -137,7 +140,7 @@ function readIban(text: string, at: number, length: number): number {
   let i = at;
   while (count < length && i < text.length) {
     const c = text.charCodeAt(i);
-    if (isUpper(c) || isDigit(c)) {
+    if (isAlpha(c) || isDigit(c)) {
       count++;
       i++;
     } else if (c === 32 && count % 4 === 0 && softSpaceAt(text, i) && i + 1 < text.length) {
@@ -161,7 +164,8 @@ function checksumIn(text: string, at: number, end: number): boolean {
   return r === 1;
 }
 
+/** `r` carried over one more character of an IBAN (a space adds nothing; a letter reads as 10..35). */
 function mod97(r: number, c: number): number {
   if (c === 32) return r;
-  return isDigit(c) ? (r * 10 + (c - 48)) % 97 : (r * 100 + (c - 55)) % 97;
+  return isDigit(c) ? (r * 10 + (c - 48)) % 97 : (r * 100 + (c | 0x20) - 87) % 97;
 }
