@@ -61,6 +61,11 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   ['MC 5500-0000-0000-0004', 'CREDIT_CARD', '5500-0000-0000-0004'],
   ['Amex 3782 822463 10005', 'CREDIT_CARD', '3782 822463 10005'],
   ['{"card":"6011111111111117"}', 'CREDIT_CARD', '6011111111111117'],
+  // typed in fours whatever the length, the last group shorter (Amex, Diners, a 13-digit Visa, 18 digits)
+  ['Amex 3782 8224 6310 005 exp 04/27', 'CREDIT_CARD', '3782 8224 6310 005'],
+  ['Diners 3056-9309-0259-04.', 'CREDIT_CARD', '3056-9309-0259-04'],
+  ['visa 4222 2222 2222 2', 'CREDIT_CARD', '4222 2222 2222 2'],
+  ['card: 6011 0009 9013 9424 18', 'CREDIT_CARD', '6011 0009 9013 9424 18'],
   // IBAN
   ['Wire to DE89 3704 0044 0532 0130 00 today', 'IBAN', 'DE89 3704 0044 0532 0130 00'],
   ['iban=GB82WEST12345698765432', 'IBAN', 'GB82WEST12345698765432'],

@@ -36,17 +36,17 @@ export function issuerAccepts(d: ArrayLike<number>, n: number): boolean {
   return false;
 }
 
-// How cards are printed: 4-4-4-4 (most), 4-4-4-4-3 (19 digits), 4-6-5 (Amex), 4-6-4 (Diners).
-const GROUPINGS: ReadonlyArray<readonly number[]> = [
-  [4, 4, 4, 4],
-  [4, 4, 4, 4, 3],
-  [4, 6, 5],
-  [4, 6, 4],
-];
-
-/** Whether the first `n` group lengths are a card's print. */
+/**
+ * Whether the first `n` group lengths are a card's print: in fours, the last group shorter when
+ * the number is (4-4-4-3 is an Amex typed in fours, 4-4-4-4-3 a 19-digit card), or the networks'
+ * own 4-6-5 (Amex) and 4-6-4 (Diners).
+ */
 export function cardGrouping(groups: ArrayLike<number>, n = groups.length): boolean {
-  return GROUPINGS.some((g) => g.length === n && g.every((len, i) => groups[i] === len));
+  if (n === 3) return groups[0] === 4 && groups[1] === 6 && (groups[2] === 5 || groups[2] === 4);
+  if (n !== 4 && n !== 5) return false;
+  for (let i = 0; i < n - 1; i++) if (groups[i] !== 4) return false;
+  const last = groups[n - 1]!;
+  return last >= 1 && last <= 4;
 }
 
 /** `d[0..n)`: the digit values of a run. */
