@@ -56,6 +56,7 @@ const POSITIVES: Array<[string, PiiType, string]> = [
   ['ssn: 078-05-1120', 'SSN', '078-05-1120'],
   ['Social Security number 123 45 6789', 'SSN', '123 45 6789'],
   ['SSN#123456789', 'SSN', '123456789'],
+  ['S.S.N. 536 22 8147 (verified)', 'SSN', '536 22 8147'],
   // cards
   ['Card 4111 1111 1111 1111 exp 04/27', 'CREDIT_CARD', '4111 1111 1111 1111'],
   ['MC 5500-0000-0000-0004', 'CREDIT_CARD', '5500-0000-0000-0004'],

@@ -19,8 +19,8 @@ const MAX_SPAN = 40;
 const MAX_SEGMENTS = 6;
 const MAX_GROUP_DIGITS = 19;
 
-// Field names count too (`customer_ssn=`, `socialSecurityNumber:`): words end at anything but a letter.
-const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|social[ _-]?security|(?<![a-z])soc\.? ?sec(?![a-z])|(?<![a-z])ss ?#|(?<![a-z])ss[ -]?(?:no|nr|num)(?![a-z]))[^0-9]{0,16}$/;
+// Field names count too (`customer_ssn=`, `socialSecurityNumber:`), and S.S.N.: words end at anything but a letter.
+const SSN_WORDS = /(?:(?<![a-z])ssns?(?![a-z])|(?<![a-z])s\. ?s\. ?n\b|social[ _-]?security|(?<![a-z])soc\.? ?sec(?![a-z])|(?<![a-z])ss ?#|(?<![a-z])ss[ -]?(?:no|nr|num)(?![a-z]))[^0-9]{0,16}$/;
 // The last words of SSN_WORDS (a number word, `no`, `nr`, `num`, is a phone label's too).
 const SSN_LAST_WORD = /^(?:ssns?|security|sec|ss)$/;
 // A bare digit run after these words is an identifier even when it happens to pass Luhn.
