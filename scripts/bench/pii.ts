@@ -351,7 +351,13 @@ async function cliWarm(lines: string[]): Promise<{ cpuMbPerSecond: number | null
   };
   const rates = ends.slice(warm).map((t, i) => mb / ((t - ends[warm - 1 + i]!) / 1000));
   rates.sort((a, b) => a - b);
-  return { cpuMbPerSecond: cpuRate(warm, rounds), cpuMbPerSecondEarly: cpuRate(early, warm), mbPerSecondBest: rates[rates.length - 1]!, mbPerSecondMedian: rates[Math.floor(rates.length / 2)]!, rounds: rates.length };
+  return {
+    cpuMbPerSecond: cpuRate(warm, rounds),
+    cpuMbPerSecondEarly: cpuRate(early, warm),
+    mbPerSecondBest: rates[rates.length - 1]!,
+    mbPerSecondMedian: rates[Math.floor(rates.length / 2)]!,
+    rounds: rates.length,
+  };
 }
 const cli = [
   { input: 'realistic records as one {"id","text"} line (0.6 MB)', ...(await cliWarm([JSON.stringify({ id: 'corpus', text: realistic.text })])) },
