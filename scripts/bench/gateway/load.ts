@@ -120,18 +120,30 @@ export async function serveMock(): Promise<void> {
   process.send!(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 }
 
+/**
+ * Each response its own id, as a provider gives it: a stored turn whose id is already kept is
+ * left as it is (no rows written), so one id for all would measure a stored stream without its rows.
+ */
+let responses = 0;
+const RESP_ID = '"resp_bench"';
+const RESP_FIRST = RESP_EVENTS[0]!.toString();
+const RESP_LAST = RESP_EVENTS.at(-1)!.toString();
+
 function respond(res: import('node:http').ServerResponse, stream: boolean): void {
+  const id = `"resp_bench${++responses}"`;
   if (!stream) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(RESPONSE) }).end(RESPONSE);
+    const body = RESPONSE.replace(RESP_ID, id);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   let i = 0;
   const next = () => {
     if (i < RESP_EVENTS.length - 1) {
-      res.write(RESP_EVENTS[i++]);
+      res.write(i === 0 ? RESP_FIRST.replaceAll(RESP_ID, id) : RESP_EVENTS[i]!);
+      i++;
       setImmediate(next);
-    } else res.end(RESP_EVENTS[i]);
+    } else res.end(RESP_LAST.replaceAll(RESP_ID, id));
   };
   next();
 }
