@@ -25,10 +25,18 @@ function random(n: number): Buffer {
   return pool.subarray(pooled, (pooled += n));
 }
 
-/** A new item id in OpenAI's form (`msg_…`), for an input item sent without one. */
-export function newItemId(item: Body): string {
+/**
+ * A new item id in OpenAI's form (`msg_…`), for an input item sent without one: the time in
+ * milliseconds (6 bytes), then 10 random bytes, in hex. OpenAI's own ids begin with the time too;
+ * here it makes an agent's new ids land at the end of the `(agent_id, item_id)` index, one page a
+ * commit, where random ids dirtied a page of it each (~7 µs a stored turn's input item).
+ */
+export function newItemId(item: Body, now = Date.now()): string {
   const prefix = item.type === undefined || item.type === 'message' ? 'msg' : item.type === 'function_call_output' ? 'fco' : 'item';
-  return `${prefix}_${random(16).toString('hex')}`;
+  const id = Buffer.allocUnsafe(16);
+  id.writeUIntBE(now, 0, 6);
+  random(10).copy(id, 6);
+  return `${prefix}_${id.toString('hex')}`;
 }
 
 /** A request's `input` as items: a string is one user message. */

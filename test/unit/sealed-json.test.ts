@@ -42,4 +42,12 @@ describe('SealedJson (stored responses and conversation items at rest)', () => {
     expect(newItemId({ type: 'function_call_output' })).toMatch(/^fco_[0-9a-f]{32}$/);
     expect(newItemId({ type: 'reasoning' })).toMatch(/^item_[0-9a-f]{32}$/);
   });
+
+  it('begins an id with its time, so later ids sort after earlier ones (the index by item id grows at its end)', () => {
+    const t = Date.UTC(2026, 10, 24);
+    const ids = Array.from({ length: 200 }, (_, i) => newItemId({}, t + i));
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids[0]!.slice(4, 16)).toBe(t.toString(16).padStart(12, '0'));
+    expect(new Set(Array.from({ length: 200 }, () => newItemId({}, t).slice(16))).size).toBe(200);
+  });
 });
