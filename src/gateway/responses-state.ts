@@ -25,14 +25,19 @@ export function responsesKey(secret: Uint8Array): Uint8Array {
 
 /**
  * A turn kept whole (`store: true`, no conversation) is sealed once: its response row holds
- * `{ [TURN]: { response, items } }` (the turn's input items, then its output items) and each
- * item row only `@<index>` into it. Rows written before (and turns with a conversation, whose
- * items are also the conversation's and sealed each on its own) hold the response itself and
- * each item sealed: both read. A sealed value starts `v1.`, so `@` is never one.
+ * `{ [TURN]: { response, input } }` and each item row only `@<index>` into the turn's items: its
+ * input items, then its output items, which are the response's own `output` (sealed once, not
+ * twice). Turns kept whole before hold `{ [TURN]: { response, items } }`, the output items
+ * repeated; rows older still (and turns with a conversation, whose items are also the
+ * conversation's and sealed each on its own) hold the response itself and each item sealed: all
+ * read. A sealed value starts `v1.`, so `@` is never one.
  */
 const TURN = '$turn';
 const REF = '@';
 type SealedTurn = { response: Body; items: Body[] };
+
+/** A response's output items, as a turn's items list them (after its input). */
+const outputItems = (response: Body): Body[] => (Array.isArray(response.output) ? (response.output.filter(isObject) as Body[]) : []);
 
 const notFound = (id: string) => new GatewayError('not_found', `Response with id '${id}' not found.`, false);
 
@@ -161,7 +166,11 @@ export class ResponsesState {
     const body = this.d.sealed.open(r.body, r.agentId);
     // A kept answer has an id and an output besides: a body of the one key TURN is a turn.
     const turn = body[TURN];
-    return isObject(turn) && Object.keys(body).length === 1 && isObject(turn.response) && Array.isArray(turn.items) ? (turn as SealedTurn) : { response: body, items: null };
+    if (isObject(turn) && Object.keys(body).length === 1 && isObject(turn.response)) {
+      if (Array.isArray(turn.input)) return { response: turn.response, items: [...(turn.input.filter(isObject) as Body[]), ...outputItems(turn.response)] };
+      if (Array.isArray(turn.items)) return turn as SealedTurn;
+    }
+    return { response: body, items: null };
   }
 
   /**
@@ -214,7 +223,7 @@ export class ResponsesState {
     if (!turn || (!turn.store && turn.conversationId === null) || !isObject(answer) || typeof answer.id !== 'string' || !Array.isArray(answer.output)) return null;
     const { agentId } = call;
     const input = inputItems(call.target.json.input).slice(turn.contextCount);
-    const bodies = [...input, ...(answer.output.filter(isObject) as Body[])];
+    const bodies = [...input, ...outputItems(answer)];
     // Kept whole (no conversation, which needs each item sealed on its own): one seal for the turn.
     const whole = turn.store && turn.conversationId === null;
     const items = bodies.map((it, k) => ({
@@ -242,7 +251,7 @@ export class ResponsesState {
         outputTokens: bill.completionTokens,
         body: this.d.sealed.seal(
           whole
-            ? { [TURN]: { response: { ...answer, previous_response_id: turn.previousId }, items: bodies } }
+            ? { [TURN]: { response: { ...answer, previous_response_id: turn.previousId }, input } }
             : { ...answer, previous_response_id: turn.previousId, conversation: { id: turn.conversationId } },
         ),
         createdAt: now,

@@ -469,7 +469,7 @@ export const responses = sqliteTable(
     previousResponseId: text('previous_response_id'),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
-    /** The response object as the agent was sent it, sealed (what GET /v1/responses/{id} answers); for a turn kept whole, `{ $turn: { response, items } }` sealed once (gateway/responses-state.ts). */
+    /** The response object as the agent was sent it, sealed (what GET /v1/responses/{id} answers); for a turn kept whole, `{ $turn: { response, input } }` sealed once (gateway/responses-state.ts). */
     body: text('body').notNull(),
     createdAt: epochMs('created_at').notNull(),
     expiresAt: epochMs('expires_at').notNull(),

@@ -211,7 +211,7 @@ describe('the stored-response routes as OpenAI answers them', () => {
 });
 
 describe('how a turn is kept at rest', () => {
-  it('a turn is sealed once (its items point into the response row), and rows sealed item by item before still read: chain, retrieve, input items, item_reference', async () => {
+  it('a turn is sealed once (its items point into the response row, its output items are its response’s), and rows kept before (item by item; whole with the output repeated) still read: chain, retrieve, input items, item_reference', async () => {
     const r1 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: sealed the old way' });
     const r2 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: sealed once', previous_response_id: r1.id });
     const db = sqliteOf(t.rt.state);
@@ -226,11 +226,19 @@ describe('how a turn is kept at rest', () => {
       responsesKey(loadOrCreateKey(stateFilesFor(t.rt.state.path).auditKey).key),
       createLogger({ format: 'json', level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) }),
     );
-    const row = db.prepare('SELECT body FROM responses WHERE id = ?').get(r1.id) as { body: string };
-    const turn = sealed.open(row.body, me.agentId).$turn as { response: object; items: object[] };
-    db.prepare('UPDATE responses SET body = ? WHERE id = ?').run(sealed.seal(turn.response), r1.id);
-    for (const [k, it] of itemsOf(r1.id).entries()) db.prepare('UPDATE response_items SET body = ? WHERE seq = ?').run(sealed.seal(turn.items[k]), it.seq);
+    const turnOf = (id: string) => {
+      const row = db.prepare('SELECT body FROM responses WHERE id = ?').get(id) as { body: string };
+      const turn = sealed.open(row.body, me.agentId).$turn as { response: { output: object[] }; input: object[]; items?: unknown };
+      // The output items are the response's own, sealed once: the turn holds its input beside it.
+      expect(turn.items).toBeUndefined();
+      return { response: turn.response, items: [...turn.input, ...turn.response.output] };
+    };
+    const turn1 = turnOf(r1.id);
+    db.prepare('UPDATE responses SET body = ? WHERE id = ?').run(sealed.seal(turn1.response), r1.id);
+    for (const [k, it] of itemsOf(r1.id).entries()) db.prepare('UPDATE response_items SET body = ? WHERE seq = ?').run(sealed.seal(turn1.items[k]), it.seq);
     expect(itemsOf(r1.id).every((i) => i.body.startsWith('v1.'))).toBe(true);
+    // Turn 2 rewritten as a whole turn was kept before: its items listed in full, the output items repeated.
+    db.prepare('UPDATE responses SET body = ? WHERE id = ?').run(sealed.seal({ $turn: turnOf(r2.id) }), r2.id);
 
     const r3 = await client.responses.stream({ model: 'gpt-4o-mini', input: 'Repeat exactly: after both', previous_response_id: r2.id }).finalResponse();
     expect(r3.output_text).toBe('after both');
