@@ -56,6 +56,10 @@ export function continued(response: unknown, turn: Turn | undefined): boolean {
   return true;
 }
 
+/** Whether a Responses stream event of this `type` carries the response object itself (RESPONSE_EVENT's types). */
+export const carriesResponse = (type: unknown): boolean =>
+  type === 'response.completed' || type === 'response.created' || type === 'response.in_progress' || type === 'response.queued' || type === 'response.incomplete' || type === 'response.failed';
+
 /** A Responses stream event's data with `continued` applied to its response, or null when it needs no change. */
 export function continuedEvent(data: string, turn: Turn | undefined): string | null {
   if (!turn?.previousId || !RESPONSE_EVENT.test(data)) return null;

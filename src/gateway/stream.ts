@@ -11,7 +11,7 @@ import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { type QuickMemo, quickChatChunk, quickResponsesDelta, withSeq } from './quick.js';
-import { continuedEvent } from './responses-state.js';
+import { carriesResponse, continued, continuedEvent } from './responses-state.js';
 import { formatSse, SseSplitter, type SseEvent } from './sse.js';
 import { pump, type Pumped } from './stream-pump.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
@@ -102,6 +102,8 @@ class StreamRelay implements Pumped {
   private readonly quickChat: boolean;
   /** A Responses stream: its plain text deltas are read without JSON.parse (quick.ts). */
   private readonly quickResponses: boolean;
+  /** A Responses turn that continued a stored one: each event carrying the response says which (`continued`). */
+  private readonly continues: boolean;
   /** What the quick reader remembers between this stream's chunks. */
   private readonly quickMemo: QuickMemo = {};
   private readonly splitter: SseSplitter;
@@ -148,6 +150,7 @@ class StreamRelay implements Pumped {
     this.ref = `${call.endpoint}:${call.target.model}`;
     this.quickChat = call.endpoint === 'chat' && call.wire.name === 'openai';
     this.quickResponses = call.endpoint === 'responses';
+    this.continues = typeof call.turn?.previousId === 'string';
   }
 
   /** After the pump: an agent gone is an abort; a block ends the stream with an error event. */
@@ -247,11 +250,8 @@ class StreamRelay implements Pumped {
   }
 
   /** One upstream event in, the text for the agent out (the event as is, rewritten, or nothing). */
-  private event(input: SseEvent): string {
+  private event(ev: SseEvent): string {
     const { wire } = this.call;
-    // A Responses turn that continued a stored one says so in each event carrying the response.
-    const stamped = input.foreign ? null : continuedEvent(input.data, this.call.turn);
-    const ev = stamped === null ? input : { ...input, data: stamped, raw: formatSse(stamped, input.event) };
     if (this.draining) {
       this.readUsage(ev);
       return '';
@@ -263,7 +263,7 @@ class StreamRelay implements Pumped {
     const withhold = this.guard.withholdsLogprobs === true;
     if (ev.event !== null && this.seqShift === 0 && wire.unread?.(ev.event, this.rewritten) && !(withhold && carriesLogprobs(ev.data))) {
       this.nextSeq++;
-      return ev.raw;
+      return this.continues ? this.stamped(ev) : ev.raw;
     }
     let json: any = null;
     const quick =
@@ -276,12 +276,14 @@ class StreamRelay implements Pumped {
         return this.guard.active ? this.take(this.guard.text(this.call.agentId, this.ref, ev.raw)) : ev.raw;
       }
     }
+    // A Responses turn that continued a stored one says so in each event carrying the response:
+    // stamped once parsed, before it is read (the answer kept is the stamped one).
+    let changed = this.continues && json !== null && carriesResponse(json.type) && continued(json.response, this.call.turn);
     const insp = quick ? quick.inspection : wire.inspect(ev, json);
     if (json !== null && this.call.obs) streamAnswerMeta((this.call.obs.answer ??= {}), json);
     this.note(insp.usage);
     if (insp.answer !== undefined) this.answer = insp.answer;
     const active = this.guard.active;
-    let changed = false;
     let extras = '';
     // A numbered stream stays gapless: an event we insert takes this event's number.
     let seq = insp.seq ? insp.seq.n + this.seqShift : 0;
@@ -365,6 +367,16 @@ class StreamRelay implements Pumped {
     if (changed) return extras + formatSse(JSON.stringify(json), ev.event);
     if (!renumbered) return extras + ev.raw;
     return extras + formatSse(withSeq(ev.data, insp.seq!.n, seq) ?? JSON.stringify(json), ev.event);
+  }
+
+  /**
+   * An event passed unread, as the agent gets it on a turn that continued a stored one: one that
+   * carries the response (`response.created`…) stamped (`continued`). Only these are searched
+   * for it; the events the relay parses are stamped as they are read.
+   */
+  private stamped(ev: SseEvent): string {
+    const data = continuedEvent(ev.data, this.call.turn);
+    return data === null ? ev.raw : formatSse(data, ev.event);
   }
 
   /** A drained event: only what it says of the usage counts. */

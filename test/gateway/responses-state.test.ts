@@ -62,6 +62,18 @@ describe('previous_response_id through openai-node (responses.create)', () => {
     expect(last.usage!.input_tokens).toBe(rows[9]!.prompt_tokens);
   });
 
+  it('a streamed turn that continues one names it in every event carrying the response (and in no other), numbered without a gap', async () => {
+    const first = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: first' });
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const ev of client.responses.stream({ model: 'gpt-4o-mini', input: 'Repeat exactly: and the second', previous_response_id: first.id })) events.push(ev);
+    const carrying = events.filter((e) => 'response' in e);
+    expect(carrying.map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'response.completed']);
+    for (const e of carrying) expect(e.response.previous_response_id).toBe(first.id);
+    expect(JSON.stringify(events.filter((e) => !('response' in e)))).not.toContain(first.id);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect((await client.responses.retrieve(carrying[2]!.response.id)).previous_response_id).toBe(first.id);
+  });
+
   it('with a tool: the function call is kept, its output continues the chain, the answer uses it', async () => {
     const first = await client.responses.create({ model: 'gpt-4o-mini', input: WEATHER.prompt, tools: [RESPONSES_WEATHER_TOOL] });
     const call = first.output.find((o) => o.type === 'function_call');
