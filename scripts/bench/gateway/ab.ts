@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coresApart, cpuMs, fmt, median, pin, type Row } from '../lib.js';
-import { load, REQUEST, RESP_STREAM_REQUEST, RESP_STREAM_UNSTORED, startGateway, startMock, STREAM_REQUEST } from './load.js';
+import { load, REQUEST, RESP_REQUEST, RESP_STREAM_REQUEST, RESP_STREAM_UNSTORED, startGateway, startMock, STREAM_REQUEST } from './load.js';
 
 interface Kind {
   path: string;
@@ -21,6 +21,16 @@ interface Kind {
   n: number;
   stream: boolean;
   what: string;
+  /** The body as this gateway must get it (a turn that continues one kept there first), when not `body`. */
+  bodyFor?: (origin: string, token: string) => Promise<string>;
+}
+
+/** A stored turn continued: `previous_response_id` names a first turn kept by this gateway (a chain of one). */
+async function continuing(origin: string, token: string): Promise<string> {
+  const r = await fetch(`${origin}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: RESP_REQUEST });
+  if (!r.ok) throw new Error(`the first turn: HTTP ${r.status}: ${await r.text()}`);
+  const { id } = (await r.json()) as { id: string };
+  return JSON.stringify({ ...JSON.parse(RESP_STREAM_REQUEST), previous_response_id: id });
 }
 
 const KINDS: Record<string, Kind> = {
@@ -29,6 +39,7 @@ const KINDS: Record<string, Kind> = {
   stream16: { path: '/v1/chat/completions', body: STREAM_REQUEST, c: 16, n: 2000, stream: true, what: 'chat stream (20 chunks), 16 connections' },
   resp16: { path: '/v1/responses', body: RESP_STREAM_REQUEST, c: 16, n: 2000, stream: true, what: 'Responses stream, stored, 16 connections' },
   respnf16: { path: '/v1/responses', body: RESP_STREAM_UNSTORED, c: 16, n: 2000, stream: true, what: 'Responses stream, store: false, 16 connections' },
+  respcont16: { path: '/v1/responses', body: '', c: 16, n: 2000, stream: true, what: 'Responses stream, stored, continuing a stored turn, 16 connections', bodyFor: continuing },
 };
 
 /** A build's bin: `<checkout>` or `<checkout>/bin/iron-cage.js`, built. */
@@ -57,7 +68,11 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
       mkdirSync(own);
       gws.push(await startGateway(own, mock.url, { cli, cpu: cores.own }));
     }
-    for (const g of gws) for (const k of kinds) await load(g.origin, KINDS[k]!.path, g.token, KINDS[k]!.body, KINDS[k]!.c, 1500, KINDS[k]!.stream);
+    // Each gateway's body per kind (the same for all but a turn continuing one kept there).
+    const bodies = await Promise.all(
+      gws.map(async (g) => Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, (await KINDS[k]!.bodyFor?.(g.origin, g.token)) ?? KINDS[k]!.body] as const)))),
+    );
+    for (const [i, g] of gws.entries()) for (const k of kinds) await load(g.origin, KINDS[k]!.path, g.token, bodies[i]![k]!, KINDS[k]!.c, 1500, KINDS[k]!.stream);
     // per kind, per build: CPU ms a call, p50 ms, calls/s; one entry a round
     const got = new Map<string, Array<{ cpu: number[]; p50: number[]; rps: number[] }>>();
     for (const k of kinds)
@@ -73,7 +88,7 @@ export async function compareBuilds(spec: string, kindsSpec: string, rounds: num
         for (const i of order) {
           const g = gws[i]!;
           const before = cpuMs(g.child.pid!);
-          const r = await load(g.origin, kind.path, g.token, kind.body, kind.c, kind.n, kind.stream);
+          const r = await load(g.origin, kind.path, g.token, bodies[i]![k]!, kind.c, kind.n, kind.stream);
           const slot = got.get(k)![i]!;
           slot.cpu.push((cpuMs(g.child.pid!) - before) / r.n);
           slot.p50.push(r.latencies[Math.floor(r.latencies.length / 2)]!);
