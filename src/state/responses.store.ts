@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { responseItems, responses, type ResponseItemRow, type ResponseRow } from './schema.js';
@@ -21,6 +21,12 @@ export class ResponsesStore {
   // and preparing the statements per call was about a tenth of a streamed turn's CPU).
   private readonly insertResponse;
   private readonly insertItem;
+  // The reads a continued turn makes before it is sent (its chain), prepared once too: drizzle
+  // built each query's SQL and SQLite compiled it on every call (~0.1 ms of a continued stream).
+  private readonly byId;
+  private readonly itemsById;
+  private readonly itemsByKind;
+  private readonly itemById;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
@@ -52,6 +58,31 @@ export class ResponsesStore {
         .values({ responseId: p('responseId'), agentId: p('agentId'), itemId: p('itemId'), kind: p('kind'), body: p('body') })
         .toSQL(),
     );
+    this.byId = this.db.orm
+      .select()
+      .from(responses)
+      .where(and(eq(responses.id, p('id')), eq(responses.agentId, p('agentId')), gt(responses.expiresAt, p('now'))))
+      .prepare();
+    this.itemsById = this.db.orm
+      .select()
+      .from(responseItems)
+      .where(eq(responseItems.responseId, p('responseId')))
+      .orderBy(asc(responseItems.seq))
+      .prepare();
+    this.itemsByKind = this.db.orm
+      .select()
+      .from(responseItems)
+      .where(and(eq(responseItems.responseId, p('responseId')), eq(responseItems.kind, p('kind'))))
+      .orderBy(asc(responseItems.seq))
+      .prepare();
+    this.itemById = this.db.orm
+      .select({ item: responseItems })
+      .from(responseItems)
+      .innerJoin(responses, eq(responses.id, responseItems.responseId))
+      .where(and(eq(responseItems.agentId, p('agentId')), eq(responseItems.itemId, p('itemId')), gt(responses.expiresAt, p('now'))))
+      .orderBy(sql`${responseItems.seq} DESC`)
+      .limit(1)
+      .prepare();
   }
 
   /**
@@ -70,43 +101,24 @@ export class ResponsesStore {
 
   /** The agent's response `id`, unless it has expired by `now`. */
   get(agentId: string, id: string, now: number): ResponseRow | null {
-    return (
-      this.db.orm
-        .select()
-        .from(responses)
-        .where(and(eq(responses.id, id), eq(responses.agentId, agentId), gt(responses.expiresAt, now)))
-        .get() ?? null
-    );
+    return this.byId.get({ id, agentId, now }) ?? null;
   }
 
   /** A response's items of one kind, in their order. */
   items(responseId: string, kind: 'input' | 'output'): ResponseItemRow[] {
-    return this.db.orm
-      .select()
-      .from(responseItems)
-      .where(and(eq(responseItems.responseId, responseId), eq(responseItems.kind, kind)))
-      .orderBy(asc(responseItems.seq))
-      .all();
+    return this.itemsByKind.all({ responseId, kind });
   }
 
   /** The items of several responses at once (a chain), in their order: each response's input, then its output. */
   itemsOf(responseIds: string[]): ResponseItemRow[] {
-    if (responseIds.length === 0) return [];
-    return this.db.orm.select().from(responseItems).where(inArray(responseItems.responseId, responseIds)).orderBy(asc(responseItems.seq)).all();
+    // One prepared read a response (an index seek each), not a query of as many values built per call.
+    if (responseIds.length === 1) return this.itemsById.all({ responseId: responseIds[0] });
+    return responseIds.flatMap((responseId) => this.itemsById.all({ responseId })).sort((a, b) => a.seq - b.seq);
   }
 
   /** The agent's latest kept copy of item `itemId` whose response has not expired by `now`. */
   item(agentId: string, itemId: string, now: number): ResponseItemRow | null {
-    return (
-      this.db.orm
-        .select({ item: responseItems })
-        .from(responseItems)
-        .innerJoin(responses, eq(responses.id, responseItems.responseId))
-        .where(and(eq(responseItems.agentId, agentId), eq(responseItems.itemId, itemId), gt(responses.expiresAt, now)))
-        .orderBy(sql`${responseItems.seq} DESC`)
-        .limit(1)
-        .get()?.item ?? null
-    );
+    return this.itemById.get({ agentId, itemId, now })?.item ?? null;
   }
 
   /** Delete the agent's response `id` and its items; whether there was one. */
