@@ -1,4 +1,5 @@
-import { and, asc, eq, gt, lte } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
+import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { conversationItems, conversations, type ConversationItemRow, type ConversationRow } from './schema.js';
 import type { Tx } from './writer.js';
@@ -22,9 +23,50 @@ export interface ConversationAppend {
  */
 export class ConversationsStore {
   private readonly db: StoreDb;
+  // What a turn in a conversation runs (its context read before it is sent, its items appended
+  // with its ledger row), prepared once, as ResponsesStore's: built and compiled per call before.
+  private readonly byId;
+  private readonly itemsOf;
+  private readonly anyItemOf;
+  private readonly touch;
+  private readonly insertItem;
 
   constructor(state: StateManager) {
     this.db = storeDb(state);
+    const p = (name: string) => sql.placeholder(name);
+    this.byId = this.db.orm
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.id, p('id')), eq(conversations.agentId, p('agentId')), gt(conversations.expiresAt, p('now'))))
+      .prepare();
+    this.itemsOf = this.db.orm
+      .select()
+      .from(conversationItems)
+      .where(eq(conversationItems.conversationId, p('conversationId')))
+      .orderBy(asc(conversationItems.seq))
+      .prepare();
+    this.anyItemOf = this.db.orm
+      .select({ item: conversationItems })
+      .from(conversationItems)
+      .innerJoin(conversations, eq(conversations.id, conversationItems.conversationId))
+      .where(and(eq(conversationItems.agentId, p('agentId')), eq(conversationItems.itemId, p('itemId')), gt(conversations.expiresAt, p('now'))))
+      .orderBy(asc(conversationItems.seq))
+      .prepare();
+    this.touch = boundRun(
+      this.db.sqlite,
+      this.db.orm
+        .update(conversations)
+        .set({ expiresAt: sql`${p('expiresAt')}` })
+        .where(and(eq(conversations.id, p('conversationId')), eq(conversations.agentId, p('agentId'))))
+        .toSQL(),
+    );
+    this.insertItem = boundRun(
+      this.db.sqlite,
+      this.db.orm
+        .insert(conversationItems)
+        .values({ conversationId: p('conversationId'), agentId: p('agentId'), itemId: p('itemId'), body: p('body'), createdAt: p('createdAt') })
+        .toSQL(),
+    );
   }
 
   /** A new conversation with its first items, all or nothing. */
@@ -37,18 +79,12 @@ export class ConversationsStore {
 
   /** The agent's conversation `id`, unless it has expired by `now`. */
   get(agentId: string, id: string, now: number): ConversationRow | null {
-    return (
-      this.db.orm
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.id, id), eq(conversations.agentId, agentId), gt(conversations.expiresAt, now)))
-        .get() ?? null
-    );
+    return this.byId.get({ id, agentId, now }) ?? null;
   }
 
   /** A conversation's items, oldest first. */
   items(conversationId: string): ConversationItemRow[] {
-    return this.db.orm.select().from(conversationItems).where(eq(conversationItems.conversationId, conversationId)).orderBy(asc(conversationItems.seq)).all();
+    return this.itemsOf.all({ conversationId });
   }
 
   /** One item of a conversation (its latest copy, should an id have been added twice). */
@@ -63,14 +99,7 @@ export class ConversationsStore {
 
   /** The agent's latest copy of item `itemId` in any of its live conversations (an `item_reference`). */
   anyItem(agentId: string, itemId: string, now: number): ConversationItemRow | null {
-    const rows = this.db.orm
-      .select({ item: conversationItems })
-      .from(conversationItems)
-      .innerJoin(conversations, eq(conversations.id, conversationItems.conversationId))
-      .where(and(eq(conversationItems.agentId, agentId), eq(conversationItems.itemId, itemId), gt(conversations.expiresAt, now)))
-      .orderBy(asc(conversationItems.seq))
-      .all();
-    return rows.at(-1)?.item ?? null;
+    return this.anyItemOf.all({ agentId, itemId, now }).at(-1)?.item ?? null;
   }
 
   /** New metadata (sealed) and a later expiry; whether the conversation was there. */
@@ -100,20 +129,12 @@ export class ConversationsStore {
   }
 
   private appendRows(a: ConversationAppend): void {
-    const done = this.db.orm
-      .update(conversations)
-      .set({ expiresAt: a.expiresAt })
-      .where(and(eq(conversations.id, a.conversationId), eq(conversations.agentId, a.agentId)))
-      .run();
+    const done = this.touch({ expiresAt: a.expiresAt, conversationId: a.conversationId, agentId: a.agentId });
     if (done.changes > 0) this.insertItems(a.conversationId, a.agentId, a.items, a.now);
   }
 
   private insertItems(conversationId: string, agentId: string, items: NewConversationItem[], now: number): void {
-    if (items.length === 0) return;
-    this.db.orm
-      .insert(conversationItems)
-      .values(items.map((it) => ({ ...it, conversationId, agentId, createdAt: now })))
-      .run();
+    for (const it of items) this.insertItem({ conversationId, agentId, itemId: it.itemId, body: it.body, createdAt: now });
   }
 
   /** Delete one item of a conversation; whether there was one. */
