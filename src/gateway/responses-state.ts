@@ -147,7 +147,9 @@ export class ResponsesState {
   private chain(agentId: string, id: string, now: number): Body[] {
     const ids: string[] = [];
     const kept = new Map<string, ResponseRow>();
-    for (let next: string | null = id; next !== null && ids.length < MAX_CHAIN; ) {
+    // A chain that comes back to a response already read (rows left by a deleted turn whose id an
+    // upstream gave again) is read once: each turn's items go upstream, and are billed, once.
+    for (let next: string | null = id; next !== null && ids.length < MAX_CHAIN && !kept.has(next); ) {
       const r = this.d.store.get(agentId, next, now);
       if (!r) {
         // OpenAI's answer to a previous response it does not have (or no longer has).

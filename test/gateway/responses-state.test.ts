@@ -275,6 +275,20 @@ describe('how a turn is kept at rest', () => {
   });
 });
 
+describe('a chain that comes back to itself', () => {
+  it('is read once: each turn goes upstream (and is billed) once, not once a lap', async () => {
+    const r1 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: lap one' });
+    const r2 = await client.responses.create({ model: 'gpt-4o-mini', input: 'Repeat exactly: lap two', previous_response_id: r1.id });
+    const next = { model: 'gpt-4o-mini', input: 'Repeat exactly: lap three', previous_response_id: r2.id };
+    expect((await client.responses.create(next)).output_text).toBe('lap three');
+    const straight = ledger(me.agentId).at(-1)!.prompt_tokens;
+    // Rows left as a deleted turn and an id given again could leave them: r1 now continues r2.
+    sqliteOf(t.rt.state).prepare('UPDATE responses SET previous_response_id = ? WHERE id = ?').run(r2.id, r1.id);
+    expect((await client.responses.create(next)).output_text).toBe('lap three');
+    expect(ledger(me.agentId).at(-1)!.prompt_tokens).toBe(straight);
+  });
+});
+
 describe('a restart and retention', () => {
   it('iron-cage restarted mid-conversation on the same state file continues the chain', async () => {
     const d = tempDir();

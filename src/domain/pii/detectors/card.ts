@@ -37,16 +37,18 @@ export function issuerAccepts(d: ArrayLike<number>, n: number): boolean {
 }
 
 /**
- * Whether the first `n` group lengths are a card's print: in fours, the last group shorter when
- * the number is (4-4-4-3 is an Amex typed in fours, 4-4-4-4-3 a 19-digit card), or the networks'
- * own 4-6-5 (Amex) and 4-6-4 (Diners).
+ * Whether the first `n` group lengths are a card's print: in fours (4-4-4-4, and 4-4-4-4-3 for 19
+ * digits), a 15-digit Amex or 14-digit Diners also typed in fours (4-4-4-3, 4-4-4-2, as forms that
+ * group every card by four print them), or the networks' own 4-6-5 (Amex) and 4-6-4 (Diners). Not
+ * 4-4-4-1 (no card is printed so; a reference number in fours that passes Luhn would be one) nor
+ * 4-4-4-4-1/2 (an IBAN's groups after a country code that failed its checksum).
  */
 export function cardGrouping(groups: ArrayLike<number>, n = groups.length): boolean {
   if (n === 3) return groups[0] === 4 && groups[1] === 6 && (groups[2] === 5 || groups[2] === 4);
   if (n !== 4 && n !== 5) return false;
   for (let i = 0; i < n - 1; i++) if (groups[i] !== 4) return false;
   const last = groups[n - 1]!;
-  return last >= 1 && last <= 4;
+  return n === 4 ? last >= 2 && last <= 4 : last === 3;
 }
 
 /** `d[0..n)`: the digit values of a run. */

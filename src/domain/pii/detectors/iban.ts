@@ -96,7 +96,8 @@ const IBAN_LENGTH: Readonly<Record<string, number>> = {
 
 // A country code and check digits at the start of a word (no letter or digit before, nor '_' but
 // markdown emphasis: chars.ts runsOnBefore). In either case: people type an IBAN in lower case
-// too (`de89 3704 0044 0532 0130 00`), and the exact length and the checksum decide either way.
+// too (`de89 3704 0044 0532 0130 00`), in its groups of four (readIban: a run of lower-case hex or
+// base62 of an IBAN's length is a machine's id at least as often, and one in 97 passes mod-97).
 const PREFILTER = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4})[A-Za-z]{2}[0-9]{2}/g;
 
 // IBAN_LENGTH by the country code's two letters (a-z each, case folded), 0 for no country: read without a slice.
@@ -137,10 +138,12 @@ export function detectIbans(text: string, out: Candidate[], from = 0): void {
 function readIban(text: string, at: number, length: number): number {
   let count = 0;
   let spaces = 0;
+  let lower = false;
   let i = at;
   while (count < length && i < text.length) {
     const c = text.charCodeAt(i);
     if (isAlpha(c) || isDigit(c)) {
+      lower ||= c >= 97;
       count++;
       i++;
     } else if (c === 32 && count % 4 === 0 && softSpaceAt(text, i) && i + 1 < text.length) {
@@ -152,6 +155,8 @@ function readIban(text: string, at: number, length: number): number {
   }
   if (count < length || runsOn(text, i)) return -1;
   if (spaces !== 0 && spaces !== Math.floor((length - 1) / 4)) return -1;
+  // Written whole, an IBAN is in capitals: a lower-case run of its length is an id (span ids, hashes).
+  if (lower && spaces === 0) return -1;
   return checksumIn(text, at, i) ? i : -1;
 }
 
