@@ -41,8 +41,10 @@ const outputItems = (response: Body): Body[] => (Array.isArray(response.output) 
 
 const notFound = (id: string) => new GatewayError('not_found', `Response with id '${id}' not found.`, false);
 
-/** The events of a Responses stream that carry the response object itself. */
-const RESPONSE_EVENT = /"type":\s*"response\.(?:created|in_progress|queued|completed|incomplete|failed)"/;
+/** The events of a Responses stream that carry the response object itself (`response.<kind>`). */
+const RESPONSE_KINDS = ['created', 'in_progress', 'queued', 'completed', 'incomplete', 'failed'];
+const RESPONSE_TYPES = new Set(RESPONSE_KINDS.map((k) => `response.${k}`));
+const RESPONSE_EVENT = new RegExp(`"type":\\s*"response\\.(?:${RESPONSE_KINDS.join('|')})"`);
 
 /**
  * A turn that continued a stored response says which, as OpenAI's answers do: the provider was
@@ -56,9 +58,8 @@ export function continued(response: unknown, turn: Turn | undefined): boolean {
   return true;
 }
 
-/** Whether a Responses stream event of this `type` carries the response object itself (RESPONSE_EVENT's types). */
-export const carriesResponse = (type: unknown): boolean =>
-  type === 'response.completed' || type === 'response.created' || type === 'response.in_progress' || type === 'response.queued' || type === 'response.incomplete' || type === 'response.failed';
+/** Whether a Responses stream event of this `type` carries the response object itself. */
+export const carriesResponse = (type: unknown): boolean => typeof type === 'string' && RESPONSE_TYPES.has(type);
 
 /** A Responses stream event's data with `continued` applied to its response, or null when it needs no change. */
 export function continuedEvent(data: string, turn: Turn | undefined): string | null {

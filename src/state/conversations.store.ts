@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { conversationItems, conversations, type ConversationItemRow, type ConversationRow } from './schema.js';
@@ -50,7 +50,8 @@ export class ConversationsStore {
       .from(conversationItems)
       .innerJoin(conversations, eq(conversations.id, conversationItems.conversationId))
       .where(and(eq(conversationItems.agentId, p('agentId')), eq(conversationItems.itemId, p('itemId')), gt(conversations.expiresAt, p('now'))))
-      .orderBy(asc(conversationItems.seq))
+      .orderBy(desc(conversationItems.seq))
+      .limit(1)
       .prepare();
     this.touch = boundRun(
       this.db.sqlite,
@@ -99,7 +100,7 @@ export class ConversationsStore {
 
   /** The agent's latest copy of item `itemId` in any of its live conversations (an `item_reference`). */
   anyItem(agentId: string, itemId: string, now: number): ConversationItemRow | null {
-    return this.anyItemOf.all({ agentId, itemId, now }).at(-1)?.item ?? null;
+    return this.anyItemOf.get({ agentId, itemId, now })?.item ?? null;
   }
 
   /** New metadata (sealed) and a later expiry; whether the conversation was there. */

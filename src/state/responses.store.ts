@@ -109,11 +109,10 @@ export class ResponsesStore {
     return this.itemsByKind.all({ responseId, kind });
   }
 
-  /** The items of several responses at once (a chain), in their order: each response's input, then its output. */
+  /** The items of several responses (a chain), response by response in the order given, each's in the order kept. */
   itemsOf(responseIds: string[]): ResponseItemRow[] {
     // One prepared read a response (an index seek each), not a query of as many values built per call.
-    if (responseIds.length === 1) return this.itemsById.all({ responseId: responseIds[0] });
-    return responseIds.flatMap((responseId) => this.itemsById.all({ responseId })).sort((a, b) => a.seq - b.seq);
+    return responseIds.flatMap((responseId) => this.itemsById.all({ responseId }));
   }
 
   /** The agent's latest kept copy of item `itemId` whose response has not expired by `now`. */

@@ -30,7 +30,7 @@ export function isWordChar(c: number): boolean {
 // Markdown emphasis: one to three '_' between a value and a space, a bracket, punctuation or the
 // text's edge (`_value_`, `__value__`, `___value___`) close the value; '_' that touches a letter
 // or digit on its far side joins a word (`order_4155550123`, `a@b.com_x`).
-const MAX_EMPHASIS = 3;
+export const MAX_EMPHASIS = 3;
 
 /** A value ending just before `i` runs on into a word: a letter, digit or '_' follows, but not emphasis closing it. */
 export function runsOn(text: string, i: number): boolean {

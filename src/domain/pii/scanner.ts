@@ -23,11 +23,11 @@ export interface Scanner {
   resolve(text: string, candidates: Candidate[]): Detection[];
   /**
    * `texts.map((t) => scan(t))`, the same findings, with the texts that have nothing to fold read
-   * joined (joined.ts: by APART, in pieces of at most JOINED_LIMIT characters). Each scan has a
-   * cost of its own in every detector (~0.6 µs: the
-   * last search of each runs to the text's end and fails) and the detectors read a slice of a
-   * longer string (scan's lines of a decoded chunk) slower than a flat one; the joined text is
-   * flat, but joining copies. Slices pay (2,000 records in ~10 chunks: 9.1 → 8.8 ms), flat
+   * joined (joined.ts: by APART, in pieces of at most JOINED_LIMIT characters; a lone text is
+   * not copied). Each scan has a cost of its own in every detector (~0.6 µs: the last search of
+   * each runs to the text's end and fails) and the detectors read a slice of a longer string
+   * (scan's lines of a decoded chunk) slower than a flat one; the joined text is flat, but
+   * joining copies. Slices pay (2,000 records in ~10 chunks: 9.1 → 8.8 ms), flat
    * strings do not (8.7 → 8.9). `folded[k]`: the caller knows nothing in `texts[k]` folds (as for
    * candidates), so no pass looks.
    */
@@ -147,10 +147,6 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
       const text = texts[k]!;
       if (folded[k] === true || firstFold(text) === -1) together.push(k);
       else results[k] = scan(text);
-    }
-    if (together.length < 2) {
-      for (const k of together) results[k] = resolve(texts[k]!, candidates(texts[k]!, 0, true));
-      return results;
     }
     for (const joined of joinTexts(together.map((k) => texts[k]!))) {
       // Each text's candidates, resolved on their own as scan() resolves them.

@@ -1,4 +1,4 @@
-import { isAlnum, isAlpha, runsOn } from '../chars.js';
+import { isAlnum, isAlpha, MAX_EMPHASIS, runsOn } from '../chars.js';
 import { textBefore, type Candidate } from './candidate.js';
 
 const MAX_LOCAL = 64;
@@ -105,7 +105,7 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
     end = dash;
   }
   // `_bob@x.com_`: markdown emphasis, whose opening '_' the local part took in.
-  if (after === 95) for (let k = 0; k < 3 && start < at - 1 && text.charCodeAt(start) === 95; k++) start++;
+  if (after === 95) for (let k = 0; k < MAX_EMPHASIS && start < at - 1 && text.charCodeAt(start) === 95; k++) start++;
 
   out.push({ type: 'EMAIL', start, end, confidence: 0.97 });
   return end;
