@@ -26,7 +26,7 @@ export function App(p: { onLogin: (token: string) => void }) {
     if (s.conn === 'live' && performance.getEntriesByName(FIRST_RENDER).length === 0) performance.mark(FIRST_RENDER);
   });
   if (s.auth === 'login') return <Login onLogin={p.onLogin} />;
-  if (s.auth === 'invalid') return <AuthError message={s.authMessage} onLogin={p.onLogin} />;
+  if (s.auth === 'invalid') return <AuthError message={s.authMessage} panel={s.mode === 'panel'} onLogin={p.onLogin} />;
   const agent = selectedAgent(s);
   return (
     <div class="app">
@@ -203,7 +203,7 @@ function LoginForm(p: { onLogin: (token: string) => void; embedded?: boolean }) 
   );
 }
 
-function AuthError(p: { message: string | null; onLogin: (token: string) => void }) {
+function AuthError(p: { message: string | null; panel: boolean; onLogin: (token: string) => void }) {
   return (
     <main class="center">
       <div class="card" data-testid="auth-error" role="alert">
@@ -211,12 +211,23 @@ function AuthError(p: { message: string | null; onLogin: (token: string) => void
         <p>{p.message ? `It opens nothing: ${p.message}.` : 'Its login has been used, has expired or was revoked.'}</p>
         <p>To get a new one:</p>
         <ul>
-          <li>
-            run <code>iron-cage dashboard</code> on the machine iron-cage runs on (with its <code>--db</code>): it prints a one-time link;
-          </li>
-          <li>
-            or ask an admin for a user (<code>iron-cage user add NAME --role viewer</code>) and log in below.
-          </li>
+          {p.panel ? (
+            <>
+              <li>
+                run <code>iron-cage panel link --database …</code> (the panel's database): it prints a one-time link;
+              </li>
+              <li>or ask an admin for a user (Users, on this panel) and log in below.</li>
+            </>
+          ) : (
+            <>
+              <li>
+                run <code>iron-cage dashboard</code> on the machine iron-cage runs on (with its <code>--db</code>): it prints a one-time link;
+              </li>
+              <li>
+                or ask an admin for a user (<code>iron-cage user add NAME --role viewer</code>) and log in below.
+              </li>
+            </>
+          )}
         </ul>
       </div>
       <LoginForm onLogin={p.onLogin} embedded />

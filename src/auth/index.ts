@@ -1,6 +1,8 @@
 export { keyPathFor, loadOrCreateKey, readExistingKey, stateFilesFor } from './keys.js';
 export {
   TokenService,
+  RENEW_RUNTIME,
+  RENEW_PANEL,
   AGENT_TOKEN_DEFAULT_TTL_SECONDS,
   AGENT_TOKEN_MAX_TTL_SECONDS,
   type RunToken,

@@ -80,10 +80,10 @@ const REFUSED = {
  * transaction, so a link opens at most one session. Throws UnauthorizedError saying why not.
  *
  * @example
- *   const s = openSession(store, link, { ttlMinutes: 480, address: '127.0.0.1' });
+ *   const s = openSession(store, link, { ttlMinutes: 480, address: '127.0.0.1', renew: RENEW_RUNTIME });
  *   // s.token: send as Authorization: Bearer …, until s.expiresAt or its revocation
  */
-export async function openSession(store: LinkStore, link: string, o: { ttlMinutes: number; address: string; now?: Date }): Promise<LoginResult> {
+export async function openSession(store: LinkStore, link: string, o: { ttlMinutes: number; address: string; renew: string; now?: Date }): Promise<LoginResult> {
   const now = o.now ?? new Date();
   const { token, hash } = generateApiToken();
   const id = tokenId();
@@ -102,6 +102,6 @@ export async function openSession(store: LinkStore, link: string, o: { ttlMinute
       data: { tokenId: id, linkId, role: 'admin', expiresAt, address: o.address },
     },
   );
-  if (refusal) throw new UnauthorizedError(`${REFUSED[refusal]}: run \`iron-cage dashboard\` for a new one`);
+  if (refusal) throw new UnauthorizedError(`${REFUSED[refusal]}: run \`${o.renew}\` for a new one`);
   return { token, role: 'admin', name: SESSION_NAME, expiresAt };
 }

@@ -4,6 +4,10 @@ import { MissingTokenError, UnauthorizedError } from '../core/errors.js';
 import { ROLES, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
 
+/** The command that prints a new login link: a runtime's (`iron-cage dashboard`, beside its state file) and a panel's. */
+export const RENEW_RUNTIME = 'iron-cage dashboard';
+export const RENEW_PANEL = 'iron-cage panel link';
+
 export interface IssueOptions {
   role: TokenRole;
   name: string;
@@ -75,7 +79,14 @@ export class TokenService {
   /** jti of every run token still live; a run token is good only while its jti is here. */
   private readonly liveRuns = new Set<string>();
 
-  constructor(private readonly key: Uint8Array) {}
+  /**
+   * @param renew the command that prints a new login link where these tokens live, said when a
+   *   dashboard session has expired (`iron-cage dashboard` on a runtime, `iron-cage panel link` on a panel)
+   */
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly renew = RENEW_RUNTIME,
+  ) {}
 
   /**
    * Proof that this process holds the signing key, for a client that does not trust it yet (the
@@ -202,7 +213,7 @@ export class TokenService {
       const what = found.kind === 'session' ? 'this dashboard session' : found.kind === 'runtime' ? 'this runtime token' : 'this API token';
       if (found.revoked) throw new UnauthorizedError(`${what} has been revoked`);
       const expMs = found.expiresAt ? Date.parse(found.expiresAt) : Number.POSITIVE_INFINITY;
-      if (expMs <= Date.now()) throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? ': run `iron-cage dashboard` for a new login link' : ''}`);
+      if (expMs <= Date.now()) throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? `: run \`${this.renew}\` for a new login link` : ''}`);
       this.remember(token, found.principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
       return found.principal;
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TokenService } from '../auth/index.js';
+import { RENEW_PANEL, TokenService } from '../auth/index.js';
 import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -63,7 +63,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *   logger.info(panel.startLink);
  */
 export class Panel {
-  /** The login link the start announced. */
+  /** The login link the start announced; empty with a JSON log, which is given none. */
   startLink = '';
   private closing: Promise<void> | null = null;
 
@@ -90,7 +90,7 @@ export class Panel {
     let server: RunningServer | undefined;
     try {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
-      const tokens = new TokenService(randomBytes(32));
+      const tokens = new TokenService(randomBytes(32), RENEW_PANEL);
       const masterKey = (o.env ?? process.env).IRON_CAGE_MASTER_KEY;
       const panel = panelService({
         db: pg.db,
@@ -124,8 +124,13 @@ export class Panel {
       const p = new Panel(config, logger, pg, panel, server, tokens);
       // A link an earlier start printed and nobody used is void.
       await panel.tokenStore.endLinks(new Date());
-      p.startLink = await p.loginLink();
-      logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
+      // The link opens an admin session: never into a JSON log (pipelines keep and share those), as `start` and `serve`.
+      if (config.logFormat === 'json') {
+        logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${server.url}/ (run \`${RENEW_PANEL}\` with this panel's --database for a one-time login link)`);
+      } else {
+        p.startLink = await p.loginLink();
+        logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
+      }
       panel.announce?.();
       return p;
     } catch (err) {

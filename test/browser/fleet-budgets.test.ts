@@ -202,4 +202,18 @@ describe('the Budgets panel', () => {
     expect(card).toEqual({ display: 'grid', granted: '"granted "' });
     expect(page.problems()).toEqual([]);
   });
+
+  it("a link the panel refuses names the panel's own command for a new one", async () => {
+    const bad = await browser.open(`${t.url}/#login=ic_not-one-of-ours`, { viewport: { width: 1440, height: 900 } });
+    try {
+      const why = bad.page.getByTestId('auth-error');
+      await why.waitFor({ timeout: 20_000 });
+      const text = await why.innerText();
+      expect(text).toContain('this login link is not one this iron-cage made: run `iron-cage panel link` for a new one');
+      expect(text).toMatch(/run iron-cage panel link --database/);
+      expect(text).not.toContain('iron-cage dashboard');
+    } finally {
+      await bad.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { mintLoginLink, openSession } from '../../src/auth/index.js';
+import { mintLoginLink, openSession, RENEW_RUNTIME } from '../../src/auth/index.js';
 import { TokensStore } from '../../src/state/index.js';
 import { sqliteOf } from '../helpers/db.js';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
@@ -160,7 +160,7 @@ describe('POST /api/session', () => {
     // A session opened two minutes ago for one minute.
     const twoMinutesAgo = new Date(Date.now() - 2 * 60_000);
     const fresh = mintLoginLink(store, { ttlMinutes: 15, by: 'cli', now: twoMinutesAgo });
-    const session = await openSession(store, fresh.link, { ttlMinutes: 1, address: '127.0.0.1', now: twoMinutesAgo });
+    const session = await openSession(store, fresh.link, { ttlMinutes: 1, address: '127.0.0.1', renew: RENEW_RUNTIME, now: twoMinutesAgo });
     const w = await get(t.rt.url, '/api/whoami', session.token);
     expect(w.status).toBe(401);
     expect(await messageOf(w)).toBe('this dashboard session has expired: run `iron-cage dashboard` for a new login link');
@@ -193,7 +193,7 @@ describe('POST /api/session', () => {
     const store = new TokensStore(t.rt.state);
     const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
     const old = mintLoginLink(store, { ttlMinutes: 15, by: 'cli', now: twoDaysAgo });
-    await openSession(store, old.link, { ttlMinutes: 60, address: '127.0.0.1', now: twoDaysAgo });
+    await openSession(store, old.link, { ttlMinutes: 60, address: '127.0.0.1', renew: RENEW_RUNTIME, now: twoDaysAgo });
     const recent = mintLoginLink(store, { ttlMinutes: 15, by: 'cli' });
     const kinds = () => (sqliteOf(t!.rt.state).prepare('SELECT id, kind FROM api_tokens ORDER BY created_at').all() as Array<{ id: string; kind: string }>).filter((r) => r.kind !== 'api');
     expect(kinds().map((r) => r.kind)).toEqual(['link', 'session', 'link', 'link']);
