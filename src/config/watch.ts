@@ -3,7 +3,8 @@ import type { WatchPolicy } from '../core/events.js';
 import { layer, type Keys } from './layer.js';
 
 // The `watch:` section: what the runtime watches for in how a run behaves (src/watch): loops,
-// stalls and spend spikes, and what it does about each (`policy`: warn, pause or stop).
+// stalls and spend spikes, and what it does about each (`policy`: warn, pause or stop), and what
+// a paused agent's gate may hold (`gate`).
 
 const policy = z.enum(['warn', 'pause', 'stop']);
 /** Seconds, fractions allowed (a test's short window), within bounds. */
@@ -33,7 +34,19 @@ const spikes = z.strictObject({
   policy: policy.optional(),
 });
 
-const section = z.strictObject({ enabled: z.boolean().optional(), loops: loops.optional(), stalls: stalls.optional(), spikes: spikes.optional() });
+const count = (max: number) => z.number().int('must be a whole number').min(1, 'must be 1 or more').max(max, `must be at most ${max}`);
+const gate = z.strictObject({
+  /** Calls one paused agent may have waiting at its gate; past it a call is refused (503). */
+  max_held_per_agent: count(10_000).optional(),
+  /** Calls all paused agents together may have waiting. */
+  max_held: count(100_000).optional(),
+  /** The request bodies held calls have sent, read into memory while they wait, together. */
+  max_held_mb: z.number().min(0.01, 'must be at least 0.01').max(4096, 'must be at most 4096').optional(),
+  /** How long one call may wait before it is answered that the agent is paused. */
+  hold_s: seconds(0.1, 86_400).optional(),
+});
+
+const section = z.strictObject({ enabled: z.boolean().optional(), loops: loops.optional(), stalls: stalls.optional(), spikes: spikes.optional(), gate: gate.optional() });
 
 export const watchFileSchema = { watch: section.optional() };
 
@@ -58,12 +71,21 @@ export interface WatchSpikesConfig {
   policy: WatchPolicy;
 }
 
+/** What a paused agent's gate may hold: calls (per agent, in all), their bodies' bytes, and for how long. */
+export interface WatchGateConfig {
+  maxHeldPerAgent: number;
+  maxHeld: number;
+  maxHeldBytes: number;
+  holdMs: number;
+}
+
 export interface WatchConfig {
   /** Off: nothing is watched (pausing by hand still works). */
   enabled: boolean;
   loops: WatchLoopsConfig;
   stalls: WatchStallsConfig;
   spikes: WatchSpikesConfig;
+  gate: WatchGateConfig;
 }
 
 export const WATCH_DEFAULTS: WatchConfig = {
@@ -71,6 +93,9 @@ export const WATCH_DEFAULTS: WatchConfig = {
   loops: { enabled: true, count: 3, promptCount: 3, windowMs: 300_000, policy: 'warn' },
   stalls: { enabled: true, afterMs: 300_000, policy: 'warn' },
   spikes: { enabled: true, factor: 5, windowMs: 60_000, baselineMs: 600_000, minUsd: 0.05, policy: 'warn' },
+  // Held calls keep a socket each (and their bodies in memory): bounded well under a process's
+  // usual 1024 open files; five minutes, under the OpenAI and Anthropic SDKs' own 10-minute timeout.
+  gate: { maxHeldPerAgent: 32, maxHeld: 256, maxHeldBytes: 64 * 1024 * 1024, holdMs: 300_000 },
 };
 
 type Section = z.output<typeof section>;
@@ -86,11 +111,18 @@ const SPIKES: Keys<WatchSpikesConfig, z.output<typeof spikes>> = {
   minUsd: 'min_usd',
   policy: 'policy',
 };
+const GATE: Keys<WatchGateConfig, z.output<typeof gate>> = {
+  maxHeldPerAgent: 'max_held_per_agent',
+  maxHeld: 'max_held',
+  maxHeldBytes: (l) => (l.max_held_mb === undefined ? undefined : Math.round(l.max_held_mb * 1024 * 1024)),
+  holdMs: (l) => ms(l.hold_s),
+};
 const WATCH: Keys<WatchConfig, Section> = {
   enabled: 'enabled',
   loops: (l, cur) => layer(cur, l.loops, LOOPS),
   stalls: (l, cur) => layer(cur, l.stalls, STALLS),
   spikes: (l, cur) => layer(cur, l.spikes, SPIKES),
+  gate: (l, cur) => layer(cur, l.gate, GATE),
 };
 
 /** Lay one parsed source's `watch:` keys over `cur`. */

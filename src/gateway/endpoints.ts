@@ -119,18 +119,19 @@ export function wireFor(req: IncomingMessage, path: string): Wire {
   return path.startsWith('/v1/messages') || path.startsWith('/messages') || req.headers['anthropic-version'] !== undefined ? anthropicWire : openaiWire;
 }
 
+/** A body that could not be read, said the providers' way, and naming whose limit it is (the provider's may be larger). */
+export function rethrowBodyError(e: unknown): never {
+  if (e instanceof PayloadTooLargeError) throw new GatewayError('too_large', `Request body is larger than the gateway's limit of ${e.limit} bytes.`);
+  throw e;
+}
+
 /**
  * A request body as a JSON object, or the OpenAI-worded refusal (in the caller's wire).
  * @example const { json, text } = await readJsonObject(req, 1_000_000)
  */
+
 export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<{ json: Record<string, unknown>; text: string }> {
-  const text = (
-    await readBody(req, maxBytes).catch((e: unknown) => {
-      // Said the providers' way, and naming whose limit it is: the provider's may be larger.
-      if (e instanceof PayloadTooLargeError) throw new GatewayError('too_large', `Request body is larger than the gateway's limit of ${e.limit} bytes.`);
-      throw e;
-    })
-  ).toString('utf8');
+  const text = (await readBody(req, maxBytes).catch(rethrowBodyError)).toString('utf8');
   let json: unknown;
   try {
     json = parseBoundedJson(text);

@@ -6,12 +6,12 @@ import type { GatewayConfig } from '../config/index.js';
 import { MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import type { Authenticator } from '../server/index.js';
+import { onHangUp, type Authenticator } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverWhole, relayUpstreamError } from './deliver.js';
-import { BATCHES_REFUSED, countTokens, models, readJsonObject, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
+import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
 import { anthropicWire } from './wire/anthropic.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
@@ -105,9 +105,10 @@ export class GatewayHandler {
         return countTokens(this.d, res, json, text);
       }
     }
-    // A paused agent's call waits here: nothing read, reserved or recorded until it is resumed (or its caller gives up).
-    const held = this.d.gate?.hold(agentId, res);
-    if (held) await held;
+    // A paused agent's call waits here: nothing parsed, reserved or recorded until it is resumed
+    // (or its caller gives up, or it waited too long); its body is read meanwhile, to see a hang-up.
+    const held = this.d.gate?.hold(agentId, { req, res, bodyLimit: this.d.config.maxRequestBytes });
+    if (held) await held.catch(rethrowBodyError);
     const obs = observedCall({ agentId, agentName: name, endpoint: route.endpoint, headers: req.headers, t0 });
     try {
       await this.call(req, res, route, obs);
@@ -121,26 +122,31 @@ export class GatewayHandler {
 
   /** One LLM call: parsed, guarded, reserved, delivered, its money settled or released. */
   private async call(req: IncomingMessage, res: ServerResponse, route: { endpoint: Endpoint; wire: Wire }, obs: ObservedCall): Promise<void> {
-    const p = await this.parse(req, route, obs);
-    if (p.request.endpoint === 'responses') this.resolveState(p);
-    this.guardPrompt(p);
-    // The agent hanging up at any point leaves the budget queue, aborts the upstream call and ends the stream.
+    // The agent hanging up at any point (watched from before its body is read, so no hang-up is
+    // missed) leaves the budget queue, aborts the upstream call and ends the stream.
     const client = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) client.abort();
-    });
-    // Synchronous unless the call must wait for in-flight calls to free budget.
-    const reserved = this.d.meter.reserve(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
-    const call = reserved instanceof Promise ? await reserved : reserved;
+    const stopWatching = onHangUp(req, res, () => client.abort());
     try {
-      await this.deliver(call, res, client.signal);
-    } catch (err) {
-      // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money.
-      this.d.meter.release(call, err);
-      throw err;
+      const p = await this.parse(req, route, obs);
+      if (p.request.endpoint === 'responses') this.resolveState(p);
+      this.guardPrompt(p);
+      // Gone before anything was reserved: nothing is owed and nothing is recorded.
+      if (client.signal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
+      // Synchronous unless the call must wait for in-flight calls to free budget.
+      const reserved = this.d.meter.reserve(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
+      const call = reserved instanceof Promise ? await reserved : reserved;
+      try {
+        await this.deliver(call, res, client.signal);
+      } catch (err) {
+        // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money.
+        this.d.meter.release(call, err);
+        throw err;
+      }
+      // Any path that did not settle must not keep money reserved.
+      this.d.meter.release(call);
+    } finally {
+      stopWatching();
     }
-    // Any path that did not settle must not keep money reserved.
-    this.d.meter.release(call);
   }
 
   /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */

@@ -82,8 +82,8 @@ export class Runtime {
     for (const notice of config.notices) logger.warn(notice);
     // One budget tracker: the gateway settles into it, status objects read it.
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
-    // The pause gate (src/watch): a paused agent's calls wait at it; status objects count them.
-    const gate = new PauseGate();
+    // The pause gate (src/watch): a paused agent's calls wait at it, bounded by watch.gate; status objects count them.
+    const gate = new PauseGate(config.watch.gate);
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;

@@ -30,6 +30,11 @@ const EMPTY = Buffer.alloc(0);
  *   const payload = body.length === 0 ? null : body;
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const early = ahead.get(req);
+  if (early !== undefined) {
+    ahead.delete(req);
+    return early;
+  }
   const length = req.headers['content-length'];
   const declared = Number(length);
   if (declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
@@ -61,6 +66,26 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!req.complete) aborted();
     });
   });
+}
+
+/** Bodies read ahead of their handler, each taken by the `readBody` that comes for it. */
+const ahead = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
+/**
+ * Start reading a request's body now, for the `readBody` its handler calls later to take, with
+ * the same outcome (`limit` should be that call's). For a call held before it is handled (the
+ * pause gate): Node stops reading a socket once about 16 KB of body wait unread, and a caller
+ * that hangs up behind them would go unseen.
+ *
+ * @example
+ *   readBodyAhead(req, limit).catch(onBodyError); // …later: await readBody(req, limit)
+ */
+export function readBodyAhead(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const p = readBody(req, limit);
+  ahead.set(req, p);
+  // Whoever reads it later hears how it ended; none may never come (the call left the gate).
+  p.catch(() => {});
+  return p;
 }
 
 /**

@@ -5,7 +5,7 @@ import { ForbiddenError, IronCageError, NotFoundError, ValidationError } from '.
 import { NO_OBSERVER, type Observer } from '../observability/index.js';
 import type { Logger } from '../core/logger.js';
 import { SERVICE_NAME, type FallbackResult } from '../domain/reliability/index.js';
-import { BodyReadError, readBody, toErrorResponse } from '../server/index.js';
+import { BodyReadError, onHangUp, readBody, toErrorResponse } from '../server/index.js';
 import type { ToolCallInput } from '../state/index.js';
 import type { ToolEntry, ToolAnswer } from './entry.js';
 import { cacheKeyHeaders, upstreamRequestHeaders } from './headers.js';
@@ -86,8 +86,9 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     const p = await tokens.authenticate(call.req.headers);
     if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
     call.principal = p;
-    // A paused agent's call waits here, before its path is read: no row, nothing sent, until it is resumed (or its caller gives up).
-    const held = p.agentId === null ? null : gate?.hold(p.agentId, call.res);
+    // A paused agent's call waits here, before its path is parsed: no row, nothing sent, until it is
+    // resumed (or its caller gives up, or it waited too long); its body is read meanwhile, to see a hang-up.
+    const held = p.agentId === null ? null : gate?.hold(p.agentId, { req: call.req, res: call.res, bodyLimit: MAX_TOOL_BODY_BYTES });
     if (held) await held;
   };
 
@@ -109,12 +110,7 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     return { entry, target, url };
   };
 
-  const serve = async (call: ToolCall, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
-    const client = new ClientLink();
-    // 'close' after the response is finished is the normal end; before it, the agent gave up.
-    call.res.once('close', () => {
-      if (!call.res.writableFinished) client.hangUp();
-    });
+  const serve = async (call: ToolCall, client: ClientLink, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
     const fault = tools.faults.next(entry.name, Date.now());
     call.fault = fault !== null;
     const p = call.principal!;
@@ -184,14 +180,18 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
       configured: { headers: {}, injected: [] },
       sent: { query: '', body: null },
     };
+    // The agent hanging up (watched from before its body is read, so no hang-up is missed) is not sent, or stops the upstream call.
+    const client = new ClientLink();
+    let stopWatching = (): void => {};
     void (async () => {
       let reply: Reply;
       try {
         await authenticate(call);
+        stopWatching = onHangUp(req, res, () => client.hangUp());
         const { entry, target, url } = parsePath(call);
         const body = await readToolBody(req);
         call.sent = { query: target.query, body };
-        const result = await serve(call, entry, target, url, body);
+        const result = await serve(call, client, entry, target, url, body);
         reply = call.gone ? GONE : respond(entry, result, method);
       } catch (err) {
         reply = failed(call, err);
@@ -201,8 +201,10 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
         const id = await tools.recordCall(r);
         observe(call, r, reply, id);
       }
+      stopWatching();
       send(res, reply);
     })().catch((err: unknown) => {
+      stopWatching();
       logger.error({ err }, `${req.method} ${tools.recordedPath(req.url?.split('?')[0] ?? '')} could not be answered`);
       if (!res.destroyed) res.destroy();
     });

@@ -2,7 +2,7 @@
 // alerts and policies, and pausing an agent (the gate its LLM and tool calls wait at).
 import type { PauseGate } from './gate.js';
 
-export { GaveUpAtGateError, PauseGate, type HeldResponse } from './gate.js';
+export { AgentPausedError, GaveUpAtGateError, PauseGate, type HeldCall } from './gate.js';
 export { watchService } from './watch.service.js';
 export type { LoopView, WatchView } from './watch.js';
 

@@ -30,6 +30,7 @@ const watchConfig = (w: Watch): WatchConfig => ({
   loops: { ...WATCH_DEFAULTS.loops, windowMs: 60_000, ...w.loops },
   stalls: { ...WATCH_DEFAULTS.stalls, ...w.stalls },
   spikes: { ...WATCH_DEFAULTS.spikes, ...w.spikes },
+  gate: WATCH_DEFAULTS.gate,
 });
 
 function config(w: Watch, extra: Partial<Config> = {}): Partial<Config> {
@@ -337,6 +338,13 @@ describe('config', () => {
     expect(c.loops).toEqual({ enabled: true, count: 4, promptCount: 5, windowMs: 500, policy: 'pause' });
     expect(c.stalls.enabled).toBe(false);
     expect(c.spikes).toMatchObject({ factor: 3, minUsd: 0.5, windowMs: 60_000 });
+    expect(WATCH_DEFAULTS.gate).toEqual({ maxHeldPerAgent: 32, maxHeld: 256, maxHeldBytes: 64 * 1024 * 1024, holdMs: 300_000 });
+    expect(load('watch:\n  gate: { max_held_per_agent: 4, max_held: 9, max_held_mb: 0.5, hold_s: 1.5 }\n').watch.gate).toEqual({
+      maxHeldPerAgent: 4,
+      maxHeld: 9,
+      maxHeldBytes: 512 * 1024,
+      holdMs: 1500,
+    });
   });
 
   it('refuses bad values naming the key', () => {
@@ -346,6 +354,10 @@ describe('config', () => {
     expect(failure('watch:\n  spikes: { factor: 1 }\n')).toBe('watch.spikes.factor: must be at least 1.5');
     expect(failure('watch:\n  spikes: { min_usd: -1 }\n')).toBe('watch.spikes.min_usd: must be 0 or more');
     expect(failure('watch:\n  loops: { windw_s: 3 }\n')).toBe("unknown key 'watch.loops.windw_s'");
+    expect(failure('watch:\n  gate: { max_held_per_agent: 0 }\n')).toBe('watch.gate.max_held_per_agent: must be 1 or more');
+    expect(failure('watch:\n  gate: { max_held: 2.5 }\n')).toBe('watch.gate.max_held: must be a whole number');
+    expect(failure('watch:\n  gate: { max_held_mb: 0 }\n')).toBe('watch.gate.max_held_mb: must be at least 0.01');
+    expect(failure('watch:\n  gate: { hold_s: 0 }\n')).toBe('watch.gate.hold_s: must be at least 0.1');
   });
 
   it('iron-cage start refuses a bad watch: key with exit 2, naming it, before starting anything', { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
