@@ -61,6 +61,15 @@ export interface PiiProtectionDeps {
 
 const BLOCK_GRACE_MS = 200;
 const SEVERITY_RANK = { INFO: 0, WARN: 1, CRITICAL: 2 } as const;
+/** A number as a short text may hold one (`+1 (415) 555-2671`, `123-45-6789`): from a digit (or `+`, `(`) to a digit. */
+const NUMBER_IN_TEXT = /[+(]?\d[\d ().-]*\d\)?/g;
+/** Fewer digits are no phone, SSN or card: not read on their own. */
+const MIN_NUMBER_DIGITS = 7;
+const countDigits = (s: string): number => {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) n++;
+  return n;
+};
 
 /** Audit keys derived from one secret kept beside the database (0600), one per purpose. */
 const auditKeys = (dbPath: string): AuditKeys => deriveAuditKeys(loadOrCreateKey(stateFilesFor(dbPath).auditKey).key);
@@ -152,6 +161,22 @@ export class PiiProtection {
    */
   scrubbed(text: string): string {
     return redact(text, { ...this.options, policy: { ...this.policy, mode: 'redact', perType: {} } }).text;
+  }
+
+  /**
+   * The PII types a short text the agent chose holds (a model name, an id, a header's value), by
+   * the detectors and the allow-lists alone, whatever the policy: such a text is refused where it
+   * would be sent, and never shown where it would be exported (metrics, traces).
+   */
+  typesIn(text: string): string[] {
+    const types = new Set(scan(text, this.options).map((d) => d.type));
+    // An id joins a number to its prefix (`resp_123-45-6789`, `conv_4111 1111 1111 1111`), which
+    // prose reads as one longer word, no value: each number in it long enough to be one is read alone too.
+    for (const m of text.matchAll(NUMBER_IN_TEXT)) {
+      if (m[0].length === text.length || countDigits(m[0]) < MIN_NUMBER_DIGITS) continue;
+      for (const d of scan(m[0], this.options)) types.add(d.type);
+    }
+    return [...types];
   }
 
   countersFor(agentId: string): ProtectionCounters {
@@ -294,7 +319,7 @@ export class PiiProtection {
       text: (agentId, ref, text, kind) => whole(agentId, args(kind), ref, text, kind),
       stream: (agentId, ref, kind) => (kind === 'json' ? this.json(agentId, 'llm.tool_arguments', ref) : this.stream(agentId, 'llm.output', ref)),
       error: (agentId, ref, text) => this.copy(agentId, 'llm.output', text, ref),
-      typesIn: (text) => [...new Set(scan(text, this.options).map((d) => d.type))],
+      typesIn: (text) => this.typesIn(text),
       ...(this.scans('llm.prompt') ? { prompt: (agentId: string, ref: string, text: string, kind?: SlotKind) => whole(agentId, 'llm.prompt', ref, text, kind) } : {}),
     };
   }

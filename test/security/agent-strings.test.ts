@@ -37,6 +37,8 @@ describe('a model name holding PII is refused, never sent, stored or shown', () 
     ['a disguised one', 'jane.doe＠example.com', 'EMAIL'],
     ['a phone number', 'gpt +1 (212) 555-0147', 'PHONE'],
     ['an SSN', 'gpt-4o for 123-45-6789', 'SSN'],
+    ['an SSN joined to the name', 'gpt-4o_123-45-6789', 'SSN'],
+    ['a phone joined to the name', 'gpt4o+14155552671', 'PHONE'],
     ['a card number', 'gpt-4o 4111 1111 1111 1111', 'CREDIT_CARD'],
   ])('%s → 400 naming the type, with no request row', async (_what, model, type) => {
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: agent.token, maxRetries: 0 });
