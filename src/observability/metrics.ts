@@ -3,6 +3,7 @@ import type { AnyEvent } from '../core/events.js';
 import type { BudgetTracker } from '../domain/budget/index.js';
 import type { BreakerKind } from '../core/events.js';
 import type { LlmRequestInput } from '../state/index.js';
+import type { ExportGuard } from './exported.js';
 import { LabelCap } from './labels.js';
 import { KeyedCounter, KeyedHistogram } from './series.js';
 import { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, OVERHEAD_BUCKETS, providerName, RUN_BUCKETS, seconds, TOKEN_BUCKETS } from './names.js';
@@ -23,6 +24,8 @@ export interface MetricSources {
 export interface MetricsOptions {
   /** Distinct agent names kept as label values; later ones are `other`. */
   maxAgents: number;
+  /** What a label value that came from outside (a model, an agent's or a service's name) may be shown as (exported.ts). */
+  guard: ExportGuard;
 }
 
 const usd = (micros: number) => micros / 1_000_000;
@@ -42,7 +45,8 @@ export const MAX_MODELS = 256;
 export class RuntimeMetrics {
   readonly registry = new Registry();
   private readonly agents: LabelCap;
-  private readonly models = new LabelCap(MAX_MODELS, 256);
+  private readonly models: LabelCap;
+  private readonly guard: ExportGuard;
   // On every LLM call: keyed series (series.ts), a tenth of prom-client's cost per observation.
   private readonly tokens = new KeyedHistogram(METRIC.tokenUsage, 'Number of input and output tokens used (gen_ai.client.token.usage): what each call was charged for.', TOKEN_BUCKETS);
   private readonly duration = new KeyedHistogram(
@@ -66,7 +70,11 @@ export class RuntimeMetrics {
     private readonly sources: MetricSources,
     options: MetricsOptions,
   ) {
-    this.agents = new LabelCap(options.maxAgents);
+    // Every label value that came from outside passes the export guard: one holding PII is its marker.
+    this.guard = options.guard;
+    const shown = (v: string, max: number) => options.guard.text(v, max);
+    this.agents = new LabelCap(options.maxAgents, 64, shown);
+    this.models = new LabelCap(MAX_MODELS, 256, shown);
     const registers = [this.registry];
     for (const m of [this.tokens, this.duration, this.firstChunk, this.overhead, this.calls, this.spend]) this.registry.registerMetric(m as never);
     this.toolDuration = new Histogram({
@@ -157,8 +165,9 @@ export class RuntimeMetrics {
   toolCall(t: ObservedToolCall): void {
     const r = t.row;
     const err = t.errorCode ?? (r.status >= 400 ? String(r.status) : null);
-    this.toolDuration.observe({ [LABEL.toolName]: r.service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err ?? '' }, seconds(r.latencyMs));
-    this.toolCalls.inc({ service: r.service, tier: r.tier ?? 'none', status_class: `${Math.floor(r.status / 100)}xx` });
+    const service = this.guard.text(r.service);
+    this.toolDuration.observe({ [LABEL.toolName]: service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err ?? '' }, seconds(r.latencyMs));
+    this.toolCalls.inc({ service, tier: r.tier ?? 'none', status_class: `${Math.floor(r.status / 100)}xx` });
     if (t.errorCode && TOOL_REFUSALS.has(t.errorCode)) this.refusals.inc({ reason: t.errorCode, kind: 'tool' });
   }
 

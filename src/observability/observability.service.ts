@@ -3,6 +3,7 @@ import type { AnyEvent } from '../core/events.js';
 import type { BudgetTracker } from '../domain/budget/index.js';
 import type { Platform, Service } from '../server/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
+import { ExportGuard } from './exported.js';
 import { RuntimeMetrics } from './metrics.js';
 import { metricsRoute } from './metrics.routes.js';
 import type { Observer } from './observed.js';
@@ -13,6 +14,8 @@ export type ObservabilityDeps = Pick<Platform, 'config' | 'state' | 'tokens' | '
   breakers: Pick<BreakerRegistry, 'rows'>;
   /** The text with PII replaced, for opt-in content capture on spans. */
   redact(agentId: string, text: string): string;
+  /** The PII types a short text holds (PiiProtection.typesIn): what every exported value an agent chose is checked by. */
+  typesIn(text: string): string[];
 };
 
 /**
@@ -21,11 +24,13 @@ export type ObservabilityDeps = Pick<Platform, 'config' | 'state' | 'tokens' | '
  */
 export function observabilityService(d: ObservabilityDeps): { service: Service; observer: Observer; metrics: RuntimeMetrics } {
   const agentName = (id: string) => d.state.agentBrief(id)?.name ?? null;
+  // One guard for traces and metrics alike: no value holding PII is exported, whoever chose it.
+  const guard = new ExportGuard((text) => d.typesIn(text).length > 0);
   // The SDK loads only when traces are on (otel.ts); it is in place before any agent starts
   // (the runtime awaits every service's `ready` first). Calls before that are not traced.
   let tracing: Tracing | null = null;
   const on = tracingSetup(d.env, d.config.traces.captureContent, () => {}) !== null;
-  const ready = Tracing.fromEnv({ env: d.env, captureContent: d.config.traces.captureContent, redact: d.redact, agentName, version: VERSION, logger: d.logger }).then(
+  const ready = Tracing.fromEnv({ env: d.env, captureContent: d.config.traces.captureContent, redact: d.redact, agentName, guard, version: VERSION, logger: d.logger }).then(
     (t) => {
       tracing = t;
     },
@@ -38,7 +43,7 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
       breakers: (kind) => d.breakers.rows(kind).map((r) => ({ name: String(kind === 'tool' ? r.service : r.provider), state: r.state, blocked: r.blocked })),
       ...(on ? { spans: () => tracing?.stats() ?? { exported: 0, dropped: {} } } : {}),
     },
-    { maxAgents: d.config.metrics.maxAgents },
+    { maxAgents: d.config.metrics.maxAgents, guard },
   );
   const guarded =
     <A extends unknown[]>(what: string, fn: (...a: A) => void) =>

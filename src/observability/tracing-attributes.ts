@@ -4,7 +4,9 @@ import type { ObservedAttempt, ObservedCall, ObservedToolCall } from './observed
 
 // What each span says, by the GenAI conventions' names (gen-ai-spans.md, gen-ai-agent-spans.md)
 // where they have one, ours under `iron_cage.` where they have none. Nothing here is free text
-// from a prompt or an answer: content is tracing-content.ts's, and only on opt-in.
+// from a prompt or an answer: content is tracing-content.ts's, and only on opt-in. Values the
+// agent chose (ids, formats) are set as sent: Tracing passes every attribute map built here
+// through the export guard (exported.ts), which replaces one holding PII and bounds its length.
 
 /** The conventions' operation name of a call's endpoint. */
 export const operationOf = (c: Pick<ObservedCall, 'endpoint'>): string => OPERATION[c.endpoint] ?? c.endpoint;
@@ -88,8 +90,8 @@ function requestParams(c: ObservedCall, b: Record<string, unknown>, a: Attribute
   // A Responses conversation is one (`conv_…`); a previous response is the turn it continues, not a conversation.
   const conv = b.conversation;
   const convId = typeof conv === 'string' ? conv : typeof (conv as { id?: unknown } | null)?.id === 'string' ? (conv as { id: string }).id : null;
-  if (convId !== null) a['gen_ai.conversation.id'] = convId.slice(0, 200);
-  if (typeof b.previous_response_id === 'string') a['iron_cage.response.previous_id'] = b.previous_response_id.slice(0, 200);
+  if (convId !== null) a['gen_ai.conversation.id'] = convId;
+  if (typeof b.previous_response_id === 'string') a['iron_cage.response.previous_id'] = b.previous_response_id;
 }
 
 /** One upstream request of a call, as a span event's attributes. */

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
 import { attemptAttributes, emptyTotals, llmAttributes, llmErrorType, operationOf, type RunTotals, runAttributes, toolAttributes, toolErrorType } from './tracing-attributes.js';
 import { contentAttributes, stopSequences } from './tracing-content.js';
+import type { ExportGuard } from './exported.js';
 import { CountedBatchProcessor, type QueueOptions, type SpanStats } from './tracing-export.js';
 import { providerName } from './names.js';
 
@@ -18,6 +19,8 @@ export interface TracingOptions {
   /** The text with every PII finding replaced (nothing recorded, nothing alerted): what content capture exports. */
   redact(agentId: string, text: string): string;
   agentName(agentId: string): string | null;
+  /** Every string an agent could have chosen passes it before it is exported (exported.ts). */
+  guard: ExportGuard;
   version: string;
   logger: Logger;
 }
@@ -179,10 +182,12 @@ export class Tracing {
     // A model name that holds PII was refused as no model name: it is not shown either.
     const err = llmErrorType(c, error);
     if (err === 'model_holds_pii') c = { ...c, requestModel: null };
-    const name = c.requestModel ? `${operationOf(c)} ${c.requestModel}` : operationOf(c);
+    const { guard } = this.o;
+    const name = guard.name(operationOf(c), c.requestModel);
     const run = this.runs.get(c.agentId)?.current ?? null;
     const { context, links } = this.parentOf(c.headers, run);
-    const attributes = llmAttributes(c, err, this.o.agentName(c.agentId));
+    // Every string in them through the guard, before content (redacted text of its own) joins them.
+    const attributes = guard.attributes(llmAttributes(c, err, this.o.agentName(c.agentId)));
     if (this.setup.captureContent) {
       try {
         Object.assign(
@@ -197,8 +202,8 @@ export class Tracing {
       }
     }
     const span = this.tracer.startSpan(name, { kind: this.otel.api.SpanKind.CLIENT, startTime: c.startMs, attributes, links }, context);
-    for (const t of c.attempts) span.addEvent('iron_cage.upstream.attempt', attemptAttributes(t), t.startMs);
-    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });
+    for (const t of c.attempts) span.addEvent('iron_cage.upstream.attempt', guard.attributes(attemptAttributes(t)), t.startMs);
+    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: guard.text(err) });
     span.end(c.startMs + (performance.now() - c.t0));
     if (run && c.row) {
       const t = run.totals;
@@ -217,8 +222,13 @@ export class Tracing {
     const run = t.row.agentId ? (this.runs.get(t.row.agentId)?.current ?? null) : null;
     const { context, links } = this.parentOf(t.headers, run);
     const err = toolErrorType(t);
-    const span = this.tracer.startSpan(`execute_tool ${t.row.service}`, { kind: this.otel.api.SpanKind.INTERNAL, startTime: t.startMs, attributes: toolAttributes(t, err), links }, context);
-    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });
+    const { guard } = this.o;
+    const span = this.tracer.startSpan(
+      guard.name('execute_tool', t.row.service),
+      { kind: this.otel.api.SpanKind.INTERNAL, startTime: t.startMs, attributes: guard.attributes(toolAttributes(t, err)), links },
+      context,
+    );
+    if (err !== null) span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: guard.text(err) });
     span.end(t.startMs + t.row.latencyMs);
     if (run) run.totals.toolCalls++;
   }
@@ -288,12 +298,14 @@ export class Tracing {
   /**
    * A span's parent: the trace the agent's request names in `traceparent` (and `tracestate`),
    * the run linked to it; else the agent's current run; else none (a root). A malformed header
-   * is no header.
+   * is no header. Only these two headers are read (never `baggage`); a `tracestate` member that
+   * holds PII is left out (the guard), one that is no W3C member too (the propagator).
    */
   private parentOf(headers: ObservedCall['headers'], run: Run | null): { context: Context; links: Link[] } {
     const { trace, ROOT_CONTEXT } = this.otel.api;
     if (headers.traceparent !== undefined) {
-      const joined = this.propagator.extract(ROOT_CONTEXT, headers, this.otel.api.defaultTextMapGetter);
+      const carrier = { traceparent: headers.traceparent, tracestate: this.o.guard.traceState(headers.tracestate) };
+      const joined = this.propagator.extract(ROOT_CONTEXT, carrier, this.otel.api.defaultTextMapGetter);
       const remote = trace.getSpanContext(joined);
       if (remote && trace.isSpanContextValid(remote)) return { context: joined, links: run ? [{ context: run.span.spanContext(), attributes: { 'iron_cage.link': 'agent_run' } }] : [] };
     }
@@ -308,15 +320,14 @@ export class Tracing {
 
   private openRun(agentId: string, startMs: number): Run {
     const { trace, ROOT_CONTEXT } = this.otel.api;
-    const name = this.o.agentName(agentId);
-    const span = this.tracer.startSpan(name ? `invoke_agent ${name}` : 'invoke_agent', { kind: this.otel.api.SpanKind.INTERNAL, startTime: startMs }, ROOT_CONTEXT);
+    const span = this.tracer.startSpan(this.o.guard.name('invoke_agent', this.o.agentName(agentId)), { kind: this.otel.api.SpanKind.INTERNAL, startTime: startMs }, ROOT_CONTEXT);
     return { span, context: trace.setSpan(ROOT_CONTEXT, span), totals: emptyTotals() };
   }
 
   private endRun(agentId: string, run: Run, endMs: number, err: string | null): void {
     const name = this.o.agentName(agentId);
-    if (name) run.span.updateName(`invoke_agent ${name}`);
-    run.span.setAttributes(runAttributes(agentId, name, run.totals));
+    if (name) run.span.updateName(this.o.guard.name('invoke_agent', name));
+    run.span.setAttributes(this.o.guard.attributes(runAttributes(agentId, name, run.totals)));
     if (err !== null) {
       run.span.setAttribute('error.type', err);
       run.span.setStatus({ code: this.otel.api.SpanStatusCode.ERROR, message: err });

@@ -114,7 +114,7 @@ export class Runtime {
       const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests } });
       // Metrics and traces: the gateway and the tool proxy report each call to its observer.
       const redact = (_agentId: string, text: string): string => pii.scrubbed(text);
-      const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact });
+      const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact, typesIn: (text) => pii.typesIn(text) });
       // Loops, stalls and spend spikes: the watch sees every call beside metrics and traces.
       const watch = watchService({ ...platform, alerts, redact, gate });
       // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).

@@ -65,6 +65,8 @@ export interface ReceivedSpan {
   spanId: string;
   /** '' for a root span. */
   parentSpanId: string;
+  /** W3C tracestate the span carries ('' when none). */
+  traceState: string;
   name: string;
   kind: number;
   startMs: number;
@@ -80,6 +82,8 @@ export interface OtlpReceiver extends TestServer {
   spans: ReceivedSpan[];
   /** Each export request's headers and content type, in order. */
   requests: Array<{ headers: IncomingHttpHeaders; contentType: string }>;
+  /** Each export request's body as received (protobuf or JSON bytes), in order: what must not hold a value is searched here. */
+  bodies: Buffer[];
   /** Read every request, then hold it open, never answering (a collector that hangs): its spans are not kept. */
   hang: boolean;
 }
@@ -92,7 +96,7 @@ export interface OtlpReceiver extends TestServer {
  *   // OTEL_EXPORTER_OTLP_ENDPOINT=r.url … r.spans.find((s) => s.name === 'chat gpt-4o')
  */
 export async function otlpReceiver(): Promise<OtlpReceiver> {
-  const r = { spans: [] as ReceivedSpan[], requests: [] as OtlpReceiver['requests'], hang: false };
+  const r = { spans: [] as ReceivedSpan[], requests: [] as OtlpReceiver['requests'], bodies: [] as Buffer[], hang: false };
   const server = await serve((req, res) => {
     void (async () => {
       const contentType = String(req.headers['content-type'] ?? '');
@@ -101,6 +105,7 @@ export async function otlpReceiver(): Promise<OtlpReceiver> {
       for await (const c of req) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks);
       r.requests.push({ headers: req.headers, contentType });
+      r.bodies.push(body);
       if (r.hang) return;
       const decoded = contentType.includes('json') ? fromJson(JSON.parse(body.toString('utf8'))) : fromProto(body);
       r.spans.push(...decoded);
@@ -157,6 +162,7 @@ function flatten(resourceSpans: any[] | undefined, value: (v: any) => AttrValue,
           traceId: id(s.traceId),
           spanId: id(s.spanId),
           parentSpanId: id(s.parentSpanId),
+          traceState: s.traceState ?? '',
           name: s.name,
           kind: Number(s.kind ?? 0),
           startMs: nanosToMs(s.startTimeUnixNano),

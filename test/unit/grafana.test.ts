@@ -5,7 +5,7 @@
 // through a real Prometheus against each.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { METRIC, observedCall, RuntimeMetrics, type MetricSources } from '../../src/observability/index.js';
+import { ExportGuard, METRIC, observedCall, RuntimeMetrics, type MetricSources } from '../../src/observability/index.js';
 import { dashboardQueries, DASHBOARD, type Family, familiesOf, FLEET_ROW, matcherLabels, metricOf, metricSelectors, panelFamilies } from '../helpers/grafana.js';
 
 /**
@@ -20,7 +20,7 @@ async function served(): Promise<Map<string, Family>> {
     breakers: () => [],
     spans: () => ({ exported: 0, dropped: {} }),
   };
-  const m = new RuntimeMetrics(sources, { maxAgents: 10 });
+  const m = new RuntimeMetrics(sources, { maxAgents: 10, guard: new ExportGuard(() => false) });
   const call = observedCall({ agentId: 'a1', agentName: 'alpha', endpoint: 'chat', headers: {}, t0: performance.now() });
   Object.assign(call, { requestModel: 'gpt-4o-mini', provider: 'openai', model: 'gpt-4o-mini', stream: true, firstChunkMs: 5 });
   call.attempts.push({ provider: 'openai', model: 'gpt-4o-mini', startMs: Date.now(), durationMs: 1, status: 200, error: null });
