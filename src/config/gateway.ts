@@ -74,10 +74,14 @@ export const gatewayFileSchema = {
     })
     .optional(),
   max_request_mb: z.number().gt(0, 'must be more than 0').max(100, 'must be at most 100').optional(),
-  /** The Responses API's stored state (`store: true`): how long a response is kept. */
+  /** The Responses API's stored state (`store: true`): how long a response is kept, and what one request may expand it to. */
   responses: z
     .strictObject({
       retention_days: z.number().gt(0, 'must be more than 0').max(3650, 'must be at most 3650').optional(),
+      /** How many `item_reference`s one request (a turn, or a batch of conversation items) may hold. */
+      max_references: z.number().int('must be a whole number').min(1, 'must be 1 or more').max(100_000, 'must be at most 100000').optional(),
+      /** How much stored state (previous responses, a conversation, referenced items, as stored) one request may expand to. */
+      max_context_mb: z.number().gt(0, 'must be more than 0').max(1024, 'must be at most 1024').optional(),
     })
     .optional(),
 };
@@ -117,7 +121,13 @@ export interface GatewayConfig {
   retry: { attempts: number; baseMs: number; maxMs: number };
   maxRequestBytes: number;
   /** What `store: true` keeps (responses and their items) is served and kept this long, then purged. */
-  responses: { retentionMs: number };
+  responses: {
+    retentionMs: number;
+    /** The `item_reference`s one request may hold. */
+    maxReferences: number;
+    /** The bytes of stored state one request may expand to, counted as stored before anything is opened. */
+    maxContextBytes: number;
+  };
 }
 
 /**
@@ -145,7 +155,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   maxRequestBytes: 10 * 1024 * 1024,
   // OpenAI keeps a stored response 30 days.
-  responses: { retentionMs: 30 * DAY_MS },
+  responses: { retentionMs: 30 * DAY_MS, maxReferences: 1_000, maxContextBytes: 16 * 1024 * 1024 },
 };
 
 type GatewayLayer = { [K in keyof typeof gatewayFileSchema]?: z.output<(typeof gatewayFileSchema)[K]> };
@@ -197,7 +207,12 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
       }),
     retry: (l, cur) => layer(cur, l.retry, { attempts: 'attempts', baseMs: 'base_ms', maxMs: 'max_ms' }),
     maxRequestBytes: (l) => (l.max_request_mb === undefined ? undefined : Math.round(l.max_request_mb * 1024 * 1024)),
-    responses: (l, cur) => layer(cur, l.responses, { retentionMs: (r) => (r.retention_days === undefined ? undefined : Math.round(r.retention_days * DAY_MS)) }),
+    responses: (l, cur) =>
+      layer(cur, l.responses, {
+        retentionMs: (r) => (r.retention_days === undefined ? undefined : Math.round(r.retention_days * DAY_MS)),
+        maxReferences: 'max_references',
+        maxContextBytes: (r) => (r.max_context_mb === undefined ? undefined : Math.round(r.max_context_mb * 1024 * 1024)),
+      }),
   };
 }
 

@@ -5,7 +5,7 @@ import { sendJson } from '../server/index.js';
 import type { ConversationAppend, ConversationRow, ConversationsStore, NewConversationItem, Tx } from '../state/index.js';
 import { type ConversationAction, readJsonObject } from './endpoints.js';
 import { GatewayError } from './errors.js';
-import { type Body, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
+import { type Body, Expansion, type ExpansionLimits, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
 import { inputItemProblem } from './wire/responses-validate.js';
 
 // OpenAI's Conversations API on the cage's own state, for every provider: per agent, sealed at
@@ -53,7 +53,9 @@ export interface ConversationsDeps {
   maxRequestBytes: number;
   logger: Logger;
   /** An `item_reference` among added items, resolved from what the agent's responses and conversations keep. */
-  resolveItem: (agentId: string, id: unknown, now: number) => Body;
+  resolveItem: (agentId: string, id: unknown, expansion: Expansion, now: number) => Body;
+  /** What one batch of items may expand stored state to (its `item_reference`s). */
+  limits: ExpansionLimits;
 }
 
 /**
@@ -74,16 +76,21 @@ export class Conversations {
     }
   }
 
-  /** The items of the agent's conversation `id`, oldest first: the context of a turn in it. Unknown is OpenAI's 404. */
-  context(agentId: string, id: string, now = Date.now()): Body[] {
+  /**
+   * The items of the agent's conversation `id`, oldest first: the context of a turn in it,
+   * sized into `expansion` before any is opened. Unknown is OpenAI's 404.
+   */
+  context(agentId: string, id: string, now: number, expansion: Expansion): Body[] {
     const c = this.must(agentId, id, now);
-    return this.d.store.items(c.id).map((row) => this.d.sealed.open(row.body, agentId));
+    const rows = this.d.store.items(c.id);
+    expansion.add(rows.reduce((n, row) => n + row.body.length, 0));
+    return rows.map((row) => this.d.sealed.open(row.body, agentId));
   }
 
-  /** An `item_reference` to an item of one of the agent's conversations, or null. */
-  item(agentId: string, itemId: string, now = Date.now()): Body | null {
+  /** An `item_reference` to an item of one of the agent's conversations: its size as stored and how to open it; null when there is none. */
+  item(agentId: string, itemId: string, now = Date.now()): { bytes: number; open: () => Body } | null {
     const row = this.d.store.anyItem(agentId, itemId, now);
-    return row ? this.d.sealed.open(row.body, agentId) : null;
+    return row ? { bytes: row.body.length, open: () => this.d.sealed.open(row.body, agentId) } : null;
   }
 
   /** A turn's items appended inside the call's ledger transaction (a conversation deleted meanwhile takes nothing). */
@@ -173,8 +180,10 @@ export class Conversations {
   private newItems(agentId: string, items: unknown[], now: number): { rows: NewConversationItem[]; shown: Body[] } {
     const rows: NewConversationItem[] = [];
     const shown: Body[] = [];
+    const expansion = new Expansion(this.d.limits);
+    expansion.references((items as Body[]).filter((it) => it.type === 'item_reference').length);
     for (const raw of items as Body[]) {
-      const item = raw.type === 'item_reference' ? this.d.resolveItem(agentId, raw.id, now) : raw;
+      const item = raw.type === 'item_reference' ? this.d.resolveItem(agentId, raw.id, expansion, now) : raw;
       const itemId = typeof item.id === 'string' ? item.id : newItemId(item);
       rows.push({ itemId, body: this.d.sealed.seal(item) });
       shown.push(listed(itemId, item));

@@ -55,9 +55,10 @@ export function gatewayService(ctx: GatewayDeps): Service {
     retentionMs: g.responses.retentionMs,
     maxRequestBytes: g.maxRequestBytes,
     logger: ctx.logger,
-    resolveItem: (agentId, id, now): Record<string, unknown> => responses.item(agentId, id, now),
+    resolveItem: (agentId, id, expansion, now): Record<string, unknown> => responses.item(agentId, id, expansion, now),
+    limits: g.responses,
   });
-  const responses = new ResponsesState({ store: new ResponsesStore(ctx.state), sealed, conversations, retentionMs: g.responses.retentionMs, logger: ctx.logger });
+  const responses = new ResponsesState({ store: new ResponsesStore(ctx.state), sealed, conversations, retentionMs: g.responses.retentionMs, limits: g.responses, logger: ctx.logger });
   const meter = new Meter({
     tracker: ctx.budget.budgets.tracker,
     book: ctx.budget.book,

@@ -176,10 +176,13 @@ export class GatewayHandler {
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
     obs.request = body;
-    // The prompt is read once, when first needed (after the prompt guard's rewrite): the meter's
-    // reservation and the watch's loop check share it.
+    // The prompt is read once, when first needed (after stored state is expanded into it and the
+    // prompt guard's rewrite): the meter's reservation and the watch's loop check share it. It is
+    // read from the body as it will be sent (`parsed.json`), never the one the agent sent: a
+    // Responses request's `previous_response_id`, `conversation` and `item_reference`s are its
+    // prompt too, and the reservation must price them.
     let parts: PromptParts | undefined;
-    const prompt = (): PromptParts => (parts ??= route.wire.prompt(route.endpoint, body));
+    const prompt = (): PromptParts => (parts ??= route.wire.prompt(route.endpoint, parsed.json));
     obs.read = { prompt, output: (answer) => route.wire.textSlots(answer) };
     // The model name is the agent's to choose, and is stored and shown (the request row, cost by
     // model, events, the log): one holding PII is no model name, so it is refused, not sent.
@@ -205,7 +208,8 @@ export class GatewayHandler {
     obs.stream = stream;
     obs.provider = resolved.provider.name;
     obs.model = model;
-    return { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers, obs, prompt }, model, provider: resolved.provider, json: body, bodyText: text };
+    const parsed: Parsed = { request: { t0, agentId, endpoint: route.endpoint, wire: route.wire, stream, headers, obs, prompt }, model, provider: resolved.provider, json: body, bodyText: text };
+    return parsed;
   }
 
   /**

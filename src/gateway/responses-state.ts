@@ -6,7 +6,7 @@ import type { ConversationAppend, ResponseRow, ResponsesStore, StoredResponseInp
 import type { Bill, Call, Turn } from './call.js';
 import type { Conversations } from './conversations.js';
 import { GatewayError } from './errors.js';
-import { type Body, inputItems, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
+import { type Body, Expansion, type ExpansionLimits, inputItems, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
 
 // The Responses API's stored state, for every provider: what `store: true` keeps (per agent,
 // sealed at rest, for `responses.retention_days`), resolved into the full `input` before the
@@ -80,7 +80,15 @@ export interface ResponsesStateDeps {
   /** A request's `conversation`: its items are the turn's context, the turn is appended to it. */
   conversations: Conversations;
   retentionMs: number;
+  /** What one request may expand stored state to. */
+  limits: ExpansionLimits;
   logger: Logger;
+}
+
+/** An `item_reference` found and sized, not yet opened. */
+interface Referred {
+  bytes: number;
+  open: () => Body;
 }
 
 /** An answered turn to write with the call's ledger row: the response kept (`store: true`) and what its conversation gains. */
@@ -134,18 +142,42 @@ export class ResponsesState {
     const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null;
     const conversationId = conversationOf(body.conversation);
     const store = body.store !== false;
+    const refs = Array.isArray(body.input) ? body.input.filter((it): it is Body => isObject(it) && it.type === 'item_reference') : [];
+    if (previousId === null && conversationId === null && refs.length === 0) return { json: body, turn: { store, previousId, conversationId, contextCount: 0 } };
+    // Everything the request refers to is found and sized first, opened only once all of it is
+    // within the limits: the references, then the chain or the conversation.
+    const expansion = new Expansion(this.d.limits);
+    expansion.references(refs.length);
+    const referred = this.referredAll(agentId, refs, expansion, now);
     // The wire refused both at once (OpenAI's 400): at most one of them is set.
-    const context = previousId !== null ? this.chain(agentId, previousId, now) : conversationId !== null ? this.d.conversations.context(agentId, conversationId, now) : [];
-    const refs = Array.isArray(body.input) && body.input.some((it) => isObject(it) && it.type === 'item_reference');
+    const context = previousId !== null ? this.chain(agentId, previousId, expansion, now) : conversationId !== null ? this.d.conversations.context(agentId, conversationId, now, expansion) : [];
     const turn: Turn = { store, previousId, conversationId, contextCount: context.length };
-    if (previousId === null && conversationId === null && !refs) return { json: body, turn };
-    const own = typeof body.input === 'string' ? inputItems(body.input) : (body.input as unknown[]).map((it) => (isObject(it) && it.type === 'item_reference' ? this.item(agentId, it.id, now) : it));
+    const own = typeof body.input === 'string' ? inputItems(body.input) : (body.input as unknown[]).map((it) => (isObject(it) && it.type === 'item_reference' ? referred.get(it.id)!() : it));
     const { previous_response_id: _, conversation: __, ...rest } = body;
     return { json: { ...rest, input: [...context, ...own] }, turn };
   }
 
-  /** The items of the chain ending at `id`, oldest turn first. */
-  private chain(agentId: string, id: string, now: number): Body[] {
+  /**
+   * Each `item_reference` found (read once however often it repeats) and counted each time it
+   * repeats; answers an opener per id, each opening its item once.
+   */
+  referredAll(agentId: string, refs: Body[], expansion: Expansion, now: number): Map<unknown, () => Body> {
+    const found = new Map<unknown, Referred>();
+    for (const ref of refs) {
+      let r = found.get(ref.id);
+      if (r === undefined) found.set(ref.id, (r = this.referred(agentId, ref.id, now)));
+      expansion.add(r.bytes);
+    }
+    const openers = new Map<unknown, () => Body>();
+    for (const [id, r] of found) {
+      let body: Body | undefined;
+      openers.set(id, () => (body ??= r.open()));
+    }
+    return openers;
+  }
+
+  /** The items of the chain ending at `id`, oldest turn first, sized into `expansion` before any is opened. */
+  private chain(agentId: string, id: string, expansion: Expansion, now: number): Body[] {
     const ids: string[] = [];
     const kept = new Map<string, ResponseRow>();
     // A chain that comes back to a response already read (rows left by a deleted turn whose id an
@@ -164,6 +196,17 @@ export class ResponsesState {
     const rows = this.d.store.itemsOf(ids);
     // Each turn's input, then its output; turns in chain order (rows come in the order they were kept).
     rows.sort((a, b) => order.get(a.responseId)! - order.get(b.responseId)! || (a.kind === b.kind ? a.seq - b.seq : a.kind === 'input' ? -1 : 1));
+    // Its size as stored: an item sealed on its own, or the turn sealed whole that holds it (once a turn).
+    let sealed = 0;
+    const whole = new Set<string>();
+    for (const row of rows) {
+      if (!row.body.startsWith(REF)) sealed += row.body.length;
+      else if (!whole.has(row.responseId)) {
+        whole.add(row.responseId);
+        sealed += kept.get(row.responseId)?.body.length ?? 0;
+      }
+    }
+    expansion.add(sealed);
     const turns = new Map<string, SealedTurn | null>();
     return rows.map((row) => this.itemBody(row, agentId, (rid) => kept.get(rid) ?? null, turns));
   }
@@ -200,10 +243,18 @@ export class ResponsesState {
     return item;
   }
 
-  /** The item an `item_reference` names: kept with one of the agent's responses, or in one of its conversations. */
-  item(agentId: string, id: unknown, now = Date.now()): Body {
+  /**
+   * The item an `item_reference` names, kept with one of the agent's responses or in one of its
+   * conversations: its size as stored (the item sealed on its own, or the turn sealed whole that
+   * holds it) and how to open it.
+   */
+  private referred(agentId: string, id: unknown, now: number): Referred {
     const row = typeof id === 'string' ? this.d.store.item(agentId, id, now) : null;
-    if (row) return this.itemBody(row, agentId, (rid) => this.d.store.get(agentId, rid, now));
+    if (row) {
+      if (!row.body.startsWith(REF)) return { bytes: row.body.length, open: () => this.itemBody(row, agentId, () => null) };
+      const r = this.d.store.get(agentId, row.responseId, now);
+      return { bytes: r?.body.length ?? 0, open: () => this.itemBody(row, agentId, () => r) };
+    }
     const inConversation = typeof id === 'string' ? this.d.conversations.item(agentId, id, now) : null;
     if (!inConversation) {
       throw new GatewayError(
@@ -213,6 +264,13 @@ export class ResponsesState {
       );
     }
     return inConversation;
+  }
+
+  /** The item an `item_reference` names, counted into `expansion` before it is opened (a batch of conversation items). */
+  item(agentId: string, id: unknown, expansion: Expansion, now = Date.now()): Body {
+    const r = this.referred(agentId, id, now);
+    expansion.add(r.bytes);
+    return r.open();
   }
 
   // ── keeping ──────────────────────────────────────────────────────────────────────────

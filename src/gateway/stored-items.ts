@@ -39,6 +39,53 @@ export function newItemId(item: Body, now = Date.now()): string {
   return `${prefix}_${id.toString('hex')}`;
 }
 
+/** What one request may expand stored state to (`responses.max_references`, `responses.max_context_mb`). */
+export interface ExpansionLimits {
+  maxReferences: number;
+  maxContextBytes: number;
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 1024 * 1024 ? 2 : 1)} MB`;
+
+/**
+ * What one request's stored state expands to, counted from the rows as stored (sealed:
+ * base64url of the JSON, so three quarters of a sealed body's length is the JSON it opens to)
+ * before any of it is opened, parsed or sent: a reference repeated counts each time it repeats,
+ * since each copy goes upstream. Past a limit the request is OpenAI's 400, naming the limit and
+ * its key, and nothing was opened (a few references could otherwise make megabytes of memory and
+ * seconds of one agent's CPU out of one small request).
+ */
+export class Expansion {
+  private bytes = 0;
+
+  constructor(private readonly limits: ExpansionLimits) {}
+
+  /** A request holding `n` `item_reference`s. */
+  references(n: number): void {
+    if (n > this.limits.maxReferences)
+      throw new GatewayError(
+        'invalid_request',
+        `input: ${n} item references in one request; at most ${this.limits.maxReferences} (responses.max_references). Send fewer, or the items themselves.`,
+        false,
+        undefined,
+        'too_many_references',
+      );
+  }
+
+  /** Stored rows whose sealed bodies are `sealedLength` long in all, about to be opened into the request. */
+  add(sealedLength: number): void {
+    this.bytes += Math.ceil((sealedLength * 3) / 4);
+    if (this.bytes > this.limits.maxContextBytes)
+      throw new GatewayError(
+        'invalid_request',
+        `input: the stored state this request refers to (previous responses, a conversation, referenced items, each time it is referred to) comes to more than ${mb(this.limits.maxContextBytes)} (responses.max_context_mb). Refer to less of it, or start a new conversation.`,
+        false,
+        undefined,
+        'context_too_large',
+      );
+  }
+}
+
 /** A request's `input` as items: a string is one user message. */
 export function inputItems(input: unknown): Body[] {
   if (typeof input === 'string') return [{ role: 'user', content: input }];

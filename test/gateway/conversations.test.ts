@@ -251,7 +251,7 @@ describe('a restart and retention', () => {
   it('a conversation is kept while in use: each write moves its expiry responses.retention_days ahead; an idle one is gone, and purged on open', async () => {
     const d = tempDir();
     const day = 24 * 3600 * 1000;
-    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { retentionMs: day } } };
+    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { ...INSTANT_SIMULATED.gateway.responses, retentionMs: day } } };
     const real = Date.now();
     let offset = 0;
     const clock = vi.spyOn(Date, 'now').mockImplementation(() => real + offset);

@@ -319,7 +319,7 @@ describe('a restart and retention', () => {
   it('a response past responses.retention_days is never served, and is purged when iron-cage opens the file', async () => {
     const d = tempDir();
     const day = 24 * 3600 * 1000;
-    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { retentionMs: day } } };
+    const short = { gateway: { ...INSTANT_SIMULATED.gateway, responses: { ...INSTANT_SIMULATED.gateway.responses, retentionMs: day } } };
     try {
       let rt = await startTestRuntime({ config: short, dir: d.dir });
       const a = await agentToken(rt);
