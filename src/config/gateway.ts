@@ -155,7 +155,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   maxRequestBytes: 10 * 1024 * 1024,
   // OpenAI keeps a stored response 30 days.
-  responses: { retentionMs: 30 * DAY_MS, maxReferences: 1_000, maxContextBytes: 16 * 1024 * 1024 },
+  responses: { retentionMs: 30 * DAY_MS, maxReferences: 1_000, maxContextBytes: 8 * 1024 * 1024 },
 };
 
 type GatewayLayer = { [K in keyof typeof gatewayFileSchema]?: z.output<(typeof gatewayFileSchema)[K]> };
