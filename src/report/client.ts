@@ -13,8 +13,8 @@ export type PanelAnswer<T> =
   | { kind: 'refused'; status: number; reason: string }
   /** 413: the batch is too big for the panel: send it in smaller parts. */
   | { kind: 'too_large'; reason: string }
-  /** Any other 4xx (a malformed batch: versions apart?): said once, tried again slowly. */
-  | { kind: 'rejected'; status: number; reason: string }
+  /** Any other 4xx (a malformed batch: versions apart? `budget_not_covered`: a call names a budget not leased to it): said once, tried again slowly. */
+  | { kind: 'rejected'; status: number; reason: string; code?: string }
   /** Unreachable, timed out, 5xx, 429, 408: send the same again after a back-off (or what Retry-After asks). */
   | { kind: 'retry'; reason: string; retryAfterMs: number | null };
 
@@ -65,6 +65,16 @@ function reasonOf(body: string): string {
     // not JSON: the text itself
   }
   return shown(body);
+}
+
+/** The panel's `{error:{code}}`, when it sent one. */
+function codeOf(body: string): string | undefined {
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? shown(code) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A network failure as the operator knows it: ECONNREFUSED, ENOTFOUND, a certificate error, a timeout. */
@@ -201,7 +211,8 @@ export class PanelClient {
     if (status === 401 || status === 403) return { kind: 'refused', status, reason };
     if (status === 413) return { kind: 'too_large', reason };
     if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: `HTTP ${status}${reason ? `: ${reason}` : ''}`, retryAfterMs: retryAfterFromHeaders(headers, Date.now()) };
-    return { kind: 'rejected', status, reason };
+    const code = codeOf(text);
+    return { kind: 'rejected', status, reason, ...(code === undefined ? {} : { code }) };
   }
 }
 

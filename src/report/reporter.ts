@@ -334,7 +334,10 @@ export class Reporter {
             ? `panel ${this.o.url} refused this runtime's telemetry (HTTP 403${a.reason ? `: ${a.reason}` : ''}): the token is for another runtime or may not send telemetry; ${rows}; trying again every ${every}`
             : status === 0
               ? `panel ${this.o.url}: ${a.reason}; ${rows}; trying again every ${every}`
-              : `panel ${this.o.url} refused a batch (HTTP ${status}${a.reason ? `: ${a.reason}` : ''}): is it another version of iron-cage? ${rows}; trying again every ${every}`;
+              : a.kind === 'rejected' && a.code === 'budget_not_covered'
+                ? // This runtime tags a call only with the budget windows a lease answer named, which the panel records before it answers.
+                  `panel ${this.o.url} refused a batch (HTTP ${status}: ${a.reason}): a call in it is charged to a central budget the panel says it never leased to this runtime for that agent. This runtime charges a call only to budgets its lease answers named, so its state file was changed, or the panel lost its lease records (restored from a backup?); nothing of the batch was stored, ${rows}; trying again every ${every}`
+                : `panel ${this.o.url} refused a batch (HTTP ${status}${a.reason ? `: ${a.reason}` : ''}): is it another version of iron-cage? ${rows}; trying again every ${every}`;
       this.say({ agentId: null, type: 'panel.refused', severity: 'error', message, data: { url: this.o.url, status, reason: a.reason } });
     }
     return this.o.slowMs;

@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors.js';
+import { chargeable, type ChargedKey } from './leases.store.js';
 import type { PanelDb } from './pg.js';
 import { budgetLeases, budgets, runtimes, spendDaily, spendHourly } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
@@ -11,7 +12,8 @@ import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } fr
 // statement (the ledger, events and tool calls as `INSERT … SELECT … FROM json_to_recordset(…)`:
 // one bind however many rows), rows the panel already holds skipped by their keys,
 // and only the new ledger rows added into the spend rollups and into the central budgets they
-// name (budget_leases). Agents and breakers are state: the latest row wins.
+// name (budget_leases), each of which the panel must have leased to the runtime for the row's
+// agent (else the whole batch is refused, 400). Agents and breakers are state: the latest row wins.
 
 /** An event as it landed on the panel (the WebSocket pushes these). */
 export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
@@ -38,7 +40,7 @@ export interface Ingested {
   /** Events new to the panel, in seq order. */
   events: LandedEvent[];
   spend: SpendDelta[];
-  /** Spend the batch added to central budgets, per budget window (keys naming no budget left out). */
+  /** Spend the batch added to central budgets, per budget window (keys of a budget since deleted left out). */
   budgets: BudgetSpendDelta[];
   /** Ledger rows new to the panel (a row it already held is not here): what /metrics counts. */
   llmRequests: TelemetryBatch['llmRequests'];
@@ -106,9 +108,11 @@ const adding = (t: typeof spendHourly | typeof spendDaily) => ({
 });
 
 /**
- * Take one batch for its runtime. Throws OutOfOrderError for a batch from the future and
- * ForbiddenError for a runtime the panel does not know (removed); a batch already taken comes
- * back `duplicate` with nothing written.
+ * Take one batch for its runtime. Throws OutOfOrderError for a batch from the future,
+ * ForbiddenError for a runtime the panel does not know (removed), and ValidationError (code
+ * `budget_not_covered`) for a new call charged to a budget window the panel did not lease to the
+ * runtime for its agent (leases.store.ts, `chargeable`); a batch already taken comes back
+ * `duplicate` with nothing written.
  *
  * @example
  *   const { ack, events } = await ingestBatch(db, batch);
@@ -189,7 +193,7 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
   const names = await agentNames(tx, id, b, [...freshCalls.map((c) => c.agentId), ...freshTools.map((t) => t.agentId), ...landed.map((e) => e.agentId)]);
   const spend = rollUp(freshCalls, id, names);
   if (spend.length > 0) await storeSpend(tx, id, spend);
-  const budgetSpend = freshCalls.length > 0 ? await attribute(tx, id, freshCalls) : [];
+  const budgetSpend = freshCalls.length > 0 ? await attribute(tx, rt, freshCalls, names, now) : [];
 
   const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
   const [after] = await tx
@@ -237,20 +241,29 @@ async function agentNames(tx: PanelDb, runtimeId: string, b: TelemetryBatch, ids
 
 /**
  * Add the new ledger rows' cost and count into budget_leases, per key their `budgets` tag names,
- * in one statement: `INSERT … SELECT … FROM json_to_recordset(…) JOIN budgets` (a key naming no
- * budget, deleted or never made, is left out) `ON CONFLICT DO UPDATE` adding to what the lease
- * row holds. Only rows this batch inserted count: a row sent twice adds nothing.
+ * in one statement: `INSERT … SELECT … FROM json_to_recordset(…) JOIN budgets` `ON CONFLICT DO
+ * UPDATE` adding to what the lease row holds. Every key is checked first (`chargeable`): one the
+ * panel never leased to this runtime for the row's agent refuses the batch (ValidationError, the
+ * transaction stores nothing); one of a budget since deleted is left out. Only rows this batch
+ * inserted count: a row sent twice adds nothing.
  */
-async function attribute(tx: PanelDb, runtimeId: string, fresh: TelemetryBatch['llmRequests']): Promise<BudgetSpendDelta[]> {
-  const sums = new Map<string, BudgetSpendDelta>();
-  for (const r of fresh) {
-    if (r.budgets === null) continue;
-    // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
-    for (const k of budgetKeys(r.budgets) as BudgetKey[]) {
+async function attribute(tx: PanelDb, rt: { id: string; userId: string | null }, fresh: TelemetryBatch['llmRequests'], names: ReadonlyMap<string, string>, now: number): Promise<BudgetSpendDelta[]> {
+  // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
+  const tagged = fresh.filter((r) => r.budgets !== null).map((r) => ({ row: r, keys: budgetKeys(r.budgets) as BudgetKey[] }));
+  if (tagged.length === 0) return [];
+  const charged = await chargeable(
+    tx,
+    rt,
+    tagged.map(({ row, keys }) => ({ id: row.id, agentId: row.agentId, agent: names.get(row.agentId) ?? null, keys })),
+    now,
+  );
+  const sums = new Map<string, BudgetSpendDelta & { createdAt: string }>();
+  for (const [i, { row }] of tagged.entries()) {
+    for (const k of charged[i] as ChargedKey[]) {
       const key = `${k.budget}@${k.window}`;
       let d = sums.get(key);
-      if (!d) sums.set(key, (d = { budget: k.budget, window: k.window, costMicros: 0, calls: 0 }));
-      d.costMicros += r.costMicros;
+      if (!d) sums.set(key, (d = { budget: k.budget, window: k.window, costMicros: 0, calls: 0, createdAt: k.createdAt }));
+      d.costMicros += row.costMicros;
       d.calls += 1;
     }
   }
@@ -258,12 +271,13 @@ async function attribute(tx: PanelDb, runtimeId: string, fresh: TelemetryBatch['
   const L = budgetLeases;
   const name = (c: PgColumn) => sql.identifier(c.name);
   const rows = [...sums.values()];
+  // Joined with the budget as it was checked (its id and when it was made): one deleted since is left out.
   const r = await tx.execute<{ budget_id: string; window_start: string | number }>(
     sql`insert into ${L} (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}, ${name(L.spentMicros)}, ${name(L.calls)})
-      select x.budget, x.win, ${runtimeId}, x.cost, x.calls
-        from json_to_recordset(${JSON.stringify(rows.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls })))}::json)
-             as x(budget text, win bigint, cost bigint, calls bigint)
-        join ${budgets} on ${budgets.id} = x.budget
+      select x.budget, x.win, ${rt.id}, x.cost, x.calls
+        from json_to_recordset(${JSON.stringify(rows.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls, made: d.createdAt })))}::json)
+             as x(budget text, win bigint, cost bigint, calls bigint, made text)
+        join ${budgets} on ${budgets.id} = x.budget and ${budgets.createdAt} = x.made
        order by x.budget, x.win
       on conflict (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}) do update
         set ${name(L.spentMicros)} = ${L.spentMicros} + excluded.${name(L.spentMicros)},
@@ -271,7 +285,7 @@ async function attribute(tx: PanelDb, runtimeId: string, fresh: TelemetryBatch['
       returning ${name(L.budgetId)}, ${name(L.windowStart)}`,
   );
   const landed = new Set(r.rows.map((x) => `${x.budget_id}@${Number(x.window_start)}`));
-  return rows.filter((d) => landed.has(`${d.budget}@${d.window}`));
+  return rows.filter((d) => landed.has(`${d.budget}@${d.window}`)).map(({ createdAt: _, ...d }) => d);
 }
 
 /** The new ledger rows summed per hour bucket, agent name, provider and model. */

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
 // The control panel's own tables (PostgreSQL only): the runtimes that report to it and the spend
 // they reported, pre-aggregated at ingest so the fleet view never scans the ledger. The tables a
@@ -145,5 +145,34 @@ export const budgetLeases = pgTable(
   ],
 );
 
+/**
+ * What the panel told a runtime a budget window covers (issue 48): every lease call records each
+ * budget of its answer here, in its transaction, before the runtime can read the answer. A row's
+ * tag may name only a (budget, window) its runtime was told of, for an agent it was told the budget
+ * covers: the proof of coverage at the time of the call, whatever the budget's names became since.
+ * Kept when the budget is deleted (a late row naming it lands, charging nothing, rather than
+ * stopping the runtime's report), and per incarnation: a budget deleted and made again under the
+ * same id is another budget, which leases of the old one do not let a runtime charge.
+ */
+export const budgetCoverage = pgTable(
+  'budget_coverage',
+  {
+    runtimeId: text('runtime_id').notNull(),
+    budgetId: text('budget_id').notNull(),
+    /** Epoch ms of the period's UTC start (0 for period 'none'), by the panel's clock. */
+    windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+    /** The budget's created_at: which budget of that id it was. */
+    budgetCreatedAt: text('budget_created_at').notNull(),
+    /** It covered every agent of the runtime (its user, or the fleet) in some answer in the window. */
+    coversAll: boolean('covers_all').notNull().default(false),
+    /** Each agent name it covered there, in any answer in the window. */
+    agents: text('agents').array().notNull().default(sql`'{}'::text[]`),
+    /** Epoch ms of the first answer that named it. */
+    since: bigint('since', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'budget_coverage_pkey', columns: [t.runtimeId, t.budgetId, t.windowStart, t.budgetCreatedAt] })],
+);
+
 export type BudgetRow = typeof budgets.$inferSelect;
 export type BudgetLeaseRow = typeof budgetLeases.$inferSelect;
+export type BudgetCoverageRow = typeof budgetCoverage.$inferSelect;

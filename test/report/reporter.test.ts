@@ -269,6 +269,31 @@ describe('the reporter', () => {
     expect(said(t, 'panel.refused')).toHaveLength(1);
   });
 
+  it('says plainly, once, that the panel refused a batch charging a central budget not leased to it, and sends that batch again slowly', async () => {
+    const panel = await receiver();
+    const t = await runtime();
+    const a = await agentToken(t);
+    const r = reporter(t, panel, { slowMs: 150 });
+    r.start();
+    await calls(t, a.token, 1);
+    await allArrived(t, panel);
+    const why = "call id 2 (agent 'lead-gen') names budget 'bob-total' window 0: no budget of that name covers runtime 'rt-test'; nothing of this batch was stored";
+    panel.mode = { status: 400, body: JSON.stringify({ error: { code: 'budget_not_covered', message: why } }) };
+    await calls(t, a.token, 2);
+    await until(() => panel.requests.filter((q) => q.status === 400).length >= 3);
+    const refused = said(t, 'panel.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.severity).toBe('error');
+    expect(refused[0]!.message).toContain(`panel ${panel.url} refused a batch (HTTP 400: ${why}): a call in it is charged to a central budget the panel says it never leased to this runtime`);
+    expect(refused[0]!.message).not.toContain('another version');
+    // The same batch each time, never a later one past it; the agent's calls go on.
+    expect(new Set(panel.requests.filter((q) => q.status === 400).map((q) => q.seq)).size).toBe(1);
+    expect(await calls(t, a.token, 2)).toHaveLength(2);
+    panel.mode = 'ok';
+    await allArrived(t, panel);
+    expectWholeLedger(t, panel);
+  });
+
   it('says hello when it has had nothing to send for a while, so the panel sees an idle runtime alive', async () => {
     const panel = await receiver();
     const t = await runtime();

@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
 import {
@@ -67,13 +68,13 @@ const tagged = (rt: string, seq: number, from: number, calls: number, cost: numb
 const seqs = new Map<string, number>();
 const ids = new Map<string, number>();
 /** Land `calls` rows of `cost` for `rt` tagged with `tag`; returns the batch (to send again). */
-async function land(rt: string, calls: number, cost: number, tag: string | null) {
+async function land(rt: string, calls: number, cost: number, tag: string | null, now = Date.now()) {
   const seq = (seqs.get(rt) ?? 0) + 1;
   const from = (ids.get(rt) ?? 0) + 1;
+  const batch = tagged(rt, seq, from, calls, cost, tag);
+  await ingestBatch(pg.db, batch, now);
   seqs.set(rt, seq);
   ids.set(rt, from + calls - 1);
-  const batch = tagged(rt, seq, from, calls, cost, tag);
-  await ingestBatch(pg.db, batch);
   return batch;
 }
 
@@ -256,10 +257,14 @@ describe('reclaim and the rows', () => {
     expect(answer.budgets.find((g) => g.budget === id)!.granted).toBe(500_000);
   });
 
-  it('adds each landed row to every budget its tag names, once for a batch sent twice, and ignores keys naming no budget', async () => {
+  it('adds each landed row to every budget its tag names, once for a batch sent twice, and leaves out a budget deleted since', async () => {
     const a = await budget();
     const b = await budget();
-    const tag = JSON.stringify([`${a}@0`, `${b}@0`, 'deleted-or-never@0']);
+    const gone = await budget();
+    // Told of all three by a lease call (asking for nothing), then one is deleted: its key charges nothing.
+    await leases.lease('rt-11', [], T0);
+    expect(await store.remove(gone)).toBe(true);
+    const tag = JSON.stringify([`${a}@0`, `${b}@0`, `${gone}@0`]);
     const batch = await land('rt-11', 4, 1_234, tag);
     const again = await ingestBatch(pg.db, batch);
     expect(again.ack.duplicate).toBe(true);
@@ -273,6 +278,56 @@ describe('reclaim and the rows', () => {
     // Untagged rows add nothing.
     await land('rt-11', 2, 99, null);
     expect((await leasesOf(a)).spentMicros).toBe(4 * 1_234);
+  });
+});
+
+describe('what a runtime may charge', () => {
+  const DAY = 86_400_000;
+  const stored = async (rt: string) => {
+    const [r] = await pg.db.select().from(pgSchema.runtimes).where(eq(pgSchema.runtimes.id, rt));
+    const { n } = (await pg.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM llm_requests WHERE runtime_id = $1', [rt])).rows[0]!;
+    return { lastSeq: r!.lastSeq, rows: n };
+  };
+
+  it('charges a window leased to a runtime for the agents it covered then, whatever the budget names since; refuses the rest, storing nothing', async () => {
+    const id = await budget({ scope: 'team', users: ['ann'], period: 'day' });
+    const day1 = windowStart('day', T0);
+    const day2 = day1 + DAY;
+    // rt-2 is ann's: covered whole. Then the budget moves to bob and agent writer.
+    await leases.lease('rt-2', [], T0);
+    await store.update(id, { users: ['bob'], agents: ['writer'] }, new Date(T0 + 10));
+    // Rows of calls made while it covered the runtime, reported late: charged.
+    await land('rt-2', 2, 1_000, JSON.stringify([`${id}@${day1}`]));
+    expect((await leasesOf(id, T0)).spentMicros).toBe(2_000);
+    // The next day the panel tells it the budget covers agent writer only: a lead-gen row is refused.
+    const { answer } = await leases.lease('rt-2', [], day2 + 5);
+    expect(answer.budgets.find((g) => g.budget === id)!.covers).toEqual(['writer']);
+    const before = await stored('rt-2');
+    await expect(land('rt-2', 1, 1_000, JSON.stringify([`${id}@${day2}`]), day2 + 10)).rejects.toMatchObject({
+      status: 400,
+      code: 'budget_not_covered',
+      message: expect.stringContaining(`names budget '${id}' window ${day2} (${new Date(day2).toISOString()}): it covers only agent 'writer' on this runtime, not agent 'lead-gen'`),
+    });
+    // A window it never was leased (the day before), and one that has not begun.
+    await expect(land('rt-2', 1, 1_000, JSON.stringify([`${id}@${day1 - DAY}`]), day2 + 10)).rejects.toThrow(`it began before the budget was made (${new Date(T0).toISOString()})`);
+    await expect(land('rt-2', 1, 1_000, JSON.stringify([`${id}@${day2 + DAY}`]), day2 + 10)).rejects.toThrow(`it has not begun (the panel's clock reads ${new Date(day2 + 10).toISOString()})`);
+    expect(await stored('rt-2')).toEqual(before);
+    expect((await leasesOf(id, day2 + 10)).spentMicros).toBe(0);
+  });
+
+  it("refuses, without saying whether it exists, a budget that does not cover the runtime; an unnamed agent's row charges only a budget covering all", async () => {
+    const bobs = await budget({ scope: 'user', users: ['bob'] });
+    const team = await budget({ scope: 'team', agents: ['lead-gen'] });
+    await leases.lease('rt-3', [], T0);
+    const why = (b: string) => `names budget '${b}' window 0: no budget of that name covers runtime 'rt-3'`;
+    await expect(land('rt-3', 1, 1_000, JSON.stringify([`${bobs}@0`]))).rejects.toThrow(why(bobs));
+    await expect(land('rt-3', 1, 1_000, JSON.stringify(['never-made@0']))).rejects.toThrow(why('never-made'));
+    // The agent named lead-gen may charge the team budget; a call whose agent the panel has no row for may not.
+    await land('rt-3', 1, 1_000, JSON.stringify([`${team}@0`]));
+    const b = tagged('rt-3', (seqs.get('rt-3') ?? 0) + 1, (ids.get('rt-3') ?? 0) + 1, 1, 1_000, JSON.stringify([`${team}@0`]));
+    const orphan = { ...b, agents: [], llmRequests: b.llmRequests.map((r) => ({ ...r, agentId: 'no-such-agent' })), events: [] };
+    await expect(ingestBatch(pg.db, orphan)).rejects.toThrow("(agent 'no-such-agent') names budget");
+    expect((await leasesOf(team)).spentMicros).toBe(1_000);
   });
 });
 
