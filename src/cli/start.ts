@@ -1,5 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
+import { chooseSandbox } from '../sandbox/index.js';
 import { boot, checkPython, checkScript, checkSyntax, holdSignals, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
 
 export interface ServeArgs extends FlagValues {
@@ -23,9 +24,10 @@ export async function runStart(args: StartArgs): Promise<void> {
   const { language } = checkScript(args.script, cwd);
   if (language === 'python') checkPython(config.python, process.env);
   checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd);
+  const sandbox = chooseSandbox(config);
   const started = Date.now();
   const gate = holdSignals();
-  const rt = await boot(config, { script: args.script, args: args.args });
+  const rt = await boot(config, { script: args.script, args: args.args }, { sandbox });
   // Once, when the agent has ended: by itself, or stopped by Ctrl-C (before the server closes).
   let summarized: Promise<void> | null = null;
   const summary = (): Promise<void> => (summarized ??= printSummary(rt, Date.now() - started));

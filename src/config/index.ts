@@ -7,3 +7,4 @@ export { faultCalls, faultDurationMs, faultsPermitted, faultStatus, isLoopbackHo
 export { locationModes, SAFETY_LOCATIONS, type LocationMode, type SafetyLocation } from './safety.js';
 export { checkPanelConfig, type PanelConfig } from './panel.js';
 export { WATCH_DEFAULTS, type WatchConfig, type WatchGateConfig, type WatchLoopsConfig, type WatchSpikesConfig, type WatchStallsConfig } from './watch.js';
+export { SANDBOX_DEFAULTS, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';

@@ -8,6 +8,7 @@ import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
 import { applyWatch } from './watch.js';
+import { applySandbox } from './sandbox.js';
 import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
@@ -112,6 +113,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     metrics: (l, cur) => applyMetrics(cur, l),
     traces: (l, cur) => applyTraces(cur, l),
     watch: (l, cur) => applyWatch(cur, l),
+    sandbox: (l, cur) => applySandbox(cur, l),
     budgetMicros: 'budget',
     port: 'port',
     host: 'host',

@@ -114,6 +114,14 @@ export const OPTIONS = {
     describe: 'The secrets environment the agent gets [default: development]',
     commands: { start: true, secrets: 'Secrets environment [default: development]' },
   },
+  sandbox: {
+    kind: 'string',
+    key: 'sandbox.mode',
+    env: 'IRON_CAGE_SANDBOX',
+    describe:
+      'Confine the agent (files, network, processes): auto sandboxes where the system allows and says why not elsewhere, on refuses to start without it, off runs it with your rights [default: auto]',
+    commands: { start: true, demo: true },
+  },
   panel: {
     kind: 'string',
     key: 'panel.url',

@@ -8,6 +8,7 @@ import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.j
 import { ALERTS_DEFAULTS, alertsFileSchema, type AlertsConfig } from './alerts.js';
 import { PANEL_DEFAULTS, panelFileSchema, type PanelConfig } from './panel.js';
 import { WATCH_DEFAULTS, watchFileSchema, type WatchConfig } from './watch.js';
+import { SANDBOX_DEFAULTS, sandboxFileSchema, type SandboxConfig } from './sandbox.js';
 import { METRICS_DEFAULTS, observabilityFileSchema, TRACES_DEFAULTS, type MetricsConfig, type TracesConfig } from './observability.js';
 
 // The config file is snake_case (YAML or TOML); every layer (file, env, flags) is validated
@@ -79,6 +80,7 @@ export const fileSchema = z.strictObject({
   ...panelFileSchema,
   ...observabilityFileSchema,
   ...watchFileSchema,
+  ...sandboxFileSchema,
 });
 
 export type FileLayer = z.input<typeof fileSchema>;
@@ -138,6 +140,8 @@ export interface Config {
   traces: TracesConfig;
   /** Loops, stalls and spend spikes the runtime watches for (src/watch), and what it does about each. */
   watch: WatchConfig;
+  /** How the agent is confined (src/sandbox): files, network, processes, limits. */
+  sandbox: SandboxConfig;
   /** What the config file should change (deprecated keys, each with its replacement): said once at start. */
   notices: string[];
 }
@@ -177,5 +181,6 @@ export const DEFAULTS: Config = {
   metrics: METRICS_DEFAULTS,
   traces: TRACES_DEFAULTS,
   watch: WATCH_DEFAULTS,
+  sandbox: SANDBOX_DEFAULTS,
   notices: [],
 };

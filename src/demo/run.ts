@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { yaml } from '../core/on-first-use.js';
 import { loadConfig, type Config } from '../config/index.js';
+import { chooseSandbox } from '../sandbox/index.js';
 import { ConfigError } from '../core/errors.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import { createLogger } from '../core/logger.js';
@@ -27,6 +28,8 @@ export interface DemoArgs {
   db?: string;
   port?: string;
   quiet?: boolean;
+  /** `--sandbox`: off, auto (the default) or on, as for start. */
+  sandbox?: string;
   /** Keep the dashboard up after the run until Ctrl-C; default: when the output is a terminal. */
   stay?: boolean;
 }
@@ -145,8 +148,9 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const scenario = loadScenario(files.scenario);
   const db = resolve(a.db ?? './iron_demo.db');
   // Flags are checked before anything is deleted or started.
-  const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db } });
+  const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db, sandbox: a.sandbox } });
   checkPython(checked.python, process.env);
+  const sandbox = chooseSandbox(checked);
   let port = a.port;
   let portNote: string | null = null;
   if (!(await portFree(checked.host, checked.port))) {
@@ -199,7 +203,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const mail = await setupStep(() => startSmtpSink(join(dataDir, 'mail')));
   parts.push(mail);
   const config = await setupStep(async () => {
-    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, scenario, svc, mail), flags: { port, db } });
+    const c = loadConfig({ configPath: writeConfig(files.config, dataDir, scenario, svc, mail), flags: { port, db, sandbox: a.sandbox } });
     await seedVault(c);
     return c;
   });
@@ -207,7 +211,7 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const env = { ...process.env, IRON_CAGE_MASTER_KEY: DEMO_MASTER_KEY, DEMO_PACE_S: String(seconds) };
   if (a.keep) await setupStep(() => resetBreakers(config, env, logger));
   const started = Date.now();
-  const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env })));
+  const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env, sandbox })));
   const agentId = rt.agentId!;
   terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.startLink ?? rt.loginLink()}`);
   if (portNote) terminal.say(portNote);

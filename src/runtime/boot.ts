@@ -1,6 +1,7 @@
 import { ConfigError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { Config } from '../config/index.js';
+import type { SandboxChoice } from '../sandbox/index.js';
 import { Runtime } from './runtime.js';
 
 // How a command starts a Runtime and stops it on a signal: shared by `start`, `serve` and `demo`.
@@ -9,6 +10,8 @@ import { Runtime } from './runtime.js';
 export interface BootOptions {
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
+  /** The agent sandboxed or not (`chooseSandbox`); none: not. */
+  sandbox?: SandboxChoice;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface BootOptions {
 export async function boot(config: Config, agent?: { script: string; args: string[] }, o: BootOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? createLogger({ format: config.logFormat, level: config.verbose ? 'debug' : 'info' });
   try {
-    return await Runtime.start({ config, logger, agent, env: o.env });
+    return await Runtime.start({ config, logger, agent, env: o.env, sandbox: o.sandbox });
   } catch (err) {
     throw startError(config, err);
   }

@@ -20,6 +20,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
+import { sandboxLine, sandboxRunner, type SandboxChoice, type SandboxRunner } from '../sandbox/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   runner?: AgentRunner;
+  /** Whether the agent runs sandboxed (`chooseSandbox`, decided before start); none: not. */
+  sandbox?: SandboxChoice;
 }
 
 /**
@@ -44,6 +47,8 @@ export class Runtime {
   /** The login link the start announced (none in a JSON log). */
   startLink: string | null = null;
   private shuttingDown: Promise<void> | null = null;
+  /** The sandbox the agent runs in, closed once the agents have ended. */
+  private sandbox: SandboxRunner | null = null;
 
   private constructor(
     readonly config: Config,
@@ -174,7 +179,7 @@ export class Runtime {
       await ready;
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
-      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? new LocalProcessRunner());
+      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? rt.runnerFor(o.sandbox));
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
@@ -185,6 +190,18 @@ export class Runtime {
       await state.close();
       throw err;
     }
+  }
+
+  /** The sandbox's runner when the choice is on (said in one line either way), else a plain child process. */
+  private runnerFor(choice: SandboxChoice | undefined): AgentRunner {
+    if (!choice) return new LocalProcessRunner();
+    const line = sandboxLine(choice, this.config);
+    if (choice.on || choice.why === null) this.logger.info(line);
+    else this.logger.warn(line);
+    if (!choice.on) return new LocalProcessRunner();
+    const runner = sandboxRunner(choice, this.config, this.server.port, (s) => this.server.accept(s));
+    this.sandbox = runner;
+    return runner;
   }
 
   private async launch(agent: { script: string; args: string[] }, env: NodeJS.ProcessEnv, cwd: string, runner: AgentRunner): Promise<void> {
@@ -247,6 +264,7 @@ export class Runtime {
       }
       await Promise.all(running.map((s) => s.stop(reason, signal)));
       await afterAgents?.().catch((err: unknown) => this.logger.error({ err }, 'after the agents stopped'));
+      await this.sandbox?.close();
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
       await this.server.close();
       for (const s of this.services) await s.close?.();

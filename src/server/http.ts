@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
 import { IronCageError, ValidationError } from '../core/errors.js';
@@ -38,6 +39,8 @@ export interface RunningServer {
   /** Base URL with the loopback name a user can open. */
   url: string;
   hub: WsHub;
+  /** Serve one connection that came another way (the sandbox's Unix socket) as if it had come to the port. */
+  accept(socket: Duplex): void;
   close(): Promise<void>;
 }
 
@@ -102,6 +105,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     routes: routeTable(app.routes, raw),
     url: `${o.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     hub,
+    accept: (socket) => server.emit('connection', socket),
     close: () =>
       new Promise<void>((resolve) => {
         hub.close();

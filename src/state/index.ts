@@ -46,7 +46,7 @@ export {
 } from './secrets.store.js';
 export { PgSecretsStore } from './pg-secrets.store.js';
 export { UsersStore, type UserRow, type UserRole, type UserView } from './users.store.js';
-export { prepareStateFile, privateDir, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
+export { prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
 export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
 export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';

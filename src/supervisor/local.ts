@@ -32,7 +32,8 @@ export class LocalProcessRunner implements AgentRunner {
   }
 }
 
-class LocalProcess implements AgentProcess {
+/** A started child process as an AgentProcess: its output by lines, its exit, its signals (the sandbox wraps one). */
+export class LocalProcess implements AgentProcess {
   readonly pid: number;
   readonly exited: Promise<ExitInfo>;
   private readonly listeners: Array<(stream: OutputStream, line: string) => void> = [];

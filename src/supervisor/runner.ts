@@ -13,6 +13,8 @@ export interface RunSpec {
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** A sandbox limit the agent reached, in words: "used its 4 GB memory limit". */
+  limit?: string;
 }
 
 export type OutputStream = 'stdout' | 'stderr';

@@ -165,7 +165,7 @@ export class AgentSupervisor {
     this.o.onProcessExit?.();
     const ranMs = Date.now() - this.launchedAt;
     const secs = (ranMs / 1000).toFixed(1);
-    const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
+    const how = `${exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`}${exit.limit ? `: the agent ${exit.limit}` : ''}`;
     if (this.stopRequested) {
       this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}s`, ranMs);
       return;

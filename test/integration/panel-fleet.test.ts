@@ -49,7 +49,8 @@ describe('a panel and three runtimes', () => {
       expect(added.code, added.stderr).toBe(0);
       const { token } = JSON.parse(added.stdout) as { token: string };
       const db = join(dir.dir, `${id}.db`);
-      const proc = launchCli(['start', AGENT, '--exit', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
+      // --sandbox off: the test tells the agents to stop through a file outside their folder, which a sandboxed agent cannot see.
+      const proc = launchCli(['start', AGENT, '--exit', '--sandbox', 'off', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
         IRON_CAGE_PANEL_TOKEN: token,
         FLEET_STOP_FILE: stopFile,
       });

@@ -137,7 +137,8 @@ describe('secrets from the panel', () => {
   }, 60_000);
 
   it("puts the panel's key on the upstream call, swaps a rotation in within seconds, keeps it while the panel is away, and never writes it down", { timeout: 60_000 }, async () => {
-    runtime = launch(['start', AGENT, '--exit', '--port', '0', '--host', '127.0.0.1', '--db', db, '--panel', panel.url], {
+    // --sandbox off: the test tells the agent to stop through a file outside its folder, which a sandboxed agent cannot see.
+    runtime = launch(['start', AGENT, '--exit', '--sandbox', 'off', '--port', '0', '--host', '127.0.0.1', '--db', db, '--panel', panel.url], {
       OPENAI_API_KEY: 'panel:OPENAI_API_KEY',
       OPENAI_BASE_URL: llm.openaiUrl,
       IRON_CAGE_PANEL_TOKEN: token,

@@ -1,0 +1,96 @@
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { stateFilesFor } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { ConfigError } from '../core/errors.js';
+import { sqliteFiles } from '../state/index.js';
+import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js';
+
+import { sandboxPolicy, type SandboxPolicy } from './policy.js';
+import { SandboxRunner } from './runner.js';
+import { sandboxSupport, type Support } from './support.js';
+import { seccompFilter } from './seccomp.js';
+import type { Socket } from 'node:net';
+
+// Whether this run's agent is sandboxed (`sandbox.mode`, `--sandbox`), decided once before the
+// runtime starts: `on` refuses to start without it (exit 2, the reason and the fix), `auto` says
+// once why not and runs the agent with the user's rights, `off` runs it so.
+
+export type SandboxChoice = { on: true; bwrap: string; socat: string; prlimit: string } | { on: false; why: string | null };
+
+/** The config files iron-cage reads from a working folder (config/load.ts), masked whether used or not. */
+const CONFIG_NAMES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
+
+/**
+ * Decide, before anything starts. Throws ConfigError for `on` where the sandbox cannot start.
+ *
+ * @example
+ *   const choice = chooseSandbox(config); // { on: true, bwrap: '/usr/bin/bwrap', socat: '/usr/bin/socat' }
+ */
+export function chooseSandbox(config: Pick<Config, 'sandbox'>, support: () => Support = sandboxSupport): SandboxChoice {
+  if (config.sandbox.mode === 'off') return { on: false, why: null };
+  const s = support();
+  if (s.ok) return { on: true, bwrap: s.bwrap, socat: s.socat, prlimit: s.prlimit };
+  if (config.sandbox.mode === 'on') throw new ConfigError(`--sandbox on: the agent cannot be sandboxed here: ${s.reason}; ${s.fix}`);
+  return { on: false, why: `${s.reason} (${s.fix})` };
+}
+
+/** Every file of iron-cage's the agent must never see: state, keys, config, TLS key, wherever they are. */
+export function cageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'panel'>, cwd: string): string[] {
+  const db = resolve(cwd, config.db);
+  const beside = stateFilesFor(db);
+  const files = [...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`];
+  if (config.configFile) files.push(config.configFile);
+  for (const n of CONFIG_NAMES) files.push(join(cwd, n));
+  if (config.tls.key) files.push(resolve(cwd, config.tls.key));
+  // Any other database of iron-cage's in the state folder (the demo's beside a run's).
+  try {
+    for (const f of readdirSync(dirname(db))) if (/\.db(-wal|-shm|-journal|\.key|\.audit\.key|\.files)?$/.test(f) && /^iron_/.test(f)) files.push(join(dirname(db), f));
+  } catch {
+    /* an unreadable folder: the names above stand */
+  }
+  return [...new Set(files)];
+}
+
+/**
+ * The runner for a sandboxed agent of this runtime: the policy per start from the config, the
+ * cage's server taking the bridge's connections.
+ */
+export function sandboxRunner(choice: { bwrap: string; socat: string; prlimit: string }, config: Config, port: number, accept: (s: Socket) => void): SandboxRunner & AgentRunner {
+  let filter: Buffer | null;
+  try {
+    filter = seccompFilter();
+  } catch {
+    filter = null;
+  }
+  return new SandboxRunner({
+    bwrap: choice.bwrap,
+    socat: choice.socat,
+    prlimit: choice.prlimit,
+    seccomp: filter,
+    accept,
+    policy: (spec: RunSpec): SandboxPolicy =>
+      sandboxPolicy({
+        cwd: spec.cwd,
+        script: spec.args.find((a) => /\.(py|m?js|cjs)$/.test(a)) ?? spec.cwd,
+        interpreter: spec.command,
+        sdk: sdkPath(),
+        port,
+        write: config.sandbox.write,
+        read: config.sandbox.read,
+        limits: config.sandbox.limits,
+        secretFiles: cageFiles(config, spec.cwd),
+        path: spec.env.PATH,
+      }),
+  });
+}
+
+/** The one line the start says: what the agent is confined to, or why it is not. */
+export function sandboxLine(choice: SandboxChoice, config: Pick<Config, 'sandbox'>): string {
+  if (choice.on) {
+    const l = config.sandbox.limits;
+    const gb = (b: number) => (b % 1024 ** 3 === 0 ? `${b / 1024 ** 3} GB` : `${Math.round(b / 1024 ** 2)} MB`);
+    return `sandbox: files, network, processes (the working folder writable, only the cage reachable; limits ${gb(l.memoryBytes)} memory, ${l.processes} processes${l.cpuSeconds === null ? '' : `, ${l.cpuSeconds} s CPU`})`;
+  }
+  return choice.why === null ? 'sandbox: off (--sandbox off): the agent runs with your rights' : `sandbox: NOT sandboxed: ${choice.why}; the agent runs with your rights`;
+}

@@ -1,0 +1,100 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import type { SandboxLimits } from '../config/index.js';
+import { which } from './support.js';
+
+// What a sandboxed agent may touch, as one value: computed from the config and the run, shown on
+// the dashboard and in /api/agents/:id, and turned into bwrap's mounts (bwrap.ts). The rules:
+// the system read-only; the working folder and `sandbox.write` writable; /tmp private; the home
+// folders hidden except `sandbox.read` (and what the agent needs to run: its interpreter, the SDK);
+// iron-cage's own files (state, keys, config, TLS key) invisible wherever they are.
+
+export interface SandboxPolicy {
+  /** Writable folders: the working folder first. */
+  write: string[];
+  /** Folders readable though under a hidden one (sandbox.read, the interpreter, the SDK, the script's folder). */
+  read: string[];
+  /** Folders replaced by an empty one: the home folders, /tmp, /run. */
+  hidden: string[];
+  /** iron-cage's files and folders the agent must not see, each covered wherever it is. */
+  masked: string[];
+  /** The one port the agent reaches: the cage's, on 127.0.0.1 inside the sandbox. */
+  port: number;
+  limits: SandboxLimits;
+}
+
+export interface PolicyInput {
+  cwd: string;
+  script: string;
+  /** The interpreter command (python3, a venv's python, process.execPath). */
+  interpreter: string;
+  /** The agent-side Python SDK's folder. */
+  sdk: string;
+  port: number;
+  write: readonly string[];
+  read: readonly string[];
+  limits: SandboxLimits;
+  /** iron-cage's own files: state, keys, config, TLS key. */
+  secretFiles: readonly string[];
+  home?: string;
+  /** The PATH the interpreter is found on (the agent's). */
+  path?: string;
+}
+
+/** Folders hidden whatever the config says (each that exists). */
+const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media', '/srv'];
+/** The system's own secrets, readable by their owner (a root agent is their owner). */
+const SYSTEM_SECRETS = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-', '/etc/ssh', '/etc/ssl/private', '/var/lib', '/var/log', '/var/spool', '/var/backups', '/var/mail'];
+
+const real = (p: string): string => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+};
+
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The policy for one run.
+ *
+ * @example
+ *   sandboxPolicy({ cwd: '/work/proj', script: '/work/proj/agent.py', interpreter: 'python3', sdk, port: 8080, write: [], read: [], limits, secretFiles })
+ */
+export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
+  const home = real(i.home ?? homedir());
+  const cwd = real(i.cwd);
+  const hidden = [...HIDDEN.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])];
+  const uniq = (xs: string[]) => [...new Set(xs)];
+  const folder = (p: string) => real(isAbsolute(p) ? p : resolve(i.cwd, p));
+  const isHidden = (p: string) => hidden.some((h) => under(p, h));
+  // A venv or an install prefix: …/bin/python → …, for the command as named (a venv's python is
+  // a link, its packages beside the link) and for the file it is (pyenv, a Node under ~/.nvm).
+  const interpreterHomes = (cmd: string): string[] => {
+    const path = isAbsolute(cmd) || cmd.includes(sep) ? resolve(i.cwd, cmd) : which(cmd, i.path ?? process.env.PATH);
+    return path === null ? [] : [dirname(dirname(path)), dirname(dirname(real(path)))].map(real);
+  };
+  const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...interpreterHomes(process.execPath)].filter(isHidden);
+  const all = uniq([...i.secretFiles.filter((f) => existsSync(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
+  // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
+  const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));
+  return {
+    write: uniq([cwd, ...i.write.map(folder)]),
+    read: uniq([...i.read.map(folder), ...needed]),
+    hidden: uniq(hidden),
+    masked,
+    port: i.port,
+    limits: i.limits,
+  };
+}
+
+/** Whether `p` is a directory (a mask of a folder is an empty folder, of a file an empty file). */
+export function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalProcess, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
+import { BRIDGE_FAILED, bwrapArgs, INFO_FD, SECCOMP_FD } from './bwrap.js';
+import { limitWords } from './limits.js';
+import type { SandboxPolicy } from './policy.js';
+
+// Runs the agent inside bubblewrap (bwrap.ts) and serves the cage to it over a Unix socket: every
+// connection the sandbox's bridge makes is handed to the cage's own HTTP server (`accept`), so the
+// agent's calls meet the same routes, tokens and limits as any other.
+
+export interface SandboxRunnerOptions {
+  bwrap: string;
+  socat: string;
+  prlimit: string;
+  /** The policy for a run (computed per start: a file may have appeared since). */
+  policy: (spec: RunSpec) => SandboxPolicy;
+  /** Hand one connection to the cage's HTTP server. */
+  accept: (socket: Socket) => void;
+  /** The seccomp program (null: none on this architecture). */
+  seccomp: Buffer | null;
+}
+
+/** How often a root agent's processes are counted. */
+const PROCESS_WATCH_MS = 100;
+/** How long to wait for the sandbox's first process to show its agent child. */
+const FIND_AGENT_MS = 5_000;
+
+export class SandboxRunner implements AgentRunner {
+  private dir: string | null = null;
+  private server: Server | null = null;
+  private socket = '';
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly o: SandboxRunnerOptions) {}
+
+  private async listen(): Promise<string> {
+    if (this.server) return this.socket;
+    this.dir = mkdtempSync(join(tmpdir(), 'iron-cage-sandbox-'));
+    this.socket = join(this.dir, 'cage.sock');
+    const server = createServer((s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+      this.o.accept(s);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socket, () => resolve());
+    });
+    this.server = server;
+    return this.socket;
+  }
+
+  async start(spec: RunSpec): Promise<AgentProcess> {
+    const socket = await this.listen();
+    const policy = this.o.policy(spec);
+    let filterFd: number | null = null;
+    if (this.o.seccomp) {
+      const file = join(this.dir!, `seccomp-${process.hrtime.bigint()}.bpf`);
+      writeFileSync(file, this.o.seccomp, { mode: 0o600 });
+      filterFd = openSync(file, 'r');
+      unlinkSync(file);
+    }
+    const args = bwrapArgs({ policy, socket, socat: this.o.socat, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
+    // The Python bootstrap compares its parent with iron-cage's pid; inside, its parent is the sandbox's first process.
+    const { IRON_CAGE_SUPERVISOR_PID: _, ...env } = spec.env;
+    // The lifeline at 3 (bootstrap.ts), bwrap's info and the seccomp program at theirs.
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe', spec.lifeline ? 'pipe' : 'ignore'];
+    stdio[INFO_FD] = 'pipe';
+    stdio[SECCOMP_FD] = filterFd ?? 'ignore';
+    try {
+      const child = await new Promise<ReturnType<typeof spawn>>((resolve, reject) => {
+        const c = spawn(this.o.bwrap, args, {
+          cwd: spec.cwd,
+          env,
+          stdio,
+          detached: true,
+        });
+        c.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot start the sandbox (${this.o.bwrap}): ${err.message}`)));
+        c.once('spawn', () => resolve(c));
+      });
+      const info = await readInfo(child.stdio[INFO_FD] as NodeJS.ReadableStream | null);
+      const inner = new LocalProcess(child);
+      const agentPid = info === null ? null : await findAgent(info);
+      return new SandboxProcess(inner, info, agentPid ?? inner.pid, policy);
+    } finally {
+      if (filterFd !== null) closeSync(filterFd);
+    }
+  }
+
+  /** Stop serving the sandbox (after its agents have ended). */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}
+
+/** bwrap's --info-fd JSON: the host pid of the sandbox's first process (null if bwrap failed first). */
+async function readInfo(stream: NodeJS.ReadableStream | null): Promise<number | null> {
+  if (!stream) return null;
+  let text = '';
+  await new Promise<void>((resolve) => {
+    stream.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+    });
+    stream.once('end', () => resolve());
+    stream.once('error', () => resolve());
+    stream.once('close', () => resolve());
+  });
+  try {
+    const pid = (JSON.parse(text) as { 'child-pid'?: unknown })['child-pid'];
+    return typeof pid === 'number' ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The agent: the one child of the sandbox's first process, once it has one. */
+async function findAgent(init: number): Promise<number | null> {
+  const until = Date.now() + FIND_AGENT_MS;
+  while (Date.now() < until) {
+    try {
+      const kids = readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim();
+      if (kids) return Number(kids.split(/\s+/)[0]);
+    } catch {
+      return null;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return null;
+}
+
+const SIGNAL_OF = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/**
+ * One sandboxed agent. Its pid is the agent's own (as the host sees it), so the supervisor's
+ * signal checks read the agent, not bwrap. A signal to the group reaches every process in the
+ * sandbox (its first process ignores it: a namespace's init only hears what it handles); bwrap
+ * reports a death by signal as exit 128+N, turned back into the signal here.
+ */
+class SandboxProcess implements AgentProcess {
+  readonly exited: Promise<ExitInfo>;
+  private readonly lastErrors: string[] = [];
+  private overLimit: string | null = null;
+
+  constructor(
+    private readonly inner: LocalProcess,
+    private readonly init: number | null,
+    readonly pid: number,
+    private readonly policy: SandboxPolicy,
+  ) {
+    inner.onLine((stream, line) => {
+      if (stream !== 'stderr') return;
+      this.lastErrors.push(line);
+      if (this.lastErrors.length > 20) this.lastErrors.shift();
+    });
+    // The kernel does not count a real root's processes against RLIMIT_NPROC: as root, count them here.
+    const watch = init !== null && process.geteuid?.() === 0 ? setInterval(() => this.countProcesses(init), PROCESS_WATCH_MS) : null;
+    watch?.unref();
+    this.exited = inner.exited.then((e) => {
+      if (watch) clearInterval(watch);
+      let exit: ExitInfo = e;
+      if (e.code !== null && e.code > 128 && SIGNAL_OF.has(e.code - 128)) exit = { code: null, signal: SIGNAL_OF.get(e.code - 128)! };
+      if (this.overLimit) exit = { ...exit, limit: this.overLimit };
+      if (e.code === BRIDGE_FAILED && this.lastErrors.some((l) => l.includes('the bridge to the cage did not start'))) exit = { ...exit, limit: 'could not reach the cage: its bridge did not start' };
+      const limit = limitWords(exit, this.lastErrors, this.policy.limits);
+      return limit ? { ...exit, limit } : exit;
+    });
+  }
+
+  /** Every process of the sandbox, from its first one down; past the limit, the sandbox is killed. */
+  private countProcesses(init: number): void {
+    if (this.overLimit) return;
+    let n = 0;
+    const todo = [init];
+    while (todo.length > 0 && n <= this.policy.limits.processes) {
+      const pid = todo.pop()!;
+      n++;
+      try {
+        for (const t of readdirSync(`/proc/${pid}/task`)) {
+          const kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+          if (kids) for (const k of kids.split(' ')) todo.push(Number(k));
+        }
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    if (n > this.policy.limits.processes) {
+      this.overLimit = `used its limit of ${this.policy.limits.processes} processes`;
+      this.signal('SIGKILL');
+    }
+  }
+
+  onLine(listener: (stream: OutputStream, line: string) => void): void {
+    this.inner.onLine(listener);
+  }
+
+  signal(sig: NodeJS.Signals, only = false): boolean {
+    if (only) {
+      try {
+        process.kill(this.pid, sig);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    if (this.init === null) return this.inner.signal(sig);
+    try {
+      // The sandbox's session: its first process leads it (bwrap --new-session).
+      process.kill(-this.init, sig);
+      return true;
+    } catch {
+      return this.inner.signal(sig, true);
+    }
+  }
+
+  async stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
+    this.signal(sig);
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        // bwrap itself: --die-with-parent takes the whole sandbox down with it.
+        this.inner.signal('SIGKILL', true);
+        this.signal('SIGKILL');
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([this.exited, killed]);
+    clearTimeout(timer);
+    return this.exited;
+  }
+
+  isHealthy(): boolean {
+    return this.inner.isHealthy();
+  }
+}

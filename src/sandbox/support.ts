@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+// Whether this machine can sandbox an agent, asked once per process: Linux, bubblewrap and socat
+// on the PATH, and a user namespace bwrap can actually make (a container may forbid it).
+
+export type Support = { ok: true; bwrap: string; socat: string; prlimit: string } | { ok: false; reason: string; fix: string };
+
+let cached: Support | null = null;
+
+/** The executable `name` on PATH, or null. */
+export function which(name: string, path = process.env.PATH ?? ''): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const full = join(dir, name);
+    try {
+      accessSync(full, constants.X_OK);
+      return full;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/**
+ * Can an agent be sandboxed here? Asked once (a trial bwrap run, ~20 ms); `refresh` asks again.
+ *
+ * @example
+ *   const s = sandboxSupport();
+ *   if (!s.ok) console.warn(`not sandboxed: ${s.reason} (${s.fix})`);
+ */
+export function sandboxSupport(refresh = false): Support {
+  if (cached && !refresh) return cached;
+  cached = probe();
+  return cached;
+}
+
+function probe(): Support {
+  if (process.platform !== 'linux') {
+    return { ok: false, reason: `${process.platform === 'darwin' ? 'macOS' : process.platform} has no sandbox iron-cage can start yet`, fix: 'run on Linux to sandbox the agent, or --sandbox off' };
+  }
+  const bwrap = which('bwrap');
+  if (!bwrap) return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: apt-get install bubblewrap (dnf install bubblewrap), or --sandbox off' };
+  const socat = which('socat');
+  if (!socat) return { ok: false, reason: "socat is not installed (it carries the agent's calls to the cage)", fix: 'install it: apt-get install socat (dnf install socat), or --sandbox off' };
+  const prlimit = which('prlimit');
+  if (!prlimit) return { ok: false, reason: "prlimit is not installed (it sets the agent's limits)", fix: 'install util-linux, or --sandbox off' };
+  const trial = spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-user', '--unshare-pid', '--unshare-net', '--die-with-parent', '--', 'true'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 10_000,
+  });
+  if (trial.status !== 0) {
+    const said = (trial.stderr?.toString() ?? '').trim().split('\n').pop() ?? '';
+    return {
+      ok: false,
+      reason: `bwrap cannot make a sandbox here (${said || (trial.error?.message ?? `exit ${trial.status}`)})`,
+      fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; in a container, run it with user namespaces allowed), or --sandbox off',
+    };
+  }
+  return { ok: true, bwrap, socat, prlimit };
+}
