@@ -198,7 +198,7 @@ export class Runtime {
     const line = sandboxLine(choice, this.config);
     if (choice.on || choice.why === null) this.logger.info(line);
     else this.logger.warn(line);
-    if (!choice.on) return new LocalProcessRunner();
+    if (!choice.on) return new LocalProcessRunner({ sandboxed: false, why: choice.why ?? 'turned off (--sandbox off)' });
     const runner = sandboxRunner(choice, this.config, this.server.port, (s) => this.server.accept(s));
     this.sandbox = runner;
     return runner;

@@ -1,5 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
+import type { SandboxView } from '../state/index.js';
 
 // The end of a run in the terminal: what `start` prints when its agent ends or on Ctrl-C, and
 // the common part of the demo's results table. Read through the REST routes the dashboard
@@ -21,6 +22,8 @@ export interface RunSummary {
   piiCaught: number;
   /** Breakers (tool services and LLM providers) that opened at least once, with the calls they blocked. */
   breakersTripped: Array<{ name: string; state: string; blocked: number }>;
+  /** What the agent could touch (src/sandbox); null: not known. */
+  sandbox: SandboxView | null;
   runTimeMs: number;
 }
 
@@ -31,6 +34,7 @@ export interface StatusView {
   exitCode: number | null;
   restarts: number;
   progress: { done: number; total: number | null; unit?: string | null; succeeded: number | null; failed: number | null };
+  sandbox?: SandboxView | null;
 }
 export interface CostsView {
   spentUsd: number | null;
@@ -114,6 +118,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     byModel: costs.byModel.map((m) => ({ model: m.model, requests: m.requests, inputTokens: m.promptTokens, outputTokens: m.completionTokens, costUsd: m.costUsd })),
     piiCaught: protection.piiLeaksBlocked,
     breakersTripped: tripped,
+    sandbox: status.sandbox ?? null,
     runTimeMs: o.runTimeMs,
   };
 }
@@ -154,8 +159,17 @@ export function summaryRows(s: RunSummary): Row[] {
     ['PII caught', count(s.piiCaught)],
     ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],
     ['Restarts', count(s.restarts)],
+    ...(s.sandbox ? [['Sandbox', sandboxText(s.sandbox)] as Row] : []),
     ['Run time', formatDuration(s.runTimeMs)],
   ];
+}
+
+/** The summary's Sandbox row: `files, network, processes (writes /work/proj; only the cage; 4,096 MB, 512 processes)`, or none and why. */
+function sandboxText(s: SandboxView): string {
+  if (!s.sandboxed) return `none: ${s.why}`;
+  const l = s.limits;
+  const more = s.write.length > 1 ? ` and ${plural(s.write.length - 1, 'more folder')}` : '';
+  return `files, network, processes (writes ${s.write[0]}${more}; only the cage; ${count(l.memoryMb)} MB memory, ${count(l.processes)} processes${l.cpuSeconds === null ? '' : `, ${count(l.cpuSeconds)} s CPU`})`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import type { SandboxLimits } from '../config/index.js';
+import type { SandboxView } from '../state/index.js';
 import { which } from './support.js';
 
 // What a sandboxed agent may touch, as one value: computed from the config and the run, shown on
@@ -87,6 +88,24 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     masked,
     port: i.port,
     limits: i.limits,
+  };
+}
+
+/**
+ * The policy as an agent's record shows it (the dashboard, /api/agents/:id, the summary).
+ *
+ * @example policyView(policy).reach // ['127.0.0.1:8080 (the cage)']
+ */
+export function policyView(p: SandboxPolicy): SandboxView {
+  const mb = (b: number) => Math.round(b / 1024 / 1024);
+  const l = p.limits;
+  return {
+    sandboxed: true,
+    write: p.write,
+    read: p.read,
+    hidden: p.hidden,
+    reach: [`127.0.0.1:${p.port} (the cage)`],
+    limits: { memoryMb: mb(l.memoryBytes), processes: l.processes, openFiles: l.openFiles, fileSizeMb: mb(l.fileSizeBytes), cpuSeconds: l.cpuSeconds },
   };
 }
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { LocalProcess, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
 import { BRIDGE_FAILED, bwrapArgs, INFO_FD, SECCOMP_FD } from './bwrap.js';
 import { limitWords } from './limits.js';
-import type { SandboxPolicy } from './policy.js';
+import type { SandboxView } from '../state/index.js';
+import { policyView, type SandboxPolicy } from './policy.js';
 
 // Runs the agent inside bubblewrap (bwrap.ts) and serves the cage to it over a Unix socket: every
 // connection the sandbox's bridge makes is handed to the cage's own HTTP server (`accept`), so the
@@ -146,6 +147,7 @@ const SIGNAL_OF = new Map<number, NodeJS.Signals>(Object.entries(constants.signa
  */
 class SandboxProcess implements AgentProcess {
   readonly exited: Promise<ExitInfo>;
+  readonly sandbox: SandboxView;
   private readonly lastErrors: string[] = [];
   private overLimit: string | null = null;
 
@@ -155,6 +157,7 @@ class SandboxProcess implements AgentProcess {
     readonly pid: number,
     private readonly policy: SandboxPolicy,
   ) {
+    this.sandbox = policyView(policy);
     inner.onLine((stream, line) => {
       if (stream !== 'stderr') return;
       this.lastErrors.push(line);

@@ -77,6 +77,8 @@ export interface FleetAgent {
   errors: number;
   /** ISO time of its latest event or call; null if it has none. */
   lastActivityAt: string | null;
+  /** Its runtime reported it sandboxed (true), not sandboxed (false), or said nothing (null: an older runtime, an external agent). */
+  sandboxed: boolean | null;
 }
 
 export interface FleetSpendRow {
@@ -304,6 +306,7 @@ export class FleetStore {
         progressSucceeded: picked.progressSucceeded,
         progressFailed: picked.progressFailed,
         limitMicros: picked.limitMicros,
+        sandbox: picked.sandbox,
         spent: agentSpend.costMicros,
         calls: agentSpend.calls,
         errors: agentSpend.errors,
@@ -479,6 +482,7 @@ type AgentRowPg = Pick<
   | 'progressSucceeded'
   | 'progressFailed'
   | 'limitMicros'
+  | 'sandbox'
 > & { spent: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null };
 
 function toAgent(a: AgentRowPg): FleetAgent {
@@ -501,5 +505,17 @@ function toAgent(a: AgentRowPg): FleetAgent {
     calls: Number(a.calls ?? 0),
     errors: Number(a.errors ?? 0),
     lastActivityAt: lastCall === null ? lastEventAt : lastEventAt === null || lastCall > lastEventAt ? lastCall : lastEventAt,
+    sandboxed: sandboxedOf(a.sandbox),
   };
+}
+
+/** A runtime's report of its agent's sandbox (agents.sandbox, JSON it sent): read defensively, as any reported row. */
+function sandboxedOf(text: string | null): boolean | null {
+  if (text === null) return null;
+  try {
+    const v = (JSON.parse(text) as { sandboxed?: unknown } | null)?.sandboxed;
+    return typeof v === 'boolean' ? v : null;
+  } catch {
+    return null;
+  }
 }

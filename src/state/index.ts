@@ -1,6 +1,6 @@
 export { StateManager } from './manager.js';
 export { schemaVersion } from './migrate.js';
-export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView } from './types.js';
+export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './types.js';
 export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './requests.store.js';
 export type { EventSpec, Tx, Written } from './writer.js';
 export type { LlmRequestRow } from './schema.js';

@@ -240,6 +240,7 @@ export class StateManager {
       progressSucceeded: null,
       progressFailed: null,
       paused: null,
+      sandbox: null,
     };
     this.writer.now(
       () => this.db.insert(schema.agents).values(row).run(),
@@ -269,6 +270,7 @@ export class StateManager {
     if (patch.restarts !== undefined) next.restarts = patch.restarts;
     if (patch.limitMicros !== undefined) next.limitMicros = patch.limitMicros;
     if (patch.paused !== undefined) next.paused = patch.paused === null ? null : JSON.stringify(patch.paused);
+    if (patch.sandbox !== undefined) next.sandbox = patch.sandbox === null ? null : JSON.stringify(patch.sandbox);
     if (patch.progress !== undefined) {
       next.progressDone = patch.progress.done;
       next.progressTotal = patch.progress.total;

@@ -1,7 +1,7 @@
 import type { AgentStatus, IronEvent } from '../core/events.js';
 import { microsToUsd } from '../core/money.js';
 import type * as schema from './schema.js';
-import type { AgentView, PausedRecord } from './types.js';
+import type { AgentView, PausedRecord, SandboxView } from './types.js';
 
 // Rows as the database holds them → the shapes the rest of the program sees.
 
@@ -36,5 +36,6 @@ export function toView(r: schema.AgentRow): AgentView {
     budget: r.limitMicros === null ? null : { limitUsd: microsToUsd(r.limitMicros), spentUsd: 0, reservedUsd: 0, waiting: 0 },
     environment: r.environment,
     paused: r.paused === null ? null : { ...(JSON.parse(r.paused) as PausedRecord), held: 0 },
+    sandbox: r.sandbox === null ? null : (JSON.parse(r.sandbox) as SandboxView),
   };
 }

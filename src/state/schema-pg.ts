@@ -31,6 +31,7 @@ export const agents = pgTable(
     progressSucceeded: bigint('progress_succeeded', { mode: 'number' }),
     progressFailed: bigint('progress_failed', { mode: 'number' }),
     paused: text('paused'),
+    sandbox: text('sandbox'),
   },
   (t) => [
     primaryKey({ name: 'agents_pkey', columns: [t.runtimeId, t.id] }),

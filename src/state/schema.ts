@@ -41,6 +41,8 @@ export const agents = sqliteTable('agents', {
   progressFailed: integer('progress_failed'),
   // Paused (src/watch): JSON { since, by, reason, cause } while its calls wait at the gate; null when not paused.
   paused: text('paused'),
+  // What the agent may touch (src/sandbox), JSON SandboxView as its last launch said; null: not known (an external agent, an older run).
+  sandbox: text('sandbox'),
 });
 
 /**

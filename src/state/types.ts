@@ -36,7 +36,26 @@ export interface AgentView {
   environment: string;
   /** Paused (src/watch): its next LLM and tool calls wait at the gate until an admin resumes it; `held`: calls waiting now. */
   paused: PausedView | null;
+  /** What the agent may touch, as its last launch said (src/sandbox); null: not known. */
+  sandbox: SandboxView | null;
 }
+
+/**
+ * What a supervised agent may touch: sandboxed, the folders it may write and read (the rest of
+ * the system read-only, `hidden` empty to it, iron-cage's own files invisible), what it may
+ * reach, its limits; or not sandboxed, and why.
+ */
+export type SandboxView =
+  | {
+      sandboxed: true;
+      write: string[];
+      read: string[];
+      hidden: string[];
+      /** Addresses the agent may connect to: the cage's own port. */
+      reach: string[];
+      limits: { memoryMb: number; processes: number; openFiles: number; fileSizeMb: number; cpuSeconds: number | null };
+    }
+  | { sandboxed: false; why: string };
 
 /** Why an agent was paused: a detection of the watch (src/watch) or a person. */
 export type PauseCause = 'loop' | 'stall' | 'spike' | 'manual';
@@ -78,6 +97,7 @@ export interface AgentPatch {
   limitMicros?: number | null;
   /** Paused (a record) or resumed (null). */
   paused?: PausedRecord | null;
+  sandbox?: SandboxView | null;
 }
 
 export interface Checkpoint {

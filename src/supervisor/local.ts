@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import type { SandboxView } from '../state/index.js';
 import { LineSplitter } from './lines.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream, RunSpec } from './runner.js';
 
@@ -7,6 +8,9 @@ const OUTPUT_DRAIN_MS = 2000;
 
 /** Runs the agent as a local child process in its own process group. */
 export class LocalProcessRunner implements AgentRunner {
+  /** `unsandboxed`: why this runtime's agents are not sandboxed, said on each agent (none: not said). */
+  constructor(private readonly unsandboxed?: SandboxView) {}
+
   start(spec: RunSpec): Promise<AgentProcess> {
     return new Promise((resolve, reject) => {
       // detached: its own process group, so a terminal's Ctrl-C reaches iron-cage only and we
@@ -24,7 +28,7 @@ export class LocalProcessRunner implements AgentRunner {
       };
       const onSpawn = () => {
         child.removeListener('error', onError);
-        resolve(new LocalProcess(child));
+        resolve(new LocalProcess(child, this.unsandboxed));
       };
       child.once('error', onError);
       child.once('spawn', onSpawn);
@@ -39,7 +43,10 @@ export class LocalProcess implements AgentProcess {
   private readonly listeners: Array<(stream: OutputStream, line: string) => void> = [];
   private exitInfo: ExitInfo | null = null;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(
+    private readonly child: ChildProcess,
+    readonly sandbox?: SandboxView,
+  ) {
     this.pid = child.pid!;
     // Held open, never written, for as long as the agent runs: it closes when iron-cage dies. It
     // must not keep iron-cage alive, and is let go once the agent has exited.

@@ -1,3 +1,5 @@
+import type { SandboxView } from '../state/index.js';
+
 // The runner abstraction: how an agent process is started and controlled. The local child
 // process is the one implementation today; a container or remote runner would fit the same shape.
 
@@ -21,6 +23,8 @@ export type OutputStream = 'stdout' | 'stderr';
 
 export interface AgentProcess {
   readonly pid: number;
+  /** What the process may touch (src/sandbox), when its runner says. */
+  readonly sandbox?: SandboxView;
   /** Resolves once the process has exited and its output has been fully read. */
   readonly exited: Promise<ExitInfo>;
   /** Every complete output line, in order per stream (long lines are split, not buffered forever). */

@@ -147,7 +147,7 @@ export class AgentSupervisor {
     const first = state.getAgent(this.agentId)?.startedAt ?? null;
     state.updateAgent(
       this.agentId,
-      { status: 'running', pid: proc.pid, startedAt: first ?? now, endedAt: null, exitCode: null, exitSignal: null },
+      { status: 'running', pid: proc.pid, startedAt: first ?? now, endedAt: null, exitCode: null, exitSignal: null, sandbox: proc.sandbox ?? null },
       {
         type: 'agent.started',
         severity: 'info',

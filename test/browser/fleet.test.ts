@@ -67,8 +67,8 @@ async function fixtures(): Promise<void> {
   await pg.db
     .insert(t.agents)
     .values([
-      agent('laptop-ana', 'lg-7a3f9c2d', 'lead-gen', 'running', 50_000_000),
-      agent('laptop-bo', 'lg-11111111', 'lead-gen', 'crashed', 10_000_000),
+      { ...agent('laptop-ana', 'lg-7a3f9c2d', 'lead-gen', 'running', 50_000_000), sandbox: JSON.stringify({ sandboxed: true, write: ['/home/ana/leads'] }) },
+      { ...agent('laptop-bo', 'lg-11111111', 'lead-gen', 'crashed', 10_000_000), sandbox: JSON.stringify({ sandboxed: false, why: 'bubblewrap (bwrap) is not installed' }) },
       agent('ci-runner-7', 'sum-2222', 'summarizer', 'running', null),
     ]);
   const calls = Array.from({ length: 14 }, (_, i) => ({
@@ -191,6 +191,12 @@ describe('the fleet page', () => {
     await until(async () => (await p.getByTestId('fleet-agent').count()) === 3, 10_000);
     const ana = p.locator('[data-testid="fleet-agent"][data-runtime="laptop-ana"]');
     expect(await ana.getByTestId('fleet-agent-spend').innerText()).toBe('$3.25 of $50.00');
+    // Which runtimes' agents are sandboxed, as each runtime reported; one that said nothing shows nothing.
+    expect(await ana.getByTestId('fleet-agent-sandbox').innerText()).toContain('sandboxed');
+    expect(await ana.getByTestId('fleet-agent-sandbox').getAttribute('data-sandboxed')).toBe('true');
+    const bo = p.locator('[data-testid="fleet-agent"][data-runtime="laptop-bo"]');
+    expect(await bo.getByTestId('fleet-agent-sandbox').innerText()).toContain('not sandboxed');
+    expect(await p.locator('[data-testid="fleet-agent"][data-runtime="ci-runner-7"]').getByTestId('fleet-agent-sandbox').count()).toBe(0);
     expect(await text('spend-total')).toBe('$4.77');
     expect(await p.getByTestId('spend-row').count()).toBe(3);
     await p.getByTestId('spend-by').selectOption('model');

@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SANDBOX_DEFAULTS } from '../../src/config/index.js';
+import { chooseSandbox } from '../../src/sandbox/index.js';
 import { join } from 'node:path';
 import { DASHBOARD_CSP } from '../../src/server/static.js';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
@@ -27,7 +29,9 @@ afterEach(async () => {
 
 describe('the dashboard in Chromium', () => {
   it('loads with the admin token in the fragment and stays clean while an agent runs to completion', async () => {
-    t = await startTestRuntime({ agent: { script: HELLO }, config: { budgetMicros: 50_000_000 }, env: { HELLO_DELAY: '0.05' } });
+    // Sandboxed where the machine allows it (CI installs bubblewrap and socat): the Agent panel says what it may touch.
+    const sandbox = chooseSandbox({ sandbox: SANDBOX_DEFAULTS });
+    t = await startTestRuntime({ agent: { script: HELLO }, config: { budgetMicros: 50_000_000 }, env: { HELLO_DELAY: '0.05' }, sandbox });
     p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`);
     const main = await p.page.request.get(`${t.rt.url}/`);
     expect(main.headers()['content-security-policy']).toBe(DASHBOARD_CSP);
@@ -36,6 +40,13 @@ describe('the dashboard in Chromium', () => {
     expect(await t.rt.agentDone).toEqual({ status: 'completed', exitCode: 0 });
     // Whatever the page asks for after the agent's last events has been answered.
     await p.page.waitForLoadState('networkidle');
+    const confined = p.page.getByTestId('agent-sandbox');
+    if (sandbox.on) {
+      await expect.poll(() => confined.getAttribute('data-sandboxed')).toBe('true');
+      expect(await confined.locator('summary').innerText()).toMatch(/Sandboxed: writes only \S+, reaches only the cage; 4,096 MB memory, 512 processes/);
+    } else {
+      expect(await confined.innerText()).toContain('Not sandboxed: runs with your rights');
+    }
     await p.screenshot('smoke-1280x720');
     expect(p.problems()).toEqual([]);
   }, 60_000);

@@ -65,6 +65,7 @@ export function agentRow(id: string, name: string, ts: string): TelemetryBatch['
     progressSucceeded: null,
     progressFailed: null,
     paused: null,
+    sandbox: null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import type { SandboxChoice } from '../../src/sandbox/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,7 +27,9 @@ export interface TestRuntime {
   stop: () => Promise<void>;
 }
 
-export async function startTestRuntime(opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string } = {}): Promise<TestRuntime> {
+export async function startTestRuntime(
+  opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string; sandbox?: SandboxChoice } = {},
+): Promise<TestRuntime> {
   const own = opts.dir ? null : tempDir();
   const dir = opts.dir ?? own!.dir;
   const out = new PassThrough();
@@ -47,6 +50,7 @@ export async function startTestRuntime(opts: { config?: Partial<Config>; agent?:
     agent: opts.agent ? { script: opts.agent.script, args: opts.agent.args ?? [] } : undefined,
     env: { ...process.env, ...opts.env },
     cwd: ROOT,
+    sandbox: opts.sandbox,
   });
   return {
     rt,

@@ -1,5 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -119,6 +119,9 @@ describe.skipIf(!supported.ok)('the escape suite: an agent confined, iron-cage a
     const caged = await run('escape_agent.py', 'on');
     expect(caged.code, caged.out).toBe(0);
     expect(caged.out).toMatch(/sandbox: files, network, processes/);
+    // The end-of-run summary says it too.
+    expect(caged.out).toMatch(/Sandbox +files, network, processes \(writes \S+; only the cage; 4,096 MB memory, 512 processes\)/);
+    expect(open.out).toMatch(/Sandbox +none: turned off \(--sandbox off\)/);
     expect(caged.count).toBe(open.count);
     const escaped = [...caged.verdicts].filter(([k, v]) => v === 'ok' && !HOST_JUDGED.has(k)).map(([k]) => k);
     expect(escaped, 'sandboxed, no attempt may succeed').toEqual([]);
@@ -128,6 +131,11 @@ describe.skipIf(!supported.ok)('the escape suite: an agent confined, iron-cage a
     try {
       expect((db.prepare("select count(*) as n from agents where status = 'completed'").get() as { n: number }).n).toBeGreaterThanOrEqual(2);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      // Each run's record says what its agent could touch: what /api/agents/:id and the dashboard show.
+      const said = (db.prepare('select sandbox from agents order by created_at').all() as Array<{ sandbox: string }>).map((r) => JSON.parse(r.sandbox));
+      expect(said[0]).toEqual({ sandboxed: false, why: 'turned off (--sandbox off)' });
+      expect(said[1]).toMatchObject({ sandboxed: true, write: [realpathSync(work)], reach: [`127.0.0.1:${port} (the cage)`], limits: { fileSizeMb: 8, processes: 512 } });
+      expect(said[1].hidden).toContain(realpathSync(home));
     } finally {
       db.close();
     }

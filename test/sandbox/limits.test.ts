@@ -19,15 +19,18 @@ let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'iron-limits-'));
   for (const f of ['fork_bomb.py', 'memory_bomb.py', 'cpu_bomb.py']) writeFileSync(join(work, f), readFileSync(join(AGENTS, f)));
+  // CPU time counts the interpreter's start too: only the spinner gets a CPU limit.
+  writeFileSync(join(work, 'cpu.yaml'), ['restart:', '  policy: on-failure', '  max_restarts: 1', '  backoff_ms: 100', 'sandbox:', '  limits:', '    cpu_seconds: 1', ''].join('\n'));
   writeFileSync(
     join(work, 'iron-cage.yaml'),
-    ['restart:', '  policy: on-failure', '  max_restarts: 1', '  backoff_ms: 100', 'sandbox:', '  limits:', '    processes: 48', '    memory_mb: 256', '    cpu_seconds: 1', ''].join('\n'),
+    ['restart:', '  policy: on-failure', '  max_restarts: 1', '  backoff_ms: 100', 'sandbox:', '  limits:', '    processes: 48', '    memory_mb: 256', ''].join('\n'),
   );
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const start = async (script: string, mode: string, env: Record<string, string> = {}) => {
-  const r = await cli(['start', script, '--sandbox', mode, '--port', String(await freePort()), '--exit'], { cwd: work, env, timeoutMs: 45_000 });
+  const config = script === 'cpu_bomb.py' ? ['--config', 'cpu.yaml'] : [];
+  const r = await cli(['start', script, '--sandbox', mode, ...config, '--port', String(await freePort()), '--exit'], { cwd: work, env, timeoutMs: 45_000 });
   return { ...r, out: r.stdout + r.stderr };
 };
 

@@ -264,6 +264,8 @@ describe('the cost report rollups equal the ledger', () => {
       CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);`); // the ledger's second index by agent, which 0020 drops
     // The indexes 0021 drops.
     raw.exec('CREATE INDEX responses_agent ON responses (agent_id, created_at); CREATE INDEX conversations_agent ON conversations (agent_id, created_at);');
+    // The agent's sandbox record, which 0022 adds.
+    raw.exec('ALTER TABLE agents DROP COLUMN sandbox;');
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

@@ -47,10 +47,10 @@ async function fixtures(): Promise<void> {
   await db
     .insert(t.agents)
     .values([
-      agent('laptop-a', 'lg-1', 'lead-gen', 'running', NOW - 3 * HOUR_MS, { progressDone: 40, progressTotal: 100, limitMicros: $(50) }),
+      agent('laptop-a', 'lg-1', 'lead-gen', 'running', NOW - 3 * HOUR_MS, { progressDone: 40, progressTotal: 100, limitMicros: $(50), sandbox: JSON.stringify({ sandboxed: true, write: ['/w'] }) }),
       agent('laptop-a', 'lg-0', 'lead-gen', 'completed', NOW - 30 * HOUR_MS, { progressDone: 100, progressTotal: 100, limitMicros: $(50), endedAt: iso(NOW - 26 * HOUR_MS) }),
-      agent('laptop-b', 'lg-1', 'lead-gen', 'budget_exhausted', NOW - 2 * HOUR_MS, { limitMicros: $(5) }),
-      agent('laptop-b', 'sum-1', 'summarizer', 'crashed', NOW - 1 * HOUR_MS),
+      agent('laptop-b', 'lg-1', 'lead-gen', 'budget_exhausted', NOW - 2 * HOUR_MS, { limitMicros: $(5), sandbox: JSON.stringify({ sandboxed: false, why: 'turned off' }) }),
+      agent('laptop-b', 'sum-1', 'summarizer', 'crashed', NOW - 1 * HOUR_MS, { sandbox: '{not json' }),
       agent('ci-1', 'ci-9', 'nightly', 'starting', NOW - 60_000),
     ]);
   // The ledger: the trigger keeps agent_spend; a batch sent twice counts once.
@@ -188,10 +188,12 @@ describe('the fleet queries', () => {
       limitMicros: $(50),
       progress: { done: 40, total: 100, unit: 'items' },
       lastActivityAt: iso(NOW - 10_000),
+      sandboxed: true,
     });
     const b1 = list.find((a) => a.runtimeId === 'laptop-b' && a.id === 'lg-1')!;
-    expect(b1).toMatchObject({ spentMicros: 5_000_000, calls: 2, errors: 1, limitMicros: $(5), lastActivityAt: iso(NOW - 7_000) });
-    expect(list.find((a) => a.id === 'sum-1')).toMatchObject({ spentMicros: 0, calls: 0, lastActivityAt: null });
+    expect(b1).toMatchObject({ spentMicros: 5_000_000, calls: 2, errors: 1, limitMicros: $(5), lastActivityAt: iso(NOW - 7_000), sandboxed: false });
+    // A runtime's report read defensively: what is not a sandbox record says nothing.
+    expect(list.find((a) => a.id === 'sum-1')).toMatchObject({ spentMicros: 0, calls: 0, lastActivityAt: null, sandboxed: null });
     expect(list.find((a) => a.id === 'ci-9')).toMatchObject({ spentMicros: 0, calls: 0, lastActivityAt: iso(NOW - 50_000) });
     expect((await fleet.agents({ runtime: 'laptop-b' })).map((a) => a.id)).toEqual(['lg-1', 'sum-1']);
   });

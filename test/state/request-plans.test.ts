@@ -414,6 +414,8 @@ describe('an older database', () => {
           PRIMARY KEY (agent_id, minute, provider, model, status)) WITHOUT ROWID;`);
       // An agent's pause.
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
+      // What the agent may touch (0022).
+      raw.exec('ALTER TABLE agents DROP COLUMN sandbox;');
       // The ledger's second index by agent (0020 drops it).
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.

@@ -72,7 +72,58 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
           </>
         )}
       </p>
+      <Confinement sandbox={agent.sandbox} />
     </Panel>
+  );
+}
+
+/** What the agent may touch (src/sandbox): its folders, what it reaches, its limits; or that it runs with the user's rights, and why. */
+function Confinement({ sandbox }: { sandbox: Agent['sandbox'] }) {
+  if (sandbox === null) return null;
+  if (!sandbox.sandboxed) {
+    return (
+      <p class="small tone-warn" data-testid="agent-sandbox" data-sandboxed="false">
+        <span aria-hidden="true">⚠️</span> Not sandboxed: runs with your rights ({sandbox.why})
+      </p>
+    );
+  }
+  const l = sandbox.limits;
+  return (
+    <details class="small" data-testid="agent-sandbox" data-sandboxed="true">
+      <summary>
+        <span aria-hidden="true">🔒</span> Sandboxed: writes only <code>{sandbox.write[0]}</code>
+        {sandbox.write.length > 1 ? ` and ${sandbox.write.length - 1} more` : ''}, reaches only the cage; {count(l.memoryMb)} MB memory, {count(l.processes)} processes
+        {l.cpuSeconds === null ? '' : `, ${count(l.cpuSeconds)} s CPU`}
+      </summary>
+      <ul class="muted">
+        <li>
+          Writes:{' '}
+          {sandbox.write.map((w) => (
+            <code key={w}>{w} </code>
+          ))}
+        </li>
+        {sandbox.read.length > 0 && (
+          <li>
+            Reads besides the system:{' '}
+            {sandbox.read.map((r) => (
+              <code key={r}>{r} </code>
+            ))}
+          </li>
+        )}
+        <li>
+          Hidden:{' '}
+          {sandbox.hidden.map((h) => (
+            <code key={h}>{h} </code>
+          ))}{' '}
+          and iron-cage's own files
+        </li>
+        <li>Network: {sandbox.reach.join(', ')}, nothing else</li>
+        <li>
+          Limits: {count(l.memoryMb)} MB memory, {count(l.processes)} processes, {count(l.openFiles)} open files, {count(l.fileSizeMb)} MB per file
+          {l.cpuSeconds === null ? '' : `, ${count(l.cpuSeconds)} s CPU`}
+        </li>
+      </ul>
+    </details>
   );
 }
 

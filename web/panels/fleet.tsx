@@ -185,6 +185,12 @@ function AgentsPanel() {
                     </button>
                     <div class="muted small">
                       <Name text={a.id} /> on <Name text={a.runtimeId} />
+                      {a.sandboxed !== null && (
+                        <span data-testid="fleet-agent-sandbox" data-sandboxed={String(a.sandboxed)} class={a.sandboxed ? undefined : 'tone-warn'}>
+                          {' '}
+                          · {a.sandboxed ? '🔒 sandboxed' : '⚠️ not sandboxed'}
+                        </span>
+                      )}
                     </div>
                   </td>
                   <td class={`cell-status tone-${st.tone}`}>
