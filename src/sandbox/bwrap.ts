@@ -33,7 +33,7 @@ function launcher(port: number, socat: string): string {
     'i=0',
     `until (while read -r _ local _ st _; do [ "$local" = 0100007F:${hex} ] && [ "$st" = 0A ] && exit 0; done < /proc/net/tcp; exit 1); do`,
     '  i=$((i+1))',
-    `  if [ "$i" -gt 5000 ]; then echo 'iron-cage sandbox: the bridge to the cage did not start' >&2; exit ${BRIDGE_FAILED}; fi`,
+    `  if [ "$i" -gt 1000 ]; then echo 'iron-cage sandbox: the bridge to the cage did not start' >&2; exit ${BRIDGE_FAILED}; fi`,
     'done',
     'exec "$@"',
   ].join('\n');

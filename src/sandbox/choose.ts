@@ -27,9 +27,12 @@ const CONFIG_NAMES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
  * @example
  *   const choice = chooseSandbox(config); // { on: true, bwrap: '/usr/bin/bwrap', socat: '/usr/bin/socat' }
  */
-export function chooseSandbox(config: Pick<Config, 'sandbox'>, support: () => Support = sandboxSupport): SandboxChoice {
+export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support: () => Support = sandboxSupport): SandboxChoice {
   if (config.sandbox.mode === 'off') return { on: false, why: null };
-  const s = support();
+  const s: Support =
+    config.port > 0 && config.port < 1024
+      ? { ok: false, reason: `the cage's port ${config.port} is below 1024, which the sandbox's own network may not listen on`, fix: 'use --port 1024 or above, or --sandbox off' }
+      : support();
   if (s.ok) return { on: true, bwrap: s.bwrap, socat: s.socat, prlimit: s.prlimit };
   if (config.sandbox.mode === 'on') throw new ConfigError(`--sandbox on: the agent cannot be sandboxed here: ${s.reason}; ${s.fix}`);
   return { on: false, why: `${s.reason} (${s.fix})` };

@@ -68,6 +68,10 @@ describe('when the sandbox cannot be made', () => {
     const out = auto.stdout + auto.stderr;
     expect(out.match(/sandbox: NOT sandboxed: bubblewrap \(bwrap\) is not installed/g)).toHaveLength(1);
     expect(out).toContain('hello from the agent');
+    // The cage on a port below 1024: the sandbox's own network may not listen there.
+    const low = await cli(['start', 'hello.py', '--sandbox', 'on', '--port', '80', '--exit'], { cwd: work });
+    expect(low.code).toBe(2);
+    expect(low.stderr).toContain("--sandbox on: the agent cannot be sandboxed here: the cage's port 80 is below 1024");
     const bad = await cli(['start', 'hello.py', '--sandbox', 'sometimes'], { cwd: work });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--sandbox: must be one of off, auto, on');
