@@ -193,7 +193,7 @@ export class ResponsesState {
       next = r.previousResponseId;
     }
     const order = new Map(ids.map((x, i) => [x, i]));
-    const rows = this.d.store.itemsOf(ids);
+    const rows = this.d.store.itemsOf(agentId, ids);
     // Each turn's input, then its output; turns in chain order (rows come in the order they were kept).
     rows.sort((a, b) => order.get(a.responseId)! - order.get(b.responseId)! || (a.kind === b.kind ? a.seq - b.seq : a.kind === 'input' ? -1 : 1));
     // Its size as stored: an item sealed on its own, or the turn sealed whole that holds it (once a turn).
@@ -349,7 +349,7 @@ export class ResponsesState {
     const r = this.d.store.get(agentId, id, now);
     if (!r) throw notFound(id);
     if (action === 'get') return void sendJson(res, 200, this.opened(r).response);
-    const { page, hasMore } = pageOf(this.d.store.items(r.id, 'input'), req.url);
+    const { page, hasMore } = pageOf(this.d.store.items(agentId, r.id, 'input'), req.url);
     const turns = new Map<string, SealedTurn | null>();
     sendJson(
       res,

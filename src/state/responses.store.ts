@@ -21,6 +21,7 @@ export class ResponsesStore {
   // and preparing the statements per call was about a tenth of a streamed turn's CPU).
   private readonly insertResponse;
   private readonly insertItem;
+  private readonly dropItems;
   // The reads a continued turn makes before it is sent (its chain), prepared once too: drizzle
   // built each query's SQL and SQLite compiled it on every call (~0.1 ms of a continued stream).
   private readonly byId;
@@ -48,7 +49,27 @@ export class ResponsesStore {
           createdAt: p('createdAt'),
           expiresAt: p('expiresAt'),
         })
-        .onConflictDoNothing()
+        // The same agent given an id again (a provider that reuses its ids): the newer turn is the one
+        // it received last, and what it continues from; the older turn's items go (below).
+        .onConflictDoUpdate({
+          target: [responses.agentId, responses.id],
+          set: {
+            model: sql`excluded.model`,
+            previousResponseId: sql`excluded.previous_response_id`,
+            inputTokens: sql`excluded.input_tokens`,
+            outputTokens: sql`excluded.output_tokens`,
+            body: sql`excluded.body`,
+            createdAt: sql`excluded.created_at`,
+            expiresAt: sql`excluded.expires_at`,
+          },
+        })
+        .toSQL(),
+    );
+    this.dropItems = boundRun(
+      this.db.sqlite,
+      this.db.orm
+        .delete(responseItems)
+        .where(and(eq(responseItems.agentId, p('agentId')), eq(responseItems.responseId, p('responseId'))))
         .toSQL(),
     );
     this.insertItem = boundRun(
@@ -66,19 +87,19 @@ export class ResponsesStore {
     this.itemsById = this.db.orm
       .select()
       .from(responseItems)
-      .where(eq(responseItems.responseId, p('responseId')))
+      .where(and(eq(responseItems.agentId, p('agentId')), eq(responseItems.responseId, p('responseId'))))
       .orderBy(asc(responseItems.seq))
       .prepare();
     this.itemsByKind = this.db.orm
       .select()
       .from(responseItems)
-      .where(and(eq(responseItems.responseId, p('responseId')), eq(responseItems.kind, p('kind'))))
+      .where(and(eq(responseItems.agentId, p('agentId')), eq(responseItems.responseId, p('responseId')), eq(responseItems.kind, p('kind'))))
       .orderBy(asc(responseItems.seq))
       .prepare();
     this.itemById = this.db.orm
       .select({ item: responseItems })
       .from(responseItems)
-      .innerJoin(responses, eq(responses.id, responseItems.responseId))
+      .innerJoin(responses, and(eq(responses.agentId, responseItems.agentId), eq(responses.id, responseItems.responseId)))
       .where(and(eq(responseItems.agentId, p('agentId')), eq(responseItems.itemId, p('itemId')), gt(responses.expiresAt, p('now'))))
       .orderBy(sql`${responseItems.seq} DESC`)
       .limit(1)
@@ -88,13 +109,14 @@ export class ResponsesStore {
   /**
    * Keep a response and its items (inside the call's own write: its ledger row's transaction),
    * all or nothing (a savepoint of its own, so a failure here leaves the rest of the write whole).
-   * An id already kept is left as it is.
+   * Ids are the agent's: another agent's response of the same id is another row. The same agent
+   * given an id again keeps the newer turn (the one it received last) in place of the older one.
    */
   insert(tx: Tx, r: StoredResponseInput): void {
     this.db.writer.within(tx, () => {
-      const done = this.insertResponse(r.response);
-      if (done.changes === 0) return;
       const { id: responseId, agentId } = r.response;
+      this.insertResponse(r.response);
+      this.dropItems({ agentId, responseId });
       for (const it of r.items) this.insertItem({ responseId, agentId, itemId: it.itemId, kind: it.kind, body: it.body });
     });
   }
@@ -104,15 +126,15 @@ export class ResponsesStore {
     return this.byId.get({ id, agentId, now }) ?? null;
   }
 
-  /** A response's items of one kind, in their order. */
-  items(responseId: string, kind: 'input' | 'output'): ResponseItemRow[] {
-    return this.itemsByKind.all({ responseId, kind });
+  /** The agent's response's items of one kind, in their order. */
+  items(agentId: string, responseId: string, kind: 'input' | 'output'): ResponseItemRow[] {
+    return this.itemsByKind.all({ agentId, responseId, kind });
   }
 
-  /** The items of several responses (a chain), response by response in the order given, each's in the order kept. */
-  itemsOf(responseIds: string[]): ResponseItemRow[] {
+  /** The items of several of the agent's responses (a chain), response by response in the order given, each's in the order kept. */
+  itemsOf(agentId: string, responseIds: string[]): ResponseItemRow[] {
     // One prepared read a response (an index seek each), not a query of as many values built per call.
-    return responseIds.flatMap((responseId) => this.itemsById.all({ responseId }));
+    return responseIds.flatMap((responseId) => this.itemsById.all({ agentId, responseId }));
   }
 
   /** The agent's latest kept copy of item `itemId` whose response has not expired by `now`. */

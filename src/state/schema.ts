@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { sqliteTable, text, integer, index, real, blob, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, real, blob, uniqueIndex, primaryKey, foreignKey } from 'drizzle-orm/sqlite-core';
 import type { EventType } from '../core/events.js';
 
 // Every table of the database: the one description of the schema. The SQL that builds it is
@@ -465,7 +465,9 @@ export type UserRow = typeof users.$inferSelect;
 export const responses = sqliteTable(
   'responses',
   {
-    id: text('id').primaryKey(), // resp_…, the provider's (or the simulated provider's) id
+    // resp_…, the provider's (or the simulated provider's) id: unique per agent, not across them
+    // (a provider may give two agents' turns one id; each must stay the agent's to continue).
+    id: text('id').notNull(),
     agentId: text('agent_id').notNull(),
     model: text('model').notNull(),
     previousResponseId: text('previous_response_id'),
@@ -476,16 +478,14 @@ export const responses = sqliteTable(
     createdAt: epochMs('created_at').notNull(),
     expiresAt: epochMs('expires_at').notNull(),
   },
-  (t) => [index('responses_expiry').on(t.expiresAt)],
+  (t) => [primaryKey({ name: 'responses_pk', columns: [t.agentId, t.id] }), index('responses_expiry').on(t.expiresAt)],
 );
 
 export const responseItems = sqliteTable(
   'response_items',
   {
     seq: integer('seq').primaryKey({ autoIncrement: true }),
-    responseId: text('response_id')
-      .notNull()
-      .references(() => responses.id, { onDelete: 'cascade' }),
+    responseId: text('response_id').notNull(),
     agentId: text('agent_id').notNull(),
     /** msg_…, fc_…, rs_…: the item's own id, or one given it here (an input item sent without one). */
     itemId: text('item_id').notNull(),
@@ -493,7 +493,11 @@ export const responseItems = sqliteTable(
     /** The item as sent or received, sealed; or `@<n>`, the turn's n-th item in its response's sealed body. An id given here is not in it (it was never sent). */
     body: text('body').notNull(),
   },
-  (t) => [index('response_items_response').on(t.responseId, t.seq), index('response_items_item').on(t.agentId, t.itemId)],
+  (t) => [
+    foreignKey({ name: 'response_items_response_fk', columns: [t.agentId, t.responseId], foreignColumns: [responses.agentId, responses.id] }).onDelete('cascade'),
+    index('response_items_response').on(t.agentId, t.responseId, t.seq),
+    index('response_items_item').on(t.agentId, t.itemId),
+  ],
 );
 
 /**

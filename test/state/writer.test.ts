@@ -179,7 +179,7 @@ describe('a part of a write kept all or nothing (Writer.within)', () => {
       }, null);
       expect(responses.get('a1', 'resp_broken', 0)).toBeNull();
       expect(responses.get('a1', 'resp_whole', 0)?.id).toBe('resp_whole');
-      expect(responses.itemsOf(['resp_broken', 'resp_whole']).map((r) => r.itemId)).toEqual(['msg_3', 'msg_4']);
+      expect(responses.itemsOf('a1', ['resp_broken', 'resp_whole']).map((r) => r.itemId)).toEqual(['msg_3', 'msg_4']);
       expect(orm.select({ id: apiTokens.id }).from(apiTokens).orderBy(apiTokens.id).all()).toEqual([{ id: 'row-after' }, { id: 'row-before' }]);
     } finally {
       await sm.close();
