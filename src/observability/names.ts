@@ -36,6 +36,7 @@ export const METRIC = {
   spansExported: 'iron_cage_otel_spans_exported_total',
   spansDropped: 'iron_cage_otel_spans_dropped_total',
   labelOverflow: 'iron_cage_metrics_label_overflow_total',
+  seriesFolded: 'iron_cage_panel_series_folded_total',
   // The control panel's own (src/panel/metrics.ts): its central budgets' leases, its runtimes, its ingest.
   leaseGranted: 'iron_cage_budget_lease_granted_usd',
   leaseSpent: 'iron_cage_budget_lease_spent_usd',

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { IronCageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { DURATION_BUCKETS, LABEL, LabelCap, METRIC, OPERATION, providerName, RUN_BUCKETS, TOKEN_BUCKETS, type Scrapable } from '../observability/index.js';
+import { DURATION_BUCKETS, LABEL, LabelCap, METRIC, OPERATION, OTHER, providerName, RUN_BUCKETS, SeriesBudget, TOKEN_BUCKETS, type Admitted, type Scrapable } from '../observability/index.js';
 import { ONLINE_WITHIN_MS, type BudgetView, type Ingested, type RuntimeView } from '../state/index.js';
 
 // The control panel's GET /metrics: the fleet's figures, every series of the runtimes' own
@@ -25,6 +25,9 @@ export interface PanelMetricSources {
 export interface PanelMetricsOptions {
   /** Distinct agent names kept fleet-wide (`metrics.max_agents`); later ones are `other`. */
   maxAgents: number;
+  /** Series one runtime's rows may make (`metrics.max_series_per_runtime`), and all runtimes' (`metrics.max_series`); past either, folded into `other`. */
+  maxSeriesPerRuntime: number;
+  maxSeries: number;
   logger: Logger;
   now?: () => number;
 }
@@ -33,6 +36,12 @@ export interface PanelMetricsOptions {
 export type BatchOutcome = 'stored' | 'duplicate' | 'refused' | 'failed';
 
 const usd = (micros: number) => micros / 1_000_000;
+/** Series a histogram child exposes: a line per bucket and +Inf, its sum and its count. */
+const histogramSeries = (buckets: readonly number[]) => buckets.length + 3;
+/** What one combination of a reported call's labels costs: its calls and spend, its token, duration and first-chunk histograms. */
+const LLM_SERIES = 2 + 2 * histogramSeries(TOKEN_BUCKETS) + 2 * histogramSeries(DURATION_BUCKETS);
+const TOOL_SERIES = 1 + histogramSeries(DURATION_BUCKETS);
+const RUN_SERIES = histogramSeries(RUN_BUCKETS);
 const seconds = (ms: number) => ms / 1000;
 const PII_ACTIONS = new Set(['redacted', 'blocked', 'warned']);
 const PII_LOCATIONS = new Set(['llm.output', 'llm.tool_arguments', 'llm.prompt', 'agent.output', 'tool.response']);
@@ -70,6 +79,8 @@ export class PanelMetrics implements Scrapable {
   private readonly providerCap = new LabelCap(PANEL_LABEL_CAPS.providers);
   /** Statuses, tiers, endpoints and refusal reasons: small sets on an honest runtime, capped all the same. */
   private readonly codeCap = new LabelCap(PANEL_LABEL_CAPS.codes);
+  /** The combinations of those values: per runtime and in all (a runtime may send any it likes). */
+  private readonly series: SeriesBudget;
   /** Spend in integer micro-dollars per (runtime, agent, provider, model), turned into USD only when scraped. */
   private readonly spend = new Sums();
   private readonly tokens: Histogram;
@@ -89,6 +100,7 @@ export class PanelMetrics implements Scrapable {
     private readonly o: PanelMetricsOptions,
   ) {
     this.agentCap = new LabelCap(o.maxAgents);
+    this.series = new SeriesBudget(o.maxSeriesPerRuntime, o.maxSeries);
     const registers = [this.registry];
     const rt = LABEL.runtime;
     const genAi = [rt, LABEL.operation, LABEL.provider, LABEL.requestModel, LABEL.responseModel];
@@ -169,6 +181,17 @@ export class PanelMetrics implements Scrapable {
       registers,
     });
     const caps = { agent: this.agentCap, runtime: this.runtimeCap, model: this.modelCap, provider: this.providerCap, tool: this.toolCap, pii_type: this.piiCap, code: this.codeCap };
+    const series = this.series;
+    new Counter({
+      name: METRIC.seriesFolded,
+      help: 'Reported rows and events whose labels were folded into `other` because their runtime (or all runtimes) had made metrics.max_series_per_runtime (metrics.max_series) series.',
+      labelNames: [rt],
+      registers,
+      collect() {
+        this.reset();
+        for (const [runtime, n] of series.folded) this.inc({ [rt]: runtime }, n);
+      },
+    });
     new Counter({
       name: METRIC.labelOverflow,
       help: 'Label values counted under `other` because the cap on distinct values of that label was reached.',
@@ -223,7 +246,6 @@ export class PanelMetrics implements Scrapable {
     const runtime = this.runtimeCap.of(i.ack.runtime);
     const rt = { [LABEL.runtime]: runtime };
     for (const [kind, n] of Object.entries(i.ack.stored)) if (n > 0) this.rows.inc({ ...rt, kind }, n);
-    const agent = (id: string | null) => this.agentCap.of(id === null ? null : (i.agentNames.get(id) ?? id));
     // Rows grouped by what their labels are made of: each label set is hashed once per batch, not once per row.
     const groups = new Map<string, Ingested['llmRequests']>();
     for (const r of i.llmRequests) {
@@ -234,21 +256,29 @@ export class PanelMetrics implements Scrapable {
     }
     for (const rows of groups.values()) {
       const r0 = rows[0]!;
-      const a = agent(r0.agentId);
-      const model = this.modelCap.of(r0.model);
-      const provider = this.providerCap.of(r0.provider);
-      this.calls.inc({ ...rt, agent: a, provider, model, status: this.codeCap.of(r0.status) }, rows.length);
+      const name = r0.agentId === null ? null : (i.agentNames.get(r0.agentId) ?? r0.agentId);
+      // Each combination is charged once per runtime, before its values take a place under their
+      // label's cap: past the runtime's share (or all), folded, and a flood takes no name from others.
+      const fold = this.series.admit(runtime, 'llm', combination(name, r0.provider, r0.model, r0.status, r0.endpoint, String(r0.httpStatus)), LLM_SERIES, rows.length);
+      const here = this.owner(runtime, fold);
+      const kept = fold === 'kept';
+      const a = kept ? this.agentCap.of(name) : OTHER;
+      const model = kept ? this.modelCap.of(r0.model) : OTHER;
+      const provider = kept ? this.providerCap.of(r0.provider) : OTHER;
+      const status = kept ? this.codeCap.of(r0.status) : OTHER;
+      const operation = kept ? (OPERATION[r0.endpoint] ?? this.codeCap.of(r0.endpoint)) : OTHER;
+      const err = kept ? callError(r0) : OTHER;
+      this.calls.inc({ ...here, agent: a, provider, model, status }, rows.length);
       const cost = rows.reduce((sum, r) => sum + r.costMicros, 0);
-      if (cost > 0) this.spend.add({ ...rt, agent: a, provider, model }, cost);
+      if (cost > 0) this.spend.add({ ...here, agent: a, provider, model }, cost);
       const g = {
-        ...rt,
-        [LABEL.operation]: OPERATION[r0.endpoint] ?? this.codeCap.of(r0.endpoint),
-        [LABEL.provider]: providerName(provider),
+        ...here,
+        [LABEL.operation]: operation,
+        [LABEL.provider]: fold === 'kept' ? providerName(provider) : OTHER,
         // A row keeps one model: what was asked for and what answered are the same here.
         [LABEL.requestModel]: model,
         [LABEL.responseModel]: model,
       };
-      const err = callError(r0);
       const input = this.tokens.labels({ ...g, [LABEL.tokenType]: 'input' });
       const output = this.tokens.labels({ ...g, [LABEL.tokenType]: 'output' });
       const duration = this.duration.labels({ ...g, [LABEL.errorType]: err });
@@ -263,10 +293,16 @@ export class PanelMetrics implements Scrapable {
       }
     }
     for (const t of i.toolCalls) {
-      const service = this.toolCap.of(t.service);
-      const err = t.status >= 400 ? this.codeCap.of(t.reason) : '';
-      this.toolDuration.observe({ ...rt, [LABEL.toolName]: service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err }, seconds(t.latencyMs));
-      this.toolCalls.inc({ ...rt, service, tier: this.codeCap.of(t.tier ?? 'none'), status_class: `${Math.floor(t.status / 100)}xx` });
+      const statusClass0 = `${Math.floor(t.status / 100)}xx`;
+      const fold = this.series.admit(runtime, 'tool', combination(t.service, t.status >= 400 ? t.reason : '', t.tier ?? 'none', statusClass0), TOOL_SERIES);
+      const here = this.owner(runtime, fold);
+      const kept = fold === 'kept';
+      const service = kept ? this.toolCap.of(t.service) : OTHER;
+      const err = !kept ? OTHER : t.status >= 400 ? this.codeCap.of(t.reason) : '';
+      const tier = kept ? this.codeCap.of(t.tier ?? 'none') : OTHER;
+      const statusClass = kept ? statusClass0 : OTHER;
+      this.toolDuration.observe({ ...here, [LABEL.toolName]: service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err }, seconds(t.latencyMs));
+      this.toolCalls.inc({ ...here, service, tier, status_class: statusClass });
     }
     for (const e of i.events) {
       if (e.type !== 'pii.detected' && e.type !== 'agent.exited') continue;
@@ -275,11 +311,25 @@ export class PanelMetrics implements Scrapable {
       if (e.type === 'pii.detected') {
         const { action, location, types } = data;
         if (typeof action !== 'string' || !PII_ACTIONS.has(action) || typeof location !== 'string' || !PII_LOCATIONS.has(location) || !isObject(types)) continue;
-        for (const [type, n] of Object.entries(types)) if (Number.isSafeInteger(n) && (n as number) > 0) this.pii.inc({ ...rt, type: this.piiCap.of(type), action, location }, n as number);
+        for (const [type, n] of Object.entries(types)) {
+          if (!Number.isSafeInteger(n) || (n as number) <= 0) continue;
+          const fold = this.series.admit(runtime, 'pii', combination(type, action, location), 1, n as number);
+          this.pii.inc(fold === 'kept' ? { ...rt, type: this.piiCap.of(type), action, location } : { ...this.owner(runtime, fold), type: OTHER, action: OTHER, location: OTHER }, n as number);
+        }
       } else if (typeof data.durationMs === 'number' && Number.isFinite(data.durationMs) && data.durationMs >= 0) {
-        this.runDuration.observe({ ...rt, [LABEL.agentName]: agent(e.agentId), [LABEL.errorType]: data.status === 'crashed' ? 'crashed' : '' }, seconds(data.durationMs));
+        const name = e.agentId === null ? null : (i.agentNames.get(e.agentId) ?? e.agentId);
+        const err = data.status === 'crashed' ? 'crashed' : '';
+        const fold = this.series.admit(runtime, 'run', combination(name, err), RUN_SERIES);
+        const labels =
+          fold === 'kept' ? { ...rt, [LABEL.agentName]: this.agentCap.of(name), [LABEL.errorType]: err } : { ...this.owner(runtime, fold), [LABEL.agentName]: OTHER, [LABEL.errorType]: OTHER };
+        this.runDuration.observe(labels, seconds(data.durationMs));
       }
     }
+  }
+
+  /** The runtime label of a combination as admitted: its own, or `other` when nothing was left at all. */
+  private owner(runtime: string, fold: Admitted): Record<string, string> {
+    return { [LABEL.runtime]: fold === 'folded_all' ? OTHER : runtime };
   }
 
   /** Budgets, leases and runtimes from PostgreSQL, into their gauges; without the database, none of them and `database_up 0`. */
@@ -351,6 +401,9 @@ function callError(r: Ingested['llmRequests'][number]): string {
   if (r.httpStatus !== null && r.httpStatus >= 400 && r.httpStatus <= 599) return String(r.httpStatus);
   return '_OTHER';
 }
+
+/** A combination of reported values as one key (each cut as a label would be: a long value is no new combination past its first 256 characters). */
+const combination = (...values: Array<string | null>) => values.map((v) => (v ?? '').slice(0, 256)).join('\u0000');
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -63,7 +63,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
   const metrics = new PanelMetrics(
     { budgets: (now) => d.outage.run(() => budgets.store.view(now)), runtimes: () => d.outage.run(() => runtimes.list()) },
-    { maxAgents: d.metrics.maxAgents, logger: d.logger },
+    { maxAgents: d.metrics.maxAgents, maxSeriesPerRuntime: d.metrics.maxSeriesPerRuntime, maxSeries: d.metrics.maxSeries, logger: d.logger },
   );
   const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i), (i) => metrics.landed(i)]);
   const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });

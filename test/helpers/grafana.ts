@@ -61,7 +61,10 @@ export async function familiesOf(registry: Registry): Promise<Map<string, Family
 /** Every metric the control panel's /metrics registers (PanelMetrics declares each one's labels: no database is read). */
 export function panelFamilies(): Promise<Map<string, Family>> {
   const quiet = new Writable({ write: (_c, _e, done) => done() });
-  const m = new PanelMetrics({ budgets: async () => [], runtimes: async () => [] }, { maxAgents: 10, logger: createLogger({ format: 'json', level: 'info', stream: quiet }) });
+  const m = new PanelMetrics(
+    { budgets: async () => [], runtimes: async () => [] },
+    { maxAgents: 10, maxSeriesPerRuntime: 2_000, maxSeries: 50_000, logger: createLogger({ format: 'json', level: 'info', stream: quiet }) },
+  );
   return familiesOf(m.registry);
 }
 

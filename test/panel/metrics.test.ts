@@ -369,7 +369,7 @@ describe('the panel GET /metrics past the runtime cap', () => {
     const runtimes = Array.from({ length: n }, (_, i) => ({ id: `rt-${String(i).padStart(4, '0')}`, lastSeenAt: now - i, behind: i % 3 }) as unknown as RuntimeView);
     const m = new PanelMetrics(
       { budgets: async () => [], runtimes: async () => runtimes },
-      { maxAgents: 10, logger: createLogger({ format: 'json', level: 'info', stream: new PassThrough() }), now: () => now },
+      { maxAgents: 10, maxSeriesPerRuntime: 2_000, maxSeries: 50_000, logger: createLogger({ format: 'json', level: 'info', stream: new PassThrough() }), now: () => now },
     );
     const overflow = async () => series(parse(await m.scrape()), 'iron_cage_metrics_label_overflow_total', { label: 'runtime' })[0]!.value;
     const first = parse(await m.scrape());
