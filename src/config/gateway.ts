@@ -82,6 +82,10 @@ export const gatewayFileSchema = {
       max_references: z.number().int('must be a whole number').min(1, 'must be 1 or more').max(100_000, 'must be at most 100000').optional(),
       /** How much stored state (previous responses, a conversation, referenced items, as stored) one request may expand to. */
       max_context_mb: z.number().gt(0, 'must be more than 0').max(1024, 'must be at most 1024').optional(),
+      /** How much stored state (responses, their items, conversations and their items, as stored) one agent may keep. */
+      max_stored_mb_per_agent: z.number().gt(0, 'must be more than 0').max(1_048_576, 'must be at most 1048576').optional(),
+      /** How many stored responses, turn items, conversations and conversation items one agent may keep. */
+      max_stored_items_per_agent: z.number().int('must be a whole number').min(1, 'must be 1 or more').max(100_000_000, 'must be at most 100000000').optional(),
     })
     .optional(),
 };
@@ -127,6 +131,9 @@ export interface GatewayConfig {
     maxReferences: number;
     /** The bytes of stored state one request may expand to, counted as stored before anything is opened. */
     maxContextBytes: number;
+    /** What one agent may keep stored, in bytes as stored and in items; a write past either is refused before it is made. */
+    maxStoredBytes: number;
+    maxStoredItems: number;
   };
 }
 
@@ -155,7 +162,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   retry: { attempts: 3, baseMs: 250, maxMs: 8000 },
   maxRequestBytes: 10 * 1024 * 1024,
   // OpenAI keeps a stored response 30 days.
-  responses: { retentionMs: 30 * DAY_MS, maxReferences: 1_000, maxContextBytes: 8 * 1024 * 1024 },
+  responses: { retentionMs: 30 * DAY_MS, maxReferences: 1_000, maxContextBytes: 8 * 1024 * 1024, maxStoredBytes: 256 * 1024 * 1024, maxStoredItems: 100_000 },
 };
 
 type GatewayLayer = { [K in keyof typeof gatewayFileSchema]?: z.output<(typeof gatewayFileSchema)[K]> };
@@ -212,6 +219,8 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
         retentionMs: (r) => (r.retention_days === undefined ? undefined : Math.round(r.retention_days * DAY_MS)),
         maxReferences: 'max_references',
         maxContextBytes: (r) => (r.max_context_mb === undefined ? undefined : Math.round(r.max_context_mb * 1024 * 1024)),
+        maxStoredBytes: (r) => (r.max_stored_mb_per_agent === undefined ? undefined : Math.round(r.max_stored_mb_per_agent * 1024 * 1024)),
+        maxStoredItems: 'max_stored_items_per_agent',
       }),
   };
 }

@@ -5,7 +5,7 @@ import { sendJson } from '../server/index.js';
 import type { ConversationAppend, ConversationRow, ConversationsStore, NewConversationItem, Tx } from '../state/index.js';
 import { type ConversationAction, readJsonObject } from './endpoints.js';
 import { GatewayError } from './errors.js';
-import { type Body, Expansion, type ExpansionLimits, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
+import { type Body, Expansion, type ExpansionLimits, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson, type StoredQuota } from './stored-items.js';
 import { inputItemProblem } from './wire/responses-validate.js';
 
 // OpenAI's Conversations API on the cage's own state, for every provider: per agent, sealed at
@@ -56,6 +56,8 @@ export interface ConversationsDeps {
   resolveItem: (agentId: string, id: unknown, expansion: Expansion, now: number) => Body;
   /** What one batch of items may expand stored state to (its `item_reference`s). */
   limits: ExpansionLimits;
+  /** What one agent may keep stored. */
+  quota: StoredQuota;
 }
 
 /**
@@ -146,6 +148,7 @@ export class Conversations {
         const bad = itemsProblem(json.items, true);
         if (bad) throw invalid(bad);
         const { rows, shown } = this.newItems(agentId, json.items as unknown[], now);
+        this.d.quota.check(agentId, sizeOf(rows), rows.length);
         this.d.store.add(this.appendOf(agentId, c.id, rows, now));
         return void sendJson(res, 200, listAnswer(shown, false));
       }
@@ -172,6 +175,7 @@ export class Conversations {
       createdAt: now,
       expiresAt: now + this.d.retentionMs,
     };
+    this.d.quota.check(agentId, row.metadata.length + sizeOf(rows), 1 + rows.length);
     this.d.store.create(row, rows);
     sendJson(res, 200, this.shape(row));
   }
@@ -201,3 +205,6 @@ export class Conversations {
     return { id: c.id, object: 'conversation', created_at: Math.floor(c.createdAt / 1000), metadata: this.d.sealed.open(c.metadata, c.agentId) };
   }
 }
+
+/** The bytes of new items as stored. */
+const sizeOf = (rows: readonly NewConversationItem[]) => rows.reduce((n, r) => n + r.body.length, 0);

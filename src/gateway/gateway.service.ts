@@ -16,7 +16,7 @@ import type { Provider, ProviderName } from './providers/types.js';
 import { providerRoutes } from './providers.routes.js';
 import { Conversations } from './conversations.js';
 import { ResponsesState, responsesKey } from './responses-state.js';
-import { SealedJson } from './stored-items.js';
+import { SealedJson, StoredQuota } from './stored-items.js';
 import { Router } from './router.js';
 import type { AgentGate } from '../watch/index.js';
 
@@ -49,6 +49,8 @@ export function gatewayService(ctx: GatewayDeps): Service {
   const providers: Record<ProviderName, Provider> = { openai: http('openai'), anthropic: http('anthropic'), simulated };
   // What `store: true` and conversations keep, sealed under a key of its own derived from the secret beside the state file.
   const sealed = new SealedJson(responsesKey(loadOrCreateKey(stateFilesFor(ctx.config.db).auditKey).key), ctx.logger);
+  // What one agent may keep stored: its usage as the state file's triggers keep it.
+  const quota = new StoredQuota(g.responses, (agentId) => ctx.state.storedUsage(agentId));
   const conversations: Conversations = new Conversations({
     store: new ConversationsStore(ctx.state),
     sealed,
@@ -57,8 +59,9 @@ export function gatewayService(ctx: GatewayDeps): Service {
     logger: ctx.logger,
     resolveItem: (agentId, id, expansion, now): Record<string, unknown> => responses.item(agentId, id, expansion, now),
     limits: g.responses,
+    quota,
   });
-  const responses = new ResponsesState({ store: new ResponsesStore(ctx.state), sealed, conversations, retentionMs: g.responses.retentionMs, limits: g.responses, logger: ctx.logger });
+  const responses = new ResponsesState({ store: new ResponsesStore(ctx.state), sealed, conversations, retentionMs: g.responses.retentionMs, limits: g.responses, quota, logger: ctx.logger });
   const meter = new Meter({
     tracker: ctx.budget.budgets.tracker,
     book: ctx.budget.book,

@@ -6,7 +6,7 @@ import type { ConversationAppend, ResponseRow, ResponsesStore, StoredResponseInp
 import type { Bill, Call, Turn } from './call.js';
 import type { Conversations } from './conversations.js';
 import { GatewayError } from './errors.js';
-import { type Body, Expansion, type ExpansionLimits, inputItems, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson } from './stored-items.js';
+import { type Body, Expansion, type ExpansionLimits, inputItems, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson, type StoredQuota, asStored } from './stored-items.js';
 
 // The Responses API's stored state, for every provider: what `store: true` keeps (per agent,
 // sealed at rest, for `responses.retention_days`), resolved into the full `input` before the
@@ -82,6 +82,8 @@ export interface ResponsesStateDeps {
   retentionMs: number;
   /** What one request may expand stored state to. */
   limits: ExpansionLimits;
+  /** What one agent may keep stored. */
+  quota: StoredQuota;
   logger: Logger;
 }
 
@@ -142,6 +144,9 @@ export class ResponsesState {
     const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : null;
     const conversationId = conversationOf(body.conversation);
     const store = body.store !== false;
+    // A turn to be kept (or appended to a conversation) is refused before it is sent when the
+    // agent's stored state has no room for its input and the response (at least one item each).
+    if (store || conversationId !== null) this.d.quota.check(agentId, asStored(body.input), 1 + (Array.isArray(body.input) ? body.input.length : 1));
     const refs = Array.isArray(body.input) ? body.input.filter((it): it is Body => isObject(it) && it.type === 'item_reference') : [];
     if (previousId === null && conversationId === null && refs.length === 0) return { json: body, turn: { store, previousId, conversationId, contextCount: 0 } };
     // Everything the request refers to is found and sized first, opened only once all of it is

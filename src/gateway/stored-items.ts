@@ -86,6 +86,52 @@ export class Expansion {
   }
 }
 
+/** What one agent may keep stored (`responses.max_stored_mb_per_agent`, `responses.max_stored_items_per_agent`). */
+export interface QuotaLimits {
+  maxStoredBytes: number;
+  maxStoredItems: number;
+}
+
+/**
+ * Each agent's stored state bounded (a free write could otherwise grow the state file by hundreds
+ * of megabytes a minute, charged nothing): before a write that adds to it, what the agent keeps
+ * (`usage`, as the state file's triggers keep it) plus what the write would add as stored must
+ * fit (sealed: base64url of the JSON, so four thirds of JSON not sealed yet: `asStored`). Past either limit,
+ * OpenAI's 400 naming the key and the figures, and nothing is sent or written. Deleting stored
+ * responses or conversations frees room; so does their expiry.
+ */
+export class StoredQuota {
+  constructor(
+    private readonly limits: QuotaLimits,
+    private readonly usage: (agentId: string) => { bytes: number; items: number },
+  ) {}
+
+  /** Would `bytes` more (as stored) in `items` more items fit the agent's quota? Throws when not. */
+  check(agentId: string, bytes: number, items: number): void {
+    const u = this.usage(agentId);
+    const adds = bytes;
+    const what = (bytes: number, n: number) => `${mb(bytes)} and ${n.toLocaleString('en-US')} item${n === 1 ? '' : 's'}`;
+    if (u.bytes + adds > this.limits.maxStoredBytes || u.items + items > this.limits.maxStoredItems) {
+      const over =
+        u.bytes + adds > this.limits.maxStoredBytes
+          ? `${mb(this.limits.maxStoredBytes)} (responses.max_stored_mb_per_agent)`
+          : `${this.limits.maxStoredItems.toLocaleString('en-US')} items (responses.max_stored_items_per_agent)`;
+      throw new GatewayError(
+        'invalid_request',
+        `this agent keeps ${what(u.bytes, u.items)} of stored responses and conversations; keeping this would pass its ${over}. Delete stored responses or conversations it no longer needs, or send \`store: false\`.`,
+        false,
+        undefined,
+        'storage_quota_exceeded',
+      );
+    }
+  }
+}
+
+/** What `v` would take stored (sealed: base64url of its JSON, four thirds of it); 0 for nothing. */
+export function asStored(v: unknown): number {
+  return v === undefined ? 0 : Math.ceil(((JSON.stringify(v)?.length ?? 0) * 4) / 3);
+}
+
 /** A request's `input` as items: a string is one user message. */
 export function inputItems(input: unknown): Body[] {
   if (typeof input === 'string') return [{ role: 'user', content: input }];

@@ -51,6 +51,8 @@ export class StateManager {
   private readonly writer: Writer;
   /** An agent's row rewritten whole from its mirror: prepared once (progress reports come once a call, per agent). */
   private readonly rewriteAgent;
+  /** An agent's stored Responses and Conversations state (kept by triggers, migration 0024). */
+  private readonly storedOf;
   private closed = false;
   onListenerError: (err: unknown) => void = () => {};
 
@@ -87,6 +89,11 @@ export class StateManager {
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     storeDbs.set(this, { orm: this.db, sqlite: this.sqlite, writer: this.writer, warn });
     const placeholders = Object.fromEntries(AGENT_COLUMNS.map((k) => [k, sql`${sql.placeholder(k)}`]));
+    this.storedOf = this.db
+      .select({ bytes: schema.storedUsage.bytes, items: schema.storedUsage.items })
+      .from(schema.storedUsage)
+      .where(eq(schema.storedUsage.agentId, sql.placeholder('agentId')))
+      .prepare();
     this.rewriteAgent = this.db
       .update(schema.agents)
       .set(placeholders)
@@ -285,6 +292,11 @@ export class StateManager {
     ).event!;
   }
 
+  /** What agent `id` keeps stored of Responses and Conversations state (`stored_usage`, kept by triggers): bytes as stored, and items. */
+  storedUsage(id: string): { bytes: number; items: number } {
+    return this.storedOf.get({ agentId: id }) ?? { bytes: 0, items: 0 };
+  }
+
   getAgent(id: string): AgentView | null {
     const row = this.agents.get(id);
     return row ? this.view(row) : null;
@@ -292,6 +304,7 @@ export class StateManager {
 
   private view(row: schema.AgentRow): AgentView {
     const v = toView(row);
+    v.stored = this.storedUsage(row.id);
     if (v.paused && this.held) v.paused.held = this.held(row.id);
     const live = this.budgets?.snapshot(row.id) ?? null;
     if (live?.state === 'exhausted' && !TERMINAL_STATUSES.has(v.status)) v.status = 'budget_exhausted';

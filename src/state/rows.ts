@@ -37,5 +37,6 @@ export function toView(r: schema.AgentRow): AgentView {
     environment: r.environment,
     paused: r.paused === null ? null : { ...(JSON.parse(r.paused) as PausedRecord), held: 0 },
     sandbox: r.sandbox === null ? null : (JSON.parse(r.sandbox) as SandboxView),
+    stored: { bytes: 0, items: 0 },
   };
 }

@@ -501,6 +501,20 @@ export const responseItems = sqliteTable(
 );
 
 /**
+ * What each agent keeps of Responses and Conversations state, kept in the statement that writes
+ * or deletes a stored row (triggers of migration 0024, which drizzle cannot declare, on
+ * `responses`, `response_items`, `conversations` and `conversation_items`): its bytes as stored
+ * (sealed) and its items (a response, a turn's item, a conversation, a conversation's item each
+ * count one). Read before a write that would add to it (`responses.max_stored_mb_per_agent`,
+ * `responses.max_stored_items_per_agent`) and shown on the agent.
+ */
+export const storedUsage = sqliteTable('stored_usage', {
+  agentId: text('agent_id').primaryKey(),
+  bytes: integer('bytes').notNull().default(0),
+  items: integer('items').notNull().default(0),
+});
+
+/**
  * A conversation of the Conversations API (`conv_…`): per agent, its metadata sealed. Kept while
  * in use: each write (created, updated, items added or deleted, a turn appended) moves
  * `expires_at` to that moment plus `responses.retention_days`.

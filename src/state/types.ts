@@ -38,6 +38,8 @@ export interface AgentView {
   paused: PausedView | null;
   /** What the agent may touch, as its last launch said (src/sandbox); null: not known. */
   sandbox: SandboxView | null;
+  /** What it keeps stored of Responses and Conversations state: bytes as stored, and items (`responses.max_stored_*_per_agent`). */
+  stored: { bytes: number; items: number };
 }
 
 /**

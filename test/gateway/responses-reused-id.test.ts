@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { schemaVersion, StateManager } from '../../src/state/index.js';
@@ -70,7 +71,13 @@ describe('a response id the provider gives again', () => {
         CREATE INDEX response_items_item ON response_items (agent_id, item_id);
         INSERT INTO responses VALUES ('resp_1', 'ag-1', 'gpt-4o', NULL, 3, 4, 'sealed-1', 1, 9999999999999), ('resp_2', 'ag-2', 'gpt-4o', 'resp_x', 5, 6, 'sealed-2', 2, 9999999999999);
         INSERT INTO response_items (response_id, agent_id, item_id, kind, body) VALUES ('resp_1', 'ag-1', 'msg_1', 'input', '@0'), ('resp_1', 'ag-1', 'msg_2', 'output', '@1'), ('resp_2', 'ag-2', 'msg_3', 'input', '@0');`);
-      raw.pragma(`user_version = ${schemaVersion() - 1}`);
+      // And none of what came after 0023: each agent's stored-state count and its triggers (0024).
+      for (const t of ['responses', 'response_items', 'conversations', 'conversation_items']) for (const w of ['in', 'out', 'changed']) raw.exec(`DROP TRIGGER IF EXISTS ${t}_stored_${w}`);
+      raw.exec('DROP TABLE stored_usage');
+      const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
+      const journal = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+      const at = journal.entries.findIndex((e) => e.tag.endsWith('_responses_per_agent'));
+      raw.pragma(`user_version = ${schemaVersion() - (journal.entries.length - at)}`);
       raw.close();
       const state = StateManager.open(path);
       await state.close();
@@ -86,6 +93,11 @@ describe('a response id the provider gives again', () => {
           { agent_id: 'ag-2', response_id: 'resp_2', item_id: 'msg_3' },
         ]);
         expect(after.pragma('foreign_key_check')).toEqual([]);
+        // 0024 counted what each agent keeps from the rows.
+        expect(after.prepare('select agent_id, items from stored_usage order by agent_id').all()).toEqual([
+          { agent_id: 'ag-1', items: 3 },
+          { agent_id: 'ag-2', items: 2 },
+        ]);
         expect(after.pragma('integrity_check', { simple: true })).toBe('ok');
       } finally {
         after.close();

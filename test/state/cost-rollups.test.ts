@@ -266,6 +266,10 @@ describe('the cost report rollups equal the ledger', () => {
     raw.exec('CREATE INDEX responses_agent ON responses (agent_id, created_at); CREATE INDEX conversations_agent ON conversations (agent_id, created_at);');
     // The agent's sandbox record, which 0022 adds.
     raw.exec('ALTER TABLE agents DROP COLUMN sandbox;');
+    // What each agent keeps stored, and its triggers, which 0024 adds.
+    raw.exec(
+      'DROP TRIGGER responses_stored_in; DROP TRIGGER responses_stored_out; DROP TRIGGER responses_stored_changed; DROP TRIGGER response_items_stored_in; DROP TRIGGER response_items_stored_out; DROP TRIGGER response_items_stored_changed; DROP TRIGGER conversations_stored_in; DROP TRIGGER conversations_stored_out; DROP TRIGGER conversations_stored_changed; DROP TRIGGER conversation_items_stored_in; DROP TRIGGER conversation_items_stored_out; DROP TRIGGER conversation_items_stored_changed; DROP TABLE stored_usage;',
+    );
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

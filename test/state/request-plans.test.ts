@@ -416,6 +416,10 @@ describe('an older database', () => {
       raw.exec('ALTER TABLE agents DROP COLUMN paused;');
       // What the agent may touch (0022).
       raw.exec('ALTER TABLE agents DROP COLUMN sandbox;');
+      // What each agent keeps stored, and its triggers (0024).
+      raw.exec(
+        'DROP TRIGGER responses_stored_in; DROP TRIGGER responses_stored_out; DROP TRIGGER responses_stored_changed; DROP TRIGGER response_items_stored_in; DROP TRIGGER response_items_stored_out; DROP TRIGGER response_items_stored_changed; DROP TRIGGER conversations_stored_in; DROP TRIGGER conversations_stored_out; DROP TRIGGER conversations_stored_changed; DROP TRIGGER conversation_items_stored_in; DROP TRIGGER conversation_items_stored_out; DROP TRIGGER conversation_items_stored_changed; DROP TABLE stored_usage;',
+      );
       // The ledger's second index by agent (0020 drops it).
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.

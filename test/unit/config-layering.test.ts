@@ -74,7 +74,7 @@ describe('config layering', () => {
       },
       retry: { attempts: 2, baseMs: 250, maxMs: 100 },
       maxRequestBytes: Math.round(1.5 * 1024 * 1024),
-      responses: { retentionMs: 7 * 24 * 3600 * 1000, maxReferences: 1000, maxContextBytes: 8 * 1024 * 1024 },
+      responses: { retentionMs: 7 * 24 * 3600 * 1000, maxReferences: 1000, maxContextBytes: 8 * 1024 * 1024, maxStoredBytes: 256 * 1024 * 1024, maxStoredItems: 100_000 },
     });
     // Prices arrive parsed, in micro-dollars per million tokens.
     expect(pricing.find('gpt-4-0613')).toEqual({ key: 'gpt-4', rates: { input: 30_000_000, output: 60_000_000 } });

@@ -72,9 +72,19 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
           </>
         )}
       </p>
+      {agent.stored.items > 0 && (
+        <p class="muted small" data-testid="agent-stored">
+          Stored responses and conversations: <strong>{storedSize(agent.stored.bytes)}</strong> in {count(agent.stored.items)} item{agent.stored.items === 1 ? '' : 's'}
+        </p>
+      )}
       <Confinement sandbox={agent.sandbox} />
     </Panel>
   );
+}
+
+/** Bytes as a person reads them: 812 KB, 12.4 MB. */
+function storedSize(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /** What the agent may touch (src/sandbox): its folders, what it reaches, its limits; or that it runs with the user's rights, and why. */

@@ -34,3 +34,6 @@ ALTER TABLE `__new_response_items` RENAME TO `response_items`;--> statement-brea
 CREATE INDEX `responses_expiry` ON `responses` (`expires_at`);--> statement-breakpoint
 CREATE INDEX `response_items_response` ON `response_items` (`agent_id`,`response_id`,`seq`);--> statement-breakpoint
 CREATE INDEX `response_items_item` ON `response_items` (`agent_id`,`item_id`);
+--> statement-breakpoint
+-- Copying no rows still left a sequence row behind, which a new file does not have.
+DELETE FROM `sqlite_sequence` WHERE `name` = 'response_items' AND NOT EXISTS (SELECT 1 FROM `response_items`);
