@@ -115,24 +115,27 @@ describe('secrets and a running python agent', () => {
     expect(grepFiles([LINKEDIN, LINKEDIN_NEW, DEV_ONLY, PROVIDER, KEY])).toEqual([]);
   });
 
-  it.skipIf(!chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 }).on)('does the same for a sandboxed agent: SIGUSR1 reaches it in its sandbox, and it fetches the new value through the cage', async () => {
-    const sandbox = chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 });
-    const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] }, sandbox });
-    try {
-      await until(() => t.log().includes('secrets agent ready'));
-      const agentId = t.rt.agentId!;
-      expect(t.rt.state.getAgent(agentId)?.sandbox).toMatchObject({ sandboxed: true });
-      expect(t.log()).toContain('master key visible: False');
-      const pid = t.rt.state.getAgent(agentId)!.pid;
-      const { secrets } = await (await t.api('/api/secrets?environment=production')).json();
-      const id = secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
-      expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: `${LINKEDIN}-sandboxed` }) })).status).toBe(200);
-      await until(() => t.log().includes(`rotated LINKEDIN_TOKEN sha256=${sha(`${LINKEDIN}-sandboxed`)} env=production`));
-      expect(t.rt.state.getAgent(agentId)).toMatchObject({ status: 'running', pid });
-    } finally {
-      await t.stop();
-    }
-  });
+  it.skipIf(!chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 }).on)(
+    'does the same for a sandboxed agent: SIGUSR1 reaches it in its sandbox, and it fetches the new value through the cage',
+    async () => {
+      const sandbox = chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 });
+      const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] }, sandbox });
+      try {
+        await until(() => t.log().includes('secrets agent ready'));
+        const agentId = t.rt.agentId!;
+        expect(t.rt.state.getAgent(agentId)?.sandbox).toMatchObject({ sandboxed: true });
+        expect(t.log()).toContain('master key visible: False');
+        const pid = t.rt.state.getAgent(agentId)!.pid;
+        const { secrets } = await (await t.api('/api/secrets?environment=production')).json();
+        const id = secrets.find((s: any) => s.name === 'LINKEDIN_TOKEN').id;
+        expect((await t.api(`/api/secrets/${id}`, { method: 'PUT', ...json({ value: `${LINKEDIN}-sandboxed` }) })).status).toBe(200);
+        await until(() => t.log().includes(`rotated LINKEDIN_TOKEN sha256=${sha(`${LINKEDIN}-sandboxed`)} env=production`));
+        expect(t.rt.state.getAgent(agentId)).toMatchObject({ status: 'running', pid });
+      } finally {
+        await t.stop();
+      }
+    },
+  );
 
   it('starts the agent without its secrets, and says so, when the vault is locked', async () => {
     const t = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: '' }, config: { environment: 'production' }, agent: { script: SCRIPT, args: [NAMES] } });
