@@ -82,6 +82,7 @@ beforeAll(async () => {
     ESCAPE_DNS_PORT: String(await udp()),
     ESCAPE_ABSTRACT: abstract,
     ESCAPE_BIG_MB: '24',
+    ESCAPE_CAGE_PORT: String(port),
   });
 }, 30_000);
 
