@@ -27,6 +27,12 @@ const limitsSection = z.strictObject({
   cpu_seconds: whole(1, 31_536_000).nullable().optional(),
 });
 
+/** `pypi.org`, `*.example.com`, either with `:port` (without: 80 and 443). */
+const hostRule = z
+  .string('must be a host name')
+  .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$/i, 'must be a host name such as pypi.org or *.example.com, with :port or without (80 and 443)')
+  .refine((r) => !r.includes(':') || (Number(r.split(':')[1]) >= 1 && Number(r.split(':')[1]) <= 65_535), 'has a port outside 1-65535');
+
 const sandboxSection = z.strictObject({
   mode: z.enum(['off', 'auto', 'on'], "must be 'off', 'auto' or 'on'").optional(),
   /** Folders the agent may write besides its working folder. */
@@ -34,6 +40,8 @@ const sandboxSection = z.strictObject({
   /** Folders of the home folder (or elsewhere hidden) the agent may read. */
   read: folders.optional(),
   limits: limitsSection.optional(),
+  /** Hosts the agent may reach over HTTP(S) through the cage's proxy; none by default. */
+  network: z.strictObject({ allow: z.array(hostRule, 'must be a list of host names').max(1_000, 'must list at most 1000 hosts').optional() }).optional(),
 });
 
 export const sandboxFileSchema = { sandbox: sandboxSection.optional() };
@@ -51,6 +59,8 @@ export interface SandboxConfig {
   write: string[];
   read: string[];
   limits: SandboxLimits;
+  /** Hosts (`pypi.org`, `*.example.com`, with `:port` or for 80 and 443) the agent may reach through the cage's egress proxy; empty: none. */
+  allow: string[];
 }
 
 export const SANDBOX_DEFAULTS: SandboxConfig = {
@@ -58,6 +68,7 @@ export const SANDBOX_DEFAULTS: SandboxConfig = {
   write: [],
   read: [],
   limits: { memoryBytes: 4096 * MB, processes: 512, openFiles: 4096, fileSizeBytes: 4096 * MB, cpuSeconds: null },
+  allow: [],
 };
 
 type Section = z.output<typeof sandboxSection>;
@@ -76,6 +87,7 @@ const KEYS: Keys<SandboxConfig, Section> = {
   write: 'write',
   read: 'read',
   limits: (l, cur) => layer(cur, l.limits, LIMIT_KEYS),
+  allow: (l) => l.network?.allow?.map((r) => r.toLowerCase()),
 };
 
 export const applySandbox = (cur: SandboxConfig, l: { sandbox?: Section }): SandboxConfig => layer(cur, l.sandbox, KEYS);

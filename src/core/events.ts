@@ -69,6 +69,8 @@ export interface EventData {
     /** While active: how many calls the fallback answered (set when it ends). */
     served: { cache: number; placeholder: number; failed: number } | null;
   };
+  /** A sandboxed agent's connection through the cage's egress proxy (`sandbox.network.allow`), carried or refused, said when it ended. */
+  'sandbox.egress': { host: string; port: number; allowed: boolean; rule: string | null; method: string; bytesUp: number; bytesDown: number; durationMs: number; refused: string | null };
   /** The tool proxy refused an agent's call to a service or a path it may not reach: an unauthorized action. */
   'tool.refused': { service: string | null; reason: 'unknown_service' | 'invalid_path'; status: number };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };

@@ -61,6 +61,8 @@ export class RuntimeMetrics {
   private readonly toolDuration: Histogram;
   private readonly runDuration: Histogram;
   private readonly refusals: Counter;
+  private readonly egress: Counter;
+  private readonly egressBytes: Counter;
   private readonly pii: Counter;
   private readonly toolCalls: Counter;
   /** Open runs: agent id → when it started and its name. */
@@ -89,6 +91,18 @@ export class RuntimeMetrics {
       help: "A supervised agent process's run, start to exit (gen_ai.invoke_agent.duration).",
       labelNames: [LABEL.agentName, LABEL.errorType],
       buckets: RUN_BUCKETS,
+      registers,
+    });
+    this.egress = new Counter({
+      name: METRIC.egress,
+      help: "Sandboxed agents' connections through the cage's egress proxy, by the sandbox.network.allow entry that carried them (empty when refused) and outcome (allowed, refused).",
+      labelNames: ['rule', 'outcome'],
+      registers,
+    });
+    this.egressBytes = new Counter({
+      name: METRIC.egressBytes,
+      help: "Bytes through the cage's egress proxy, by allow-list entry and direction (up: from the agent, down: to it).",
+      labelNames: ['rule', 'direction'],
       registers,
     });
     this.refusals = new Counter({
@@ -177,6 +191,14 @@ export class RuntimeMetrics {
       case 'pii.detected':
         for (const [type, n] of Object.entries(e.data.types)) this.pii.inc({ type, action: e.data.action, location: e.data.location }, n);
         return;
+      case 'sandbox.egress': {
+        // The rule is the operator's config (bounded); the host the agent asked for is never a label.
+        const rule = e.data.rule ?? '';
+        this.egress.inc({ rule, outcome: e.data.allowed ? 'allowed' : 'refused' });
+        if (e.data.bytesUp > 0) this.egressBytes.inc({ rule, direction: 'up' }, e.data.bytesUp);
+        if (e.data.bytesDown > 0) this.egressBytes.inc({ rule, direction: 'down' }, e.data.bytesDown);
+        return;
+      }
       case 'tool.refused':
         // Counted where the call ends (toolCall) when the service is known; a path naming none is only this event.
         if (e.data.service === null) this.refusals.inc({ reason: e.data.reason, kind: 'tool' });

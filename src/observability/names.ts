@@ -32,6 +32,8 @@ export const METRIC = {
   breakerBlocked: 'iron_cage_breaker_blocked_calls_total',
   overhead: 'iron_cage_gateway_overhead_seconds',
   refusals: 'iron_cage_refusals_total',
+  egress: 'iron_cage_sandbox_egress_total',
+  egressBytes: 'iron_cage_sandbox_egress_bytes_total',
   toolCalls: 'iron_cage_tool_calls_total',
   spansExported: 'iron_cage_otel_spans_exported_total',
   spansDropped: 'iron_cage_otel_spans_dropped_total',

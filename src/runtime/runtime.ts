@@ -20,7 +20,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
-import { sandboxLine, sandboxRunner, type SandboxChoice, type SandboxRunner } from '../sandbox/index.js';
+import { egressProxy, sandboxLine, sandboxRunner, type SandboxChoice, type SandboxRunner } from '../sandbox/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -200,6 +200,7 @@ export class Runtime {
     else this.logger.warn(line);
     if (!choice.on) return new LocalProcessRunner({ sandboxed: false, why: choice.why ?? 'turned off (--sandbox off)' });
     const runner = sandboxRunner(choice, this.config, this.server.port, (s) => this.server.accept(s));
+    if (this.config.sandbox.allow.length > 0) this.server.proxy(egressProxy(this.config.sandbox.allow, this.tokens, this.state));
     this.sandbox = runner;
     return runner;
   }

@@ -9,6 +9,9 @@ import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js'
 import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
 import { sandboxSupport, type Support } from './support.js';
+import { EgressProxy } from './egress.js';
+import type { TokenService } from '../auth/index.js';
+import type { StateManager } from '../state/index.js';
 import { seccompFilter } from './seccomp.js';
 import type { Socket } from 'node:net';
 
@@ -79,6 +82,7 @@ export function sandboxRunner(choice: { bwrap: string; socat: string; prlimit: s
         interpreter: spec.command,
         sdk: sdkPath(),
         port,
+        allow: config.sandbox.allow,
         write: config.sandbox.write,
         read: config.sandbox.read,
         limits: config.sandbox.limits,
@@ -96,4 +100,28 @@ export function sandboxLine(choice: SandboxChoice, config: Pick<Config, 'sandbox
     return `sandbox: files, network, processes (the working folder writable, only the cage reachable; limits ${gb(l.memoryBytes)} memory, ${l.processes} processes${l.cpuSeconds === null ? '' : `, ${l.cpuSeconds} s CPU`})`;
   }
   return choice.why === null ? 'sandbox: off (--sandbox off): the agent runs with your rights' : `sandbox: NOT sandboxed: ${choice.why}; the agent runs with your rights`;
+}
+
+/**
+ * The egress proxy of a runtime (`sandbox.network.allow`): the credential is an agent's run token;
+ * each connection a `sandbox.egress` event on that agent's timeline.
+ */
+export function egressProxy(allow: readonly string[], tokens: TokenService, state: StateManager): EgressProxy {
+  return new EgressProxy({
+    allow,
+    agentOf: async (token) => {
+      const p = await tokens.verify(token);
+      return p.role === 'agent' ? p.agentId : null;
+    },
+    record: (r) =>
+      state.record({
+        agentId: r.agentId,
+        type: 'sandbox.egress',
+        severity: r.allowed ? 'info' : 'warn',
+        message: r.allowed
+          ? `Egress ${r.method} ${r.host}:${r.port} (${r.rule}): ${r.bytesUp} bytes up, ${r.bytesDown} down in ${(r.durationMs / 1000).toFixed(1)} s`
+          : `Egress refused: ${r.method} ${r.host}:${r.port}: ${r.refused}`,
+        data: { host: r.host, port: r.port, allowed: r.allowed, rule: r.rule, method: r.method, bytesUp: r.bytesUp, bytesDown: r.bytesDown, durationMs: r.durationMs, refused: r.refused },
+      }),
+  });
 }

@@ -1,4 +1,5 @@
-export { chooseSandbox, sandboxLine, sandboxRunner, cageFiles, type SandboxChoice } from './choose.js';
+export { chooseSandbox, egressProxy, sandboxLine, sandboxRunner, cageFiles, type SandboxChoice } from './choose.js';
+export { EgressProxy, egressRule } from './egress.js';
 export { sandboxSupport, type Support } from './support.js';
 export { sandboxPolicy, type SandboxPolicy } from './policy.js';
 export { SandboxRunner } from './runner.js';

@@ -22,6 +22,8 @@ export interface SandboxPolicy {
   masked: string[];
   /** The one port the agent reaches: the cage's, on 127.0.0.1 inside the sandbox. */
   port: number;
+  /** Hosts it may reach over HTTP(S) through the cage's egress proxy (`sandbox.network.allow`). */
+  allow: string[];
   limits: SandboxLimits;
 }
 
@@ -33,6 +35,7 @@ export interface PolicyInput {
   /** The agent-side Python SDK's folder. */
   sdk: string;
   port: number;
+  allow?: readonly string[];
   write: readonly string[];
   read: readonly string[];
   limits: SandboxLimits;
@@ -87,6 +90,7 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     hidden: uniq(hidden),
     masked,
     port: i.port,
+    allow: [...(i.allow ?? [])],
     limits: i.limits,
   };
 }
@@ -104,7 +108,7 @@ export function policyView(p: SandboxPolicy): SandboxView {
     write: p.write,
     read: p.read,
     hidden: p.hidden,
-    reach: [`127.0.0.1:${p.port} (the cage)`],
+    reach: [`127.0.0.1:${p.port} (the cage)`, ...p.allow.map((h) => `${h} (through the cage's proxy)`)],
     limits: { memoryMb: mb(l.memoryBytes), processes: l.processes, openFiles: l.openFiles, fileSizeMb: mb(l.fileSizeBytes), cpuSeconds: l.cpuSeconds },
   };
 }

@@ -68,6 +68,11 @@ export class SandboxRunner implements AgentRunner {
     const args = bwrapArgs({ policy, socket, socat: this.o.socat, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
     // The Python bootstrap compares its parent with iron-cage's pid; inside, its parent is the sandbox's first process.
     const { IRON_CAGE_SUPERVISOR_PID: _, ...env } = spec.env;
+    // The allow-list's way out: the cage's own port as an HTTP(S) proxy, the agent's run token its credential.
+    if (policy.allow.length > 0 && env.IRON_CAGE_TOKEN) {
+      const proxy = `http://agent:${env.IRON_CAGE_TOKEN}@127.0.0.1:${policy.port}`;
+      Object.assign(env, { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' });
+    }
     // The lifeline at 3 (bootstrap.ts), bwrap's info and the seccomp program at theirs.
     const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe', spec.lifeline ? 'pipe' : 'ignore'];
     stdio[INFO_FD] = 'pipe';

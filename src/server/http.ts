@@ -32,6 +32,12 @@ export interface RouteRow {
   surface: 'rest' | 'raw' | 'ws';
 }
 
+/** What answers proxy requests on the server's port (src/sandbox/egress.ts). */
+export interface ProxyHandler {
+  connect(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  request(req: IncomingMessage, res: ServerResponse): void;
+}
+
 export interface RunningServer {
   port: number;
   /** Every route this server answers; see RouteRow. */
@@ -41,6 +47,8 @@ export interface RunningServer {
   hub: WsHub;
   /** Serve one connection that came another way (the sandbox's Unix socket) as if it had come to the port. */
   accept(socket: Duplex): void;
+  /** Serve proxy requests (CONNECT, absolute-form URLs) through `p` (the sandbox's egress proxy); none: refused. */
+  proxy(p: ProxyHandler | null): void;
   close(): Promise<void>;
 }
 
@@ -68,7 +76,14 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
 
   // Two Host headers is how request smuggling starts: nothing more is read from that connection.
   const twoHosts = new ValidationError('the request has more than one Host header', 'duplicate_host', { close: true });
+  let proxy: ProxyHandler | null = null;
+  // A proxy request names its target in its URL (and its Host): it is the egress proxy's to judge, not the Host guard's.
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (proxy) return proxy.connect(req, socket, head);
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\n\r\n');
+  });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (proxy && /^http:\/\//i.test(req.url ?? '')) return proxy.request(req, res);
     if (singleHost(req.rawHeaders) === null) {
       const { status, body, headers } = toErrorResponse(twoHosts);
       sendJson(res, status, body, headers);
@@ -106,6 +121,9 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     url: `${o.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     hub,
     accept: (socket) => server.emit('connection', socket),
+    proxy: (p) => {
+      proxy = p;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         hub.close();
