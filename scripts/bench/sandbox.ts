@@ -15,8 +15,8 @@ import { LocalProcessRunner, sdkPath, type AgentRunner } from '../../src/supervi
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const support = sandboxSupport();
-if (!support.ok) {
-  console.error(`the sandbox cannot start here: ${support.reason} (${support.fix})`);
+if (!support.ok || support.kind !== 'bwrap') {
+  console.error(`the bubblewrap sandbox cannot start here: ${support.ok ? 'this is macOS (Seatbelt)' : `${support.reason} (${support.fix})`}`);
   process.exit(1);
 }
 const CLI = resolve(process.cwd(), 'bin/iron-cage.js');

@@ -20,7 +20,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
-import { egressProxy, sandboxLine, sandboxRunner, type SandboxChoice, type SandboxRunner } from '../sandbox/index.js';
+import { egressProxy, sandboxLine, sandboxRunner, type SandboxChoice } from '../sandbox/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -48,7 +48,7 @@ export class Runtime {
   startLink: string | null = null;
   private shuttingDown: Promise<void> | null = null;
   /** The sandbox the agent runs in, closed once the agents have ended. */
-  private sandbox: SandboxRunner | null = null;
+  private sandbox: { close(): Promise<void> } | null = null;
 
   private constructor(
     readonly config: Config,

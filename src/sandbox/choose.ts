@@ -8,7 +8,8 @@ import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js'
 
 import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
-import { sandboxSupport, type Support } from './support.js';
+import { sandboxSupport, type SandboxTool, type Support } from './support.js';
+import { SeatbeltRunner } from './seatbelt.js';
 import { EgressProxy } from './egress.js';
 import type { TokenService } from '../auth/index.js';
 import type { StateManager } from '../state/index.js';
@@ -19,7 +20,7 @@ import type { Socket } from 'node:net';
 // runtime starts: `on` refuses to start without it (exit 2, the reason and the fix), `auto` says
 // once why not and runs the agent with the user's rights, `off` runs it so.
 
-export type SandboxChoice = { on: true; bwrap: string; socat: string; prlimit: string } | { on: false; why: string | null };
+export type SandboxChoice = ({ on: true } & SandboxTool) | { on: false; why: string | null };
 
 /** The config files iron-cage reads from a working folder (config/load.ts), masked whether used or not. */
 const CONFIG_NAMES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
@@ -36,7 +37,10 @@ export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support:
     config.port > 0 && config.port < 1024
       ? { ok: false, reason: `the cage's port ${config.port} is below 1024, which the sandbox's own network may not listen on`, fix: 'use --port 1024 or above, or --sandbox off' }
       : support();
-  if (s.ok) return { on: true, bwrap: s.bwrap, socat: s.socat, prlimit: s.prlimit };
+  if (s.ok) {
+    const { ok: _, ...tool } = s;
+    return { on: true, ...tool };
+  }
   if (config.sandbox.mode === 'on') throw new ConfigError(`--sandbox on: the agent cannot be sandboxed here: ${s.reason}; ${s.fix}`);
   return { on: false, why: `${s.reason} (${s.fix})` };
 }
@@ -62,34 +66,29 @@ export function cageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'pa
  * The runner for a sandboxed agent of this runtime: the policy per start from the config, the
  * cage's server taking the bridge's connections.
  */
-export function sandboxRunner(choice: { bwrap: string; socat: string; prlimit: string }, config: Config, port: number, accept: (s: Socket) => void): SandboxRunner & AgentRunner {
+export function sandboxRunner(choice: SandboxTool, config: Config, port: number, accept: (s: Socket) => void): AgentRunner & { close(): Promise<void> } {
+  const policy = (spec: RunSpec): SandboxPolicy =>
+    sandboxPolicy({
+      cwd: spec.cwd,
+      script: spec.args.find((a) => /\.(py|m?js|cjs)$/.test(a)) ?? spec.cwd,
+      interpreter: spec.command,
+      sdk: sdkPath(),
+      port,
+      allow: config.sandbox.allow,
+      write: config.sandbox.write,
+      read: config.sandbox.read,
+      limits: config.sandbox.limits,
+      secretFiles: cageFiles(config, spec.cwd),
+      path: spec.env.PATH,
+    });
+  if (choice.kind === 'seatbelt') return Object.assign(new SeatbeltRunner(choice.sandboxExec, policy), { close: async () => {} });
   let filter: Buffer | null;
   try {
     filter = seccompFilter();
   } catch {
     filter = null;
   }
-  return new SandboxRunner({
-    bwrap: choice.bwrap,
-    socat: choice.socat,
-    prlimit: choice.prlimit,
-    seccomp: filter,
-    accept,
-    policy: (spec: RunSpec): SandboxPolicy =>
-      sandboxPolicy({
-        cwd: spec.cwd,
-        script: spec.args.find((a) => /\.(py|m?js|cjs)$/.test(a)) ?? spec.cwd,
-        interpreter: spec.command,
-        sdk: sdkPath(),
-        port,
-        allow: config.sandbox.allow,
-        write: config.sandbox.write,
-        read: config.sandbox.read,
-        limits: config.sandbox.limits,
-        secretFiles: cageFiles(config, spec.cwd),
-        path: spec.env.PATH,
-      }),
-  });
+  return new SandboxRunner({ bwrap: choice.bwrap, socat: choice.socat, prlimit: choice.prlimit, seccomp: filter, accept, policy });
 }
 
 /** The one line the start says: what the agent is confined to, or why it is not. */

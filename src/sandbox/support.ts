@@ -5,7 +5,9 @@ import { delimiter, join } from 'node:path';
 // Whether this machine can sandbox an agent, asked once per process: Linux, bubblewrap and socat
 // on the PATH, and a user namespace bwrap can actually make (a container may forbid it).
 
-export type Support = { ok: true; bwrap: string; socat: string; prlimit: string } | { ok: false; reason: string; fix: string };
+/** The sandbox a machine can make: bubblewrap's on Linux, Seatbelt's on macOS. */
+export type SandboxTool = { kind: 'bwrap'; bwrap: string; socat: string; prlimit: string } | { kind: 'seatbelt'; sandboxExec: string };
+export type Support = ({ ok: true } & SandboxTool) | { ok: false; reason: string; fix: string };
 
 let cached: Support | null = null;
 
@@ -38,9 +40,11 @@ export function sandboxSupport(refresh = false): Support {
 }
 
 function probe(): Support {
-  if (process.platform !== 'linux') {
-    return { ok: false, reason: `${process.platform === 'darwin' ? 'macOS' : process.platform} has no sandbox iron-cage can start yet`, fix: 'run on Linux to sandbox the agent, or --sandbox off' };
+  if (process.platform === 'darwin') {
+    const sandboxExec = which('sandbox-exec', '/usr/bin');
+    return sandboxExec ? { ok: true, kind: 'seatbelt', sandboxExec } : { ok: false, reason: 'macOS without /usr/bin/sandbox-exec (Seatbelt)', fix: '--sandbox off' };
   }
+  if (process.platform !== 'linux') return { ok: false, reason: `${process.platform} has no sandbox iron-cage can start`, fix: 'run on Linux or macOS to sandbox the agent, or --sandbox off' };
   const bwrap = which('bwrap');
   if (!bwrap) return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: apt-get install bubblewrap (dnf install bubblewrap), or --sandbox off' };
   const socat = which('socat');
@@ -59,5 +63,5 @@ function probe(): Support {
       fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; in a container, run it with user namespaces allowed), or --sandbox off',
     };
   }
-  return { ok: true, bwrap, socat, prlimit };
+  return { ok: true, kind: 'bwrap', bwrap, socat, prlimit };
 }

@@ -8,8 +8,8 @@ const OUTPUT_DRAIN_MS = 2000;
 
 /** Runs the agent as a local child process in its own process group. */
 export class LocalProcessRunner implements AgentRunner {
-  /** `unsandboxed`: why this runtime's agents are not sandboxed, said on each agent (none: not said). */
-  constructor(private readonly unsandboxed?: SandboxView) {}
+  /** `view`: what its agents may touch (or why they are not sandboxed), said on each agent (none: not said). */
+  constructor(private readonly view?: SandboxView) {}
 
   start(spec: RunSpec): Promise<AgentProcess> {
     return new Promise((resolve, reject) => {
@@ -28,7 +28,7 @@ export class LocalProcessRunner implements AgentRunner {
       };
       const onSpawn = () => {
         child.removeListener('error', onError);
-        resolve(new LocalProcess(child, this.unsandboxed));
+        resolve(new LocalProcess(child, this.view));
       };
       child.once('error', onError);
       child.once('spawn', onSpawn);
