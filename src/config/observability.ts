@@ -38,7 +38,7 @@ export interface TracesConfig {
   captureContent: boolean;
 }
 
-export const METRICS_DEFAULTS: MetricsConfig = { enabled: true, auth: 'loopback', maxAgents: 100, maxSeriesPerRuntime: 2_000, maxSeries: 50_000 };
+export const METRICS_DEFAULTS: MetricsConfig = { enabled: true, auth: 'loopback', maxAgents: 100, maxSeriesPerRuntime: 2_000, maxSeries: 10_000 };
 export const TRACES_DEFAULTS: TracesConfig = { captureContent: false };
 
 const METRICS_KEYS: Keys<MetricsConfig, z.output<typeof metricsSection>> = {

@@ -12,7 +12,7 @@ import { ONLINE_WITHIN_MS, type BudgetView, type Ingested, type RuntimeView } fr
 // exact then. Counters start at 0 when the panel starts, as Prometheus expects of a counter
 // (rate() and increase() read a restart as a reset); the all-time figures stay in PostgreSQL.
 
-/** Label values kept per kind before later ones are counted under `other`. */
+/** Label values kept before later ones are counted under `other`: runtimes in all, the others per runtime. */
 export const PANEL_LABEL_CAPS = { runtimes: 1_000, models: 1_000, providers: 100, tools: 500, piiTypes: 100, codes: 200 } as const;
 
 export interface PanelMetricSources {
@@ -23,7 +23,7 @@ export interface PanelMetricSources {
 }
 
 export interface PanelMetricsOptions {
-  /** Distinct agent names kept fleet-wide (`metrics.max_agents`); later ones are `other`. */
+  /** Distinct agent names kept per runtime (`metrics.max_agents`); later ones are `other`. */
   maxAgents: number;
   /** Series one runtime's rows may make (`metrics.max_series_per_runtime`), and all runtimes' (`metrics.max_series`); past either, folded into `other`. */
   maxSeriesPerRuntime: number;
@@ -34,6 +34,9 @@ export interface PanelMetricsOptions {
 
 /** How a batch POSTed to /api/telemetry ended. */
 export type BatchOutcome = 'stored' | 'duplicate' | 'refused' | 'failed';
+
+/** One runtime's caps, by the `label` the overflow counter names them. */
+type Names = Record<'agent' | 'model' | 'provider' | 'tool' | 'pii_type' | 'code', LabelCap>;
 
 const usd = (micros: number) => micros / 1_000_000;
 /** Series a histogram child exposes: a line per bucket and +Inf, its sum and its count. */
@@ -72,13 +75,14 @@ class Sums {
 export class PanelMetrics implements Scrapable {
   readonly registry = new Registry();
   private readonly runtimeCap = new LabelCap(PANEL_LABEL_CAPS.runtimes);
-  private readonly agentCap: LabelCap;
-  private readonly modelCap = new LabelCap(PANEL_LABEL_CAPS.models, 256);
-  private readonly toolCap = new LabelCap(PANEL_LABEL_CAPS.tools);
-  private readonly piiCap = new LabelCap(PANEL_LABEL_CAPS.piiTypes);
-  private readonly providerCap = new LabelCap(PANEL_LABEL_CAPS.providers);
-  /** Statuses, tiers, endpoints and refusal reasons: small sets on an honest runtime, capped all the same. */
-  private readonly codeCap = new LabelCap(PANEL_LABEL_CAPS.codes);
+  /**
+   * The names each runtime's rows carry, capped for that runtime alone: a name takes a place only
+   * with a series kept within the runtime's share, so one runtime filling its caps takes no name
+   * from another (the series bound, not these, bounds the whole).
+   */
+  private readonly names = new Map<string, Names>();
+  /** The error codes of refused or failed batches: the panel's own, capped all the same. */
+  private readonly reasonCap = new LabelCap(PANEL_LABEL_CAPS.codes);
   /** The combinations of those values: per runtime and in all (a runtime may send any it likes). */
   private readonly series: SeriesBudget;
   /** Spend in integer micro-dollars per (runtime, agent, provider, model), turned into USD only when scraped. */
@@ -99,7 +103,6 @@ export class PanelMetrics implements Scrapable {
     private readonly sources: PanelMetricSources,
     private readonly o: PanelMetricsOptions,
   ) {
-    this.agentCap = new LabelCap(o.maxAgents);
     this.series = new SeriesBudget(o.maxSeriesPerRuntime, o.maxSeries);
     const registers = [this.registry];
     const rt = LABEL.runtime;
@@ -180,7 +183,7 @@ export class PanelMetrics implements Scrapable {
       labelNames: [rt, 'kind'],
       registers,
     });
-    const caps = { agent: this.agentCap, runtime: this.runtimeCap, model: this.modelCap, provider: this.providerCap, tool: this.toolCap, pii_type: this.piiCap, code: this.codeCap };
+    const { runtimeCap, reasonCap, names } = this;
     const series = this.series;
     new Counter({
       name: METRIC.seriesFolded,
@@ -199,7 +202,9 @@ export class PanelMetrics implements Scrapable {
       registers,
       collect() {
         this.reset();
-        for (const [label, cap] of Object.entries(caps)) this.inc({ label }, cap.overflowed);
+        const sums: Record<string, number> = { agent: 0, runtime: runtimeCap.overflowed, model: 0, provider: 0, tool: 0, pii_type: 0, code: reasonCap.overflowed };
+        for (const caps of names.values()) for (const [label, cap] of Object.entries(caps)) sums[label]! += cap.overflowed;
+        for (const [label, n] of Object.entries(sums)) this.inc({ label }, n);
       },
     });
     const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers });
@@ -237,7 +242,7 @@ export class PanelMetrics implements Scrapable {
 
   /** A batch POSTed by a runtime ended so (after its transaction, for a stored one). */
   batch(runtime: string, outcome: BatchOutcome, err?: unknown): void {
-    const reason = outcome === 'refused' || outcome === 'failed' ? this.codeCap.of(err instanceof IronCageError ? err.code : 'internal_error') : '';
+    const reason = outcome === 'refused' || outcome === 'failed' ? this.reasonCap.of(err instanceof IronCageError ? err.code : 'internal_error') : '';
     this.batches.inc({ [LABEL.runtime]: this.runtimeCap.of(runtime), outcome, reason });
   }
 
@@ -245,6 +250,7 @@ export class PanelMetrics implements Scrapable {
   landed(i: Ingested): void {
     const runtime = this.runtimeCap.of(i.ack.runtime);
     const rt = { [LABEL.runtime]: runtime };
+    const cap = this.namesOf(runtime);
     for (const [kind, n] of Object.entries(i.ack.stored)) if (n > 0) this.rows.inc({ ...rt, kind }, n);
     // Rows grouped by what their labels are made of: each label set is hashed once per batch, not once per row.
     const groups = new Map<string, Ingested['llmRequests']>();
@@ -262,11 +268,11 @@ export class PanelMetrics implements Scrapable {
       const fold = this.series.admit(runtime, 'llm', combination(name, r0.provider, r0.model, r0.status, r0.endpoint, String(r0.httpStatus)), LLM_SERIES, rows.length);
       const here = this.owner(runtime, fold);
       const kept = fold === 'kept';
-      const a = kept ? this.agentCap.of(name) : OTHER;
-      const model = kept ? this.modelCap.of(r0.model) : OTHER;
-      const provider = kept ? this.providerCap.of(r0.provider) : OTHER;
-      const status = kept ? this.codeCap.of(r0.status) : OTHER;
-      const operation = kept ? (OPERATION[r0.endpoint] ?? this.codeCap.of(r0.endpoint)) : OTHER;
+      const a = kept ? cap.agent.of(name) : OTHER;
+      const model = kept ? cap.model.of(r0.model) : OTHER;
+      const provider = kept ? cap.provider.of(r0.provider) : OTHER;
+      const status = kept ? cap.code.of(r0.status) : OTHER;
+      const operation = kept ? (OPERATION[r0.endpoint] ?? cap.code.of(r0.endpoint)) : OTHER;
       const err = kept ? callError(r0) : OTHER;
       this.calls.inc({ ...here, agent: a, provider, model, status }, rows.length);
       const cost = rows.reduce((sum, r) => sum + r.costMicros, 0);
@@ -297,9 +303,9 @@ export class PanelMetrics implements Scrapable {
       const fold = this.series.admit(runtime, 'tool', combination(t.service, t.status >= 400 ? t.reason : '', t.tier ?? 'none', statusClass0), TOOL_SERIES);
       const here = this.owner(runtime, fold);
       const kept = fold === 'kept';
-      const service = kept ? this.toolCap.of(t.service) : OTHER;
-      const err = !kept ? OTHER : t.status >= 400 ? this.codeCap.of(t.reason) : '';
-      const tier = kept ? this.codeCap.of(t.tier ?? 'none') : OTHER;
+      const service = kept ? cap.tool.of(t.service) : OTHER;
+      const err = !kept ? OTHER : t.status >= 400 ? cap.code.of(t.reason) : '';
+      const tier = kept ? cap.code.of(t.tier ?? 'none') : OTHER;
       const statusClass = kept ? statusClass0 : OTHER;
       this.toolDuration.observe({ ...here, [LABEL.toolName]: service, [LABEL.toolType]: 'extension', [LABEL.errorType]: err }, seconds(t.latencyMs));
       this.toolCalls.inc({ ...here, service, tier, status_class: statusClass });
@@ -314,17 +320,35 @@ export class PanelMetrics implements Scrapable {
         for (const [type, n] of Object.entries(types)) {
           if (!Number.isSafeInteger(n) || (n as number) <= 0) continue;
           const fold = this.series.admit(runtime, 'pii', combination(type, action, location), 1, n as number);
-          this.pii.inc(fold === 'kept' ? { ...rt, type: this.piiCap.of(type), action, location } : { ...this.owner(runtime, fold), type: OTHER, action: OTHER, location: OTHER }, n as number);
+          this.pii.inc(fold === 'kept' ? { ...rt, type: cap.pii_type.of(type), action, location } : { ...this.owner(runtime, fold), type: OTHER, action: OTHER, location: OTHER }, n as number);
         }
       } else if (typeof data.durationMs === 'number' && Number.isFinite(data.durationMs) && data.durationMs >= 0) {
         const name = e.agentId === null ? null : (i.agentNames.get(e.agentId) ?? e.agentId);
         const err = data.status === 'crashed' ? 'crashed' : '';
         const fold = this.series.admit(runtime, 'run', combination(name, err), RUN_SERIES);
         const labels =
-          fold === 'kept' ? { ...rt, [LABEL.agentName]: this.agentCap.of(name), [LABEL.errorType]: err } : { ...this.owner(runtime, fold), [LABEL.agentName]: OTHER, [LABEL.errorType]: OTHER };
+          fold === 'kept' ? { ...rt, [LABEL.agentName]: cap.agent.of(name), [LABEL.errorType]: err } : { ...this.owner(runtime, fold), [LABEL.agentName]: OTHER, [LABEL.errorType]: OTHER };
         this.runDuration.observe(labels, seconds(data.durationMs));
       }
     }
+  }
+
+  /** The caps on one runtime's names (runtimes past their own cap share `other`'s). */
+  private namesOf(runtime: string): Names {
+    let n = this.names.get(runtime);
+    if (!n) {
+      const c = PANEL_LABEL_CAPS;
+      n = {
+        agent: new LabelCap(this.o.maxAgents),
+        model: new LabelCap(c.models, 256),
+        provider: new LabelCap(c.providers),
+        tool: new LabelCap(c.tools),
+        pii_type: new LabelCap(c.piiTypes),
+        code: new LabelCap(c.codes),
+      };
+      this.names.set(runtime, n);
+    }
+    return n;
   }
 
   /** The runtime label of a combination as admitted: its own, or `other` when nothing was left at all. */

@@ -63,7 +63,7 @@ export function panelFamilies(): Promise<Map<string, Family>> {
   const quiet = new Writable({ write: (_c, _e, done) => done() });
   const m = new PanelMetrics(
     { budgets: async () => [], runtimes: async () => [] },
-    { maxAgents: 10, maxSeriesPerRuntime: 2_000, maxSeries: 50_000, logger: createLogger({ format: 'json', level: 'info', stream: quiet }) },
+    { maxAgents: 10, maxSeriesPerRuntime: 2_000, maxSeries: 10_000, logger: createLogger({ format: 'json', level: 'info', stream: quiet }) },
   );
   return familiesOf(m.registry);
 }
