@@ -4,8 +4,8 @@
 // texts' counts are remembered (tokens.ts CountCache), so each timed call carries a user message
 // never seen before; a resent history is timed on its own row.
 import { BudgetTracker, countPromptTokens, estimateRequestCost, parsePriceOverrides, PriceBook, SPEC_PRICE_OVERRIDES } from '../../src/domain/budget/index.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 const VARIANTS = 256;

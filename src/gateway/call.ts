@@ -168,16 +168,10 @@ export function answerRead(call: Pick<Call, 'obs'>): void {
 
 /** The body to send upstream: the agent's own bytes unless we had to change something. */
 export function upstreamBody(req: CallRequest, json: Record<string, unknown>, bodyText: string | null): Pick<Target, 'upstream' | 'hideUsageChunk'> {
-  let out = json;
-  let hideUsageChunk = false;
-  // Chat and completions streams report usage only when asked; a Responses stream always does.
-  if (req.stream && (req.endpoint === 'chat' || req.endpoint === 'completions')) {
-    const opts = (json.stream_options ?? {}) as Record<string, unknown>;
-    if (opts.include_usage !== true) {
-      // The provider's usage is the truth; ask for it, and hide the extra chunk from the agent.
-      out = { ...json, stream_options: { ...opts, include_usage: true } };
-      hideUsageChunk = true;
-    }
-  }
+  // The provider's usage is the truth: a stream that reports it only when asked is asked, and
+  // the extra chunk hidden from the agent again.
+  const asked = req.stream ? (req.wire.askUsage?.(req.endpoint, json) ?? null) : null;
+  const out = asked ?? json;
+  const hideUsageChunk = asked !== null;
   return { upstream: { text: out === json && bodyText !== null ? bodyText : JSON.stringify(out), json: out }, hideUsageChunk };
 }

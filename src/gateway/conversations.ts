@@ -6,7 +6,7 @@ import type { ConversationAppend, ConversationRow, ConversationsStore, NewConver
 import { type ConversationAction, readJsonObject } from './endpoints.js';
 import { GatewayError } from './errors.js';
 import { type Body, Expansion, type ExpansionLimits, isObject, listAnswer, listed, newItemId, pageOf, type SealedJson, type StoredQuota } from './stored-items.js';
-import { inputItemProblem } from './wire/responses-validate.js';
+import { inputItemProblem } from './wire/responses/validate.js';
 
 // OpenAI's Conversations API on the cage's own state, for every provider: per agent, sealed at
 // rest, kept while in use (each write moves its expiry to `responses.retention_days` ahead).

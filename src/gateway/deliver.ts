@@ -9,11 +9,13 @@ import { describeFailure, extractMessage, GatewayError } from './errors.js';
 import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
-import { collect, decodeBody, sendJson } from '../server/index.js';
+import { collect, decodeBody, decodeStream, sendJson } from '../server/index.js';
 import type { Meter } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
-import { continued } from './responses-state.js';
-import { sdkMayRetry } from './upstream.js';
+import { StreamRelay, pump } from './relay.js';
+import { discard, sdkMayRetry } from './upstream.js';
+import { continued } from './wire/responses/continued.js';
+import { producesOutput } from './wire/wires.js';
 import { isRetryableOutcome } from '../domain/reliability/index.js';
 
 export interface DeliverDeps {
@@ -94,17 +96,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   let echoed = 0;
   try {
     const read = decodeBody(await readWhole(up.body, MAX_ANSWER_BYTES), up.headers, MAX_ANSWER_BYTES);
-    if (read.unreadable !== null) {
-      await d.meter.settle(call, {
-        status: gone(),
-        httpStatus: up.status,
-        reading: { usage: {}, complete: false },
-        redactions: 0,
-        firstByteMs: null,
-        error: `answer in a content coding iron-cage cannot read: ${read.unreadable}`,
-      });
-      throw new GatewayError('upstream', `The upstream provider ${t.provider.name} answered in a content coding iron-cage cannot read (${read.unreadable}), so it was not passed on.`);
-    }
+    if (read.unreadable !== null) return await refuseUnreadable(d, call, up, res, read.unreadable);
     // The provider's own credentials out first, whatever the PII policy: an answer echoing them is neither delivered nor recorded with them.
     ({ body: raw, found: echoed } = scrub.buffer(read.body));
   } catch (e) {
@@ -126,7 +118,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const firstByteMs = performance.now() - call.t0;
   let parsed: any = null;
   try {
-    parsed = call.endpoint === 'embeddings' && raw.length > BIG_VECTORS ? vectorsUsage(raw) : JSON.parse(raw.toString('utf8'));
+    parsed = !producesOutput(call.endpoint) && raw.length > BIG_VECTORS ? vectorsUsage(raw) : JSON.parse(raw.toString('utf8'));
   } catch {
     /* not JSON: one text, scanned whole; its usage unknown */
   }
@@ -137,12 +129,12 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   let slots: TextSlot[] = isObject ? call.wire.textSlots(parsed) : [];
   // JSON the wire finds no output in (an array, a shape it does not know): every string in it,
   // decoded, so it stays valid JSON; anything else is one text. Embeddings are vectors, not output.
-  const whole = slots.length === 0 && !(isObject && call.endpoint === 'embeddings');
+  const whole = slots.length === 0 && !(isObject && !producesOutput(call.endpoint));
   if (whole) slots = [{ index: 0, text: raw.toString('utf8'), ...(isObject ? { kind: 'json' as const } : {}), set: (t) => (out = t) }];
   const usage = isObject ? call.wire.usage(parsed, call.endpoint) : {};
   if (call.obs && isObject) call.obs.answer = answerMeta(parsed);
   // A Responses turn that continued a stored one says so (the provider was sent the context, not the id).
-  const stamped = !whole && continued(parsed, call.turn);
+  const stamped = !whole && continued(parsed, call.turn?.previousId);
   // Counted only if billing needs it (a usage with a count missing): a BPE pass over the answer otherwise wasted.
   const reading = (): Reading => new AnswerReading(usage, true, () => slots.map((s) => s.text).join(''), t.model);
   if (d.guard.active && slots.length > 0) {
@@ -184,6 +176,57 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   const headers = { ...passHeaders(up, scrub), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
   res.end(out);
+}
+
+/**
+ * A streamed answer: relayed event by event with redaction (relay.ts), then settled and
+ * recorded. The head leaves at once; the final event waits for the row to be on disk.
+ */
+export async function deliverStream(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
+  const decoded = decodeStream(up.body, up.headers);
+  if ('unreadable' in decoded) {
+    discard(up.body);
+    return refuseUnreadable(d, call, up, res, decoded.unreadable);
+  }
+  const pending = d.meter.openPending(call, up.status);
+  const scrub = scrubberOf(call.target.provider);
+  res.writeHead(up.status, { ...passHeaders(up, scrub), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  // The head leaves with the first events when they are already here (one write, not two);
+  // an upstream slow to its first token still lets the agent see the head at once.
+  setImmediate(flushHead, res);
+  const relay = new StreamRelay(d.guard, call, scrub);
+  await pump(relay, decoded.body, res, clientSignal);
+  answerRead(call);
+  relay.conclude(res);
+  if (call.obs) call.obs.answerBody = relay.captured();
+  // The upstream charged for what it produced even if the agent hung up: settle on that.
+  // The pending row commits on the next tick; the stream did not wait for it (a stream that
+  // ended before that commit gets its final row there instead). The last events wait for the
+  // row and leave with the end of the response: on disk first.
+  await d.meter.settle(call, relay.outcome(up.status), pending);
+  if (!res.destroyed) res.end(relay.tail);
+}
+
+/**
+ * The head out now unless events already took it. Not `res.headersSent`: that is true as soon as
+ * `writeHead` has made the head, before any of it is written, so it never let this send.
+ * Node's own flag for a head on the wire is `_headerSent`.
+ */
+function flushHead(res: ServerResponse): void {
+  if (!(res as ServerResponse & { _headerSent: boolean })._headerSent && !res.destroyed) res.flushHeaders();
+}
+
+/** An answer in a content coding we cannot undo: neither passed on nor known, so refused and charged the call's worst case. */
+async function refuseUnreadable(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse, coding: string): Promise<never> {
+  await d.meter.settle(call, {
+    status: res.destroyed ? 'aborted' : 'error',
+    httpStatus: up.status,
+    reading: { usage: {}, complete: false },
+    redactions: 0,
+    firstByteMs: null,
+    error: `answer in a content coding iron-cage cannot read: ${coding}`,
+  });
+  throw new GatewayError('upstream', `The upstream provider ${call.target.provider.name} answered in a content coding iron-cage cannot read (${coding}), so it was not passed on.`);
 }
 
 /**

@@ -7,11 +7,8 @@ import { GatewayError } from './errors.js';
 import type { OutputGuard } from './guard.js';
 import type { Provider, UpstreamCall } from './providers/types.js';
 import type { Router } from './router.js';
-import { anthropicWire } from './wire/anthropic.js';
-import { openaiWire } from './wire/openai.js';
-import { responsesWire } from './wire/responses.js';
 import type { Endpoint, Wire } from './wire/types.js';
-import { promptTokensOf } from './wire/wires.js';
+import { COUNTED, METERED_ROUTES, promptTokensOf, WIRE_OF } from './wire/wires.js';
 
 /** A metered LLM call, or one of the small unmetered surfaces the SDKs also use. */
 export type Route =
@@ -26,18 +23,14 @@ export type Route =
 /** What a Conversations API route does, by its method and path. */
 export type ConversationAction = 'create' | 'get' | 'update' | 'delete' | 'list_items' | 'add_items' | 'get_item' | 'delete_item';
 
-const messages: Route = { endpoint: 'messages', wire: anthropicWire };
-const counting: Route = { endpoint: 'count_tokens', wire: anthropicWire };
+/** The wires by what they are to the routes below: the one of the model list, of the Responses API's stored state, and of token counts (and batches). */
+const LISTS = WIRE_OF.chat;
+const STATEFUL = WIRE_OF.responses;
+const counting: Route = { endpoint: 'count_tokens', wire: COUNTED.wire };
 const ROUTES: Record<string, Route> = {
-  'POST /v1/chat/completions': { endpoint: 'chat', wire: openaiWire },
-  'POST /v1/completions': { endpoint: 'completions', wire: openaiWire },
-  'POST /v1/embeddings': { endpoint: 'embeddings', wire: openaiWire },
-  'POST /v1/responses': { endpoint: 'responses', wire: responsesWire },
-  'GET /v1/models': { endpoint: 'models', wire: openaiWire },
-  'POST /v1/conversations': { endpoint: 'conversation', wire: responsesWire, action: 'create', id: null, itemId: null },
-  // The printed ANTHROPIC_BASE_URL has no /v1: the Anthropic SDK adds it, the AI SDK does not.
-  'POST /v1/messages': messages,
-  'POST /messages': messages,
+  ...METERED_ROUTES,
+  'GET /v1/models': { endpoint: 'models', wire: LISTS },
+  'POST /v1/conversations': { endpoint: 'conversation', wire: STATEFUL, action: 'create', id: null, itemId: null },
   'POST /v1/messages/count_tokens': counting,
   'POST /messages/count_tokens': counting,
 };
@@ -92,17 +85,16 @@ export const BATCHES_REFUSED =
 export function routeOf(method: string | undefined, path: string): Route | undefined {
   const exact = ROUTES[`${method} ${path}`];
   if (exact) return exact;
-  if (BATCHES.test(path)) return { endpoint: 'batches', wire: anthropicWire };
+  if (BATCHES.test(path)) return { endpoint: 'batches', wire: COUNTED.wire };
   const stored = method === 'GET' || method === 'DELETE' ? STORED.exec(path) : null;
-  if (stored && !(method === 'DELETE' && stored[2]))
-    return { endpoint: 'stored', wire: responsesWire, id: decoded(stored[1]!), action: stored[2] ? 'input_items' : method === 'GET' ? 'get' : 'delete' };
+  if (stored && !(method === 'DELETE' && stored[2])) return { endpoint: 'stored', wire: STATEFUL, id: decoded(stored[1]!), action: stored[2] ? 'input_items' : method === 'GET' ? 'get' : 'delete' };
   const conv = CONVERSATION.exec(path);
   if (conv) {
     const action = CONVERSATION_ACTIONS[`${method} ${conv[3] ? 'item' : conv[2] ? 'items' : 'conversation'}`];
-    if (action) return { endpoint: 'conversation', wire: responsesWire, action, id: decoded(conv[1]!), itemId: conv[3] === undefined ? null : decoded(conv[3]) };
+    if (action) return { endpoint: 'conversation', wire: STATEFUL, action, id: decoded(conv[1]!), itemId: conv[3] === undefined ? null : decoded(conv[3]) };
   }
   const m = method === 'GET' ? MODEL.exec(path) : null;
-  return m ? { endpoint: 'model', wire: openaiWire, id: decoded(m[1]!) } : undefined;
+  return m ? { endpoint: 'model', wire: LISTS, id: decoded(m[1]!) } : undefined;
 }
 
 /** A path segment decoded; a malformed escape stays as it came (it then names no model). */
@@ -114,9 +106,9 @@ function decoded(segment: string): string {
   }
 }
 
-/** Which error shape a request we cannot route gets: Anthropic's for its paths and its SDK. */
+/** The wire a request speaks by its path and headers: Anthropic's for its paths and its SDK (which sends `anthropic-version`). */
 export function wireFor(req: IncomingMessage, path: string): Wire {
-  return path.startsWith('/v1/messages') || path.startsWith('/messages') || req.headers['anthropic-version'] !== undefined ? anthropicWire : openaiWire;
+  return path.startsWith('/v1/messages') || path.startsWith('/messages') || req.headers['anthropic-version'] !== undefined ? COUNTED.wire : LISTS;
 }
 
 /** A body that could not be read, said the providers' way, and naming whose limit it is (the provider's may be larger). */
@@ -158,12 +150,6 @@ async function upstreamCall(provider: Provider, config: GatewayConfig, c: Pick<U
   return { status: up.status, body: scrubberOf(provider).buffer(await collect(up.body, 1024 * 1024)).body };
 }
 
-/** An OpenAI-shaped model entry as Anthropic's SDK expects it (the simulated provider lists OpenAI's shape). */
-function asAnthropicModel(m: { id?: unknown; created?: unknown }) {
-  const created = typeof m.created === 'number' ? m.created : 0;
-  return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(created * 1000).toISOString() };
-}
-
 /**
  * `GET /v1/models` as the provider of the caller's wire lists them (Anthropic's for a request with
  * `anthropic-version`, as its SDK sends), or one of them (`GET /v1/models/{id}`) as that wire's
@@ -175,8 +161,8 @@ export async function models(d: SurfaceDeps, res: ServerResponse, id: string | n
   const up = await upstreamCall(provider, d.config, { endpoint: 'models', method: 'GET', body: null, json: null });
   const raw = up.body.toString('utf8');
   // A real provider answers in its own shape; the simulated one in OpenAI's, converted here.
-  const convert = wire.name === 'anthropic' && provider.name !== 'anthropic';
-  if (up.status >= 400 || (id === null && !convert)) return void sendJson(res, up.status, raw);
+  const entry = provider.name === wire.name ? undefined : wire.modelEntry;
+  if (up.status >= 400 || (id === null && !entry)) return void sendJson(res, up.status, raw);
   let list: Array<{ id?: unknown; created?: unknown }> = [];
   try {
     const parsed = JSON.parse(raw) as { data?: unknown };
@@ -184,7 +170,7 @@ export async function models(d: SurfaceDeps, res: ServerResponse, id: string | n
   } catch {
     /* not a list: nothing in it */
   }
-  const shaped = convert ? list.map(asAnthropicModel) : list;
+  const shaped: Array<{ id?: unknown }> = entry ? list.map((m) => entry(m) as { id?: unknown }) : list;
   if (id === null) return void sendJson(res, 200, { data: shaped, has_more: false, first_id: shaped[0]?.id ?? null, last_id: shaped.at(-1)?.id ?? null });
   const found = shaped.find((m) => m?.id === id);
   if (!found) throw new GatewayError('not_found', `The model '${id}' does not exist or you do not have access to it.`, false);
@@ -200,14 +186,14 @@ export async function models(d: SurfaceDeps, res: ServerResponse, id: string | n
  */
 export async function countTokens(d: SurfaceDeps, res: ServerResponse, body: Record<string, unknown>, text: string): Promise<void> {
   // The messages checks apply; max_tokens is not part of a count.
-  const invalid = anthropicWire.validate('messages', { ...body, max_tokens: 1 });
+  const invalid = COUNTED.wire.validate(COUNTED.endpoint, { ...body, max_tokens: 1 });
   if (invalid) throw new GatewayError('invalid_request', invalid);
   const model = (body.model as string).trim();
-  const resolved = d.router.resolve(model, 'anthropic');
+  const resolved = d.router.resolve(model, COUNTED.wire.name);
   if (!resolved.ok) throw new GatewayError('invalid_request', resolved.message);
   if (resolved.provider.real && !d.guard.prompt) {
     const up = await upstreamCall(resolved.provider, d.config, { endpoint: 'count_tokens', method: 'POST', body: text, json: body }).catch(() => null);
     if (up && up.status < 400) return void sendJson(res, up.status, up.body);
   }
-  sendJson(res, 200, { input_tokens: promptTokensOf('messages', model, body) });
+  sendJson(res, 200, { input_tokens: promptTokensOf(COUNTED.endpoint, model, body) });
 }

@@ -10,9 +10,8 @@ import { onHangUp, type Authenticator } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
-import { deliverWhole, relayUpstreamError } from './deliver.js';
+import { deliverStream, deliverWhole, relayUpstreamError } from './deliver.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
-import { anthropicWire } from './wire/anthropic.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
 import type { Meter } from './meter.js';
@@ -21,9 +20,9 @@ import type { Provider } from './providers/types.js';
 import type { Conversations } from './conversations.js';
 import type { ResponsesState } from './responses-state.js';
 import type { Router } from './router.js';
-import { deliverStream } from './stream.js';
 import { UpstreamCaller } from './upstream.js';
 import type { Endpoint, Wire } from './wire/types.js';
+import { keepsTurns, producesOutput } from './wire/wires.js';
 import { observedCall, type ObservedCall, type Observer } from '../observability/index.js';
 import type { AgentGate } from '../watch/index.js';
 
@@ -79,8 +78,11 @@ export class GatewayHandler {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?', 1)[0]!;
     let route = routeOf(req.method, path);
-    // The model list is one path for both SDKs: Anthropic's says who it is with anthropic-version.
-    if ((route?.endpoint === 'models' || route?.endpoint === 'model') && req.headers['anthropic-version'] !== undefined) route = { ...route, wire: anthropicWire };
+    // The model list is one path for every SDK: the wire is the one the request speaks.
+    if (route?.endpoint === 'models' || route?.endpoint === 'model') {
+      const spoken = wireFor(req, path);
+      if (spoken !== route.wire) route = { ...route, wire: spoken };
+    }
     const wire = route?.wire ?? wireFor(req, path);
     this.run(req, res, route, path).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
   };
@@ -128,7 +130,7 @@ export class GatewayHandler {
     const stopWatching = onHangUp(req, res, () => client.abort());
     try {
       const p = await this.parse(req, route, obs);
-      if (p.request.endpoint === 'responses') this.resolveState(p);
+      if (keepsTurns(p.request.endpoint)) this.resolveState(p);
       this.guardPrompt(p);
       // Gone before anything was reserved: nothing is owed and nothing is recorded.
       if (client.signal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
@@ -204,7 +206,7 @@ export class GatewayHandler {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const stream = body.stream === true && route.endpoint !== 'embeddings';
+    const stream = body.stream === true && producesOutput(route.endpoint);
     obs.stream = stream;
     obs.provider = resolved.provider.name;
     obs.model = model;

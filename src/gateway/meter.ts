@@ -27,6 +27,7 @@ import type { KeptTurn, ResponsesState } from './responses-state.js';
 import { type Bill, type Call, type CallRequest, type Outcome, type Reading, requestRow, type Target, upstreamBody } from './call.js';
 import { describeFailure, GatewayError } from './errors.js';
 import type { Provider } from './providers/types.js';
+import { producesOutput } from './wire/wires.js';
 
 export interface MeterDeps {
   /** Every agent's budget: the arithmetic of reserving and charging. */
@@ -338,7 +339,7 @@ export class Meter {
       prompt: parts,
       output,
       // An embedding produces no output: it reserves its input only.
-      defaultMaxOutputTokens: req.endpoint === 'embeddings' ? 0 : policy.defaultMaxOutputTokens,
+      defaultMaxOutputTokens: producesOutput(req.endpoint) ? policy.defaultMaxOutputTokens : 0,
     });
     const price = this.d.book.lookup(model, provider.name);
     if (est.unknownModel) this.d.notices.unknownModel(req.agentId, price, provider.name);

@@ -41,38 +41,6 @@ const outputItems = (response: Body): Body[] => (Array.isArray(response.output) 
 
 const notFound = (id: string) => new GatewayError('not_found', `Response with id '${id}' not found.`, false);
 
-/** The events of a Responses stream that carry the response object itself (`response.<kind>`). */
-const RESPONSE_KINDS = ['created', 'in_progress', 'queued', 'completed', 'incomplete', 'failed'];
-const RESPONSE_TYPES = new Set(RESPONSE_KINDS.map((k) => `response.${k}`));
-const RESPONSE_EVENT = new RegExp(`"type":\\s*"response\\.(?:${RESPONSE_KINDS.join('|')})"`);
-
-/**
- * A turn that continued a stored response says which, as OpenAI's answers do: the provider was
- * sent the whole context instead of the id, so its answer says `previous_response_id: null`.
- * Sets it on `response` (a whole answer, or a stream event's `response`); true when it changed.
- * @example continued({ id: 'resp_2', previous_response_id: null }, turn) // true: now 'resp_1'
- */
-export function continued(response: unknown, turn: Turn | undefined): boolean {
-  if (!turn?.previousId || !isObject(response) || response.previous_response_id === turn.previousId) return false;
-  response.previous_response_id = turn.previousId;
-  return true;
-}
-
-/** Whether a Responses stream event of this `type` carries the response object itself. */
-export const carriesResponse = (type: unknown): boolean => typeof type === 'string' && RESPONSE_TYPES.has(type);
-
-/** A Responses stream event's data with `continued` applied to its response, or null when it needs no change. */
-export function continuedEvent(data: string, turn: Turn | undefined): string | null {
-  if (!turn?.previousId || !RESPONSE_EVENT.test(data)) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return null;
-  }
-  return isObject(json) && continued(json.response, turn) ? JSON.stringify(json) : null;
-}
-
 export interface ResponsesStateDeps {
   store: ResponsesStore;
   /** Stored bodies sealed under responsesKey. */

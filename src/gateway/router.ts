@@ -1,5 +1,7 @@
 import type { GatewayConfig } from '../config/index.js';
 import type { Provider, ProviderName } from './providers/types.js';
+import type { Wire } from './wire/types.js';
+import { PATH_OF } from './wire/wires.js';
 
 export type Resolution = { ok: true; provider: Provider } | { ok: false; message: string };
 
@@ -29,10 +31,10 @@ export class Router {
     return name === 'simulated' || p.real ? p : this.providers.simulated;
   }
 
-  resolve(model: string, wire: 'openai' | 'anthropic'): Resolution {
+  resolve(model: string, wire: Wire['name']): Resolution {
     const named = this.exact.get(model) ?? this.prefixes.find(([p]) => model.startsWith(p))?.[1] ?? wire;
     if (named !== 'simulated' && named !== wire) {
-      const path = named === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+      const path = PATH_OF[named];
       return { ok: false, message: `model '${model}' is routed to ${named}: call it through ${path}` };
     }
     return { ok: true, provider: this.effective(named) };

@@ -2,7 +2,7 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_UNKNOWN_MODEL_RATES, estimateRequestCost, PriceBook, usdPerMillion } from '../../src/domain/budget/index.js';
 import { familiesOf } from '../../src/domain/budget/family.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 
 // Every model family the two providers list, priced from the maintained table whichever
 // provider serves it (the simulated one included), and what a model the table lacks costs.

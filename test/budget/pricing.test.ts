@@ -15,7 +15,7 @@ import {
   usdPerMillion,
 } from '../../src/domain/budget/index.js';
 import { emptyPrompt } from '../../src/core/prompt.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 
 const spec = () => new PriceBook({ overrides: parsePriceOverrides(SPEC_PRICE_OVERRIDES) });
 

@@ -1,7 +1,7 @@
 import { encode as encodeCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { encode as encodeO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it, vi } from 'vitest';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 
 const plain = { disallowedSpecial: new Set<string>() };
 

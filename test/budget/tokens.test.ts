@@ -5,9 +5,9 @@ import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { describe, expect, it } from 'vitest';
 import { countBpeTokens, CountCache } from '../../src/domain/budget/tokens.js';
 import { countPromptTokens as countParts, countTextTokens, encodingForModel, estimateMaxOutputTokens, estimateTokens, type PromptCountOptions } from '../../src/domain/budget/index.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { responsesWire } from '../../src/gateway/wire/responses.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { responsesWire } from '../../src/gateway/wire/responses/wire.js';
 import type { Endpoint } from '../../src/gateway/wire/types.js';
 import { WIRE_OF } from '../../src/gateway/wire/wires.js';
 

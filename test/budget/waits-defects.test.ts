@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clampFloor, clampMinimum, clampPrompt, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 // Review of the wait queue: a throwing notice, an agent forgotten or exited, a late charge, a

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, clampMinimum, clampOutput, flatSchedule, usdPerMillion } from '../../src/domain/budget/index.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { responsesWire } from '../../src/gateway/wire/responses.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { responsesWire } from '../../src/gateway/wire/responses/wire.js';
 import { granted, LONG, tracker } from '../helpers/waits.js';
 
 describe('waiting for budget held by in-flight calls', () => {

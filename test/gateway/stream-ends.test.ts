@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
-import { pump, type Pumped } from '../../src/gateway/stream-pump.js';
+import { pump, type Pumped } from '../../src/gateway/relay.js';
 import { fakeGatewaySuite, sse } from '../helpers/fake-llm.js';
 import { serve } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';

@@ -6,9 +6,9 @@ import { DEFAULTS } from '../../src/config/index.js';
 import type { PromptParts, PromptText } from '../../src/core/prompt.js';
 import { countPromptTokens } from '../../src/domain/budget/index.js';
 import { simRequest } from '../../src/gateway/providers/sim/request.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { responsesWire } from '../../src/gateway/wire/responses.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { responsesWire } from '../../src/gateway/wire/responses/wire.js';
 import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { responsesWire } from '../../src/gateway/wire/responses.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { responsesWire } from '../../src/gateway/wire/responses/wire.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
 import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';

@@ -7,9 +7,9 @@ import { IronCageError, NotFoundError, PayloadTooLargeError, TooManyAttemptsErro
 import { CircuitOpenError } from '../../src/domain/reliability/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { GatewayError, sendError } from '../../src/gateway/errors.js';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { responsesWire } from '../../src/gateway/wire/responses.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { responsesWire } from '../../src/gateway/wire/responses/wire.js';
 import type { Wire } from '../../src/gateway/wire/types.js';
 import { DEFAULT_RETRY_AFTER_S, errorAnswer, toErrorResponse } from '../../src/server/index.js';
 import { DEFAULTS } from '../../src/config/index.js';

@@ -179,6 +179,24 @@ describe('src/ layout', () => {
     expect(breaches).toEqual([]);
   });
 
+  it('names no wire and no endpoint outside gateway/wire/: a new wire needs no branch in the handler, the meter or delivery', () => {
+    // The metered endpoints' names as string literals, and a wire told apart by its name; in code,
+    // comments aside. The providers (gateway/providers/) are the upstreams: the simulated one
+    // plays every wire's server and is keyed by them.
+    const NAMED = /'(chat|completions|embeddings|messages|responses)'|\bwire\??\.name\s*[!=]==?\s*'|'[^']*'\s*[!=]==?\s*\w*\.?wire\??\.name\b/g;
+    const breaches: string[] = [];
+    const gateway = join(SRC, 'gateway');
+    for (const file of tsFiles(gateway)) {
+      const rel = relative(gateway, file);
+      if (rel.startsWith(`wire${sep}`) || rel.startsWith(`providers${sep}`)) continue;
+      const code = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/(^|[^:])\/\/.*$/gm, '$1');
+      for (const m of code.matchAll(NAMED)) breaches.push(`gateway/${rel} names ${m[0]}`);
+    }
+    expect(breaches).toEqual([]);
+  });
+
   it('names every file one way: kebab-case, and `<feature>.<role>.ts` for a service, routes or a store', () => {
     const badly = [...graph.keys()].filter((f) => !/^[a-z][a-z0-9]*(-[a-z0-9]+)*(\.(service|routes|store))?\.ts$/.test(f.split(sep).at(-1)!));
     expect(badly).toEqual([]);

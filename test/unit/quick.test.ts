@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type QuickMemo, quickChatChunk, quickResponsesDelta, withSeq } from '../../src/gateway/quick.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
-import { partIndex, responsesWire } from '../../src/gateway/wire/responses.js';
+import { type QuickMemo, quickChatChunk } from '../../src/gateway/wire/openai/quick.js';
+import { quickResponsesDelta, withSeq } from '../../src/gateway/wire/responses/quick.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
+import { partIndex, responsesWire } from '../../src/gateway/wire/responses/wire.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1' };
 const chunk = (choices: unknown[], extra: object = {}) => JSON.stringify({ ...base, ...extra, choices });

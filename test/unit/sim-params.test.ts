@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { anthropicWire } from '../../src/gateway/wire/anthropic.js';
-import { openaiWire } from '../../src/gateway/wire/openai.js';
+import { anthropicWire } from '../../src/gateway/wire/anthropic/wire.js';
+import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 
 const chat = (extra: Record<string, unknown>) => openaiWire.validate('chat', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra });
 const messages = (extra: Record<string, unknown>) => anthropicWire.validate('messages', { model: 'claude-3-5-haiku-latest', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], ...extra });

@@ -93,14 +93,53 @@ export interface Wire {
   usage(json: any, endpoint: Endpoint): Partial<Usage>;
   textSlots(json: any): TextSlot[];
   inspect(ev: SseEvent, json: any): StreamInspection;
-  /** An extra event carrying held-back text for `index`, at the very end of a stream. */
-  flushEvent(index: number, text: string, template: any, seq: number, slot: SlotRef): string;
+  /** A streamed answer's reader and writer: one per call (stream.ts in each wire's folder). */
+  stream(ctx: StreamContext): WireStream;
   /**
-   * Whether an event of this name can be forwarded unread: no usage, no text, no end in it, and
-   * (unless the relay has `rewritten` some text) no repeat of the text. Saves parsing JSON the
-   * relay would not look at; absent, every event is read.
+   * The body to send upstream for a stream, when this wire's streams report usage only if asked
+   * (OpenAI's `stream_options.include_usage`): the body asking for it, or null when it does.
    */
-  unread?(event: string, rewritten: boolean): boolean;
-  /** The event that ends a stream refused mid-way (a PII block); default: `error(...)` as data. */
-  streamError?(status: number, kind: ErrorKind, message: string, seq: number): string;
+  askUsage?(endpoint: Endpoint, body: Record<string, unknown>): Record<string, unknown> | null;
+  /** An entry of an OpenAI-shaped model list as this wire's SDK expects it; absent: that shape is this wire's. */
+  modelEntry?(m: { id?: unknown; created?: unknown }): unknown;
+}
+
+/** What a wire's stream is told of the call whose answer it reads. */
+export interface StreamContext {
+  readonly endpoint: Endpoint;
+  /** The relay asked the upstream for a usage chunk the agent did not ask for: hidden again. */
+  readonly hideUsageChunk: boolean;
+  /** The stored response this Responses turn continued: each event carrying the response names it. */
+  readonly previousId: string | null;
+  /** Under redaction a stream's log-probabilities are withheld: an event that may carry them is never passed unread. */
+  readonly withholdLogprobs: boolean;
+}
+
+/**
+ * One streamed answer as its wire reads and writes it. The relay (gateway/relay.ts) does what is
+ * the same on every wire: a redactor per slot, the text held back, the final event held for the
+ * row, the drain. The wire's stream does what is its own: which events need no reading, a fast
+ * read of its commonest event, how an event is written back, the numbers of a numbered stream,
+ * and the events it adds (held-back text, the error that ends a refused stream).
+ */
+export interface WireStream {
+  /**
+   * One upstream event. Its inspection (what the relay guards), or a string (the event's bytes,
+   * to pass on as they are: nothing in it needs reading), or null (not JSON: one text, scanned whole).
+   */
+  read(ev: SseEvent, rewritten: boolean): StreamInspection | string | null;
+  /** The event last read, parsed; null when it was read without JSON.parse. */
+  readonly json: any;
+  /** The event last read, for the agent: `changed` says whether the relay rewrote any of its text. */
+  write(changed: boolean): string;
+  /** A drained event (nothing goes to the agent any more): only its usage counts. Sets `json`. */
+  usage(ev: SseEvent): Partial<Usage> | undefined;
+  /** Held-back text an end of the event last read takes: in the event (null) or as an extra event before it. */
+  attach(end: StreamInspection['ends'][number], text: string, slot: SlotRef): string | null;
+  /** An extra event carrying text held back for output `index`: before the event last read, or at the stream's end. */
+  flush(index: number, text: string, slot: SlotRef): string;
+  /** All written so far has been sent: what is written from here may be dropped whole by a block. */
+  mark(): void;
+  /** The event that ends a stream refused mid-way (a PII block), in the wire's own shape. */
+  error(message: string): string;
 }

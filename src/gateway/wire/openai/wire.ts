@@ -1,9 +1,10 @@
-import { formatSse, type SseEvent } from '../sse.js';
-import { openaiLimitOutput, openaiOutput, openaiPrompt } from './openai-request.js';
-import { openaiNumber, openaiParamsProblem } from './params.js';
-import { otherStrings, wholeSlot } from './strings.js';
-import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from './types.js';
-import { count, knownUsage } from './usage.js';
+import type { SseEvent } from '../../sse.js';
+import { openaiLimitOutput, openaiOutput, openaiPrompt } from './request.js';
+import { OpenAIStream, put } from './stream.js';
+import { openaiNumber, openaiParamsProblem } from '../params.js';
+import { otherStrings, wholeSlot } from '../strings.js';
+import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from '../types.js';
+import { count, knownUsage } from '../usage.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -127,19 +128,13 @@ export const openaiWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text, template, _seq, slot) {
-    const base = template && typeof template === 'object' ? template : {};
-    const isText = typeof slot.key === 'number' && Array.isArray(base.choices) && base.choices.some((c: any) => typeof c?.text === 'string');
-    const delta = {};
-    if (!isText) put(delta, slot.key, text);
-    const chunk = {
-      id: base.id,
-      object: base.object ?? 'chat.completion.chunk',
-      created: base.created,
-      model: base.model,
-      choices: [isText ? { index, text, finish_reason: null } : { index, delta, finish_reason: null }],
-    };
-    return formatSse(JSON.stringify(chunk));
+  stream: (ctx) => new OpenAIStream(openaiWire, ctx),
+
+  askUsage(endpoint, body) {
+    // Chat and completions streams report usage only when asked (a Responses stream always does).
+    if (endpoint !== 'chat' && endpoint !== 'completions') return null;
+    const opts = (body.stream_options ?? {}) as Record<string, unknown>;
+    return opts.include_usage === true ? null : { ...body, stream_options: { ...opts, include_usage: true } };
   },
 };
 
@@ -197,27 +192,4 @@ function deltaSlots(index: number, d: any, out: TextSlot[], content = true): voi
     const custom = tc?.custom;
     if (custom && typeof custom.input === 'string') out.push({ index, key: `${index}.u${k}`, text: custom.input, set: (t) => (custom.input = t) });
   });
-}
-
-/** Appends a held-back tail to the stream `key` names, in delta `d`. */
-function put(d: any, key: string | number, t: string): void {
-  const what = typeof key === 'number' ? '' : key.slice(key.indexOf('.') + 1);
-  if (what === '') d.content = typeof d.content === 'string' ? d.content + t : t;
-  else if (what === 'r') d.refusal = typeof d.refusal === 'string' ? d.refusal + t : t;
-  else if (what === 'a') {
-    d.audio ??= {};
-    d.audio.transcript = (typeof d.audio.transcript === 'string' ? d.audio.transcript : '') + t;
-  } else if (what === 'f') {
-    d.function_call ??= {};
-    d.function_call.arguments = (typeof d.function_call.arguments === 'string' ? d.function_call.arguments : '') + t;
-  } else {
-    const k = Number(what.slice(1));
-    d.tool_calls ??= [];
-    let tc = d.tool_calls.find((x: any) => x?.index === k);
-    const field = what[0] === 'u' ? 'custom' : 'function';
-    const text = field === 'custom' ? 'input' : 'arguments';
-    if (!tc) d.tool_calls.push((tc = { index: k, [field]: {} }));
-    tc[field] ??= {};
-    tc[field][text] = (typeof tc[field][text] === 'string' ? tc[field][text] : '') + t;
-  }
 }

@@ -1,17 +1,11 @@
-import { formatSse, type SseEvent } from '../sse.js';
-import { openaiWire } from './openai.js';
-import { responsesLimitOutput, responsesOutput, responsesPrompt } from './responses-request.js';
-import { validateResponses } from './responses-validate.js';
-import { otherStrings } from './strings.js';
-import type { SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
-import { count, knownUsage } from './usage.js';
-
-/**
- * Text lives in content parts of output items: one index per part, so each part gets its own
- * stream redactor. No message has anywhere near this many parts.
- */
-const PARTS = 1024;
-export const partIndex = (output: number, content: number) => output * PARTS + content;
+import type { SseEvent } from '../../sse.js';
+import { openaiWire } from '../openai/wire.js';
+import { responsesLimitOutput, responsesOutput, responsesPrompt } from './request.js';
+import { PARTS, partIndex, ResponsesStream, textDelta } from './stream.js';
+import { validateResponses } from './validate.js';
+import { otherStrings } from '../strings.js';
+import type { StreamInspection, TextSlot, Usage, Wire } from '../types.js';
+import { count, knownUsage } from '../usage.js';
 
 /** A refusal part's key: its text is a stream of its own, told apart from output_text's. */
 const refusalKey = (index: number) => `r${index}`;
@@ -74,31 +68,6 @@ function usageOf(u: any): Partial<Usage> {
   return knownUsage(count(u.input_tokens), count(u.output_tokens), count(u.input_tokens_details?.cached_tokens));
 }
 
-/** A delta event carrying held-back text of the part (or function call's arguments) `slot` names. */
-function textDelta(itemId: unknown, outputIndex: number, contentIndex: number, delta: string, seq: number, slot: SlotRef): string {
-  const key = String(slot.key);
-  const ev = key.startsWith('s')
-    ? { type: 'response.reasoning_summary_text.delta', item_id: itemId ?? '', output_index: outputIndex, summary_index: Number(key.slice(1, key.indexOf(':'))), delta, sequence_number: seq }
-    : key.startsWith('u')
-      ? { type: 'response.custom_tool_call_input.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
-      : slot.kind === 'json'
-        ? { type: 'response.function_call_arguments.delta', item_id: itemId ?? '', output_index: outputIndex, delta, sequence_number: seq }
-        : typeof slot.key === 'string'
-          ? { type: 'response.refusal.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, sequence_number: seq }
-          : { type: 'response.output_text.delta', item_id: itemId ?? '', output_index: outputIndex, content_index: contentIndex, delta, logprobs: [], sequence_number: seq };
-  return formatSse(JSON.stringify(ev), ev.type);
-}
-
-/**
- * Events that carry no output text (the response's state, an empty part opening): forwarded
- * unread. Every other event is read, those of a type not known yet included: its strings are scanned.
- */
-const silent = (event: string) => event === 'response.created' || event === 'response.in_progress' || event === 'response.queued';
-/** Events that only repeat the text: read once some text was rewritten. */
-const repeats = (event: string) => event === 'response.content_part.done';
-// Compared, not looked up in a Set: each event's name is a new string, and a Set hashes it whole
-// where a comparison mostly stops at its length (every event of a stream is asked).
-
 /**
  * OpenAI's Responses API (`POST /v1/responses`): OpenAI's errors and statuses, its own body
  * checks, usage in `input_tokens`/`output_tokens`, and text in output_text parts. A stream is
@@ -106,6 +75,8 @@ const repeats = (event: string) => event === 'response.content_part.done';
  * are `finals` the relay rewrites to what the agent was sent, and a held-back tail goes out as
  * one more numbered delta before the part's `output_text.done`.
  */
+export { partIndex };
+
 export const responsesWire: Wire = {
   name: 'openai',
   error: openaiWire.error,
@@ -207,18 +178,5 @@ export const responsesWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text, template, seq, slot) {
-    const oi = Math.floor(index / PARTS);
-    const itemId = template?.output_index === oi ? template.item_id : '';
-    return textDelta(itemId, oi, index % PARTS, text, seq, slot);
-  },
-
-  unread: (event, rewritten) => silent(event) || (!rewritten && repeats(event)),
-
-  streamError(status, kind, message, seq) {
-    // OpenAI's error event is flat ({type, code, message, param}); the nested `error` is what the
-    // SDKs look for to raise their usual APIError with this message.
-    const { error } = JSON.parse(openaiWire.error(status, kind, message).body);
-    return formatSse(JSON.stringify({ type: 'error', code: error.code, message, param: null, sequence_number: seq, error }), 'error');
-  },
+  stream: (ctx) => new ResponsesStream(responsesWire, ctx),
 };

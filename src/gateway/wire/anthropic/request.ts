@@ -1,6 +1,6 @@
-import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../core/prompt.js';
-import { toCount } from '../../domain/budget/index.js';
-import { contentParts, isObject, outputAsk, toolsInto, withLimit, type Body } from './prompt.js';
+import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../../core/prompt.js';
+import { toCount } from '../../../domain/budget/index.js';
+import { contentParts, isObject, outputAsk, toolsInto, withLimit, type Body } from '../prompt.js';
 
 // Anthropic's messages requests (and count_tokens): their prompt and what they ask of the output.
 

@@ -1,6 +1,6 @@
-import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../core/prompt.js';
-import { contentParts, inputInto, isObject, outputAsk, roleOf, str, textCall, toolsInto, withLimit, type Body } from './prompt.js';
-import type { Endpoint } from './types.js';
+import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../../core/prompt.js';
+import { contentParts, inputInto, isObject, outputAsk, roleOf, str, textCall, toolsInto, withLimit, type Body } from '../prompt.js';
+import type { Endpoint } from '../types.js';
 
 // OpenAI's chat completions, legacy completions and embeddings requests: their prompt and what
 // they ask of the output.

@@ -1,5 +1,5 @@
-import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../core/prompt.js';
-import { contentParts, inputInto, isObject, outputAsk, roleOf, str, textCall, textAt, toolsInto, withLimit, type Body } from './prompt.js';
+import { emptyPrompt, type OutputAsk, type PromptMessage, type PromptParts } from '../../../core/prompt.js';
+import { contentParts, inputInto, isObject, outputAsk, roleOf, str, textCall, textAt, toolsInto, withLimit, type Body } from '../prompt.js';
 
 // The Responses API's requests: their prompt and what they ask of the output.
 

@@ -1,10 +1,11 @@
-import { formatSse, type SseEvent } from '../sse.js';
-import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './anthropic-request.js';
-import { MAX_OUTPUT_TOKENS } from './openai.js';
-import { otherStrings } from './strings.js';
-import { anthropicNumber, anthropicParamsProblem } from './params.js';
-import type { Endpoint, ErrorKind, SlotRef, StreamInspection, TextSlot, Usage, Wire } from './types.js';
-import { count, knownUsage } from './usage.js';
+import type { SseEvent } from '../../sse.js';
+import { AnthropicStream, blockDelta, thinkingKey } from './stream.js';
+import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './request.js';
+import { MAX_OUTPUT_TOKENS } from '../openai/wire.js';
+import { otherStrings } from '../strings.js';
+import { anthropicNumber, anthropicParamsProblem } from '../params.js';
+import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from '../types.js';
+import { count, knownUsage } from '../usage.js';
 
 const TYPE: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
@@ -136,19 +137,13 @@ export const anthropicWire: Wire = {
     return res;
   },
 
-  flushEvent(index, text, _template, _seq, slot) {
-    return blockDelta(index, text, slot);
+  stream: (ctx) => new AnthropicStream(anthropicWire, ctx),
+
+  modelEntry(m) {
+    const created = typeof m.created === 'number' ? m.created : 0;
+    return { type: 'model', id: m.id, display_name: m.id, created_at: new Date(created * 1000).toISOString() };
   },
 };
-
-/** A thinking block's stream of pieces. */
-const thinkingKey = (index: number) => `${index}.th`;
-
-/** A content block delta carrying `text`: answer text, thinking, or a piece of a tool call's input JSON. */
-function blockDelta(index: number, text: string, slot: SlotRef): string {
-  const delta = slot.kind === 'json' ? { type: 'input_json_delta', partial_json: text } : slot.key === thinkingKey(index) ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text };
-  return formatSse(JSON.stringify({ type: 'content_block_delta', index, delta }), 'content_block_delta');
-}
 
 /**
  * A tool_use block's input (an object) as the JSON text the guard redacts inside its strings.

@@ -1,5 +1,5 @@
-import { MAX_OUTPUT_TOKENS } from './openai.js';
-import { schemaProblem } from './schema.js';
+import { MAX_OUTPUT_TOKENS } from '../openai/wire.js';
+import { schemaProblem } from '../schema.js';
 
 // The checks OpenAI makes on a Responses API body before it runs a model, with its wording, so
 // a bad request is refused here (nothing reserved, nothing charged) the way the provider would.
