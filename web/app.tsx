@@ -26,7 +26,7 @@ export function App(p: { onLogin: (token: string) => void }) {
     if (s.conn === 'live' && performance.getEntriesByName(FIRST_RENDER).length === 0) performance.mark(FIRST_RENDER);
   });
   if (s.auth === 'login') return <Login onLogin={p.onLogin} />;
-  if (s.auth === 'invalid') return <AuthError message={s.authMessage} panel={s.mode === 'panel'} onLogin={p.onLogin} />;
+  if (s.auth === 'invalid') return <AuthError message={s.authMessage} renew={s.renew} panel={s.mode === 'panel'} onLogin={p.onLogin} />;
   const agent = selectedAgent(s);
   return (
     <div class="app">
@@ -149,6 +149,7 @@ function Login(p: { onLogin: (token: string) => void }) {
 }
 
 function LoginForm(p: { onLogin: (token: string) => void; embedded?: boolean }) {
+  const { renew } = useStore();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
@@ -179,7 +180,16 @@ function LoginForm(p: { onLogin: (token: string) => void; embedded?: boolean }) 
         <>
           <h1>Iron Cage</h1>
           <p class="muted">
-            Open the one-time link iron-cage printed when it started (or run <code>iron-cage dashboard</code> for a new one), or log in as a dashboard user.
+            Open the one-time link iron-cage printed when it started
+            {renew ? (
+              <>
+                {' '}
+                (or run <code data-testid="renew">{renew}</code> where it runs for a new one)
+              </>
+            ) : (
+              ' (the same line says how to get a new one)'
+            )}
+            , or log in as a dashboard user.
           </p>
         </>
       )}
@@ -203,7 +213,7 @@ function LoginForm(p: { onLogin: (token: string) => void; embedded?: boolean }) 
   );
 }
 
-function AuthError(p: { message: string | null; panel: boolean; onLogin: (token: string) => void }) {
+function AuthError(p: { message: string | null; renew: string | null; panel: boolean; onLogin: (token: string) => void }) {
   return (
     <main class="center">
       <div class="card" data-testid="auth-error" role="alert">
@@ -214,17 +224,29 @@ function AuthError(p: { message: string | null; panel: boolean; onLogin: (token:
           {p.panel ? (
             <>
               <li>
-                run <code>iron-cage panel link --database …</code> (the panel's database): it prints a one-time link;
+                {p.renew ? (
+                  <>
+                    run <code data-testid="renew">{p.renew}</code> where the panel runs (with its database, as it was started): it prints a one-time link;
+                  </>
+                ) : (
+                  <>run the panel's link command, as its start line shows it: it prints a one-time link;</>
+                )}
               </li>
               <li>or ask an admin for a user (Users, on this panel) and log in below.</li>
             </>
           ) : (
             <>
               <li>
-                run <code>iron-cage dashboard</code> on the machine iron-cage runs on (with its <code>--db</code>): it prints a one-time link;
+                {p.renew ? (
+                  <>
+                    run <code data-testid="renew">{p.renew}</code> on the machine iron-cage runs on: it prints a one-time link;
+                  </>
+                ) : (
+                  <>run the dashboard command iron-cage's start line shows, on the machine it runs on: it prints a one-time link;</>
+                )}
               </li>
               <li>
-                or ask an admin for a user (<code>iron-cage user add NAME --role viewer</code>) and log in below.
+                or ask an admin for a dashboard user (they add one with the <code>user add</code> command beside the one above) and log in below.
               </li>
             </>
           )}

@@ -16,7 +16,9 @@ async function serverMode(): Promise<'runtime' | 'panel'> {
   for (let wait = 500; ; wait = Math.min(wait * 2, 5_000)) {
     try {
       const res = await fetch('/api/health');
-      const health = (await res.json().catch(() => null)) as { mode?: string } | null;
+      const health = (await res.json().catch(() => null)) as { mode?: string; renew?: unknown } | null;
+      // The command that prints a new login link, as this server was started: the page shows it where one is needed.
+      if (typeof health?.renew === 'string') set({ renew: health.renew });
       if (res.ok || health) return health?.mode === 'panel' ? 'panel' : 'runtime';
     } catch {
       /* not answering yet */

@@ -35,6 +35,8 @@ export interface State {
   mode: 'runtime' | 'panel' | null;
   auth: Auth;
   authMessage: string | null;
+  /** The command that prints a new login link, as the server was started (`npx iron-cage dashboard --db …`): its health answer says. */
+  renew: string | null;
   role: Role | null;
   user: string | null;
   conn: Conn;
@@ -106,6 +108,7 @@ export const state: State = {
   mode: null,
   auth: 'checking',
   authMessage: null,
+  renew: null,
   role: null,
   user: null,
   conn: 'connecting',

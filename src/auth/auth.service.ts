@@ -1,7 +1,7 @@
 import type { Platform, Service } from '../server/index.js';
 import { TokensStore, UsersStore } from '../state/index.js';
 import { LoginService } from './login.js';
-import { RENEW_RUNTIME, type TokenService } from './tokens.js';
+import type { TokenService } from './tokens.js';
 import { wireApiTokens } from './manage.js';
 import { tokenRoutes } from './tokens.routes.js';
 import { wireUsers } from './users.js';
@@ -20,7 +20,7 @@ export function authService(ctx: Pick<Platform, 'config' | 'state'> & { tokens: 
   const login = new LoginService({ users, tokens: ctx.tokens, state: ctx.state, ttlMinutes: ctx.config.loginTokenTtlMinutes });
   return {
     name: 'auth',
-    publicRoutes: [loginRoutes(login, { store: tokens, ttlMinutes: ctx.config.loginTokenTtlMinutes, renew: RENEW_RUNTIME })],
+    publicRoutes: [loginRoutes(login, { store: tokens, ttlMinutes: ctx.config.loginTokenTtlMinutes, renew: () => ctx.tokens.renew })],
     apiRoutes: [userRoutes({ users, tokens: ctx.tokens }), tokenRoutes({ state: ctx.state, store: tokens, tokens: ctx.tokens })],
   };
 }

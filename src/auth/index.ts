@@ -3,6 +3,7 @@ export {
   TokenService,
   RENEW_RUNTIME,
   RENEW_PANEL,
+  renewCommand,
   AGENT_TOKEN_DEFAULT_TTL_SECONDS,
   AGENT_TOKEN_MAX_TTL_SECONDS,
   type RunToken,

@@ -102,6 +102,6 @@ export async function openSession(store: LinkStore, link: string, o: { ttlMinute
       data: { tokenId: id, linkId, role: 'admin', expiresAt, address: o.address },
     },
   );
-  if (refusal) throw new UnauthorizedError(`${REFUSED[refusal]}: run \`${o.renew}\` for a new one`);
+  if (refusal) throw new UnauthorizedError(`${REFUSED[refusal]}: run \`${o.renew}\` for a new one`, { renew: o.renew });
   return { token, role: 'admin', name: SESSION_NAME, expiresAt };
 }

@@ -1,12 +1,31 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
+import { printedCommand } from '../core/invocation.js';
 import { MissingTokenError, UnauthorizedError } from '../core/errors.js';
 import { ROLES, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
 import { hashApiToken, isApiToken } from './api-tokens.js';
 
-/** The command that prints a new login link: a runtime's (`iron-cage dashboard`, beside its state file) and a panel's. */
+/**
+ * The command that prints a new login link, until the server knows how it was started and where
+ * it listens (`renewCommand`): a runtime's and a panel's.
+ */
 export const RENEW_RUNTIME = 'iron-cage dashboard';
 export const RENEW_PANEL = 'iron-cage panel link';
+
+/**
+ * The command that prints a new login link for the server at `url`, as this process was started
+ * (`npx iron-cage` in a clone…), with the port and address when they are not the defaults. Said
+ * to whoever holds a refused link, so it names what is local (`local`: a state file) only for a
+ * server on loopback, where that is the person at this machine, or when `here` (a terminal).
+ * @example renewCommand('dashboard', 'http://127.0.0.1:9000', { '--db': 'run.db' }) // 'npx iron-cage dashboard --db run.db --port 9000' (through npx)
+ */
+export function renewCommand(sub: 'dashboard' | 'panel link', url: string, local: Readonly<Record<string, string | undefined>> = {}, here = false): string {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  return printedCommand(sub, { ...(loopback || here ? local : {}), '--port': port === '8080' ? undefined : port, '--host': loopback && host === '127.0.0.1' ? undefined : host });
+}
 
 export interface IssueOptions {
   role: TokenRole;
@@ -85,7 +104,8 @@ export class TokenService {
    */
   constructor(
     private readonly key: Uint8Array,
-    private readonly renew = RENEW_RUNTIME,
+    /** Set again by the runtime or panel once it listens (`renewCommand`). */
+    public renew = RENEW_RUNTIME,
   ) {}
 
   /**
@@ -213,7 +233,8 @@ export class TokenService {
       const what = found.kind === 'session' ? 'this dashboard session' : found.kind === 'runtime' ? 'this runtime token' : 'this API token';
       if (found.revoked) throw new UnauthorizedError(`${what} has been revoked`);
       const expMs = found.expiresAt ? Date.parse(found.expiresAt) : Number.POSITIVE_INFINITY;
-      if (expMs <= Date.now()) throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? `: run \`${this.renew}\` for a new login link` : ''}`);
+      if (expMs <= Date.now())
+        throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? `: run \`${this.renew}\` for a new login link` : ''}`, found.kind === 'session' ? { renew: this.renew } : {});
       this.remember(token, found.principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
       return found.principal;
     }

@@ -23,7 +23,7 @@ const sessionBody = z.strictObject({ link: z.string().min(1, 'must not be empty'
  * The routes under /api that take no token, the two ways a person opens a dashboard session:
  * POST /api/login (a named user's password) and POST /api/session (a one-time login link).
  */
-export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: LinkStore; ttlMinutes: number; renew: string }) {
+export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: LinkStore; ttlMinutes: number; renew: () => string }) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/login', async (c) => {
       const body = parseWith(loginBody, parseJsonBody(await c.req.text()));
@@ -33,7 +33,7 @@ export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: 
     app.post('/api/session', async (c) => {
       const body = parseWith(sessionBody, parseJsonBody(await c.req.text()));
       const address = getConnInfo(c).remote.address ?? 'unknown';
-      return c.json(await openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address, renew: links.renew }), 201);
+      return c.json(await openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address, renew: links.renew() }), 201);
     });
   };
 }

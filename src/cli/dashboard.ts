@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { mintLoginLink } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
+import { ConfigError } from '../core/errors.js';
 import { StateManager, TokensStore } from '../state/index.js';
 
 export interface DashboardArgs {
@@ -17,6 +19,10 @@ export interface DashboardArgs {
  */
 export async function runDashboard(a: DashboardArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, port: a.port, host: a.host } });
+  // A link is only good for the iron-cage that serves this file: made for a new, empty one it
+  // would open nothing, and the page would say it no longer works though it never did.
+  if (!existsSync(config.db))
+    throw new ConfigError(`dashboard: there is no iron-cage state at ${config.db}: give the --db of the running iron-cage (its start line and a refused link's page name the whole command)`);
   const state = StateManager.open(config.db);
   try {
     const l = mintLoginLink(new TokensStore(state), { ttlMinutes: config.loginLinkTtlMinutes, by: 'cli' });

@@ -84,8 +84,9 @@ export class ValidationError extends IronCageError {
   }
 }
 export class UnauthorizedError extends IronCageError {
-  constructor(message = 'a valid token is required') {
-    super('unauthorized', 401, message);
+  /** `fields.renew`: the command that prints a new login link, where one would help (the page shows it). */
+  constructor(message = 'a valid token is required', fields: Readonly<Record<string, string>> = {}) {
+    super('unauthorized', 401, message, { fields });
   }
 }
 /** No token at all, as opposed to a bad one: each surface may say its own way to send one. */

@@ -4,6 +4,7 @@ import { yaml } from '../core/on-first-use.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { chooseSandbox } from '../sandbox/index.js';
 import { ConfigError } from '../core/errors.js';
+import { printedCommand, selfCommand, shellWord } from '../core/invocation.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import { createLogger } from '../core/logger.js';
 import { claimDataDir, portFree } from './datadir.js';
@@ -42,18 +43,16 @@ export const DEMO_SECRETS: Readonly<Record<string, string>> = {
   LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
   CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
 };
-/** A word for a POSIX shell, quoted when it needs to be. */
-const shellWord = (s: string): string => (/^[\w./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
  * The command that shows this run again, vault included: `serve` on the demo's database, with
  * the demo's master key set for that command (its breakers come from the database itself).
  *
  * @example
- * lookAgain('/tmp/iron_demo.db') // "IRON_CAGE_MASTER_KEY='iron-cage-demo-master-key (…)' iron-cage serve --db /tmp/iron_demo.db"
+ * lookAgain('/tmp/iron_demo.db') // "IRON_CAGE_MASTER_KEY='iron-cage-demo-master-key (…)' npx iron-cage serve --db /tmp/iron_demo.db" (through npx)
  */
-export function lookAgain(db: string): string {
-  return `IRON_CAGE_MASTER_KEY=${shellWord(DEMO_MASTER_KEY)} iron-cage serve --db ${shellWord(db)}`;
+export function lookAgain(db: string, self = selfCommand()): string {
+  return `IRON_CAGE_MASTER_KEY=${shellWord(DEMO_MASTER_KEY)} ${printedCommand('serve', { '--db': db }, self)}`;
 }
 
 /** How long the end of the run waits for the budget e-mail still on its way. */

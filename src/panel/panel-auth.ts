@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { generateApiToken, LoginService, loginRoutes, newLoginLink, RENEW_PANEL, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
+import { generateApiToken, LoginService, loginRoutes, newLoginLink, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
 import { ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -78,7 +78,7 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
       }),
   };
   return {
-    publicRoutes: [loginRoutes(login, { store: links, ttlMinutes: d.loginTokenTtlMinutes, renew: RENEW_PANEL })],
+    publicRoutes: [loginRoutes(login, { store: links, ttlMinutes: d.loginTokenTtlMinutes, renew: () => d.tokens.renew })],
     apiRoutes: [userRoutes({ users, tokens: d.tokens, onRemoved: (name) => d.outage.run(() => d.tokenStore.revokeSessionsOf(name)) })],
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { RENEW_PANEL, TokenService } from '../auth/index.js';
+import { RENEW_PANEL, renewCommand, TokenService } from '../auth/index.js';
 import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -121,15 +121,19 @@ export class Panel {
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins, ...(plan.tls ? { tls: plan.tls } : {}) },
       );
+      tokens.renew = renewCommand('panel link', server.url, { '--database': withoutPassword(plan.database) });
       const p = new Panel(config, logger, pg, panel, server, tokens);
       // A link an earlier start printed and nobody used is void.
       await panel.tokenStore.endLinks(new Date());
       // The link opens an admin session: never into a JSON log (pipelines keep and share those), as `start` and `serve`.
       if (config.logFormat === 'json') {
-        logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${server.url}/ (run \`${RENEW_PANEL}\` with this panel's --database for a one-time login link)`);
+        const renew = renewCommand('panel link', server.url, { '--database': withoutPassword(plan.database) }, true);
+        logger.info(
+          `Iron Cage ${VERSION} control panel at ${server.url}/ (database ${where}) · run \`${renew}\` for a one-time login link${hasPassword(plan.database) ? ' (the password in PGPASSWORD)' : ''}`,
+        );
       } else {
         p.startLink = await p.loginLink();
-        logger.info(`Iron Cage ${VERSION} control panel on ${where} · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
+        logger.info(`Iron Cage ${VERSION} control panel at ${server.url}/ (database ${where}) · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
       }
       panel.announce?.();
       return p;
@@ -166,5 +170,25 @@ async function connect(url: string, forMs: number, onError: (err: Error) => void
       if (Date.now() + 500 > until || !/cannot reach PostgreSQL/.test((err as Error).message)) throw err;
       await sleep(500);
     }
+  }
+}
+
+/** A database URL without its password, as a printed command may show it (node-postgres then reads PGPASSWORD). */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
   }
 }

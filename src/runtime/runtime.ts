@@ -1,5 +1,5 @@
 import { basename, extname, resolve } from 'node:path';
-import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, TokenService, type RunToken } from '../auth/index.js';
+import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import type { Config } from '../config/index.js';
 import { newAgentId } from '../core/ids.js';
@@ -76,7 +76,10 @@ export class Runtime {
   /** What the log says about the dashboard at start: the login link, but never into a JSON log (pipelines keep and share those). */
   private announceDashboard(): void {
     const ttl = `${this.config.loginLinkTtlMinutes} min`;
-    if (this.config.logFormat === 'json') return this.logger.info(`Iron Cage ${VERSION} · dashboard ${this.server.url}/ (run \`iron-cage dashboard\` on this machine for a one-time login link)`);
+    if (this.config.logFormat === 'json') {
+      const renew = renewCommand('dashboard', this.server.url, { '--db': this.config.db }, true);
+      return this.logger.info(`Iron Cage ${VERSION} · dashboard ${this.server.url}/ (run \`${renew}\` on this machine for a one-time login link)`);
+    }
     this.startLink = this.loginLink();
     this.logger.info(`Iron Cage ${VERSION} · dashboard ${this.startLink} (one-time login link, ${ttl})`);
   }
@@ -168,6 +171,7 @@ export class Runtime {
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins },
       );
+      tokens.renew = renewCommand('dashboard', server.url, { '--db': config.db });
       const own = await tokens.issueOwn({ role: 'admin', name: 'runtime' });
       rt = new Runtime(config, logger, state, tokens, server, own.token, alerts);
       rt.services = services;

@@ -71,7 +71,14 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.use('/api/*', (c, next) => (bodyLimits.get(c.req.path) ?? defaultLimit)(c, next));
 
   app.get('/api/health', (c) => {
-    const health = { status: 'ok', version: deps.version, uptimeMs: Date.now() - deps.startedAt, ...(deps.mode ? { mode: deps.mode } : {}), ...deps.health?.() };
+    const health = {
+      status: 'ok',
+      version: deps.version,
+      uptimeMs: Date.now() - deps.startedAt,
+      ...(deps.mode ? { mode: deps.mode } : {}),
+      ...(deps.tokens.renew ? { renew: deps.tokens.renew } : {}),
+      ...deps.health?.(),
+    };
     // ?proof=<nonce>: the CLI checks this server holds its database's key before sending a token.
     const nonce = c.req.query('proof');
     if (nonce === undefined) return c.json(health);

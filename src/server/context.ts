@@ -37,6 +37,8 @@ export interface Authenticator {
   proof(nonce: string): string;
   /** Hear of revocations in this process; returns the unsubscribe. */
   onInvalidate(fn: () => void): () => void;
+  /** The command that prints a new login link, as this server was started (GET /api/health says it: the page shows it). */
+  readonly renew?: string;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Request } from 'playwright-core';
 import { count, money, pct } from '../../web/format.js';
 import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
 import { mintLoginLink } from '../../src/auth/index.js';
+import { selfCommand } from '../../src/core/invocation.js';
 import { TokensStore } from '../../src/state/index.js';
 import { withTools } from '../tools/helpers.js';
 
@@ -271,6 +272,8 @@ describe('the dashboard in Chromium, on a live run', () => {
     try {
       await waitState(bad, '[data-testid=auth-error]');
       expect(await textOf(bad, 'auth-error')).toMatch(/opens nothing: token is not valid for this iron-cage[\s\S]*iron-cage dashboard/);
+      // The command it names is this iron-cage's, as it was started: its file and port.
+      expect(await bad.page.getByTestId('renew').innerText()).toBe(`${selfCommand()} dashboard --db ${t.rt.config.db} --port ${new URL(t.rt.url).port}`);
       expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
       // Pasting a one-time login link into the same tab (only the fragment changes: no reload)
       // brings the page up with a session, and takes the link out of the address bar.

@@ -209,8 +209,10 @@ describe('the Budgets panel', () => {
       const why = bad.page.getByTestId('auth-error');
       await why.waitFor({ timeout: 20_000 });
       const text = await why.innerText();
-      expect(text).toContain('this login link is not one this iron-cage made: run `iron-cage panel link` for a new one');
-      expect(text).toMatch(/run iron-cage panel link --database/);
+      // As this panel was started (here: in this process), on its database and its port.
+      const renew = await bad.page.getByTestId('renew').innerText();
+      expect(renew).toMatch(new RegExp(`^(npx )?iron-cage panel link --database postgres://\\S+ --port ${new URL(t.url).port}$`));
+      expect(text).toContain(`this login link is not one this iron-cage made: run \`${renew}\` for a new one`);
       expect(text).not.toContain('iron-cage dashboard');
     } finally {
       await bad.close();

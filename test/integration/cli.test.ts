@@ -246,6 +246,18 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     }
   });
 
+  it('`dashboard` on a file no iron-cage serves is refused (exit 2) and makes none: a link for it would open nothing', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const r = run(['dashboard'], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`dashboard: there is no iron-cage state at ${join(dir, 'iron_state.db')}: give the --db of the running iron-cage`);
+      expect(existsSync(join(dir, 'iron_state.db'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('`serve` starts a server with no agent and shows earlier runs', async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -254,8 +266,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
-      // A JSON log names the dashboard but carries no login: that takes `iron-cage dashboard`.
-      const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/ \(run `iron-cage dashboard`/.exec(out)?.[1], 15_000, 10);
+      // A JSON log names the dashboard but carries no login: that takes `dashboard` on this file, as iron-cage was started.
+      const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\/ \(run `[^`]* dashboard --db /.exec(out)?.[1], 15_000, 10);
       expect(out).not.toContain('#login=');
       expect((await fetch(`${url}/api/health`)).status).toBe(200);
       // How fast it starts is the cold-start benchmark's to say (npm run bench -- coldstart), not a test's.

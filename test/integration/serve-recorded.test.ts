@@ -62,7 +62,7 @@ describe('serve on a recorded state file', () => {
       }
 
       // As the demo says to look again: the key set for that command alone, no config.
-      const cmd = lookAgain(db);
+      const cmd = lookAgain(db, 'iron-cage');
       expect(cmd).toBe(`IRON_CAGE_MASTER_KEY='iron-cage-demo-master-key (a demo: never use it for real secrets)' iron-cage serve --db ${db}`);
       const s = await serve(db, dir, { IRON_CAGE_MASTER_KEY: KEY });
       try {

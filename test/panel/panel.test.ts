@@ -10,7 +10,7 @@ import { TELEMETRY_MAX_BYTES } from '../../src/state/index.js';
 import { CLI, cli } from '../helpers/cli.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { until } from '../helpers/runtime.js';
+import { ROOT, until } from '../helpers/runtime.js';
 
 // The control panel on a real PostgreSQL: its start and refusals (the built CLI), login, runtime
 // tokens, telemetry in (stored, duplicate, out of order, malformed, too large, another runtime's),
@@ -85,39 +85,48 @@ describe('iron-cage panel (the command line)', () => {
     }
   }, 60_000);
 
-  it('with --log-format json logs no login link (it opens an admin session), and names `iron-cage panel link` wherever a new link is needed', async () => {
+  it('with --log-format json logs no login link (it opens an admin session), and names `panel link` as it was started wherever a new link is needed: that command, run as printed, works', async () => {
     const db = await server.createDatabase('jsonlog');
-    const child = spawn(process.execPath, [CLI, 'panel', '--database', db, '--port', '0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Started as `node dist/cli.js` from the checkout, not through npx (which a test runner may have been).
+    const child = spawn(process.execPath, [CLI, 'panel', '--database', db, '--port', '0', '--log-format', 'json'], {
+      cwd: ROOT,
+      env: { ...process.env, npm_command: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.stderr.on('data', (c) => (out += c));
-      const line = await until(() => out.split('\n').find((l) => l.includes('control panel on')), 20_000);
+      const line = await until(() => out.split('\n').find((l) => l.includes('control panel at')), 20_000);
       const { msg } = JSON.parse(line) as { msg: string };
-      expect(msg).toMatch(/dashboard http:\/\/127\.0\.0\.1:\d+\/ \(run `iron-cage panel link` with this panel's --database for a one-time login link\)/);
+      // The panel's own address first, the database's beside it.
+      const started = /control panel at (http:\/\/127\.0\.0\.1:(\d+))\/ \(database 127\.0\.0\.1:\d+\/\w+\) · run `([^`]+)` for a one-time login link$/.exec(msg)!;
+      expect(started, msg).not.toBeNull();
+      const [, base, port, renew] = started as unknown as [string, string, string, string];
+      expect(renew).toBe(`node dist/cli.js panel link --database ${db} --port ${port}`);
       expect(out).not.toContain('#login=');
       // No link was made either: nothing lies unused in the database that the log did not show.
       expect(await count(db, "SELECT count(*) AS n FROM api_tokens WHERE kind = 'link'")).toBe(0);
-      const base = /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(msg)![1]!;
 
-      // The command it names works, and its link is refused a second time with the panel's own advice.
-      const made = await cli(['panel', 'link', '--database', db, '--json']);
-      expect(made.code).toBe(0);
-      const link = /#login=(\S+)/.exec((JSON.parse(made.stdout) as { url: string }).url)![1]!;
+      // The command it names, run as printed, makes a link to this panel (its port, not the default), and that link is refused a second time with the panel's own advice.
+      const made = execFileSync('/bin/sh', ['-c', renew], { cwd: ROOT, encoding: 'utf8' });
+      const printed = /^(http:\/\/127\.0\.0\.1:\d+)\/#login=(\S+)$/m.exec(made)!;
+      expect(printed[1]).toBe(base);
+      const link = printed[2]!;
       const exchange = () => fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
       const opened = await exchange();
       expect(opened.status).toBe(201);
       const { token } = (await opened.json()) as { token: string };
       const again = await exchange();
       expect(again.status).toBe(401);
-      expect(((await again.json()) as { error: { message: string } }).error.message).toBe('this login link has been used already (each works once): run `iron-cage panel link` for a new one');
+      expect(((await again.json()) as { error: { message: string } }).error.message).toBe(`this login link has been used already (each works once): run \`${renew}\` for a new one`);
       // A session that has expired says the same.
       const c = new pg.Client(db);
       await c.connect();
       await c.query("UPDATE api_tokens SET expires_at = '2000-01-01T00:00:00.000Z' WHERE kind = 'session'").finally(() => c.end());
       const who = await fetch(`${base}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
       expect(who.status).toBe(401);
-      expect(((await who.json()) as { error: { message: string } }).error.message).toBe('this dashboard session has expired: run `iron-cage panel link` for a new login link');
+      expect(((await who.json()) as { error: { message: string } }).error.message).toBe(`this dashboard session has expired: run \`${renew}\` for a new login link`);
     } finally {
       child.kill('SIGTERM');
     }

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintLoginLink, openSession, RENEW_RUNTIME } from '../../src/auth/index.js';
+import { selfCommand } from '../../src/core/invocation.js';
 import { TokensStore } from '../../src/state/index.js';
 import { sqliteOf } from '../helpers/db.js';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
@@ -34,15 +35,21 @@ async function stop(p: ChildProcess): Promise<void> {
 
 /** `iron-cage serve` on a file; resolves with its URL, the login link it printed (pretty log) and its whole output so far. */
 async function serve(db: string, format: 'pretty' | 'json' = 'pretty') {
-  const p = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', format], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Started as `node bin/iron-cage.js`, not through npx (which a test runner may have been).
+  const p = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', format], { env: { ...process.env, NO_COLOR: '1', npm_command: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(p);
   let out = '';
   p.stdout!.on('data', (c) => (out += c));
   p.stderr!.on('data', (c) => (out += c));
   const url = await until(() => /dashboard (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)?.[1]);
   const link = format === 'pretty' ? await until(() => /#login=(\S+)/.exec(out)?.[1]) : null;
-  return { p, url, link: link === null ? null : decodeURIComponent(link), out: () => out };
+  // What it says gets a new link, as it was started: our script, from this folder, on its file and port.
+  const renew = `node bin/iron-cage.js dashboard --db ${db} --port ${new URL(url).port}`;
+  return { p, url, link: link === null ? null : decodeURIComponent(link), out: () => out, renew };
 }
+
+/** What an iron-cage started in this process says gets a new link: as this process was started (npx, or the installed command), on its file and port. */
+const renewOf = (rt: TestRuntime['rt']) => `${selfCommand()} dashboard --db ${rt.config.db} --port ${new URL(rt.url).port}`;
 
 const exchange = (url: string, body: unknown) =>
   fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
@@ -81,7 +88,7 @@ describe('the printed dashboard link', () => {
 
     const again = await exchange(s.url, { link: s.link });
     expect(again.status).toBe(401);
-    expect(await messageOf(again)).toBe('this login link has been used already (each works once): run `iron-cage dashboard` for a new one');
+    expect(await messageOf(again)).toBe(`this login link has been used already (each works once): run \`${s.renew}\` for a new one`);
   });
 
   it('opens a session that is listed with the API tokens and ends at once when revoked, its WebSocket too', async () => {
@@ -121,7 +128,7 @@ describe('the printed dashboard link', () => {
     expect(second.link).not.toBe(first.link);
     const old = await exchange(second.url, { link: first.link });
     expect(old.status).toBe(401);
-    expect(await messageOf(old)).toBe('this login link has expired: run `iron-cage dashboard` for a new one');
+    expect(await messageOf(old)).toBe(`this login link has expired: run \`${second.renew}\` for a new one`);
     expect((await exchange(second.url, { link: second.link })).status).toBe(201);
   });
 
@@ -130,11 +137,17 @@ describe('the printed dashboard link', () => {
     const db = join(tmp.dir, 'state.db');
     const s = await serve(db, 'json');
     await until(() => s.out().includes('LLM gateway'));
-    expect(s.out()).toContain('run `iron-cage dashboard` on this machine for a one-time login link');
+    expect(s.out()).toContain(`run \`${s.renew}\` on this machine for a one-time login link`);
     // No login link, API token or JWT anywhere in what the process printed.
     expect(s.out()).not.toMatch(/#login=|#token=|ic_[A-Za-z0-9_-]{20}|eyJ[A-Za-z0-9_-]{10,}\./);
     const token = await dashboardSession(db, s.url);
     expect((await get(s.url, '/api/whoami', token)).status).toBe(200);
+    // The command as printed, run by a shell where it was started: its link opens a session on this server.
+    const printed = /run `([^`]+)` on this machine/.exec(s.out())![1]!;
+    const out = execFileSync('/bin/sh', ['-c', printed], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const link = decodeURIComponent(/^(http:\/\/127\.0\.0\.1:\d+)\/#login=(\S+)$/m.exec(out)![2]!);
+    expect(/^(http:\/\/127\.0\.0\.1:\d+)\//m.exec(out)![1]).toBe(s.url);
+    expect((await exchange(s.url, { link })).status).toBe(201);
   });
 });
 
@@ -155,7 +168,7 @@ describe('POST /api/session', () => {
     const stale = mintLoginLink(store, { ttlMinutes: 15, by: 'cli', now: twentyMinutesAgo });
     const r = await exchange(t.rt.url, { link: stale.link });
     expect(r.status).toBe(401);
-    expect(await messageOf(r)).toBe('this login link has expired: run `iron-cage dashboard` for a new one');
+    expect(await messageOf(r)).toBe(`this login link has expired: run \`${renewOf(t.rt)}\` for a new one`);
 
     // A session opened two minutes ago for one minute.
     const twoMinutesAgo = new Date(Date.now() - 2 * 60_000);
@@ -163,7 +176,7 @@ describe('POST /api/session', () => {
     const session = await openSession(store, fresh.link, { ttlMinutes: 1, address: '127.0.0.1', renew: RENEW_RUNTIME, now: twoMinutesAgo });
     const w = await get(t.rt.url, '/api/whoami', session.token);
     expect(w.status).toBe(401);
-    expect(await messageOf(w)).toBe('this dashboard session has expired: run `iron-cage dashboard` for a new login link');
+    expect(await messageOf(w)).toBe(`this dashboard session has expired: run \`${renewOf(t.rt)}\` for a new login link`);
   });
 
   it('answers malformed bodies with 400 and an unknown link with 401, recording nothing', async () => {
@@ -184,7 +197,7 @@ describe('POST /api/session', () => {
     }
     const unknown = await exchange(t.rt.url, { link: 'ic_not-one-of-ours' });
     expect(unknown.status).toBe(401);
-    expect(await messageOf(unknown)).toBe('this login link is not one this iron-cage made: run `iron-cage dashboard` for a new one');
+    expect(await messageOf(unknown)).toBe(`this login link is not one this iron-cage made: run \`${renewOf(t.rt)}\` for a new one`);
     expect(store.list()).toHaveLength(rows);
   });
 
