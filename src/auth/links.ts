@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { UnauthorizedError } from '../core/errors.js';
+import { newTokenId } from '../core/ids.js';
 import type { NewEvent } from '../core/events.js';
 import type { ApiTokenRow, LinkRefusal, NewApiTokenRow, TokensStore } from '../state/index.js';
 import { generateApiToken, hashApiToken } from './api-tokens.js';
@@ -26,8 +26,6 @@ export interface LoginLink {
   expiresAt: string;
 }
 
-const tokenId = () => `tok_${randomBytes(6).toString('hex')}`;
-
 /** Where links and sessions are kept: TokensStore (SQLite) or PgTokensStore (PostgreSQL, promises). */
 export interface LinkStore {
   byHash(hash: string): ApiTokenRow | null | Promise<ApiTokenRow | null>;
@@ -41,7 +39,7 @@ export interface LinkStore {
 export function newLoginLink(o: { ttlMinutes: number; by: 'runtime' | 'cli' | 'panel'; now?: Date }): { link: LoginLink; row: NewApiTokenRow; event: NewEvent } {
   const now = o.now ?? new Date();
   const { token, hash } = generateApiToken();
-  const id = tokenId();
+  const id = newTokenId();
   const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
   return {
     link: { link: token, id, expiresAt },
@@ -86,7 +84,7 @@ const REFUSED = {
 export async function openSession(store: LinkStore, link: string, o: { ttlMinutes: number; address: string; renew: string; now?: Date }): Promise<LoginResult> {
   const now = o.now ?? new Date();
   const { token, hash } = generateApiToken();
-  const id = tokenId();
+  const id = newTokenId();
   const expiresAt = new Date(now.getTime() + o.ttlMinutes * 60_000).toISOString();
   const linkHash = hashApiToken(link);
   const linkId = (await store.byHash(linkHash))?.id ?? '';

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { agentPrefix } from '../core/ids.js';
+import { newAgentId, newTokenId } from '../core/ids.js';
 import { ValidationError } from '../core/errors.js';
 import type { StateManager, TokensStore } from '../state/index.js';
 import { generateApiToken } from './api-tokens.js';
@@ -26,11 +25,11 @@ export function createApiToken(state: StateManager, store: TokensStore, o: { rol
   if (store.list().some((t) => t.name === name && t.revokedAt === null && t.kind === 'api')) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
   let agentId: string | null = null;
   if (o.role === 'agent') {
-    agentId = `${agentPrefix(name)}-${randomBytes(4).toString('hex')}`;
+    agentId = newAgentId(name);
     state.registerAgent({ id: agentId, name, kind: 'external', script: null, args: [], limitMicros: o.budgetMicros });
   }
   const { token, hash } = generateApiToken();
-  const id = `tok_${randomBytes(6).toString('hex')}`;
+  const id = newTokenId();
   store.add({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
   return { id, name, role: o.role, agentId, token };
 }

@@ -26,6 +26,11 @@ export function newAgentId(scriptOrName: string): string {
   return `${agentPrefix(scriptOrName)}-${randomBytes(4).toString('hex')}`;
 }
 
+/** An API token's row id (every kind: api, session, login link, runtime): `tok_` and 12 hex digits. */
+export function newTokenId(): string {
+  return `tok_${randomBytes(6).toString('hex')}`;
+}
+
 /** `secret-` and 16 hex digits. */
 export function newSecretId(): string {
   return `secret-${randomBytes(8).toString('hex')}`;

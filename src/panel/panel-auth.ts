@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { generateApiToken, LoginService, loginRoutes, newLoginLink, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
 import { ValidationError } from '../core/errors.js';
+import { newTokenId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal, Role } from '../core/roles.js';
 import type { AppEnv } from '../server/index.js';
@@ -54,9 +54,7 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
       const { token, hash } = generateApiToken();
       const now = new Date();
       const expiresAt = new Date(now.getTime() + (o.ttlSeconds ?? d.loginTokenTtlMinutes * 60) * 1000).toISOString();
-      await d.outage.run(() =>
-        d.tokenStore.add({ id: `tok_${randomBytes(6).toString('hex')}`, name: o.name, role: o.role, agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt }),
-      );
+      await d.outage.run(() => d.tokenStore.add({ id: newTokenId(), name: o.name, role: o.role, agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt }));
       return token;
     },
   };
@@ -115,7 +113,7 @@ export async function createMetricsToken(store: Pick<PgTokensStore, 'add' | 'lis
   if ((await store.list()).some((t) => t.name === name && t.revokedAt === null && t.kind === 'api'))
     throw new ValidationError(`name: a token named '${name}' already exists (revoke it first: DELETE /api/tokens/:id)`);
   const { token, hash } = generateApiToken();
-  const id = `tok_${randomBytes(6).toString('hex')}`;
+  const id = newTokenId();
   await store.add({ id, name, role: 'metrics', agentId: null, hash, createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
   return { id, name, role: 'metrics', token };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../core/errors.js';
+import { newTokenId } from '../core/ids.js';
 import { checkScope } from '../domain/secrets/index.js';
 import { hashApiToken } from '../auth/index.js';
 import { RUNTIME_ID, type RuntimesStore, type RuntimeView } from '../state/index.js';
@@ -26,7 +27,7 @@ export async function addRuntime(store: RuntimesStore, o: { id: string; userId: 
   if (!RUNTIME_ID.test(o.id)) throw new ValidationError(`id: a runtime id is 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit (got '${o.id.slice(0, 70)}')`);
   const secrets = checkScope(o.secrets ?? []);
   const token = RUNTIME_TOKEN_PREFIX + randomBytes(32).toString('base64url');
-  const tokenId = `tok_${randomBytes(6).toString('hex')}`;
+  const tokenId = newTokenId();
   const now = new Date();
   const runtime = await store.add({
     id: o.id,
