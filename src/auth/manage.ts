@@ -1,9 +1,9 @@
 import { newAgentId, newTokenId } from '../core/ids.js';
 import { ValidationError } from '../core/errors.js';
-import type { StateManager, TokensStore } from '../state/index.js';
+import type { ApiTokenRow, StateManager, TokensStore } from '../state/index.js';
 import { generateApiToken } from './api-tokens.js';
 import type { Principal, Role } from '../core/roles.js';
-import type { TokenService } from './tokens.js';
+import type { ResolvedApiToken, TokenService } from './tokens.js';
 
 export interface CreatedToken {
   id: string;
@@ -34,12 +34,23 @@ export function createApiToken(state: StateManager, store: TokensStore, o: { rol
   return { id, name, role: o.role, agentId, token };
 }
 
+/**
+ * What an API token's row (SQLite's or the panel's) stands for: its `Principal` (the row id as
+ * the `jti`; a runtime token's runtime), whether it is revoked, its kind and expiry.
+ *
+ * @example
+ *   const row = store.byHash(hash);
+ *   return row ? resolvedApiToken(row) : null;
+ */
+export function resolvedApiToken(row: ApiTokenRow): ResolvedApiToken {
+  const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true, ...(row.runtimeId ? { runtimeId: row.runtimeId } : {}) };
+  return { principal, revoked: row.revokedAt !== null, kind: row.kind, expiresAt: row.expiresAt };
+}
+
 /** Let the token service recognise API tokens by their hash. */
 export function wireApiTokens(tokens: TokenService, store: TokensStore): void {
   tokens.resolveApiToken = (hash) => {
     const row = store.byHash(hash);
-    if (!row) return null;
-    const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true };
-    return { principal, revoked: row.revokedAt !== null, kind: row.kind, expiresAt: row.expiresAt };
+    return row ? resolvedApiToken(row) : null;
   };
 }

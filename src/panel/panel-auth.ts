@@ -1,9 +1,8 @@
-import { generateApiToken, LoginService, loginRoutes, newLoginLink, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
+import { generateApiToken, LoginService, loginRoutes, newLoginLink, resolvedApiToken, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
 import { ValidationError } from '../core/errors.js';
 import { newTokenId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { Principal, Role } from '../core/roles.js';
 import type { AppEnv } from '../server/index.js';
 import type { PgTokensStore, PgUsersStore } from '../state/index.js';
 import type { Outage } from './outage.js';
@@ -41,10 +40,10 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
   d.tokens.resolveApiToken = async (hash) => {
     const row = await d.outage.run(() => d.tokenStore.byHash(hash));
     if (!row) return null;
-    const principal: Principal = { role: row.role as Role, agentId: row.agentId, name: row.name, jti: row.id, apiToken: true, ...(row.runtimeId ? { runtimeId: row.runtimeId } : {}) };
+    const resolved = resolvedApiToken(row);
     // A runtime token is nothing else, whatever its row says; anything else is never a runtime.
-    if ((row.kind === 'runtime') !== (principal.role === 'runtime')) return null;
-    return { principal, revoked: row.revokedAt !== null, kind: row.kind, expiresAt: row.expiresAt };
+    if ((row.kind === 'runtime') !== (resolved.principal.role === 'runtime')) return null;
+    return resolved;
   };
   wireUsers(d.tokens, { byId: (id) => d.outage.run(() => d.users.byId(id)) });
 
