@@ -6,6 +6,7 @@ import type { PanelDb } from './pg.js';
 import { budgetLeases, budgets, runtimes, spendDaily, spendHourly } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
 import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
+import { pgCode } from './db-errors.js';
 
 // A telemetry batch into PostgreSQL, in one transaction: the runtime's row locked (batches of
 // one runtime land one at a time, in order), its sequence checked, each kind inserted with one
@@ -66,8 +67,6 @@ const DAY_MS = 86_400_000;
  */
 const RETRYABLE = new Set(['40001', '40P01', '23503']);
 const ATTEMPTS = 5;
-
-const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
 
 /**
  * `INSERT INTO t (runtime_id, cols) SELECT $runtime, x.… FROM json_to_recordset($rows) AS x(…) ON

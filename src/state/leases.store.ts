@@ -4,6 +4,7 @@ import { budgetState, committed, coverage, sum, windowStart, type BudgetPeriod, 
 import type { PanelDb } from './pg.js';
 import { budgetCoverage, budgetLeases, budgets, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import type { BudgetKey } from './telemetry.js';
+import { pgCode } from './db-errors.js';
 
 // The leases runtimes spend central budgets through (issue 24; the budgets: budgets.store.ts).
 // A runtime spends only out of what the panel granted it; every grant is computed and written in
@@ -22,7 +23,6 @@ export const CONTENDED_RENEW_MS = 400;
 
 const RETRYABLE = new Set(['40001', '40P01']);
 const ATTEMPTS = 8;
-const pgCode = (e: unknown): string | undefined => (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
 
 /** One budget's ask in a lease call (POST /api/leases), each figure in micro-dollars. */
 export interface LeaseAsk {

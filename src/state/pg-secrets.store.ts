@@ -14,8 +14,7 @@ import {
   type VaultMetaRow,
   type VaultStore,
 } from './secrets.store.js';
-
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505' || (e as { cause?: { code?: string } }).cause?.code === '23505';
+import { isUniqueViolation } from './db-errors.js';
 
 /**
  * The control panel's vault rows in PostgreSQL: the rows and rules of SecretsStore (SQLite), each

@@ -3,8 +3,8 @@ import { ConflictError } from '../core/errors.js';
 import type { PanelDb } from './pg.js';
 import { users } from './schema-pg.js';
 import type { UserRow, UserView } from './users.store.js';
+import { isUniqueViolation } from './db-errors.js';
 
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505' || (e as { cause?: { code?: string } }).cause?.code === '23505';
 const view = ({ passwordHash: _h, ...u }: UserRow): UserView => u;
 
 /**

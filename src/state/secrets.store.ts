@@ -3,6 +3,7 @@ import { ConflictError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { secretAuditLog, secrets, vaultMeta, type SecretAuditRow, type SecretRow } from './schema.js';
+import { isUniqueViolation } from './db-errors.js';
 
 export type { SecretRow, SecretAuditRow };
 
@@ -65,8 +66,6 @@ export function staleRefusal(prev: Pick<SecretRow, 'name' | 'updatedAt'>, expect
 }
 
 export const duplicateSecret = (name: string, environment: string) => new ConflictError(`a secret named ${name} already exists in environment ${environment}`);
-
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 
 /**
  * The vault's rows: sealed secrets, their append-only audit log and the check value. Every

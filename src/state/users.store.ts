@@ -2,6 +2,7 @@ import { and, asc, eq, isNull } from 'drizzle-orm';
 import { ConflictError } from '../core/errors.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { users, type UserRow } from './schema.js';
+import { isUniqueViolation } from './db-errors.js';
 
 export type { UserRow };
 export type UserRole = 'admin' | 'viewer';
@@ -9,7 +10,6 @@ export type UserRole = 'admin' | 'viewer';
 /** A user as anyone but the password check sees it: never the hash. */
 export type UserView = Omit<UserRow, 'passwordHash'>;
 
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 const view = ({ passwordHash: _h, ...u }: UserRow): UserView => u;
 
 /** Named dashboard users. Every change goes through the one writer with its event. */
