@@ -1,23 +1,10 @@
 import type { Principal } from '../core/roles.js';
 import type { FeedSource } from '../server/index.js';
-import type { Ingested } from '../state/index.js';
+import { fleetEvent, type FleetEvent, type Ingested } from '../state/index.js';
 
 // The panel's `/ws`: what landed, pushed to the people watching (admins and viewers; agent and
 // runtime tokens never reach it on a panel). No snapshot beyond a hello: the page reads the
 // fleet over REST and keeps it current from these frames.
-
-/** One event of a landed batch as the page gets it. */
-export interface PanelFeedEvent {
-  runtime: string;
-  seq: number;
-  ts: string;
-  agentId: string | null;
-  type: string;
-  severity: string;
-  message: string;
-  /** The event's data, parsed (it travels as JSON text). */
-  data: unknown;
-}
 
 /** What happened to a central budget: an admin's change, a lease reclaimed, a threshold crossed (each said once). */
 /** `leased`: a runtime's lease call changed what it holds or waits for (at most one such frame a second per budget). */
@@ -45,16 +32,8 @@ const isBudget = (i: PanelFeedItem): i is PanelBudgetFrame => (i as { kind?: str
 export type PanelFrame =
   | PanelBudgetFrame
   | { kind: 'hello'; mode: 'panel' }
-  | { kind: 'batch'; runtime: string; seq: number; events: PanelFeedEvent[]; stored: Ingested['ack']['stored'] }
+  | { kind: 'batch'; runtime: string; seq: number; events: FleetEvent[]; stored: Ingested['ack']['stored'] }
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number };
-
-const parse = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
 
 /**
  * Landed batches and budget changes as a FeedSource: `push` after each commit; a batch becomes a
@@ -87,9 +66,7 @@ export class PanelFeed implements FeedSource<PanelFeedItem> {
         out.push(Buffer.from(JSON.stringify(i satisfies PanelFrame)));
         continue;
       }
-      const events = i.events.map(
-        (e): PanelFeedEvent => ({ runtime: e.runtime, seq: e.seq, ts: e.ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: parse(e.data) }),
-      );
+      const events = i.events.map((e) => fleetEvent(e.runtime, e));
       out.push(Buffer.from(JSON.stringify({ kind: 'batch', runtime: i.ack.runtime, seq: i.ack.seq, events, stored: i.ack.stored } satisfies PanelFrame)));
       out.push(Buffer.from(JSON.stringify({ kind: 'runtime', runtime: i.runtime.id, lastSeenAt: i.runtime.lastSeenAt, behind: i.runtime.behind } satisfies PanelFrame)));
     }

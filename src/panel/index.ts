@@ -5,7 +5,7 @@ export { PanelMetrics, PANEL_LABEL_CAPS, type BatchOutcome, type PanelMetricSour
 export { addRuntime, RUNTIME_TOKEN_PREFIX, type AddedRuntime } from './runtimes.js';
 export { Outage, isConnectionError, OUTAGE_RETRY_AFTER_S } from './outage.js';
 export { TELEMETRY_PATHS } from './telemetry.routes.js';
-export type { PanelFeedEvent, PanelFrame } from './feed.js';
+export type { PanelFrame } from './feed.js';
 export { fleetRoutes, type FleetAgentsResponse, type FleetResponse } from './fleet.routes.js';
 export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSpend, FleetSpendRow, SpendBy, SpendWindow } from './fleet.routes.js';
 export { budgetRoutes, describe as describeBudget, LEASE_PATHS, type BudgetsResponse, type BudgetView, type LeaseAnswer, type LeaseGrant, type LeaseView } from './budgets.routes.js';

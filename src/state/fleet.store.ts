@@ -121,6 +121,7 @@ export interface FleetCall {
   error: string | null;
 }
 
+/** One event of a runtime as the panel shows it: in an agent's detail, and in a landed batch's frame on the panel's `/ws`. */
 export interface FleetEvent {
   runtime: string;
   seq: number;
@@ -129,7 +130,13 @@ export interface FleetEvent {
   type: string;
   severity: string;
   message: string;
+  /** The event's data, parsed (it travels and is kept as JSON text; text that is not JSON stays as it is). */
   data: Record<string, unknown>;
+}
+
+/** An event as stored or as a batch brings it, for the page. */
+export function fleetEvent(runtime: string, e: { seq: number; ts: string; agentId: string | null; type: string; severity: string; message: string; data: string }): FleetEvent {
+  return { runtime, seq: e.seq, ts: e.ts, agentId: e.agentId, type: e.type, severity: e.severity, message: e.message, data: parseJson(e.data) as Record<string, unknown> };
 }
 
 export interface FleetToolCall {
@@ -444,16 +451,7 @@ export class FleetStore {
       agent,
       runtime: rts[0] ?? null,
       calls,
-      events: evs.map((e) => ({
-        runtime: e.runtimeId,
-        seq: e.seq,
-        ts: e.ts,
-        agentId: e.agentId,
-        type: e.type,
-        severity: e.severity,
-        message: e.message,
-        data: parseJson(e.data) as Record<string, unknown>,
-      })),
+      events: evs.map((e) => fleetEvent(e.runtimeId, e)),
       toolCalls: tools,
       breakers: brks.map((b) => ({ service: b.service, snapshot: parseJson(b.snapshot), updatedAt: b.updatedAt })),
     };

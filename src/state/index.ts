@@ -83,6 +83,7 @@ export {
   type FleetAgentDetail,
   type FleetBreaker,
   type FleetCall,
+  fleetEvent,
   type FleetEvent,
   type FleetOverview,
   type FleetRuntime,
