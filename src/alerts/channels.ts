@@ -1,4 +1,6 @@
 import { emailBudgetAlert, emailRunwayAlert, slackBudgetAlert, slackRunwayAlert, type BudgetAlert, type RunwayAlert, type EmailMessage, type SlackMessage } from '../domain/budget/index.js';
+import type { Readable } from 'node:stream';
+import { type CapRules, readCapped } from '../core/body.js';
 import { ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RetryPolicy } from '../domain/reliability/index.js';
@@ -150,17 +152,14 @@ export function transientSmtpError(error: unknown): boolean {
   return !(typeof code === 'string' && PERMANENT_SMTP_CODES.has(code));
 }
 
-export async function readSome(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  let text = '';
-  for await (const chunk of body) {
-    text += chunk.toString('utf8');
-    if (text.length >= MAX_ERROR_BODY) {
-      body.destroy();
-      break;
-    }
-  }
-  return text.slice(0, MAX_ERROR_BODY).trim();
+/** The start of a webhook's error reply, as its reason: the rest is never read (the stream is destroyed). */
+export async function readSome(body: Readable): Promise<string> {
+  // A UTF-8 character is at most 4 bytes: this many hold the first MAX_ERROR_BODY characters.
+  const head = await readCapped(body, 4 * MAX_ERROR_BODY, ERROR_BODY);
+  return head.toString('utf8').slice(0, MAX_ERROR_BODY).trim();
 }
+
+const ERROR_BODY: CapRules = { tooLarge: null };
 
 export function safeDecode(s: string): string {
   try {

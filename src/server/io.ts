@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
+import { type CapRules, readCapped } from '../core/body.js';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.js';
 
 // Plain Node body reading and JSON writing for the hot paths (the LLM gateway, the tool proxy),
@@ -39,34 +40,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(length);
   if (declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
   if (declared === 0 || (length === undefined && req.headers['transfer-encoding'] === undefined)) return Promise.resolve(EMPTY);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeListener('data', onData);
-        // Stop reading: the 413 goes out now and the connection closes behind it.
-        req.pause();
-        reject(new PayloadTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    // A client that hangs up mid-body sends no 'end': Node reports an 'aborted' error, or only
-    // 'close'. Either way the caller must not wait forever.
-    const aborted = () => reject(new BodyReadError('the client closed the connection before the body ended', 'client_aborted'));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNRESET') aborted();
-      else reject(new BodyReadError(`could not read the request body: ${e.message}`, 'bad_body'));
-    });
-    req.on('close', () => {
-      if (!req.complete) aborted();
-    });
-  });
+  return readCapped(req, limit, REQUEST_BODY);
 }
+
+const clientAborted = () => new BodyReadError('the client closed the connection before the body ended', 'client_aborted');
+
+/** How a request's body is read: its 413 goes out with the rest unread, then the connection closes. */
+const REQUEST_BODY: CapRules<IncomingMessage> = {
+  tooLarge: (limit) => new PayloadTooLargeError(limit),
+  past: 'pause',
+  // A client that hangs up mid-body sends no 'end': Node reports an 'aborted' error, or only
+  // 'close'. Either way the caller must not wait forever.
+  failed: (e) => (e.code === 'ECONNRESET' ? clientAborted() : new BodyReadError(`could not read the request body: ${e.message}`, 'bad_body')),
+  closed: (req) => (req.complete ? null : clientAborted()),
+};
 
 /** Bodies read ahead of their handler, each taken by the `readBody` that comes for it. */
 const ahead = new WeakMap<IncomingMessage, Promise<Buffer>>();
@@ -92,16 +79,11 @@ export function readBodyAhead(req: IncomingMessage, limit: number): Promise<Buff
  * Collect a readable whole (an upstream's JSON answer), capped so a runaway upstream cannot
  * exhaust memory: past `limit` bytes it throws `PayloadTooLargeError`.
  */
-export async function collect(body: NodeJS.ReadableStream, limit = 64 * 1024 * 1024): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    chunks.push(c);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+export function collect(body: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  return readCapped(body, limit, COLLECTED);
 }
+
+const COLLECTED: CapRules = { tooLarge: (limit) => new PayloadTooLargeError(limit) };
 
 /**
  * Answer with JSON: `body` is serialized unless it already is a string or a buffer. Returns the

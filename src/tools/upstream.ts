@@ -1,3 +1,4 @@
+import { CappedBytes } from '../core/body.js';
 import { type Undici, undici } from '../core/on-first-use.js';
 import type { FaultKind } from '../domain/reliability/index.js';
 import { decodeBody, type DecodedBody } from '../server/index.js';
@@ -109,8 +110,7 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
     let done = false;
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const answer = new CappedBytes(limit);
 
     const finish = (error: Error | null, value?: UpstreamResponse): void => {
       if (done) return;
@@ -141,20 +141,15 @@ export function callUpstream(c: UpstreamCall): Promise<UpstreamResponse> {
         headers = responseHeaders as Record<string, string | string[] | undefined>;
       },
       onResponseData(ctl, chunk) {
-        size += chunk.length;
-        if (size > limit) {
-          const error = new ResponseTooLargeError(limit);
-          stopped ??= error;
-          ctl.abort(error);
-          finish(error);
-          return;
-        }
-        chunks.push(chunk);
+        if (answer.add(chunk)) return;
+        const error = new ResponseTooLargeError(limit);
+        stopped ??= error;
+        ctl.abort(error);
+        finish(error);
       },
       onResponseEnd() {
         try {
-          const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-          const { body, decoded, unreadable } = decodeOrTooLarge(raw, headers, limit);
+          const { body, decoded, unreadable } = decodeOrTooLarge(answer.bytes(), headers, limit);
           finish(null, { status, headers, body, decoded, unreadable, upstreamMs: performance.now() - started, fault: false });
         } catch (error) {
           finish(error as Error);
