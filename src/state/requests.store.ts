@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
@@ -8,11 +8,34 @@ import type { Tx } from './writer.js';
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */
 export type LlmRequestInput = Omit<LlmRequestRow, 'id' | 'ts' | 'step' | 'chain'> & { ts?: string; step?: number | null; chain?: string | null };
 
+/**
+ * What a call's row is written with: every column of llm_requests but the id, named as schema.ts
+ * declares them (so `LlmRequestInput`, the row `requestRow` builds, is bound as it is, by position).
+ */
+const ROW_COLUMNS = Object.keys(getTableColumns(llmRequests)).filter((k) => k !== 'id');
+
+/** What the store fills in where a row does not say: when it is written, no step, no chain. */
+const ROW_DEFAULTS = { ts: () => new Date().toISOString(), step: () => null, chain: () => null };
+
+/** The columns that close a `pending` row: how the call ended. */
+const END_COLUMNS = [
+  'status',
+  'httpStatus',
+  'promptTokens',
+  'completionTokens',
+  'costMicros',
+  'usageSource',
+  'latencyMs',
+  'firstByteMs',
+  'redactions',
+  'error',
+  'model',
+  'attempts',
+  'budgets',
+] as const;
+
 /** What closes a `pending` row: how the call ended. */
-export type LlmRequestEnd = Pick<
-  LlmRequestRow,
-  'status' | 'httpStatus' | 'promptTokens' | 'completionTokens' | 'costMicros' | 'usageSource' | 'latencyMs' | 'firstByteMs' | 'redactions' | 'error' | 'model' | 'attempts' | 'budgets'
->;
+export type LlmRequestEnd = Pick<LlmRequestRow, (typeof END_COLUMNS)[number]>;
 
 /** An agent's ledger summed per provider, model and status (over all its calls). */
 export type LedgerGroup = Omit<LlmTotalsRow, 'agentId'>;
@@ -67,48 +90,13 @@ export class RequestsStore {
       this.db.sqlite,
       this.db.orm
         .insert(t)
-        .values({
-          ts: p('ts'),
-          agentId: p('agentId'),
-          endpoint: p('endpoint'),
-          provider: p('provider'),
-          model: p('model'),
-          stream: p('stream'),
-          status: p('status'),
-          httpStatus: p('httpStatus'),
-          promptTokens: p('promptTokens'),
-          completionTokens: p('completionTokens'),
-          costMicros: p('costMicros'),
-          reservedMicros: p('reservedMicros'),
-          usageSource: p('usageSource'),
-          latencyMs: p('latencyMs'),
-          firstByteMs: p('firstByteMs'),
-          redactions: p('redactions'),
-          error: p('error'),
-          attempts: p('attempts'),
-          budgets: p('budgets'),
-          step: p('step'),
-          chain: p('chain'),
-        })
+        .values(Object.fromEntries(ROW_COLUMNS.map((k) => [k, p(k)])) as unknown as typeof t.$inferInsert)
         .toSQL(),
+      ROW_DEFAULTS,
     );
     this.finishRow = this.db.orm
       .update(t)
-      .set({
-        status: v('status'),
-        httpStatus: v('httpStatus'),
-        promptTokens: v('promptTokens'),
-        completionTokens: v('completionTokens'),
-        costMicros: v('costMicros'),
-        usageSource: v('usageSource'),
-        latencyMs: v('latencyMs'),
-        firstByteMs: v('firstByteMs'),
-        redactions: v('redactions'),
-        error: v('error'),
-        model: v('model'),
-        attempts: v('attempts'),
-        budgets: v('budgets'),
-      })
+      .set(Object.fromEntries(END_COLUMNS.map((k) => [k, v(k)])) as Record<(typeof END_COLUMNS)[number], SQL>)
       // Only a row still pending: one statement closes it, or changes nothing (then `finish` says why).
       .where(and(eq(t.id, p('id')), PENDING))
       .prepare();
@@ -198,30 +186,7 @@ export class RequestsStore {
    * llm_totals and llm_running alone (the chain-less part is its total less the chains).
    */
   insert(_tx: Tx, row: LlmRequestInput): number {
-    const r = this.insertRow({
-      ts: row.ts ?? new Date().toISOString(),
-      agentId: row.agentId,
-      endpoint: row.endpoint,
-      provider: row.provider,
-      model: row.model,
-      stream: row.stream ? 1 : 0,
-      status: row.status,
-      httpStatus: row.httpStatus,
-      promptTokens: row.promptTokens,
-      completionTokens: row.completionTokens,
-      costMicros: row.costMicros,
-      reservedMicros: row.reservedMicros,
-      usageSource: row.usageSource,
-      latencyMs: row.latencyMs,
-      firstByteMs: row.firstByteMs,
-      redactions: row.redactions,
-      error: row.error,
-      attempts: row.attempts,
-      budgets: row.budgets,
-      step: row.step ?? null,
-      chain: row.chain ?? null,
-    });
-    return Number(r.lastInsertRowid);
+    return Number(this.insertRow(row).lastInsertRowid);
   }
 
   /**
