@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import { type CapRules, readCapped } from '../core/body.js';
 import { AnswerReading, answerRead, type Call, type Reading } from './call.js';
 import { answerMeta } from './wire/answer-meta.js';
 import { scrubberOf } from './credentials.js';
@@ -79,6 +79,8 @@ function vectorsUsage(raw: Buffer): { usage: unknown } {
 
 /** The most a whole answer may be, decoded: a provider's answers are far smaller; a larger one is refused, not read. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** A whole answer past the limit is not read on; one destroyed before its end is lost (`Premature close`). */
+const WHOLE_ANSWER: CapRules = { tooLarge: (limit) => Object.assign(new Error(`answer larger than ${limit} bytes`), { code: 'ERR_BUFFER_TOO_LARGE' }) };
 
 /**
  * A whole answer (what the provider sent as one body, whatever the agent asked): read to its
@@ -95,7 +97,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
   let raw: Buffer;
   let echoed = 0;
   try {
-    const read = decodeBody(await readWhole(up.body, MAX_ANSWER_BYTES), up.headers, MAX_ANSWER_BYTES);
+    const read = decodeBody(await readCapped(up.body, MAX_ANSWER_BYTES, WHOLE_ANSWER), up.headers, MAX_ANSWER_BYTES);
     if (read.unreadable !== null) return await refuseUnreadable(d, call, up, res, read.unreadable);
     // The provider's own credentials out first, whatever the PII policy: an answer echoing them is neither delivered nor recorded with them.
     ({ body: raw, found: echoed } = scrub.buffer(read.body));
@@ -184,7 +186,7 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
  */
 export async function deliverStream(d: DeliverDeps, call: Call, up: UpstreamResponse, res: ServerResponse, clientSignal: AbortSignal): Promise<void> {
   const decoded = decodeStream(up.body, up.headers);
-  if ('unreadable' in decoded) {
+  if (decoded.unreadable !== null) {
     discard(up.body);
     return refuseUnreadable(d, call, up, res, decoded.unreadable);
   }
@@ -227,32 +229,6 @@ async function refuseUnreadable(d: DeliverDeps, call: Call, up: UpstreamResponse
     error: `answer in a content coding iron-cage cannot read: ${coding}`,
   });
   throw new GatewayError('upstream', `The upstream provider ${call.target.provider.name} answered in a content coding iron-cage cannot read (${coding}), so it was not passed on.`);
-}
-
-/**
- * An upstream answer's body, whole, up to `limit` bytes. Events and one promise, not
- * `for await` (an async iterator and a promise per chunk): this is on every non-streamed call.
- */
-function readWhole(body: Readable, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let ended = false;
-    body.on('data', (c: Buffer) => {
-      chunks.push(c);
-      size += c.length;
-      if (size > limit) body.destroy(Object.assign(new Error(`answer larger than ${limit} bytes`), { code: 'ERR_BUFFER_TOO_LARGE' }));
-    });
-    body.once('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    body.once('error', reject);
-    // Destroyed without an end or an error of its own (what `for await` reports the same way).
-    body.once('close', () => {
-      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    });
-  });
 }
 
 /** A redacted answer of a shape no wire knows (valid JSON, redacted string by string) with every `logprobs` member emptied. */

@@ -179,10 +179,14 @@ function contentCodings(headers: Record<string, string | string[] | undefined>):
 }
 
 /** A body as it was sent, decoded: `unreadable` names a content coding that could not be undone (the body is then as it came). */
-export interface DecodedBody {
-  body: Buffer;
-  decoded: boolean;
+/** A body with its content codings undone (`decodeBody`, `decodeStream`), or as it came with the one that cannot be undone named in `unreadable`. */
+export interface Decoded<B> {
+  body: B;
   unreadable: string | null;
+}
+
+export interface DecodedBody extends Decoded<Buffer> {
+  decoded: boolean;
 }
 
 /**
@@ -232,18 +236,19 @@ const UNDO_STREAM: Record<string, Decoder> = {
 };
 
 /**
- * `decodeBody` for a body read as it flows (an event stream): the codings undone on the way, or
- * the one that cannot be undone, named. A decoding error ends the returned stream with it.
+ * `decodeBody` for a body read as it flows (an event stream), in the same shape: the codings
+ * undone on the way, or the body as it came and the coding that cannot be undone, named. A
+ * decoding error ends the returned stream with it.
  *
  * @example
  *   const d = decodeStream(up.body, up.headers);
- *   if ('unreadable' in d) refuse(d.unreadable); else relay(d.body);
+ *   if (d.unreadable !== null) refuse(d.unreadable); else relay(d.body);
  */
-export function decodeStream(body: Readable, headers: Record<string, string | string[] | undefined>): { body: Readable } | { unreadable: string } {
+export function decodeStream(body: Readable, headers: Record<string, string | string[] | undefined>): Decoded<Readable> {
   const codings = contentCodings(headers);
-  if (codings.length === 0) return { body };
+  if (codings.length === 0) return { body, unreadable: null };
   const unknown = codings.find((c) => UNDO_STREAM[c] === undefined);
-  if (unknown !== undefined) return { unreadable: unknown };
+  if (unknown !== undefined) return { body, unreadable: unknown };
   const stages = codings.map((c) => UNDO_STREAM[c]!());
-  return { body: pipeline([body, ...stages] as unknown as [Readable, NodeJS.ReadWriteStream], () => {}) as unknown as Readable };
+  return { body: pipeline([body, ...stages] as unknown as [Readable, NodeJS.ReadWriteStream], () => {}) as unknown as Readable, unreadable: null };
 }
