@@ -132,6 +132,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     loginTokenTtlMinutes: 'login_token_ttl_minutes',
     agentTokenTtlHours: 'agent_token_ttl_hours',
     tools: 'tools',
+    mcp: 'mcp',
     faults: 'faults',
     allowFaults: 'allow_faults',
     environment: 'environment',

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { usdInput } from '../core/validation.js';
 import type { FaultConfig } from '../domain/reliability/index.js';
+import { mcpSchema, type McpServerConfig } from './mcp.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
@@ -67,6 +68,7 @@ export const fileSchema = z.strictObject({
   login_token_ttl_minutes: posInt.max(7 * 24 * 60, 'must be at most 10080 (a week)').optional(),
   agent_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   tools: toolsSchema.optional(),
+  mcp: mcpSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
   secrets: z.strictObject({ expose_provider_keys: z.boolean().optional(), restart_on_rotation: z.boolean().optional() }).optional(),
@@ -109,6 +111,8 @@ export interface Config {
   agentTokenTtlHours: number;
   /** Upstreams of the tool egress proxy (/tools/<service>/…), by service name. */
   tools: Record<string, ToolServiceConfig>;
+  /** MCP servers the agent reaches through the cage (/mcp/<server>), by name (`mcp.servers`). */
+  mcp: Record<string, McpServerConfig>;
   /** Fault plans from the config file (demos, tests); off unless listed. */
   faults: FaultConfig[];
   /** Lets fault injection be used on a non-loopback bind. */
@@ -165,6 +169,7 @@ export const DEFAULTS: Config = {
   loginTokenTtlMinutes: 480,
   agentTokenTtlHours: 24,
   tools: {},
+  mcp: {},
   faults: [],
   allowFaults: false,
   environment: 'development',

@@ -71,8 +71,25 @@ export interface EventData {
   };
   /** A sandboxed agent's connection through the cage's egress proxy (`sandbox.network.allow`), carried or refused, said when it ended. */
   'sandbox.egress': { host: string; port: number; allowed: boolean; rule: string | null; method: string; bytesUp: number; bytesDown: number; durationMs: number; refused: string | null };
-  /** The tool proxy refused an agent's call to a service or a path it may not reach: an unauthorized action. */
-  'tool.refused': { service: string | null; reason: 'unknown_service' | 'invalid_path'; status: number };
+  /** The tool proxy refused an agent's call to a service or a path it may not reach, or an MCP tool its server's rules do not allow: an unauthorized action. */
+  'tool.refused': { service: string | null; reason: 'unknown_service' | 'invalid_path' | 'mcp_not_allowed'; status: number };
+  /**
+   * An agent's MCP tools/call through the cage (src/mcp): which server and tool, how it ended
+   * (`ok`, `error`: the server failed or was unreachable, `refused`: the cage did not send it),
+   * the tool's own `isError`, sizes, time, PII findings and what it cost.
+   */
+  'mcp.call': {
+    server: string;
+    tool: string;
+    status: 'ok' | 'error' | 'refused';
+    reason: string;
+    isError: boolean;
+    durationMs: number;
+    argsBytes: number;
+    resultBytes: number;
+    redactions: number;
+    costUsd: number;
+  };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
   'fault.removed': { ids: string[]; requestedBy: string };
   'llm.request': {

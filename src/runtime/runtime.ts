@@ -15,6 +15,7 @@ import { gatewayService } from '../gateway/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
+import { mcpService } from '../mcp/index.js';
 import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
@@ -135,6 +136,7 @@ export class Runtime {
         gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
         budget,
         toolsService({ ...platform, pii, breakers, observer, gate }),
+        mcpService({ ...platform, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
         vault,
         observability.service,
         watch.service,

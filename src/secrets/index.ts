@@ -4,6 +4,6 @@
 export { VaultService, rekey, type RuntimeRead, type SecretView, type VaultStatus } from './vault.js';
 export { refusal, type SecretAction } from './rbac.js';
 export { type SecretList, vaultRoutes } from './secrets.routes.js';
-export { SecretRefs, secretRef } from './refs.js';
+export { CREDENTIAL_NAME, fillRefs, refUnavailable, SecretRefs, secretRef, wantRefs } from './refs.js';
 
 export { announceVault, secretsService } from './secrets.service.js';

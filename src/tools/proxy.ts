@@ -1,11 +1,11 @@
 import { faultsPermitted } from '../config/index.js';
-import { ConfigError, IronCageError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { CacheLookup, FallbackReason, Tier } from '../domain/reliability/index.js';
 import type { Authenticator, SecretRefsLike } from '../server/index.js';
 import type { Config } from '../config/index.js';
-import { SECRET_TEMPLATE_RE, type RefSource } from '../domain/secrets/index.js';
+import { CREDENTIAL_NAME, fillRefs, refUnavailable, wantRefs } from '../secrets/index.js';
 import { seconds, type BreakerRegistry } from '../reliability/index.js';
 import { ToolsStore, type StateManager, type ToolCallInput } from '../state/index.js';
 import { ToolEntry } from './entry.js';
@@ -38,9 +38,6 @@ export interface ToolsOptions {
   redactHeaders?: HeaderRedactor;
 }
 
-/** Configured headers whose value is a credential even when written in the config rather than taken from the vault. */
-const CREDENTIAL_HEADER = /auth|token|key|secret|passw|cookie|session|signature|credential/i;
-
 /**
  * The tool egress proxy's state: one ToolEntry per configured service, the fault plans, and
  * the bookkeeping that turns calls into rows and fallbacks into events. The services' breakers
@@ -65,8 +62,7 @@ export class ToolProxy {
     const { config } = ctx;
     this.secrets = ctx.secrets;
     this.piiOptions = ctx.pii?.options;
-    for (const svc of Object.values(config.tools))
-      for (const v of Object.values(svc.headers)) for (const m of v.matchAll(SECRET_TEMPLATE_RE)) ctx.secrets?.want({ source: m[1] as RefSource, name: m[2]! });
+    for (const svc of Object.values(config.tools)) wantRefs(Object.values(svc.headers), ctx.secrets);
     this.state = ctx.state;
     this.logger = ctx.logger;
     this.store = new ToolsStore(ctx.state);
@@ -172,26 +168,13 @@ export class ToolProxy {
     for (const [name, value] of Object.entries(h)) {
       if (!value.includes('${secret:') && !value.includes('${panel:')) {
         // A credential written in the config is one iron-cage sends too.
-        if (CREDENTIAL_HEADER.test(name)) injected.push(value);
+        if (CREDENTIAL_NAME.test(name)) injected.push(value);
         continue;
       }
       out ??= { ...h };
-      out[name] = value.replace(SECRET_TEMPLATE_RE, (_m, source: RefSource, ref: string) => {
-        const v = this.secrets?.get({ source, name: ref }) ?? null;
-        if (v === null)
-          throw new IronCageError(
-            'secret_unavailable',
-            503,
-            source === 'panel'
-              ? `tools.${entry.name}.headers.${name} needs panel:${ref}, which is not available (removed from the control panel, or out of this runtime's scope)`
-              : `tools.${entry.name}.headers.${name} needs secret:${ref}, which is not available (vault locked, or no such secret in this run's environment)`,
-            // Only an operator mends it (unlock the vault, add the secret): a client retrying at once changes nothing.
-            { retry: false },
-          );
-        injected.push(v);
-        return v;
-      });
-      injected.push(out[name]);
+      const f = fillRefs(value, this.secrets, (ref) => refUnavailable(`tools.${entry.name}.headers.${name}`, ref));
+      out[name] = f.value;
+      injected.push(...f.filled, f.value);
     }
     return { headers: out ?? h, injected };
   }

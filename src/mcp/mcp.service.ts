@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { McpServerConfig } from '../config/index.js';
+import { IronCageError, MissingTokenError } from '../core/errors.js';
+import type { CircuitBreaker } from '../domain/reliability/index.js';
+import { wantRefs } from '../secrets/index.js';
+import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
+import { ToolsStore } from '../state/index.js';
+import { SessionEvents } from './events.js';
+import { McpRecorder } from './record.js';
+import { mcpSdk } from './sdk.js';
+import { McpSession, type Scan, serverBreaker } from './session.js';
+
+// The cage's MCP endpoints: `/mcp/<server>` for each configured server, the current streamable
+// HTTP transport (POST, GET for the server's stream, DELETE to end a session, Mcp-Session-Id,
+// resumption with Last-Event-ID). The agent connects its usual MCP client there with its own
+// token; the cage holds one session with the real server per agent session.
+
+export const MCP_PREFIX = '/mcp/';
+/** The most an MCP request body may be: far above any tools/call's arguments. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** A session nobody used for this long is ended (its real server's session too). */
+const IDLE_MS = 15 * 60_000;
+/** Sessions an agent may hold open with one server, and in all: each may be a process the cage launched. */
+const MAX_SESSIONS_PER_AGENT = 8;
+const MAX_SESSIONS = 128;
+
+interface Entry {
+  session: McpSession;
+  agentId: string;
+  server: string;
+  lastUsed: number;
+}
+
+/** A JSON-RPC error as an MCP client reads one from an HTTP answer that carries no result. */
+function rpcError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> {
+  scan: Scan;
+}
+
+class McpGateway {
+  private readonly sessions = new Map<string, Entry>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly recorder: McpRecorder;
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly d: McpDeps) {
+    const servers = d.config.mcp;
+    for (const s of Object.values(servers)) {
+      wantRefs(s.target.kind === 'http' ? Object.values(s.target.headers) : Object.values(s.target.env), d.secrets);
+      this.breakers.set(s.name, serverBreaker(s));
+    }
+    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), servers, d.logger);
+    this.sweep = setInterval(() => this.closeIdle(), 60_000);
+    this.sweep.unref();
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.serve(req, res).catch((err: unknown) => {
+      if (err instanceof IronCageError) return rpcError(res, err.status, -32000, err.message);
+      this.d.logger.error({ err }, 'mcp: request failed');
+      rpcError(res, 500, -32603, 'internal error');
+    });
+  };
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?', 1)[0]!;
+    const name = decodeURIComponent(path.slice(MCP_PREFIX.length).replace(/\/$/, ''));
+    const server: McpServerConfig | undefined = Object.hasOwn(this.d.config.mcp, name) ? this.d.config.mcp[name] : undefined;
+    const agentId = await this.agentOf(req, res);
+    if (agentId === null) return;
+    if (!server) {
+      const names = Object.keys(this.d.config.mcp);
+      return rpcError(res, 404, -32601, `no MCP server '${name}' is configured${names.length > 0 ? ` (configured: ${names.join(', ')}, at ${MCP_PREFIX}<name>)` : ' (mcp.servers in the config)'}`);
+    }
+    if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE')
+      return rpcError(res, 405, -32000, `${req.method} is not part of MCP's streamable HTTP transport: POST, GET or DELETE`, { allow: 'POST, GET, DELETE' });
+    let body: unknown;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, MAX_BODY_BYTES);
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return rpcError(res, 400, -32700, 'Parse error: the body must be a JSON-RPC message (or a batch of them) as JSON');
+      }
+    }
+    const id = req.headers['mcp-session-id'];
+    if (typeof id === 'string') {
+      const e = this.sessions.get(id);
+      // Another agent's session is as unknown as an ended one: the client starts a new one.
+      if (!e || e.agentId !== agentId || e.server !== server.name) return rpcError(res, 404, -32001, 'Session not found: it ended or was never this agent’s; initialize a new one');
+      e.lastUsed = Date.now();
+      return e.session.transport.handleRequest(req, res, body);
+    }
+    const sdk = await mcpSdk();
+    const initializing = req.method === 'POST' && (Array.isArray(body) ? body.some((m) => sdk.types.isInitializeRequest(m)) : sdk.types.isInitializeRequest(body));
+    if (!initializing) return rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id; a session begins with an initialize request');
+    const mine = [...this.sessions.values()].filter((e) => e.agentId === agentId && e.server === server.name).length;
+    if (mine >= MAX_SESSIONS_PER_AGENT || this.sessions.size >= MAX_SESSIONS)
+      return rpcError(
+        res,
+        429,
+        -32000,
+        `too many MCP sessions open (${mine >= MAX_SESSIONS_PER_AGENT ? `${MAX_SESSIONS_PER_AGENT} with '${server.name}' for this agent` : `${MAX_SESSIONS} in all`}): end one with DELETE, or wait for an idle one to close`,
+        { 'retry-after': '60' },
+      );
+    let session: McpSession | undefined;
+    const transport = new sdk.StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      eventStore: new SessionEvents(),
+      onsessioninitialized: (id) => {
+        if (session) this.sessions.set(id, { session, agentId, server: server.name, lastUsed: Date.now() });
+      },
+    });
+    try {
+      session = await McpSession.open(
+        { sdk, server, agentId, breaker: this.breakers.get(server.name)!, scan: this.d.scan, recorder: this.recorder, upstream: { refs: this.d.secrets, logger: this.d.logger } },
+        transport,
+      );
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.d.logger.warn(`mcp ${server.name}: could not connect for agent ${agentId}: ${why}`);
+      return rpcError(res, e instanceof IronCageError ? e.status : 502, -32000, `MCP server '${server.name}' is unavailable: ${why}`);
+    }
+    const opened = session;
+    await opened.server.connect(transport);
+    // Connected: the SDK's Server has taken onclose; ended (DELETE, the cage stopping), the session leaves the map and the real server's ends too.
+    const closed = transport.onclose;
+    transport.onclose = () => {
+      closed?.();
+      if (transport.sessionId) this.sessions.delete(transport.sessionId);
+      void opened.close();
+    };
+    await transport.handleRequest(req, res, body);
+    // An initialize the transport refused (a malformed one) made no session: nothing is kept open.
+    if (!transport.sessionId || !this.sessions.has(transport.sessionId)) await opened.close();
+  }
+
+  /** The agent a request speaks for (its own token), or null once it has been answered 401/403. */
+  private async agentOf(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+    try {
+      const p = await this.d.tokens.authenticate(req.headers);
+      if (p.role === 'agent' && p.agentId) return p.agentId;
+      rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
+    } catch (e) {
+      const message = e instanceof MissingTokenError ? 'an agent token is required: send Authorization: Bearer $IRON_CAGE_TOKEN' : e instanceof Error ? e.message : 'unauthorized';
+      rpcError(res, 401, -32000, message);
+    }
+    return null;
+  }
+
+  private closeIdle(): void {
+    const before = Date.now() - IDLE_MS;
+    for (const [id, e] of this.sessions) {
+      if (e.lastUsed >= before) continue;
+      this.sessions.delete(id);
+      void e.session.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((e) => e.session.close()));
+  }
+}
+
+/** The MCP endpoints of a runtime, when `mcp.servers` lists any: `/mcp/<server>`, and IRON_CAGE_MCP_URL for each agent. */
+export function mcpService(d: McpDeps): Service {
+  const names = Object.keys(d.config.mcp);
+  if (names.length === 0) return { name: 'mcp' };
+  const gw = new McpGateway(d);
+  return {
+    name: 'mcp',
+    rawRoutes: [{ prefix: MCP_PREFIX, handle: gw.handle }],
+    agentEnv: () => ({ IRON_CAGE_MCP_URL: `${d.url()}/mcp` }),
+    announce: () => d.logger.info(`MCP servers through the cage: ${names.map((n) => `${d.url()}${MCP_PREFIX}${n}`).join(', ')}`),
+    close: () => gw.close(),
+  };
+}

@@ -1,0 +1,104 @@
+import type { McpServerConfig } from '../config/index.js';
+import { microsToUsd } from '../core/money.js';
+import type { Logger } from '../core/logger.js';
+import type { StateManager, ToolsStore } from '../state/index.js';
+import { costOf } from './policy.js';
+
+// Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
+// lane, the tool calls the dashboard lists: service = the MCP server, method = `tools/call`, path
+// = the tool) and an `mcp.call` event; one its server's rules refuse is also a `tool.refused`
+// event (an unauthorized action).
+
+/** One tools/call as the session saw it, filled in as it moves. */
+export interface McpCall {
+  server: string;
+  tool: string;
+  agentId: string;
+  argsBytes: number;
+  resultBytes: number;
+  redactions: number;
+  upstreamMs: number | null;
+  isError: boolean;
+  status: 'ok' | 'error' | 'refused';
+  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`. */
+  reason: string;
+  detail: string | null;
+  t0: number;
+}
+
+/** The HTTP status a call's row keeps, as the tool proxy's rows do: what the agent was in effect answered. */
+const STATUS: Record<string, number> = {
+  ok: 200,
+  tool_error: 200,
+  not_allowed: 403,
+  pii_blocked: 403,
+  too_large: 502,
+  timeout: 504,
+  unavailable: 503,
+  circuit_open: 503,
+  rpc_error: 502,
+  client_aborted: 499,
+};
+
+export class McpRecorder {
+  constructor(
+    private readonly state: StateManager,
+    private readonly store: ToolsStore,
+    private readonly servers: Readonly<Record<string, McpServerConfig>>,
+    private readonly logger: Logger,
+  ) {}
+
+  record(c: McpCall): void {
+    const durationMs = performance.now() - c.t0;
+    const status = STATUS[c.reason] ?? 502;
+    const server = this.servers[c.server]!;
+    // A call the cage did not send costs nothing.
+    const costUsd = c.status === 'refused' || c.upstreamMs === null ? 0 : microsToUsd(costOf(server, c.tool));
+    this.store
+      .recordCall({
+        ts: new Date().toISOString(),
+        agentId: c.agentId,
+        service: c.server,
+        method: 'tools/call',
+        path: c.tool,
+        status,
+        tier: c.status === 'refused' ? null : c.status === 'ok' ? 'live' : 'failed',
+        reason: c.reason,
+        detail: c.detail === null ? null : c.detail.slice(0, 500),
+        upstreamStatus: null,
+        latencyMs: durationMs,
+        upstreamMs: c.upstreamMs,
+        bytes: c.resultBytes,
+        redactions: c.redactions,
+        fault: false,
+      })
+      .catch((err) => this.logger.error({ err }, `mcp ${c.server}: the call's row was not written`));
+    const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
+    this.state.record({
+      agentId: c.agentId,
+      type: 'mcp.call',
+      severity: c.status === 'ok' && !c.isError ? 'info' : 'warn',
+      message: `MCP ${c.server}.${c.tool}: ${what} (${Math.round(durationMs)} ms)`,
+      data: {
+        server: c.server,
+        tool: c.tool,
+        status: c.status,
+        reason: c.reason,
+        isError: c.isError,
+        durationMs: Math.round(durationMs * 10) / 10,
+        argsBytes: c.argsBytes,
+        resultBytes: c.resultBytes,
+        redactions: c.redactions,
+        costUsd,
+      },
+    });
+    if (c.reason === 'not_allowed')
+      this.state.record({
+        agentId: c.agentId,
+        type: 'tool.refused',
+        severity: 'warn',
+        message: `MCP tool refused (${status}): ${c.detail ?? c.tool}`,
+        data: { service: `mcp:${c.server}`, reason: 'mcp_not_allowed', status },
+      });
+  }
+}

@@ -1,0 +1,223 @@
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { McpServerConfig } from '../config/index.js';
+import { VERSION } from '../core/index.js';
+import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
+import { CredentialScrubber } from '../domain/secrets/index.js';
+import { refusedBy } from './policy.js';
+import type { Sdk } from './sdk.js';
+import type { McpCall, McpRecorder } from './record.js';
+import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
+
+// One agent's MCP session with one configured server, through the cage: an MCP server facing the
+// agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
+// server (the SDK's Client). Every request the agent makes is answered by asking the real
+// server, with what passes in either direction scanned; a tools/call is also allowed or refused,
+// bounded in time and size, guarded by the server's breaker, and recorded.
+
+/** What the session scans text with: the runtime's PII engine (`PiiProtection.inspect`). */
+export type Scan = (agentId: string, location: 'llm.tool_arguments' | 'tool.response', text: string, ref: string) => { text: string; redactions: number; block: string | null };
+
+export interface SessionDeps {
+  sdk: Sdk;
+  server: McpServerConfig;
+  agentId: string;
+  breaker: CircuitBreaker;
+  scan: Scan;
+  recorder: McpRecorder;
+  upstream: Omit<UpstreamDeps, 'onNotification' | 'sdk'>;
+}
+
+/** Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so it stays valid JSON. */
+function scanJson(value: unknown, scan: (text: string) => { text: string; redactions: number; block: string | null }, out: { redactions: number; block: string | null }): unknown {
+  if (typeof value === 'string') {
+    const r = scan(value);
+    out.redactions += r.redactions;
+    out.block ??= r.block;
+    return r.text;
+  }
+  if (Array.isArray(value)) return value.map((v) => scanJson(v, scan, out));
+  if (value !== null && typeof value === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) o[k] = scanJson(v, scan, out);
+    return o;
+  }
+  return value;
+}
+
+export class McpSession {
+  readonly server: Server;
+  readonly transport: StreamableHTTPServerTransport;
+  private readonly scrub: CredentialScrubber;
+  private closed = false;
+
+  private constructor(
+    private readonly d: SessionDeps,
+    private readonly up: Upstream,
+    transport: StreamableHTTPServerTransport,
+  ) {
+    this.transport = transport;
+    this.scrub = new CredentialScrubber(up.injected);
+    const { types } = d.sdk;
+    // The agent sees the real server's capabilities and instructions, under the cage's name.
+    const caps = up.client.getServerCapabilities() ?? {};
+    const { tools, resources, prompts, logging, completions } = caps;
+    const info = up.client.getServerVersion();
+    this.server = new d.sdk.Server(
+      { name: `iron-cage/${d.server.name}`, version: VERSION, ...(info?.title ? { title: info.title } : {}) },
+      {
+        capabilities: { ...(tools ? { tools } : {}), ...(resources ? { resources } : {}), ...(prompts ? { prompts } : {}), ...(logging ? { logging } : {}), ...(completions ? { completions } : {}) },
+        instructions: up.client.getInstructions(),
+      },
+    );
+    if (tools) {
+      this.server.setRequestHandler(types.ListToolsRequestSchema, async (req, extra) => {
+        const r = await this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal });
+        return { ...r, tools: r.tools.filter((t) => refusedBy(d.server, t.name) === null) };
+      });
+      this.server.setRequestHandler(types.CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra.signal));
+    }
+    // Resources, prompts, completions, logging levels: asked of the real server, what comes back scanned.
+    this.server.fallbackRequestHandler = async (req, extra) => {
+      const r = await this.upstream(() => this.up.client.request({ method: req.method, params: req.params } as never, types.ResultSchema, { timeout: d.server.timeoutMs, signal: extra.signal }));
+      return this.clean(r, `mcp:${d.server.name}:${req.method}`).value as never;
+    };
+  }
+
+  /** A new session: the real server connected (initialized) first, so the agent is told its capabilities. */
+  static async open(d: SessionDeps, transport: StreamableHTTPServerTransport): Promise<McpSession> {
+    let session: McpSession | undefined;
+    const up = await connectUpstream(
+      {
+        ...d.upstream,
+        sdk: d.sdk,
+        // What the real server says unasked (a list changed, a log line, progress) reaches the agent, scanned.
+        onNotification: async (n) => {
+          if (!session || session.closed) return;
+          await session.server.notification(session.clean(n, `mcp:${d.server.name}:${n.method}`).value as never).catch(() => undefined);
+        },
+      },
+      d.server,
+    );
+    session = new McpSession(d, up, transport);
+    // What the agent says unasked (roots changed, initialized) goes on to the real server; a cancellation is the SDK's own.
+    session.server.fallbackNotificationHandler = async (n) => {
+      await up.client.notification(n as never).catch(() => undefined);
+    };
+    return session;
+  }
+
+  /** The session ends (the agent's DELETE, the cage stopping, idle): the real server's session too. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.up.close().catch(() => undefined);
+    await this.server.close().catch(() => undefined);
+  }
+
+  /** A value from the real server, its echoed credentials taken out and its text scanned as a tool's answer. */
+  private clean(value: unknown, ref: string): { value: unknown; redactions: number; block: string | null } {
+    const out = { redactions: 0, block: null as string | null };
+    const v = scanJson(
+      value,
+      (text) => {
+        const s = this.scrub.empty ? { text, found: 0 } : this.scrub.text(text);
+        const r = this.d.scan(this.d.agentId, 'tool.response', s.text, ref);
+        return { text: r.text, redactions: r.redactions + s.found, block: r.block };
+      },
+      out,
+    );
+    return { value: v, ...out };
+  }
+
+  /** A request to the real server through its breaker and its time limit: a server down is a clear error, never a hang. */
+  private async upstream<T>(fn: () => Promise<T>): Promise<T> {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    try {
+      return await this.d.breaker.call(fn, (settled) => {
+        if (settled.ok) return { kind: 'success', reason: 'ok' };
+        // The server answered with a JSON-RPC error: it is up, the request was wrong.
+        const e = settled.error as { code?: unknown };
+        if (e instanceof McpError && e.code !== ErrorCode.RequestTimeout && e.code !== ErrorCode.ConnectionClosed) return { kind: 'ignore', reason: 'rpc_error' };
+        return { kind: 'failure', reason: e instanceof McpError && e.code === ErrorCode.RequestTimeout ? 'timeout' : 'unavailable' };
+      });
+    } catch (e) {
+      if (e instanceof CircuitOpenError) throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'circuit_open' });
+      if (e instanceof McpError && e.code === ErrorCode.RequestTimeout)
+        throw new McpError(ErrorCode.RequestTimeout, `MCP server '${this.d.server.name}' did not answer within ${this.d.server.timeoutMs / 1000} s (mcp.servers.${this.d.server.name}.timeout_s)`, {
+          reason: 'timeout',
+        });
+      if (e instanceof McpError) throw e;
+      throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e instanceof Error ? e.message : String(e)}`, { reason: 'unavailable' });
+    }
+  }
+
+  /**
+   * tools/call: allowed by the server's rules, its arguments scanned on the way out, the call
+   * bounded in time and guarded by the breaker, its result bounded in size, scrubbed of the
+   * credentials the cage sent and scanned on the way back; recorded whatever became of it.
+   */
+  private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, signal: AbortSignal) {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const s = this.d.server;
+    const t0 = performance.now();
+    const call: McpCall = {
+      server: s.name,
+      tool: params.name,
+      agentId: this.d.agentId,
+      argsBytes: 0,
+      resultBytes: 0,
+      redactions: 0,
+      upstreamMs: null,
+      isError: false,
+      status: 'ok',
+      reason: 'ok',
+      detail: null,
+      t0,
+    };
+    const refuse = (status: McpCall['status'], reason: string, code: number, message: string): never => {
+      Object.assign(call, { status, reason, detail: message });
+      this.d.recorder.record(call);
+      throw new McpError(code, message, { reason });
+    };
+    const rule = refusedBy(s, params.name);
+    if (rule !== null) refuse('refused', 'not_allowed', ErrorCode.InvalidParams, `tool '${params.name}' is not allowed on MCP server '${s.name}': mcp.servers.${s.name}.${rule}`);
+    const ref = `mcp:${s.name}:${params.name}`;
+    const out = { redactions: 0, block: null as string | null };
+    const args = params.arguments === undefined ? undefined : (scanJson(params.arguments, (text) => this.d.scan(this.d.agentId, 'llm.tool_arguments', text, ref), out) as Record<string, unknown>);
+    call.argsBytes = params.arguments === undefined ? 0 : Buffer.byteLength(JSON.stringify(params.arguments));
+    call.redactions = out.redactions;
+    if (out.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InvalidParams, out.block);
+    let result: Record<string, unknown>;
+    const sent = performance.now();
+    try {
+      result = (await this.upstream(() => this.up.client.callTool({ ...params, ...(args === undefined ? {} : { arguments: args }) }, undefined, { timeout: s.timeoutMs, signal }))) as Record<
+        string,
+        unknown
+      >;
+    } catch (e) {
+      call.upstreamMs = performance.now() - sent;
+      const reason = (e as { data?: { reason?: string } }).data?.reason ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
+      Object.assign(call, { status: 'error', reason, detail: e instanceof Error ? e.message : String(e) });
+      this.d.recorder.record(call);
+      throw e;
+    }
+    call.upstreamMs = performance.now() - sent;
+    const size = Buffer.byteLength(JSON.stringify(result));
+    call.resultBytes = size;
+    if (size > s.maxResultBytes)
+      refuse('error', 'too_large', ErrorCode.InternalError, `the result of ${params.name} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
+    const clean = this.clean(result, ref);
+    call.redactions += clean.redactions;
+    if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
+    call.isError = result.isError === true;
+    if (call.isError) call.reason = 'tool_error';
+    this.d.recorder.record(call);
+    return clean.value as Record<string, unknown>;
+  }
+}
+
+/** A breaker per configured server, shared by every session with it. */
+export function serverBreaker(s: McpServerConfig): CircuitBreaker {
+  return new CircuitBreaker(s.name, { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs });
+}

@@ -1,0 +1,95 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { McpServerConfig } from '../config/index.js';
+import { VERSION } from '../core/index.js';
+import type { Logger } from '../core/logger.js';
+import { CREDENTIAL_NAME, fillRefs, refUnavailable, type SecretRefs } from '../secrets/index.js';
+import type { Sdk } from './sdk.js';
+
+// One connection to a configured MCP server, made for one agent session: its own MCP session
+// upstream (streamable HTTP, the older HTTP+SSE transport, or a process the cage launches on
+// stdio), with the server's credentials filled in from the vault here and never given to the agent.
+
+export interface Upstream {
+  client: Client;
+  /** What the cage sent on the agent's behalf (header values, a launched server's secrets): an answer must not echo them. */
+  injected: string[];
+  /** Which transport carried it, for the record. */
+  transport: 'streamable-http' | 'sse' | 'stdio';
+  close(): Promise<void>;
+}
+
+export interface UpstreamDeps {
+  sdk: Sdk;
+  refs: Pick<SecretRefs, 'get'> | undefined;
+  logger: Logger;
+  /** A notification the server sent (a list changed, a log line, progress): passed on to the agent. */
+  onNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
+}
+
+/**
+ * Connect to server `s`: initialize it and learn its capabilities. `auto` tries the current
+ * streamable HTTP transport first and falls back to HTTP+SSE, as the specification's
+ * backwards-compatibility section says a client should. Throws when the server cannot be reached
+ * within `s.timeoutMs`, or a secret it needs is not there.
+ */
+export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Promise<Upstream> {
+  const injected: string[] = [];
+  const filled = (where: string, name: string, value: string): string => {
+    const f = fillRefs(value, d.refs, (ref) => refUnavailable(where, ref));
+    injected.push(...f.filled);
+    if (CREDENTIAL_NAME.test(name) || f.filled.length > 0) injected.push(f.value);
+    return f.value;
+  };
+  const client = (): Client => {
+    const c = new d.sdk.Client({ name: 'iron-cage', version: VERSION }, { capabilities: {} });
+    c.fallbackNotificationHandler = d.onNotification;
+    return c;
+  };
+  const opts = { timeout: s.timeoutMs };
+  const t = s.target;
+  if (t.kind === 'stdio') {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(t.env)) env[k] = filled(`mcp.servers.${s.name}.env.${k}`, k, v);
+    // Its own environment only: the SDK's safe defaults (PATH, HOME…) and what the config gives it, never iron-cage's.
+    const transport = new d.sdk.StdioClientTransport({ command: t.command, args: t.args, env, ...(t.cwd ? { cwd: t.cwd } : {}), stderr: 'pipe' });
+    transport.stderr?.on('data', (chunk: Buffer) => d.logger.debug(`mcp ${s.name}: ${chunk.toString('utf8').trimEnd()}`));
+    const c = client();
+    await c.connect(transport, opts);
+    return { client: c, injected, transport: 'stdio', close: () => c.close() };
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(t.headers)) headers[k] = filled(`mcp.servers.${s.name}.headers.${k}`, k, v);
+  const url = new URL(t.url);
+  const attempt = async (kind: 'streamable-http' | 'sse'): Promise<Upstream> => {
+    const transport: Transport =
+      kind === 'streamable-http'
+        ? new d.sdk.StreamableHTTPClientTransport(url, { requestInit: { headers } })
+        : new d.sdk.SSEClientTransport(url, {
+            requestInit: { headers },
+            eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+          });
+    const c = client();
+    try {
+      await c.connect(transport, opts);
+    } catch (e) {
+      await c.close().catch(() => undefined);
+      throw e;
+    }
+    return { client: c, injected, transport: kind, close: () => closeSession(c, transport) };
+  };
+  if (t.transport !== 'auto') return attempt(t.transport);
+  try {
+    return await attempt('streamable-http');
+  } catch (e) {
+    d.logger.debug(`mcp ${s.name}: streamable HTTP refused (${e instanceof Error ? e.message : String(e)}), trying HTTP+SSE`);
+    return attempt('sse');
+  }
+}
+
+/** End the upstream session: a streamable HTTP one is ended with DELETE (the server may free it), then closed. */
+async function closeSession(c: Client, transport: Transport): Promise<void> {
+  const t = transport as Transport & { terminateSession?: () => Promise<void> };
+  await t.terminateSession?.().catch(() => undefined);
+  await c.close();
+}

@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mcpSchema } from '../../src/config/mcp.js';
+import { sqliteOf } from '../helpers/db.js';
+import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+
+// Issue 43: MCP through the cage. Real MCP parts on both sides: the official SDK's client (as an
+// agent uses it) against the cage's /mcp/<server>, and a server built with the SDK's McpServer
+// behind it, over streamable HTTP and over stdio (a process the cage launches).
+
+const FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
+const UPSTREAM_TOKEN = 'Bearer upstream-key-7f3c9a1d2e4b6f80';
+const STDIO_TOKEN = 'fixture-env-token-55aa66bb77cc88dd';
+
+let upstream: ChildProcess;
+let t: TestRuntime;
+let a: AgentToken;
+
+beforeAll(async () => {
+  upstream = spawn(process.execPath, [FIXTURE, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  upstream.stdout!.on('data', (c) => (out += c));
+  const url = await until(() => /^(http:\S+)$/m.exec(out)?.[1], 20_000);
+  const mcp = mcpSchema.parse({
+    servers: {
+      web: { url, headers: { Authorization: UPSTREAM_TOKEN }, tools: { deny: ['delete_*'] }, timeout_s: 2, max_result_mb: 0.05, cost_per_call_usd: 0.002, breaker: { failure_threshold: 50 } },
+      local: { command: process.execPath, args: [FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: STDIO_TOKEN }, tools: { allow: ['echo', 'whoami', 'seen'] } },
+    },
+  });
+  t = await startTestRuntime({ config: { mcp } });
+  a = await agentToken(t, { name: 'mcp-agent' });
+}, 60_000);
+
+afterAll(async () => {
+  await t?.stop();
+  upstream?.kill();
+});
+
+/** An agent's MCP client on the cage's endpoint for `server`, with its own token. */
+async function connect(server: string, token = a.token): Promise<Client> {
+  const c = new Client({ name: 'test-agent', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.rt.url}/mcp/${server}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return c;
+}
+
+const textOf = (r: any): string => r.content.map((p: any) => p.text ?? '').join('');
+const rows = (service: string) =>
+  sqliteOf(t.rt.state).prepare('SELECT agent_id, service, method, path, status, tier, reason, redactions FROM tool_calls WHERE service = ? ORDER BY id').all(service) as Array<Record<string, unknown>>;
+
+describe('MCP through the cage, streamable HTTP upstream', () => {
+  it('lists only the allowed tools, calls them (plain, structured, erroring) and records each call with its agent', async () => {
+    const c = await connect('web');
+    try {
+      const names = (await c.listTools()).tools.map((x) => x.name).sort();
+      expect(names).toEqual(['contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('echo: hello');
+      const w = await c.callTool({ name: 'weather', arguments: { city: 'Oslo' } });
+      expect(w.structuredContent).toEqual({ city: 'Oslo', tempC: 21 });
+      const f = await c.callTool({ name: 'fails', arguments: {} });
+      expect(f.isError).toBe(true);
+      expect(textOf(f)).toBe('the tool failed on purpose');
+    } finally {
+      await c.close();
+    }
+    const r = rows('web');
+    expect(r.map((x) => [x.path, x.status, x.reason, x.agent_id])).toEqual([
+      ['echo', 200, 'ok', a.agentId],
+      ['weather', 200, 'ok', a.agentId],
+      ['fails', 200, 'tool_error', a.agentId],
+    ]);
+    const events = (sqliteOf(t.rt.state).prepare("SELECT data FROM events WHERE agent_id = ? AND type = 'mcp.call' ORDER BY seq").all(a.agentId) as Array<{ data: string }>).map((e) =>
+      JSON.parse(e.data),
+    );
+    expect(events.map((e) => [e.tool, e.status, e.isError, e.costUsd])).toEqual(
+      expect.arrayContaining([
+        ['echo', 'ok', false, 0.002],
+        ['fails', 'ok', true, 0.002],
+      ]),
+    );
+  });
+
+  it('refuses a denied tool with an MCP error naming the rule, and never sends it', async () => {
+    const c = await connect('web');
+    try {
+      await expect(c.callTool({ name: 'delete_repo', arguments: {} })).rejects.toThrow(/tool 'delete_repo' is not allowed on MCP server 'web': mcp\.servers\.web\.tools\.deny lists it \(delete_\*\)/);
+      const seen = JSON.parse(textOf(await c.callTool({ name: 'seen', arguments: {} })));
+      expect(seen.calls.map((x: any) => x.tool)).not.toContain('delete_repo');
+    } finally {
+      await c.close();
+    }
+    expect(rows('web').find((x) => x.path === 'delete_repo')).toMatchObject({ status: 403, reason: 'not_allowed', tier: null });
+  });
+
+  it('redacts PII both ways: in the arguments before they leave, in results, resources and prompts before the agent has them', async () => {
+    const c = await connect('web');
+    try {
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'mail bob@example.org' } }))).toBe('echo: mail [EMAIL_REDACTED]');
+      const seen = JSON.parse(textOf(await c.callTool({ name: 'seen', arguments: {} })));
+      expect(JSON.stringify(seen)).not.toContain('bob@example.org');
+      const contact = textOf(await c.callTool({ name: 'contact', arguments: {} }));
+      expect(contact).not.toContain('jane.doe@example.com');
+      expect(contact).toContain('[EMAIL_REDACTED]');
+      const res = await c.readResource({ uri: 'file:///readme.txt' });
+      expect((res.contents[0] as { text: string }).text).toBe('Owner: [EMAIL_REDACTED]');
+      const p = await c.getPrompt({ name: 'greet', arguments: { name: 'Ada' } });
+      expect((p.messages[0]!.content as { text: string }).text).toBe('Say hello to Ada');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('keeps the credentials it sends out of every answer (an upstream that echoes them)', async () => {
+    const c = await connect('web');
+    try {
+      const who = textOf(await c.callTool({ name: 'whoami', arguments: {} }));
+      expect(who).not.toContain('upstream-key-7f3c9a1d2e4b6f80');
+      expect(who).toMatch(/^I was called with \S+/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('bounds a call in time and a result in size, with clear MCP errors', async () => {
+    const c = await connect('web');
+    try {
+      await expect(c.callTool({ name: 'slow', arguments: { ms: 5_000 } })).rejects.toThrow(/MCP server 'web' did not answer within 2 s \(mcp\.servers\.web\.timeout_s\)/);
+      await expect(c.callTool({ name: 'huge', arguments: { bytes: 200_000 } })).rejects.toThrow(/over mcp\.servers\.web\.max_result_mb/);
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('echo: still here');
+    } finally {
+      await c.close();
+    }
+    expect(
+      rows('web')
+        .filter((x) => x.reason === 'timeout' || x.reason === 'too_large')
+        .map((x) => [x.path, x.reason]),
+    ).toEqual([
+      ['slow', 'timeout'],
+      ['huge', 'too_large'],
+    ]);
+  });
+
+  it('is for agents with their own token, and one agent cannot use another agent’s session', async () => {
+    const none = await fetch(`${t.rt.url}/mcp/web`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(none.status).toBe(401);
+    const admin = await fetch(`${t.rt.url}/mcp/web`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.rt.adminToken}` }, body: '{}' });
+    expect(admin.status).toBe(403);
+    const unknown = await fetch(`${t.rt.url}/mcp/nope`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` }, body: '{}' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as any).error.message).toMatch(/no MCP server 'nope' is configured \(configured: web, local/);
+    const c = await connect('web');
+    const other = await agentToken(t, { name: 'mcp-other' });
+    try {
+      const id = (c.transport as StreamableHTTPClientTransport).sessionId!;
+      const stolen = await fetch(`${t.rt.url}/mcp/web`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${other.token}`,
+          'mcp-session-id': id,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(stolen.status).toBe(404);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('MCP through the cage, a stdio server the cage launches', () => {
+  it('gives the launched server its own secret, keeps it out of answers, and allows only what tools.allow lists', async () => {
+    const c = await connect('local');
+    try {
+      expect((await c.listTools()).tools.map((x) => x.name).sort()).toEqual(['echo', 'seen', 'whoami']);
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'over stdio' } }))).toBe('echo: over stdio');
+      const who = textOf(await c.callTool({ name: 'whoami', arguments: {} }));
+      expect(who).not.toContain(STDIO_TOKEN);
+      await expect(c.callTool({ name: 'contact', arguments: {} })).rejects.toThrow(/mcp\.servers\.local\.tools\.allow \(echo, whoami, seen\) does not list it/);
+    } finally {
+      await c.close();
+    }
+    expect(rows('local').map((x) => [x.path, x.reason])).toEqual([
+      ['echo', 'ok'],
+      ['whoami', 'ok'],
+      ['contact', 'not_allowed'],
+    ]);
+  });
+});
