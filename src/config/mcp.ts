@@ -62,7 +62,7 @@ const url = z.string().transform((raw, ctx) => {
 const server = z
   .strictObject({
     url: url.optional(),
-    transport: z.enum(['streamable-http', 'sse', 'auto'], { error: 'must be streamable-http, sse or auto' }).optional(),
+    transport: z.enum(['streamable-http', 'sse', 'auto']).optional(),
     headers: z
       .record(z.string(), z.string())
       .superRefine((h, ctx) => {

@@ -5,6 +5,7 @@ import { IronCageError, MissingTokenError } from '../core/errors.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
+import type { Observer } from '../observability/index.js';
 import { ToolsStore } from '../state/index.js';
 import { SessionEvents } from './events.js';
 import { McpRecorder } from './record.js';
@@ -39,6 +40,8 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> {
   scan: Scan;
+  /** Metrics, traces, the watch: told of each tools/call as of any tool call. */
+  observer?: Pick<Observer, 'toolCall'>;
 }
 
 class McpGateway {
@@ -53,7 +56,7 @@ class McpGateway {
       wantRefs(s.target.kind === 'http' ? Object.values(s.target.headers) : Object.values(s.target.env), d.secrets);
       this.breakers.set(s.name, serverBreaker(s));
     }
-    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), servers, d.logger);
+    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), servers, d.logger, d.observer);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
     this.sweep.unref();
   }

@@ -1,7 +1,8 @@
 import type { McpServerConfig } from '../config/index.js';
 import { microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
-import type { StateManager, ToolsStore } from '../state/index.js';
+import type { Observer } from '../observability/index.js';
+import type { StateManager, ToolCallInput, ToolsStore } from '../state/index.js';
 import { costOf } from './policy.js';
 
 // Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
@@ -24,6 +25,9 @@ export interface McpCall {
   reason: string;
   detail: string | null;
   t0: number;
+  /** The agent's HTTP headers on the request that carried it (a traceparent links its span), and its MCP session. */
+  headers: Record<string, string | string[] | undefined>;
+  sessionId: string | null;
 }
 
 /** The HTTP status a call's row keeps, as the tool proxy's rows do: what the agent was in effect answered. */
@@ -46,6 +50,7 @@ export class McpRecorder {
     private readonly store: ToolsStore,
     private readonly servers: Readonly<Record<string, McpServerConfig>>,
     private readonly logger: Logger,
+    private readonly observer: Pick<Observer, 'toolCall'> | undefined,
   ) {}
 
   record(c: McpCall): void {
@@ -54,25 +59,32 @@ export class McpRecorder {
     const server = this.servers[c.server]!;
     // A call the cage did not send costs nothing.
     const costUsd = c.status === 'refused' || c.upstreamMs === null ? 0 : microsToUsd(costOf(server, c.tool));
-    this.store
-      .recordCall({
-        ts: new Date().toISOString(),
-        agentId: c.agentId,
-        service: c.server,
-        method: 'tools/call',
-        path: c.tool,
-        status,
-        tier: c.status === 'refused' ? null : c.status === 'ok' ? 'live' : 'failed',
-        reason: c.reason,
-        detail: c.detail === null ? null : c.detail.slice(0, 500),
-        upstreamStatus: null,
-        latencyMs: durationMs,
-        upstreamMs: c.upstreamMs,
-        bytes: c.resultBytes,
-        redactions: c.redactions,
-        fault: false,
-      })
-      .catch((err) => this.logger.error({ err }, `mcp ${c.server}: the call's row was not written`));
+    const row: ToolCallInput = {
+      ts: new Date().toISOString(),
+      agentId: c.agentId,
+      service: c.server,
+      method: 'tools/call',
+      path: c.tool,
+      status,
+      tier: c.status === 'refused' ? null : c.status === 'ok' ? 'live' : 'failed',
+      reason: c.reason,
+      detail: c.detail === null ? null : c.detail.slice(0, 500),
+      upstreamStatus: null,
+      latencyMs: durationMs,
+      upstreamMs: c.upstreamMs,
+      bytes: c.resultBytes,
+      redactions: c.redactions,
+      fault: false,
+    };
+    // Metrics, traces (execute_tool with the MCP attributes), the watch and the chain of the agent's next LLM call see it as any tool call.
+    const observed = { row, headers: c.headers, startMs: Date.now() - durationMs, errorCode: c.status === 'ok' ? null : c.reason, mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId } };
+    this.store.recordCall(row).then(
+      (id) => this.observer?.toolCall({ ...observed, id }),
+      (err) => {
+        this.logger.error({ err }, `mcp ${c.server}: the call's row was not written`);
+        this.observer?.toolCall({ ...observed, id: null });
+      },
+    );
     const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
     this.state.record({
       agentId: c.agentId,

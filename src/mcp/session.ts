@@ -75,7 +75,7 @@ export class McpSession {
         const r = await this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal });
         return { ...r, tools: r.tools.filter((t) => refusedBy(d.server, t.name) === null) };
       });
-      this.server.setRequestHandler(types.CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra.signal));
+      this.server.setRequestHandler(types.CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra.signal, extra.requestInfo?.headers ?? {}, extra.sessionId ?? null));
     }
     // Resources, prompts, completions, logging levels: asked of the real server, what comes back scanned.
     this.server.fallbackRequestHandler = async (req, extra) => {
@@ -157,7 +157,7 @@ export class McpSession {
    * bounded in time and guarded by the breaker, its result bounded in size, scrubbed of the
    * credentials the cage sent and scanned on the way back; recorded whatever became of it.
    */
-  private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, signal: AbortSignal) {
+  private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, signal: AbortSignal, headers: McpCall['headers'], sessionId: string | null) {
     const { McpError, ErrorCode } = this.d.sdk.types;
     const s = this.d.server;
     const t0 = performance.now();
@@ -174,6 +174,8 @@ export class McpSession {
       reason: 'ok',
       detail: null,
       t0,
+      headers,
+      sessionId,
     };
     const refuse = (status: McpCall['status'], reason: string, code: number, message: string): never => {
       Object.assign(call, { status, reason, detail: message });

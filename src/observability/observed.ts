@@ -136,6 +136,8 @@ export interface ObservedToolCall {
   id?: number | null;
   /** What the agent sent besides the path (the watch fingerprints it; never kept): the query string and the body. */
   sent?: { query: string; body: Buffer | null };
+  /** An MCP tools/call through the cage (src/mcp): its server, tool and the agent's MCP session. */
+  mcp?: { server: string; tool: string; sessionId: string | null };
 }
 
 /**

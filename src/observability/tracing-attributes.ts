@@ -120,6 +120,15 @@ export function toolAttributes(t: ObservedToolCall, err: string | null): Attribu
     'http.response.status_code': r.status,
     'iron_cage.tool.reason': r.reason,
   };
+  if (t.mcp) {
+    // The GenAI conventions' MCP attributes: the tool is the MCP tool, the method MCP's, no HTTP of the agent's.
+    a['gen_ai.tool.name'] = t.mcp.tool;
+    a['mcp.method.name'] = 'tools/call';
+    a['iron_cage.mcp.server'] = t.mcp.server;
+    if (t.mcp.sessionId) a['mcp.session.id'] = t.mcp.sessionId;
+    delete a['http.request.method'];
+    delete a['http.response.status_code'];
+  }
   if (r.agentId) a['iron_cage.agent.id'] = r.agentId;
   if (r.tier) a['iron_cage.tool.tier'] = r.tier;
   if (r.upstreamStatus !== null && r.upstreamStatus !== undefined) a['iron_cage.tool.upstream_status'] = r.upstreamStatus;

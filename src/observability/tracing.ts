@@ -224,7 +224,7 @@ export class Tracing {
     const err = toolErrorType(t);
     const { guard } = this.o;
     const span = this.tracer.startSpan(
-      guard.name('execute_tool', t.row.service),
+      guard.name('execute_tool', t.mcp?.tool ?? t.row.service),
       { kind: this.otel.api.SpanKind.INTERNAL, startTime: t.startMs, attributes: guard.attributes(toolAttributes(t, err)), links },
       context,
     );

@@ -1,10 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { MCPServerStreamableHttp } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import { sqliteOf } from '../helpers/db.js';
+import { pythonVenv } from '../helpers/venv.js';
 import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 43: MCP through the cage. Real MCP parts on both sides: the official SDK's client (as an
@@ -80,6 +82,9 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
         ['fails', 'ok', true, 0.002],
       ]),
     );
+    // Metrics count them as tool calls of their server, as the tool proxy's are (once their rows are written).
+    const series = /iron_cage_tool_calls_total\{[^}]*service="web"[^}]*\} 3$/m;
+    await until(async () => series.test(await (await t.api('/metrics')).text()), 10_000);
   });
 
   it('refuses a denied tool with an MCP error naming the rule, and never sends it', async () => {
@@ -190,4 +195,39 @@ describe('MCP through the cage, a stdio server the cage launches', () => {
       ['contact', 'not_allowed'],
     ]);
   });
+});
+
+describe('MCP through the cage, from the OpenAI Agents SDK', () => {
+  it('its MCPServerStreamableHttp lists and calls the tools the cage allows, with the agent token', async () => {
+    const s = new MCPServerStreamableHttp({ url: `${t.rt.url}/mcp/web`, name: 'web', requestInit: { headers: { authorization: `Bearer ${a.token}` } } });
+    await s.connect();
+    try {
+      const names = (await s.listTools()).map((x) => x.name);
+      expect(names).toContain('weather');
+      expect(names).not.toContain('delete_repo');
+      const out = await s.callTool('echo', { text: 'from agents sdk, mail ann@example.net' });
+      expect(JSON.stringify(out)).toContain('echo: from agents sdk, mail [EMAIL_REDACTED]');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('MCP through the cage, from the Python SDK', () => {
+  it('the mcp package’s client lists, calls and is refused as the TypeScript one is', async () => {
+    const v = await pythonVenv(['test/mcp/requirements.txt']);
+    if (!v.ok) throw new Error(v.reason);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        v.python,
+        [join(ROOT, 'test/fixtures/mcp_client.py'), 'web'],
+        { env: { ...process.env, IRON_CAGE_MCP_URL: `${t.rt.url}/mcp`, IRON_CAGE_TOKEN: a.token }, timeout: 60_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    const r = JSON.parse(out.trim().split('\n').at(-1)!);
+    expect(r.tools).toEqual(['contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+    expect(r.echo).toBe('echo: from python, call [PHONE_REDACTED]');
+    expect(r.refused).toMatch(/tool 'delete_repo' is not allowed on MCP server 'web'/);
+  }, 600_000);
 });
