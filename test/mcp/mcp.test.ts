@@ -18,6 +18,7 @@ const UPSTREAM_TOKEN = 'Bearer upstream-key-7f3c9a1d2e4b6f80';
 const STDIO_TOKEN = 'fixture-env-token-55aa66bb77cc88dd';
 
 let upstream: ChildProcess;
+let legacy: ChildProcess;
 let t: TestRuntime;
 let a: AgentToken;
 
@@ -26,9 +27,14 @@ beforeAll(async () => {
   let out = '';
   upstream.stdout!.on('data', (c) => (out += c));
   const url = await until(() => /^(http:\S+)$/m.exec(out)?.[1], 20_000);
+  legacy = spawn(process.execPath, [FIXTURE, 'sse'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let said = '';
+  legacy.stdout!.on('data', (c) => (said += c));
+  const sseUrl = await until(() => /^(http:\S+)$/m.exec(said)?.[1], 20_000);
   const mcp = mcpSchema.parse({
     servers: {
       web: { url, headers: { Authorization: UPSTREAM_TOKEN }, tools: { deny: ['delete_*'] }, timeout_s: 2, max_result_mb: 0.05, cost_per_call_usd: 0.002, breaker: { failure_threshold: 50 } },
+      old: { url: sseUrl, transport: 'sse', headers: { Authorization: 'Bearer legacy-key-0a1b2c3d4e5f' } },
       local: { command: process.execPath, args: [FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: STDIO_TOKEN }, tools: { allow: ['echo', 'whoami', 'seen'] } },
     },
   });
@@ -39,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
   upstream?.kill();
+  legacy?.kill();
 });
 
 /** An agent's MCP client on the cage's endpoint for `server`, with its own token. */
@@ -154,7 +161,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     expect(admin.status).toBe(403);
     const unknown = await fetch(`${t.rt.url}/mcp/nope`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` }, body: '{}' });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as any).error.message).toMatch(/no MCP server 'nope' is configured \(configured: web, local/);
+    expect(((await unknown.json()) as any).error.message).toMatch(/no MCP server 'nope' is configured \(configured: web, old, local/);
     const c = await connect('web');
     const other = await agentToken(t, { name: 'mcp-other' });
     try {
@@ -230,4 +237,43 @@ describe('MCP through the cage, from the Python SDK', () => {
     expect(r.echo).toBe('echo: from python, call [PHONE_REDACTED]');
     expect(r.refused).toMatch(/tool 'delete_repo' is not allowed on MCP server 'web'/);
   }, 600_000);
+});
+
+describe('MCP through the cage, sessions and the older transport', () => {
+  it('reaches a server on the older HTTP+SSE transport, its credential kept out of answers', async () => {
+    const c = await connect('old');
+    try {
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'via sse' } }))).toBe('echo: via sse');
+      // The server got the cage's credential (it echoes it back); the agent never sees it.
+      const who = textOf(await c.callTool({ name: 'whoami', arguments: {} }));
+      expect(who).toBe('I was called with [CREDENTIAL_REDACTED] and env no token');
+      expect(who).not.toContain('legacy-key-0a1b2c3d4e5f');
+    } finally {
+      await c.close();
+    }
+    expect(rows('old').map((x) => [x.path, x.reason])).toEqual([
+      ['echo', 'ok'],
+      ['whoami', 'ok'],
+    ]);
+  });
+
+  it('ends a session on DELETE: its id then opens nothing, and the agent starts a new one', async () => {
+    const c = await connect('web');
+    const transport = c.transport as StreamableHTTPClientTransport;
+    const id = transport.sessionId!;
+    await transport.terminateSession();
+    const after = await fetch(`${t.rt.url}/mcp/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${a.token}`, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(after.status).toBe(404);
+    await c.close();
+    const again = await connect('web');
+    try {
+      expect(textOf(await again.callTool({ name: 'echo', arguments: { text: 'new session' } }))).toBe('echo: new session');
+    } finally {
+      await again.close();
+    }
+  });
 });
