@@ -4,6 +4,7 @@ import type { Platform, Service } from '../server/index.js';
 import type { RequestsStore } from '../state/index.js';
 import { budgetRoutes } from './budget.routes.js';
 import { Budgets } from './budgets.js';
+import { FixedCharges } from './charges.js';
 import { BudgetNotices } from './notices.js';
 import { Runways } from './runway.js';
 import { StepMarks } from './steps.js';
@@ -20,6 +21,8 @@ export interface BudgetService extends Service {
   /** Where each LLM call belongs (step, chain): the gateway asks as a call starts, the tool proxy tells it of tool calls. */
   marks: StepMarks;
   runways: Runways;
+  /** Charges of a known amount that are not LLM calls (an MCP tool call's cost), held and settled like one. */
+  charges: FixedCharges;
 }
 
 /**
@@ -55,6 +58,7 @@ export function budgetService(ctx: BudgetDeps): BudgetService {
     book,
     marks: new StepMarks(ctx.state),
     runways,
+    charges: new FixedCharges({ state: ctx.state, tracker: ctx.tracker, requests: ctx.requests, notices, budgets, policy: g.budgetPolicy }),
     apiRoutes: [budgetRoutes({ state: ctx.state, requests: ctx.requests, budgets, book, baselineModel: g.baselineModel, runways })],
   };
 }

@@ -4,6 +4,7 @@
 // path (gateway/meter.ts) spends through it.
 export { type BudgetDeps, type BudgetService, budgetService } from './budget.service.js';
 export { Budgets } from './budgets.js';
+export { type ChargeFor, FixedChargeRefused, FixedCharges } from './charges.js';
 export { BudgetNotices, type BudgetNoticesDeps, CONGESTION_RETRY_S } from './notices.js';
 export { type AgentBudget, type BudgetRoutesDeps, budgetRoutes, type CostReport, type StepsReport } from './budget.routes.js';
 export { Runways, type RunwaysDeps, type RunwayView } from './runway.js';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServerConfig } from '../config/index.js';
 import { IronCageError, MissingTokenError } from '../core/errors.js';
+import { TERMINAL_STATUSES } from '../core/events.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
@@ -10,7 +11,7 @@ import { ToolsStore } from '../state/index.js';
 import { SessionEvents } from './events.js';
 import { McpRecorder } from './record.js';
 import { mcpSdk } from './sdk.js';
-import { McpSession, type Scan, serverBreaker } from './session.js';
+import { McpSession, type Scan, type SessionDeps, serverBreaker } from './session.js';
 
 // The cage's MCP endpoints: `/mcp/<server>` for each configured server, the current streamable
 // HTTP transport (POST, GET for the server's stream, DELETE to end a session, Mcp-Session-Id,
@@ -42,6 +43,8 @@ export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 
   scan: Scan;
   /** Metrics, traces, the watch: told of each tools/call as of any tool call. */
   observer?: Pick<Observer, 'toolCall'>;
+  /** Where a priced tools/call is held and charged (the budget feature's FixedCharges). */
+  charges?: SessionDeps['charges'];
 }
 
 class McpGateway {
@@ -120,7 +123,16 @@ class McpGateway {
     });
     try {
       session = await McpSession.open(
-        { sdk, server, agentId, breaker: this.breakers.get(server.name)!, scan: this.d.scan, recorder: this.recorder, upstream: { refs: this.d.secrets, logger: this.d.logger } },
+        {
+          sdk,
+          server,
+          agentId,
+          breaker: this.breakers.get(server.name)!,
+          scan: this.d.scan,
+          recorder: this.recorder,
+          upstream: { refs: this.d.secrets, logger: this.d.logger },
+          ...(this.d.charges ? { charges: this.d.charges } : {}),
+        },
         transport,
       );
     } catch (e) {
@@ -146,8 +158,12 @@ class McpGateway {
   private async agentOf(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
     try {
       const p = await this.d.tokens.authenticate(req.headers);
-      if (p.role === 'agent' && p.agentId) return p.agentId;
-      rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
+      // As for its LLM calls: an agent this iron-cage does not know, or whose run has ended, calls nothing.
+      const agent = p.role === 'agent' && p.agentId ? this.d.state.agentBrief(p.agentId) : null;
+      if (p.role !== 'agent' || !p.agentId) rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
+      else if (!agent) rpcError(res, 401, -32000, `agent ${p.agentId} is not known to this iron-cage`);
+      else if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) rpcError(res, 403, -32000, `agent ${p.agentId} has ${agent.status}; its token no longer makes calls`);
+      else return p.agentId;
     } catch (e) {
       const message = e instanceof MissingTokenError ? 'an agent token is required: send Authorization: Bearer $IRON_CAGE_TOKEN' : e instanceof Error ? e.message : 'unauthorized';
       rpcError(res, 401, -32000, message);

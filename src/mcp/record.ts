@@ -21,7 +21,7 @@ export interface McpCall {
   upstreamMs: number | null;
   isError: boolean;
   status: 'ok' | 'error' | 'refused';
-  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`. */
+  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`. */
   reason: string;
   detail: string | null;
   t0: number;
@@ -36,6 +36,7 @@ const STATUS: Record<string, number> = {
   tool_error: 200,
   not_allowed: 403,
   pii_blocked: 403,
+  budget: 402,
   too_large: 502,
   timeout: 504,
   unavailable: 503,

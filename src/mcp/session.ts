@@ -4,7 +4,8 @@ import type { McpServerConfig } from '../config/index.js';
 import { VERSION } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
 import { CredentialScrubber } from '../domain/secrets/index.js';
-import { refusedBy } from './policy.js';
+import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
+import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
 import type { McpCall, McpRecorder } from './record.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
@@ -26,6 +27,8 @@ export interface SessionDeps {
   scan: Scan;
   recorder: McpRecorder;
   upstream: Omit<UpstreamDeps, 'onNotification' | 'sdk'>;
+  /** The agent's budget (and every central one covering it): a priced call's cost held before it leaves, settled once it was sent. */
+  charges?: Pick<FixedCharges, 'hold' | 'settle' | 'release'>;
 }
 
 /** Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so it stays valid JSON. */
@@ -190,6 +193,19 @@ export class McpSession {
     call.argsBytes = params.arguments === undefined ? 0 : Buffer.byteLength(JSON.stringify(params.arguments));
     call.redactions = out.redactions;
     if (out.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InvalidParams, out.block);
+    // Its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call.
+    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: 'mcp', model: `${s.name}/${params.name}` };
+    const micros = costOf(s, params.name);
+    let held: number | null = null;
+    try {
+      held = (await this.d.charges?.hold(what, micros, signal)) ?? null;
+    } catch (e) {
+      if (e instanceof FixedChargeRefused) refuse('refused', 'budget', ErrorCode.InvalidRequest, e.message);
+      throw e;
+    }
+    /** Sent, so it may have run: charged. Never reached the server: given back. */
+    const settle = (ok: boolean, httpStatus: number, error: string | null) =>
+      this.d.charges?.settle(what, held, micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - t0, error }).catch(() => undefined);
     let result: Record<string, unknown>;
     const sent = performance.now();
     try {
@@ -200,11 +216,15 @@ export class McpSession {
     } catch (e) {
       call.upstreamMs = performance.now() - sent;
       const reason = (e as { data?: { reason?: string } }).data?.reason ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
-      Object.assign(call, { status: 'error', reason, detail: e instanceof Error ? e.message : String(e) });
+      const message = e instanceof Error ? e.message : String(e);
+      if (reason === 'unavailable' || reason === 'circuit_open') this.d.charges?.release(held);
+      else await settle(false, reason === 'timeout' ? 504 : 502, message.slice(0, 500));
+      Object.assign(call, { status: 'error', reason, detail: message });
       this.d.recorder.record(call);
       throw e;
     }
     call.upstreamMs = performance.now() - sent;
+    await settle(result.isError !== true, 200, result.isError === true ? 'the tool reported an error' : null);
     const size = Buffer.byteLength(JSON.stringify(result));
     call.resultBytes = size;
     if (size > s.maxResultBytes)

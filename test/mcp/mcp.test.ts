@@ -56,8 +56,16 @@ async function connect(server: string, token = a.token): Promise<Client> {
 }
 
 const textOf = (r: any): string => r.content.map((p: any) => p.text ?? '').join('');
-const rows = (service: string) =>
+const rowsNow = (service: string) =>
   sqliteOf(t.rt.state).prepare('SELECT agent_id, service, method, path, status, tier, reason, redactions FROM tool_calls WHERE service = ? ORDER BY id').all(service) as Array<Record<string, unknown>>;
+/** A server's call rows once every call the events announced has its row (rows are group-committed, a moment after the answer). */
+async function rows(service: string): Promise<Array<Record<string, unknown>>> {
+  const announced = () => (sqliteOf(t.rt.state).prepare("SELECT count(*) AS n FROM events WHERE type = 'mcp.call' AND json_extract(data, '$.server') = ?").get(service) as { n: number }).n;
+  return until(() => {
+    const r = rowsNow(service);
+    return r.length >= announced() ? r : null;
+  });
+}
 
 describe('MCP through the cage, streamable HTTP upstream', () => {
   it('lists only the allowed tools, calls them (plain, structured, erroring) and records each call with its agent', async () => {
@@ -74,7 +82,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    const r = rows('web');
+    const r = await rows('web');
     expect(r.map((x) => [x.path, x.status, x.reason, x.agent_id])).toEqual([
       ['echo', 200, 'ok', a.agentId],
       ['weather', 200, 'ok', a.agentId],
@@ -103,7 +111,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    expect(rows('web').find((x) => x.path === 'delete_repo')).toMatchObject({ status: 403, reason: 'not_allowed', tier: null });
+    expect((await rows('web')).find((x) => x.path === 'delete_repo')).toMatchObject({ status: 403, reason: 'not_allowed', tier: null });
   });
 
   it('redacts PII both ways: in the arguments before they leave, in results, resources and prompts before the agent has them', async () => {
@@ -144,11 +152,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    expect(
-      rows('web')
-        .filter((x) => x.reason === 'timeout' || x.reason === 'too_large')
-        .map((x) => [x.path, x.reason]),
-    ).toEqual([
+    expect((await rows('web')).filter((x) => x.reason === 'timeout' || x.reason === 'too_large').map((x) => [x.path, x.reason])).toEqual([
       ['slow', 'timeout'],
       ['huge', 'too_large'],
     ]);
@@ -196,7 +200,7 @@ describe('MCP through the cage, a stdio server the cage launches', () => {
     } finally {
       await c.close();
     }
-    expect(rows('local').map((x) => [x.path, x.reason])).toEqual([
+    expect((await rows('local')).map((x) => [x.path, x.reason])).toEqual([
       ['echo', 'ok'],
       ['whoami', 'ok'],
       ['contact', 'not_allowed'],
@@ -251,7 +255,7 @@ describe('MCP through the cage, sessions and the older transport', () => {
     } finally {
       await c.close();
     }
-    expect(rows('old').map((x) => [x.path, x.reason])).toEqual([
+    expect((await rows('old')).map((x) => [x.path, x.reason])).toEqual([
       ['echo', 'ok'],
       ['whoami', 'ok'],
     ]);
@@ -275,5 +279,36 @@ describe('MCP through the cage, sessions and the older transport', () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe('MCP through the cage, charged to the budget', () => {
+  it('holds a priced call’s cost before it leaves, charges it with a ledger row, and refuses the call its budget cannot cover', async () => {
+    const poor = await agentToken(t, { name: 'mcp-poor', budgetUsd: 0.005 });
+    const c = await connect('web', poor.token);
+    try {
+      // $0.002 a call on 'web': two fit in $0.005, the third does not.
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'one' } }))).toBe('echo: one');
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'two' } }))).toBe('echo: two');
+      await expect(c.callTool({ name: 'echo', arguments: { text: 'three' } })).rejects.toThrow(/budget/i);
+    } finally {
+      await c.close();
+    }
+    // The refused call never reached the server (asked by an agent with budget to spare).
+    const rich = await connect('web');
+    try {
+      const seen = JSON.parse(textOf(await rich.callTool({ name: 'seen', arguments: {} })));
+      expect(seen.calls.filter((x: any) => x.text === 'three')).toEqual([]);
+    } finally {
+      await rich.close();
+    }
+    const ledger = sqliteOf(t.rt.state).prepare('SELECT endpoint, provider, model, status, cost_micros FROM llm_requests WHERE agent_id = ? ORDER BY id').all(poor.agentId);
+    expect(ledger).toEqual([
+      { endpoint: 'mcp', provider: 'mcp', model: 'web/echo', status: 'ok', cost_micros: 2000 },
+      { endpoint: 'mcp', provider: 'mcp', model: 'web/echo', status: 'ok', cost_micros: 2000 },
+    ]);
+    expect((await rows('web')).filter((x) => x.agent_id === poor.agentId && x.reason === 'budget').map((x) => [x.path, x.status])).toEqual([['echo', 402]]);
+    const budget = (await (await t.api(`/api/agents/${poor.agentId}/budget`)).json()) as any;
+    expect(budget).toMatchObject({ limitUsd: 0.005, spentUsd: 0.004, reservedUsd: 0 });
   });
 });
