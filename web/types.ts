@@ -5,7 +5,8 @@ import type { VaultService } from '../src/secrets/index.js';
 
 export type { AgentStatus, AnyEvent, Severity } from '../src/core/events.js';
 export type { Role } from '../src/core/roles.js';
-export type { AgentPerformance, EventPage, FeedEvent, Whoami, WsFrame } from '../src/server/index.js';
+export type { AgentPerformance, EventPage } from '../src/agents/index.js';
+export type { FeedEvent, Whoami, WsFrame } from '../src/server/index.js';
 export type { CostReport } from '../src/budget/index.js';
 export type { ProtectionReport } from '../src/pii/index.js';
 export type { SecretList, SecretView as Secret } from '../src/secrets/index.js';
@@ -43,4 +44,4 @@ export type { LoopView as WatchLoop, WatchView } from '../src/watch/index.js';
 export type { AgentBudget, RunwayView, StepsReport } from '../src/budget/index.js';
 export type { PausedView } from '../src/state/index.js';
 
-export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from '../src/server/index.js';
+export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from '../src/agents/index.js';

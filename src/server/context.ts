@@ -57,19 +57,6 @@ export interface FeedSource<T> {
   frames(items: T[], audience: string): Buffer[];
 }
 
-/** The agent routes' needs (`/api/agents/*`, `/api/events`): the runtime's state and its supervisors. */
-export interface AgentRoutesDeps {
-  state: import('../state/index.js').StateManager;
-  control: AgentControl;
-  /**
-   * The PII step for what an agent reports through the SDK (`iron_cage.event`), before it is
-   * stored, printed or broadcast: its message (`field` 'message') and its data as one JSON text
-   * (`field` 'data': keys, strings and numbers scanned, valid JSON back). What comes back is
-   * always redacted, whatever the mode. Absent: stored as sent.
-   */
-  scanEventText?: (agentId: string, text: string, field: 'message' | 'data') => string;
-}
-
 export interface ServerDeps {
   tokens: Authenticator;
   guard: HostGuard;

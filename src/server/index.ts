@@ -1,6 +1,6 @@
 export { routeTable, startServer, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
-export type { AgentControl, AgentRoutesDeps, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps } from './context.js';
-export { agentRoutes, readableAgent } from './routes/agents.js';
+export type { AgentControl, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps } from './context.js';
+export { readableAgent } from './readable.js';
 export { StateFeed } from './state-feed.js';
 export { WS_COALESCE, WsHub, type HubDeps } from './ws.js';
 export type { Platform, SecretRefsLike, Service } from './service.js';
@@ -8,8 +8,5 @@ export { DEFAULT_RETRY_AFTER_S, errorAnswer, parseJsonBody, parseWith, toErrorRe
 export { BodyReadError, collect, decodeBody, decodeStream, type DecodedBody, JsonTooDeepError, jsonDepth, MAX_JSON_DEPTH, parseBoundedJson, readBody, readBodyAhead, sendJson } from './io.js';
 export { clientGone, onHangUp } from './hang-up.js';
 // What the dashboard reads (type only: web/ imports these, and nothing of the server is bundled).
-export type { AgentPerformance } from './metrics.js';
-export type { EventPage } from './routes/agents.js';
-export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from './routes/timeline.js';
 export type { Whoami } from './app.js';
 export type { CutEvent, FeedEvent, WsFrame } from './ws-frames.js';

@@ -19,6 +19,6 @@ export {
   type ToolPiiGuard,
 } from './redact.js';
 export { guardUnreadable, modeUnreadable, type UnreadableRule } from './unreadable.js';
-export { toolRoutes } from './routes.js';
+export { toolRoutes } from './tools.routes.js';
 export { FaultBoard, MAX_FAULTS, type FaultView } from './faults.js';
 export type { ToolBreakersResponse } from './details.js';

@@ -1,7 +1,7 @@
 import type { Observer } from '../observability/index.js';
 import { toolsHandler } from './handler.js';
 import { ToolProxy, type ToolsContext, type ToolsOptions } from './proxy.js';
-import { toolRoutes } from './routes.js';
+import { toolRoutes } from './tools.routes.js';
 import type { Service } from '../server/index.js';
 import type { AgentGate } from '../watch/index.js';
 

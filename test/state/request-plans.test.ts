@@ -500,7 +500,7 @@ describe('a long-running agent: what a request reads stays bounded by the answer
   });
 
   it('the performance figures are over the last PERFORMANCE_WINDOW calls, read along the index with a LIMIT', async () => {
-    const { PERFORMANCE_WINDOW } = await import('../../src/server/metrics.js');
+    const { PERFORMANCE_WINDOW } = await import('../../src/agents/metrics.js');
     expect(DAY_CALLS).toBeGreaterThan(PERFORMANCE_WINDOW);
     const plans = await plansOf(async () => {
       const perf = await get(`/api/agents/${long.agentId}/performance`);

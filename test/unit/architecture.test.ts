@@ -18,7 +18,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
   { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
-  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp'] },
+  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents'] },
   { name: 'runtime', folders: ['runtime'] },
   { name: 'commands', folders: ['demo', 'cli'] },
 ];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { percentiles } from '../../src/core/stats.js';
-import { uptimePercent } from '../../src/server/metrics.js';
+import { uptimePercent } from '../../src/agents/metrics.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();

@@ -1,13 +1,25 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
-import { assertCanAct, canRead, type Principal } from '../../core/roles.js';
-import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../../core/events.js';
-import { RequestsStore, ToolsStore, type AgentView, type StateManager } from '../../state/index.js';
-import type { AgentRoutesDeps, AppEnv } from '../context.js';
-import { parseJsonBody, parseWith } from '../errors.js';
-import { agentMetrics, agentPerformance } from '../metrics.js';
-import { timelineRoutes } from './timeline.js';
+import { assertCanAct, canRead, type Principal } from '../core/roles.js';
+import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
+import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../core/events.js';
+import { RequestsStore, ToolsStore, type AgentView, type StateManager } from '../state/index.js';
+import { type AgentControl, type AppEnv, parseJsonBody, parseWith, readableAgent } from '../server/index.js';
+import { agentMetrics, agentPerformance } from './metrics.js';
+import { timelineRoutes } from './timeline.routes.js';
+
+/** The agent routes' needs (`/api/agents/*`, `/api/events`): the runtime's state and its supervisors. */
+export interface AgentRoutesDeps {
+  state: StateManager;
+  control: AgentControl;
+  /**
+   * The PII step for what an agent reports through the SDK (`iron_cage.event`), before it is
+   * stored, printed or broadcast: its message (`field` 'message') and its data as one JSON text
+   * (`field` 'data': keys, strings and numbers scanned, valid JSON back). What comes back is
+   * always redacted, whatever the mode. Absent: stored as sent.
+   */
+  scanEventText?: (agentId: string, text: string, field: 'message' | 'data') => string;
+}
 
 const MAX_CHECKPOINT_BYTES = 1024 * 1024;
 /**
@@ -50,17 +62,6 @@ const eventsQuery = z.strictObject({
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
   agentId: z.string().optional(),
 });
-
-/**
- * The agent `id` as `p` may see it, for every `/api/agents/:id/…` route: an agent token asking
- * about another agent learns nothing, not even that it exists (404). An agent another process
- * wrote to the database (a token created by the CLI) is read from it.
- */
-export function readableAgent(state: Pick<StateManager, 'loadAgent'>, p: Principal, id: string): AgentView {
-  const agent = state.loadAgent(id);
-  if (!agent || !canRead(p, id)) throw new NotFoundError(`no agent ${id}`);
-  return agent;
-}
 
 /**
  * `/api/agents/*` and `/api/events` over the runtime's StateManager: mounted by the runtime

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import * as z from 'zod';
-import type { Principal } from '../../core/roles.js';
-import { ValidationError } from '../../core/errors.js';
+import type { Principal } from '../core/roles.js';
+import { ValidationError } from '../core/errors.js';
 import {
   SOURCE_RANK,
   TIMELINE_BUCKETS_MAX,
@@ -13,9 +13,8 @@ import {
   type TimelinePos,
   type TimelineSource,
   type ToolCallRow,
-} from '../../state/index.js';
-import type { AppEnv } from '../context.js';
-import { parseWith } from '../errors.js';
+} from '../state/index.js';
+import { type AppEnv, parseWith } from '../server/index.js';
 
 // GET /api/agents/:id/timeline and /timeline/overview: an agent's run on one time axis (the
 // dashboard's waterfall), paged by cursor, and the whole run downsampled for its overview strip.
