@@ -1,6 +1,7 @@
 import type { McpServerConfig } from '../config/index.js';
 import { microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
+import type { NewEvent } from '../core/events.js';
 import type { Observer } from '../observability/index.js';
 import type { StateManager, ToolCallInput, ToolsStore } from '../state/index.js';
 import { costOf } from './policy.js';
@@ -79,15 +80,9 @@ export class McpRecorder {
     };
     // Metrics, traces (execute_tool with the MCP attributes), the watch and the chain of the agent's next LLM call see it as any tool call.
     const observed = { row, headers: c.headers, startMs: Date.now() - durationMs, errorCode: c.status === 'ok' ? null : c.reason, mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId } };
-    this.store.recordCall(row).then(
-      (id) => this.observer?.toolCall({ ...observed, id }),
-      (err) => {
-        this.logger.error({ err }, `mcp ${c.server}: the call's row was not written`);
-        this.observer?.toolCall({ ...observed, id: null });
-      },
-    );
+    // The row and its event in one write, group-committed with the calls of this moment: never on the answer's way.
     const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
-    this.state.record({
+    const event: NewEvent<'mcp.call'> = {
       agentId: c.agentId,
       type: 'mcp.call',
       severity: c.status === 'ok' && !c.isError ? 'info' : 'warn',
@@ -104,7 +99,14 @@ export class McpRecorder {
         redactions: c.redactions,
         costUsd,
       },
-    });
+    };
+    this.store.recordCall(row, event).then(
+      (id) => this.observer?.toolCall({ ...observed, id }),
+      (err) => {
+        this.logger.error({ err }, `mcp ${c.server}: the call's row and event were not written`);
+        this.observer?.toolCall({ ...observed, id: null });
+      },
+    );
     if (c.reason === 'not_allowed')
       this.state.record({
         agentId: c.agentId,

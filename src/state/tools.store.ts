@@ -1,3 +1,4 @@
+import type { NewEvent } from '../core/events.js';
 import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { parseOrNull } from './breakers.store.js';
@@ -162,9 +163,10 @@ export class ToolsStore {
 
   /**
    * One proxied call, group-committed with the other calls of this tick (a commit per call
-   * cost more than the rest of the call). Resolves once the row is on disk.
+   * cost more than the rest of the call), with its event if it has one (in the same write).
+   * Resolves once the row is on disk.
    */
-  async recordCall(r: ToolCallInput): Promise<number> {
+  async recordCall(r: ToolCallInput, event: NewEvent | null = null): Promise<number> {
     const { result } = await this.db.writer.soon(() => {
       const id = Number(this.insertCall.run(r).lastInsertRowid);
       if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
@@ -173,7 +175,7 @@ export class ToolsStore {
           .where(lte(toolCalls.id, id - TOOL_CALLS_KEPT))
           .run();
       return id;
-    }, null);
+    }, event);
     return result;
   }
 

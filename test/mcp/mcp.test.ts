@@ -58,12 +58,11 @@ async function connect(server: string, token = a.token): Promise<Client> {
 const textOf = (r: any): string => r.content.map((p: any) => p.text ?? '').join('');
 const rowsNow = (service: string) =>
   sqliteOf(t.rt.state).prepare('SELECT agent_id, service, method, path, status, tier, reason, redactions FROM tool_calls WHERE service = ? ORDER BY id').all(service) as Array<Record<string, unknown>>;
-/** A server's call rows once every call the events announced has its row (rows are group-committed, a moment after the answer). */
-async function rows(service: string): Promise<Array<Record<string, unknown>>> {
-  const announced = () => (sqliteOf(t.rt.state).prepare("SELECT count(*) AS n FROM events WHERE type = 'mcp.call' AND json_extract(data, '$.server') = ?").get(service) as { n: number }).n;
+/** A server's call rows once there are at least `n` (rows are group-committed, a moment after the answer). */
+function rows(service: string, n: number, which: (r: Record<string, unknown>) => boolean = () => true): Promise<Array<Record<string, unknown>>> {
   return until(() => {
-    const r = rowsNow(service);
-    return r.length >= announced() ? r : null;
+    const r = rowsNow(service).filter(which);
+    return r.length >= n ? r : null;
   });
 }
 
@@ -82,7 +81,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    const r = await rows('web');
+    const r = await rows('web', 3);
     expect(r.map((x) => [x.path, x.status, x.reason, x.agent_id])).toEqual([
       ['echo', 200, 'ok', a.agentId],
       ['weather', 200, 'ok', a.agentId],
@@ -111,7 +110,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    expect((await rows('web')).find((x) => x.path === 'delete_repo')).toMatchObject({ status: 403, reason: 'not_allowed', tier: null });
+    expect((await rows('web', 1, (x) => x.path === 'delete_repo'))[0]).toMatchObject({ status: 403, reason: 'not_allowed', tier: null });
   });
 
   it('redacts PII both ways: in the arguments before they leave, in results, resources and prompts before the agent has them', async () => {
@@ -152,7 +151,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     } finally {
       await c.close();
     }
-    expect((await rows('web')).filter((x) => x.reason === 'timeout' || x.reason === 'too_large').map((x) => [x.path, x.reason])).toEqual([
+    expect((await rows('web', 2, (x) => x.reason === 'timeout' || x.reason === 'too_large')).map((x) => [x.path, x.reason])).toEqual([
       ['slow', 'timeout'],
       ['huge', 'too_large'],
     ]);
@@ -200,7 +199,7 @@ describe('MCP through the cage, a stdio server the cage launches', () => {
     } finally {
       await c.close();
     }
-    expect((await rows('local')).map((x) => [x.path, x.reason])).toEqual([
+    expect((await rows('local', 3)).map((x) => [x.path, x.reason])).toEqual([
       ['echo', 'ok'],
       ['whoami', 'ok'],
       ['contact', 'not_allowed'],
@@ -255,7 +254,7 @@ describe('MCP through the cage, sessions and the older transport', () => {
     } finally {
       await c.close();
     }
-    expect((await rows('old')).map((x) => [x.path, x.reason])).toEqual([
+    expect((await rows('old', 2)).map((x) => [x.path, x.reason])).toEqual([
       ['echo', 'ok'],
       ['whoami', 'ok'],
     ]);
@@ -307,7 +306,7 @@ describe('MCP through the cage, charged to the budget', () => {
       { endpoint: 'mcp', provider: 'mcp', model: 'web/echo', status: 'ok', cost_micros: 2000 },
       { endpoint: 'mcp', provider: 'mcp', model: 'web/echo', status: 'ok', cost_micros: 2000 },
     ]);
-    expect((await rows('web')).filter((x) => x.agent_id === poor.agentId && x.reason === 'budget').map((x) => [x.path, x.status])).toEqual([['echo', 402]]);
+    expect((await rows('web', 1, (x) => x.agent_id === poor.agentId && x.reason === 'budget')).map((x) => [x.path, x.status])).toEqual([['echo', 402]]);
     const budget = (await (await t.api(`/api/agents/${poor.agentId}/budget`)).json()) as any;
     expect(budget).toMatchObject({ limitUsd: 0.005, spentUsd: 0.004, reservedUsd: 0 });
   });
