@@ -1,3 +1,4 @@
+import { PANEL_SECRETS_POLL_MS } from '../../src/report/panel-secrets.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -155,8 +156,10 @@ describe('secrets from the panel', () => {
     const at = Date.now();
     const from = llm.requests.length;
     await until(() => llm.since(from).some((r) => r.headers.authorization === `Bearer ${SECOND}`), 10_000);
+    // Within the runtime's poll of the panel (every PANEL_SECRETS_POLL_MS) and the call that
+    // follows it, not at a restart: a behaviour bounded by the poll, with room for a busy machine.
     const tookMs = Date.now() - at;
-    expect(tookMs).toBeLessThan(5_000);
+    expect(tookMs).toBeLessThan(PANEL_SECRETS_POLL_MS + 3_000);
     const after = llm.requests.findIndex((r) => r.headers.authorization === `Bearer ${SECOND}`);
     expect(
       auth()
