@@ -5,9 +5,8 @@ import { learnAgent, refreshAgent, refreshBreakers, refreshFor, refreshSecrets }
 import { addToast, emptyTimeline, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
 import { toastFor } from './toasts.js';
 import type { Agent, AnyEvent, FeedEvent, Whoami, WsFrame } from './types.js';
+import { ReconnectingSocket } from './reconnect.js';
 
-/** The server's close code for "your credentials are no longer good". */
-const WS_REVOKED = 4401;
 /** Pop-ups only for what is news: a replay after a long absence does not raise old alarms. */
 const POPUP_MAX_AGE_MS = 60_000;
 const enc = encodeURIComponent;
@@ -104,11 +103,31 @@ function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, o: { news: boo
   if (after && after !== before) refreshAgent(after);
 }
 
-let ws: WebSocket | null = null;
-let attempts = 0;
-let stopped = false;
 /** Reconnect at once (a truncated replay), not after a backoff. */
 let resumeNow = false;
+/** Whether the socket now open resumed from an earlier one (`?after=`). */
+let resumed = false;
+
+/**
+ * /ws, kept connected: on a drop it says so, backs off and resumes with `?after=<last seq>`, so
+ * every event shows exactly once.
+ */
+const socket = new ReconnectingSocket({
+  path: () => {
+    const token = currentToken();
+    if (!token) return null;
+    resumed = state.lastSeq > 0;
+    return `/ws?token=${enc(token)}${resumed ? `&after=${state.lastSeq}` : ''}`;
+  },
+  frame: (data, sock) => onFrame(data as WsFrame, resumed, sock),
+  revoked: (reason) => markUnauthorized(reason),
+  neverOpened: () => void checkToken(),
+  now: () => {
+    const now = resumeNow;
+    resumeNow = false;
+    return now;
+  },
+});
 
 function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
   if (frame.type === 'snapshot') {
@@ -117,7 +136,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
     if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {}, watch: {}, runway: {}, steps: {}, timeline: emptyTimeline() });
     const first = reset || (state.lastSeq === 0 && !resumed);
     set({ agents: frame.agents, conn: 'live' });
-    attempts = 0;
+    socket.live();
     // The first snapshot is history (no pop-ups); after a reconnect it is what was missed.
     apply(
       frame.events.map((event) => ({ event })),
@@ -141,45 +160,9 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
   apply(frame.type === 'event' ? [frame] : frame.items, { news: true, replay: false });
 }
 
-/**
- * Connect to /ws and stay connected: on a drop, say so, back off (0.5 s doubling to 10 s, with
- * jitter) and resume with `?after=<last seq>`, so every event shows exactly once.
- */
+/** Connect to /ws and stay connected (see `socket`). */
 export function connect(): void {
-  stopped = false;
-  const token = currentToken();
-  if (!token) return;
-  const resumed = state.lastSeq > 0;
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const url = `${proto}://${location.host}/ws?token=${enc(token)}${resumed ? `&after=${state.lastSeq}` : ''}`;
-  const sock = new WebSocket(url);
-  ws = sock;
-  let delivered = false;
-  sock.onmessage = (m) => {
-    delivered = true;
-    try {
-      onFrame(JSON.parse(String(m.data)) as WsFrame, resumed, sock);
-    } catch (e) {
-      console.warn('bad frame from /ws:', e instanceof Error ? e.message : e);
-    }
-  };
-  sock.onclose = (e) => {
-    if (ws !== sock || stopped) return;
-    ws = null;
-    if (e.code === WS_REVOKED) return markUnauthorized(e.reason || 'your token is no longer valid');
-    if (resumeNow) {
-      resumeNow = false;
-      return connect();
-    }
-    set({ conn: 'reconnecting' });
-    // A refused upgrade looks like any drop (1006): a token that stopped working must say so.
-    if (!delivered) void checkToken();
-    const delay = Math.min(500 * 2 ** attempts, 10_000) * (0.75 + Math.random() * 0.5);
-    attempts++;
-    setTimeout(() => {
-      if (!stopped && ws === null) connect();
-    }, delay);
-  };
+  socket.connect();
 }
 
 /** Is the token still good? A 401 goes to the "get a new URL" page (api() reports it). */
@@ -192,16 +175,14 @@ async function checkToken(): Promise<void> {
 }
 
 export function disconnect(): void {
-  stopped = true;
-  ws?.close();
-  ws = null;
+  socket.stop();
 }
 
 /** Check the token, learn the role, then go live. */
 export async function start(): Promise<void> {
   if (!currentToken()) return set({ auth: 'login' });
   // The feed and the role are asked for at once: the first render waits for one round trip, not two.
-  if (!ws) connect();
+  if (!socket.active) connect();
   try {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });

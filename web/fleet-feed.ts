@@ -7,6 +7,7 @@ import { markUnauthorized } from './feed.js';
 import { type FleetLiveEvent, type FleetPart, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet, stopBudgetsPoll } from './fleet-store.js';
 import { set } from './store.js';
 import type { PanelBudgetFrame, Whoami } from './types.js';
+import { ReconnectingSocket } from './reconnect.js';
 
 /** What the panel's /ws pushes to a viewer. */
 export type PanelFrame =
@@ -21,13 +22,26 @@ export type PanelFrame =
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number }
   | PanelBudgetFrame;
 
-/** The server's close code for "your credentials are no longer good". */
-const WS_REVOKED = 4401;
 const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets'];
 
-let ws: WebSocket | null = null;
-let attempts = 0;
-let stopped = false;
+/**
+ * The panel's /ws, kept connected: on a drop it says so, backs off and, once back, refetches
+ * everything (the batches missed meanwhile).
+ */
+const socket = new ReconnectingSocket({
+  path: () => {
+    const token = currentToken();
+    return token ? `/ws?token=${encodeURIComponent(token)}` : null;
+  },
+  opened: () => {
+    socket.live();
+    set({ conn: 'live' });
+    refreshFleet(...ALL);
+  },
+  frame: (data) => onFrame(data as PanelFrame),
+  revoked: (reason) => fleetUnauthorized(reason),
+  neverOpened: () => void api('/api/whoami').catch(() => undefined),
+});
 
 /** What a batch changed, from the rows it stored: the runtime row always (its last sequence). */
 export function partsFor(frame: Extract<PanelFrame, { kind: 'batch' }>): FleetPart[] {
@@ -55,51 +69,14 @@ function onFrame(frame: PanelFrame): void {
   if (frame.kind === 'budget') applyBudgetFrame(frame);
 }
 
-/**
- * Connect to the panel's /ws and stay connected: on a drop, say so, back off (0.5 s doubling to
- * 10 s, with jitter) and, once back, refetch everything (the batches missed meanwhile).
- */
+/** Connect to the panel's /ws and stay connected (see `socket`). */
 export function connectFleet(): void {
-  stopped = false;
-  const token = currentToken();
-  if (!token) return;
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const sock = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(token)}`);
-  ws = sock;
-  let opened = false;
-  sock.onopen = () => {
-    opened = true;
-    attempts = 0;
-    set({ conn: 'live' });
-    refreshFleet(...ALL);
-  };
-  sock.onmessage = (m) => {
-    try {
-      onFrame(JSON.parse(String(m.data)) as PanelFrame);
-    } catch (e) {
-      console.warn('bad frame from /ws:', e instanceof Error ? e.message : e);
-    }
-  };
-  sock.onclose = (e) => {
-    if (ws !== sock || stopped) return;
-    ws = null;
-    if (e.code === WS_REVOKED) return fleetUnauthorized(e.reason || 'your token is no longer valid');
-    set({ conn: 'reconnecting' });
-    // A refused upgrade looks like any drop: a token that stopped working must say so.
-    if (!opened) void api('/api/whoami').catch(() => undefined);
-    const delay = Math.min(500 * 2 ** attempts, 10_000) * (0.75 + Math.random() * 0.5);
-    attempts++;
-    setTimeout(() => {
-      if (!stopped && ws === null) connectFleet();
-    }, delay);
-  };
+  socket.connect();
 }
 
 function disconnectFleet(): void {
-  stopped = true;
   stopBudgetsPoll();
-  ws?.close();
-  ws = null;
+  socket.stop();
 }
 
 /** The token is no good: stop the fleet's socket, then the page says how to log in again. */
@@ -112,7 +89,7 @@ export function fleetUnauthorized(message = 'your token is no longer valid'): vo
 export async function startFleet(): Promise<void> {
   useToken(currentToken(), fleetUnauthorized);
   if (!currentToken()) return set({ auth: 'login' });
-  if (!ws) connectFleet();
+  if (!socket.active) connectFleet();
   try {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });

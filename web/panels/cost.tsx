@@ -5,6 +5,7 @@ import type { Agent } from '../types.js';
 import { Figure, Name, Panel } from '../ui.js';
 import { jumpTimeline } from '../timeline.js';
 import { SpendChart } from './chart.js';
+import { TableHead } from '../table-head.js';
 
 /** Models listed by name before the rest are summed into one line. */
 const TOP_MODELS = 5;
@@ -60,17 +61,7 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
       <div class="split">
         <table class="table" data-testid="cost-by-model">
           <caption class="sr-only">Cost by model</caption>
-          <thead>
-            <tr>
-              <th scope="col">Model</th>
-              <th scope="col" class="num">
-                Calls
-              </th>
-              <th scope="col" class="num">
-                Cost
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={['Model', 'Calls', 'Cost']} numFrom={1} />
           <tbody>
             {models.shown.map((m) => (
               <tr key={m.model}>

@@ -11,6 +11,7 @@ import type { FleetAgent, FleetAgentDetail } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { SpendChart } from './chart.js';
 import { EventLine } from './fleet-live.js';
+import { TableHead } from '../table-head.js';
 
 /** Rows of a long list shown before "Show all". */
 const FIRST_ROWS = 10;
@@ -112,19 +113,7 @@ export function DrillPanel() {
         <More rows={d.calls} what="calls">
           {(rows) => (
             <table class="table reflow drill-calls" data-testid="drill-calls-table">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Model</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="num">
-                    Tokens
-                  </th>
-                  <th scope="col" class="num">
-                    Cost
-                  </th>
-                </tr>
-              </thead>
+              <TableHead cols={['Time', 'Model', 'Status', 'Tokens', 'Cost']} numFrom={3} />
               <tbody>
                 {rows.map((c) => (
                   <tr key={c.id}>

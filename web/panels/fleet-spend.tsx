@@ -7,6 +7,7 @@ import { count } from '../format.js';
 import type { FleetSpend, SpendBy, SpendWindow } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { SpendChart } from './chart.js';
+import { TableHead } from '../table-head.js';
 
 const BY_LABEL: Record<SpendBy, string> = { runtime: 'Runtime', user: 'User', agent: 'Agent', model: 'Model' };
 const WINDOW_LABEL: Record<SpendWindow, string> = { '24h': 'Last 24 hours', '30d': 'Last 30 days' };
@@ -77,20 +78,7 @@ export function SpendPanel() {
             <caption class="sr-only">
               Spend by {BY_LABEL[s.by].toLowerCase()}, {WINDOW_LABEL[s.window].toLowerCase()}
             </caption>
-            <thead>
-              <tr>
-                <th scope="col">{BY_LABEL[s.by]}</th>
-                <th scope="col" class="num">
-                  Calls
-                </th>
-                <th scope="col" class="num">
-                  Errors
-                </th>
-                <th scope="col" class="num">
-                  Cost
-                </th>
-              </tr>
-            </thead>
+            <TableHead cols={[BY_LABEL[s.by], 'Calls', 'Errors', 'Cost']} numFrom={1} />
             <tbody>
               {s.rows.length === 0 && (
                 <tr>

@@ -15,6 +15,7 @@ import { DrillPanel, Progress } from './fleet-agent.js';
 import { BudgetsPanel } from './fleet-budgets.js';
 import { LivePanel } from './fleet-live.js';
 import { SpendPanel } from './fleet-spend.js';
+import { TableHead } from '../table-head.js';
 
 export function FleetPage() {
   useStore();
@@ -88,22 +89,7 @@ function RuntimesPanel() {
       ) : (
         <table class="table reflow fleet-runtimes" data-testid="fleet-runtimes">
           <caption class="sr-only">Runtimes</caption>
-          <thead>
-            <tr>
-              <th scope="col">Runtime</th>
-              <th scope="col">State</th>
-              <th scope="col">Last seen</th>
-              <th scope="col" class="num">
-                Behind
-              </th>
-              <th scope="col" class="num">
-                Agents
-              </th>
-              <th scope="col" class="num">
-                Today
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={['Runtime', 'State', 'Last seen', 'Behind', 'Agents', 'Today']} numFrom={3} />
           <tbody>
             {rts.map((r) => (
               <tr key={r.id} data-testid="fleet-runtime" data-runtime={r.id}>

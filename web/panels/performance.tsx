@@ -6,6 +6,7 @@ import { notifyError, selectedAgent, useStore } from '../store.js';
 import { jumpTimeline } from '../timeline.js';
 import type { Agent, BreakerView, FeedEvent } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
+import { TableHead } from '../table-head.js';
 
 /** #22: how fast, how reliably, and each external service's circuit breaker. */
 export function PerformancePanel({ agent }: { agent: Agent | null }) {
@@ -43,18 +44,7 @@ function Breakers({ list }: { list: BreakerView[] | null }) {
   if (list.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
   return (
     <table class="table breakers reflow">
-      <thead>
-        <tr>
-          <th scope="col">Service</th>
-          <th scope="col">State</th>
-          <th scope="col" class="num">
-            Blocked
-          </th>
-          <th scope="col" class="num">
-            While open
-          </th>
-        </tr>
-      </thead>
+      <TableHead cols={['Service', 'State', 'Blocked', 'While open']} numFrom={2} />
       <tbody>
         {list.map((b) => (
           <BreakerRow b={b} now={now} admin={admin} key={b.service} />

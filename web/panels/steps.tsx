@@ -5,6 +5,7 @@ import { useStore } from '../store.js';
 import { jumpTimeline } from '../timeline.js';
 import type { Agent } from '../types.js';
 import { Figure, Name, Panel } from '../ui.js';
+import { TableHead } from '../table-head.js';
 
 export function StepsPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
@@ -28,20 +29,7 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
       </div>
       <table class="table steps" data-testid="steps-top">
         <caption class="sub-head">Costliest {unit}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Step</th>
-            <th scope="col" class="num">
-              Calls
-            </th>
-            <th scope="col" class="num">
-              Tokens
-            </th>
-            <th scope="col" class="num">
-              Cost
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={['Step', 'Calls', 'Tokens', 'Cost']} numFrom={1} />
         <tbody>
           {r.top.map((x) => (
             <tr key={x.step} data-testid="step-row" data-step={x.step}>
@@ -93,17 +81,7 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
 function Groups({ head, rows, testid }: { head: string; rows: Array<{ name: string; calls: number; costUsd: number }>; testid: string }) {
   return (
     <table class="table" data-testid={testid}>
-      <thead>
-        <tr>
-          <th scope="col">{head}</th>
-          <th scope="col" class="num">
-            Calls
-          </th>
-          <th scope="col" class="num">
-            Cost
-          </th>
-        </tr>
-      </thead>
+      <TableHead cols={[head, 'Calls', 'Cost']} numFrom={1} />
       <tbody>
         {rows.map((g) => (
           <tr key={g.name}>
