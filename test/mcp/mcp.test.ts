@@ -311,3 +311,29 @@ describe('MCP through the cage, charged to the budget', () => {
     expect(budget).toMatchObject({ limitUsd: 0.005, spentUsd: 0.004, reservedUsd: 0 });
   });
 });
+
+describe('MCP through the cage, for an agent iron-cage runs', () => {
+  it('gives the agent IRON_CAGE_MCP_URL beside its token: a Python agent on the mcp SDK reaches the server through the cage with nothing else', async () => {
+    const v = await pythonVenv(['test/mcp/requirements.txt']);
+    if (!v.ok) throw new Error(v.reason);
+    const mcp = mcpSchema.parse({ servers: { web: { url: (t.rt.config.mcp.web!.target as { url: string }).url, tools: { deny: ['delete_*'] } } } });
+    const run = await startTestRuntime({ config: { mcp, python: v.python }, agent: { script: join(ROOT, 'test/fixtures/mcp_client.py'), args: ['web'] } });
+    try {
+      const line = await until(() => /\{"tools": .*\}/.exec(run.log())?.[0], 60_000);
+      const r = JSON.parse(line);
+      expect(r.echo).toBe('echo: from python, call [PHONE_REDACTED]');
+      expect(r.refused).toMatch(/tool 'delete_repo' is not allowed on MCP server 'web'/);
+      const agentId = run.rt.state.listAgents()[0]!.id;
+      const calls = await until(() => {
+        const c = sqliteOf(run.rt.state).prepare("SELECT path, reason FROM tool_calls WHERE agent_id = ? AND service = 'web' ORDER BY id").all(agentId) as Array<{ path: string; reason: string }>;
+        return c.length >= 2 ? c : null;
+      });
+      expect(calls).toEqual([
+        { path: 'echo', reason: 'ok' },
+        { path: 'delete_repo', reason: 'not_allowed' },
+      ]);
+    } finally {
+      await run.stop();
+    }
+  }, 600_000);
+});
