@@ -307,11 +307,9 @@ describe('the exporter never slows a call, and what it drops is counted', () => 
   });
 
   const chatOnce = async (token: string) => {
-    const at = performance.now();
     const r = await post(t!, token, '/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(200);
     await r.text();
-    return performance.now() - at;
   };
 
   it('with the collector down, each span is counted dropped (export_failed), and shutdown does not wait on it', async () => {
@@ -344,15 +342,14 @@ describe('the exporter never slows a call, and what it drops is counted', () => 
     await chatOnce(a.token); // warm: the first call pays for loading what it uses
     // The queue holds 2: the second span sends them (a batch of 2), to a collector that never answers;
     // 2 more wait in the queue; every one after is dropped.
-    const took: number[] = [];
-    for (let i = 0; i < 6; i++) took.push(await chatOnce(a.token));
+    for (let i = 0; i < 6; i++) await chatOnce(a.token);
     // The batch of two reached the collector, which holds it.
     await until(() => rx!.requests.length === 1, 5000);
     const m = await spanMetrics(t);
+    // No call waited on the hung export: three spans were dropped because it was still in
+    // flight, and every call had answered while it still was (neither exported nor failed: its
+    // timeout is 20 s). A call that waited on it would have seen it fail first (export_failed).
     expect(m).toEqual({ exported: 0, dropped: { queue_full: 3 } });
-    // No call waited on the hung export: each answered in well under a tenth of its 20 s timeout
-    // (a behaviour, not a speed: a call that waited would take the whole 20 s).
-    expect(Math.max(...took)).toBeLessThan(EXPORT_TIMEOUT_MS / 10);
     // Shutdown waits a bounded time for the hung export, then counts what never left.
     const at = performance.now();
     await t.stop();

@@ -1,10 +1,10 @@
-import { PANEL_SECRETS_POLL_MS } from '../../src/report/panel-secrets.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PANEL_SECRETS_POLL_MS } from '../../src/report/panel-secrets.js';
 import { cli } from '../helpers/cli.js';
 import { FakeLlm } from '../helpers/fake-llm.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';
@@ -156,10 +156,10 @@ describe('secrets from the panel', () => {
     const at = Date.now();
     const from = llm.requests.length;
     await until(() => llm.since(from).some((r) => r.headers.authorization === `Bearer ${SECOND}`), 10_000);
-    // Within the runtime's poll of the panel (every PANEL_SECRETS_POLL_MS) and the call that
-    // follows it, not at a restart: a behaviour bounded by the poll, with room for a busy machine.
+    // Swapped in at the runtime's next look at the panel (every PANEL_SECRETS_POLL_MS), not at a
+    // restart or an error: within two looks, a call every 50 ms and the upstream's answer aside.
     const tookMs = Date.now() - at;
-    expect(tookMs).toBeLessThan(PANEL_SECRETS_POLL_MS + 3_000);
+    expect(tookMs).toBeLessThan(2 * PANEL_SECRETS_POLL_MS + 1_000);
     const after = llm.requests.findIndex((r) => r.headers.authorization === `Bearer ${SECOND}`);
     expect(
       auth()
