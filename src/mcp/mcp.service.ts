@@ -8,6 +8,7 @@ import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
 import type { Observer } from '../observability/index.js';
 import { ToolsStore } from '../state/index.js';
+import type { AgentGate } from '../watch/index.js';
 import { SessionEvents } from './events.js';
 import { McpRecorder } from './record.js';
 import { mcpSdk } from './sdk.js';
@@ -23,7 +24,7 @@ export const MCP_PREFIX = '/mcp/';
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** A session nobody used for this long is ended (its real server's session too). */
 const IDLE_MS = 15 * 60_000;
-/** Sessions an agent may hold open with one server, and in all: each may be a process the cage launched. */
+/** Sessions an agent may hold open with one server (past it, its least recently used ends), and the cage in all: each may be a process the cage launched. */
 const MAX_SESSIONS_PER_AGENT = 8;
 const MAX_SESSIONS = 128;
 
@@ -45,6 +46,17 @@ export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 
   observer?: Pick<Observer, 'toolCall'>;
   /** Where a priced tools/call is held and charged (the budget feature's FixedCharges). */
   charges?: SessionDeps['charges'];
+  /** The watch's pause gate: a paused agent's requests wait at it. */
+  gate?: AgentGate;
+}
+
+/** A path segment decoded; a malformed escape stays as it came (it then names no server). */
+function segment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 class McpGateway {
@@ -74,7 +86,7 @@ class McpGateway {
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?', 1)[0]!;
-    const name = decodeURIComponent(path.slice(MCP_PREFIX.length).replace(/\/$/, ''));
+    const name = segment(path.slice(MCP_PREFIX.length).replace(/\/$/, ''));
     const server: McpServerConfig | undefined = Object.hasOwn(this.d.config.mcp, name) ? this.d.config.mcp[name] : undefined;
     const agentId = await this.agentOf(req, res);
     if (agentId === null) return;
@@ -82,6 +94,9 @@ class McpGateway {
       const names = Object.keys(this.d.config.mcp);
       return rpcError(res, 404, -32601, `no MCP server '${name}' is configured${names.length > 0 ? ` (configured: ${names.join(', ')}, at ${MCP_PREFIX}<name>)` : ' (mcp.servers in the config)'}`);
     }
+    // A paused agent's MCP request waits here as its LLM and tool calls do: nothing sent until it is resumed.
+    const held = req.method === 'POST' ? this.d.gate?.hold(agentId, { req, res, bodyLimit: MAX_BODY_BYTES }) : null;
+    if (held) await held;
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE')
       return rpcError(res, 405, -32000, `${req.method} is not part of MCP's streamable HTTP transport: POST, GET or DELETE`, { allow: 'POST, GET, DELETE' });
     let body: unknown;
@@ -104,15 +119,16 @@ class McpGateway {
     const sdk = await mcpSdk();
     const initializing = req.method === 'POST' && (Array.isArray(body) ? body.some((m) => sdk.types.isInitializeRequest(m)) : sdk.types.isInitializeRequest(body));
     if (!initializing) return rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id; a session begins with an initialize request');
-    const mine = [...this.sessions.values()].filter((e) => e.agentId === agentId && e.server === server.name).length;
-    if (mine >= MAX_SESSIONS_PER_AGENT || this.sessions.size >= MAX_SESSIONS)
-      return rpcError(
-        res,
-        429,
-        -32000,
-        `too many MCP sessions open (${mine >= MAX_SESSIONS_PER_AGENT ? `${MAX_SESSIONS_PER_AGENT} with '${server.name}' for this agent` : `${MAX_SESSIONS} in all`}): end one with DELETE, or wait for an idle one to close`,
-        { 'retry-after': '60' },
-      );
+    // An agent past its sessions with this server ends its least recently used one (a client that
+    // never said DELETE, an earlier run's): its own, never another agent's. Past the cage's total, refused.
+    const mine = [...this.sessions].filter(([, e]) => e.agentId === agentId && e.server === server.name);
+    if (mine.length >= MAX_SESSIONS_PER_AGENT) {
+      const [oldest, e] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
+      this.sessions.delete(oldest);
+      void e.session.close();
+    }
+    if (this.sessions.size >= MAX_SESSIONS)
+      return rpcError(res, 429, -32000, `too many MCP sessions open (${MAX_SESSIONS} in all): end one with DELETE, or wait for an idle one to close`, { 'retry-after': '60' });
     let session: McpSession | undefined;
     const transport = new sdk.StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

@@ -137,7 +137,7 @@ export class Runtime {
         gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
         budget,
         toolsService({ ...platform, pii, breakers, observer, gate }),
-        mcpService({ ...platform, observer, charges: budget.charges, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
+        mcpService({ ...platform, observer, gate, charges: budget.charges, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
         vault,
         observability.service,
         watch.service,

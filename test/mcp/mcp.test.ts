@@ -281,6 +281,37 @@ describe('MCP through the cage, sessions and the older transport', () => {
   });
 });
 
+describe('MCP through the cage, a paused agent', () => {
+  it('holds a paused agent’s tools/call at the gate, sending nothing, and lets it through once resumed', async () => {
+    const p = await agentToken(t, { name: 'mcp-paused' });
+    const c = await connect('web', p.token);
+    try {
+      const post = (path: string, body: unknown) => t.api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await post(`/api/agents/${p.agentId}/pause`, { reason: 'checking the MCP gate' })).status).toBe(200);
+      let answered = false;
+      const call = c.callTool({ name: 'echo', arguments: { text: 'held at the gate' } }).then((r) => {
+        answered = true;
+        return r;
+      });
+      // Held: no row, and the server has not seen it (asked by another agent), until resumed.
+      const other = await connect('web');
+      try {
+        await until(async () => JSON.parse(textOf(await other.callTool({ name: 'seen', arguments: {} }))).calls.length > 0);
+        const seen = JSON.parse(textOf(await other.callTool({ name: 'seen', arguments: {} })));
+        expect(seen.calls.some((x: any) => x.text === 'held at the gate')).toBe(false);
+      } finally {
+        await other.close();
+      }
+      expect(answered).toBe(false);
+      expect(rowsNow('web').filter((x) => x.agent_id === p.agentId)).toEqual([]);
+      expect((await post(`/api/agents/${p.agentId}/resume`, {})).status).toBe(200);
+      expect(textOf(await call)).toBe('echo: held at the gate');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('MCP through the cage, charged to the budget', () => {
   it('holds a priced call’s cost before it leaves, charges it with a ledger row, and refuses the call its budget cannot cover', async () => {
     const poor = await agentToken(t, { name: 'mcp-poor', budgetUsd: 0.005 });
