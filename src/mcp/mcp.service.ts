@@ -71,7 +71,7 @@ class McpGateway {
       wantRefs(s.target.kind === 'http' ? Object.values(s.target.headers) : Object.values(s.target.env), d.secrets);
       this.breakers.set(s.name, serverBreaker(s));
     }
-    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), servers, d.logger, d.observer);
+    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
     this.sweep.unref();
   }

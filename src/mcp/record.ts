@@ -1,10 +1,8 @@
-import type { McpServerConfig } from '../config/index.js';
-import { microsToUsd } from '../core/money.js';
+import { type Micros, microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
 import type { NewEvent } from '../core/events.js';
 import type { Observer } from '../observability/index.js';
 import type { StateManager, ToolCallInput, ToolsStore } from '../state/index.js';
-import { costOf } from './policy.js';
 
 // Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
 // lane, the tool calls the dashboard lists: service = the MCP server, method = `tools/call`, path
@@ -25,6 +23,8 @@ export interface McpCall {
   /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`. */
   reason: string;
   detail: string | null;
+  /** What it was charged (0 unless it was sent to a server that was reached). */
+  costMicros: number;
   t0: number;
   /** The agent's HTTP headers on the request that carried it (a traceparent links its span), and its MCP session. */
   headers: Record<string, string | string[] | undefined>;
@@ -50,7 +50,6 @@ export class McpRecorder {
   constructor(
     private readonly state: StateManager,
     private readonly store: ToolsStore,
-    private readonly servers: Readonly<Record<string, McpServerConfig>>,
     private readonly logger: Logger,
     private readonly observer: Pick<Observer, 'toolCall'> | undefined,
   ) {}
@@ -58,9 +57,7 @@ export class McpRecorder {
   record(c: McpCall): void {
     const durationMs = performance.now() - c.t0;
     const status = STATUS[c.reason] ?? 502;
-    const server = this.servers[c.server]!;
-    // A call the cage did not send costs nothing.
-    const costUsd = c.status === 'refused' || c.upstreamMs === null ? 0 : microsToUsd(costOf(server, c.tool));
+    const costUsd = microsToUsd(c.costMicros as Micros);
     const row: ToolCallInput = {
       ts: new Date().toISOString(),
       agentId: c.agentId,

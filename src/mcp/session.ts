@@ -176,6 +176,7 @@ export class McpSession {
       status: 'ok',
       reason: 'ok',
       detail: null,
+      costMicros: 0,
       t0,
       headers,
       sessionId,
@@ -204,8 +205,11 @@ export class McpSession {
       throw e;
     }
     /** Sent, so it may have run: charged. Never reached the server: given back. */
-    const settle = (ok: boolean, httpStatus: number, error: string | null) =>
-      this.d.charges?.settle(what, held, micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - t0, error }).catch(() => undefined);
+    const settle = async (ok: boolean, httpStatus: number, error: string | null) => {
+      if (held === null) return;
+      call.costMicros = micros;
+      await this.d.charges?.settle(what, held, micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - t0, error }).catch(() => undefined);
+    };
     let result: Record<string, unknown>;
     const sent = performance.now();
     try {
