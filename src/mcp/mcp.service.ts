@@ -61,6 +61,9 @@ function segment(s: string): string {
 
 class McpGateway {
   private readonly sessions = new Map<string, Entry>();
+  /** Sessions being opened (the real server connecting), by `<agent>\u0000<server>`: they count against the caps too, or a burst of initializes would each launch a process. */
+  private readonly opening = new Map<string, number>();
+  private openingTotal = 0;
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly recorder: McpRecorder;
   private readonly sweep: NodeJS.Timeout;
@@ -121,13 +124,16 @@ class McpGateway {
     if (!initializing) return rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id; a session begins with an initialize request');
     // An agent past its sessions with this server ends its least recently used one (a client that
     // never said DELETE, an earlier run's): its own, never another agent's. Past the cage's total, refused.
+    const key = `${agentId}\u0000${server.name}`;
     const mine = [...this.sessions].filter(([, e]) => e.agentId === agentId && e.server === server.name);
-    if (mine.length >= MAX_SESSIONS_PER_AGENT) {
+    if ((this.opening.get(key) ?? 0) >= MAX_SESSIONS_PER_AGENT)
+      return rpcError(res, 429, -32000, `too many MCP sessions being opened with '${server.name}' for this agent (${MAX_SESSIONS_PER_AGENT}): wait for one`, { 'retry-after': '5' });
+    if (mine.length > 0 && mine.length + (this.opening.get(key) ?? 0) >= MAX_SESSIONS_PER_AGENT) {
       const [oldest, e] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
       this.sessions.delete(oldest);
       void e.session.close();
     }
-    if (this.sessions.size >= MAX_SESSIONS)
+    if (this.sessions.size + this.openingTotal >= MAX_SESSIONS)
       return rpcError(res, 429, -32000, `too many MCP sessions open (${MAX_SESSIONS} in all): end one with DELETE, or wait for an idle one to close`, { 'retry-after': '60' });
     let session: McpSession | undefined;
     const transport = new sdk.StreamableHTTPServerTransport({
@@ -137,6 +143,8 @@ class McpGateway {
         if (session) this.sessions.set(id, { session, agentId, server: server.name, lastUsed: Date.now() });
       },
     });
+    this.opening.set(key, (this.opening.get(key) ?? 0) + 1);
+    this.openingTotal++;
     try {
       session = await McpSession.open(
         {
@@ -155,6 +163,11 @@ class McpGateway {
       const why = e instanceof Error ? e.message : String(e);
       this.d.logger.warn(`mcp ${server.name}: could not connect for agent ${agentId}: ${why}`);
       return rpcError(res, e instanceof IronCageError ? e.status : 502, -32000, `MCP server '${server.name}' is unavailable: ${why}`);
+    } finally {
+      const left = (this.opening.get(key) ?? 1) - 1;
+      if (left > 0) this.opening.set(key, left);
+      else this.opening.delete(key);
+      this.openingTotal--;
     }
     const opened = session;
     await opened.server.connect(transport);

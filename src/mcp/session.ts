@@ -103,6 +103,9 @@ export class McpSession {
       d.server,
     );
     session = new McpSession(d, up, transport);
+    // The real server went away (its process ended, its connection closed): the agent's session
+    // ends with it, so its next request is told to start a new one rather than failing on.
+    up.client.onclose = () => void transport.close().catch(() => undefined);
     // What the agent says unasked (roots changed, initialized) goes on to the real server; a cancellation is the SDK's own.
     session.server.fallbackNotificationHandler = async (n) => {
       await up.client.notification(n as never).catch(() => undefined);

@@ -368,3 +368,18 @@ describe('MCP through the cage, for an agent iron-cage runs', () => {
     }
   }, 600_000);
 });
+
+describe('MCP through the cage, a server that goes away', () => {
+  it('answers a clear MCP error, never a hang, and a new session is refused as unavailable while it is down', async () => {
+    const c = await connect('old');
+    try {
+      expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'before' } }))).toBe('echo: before');
+      legacy.kill('SIGKILL');
+      await new Promise((r) => legacy.once('exit', r));
+      await expect(c.callTool({ name: 'echo', arguments: { text: 'after' } })).rejects.toThrow(/MCP server 'old' is unavailable|Session not found|fetch failed/);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+    await expect(connect('old')).rejects.toThrow(/MCP server 'old' is unavailable/);
+  });
+});
