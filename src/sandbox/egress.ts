@@ -90,18 +90,7 @@ export class EgressProxy {
           socket.end(
             `HTTP/1.1 ${a.status} ${a.status === 407 ? 'Proxy Authentication Required' : a.status === 400 ? 'Bad Request' : 'Forbidden'}\r\nContent-Type: text/plain\r\nConnection: close${a.status === 407 ? '\r\nProxy-Authenticate: Basic realm="iron-cage"' : ''}\r\n\r\n${a.refused}\n`,
           );
-          return this.d.record({
-            agentId: a.agentId,
-            host: t?.host ?? '(invalid)',
-            port: t?.port ?? 0,
-            allowed: false,
-            rule: null,
-            method: 'CONNECT',
-            bytesUp: 0,
-            bytesDown: 0,
-            durationMs: 0,
-            refused: a.refused,
-          });
+          return this.refusedRecord(a, t, 'CONNECT');
         }
         const up = this.upstream(a.host, a.port);
         let bytesUp = head.length;
@@ -152,18 +141,7 @@ export class EgressProxy {
       if ('refused' in a) {
         res.writeHead(a.status, { 'content-type': 'text/plain', connection: 'close', ...(a.status === 407 ? { 'proxy-authenticate': 'Basic realm="iron-cage"' } : {}) });
         res.end(`${a.refused}\n`);
-        return this.d.record({
-          agentId: a.agentId,
-          host: t?.host ?? '(invalid)',
-          port: t?.port ?? 0,
-          allowed: false,
-          rule: null,
-          method: req.method ?? 'GET',
-          bytesUp: 0,
-          bytesDown: 0,
-          durationMs: 0,
-          refused: a.refused,
-        });
+        return this.refusedRecord(a, t, req.method ?? 'GET');
       }
       const up = this.upstream(a.host, a.port);
       let bytesUp = 0;
@@ -221,6 +199,11 @@ export class EgressProxy {
   }
 
   /** Who asks, for where, and whether the allow-list lets them. */
+  /** A connection refused before anything was carried: its record (the target as far as it could be read). */
+  private refusedRecord(a: { agentId: string | null; refused: string }, t: { host: string; port: number } | null, method: string): void {
+    return this.d.record({ agentId: a.agentId, host: t?.host ?? '(invalid)', port: t?.port ?? 0, allowed: false, rule: null, method, bytesUp: 0, bytesDown: 0, durationMs: 0, refused: a.refused });
+  }
+
   private async admit(
     req: IncomingMessage,
     t: { host: string; port: number } | null,
