@@ -99,6 +99,10 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     void honoListener(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
+    // Until the WebSocket library takes the socket (after the token is checked, which may wait),
+    // nothing else listens for its errors: a client that resets it meanwhile (a page that closes
+    // the socket it was opening) would be an uncaught exception that ends the process.
+    socket.on('error', () => socket.destroy());
     if (singleHost(req.rawHeaders) === null) {
       socket.end(upgradeRefusal(twoHosts));
       return;
