@@ -11,7 +11,7 @@ import type { RetryPolicy } from '../domain/reliability/index.js';
 export type AlertChannel = 'webhook' | 'email';
 
 /** What an alert is about: a budget threshold, PII found at one of the doors, or a loop, stall or spend spike the watch noticed. */
-export type AlertKind = 'budget' | 'pii' | 'watch';
+export type AlertKind = 'budget' | 'pii' | 'watch' | 'approval';
 
 export interface AlertMessage {
   /** Correlates the per-channel results with the alert. */

@@ -250,7 +250,7 @@ export class AlertDispatcher {
   }
 }
 
-const LABEL: Record<AlertResult['kind'], string> = { budget: 'Budget', pii: 'PII', watch: 'Watch' };
+const LABEL: Record<AlertResult['kind'], string> = { budget: 'Budget', pii: 'PII', watch: 'Watch', approval: 'Approval' };
 
 /**
  * The event a delivery is recorded as (the dashboard shows it; the demo waits for its e-mail).

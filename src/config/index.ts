@@ -9,3 +9,4 @@ export { locationModes, SAFETY_LOCATIONS, type LocationMode, type SafetyLocation
 export { checkPanelConfig, type PanelConfig } from './panel.js';
 export { WATCH_DEFAULTS, type WatchConfig, type WatchGateConfig, type WatchLoopsConfig, type WatchSpikesConfig, type WatchStallsConfig } from './watch.js';
 export { SANDBOX_DEFAULTS, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';
+export { globPattern, POLICY_DEFAULTS } from './policies.js';

@@ -8,6 +8,7 @@ import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
 import { applyWatch } from './watch.js';
+import { policySet } from './policies.js';
 import { applySandbox } from './sandbox.js';
 import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
@@ -133,6 +134,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     agentTokenTtlHours: 'agent_token_ttl_hours',
     tools: 'tools',
     mcp: 'mcp',
+    policies: (l) => (l.policies === undefined ? undefined : policySet(l.policies)),
     faults: 'faults',
     allowFaults: 'allow_faults',
     environment: 'environment',

@@ -3,6 +3,8 @@ import { parseDuration } from '../core/duration.js';
 import { usdInput } from '../core/validation.js';
 import type { FaultConfig } from '../domain/reliability/index.js';
 import { mcpSchema, type McpServerConfig } from './mcp.js';
+import { policiesSchema } from './policies.js';
+import type { PolicySet } from '../domain/policy/index.js';
 import { faultsSchema, toolsSchema, type ToolServiceConfig } from './tools.js';
 import { GATEWAY_DEFAULTS, gatewayFileSchema, type GatewayConfig } from './gateway.js';
 import { SAFETY_DEFAULTS, safetyFileSchema, type SafetyConfig } from './safety.js';
@@ -69,6 +71,7 @@ export const fileSchema = z.strictObject({
   agent_token_ttl_hours: posInt.max(24 * 365, 'must be at most 8760').optional(),
   tools: toolsSchema.optional(),
   mcp: mcpSchema.optional(),
+  policies: policiesSchema.optional(),
   faults: faultsSchema.optional(),
   allow_faults: z.boolean().optional(),
   secrets: z.strictObject({ expose_provider_keys: z.boolean().optional(), restart_on_rotation: z.boolean().optional() }).optional(),
@@ -113,6 +116,8 @@ export interface Config {
   tools: Record<string, ToolServiceConfig>;
   /** MCP servers the agent reaches through the cage (/mcp/<server>), by name (`mcp.servers`). */
   mcp: Record<string, McpServerConfig>;
+  /** What may pass the cage: the rules every tool-proxy call and MCP tools/call is decided by (src/approvals). */
+  policies: PolicySet;
   /** Fault plans from the config file (demos, tests); off unless listed. */
   faults: FaultConfig[];
   /** Lets fault injection be used on a non-loopback bind. */
@@ -170,6 +175,7 @@ export const DEFAULTS: Config = {
   agentTokenTtlHours: 24,
   tools: {},
   mcp: {},
+  policies: { default: 'allow', rules: [] },
   faults: [],
   allowFaults: false,
   environment: 'development',

@@ -90,6 +90,42 @@ export interface EventData {
     redactions: number;
     costUsd: number;
   };
+  /**
+   * A policy rule (`policies:`) decided a tool-proxy call or an MCP tools/call: `rule` is its name
+   * (or `policies[i]`; `default` when no rule matched and `policies.default: deny` refused it).
+   * `action`: allow, deny, approve (the call waits for a person: `approvalId`), or rate_limited
+   * (over the rule's `rate`, refused 429 for `retryAfterMs`).
+   */
+  'policy.decision': {
+    kind: 'http' | 'mcp';
+    service: string;
+    tool: string;
+    method: string | null;
+    rule: string;
+    action: 'allow' | 'deny' | 'approve' | 'rate_limited';
+    approvalId: string | null;
+    retryAfterMs: number | null;
+  };
+  /** A call waits for a person (or the agent asked ahead, `ahead`): who may decide, until when, and the arguments as they see them (redacted). */
+  'approval.requested': {
+    id: string;
+    kind: 'http' | 'mcp';
+    service: string;
+    tool: string;
+    method: string | null;
+    args: string;
+    rule: string;
+    approvers: { roles: string[]; users: string[] };
+    expiresAt: string;
+    ahead: boolean;
+    note: string | null;
+  };
+  /**
+   * The one decision of an approval: `approved` or `denied` by a person (`by`, with their
+   * `reason`), `expired` (nobody decided in time, or iron-cage stopped while it waited), or
+   * `withdrawn` (the caller gave up waiting). `waitedMs`: how long the call waited.
+   */
+  'approval.decided': { id: string; status: 'approved' | 'denied' | 'expired' | 'withdrawn'; by: string | null; reason: string | null; waitedMs: number; service: string; tool: string; rule: string };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
   'fault.removed': { ids: string[]; requestedBy: string };
   'llm.request': {

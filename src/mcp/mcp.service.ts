@@ -48,6 +48,8 @@ export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 
   charges?: SessionDeps['charges'];
   /** The watch's pause gate: a paused agent's requests wait at it. */
   gate?: AgentGate;
+  /** The tool policies: each tools/call is put to them before it is sent. */
+  policy?: SessionDeps['policy'];
 }
 
 /** A path segment decoded; a malformed escape stays as it came (it then names no server). */
@@ -156,6 +158,7 @@ class McpGateway {
           recorder: this.recorder,
           upstream: { refs: this.d.secrets, logger: this.d.logger },
           ...(this.d.charges ? { charges: this.d.charges } : {}),
+          ...(this.d.policy ? { policy: this.d.policy } : {}),
         },
         transport,
       );

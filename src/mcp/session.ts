@@ -5,6 +5,7 @@ import { VERSION } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
 import { CredentialScrubber } from '../domain/secrets/index.js';
 import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
+import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approvals/index.js';
 import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
 import type { McpCall, McpRecorder } from './record.js';
@@ -29,6 +30,8 @@ export interface SessionDeps {
   upstream: Omit<UpstreamDeps, 'onNotification' | 'sdk'>;
   /** The agent's budget (and every central one covering it): a priced call's cost held before it leaves, settled once it was sent. */
   charges?: Pick<FixedCharges, 'hold' | 'settle' | 'release'>;
+  /** The tool policies (`policies:`): a tools/call may be refused, rated or held for a person before it is sent. */
+  policy?: Pick<PolicyGate, 'check'>;
 }
 
 /** Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so it stays valid JSON. */
@@ -197,6 +200,18 @@ export class McpSession {
     call.argsBytes = params.arguments === undefined ? 0 : Buffer.byteLength(JSON.stringify(params.arguments));
     call.redactions = out.redactions;
     if (out.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InvalidParams, out.block);
+    // The policy, on the arguments as they would be sent: nothing leaves or is charged until it says so.
+    try {
+      const held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: s.name, tool: params.name, method: null, args: () => args ?? null }, signal);
+      if (held) await held;
+    } catch (e) {
+      if (e instanceof PolicyRefusedError || e instanceof PolicyRateError) {
+        Object.assign(call, { status: 'refused', reason: e.code, detail: e.message });
+        this.d.recorder.record(call);
+        throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, rule: e.rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
+      }
+      throw e;
+    }
     // Its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call.
     const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: 'mcp', model: `${s.name}/${params.name}` };
     const micros = costOf(s, params.name);

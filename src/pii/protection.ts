@@ -157,10 +157,12 @@ export class PiiProtection {
   /**
    * The text with every finding replaced, whatever the policy says of its type (warn included):
    * what leaves iron-cage as an export of content (traces' opt-in message capture). Nothing is
-   * recorded or alerted: the text was already judged where it passed.
+   * recorded or alerted: the text was already judged where it passed. `allowDomains`: e-mail
+   * domains kept readable besides `safety.allow_domains` (those the tool policies' rules name).
    */
-  scrubbed(text: string): string {
-    return redact(text, { ...this.options, policy: { ...this.policy, mode: 'redact', perType: {} } }).text;
+  scrubbed(text: string, allowDomains: readonly string[] = []): string {
+    const options = allowDomains.length === 0 ? this.options : { ...this.options, allowDomains: [...(this.options.allowDomains ?? []), ...allowDomains] };
+    return redact(text, { ...options, policy: { ...this.policy, mode: 'redact', perType: {} } }).text;
   }
 
   /**

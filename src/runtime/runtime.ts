@@ -17,6 +17,7 @@ import type { Platform, Service } from '../server/index.js';
 import { terminalSink } from './terminal.js';
 import { toolsService } from '../tools/index.js';
 import { mcpService } from '../mcp/index.js';
+import { approvalsService } from '../approvals/index.js';
 import { BreakerRegistry, reliabilityService } from '../reliability/index.js';
 import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
@@ -127,6 +128,8 @@ export class Runtime {
       const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact, typesIn: (text) => pii.typesIn(text) });
       // Loops, stalls and spend spikes: the watch sees every call beside metrics and traces.
       const watch = watchService({ ...platform, alerts, redact, gate });
+      // Tool policies and human approval: the gate the tool proxy and MCP put each call to.
+      const approvals = approvalsService({ ...platform, alerts, scrub: (text, domains) => pii.scrubbed(text, domains) });
       // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).
       const chains: Observer = { ...NO_OBSERVER, toolCall: (c) => budget.marks.toolCall(c) };
       const observer = observers([observability.observer, watch.observer, chains], (err) => logger.error({ err }, 'an observer failed'));
@@ -136,11 +139,12 @@ export class Runtime {
         reliabilityService({ breakers }),
         gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
         budget,
-        toolsService({ ...platform, pii, breakers, observer, gate }),
-        mcpService({ ...platform, observer, gate, charges: budget.charges, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
+        toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate }),
+        mcpService({ ...platform, observer, gate, policy: approvals.gate, charges: budget.charges, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
         vault,
         observability.service,
         watch.service,
+        approvals.service,
         // Telemetry to a control panel, only with --panel: in the background, never on the request path.
         ...(report ? [report] : []),
       ];
@@ -274,6 +278,7 @@ export class Runtime {
       await afterAgents?.().catch((err: unknown) => this.logger.error({ err }, 'after the agents stopped'));
       await this.sandbox?.close();
       this.state.record({ agentId: null, type: 'server.stopping', severity: 'info', message: `Iron Cage stopping: ${reason}`, data: { reason } });
+      for (const s of this.services) await s.stopping?.();
       await this.server.close();
       for (const s of this.services) await s.close?.();
       // After every service that sends alerts; before the database its delivery records go to.

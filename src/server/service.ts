@@ -50,5 +50,7 @@ export interface Service {
   ready?: Promise<unknown>;
   /** Lines to say at start (e.g. "LLM calls go to the simulated provider"). */
   announce?(): void;
+  /** Shutting down, before the server closes: let go of calls held waiting (each gets its answer, not a reset connection). */
+  stopping?(): Promise<void> | void;
   close?(): Promise<void> | void;
 }

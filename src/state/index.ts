@@ -28,9 +28,10 @@ export {
 export type { BudgetRow, RuntimeRow } from './schema-panel.js';
 export { TimelineStore, SOURCE_RANK, TIMELINE_BUCKETS_MAX, TIMELINE_MARKS_MAX, type MarkRow, type OverviewBucket, type TimelinePos, type TimelineRows, type TimelineSource } from './timeline.store.js';
 export type { EventRow } from './schema.js';
+export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './approvals.store.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
-export type { ToolCallRow } from './schema.js';
+export type { ApprovalRow, ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii.store.js';
 export {
   SecretsStore,

@@ -363,6 +363,44 @@ export const toolCalls = sqliteTable(
 
 export type ToolCallRow = typeof toolCalls.$inferSelect;
 
+/**
+ * The approvals a policy rule asked of a person (src/approvals): a tool call waiting (or, asked
+ * ahead by the SDK, a call to come), who may decide, and the one decision. A row is written
+ * `pending` and decided once: the trigger of migration 0025 refuses any change to a decided
+ * row but marking an ask-ahead grant used, and refuses DELETE, so the queue is its own audit
+ * trail (each request and decision is also an event).
+ */
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    id: text('id').primaryKey(),
+    agentId: text('agent_id').notNull(),
+    kind: text('kind').notNull(), // http | mcp
+    service: text('service').notNull(),
+    tool: text('tool').notNull(),
+    method: text('method'),
+    /** The arguments as the approver sees them: redacted, at most 4 KB. */
+    args: text('args').notNull(),
+    /** What the call is, to match an ask-ahead grant: a hash of agent, tool, method and arguments. */
+    fingerprint: text('fingerprint').notNull(),
+    rule: text('rule').notNull(),
+    /** JSON: { roles, users }. */
+    approvers: text('approvers').notNull(),
+    ahead: integer('ahead', { mode: 'boolean' }).notNull().default(false),
+    note: text('note'),
+    requestedAt: text('requested_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    status: text('status').notNull(), // pending | approved | denied | expired | withdrawn
+    decidedBy: text('decided_by'),
+    decidedAt: text('decided_at'),
+    reason: text('reason'),
+    usedAt: text('used_at'),
+  },
+  (t) => [index('approvals_pending').on(t.status).where(sql`status = 'pending'`), index('approvals_agent').on(t.agentId, t.requestedAt), index('approvals_requested').on(t.requestedAt)],
+);
+
+export type ApprovalRow = typeof approvals.$inferSelect;
+
 // The PII audit trail (migration 4). Append-only: triggers in the migration refuse UPDATE and
 // DELETE. The value itself is kept only as a keyed hash and an AES-256-GCM sealed copy.
 

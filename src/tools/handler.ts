@@ -14,6 +14,7 @@ import { parseToolUrl, TOOLS_PREFIX, upstreamUrl, type ToolTarget } from './path
 import type { ToolProxy } from './proxy.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 import type { AgentGate } from '../watch/index.js';
+import { httpArgs, toolName, type PolicyGate } from '../approvals/index.js';
 
 export const MAX_TOOL_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -23,6 +24,13 @@ const BREAKER = 'x-iron-cage-breaker';
 /** No such service: answered as any 404 is, but its row says which kind (an unauthorized action). */
 class UnknownServiceError extends NotFoundError {
   readonly reason = 'unknown_service';
+}
+
+/** The agent hung up while its call waited for approval: nothing was sent. */
+class GaveUpError extends IronCageError {
+  constructor() {
+    super('client_aborted', 499, 'the agent closed the request while its call waited for approval; nothing was sent');
+  }
 }
 
 /** What a refused call's row says: the finer reason an error carries (a body that broke off), else its code. */
@@ -81,7 +89,14 @@ interface Reply {
  * serve → respond → record; every outcome, errors included, is recorded before the agent
  * has its answer.
  */
-export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'authenticate'>, logger: Logger, observer: Pick<Observer, 'toolCall'> = NO_OBSERVER, gate?: AgentGate) {
+export function toolsHandler(
+  tools: ToolProxy,
+  tokens: Pick<Authenticator, 'authenticate'>,
+  logger: Logger,
+  observer: Pick<Observer, 'toolCall'> = NO_OBSERVER,
+  gate?: AgentGate,
+  policy?: Pick<PolicyGate, 'check'>,
+) {
   const authenticate = async (call: ToolCall): Promise<void> => {
     const p = await tokens.authenticate(call.req.headers);
     if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
@@ -108,6 +123,27 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
     const url = upstreamUrl(entry.base, target);
     if (!url) throw new ValidationError("the path would leave the service's base URL", 'invalid_path');
     return { entry, target, url };
+  };
+
+  /**
+   * The policy's say (`policies:`), once the call is read and before anything leaves: a rule may
+   * refuse it, rate it or hold it for a person (the agent hanging up while it waits withdraws
+   * it). An admin's own call through the proxy is not an agent's: the rules are about agents.
+   */
+  const decide = async (call: ToolCall, client: ClientLink, entry: ToolEntry, target: ToolTarget, body: Buffer | null): Promise<void> => {
+    const agentId = call.principal?.agentId ?? null;
+    if (!policy || agentId === null || call.principal?.role !== 'agent') return;
+    const gone = new AbortController();
+    const stop = client.onHangUp(() => gone.abort());
+    try {
+      const held = policy.check(
+        { kind: 'http', agentId, service: entry.name, tool: toolName(target.rest), method: call.method, args: () => httpArgs(target.query, body, call.req.headers['content-type']) },
+        gone.signal,
+      );
+      if (held) await held;
+    } finally {
+      stop();
+    }
   };
 
   const serve = async (call: ToolCall, client: ClientLink, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
@@ -191,6 +227,8 @@ export function toolsHandler(tools: ToolProxy, tokens: Pick<Authenticator, 'auth
         const { entry, target, url } = parsePath(call);
         const body = await readToolBody(req);
         call.sent = { query: target.query, body };
+        await decide(call, client, entry, target, body);
+        if (client.gone) throw new GaveUpError();
         const result = await serve(call, client, entry, target, url, body);
         reply = call.gone ? GONE : respond(entry, result, method);
       } catch (err) {

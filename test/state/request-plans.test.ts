@@ -420,6 +420,8 @@ describe('an older database', () => {
       raw.exec(
         'DROP TRIGGER responses_stored_in; DROP TRIGGER responses_stored_out; DROP TRIGGER responses_stored_changed; DROP TRIGGER response_items_stored_in; DROP TRIGGER response_items_stored_out; DROP TRIGGER response_items_stored_changed; DROP TRIGGER conversations_stored_in; DROP TRIGGER conversations_stored_out; DROP TRIGGER conversations_stored_changed; DROP TRIGGER conversation_items_stored_in; DROP TRIGGER conversation_items_stored_out; DROP TRIGGER conversation_items_stored_changed; DROP TABLE stored_usage;',
       );
+      // The approvals and their triggers (0025).
+      raw.exec('DROP TABLE approvals;');
       // The ledger's second index by agent (0020 drops it).
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.

@@ -158,7 +158,18 @@ describe('the migrated database', () => {
       // and the two that keep the ledger's rollups (test/state/request-plans.test.ts, test/budget/steps.test.ts).
       // Besides the append-only ones: the rollups' and each agent's stored-state count (0024).
       const stored = ['responses', 'response_items', 'conversations', 'conversation_items'].flatMap((t) => ['in', 'out', 'changed'].map((w) => `${t}_stored_${w}`));
-      expect(triggers).toEqual([...APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]), 'events_counted', 'llm_requests_rolled', 'llm_requests_settled', ...stored].sort());
+      // And the approvals' (0025): decided once, never deleted.
+      expect(triggers).toEqual(
+        [
+          ...APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]),
+          'events_counted',
+          'llm_requests_rolled',
+          'llm_requests_settled',
+          ...stored,
+          'approvals_decided_once',
+          'approvals_no_delete',
+        ].sort(),
+      );
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });
       expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
       expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');

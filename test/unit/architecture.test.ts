@@ -15,10 +15,13 @@ const SRC = resolve(import.meta.dirname, '../../src');
  */
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'core', folders: ['core'] },
-  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch'] },
+  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch', 'domain/policy'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
-  { name: 'features', folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents'] },
+  {
+    name: 'features',
+    folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents', 'approvals'],
+  },
   { name: 'runtime', folders: ['runtime'] },
   { name: 'commands', folders: ['demo', 'cli'] },
 ];

@@ -1,0 +1,108 @@
+import type { Hono } from 'hono';
+import * as z from 'zod';
+import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { Principal } from '../core/roles.js';
+import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import type { StateManager } from '../state/index.js';
+import { deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
+import type { PolicyGate } from './gate.js';
+import { toolName } from './calls.js';
+
+const reasonBody = z.strictObject({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional() });
+
+const SERVICE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const askBody = z
+  .strictObject({
+    /** An HTTP tool service (`tools.<service>`), or with `mcp: true` an MCP server. */
+    service: z.string().regex(SERVICE, 'must be a tool service or MCP server name'),
+    mcp: z.boolean().optional(),
+    /** HTTP: the path under the service (`/contacts`); MCP: the tool's name. */
+    tool: z.string().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+    method: z
+      .string()
+      .transform((m) => m.toUpperCase())
+      .pipe(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], { error: 'must be an HTTP method' }))
+      .optional(),
+    /** The call's arguments: the JSON body's fields (and query parameters), or an MCP tool's arguments. */
+    args: z.record(z.string(), z.unknown()).optional(),
+    note: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.mcp === true && b.method !== undefined) ctx.addIssue({ code: 'custom', path: ['method'], message: 'is for an HTTP tool call, not an MCP tool' });
+  });
+
+const STATUS = ['pending', 'decided', 'all'] as const;
+const MAX_WAIT_S = 30;
+
+/** Which approvals a caller may read: people all, an agent its own. */
+function mayRead(p: Principal, a: Pick<ApprovalView, 'agentId'>): boolean {
+  if (p.role === 'admin' || p.role === 'viewer') return true;
+  return p.role === 'agent' && p.agentId === a.agentId;
+}
+
+/**
+ * `GET /api/approvals` (the queue and its history), `GET /api/approvals/:id` (`?wait=` up to
+ * 30 s for a decision), `POST /api/approvals/:id/approve|deny` (a person named by the rule; 409
+ * once decided), `POST /api/approvals` (an agent asking ahead).
+ */
+export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state: StateManager; redact: (text: string) => string }) {
+  return (app: Hono<AppEnv>) => {
+    app.get('/api/approvals', (c) => {
+      const p = c.get('principal');
+      if (p.role !== 'admin' && p.role !== 'viewer' && p.role !== 'agent') throw new ForbiddenError(`a ${p.role} token cannot read approvals`);
+      const status = c.req.query('status') ?? 'all';
+      if (!(STATUS as readonly string[]).includes(status)) throw new ValidationError(`status: must be one of ${STATUS.join(', ')}`);
+      const limitText = c.req.query('limit') ?? '100';
+      const limit = Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit: must be a whole number from 1 to 1000');
+      const agent = p.role === 'agent' ? (p.agentId ?? '') : c.req.query('agent');
+      const before = c.req.query('before');
+      const approvals = d.desk.list({ status: status === 'all' ? undefined : (status as 'pending' | 'decided'), agentId: agent, before, limit });
+      return c.json({ approvals });
+    });
+
+    app.get('/api/approvals/:id', async (c) => {
+      const p = c.get('principal');
+      const id = c.req.param('id');
+      const first = d.desk.get(id);
+      if (!first || !mayRead(p, first)) throw new NotFoundError(`no approval ${id}`);
+      const waitText = c.req.query('wait');
+      if (waitText !== undefined) {
+        const wait = Number(waitText);
+        if (!Number.isFinite(wait) || wait < 0 || wait > MAX_WAIT_S) throw new ValidationError(`wait: must be a number of seconds from 0 to ${MAX_WAIT_S}`);
+        await d.desk.settled(id, wait * 1000);
+      }
+      return c.json(d.desk.get(id));
+    });
+
+    for (const decision of ['approve', 'deny'] as const) {
+      app.post(`/api/approvals/:id/${decision}`, async (c) => {
+        const p = c.get('principal');
+        const id = c.req.param('id');
+        const body = parseWith(reasonBody, parseJsonBody(await c.req.text(), { optional: true }));
+        // A reason is shown wherever the event is: scanned like any text a person typed.
+        return c.json(d.desk.decide(id, decision, deciderOf(p), body.reason === undefined ? null : d.redact(body.reason)));
+      });
+    }
+
+    app.post('/api/approvals', async (c) => {
+      const p = c.get('principal');
+      if (p.role !== 'agent' || p.agentId === null) throw new ForbiddenError("asking ahead for an approval is an agent's: use the agent's own token (IRON_CAGE_TOKEN)");
+      const b = parseWith(askBody, parseJsonBody(await c.req.text()));
+      const agentId = p.agentId;
+      const mcp = b.mcp === true;
+      const r = d.gate.ask(
+        {
+          kind: mcp ? 'mcp' : 'http',
+          agentId,
+          service: b.service,
+          tool: mcp ? b.tool : toolName(b.tool),
+          method: mcp ? null : (b.method ?? 'POST'),
+          args: () => b.args ?? null,
+        },
+        b.note ?? null,
+      );
+      return r.decision === 'allow' ? c.json({ decision: 'allow', rule: r.rule, approval: null }) : c.json({ decision: 'approve', rule: r.approval.rule, approval: r.approval }, 201);
+    });
+  };
+}

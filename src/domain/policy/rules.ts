@@ -1,0 +1,117 @@
+import { fold, meets, type ArgCondition } from './conditions.js';
+
+// The one rule language for what passes the cage (`policies:` in the config): every tool-proxy
+// call and every MCP tools/call is read as a `PolicyCall` and the first rule that matches it
+// decides (allow, deny, or wait for a person's approval), else the default does. Pure: the
+// caller brings the call (its arguments as the redacted view the approver sees) and acts on
+// the decision.
+
+export type PolicyAction = 'allow' | 'deny' | 'approve';
+
+/** Who may decide an approval: admins by role, or named users (a dashboard login's name). */
+export interface Approvers {
+  roles: Array<'admin'>;
+  users: string[];
+}
+
+export interface PolicyRule {
+  /** Its place in `policies` (0-based), and how it is named in events, errors and metrics: its `name`, else `policies[i]`. */
+  index: number;
+  label: string;
+  /** Glob patterns, each list any-of; null: any. */
+  agent: RegExp[] | null;
+  /** Against the call's qualified name (`service.path`, `server.tool`), or in a rule that names `mcp`, the MCP tool's own name. */
+  tool: RegExp[] | null;
+  /** Against an MCP call's `server.tool`; a rule that names it matches MCP calls only. */
+  mcp: RegExp[] | null;
+  /** HTTP methods; a rule that names them matches HTTP tool calls only. */
+  method: string[] | null;
+  args: ArgCondition[];
+  action: PolicyAction;
+  /** At most `count` calls per agent in `perMs`, then 429; null: no limit. */
+  rate: { count: number; perMs: number; text: string } | null;
+  /** approve: how long a call waits for a decision, then it is denied (said so). */
+  timeoutMs: number;
+  approvers: Approvers;
+  /** Said to the agent on a denial and to the approver on a request. */
+  reason: string | null;
+}
+
+export interface PolicySet {
+  rules: PolicyRule[];
+  /** What a call no rule matches gets. */
+  default: 'allow' | 'deny';
+}
+
+/**
+ * The e-mail domains the rules' argument conditions name (`endswith: "@acme.example"`): an
+ * address there stays readable in the view the rules read, or a rule about a domain could never
+ * hold (every address would read as a redaction). Every other address is redacted.
+ */
+export function namedDomains(rules: readonly PolicyRule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules)
+    for (const c of r.args)
+      for (const t of c.tests) {
+        const values = typeof t.value === 'string' ? [t.value] : Array.isArray(t.value) ? t.value : [];
+        for (const v of values) {
+          const m = /@([a-z0-9.-]+\.[a-z]{2,})$/.exec(v);
+          if (m) out.add(m[1]!);
+        }
+      }
+  return [...out];
+}
+
+/** A tool call as the rules read it. */
+export interface PolicyCall {
+  kind: 'http' | 'mcp';
+  agentId: string;
+  agentName: string;
+  /** The tool service or MCP server. */
+  service: string;
+  /** HTTP: the path under the service (decoded, no leading or trailing '/', no query); MCP: the tool's name. */
+  tool: string;
+  /** HTTP only. */
+  method: string | null;
+}
+
+/** `service.tool`: what `match.tool` reads (`crm.contacts/42`, `github.create_pull_request`). */
+export const qualified = (c: Pick<PolicyCall, 'service' | 'tool'>): string => `${c.service}.${c.tool}`;
+
+const anyOf = (res: RegExp[] | null, ...texts: string[]): boolean => res === null || res.some((re) => texts.some((t) => re.test(t)));
+
+/** Whether a rule's names (agent, tool, server, method) take in the call; its argument conditions aside. */
+export function namesMatch(r: PolicyRule, c: PolicyCall): boolean {
+  if (r.mcp !== null && c.kind !== 'mcp') return false;
+  if (r.method !== null && (c.kind !== 'http' || c.method === null || !r.method.includes(c.method.toUpperCase()))) return false;
+  if (!anyOf(r.agent, c.agentName, c.agentId)) return false;
+  if (!anyOf(r.mcp, qualified(c))) return false;
+  return anyOf(r.tool, r.mcp !== null ? c.tool : qualified(c));
+}
+
+/**
+ * The first rule that matches the call, or null (the default applies). `args` is asked for only
+ * when a rule whose names match has argument conditions: reading the arguments (parsing a body,
+ * redacting it) costs nothing for a call no such rule concerns.
+ */
+export function firstMatch(rules: readonly PolicyRule[], c: PolicyCall, args: () => unknown): PolicyRule | null {
+  let read: { v: unknown } | null = null;
+  for (const r of rules) {
+    if (!namesMatch(r, c)) continue;
+    if (r.args.length > 0) {
+      read ??= { v: args() };
+      if (!r.args.every((a) => meets(read!.v, a))) continue;
+    }
+    return r;
+  }
+  return null;
+}
+
+/** Whether a person may decide an approval under a rule: an admin by role, or a user the rule names. */
+export function mayApprove(a: Approvers, who: { role: string; user: string | null }): boolean {
+  if (a.roles.includes(who.role as 'admin')) return true;
+  return who.user !== null && a.users.some((u) => fold(u) === fold(who.user!));
+}
+
+/** Approvers as a rule's `approvers:` would write them, for messages: `admin, user:alice`. */
+export const approversText = (a: Approvers): string => [...a.roles.map((r) => (r === 'admin' ? 'admins' : r)), ...a.users.map((u) => `user ${u}`)].join(', ') || 'nobody';
