@@ -2,8 +2,8 @@ import type { Hono } from 'hono';
 import * as z from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { StateManager } from '../state/index.js';
+import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
+import type { StateManager, ToolsStore } from '../state/index.js';
 import { deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
 import type { PolicyGate } from './gate.js';
 import { toolName } from './calls.js';
@@ -32,6 +32,8 @@ const askBody = z
   });
 
 const STATUS = ['pending', 'decided', 'all'] as const;
+/** A tool call's row reasons that mean a rule refused it on the spot (a person's answer is counted by the approvals). */
+const POLICY_REFUSALS = ['policy_denied', 'rate_limited'];
 const MAX_WAIT_S = 30;
 
 /** Which approvals a caller may read: people all, an agent its own. */
@@ -45,7 +47,7 @@ function mayRead(p: Principal, a: Pick<ApprovalView, 'agentId'>): boolean {
  * 30 s for a decision), `POST /api/approvals/:id/approve|deny` (a person named by the rule; 409
  * once decided), `POST /api/approvals` (an agent asking ahead).
  */
-export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state: StateManager; redact: (text: string) => string }) {
+export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state: StateManager; tools: ToolsStore; redact: (text: string) => string }) {
   return (app: Hono<AppEnv>) => {
     app.get('/api/approvals', (c) => {
       const p = c.get('principal');
@@ -84,6 +86,13 @@ export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state
         return c.json(d.desk.decide(id, decision, deciderOf(p), body.reason === undefined ? null : d.redact(body.reason)));
       });
     }
+
+    // An agent's approvals by outcome, the time its calls waited, and its calls a rule refused (the run summary's row).
+    app.get('/api/agents/:id/approvals', (c) => {
+      const id = c.req.param('id');
+      readableAgent(d.state, c.get('principal'), id);
+      return c.json({ ...d.desk.totals(id), refusedByPolicy: d.tools.countReasons(id, POLICY_REFUSALS) });
+    });
 
     app.post('/api/approvals', async (c) => {
       const p = c.get('principal');

@@ -1,6 +1,6 @@
 import { namedDomains } from '../domain/policy/index.js';
 import type { Platform, Service } from '../server/index.js';
-import { ApprovalsStore } from '../state/index.js';
+import { ApprovalsStore, ToolsStore } from '../state/index.js';
 import { approvalsRoutes } from './approvals.routes.js';
 import { ApprovalDesk } from './desk.js';
 import { PolicyGate } from './gate.js';
@@ -34,7 +34,7 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
     desk,
     service: {
       name: 'approvals',
-      apiRoutes: [approvalsRoutes({ desk, gate, state: d.state, redact })],
+      apiRoutes: [approvalsRoutes({ desk, gate, state: d.state, tools: new ToolsStore(d.state), redact })],
       announce: () => {
         if (gate.active) {
           const approve = rules.filter((r) => r.action === 'approve').length;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { formatDuration } from '../core/duration.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal } from '../core/roles.js';
@@ -108,7 +109,7 @@ export class ApprovalDesk {
   /** At start: what a previous run left waiting is closed and said (its caller is gone with that run; nothing was sent). */
   closeLeftovers(): number {
     let n = 0;
-    for (const r of this.d.store.pending()) if (this.finish(r.id, { status: 'expired', by: null, reason: 'iron-cage stopped while it waited; the call was not sent' })) n++;
+    for (const r of this.d.store.pending()) if (this.finish(r.id, { status: 'expired', by: null, reason: 'iron-cage stopped while it waited' })) n++;
     return n;
   }
 
@@ -163,7 +164,7 @@ export class ApprovalDesk {
       this.d.logger.error({ err }, 'the approval alert could not be sent');
     }
     const outcome = new Promise<Outcome>((settle) => {
-      const timer = setTimeout(() => this.finish(id, { status: 'expired', by: null, reason: `nobody decided within ${Math.round(a.timeoutMs / 1000)} s (the rule's timeout)` }), a.timeoutMs);
+      const timer = setTimeout(() => this.finish(id, { status: 'expired', by: null, reason: `nobody decided within ${formatDuration(a.timeoutMs)} (the rule's timeout)` }), a.timeoutMs);
       timer.unref();
       this.waiting.set(id, { settle, timer });
     });
@@ -241,6 +242,11 @@ export class ApprovalDesk {
     return this.d.store.use(g.id, new Date(now).toISOString()) ? g.id : null;
   }
 
+  /** An agent's approvals by outcome and the time its calls waited (asking ahead aside). */
+  totals(agentId: string): ReturnType<ApprovalsStore['totals']> {
+    return this.d.store.totals(agentId);
+  }
+
   get(id: string): ApprovalView | null {
     const r = this.d.store.get(id);
     return r ? this.view(r) : null;
@@ -298,7 +304,7 @@ export class ApprovalDesk {
   /** Shutting down: every call still waiting is told (expired: iron-cage stopped), so none hangs. */
   close(): number {
     const ids = [...this.waiting.keys()];
-    for (const id of ids) this.finish(id, { status: 'expired', by: null, reason: 'iron-cage stopped while it waited; the call was not sent' });
+    for (const id of ids) this.finish(id, { status: 'expired', by: null, reason: 'iron-cage stopped while it waited' });
     return ids.length;
   }
 }

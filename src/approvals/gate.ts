@@ -41,12 +41,6 @@ export class PolicyRateError extends IronCageError {
   }
 }
 
-/** What `/metrics` counts: decisions by rule and action, and the time calls waited for a person. */
-export interface PolicyCounts {
-  decisions: Map<string, { rule: string; decision: string; n: number }>;
-  waitedSeconds: number;
-}
-
 export interface PolicyGateDeps {
   set: PolicySet;
   desk: ApprovalDesk;
@@ -86,7 +80,6 @@ const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}
 export class PolicyGate {
   private readonly rates = new RateWindows();
   private readonly now: () => number;
-  readonly counts: PolicyCounts = { decisions: new Map(), waitedSeconds: 0 };
 
   constructor(private readonly d: PolicyGateDeps) {
     this.now = d.now ?? Date.now;
@@ -159,14 +152,12 @@ export class PolicyGate {
     );
     this.decided(call, rule.label, 'approve', row.id, null);
     const o = await outcome;
-    this.counts.waitedSeconds += Math.max(0, Date.parse(o.row.decidedAt ?? row.requestedAt) - Date.parse(row.requestedAt)) / 1000;
-    this.count(rule.label, o.status);
     if (o.status === 'approved') return;
     const label = callLabel(call);
     if (o.status === 'denied') throw new PolicyRefusedError('approval_denied', `${label} was denied by ${o.by} (rule ${rule.label})${o.reason ? `: ${o.reason}` : ''}; it was not sent`, rule.label);
     throw new PolicyRefusedError(
       'approval_expired',
-      `${label} waited for approval (rule ${rule.label}) and ${o.status === 'withdrawn' ? 'was withdrawn' : `nobody decided within ${formatDuration(rule.timeoutMs)}`}; it was not sent`,
+      `${label} waited for approval (rule ${rule.label}) and was not sent: ${o.reason ?? (o.status === 'withdrawn' ? 'withdrawn' : `nobody decided within ${formatDuration(rule.timeoutMs)}`)}`,
       rule.label,
     );
   }
@@ -206,16 +197,8 @@ export class PolicyGate {
     return { ...c, agentName: this.d.state.agentBrief(c.agentId)?.name ?? c.agentId };
   }
 
-  private count(rule: string, decision: string): void {
-    const key = `${rule}\u0000${decision}`;
-    const c = this.counts.decisions.get(key);
-    if (c) c.n++;
-    else this.counts.decisions.set(key, { rule, decision, n: 1 });
-  }
-
-  /** A rule's (or the refusing default's) decision: counted, and an event naming the rule. */
+  /** A rule's (or the refusing default's) decision: an event naming the rule (`/metrics` counts it from there). */
   private decided(call: GateCall, rule: string, action: 'allow' | 'deny' | 'approve' | 'rate_limited', approvalId: string | null, retryAfterMs: number | null): void {
-    this.count(rule, action);
     const label = callLabel(call);
     const said =
       action === 'allow'

@@ -6,7 +6,7 @@ import type { LlmRequestInput } from '../state/index.js';
 import type { ExportGuard } from './exported.js';
 import { LabelCap } from './labels.js';
 import { KeyedCounter, KeyedHistogram } from './series.js';
-import { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, OVERHEAD_BUCKETS, providerName, RUN_BUCKETS, seconds, TOKEN_BUCKETS } from './names.js';
+import { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, OVERHEAD_BUCKETS, providerName, RUN_BUCKETS, seconds, TOKEN_BUCKETS, WAIT_BUCKETS } from './names.js';
 import type { ObservedCall, ObservedToolCall } from './observed.js';
 
 /** A breaker's state as a number: a gauge Grafana can colour (0 closed, 1 half-open, 2 open). */
@@ -61,6 +61,8 @@ export class RuntimeMetrics {
   private readonly toolDuration: Histogram;
   private readonly runDuration: Histogram;
   private readonly refusals: Counter;
+  private readonly policy: Counter;
+  private readonly approvalWait: Histogram;
   private readonly egress: Counter;
   private readonly egressBytes: Counter;
   private readonly pii: Counter;
@@ -116,6 +118,19 @@ export class RuntimeMetrics {
       name: METRIC.toolCalls,
       help: 'Tool proxy calls by service, the tier that answered (live, cache, placeholder) and HTTP status class.',
       labelNames: ['service', 'tier', 'status_class'],
+      registers,
+    });
+    this.policy = new Counter({
+      name: METRIC.policyDecisions,
+      help: 'Tool calls (HTTP and MCP) a policy rule decided, by rule (its name, policies[i], or default) and decision: allow, deny, approve (held for a person), rate_limited; then how each held call ended: approved, denied, expired, withdrawn.',
+      labelNames: ['rule', 'decision'],
+      registers,
+    });
+    this.approvalWait = new Histogram({
+      name: METRIC.approvalWait,
+      help: 'How long a tool call held for approval waited for a person, by rule and outcome (approved, denied, expired, withdrawn).',
+      labelNames: ['rule', 'outcome'],
+      buckets: WAIT_BUCKETS,
       registers,
     });
     this.budgetGauges();
@@ -199,6 +214,14 @@ export class RuntimeMetrics {
         if (e.data.bytesDown > 0) this.egressBytes.inc({ rule, direction: 'down' }, e.data.bytesDown);
         return;
       }
+      // The rule is the operator's config (bounded: its name or its place), never the agent's text.
+      case 'policy.decision':
+        this.policy.inc({ rule: e.data.rule, decision: e.data.action });
+        return;
+      case 'approval.decided':
+        this.policy.inc({ rule: e.data.rule, decision: e.data.status });
+        this.approvalWait.observe({ rule: e.data.rule, outcome: e.data.status }, seconds(e.data.waitedMs));
+        return;
       case 'tool.refused':
         // Counted where the call ends (toolCall) when the service is known; a path naming none is only this event.
         if (e.data.service === null) this.refusals.inc({ reason: e.data.reason, kind: 'tool' });
@@ -324,8 +347,8 @@ export class RuntimeMetrics {
   }
 }
 
-/** Tool-proxy refusals that are iron-cage's (an agent reaching for what it may not, an open circuit). */
-const TOOL_REFUSALS = new Set(['unknown_service', 'invalid_path', 'circuit_open']);
+/** Tool refusals that are iron-cage's (an agent reaching for what it may not, an open circuit, a policy's deny, rate or a person's answer). */
+const TOOL_REFUSALS = new Set(['unknown_service', 'invalid_path', 'circuit_open', 'policy_denied', 'approval_denied', 'approval_expired', 'rate_limited']);
 
 /** LLM refusals that are iron-cage's own decision, by reason; an upstream's failure is not one. */
 const LLM_REFUSALS = new Set(['budget_exhausted', 'budget_wait_timeout', 'budget_queue_full', 'no_lease', 'pii_blocked', 'circuit_open', 'model_holds_pii']);

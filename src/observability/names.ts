@@ -12,6 +12,8 @@ export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 26214
 export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
 /** gen_ai.invoke_agent.duration: a run is many calls (minutes to hours), so coarser, in seconds. */
 export const RUN_BUCKETS = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400];
+/** iron_cage_approval_wait_seconds: a person answers in seconds to hours. */
+export const WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400];
 /** iron_cage_gateway_overhead_seconds: the cage's own time is sub-millisecond to a few ms. */
 export const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -35,6 +37,8 @@ export const METRIC = {
   egress: 'iron_cage_sandbox_egress_total',
   egressBytes: 'iron_cage_sandbox_egress_bytes_total',
   toolCalls: 'iron_cage_tool_calls_total',
+  policyDecisions: 'iron_cage_policy_decisions_total',
+  approvalWait: 'iron_cage_approval_wait_seconds',
   spansExported: 'iron_cage_otel_spans_exported_total',
   spansDropped: 'iron_cage_otel_spans_dropped_total',
   labelOverflow: 'iron_cage_metrics_label_overflow_total',

@@ -24,6 +24,8 @@ export interface RunSummary {
   breakersTripped: Array<{ name: string; state: string; blocked: number }>;
   /** What the agent could touch (src/sandbox); null: not known. */
   sandbox: SandboxView | null;
+  /** Its tool calls held for a person, how each ended and how long they waited, and those a policy rule refused. */
+  approvals: ApprovalsView;
   runTimeMs: number;
 }
 
@@ -54,7 +56,17 @@ export interface BreakersView {
   services: Array<BreakerRowView & { service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
   providers: Array<BreakerRowView & { provider: string }>;
 }
+export interface ApprovalsView {
+  approved: number;
+  denied: number;
+  expired: number;
+  withdrawn: number;
+  pending: number;
+  waitedMs: number;
+  refusedByPolicy: number;
+}
 export interface RunViews {
+  approvals: ApprovalsView;
   status: StatusView;
   costs: CostsView;
   protection: { piiLeaksBlocked: number };
@@ -83,13 +95,14 @@ export async function getJson<T>(url: string, token: string, path: string): Prom
 export async function fetchRunViews(o: { url: string; adminToken: string; agentId: string }): Promise<RunViews> {
   const get = <T>(path: string) => getJson<T>(o.url, o.adminToken, path);
   const id = encodeURIComponent(o.agentId);
-  const [status, costs, protection, breakers] = await Promise.all([
+  const [status, costs, protection, breakers, approvals] = await Promise.all([
     get<StatusView>(`/api/agents/${id}/status`),
     get<CostsView>(`/api/agents/${id}/costs`),
     get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
     get<BreakersView>('/api/breakers'),
+    get<ApprovalsView>(`/api/agents/${id}/approvals`),
   ]);
-  return { status, costs, protection, breakers };
+  return { status, costs, protection, breakers, approvals };
 }
 
 /**
@@ -100,7 +113,7 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
  * process.stdout.write(renderTable('Run summary', summaryRows(s)));
  */
 export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
-  const { status, costs, protection, breakers } = await fetchRunViews(o);
+  const { status, costs, protection, breakers, approvals } = await fetchRunViews(o);
   const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
     .filter((b) => b.openCount > 0)
     .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
@@ -119,6 +132,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     piiCaught: protection.piiLeaksBlocked,
     breakersTripped: tripped,
     sandbox: status.sandbox ?? null,
+    approvals,
     runTimeMs: o.runTimeMs,
   };
 }
@@ -159,9 +173,23 @@ export function summaryRows(s: RunSummary): Row[] {
     ['PII caught', count(s.piiCaught)],
     ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],
     ['Restarts', count(s.restarts)],
+    ...approvalRows(s.approvals),
     ...(s.sandbox ? [['Sandbox', sandboxText(s.sandbox)] as Row] : []),
     ['Run time', formatDuration(s.runTimeMs)],
   ];
+}
+
+/**
+ * The summary's Approvals row, when a policy held or refused any call: `2 approved, 1 denied (waited 1m05s in all); 3 refused by a rule`.
+ * @example approvalRows({ approved: 1, denied: 0, expired: 0, withdrawn: 0, pending: 0, waitedMs: 4000, refusedByPolicy: 0 }) // [['Approvals', '1 approved (waited 4s in all)']]
+ */
+export function approvalRows(a: ApprovalsView): Row[] {
+  const held = (['approved', 'denied', 'expired', 'withdrawn', 'pending'] as const).filter((k) => a[k] > 0).map((k) => `${count(a[k])} ${k === 'pending' ? 'still waiting' : k}`);
+  const parts = [
+    ...(held.length > 0 ? [`${held.join(', ')} (waited ${formatDuration(a.waitedMs)} in all)`] : []),
+    ...(a.refusedByPolicy > 0 ? [`${plural(a.refusedByPolicy, 'call')} refused by a policy rule`] : []),
+  ];
+  return parts.length === 0 ? [] : [['Approvals', parts.join('; ')]];
 }
 
 /** The summary's Sandbox row: `files, network, processes (writes /work/proj; only the cage; 4,096 MB, 512 processes)`, or none and why. */

@@ -1,5 +1,5 @@
 import type { NewEvent } from '../core/events.js';
-import { and, desc, eq, gt, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { parseOrNull } from './breakers.store.js';
 import { toolCache, toolCalls, type ToolCallRow } from './schema.js';
@@ -188,6 +188,17 @@ export class ToolsStore {
       .from(recent)
       .get();
     return { calls: r?.calls ?? 0, cache: r?.cache ?? 0, read: r?.read ?? 0 };
+  }
+
+  /** An agent's calls that ended for one of `reasons` (`policy_denied`, `rate_limited`…), among its kept rows. */
+  countReasons(agentId: string, reasons: readonly string[]): number {
+    return (
+      this.db.orm
+        .select({ n: sql<number>`count(*)` })
+        .from(toolCalls)
+        .where(and(eq(toolCalls.agentId, agentId), inArray(toolCalls.reason, [...reasons])))
+        .get()?.n ?? 0
+    );
   }
 
   recentCalls(q: ToolCallQuery): ToolCallRow[] {

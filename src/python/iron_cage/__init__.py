@@ -30,6 +30,7 @@ from .errors import (
     IronCageError,
     NotSerializableError,
     PiiBlockedError,
+    PolicyDeniedError,
 )
 
 __version__ = "0.1.0"
@@ -45,6 +46,7 @@ __all__ = [
     "IronCageError",
     "NotSerializableError",
     "PiiBlockedError",
+    "PolicyDeniedError",
     "agent_id",
     "checkpoint",
     "event",

@@ -55,3 +55,12 @@ class CircuitOpenError(IronCageError):
         if retry_after_s is not None:
             text += f"; retry in {retry_after_s:.1f}s"
         super().__init__(text)
+
+
+class PolicyDeniedError(IronCageError):
+    """A tool call the cage's policy refused: a rule's deny (``policy_denied``), a person's denial
+    (``approval_denied``) or nobody deciding in time (``approval_expired``). Nothing was sent."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)

@@ -14,7 +14,16 @@ service is down; the response says which tier answered::
 
 Like ``requests``, an error status does not raise by itself: call ``r.raise_for_status()``,
 which raises CircuitOpenError when the circuit is open and nothing could stand in for the
-service, PiiBlockedError when the safety policy refused the answer, ToolError otherwise.
+service, PiiBlockedError when the safety policy refused the answer, PolicyDeniedError when a
+tool policy refused the call (or a person denied it), ToolError otherwise.
+
+A call a policy rule holds for a person's approval (``policies:`` in the config) waits for the
+decision; the client's default timeout (15 minutes) outlasts the default approval timeout (10).
+To ask before doing the work, ``request_approval`` takes the same arguments and waits::
+
+    a = tools.request_approval("crm", "/deals", method="POST", json={"amount": 5000}, note="closing Acme")
+    if a.approved:
+        tools.post("crm", "/deals", json={"amount": 5000})   # goes through at once: approved ahead
 """
 
 from __future__ import annotations
@@ -25,13 +34,15 @@ import re
 import select
 import socket
 import threading
+import time
 import urllib.parse
 from typing import Any, Iterator, Mapping
 
 from ._settings import Settings
-from .errors import CircuitOpenError, IronCageError, PiiBlockedError
+from .errors import CircuitOpenError, IronCageError, PiiBlockedError, PolicyDeniedError
 
 __all__ = [
+    "Approval",
     "ToolConnectionError",
     "ToolError",
     "ToolResponse",
@@ -44,6 +55,7 @@ __all__ = [
     "post",
     "put",
     "request",
+    "request_approval",
 ]
 
 USER_AGENT = "iron-cage-python/0.1.0"
@@ -52,6 +64,12 @@ _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Characters a path may keep as written: everything legal in a path, '%' so escapes survive.
 _PATH_SAFE = "/%:@!$&'()*+,;=~-._"
+_POLICY_CODES = frozenset(("policy_denied", "approval_denied", "approval_expired"))
+# A held call waits for a person (policies' default timeout: 10 minutes); the proxy bounds every
+# upstream call itself (tools.<service>.timeout_s), so this only guards against a hung iron-cage.
+DEFAULT_TIMEOUT_S = 900.0
+# One long poll for a decision: under the server's 30 s limit.
+_POLL_S = 25
 
 
 class ToolError(IronCageError):
@@ -188,6 +206,8 @@ class ToolResponse:
             raise CircuitOpenError(self.service, self.retry_after)
         if code == "pii_blocked":
             raise PiiBlockedError(self.headers.get("x-iron-cage-pii", "PII"), message)
+        if code in _POLICY_CODES:
+            raise PolicyDeniedError(code, message)
         raise ToolError(self.status, code, message, self)
 
     def __repr__(self) -> str:
@@ -198,7 +218,7 @@ class ToolResponse:
 class ToolsClient:
     """Talks to one iron-cage server. Connections are kept alive, one per thread."""
 
-    def __init__(self, url: str, token: str | None, timeout: float = 60.0):
+    def __init__(self, url: str, token: str | None, timeout: float = DEFAULT_TIMEOUT_S):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"iron-cage URL must be http(s)://host:port, got {url!r}")
@@ -272,6 +292,71 @@ class ToolsClient:
     def head(self, service: str, path: str = "/", **kwargs: Any) -> ToolResponse:
         return self.request("HEAD", service, path, **kwargs)
 
+    def request_approval(
+        self,
+        service: str,
+        path: str = "/",
+        *,
+        method: str = "POST",
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        mcp_tool: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
+        note: str | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> "Approval":
+        """Ask the cage's policy ahead of a call: the same call made after an approval goes through at once.
+
+        For an HTTP tool give the call as you will make it (``service``, ``path``, ``method``,
+        ``json``/``params``); for an MCP tool, ``service`` is the server and ``mcp_tool`` its tool,
+        with ``arguments``. Returns at once when no rule holds the call (``approved`` and not
+        ``needed``); otherwise waits for a person (``wait=False``: returns the pending request,
+        ``a.wait()`` later). A rule that refuses the call outright raises PolicyDeniedError.
+        """
+        if not isinstance(service, str) or not _SERVICE.match(service):
+            raise ValueError(f"not a service name: {service!r}")
+        body: dict[str, Any] = {"service": service}
+        if mcp_tool is not None:
+            body.update(mcp=True, tool=mcp_tool, args=dict(arguments or {}))
+        else:
+            args: dict[str, Any] = {}
+            if json is not None:
+                if not isinstance(json, Mapping):
+                    raise ValueError("json must be a mapping (the body's fields are what a policy reads)")
+                args.update(json)
+            for k, v in (params or {}).items():
+                args.setdefault(k, v)
+            body.update(tool=path or "/", method=method.upper(), args=args)
+        if note is not None:
+            body["note"] = note
+        status, answer = self._api("POST", "/api/approvals", body, timeout)
+        if status == 403 and answer.get("error", {}).get("code") in _POLICY_CODES:
+            err = answer["error"]
+            raise PolicyDeniedError(err["code"], err.get("message", "refused by policy"))
+        if status not in (200, 201):
+            err = answer.get("error") or {}
+            raise ToolError(status, str(err.get("code") or f"http_{status}"), str(err.get("message") or f"POST /api/approvals answered {status}"))
+        if answer.get("decision") == "allow":
+            return Approval(self, None, {"status": "not_needed", "rule": answer.get("rule")})
+        approval = Approval(self, answer["approval"]["id"], answer["approval"])
+        return approval.wait(timeout) if wait else approval
+
+    def _api(self, method: str, target: str, body: Any, timeout: float | None) -> tuple[int, dict]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = _json.dumps(body, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        status, _pairs, content = self._send(method, self._prefix + target, data, headers, timeout or self.timeout)
+        try:
+            parsed = _json.loads(content.decode("utf-8")) if content else {}
+        except ValueError:
+            parsed = {}
+        return status, parsed if isinstance(parsed, dict) else {}
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -327,6 +412,59 @@ class ToolsClient:
                 self.close()
                 raise ToolConnectionError(f"{method} {self.url}{target.split('?')[0]}: {type(exc).__name__}: {exc}") from None
         raise AssertionError("unreachable")
+
+
+class Approval:
+    """An approval asked ahead: ``status`` is ``not_needed`` (no rule holds the call), ``pending``,
+    ``approved``, ``denied``, ``expired`` or ``withdrawn``; ``approved`` is true when the call may go."""
+
+    def __init__(self, client: ToolsClient, approval_id: str | None, view: Mapping[str, Any]):
+        self._client = client
+        self.id = approval_id
+        self._view = dict(view)
+
+    @property
+    def status(self) -> str:
+        return str(self._view.get("status"))
+
+    @property
+    def approved(self) -> bool:
+        return self.status in ("approved", "not_needed")
+
+    @property
+    def needed(self) -> bool:
+        return self.status != "not_needed"
+
+    @property
+    def decided_by(self) -> str | None:
+        return self._view.get("decidedBy")
+
+    @property
+    def reason(self) -> str | None:
+        return self._view.get("reason")
+
+    @property
+    def rule(self) -> str | None:
+        return self._view.get("rule")
+
+    def wait(self, timeout: float | None = None) -> "Approval":
+        """Wait for the decision (at most ``timeout`` seconds, else until the approval's own deadline)."""
+        if self.id is None:
+            return self
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status == "pending":
+            left = _POLL_S if deadline is None else min(_POLL_S, max(0.0, deadline - time.monotonic()))
+            status, view = self._client._api("GET", f"/api/approvals/{urllib.parse.quote(self.id)}?wait={int(left)}", None, left + 30)
+            if status != 200:
+                err = view.get("error") or {}
+                raise ToolError(status, str(err.get("code") or f"http_{status}"), str(err.get("message") or f"GET /api/approvals/{self.id} answered {status}"))
+            self._view = view
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Approval {self.id or '-'} {self.status}>"
 
 
 def _dropped(sock: socket.socket) -> bool:
@@ -402,3 +540,8 @@ def delete(service: str, path: str = "/", **kwargs: Any) -> ToolResponse:
 
 def head(service: str, path: str = "/", **kwargs: Any) -> ToolResponse:
     return client().request("HEAD", service, path, **kwargs)
+
+
+def request_approval(service: str, path: str = "/", **kwargs: Any) -> Approval:
+    """Ask the cage's policy ahead of a call and wait for a person if a rule says so (see ToolsClient.request_approval)."""
+    return client().request_approval(service, path, **kwargs)
