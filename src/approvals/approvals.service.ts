@@ -1,4 +1,5 @@
 import { namedDomains } from '../domain/policy/index.js';
+import type { Config } from '../config/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { ApprovalsStore, ToolsStore } from '../state/index.js';
 import { approvalsRoutes } from './approvals.routes.js';
@@ -40,6 +41,7 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
           const approve = rules.filter((r) => r.action === 'approve').length;
           d.logger.info(`Tool policies: ${rules.length} rule${rules.length === 1 ? '' : 's'}${approve > 0 ? ` (${approve} asking for approval)` : ''}, default ${d.config.policies.default}`);
         }
+        for (const line of unknownNames(d.config)) d.logger.warn(line);
         if (closed > 0) d.logger.warn(`${closed} approval${closed === 1 ? '' : 's'} left waiting by the last run closed as expired (its calls were not sent)`);
       },
       // The calls still waiting are told (expired: iron-cage stopped), and given a moment to get that answer before the connections close.
@@ -49,4 +51,31 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
       close: () => void desk.close(),
     },
   };
+}
+
+/**
+ * Rules that name a tool service or an MCP server the config does not have: a typo there makes a
+ * rule that never matches, so it is said at start (a glob's service part, when it has no wildcard).
+ * @example unknownNames(config) // ["policies[1] (match.tool) names 'emial', which is no tool service or MCP server (configured: crm, email)"]
+ */
+export function unknownNames(config: Pick<Config, 'policies' | 'tools' | 'mcp'>): string[] {
+  const services = new Set(Object.keys(config.tools).map((n) => n.toLowerCase()));
+  const servers = new Set(Object.keys(config.mcp).map((n) => n.toLowerCase()));
+  const out: string[] = [];
+  const configured = [...new Set([...services, ...servers])].join(', ') || 'none';
+  for (const r of config.policies.rules) {
+    const check = (key: 'tool' | 'mcp', globs: readonly string[] | null, known: Set<string>) => {
+      for (const g of globs ?? []) {
+        const name = g.split('.', 1)[0]!;
+        if (!g.includes('.') || /[*?]/.test(name) || known.has(name.toLowerCase())) continue;
+        out.push(
+          `${r.label} (match.${key}) names '${name}', which is no ${key === 'mcp' ? 'MCP server' : 'tool service or MCP server'} of this config (configured: ${configured}): the rule matches nothing there`,
+        );
+      }
+    };
+    // In a rule that names mcp, tool is the MCP tool's own name: only mcp names a server.
+    if (r.mcp === null) check('tool', r.source.tool, new Set([...services, ...servers]));
+    check('mcp', r.source.mcp, servers);
+  }
+  return out;
 }

@@ -214,6 +214,7 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         timeoutMs: r.timeout ?? timeoutMs,
         approvers: { roles: approvers.some((a) => !a.startsWith('user:')) ? ['admin'] : [], users: approvers.filter((a) => a.startsWith('user:')).map((a) => a.slice(5)) },
         reason: r.reason ?? null,
+        source: { tool: m.tool ?? null, mcp: m.mcp ?? null },
       };
     }),
   };

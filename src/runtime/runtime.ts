@@ -186,7 +186,8 @@ export class Runtime {
       // A link an earlier start printed and nobody used is void: a link copied from old logs opens nothing.
       new TokensStore(state).endLinks(new Date());
       rt.announceDashboard();
-      if (alerts.channels.length > 0) logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget, watch, approvals)' : 'webhook (budget, PII, watch, approvals)')).join(', ')}`);
+      if (alerts.channels.length > 0)
+        logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget, watch, approvals)' : 'webhook (budget, PII, watch, approvals)')).join(', ')}`);
       await ready;
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });

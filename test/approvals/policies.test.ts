@@ -13,15 +13,18 @@ import { toolsSchema } from '../../src/config/tools.js';
 const policies = (rules: unknown) => policySet(policiesSchema.parse(rules));
 
 let svc: FakeService;
+let hook: FakeService;
 let t: TestRuntime;
 let a: AgentToken;
 let researcher: AgentToken;
 
 beforeAll(async () => {
   svc = await FakeService.start();
+  hook = await FakeService.start();
   const tools = toolsSchema.parse({ crm: { url: svc.url }, email: { url: svc.url }, search: { url: svc.url } });
   t = await startTestRuntime({
     config: {
+      alerts: { webhookUrl: `${hook.url}/slack`, email: null },
       tools,
       policies: policies([
         { name: 'crm-writes', match: { tool: 'crm.*', method: ['POST', 'PUT', 'DELETE'] }, action: 'approve', timeout: '20s' },
@@ -38,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
   await svc?.close();
+  await hook?.close();
 });
 
 const call = (token: string, path: string, init: RequestInit = {}) =>
@@ -63,6 +67,11 @@ describe('policies on the tool proxy', () => {
     expect(p.args).toContain('Ada');
     await new Promise((r) => setTimeout(r, 300));
     expect(svc.seen.length).toBe(before);
+    // The alert: who asks for what, and the link to the queue.
+    const alert = await until(() => hook.seen.find((h) => h.body.includes(p.id) || h.body.includes('Approval needed')));
+    expect(alert.body).toContain(`${t.rt.url}/#approvals`);
+    expect(alert.body).toContain('crm POST /contacts');
+    expect(alert.body).not.toContain('ada@example.org');
     const ok = await t.api(`/api/approvals/${p.id}/approve`, { method: 'POST', body: JSON.stringify({ reason: 'looks right' }) });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ status: 'approved', reason: 'looks right' });

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { httpArgs, toolName } from '../../src/approvals/index.js';
+import { httpArgs, toolName, unknownNames } from '../../src/approvals/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { firstMatch, namedDomains, type PolicyCall } from '../../src/domain/policy/index.js';
@@ -106,6 +106,16 @@ describe('the config', () => {
     expect(load('policies:\n  - match: { tool: "a.*" }\n    action: deny\n').policies).toMatchObject({ default: 'allow', rules: [{ label: 'policies[0]', action: 'deny' }] });
     const c = load('policies:\n  default: deny\n  timeout: 30s\n  rules:\n    - { name: ok, match: { tool: "a.*" }, action: approve }\n').policies;
     expect(c).toMatchObject({ default: 'deny', rules: [{ label: 'ok', action: 'approve', timeoutMs: 30_000, approvers: { roles: ['admin'], users: [] } }] });
+  });
+
+  it('says at start which rules name a service or server the config lacks', () => {
+    const c = load(
+      'tools:\n  crm: { url: "http://127.0.0.1:9" }\nmcp:\n  servers:\n    github: { url: "http://127.0.0.1:9/mcp" }\npolicies:\n  - { match: { tool: "crm.*" }, action: deny }\n  - { match: { tool: "emial.send" }, action: deny }\n  - { match: { mcp: "github.*", tool: merge }, action: approve }\n  - { match: { mcp: "gitlab.*" }, action: approve }\n  - { match: { tool: "github.merge" }, action: deny }\n  - { match: { tool: "*.send" }, action: deny }\n',
+    );
+    expect(unknownNames(c)).toEqual([
+      "policies[1] (match.tool) names 'emial', which is no tool service or MCP server of this config (configured: crm, github): the rule matches nothing there",
+      "policies[3] (match.mcp) names 'gitlab', which is no MCP server of this config (configured: crm, github): the rule matches nothing there",
+    ]);
   });
 
   it('names the key of each mistake', () => {

@@ -35,6 +35,8 @@ export interface PolicyRule {
   approvers: Approvers;
   /** Said to the agent on a denial and to the approver on a request. */
   reason: string | null;
+  /** The globs as written (for what is said about the rule at start). */
+  source: { tool: string[] | null; mcp: string[] | null };
 }
 
 export interface PolicySet {
