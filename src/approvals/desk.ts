@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { formatDuration } from '../core/duration.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
+import { ConflictError, ForbiddenError, IronCageError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal } from '../core/roles.js';
 import { approversText, mayApprove, type Approvers } from '../domain/policy/index.js';
@@ -15,6 +15,8 @@ import { approvalAlert, decidedMessage, requestedMessage, type ApprovalAlert } f
 
 /** An ask-ahead grant (an approval the SDK asked for before the call) may be used this long after it was approved. */
 export const GRANT_TTL_MS = 15 * 60_000;
+/** Approvals one agent may have pending at once (held calls and asks ahead): each holds a socket or a place in a person's queue. */
+export const MAX_PENDING_PER_AGENT = 32;
 /** What an approval shows of the arguments. */
 const ARGS_SHOWN = 4000;
 
@@ -97,7 +99,9 @@ export interface DeskDeps {
 }
 
 export class ApprovalDesk {
-  private readonly waiting = new Map<string, { settle: (o: Outcome) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { settle: (o: Outcome) => void; timer: NodeJS.Timeout; agentId: string }>();
+  /** Pending approvals per agent: bounded, or an agent could hold sockets and flood the approvers' queue and alerts. */
+  private readonly perAgent = new Map<string, number>();
   /** Long polls (`GET /api/approvals/:id?wait=`) waiting for a decision. */
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly now: () => number;
@@ -118,6 +122,15 @@ export class ApprovalDesk {
    * settles with the one outcome; `signal` aborting (the caller gave up) withdraws it.
    */
   request(a: NewApproval, signal?: AbortSignal): { row: ApprovalRow; outcome: Promise<Outcome> } {
+    const open = this.perAgent.get(a.agentId) ?? 0;
+    if (open >= MAX_PENDING_PER_AGENT)
+      throw new IronCageError(
+        'too_many_approvals',
+        429,
+        `agent ${a.agentId} already has ${open} calls waiting for approval (at most ${MAX_PENDING_PER_AGENT}): this one was not sent; try again once some are decided`,
+        { kind: 'rate_limit', retryAfterS: 30 },
+      );
+    this.perAgent.set(a.agentId, open + 1);
     const at = this.now();
     const id = `apr_${randomBytes(9).toString('base64url')}`;
     const row = this.d.store.insert(
@@ -166,7 +179,7 @@ export class ApprovalDesk {
     const outcome = new Promise<Outcome>((settle) => {
       const timer = setTimeout(() => this.finish(id, { status: 'expired', by: null, reason: `nobody decided within ${formatDuration(a.timeoutMs)} (the rule's timeout)` }), a.timeoutMs);
       timer.unref();
-      this.waiting.set(id, { settle, timer });
+      this.waiting.set(id, { settle, timer, agentId: a.agentId });
     });
     if (signal) {
       const gone = () => this.finish(id, { status: 'withdrawn', by: null, reason: 'the caller stopped waiting' });
@@ -223,6 +236,9 @@ export class ApprovalDesk {
     if (w) {
       this.waiting.delete(id);
       clearTimeout(w.timer);
+      const n = (this.perAgent.get(w.agentId) ?? 1) - 1;
+      if (n > 0) this.perAgent.set(w.agentId, n);
+      else this.perAgent.delete(w.agentId);
     }
     if (row === null) return null;
     w?.settle({ status: row.status as Outcome['status'], by: row.decidedBy, reason: row.reason, row });

@@ -2,6 +2,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { McpServerConfig } from '../config/index.js';
 import { VERSION } from '../core/index.js';
+import { IronCageError } from '../core/errors.js';
 import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
 import { CredentialScrubber } from '../domain/secrets/index.js';
 import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
@@ -205,10 +206,12 @@ export class McpSession {
       const held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: s.name, tool: params.name, method: null, args: () => args ?? null }, signal);
       if (held) await held;
     } catch (e) {
-      if (e instanceof PolicyRefusedError || e instanceof PolicyRateError) {
+      // A rule's refusal, a person's, or too many of the agent's calls already waiting.
+      if (e instanceof IronCageError) {
         Object.assign(call, { status: 'refused', reason: e.code, detail: e.message });
         this.d.recorder.record(call);
-        throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, rule: e.rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
+        const rule = e instanceof PolicyRefusedError || e instanceof PolicyRateError ? { rule: e.rule } : {};
+        throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, ...rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
       }
       throw e;
     }

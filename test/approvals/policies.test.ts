@@ -190,6 +190,21 @@ describe('policies on the tool proxy', () => {
     expect((await again).status).toBe(403);
   });
 
+  it('bounds what one agent may have waiting: past 32, 429 and nothing is queued', async () => {
+    const flood = await agentToken(t, { name: 'flood' });
+    const ask = () =>
+      fetch(`${t.rt.url}/api/approvals`, { method: 'POST', headers: { authorization: `Bearer ${flood.token}` }, body: JSON.stringify({ service: 'crm', tool: '/flood', method: 'POST', args: {} }) });
+    for (let i = 0; i < 32; i++) expect((await ask()).status).toBe(201);
+    const over = await ask();
+    expect(over.status).toBe(429);
+    expect(((await over.json()) as any).error).toMatchObject({ code: 'too_many_approvals' });
+    expect((await pending()).filter((p) => p.agentId === flood.agentId)).toHaveLength(32);
+    // Another agent is not held back by it.
+    const mine = await fetch(`${t.rt.url}/api/approvals`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: JSON.stringify({ service: 'crm', tool: '/mine', method: 'POST' }) });
+    expect(mine.status).toBe(201);
+    await t.api(`/api/approvals/${((await mine.json()) as any).approval.id}/deny`, { method: 'POST' });
+  });
+
   it('refuses malformed requests with a precise 400 and unknown ids with 404', async () => {
     expect((await t.api('/api/approvals?status=open')).status).toBe(400);
     expect((await t.api('/api/approvals/apr_nope/approve', { method: 'POST' })).status).toBe(404);

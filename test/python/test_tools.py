@@ -206,3 +206,58 @@ class ModuleLevelTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RequestApprovalTest(unittest.TestCase):
+    """tools.request_approval against the approvals routes' contract (POST /api/approvals, the long poll)."""
+
+    def setUp(self):
+        self.proxy = self.enterContext(FakeProxy())
+        self.client = ToolsClient(self.proxy.url, TOKEN, timeout=5)
+        self.addCleanup(self.client.close)
+
+    def test_no_rule_holds_the_call(self):
+        self.proxy.answer = lambda m, p, b: (200, {"content-type": "application/json"}, {"decision": "allow", "rule": None, "approval": None})
+        a = self.client.request_approval("crm", "/contacts/1", method="get", params={"q": "x"})
+        self.assertEqual((a.status, a.approved, a.needed), ("not_needed", True, False))
+        method, path, _headers, body = self.proxy.requests[0]
+        self.assertEqual((method, path), ("POST", "/api/approvals"))
+        self.assertEqual(json.loads(body), {"service": "crm", "tool": "/contacts/1", "method": "GET", "args": {"q": "x"}})
+
+    def test_waits_for_the_decision_with_the_long_poll(self):
+        view = {"id": "apr_1", "status": "pending", "rule": "writes", "decidedBy": None, "reason": None}
+        polls = []
+
+        def answer(method, path, body):
+            if method == "POST":
+                return 201, {"content-type": "application/json"}, {"decision": "approve", "rule": "writes", "approval": view}
+            polls.append(path)
+            done = len(polls) >= 2
+            return 200, {"content-type": "application/json"}, {**view, "status": "approved" if done else "pending", "decidedBy": "admin ops" if done else None}
+
+        self.proxy.answer = answer
+        a = self.client.request_approval("crm", "/deals", json={"amount": 5000}, params={"amount": 1, "src": "x"}, note="why")
+        self.assertEqual((a.status, a.approved, a.needed, a.decided_by, a.rule), ("approved", True, True, "admin ops", "writes"))
+        self.assertEqual(polls, ["/api/approvals/apr_1?wait=25", "/api/approvals/apr_1?wait=25"])
+        # The body's fields win over the query's parameters, as the cage reads a call.
+        self.assertEqual(json.loads(self.proxy.requests[0][3]), {"service": "crm", "tool": "/deals", "method": "POST", "args": {"amount": 5000, "src": "x"}, "note": "why"})
+
+    def test_an_mcp_tool_and_no_waiting(self):
+        self.proxy.answer = lambda m, p, b: (201, {"content-type": "application/json"}, {"decision": "approve", "approval": {"id": "apr_2", "status": "pending"}})
+        a = self.client.request_approval("github", mcp_tool="merge_pull_request", arguments={"pr": 7}, wait=False)
+        self.assertEqual((a.id, a.status, a.approved), ("apr_2", "pending", False))
+        self.assertEqual(json.loads(self.proxy.requests[0][3]), {"service": "github", "mcp": True, "tool": "merge_pull_request", "args": {"pr": 7}})
+
+    def test_a_rule_that_refuses_raises_policy_denied(self):
+        self.proxy.answer = lambda m, p, b: error(403, "policy_denied", "crm DELETE /x would be refused by policy rule no-deletes")
+        with self.assertRaises(iron_cage.PolicyDeniedError) as denied:
+            self.client.request_approval("crm", "/x", method="DELETE")
+        self.assertEqual(denied.exception.code, "policy_denied")
+        self.assertIn("no-deletes", str(denied.exception))
+
+    def test_a_refused_call_raises_policy_denied_from_raise_for_status(self):
+        self.proxy.answer = lambda m, p, b: error(403, "approval_denied", "crm POST /deals was denied by admin ops")
+        with self.assertRaises(iron_cage.PolicyDeniedError) as denied:
+            self.client.post("crm", "/deals", json={}).raise_for_status()
+        self.assertEqual(denied.exception.code, "approval_denied")
+        self.assertIsInstance(denied.exception, iron_cage.IronCageError)
