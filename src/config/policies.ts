@@ -176,17 +176,13 @@ const rules = z.array(rule).max(1000, 'must hold at most 1000 rules');
 const section = z.strictObject({ default: z.enum(['allow', 'deny'], { error: 'must be allow or deny' }).optional(), timeout: wait.optional(), rules: rules.optional() });
 
 /**
- * A list of rules, or the section with its default: the shape is chosen by what was written, so
- * an error names the key as the file has it (`policies.2.action`, `policies.rules.2.action`).
+ * The section, or a list of rules (read as `{ rules: [...] }`, default allow). One object schema
+ * underneath, so an error names its key (`policies.rules.2.action`) and the docs test can list
+ * every key; a union would only say "Invalid input".
  */
-export const policiesSchema = z.unknown().transform((v, ctx) => {
-  const r = Array.isArray(v) ? rules.safeParse(v) : section.safeParse(v);
-  if (!r.success) {
-    for (const issue of r.error.issues) ctx.addIssue(issue as never);
-    return z.NEVER;
-  }
-  return Array.isArray(r.data) ? { default: 'allow' as const, timeout: undefined, rules: r.data } : { default: r.data.default ?? 'allow', timeout: r.data.timeout, rules: r.data.rules ?? [] };
-});
+export const policiesSchema = z
+  .preprocess((v) => (Array.isArray(v) ? { rules: v } : v), section)
+  .transform((p) => ({ default: p.default ?? ('allow' as const), timeout: p.timeout, rules: p.rules ?? [] }));
 
 type ParsedPolicies = z.output<typeof policiesSchema>;
 

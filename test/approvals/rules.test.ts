@@ -119,14 +119,18 @@ describe('the config', () => {
   });
 
   it('names the key of each mistake', () => {
-    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: aprove\n')).toBe('policies.0.action: must be one of allow, deny, approve');
-    expect(error('policies:\n  - match: { tool: "a.*", args: { to: { endswit: x } } }\n    action: deny\n')).toBe("unknown key 'policies.0.match.args.to.endswit'");
-    expect(error('policies:\n  - match: { tool: "a.*", args: { to: { matches: "(" } } }\n    action: deny\n')).toMatch(/^policies\.0\.match\.args\.to\.matches: is not a valid regular expression/);
-    expect(error('policies:\n  - match: { tool: "a.*" }\n    rate: 3/fortnight\n')).toMatch(/^policies\.0\.rate: "3\/fortnight" is not a rate/);
-    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: approve\n    approvers: [viewer]\n')).toMatch(/^policies\.0\.approvers\.0: must be admin .* viewers and agents never approve/);
-    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: deny\n    timeout: 5m\n')).toBe('policies.0.timeout: is for action: approve');
-    expect(error('policies:\n  - match: { tool: "a.*" }\n')).toBe('policies.0: needs an action (allow, deny or approve) or a rate');
-    expect(error('policies:\n  - match: { mcp: "a.*", method: POST }\n    action: deny\n')).toMatch(/^policies\.0\.match\.method: is for HTTP tool calls/);
+    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: aprove\n')).toBe('policies.rules.0.action: must be one of allow, deny, approve');
+    expect(error('policies:\n  - match: { tool: "a.*", args: { to: { endswit: x } } }\n    action: deny\n')).toBe("unknown key 'policies.rules.0.match.args.to.endswit'");
+    expect(error('policies:\n  - match: { tool: "a.*", args: { to: { matches: "(" } } }\n    action: deny\n')).toMatch(
+      /^policies\.rules\.0\.match\.args\.to\.matches: is not a valid regular expression/,
+    );
+    expect(error('policies:\n  - match: { tool: "a.*" }\n    rate: 3/fortnight\n')).toMatch(/^policies\.rules\.0\.rate: "3\/fortnight" is not a rate/);
+    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: approve\n    approvers: [viewer]\n')).toMatch(
+      /^policies\.rules\.0\.approvers\.0: must be admin .* viewers and agents never approve/,
+    );
+    expect(error('policies:\n  - match: { tool: "a.*" }\n    action: deny\n    timeout: 5m\n')).toBe('policies.rules.0.timeout: is for action: approve');
+    expect(error('policies:\n  - match: { tool: "a.*" }\n')).toBe('policies.rules.0: needs an action (allow, deny or approve) or a rate');
+    expect(error('policies:\n  - match: { mcp: "a.*", method: POST }\n    action: deny\n')).toMatch(/^policies\.rules\.0\.match\.method: is for HTTP tool calls/);
     expect(error('policies:\n  default: maybe\n')).toMatch(/^policies.default: must be (one of allow, deny|allow or deny)/);
     expect(error('policies:\n  rules:\n    - match: { tool: "a.*" }\n      action: approve\n      timeout: 2d\n')).toBe('policies.rules.0.timeout: must be at most 24h');
   });

@@ -76,7 +76,8 @@ function configKeys(schema: z.ZodType, path = ''): string[] {
   const unwrap = (s: z.ZodType): z.ZodType => {
     const d = def(s);
     if (d.type === 'optional' || d.type === 'nullable' || d.type === 'default') return unwrap(d.innerType as z.ZodType);
-    if (d.type === 'pipe') return unwrap(d.in as z.ZodType);
+    // A pipe reads its input's keys, unless its input only reshapes a value (a preprocess): then its output's.
+    if (d.type === 'pipe') return unwrap((def(d.in as z.ZodType).type === 'transform' ? d.out : d.in) as z.ZodType);
     return s;
   };
   const s = unwrap(schema);
