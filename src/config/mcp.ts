@@ -26,6 +26,9 @@ export interface McpServerConfig {
   maxResultBytes: number;
   /** The breaker: this many failures in a row open it for `cooldownMs`. */
   breaker: { failureThreshold: number; cooldownMs: number };
+  /** A server's requests of the agent's client: passed on to it (scanned both ways, said), or refused (said). */
+  sampling: 'relay' | 'refuse';
+  elicitation: 'relay' | 'refuse';
 }
 
 export const MCP_DEFAULTS = { timeoutMs: 60_000, maxResultBytes: 8 * 1024 * 1024, failureThreshold: 5, cooldownMs: 30_000 } as const;
@@ -86,6 +89,8 @@ const server = z
       })
       .optional(),
     max_result_mb: z.number().gt(0, 'must be above 0').max(256, 'must be at most 256').optional(),
+    sampling: z.enum(['relay', 'refuse']).optional(),
+    elicitation: z.enum(['relay', 'refuse']).optional(),
     breaker: z.strictObject({ failure_threshold: posInt.max(1000, 'must be at most 1000').optional(), cooldown_s: seconds(86_400).optional() }).optional(),
   })
   .superRefine((s, ctx) => {
@@ -119,6 +124,8 @@ export const mcpSchema = z
           failureThreshold: s.breaker?.failure_threshold ?? MCP_DEFAULTS.failureThreshold,
           cooldownMs: s.breaker?.cooldown_s === undefined ? MCP_DEFAULTS.cooldownMs : toMs(s.breaker.cooldown_s),
         },
+        sampling: s.sampling ?? 'refuse',
+        elicitation: s.elicitation ?? 'refuse',
       };
     }
     return out;

@@ -126,6 +126,8 @@ export interface EventData {
    * `withdrawn` (the caller gave up waiting). `waitedMs`: how long the call waited.
    */
   'approval.decided': { id: string; status: 'approved' | 'denied' | 'expired' | 'withdrawn'; by: string | null; reason: string | null; waitedMs: number; service: string; tool: string; rule: string };
+  /** An MCP server asked the agent's client something (`sampling/createMessage`, `elicitation/create`): relayed to it, or refused (by `mcp.servers.<name>.sampling|elicitation`, or a client that does not take it). */
+  'mcp.request': { server: string; method: string; action: 'relayed' | 'refused'; reason: string | null };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
   'fault.removed': { ids: string[]; requestedBy: string };
   'llm.request': {

@@ -20,7 +20,7 @@ export interface McpCall {
   upstreamMs: number | null;
   isError: boolean;
   status: 'ok' | 'error' | 'refused';
-  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`. */
+  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`, and a policy's `policy_denied`, `approval_denied`, `approval_expired`, `rate_limited`, `too_many_approvals`. */
   reason: string;
   detail: string | null;
   /** What it was charged (0 unless it was sent to a server that was reached). */
@@ -44,6 +44,11 @@ const STATUS: Record<string, number> = {
   circuit_open: 503,
   rpc_error: 502,
   client_aborted: 499,
+  policy_denied: 403,
+  approval_denied: 403,
+  approval_expired: 403,
+  rate_limited: 429,
+  too_many_approvals: 429,
 };
 
 export class McpRecorder {
@@ -53,6 +58,17 @@ export class McpRecorder {
     private readonly logger: Logger,
     private readonly observer: Pick<Observer, 'toolCall'> | undefined,
   ) {}
+
+  /** A request the server made of the agent's client (sampling, elicitation): relayed or refused, said either way. */
+  request(agentId: string, server: string, method: string, action: 'relayed' | 'refused', reason: string | null): void {
+    this.state.record({
+      agentId,
+      type: 'mcp.request',
+      severity: action === 'relayed' ? 'info' : 'warn',
+      message: `MCP ${server} asked the agent's client for ${method}: ${action}${reason ? ` (${reason})` : ''}`,
+      data: { server, method, action, reason },
+    });
+  }
 
   record(c: McpCall): void {
     const durationMs = performance.now() - c.t0;

@@ -28,7 +28,7 @@ export interface SessionDeps {
   breaker: CircuitBreaker;
   scan: Scan;
   recorder: McpRecorder;
-  upstream: Omit<UpstreamDeps, 'onNotification' | 'sdk'>;
+  upstream: Omit<UpstreamDeps, 'onNotification' | 'onRequest' | 'sdk'>;
   /** The agent's budget (and every central one covering it): a priced call's cost held before it leaves, settled once it was sent. */
   charges?: Pick<FixedCharges, 'hold' | 'settle' | 'release'>;
   /** The tool policies (`policies:`): a tools/call may be refused, rated or held for a person before it is sent. */
@@ -52,8 +52,13 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
   return value;
 }
 
+/** What a server may ask of the agent's client through the cage, and the config key that says whether it passes. */
+const RELAYED: Record<string, 'sampling' | 'elicitation'> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' };
+
 export class McpSession {
   readonly server: Server;
+  /** The agent's requests in flight (newest last): a server's question during a tools/call goes back on that call's stream. */
+  private readonly inFlight: Array<string | number> = [];
   readonly transport: StreamableHTTPServerTransport;
   private readonly scrub: CredentialScrubber;
   private closed = false;
@@ -82,7 +87,14 @@ export class McpSession {
         const r = await this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal });
         return { ...r, tools: r.tools.filter((t) => refusedBy(d.server, t.name) === null) };
       });
-      this.server.setRequestHandler(types.CallToolRequestSchema, (req, extra) => this.callTool(req.params, extra.signal, extra.requestInfo?.headers ?? {}, extra.sessionId ?? null));
+      this.server.setRequestHandler(types.CallToolRequestSchema, async (req, extra) => {
+        this.inFlight.push(extra.requestId);
+        try {
+          return await this.callTool(req.params, extra.signal, extra.requestInfo?.headers ?? {}, extra.sessionId ?? null);
+        } finally {
+          this.inFlight.splice(this.inFlight.indexOf(extra.requestId), 1);
+        }
+      });
     }
     // Resources, prompts, completions, logging levels: asked of the real server, what comes back scanned.
     this.server.fallbackRequestHandler = async (req, extra) => {
@@ -102,6 +114,11 @@ export class McpSession {
         onNotification: async (n) => {
           if (!session || session.closed) return;
           await session.server.notification(session.clean(n, `mcp:${d.server.name}:${n.method}`).value as never).catch(() => undefined);
+        },
+        // What the real server asks of the client (sampling, elicitation): relayed to the agent's client or refused, said either way.
+        onRequest: async (method, params, signal) => {
+          if (!session || session.closed) throw new d.sdk.types.McpError(d.sdk.types.ErrorCode.ConnectionClosed, 'the agent session has ended');
+          return session.relay(method, params, signal);
         },
       },
       d.server,
@@ -123,6 +140,35 @@ export class McpSession {
     this.closed = true;
     await this.up.close().catch(() => undefined);
     await this.server.close().catch(() => undefined);
+  }
+
+  /**
+   * A request the real server made of the client. Sampling and elicitation pass to the agent's
+   * client when the server's config relays them and that client takes them: the question scanned
+   * as a tool's answer, the reply as tool arguments. Anything else, or either while refused, is
+   * refused. Said either way (`mcp.request`).
+   */
+  async relay(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const s = this.d.server;
+    const what = Object.hasOwn(RELAYED, method) ? RELAYED[method]! : null;
+    const refuse = (code: number, reason: string): never => {
+      this.d.recorder.request(this.d.agentId, s.name, method, 'refused', reason);
+      throw new McpError(code, `${method} refused by the cage: ${reason}`);
+    };
+    if (what === null) return refuse(ErrorCode.MethodNotFound, 'the cage passes on only sampling and elicitation requests');
+    if (s[what] === 'refuse') return refuse(ErrorCode.InvalidRequest, `mcp.servers.${s.name}.${what} is refuse`);
+    if (!this.server.getClientCapabilities()?.[what]) return refuse(ErrorCode.InvalidRequest, `the agent's MCP client does not take ${what} requests`);
+    const question = this.clean(params ?? {}, `mcp:${s.name}:${method}`);
+    if (question.block !== null) return refuse(ErrorCode.InvalidRequest, question.block);
+    const related = this.inFlight.at(-1);
+    const options = { signal, timeout: s.timeoutMs, ...(related === undefined ? {} : { relatedRequestId: related }) };
+    const answer = what === 'sampling' ? await this.server.createMessage(question.value as never, options) : await this.server.elicitInput(question.value as never, options);
+    const out = { redactions: 0, block: null as string | null };
+    const reply = scanJson(answer, (text) => this.d.scan(this.d.agentId, 'llm.tool_arguments', text, `mcp:${s.name}:${method}`), out) as Record<string, unknown>;
+    if (out.block !== null) return refuse(ErrorCode.InvalidRequest, out.block);
+    this.d.recorder.request(this.d.agentId, s.name, method, 'relayed', null);
+    return reply;
   }
 
   /** A value from the real server, its echoed credentials taken out and its text scanned as a tool's answer. */

@@ -25,6 +25,8 @@ export interface UpstreamDeps {
   logger: Logger;
   /** A notification the server sent (a list changed, a log line, progress): passed on to the agent. */
   onNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
+  /** A request the server made of the client (sampling, elicitation, anything else): answered by the session. */
+  onRequest: (method: string, params: Record<string, unknown> | undefined, signal: AbortSignal) => Promise<Record<string, unknown>>;
 }
 
 /**
@@ -42,8 +44,15 @@ export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Prom
     return f.value;
   };
   const client = (): Client => {
-    const c = new d.sdk.Client({ name: 'iron-cage', version: VERSION }, { capabilities: {} });
+    // The server may ask the agent's client for sampling or elicitation only where the config relays it.
+    const capabilities = { ...(s.sampling === 'relay' ? { sampling: {} } : {}), ...(s.elicitation === 'relay' ? { elicitation: {} } : {}) };
+    const c = new d.sdk.Client({ name: 'iron-cage', version: VERSION }, { capabilities });
     c.fallbackNotificationHandler = d.onNotification;
+    const ask = (req: { method: string; params?: Record<string, unknown> }, extra: { signal: AbortSignal }) => d.onRequest(req.method, req.params, extra.signal) as never;
+    if (s.sampling === 'relay') c.setRequestHandler(d.sdk.types.CreateMessageRequestSchema, ask);
+    if (s.elicitation === 'relay') c.setRequestHandler(d.sdk.types.ElicitRequestSchema, ask);
+    // Anything else it asks (sampling or elicitation while refused, roots) is the session's to refuse, and say.
+    c.fallbackRequestHandler = (req, extra) => ask(req as { method: string; params?: Record<string, unknown> }, extra);
     return c;
   };
   const opts = { timeout: s.timeoutMs };

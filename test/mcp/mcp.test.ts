@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { MCPServerStreamableHttp } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
@@ -33,7 +34,17 @@ beforeAll(async () => {
   const sseUrl = await until(() => /^(http:\S+)$/m.exec(said)?.[1], 20_000);
   const mcp = mcpSchema.parse({
     servers: {
-      web: { url, headers: { Authorization: UPSTREAM_TOKEN }, tools: { deny: ['delete_*'] }, timeout_s: 2, max_result_mb: 0.05, cost_per_call_usd: 0.002, breaker: { failure_threshold: 50 } },
+      web: {
+        url,
+        headers: { Authorization: UPSTREAM_TOKEN },
+        tools: { deny: ['delete_*'] },
+        timeout_s: 2,
+        max_result_mb: 0.05,
+        cost_per_call_usd: 0.002,
+        breaker: { failure_threshold: 50 },
+        sampling: 'relay',
+        elicitation: 'relay',
+      },
       old: { url: sseUrl, transport: 'sse', headers: { Authorization: 'Bearer legacy-key-0a1b2c3d4e5f' } },
       local: { command: process.execPath, args: [FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: STDIO_TOKEN }, tools: { allow: ['echo', 'whoami', 'seen'] } },
     },
@@ -71,7 +82,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     const c = await connect('web');
     try {
       const names = (await c.listTools()).tools.map((x) => x.name).sort();
-      expect(names).toEqual(['contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+      expect(names).toEqual(['ask', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
       expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('echo: hello');
       const w = await c.callTool({ name: 'weather', arguments: { city: 'Oslo' } });
       expect(w.structuredContent).toEqual({ city: 'Oslo', tempC: 21 });
@@ -236,10 +247,66 @@ describe('MCP through the cage, from the Python SDK', () => {
       ),
     );
     const r = JSON.parse(out.trim().split('\n').at(-1)!);
-    expect(r.tools).toEqual(['contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+    expect(r.tools).toEqual(['ask', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
     expect(r.echo).toBe('echo: from python, call [PHONE_REDACTED]');
     expect(r.refused).toMatch(/tool 'delete_repo' is not allowed on MCP server 'web'/);
   }, 600_000);
+});
+
+describe('MCP through the cage, a server that asks the client', () => {
+  it('relays sampling and elicitation to an agent client that takes them (scanned both ways, said), and refuses them where the config or the client does not', async () => {
+    const asked: any[] = [];
+    const c = new Client({ name: 'asking-agent', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
+    c.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+      asked.push(req.params);
+      return { role: 'assistant', content: { type: 'text', text: 'a fine account; write to bob@example.net' }, model: 'sim' };
+    });
+    c.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(req.params);
+      return { action: 'accept', content: { ok: true } };
+    });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${t.rt.url}/mcp/web`), { requestInit: { headers: { authorization: `Bearer ${a.token}` } } }));
+    try {
+      // The question reaches the agent with its PII redacted; the reply reaches the server redacted too.
+      expect(textOf(await c.callTool({ name: 'ask', arguments: {} }))).toBe('sampled: a fine account; write to [EMAIL_REDACTED]');
+      expect(JSON.stringify(asked[0])).not.toContain('jane.doe@example.com');
+      expect(JSON.stringify(asked[0])).toContain('Summarise the account of');
+      expect(textOf(await c.callTool({ name: 'confirm', arguments: {} }))).toBe('elicited: accept {"ok":true}');
+      expect(asked[1]).toMatchObject({ message: 'Proceed with the order?' });
+    } finally {
+      await c.close();
+    }
+    // A client that does not take sampling: refused by the cage, and said.
+    const plain = await connect('web');
+    try {
+      const r = await plain.callTool({ name: 'ask', arguments: {} });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/does not take sampling requests/);
+    } finally {
+      await plain.close();
+    }
+    const said = await until(() => {
+      const e = t.rt.state
+        .lastEvents(500)
+        .filter((x) => x.type === 'mcp.request')
+        .map((x) => x.data as any);
+      return e.length >= 3 ? e : null;
+    });
+    expect(said.map((e: any) => [e.method, e.action])).toEqual([
+      ['sampling/createMessage', 'relayed'],
+      ['elicitation/create', 'relayed'],
+      ['sampling/createMessage', 'refused'],
+    ]);
+    // A server whose config refuses sampling is never told the cage takes it: its own SDK refuses before asking.
+    const old = await connect('old');
+    try {
+      const r = await old.callTool({ name: 'ask', arguments: {} });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/sampling failed: .*sampling/i);
+    } finally {
+      await old.close();
+    }
+  });
 });
 
 describe('MCP through the cage, sessions and the older transport', () => {
@@ -254,7 +321,8 @@ describe('MCP through the cage, sessions and the older transport', () => {
     } finally {
       await c.close();
     }
-    expect((await rows('old', 2)).map((x) => [x.path, x.reason])).toEqual([
+    // (The sampling test's call to `ask` on this server aside.)
+    expect((await rows('old', 2, (x) => x.path !== 'ask')).map((x) => [x.path, x.reason])).toEqual([
       ['echo', 'ok'],
       ['whoami', 'ok'],
     ]);
