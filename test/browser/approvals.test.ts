@@ -40,7 +40,12 @@ beforeAll(async () => {
   t = await startTestRuntime({
     config: {
       tools: toolsSchema.parse({ crm: { url: svc.url } }),
-      policies: policySet(policiesSchema.parse([{ name: 'crm-writes', match: { tool: 'crm.*', method: ['POST', 'PUT', 'DELETE'] }, action: 'approve', timeout: '2m' }])),
+      policies: policySet(
+        policiesSchema.parse([
+          { name: 'quick', match: { tool: 'crm.expiring' }, action: 'approve', timeout: '2s' },
+          { name: 'crm-writes', match: { tool: 'crm.*', method: ['POST', 'PUT', 'DELETE'] }, action: 'approve', timeout: '2m' },
+        ]),
+      ),
     },
   });
   writer = await agentToken(t, { name: 'writer' });
@@ -170,6 +175,24 @@ describe('approvals in the dashboard', () => {
     } finally {
       await deaf.close();
     }
+  }, 60_000);
+
+  it('nobody decides in time: the pop-up goes, the queue says it expired, the agent is told, nothing is sent', async () => {
+    const before = svc.seen.length;
+    const answer = call('POST', 'expiring', { n: 1 });
+    const { id } = await pendingFor('expiring');
+    const toast = popUp(admin, id);
+    await toast.waitFor({ timeout: 20_000 });
+    expect(await queued(admin, id).getByTestId('approval-approvers').innerText()).toBe('admins may decide');
+    const r = await answer;
+    expect(r.status).toBe(403);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('approval_expired');
+    await toast.waitFor({ state: 'detached', timeout: 20_000 });
+    await decided(admin, id).waitFor({ timeout: 20_000 });
+    expect(await decided(admin, id).getAttribute('data-status')).toBe('expired');
+    expect(await decided(admin, id).innerText()).toMatch(/^⌛ Expired crm POST \/expiring/);
+    expect(svc.seen.length).toBe(before);
+    expect(admin.problems()).toEqual([]);
   }, 60_000);
 
   it('a viewer sees the queue and the pop-up with Approve and Deny off, saying why; at 390 px nothing scrolls sideways', async () => {
