@@ -25,6 +25,8 @@ export function ActionButton(p: {
   onError?: (e: unknown) => void;
   /** Told of a refusal as well, wherever it is shown (e.g. to refetch what a 409 says moved). */
   onRefused?: (e: unknown) => void;
+  /** The reason it is off is shown by the caller, once for a group of buttons (it stays in the title). */
+  quiet?: boolean;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -59,7 +61,7 @@ export function ActionButton(p: {
       >
         {p.children}
       </button>
-      {!p.when.ok && (
+      {!p.when.ok && !p.quiet && (
         <span class="action-reason small" data-testid={`${p.testid}-reason`}>
           {p.when.reason}
         </span>

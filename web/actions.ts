@@ -3,10 +3,12 @@
 // API or by the demo's stage hand, a breaker closed by its recovery probe, a secret rotated by
 // someone else, all turn the button off with a short reason. The server refuses the same stale
 // actions (409 `stale`); this is what keeps the page from offering them.
+import { mayApprove } from '../src/domain/policy/rules.js';
+import { outcomeText } from './approvals.js';
 import { money, time } from './format.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
 import { type State, state } from './store.js';
-import type { AnyEvent, FeedEvent, PausedView, Secret } from './types.js';
+import type { AnyEvent, ApprovalView, FeedEvent, PausedView, Secret } from './types.js';
 
 /** An action that can be taken now, or the reason it cannot, in a few words. */
 export type Availability = { ok: true } | { ok: false; reason: string };
@@ -125,4 +127,21 @@ export function resumeAvailability(agentId: string, s: Readonly<State> = state):
   const live = agentLive(agentId, s);
   if (!live.ok) return live;
   return pausedOf(agentId, s) ? ok : no('Not paused');
+}
+
+/**
+ * #44: Approve and Deny are offered while the approval waits, to whoever its rule names (an
+ * admin by role, or a named user: the page knows its login's name, the server checks it is a
+ * login). Once anyone has decided it (another tab, the API, its timeout), the buttons say who.
+ *
+ * @example
+ *   decideAvailability(a) // { ok: false, reason: 'Read-only: only admins may decide' } for a viewer
+ */
+export function decideAvailability(a: ApprovalView, s: Readonly<State> = state, now = Date.now()): Availability {
+  if (a.status !== 'pending') return no(outcomeText(a));
+  if (s.role === null) return no('Checking who you are…');
+  if (s.role !== 'admin' && s.role !== 'viewer') return no("An agent's token never decides an approval");
+  if (!mayApprove(a.approvers, { role: s.role, user: s.user })) return no(`${s.role === 'viewer' ? 'Read-only: only' : 'Only'} ${a.approversText} may decide`);
+  if (Date.parse(a.expiresAt) <= now) return no('Timed out: nobody decided in time');
+  return ok;
 }

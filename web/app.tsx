@@ -1,6 +1,7 @@
 import { useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { AgentPanel } from './panels/agent.js';
+import { ApprovalsPanel } from './panels/approvals.js';
 import { CostPanel } from './panels/cost.js';
 import { EventLog } from './panels/events.js';
 import { FleetPage } from './panels/fleet.js';
@@ -57,6 +58,8 @@ export function App(p: { onLogin: (token: string) => void }) {
         // panel); on narrower screens the columns dissolve into one grid (styles.css).
         <main class="grid">
           <div class="col">
+            {/* #44: calls waiting for a person first: an agent is held until someone decides. */}
+            <ApprovalsPanel />
             <WatchPanel agent={agent} />
             <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
             <PerformancePanel agent={agent} />

@@ -1,7 +1,8 @@
 // The live feed: /ws with resume, each event applied once and in order, pop-ups for news, and
 // the token's life (start, a new token, a token that stopped working).
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
-import { learnAgent, refreshAgent, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
+import { approvalEvent } from './approvals.js';
+import { learnAgent, refreshAgent, refreshApprovals, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
 import { addToast, emptyTimeline, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
 import { toastFor } from './toasts.js';
 import type { Agent, AnyEvent, FeedEvent, Whoami, WsFrame } from './types.js';
@@ -88,7 +89,10 @@ function apply(items: Array<{ event: FeedEvent; agent?: Agent }>, o: { news: boo
     }
     events.push(event);
     state.lastSeq = event.seq;
-    if (whole(event)) countDetection(event);
+    if (whole(event)) {
+      countDetection(event);
+      approvalEvent(event);
+    }
     // A snapshot is followed by one refresh of everything (onFrame); news refreshes what it changes.
     if (o.news) {
       const t = whole(event) && Date.now() - Date.parse(event.ts) < POPUP_MAX_AGE_MS ? toastFor(event, state.agents) : null;
@@ -133,7 +137,8 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
   if (frame.type === 'snapshot') {
     // A server whose log is behind ours is a new database (or a restart on a fresh --db): start over.
     const reset = frame.seq < state.lastSeq;
-    if (reset) Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {}, watch: {}, runway: {}, steps: {}, timeline: emptyTimeline() });
+    if (reset)
+      Object.assign(state, { events: [], lastSeq: 0, costs: {}, performance: {}, protection: {}, watch: {}, runway: {}, steps: {}, timeline: emptyTimeline(), approvals: { status: 'loading' } });
     const first = reset || (state.lastSeq === 0 && !resumed);
     set({ agents: frame.agents, conn: 'live' });
     socket.live();
@@ -153,6 +158,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
       const a = selectedAgent();
       if (a) refreshAgent(a.id);
       refreshBreakers();
+      refreshApprovals();
       if (!first) refreshSecrets();
     }, 0);
     return;

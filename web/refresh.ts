@@ -2,6 +2,7 @@
 // and projection, performance, protection, breakers, secrets, an earlier run's events): fetched
 // from REST on the events that change them, never on a timer of their own.
 import { api, ApiError } from './api.js';
+import { loadApprovals } from './approvals.js';
 import { LIVE_STATUSES } from './status.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
 import { openTimeline, timelineEvent } from './timeline.js';
@@ -85,6 +86,11 @@ export function refreshSecrets(): void {
   });
 }
 
+/** #44: the approval queue and the latest decisions, of every agent; asked again on each approval event. */
+export function refreshApprovals(): void {
+  refetch('approvals', loadApprovals);
+}
+
 /** #26: loops, stall, spike and pause; asked again on each watch event, pause and resume. */
 function refreshWatch(id: string): void {
   refetch(`watch:${id}`, async () => set({ watch: { ...state.watch, [id]: await api<WatchView>(`/api/agents/${enc(id)}/watch`) } }));
@@ -121,6 +127,7 @@ export function refreshFor(ev: FeedEvent): void {
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
   if (t.startsWith('secret.')) refreshSecrets();
+  if (t.startsWith('approval.')) refreshApprovals();
   timelineEvent(ev);
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);

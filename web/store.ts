@@ -7,6 +7,7 @@ import { LIVE_STATUSES } from './status.js';
 import type {
   Agent,
   AgentPerformance,
+  ApprovalView,
   BreakerView,
   CostReport,
   FeedEvent,
@@ -29,6 +30,8 @@ const INFO_TOAST_MS = 6000;
 export type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
 export type Auth = 'checking' | 'login' | 'ok' | 'invalid';
 export type SecretsState = { status: 'loading' } | { status: 'ok'; list: Secret[] } | { status: 'locked' | 'forbidden' | 'error'; message: string };
+/** #44: the approval queue: what waits for a person (oldest first) and the latest decisions (newest first). */
+export type ApprovalsState = { status: 'loading' } | { status: 'ok'; pending: ApprovalView[]; decided: ApprovalView[] } | { status: 'error'; message: string };
 
 export interface State {
   /** What the server is: a runtime (its agent's dashboard) or a control panel (the fleet); null until it says. */
@@ -60,6 +63,8 @@ export interface State {
   steps: Record<string, StepsReport>;
   /** #26: the waterfall's window of one agent's timeline (timeline.ts). */
   timeline: TimelineState;
+  /** #44: calls held for a person's approval, of every agent (approvals.ts). */
+  approvals: ApprovalsState;
 }
 
 /**
@@ -126,6 +131,7 @@ export const state: State = {
   runway: {},
   steps: {},
   timeline: emptyTimeline(),
+  approvals: { status: 'loading' },
 };
 
 const listeners = new Set<() => void>();
@@ -203,4 +209,10 @@ export function notifyError(title: string, e: unknown): void {
 export function dismissToast(id: number): void {
   if (!state.toasts.some((t) => t.id === id)) return;
   set({ toasts: state.toasts.filter((t) => t.id !== id) });
+}
+
+/** The pop-up about `key`, gone (its subject was settled elsewhere: an approval decided by anyone). */
+export function dismissToastKey(key: string): void {
+  const t = state.toasts.find((x) => x.key === key);
+  if (t) dismissToast(t.id);
 }

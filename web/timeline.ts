@@ -32,6 +32,21 @@ function withChunks(chunks: Chunk[], p: Partial<TimelineState> = {}): void {
   patch({ chunks: kept, items: flatten(kept), ...p });
 }
 
+/**
+ * How long an item's bar is: its duration, or for an approval still waiting, its wait until
+ * `now` (its expiry at the most: past it the desk has closed it, and the page will hear so).
+ */
+export function barMs(x: TimelineItem, now: number): number | null {
+  if (x.durationMs !== null || !waiting(x)) return x.durationMs;
+  const until = typeof x.detail.expiresAt === 'string' ? Date.parse(x.detail.expiresAt) : now;
+  return Math.max(0, Math.min(now, Number.isFinite(until) ? until : now) - x.startMs);
+}
+
+/** An approval of the approvals lane still waiting for a person: its bar runs on, and its row changes in place once decided. */
+export function waiting(x: TimelineItem): boolean {
+  return x.lane === 'approval' && x.durationMs === null;
+}
+
 async function page(agentId: string, query: string): Promise<TimelinePage> {
   return api<TimelinePage>(`/api/agents/${enc(agentId)}/timeline?${query}${query ? '&' : ''}limit=${PAGE}`);
 }
@@ -170,12 +185,12 @@ async function liveEnd(): Promise<void> {
   liveRunning = true;
   liveAt = Date.now();
   try {
-    // What came since the newest item kept (one seek on the server), unless a stream still shown
-    // open may have settled since (its row changes in place) or more came than a page: then the
-    // newest page, merged.
+    // What came since the newest item kept (one seek on the server), unless a stream or an
+    // approval still shown open may have settled since (its row changes in place) or more came
+    // than a page: then the newest page, merged.
     const end = t.chunks.at(-1);
     const since = end?.after === null ? (end.last ?? null) : null;
-    const open = t.items.some((i) => i.lane === 'llm' && i.durationMs === null);
+    const open = t.items.some((i) => (i.lane === 'llm' && i.durationMs === null) || waiting(i));
     if (since !== null && !open) {
       const more = await page(t.agentId, `after=${enc(since)}`);
       if (g !== gen || !state.timeline.following) return;

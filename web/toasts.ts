@@ -1,14 +1,15 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
 import type { Approval } from './actions.js';
+import { approvalOf, callLabel } from './approvals.js';
 import { count, duration, money } from './format.js';
-import type { Agent, AnyEvent } from './types.js';
+import type { Agent, AnyEvent, ApprovalView } from './types.js';
 
 export interface Toast {
   id: number;
   /** Pop-ups with the same key replace each other (one per breaker, one per agent's PII). */
   key: string;
-  kind: 'breaker' | 'pii' | 'budget' | 'runway' | 'watch' | 'info';
+  kind: 'breaker' | 'pii' | 'budget' | 'runway' | 'watch' | 'approval' | 'info';
   severity: 'info' | 'warn' | 'error';
   title: string;
   body: string;
@@ -23,6 +24,11 @@ export interface Toast {
   stop?: boolean;
   /** #26: "Show in timeline": the event's own row (`ev:<seq>`), whose links are the calls it is about. */
   jump?: { ms: number; key: string };
+  /**
+   * #44: a call waiting for a person, as its request said it: Approve and Deny act on the
+   * queue's live copy of it (approvals.ts), and the pop-up goes once anyone has decided.
+   */
+  approval?: ApprovalView;
 }
 
 let nextId = 1;
@@ -35,8 +41,13 @@ function make(ev: AnyEvent, t: Omit<Toast, 'id' | 'ts' | 'agentId' | 'autoDismis
 const here = (ev: AnyEvent) => ({ ms: Date.parse(ev.ts), key: `ev:${ev.seq}` });
 const POLICY = { warn: '', pause: ' · the agent is paused', stop: ' · the agent was stopped' } as const;
 
+/** A pop-up the page itself raises (not an event's): info ones go away by themselves. */
+export function pageToast(t: Pick<Toast, 'key' | 'kind' | 'severity' | 'title' | 'body'>): Toast {
+  return { ...t, id: nextId++, ts: new Date().toISOString(), agentId: null, autoDismiss: t.severity === 'info' };
+}
+
 export function errorToast(title: string, body: string): Toast {
-  return { id: nextId++, key: `error:${title}`, kind: 'info', severity: 'error', title, body, ts: new Date().toISOString(), agentId: null, autoDismiss: false };
+  return pageToast({ key: `error:${title}`, kind: 'info', severity: 'error', title, body });
 }
 
 /**
@@ -148,6 +159,17 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
       });
     case 'budget.runway':
       return make(ev, { key: `runway:${ev.agentId}`, kind: 'runway', severity: 'warn', title: `Budget gone in ${duration(ev.data.runwayMs)} at this rate`, body: ev.message, jump: here(ev) });
+    case 'approval.requested': {
+      const a = approvalOf(ev, agents);
+      return make(ev, {
+        key: `approval:${a.id}`,
+        kind: 'approval',
+        severity: 'warn',
+        title: `${a.ahead ? 'Approval asked ahead' : 'Approval needed'}: ${callLabel(a)}`,
+        body: `${a.agentName} · rule ${a.rule} · ${a.approversText} may decide${a.note ? ` · ${a.note}` : ''}`,
+        approval: a,
+      });
+    }
     case 'secret.rotated':
       return make(ev, { key: `secret:${ev.data.name}`, kind: 'info', severity: 'info', title: `Secret rotated: ${ev.data.name}`, body: ev.message });
     default:

@@ -45,3 +45,6 @@ export type { AgentBudget, RunwayView, StepsReport } from '../src/budget/index.j
 export type { PausedView } from '../src/state/index.js';
 
 export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from '../src/agents/index.js';
+
+/** Issue 44: a call a policy rule held for a person, as GET /api/approvals lists it. */
+export type { ApprovalView } from '../src/approvals/index.js';

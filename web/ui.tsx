@@ -2,9 +2,10 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 
-export function Panel(p: { title: string; id: string; children: ComponentChildren; actions?: ComponentChildren }) {
+/** A panel; `anchor`: its element id, where a link's `#<anchor>` lands (the approval alert's `#approvals`). */
+export function Panel(p: { title: string; id: string; children: ComponentChildren; actions?: ComponentChildren; anchor?: string }) {
   return (
-    <section class={`panel panel-${p.id}`} aria-labelledby={`h-${p.id}`}>
+    <section class={`panel panel-${p.id}`} id={p.anchor} aria-labelledby={`h-${p.id}`}>
       <header class="panel-head">
         <h2 id={`h-${p.id}`}>{p.title}</h2>
         {p.actions}

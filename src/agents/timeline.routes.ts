@@ -2,6 +2,8 @@ import type { Hono } from 'hono';
 import * as z from 'zod';
 import type { Principal } from '../core/roles.js';
 import { ValidationError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import { callLabel } from '../domain/policy/index.js';
 import {
   SOURCE_RANK,
   TIMELINE_BUCKETS_MAX,
@@ -10,6 +12,7 @@ import {
   type EventRow,
   type LlmRequestRow,
   type StateManager,
+  type TimelineApprovalRow,
   type TimelinePos,
   type TimelineSource,
   type ToolCallRow,
@@ -20,13 +23,14 @@ import { type AppEnv, parseWith } from '../server/index.js';
 // dashboard's waterfall), paged by cursor, and the whole run downsampled for its overview strip.
 // Every read is bounded (TimelineStore): a run of 1,000,000 events answers in milliseconds.
 
-export const TIMELINE_LANES = ['llm', 'tool', 'pii', 'lifecycle', 'budget', 'progress', 'watch', 'breaker'] as const;
+export const TIMELINE_LANES = ['llm', 'tool', 'pii', 'lifecycle', 'budget', 'progress', 'watch', 'breaker', 'approval'] as const;
 export type TimelineLane = (typeof TIMELINE_LANES)[number];
 
 /**
- * One row of the waterfall. `key`: `llm:<ledger id>`, `tool:<tool_calls id>` or `ev:<event seq>`;
- * `startMs`/`durationMs`: the bar (a call's start is its row's time less its latency; an event
- * is a point, `durationMs` null); `links`: keys of the items it concerns (a PII finding's call,
+ * One row of the waterfall. `key`: `llm:<ledger id>`, `tool:<tool_calls id>`, `ev:<event seq>` or
+ * `approval:<approval id>`; `startMs`/`durationMs`: the bar (a call's start is its row's time less
+ * its latency; an approval's wait from its request to its decision, `durationMs` null while it
+ * waits; an event is a point, `durationMs` null); `links`: keys of the items it concerns (a PII finding's call,
  * a loop's calls, a breaker's calls around it).
  */
 export interface TimelineItem {
@@ -90,7 +94,7 @@ const TITLE_MAX = 200;
 const BREAKER_LINKS = 50;
 const ROW_LIMIT_MAX = 1000;
 
-const CURSOR = /^(\d{1,15})\.([012])\.(\d{1,15})$/;
+const CURSOR = /^(\d{1,15})\.([0-3])\.(\d{1,15})$/;
 const cursor = z.string().regex(CURSOR, 'must be a cursor from an earlier page');
 const timelineQuery = z
   .strictObject({
@@ -118,7 +122,7 @@ const msOf = (ts: string) => {
 const cut = (s: string) => (s.length > TITLE_MAX ? `${s.slice(0, TITLE_MAX - 1)}…` : s);
 
 /** A row read, with its place in the order. */
-type Read = { pos: TimelinePos } & ({ kind: 'llm'; row: LlmRequestRow } | { kind: 'tool'; row: ToolCallRow } | { kind: 'ev'; row: EventRow });
+type Read = { pos: TimelinePos } & ({ kind: 'llm'; row: LlmRequestRow } | { kind: 'tool'; row: ToolCallRow } | { kind: 'ev'; row: EventRow } | { kind: 'approval'; row: TimelineApprovalRow });
 
 const cmp = (a: TimelinePos, b: TimelinePos) => a.ms - b.ms || a.rank - b.rank || a.id - b.id;
 
@@ -183,6 +187,43 @@ function toolItem(r: ToolCallRow): TimelineItem {
   };
 }
 
+/** An approval's outcome as an item's status: approved ok, denied blocked, expired error, withdrawn aborted, waiting warn. */
+const APPROVAL_STATUS: Readonly<Record<string, TimelineItem['status']>> = { approved: 'ok', denied: 'blocked', expired: 'error', withdrawn: 'aborted', pending: 'warn' };
+
+/**
+ * A call a policy rule held for a person: a bar from the request to the decision (open while it
+ * waits), titled with the call, the outcome and who, and the rule.
+ * @example title: `crm POST /contacts: denied by admin alice (rule crm-writes): not this one`
+ */
+function approvalItem(r: TimelineApprovalRow): TimelineItem {
+  const startMs = msOf(r.requestedAt);
+  const waitedMs = r.decidedAt === null ? null : Math.max(0, msOf(r.decidedAt) - startMs);
+  const outcome = r.status === 'pending' ? 'waiting for a decision' : `${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${waitedMs === null ? '' : ` after ${formatDuration(waitedMs)}`}`;
+  return {
+    key: `approval:${r.id}`,
+    lane: 'approval',
+    startMs,
+    durationMs: waitedMs,
+    title: cut(`${r.ahead ? 'asked ahead: ' : ''}${callLabel(r)}: ${outcome} (rule ${r.rule})${r.reason ? `: ${r.reason}` : ''}`),
+    status: APPROVAL_STATUS[r.status] ?? 'info',
+    costUsd: null,
+    detail: {
+      id: r.id,
+      call: callLabel(r),
+      rule: r.rule,
+      outcome: r.status,
+      by: r.decidedBy,
+      reason: r.reason === null ? null : cut(r.reason),
+      waitedMs,
+      expiresAt: r.expiresAt,
+      ahead: r.ahead,
+      note: r.note === null ? null : cut(r.note),
+      args: cut(r.args),
+    },
+    links: [],
+  };
+}
+
 /** An event's data, its top-level scalars only (the detail panel's fields). */
 function scalars(data: Record<string, unknown>): Record<string, string | number | boolean | null> {
   const out: Record<string, string | number | boolean | null> = {};
@@ -240,12 +281,13 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
 
 /** What a `lanes=` list reads: the sources, and the event types of the marks. */
 function sourcesOf(lanes: readonly TimelineLane[] | undefined): { sources: Set<TimelineSource>; eventTypes: string[] | undefined } {
-  if (!lanes) return { sources: new Set(['llm', 'tool', 'marks', 'progress']), eventTypes: undefined };
+  if (!lanes) return { sources: new Set(['llm', 'tool', 'marks', 'progress', 'approvals']), eventTypes: undefined };
   const set = new Set(lanes);
   const sources = new Set<TimelineSource>();
   if (set.has('llm')) sources.add('llm');
   if (set.has('tool')) sources.add('tool');
   if (set.has('progress')) sources.add('progress');
+  if (set.has('approval')) sources.add('approvals');
   const eventTypes = Object.entries(EVENT_LANE)
     .filter(([type, lane]) => type !== 'agent.progress' && set.has(lane))
     .map(([type]) => type);
@@ -266,6 +308,7 @@ export function timelineRoutes(app: Hono<AppEnv>, state: StateManager, readable:
       ...rows.llm.map((row) => ({ kind: 'llm' as const, row, pos: { ms: msOf(row.ts), rank: SOURCE_RANK.llm, id: row.id } })),
       ...rows.tool.map((row) => ({ kind: 'tool' as const, row, pos: { ms: msOf(row.ts), rank: SOURCE_RANK.tool, id: row.id } })),
       ...rows.events.map((row) => ({ kind: 'ev' as const, row, pos: { ms: msOf(row.ts), rank: SOURCE_RANK.marks, id: row.seq } })),
+      ...rows.approvals.map((row) => ({ kind: 'approval' as const, row, pos: { ms: msOf(row.requestedAt), rank: SOURCE_RANK.approvals, id: row.rowid } })),
     ];
     all.sort((a, b) => (o.dir === 'before' ? cmp(b.pos, a.pos) : cmp(a.pos, b.pos)));
     const taken = all.slice(0, o.limit);
@@ -302,7 +345,7 @@ export function timelineRoutes(app: Hono<AppEnv>, state: StateManager, readable:
       before = page.more ? encode(taken[0]!.pos) : null;
       after = pos === null ? null : taken.length > 0 ? encode(taken.at(-1)!.pos) : q.before!;
     }
-    const items = taken.map((r) => (r.kind === 'llm' ? llmItem(r.row) : r.kind === 'tool' ? toolItem(r.row) : eventItem(r.row, store)));
+    const items = taken.map((r) => (r.kind === 'llm' ? llmItem(r.row) : r.kind === 'tool' ? toolItem(r.row) : r.kind === 'approval' ? approvalItem(r.row) : eventItem(r.row, store)));
     // Cut by the time each row was written (a call's end), shown by its start.
     const order = new Map(taken.map((r, i) => [items[i]!, r.pos]));
     items.sort((a, b) => a.startMs - b.startMs || cmp(order.get(a)!, order.get(b)!));

@@ -26,7 +26,18 @@ export {
   type TelemetryHello,
 } from './telemetry.js';
 export type { BudgetRow, RuntimeRow } from './schema-panel.js';
-export { TimelineStore, SOURCE_RANK, TIMELINE_BUCKETS_MAX, TIMELINE_MARKS_MAX, type MarkRow, type OverviewBucket, type TimelinePos, type TimelineRows, type TimelineSource } from './timeline.store.js';
+export {
+  TimelineStore,
+  SOURCE_RANK,
+  TIMELINE_BUCKETS_MAX,
+  TIMELINE_MARKS_MAX,
+  type MarkRow,
+  type OverviewBucket,
+  type TimelineApprovalRow,
+  type TimelinePos,
+  type TimelineRows,
+  type TimelineSource,
+} from './timeline.store.js';
 export type { EventRow } from './schema.js';
 export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './approvals.store.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import {
+  approvals,
   eventCounts,
   events,
   llmRequests,
@@ -10,6 +11,7 @@ import {
   TIMELINE_EVENT_TYPES,
   TIMELINE_EVENT_TYPES_SQL,
   toolCalls,
+  type ApprovalRow,
   type EventRow,
   type LlmRequestRow,
   type ToolCallRow,
@@ -18,18 +20,24 @@ import { RequestsStore } from './requests.store.js';
 import { TOOL_CALLS_KEPT } from './tools.store.js';
 
 // What the timeline reads (GET /api/agents/:id/timeline and /timeline/overview): pages of an
-// agent's LLM calls, tool calls and notable events by time, each a key-ordered read of one
-// index with a LIMIT (llm_requests_agent_ts, tool_calls_agent_ts, the partial indexes
-// events_timeline and events_progress), and an overview from the rollups (llm_totals, llm_running),
+// agent's LLM calls, tool calls, notable events and approvals by time, each a key-ordered read
+// of one index with a LIMIT (llm_requests_agent_ts, tool_calls_agent_ts, the partial indexes
+// events_timeline and events_progress, approvals_agent), and an overview from the rollups (llm_totals, llm_running),
 // the event counts (event_counts) and bounded index reads. Nothing here passes over an agent's
 // history: a run of 200,000 calls and 1,000,000 events answers in milliseconds.
 
-/** The sources of a page, each one index. `marks`: the notable events (TIMELINE_EVENT_TYPES); `progress`: progress reports. */
-export type TimelineSource = 'llm' | 'tool' | 'marks' | 'progress';
+/**
+ * The sources of a page, each one index. `marks`: the notable events (TIMELINE_EVENT_TYPES);
+ * `progress`: progress reports; `approvals`: the calls a policy rule held for a person (the
+ * `approvals` table by (agent_id, requested_at), not their events: the events' timeline index
+ * is partial and its type list a migration).
+ */
+export type TimelineSource = 'llm' | 'tool' | 'marks' | 'progress' | 'approvals';
 
 /**
  * A place in the timeline's order: (time the row was written, source rank, row id). Ranks: 0
- * events, 1 LLM calls, 2 tool calls (the order of their keys, `ev:` < `llm:` < `tool:`).
+ * events, 1 LLM calls, 2 tool calls, 3 approvals (by the time they were asked for, and their
+ * rowid: an approval's key is its text id, the order needs a number).
  */
 export interface TimelinePos {
   ms: number;
@@ -37,13 +45,17 @@ export interface TimelinePos {
   id: number;
 }
 
-export const SOURCE_RANK: Readonly<Record<TimelineSource, number>> = { marks: 0, progress: 0, llm: 1, tool: 2 };
+export const SOURCE_RANK: Readonly<Record<TimelineSource, number>> = { marks: 0, progress: 0, llm: 1, tool: 2, approvals: 3 };
+
+/** An approval as the timeline reads it: its row and its rowid (its place among approvals asked for in the same millisecond). */
+export type TimelineApprovalRow = ApprovalRow & { rowid: number };
 
 /** One page read from each source asked, each nearest `pos` first (or the newest first, without one). */
 export interface TimelineRows {
   llm: LlmRequestRow[];
   tool: ToolCallRow[];
   events: EventRow[];
+  approvals: TimelineApprovalRow[];
 }
 
 /** A bucket of the overview: its start (epoch ms), LLM and tool calls, LLM spend, failures of both. */
@@ -132,11 +144,11 @@ export class TimelineStore {
    * some of their types (the lanes asked for).
    */
   page(agentId: string, o: { sources: ReadonlySet<TimelineSource>; dir: 'before' | 'after'; pos: TimelinePos | null; limit: number; eventTypes?: readonly string[] }): TimelineRows {
-    const out: TimelineRows = { llm: [], tool: [], events: [] };
+    const out: TimelineRows = { llm: [], tool: [], events: [], approvals: [] };
     const db = this.db.orm;
     const order = o.dir === 'before' ? desc : asc;
     /** Rows of the source of rank `rank` on `pos`'s side, in the timeline's order. */
-    const side = (ts: SQLiteColumn, id: SQLiteColumn, rank: number): SQL | undefined => {
+    const side = (ts: SQLiteColumn, id: SQLiteColumn | SQL, rank: number): SQL | undefined => {
       if (!o.pos) return undefined;
       const at = iso(o.pos.ms);
       if (rank !== o.pos.rank) {
@@ -180,6 +192,18 @@ export class TimelineStore {
       out.events.push(...evs(MARKS, all ? undefined : inArray(e.type, [...o.eventTypes!])));
     }
     if (o.sources.has('progress')) out.events.push(...evs(PROGRESS, undefined));
+    if (o.sources.has('approvals')) {
+      // Along approvals_agent (agent_id, requested_at, and the rowid every index ends with).
+      const t = approvals;
+      const rowid = sql<number>`${t}.rowid`;
+      out.approvals = db
+        .select({ ...getTableColumns(t), rowid })
+        .from(t)
+        .where(and(eq(t.agentId, agentId), side(t.requestedAt, rowid, SOURCE_RANK.approvals)))
+        .orderBy(order(t.requestedAt), order(rowid))
+        .limit(o.limit)
+        .all();
+    }
     return out;
   }
 
@@ -189,7 +213,7 @@ export class TimelineStore {
     return { llm, tool: this.toolCount.get({ agentId })?.n ?? 0, events: this.counted.get({ agentId })?.n ?? 0 };
   }
 
-  /** The first and last instant (epoch ms) of the agent's timeline, or null when it has nothing: eight reads at the ends of four indexes. */
+  /** The first and last instant (epoch ms) of the agent's timeline, or null when it has nothing: ten reads at the ends of five indexes. */
   span(agentId: string): { first: number; last: number } | null {
     const db = this.db.orm;
     const ends: number[] = [];
@@ -209,6 +233,10 @@ export class TimelineStore {
             .limit(1)
             .all(),
         );
+      // An approval spans until it was decided: the newest one asked for ends the run no sooner than its decision.
+      const a = approvals;
+      for (const r of db.select({ ts: a.requestedAt, decidedAt: a.decidedAt }).from(a).where(eq(a.agentId, agentId)).orderBy(order(a.requestedAt)).limit(1).all())
+        edge([r, ...(order === desc && r.decidedAt !== null ? [{ ts: r.decidedAt }] : [])]);
     }
     return ends.length === 0 ? null : { first: Math.min(...ends), last: Math.max(...ends) };
   }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Route } from 'playwright-core';
-import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
+import { launchBrowser, openHeldTab, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { FakeService } from '../helpers/http.js';
 import { FIXTURES, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { raw, withTools } from '../tools/helpers.js';
@@ -74,19 +74,7 @@ describe('actions in the dashboard follow the state they act on', () => {
     await page.page.getByTestId('agent-progress').filter({ hasText: '2 / 20 leads' }).waitFor({ timeout: 20_000 });
 
     // A second tab whose feed the test can hold back: it will not hear of the approval.
-    const deaf = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 1280, height: 720 } });
-    let hold = false;
-    await deaf.page.routeWebSocket(/\/ws/, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((m) => {
-        if (!hold) ws.send(m);
-      });
-    });
-    await live(deaf);
-    // Its socket opened before the route: drop every socket so the tab reconnects through it.
-    for (const c of [...(t.rt as any).server.hub.clients]) c.ws.terminate();
-    await deaf.page.waitForSelector('[data-testid=conn][data-state=reconnecting]', { timeout: 20_000 });
-    await live(deaf);
+    const { tab: deaf, hold } = await openHeldTab(browser, t.rt, `${t.rt.url}/#token=${t.rt.adminToken}`);
     await live(page);
 
     // A limit the spend already fills to 92%: the 90% warning fires now, on both tabs.
@@ -98,7 +86,7 @@ describe('actions in the dashboard follow the state they act on', () => {
     expect(await approveOn(page).isEnabled()).toBe(true);
 
     // The stage hand approves over the API, with exactly the request the warning event offers.
-    hold = true;
+    hold();
     const warning = t.rt.state.lastEvents(5000).findLast((e) => e.type === 'budget.threshold' && e.agentId === agentId())!;
     const offered = (warning.data as { action: { body: { limitUsd: number; expectedLimitUsd: number } } }).action.body;
     expect(offered.expectedLimitUsd).toBe(limit);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Runtime } from '../../src/runtime/index.js';
 import { ROOT } from './runtime.js';
 
 // Real Chromium for the dashboard's tests: Debian's own build, driven by playwright-core, which
@@ -150,4 +151,32 @@ export async function inEveryThemeAndSize(
       await each({ theme, size, overflow });
     }
   }
+}
+
+/**
+ * A tab of `rt`'s dashboard whose live feed the test can hold back: once `hold()` is called it
+ * hears nothing more, as a tab that missed a change (its buttons still offer what is stale, and
+ * the server must refuse them). Every socket of `rt` is dropped once so this tab reconnects
+ * through the test's route; other tabs reconnect and resume by themselves.
+ *
+ * @example
+ *   const deaf = await openHeldTab(browser, rt, `${rt.url}/#token=${rt.adminToken}`);
+ *   deaf.hold(); // … change something over the API: deaf.tab does not hear of it
+ */
+export async function openHeldTab(b: TestBrowser, rt: Runtime, url: string, opts: OpenOptions = {}): Promise<{ tab: WatchedPage; hold: () => void }> {
+  const tab = await b.open(url, { viewport: { width: 1280, height: 720 }, ...opts });
+  let held = false;
+  await tab.page.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (!held) ws.send(m);
+    });
+  });
+  const live = () => tab.page.waitForSelector('[data-testid=conn][data-state=live]', { timeout: 20_000 });
+  await live();
+  // Its socket opened before the route: drop every socket so the tab reconnects through it.
+  for (const c of [...(rt as any).server.hub.clients]) c.ws.terminate();
+  await tab.page.waitForSelector('[data-testid=conn][data-state=reconnecting]', { timeout: 20_000 });
+  await live();
+  return { tab, hold: () => void (held = true) };
 }

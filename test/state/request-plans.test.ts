@@ -187,7 +187,20 @@ describe('the statements on a request path use an index, never a pass over the l
           .map((p) => `${p.sql} → ${p.plan.join('; ')}`),
         path,
       ).toEqual([]);
+      // The approvals lane: a page along approvals_agent in its own order (no sort before the LIMIT).
+      expect(
+        plans
+          .filter((p) => /\bfrom "approvals"/i.test(p.sql))
+          .filter(
+            (p) => !/\blimit \?/i.test(p.sql) || !p.plan.some((d) => /^SEARCH approvals USING (COVERING )?INDEX approvals_agent\b/.test(d)) || p.plan.some((d) => d.startsWith('USE TEMP B-TREE')),
+          )
+          .map((p) => `${p.sql} → ${p.plan.join('; ')}`),
+        path,
+      ).toEqual([]);
     }
+    // Every page read the approvals lane (the overview its two ends).
+    const lane = await plansOf(() => get(`/api/agents/${agent.agentId}/timeline?lanes=approval`));
+    expect(lane.filter((p) => /\bfrom "approvals"/i.test(p.sql))).toHaveLength(1);
   });
 
   it('GET /api/events, all and one agent', async () => {

@@ -234,6 +234,122 @@ describe('the timeline of a live agent', () => {
   });
 });
 
+describe('the approvals lane', () => {
+  /** Approvals written through the store as the desk writes them: asked for at `at`, decided `after` ms later (or not). */
+  async function approvalsOf(
+    agentId: string,
+    rows: Array<{ at: number; after?: number; status?: 'approved' | 'denied' | 'expired' | 'withdrawn'; by?: string; reason?: string; kind?: 'http' | 'mcp' }>,
+  ) {
+    const { ApprovalsStore } = await import('../../src/state/index.js');
+    const store = new ApprovalsStore(t.rt.state);
+    const ids: string[] = [];
+    for (const [i, r] of rows.entries()) {
+      const id = `apr_tl${i}_${Math.random().toString(36).slice(2, 8)}`;
+      const mcp = r.kind === 'mcp';
+      store.insert(
+        {
+          id,
+          agentId,
+          kind: mcp ? 'mcp' : 'http',
+          service: mcp ? 'github' : 'crm',
+          tool: mcp ? 'create_pull_request' : 'contacts',
+          method: mcp ? null : 'POST',
+          args: '{"name":"Ada"}',
+          fingerprint: `f${i}`,
+          rule: 'crm-writes',
+          approvers: JSON.stringify({ roles: ['admin'], users: [] }),
+          ahead: false,
+          note: null,
+          requestedAt: new Date(r.at).toISOString(),
+          expiresAt: new Date(r.at + 600_000).toISOString(),
+        },
+        { agentId, type: 'approval.requested', severity: 'warn', message: 'waiting', data: {} as never },
+      );
+      if (r.status)
+        store.decide(id, { status: r.status, by: r.by ?? null, reason: r.reason ?? null, at: new Date(r.at + (r.after ?? 0)).toISOString() }, (row) => ({
+          agentId,
+          type: 'approval.decided',
+          severity: 'info',
+          message: 'decided',
+          data: { id: row.id, status: r.status!, by: row.decidedBy, reason: row.reason, waitedMs: r.after ?? 0, service: row.service, tool: row.tool, rule: row.rule },
+        }));
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  it('shows each approval as a span from its request to its decision (open while it waits), coloured by outcome, between the calls', async () => {
+    const a = await agentToken(t, { budgetUsd: null });
+    const base = Date.now() - 60_000;
+    const [approved, denied, expired, withdrawn, waiting, mcp] = await approvalsOf(a.agentId, [
+      { at: base, after: 1_500, status: 'approved', by: 'admin alice', reason: 'looks right' },
+      { at: base + 2_000, after: 300, status: 'denied', by: 'user carol', reason: 'not this one' },
+      { at: base + 3_000, after: 10_000, status: 'expired', reason: 'nobody decided within 10 s' },
+      { at: base + 4_000, after: 200, status: 'withdrawn', reason: 'the caller stopped waiting' },
+      { at: base + 5_000 },
+      { at: base + 5_000, after: 50, status: 'approved', by: 'admin alice', kind: 'mcp' },
+    ]);
+    const page = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline`);
+    const lane = page.items.filter((i) => i.lane === 'approval');
+    expect(lane.map((i) => i.key)).toEqual([approved, denied, expired, withdrawn, waiting, mcp].map((id) => `approval:${id}`));
+    expect(lane.map((i) => i.status)).toEqual(['ok', 'blocked', 'error', 'aborted', 'warn', 'ok']);
+    expect(lane.map((i) => i.durationMs)).toEqual([1_500, 300, 10_000, 200, null, 50]);
+    expect(lane.map((i) => i.startMs)).toEqual([base, base + 2_000, base + 3_000, base + 4_000, base + 5_000, base + 5_000]);
+    expect(lane[0]!.title).toBe('crm POST /contacts: approved by admin alice after 2s (rule crm-writes): looks right');
+    expect(lane[1]!.title).toBe('crm POST /contacts: denied by user carol after 0s (rule crm-writes): not this one');
+    expect(lane[4]!.title).toBe('crm POST /contacts: waiting for a decision (rule crm-writes)');
+    expect(lane[5]!.title).toMatch(/^MCP github\.create_pull_request: approved by admin alice/);
+    expect(lane[1]!.detail).toMatchObject({
+      id: denied,
+      call: 'crm POST /contacts',
+      rule: 'crm-writes',
+      outcome: 'denied',
+      by: 'user carol',
+      reason: 'not this one',
+      waitedMs: 300,
+      args: '{"name":"Ada"}',
+    });
+    expect(lane[4]!.detail).toMatchObject({ outcome: 'pending', by: null, waitedMs: null });
+    // Only the lane asked for; and the overview runs to the last decision.
+    expect((await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?lanes=approval`)).items.map((i) => i.key)).toEqual(lane.map((i) => i.key));
+    expect((await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?lanes=llm,tool`)).items).toEqual([]);
+    const o = await get<TimelineOverview>(`/api/agents/${a.agentId}/timeline/overview`);
+    expect([o.startMs, o.endMs]).toEqual([base, base + 5_050]);
+    // Another agent's approvals are not this one's.
+    expect((await get<TimelinePage>(`/api/agents/${live.agentId}/timeline?lanes=approval`)).items).toEqual([]);
+  });
+
+  it('pages approvals by cursor like any row, ties in one millisecond included, and takes what came since', async () => {
+    const a = await agentToken(t, { budgetUsd: null });
+    const base = Date.now() - 3_600_000;
+    const ids = await approvalsOf(
+      a.agentId,
+      Array.from({ length: 23 }, (_, i) => ({ at: base + Math.floor(i / 3) * 1_000, after: 10, status: 'approved' as const, by: 'admin alice' })),
+    );
+    const keys = ids.map((id) => `approval:${id}`);
+    const back: string[] = [];
+    let page = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?limit=4`);
+    for (let n = 0; n < 20; n++) {
+      back.unshift(...page.items.map((i) => i.key));
+      if (page.before === null) break;
+      page = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?before=${page.before}&limit=4`);
+    }
+    expect(back).toEqual(keys);
+    const forth: string[] = [];
+    page = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?around=0&limit=5`);
+    for (let n = 0; n < 20; n++) {
+      forth.push(...page.items.map((i) => i.key));
+      if (page.after === null) break;
+      page = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?after=${page.after}&limit=5`);
+    }
+    expect(forth).toEqual(keys);
+    const latest = await get<TimelinePage>(`/api/agents/${a.agentId}/timeline`);
+    expect(latest.last).toMatch(/^\d+\.3\.\d+$/);
+    const [more] = await approvalsOf(a.agentId, [{ at: Date.now() }]);
+    expect((await get<TimelinePage>(`/api/agents/${a.agentId}/timeline?after=${latest.last}`)).items.map((i) => i.key)).toEqual([`approval:${more}`]);
+  });
+});
+
 describe('a long run, paged', () => {
   beforeAll(async () => {
     // Progress reports and notable events between the calls (notable: more than an overview keeps).
@@ -276,7 +392,7 @@ describe('a long run, paged', () => {
   });
 
   it('walks the whole run earlier and later, each row once, in order, and answers around an instant', async () => {
-    const all = 'llm,tool,progress,budget,watch,pii,lifecycle,breaker';
+    const all = 'llm,tool,progress,budget,watch,pii,lifecycle,breaker,approval';
     const everything = await get<TimelinePage>(`/api/agents/${long.agentId}/timeline?limit=1&lanes=${all}`);
     const events = PROGRESS + 1 + MARKS;
     expect(everything.total).toEqual({ llm: CALLS, tool: TOOLS, events });
@@ -338,6 +454,7 @@ describe('a long run, paged', () => {
       ['limit=abc', /limit/],
       ['before=xyz', /before/],
       ['after=1.5.3', /after/],
+      ['after=1.4.3', /after/],
       ['before=1.0.1&after=1.0.1', /at most one/],
       ['around=-4', /around/],
       ['lanes=llm,nope', /lanes/],

@@ -5,9 +5,9 @@
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { count, duration, money, ms as millis, time } from '../format.js';
 import { type TimelineState, useStore } from '../store.js';
-import { jumpTimeline, liveTimeline, loadAfter, loadBefore, selectItem, setFollowing } from '../timeline.js';
+import { barMs, jumpTimeline, liveTimeline, loadAfter, loadBefore, selectItem, setFollowing, waiting } from '../timeline.js';
 import type { Agent, TimelineItem, TimelineOverview } from '../types.js';
-import { Panel } from '../ui.js';
+import { Panel, useNow } from '../ui.js';
 
 export const TIMELINE_READY = 'iron-cage:timeline-ready';
 /** One row, in CSS pixels: fixed, so the visible rows are found by arithmetic. */
@@ -28,6 +28,7 @@ const LANE: Record<TimelineItem['lane'], string> = {
   progress: 'Step',
   watch: 'Watch',
   breaker: 'Circuit',
+  approval: 'Approval',
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -87,9 +88,10 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
   // The axis spans the rows in view: a minute-long window shows its seconds, an hour its minutes.
   let t0 = Number.POSITIVE_INFINITY;
   let t1 = Number.NEGATIVE_INFINITY;
+  const now = Date.now();
   for (const x of shown) {
     t0 = Math.min(t0, x.startMs);
-    t1 = Math.max(t1, x.startMs + (x.durationMs ?? 0));
+    t1 = Math.max(t1, x.startMs + (barMs(x, now) ?? 0));
   }
   if (t1 - t0 < 1000) t1 = t0 + 1000;
   const span = t1 - t0;
@@ -160,9 +162,9 @@ export function TimelinePanel({ agent }: { agent: Agent | null }) {
 
 function Row({ x, top, t0, span, lit, selected }: { x: TimelineItem; top: number; t0: number; span: number; lit: boolean; selected: boolean }) {
   const left = ((x.startMs - t0) / span) * 100;
-  const width = x.durationMs === null ? null : Math.max(0.4, (x.durationMs / span) * 100);
   const cls = `tl-row lane-${x.lane} st-${x.status}${lit ? ' lit' : ''}${selected ? ' picked' : ''}`;
-  const said = `${time(iso(x.startMs))} ${LANE[x.lane]}: ${x.title}${x.costUsd !== null ? `, ${money(x.costUsd)}` : ''}${x.durationMs !== null ? `, ${millis(x.durationMs)}` : ''}`;
+  const took = x.durationMs !== null ? `, ${millis(x.durationMs)}` : waiting(x) ? `, waiting ${duration(barMs(x, Date.now())!)}` : '';
+  const said = `${time(iso(x.startMs))} ${LANE[x.lane]}: ${x.title}${x.costUsd !== null ? `, ${money(x.costUsd)}` : ''}${took}`;
   return (
     <button
       type="button"
@@ -181,10 +183,21 @@ function Row({ x, top, t0, span, lit, selected }: { x: TimelineItem; top: number
       </span>
       <span class="tl-cost">{x.costUsd !== null ? money(x.costUsd) : ''}</span>
       <span class="tl-track">
-        {width === null ? <span class="tl-mark" style={{ left: `${left}%` }} /> : <span class="tl-bar" style={{ left: `${Math.min(left, 99.6)}%`, width: `${Math.min(width, 100 - left)}%` }} />}
+        {waiting(x) ? <Waiting x={x} left={left} span={span} /> : x.durationMs === null ? <span class="tl-mark" style={{ left: `${left}%` }} /> : <Bar left={left} ms={x.durationMs} span={span} />}
       </span>
     </button>
   );
+}
+
+function Bar({ left, ms, span }: { left: number; ms: number; span: number }) {
+  const width = Math.max(0.4, (ms / span) * 100);
+  return <span class="tl-bar" style={{ left: `${Math.min(left, 99.6)}%`, width: `${Math.min(width, 100 - left)}%` }} />;
+}
+
+/** An approval still waiting: its bar runs on to now, each second (only this row re-renders). */
+function Waiting({ x, left, span }: { x: TimelineItem; left: number; span: number }) {
+  const now = useNow();
+  return <Bar left={left} ms={barMs(x, now)!} span={span} />;
 }
 
 function Detail({ x, t }: { x: TimelineItem; t: TimelineState }) {

@@ -8,6 +8,7 @@ import { dismissToast, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
 import { jumpTimeline } from '../timeline.js';
 import { StopAgent } from './agent.js';
+import { Args, Decide, showQueue } from './approvals.js';
 
 /**
  * #24: pop-ups, newest last, at most three; announced to screen readers. On a small screen only
@@ -41,7 +42,7 @@ function ToastView({ t }: { t: Toast }) {
   const live = agentLive(t.agentId, s);
   const approve = t.approve;
   return (
-    <div class={`toast toast-${t.severity}`} data-testid="toast" data-kind={t.kind} role={t.severity === 'info' ? 'status' : 'alert'}>
+    <div class={`toast toast-${t.severity}`} data-testid="toast" data-kind={t.kind} data-approval={t.approval?.id} role={t.severity === 'info' ? 'status' : 'alert'}>
       <div class="toast-head">
         <strong>
           <span aria-hidden="true">{t.severity === 'error' ? '🔴' : t.severity === 'warn' ? '⚠️' : 'ℹ️'}</span> {t.title}
@@ -52,6 +53,15 @@ function ToastView({ t }: { t: Toast }) {
         </button>
       </div>
       {t.body && <p class={t.kind === 'pii' ? 'toast-body mono' : 'toast-body'}>{t.body}</p>}
+      {t.approval && (
+        <>
+          <Args text={t.approval.args} small />
+          <Decide a={t.approval} testid="toast-approval" />
+          <button type="button" class="link small" data-testid="toast-queue" onClick={showQueue}>
+            Show in the queue
+          </button>
+        </>
+      )}
       {offers && !note && !live.ok && (
         <p class="toast-body action-reason" data-testid="toast-stale">
           {live.reason}

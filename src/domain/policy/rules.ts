@@ -80,6 +80,14 @@ export interface PolicyCall {
 /** `service.tool`: what `match.tool` reads (`crm.contacts/42`, `github.create_pull_request`). */
 export const qualified = (c: Pick<PolicyCall, 'service' | 'tool'>): string => `${c.service}.${c.tool}`;
 
+/**
+ * The call as a person reads it, in an approval, an error, the dashboard and the timeline.
+ * @example callLabel({ kind: 'http', service: 'crm', tool: 'contacts', method: 'POST' }) // 'crm POST /contacts'
+ * @example callLabel({ kind: 'mcp', service: 'github', tool: 'create_pull_request', method: null }) // 'MCP github.create_pull_request'
+ */
+export const callLabel = (c: { kind: string; service: string; tool: string; method: string | null }): string =>
+  c.kind === 'mcp' ? `MCP ${c.service}.${c.tool}` : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
+
 const anyOf = (res: RegExp[] | null, ...texts: string[]): boolean => res === null || res.some((re) => texts.some((t) => re.test(t)));
 
 /** Whether a rule's names (agent, tool, server, method) take in the call; its argument conditions aside. */
