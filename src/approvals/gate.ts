@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { formatDuration } from '../core/duration.js';
-import { firstMatch, fold, RateWindows, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
+import { callLabel, firstMatch, fold, RateWindows, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ApprovalDesk, ApprovalView } from './desk.js';
-import { callLabel } from './messages.js';
 
 // The policy gate: every tool-proxy call and every MCP tools/call is put to the rules here,
 // after the call is read and before anything leaves or is charged. The first rule that matches

@@ -1,16 +1,11 @@
 import type { AlertMessage } from '../alerts/index.js';
 import { formatDuration } from '../core/duration.js';
-import { approversText, type Approvers } from '../domain/policy/index.js';
+import { approversText, callLabel, type Approvers } from '../domain/policy/index.js';
 import type { ApprovalRow } from '../state/index.js';
 
 // What approvals and policy decisions say: event messages, errors' wording, the alert.
 
 export type ApprovalAlert = AlertMessage & { kind: 'approval' };
-
-/** `crm POST /contacts`, `MCP github.create_pull_request`: the call as a person reads it. */
-export function callLabel(c: { kind: string; service: string; tool: string; method: string | null }): string {
-  return c.kind === 'mcp' ? `MCP ${c.service}.${c.tool}` : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
-}
 
 export function requestedMessage(r: Pick<ApprovalRow, 'kind' | 'service' | 'tool' | 'method' | 'rule' | 'ahead' | 'expiresAt' | 'requestedAt'>, approvers: Approvers): string {
   const wait = formatDuration(Date.parse(r.expiresAt) - Date.parse(r.requestedAt));
