@@ -1,12 +1,13 @@
 // The fleet page's live feed: the control panel's /ws, reconnecting with backoff as feed.ts does.
 // A runtime frame moves its runtime's "last seen" and "behind" at once; a batch frame adds its
 // events to the live log and refetches the aggregates it changed (fleet-store.ts throttles that);
-// a budget frame (an admin's change, a lease reclaimed, a threshold crossed) refetches the budgets.
+// a budget frame (an admin's change, a lease reclaimed, a threshold crossed) refetches the budgets;
+// an approval asked for in a batch pops up, and the queue is refetched when one is asked for or decided.
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { markUnauthorized } from './feed.js';
-import { type FleetLiveEvent, type FleetPart, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet, stopBudgetsPoll } from './fleet-store.js';
+import { type FleetLiveEvent, type FleetPart, applyApprovalEvents, applyBudgetFrame, applyEvents, applyRuntime, fleet, refreshFleet, stopBudgetsPoll } from './fleet-store.js';
 import { set } from './store.js';
-import type { PanelBudgetFrame, Whoami } from './types.js';
+import type { PanelApprovalFrame, PanelBudgetFrame, Whoami } from './types.js';
 import { ReconnectingSocket } from './reconnect.js';
 
 /** What the panel's /ws pushes to a viewer. */
@@ -20,9 +21,10 @@ export type PanelFrame =
       stored?: { agents: number; events: number; llmRequests: number; toolCalls: number; breakers: number };
     }
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number }
-  | PanelBudgetFrame;
+  | PanelBudgetFrame
+  | PanelApprovalFrame;
 
-const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets'];
+const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets', 'approvals'];
 
 /**
  * The panel's /ws, kept connected: on a drop it says so, backs off and, once back, refetches
@@ -63,10 +65,13 @@ function onFrame(frame: PanelFrame): void {
   }
   if (frame.kind === 'batch') {
     applyEvents(frame.events ?? []);
+    applyApprovalEvents(frame.events ?? []);
     refreshFleet(...partsFor(frame));
     return;
   }
   if (frame.kind === 'budget') applyBudgetFrame(frame);
+  // A panel user decided an approval (here, another tab, the API): the queue says so.
+  if (frame.kind === 'approval') refreshFleet('approvals');
 }
 
 /** Connect to the panel's /ws and stay connected (see `socket`). */
@@ -94,7 +99,7 @@ export async function startFleet(): Promise<void> {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
     // The figures do not wait for the socket (which asks again once it opens).
-    refreshFleet('fleet', 'agents', 'spend', 'budgets');
+    refreshFleet('fleet', 'agents', 'spend', 'budgets', 'approvals');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     set({ conn: 'reconnecting' });

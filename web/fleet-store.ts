@@ -4,7 +4,21 @@
 import { api, ApiError } from './api.js';
 import { nextAsk } from './budgets.js';
 import { changed } from './store.js';
-import type { BudgetsResponse, BudgetView, FleetAgent, FleetAgentDetail, FleetAgentsResponse, FleetOverview, FleetResponse, FleetRuntime, FleetSpend, SpendBy, SpendWindow } from './types.js';
+import type {
+  BudgetsResponse,
+  BudgetView,
+  FleetAgent,
+  FleetAgentDetail,
+  FleetAgentsResponse,
+  FleetApproval,
+  FleetApprovalsResponse,
+  FleetOverview,
+  FleetResponse,
+  FleetRuntime,
+  FleetSpend,
+  SpendBy,
+  SpendWindow,
+} from './types.js';
 
 /** One event of a batch, as the panel's /ws pushes it: the shape of a drill-down's event. */
 export type FleetLiveEvent = FleetAgentDetail['events'][number];
@@ -43,6 +57,11 @@ export interface FleetState {
   budgetsAt: number;
   /** The last thing the panel said of each budget on the feed since the page opened (a reclaim, a threshold). */
   budgetSaid: Record<string, { message: string; at: number }>;
+  /** The approvals held on the runtimes (null until the first answer), newest first; the latest decided. */
+  approvals: FleetApproval[] | null;
+  approvalsDecided: FleetApproval[];
+  /** Approvals that arrived while the page was open and pop up until decided or dismissed (`runtime/id`). */
+  popped: string[];
   error: string | null;
 }
 
@@ -63,6 +82,9 @@ export const fleet: FleetState = {
   budgets: null,
   budgetsAt: 0,
   budgetSaid: {},
+  approvals: null,
+  approvalsDecided: [],
+  popped: [],
   error: null,
 };
 
@@ -71,7 +93,7 @@ export function isOnline(r: Pick<FleetRuntime, 'lastSeenAt'>, now = Date.now()):
   return r.lastSeenAt !== null && now + fleet.skewMs - r.lastSeenAt <= fleet.onlineWithinMs;
 }
 
-export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail' | 'budgets';
+export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail' | 'budgets' | 'approvals';
 const enc = encodeURIComponent;
 
 const loaders: Record<FleetPart, () => Promise<void>> = {
@@ -123,7 +145,36 @@ const loaders: Record<FleetPart, () => Promise<void>> = {
     Object.assign(fleet, { budgets: r.budgets, budgetsAt: Math.round((asked + Date.now()) / 2) + fleet.skewMs });
     planBudgets();
   },
+  async approvals() {
+    const r = await api<FleetApprovalsResponse>('/api/approvals');
+    const held = new Set(r.pending.map(approvalKey));
+    // A pop-up lasts while its approval waits: decided anywhere, it goes.
+    Object.assign(fleet, { approvals: r.pending, approvalsDecided: r.decided, popped: fleet.popped.filter((k) => held.has(k)) });
+  },
 };
+
+/** An approval's key on the page: approval ids are a runtime's own. */
+export const approvalKey = (a: Pick<FleetApproval, 'runtime' | 'id'>): string => `${a.runtime}/${a.id}`;
+
+/** The events of a batch that open or close approvals: those requested pop up, and the queue is asked for again. */
+export function applyApprovalEvents(events: FleetLiveEvent[]): void {
+  const mine = events.filter((e) => e.type === 'approval.requested' || e.type === 'approval.decided');
+  if (mine.length === 0) return;
+  const asked = mine.filter((e) => e.type === 'approval.requested' && typeof e.data.id === 'string').map((e) => approvalKey({ runtime: e.runtime, id: e.data.id as string }));
+  const closed = new Set(mine.filter((e) => e.type === 'approval.decided' && typeof e.data.id === 'string').map((e) => approvalKey({ runtime: e.runtime, id: e.data.id as string })));
+  const popped = [...fleet.popped.filter((k) => !closed.has(k)), ...asked.filter((k) => !closed.has(k) && !fleet.popped.includes(k))];
+  if (popped.length !== fleet.popped.length || popped.some((k, i) => k !== fleet.popped[i])) {
+    fleet.popped = popped;
+    changed();
+  }
+  refreshFleet('approvals');
+}
+
+/** Close an approval's pop-up (it stays in the queue). */
+export function dismissApprovalPop(key: string): void {
+  fleet.popped = fleet.popped.filter((k) => k !== key);
+  changed();
+}
 
 let budgetsTimer: ReturnType<typeof setTimeout> | null = null;
 

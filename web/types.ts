@@ -38,6 +38,8 @@ export type {
   SpendBy,
   SpendWindow,
 } from '../src/panel/index.js';
+/** The fleet's approvals on the panel (issue 44). */
+export type { FleetApproval, FleetApprovalsResponse, PanelApprovalFrame } from '../src/panel/index.js';
 
 // Issue 26: the watch, the runway, cost per step and the pause, as the server answers them.
 export type { LoopView as WatchLoop, WatchView } from '../src/watch/index.js';

@@ -23,21 +23,35 @@ export interface PanelBudgetFrame {
   runtime?: string;
 }
 
-/** What the feed carries: a landed batch, or a budget's change. */
-export type PanelFeedItem = Ingested | PanelBudgetFrame;
+/** A panel user decided a runtime's approval (the page refetches GET /api/approvals; the runtime applies it at its next poll). */
+export interface PanelApprovalFrame {
+  kind: 'approval';
+  runtime: string;
+  id: string;
+  decision: 'approve' | 'deny';
+  /** `panel admin bob`. */
+  by: string;
+  /** One line saying what happened, as the panel's log says it. */
+  message: string;
+}
 
-const isBudget = (i: PanelFeedItem): i is PanelBudgetFrame => (i as { kind?: string }).kind === 'budget';
+/** What the feed carries: a landed batch, a budget's change, or a panel decision on an approval. */
+export type PanelFeedItem = Ingested | PanelBudgetFrame | PanelApprovalFrame;
+
+const isFrame = (i: PanelFeedItem): i is PanelBudgetFrame | PanelApprovalFrame => 'kind' in i;
 
 /** A frame of the panel's WebSocket. */
 export type PanelFrame =
   | PanelBudgetFrame
+  | PanelApprovalFrame
   | { kind: 'hello'; mode: 'panel' }
   | { kind: 'batch'; runtime: string; seq: number; events: FleetEvent[]; stored: Ingested['ack']['stored'] }
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number };
 
 /**
- * Landed batches and budget changes as a FeedSource: `push` after each commit; a batch becomes a
- * `batch` frame and a `runtime` frame, a budget change a `budget` frame, encoded once for every viewer.
+ * Landed batches, budget changes and panel decisions as a FeedSource: `push` after each commit; a
+ * batch becomes a `batch` frame and a `runtime` frame, a budget change a `budget` frame, a decision
+ * an `approval` frame, encoded once for every viewer.
  */
 export class PanelFeed implements FeedSource<PanelFeedItem> {
   private readonly listeners = new Set<(i: PanelFeedItem) => void>();
@@ -62,7 +76,7 @@ export class PanelFeed implements FeedSource<PanelFeedItem> {
   frames(batch: PanelFeedItem[]): Buffer[] {
     const out: Buffer[] = [];
     for (const i of batch) {
-      if (isBudget(i)) {
+      if (isFrame(i)) {
         out.push(Buffer.from(JSON.stringify(i satisfies PanelFrame)));
         continue;
       }

@@ -11,3 +11,6 @@ export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSp
 export { budgetRoutes, describe as describeBudget, LEASE_PATHS, type BudgetsResponse, type BudgetView, type LeaseAnswer, type LeaseGrant, type LeaseView } from './budgets.routes.js';
 export { CentralBudgets } from './budgets.js';
 export type { PanelBudgetChange, PanelBudgetFrame } from './feed.js';
+export { approvalsRoutes, RUNTIME_APPROVALS_PATH, type FleetApprovalsResponse, type RuntimeApprovalsResponse } from './approvals.routes.js';
+export type { PanelApprovalFrame } from './feed.js';
+export type { FleetApproval, PanelDecision, RuntimeDecision } from '../state/index.js';

@@ -5,6 +5,7 @@ import { metricsRoute } from '../observability/index.js';
 import { announceVault, VaultService, vaultRoutes } from '../secrets/index.js';
 import type { Service } from '../server/index.js';
 import { PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import { approvalsRoutes, RUNTIME_APPROVALS_PATH } from './approvals.routes.js';
 import { CentralBudgets } from './budgets.js';
 import { budgetRoutes, LEASE_MAX_BYTES, LEASE_PATHS } from './budgets.routes.js';
 import { PanelFeed } from './feed.js';
@@ -51,7 +52,8 @@ export interface PanelService extends Service {
  * The control panel's routes over PostgreSQL: login and users, runtimes and their tokens,
  * telemetry in, central budgets and their leases, the feed of what landed and changed, and the
  * panel's vault: admins keep secrets there (`/api/secrets`, the runtime's own routes over
- * PgSecretsStore) and each runtime reads those in its scope (`GET /api/runtime/secrets`).
+ * PgSecretsStore) and each runtime reads those in its scope (`GET /api/runtime/secrets`); the
+ * fleet's approvals, decided here and read back by their runtimes (`GET /api/runtime/approvals`).
  */
 export function panelService(d: PanelServiceDeps): PanelService {
   const tokenStore = new PgTokensStore(d.db);
@@ -79,7 +81,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
   return {
     name: 'panel',
     feed,
-    runtimePaths: [...TELEMETRY_PATHS, ...LEASE_PATHS, RUNTIME_SECRETS_PATH],
+    runtimePaths: [...TELEMETRY_PATHS, ...LEASE_PATHS, RUNTIME_SECRETS_PATH, RUNTIME_APPROVALS_PATH],
     bodyLimits: Object.fromEntries([...TELEMETRY_PATHS.map((p) => [p, TELEMETRY_MAX_BYTES]), ...LEASE_PATHS.map((p) => [p, LEASE_MAX_BYTES])]),
     tokenStore,
     runtimes,
@@ -100,6 +102,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
       budgetRoutes({ budgets, outage: d.outage }),
       vaultRoutes(() => ready, { around, agentRoute: false }),
       runtimeSecretsRoutes({ vault: () => ready, runtimes, outage: d.outage }),
+      approvalsRoutes({ db: d.db, runtimes, users, feed, outage: d.outage, logger: d.logger }),
     ],
     announce: () => {
       budgets.start();

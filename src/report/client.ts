@@ -101,8 +101,8 @@ export interface PanelClientOptions {
  * The HTTP side of the telemetry contract (src/state/telemetry.ts): `GET /api/telemetry` (where
  * the panel stands) and `POST /api/telemetry` (a batch), each answer sorted into what the
  * reporter does next; `POST /api/leases` (central budgets' leases, leases.ts); and
- * `GET /api/runtime/secrets` (the panel secrets the config refers to). Never throws: a failure is
- * an answer too.
+ * `GET /api/runtime/secrets` (the panel secrets the config refers to); `GET /api/runtime/approvals`
+ * (the panel's decisions on this runtime's approvals). Never throws: a failure is an answer too.
  */
 export class PanelClient {
   readonly endpoint: string;
@@ -159,6 +159,11 @@ export class PanelClient {
       const tag = headers.etag;
       return { etag: typeof tag === 'string' ? tag : null, secrets: body.secrets };
     });
+  }
+
+  /** `GET /api/runtime/approvals?after=`: the panel's decisions on this runtime's approvals after `after`, and the next cursor. Never throws. */
+  async approvals(after: number, signal: AbortSignal): Promise<PanelAnswer<ApprovalDecisions>> {
+    return this.exchange(`${this.base}/api/runtime/approvals?after=${after}`, 'GET', undefined, signal, (v) => approvalDecisions.parse(v));
   }
 
   private exchange<T>(url: string, method: 'GET' | 'POST', body: string | undefined, signal: AbortSignal, read: (v: unknown) => T): Promise<PanelAnswer<T>> {
@@ -223,3 +228,18 @@ type Exchanged = { status: number; headers: Headers; text: string } | { error: s
 /** What the panel said to a runtime's read of its secrets. */
 export type SecretsAnswer = PanelAnswer<{ etag: string | null; secrets: Record<string, { value: string; version: string }> }> | { kind: 'not_modified' };
 const runtimeSecrets = z.object({ secrets: z.record(z.string(), z.object({ value: z.string(), version: z.string() })) });
+
+const approvalDecision = z.object({
+  seq: z.number().int(),
+  id: z.string().min(1),
+  decision: z.enum(['approve', 'deny']),
+  reason: z.string().nullable(),
+  role: z.string(),
+  name: z.string(),
+  user: z.string().nullable(),
+  by: z.string(),
+  at: z.string(),
+});
+const approvalDecisions = z.object({ decisions: z.array(approvalDecision), cursor: z.number().int().min(0) });
+/** What the panel answers to `GET /api/runtime/approvals`: its users' decisions, in order, and where to ask from next. */
+export type ApprovalDecisions = z.output<typeof approvalDecisions>;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { ApprovalDesk } from '../approvals/index.js';
 import { checkPanelConfig } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
@@ -9,6 +10,7 @@ import type { BudgetTracker } from '../domain/budget/index.js';
 import { ReportStore, type RequestsStore } from '../state/index.js';
 import { PanelClient } from './client.js';
 import { Leases } from './leases.js';
+import { ApprovalRelay } from './panel-approvals.js';
 import { PANEL_SECRETS_POLL_MS, PanelSecrets } from './panel-secrets.js';
 import { Reporter } from './reporter.js';
 
@@ -31,6 +33,9 @@ function readCa(path: string): string {
  * keys are checked either way (a token with no panel is a mistake said at start, exit 2). A token
  * that is a `secret:NAME` is read from the vault per request, so it starts once the vault has been tried.
  *
+ * Decisions a panel user takes on this runtime's approvals (the fleet page) are read back and
+ * applied with the runtime's own approval desk (ApprovalRelay).
+ *
  * The config's `panel:NAME` references (provider keys, tool headers) are read from the same
  * panel with the same token: `ready` resolves once they all are (or rejects naming them), then
  * PanelSecrets keeps them current. (The services that want them are built by then: `ready`
@@ -38,7 +43,12 @@ function readCa(path: string): string {
  */
 export function reportService(
   ctx: Pick<Platform, 'config' | 'state' | 'logger' | 'secrets'>,
-  o: { after?: Promise<unknown>; budgets?: { tracker: BudgetTracker; requests: Pick<RequestsStore, 'spendByBudget'> } } = {},
+  o: {
+    after?: Promise<unknown>;
+    budgets?: { tracker: BudgetTracker; requests: Pick<RequestsStore, 'spendByBudget'> };
+    /** The approval desk: decisions taken on the panel's fleet page are applied there. */
+    desk?: Pick<ApprovalDesk, 'decide' | 'list'>;
+  } = {},
 ): Service | null {
   const p = ctx.config.panel;
   checkPanelConfig(p);
@@ -52,12 +62,14 @@ export function reportService(
   // Both end within the reporter's bounded flush, side by side; the connection closes after both.
   const shared = { hello: client.hello.bind(client), send: client.send.bind(client), close: async () => (await leases?.close(), await client.close()) };
   const reporter = new Reporter({ store: new ReportStore(ctx.state), state: ctx.state, client: shared, url, hostname: hostname(), version: VERSION });
+  const relay = o.desk ? new ApprovalRelay({ client, desk: o.desk, logger: ctx.logger }) : null;
   let secrets: PanelSecrets | null = null;
   // The vault's outcome does not matter here: without the secret, the reporter says so itself.
   const after = Promise.resolve(o.after).catch(() => undefined);
   void after.then(() => {
     reporter.start();
     leases?.start();
+    relay?.start();
   });
   // By then every service has said which panel secrets it wants.
   const ready = after.then(async () => {
@@ -77,6 +89,7 @@ export function reportService(
     },
     async close() {
       await (secrets as PanelSecrets | null)?.close();
+      await relay?.close();
       await Promise.all([leases?.close(), reporter.close()]);
     },
   };

@@ -122,14 +122,15 @@ export class Runtime {
       // Every service the runtime starts, in order: each takes the platform and, named, what it needs of another feature.
       const budget = budgetService({ ...platform, tracker: budgets, requests, alerts });
       const vault = secretsService(platform);
-      const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests } });
+      // Tool policies and human approval: the gate the tool proxy and MCP put each call to.
+      const approvals = approvalsService({ ...platform, alerts, scrub: (text, domains) => pii.scrubbed(text, domains) });
+      // Decisions taken on the control panel's fleet page reach the desk through the report service.
+      const report = reportService(platform, { after: vault.ready, budgets: { tracker: budgets, requests }, desk: approvals.desk });
       // Metrics and traces: the gateway and the tool proxy report each call to its observer.
       const redact = (_agentId: string, text: string): string => pii.scrubbed(text);
       const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact, typesIn: (text) => pii.typesIn(text) });
       // Loops, stalls and spend spikes: the watch sees every call beside metrics and traces.
       const watch = watchService({ ...platform, alerts, redact, gate });
-      // Tool policies and human approval: the gate the tool proxy and MCP put each call to.
-      const approvals = approvalsService({ ...platform, alerts, scrub: (text, domains) => pii.scrubbed(text, domains) });
       // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).
       const chains: Observer = { ...NO_OBSERVER, toolCall: (c) => budget.marks.toolCall(c) };
       const observer = observers([observability.observer, watch.observer, chains], (err) => logger.error({ err }, 'an observer failed'));

@@ -22,7 +22,8 @@ export function refusal(p: Principal, action: SecretAction, agentId?: string): s
     if (READS.has(action)) return null;
     return action === 'reveal' ? 'viewer tokens may not reveal secret values' : `viewer tokens are read-only (may not ${action} secrets)`;
   }
-  if (p.role === 'runtime') return 'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)';
+  if (p.role === 'runtime')
+    return 'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases), read the secrets in its scope (GET /api/runtime/secrets) and the panel decisions on its approvals (GET /api/runtime/approvals)';
   if (action !== 'agent-secrets') return 'agent tokens may only fetch their own secrets (GET /api/agents/<own id>/secrets)';
   return p.agentId === agentId ? null : `this token may only fetch the secrets of agent ${p.agentId}`;
 }

@@ -93,7 +93,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     const p = await deps.tokens.authenticate({ authorization: c.req.header('authorization'), 'x-api-key': c.req.header('x-api-key') });
     // A runtime token reports telemetry for its runtime and does nothing else, whatever a route's own check says.
     if (p.role === 'runtime' && !runtimePaths.has(c.req.path))
-      throw new ForbiddenError('a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)');
+      throw new ForbiddenError(
+        'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases), read the secrets in its scope (GET /api/runtime/secrets) and the panel decisions on its approvals (GET /api/runtime/approvals)',
+      );
     // A scraper's token reads /metrics (outside /api) and nothing else.
     if (p.role === 'metrics') throw new ForbiddenError('a metrics token may only read GET /metrics');
     c.set('principal', p);

@@ -64,6 +64,7 @@ export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
 export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
+export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type FleetApprovalStatus, type PanelDecision, type RuntimeDecision } from './fleet-approvals.store.js';
 export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
 export {
   BudgetsStore,

@@ -7,6 +7,7 @@ import { budgetLeases, budgets, runtimes, spendDaily, spendHourly } from './sche
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
 import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
 import { pgCode } from './db-errors.js';
+import { landApprovals } from './fleet-approvals.store.js';
 
 // A telemetry batch into PostgreSQL, in one transaction: the runtime's row locked (batches of
 // one runtime land one at a time, in order), its sequence checked, each kind inserted with one
@@ -15,6 +16,7 @@ import { pgCode } from './db-errors.js';
 // and only the new ledger rows added into the spend rollups and into the central budgets they
 // name (budget_leases), each of which the panel must have leased to the runtime for the row's
 // agent (else the whole batch is refused, 400). Agents and breakers are state: the latest row wins.
+// The approvals the new events open and close are kept in fleet_approvals (fleet-approvals.store.ts).
 
 /** An event as it landed on the panel (the WebSocket pushes these). */
 export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
@@ -174,6 +176,8 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
     const fresh = new Set(r.rows.map((x) => Number(x.seq)));
     landed = b.events.filter((e) => fresh.has(e.seq)).map((e) => ({ ...e, runtime: id }));
     stored.events = fresh.size;
+    // The approvals these events open and close: the fleet's queue reads them, not the event log.
+    await landApprovals(tx, id, landed);
   }
   let freshCalls: TelemetryBatch['llmRequests'] = [];
   let freshTools: TelemetryBatch['toolCalls'] = [];

@@ -176,3 +176,78 @@ export const budgetCoverage = pgTable(
 export type BudgetRow = typeof budgets.$inferSelect;
 export type BudgetLeaseRow = typeof budgetLeases.$inferSelect;
 export type BudgetCoverageRow = typeof budgetCoverage.$inferSelect;
+
+/**
+ * The approvals of the fleet's runtimes (issue 44) as their events tell them: each
+ * `approval.requested` a row (pending), closed by its `approval.decided` (the runtime's outcome:
+ * approved, denied, expired, withdrawn, and by whom). Kept by the ingest, in the batch's
+ * transaction, from the events new to the panel; the fleet's queue reads the pending ones by
+ * index, never the event log.
+ */
+export const fleetApprovals = pgTable(
+  'fleet_approvals',
+  {
+    runtimeId: text('runtime_id').notNull(),
+    /** The approval's id on its runtime (`apr_…`). */
+    approvalId: text('approval_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    /** 'http' | 'mcp'. */
+    kind: text('kind').notNull(),
+    service: text('service').notNull(),
+    tool: text('tool').notNull(),
+    method: text('method'),
+    /** The arguments as the approver sees them (redacted on the runtime). */
+    args: text('args').notNull(),
+    rule: text('rule').notNull(),
+    /** Who may decide: roles (`admin`) and named users, as the rule's `approvers:` said. */
+    approverRoles: text('approver_roles').array().notNull().default(sql`'{}'::text[]`),
+    approverUsers: text('approver_users').array().notNull().default(sql`'{}'::text[]`),
+    ahead: boolean('ahead').notNull().default(false),
+    note: text('note'),
+    /** ISO times on the runtime's clock. */
+    requestedAt: text('requested_at').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** 'pending' until the runtime's `approval.decided` lands, then its status. */
+    status: text('status').notNull().default('pending'),
+    decidedBy: text('decided_by'),
+    decidedAt: text('decided_at'),
+    reason: text('reason'),
+    waitedMs: bigint('waited_ms', { mode: 'number' }),
+  },
+  (t) => [
+    primaryKey({ name: 'fleet_approvals_pkey', columns: [t.runtimeId, t.approvalId] }),
+    // The queue: the pending ones, oldest first; the history: the latest decided.
+    index('fleet_approvals_pending').on(t.requestedAt).where(sql`status = 'pending'`),
+    index('fleet_approvals_decided').on(t.decidedAt).where(sql`decided_at is not null`),
+  ],
+);
+
+/**
+ * A decision a panel user took on a runtime's approval, for the runtime to apply at its next poll
+ * (`GET /api/runtime/approvals`, after its cursor `seq`). One per approval (its key): a second is
+ * refused (409). Append-only, as the panel's other audit trails (migration 0016's trigger): who
+ * decided what and why is never rewritten; whether the runtime applied it is its own event.
+ */
+export const approvalDecisions = pgTable(
+  'approval_decisions',
+  {
+    runtimeId: text('runtime_id').notNull(),
+    approvalId: text('approval_id').notNull(),
+    /** In the order taken: what a runtime reads after its cursor. */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    /** 'approve' | 'deny'. */
+    decision: text('decision').notNull(),
+    reason: text('reason'),
+    /** The panel user: their role, the name of their session, and the user's name when it is a named user's login. */
+    role: text('role').notNull(),
+    name: text('name').notNull(),
+    userName: text('user_name'),
+    /** How the decision names them: `panel admin bob`. */
+    decidedBy: text('decided_by').notNull(),
+    decidedAt: text('decided_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'approval_decisions_pkey', columns: [t.runtimeId, t.approvalId] }), index('approval_decisions_runtime_seq').on(t.runtimeId, t.seq)],
+);
+
+export type FleetApprovalRow = typeof fleetApprovals.$inferSelect;
+export type ApprovalDecisionRow = typeof approvalDecisions.$inferSelect;

@@ -52,7 +52,12 @@ describe('/api/budgets', () => {
     const refused = await call('/api/budgets', { token: rt['rt-a'] });
     expect(refused).toMatchObject({
       status: 403,
-      body: { error: { message: 'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases) and read the secrets in its scope (GET /api/runtime/secrets)' } },
+      body: {
+        error: {
+          message:
+            'a runtime token may only send telemetry (/api/telemetry), take budget leases (/api/leases), read the secrets in its scope (GET /api/runtime/secrets) and the panel decisions on its approvals (GET /api/runtime/approvals)',
+        },
+      },
     });
     const changed = await call('/api/budgets/sales', { method: 'PATCH', body: { limitUsd: 7.5, agents: [] } });
     expect(changed.body).toMatchObject({ limitMicros: 7_500_000, agents: [], users: ['ann'] });

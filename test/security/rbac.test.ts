@@ -313,6 +313,11 @@ const PANEL_EXPECTED: Record<string, PanelAccess> = {
   'PUT /api/runtimes/:id/secrets': P_ADMIN(400),
   // A runtime reads the secrets in its scope (no names asked: 400); nobody else reads them this way.
   'GET /api/runtime/secrets': P_RUNTIME(400),
+  // The fleet's approvals: people read the queue; a decision is a person's (a viewer the rule names may take one, so a bad body is a 400 before that is known); the runtime reads its decisions back.
+  'GET /api/approvals': P_STAFF(200),
+  'POST /api/approvals/:runtime/:id/approve': P_STAFF(400),
+  'POST /api/approvals/:runtime/:id/deny': P_STAFF(400),
+  'GET /api/runtime/approvals': P_RUNTIME(200),
   'GET /': P_PUBLIC(200),
   'GET /assets/:name': P_PUBLIC(404),
   'GET /ws': { anon: 401, admin: 101, viewer: 101, runtime: 403, metrics: 403 },

@@ -1,6 +1,6 @@
 // The control panel's fleet page: every runtime (online, last seen, behind by N), every agent
 // across machines, and where the other panels sit: spend by runtime, user, agent or model
-// (fleet-spend.tsx), the central budgets and their leases (fleet-budgets.tsx), one agent's drill-down (fleet-agent.tsx) and the live events of the batches
+// (fleet-spend.tsx), the central budgets and their leases (fleet-budgets.tsx), the calls held for a person (fleet-approvals.tsx), one agent's drill-down (fleet-agent.tsx) and the live events of the batches
 // as they land (fleet-live.tsx). Money arrives in integer micro-dollars and is formatted by the
 // server's own rule (src/core/money.ts).
 import { useState } from 'preact/hooks';
@@ -12,6 +12,7 @@ import { useStore } from '../store.js';
 import type { FleetRuntime } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { DrillPanel, Progress } from './fleet-agent.js';
+import { ApprovalPops, ApprovalsPanel } from './fleet-approvals.js';
 import { BudgetsPanel } from './fleet-budgets.js';
 import { LivePanel } from './fleet-live.js';
 import { SpendPanel } from './fleet-spend.js';
@@ -26,6 +27,7 @@ export function FleetPage() {
         <RuntimesPanel />
       </div>
       <div class="col">
+        <ApprovalsPanel />
         <BudgetsPanel />
         <SpendPanel />
         <AgentsPanel />
@@ -34,6 +36,7 @@ export function FleetPage() {
         <DrillPanel />
         <LivePanel />
       </div>
+      <ApprovalPops />
     </main>
   );
 }
