@@ -4,7 +4,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.j
 import type { Principal } from '../core/roles.js';
 import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { StateManager, ToolsStore } from '../state/index.js';
-import { deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
+import { assertMayDecideAny, deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
 import type { PolicyGate } from './gate.js';
 import { toolName } from './calls.js';
 
@@ -81,9 +81,12 @@ export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state
       app.post(`/api/approvals/:id/${decision}`, async (c) => {
         const p = c.get('principal');
         const id = c.req.param('id');
+        // Who can never decide is told so before anything else is read.
+        const who = deciderOf(p);
+        assertMayDecideAny(who);
         const body = parseWith(reasonBody, parseJsonBody(await c.req.text(), { optional: true }));
         // A reason is shown wherever the event is: scanned like any text a person typed.
-        return c.json(d.desk.decide(id, decision, deciderOf(p), body.reason === undefined ? null : d.redact(body.reason)));
+        return c.json(d.desk.decide(id, decision, who, body.reason === undefined ? null : d.redact(body.reason)));
       });
     }
 

@@ -77,6 +77,13 @@ export interface Decider {
   by: string;
 }
 
+/** Whoever can decide no approval at all: an agent's token, a runtime's or a scraper's, and a viewer's token that is no named user (a rule may name a user, never a token). */
+export function assertMayDecideAny(who: Decider): void {
+  if (who.role === 'agent') throw new ForbiddenError("an agent's token can never decide an approval");
+  if (who.role !== 'admin' && who.role !== 'viewer') throw new ForbiddenError(`a ${who.role} token cannot decide approvals`);
+  if (who.role === 'viewer' && who.user === null) throw new ForbiddenError('viewer tokens are read-only: a rule may name a user (approvers: [user:<name>]), who decides with their own login');
+}
+
 export const deciderOf = (p: Principal): Decider => ({ role: p.role, name: p.name, user: p.userId !== undefined ? p.name : null, by: `${p.role} ${p.name}` });
 
 const parseApprovers = (text: string): Approvers => {
@@ -206,8 +213,7 @@ export class ApprovalDesk {
 
   /** Whether `who` may decide this approval; throws ForbiddenError saying why not. */
   assertMayDecide(row: ApprovalRow, who: Decider): void {
-    if (who.role === 'agent') throw new ForbiddenError("an agent's token can never decide an approval");
-    if (who.role !== 'admin' && who.role !== 'viewer') throw new ForbiddenError(`a ${who.role} token cannot decide approvals`);
+    assertMayDecideAny(who);
     const approvers = parseApprovers(row.approvers);
     if (!mayApprove(approvers, who)) {
       const hint = who.role === 'viewer' && who.user === null ? 'viewer tokens are read-only; ' : '';
