@@ -63,13 +63,13 @@ const pop = (id: string) => page.page.locator(`[data-testid="approval-pop"][data
 
 describe('the fleet page’s approvals', () => {
   it('says when nothing waits', async () => {
-    await page.page.getByTestId('no-approvals').waitFor({ timeout: 10_000 });
+    await page.page.getByTestId('no-approvals').waitFor({ timeout: 25_000 });
     expect(page.problems()).toEqual([]);
-  });
+  }, 60_000);
 
   it('pops up a runtime’s approval as it lands, lists it, and its Approve button takes the decision the runtime reads back', async () => {
     await requested('apr_browser1', { roles: ['admin'], users: [] });
-    await pop('apr_browser1').waitFor({ timeout: 10_000 });
+    await pop('apr_browser1').waitFor({ timeout: 25_000 });
     expect(await pop('apr_browser1').innerText()).toMatch(/Approval needed: POST crm\.contacts[\s\S]*lead-gen on rt-a · rule crm-writes/);
     const r = row('apr_browser1');
     await r.waitFor();
@@ -101,15 +101,15 @@ describe('the fleet page’s approvals', () => {
       tool: 'contacts',
       rule: 'crm-writes',
     });
-    await page.page.getByTestId('no-approvals').waitFor({ timeout: 10_000 });
+    await page.page.getByTestId('no-approvals').waitFor({ timeout: 25_000 });
     expect(await pop('apr_browser1').count()).toBe(0);
     expect(await page.page.locator('[data-testid="fleet-approval-decided"][data-id="apr_browser1"]').getAttribute('data-status')).toBe('approved');
     expect(page.problems()).toEqual([]);
-  });
+  }, 60_000);
 
   it('offers the buttons only to whom the rule names, and a closed pop-up stays closed', async () => {
     await requested('apr_browser2', { roles: [], users: ['carol'] });
-    await pop('apr_browser2').waitFor({ timeout: 10_000 });
+    await pop('apr_browser2').waitFor({ timeout: 25_000 });
     const r = row('apr_browser2');
     expect(await r.getByTestId('approval-approve').getAttribute('data-available')).toBe('false');
     expect(await r.getByTestId('approval-approve-reason').innerText()).toBe('Only user carol may decide');
@@ -118,5 +118,5 @@ describe('the fleet page’s approvals', () => {
     expect(await pop('apr_browser2').count()).toBe(0);
     expect(await r.count()).toBe(1);
     expect(page.problems()).toEqual([]);
-  });
+  }, 60_000);
 });
