@@ -65,7 +65,7 @@ const deliveries = async (rt: TestRuntime, agentId: string) => {
 describe('one alert dispatcher', () => {
   it('sends a budget alert and a PII finding to the one webhook, e-mails the budget alert only, and records both', async () => {
     t = await startTestRuntime({ config: { gateway: gateway(), alerts: { webhookUrl: hookUrl, email: { to: 'ops@company.com', from: 'cage@company.com', smtpUrl } } } });
-    expect(t.log().match(/Alerts go to: webhook \(budget, PII\), e-mail \(budget\)/g)).toHaveLength(1);
+    expect(t.log().match(/Alerts go to: webhook \(budget, PII, watch, approvals\), e-mail \(budget, watch, approvals\)/g)).toHaveLength(1);
     const agentId = await crossAndLeak(t);
     await until(() => posts().length >= 2 && mails().length >= 1, 5000);
     expect(posts().map((p) => p.text)).toEqual(

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { toolsSchema } from '../../src/config/tools.js';
-import { freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
+import { cli, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { FakeService } from '../helpers/http.js';
 import { agentToken, dashboardSession, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
 
@@ -68,6 +68,33 @@ describe('iron-cage stopping while a call waits for approval', () => {
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;
+      cleanup();
+    }
+  });
+});
+
+describe('iron-cage start with policies', () => {
+  it('counts what the policies held and refused in its run summary', { timeout: 90_000 }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = join(dir, 'iron-cage.yaml');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          tools: { crm: { url: svc.url }, hr: { url: svc.url } },
+          policies: [
+            { match: { tool: 'hr.*' }, action: 'deny' },
+            { match: { tool: 'crm.*', method: 'POST' }, action: 'approve', timeout: '1s' },
+          ],
+        }),
+      );
+      const r = await cli(['start', join(import.meta.dirname, 'fixtures/policy_summary_agent.py'), '--exit', '--port', '0', '--db', join(dir, 's.db'), '--config', config]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Tool policies: 2 rules \(1 asking for approval\), default allow/);
+      const table = r.stdout.slice(r.stdout.indexOf('\nRun summary\n'));
+      expect(table).toMatch(/^Approvals +1 expired \(waited 1s in all\); 1 call refused by a policy rule$/m);
+      expect(svc.seen).toHaveLength(0);
+    } finally {
       cleanup();
     }
   });

@@ -74,6 +74,8 @@ describe('a response id the provider gives again', () => {
       // And none of what came after 0023: each agent's stored-state count and its triggers (0024).
       for (const t of ['responses', 'response_items', 'conversations', 'conversation_items']) for (const w of ['in', 'out', 'changed']) raw.exec(`DROP TRIGGER IF EXISTS ${t}_stored_${w}`);
       raw.exec('DROP TABLE stored_usage');
+      // And the approvals (0025), which came later.
+      raw.exec('DROP TABLE approvals');
       const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
       const journal = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
       const at = journal.entries.findIndex((e) => e.tag.endsWith('_responses_per_agent'));
