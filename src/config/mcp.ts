@@ -13,7 +13,7 @@ export interface McpServerConfig {
   /** Where the server is: its URL, or the command the cage runs (stdio). */
   target:
     | { kind: 'http'; url: string; transport: 'streamable-http' | 'sse' | 'auto'; headers: Record<string, string> }
-    | { kind: 'stdio'; command: string; args: string[]; env: Record<string, string>; cwd: string | null };
+    | { kind: 'stdio'; command: string; args: string[]; env: Record<string, string>; cwd: string | null; network: boolean };
   /** A tools/call (or any request) not answered within this is refused, never waited on. */
   timeoutMs: number;
   /** What a tools/call costs, per tool where listed, else the server's. */
@@ -79,6 +79,7 @@ const server = z
     args: z.array(z.string()).max(256, 'must have at most 256 arguments').optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
     cwd: z.string().min(1, 'must not be empty').optional(),
+    network: z.boolean().optional(),
     timeout_s: seconds(3600).optional(),
     cost_per_call_usd: usd.optional(),
     tools: z
@@ -96,7 +97,7 @@ const server = z
   .superRefine((s, ctx) => {
     if ((s.url === undefined) === (s.command === undefined)) ctx.addIssue({ code: 'custom', message: 'needs either url (an HTTP server) or command (a stdio server the cage launches), not both' });
     if (s.url !== undefined)
-      for (const k of ['args', 'env', 'cwd'] as const) if (s[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is for a command (stdio) server, not a url' });
+      for (const k of ['args', 'env', 'cwd', 'network'] as const) if (s[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is for a command (stdio) server, not a url' });
     if (s.command !== undefined) for (const k of ['transport', 'headers'] as const) if (s[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is for a url server, not a command' });
   });
 
@@ -113,7 +114,7 @@ export const mcpSchema = z
         target:
           s.url !== undefined
             ? { kind: 'http', url: s.url, transport: s.transport ?? 'auto', headers: s.headers ?? {} }
-            : { kind: 'stdio', command: s.command!, args: s.args ?? [], env: s.env ?? {}, cwd: s.cwd ?? null },
+            : { kind: 'stdio', command: s.command!, args: s.args ?? [], env: s.env ?? {}, cwd: s.cwd ?? null, network: s.network ?? true },
         timeoutMs: s.timeout_s === undefined ? MCP_DEFAULTS.timeoutMs : toMs(s.timeout_s),
         costPerCallMicros: (s.cost_per_call_usd ?? 0) as Micros,
         toolCostMicros: (s.tools?.cost_usd ?? {}) as Record<string, Micros>,

@@ -50,6 +50,8 @@ export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 
   gate?: AgentGate;
   /** The tool policies: each tools/call is put to them before it is sent. */
   policy?: SessionDeps['policy'];
+  /** How a stdio server is launched while the agent is sandboxed (the sandbox's `confineLaunched`). */
+  confine?: SessionDeps['upstream']['confine'];
 }
 
 /** A path segment decoded; a malformed escape stays as it came (it then names no server). */
@@ -156,7 +158,7 @@ class McpGateway {
           breaker: this.breakers.get(server.name)!,
           scan: this.d.scan,
           recorder: this.recorder,
-          upstream: { refs: this.d.secrets, logger: this.d.logger },
+          upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null },
           ...(this.d.charges ? { charges: this.d.charges } : {}),
           ...(this.d.policy ? { policy: this.d.policy } : {}),
         },

@@ -25,6 +25,8 @@ export interface UpstreamDeps {
   logger: Logger;
   /** A notification the server sent (a list changed, a log line, progress): passed on to the agent. */
   onNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
+  /** How a stdio server is launched when the agent is sandboxed: inside the sandbox's file rules (absent: as configured). */
+  confine?: ((c: { command: string; args: readonly string[]; cwd: string; network: boolean }) => { command: string; args: string[] }) | null;
   /** A request the server made of the client (sampling, elicitation, anything else): answered by the session. */
   onRequest: (method: string, params: Record<string, unknown> | undefined, signal: AbortSignal) => Promise<Record<string, unknown>>;
 }
@@ -61,7 +63,10 @@ export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Prom
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(t.env)) env[k] = filled(`mcp.servers.${s.name}.env.${k}`, k, v);
     // Its own environment only: the SDK's safe defaults (PATH, HOME…) and what the config gives it, never iron-cage's.
-    const transport = new d.sdk.StdioClientTransport({ command: t.command, args: t.args, env, ...(t.cwd ? { cwd: t.cwd } : {}), stderr: 'pipe' });
+    // Sandboxed with the agent when it is: the same file rules, so an agent cannot have the server read what it may not.
+    const cwd = t.cwd ?? process.cwd();
+    const launch = d.confine ? d.confine({ command: t.command, args: t.args, cwd, network: t.network }) : { command: t.command, args: t.args };
+    const transport = new d.sdk.StdioClientTransport({ command: launch.command, args: launch.args, env, cwd, stderr: 'pipe' });
     transport.stderr?.on('data', (chunk: Buffer) => d.logger.debug(`mcp ${s.name}: ${chunk.toString('utf8').trimEnd()}`));
     const c = client();
     await c.connect(transport, opts);

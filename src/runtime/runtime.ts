@@ -23,7 +23,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
-import { egressProxy, sandboxLine, sandboxRunner, type SandboxChoice } from '../sandbox/index.js';
+import { confineLaunched, egressProxy, sandboxLine, sandboxRunner, type SandboxChoice } from '../sandbox/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -141,7 +141,15 @@ export class Runtime {
         gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
         budget,
         toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate }),
-        mcpService({ ...platform, observer, gate, policy: approvals.gate, charges: budget.charges, scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref) }),
+        mcpService({
+          ...platform,
+          observer,
+          gate,
+          policy: approvals.gate,
+          charges: budget.charges,
+          confine: confineLaunched(o.sandbox, config),
+          scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref),
+        }),
         vault,
         observability.service,
         watch.service,

@@ -60,14 +60,19 @@ export interface BwrapRun {
   seccomp: boolean;
 }
 
-/**
- * bwrap's arguments for one agent process.
- *
- * @example
- *   spawn('bwrap', bwrapArgs({ policy, socket, socat: '/usr/bin/socat', cwd, command: 'python3', args: ['agent.py'], seccomp: true }))
- */
-export function bwrapArgs(r: BwrapRun): string[] {
-  const p = r.policy;
+/** A process the cage launches for itself, not the agent (a stdio MCP server): confined in files and processes, no bridge, its pipes as they are. */
+export interface BwrapCommand {
+  policy: SandboxPolicy;
+  prlimit: string;
+  cwd: string;
+  command: string;
+  args: readonly string[];
+  /** Whether it keeps the machine's network (an MCP server calling its API); else only loopback of its own. */
+  network: boolean;
+}
+
+/** The mounts every confined process gets: the system read-only, homes and /tmp hidden, iron-cage's files masked. */
+function mounts(p: SandboxPolicy): string[] {
   const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   for (const d of p.hidden) a.push('--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
@@ -77,6 +82,33 @@ export function bwrapArgs(r: BwrapRun): string[] {
     if (isDir(f)) a.push('--tmpfs', f, '--remount-ro', f);
     else a.push('--ro-bind', '/dev/null', f);
   }
+  return a;
+}
+
+/**
+ * bwrap's arguments for a process the cage launches itself (a stdio MCP server): the agent's
+ * file rules and limits, its own pid, IPC and user namespaces, and the network only if asked.
+ *
+ * @example spawn('bwrap', bwrapCommand({ policy, prlimit, cwd, command: 'node', args: ['server.mjs'], network: true }))
+ */
+export function bwrapCommand(r: BwrapCommand): string[] {
+  const a = mounts(r.policy);
+  a.push('--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
+  if (!r.network) a.push('--unshare-net');
+  a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox', '--chdir', r.cwd);
+  a.push('--', r.prlimit, ...limitArgs(r.policy.limits), '--', r.command, ...r.args);
+  return a;
+}
+
+/**
+ * bwrap's arguments for one agent process.
+ *
+ * @example
+ *   spawn('bwrap', bwrapArgs({ policy, socket, socat: '/usr/bin/socat', cwd, command: 'python3', args: ['agent.py'], seccomp: true }))
+ */
+export function bwrapArgs(r: BwrapRun): string[] {
+  const p = r.policy;
+  const a = mounts(p);
   a.push('--dir', '/run/iron-cage', '--ro-bind', r.socket, SANDBOX_SOCKET);
   a.push('--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
   a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox');

@@ -8,6 +8,7 @@ import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js'
 
 import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
+import { bwrapCommand } from './bwrap.js';
 import { sandboxSupport, type SandboxTool, type Support } from './support.js';
 import { SeatbeltRunner } from './seatbelt.js';
 import { EgressProxy } from './egress.js';
@@ -89,6 +90,36 @@ export function sandboxRunner(choice: SandboxTool, config: Config, port: number,
     filter = null;
   }
   return new SandboxRunner({ bwrap: choice.bwrap, socat: choice.socat, prlimit: choice.prlimit, seccomp: filter, accept, policy });
+}
+
+/** How a process the cage launches for itself is started: its command and arguments, confined or as they are. */
+export type Confine = (c: { command: string; args: readonly string[]; cwd: string; network: boolean }) => { command: string; args: string[] };
+
+/**
+ * Confinement for the processes the cage itself launches (stdio MCP servers) when the agent is
+ * sandboxed with bubblewrap: the agent's file rules (the system read-only, homes and /tmp hidden,
+ * iron-cage's files masked, its working folder and `sandbox.write` writable) and limits. Null
+ * where there is nothing to confine with (the sandbox is off, or macOS's Seatbelt, which these
+ * processes do not use yet).
+ */
+export function confineLaunched(choice: SandboxChoice | undefined, config: Config): Confine | null {
+  if (!choice?.on || choice.kind === 'seatbelt') return null;
+  const { bwrap, prlimit } = choice;
+  return (c) => {
+    const policy = sandboxPolicy({
+      cwd: c.cwd,
+      script: c.cwd,
+      interpreter: c.command,
+      sdk: c.cwd,
+      port: 0,
+      write: config.sandbox.write,
+      read: config.sandbox.read,
+      limits: config.sandbox.limits,
+      secretFiles: cageFiles(config, c.cwd),
+      path: process.env.PATH,
+    });
+    return { command: bwrap, args: bwrapCommand({ policy, prlimit, cwd: c.cwd, command: c.command, args: c.args, network: c.network }) };
+  };
 }
 
 /** The one line the start says: what the agent is confined to, or why it is not. */
