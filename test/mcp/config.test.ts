@@ -31,7 +31,8 @@ describe('mcp.servers in the config file', () => {
       maxResultBytes: 8 * 1024 * 1024,
       breaker: { failureThreshold: 5, cooldownMs: 30_000 },
     });
-    expect(c.mcp.files!.target).toEqual({ kind: 'stdio', command: 'npx', args: ['-y', 'server-filesystem', './data'], env: {}, cwd: null });
+    expect(c.mcp.files!.target).toEqual({ kind: 'stdio', command: 'npx', args: ['-y', 'server-filesystem', './data'], env: {}, cwd: null, network: true });
+    expect(c.mcp.files).toMatchObject({ sampling: 'refuse', elicitation: 'refuse' });
   });
 
   it.each([
@@ -41,6 +42,8 @@ describe('mcp.servers in the config file', () => {
     ['mcp:\n  servers:\n    gh: { url: "https://x/mcp", command: npx }\n', /mcp\.servers\.gh: needs either url .* not both/],
     ['mcp:\n  servers:\n    gh: { url: "https://x/mcp", args: [a] }\n', /mcp\.servers\.gh\.args: is for a command \(stdio\) server, not a url/],
     ['mcp:\n  servers:\n    gh: { command: npx, headers: { A: b } }\n', /mcp\.servers\.gh\.headers: is for a url server, not a command/],
+    ['mcp:\n  servers:\n    gh: { url: "https://x/mcp", network: false }\n', /mcp\.servers\.gh\.network: is for a command \(stdio\) server, not a url/],
+    ['mcp:\n  servers:\n    gh: { url: "https://x/mcp", sampling: allow }\n', /mcp\.servers\.gh\.sampling: must be one of relay, refuse/],
     ['mcp:\n  servers:\n    "bad name": { command: npx }\n', /mcp\.servers\.bad name: server names must be 1-64 letters/],
     ['mcp:\n  servers:\n    gh: { command: npx, tools: { allow: ["rm -rf"] } }\n', /mcp\.servers\.gh\.tools\.allow\.0: must be a tool name or a glob/],
     ['mcp:\n  servers:\n    gh: { command: npx, timeout_s: 0 }\n', /mcp\.servers\.gh\.timeout_s: must be above 0/],
