@@ -2,6 +2,7 @@ import type { GatewayConfig } from '../config/index.js';
 import type { Micros } from '../core/money.js';
 import type { BudgetRefusal, BudgetTracker, ReservationId } from '../domain/budget/index.js';
 import type { LlmRequestInput, RequestsStore, StateManager } from '../state/index.js';
+import type { Observer } from '../observability/index.js';
 import type { Budgets } from './budgets.js';
 import type { BudgetNotices } from './notices.js';
 
@@ -41,6 +42,9 @@ export interface FixedChargeDeps {
 }
 
 export class FixedCharges {
+  /** Told of each row once it is on disk, as the gateway tells of an LLM call's (metrics' spend, the watch's spikes); set once the observers exist. */
+  observer: Pick<Observer, 'settled'> | null = null;
+
   constructor(private readonly d: FixedChargeDeps) {}
 
   /**
@@ -109,5 +113,6 @@ export class FixedCharges {
       throw err;
     }
     this.d.notices.charged(what.agentId, charged!, row);
+    this.observer?.settled(undefined, row);
   }
 }

@@ -182,7 +182,8 @@ export class RuntimeMetrics {
     const model = this.models.of(row.model);
     const { provider, status } = row;
     const key = `${agent}\u0000${provider}\u0000${model}`;
-    this.calls.inc(`${key}\u0000${status}`, () => ({ agent, provider, model, status }));
+    // A priced MCP tool call's row (provider `mcp`, model `<server>/<tool>`) is spend, not an LLM call: counted in the one, not the other.
+    if (row.endpoint !== 'mcp') this.calls.inc(`${key}\u0000${status}`, () => ({ agent, provider, model, status }));
     if (row.costMicros > 0) this.spend.inc(key, () => ({ agent, provider, model }), row.costMicros);
     if (row.promptTokens + row.completionTokens === 0) return;
     const g = this.genAi(row.endpoint, provider, c?.requestModel ?? row.model, c?.answer?.model ?? row.model);

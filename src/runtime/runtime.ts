@@ -134,6 +134,8 @@ export class Runtime {
       // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).
       const chains: Observer = { ...NO_OBSERVER, toolCall: (c) => budget.marks.toolCall(c) };
       const observer = observers([observability.observer, watch.observer, chains], (err) => logger.error({ err }, 'an observer failed'));
+      // A priced MCP call's ledger row is spend like an LLM call's: metrics and the watch hear of it too.
+      budget.charges.observer = observer;
       services = [
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),

@@ -408,6 +408,13 @@ describe('MCP through the cage, charged to the budget', () => {
     expect((await rows('web', 1, (x) => x.agent_id === poor.agentId && x.reason === 'budget')).map((x) => [x.path, x.status])).toEqual([['echo', 402]]);
     const budget = (await (await t.api(`/api/agents/${poor.agentId}/budget`)).json()) as any;
     expect(budget).toMatchObject({ limitUsd: 0.005, spentUsd: 0.004, reservedUsd: 0 });
+    // /metrics' spend is the ledger's, MCP charges included; they are not LLM calls.
+    const metrics = await (await t.api('/metrics')).text();
+    const spend = [...metrics.matchAll(/^iron_cage_spend_usd_total\{([^}]*provider="mcp"[^}]*)\} (\S+)$/gm)].filter((m) => m[1]!.includes('model="web/echo"'));
+    const charged = sqliteOf(t.rt.state).prepare("SELECT coalesce(sum(cost_micros), 0) AS m FROM llm_requests WHERE endpoint = 'mcp' AND model = 'web/echo'").get() as { m: number };
+    expect(Math.round(spend.reduce((n, m) => n + Number(m[2]), 0) * 1e6)).toBe(charged.m);
+    expect(charged.m).toBeGreaterThanOrEqual(4000);
+    expect(metrics).not.toMatch(/^iron_cage_llm_calls_total\{[^}]*provider="mcp"/m);
   });
 });
 
