@@ -150,6 +150,8 @@ function llmItem(r: LlmRequestRow): TimelineItem {
       httpStatus: r.httpStatus,
       // The agent's unit being worked on (a column issue 26's cost per step adds; null until then).
       step: (r as { step?: number | null }).step ?? null,
+      // The tool whose result this call's prompt carried (what led to it), as the ledger keeps it.
+      chain: r.chain ?? null,
       redactions: r.redactions,
       usageSource: r.usageSource,
       firstByteMs: r.firstByteMs,
@@ -185,6 +187,34 @@ function toolItem(r: ToolCallRow): TimelineItem {
     },
     links: [],
   };
+}
+
+/**
+ * A tool call linked to the LLM call whose answer asked for it, where that can be known: the
+ * agent's LLM call that ended last before the tool call began, when the LLM call after the tool
+ * call carries that tool's result (its `chain` names the tool: an MCP tool by its name, an HTTP
+ * call by its path's last segment). Both ends get the link; only calls on this page are read.
+ */
+function linkAskedTools(items: TimelineItem[]): void {
+  const llm = items.filter((i) => i.lane === 'llm' && i.detail.endpoint !== 'mcp');
+  for (const t of items) {
+    if (t.lane !== 'tool') continue;
+    const name = t.detail.method === 'tools/call' ? String(t.detail.path) : String(t.detail.path).split('/').filter(Boolean).at(-1);
+    if (!name) continue;
+    let asked: TimelineItem | undefined;
+    let next: TimelineItem | undefined;
+    for (const c of llm) {
+      const end = c.startMs + (c.durationMs ?? 0);
+      if (end <= t.startMs) asked = c;
+      else if (c.startMs >= t.startMs + (t.durationMs ?? 0)) {
+        next = c;
+        break;
+      }
+    }
+    if (!asked || !next || next.detail.chain !== name) continue;
+    t.links.push(asked.key);
+    asked.links.push(t.key);
+  }
 }
 
 /** An approval's outcome as an item's status: approved ok, denied blocked, expired error, withdrawn aborted, waiting warn. */
@@ -349,6 +379,7 @@ export function timelineRoutes(app: Hono<AppEnv>, state: StateManager, readable:
     // Cut by the time each row was written (a call's end), shown by its start.
     const order = new Map(taken.map((r, i) => [items[i]!, r.pos]));
     items.sort((a, b) => a.startMs - b.startMs || cmp(order.get(a)!, order.get(b)!));
+    linkAskedTools(items);
     const page: TimelinePage = { items, before, after, last: taken.length > 0 ? encode(taken.at(-1)!.pos) : null, total: store.totals(agent.id) };
     return c.json(page);
   });

@@ -418,6 +418,42 @@ describe('MCP through the cage, charged to the budget', () => {
   });
 });
 
+describe('MCP through the cage, on the timeline', () => {
+  it('links a tools/call to the LLM call whose answer asked for it, when the next call carries its result', async () => {
+    const me = await agentToken(t, { name: 'linked' });
+    const chat = (messages: unknown[]) =>
+      fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${me.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages }),
+      });
+    expect((await chat([{ role: 'user', content: 'say hello with echo' }])).status).toBe(200);
+    const c = await connect('web', me.token);
+    try {
+      await c.callTool({ name: 'echo', arguments: { text: 'hello' } });
+    } finally {
+      await c.close();
+    }
+    const asked = [
+      { role: 'user', content: 'say hello with echo' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'echo', arguments: '{"text":"hello"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'echo: hello' },
+    ];
+    expect((await chat(asked)).status).toBe(200);
+    const page = await until(async () => {
+      const p = (await (await t.api(`/api/agents/${me.agentId}/timeline?lanes=llm,tool`)).json()) as any;
+      return p.items.filter((i: any) => i.lane === 'llm' && i.detail.endpoint === 'chat').length >= 2 && p.items.some((i: any) => i.lane === 'tool') ? p : null;
+    });
+    // (This server's calls are priced: their charges are ledger rows in the llm lane too, endpoint mcp.)
+    const [first, second] = page.items.filter((i: any) => i.lane === 'llm' && i.detail.endpoint === 'chat');
+    const tool = page.items.find((i: any) => i.lane === 'tool');
+    expect(second.detail.chain).toBe('echo');
+    expect(tool.links).toEqual([first.key]);
+    expect(first.links).toEqual([tool.key]);
+    expect(second.links).toEqual([]);
+  });
+});
+
 describe('MCP through the cage, for an agent iron-cage runs', () => {
   it('gives the agent IRON_CAGE_MCP_URL beside its token: a Python agent on the mcp SDK reaches the server through the cage with nothing else', async () => {
     const v = await pythonVenv(['test/mcp/requirements.txt']);
