@@ -168,6 +168,8 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
     waitingCalls: snap?.waitingCalls ?? 0,
     percentUsed: snap?.percentUsed ?? null,
     requests: summary.requests,
+    /** LLM calls the budget (the agent's own or a central one) refused: they are no ledger row, so no request above. */
+    refused: d.state.eventCountOf(id, 'budget.refused'),
     promptTokens: summary.promptTokens,
     completionTokens: summary.completionTokens,
     avgPerUnitUsd: usd(projection.avgPerUnitMicros),

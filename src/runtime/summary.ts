@@ -14,6 +14,8 @@ export interface RunSummary {
   restarts: number;
   progress: { done: number; total: number | null; unit: string | null };
   requests: number;
+  /** LLM calls the budget refused (never sent, no ledger row). */
+  refused: number;
   tokens: { input: number; output: number };
   spentUsd: number;
   limitUsd: number | null;
@@ -42,6 +44,8 @@ export interface CostsView {
   spentUsd: number | null;
   limitUsd: number | null;
   requests: number;
+  /** LLM calls the budget refused. */
+  refused: number;
   promptTokens: number;
   completionTokens: number;
   byModel: Array<{ model: string; requests: number; promptTokens: number; completionTokens: number; costUsd: number }>;
@@ -125,6 +129,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     restarts: status.restarts,
     progress: { done: status.progress.done, total: status.progress.total, unit: status.progress.unit ?? null },
     requests: costs.requests,
+    refused: costs.refused,
     tokens: { input: costs.promptTokens, output: costs.completionTokens },
     spentUsd: costs.spentUsd ?? 0,
     limitUsd: costs.limitUsd,
@@ -169,6 +174,7 @@ export function summaryRows(s: RunSummary): Row[] {
     ['Agent', `${s.name} (${s.agentId}): ${s.status}${exit}`],
     ...(s.progress.total !== null || s.progress.done > 0 ? [['Progress', `${count(s.progress.done)}${s.progress.total === null ? '' : ` / ${count(s.progress.total)}`} ${unit}`] as Row] : []),
     ...costRows(s),
+    ...(s.refused > 0 ? [['Refused', `${plural(s.refused, 'LLM call')} the budget did not cover (never sent)`] as Row] : []),
     ['Tokens', `${count(s.tokens.input)} in, ${count(s.tokens.output)} out`],
     ['PII caught', count(s.piiCaught)],
     ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],

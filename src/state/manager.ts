@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
 import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
-import { TERMINAL_STATUSES, type AgentStatus, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
+import { TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrate.js';
@@ -219,6 +219,18 @@ export class StateManager {
       if (r.type === 'agent.output') out.output += r.n;
     }
     return out;
+  }
+
+  /** How many events of one type the agent has (`budget.refused`: its calls the budget refused), from event_counts: never its log. */
+  eventCountOf(agentId: string, type: EventType): number {
+    const c = schema.eventCounts;
+    return (
+      this.db
+        .select({ n: sql<number>`coalesce(sum(${c.n}), 0)` })
+        .from(c)
+        .where(and(eq(c.agentId, agentId), eq(c.type, type)))
+        .get()?.n ?? 0
+    );
   }
 
   // ── agents ────────────────────────────────────────────────────────────────────────────

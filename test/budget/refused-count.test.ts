@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
+import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+
+// Issue 46 (class 2): calls the budget refused count somewhere. They are no ledger row (never
+// sent), so the costs say them beside the requests, and `start`'s run summary has a row.
+
+let t: TestRuntime;
+let a: AgentToken;
+beforeAll(async () => {
+  t = await startTestRuntime();
+  a = await agentToken(t, { budgetUsd: 0.00001 });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('refused calls', () => {
+  it('are counted in the costs and said in the run summary', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'write me a long essay' }], max_tokens: 4000 }),
+      });
+      expect(r.status).toBe(402);
+    }
+    const costs = await until(async () => {
+      const c = (await (await t.api(`/api/agents/${a.agentId}/costs`)).json()) as any;
+      return c.refused === 3 ? c : null;
+    });
+    expect(costs).toMatchObject({ requests: 0, refused: 3 });
+    const s = await fetchRunSummary({ url: t.rt.url, adminToken: t.rt.adminToken, agentId: a.agentId, runTimeMs: 1000 });
+    expect(summaryRows(s)).toContainEqual(['Refused', '3 LLM calls the budget did not cover (never sent)']);
+  });
+});
