@@ -169,7 +169,8 @@ function toolItem(r: ToolCallRow): TimelineItem {
     lane: 'tool',
     startMs: msOf(r.ts) - Math.round(r.latencyMs),
     durationMs: r.latencyMs,
-    title: `${r.service} ${r.method} ${r.path} → ${r.status}`,
+    // A fallback's answer says where it came from and why (`→ 200 from cache (circuit open)`): a 200 the service never gave is not a success of it.
+    title: `${r.service} ${r.method} ${r.path} → ${r.status}${r.tier !== null && r.tier !== 'live' && r.tier !== 'failed' ? ` from ${r.tier}${r.reason && r.reason !== 'ok' ? ` (${r.reason.replaceAll('_', ' ')})` : ''}` : ''}`,
     status,
     costUsd: null,
     detail: {
