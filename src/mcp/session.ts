@@ -52,6 +52,9 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
   return value;
 }
 
+/** How long after the last answer a session whose server went away is ended: that answer is written first. */
+const ANSWER_WRITTEN_MS = 100;
+
 /** What a server may ask of the agent's client through the cage, and the config key that says whether it passes. */
 const RELAYED: Record<string, 'sampling' | 'elicitation'> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' };
 
@@ -59,6 +62,8 @@ export class McpSession {
   readonly server: Server;
   /** The agent's requests in flight (newest last): a server's question during a tools/call goes back on that call's stream. */
   private readonly inFlight: Array<string | number> = [];
+  /** The real server went away: the agent's session ends once the calls in flight have had their answer. */
+  private upstreamGone = false;
   readonly transport: StreamableHTTPServerTransport;
   private readonly scrub: CredentialScrubber;
   private closed = false;
@@ -93,6 +98,7 @@ export class McpSession {
           return await this.callTool(req.params, extra.signal, extra.requestInfo?.headers ?? {}, extra.sessionId ?? null);
         } finally {
           this.inFlight.splice(this.inFlight.indexOf(extra.requestId), 1);
+          if (this.upstreamGone && this.inFlight.length === 0) this.endSoon();
         }
       });
     }
@@ -126,12 +132,27 @@ export class McpSession {
     session = new McpSession(d, up, transport);
     // The real server went away (its process ended, its connection closed): the agent's session
     // ends with it, so its next request is told to start a new one rather than failing on.
-    up.client.onclose = () => void transport.close().catch(() => undefined);
+    up.client.onclose = () => session.upstreamClosed();
     // What the agent says unasked (roots changed, initialized) goes on to the real server; a cancellation is the SDK's own.
     session.server.fallbackNotificationHandler = async (n) => {
       await up.client.notification(n as never).catch(() => undefined);
     };
     return session;
+  }
+
+  /**
+   * The real server went away (its process ended, its connection closed): the agent's session
+   * ends with it, so its next request starts a new one rather than failing on. A call in flight
+   * is answered first (the server is unavailable), or the agent would wait for its own timeout.
+   */
+  upstreamClosed(): void {
+    this.upstreamGone = true;
+    if (this.inFlight.length === 0) this.endSoon();
+  }
+
+  /** Once the answer just given has been written (the SDK sends it after the handler returns). */
+  private endSoon(): void {
+    setTimeout(() => void this.transport.close().catch(() => undefined), ANSWER_WRITTEN_MS).unref();
   }
 
   /** The session ends (the agent's DELETE, the cage stopping, idle): the real server's session too. */
@@ -199,6 +220,9 @@ export class McpSession {
       });
     } catch (e) {
       if (e instanceof CircuitOpenError) throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'circuit_open' });
+      // The connection to the server closed under the request (a process that died, a server that went away).
+      if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed)
+        throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'unavailable' });
       if (e instanceof McpError && e.code === ErrorCode.RequestTimeout)
         throw new McpError(ErrorCode.RequestTimeout, `MCP server '${this.d.server.name}' did not answer within ${this.d.server.timeoutMs / 1000} s (mcp.servers.${this.d.server.name}.timeout_s)`, {
           reason: 'timeout',

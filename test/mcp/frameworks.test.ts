@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { MultiServerMCPClient } from '@langchain/mcp-adapters';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import { sqliteOf } from '../helpers/db.js';
@@ -22,10 +23,6 @@ const FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 const MARK = `frameworks-${randomUUID()}`;
 /** What tools/list shows on 'web' (everything but delete_repo, which tools.deny lists). */
 const ALLOWED = ['ask', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami'];
-
-/** LangChain's MCP adapters where they are installed (a devDependency): imported by a name known only at run time, so this file type-checks without them. */
-const LANGCHAIN_MCP = '@langchain/mcp-adapters';
-const langchain: any = await import(LANGCHAIN_MCP).catch(() => null);
 
 const fixtures: ChildProcess[] = [];
 let t: TestRuntime;
@@ -97,8 +94,8 @@ function launched(): number[] {
 }
 
 describe('MCP through the cage, from LangChain.js (@langchain/mcp-adapters)', () => {
-  it.skipIf(langchain === null)('its MultiServerMCPClient lists the allowed tools, and its tool objects call them (plain, structured, PII redacted, a tool error)', async () => {
-    const mcp = new langchain.MultiServerMCPClient({
+  it('its MultiServerMCPClient lists the allowed tools, and its tool objects call them (plain, structured, PII redacted, a tool error)', async () => {
+    const mcp = new MultiServerMCPClient({
       mcpServers: { web: { transport: 'http', url: `${t.rt.url}/mcp/web`, headers: { authorization: `Bearer ${a.token}` } } },
     });
     try {
@@ -113,7 +110,7 @@ describe('MCP through the cage, from LangChain.js (@langchain/mcp-adapters)', ()
       await expect(tool('fails').invoke({})).rejects.toThrow(/returned an error: the tool failed on purpose/);
       // A denied tool is not among its tools; asked for anyway (its own SDK client), the cage refuses it naming the rule.
       const client = await mcp.getClient('web');
-      await expect(client.callTool({ name: 'delete_repo', arguments: {} })).rejects.toThrow(/tool 'delete_repo' is not allowed on MCP server 'web': mcp\.servers\.web\.tools\.deny lists it/);
+      await expect(client!.callTool({ name: 'delete_repo', arguments: {} })).rejects.toThrow(/tool 'delete_repo' is not allowed on MCP server 'web': mcp\.servers\.web\.tools\.deny lists it/);
     } finally {
       await mcp.close();
     }
@@ -292,13 +289,10 @@ describe('MCP through the cage, a stdio server killed mid-call', () => {
     }
   });
 
-  // Fails today (an expected failure until the cage is fixed; then make it a plain `it`). When the
-  // launched process dies, src/mcp/session.ts's `up.client.onclose` closes the agent's transport at
-  // once: the SDK calls it before it rejects the in-flight requests, so the agent's tools/call stream
-  // ends with no answer (its handler aborted, and the abort turned by the SDK into a RequestTimeout,
-  // recorded as `timeout` 504 after a few ms), and the session is gone, so the client's resumption
-  // with Last-Event-ID is answered 404 and the call waits for the client's own timeout.
-  it.fails('the agent is told at once, with a clear MCP error, rather than left to its client’s timeout', async () => {
+  // When the launched process dies mid-call, the agent's session stays until the call in flight has
+  // its answer (the server is unavailable); before, the session closed at once and the agent waited
+  // for its own client's timeout.
+  it('the agent is told at once, with a clear MCP error, rather than left to its client’s timeout', async () => {
     const { c, pid, outcome } = await slowCallInFlight(10_000);
     try {
       process.kill(pid, 'SIGKILL');
