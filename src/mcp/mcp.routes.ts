@@ -32,8 +32,9 @@ export interface McpBreakerView {
   /** Failures in a row that open it (`breaker.failure_threshold`). */
   failureThreshold: number;
   cooldownMs: number;
-  /** While OPEN: when the next call may probe the server. */
+  /** While OPEN: when the next call may probe the server, and how long until then (0 in the other states). */
   retryAt: string | null;
+  retryAfterMs: number;
 }
 
 export interface McpServerView {
@@ -97,6 +98,7 @@ function breakerView(b: CircuitBreaker, s: McpServerConfig): McpBreakerView {
     failureThreshold: s.breaker.failureThreshold,
     cooldownMs: s.breaker.cooldownMs,
     retryAt: snap.retryAt === null ? null : new Date(snap.retryAt).toISOString(),
+    retryAfterMs: b.retryAfterMs(),
   };
 }
 

@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { basename, join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ChildProcess } from 'node:child_process';
+import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import type { McpServersResponse } from '../../src/mcp/index.js';
 import { sqliteOf } from '../helpers/db.js';
-import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
+import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 43 item 6, GET /api/mcp/servers: each configured MCP server with its transport, rules,
 // prices and breaker, and what its tools/calls came to. Real parts: the official SDK's client
@@ -14,7 +13,6 @@ import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRu
 // over stdio as a process the cage launches); the figures are then held to the rows themselves
 // (tool_calls and the ledger), read on the test's own connection.
 
-const FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 const UPSTREAM_TOKEN = 'Bearer upstream-key-93b1d5e7a2c4f608';
 
 let upstream: ChildProcess;
@@ -24,10 +22,7 @@ let a: AgentToken;
 let b: AgentToken;
 
 beforeAll(async () => {
-  upstream = spawn(process.execPath, [FIXTURE, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  upstream.stdout!.on('data', (c) => (out += c));
-  url = await until(() => /^(http:\S+)$/m.exec(out)?.[1], 20_000);
+  ({ url, child: upstream } = await startMcpFixture('http'));
   const mcp = mcpSchema.parse({
     servers: {
       web: {
@@ -38,7 +33,7 @@ beforeAll(async () => {
         timeout_s: 1,
         breaker: { failure_threshold: 2, cooldown_s: 600 },
       },
-      local: { command: process.execPath, args: [FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: 'stdio-secret-1a2b3c4d' }, tools: { allow: ['echo'] } },
+      local: { command: process.execPath, args: [MCP_FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: 'stdio-secret-1a2b3c4d' }, tools: { allow: ['echo'] } },
     },
   });
   t = await startTestRuntime({ config: { mcp } });
@@ -50,11 +45,7 @@ afterAll(async () => {
   upstream?.kill();
 });
 
-async function connect(server: string, token: string): Promise<Client> {
-  const c = new Client({ name: 'test-agent', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.rt.url}/mcp/${server}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  return c;
-}
+const connect = (server: string, token: string) => connectMcp(t.rt.url, server, token);
 
 const servers = async (token?: string): Promise<McpServersResponse> => {
   const r = await t.api('/api/mcp/servers', token === undefined ? {} : { token });
@@ -131,7 +122,7 @@ describe('GET /api/mcp/servers', () => {
       deny: ['delete_*'],
       costPerCallUsd: 0.002,
       toolCostsUsd: { weather: 0.01 },
-      breaker: { state: 'CLOSED', consecutiveFailures: 0, failureThreshold: 2, cooldownMs: 600_000, retryAt: null },
+      breaker: { state: 'CLOSED', consecutiveFailures: 0, failureThreshold: 2, cooldownMs: 600_000, retryAt: null, retryAfterMs: 0 },
       calls: 0,
       errors: 0,
       refusals: 0,
@@ -218,6 +209,8 @@ describe('GET /api/mcp/servers', () => {
     const retry = Date.parse(r.breaker.retryAt!);
     expect(retry).toBeGreaterThan(Date.now() + 590_000);
     expect(retry).toBeLessThanOrEqual(Date.now() + 600_000);
+    expect(r.breaker.retryAfterMs).toBeGreaterThan(590_000);
+    expect(r.breaker.retryAfterMs).toBeLessThanOrEqual(600_000);
     // The refusal at the open circuit is a failed call of the server, not the cage's rule.
     expect(r.tools.find((x) => x.name === 'echo')).toMatchObject({ calls: 4, errors: 1 });
     expect(fromAnswer(await servers())).toEqual(fromRows(null));
