@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ToolCallInput } from '../../src/state/index.js';
 import { ROOT, until } from './runtime.js';
 
 // The MCP tests' two real ends (issue 43): the fixture server built with the official SDK's
@@ -29,4 +30,30 @@ export async function startMcpFixture(transport: 'http' | 'sse'): Promise<{ url:
 export async function connectMcp(cage: string, server: string, token: string, client = new Client({ name: 'test-agent', version: '1.0.0' })): Promise<Client> {
   await client.connect(new StreamableHTTPClientTransport(new URL(`${cage}/mcp/${server}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   return client;
+}
+
+/**
+ * A tool_calls row as src/mcp/record.ts writes one for a tools/call that went well, with `o` over
+ * it (another outcome, agent, time or method).
+ *
+ * @example
+ *   mcpCallRow({ service: 'web', path: 'delete_repo', status: 403, tier: null, reason: 'not_allowed' })
+ */
+export function mcpCallRow(o: Partial<ToolCallInput> & Pick<ToolCallInput, 'service' | 'path'>): ToolCallInput {
+  return {
+    ts: '2026-11-23T10:00:00.000Z',
+    agentId: 'ag-1',
+    method: 'tools/call',
+    status: 200,
+    tier: 'live',
+    reason: 'ok',
+    detail: null,
+    upstreamStatus: null,
+    latencyMs: 3,
+    upstreamMs: 2,
+    bytes: 10,
+    redactions: 0,
+    fault: false,
+    ...o,
+  };
 }

@@ -4,28 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { McpStore, schemaVersion, StateManager, ToolsStore, type ToolCallInput } from '../../src/state/index.js';
 import { closeSqlite, sqliteOf } from '../helpers/db.js';
+import { mcpCallRow } from '../helpers/mcp.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // mcp_totals (migration 0026): the MCP tools/call rows of tool_calls counted per server, tool and
 // agent by a trigger in the statement that inserts each row, and counted once from the rows an
 // older database already held. What the store answers must equal the rows summed by hand.
 
-const row = (o: Partial<ToolCallInput> & Pick<ToolCallInput, 'service' | 'path'>): ToolCallInput => ({
-  ts: '2026-11-23T10:00:00.000Z',
-  agentId: 'ag-1',
-  method: 'tools/call',
-  status: 200,
-  tier: 'live',
-  reason: 'ok',
-  detail: null,
-  upstreamStatus: null,
-  latencyMs: 3,
-  upstreamMs: 2,
-  bytes: 10,
-  redactions: 0,
-  fault: false,
-  ...o,
-});
+const row = mcpCallRow;
 
 /** Calls of every kind a session records (src/mcp/record.ts), two agents, and rows that are not MCP calls. */
 const ROWS: ToolCallInput[] = [
