@@ -5,6 +5,7 @@ import { ApprovalsPanel } from './panels/approvals.js';
 import { CostPanel } from './panels/cost.js';
 import { EventLog } from './panels/events.js';
 import { FleetPage } from './panels/fleet.js';
+import { McpPanel } from './panels/mcp.js';
 import { PerformancePanel } from './panels/performance.js';
 import { ProtectionPanel } from './panels/protection.js';
 import { SecretsPanel } from './panels/secrets.js';
@@ -70,6 +71,8 @@ export function App(p: { onLogin: (token: string) => void }) {
           </div>
           <div class="col">
             <ProtectionPanel agent={agent} />
+            {/* #43: only on a runtime with MCP servers configured (GET /api/mcp/servers, asked once at connect, says). */}
+            <McpPanel />
             <SecretsPanel />
           </div>
           {/* #26: the run on one time axis, full width under the columns, and what each step cost beside it. */}

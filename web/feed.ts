@@ -2,7 +2,7 @@
 // the token's life (start, a new token, a token that stopped working).
 import { api, ApiError, currentToken, saveToken, useToken } from './api.js';
 import { approvalEvent } from './approvals.js';
-import { learnAgent, refreshAgent, refreshApprovals, refreshBreakers, refreshFor, refreshSecrets } from './refresh.js';
+import { learnAgent, refreshAgent, refreshApprovals, refreshBreakers, refreshFor, refreshMcp, refreshSecrets } from './refresh.js';
 import { addToast, emptyTimeline, MAX_EVENTS, selectedAgent, set, state, upsertAgent } from './store.js';
 import { toastFor } from './toasts.js';
 import type { Agent, AnyEvent, FeedEvent, Whoami, WsFrame } from './types.js';
@@ -159,6 +159,7 @@ function onFrame(frame: WsFrame, resumed: boolean, sock: WebSocket): void {
       if (a) refreshAgent(a.id);
       refreshBreakers();
       refreshApprovals();
+      refreshMcp();
       if (!first) refreshSecrets();
     }, 0);
     return;

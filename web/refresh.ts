@@ -6,7 +6,22 @@ import { loadApprovals } from './approvals.js';
 import { LIVE_STATUSES } from './status.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
 import { openTimeline, timelineEvent } from './timeline.js';
-import type { Agent, AgentPerformance, AnyEvent, BreakersResponse, CostReport, EventPage, FeedEvent, ProtectionReport, RunwayView, SecretList, StepsReport, VaultState, WatchView } from './types.js';
+import type {
+  Agent,
+  AgentPerformance,
+  AnyEvent,
+  BreakersResponse,
+  CostReport,
+  EventPage,
+  FeedEvent,
+  McpServersResponse,
+  ProtectionReport,
+  RunwayView,
+  SecretList,
+  StepsReport,
+  VaultState,
+  WatchView,
+} from './types.js';
 
 /**
  * The cost report at most this often: every call changes it, and the figures that matter at once
@@ -71,6 +86,28 @@ function refreshProtection(id: string): void {
 export function refreshBreakers(): void {
   refetch('breakers', async () => set({ breakers: (await api<BreakersResponse>('/api/breakers')).services }));
 }
+/** A refetch when an OPEN MCP circuit's cooldown ends: nothing is said then (no call, no event), and the panel should not go on saying OPEN. */
+let mcpCooldown: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * #43: the MCP servers and their tools' figures: asked at each connect, then on each `mcp.call`
+ * (every call that moves a server's breaker is one), at most once per COST_REPORT_GAP_MS as calls
+ * come. A runtime with no MCP server answers an empty list once, and is not asked again.
+ */
+export function refreshMcp(): void {
+  refetch(
+    'mcp',
+    async () => {
+      const { servers } = await api<McpServersResponse>('/api/mcp/servers');
+      set({ mcp: servers });
+      if (mcpCooldown) clearTimeout(mcpCooldown);
+      const open = servers.filter((m) => m.breaker.state === 'OPEN').map((m) => m.breaker.retryAfterMs);
+      mcpCooldown = open.length === 0 ? null : setTimeout(refreshMcp, Math.min(...open) + 100);
+    },
+    COST_REPORT_GAP_MS,
+  );
+}
+
 export function refreshSecrets(): void {
   refetch('secrets', async () => {
     try {
@@ -128,6 +165,7 @@ export function refreshFor(ev: FeedEvent): void {
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
   if (t.startsWith('secret.')) refreshSecrets();
   if (t.startsWith('approval.')) refreshApprovals();
+  if (t === 'mcp.call' && state.mcp !== null && state.mcp.length > 0) refreshMcp();
   timelineEvent(ev);
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);

@@ -11,6 +11,7 @@ import type {
   BreakerView,
   CostReport,
   FeedEvent,
+  McpServerView,
   ProtectionReport,
   Role,
   RunwayView,
@@ -53,6 +54,8 @@ export interface State {
   performance: Record<string, AgentPerformance>;
   protection: Record<string, ProtectionReport>;
   breakers: BreakerView[] | null;
+  /** #43: the MCP servers (GET /api/mcp/servers); null until asked, empty when the runtime has none (no panel then). */
+  mcp: McpServerView[] | null;
   secrets: SecretsState;
   toasts: Toast[];
   /** #26: loops, stall, spike and pause of each agent (GET /api/agents/:id/watch). */
@@ -125,6 +128,7 @@ export const state: State = {
   performance: {},
   protection: {},
   breakers: null,
+  mcp: null,
   secrets: { status: 'loading' },
   toasts: [],
   watch: {},

@@ -21,6 +21,9 @@ export type RevealedSecret = Awaited<ReturnType<VaultService['get']>>;
 export type { ToolBreakersResponse as BreakersResponse } from '../src/tools/index.js';
 export type BreakerView = import('../src/tools/index.js').ToolBreakersResponse['services'][number];
 
+/** GET /api/mcp/servers (issue 43): each MCP server with its breaker and its tools' figures. */
+export type { McpServersResponse, McpServerView, McpToolView } from '../src/mcp/index.js';
+
 /** The control panel's fleet view (`iron-cage panel`). */
 export type {
   BudgetsResponse,

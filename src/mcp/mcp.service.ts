@@ -7,9 +7,10 @@ import type { CircuitBreaker } from '../domain/reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
 import type { Observer } from '../observability/index.js';
-import { ToolsStore } from '../state/index.js';
+import { McpStore, ToolsStore } from '../state/index.js';
 import type { AgentGate } from '../watch/index.js';
 import { SessionEvents } from './events.js';
+import { mcpRoutes } from './mcp.routes.js';
 import { McpRecorder } from './record.js';
 import { mcpSdk } from './sdk.js';
 import { McpSession, type Scan, type SessionDeps, serverBreaker } from './session.js';
@@ -214,6 +215,11 @@ class McpGateway {
     }
   }
 
+  /** The server's breaker, shared by every session with it. */
+  breaker(server: string): CircuitBreaker {
+    return this.breakers.get(server)!;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweep);
     const all = [...this.sessions.values()];
@@ -222,14 +228,21 @@ class McpGateway {
   }
 }
 
-/** The MCP endpoints of a runtime, when `mcp.servers` lists any: `/mcp/<server>`, and IRON_CAGE_MCP_URL for each agent. */
+/**
+ * The MCP endpoints of a runtime, when `mcp.servers` lists any: `/mcp/<server>`, and
+ * IRON_CAGE_MCP_URL for each agent. GET /api/mcp/servers always (an empty list without servers:
+ * the dashboard shows its MCP panel only when there is one).
+ */
 export function mcpService(d: McpDeps): Service {
   const names = Object.keys(d.config.mcp);
-  if (names.length === 0) return { name: 'mcp' };
-  const gw = new McpGateway(d);
+  const gw = names.length > 0 ? new McpGateway(d) : null;
+  // Without servers the route lists none and asks no breaker.
+  const api = mcpRoutes({ servers: d.config.mcp, breaker: (name) => gw!.breaker(name), store: new McpStore(d.state) });
+  if (!gw) return { name: 'mcp', apiRoutes: [api] };
   return {
     name: 'mcp',
     rawRoutes: [{ prefix: MCP_PREFIX, handle: gw.handle }],
+    apiRoutes: [api],
     agentEnv: () => ({ IRON_CAGE_MCP_URL: `${d.url()}/mcp` }),
     announce: () => d.logger.info(`MCP servers through the cage: ${names.map((n) => `${d.url()}${MCP_PREFIX}${n}`).join(', ')}`),
     close: () => gw.close(),

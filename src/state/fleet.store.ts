@@ -49,6 +49,8 @@ export interface FleetRuntime {
   agentsRunning: number;
   /** Spend it reported for today (UTC). */
   spentTodayMicros: number;
+  /** The MCP tools/calls it reported (its tool_calls rows with method `tools/call`), over all time. */
+  mcpCalls: number;
 }
 
 export interface FleetOverview {
@@ -240,6 +242,7 @@ export class FleetStore {
       agents: Number(n ?? 0),
       agentsRunning: Number(running ?? 0),
       spentTodayMicros: Number(cost ?? 0),
+      mcpCalls: r.mcpCalls,
     }));
   }
 

@@ -41,6 +41,7 @@ export {
 export type { EventRow } from './schema.js';
 export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './approvals.store.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';
+export { McpStore, type McpToolTotals } from './mcp.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
 export type { ApprovalRow, ToolCallRow } from './schema.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii.store.js';

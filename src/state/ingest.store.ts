@@ -61,6 +61,8 @@ export interface BudgetSpendDelta {
   calls: number;
 }
 
+/** The method of an MCP tools/call row (src/mcp/record.ts). */
+const MCP_CALL = 'tools/call';
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /**
@@ -208,6 +210,8 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
       eventSeq: max(rt.eventSeq, b.events, 'seq'),
       llmRequestId: max(rt.llmRequestId, b.llmRequests, 'id'),
       toolCallId: max(rt.toolCallId, b.toolCalls, 'id'),
+      // Its MCP calls, counted as their rows land (a row the panel already held counts nothing): the fleet view reads this, not tool_calls.
+      mcpCalls: rt.mcpCalls + freshTools.reduce((n, t) => n + (t.method === MCP_CALL ? 1 : 0), 0),
       ...(b.hostname !== undefined ? { hostname: b.hostname } : {}),
       ...(b.version !== undefined ? { version: b.version } : {}),
     })

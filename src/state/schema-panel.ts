@@ -24,6 +24,8 @@ export const runtimes = pgTable('runtimes', {
   eventSeq: count('event_seq'),
   llmRequestId: count('llm_request_id'),
   toolCallId: count('tool_call_id'),
+  /** Its MCP servers' tools/call rows the panel holds (tool_calls, method `tools/call`): added by each batch's new rows at ingest, so the fleet view counts none. */
+  mcpCalls: count('mcp_calls'),
   hostname: text('hostname'),
   version: text('version'),
   /**

@@ -364,6 +364,31 @@ export const toolCalls = sqliteTable(
 export type ToolCallRow = typeof toolCalls.$inferSelect;
 
 /**
+ * The MCP `tools/call` rows of tool_calls (src/mcp/record.ts: method `tools/call`, service = the
+ * server, path = the tool) counted per server, tool and agent over all time: what `GET
+ * /api/mcp/servers` shows, read by key instead of grouping the call rows (which are also pruned
+ * to TOOL_CALLS_KEPT). Kept by the trigger `tool_calls_mcp` (migration 0026, which drizzle cannot
+ * declare) in the statement that inserts each row, so the counts cannot differ from the rows;
+ * 0026 also counted the rows written before it. `refusals`: rows with no tier (the cage refused
+ * the call: a rule, a policy, PII, the budget); `errors`: the others that failed (status ≥ 400)
+ * or whose tool said `isError` (reason `tool_error`).
+ */
+export const mcpTotals = sqliteTable(
+  'mcp_totals',
+  {
+    server: text('server').notNull(),
+    tool: text('tool').notNull(),
+    agentId: text('agent_id').notNull(),
+    calls: integer('calls').notNull(),
+    errors: integer('errors').notNull(),
+    refusals: integer('refusals').notNull(),
+    /** The latest call's `ts` (ISO). */
+    lastTs: text('last_ts').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.server, t.tool, t.agentId] })],
+);
+
+/**
  * The approvals a policy rule asked of a person (src/approvals): a tool call waiting (or, asked
  * ahead by the SDK, a call to come), who may decide, and the one decision. A row is written
  * `pending` and decided once: the trigger of migration 0025 refuses any change to a decided

@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { toolsSchema } from '../../src/config/tools.js';
 import { FakeService } from '../helpers/http.js';
-import { ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
+import { startMcpFixture } from '../helpers/mcp.js';
+import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 44 with real agents under the runtime: a Python agent on the SDK's tools (held, denied,
 // refused by a rule, asked ahead) and a Node agent on the official MCP client against a real MCP
@@ -100,10 +101,8 @@ describe('a Node agent on the MCP SDK under policies', () => {
   let stop: () => void;
 
   beforeAll(async () => {
-    upstream = spawn(process.execPath, [join(ROOT, 'test/fixtures/mcp-server.mjs'), 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let said = '';
-    upstream.stdout!.on('data', (c) => (said += c));
-    const url = await until(() => /^(http:\S+)$/m.exec(said)?.[1], 20_000);
+    let url: string;
+    ({ url, child: upstream } = await startMcpFixture('http'));
     t = await startTestRuntime({
       config: {
         mcp: mcpSchema.parse({ servers: { web: { url } } }),

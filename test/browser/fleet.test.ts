@@ -47,7 +47,7 @@ const push = (frame: object) => {
 async function fixtures(): Promise<void> {
   await pg.db.insert(t.users).values({ id: 'u-ana', name: 'ana', role: 'viewer', passwordHash: 'x', createdAt: iso(now) });
   await pg.db.insert(t.runtimes).values([
-    { id: 'laptop-ana', userId: 'u-ana', createdAt: iso(now), lastSeq: 9, lastSeenAt: now - 2_000, behind: 3, hostname: 'ana-mbp', version: '0.9.0' },
+    { id: 'laptop-ana', userId: 'u-ana', createdAt: iso(now), lastSeq: 9, lastSeenAt: now - 2_000, behind: 3, hostname: 'ana-mbp', version: '0.9.0', mcpCalls: 1234 },
     { id: 'laptop-bo', createdAt: iso(now), lastSeq: 4, lastSeenAt: now - 10 * 60_000, hostname: 'bo-x1', version: '0.9.0' },
     { id: 'ci-runner-7', createdAt: iso(now), lastSeq: 1, lastSeenAt: now - 1_000 },
   ]);
@@ -181,7 +181,7 @@ const text = (testid: string) => page.page.getByTestId(testid).first().innerText
 const runtimeRow = (id: string) => page.page.locator(`[data-testid="fleet-runtime"][data-runtime="${id}"]`);
 
 describe('the fleet page', () => {
-  it('shows the three runtimes (online, offline, behind by N), their agents and the spend', async () => {
+  it('shows the three runtimes (online, offline, behind by N, their MCP calls), their agents and the spend', async () => {
     const p = page.page;
     await p.getByTestId('fleet').waitFor();
     await until(async () => (await p.getByTestId('fleet-runtime').count()) === 3, 10_000);
@@ -189,6 +189,9 @@ describe('the fleet page', () => {
     expect(await runtimeRow('laptop-bo').getByTestId('runtime-state').innerText()).toContain('Offline');
     expect(await runtimeRow('laptop-ana').getByTestId('runtime-behind').innerText()).toBe('3 rows');
     expect(await runtimeRow('laptop-ana').innerText()).toContain('ana');
+    // Its agents' MCP calls as it reported them (issue 43; test/panel/mcp-calls.test.ts: the count equals the rows).
+    expect(await runtimeRow('laptop-ana').getByTestId('runtime-mcp-calls').innerText()).toBe('1,234');
+    expect(await runtimeRow('laptop-bo').getByTestId('runtime-mcp-calls').innerText()).toBe('0');
     expect(await text('fleet-online')).toBe('2 of 3');
     await until(async () => (await p.getByTestId('fleet-agent').count()) === 3, 10_000);
     const ana = p.locator('[data-testid="fleet-agent"][data-runtime="laptop-ana"]');

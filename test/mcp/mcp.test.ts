@@ -1,20 +1,20 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { MCPServerStreamableHttp } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import { sqliteOf } from '../helpers/db.js';
 import { pythonVenv } from '../helpers/venv.js';
+import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
 import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 43: MCP through the cage. Real MCP parts on both sides: the official SDK's client (as an
 // agent uses it) against the cage's /mcp/<server>, and a server built with the SDK's McpServer
 // behind it, over streamable HTTP and over stdio (a process the cage launches).
 
-const FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 const UPSTREAM_TOKEN = 'Bearer upstream-key-7f3c9a1d2e4b6f80';
 const STDIO_TOKEN = 'fixture-env-token-55aa66bb77cc88dd';
 
@@ -24,14 +24,9 @@ let t: TestRuntime;
 let a: AgentToken;
 
 beforeAll(async () => {
-  upstream = spawn(process.execPath, [FIXTURE, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  upstream.stdout!.on('data', (c) => (out += c));
-  const url = await until(() => /^(http:\S+)$/m.exec(out)?.[1], 20_000);
-  legacy = spawn(process.execPath, [FIXTURE, 'sse'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let said = '';
-  legacy.stdout!.on('data', (c) => (said += c));
-  const sseUrl = await until(() => /^(http:\S+)$/m.exec(said)?.[1], 20_000);
+  let url: string;
+  let sseUrl: string;
+  [{ url, child: upstream }, { url: sseUrl, child: legacy }] = await Promise.all([startMcpFixture('http'), startMcpFixture('sse')]);
   const mcp = mcpSchema.parse({
     servers: {
       web: {
@@ -46,7 +41,7 @@ beforeAll(async () => {
         elicitation: 'relay',
       },
       old: { url: sseUrl, transport: 'sse', headers: { Authorization: 'Bearer legacy-key-0a1b2c3d4e5f' } },
-      local: { command: process.execPath, args: [FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: STDIO_TOKEN }, tools: { allow: ['echo', 'whoami', 'seen'] } },
+      local: { command: process.execPath, args: [MCP_FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: STDIO_TOKEN }, tools: { allow: ['echo', 'whoami', 'seen'] } },
     },
   });
   t = await startTestRuntime({ config: { mcp } });
@@ -60,11 +55,7 @@ afterAll(async () => {
 });
 
 /** An agent's MCP client on the cage's endpoint for `server`, with its own token. */
-async function connect(server: string, token = a.token): Promise<Client> {
-  const c = new Client({ name: 'test-agent', version: '1.0.0' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${t.rt.url}/mcp/${server}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  return c;
-}
+const connect = (server: string, token = a.token): Promise<Client> => connectMcp(t.rt.url, server, token);
 
 const textOf = (r: any): string => r.content.map((p: any) => p.text ?? '').join('');
 const rowsNow = (service: string) =>
@@ -265,7 +256,7 @@ describe('MCP through the cage, a server that asks the client', () => {
       asked.push(req.params);
       return { action: 'accept', content: { ok: true } };
     });
-    await c.connect(new StreamableHTTPClientTransport(new URL(`${t.rt.url}/mcp/web`), { requestInit: { headers: { authorization: `Bearer ${a.token}` } } }));
+    await connectMcp(t.rt.url, 'web', a.token, c);
     try {
       // The question reaches the agent with its PII redacted; the reply reaches the server redacted too.
       expect(textOf(await c.callTool({ name: 'ask', arguments: {} }))).toBe('sampled: a fine account; write to [EMAIL_REDACTED]');

@@ -90,6 +90,8 @@ const EXPECTED: Record<string, Access> = {
   'DELETE /api/faults/:id': ADMIN(404),
   'DELETE /api/faults': ADMIN(200),
   'GET /api/tools/calls': LIST(200),
+  // Each MCP server with its figures (none configured here: an empty list); an agent token's are its own calls'.
+  'GET /api/mcp/servers': LIST(200),
   'GET /api/secrets': STAFF(200),
   'POST /api/secrets': ADMIN(400),
   'GET /api/secrets/status': STAFF(200),

@@ -272,6 +272,8 @@ describe('the cost report rollups equal the ledger', () => {
     );
     // The approvals, which 0025 adds (their triggers go with the table).
     raw.exec('DROP TABLE approvals;');
+    // The MCP calls counted, and their trigger, which 0026 adds.
+    raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals;');
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

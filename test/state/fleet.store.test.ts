@@ -29,7 +29,7 @@ async function fixtures(): Promise<void> {
     { id: 'u-bob', name: 'bob', role: 'admin', passwordHash: 'x', createdAt: iso(NOW) },
   ]);
   await db.insert(t.runtimes).values([
-    { id: 'laptop-a', userId: 'u-alice', createdAt: iso(NOW - DAY_MS), lastSeq: 12, lastSeenAt: NOW - 5_000, behind: 3, hostname: 'alice-mbp', version: '0.9.0' },
+    { id: 'laptop-a', userId: 'u-alice', createdAt: iso(NOW - DAY_MS), lastSeq: 12, lastSeenAt: NOW - 5_000, behind: 3, hostname: 'alice-mbp', version: '0.9.0', mcpCalls: 17 },
     { id: 'laptop-b', userId: 'u-bob', createdAt: iso(NOW - DAY_MS), lastSeq: 40, lastSeenAt: NOW - ONLINE_WITHIN_MS - 1, behind: 0, hostname: 'bob-x1', version: '0.9.0' },
     { id: 'ci-1', userId: null, createdAt: iso(NOW - DAY_MS), lastSeq: 0, lastSeenAt: null },
     { id: 'old', userId: 'u-bob', createdAt: iso(NOW - 90 * DAY_MS), removedAt: iso(NOW - 60 * DAY_MS) },
@@ -138,7 +138,7 @@ afterAll(async () => {
 });
 
 describe('the fleet queries', () => {
-  it('lists the runtimes: online within a minute, behind by N, their user, agents and spend today', async () => {
+  it('lists the runtimes: online within a minute, behind by N, their user, agents, spend today and MCP calls', async () => {
     const rts = await fleet.runtimes(NOW);
     expect(rts.map((r) => r.id)).toEqual(['ci-1', 'laptop-a', 'laptop-b']);
     const [ci, a, b] = rts;
@@ -155,8 +155,9 @@ describe('the fleet queries', () => {
       agents: 2,
       agentsRunning: 1,
       spentTodayMicros: 4_250_003,
+      mcpCalls: 17,
     });
-    expect(b).toMatchObject({ user: 'bob', online: false, lastSeenAt: NOW - ONLINE_WITHIN_MS - 1, agents: 2, agentsRunning: 0, spentTodayMicros: 5_000_000 });
+    expect(b).toMatchObject({ user: 'bob', online: false, lastSeenAt: NOW - ONLINE_WITHIN_MS - 1, agents: 2, agentsRunning: 0, spentTodayMicros: 5_000_000, mcpCalls: 0 });
     expect(ci).toMatchObject({ user: null, online: false, lastSeenAt: null, agents: 1, agentsRunning: 1, spentTodayMicros: 7 });
   });
 

@@ -212,6 +212,19 @@ describe('the statements on a request path use an index, never a pass over the l
     }
   });
 
+  it("GET /api/mcp/servers' figures come from the rollups (mcp_totals by its key, llm_totals), never the call rows or the ledger", async () => {
+    // This runtime has no MCP server (the route then asks nothing): the store the route reads, as it reads it.
+    const { McpStore } = await import('../../src/state/index.js');
+    const store = new McpStore(t.rt.state);
+    for (const agentId of [null, agent.agentId]) {
+      const plans = await plansOf(async () => store.tools(['github', 'search'], agentId));
+      expect(plans.map((p) => p.sql.match(/\bfrom "(\w+)"/i)?.[1]).sort()).toEqual(['llm_totals', 'mcp_totals']);
+      expect(scans(plans)).toEqual([]);
+      expect(unbounded(plans)).toEqual([]);
+      expect(plans.find((p) => /from "mcp_totals"/.test(p.sql))!.plan.join('\n')).toMatch(/SEARCH mcp_totals USING (COVERING )?INDEX sqlite_autoindex_mcp_totals_1 \(server=\?/);
+    }
+  });
+
   it("start-up's reads of the ledger (pending rows, spend per budget tag) take their partial indexes", async () => {
     const { RequestsStore } = await import('../../src/state/index.js');
     const requests = new RequestsStore(t.rt.state);
@@ -435,6 +448,8 @@ describe('an older database', () => {
       );
       // The approvals and their triggers (0025).
       raw.exec('DROP TABLE approvals;');
+      // The MCP calls counted, and their trigger (0026).
+      raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals;');
       // The ledger's second index by agent (0020 drops it).
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.

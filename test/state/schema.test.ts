@@ -158,7 +158,7 @@ describe('the migrated database', () => {
       // and the two that keep the ledger's rollups (test/state/request-plans.test.ts, test/budget/steps.test.ts).
       // Besides the append-only ones: the rollups' and each agent's stored-state count (0024).
       const stored = ['responses', 'response_items', 'conversations', 'conversation_items'].flatMap((t) => ['in', 'out', 'changed'].map((w) => `${t}_stored_${w}`));
-      // And the approvals' (0025): decided once, never deleted.
+      // And the approvals' (0025): decided once, never deleted; and the one that counts MCP calls (0026, test/state/mcp-totals.test.ts).
       expect(triggers).toEqual(
         [
           ...APPEND_ONLY.flatMap((t) => [`${t}_no_delete`, `${t}_no_update`]),
@@ -168,6 +168,7 @@ describe('the migrated database', () => {
           ...stored,
           'approvals_decided_once',
           'approvals_no_delete',
+          'tool_calls_mcp',
         ].sort(),
       );
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });

@@ -1,4 +1,4 @@
-// The control panel's fleet page: every runtime (online, last seen, behind by N), every agent
+// The control panel's fleet page: every runtime (online, last seen, behind by N, its MCP calls), every agent
 // across machines, and where the other panels sit: spend by runtime, user, agent or model
 // (fleet-spend.tsx), the central budgets and their leases (fleet-budgets.tsx), the calls held for a person (fleet-approvals.tsx), one agent's drill-down (fleet-agent.tsx) and the live events of the batches
 // as they land (fleet-live.tsx). Money arrives in integer micro-dollars and is formatted by the
@@ -92,7 +92,7 @@ function RuntimesPanel() {
       ) : (
         <table class="table reflow fleet-runtimes" data-testid="fleet-runtimes">
           <caption class="sr-only">Runtimes</caption>
-          <TableHead cols={['Runtime', 'State', 'Last seen', 'Behind', 'Agents', 'Today']} numFrom={3} />
+          <TableHead cols={['Runtime', 'State', 'Last seen', 'Behind', 'Agents', 'MCP calls', 'Today']} numFrom={3} />
           <tbody>
             {rts.map((r) => (
               <tr key={r.id} data-testid="fleet-runtime" data-runtime={r.id}>
@@ -121,6 +121,9 @@ function RuntimesPanel() {
                 </td>
                 <td class="num cell-agents" data-label="agents">
                   {count(r.agentsRunning)}/{count(r.agents)}
+                </td>
+                <td class="num cell-mcp" data-label="MCP calls" data-testid="runtime-mcp-calls" title="The tools/calls its agents made to MCP servers through the cage, as it reported them">
+                  {r.mcpCalls > 0 ? count(r.mcpCalls) : <span class="muted">0</span>}
                 </td>
                 <td class="num cell-today" data-label="today">
                   {formatUsd(r.spentTodayMicros)}

@@ -35,7 +35,8 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
   );
 }
 
-const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 HALF_OPEN' } as const;
+/** A circuit's state as every breaker on the page shows it (the tool services' here, the MCP servers' in mcp.tsx). */
+export const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 HALF_OPEN' } as const;
 
 function Breakers({ list }: { list: BreakerView[] | null }) {
   const now = useNow();
@@ -54,12 +55,18 @@ function Breakers({ list }: { list: BreakerView[] | null }) {
   );
 }
 
-// The cooldown counts down from what the server said when it was fetched.
-const seenAt = new WeakMap<BreakerView, number>();
+// The cooldown counts down from what the server said when it was fetched (not by the page's clock against the server's).
+const seenAt = new WeakMap<object, number>();
+
+/** An OPEN circuit's ` · retry in 12s`, counted down from the answer `b` came in; nothing in the other states. */
+export function RetryIn({ b, now }: { b: { state: BreakerView['state']; retryAfterMs: number }; now: number }) {
+  if (!seenAt.has(b)) seenAt.set(b, Date.now());
+  if (b.state !== 'OPEN') return null;
+  const left = b.retryAfterMs - (now - seenAt.get(b)!);
+  return <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>;
+}
 
 function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boolean }) {
-  if (!seenAt.has(b)) seenAt.set(b, Date.now());
-  const left = b.state === 'OPEN' ? b.retryAfterMs - (now - seenAt.get(b)!) : null;
   return (
     <tr data-testid="breaker" data-service={b.service} data-state={b.state} class={`breaker-${b.state.toLowerCase()}`}>
       <td class="cell-name" title={b.service}>
@@ -67,7 +74,7 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
       </td>
       <td class="cell-state">
         {STATE_TEXT[b.state]}
-        {left !== null && <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>}
+        <RetryIn b={b} now={now} />
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
         <ShowCalls service={b.service} />
         {b.state !== 'CLOSED' && admin && (

@@ -1,0 +1,148 @@
+import { basename } from 'node:path';
+import type { Hono } from 'hono';
+import * as z from 'zod';
+import type { McpServerConfig } from '../config/index.js';
+import { type Micros, microsToUsd } from '../core/money.js';
+import { assertRole } from '../core/roles.js';
+import type { BreakerState, CircuitBreaker } from '../domain/reliability/index.js';
+import { parseWith, type AppEnv } from '../server/index.js';
+import type { McpStore, McpToolTotals } from '../state/index.js';
+
+// GET /api/mcp/servers: each configured MCP server as the dashboard shows it (its transport, its
+// rules and prices, its breaker) with what its tools/calls came to. The tools are those seen in
+// calls (and in the ledger's charges): what the server advertises needs a session with it, and
+// the cage opens none for a dashboard.
+
+/** One tool of a server, as its calls have it. */
+export interface McpToolView {
+  name: string;
+  calls: number;
+  /** Calls that failed (status ≥ 400, not a refusal) or whose tool said isError. */
+  errors: number;
+  /** Calls the cage refused (a rule, a policy, PII, the budget): never sent, or their result withheld. */
+  refusals: number;
+  /** What its calls were charged: the ledger's rows (`llm_requests`, model `<server>/<tool>`). */
+  costUsd: number;
+  lastCallAt: string | null;
+}
+
+export interface McpBreakerView {
+  state: BreakerState;
+  consecutiveFailures: number;
+  /** Failures in a row that open it (`breaker.failure_threshold`). */
+  failureThreshold: number;
+  cooldownMs: number;
+  /** While OPEN: when the next call may probe the server, and how long until then (0 in the other states). */
+  retryAt: string | null;
+  retryAfterMs: number;
+}
+
+export interface McpServerView {
+  name: string;
+  /** How the cage reaches it: streamable HTTP, HTTP+SSE, `auto` (the first, else the second), or a process it launches (`stdio`). */
+  transport: 'streamable-http' | 'sse' | 'auto' | 'stdio';
+  /**
+   * Where: an HTTP server's origin and path (never its query: a key may ride there; the config
+   * refuses credentials in a URL), a launched server's command (never its arguments or
+   * environment). Null for an agent token: the real server's address stays with the cage.
+   */
+  target: string | null;
+  /** The names of the headers the cage sends it (never their values); empty for an agent token. */
+  headers: string[];
+  /** `tools.allow` (null: every tool) and `tools.deny`, globs. */
+  allow: string[] | null;
+  deny: string[];
+  costPerCallUsd: number;
+  /** `tools.cost_usd`: a tool's own price. */
+  toolCostsUsd: Record<string, number>;
+  breaker: McpBreakerView;
+  calls: number;
+  errors: number;
+  refusals: number;
+  costUsd: number;
+  lastCallAt: string | null;
+  /** Its tools as seen in calls, by name. */
+  tools: McpToolView[];
+}
+
+/** GET /api/mcp/servers */
+export interface McpServersResponse {
+  /** `agent`: an agent token's answer, its own calls only. */
+  scope: 'all' | 'agent';
+  servers: McpServerView[];
+}
+
+export interface McpRoutesDeps {
+  servers: Readonly<Record<string, McpServerConfig>>;
+  /** The server's breaker, shared by every session with it. */
+  breaker: (server: string) => CircuitBreaker;
+  store: Pick<McpStore, 'tools'>;
+}
+
+const noQuery = z.strictObject({});
+const usd = (m: number) => microsToUsd(m as Micros);
+
+function targetOf(s: McpServerConfig): string {
+  if (s.target.kind === 'stdio') return basename(s.target.command);
+  const u = new URL(s.target.url);
+  return `${u.origin}${u.pathname}`;
+}
+
+function breakerView(b: CircuitBreaker, s: McpServerConfig): McpBreakerView {
+  // An elapsed cooldown shown as HALF_OPEN, as GET /api/breakers shows the registry's.
+  b.refresh();
+  const snap = b.snapshot();
+  return {
+    state: snap.state,
+    consecutiveFailures: snap.consecutiveFailures,
+    failureThreshold: s.breaker.failureThreshold,
+    cooldownMs: s.breaker.cooldownMs,
+    retryAt: snap.retryAt === null ? null : new Date(snap.retryAt).toISOString(),
+    retryAfterMs: b.retryAfterMs(),
+  };
+}
+
+function toolView(t: McpToolTotals): McpToolView {
+  return { name: t.tool, calls: t.calls, errors: t.errors, refusals: t.refusals, costUsd: usd(t.costMicros), lastCallAt: t.lastTs };
+}
+
+/**
+ * GET /api/mcp/servers: anyone signed in; an agent token sees its own calls' figures and not
+ * where the servers are.
+ */
+export function mcpRoutes(d: McpRoutesDeps): (app: Hono<AppEnv>) => void {
+  return (app) => {
+    app.get('/api/mcp/servers', (c) => {
+      const p = c.get('principal');
+      assertRole(p, 'admin', 'viewer', 'agent');
+      parseWith(noQuery, c.req.query());
+      const agentId = p.role === 'agent' ? p.agentId : null;
+      const names = Object.keys(d.servers);
+      const tools = d.store.tools(names, agentId);
+      const servers = names.map((name): McpServerView => {
+        const s = d.servers[name]!;
+        const own = tools.filter((t) => t.server === name);
+        const sum = (k: 'calls' | 'errors' | 'refusals' | 'costMicros') => own.reduce((n, t) => n + t[k], 0);
+        const last = own.reduce<string | null>((m, t) => (t.lastTs !== null && (m === null || t.lastTs > m) ? t.lastTs : m), null);
+        return {
+          name,
+          transport: s.target.kind === 'stdio' ? 'stdio' : s.target.transport,
+          target: agentId === null ? targetOf(s) : null,
+          headers: agentId === null && s.target.kind === 'http' ? Object.keys(s.target.headers) : [],
+          allow: s.allow,
+          deny: s.deny,
+          costPerCallUsd: usd(s.costPerCallMicros),
+          toolCostsUsd: Object.fromEntries(Object.entries(s.toolCostMicros).map(([k, v]) => [k, usd(v)])),
+          breaker: breakerView(d.breaker(name), s),
+          calls: sum('calls'),
+          errors: sum('errors'),
+          refusals: sum('refusals'),
+          costUsd: usd(sum('costMicros')),
+          lastCallAt: last,
+          tools: own.map(toolView),
+        };
+      });
+      return c.json({ scope: agentId === null ? 'all' : 'agent', servers } satisfies McpServersResponse);
+    });
+  };
+}
