@@ -2,7 +2,7 @@
 // reads bring a large event (an image as base64): the speed figures test/unit/sse.test.ts used
 // to assert. The test checks the work is linear in the event's size (bytes joined, characters
 // searched); this says what that costs here. Run: npm run bench -- sse.
-import { SseSplitter } from '../../src/gateway/sse.js';
+import { SseSplitter } from '../../src/core/sse.js';
 import { fmt, median, report, type Row } from './lib.js';
 
 const RUNS = 5;

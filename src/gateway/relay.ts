@@ -6,7 +6,7 @@ import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { AnswerReading, type Call, type Outcome } from './call.js';
 import { describeFailure } from './errors.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
-import { SseSplitter, type SseEvent } from './sse.js';
+import { SseSplitter, type SseEvent } from '../core/sse.js';
 import { discard } from './upstream.js';
 import { streamAnswerMeta } from './wire/answer-meta.js';
 import { mayHoldLogprobs, withholdLogprobs } from './wire/strings.js';

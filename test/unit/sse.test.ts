@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseSplitter, type SseEvent } from '../../src/gateway/sse.js';
+import { SseSplitter, type SseEvent } from '../../src/core/sse.js';
 
 const STREAM = [
   'data: {"a":1}\n\n',

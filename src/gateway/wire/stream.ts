@@ -1,4 +1,4 @@
-import { formatSse, type SseEvent } from '../sse.js';
+import { formatSse, type SseEvent } from '../../core/sse.js';
 import type { SlotRef, StreamContext, StreamInspection, Usage, Wire, WireStream } from './types.js';
 
 /** An event read without JSON.parse (a wire's commonest, quick.ts in its folder): what the wire's `inspect` would say, and the event rewritten. */

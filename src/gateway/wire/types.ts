@@ -1,7 +1,7 @@
 import type { ErrorKind } from '../../core/errors.js';
 import type { OutputAsk, PromptParts } from '../../core/prompt.js';
 import type { SlotKind } from '../../pii/index.js';
-import type { SseEvent } from '../sse.js';
+import type { SseEvent } from '../../core/sse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 

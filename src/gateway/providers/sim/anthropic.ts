@@ -2,7 +2,7 @@
  * A `SimChoice` in Anthropic's messages shape, whole or as the SSE events a stream sends
  * (tool calls as `tool_use` blocks, streamed as `input_json_delta` fragments).
  */
-import { formatSse } from '../../sse.js';
+import { formatSse } from '../../../core/sse.js';
 import type { SimChoice, SimToolCall } from './types.js';
 
 export interface AnthropicMeta {

@@ -2,7 +2,7 @@
  * A `SimGeneration` in OpenAI's shapes: chat completions and legacy completions, whole or as
  * the SSE events a stream sends (tool calls as `delta.tool_calls` then argument fragments).
  */
-import { formatSse } from '../../sse.js';
+import { formatSse } from '../../../core/sse.js';
 import type { SimChoice, SimGeneration, SimLogprob } from './types.js';
 
 export interface OpenAiMeta {

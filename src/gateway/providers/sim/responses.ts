@@ -1,4 +1,4 @@
-import { formatSse } from '../../sse.js';
+import { formatSse } from '../../../core/sse.js';
 import { generate } from './generate.js';
 import type { SimChoice, SimRequest } from './types.js';
 

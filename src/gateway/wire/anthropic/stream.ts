@@ -1,4 +1,4 @@
-import { formatSse } from '../../sse.js';
+import { formatSse } from '../../../core/sse.js';
 import { EventStream } from '../stream.js';
 import type { SlotRef } from '../types.js';
 

@@ -1,4 +1,4 @@
-import type { SseEvent } from '../../sse.js';
+import type { SseEvent } from '../../../core/sse.js';
 import { AnthropicStream, blockDelta, thinkingKey } from './stream.js';
 import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './request.js';
 import { MAX_OUTPUT_TOKENS } from '../openai/wire.js';

@@ -1,4 +1,4 @@
-import { formatSse, type SseEvent } from '../../sse.js';
+import { formatSse, type SseEvent } from '../../../core/sse.js';
 import { EventStream, type QuickChunk } from '../stream.js';
 import type { SlotRef, StreamInspection, Usage } from '../types.js';
 import { type QuickMemo, quickChatChunk } from './quick.js';

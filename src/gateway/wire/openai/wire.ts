@@ -1,4 +1,4 @@
-import type { SseEvent } from '../../sse.js';
+import type { SseEvent } from '../../../core/sse.js';
 import { openaiLimitOutput, openaiOutput, openaiPrompt } from './request.js';
 import { OpenAIStream, put } from './stream.js';
 import { openaiNumber, openaiParamsProblem } from '../params.js';

@@ -1,4 +1,4 @@
-import { formatSse, type SseEvent } from '../../sse.js';
+import { formatSse, type SseEvent } from '../../../core/sse.js';
 import { EventStream } from '../stream.js';
 import { carriesLogprobs } from '../strings.js';
 import type { SlotRef, StreamInspection } from '../types.js';

@@ -1,4 +1,4 @@
-import type { SseEvent } from '../../sse.js';
+import type { SseEvent } from '../../../core/sse.js';
 import { openaiWire } from '../openai/wire.js';
 import { responsesLimitOutput, responsesOutput, responsesPrompt } from './request.js';
 import { PARTS, partIndex, ResponsesStream, textDelta } from './stream.js';

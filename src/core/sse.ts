@@ -9,6 +9,9 @@ export interface SseEvent {
   data: string;
   /** A line that is no SSE field (a JSON body, plain text where events were expected): the event must be read as text, never passed unread. */
   foreign?: true;
+  /** Its `id:` (where a stream can be resumed from) and `retry:` (how long to wait before that), where it has them. */
+  id?: string;
+  retry?: number;
 }
 
 /** An event ends at a blank line; with CRs about, the line ends may be `\r\n`. */
@@ -143,6 +146,8 @@ function parse(raw: string): SseEvent {
   let event: string | null = null;
   let data: string | null = null;
   let foreign = false;
+  let id: string | undefined;
+  let retry: number | undefined;
   for (let i = 0; i < raw.length; ) {
     let j = raw.indexOf('\n', i);
     if (j === -1) j = raw.length;
@@ -151,10 +156,18 @@ function parse(raw: string): SseEvent {
       const v = raw.slice(i + (raw.charCodeAt(i + 5) === 32 ? 6 : 5), end);
       data = data === null ? v : `${data}\n${v}`;
     } else if (raw.startsWith('event:', i)) event = raw.slice(i + 6, end).trim();
-    else if (end > i && !isField(raw, i)) foreign = true;
+    else if (raw.startsWith('id:', i)) id = raw.slice(i + (raw.charCodeAt(i + 3) === 32 ? 4 : 3), end);
+    else if (raw.startsWith('retry:', i)) {
+      const ms = Number(raw.slice(i + 6, end).trim());
+      if (Number.isInteger(ms) && ms >= 0) retry = ms;
+    } else if (end > i && !isField(raw, i)) foreign = true;
     i = j + 1;
   }
-  return foreign ? { raw, event, data: data ?? '', foreign } : { raw, event, data: data ?? '' };
+  const e: SseEvent = foreign ? { raw, event, data: data ?? '', foreign } : { raw, event, data: data ?? '' };
+  // Rare in an LLM's stream (none of the providers sends them): the common event keeps its shape.
+  if (id !== undefined) e.id = id;
+  if (retry !== undefined) e.retry = retry;
+  return e;
 }
 
 /** The other lines an event stream may hold: a comment, `id:`, `retry:` (a line that is neither is no SSE). */
