@@ -159,4 +159,15 @@ describe('SseSplitter', () => {
     }
     expect(skipped).toBeGreaterThan(0);
   });
+  it('reads an event’s id and retry (an MCP stream’s resumption point), and leaves them off events that have none', () => {
+    const evs = new SseSplitter().push(Buffer.from('id: s1_4\nretry: 250\ndata: \n\nevent: message\nid:s1_5\ndata: {"x":1}\n\ndata: plain\n\nretry: soon\ndata: y\n\n'));
+    expect(evs.map(({ id, retry, data }) => ({ id, retry, data }))).toEqual([
+      { id: 's1_4', retry: 250, data: '' },
+      { id: 's1_5', retry: undefined, data: '{"x":1}' },
+      { id: undefined, retry: undefined, data: 'plain' },
+      { id: undefined, retry: undefined, data: 'y' },
+    ]);
+    expect(Object.keys(evs[2]!)).toEqual(['raw', 'event', 'data']);
+    expect(evs.some((e) => e.foreign)).toBe(false);
+  });
 });
