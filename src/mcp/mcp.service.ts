@@ -9,6 +9,8 @@ import { readBody, sendJson, type Platform, type Service } from '../server/index
 import type { Observer } from '../observability/index.js';
 import { McpStore, ToolsStore } from '../state/index.js';
 import type { AgentGate } from '../watch/index.js';
+import { type Undici, undici } from '../core/on-first-use.js';
+import { AgentTransport } from './agent-transport.js';
 import { SessionEvents } from './events.js';
 import { mcpRoutes } from './mcp.routes.js';
 import { McpRecorder } from './record.js';
@@ -28,6 +30,8 @@ const IDLE_MS = 15 * 60_000;
 /** Sessions an agent may hold open with one server (past it, its least recently used ends), and the cage in all: each may be a process the cage launched. */
 const MAX_SESSIONS_PER_AGENT = 8;
 const MAX_SESSIONS = 128;
+/** Connections the cage keeps to one HTTP MCP server, shared by its sessions: each call in flight holds one (a GET stream too). */
+const POOL_CONNECTIONS = 256;
 
 interface Entry {
   session: McpSession;
@@ -70,6 +74,7 @@ class McpGateway {
   private readonly opening = new Map<string, number>();
   private openingTotal = 0;
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly pools = new Map<string, Undici.Pool>();
   private readonly recorder: McpRecorder;
   private readonly sweep: NodeJS.Timeout;
 
@@ -141,10 +146,11 @@ class McpGateway {
     if (this.sessions.size + this.openingTotal >= MAX_SESSIONS)
       return rpcError(res, 429, -32000, `too many MCP sessions open (${MAX_SESSIONS} in all): end one with DELETE, or wait for an idle one to close`, { 'retry-after': '60' });
     let session: McpSession | undefined;
-    const transport = new sdk.StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      eventStore: new SessionEvents(),
-      onsessioninitialized: (id) => {
+    const transport = new AgentTransport({
+      sessionId: () => randomUUID(),
+      events: new SessionEvents(),
+      versions: sdk.types.SUPPORTED_PROTOCOL_VERSIONS,
+      onSessionInitialized: (id) => {
         if (session) this.sessions.set(id, { session, agentId, server: server.name, lastUsed: Date.now() });
       },
     });
@@ -159,7 +165,7 @@ class McpGateway {
           breaker: this.breakers.get(server.name)!,
           scan: this.d.scan,
           recorder: this.recorder,
-          upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null },
+          upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null, pool: () => this.pool(server) },
           ...(this.d.charges ? { charges: this.d.charges } : {}),
           ...(this.d.policy ? { policy: this.d.policy } : {}),
         },
@@ -215,6 +221,17 @@ class McpGateway {
     }
   }
 
+  /** An HTTP server's connection pool, made at its first session and shared by all of them. */
+  private pool(s: McpServerConfig): Undici.Dispatcher {
+    let p = this.pools.get(s.name);
+    if (!p) {
+      const origin = s.target.kind === 'http' ? new URL(s.target.url).origin : 'http://127.0.0.1';
+      p = new (undici().Pool)(origin, { connections: POOL_CONNECTIONS, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
+      this.pools.set(s.name, p);
+    }
+    return p;
+  }
+
   /** The server's breaker, shared by every session with it. */
   breaker(server: string): CircuitBreaker {
     return this.breakers.get(server)!;
@@ -225,6 +242,8 @@ class McpGateway {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(all.map((e) => e.session.close()));
+    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
+    this.pools.clear();
   }
 }
 

@@ -4,20 +4,17 @@
 export type Sdk = Awaited<ReturnType<typeof load>>;
 
 async function load() {
-  const [server, serverHttp, client, clientHttp, clientSse, clientStdio, types] = await Promise.all([
+  // Streamable HTTP, both ways, is carried by the cage's own transports (agent-transport.ts, http-upstream.ts).
+  const [server, client, clientSse, clientStdio, types] = await Promise.all([
     import('@modelcontextprotocol/sdk/server/index.js'),
-    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
     import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
     import('@modelcontextprotocol/sdk/client/sse.js'),
     import('@modelcontextprotocol/sdk/client/stdio.js'),
     import('@modelcontextprotocol/sdk/types.js'),
   ]);
   return {
     Server: server.Server,
-    StreamableHTTPServerTransport: serverHttp.StreamableHTTPServerTransport,
     Client: client.Client,
-    StreamableHTTPClientTransport: clientHttp.StreamableHTTPClientTransport,
     SSEClientTransport: clientSse.SSEClientTransport,
     StdioClientTransport: clientStdio.StdioClientTransport,
     types,

@@ -1,6 +1,6 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { McpServerConfig } from '../config/index.js';
+import type { AgentTransport } from './agent-transport.js';
 import { VERSION } from '../core/index.js';
 import { IronCageError } from '../core/errors.js';
 import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
@@ -64,14 +64,14 @@ export class McpSession {
   private readonly inFlight: Array<string | number> = [];
   /** The real server went away: the agent's session ends once the calls in flight have had their answer. */
   private upstreamGone = false;
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: AgentTransport;
   private readonly scrub: CredentialScrubber;
   private closed = false;
 
   private constructor(
     private readonly d: SessionDeps,
     private readonly up: Upstream,
-    transport: StreamableHTTPServerTransport,
+    transport: AgentTransport,
   ) {
     this.transport = transport;
     this.scrub = new CredentialScrubber(up.injected);
@@ -110,7 +110,7 @@ export class McpSession {
   }
 
   /** A new session: the real server connected (initialized) first, so the agent is told its capabilities. */
-  static async open(d: SessionDeps, transport: StreamableHTTPServerTransport): Promise<McpSession> {
+  static async open(d: SessionDeps, transport: AgentTransport): Promise<McpSession> {
     let session: McpSession | undefined;
     const up = await connectUpstream(
       {

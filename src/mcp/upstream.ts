@@ -4,6 +4,8 @@ import type { McpServerConfig } from '../config/index.js';
 import { VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import { CREDENTIAL_NAME, fillRefs, refUnavailable, type SecretRefs } from '../secrets/index.js';
+import type { Undici } from '../core/on-first-use.js';
+import { HttpUpstreamTransport } from './http-upstream.js';
 import type { Sdk } from './sdk.js';
 
 // One connection to a configured MCP server, made for one agent session: its own MCP session
@@ -27,6 +29,8 @@ export interface UpstreamDeps {
   onNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
   /** How a stdio server is launched when the agent is sandboxed: inside the sandbox's file rules (absent: as configured). */
   confine?: ((c: { command: string; args: readonly string[]; cwd: string; network: boolean }) => { command: string; args: string[] }) | null;
+  /** The server's connection pool (an HTTP server's; every session with it shares it). */
+  pool: () => Undici.Dispatcher;
   /** A request the server made of the client (sampling, elicitation, anything else): answered by the session. */
   onRequest: (method: string, params: Record<string, unknown> | undefined, signal: AbortSignal) => Promise<Record<string, unknown>>;
 }
@@ -78,7 +82,7 @@ export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Prom
   const attempt = async (kind: 'streamable-http' | 'sse'): Promise<Upstream> => {
     const transport: Transport =
       kind === 'streamable-http'
-        ? new d.sdk.StreamableHTTPClientTransport(url, { requestInit: { headers } })
+        ? new HttpUpstreamTransport({ url, headers, pool: d.pool(), headersTimeoutMs: s.timeoutMs + 5_000 })
         : new d.sdk.SSEClientTransport(url, {
             requestInit: { headers },
             eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },

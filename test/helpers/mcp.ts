@@ -12,13 +12,13 @@ import { ROOT, until } from './runtime.js';
 export const MCP_FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 
 /**
- * The fixture server over streamable HTTP (`http`) or the older HTTP+SSE transport (`sse`), on a
+ * The fixture server over streamable HTTP (`http`; `http-json`: its answers JSON, not SSE) or the older HTTP+SSE transport (`sse`), on a
  * loopback port, once it says its URL. Kill `child` when done.
  *
  * @example
  *   const { url, child } = await startMcpFixture('http'); // url: http://127.0.0.1:<port>/mcp
  */
-export async function startMcpFixture(transport: 'http' | 'sse'): Promise<{ url: string; child: ChildProcess }> {
+export async function startMcpFixture(transport: 'http' | 'http-json' | 'sse'): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [MCP_FIXTURE, transport], { stdio: ['ignore', 'pipe', 'inherit'] });
   let said = '';
   child.stdout!.on('data', (c) => (said += c));

@@ -1,0 +1,216 @@
+import type { ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mcpSchema } from '../../src/config/mcp.js';
+import { sqliteOf } from '../helpers/db.js';
+import { connectMcp, startMcpFixture } from '../helpers/mcp.js';
+import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+
+// The cage's own streamable HTTP transports (src/mcp/agent-transport.ts facing the agent,
+// src/mcp/http-upstream.ts facing the server): what the specification asks of each, spoken to in
+// raw HTTP where a client library would hide it, and the server-side cases a real server built
+// with the SDK gives: a stream the server drops mid-call (resumed), a same-origin redirect, JSON
+// answers, and a server killed mid-call.
+
+let servers: ChildProcess[] = [];
+let doomed: ChildProcess;
+let t: TestRuntime;
+let a: AgentToken;
+
+beforeAll(async () => {
+  const [web, json, gone] = await Promise.all([startMcpFixture('http'), startMcpFixture('http-json'), startMcpFixture('http')]);
+  servers = [web.child, json.child, gone.child];
+  doomed = gone.child;
+  const mcp = mcpSchema.parse({
+    servers: {
+      web: { url: web.url, timeout_s: 5 },
+      moved: { url: web.url.replace(/\/mcp$/, '/moved'), timeout_s: 5 },
+      json: { url: json.url, timeout_s: 5 },
+      doomed: { url: gone.url, timeout_s: 30, breaker: { failure_threshold: 50 } },
+    },
+  });
+  t = await startTestRuntime({ config: { mcp } });
+  a = await agentToken(t, { name: 'transport-agent' });
+}, 60_000);
+
+afterAll(async () => {
+  await t?.stop();
+  for (const c of servers) c.kill();
+});
+
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** When the headers came, and the whole body, in ms from the request. */
+  headersMs: number;
+  body: string;
+  /** The first piece of the body as it came. */
+  first: string;
+}
+
+/** One raw HTTP request to the cage's `/mcp/web`, read whole (bounded: a GET stream is cut after `cutMs`). */
+function raw(method: string, headers: Record<string, string>, body?: unknown, cutMs = 0): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = request(`${t.rt.url}/mcp/web`, { method, headers: { authorization: `Bearer ${a.token}`, ...headers } }, (res) => {
+      const out: Raw = { status: res.statusCode!, headers: res.headers, headersMs: performance.now() - t0, body: '', first: '' };
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        if (out.body === '') out.first = c;
+        out.body += c;
+      });
+      res.on('end', () => resolve(out));
+      res.on('close', () => resolve(out));
+      if (cutMs > 0) setTimeout(() => res.destroy(), cutMs);
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+  });
+}
+
+const POST = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const VERSION = '2025-11-25';
+const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+
+/** The JSON-RPC messages of an SSE body, with the id of the event each came in. */
+function events(body: string): Array<{ id: string | null; message: any }> {
+  return body
+    .split('\n\n')
+    .filter((e) => /^data: ./m.test(e))
+    .map((e) => ({ id: /^id: (.+)$/m.exec(e)?.[1] ?? null, message: JSON.parse(/^data: (.*)$/m.exec(e)![1]!) }));
+}
+
+async function session(): Promise<Record<string, string>> {
+  const r = await raw('POST', POST, INIT);
+  expect(r.status).toBe(200);
+  const id = r.headers['mcp-session-id'] as string;
+  const s = { ...POST, 'mcp-session-id': id, 'mcp-protocol-version': VERSION };
+  expect((await raw('POST', s, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+  return s;
+}
+
+const call = (id: number, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+
+describe('the cage’s streamable HTTP endpoint, as the specification says', () => {
+  it('refuses what is not the transport with the status and words a client expects', async () => {
+    expect((await raw('POST', { 'content-type': 'application/json', accept: 'application/json' }, INIT)).status).toBe(406);
+    const type = await raw('POST', { ...POST, 'content-type': 'text/plain' }, INIT);
+    expect(type.status).toBe(415);
+    expect(JSON.parse(type.body).error.message).toMatch(/Content-Type must be application\/json/);
+    const s = await session();
+    const bad = await raw('POST', s, { jsonrpc: '1.0', id: 1, method: 'tools/list' });
+    expect([bad.status, JSON.parse(bad.body).error.code]).toEqual([400, -32700]);
+    const big = await raw(
+      'POST',
+      s,
+      Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'ping' })),
+    );
+    expect([big.status, JSON.parse(big.body).error.message]).toEqual([400, 'Invalid Request: Batch must not exceed 100 messages']);
+    const again = await raw('POST', s, INIT);
+    expect([again.status, JSON.parse(again.body).error.message]).toEqual([400, 'Invalid Request: Server already initialized']);
+    const version = await raw('POST', { ...s, 'mcp-protocol-version': '1999-01-01' }, { jsonrpc: '2.0', id: 2, method: 'ping' });
+    expect(version.status).toBe(400);
+    expect(JSON.parse(version.body).error.message).toMatch(/Unsupported protocol version: 1999-01-01 \(supported versions: 2025-11-25/);
+    expect((await raw('PUT', s, {})).status).toBe(405);
+  });
+
+  it('answers a quick call whole, in one response with its length; a slow one opens its stream with an id to resume from before the answer', async () => {
+    const s = await session();
+    // Whole when the answer comes within the stream's short wait (10 ms): most of a handful of
+    // echoes, even on a busy machine; each answer reads the same either way.
+    const quick: Raw[] = [];
+    for (let i = 1; i <= 8; i++) {
+      const r = await raw('POST', s, call(i, 'echo', { text: `hi ${i}` }));
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toBe('text/event-stream');
+      expect(events(r.body)[0]!.message).toMatchObject({ id: i, result: { content: [{ type: 'text', text: `echo: hi ${i}` }] } });
+      // Its priming event comes first: an id with no message.
+      expect(r.body).toMatch(/^id: \S+\ndata: \n\n/);
+      quick.push(r);
+    }
+    const whole = quick.filter((r) => r.headers['content-length'] !== undefined);
+    expect(whole.length).toBeGreaterThan(0);
+    for (const r of whole) {
+      expect(r.headers['content-length']).toBe(String(Buffer.byteLength(r.body)));
+      expect(r.headers['transfer-encoding']).toBeUndefined();
+    }
+
+    const slow = await raw('POST', s, call(20, 'slow', { ms: 600 }));
+    expect(slow.headers['transfer-encoding']).toBe('chunked');
+    expect(slow.headersMs).toBeLessThan(450);
+    expect(slow.first).toMatch(/^id: \S+\ndata: \n\n$/);
+    expect(events(slow.body)[0]!.message).toMatchObject({ id: 20, result: { content: [{ text: 'slow done' }] } });
+  });
+
+  it('resumes a stream the client lost from its last event id, and keeps one GET stream a session', async () => {
+    const s = await session();
+    // The client goes away 100 ms into a 500 ms call, having read only the priming event.
+    const lost = await raw('POST', s, call(3, 'slow', { ms: 500 }), 100);
+    const priming = /^id: (\S+)/.exec(lost.body)![1]!;
+    expect(events(lost.body)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 700));
+    const back = await raw('GET', { accept: 'text/event-stream', 'mcp-session-id': s['mcp-session-id']!, 'last-event-id': priming });
+    expect(back.status).toBe(200);
+    const replayed = events(back.body);
+    expect(replayed.map((e) => e.message)).toEqual([expect.objectContaining({ id: 3, result: expect.objectContaining({ content: [{ type: 'text', text: 'slow done' }] }) })]);
+    expect(replayed[0]!.id).toMatch(/\S/);
+
+    const open = raw('GET', { accept: 'text/event-stream', 'mcp-session-id': s['mcp-session-id']! }, undefined, 1_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await raw('GET', { accept: 'text/event-stream', 'mcp-session-id': s['mcp-session-id']! });
+    expect(second.status).toBe(409);
+    expect((await open).status).toBe(200);
+    const unknown = await raw('GET', { accept: 'text/event-stream', 'mcp-session-id': s['mcp-session-id']!, 'last-event-id': 'no-such-event' });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('ends a session on DELETE', async () => {
+    const s = await session();
+    expect((await raw('DELETE', s)).status).toBe(200);
+    expect((await raw('POST', s, call(4, 'echo', { text: 'after' }))).status).toBe(404);
+  });
+});
+
+describe('the cage’s session with a streamable HTTP server', () => {
+  it('picks up a call whose stream the server dropped (Last-Event-ID), and the tool ran once', async () => {
+    const c = await connectMcp(t.rt.url, 'web', a.token);
+    const before = JSON.parse(((await c.callTool({ name: 'seen' })) as any).content[0].text).calls.filter((x: any) => x.tool === 'breaks').length;
+    const r = (await c.callTool({ name: 'breaks' })) as any;
+    expect(r.content[0].text).toBe('answered after the stream was dropped');
+    const after = JSON.parse(((await c.callTool({ name: 'seen' })) as any).content[0].text).calls.filter((x: any) => x.tool === 'breaks').length;
+    expect(after - before).toBe(1);
+    await c.close();
+  });
+
+  it('follows a redirect to the same origin that keeps the method (a server mounted one path over)', async () => {
+    const c = await connectMcp(t.rt.url, 'moved', a.token);
+    expect(((await c.callTool({ name: 'echo', arguments: { text: 'moved' } })) as any).content[0].text).toBe('echo: moved');
+    await c.close();
+  });
+
+  it('reads a server that answers each request with JSON rather than a stream', async () => {
+    const c = await connectMcp(t.rt.url, 'json', a.token);
+    expect((await c.listTools()).tools.map((x) => x.name)).toContain('echo');
+    expect(((await c.callTool({ name: 'weather', arguments: { city: 'Oslo' } })) as any).structuredContent).toEqual({ city: 'Oslo', tempC: 21 });
+    await c.close();
+  });
+
+  it('tells the agent at once when the server dies mid-call, rather than at the call’s 30 s limit', async () => {
+    const c = await connectMcp(t.rt.url, 'doomed', a.token);
+    const t0 = performance.now();
+    const pending = c.callTool({ name: 'slow', arguments: { ms: 20_000 } }).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    doomed.kill('SIGKILL');
+    const said = await pending;
+    expect(said).toMatch(/MCP server 'doomed' is unavailable/);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    const row = await until(
+      () => sqliteOf(t.rt.state).prepare("SELECT status, reason FROM tool_calls WHERE service = 'doomed' AND path = 'slow'").get() as { status: number; reason: string } | undefined,
+    );
+    expect(row).toEqual({ status: 503, reason: 'unavailable' });
+    await c.close().catch(() => undefined);
+  });
+});
