@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
 // The control panel's own tables (PostgreSQL only): the runtimes that report to it and the spend
 // they reported, pre-aggregated at ingest so the fleet view never scans the ledger. The tables a
@@ -33,6 +33,13 @@ export const runtimes = pgTable('runtimes', {
    * in any environment; none by default (`panel runtime add --secrets`, PUT /api/runtimes/:id/secrets).
    */
   secrets: text('secrets').array().notNull().default(sql`'{}'::text[]`),
+  /**
+   * Its lease calls' order (POST /api/leases): the runtime process's start (epoch ms, its own
+   * clock) and the call's number within that process. A call at or below the pair is stale (a
+   * retry that lost its race, a replica that answered late) and is answered without writing.
+   */
+  leaseIncarnation: count('lease_incarnation'),
+  leaseSeq: count('lease_seq'),
 });
 
 /** What both spend rollups hold for a bucket, by runtime, agent name, provider and model. */
@@ -253,3 +260,76 @@ export const approvalDecisions = pgTable(
 
 export type FleetApprovalRow = typeof fleetApprovals.$inferSelect;
 export type ApprovalDecisionRow = typeof approvalDecisions.$inferSelect;
+
+/**
+ * The panel's replicas: every `iron-cage panel` process on this database says it is alive here
+ * every few seconds (GET /api/health lists them; a start voids old login links only when it is
+ * alone). A replica gone quiet for long is removed by the others' sweep.
+ */
+export const panelReplicas = pgTable('panel_replicas', {
+  id: text('id').primaryKey(),
+  startedAt: bigint('started_at', { mode: 'number' }).notNull(),
+  seenAt: bigint('seen_at', { mode: 'number' }).notNull(),
+  version: text('version').notNull(),
+  /** Where it listens, as it says at start. */
+  url: text('url').notNull(),
+  /** Stopping (SIGTERM): it finishes what it has and takes nothing new. */
+  draining: boolean('draining').notNull().default(false),
+});
+
+/**
+ * What the panel's viewers are told (the frames of its /ws), in the order written, whichever
+ * replica wrote them: each replica writes its frames here and NOTIFYs; every replica reads what
+ * the others wrote and tells its own viewers. Kept a few minutes (a viewer that reconnects to
+ * another replica resumes after the last frame it had).
+ */
+export const panelFeed = pgTable(
+  'panel_feed',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** Epoch ms it was written. */
+    at: bigint('at', { mode: 'number' }).notNull(),
+    /** The replica that wrote it. */
+    origin: text('origin').notNull(),
+    /** Its frames, a JSON array. */
+    frames: text('frames').notNull(),
+  },
+  (t) => [index('panel_feed_at').on(t.at)],
+);
+
+/** Failed logins per key (a user name, a client address), counted across the panel's replicas over a window from the first failure. */
+export const loginFailures = pgTable('login_failures', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  /** Epoch ms of the window's first failure. */
+  since: bigint('since', { mode: 'number' }).notNull(),
+  /** Its refusal was said once in this window. */
+  told: boolean('told').notNull().default(false),
+});
+
+/**
+ * The panel's own alerts (a central budget's warning or exhaustion, a silent runtime's lease
+ * reclaimed), written in the transaction of the change that caused them and delivered by one
+ * replica (the sweep's): sent once per fleet, whichever replica saw the change, and not lost
+ * to a replica stopping between the change and the delivery.
+ */
+export const panelAlerts = pgTable(
+  'panel_alerts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    /** `budget.warning`, `budget.exhausted`, `budget.reclaimed`. */
+    kind: text('kind').notNull(),
+    budgetId: text('budget_id').notNull(),
+    /** The line the log and the feed said. */
+    message: text('message').notNull(),
+    /** The alert's figures, JSON. */
+    data: text('data').notNull(),
+    /** Epoch ms it was delivered (or given up on); null while pending. */
+    sentAt: bigint('sent_at', { mode: 'number' }),
+    attempts: integer('attempts').notNull().default(0),
+    /** What the last failed attempt said. */
+    error: text('error'),
+  },
+  (t) => [index('panel_alerts_pending').on(t.id).where(sql`sent_at is null`)],
+);
