@@ -125,6 +125,8 @@ export class AgentTransport implements Transport {
       this.o.onSessionInitialized(this.sessionId);
     } else if (!this.validSession(req, res) || !this.validVersion(req, res)) return;
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers as Record<string, string>, url: new URL(req.url ?? '/', 'http://localhost') } };
+    // A call the client gave up on gets no answer from the server: its stream is not kept open for it.
+    for (const m of messages) if ('method' in m && m.method === 'notifications/cancelled') this.cancelled((m.params as { requestId?: RequestId } | undefined)?.requestId);
     if (!messages.some(isRequest)) {
       res.writeHead(202).end();
       for (const m of messages) this.onmessage?.(m, extra);
@@ -200,9 +202,23 @@ export class AgentTransport implements Transport {
     return false;
   }
 
+  /** The request `id` will get no answer (its client cancelled it): forgotten, and its stream ended once nothing else on it waits. */
+  private cancelled(id: RequestId | undefined): void {
+    const stream = id === undefined ? undefined : this.requestStream.get(id);
+    if (stream === undefined) return;
+    this.requestStream.delete(id!);
+    this.answered.delete(id!);
+    if (![...this.requestStream.values()].includes(stream)) this.end(stream);
+  }
+
   private open(stream: string, res: ServerResponse, waiting: Stream['waiting']): Stream {
     const s: Stream = { res, wrote: Date.now(), waiting };
     this.end(stream);
+    // A client already gone (it hung up while its request waited to be let in): nothing to keep.
+    if (res.destroyed || res.socket?.destroyed) {
+      if (waiting) clearTimeout(waiting.timer);
+      return s;
+    }
     this.streams.set(stream, s);
     // The client went away: the stream is gone (what is sent on it meanwhile is kept for a resume).
     res.on('close', () => {

@@ -36,6 +36,14 @@ export class StreamableHttpError extends Error {
   }
 }
 
+/**
+ * The server no longer knows the cage's session (404 to a request that named it: the server
+ * restarted, or ended it). The specification asks for a new session: this one is closed, so the
+ * agent's ends too and its client starts another. Not a failure of the server (its breaker is
+ * not told).
+ */
+export class SessionGoneError extends StreamableHttpError {}
+
 export interface HttpUpstreamOptions {
   url: URL;
   /** Sent with every request (the configured headers, secrets filled in). */
@@ -66,6 +74,8 @@ export class HttpUpstreamTransport implements Transport {
   /** The server's own stream was opened once: each later opening waits a moment first. */
   private listened = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Each request waiting for its answer on a stream: the stream's other waiting requests and its body (a cancelled call's stream is let go). */
+  private readonly waiting = new Map<RequestId, { asked: Set<RequestId>; body: Readable }>();
 
   constructor(private readonly o: HttpUpstreamOptions) {
     this.url = o.url;
@@ -120,6 +130,8 @@ export class HttpUpstreamTransport implements Transport {
       return;
     }
     const messages = Array.isArray(message) ? message : [message];
+    for (const m of messages) if ('method' in m && m.method === 'notifications/cancelled') this.cancelled((m.params as { requestId?: RequestId } | undefined)?.requestId);
+    const named = this.sessionId !== undefined;
     let r: Response;
     try {
       r = await this.request('POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, JSON.stringify(message));
@@ -131,14 +143,21 @@ export class HttpUpstreamTransport implements Transport {
     if (typeof sid === 'string') this.sessionId = sid;
     if (r.statusCode < 200 || r.statusCode >= 300) {
       const text = await r.body.text().catch(() => '');
-      const e = new StreamableHttpError(r.statusCode, `Error POSTing to endpoint (HTTP ${r.statusCode}): ${text.slice(0, 500)}`);
+      const e =
+        r.statusCode === 404 && named
+          ? new SessionGoneError(404, `the server no longer knows this session (it restarted, or ended it): ${text.slice(0, 200)}`)
+          : new StreamableHttpError(r.statusCode, `Error POSTing to endpoint (HTTP ${r.statusCode}): ${text.slice(0, 500)}`);
       this.onerror?.(e);
+      // Closed once this call has its error (closing first would give every waiting call a bare "connection closed").
+      if (e instanceof SessionGoneError) setImmediate(() => void this.close());
       throw e;
     }
     const asked = new Set<RequestId>();
     for (const m of messages) if (isRequest(m)) asked.add(m.id);
     if (r.statusCode === 202 || asked.size === 0) {
-      await r.body.dump();
+      // Nothing to read for a notification or an answer (a server that streams one anyway is not waited on).
+      if (r.statusCode === 202) await r.body.dump();
+      else r.body.destroy();
       // Initialized: the server's own stream, for what it says unasked.
       if (messages.some((m) => 'method' in m && m.method === 'notifications/initialized')) this.listen(null, 0);
       return;
@@ -175,15 +194,25 @@ export class HttpUpstreamTransport implements Transport {
     return isResponse(m);
   }
 
+  /** A call the Client gave up on (its time limit, the agent's cancel): its stream is not waited on for it any longer. */
+  private cancelled(id: RequestId | undefined): void {
+    const w = id === undefined ? undefined : this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id!);
+    w.asked.delete(id!);
+    if (w.asked.size === 0) w.body.destroy();
+  }
+
   /**
-   * Read an SSE stream to its end. `asked`: the requests it answers (none: the server's own
-   * stream). A stream that ends before each has its answer is resumed from its last event id;
-   * the server's own stream is opened again whenever it ends.
+   * Read an SSE stream until each request it carries has its answer (`asked`; none: the server's
+   * own stream, read to its end). A stream that ends before is resumed from its last event id
+   * (`last`: the one a stream it resumes had reached); the server's own stream is opened again
+   * whenever it ends.
    */
-  private async read(body: Readable, asked: Set<RequestId>, own: boolean, attempt = 0): Promise<void> {
+  private async read(body: Readable, asked: Set<RequestId>, own: boolean, last?: string): Promise<void> {
     const split = new SseSplitter();
-    let last: string | undefined;
     let broke: unknown = null;
+    for (const id of asked) this.waiting.set(id, { asked, body });
     try {
       for await (const chunk of body) {
         for (const e of split.push(chunk as Buffer)) {
@@ -197,7 +226,16 @@ export class HttpUpstreamTransport implements Transport {
             this.onerror?.(new Error(`the server sent an event that is not JSON: ${e.data.slice(0, 200)}`));
             continue;
           }
-          if (this.deliver(m)) asked.delete((m as { id: RequestId }).id);
+          if (this.deliver(m)) {
+            const id = (m as { id: RequestId }).id;
+            asked.delete(id);
+            this.waiting.delete(id);
+          }
+        }
+        // Every answer is in: the stream is done with, whether or not the server ends it.
+        if (!own && asked.size === 0) {
+          body.destroy();
+          break;
         }
       }
     } catch (e) {
@@ -206,13 +244,16 @@ export class HttpUpstreamTransport implements Transport {
     if (this.closed) return;
     if (own) return this.listen(last ?? null, 0);
     if (asked.size === 0) return;
-    if (last !== undefined) return this.resume(last, asked, attempt);
+    if (last !== undefined) return this.resume(last, asked, 0);
     this.fail(asked, broke === null ? 'the server ended the stream before answering' : `the stream broke: ${(broke as Error).message}`);
   }
 
   /** The requests a stream carried, answered as closed (the Client rejects each at once). */
   private fail(asked: Set<RequestId>, why: string): void {
-    for (const id of asked) this.onmessage?.({ jsonrpc: '2.0', id, error: { code: CONNECTION_CLOSED, message: `Connection closed: ${why}` } });
+    for (const id of asked) {
+      this.waiting.delete(id);
+      this.onmessage?.({ jsonrpc: '2.0', id, error: { code: CONNECTION_CLOSED, message: `Connection closed: ${why}` } });
+    }
     asked.clear();
   }
 
@@ -227,17 +268,24 @@ export class HttpUpstreamTransport implements Transport {
     this.timers.add(t);
   }
 
-  /** Pick a request's broken stream up again after `last` (GET with Last-Event-ID), a few times at most. */
+  /**
+   * Pick a request's broken stream up again after `last` (GET with Last-Event-ID): a few failed
+   * tries in a row at most, counted afresh after each that opened (a server may close a long
+   * call's stream again and again, as the specification lets it); until the Client gives up on it.
+   */
   private resume(last: string, asked: Set<RequestId>, attempt: number): void {
+    if (asked.size === 0) return;
     if (attempt >= RETRIES) return this.fail(asked, `the stream broke and could not be resumed after ${RETRIES} tries`);
     this.later(attempt, () => {
+      if (asked.size === 0) return;
       this.request('GET', { accept: 'text/event-stream', 'last-event-id': last }).then(
         async (r) => {
           if (r.statusCode !== 200) {
             await r.body.dump();
+            if (r.statusCode === 404) return this.fail(asked, 'the server no longer knows this session or stream');
             return this.resume(last, asked, attempt + 1);
           }
-          await this.read(r.body, asked, false, attempt + 1);
+          await this.read(r.body, asked, false, last);
         },
         () => this.resume(last, asked, attempt + 1),
       );
@@ -252,6 +300,12 @@ export class HttpUpstreamTransport implements Transport {
     const open = async () => {
       const r = await this.request('GET', last === null ? { accept: 'text/event-stream' } : { accept: 'text/event-stream', 'last-event-id': last });
       if (r.statusCode === 405) return r.body.dump();
+      if (r.statusCode === 404) {
+        // The server no longer knows the session: this one ends (the agent's too), and a new one starts.
+        await r.body.dump();
+        this.onerror?.(new SessionGoneError(404, 'the server no longer knows this session'));
+        return void this.close();
+      }
       if (r.statusCode !== 200) {
         await r.body.dump();
         throw new StreamableHttpError(r.statusCode, `Failed to open SSE stream (HTTP ${r.statusCode})`);
@@ -283,6 +337,7 @@ export class HttpUpstreamTransport implements Transport {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.waiting.clear();
     this.abort.abort();
     this.onclose?.();
   }

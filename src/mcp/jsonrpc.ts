@@ -4,9 +4,16 @@ import type { JSONRPCMessage, JSONRPCRequest, RequestId } from '@modelcontextpro
 // message they take in this way rather than through the SDK's zod schemas: the SDK's Client and
 // Server still validate what each request's handler and each result's caller read.
 
+/** A request's id as the SDK's schema takes one: a string or a whole number. */
 function isId(v: unknown): v is RequestId {
-  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+  return typeof v === 'string' || Number.isSafeInteger(v);
 }
+
+/** The members each kind may have, and no other (as the SDK's schemas: a message with more is none of them). */
+const REQUEST = new Set(['jsonrpc', 'id', 'method', 'params']);
+const RESULT = new Set(['jsonrpc', 'id', 'result']);
+const ERROR = new Set(['jsonrpc', 'id', 'error']);
+const only = (m: Record<string, unknown>, keys: Set<string>) => Object.keys(m).every((k) => keys.has(k));
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -15,10 +22,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** A request, a notification, a result or an error, each whole. */
 export function isJsonRpcMessage(m: unknown): m is JSONRPCMessage {
   if (!isObject(m) || m.jsonrpc !== '2.0') return false;
-  if (typeof m.method === 'string') return (m.id === undefined || isId(m.id)) && (m.params === undefined || isObject(m.params));
-  if (!isId(m.id) && !(m.id === null && 'error' in m)) return false;
-  if ('result' in m) return isObject(m.result) && !('error' in m);
-  return isObject(m.error) && typeof m.error.code === 'number' && typeof m.error.message === 'string';
+  if (typeof m.method === 'string') return only(m, REQUEST) && (m.id === undefined || isId(m.id)) && (m.params === undefined || isObject(m.params));
+  if ('result' in m) return only(m, RESULT) && isId(m.id) && isObject(m.result);
+  return only(m, ERROR) && (isId(m.id) || m.id === null || m.id === undefined) && isObject(m.error) && Number.isSafeInteger(m.error.code) && typeof m.error.message === 'string';
 }
 
 /** A request: it has a method and an id, and waits for an answer. */

@@ -10,6 +10,7 @@ import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approva
 import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
 import type { McpCall, McpRecorder } from './record.js';
+import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
@@ -216,10 +217,14 @@ export class McpSession {
         // The server answered with a JSON-RPC error: it is up, the request was wrong.
         const e = settled.error as { code?: unknown };
         if (e instanceof McpError && e.code !== ErrorCode.RequestTimeout && e.code !== ErrorCode.ConnectionClosed) return { kind: 'ignore', reason: 'rpc_error' };
+        // The server is up; it ended the session (a restart): the agent's session ends and the next one works.
+        if (e instanceof SessionGoneError) return { kind: 'ignore', reason: 'session_gone' };
         return { kind: 'failure', reason: e instanceof McpError && e.code === ErrorCode.RequestTimeout ? 'timeout' : 'unavailable' };
       });
     } catch (e) {
       if (e instanceof CircuitOpenError) throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'circuit_open' });
+      if (e instanceof SessionGoneError)
+        throw new McpError(ErrorCode.ConnectionClosed, `MCP server '${this.d.server.name}' ended this session (${e.message}): start a new session`, { reason: 'unavailable' });
       // The connection to the server closed under the request (a process that died, a server that went away).
       if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed)
         throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'unavailable' });

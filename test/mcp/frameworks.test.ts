@@ -22,7 +22,7 @@ const FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 /** Marks the stdio servers this file's cage launches (an argument the fixture ignores), so a test can find the one of its session. */
 const MARK = `frameworks-${randomUUID()}`;
 /** What tools/list shows on 'web' (everything but delete_repo, which tools.deny lists). */
-const ALLOWED = ['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami'];
+const ALLOWED = ['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'forget', 'huge', 'seen', 'slow', 'sockets', 'weather', 'whoami'];
 
 const fixtures: ChildProcess[] = [];
 let t: TestRuntime;

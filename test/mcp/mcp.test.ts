@@ -73,7 +73,7 @@ describe('MCP through the cage, streamable HTTP upstream', () => {
     const c = await connect('web');
     try {
       const names = (await c.listTools()).tools.map((x) => x.name).sort();
-      expect(names).toEqual(['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+      expect(names).toEqual(['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'forget', 'huge', 'seen', 'slow', 'sockets', 'weather', 'whoami']);
       expect(textOf(await c.callTool({ name: 'echo', arguments: { text: 'hello' } }))).toBe('echo: hello');
       const w = await c.callTool({ name: 'weather', arguments: { city: 'Oslo' } });
       expect(w.structuredContent).toEqual({ city: 'Oslo', tempC: 21 });
@@ -238,7 +238,7 @@ describe('MCP through the cage, from the Python SDK', () => {
       ),
     );
     const r = JSON.parse(out.trim().split('\n').at(-1)!);
-    expect(r.tools).toEqual(['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'huge', 'seen', 'slow', 'weather', 'whoami']);
+    expect(r.tools).toEqual(['ask', 'breaks', 'confirm', 'contact', 'echo', 'fails', 'forget', 'huge', 'seen', 'slow', 'sockets', 'weather', 'whoami']);
     expect(r.echo).toBe('echo: from python, call [PHONE_REDACTED]');
     expect(r.refused).toMatch(/tool 'delete_repo' is not allowed on MCP server 'web'/);
   }, 600_000);

@@ -24,6 +24,8 @@ beforeAll(async () => {
   const mcp = mcpSchema.parse({
     servers: {
       web: { url: web.url, timeout_s: 5 },
+      brief: { url: web.url, timeout_s: 0.5 },
+      fickle: { url: json.url, timeout_s: 5, breaker: { failure_threshold: 2 } },
       moved: { url: web.url.replace(/\/mcp$/, '/moved'), timeout_s: 5 },
       json: { url: json.url, timeout_s: 5 },
       doomed: { url: gone.url, timeout_s: 30, breaker: { failure_threshold: 50 } },
@@ -112,6 +114,14 @@ describe('the cage’s streamable HTTP endpoint, as the specification says', () 
     expect(version.status).toBe(400);
     expect(JSON.parse(version.body).error.message).toMatch(/Unsupported protocol version: 1999-01-01 \(supported versions: 2025-11-25/);
     expect((await raw('PUT', s, {})).status).toBe(405);
+    // What the SDK's schemas take no message for is refused, not handed on unanswered.
+    for (const odd of [
+      { ...call(5, 'echo', { text: 'x' }), trace: 'abc' },
+      { ...call(5, 'echo', { text: 'x' }), id: 1.5 },
+    ]) {
+      const r = await raw('POST', s, odd);
+      expect([r.status, JSON.parse(r.body).error.code]).toEqual([400, -32700]);
+    }
   });
 
   it('answers a quick call whole, in one response with its length; a slow one opens its stream with an id to resume from before the answer', async () => {
@@ -164,6 +174,17 @@ describe('the cage’s streamable HTTP endpoint, as the specification says', () 
     expect(unknown.status).toBe(400);
   });
 
+  it('ends a call’s stream when its client cancels it (the server will not answer it)', async () => {
+    const s = await session();
+    const t0 = performance.now();
+    const pending = raw('POST', s, call(7, 'slow', { ms: 3_000 }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await raw('POST', s, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'the user gave up' } })).status).toBe(202);
+    const r = await pending;
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(events(r.body)).toEqual([]);
+  });
+
   it('ends a session on DELETE', async () => {
     const s = await session();
     expect((await raw('DELETE', s)).status).toBe(200);
@@ -172,14 +193,47 @@ describe('the cage’s streamable HTTP endpoint, as the specification says', () 
 });
 
 describe('the cage’s session with a streamable HTTP server', () => {
-  it('picks up a call whose stream the server dropped (Last-Event-ID), and the tool ran once', async () => {
+  it('picks up a call whose stream the server dropped three times (Last-Event-ID each time), and the tool ran once', async () => {
     const c = await connectMcp(t.rt.url, 'web', a.token);
     const before = JSON.parse(((await c.callTool({ name: 'seen' })) as any).content[0].text).calls.filter((x: any) => x.tool === 'breaks').length;
-    const r = (await c.callTool({ name: 'breaks' })) as any;
-    expect(r.content[0].text).toBe('answered after the stream was dropped');
+    const r = (await c.callTool({ name: 'breaks', arguments: { times: 3 } })) as any;
+    expect(r.content[0].text).toBe('answered after the stream was dropped 3 time(s)');
     const after = JSON.parse(((await c.callTool({ name: 'seen' })) as any).content[0].text).calls.filter((x: any) => x.tool === 'breaks').length;
     expect(after - before).toBe(1);
     await c.close();
+  });
+
+  it('lets go of a call’s stream once the call is given up on (its time limit), so no connection to the server stays taken', async () => {
+    const c = await connectMcp(t.rt.url, 'web', a.token);
+    const count = async () => Number(((await c.callTool({ name: 'sockets' })) as any).content[0].text);
+    const slow = await connectMcp(t.rt.url, 'brief', a.token);
+    const before = await count();
+    for (let i = 0; i < 5; i++) await expect(slow.callTool({ name: 'slow', arguments: { ms: 1_500 } })).rejects.toThrow(/did not answer within 0.5 s/);
+    // The server never answers a cancelled call; the cage let go of each stream when it gave up
+    // (each would otherwise hold a connection of its own until the session ended: 5 more).
+    await until(async () => ((await count()) <= before + 1 ? true : null), 5_000);
+    await slow.close();
+    await c.close();
+  });
+
+  it('starts over when the server forgets the session (404): the agent is told to start a new one, and the server’s breaker is not tripped', async () => {
+    const c = await connectMcp(t.rt.url, 'fickle', a.token);
+    expect(((await c.callTool({ name: 'echo', arguments: { text: 'one' } })) as any).content[0].text).toBe('echo: one');
+    await c.callTool({ name: 'forget' });
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(c.callTool({ name: 'echo', arguments: { text: 'two' } })).rejects.toThrow(/MCP server 'fickle' ended this session .*start a new session/);
+    await c.close().catch(() => undefined);
+    // Three times over (the breaker opens at 2 failures): each time a new session simply works.
+    for (let i = 0; i < 3; i++) {
+      const again = await connectMcp(t.rt.url, 'fickle', a.token);
+      expect(((await again.callTool({ name: 'echo', arguments: { text: `again ${i}` } })) as any).content[0].text).toBe(`echo: again ${i}`);
+      await again.callTool({ name: 'forget' });
+      await new Promise((r) => setTimeout(r, 100));
+      await expect(again.callTool({ name: 'echo', arguments: { text: 'gone' } })).rejects.toThrow(/ended this session/);
+      await again.close().catch(() => undefined);
+    }
+    const breakers = (await (await t.api('/api/mcp/servers')).json()) as { servers: Array<{ name: string; breaker: { state: string } }> };
+    expect(breakers.servers.find((s) => s.name === 'fickle')!.breaker.state).toBe('CLOSED');
   });
 
   it('follows a redirect to the same origin that keeps the method (a server mounted one path over)', async () => {
