@@ -24,6 +24,8 @@ const CONNECTION_CLOSED = -32000;
 const RETRIES = 2;
 const RETRY_MS = 1_000;
 const RETRY_GROWTH = 1.5;
+/** How long a stream whose answers are all in may stay open before it is let go of. */
+const LET_GO_MS = 1_000;
 /** Same-origin redirects followed (a server mounted at /mcp/ answering /mcp with 307, say). */
 const MAX_REDIRECTS = 3;
 
@@ -212,6 +214,7 @@ export class HttpUpstreamTransport implements Transport {
   private async read(body: Readable, asked: Set<RequestId>, own: boolean, last?: string): Promise<void> {
     const split = new SseSplitter();
     let broke: unknown = null;
+    let done: NodeJS.Timeout | null = null;
     for (const id of asked) this.waiting.set(id, { asked, body });
     try {
       for await (const chunk of body) {
@@ -232,14 +235,17 @@ export class HttpUpstreamTransport implements Transport {
             this.waiting.delete(id);
           }
         }
-        // Every answer is in: the stream is done with, whether or not the server ends it.
-        if (!own && asked.size === 0) {
-          body.destroy();
-          break;
+        // Every answer is in: the server ends the stream now (its connection then serves the next
+        // call); one that keeps it open is let go of after a moment.
+        if (!own && asked.size === 0 && done === null) {
+          done = setTimeout(() => body.destroy(), LET_GO_MS);
+          done.unref();
         }
       }
     } catch (e) {
       broke = e;
+    } finally {
+      if (done) clearTimeout(done);
     }
     if (this.closed) return;
     if (own) return this.listen(last ?? null, 0);
