@@ -10,8 +10,9 @@ import { set } from './store.js';
 import type { PanelApprovalFrame, PanelBudgetFrame, Whoami } from './types.js';
 import { ReconnectingSocket } from './reconnect.js';
 
-/** What the panel's /ws pushes to a viewer. */
-export type PanelFrame =
+/** What the panel's /ws pushes to a viewer. Each frame has its place in the panel's feed (`feed`), whichever replica sent it. */
+export type PanelFrame = (
+  | { kind: 'hello'; mode: 'panel'; feed: number; replay?: PanelFrame[] | null }
   | {
       kind: 'batch';
       runtime: string;
@@ -22,18 +23,24 @@ export type PanelFrame =
     }
   | { kind: 'runtime'; runtime: string; lastSeenAt: number | null; behind: number }
   | PanelBudgetFrame
-  | PanelApprovalFrame;
+  | PanelApprovalFrame
+) & { feed?: number };
 
 const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets', 'approvals'];
 
+/** The last place in the panel's feed this page has: a reconnect (to this replica or, behind a load balancer, another) resumes after it. */
+let lastFeed: number | null = null;
+
 /**
  * The panel's /ws, kept connected: on a drop it says so, backs off and, once back, refetches
- * everything (the batches missed meanwhile).
+ * everything (the figures that moved meanwhile) and takes the frames it missed (the live log's
+ * events) from the replica it reached, which holds the whole panel's recent feed.
  */
 const socket = new ReconnectingSocket({
   path: () => {
     const token = currentToken();
-    return token ? `/ws?token=${encodeURIComponent(token)}` : null;
+    if (!token) return null;
+    return `/ws?token=${encodeURIComponent(token)}${lastFeed === null ? '' : `&after=${lastFeed}`}`;
   },
   opened: () => {
     socket.live();
@@ -58,6 +65,12 @@ export function partsFor(frame: Extract<PanelFrame, { kind: 'batch' }>): FleetPa
 }
 
 function onFrame(frame: PanelFrame): void {
+  if (frame.feed !== undefined && frame.feed > 0) lastFeed = Math.max(lastFeed ?? 0, frame.feed);
+  // A hello's `feed` is where its replica stands; with its replay (what this page missed) the page stands there too.
+  if (frame.kind === 'hello') {
+    for (const f of frame.replay ?? []) onFrame(f);
+    return;
+  }
   if (frame.kind === 'runtime') {
     // A runtime the page has not listed yet (just added): the list comes again.
     if (!applyRuntime(frame)) refreshFleet('fleet');

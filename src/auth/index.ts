@@ -16,7 +16,7 @@ export {
 export { ROLES, canRead, assertCanAct, assertRole, assertRuntime, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
 export { createApiToken, resolvedApiToken, wireApiTokens, type CreatedToken } from './manage.js';
 export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, USER_ROLES, PASSWORD_MIN, type UsersRepo } from './users.js';
-export { LoginService, type LoginResult, type LoginDeps } from './login.js';
+export { LOGIN_WINDOW_MS, LoginService, type FailureCounter, type LoginResult, type LoginDeps } from './login.js';
 export { mintLoginLink, newLoginLink, openSession, LINK_NAME, SESSION_NAME, type LinkStore, type LoginLink } from './links.js';
 export { LoginLimiter } from './login-limiter.js';
 export { generateApiToken, hashApiToken } from './api-tokens.js';

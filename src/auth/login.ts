@@ -12,6 +12,20 @@ export interface LoginResult {
   expiresAt: string;
 }
 
+/**
+ * Failed logins counted per key over a window (the name typed, the client's address). A runtime
+ * counts in memory (`LoginLimiter`); a panel in PostgreSQL, so its replicas count as one.
+ */
+export interface FailureCounter {
+  /** Milliseconds until `key` may try again; 0 when it may now. */
+  blockedFor(key: string): number | Promise<number>;
+  /** True the first time a blocked key is refused in its window (a refusal is recorded once, not per attempt). */
+  firstRefusal(key: string): boolean | Promise<boolean>;
+  fail(key: string): void | Promise<void>;
+  forgive(key: string): void | Promise<void>;
+  reset(key: string): void | Promise<void>;
+}
+
 export interface LoginDeps {
   users: Pick<UsersRepo, 'liveByName'>;
   /** What a successful login gets: a user JWT (the runtime) or an opaque, revocable session (the panel). */
@@ -19,9 +33,12 @@ export interface LoginDeps {
   /** Where `auth.login` and `auth.login_failed` go: the runtime's event log, the panel's log. */
   state: { record(e: NewEvent): unknown };
   ttlMinutes: number;
+  /** Where failures are counted, per name and per address (default: in this process's memory). */
+  limits?: (o: { kind: 'name' | 'address'; maxFailures: number; windowMs: number }) => FailureCounter;
 }
 
-const WINDOW_MS = 15 * 60_000;
+/** How long a failure counts against its name and address. */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** Per name: a password guesser gets this many tries per window. */
 export const NAME_FAILURES = 5;
 /** Per address: more, since one address may be several people (a NAT, a proxy). */
@@ -38,22 +55,25 @@ const MAX_CHECKS_IN_FLIGHT = 4;
  */
 export class LoginService {
   private readonly check: PasswordCheck;
-  readonly byName = new LoginLimiter({ maxFailures: NAME_FAILURES, windowMs: WINDOW_MS });
-  readonly byAddress = new LoginLimiter({ maxFailures: ADDRESS_FAILURES, windowMs: WINDOW_MS });
+  readonly byName: FailureCounter;
+  readonly byAddress: FailureCounter;
   private checksInFlight = 0;
 
   constructor(private readonly d: LoginDeps) {
     this.check = new PasswordCheck(d.users);
+    const limits = d.limits ?? ((o) => new LoginLimiter(o));
+    this.byName = limits({ kind: 'name', maxFailures: NAME_FAILURES, windowMs: LOGIN_WINDOW_MS });
+    this.byAddress = limits({ kind: 'address', maxFailures: ADDRESS_FAILURES, windowMs: LOGIN_WINDOW_MS });
   }
 
   async login(name: string, password: string, address: string): Promise<LoginResult> {
     const nameKey = name.toLowerCase();
     // The name is whatever was typed: no control characters reach a log line.
     const shown = name.replace(/[\u0000-\u001f\u007f]/g, '?');
-    const wait = Math.max(this.byName.blockedFor(nameKey), this.byAddress.blockedFor(address));
+    const wait = Math.max(await this.byName.blockedFor(nameKey), await this.byAddress.blockedFor(address));
     if (wait > 0) {
       // Recorded once per name and address per window: a flood of refusals is not a flood of rows.
-      const first = [this.byName.firstRefusal(nameKey), this.byAddress.firstRefusal(address)].some(Boolean);
+      const first = [await this.byName.firstRefusal(nameKey), await this.byAddress.firstRefusal(address)].some(Boolean);
       if (first) this.failed((await this.d.users.liveByName(name)) ? shown : '(unknown user)', address, 'too_many_attempts');
       throw new TooManyAttemptsError(Math.ceil(wait / 1000));
     }
@@ -61,9 +81,14 @@ export class LoginService {
     if (this.checksInFlight >= MAX_CHECKS_IN_FLIGHT) throw new TooManyAttemptsError(1);
     // Counted as a failure before the (slow) check, so parallel guesses cannot all get past the
     // limit while the first ones are still being checked; a success takes it back.
-    this.byName.fail(nameKey);
-    this.byAddress.fail(address);
     this.checksInFlight++;
+    try {
+      await this.byName.fail(nameKey);
+      await this.byAddress.fail(address);
+    } catch (e) {
+      this.checksInFlight--;
+      throw e;
+    }
     let user: Awaited<ReturnType<PasswordCheck['check']>>;
     try {
       user = await this.check.check(name, password);
@@ -75,8 +100,8 @@ export class LoginService {
       this.failed((await this.d.users.liveByName(name)) ? shown : '(unknown user)', address, user === 'untrusted' ? 'untrusted_hash' : 'bad_credentials');
       throw BAD_CREDENTIALS();
     }
-    this.byName.reset(nameKey);
-    this.byAddress.forgive(address);
+    await this.byName.reset(nameKey);
+    await this.byAddress.forgive(address);
     const role = user.role as UserRole;
     const ttlSeconds = this.d.ttlMinutes * 60;
     const token = await this.d.tokens.issue({ role, name: user.name, userId: user.id, ttlSeconds });

@@ -4,7 +4,7 @@ import { createLogger, escapeControl } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
 import { checkScope } from '../domain/secrets/index.js';
-import { addRuntime, createMetricsToken, describeBudget as describe, panelLoginLink } from '../panel/index.js';
+import { addRuntime, createMetricsToken, describeBudget as describe, panelLoginLink, tellReplicas } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
 import { BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, PgTokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
 
@@ -102,9 +102,10 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
     } else if (a.action === 'rm') {
       const removed = await store.remove(a.name!);
       if (!removed) throw new ConfigError(`panel runtime rm: no runtime '${a.name}'`);
+      await tellReplicas(pg.pool, 'tokens').catch(() => undefined);
       if (a.json) return void process.stdout.write(`${JSON.stringify(removed)}\n`);
       const back = removed.reclaimedMicros > 0 ? `; ${formatUsd(removed.reclaimedMicros)} of its central budget leases returned to the budgets` : '';
-      process.stdout.write(`Runtime '${a.name}' removed; ${removed.revoked} token(s) revoked (a running panel refuses them within 5 s)${back}.\n`);
+      process.stdout.write(`Runtime '${a.name}' removed; ${removed.revoked} token(s) revoked (every running replica of the panel refuses them at once)${back}.\n`);
     } else {
       const rows = await store.list();
       if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);
@@ -125,7 +126,7 @@ export interface PanelTokenArgs extends PanelArgs {
 /**
  * `iron-cage panel token create|list|revoke`: a scraper's `metrics` token (GET /metrics only),
  * the panel's live tokens, or one revoked, straight in its database (a running panel refuses a
- * revoked token within 5 s, as after `panel runtime rm`).
+ * revoked token at once, as after `panel runtime rm`: every replica is told).
  */
 export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
   if (a.action !== 'list' && !a.name) throw new ConfigError(`panel token ${a.action}: name the token (iron-cage panel token ${a.action} NAME)`);
@@ -140,10 +141,11 @@ export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
       process.stdout.write(`${t.token}\n\nMetrics token '${t.name}' (${t.id}) created; shown once. Prometheus sends it as a bearer token to GET /metrics (it may read nothing else).\n`);
     } else if (a.action === 'revoke') {
       const revoked = await store.revoke(a.name!, new Date(), { kind: 'api', role: 'metrics' });
+      if (revoked.length > 0) await tellReplicas(pg.pool, 'tokens').catch(() => undefined);
       if (revoked.length === 0)
         throw new ConfigError(`panel token revoke: no active metrics token '${a.name}' (sessions end with panel user rm or DELETE /api/tokens/:id; runtime tokens with panel runtime rm)`);
       if (a.json) return void process.stdout.write(`${JSON.stringify(revoked.map(({ hash: _h, ...t }) => t))}\n`);
-      process.stdout.write(`Revoked ${revoked.map((t) => `${escapeControl(t.name)} (${t.id})`).join(', ')} (a running panel refuses it within 5 s).\n`);
+      process.stdout.write(`Revoked ${revoked.map((t) => `${escapeControl(t.name)} (${t.id})`).join(', ')} (every running replica of the panel refuses it at once).\n`);
     } else {
       const rows = (await store.list()).map(({ hash: _h, ...t }) => t);
       if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);

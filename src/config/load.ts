@@ -143,6 +143,8 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
     tls: (l, cur) => layer(cur, l.tls, { cert: 'cert', key: 'key' }),
     leaseTtlMs: 'lease_ttl',
     leaseReclaimAfterMs: 'lease_reclaim_after',
+    drainGraceMs: 'drain_grace',
+    drainTimeoutMs: 'drain_timeout',
     configFile: null,
     notices: null,
   };

@@ -74,6 +74,21 @@ export const OPTIONS = {
       "How long a runtime may stay silent past its lease's expiry before it is taken as gone and the unspent part of its lease returns to the budget (a partitioned runtime spends its lease until expiry; sooner: panel runtime rm) [default: 10m]",
     commands: { panel: true },
   },
+  drainGrace: {
+    kind: 'string',
+    key: 'drain_grace',
+    env: 'IRON_CAGE_DRAIN_GRACE',
+    describe:
+      'How long a stopping panel replica goes on serving after /readyz says 503, so a load balancer moves its traffic to the others first (only while another replica is alive): 0s, 3s [default: 3s]',
+    commands: { panel: true },
+  },
+  drainTimeout: {
+    kind: 'string',
+    key: 'drain_timeout',
+    env: 'IRON_CAGE_DRAIN_TIMEOUT',
+    describe: 'How long a stopping panel waits for the requests in flight before it cuts them: 15s, 1m [default: 15s]',
+    commands: { panel: true },
+  },
   tlsCert: { kind: 'string', key: 'tls.cert', env: 'IRON_CAGE_TLS_CERT', describe: 'TLS certificate (PEM file): serve HTTPS (with --tls-key)', commands: { panel: true } },
   tlsKey: { kind: 'string', key: 'tls.key', env: 'IRON_CAGE_TLS_KEY', describe: 'TLS private key (PEM file) for --tls-cert', commands: { panel: true } },
   config: {

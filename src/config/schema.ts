@@ -62,6 +62,9 @@ export const fileSchema = z.strictObject({
   /** The control panel's central budget leases: how long one lives unrenewed, and how long after it expired it is reclaimed. */
   lease_ttl: duration(100, 3_600_000, '100ms', '1h').optional(),
   lease_reclaim_after: duration(0, 7 * 86_400_000, '0ms', '7d').optional(),
+  /** A stopping control panel replica: how long it goes on serving once it says it is not ready (the load balancer moves away), and how long it waits for what is in flight. */
+  drain_grace: duration(0, 300_000, '0ms', '5m').optional(),
+  drain_timeout: duration(100, 600_000, '100ms', '10m').optional(),
   /** HTTPS for the control panel: PEM files. */
   tls: z.strictObject({ cert: z.string().min(1, 'must not be empty').optional(), key: z.string().min(1, 'must not be empty').optional() }).optional(),
   /** Retired (see retiredKeys): still read, so an old file keeps working, and ignored. */
@@ -135,6 +138,10 @@ export interface Config {
   leaseTtlMs: number;
   /** A silent runtime's lease is reclaimed this long after it expired (`--lease-reclaim-after`). */
   leaseReclaimAfterMs: number;
+  /** A stopping panel replica serves this long after its readiness says 503, when another replica is alive (`--drain-grace`). */
+  drainGraceMs: number;
+  /** …then waits this long for the requests in flight before it cuts them (`--drain-timeout`). */
+  drainTimeoutMs: number;
   /** The file the config came from, if any (for messages). */
   configFile: string | null;
   gateway: GatewayConfig;
@@ -184,6 +191,8 @@ export const DEFAULTS: Config = {
   tls: { cert: null, key: null },
   leaseTtlMs: 30_000,
   leaseReclaimAfterMs: 600_000,
+  drainGraceMs: 3_000,
+  drainTimeoutMs: 15_000,
   configFile: null,
   gateway: GATEWAY_DEFAULTS,
   safety: SAFETY_DEFAULTS,

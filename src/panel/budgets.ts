@@ -1,12 +1,14 @@
 import type { Logger } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type LeaseAsk, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
+import type { PanelAlerts } from './alerts.js';
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
 
 // Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
-// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), and each
-// of those said once, in the log and as a `budget` frame on the panel's feed.
+// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed; run by the
+// fleet's jobs, jobs.ts, on one replica at a time), and each of those said once, in the log, as a
+// `budget` frame on the panel's feed and as an alert where `alerts:` names a channel.
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
@@ -20,14 +22,13 @@ export const LEASED_FRAME_GAP_MS = 1_000;
 export class CentralBudgets {
   readonly store: BudgetsStore;
   readonly leases: LeasesStore;
-  private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   /** When each budget's last `leased` frame went out. */
   private readonly leasedSaid = new Map<string, number>();
 
   constructor(
     db: PanelDb,
-    private readonly d: { logger: Logger; outage: Outage; feed: PanelFeed; lease: LeaseOptions; now?: () => number },
+    private readonly d: { logger: Logger; outage: Outage; feed: PanelFeed; lease: LeaseOptions; alerts?: PanelAlerts; now?: () => number },
   ) {
     this.store = new BudgetsStore(db);
     this.leases = new LeasesStore(db, d.lease);
@@ -35,13 +36,6 @@ export class CentralBudgets {
 
   private now(): number {
     return this.d.now?.() ?? Date.now();
-  }
-
-  /** Start the periodic sweep (unref'd: it never keeps the process alive). */
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.sweep(), sweepEveryMs(this.d.lease));
-    this.timer.unref();
   }
 
   /** One sweep (never two at once): reclaim what expired past its grace, say thresholds crossed. */
@@ -87,6 +81,7 @@ export class CentralBudgets {
     const message = `budget ${r.budget}: runtime ${r.runtime} went silent (its lease expired ${new Date(r.expiredAt).toISOString()}); ${formatUsd(r.fromMicros - r.toMicros)} of its grant returned to the budget (granted ${formatUsd(r.fromMicros)} → ${formatUsd(r.toMicros)}, what it reported spending)`;
     this.d.logger.warn(message);
     this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: r.budget, message, window: r.window, runtime: r.runtime });
+    void this.d.alerts?.raise('budget.reclaimed', r.budget, message, { window: r.window, runtime: r.runtime, fromMicros: r.fromMicros, toMicros: r.toMicros, expiredAt: r.expiredAt });
   }
 
   private crossed(c: BudgetCrossing): void {
@@ -97,10 +92,11 @@ export class CentralBudgets {
         : `budget ${c.budget} has used ${pct}% of its limit for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} of ${formatUsd(c.limitMicros)}`;
     this.d.logger.warn(message);
     this.d.feed.push({ kind: 'budget', change: c.state, budget: c.budget, message, window: c.window });
+    void this.d.alerts?.raise(c.state === 'exhausted' ? 'budget.exhausted' : 'budget.warning', c.budget, message, { window: c.window, spentMicros: c.spentMicros, limitMicros: c.limitMicros });
   }
 
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  /** Wait for a sweep under way. */
+  async close(): Promise<void> {
+    await this.sweeping;
   }
 }

@@ -14,3 +14,5 @@ export type { PanelBudgetChange, PanelBudgetFrame } from './feed.js';
 export { approvalsRoutes, RUNTIME_APPROVALS_PATH, type FleetApprovalsResponse, type RuntimeApprovalsResponse } from './approvals.routes.js';
 export type { PanelApprovalFrame } from './feed.js';
 export type { FleetApproval, PanelDecision, RuntimeDecision } from '../state/index.js';
+export { Replica, replicaId, ALIVE_MS, BEAT_MS } from './replica.js';
+export { tellReplicas } from './bus.js';

@@ -1,10 +1,10 @@
-import { generateApiToken, LoginService, loginRoutes, newLoginLink, resolvedApiToken, userRoutes, wireUsers, type IssueOptions, type TokenService } from '../auth/index.js';
+import { generateApiToken, LoginService, loginRoutes, newLoginLink, resolvedApiToken, userRoutes, wireUsers, type FailureCounter, type IssueOptions, type TokenService } from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
 import { ValidationError } from '../core/errors.js';
 import { newTokenId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { AppEnv } from '../server/index.js';
-import type { PgTokensStore, PgUsersStore } from '../state/index.js';
+import type { LoginFailuresStore, PgTokensStore, PgUsersStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 
 // Who may call a panel: the auth feature's TokenService, LoginService and routes over the
@@ -19,6 +19,8 @@ export interface PanelAuthDeps {
   tokens: TokenService;
   tokenStore: PgTokensStore;
   users: PgUsersStore;
+  /** Failed logins, counted in PostgreSQL: every replica holds a guesser back alike. */
+  loginFailures: LoginFailuresStore;
   outage: Outage;
   logger: Logger;
   loginTokenTtlMinutes: number;
@@ -64,7 +66,13 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
     byId: (id: string) => d.outage.run(() => d.users.byId(id)),
     list: (o?: { removed?: boolean }) => d.outage.run(() => d.users.list(o)),
   };
-  const login = new LoginService({ users, tokens: sessions, state: logged(d.logger), ttlMinutes: d.loginTokenTtlMinutes });
+  const login = new LoginService({
+    users,
+    tokens: sessions,
+    state: logged(d.logger),
+    ttlMinutes: d.loginTokenTtlMinutes,
+    limits: (o) => pgFailures(d.loginFailures, d.outage, o),
+  });
   const links = {
     byHash: (hash: string) => d.outage.run(() => d.tokenStore.byHash(hash)),
     exchangeLink: (hash: string, now: Date, session: Parameters<PgTokensStore['exchangeLink']>[2], event: NewEvent) =>
@@ -77,6 +85,24 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
   return {
     publicRoutes: [loginRoutes(login, { store: links, ttlMinutes: d.loginTokenTtlMinutes, renew: () => d.tokens.renew })],
     apiRoutes: [userRoutes({ users, tokens: d.tokens, onRemoved: (name) => d.outage.run(() => d.tokenStore.revokeSessionsOf(name)) })],
+  };
+}
+
+/** Failed logins of one kind (names typed, client addresses) counted in PostgreSQL, as LoginLimiter counts them in memory. */
+function pgFailures(store: LoginFailuresStore, outage: Outage, o: { kind: 'name' | 'address'; maxFailures: number; windowMs: number }): FailureCounter {
+  const k = (key: string) => `${o.kind}:${key}`;
+  const blockedFor = async (key: string): Promise<number> => {
+    const now = Date.now();
+    const f = await outage.run(() => store.get(k(key), now, o.windowMs));
+    if (!f || f.count < o.maxFailures) return 0;
+    return Math.max(0, f.since + o.windowMs - now);
+  };
+  return {
+    blockedFor,
+    firstRefusal: async (key) => (await blockedFor(key)) > 0 && (await outage.run(() => store.markTold(k(key)))),
+    fail: (key) => outage.run(() => store.fail(k(key), Date.now(), o.windowMs)),
+    forgive: (key) => outage.run(() => store.forgive(k(key))),
+    reset: (key) => outage.run(() => store.reset(k(key))),
   };
 }
 

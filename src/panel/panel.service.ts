@@ -1,17 +1,24 @@
-import type { TokenService } from '../auth/index.js';
+import type { Pool } from 'pg';
+import { LOGIN_WINDOW_MS, type TokenService } from '../auth/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/index.js';
 import { metricsRoute } from '../observability/index.js';
 import { announceVault, VaultService, vaultRoutes } from '../secrets/index.js';
 import type { Service } from '../server/index.js';
-import { PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import type { RawRoute } from '../server/index.js';
+import { LoginFailuresStore, PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import { PanelAlerts } from './alerts.js';
 import { approvalsRoutes, RUNTIME_APPROVALS_PATH } from './approvals.routes.js';
-import { CentralBudgets } from './budgets.js';
+import { CentralBudgets, sweepEveryMs } from './budgets.js';
+import { PanelBus } from './bus.js';
 import { budgetRoutes, LEASE_MAX_BYTES, LEASE_PATHS } from './budgets.routes.js';
 import { PanelFeed } from './feed.js';
+import { panelProbes } from './health.js';
+import { FleetJobs } from './jobs.js';
 import { PanelMetrics } from './metrics.js';
 import type { Outage } from './outage.js';
 import { panelAuth } from './panel-auth.js';
+import type { Replica } from './replica.js';
 import { RUNTIME_SECRETS_PATH, runtimeSecretsRoutes } from './runtime-secrets.routes.js';
 import { runtimeRoutes } from './runtimes.routes.js';
 import { TELEMETRY_PATHS, telemetryRoutes } from './telemetry.routes.js';
@@ -19,6 +26,14 @@ import { panelTokenRoutes } from './tokens.routes.js';
 
 export interface PanelServiceDeps {
   db: PanelDb;
+  /** The pool under `db` (the feed, the jobs' lock, the probes) and the URL it was opened with (the feed's listening connection). */
+  pool: Pool;
+  databaseUrl: string;
+  /** This process as one of the panel's replicas. */
+  replica: Replica;
+  version: string;
+  /** Where the panel's own alerts go (the config's `alerts:`). */
+  alerts: Config['alerts'];
   tokens: TokenService;
   logger: Logger;
   outage: Outage;
@@ -46,6 +61,13 @@ export interface PanelService extends Service {
   onIngested(fn: (i: Ingested) => void): () => void;
   /** The fleet's Prometheus registry (served at GET /metrics unless `metrics.enabled` is off). */
   metrics: PanelMetrics;
+  /** The feed between replicas, listening (resolves once it is). */
+  listening: Promise<void>;
+  /** GET /healthz and /readyz, for the server to answer before its Host check. */
+  probes: RawRoute[];
+  /** The fleet's periodic work (one replica at a time). */
+  jobs: FleetJobs;
+  alerts: PanelAlerts;
 }
 
 /**
@@ -59,8 +81,38 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const tokenStore = new PgTokensStore(d.db);
   const users = new PgUsersStore(d.db);
   const runtimes = new RuntimesStore(d.db);
-  const feed = new PanelFeed();
-  const budgets = new CentralBudgets(d.db, { logger: d.logger, outage: d.outage, feed, lease: d.lease });
+  // What the viewers of every replica hear (a batch that landed on another replica included).
+  const bus = new PanelBus({ pool: d.pool, url: d.databaseUrl, replica: d.replica.id, logger: d.logger });
+  const feed = new PanelFeed(bus);
+  const alerts = new PanelAlerts(d.db, { config: d.alerts, logger: d.logger });
+  const budgets = new CentralBudgets(d.db, { logger: d.logger, outage: d.outage, feed, lease: d.lease, alerts });
+  const loginFailures = new LoginFailuresStore(d.db);
+  const jobs = new FleetJobs({
+    pool: d.pool,
+    logger: d.logger,
+    outage: d.outage,
+    budgets,
+    bus,
+    replica: d.replica,
+    alerts,
+    loginFailures,
+    loginWindowMs: LOGIN_WINDOW_MS,
+    everyMs: sweepEveryMs(d.lease),
+  });
+  // A token revoked on one replica is refused by every other at once (their caches would keep it up to 5 s).
+  let heard = false;
+  d.tokens.onInvalidate(() => {
+    if (!heard) bus.forget('tokens');
+  });
+  bus.onForget((what) => {
+    if (what !== 'tokens') return;
+    heard = true;
+    try {
+      d.tokens.invalidate();
+    } finally {
+      heard = false;
+    }
+  });
   const ready = VaultService.open({ store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
   const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
   const metrics = new PanelMetrics(
@@ -68,7 +120,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
     { maxAgents: d.metrics.maxAgents, maxSeriesPerRuntime: d.metrics.maxSeriesPerRuntime, maxSeries: d.metrics.maxSeries, logger: d.logger },
   );
   const listeners = new Set<(i: Ingested) => void>([(i) => feed.push(i), (i) => metrics.landed(i)]);
-  const auth = panelAuth({ tokens: d.tokens, tokenStore, users, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
+  const auth = panelAuth({ tokens: d.tokens, tokenStore, users, loginFailures, outage: d.outage, logger: d.logger, loginTokenTtlMinutes: d.loginTokenTtlMinutes });
   const onIngested = (i: Ingested) => {
     for (const fn of listeners) {
       try {
@@ -88,6 +140,10 @@ export function panelService(d: PanelServiceDeps): PanelService {
     budgets,
     ready,
     metrics,
+    listening: bus.start(),
+    probes: panelProbes({ pool: d.pool, replica: d.replica, version: d.version }),
+    jobs,
+    alerts,
     onIngested: (fn) => {
       listeners.add(fn);
       return () => listeners.delete(fn);
@@ -105,9 +161,14 @@ export function panelService(d: PanelServiceDeps): PanelService {
       approvalsRoutes({ db: d.db, runtimes, users, feed, outage: d.outage, logger: d.logger }),
     ],
     announce: () => {
-      budgets.start();
+      jobs.start();
       announceVault(d.logger, d.masterKey, ready);
     },
-    close: async () => budgets.close(),
+    close: async () => {
+      await jobs.close();
+      await budgets.close();
+      await bus.close();
+      await alerts.close();
+    },
   };
 }

@@ -5,13 +5,15 @@ import { isLoopbackHost, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
-import { fleetRoutes, Outage, panelLoginLink, panelService, type PanelService } from '../panel/index.js';
+import { fleetRoutes, Outage, panelLoginLink, panelService, Replica, type PanelService } from '../panel/index.js';
 import { startServer, type AppEnv, type RunningServer } from '../server/index.js';
 import { checkDatabaseUrl, describeDatabase, openPostgres, type Postgres } from '../state/index.js';
 
 // `iron-cage panel`: the composition root of a control panel. The Hono server and the dashboard
-// over PostgreSQL; no supervisor, no gateway, no SQLite. Start order: checks → database → server
-// → login link. Shutdown is the reverse.
+// over PostgreSQL; no supervisor, no gateway, no SQLite. Start order: checks → database → the
+// feed between replicas → server → heartbeat → login link. Any number of these processes may
+// serve one database behind a load balancer (docs/panel.md, "Replicas"). Shutdown (SIGTERM) drains:
+// not ready first, then nothing new taken, what is in flight finished, then the rest in reverse.
 
 export interface PanelOptions {
   config: Config;
@@ -74,6 +76,7 @@ export class Panel {
     readonly service: PanelService,
     readonly server: RunningServer,
     readonly tokens: TokenService,
+    readonly replica: Replica,
   ) {}
 
   get url(): string {
@@ -88,12 +91,19 @@ export class Panel {
     const outage = new Outage(logger, where);
     const pg = await connect(plan.database, o.connectForMs ?? 5_000, (err) => outage.failed(err));
     let server: RunningServer | undefined;
+    let service: PanelService | undefined;
+    const replica = new Replica(pg.db, { version: VERSION, logger });
     try {
       // No JWT outlives this process: sessions and runtime tokens are rows; the key only signs proofs.
       const tokens = new TokenService(randomBytes(32), RENEW_PANEL);
       const masterKey = (o.env ?? process.env).IRON_CAGE_MASTER_KEY;
       const panel = panelService({
         db: pg.db,
+        pool: pg.pool,
+        databaseUrl: plan.database,
+        replica,
+        version: VERSION,
+        alerts: config.alerts,
         tokens,
         logger,
         outage,
@@ -102,7 +112,8 @@ export class Panel {
         masterKey,
         metrics: config.metrics,
       });
-      await panel.ready;
+      service = panel;
+      await Promise.all([panel.ready, panel.listening]);
       // The panel's REST routes: its own service's, then the fleet view's queries.
       const apiRoutes: Array<(app: import('hono').Hono<AppEnv>) => void> = [...(panel.apiRoutes ?? []), fleetRoutes(pg.db, { outage })];
       server = await startServer(
@@ -118,13 +129,17 @@ export class Panel {
           publicRoutes: panel.publicRoutes ?? [],
           apiRoutes,
           rawRoutes: panel.rawRoutes ?? [],
+          probes: panel.probes,
         },
         { host: config.host, port: config.port, allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins, ...(plan.tls ? { tls: plan.tls } : {}) },
       );
       tokens.renew = renewCommand('panel link', server.url, { '--database': withoutPassword(plan.database) });
-      const p = new Panel(config, logger, pg, panel, server, tokens);
-      // A link an earlier start printed and nobody used is void.
-      await panel.tokenStore.endLinks(new Date());
+      const p = new Panel(config, logger, pg, panel, server, tokens, replica);
+      // A link an earlier start printed and nobody used is void, when this is the only replica:
+      // beside others (a rolling restart), theirs and the links they printed stay good.
+      const others = await replica.others();
+      if (others.length === 0) await panel.tokenStore.endLinks(new Date());
+      await replica.start(server.url);
       // The link opens an admin session: never into a JSON log (pipelines keep and share those), as `start` and `serve`.
       if (config.logFormat === 'json') {
         const renew = renewCommand('panel link', server.url, { '--database': withoutPassword(plan.database) }, true);
@@ -135,10 +150,13 @@ export class Panel {
         p.startLink = await p.loginLink();
         logger.info(`Iron Cage ${VERSION} control panel at ${server.url}/ (database ${where}) · dashboard ${p.startLink} (one-time login link, ${config.loginLinkTtlMinutes} min)`);
       }
+      if (others.length > 0) logger.info(`Replica ${replica.id} of this panel, beside ${others.map((o) => `${o.id} (${o.url})`).join(', ')}: one database, any replica answers any request`);
       panel.announce?.();
       return p;
     } catch (err) {
       await server?.close();
+      await service?.close?.();
+      await replica.close();
       await pg.close().catch(() => undefined);
       throw err;
     }
@@ -149,11 +167,25 @@ export class Panel {
     return `${this.server.url}/#login=${await panelLoginLink(this.service.tokenStore, { ttlMinutes: this.config.loginLinkTtlMinutes, by: 'panel' })}`;
   }
 
+  /**
+   * Stop, draining: /readyz says 503 at once; while another replica is alive, serve on for
+   * `drainGraceMs` (the load balancer moves the traffic to it), then take no new connection,
+   * finish the requests in flight (each the last of its connection; WebSocket viewers are told
+   * to go, and their page reconnects to another replica), then stop the jobs, write what the feed
+   * holds, leave the replicas table and close the database.
+   */
   shutdown(reason: string): Promise<void> {
     this.closing ??= (async () => {
       this.logger.info(`Iron Cage panel stopping: ${reason}`);
+      const others = await this.replica.others().catch(() => []);
+      await this.replica.drain();
+      if (others.length > 0 && this.config.drainGraceMs > 0) {
+        this.logger.info(`draining: /readyz says 503; serving ${this.config.drainGraceMs / 1000} s more while the load balancer moves to ${others.map((o) => o.id).join(', ')}`);
+        await sleep(this.config.drainGraceMs);
+      }
+      await this.server.drain(this.config.drainTimeoutMs);
       await this.service.close?.();
-      await this.server.close();
+      await this.replica.close();
       await this.pg.close().catch(() => undefined);
     })();
     return this.closing;

@@ -81,6 +81,12 @@ export interface ServerDeps {
   /** Routes under /api that need no token (login), mounted before the token check. */
   publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   rawRoutes?: RawRoute[];
+  /**
+   * Health probes (a panel's /healthz and /readyz), answered before the Host check: a load
+   * balancer or Kubernetes asks by the replica's own address, and the answer says only whether
+   * this process serves.
+   */
+  probes?: RawRoute[];
 }
 
 export type AppEnv = { Variables: { principal: Principal } };

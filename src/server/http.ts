@@ -49,6 +49,12 @@ export interface RunningServer {
   accept(socket: Duplex): void;
   /** Serve proxy requests (CONNECT, absolute-form URLs) through `p` (the sandbox's egress proxy); none: refused. */
   proxy(p: ProxyHandler | null): void;
+  /**
+   * Stop taking new connections and requests, let those in flight finish (each answered with
+   * `Connection: close`), tell the WebSocket clients to go elsewhere, and resolve once every
+   * connection ended or `timeoutMs` passed (what is left is then cut).
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,8 +88,14 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     if (proxy) return proxy.connect(req, socket, head);
     socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\n\r\n');
   });
+  const probes = deps.probes ?? [];
+  let draining = false;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Draining: this answer is the connection's last (the client's next request goes to another replica).
+    if (draining) res.shouldKeepAlive = false;
     if (proxy && /^http:\/\//i.test(req.url ?? '')) return proxy.request(req, res);
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    for (const r of probes) if (path === r.prefix) return r.handle(req, res);
     if (singleHost(req.rawHeaders) === null) {
       const { status, body, headers } = toErrorResponse(twoHosts);
       sendJson(res, status, body, headers);
@@ -128,6 +140,18 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     proxy: (p) => {
       proxy = p;
     },
+    drain: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        draining = true;
+        hub.close();
+        const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
+        cut.unref();
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         hub.close();

@@ -7,7 +7,7 @@ export type { LlmRequestRow } from './schema.js';
 export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
 export { PgTokensStore } from './pg-tokens.store.js';
 export { PgUsersStore } from './pg-users.store.js';
-export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, type PanelDb, type Postgres } from './pg.js';
+export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './pg.js';
 export {
   BUDGET_ID,
   MAX_BUDGET_KEYS,
@@ -65,6 +65,8 @@ export type { ResponseRow, ResponseItemRow } from './schema.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
 export type { ConversationRow, ConversationItemRow } from './schema.js';
 export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
+export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './replicas.store.js';
+export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel-alerts.store.js';
 export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type FleetApprovalStatus, type PanelDecision, type RuntimeDecision } from './fleet-approvals.store.js';
 export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
 export {

@@ -1,5 +1,5 @@
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pool } from 'pg';
@@ -44,6 +44,26 @@ function migrationsFolder(): string {
   const dir = candidates.find((c) => existsSync(join(c, 'meta', '_journal.json')));
   if (!dir) throw new Error(`the PostgreSQL migrations are missing (looked in ${candidates.join(', ')}): reinstall iron-cage`);
   return dir;
+}
+
+/** When the newest migration this build carries was made (drizzle's journal): the schema it needs. */
+let newestMigration: number | null = null;
+function newestMigrationOfBuild(): number {
+  if (newestMigration === null) {
+    const journal = JSON.parse(readFileSync(join(migrationsFolder(), 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ when: number }> };
+    newestMigration = Math.max(...journal.entries.map((e) => e.when));
+  }
+  return newestMigration;
+}
+
+/**
+ * Whether the database holds every migration this build carries (a readiness probe's question:
+ * a database a newer replica migrated further is still current for this one). Throws when the
+ * database cannot be asked.
+ */
+export async function schemaCurrent(pool: Pool): Promise<boolean> {
+  const r = await pool.query<{ newest: string | null }>('select max(created_at) as newest from drizzle.__drizzle_migrations');
+  return Number(r.rows[0]?.newest ?? 0) >= newestMigrationOfBuild();
 }
 
 /** Any number fits the advisory lock's bigint; this one says "iron-cage migrations". */

@@ -291,7 +291,7 @@ export const panelFeed = pgTable(
     at: bigint('at', { mode: 'number' }).notNull(),
     /** The replica that wrote it. */
     origin: text('origin').notNull(),
-    /** Its frames, a JSON array. */
+    /** Its frames, JSON objects one a line. */
     frames: text('frames').notNull(),
   },
   (t) => [index('panel_feed_at').on(t.at)],

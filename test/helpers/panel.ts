@@ -25,7 +25,8 @@ export async function startTestPanel(database: string, config: Partial<Config> =
     },
   });
   const logger = createLogger({ format: 'pretty', level: 'info', stream, color: false });
-  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database, ...config }, logger, env: o.env ?? {} });
+  // No drain grace unless a test asks (beside another replica a stop would wait it out for a load balancer there is none of).
+  const panel = await Panel.start({ config: { ...DEFAULTS, port: 0, database, drainGraceMs: 0, ...config }, logger, env: o.env ?? {} });
   const url = panel.url;
   const api: TestPanel['api'] = (path, o = {}) =>
     fetch(`${url}${path}`, {

@@ -19,6 +19,8 @@ const FORMATTED: Record<string, [string, string]> = {
   'panel.url': ['https://panel.example:8443', 'http://127.0.0.1:9000/ic'],
   lease_ttl: ['20s', '1500ms'],
   lease_reclaim_after: ['45s', '2m'],
+  drain_grace: ['1s', '10s'],
+  drain_timeout: ['5s', '1m'],
 };
 
 /** Two different valid values of an option, as text (what a variable holds). */

@@ -1,0 +1,236 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { until } from '../helpers/runtime.js';
+
+// Issue 45: the panel as replicas on one PostgreSQL. Two (or three) real panel processes' worth of
+// Panel.start in this process, each on its own port, one database: what one replica takes, the
+// others' viewers hear; what one revokes, the others refuse at once; failed logins count across
+// them; the fleet's jobs run on one at a time and its alerts are sent once; each answers its
+// probes and drains when it stops.
+
+let server: TestPostgres;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+afterAll(() => server?.destroy());
+
+const count = async (url: string, q: string): Promise<number> => {
+  const c = new pg.Client(url);
+  await c.connect();
+  try {
+    return Number((await c.query(q)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+};
+
+/** A runtime added on `p` (an admin's REST call), with its token. */
+async function addRuntime(p: TestPanel, id: string): Promise<string> {
+  const r = await p.api('/api/runtimes', { token: p.admin, body: { id } });
+  expect(r.status).toBe(201);
+  return ((await r.json()) as { token: string }).token;
+}
+
+/** A viewer's /ws on `p`, its frames kept as they come (`after`: resume after that place in the feed). */
+async function viewer(p: TestPanel, token: string, after?: number): Promise<{ frames: any[]; ws: WebSocket; closed: Promise<number> }> {
+  const ws = new WebSocket(`${p.url.replace('http', 'ws')}/ws?token=${encodeURIComponent(token)}${after === undefined ? '' : `&after=${after}`}`);
+  const frames: any[] = [];
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+  const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+  await new Promise<void>((r, j) => {
+    ws.once('open', () => r());
+    ws.once('error', j);
+  });
+  await until(() => frames.length > 0);
+  return { frames, ws, closed };
+}
+
+describe('panel replicas on one PostgreSQL', () => {
+  let a: TestPanel;
+  let b: TestPanel;
+  let db: string;
+
+  beforeAll(async () => {
+    db = await server.createDatabase('replicas');
+    a = await startTestPanel(db);
+    b = await startTestPanel(db);
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('know one another: the second start says it is a replica beside the first, and leaves the first one’s login link good', async () => {
+    expect(b.log.join('')).toMatch(/Replica \S+ of this panel, beside \S+ \(http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(await count(db, 'select count(*) as n from panel_replicas')).toBe(2);
+    // Each opened its admin session from its own start link (startTestPanel): b's start did not void a's.
+    expect((await a.api('/api/whoami', { token: a.admin })).status).toBe(200);
+    expect((await b.api('/api/whoami', { token: a.admin })).status).toBe(200);
+  });
+
+  it('tell a viewer on one replica of a batch that landed on another, within a few hundred ms, numbered by the feed; a viewer that reconnects elsewhere gets what it missed', async () => {
+    const token = await addRuntime(a, 'rt-feed');
+    const onA = await viewer(a, a.admin);
+    expect(onA.frames[0]).toMatchObject({ kind: 'hello', mode: 'panel' });
+    const t0 = performance.now();
+    const sent = await b.api('/api/telemetry', { token, body: batchOf('rt-feed', 1) });
+    expect(sent.status).toBe(200);
+    const batch = await until(() => onA.frames.find((f) => f.kind === 'batch' && f.runtime === 'rt-feed'));
+    const delay = performance.now() - t0;
+    expect(delay).toBeLessThan(2_000);
+    expect(batch.feed).toBeGreaterThan(0);
+    expect(batch.events).toHaveLength(3);
+    expect(onA.frames.find((f) => f.kind === 'runtime' && f.runtime === 'rt-feed')).toMatchObject({ feed: batch.feed });
+    // The viewer goes away; two more batches land (on a and on b); it comes back on b after its last frame.
+    const last = Math.max(...onA.frames.map((f) => f.feed ?? 0));
+    onA.ws.close();
+    expect((await b.api('/api/telemetry', { token, body: batchOf('rt-feed', 2, { from: 4 }) })).status).toBe(200);
+    expect((await a.api('/api/telemetry', { token, body: batchOf('rt-feed', 3, { from: 7 }) })).status).toBe(200);
+    await until(async () => ((await count(db, 'select count(*) as n from panel_feed')) >= 3 ? true : null));
+    // b has read a's row by now (its NOTIFY, or the poll within a second).
+    await new Promise((r) => setTimeout(r, 1_200));
+    const back = await viewer(b, a.admin, last);
+    const hello = back.frames[0];
+    expect(hello.kind).toBe('hello');
+    const replayed = (hello.replay as any[]).filter((f) => f.kind === 'batch').map((f) => f.seq);
+    expect(replayed).toEqual([2, 3]);
+    back.ws.close();
+  });
+
+  it('refuse a token revoked on another replica at once, not after their 5 s cache', async () => {
+    const token = await addRuntime(a, 'rt-revoked');
+    // b has it cached (a verified call).
+    expect((await b.api('/api/telemetry', { token })).status).toBe(200);
+    expect((await a.api('/api/runtimes/rt-revoked', { method: 'DELETE', token: a.admin })).status).toBe(200);
+    const t0 = performance.now();
+    await until(async () => ((await b.api('/api/telemetry', { token })).status === 401 ? true : null), 4_000, 20);
+    expect(performance.now() - t0).toBeLessThan(1_500);
+  });
+
+  it('count failed logins across replicas: a guesser spread over them is held back as one', async () => {
+    expect((await a.api('/api/users', { token: a.admin, body: { name: 'carol', password: 'correct horse battery staple', role: 'viewer' } })).status).toBe(201);
+    const tryOn = (p: TestPanel) => p.api('/api/login', { body: { name: 'carol', password: 'wrong guess, again' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await tryOn(i % 2 === 0 ? a : b)).status);
+    // Five wrong guesses in all (three on a, two on b), then refused before any check, on either.
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    expect((await tryOn(a)).status).toBe(429);
+    expect(await count(db, "select count(*) as n from login_failures where key = 'name:carol'")).toBe(1);
+  });
+
+  it('run the fleet’s jobs on one replica at a time', async () => {
+    const before = a.panel.service.jobs.ran + b.panel.service.jobs.ran;
+    const rounds = await Promise.all([a.panel.service.jobs.round(), b.panel.service.jobs.round(), a.panel.service.jobs.round(), b.panel.service.jobs.round()]);
+    // Both asked at the same moment: one held the lock, the other skipped (a's second ask joined its first).
+    expect(rounds.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    expect(rounds[0] && rounds[1]).toBe(false);
+    expect(a.panel.service.jobs.ran + b.panel.service.jobs.ran - before).toBe(rounds.filter((r, i) => r && i < 2).length);
+  });
+
+  it('answer /healthz and /readyz without a token or a known Host; a draining replica says 503', async () => {
+    // As a load balancer asks: by a name the replica does not know as its own.
+    const viaLb = (p: TestPanel, path: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = request(`${p.url}${path}`, { headers: { host: 'lb.internal:9' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const live = await viaLb(a, '/healthz');
+    expect(live).toMatchObject({ status: 200, body: { status: 'ok', replica: a.panel.replica.id } });
+    const ready = await viaLb(a, '/readyz');
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ready', checks: { database: 'ok', schema: 'current' } } });
+    expect((await fetch(`${a.url}/readyz`, { method: 'POST' })).status).toBe(405);
+    // Anything else still needs a Host that names the server.
+    expect((await viaLb(a, '/api/health')).status).toBe(403);
+  });
+});
+
+describe('a panel replica stopping (SIGTERM: Panel.shutdown)', () => {
+  it('says not ready at once, serves on while another replica is alive, finishes what is in flight, tells its viewers to go, and leaves the table', async () => {
+    const db = await server.createDatabase('drain');
+    const a = await startTestPanel(db, { drainGraceMs: 600, drainTimeoutMs: 5_000 });
+    const b = await startTestPanel(db);
+    try {
+      const watching = await viewer(a, a.admin);
+      const stopping = a.panel.shutdown('test: SIGTERM');
+      await until(async () => ((await fetch(`${a.url}/readyz`)).status === 503 ? true : null), 2_000, 20);
+      // Still serving during the grace: a request on a fresh connection is answered.
+      expect((await a.api('/api/whoami', { token: a.admin })).status).toBe(200);
+      expect(await watching.closed).toBe(1001);
+      await stopping;
+      await expect(fetch(`${a.url}/healthz`)).rejects.toThrow();
+      expect(await count(db, 'select count(*) as n from panel_replicas')).toBe(1);
+      // The other replica serves the same session.
+      expect((await b.api('/api/whoami', { token: a.admin })).status).toBe(200);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('alone, stops at once: no grace to wait out', async () => {
+    const db = await server.createDatabase('alone');
+    const p = await startTestPanel(db, { drainGraceMs: 30_000 });
+    const t0 = performance.now();
+    await p.close();
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+});
+
+describe('the panel’s own alerts under replicas', () => {
+  let hook: Server;
+  const posts: any[] = [];
+  beforeAll(async () => {
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        posts.push(JSON.parse(body));
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  });
+  afterAll(() => hook?.close());
+
+  it('send a central budget’s warning and exhaustion once per fleet, whichever replica took the rows', async () => {
+    const db = await server.createDatabase('alerts');
+    const webhookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    const cfg = { alerts: { webhookUrl, email: null }, leaseTtlMs: 400, leaseReclaimAfterMs: 0 };
+    const panels = [await startTestPanel(db, cfg), await startTestPanel(db, cfg), await startTestPanel(db, cfg)];
+    try {
+      const [a] = panels;
+      expect((await a!.api('/api/budgets', { token: a!.admin, body: { id: 'team', scope: 'fleet', period: 'none', limitUsd: 0.01 } })).status).toBe(201);
+      const token = await addRuntime(a!, 'rt-alerts');
+      // A lease, so the rows may charge the budget.
+      const lease = await panels[1]!.api('/api/leases', { token, body: { budgets: [] } });
+      expect(lease.status).toBe(200);
+      const window = ((await lease.json()) as any).budgets[0].window;
+      const tagged = (seq: number, from: number, costMicros: number) => {
+        const b = batchOf('rt-alerts', seq, { from, n: 1, costMicros }) as any;
+        b.llmRequests[0].budgets = JSON.stringify([`team@${window}`]);
+        return b;
+      };
+      // 95% on replica b, then 120% on replica c.
+      expect((await panels[1]!.api('/api/telemetry', { token, body: tagged(1, 1, 9_500) })).status).toBe(200);
+      await until(() => (posts.length >= 1 ? true : null), 15_000);
+      expect((await panels[2]!.api('/api/telemetry', { token, body: tagged(2, 2, 2_500) })).status).toBe(200);
+      await until(() => (posts.length >= 2 ? true : null), 15_000);
+      // Several more rounds of every replica's jobs: nothing is sent twice.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(posts.map((p) => p.text.split('.')[0])).toEqual(['⚠️ Central budget at 90%: team', '🛑 Central budget exhausted: team']);
+      expect(await count(db, 'select count(*) as n from panel_alerts where sent_at is not null')).toBe(2);
+    } finally {
+      for (const p of panels) await p.close();
+    }
+  });
+});
