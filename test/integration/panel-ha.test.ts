@@ -1,0 +1,189 @@
+import Database from 'better-sqlite3';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
+import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
+import { haproxyAbsent, startHaproxy, type TestHaproxy } from '../helpers/haproxy.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { ROOT, tempDir, until } from '../helpers/runtime.js';
+import { formatUsd } from '../../src/core/money.js';
+
+// Issue 45: the panel as a service that cannot fall over. A real PostgreSQL, three `iron-cage
+// panel` replicas in their own processes behind a real HAProxy (health checks on /readyz), and
+// five `iron-cage start` runtimes, each supervising a real Python agent that calls the gateway
+// until one central budget refuses it, all reporting and leasing through the balancer. Mid-run:
+// replica a is killed with SIGKILL and comes back; then replica b; then all three are rolled one
+// by one (SIGTERM, a drain, a start: a rolling upgrade). A viewer in real Chromium watches the
+// fleet page on replica c's own address while the batches land on the others. Afterwards: the
+// budget was never passed, on the panel's ledger or the runtimes' (to the micro-dollar); every
+// row is on the panel once; the page shows what the database holds.
+
+const AGENT = join(ROOT, 'test/fixtures/agents/budget_member.py');
+const RUNTIMES = ['r1', 'r2', 'r3', 'r4', 'r5'];
+const REPLICAS = ['a', 'b', 'c'] as const;
+type ReplicaName = (typeof REPLICAS)[number];
+const LIMIT_USD = 0.6;
+const LIMIT_MICROS = LIMIT_USD * 1_000_000;
+
+describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runtimes under one central budget', () => {
+  let pgServer: TestPostgres;
+  let lb: TestHaproxy;
+  let lbPort: number;
+  let browser: TestBrowser | null = null;
+  const dir = tempDir('iron-cage-ha-');
+  const stopFile = join(dir.dir, 'stop');
+  const panelConfig = join(dir.dir, 'panel.yaml');
+  const replicas = new Map<ReplicaName, { port: number; proc: LaunchedCli }>();
+  const runtimes: Array<{ id: string; db: string; proc: LaunchedCli }> = [];
+
+  const startReplica = async (name: ReplicaName, port: number): Promise<LaunchedCli> => {
+    const p = launchCli(['panel', '--database', pgServer.url, '--port', String(port), '--host', '127.0.0.1', '--lease-ttl', '5s', '--drain-grace', '1500ms', '--config', panelConfig]);
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, 30_000);
+    return p;
+  };
+  const serverUp = (name: ReplicaName) => lb.waitFor((s) => s.find((x) => x.name === name)?.status === 'UP', 10_000);
+
+  const localTeam = (db: string) => {
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      return sqlite.prepare("SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM llm_requests WHERE budgets LIKE '%\"team@%' AND status != 'pending'").get() as {
+        n: number;
+        cost: number;
+      };
+    } finally {
+      sqlite.close();
+    }
+  };
+  const localAll = (db: string) => {
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      return sqlite.prepare("SELECT count(*) AS n, coalesce(sum(cost_micros), 0) AS cost FROM llm_requests WHERE status != 'pending'").get() as { n: number; cost: number };
+    } finally {
+      sqlite.close();
+    }
+  };
+  const spent = async () => Number((await pgServer.rows("SELECT coalesce(sum(spent_micros), 0)::bigint AS s FROM budget_leases WHERE budget_id = 'team'").catch(() => [{ s: 0 }]))[0].s);
+
+  beforeAll(async () => {
+    pgServer = await startPostgres({ settings: { max_connections: '200' } });
+    lbPort = await freePort();
+    // The replicas answer the balancer's name (the page and the runtimes reach them through it).
+    writeFileSync(panelConfig, `allowed_hosts: ["127.0.0.1:${lbPort}"]\n`);
+    for (const name of REPLICAS) {
+      const port = await freePort();
+      replicas.set(name, { port, proc: await startReplica(name, port) });
+    }
+    lb = await startHaproxy({ port: lbPort, backends: REPLICAS.map((name) => ({ port: replicas.get(name)!.port, name })), checkPath: '/readyz', balance: 'roundrobin' });
+    await lb.waitUp();
+    const budget = await cli(['panel', 'budget', 'set', 'team', '--database', pgServer.url, '--fleet', '--limit', String(LIMIT_USD)]);
+    expect(budget.code, budget.stderr).toBe(0);
+    for (const id of RUNTIMES) {
+      const added = await cli(['panel', 'runtime', 'add', id, '--database', pgServer.url, '--json']);
+      expect(added.code, added.stderr).toBe(0);
+      const { token } = JSON.parse(added.stdout) as { token: string };
+      const db = join(dir.dir, `${id}.db`);
+      // --sandbox off: the agents stop on a file outside their folder, which a sandboxed agent cannot see.
+      const proc = launchCli(['start', AGENT, '--exit', '--sandbox', 'off', '--port', '0', '--budget', '50', '--db', db, '--panel', lb.url], {
+        IRON_CAGE_PANEL_TOKEN: token,
+        BUDGET_STOP_FILE: stopFile,
+        BUDGET_PAUSE_MS: '40',
+      });
+      runtimes.push({ id, db, proc });
+    }
+    await until(() => runtimes.every((r) => r.proc.out().includes('first call done')), 90_000);
+  }, 180_000);
+
+  afterAll(async () => {
+    writeFileSync(stopFile, '');
+    await browser?.close();
+    for (const r of runtimes) r.proc.child.kill('SIGKILL');
+    for (const r of replicas.values()) r.proc.child.kill('SIGKILL');
+    await lb?.stop();
+    await pgServer?.destroy();
+    dir.cleanup();
+  });
+
+  it('never passes the budget, loses no row and counts none twice, while replicas are killed and rolled; a viewer on one replica keeps up', { timeout: 300_000 }, async () => {
+    // The viewer: Chromium on replica c's own address (its login link), the batches landing on all three.
+    const c = replicas.get('c')!;
+    const link = /#login=(\S+)/.exec(c.proc.out())![1]!;
+    browser = await launchBrowser();
+    const page: WatchedPage = await browser.open(`http://127.0.0.1:${c.port}/#login=${link}`);
+    await page.page.getByTestId('fleet').waitFor({ timeout: 30_000 });
+
+    // 1. Replica a dies (kill -9) mid-run and comes back.
+    await until(async () => (await spent()) >= LIMIT_MICROS * 0.15, 120_000, 200);
+    const a = replicas.get('a')!;
+    a.proc.child.kill('SIGKILL');
+    await a.proc.exited;
+    await new Promise((r) => setTimeout(r, 2_000));
+    a.proc = await startReplica('a', a.port);
+    await serverUp('a');
+    // 2. Then replica b, once a is back.
+    await until(async () => (await spent()) >= LIMIT_MICROS * 0.3, 120_000, 200);
+    const b = replicas.get('b')!;
+    b.proc.child.kill('SIGKILL');
+    await b.proc.exited;
+    await new Promise((r) => setTimeout(r, 2_000));
+    b.proc = await startReplica('b', b.port);
+    await serverUp('b');
+    // 3. A rolling upgrade: each replica in turn drains on SIGTERM, exits 0 and starts again.
+    await until(async () => (await spent()) >= LIMIT_MICROS * 0.45, 120_000, 200);
+    for (const name of REPLICAS) {
+      const r = replicas.get(name)!;
+      r.proc.child.kill('SIGTERM');
+      // Not ready at once: the balancer takes it out while it still serves.
+      await lb.waitFor((s) => s.find((x) => x.name === name)?.status.startsWith('DOWN') === true, 10_000);
+      expect(await r.proc.exited).toBe(0);
+      expect(r.proc.out()).toMatch(/draining: \/readyz says 503/);
+      r.proc = await startReplica(name, r.port);
+      await serverUp(name);
+    }
+
+    // The agents spend the rest of the budget and are refused (402), then their runtimes end.
+    await until(() => runtimes.every((r) => /budget member done/.test(r.proc.out())), 180_000, 250);
+    for (const r of runtimes) expect(await r.proc.exited).toBe(0);
+    for (const r of runtimes) expect(r.proc.out()).toMatch(/refused by the budget/);
+
+    // Every replica served the runtimes (the balancer spread them).
+    for (const s of await lb.servers()) expect(s.requests, s.name).toBeGreaterThan(0);
+
+    // 1. Within the limit, to the micro-dollar: the panel's ledger and the runtimes' own files.
+    const [panelTeam] = await pgServer.rows("SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE budgets LIKE '%\"team@%'");
+    const localCost = runtimes.reduce((s, r) => s + localTeam(r.db).cost, 0);
+    expect(Number(panelTeam.cost)).toBeLessThanOrEqual(LIMIT_MICROS);
+    expect(localCost).toBeLessThanOrEqual(LIMIT_MICROS);
+    expect(Number(panelTeam.cost)).toBe(localCost);
+    // The budget, not the chaos, ended the run.
+    expect(localCost).toBeGreaterThan(LIMIT_MICROS * 0.95);
+    // 2. Every row on the panel once: what each runtime's own file holds.
+    for (const r of runtimes) {
+      const local = localAll(r.db);
+      const [remote] = await pgServer.rows('SELECT count(*)::int AS n, coalesce(sum(cost_micros), 0)::bigint AS cost FROM llm_requests WHERE runtime_id = $1', [r.id]);
+      expect({ runtime: r.id, n: remote.n, cost: Number(remote.cost) }).toEqual({ runtime: r.id, n: local.n, cost: local.cost });
+    }
+    // 3. The budget's figures are its rows; nothing is leased any more (each runtime gave its lease back as it stopped).
+    const [lease] = await pgServer.rows(
+      "SELECT coalesce(sum(spent_micros), 0)::bigint AS spent, coalesce(sum(greatest(granted_micros - spent_micros, 0)), 0)::bigint AS leased FROM budget_leases WHERE budget_id = 'team'",
+    );
+    expect(Number(lease.spent)).toBe(Number(panelTeam.cost));
+    expect(Number(lease.leased)).toBe(0);
+
+    // 4. The viewer kept up: each agent's spend on the page (on replica c, through its restart) is the database's.
+    const agents = await pgServer.rows('SELECT runtime_id, agent_id, sum(cost_micros)::bigint AS cost FROM llm_requests GROUP BY runtime_id, agent_id');
+    await until(
+      async () => {
+        for (const row of agents) {
+          const cell = page.page.locator(`[data-testid="fleet-agent"][data-runtime="${row.runtime_id}"][data-id="${row.agent_id}"]`).getByTestId('fleet-agent-spend');
+          if ((await cell.count()) === 0 || !(await cell.innerText()).startsWith(formatUsd(Number(row.cost)))) return null;
+        }
+        return true;
+      },
+      20_000,
+      250,
+    );
+    await page.screenshot('fleet-after-replicas');
+    expect(page.problems().filter((p) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(p))).toEqual([]);
+  });
+});
