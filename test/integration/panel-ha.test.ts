@@ -37,7 +37,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
   const replicas = new Map<ReplicaName, { port: number; proc: LaunchedCli }>();
   const runtimes: Array<{ id: string; db: string; proc: LaunchedCli }> = [];
 
-  const startReplica = async (name: ReplicaName, port: number): Promise<LaunchedCli> => {
+  const startReplica = async (port: number): Promise<LaunchedCli> => {
     const p = launchCli(['panel', '--database', pgServer.url, '--port', String(port), '--host', '127.0.0.1', '--lease-ttl', '5s', '--drain-grace', '1500ms', '--config', panelConfig]);
     await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, 30_000);
     return p;
@@ -72,7 +72,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     writeFileSync(panelConfig, `allowed_hosts: ["127.0.0.1:${lbPort}"]\n`);
     for (const name of REPLICAS) {
       const port = await freePort();
-      replicas.set(name, { port, proc: await startReplica(name, port) });
+      replicas.set(name, { port, proc: await startReplica(port) });
     }
     lb = await startHaproxy({ port: lbPort, backends: REPLICAS.map((name) => ({ port: replicas.get(name)!.port, name })), checkPath: '/readyz', balance: 'roundrobin' });
     await lb.waitUp();
@@ -118,7 +118,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     a.proc.child.kill('SIGKILL');
     await a.proc.exited;
     await new Promise((r) => setTimeout(r, 2_000));
-    a.proc = await startReplica('a', a.port);
+    a.proc = await startReplica(a.port);
     await serverUp('a');
     // 2. Then replica b, once a is back.
     await until(async () => (await spent()) >= LIMIT_MICROS * 0.3, 120_000, 200);
@@ -126,7 +126,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     b.proc.child.kill('SIGKILL');
     await b.proc.exited;
     await new Promise((r) => setTimeout(r, 2_000));
-    b.proc = await startReplica('b', b.port);
+    b.proc = await startReplica(b.port);
     await serverUp('b');
     // 3. A rolling upgrade: each replica in turn drains on SIGTERM, exits 0 and starts again.
     await until(async () => (await spent()) >= LIMIT_MICROS * 0.45, 120_000, 200);
@@ -137,7 +137,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
       await lb.waitFor((s) => s.find((x) => x.name === name)?.status.startsWith('DOWN') === true, 10_000);
       expect(await r.proc.exited).toBe(0);
       expect(r.proc.out()).toMatch(/draining: \/readyz says 503/);
-      r.proc = await startReplica(name, r.port);
+      r.proc = await startReplica(r.port);
       await serverUp(name);
     }
 
