@@ -13,6 +13,9 @@ import { isConnectionError, type Outage } from './outage.js';
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
 
+const alertKind = (c: BudgetCrossing) => (c.state === 'exhausted' ? 'budget.exhausted' : 'budget.warning');
+const crossingData = (c: BudgetCrossing) => ({ window: c.window, spentMicros: c.spentMicros, limitMicros: c.limitMicros });
+
 /** How often the sweep runs: every few seconds, sooner when leases are short (tests). */
 export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2_000, Math.floor(Math.min(o.ttlMs, o.reclaimAfterMs || o.ttlMs) / 2)));
 
@@ -44,7 +47,8 @@ export class CentralBudgets {
       try {
         const now = this.now();
         for (const r of await this.leases.reclaim(now, this.d.lease.reclaimAfterMs)) this.reclaimed(r);
-        for (const c of await this.store.crossings(now)) this.crossed(c);
+        // Each crossing's alert is written with its mark (one transaction): owed once marked.
+        for (const c of await this.store.crossings(now, this.d.alerts?.enabled ? (c) => ({ kind: alertKind(c), message: this.crossingMessage(c), data: crossingData(c) }) : undefined)) this.crossed(c);
       } catch (err) {
         if (isConnectionError(err)) this.d.outage.failed(err);
         else this.d.logger.error({ err }, 'the central budgets sweep failed');
@@ -84,15 +88,17 @@ export class CentralBudgets {
     void this.d.alerts?.raise('budget.reclaimed', r.budget, message, { window: r.window, runtime: r.runtime, fromMicros: r.fromMicros, toMicros: r.toMicros, expiredAt: r.expiredAt });
   }
 
-  private crossed(c: BudgetCrossing): void {
+  private crossingMessage(c: BudgetCrossing): string {
     const pct = c.limitMicros > 0 ? Math.floor((c.spentMicros / c.limitMicros) * 100) : 100;
-    const message =
-      c.state === 'exhausted'
-        ? `budget ${c.budget} is exhausted for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} spent of ${formatUsd(c.limitMicros)}; calls it covers are refused until it is raised or the window rolls over`
-        : `budget ${c.budget} has used ${pct}% of its limit for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} of ${formatUsd(c.limitMicros)}`;
+    return c.state === 'exhausted'
+      ? `budget ${c.budget} is exhausted for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} spent of ${formatUsd(c.limitMicros)}; calls it covers are refused until it is raised or the window rolls over`
+      : `budget ${c.budget} has used ${pct}% of its limit for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} of ${formatUsd(c.limitMicros)}`;
+  }
+
+  private crossed(c: BudgetCrossing): void {
+    const message = this.crossingMessage(c);
     this.d.logger.warn(message);
     this.d.feed.push({ kind: 'budget', change: c.state, budget: c.budget, message, window: c.window });
-    void this.d.alerts?.raise(c.state === 'exhausted' ? 'budget.exhausted' : 'budget.warning', c.budget, message, { window: c.window, spentMicros: c.spentMicros, limitMicros: c.limitMicros });
   }
 
   /** Wait for a sweep under way. */

@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import type { PanelDb } from './pg.js';
-import { budgetLeases, budgets, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
+import { budgetLeases, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import { BUDGET_ID, MAX_BUDGETS } from './telemetry.js';
 
 // Central budgets on the control panel (issue 24): an admin's budgets (create, change, remove),
@@ -280,23 +280,31 @@ export class BudgetsStore {
   /**
    * Budgets whose current window crossed 90% or 100% of its limit since it was last said: each
    * marked on its row in the same statement that finds it, so each is said once per window
-   * (whichever panel's sweep marks it says it).
+   * (whichever panel's sweep marks it says it). `alert`, when given, makes each crossing's alert,
+   * written to the alerts' outbox in the mark's own transaction: a crossing marked is an alert
+   * owed, whatever becomes of the replica that marked it.
    */
-  async crossings(now = Date.now()): Promise<BudgetCrossing[]> {
+  async crossings(now = Date.now(), alert?: (c: BudgetCrossing) => { kind: string; message: string; data: Record<string, unknown> } | null): Promise<BudgetCrossing[]> {
     const out: BudgetCrossing[] = [];
     for (const v of await this.view(now)) {
       if (v.state === 'ok') continue;
-      const marked = await this.db
-        .update(budgets)
-        .set({ alertWindow: v.window, alertState: v.state })
-        .where(
-          and(
-            eq(budgets.id, v.id),
-            or(isNull(budgets.alertWindow), ne(budgets.alertWindow, v.window), isNull(budgets.alertState), v.state === 'exhausted' ? ne(budgets.alertState, 'exhausted') : sql`false`),
-          ),
-        )
-        .returning({ id: budgets.id });
-      if (marked.length > 0) out.push({ budget: v.id, window: v.window, state: v.state, spentMicros: v.spentMicros, limitMicros: v.limitMicros });
+      const c: BudgetCrossing = { budget: v.id, window: v.window, state: v.state, spentMicros: v.spentMicros, limitMicros: v.limitMicros };
+      const marked = await this.db.transaction(async (tx) => {
+        const m = await tx
+          .update(budgets)
+          .set({ alertWindow: v.window, alertState: v.state })
+          .where(
+            and(
+              eq(budgets.id, v.id),
+              or(isNull(budgets.alertWindow), ne(budgets.alertWindow, v.window), isNull(budgets.alertState), v.state === 'exhausted' ? ne(budgets.alertState, 'exhausted') : sql`false`),
+            ),
+          )
+          .returning({ id: budgets.id });
+        const a = m.length > 0 ? alert?.(c) : null;
+        if (a) await tx.insert(panelAlerts).values({ kind: a.kind, budgetId: v.id, message: a.message, data: JSON.stringify(a.data), createdAt: now });
+        return m.length > 0;
+      });
+      if (marked) out.push(c);
     }
     return out;
   }
