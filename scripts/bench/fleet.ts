@@ -517,6 +517,8 @@ interface StepFigures {
   loadCpu: number;
   viewersCpu: number;
   pgConnections: number;
+  /** The panels' PostgreSQL sessions, on average over the window: running a statement, in a transaction waiting for the panel's next one, waiting on a lock. */
+  pgSessions: { running: number; inTransaction: number; onLock: number };
   /** The machine's 1-minute load average as the window ended (other work on it included). */
   load: number;
   errors: Record<string, number>;
@@ -691,10 +693,23 @@ async function main(): Promise<void> {
         await sleep(windowFrom - Date.now());
         const cpu0 = { replicas: replicas.map((r) => cpuMs(r.pid)), pg: treeCpu(postmaster), lb: lb ? treeCpu(lb.pid) : null, load: cpuMs(loader.pid!), viewers: cpuMs(viewers.pid!) };
         let pgConnections = 0;
+        const sessions = { samples: 0, running: 0, inTransaction: 0, onLock: 0 };
         while (Date.now() < windowTo - 100) {
-          const c = await monitor.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'iron-cage panel'", [dbName]);
-          pgConnections = Math.max(pgConnections, Number(c.rows[0]!.n));
-          await sleep(Math.min(1_000, windowTo - Date.now()));
+          const c = await monitor.query<{ n: string; running: string; tx: string; lock: string }>(
+            `SELECT count(*) AS n,
+                    count(*) FILTER (WHERE state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock') AS running,
+                    count(*) FILTER (WHERE state = 'idle in transaction') AS tx,
+                    count(*) FILTER (WHERE wait_event_type = 'Lock') AS lock
+               FROM pg_stat_activity WHERE datname = $1 AND application_name = 'iron-cage panel'`,
+            [dbName],
+          );
+          const x = c.rows[0]!;
+          pgConnections = Math.max(pgConnections, Number(x.n));
+          sessions.samples++;
+          sessions.running += Number(x.running);
+          sessions.inTransaction += Number(x.tx);
+          sessions.onLock += Number(x.lock);
+          await sleep(Math.min(250, windowTo - Date.now()));
         }
         await sleep(windowTo - Date.now());
         const seconds = (Date.now() - windowFrom) / 1000;
@@ -770,6 +785,7 @@ async function main(): Promise<void> {
           loadCpu: (100 * (cpu1.load - cpu0.load)) / (seconds * 1000),
           viewersCpu: (100 * (cpu1.viewers - cpu0.viewers)) / (seconds * 1000),
           pgConnections,
+          pgSessions: { running: sessions.running / sessions.samples, inTransaction: sessions.inTransaction / sessions.samples, onLock: sessions.onLock / sessions.samples },
           load: loadavg()[0]!,
           errors: r.errors,
           unleased: r.unleased,
@@ -836,13 +852,13 @@ function printSteps(steps: StepFigures[], load0: number[]): void {
   const lines = [
     `### Control panel under a fleet, step by step (load average at the start ${fmt(load0[0]!, 2)}, ${cpus().length} cores)`,
     '',
-    '| replicas | runtimes | calls/s made (offered) | batches/s | batch ack p50 / p99 | visible p50 / p99, viewer on the taking replica | visible p50 / p99, viewer on another replica | lease call p50 / p99 (calls) | panel CPU per replica | CPU per batch: panels · PostgreSQL | panel RSS per replica, MB (peak) | PostgreSQL CPU · connections | HAProxy CPU | load generator · viewers CPU | load average | |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| replicas | runtimes | calls/s made (offered) | batches/s | batch ack p50 / p99 | visible p50 / p99, viewer on the taking replica | visible p50 / p99, viewer on another replica | lease call p50 / p99 (calls) | panel CPU per replica | CPU per batch: panels · PostgreSQL | panel RSS per replica, MB (peak) | PostgreSQL CPU · connections | the panel sessions, on average: running · in a transaction, waiting for the panel · waiting on a lock | HAProxy CPU | load generator · viewers CPU | load average | |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of steps) {
     const seen = (v: { seen: number }) => (v.seen < 0.9995 ? ` (${fmt(v.seen * 100, 1)}% seen)` : '');
     lines.push(
-      `| ${s.replicas} | ${s.runtimes.toLocaleString('en-US')} | ${fmt(s.callsPerS, 0)} (${s.offeredPerS.toLocaleString('en-US')}) | ${fmt(s.batchesPerS, 0)} | ${ms(s.ackP50)} / ${ms(s.ackP99)} | ${ms(s.same.p50)} / ${ms(s.same.p99)}${seen(s.same)} | ${s.cross ? `${ms(s.cross.p50)} / ${ms(s.cross.p99)}${seen(s.cross)}` : '—'} | ${ms(s.leaseP50)} / ${ms(s.leaseP99)} (${s.leaseCalls}) | ${pct(s.replicaCpu)} | ${fmt((s.replicaCpu.reduce((a, b) => a + b, 0) * 10) / s.batchesPerS, 2)} · ${fmt((s.pgCpu * 10) / s.batchesPerS, 2)} ms | ${mb(s.replicaRss)} (${mb(s.replicaPeakRss)}) | ${fmt(s.pgCpu, 0)}% · ${s.pgConnections} | ${s.lbCpu === null ? '—' : `${fmt(s.lbCpu, 0)}%`} | ${fmt(s.loadCpu, 0)}% · ${fmt(s.viewersCpu, 0)}% | ${fmt(s.load, 1)} | ${s.ok ? '✅' : `❌ ${s.why}`} |`,
+      `| ${s.replicas} | ${s.runtimes.toLocaleString('en-US')} | ${fmt(s.callsPerS, 0)} (${s.offeredPerS.toLocaleString('en-US')}) | ${fmt(s.batchesPerS, 0)} | ${ms(s.ackP50)} / ${ms(s.ackP99)} | ${ms(s.same.p50)} / ${ms(s.same.p99)}${seen(s.same)} | ${s.cross ? `${ms(s.cross.p50)} / ${ms(s.cross.p99)}${seen(s.cross)}` : '—'} | ${ms(s.leaseP50)} / ${ms(s.leaseP99)} (${s.leaseCalls}) | ${pct(s.replicaCpu)} | ${fmt((s.replicaCpu.reduce((a, b) => a + b, 0) * 10) / s.batchesPerS, 2)} · ${fmt((s.pgCpu * 10) / s.batchesPerS, 2)} ms | ${mb(s.replicaRss)} (${mb(s.replicaPeakRss)}) | ${fmt(s.pgCpu, 0)}% · ${s.pgConnections} | ${fmt(s.pgSessions.running, 1)} · ${fmt(s.pgSessions.inTransaction, 1)} · ${fmt(s.pgSessions.onLock, 1)} | ${s.lbCpu === null ? '—' : `${fmt(s.lbCpu, 0)}%`} | ${fmt(s.loadCpu, 0)}% · ${fmt(s.viewersCpu, 0)}% | ${fmt(s.load, 1)} | ${s.ok ? '✅' : `❌ ${s.why}`} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
