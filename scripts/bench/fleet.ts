@@ -87,11 +87,13 @@ interface LoadResult {
   unleased: number;
   /** Lease calls begun in the window: their round trips (ms). */
   leaseMs: number[];
+  /** Budgets a lease answer said were contended (none, with these limits). */
   contended: number;
-  /** Ack round trips of the window's batches. */
+  /** Answers other than 200, and network failures, by kind. */
   errors: Record<string, number>;
-  /** Rows the panel took over the whole step (ledger rows; events as many). */
+  /** Ledger rows the panel acknowledged over the whole step (events as many). */
   callsSent: number;
+  /** Rows still unsent when the flush after the window gave up. */
   unflushed: number;
 }
 
@@ -440,6 +442,7 @@ function loadChild(): void {
 function viewersChild(urls: string[]): void {
   let records: number[] = [];
   let open = 0;
+  let closing = false;
   const sockets = urls.map((url, v) => {
     const ws = new WebSocket(url);
     ws.on('open', () => {
@@ -465,7 +468,6 @@ function viewersChild(urls: string[]): void {
     });
     return ws;
   });
-  let closing = false;
   process.once('disconnect', () => process.exit(0));
   process.on('message', (m: { type: string }) => {
     if (m.type === 'collect') {
