@@ -234,8 +234,14 @@ export const median = (xs: number[]): number =>
 /** The build under test; `BENCH_CLI=<other checkout>/bin/iron-cage.js` runs another one (an A/B in one session). */
 const CLI = process.env.BENCH_CLI || new URL('../../bin/iron-cage.js', import.meta.url).pathname;
 
-export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; stop: () => void }> {
+/**
+ * `iron-cage panel` on `url` in its own process, on a free loopback port, once it printed its login
+ * link; its output is drained, not kept, after that. `stop` sends SIGTERM and resolves when it has
+ * exited (a panel finishing its requests and closing its pool).
+ */
+export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; child: ChildProcess; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let out = '';
   const found = await new Promise<RegExpExecArray>((resolve, reject) => {
     const onData = (d: Buffer) => {
@@ -245,9 +251,15 @@ export async function startPanel(url: string, args: string[] = []): Promise<{ or
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`the panel exited (${code}): ${out}`)));
+    child.once('exit', (code) => reject(new Error(`the panel exited (${code}): ${out}`)));
   });
-  return { origin: found[1]!, link: found[2]!, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+  child.stdout.removeAllListeners('data').resume();
+  child.stderr.removeAllListeners('data').resume();
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  return { origin: found[1]!, link: found[2]!, pid: child.pid!, child, stop };
 }
 
 export async function api(origin: string, path: string, token: string | null, body?: unknown): Promise<any> {
