@@ -24,6 +24,13 @@ export interface ReporterOptions {
   batchRows?: number;
   /** How long to wait for more rows before sending what has come (at most one batch in flight). */
   lingerMs?: number;
+  /**
+   * While rows keep coming, the least time between two batches' sends: a runtime making calls
+   * every moment sends a batch a second with all of them, not a batch a call (a panel's cost is
+   * per batch: it is what lets one panel carry a thousand runtimes). A batch of `batchRows` rows
+   * goes at once.
+   */
+  intervalMs?: number;
   /** Tool calls are written without an event: looked for this often when nothing else wakes the reporter. */
   pollMs?: number;
   /**
@@ -100,6 +107,7 @@ export class Reporter {
     this.o = {
       batchRows: 1_000,
       lingerMs: 200,
+      intervalMs: 1_000,
       pollMs: 1_000,
       heartbeatMs: 20_000,
       backoff: { baseMs: 500, maxMs: 30_000 },
@@ -189,13 +197,14 @@ export class Reporter {
         }
       }
       const sent = this.batch;
+      const sentAt = this.o.now();
       const a = await this.o.client.send(sent.body, this.abort.signal);
       if (a.kind === 'ok') {
         // A duplicate is a batch the panel had already taken (its answer was lost): done all the same.
         failures = 0;
         this.failing = false;
         this.acked(sent);
-        if (!sent.more) await this.pause(this.o.lingerMs, false);
+        if (!sent.more) await this.pause(Math.max(this.o.lingerMs, this.o.intervalMs - (this.o.now() - sentAt)), false);
         continue;
       }
       if (a.kind === 'out_of_order') {

@@ -44,6 +44,7 @@ function reporter(t: TestRuntime, panel: Receiver, o: Partial<ReporterOptions> =
     client,
     url: panel.url,
     lingerMs: 20,
+    intervalMs: 20,
     pollMs: 200,
     backoff: { baseMs: 50, maxMs: 400 },
     slowMs: 300,
@@ -112,6 +113,24 @@ describe('the reporter', () => {
     expect(t.log()).toContain(`Telemetry goes to the panel ${panel.url}`);
     // A panel that never went away: nothing said about being behind.
     expect(said(t, 'panel.behind')).toEqual([]);
+  });
+
+  it('sends a batch a second while calls keep coming (the default interval), not a batch a call', async () => {
+    const panel = await receiver();
+    // The runtime's own reporter, with its defaults: what a panel sees from a busy runtime.
+    const t = await runtime({ panel: { url: panel.url, token: panel.token, ca: null } });
+    const a = await agentToken(t);
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 3_000) {
+      await chat(t, a.token);
+      n++;
+    }
+    await allArrived(t, panel);
+    expectWholeLedger(t, panel);
+    // Tens of calls in 3 s, in a handful of batches (one soon after the first row, then one a second).
+    expect(n).toBeGreaterThan(15);
+    expect(panel.taken.length).toBeLessThanOrEqual(6);
   });
 
   it('makes a last attempt at shutdown: the server.stopping event reaches the panel', async () => {
@@ -252,7 +271,7 @@ describe('the reporter', () => {
     const a = await agentToken(t);
     let token = 'ic_rt_wrong';
     const client = new PanelClient({ url: panel.url, token: () => token, timeoutMs: 5_000 });
-    const r = new Reporter({ store: new ReportStore(t.rt.state), state: t.rt.state, client, url: panel.url, lingerMs: 20, pollMs: 200, backoff: { baseMs: 50, maxMs: 400 }, slowMs: 100 });
+    const r = new Reporter({ store: new ReportStore(t.rt.state), state: t.rt.state, client, url: panel.url, lingerMs: 20, intervalMs: 20, pollMs: 200, backoff: { baseMs: 50, maxMs: 400 }, slowMs: 100 });
     cleanups.push(() => r.close());
     r.start();
     await calls(t, a.token, 2);
