@@ -3,8 +3,8 @@
 //   A simulated runtime is not a whole runtime: it is the two HTTP contracts a runtime keeps with
 //   its panel, spoken as a runtime speaks them. It makes 2 LLM calls a second, each a ledger row
 //   and its `llm.request` event charged to the central budgets covering it; reports them as the
-//   reporter does (a hello, then numbered batches, one in flight, 200 ms of linger after each ack
-//   and after the first new row: about a batch per call); and keeps central-budget leases as
+//   reporter does (a hello, then numbered batches, one in flight, 200 ms of linger after the first
+//   new row, then at most a batch a second while rows keep coming); and keeps central-budget leases as
 //   src/report/leases.ts does (an empty ask first, then every renewInMs, sooner when a quarter of
 //   the grant is left, asking for what it spent plus 20 s at its rate). Its token is made through
 //   the panel's API (POST /api/runtimes), its rows pass the panel's real checks (budget coverage).
@@ -19,7 +19,7 @@
 // `iron-cage panel` replicas, HAProxy (test/helpers/haproxy.ts), the load and the viewers each in a
 // process of their own (this file, forked). All stopped and deleted at the end.
 // Run: npm run bench -- fleet
-//   FLEET_BENCH_STEPS=100,200,300,…   FLEET_BENCH_REPLICAS=1,3   FLEET_BENCH_CHECK_PATH=/readyz
+//   FLEET_BENCH_STEPS=100,200,300,…   FLEET_BENCH_REPLICAS=1,3   FLEET_BENCH_CHECK_PATH=/readyz (the default)
 //   FLEET_BENCH_BUDGET_S=300 (the whole run; a step that would not fit is not started)
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,15 +37,16 @@ import { api, cpuMs, fmt, percentile, report, rssMb, startPanel, wallNow, type R
 const STEPS = (process.env.FLEET_BENCH_STEPS ?? '100,200,300,500,750,1000,1500,2000,3000').split(',').map(Number);
 const SETUPS = (process.env.FLEET_BENCH_REPLICAS ?? '1,3').split(',').map(Number);
 /** The load balancer's health check: `/readyz` once the replicas serve it. */
-const CHECK_PATH = process.env.FLEET_BENCH_CHECK_PATH ?? '/api/health';
+const CHECK_PATH = process.env.FLEET_BENCH_CHECK_PATH ?? '/readyz';
 const BUDGET_MS = Number(process.env.FLEET_BENCH_BUDGET_S ?? 300) * 1000;
 const CALLS_PER_S = 2;
 /** Each call's cost, micro-dollars ($0.00015: a small model's call). */
 const COST = 150;
 /** A lease asks for 20 s at the runtime's rate beyond what it spent (src/report/leases.ts's horizon). */
 const AHEAD = CALLS_PER_S * COST * 20;
-/** The reporter's linger (src/report/reporter.ts): after an ack, and after the first new row. */
+/** The reporter's linger (src/report/reporter.ts): after the first new row; and the least time between two sends while rows keep coming. */
 const LINGER_MS = 200;
+const INTERVAL_MS = 1_000;
 /** At most this many calls (two rows each) in one batch: the reporter's 1,000 rows of a kind. */
 const BATCH_CALLS = 1_000;
 /** Runtimes start spread over the ramp; the window is measured after the warm-up. */
@@ -386,7 +387,7 @@ async function runLoad(o: RunOrder): Promise<LoadResult> {
           if (!s.call(rec) && rec.inWindow()) rec.unleased++;
         }, 1000 / CALLS_PER_S),
       );
-    // The reporter: one batch in flight; linger after the first new row and after each ack.
+    // The reporter: one batch in flight; linger after the first new row, and a second between sends while rows keep coming.
     for (;;) {
       if (s.pending.length === 0) {
         if (Date.now() >= o.windowTo) break;
@@ -401,8 +402,9 @@ async function runLoad(o: RunOrder): Promise<LoadResult> {
         rec.unflushed += s.pending.length;
         break;
       }
+      const sentAt = Date.now();
       await s.send(rec, giveUpAt);
-      await sleep(LINGER_MS);
+      await sleep(Math.max(LINGER_MS, INTERVAL_MS - (Date.now() - sentAt)));
     }
   };
   const runs = sims.map((s, i) =>

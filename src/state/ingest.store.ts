@@ -1,22 +1,23 @@
-import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, getTableName, inArray } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Pool, PoolClient } from 'pg';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors.js';
 import { chargeable, type ChargedKey } from './leases.store.js';
-import type { PanelDb } from './pg.js';
-import { budgetLeases, budgets, runtimes, spendDaily, spendHourly } from './schema-panel.js';
+import { drizzleOn, type PanelDb } from './pg.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
 import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
 import { pgCode } from './db-errors.js';
 import { landApprovals } from './fleet-approvals.store.js';
 
-// A telemetry batch into PostgreSQL, in one transaction: the runtime's row locked (batches of
-// one runtime land one at a time, in order), its sequence checked, each kind inserted with one
-// statement (the ledger, events and tool calls as `INSERT … SELECT … FROM json_to_recordset(…)`:
-// one bind however many rows), rows the panel already holds skipped by their keys,
-// and only the new ledger rows added into the spend rollups and into the central budgets they
-// name (budget_leases), each of which the panel must have leased to the runtime for the row's
-// agent (else the whole batch is refused, 400). Agents and breakers are state: the latest row wins.
-// The approvals the new events open and close are kept in fleet_approvals (fleet-approvals.store.ts).
+// A telemetry batch into PostgreSQL, in one transaction of a few statements: the runtime's row
+// locked (batches of one runtime land one at a time, in order), its sequence checked, every kind
+// of row inserted by one statement (`INSERT … SELECT … FROM json_to_recordset(…)` a kind, as CTEs:
+// one bind a kind however many rows), rows the panel already holds skipped by their keys, and
+// only the new ledger rows added into the spend rollups and into the central budgets they name
+// (budget_leases), each of which the panel must have leased to the runtime for the row's agent
+// (else the whole batch is refused, 400), with the runtime's row, by one more. Agents and
+// breakers are state: the latest row wins. The approvals the new events open and close are kept
+// in fleet_approvals (fleet-approvals.store.ts).
 
 /** An event as it landed on the panel (the WebSocket pushes these). */
 export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
@@ -72,22 +73,77 @@ const DAY_MS = 86_400_000;
 const RETRYABLE = new Set(['40001', '40P01', '23503']);
 const ATTEMPTS = 5;
 
+/** A column as a recordset reads it: its JSON key (the row's property), its name and SQL type, what an absent value becomes. */
+interface Col {
+  key: string;
+  name: string;
+  type: string;
+  fallback: string | null;
+}
+
+/** A default as SQL text (the drizzle column's JavaScript default). */
+function literal(v: unknown): string | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string') return `'${v.replaceAll("'", "''")}'`;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return null;
+}
+
+function columnsOf(table: PgTable): Col[] {
+  return (Object.entries(getTableColumns(table)) as Array<[string, PgColumn]>)
+    .filter(([key]) => key !== 'runtimeId')
+    .map(([key, c]) => ({ key, name: c.name, type: c.getSQLType(), fallback: c.notNull && c.hasDefault ? literal(c.default) : null }));
+}
+
+const q = (name: string) => `"${name}"`;
+
 /**
- * `INSERT INTO t (runtime_id, cols) SELECT $runtime, x.… FROM json_to_recordset($rows) AS x(…) ON
- * CONFLICT DO NOTHING RETURNING key`: the rows go as one JSON text (V8's JSON.stringify, read
- * back by PostgreSQL's own parser), named by their keys in the batch. An array bind per column
- * (unnest) cost the panel more CPU than the rest of the batch: node-postgres escapes each array
- * element in JavaScript.
+ * One kind of reported row as a data-modifying CTE: `INSERT INTO t (runtime_id, cols) SELECT
+ * $1, x.… FROM json_to_recordset($n) AS x(…)`, its rows one JSON text bound once (V8's
+ * JSON.stringify, read back by PostgreSQL's own parser: an array bind per column cost the panel
+ * more CPU than the rest of the batch). A row the panel holds is skipped (the ledger, events and
+ * tool calls: append-only) or replaced (agents and breakers: state, the latest wins).
  */
-function recordsetInsert(table: PgTable, rows: ReadonlyArray<Record<string, unknown>>, runtimeId: string, returning: PgColumn): SQL {
-  const cols = (Object.entries(getTableColumns(table)) as Array<[string, PgColumn]>).filter(([key]) => key !== 'runtimeId');
-  const names = sql.join([sql.identifier('runtime_id'), ...cols.map(([, c]) => sql.identifier(c.name))], sql`, `);
-  const values = sql.join([sql`${runtimeId}`, ...cols.map(([key]) => sql`x.${sql.identifier(key)}`)], sql`, `);
-  const shape = sql.join(
-    cols.map(([key, c]) => sql`${sql.identifier(key)} ${sql.raw(c.getSQLType())}`),
-    sql`, `,
-  );
-  return sql`insert into ${table} (${names}) select ${values} from json_to_recordset(${JSON.stringify(rows)}::json) as x(${shape}) on conflict do nothing returning ${sql.identifier(returning.name)}`;
+function recordsetCte(name: string, table: PgTable, param: number, o: { keys: readonly string[]; upsert: boolean; returning: string }): string {
+  const cols = columnsOf(table);
+  const names = ['runtime_id', ...cols.map((c) => q(c.name))].join(', ');
+  const values = ['$1', ...cols.map((c) => (c.fallback === null ? `x.${q(c.key)}` : `coalesce(x.${q(c.key)}, ${c.fallback})`))].join(', ');
+  const shape = cols.map((c) => `${q(c.key)} ${c.type}`).join(', ');
+  const onConflict = o.upsert
+    ? `on conflict (runtime_id, ${o.keys.map(q).join(', ')}) do update set ${cols
+        .filter((c) => !o.keys.includes(c.name))
+        .map((c) => `${q(c.name)} = excluded.${q(c.name)}`)
+        .join(', ')}`
+    : 'on conflict do nothing';
+  return `${name} as (insert into ${q(getTableName(table))} (${names}) select ${values} from json_to_recordset($${param}::json) as x(${shape}) ${onConflict} returning ${o.returning})`;
+}
+
+/** The kinds a batch may carry, in the order their CTEs run; each returns its new rows' keys. */
+const KINDS = [
+  { k: 'a', rows: (b: TelemetryBatch) => lastByKey(b.agents, (a) => a.id), table: agents, keys: ['id'], upsert: true, returning: `'a'::text as k, 0::bigint as n` },
+  { k: 'b', rows: (b: TelemetryBatch) => lastByKey(b.breakers, (r) => r.service), table: breakers, keys: ['service'], upsert: true, returning: `'b'::text as k, 0::bigint as n` },
+  { k: 'e', rows: (b: TelemetryBatch) => b.events, table: events, keys: ['seq'], upsert: false, returning: `'e'::text as k, seq as n` },
+  { k: 'l', rows: (b: TelemetryBatch) => b.llmRequests, table: llmRequests, keys: ['id'], upsert: false, returning: `'l'::text as k, id as n` },
+  { k: 't', rows: (b: TelemetryBatch) => b.toolCalls, table: toolCalls, keys: ['id'], upsert: false, returning: `'t'::text as k, id as n` },
+] as const;
+
+/** The one statement that inserts a batch's rows of the kinds `present` holds (text built once per combination, a prepared statement by its name). */
+const rowStatements = new Map<string, string>();
+function rowStatement(present: string): string {
+  let text = rowStatements.get(present);
+  if (text === undefined) {
+    const ctes: string[] = [];
+    const selects: string[] = [];
+    let param = 2;
+    for (const kind of KINDS) {
+      if (!present.includes(kind.k)) continue;
+      ctes.push(recordsetCte(`ins_${kind.k}`, kind.table, param++, { keys: kind.keys, upsert: kind.upsert, returning: kind.returning }));
+      selects.push(`select k, n from ins_${kind.k}`);
+    }
+    text = `with ${ctes.join(', ')} ${selects.join(' union all ')}`;
+    rowStatements.set(present, text);
+  }
+  return text;
 }
 
 /** The last row of each key (a batch may carry one agent twice: its state moved on). */
@@ -95,20 +151,45 @@ function lastByKey<T>(rows: readonly T[], key: (r: T) => string): T[] {
   return [...new Map(rows.map((r) => [key(r), r])).values()];
 }
 
-/** `set col = excluded.col` for every column but the keys: the row as reported replaces the held one. */
-function excludedSet(table: PgTable, keys: readonly string[]): Record<string, SQL> {
-  const set: Record<string, SQL> = {};
-  for (const [key, c] of Object.entries(getTableColumns(table)) as Array<[string, PgColumn]>) if (!keys.includes(key)) set[key] = sql.raw(`excluded."${c.name}"`);
-  return set;
-}
+/** The runtime's row, locked: batches of one runtime land one at a time, in order. */
+const RUNTIME_ROW = 'select id, user_id, removed_at, last_seq, last_seen_at, behind, event_seq, llm_request_id, tool_call_id, mcp_calls from runtimes where id = $1 for update';
 
-const adding = (t: typeof spendHourly | typeof spendDaily) => ({
-  calls: sql`${t.calls} + excluded.calls`,
-  errors: sql`${t.errors} + excluded.errors`,
-  promptTokens: sql`${t.promptTokens} + excluded.prompt_tokens`,
-  completionTokens: sql`${t.completionTokens} + excluded.completion_tokens`,
-  costMicros: sql`${t.costMicros} + excluded.cost_micros`,
-});
+/**
+ * What the new ledger rows added (the spend rollups, the central budgets' lease rows) and the
+ * runtime's row moved on, in one statement; text built once per combination.
+ */
+const afterStatements = new Map<string, string>();
+function afterStatement(spend: boolean, leases: boolean): string {
+  const key = `${spend ? 's' : ''}${leases ? 'l' : ''}`;
+  let text = afterStatements.get(key);
+  if (text !== undefined) return text;
+  const ctes: string[] = [];
+  const rollup = (table: string, bucket: string, param: number) =>
+    `${table} as (insert into ${table} (${bucket}, runtime_id, agent_name, provider, model, calls, errors, prompt_tokens, completion_tokens, cost_micros)
+       select x.b, $1, x.agent, x.provider, x.model, x.calls, x.errors, x.pt, x.ct, x.cost
+         from json_to_recordset($${param}::json) as x(b bigint, agent text, provider text, model text, calls bigint, errors bigint, pt bigint, ct bigint, cost bigint)
+       on conflict (${bucket}, runtime_id, agent_name, provider, model) do update
+         set calls = ${table}.calls + excluded.calls, errors = ${table}.errors + excluded.errors, prompt_tokens = ${table}.prompt_tokens + excluded.prompt_tokens,
+             completion_tokens = ${table}.completion_tokens + excluded.completion_tokens, cost_micros = ${table}.cost_micros + excluded.cost_micros)`;
+  if (spend) ctes.push(rollup('spend_hourly', 'hour', 11), rollup('spend_daily', 'day', 12));
+  // Joined with the budget as it was checked (its id and when it was made): one deleted since is left out.
+  if (leases)
+    ctes.push(`charged as (insert into budget_leases (budget_id, window_start, runtime_id, spent_micros, calls)
+       select x.budget, x.win, $1, x.cost, x.calls
+         from json_to_recordset($13::json) as x(budget text, win bigint, cost bigint, calls bigint, made text)
+         join budgets on budgets.id = x.budget and budgets.created_at = x.made
+        order by x.budget, x.win
+       on conflict (budget_id, window_start, runtime_id) do update
+         set spent_micros = budget_leases.spent_micros + excluded.spent_micros, calls = budget_leases.calls + excluded.calls
+       returning budget_id, window_start)`);
+  ctes.push(`moved as (update runtimes set last_seq = $2, last_seen_at = $3, behind = $4, event_seq = $5, llm_request_id = $6, tool_call_id = $7, mcp_calls = $8,
+       hostname = coalesce($9, hostname), version = coalesce($10, version) where id = $1 returning last_seen_at, behind)`);
+  text = `with ${ctes.join(', ')} select 'r'::text as k, null::text as budget, null::bigint as win, last_seen_at, behind from moved${
+    leases ? ` union all select 'c', budget_id, window_start, null, null from charged` : ''
+  }`;
+  afterStatements.set(key, text);
+  return text;
+}
 
 /**
  * Take one batch for its runtime. Throws OutOfOrderError for a batch from the future,
@@ -117,26 +198,54 @@ const adding = (t: typeof spendHourly | typeof spendDaily) => ({
  * runtime for its agent (leases.store.ts, `chargeable`); a batch already taken comes back
  * `duplicate` with nothing written.
  *
+ * One transaction of a few statements however many rows (fleet benchmark: a round trip to
+ * PostgreSQL cost the panel more than the SQL): the runtime's row locked; every row kind in one
+ * statement; the coverage check when the new calls name central budgets; the rollups, the
+ * budgets' spend and the runtime's row in one more. Each a prepared statement, by its shape.
+ *
  * @example
  *   const { ack, events } = await ingestBatch(db, batch);
  */
 export async function ingestBatch(db: PanelDb, b: TelemetryBatch, now = Date.now()): Promise<Ingested> {
+  const pool = (db as unknown as { $client: Pool }).$client;
   for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken: Error | undefined;
     try {
-      return await db.transaction((tx) => ingestOnce(tx as unknown as PanelDb, b, now));
+      await client.query('begin');
+      const out = await ingestOnce(client, b, now);
+      await client.query('commit');
+      return out;
     } catch (e) {
+      await client.query('rollback').catch((err: Error) => (broken = err));
       const code = pgCode(e) ?? '';
       // Class 22 (data exception): a value PostgreSQL cannot hold. The batch's fault, said as a 400.
       if (code.startsWith('22')) throw new ValidationError(`the panel cannot store this batch: ${(e as { cause?: Error }).cause?.message ?? (e as Error).message}`);
       if (attempt >= ATTEMPTS || !RETRYABLE.has(code)) throw e;
+    } finally {
+      // A connection that could not even roll back is not given back to the pool.
+      client.release(broken);
     }
   }
 }
 
-async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<Ingested> {
+async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): Promise<Ingested> {
   const none = { agents: 0, events: 0, llmRequests: 0, toolCalls: 0, breakers: 0 };
-  const [rt] = await tx.select().from(runtimes).where(eq(runtimes.id, b.runtime)).for('update');
-  if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${b.runtime}' on this panel (an admin adds it: POST /api/runtimes)`);
+  const found = await client.query<Record<string, string | null>>({ name: 'ingest_runtime', text: RUNTIME_ROW, values: [b.runtime] });
+  const row = found.rows[0];
+  if (!row || row.removed_at !== null) throw new ForbiddenError(`no runtime '${b.runtime}' on this panel (an admin adds it: POST /api/runtimes)`);
+  const num = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  const rt = {
+    id: row.id!,
+    userId: row.user_id ?? null,
+    lastSeq: num(row.last_seq)!,
+    lastSeenAt: num(row.last_seen_at),
+    behind: num(row.behind)!,
+    eventSeq: num(row.event_seq)!,
+    llmRequestId: num(row.llm_request_id)!,
+    toolCallId: num(row.tool_call_id)!,
+    mcpCalls: num(row.mcp_calls)!,
+  };
   if (b.seq <= rt.lastSeq)
     return {
       ack: { runtime: b.runtime, seq: b.seq, duplicate: true, stored: none },
@@ -152,77 +261,66 @@ async function ingestOnce(tx: PanelDb, b: TelemetryBatch, now: number): Promise<
   const id = b.runtime;
   const stored = { ...none };
 
-  if (b.agents.length > 0) {
-    const rows = lastByKey(b.agents, (a) => a.id).map((a) => ({ ...a, runtimeId: id }));
-    stored.agents = (
-      await tx
-        .insert(agents)
-        .values(rows)
-        .onConflictDoUpdate({ target: [agents.runtimeId, agents.id], set: excludedSet(agents, ['runtimeId', 'id']) })
-        .returning({ id: agents.id })
-    ).length;
+  // Every kind of row in one statement.
+  let present = '';
+  const values: unknown[] = [id];
+  for (const kind of KINDS) {
+    const rows = kind.rows(b);
+    if (rows.length === 0) continue;
+    present += kind.k;
+    values.push(JSON.stringify(rows));
   }
-  if (b.breakers.length > 0) {
-    const rows = lastByKey(b.breakers, (r) => r.service).map((r) => ({ ...r, runtimeId: id }));
-    stored.breakers = (
-      await tx
-        .insert(breakers)
-        .values(rows)
-        .onConflictDoUpdate({ target: [breakers.runtimeId, breakers.service], set: excludedSet(breakers, ['runtimeId', 'service']) })
-        .returning({ s: breakers.service })
-    ).length;
+  const fresh = { e: new Set<number>(), l: new Set<number>(), t: new Set<number>() };
+  if (present !== '') {
+    const r = await client.query<{ k: string; n: string }>({ name: `ingest_rows_${present}`, text: rowStatement(present), values });
+    for (const x of r.rows) {
+      if (x.k === 'a') stored.agents++;
+      else if (x.k === 'b') stored.breakers++;
+      else fresh[x.k as 'e' | 'l' | 't'].add(Number(x.n));
+    }
   }
-  let landed: LandedEvent[] = [];
-  if (b.events.length > 0) {
-    const r = await tx.execute<{ seq: string | number }>(recordsetInsert(events, b.events, id, events.seq));
-    const fresh = new Set(r.rows.map((x) => Number(x.seq)));
-    landed = b.events.filter((e) => fresh.has(e.seq)).map((e) => ({ ...e, runtime: id }));
-    stored.events = fresh.size;
-    // The approvals these events open and close: the fleet's queue reads them, not the event log.
-    await landApprovals(tx, id, landed);
-  }
-  let freshCalls: TelemetryBatch['llmRequests'] = [];
-  let freshTools: TelemetryBatch['toolCalls'] = [];
-  if (b.llmRequests.length > 0) {
-    const r = await tx.execute<{ id: string | number }>(recordsetInsert(llmRequests, b.llmRequests, id, llmRequests.id));
-    const fresh = new Set(r.rows.map((x) => Number(x.id)));
-    stored.llmRequests = fresh.size;
-    freshCalls = b.llmRequests.filter((c) => fresh.has(c.id));
-  }
-  if (b.toolCalls.length > 0) {
-    const r = await tx.execute<{ id: string | number }>(recordsetInsert(toolCalls, b.toolCalls, id, toolCalls.id));
-    stored.toolCalls = r.rows.length;
-    const fresh = new Set(r.rows.map((x) => Number(x.id)));
-    freshTools = b.toolCalls.filter((t) => fresh.has(t.id));
-  }
+  stored.events = fresh.e.size;
+  stored.llmRequests = fresh.l.size;
+  stored.toolCalls = fresh.t.size;
+  // The coverage check, approvals and names go through drizzle, on the batch's own connection (its transaction).
+  const tx = drizzleOn(client);
+  const landed: LandedEvent[] = fresh.e.size === 0 ? [] : b.events.filter((e) => fresh.e.has(e.seq)).map((e) => ({ ...e, runtime: id }));
+  // The approvals these events open and close: the fleet's queue reads them, not the event log.
+  if (landed.some((e) => e.type === 'approval.requested' || e.type === 'approval.decided')) await landApprovals(tx, id, landed);
+  const freshCalls = fresh.l.size === 0 ? [] : b.llmRequests.filter((c) => fresh.l.has(c.id));
+  const freshTools = fresh.t.size === 0 ? [] : b.toolCalls.filter((t) => fresh.t.has(t.id));
   const names = await agentNames(tx, id, b, [...freshCalls.map((c) => c.agentId), ...freshTools.map((t) => t.agentId), ...landed.map((e) => e.agentId)]);
   const spend = rollUp(freshCalls, id, names);
-  if (spend.length > 0) await storeSpend(tx, id, spend);
-  const budgetSpend = freshCalls.length > 0 ? await attribute(tx, rt, freshCalls, names, now) : [];
+  const charges = freshCalls.length > 0 ? await attribute(tx, rt, freshCalls, names, now) : [];
 
   const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
-  const [after] = await tx
-    .update(runtimes)
-    .set({
-      lastSeq: b.seq,
-      lastSeenAt: Math.max(rt.lastSeenAt ?? 0, now),
-      behind: b.behind,
-      eventSeq: max(rt.eventSeq, b.events, 'seq'),
-      llmRequestId: max(rt.llmRequestId, b.llmRequests, 'id'),
-      toolCallId: max(rt.toolCallId, b.toolCalls, 'id'),
+  const after = await client.query<{ k: string; budget: string | null; win: string | null; last_seen_at: string | null; behind: string | null }>({
+    name: `ingest_after_${spend.length > 0 ? 's' : ''}${charges.length > 0 ? 'l' : ''}`,
+    text: afterStatement(spend.length > 0, charges.length > 0),
+    values: [
+      id,
+      b.seq,
+      Math.max(rt.lastSeenAt ?? 0, now),
+      b.behind,
+      max(rt.eventSeq, b.events, 'seq'),
+      max(rt.llmRequestId, b.llmRequests, 'id'),
+      max(rt.toolCallId, b.toolCalls, 'id'),
       // Its MCP calls, counted as their rows land (a row the panel already held counts nothing): the fleet view reads this, not tool_calls.
-      mcpCalls: rt.mcpCalls + freshTools.reduce((n, t) => n + (t.method === MCP_CALL ? 1 : 0), 0),
-      ...(b.hostname !== undefined ? { hostname: b.hostname } : {}),
-      ...(b.version !== undefined ? { version: b.version } : {}),
-    })
-    .where(eq(runtimes.id, id))
-    .returning({ lastSeenAt: runtimes.lastSeenAt, behind: runtimes.behind });
+      rt.mcpCalls + freshTools.reduce((n, t) => n + (t.method === MCP_CALL ? 1 : 0), 0),
+      b.hostname ?? null,
+      b.version ?? null,
+      ...(spend.length > 0 ? rollupRows(spend) : []),
+      ...(charges.length > 0 ? [JSON.stringify(charges.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls, made: d.createdAt })))] : []),
+    ],
+  });
+  const moved = after.rows.find((x) => x.k === 'r')!;
+  const landedKeys = new Set(after.rows.filter((x) => x.k === 'c').map((x) => `${x.budget}@${Number(x.win)}`));
   return {
     ack: { runtime: id, seq: b.seq, duplicate: false, stored },
-    runtime: { id, lastSeenAt: after!.lastSeenAt, behind: after!.behind },
+    runtime: { id, lastSeenAt: num(moved.last_seen_at), behind: num(moved.behind)! },
     events: landed,
     spend,
-    budgets: budgetSpend,
+    budgets: charges.filter((d) => landedKeys.has(`${d.budget}@${d.window}`)).map(({ createdAt: _, ...d }) => d),
     llmRequests: freshCalls,
     toolCalls: freshTools,
     agentNames: names,
@@ -247,14 +345,19 @@ async function agentNames(tx: PanelDb, runtimeId: string, b: TelemetryBatch, ids
 }
 
 /**
- * Add the new ledger rows' cost and count into budget_leases, per key their `budgets` tag names,
- * in one statement: `INSERT … SELECT … FROM json_to_recordset(…) JOIN budgets` `ON CONFLICT DO
- * UPDATE` adding to what the lease row holds. Every key is checked first (`chargeable`): one the
- * panel never leased to this runtime for the row's agent refuses the batch (ValidationError, the
- * transaction stores nothing); one of a budget since deleted is left out. Only rows this batch
- * inserted count: a row sent twice adds nothing.
+ * What the new ledger rows add to each central budget window their `budgets` tag names (written
+ * by the batch's last statement, adding to what the lease row holds). Every key is checked first
+ * (`chargeable`): one the panel never leased to this runtime for the row's agent refuses the batch
+ * (ValidationError, the transaction stores nothing); one of a budget since deleted is left out.
+ * Only rows this batch inserted count: a row sent twice adds nothing.
  */
-async function attribute(tx: PanelDb, rt: { id: string; userId: string | null }, fresh: TelemetryBatch['llmRequests'], names: ReadonlyMap<string, string>, now: number): Promise<BudgetSpendDelta[]> {
+async function attribute(
+  tx: PanelDb,
+  rt: { id: string; userId: string | null },
+  fresh: TelemetryBatch['llmRequests'],
+  names: ReadonlyMap<string, string>,
+  now: number,
+): Promise<Array<BudgetSpendDelta & { createdAt: string }>> {
   // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
   const tagged = fresh.filter((r) => r.budgets !== null).map((r) => ({ row: r, keys: budgetKeys(r.budgets) as BudgetKey[] }));
   if (tagged.length === 0) return [];
@@ -274,25 +377,7 @@ async function attribute(tx: PanelDb, rt: { id: string; userId: string | null },
       d.calls += 1;
     }
   }
-  if (sums.size === 0) return [];
-  const L = budgetLeases;
-  const name = (c: PgColumn) => sql.identifier(c.name);
-  const rows = [...sums.values()];
-  // Joined with the budget as it was checked (its id and when it was made): one deleted since is left out.
-  const r = await tx.execute<{ budget_id: string; window_start: string | number }>(
-    sql`insert into ${L} (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}, ${name(L.spentMicros)}, ${name(L.calls)})
-      select x.budget, x.win, ${rt.id}, x.cost, x.calls
-        from json_to_recordset(${JSON.stringify(rows.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls, made: d.createdAt })))}::json)
-             as x(budget text, win bigint, cost bigint, calls bigint, made text)
-        join ${budgets} on ${budgets.id} = x.budget and ${budgets.createdAt} = x.made
-       order by x.budget, x.win
-      on conflict (${name(L.budgetId)}, ${name(L.windowStart)}, ${name(L.runtimeId)}) do update
-        set ${name(L.spentMicros)} = ${L.spentMicros} + excluded.${name(L.spentMicros)},
-            ${name(L.calls)} = ${L.calls} + excluded.${name(L.calls)}
-      returning ${name(L.budgetId)}, ${name(L.windowStart)}`,
-  );
-  const landed = new Set(r.rows.map((x) => `${x.budget_id}@${Number(x.window_start)}`));
-  return rows.filter((d) => landed.has(`${d.budget}@${d.window}`)).map(({ createdAt: _, ...d }) => d);
+  return [...sums.values()];
 }
 
 /** The new ledger rows summed per hour bucket, agent name, provider and model. */
@@ -316,8 +401,8 @@ function rollUp(rows: TelemetryBatch['llmRequests'], runtimeId: string, names: R
   return [...byHour.values()];
 }
 
-/** Add what the new rows spent into spend_hourly and spend_daily (adding to what each key holds). */
-async function storeSpend(tx: PanelDb, runtimeId: string, hourly: readonly SpendDelta[]): Promise<void> {
+/** What the new rows spent, as the two rollups' JSON parameters (spend_hourly's buckets, and spend_daily's summed from them). */
+function rollupRows(hourly: readonly SpendDelta[]): [string, string] {
   const byDay = new Map<string, SpendDelta>();
   for (const h of hourly) {
     const key = `${h.day}\u0000${h.agentName}\u0000${h.provider}\u0000${h.model}`;
@@ -325,23 +410,16 @@ async function storeSpend(tx: PanelDb, runtimeId: string, hourly: readonly Spend
     if (!d) byDay.set(key, { ...h });
     else for (const k of ['calls', 'errors', 'promptTokens', 'completionTokens', 'costMicros'] as const) d[k] += h[k];
   }
-  const sums = (d: SpendDelta) => ({
-    runtimeId,
-    agentName: d.agentName,
+  const row = (b: number, d: SpendDelta) => ({
+    b,
+    agent: d.agentName,
     provider: d.provider,
     model: d.model,
     calls: d.calls,
     errors: d.errors,
-    promptTokens: d.promptTokens,
-    completionTokens: d.completionTokens,
-    costMicros: d.costMicros,
+    pt: d.promptTokens,
+    ct: d.completionTokens,
+    cost: d.costMicros,
   });
-  await tx
-    .insert(spendHourly)
-    .values(hourly.map((d) => ({ hour: d.hour, ...sums(d) })))
-    .onConflictDoUpdate({ target: [spendHourly.hour, spendHourly.runtimeId, spendHourly.agentName, spendHourly.provider, spendHourly.model], set: adding(spendHourly) });
-  await tx
-    .insert(spendDaily)
-    .values([...byDay.values()].map((d) => ({ day: d.day, ...sums(d) })))
-    .onConflictDoUpdate({ target: [spendDaily.day, spendDaily.runtimeId, spendDaily.agentName, spendDaily.provider, spendDaily.model], set: adding(spendDaily) });
+  return [JSON.stringify(hourly.map((d) => row(d.hour, d))), JSON.stringify([...byDay.values()].map((d) => row(d.day, d)))];
 }

@@ -2,7 +2,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import * as panel from './schema-panel.js';
 import * as shared from './schema-pg.js';
 
@@ -69,6 +69,23 @@ export async function schemaCurrent(pool: Pool): Promise<boolean> {
 /** Any number fits the advisory lock's bigint; this one says "iron-cage migrations". */
 const MIGRATION_LOCK = 0x1c0ca9e;
 
+/** drizzle's node-postgres driver, once a database has been opened (loaded on first use: a runtime never needs it). */
+let drizzleLoaded: typeof import('drizzle-orm/node-postgres').drizzle | null = null;
+const onClient = new WeakMap<PoolClient, PanelDb>();
+
+/**
+ * drizzle over one connection of the pool (a transaction run by hand on it: statements of its own
+ * beside drizzle's), made once per connection.
+ */
+export function drizzleOn(client: PoolClient): PanelDb {
+  let db = onClient.get(client);
+  if (!db) {
+    if (!drizzleLoaded) throw new Error('drizzleOn: no database was opened in this process (openPostgres)');
+    onClient.set(client, (db = drizzleLoaded(client, { schema: pgSchema })));
+  }
+  return db;
+}
+
 export interface Postgres {
   db: PanelDb;
   pool: Pool;
@@ -87,6 +104,7 @@ export async function openPostgres(url: string, opts: { max?: number; onError?: 
   if (bad) throw new Error(`--database: ${bad}`);
   // The driver is loaded by the first connection: only the panel (and its tools) ever open one.
   const [{ default: pg }, { drizzle }, { migrate }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres'), import('drizzle-orm/node-postgres/migrator')]);
+  drizzleLoaded = drizzle;
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'iron-cage panel' });
   // A connection that dies while idle (the server restarted) is an 'error' on the pool: without a
   // listener it would end the process. The next query takes a fresh connection.
