@@ -4,6 +4,9 @@ import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type 
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
 
+/** A lease call's place in its runtime's order: its process's start and its number there. */
+type LeaseOrder = NonNullable<Parameters<LeasesStore['lease']>[4]>;
+
 // Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
 // through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), and each
 // of those said once, in the log and as a `budget` frame on the panel's feed.
@@ -61,9 +64,14 @@ export class CentralBudgets {
     return this.sweeping;
   }
 
-  /** A runtime's lease call; what it reclaimed from silent runtimes on the way is said. */
-  async lease(runtimeId: string, asks: readonly LeaseAsk[]): Promise<LeaseAnswer> {
-    const { answer, reclaims } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now()));
+  /**
+   * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime).
+   * What it reclaimed from silent runtimes on the way is said; a stale call changed nothing and
+   * says nothing.
+   */
+  async lease(runtimeId: string, asks: readonly LeaseAsk[], order: LeaseOrder | null = null): Promise<LeaseAnswer> {
+    const { answer, reclaims } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
+    if (answer.stale) return answer;
     for (const r of reclaims) this.reclaimed(r);
     for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;

@@ -13,6 +13,11 @@ import { pgCode } from './db-errors.js';
 // lease is reclaimed down to what it reported spending. Each lease call also records what its
 // answer told the runtime (budget_coverage): the only budget windows, and agents, its rows may
 // charge (`chargeable`, at ingest).
+//
+// Under replicas (issue 45) a runtime's calls may reach the panel out of order: each call names
+// its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
+// (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
+// at or below it is stale and answered read-only.
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
 export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
@@ -38,6 +43,15 @@ export interface LeaseAsk {
   need: number;
   /** Its recent spend per minute. */
   rate: number;
+}
+
+/**
+ * Where a lease call stands in its runtime's order: the runtime process's start (epoch ms, on its
+ * own clock) and the call's number within that process (1, 2, 3…; a retry is a new number).
+ */
+export interface LeaseOrder {
+  incarnation: number;
+  seq: number;
 }
 
 /** What a runtime said of its lease in an ask, as its lease row keeps it. */
@@ -73,6 +87,10 @@ export interface LeaseGrant {
 export interface LeaseAnswer {
   now: number;
   renewInMs: number;
+  /** The call was at or below the newest one applied for its runtime: nothing of it was applied, this is the state as it stands. */
+  stale: boolean;
+  /** With `stale`: the newest call the panel applied for this runtime. */
+  applied?: LeaseOrder;
   budgets: LeaseGrant[];
 }
 
@@ -85,6 +103,12 @@ export interface Reclaim {
   toMicros: number;
   /** Epoch ms its lease expired. */
   expiredAt: number;
+}
+
+/** A lease call's answer, and what it changed on the way that is worth saying. */
+export interface LeaseOutcome {
+  answer: LeaseAnswer;
+  reclaims: Reclaim[];
 }
 
 /** How long a lease lives after its runtime's last call, and how long after that it is reclaimed. */
@@ -106,7 +130,7 @@ const reclaimable = (now: number, reclaimAfterMs: number): SQL =>
  *
  * @example
  *   const leases = new LeasesStore(db);
- *   const { answer } = await leases.lease('laptop-a', [{ budget: 'sales', window, want: 2_000_000, used: 0, held: 0, waiting: 0, need: 0, rate: 0 }]);
+ *   const { answer } = await leases.lease('laptop-a', [{ budget: 'sales', window, want: 2_000_000, used: 0, held: 0, waiting: 0, need: 0, rate: 0 }], Date.now(), undefined, { incarnation: startedAt, seq: 1 });
  */
 export class LeasesStore {
   constructor(
@@ -117,22 +141,29 @@ export class LeasesStore {
   /**
    * A runtime's lease call: for each budget that covers it now, its ask applied in that budget's
    * current window (more granted out of the unleased headroom, or surplus returned), expired
-   * leases of others reclaimed, and the answer. One transaction, the budget rows locked in id
-   * order; a serialization failure or deadlock is tried again. A removed runtime → ForbiddenError.
+   * leases of others reclaimed, and the answer. One transaction, the runtime's row locked first
+   * when the call is ordered (`order`), then the budget rows in id order; a serialization failure
+   * or deadlock is tried again. A call at or below the newest one applied for the runtime is
+   * stale: answered read-only (`stale: true`), nothing written. A call without `order` (an older
+   * runtime) is taken unordered, as it comes. A removed runtime → ForbiddenError.
    */
-  async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction((tx) => this.leaseOnce(tx as unknown as PanelDb, runtimeId, asks, now, o));
-      } catch (e) {
-        if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
-      }
-    }
+  async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts, order: LeaseOrder | null = null): Promise<LeaseOutcome> {
+    return retried(this.db, (tx) => this.leaseOnce(tx, runtimeId, asks, now, o, order));
   }
 
-  private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
-    const [rt] = await tx.select({ userId: runtimes.userId, removedAt: runtimes.removedAt }).from(runtimes).where(eq(runtimes.id, runtimeId));
+  private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions, order: LeaseOrder | null): Promise<LeaseOutcome> {
+    const R = runtimes;
+    const who = tx.select({ userId: R.userId, removedAt: R.removedAt, incarnation: R.leaseIncarnation, seq: R.leaseSeq }).from(R).where(eq(R.id, runtimeId));
+    // An ordered call locks its runtime's row first: two calls of one runtime (two replicas, a retry
+    // and its original) take turns, and the second reads the pair the first advanced. NO KEY UPDATE,
+    // as ingest's FOR UPDATE of the same row: a batch and a lease call of one runtime take turns too.
+    const [rt] = order === null ? await who : await who.for('no key update');
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
+    const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
+    if (order !== null && !stale) await tx.update(R).set({ leaseIncarnation: order.incarnation, leaseSeq: order.seq }).where(eq(R.id, runtimeId));
+    // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
+    const write = !stale;
+    const asked = write ? asks : [];
     const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users }).from(budgets);
     const ids = seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id);
     const reclaims: Reclaim[] = [];
@@ -140,22 +171,24 @@ export class LeasesStore {
     let contendedAny = false;
     // Locked in id order (every lease call takes them in the same order: no deadlock between two).
     // NO KEY UPDATE: lease calls and edits exclude one another, while ingest's key check on
-    // budget_leases (KEY SHARE) goes on beside them.
-    const locked = ids.length === 0 ? [] : await tx.select().from(budgets).where(inArray(budgets.id, ids)).orderBy(asc(budgets.id)).for('no key update');
+    // budget_leases (KEY SHARE) goes on beside them. A stale call locks nothing.
+    const byId = tx.select().from(budgets).where(inArray(budgets.id, ids)).orderBy(asc(budgets.id));
+    const locked = ids.length === 0 ? [] : write ? await byId.for('no key update') : await byId;
     for (const b of locked) {
       const covers = coverage(b, rt.userId);
       if (covers === null) continue;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      for (const ask of asks) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
-      reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
+      for (const ask of asked) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
+      if (write)
+        reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
       const leases = await tx
         .select()
         .from(budgetLeases)
         .where(and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window)));
       const held = leases.find((l) => l.runtimeId === runtimeId);
       const others = leases.filter((l) => l.runtimeId !== runtimeId);
-      const ask = asks.find((a) => a.budget === b.id && a.window === window);
+      const ask = asked.find((a) => a.budget === b.id && a.window === window);
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
       const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
@@ -231,13 +264,21 @@ export class LeasesStore {
         state: budgetState(spent, b.limitMicros),
       });
     }
-    await told(
-      tx,
-      runtimeId,
-      out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
+    if (write)
+      await told(
+        tx,
+        runtimeId,
+        out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
+        now,
+      );
+    const answer: LeaseAnswer = {
       now,
-    );
-    return { answer: { now, renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)), budgets: out }, reclaims };
+      renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)),
+      stale,
+      ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
+      budgets: out,
+    };
+    return { answer, reclaims };
   }
 
   /** An ask for a window that has rolled over: only a return (its grant never grows there). */
@@ -273,6 +314,17 @@ export class LeasesStore {
   /** The periodic sweep: every lease silent past its expiry + grace, reclaimed (each said once by whoever changed it). */
   async reclaim(now = Date.now(), reclaimAfterMs = this.opts.reclaimAfterMs): Promise<Reclaim[]> {
     return this.db.transaction((tx) => this.reclaimWhere(tx as unknown as PanelDb, sql`true`, now, reclaimAfterMs));
+  }
+}
+
+/** One transaction, tried again on a serialization failure or a deadlock. */
+async function retried<T>(db: PanelDb, work: (tx: PanelDb) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((tx) => work(tx as unknown as PanelDb));
+    } catch (e) {
+      if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
+    }
   }
 }
 

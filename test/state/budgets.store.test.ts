@@ -281,6 +281,26 @@ describe('reclaim and the rows', () => {
   });
 });
 
+describe('under replicas: the order of calls (issue 45)', () => {
+  const rowOf = async (id: string, rt: string, window = 0) => (await pg.db.select().from(pgSchema.budgetLeases)).find((l) => l.budgetId === id && l.runtimeId === rt && l.windowStart === window)!;
+
+  it('a stale call reclaims nothing and writes nothing; the next call in order does both', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    const I = T0 - 5_000;
+    await grantOf('rt-5', ask(id, { want: 600_000 }), T0);
+    expect((await leases.lease('rt-4', [ask(id, { want: 100_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 })).answer.stale).toBe(false);
+    const late = T0 + OPTS.ttlMs + OPTS.reclaimAfterMs + 10;
+    const stale = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 1 });
+    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [] });
+    expect(stale.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 100_000, unleased: 300_000 });
+    expect((await rowOf(id, 'rt-5')).grantedMicros).toBe(600_000);
+    expect((await rowOf(id, 'rt-4')).grantedMicros).toBe(100_000);
+    const next = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 3 });
+    expect(next.reclaims.filter((r) => r.budget === id)).toEqual([{ budget: id, window: 0, runtime: 'rt-5', fromMicros: 600_000, toMicros: 0, expiredAt: T0 + OPTS.ttlMs }]);
+    expect(next.answer.budgets.find((g) => g.budget === id)!.granted).toBe(900_000);
+  });
+});
+
 describe('what a runtime may charge', () => {
   const DAY = 86_400_000;
   const stored = async (rt: string) => {
