@@ -4,12 +4,17 @@ import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type 
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
 
+// Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
+// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), a
+// runtime's spend counted from what the panel knows (a restarted runtime, a report below it), and
+// each of those said once, in the log and (what changed a budget) as a `budget` frame on the
+// panel's feed.
+
+/** What a lease call changed on its way (leases.store.ts: LeaseOutcome). */
+type Outcome = Awaited<ReturnType<LeasesStore['lease']>>;
+type FloorNotice = Outcome['floors'][number];
 /** A lease call's place in its runtime's order: its process's start and its number there. */
 type LeaseOrder = NonNullable<Parameters<LeasesStore['lease']>[4]>;
-
-// Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
-// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), and each
-// of those said once, in the log and as a `budget` frame on the panel's feed.
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
@@ -20,6 +25,9 @@ export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2
 /** At most one `leased` frame per budget this often. */
 export const LEASED_FRAME_GAP_MS = 1_000;
 
+/** Reports below what the panel knew, said once each per runtime, budget and window (this many kept in mind). */
+const LOWER_SAID_MAX = 10_000;
+
 export class CentralBudgets {
   readonly store: BudgetsStore;
   readonly leases: LeasesStore;
@@ -27,6 +35,8 @@ export class CentralBudgets {
   private sweeping: Promise<void> | null = null;
   /** When each budget's last `leased` frame went out. */
   private readonly leasedSaid = new Map<string, number>();
+  /** `runtime budget@window` of the reports below the panel's figure already said (an older runtime keeps reporting less). */
+  private readonly lowerSaid = new Set<string>();
 
   constructor(
     db: PanelDb,
@@ -66,13 +76,14 @@ export class CentralBudgets {
 
   /**
    * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime).
-   * What it reclaimed from silent runtimes on the way is said; a stale call changed nothing and
-   * says nothing.
+   * What it reclaimed from silent runtimes and counted from the panel's figures on the way is
+   * said; a stale call changed nothing and says nothing.
    */
   async lease(runtimeId: string, asks: readonly LeaseAsk[], order: LeaseOrder | null = null): Promise<LeaseAnswer> {
-    const { answer, reclaims } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
+    const { answer, reclaims, floors } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
     if (answer.stale) return answer;
     for (const r of reclaims) this.reclaimed(r);
+    for (const f of floors) this.floored(f);
     for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;
   }
@@ -95,6 +106,25 @@ export class CentralBudgets {
     const message = `budget ${r.budget}: runtime ${r.runtime} went silent (its lease expired ${new Date(r.expiredAt).toISOString()}); ${formatUsd(r.fromMicros - r.toMicros)} of its grant returned to the budget (granted ${formatUsd(r.fromMicros)} → ${formatUsd(r.toMicros)}, what it reported spending)`;
     this.d.logger.warn(message);
     this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: r.budget, message, window: r.window, runtime: r.runtime });
+  }
+
+  /** A runtime counted as having spent what the panel knows, not what it said: said once (a restart is once by itself). */
+  private floored(f: FloorNotice): void {
+    const known = `its rows here: ${formatUsd(f.spentMicros)}; its last report: ${formatUsd(f.usedMicros)} spent, ${formatUsd(f.heldMicros)} held`;
+    const may = `it may spend ${formatUsd(Math.max(0, f.grantedMicros - f.floorMicros))} more of its ${formatUsd(f.grantedMicros)} grant`;
+    if (f.kind === 'restart') {
+      this.d.logger.info(
+        `budget ${f.budget}: runtime ${f.runtime} runs a new process; the panel counts ${formatUsd(f.floorMicros)} of ${windowName(f.window)} as already spent by it (${known}), whatever its state file holds: ${may}`,
+      );
+      return;
+    }
+    const key = `${f.runtime} ${f.budget}@${f.window}`;
+    if (this.lowerSaid.has(key)) return;
+    if (this.lowerSaid.size >= LOWER_SAID_MAX) this.lowerSaid.clear();
+    this.lowerSaid.add(key);
+    this.d.logger.warn(
+      `budget ${f.budget}: runtime ${f.runtime} reported ${formatUsd(f.reportedMicros ?? 0)} spent in ${windowName(f.window)}, less than the panel knows of (${known}); counted as ${formatUsd(f.floorMicros)} (its state file lost or replaced?): ${may}`,
+    );
   }
 
   private crossed(c: BudgetCrossing): void {

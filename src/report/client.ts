@@ -32,6 +32,8 @@ const leaseBudget = z.object({
   leased: z.number().int(),
   unleased: z.number().int(),
   left: z.number().int(),
+  /** What the panel counts this runtime as having spent in the window already (absent from an older panel). */
+  floor: z.number().int().min(0).optional(),
   contended: z.boolean(),
   state: z.enum(['ok', 'warning', 'exhausted']),
 });

@@ -85,9 +85,11 @@ const RATE_WINDOW_MS = 60_000;
  * by its expiry (on this runtime's clock) stops covering new calls: they wait, and are refused
  * 402 when no lease came within `budget_policy.wait_ms`. Until the panel first answers, no call
  * passes (nothing is ever spent that no lease covered). After a restart, each budget's spend is
- * rebuilt from the rows' `budgets` tags. Each call carries this process's incarnation (its
- * start) and its number, so that a panel of several replicas applies them in order and answers an
- * older one stale; an answer to a call older than one applied is not used.
+ * rebuilt from the rows' `budgets` tags, and never counted below the panel's `floor` (what it
+ * knows this runtime spent or held there: a runtime restarted with an empty state file does not
+ * spend its old grant again). Each call carries this process's incarnation (its start) and its
+ * number, so that a panel of several replicas applies them in order and answers an older one
+ * stale; an answer to a call older than one applied is not used.
  *
  * @example
  *   const leases = new Leases({ tracker, requests, state, client, url });
@@ -425,6 +427,8 @@ export class Leases {
       l.current = false;
       const s = t.central(l.id);
       if (s === null || (s.openReservations === 0 && held.get(key) === 0)) {
+        // Should it cover this runtime again in this window (an admin's change undone), it counts from here.
+        if (s !== null) this.restored.set(key, s.spentMicros);
         t.dropCentral(l.id);
         this.leases.delete(key);
       }
@@ -467,8 +471,26 @@ export class Leases {
       samples: [],
     };
     this.leases.set(key, l);
-    // Spend its rows recorded before a restart counts from the start (the panel counts the same rows).
-    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: this.restored.get(key) ?? 0 });
+    // Spend its rows recorded before a restart counts from the start (the panel counts the same
+    // rows), and never less than the panel knows this runtime spent or held there: a state file
+    // that is new or lost rows (a machine rebuilt) does not make its old grant spendable again.
+    const restored = this.restored.get(key) ?? 0;
+    const floor = b.floor ?? 0;
+    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: Math.max(restored, floor) });
+    if (floor > restored)
+      this.say({
+        agentId: null,
+        type: 'budget.lease',
+        severity: 'warn',
+        message: `${l.label}: the panel counts ${formatUsd(floor)} of this window as spent by this runtime, more than its own rows show (${formatUsd(restored)}: a state file that is new or lost rows, or calls a stopped process had in flight); counted from ${formatUsd(floor)}, so no more than ${formatUsd(Math.max(0, b.granted - floor))} of its ${formatUsd(b.granted)} lease is spent here`,
+        data: {
+          budget: b.budget,
+          window: b.window,
+          state: 'available',
+          reason: `spend counted from the panel's figure (${floor} micro-dollars), not the ${restored} of this runtime's rows`,
+          afterMs: null,
+        },
+      });
     return l;
   }
 

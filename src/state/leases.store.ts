@@ -17,7 +17,9 @@ import { pgCode } from './db-errors.js';
 // Under replicas (issue 45) a runtime's calls may reach the panel out of order: each call names
 // its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
 // (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
-// at or below it is stale and answered read-only.
+// at or below it is stale and answered read-only. What a runtime spent is never counted lower
+// than the panel knows (its landed rows, its last report; for a new process, also what the old
+// one held): the answer's `floor`.
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
 export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
@@ -54,15 +56,23 @@ export interface LeaseOrder {
   seq: number;
 }
 
-/** What a runtime said of its lease in an ask, as its lease row keeps it. */
-const reported = (ask: LeaseAsk) => ({
-  usedMicros: ask.used,
+/** What a runtime said of its lease in an ask, as its lease row keeps it (`used`: never below what the panel knew). */
+const reported = (ask: LeaseAsk, used: number) => ({
+  usedMicros: used,
   heldMicros: ask.held,
   waiting: ask.waiting,
   needMicros: ask.need,
   ratePerMinMicros: ask.rate,
   wantedMicros: ask.want,
 });
+
+/**
+ * What the panel already counts a runtime as having spent on a lease: its landed rows, or what it
+ * said it had used at its last call, whichever is more; for the first call of a new process
+ * (`fresh`), what the old one still held too (those calls' outcome is unknown: they may have been
+ * charged, with rows lost with its state file).
+ */
+const knownSpent = (l: Pick<BudgetLeaseRow, 'spentMicros' | 'usedMicros' | 'heldMicros'>, fresh: boolean): number => Math.max(l.spentMicros, l.usedMicros + (fresh ? l.heldMicros : 0));
 
 /** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
 export interface LeaseGrant {
@@ -80,6 +90,12 @@ export interface LeaseGrant {
   unleased: number;
   /** limit − Σ max(spent, used): what the fleet could still spend if every lease and hold came back. */
   left: number;
+  /**
+   * What the panel counts this runtime as having spent in the window already (its landed rows, its
+   * reports, a previous process's holds): a runtime counts its own spend from at least this, so a
+   * runtime restarted with an empty state file cannot spend its old grant again.
+   */
+  floor: number;
   contended: boolean;
   state: BudgetState;
 }
@@ -105,10 +121,32 @@ export interface Reclaim {
   expiredAt: number;
 }
 
+/**
+ * A runtime's spend counted from what the panel knows rather than from what it said: the first
+ * call of a new process of it (`restart`: whatever its state file holds, it counts from this), or a
+ * report below what the panel knew (`lower`: a state file lost, an older runtime restarted).
+ */
+export interface FloorNotice {
+  kind: 'restart' | 'lower';
+  budget: string;
+  window: number;
+  runtime: string;
+  /** What it is counted as having spent in the window from now on. */
+  floorMicros: number;
+  /** What this call said it had used (null: it did not ask about this budget). */
+  reportedMicros: number | null;
+  /** What the panel knew: its landed rows, and its last report. */
+  spentMicros: number;
+  usedMicros: number;
+  heldMicros: number;
+  grantedMicros: number;
+}
+
 /** A lease call's answer, and what it changed on the way that is worth saying. */
 export interface LeaseOutcome {
   answer: LeaseAnswer;
   reclaims: Reclaim[];
+  floors: FloorNotice[];
 }
 
 /** How long a lease lives after its runtime's last call, and how long after that it is reclaimed. */
@@ -117,13 +155,14 @@ export interface LeaseOptions {
   reclaimAfterMs: number;
 }
 
+/** What its runtime reported spending or holding on a lease: its grant never goes below this when taken back. */
+const reportedSpend = sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`;
+
 /** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
-const reclaimable = (now: number, reclaimAfterMs: number): SQL =>
-  and(
-    gt(budgetLeases.expiresAt, 0),
-    lt(budgetLeases.expiresAt, now - reclaimAfterMs),
-    gt(budgetLeases.grantedMicros, sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`),
-  )!;
+const reclaimable = (now: number, reclaimAfterMs: number): SQL => and(gt(budgetLeases.expiresAt, 0), lt(budgetLeases.expiresAt, now - reclaimAfterMs), gt(budgetLeases.grantedMicros, reportedSpend))!;
+
+/** One lease row by its key. */
+const leaseKey = (budget: string, window: number, runtime: string): SQL => and(eq(budgetLeases.budgetId, budget), eq(budgetLeases.windowStart, window), eq(budgetLeases.runtimeId, runtime))!;
 
 /**
  * The lease grant of central budgets to runtimes, in the panel's PostgreSQL.
@@ -153,6 +192,7 @@ export class LeasesStore {
 
   private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions, order: LeaseOrder | null): Promise<LeaseOutcome> {
     const R = runtimes;
+    const L = budgetLeases;
     const who = tx.select({ userId: R.userId, removedAt: R.removedAt, incarnation: R.leaseIncarnation, seq: R.leaseSeq }).from(R).where(eq(R.id, runtimeId));
     // An ordered call locks its runtime's row first: two calls of one runtime (two replicas, a retry
     // and its original) take turns, and the second reads the pair the first advanced. NO KEY UPDATE,
@@ -160,6 +200,8 @@ export class LeasesStore {
     const [rt] = order === null ? await who : await who.for('no key update');
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
     const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
+    // The first call of a new process of this runtime: what the old one held is counted as spent.
+    const fresh = order !== null && order.incarnation > rt.incarnation;
     if (order !== null && !stale) await tx.update(R).set({ leaseIncarnation: order.incarnation, leaseSeq: order.seq }).where(eq(R.id, runtimeId));
     // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
     const write = !stale;
@@ -167,6 +209,7 @@ export class LeasesStore {
     const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users }).from(budgets);
     const ids = seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id);
     const reclaims: Reclaim[] = [];
+    const floors: FloorNotice[] = [];
     const out: LeaseGrant[] = [];
     let contendedAny = false;
     // Locked in id order (every lease call takes them in the same order: no deadlock between two).
@@ -179,18 +222,35 @@ export class LeasesStore {
       if (covers === null) continue;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      for (const ask of asked) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
-      if (write)
-        reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
+      for (const ask of asked) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, fresh, now);
+      if (write) reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
       const leases = await tx
         .select()
-        .from(budgetLeases)
-        .where(and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window)));
+        .from(L)
+        .where(and(eq(L.budgetId, b.id), eq(L.windowStart, window)));
       const held = leases.find((l) => l.runtimeId === runtimeId);
       const others = leases.filter((l) => l.runtimeId !== runtimeId);
       const ask = asked.find((a) => a.budget === b.id && a.window === window);
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
+      // What this runtime is counted as having spent here: never less than the panel knows of it,
+      // whatever it says (a runtime restarted with an empty state file says 0).
+      const known = held ? knownSpent(held, fresh) : 0;
+      const usedMine = Math.max(known, ask?.used ?? 0);
+      if (write && held && known > 0 && (ask ? ask.used < known : fresh)) {
+        floors.push({
+          kind: ask ? 'lower' : 'restart',
+          budget: b.id,
+          window,
+          runtime: runtimeId,
+          floorMicros: usedMine,
+          reportedMicros: ask?.used ?? null,
+          spentMicros: held.spentMicros,
+          usedMicros: held.usedMicros,
+          heldMicros: held.heldMicros,
+          grantedMicros: cur,
+        });
+      }
       const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
       // Demanding: another live runtime asked, within the last few seconds, for more than it got
       // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
@@ -200,7 +260,7 @@ export class LeasesStore {
       let granted = cur;
       let short = false;
       if (ask) {
-        const floor = ask.used + ask.held;
+        const floor = usedMine + ask.held;
         if (ask.want <= cur) granted = Math.min(cur, Math.max(ask.want, floor));
         else {
           const extra = ask.want - cur;
@@ -227,14 +287,20 @@ export class LeasesStore {
         }
         const row = {
           grantedMicros: granted,
-          ...reported(ask),
+          ...reported(ask, usedMine),
           expiresAt: now + o.ttlMs,
           updatedAt: now,
         };
         await tx
-          .insert(budgetLeases)
+          .insert(L)
           .values({ budgetId: b.id, windowStart: window, runtimeId, ...row })
-          .onConflictDoUpdate({ target: [budgetLeases.budgetId, budgetLeases.windowStart, budgetLeases.runtimeId], set: row });
+          .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set: row });
+      } else if (write && fresh && held && known > held.usedMicros) {
+        // A new process: the old one's holds are counted as spent from now on (not on top of its next report).
+        await tx
+          .update(L)
+          .set({ usedMicros: known, heldMicros: 0 })
+          .where(leaseKey(b.id, window, runtimeId));
       }
       const after = [...others, { grantedMicros: granted, spentMicros: spentMine }];
       const spent = sum(leases, (l) => l.spentMicros);
@@ -246,7 +312,6 @@ export class LeasesStore {
       const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
       const contended = lacking > unleasedAfter && (othersLeased > 0 || demanding.length > 0);
       contendedAny ||= contended;
-      const usedMine = ask?.used ?? held?.usedMicros ?? 0;
       out.push({
         budget: b.id,
         scope: b.scope as BudgetScope,
@@ -260,6 +325,7 @@ export class LeasesStore {
         leased: sum(after, (l) => Math.max(0, l.grantedMicros - l.spentMicros)),
         unleased: Math.max(0, b.limitMicros - sum(after, committed)),
         left: Math.max(0, b.limitMicros - sum(others, (l) => Math.max(l.spentMicros, l.usedMicros)) - Math.max(spentMine, usedMine)),
+        floor: usedMine,
         contended,
         state: budgetState(spent, b.limitMicros),
       });
@@ -278,19 +344,21 @@ export class LeasesStore {
       ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
       budgets: out,
     };
-    return { answer, reclaims };
+    return { answer, reclaims, floors };
   }
 
-  /** An ask for a window that has rolled over: only a return (its grant never grows there). */
-  private async returnOld(tx: PanelDb, runtimeId: string, ask: LeaseAsk, now: number): Promise<void> {
-    const key = and(eq(budgetLeases.budgetId, ask.budget), eq(budgetLeases.windowStart, ask.window), eq(budgetLeases.runtimeId, runtimeId));
+  /**
+   * An ask for a window that has rolled over: only a return (its grant never grows there), and
+   * never below what the runtime is known to have spent there and holds.
+   */
+  private async returnOld(tx: PanelDb, runtimeId: string, ask: LeaseAsk, fresh: boolean, now: number): Promise<void> {
+    const key = leaseKey(ask.budget, ask.window, runtimeId);
+    const [l] = await tx.select().from(budgetLeases).where(key).for('update');
+    if (!l) return;
+    const used = Math.max(knownSpent(l, fresh), ask.used);
     await tx
       .update(budgetLeases)
-      .set({
-        grantedMicros: sql`least(${budgetLeases.grantedMicros}, ${Math.max(ask.want, ask.used + ask.held)})`,
-        ...reported(ask),
-        updatedAt: now,
-      })
+      .set({ grantedMicros: Math.min(l.grantedMicros, Math.max(ask.want, used + ask.held)), ...reported(ask, used), updatedAt: now })
       .where(key);
   }
 
@@ -302,8 +370,8 @@ export class LeasesStore {
     if (found.length === 0) return [];
     const back = await tx
       .update(budgetLeases)
-      .set({ grantedMicros: sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})` })
-      .where(and(cond, or(...found.map((l) => and(eq(budgetLeases.budgetId, l.budgetId), eq(budgetLeases.windowStart, l.windowStart), eq(budgetLeases.runtimeId, l.runtimeId))))))
+      .set({ grantedMicros: reportedSpend })
+      .where(and(cond, or(...found.map((l) => leaseKey(l.budgetId, l.windowStart, l.runtimeId)))))
       .returning();
     return back.map((l) => {
       const was = found.find((f) => f.budgetId === l.budgetId && f.windowStart === l.windowStart && f.runtimeId === l.runtimeId)!;

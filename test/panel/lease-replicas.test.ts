@@ -1,26 +1,41 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BudgetService } from '../../src/budget/index.js';
+import { DEFAULTS, type Config } from '../../src/config/index.js';
+import type { BudgetTracker } from '../../src/domain/budget/index.js';
+import { storeDb } from '../../src/state/manager.js';
+import { events, llmRequests } from '../../src/state/schema.js';
 import { freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { until } from '../helpers/runtime.js';
+import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Leases under replicas (issue 45, item 3), on a real panel (PostgreSQL, HTTP) and a second panel
-// process on the same database: a lease call replayed out of order changes nothing on the ledger
-// of leases; two calls of one runtime reaching two panel processes at once take turns.
+// Leases under replicas (issue 45, item 3), on a real panel (PostgreSQL, HTTP), a second panel
+// process on the same database, and real runtimes reporting to it: a lease call replayed out of
+// order changes nothing on the ledger of leases; two calls of one runtime reaching two panel
+// processes at once take turns; a runtime restarted with an empty state file spends no more than
+// its old grant less what the panel knows it spent.
 
 let server: TestPostgres;
 let t: TestPanel;
+/** A network path to the panel that a test cuts (see relay). */
+let cable: Relay;
 const rt: Record<string, string> = {};
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   server = await startPostgres();
-  // Leases renewed every second (a third of the TTL), so a runtime's report follows its calls closely.
-  t = await startTestPanel(server.url, { leaseTtlMs: 3_000 });
+  cable = await relay(() => Number(new URL(t.url).port));
+  // Leases renewed every second (a third of the TTL), so a runtime's report follows its calls
+  // closely. The relay's address is one of the panel's names, as a load balancer's would be.
+  t = await startTestPanel(server.url, { leaseTtlMs: 3_000, allowedHosts: [new URL(cable.url).host] });
   for (const [id, user] of [
     ['rt-replay', 'u-replay'],
+    ['rt-legacy', 'u-legacy'],
     ['rt-race', 'u-race'],
+    ['rt-floor', 'u-floor'],
   ] as const)
     rt[id] = ((await (await t.api('/api/runtimes', { token: t.admin, body: { id, user } })).json()) as { token: string }).token;
 }, 60_000);
@@ -28,6 +43,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 afterAll(async () => {
+  await cable?.cut();
   await t?.close();
   await server?.destroy();
 });
@@ -53,16 +69,90 @@ const row = async (runtime: string, budgetId: string) =>
   )[0] as { granted: number; spent: number; used: number; held: number; wanted: number } | undefined;
 const order = async (runtime: string) => num(await server.rows('SELECT lease_incarnation AS incarnation, lease_seq AS seq FROM runtimes WHERE id = $1', [runtime]))[0];
 
+const chatConfig = (url: string, token: string, waitMs = 3_000): Partial<Config> => ({
+  gateway: {
+    ...DEFAULTS.gateway,
+    budgetPolicy: { ...DEFAULTS.gateway.budgetPolicy, waitMs },
+    providers: { ...DEFAULTS.gateway.providers, simulated: { latencyMs: 20, chunkDelayMs: 0, failures: [] } },
+  },
+  panel: { url, token, ca: null },
+});
+async function runtime(url: string, token: string): Promise<TestRuntime> {
+  const r = await startTestRuntime({ config: chatConfig(url, token) });
+  let stopped = false;
+  cleanups.push(async () => !stopped && (await r.stop()));
+  return {
+    ...r,
+    stop: async () => {
+      stopped = true;
+      await r.stop();
+    },
+  };
+}
+/** One chat completion as an agent's SDK sends it: its status and body. */
+async function chat(r: TestRuntime, token: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${r.rt.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hi' }], max_tokens: 40 }),
+  });
+  return { status: res.status, body: await res.text() };
+}
+const trackerOf = (r: TestRuntime): BudgetTracker => (r.rt.services.find((s) => s.name === 'budget') as BudgetService).budgets.tracker;
+const ledgerRows = (r: TestRuntime) => storeDb(r.rt.state).orm.select().from(llmRequests).all();
+const spentOn = (r: TestRuntime, key: string) =>
+  ledgerRows(r)
+    .filter((x) => x.status !== 'pending' && x.budgets !== null && (JSON.parse(x.budgets) as string[]).includes(key))
+    .reduce((s, x) => s + x.costMicros, 0);
+
+interface Relay {
+  url: string;
+  cut: () => Promise<void>;
+}
+
+/**
+ * A TCP relay to the panel (at the port `target` names when a connection comes) that the test can
+ * cut: the runtime behind it then loses the panel at once, as a machine pulled from the network
+ * does, so its last give-back never arrives.
+ */
+async function relay(target: () => number): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((c) => {
+    const up = connect(target(), '127.0.0.1');
+    for (const s of [c, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        c.destroy();
+        up.destroy();
+      });
+    }
+    c.pipe(up).pipe(c);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let cut = false;
+  const close = async () => {
+    if (cut) return;
+    cut = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  return { url, cut: close };
+}
+
 describe('the order of a runtime’s lease calls', () => {
   it('answers a replayed older call stale and writes nothing: no grant, lease row, coverage row or pair', async () => {
     await budget({ id: 'replay', scope: 'user', users: ['u-replay'], limitUsd: 1 });
     const tok = rt['rt-replay']!;
     const I = Date.now();
     const first = await lease(tok, { incarnation: I, seq: 1, budgets: [{ budget: 'replay', window: 0, want: 300_000 }] });
-    expect(first.body).toMatchObject({ stale: false, budgets: [expect.objectContaining({ budget: 'replay', granted: 300_000 })] });
+    expect(first.body).toMatchObject({ stale: false, budgets: [expect.objectContaining({ budget: 'replay', granted: 300_000, floor: 0 })] });
     expect(first.body.applied).toBeUndefined();
     const second = await lease(tok, { incarnation: I, seq: 2, budgets: [{ budget: 'replay', window: 0, want: 500_000, used: 100_000, held: 20_000 }] });
-    expect(second.body.budgets).toEqual([expect.objectContaining({ budget: 'replay', granted: 500_000 })]);
+    expect(second.body.budgets).toEqual([expect.objectContaining({ budget: 'replay', granted: 500_000, floor: 100_000 })]);
     // A budget made since: a replay must not record it as told to this runtime.
     await budget({ id: 'replay-new', scope: 'user', users: ['u-replay'], limitUsd: 1 });
     const ledger = async () => ({
@@ -78,7 +168,10 @@ describe('the order of a runtime’s lease calls', () => {
     expect(replay.status).toBe(200);
     expect(replay.body).toMatchObject({ stale: true, applied: { incarnation: I, seq: 2 } });
     // The answer is the state as it stands, computed read-only.
-    expect(replay.body.budgets).toEqual([expect.objectContaining({ budget: 'replay', granted: 500_000, unleased: 500_000 }), expect.objectContaining({ budget: 'replay-new', granted: 0 })]);
+    expect(replay.body.budgets).toEqual([
+      expect.objectContaining({ budget: 'replay', granted: 500_000, floor: 100_000, unleased: 500_000 }),
+      expect.objectContaining({ budget: 'replay-new', granted: 0, floor: 0 }),
+    ]);
     // The same number again, and a call of an earlier process: stale too.
     for (const o of [
       { incarnation: I, seq: 2 },
@@ -194,4 +287,84 @@ describe('the order of a runtime’s lease calls', () => {
       expect(await row('rt-race', 'race')).toMatchObject({ granted: want(n + 1), wanted: want(n + 1) });
     }
   }, 90_000);
+});
+
+describe('what the panel knows a runtime spent', () => {
+  it('a runtime restarted with an empty state file spends no more than its old grant less what the panel knows it spent, to the micro-dollar', async () => {
+    const LIMIT = 5_000;
+    await budget({ id: 'floor', scope: 'user', users: ['u-floor'], limitUsd: LIMIT / 1_000_000 });
+    const tok = rt['rt-floor']!;
+    const first = await runtime(cable.url, tok);
+    const a = await agentToken(first, { budgetUsd: null, name: 'worker' });
+    // A burst: its lease grows with its spend rate until it holds the whole budget.
+    const burst = await Promise.all(Array.from({ length: 6 }, () => chat(first, a.token)));
+    expect(
+      burst.map((r) => r.status),
+      burst.map((r) => r.body).join('\n'),
+    ).toEqual([200, 200, 200, 200, 200, 200]);
+    const spent = spentOn(first, 'floor@0');
+    // Its next lease calls hold the whole budget and say exactly what it spent, nothing held.
+    const before = await until(async () => {
+      const r = await row('rt-floor', 'floor');
+      return r && r.granted === LIMIT && r.used === spent && r.held === 0 ? r : null;
+    }, 20_000);
+    // Pulled from the network and stopped: its last give-back never reaches the panel; its state file goes with it.
+    await cable.cut();
+    await first.stop();
+    const crashed = await row('rt-floor', 'floor');
+    expect(crashed).toMatchObject({ granted: LIMIT, used: spent, held: 0 });
+    const floor = Math.max(crashed!.spent, crashed!.used + crashed!.held);
+    expect(floor).toBe(spent);
+    expect(before.granted - floor).toBeGreaterThan(0);
+
+    // The same runtime again, with an empty state file: it counts its spend from the panel's figure.
+    const second = await runtime(t.url, tok);
+    const account = await until(() => trackerOf(second).central('central:floor@0'), 15_000);
+    expect(account.spentMicros).toBe(floor);
+    const b = await agentToken(second, { budgetUsd: null, name: 'worker' });
+    let refused: { status: number; body: string } | null = null;
+    for (let i = 0; i < 100 && refused === null; i++) {
+      const r = await chat(second, b.token);
+      if (r.status !== 200) refused = r;
+    }
+    expect(refused?.status).toBe(402);
+    expect(JSON.parse(refused!.body).error.message).toMatch(/user budget floor \(\$0\.005\d*\) would be exceeded/);
+    const again = spentOn(second, 'floor@0');
+    const worst = Math.max(...ledgerRows(second).map((x) => x.reservedMicros ?? 0));
+    // Its old grant, less what the panel knew it spent: not a micro-dollar more, and it was stopped only there.
+    expect(again).toBeLessThanOrEqual(LIMIT - floor);
+    expect(again).toBeGreaterThan(LIMIT - floor - worst);
+    expect(spent + again).toBeLessThanOrEqual(LIMIT);
+    // Said on the runtime (a budget.lease event) and once in the panel's log.
+    const said = storeDb(second.rt.state)
+      .orm.select()
+      .from(events)
+      .all()
+      .filter((e) => e.type === 'budget.lease' && e.message.includes('the panel counts'));
+    expect(said).toHaveLength(1);
+    expect(said[0]!.message).toContain('more than its own rows show ($0.00');
+    const lines = t.log.join('').split('\n');
+    expect(lines.filter((l) => l.includes('budget floor: runtime rt-floor runs a new process'))).toHaveLength(1);
+    // The panel's figure for it never went down: what it reports now starts from the floor.
+    await until(async () => (await row('rt-floor', 'floor'))!.used === floor + again, 10_000);
+  }, 90_000);
+
+  it('counts an older runtime’s report below what it knew as what it knew: the grant never rests on less, said once', async () => {
+    await budget({ id: 'legacy', scope: 'user', users: ['u-legacy'], limitUsd: 1 });
+    const tok = rt['rt-legacy']!;
+    // An older runtime (no order): it spent 150k of 200k, then comes back having lost its rows.
+    expect((await lease(tok, { budgets: [{ budget: 'legacy', window: 0, want: 200_000, used: 150_000 }] })).body.budgets[0]).toMatchObject({ granted: 200_000, floor: 150_000 });
+    for (let i = 0; i < 2; i++) {
+      const back = await lease(tok, { budgets: [{ budget: 'legacy', window: 0, want: 0, used: 0 }] });
+      // Its return stops at what the panel knows it spent, not at what it says.
+      expect(back.body.budgets[0]).toMatchObject({ budget: 'legacy', granted: 150_000, floor: 150_000 });
+      expect(await row('rt-legacy', 'legacy')).toMatchObject({ granted: 150_000, used: 150_000 });
+    }
+    const lines = t.log
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('runtime rt-legacy reported $0.00 spent'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('counted as $0.15');
+  });
 });

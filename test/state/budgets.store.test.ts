@@ -281,7 +281,7 @@ describe('reclaim and the rows', () => {
   });
 });
 
-describe('under replicas: the order of calls (issue 45)', () => {
+describe('under replicas: the order of calls, what is known spent (issue 45)', () => {
   const rowOf = async (id: string, rt: string, window = 0) => (await pg.db.select().from(pgSchema.budgetLeases)).find((l) => l.budgetId === id && l.runtimeId === rt && l.windowStart === window)!;
 
   it('a stale call reclaims nothing and writes nothing; the next call in order does both', async () => {
@@ -291,13 +291,34 @@ describe('under replicas: the order of calls (issue 45)', () => {
     expect((await leases.lease('rt-4', [ask(id, { want: 100_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 })).answer.stale).toBe(false);
     const late = T0 + OPTS.ttlMs + OPTS.reclaimAfterMs + 10;
     const stale = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 1 });
-    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [] });
+    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [], floors: [] });
     expect(stale.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 100_000, unleased: 300_000 });
     expect((await rowOf(id, 'rt-5')).grantedMicros).toBe(600_000);
     expect((await rowOf(id, 'rt-4')).grantedMicros).toBe(100_000);
     const next = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 3 });
     expect(next.reclaims.filter((r) => r.budget === id)).toEqual([{ budget: id, window: 0, runtime: 'rt-5', fromMicros: 600_000, toMicros: 0, expiredAt: T0 + OPTS.ttlMs }]);
     expect(next.answer.budgets.find((g) => g.budget === id)!.granted).toBe(900_000);
+  });
+
+  it('counts what a stopped process held as spent by the next one, and its own holds never twice', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    const I = T0 - 9_000;
+    await leases.lease('rt-3', [ask(id, { want: 500_000, used: 100_000, held: 80_000 })], T0, undefined, { incarnation: I, seq: 1 });
+    // The same process again, asking nothing of it: its holds are its own, still held.
+    const same = await leases.lease('rt-3', [], T0 + 10, undefined, { incarnation: I, seq: 2 });
+    expect(same.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000 });
+    expect(same.floors).toEqual([]);
+    // A new process: what the old one held may have been charged; it counts from spent + held.
+    const fresh = await leases.lease('rt-3', [], T0 + 20, undefined, { incarnation: I + 1, seq: 1 });
+    expect(fresh.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 180_000, left: 820_000 });
+    expect(fresh.floors.filter((f) => f.budget === id)).toEqual([
+      { kind: 'restart', budget: id, window: 0, runtime: 'rt-3', floorMicros: 180_000, reportedMicros: null, spentMicros: 0, usedMicros: 100_000, heldMicros: 80_000, grantedMicros: 500_000 },
+    ]);
+    expect(await rowOf(id, 'rt-3')).toMatchObject({ usedMicros: 180_000, heldMicros: 0 });
+    // It counts from there and says so: nothing more to say. A return stops at what it spent.
+    const back = await leases.lease('rt-3', [ask(id, { want: 0, used: 180_000 })], T0 + 30, undefined, { incarnation: I + 1, seq: 2 });
+    expect(back.floors).toEqual([]);
+    expect(back.answer.budgets.find((g) => g.budget === id)!.granted).toBe(180_000);
   });
 });
 
