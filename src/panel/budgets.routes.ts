@@ -125,6 +125,8 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const { limitUsd, ...rest } = body;
       const row = await d.outage.run(() => store.update(id, { ...rest, ...(limitUsd !== undefined ? { limitMicros: limitUsd } : {}) }, new Date(now())));
       d.budgets.changed('updated', id, `budget ${id} changed by ${p.name}: ${describe({ ...row, scope: row.scope as BudgetInput['scope'], period: row.period as BudgetInput['period'] })}`);
+      // New names may leave runtimes it no longer covers: what they hold unused comes back now.
+      if (rest.agents !== undefined || rest.users !== undefined) await d.budgets.edited(id);
       return c.json(await one(id));
     });
     app.delete('/api/budgets/:id', async (c) => {

@@ -5,13 +5,14 @@ import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
 
 // Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
-// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), a
-// runtime's spend counted from what the panel knows (a restarted runtime, a report below it), and
-// each of those said once, in the log and (what changed a budget) as a `budget` frame on the
-// panel's feed.
+// through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed), leases
+// taken back from runtimes a budget no longer covers, a runtime's spend counted from what the
+// panel knows (a restarted runtime, a report below it), and each of those said once, in the log
+// and (what changed a budget) as a `budget` frame on the panel's feed.
 
 /** What a lease call changed on its way (leases.store.ts: LeaseOutcome). */
 type Outcome = Awaited<ReturnType<LeasesStore['lease']>>;
+type TakeBack = Outcome['takeBacks'][number];
 type FloorNotice = Outcome['floors'][number];
 /** A lease call's place in its runtime's order: its process's start and its number there. */
 type LeaseOrder = NonNullable<Parameters<LeasesStore['lease']>[4]>;
@@ -76,16 +77,22 @@ export class CentralBudgets {
 
   /**
    * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime).
-   * What it reclaimed from silent runtimes and counted from the panel's figures on the way is
-   * said; a stale call changed nothing and says nothing.
+   * What it reclaimed from silent runtimes, took back from this one and counted from the panel's
+   * figures on the way is said; a stale call changed nothing and says nothing.
    */
   async lease(runtimeId: string, asks: readonly LeaseAsk[], order: LeaseOrder | null = null): Promise<LeaseAnswer> {
-    const { answer, reclaims, floors } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
+    const { answer, reclaims, takeBacks, floors } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
     if (answer.stale) return answer;
     for (const r of reclaims) this.reclaimed(r);
+    for (const t of takeBacks) if (t.why === 'uncovered') this.tookBack(t, 'at its lease call');
     for (const f of floors) this.floored(f);
     for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;
+  }
+
+  /** An admin changed a budget's names: what the runtimes it no longer covers hold unused comes back now. */
+  async edited(budget: string): Promise<void> {
+    for (const t of await this.d.outage.run(() => this.leases.takeBackUncovered(budget))) this.tookBack(t, 'as its names changed');
   }
 
   /** Viewers hear that leases moved, at most once a second per budget (a lease call every 400 ms per runtime would flood them). */
@@ -106,6 +113,12 @@ export class CentralBudgets {
     const message = `budget ${r.budget}: runtime ${r.runtime} went silent (its lease expired ${new Date(r.expiredAt).toISOString()}); ${formatUsd(r.fromMicros - r.toMicros)} of its grant returned to the budget (granted ${formatUsd(r.fromMicros)} → ${formatUsd(r.toMicros)}, what it reported spending)`;
     this.d.logger.warn(message);
     this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: r.budget, message, window: r.window, runtime: r.runtime });
+  }
+
+  private tookBack(t: TakeBack, when: string): void {
+    const message = `budget ${t.budget} no longer covers runtime ${t.runtime}: ${formatUsd(t.fromMicros - t.toMicros)} of its grant in ${windowName(t.window)} returned to the budget ${when} (granted ${formatUsd(t.fromMicros)} → ${formatUsd(t.toMicros)}, what it spent and holds there)`;
+    this.d.logger.info(message);
+    this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: t.budget, message, window: t.window, runtime: t.runtime });
   }
 
   /** A runtime counted as having spent what the panel knows, not what it said: said once (a restart is once by itself). */

@@ -424,8 +424,11 @@ export class Leases {
     // spend and holds given back) until its calls have settled and the panel has heard so.
     for (const [key, l] of this.leases) {
       if (named.has(key)) continue;
-      l.current = false;
       const s = t.central(l.id);
+      // Dropped with part of its grant unused: the next call, soon, says exactly what it spent and
+      // holds there (the panel has already taken back the rest, down to what the call just sent said).
+      if (l.current && s !== null && l.granted > s.spentMicros + s.reservedMicros) this.nextAt = Math.min(this.nextAt, arrived + this.o.minGapMs);
+      l.current = false;
       if (s === null || (s.openReservations === 0 && held.get(key) === 0)) {
         // Should it cover this runtime again in this window (an admin's change undone), it counts from here.
         if (s !== null) this.restored.set(key, s.spentMicros);

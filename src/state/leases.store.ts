@@ -19,7 +19,8 @@ import { pgCode } from './db-errors.js';
 // (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
 // at or below it is stale and answered read-only. What a runtime spent is never counted lower
 // than the panel knows (its landed rows, its last report; for a new process, also what the old
-// one held): the answer's `floor`.
+// one held): the answer's `floor`. A lease of a budget that no longer covers the runtime, or of a
+// window that is over, gives back at once what its runtime did not spend or hold.
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
 export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
@@ -122,6 +123,20 @@ export interface Reclaim {
 }
 
 /**
+ * The unused part of a lease given back at once: its budget no longer covers the runtime
+ * (`uncovered`: an admin changed its names, or the runtime's user), or its window is over
+ * (`over`). The grant becomes what the runtime spent and holds there.
+ */
+export interface TakeBack {
+  budget: string;
+  window: number;
+  runtime: string;
+  fromMicros: number;
+  toMicros: number;
+  why: 'uncovered' | 'over';
+}
+
+/**
  * A runtime's spend counted from what the panel knows rather than from what it said: the first
  * call of a new process of it (`restart`: whatever its state file holds, it counts from this), or a
  * report below what the panel knew (`lower`: a state file lost, an older runtime restarted).
@@ -146,6 +161,7 @@ export interface FloorNotice {
 export interface LeaseOutcome {
   answer: LeaseAnswer;
   reclaims: Reclaim[];
+  takeBacks: TakeBack[];
   floors: FloorNotice[];
 }
 
@@ -160,6 +176,12 @@ const reportedSpend = sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.u
 
 /** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
 const reclaimable = (now: number, reclaimAfterMs: number): SQL => and(gt(budgetLeases.expiresAt, 0), lt(budgetLeases.expiresAt, now - reclaimAfterMs), gt(budgetLeases.grantedMicros, reportedSpend))!;
+
+/** The window of a period holding `now`, and the one before it (a period `none` has only one). */
+function windowsOf(period: BudgetPeriod, now: number): number[] {
+  const w = windowStart(period, now);
+  return period === 'none' ? [w] : [w, windowStart(period, w - 1)];
+}
 
 /** One lease row by its key. */
 const leaseKey = (budget: string, window: number, runtime: string): SQL => and(eq(budgetLeases.budgetId, budget), eq(budgetLeases.windowStart, window), eq(budgetLeases.runtimeId, runtime))!;
@@ -180,11 +202,12 @@ export class LeasesStore {
   /**
    * A runtime's lease call: for each budget that covers it now, its ask applied in that budget's
    * current window (more granted out of the unleased headroom, or surplus returned), expired
-   * leases of others reclaimed, and the answer. One transaction, the runtime's row locked first
-   * when the call is ordered (`order`), then the budget rows in id order; a serialization failure
-   * or deadlock is tried again. A call at or below the newest one applied for the runtime is
-   * stale: answered read-only (`stale: true`), nothing written. A call without `order` (an older
-   * runtime) is taken unordered, as it comes. A removed runtime → ForbiddenError.
+   * leases of others reclaimed, its leases of budgets that no longer cover it (or of windows that
+   * are over) brought down to what it spent and holds, and the answer. One transaction, the
+   * runtime's row locked first when the call is ordered (`order`), then the budget rows in id
+   * order; a serialization failure or deadlock is tried again. A call at or below the newest one
+   * applied for the runtime is stale: answered read-only (`stale: true`), nothing written. A call
+   * without `order` (an older runtime) is taken unordered, as it comes. A removed runtime → ForbiddenError.
    */
   async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts, order: LeaseOrder | null = null): Promise<LeaseOutcome> {
     return retried(this.db, (tx) => this.leaseOnce(tx, runtimeId, asks, now, o, order));
@@ -206,23 +229,67 @@ export class LeasesStore {
     // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
     const write = !stale;
     const asked = write ? asks : [];
-    const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users }).from(budgets);
-    const ids = seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id);
+    const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users, period: budgets.period }).from(budgets);
+    const exists = new Set(seen.map((b) => b.id));
+    const ids = new Set(seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id));
+    // Its leases, in each budget's current and previous window, that hold more than it spent and
+    // holds: those of a budget that no longer covers it, or of the window just over, are brought
+    // down below, their budgets locked with the rest. (Point reads by the key; older windows are
+    // left to the reclaim sweep: nothing can be leased there any more.)
+    const recent = seen.flatMap((b) => windowsOf(b.period as BudgetPeriod, now).map((w) => leaseKey(b.id, w, runtimeId)));
+    const surplus =
+      write && recent.length > 0
+        ? await tx
+            .select()
+            .from(L)
+            .where(and(or(...recent), gt(L.grantedMicros, reportedSpend)))
+        : [];
+    if (write) for (const id of [...asked.map((a) => a.budget), ...surplus.map((s) => s.budgetId)]) if (exists.has(id)) ids.add(id);
     const reclaims: Reclaim[] = [];
+    const takeBacks: TakeBack[] = [];
     const floors: FloorNotice[] = [];
     const out: LeaseGrant[] = [];
     let contendedAny = false;
     // Locked in id order (every lease call takes them in the same order: no deadlock between two).
     // NO KEY UPDATE: lease calls and edits exclude one another, while ingest's key check on
     // budget_leases (KEY SHARE) goes on beside them. A stale call locks nothing.
-    const byId = tx.select().from(budgets).where(inArray(budgets.id, ids)).orderBy(asc(budgets.id));
-    const locked = ids.length === 0 ? [] : write ? await byId.for('no key update') : await byId;
+    const byId = tx
+      .select()
+      .from(budgets)
+      .where(inArray(budgets.id, [...ids]))
+      .orderBy(asc(budgets.id));
+    const locked = ids.size === 0 ? [] : write ? await byId.for('no key update') : await byId;
+    /** The window of a budget this runtime's calls are charged to now; null when it no longer covers the runtime. */
+    const currentOf = new Map(locked.map((b) => [b.id, coverage(b, rt.userId) === null ? null : windowStart(b.period as BudgetPeriod, now)]));
+    const isCurrent = (budget: string, window: number) => currentOf.get(budget) === window;
+    // Asks for a window that is over, or for a budget that no longer covers this runtime.
+    for (const ask of asked)
+      if (currentOf.has(ask.budget) && !isCurrent(ask.budget, ask.window)) takeBacks.push(...(await this.settleElsewhere(tx, runtimeId, ask, currentOf.get(ask.budget) !== null, fresh, now)));
+    // Its other leases outside the current windows that it did not ask about: a runtime asks about
+    // every lease it keeps an account for, so nothing more can be spent from these. Each comes down
+    // to what it spent and holds, at once (not at reclaim, 10 minutes after its expiry).
+    const idle = surplus.filter((l) => currentOf.has(l.budgetId) && !isCurrent(l.budgetId, l.windowStart) && !asked.some((a) => a.budget === l.budgetId && a.window === l.windowStart));
+    if (idle.length > 0) {
+      const mine = await tx
+        .select()
+        .from(L)
+        .where(and(or(...idle.map((l) => leaseKey(l.budgetId, l.windowStart, runtimeId))), gt(L.grantedMicros, reportedSpend)))
+        .orderBy(asc(L.budgetId), asc(L.windowStart))
+        .for('update');
+      for (const l of mine) {
+        const to = Math.max(l.spentMicros, l.usedMicros + l.heldMicros);
+        await tx
+          .update(L)
+          .set({ grantedMicros: to, wantedMicros: to })
+          .where(leaseKey(l.budgetId, l.windowStart, runtimeId));
+        takeBacks.push({ budget: l.budgetId, window: l.windowStart, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: to, why: currentOf.get(l.budgetId) === null ? 'uncovered' : 'over' });
+      }
+    }
     for (const b of locked) {
       const covers = coverage(b, rt.userId);
       if (covers === null) continue;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      for (const ask of asked) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, fresh, now);
       if (write) reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
       const leases = await tx
         .select()
@@ -344,22 +411,64 @@ export class LeasesStore {
       ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
       budgets: out,
     };
-    return { answer, reclaims, floors };
+    return { answer, reclaims, takeBacks, floors };
   }
 
   /**
-   * An ask for a window that has rolled over: only a return (its grant never grows there), and
-   * never below what the runtime is known to have spent there and holds.
+   * An ask for a lease outside the current window of a budget covering this runtime. A window
+   * that is over only gives back (its grant never grows there; a larger want keeps it). A budget
+   * that no longer covers the runtime: its grant becomes what the runtime spent and holds there,
+   * at once, whatever it wants (it is told so in this answer, which no longer names the budget).
    */
-  private async returnOld(tx: PanelDb, runtimeId: string, ask: LeaseAsk, fresh: boolean, now: number): Promise<void> {
+  private async settleElsewhere(tx: PanelDb, runtimeId: string, ask: LeaseAsk, covered: boolean, fresh: boolean, now: number): Promise<TakeBack[]> {
     const key = leaseKey(ask.budget, ask.window, runtimeId);
     const [l] = await tx.select().from(budgetLeases).where(key).for('update');
-    if (!l) return;
+    if (!l) return [];
     const used = Math.max(knownSpent(l, fresh), ask.used);
+    const floor = used + ask.held;
+    const granted = covered ? Math.min(l.grantedMicros, Math.max(ask.want, floor)) : Math.max(l.spentMicros, floor);
+    // Not wanting more than it has: a lease that no longer covers anything never counts as short.
     await tx
       .update(budgetLeases)
-      .set({ grantedMicros: Math.min(l.grantedMicros, Math.max(ask.want, used + ask.held)), ...reported(ask, used), updatedAt: now })
+      .set({ grantedMicros: granted, ...reported(ask, used), ...(covered ? {} : { wantedMicros: granted }), updatedAt: now })
       .where(key);
+    return covered || granted >= l.grantedMicros ? [] : [{ budget: ask.budget, window: ask.window, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: granted, why: 'uncovered' }];
+  }
+
+  /**
+   * An admin changed a budget's names: the leases of runtimes it no longer covers come down at once
+   * to what each runtime last reported spending or holding (its rows, or used + held), as a removed
+   * runtime's do. A runtime still spending it hears at its next lease call (the answer no longer
+   * names the budget); what it reserved since its last report is reported then, and counted.
+   */
+  async takeBackUncovered(budgetId: string): Promise<TakeBack[]> {
+    return retried(this.db, async (tx) => {
+      const [b] = await tx.select().from(budgets).where(eq(budgets.id, budgetId)).for('no key update');
+      if (!b) return [];
+      const L = budgetLeases;
+      const holders = await tx
+        .select({ id: runtimes.id, userId: runtimes.userId })
+        .from(runtimes)
+        .where(
+          inArray(
+            runtimes.id,
+            tx
+              .selectDistinct({ id: L.runtimeId })
+              .from(L)
+              .where(and(eq(L.budgetId, budgetId), gt(L.grantedMicros, reportedSpend))),
+          ),
+        );
+      const gone = holders.filter((r) => coverage(b, r.userId) === null).map((r) => r.id);
+      if (gone.length === 0) return [];
+      const cond = and(eq(L.budgetId, budgetId), inArray(L.runtimeId, gone), gt(L.grantedMicros, reportedSpend))!;
+      const found = await tx.select().from(L).where(cond).orderBy(asc(L.windowStart), asc(L.runtimeId)).for('update');
+      // Nor does it want more there: a lease of a budget that no longer covers its runtime is never short (contended).
+      const back = await tx.update(L).set({ grantedMicros: reportedSpend, wantedMicros: reportedSpend }).where(cond).returning();
+      return back.map((l) => {
+        const was = found.find((f) => f.windowStart === l.windowStart && f.runtimeId === l.runtimeId)!;
+        return { budget: budgetId, window: l.windowStart, runtime: l.runtimeId, fromMicros: was.grantedMicros, toMicros: l.grantedMicros, why: 'uncovered' as const };
+      });
+    });
   }
 
   /** Lower each expired lease matching `where` to what its runtime reported (its rows, or used + held); each one once. */

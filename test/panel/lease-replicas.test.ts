@@ -7,7 +7,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import type { BudgetTracker } from '../../src/domain/budget/index.js';
 import { storeDb } from '../../src/state/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
-import { freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
+import { cli, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
@@ -16,7 +16,8 @@ import { agentToken, startTestRuntime, until, type TestRuntime } from '../helper
 // process on the same database, and real runtimes reporting to it: a lease call replayed out of
 // order changes nothing on the ledger of leases; two calls of one runtime reaching two panel
 // processes at once take turns; a runtime restarted with an empty state file spends no more than
-// its old grant less what the panel knows it spent.
+// its old grant less what the panel knows it spent; a budget whose names no longer cover a runtime
+// gets that runtime's unused grant back at once, for another runtime to lease.
 
 let server: TestPostgres;
 let t: TestPanel;
@@ -36,6 +37,8 @@ beforeAll(async () => {
     ['rt-legacy', 'u-legacy'],
     ['rt-race', 'u-race'],
     ['rt-floor', 'u-floor'],
+    ['rt-ann', 'ann'],
+    ['rt-bob', 'bob'],
   ] as const)
     rt[id] = ((await (await t.api('/api/runtimes', { token: t.admin, body: { id, user } })).json()) as { token: string }).token;
 }, 60_000);
@@ -367,4 +370,60 @@ describe('what the panel knows a runtime spent', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('counted as $0.15');
   });
+});
+
+describe('a budget that stops covering a runtime', () => {
+  it('takes its unused grant back at once when its names change, for another runtime to lease at once; the runtime stops using it', async () => {
+    const LIMIT = 1_000_000;
+    await budget({ id: 'team-x', scope: 'team', users: ['ann'], limitUsd: 1 });
+    const ann = await runtime(t.url, rt['rt-ann']!);
+    const a = await agentToken(ann, { budgetUsd: null, name: 'writer' });
+    for (let i = 0; i < 3; i++) expect((await chat(ann, a.token)).status).toBe(200);
+    const spent = spentOn(ann, 'team-x@0');
+    await until(async () => {
+      const r = await row('rt-ann', 'team-x');
+      return r && r.used === spent && r.held === 0 && r.granted > spent;
+    }, 10_000);
+    const bob = rt['rt-bob']!;
+    expect((await lease(bob, { budgets: [] })).body.budgets.map((g: { budget: string }) => g.budget)).not.toContain('team-x');
+
+    // The admin gives the budget to bob: ann's runtime's unused grant comes back in the same request.
+    const changed = await call('/api/budgets/team-x', { method: 'PATCH', body: { users: ['bob'] } });
+    expect(changed.status).toBe(200);
+    const after = (await row('rt-ann', 'team-x'))!;
+    expect(after.granted).toBe(Math.max(after.spent, after.used + after.held));
+    expect(after.granted).toBeLessThan(LIMIT / 10);
+    expect(changed.body.leases).toEqual([expect.objectContaining({ runtime: 'rt-ann', grantedMicros: after.granted })]);
+    expect(t.log.join('')).toMatch(/budget team-x no longer covers runtime rt-ann: \$\S+ of its grant in its one window \(no period\) returned to the budget as its names changed/);
+    // Bob's runtime leases all the rest at once: nothing lost, nothing counted twice.
+    const got = await lease(bob, { incarnation: Date.now(), seq: 1, budgets: [{ budget: 'team-x', window: 0, want: LIMIT }] });
+    expect(got.body.budgets).toEqual([expect.objectContaining({ budget: 'team-x', granted: LIMIT - Math.max(after.granted, after.spent), unleased: 0 })]);
+
+    // Ann's runtime hears at its next lease call: its agent's calls no longer name the budget.
+    await until(() => trackerOf(ann).linksOf(a.agentId).length === 0, 10_000);
+    expect((await chat(ann, a.token)).status).toBe(200);
+    expect(ledgerRows(ann).at(-1)!.budgets).toBeNull();
+    // It says what it spent there one last time and drops the account; the panel holds exactly that.
+    await until(() => trackerOf(ann).central('central:team-x@0') === null, 10_000);
+    expect(await row('rt-ann', 'team-x')).toMatchObject({ granted: spent, used: spent, held: 0 });
+  }, 60_000);
+
+  it('changed on the command line (straight to the database), takes it back at the runtime’s next lease call', async () => {
+    await budget({ id: 'team-y', scope: 'team', users: ['ann'], limitUsd: 1 });
+    const ann = await runtime(t.url, rt['rt-ann']!);
+    const a = await agentToken(ann, { budgetUsd: null, name: 'writer' });
+    for (let i = 0; i < 3; i++) expect((await chat(ann, a.token)).status).toBe(200);
+    const spent = spentOn(ann, 'team-y@0');
+    expect(spent).toBeGreaterThan(0);
+    await until(async () => {
+      const r = await row('rt-ann', 'team-y');
+      return r && r.used === spent && r.held === 0 && r.granted > spent;
+    }, 10_000);
+    const set = await cli(['panel', 'budget', 'set', 'team-y', '--team', '--users', 'bob', '--database', server.url]);
+    expect(set.stderr).toBe('');
+    // No panel heard that change; the runtime's next lease call (within a second) brings its grant down.
+    await until(async () => (await row('rt-ann', 'team-y'))!.granted === spent, 10_000);
+    expect(t.log.join('')).toMatch(/budget team-y no longer covers runtime rt-ann: \$\S+ of its grant in its one window \(no period\) returned to the budget at its lease call/);
+    expect((await call('/api/budgets/team-y')).body).toMatchObject({ unleasedMicros: 1_000_000 - spent });
+  }, 60_000);
 });

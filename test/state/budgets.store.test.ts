@@ -281,7 +281,8 @@ describe('reclaim and the rows', () => {
   });
 });
 
-describe('under replicas: the order of calls, what is known spent (issue 45)', () => {
+describe('under replicas: the order of calls, what is known spent, what comes back (issue 45)', () => {
+  const DAY = 86_400_000;
   const rowOf = async (id: string, rt: string, window = 0) => (await pg.db.select().from(pgSchema.budgetLeases)).find((l) => l.budgetId === id && l.runtimeId === rt && l.windowStart === window)!;
 
   it('a stale call reclaims nothing and writes nothing; the next call in order does both', async () => {
@@ -291,7 +292,7 @@ describe('under replicas: the order of calls, what is known spent (issue 45)', (
     expect((await leases.lease('rt-4', [ask(id, { want: 100_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 })).answer.stale).toBe(false);
     const late = T0 + OPTS.ttlMs + OPTS.reclaimAfterMs + 10;
     const stale = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 1 });
-    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [], floors: [] });
+    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [], takeBacks: [], floors: [] });
     expect(stale.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 100_000, unleased: 300_000 });
     expect((await rowOf(id, 'rt-5')).grantedMicros).toBe(600_000);
     expect((await rowOf(id, 'rt-4')).grantedMicros).toBe(100_000);
@@ -319,6 +320,45 @@ describe('under replicas: the order of calls, what is known spent (issue 45)', (
     const back = await leases.lease('rt-3', [ask(id, { want: 0, used: 180_000 })], T0 + 30, undefined, { incarnation: I + 1, seq: 2 });
     expect(back.floors).toEqual([]);
     expect(back.answer.budgets.find((g) => g.budget === id)!.granted).toBe(180_000);
+  });
+
+  it('brings down at once what a runtime holds in a window that is over, or of a budget that no longer covers it; an edit does it for every runtime', async () => {
+    const id = await budget({ scope: 'team', users: ['ann'], period: 'day', limitMicros: 1_000_000 });
+    const day1 = windowStart('day', T0);
+    const day2 = day1 + DAY;
+    const I = T0 - 7_000;
+    await leases.lease('rt-1', [ask(id, { window: day1, want: 400_000 })], T0, undefined, { incarnation: I, seq: 1 });
+    await leases.lease('rt-1', [ask(id, { window: day1, want: 400_000, used: 100_000, held: 50_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 });
+    // The next day it asks nothing of day 1 (it keeps no account there): what it did not spend or hold comes back.
+    const rolled = await leases.lease('rt-1', [], day2 + 5, undefined, { incarnation: I, seq: 3 });
+    expect(rolled.takeBacks.filter((b) => b.budget === id)).toEqual([{ budget: id, window: day1, runtime: 'rt-1', fromMicros: 400_000, toMicros: 150_000, why: 'over' }]);
+    expect((await rowOf(id, 'rt-1', day1)).grantedMicros).toBe(150_000);
+    expect(rolled.answer.budgets.find((g) => g.budget === id)).toMatchObject({ window: day2, granted: 0 });
+    await leases.lease('rt-1', [ask(id, { window: day2, want: 300_000 })], day2 + 6, undefined, { incarnation: I, seq: 4 });
+    await grantOf('rt-2', ask(id, { window: day2, want: 200_000, used: 50_000 }), day2 + 7);
+    // The budget moves to bob: both of ann's runtimes' unused grants come back at once.
+    await store.update(id, { users: ['bob'] }, new Date(day2 + 10));
+    const edited = await leases.takeBackUncovered(id);
+    expect(edited.sort((a, b) => a.runtime.localeCompare(b.runtime))).toEqual([
+      { budget: id, window: day2, runtime: 'rt-1', fromMicros: 300_000, toMicros: 0, why: 'uncovered' },
+      { budget: id, window: day2, runtime: 'rt-2', fromMicros: 200_000, toMicros: 50_000, why: 'uncovered' },
+    ]);
+    expect(await leases.takeBackUncovered(id)).toEqual([]);
+    // Bob's runtime leases it at once.
+    expect((await grantOf('rt-6', ask(id, { window: day2, want: 1_000_000 }), day2 + 20)).granted).toBe(950_000);
+    // rt-1 spent 20k of its lease before it heard: its next call says so, and that much is counted
+    // (its grant is what it spent and holds there), however much it wants; the answer no longer names the budget.
+    const heard = await leases.lease('rt-1', [ask(id, { window: day2, want: 500_000, used: 20_000 })], day2 + 30, undefined, { incarnation: I, seq: 5 });
+    expect(heard.answer.budgets.map((g) => g.budget)).not.toContain(id);
+    expect(await rowOf(id, 'rt-1', day2)).toMatchObject({ grantedMicros: 20_000, usedMicros: 20_000, wantedMicros: 20_000 });
+    // An edit no panel saw (the command line): taken back at the runtime's next call, whatever it wants.
+    const other = await budget({ scope: 'team', users: ['ann'], limitMicros: 1_000_000 });
+    await leases.lease('rt-1', [ask(other, { want: 300_000 })], day2 + 40, undefined, { incarnation: I, seq: 6 });
+    await store.update(other, { users: ['bob'] }, new Date(day2 + 50));
+    const called = await leases.lease('rt-1', [ask(other, { want: 500_000, used: 40_000, held: 10_000 })], day2 + 60, undefined, { incarnation: I, seq: 7 });
+    expect(called.takeBacks.filter((b) => b.budget === other)).toEqual([{ budget: other, window: 0, runtime: 'rt-1', fromMicros: 300_000, toMicros: 50_000, why: 'uncovered' }]);
+    expect(called.answer.budgets.map((g) => g.budget)).not.toContain(other);
+    expect(await rowOf(other, 'rt-1')).toMatchObject({ grantedMicros: 50_000, usedMicros: 40_000, heldMicros: 10_000 });
   });
 });
 
