@@ -123,7 +123,7 @@ export class CentralBudgets {
 
   /** A runtime counted as having spent what the panel knows, not what it said: said once (a restart is once by itself). */
   private floored(f: FloorNotice): void {
-    const known = `its rows here: ${formatUsd(f.spentMicros)}; its last report: ${formatUsd(f.usedMicros)} spent, ${formatUsd(f.heldMicros)} held`;
+    const known = `its rows here: ${formatUsd(f.spentMicros)}; its last report: ${formatUsd(f.usedMicros)} spent, ${formatUsd(f.heldMicros)} held, counted too should its rows be gone`;
     const may = `it may spend ${formatUsd(Math.max(0, f.grantedMicros - f.floorMicros))} more of its ${formatUsd(f.grantedMicros)} grant`;
     if (f.kind === 'restart') {
       this.d.logger.info(

@@ -34,6 +34,8 @@ const leaseBudget = z.object({
   left: z.number().int(),
   /** What the panel counts this runtime as having spent in the window already (absent from an older panel). */
   floor: z.number().int().min(0).optional(),
+  /** What this runtime's calls held there at its last lease call (counted as spent by one whose rows of the window are gone). */
+  held: z.number().int().min(0).optional(),
   contended: z.boolean(),
   state: z.enum(['ok', 'warning', 'exhausted']),
 });

@@ -86,8 +86,8 @@ const RATE_WINDOW_MS = 60_000;
  * 402 when no lease came within `budget_policy.wait_ms`. Until the panel first answers, no call
  * passes (nothing is ever spent that no lease covered). After a restart, each budget's spend is
  * rebuilt from the rows' `budgets` tags, and never counted below the panel's `floor` (what it
- * knows this runtime spent or held there: a runtime restarted with an empty state file does not
- * spend its old grant again). Each call carries this process's incarnation (its start) and its
+ * knows this runtime spent there: a runtime restarted with an empty state file does not spend its
+ * old grant again; with no rows of that window at all, it counts what its calls held then too). Each call carries this process's incarnation (its start) and its
  * number, so that a panel of several replicas applies them in order and answers an older one
  * stale; an answer to a call older than one applied is not used.
  *
@@ -475,22 +475,25 @@ export class Leases {
     };
     this.leases.set(key, l);
     // Spend its rows recorded before a restart counts from the start (the panel counts the same
-    // rows), and never less than the panel knows this runtime spent or held there: a state file
-    // that is new or lost rows (a machine rebuilt) does not make its old grant spendable again.
-    const restored = this.restored.get(key) ?? 0;
-    const floor = b.floor ?? 0;
-    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: Math.max(restored, floor) });
-    if (floor > restored)
+    // rows), and never less than the panel knows this runtime spent there: a state file that is
+    // new or lost rows (a machine rebuilt) does not make its old grant spendable again. With no
+    // row of this window at all, what its calls held at its last report counts too: a stopped
+    // process's calls may have been charged, their rows lost with its file. (A file that kept its
+    // rows already has those calls: a stream's at its reservation, `interrupted`.)
+    const rows = this.restored.get(key);
+    const known = rows === undefined ? (b.floor ?? 0) + (b.held ?? 0) : Math.max(rows, b.floor ?? 0);
+    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: known });
+    if (known > (rows ?? 0))
       this.say({
         agentId: null,
         type: 'budget.lease',
         severity: 'warn',
-        message: `${l.label}: the panel counts ${formatUsd(floor)} of this window as spent by this runtime, more than its own rows show (${formatUsd(restored)}: a state file that is new or lost rows, or calls a stopped process had in flight); counted from ${formatUsd(floor)}, so no more than ${formatUsd(Math.max(0, b.granted - floor))} of its ${formatUsd(b.granted)} lease is spent here`,
+        message: `${l.label}: the panel counts ${formatUsd(known)} of this window as spent by this runtime (${rows === undefined ? `what it spent and held at its last report; this runtime has no rows of the window: a state file new or lost` : 'what it last reported'}), more than its own rows show (${formatUsd(rows ?? 0)}); counted from ${formatUsd(known)}, so no more than ${formatUsd(Math.max(0, b.granted - known))} of its ${formatUsd(b.granted)} lease is spent here`,
         data: {
           budget: b.budget,
           window: b.window,
           state: 'available',
-          reason: `spend counted from the panel's figure (${floor} micro-dollars), not the ${restored} of this runtime's rows`,
+          reason: `spend counted from the panel's figures (${known} micro-dollars), not the ${rows ?? 0} of this runtime's rows`,
           afterMs: null,
         },
       });

@@ -18,8 +18,8 @@ import { pgCode } from './db-errors.js';
 // its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
 // (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
 // at or below it is stale and answered read-only. What a runtime spent is never counted lower
-// than the panel knows (its landed rows, its last report; for a new process, also what the old
-// one held): the answer's `floor`. A lease of a budget that no longer covers the runtime, or of a
+// than the panel knows (its landed rows, its last report): the answer's `floor`, with `held`, what
+// its calls held then (a runtime whose rows of the window are gone counts those too). A lease of a budget that no longer covers the runtime, or of a
 // window that is over, gives back at once what its runtime did not spend or hold.
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
@@ -69,11 +69,12 @@ const reported = (ask: LeaseAsk, used: number) => ({
 
 /**
  * What the panel already counts a runtime as having spent on a lease: its landed rows, or what it
- * said it had used at its last call, whichever is more; for the first call of a new process
- * (`fresh`), what the old one still held too (those calls' outcome is unknown: they may have been
- * charged, with rows lost with its state file).
+ * said it had used at its last call, whichever is more. (Not what its calls held then: after a
+ * crash those are in its own rows when it kept them, at their cost or, for a stream, their
+ * reservation; counting them here too would strand them. A runtime whose rows are gone adds
+ * them itself: the answer's `held`.)
  */
-const knownSpent = (l: Pick<BudgetLeaseRow, 'spentMicros' | 'usedMicros' | 'heldMicros'>, fresh: boolean): number => Math.max(l.spentMicros, l.usedMicros + (fresh ? l.heldMicros : 0));
+const knownSpent = (l: Pick<BudgetLeaseRow, 'spentMicros' | 'usedMicros'>): number => Math.max(l.spentMicros, l.usedMicros);
 
 /** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
 export interface LeaseGrant {
@@ -93,10 +94,16 @@ export interface LeaseGrant {
   left: number;
   /**
    * What the panel counts this runtime as having spent in the window already (its landed rows, its
-   * reports, a previous process's holds): a runtime counts its own spend from at least this, so a
-   * runtime restarted with an empty state file cannot spend its old grant again.
+   * last report): a runtime counts its own spend from at least this, so a runtime restarted with
+   * an empty state file cannot spend its old grant again.
    */
   floor: number;
+  /**
+   * What its calls held here at its last lease call. A runtime that has no rows of this window (its
+   * state file new or lost) counts these as spent too: a stopped process's calls may have been
+   * charged, their rows lost with it.
+   */
+  held: number;
   contended: boolean;
   state: BudgetState;
 }
@@ -138,8 +145,9 @@ export interface TakeBack {
 
 /**
  * A runtime's spend counted from what the panel knows rather than from what it said: the first
- * call of a new process of it (`restart`: whatever its state file holds, it counts from this), or a
- * report below what the panel knew (`lower`: a state file lost, an older runtime restarted).
+ * call of a new process of it (`restart`: whatever its state file holds, it counts from this, and
+ * from `held` more should its rows be gone), or a report below what the panel knew (`lower`: a
+ * state file lost, an older runtime restarted).
  */
 export interface FloorNotice {
   kind: 'restart' | 'lower';
@@ -223,7 +231,7 @@ export class LeasesStore {
     const [rt] = order === null ? await who : await who.for('no key update');
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
     const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
-    // The first call of a new process of this runtime: what the old one held is counted as spent.
+    // The first call of a new process of this runtime (said: it counts from what the panel knows).
     const fresh = order !== null && order.incarnation > rt.incarnation;
     if (order !== null && !stale) await tx.update(R).set({ leaseIncarnation: order.incarnation, leaseSeq: order.seq }).where(eq(R.id, runtimeId));
     // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
@@ -264,7 +272,7 @@ export class LeasesStore {
     const isCurrent = (budget: string, window: number) => currentOf.get(budget) === window;
     // Asks for a window that is over, or for a budget that no longer covers this runtime.
     for (const ask of asked)
-      if (currentOf.has(ask.budget) && !isCurrent(ask.budget, ask.window)) takeBacks.push(...(await this.settleElsewhere(tx, runtimeId, ask, currentOf.get(ask.budget) !== null, fresh, now)));
+      if (currentOf.has(ask.budget) && !isCurrent(ask.budget, ask.window)) takeBacks.push(...(await this.settleElsewhere(tx, runtimeId, ask, currentOf.get(ask.budget) !== null, now)));
     // Its other leases outside the current windows that it did not ask about: a runtime asks about
     // every lease it keeps an account for, so nothing more can be spent from these. Each comes down
     // to what it spent and holds, at once (not at reclaim, 10 minutes after its expiry).
@@ -302,9 +310,9 @@ export class LeasesStore {
       const spentMine = held?.spentMicros ?? 0;
       // What this runtime is counted as having spent here: never less than the panel knows of it,
       // whatever it says (a runtime restarted with an empty state file says 0).
-      const known = held ? knownSpent(held, fresh) : 0;
+      const known = held ? knownSpent(held) : 0;
       const usedMine = Math.max(known, ask?.used ?? 0);
-      if (write && held && known > 0 && (ask ? ask.used < known : fresh)) {
+      if (write && held && known + held.heldMicros > 0 && (ask ? ask.used < known : fresh)) {
         floors.push({
           kind: ask ? 'lower' : 'restart',
           budget: b.id,
@@ -362,12 +370,6 @@ export class LeasesStore {
           .insert(L)
           .values({ budgetId: b.id, windowStart: window, runtimeId, ...row })
           .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set: row });
-      } else if (write && fresh && held && known > held.usedMicros) {
-        // A new process: the old one's holds are counted as spent from now on (not on top of its next report).
-        await tx
-          .update(L)
-          .set({ usedMicros: known, heldMicros: 0 })
-          .where(leaseKey(b.id, window, runtimeId));
       }
       const after = [...others, { grantedMicros: granted, spentMicros: spentMine }];
       const spent = sum(leases, (l) => l.spentMicros);
@@ -393,6 +395,7 @@ export class LeasesStore {
         unleased: Math.max(0, b.limitMicros - sum(after, committed)),
         left: Math.max(0, b.limitMicros - sum(others, (l) => Math.max(l.spentMicros, l.usedMicros)) - Math.max(spentMine, usedMine)),
         floor: usedMine,
+        held: ask ? ask.held : (held?.heldMicros ?? 0),
         contended,
         state: budgetState(spent, b.limitMicros),
       });
@@ -420,11 +423,11 @@ export class LeasesStore {
    * that no longer covers the runtime: its grant becomes what the runtime spent and holds there,
    * at once, whatever it wants (it is told so in this answer, which no longer names the budget).
    */
-  private async settleElsewhere(tx: PanelDb, runtimeId: string, ask: LeaseAsk, covered: boolean, fresh: boolean, now: number): Promise<TakeBack[]> {
+  private async settleElsewhere(tx: PanelDb, runtimeId: string, ask: LeaseAsk, covered: boolean, now: number): Promise<TakeBack[]> {
     const key = leaseKey(ask.budget, ask.window, runtimeId);
     const [l] = await tx.select().from(budgetLeases).where(key).for('update');
     if (!l) return [];
-    const used = Math.max(knownSpent(l, fresh), ask.used);
+    const used = Math.max(knownSpent(l), ask.used);
     const floor = used + ask.held;
     const granted = covered ? Math.min(l.grantedMicros, Math.max(ask.want, floor)) : Math.max(l.spentMicros, floor);
     // Not wanting more than it has: a lease that no longer covers anything never counts as short.

@@ -301,25 +301,29 @@ describe('under replicas: the order of calls, what is known spent, what comes ba
     expect(next.answer.budgets.find((g) => g.budget === id)!.granted).toBe(900_000);
   });
 
-  it('counts what a stopped process held as spent by the next one, and its own holds never twice', async () => {
+  it('tells a new process what it is known to have spent and what its calls held, said once; a smaller report never lowers it', async () => {
     const id = await budget({ limitMicros: 1_000_000 });
     const I = T0 - 9_000;
     await leases.lease('rt-3', [ask(id, { want: 500_000, used: 100_000, held: 80_000 })], T0, undefined, { incarnation: I, seq: 1 });
-    // The same process again, asking nothing of it: its holds are its own, still held.
+    // The same process again, asking nothing of it: nothing to say.
     const same = await leases.lease('rt-3', [], T0 + 10, undefined, { incarnation: I, seq: 2 });
-    expect(same.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000 });
+    expect(same.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000, held: 80_000 });
     expect(same.floors).toEqual([]);
-    // A new process: what the old one held may have been charged; it counts from spent + held.
+    // A new process: what the old one spent, and held (counted by it too should its rows be gone).
     const fresh = await leases.lease('rt-3', [], T0 + 20, undefined, { incarnation: I + 1, seq: 1 });
-    expect(fresh.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 180_000, left: 820_000 });
+    expect(fresh.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000, held: 80_000, left: 900_000 });
     expect(fresh.floors.filter((f) => f.budget === id)).toEqual([
-      { kind: 'restart', budget: id, window: 0, runtime: 'rt-3', floorMicros: 180_000, reportedMicros: null, spentMicros: 0, usedMicros: 100_000, heldMicros: 80_000, grantedMicros: 500_000 },
+      { kind: 'restart', budget: id, window: 0, runtime: 'rt-3', floorMicros: 100_000, reportedMicros: null, spentMicros: 0, usedMicros: 100_000, heldMicros: 80_000, grantedMicros: 500_000 },
     ]);
+    // Its rows were gone: it counts 180k, and says so; nothing more is said.
+    const counted = await leases.lease('rt-3', [ask(id, { want: 500_000, used: 180_000 })], T0 + 30, undefined, { incarnation: I + 1, seq: 2 });
+    expect(counted.floors).toEqual([]);
     expect(await rowOf(id, 'rt-3')).toMatchObject({ usedMicros: 180_000, heldMicros: 0 });
-    // It counts from there and says so: nothing more to say. A return stops at what it spent.
-    const back = await leases.lease('rt-3', [ask(id, { want: 0, used: 180_000 })], T0 + 30, undefined, { incarnation: I + 1, seq: 2 });
-    expect(back.floors).toEqual([]);
-    expect(back.answer.budgets.find((g) => g.budget === id)!.granted).toBe(180_000);
+    // A report below that (an older runtime that lost its file again) is counted as what the panel knew; a return stops there.
+    const lower = await leases.lease('rt-3', [ask(id, { want: 0, used: 50_000 })], T0 + 40);
+    expect(lower.floors.filter((f) => f.budget === id)).toEqual([expect.objectContaining({ kind: 'lower', floorMicros: 180_000, reportedMicros: 50_000 })]);
+    expect(lower.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 180_000, floor: 180_000 });
+    expect(await rowOf(id, 'rt-3')).toMatchObject({ grantedMicros: 180_000, usedMicros: 180_000 });
   });
 
   it('brings down at once what a runtime holds in a window that is over, or of a budget that no longer covers it; an edit does it for every runtime', async () => {
