@@ -49,8 +49,12 @@ const patchBody = z
   .refine((p) => Object.keys(p).length > 0, 'name what to change: limitUsd, agents, users or period');
 
 const micros = z.number().int().min(0, 'must be 0 or more').max(MAX_LEASE_MICROS, `must be at most ${MAX_LEASE_MICROS}`);
+/** A lease call's place in its runtime's order: its process's start (epoch ms) and the call's number there. */
+const ordinal = z.number().min(1, 'must be 1 or more').max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`).int();
 const leaseBody = z
   .strictObject({
+    incarnation: ordinal.optional(),
+    seq: ordinal.optional(),
     budgets: z
       .array(
         z.strictObject({
@@ -67,6 +71,11 @@ const leaseBody = z
       .max(MAX_ASKS, `a lease call names at most ${MAX_ASKS} budgets`),
   })
   .superRefine((b, ctx) => {
+    // Ordered by both or not at all (an older runtime sends neither and is taken as it comes).
+    if ((b.incarnation === undefined) !== (b.seq === undefined)) {
+      const [missing, given] = b.incarnation === undefined ? ['incarnation', 'seq'] : ['seq', 'incarnation'];
+      ctx.addIssue({ code: 'custom', path: [missing], message: `required with ${given}: a lease call is ordered by both (the runtime process's start, epoch ms, and the call's number in it)` });
+    }
     const seen = new Set<string>();
     for (const [i, a] of b.budgets.entries()) {
       const key = `${a.budget}@${a.window}`;
@@ -116,6 +125,8 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const { limitUsd, ...rest } = body;
       const row = await d.outage.run(() => store.update(id, { ...rest, ...(limitUsd !== undefined ? { limitMicros: limitUsd } : {}) }, new Date(now())));
       d.budgets.changed('updated', id, `budget ${id} changed by ${p.name}: ${describe({ ...row, scope: row.scope as BudgetInput['scope'], period: row.period as BudgetInput['period'] })}`);
+      // New names may leave runtimes it no longer covers: what they hold unused comes back now.
+      if (rest.agents !== undefined || rest.users !== undefined) await d.budgets.edited(id);
       return c.json(await one(id));
     });
     app.delete('/api/budgets/:id', async (c) => {
@@ -131,7 +142,8 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       assertRuntime(p, p.runtimeId ?? '', 'budget leases are taken');
       // At most LEASE_MAX_BYTES: the server's body limit for this path (panel.service.ts).
       const body = parseWith(leaseBody, parseJsonBody(await c.req.text()));
-      return c.json((await d.budgets.lease(p.runtimeId!, body.budgets)) satisfies LeaseAnswer);
+      const order = body.incarnation !== undefined && body.seq !== undefined ? { incarnation: body.incarnation, seq: body.seq } : null;
+      return c.json((await d.budgets.lease(p.runtimeId!, body.budgets, order)) satisfies LeaseAnswer);
     });
   };
 }

@@ -7,8 +7,17 @@ import { isConnectionError, type Outage } from './outage.js';
 
 // Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
 // through), the periodic sweep (silent runtimes' leases reclaimed, thresholds crossed; run by the
-// fleet's jobs, jobs.ts, on one replica at a time), and each of those said once, in the log, as a
-// `budget` frame on the panel's feed and as an alert where `alerts:` names a channel.
+// fleet's jobs, jobs.ts, on one replica at a time), leases taken back from runtimes a budget no
+// longer covers, a runtime's spend counted from what the panel knows (a restarted runtime, a
+// report below it), and each of those said once: in the log, as a `budget` frame on the panel's
+// feed (what changed a budget), and as an alert where `alerts:` names a channel.
+
+/** What a lease call changed on its way (leases.store.ts: LeaseOutcome). */
+type Outcome = Awaited<ReturnType<LeasesStore['lease']>>;
+type TakeBack = Outcome['takeBacks'][number];
+type FloorNotice = Outcome['floors'][number];
+/** A lease call's place in its runtime's order: its process's start and its number there. */
+type LeaseOrder = NonNullable<Parameters<LeasesStore['lease']>[4]>;
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
@@ -22,12 +31,17 @@ export const sweepEveryMs = (o: LeaseOptions): number => Math.max(50, Math.min(2
 /** At most one `leased` frame per budget this often. */
 export const LEASED_FRAME_GAP_MS = 1_000;
 
+/** Reports below what the panel knew, said once each per runtime, budget and window (this many kept in mind). */
+const LOWER_SAID_MAX = 10_000;
+
 export class CentralBudgets {
   readonly store: BudgetsStore;
   readonly leases: LeasesStore;
   private sweeping: Promise<void> | null = null;
   /** When each budget's last `leased` frame went out. */
   private readonly leasedSaid = new Map<string, number>();
+  /** `runtime budget@window` of the reports below the panel's figure already said (an older runtime keeps reporting less). */
+  private readonly lowerSaid = new Set<string>();
 
   constructor(
     db: PanelDb,
@@ -59,12 +73,24 @@ export class CentralBudgets {
     return this.sweeping;
   }
 
-  /** A runtime's lease call; what it reclaimed from silent runtimes on the way is said. */
-  async lease(runtimeId: string, asks: readonly LeaseAsk[]): Promise<LeaseAnswer> {
-    const { answer, reclaims } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now()));
+  /**
+   * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime).
+   * What it reclaimed from silent runtimes, took back from this one and counted from the panel's
+   * figures on the way is said; a stale call changed nothing and says nothing.
+   */
+  async lease(runtimeId: string, asks: readonly LeaseAsk[], order: LeaseOrder | null = null): Promise<LeaseAnswer> {
+    const { answer, reclaims, takeBacks, floors } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
+    if (answer.stale) return answer;
     for (const r of reclaims) this.reclaimed(r);
+    for (const t of takeBacks) if (t.why === 'uncovered') this.tookBack(t, 'at its lease call');
+    for (const f of floors) this.floored(f);
     for (const b of answer.budgets) if (asks.some((a) => a.budget === b.budget)) this.leased(b.budget, runtimeId, b.granted);
     return answer;
+  }
+
+  /** An admin changed a budget's names: what the runtimes it no longer covers hold unused comes back now. */
+  async edited(budget: string): Promise<void> {
+    for (const t of await this.d.outage.run(() => this.leases.takeBackUncovered(budget))) this.tookBack(t, 'as its names changed');
   }
 
   /** Viewers hear that leases moved, at most once a second per budget (a lease call every 400 ms per runtime would flood them). */
@@ -93,6 +119,31 @@ export class CentralBudgets {
     return c.state === 'exhausted'
       ? `budget ${c.budget} is exhausted for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} spent of ${formatUsd(c.limitMicros)}; calls it covers are refused until it is raised or the window rolls over`
       : `budget ${c.budget} has used ${pct}% of its limit for ${windowName(c.window)}: ${formatUsd(c.spentMicros)} of ${formatUsd(c.limitMicros)}`;
+  }
+
+  private tookBack(t: TakeBack, when: string): void {
+    const message = `budget ${t.budget} no longer covers runtime ${t.runtime}: ${formatUsd(t.fromMicros - t.toMicros)} of its grant in ${windowName(t.window)} returned to the budget ${when} (granted ${formatUsd(t.fromMicros)} → ${formatUsd(t.toMicros)}, what it spent and holds there)`;
+    this.d.logger.info(message);
+    this.d.feed.push({ kind: 'budget', change: 'reclaimed', budget: t.budget, message, window: t.window, runtime: t.runtime });
+  }
+
+  /** A runtime counted as having spent what the panel knows, not what it said: said once (a restart is once by itself). */
+  private floored(f: FloorNotice): void {
+    const known = `its rows here: ${formatUsd(f.spentMicros)}; its last report: ${formatUsd(f.usedMicros)} spent, ${formatUsd(f.heldMicros)} held, counted too should its rows be gone`;
+    const may = `it may spend ${formatUsd(Math.max(0, f.grantedMicros - f.floorMicros))} more of its ${formatUsd(f.grantedMicros)} grant`;
+    if (f.kind === 'restart') {
+      this.d.logger.info(
+        `budget ${f.budget}: runtime ${f.runtime} runs a new process; the panel counts ${formatUsd(f.floorMicros)} of ${windowName(f.window)} as already spent by it (${known}), whatever its state file holds: ${may}`,
+      );
+      return;
+    }
+    const key = `${f.runtime} ${f.budget}@${f.window}`;
+    if (this.lowerSaid.has(key)) return;
+    if (this.lowerSaid.size >= LOWER_SAID_MAX) this.lowerSaid.clear();
+    this.lowerSaid.add(key);
+    this.d.logger.warn(
+      `budget ${f.budget}: runtime ${f.runtime} reported ${formatUsd(f.reportedMicros ?? 0)} spent in ${windowName(f.window)}, less than the panel knows of (${known}); counted as ${formatUsd(f.floorMicros)} (its state file lost or replaced?): ${may}`,
+    );
   }
 
   private crossed(c: BudgetCrossing): void {

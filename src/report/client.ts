@@ -32,10 +32,22 @@ const leaseBudget = z.object({
   leased: z.number().int(),
   unleased: z.number().int(),
   left: z.number().int(),
+  /** What the panel counts this runtime as having spent in the window already (absent from an older panel). */
+  floor: z.number().int().min(0).optional(),
+  /** What this runtime's calls held there at its last lease call (counted as spent by one whose rows of the window are gone). */
+  held: z.number().int().min(0).optional(),
   contended: z.boolean(),
   state: z.enum(['ok', 'warning', 'exhausted']),
 });
-const leaseAnswer = z.object({ now: z.number().int(), renewInMs: z.number().int().min(0), budgets: z.array(leaseBudget) });
+const leaseOrder = z.object({ incarnation: z.number().int(), seq: z.number().int() });
+const leaseAnswer = z.object({
+  now: z.number().int(),
+  renewInMs: z.number().int().min(0),
+  /** Nothing of the call was applied: the panel had applied a later call of this runtime (`applied`). */
+  stale: z.boolean().default(false),
+  applied: leaseOrder.optional(),
+  budgets: z.array(leaseBudget),
+});
 
 /** What the panel answers to a lease call: every central budget that covers this runtime now. */
 export type LeaseAnswer = z.output<typeof leaseAnswer>;
@@ -43,6 +55,9 @@ export type LeaseBudget = z.output<typeof leaseBudget>;
 
 /** One central budget in a lease call: the panel's contract (src/state/leases.store.ts). */
 export type { LeaseAsk } from '../state/index.js';
+
+/** A lease call's place in this runtime's order: the process's start (epoch ms, this machine's clock) and the call's number in it. */
+export type LeaseOrder = z.output<typeof leaseOrder>;
 
 const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });
 const hello = z.object({ runtime: z.string(), lastSeq: z.number().int().min(0), cursor });
@@ -137,9 +152,12 @@ export class PanelClient {
     return this.exchange(this.endpoint, 'POST', body, signal, (v) => ack.parse(v) as TelemetryAck);
   }
 
-  /** A lease call: what this runtime would like of each central budget it knows, and its own figures. */
-  lease(asks: readonly LeaseAsk[], signal: AbortSignal): Promise<PanelAnswer<LeaseAnswer>> {
-    return this.exchange(this.leases, 'POST', JSON.stringify({ budgets: asks }), signal, (v) => leaseAnswer.parse(v));
+  /**
+   * A lease call: what this runtime would like of each central budget it knows, and its own
+   * figures; `order` puts it in this runtime's order (the panel answers an older call stale).
+   */
+  lease(asks: readonly LeaseAsk[], signal: AbortSignal, order?: LeaseOrder): Promise<PanelAnswer<LeaseAnswer>> {
+    return this.exchange(this.leases, 'POST', JSON.stringify({ ...order, budgets: asks }), signal, (v) => leaseAnswer.parse(v));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { formatUsd, type Micros } from '../core/money.js';
 import type { BudgetTracker, CentralSnapshot } from '../domain/budget/index.js';
 import { backoffDelayMs } from '../domain/reliability/index.js';
 import type { RequestsStore, StateManager } from '../state/index.js';
-import type { LeaseAnswer, LeaseAsk, LeaseBudget, PanelAnswer, PanelClient } from './client.js';
+import type { LeaseAnswer, LeaseAsk, LeaseBudget, LeaseOrder, PanelAnswer, PanelClient } from './client.js';
 
 export interface LeasesOptions {
   /** The runtime's one tracker: each central budget's window is an account in it, agents linked to theirs. */
@@ -85,7 +85,11 @@ const RATE_WINDOW_MS = 60_000;
  * by its expiry (on this runtime's clock) stops covering new calls: they wait, and are refused
  * 402 when no lease came within `budget_policy.wait_ms`. Until the panel first answers, no call
  * passes (nothing is ever spent that no lease covered). After a restart, each budget's spend is
- * rebuilt from the rows' `budgets` tags.
+ * rebuilt from the rows' `budgets` tags, and never counted below the panel's `floor` (what it
+ * knows this runtime spent there: a runtime restarted with an empty state file does not spend its
+ * old grant again; with no rows of that window at all, it counts what its calls held then too). Each call carries this process's incarnation (its start) and its
+ * number, so that a panel of several replicas applies them in order and answers an older one
+ * stale; an answer to a call older than one applied is not used.
  *
  * @example
  *   const leases = new Leases({ tracker, requests, state, client, url });
@@ -112,6 +116,12 @@ export class Leases {
   /** The gate's "unavailable" said (the panel has not answered since start). */
   private gateSaid = false;
   private readonly startedAt: number;
+  /** This process's place in the runtime's lease calls: its start (epoch ms), moved past the panel's should a call come back stale. */
+  private incarnation: number;
+  /** The last lease call's number (1, 2, 3…: never reused, a retry is a new one), and the newest whose answer was applied. */
+  private seq = 0;
+  private appliedSeq = 0;
+  private staleSaid = false;
 
   constructor(o: LeasesOptions) {
     this.o = {
@@ -129,6 +139,7 @@ export class Leases {
       ...o,
     };
     this.startedAt = this.o.now();
+    this.incarnation = Math.max(1, Math.floor(this.startedAt));
     this.restored = this.o.requests.spendByBudget();
     const t = this.o.tracker;
     // Until the panel says which budgets cover which agents, every agent waits at the gate.
@@ -153,9 +164,15 @@ export class Leases {
       this.abort.abort();
       await this.asking;
       if (!this.answered || this.leases.size === 0) return;
-      await this.o.client.lease(this.asks(true), AbortSignal.timeout(this.o.flushMs));
+      await this.o.client.lease(this.asks(true), AbortSignal.timeout(this.o.flushMs), this.next());
     })();
     return this.closed;
+  }
+
+  /** The next lease call's place in this runtime's order. */
+  private next(): LeaseOrder {
+    this.seq += 1;
+    return { incarnation: this.incarnation, seq: this.seq };
   }
 
   /** The central accounts covering an agent now, by its name; the gate before the panel first answered. */
@@ -286,10 +303,17 @@ export class Leases {
     const held = new Map(asks.map((a) => [`${a.budget}@${a.window}`, this.leases.get(`${a.budget}@${a.window}`)?.current ? null : a.held]));
     const sent = this.o.clock();
     this.lastAskAt = sent;
-    const a = await this.o.client.lease(asks, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.askTimeoutMs)]));
+    const order = this.next();
+    const a = await this.o.client.lease(asks, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.askTimeoutMs)]), order);
     if (this.closing) return;
     const arrived = this.o.clock();
-    if (a.kind === 'ok') return this.apply(a.value, arrived, used, held, sent);
+    if (a.kind === 'ok') {
+      // An answer to a call older than one already applied says what was, not what is.
+      if (order.seq <= this.appliedSeq) return;
+      if (a.value.stale) return this.stale(a.value);
+      this.appliedSeq = order.seq;
+      return this.apply(a.value, arrived, used, held, sent);
+    }
     // An older panel, without central budgets: none covers this runtime.
     if (a.kind === 'rejected' && a.status === 404) {
       if (!this.answered)
@@ -300,7 +324,8 @@ export class Leases {
           message: `panel ${this.o.url} has no central budgets (no /api/leases): only this runtime's own budgets apply`,
           data: { budget: null, window: null, state: 'available', reason: 'HTTP 404', afterMs: null },
         });
-      return this.apply({ now: this.o.now(), renewInMs: 60_000, budgets: [] }, arrived, used, held);
+      this.appliedSeq = order.seq;
+      return this.apply({ now: this.o.now(), renewInMs: 60_000, stale: false, budgets: [] }, arrived, used, held);
     }
     this.failed(a);
   }
@@ -321,6 +346,30 @@ export class Leases {
         data: { budget: null, window: null, state: 'unavailable', reason, afterMs: null },
       });
     }
+  }
+
+  /**
+   * The panel answered this process's newest call stale: it had applied a later call of this
+   * runtime, so this process's incarnation is not above an earlier one's (this machine's clock was
+   * set back since that process started, or another process runs with this runtime's token).
+   * Nothing of the call was applied (a return locked before it stays locked: the panel's larger
+   * grant is only unused). This process numbers its calls past the panel's and asks again soon.
+   */
+  private stale(a: LeaseAnswer): void {
+    const was = this.incarnation;
+    const theirs = a.applied?.incarnation ?? was;
+    this.incarnation = Math.max(was, theirs) + 1;
+    this.nextAt = this.o.clock() + this.o.minGapMs;
+    if (this.staleSaid) return;
+    this.staleSaid = true;
+    const at = (ms: number) => (Number.isFinite(ms) && ms > 0 && ms < 8.64e15 ? new Date(ms).toISOString() : String(ms));
+    this.say({
+      agentId: null,
+      type: 'budget.lease',
+      severity: 'warn',
+      message: `panel ${this.o.url} answered a lease call as stale: it had applied a later one of this runtime, from a process started at ${at(theirs)} (this one started at ${at(was)} by this machine's clock: was the clock set back, or does another process use this runtime's token?); nothing of it was applied, and this runtime's lease calls are numbered after that one from now on`,
+      data: { budget: null, window: null, state: this.answered ? 'available' : 'unavailable', reason: 'stale lease call', afterMs: null },
+    });
   }
 
   /** A lease answer: every budget covering this runtime now, its grant and what could be spent of it; agents linked again. */
@@ -375,9 +424,14 @@ export class Leases {
     // spend and holds given back) until its calls have settled and the panel has heard so.
     for (const [key, l] of this.leases) {
       if (named.has(key)) continue;
-      l.current = false;
       const s = t.central(l.id);
+      // Dropped with part of its grant unused: the next call, soon, says exactly what it spent and
+      // holds there (the panel has already taken back the rest, down to what the call just sent said).
+      if (l.current && s !== null && l.granted > s.spentMicros + s.reservedMicros) this.nextAt = Math.min(this.nextAt, arrived + this.o.minGapMs);
+      l.current = false;
       if (s === null || (s.openReservations === 0 && held.get(key) === 0)) {
+        // Should it cover this runtime again in this window (an admin's change undone), it counts from here.
+        if (s !== null) this.restored.set(key, s.spentMicros);
         t.dropCentral(l.id);
         this.leases.delete(key);
       }
@@ -420,8 +474,29 @@ export class Leases {
       samples: [],
     };
     this.leases.set(key, l);
-    // Spend its rows recorded before a restart counts from the start (the panel counts the same rows).
-    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: this.restored.get(key) ?? 0 });
+    // Spend its rows recorded before a restart counts from the start (the panel counts the same
+    // rows), and never less than the panel knows this runtime spent there: a state file that is
+    // new or lost rows (a machine rebuilt) does not make its old grant spendable again. With no
+    // row of this window at all, what its calls held at its last report counts too: a stopped
+    // process's calls may have been charged, their rows lost with its file. (A file that kept its
+    // rows already has those calls: a stream's at its reservation, `interrupted`.)
+    const rows = this.restored.get(key);
+    const known = rows === undefined ? (b.floor ?? 0) + (b.held ?? 0) : Math.max(rows, b.floor ?? 0);
+    this.o.tracker.setCentral(l.id, { key, label: l.label, limitMicros: 0, ceilingMicros: null, spentMicros: known });
+    if (known > (rows ?? 0))
+      this.say({
+        agentId: null,
+        type: 'budget.lease',
+        severity: 'warn',
+        message: `${l.label}: the panel counts ${formatUsd(known)} of this window as spent by this runtime (${rows === undefined ? `what it spent and held at its last report; this runtime has no rows of the window: a state file new or lost` : 'what it last reported'}), more than its own rows show (${formatUsd(rows ?? 0)}); counted from ${formatUsd(known)}, so no more than ${formatUsd(Math.max(0, b.granted - known))} of its ${formatUsd(b.granted)} lease is spent here`,
+        data: {
+          budget: b.budget,
+          window: b.window,
+          state: 'available',
+          reason: `spend counted from the panel's figures (${known} micro-dollars), not the ${rows ?? 0} of this runtime's rows`,
+          afterMs: null,
+        },
+      });
     return l;
   }
 

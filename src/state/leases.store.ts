@@ -13,6 +13,14 @@ import { pgCode } from './db-errors.js';
 // lease is reclaimed down to what it reported spending. Each lease call also records what its
 // answer told the runtime (budget_coverage): the only budget windows, and agents, its rows may
 // charge (`chargeable`, at ingest).
+//
+// Under replicas (issue 45) a runtime's calls may reach the panel out of order: each call names
+// its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
+// (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
+// at or below it is stale and answered read-only. What a runtime spent is never counted lower
+// than the panel knows (its landed rows, its last report): the answer's `floor`, with `held`, what
+// its calls held then (a runtime whose rows of the window are gone counts those too). A lease of a budget that no longer covers the runtime, or of a
+// window that is over, gives back at once what its runtime did not spend or hold.
 
 /** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
 export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
@@ -40,15 +48,33 @@ export interface LeaseAsk {
   rate: number;
 }
 
-/** What a runtime said of its lease in an ask, as its lease row keeps it. */
-const reported = (ask: LeaseAsk) => ({
-  usedMicros: ask.used,
+/**
+ * Where a lease call stands in its runtime's order: the runtime process's start (epoch ms, on its
+ * own clock) and the call's number within that process (1, 2, 3…; a retry is a new number).
+ */
+export interface LeaseOrder {
+  incarnation: number;
+  seq: number;
+}
+
+/** What a runtime said of its lease in an ask, as its lease row keeps it (`used`: never below what the panel knew). */
+const reported = (ask: LeaseAsk, used: number) => ({
+  usedMicros: used,
   heldMicros: ask.held,
   waiting: ask.waiting,
   needMicros: ask.need,
   ratePerMinMicros: ask.rate,
   wantedMicros: ask.want,
 });
+
+/**
+ * What the panel already counts a runtime as having spent on a lease: its landed rows, or what it
+ * said it had used at its last call, whichever is more. (Not what its calls held then: after a
+ * crash those are in its own rows when it kept them, at their cost or, for a stream, their
+ * reservation; counting them here too would strand them. A runtime whose rows are gone adds
+ * them itself: the answer's `held`.)
+ */
+const knownSpent = (l: Pick<BudgetLeaseRow, 'spentMicros' | 'usedMicros'>): number => Math.max(l.spentMicros, l.usedMicros);
 
 /** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
 export interface LeaseGrant {
@@ -66,6 +92,18 @@ export interface LeaseGrant {
   unleased: number;
   /** limit − Σ max(spent, used): what the fleet could still spend if every lease and hold came back. */
   left: number;
+  /**
+   * What the panel counts this runtime as having spent in the window already (its landed rows, its
+   * last report): a runtime counts its own spend from at least this, so a runtime restarted with
+   * an empty state file cannot spend its old grant again.
+   */
+  floor: number;
+  /**
+   * What its calls held here at its last lease call. A runtime that has no rows of this window (its
+   * state file new or lost) counts these as spent too: a stopped process's calls may have been
+   * charged, their rows lost with it.
+   */
+  held: number;
   contended: boolean;
   state: BudgetState;
 }
@@ -73,6 +111,10 @@ export interface LeaseGrant {
 export interface LeaseAnswer {
   now: number;
   renewInMs: number;
+  /** The call was at or below the newest one applied for its runtime: nothing of it was applied, this is the state as it stands. */
+  stale: boolean;
+  /** With `stale`: the newest call the panel applied for this runtime. */
+  applied?: LeaseOrder;
   budgets: LeaseGrant[];
 }
 
@@ -87,26 +129,77 @@ export interface Reclaim {
   expiredAt: number;
 }
 
+/**
+ * The unused part of a lease given back at once: its budget no longer covers the runtime
+ * (`uncovered`: an admin changed its names, or the runtime's user), or its window is over
+ * (`over`). The grant becomes what the runtime spent and holds there.
+ */
+export interface TakeBack {
+  budget: string;
+  window: number;
+  runtime: string;
+  fromMicros: number;
+  toMicros: number;
+  why: 'uncovered' | 'over';
+}
+
+/**
+ * A runtime's spend counted from what the panel knows rather than from what it said: the first
+ * call of a new process of it (`restart`: whatever its state file holds, it counts from this, and
+ * from `held` more should its rows be gone), or a report below what the panel knew (`lower`: a
+ * state file lost, an older runtime restarted).
+ */
+export interface FloorNotice {
+  kind: 'restart' | 'lower';
+  budget: string;
+  window: number;
+  runtime: string;
+  /** What it is counted as having spent in the window from now on. */
+  floorMicros: number;
+  /** What this call said it had used (null: it did not ask about this budget). */
+  reportedMicros: number | null;
+  /** What the panel knew: its landed rows, and its last report. */
+  spentMicros: number;
+  usedMicros: number;
+  heldMicros: number;
+  grantedMicros: number;
+}
+
+/** A lease call's answer, and what it changed on the way that is worth saying. */
+export interface LeaseOutcome {
+  answer: LeaseAnswer;
+  reclaims: Reclaim[];
+  takeBacks: TakeBack[];
+  floors: FloorNotice[];
+}
+
 /** How long a lease lives after its runtime's last call, and how long after that it is reclaimed. */
 export interface LeaseOptions {
   ttlMs: number;
   reclaimAfterMs: number;
 }
 
+/** What its runtime reported spending or holding on a lease: its grant never goes below this when taken back. */
+const reportedSpend = sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`;
+
 /** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
-const reclaimable = (now: number, reclaimAfterMs: number): SQL =>
-  and(
-    gt(budgetLeases.expiresAt, 0),
-    lt(budgetLeases.expiresAt, now - reclaimAfterMs),
-    gt(budgetLeases.grantedMicros, sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`),
-  )!;
+const reclaimable = (now: number, reclaimAfterMs: number): SQL => and(gt(budgetLeases.expiresAt, 0), lt(budgetLeases.expiresAt, now - reclaimAfterMs), gt(budgetLeases.grantedMicros, reportedSpend))!;
+
+/** The window of a period holding `now`, and the one before it (a period `none` has only one). */
+function windowsOf(period: BudgetPeriod, now: number): number[] {
+  const w = windowStart(period, now);
+  return period === 'none' ? [w] : [w, windowStart(period, w - 1)];
+}
+
+/** One lease row by its key. */
+const leaseKey = (budget: string, window: number, runtime: string): SQL => and(eq(budgetLeases.budgetId, budget), eq(budgetLeases.windowStart, window), eq(budgetLeases.runtimeId, runtime))!;
 
 /**
  * The lease grant of central budgets to runtimes, in the panel's PostgreSQL.
  *
  * @example
  *   const leases = new LeasesStore(db);
- *   const { answer } = await leases.lease('laptop-a', [{ budget: 'sales', window, want: 2_000_000, used: 0, held: 0, waiting: 0, need: 0, rate: 0 }]);
+ *   const { answer } = await leases.lease('laptop-a', [{ budget: 'sales', window, want: 2_000_000, used: 0, held: 0, waiting: 0, need: 0, rate: 0 }], Date.now(), undefined, { incarnation: startedAt, seq: 1 });
  */
 export class LeasesStore {
   constructor(
@@ -117,47 +210,122 @@ export class LeasesStore {
   /**
    * A runtime's lease call: for each budget that covers it now, its ask applied in that budget's
    * current window (more granted out of the unleased headroom, or surplus returned), expired
-   * leases of others reclaimed, and the answer. One transaction, the budget rows locked in id
-   * order; a serialization failure or deadlock is tried again. A removed runtime → ForbiddenError.
+   * leases of others reclaimed, its leases of budgets that no longer cover it (or of windows that
+   * are over) brought down to what it spent and holds, and the answer. One transaction, the
+   * runtime's row locked first when the call is ordered (`order`), then the budget rows in id
+   * order; a serialization failure or deadlock is tried again. A call at or below the newest one
+   * applied for the runtime is stale: answered read-only (`stale: true`), nothing written. A call
+   * without `order` (an older runtime) is taken unordered, as it comes. A removed runtime → ForbiddenError.
    */
-  async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction((tx) => this.leaseOnce(tx as unknown as PanelDb, runtimeId, asks, now, o));
-      } catch (e) {
-        if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
-      }
-    }
+  async lease(runtimeId: string, asks: readonly LeaseAsk[], now = Date.now(), o: LeaseOptions = this.opts, order: LeaseOrder | null = null): Promise<LeaseOutcome> {
+    return retried(this.db, (tx) => this.leaseOnce(tx, runtimeId, asks, now, o, order));
   }
 
-  private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions): Promise<{ answer: LeaseAnswer; reclaims: Reclaim[] }> {
-    const [rt] = await tx.select({ userId: runtimes.userId, removedAt: runtimes.removedAt }).from(runtimes).where(eq(runtimes.id, runtimeId));
+  private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions, order: LeaseOrder | null): Promise<LeaseOutcome> {
+    const R = runtimes;
+    const L = budgetLeases;
+    const who = tx.select({ userId: R.userId, removedAt: R.removedAt, incarnation: R.leaseIncarnation, seq: R.leaseSeq }).from(R).where(eq(R.id, runtimeId));
+    // An ordered call locks its runtime's row first: two calls of one runtime (two replicas, a retry
+    // and its original) take turns, and the second reads the pair the first advanced. NO KEY UPDATE,
+    // as ingest's FOR UPDATE of the same row: a batch and a lease call of one runtime take turns too.
+    const [rt] = order === null ? await who : await who.for('no key update');
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
-    const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users }).from(budgets);
-    const ids = seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id);
+    const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
+    // The first call of a new process of this runtime (said: it counts from what the panel knows).
+    const fresh = order !== null && order.incarnation > rt.incarnation;
+    if (order !== null && !stale) await tx.update(R).set({ leaseIncarnation: order.incarnation, leaseSeq: order.seq }).where(eq(R.id, runtimeId));
+    // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
+    const write = !stale;
+    const asked = write ? asks : [];
+    const seen = await tx.select({ id: budgets.id, scope: budgets.scope, agents: budgets.agents, users: budgets.users, period: budgets.period }).from(budgets);
+    const exists = new Set(seen.map((b) => b.id));
+    const ids = new Set(seen.filter((b) => coverage(b, rt.userId) !== null).map((b) => b.id));
+    // Its leases, in each budget's current and previous window, that hold more than it spent and
+    // holds: those of a budget that no longer covers it, or of the window just over, are brought
+    // down below, their budgets locked with the rest. (Point reads by the key; older windows are
+    // left to the reclaim sweep: nothing can be leased there any more.)
+    const recent = seen.flatMap((b) => windowsOf(b.period as BudgetPeriod, now).map((w) => leaseKey(b.id, w, runtimeId)));
+    const surplus =
+      write && recent.length > 0
+        ? await tx
+            .select()
+            .from(L)
+            .where(and(or(...recent), gt(L.grantedMicros, reportedSpend)))
+        : [];
+    if (write) for (const id of [...asked.map((a) => a.budget), ...surplus.map((s) => s.budgetId)]) if (exists.has(id)) ids.add(id);
     const reclaims: Reclaim[] = [];
+    const takeBacks: TakeBack[] = [];
+    const floors: FloorNotice[] = [];
     const out: LeaseGrant[] = [];
     let contendedAny = false;
     // Locked in id order (every lease call takes them in the same order: no deadlock between two).
     // NO KEY UPDATE: lease calls and edits exclude one another, while ingest's key check on
-    // budget_leases (KEY SHARE) goes on beside them.
-    const locked = ids.length === 0 ? [] : await tx.select().from(budgets).where(inArray(budgets.id, ids)).orderBy(asc(budgets.id)).for('no key update');
+    // budget_leases (KEY SHARE) goes on beside them. A stale call locks nothing.
+    const byId = tx
+      .select()
+      .from(budgets)
+      .where(inArray(budgets.id, [...ids]))
+      .orderBy(asc(budgets.id));
+    const locked = ids.size === 0 ? [] : write ? await byId.for('no key update') : await byId;
+    /** The window of a budget this runtime's calls are charged to now; null when it no longer covers the runtime. */
+    const currentOf = new Map(locked.map((b) => [b.id, coverage(b, rt.userId) === null ? null : windowStart(b.period as BudgetPeriod, now)]));
+    const isCurrent = (budget: string, window: number) => currentOf.get(budget) === window;
+    // Asks for a window that is over, or for a budget that no longer covers this runtime.
+    for (const ask of asked)
+      if (currentOf.has(ask.budget) && !isCurrent(ask.budget, ask.window)) takeBacks.push(...(await this.settleElsewhere(tx, runtimeId, ask, currentOf.get(ask.budget) !== null, now)));
+    // Its other leases outside the current windows that it did not ask about: a runtime asks about
+    // every lease it keeps an account for, so nothing more can be spent from these. Each comes down
+    // to what it spent and holds, at once (not at reclaim, 10 minutes after its expiry).
+    const idle = surplus.filter((l) => currentOf.has(l.budgetId) && !isCurrent(l.budgetId, l.windowStart) && !asked.some((a) => a.budget === l.budgetId && a.window === l.windowStart));
+    if (idle.length > 0) {
+      const mine = await tx
+        .select()
+        .from(L)
+        .where(and(or(...idle.map((l) => leaseKey(l.budgetId, l.windowStart, runtimeId))), gt(L.grantedMicros, reportedSpend)))
+        .orderBy(asc(L.budgetId), asc(L.windowStart))
+        .for('update');
+      for (const l of mine) {
+        const to = Math.max(l.spentMicros, l.usedMicros + l.heldMicros);
+        await tx
+          .update(L)
+          .set({ grantedMicros: to, wantedMicros: to })
+          .where(leaseKey(l.budgetId, l.windowStart, runtimeId));
+        takeBacks.push({ budget: l.budgetId, window: l.windowStart, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: to, why: currentOf.get(l.budgetId) === null ? 'uncovered' : 'over' });
+      }
+    }
     for (const b of locked) {
       const covers = coverage(b, rt.userId);
       if (covers === null) continue;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      for (const ask of asks) if (ask.budget === b.id && ask.window !== window) await this.returnOld(tx, runtimeId, ask, now);
-      reclaims.push(...(await this.reclaimWhere(tx, and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window), ne(budgetLeases.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
+      if (write) reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
       const leases = await tx
         .select()
-        .from(budgetLeases)
-        .where(and(eq(budgetLeases.budgetId, b.id), eq(budgetLeases.windowStart, window)));
+        .from(L)
+        .where(and(eq(L.budgetId, b.id), eq(L.windowStart, window)));
       const held = leases.find((l) => l.runtimeId === runtimeId);
       const others = leases.filter((l) => l.runtimeId !== runtimeId);
-      const ask = asks.find((a) => a.budget === b.id && a.window === window);
+      const ask = asked.find((a) => a.budget === b.id && a.window === window);
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
+      // What this runtime is counted as having spent here: never less than the panel knows of it,
+      // whatever it says (a runtime restarted with an empty state file says 0).
+      const known = held ? knownSpent(held) : 0;
+      const usedMine = Math.max(known, ask?.used ?? 0);
+      if (write && held && known + held.heldMicros > 0 && (ask ? ask.used < known : fresh)) {
+        floors.push({
+          kind: ask ? 'lower' : 'restart',
+          budget: b.id,
+          window,
+          runtime: runtimeId,
+          floorMicros: usedMine,
+          reportedMicros: ask?.used ?? null,
+          spentMicros: held.spentMicros,
+          usedMicros: held.usedMicros,
+          heldMicros: held.heldMicros,
+          grantedMicros: cur,
+        });
+      }
       const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
       // Demanding: another live runtime asked, within the last few seconds, for more than it got
       // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
@@ -167,7 +335,7 @@ export class LeasesStore {
       let granted = cur;
       let short = false;
       if (ask) {
-        const floor = ask.used + ask.held;
+        const floor = usedMine + ask.held;
         if (ask.want <= cur) granted = Math.min(cur, Math.max(ask.want, floor));
         else {
           const extra = ask.want - cur;
@@ -194,14 +362,14 @@ export class LeasesStore {
         }
         const row = {
           grantedMicros: granted,
-          ...reported(ask),
+          ...reported(ask, usedMine),
           expiresAt: now + o.ttlMs,
           updatedAt: now,
         };
         await tx
-          .insert(budgetLeases)
+          .insert(L)
           .values({ budgetId: b.id, windowStart: window, runtimeId, ...row })
-          .onConflictDoUpdate({ target: [budgetLeases.budgetId, budgetLeases.windowStart, budgetLeases.runtimeId], set: row });
+          .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set: row });
       }
       const after = [...others, { grantedMicros: granted, spentMicros: spentMine }];
       const spent = sum(leases, (l) => l.spentMicros);
@@ -213,7 +381,6 @@ export class LeasesStore {
       const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
       const contended = lacking > unleasedAfter && (othersLeased > 0 || demanding.length > 0);
       contendedAny ||= contended;
-      const usedMine = ask?.used ?? held?.usedMicros ?? 0;
       out.push({
         budget: b.id,
         scope: b.scope as BudgetScope,
@@ -227,30 +394,84 @@ export class LeasesStore {
         leased: sum(after, (l) => Math.max(0, l.grantedMicros - l.spentMicros)),
         unleased: Math.max(0, b.limitMicros - sum(after, committed)),
         left: Math.max(0, b.limitMicros - sum(others, (l) => Math.max(l.spentMicros, l.usedMicros)) - Math.max(spentMine, usedMine)),
+        floor: usedMine,
+        held: ask ? ask.held : (held?.heldMicros ?? 0),
         contended,
         state: budgetState(spent, b.limitMicros),
       });
     }
-    await told(
-      tx,
-      runtimeId,
-      out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
+    if (write)
+      await told(
+        tx,
+        runtimeId,
+        out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
+        now,
+      );
+    const answer: LeaseAnswer = {
       now,
-    );
-    return { answer: { now, renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)), budgets: out }, reclaims };
+      renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)),
+      stale,
+      ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
+      budgets: out,
+    };
+    return { answer, reclaims, takeBacks, floors };
   }
 
-  /** An ask for a window that has rolled over: only a return (its grant never grows there). */
-  private async returnOld(tx: PanelDb, runtimeId: string, ask: LeaseAsk, now: number): Promise<void> {
-    const key = and(eq(budgetLeases.budgetId, ask.budget), eq(budgetLeases.windowStart, ask.window), eq(budgetLeases.runtimeId, runtimeId));
+  /**
+   * An ask for a lease outside the current window of a budget covering this runtime. A window
+   * that is over only gives back (its grant never grows there; a larger want keeps it). A budget
+   * that no longer covers the runtime: its grant becomes what the runtime spent and holds there,
+   * at once, whatever it wants (it is told so in this answer, which no longer names the budget).
+   */
+  private async settleElsewhere(tx: PanelDb, runtimeId: string, ask: LeaseAsk, covered: boolean, now: number): Promise<TakeBack[]> {
+    const key = leaseKey(ask.budget, ask.window, runtimeId);
+    const [l] = await tx.select().from(budgetLeases).where(key).for('update');
+    if (!l) return [];
+    const used = Math.max(knownSpent(l), ask.used);
+    const floor = used + ask.held;
+    const granted = covered ? Math.min(l.grantedMicros, Math.max(ask.want, floor)) : Math.max(l.spentMicros, floor);
+    // Not wanting more than it has: a lease that no longer covers anything never counts as short.
     await tx
       .update(budgetLeases)
-      .set({
-        grantedMicros: sql`least(${budgetLeases.grantedMicros}, ${Math.max(ask.want, ask.used + ask.held)})`,
-        ...reported(ask),
-        updatedAt: now,
-      })
+      .set({ grantedMicros: granted, ...reported(ask, used), ...(covered ? {} : { wantedMicros: granted }), updatedAt: now })
       .where(key);
+    return covered || granted >= l.grantedMicros ? [] : [{ budget: ask.budget, window: ask.window, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: granted, why: 'uncovered' }];
+  }
+
+  /**
+   * An admin changed a budget's names: the leases of runtimes it no longer covers come down at once
+   * to what each runtime last reported spending or holding (its rows, or used + held), as a removed
+   * runtime's do. A runtime still spending it hears at its next lease call (the answer no longer
+   * names the budget); what it reserved since its last report is reported then, and counted.
+   */
+  async takeBackUncovered(budgetId: string): Promise<TakeBack[]> {
+    return retried(this.db, async (tx) => {
+      const [b] = await tx.select().from(budgets).where(eq(budgets.id, budgetId)).for('no key update');
+      if (!b) return [];
+      const L = budgetLeases;
+      const holders = await tx
+        .select({ id: runtimes.id, userId: runtimes.userId })
+        .from(runtimes)
+        .where(
+          inArray(
+            runtimes.id,
+            tx
+              .selectDistinct({ id: L.runtimeId })
+              .from(L)
+              .where(and(eq(L.budgetId, budgetId), gt(L.grantedMicros, reportedSpend))),
+          ),
+        );
+      const gone = holders.filter((r) => coverage(b, r.userId) === null).map((r) => r.id);
+      if (gone.length === 0) return [];
+      const cond = and(eq(L.budgetId, budgetId), inArray(L.runtimeId, gone), gt(L.grantedMicros, reportedSpend))!;
+      const found = await tx.select().from(L).where(cond).orderBy(asc(L.windowStart), asc(L.runtimeId)).for('update');
+      // Nor does it want more there: a lease of a budget that no longer covers its runtime is never short (contended).
+      const back = await tx.update(L).set({ grantedMicros: reportedSpend, wantedMicros: reportedSpend }).where(cond).returning();
+      return back.map((l) => {
+        const was = found.find((f) => f.windowStart === l.windowStart && f.runtimeId === l.runtimeId)!;
+        return { budget: budgetId, window: l.windowStart, runtime: l.runtimeId, fromMicros: was.grantedMicros, toMicros: l.grantedMicros, why: 'uncovered' as const };
+      });
+    });
   }
 
   /** Lower each expired lease matching `where` to what its runtime reported (its rows, or used + held); each one once. */
@@ -261,8 +482,8 @@ export class LeasesStore {
     if (found.length === 0) return [];
     const back = await tx
       .update(budgetLeases)
-      .set({ grantedMicros: sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})` })
-      .where(and(cond, or(...found.map((l) => and(eq(budgetLeases.budgetId, l.budgetId), eq(budgetLeases.windowStart, l.windowStart), eq(budgetLeases.runtimeId, l.runtimeId))))))
+      .set({ grantedMicros: reportedSpend })
+      .where(and(cond, or(...found.map((l) => leaseKey(l.budgetId, l.windowStart, l.runtimeId)))))
       .returning();
     return back.map((l) => {
       const was = found.find((f) => f.budgetId === l.budgetId && f.windowStart === l.windowStart && f.runtimeId === l.runtimeId)!;
@@ -273,6 +494,17 @@ export class LeasesStore {
   /** The periodic sweep: every lease silent past its expiry + grace, reclaimed (each said once by whoever changed it). */
   async reclaim(now = Date.now(), reclaimAfterMs = this.opts.reclaimAfterMs): Promise<Reclaim[]> {
     return this.db.transaction((tx) => this.reclaimWhere(tx as unknown as PanelDb, sql`true`, now, reclaimAfterMs));
+  }
+}
+
+/** One transaction, tried again on a serialization failure or a deadlock. */
+async function retried<T>(db: PanelDb, work: (tx: PanelDb) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((tx) => work(tx as unknown as PanelDb));
+    } catch (e) {
+      if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
+    }
   }
 }
 

@@ -38,7 +38,7 @@ export class LeasePanel {
   readonly budgets = new Map<string, Budget>();
   /** Per `budget@window`, per runtime. */
   readonly rows = new Map<string, Map<string, Row>>();
-  readonly calls: Array<{ at: number; asks: LeaseAsk[]; status: number }> = [];
+  readonly calls: Array<{ at: number; asks: LeaseAsk[]; status: number; order?: { incarnation: number; seq: number }; stale?: boolean }> = [];
   readonly problems: string[] = [];
   /** This runtime's grant after each call it made (of the first budget it asked about). */
   readonly grants: number[] = [];
@@ -46,6 +46,8 @@ export class LeasePanel {
   ttlMs = 30_000;
   renewInMs = 300;
   contended = false;
+  /** Answer the next call stale, as having applied this call of the runtime (nothing of it is applied; its grants read 1). */
+  staleNext: { incarnation: number; seq: number } | null = null;
   port = 0;
   private server: Server | null = null;
   private readonly held: ServerResponse[] = [];
@@ -102,23 +104,33 @@ export class LeasePanel {
     if (req.url !== '/api/leases' || req.method !== 'POST') return reply(404, { error: { code: 'not_found', message: 'no such route' } });
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'unauthorized', message: 'bad token' } });
     const text = await bodyOf(req);
-    const asks = (JSON.parse(text) as { budgets: LeaseAsk[] }).budgets;
+    const body = JSON.parse(text) as { budgets: LeaseAsk[]; incarnation?: number; seq?: number };
+    const asks = body.budgets;
+    const order = body.incarnation === undefined || body.seq === undefined ? {} : { order: { incarnation: body.incarnation, seq: body.seq } };
     const mode = this.mode;
     if (mode === 'hang') {
       this.held.push(res);
-      this.calls.push({ at: Date.now(), asks, status: 0 });
+      this.calls.push({ at: Date.now(), asks, status: 0, ...order });
       return;
     }
     if (mode === 'drop') {
-      this.calls.push({ at: Date.now(), asks, status: 0 });
+      this.calls.push({ at: Date.now(), asks, status: 0, ...order });
       res.destroy();
       return;
     }
     if (mode !== 'ok') {
-      this.calls.push({ at: Date.now(), asks, status: mode.status });
+      this.calls.push({ at: Date.now(), asks, status: mode.status, ...order });
       return reply(mode.status, { error: { code: 'unavailable', message: 'PostgreSQL is away' } }, mode.retryAfter ? { 'retry-after': mode.retryAfter } : {});
     }
-    this.calls.push({ at: Date.now(), asks, status: 200 });
+    const applied = this.staleNext;
+    if (applied) {
+      this.staleNext = null;
+      this.calls.push({ at: Date.now(), asks, status: 200, ...order, stale: true });
+      const now = Date.now();
+      const budgets = [...this.budgets].map(([id, b]) => ({ budget: id, ...b, granted: 1, expiresAt: now + this.ttlMs, spent: 0, leased: 0, unleased: 0, left: 0, contended: false, state: 'ok' }));
+      return reply(200, { now, renewInMs: this.renewInMs, stale: true, applied, budgets });
+    }
+    this.calls.push({ at: Date.now(), asks, status: 200, ...order });
     for (const a of asks) {
       const b = this.budgets.get(a.budget);
       if (!b || b.window !== a.window) continue;

@@ -217,6 +217,44 @@ describe('central budgets: leases on a runtime', () => {
   });
 });
 
+describe('central budgets: the order of lease calls', () => {
+  it('numbers its lease calls in this process (a retry is a new number), applies no stale answer, and numbers its calls past the panel’s', async () => {
+    const panel = await leasePanel();
+    panel.set('team', { limit: 10_000_000 });
+    const startedAt = Date.now();
+    const t = await runtime(config(panel));
+    const a = await agentToken(t, { budgetUsd: null });
+    expect((await chat(t, a.token)).status).toBe(200);
+    // The panel away for a few calls: each try again is a new number.
+    panel.mode = { status: 503 };
+    const n = panel.calls.length;
+    await until(() => panel.calls.length >= n + 3, 10_000);
+    panel.mode = 'ok';
+    await until(() => panel.calls.length > n + 3 && panel.calls.at(-1)!.status === 200, 10_000);
+    const orders = panel.calls.map((c) => c.order!);
+    const incarnation = orders[0]!.incarnation;
+    expect(incarnation).toBeGreaterThanOrEqual(startedAt);
+    expect(incarnation).toBeLessThanOrEqual(Date.now());
+    expect(orders).toEqual(orders.map((_, i) => ({ incarnation, seq: i + 1 })));
+
+    // The panel had applied a call of a process that started later (this machine's clock set back,
+    // say): it answers stale, with grants this runtime must not take (they read 1).
+    const grant = trackerOf(t).central('central:team@0')!.leaseMicros;
+    expect(grant).toBeGreaterThan(1);
+    panel.staleNext = { incarnation: incarnation + 60_000, seq: 7 };
+    await until(() => panel.calls.some((c) => c.stale), 5_000);
+    // Its next call is numbered past the panel's (and applied); the stale grant never was.
+    const next = await until(() => panel.calls.find((c) => !c.stale && c.order!.incarnation > incarnation), 5_000);
+    expect(next.order).toEqual({ incarnation: incarnation + 60_001, seq: panel.calls.indexOf(next) + 1 });
+    expect(trackerOf(t).central('central:team@0')!.leaseMicros).toBeGreaterThan(1);
+    expect((await chat(t, a.token)).status).toBe(200);
+    const stale = said(t, 'budget.lease').filter((e) => e.message.includes('as stale'));
+    expect(stale).toHaveLength(1);
+    expect(stale[0]!.message).toContain(`from a process started at ${new Date(incarnation + 60_000).toISOString()}`);
+    expect(panel.problems).toEqual([]);
+  });
+});
+
 describe('central budgets: windows', () => {
   it('a new window (period rollover) takes the calls from then on; the old one is reported once more with its final spend, then closed', async () => {
     const panel = await leasePanel();

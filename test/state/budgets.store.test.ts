@@ -281,6 +281,91 @@ describe('reclaim and the rows', () => {
   });
 });
 
+describe('under replicas: the order of calls, what is known spent, what comes back (issue 45)', () => {
+  const DAY = 86_400_000;
+  const rowOf = async (id: string, rt: string, window = 0) => (await pg.db.select().from(pgSchema.budgetLeases)).find((l) => l.budgetId === id && l.runtimeId === rt && l.windowStart === window)!;
+
+  it('a stale call reclaims nothing and writes nothing; the next call in order does both', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    const I = T0 - 5_000;
+    await grantOf('rt-5', ask(id, { want: 600_000 }), T0);
+    expect((await leases.lease('rt-4', [ask(id, { want: 100_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 })).answer.stale).toBe(false);
+    const late = T0 + OPTS.ttlMs + OPTS.reclaimAfterMs + 10;
+    const stale = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 1 });
+    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 2 } }, reclaims: [], takeBacks: [], floors: [] });
+    expect(stale.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 100_000, unleased: 300_000 });
+    expect((await rowOf(id, 'rt-5')).grantedMicros).toBe(600_000);
+    expect((await rowOf(id, 'rt-4')).grantedMicros).toBe(100_000);
+    const next = await leases.lease('rt-4', [ask(id, { want: 900_000 })], late, undefined, { incarnation: I, seq: 3 });
+    expect(next.reclaims.filter((r) => r.budget === id)).toEqual([{ budget: id, window: 0, runtime: 'rt-5', fromMicros: 600_000, toMicros: 0, expiredAt: T0 + OPTS.ttlMs }]);
+    expect(next.answer.budgets.find((g) => g.budget === id)!.granted).toBe(900_000);
+  });
+
+  it('tells a new process what it is known to have spent and what its calls held, said once; a smaller report never lowers it', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    const I = T0 - 9_000;
+    await leases.lease('rt-3', [ask(id, { want: 500_000, used: 100_000, held: 80_000 })], T0, undefined, { incarnation: I, seq: 1 });
+    // The same process again, asking nothing of it: nothing to say.
+    const same = await leases.lease('rt-3', [], T0 + 10, undefined, { incarnation: I, seq: 2 });
+    expect(same.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000, held: 80_000 });
+    expect(same.floors).toEqual([]);
+    // A new process: what the old one spent, and held (counted by it too should its rows be gone).
+    const fresh = await leases.lease('rt-3', [], T0 + 20, undefined, { incarnation: I + 1, seq: 1 });
+    expect(fresh.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 500_000, floor: 100_000, held: 80_000, left: 900_000 });
+    expect(fresh.floors.filter((f) => f.budget === id)).toEqual([
+      { kind: 'restart', budget: id, window: 0, runtime: 'rt-3', floorMicros: 100_000, reportedMicros: null, spentMicros: 0, usedMicros: 100_000, heldMicros: 80_000, grantedMicros: 500_000 },
+    ]);
+    // Its rows were gone: it counts 180k, and says so; nothing more is said.
+    const counted = await leases.lease('rt-3', [ask(id, { want: 500_000, used: 180_000 })], T0 + 30, undefined, { incarnation: I + 1, seq: 2 });
+    expect(counted.floors).toEqual([]);
+    expect(await rowOf(id, 'rt-3')).toMatchObject({ usedMicros: 180_000, heldMicros: 0 });
+    // A report below that (an older runtime that lost its file again) is counted as what the panel knew; a return stops there.
+    const lower = await leases.lease('rt-3', [ask(id, { want: 0, used: 50_000 })], T0 + 40);
+    expect(lower.floors.filter((f) => f.budget === id)).toEqual([expect.objectContaining({ kind: 'lower', floorMicros: 180_000, reportedMicros: 50_000 })]);
+    expect(lower.answer.budgets.find((g) => g.budget === id)).toMatchObject({ granted: 180_000, floor: 180_000 });
+    expect(await rowOf(id, 'rt-3')).toMatchObject({ grantedMicros: 180_000, usedMicros: 180_000 });
+  });
+
+  it('brings down at once what a runtime holds in a window that is over, or of a budget that no longer covers it; an edit does it for every runtime', async () => {
+    const id = await budget({ scope: 'team', users: ['ann'], period: 'day', limitMicros: 1_000_000 });
+    const day1 = windowStart('day', T0);
+    const day2 = day1 + DAY;
+    const I = T0 - 7_000;
+    await leases.lease('rt-1', [ask(id, { window: day1, want: 400_000 })], T0, undefined, { incarnation: I, seq: 1 });
+    await leases.lease('rt-1', [ask(id, { window: day1, want: 400_000, used: 100_000, held: 50_000 })], T0 + 10, undefined, { incarnation: I, seq: 2 });
+    // The next day it asks nothing of day 1 (it keeps no account there): what it did not spend or hold comes back.
+    const rolled = await leases.lease('rt-1', [], day2 + 5, undefined, { incarnation: I, seq: 3 });
+    expect(rolled.takeBacks.filter((b) => b.budget === id)).toEqual([{ budget: id, window: day1, runtime: 'rt-1', fromMicros: 400_000, toMicros: 150_000, why: 'over' }]);
+    expect((await rowOf(id, 'rt-1', day1)).grantedMicros).toBe(150_000);
+    expect(rolled.answer.budgets.find((g) => g.budget === id)).toMatchObject({ window: day2, granted: 0 });
+    await leases.lease('rt-1', [ask(id, { window: day2, want: 300_000 })], day2 + 6, undefined, { incarnation: I, seq: 4 });
+    await grantOf('rt-2', ask(id, { window: day2, want: 200_000, used: 50_000 }), day2 + 7);
+    // The budget moves to bob: both of ann's runtimes' unused grants come back at once.
+    await store.update(id, { users: ['bob'] }, new Date(day2 + 10));
+    const edited = await leases.takeBackUncovered(id);
+    expect(edited.sort((a, b) => a.runtime.localeCompare(b.runtime))).toEqual([
+      { budget: id, window: day2, runtime: 'rt-1', fromMicros: 300_000, toMicros: 0, why: 'uncovered' },
+      { budget: id, window: day2, runtime: 'rt-2', fromMicros: 200_000, toMicros: 50_000, why: 'uncovered' },
+    ]);
+    expect(await leases.takeBackUncovered(id)).toEqual([]);
+    // Bob's runtime leases it at once.
+    expect((await grantOf('rt-6', ask(id, { window: day2, want: 1_000_000 }), day2 + 20)).granted).toBe(950_000);
+    // rt-1 spent 20k of its lease before it heard: its next call says so, and that much is counted
+    // (its grant is what it spent and holds there), however much it wants; the answer no longer names the budget.
+    const heard = await leases.lease('rt-1', [ask(id, { window: day2, want: 500_000, used: 20_000 })], day2 + 30, undefined, { incarnation: I, seq: 5 });
+    expect(heard.answer.budgets.map((g) => g.budget)).not.toContain(id);
+    expect(await rowOf(id, 'rt-1', day2)).toMatchObject({ grantedMicros: 20_000, usedMicros: 20_000, wantedMicros: 20_000 });
+    // An edit no panel saw (the command line): taken back at the runtime's next call, whatever it wants.
+    const other = await budget({ scope: 'team', users: ['ann'], limitMicros: 1_000_000 });
+    await leases.lease('rt-1', [ask(other, { want: 300_000 })], day2 + 40, undefined, { incarnation: I, seq: 6 });
+    await store.update(other, { users: ['bob'] }, new Date(day2 + 50));
+    const called = await leases.lease('rt-1', [ask(other, { want: 500_000, used: 40_000, held: 10_000 })], day2 + 60, undefined, { incarnation: I, seq: 7 });
+    expect(called.takeBacks.filter((b) => b.budget === other)).toEqual([{ budget: other, window: 0, runtime: 'rt-1', fromMicros: 300_000, toMicros: 50_000, why: 'uncovered' }]);
+    expect(called.answer.budgets.map((g) => g.budget)).not.toContain(other);
+    expect(await rowOf(other, 'rt-1')).toMatchObject({ grantedMicros: 50_000, usedMicros: 40_000, heldMicros: 10_000 });
+  });
+});
+
 describe('what a runtime may charge', () => {
   const DAY = 86_400_000;
   const stored = async (rt: string) => {
