@@ -17,7 +17,8 @@ import { formatUsd } from '../../src/core/money.js';
 // by one (SIGTERM, a drain, a start: a rolling upgrade). A viewer in real Chromium watches the
 // fleet page on replica c's own address while the batches land on the others. Afterwards: the
 // budget was never passed, on the panel's ledger or the runtimes' (to the micro-dollar); every
-// row is on the panel once; the page shows what the database holds.
+// row is on the panel once; a lease call replayed out of order changes nothing; the page shows
+// what the database holds.
 
 const AGENT = join(ROOT, 'test/fixtures/agents/budget_member.py');
 const RUNTIMES = ['r1', 'r2', 'r3', 'r4', 'r5'];
@@ -35,7 +36,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
   const stopFile = join(dir.dir, 'stop');
   const panelConfig = join(dir.dir, 'panel.yaml');
   const replicas = new Map<ReplicaName, { port: number; proc: LaunchedCli }>();
-  const runtimes: Array<{ id: string; db: string; proc: LaunchedCli }> = [];
+  const runtimes: Array<{ id: string; db: string; proc: LaunchedCli; token: string }> = [];
 
   const startReplica = async (port: number): Promise<LaunchedCli> => {
     const p = launchCli(['panel', '--database', pgServer.url, '--port', String(port), '--host', '127.0.0.1', '--lease-ttl', '5s', '--drain-grace', '1500ms', '--config', panelConfig]);
@@ -89,7 +90,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
         BUDGET_STOP_FILE: stopFile,
         BUDGET_PAUSE_MS: '40',
       });
-      runtimes.push({ id, db, proc });
+      runtimes.push({ id, db, proc, token });
     }
     await until(() => runtimes.every((r) => r.proc.out().includes('first call done')), 90_000);
   }, 180_000);
@@ -169,6 +170,30 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     );
     expect(Number(lease.spent)).toBe(Number(panelTeam.cost));
     expect(Number(lease.leased)).toBe(0);
+
+    // 5. A lease call replayed out of order (a retry that lost its race, through whichever replica) changes nothing.
+    const r1 = runtimes[0]!;
+    const [order] = await pgServer.rows('SELECT lease_incarnation::bigint AS inc, lease_seq::bigint AS seq FROM runtimes WHERE id = $1', [r1.id]);
+    expect(Number(order.seq)).toBeGreaterThan(1);
+    const leasesOf = () => pgServer.rows('SELECT * FROM budget_leases WHERE runtime_id = $1 ORDER BY budget_id, window_start', [r1.id]);
+    const coverageOf = () => pgServer.rows('SELECT * FROM budget_coverage WHERE runtime_id = $1 ORDER BY budget_id, window_start', [r1.id]);
+    const before = { leases: await leasesOf(), coverage: await coverageOf() };
+    const window = Number(before.leases[0].window_start);
+    for (const replay of [
+      { incarnation: Number(order.inc), seq: Number(order.seq) - 1 },
+      { incarnation: Number(order.inc) - 1, seq: Number(order.seq) + 100 },
+    ]) {
+      const r = await fetch(`${lb.url}/api/leases`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r1.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...replay, budgets: [{ budget: 'team', window, want: LIMIT_MICROS, used: 0, held: 0, waiting: 3, need: 100_000, rate: 1_000_000 }] }),
+      });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ stale: true });
+    }
+    expect({ leases: await leasesOf(), coverage: await coverageOf() }).toEqual(before);
+    const [after] = await pgServer.rows('SELECT lease_incarnation::bigint AS inc, lease_seq::bigint AS seq FROM runtimes WHERE id = $1', [r1.id]);
+    expect(after).toEqual(order);
 
     // 4. The viewer kept up: each agent's spend on the page (on replica c, through its restart) is the database's.
     const agents = await pgServer.rows('SELECT runtime_id, agent_id, sum(cost_micros)::bigint AS cost FROM llm_requests GROUP BY runtime_id, agent_id');
