@@ -88,6 +88,8 @@ interface LoadResult {
   unleased: number;
   /** Lease calls begun in the window: their round trips (ms). */
   leaseMs: number[];
+  /** The pace each ack in the window asked for (ms before the next batch; 0: none). */
+  paces: number[];
   /** Budgets a lease answer said were contended (none, with these limits). */
   contended: number;
   /** Answers other than 200, and network failures, by kind. */
@@ -260,6 +262,9 @@ class SimRuntime {
   }
 
   /** The next batch, sent until the panel takes it (the same bytes again after a failure), as the reporter does. */
+  /** The pace the panel's last ack asked for (ms before the next batch), as the reporter follows it. */
+  paceMs = 0;
+
   async send(rec: LoadRecorder, giveUpAt: number): Promise<void> {
     const rows = this.pending.splice(0, BATCH_CALLS);
     const seq = this.seq + 1;
@@ -285,6 +290,8 @@ class SimRuntime {
         const text = await r.body.text();
         if (r.statusCode === 200) {
           this.seq = seq;
+          this.paceMs = (JSON.parse(text) as { paceMs?: number }).paceMs ?? 0;
+          rec.paced(t, this.paceMs);
           rec.batch(this.idx, seq, String(r.headers['x-served-by'] ?? ''), t, wallNow() - s, rows.length);
           return;
         }
@@ -312,6 +319,7 @@ class SimRuntime {
 class LoadRecorder {
   readonly batches: number[] = [];
   readonly leaseMs: number[] = [];
+  readonly paces: number[] = [];
   calls = 0;
   unleased = 0;
   contended = 0;
@@ -335,6 +343,10 @@ class LoadRecorder {
     if (this.inWindow(sent)) this.batches.push(idx, seq, this.o.servers.indexOf(server), sent, ackMs);
   }
 
+  paced(sent: number, ms: number): void {
+    if (this.inWindow(sent)) this.paces.push(ms);
+  }
+
   leased(sent: number, ms: number): void {
     if (this.inWindow(sent)) this.leaseMs.push(ms);
   }
@@ -353,6 +365,7 @@ class LoadRecorder {
       calls: this.calls,
       unleased: this.unleased,
       leaseMs: this.leaseMs,
+      paces: this.paces,
       contended: this.contended,
       errors,
       callsSent: this.callsSent,
@@ -404,7 +417,7 @@ async function runLoad(o: RunOrder): Promise<LoadResult> {
       }
       const sentAt = Date.now();
       await s.send(rec, giveUpAt);
-      await sleep(Math.max(LINGER_MS, INTERVAL_MS - (Date.now() - sentAt)));
+      await sleep(Math.max(LINGER_MS, INTERVAL_MS - (Date.now() - sentAt), s.paceMs));
     }
   };
   const runs = sims.map((s, i) =>
@@ -501,6 +514,9 @@ interface StepFigures {
   batchesPerS: number;
   ackP50: number;
   ackP99: number;
+  /** The pace the panel's acks asked for: median and most (ms; 0: none). */
+  paceP50: number;
+  paceMax: number;
   /** Visible on the taker's own replica, and (replicas > 1) on another. */
   same: { p50: number; p99: number; seen: number };
   cross: { p50: number; p99: number; seen: number } | null;
@@ -773,6 +789,11 @@ async function main(): Promise<void> {
           batchesPerS: batches / seconds,
           ackP50: percentile(ack, 50),
           ackP99: percentile(ack, 99),
+          paceP50: percentile(
+            [...r.paces].sort((a, b) => a - b),
+            50,
+          ),
+          paceMax: r.paces.reduce((m, x) => Math.max(m, x), 0),
           same: sameV,
           cross: crossV,
           judged,
@@ -799,7 +820,7 @@ async function main(): Promise<void> {
         };
         steps.push(fig);
         process.stderr.write(
-          `fleet: ${n} replica(s), ${size} runtimes: ${fmt(callsPerS, 0)} calls/s, visible (${judged}) p50/p99 ${ms(v.p50)} / ${ms(v.p99)}, lease p99 ${ms(fig.leaseP99)}, CPU ${fig.replicaCpu.map((c) => `${fmt(c, 0)}%`).join('/')}, PG ${fmt(fig.pgCpu, 0)}%${why ? `: missed (${why})` : ''}\n`,
+          `fleet: ${n} replica(s), ${size} runtimes: ${fmt(callsPerS, 0)} calls/s, visible (${judged}) p50/p99 ${ms(v.p50)} / ${ms(v.p99)}, pace asked p50/most ${ms(fig.paceP50)} / ${ms(fig.paceMax)}, lease p99 ${ms(fig.leaseP99)}, CPU ${fig.replicaCpu.map((c) => `${fmt(c, 0)}%`).join('/')}, PG ${fmt(fig.pgCpu, 0)}%${why ? `: missed (${why})` : ''}\n`,
         );
         // The ledger rows the panel holds are those the runtimes had acknowledged, once and no more.
         sentSoFar += r.callsSent;
@@ -856,13 +877,13 @@ function printSteps(steps: StepFigures[], load0: number[]): void {
   const lines = [
     `### Control panel under a fleet, step by step (load average at the start ${fmt(load0[0]!, 2)}, ${cpus().length} cores)`,
     '',
-    '| replicas | runtimes | calls/s made (offered) | batches/s | batch ack p50 / p99 | visible p50 / p99, viewer on the taking replica | visible p50 / p99, viewer on another replica | lease call p50 / p99 (calls) | panel CPU per replica | CPU per batch: panels · PostgreSQL | panel RSS per replica, MB (peak) | PostgreSQL CPU · connections | the panel sessions, on average: running · in a transaction, waiting for the panel · waiting on a lock | HAProxy CPU | load generator · viewers CPU | load average | |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| replicas | runtimes | calls/s made (offered) | batches/s | batch ack p50 / p99 | pace asked p50 / most | visible p50 / p99, viewer on the taking replica | visible p50 / p99, viewer on another replica | lease call p50 / p99 (calls) | panel CPU per replica | CPU per batch: panels · PostgreSQL | panel RSS per replica, MB (peak) | PostgreSQL CPU · connections | the panel sessions, on average: running · in a transaction, waiting for the panel · waiting on a lock | HAProxy CPU | load generator · viewers CPU | load average | |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of steps) {
     const seen = (v: { seen: number }) => (v.seen < 0.9995 ? ` (${fmt(v.seen * 100, 1)}% seen)` : '');
     lines.push(
-      `| ${s.replicas} | ${s.runtimes.toLocaleString('en-US')} | ${fmt(s.callsPerS, 0)} (${s.offeredPerS.toLocaleString('en-US')}) | ${fmt(s.batchesPerS, 0)} | ${ms(s.ackP50)} / ${ms(s.ackP99)} | ${ms(s.same.p50)} / ${ms(s.same.p99)}${seen(s.same)} | ${s.cross ? `${ms(s.cross.p50)} / ${ms(s.cross.p99)}${seen(s.cross)}` : '—'} | ${ms(s.leaseP50)} / ${ms(s.leaseP99)} (${s.leaseCalls}) | ${pct(s.replicaCpu)} | ${fmt((s.replicaCpu.reduce((a, b) => a + b, 0) * 10) / s.batchesPerS, 2)} · ${fmt((s.pgCpu * 10) / s.batchesPerS, 2)} ms | ${mb(s.replicaRss)} (${mb(s.replicaPeakRss)}) | ${fmt(s.pgCpu, 0)}% · ${s.pgConnections} | ${fmt(s.pgSessions.running, 1)} · ${fmt(s.pgSessions.inTransaction, 1)} · ${fmt(s.pgSessions.onLock, 1)} | ${s.lbCpu === null ? '—' : `${fmt(s.lbCpu, 0)}%`} | ${fmt(s.loadCpu, 0)}% · ${fmt(s.viewersCpu, 0)}% | ${fmt(s.load, 1)} | ${s.ok ? '✅' : `❌ ${s.why}`} |`,
+      `| ${s.replicas} | ${s.runtimes.toLocaleString('en-US')} | ${fmt(s.callsPerS, 0)} (${s.offeredPerS.toLocaleString('en-US')}) | ${fmt(s.batchesPerS, 0)} | ${ms(s.ackP50)} / ${ms(s.ackP99)} | ${ms(s.paceP50)} / ${ms(s.paceMax)} | ${ms(s.same.p50)} / ${ms(s.same.p99)}${seen(s.same)} | ${s.cross ? `${ms(s.cross.p50)} / ${ms(s.cross.p99)}${seen(s.cross)}` : '—'} | ${ms(s.leaseP50)} / ${ms(s.leaseP99)} (${s.leaseCalls}) | ${pct(s.replicaCpu)} | ${fmt((s.replicaCpu.reduce((a, b) => a + b, 0) * 10) / s.batchesPerS, 2)} · ${fmt((s.pgCpu * 10) / s.batchesPerS, 2)} ms | ${mb(s.replicaRss)} (${mb(s.replicaPeakRss)}) | ${fmt(s.pgCpu, 0)}% · ${s.pgConnections} | ${fmt(s.pgSessions.running, 1)} · ${fmt(s.pgSessions.inTransaction, 1)} · ${fmt(s.pgSessions.onLock, 1)} | ${s.lbCpu === null ? '—' : `${fmt(s.lbCpu, 0)}%`} | ${fmt(s.loadCpu, 0)}% · ${fmt(s.viewersCpu, 0)}% | ${fmt(s.load, 1)} | ${s.ok ? '✅' : `❌ ${s.why}`} |`,
     );
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);

@@ -240,7 +240,9 @@ const CLI = process.env.BENCH_CLI || new URL('../../bin/iron-cage.js', import.me
  * exited (a panel finishing its requests and closing its pool).
  */
 export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PANEL_NODE_ARGS: flags for the panel's Node (a profile of it under load: --cpu-prof --cpu-prof-dir=…).
+  const nodeArgs = (process.env.BENCH_PANEL_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let out = '';
   const found = await new Promise<RegExpExecArray>((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Pool } from 'pg';
 import { schemaCurrent } from '../state/index.js';
 import type { RawRoute } from '../server/index.js';
+import type { Outage } from './outage.js';
 import type { Replica } from './replica.js';
 
 // The panel's probes for a load balancer and Kubernetes (issue 45): GET /healthz says the process
@@ -13,6 +14,12 @@ import type { Replica } from './replica.js';
 const DB_CHECK_MS = 2_000;
 /** A current schema stays known this long (the migrations table is not read on every probe). */
 const SCHEMA_KNOWN_MS = 30_000;
+/**
+ * A request that used the database this recently says it answers: a busy replica's probe does
+ * not queue behind its own requests for a pooled connection (a balancer would take a replica out
+ * for being busy, and then the next, and the next).
+ */
+const RECENT_MS = 2_000;
 
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   const text = JSON.stringify(body);
@@ -21,6 +28,7 @@ function answer(res: ServerResponse, status: number, body: Record<string, unknow
 
 export interface ProbeDeps {
   pool: Pool;
+  outage: Outage;
   replica: Replica;
   version: string;
 }
@@ -36,6 +44,7 @@ export function panelProbes(d: ProbeDeps): RawRoute[] {
   const ready = async (): Promise<{ ok: boolean; checks: Record<string, string> }> => {
     if (d.replica.draining) return { ok: false, checks: { replica: 'draining: stopping, taking nothing new' } };
     const checks: Record<string, string> = { replica: 'serving' };
+    if (!d.outage.down && Date.now() - d.outage.okAt < RECENT_MS && Date.now() - schemaOkAt < SCHEMA_KNOWN_MS) return { ok: true, checks: { ...checks, database: 'ok', schema: 'current' } };
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

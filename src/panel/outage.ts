@@ -29,6 +29,8 @@ export function isConnectionError(e: unknown): boolean {
  */
 export class Outage {
   private since: number | null = null;
+  /** When a call that used the database last succeeded (epoch ms; 0: none yet). */
+  okAt = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -61,6 +63,7 @@ export class Outage {
   }
 
   private ok(): void {
+    this.okAt = Date.now();
     if (this.since === null) return;
     const s = ((Date.now() - this.since) / 1000).toFixed(1);
     this.since = null;

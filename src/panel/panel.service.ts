@@ -141,7 +141,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
     ready,
     metrics,
     listening: bus.start(),
-    probes: panelProbes({ pool: d.pool, replica: d.replica, version: d.version }),
+    probes: panelProbes({ pool: d.pool, outage: d.outage, replica: d.replica, version: d.version }),
     jobs,
     alerts,
     onIngested: (fn) => {

@@ -8,6 +8,33 @@ import type { Outage } from './outage.js';
 /** The paths a runtime token may call (the server refuses it everywhere else). */
 export const TELEMETRY_PATHS = ['/api/telemetry'] as const;
 
+/**
+ * Back-pressure on the runtimes: past this many batches in flight (on average) the panel is busy
+ * and asks each runtime it answers to wait before its next batch, a second per this many in
+ * flight, at most PACE_MAX_MS. The rows wait on the runtimes' disks and come in fewer, larger
+ * batches (a batch's cost hardly depends on its rows): the panel's latency stays low instead of
+ * every runtime's batch queueing behind the others'.
+ */
+export const PACE_FROM = 8;
+const PACE_MAX_MS = 5_000;
+
+/** Batches in flight now, and their moving average (the pace follows the average, not a burst). */
+export class Pace {
+  private inFlight = 0;
+  private load = 0;
+  start(): void {
+    this.inFlight++;
+    this.load = this.load * 0.95 + this.inFlight * 0.05;
+  }
+  end(): void {
+    this.inFlight--;
+  }
+  /** The pace to ask for now, or undefined while the panel keeps up. */
+  get ms(): number | undefined {
+    return this.load <= PACE_FROM ? undefined : Math.min(PACE_MAX_MS, Math.round((1_000 * this.load) / PACE_FROM));
+  }
+}
+
 export interface TelemetryRoutesDeps {
   db: PanelDb;
   store: RuntimesStore;
@@ -24,6 +51,7 @@ export interface TelemetryRoutesDeps {
  * for its own runtime id.
  */
 export function telemetryRoutes(d: TelemetryRoutesDeps) {
+  const pace = new Pace();
   return (app: Hono<AppEnv>) => {
     app.get('/api/telemetry', async (c) => {
       const p = c.get('principal');
@@ -34,6 +62,7 @@ export function telemetryRoutes(d: TelemetryRoutesDeps) {
       const p = c.get('principal');
       assertRuntime(p, p.runtimeId ?? '');
       let landed: Ingested;
+      pace.start();
       try {
         const text = await c.req.text();
         if (Buffer.byteLength(text) > TELEMETRY_MAX_BYTES) throw new PayloadTooLargeError(TELEMETRY_MAX_BYTES);
@@ -43,10 +72,13 @@ export function telemetryRoutes(d: TelemetryRoutesDeps) {
       } catch (err) {
         d.onBatch?.(p.runtimeId!, err instanceof IronCageError && err.status < 500 ? 'refused' : 'failed', err);
         throw err;
+      } finally {
+        pace.end();
       }
       d.onBatch?.(p.runtimeId!, landed.ack.duplicate ? 'duplicate' : 'stored');
       if (!landed.ack.duplicate) d.onIngested(landed);
-      return c.json(landed.ack);
+      const paceMs = pace.ms;
+      return c.json(paceMs === undefined ? landed.ack : { ...landed.ack, paceMs });
     });
   };
 }

@@ -61,7 +61,14 @@ export type LeaseOrder = z.output<typeof leaseOrder>;
 
 const cursor = z.object({ eventSeq: z.number().int().min(0), llmRequestId: z.number().int().min(0), toolCallId: z.number().int().min(0) });
 const hello = z.object({ runtime: z.string(), lastSeq: z.number().int().min(0), cursor });
-const ack = z.object({ runtime: z.string(), seq: z.number().int(), duplicate: z.boolean(), stored: z.record(z.string(), z.number()) });
+const ack = z.object({
+  runtime: z.string(),
+  seq: z.number().int(),
+  duplicate: z.boolean(),
+  stored: z.record(z.string(), z.number()),
+  // A pace outside the reasonable is not followed (a panel cannot silence a runtime for long).
+  paceMs: z.number().int().min(0).max(60_000).optional().catch(undefined),
+});
 
 /** Text a panel sent, safe to put in a log line: one line, printable, short. */
 const shown = (text: string): string =>

@@ -204,7 +204,8 @@ export class Reporter {
         failures = 0;
         this.failing = false;
         this.acked(sent);
-        if (!sent.more) await this.pause(Math.max(this.o.lingerMs, this.o.intervalMs - (this.o.now() - sentAt)), false);
+        // A busy panel may ask for a slower pace (its cost is per batch): the rows wait on disk, and go together.
+        if (!sent.more) await this.pause(Math.max(this.o.lingerMs, this.o.intervalMs - (this.o.now() - sentAt), a.value.paceMs ?? 0), false);
         continue;
       }
       if (a.kind === 'out_of_order') {

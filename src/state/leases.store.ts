@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import { ForbiddenError, ValidationError } from '../core/errors.js';
-import { budgetState, committed, coverage, sum, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
+import { budgetState, committed, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
 import { budgetCoverage, budgetLeases, budgets, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import type { BudgetKey } from './telemetry.js';
@@ -191,6 +191,64 @@ function windowsOf(period: BudgetPeriod, now: number): number[] {
   return period === 'none' ? [w] : [w, windowStart(period, w - 1)];
 }
 
+/** What the other runtimes hold in one budget window, as a lease call weighs it (micro-dollars). */
+interface Others {
+  /** Σ max(granted, spent): what they have committed. */
+  committed: number;
+  /** Those live and asking for more than they got (contended), what they lack, and the weight of their rates in a share. */
+  demanding: number;
+  unmet: number;
+  weight: number;
+  /** Σ what they hold beyond what they spent and hold in calls: what they could give back. */
+  surplus: number;
+  /** Σ spent, and Σ max(spent, used). */
+  spent: number;
+  used: number;
+  /** Σ max(0, granted - spent): leased out and not spent. */
+  unspent: number;
+  /** One of them is silent past its expiry and its grace, holding more than it spent. */
+  reclaimable: boolean;
+}
+
+const NO_OTHERS: Others = { committed: 0, demanding: 0, unmet: 0, weight: 0, surplus: 0, spent: 0, used: 0, unspent: 0, reclaimable: false };
+
+/** The other runtimes' figures in each window (`<budget>@<window>`), summed in one statement. */
+async function othersIn(tx: PanelDb, me: string, windows: ReadonlyArray<{ budget: string; win: number }>, now: number, reclaimAfterMs: number): Promise<Map<string, Others>> {
+  const other = sql`l.runtime_id <> ${me}`;
+  const demanding = sql`${other} and l.expires_at >= ${now} and ${now} - l.updated_at <= ${CONTENDED_WITHIN_MS} and l.wanted_micros > l.granted_micros`;
+  const r = await tx.execute<Record<string, string | boolean | null>>(
+    sql`select w.budget, w.win,
+          coalesce(sum(greatest(l.granted_micros, l.spent_micros)) filter (where ${other}), 0) as committed,
+          count(*) filter (where ${demanding}) as demanding,
+          coalesce(sum(l.wanted_micros - l.granted_micros) filter (where ${demanding}), 0) as unmet,
+          coalesce(sum(greatest(l.rate_micros_per_min, 1)) filter (where ${demanding}), 0) as weight,
+          coalesce(sum(greatest(0, l.granted_micros - greatest(l.spent_micros, l.used_micros + l.held_micros))) filter (where ${other}), 0) as surplus,
+          coalesce(sum(l.spent_micros) filter (where ${other}), 0) as spent,
+          coalesce(sum(greatest(l.spent_micros, l.used_micros)) filter (where ${other}), 0) as used,
+          coalesce(sum(greatest(0, l.granted_micros - l.spent_micros)) filter (where ${other}), 0) as unspent,
+          coalesce(bool_or(l.expires_at > 0 and l.expires_at < ${now - reclaimAfterMs} and l.granted_micros > greatest(l.spent_micros, l.used_micros + l.held_micros)) filter (where ${other}), false) as reclaimable
+        from json_to_recordset(${JSON.stringify(windows)}::json) as w(budget text, win bigint)
+        left join ${budgetLeases} l on l.budget_id = w.budget and l.window_start = w.win
+        group by w.budget, w.win`,
+  );
+  const out = new Map<string, Others>();
+  for (const x of r.rows) {
+    const n = (k: string) => Number(x[k] ?? 0);
+    out.set(`${x.budget}@${Number(x.win)}`, {
+      committed: n('committed'),
+      demanding: n('demanding'),
+      unmet: n('unmet'),
+      weight: n('weight'),
+      surplus: n('surplus'),
+      spent: n('spent'),
+      used: n('used'),
+      unspent: n('unspent'),
+      reclaimable: x.reclaimable === true,
+    });
+  }
+  return out;
+}
+
 /** One lease row by its key. */
 const leaseKey = (budget: string, window: number, runtime: string): SQL => and(eq(budgetLeases.budgetId, budget), eq(budgetLeases.windowStart, window), eq(budgetLeases.runtimeId, runtime))!;
 
@@ -293,18 +351,32 @@ export class LeasesStore {
         takeBacks.push({ budget: l.budgetId, window: l.windowStart, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: to, why: currentOf.get(l.budgetId) === null ? 'uncovered' : 'over' });
       }
     }
-    for (const b of locked) {
-      const covers = coverage(b, rt.userId);
-      if (covers === null) continue;
-      const period = b.period as BudgetPeriod;
-      const window = windowStart(period, now);
-      if (write) reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
-      const leases = await tx
+    // What the other runtimes hold in the covering budgets' current windows, summed by PostgreSQL
+    // (a lease call reads a few figures a window, not every runtime's row: with a thousand
+    // runtimes on one budget that read was most of a call's cost, and held the budget's lock),
+    // and this runtime's own rows. Two reads under the lock, whatever the fleet's size.
+    const covering = locked.filter((b) => coverage(b, rt.userId) !== null);
+    const windows = covering.map((b) => ({ budget: b.id, win: windowStart(b.period as BudgetPeriod, now) }));
+    const read = async (which: typeof windows) => ({
+      figures: await othersIn(tx, runtimeId, which, now, o.reclaimAfterMs),
+      mine: await tx
         .select()
         .from(L)
-        .where(and(eq(L.budgetId, b.id), eq(L.windowStart, window)));
-      const held = leases.find((l) => l.runtimeId === runtimeId);
-      const others = leases.filter((l) => l.runtimeId !== runtimeId);
+        .where(and(eq(L.runtimeId, runtimeId), or(...which.map((w) => and(eq(L.budgetId, w.budget), eq(L.windowStart, w.win))))!)),
+    });
+    const current = windows.length === 0 ? { figures: new Map<string, Others>(), mine: [] as BudgetLeaseRow[] } : await read(windows);
+    const leaseRows: Array<typeof L.$inferInsert> = [];
+    for (const b of covering) {
+      const covers = coverage(b, rt.userId)!;
+      const period = b.period as BudgetPeriod;
+      const window = windowStart(period, now);
+      let others = current.figures.get(`${b.id}@${window}`) ?? NO_OTHERS;
+      // Expired leases of others, silent past their grace, go back first (rare: the figures say when).
+      if (write && others.reclaimable) {
+        reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
+        others = (await read([{ budget: b.id, win: window }])).figures.get(`${b.id}@${window}`) ?? NO_OTHERS;
+      }
+      const held = current.mine.find((l) => l.budgetId === b.id && l.windowStart === window);
       const ask = asked.find((a) => a.budget === b.id && a.window === window);
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
@@ -326,12 +398,10 @@ export class LeasesStore {
           grantedMicros: cur,
         });
       }
-      const avail = Math.max(0, b.limitMicros - sum(others, committed) - Math.max(cur, spentMine));
+      const avail = Math.max(0, b.limitMicros - others.committed - Math.max(cur, spentMine));
       // Demanding: another live runtime asked, within the last few seconds, for more than it got
       // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
-      const live = (l: BudgetLeaseRow) => l.expiresAt >= now && now - l.updatedAt <= CONTENDED_WITHIN_MS;
-      const demanding = others.filter((l) => live(l) && l.wantedMicros > l.grantedMicros);
-      const unmetOthers = sum(demanding, (l) => l.wantedMicros - l.grantedMicros);
+      const unmetOthers = others.unmet;
       let granted = cur;
       let short = false;
       if (ask) {
@@ -343,11 +413,11 @@ export class LeasesStore {
           // Scarce: the unleased headroom cannot meet this ask and the others' together. Only then
           // is it shared; while it can, each runtime gets what it asks (a busy budget far from its
           // limit never slows anyone down).
-          if (demanding.length > 0 && avail < extra + unmetOthers) {
+          if (others.demanding > 0 && avail < extra + unmetOthers) {
             // Shares of the unleased headroom in proportion to each demanding runtime's rate
             // (this one included), never less than one waiting call's need when the headroom covers it.
             const weight = (rate: number) => Math.max(rate, 1);
-            const share = Math.floor((avail * weight(ask.rate)) / (weight(ask.rate) + sum(demanding, (l) => weight(l.ratePerMinMicros))));
+            const share = Math.floor((avail * weight(ask.rate)) / (weight(ask.rate) + others.weight));
             // What its next waiting call needs beyond what its lease has free.
             const uncovered = Math.max(0, ask.need - Math.max(0, cur - floor));
             const need = uncovered > 0 && uncovered <= avail ? uncovered : 0;
@@ -366,20 +436,17 @@ export class LeasesStore {
           expiresAt: now + o.ttlMs,
           updatedAt: now,
         };
-        await tx
-          .insert(L)
-          .values({ budgetId: b.id, windowStart: window, runtimeId, ...row })
-          .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set: row });
+        leaseRows.push({ budgetId: b.id, windowStart: window, runtimeId, ...row });
       }
-      const after = [...others, { grantedMicros: granted, spentMicros: spentMine }];
-      const spent = sum(leases, (l) => l.spentMicros);
+      const committedAfter = others.committed + committed({ grantedMicros: granted, spentMicros: spentMine });
+      const spent = others.spent + spentMine;
       // Surplus others hold that a short runtime waits for: they hear "contended" and give it back.
-      const othersLeased = sum(others, (l) => Math.max(0, l.grantedMicros - Math.max(l.spentMicros, l.usedMicros + l.heldMicros)));
+      const othersLeased = others.surplus;
       // Contended: what the runtimes still lack (this one after this grant, and the others) is more
       // than the unleased headroom holds, while some hold surplus: holders hear it and give back.
-      const unleasedAfter = Math.max(0, b.limitMicros - sum(after, committed));
+      const unleasedAfter = Math.max(0, b.limitMicros - committedAfter);
       const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
-      const contended = lacking > unleasedAfter && (othersLeased > 0 || demanding.length > 0);
+      const contended = lacking > unleasedAfter && (othersLeased > 0 || others.demanding > 0);
       contendedAny ||= contended;
       out.push({
         budget: b.id,
@@ -391,14 +458,26 @@ export class LeasesStore {
         granted,
         expiresAt: ask ? now + o.ttlMs : (held?.expiresAt ?? now + o.ttlMs),
         spent,
-        leased: sum(after, (l) => Math.max(0, l.grantedMicros - l.spentMicros)),
-        unleased: Math.max(0, b.limitMicros - sum(after, committed)),
-        left: Math.max(0, b.limitMicros - sum(others, (l) => Math.max(l.spentMicros, l.usedMicros)) - Math.max(spentMine, usedMine)),
+        leased: others.unspent + Math.max(0, granted - spentMine),
+        unleased: unleasedAfter,
+        left: Math.max(0, b.limitMicros - others.used - Math.max(spentMine, usedMine)),
         floor: usedMine,
         held: ask ? ask.held : (held?.heldMicros ?? 0),
         contended,
         state: budgetState(spent, b.limitMicros),
       });
+    }
+    // Every grant of this call in one write.
+    if (leaseRows.length > 0) {
+      const set: Record<string, SQL> = {};
+      for (const key of Object.keys(leaseRows[0]!) as Array<keyof typeof L.$inferInsert>) {
+        if (key === 'budgetId' || key === 'windowStart' || key === 'runtimeId') continue;
+        set[key] = sql.raw(`excluded."${L[key].name}"`);
+      }
+      await tx
+        .insert(L)
+        .values(leaseRows)
+        .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set });
     }
     if (write)
       await told(

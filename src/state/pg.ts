@@ -105,7 +105,7 @@ export async function openPostgres(url: string, opts: { max?: number; onError?: 
   // The driver is loaded by the first connection: only the panel (and its tools) ever open one.
   const [{ default: pg }, { drizzle }, { migrate }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres'), import('drizzle-orm/node-postgres/migrator')]);
   drizzleLoaded = drizzle;
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'iron-cage panel' });
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 20, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000, application_name: 'iron-cage panel' });
   // A connection that dies while idle (the server restarted) is an 'error' on the pool: without a
   // listener it would end the process. The next query takes a fresh connection.
   pool.on('error', (err) => opts.onError?.(err));

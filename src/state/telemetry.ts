@@ -188,6 +188,11 @@ export interface TelemetryAck {
   duplicate: boolean;
   /** Rows new to the panel, by kind (a row it already held is not counted). */
   stored: { agents: number; events: number; llmRequests: number; toolCalls: number; breakers: number };
+  /**
+   * A busy panel's pace: wait at least this long (ms) before the next batch, and send what has
+   * come meanwhile in it (the rows wait on the runtime's disk). Absent: the runtime's own pace.
+   */
+  paceMs?: number;
 }
 
 /** `GET /api/telemetry`: where the panel stands for the calling runtime. */

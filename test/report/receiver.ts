@@ -40,6 +40,8 @@ export class Receiver {
   readonly repeats: string[] = [];
   readonly problems: string[] = [];
   mode: Mode = 'ok';
+  /** A busy panel's pace, sent with each ack (ms; null: none). */
+  paceMs: number | null = null;
   port = 0;
   private server: Server | null = null;
   private readonly held: ServerResponse[] = [];
@@ -120,7 +122,7 @@ export class Receiver {
       res.destroy();
       return;
     }
-    reply(200, { runtime: this.runtime, seq: b.seq, duplicate: false, stored });
+    reply(200, { runtime: this.runtime, seq: b.seq, duplicate: false, stored, ...(this.paceMs === null ? {} : { paceMs: this.paceMs }) });
   }
 
   /** Take a batch: rows by their keys, each kind checked to follow on from the cursor with no gap. */

@@ -133,6 +133,23 @@ describe('the reporter', () => {
     expect(panel.taken.length).toBeLessThanOrEqual(6);
   });
 
+  it('follows a busy panel’s pace: no batch before the pace its last ack asked for, every row still sent once', async () => {
+    const panel = await receiver();
+    panel.paceMs = 1_500;
+    const t = await runtime({ panel: { url: panel.url, token: panel.token, ca: null } });
+    const a = await agentToken(t);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 3_500) await chat(t, a.token);
+    panel.paceMs = null;
+    await allArrived(t, panel);
+    expectWholeLedger(t, panel);
+    // Batches at least 1.5 s apart while the pace held (the first soon after the first row).
+    const at = panel.requests.filter((r) => r.method === 'POST').map((r) => r.at);
+    const early = at.filter((x) => x < t0 + 3_500);
+    for (let i = 1; i < early.length; i++) expect(early[i]! - early[i - 1]!).toBeGreaterThanOrEqual(1_450);
+    expect(early.length).toBeLessThanOrEqual(4);
+  });
+
   it('makes a last attempt at shutdown: the server.stopping event reaches the panel', async () => {
     const panel = await receiver();
     const t = await runtime({ panel: { url: panel.url, token: panel.token, ca: null } });
@@ -271,7 +288,17 @@ describe('the reporter', () => {
     const a = await agentToken(t);
     let token = 'ic_rt_wrong';
     const client = new PanelClient({ url: panel.url, token: () => token, timeoutMs: 5_000 });
-    const r = new Reporter({ store: new ReportStore(t.rt.state), state: t.rt.state, client, url: panel.url, lingerMs: 20, intervalMs: 20, pollMs: 200, backoff: { baseMs: 50, maxMs: 400 }, slowMs: 100 });
+    const r = new Reporter({
+      store: new ReportStore(t.rt.state),
+      state: t.rt.state,
+      client,
+      url: panel.url,
+      lingerMs: 20,
+      intervalMs: 20,
+      pollMs: 200,
+      backoff: { baseMs: 50, maxMs: 400 },
+      slowMs: 100,
+    });
     cleanups.push(() => r.close());
     r.start();
     await calls(t, a.token, 2);
