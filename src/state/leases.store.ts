@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import { ForbiddenError, ValidationError } from '../core/errors.js';
 import { budgetState, committed, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
-import { budgetCoverage, budgetLeases, budgets, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
+import { budgetCoverage, budgetLeases, budgets, leaseOrder, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import type { BudgetKey } from './telemetry.js';
 import { pgCode } from './db-errors.js';
 
@@ -16,7 +16,7 @@ import { pgCode } from './db-errors.js';
 //
 // Under replicas (issue 45) a runtime's calls may reach the panel out of order: each call names
 // its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
-// (runtimes.lease_incarnation/lease_seq), checked and advanced with the runtime's row locked: a call
+// (lease_order), checked and advanced with that row locked: a call
 // at or below it is stale and answered read-only. What a runtime spent is never counted lower
 // than the panel knows (its landed rows, its last report): the answer's `floor`, with `held`, what
 // its calls held then (a runtime whose rows of the window are gone counts those too). A lease of a budget that no longer covers the runtime, or of a
@@ -213,10 +213,16 @@ interface Others {
 const NO_OTHERS: Others = { committed: 0, demanding: 0, unmet: 0, weight: 0, surplus: 0, spent: 0, used: 0, unspent: 0, reclaimable: false };
 
 /** The other runtimes' figures in each window (`<budget>@<window>`), summed in one statement. */
-async function othersIn(tx: PanelDb, me: string, windows: ReadonlyArray<{ budget: string; win: number }>, now: number, reclaimAfterMs: number): Promise<Map<string, Others>> {
+async function othersIn(
+  tx: PanelDb,
+  me: string,
+  windows: ReadonlyArray<{ budget: string; win: number }>,
+  now: number,
+  reclaimAfterMs: number,
+): Promise<Map<string, Others & { mine: BudgetLeaseRow | null }>> {
   const other = sql`l.runtime_id <> ${me}`;
   const demanding = sql`${other} and l.expires_at >= ${now} and ${now} - l.updated_at <= ${CONTENDED_WITHIN_MS} and l.wanted_micros > l.granted_micros`;
-  const r = await tx.execute<Record<string, string | boolean | null>>(
+  const r = await tx.execute<Record<string, string | boolean | Record<string, string | number> | null>>(
     sql`select w.budget, w.win,
           coalesce(sum(greatest(l.granted_micros, l.spent_micros)) filter (where ${other}), 0) as committed,
           count(*) filter (where ${demanding}) as demanding,
@@ -226,14 +232,16 @@ async function othersIn(tx: PanelDb, me: string, windows: ReadonlyArray<{ budget
           coalesce(sum(l.spent_micros) filter (where ${other}), 0) as spent,
           coalesce(sum(greatest(l.spent_micros, l.used_micros)) filter (where ${other}), 0) as used,
           coalesce(sum(greatest(0, l.granted_micros - l.spent_micros)) filter (where ${other}), 0) as unspent,
-          coalesce(bool_or(l.expires_at > 0 and l.expires_at < ${now - reclaimAfterMs} and l.granted_micros > greatest(l.spent_micros, l.used_micros + l.held_micros)) filter (where ${other}), false) as reclaimable
+          coalesce(bool_or(l.expires_at > 0 and l.expires_at < ${now - reclaimAfterMs} and l.granted_micros > greatest(l.spent_micros, l.used_micros + l.held_micros)) filter (where ${other}), false) as reclaimable,
+          (array_agg(row_to_json(l)) filter (where l.runtime_id = ${me}))[1] as mine
         from json_to_recordset(${JSON.stringify(windows)}::json) as w(budget text, win bigint)
         left join ${budgetLeases} l on l.budget_id = w.budget and l.window_start = w.win
         group by w.budget, w.win`,
   );
-  const out = new Map<string, Others>();
+  const out = new Map<string, Others & { mine: BudgetLeaseRow | null }>();
   for (const x of r.rows) {
     const n = (k: string) => Number(x[k] ?? 0);
+    const mine = x.mine as Record<string, string | number> | null;
     out.set(`${x.budget}@${Number(x.win)}`, {
       committed: n('committed'),
       demanding: n('demanding'),
@@ -244,9 +252,18 @@ async function othersIn(tx: PanelDb, me: string, windows: ReadonlyArray<{ budget
       used: n('used'),
       unspent: n('unspent'),
       reclaimable: x.reclaimable === true,
+      mine: mine === null ? null : leaseRowOf(mine),
     });
   }
   return out;
+}
+
+/** The lease table's columns by their names in PostgreSQL: a row read as JSON back into a row. */
+const LEASE_COLUMNS = Object.entries(getTableColumns(budgetLeases)).map(([key, c]) => [key, c.name, c.getSQLType() === 'text'] as const);
+function leaseRowOf(j: Record<string, string | number>): BudgetLeaseRow {
+  const row: Record<string, string | number> = {};
+  for (const [key, name, text] of LEASE_COLUMNS) row[key] = text ? String(j[name]) : Number(j[name]);
+  return row as unknown as BudgetLeaseRow;
 }
 
 /** One lease row by its key. */
@@ -282,16 +299,28 @@ export class LeasesStore {
   private async leaseOnce(tx: PanelDb, runtimeId: string, asks: readonly LeaseAsk[], now: number, o: LeaseOptions, order: LeaseOrder | null): Promise<LeaseOutcome> {
     const R = runtimes;
     const L = budgetLeases;
-    const who = tx.select({ userId: R.userId, removedAt: R.removedAt, incarnation: R.leaseIncarnation, seq: R.leaseSeq }).from(R).where(eq(R.id, runtimeId));
-    // An ordered call locks its runtime's row first: two calls of one runtime (two replicas, a retry
-    // and its original) take turns, and the second reads the pair the first advanced. NO KEY UPDATE,
-    // as ingest's FOR UPDATE of the same row: a batch and a lease call of one runtime take turns too.
-    const [rt] = order === null ? await who : await who.for('no key update');
+    const who = tx.select({ userId: R.userId, removedAt: R.removedAt }).from(R).where(eq(R.id, runtimeId));
+    // An ordered call takes its runtime's turn first (its row of lease_order, locked to the commit):
+    // two calls of one runtime (two replicas, a retry and its original) take turns, and the second
+    // reads the pair the first advanced. Not the runtime's row: a lease call may wait for the
+    // budgets' locks behind the fleet's other calls, and the runtime's batches (which lock that
+    // row) must not wait with it.
+    const [turn] =
+      order === null
+        ? [{ incarnation: 0, seq: 0 }]
+        : await tx
+            .insert(leaseOrder)
+            .values({ runtimeId })
+            .onConflictDoUpdate({ target: leaseOrder.runtimeId, set: { runtimeId: sql`excluded.runtime_id` } })
+            .returning({ incarnation: leaseOrder.incarnation, seq: leaseOrder.seq });
+    const [found] = await who;
+    const rt = found ? { ...found, incarnation: turn!.incarnation, seq: turn!.seq } : undefined;
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
     const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
     // The first call of a new process of this runtime (said: it counts from what the panel knows).
     const fresh = order !== null && order.incarnation > rt.incarnation;
-    if (order !== null && !stale) await tx.update(R).set({ leaseIncarnation: order.incarnation, leaseSeq: order.seq }).where(eq(R.id, runtimeId));
+    // The call's place in its runtime's order (its row is this transaction's already).
+    if (order !== null && !stale) await tx.update(leaseOrder).set({ incarnation: order.incarnation, seq: order.seq }).where(eq(leaseOrder.runtimeId, runtimeId));
     // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
     const write = !stale;
     const asked = write ? asks : [];
@@ -325,6 +354,7 @@ export class LeasesStore {
       .where(inArray(budgets.id, [...ids]))
       .orderBy(asc(budgets.id));
     const locked = ids.size === 0 ? [] : write ? await byId.for('no key update') : await byId;
+
     /** The window of a budget this runtime's calls are charged to now; null when it no longer covers the runtime. */
     const currentOf = new Map(locked.map((b) => [b.id, coverage(b, rt.userId) === null ? null : windowStart(b.period as BudgetPeriod, now)]));
     const isCurrent = (budget: string, window: number) => currentOf.get(budget) === window;
@@ -354,29 +384,23 @@ export class LeasesStore {
     // What the other runtimes hold in the covering budgets' current windows, summed by PostgreSQL
     // (a lease call reads a few figures a window, not every runtime's row: with a thousand
     // runtimes on one budget that read was most of a call's cost, and held the budget's lock),
-    // and this runtime's own rows. Two reads under the lock, whatever the fleet's size.
+    // with this runtime's own row of each: one read under the lock, whatever the fleet's size.
     const covering = locked.filter((b) => coverage(b, rt.userId) !== null);
     const windows = covering.map((b) => ({ budget: b.id, win: windowStart(b.period as BudgetPeriod, now) }));
-    const read = async (which: typeof windows) => ({
-      figures: await othersIn(tx, runtimeId, which, now, o.reclaimAfterMs),
-      mine: await tx
-        .select()
-        .from(L)
-        .where(and(eq(L.runtimeId, runtimeId), or(...which.map((w) => and(eq(L.budgetId, w.budget), eq(L.windowStart, w.win))))!)),
-    });
-    const current = windows.length === 0 ? { figures: new Map<string, Others>(), mine: [] as BudgetLeaseRow[] } : await read(windows);
+    const read = (which: typeof windows) => othersIn(tx, runtimeId, which, now, o.reclaimAfterMs);
+    const current = windows.length === 0 ? new Map<string, Others & { mine: BudgetLeaseRow | null }>() : await read(windows);
     const leaseRows: Array<typeof L.$inferInsert> = [];
     for (const b of covering) {
       const covers = coverage(b, rt.userId)!;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      let others = current.figures.get(`${b.id}@${window}`) ?? NO_OTHERS;
+      let others = current.get(`${b.id}@${window}`) ?? { ...NO_OTHERS, mine: null };
       // Expired leases of others, silent past their grace, go back first (rare: the figures say when).
       if (write && others.reclaimable) {
         reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
-        others = (await read([{ budget: b.id, win: window }])).figures.get(`${b.id}@${window}`) ?? NO_OTHERS;
+        others = (await read([{ budget: b.id, win: window }])).get(`${b.id}@${window}`) ?? { ...NO_OTHERS, mine: null };
       }
-      const held = current.mine.find((l) => l.budgetId === b.id && l.windowStart === window);
+      const held = others.mine ?? undefined;
       const ask = asked.find((a) => a.budget === b.id && a.window === window);
       const cur = held?.grantedMicros ?? 0;
       const spentMine = held?.spentMicros ?? 0;
@@ -467,28 +491,37 @@ export class LeasesStore {
         state: budgetState(spent, b.limitMicros),
       });
     }
-    // Every grant of this call in one write.
+    // Every grant of this call and what its answer tells the runtime (budget_coverage), in one write.
+    const writes: SQL[] = [];
     if (leaseRows.length > 0) {
       const set: Record<string, SQL> = {};
       for (const key of Object.keys(leaseRows[0]!) as Array<keyof typeof L.$inferInsert>) {
         if (key === 'budgetId' || key === 'windowStart' || key === 'runtimeId') continue;
         set[key] = sql.raw(`excluded."${L[key].name}"`);
       }
-      await tx
-        .insert(L)
-        .values(leaseRows)
-        .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set });
-    }
-    if (write)
-      await told(
-        tx,
-        runtimeId,
-        out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
-        now,
+      writes.push(
+        tx
+          .insert(L)
+          .values(leaseRows)
+          .onConflictDoUpdate({ target: [L.budgetId, L.windowStart, L.runtimeId], set })
+          .getSQL(),
       );
+    }
+    if (write && out.length > 0)
+      writes.push(
+        told(
+          tx,
+          runtimeId,
+          out.map((g) => ({ budget: locked.find((b) => b.id === g.budget)!, window: g.window, covers: g.covers })),
+          now,
+        ),
+      );
+    if (writes.length === 1) await tx.execute(writes[0]!);
+    else if (writes.length === 2) await tx.execute(sql`with granted as (${writes[0]}), told as (${writes[1]}) select 1`);
     const answer: LeaseAnswer = {
       now,
-      renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 3)),
+      // Renewed halfway through its life (a lease is sized to its runtime's next 20 s or more): half the calls a third would take.
+      renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 2)),
       stale,
       ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
       budgets: out,
@@ -590,12 +623,12 @@ async function retried<T>(db: PanelDb, work: (tx: PanelDb) => Promise<T>): Promi
 /**
  * Each budget window of a lease answer recorded as told to this runtime, in the lease call's
  * transaction (so before the runtime can read the answer): the agents it covered are added to those
- * it covered before in the window. One statement; a row that already says as much is left as it is.
+ * it covered before in the window: the statement, written with the call's grants. A row that
+ * already says as much is left as it is.
  */
-async function told(tx: PanelDb, runtimeId: string, grants: ReadonlyArray<{ budget: BudgetRow; window: number; covers: 'all' | readonly string[] }>, now: number): Promise<void> {
-  if (grants.length === 0) return;
+function told(tx: PanelDb, runtimeId: string, grants: ReadonlyArray<{ budget: BudgetRow; window: number; covers: 'all' | readonly string[] }>, now: number): SQL {
   const C = budgetCoverage;
-  await tx
+  return tx
     .insert(C)
     .values(
       grants.map((g) => ({
@@ -612,7 +645,8 @@ async function told(tx: PanelDb, runtimeId: string, grants: ReadonlyArray<{ budg
       target: [C.runtimeId, C.budgetId, C.windowStart, C.budgetCreatedAt],
       set: { coversAll: sql`${C.coversAll} or excluded.covers_all`, agents: sql`array(select distinct unnest(${C.agents} || excluded.agents) order by 1)` },
       setWhere: sql`(excluded.covers_all and not ${C.coversAll}) or not (${C.agents} @> excluded.agents)`,
-    });
+    })
+    .getSQL();
 }
 
 /** One reported call whose tag names central budgets: its id, its agent (the name when the panel knows it), the keys. */

@@ -33,13 +33,20 @@ export const runtimes = pgTable('runtimes', {
    * in any environment; none by default (`panel runtime add --secrets`, PUT /api/runtimes/:id/secrets).
    */
   secrets: text('secrets').array().notNull().default(sql`'{}'::text[]`),
-  /**
-   * Its lease calls' order (POST /api/leases): the runtime process's start (epoch ms, its own
-   * clock) and the call's number within that process. A call at or below the pair is stale (a
-   * retry that lost its race, a replica that answered late) and is answered without writing.
-   */
-  leaseIncarnation: count('lease_incarnation'),
-  leaseSeq: count('lease_seq'),
+});
+
+/**
+ * Each runtime's lease calls' order (POST /api/leases): the runtime process's start (epoch ms,
+ * its own clock) and the call's number within that process. A call at or below the pair is stale
+ * (a retry that lost its race, a replica that answered late) and is answered without writing. A
+ * table of its own, not the runtime's row: a lease call holds this row through its transaction
+ * (two calls of one runtime take turns), and the runtime's batches, which lock the runtime's row,
+ * never wait for it.
+ */
+export const leaseOrder = pgTable('lease_order', {
+  runtimeId: text('runtime_id').primaryKey(),
+  incarnation: count('incarnation'),
+  seq: count('seq'),
 });
 
 /** What both spend rollups hold for a bucket, by runtime, agent name, provider and model. */

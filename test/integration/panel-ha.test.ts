@@ -173,7 +173,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
 
     // 5. A lease call replayed out of order (a retry that lost its race, through whichever replica) changes nothing.
     const r1 = runtimes[0]!;
-    const [order] = await pgServer.rows('SELECT lease_incarnation::bigint AS inc, lease_seq::bigint AS seq FROM runtimes WHERE id = $1', [r1.id]);
+    const [order] = await pgServer.rows('SELECT incarnation::bigint AS inc, seq::bigint AS seq FROM lease_order WHERE runtime_id = $1', [r1.id]);
     expect(Number(order.seq)).toBeGreaterThan(1);
     const leasesOf = () => pgServer.rows('SELECT * FROM budget_leases WHERE runtime_id = $1 ORDER BY budget_id, window_start', [r1.id]);
     const coverageOf = () => pgServer.rows('SELECT * FROM budget_coverage WHERE runtime_id = $1 ORDER BY budget_id, window_start', [r1.id]);
@@ -192,7 +192,7 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
       expect(await r.json()).toMatchObject({ stale: true });
     }
     expect({ leases: await leasesOf(), coverage: await coverageOf() }).toEqual(before);
-    const [after] = await pgServer.rows('SELECT lease_incarnation::bigint AS inc, lease_seq::bigint AS seq FROM runtimes WHERE id = $1', [r1.id]);
+    const [after] = await pgServer.rows('SELECT incarnation::bigint AS inc, seq::bigint AS seq FROM lease_order WHERE runtime_id = $1', [r1.id]);
     expect(after).toEqual(order);
 
     // 4. The viewer kept up: each agent's spend on the page (on replica c, through its restart) is the database's.

@@ -99,7 +99,7 @@ describe('POST /api/leases', () => {
     await call('/api/budgets', { body: { id: 'ann-only', scope: 'user', users: ['ann'], limitUsd: 1 } });
     const a = await lease(rt['rt-a']!, [{ budget: 'fleet-cap', window: 0, want: 1_500_000, rate: 60_000 }]);
     expect(a.status).toBe(200);
-    expect(a.body).toMatchObject({ now: expect.any(Number), renewInMs: 100 });
+    expect(a.body).toMatchObject({ now: expect.any(Number), renewInMs: 150 });
     expect(a.body.budgets).toEqual([
       expect.objectContaining({ budget: 'ann-only', covers: 'all', granted: 0, limit: 1_000_000 }),
       expect.objectContaining({ budget: 'fleet-cap', scope: 'fleet', period: 'none', window: 0, covers: 'all', granted: 1_500_000, unleased: 500_000, left: 2_000_000, contended: false, state: 'ok' }),

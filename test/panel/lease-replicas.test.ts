@@ -31,7 +31,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 beforeAll(async () => {
   server = await startPostgres();
   cable = await relay(() => Number(new URL(t.url).port));
-  // Leases renewed every second (a third of the TTL), so a runtime's report follows its calls
+  // Leases renewed every second and a half (half of the TTL), so a runtime's report follows its calls
   // closely. The relay's address is one of the panel's names, as a load balancer's would be.
   t = await startTestPanel(server.url, { leaseTtlMs: 3_000, allowedHosts: [new URL(cable.url).host] });
   for (const [id, user] of [
@@ -72,7 +72,7 @@ const row = async (runtime: string, budgetId: string) =>
       [budgetId, runtime],
     ),
   )[0] as { granted: number; spent: number; used: number; held: number; wanted: number } | undefined;
-const order = async (runtime: string) => num(await server.rows('SELECT lease_incarnation AS incarnation, lease_seq AS seq FROM runtimes WHERE id = $1', [runtime]))[0];
+const order = async (runtime: string) => num(await server.rows('SELECT incarnation, seq FROM lease_order WHERE runtime_id = $1', [runtime]))[0];
 
 const chatConfig = (url: string, token: string, chunkDelayMs: number): Partial<Config> => ({
   gateway: {
@@ -231,16 +231,17 @@ describe('the order of a runtime’s lease calls', () => {
     const I = Date.now();
     expect((await lease(tok, { incarnation: I, seq: 1, budgets: [{ budget: 'race', window: 0, want: 50_000 }] }, B)).body.budgets[0].granted).toBe(50_000);
 
-    // The test holds the runtime's row, so both calls are in their transactions, waiting, before
-    // either goes on; then lets go. Each waits at the runtime's row (the query naming its pair).
+    // The test holds the runtime's lease turn (its row of lease_order, which its calls lock first),
+    // so both calls are in their transactions, waiting, before either goes on; then lets go. Each
+    // waits at that row (the statement naming it), first come first served.
     const holder = new pg.Client(server.url);
     await holder.connect();
     cleanups.push(() => holder.end());
-    const waiting = async () => (await server.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%lease_incarnation%'"))[0]!.n;
+    const waiting = async () => (await server.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%lease_order%'"))[0]!.n;
     type Sent = [url: string, o: { incarnation: number; seq: number }, want: number];
     const race = async (...calls: [Sent, Sent]) => {
       await holder.query('BEGIN');
-      await holder.query("SELECT 1 FROM runtimes WHERE id = 'rt-race' FOR UPDATE");
+      await holder.query("SELECT 1 FROM lease_order WHERE runtime_id = 'rt-race' FOR UPDATE");
       const answers: Array<Promise<{ status: number; body: any }>> = [];
       for (const [url, o, want] of calls) {
         answers.push(lease(tok, { ...o, budgets: [{ budget: 'race', window: 0, want }] }, url));

@@ -1,3 +1,9 @@
+CREATE TABLE "lease_order" (
+	"runtime_id" text PRIMARY KEY NOT NULL,
+	"incarnation" bigint DEFAULT 0 NOT NULL,
+	"seq" bigint DEFAULT 0 NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "login_failures" (
 	"key" text PRIMARY KEY NOT NULL,
 	"count" integer NOT NULL,
@@ -33,7 +39,5 @@ CREATE TABLE "panel_replicas" (
 	"draining" boolean DEFAULT false NOT NULL
 );
 --> statement-breakpoint
-ALTER TABLE "runtimes" ADD COLUMN "lease_incarnation" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
-ALTER TABLE "runtimes" ADD COLUMN "lease_seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 CREATE INDEX "panel_alerts_pending" ON "panel_alerts" USING btree ("id") WHERE sent_at is null;--> statement-breakpoint
 CREATE INDEX "panel_feed_at" ON "panel_feed" USING btree ("at");
