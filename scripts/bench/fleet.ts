@@ -20,7 +20,7 @@
 // process of their own (this file, forked). All stopped and deleted at the end.
 // Run: npm run bench -- fleet
 //   FLEET_BENCH_STEPS=100,200,300,…   FLEET_BENCH_REPLICAS=1,3   FLEET_BENCH_CHECK_PATH=/readyz (the default)
-//   FLEET_BENCH_BUDGET_S=300 (the whole run; a step that would not fit is not started)
+//   FLEET_BENCH_BUDGET_S=420 (the whole run; a step that would not fit is not started)
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -34,11 +34,11 @@ import { haproxyAbsent, startHaproxy, type TestHaproxy } from '../../test/helper
 import { startPostgres } from '../../test/helpers/postgres.js';
 import { api, cpuMs, fmt, percentile, report, rssMb, startPanel, wallNow, type Row } from './lib.js';
 
-const STEPS = (process.env.FLEET_BENCH_STEPS ?? '100,200,300,500,750,1000,1500,2000,3000').split(',').map(Number);
+const STEPS = (process.env.FLEET_BENCH_STEPS ?? '250,500,750,1000,1250,1500,2000').split(',').map(Number);
 const SETUPS = (process.env.FLEET_BENCH_REPLICAS ?? '1,3').split(',').map(Number);
 /** The load balancer's health check: `/readyz` once the replicas serve it. */
 const CHECK_PATH = process.env.FLEET_BENCH_CHECK_PATH ?? '/readyz';
-const BUDGET_MS = Number(process.env.FLEET_BENCH_BUDGET_S ?? 300) * 1000;
+const BUDGET_MS = Number(process.env.FLEET_BENCH_BUDGET_S ?? 420) * 1000;
 const CALLS_PER_S = 2;
 /** Each call's cost, micro-dollars ($0.00015: a small model's call). */
 const COST = 150;
