@@ -113,22 +113,19 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     const page: WatchedPage = await browser.open(`http://127.0.0.1:${c.port}/#login=${link}`);
     await page.page.getByTestId('fleet').waitFor({ timeout: 30_000 });
 
-    // 1. Replica a dies (kill -9) mid-run and comes back.
-    await until(async () => (await spent()) >= LIMIT_MICROS * 0.15, 120_000, 200);
-    const a = replicas.get('a')!;
-    a.proc.child.kill('SIGKILL');
-    await a.proc.exited;
-    await new Promise((r) => setTimeout(r, 2_000));
-    a.proc = await startReplica(a.port);
-    await serverUp('a');
-    // 2. Then replica b, once a is back.
-    await until(async () => (await spent()) >= LIMIT_MICROS * 0.3, 120_000, 200);
-    const b = replicas.get('b')!;
-    b.proc.child.kill('SIGKILL');
-    await b.proc.exited;
-    await new Promise((r) => setTimeout(r, 2_000));
-    b.proc = await startReplica(b.port);
-    await serverUp('b');
+    // A replica killed (kill -9) once the run has spent `share` of the budget, back after 2 s.
+    const killAndRestart = async (name: ReplicaName, share: number) => {
+      await until(async () => (await spent()) >= LIMIT_MICROS * share, 120_000, 200);
+      const r = replicas.get(name)!;
+      r.proc.child.kill('SIGKILL');
+      await r.proc.exited;
+      await new Promise((done) => setTimeout(done, 2_000));
+      r.proc = await startReplica(r.port);
+      await serverUp(name);
+    };
+    // 1. Replica a dies mid-run and comes back; 2. then replica b, once a is back.
+    await killAndRestart('a', 0.15);
+    await killAndRestart('b', 0.3);
     // 3. A rolling upgrade: each replica in turn drains on SIGTERM, exits 0 and starts again.
     await until(async () => (await spent()) >= LIMIT_MICROS * 0.45, 120_000, 200);
     for (const name of REPLICAS) {
