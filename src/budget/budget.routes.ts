@@ -12,6 +12,7 @@ import {
   reportBucketMs,
   spendSeries,
   stepLabel,
+  stepOf,
   summarizeGroups,
 } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
@@ -89,35 +90,71 @@ export interface StepsReport {
   /** Per tool that led to the calls, dearest first; `chain: null`: calls no tool led to. */
   byChain: Array<{ chain: string | null; calls: number; costUsd: number }>;
   byModel: Array<{ model: string; calls: number; costUsd: number }>;
-  /** What a step cost on average (the steps' spend / their number); null before any. */
+  /** What a unit cost on average: the agent's spend / the units it said are done (the projection's average); null before one is done. */
   avgStepUsd: number | null;
+}
+
+/**
+ * The agent's steps as the rollup has them, with the calls made before its first progress report
+ * counted in its first step: an agent that reports progress was working on its first unit then
+ * (a call's step is its progress `done` + 1, and none had been said yet), so every unit that made
+ * calls is counted, as the projection counts them.
+ */
+function stepsWithFirst(d: BudgetRoutesDeps, agent: AgentView, limit: number, ledger: { calls: number; promptTokens: number; completionTokens: number; costMicros: number }) {
+  const id = agent.id;
+  const totals = d.requests.stepTotals(id);
+  const top = d.requests.topSteps(id, limit);
+  const before = {
+    calls: ledger.calls - totals.calls,
+    promptTokens: ledger.promptTokens - totals.promptTokens,
+    completionTokens: ledger.completionTokens - totals.completionTokens,
+    costMicros: ledger.costMicros - totals.costMicros,
+  };
+  if (stepOf(agent.progress) === null || before.calls <= 0) return { steps: totals.steps, costMicros: totals.costMicros, top };
+  const one = top.find((s) => s.step === 1) ?? d.requests.step(id, 1);
+  const firstMs = d.requests.firstCallMs(id) ?? one?.firstMs ?? 0;
+  const merged = {
+    step: 1,
+    calls: (one?.calls ?? 0) + before.calls,
+    promptTokens: (one?.promptTokens ?? 0) + before.promptTokens,
+    completionTokens: (one?.completionTokens ?? 0) + before.completionTokens,
+    costMicros: (one?.costMicros ?? 0) + before.costMicros,
+    firstMs: Math.min(firstMs, one?.firstMs ?? firstMs),
+    lastMs: Math.max(firstMs, one?.lastMs ?? firstMs),
+  };
+  // Step 1 only grew: the dearest `limit` are among the rollup's dearest and it.
+  const all = [...top.filter((s) => s.step !== 1), merged].sort((a, b) => b.costMicros - a.costMicros || b.step - a.step).slice(0, limit);
+  return { steps: totals.steps + (one ? 0 : 1), costMicros: totals.costMicros + before.costMicros, top: all };
 }
 
 function stepsReport(d: BudgetRoutesDeps, agent: AgentView, limit: number): StepsReport {
   const id = agent.id;
   const unit = agent.progress.unit;
-  const totals = d.requests.stepTotals(id);
   const groups = d.requests.groupsFor(id);
   const byModel = new Map<string, { calls: number; costMicros: number }>();
-  let calls = 0;
-  let costMicros = 0;
+  const ledger = { calls: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 };
   for (const g of groups) {
     const m = byModel.get(g.model) ?? { calls: 0, costMicros: 0 };
     m.calls += g.requests;
     m.costMicros += g.costMicros;
     byModel.set(g.model, m);
-    calls += g.requests;
-    costMicros += g.costMicros;
+    ledger.calls += g.requests;
+    ledger.promptTokens += g.promptTokens;
+    ledger.completionTokens += g.completionTokens;
+    ledger.costMicros += g.costMicros;
   }
+  const steps = stepsWithFirst(d, agent, limit, ledger);
   const chains: Array<{ chain: string | null; calls: number; costMicros: number }> = d.requests.chainsFor(id);
   // The calls no tool led to: the ledger's total (llm_totals) less the chains'.
-  const rest = { chain: null, calls: calls - chains.reduce((n, c) => n + c.calls, 0), costMicros: costMicros - chains.reduce((n, c) => n + c.costMicros, 0) };
+  const rest = { chain: null, calls: ledger.calls - chains.reduce((n, c) => n + c.calls, 0), costMicros: ledger.costMicros - chains.reduce((n, c) => n + c.costMicros, 0) };
   if (rest.calls > 0) chains.push(rest);
   const dearest = <T extends { costMicros: number; calls: number }>(a: T, b: T) => b.costMicros - a.costMicros || b.calls - a.calls;
+  // The average per unit is the projection's (spend / units done), the figure the Cost panel shows.
+  const avg = projectSpend(d.budgets.tracker.snapshot(id)?.spentMicros ?? ledger.costMicros, null, agent.progress).avgPerUnitMicros;
   return {
     unit,
-    steps: totals.steps,
-    top: d.requests.topSteps(id, limit).map((s) => ({
+    steps: steps.steps,
+    top: steps.top.map((s) => ({
       step: s.step,
       label: stepLabel(unit, s.step),
       calls: s.calls,
@@ -132,7 +169,7 @@ function stepsReport(d: BudgetRoutesDeps, agent: AgentView, limit: number): Step
       .map(([model, m]) => ({ model, ...m }))
       .sort(dearest)
       .map((m) => ({ model: m.model, calls: m.calls, costUsd: microsToUsd(m.costMicros) })),
-    avgStepUsd: totals.steps > 0 ? microsToUsd(Math.round(totals.costMicros / totals.steps)) : null,
+    avgStepUsd: avg === null ? null : microsToUsd(avg),
   };
 }
 

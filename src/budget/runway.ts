@@ -20,6 +20,10 @@ export interface RunwayView {
   /** Units what is left pays for at the average cost of those done; null before one is done. */
   unitsLeft: number | null;
   unit: string | null;
+  /** Units still to do, of the total the agent announced; null without one. */
+  unitsToGo: number | null;
+  /** Whether what is left pays for the units still to do at the average so far (then no alarm); null: unknown. */
+  covers: boolean | null;
   /** The worst case the agent's last call reserved: what the next one may cost; null before any call. */
   nextCallWorstUsd: number | null;
   /** `budget_policy.runway_alert_minutes` in ms; null when off. */
@@ -68,6 +72,9 @@ export class Runways {
     if (row.reservedMicros > 0) a.lastReservedMicros = row.reservedMicros;
     if (s.limitMicros === null || this.d.alertMs <= 0) return;
     const r = this.runwayOf(a, s.limitMicros, s.spentMicros, row.agentId, now);
+    // What is left pays for the work still to do: the work ends first, nothing to say (and the
+    // alarm stays as it is: a projection hovering at the limit must not say it again and again).
+    if (r.covers === true) return;
     if (a.alarm.check(r.runwayMs, this.d.alertMs)) this.fire(row.agentId, r, s);
   }
 
@@ -89,6 +96,8 @@ export class Runways {
       runwayMs: r.runwayMs,
       unitsLeft: r.unitsLeft,
       unit: r.unit,
+      unitsToGo: r.unitsToGo,
+      covers: r.covers,
       nextCallWorstUsd: r.nextCallWorstMicros === null ? null : microsToUsd(r.nextCallWorstMicros),
       alertMs: this.d.alertMs > 0 ? this.d.alertMs : null,
       thresholds: [...this.d.thresholds],
@@ -109,7 +118,10 @@ export class Runways {
   private runwayOf(a: AgentBurn, limitMicros: Micros, spentMicros: Micros, agentId: string, now: number): Runway {
     const w = a.burn.read(now);
     const progress = this.d.state.progressOf(agentId);
-    return runway({ limitMicros, spentMicros, windowMicros: w.micros, windowMs: w.windowMs, progress, lastReservedMicros: a.lastReservedMicros });
+    // The rate to the micro-dollar a minute, as the view says it: the page recomputes the runway
+    // from it and the status it holds (web/figures.ts) and gets the same figures.
+    const ratePerMin = w.windowMs > 0 ? Math.round((w.micros * 60_000) / w.windowMs) : 0;
+    return runway({ limitMicros, spentMicros, windowMicros: ratePerMin, windowMs: 60_000, progress, lastReservedMicros: a.lastReservedMicros });
   }
 
   /** The `budget.runway` event and its alert; a failure is logged, never the call's. */
@@ -132,6 +144,7 @@ export class Runways {
           alertMs: this.d.alertMs,
           unitsLeft: r.unitsLeft,
           unit: r.unit,
+          unitsToGo: r.unitsToGo,
           nextCallWorstUsd: r.nextCallWorstMicros === null ? null : microsToUsd(r.nextCallWorstMicros),
         },
       });

@@ -259,6 +259,8 @@ export interface EventData {
     alertMs: number;
     unitsLeft: number | null;
     unit: string | null;
+    /** Units still to do of the total the agent announced (then fewer than it would need); null without one. */
+    unitsToGo?: number | null;
     nextCallWorstUsd: number | null;
   };
   'alert.delivery': { channel: 'webhook' | 'email'; ok: boolean; attempts: number; error: string | null; alertId: string };

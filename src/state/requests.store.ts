@@ -80,6 +80,8 @@ export class RequestsStore {
   private readonly recentOf;
   private readonly topStepsOf;
   private readonly stepTotalsOf;
+  private readonly stepOneOf;
+  private readonly firstCallOf;
   private readonly chainsOf;
 
   constructor(state: StateManager) {
@@ -167,10 +169,31 @@ export class RequestsStore {
       .limit(p('limit'))
       .prepare();
     this.stepTotalsOf = this.db.orm
-      .select({ steps: sql<number>`count(*)`, costMicros: sql<number>`coalesce(sum(${st.costMicros}), 0)` })
+      .select({
+        steps: sql<number>`count(*)`,
+        calls: sql<number>`coalesce(sum(${st.calls}), 0)`,
+        promptTokens: sql<number>`coalesce(sum(${st.promptTokens}), 0)`,
+        completionTokens: sql<number>`coalesce(sum(${st.completionTokens}), 0)`,
+        costMicros: sql<number>`coalesce(sum(${st.costMicros}), 0)`,
+      })
       .from(st)
       .where(eq(st.agentId, p('agentId')))
       .prepare();
+    this.stepOneOf = this.db.orm
+      .select({
+        step: st.step,
+        calls: st.calls,
+        promptTokens: st.promptTokens,
+        completionTokens: st.completionTokens,
+        costMicros: st.costMicros,
+        firstMs: st.firstMs,
+        lastMs: st.lastMs,
+      })
+      .from(st)
+      .where(and(eq(st.agentId, p('agentId')), eq(st.step, p('step'))))
+      .prepare();
+    // Along the (agent_id, ts) index: one row.
+    this.firstCallOf = this.db.orm.select({ ts: t.ts }).from(t).where(eq(t.agentId, p('agentId'))).orderBy(asc(t.ts)).limit(1).prepare();
     this.chainsOf = this.db.orm
       .select({ chain: ch.chain, calls: ch.calls, costMicros: ch.costMicros })
       .from(ch)
@@ -305,9 +328,20 @@ export class RequestsStore {
     return this.topStepsOf.all({ agentId, limit });
   }
 
-  /** How many steps the agent's rollup holds, and what they cost together. */
-  stepTotals(agentId: string): { steps: number; costMicros: number } {
-    return this.stepTotalsOf.get({ agentId }) ?? { steps: 0, costMicros: 0 };
+  /** How many steps the agent's rollup holds, and their calls, tokens and cost together. */
+  stepTotals(agentId: string): { steps: number; calls: number; promptTokens: number; completionTokens: number; costMicros: number } {
+    return this.stepTotalsOf.get({ agentId }) ?? { steps: 0, calls: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 };
+  }
+
+  /** One step of the agent's rollup; null when it has no call. */
+  step(agentId: string, step: number): StepSpend | null {
+    return this.stepOneOf.get({ agentId, step }) ?? null;
+  }
+
+  /** When the agent's first call started (its row's `ts`, epoch ms); null before any. */
+  firstCallMs(agentId: string): number | null {
+    const r = this.firstCallOf.get({ agentId });
+    return r ? Date.parse(r.ts) : null;
   }
 
   /** The agent's spend per chain (tool), from its rollup: one row per tool that led to a call. */

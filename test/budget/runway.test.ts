@@ -92,7 +92,10 @@ describe('runway with the simulated provider', () => {
     expect(b.unitsLeft).toBe(Math.floor(((limit - spent) * 4) / spent));
     expect(b.unit).toBe('leads');
     expect(b.nextCallWorstUsd).toBe(rows.at(-1)!.reserved / 1e6);
-    expect(b.text).toMatch(new RegExp(`^≈ ${b.unitsLeft} more leads?, .* at \\$[\\d.]+/min · next call ≤ \\$`));
+    // 96 of the 100 leads are still to do, more than what is left pays for: said beside it.
+    expect(b.unitsToGo).toBe(96);
+    expect(b.covers).toBe(false);
+    expect(b.text).toMatch(new RegExp(`^≈ ${b.unitsLeft} more leads? of the 96 left, .* at \\$[\\d.]+/min · next call ≤ \\$`));
 
     // Once per arming: another call under the alert says nothing more.
     expect(await chat(a, { messages: [{ role: 'user', content: 'third' }] })).toBe(200);

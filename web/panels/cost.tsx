@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { budgetFigures } from '../figures.js';
 import { count, money, pct } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
@@ -15,11 +16,13 @@ const TONE: Record<string, string> = { under_budget: 'ok', approaching_limit: 'w
 export function CostPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const c = agent ? s.costs[agent.id] : undefined;
-  // Spend and limit are the agent's status object's, moved by every event that carries them
-  // (feed.ts); the cost report (calls, models, series, projection) follows within COST_REPORT_GAP_MS.
-  const spent = agent?.budget?.spentUsd ?? c?.spentUsd ?? 0;
-  const limit = agent?.budget ? agent.budget.limitUsd : (c?.limitUsd ?? null);
-  const used = limit ? (spent / limit) * 100 : null;
+  // Spend, limit, average and projection are derived from the agent's status object, moved by
+  // every event that carries them (feed.ts, figures.ts); the cost report (calls, models, series)
+  // follows within COST_REPORT_GAP_MS.
+  const f = agent ? budgetFigures(agent, c) : null;
+  const spent = f?.spentUsd ?? 0;
+  const limit = f?.limitUsd ?? null;
+  const used = f?.usedPercent ?? null;
   const [allModels, setAllModels] = useState(false);
   const byModel = c?.byModel ?? [];
   // The costliest models in full; the rest as one line that opens them all.
@@ -42,12 +45,12 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
       </div>
       <div class="figures">
         <Figure label="Average" testid="cost-avg">
-          {c?.display.avgPerUnit ?? <span class="muted">after the first progress report</span>}
+          {f?.avgPerUnit ?? <span class="muted">after the first progress report</span>}
         </Figure>
         <Figure label="Projection" testid="cost-projection">
-          {c?.projectionUsd != null ? (
-            <span class={`tone-${TONE[c.projectionStatus] ?? 'idle'}`}>
-              {money(c.projectionUsd)} total <span class="small">{c.display.status}</span>
+          {f?.projectionUsd != null ? (
+            <span class={`tone-${TONE[f.status] ?? 'idle'}`}>
+              {money(f.projectionUsd)} total <span class="small">{f.statusText}</span>
             </span>
           ) : (
             <span class="muted">needs progress reports</span>

@@ -1,5 +1,6 @@
 // #26: cost per step: the agent's own units (what its progress reports name: lead, task), the
 // costliest first, then by the tool chain that triggered the calls and by model.
+import { budgetFigures } from '../figures.js';
 import { count, money } from '../format.js';
 import { useStore } from '../store.js';
 import { jumpTimeline } from '../timeline.js';
@@ -17,11 +18,13 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
       </Panel>
     );
   const unit = r.unit || 'step';
+  // The Cost panel's average (spend / units done), from the same store: never a figure apart.
+  const avg = budgetFigures(agent, null).avgPerUnitUsd ?? r.avgStepUsd;
   return (
     <Panel title="Cost per step" id="steps">
       <div class="figures">
         <Figure label={`Average per ${unit.replace(/s$/, '')}`} testid="steps-avg">
-          {r.avgStepUsd !== null ? money(r.avgStepUsd) : <span class="muted">after the first progress report</span>}
+          {avg !== null ? money(avg) : <span class="muted">after the first progress report</span>}
         </Figure>
         <Figure label={`${unit[0]!.toUpperCase()}${unit.slice(1)} with calls`} testid="steps-count">
           {count(r.steps)}
@@ -42,7 +45,8 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
                     jumpTimeline({
                       agentId: agent.id,
                       ms: Date.parse(x.firstTs),
-                      pick: (items) => items.filter((i) => i.lane === 'llm' && i.detail.step === x.step).map((i) => i.key),
+                      // Calls made before the first progress report carry no step: they are the first one's (the report counts them there).
+                      pick: (items) => items.filter((i) => i.lane === 'llm' && (i.detail.step ?? 1) === x.step).map((i) => i.key),
                       missing: `The calls of ${x.label} are not in this part of the timeline.`,
                     })
                   }

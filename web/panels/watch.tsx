@@ -4,6 +4,7 @@
 import { ActionButton } from '../action-button.js';
 import { pauseAvailability, pausedOf, resumeAvailability } from '../actions.js';
 import { api } from '../api.js';
+import { runwayNow } from '../figures.js';
 import { count, duration, money, time } from '../format.js';
 import { refreshStatus } from '../refresh.js';
 import { notifyError, useStore } from '../store.js';
@@ -26,14 +27,13 @@ export function WatchPanel({ agent }: { agent: Agent | null }) {
   if (!agent) return null;
   const w = s.watch[agent.id];
   // How long the budget lasts at the current rate: a run that has ended spends nothing more.
-  const runway = LIVE_STATUSES.has(agent.status) ? (s.runway[agent.id] ?? null) : null;
+  const runway = LIVE_STATUSES.has(agent.status) ? runwayNow(agent, s.runway[agent.id]) : null;
   const paused = pausedOf(agent.id, s);
   const loops = w?.loops ?? [];
   const stalled = w?.stall.stalled ? w.stall : null;
   const spike = w?.spike ?? null;
   if (!paused && loops.length === 0 && !stalled && !spike && !runway) return null;
   const admin = s.role === 'admin';
-  const short = runway && runway.alertMs !== null && runway.runwayMs !== null && runway.runwayMs < runway.alertMs;
   const show = (ms: number, key: string, pick?: (items: TimelineItem[]) => string[]) => jumpTimeline({ agentId: agent.id, ms, key, pick });
   return (
     <Panel
@@ -77,7 +77,7 @@ export function WatchPanel({ agent }: { agent: Agent | null }) {
         </div>
       )}
       {runway && (
-        <p class={`runway${short ? ' tone-warn' : ''}`} data-testid="runway">
+        <p class={`runway${runway.short ? ' tone-warn' : ''}`} data-testid="runway">
           <span class="muted">Runway</span> {runway.text}
         </p>
       )}

@@ -68,8 +68,8 @@ export interface RunwayInput {
   /** Spend in the window and the window's length (BurnWindow.read). */
   windowMicros: Micros;
   windowMs: number;
-  /** The agent's progress: units done, and their name. */
-  progress: { done: number; unit: string } | null;
+  /** The agent's progress: units done, their name, and how many there are in all when it said. */
+  progress: { done: number; unit: string; total?: number | null } | null;
   /** The worst case the agent's last call reserved; null before any. */
   lastReservedMicros: Micros | null;
 }
@@ -83,6 +83,14 @@ export interface Runway {
   /** Units of work what is left pays for at the average cost of the ones done; null before any is done. */
   unitsLeft: number | null;
   unit: string | null;
+  /** Units of work still to do (the total the agent announced less those done); null without a total. */
+  unitsToGo: number | null;
+  /**
+   * Whether what is left pays for the work still to do at the average so far (the projection fits
+   * the limit): then the work ends before the budget does, whatever the rate. null when unknown
+   * (no total announced, or no unit done yet).
+   */
+  covers: boolean | null;
   nextCallWorstMicros: Micros | null;
 }
 
@@ -100,8 +108,22 @@ export function runway(i: RunwayInput): Runway {
   const done = i.progress && i.progress.done > 0 ? i.progress.done : 0;
   // What the units done cost on average: all the spend over them (spent / done), as the projection counts it.
   const unitsLeft = done > 0 && i.spentMicros > 0 ? Math.floor((remainingMicros * done) / i.spentMicros) : null;
-  return { ratePerMinMicros, remainingMicros, runwayMs, unitsLeft, unit: unitsLeft === null ? null : i.progress!.unit, nextCallWorstMicros: i.lastReservedMicros };
+  const total = i.progress?.total ?? null;
+  const unitsToGo = total === null || total < 0 ? null : Math.max(0, Math.floor(total - done));
+  // The same sum as the projection's (spent × total / done ≤ limit), in integers: no rounding apart.
+  const covers = unitsToGo === null || done === 0 ? null : unitsToGo === 0 || i.spentMicros * unitsToGo <= remainingMicros * done;
+  return {
+    ratePerMinMicros,
+    remainingMicros,
+    runwayMs,
+    unitsLeft,
+    unit: unitsLeft === null ? null : i.progress!.unit,
+    unitsToGo,
+    covers,
+    nextCallWorstMicros: i.lastReservedMicros,
+  };
 }
+
 
 /**
  * The burn-rate alarm of one agent: it fires once when the runway falls under the alert, and is
