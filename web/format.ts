@@ -31,6 +31,17 @@ export function counted(v: number, one: string, many: string): string {
   return `${count(v)} ${v === 1 ? one : many}`;
 }
 
+/**
+ * An agent's calls said with their outcomes (issue 46): `21 calls · 19 refused · 0 errors`;
+ * refusals said whenever there were some, errors always. `withCalls` false: without the calls.
+ */
+export function callsSub(a: { calls: number; errors: number; refused: number }, withCalls = false): string {
+  const parts = withCalls ? [counted(a.calls, 'call', 'calls')] : [];
+  if (a.refused > 0) parts.push(`${count(a.refused)} refused`);
+  parts.push(counted(a.errors, 'error', 'errors'));
+  return parts.join(' · ');
+}
+
 export function pct(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   // A little spend is not "0%".

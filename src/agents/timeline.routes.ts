@@ -162,15 +162,28 @@ function llmItem(r: LlmRequestRow): TimelineItem {
   };
 }
 
+/**
+ * `crm GET /leads/42 → 200`; a fallback's answer says where it came from and why (`→ 200 from
+ * cache (upstream failure)`): a 200 the service never gave is not a success of it; a call the open
+ * circuit kept from the service says so first (`· blocked by the open circuit → 200 from placeholder`).
+ */
+function toolTitle(r: ToolCallRow): string {
+  const fallback = r.tier !== null && r.tier !== 'live' && r.tier !== 'failed';
+  const blocked = r.reason === 'circuit_open' ? ' · blocked by the open circuit' : '';
+  const why = fallback && !blocked && r.reason && r.reason !== 'ok' ? ` (${r.reason.replaceAll('_', ' ')})` : '';
+  return `${r.service} ${r.method} ${r.path}${blocked} → ${r.status}${fallback ? ` from ${r.tier}${why}` : ''}`;
+}
+
 function toolItem(r: ToolCallRow): TimelineItem {
-  const status = r.tier === null ? 'blocked' : r.status >= 400 || r.tier === 'failed' ? 'error' : r.tier === 'live' ? 'ok' : 'warn';
+  // Refused by the cage (no tier) or kept from the service by its open circuit: blocked, in the
+  // refusals' colour (issue 46), whatever the fallback answered the agent.
+  const status = r.tier === null || r.reason === 'circuit_open' ? 'blocked' : r.status >= 400 || r.tier === 'failed' ? 'error' : r.tier === 'live' ? 'ok' : 'warn';
   return {
     key: `tool:${r.id}`,
     lane: 'tool',
     startMs: msOf(r.ts) - Math.round(r.latencyMs),
     durationMs: r.latencyMs,
-    // A fallback's answer says where it came from and why (`→ 200 from cache (circuit open)`): a 200 the service never gave is not a success of it.
-    title: `${r.service} ${r.method} ${r.path} → ${r.status}${r.tier !== null && r.tier !== 'live' && r.tier !== 'failed' ? ` from ${r.tier}${r.reason && r.reason !== 'ok' ? ` (${r.reason.replaceAll('_', ' ')})` : ''}` : ''}`,
+    title: toolTitle(r),
     status,
     costUsd: null,
     detail: {

@@ -112,7 +112,8 @@ function stepsWithFirst(d: BudgetRoutesDeps, agent: AgentView, limit: number, le
   };
   if (stepOf(agent.progress) === null || before.calls <= 0) return { steps: totals.steps, costMicros: totals.costMicros, top };
   const one = top.find((s) => s.step === 1) ?? d.requests.step(id, 1);
-  const firstMs = d.requests.firstCallMs(id) ?? one?.firstMs ?? 0;
+  // The minute of its first call (the rollup's edge, not the ledger): where the timeline shows them.
+  const firstMs = d.requests.spanOf(id)?.first ?? one?.firstMs ?? 0;
   const merged = {
     step: 1,
     calls: (one?.calls ?? 0) + before.calls,

@@ -16,6 +16,8 @@ export interface RunSummary {
   requests: number;
   /** LLM calls the budget refused (never sent, no ledger row). */
   refused: number;
+  /** LLM calls blocked for PII (priced, a `blocked` row, never answered). */
+  blocked: number;
   tokens: { input: number; output: number };
   spentUsd: number;
   limitUsd: number | null;
@@ -46,6 +48,8 @@ export interface CostsView {
   requests: number;
   /** LLM calls the budget refused. */
   refused: number;
+  /** The ledger's calls by status. */
+  byStatus?: Record<string, number>;
   promptTokens: number;
   completionTokens: number;
   byModel: Array<{ model: string; requests: number; promptTokens: number; completionTokens: number; costUsd: number }>;
@@ -130,6 +134,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     progress: { done: status.progress.done, total: status.progress.total, unit: status.progress.unit ?? null },
     requests: costs.requests,
     refused: costs.refused,
+    blocked: costs.byStatus?.blocked ?? 0,
     tokens: { input: costs.promptTokens, output: costs.completionTokens },
     spentUsd: costs.spentUsd ?? 0,
     limitUsd: costs.limitUsd,
@@ -174,7 +179,7 @@ export function summaryRows(s: RunSummary): Row[] {
     ['Agent', `${s.name} (${s.agentId}): ${s.status}${exit}`],
     ...(s.progress.total !== null || s.progress.done > 0 ? [['Progress', `${count(s.progress.done)}${s.progress.total === null ? '' : ` / ${count(s.progress.total)}`} ${unit}`] as Row] : []),
     ...costRows(s),
-    ...(s.refused > 0 ? [['Refused', `${plural(s.refused, 'LLM call')} the budget did not cover (never sent)`] as Row] : []),
+    ...refusedRows(s),
     ['Tokens', `${count(s.tokens.input)} in, ${count(s.tokens.output)} out`],
     ['PII caught', count(s.piiCaught)],
     ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],
@@ -183,6 +188,16 @@ export function summaryRows(s: RunSummary): Row[] {
     ...(s.sandbox ? [['Sandbox', sandboxText(s.sandbox)] as Row] : []),
     ['Run time', formatDuration(s.runTimeMs)],
   ];
+}
+
+/**
+ * The summary's Refused row, when the cage refused any LLM call: `19 LLM calls: 18 the budget did
+ * not cover (never sent), 1 blocked for PII` (the outcomes the dashboard's Cost panel counts).
+ */
+export function refusedRows(s: Pick<RunSummary, 'refused' | 'blocked'>): Row[] {
+  if (s.refused + s.blocked === 0) return [];
+  const parts = [...(s.refused > 0 ? [`${count(s.refused)} the budget did not cover (never sent)`] : []), ...(s.blocked > 0 ? [`${count(s.blocked)} blocked for PII`] : [])];
+  return [['Refused', `${plural(s.refused + s.blocked, 'LLM call')}: ${parts.join(', ')}`]];
 }
 
 /**

@@ -75,8 +75,12 @@ export interface FleetAgent {
   progress: Progress;
   limitMicros: number | null;
   spentMicros: number;
+  /** LLM calls on the ledger (a refused one only when PII blocked it after it was priced). */
   calls: number;
+  /** Calls that failed (status neither ok nor blocked). */
   errors: number;
+  /** Calls the cage refused (src/domain/outcomes/refusals.ts): budget, policy, PII, tool refusals. */
+  refused: number;
   /** ISO time of its latest event or call; null if it has none. */
   lastActivityAt: string | null;
   /** Its runtime reported it sandboxed (true), not sandboxed (false), or said nothing (null: an older runtime, an external agent). */
@@ -320,6 +324,7 @@ export class FleetStore {
         spent: agentSpend.costMicros,
         calls: agentSpend.calls,
         errors: agentSpend.errors,
+        refused: agentSpend.refused,
         lastCallAt: agentSpend.lastCallAt,
         lastEventAt: agentSpend.lastEventAt,
       })
@@ -484,7 +489,7 @@ type AgentRowPg = Pick<
   | 'progressFailed'
   | 'limitMicros'
   | 'sandbox'
-> & { spent: number | null; calls: number | null; errors: number | null; lastCallAt: string | null; lastEventAt: string | null };
+> & { spent: number | null; calls: number | null; errors: number | null; refused: number | null; lastCallAt: string | null; lastEventAt: string | null };
 
 function toAgent(a: AgentRowPg): FleetAgent {
   const lastCall = a.lastCallAt;
@@ -505,6 +510,7 @@ function toAgent(a: AgentRowPg): FleetAgent {
     spentMicros: Number(a.spent ?? 0),
     calls: Number(a.calls ?? 0),
     errors: Number(a.errors ?? 0),
+    refused: Number(a.refused ?? 0),
     lastActivityAt: lastCall === null ? lastEventAt : lastEventAt === null || lastCall > lastEventAt ? lastCall : lastEventAt,
     sandboxed: sandboxedOf(a.sandbox),
   };

@@ -81,7 +81,6 @@ export class RequestsStore {
   private readonly topStepsOf;
   private readonly stepTotalsOf;
   private readonly stepOneOf;
-  private readonly firstCallOf;
   private readonly chainsOf;
 
   constructor(state: StateManager) {
@@ -192,8 +191,6 @@ export class RequestsStore {
       .from(st)
       .where(and(eq(st.agentId, p('agentId')), eq(st.step, p('step'))))
       .prepare();
-    // Along the (agent_id, ts) index: one row.
-    this.firstCallOf = this.db.orm.select({ ts: t.ts }).from(t).where(eq(t.agentId, p('agentId'))).orderBy(asc(t.ts)).limit(1).prepare();
     this.chainsOf = this.db.orm
       .select({ chain: ch.chain, calls: ch.calls, costMicros: ch.costMicros })
       .from(ch)
@@ -336,12 +333,6 @@ export class RequestsStore {
   /** One step of the agent's rollup; null when it has no call. */
   step(agentId: string, step: number): StepSpend | null {
     return this.stepOneOf.get({ agentId, step }) ?? null;
-  }
-
-  /** When the agent's first call started (its row's `ts`, epoch ms); null before any. */
-  firstCallMs(agentId: string): number | null {
-    const r = this.firstCallOf.get({ agentId });
-    return r ? Date.parse(r.ts) : null;
   }
 
   /** The agent's spend per chain (tool), from its rollup: one row per tool that led to a call. */

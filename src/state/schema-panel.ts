@@ -86,8 +86,14 @@ export const agentSpend = pgTable(
     runtimeId: text('runtime_id').notNull(),
     agentId: text('agent_id').notNull(),
     calls: count('calls'),
-    /** Calls whose status is not `ok` (error, aborted, interrupted). */
+    /** Calls that failed: status neither `ok` nor `blocked` (error, aborted, interrupted). */
     errors: count('errors'),
+    /**
+     * Calls the cage refused (issue 46, src/domain/outcomes/refusals.ts): LLM calls the budget refused
+     * (`budget.refused`, never sent, no row) or PII blocked (rows `blocked`), tool and MCP calls
+     * refused (`tool.refused`) or a policy denied or rate-limited (`policy.decision`).
+     */
+    refused: count('refused'),
     promptTokens: count('prompt_tokens'),
     completionTokens: count('completion_tokens'),
     costMicros: count('cost_micros'),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
+import { llmOutcomes } from '../../src/domain/outcomes/index.js';
+import { fetchRunSummary, refusedRows, summaryRows } from '../../src/runtime/index.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
 // Issue 46 (class 2): calls the budget refused count somewhere. They are no ledger row (never
@@ -31,6 +32,16 @@ describe('refused calls', () => {
     });
     expect(costs).toMatchObject({ requests: 0, refused: 3 });
     const s = await fetchRunSummary({ url: t.rt.url, adminToken: t.rt.adminToken, agentId: a.agentId, runTimeMs: 1000 });
-    expect(summaryRows(s)).toContainEqual(['Refused', '3 LLM calls the budget did not cover (never sent)']);
+    expect(summaryRows(s)).toContainEqual(['Refused', '3 LLM calls: 3 the budget did not cover (never sent)']);
+  });
+});
+
+describe('llmOutcomes and the Refused row (issue 46): one count of refused calls for the dashboard and the summary', () => {
+  it('counts budget refusals and PII blocks as refused, never as errors; pending rows not at all', () => {
+    expect(llmOutcomes({ ok: 20, blocked: 1, error: 2, aborted: 1, pending: 3 }, 19)).toEqual({ calls: 24, refused: 20, errors: 3 });
+    expect(llmOutcomes({}, 0)).toEqual({ calls: 0, refused: 0, errors: 0 });
+    expect(refusedRows({ refused: 0, blocked: 0 })).toEqual([]);
+    expect(refusedRows({ refused: 18, blocked: 1 })).toEqual([['Refused', '19 LLM calls: 18 the budget did not cover (never sent), 1 blocked for PII']]);
+    expect(refusedRows({ refused: 0, blocked: 1 })).toEqual([['Refused', '1 LLM call: 1 blocked for PII']]);
   });
 });

@@ -15,7 +15,7 @@ const SRC = resolve(import.meta.dirname, '../../src');
  */
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'core', folders: ['core'] },
-  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch', 'domain/policy'] },
+  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch', 'domain/policy', 'domain/outcomes'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
   {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ago } from '../../web/format.js';
+import { budgetFigures, runwayNow } from '../../web/figures.js';
+import { ago, callsSub } from '../../web/format.js';
 
 // How the dashboard says when something last happened.
 describe('ago', () => {
@@ -12,5 +13,44 @@ describe('ago', () => {
 
   it('says "now" for a moment after now (the page ticks once a second; a server clock may run ahead), never "in 1 second"', () => {
     expect([ago(at(0), now), ago(at(700), now), ago(at(30_000), now)]).toEqual(['now', 'now', 'now']);
+  });
+});
+
+describe('callsSub (issue 46: refusals counted beside calls and errors)', () => {
+  it('says refusals whenever there were some, errors always', () => {
+    expect(callsSub({ calls: 21, errors: 0, refused: 19 }, true)).toBe('21 calls · 19 refused · 0 errors');
+    expect(callsSub({ calls: 1, errors: 1, refused: 0 }, true)).toBe('1 call · 1 error');
+    expect(callsSub({ calls: 5, errors: 2, refused: 1 })).toBe('1 refused · 2 errors');
+  });
+});
+
+describe('budgetFigures and runwayNow (issue 46: one derivation, from the status the events move)', () => {
+  const agent = (limitUsd: number | null, spentUsd: number, done: number, total: number | null) =>
+    ({ budget: { limitUsd, spentUsd, reservedUsd: 0, waiting: 0 }, progress: { done, total, unit: 'leads', succeeded: null, failed: null } }) as never;
+  it('recomputes projection and runway against a new limit at once', () => {
+    // Lead 85 of 100 at $45.41: over a $50 budget, under $75.
+    expect(budgetFigures(agent(50, 45.41, 85, 100))).toMatchObject({ projectionUsd: 53.423529, status: 'over_budget', avgPerUnit: '$0.53 avg/lead' });
+    expect(budgetFigures(agent(75, 45.41, 85, 100))).toMatchObject({ projectionUsd: 53.423529, status: 'under_budget' });
+    const view = {
+      rateUsdPerMin: 45.41,
+      windowMs: 60_000,
+      remainingUsd: 4.59,
+      runwayMs: 6065,
+      unitsLeft: 8,
+      unit: 'leads',
+      unitsToGo: 15,
+      covers: false,
+      nextCallWorstUsd: 0.23,
+      alertMs: 600_000,
+      thresholds: [0.9],
+      firedThresholds: [0.9],
+      text: 'old',
+    };
+    const before = runwayNow(agent(50, 45.41, 85, 100), view)!;
+    expect(before).toMatchObject({ covers: false, unitsLeft: 8, unitsToGo: 15, short: true });
+    expect(before.text).toMatch(/^≈ 8 more leads of the 15 left, /);
+    const after = runwayNow(agent(75, 45.41, 85, 100), view)!;
+    expect(after).toMatchObject({ covers: true, unitsLeft: 55, short: false, text: 'covers the 15 leads left (room for ≈ 55) · next call ≤ $0.23' });
+    expect(runwayNow(agent(null, 1, 1, 10), view)).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { budgetFigures } from '../figures.js';
-import { count, money, pct } from '../format.js';
+import { llmOutcomes } from '../../src/domain/outcomes/index.js';
+import { callsSub, count, money, pct } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
 import { Figure, Name, Panel } from '../ui.js';
@@ -56,7 +57,7 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
             <span class="muted">needs progress reports</span>
           )}
         </Figure>
-        <Figure label="Calls" testid="cost-calls">
+        <Figure label="Calls" testid="cost-calls" sub={c ? <span data-testid="cost-outcomes">{callsSub(llmOutcomes(c.byStatus, c.refused))}</span> : undefined}>
           {count(c?.requests ?? 0)}
         </Figure>
       </div>

@@ -5,7 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { formatUsd, microsToUsd } from '../../src/core/money.js';
 import { fleet, isOnline, pickFleetAgent } from '../fleet-store.js';
-import { ago, count, counted, pct, time, when } from '../format.js';
+import { ago, callsSub, count, pct, time, when } from '../format.js';
 import { STATUS } from '../status.js';
 import type { FleetAgent, FleetAgentDetail } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
@@ -95,7 +95,7 @@ export function DrillPanel() {
         <Figure label="Spent" testid="drill-spent" sub={a.limitMicros === null ? 'no limit' : `of ${formatUsd(a.limitMicros)} (${pct(used)})`}>
           {formatUsd(a.spentMicros)}
         </Figure>
-        <Figure label="Calls" testid="drill-calls" sub={counted(a.errors, 'error', 'errors')}>
+        <Figure label="Calls" testid="drill-calls" sub={callsSub(a)}>
           {count(a.calls)}
         </Figure>
         <Figure label="Progress" testid="drill-progress">

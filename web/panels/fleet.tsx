@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { formatUsd } from '../../src/core/money.js';
 import { fleet, isOnline, pickFleetAgent } from '../fleet-store.js';
-import { ago, count, counted } from '../format.js';
+import { ago, callsSub, count, counted } from '../format.js';
 import { STATUS } from '../status.js';
 import { useStore } from '../store.js';
 import type { FleetRuntime } from '../types.js';
@@ -191,9 +191,14 @@ function AgentsPanel() {
                   <td class="cell-progress" data-label="progress">
                     <Progress a={a} />
                   </td>
-                  <td class="num cell-spend" data-label="spend" data-testid="fleet-agent-spend">
-                    {formatUsd(a.spentMicros)}
-                    {a.limitMicros !== null && <span class="muted small"> of {formatUsd(a.limitMicros)}</span>}
+                  <td class="num cell-spend" data-label="spend">
+                    <span data-testid="fleet-agent-spend">
+                      {formatUsd(a.spentMicros)}
+                      {a.limitMicros !== null && <span class="muted small"> of {formatUsd(a.limitMicros)}</span>}
+                    </span>
+                    <div class={`small ${a.refused > 0 ? 'tone-refused' : 'muted'}`} data-testid="fleet-agent-calls">
+                      {callsSub(a, true)}
+                    </div>
                   </td>
                   <td class="cell-last" data-label="last">
                     {a.lastActivityAt ? ago(a.lastActivityAt, now) : <span class="muted">none</span>}

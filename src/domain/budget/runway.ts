@@ -124,7 +124,6 @@ export function runway(i: RunwayInput): Runway {
   };
 }
 
-
 /**
  * The burn-rate alarm of one agent: it fires once when the runway falls under the alert, and is
  * armed again when the runway is back above twice the alert (or the rate is 0), or the limit

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRefusal } from '../../src/domain/outcomes/index.js';
+import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+// Issue 46, class 2: a call the cage refused is an outcome of its own on the panel. A runtime
+// reports an agent whose calls were answered, failed, blocked for PII, refused by a central
+// budget (no row, an event), refused as a tool call and denied or rate-limited by a policy (and
+// one a policy allowed): the fleet's agent counts each refusal once, as refused, never as an
+// error or a success, whichever batch carried it, and a batch sent twice counts nothing twice.
+
+let server: TestPostgres;
+let t: TestPanel;
+let token: string;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  t = await startTestPanel(server.url);
+  token = ((await (await t.api('/api/runtimes', { token: t.admin, body: { id: 'rt-refusals', user: 'ann' } })).json()) as { token: string }).token;
+}, 60_000);
+afterAll(async () => {
+  await t?.close();
+  await server?.destroy();
+});
+
+const ts = () => new Date().toISOString();
+const event = (seq: number, type: string, data: unknown) => ({ seq, ts: ts(), agentId: 'lg-1', type, severity: 'warn', message: type, data: JSON.stringify(data) });
+
+describe('refused calls on the panel (issue 46)', () => {
+  it('counts budget, tool, policy and PII refusals per agent, apart from calls and errors, once', async () => {
+    const first = batchOf('rt-refusals', 1, { n: 4, ts: ts() });
+    first.llmRequests = first.llmRequests!.map((r, i) => ({ ...(r as object), status: ['ok', 'ok', 'error', 'blocked'][i], httpStatus: [200, 200, 502, 400][i] })) as never;
+    first.events = [
+      event(1, 'budget.refused', { requestedUsd: 0.01, spentUsd: 1, limitUsd: 1, model: 'gpt-4o', central: 'sales' }),
+      event(2, 'budget.refused', { requestedUsd: 0.01, spentUsd: 1, limitUsd: 1, model: 'gpt-4o', central: 'sales' }),
+      event(3, 'tool.refused', { service: 'crm', reason: 'unknown_service', status: 404 }),
+      event(4, 'policy.decision', { kind: 'http', service: 'crm', tool: 'crm.contacts', method: 'DELETE', rule: 'policies[0]', action: 'deny', approvalId: null, retryAfterMs: null }),
+      event(5, 'policy.decision', { kind: 'http', service: 'search', tool: 'search.q', method: 'GET', rule: 'policies[1]', action: 'rate_limited', approvalId: null, retryAfterMs: 1000 }),
+      event(6, 'policy.decision', { kind: 'http', service: 'crm', tool: 'crm.contacts', method: 'GET', rule: 'policies[2]', action: 'allow', approvalId: null, retryAfterMs: null }),
+      // Malformed data from a runtime is never cast: the batch still lands.
+      { ...event(7, 'policy.decision', null), data: '{not json' },
+      event(8, 'llm.request', { n: 1 }),
+    ] as never;
+    const send = (b: unknown) => t.api('/api/telemetry', { token, body: b });
+    expect((await send(first)).status).toBe(200);
+    // The same batch again: a duplicate, nothing counted twice.
+    expect((await send(first)).status).toBe(200);
+    const second = batchOf('rt-refusals', 2, { from: 5, n: 1, ts: ts() });
+    second.events = [event(9, 'budget.refused', { requestedUsd: 0.01, spentUsd: 1, limitUsd: 1, model: 'gpt-4o' })] as never;
+    expect((await send(second)).status).toBe(200);
+
+    // The shared definition, as the trigger applies it.
+    const sent = [...(first.events as Array<{ type: string; data: string }>), ...(second.events as Array<{ type: string; data: string }>)];
+    const byDefinition = sent.filter((e) => {
+      try {
+        return isRefusal(e.type, JSON.parse(e.data));
+      } catch {
+        return false;
+      }
+    }).length;
+    expect(byDefinition).toBe(6);
+
+    const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; calls: number; errors: number; refused: number }> };
+    const a = agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!;
+    // 5 rows: 3 ok, 1 error, 1 blocked (PII: a refusal, not an error); 6 refusal events (3 budget, 1 tool, a deny, a rate limit).
+    expect({ calls: a.calls, errors: a.errors, refused: a.refused }).toEqual({ calls: 5, errors: 1, refused: 6 + 1 });
+    const drill = (await (await t.api('/api/fleet/runtimes/rt-refusals/agents/lg-1', { token: t.admin })).json()) as { agent: { refused: number; errors: number } };
+    expect(drill.agent).toMatchObject({ refused: 7, errors: 1 });
+  });
+});
