@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -175,6 +176,39 @@ describe('a panel replica stopping (SIGTERM: Panel.shutdown)', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('answers a request in flight when it began with Connection: close, and takes no WebSocket on that connection after (its stop is not held open)', async () => {
+    const db = await server.createDatabase('drain_inflight');
+    const p = await startTestPanel(db, { drainTimeoutMs: 30_000 });
+    const { port } = new URL(p.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => (got += String(d)));
+    const ended = new Promise<void>((r) => sock.on('close', () => r()));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    // A request whose body has not all come yet: in flight when the stop begins.
+    const body = JSON.stringify({ link: 'x'.repeat(20) });
+    sock.write(`POST /api/session HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    await sleep(200);
+    const t0 = performance.now();
+    const stopping = p.panel.shutdown('test: SIGTERM');
+    await sleep(300);
+    sock.write(body.slice(5));
+    await until(() => (/\r\n\r\n/.test(got) ? true : null), 5_000, 10);
+    expect(got).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(got.toLowerCase()).toContain('connection: close');
+    // Had the connection been kept alive, a WebSocket asked for on it now must not be taken.
+    if (!sock.destroyed && sock.writable) {
+      sock.write(
+        `GET /ws?token=${encodeURIComponent(p.admin)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
+    }
+    await ended;
+    expect(got).not.toContain('101 Switching Protocols');
+    await stopping;
+    // Not the drain's timeout: the stop ended once the one request in flight was answered.
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 
   it('alone, stops at once: no grace to wait out', async () => {
