@@ -124,6 +124,18 @@ describe('panel replicas on one PostgreSQL', () => {
     expect(await count(db, "select count(*) as n from login_failures where key = 'name:carol'")).toBe(1);
   });
 
+  it('hold a guesser to five checks even when its guesses come at once, spread over the replicas', async () => {
+    expect((await a.api('/api/users', { token: a.admin, body: { name: 'dave', password: 'correct horse battery staple', role: 'viewer' } })).status).toBe(201);
+    const tryOn = (p: TestPanel) => p.api('/api/login', { body: { name: 'dave', password: 'wrong guess, again' } });
+    // Three, one after another: two tries left in the window.
+    for (let i = 0; i < 3; i++) expect((await tryOn(i % 2 === 0 ? a : b)).status).toBe(401);
+    // Six at once, three on each replica (each replica checks up to four passwords at once): two are checked, the rest refused.
+    const statuses = await Promise.all([a, b, a, b, a, b].map((p) => tryOn(p).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+    expect(await count(db, "select count as n from login_failures where key = 'name:dave'")).toBe(5);
+  });
+
   it('run the fleet’s jobs on one replica at a time', async () => {
     const before = a.panel.service.jobs.ran + b.panel.service.jobs.ran;
     const rounds = await Promise.all([a.panel.service.jobs.round(), b.panel.service.jobs.round(), a.panel.service.jobs.round(), b.panel.service.jobs.round()]);
