@@ -37,16 +37,15 @@ export class LoginLimiter {
     return true;
   }
 
-  fail(key: string): void {
+  /** One more failure for `key`; its window's count with this one. */
+  fail(key: string): number {
     const now = this.now();
     const f = this.failures.get(key);
-    if (f && f.since + this.o.windowMs > now) {
-      f.count++;
-      return;
-    }
+    if (f && f.since + this.o.windowMs > now) return ++f.count;
     this.failures.delete(key);
     if (this.failures.size >= (this.o.maxKeys ?? 10_000)) this.evict(now);
     this.failures.set(key, { count: 1, since: now });
+    return 1;
   }
 
   /** Take back one failure counted for `key` (an attempt counted before it was checked, that succeeded). */

@@ -21,7 +21,12 @@ export interface FailureCounter {
   blockedFor(key: string): number | Promise<number>;
   /** True the first time a blocked key is refused in its window (a refusal is recorded once, not per attempt). */
   firstRefusal(key: string): boolean | Promise<boolean>;
-  fail(key: string): void | Promise<void>;
+  /**
+   * One more failure for `key`; what it counts in its window with this one, said by the step that
+   * counts it (PostgreSQL: the upsert's RETURNING). Several tries at once, on
+   * several replicas, each read "not blocked" before any counted: this number is the arbiter.
+   */
+  fail(key: string): number | Promise<number>;
   forgive(key: string): void | Promise<void>;
   reset(key: string): void | Promise<void>;
 }
@@ -82,12 +87,23 @@ export class LoginService {
     // Counted as a failure before the (slow) check, so parallel guesses cannot all get past the
     // limit while the first ones are still being checked; a success takes it back.
     this.checksInFlight++;
+    let over: boolean;
     try {
-      await this.byName.fail(nameKey);
-      await this.byAddress.fail(address);
+      const byName = await this.byName.fail(nameKey);
+      const byAddress = await this.byAddress.fail(address);
+      over = byName > NAME_FAILURES || byAddress > ADDRESS_FAILURES;
     } catch (e) {
       this.checksInFlight--;
       throw e;
+    }
+    if (over) {
+      // Others got in first (their tries read the count with this one, before any was counted): refused
+      // as a blocked try is, before any check, and not counted (as a blocked try is not).
+      this.checksInFlight--;
+      await this.byName.forgive(nameKey);
+      await this.byAddress.forgive(address);
+      const left = Math.max(await this.byName.blockedFor(nameKey), await this.byAddress.blockedFor(address));
+      throw new TooManyAttemptsError(Math.max(1, Math.ceil(left / 1000)));
     }
     let user: Awaited<ReturnType<PasswordCheck['check']>>;
     try {

@@ -111,6 +111,13 @@ export class PanelBus {
       lost(err as Error);
       return;
     }
+    // Closed meanwhile (close() ended the listener it saw, not this one, if it was not this one yet).
+    if (this.closed || this.listener !== c) {
+      if (this.listener === c) this.listener = null;
+      c.removeAllListeners('notification');
+      await c.end().catch(() => undefined);
+      return;
+    }
     if (!this.listening && this.last > 0) this.o.logger.debug('panel feed: listening');
     this.listening = true;
     // What came while it was away: read now.
@@ -228,10 +235,14 @@ export class PanelBus {
    * when it no longer holds them all (the viewer refetches what it shows instead).
    */
   since(after: number): Buffer[] | null {
+    // Nothing newer than the viewer's place that this replica knows of.
+    if (this.newest() <= after) return [];
     const newer = this.ring.filter((e) => e.id > after);
-    if (newer.length === 0) return [];
-    // The first it missed must be kept (ids are consecutive but for a write rolled back).
-    if (Math.min(...newer.map((e) => e.id)) > after + 1 && this.ring.every((e) => e.id > after)) return null;
+    // The first it missed must be kept (ids are consecutive but for a write rolled back). A ring
+    // that holds nothing after it while the feed went on (a replica started since: it reads from
+    // where the feed stood at its start) does not have what the viewer missed either.
+    const first = newer.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...newer.map((e) => e.id));
+    if (first > after + 1 && this.ring.every((e) => e.id > after)) return null;
     return newer.flatMap((e) => e.frames);
   }
 
@@ -248,18 +259,21 @@ export class PanelBus {
 
   /** Write what is pending, stop listening. */
   async close(): Promise<void> {
+    // Closed first: a frame published while the last write is in flight is not left to a timer that fires after the pool ended.
+    this.closed = true;
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
-      this.flushing = this.flushing.then(() => this.flush());
     }
+    this.flushing = this.flushing.then(() => this.flush());
     await this.flushing.catch(() => undefined);
-    this.closed = true;
     if (this.poll) clearInterval(this.poll);
     if (this.retry) clearTimeout(this.retry);
     const c = this.listener;
     this.listener = null;
     await c?.end().catch(() => undefined);
+    // A read in flight ends before the pool does.
+    await this.reading;
   }
 }
 

@@ -78,8 +78,11 @@ export class FleetJobs {
       else this.d.logger.error({ err }, "the panel's periodic jobs failed");
       return false;
     } finally {
-      if (held) await client.query('select pg_advisory_unlock($1)', [JOBS_LOCK]).catch(() => undefined);
-      client.release();
+      // A session-level lock: a connection that could not unlock it goes, and the lock with it (back
+      // in the pool it would hold the fleet's jobs on this replica's idle connection for good).
+      let unlockFailed: Error | undefined;
+      if (held) await client.query('select pg_advisory_unlock($1)', [JOBS_LOCK]).catch((err: Error) => (unlockFailed = err));
+      client.release(unlockFailed);
     }
   }
 

@@ -25,6 +25,9 @@ export class Replica {
   private url = '';
   private timer: NodeJS.Timeout | null = null;
   private drainingSince: number | null = null;
+  /** The beats, one after another (a slow one never lands after a later one), and none once closed. */
+  private beating: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     db: PanelDb,
@@ -51,8 +54,17 @@ export class Replica {
     this.timer.unref();
   }
 
+  /**
+   * Each beat waits for the one before and says what holds when it is sent: an interval's beat
+   * still in flight when the replica starts draining cannot land after the draining one (the row
+   * would say "serving" again), nor after close() removed the row (a replica gone, listed alive).
+   */
   private beat(): Promise<void> {
-    return this.store.beat({ id: this.id, startedAt: this.startedAt, version: this.d.version, url: this.url, draining: this.draining }, this.now());
+    const next = this.beating.then(() =>
+      this.closed ? undefined : this.store.beat({ id: this.id, startedAt: this.startedAt, version: this.d.version, url: this.url, draining: this.draining }, this.now()),
+    );
+    this.beating = next.catch(() => undefined);
+    return next;
   }
 
   /** The replicas alive now, this one included. */
@@ -76,6 +88,8 @@ export class Replica {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.closed = true;
+    await this.beating;
     await this.store.remove(this.id).catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
-import { IronCageError, ValidationError } from '../core/errors.js';
+import { IronCageError, UnavailableError, ValidationError } from '../core/errors.js';
 import { startedUp } from '../core/startup.js';
 import type { ServerDeps } from './context.js';
 import { toErrorResponse, upgradeRefusal } from './errors.js';
@@ -90,9 +90,17 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   });
   const probes = deps.probes ?? [];
   let draining = false;
+  /** Answers not yet sent whole: a drain makes each its connection's last too. */
+  const inFlight = new Set<ServerResponse>();
+  /** Once an answer begun before the drain is sent, its connection (idle now) is closed rather than kept alive until the drain's timeout. */
+  const closeWhenDone = (res: ServerResponse) => res.once('close', () => setImmediate(() => server.closeIdleConnections()));
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Draining: this answer is the connection's last (the client's next request goes to another replica).
     if (draining) res.shouldKeepAlive = false;
+    else {
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+    }
     if (proxy && /^http:\/\//i.test(req.url ?? '')) return proxy.request(req, res);
     const path = (req.url ?? '/').split('?', 1)[0]!;
     for (const r of probes) if (path === r.prefix) return r.handle(req, res);
@@ -115,6 +123,11 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     // nothing else listens for its errors: a client that resets it meanwhile (a page that closes
     // the socket it was opening) would be an uncaught exception that ends the process.
     socket.on('error', () => socket.destroy());
+    // Draining: no new WebSocket (one accepted now would hold the server's close open); the page reconnects elsewhere.
+    if (draining) {
+      socket.end(upgradeRefusal(new UnavailableError('this server is stopping: connect again', 1)));
+      return;
+    }
     if (singleHost(req.rawHeaders) === null) {
       socket.end(upgradeRefusal(twoHosts));
       return;
@@ -143,6 +156,11 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     drain: (timeoutMs) =>
       new Promise<void>((resolve) => {
         draining = true;
+        // Requests already in flight: answered with Connection: close when their headers are still to go, else their connection closed once they are.
+        for (const res of inFlight) {
+          if (!res.headersSent) res.shouldKeepAlive = false;
+          else closeWhenDone(res);
+        }
         hub.close();
         const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
         cut.unref();

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Principal, Role } from '../core/roles.js';
-import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
+import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError, UnavailableError } from '../core/errors.js';
 import type { Authenticator, FeedSource } from './context.js';
 import { upgradeRefusal } from './errors.js';
 import type { HostGuard } from './hosts.js';
@@ -38,6 +38,9 @@ export const WS_COALESCE = { above: 50, ms: 20 };
 /** Close code for "your credentials are no longer good" (4000-4999: the application's own). */
 export const WS_REVOKED = 4401;
 /** Close code for "this token has too many sockets open". */
+/** Why an upgrade is refused while the server stops (the page reconnects: through a load balancer, to another replica). */
+const stopping = () => new UnavailableError('this server is stopping: connect again', 1);
+
 export const WS_TOO_MANY = 4429;
 /** Close code for "too far behind": try again later (with ?after=). */
 export const WS_TRY_LATER = 1013;
@@ -78,6 +81,8 @@ export class WsHub {
   private readonly unhearInvalidate: () => void;
   private rechecking = false;
   private recheckAgain = false;
+  /** Closed (the server stopping): an upgrade whose token check ends after this is refused, not accepted into a hub nobody will close again. */
+  private closed = false;
 
   constructor(
     private readonly feed: FeedSource<unknown>,
@@ -97,6 +102,7 @@ export class WsHub {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const reject = (err: unknown) => void socket.end(upgradeRefusal(err));
+    if (this.closed) return reject(stopping());
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/ws') return reject(new NotFoundError(`no WebSocket endpoint at ${url.pathname}`));
     if (!this.deps.guard.sameOriginOrAllowed(req.headers.origin, req.headers.host)) {
@@ -116,6 +122,7 @@ export class WsHub {
     }
     const token = this.deps.tokens.credential(req.headers, url.searchParams.get('token'))!;
     Promise.resolve(principal).then((p) => {
+      if (this.closed) return reject(stopping());
       // A runtime token reports telemetry and reads nothing, this feed included.
       if (p.role === 'runtime') return reject(new IronCageError('forbidden', 403, 'a runtime token may only send telemetry and take budget leases (/api/telemetry, /api/leases)'));
       if (p.role === 'metrics') return reject(new IronCageError('forbidden', 403, 'a metrics token may only read GET /metrics'));
@@ -154,6 +161,7 @@ export class WsHub {
   }
 
   private accept(ws: WebSocket, principal: Principal, token: string, after: number | null): void {
+    if (this.closed) return ws.close(1001, 'iron-cage is shutting down');
     const open = this.perToken.get(token) ?? 0;
     const cap = WS_MAX_PER_TOKEN[principal.role];
     if (open >= cap) return ws.close(WS_TOO_MANY, `too many WebSockets open for this token (at most ${cap})`);
@@ -239,12 +247,18 @@ export class WsHub {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.flush();
     this.unsubscribe();
     this.unhearInvalidate();
     clearInterval(this.heartbeat);
     clearInterval(this.recheckTimer);
-    for (const c of this.clients) c.ws.close(1001, 'iron-cage is shutting down');
+    for (const c of this.clients) {
+      c.ws.close(1001, 'iron-cage is shutting down');
+      // A client that never answers the close would hold its socket (and a draining server's close) for ws's own 30 s.
+      setTimeout(() => c.ws.terminate(), CLOSE_GRACE_MS).unref();
+    }
     this.clients.clear();
     this.perToken.clear();
     void this.wss?.then((wss) => wss.close());

@@ -61,9 +61,9 @@ export class LoginFailuresStore {
     return row ? { count: row.count, since: row.since, told: row.told } : null;
   }
 
-  /** One more failure for `key` (a new window if its last one closed), in one statement. */
-  async fail(key: string, now: number, windowMs: number): Promise<void> {
-    await this.db
+  /** One more failure for `key` (a new window if its last one closed), in one statement; the window's count with it. */
+  async fail(key: string, now: number, windowMs: number): Promise<number> {
+    const [row] = await this.db
       .insert(loginFailures)
       .values({ key, count: 1, since: now, told: false })
       .onConflictDoUpdate({
@@ -73,7 +73,9 @@ export class LoginFailuresStore {
           told: sql`case when ${loginFailures.since} >= ${now - windowMs} then ${loginFailures.told} else false end`,
           since: sql`case when ${loginFailures.since} >= ${now - windowMs} then ${loginFailures.since} else ${now} end`,
         },
-      });
+      })
+      .returning({ count: loginFailures.count });
+    return row!.count;
   }
 
   /** Take one failure back (one counted before it was checked, that then succeeded). */

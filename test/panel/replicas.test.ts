@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -123,6 +124,18 @@ describe('panel replicas on one PostgreSQL', () => {
     expect(await count(db, "select count(*) as n from login_failures where key = 'name:carol'")).toBe(1);
   });
 
+  it('hold a guesser to five checks even when its guesses come at once, spread over the replicas', async () => {
+    expect((await a.api('/api/users', { token: a.admin, body: { name: 'dave', password: 'correct horse battery staple', role: 'viewer' } })).status).toBe(201);
+    const tryOn = (p: TestPanel) => p.api('/api/login', { body: { name: 'dave', password: 'wrong guess, again' } });
+    // Three, one after another: two tries left in the window.
+    for (let i = 0; i < 3; i++) expect((await tryOn(i % 2 === 0 ? a : b)).status).toBe(401);
+    // Six at once, three on each replica (each replica checks up to four passwords at once): two are checked, the rest refused.
+    const statuses = await Promise.all([a, b, a, b, a, b].map((p) => tryOn(p).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+    expect(await count(db, "select count as n from login_failures where key = 'name:dave'")).toBe(5);
+  });
+
   it('run the fleet’s jobs on one replica at a time', async () => {
     const before = a.panel.service.jobs.ran + b.panel.service.jobs.ran;
     const rounds = await Promise.all([a.panel.service.jobs.round(), b.panel.service.jobs.round(), a.panel.service.jobs.round(), b.panel.service.jobs.round()]);
@@ -175,6 +188,39 @@ describe('a panel replica stopping (SIGTERM: Panel.shutdown)', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('answers a request in flight when it began with Connection: close, and takes no WebSocket on that connection after (its stop is not held open)', async () => {
+    const db = await server.createDatabase('drain_inflight');
+    const p = await startTestPanel(db, { drainTimeoutMs: 30_000 });
+    const { port } = new URL(p.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => (got += String(d)));
+    const ended = new Promise<void>((r) => sock.on('close', () => r()));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    // A request whose body has not all come yet: in flight when the stop begins.
+    const body = JSON.stringify({ link: 'x'.repeat(20) });
+    sock.write(`POST /api/session HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    await sleep(200);
+    const t0 = performance.now();
+    const stopping = p.panel.shutdown('test: SIGTERM');
+    await sleep(300);
+    sock.write(body.slice(5));
+    await until(() => (/\r\n\r\n/.test(got) ? true : null), 5_000, 10);
+    expect(got).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(got.toLowerCase()).toContain('connection: close');
+    // Had the connection been kept alive, a WebSocket asked for on it now must not be taken.
+    if (!sock.destroyed && sock.writable) {
+      sock.write(
+        `GET /ws?token=${encodeURIComponent(p.admin)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      );
+    }
+    await ended;
+    expect(got).not.toContain('101 Switching Protocols');
+    await stopping;
+    // Not the drain's timeout: the stop ended once the one request in flight was answered.
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 
   it('alone, stops at once: no grace to wait out', async () => {
