@@ -192,7 +192,10 @@ describe('demo controller', () => {
     expect(c.triggers).toMatchObject({ breaker: 38, pii: 67, budgetWarning: 85 });
     // Deliveries and the PII excerpt are the product's own lines ("Budget alert e-mailed to …", the PII WARN): not said again.
     expect(lines.filter((l) => /e-mail delivered|EMAIL_REDACTED|consecutive|5 times/.test(l))).toEqual([]);
-    expect(lines.filter((l) => /^Lead 38: with the circuit to linkedin open|^Lead 67: the cage redacted it/.test(l)), lines.join('\n')).toHaveLength(2);
+    expect(
+      lines.filter((l) => /^Lead 38: with the circuit to linkedin open|^Lead 67: the cage redacted it/.test(l)),
+      lines.join('\n'),
+    ).toHaveLength(2);
     c.stop();
   });
 
