@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -115,10 +116,12 @@ def process(plan, lead, n, total):
                 }
             )
         )
-    note = next((a.splitlines()[0] for a in answers if "REDACTED]" in a), None)
+    # What this agent received in place of the personal data: the cage's markers, not the text
+    # again (the cage's own WARN line quotes the redacted excerpt).
+    marks = sorted({m for a in answers for m in re.findall(r"\[[A-Z_]+_REDACTED\]", a)})
     print(f"lead {n}/{total} {lead['id']} {lead['company']}: {source}, {len(answers)} model calls", flush=True)
-    if note:
-        print(f"lead {n}: the model's answer held personal data, redacted by the cage: {note[:120]}", flush=True)
+    if marks:
+        print(f"lead {n}: the model's answer held personal data, redacted by the cage: I got {', '.join(marks)}", flush=True)
     return True
 
 

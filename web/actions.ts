@@ -8,6 +8,7 @@ import { outcomeText } from './approvals.js';
 import { money, time } from './format.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
 import { type State, state } from './store.js';
+import type { Toast } from './toasts.js';
 import type { AnyEvent, ApprovalView, FeedEvent, PausedView, Secret } from './types.js';
 
 /** An action that can be taken now, or the reason it cannot, in a few words. */
@@ -67,6 +68,23 @@ export function approveAvailability(agentId: string, a: Approval, s: Readonly<St
   const by = changed ? ` by ${changed.data.by}` : '';
   if (sameUsd(now, a.toLimitUsd)) return no(`Approved${by}: budget is now ${money(now!)}`);
   return no(`Budget changed${by}: ${now === null ? 'no limit now' : `now ${money(now)}`}`);
+}
+
+/**
+ * Whether a pop-up has outlived its subject: its agent's run has ended, so what it warned about
+ * or offered is over (its panels and the event log keep what it said). It then says why and goes
+ * by itself, like an info pop-up, rather than staying over the page after the run. The news of
+ * the end itself (a crash) stays until closed; a pop-up about no agent (a page error) is not
+ * settled by any run.
+ *
+ * @example
+ *   toastSettled(budgetWarning) // 'Agent completed: nothing to act on' once the run has ended
+ */
+export function toastSettled(t: Pick<Toast, 'agentId' | 'endOfRun'>, s: Readonly<State> = state): string | null {
+  if (t.agentId === null || t.endOfRun) return null;
+  if (!s.agents.some((a) => a.id === t.agentId)) return null;
+  const live = agentLive(t.agentId, s);
+  return live.ok ? null : live.reason;
 }
 
 /** Stop is offered while the agent is live and nobody has asked it to stop yet. */

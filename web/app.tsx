@@ -118,7 +118,8 @@ function AgentPicker() {
     <label class="picker">
       <span class="sr-only">Agent</span>
       <select data-testid="agent-picker" value={s.picked ?? ''} onChange={(e) => pickAgent((e.target as HTMLSelectElement).value || null)}>
-        <option value="">Follow the running agent</option>
+        {/* What the empty choice does now: follow a running agent, or (none running) show the newest run. */}
+        <option value="">{agents.some((a) => rank(a) === 0) ? 'Follow the running agent' : 'The latest run'}</option>
         {agents.map((a) => (
           <option value={a.id} key={a.id}>
             {STATUS[a.status].icon} {a.name} · {a.id} · {rank(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}

@@ -26,7 +26,8 @@ import type {
 /** Events kept in the browser: a multi-hour run must not grow the page without bound. */
 export const MAX_EVENTS = 5000;
 const MAX_TOASTS = 3;
-const INFO_TOAST_MS = 6000;
+/** How long an info pop-up, or one whose subject is settled (actions.ts toastSettled), stays. */
+export const INFO_TOAST_MS = 6000;
 
 export type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
 export type Auth = 'checking' | 'login' | 'ok' | 'invalid';

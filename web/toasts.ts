@@ -29,6 +29,8 @@ export interface Toast {
    * queue's live copy of it (approvals.ts), and the pop-up goes once anyone has decided.
    */
   approval?: ApprovalView;
+  /** The pop-up is the news of the run's end itself (a crash): it stays when the run has ended, until closed. */
+  endOfRun?: boolean;
 }
 
 let nextId = 1;
@@ -103,7 +105,14 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
     case 'agent.exited': {
       if (ev.data.status !== 'crashed') return null;
       const again = agent?.status === 'restarting';
-      return make(ev, { key: `agent:${ev.agentId}`, kind: 'info', severity: again ? 'warn' : 'error', title: again ? 'Agent crashed: restarting' : 'Agent crashed', body: ev.message });
+      return make(ev, {
+        key: `agent:${ev.agentId}`,
+        kind: 'info',
+        severity: again ? 'warn' : 'error',
+        title: again ? 'Agent crashed: restarting' : 'Agent crashed',
+        body: ev.message,
+        endOfRun: !again,
+      });
     }
     // The crash's pop-up, replaced by what happens next: when, and from where (its checkpoint or the start).
     case 'agent.restarting':

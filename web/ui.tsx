@@ -36,11 +36,6 @@ export function Name({ text }: { text: string }) {
   return <>{parts.flatMap((part, i) => (i === 0 ? [part] : [<wbr key={i} />, part]))}</>;
 }
 
-/** "Not monitored yet": a slot iron-cage does not measure never shows a 0 that looks measured. */
-export function NotMonitored() {
-  return <span class="muted">not monitored yet</span>;
-}
-
 const tickers = new Set<(n: number) => void>();
 let timer: ReturnType<typeof setInterval> | null = null;
 

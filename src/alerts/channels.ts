@@ -33,6 +33,8 @@ export interface AlertResult {
   alertId: string;
   kind: AlertKind;
   agentId: string | null;
+  /** Where it went, as it may be shown: the e-mail's recipients, or the webhook's origin (`https://hooks.example/…`). */
+  target?: string;
 }
 
 export interface EmailChannelConfig {
@@ -56,6 +58,12 @@ export interface AlertDispatcherOptions {
   email: EmailChannelConfig | null;
   logger: Logger;
   onResult?: (result: AlertResult) => void;
+  /**
+   * Whether the dispatcher logs each result itself (default true). The runtime records each
+   * result as an `alert.delivery` event, which the terminal prints: one line per delivered
+   * alert, not the dispatcher's and the event's both.
+   */
+  logResults?: boolean;
   retry?: Partial<RetryPolicy>;
   timeouts?: Partial<AlertTimeouts>;
   /** Waits between attempts; tests pass one that records the delay and returns at once. */

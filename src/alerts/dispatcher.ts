@@ -37,6 +37,7 @@ export class AlertDispatcher {
   readonly channels: readonly AlertChannel[];
   private readonly logger: Logger;
   private readonly onResult: ((result: AlertResult) => void) | undefined;
+  private readonly logResults: boolean;
   private readonly policy: RetryPolicy;
   private readonly timeouts: AlertTimeouts;
   private readonly sleepFn: ((ms: number) => Promise<void>) | undefined;
@@ -51,6 +52,7 @@ export class AlertDispatcher {
   constructor(options: AlertDispatcherOptions) {
     this.logger = options.logger;
     this.onResult = options.onResult;
+    this.logResults = options.logResults ?? true;
     this.policy = validateRetryPolicy({ ...DEFAULT_ALERT_RETRY, ...options.retry }, 'alerts.retry');
     this.timeouts = { ...DEFAULT_ALERT_TIMEOUTS, ...options.timeouts };
     this.sleepFn = options.sleep;
@@ -232,13 +234,15 @@ export class AlertDispatcher {
   }
 
   private finish(message: AlertMessage, delivery: Delivery): void {
-    const result: AlertResult = { ...delivery, alertId: message.id, kind: message.kind, agentId: message.agentId };
+    const shownTo = delivery.channel === 'email' ? this.mail?.to : this.webhook?.shown;
+    const result: AlertResult = { ...delivery, alertId: message.id, kind: message.kind, agentId: message.agentId, ...(shownTo ? { target: shownTo } : {}) };
     const target = result.channel === 'webhook' ? this.webhook?.shown : this.mail?.shown;
     const fields = { agentId: message.agentId, alertId: message.id, channel: result.channel, target, attempts: result.attempts };
-    if (result.ok) {
+    // Without logResults the result's own record (onResult) is the line.
+    if (this.logResults && result.ok) {
       const how = result.channel === 'email' ? `e-mailed to ${this.mail?.to}` : `posted to webhook ${target}`;
       this.logger.info(fields, `Alert ${how}`);
-    } else {
+    } else if (this.logResults) {
       const via = result.channel === 'email' ? `e-mail to ${this.mail?.to}` : `webhook ${target}`;
       this.logger.warn({ ...fields, reason: result.error }, `Alert delivery by ${via} failed after ${result.attempts} attempt(s): ${result.error}`);
     }
@@ -254,14 +258,16 @@ const LABEL: Record<AlertResult['kind'], string> = { budget: 'Budget', pii: 'PII
 
 /**
  * The event a delivery is recorded as (the dashboard shows it; the demo waits for its e-mail).
- * @example state.record(deliveryEvent(result)) // 'Budget alert delivered by email'
+ * @example state.record(deliveryEvent(result)) // 'Budget alert e-mailed to ops@company.com'
  */
 export function deliveryEvent(r: AlertResult): NewEvent<'alert.delivery'> {
   return {
     agentId: r.agentId,
     type: 'alert.delivery',
     severity: r.ok ? 'info' : 'warn',
-    message: r.ok ? `${LABEL[r.kind]} alert delivered by ${r.channel}` : `${LABEL[r.kind]} alert by ${r.channel} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
+    message: r.ok
+      ? `${LABEL[r.kind]} alert ${r.channel === 'email' ? `e-mailed${r.target ? ` to ${r.target}` : ''}` : `posted to webhook${r.target ? ` ${r.target}` : ''}`}`
+      : `${LABEL[r.kind]} alert ${r.channel === 'email' ? `e-mail${r.target ? ` to ${r.target}` : ''}` : `webhook${r.target ? ` ${r.target}` : ''}`} failed after ${r.attempts} attempt(s): ${r.error ?? 'unknown error'}`,
     data: { channel: r.channel, ok: r.ok, attempts: r.attempts, error: r.error ?? null, alertId: r.alertId },
   };
 }

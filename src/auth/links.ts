@@ -44,10 +44,12 @@ export function newLoginLink(o: { ttlMinutes: number; by: 'runtime' | 'cli' | 'p
   return {
     link: { link: token, id, expiresAt },
     row: { id, name: LINK_NAME, role: 'admin', agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'link', expiresAt },
+    // DEBUG: the link is the start line's (or `iron-cage dashboard`'s) own output, and the session
+    // it opens is the one line per viewer (auth.session_opened); a second line per viewer is noise.
     event: {
       agentId: null,
       type: 'auth.link_created',
-      severity: 'info',
+      severity: 'debug',
       message: `Dashboard login link ${id} made (one use, until ${expiresAt})`,
       data: { tokenId: id, role: 'admin', expiresAt, by: o.by },
     },
@@ -96,7 +98,7 @@ export async function openSession(store: LinkStore, link: string, o: { ttlMinute
       agentId: null,
       type: 'auth.session_opened',
       severity: 'info',
-      message: `Dashboard session ${id} opened from ${o.address} with login link ${linkId} (until ${expiresAt})`,
+      message: `Dashboard opened from ${o.address} with a one-time login link (session ${id}, until ${expiresAt})`,
       data: { tokenId: id, linkId, role: 'admin', expiresAt, address: o.address },
     },
   );

@@ -233,7 +233,7 @@ function costReport(d: BudgetRoutesDeps, agent: AgentView) {
       avgPerUnit: projection.avgPerUnitMicros !== null && projection.unit ? formatAvgPerUnit(projection.avgPerUnitMicros, projection.unit) : null,
       projection: projection.projectedMicros !== null ? formatProjection(projection.projectedMicros) : null,
       status: formatProjectionStatus(projection.status),
-      baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros) : null,
+      baseline: summary.baseline ? formatBaselineSavings(summary.baseline.savedMicros, summary.baseline.model) : null,
     },
   };
 }

@@ -7,6 +7,10 @@ import type { Scenario } from './scenario.js';
 // the scenario's leads does what an admin would do in the dashboard, through the same REST
 // API with the run's admin token: rotate the OpenAI key, approve the budget increase. It also
 // narrates each trigger on the terminal. It never changes a figure: those come from the calls.
+//
+// A DEMO line says what no other line says: the lead, what the stage hand does, where to look.
+// It never repeats a figure, an excerpt or a delivery the product's own line has just printed
+// (the circuit's WARN, the PII WARN, "Budget set to …", "Budget alert e-mailed to …").
 
 export type Pace = 'fast' | 'default' | 'talk';
 
@@ -30,8 +34,6 @@ export interface ControllerOptions {
   scenario: Scenario;
   pace: Pace;
   say(text: string): void;
-  /** Where the SMTP sink writes the e-mail (said when it arrives). */
-  mailDir: string;
   /** At talk pace: how long to wait for the presenter's click before approving. */
   approveTimeoutMs?: number;
 }
@@ -44,7 +46,7 @@ export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
  *
  * @example
  * const c = startController({ subscribe: (l) => rt.state.subscribe(l), url: rt.url, adminToken: rt.adminToken,
- *   agentId: rt.agentId!, environment: 'development', scenario, pace: 'fast', say: terminal.say, mailDir });
+ *   agentId: rt.agentId!, environment: 'development', scenario, pace: 'fast', say: terminal.say });
  * await rt.agentDone; c.stop(); console.log(c.triggers);
  */
 export function startController(o: ControllerOptions): {
@@ -99,7 +101,8 @@ export function startController(o: ControllerOptions): {
     // rotation.lead - 1 reports its progress).
     begun = Math.max(begun, t.rotation.lead);
     triggers.rotation = lead();
-    o.say(`Lead ${lead()}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent is not restarted`);
+    // What follows is the product's own line (secret.rotated): the key stays in the gateway, no agent is signalled or restarted.
+    o.say(`Lead ${lead()}: an admin rotates ${t.rotation.secret} through the secrets API (PUT /api/secrets/:id), as in the dashboard; the agent never holds the key, so nothing in it restarts`);
     rotation = act(`rotate ${t.rotation.secret}`, async () => {
       const list = (await api('GET', `/api/secrets?environment=${encodeURIComponent(o.environment)}`)) as { secrets: Array<{ id: string; name: string; environment: string }> };
       const secret = list.secrets.find((s) => s.name === t.rotation.secret && s.environment === o.environment);
@@ -117,7 +120,7 @@ export function startController(o: ControllerOptions): {
     if (approveTimer) clearTimeout(approveTimer);
     approveTimer = null;
     const next = limitUsd + offered;
-    o.say(`Lead ${lead()}: ${why}: approving the ${usd(offered)} increase (POST /api/agents/:id/budget → ${usd(next)})`);
+    o.say(`Lead ${lead()}: ${why}: approving the ${usd(offered)} increase, as the presenter would click it (POST /api/agents/:id/budget)`);
     act('approve the budget increase', async () => {
       try {
         // The limit it decided from goes with it: an approval someone else gave first is refused, not doubled.
@@ -135,7 +138,7 @@ export function startController(o: ControllerOptions): {
     const d = ev.data;
     warningThreshold = d.threshold;
     if (d.recommendedIncreaseUsd > 0) offered = d.recommendedIncreaseUsd;
-    o.say(`Lead ${lead()}: spend crossed ${Math.round(d.threshold * 100)}% (${usd(d.spentUsd)} of ${usd(d.limitUsd)}): warning, pop-up "Approve ${usd(offered)} increase", e-mail to the ops list`);
+    o.say(`Lead ${lead()}: the ${Math.round(d.threshold * 100)}% warning: on the dashboard a pop-up with "Approve ${usd(offered)} increase" and Stop, and an e-mail to the ops list`);
     if (o.pace !== 'talk') return approve(d.limitUsd, `${o.pace} pace`);
     const wait = o.approveTimeoutMs ?? DEFAULT_APPROVE_TIMEOUT_MS;
     o.say(`Waiting for the presenter to click "Approve ${usd(offered)} increase" on the dashboard (approved automatically in ${formatDuration(wait)})`);
@@ -157,18 +160,15 @@ export function startController(o: ControllerOptions): {
         const d = (ev as IronEvent<'breaker.transition'>).data;
         if (d.kind !== 'tool' || d.service !== t.breaker.service || d.to !== 'OPEN' || triggers.breaker !== null) return;
         triggers.breaker = lead();
-        o.say(
-          `Lead ${lead()}: ${d.service} failed ${d.consecutiveFailures} times in a row (${d.lastFailure ?? t.breaker.status}): circuit OPEN, calls are blocked and answered from the fallback; the agent carries on`,
-        );
+        o.say(`Lead ${lead()}: with the circuit to ${d.service} open, its calls are answered from the fallback without reaching it; the agent carries on`);
         return;
       }
       case 'pii.detected': {
         const d = (ev as IronEvent<'pii.detected'>).data;
         if (ev.agentId !== o.agentId || d.location !== 'llm.output' || triggers.pii !== null) return;
         triggers.pii = lead();
-        o.say(
-          `Lead ${lead()}: the LLM answer contained PII (${Object.keys(d.types).join(', ')}): ${d.action} before the agent, the log and the dashboard saw it: "${d.preview.replace(/\s+/g, ' ').slice(0, 100)}"`,
-        );
+        // The product's WARN quotes the redacted excerpt; this says only where to look.
+        o.say(`Lead ${lead()}: the cage ${d.action} it before the agent saw it; on the dashboard: the pop-up, the PII counter, the audit row`);
         return;
       }
       case 'budget.threshold':
@@ -181,18 +181,14 @@ export function startController(o: ControllerOptions): {
         triggers.approval = lead();
         if (approveTimer) clearTimeout(approveTimer);
         approveTimer = null;
-        o.say(`Lead ${lead()}: budget raised to ${d.limitUsd === null ? 'no limit' : usd(d.limitUsd)} by ${d.by}`);
-        return;
-      }
-      case 'secret.rotated': {
-        const d = (ev as IronEvent<'secret.rotated'>).data;
-        if (d.name === t.rotation.secret) o.say(`Lead ${lead()}: ${d.name} rotated; the agent was told (SIGUSR1) and its next LLM call goes out with the new key`);
+        // "Budget set to … by …" is the product's line; this says only that the wait is over.
+        o.say(`Lead ${lead()}: ${d.by} approved: the demo does not approve again`);
         return;
       }
       case 'alert.delivery': {
+        // Said by the product's own line ("Budget alert e-mailed to …"): the demo only waits for it.
         const d = (ev as IronEvent<'alert.delivery'>).data;
         if (d.channel !== 'email') return;
-        o.say(d.ok ? `Budget e-mail delivered to the local SMTP sink: read it in ${o.mailDir}` : `Budget e-mail not delivered: ${d.error ?? 'unknown error'}`);
         // The alert's id ends with its threshold (budget:<agent>:warning:0.9).
         if (warningThreshold !== null && d.alertId.endsWith(`:${warningThreshold}`)) mailed(d.ok);
         return;

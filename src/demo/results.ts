@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
 import { costRows, fetchRunViews, getJson, type Row } from '../runtime/index.js';
@@ -96,6 +97,20 @@ export async function fetchResults(o: {
 const at = (lead: number | null): string => (lead === null ? 'did not fire' : `lead ${lead}`);
 
 /**
+ * The e-mails on one row, however many: the file when there is one, else how many, the folder
+ * and the files' names.
+ *
+ * @example
+ * mailsText(['/d/mail/001.eml', '/d/mail/002.eml']) // '2 in /d/mail: 001.eml, 002.eml'
+ */
+export function mailsText(files: readonly string[]): string {
+  if (files.length === 1) return files[0]!;
+  const dirs = new Set(files.map((f) => dirname(f)));
+  if (dirs.size !== 1) return `${files.length}: ${files.join(', ')}`;
+  return `${files.length} in ${[...dirs][0]}: ${files.map((f) => basename(f)).join(', ')}`;
+}
+
+/**
  * The results as a two-column table (plain text, no colour).
  *
  * @example
@@ -106,13 +121,14 @@ export function resultsTable(r: DemoResults): string {
     ['Leads processed', `${r.leadsProcessed}${r.leadsTotal ? ` / ${r.leadsTotal}` : ''}`],
     ['Success rate', r.successRate === null ? 'not reported' : `${(r.successRate * 100).toFixed(1)}% (${r.succeeded ?? 0} ok, ${r.failed ?? 0} failed)`],
     ...costRows({ spentUsd: r.totalCostUsd, limitUsd: r.limitUsd, requests: r.requests, byModel: r.costByModel }),
-    ['vs Baseline', r.baseline ? `${money(r.baseline.savedUsd)} saved (${money(r.baseline.costUsd)} on ${r.baseline.model})` : 'no baseline model configured'],
+    // Said as what it compares, or not at all: a row nobody has to explain.
+    ...(r.baseline ? [[`vs all on ${r.baseline.model}`, `${money(r.baseline.savedUsd)} saved (every call on ${r.baseline.model}: ${money(r.baseline.costUsd)})`] as Row] : []),
     ['PII blocked', String(r.piiBlocked)],
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
     ['Run time', formatDuration(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
     ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
-    ...r.mails.map((f): [string, string] => ['Budget e-mail', f]),
+    ...(r.mails.length > 0 ? [['Budget e-mail', mailsText(r.mails)] as Row] : []),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const width = Math.max(...rows.map(([k, v]) => k.length + v.length)) + 5;

@@ -212,7 +212,11 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const started = Date.now();
   const rt = await setupStep(async () => (runtime = await boot(config, { script: files.agent, args: [] }, { logger, env, sandbox })));
   const agentId = rt.agentId!;
-  terminal.say(`Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. Dashboard: ${rt.startLink ?? rt.loginLink()}`);
+  // The login link is printed once: by the start line above, or here when that line was not shown (--quiet, a JSON log).
+  const linkShown = rt.startLink !== null && logger.isLevelEnabled('info');
+  terminal.say(
+    `Iron Cage demo at ${label} pace: ${scenario.leads} leads, budget ${formatUsd(usdToMicros(scenario.budgetUsd))}. ${linkShown ? 'Open the dashboard link above' : `Dashboard: ${rt.loginLink()}`}`,
+  );
   if (portNote) terminal.say(portNote);
   terminal.say(`Demo vault master key: "${DEMO_MASTER_KEY}". The budget e-mail goes to a local SMTP sink: ${mail.dir}`);
   const controller = startController({
@@ -224,7 +228,6 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     scenario,
     pace,
     say: terminal.say,
-    mailDir: mail.dir,
   });
   // The upstream holds its answer to the last call of the lead before the rotation until the
   // admin's PUT has returned: the next lead's first call carries the new key, every run.

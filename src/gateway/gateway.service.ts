@@ -82,7 +82,11 @@ export function gatewayService(ctx: GatewayDeps): Service {
     tokens: ctx.tokens,
     meter,
     budgets: ctx.budget.budgets,
-    router: new Router(g, providers),
+    // A provider without a key is warned about on the first call routed to it, not at start for every provider.
+    router: new Router(g, providers, (name) => {
+      const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
+      ctx.logger.warn(`No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`);
+    }),
     breakers,
     guard: ctx.pii.outputGuard(),
     responses,
@@ -113,12 +117,8 @@ export function gatewayService(ctx: GatewayDeps): Service {
     announce() {
       ctx.logger.info(`LLM gateway: OpenAI-compatible at ${ctx.url()}/v1, Anthropic-compatible at ${ctx.url()}`);
       for (const name of ['openai', 'anthropic'] as const) {
-        if (!providers[name].real) {
-          const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
-          ctx.logger.warn(
-            `No ${name === 'openai' ? 'OpenAI' : 'Anthropic'} API key configured: ${name} calls are answered by the built-in SIMULATED provider (set ${env} or providers.${name}.api_key)`,
-          );
-        } else if (!configRef(g.providers[name].apiKey)) {
+        // A provider without a key is said on its first call (the Router's onSimulated above).
+        if (providers[name].real && !configRef(g.providers[name].apiKey)) {
           const env = name === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
           ctx.logger.warn(
             `The ${name} key is in plain text (config or environment): move it into the vault with \`printf %s "$KEY" | iron-cage secrets set ${env} --env ${ctx.config.environment}\` and write providers.${name}.api_key: secret:${env}`,

@@ -7,16 +7,21 @@ export type Resolution = { ok: true; provider: Provider } | { ok: false; message
 
 /**
  * Model → provider. Config `routing` first (exact names, then the longest `prefix*`), else the
- * wire the agent used decides. A real provider without a key is answered by the simulated one
- * (announced at start), never silently when a key is configured.
+ * wire the agent used decides. A real provider without a key is answered by the simulated one,
+ * never silently when a key is configured, and said once, on the first call routed to it
+ * (`onSimulated`): a provider the run never calls is never warned about (the demo, whose one
+ * upstream is its own mock, calls only OpenAI).
  */
 export class Router {
   private readonly exact = new Map<string, ProviderName>();
   private readonly prefixes: Array<[string, ProviderName]> = [];
+  /** The providers whose first call answered by the simulated one has been said. */
+  private readonly said = new Set<ProviderName>();
 
   constructor(
     config: GatewayConfig,
     private readonly providers: Record<ProviderName, Provider>,
+    private readonly onSimulated: (name: Exclude<ProviderName, 'simulated'>) => void = () => {},
   ) {
     for (const [k, v] of Object.entries(config.routing)) {
       if (k.endsWith('*')) this.prefixes.push([k.slice(0, -1), v]);
@@ -28,7 +33,12 @@ export class Router {
   /** What a provider name resolves to once missing keys are accounted for. */
   effective(name: ProviderName): Provider {
     const p = this.providers[name];
-    return name === 'simulated' || p.real ? p : this.providers.simulated;
+    if (name === 'simulated' || p.real) return p;
+    if (!this.said.has(name)) {
+      this.said.add(name);
+      this.onSimulated(name);
+    }
+    return this.providers.simulated;
   }
 
   resolve(model: string, wire: Wire['name']): Resolution {

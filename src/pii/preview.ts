@@ -1,3 +1,4 @@
+import { oneLine } from '../core/excerpt.js';
 import { applyRedactions, type Detection } from '../domain/pii/index.js';
 
 const PREVIEW_CHARS = 240;
@@ -6,7 +7,8 @@ const NEIGHBOURHOOD = 40;
 
 /**
  * What an event may show of a text: the neighbourhood of each finding (NEIGHBOURHOOD characters
- * either side), redacted, joined by "…"; not the rest of the text, which may hold anything.
+ * either side), redacted, joined by "…"; not the rest of the text, which may hold anything. An
+ * excerpt is one line (src/core/excerpt.ts): the text's line breaks and runs of spaces are one space.
  * @example previewOf('… long text … mail bob@example.org now … more', ds) // '…xt … mail [EMAIL_REDACTED] now … mo…'
  */
 export function previewOf(text: string, ds: readonly Detection[]): string {
@@ -17,7 +19,7 @@ export function previewOf(text: string, ds: readonly Detection[]): string {
   const close = () => {
     if (from < 0) return;
     const shifted = inWindow.map((d) => ({ ...d, start: d.start - from, end: d.end - from }));
-    parts.push((from > 0 ? '…' : '') + applyRedactions(text.slice(from, to), shifted, { mode: 'redact' }) + (to < text.length ? '…' : ''));
+    parts.push((from > 0 ? '…' : '') + oneLine(applyRedactions(text.slice(from, to), shifted, { mode: 'redact' })) + (to < text.length ? '…' : ''));
   };
   // Findings come sorted and apart; windows that touch are merged, so none cuts through a finding.
   for (const d of ds) {

@@ -1,4 +1,5 @@
 import { loadOrCreateKey, stateFilesFor } from '../auth/index.js';
+import { excerpt } from '../core/excerpt.js';
 import type { SlackMessage } from '../domain/budget/index.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import {
@@ -378,7 +379,7 @@ export class PiiProtection {
       // A redaction is protection working (warn); a block halts the agent (error). The audit
       // severity (CRITICAL for e-mail, WARN for phone) is in data.severity.
       severity: action === 'blocked' ? ('error' as const) : ('warn' as const),
-      message: `PII ${action} in ${where}: ${list}${preview ? ` — "${preview.length > 80 ? `${preview.slice(0, 80)}…` : preview}"` : ''}`,
+      message: `PII ${action} in ${where}: ${list}${preview ? ` — "${excerpt(preview, 100)}"` : ''}`,
       data: {
         location,
         action: action as 'redacted' | 'blocked' | 'warned',

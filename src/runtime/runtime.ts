@@ -114,7 +114,8 @@ export class Runtime {
         restart: (id: string, why: string) => rt?.supervisors.get(id)?.restart(why) ?? false,
       };
       // One dispatcher for every alert: budget thresholds and runway, PII findings and the watch share its channels and its record.
-      alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, onResult: (r) => state.record(deliveryEvent(r)) });
+      // Each result is recorded as an event, which the terminal prints: the one line per delivered alert.
+      alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, logResults: false, onResult: (r) => state.record(deliveryEvent(r)) });
       const pii = new PiiProtection({ config, state, logger, notify: alerts, stopAgent: agents.stop });
       // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
       breakers = new BreakerRegistry({ state, logger });

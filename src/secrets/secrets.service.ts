@@ -18,27 +18,46 @@ async function refreshRef(ctx: Platform, vault: VaultService, name: string): Pro
     );
 }
 
-/** Tell running agents of `environment` that a secret changed; audit and announce each signal. */
+/**
+ * Tell running agents of `environment` that a secret changed; audit and announce each signal.
+ * Only a secret that reaches agents is told of: a provider key or another secret the config
+ * refers to stays in iron-cage, which attaches the new value from its next upstream call, so no
+ * agent is signalled or restarted for it. The event says which of these happened, never "or".
+ */
 function rotationSignals(ctx: Platform, vault: VaultService): (environment: string, name: string) => void {
   return (environment, name) => {
-    const agentIds: string[] = [];
+    if (!vault.reachesAgent(name)) {
+      if (environment !== ctx.config.environment || !ctx.secrets.wanted('secret').includes(name)) return;
+      ctx.state.record({
+        agentId: null,
+        type: 'secret.rotated',
+        severity: 'info',
+        message: `Secret ${name} rotated: iron-cage attaches the new value from its next upstream call (no agent holds it: none signalled or restarted)`,
+        data: { name, environment, agentIds: [] },
+      });
+      return;
+    }
+    const signalled: string[] = [];
+    const restarted: string[] = [];
     for (const a of ctx.state.listAgents()) {
       if (a.kind !== 'supervised' || a.status !== 'running' || a.environment !== environment) continue;
       const r = ctx.agents.signal(a.id, 'SIGUSR1');
-      const told = r === 'sent' || (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`));
-      if (told) {
-        agentIds.push(a.id);
-        void vault.rotated(a.id, name).catch((err: unknown) => ctx.logger.error({ err }, `could not audit the rotation signal to ${a.id}`));
-      } else if (r === 'not-handled') {
+      if (r === 'sent') signalled.push(a.id);
+      else if (r === 'not-handled' && ctx.config.secrets.restartOnRotation && ctx.agents.restart(a.id, `secret ${name} rotated`)) restarted.push(a.id);
+      else if (r === 'not-handled') {
         ctx.logger.warn(`Secret ${name} changed; agent ${a.id} has no SIGUSR1 handler (iron_cage SDK) and keeps the old value until it restarts (or set secrets.restart_on_rotation: true)`);
-      }
+        continue;
+      } else continue;
+      void vault.rotated(a.id, name).catch((err: unknown) => ctx.logger.error({ err }, `could not audit the rotation signal to ${a.id}`));
     }
+    const agentIds = [...signalled, ...restarted];
     if (agentIds.length === 0) return;
+    const how = [signalled.length > 0 ? `${signalled.join(', ')} told by SIGUSR1` : null, restarted.length > 0 ? `${restarted.join(', ')} restarted` : null].filter(Boolean).join('; ');
     ctx.state.record({
       agentId: null,
       type: 'secret.rotated',
       severity: 'info',
-      message: `Secret ${name} rotated: ${agentIds.join(', ')} told (SIGUSR1, or a restart)`,
+      message: `Secret ${name} rotated: ${how}`,
       data: { name, environment, agentIds },
     });
   };

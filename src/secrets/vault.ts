@@ -330,7 +330,7 @@ export class VaultService {
    * credentials iron-cage itself attaches upstream (provider keys, secrets the config refers to),
    * which would let the agent bypass the budget and the redaction.
    */
-  private reachesAgent(name: string): boolean {
+  reachesAgent(name: string): boolean {
     if (name.startsWith('IRON_CAGE_') || GATEWAY_VARS.includes(name)) return false;
     if (this.deps.exposeProviderKeys === true) return true;
     return !PROVIDER_KEY_VARS.includes(name) && ![...(this.deps.configRefs?.() ?? [])].includes(name);

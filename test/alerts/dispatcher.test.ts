@@ -129,8 +129,17 @@ describe('AlertDispatcher', () => {
     expect(hook.requests[0]!.contentType).toMatch(/^application\/json/);
     expect(hook.requests[0]!.body).toEqual(JSON.parse(JSON.stringify(message.slack)));
 
-    expect(t.result('email')).toEqual({ channel: 'email', ok: true, attempts: 1, alertId: message.id, kind: 'budget', agentId: 'lg-7a3f9c2d' });
-    expect(t.result('webhook')).toEqual({ channel: 'webhook', ok: true, attempts: 1, alertId: message.id, kind: 'budget', agentId: 'lg-7a3f9c2d' });
+    // Each result names where it went, as it may be shown (the event's line: "Budget alert e-mailed to ops@company.com").
+    expect(t.result('email')).toEqual({ channel: 'email', ok: true, attempts: 1, alertId: message.id, kind: 'budget', agentId: 'lg-7a3f9c2d', target: 'ops@company.com' });
+    expect(t.result('webhook')).toEqual({
+      channel: 'webhook',
+      ok: true,
+      attempts: 1,
+      alertId: message.id,
+      kind: 'budget',
+      agentId: 'lg-7a3f9c2d',
+      target: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/…$/),
+    });
     expect(t.log()).toContain('Alert e-mailed to ops@company.com');
     expect(t.log()).not.toContain(SMTP_PASS);
     expect(t.log()).not.toContain(HOOK_SECRET);

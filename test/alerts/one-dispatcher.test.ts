@@ -75,7 +75,10 @@ describe('one alert dispatcher', () => {
       const d = await deliveries(t!, agentId);
       return d.length === 3 ? d : null;
     }, 5000);
-    expect(recorded.map((e) => e.message).sort()).toEqual(['Budget alert delivered by email', 'Budget alert delivered by webhook', 'PII alert delivered by webhook']);
+    const hook = `${new URL(hookUrl).protocol}//${new URL(hookUrl).host}/…`;
+    expect(recorded.map((e) => e.message).sort()).toEqual(['Budget alert e-mailed to ops@company.com', `Budget alert posted to webhook ${hook}`, `PII alert posted to webhook ${hook}`]);
+    // One line per delivered alert: the recorded event, not the dispatcher's own line beside it.
+    expect(t.log()).not.toMatch(/\bAlert (e-mailed|posted) /);
     expect(posts()).toHaveLength(2);
     expect(mails()).toHaveLength(1);
     expect(mails()[0]).toMatch(/Subject: .*90/);

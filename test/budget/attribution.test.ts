@@ -58,10 +58,10 @@ describe('summarizeCosts', () => {
     ]);
   });
 
-  it('compares against the baseline model: vs baseline: $0.09 saved', () => {
+  it('compares against the baseline model: vs all on gpt-4: $0.08 saved', () => {
     // all 6,000 tokens at GPT-4's $0.03/1K = $0.18
     expect(s.baseline).toEqual({ model: 'gpt-4', costMicros: 180_000, savedMicros: 84_000 });
-    expect(formatBaselineSavings(s.baseline!.savedMicros)).toBe('vs baseline: $0.08 saved');
+    expect(formatBaselineSavings(s.baseline!.savedMicros, s.baseline!.model)).toBe('vs all on gpt-4: $0.08 saved');
   });
 
   it('accepts other bucket widths and timestamp forms', () => {

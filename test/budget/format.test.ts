@@ -26,8 +26,8 @@ describe('display strings', () => {
   });
 
   it('formats baseline savings both ways', () => {
-    expect(formatBaselineSavings(64_860_000)).toBe('vs baseline: $64.86 saved');
-    expect(formatBaselineSavings(-3_200_000)).toBe('vs baseline: $3.20 more');
+    expect(formatBaselineSavings(64_860_000, 'gpt-4')).toBe('vs all on gpt-4: $64.86 saved');
+    expect(formatBaselineSavings(-3_200_000, 'gpt-4')).toBe('vs all on gpt-4: $3.20 more');
   });
 
   it('labels projection status', () => {

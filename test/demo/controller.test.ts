@@ -85,7 +85,6 @@ function start(url: string, b: ReturnType<typeof bus>, pace: Pace, approveTimeou
     scenario,
     pace,
     say: (l) => lines.push(l),
-    mailDir: '/tmp/mail',
     approveTimeoutMs,
   });
   return { c, lines };
@@ -119,9 +118,9 @@ describe('demo controller', () => {
     b.progress(49);
     await c.settled();
     const leadLines = lines.filter((l) => l.startsWith('Lead '));
-    expect(leadLines.map((l) => /^Lead (\d+):/.exec(l)![1])).toEqual(['50', '50']);
-    expect(leadLines[0]).toMatch(/an admin rotates OPENAI_API_KEY/);
-    expect(leadLines[1]).toMatch(/OPENAI_API_KEY rotated/);
+    // One DEMO line: the product's own secret.rotated line says what became of the key.
+    expect(leadLines.map((l) => /^Lead (\d+):/.exec(l)![1])).toEqual(['50']);
+    expect(leadLines[0]).toMatch(/an admin rotates OPENAI_API_KEY .*the agent never holds the key, so nothing in it restarts/);
     expect(c.triggers.rotation).toBe(50);
     c.stop();
   });
@@ -147,6 +146,8 @@ describe('demo controller', () => {
     expect(calls.slice(2).map((x) => [x.method, x.url, x.body])).toEqual([['POST', '/api/agents/lg-1/budget', { limitUsd: 75, expectedLimitUsd: 50 }]]);
     expect(c.triggers).toMatchObject({ rotation: 50, budgetWarning: 85, approval: 85 });
     expect(lines.some((l) => l.startsWith('Lead 85: fast pace: approving the $25.00 increase'))).toBe(true);
+    // No figure the product's own lines print ("Budget set to $75.00", the spend) is said again.
+    expect(lines.filter((l) => /\$75\.00|\$45\./.test(l))).toEqual([]);
     c.stop();
   });
 
@@ -189,7 +190,12 @@ describe('demo controller', () => {
     expect(await c.warningMailed).toBe(true);
     await c.settled();
     expect(c.triggers).toMatchObject({ breaker: 38, pii: 67, budgetWarning: 85 });
-    expect(lines.filter((l) => l.includes('/tmp/mail'))).toHaveLength(2);
+    // Deliveries and the PII excerpt are the product's own lines ("Budget alert e-mailed to …", the PII WARN): not said again.
+    expect(lines.filter((l) => /e-mail delivered|EMAIL_REDACTED|consecutive|5 times/.test(l))).toEqual([]);
+    expect(
+      lines.filter((l) => /^Lead 38: with the circuit to linkedin open|^Lead 67: the cage redacted it/.test(l)),
+      lines.join('\n'),
+    ).toHaveLength(2);
     c.stop();
   });
 
@@ -206,7 +212,7 @@ describe('demo controller', () => {
     await c.settled();
     expect(calls.filter((x) => x.method === 'POST')).toEqual([]);
     expect(c.triggers.approval).toBe(87);
-    expect(lines.at(-1)).toBe('Lead 87: budget raised to $75.00 by admin ann');
+    expect(lines.at(-1)).toBe('Lead 87: admin ann approved: the demo does not approve again');
   });
 
   it('at talk pace approves by itself when nobody clicks in time', async () => {

@@ -128,7 +128,7 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     // Setup: as soon as the data folder is claimed. Running: once the agent is at work.
     const moments: Array<[string, (out: string) => boolean]> = [
       ['setup', () => existsSync(join(dir, 'setup.db.files/demo.lock'))],
-      ['running', (out) => /Dashboard: http/.test(out) && /lead 2\b|Lead 2\b|2\/100/.test(out)],
+      ['running', (out) => /Iron Cage demo at/.test(out) && /lead 2\b|Lead 2\b|2\/100/.test(out)],
     ];
     for (const [name, ready] of moments) {
       const child = spawn(process.execPath, [CLI, 'demo', '--pace', '.5', '--db', `${name}.db`, '--port', '0'], {

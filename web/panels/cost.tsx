@@ -96,18 +96,15 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
             )}
           </tbody>
         </table>
-        <div data-testid="cost-baseline" class="baseline">
-          {c?.baseline ? (
-            <>
-              <strong>{c.display.baseline?.replace(/^vs baseline/, 'vs Baseline')}</strong>
-              <div class="muted small">
-                <Name text={c.baseline.model} /> would have cost {money(c.baseline.costUsd)}
-              </div>
-            </>
-          ) : (
-            <span class="muted small">No baseline model configured (config: baseline_model)</span>
-          )}
-        </div>
+        {/* Shown only with a baseline model: named by what it compares with ("vs all on gpt-4-32k"). */}
+        {c?.baseline && (
+          <div data-testid="cost-baseline" class="baseline">
+            <strong>{c.display.baseline}</strong>
+            <div class="muted small">
+              every call on <Name text={c.baseline.model} /> would have cost {money(c.baseline.costUsd)}
+            </div>
+          </div>
+        )}
       </div>
     </Panel>
   );

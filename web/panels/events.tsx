@@ -1,4 +1,4 @@
-import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { time } from '../format.js';
 import { useStore } from '../store.js';
 import type { FeedEvent, Severity } from '../types.js';
@@ -15,8 +15,26 @@ const RANK: Record<Severity, number> = { debug: 0, info: 1, warn: 2, error: 3, c
 const LABEL: Record<Severity, string> = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', critical: 'CRIT' };
 /** INFO and up at first: every LLM call and checkpoint is a DEBUG row, and would fill the log. */
 const DEFAULT_SEVERITY: Severity = 'info';
+/** How close to the bottom counts as at the bottom (px). */
+const AT_BOTTOM_PX = 24;
+/** A scroll this soon after the reader touched the log (wheel, touch, key, pointer) is theirs. */
+const USER_SCROLL_MS = 1000;
 
-/** #23: every event, newest at the bottom, live; pauses while the pointer is over it. */
+/**
+ * Whether the log follows the newest row is the reader's choice, and only theirs: a scroll they
+ * made away from the bottom stops it, reaching the bottom again (or Jump to latest) resumes it.
+ * Nothing else turns it off: a resize, a theme switch, rows re-wrapping or the browser's scroll
+ * anchoring move the scroll position without the reader, and the log pins the bottom again.
+ *
+ * @example
+ *   followAfterScroll({ distance: 300, byReader: false, following: true }) // true: layout moved it, not the reader
+ */
+export function followAfterScroll(o: { distance: number; byReader: boolean; following: boolean }): boolean {
+  if (o.distance < AT_BOTTOM_PX) return true;
+  return o.byReader ? false : o.following;
+}
+
+/** #23: every event, newest at the bottom, live; pauses while the reader's pointer moves over it. */
 export function EventLog() {
   const s = useStore();
   const [minSeverity, setMinSeverity] = useState<Severity>(DEFAULT_SEVERITY);
@@ -24,6 +42,11 @@ export function EventLog() {
   const [agentId, setAgentId] = useState('');
   const [pausedAt, setPausedAt] = useState<number | null>(null);
   const [following, setFollowing] = useState(true);
+  // The same choice, read by the observers below between renders.
+  const follow = useRef(true);
+  const touched = useRef(Number.NEGATIVE_INFINITY);
+  const paused = useRef(false);
+  paused.current = pausedAt !== null;
   const [open, setOpen] = useState<number | null>(null);
   const [limit, setLimit] = useState(FIRST_ROWS);
   const box = useRef<HTMLOListElement>(null);
@@ -36,21 +59,48 @@ export function EventLog() {
   const earlier = upTo.length - shown.length;
   const waiting = pausedAt === null ? 0 : all.length - all.filter((e) => e.seq <= pausedAt).length;
 
-  // Follow the newest row unless the reader scrolled up or is pointing at the log.
-  useLayoutEffect(() => {
+  const pin = () => {
     const el = box.current;
-    if (el && following && pausedAt === null) el.scrollTop = el.scrollHeight;
-  });
+    if (el && follow.current && !paused.current) el.scrollTop = el.scrollHeight;
+  };
+  const setFollow = (on: boolean) => {
+    follow.current = on;
+    setFollowing(on);
+  };
+  // Follow the newest row unless the reader scrolled up or is pointing at the log.
+  useLayoutEffect(pin);
+  // A resize of the log (the window, the layout) or a theme switch re-wraps its rows: pin again.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const sized = new ResizeObserver(() => pin());
+    sized.observe(el);
+    const themed = new MutationObserver(() => requestAnimationFrame(pin));
+    themed.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme', 'class', 'style'] });
+    return () => {
+      sized.disconnect();
+      themed.disconnect();
+    };
+  }, []);
 
   const onScroll = () => {
     const el = box.current!;
-    setFollowing(el.scrollHeight - el.scrollTop - el.clientHeight < 24);
+    const byReader = performance.now() - touched.current < USER_SCROLL_MS;
+    const next = followAfterScroll({ distance: el.scrollHeight - el.scrollTop - el.clientHeight, byReader, following: follow.current });
+    if (next !== follow.current) setFollow(next);
+    // Moved by layout (anchoring, rows re-wrapped), not by the reader: back to the bottom.
+    else if (next) pin();
   };
+  const touch = () => void (touched.current = performance.now());
   const jump = () => {
     setPausedAt(null);
-    setFollowing(true);
-    const el = box.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    paused.current = false;
+    setFollow(true);
+    pin();
+  };
+  // Only a pointer the reader moves pauses the log: a layout that slides it under a resting one does not.
+  const pointerMoved = (e: PointerEvent) => {
+    if (pausedAt === null && e.pointerType === 'mouse' && (e.movementX !== 0 || e.movementY !== 0)) setPausedAt(s.lastSeq);
   };
 
   return (
@@ -93,10 +143,25 @@ export function EventLog() {
         </div>
       }
     >
-      {/* biome-ignore lint/a11y/noStaticElementInteractions: hovering only pauses the feed; the keyboard has Jump to latest */}
-      <div class="log-wrap" onMouseEnter={() => setPausedAt(s.lastSeq)} onMouseLeave={() => setPausedAt(null)}>
-        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it */}
-        <ol class="log" data-testid="event-log" data-scroll-region="events" ref={box} onScroll={onScroll} aria-live="off" tabIndex={0} aria-label="Events, newest last">
+      {/* Moving the pointer over it pauses the feed (the keyboard has Jump to latest). */}
+      <div class="log-wrap" onPointerMove={pointerMoved} onPointerLeave={() => setPausedAt(null)}>
+        <ol
+          class="log"
+          data-testid="event-log"
+          data-scroll-region="events"
+          data-following={String(following)}
+          ref={box}
+          onScroll={onScroll}
+          onWheel={touch}
+          onTouchStart={touch}
+          onTouchMove={touch}
+          onKeyDown={touch}
+          onPointerDown={touch}
+          aria-live="off"
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus so the keyboard can scroll it
+          tabIndex={0}
+          aria-label="Events, newest last"
+        >
           {earlier > 0 && (
             <li>
               <button type="button" class="btn small more" data-testid="log-more" onClick={() => setLimit(limit + MORE_ROWS)}>

@@ -22,8 +22,9 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
         <Figure label="LLM latency P50 / P95 / P99" testid="latency" sub={p?.llm.window ? `last ${count(p.llm.window)} calls` : undefined}>
           {lat ? `${ms(lat.p50)} / ${ms(lat.p95)} / ${ms(lat.p99)}` : <span class="muted">no calls yet</span>}
         </Figure>
-        <Figure label="Cache hit rate" testid="cache-hit" sub={p?.tools.window ? `last ${count(p.tools.window)} tool calls` : undefined}>
-          {p?.tools.cacheHitRate != null ? pct(p.tools.cacheHitRate * 100) : <span class="muted">no tool calls</span>}
+        {/* Said as what it counts: the cache answers a tool call only when its service fails, so 0% means none needed it. */}
+        <Figure label="Tool calls answered from cache" testid="cache-hit" sub={p?.tools.window ? `of the last ${count(p.tools.window)}` : undefined}>
+          {p?.tools.cacheHitRate == null ? <span class="muted">no tool calls</span> : p.tools.cacheHitRate === 0 ? 'none' : pct(p.tools.cacheHitRate * 100)}
         </Figure>
         <Figure label="Uptime" testid="uptime-pct">
           {p?.uptimePercent != null ? pct(p.uptimePercent) : '—'}

@@ -1,7 +1,7 @@
 import { count, time } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
-import { Figure, NotMonitored, Panel } from '../ui.js';
+import { Figure, Panel } from '../ui.js';
 
 /** #21: what the cage stopped. A slot iron-cage does not watch says so instead of showing 0. */
 export function ProtectionPanel({ agent }: { agent: Agent | null }) {
@@ -27,12 +27,17 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
         <Figure label="PII leaks blocked" testid="pii-blocked" sub={p.piiWarned > 0 ? `${count(p.piiWarned)} warned` : undefined}>
           {count(blocked)}
         </Figure>
-        <Figure label="Unauthorized actions" testid="unauthorized">
-          {unauthorized === null ? <NotMonitored /> : count(unauthorized)}
-        </Figure>
-        <Figure label="Prompt injection" testid="injection">
-          {injection === null ? <NotMonitored /> : count(injection)}
-        </Figure>
+        {/* A figure nothing monitors is not shown: a tile saying "not monitored yet" is one a presenter has to explain. */}
+        {unauthorized !== null && (
+          <Figure label="Unauthorized actions" testid="unauthorized">
+            {count(unauthorized)}
+          </Figure>
+        )}
+        {injection !== null && (
+          <Figure label="Prompt injection" testid="injection">
+            {count(injection)}
+          </Figure>
+        )}
       </div>
       <ul class="chips" data-testid="pii-by-type" aria-label="PII blocked by type">
         {byType.length === 0 ? (

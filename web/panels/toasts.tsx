@@ -1,10 +1,10 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ActionButton } from '../action-button.js';
-import { agentLive, approveAvailability } from '../actions.js';
+import { agentLive, approveAvailability, toastSettled } from '../actions.js';
 import { api, ApiError } from '../api.js';
 import { money, time } from '../format.js';
 import { refreshStatus } from '../refresh.js';
-import { dismissToast, useStore } from '../store.js';
+import { dismissToast, INFO_TOAST_MS, useStore } from '../store.js';
 import type { Toast } from '../toasts.js';
 import { jumpTimeline } from '../timeline.js';
 import { StopAgent } from './agent.js';
@@ -41,8 +41,22 @@ function ToastView({ t }: { t: Toast }) {
   const offers = s.role === 'admin' && t.agentId !== null && (t.approve !== undefined || t.stop === true);
   const live = agentLive(t.agentId, s);
   const approve = t.approve;
+  // Decided at every render from the store: once its run has ended, the pop-up says so and goes.
+  const settled = toastSettled(t, s);
+  useEffect(() => {
+    if (settled === null) return;
+    const timer = setTimeout(() => dismissToast(t.id), INFO_TOAST_MS);
+    return () => clearTimeout(timer);
+  }, [settled === null, t.id]);
   return (
-    <div class={`toast toast-${t.severity}`} data-testid="toast" data-kind={t.kind} data-approval={t.approval?.id} role={t.severity === 'info' ? 'status' : 'alert'}>
+    <div
+      class={`toast toast-${t.severity}${settled !== null ? ' toast-settled' : ''}`}
+      data-testid="toast"
+      data-kind={t.kind}
+      data-approval={t.approval?.id}
+      data-settled={String(settled !== null)}
+      role={t.severity === 'info' ? 'status' : 'alert'}
+    >
       <div class="toast-head">
         <strong>
           <span aria-hidden="true">{t.severity === 'error' ? '🔴' : t.severity === 'warn' ? '⚠️' : 'ℹ️'}</span> {t.title}
@@ -62,7 +76,7 @@ function ToastView({ t }: { t: Toast }) {
           </button>
         </>
       )}
-      {offers && !note && !live.ok && (
+      {(offers || settled !== null) && !note && !live.ok && (
         <p class="toast-body action-reason" data-testid="toast-stale">
           {live.reason}
         </p>

@@ -53,7 +53,7 @@ export interface CostSummary extends CostTotals {
 export interface SummaryOptions {
   /** Time bucket width; default one minute. */
   bucketMs?: number;
-  /** Price every request's usage on this model as well, for "vs baseline: $64.86 saved". */
+  /** Price every request's usage on this model as well, for "vs all on gpt-4: $64.86 saved". */
   baseline?: { model: string; book: PriceBook };
 }
 

@@ -3,7 +3,7 @@ import { formatUsd, MICROS_PER_USD, type Micros } from '../../core/money.js';
 import type { Runway } from './runway.js';
 
 // The strings the terminal, dashboard and alerts show: `$5.29 / $50.00 (10.6%)`,
-// `$0.23 avg/lead`, `Projection: $23.00 total`, `vs baseline: $64.86 saved`, `Approve $25 increase`.
+// `$0.23 avg/lead`, `Projection: $23.00 total`, `vs all on gpt-4: $64.86 saved`, `Approve $25 increase`.
 
 export type ProjectionStatus = 'under_budget' | 'approaching_limit' | 'over_budget';
 
@@ -62,9 +62,13 @@ export function formatProjectionStatus(status: ProjectionStatus): string {
   return STATUS_TEXT[status];
 }
 
-/** `vs baseline: $64.86 saved`, or `vs baseline: $3.20 more` when the baseline was cheaper. */
-export function formatBaselineSavings(savedMicros: Micros): string {
-  return savedMicros >= 0 ? `vs baseline: ${formatUsd(savedMicros)} saved` : `vs baseline: ${formatUsd(-savedMicros)} more`;
+/**
+ * `vs all on gpt-4: $64.86 saved`, or `vs all on gpt-4: $3.20 more` when the baseline was
+ * cheaper: named by what it compares with (every call on the baseline model), so nobody has to
+ * explain what "baseline" means.
+ */
+export function formatBaselineSavings(savedMicros: Micros, model: string): string {
+  return savedMicros >= 0 ? `vs all on ${model}: ${formatUsd(savedMicros)} saved` : `vs all on ${model}: ${formatUsd(-savedMicros)} more`;
 }
 
 /** `Approve $25 increase` */
