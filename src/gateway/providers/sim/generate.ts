@@ -3,22 +3,9 @@ import { chooseTools } from './choose.js';
 import { PromptFacts } from './facts.js';
 import { jsonHint } from './json-hint.js';
 import { logprobsFor } from './logprobs.js';
+import { proseAnswer } from './prose.js';
 import type { JsonSchema, SimChoice, SimGeneration, SimRequest, SimTool, SimToolCall, SimTurn } from './types.js';
 import { MAX_VALUES, valueFor, type ValueContext } from './values.js';
-
-// Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
-const SENTENCES = [
-  'The company looks like a strong fit for the offer.',
-  'Their engineering team has grown steadily over the last year.',
-  'A short, specific follow-up usually works best here.',
-  'Budget approval is likely to sit with the operations lead.',
-  'Recent funding suggests they are expanding into new markets.',
-  'The product overlaps with two tools they already use.',
-  'A case study from the same industry would help the pitch.',
-  'Timing matters: their fiscal year starts next quarter.',
-  'They publish openly about reliability and cost control.',
-  'A pilot with one team is the natural first step.',
-];
 
 /** Prompts that ask for an exact reply get it: `Repeat exactly: <text>` (tests and the demo). */
 const ECHO = /^\s*Repeat exactly:\s?([\s\S]*)$/;
@@ -47,16 +34,6 @@ export function seededRandom(seed: string): () => number {
 function lastUserText(turns: readonly SimTurn[]): string {
   for (let i = turns.length - 1; i >= 0; i--) if (turns[i]!.role === 'user') return turns[i]!.text;
   return turns.length > 0 ? turns[turns.length - 1]!.text : '';
-}
-
-function sentences(seed: number): string {
-  const n = 2 + (seed % 3);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) >>> 0;
-    out.push(SENTENCES[seed % SENTENCES.length]!);
-  }
-  return out.join(' ');
 }
 
 /** How many of `units` (at least `keep`) fit in `maxTokens` joined by `sep`: a binary search,
@@ -173,7 +150,8 @@ export function generate(req: SimRequest): SimGeneration {
     const seed = `${req.model}\n${req.seed}${i === 0 ? '' : `\n${i}`}`;
     const rng = seededRandom(seed);
     let proseSeed = seed;
-    const prose = () => sentences(fnv1a(proseSeed));
+    // Deterministic text: the same prompt always gets the same answer, so demos and tests repeat.
+    const prose = () => proseAnswer(prompt, facts, seededRandom(proseSeed));
     const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose, work: { left: MAX_VALUES } };
     if (calls.length > 0) {
       const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
