@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import type { PanelDb } from './pg.js';
-import { budgetLeases, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
+import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import { BUDGET_ID, MAX_BUDGETS } from './telemetry.js';
 
 // Central budgets on the control panel (issue 24): an admin's budgets (create, change, remove),
@@ -136,6 +136,8 @@ export interface BudgetView {
   unleasedMicros: number;
   /** Calls waiting for headroom on the runtimes holding a live lease. */
   waiting: number;
+  /** LLM calls this budget refused in this window (issue 46: the runtimes' `budget.refused` events naming it). */
+  refused: number;
   percentUsed: number;
   state: BudgetState;
   /** Seconds until the unspent part is gone at the current rate; null while nothing spends. */
@@ -233,11 +235,17 @@ export class BudgetsStore {
       .orderBy(asc(budgets.id));
     if (rows.length === 0) return [];
     const windows = rows.map((b) => [b.id, windowStart(b.period as BudgetPeriod, now)] as const);
-    const leases = await this.db
-      .select()
-      .from(budgetLeases)
-      .where(or(...windows.map(([b, w]) => and(eq(budgetLeases.budgetId, b), eq(budgetLeases.windowStart, w)))))
-      .orderBy(asc(budgetLeases.budgetId), asc(budgetLeases.runtimeId));
+    const [leases, refusals] = await Promise.all([
+      this.db
+        .select()
+        .from(budgetLeases)
+        .where(or(...windows.map(([b, w]) => and(eq(budgetLeases.budgetId, b), eq(budgetLeases.windowStart, w)))))
+        .orderBy(asc(budgetLeases.budgetId), asc(budgetLeases.runtimeId)),
+      this.db
+        .select({ budgetId: budgetRefusals.budgetId, windowStart: budgetRefusals.windowStart, refused: budgetRefusals.refused })
+        .from(budgetRefusals)
+        .where(or(...windows.map(([b, w]) => and(eq(budgetRefusals.budgetId, b), eq(budgetRefusals.windowStart, w))))),
+    ]);
     return rows.map((b, i) => {
       const window = windows[i]![1];
       const mine = leases.filter((l) => l.budgetId === b.id && l.windowStart === window);
@@ -257,6 +265,10 @@ export class BudgetsStore {
         leasedMicros: sum(mine, (l) => Math.max(0, l.grantedMicros - l.spentMicros)),
         unleasedMicros: Math.max(0, b.limitMicros - sum(mine, committed)),
         waiting: sum(online, (l) => l.waiting),
+        refused: sum(
+          refusals.filter((r) => r.budgetId === b.id && r.windowStart === window),
+          (r) => r.refused,
+        ),
         percentUsed: b.limitMicros > 0 ? Math.round((spent / b.limitMicros) * 1000) / 10 : 100,
         state: budgetState(spent, b.limitMicros),
         runwaySeconds: rate > 0 ? Math.round((unspent / rate) * 60) : null,

@@ -168,6 +168,25 @@ export const budgetLeases = pgTable(
 );
 
 /**
+ * The LLM calls a central budget refused (issue 46), per window and runtime: counted at ingest
+ * from the runtimes' `budget.refused` events that name the budget (their `central` key), by the
+ * events trigger (migration 0019), so the budget's card counts its refusals. A table of its own:
+ * ingest alone writes it, never a lease call, so neither waits for the other.
+ */
+export const budgetRefusals = pgTable(
+  'budget_refusals',
+  {
+    budgetId: text('budget_id')
+      .notNull()
+      .references(() => budgets.id, { onDelete: 'cascade' }),
+    windowStart: bigint('window_start', { mode: 'number' }).notNull(),
+    runtimeId: text('runtime_id').notNull(),
+    refused: count('refused'),
+  },
+  (t) => [primaryKey({ name: 'budget_refusals_pkey', columns: [t.budgetId, t.windowStart, t.runtimeId] })],
+);
+
+/**
  * What the panel told a runtime a budget window covers (issue 48): every lease call records each
  * budget of its answer here, in its transaction, before the runtime can read the answer. A row's
  * tag may name only a (budget, window) its runtime was told of, for an agent it was told the budget

@@ -245,5 +245,32 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     );
     expect(Number(lease.spent)).toBe(Number(panelTotal.cost));
     expect(Number(lease.leased)).toBe(0);
+
+    // 5. Its refusals count (issue 46): the budget's card and the agents say the refusals the
+    // runtimes recorded, each once, and never more than the agents were refused.
+    const localRefusals = [...runtimes.values()].map((r) => {
+      const sqlite = new Database(r.db, { readonly: true });
+      try {
+        return sqlite.prepare("SELECT count(*) AS all_, count(*) FILTER (WHERE data LIKE '%\"central\":\"sales@%') AS sales FROM events WHERE type = 'budget.refused'").get() as {
+          all_: number;
+          sales: number;
+        };
+      } finally {
+        sqlite.close();
+      }
+    });
+    const named = localRefusals.reduce((n, l) => n + l.sales, 0);
+    // An admin's session on the panel as it runs now, from the login link its last start printed.
+    const link = decodeURIComponent([...panel.out().matchAll(/#login=(\S+)/g)].at(-1)![1]!);
+    const session = await fetch(`http://127.0.0.1:${panelPort}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
+    expect(session.status).toBe(201);
+    const { token: admin } = (await session.json()) as { token: string };
+    const card = await fetch(`http://127.0.0.1:${panelPort}/api/budgets`, { headers: { authorization: `Bearer ${admin}` } });
+    const sales = ((await card.json()) as { budgets: Array<{ id: string; refused: number }> }).budgets.find((b) => b.id === 'sales')!;
+    expect(sales.refused).toBe(named);
+    expect(named).toBeGreaterThan(0);
+    expect(named).toBeLessThanOrEqual(refused.length);
+    const [agentRefused] = await server.rows('SELECT coalesce(sum(refused), 0)::int AS n FROM agent_spend');
+    expect(agentRefused.n).toBe(localRefusals.reduce((n, l) => n + l.all_, 0));
   });
 });

@@ -67,4 +67,25 @@ describe('refused calls on the panel (issue 46)', () => {
     const drill = (await (await t.api('/api/fleet/runtimes/rt-refusals/agents/lg-1', { token: t.admin })).json()) as { agent: { refused: number; errors: number } };
     expect(drill.agent).toMatchObject({ refused: 7, errors: 1 });
   });
+
+  it("counts a central budget's refusals on its card, in its window, from the events naming it; a key naming no budget or another window counts nothing", async () => {
+    expect((await t.api('/api/budgets', { token: t.admin, body: { id: 'sales', scope: 'fleet', limitUsd: 5 } })).status).toBe(201);
+    const refusal = (seq: number, central: string | undefined) => event(seq, 'budget.refused', { requestedUsd: 0.5, spentUsd: 4.8, limitUsd: 5, model: 'gpt-4o', ...(central ? { central } : {}) });
+    const b = batchOf('rt-refusals', 3, { from: 6, n: 1, ts: ts() });
+    b.events = [
+      refusal(10, 'sales@0'),
+      refusal(11, 'sales@0'),
+      refusal(12, 'sales@123'),
+      refusal(13, 'nobody@0'),
+      refusal(14, undefined),
+      { ...refusal(15, 'sales@0'), data: '{"central":"sales@0"' },
+    ] as never;
+    expect((await t.api('/api/telemetry', { token, body: b })).status).toBe(200);
+    const view = (await (await t.api('/api/budgets', { token: t.admin })).json()) as { budgets: Array<{ id: string; refused: number; state: string }> };
+    // Two well-formed refusals of this window, and the malformed one whose text still names it.
+    expect(view.budgets.find((x) => x.id === 'sales')).toMatchObject({ refused: 3, state: 'ok' });
+    // And the agent counts all six as refused, whatever budget they named.
+    const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; refused: number }> };
+    expect(agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!.refused).toBe(7 + 6);
+  });
 });

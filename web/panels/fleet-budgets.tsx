@@ -54,6 +54,7 @@ function Budget({ b, now }: { b: BudgetView; now: number }) {
         </h3>
         <span class={`budget-state tone-${st.tone}`} data-testid="budget-state">
           {st.icon} {st.label} · {pct(b.percentUsed)} used
+          {b.refused > 0 && <span class="tone-refused"> · {counted(b.refused, 'call', 'calls')} refused</span>}
         </span>
       </div>
       <p class="muted small budget-scope" data-testid="budget-covers">
@@ -81,7 +82,17 @@ function Budget({ b, now }: { b: BudgetView; now: number }) {
           <span class="swatch swatch-unleased" aria-hidden="true" />
           {formatUsd(b.unleasedMicros)}
         </Figure>
-        <Figure label="Waiting calls" testid="budget-waiting">
+        <Figure
+          label="Waiting calls"
+          testid="budget-waiting"
+          sub={
+            b.refused > 0 ? (
+              <span class="tone-refused" data-testid="budget-refused">
+                {count(b.refused)} refused
+              </span>
+            ) : undefined
+          }
+        >
           {b.waiting > 0 ? <span class="tone-warn">{count(b.waiting)}</span> : '0'}
         </Figure>
         <Figure label="Runway" testid="budget-runway" sub={left.note ?? undefined} title="How long the unspent part lasts at the rate the runtimes holding its leases report">

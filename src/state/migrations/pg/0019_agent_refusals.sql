@@ -4,7 +4,18 @@
 -- statement triggers of 0003 are made again with the new counts; written by hand, as 0003 was.
 -- A decision's action is matched in its JSON text, never cast: a runtime's malformed `data`
 -- must not fail its batch here.
-ALTER TABLE "agent_spend" ADD COLUMN "refused" bigint DEFAULT 0 NOT NULL;
+-- budget_refusals: the calls each central budget refused, per window and runtime, from the
+-- budget.refused events that name it (their `central` key, matched in the text as above).
+CREATE TABLE "budget_refusals" (
+	"budget_id" text NOT NULL,
+	"window_start" bigint NOT NULL,
+	"runtime_id" text NOT NULL,
+	"refused" bigint DEFAULT 0 NOT NULL,
+	CONSTRAINT "budget_refusals_pkey" PRIMARY KEY("budget_id","window_start","runtime_id")
+);
+--> statement-breakpoint
+ALTER TABLE "agent_spend" ADD COLUMN "refused" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "budget_refusals" ADD CONSTRAINT "budget_refusals_budget_id_budgets_id_fk" FOREIGN KEY ("budget_id") REFERENCES "public"."budgets"("id") ON DELETE cascade ON UPDATE no action;
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION iron_agent_spend_calls() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -39,6 +50,15 @@ BEGIN
   ON CONFLICT (runtime_id, agent_id) DO UPDATE SET
     refused = s.refused + excluded.refused,
     last_event_at = greatest(s.last_event_at, excluded.last_event_at);
+  INSERT INTO budget_refusals AS r (budget_id, window_start, runtime_id, refused)
+  SELECT m[1], m[2]::bigint, e.runtime_id, count(*)
+    FROM iron_new_events AS e
+    CROSS JOIN LATERAL regexp_match(e.data, '"central": ?"([a-z0-9._-]{1,63})@([0-9]{1,15})"') AS m
+    JOIN budgets AS b ON b.id = m[1]
+   WHERE e.type = 'budget.refused'
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2, 3
+  ON CONFLICT (budget_id, window_start, runtime_id) DO UPDATE SET refused = r.refused + excluded.refused;
   RETURN NULL;
 END;
 $$;
@@ -53,3 +73,11 @@ UPDATE agent_spend AS s SET refused = s.refused + e.n
          WHERE agent_id IS NOT NULL AND (type IN ('budget.refused', 'tool.refused') OR (type = 'policy.decision' AND data ~ '"action": ?"(deny|rate_limited)"'))
          GROUP BY runtime_id, agent_id) AS e
  WHERE s.runtime_id = e.runtime_id AND s.agent_id = e.agent_id;
+--> statement-breakpoint
+INSERT INTO budget_refusals (budget_id, window_start, runtime_id, refused)
+SELECT m[1], m[2]::bigint, e.runtime_id, count(*)
+  FROM events AS e
+  CROSS JOIN LATERAL regexp_match(e.data, '"central": ?"([a-z0-9._-]{1,63})@([0-9]{1,15})"') AS m
+  JOIN budgets AS b ON b.id = m[1]
+ WHERE e.type = 'budget.refused'
+ GROUP BY 1, 2, 3;
