@@ -1,3 +1,4 @@
+import { REFUSED_LEDGER_STATUS } from '../domain/outcomes/index.js';
 import { and, eq, getTableColumns, getTableName, inArray } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
@@ -393,7 +394,8 @@ function rollUp(rows: TelemetryBatch['llmRequests'], runtimeId: string, names: R
     if (!d)
       byHour.set(key, (d = { hour, day: at - (at % DAY_MS), runtimeId, agentName, provider: r.provider, model: r.model, calls: 0, errors: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 }));
     d.calls += 1;
-    if (r.status !== 'ok') d.errors += 1;
+    // A call PII blocked is a refusal (src/domain/outcomes), not an error: as agent_spend counts it.
+    if (r.status !== 'ok' && r.status !== REFUSED_LEDGER_STATUS) d.errors += 1;
     d.promptTokens += r.promptTokens;
     d.completionTokens += r.completionTokens;
     d.costMicros += r.costMicros;
