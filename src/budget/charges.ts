@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../config/index.js';
 import type { Micros } from '../core/money.js';
-import type { BudgetRefusal, BudgetTracker, ReservationId } from '../domain/budget/index.js';
+import { type BudgetRefusal, type BudgetTracker, type ReservationId, stepOf } from '../domain/budget/index.js';
 import type { LlmRequestInput, RequestsStore, StateManager } from '../state/index.js';
 import type { Observer } from '../observability/index.js';
 import type { Budgets } from './budgets.js';
@@ -95,7 +95,8 @@ export class FixedCharges {
       error: o.error,
       attempts: 1,
       budgets: null,
-      step: null,
+      // The agent's unit of work, as an LLM call's row has it: cost per step counts the charge there.
+      step: stepOf(this.d.state.progressOf(what.agentId)),
       chain: null,
     };
     let charged: ReturnType<BudgetTracker['settle']> | null = null;
