@@ -35,7 +35,11 @@ const int = (expr: SQL) => sql<number>`(${expr})::bigint`.mapWith(Number);
 export interface FleetRuntime {
   id: string;
   userId: string | null;
-  /** The user's name, when the runtime belongs to a user who still exists. */
+  /**
+   * Whose runtime it is, as the panel says it: the user it was added for (`panel runtime add NAME
+   * --user ann`, `POST /api/runtimes {user}`: the name central budgets match), or that panel user's
+   * name when `userId` is a user's id; null: it belongs to no user.
+   */
   user: string | null;
   hostname: string | null;
   version: string | null;
@@ -232,7 +236,7 @@ export class FleetStore {
     return rows.map(({ r, user, agents: n, running, cost }) => ({
       id: r.id,
       userId: r.userId,
-      user: user ?? null,
+      user: user ?? r.userId,
       hostname: r.hostname,
       version: r.version,
       online: r.lastSeenAt !== null && now - r.lastSeenAt <= ONLINE_WITHIN_MS,
