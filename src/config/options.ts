@@ -109,7 +109,7 @@ export const OPTIONS = {
     describe: 'What to do with PII in LLM output [default: redact]',
     commands: { start: true, redact: 'Policy [default: redact]' },
   },
-  python: { kind: 'string', key: 'python', env: 'IRON_CAGE_PYTHON', describe: 'Python interpreter [default: python3]', commands: { start: true } },
+  python: { kind: 'string', key: 'python', env: 'IRON_CAGE_PYTHON', describe: 'Python interpreter for a .py agent [default: python3]', commands: { start: true } },
   verbose: { kind: 'bool', key: 'verbose', env: 'IRON_CAGE_VERBOSE', describe: 'Debug logging', commands: { ...SERVER, panel: true } },
   logFormat: { kind: 'string', key: 'log_format', env: 'IRON_CAGE_LOG_FORMAT', describe: 'Terminal log format [default: pretty]', commands: { ...SERVER, panel: true } },
   restart: { kind: 'string', key: 'restart.policy', env: 'IRON_CAGE_RESTART', describe: 'Restart the agent when it crashes [default: on-failure]', commands: { start: true } },
