@@ -1,4 +1,4 @@
-import { formatDuration } from '../core/duration.js';
+import { formatDuration, formatElapsed } from '../core/duration.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import type { SandboxView } from '../state/index.js';
 
@@ -39,6 +39,22 @@ export interface StatusView {
   restarts: number;
   progress: { done: number; total: number | null; unit?: string | null; succeeded: number | null; failed: number | null };
   sandbox?: SandboxView | null;
+  /** Its first process's launch and its end (ISO): the run's time, as its exit line counts it. */
+  startedAt?: string | null;
+  endedAt?: string | null;
+}
+
+/**
+ * How long a run took: from its first launch to its end as the agent's row says (the instant its
+ * exit line, "Agent completed (exit 0) in 0.4s", counts from and to; the whole span when it was
+ * restarted), to `now` while it runs; `fallbackMs` when it never started.
+ *
+ * @example
+ *   runTimeOf({ startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:00.412Z' }, 1_100) // 412
+ */
+export function runTimeOf(s: Pick<StatusView, 'startedAt' | 'endedAt'>, fallbackMs: number, now = Date.now()): number {
+  if (!s.startedAt) return fallbackMs;
+  return Math.max(0, (s.endedAt ? Date.parse(s.endedAt) : now) - Date.parse(s.startedAt));
 }
 export interface CostsView {
   spentUsd: number | null;
@@ -113,7 +129,7 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
  * The summary of one agent's run, from a live iron-cage (before it shuts down).
  *
  * @example
- * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 });
+ * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 }); // runTimeMs: only when it never started
  * process.stdout.write(renderTable('Run summary', summaryRows(s)));
  */
 export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
@@ -138,7 +154,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     breakersTripped: tripped,
     sandbox: status.sandbox ?? null,
     approvals,
-    runTimeMs: o.runTimeMs,
+    runTimeMs: runTimeOf(status, o.runTimeMs),
   };
 }
 
@@ -181,7 +197,7 @@ export function summaryRows(s: RunSummary): Row[] {
     ['Restarts', count(s.restarts)],
     ...approvalRows(s.approvals),
     ...(s.sandbox ? [['Sandbox', sandboxText(s.sandbox)] as Row] : []),
-    ['Run time', formatDuration(s.runTimeMs)],
+    ['Run time', formatElapsed(s.runTimeMs)],
   ];
 }
 
