@@ -42,6 +42,8 @@ export interface EventData {
   'agent.progress': Progress;
   'agent.checkpoint': { checkpointId: number; bytes: number };
   'agent.event': Record<string, unknown>;
+  /** The name the agent gives itself through its SDK (`AgentRuntime(name=…)`, `@protect_agent`): shown, never its identity. */
+  'agent.named': { name: string; runsAs: string };
   // Tool egress proxy and its circuit breakers. Calls themselves go to the tool_calls table,
   // not the event log; only state changes are events.
   'breaker.transition': {

@@ -8,7 +8,10 @@ import type { SandboxView } from '../state/index.js';
 
 export interface RunSummary {
   agentId: string;
+  /** What to call it: the name it gave itself through its SDK, else its name in the cage. */
   name: string;
+  /** Its name in the cage (`--name`), said beside `name` when it was given and the agent calls itself otherwise; null: nothing to add. */
+  runsAs: string | null;
   status: string;
   exitCode: number | null;
   restarts: number;
@@ -34,6 +37,8 @@ export interface RunSummary {
 /** What the REST routes answer, as far as a run's summary (and the demo's results) read them. */
 export interface StatusView {
   name: string;
+  /** The name it gave itself through its SDK (AgentRuntime(name=…)); absent from an older server. */
+  calledName?: string | null;
   status: string;
   exitCode: number | null;
   restarts: number;
@@ -128,18 +133,21 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
 /**
  * The summary of one agent's run, from a live iron-cage (before it shuts down).
  *
+ * `named`: the run was given `--name` (said beside the name the agent calls itself, when that differs).
+ *
  * @example
  * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 }); // runTimeMs: only when it never started
  * process.stdout.write(renderTable('Run summary', summaryRows(s)));
  */
-export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
+export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number; named?: boolean }): Promise<RunSummary> {
   const { status, costs, protection, breakers, approvals } = await fetchRunViews(o);
   const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
     .filter((b) => b.openCount > 0)
     .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
   return {
     agentId: o.agentId,
-    name: status.name,
+    name: status.calledName ?? status.name,
+    runsAs: o.named && status.calledName && status.calledName !== status.name ? status.name : null,
     status: status.status,
     exitCode: status.exitCode,
     restarts: status.restarts,
@@ -181,13 +189,13 @@ export function costRows(s: { spentUsd: number; limitUsd: number | null; request
  * The rows of `start`'s summary.
  *
  * @example
- * summaryRows(s)[0] // ['Agent', 'agent (lg-1a2b3c4d): completed, exit 0']
+ * summaryRows(s)[0] // ['Agent', 'researcher (lg-1a2b3c4d): completed, exit 0']
  */
 export function summaryRows(s: RunSummary): Row[] {
   const exit = s.exitCode === null ? '' : `, exit ${s.exitCode}`;
   const unit = s.progress.unit ?? 'units';
   return [
-    ['Agent', `${s.name} (${s.agentId}): ${s.status}${exit}`],
+    ['Agent', `${s.name} (${s.runsAs === null ? '' : `--name ${s.runsAs}, `}${s.agentId}): ${s.status}${exit}`],
     ...(s.progress.total !== null || s.progress.done > 0 ? [['Progress', `${count(s.progress.done)}${s.progress.total === null ? '' : ` / ${count(s.progress.total)}`} ${unit}`] as Row] : []),
     ...costRows(s),
     ...(s.refused > 0 ? [['Refused', `${plural(s.refused, 'LLM call')} the budget did not cover (never sent)`] as Row] : []),

@@ -71,6 +71,24 @@ describe('iron-cage start', () => {
     }
   });
 
+  it('calls the agent by the name it gives itself through the SDK, says its --name beside it when one was given, and says nothing of a vault a plain start does not use', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const env = { HELLO_DELAY: '0', IRON_CAGE_MASTER_KEY: '' };
+      const plain = run(['start', 'demo/hello_agent.py', '--exit', '--port', '0', '--db', join(dir, 'a.db')], { env });
+      expect(plain.code).toBe(0);
+      // demo/hello_agent.py runs AgentRuntime(name="hello"): not "agent" or the script's name.
+      expect(plain.stdout).toMatch(/^Agent +hello \([a-z]{2}-[0-9a-f]{8}\): completed, exit 0$/m);
+      expect(`${plain.stdout}${plain.stderr}`).not.toMatch(/vault/i);
+      const named = run(['start', 'demo/hello_agent.py', '--exit', '--port', '0', '--name', 'greeter', '--db', join(dir, 'b.db')], { env });
+      expect(named.code).toBe(0);
+      expect(named.stdout).toMatch(/^Agent +hello \(--name greeter, [a-z]{2}-[0-9a-f]{8}\): completed, exit 0$/m);
+      expect(named.stdout).toContain('Agent calls itself hello (it runs as greeter)');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('stops cleanly on a Ctrl-C that comes while iron-cage is still starting: exit 0, the agent stopped, one summary', { timeout: 60_000 }, async () => {
     const { dir, cleanup } = tempDir();
     try {
