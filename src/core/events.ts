@@ -170,7 +170,8 @@ export interface EventData {
   /** `central`: the central budget key (`<budget>@<window>`) that refused it; its figures are then this runtime's on that budget. */
   'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string; central?: string };
   /** Calls of the agent waiting for in-flight calls to free the budget they hold; 0: none any more. */
-  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null };
+  /** `on`: what they wait for (`own`: the agent's budget, held by in-flight calls; `lease`: a central budget's lease; `panel`: the control panel's answer); absent in older rows. */
+  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null; on?: Array<'own' | 'lease' | 'panel'> };
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
   'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
   'pii.detected': {
