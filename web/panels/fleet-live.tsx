@@ -34,7 +34,7 @@ export function LivePanel() {
     <Panel title="Live" id="fleet-live" actions={<span class="muted small">events as batches land</span>}>
       {live.length === 0 ? (
         <p class="muted" data-testid="fleet-live-empty">
-          Nothing yet: events show here as the runtimes report them.
+          {fleet.liveLoaded ? 'No runtime has reported an event yet: they show here as they land.' : 'Loading the latest events…'}
         </p>
       ) : (
         <ul class="fleet-events" data-testid="fleet-live">
