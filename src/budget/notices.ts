@@ -326,7 +326,7 @@ export class BudgetNotices {
         action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros), expectedLimitUsd: microsToUsd(n.limitMicros) } },
       },
     });
-    this.d.alert(budgetAlert(n, { agentName: agent?.name ?? null, projection, recommendation: rec }));
+    this.d.alert(budgetAlert(n, { agentName: agent ? (agent.calledName ?? agent.name) : null, projection, recommendation: rec }));
     if (n.kind === 'exhausted') this.exhausted(n.agentId);
   }
 

@@ -269,7 +269,7 @@ export class StateManager {
         agentId: a.id,
         type: 'agent.registered',
         severity: 'info',
-        message: `Agent ${a.name} registered`,
+        message: `Agent registered: ${a.name}${a.script ? ` (${a.script})` : ''}`,
         data: { name: a.name, script: a.script, limitUsd: a.limitMicros === null ? null : microsToUsd(a.limitMicros) },
       },
       () => this.agents.set(row.id, row),
@@ -366,9 +366,10 @@ export class StateManager {
   }
 
   /** What the gateway checks on every call, without building a whole status object. */
-  agentBrief(id: string): { kind: string; name: string; status: AgentStatus; limitMicros: number | null } | null {
+  agentBrief(id: string): { kind: string; name: string; shownName: string; status: AgentStatus; limitMicros: number | null } | null {
     const row = this.agents.get(id) ?? (this.loadAgent(id) ? this.agents.get(id)! : null);
-    return row ? { kind: row.kind, name: row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
+    // `name` is what budgets, tokens and rules match; `shownName` what messages and alerts call it (the name it gave itself, else that).
+    return row ? { kind: row.kind, name: row.name, shownName: this.calledNames.get(id) ?? row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
   }
 
   /** An agent's progress as last reported, without building a whole status object (the money path reads it per call). */
