@@ -117,7 +117,7 @@ export const OPTIONS = {
     kind: 'string',
     key: 'name',
     env: 'IRON_CAGE_NAME',
-    describe: 'Display name [default: the script name]',
+    describe: "The agent's name, which central budgets and tokens match (shown unless it names itself through the SDK) [default: the script name]",
     commands: { start: true, token: 'For create: a name for the token (and its agent)' },
   },
   exit: { kind: 'bool', key: 'exit', describe: "Exit with the agent's exit code when it ends (for scripts and CI)", commands: { start: true } },
