@@ -188,6 +188,8 @@ describe('the fleet page for a presenter', () => {
           expect(budgets.x).toBe(runtimes.x);
           expect(agents.y).toBeGreaterThan(runtimes.y);
           expect(agents.y).toBeLessThan(budgets.y);
+          // Nothing waits for a person: that panel does not push the runtimes down.
+          expect((await box('fleet-approvals')).y).toBeGreaterThan(budgets.y);
         }
         // Every name and figure on one line: its text's rectangles all share one top.
         const broken = await p.evaluate(() => {
@@ -212,6 +214,7 @@ describe('the fleet page for a presenter', () => {
         );
         expect(spilled, `${size.width}px ${theme}: spilling over`).toEqual([]);
         await page.screenshot(`fleet-layout-${size.width}-${theme}`);
+        if (process.env.FULL_PAGE) await p.screenshot({ path: `test-artifacts/full-${size.width}-${theme}.png`, fullPage: true });
       },
     );
     expect(page.problems()).toEqual([]);

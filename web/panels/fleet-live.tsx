@@ -5,6 +5,16 @@ import { type FleetLiveEvent, fleet } from '../fleet-store.js';
 import { time } from '../format.js';
 import { Name, Panel } from '../ui.js';
 
+/**
+ * A message with its names kept whole: a word holding a separator (`gpt-4o-mini`, `ci-runner/lg-1`,
+ * `api.openai.com`) moves to the next line as one piece, where a browser would break it after a
+ * hyphen (`gpt-4o-` / `mini`).
+ */
+function Words({ text }: { text: string }) {
+  const parts = text.split(/(\s+)/);
+  return <>{parts.map((w, i) => (/[-_./:]/.test(w) && w.length > 1 ? <Name key={i} text={w} /> : w))}</>;
+}
+
 export function EventLine({ e, showAgent }: { e: FleetLiveEvent; showAgent: boolean }) {
   return (
     <li class={`fleet-event sev-${e.severity}`}>
@@ -21,7 +31,7 @@ export function EventLine({ e, showAgent }: { e: FleetLiveEvent; showAgent: bool
             )}{' '}
           </span>
         )}
-        {e.message}
+        <Words text={e.message} />
       </span>
     </li>
   );
