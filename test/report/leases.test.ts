@@ -291,7 +291,11 @@ describe('the lease loop, tuned short', () => {
       await client.close();
     });
     leases.start();
-    for (let i = 0; i < 4; i++) expect((await chat(t, a.token)).status).toBe(200);
+    // Spread over more than a second: its spend samples (one a second) see a rate.
+    for (let i = 0; i < 5; i++) {
+      expect((await chat(t, a.token)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const used = spentOn(t, 'team@0');
     expect(used).toBeGreaterThan(0);
     // Idle: it asks for what it used, and the rest of its grant goes back; and it spends nothing
