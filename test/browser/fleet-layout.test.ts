@@ -214,7 +214,6 @@ describe('the fleet page for a presenter', () => {
         );
         expect(spilled, `${size.width}px ${theme}: spilling over`).toEqual([]);
         await page.screenshot(`fleet-layout-${size.width}-${theme}`);
-        if (process.env.FULL_PAGE) await p.screenshot({ path: `test-artifacts/full-${size.width}-${theme}.png`, fullPage: true });
       },
     );
     expect(page.problems()).toEqual([]);
