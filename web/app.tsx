@@ -122,7 +122,7 @@ function AgentPicker() {
         <option value="">{agents.some((a) => rank(a) === 0) ? 'Follow the running agent' : 'The latest run'}</option>
         {agents.map((a) => (
           <option value={a.id} key={a.id}>
-            {STATUS[a.status].icon} {a.name} · {a.id} · {rank(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}
+            {STATUS[a.status].icon} {a.calledName ?? a.name} · {a.id} · {rank(a) === 0 ? STATUS[a.status].label : `earlier run, ${when(a.createdAt)}`}
           </option>
         ))}
       </select>

@@ -20,6 +20,16 @@ export function covers(b: Pick<BudgetView, 'scope' | 'agents' | 'users'>): strin
   return parts.filter(Boolean).join(' · ');
 }
 
+/**
+ * Whom a budget covers, its scope said once: `agent lead-gen`, `user ann`, `team: agents a, b ·
+ * user ann`, `the whole fleet` (never `agent: agent lead-gen`).
+ */
+export function scopeLine(b: Pick<BudgetView, 'scope' | 'agents' | 'users'>): string {
+  if (b.scope === 'fleet') return 'the whole fleet';
+  if (b.scope === 'team') return `team: ${covers(b)}`;
+  return covers(b);
+}
+
 /** Epoch ms the budget's current window ends (its next UTC midnight or 1st), null without a period. */
 export function windowEnd(b: Pick<BudgetView, 'period' | 'window'>): number | null {
   if (b.period === 'day') return b.window + DAY_MS;

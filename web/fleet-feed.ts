@@ -26,7 +26,7 @@ export type PanelFrame = (
   | PanelApprovalFrame
 ) & { feed?: number };
 
-const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets', 'approvals'];
+const ALL: FleetPart[] = ['fleet', 'agents', 'spend', 'detail', 'budgets', 'approvals', 'live'];
 
 /** The last place in the panel's feed this page has: a reconnect (to this replica or, behind a load balancer, another) resumes after it. */
 let lastFeed: number | null = null;
@@ -112,7 +112,7 @@ export async function startFleet(): Promise<void> {
     const who = await api<Whoami>('/api/whoami');
     set({ auth: 'ok', role: who.role, user: who.name });
     // The figures do not wait for the socket (which asks again once it opens).
-    refreshFleet('fleet', 'agents', 'spend', 'budgets', 'approvals');
+    refreshFleet('fleet', 'agents', 'spend', 'budgets', 'approvals', 'live');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     set({ conn: 'reconnecting' });

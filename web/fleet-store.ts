@@ -11,6 +11,7 @@ import type {
   FleetAgentDetail,
   FleetAgentsResponse,
   FleetApproval,
+  FleetEventsResponse,
   FleetApprovalsResponse,
   FleetOverview,
   FleetResponse,
@@ -51,6 +52,8 @@ export interface FleetState {
   /** Why the drill-down is empty (the agent is not on the panel, the request failed). */
   detailError: string | null;
   live: FleetLiveEvent[];
+  /** The live list has read what the panel holds (until then it says it is loading, not that nothing came). */
+  liveLoaded: boolean;
   /** The central budgets in their current windows (null until the first answer). */
   budgets: BudgetView[] | null;
   /** When the panel answered them, on its clock: runways count down from there. */
@@ -79,6 +82,7 @@ export const fleet: FleetState = {
   detail: null,
   detailError: null,
   live: [],
+  liveLoaded: false,
   budgets: null,
   budgetsAt: 0,
   budgetSaid: {},
@@ -93,7 +97,7 @@ export function isOnline(r: Pick<FleetRuntime, 'lastSeenAt'>, now = Date.now()):
   return r.lastSeenAt !== null && now + fleet.skewMs - r.lastSeenAt <= fleet.onlineWithinMs;
 }
 
-export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail' | 'budgets' | 'approvals';
+export type FleetPart = 'fleet' | 'agents' | 'spend' | 'detail' | 'budgets' | 'approvals' | 'live';
 const enc = encodeURIComponent;
 
 const loaders: Record<FleetPart, () => Promise<void>> = {
@@ -144,6 +148,13 @@ const loaders: Record<FleetPart, () => Promise<void>> = {
     }
     Object.assign(fleet, { budgets: r.budgets, budgetsAt: Math.round((asked + Date.now()) / 2) + fleet.skewMs });
     planBudgets();
+  },
+  // The live list starts from what the panel holds (its frames add what lands after): a page
+  // opened after the runs, or a new login, shows their latest events, not "Nothing yet".
+  async live() {
+    const r = await api<FleetEventsResponse>(`/api/fleet/events?limit=${FLEET_EVENTS_KEPT}`);
+    fleet.liveLoaded = true;
+    applyEvents(r.events, false);
   },
   async approvals() {
     const r = await api<FleetApprovalsResponse>('/api/approvals');
@@ -277,13 +288,18 @@ export function applyBudgetFrame(f: { budget: string; change: string; message: s
   refreshFleet('budgets');
 }
 
-/** A batch's events, newest first, each once (a batch replayed after a reconnect adds nothing). */
-export function applyEvents(events: FleetLiveEvent[]): void {
+/**
+ * A batch's events (or what the panel held when the page opened), newest first, each once (a batch
+ * replayed after a reconnect adds nothing). `toDetail`: they landed now, and the open drill-down
+ * takes its agent's too (the panel's own read already has the older ones).
+ */
+export function applyEvents(events: FleetLiveEvent[], toDetail = true): void {
   if (events.length === 0) return;
   const seen = new Set(fleet.live.map((e) => `${e.runtime}/${e.seq}`));
-  const fresh = events.filter((e) => !seen.has(`${e.runtime}/${e.seq}`)).sort((a, b) => b.ts.localeCompare(a.ts) || b.seq - a.seq);
+  const fresh = events.filter((e) => !seen.has(`${e.runtime}/${e.seq}`));
   if (fresh.length === 0) return;
-  fleet.live = [...fresh, ...fleet.live].slice(0, FLEET_EVENTS_KEPT);
+  fleet.live = [...fresh, ...fleet.live].sort((a, b) => b.ts.localeCompare(a.ts) || b.seq - a.seq).slice(0, FLEET_EVENTS_KEPT);
+  if (!toDetail) return changed();
   const d = fleet.detail;
   const p = fleet.picked;
   if (d && p) {

@@ -31,6 +31,7 @@ export type {
   FleetAgent,
   FleetAgentDetail,
   FleetAgentsResponse,
+  FleetEventsResponse,
   FleetOverview,
   FleetResponse,
   FleetRuntime,

@@ -28,12 +28,14 @@ export function Figure(p: { label: string; testid: string; children: ComponentCh
 }
 
 /**
- * A machine name (model, service, secret, path) that may wrap only after its separators
- * (`-`, `_`, `.`, `/`, `:`), never inside a word: `linkedin-sales-` / `navigator`, not `linkedi` / `n`.
+ * A machine name (model, service, secret, path, runtime) kept whole: it moves to the next line as
+ * one piece (`ci-runner-7`, never `ci-` / `runner-7`), and only a name longer than the whole line
+ * wraps, after its separators (`-`, `_`, `.`, `/`, `:`), never inside a word: `linkedin-sales-` /
+ * `navigator`, not `linkedi` / `n` (`.name`: an inline block no wider than its line).
  */
 export function Name({ text }: { text: string }) {
   const parts = text.split(/(?<=[-_./:])/);
-  return <>{parts.flatMap((part, i) => (i === 0 ? [part] : [<wbr key={i} />, part]))}</>;
+  return <span class="name">{parts.flatMap((part, i) => (i === 0 ? [part] : [<wbr key={i} />, part]))}</span>;
 }
 
 const tickers = new Set<(n: number) => void>();

@@ -50,6 +50,8 @@ const eventBody = z.strictObject({
 
 const checkpointBody = z.strictObject({ state: z.unknown() });
 
+const nameBody = z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters') });
+
 /** GET /api/events: events after `after` in seq order; `nextAfter` is where the next page starts. */
 export interface EventPage {
   events: IronEvent[];
@@ -104,6 +106,18 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
     if (TERMINAL_STATUSES.has(agent.status)) throw new ConflictError(`agent ${id} has already ${agent.status}`);
     if (!control.stop(id, `${p.role} ${p.name} via API`)) throw new ConflictError(`agent ${id} is not supervised by this iron-cage process`);
     return c.json({ id, status: 'stopping' }, 202);
+  });
+
+  // The name the agent gives itself through its SDK (AgentRuntime(name=…)): shown (run summary,
+  // dashboard), never its identity (budgets and tokens match the name it was started with).
+  app.post('/agents/:id/name', async (c) => {
+    const id = c.req.param('id');
+    actable(c.get('principal'), id);
+    const raw = parseWith(nameBody, parseJsonBody(await c.req.text())).name;
+    // Printed and broadcast like its events: scanned like them, control characters out.
+    const name = (deps.scanEventText ? deps.scanEventText(id, raw, 'message') : raw).replace(/[\u0000-\u001f\u007f]/g, ' ');
+    state.nameAgent(id, name);
+    return c.json({ id, name });
   });
 
   app.post('/agents/:id/progress', async (c) => {

@@ -178,7 +178,7 @@ export class ApprovalDesk {
       },
     );
     try {
-      const name = this.d.state.agentBrief(a.agentId)?.name ?? a.agentId;
+      const name = this.d.state.agentBrief(a.agentId)?.shownName ?? a.agentId;
       this.d.alerts.send(approvalAlert(row, name, a.approvers, `${this.d.url()}/#approvals`));
     } catch (err) {
       this.d.logger.error({ err }, 'the approval alert could not be sent');
@@ -301,7 +301,7 @@ export class ApprovalDesk {
     return {
       id: r.id,
       agentId: r.agentId,
-      agentName: this.d.state.agentBrief(r.agentId)?.name ?? r.agentId,
+      agentName: this.d.state.agentBrief(r.agentId)?.shownName ?? r.agentId,
       kind: r.kind as ApprovalView['kind'],
       service: r.service,
       tool: r.tool,

@@ -17,6 +17,7 @@ import {
   recommendIncrease,
   type SettleResult,
   type ThresholdNotice,
+  type WaitReason,
 } from '../domain/budget/index.js';
 import type { LlmRequestInput, StateManager } from '../state/index.js';
 import type { Runways } from './runway.js';
@@ -54,7 +55,8 @@ export class BudgetNotices {
   private readonly policy: BudgetPolicy;
   private readonly warnedModels = new Set<string>();
   /** Agents whose calls were announced waiting (owed a "none waits any more" event), and when. */
-  private readonly waitNotes = new Map<string, { lastAt: number; timer: NodeJS.Timeout | null; micros: Micros; model: string | null }>();
+  /** Per agent whose calls wait: when it was last said (`said` false: not yet, a wait on the panel that may end within a second). */
+  private readonly waitNotes = new Map<string, { lastAt: number; timer: NodeJS.Timeout | null; micros: Micros; model: string | null; said: boolean }>();
 
   constructor(private readonly d: BudgetNoticesDeps) {
     this.policy = new BudgetPolicy(d.policy.onExhausted);
@@ -116,22 +118,34 @@ export class BudgetNotices {
       if (note === undefined) return;
       if (note.timer) clearTimeout(note.timer);
       this.waitNotes.delete(agentId);
-      this.safely(() => this.waitingEvent(agentId, 0, null));
+      // A wait nobody was told of ends as quietly as it began.
+      if (note.said) this.safely(() => this.waitingEvent(agentId, 0, null));
       return;
     }
     if (note === undefined) {
-      this.waitNotes.set(agentId, { lastAt: Date.now(), timer: null, micros, model });
-      this.safely(() => this.waitingEvent(agentId, micros, model));
+      // A call that waits only for the control panel (its first answer after a start, a lease
+      // topped up) usually goes on within milliseconds: said once it has lasted a second.
+      const ownBudget = this.d.tracker.waitsFor(agentId).some((w) => w.kind === 'own');
+      const fresh = { lastAt: Date.now(), timer: null, micros, model, said: ownBudget };
+      this.waitNotes.set(agentId, fresh);
+      if (ownBudget) this.safely(() => this.waitingEvent(agentId, micros, model));
+      else this.planWaitNote(agentId, fresh);
       return;
     }
     // A call leaving keeps the last newcomer's figures for the update.
     if (model !== null) Object.assign(note, { micros, model });
+    this.planWaitNote(agentId, note);
+  }
+
+  /** The next word on an agent's waiting calls, WAIT_NOTE_MS after the last (or after the wait began). */
+  private planWaitNote(agentId: string, note: { lastAt: number; timer: NodeJS.Timeout | null; micros: Micros; model: string | null; said: boolean }): void {
     if (note.timer) return;
     note.timer = setTimeout(
       () => {
         note.timer = null;
         if (this.waitNotes.get(agentId) !== note || (this.d.tracker.snapshot(agentId)?.waitingCalls ?? 0) === 0) return;
         note.lastAt = Date.now();
+        note.said = true;
         this.safely(() => this.waitingEvent(agentId, note.micros, note.model));
       },
       Math.max(0, note.lastAt + WAIT_NOTE_MS - Date.now()),
@@ -238,18 +252,28 @@ export class BudgetNotices {
 
   // ── the events ───────────────────────────────────────────────────────────────────────────
 
-  /** The `budget.waiting` event: how many calls wait, and what the in-flight ones hold. */
+  /**
+   * The `budget.waiting` event: how many calls wait and for what (their agent's budget, held by
+   * its in-flight calls; a central budget's lease; the control panel's answer).
+   */
   private waitingEvent(agentId: string, micros: Micros, model: string | null): void {
     const s = this.d.tracker.snapshot(agentId);
     const waiting = s?.waitingCalls ?? 0;
-    const held = `${formatUsd(s?.reservedMicros ?? 0)} held by ${s?.openReservations ?? 0} in-flight request${s?.openReservations === 1 ? '' : 's'}`;
+    const reasons = waiting > 0 ? this.d.tracker.waitsFor(agentId) : [];
+    const calls = `${waiting} LLM call${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''}`;
     this.d.state.record({
       agentId,
       type: 'budget.waiting',
       severity: waiting > 0 ? 'info' : 'debug',
-      message:
-        waiting > 0 ? `${waiting} LLM call${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for budget: ${formatUsd(micros)} needed, ${held}` : 'No LLM call waits for budget any more',
-      data: { waiting, requestedUsd: microsToUsd(micros), reservedUsd: microsToUsd(s?.reservedMicros ?? 0), inFlight: s?.openReservations ?? 0, model },
+      message: waiting > 0 ? `${calls} ${waitsFor(reasons, s)}: ${formatUsd(micros)} needed` : 'No LLM call waits for budget any more',
+      data: {
+        waiting,
+        requestedUsd: microsToUsd(micros),
+        reservedUsd: microsToUsd(s?.reservedMicros ?? 0),
+        inFlight: s?.openReservations ?? 0,
+        model,
+        on: [...new Set(reasons.map((r) => r.kind))],
+      },
     });
   }
 
@@ -302,7 +326,7 @@ export class BudgetNotices {
         action: { method: 'POST', path: `/api/agents/${n.agentId}/budget`, body: { limitUsd: microsToUsd(rec.newLimitMicros), expectedLimitUsd: microsToUsd(n.limitMicros) } },
       },
     });
-    this.d.alert(budgetAlert(n, { agentName: agent?.name ?? null, projection, recommendation: rec }));
+    this.d.alert(budgetAlert(n, { agentName: agent ? (agent.calledName ?? agent.name) : null, projection, recommendation: rec }));
     if (n.kind === 'exhausted') this.exhausted(n.agentId);
   }
 
@@ -330,4 +354,20 @@ export class BudgetNotices {
       this.d.logger?.error({ err }, 'budget: could not record an event');
     }
   }
+}
+
+/**
+ * What waiting calls wait for, in words: `for budget ($0.40 held by 2 in-flight requests)`, `for
+ * the control panel to lease more of team budget sales ($500.00/month)`, `for the control panel to
+ * answer (this runtime's central budgets)`; several joined with "and".
+ */
+export function waitsFor(reasons: readonly WaitReason[], s: Pick<BudgetSnapshot, 'reservedMicros' | 'openReservations'> | null): string {
+  const parts = reasons.map((r) => {
+    if (r.kind === 'own') {
+      const open = s?.openReservations ?? 0;
+      return `for budget (${formatUsd(s?.reservedMicros ?? 0)} held by ${open} in-flight request${open === 1 ? '' : 's'})`;
+    }
+    return r.kind === 'lease' ? `for the control panel to lease more of ${r.label}` : `for the control panel to answer (${r.label})`;
+  });
+  return parts.length === 0 ? 'for budget' : [...new Set(parts)].join(' and ');
 }

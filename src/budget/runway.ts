@@ -150,7 +150,7 @@ export class Runways {
       });
       this.d.alert({
         agentId,
-        agentName: agent?.name ?? null,
+        agentName: agent ? (agent.calledName ?? agent.name) : null,
         spentMicros: s.spentMicros,
         limitMicros: s.limitMicros!,
         ratePerMinMicros: r.ratePerMinMicros,

@@ -44,10 +44,10 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nPut a cage around an AI agent: supervise it, meter and guard its LLM calls, show it live.')
     .command(
       'start <script> [args..]',
-      'Run a Python agent under supervision, with the dashboard',
+      'Run an agent (Python .py, or Node .js/.mjs/.cjs) under supervision, with the dashboard',
       (y) =>
         y
-          .positional('script', { type: 'string', description: 'The agent, e.g. agent.py', demandOption: true })
+          .positional('script', { type: 'string', description: 'The agent, e.g. agent.py or agent.mjs', demandOption: true })
           .positional('args', { type: 'string', array: true, description: 'Arguments for the agent (put -- before ones that start with -)' })
           .options(optionsFor('start'))
           .epilog(environmentHelp('start'))

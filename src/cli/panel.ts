@@ -111,7 +111,7 @@ export async function runPanelRuntime(a: PanelRuntimeArgs): Promise<void> {
       if (a.json) return void process.stdout.write(`${JSON.stringify(rows)}\n`);
       for (const r of rows)
         process.stdout.write(
-          `${r.id}\tlast seq ${r.lastSeq}\tbehind ${r.behind}\t${r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : 'never seen'}\tsecrets ${r.secrets.length === 0 ? '-' : r.secrets.join(',')}\n`,
+          `${r.id}\tuser ${r.userId === null ? '-' : escapeControl(r.userId)}\tlast seq ${r.lastSeq}\tbehind ${r.behind}\t${r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : 'never seen'}\tsecrets ${r.secrets.length === 0 ? '-' : r.secrets.join(',')}\n`,
         );
     }
   });

@@ -43,7 +43,7 @@ export async function runStart(args: StartArgs): Promise<void> {
 
 /** The end-of-run summary: a table in the terminal, one record in a JSON log. */
 async function printSummary(rt: Runtime, runTimeMs: number): Promise<void> {
-  const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId: rt.agentId!, runTimeMs });
+  const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId: rt.agentId!, runTimeMs, named: rt.config.name !== null });
   if (rt.config.logFormat === 'json') return rt.logger.info({ summary: s }, 'Run summary');
   // Names and models may come from the agent: shown, never obeyed.
   process.stdout.write(escapeControl(renderTable('Run summary', summaryRows(s)), { lines: true }));

@@ -13,6 +13,19 @@ export function formatDuration(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
+/**
+ * How long a run or a process took, the one way the terminal says it: tenths of a second below
+ * ten seconds (`0.4s`, `9.6s`), then as `formatDuration` (`42s`, `1m05s`, `1h02m`). The agent's
+ * exit line and the run's summary both say it so, from the same figure.
+ *
+ * @example
+ *   formatElapsed(412) // '0.4s'
+ */
+export function formatElapsed(ms: number): string {
+  const tenths = Math.round(Math.max(0, ms) / 100);
+  return tenths < 100 ? `${(tenths / 10).toFixed(1)}s` : formatDuration(ms);
+}
+
 const DAY_MS = 86_400_000;
 
 /**

@@ -42,6 +42,8 @@ export interface EventData {
   'agent.progress': Progress;
   'agent.checkpoint': { checkpointId: number; bytes: number };
   'agent.event': Record<string, unknown>;
+  /** The name the agent gives itself through its SDK (`AgentRuntime(name=…)`, `@protect_agent`): shown, never its identity. */
+  'agent.named': { name: string; runsAs: string };
   // Tool egress proxy and its circuit breakers. Calls themselves go to the tool_calls table,
   // not the event log; only state changes are events.
   'breaker.transition': {
@@ -168,7 +170,8 @@ export interface EventData {
   /** `central`: the central budget key (`<budget>@<window>`) that refused it; its figures are then this runtime's on that budget. */
   'budget.refused': { requestedUsd: number; spentUsd: number; limitUsd: number | null; model: string; central?: string };
   /** Calls of the agent waiting for in-flight calls to free the budget they hold; 0: none any more. */
-  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null };
+  /** `on`: what they wait for (`own`: the agent's budget, held by in-flight calls; `lease`: a central budget's lease; `panel`: the control panel's answer); absent in older rows. */
+  'budget.waiting': { waiting: number; requestedUsd: number; reservedUsd: number; inFlight: number; model: string | null; on?: Array<'own' | 'lease' | 'panel'> };
   'budget.exhausted': { spentUsd: number; limitUsd: number; policy: 'stop' | 'refuse' };
   'budget.changed': { limitUsd: number | null; previousUsd: number | null; by: string };
   'pii.detected': {

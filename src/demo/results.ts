@@ -1,8 +1,9 @@
 import { basename, dirname } from 'node:path';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { TriggerLeads } from './controller.js';
-import { costRows, fetchRunViews, getJson, type Row } from '../runtime/index.js';
-import { formatDuration, usd as money } from './format.js';
+import { formatElapsed } from '../core/duration.js';
+import { costRows, fetchRunViews, getJson, runTimeOf, type Row } from '../runtime/index.js';
+import { usd as money } from './format.js';
 
 // The final results: read through the same REST routes the dashboard reads (which read the
 // database), so the table in the terminal and the page show the same figures.
@@ -87,7 +88,7 @@ export async function fetchResults(o: {
       savedUsd: microsToUsd(blocked * usdToMicros(service?.costPerCallUsd ?? 0)),
       fallback: service?.display.fallback ?? null,
     },
-    runTimeMs: o.runTimeMs,
+    runTimeMs: runTimeOf(status, o.runTimeMs),
     triggers: o.triggers,
     mails: o.mails,
     keys: { seen: o.keysSeen, newKeyFromLead: o.keysSeen.find((k) => k.key !== o.keysSeen[0]?.key)?.lead ?? null },
@@ -125,7 +126,7 @@ export function resultsTable(r: DemoResults): string {
     ...(r.baseline ? [[`vs all on ${r.baseline.model}`, `${money(r.baseline.savedUsd)} saved (every call on ${r.baseline.model}: ${money(r.baseline.costUsd)})`] as Row] : []),
     ['PII blocked', String(r.piiBlocked)],
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
-    ['Run time', formatDuration(r.runTimeMs)],
+    ['Run time', formatElapsed(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
     ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
     ...(r.mails.length > 0 ? [['Budget e-mail', mailsText(r.mails)] as Row] : []),

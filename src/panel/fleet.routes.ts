@@ -3,7 +3,20 @@ import * as z from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import { parseWith, type AppEnv } from '../server/index.js';
-import { FLEET_AGENTS_MAX, type FleetAgent, type FleetOverview, type FleetRuntime, FleetStore, ONLINE_WITHIN_MS, type PanelDb, RUNTIME_ID, SPEND_BY, SPEND_WINDOWS } from '../state/index.js';
+import {
+  FLEET_AGENTS_MAX,
+  FLEET_EVENTS_MAX,
+  type FleetAgent,
+  type FleetEvent,
+  type FleetOverview,
+  type FleetRuntime,
+  FleetStore,
+  ONLINE_WITHIN_MS,
+  type PanelDb,
+  RUNTIME_ID,
+  SPEND_BY,
+  SPEND_WINDOWS,
+} from '../state/index.js';
 import type { Outage } from './outage.js';
 
 // The fleet view's REST reads on the control panel: the overview with every runtime, the agents
@@ -16,6 +29,11 @@ export interface FleetResponse {
   runtimes: FleetRuntime[];
   /** A runtime that reported within this long is online (the page counts it down between answers). */
   onlineWithinMs: number;
+}
+
+/** GET /api/fleet/events: the fleet's latest events, newest first (the live list's start). */
+export interface FleetEventsResponse {
+  events: FleetEvent[];
 }
 
 /** GET /api/fleet/agents */
@@ -35,6 +53,7 @@ const spendQuery = z.strictObject({
   window: z.enum(SPEND_WINDOWS).default('24h'),
 });
 const noQuery = z.strictObject({});
+const eventsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(FLEET_EVENTS_MAX).optional() });
 const agentParams = z.object({ runtime: runtimeId, id: z.string().min(1).max(200) });
 
 /**
@@ -62,6 +81,12 @@ export function fleetRoutes(db: PanelDb, opts: { now?: () => number; outage?: Pi
       reader(c);
       const q = parseWith(agentsQuery, c.req.query());
       return c.json({ agents: await run(() => fleet.agents(q)) } satisfies FleetAgentsResponse);
+    });
+
+    app.get('/api/fleet/events', async (c) => {
+      reader(c);
+      const q = parseWith(eventsQuery, c.req.query());
+      return c.json({ events: await run(() => fleet.recentEvents(q.limit ?? 50)) } satisfies FleetEventsResponse);
     });
 
     app.get('/api/fleet/spend', async (c) => {

@@ -6,7 +6,7 @@ export { addRuntime, RUNTIME_TOKEN_PREFIX, type AddedRuntime } from './runtimes.
 export { Outage, isConnectionError, OUTAGE_RETRY_AFTER_S } from './outage.js';
 export { TELEMETRY_PATHS } from './telemetry.routes.js';
 export type { PanelFrame } from './feed.js';
-export { fleetRoutes, type FleetAgentsResponse, type FleetResponse } from './fleet.routes.js';
+export { fleetRoutes, type FleetAgentsResponse, type FleetEventsResponse, type FleetResponse } from './fleet.routes.js';
 export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSpend, FleetSpendRow, SpendBy, SpendWindow } from './fleet.routes.js';
 export { budgetRoutes, describe as describeBudget, LEASE_PATHS, type BudgetsResponse, type BudgetView, type LeaseAnswer, type LeaseGrant, type LeaseView } from './budgets.routes.js';
 export { CentralBudgets } from './budgets.js';

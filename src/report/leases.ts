@@ -281,7 +281,9 @@ export class Leases {
         held: s.reservedMicros,
         waiting: s.waitingCalls,
         need: s.needMicros,
-        rate: this.rate(l),
+        // The rate the panel's runway counts on: none once nothing here spends (idle: no call in
+        // flight or waiting for idleMs; or stopping), not the last minute's while nothing runs.
+        rate: closing || this.idle(l, s, now) ? 0 : this.rate(l),
       });
     }
     return out;

@@ -2,6 +2,7 @@ import { basename, extname, resolve } from 'node:path';
 import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import type { Config } from '../config/index.js';
+import { formatElapsed } from '../core/duration.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
@@ -285,7 +286,7 @@ export class Runtime {
     this.shuttingDown ??= (async () => {
       const running = [...this.supervisors.values()].filter((s) => s.running);
       if (running.length > 0) {
-        this.logger.info(`${reason}: stopping ${running.length === 1 ? 'the agent' : `${running.length} agents`} (grace ${(this.config.gracePeriodMs / 1000).toFixed(1)}s)`);
+        this.logger.info(`${reason}: stopping ${running.length === 1 ? 'the agent' : `${running.length} agents`} (grace ${formatElapsed(this.config.gracePeriodMs)})`);
       }
       await Promise.all(running.map((s) => s.stop(reason, signal)));
       await afterAgents?.().catch((err: unknown) => this.logger.error({ err }, 'after the agents stopped'));

@@ -1,4 +1,4 @@
-import { formatDuration } from '../core/duration.js';
+import { formatDuration, formatElapsed } from '../core/duration.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import type { SandboxView } from '../state/index.js';
 
@@ -8,7 +8,10 @@ import type { SandboxView } from '../state/index.js';
 
 export interface RunSummary {
   agentId: string;
+  /** What to call it: the name it gave itself through its SDK, else its name in the cage. */
   name: string;
+  /** Its name in the cage (`--name`), said beside `name` when it was given and the agent calls itself otherwise; null: nothing to add. */
+  runsAs: string | null;
   status: string;
   exitCode: number | null;
   restarts: number;
@@ -36,11 +39,29 @@ export interface RunSummary {
 /** What the REST routes answer, as far as a run's summary (and the demo's results) read them. */
 export interface StatusView {
   name: string;
+  /** The name it gave itself through its SDK (AgentRuntime(name=…)); absent from an older server. */
+  calledName?: string | null;
   status: string;
   exitCode: number | null;
   restarts: number;
   progress: { done: number; total: number | null; unit?: string | null; succeeded: number | null; failed: number | null };
   sandbox?: SandboxView | null;
+  /** Its first process's launch and its end (ISO): the run's time, as its exit line counts it. */
+  startedAt?: string | null;
+  endedAt?: string | null;
+}
+
+/**
+ * How long a run took: from its first launch to its end as the agent's row says (the instant its
+ * exit line, "Agent completed (exit 0) in 0.4s", counts from and to; the whole span when it was
+ * restarted), to `now` while it runs; `fallbackMs` when it never started.
+ *
+ * @example
+ *   runTimeOf({ startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:00.412Z' }, 1_100) // 412
+ */
+export function runTimeOf(s: Pick<StatusView, 'startedAt' | 'endedAt'>, fallbackMs: number, now = Date.now()): number {
+  if (!s.startedAt) return fallbackMs;
+  return Math.max(0, (s.endedAt ? Date.parse(s.endedAt) : now) - Date.parse(s.startedAt));
 }
 export interface CostsView {
   spentUsd: number | null;
@@ -116,18 +137,21 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
 /**
  * The summary of one agent's run, from a live iron-cage (before it shuts down).
  *
+ * `named`: the run was given `--name` (said beside the name the agent calls itself, when that differs).
+ *
  * @example
- * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 });
+ * const s = await fetchRunSummary({ url: rt.url, adminToken: rt.adminToken, agentId, runTimeMs: Date.now() - t0 }); // runTimeMs: only when it never started
  * process.stdout.write(renderTable('Run summary', summaryRows(s)));
  */
-export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number }): Promise<RunSummary> {
+export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number; named?: boolean }): Promise<RunSummary> {
   const { status, costs, protection, breakers, approvals } = await fetchRunViews(o);
   const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
     .filter((b) => b.openCount > 0)
     .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
   return {
     agentId: o.agentId,
-    name: status.name,
+    name: status.calledName ?? status.name,
+    runsAs: o.named && status.calledName && status.calledName !== status.name ? status.name : null,
     status: status.status,
     exitCode: status.exitCode,
     restarts: status.restarts,
@@ -143,7 +167,7 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     breakersTripped: tripped,
     sandbox: status.sandbox ?? null,
     approvals,
-    runTimeMs: o.runTimeMs,
+    runTimeMs: runTimeOf(status, o.runTimeMs),
   };
 }
 
@@ -170,13 +194,13 @@ export function costRows(s: { spentUsd: number; limitUsd: number | null; request
  * The rows of `start`'s summary.
  *
  * @example
- * summaryRows(s)[0] // ['Agent', 'agent (lg-1a2b3c4d): completed, exit 0']
+ * summaryRows(s)[0] // ['Agent', 'researcher (lg-1a2b3c4d): completed, exit 0']
  */
 export function summaryRows(s: RunSummary): Row[] {
   const exit = s.exitCode === null ? '' : `, exit ${s.exitCode}`;
   const unit = s.progress.unit ?? 'units';
   return [
-    ['Agent', `${s.name} (${s.agentId}): ${s.status}${exit}`],
+    ['Agent', `${s.name} (${s.runsAs === null ? '' : `--name ${s.runsAs}, `}${s.agentId}): ${s.status}${exit}`],
     ...(s.progress.total !== null || s.progress.done > 0 ? [['Progress', `${count(s.progress.done)}${s.progress.total === null ? '' : ` / ${count(s.progress.total)}`} ${unit}`] as Row] : []),
     ...costRows(s),
     ...refusedRows(s),
@@ -186,7 +210,7 @@ export function summaryRows(s: RunSummary): Row[] {
     ['Restarts', count(s.restarts)],
     ...approvalRows(s.approvals),
     ...(s.sandbox ? [['Sandbox', sandboxText(s.sandbox)] as Row] : []),
-    ['Run time', formatDuration(s.runTimeMs)],
+    ['Run time', formatElapsed(s.runTimeMs)],
   ];
 }
 

@@ -67,7 +67,12 @@ function rotationSignals(ctx: Platform, vault: VaultService): (environment: stri
 export function announceVault(logger: Logger, key: string | undefined, ready: Promise<VaultService>): void {
   // The check value lets whoever copies the database guess offline, at Argon2id's cost per guess.
   if (key && key.length < 16) logger.warn(`IRON_CAGE_MASTER_KEY is only ${key.length} characters: use a long passphrase (16 or more); the database alone is enough to guess a short one offline`);
-  void ready.then((v) => (v.status === 'unlocked' ? logger.info(v.statusLine) : logger.warn(v.statusLine)));
+  void ready.then((v) => {
+    const line = v.statusLine;
+    if (line === null) return;
+    if (v.status === 'unlocked') logger.info(line);
+    else logger.warn(line);
+  });
 }
 
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */

@@ -92,7 +92,8 @@ export class VaultService {
    * vault locked too: secrets routes answer 423, everything else runs.
    */
   static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
-    if (!masterKey) return new VaultService(deps, null, 'locked');
+    // Locked without a key: what it holds (sealed) decides whether a start has anything to say of it.
+    if (!masterKey) return new VaultService(deps, null, 'locked', (await deps.store.list()).length);
     try {
       let { vault, created } = await Vault.unlock(masterKey, await deps.store.meta());
       if (created) {
@@ -108,11 +109,17 @@ export class VaultService {
     }
   }
 
-  /** The one line said at start. */
-  get statusLine(): string {
+  /**
+   * The one line said at start; null when there is nothing to say: no key was given, the vault
+   * holds no secret and the config refers to none (a plain start uses no secret, so a locked
+   * vault withholds nothing).
+   */
+  get statusLine(): string | null {
     if (this.status === 'unlocked') return `Secrets vault unlocked (${this.count} secret(s))`;
     if (this.status === 'wrong_master_key') return 'Secrets vault LOCKED: IRON_CAGE_MASTER_KEY does not open it (wrong master key); secrets routes answer 423';
-    return `Secrets vault locked: IRON_CAGE_MASTER_KEY is not set (${this.deps.keyHint ?? SERVER_KEY_HINT}); secrets routes answer 423`;
+    if (this.count === 0 && [...(this.deps.configRefs?.() ?? [])].length === 0) return null;
+    const held = this.count === 0 ? 'the config refers to secrets' : `it holds ${this.count} secret(s)`;
+    return `Secrets vault locked: ${held} and IRON_CAGE_MASTER_KEY is not set (${this.deps.keyHint ?? SERVER_KEY_HINT}); secrets routes answer 423`;
   }
 
   /**

@@ -248,7 +248,10 @@ export class BudgetsStore {
     ]);
     return rows.map((b, i) => {
       const window = windows[i]![1];
-      const mine = leases.filter((l) => l.budgetId === b.id && l.windowStart === window);
+      // A runtime's row that holds, spent and waits for nothing here is no lease (the panel answers
+      // every runtime a budget's names could cover, and one whose agents it does not cover asks for
+      // nothing): it is not listed, and adds nothing to any figure.
+      const mine = leases.filter((l) => l.budgetId === b.id && l.windowStart === window && (l.grantedMicros > 0 || l.spentMicros > 0 || l.heldMicros > 0 || l.waiting > 0));
       const spent = sum(mine, (l) => l.spentMicros);
       const online = mine.filter((l) => l.expiresAt > now);
       const rate = sum(online, (l) => l.ratePerMinMicros);

@@ -15,6 +15,8 @@ export const DAY_MS = 86_400_000;
 export const ONLINE_WITHIN_MS = 60_000;
 /** The most agents the fleet list returns: the live ones first, then the newest runs. */
 export const FLEET_AGENTS_MAX = 500;
+/** The most of the fleet's latest events one read returns (`recentEvents`: the live list's start). */
+export const FLEET_EVENTS_MAX = 200;
 /** Rows of each kind in one agent's drill-down. */
 export const DRILL_ROWS = 100;
 
@@ -35,7 +37,11 @@ const int = (expr: SQL) => sql<number>`(${expr})::bigint`.mapWith(Number);
 export interface FleetRuntime {
   id: string;
   userId: string | null;
-  /** The user's name, when the runtime belongs to a user who still exists. */
+  /**
+   * Whose runtime it is, as the panel says it: the user it was added for (`panel runtime add NAME
+   * --user ann`, `POST /api/runtimes {user}`: the name central budgets match), or that panel user's
+   * name when `userId` is a user's id; null: it belongs to no user.
+   */
   user: string | null;
   hostname: string | null;
   version: string | null;
@@ -236,7 +242,7 @@ export class FleetStore {
     return rows.map(({ r, user, agents: n, running, cost }) => ({
       id: r.id,
       userId: r.userId,
-      user: user ?? null,
+      user: user ?? r.userId,
       hostname: r.hostname,
       version: r.version,
       online: r.lastSeenAt !== null && now - r.lastSeenAt <= ONLINE_WITHIN_MS,
@@ -398,6 +404,28 @@ export class FleetStore {
       .from(users)
       .where(inArray(users.id, [...new Set(ids)]));
     return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
+  /**
+   * The fleet's latest events, newest first: what the live list starts from when a page opens (its
+   * frames add what lands after). Each live runtime's latest `limit` along its primary key walked
+   * backwards, then the newest `limit` of those: an index read per runtime, never a scan of the log.
+   */
+  async recentEvents(limit = FLEET_EVENTS_MAX): Promise<FleetEvent[]> {
+    const n = Math.max(1, Math.min(FLEET_EVENTS_MAX, Math.floor(limit)));
+    const col = (c: { name: string }) => sql.identifier(c.name);
+    const r = await this.db.execute<{ runtime_id: string; seq: string | number; ts: string; agent_id: string | null; type: string; severity: string; message: string; data: string }>(
+      sql`select e.* from ${runtimes} r
+            cross join lateral (
+              select x.${col(events.runtimeId)}, x.${col(events.seq)}, x.${col(events.ts)}, x.${col(events.agentId)}, x.${col(events.type)}, x.${col(events.severity)}, x.${col(events.message)}, x.${col(events.data)}
+                from ${events} x where x.${col(events.runtimeId)} = r.${col(runtimes.id)}
+                order by x.${col(events.seq)} desc limit ${n}
+            ) e
+           where r.${col(runtimes.removedAt)} is null
+           order by e.${col(events.ts)} desc, e.${col(events.seq)} desc
+           limit ${n}`,
+    );
+    return r.rows.map((e) => fleetEvent(e.runtime_id, { seq: Number(e.seq), ts: e.ts, agentId: e.agent_id, type: e.type, severity: e.severity, message: e.message, data: e.data }));
   }
 
   /** One agent with its latest calls, events and tool calls and its runtime's breakers; null if the panel has no such agent. */

@@ -92,6 +92,7 @@ export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from '.
 export {
   FleetStore,
   FLEET_AGENTS_MAX,
+  FLEET_EVENTS_MAX,
   ONLINE_WITHIN_MS,
   SPEND_BY,
   SPEND_WINDOWS,

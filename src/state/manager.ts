@@ -47,6 +47,8 @@ export class StateManager {
   private readonly sqlite: Database.Database;
   private readonly db: BetterSQLite3Database<typeof schema>;
   private readonly agents = new Map<string, schema.AgentRow>();
+  /** The names agents gave themselves through their SDK, as this process heard them (`nameAgent`). */
+  private readonly calledNames = new Map<string, string>();
   private readonly listeners = new Set<Listener>();
   private readonly writer: Writer;
   /** An agent's row rewritten whole from its mirror: prepared once (progress reports come once a call, per agent). */
@@ -267,7 +269,7 @@ export class StateManager {
         agentId: a.id,
         type: 'agent.registered',
         severity: 'info',
-        message: `Agent ${a.name} registered`,
+        message: `Agent registered: ${a.name}${a.script ? ` (${a.script})` : ''}`,
         data: { name: a.name, script: a.script, limitUsd: a.limitMicros === null ? null : microsToUsd(a.limitMicros) },
       },
       () => this.agents.set(row.id, row),
@@ -309,6 +311,34 @@ export class StateManager {
     return this.storedOf.get({ agentId: id }) ?? { bytes: 0, items: 0 };
   }
 
+  /**
+   * The name an agent gives itself through its SDK: kept beside its own (never replacing it: its
+   * name is what budgets and tokens match) and said once as an `agent.named` event; the same name
+   * again says nothing. Returns whether it changed.
+   */
+  nameAgent(id: string, name: string): boolean {
+    const row = this.agents.get(id);
+    if (!row) throw new NotFoundError(`no agent ${id}`);
+    if (this.calledNames.get(id) === name) return false;
+    const before = this.calledNames.get(id);
+    // Set first: the event's listeners (the dashboard's feed) read the agent's status with it.
+    this.calledNames.set(id, name);
+    try {
+      this.record({
+        agentId: id,
+        type: 'agent.named',
+        severity: 'info',
+        message: name === row.name ? `Agent calls itself ${name}` : `Agent calls itself ${name} (it runs as ${row.name})`,
+        data: { name, runsAs: row.name },
+      });
+    } catch (e) {
+      if (before === undefined) this.calledNames.delete(id);
+      else this.calledNames.set(id, before);
+      throw e;
+    }
+    return true;
+  }
+
   getAgent(id: string): AgentView | null {
     const row = this.agents.get(id);
     return row ? this.view(row) : null;
@@ -316,6 +346,7 @@ export class StateManager {
 
   private view(row: schema.AgentRow): AgentView {
     const v = toView(row);
+    v.calledName = this.calledNames.get(row.id) ?? null;
     v.stored = this.storedUsage(row.id);
     if (v.paused && this.held) v.paused.held = this.held(row.id);
     const live = this.budgets?.snapshot(row.id) ?? null;
@@ -335,9 +366,10 @@ export class StateManager {
   }
 
   /** What the gateway checks on every call, without building a whole status object. */
-  agentBrief(id: string): { kind: string; name: string; status: AgentStatus; limitMicros: number | null } | null {
+  agentBrief(id: string): { kind: string; name: string; shownName: string; status: AgentStatus; limitMicros: number | null } | null {
     const row = this.agents.get(id) ?? (this.loadAgent(id) ? this.agents.get(id)! : null);
-    return row ? { kind: row.kind, name: row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
+    // `name` is what budgets, tokens and rules match; `shownName` what messages and alerts call it (the name it gave itself, else that).
+    return row ? { kind: row.kind, name: row.name, shownName: this.calledNames.get(id) ?? row.name, status: row.status as AgentStatus, limitMicros: row.limitMicros } : null;
   }
 
   /** An agent's progress as last reported, without building a whole status object (the money path reads it per call). */

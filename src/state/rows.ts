@@ -21,6 +21,7 @@ export function toView(r: schema.AgentRow): AgentView {
   return {
     id: r.id,
     name: r.name,
+    calledName: null,
     kind: r.kind as AgentView['kind'],
     script: r.script,
     args: JSON.parse(r.args) as string[],

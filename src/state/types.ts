@@ -17,7 +17,14 @@ export type LiveHeld = (agentId: string) => number;
 /** The status object REST and WebSocket clients see (camelCase, dollars as numbers). */
 export interface AgentView {
   id: string;
+  /** Its name in the cage (`--name`, else the script's): what central budgets and tokens match. */
   name: string;
+  /**
+   * The name the agent gave itself through its SDK (`AgentRuntime(name=…)`), as this process
+   * heard it (the `agent.named` event keeps it); null: it gave none. Shown beside or instead of
+   * `name`, never matched: an agent cannot rename itself out of a budget.
+   */
+  calledName: string | null;
   kind: AgentKind;
   script: string | null;
   args: string[];

@@ -1,4 +1,5 @@
 import type { AgentStatus } from '../core/events.js';
+import { formatElapsed } from '../core/duration.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
 import { agentLaunch } from './bootstrap.js';
@@ -143,7 +144,8 @@ export class AgentSupervisor {
       state.record({ agentId: this.agentId, type: 'agent.output', severity: stream === 'stderr' ? 'warn' : 'info', message: text, data: { stream } });
     });
     const budget = this.o.limitMicros === null ? '' : ` budget ${formatUsd(this.o.limitMicros)}`;
-    const now = new Date().toISOString();
+    // The run starts when its first process was launched: the same instant its exit line counts from.
+    const now = new Date(this.launchedAt).toISOString();
     const first = state.getAgent(this.agentId)?.startedAt ?? null;
     state.updateAgent(
       this.agentId,
@@ -163,11 +165,12 @@ export class AgentSupervisor {
   private onExit(exit: ExitInfo): void {
     this.proc = null;
     this.o.onProcessExit?.();
-    const ranMs = Date.now() - this.launchedAt;
-    const secs = (ranMs / 1000).toFixed(1);
+    const endedAt = Date.now();
+    const ranMs = endedAt - this.launchedAt;
+    const secs = formatElapsed(ranMs);
     const how = `${exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`}${exit.limit ? `: the agent ${exit.limit}` : ''}`;
     if (this.stopRequested) {
-      this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}s`, ranMs);
+      this.finish({ status: 'stopped', exitCode: exit.code }, exit, `Agent stopped (${how}) after ${secs}`, ranMs, endedAt);
       return;
     }
     if (this.restartRequested) {
@@ -185,7 +188,7 @@ export class AgentSupervisor {
       return;
     }
     if (exit.code === 0) {
-      this.finish({ status: 'completed', exitCode: 0 }, exit, `Agent completed (exit 0) in ${secs}s`, ranMs);
+      this.finish({ status: 'completed', exitCode: 0 }, exit, `Agent completed (exit 0) in ${secs}`, ranMs, endedAt);
       return;
     }
     const { restart } = this.o;
@@ -196,15 +199,16 @@ export class AgentSupervisor {
       this.finish(
         { status: 'crashed', exitCode: exit.code },
         exit,
-        `Agent crashed (${how}) after ${secs}s with the same error as its last run, before doing anything: ${crash.lastError} — not restarting it again (it would fail the same way; fix the error and start it again)`,
+        `Agent crashed (${how}) after ${secs} with the same error as its last run, before doing anything: ${crash.lastError} — not restarting it again (it would fail the same way; fix the error and start it again)`,
         ranMs,
+        endedAt,
       );
       return;
     }
     const canRestart = restart.policy === 'on-failure' && this.restarts < restart.maxRestarts;
     if (!canRestart) {
       const why = restart.policy === 'never' ? '' : ` (gave up after ${this.restarts} restart${this.restarts === 1 ? '' : 's'})`;
-      this.finish({ status: 'crashed', exitCode: exit.code }, exit, `Agent crashed (${how}) after ${secs}s${why}`, ranMs);
+      this.finish({ status: 'crashed', exitCode: exit.code }, exit, `Agent crashed (${how}) after ${secs}${why}`, ranMs, endedAt);
       return;
     }
     const delayMs = Math.min(restart.backoffMs * 2 ** this.restarts, restart.maxBackoffMs);
@@ -223,7 +227,7 @@ export class AgentSupervisor {
       agentId: this.agentId,
       type: 'agent.restarting',
       severity: 'warn',
-      message: `Restarting in ${(delayMs / 1000).toFixed(1)}s ${this.resumeFrom()} (restart ${this.restarts + 1} of ${restart.maxRestarts})`,
+      message: `Restarting in ${formatElapsed(delayMs)} ${this.resumeFrom()} (restart ${this.restarts + 1} of ${restart.maxRestarts})`,
       data: { attempt: this.restarts + 2, delayMs },
     });
     this.restartTimer = setTimeout(() => {
@@ -248,14 +252,15 @@ export class AgentSupervisor {
     return p !== null && immediate(p) && immediate(c) && p.lastError === c.lastError;
   }
 
-  private finish(outcome: AgentOutcome, exit: ExitInfo, message: string, durationMs = 0): void {
+  /** The agent's end: its row (ended at `endedAt`, the instant its process exit was seen) and the `agent.exited` event. */
+  private finish(outcome: AgentOutcome, exit: ExitInfo, message: string, durationMs = 0, endedAt = Date.now()): void {
     if (this.finished) return;
     this.finished = true;
     this.unwatch?.();
     const severity = outcome.status === 'crashed' ? 'error' : 'info';
     this.o.state.updateAgent(
       this.agentId,
-      { status: outcome.status, pid: null, endedAt: new Date().toISOString(), exitCode: exit.code, exitSignal: exit.signal },
+      { status: outcome.status, pid: null, endedAt: new Date(endedAt).toISOString(), exitCode: exit.code, exitSignal: exit.signal },
       { type: 'agent.exited', severity, message, data: { status: outcome.status, exitCode: exit.code, signal: exit.signal, durationMs } },
     );
     this.resolveDone(outcome);
@@ -270,7 +275,7 @@ export class AgentSupervisor {
         agentId: this.agentId,
         type: 'agent.stopping',
         severity: 'warn',
-        message: `Stopping agent (${requestedBy}): ${signal}, then SIGKILL after ${(this.o.gracePeriodMs / 1000).toFixed(1)}s`,
+        message: `Stopping agent (${requestedBy}): ${signal}, then SIGKILL after ${formatElapsed(this.o.gracePeriodMs)}`,
         data: { requestedBy, signal },
       });
     }

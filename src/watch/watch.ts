@@ -307,7 +307,7 @@ export class Watch implements Observer {
   }
 
   private name(agentId: string): string {
-    return this.d.state.agentBrief(agentId)?.name ?? agentId;
+    return this.d.state.agentBrief(agentId)?.shownName ?? agentId;
   }
 
   /** The detection's policy: pause the agent, or stop it (as a spent budget's `stop` does). */
@@ -337,7 +337,7 @@ export class Watch implements Observer {
       {
         type: 'agent.paused',
         severity: 'warn',
-        message: `Agent ${agent.name} paused by ${o.by}: ${o.reason}. Its next LLM and tool calls wait until an admin resumes it`,
+        message: `Agent ${agent.calledName ?? agent.name} paused by ${o.by}: ${o.reason}. Its next LLM and tool calls wait until an admin resumes it`,
         data: { by: o.by, reason: o.reason, cause: o.cause, causeSeq: o.causeSeq },
       },
     );
@@ -357,7 +357,7 @@ export class Watch implements Observer {
       {
         type: 'agent.resumed',
         severity: 'info',
-        message: `Agent ${agent.name} resumed by ${by} after ${Math.round(pausedMs / 1000)} s${held > 0 ? `; ${held} held call${held === 1 ? '' : 's'} go on` : ''}`,
+        message: `Agent ${agent.calledName ?? agent.name} resumed by ${by} after ${Math.round(pausedMs / 1000)} s${held > 0 ? `; ${held} held call${held === 1 ? '' : 's'} go on` : ''}`,
         data: { by, pausedMs, held },
       },
     );

@@ -37,6 +37,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     for (const flag of ['--budget', '--port', '--host', '--db', '--config', '--safety-mode', '--python', '--verbose', '--log-format', '--restart', '--name', '--exit']) {
       expect(start.stdout).toContain(flag);
     }
+    // Node agents run too (src/supervisor/bootstrap.ts): the help does not say Python alone.
+    expect(start.stdout).toContain('Run an agent (Python .py, or Node .js/.mjs/.cjs) under supervision');
+    expect(start.stdout).not.toContain('Run a Python agent');
     expect(start.stdout).toMatch(/--log-format +Terminal log format \[default: pretty\] \[choices: "pretty", "json"\]/);
     expect(start.stdout.replace(/\s+/g, ' ')).toContain('Precedence: flags > IRON_CAGE_* environment > config file > defaults. The variables: IRON_CAGE_BUDGET (--budget), IRON_CAGE_PORT (--port)');
   });

@@ -59,10 +59,31 @@ describe('iron-cage start', () => {
       expect(table).toMatch(/^PII caught +0$/m);
       expect(table).toMatch(/^Breakers tripped +none$/m);
       expect(table).toMatch(/^Restarts +0$/m);
-      expect(table).toMatch(/^Run time +\d+s$/m);
+      // One duration, one format: the run's time is what the agent's exit line said.
+      const exited = /Agent completed \(exit 0\) in (\d+\.\d)s/.exec(r.stdout + r.stderr);
+      expect(exited, 'the exit line').not.toBeNull();
+      expect(table).toMatch(new RegExp(`^Run time +${exited![1]!.replace('.', '\\.')}s$`, 'm'));
       // Printed once, before iron-cage stops.
       expect(r.stdout.split('Run summary')).toHaveLength(2);
       expect(r.stdout.indexOf('Run summary')).toBeLessThan(r.stdout.indexOf('Iron Cage stopping'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('calls the agent by the name it gives itself through the SDK, says its --name beside it when one was given, and says nothing of a vault a plain start does not use', { timeout: 60_000 }, () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const env = { HELLO_DELAY: '0', IRON_CAGE_MASTER_KEY: '' };
+      const plain = run(['start', 'demo/hello_agent.py', '--exit', '--port', '0', '--db', join(dir, 'a.db')], { env });
+      expect(plain.code).toBe(0);
+      // demo/hello_agent.py runs AgentRuntime(name="hello"): not "agent" or the script's name.
+      expect(plain.stdout).toMatch(/^Agent +hello \([a-z]{2}-[0-9a-f]{8}\): completed, exit 0$/m);
+      expect(`${plain.stdout}${plain.stderr}`).not.toMatch(/vault/i);
+      const named = run(['start', 'demo/hello_agent.py', '--exit', '--port', '0', '--name', 'greeter', '--db', join(dir, 'b.db')], { env });
+      expect(named.code).toBe(0);
+      expect(named.stdout).toMatch(/^Agent +hello \(--name greeter, [a-z]{2}-[0-9a-f]{8}\): completed, exit 0$/m);
+      expect(named.stdout).toContain('Agent calls itself hello (it runs as greeter)');
     } finally {
       cleanup();
     }

@@ -120,6 +120,12 @@ describe('POST /api/leases', () => {
       ['rt-a', 0],
       ['rt-b', 1_200_000],
     ]);
+    // Every runtime is told of an agent budget (its names could cover any runtime's agents); one
+    // whose agents it does not cover asks for nothing and is not listed: no $0.00 lease rows.
+    await call('/api/budgets', { body: { id: 'researcher', scope: 'agent', agents: ['researcher'], limitUsd: 1 } });
+    for (const id of ['rt-a', 'rt-b']) expect((await lease(rt[id]!, [{ budget: 'researcher', window: 0, want: 0 }])).status).toBe(200);
+    expect((await lease(rt['rt-a']!, [{ budget: 'researcher', window: 0, want: 200_000, rate: 60_000 }])).status).toBe(200);
+    expect((await call('/api/budgets/researcher')).body.leases.map((l: { runtime: string; grantedMicros: number }) => [l.runtime, l.grantedMicros])).toEqual([['rt-a', 200_000]]);
     const low = await call('/api/budgets/fleet-cap', { method: 'PATCH', body: { limitUsd: 1 } });
     expect(low).toMatchObject({ status: 409, body: { error: { message: "budget 'fleet-cap' has already spent $1.20 in this window: its limit cannot go below that (asked $1.00)" } } });
   });

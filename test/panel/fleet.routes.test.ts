@@ -30,6 +30,11 @@ beforeAll(async () => {
     { runtimeId: 'laptop-a', id: 1, ts: iso(NOW - 30_000), agentId: 'lg-1', endpoint: 'chat', provider: 'openai', model: 'gpt-4o', status: 'ok', costMicros: 1_234_567 },
     { runtimeId: 'laptop-a', id: 2, ts: iso(NOW - 20_000), agentId: 'lg-1', endpoint: 'chat', provider: 'openai', model: 'gpt-4o', status: 'ok', costMicros: 1 },
   ]);
+  await pg.db.insert(t.events).values([
+    { runtimeId: 'laptop-a', seq: 1, ts: iso(NOW - 60_000), agentId: 'lg-1', type: 'agent.started', severity: 'info', message: 'Agent started' },
+    { runtimeId: 'laptop-b', seq: 1, ts: iso(NOW - 40_000), agentId: null, type: 'server.started', severity: 'info', message: 'Iron Cage started' },
+    { runtimeId: 'laptop-a', seq: 2, ts: iso(NOW - 30_000), agentId: 'lg-1', type: 'llm.request', severity: 'info', message: 'gpt-4o call', data: '{"costUsd":1.234567}' },
+  ]);
   const hour = Math.floor(NOW / HOUR_MS) * HOUR_MS;
   const day = Math.floor(NOW / DAY_MS) * DAY_MS;
   const roll = { runtimeId: 'laptop-a', agentName: 'lead-gen', provider: 'openai', model: 'gpt-4o', calls: 2, costMicros: 1_234_568 };
@@ -61,7 +66,7 @@ const get = async (path: string, role: Role = 'viewer') => {
 
 describe('the fleet routes', () => {
   it('answer admins and viewers, and refuse an agent token on every route', async () => {
-    const paths = ['/api/fleet', '/api/fleet/agents', '/api/fleet/spend', '/api/fleet/runtimes/laptop-a/agents/lg-1'];
+    const paths = ['/api/fleet', '/api/fleet/agents', '/api/fleet/events', '/api/fleet/spend', '/api/fleet/runtimes/laptop-a/agents/lg-1'];
     for (const path of paths) {
       expect((await get(path, 'admin')).status, path).toBe(200);
       expect((await get(path, 'viewer')).status, path).toBe(200);
@@ -91,6 +96,18 @@ describe('the fleet routes', () => {
       [1, 1_234_567],
     ]);
     expect(d.runtime?.id).toBe('laptop-a');
+  });
+
+  it('GET /api/fleet/events: what the fleet recorded, newest first across runtimes (the live list starts from it)', async () => {
+    const { body } = await get('/api/fleet/events');
+    expect(body.events.map((e: { runtime: string; seq: number; message: string }) => [e.runtime, e.seq, e.message])).toEqual([
+      ['laptop-a', 2, 'gpt-4o call'],
+      ['laptop-b', 1, 'Iron Cage started'],
+      ['laptop-a', 1, 'Agent started'],
+    ]);
+    expect(body.events[0]).toMatchObject({ agentId: 'lg-1', type: 'llm.request', severity: 'info', data: { costUsd: 1.234567 } });
+    expect((await get('/api/fleet/events?limit=1')).body.events).toHaveLength(1);
+    expect((await get('/api/fleet/events?limit=0')).status).toBe(400);
   });
 
   it('GET /api/fleet/spend by each dimension over each window', async () => {

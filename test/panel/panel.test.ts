@@ -80,6 +80,16 @@ describe('iron-cage panel (the command line)', () => {
       const bad = await cli(['panel', 'runtime', 'add', 'no spaces', '--database', db]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('id: a runtime id is 1-63 letters');
+      // A runtime added for a user says whose it is: in the list, and on the fleet page's answer.
+      expect((await cli(['panel', 'runtime', 'add', 'laptop-anna', '--user', 'anna', '--database', db])).code).toBe(0);
+      const list = await cli(['panel', 'runtime', 'list', '--database', db]);
+      expect(list.code).toBe(0);
+      expect(list.stdout.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^ci-box\tuser -\tlast seq 0\t/), expect.stringMatching(/^laptop-anna\tuser anna\tlast seq 0\t/)]);
+      const fleet = (await (await fetch(`${base}/api/fleet`, { headers: { authorization: `Bearer ${token}` } })).json()) as { runtimes: Array<{ id: string; user: string | null }> };
+      expect(fleet.runtimes.map((r) => [r.id, r.user])).toEqual([
+        ['ci-box', null],
+        ['laptop-anna', 'anna'],
+      ]);
     } finally {
       child.kill('SIGTERM');
     }

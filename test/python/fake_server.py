@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
-_ROUTE = re.compile(r"^/api/agents/(?P<agent>[^/]+)/(?P<what>progress|events|checkpoints|checkpoint|status|secrets)$")
+_ROUTE = re.compile(r"^/api/agents/(?P<agent>[^/]+)/(?P<what>progress|events|checkpoints|checkpoint|status|secrets|name)$")
 
 
 @dataclass
@@ -123,6 +123,8 @@ class FakeServer:
                     saved = server.checkpoints.setdefault(agent, [])
                     if method == "POST" and what == "progress":
                         return self._reply(200, {"ok": True})
+                    if method == "POST" and what == "name":
+                        return self._reply(200, {"id": agent, "name": json.loads(raw)["name"]})
                     if method == "POST" and what == "events":
                         return self._reply(201, {"seq": seq})
                     if method == "POST" and what == "checkpoints":

@@ -44,6 +44,15 @@ class WireFormatTest(unittest.TestCase):
         self.assertEqual(requests[2].json, {"state": {"next": 4, "seen": ["a"]}})
         self.assertEqual(self.server.checkpoints[AGENT], [{"next": 4, "seen": ["a"]}])
 
+    def test_the_name_an_agent_gives_itself_is_told_once(self):
+        with AgentRuntime(name="researcher") as rt:
+            rt.report_progress(1, 2)
+        with AgentRuntime(name="researcher") as again:
+            again.flush()
+        self.assertEqual([(r.path, r.json) for r in self.server.posts("name")], [(f"/api/agents/{AGENT}/name", {"name": "researcher"})])
+        # Before the progress it reported inside the block.
+        self.assertEqual([r.path.rsplit("/", 1)[1] for r in self.server.posts()], ["name", "progress"])
+
     def test_checkpoint_comes_after_everything_reported_before_it(self):
         for index in range(1, 6):
             iron_cage.event(f"item {index}")

@@ -291,11 +291,18 @@ describe('the lease loop, tuned short', () => {
       await client.close();
     });
     leases.start();
-    for (let i = 0; i < 4; i++) expect((await chat(t, a.token)).status).toBe(200);
+    // Spread over more than a second: its spend samples (one a second) see a rate.
+    for (let i = 0; i < 5; i++) {
+      expect((await chat(t, a.token)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const used = spentOn(t, 'team@0');
     expect(used).toBeGreaterThan(0);
-    // Idle: it asks for what it used, and the rest of its grant goes back.
+    // Idle: it asks for what it used, and the rest of its grant goes back; and it spends nothing
+    // now, so it says a rate of 0 (no runway while nothing runs), not the last minute's.
     await until(() => panel.calls.some((c) => c.asks[0]?.used === used && c.asks[0].want === used && c.asks[0].held === 0), 5_000);
+    const idle = panel.calls.filter((c) => c.asks[0]?.want === used && c.asks[0].held === 0);
+    expect(idle.map((c) => c.asks[0]!.rate)).toEqual(idle.map(() => 0));
     expect(Math.max(...panel.grants)).toBeGreaterThan(used);
     expect(panel.mine('team')!.granted).toBe(used);
   });

@@ -262,6 +262,19 @@ describe('secrets API', () => {
 });
 
 describe('a locked vault', () => {
+  it('is not mentioned on a plain start: no key, no secret held, none referred to (nothing is withheld)', async () => {
+    const plain = await startTestRuntime({ env: { IRON_CAGE_MASTER_KEY: '' } });
+    try {
+      // The vault opens (or not) within tens of ms of the start; its line, when there is one, comes then.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(plain.log()).not.toMatch(/vault/i);
+      // The routes still say why they answer 423, should anyone ask.
+      expect(await (await plain.api('/api/secrets/status')).json()).toMatchObject({ status: 'locked' });
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('answers 423 vault_locked on every secrets route while the rest runs, and says why at start', async () => {
     const { dir, cleanup } = tempDir();
     const first = await startTestRuntime({ dir, env: { IRON_CAGE_MASTER_KEY: KEY } });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/core/duration.js';
+import { formatDuration, formatElapsed, parseDuration } from '../../src/core/duration.js';
+import { runTimeOf } from '../../src/runtime/index.js';
 
 describe('formatDuration (terminal, demo and dashboard)', () => {
   it('writes seconds, minutes and hours the one way', () => {
@@ -9,6 +10,20 @@ describe('formatDuration (terminal, demo and dashboard)', () => {
     expect(formatDuration(65_000)).toBe('1m05s');
     expect(formatDuration(3_599_000)).toBe('59m59s');
     expect(formatDuration(3_720_000)).toBe('1h02m');
+  });
+});
+
+describe("formatElapsed (an agent's exit line and the run summary's Run time)", () => {
+  it('says tenths below ten seconds, then as formatDuration', () => {
+    expect([0, 412, 949, 950, 9_949, 9_950, 42_400, 65_000, -3].map(formatElapsed)).toEqual(['0.0s', '0.4s', '0.9s', '1.0s', '9.9s', '10s', '42s', '1m05s', '0.0s']);
+  });
+
+  it("a run summary counts from the first launch to the end the agent's row says, not from iron-cage's own start", () => {
+    const startedAt = '2025-01-01T00:00:00.000Z';
+    expect(formatElapsed(runTimeOf({ startedAt, endedAt: '2025-01-01T00:00:00.412Z' }, 1_300))).toBe('0.4s');
+    // Still running (Ctrl-C before it ended): up to now. Never started: what the command measured.
+    expect(runTimeOf({ startedAt, endedAt: null }, 0, Date.parse(startedAt) + 2_000)).toBe(2_000);
+    expect(runTimeOf({ startedAt: null, endedAt: null }, 1_300)).toBe(1_300);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { covers, leaseState, nextAsk, period, roughly, runway, shares, windowEnd } from '../../web/budgets.js';
+import { covers, leaseState, nextAsk, period, roughly, runway, scopeLine, shares, windowEnd } from '../../web/budgets.js';
 
 // How the fleet page says a central budget: who it covers, its window, the bar's shares, the
 // runway at the current rate, a lease's state, and when the page asks the panel again.
@@ -15,6 +15,11 @@ describe('covers and period', () => {
     expect(covers({ scope: 'user', agents: [], users: ['ann'] })).toBe('user ann');
     expect(covers({ scope: 'team', agents: ['a', 'b'], users: ['ann'] })).toBe('agents a, b · user ann');
     expect(covers({ scope: 'team', agents: [], users: ['ann', 'bob'] })).toBe('users ann, bob');
+    // The budget's line says its scope once: never "agent: agent lead-gen".
+    expect(scopeLine({ scope: 'agent', agents: ['researcher'], users: [] })).toBe('agent researcher');
+    expect(scopeLine({ scope: 'user', agents: [], users: ['ann'] })).toBe('user ann');
+    expect(scopeLine({ scope: 'fleet', agents: [], users: [] })).toBe('the whole fleet');
+    expect(scopeLine({ scope: 'team', agents: ['a'], users: ['ann', 'bob'] })).toBe('team: agent a · users ann, bob');
   });
 
   it('says the window and when it resets (UTC midnight, the 1st of the next month, never)', () => {

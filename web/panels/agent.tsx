@@ -35,7 +35,10 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
           <span aria-hidden="true">{st.icon}</span> {st.label}
         </span>
         <span class="agent-name">
-          {agent.name} <code>{agent.id}</code>
+          <span data-testid="agent-name" title={agent.calledName && agent.calledName !== agent.name ? `runs as ${agent.name}` : undefined}>
+            {agent.calledName ?? agent.name}
+          </span>{' '}
+          <code>{agent.id}</code>
         </span>
       </div>
       <div class="progress">

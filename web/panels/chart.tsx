@@ -1,4 +1,5 @@
-// Spend over time: the line, the budget and the 90% line in an SVG stretched to the plot, the
+// Spend over time: the line, and the budget and its 90% line once the spend nears them (scaled to
+// the spend, never flattened under a far budget), in an SVG stretched to the plot, the
 // axes' tick labels as HTML beside it (so text never stretches and takes the theme's colours).
 // Thinned to at most one point per horizontal pixel column, so 10,000 points draw as fast as 100.
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
@@ -27,7 +28,13 @@ export function SpendChart({ series, limitUsd, onPick }: { series: Array<[number
   const t0 = pts[0]![0];
   const t1 = Math.max(pts[pts.length - 1]![0], t0 + 1000);
   const last = pts[pts.length - 1]!;
-  const y = moneyTicks(Math.max(limitUsd ?? 0, last[1]), 4);
+  const high = Math.max(...pts.map((p) => p[1]));
+  // Scaled to the spend, up to the budget once it is near: the scale is at most twice the spend,
+  // so the line fills at least half the height (never flat under a far budget), and the budget
+  // and its 90% line show when the spend has come within half of it (growing smoothly into it).
+  const y = moneyTicks(Math.max(high, limitUsd === null ? 0 : Math.min(limitUsd, 2 * high)), 4);
+  const budgetDrawn = limitUsd !== null && limitUsd <= y.top;
+  const warnDrawn = limitUsd !== null && limitUsd * 0.9 <= y.top;
   const xTicks = timeTicks(t0, t1, width > 0 ? Math.max(2, Math.floor(width / X_LABEL_PX)) : 3);
   const x = (t: number) => ((t - t0) / (t1 - t0)) * W;
   const yOf = (v: number) => H - (v / y.top) * H;
@@ -70,12 +77,8 @@ export function SpendChart({ series, limitUsd, onPick }: { series: Array<[number
             ))}
             <line class="axis-line" x1="0" x2="0" y1="0" y2={H} vector-effect="non-scaling-stroke" />
             <line class="axis-line" x1="0" x2={W} y1={H} y2={H} vector-effect="non-scaling-stroke" />
-            {limitUsd !== null && (
-              <>
-                <line class="line-budget" x1="0" x2={W} y1={yOf(limitUsd)} y2={yOf(limitUsd)} vector-effect="non-scaling-stroke" />
-                <line class="line-warn" x1="0" x2={W} y1={yOf(limitUsd * 0.9)} y2={yOf(limitUsd * 0.9)} vector-effect="non-scaling-stroke" />
-              </>
-            )}
+            {budgetDrawn && <line class="line-budget" x1="0" x2={W} y1={yOf(limitUsd)} y2={yOf(limitUsd)} vector-effect="non-scaling-stroke" />}
+            {warnDrawn && <line class="line-warn" x1="0" x2={W} y1={yOf(limitUsd * 0.9)} y2={yOf(limitUsd * 0.9)} vector-effect="non-scaling-stroke" />}
             <path class="line-spend" d={d} vector-effect="non-scaling-stroke" />
           </svg>
         </div>
@@ -94,12 +97,17 @@ export function SpendChart({ series, limitUsd, onPick }: { series: Array<[number
       </div>
       <figcaption class="chart-legend">
         <span class="key key-spend">spend (USD) over time</span>
-        {limitUsd !== null && (
-          <>
-            <span class="key key-budget">budget {money(limitUsd)}</span>
-            <span class="key key-warn">90% {money(limitUsd * 0.9)}</span>
-          </>
-        )}
+        {limitUsd !== null &&
+          (warnDrawn ? (
+            <>
+              {budgetDrawn && <span class="key key-budget">budget {money(limitUsd)}</span>}
+              <span class="key key-warn">90% {money(limitUsd * 0.9)}</span>
+            </>
+          ) : (
+            <span class="key muted" data-testid="chart-budget-far">
+              budget {money(limitUsd)}, above this scale
+            </span>
+          ))}
       </figcaption>
     </figure>
   );

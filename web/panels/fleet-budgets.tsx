@@ -4,7 +4,7 @@
 // held, waiting, online or expired. Read-only: budgets are set with the CLI or the API.
 import { useState } from 'preact/hooks';
 import { formatUsd } from '../../src/core/money.js';
-import { covers, leaseState, period, runway, STATE, shares } from '../budgets.js';
+import { leaseState, period, runway, STATE, scopeLine, shares } from '../budgets.js';
 import { fleet } from '../fleet-store.js';
 import { ago, count, counted, pct } from '../format.js';
 import type { BudgetView, LeaseView } from '../types.js';
@@ -58,7 +58,7 @@ function Budget({ b, now }: { b: BudgetView; now: number }) {
         </span>
       </div>
       <p class="muted small budget-scope" data-testid="budget-covers">
-        {b.scope}: {covers(b)} · {period(b, server)}
+        {scopeLine(b)} · {period(b, server)}
       </p>
       <div
         class="bar budget-bar"
@@ -71,16 +71,22 @@ function Budget({ b, now }: { b: BudgetView; now: number }) {
       </div>
       <div class="figures budget-figures">
         <Figure label="Spent" testid="budget-spent" sub={`of ${formatUsd(b.limitMicros)}`}>
-          <span class={`swatch seg-spent tone-${st.tone}`} aria-hidden="true" />
-          {formatUsd(b.spentMicros)}
+          <span class="nowrap">
+            <span class={`swatch seg-spent tone-${st.tone}`} aria-hidden="true" />
+            {formatUsd(b.spentMicros)}
+          </span>
         </Figure>
         <Figure label="Leased out" testid="budget-leased" sub={counted(b.leases.filter((l) => l.grantedMicros > l.spentMicros).length, 'runtime', 'runtimes')}>
-          <span class="swatch swatch-leased" aria-hidden="true" />
-          {formatUsd(b.leasedMicros)}
+          <span class="nowrap">
+            <span class="swatch swatch-leased" aria-hidden="true" />
+            {formatUsd(b.leasedMicros)}
+          </span>
         </Figure>
         <Figure label="Unleased" testid="budget-unleased">
-          <span class="swatch swatch-unleased" aria-hidden="true" />
-          {formatUsd(b.unleasedMicros)}
+          <span class="nowrap">
+            <span class="swatch swatch-unleased" aria-hidden="true" />
+            {formatUsd(b.unleasedMicros)}
+          </span>
         </Figure>
         <Figure
           label="Waiting calls"

@@ -5,6 +5,16 @@ import { type FleetLiveEvent, fleet } from '../fleet-store.js';
 import { time } from '../format.js';
 import { Name, Panel } from '../ui.js';
 
+/**
+ * A message with its names kept whole: a word holding a separator (`gpt-4o-mini`, `ci-runner/lg-1`,
+ * `api.openai.com`) moves to the next line as one piece, where a browser would break it after a
+ * hyphen (`gpt-4o-` / `mini`).
+ */
+function Words({ text }: { text: string }) {
+  const parts = text.split(/(\s+)/);
+  return <>{parts.map((w, i) => (/[-_./:]/.test(w) && w.length > 1 ? <Name key={i} text={w} /> : w))}</>;
+}
+
 export function EventLine({ e, showAgent }: { e: FleetLiveEvent; showAgent: boolean }) {
   return (
     <li class={`fleet-event sev-${e.severity}`}>
@@ -21,7 +31,7 @@ export function EventLine({ e, showAgent }: { e: FleetLiveEvent; showAgent: bool
             )}{' '}
           </span>
         )}
-        {e.message}
+        <Words text={e.message} />
       </span>
     </li>
   );
@@ -34,7 +44,7 @@ export function LivePanel() {
     <Panel title="Live" id="fleet-live" actions={<span class="muted small">events as batches land</span>}>
       {live.length === 0 ? (
         <p class="muted" data-testid="fleet-live-empty">
-          Nothing yet: events show here as the runtimes report them.
+          {fleet.liveLoaded ? 'No runtime has reported an event yet: they show here as they land.' : 'Loading the latest events…'}
         </p>
       ) : (
         <ul class="fleet-events" data-testid="fleet-live">

@@ -22,15 +22,16 @@ export function FleetPage() {
   useStore();
   return (
     <main class="grid fleet" data-testid="fleet">
+      {/* Who runs what on the left (the agent list in the first screen, beside the budgets, not under them), money in the middle, one agent and the live log on the right. */}
       <div class="col">
         <OverviewPanel />
         <RuntimesPanel />
+        <AgentsPanel />
       </div>
       <div class="col">
         <ApprovalsPanel />
         <BudgetsPanel />
         <SpendPanel />
-        <AgentsPanel />
       </div>
       <div class="col">
         <DrillPanel />
@@ -99,14 +100,14 @@ function RuntimesPanel() {
                 <td class="cell-name">
                   <Name text={r.id} />
                   {(r.user || r.hostname) && (
-                    <div class="muted small">
-                      {r.user ?? 'no user'}
-                      {r.hostname && (
-                        <>
-                          {' · '}
-                          <Name text={r.hostname} />
-                        </>
+                    <div class="muted small" data-testid="runtime-owner">
+                      {r.user && (
+                        <span title="the user it was added for (panel runtime add --user)">
+                          <Name text={r.user} />
+                        </span>
                       )}
+                      {r.user && r.hostname && ' · '}
+                      {r.hostname && <Name text={r.hostname} />}
                     </div>
                   )}
                 </td>

@@ -31,7 +31,7 @@ export {
   type PriceSource,
 } from './price-book.js';
 export { estimateRequestCost, type RequestEstimate, type RequestEstimateInput } from './request-estimate.js';
-export { BudgetTracker, type CentralInput } from './tracker.js';
+export { BudgetTracker, type CentralInput, type WaitReason } from './tracker.js';
 export { BudgetPolicy, type ExhaustedAction } from './policy.js';
 export type {
   BudgetRefusal,

@@ -72,6 +72,15 @@ export interface CentralInput {
   spentMicros?: Micros;
 }
 
+/** What a waiting call waits for (`BudgetTracker.waitsFor`). */
+export interface WaitReason {
+  kind: 'own' | 'lease' | 'panel';
+  /** The central budget's name in words; null for the agent's own. */
+  label: string | null;
+  /** `panel`: since when (epoch ms) no lease is known to hold. */
+  since: number | null;
+}
+
 export class BudgetTracker {
   private readonly ratios: number[];
   private readonly accounts = new Map<string, Account>();
@@ -101,6 +110,25 @@ export class BudgetTracker {
   snapshot(agentId: string): BudgetSnapshot | null {
     const l = this.accounts.get(agentId);
     return l ? snapshotOf(l) : null;
+  }
+
+  /**
+   * What an agent's oldest waiting call waits for: `own` (its budget, held by its in-flight
+   * calls), or a central budget (`label`), whose lease is short (`lease`) or not known to hold
+   * (`panel`: the control panel has not answered since start, or stopped answering). Empty when
+   * none waits.
+   *
+   * @example
+   *   tracker.waitsFor('lg-1') // [{ kind: 'panel', label: "this runtime's central budgets", since: 1764547200000 }]
+   */
+  waitsFor(agentId: string): WaitReason[] {
+    const account = this.accounts.get(agentId);
+    if (account === undefined) return [];
+    return this.waits.blockers(account).map((a): WaitReason => {
+      const c = a.central;
+      if (c === null) return { kind: 'own', label: null, since: null };
+      return c.unavailableSince != null ? { kind: 'panel', label: c.label, since: c.unavailableSince } : { kind: 'lease', label: c.label, since: null };
+    });
   }
 
   /**

@@ -134,6 +134,17 @@ export class WaitQueues {
     return false;
   }
 
+  /**
+   * What the oldest waiting call of an agent waits for: the accounts of its chain that do not
+   * grant it now (its agent's own, held by in-flight calls; a central budget's lease). Empty when
+   * none waits.
+   */
+  blockers(account: Account): Account[] {
+    const w = this.queues.get(account)?.[0];
+    if (w === undefined) return [];
+    return chainOf(w).filter((a) => decide(a, w.full, w.min).kind !== 'grant');
+  }
+
   /** The calls waiting on a central account: how many, the largest worst case, and their sum. */
   waitingOn(central: Account): { waiting: number; need: Micros; needSum: Micros } {
     let waiting = 0;

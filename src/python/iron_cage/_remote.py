@@ -152,3 +152,7 @@ class RemoteRuntime:
             self.budget = budget
         if self.name is None:
             self.name = name
+            # Told to iron-cage once, for the run summary and the dashboard: shown, never the
+            # agent's identity there (budgets and tokens match the name it was started with).
+            if name:
+                self._sender.submit(Item(EVENT, self._base + "/name", self._body({"name": str(name)[:64]})))

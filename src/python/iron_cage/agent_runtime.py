@@ -26,6 +26,8 @@ class AgentRuntime:
 
     budget, pii_detection and circuit_breaker declare what the agent expects. Under
     iron-cage the server's settings (`--budget`, `--safety-mode`) are what is enforced.
+    name is told to iron-cage once: its run summary and dashboard call the agent by it (budgets
+    and tokens keep matching the name it was started with).
     """
 
     def __init__(
