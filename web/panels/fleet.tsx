@@ -188,6 +188,10 @@ function AgentsPanel() {
                   </td>
                   <td class={`cell-status tone-${st.tone}`}>
                     {st.icon} {st.label}
+                    {/* Its calls with their outcomes (issue 46): refusals said apart, in their colour. */}
+                    <div class={`small ${a.refused > 0 ? 'tone-refused' : 'muted'}`} data-testid="fleet-agent-calls">
+                      {callsSub(a, true)}
+                    </div>
                   </td>
                   <td class="cell-progress" data-label="progress">
                     <Progress a={a} />
@@ -197,9 +201,6 @@ function AgentsPanel() {
                       {formatUsd(a.spentMicros)}
                       {a.limitMicros !== null && <span class="muted small"> of {formatUsd(a.limitMicros)}</span>}
                     </span>
-                    <div class={`small ${a.refused > 0 ? 'tone-refused' : 'muted'}`} data-testid="fleet-agent-calls">
-                      {callsSub(a, true)}
-                    </div>
                   </td>
                   <td class="cell-last" data-label="last">
                     {a.lastActivityAt ? ago(a.lastActivityAt, now) : <span class="muted">none</span>}
