@@ -71,7 +71,7 @@ async function mixedLoad(origin: string, token: string, total: number, c: number
   return { n, seconds };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the probe's JSON, read as it was written
+/** The probe's JSON, read as it was written. */
 type Probe = any;
 interface Run {
   idle: number;
@@ -148,8 +148,15 @@ function breakdown(label: string, run: Run, rows: Row[]): void {
     .map(([k]) => k);
   add('loaded on first use', loaded.join(', ') || 'none');
   const db = marks[1]?.sqlite?.[0];
-  if (db) add('SQLite (the state file)', `cache_size ${db.cacheSize} (${db.cacheSize < 0 ? `${fmt(-db.cacheSize / 1024, 1)} MB` : `${db.cacheSize} pages`}), page ${db.pageSize} B, file ${fmt((db.pages * db.pageSize) / 1024 / 1024, 1)} MB`);
-  add('statements prepared: at start / during the load (per call)', `${run.probe.marks[0]?.prepared ?? '?'} / ${marks[1]?.preparedSinceMark ?? '?'} (${fmt((marks[1]?.preparedSinceMark ?? 0) / CALLS, 3)})`);
+  if (db)
+    add(
+      'SQLite (the state file)',
+      `cache_size ${db.cacheSize} (${db.cacheSize < 0 ? `${fmt(-db.cacheSize / 1024, 1)} MB` : `${db.cacheSize} pages`}), page ${db.pageSize} B, file ${fmt((db.pages * db.pageSize) / 1024 / 1024, 1)} MB`,
+    );
+  add(
+    'statements prepared: at start / during the load (per call)',
+    `${run.probe.marks[0]?.prepared ?? '?'} / ${marks[1]?.preparedSinceMark ?? '?'} (${fmt((marks[1]?.preparedSinceMark ?? 0) / CALLS, 3)})`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -174,18 +181,36 @@ async function main(): Promise<void> {
     mock.close();
   }
   const load1 = loadavg();
-  rows.push({ metric: 'load', value: `${CALLS} chat calls at c=${C}, every 4th streamed (20 chunks); ${ROUNDS} rounds, a fresh server each; gateway ${pinned ? 'on a core of its own' : 'not pinned'}; load average ${fmt(load0[0]!, 2)} → ${fmt(load1[0]!, 2)}` });
+  rows.push({
+    metric: 'load',
+    value: `${CALLS} chat calls at c=${C}, every 4th streamed (20 chunks); ${ROUNDS} rounds, a fresh server each; gateway ${pinned ? 'on a core of its own' : 'not pinned'}; load average ${fmt(load0[0]!, 2)} → ${fmt(load1[0]!, 2)}`,
+  });
   const first = runs.get(vs[0]!.label)!;
   for (const v of vs) {
     const rs = runs.get(v.label)!;
     const list = (xs: number[], d: number) => xs.map((x) => fmt(x, d)).join(', ');
     const peaks = rs.map((r) => r.peak);
-    rows.push({ metric: `${v.label}: idle RSS, median (rounds)`, value: `${fmt(median(rs.map((r) => r.idle)), 1)} MB (${list(rs.map((r) => r.idle), 1)})` });
+    rows.push({
+      metric: `${v.label}: idle RSS, median (rounds)`,
+      value: `${fmt(median(rs.map((r) => r.idle)), 1)} MB (${list(
+        rs.map((r) => r.idle),
+        1,
+      )})`,
+    });
     rows.push({ metric: `${v.label}: peak RSS (VmHWM), median (rounds)`, value: `${fmt(median(peaks), 1)} MB (${list(peaks, 1)})`, target: '< 150 MB', ok: median(peaks) < 150 });
-    rows.push({ metric: `${v.label}: calls/s, CPU a call (medians; rounds)`, value: `${fmt(median(rs.map((r) => r.rps)), 0)}, ${fmt(median(rs.map((r) => r.cpu)), 3)} ms (${list(rs.map((r) => r.cpu), 3)})` });
+    rows.push({
+      metric: `${v.label}: calls/s, CPU a call (medians; rounds)`,
+      value: `${fmt(median(rs.map((r) => r.rps)), 0)}, ${fmt(median(rs.map((r) => r.cpu)), 3)} ms (${list(
+        rs.map((r) => r.cpu),
+        3,
+      )})`,
+    });
     if (v !== vs[0]) {
       const ratio = (k: 'peak' | 'cpu') => rs.map((r, i) => r[k] / first[i]![k]);
-      rows.push({ metric: `${v.label} / ${vs[0]!.label}: peak, CPU a call (median ratio of rounds)`, value: `${fmt(median(ratio('peak')), 3)}, ${fmt(median(ratio('cpu')), 3)} (${list(ratio('cpu'), 2)})` });
+      rows.push({
+        metric: `${v.label} / ${vs[0]!.label}: peak, CPU a call (median ratio of rounds)`,
+        value: `${fmt(median(ratio('peak')), 3)}, ${fmt(median(ratio('cpu')), 3)} (${list(ratio('cpu'), 2)})`,
+      });
     }
     const mid = [...rs].sort((a, b) => a.peak - b.peak)[Math.floor(rs.length / 2)]!;
     breakdown(v.label, mid, rows);

@@ -73,16 +73,18 @@ function loaded() {
 }
 
 function sqlite() {
-  return [...connections].filter((db) => db.open).map((db) => {
-    const one = (p) => {
-      try {
-        return db.pragma(p, { simple: true });
-      } catch {
-        return null;
-      }
-    };
-    return { name: db.name, pageSize: one('page_size'), cacheSize: one('cache_size'), pages: one('page_count'), mmapSize: one('mmap_size') };
-  });
+  return [...connections]
+    .filter((db) => db.open)
+    .map((db) => {
+      const one = (p) => {
+        try {
+          return db.pragma(p, { simple: true });
+        } catch {
+          return null;
+        }
+      };
+      return { name: db.name, pageSize: one('page_size'), cacheSize: one('cache_size'), pages: one('page_count'), mmapSize: one('mmap_size') };
+    });
 }
 
 const mb = (x) => Math.round((x / MB) * 10) / 10;
@@ -93,7 +95,14 @@ function sample() {
     atMs: Math.round(performance.now() - t0),
     status: status(),
     memoryUsage: { rss: mb(u.rss), heapTotal: mb(u.heapTotal), heapUsed: mb(u.heapUsed), external: mb(u.external), arrayBuffers: mb(u.arrayBuffers) },
-    heap: { totalPhysical: mb(h.total_physical_size), totalAvailable: mb(h.total_available_size), used: mb(h.used_heap_size), malloced: mb(h.malloced_memory), peakMalloced: mb(h.peak_malloced_memory), external: mb(h.external_memory) },
+    heap: {
+      totalPhysical: mb(h.total_physical_size),
+      totalAvailable: mb(h.total_available_size),
+      used: mb(h.used_heap_size),
+      malloced: mb(h.malloced_memory),
+      peakMalloced: mb(h.peak_malloced_memory),
+      external: mb(h.external_memory),
+    },
     spaces: Object.fromEntries(
       v8
         .getHeapSpaceStatistics()
@@ -124,7 +133,14 @@ setInterval(tick, 5).unref();
 // A coarser trace of the whole run: where the RSS went, every 250 ms.
 setInterval(() => {
   const h = v8.getHeapStatistics();
-  samples.push({ atMs: Math.round(performance.now() - t0), rss: mb(process.memoryUsage.rss()), heap: mb(h.total_physical_size), used: mb(h.used_heap_size), zones: mb(h.malloced_memory), peakZones: mb(h.peak_malloced_memory) });
+  samples.push({
+    atMs: Math.round(performance.now() - t0),
+    rss: mb(process.memoryUsage.rss()),
+    heap: mb(h.total_physical_size),
+    used: mb(h.used_heap_size),
+    zones: mb(h.malloced_memory),
+    peakZones: mb(h.peak_malloced_memory),
+  });
 }, 250).unref();
 
 // The bench sends SIGUSR2 when the server is idle and ready and again when the load is over: the
