@@ -146,7 +146,18 @@ setInterval(() => {
 // The bench sends SIGUSR2 when the server is idle and ready and again when the load is over: the
 // statements prepared in between are per call.
 const marks = [];
+let live = null;
 process.on('SIGUSR2', () => {
+  // With --expose-gc (BENCH_NODE_ARGS): what is live at this mark, each space after a full GC.
+  if (marks.length > 0 && typeof globalThis.gc === 'function') {
+    globalThis.gc();
+    live = Object.fromEntries(
+      v8
+        .getHeapSpaceStatistics()
+        .filter((s) => s.space_used_size > 0)
+        .map((s) => [s.space_name, mb(s.space_used_size)]),
+    );
+  }
   marks.push({ atMs: Math.round(performance.now() - t0), heap: sample().heap, prepared, preparedSinceMark: prepared - preparedAtMark, status: status(), sqlite: sqlite(), loaded: loaded() });
   preparedAtMark = prepared;
 });
@@ -154,5 +165,5 @@ process.on('SIGUSR2', () => {
 process.on('exit', () => {
   if (!out) return;
   const end = sample();
-  writeFileSync(out, JSON.stringify({ peak, peakSmaps, end, endSmaps: smaps(), marks, samples, sqlite: sqlite() }, null, 1));
+  writeFileSync(out, JSON.stringify({ peak, peakSmaps, live, end, endSmaps: smaps(), marks, samples, sqlite: sqlite() }, null, 1));
 });
