@@ -2,6 +2,7 @@
 // Our own code is one file, with the dependencies named in BUNDLED; the others stay installed.
 import { build } from 'esbuild';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,6 +55,16 @@ await build({
   outfile: join(dist, 'cli.js'),
 });
 asciiOnly(join(dist, 'cli.js'));
+
+// The BPE tables' ranks as JSON beside the bundle (src/domain/budget/tokens.ts reads them there):
+// required, a .json file is one JSON.parse, where the package's JavaScript array literal costs V8
+// ~13 MB of parser zones that the process keeps (docs/benchmarks.md, issue 47). UTF-8, as
+// JSON.stringify writes it (escaped to ASCII the file is a third larger and the peak higher).
+const fromRoot = createRequire(join(root, 'package.json'));
+mkdirSync(join(dist, 'bpe'));
+for (const name of ['o200k_base', 'cl100k_base']) {
+  writeFileSync(join(dist, 'bpe', `${name}.json`), JSON.stringify(fromRoot(`gpt-tokenizer/cjs/bpeRanks/${name}`).default));
+}
 
 /**
  * Escapes every non-ASCII UTF-16 unit as \uXXXX. Only regex literals hold such characters after

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { CLI } from '../helpers/cli.js';
 
 // What every start of iron-cage loads is what the built bundle imports at its top: each package
@@ -25,5 +27,13 @@ describe('the CLI bundle', () => {
     // The German locale's message for a bad input: any locale in the bundle means all of them are.
     expect(bundle).not.toContain('Eingabe');
     expect(bundle).not.toMatch(/drizzle-zod/);
+  });
+
+  it('has each BPE table beside it as JSON, the same ranks as the package module (src/domain/budget/tokens.ts reads them there)', () => {
+    const require = createRequire(import.meta.url);
+    for (const name of ['o200k_base', 'cl100k_base']) {
+      const json = JSON.parse(readFileSync(join(dirname(CLI), 'bpe', `${name}.json`), 'utf8'));
+      expect(json).toEqual(require(`gpt-tokenizer/cjs/bpeRanks/${name}`).default);
+    }
   });
 });

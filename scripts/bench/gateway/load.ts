@@ -193,7 +193,7 @@ export async function load(origin: string, path: string, token: string, body: st
 export async function startGateway(
   dir: string,
   upstream: string,
-  o: { admin?: boolean; cli?: string; cpu?: number } = {},
+  o: { admin?: boolean; cli?: string; cpu?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<{ child: ChildProcess; origin: string; token: string; admin: string | null }> {
   const CLI = o.cli ?? DEFAULT_CLI;
   const db = join(dir, 'bench.db');
@@ -204,9 +204,9 @@ export async function startGateway(
   const created = { token: token('agent', 'bench', '--budget', '1000000') };
   const admin = o.admin ? token('admin', 'bench-admin') : null;
   // BENCH_NODE_ARGS: flags for the gateway's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(o.nodeArgs ?? [])];
   const args = [...nodeArgs, CLI, 'serve', '--port', '0', '--db', db, '--config', config, '--log-format', 'json'];
-  const child = spawnNode(args, o.cpu, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnNode(args, o.cpu, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...o.env } });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   const deadline = Date.now() + 10_000;

@@ -13,10 +13,31 @@ interface Encoder {
 // load and hold tens of MB once loaded. A static import would charge that to every process that
 // imports the budget module (the CLI's --help included), and a preload at start to every server,
 // most of which count one family or none (Anthropic and local models are estimated). ESM offers
-// no synchronous lazy import, so each encoding is required from the package's CommonJS build
-// when a model of its family is first counted, and kept for the process lifetime.
+// no synchronous lazy import, so each encoding is required when a model of its family is first
+// counted, and kept for the process lifetime.
+//
+// Its ranks are read from JSON beside the bundle (dist/bpe/<name>.json, written by
+// scripts/build.mjs from the package's own module; `require` of a .json file is one JSON.parse),
+// not from the package's JavaScript: V8 compiling o200k's 200,000-element array literal takes
+// ~13 MB of parser zones that glibc keeps after they are freed, and lifts the peak by ~10 MB
+// more while it runs. The same table, the same heap once loaded (~18 MB), 20 MB less RSS and
+// ~27 MB lower a high-water mark (docs/benchmarks.md, issue 47). From source (tests), where there
+// is no dist/bpe beside this file, the package's module is read as before.
 const requireCjs = createRequire(import.meta.url);
 const encoders = new Map<EncodingName, Encoder>();
+
+function ranksOf(name: EncodingName): unknown {
+  try {
+    return requireCjs(`./bpe/${name}.json`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  return (requireCjs(`gpt-tokenizer/cjs/bpeRanks/${name}`) as { default: unknown }).default;
+}
+
+interface EncodingApi {
+  getEncodingApi(name: EncodingName, ranks: () => unknown): Encoder;
+}
 
 /** The encodings loaded so far in this process (a table is loaded by the first count that needs it). */
 export function loadedEncodings(): EncodingName[] {
@@ -26,7 +47,9 @@ export function loadedEncodings(): EncodingName[] {
 function encoder(name: EncodingName): Encoder {
   let enc = encoders.get(name);
   if (enc === undefined) {
-    enc = (name === 'o200k_base' ? requireCjs('gpt-tokenizer/cjs/encoding/o200k_base') : requireCjs('gpt-tokenizer/cjs/encoding/cl100k_base')) as Encoder;
+    // What the package's cjs/encoding/<name> module does, with the ranks from ranksOf.
+    const { GptEncoding } = requireCjs('gpt-tokenizer/cjs/GptEncoding') as { GptEncoding: EncodingApi };
+    enc = GptEncoding.getEncodingApi(name, () => ranksOf(name));
     encoders.set(name, enc);
   }
   return enc;
