@@ -17,6 +17,7 @@ let browser: TestBrowser;
 let page: WatchedPage;
 const rt: Record<string, string> = {};
 const WINDOW = 0;
+const REFUSED = 4;
 
 const RUNTIMES: Array<[string, string | null]> = [
   ['laptop-anna', 'anna'],
@@ -81,7 +82,21 @@ beforeAll(async () => {
         progressUnit: 'leads',
         limitMicros: 50_000_000,
       })),
-      events: rows.map((r, k) => ({ seq: ++seq, ts: r.ts, agentId: r.agentId, type: 'llm.request', severity: 'info', message: `gpt-4o-mini 900+120 tokens $0.${18 + k}`, data: '{}' })),
+      events: [
+        ...rows.map((r, k) => ({ seq: ++seq, ts: r.ts, agentId: r.agentId, type: 'llm.request', severity: 'info', message: `gpt-4o-mini 900+120 tokens $0.${18 + k}`, data: '{}' })),
+        // Issue 46: the team budget refused four of bob's lead-gen calls (no rows: events only).
+        ...(runtime === 'workstation-bob'
+          ? Array.from({ length: REFUSED }, (_, k) => ({
+              seq: ++seq,
+              ts: new Date(now - 60_000 + k).toISOString(),
+              agentId: 'lg-99887766',
+              type: 'budget.refused',
+              severity: 'error',
+              message: 'LLM call refused: sales-team would pass its limit',
+              data: JSON.stringify({ requestedUsd: 0.3, spentUsd: 1.9, limitUsd: 2, model: 'gpt-4o-mini', central: `sales-team@${WINDOW}` }),
+            }))
+          : []),
+      ],
       llmRequests: b.llmRequests!.map((x, k) => ({ ...(x as object), agentId: rows[k]!.agentId, ts: rows[k]!.ts, costMicros: rows[k]!.cost, budgets: tags(rows[k]!.agentId) })),
     };
     id += rows.length;
@@ -107,6 +122,24 @@ afterAll(async () => {
 const box = async (id: string) => (await page.page.locator(`.panel-${id}`).boundingBox())!;
 
 describe('the fleet page for a presenter', () => {
+  it('counts the calls a budget refused on the agent, its drill-down and the budget, never as errors (issue 46, class 2)', async () => {
+    const p = page.page;
+    const row = p.locator('[data-testid="fleet-agent"][data-id="lg-99887766"]');
+    const calls = row.getByTestId('fleet-agent-calls');
+    expect(await calls.innerText()).toMatch(new RegExp(`^\\d+ calls · ${REFUSED} refused · 0 errors$`));
+    expect(await calls.getAttribute('class')).toContain('tone-refused');
+    expect(await p.locator('[data-testid="fleet-agent"][data-id="lg-11223344"]').getByTestId('fleet-agent-calls').innerText()).toMatch(/^\d+ calls · 0 errors$/);
+    const budget = p.locator('[data-testid="budget"][data-budget="sales-team"]');
+    expect(await budget.getByTestId('budget-state').innerText()).toContain(`${REFUSED} calls refused`);
+    expect(await budget.getByTestId('budget-refused').innerText()).toBe(`${REFUSED} refused`);
+    expect(await p.locator('[data-testid="budget"][data-budget="anna-daily"]').getByTestId('budget-refused').count()).toBe(0);
+    await row.getByRole('button').first().click();
+    await until(async () => (await p.getByTestId('drill-calls').count()) === 1, 10_000);
+    expect(await p.locator('.figure', { has: p.getByTestId('drill-calls') }).innerText()).toContain(`${REFUSED} refused · 0 errors`);
+    await row.getByRole('button').first().click();
+    expect(page.problems()).toEqual([]);
+  });
+
   it('says whose runtime it is, and starts LIVE from the events recorded before the page opened', async () => {
     const p = page.page;
     const anna = p.locator('[data-testid="fleet-runtime"][data-runtime="laptop-anna"]');
