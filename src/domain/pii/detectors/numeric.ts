@@ -387,8 +387,33 @@ function ruledOutByLayout(text: string, k: number): boolean {
   if (digitValue[0] === 0 && digitValue[1] === 0 && n >= 10) return false;
   if (n < 9 || n > 12) return true;
   // (NPA) NXX-XXXX and 1 NPA NXX XXXX are phones even inside a longer run.
+  if (nanpLayout(groups)) return false;
+  // Near-misses of a national format phoneConfidence turns down on their layout: an SSN's
+  // 3-2-4 (`123-45-6789`, and those failing SSA's rules), a dotted quad (`10.0.0.1`, an IPv4
+  // address already read as one), a single digit in a group (`Chrome/116.0.3519.181`).
+  if (notNationalLayout(groups, k)) return true;
   if ((groups === 3 || groups === 4) && (n === 10 || n === 11)) return false;
   return partOfLongerRun(text, start, segEnd[k]!);
+}
+
+/** phone.ts nanpShape on the chain's arrays: 3-3-4 not starting 0 or 1, or 1-3-3-4 with the same area code. */
+function nanpLayout(groups: number): boolean {
+  if (groups === 3) return groupLength[0] === 3 && groupLength[1] === 3 && groupLength[2] === 4 && digitValue[0]! >= 2;
+  if (groups === 4) return groupLength[0] === 1 && groupLength[1] === 3 && groupLength[2] === 3 && groupLength[3] === 4 && digitValue[0] === 1 && digitValue[1]! >= 2;
+  return false;
+}
+
+/**
+ * A run of groups (no '+', no '/', not `00…`, not NANP) that phoneConfidence turns down on its
+ * layout whatever its digits: 3-2-4 or a dotted quad of groups of up to three digits (shape.ts
+ * knownNonPhoneShape), or a group of one digit other than a bracketed one.
+ */
+function notNationalLayout(groups: number, k: number): boolean {
+  if (groups === 3 && groupLength[0] === 3 && groupLength[1] === 2 && groupLength[2] === 4) return true;
+  if (groups === 4 && joiner[1] === DOT && joiner[2] === DOT && joiner[3] === DOT && groupLength[0]! <= 3 && groupLength[1]! <= 3 && groupLength[2]! <= 3 && groupLength[3]! <= 3) return true;
+  const bracketed = paren(k);
+  for (let g = 0; g < groups; g++) if (groupLength[g] === 1 && g !== bracketed) return true;
+  return false;
 }
 
 const JOINERS: string[] = [];
