@@ -1,4 +1,4 @@
-import { firstDigits, mayBegin } from './first-digits.js';
+import { firstDigits, firstDigitsOfAny, mayBegin } from './first-digits.js';
 import { phoneLibrary } from './phone-library.js';
 
 // libphonenumber's validity rule, read from its own metadata (phone-library.ts) and compiled once: a national
@@ -194,8 +194,9 @@ const BACK_REFERENCE = /\\[1-9]/;
 function anyOf(plans: readonly Plan[]): AnyOf {
   let lengths = 0;
   for (const p of plans) lengths |= p.lengths;
-  const source = plans.flatMap((p) => p.types.map((t) => t.pattern.source)).join('|');
-  return { type: new RegExp(`^(?:${source})$`), lengths, first: firstDigits(source) };
+  const sources = plans.flatMap((p) => p.types.map((t) => t.pattern.source));
+  // The digits an alternation can begin with are those its parts can: each type's read once.
+  return { type: new RegExp(`^(?:${sources.join('|')})$`), lengths, first: firstDigitsOfAny(sources) };
 }
 
 function familyOf(plans: readonly Plan[]): PlanFamily {
@@ -214,7 +215,7 @@ function familyOf(plans: readonly Plan[]): PlanFamily {
     plans,
     any: anyOf(plans),
     anyPrefix: prefixes.length > 0 ? new RegExp(prefixes.map((src) => `^(?:${src})`).join('|')) : null,
-    anyPrefixFirst: firstDigits(prefixes.join('|')),
+    anyPrefixFirst: firstDigitsOfAny(prefixes),
     byPrefix: [...byPrefix.values()].map((list) => ({ plans: list, any: anyOf(list) })),
   };
 }
