@@ -71,7 +71,9 @@ describe('firstDigits', () => {
         callingCode(): string;
         type(t: string): { pattern(): string } | undefined;
       };
-      const own = [plan.nationalNumberPattern(), plan.nationalPrefixForParsing() ?? '', plan.IDDPrefix() ?? '', ...types.map((t) => plan.type(t)?.pattern() ?? '')].filter((x): x is string => typeof x === 'string' && x !== '');
+      const own = [plan.nationalNumberPattern(), plan.nationalPrefixForParsing() ?? '', plan.IDDPrefix() ?? '', ...types.map((t) => plan.type(t)?.pattern() ?? '')].filter(
+        (x): x is string => typeof x === 'string' && x !== '',
+      );
       for (const source of own) {
         expect(firstDigits(source), source).toBe(reference(source));
         sources++;
