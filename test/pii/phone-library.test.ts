@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { getCountries } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
-import { phoneCountries } from '../../src/domain/pii/detectors/phone-library.js';
+import { phoneCountries, phoneLibrary, phoneMetadata } from '../../src/domain/pii/detectors/phone-library.js';
 import { scannerFor } from '../../src/domain/pii/index.js';
 import { ROOT } from '../helpers/runtime.js';
 
@@ -22,6 +22,12 @@ describe('libphonenumber', () => {
   it('loads when a phone candidate is first validated: not for a scanner, nor for text whose numbers reach no phone test', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { cwd: ROOT, timeout: 20_000 });
     expect(JSON.parse(stdout)).toEqual(['EMAIL,API_KEY', false, 'PHONE', true]);
+  });
+
+  it("the plans read the library's own Metadata class, loaded alone, and its full metadata", () => {
+    const { core, metadata } = phoneLibrary();
+    expect(phoneMetadata().Metadata).toBe(core.Metadata);
+    expect(phoneMetadata().metadata).toBe(metadata);
   });
 
   it('phone regions are checked against its list of countries without loading it', () => {

@@ -8,18 +8,38 @@ import type { CountryCode, MetadataJson } from 'libphonenumber-js/core';
 // phone candidate is first validated, and kept for the process lifetime.
 
 type Core = typeof import('libphonenumber-js/core');
+type MetadataClass = Core['Metadata'];
 const requireCjs = createRequire(import.meta.url);
 let loaded: { core: Core; metadata: MetadataJson } | undefined;
+let metadataOnly: { Metadata: MetadataClass; metadata: MetadataJson } | undefined;
 
 /** The library's functions (`libphonenumber-js/core`) and the full ("max") metadata they take as their last argument. */
 export function phoneLibrary(): { core: Core; metadata: MetadataJson } {
-  loaded ??= { core: requireCjs('libphonenumber-js/core') as Core, metadata: requireCjs('libphonenumber-js/metadata.max.json') as MetadataJson };
+  loaded ??= { core: requireCjs('libphonenumber-js/core') as Core, metadata: phoneMetadata().metadata };
   return loaded;
+}
+
+/**
+ * The library's Metadata class and the full metadata, which is all phone-plan.ts reads: the class's
+ * own module (~2 ms), where `libphonenumber-js/core` loads the whole library (parsing, formatting,
+ * as-you-type; ~20 ms of a fresh process's first scan), which only phone.ts's rare fallback to the
+ * library's formatter needs. The package's exports name no such entry, so it is required by its
+ * path from `core/`; a test holds it to be core's own class.
+ */
+export function phoneMetadata(): { Metadata: MetadataClass; metadata: MetadataJson } {
+  if (metadataOnly === undefined) {
+    const besideCore = createRequire(requireCjs.resolve('libphonenumber-js/core'));
+    metadataOnly = {
+      Metadata: (besideCore('../build/metadata.js') as { default: MetadataClass }).default,
+      metadata: requireCjs('libphonenumber-js/metadata.max.json') as MetadataJson,
+    };
+  }
+  return metadataOnly;
 }
 
 /** Whether the metadata has been loaded (for the tests of the lazy load). */
 export function phoneLibraryLoaded(): boolean {
-  return loaded !== undefined;
+  return metadataOnly !== undefined;
 }
 
 // The ISO 3166 codes of the countries libphonenumber has a plan for (its getCountries()), so

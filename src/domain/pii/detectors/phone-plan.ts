@@ -1,5 +1,5 @@
 import { firstDigits, firstDigitsOfAny, mayBegin } from './first-digits.js';
-import { phoneLibrary } from './phone-library.js';
+import { phoneMetadata } from './phone-library.js';
 
 // libphonenumber's validity rule, read from its own metadata (phone-library.ts) and compiled once: a national
 // significant number is valid for a country when it matches the country's national pattern
@@ -82,8 +82,8 @@ const plans = new Map<string, Plan | null>();
 function compile(selector: string): Plan | null {
   let plan = plans.get(selector);
   if (plan !== undefined) return plan;
-  const { core, metadata: json } = phoneLibrary();
-  const metadata = new core.Metadata(json);
+  const { Metadata, metadata: json } = phoneMetadata();
+  const metadata = new Metadata(json);
   try {
     metadata.selectNumberingPlan(selector as never);
   } catch {
@@ -297,8 +297,8 @@ const byCode: Array<CallingPlans | null | undefined> = new Array(1110).fill(unde
 function countriesOf(code: string): readonly string[] {
   let countries = callingCodes.get(code);
   if (countries === undefined) {
-    const { core, metadata: json } = phoneLibrary();
-    const metadata = new core.Metadata(json) as unknown as CallingCodes;
+    const { Metadata, metadata: json } = phoneMetadata();
+    const metadata = new Metadata(json) as unknown as CallingCodes;
     countries = metadata.hasCallingCode(code) ? (metadata.getCountryCodesForCallingCode(code) ?? []) : [];
     // Non-geographic codes (+800, +882, …) have a plan of their own and no country.
     if (countries.length === 0 && metadata.isNonGeographicCallingCode(code)) countries = [code];
