@@ -22,16 +22,7 @@ beforeAll(async () => {
 afterAll(() => server?.destroy());
 
 const made = '2026-11-25T00:00:00.000Z';
-const refusal = (seq: number) => [
-  'rt-1',
-  seq,
-  made,
-  'ag-1',
-  'budget.refused',
-  'error',
-  'refused',
-  JSON.stringify({ requestedUsd: 0.5, spentUsd: 5, limitUsd: 5, model: 'gpt-4o', central: 'team@0' }),
-];
+const refusal = (seq: number) => ['rt-1', seq, made, 'ag-1', 'budget.refused', 'error', 'refused', JSON.stringify({ requestedUsd: 0.5, spentUsd: 5, limitUsd: 5, model: 'gpt-4o', central: 'team@0' })];
 const INSERT_EVENT = 'INSERT INTO events (runtime_id, seq, ts, agent_id, type, severity, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)';
 
 describe("a budget's refusals counted while an admin deletes it", () => {
@@ -40,12 +31,8 @@ describe("a budget's refusals counted while an admin deletes it", () => {
     const admin = new pg.Client(url);
     await Promise.all([ingest.connect(), admin.connect()]);
     try {
-      await admin.query(
-        `INSERT INTO budgets (id, scope, period, limit_micros, created_at, updated_at) VALUES ('team', 'fleet', 'none', 5000000, '${made}', '${made}')`,
-      );
-      await admin.query(
-        `INSERT INTO budget_coverage (runtime_id, budget_id, window_start, budget_created_at, covers_all, since) VALUES ('rt-1', 'team', 0, '${made}', true, 0)`,
-      );
+      await admin.query(`INSERT INTO budgets (id, scope, period, limit_micros, created_at, updated_at) VALUES ('team', 'fleet', 'none', 5000000, '${made}', '${made}')`);
+      await admin.query(`INSERT INTO budget_coverage (runtime_id, budget_id, window_start, budget_created_at, covers_all, since) VALUES ('rt-1', 'team', 0, '${made}', true, 0)`);
       // An earlier batch counted a refusal: the row the next one adds to.
       await ingest.query(INSERT_EVENT, refusal(1));
       expect((await admin.query('SELECT refused FROM budget_refusals')).rows).toEqual([{ refused: '1' }]);
@@ -59,12 +46,10 @@ describe("a budget's refusals counted while an admin deletes it", () => {
       );
       await new Promise((r) => setTimeout(r, 300));
       // The batch's after-statement charges the budget's lease row.
-      const charged = await ingest
-        .query("INSERT INTO budget_leases (budget_id, window_start, runtime_id, spent_micros, calls) VALUES ('team', 0, 'rt-1', 1000, 1)")
-        .then(
-          () => null,
-          (e: Error & { code?: string }) => e.code ?? e.message,
-        );
+      const charged = await ingest.query("INSERT INTO budget_leases (budget_id, window_start, runtime_id, spent_micros, calls) VALUES ('team', 0, 'rt-1', 1000, 1)").then(
+        () => null,
+        (e: Error & { code?: string }) => e.code ?? e.message,
+      );
       await ingest.query(charged === null ? 'COMMIT' : 'ROLLBACK');
       expect({ charged, deleted: await deleting }).toEqual({ charged: null, deleted: null });
       expect((await admin.query("SELECT count(*)::int AS n FROM budgets WHERE id = 'team'")).rows[0].n).toBe(0);

@@ -103,4 +103,3 @@ describe('refused calls on the panel (issue 46)', () => {
     expect(agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!.refused).toBe(7 + 6 + 3);
   });
 });
-
