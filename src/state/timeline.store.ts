@@ -76,8 +76,12 @@ export const TIMELINE_BUCKETS_MAX = 240;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Epoch ms in SQL → the ISO 8601 text the rows' `ts` hold (`2026-11-24T10:00:00.000Z`), so a range on `ts` stays an index range. */
-/** The partial index tool_calls_agent_errors' own condition (SQLite takes a partial index only then). */
-const TOOL_FAILED = sql.raw('status >= 400');
+/**
+ * A tool call that failed: status ≥ 400, never one the cage refused (no tier: a refusal, an outcome
+ * of its own, issue 46). Its first term is the partial index tool_calls_agent_errors' own condition
+ * (SQLite takes a partial index only then).
+ */
+const TOOL_FAILED = sql.raw('status >= 400 AND tier IS NOT NULL');
 const ISO_OF = (ms: SQL) => sql`strftime('%Y-%m-%dT%H:%M:%fZ', (${ms}) / 1000.0, 'unixepoch')`;
 const msOf = (ts: string) => {
   const ms = Date.parse(ts);

@@ -32,6 +32,21 @@ describe('simulated prose answers the prompt asked (issue 46)', () => {
     expect(ask('What is on the agenda for 2026-11-25?')[0]).not.toMatch(/=/);
   });
 
+  it('answers a sum only when the question is that sum: no date, thousands or longer sum read as another one', () => {
+    // A date with slashes is not a division, nor is a number's thousands separator a sum's edge.
+    expect(ask("What's on the calendar for 11/25?")[0]).not.toMatch(/=/);
+    expect(ask('What is 1,000 + 2?')[0]).not.toMatch(/000 \+ 2 = 2/);
+    expect(ask('What is 1,000 + 2?')[0]).not.toMatch(/=/);
+    // Part of a longer sum is not its answer (2 + 3 * 4 is 14, never "2 + 3 = 5").
+    expect(ask('What is 2 + 3 * 4?')[0]).not.toMatch(/= 5\./);
+    expect(ask('What is 2026-11-25 + 3?')[0]).not.toMatch(/=/);
+    // The sums it does answer, with what may follow the question.
+    expect(ask('What is 12 * 4? Thanks')[0]).toBe('12 × 4 = 48.');
+    expect(ask("what's 6 x 7?")[0]).toBe('6 × 7 = 42.');
+    expect(ask('How much is 2.5 + 0.25 =')[0]).toBe('2.5 + 0.25 = 2.75.');
+    expect(ask('compute 10 / 4')[0]).toBe('10 ÷ 4 = 2.5.');
+  });
+
   it('a greeting a greeting, a summary its gist, a sales question sales notes, anything else a plain answer', () => {
     expect(ask('Hello!')[0]).toBe('Hello! How can I help you today?');
     expect(ask('Summarize: Q3 revenue grew 12% while costs stayed flat.')[0]).toBe('In short: Q3 revenue grew 12% while costs stayed flat.');

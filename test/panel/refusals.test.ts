@@ -70,6 +70,8 @@ describe('refused calls on the panel (issue 46)', () => {
 
   it("counts a central budget's refusals on its card, in its window, from the events naming it; a key naming no budget or another window counts nothing", async () => {
     expect((await t.api('/api/budgets', { token: t.admin, body: { id: 'sales', scope: 'fleet', limitUsd: 5 } })).status).toBe(201);
+    // The runtime is told of the budget's window by a lease answer, as before any refusal naming it.
+    expect((await t.api('/api/leases', { token, body: { budgets: [{ budget: 'sales', window: 0, want: 1_000_000 }] } })).status).toBe(200);
     const refusal = (seq: number, central: string | undefined) => event(seq, 'budget.refused', { requestedUsd: 0.5, spentUsd: 4.8, limitUsd: 5, model: 'gpt-4o', ...(central ? { central } : {}) });
     const b = batchOf('rt-refusals', 3, { from: 6, n: 1, ts: ts() });
     b.events = [
@@ -87,5 +89,17 @@ describe('refused calls on the panel (issue 46)', () => {
     // And the agent counts all six as refused, whatever budget they named.
     const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; refused: number }> };
     expect(agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!.refused).toBe(7 + 6);
+  });
+
+  it("counts on a budget's card only the refusals of runtimes the panel told of it: another user's runtime naming it counts nothing there", async () => {
+    expect((await t.api('/api/budgets', { token: t.admin, body: { id: 'bob-only', scope: 'user', users: ['bob'], limitUsd: 5 } })).status).toBe(201);
+    // Ann's runtime (rt-refusals) was never leased bob's budget: its events naming it are its agent's refusals, not the budget's.
+    const b = batchOf('rt-refusals', 4, { from: 7, n: 1, ts: ts() });
+    b.events = [16, 17, 18].map((seq) => event(seq, 'budget.refused', { requestedUsd: 0.5, spentUsd: 4.8, limitUsd: 5, model: 'gpt-4o', central: 'bob-only@0' })) as never;
+    expect((await t.api('/api/telemetry', { token, body: b })).status).toBe(200);
+    const view = (await (await t.api('/api/budgets', { token: t.admin })).json()) as { budgets: Array<{ id: string; refused: number }> };
+    expect(view.budgets.find((x) => x.id === 'bob-only')!.refused).toBe(0);
+    const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; refused: number }> };
+    expect(agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!.refused).toBe(7 + 6 + 3);
   });
 });

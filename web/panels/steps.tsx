@@ -18,8 +18,11 @@ export function StepsPanel({ agent }: { agent: Agent | null }) {
       </Panel>
     );
   const unit = r.unit || 'step';
-  // The Cost panel's average (spend / units done), from the same store: never a figure apart.
-  const avg = budgetFigures(agent, null).avgPerUnitUsd ?? r.avgStepUsd;
+  // The Cost panel's average (spend / units done), from the same store and the same report: never
+  // a figure apart. With neither the status's budget nor the cost report, the spend is not known
+  // here (not $0): the steps report's own average.
+  const c = s.costs[agent.id];
+  const avg = (agent.budget || c ? budgetFigures(agent, c).avgPerUnitUsd : null) ?? r.avgStepUsd;
   return (
     <Panel title="Cost per step" id="steps">
       <div class="figures">

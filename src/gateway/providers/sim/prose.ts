@@ -43,13 +43,18 @@ function some(bank: readonly string[], n: number, rng: () => number): string {
   return out.join(' ');
 }
 
-/** `12 * 4`, `7+5`, `9 - 3` (a minus only between spaces: `2026-11-25` is a date), `6 x 7`. */
-const ARITHMETIC = /(-?\d+(?:\.\d+)?)\s*([+*/×÷]|\sx\s|\s-\s)\s*(-?\d+(?:\.\d+)?)/;
+/**
+ * A sum asked for, when the question is that sum: `What is 12 * 4?`, `calculate 7+5`, `9 - 3` alone,
+ * `6 x 7`; only punctuation may end it (`2 + 3 * 4` is no `2 + 3`). A minus only between spaces and
+ * nothing but the sum after the question, so no date (`2026-11-25`, `11/25` in a sentence), no
+ * thousands (`1,000 + 2`) and no longer sum is read as another one.
+ */
+const ARITHMETIC = /(?:^\s*|\b(?:what\s+is|what's|calculate|compute|how\s+much\s+is)\s+)(-?\d+(?:\.\d+)?)\s*([+*/×÷]|\sx\s|\s-\s)\s*(-?\d+(?:\.\d+)?)\s*(?:[?!=]|\.(?!\d)|$)/i;
 
 function arithmetic(text: string): string | null {
   const m = ARITHMETIC.exec(text);
   if (!m) return null;
-  const [a, op, b] = [Number(m[1]), m[2]!.trim(), Number(m[3])];
+  const [a, op, b] = [Number(m[1]), m[2]!.trim().toLowerCase(), Number(m[3])];
   const sign = op === 'x' || op === '×' || op === '*' ? '×' : op === '÷' || op === '/' ? '÷' : op;
   if (sign === '÷' && b === 0) return `${m[1]} ÷ 0 has no answer: nothing can be divided by zero.`;
   const r = sign === '+' ? a + b : sign === '-' ? a - b : sign === '×' ? a * b : a / b;
@@ -69,7 +74,7 @@ export function proseAnswer(prompt: string, facts: PromptFacts, rng: () => numbe
     return `${where} it is ${now}°C and ${pick(CONDITIONS, rng)}, with ${pick(WINDS, rng)}; ${pick(LATER, rng)}, around ${now + 1 + Math.floor(rng() * 4)}°C at the warmest.`;
   }
   // A sum asked for: `What is 12 * 4?`, `calculate 7+5`, or the sum alone.
-  const sum = /\b(what\s+is|what's|calculate|compute|how\s+much\s+is)\b/i.test(prompt) || /^[\s\d+\-*/×x÷().=?]+$/.test(prompt) ? arithmetic(prompt) : null;
+  const sum = arithmetic(prompt);
   if (sum) return sum;
   if (/^\s*(hi|hello|hey|good (morning|afternoon|evening))\b/i.test(prompt)) return 'Hello! How can I help you today?';
   // A summary asked for: its first words, said back short.

@@ -5,7 +5,12 @@
 -- A decision's action is matched in its JSON text, never cast: a runtime's malformed `data`
 -- must not fail its batch here.
 -- budget_refusals: the calls each central budget refused, per window and runtime, from the
--- budget.refused events that name it (their `central` key, matched in the text as above).
+-- budget.refused events that name it (their `central` key, matched in the text as above), counted
+-- only where the panel told the runtime of that budget window (budget_coverage, this incarnation
+-- of the budget): a runtime cannot count refusals on a budget that is not its own. The budgets
+-- named are key-locked (FOR KEY SHARE, in id order) before their refusal rows are written, so an
+-- admin's delete, which locks the budget and then cascades into those rows, waits for the batch
+-- (or the batch for it) instead of deadlocking with the batch's later lease charge.
 CREATE TABLE "budget_refusals" (
 	"budget_id" text NOT NULL,
 	"window_start" bigint NOT NULL,
@@ -50,12 +55,20 @@ BEGIN
   ON CONFLICT (runtime_id, agent_id) DO UPDATE SET
     refused = s.refused + excluded.refused,
     last_event_at = greatest(s.last_event_at, excluded.last_event_at);
+  WITH named AS MATERIALIZED (
+    SELECT m[1] AS budget_id, m[2]::bigint AS window_start, e.runtime_id
+      FROM iron_new_events AS e
+      CROSS JOIN LATERAL regexp_match(e.data, '"central": ?"([a-z0-9._-]{1,63})@([0-9]{1,15})"') AS m
+     WHERE e.type = 'budget.refused'
+  ), held AS MATERIALIZED (
+    SELECT b.id, b.created_at FROM budgets AS b WHERE b.id IN (SELECT budget_id FROM named) ORDER BY b.id FOR KEY SHARE
+  )
   INSERT INTO budget_refusals AS r (budget_id, window_start, runtime_id, refused)
-  SELECT m[1], m[2]::bigint, e.runtime_id, count(*)
-    FROM iron_new_events AS e
-    CROSS JOIN LATERAL regexp_match(e.data, '"central": ?"([a-z0-9._-]{1,63})@([0-9]{1,15})"') AS m
-    JOIN budgets AS b ON b.id = m[1]
-   WHERE e.type = 'budget.refused'
+  SELECT n.budget_id, n.window_start, n.runtime_id, count(*)
+    FROM named AS n
+    JOIN held AS h ON h.id = n.budget_id
+   WHERE EXISTS (SELECT 1 FROM budget_coverage AS c
+                  WHERE c.runtime_id = n.runtime_id AND c.budget_id = n.budget_id AND c.window_start = n.window_start AND c.budget_created_at = h.created_at)
    GROUP BY 1, 2, 3
    ORDER BY 1, 2, 3
   ON CONFLICT (budget_id, window_start, runtime_id) DO UPDATE SET refused = r.refused + excluded.refused;
@@ -80,4 +93,6 @@ SELECT m[1], m[2]::bigint, e.runtime_id, count(*)
   CROSS JOIN LATERAL regexp_match(e.data, '"central": ?"([a-z0-9._-]{1,63})@([0-9]{1,15})"') AS m
   JOIN budgets AS b ON b.id = m[1]
  WHERE e.type = 'budget.refused'
+   AND EXISTS (SELECT 1 FROM budget_coverage AS c
+                WHERE c.runtime_id = e.runtime_id AND c.budget_id = m[1] AND c.window_start = m[2]::bigint AND c.budget_created_at = b.created_at)
  GROUP BY 1, 2, 3;
