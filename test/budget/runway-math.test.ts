@@ -50,9 +50,9 @@ describe('runway against the work left (issue 46)', () => {
     const fits = runway({ ...base, progress: { done: 20, total: 40, unit: 'leads' } });
     expect(fits).toMatchObject({ unitsLeft: 30, unitsToGo: 20, covers: true, runwayMs: 600_000 });
     expect(formatRunway(fits)).toBe('covers the 20 leads left (room for ≈ 30) · next call ≤ $0.04');
-    // Exactly enough: the projection equals the limit, covered (the projection's own sum).
-    expect(runway({ ...base, progress: { done: 20, total: 50, unit: 'leads' } }).covers).toBe(true);
-    expect(runway({ ...base, progress: { done: 20, total: 51, unit: 'leads' } }).covers).toBe(false);
+    // The projection at the limit exactly: over budget, as the projection says it (red), not covered.
+    expect(runway({ ...base, progress: { done: 20, total: 49, unit: 'leads' } }).covers).toBe(true);
+    expect(runway({ ...base, progress: { done: 20, total: 50, unit: 'leads' } }).covers).toBe(false);
     // One to go, said in the singular; all done.
     expect(formatRunway(runway({ ...base, progress: { done: 20, total: 21, unit: 'leads' } }))).toBe('covers the 1 lead left (room for ≈ 30) · next call ≤ $0.04');
     expect(formatRunway(runway({ ...base, progress: { done: 20, total: 20, unit: 'leads' } }))).toBe('the work is done; $6.00 left');
@@ -66,7 +66,7 @@ describe('runway against the work left (issue 46)', () => {
         for (const spent of [1, 999_999, 3_333_333, 9_999_999]) {
           const r = runway({ ...base, spentMicros: spent, progress: { done, total, unit: 'leads' } });
           const p = projectSpend(spent, 10e6, { done, total, unit: 'leads' });
-          expect(r.covers).toBe(p.projectedMicros! <= 10e6 || total <= done);
+          expect(r.covers).toBe(p.status !== 'over_budget' || total <= done);
         }
   });
 });
@@ -139,15 +139,15 @@ describe('Runways: the burn-rate alarm and the work left (issue 46)', () => {
     });
     const limit = 50e6;
     let spent = 0;
-    // $0.50 a lead, a lead a second: the $50 would be gone in under two minutes at this rate, but
-    // 100 leads cost exactly $50: covered all along, no alarm.
+    // $0.49 a lead, a lead a second: the $50 would be gone in under two minutes at this rate, but
+    // 100 leads cost $49: covered all along, no alarm.
     const lead = (cost: number) => {
       now += 1_000;
       spent += cost;
       progress = { ...progress, done: progress.done + 1 };
       r.settled({ agentId: 'a', costMicros: cost, reservedMicros: 10_000, latencyMs: 5 }, { limitMicros: limit, spentMicros: spent, firedThresholds: [] } as never);
     };
-    for (let i = 0; i < 40; i++) lead(500_000);
+    for (let i = 0; i < 40; i++) lead(490_000);
     expect(fired).toEqual([]);
     // Dearer leads: the projection passes the limit, the alarm fires once.
     lead(900_000);

@@ -1,4 +1,5 @@
 import type { Micros } from '../../core/money.js';
+import { projectSpend } from './projection.js';
 
 // The runway of a budget: how fast it burns (settled spend over the last five minutes), how long
 // and how many units of work what is left lasts at that rate, and the burn-rate alarm's arming.
@@ -110,8 +111,8 @@ export function runway(i: RunwayInput): Runway {
   const unitsLeft = done > 0 && i.spentMicros > 0 ? Math.floor((remainingMicros * done) / i.spentMicros) : null;
   const total = i.progress?.total ?? null;
   const unitsToGo = total === null || total < 0 ? null : Math.max(0, Math.floor(total - done));
-  // The same sum as the projection's (spent × total / done ≤ limit), in integers: no rounding apart.
-  const covers = unitsToGo === null || done === 0 ? null : unitsToGo === 0 || i.spentMicros * unitsToGo <= remainingMicros * done;
+  // The projection's own verdict, so the two never disagree (at the limit exactly it says over).
+  const covers = unitsToGo === null || done === 0 ? null : unitsToGo === 0 || projectSpend(i.spentMicros, i.limitMicros, { done, total: total!, unit: i.progress!.unit }).status !== 'over_budget';
   return {
     ratePerMinMicros,
     remainingMicros,
