@@ -1,6 +1,5 @@
 import { formatRoughly } from '../../core/duration.js';
 import { formatUsd, MICROS_PER_USD, type Micros } from '../../core/money.js';
-import type { Runway } from './runway.js';
 
 // The strings the terminal, dashboard and alerts show: `$5.29 / $50.00 (10.6%)`,
 // `$0.23 avg/lead`, `Projection: $23.00 total`, `vs all on gpt-4: $64.86 saved`, `Approve $25 increase`.
@@ -76,6 +75,18 @@ export function formatIncreaseAction(increaseMicros: Micros): string {
   return `Approve ${formatUsdShort(increaseMicros)} increase`;
 }
 
+/** What `formatRunway` reads of a runway (runway.ts's `Runway`; said here, so this module needs none of that one). */
+export interface RunwayFigures {
+  ratePerMinMicros: number;
+  remainingMicros: Micros;
+  runwayMs: number | null;
+  unitsLeft: number | null;
+  unit: string | null;
+  unitsToGo: number | null;
+  covers: boolean | null;
+  nextCallWorstMicros: Micros | null;
+}
+
 /**
  * The runway in words: `≈ 38 more leads, 11 min at $0.21/min · next call ≤ $0.04`; `≈ 11 min at
  * $0.21/min` before any unit is done; `no spend in the last 5 min` at rate 0; `budget used up`
@@ -83,7 +94,7 @@ export function formatIncreaseAction(increaseMicros: Micros): string {
  * leads left (room for ≈ 54)` while what is left pays for them, else `≈ 10 more leads of the 15
  * left, 39s at $45.41/min`.
  */
-export function formatRunway(r: Runway): string {
+export function formatRunway(r: RunwayFigures): string {
   const next = r.nextCallWorstMicros === null ? '' : ` · next call ≤ ${formatUsd(r.nextCallWorstMicros)}`;
   if (r.remainingMicros <= 0) return 'budget used up';
   const unitOf = (n: number, unit: string) => (n === 1 ? singularUnit(unit) : unit);
