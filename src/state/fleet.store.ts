@@ -63,8 +63,8 @@ export interface FleetOverview {
   now: number;
   runtimes: { online: number; total: number };
   agents: { running: number; total: number };
-  today: { costMicros: number; calls: number; errors: number };
-  last30d: { costMicros: number; calls: number; errors: number };
+  today: { costMicros: number; calls: number; errors: number; refused: number };
+  last30d: { costMicros: number; calls: number; errors: number; refused: number };
 }
 
 export interface FleetAgent {
@@ -100,6 +100,8 @@ export interface FleetSpendRow {
   costMicros: number;
   calls: number;
   errors: number;
+  /** LLM calls refused (the budget's, and those PII blocked, which `calls` counts too). */
+  refused: number;
   promptTokens: number;
   completionTokens: number;
   /** Cost per bucket, aligned with `buckets`. */
@@ -112,7 +114,7 @@ export interface FleetSpend {
   /** Epoch ms of each bucket's start (hours for 24h, UTC days for 30d), oldest first. */
   buckets: number[];
   bucketMs: number;
-  total: { costMicros: number; calls: number; errors: number; series: number[] };
+  total: { costMicros: number; calls: number; errors: number; refused: number; series: number[] };
   /** Costliest first. */
   rows: FleetSpendRow[];
 }
@@ -272,9 +274,11 @@ export class FleetStore {
           cost: total(spendDaily.costMicros),
           calls: total(spendDaily.calls),
           errors: total(spendDaily.errors),
+          refused: total(spendDaily.refused),
           costToday: totalWhere(spendDaily.costMicros, eq(spendDaily.day, today)),
           callsToday: totalWhere(spendDaily.calls, eq(spendDaily.day, today)),
           errorsToday: totalWhere(spendDaily.errors, eq(spendDaily.day, today)),
+          refusedToday: totalWhere(spendDaily.refused, eq(spendDaily.day, today)),
         })
         .from(spendDaily)
         .where(gte(spendDaily.day, from)),
@@ -283,8 +287,8 @@ export class FleetStore {
       now,
       runtimes: { online: r!.online, total: r!.total },
       agents: { running: a!.running, total: a!.total },
-      today: { costMicros: s!.costToday, calls: s!.callsToday, errors: s!.errorsToday },
-      last30d: { costMicros: s!.cost, calls: s!.calls, errors: s!.errors },
+      today: { costMicros: s!.costToday, calls: s!.callsToday, errors: s!.errorsToday, refused: s!.refusedToday },
+      last30d: { costMicros: s!.cost, calls: s!.calls, errors: s!.errors, refused: s!.refused },
     };
   }
 
@@ -363,6 +367,7 @@ export class FleetStore {
         cost: total(t.costMicros).as('cost'),
         calls: total(t.calls).as('calls'),
         errors: total(t.errors).as('errors'),
+        refused: total(t.refused).as('refused'),
         prompt: total(t.promptTokens).as('prompt'),
         completion: total(t.completionTokens).as('completion'),
       })
@@ -372,25 +377,27 @@ export class FleetStore {
     const names = by === 'user' ? await this.userNames(rows.map((r) => r.key).filter((k): k is string => k !== null)) : new Map<string, string>();
     const index = new Map(buckets.map((b, i) => [b, i]));
     const byKey = new Map<string | null, FleetSpendRow>();
-    const sum = { costMicros: 0, calls: 0, errors: 0, series: buckets.map(() => 0) };
+    const sum = { costMicros: 0, calls: 0, errors: 0, refused: 0, series: buckets.map(() => 0) };
     for (const r of rows) {
       const i = index.get(r.bucket);
       if (i === undefined) continue; // a bucket ahead of this clock: not in the window
       let row = byKey.get(r.key);
       if (!row) {
         const label = r.key === null ? 'no user' : by === 'user' ? (names.get(r.key) ?? r.key) : r.key;
-        row = { key: r.key, label, costMicros: 0, calls: 0, errors: 0, promptTokens: 0, completionTokens: 0, series: buckets.map(() => 0) };
+        row = { key: r.key, label, costMicros: 0, calls: 0, errors: 0, refused: 0, promptTokens: 0, completionTokens: 0, series: buckets.map(() => 0) };
         byKey.set(r.key, row);
       }
       row.costMicros += r.cost;
       row.calls += r.calls;
       row.errors += r.errors;
+      row.refused += r.refused;
       row.promptTokens += r.prompt;
       row.completionTokens += r.completion;
       row.series[i]! += r.cost;
       sum.costMicros += r.cost;
       sum.calls += r.calls;
       sum.errors += r.errors;
+      sum.refused += r.refused;
       sum.series[i]! += r.cost;
     }
     const out = [...byKey.values()].sort((a, b) => b.costMicros - a.costMicros || cmp(a.label, b.label));

@@ -33,6 +33,8 @@ export interface SpendDelta {
   model: string;
   calls: number;
   errors: number;
+  /** LLM calls refused (issue 46): the budget's (an event each, no row) and the rows PII blocked (in `calls` too). */
+  refused: number;
   promptTokens: number;
   completionTokens: number;
   costMicros: number;
@@ -166,11 +168,11 @@ function afterStatement(spend: boolean, leases: boolean): string {
   if (text !== undefined) return text;
   const ctes: string[] = [];
   const rollup = (table: string, bucket: string, param: number) =>
-    `${table} as (insert into ${table} (${bucket}, runtime_id, agent_name, provider, model, calls, errors, prompt_tokens, completion_tokens, cost_micros)
-       select x.b, $1, x.agent, x.provider, x.model, x.calls, x.errors, x.pt, x.ct, x.cost
-         from json_to_recordset($${param}::json) as x(b bigint, agent text, provider text, model text, calls bigint, errors bigint, pt bigint, ct bigint, cost bigint)
+    `${table} as (insert into ${table} (${bucket}, runtime_id, agent_name, provider, model, calls, errors, refused, prompt_tokens, completion_tokens, cost_micros)
+       select x.b, $1, x.agent, x.provider, x.model, x.calls, x.errors, x.refused, x.pt, x.ct, x.cost
+         from json_to_recordset($${param}::json) as x(b bigint, agent text, provider text, model text, calls bigint, errors bigint, refused bigint, pt bigint, ct bigint, cost bigint)
        on conflict (${bucket}, runtime_id, agent_name, provider, model) do update
-         set calls = ${table}.calls + excluded.calls, errors = ${table}.errors + excluded.errors, prompt_tokens = ${table}.prompt_tokens + excluded.prompt_tokens,
+         set calls = ${table}.calls + excluded.calls, errors = ${table}.errors + excluded.errors, refused = ${table}.refused + excluded.refused, prompt_tokens = ${table}.prompt_tokens + excluded.prompt_tokens,
              completion_tokens = ${table}.completion_tokens + excluded.completion_tokens, cost_micros = ${table}.cost_micros + excluded.cost_micros)`;
   if (spend) ctes.push(rollup('spend_hourly', 'hour', 11), rollup('spend_daily', 'day', 12));
   // Joined with the budget as it was checked (its id and when it was made): one deleted since is left out.
@@ -291,7 +293,7 @@ async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): P
   const freshCalls = fresh.l.size === 0 ? [] : b.llmRequests.filter((c) => fresh.l.has(c.id));
   const freshTools = fresh.t.size === 0 ? [] : b.toolCalls.filter((t) => fresh.t.has(t.id));
   const names = await agentNames(tx, id, b, [...freshCalls.map((c) => c.agentId), ...freshTools.map((t) => t.agentId), ...landed.map((e) => e.agentId)]);
-  const spend = rollUp(freshCalls, id, names);
+  const spend = rollUp(freshCalls, landed, id, names);
   const charges = freshCalls.length > 0 ? await attribute(tx, rt, freshCalls, names, now) : [];
 
   const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
@@ -381,26 +383,48 @@ async function attribute(
   return [...sums.values()];
 }
 
-/** The new ledger rows summed per hour bucket, agent name, provider and model. */
-function rollUp(rows: TelemetryBatch['llmRequests'], runtimeId: string, names: ReadonlyMap<string, string>): SpendDelta[] {
+/**
+ * The new ledger rows summed per hour bucket, agent name, provider and model, with the LLM calls
+ * the budget refused (the new `budget.refused` events: no row, so no provider; their model as the
+ * runtime priced it) counted beside them as refused.
+ */
+function rollUp(rows: TelemetryBatch['llmRequests'], events: readonly LandedEvent[], runtimeId: string, names: ReadonlyMap<string, string>): SpendDelta[] {
   const byHour = new Map<string, SpendDelta>();
-  for (const r of rows) {
-    const t = Date.parse(r.ts);
+  const bucket = (ts: string, agentId: string, provider: string, model: string): SpendDelta => {
+    const t = Date.parse(ts);
     const at = Number.isFinite(t) ? t : Date.now();
     const hour = at - (at % HOUR_MS);
-    const agentName = names.get(r.agentId) ?? r.agentId;
-    const key = `${hour}\u0000${agentName}\u0000${r.provider}\u0000${r.model}`;
+    const agentName = names.get(agentId) ?? agentId;
+    const key = `${hour}\u0000${agentName}\u0000${provider}\u0000${model}`;
     let d = byHour.get(key);
-    if (!d)
-      byHour.set(key, (d = { hour, day: at - (at % DAY_MS), runtimeId, agentName, provider: r.provider, model: r.model, calls: 0, errors: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 }));
+    if (!d) byHour.set(key, (d = { hour, day: at - (at % DAY_MS), runtimeId, agentName, provider, model, calls: 0, errors: 0, refused: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 }));
+    return d;
+  };
+  for (const r of rows) {
+    const d = bucket(r.ts, r.agentId, r.provider, r.model);
     d.calls += 1;
     // A call PII blocked is a refusal (src/domain/outcomes), not an error: as agent_spend counts it.
-    if (r.status !== 'ok' && r.status !== REFUSED_LEDGER_STATUS) d.errors += 1;
+    if (r.status === REFUSED_LEDGER_STATUS) d.refused += 1;
+    else if (r.status !== 'ok') d.errors += 1;
     d.promptTokens += r.promptTokens;
     d.completionTokens += r.completionTokens;
     d.costMicros += r.costMicros;
   }
+  for (const e of events) {
+    if (e.type !== 'budget.refused' || e.agentId === null) continue;
+    bucket(e.ts, e.agentId, '', refusedModel(e.data)).refused += 1;
+  }
   return [...byHour.values()];
+}
+
+/** The model a `budget.refused` event names (its data as the runtime sent it, read defensively), else ''. */
+function refusedModel(data: string): string {
+  try {
+    const m = (JSON.parse(data) as { model?: unknown } | null)?.model;
+    return typeof m === 'string' ? m.slice(0, 256) : '';
+  } catch {
+    return '';
+  }
 }
 
 /** What the new rows spent, as the two rollups' JSON parameters (spend_hourly's buckets, and spend_daily's summed from them). */
@@ -410,7 +434,7 @@ function rollupRows(hourly: readonly SpendDelta[]): [string, string] {
     const key = `${h.day}\u0000${h.agentName}\u0000${h.provider}\u0000${h.model}`;
     const d = byDay.get(key);
     if (!d) byDay.set(key, { ...h });
-    else for (const k of ['calls', 'errors', 'promptTokens', 'completionTokens', 'costMicros'] as const) d[k] += h[k];
+    else for (const k of ['calls', 'errors', 'refused', 'promptTokens', 'completionTokens', 'costMicros'] as const) d[k] += h[k];
   }
   const row = (b: number, d: SpendDelta) => ({
     b,
@@ -419,6 +443,7 @@ function rollupRows(hourly: readonly SpendDelta[]): [string, string] {
     model: d.model,
     calls: d.calls,
     errors: d.errors,
+    refused: d.refused,
     pt: d.promptTokens,
     ct: d.completionTokens,
     cost: d.costMicros,

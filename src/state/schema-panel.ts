@@ -57,6 +57,8 @@ const spendColumns = () => ({
   model: text('model').notNull(),
   calls: count('calls'),
   errors: count('errors'),
+  /** LLM calls refused (issue 46): the budget's refusals (events, no row) and the rows PII blocked, which `calls` counts too. */
+  refused: count('refused'),
   promptTokens: count('prompt_tokens'),
   completionTokens: count('completion_tokens'),
   costMicros: count('cost_micros'),

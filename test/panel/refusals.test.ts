@@ -89,6 +89,19 @@ describe('refused calls on the panel (issue 46)', () => {
     // And the agent counts all six as refused, whatever budget they named.
     const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; refused: number }> };
     expect(agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!.refused).toBe(7 + 6);
+
+    // Spend by runtime and the overview count the LLM calls refused (the budget's events, whatever
+    // budget they named, and the PII-blocked row) beside calls and errors, never as errors.
+    const spend = (await (await t.api('/api/fleet/spend?by=runtime&window=24h', { token: t.admin })).json()) as {
+      rows: Array<{ key: string; calls: number; errors: number; refused: number }>;
+      total: { refused: number };
+    };
+    expect(spend.rows.find((r) => r.key === 'rt-refusals')).toMatchObject({ calls: 6, errors: 1, refused: 1 + 3 + 6 });
+    expect(spend.total.refused).toBe(10);
+    const byModel = (await (await t.api('/api/fleet/spend?by=model&window=30d', { token: t.admin })).json()) as { rows: Array<{ key: string; refused: number }> };
+    expect(byModel.rows.find((r) => r.key === 'gpt-4o')?.refused).toBe(3 + 5);
+    const overview = (await (await t.api('/api/fleet', { token: t.admin })).json()) as { overview: { today: { refused: number; errors: number } } };
+    expect(overview.overview.today).toMatchObject({ refused: 10, errors: 1 });
   });
 
   it("counts on a budget's card only the refusals of runtimes the panel told of it: another user's runtime naming it counts nothing there", async () => {

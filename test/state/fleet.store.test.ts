@@ -166,8 +166,8 @@ describe('the fleet queries', () => {
       now: NOW,
       runtimes: { online: 1, total: 3 },
       agents: { running: 2, total: 5 },
-      today: { costMicros: 3_250_003 + 1_000_000 + 5_000_000 + 7 + 11, calls: 8, errors: 2 },
-      last30d: { costMicros: 9_250_021 + 7 + 20_000_000, calls: 8 + 1 + 4, errors: 2 + 2 },
+      today: { costMicros: 3_250_003 + 1_000_000 + 5_000_000 + 7 + 11, calls: 8, errors: 2, refused: 0 },
+      last30d: { costMicros: 9_250_021 + 7 + 20_000_000, calls: 8 + 1 + 4, errors: 2 + 2, refused: 0 },
     });
   });
 

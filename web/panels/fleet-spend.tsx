@@ -69,6 +69,9 @@ export function SpendPanel() {
             <Figure label="Calls" testid="spend-calls">
               {count(charted ? charted.calls : s.total.calls)}
             </Figure>
+            <Figure label="Refused" testid="spend-refused">
+              {(charted ? charted.refused : s.total.refused) > 0 ? <span class="tone-refused">{count(charted ? charted.refused : s.total.refused)}</span> : '0'}
+            </Figure>
             <Figure label="Errors" testid="spend-errors">
               {count(charted ? charted.errors : s.total.errors)}
             </Figure>
@@ -78,11 +81,11 @@ export function SpendPanel() {
             <caption class="sr-only">
               Spend by {BY_LABEL[s.by].toLowerCase()}, {WINDOW_LABEL[s.window].toLowerCase()}
             </caption>
-            <TableHead cols={[BY_LABEL[s.by], 'Calls', 'Errors', 'Cost']} numFrom={1} />
+            <TableHead cols={[BY_LABEL[s.by], 'Calls', 'Refused', 'Errors', 'Cost']} numFrom={1} />
             <tbody>
               {s.rows.length === 0 && (
                 <tr>
-                  <td colSpan={4} class="muted">
+                  <td colSpan={5} class="muted">
                     no spend in this window
                   </td>
                 </tr>
@@ -98,6 +101,9 @@ export function SpendPanel() {
                     </td>
                     <td class="num cell-calls" data-label="calls">
                       {count(r.calls)}
+                    </td>
+                    <td class={`num cell-refused${r.refused > 0 ? ' tone-refused' : ''}`} data-label="refused" data-testid="spend-row-refused">
+                      {count(r.refused)}
                     </td>
                     <td class="num cell-errors" data-label="errors">
                       {count(r.errors)}

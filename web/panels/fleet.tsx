@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { formatUsd } from '../../src/core/money.js';
 import { fleet, isOnline, pickFleetAgent } from '../fleet-store.js';
-import { ago, callsSub, count, counted } from '../format.js';
+import { ago, callsSub, count } from '../format.js';
 import { STATUS } from '../status.js';
 import { useStore } from '../store.js';
 import type { FleetRuntime } from '../types.js';
@@ -61,10 +61,10 @@ function OverviewPanel() {
           {o ? `${count(o.agents.running)}` : '—'}
           {o && <span class="muted"> of {count(o.agents.total)}</span>}
         </Figure>
-        <Figure label="Spend today" testid="fleet-spend-today" sub={o ? `${counted(o.today.calls, 'call', 'calls')}, ${counted(o.today.errors, 'error', 'errors')}` : undefined}>
+        <Figure label="Spend today" testid="fleet-spend-today" sub={o ? callsSub(o.today, true) : undefined}>
           {o ? formatUsd(o.today.costMicros) : '—'}
         </Figure>
-        <Figure label="Spend, 30 days" testid="fleet-spend-30d" sub={o ? `${counted(o.last30d.calls, 'call', 'calls')}, ${counted(o.last30d.errors, 'error', 'errors')}` : undefined}>
+        <Figure label="Spend, 30 days" testid="fleet-spend-30d" sub={o ? callsSub(o.last30d, true) : undefined}>
           {o ? formatUsd(o.last30d.costMicros) : '—'}
         </Figure>
       </div>

@@ -11,6 +11,8 @@
 -- named are key-locked (FOR KEY SHARE, in id order) before their refusal rows are written, so an
 -- admin's delete, which locks the budget and then cascades into those rows, waits for the batch
 -- (or the batch for it) instead of deadlocking with the batch's later lease charge.
+-- spend_hourly/spend_daily.refused: the LLM calls refused per bucket (the budget's refusals and the
+-- rows PII blocked), summed at ingest in the batch's own statements (ingest.store.ts).
 CREATE TABLE "budget_refusals" (
 	"budget_id" text NOT NULL,
 	"window_start" bigint NOT NULL,
@@ -20,6 +22,8 @@ CREATE TABLE "budget_refusals" (
 );
 --> statement-breakpoint
 ALTER TABLE "agent_spend" ADD COLUMN "refused" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "spend_daily" ADD COLUMN "refused" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "spend_hourly" ADD COLUMN "refused" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "budget_refusals" ADD CONSTRAINT "budget_refusals_budget_id_budgets_id_fk" FOREIGN KEY ("budget_id") REFERENCES "public"."budgets"("id") ON DELETE cascade ON UPDATE no action;
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION iron_agent_spend_calls() RETURNS trigger LANGUAGE plpgsql AS $$
