@@ -219,7 +219,7 @@ export class AgentSupervisor {
       {
         type: 'agent.exited',
         severity: 'error',
-        message: `Agent crashed (${how}) after ${secs}s`,
+        message: `Agent crashed (${how}) after ${secs}`,
         data: { status: 'crashed', exitCode: exit.code, signal: exit.signal, durationMs: ranMs },
       },
     );
