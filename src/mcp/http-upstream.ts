@@ -23,6 +23,15 @@ const CONNECTION_CLOSED = -32000;
 /** How often a broken stream is tried again, and how long between tries (unless the server says `retry:`). */
 const RETRIES = 2;
 const RETRY_MS = 1_000;
+/**
+ * How long a request waits for the server's own stream (GET) to be open after initialized. A
+ * server sends what it asks of the client unrelated to a request (a tool that calls
+ * `server.createMessage` for sampling) on that stream, and one that finds it not open yet keeps the
+ * message for a resumption that never comes: the tool call then waits for an answer it can never
+ * get. So the first requests wait for the stream (a moment; a server slow to open it delays them
+ * at most this long).
+ */
+const LISTEN_WAIT_MS = 2_000;
 const RETRY_GROWTH = 1.5;
 /** How long a stream whose answers are all in may stay open before it is let go of. */
 const LET_GO_MS = 1_000;
@@ -75,6 +84,8 @@ export class HttpUpstreamTransport implements Transport {
   private retryMs?: number;
   /** The server's own stream was opened once: each later opening waits a moment first. */
   private listened = false;
+  /** Settled once the first opening of the server's own stream has its answer (or failed): requests wait for it (LISTEN_WAIT_MS). */
+  private listening: Promise<void> | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Each request waiting for its answer on a stream: the stream's other waiting requests and its body (a cancelled call's stream is let go). */
   private readonly waiting = new Map<RequestId, { asked: Set<RequestId>; body: Readable }>();
@@ -133,6 +144,7 @@ export class HttpUpstreamTransport implements Transport {
     }
     const messages = Array.isArray(message) ? message : [message];
     for (const m of messages) if ('method' in m && m.method === 'notifications/cancelled') this.cancelled((m.params as { requestId?: RequestId } | undefined)?.requestId);
+    if (this.listening !== null && messages.some(isRequest)) await waitAtMost(this.listening, LISTEN_WAIT_MS);
     const named = this.sessionId !== undefined;
     let r: Response;
     try {
@@ -303,8 +315,16 @@ export class HttpUpstreamTransport implements Transport {
    * moment after it ends or breaks, from its last event id; a server that offers none answers 405.
    */
   private listen(last: string | null, attempt: number): void {
+    let opened: (() => void) | null = null;
+    if (attempt === 0 && last === null && !this.listened) this.listening = new Promise<void>((resolve) => (opened = resolve));
     const open = async () => {
-      const r = await this.request('GET', last === null ? { accept: 'text/event-stream' } : { accept: 'text/event-stream', 'last-event-id': last });
+      let r: Response;
+      try {
+        r = await this.request('GET', last === null ? { accept: 'text/event-stream' } : { accept: 'text/event-stream', 'last-event-id': last });
+      } finally {
+        opened?.();
+        opened = null;
+      }
       if (r.statusCode === 405) return r.body.dump();
       if (r.statusCode === 404) {
         // The server no longer knows the session: this one ends (the agent's too), and a new one starts.
@@ -347,4 +367,10 @@ export class HttpUpstreamTransport implements Transport {
     this.abort.abort();
     this.onclose?.();
   }
+}
+
+/** `p`, or nothing after `ms`, whichever comes first (never rejects). */
+function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
