@@ -150,18 +150,12 @@ export class RequestsStore {
       .prepare();
     const st = llmSteps;
     const ch = llmChains;
+    // A step as StepSpend has it (the rollup row without its agent).
+    const { agentId: _agent, ...stepColumns } = getTableColumns(st);
     // The agent's steps (one row per unit of work, from its key) sorted dearest first: no index to
     // keep on the money path for a read that sorts thousands of rows at most.
     this.topStepsOf = this.db.orm
-      .select({
-        step: st.step,
-        calls: st.calls,
-        promptTokens: st.promptTokens,
-        completionTokens: st.completionTokens,
-        costMicros: st.costMicros,
-        firstMs: st.firstMs,
-        lastMs: st.lastMs,
-      })
+      .select(stepColumns)
       .from(st)
       .where(eq(st.agentId, p('agentId')))
       .orderBy(desc(st.costMicros), desc(st.step))
@@ -179,15 +173,7 @@ export class RequestsStore {
       .where(eq(st.agentId, p('agentId')))
       .prepare();
     this.stepOneOf = this.db.orm
-      .select({
-        step: st.step,
-        calls: st.calls,
-        promptTokens: st.promptTokens,
-        completionTokens: st.completionTokens,
-        costMicros: st.costMicros,
-        firstMs: st.firstMs,
-        lastMs: st.lastMs,
-      })
+      .select(stepColumns)
       .from(st)
       .where(and(eq(st.agentId, p('agentId')), eq(st.step, p('step'))))
       .prepare();
