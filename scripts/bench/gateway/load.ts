@@ -198,7 +198,9 @@ export async function startGateway(
   const CLI = o.cli ?? DEFAULT_CLI;
   const db = join(dir, 'bench.db');
   const config = join(dir, 'iron-cage.yaml');
-  writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\n`);
+  // The Responses rounds store ~100,000 turns under one agent: past the default cap (100,000 items),
+  // which is a limit of the store, not what the benchmark measures.
+  writeFileSync(config, `providers:\n  openai:\n    base_url: ${upstream}/v1\n    api_key: sk-bench\nsafety_mode: redact\nresponses:\n  max_stored_items_per_agent: 10000000\n`);
   const token = (role: string, name: string, ...more: string[]) =>
     JSON.parse(execFileSync(process.execPath, [CLI, 'token', 'create', '--role', role, '--name', name, ...more, '--json', '--db', db, '--config', config], { encoding: 'utf8' })).token as string;
   const created = { token: token('agent', 'bench', '--budget', '1000000') };
