@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config/index.js';
-import type { NewEvent } from '../core/events.js';
+import { llmRequestSeverity, type NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { formatUsd, type Micros, microsToUsd } from '../core/money.js';
 import {
@@ -191,7 +191,7 @@ export class BudgetNotices {
     return {
       agentId: row.agentId,
       type: 'llm.request',
-      severity: row.status === 'ok' ? 'debug' : 'warn',
+      severity: llmRequestSeverity(row.status),
       message: `${row.model} ${row.promptTokens}+${row.completionTokens} tokens ${formatUsd(cost)}${s.limitMicros === null ? '' : ` · ${formatBudgetUsage(s.spentMicros, s.limitMicros)}`}${attempts > 1 ? ` · ${attempts} attempts` : ''}`,
       data: {
         requestId,

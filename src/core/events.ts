@@ -13,6 +13,12 @@ export type Severity = (typeof SEVERITIES)[number];
  * ones under `on_exhausted: refuse`); raising the limit shows the stored status again.
  */
 export type AgentStatus = 'starting' | 'running' | 'restarting' | 'completed' | 'stopped' | 'crashed' | 'budget_exhausted';
+
+/** The severity of a settled call's `llm.request` event: debug when it answered, warn otherwise. */
+export function llmRequestSeverity(status: string): 'debug' | 'warn' {
+  return status === 'ok' ? 'debug' : 'warn';
+}
+
 export const TERMINAL_STATUSES: ReadonlySet<AgentStatus> = new Set(['completed', 'stopped', 'crashed']);
 
 export interface Progress {

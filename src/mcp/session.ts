@@ -10,6 +10,7 @@ import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approva
 import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
 import type { McpCall, McpRecorder } from './record.js';
+import { MCP_PROVIDER } from '../state/index.js';
 import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
 
@@ -291,7 +292,7 @@ export class McpSession {
       throw e;
     }
     // Its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call.
-    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: 'mcp', model: `${s.name}/${params.name}` };
+    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: `${s.name}/${params.name}` };
     const micros = costOf(s, params.name);
     let held: number | null = null;
     try {

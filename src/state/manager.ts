@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
 import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
-import { TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
+import { llmRequestSeverity, TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { migrate } from './migrate.js';
@@ -210,7 +210,10 @@ export class StateManager {
     return r?.m ?? 0;
   }
 
-  /** The agent's events by severity, in all and its output lines: from event_counts (a row per type and severity), not its log. */
+  /**
+   * The agent's events by severity, in all and its output lines: from event_counts (a row per type
+   * and severity) and, for its `llm.request` events, its ledger's totals (`announcedCalls`): never its log.
+   */
   eventCounts(agentId: string): Record<Severity, number> & { total: number; output: number } {
     const c = schema.eventCounts;
     const rows = this.db.select({ severity: c.severity, type: c.type, n: c.n }).from(c).where(eq(c.agentId, agentId)).all();
@@ -220,11 +223,16 @@ export class StateManager {
       out.total += r.n;
       if (r.type === 'agent.output') out.output += r.n;
     }
+    for (const r of this.announcedCalls(agentId)) {
+      out[llmRequestSeverity(r.status)] += r.n;
+      out.total += r.n;
+    }
     return out;
   }
 
-  /** How many events of one type the agent has (`budget.refused`: its calls the budget refused), from event_counts: never its log. */
+  /** How many events of one type the agent has (`budget.refused`: its calls the budget refused), from event_counts or, for `llm.request`, the ledger's totals: never its log. */
   eventCountOf(agentId: string, type: EventType): number {
+    if (type === 'llm.request') return this.announcedCalls(agentId).reduce((n, r) => n + r.n, 0);
     const c = schema.eventCounts;
     return (
       this.db
@@ -233,6 +241,17 @@ export class StateManager {
         .where(and(eq(c.agentId, agentId), eq(c.type, type)))
         .get()?.n ?? 0
     );
+  }
+
+  /** The agent's `llm.request` events by its calls' status: its ledger rows an event announces (schema.ts, ANNOUNCED_LEDGER_SQL), from llm_totals. */
+  private announcedCalls(agentId: string): Array<{ status: string; n: number }> {
+    const t = schema.llmTotals;
+    return this.db
+      .select({ status: t.status, n: sql<number>`sum(${t.requests})` })
+      .from(t)
+      .where(and(eq(t.agentId, agentId), sql.raw(schema.ANNOUNCED_LEDGER_SQL)))
+      .groupBy(t.status)
+      .all();
   }
 
   // ── agents ────────────────────────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { storeDb, type StoreDb, type StateManager } from './manager.js';
-import { llmTotals, mcpTotals } from './schema.js';
+import { llmTotals, MCP_PROVIDER, mcpTotals } from './schema.js';
 
 // What the dashboard shows of each MCP server's tools (GET /api/mcp/servers): their calls,
 // errors, refusals and latest call from `mcp_totals` (kept by the trigger on tool_calls, migration
@@ -18,9 +18,6 @@ export interface McpToolTotals {
   lastTs: string | null;
   costMicros: number;
 }
-
-/** The ledger's provider for an MCP server's charged call (src/mcp/session.ts). */
-const MCP_PROVIDER = 'mcp';
 
 export class McpStore {
   private readonly db: StoreDb;

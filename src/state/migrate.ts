@@ -59,11 +59,19 @@ export function migrate(db: Database.Database, notice: (message: string) => void
       notice(`Upgrading the database from schema version ${from} to ${to}: every row is copied once, which takes a while on a large file`);
       adoptLegacy(db, all.slice(0, BASELINE));
     }
-    for (let v = Math.max(db.pragma('user_version', { simple: true }) as number, LEGACY); v < to; v++) {
-      db.transaction(() => {
-        run(db, all[v - LEGACY]!);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
+    // Our own SQL, outside SQLite's defensive mode (better-sqlite3's default): a migration may edit
+    // the schema's text in place where nothing stored changes (0027), which that mode refuses.
+    const first = Math.max(db.pragma('user_version', { simple: true }) as number, LEGACY);
+    if (first < to) db.unsafeMode(true);
+    try {
+      for (let v = first; v < to; v++) {
+        db.transaction(() => {
+          run(db, all[v - LEGACY]!);
+          db.pragma(`user_version = ${v + 1}`);
+        })();
+      }
+    } finally {
+      db.unsafeMode(false);
     }
   } catch (e) {
     const at = db.pragma('user_version', { simple: true }) as number;

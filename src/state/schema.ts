@@ -95,7 +95,9 @@ export const PROGRESS_EVENT_SQL = `type = 'agent.progress'`;
 export const events = sqliteTable(
   'events',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    // No AUTOINCREMENT (migration 0027): the log refuses DELETE, so the newest seq is never freed
+    // and max(seq) + 1 never reuses one; sqlite_sequence would be a page more in every commit.
+    seq: integer('seq').primaryKey(),
     ts: text('ts').notNull(),
     agentId: text('agent_id'),
     type: text('type').notNull(),
@@ -144,17 +146,30 @@ export const checkpoints = sqliteTable(
 export type AgentRow = typeof agents.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 
+/** The ledger's provider for an MCP server's charged call (src/mcp/session.ts): no LLM provider is named so. */
+export const MCP_PROVIDER = 'mcp';
+
+/**
+ * The ledger rows an `llm.request` event announces, as a condition on llm_totals: every row the
+ * gateway settles has exactly one, written with it in its transaction (gateway/meter.ts), so an
+ * agent's `llm.request` events are counted from llm_totals and never again in event_counts (issue
+ * 47, migration 0028: a page less in every call's commit). Not announced: the rows start-up
+ * settles as `interrupted` (requests.store.ts) and an MCP server's charged calls (their `mcp.call`).
+ */
+export const ANNOUNCED_LEDGER_SQL = `provider != '${MCP_PROVIDER}' AND status != 'interrupted'`;
+
 export const llmRequests = sqliteTable(
   'llm_requests',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
+    // No AUTOINCREMENT (migration 0027): the ledger refuses DELETE, so max(id) + 1 never reuses an id.
+    id: integer('id').primaryKey(),
     ts: text('ts').notNull(),
     agentId: text('agent_id').notNull(),
     endpoint: text('endpoint').notNull(),
     provider: text('provider').notNull(),
     model: text('model').notNull(),
     stream: integer('stream', { mode: 'boolean' }).notNull().default(false),
-    status: text('status').notNull(), // ok | error | aborted | pending | interrupted
+    status: text('status').notNull(), // ok | error | aborted | blocked | pending | interrupted
     httpStatus: integer('http_status'),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),

@@ -274,6 +274,8 @@ describe('the cost report rollups equal the ledger', () => {
     raw.exec('DROP TABLE approvals;');
     // The MCP calls counted, and their trigger, which 0026 adds.
     raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals;');
+    // The ledger's refusal of DELETE, which 0027 adds.
+    raw.exec('DROP TRIGGER llm_requests_no_delete;');
     // And 0016's triggers, which kept it.
     const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
     for (const statement of readFileSync(join(migrations, '0016_ledger_rollup_triggers.sql'), 'utf8').split('--> statement-breakpoint')) raw.exec(statement);

@@ -115,6 +115,8 @@ describe('mcp_totals', () => {
       // The file as it was before 0026: its rows, no count of them and no trigger.
       const raw = new Database(path);
       raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals;');
+      // The ledger's refusal of DELETE, which 0027 adds.
+      raw.exec('DROP TRIGGER llm_requests_no_delete;');
       const journal = JSON.parse(readFileSync(join(import.meta.dirname, '../../src/state/migrations/sqlite/meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
       const at = journal.entries.findIndex((e) => e.tag.endsWith('_mcp_totals'));
       expect(at).toBeGreaterThan(0);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentToken, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
-import { schemaVersion } from '../../src/state/index.js';
+import { MCP_PROVIDER, RequestsStore, schemaVersion } from '../../src/state/index.js';
+import { ANNOUNCED_LEDGER_SQL } from '../../src/state/schema.js';
 
 // Nothing a request (or start-up) runs may read the whole ledger or the whole event log: the
 // statements each path really runs are caught as they run (on the Statement prototype of
@@ -16,6 +17,8 @@ const ran = new Set<string>();
 
 let t: TestRuntime;
 let agent: { token: string; agentId: string };
+/** Agents whose ledger rows a test wrote as the store holds them, with no llm.request event. */
+const unannounced = new Set<string>();
 
 beforeAll(async () => {
   for (const m of ['all', 'get', 'run', 'iterate'] as const) {
@@ -294,6 +297,8 @@ describe('the rollups the cost report reads', () => {
     const { RequestsStore } = await import('../../src/state/index.js');
     const requests = new RequestsStore(t.rt.state);
     const row = { ...ROW, agentId: agent.agentId, step: 2, chain: 'crm', status: 'pending' };
+    // Written as the ledger holds them, without the llm.request event the gateway writes with each.
+    unannounced.add(agent.agentId);
     // A pending row counts once it settles (here: as interrupted, at its reservation, at the next start).
     await t.rt.state.writeSoon((tx) => requests.insert(tx, row), null);
     await t.rt.state.writeSoon((tx) => requests.insert(tx, { ...row, status: 'ok', costMicros: 1234, step: 1, chain: null }), null);
@@ -315,6 +320,8 @@ describe('the rollups the cost report reads', () => {
     const { RequestsStore } = await import('../../src/state/index.js');
     const requests = new RequestsStore(t.rt.state);
     const own = await agentToken(t, { budgetUsd: null });
+    // Rows written here as the ledger holds them, without the llm.request event the gateway writes with each.
+    unannounced.add(own.agentId);
     const at = (ts: string, o: Record<string, unknown> = {}) => ({ ...ROW, agentId: own.agentId, ts, status: 'ok', stream: false, ...o });
     const write = <T>(f: (tx: Parameters<typeof requests.insert>[0]) => T) => t.rt.state.writeSoon(f, null).then((w) => w.result);
     // The last millisecond of a minute, the first of the next, a free call (no charge time), a step.
@@ -383,29 +390,59 @@ const ROW = {
 };
 
 describe('the event counts /metrics reads', () => {
-  const fromLog = () => query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
-  const kept = () => query('SELECT agent_id, type, severity, n FROM event_counts ORDER BY 1, 2, 3');
+  /** Of every agent but those whose ledger rows a test wrote by hand (no event announces them). */
+  const announced = (rows: unknown[]) => rows.filter((r) => !unannounced.has((r as { agent_id: string }).agent_id));
+  const fromLog = () => announced(query('SELECT agent_id, type, severity, count(*) AS n FROM events WHERE agent_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3'));
+  // event_counts, and the llm.request events as StateManager.eventCounts reads them (migration
+  // 0028): the agent's ledger rows an event announces, by status, from llm_totals.
+  const kept = () =>
+    announced(
+      query(`SELECT agent_id, type, severity, n FROM event_counts UNION ALL
+        SELECT agent_id, 'llm.request', CASE WHEN status = 'ok' THEN 'debug' ELSE 'warn' END, sum(requests) FROM llm_totals WHERE ${ANNOUNCED_LEDGER_SQL} GROUP BY 1, 3
+        ORDER BY 1, 2, 3`),
+    );
 
   it('equal the log, through lone events, batches and a write of a batch that failed (its event undone with it)', async () => {
     const state = t.rt.state;
+    // Calls of an agent of its own through the gateway (a stream, an answer, a refusal): each row
+    // with its llm.request event, counted from llm_totals.
+    const caller = await agentToken(t, { budgetUsd: null });
+    for (const body of [{ stream: true }, { stream: false }, { stream: false, max_tokens: 'many' }]) {
+      const r = await fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${caller.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 8, messages: [{ role: 'user', content: 'count me' }], ...body }),
+      });
+      await r.text();
+    }
+    expect(kept().filter((r) => (r as { agent_id: string }).agent_id === caller.agentId && (r as { type: string }).type === 'llm.request')).toEqual([
+      { agent_id: caller.agentId, type: 'llm.request', severity: 'debug', n: 2 },
+    ]);
     expect(kept().length).toBeGreaterThan(0);
     expect(kept()).toEqual(fromLog());
-    state.record({ agentId: agent.agentId, type: 'agent.output', severity: 'info', message: 'a line', data: { stream: 'stdout' } });
+    state.record({ agentId: caller.agentId, type: 'agent.output', severity: 'info', message: 'a line', data: { stream: 'stdout' } });
     const batch = [
-      state.writeSoon(() => undefined, { agentId: agent.agentId, type: 'agent.output', severity: 'warn', message: 'two', data: { stream: 'stderr' } }),
+      state.writeSoon(() => undefined, { agentId: caller.agentId, type: 'agent.output', severity: 'warn', message: 'two', data: { stream: 'stderr' } }),
       state.writeSoon(
         () => {
           throw new Error('refused');
         },
-        { agentId: agent.agentId, type: 'agent.output', severity: 'critical', message: 'never', data: { stream: 'stderr' } },
+        { agentId: caller.agentId, type: 'agent.output', severity: 'critical', message: 'never', data: { stream: 'stderr' } },
       ),
       state.writeSoon(() => undefined, { agentId: null, type: 'agent.output', severity: 'info', message: 'no agent', data: { stream: 'stdout' } } as never),
     ];
     const settled = await Promise.allSettled(batch);
     expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(kept()).toEqual(fromLog());
-    const m = await get(`/api/agents/${agent.agentId}/metrics`);
-    const mine = (fromLog() as Array<{ agent_id: string; type: string; severity: string; n: number }>).filter((r) => r.agent_id === agent.agentId);
+    // Ledger rows no llm.request event announces: an MCP server's charged call (written as
+    // FixedCharges writes it) and a stream start-up settles as interrupted.
+    const requests = new RequestsStore(state);
+    await state.writeSoon((tx) => requests.insert(tx, { ...ROW, agentId: caller.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: 'web/search', costMicros: 5_000 }), null);
+    await state.writeSoon((tx) => requests.insert(tx, { ...ROW, agentId: caller.agentId, status: 'pending' }), null);
+    expect(requests.settleInterrupted()).toBe(1);
+    expect(kept()).toEqual(fromLog());
+    const m = await get(`/api/agents/${caller.agentId}/metrics`);
+    const mine = (fromLog() as Array<{ agent_id: string; type: string; severity: string; n: number }>).filter((r) => r.agent_id === caller.agentId);
     expect(m.events.total).toBe(mine.reduce((a, r) => a + r.n, 0));
     expect(m.events.output).toBe(mine.filter((r) => r.type === 'agent.output').reduce((a, r) => a + r.n, 0));
     expect(m.events.warn).toBe(mine.filter((r) => r.severity === 'warn').reduce((a, r) => a + r.n, 0));
@@ -450,6 +487,8 @@ describe('an older database', () => {
       raw.exec('DROP TABLE approvals;');
       // The MCP calls counted, and their trigger (0026).
       raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals;');
+      // The ledger's refusal of DELETE (0027).
+      raw.exec('DROP TRIGGER llm_requests_no_delete;');
       // The ledger's second index by agent (0020 drops it).
       raw.exec('CREATE INDEX llm_requests_agent ON llm_requests (agent_id, id);');
       // The timeline's indexes.

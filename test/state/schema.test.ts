@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RequestsStore, PiiStore, schemaVersion, StateManager } from '../../src/state/index.js';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { migrate } from '../../src/state/migrate.js';
 import * as schema from '../../src/state/schema.js';
 import { LEGACY_MIGRATIONS } from '../fixtures/state/legacy-migrations.js';
@@ -21,6 +22,8 @@ const MIGRATIONS = join(ROOT, 'src/state/migrations/sqlite');
 
 /** Tables whose history the database itself refuses to rewrite. */
 const APPEND_ONLY = ['events', 'pii_audit', 'secret_audit_log'];
+/** The tables every call writes, without AUTOINCREMENT since migration 0027. */
+const LEDGER_TABLES = ['events', 'llm_requests'];
 
 interface ColumnInfo {
   name: string;
@@ -169,11 +172,39 @@ describe('the migrated database', () => {
           'approvals_decided_once',
           'approvals_no_delete',
           'tool_calls_mcp',
+          // The ledger: settled (an UPDATE of a pending row), never deleted (0027).
+          'llm_requests_no_delete',
         ].sort(),
       );
       sm.record({ agentId: null, type: 'server.stopping', severity: 'info', message: 'x', data: { reason: 'r' } });
       expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
       expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
+      const requests = new RequestsStore(sm);
+      await sm.writeSoon(
+        (tx) =>
+          requests.insert(tx, {
+            agentId: 'a',
+            endpoint: 'chat',
+            provider: 'openai',
+            model: 'm',
+            stream: false,
+            status: 'ok',
+            httpStatus: 200,
+            promptTokens: 1,
+            completionTokens: 1,
+            costMicros: 1,
+            reservedMicros: 1,
+            usageSource: 'provider',
+            latencyMs: 1,
+            firstByteMs: null,
+            redactions: 0,
+            error: null,
+            attempts: 1,
+            budgets: null,
+          }),
+        null,
+      );
+      expect(() => db.prepare('DELETE FROM llm_requests').run()).toThrow('the ledger is append-only: DELETE is not allowed');
     } finally {
       closeSqlite(sm.path);
       await sm.close();
@@ -269,7 +300,8 @@ describe('an older database', () => {
         const columns = Object.keys(before[0] as object).map((c) => `"${c}"`);
         expect(old.prepare(`SELECT ${columns.join(', ')} FROM ${table}`).all(), table).toEqual(before);
       }
-      expect(old.prepare('SELECT name, seq FROM sqlite_sequence ORDER BY name').all()).toEqual(marks);
+      // The call path's two tables keep no sequence (0027): their ids go on from their largest.
+      expect(old.prepare('SELECT name, seq FROM sqlite_sequence ORDER BY name').all()).toEqual(marks.filter((m) => !LEDGER_TABLES.includes((m as { name: string }).name)));
     } finally {
       old.close();
       cleanup();
@@ -370,6 +402,71 @@ describe('an older database', () => {
     try {
       expect(() => StateManager.open(path)).toThrow(/newer than this iron-cage understands/);
     } finally {
+      cleanup();
+    }
+  });
+});
+
+/** A database as the journal's migrations before `tag` left it (a file from an earlier iron-cage). */
+function journalDbBefore(path: string, tag: string): Database.Database {
+  const all = readMigrationFiles({ migrationsFolder: MIGRATIONS });
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
+  const at = journal.entries.findIndex((e) => e.tag === tag);
+  expect(at).toBeGreaterThan(0);
+  const db = new Database(path);
+  for (const m of all.slice(0, at)) for (const statement of m.sql) if (statement.trim()) db.exec(statement);
+  db.pragma(`user_version = ${schemaVersion() - (all.length - at)}`);
+  return db;
+}
+
+describe('the call path without a sequence (0027)', () => {
+  const ddlOf = (db: Database.Database, table: string) => (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string }).sql;
+  const sequences = (db: Database.Database) => db.prepare('SELECT name, seq FROM sqlite_sequence WHERE name IN (?, ?) ORDER BY name').all(...LEDGER_TABLES);
+  const event = (db: Database.Database) => db.prepare("INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES ('t', NULL, 'server.started', 'info', 'm', '{}')").run().lastInsertRowid;
+  const row = (db: Database.Database) =>
+    db.prepare("INSERT INTO llm_requests (ts, agent_id, endpoint, provider, model, status) VALUES ('2026-11-25T10:00:00.000Z', 'a', 'chat', 'openai', 'm', 'ok')").run().lastInsertRowid;
+
+  it('edits the two tables in place: the same rows and ids, which go on from the largest, and no sequence page to write', () => {
+    const { dir, cleanup } = tempDir();
+    const db = journalDbBefore(join(dir, 's.db'), '0027_ledger_without_sequence');
+    try {
+      for (let i = 0; i < 5; i++) [event(db), row(db)];
+      const before = { events: db.prepare('SELECT * FROM events').all(), ledger: db.prepare('SELECT * FROM llm_requests').all() };
+      expect(ddlOf(db, 'events')).toContain('AUTOINCREMENT');
+      expect(sequences(db)).toEqual([
+        { name: 'events', seq: 5 },
+        { name: 'llm_requests', seq: 5 },
+      ]);
+      migrate(db);
+      for (const t of LEDGER_TABLES) expect(ddlOf(db, t)).not.toContain('AUTOINCREMENT');
+      expect(sequences(db)).toEqual([]);
+      expect({ events: db.prepare('SELECT * FROM events').all(), ledger: db.prepare('SELECT * FROM llm_requests').all() }).toEqual(before);
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      // This connection reads the schema as edited: a new row takes the next id, and no sequence.
+      expect([event(db), row(db)]).toEqual([6, 6]);
+      expect(sequences(db)).toEqual([]);
+      // Written by migrate outside SQLite's defensive mode, which is back on afterwards.
+      expect(() => db.exec('PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = sql WHERE 0')).toThrow();
+    } finally {
+      db.close();
+      cleanup();
+    }
+  });
+
+  it('leaves AUTOINCREMENT to a table whose newest ids were deleted by hand: only its sequence remembers them', () => {
+    const { dir, cleanup } = tempDir();
+    const db = journalDbBefore(join(dir, 's.db'), '0027_ledger_without_sequence');
+    try {
+      for (let i = 0; i < 5; i++) [event(db), row(db)];
+      db.prepare('DELETE FROM llm_requests WHERE id > 3').run();
+      migrate(db);
+      expect(ddlOf(db, 'llm_requests')).toContain('AUTOINCREMENT');
+      expect(ddlOf(db, 'events')).not.toContain('AUTOINCREMENT');
+      expect(sequences(db)).toEqual([{ name: 'llm_requests', seq: 5 }]);
+      expect([event(db), row(db)]).toEqual([6, 6]);
+      expect(() => db.prepare('DELETE FROM llm_requests').run()).toThrow('append-only');
+    } finally {
+      db.close();
       cleanup();
     }
   });
