@@ -40,7 +40,7 @@ export type LlmRequestEnd = Pick<LlmRequestRow, (typeof END_COLUMNS)[number]>;
 /** An agent's ledger summed per provider, model and status (over all its calls). */
 export type LedgerGroup = Omit<LlmTotalsRow, 'agentId'>;
 
-/** An agent's ledger summed per bucket of time: `start` epoch ms; `errors` its calls that did not end `ok`; `lastChargedMs` its latest charged call, null when none was charged. */
+/** An agent's ledger summed per bucket of time: `start` epoch ms; `errors` its calls that failed (neither `ok` nor `blocked`: a refusal is no error); `lastChargedMs` its latest charged call, null when none was charged. */
 export type LedgerBucket = Pick<LlmRunningRow, 'requests' | 'errors' | 'costMicros' | 'lastChargedMs'> & { start: number };
 
 /** One step of an agent's work as its rollup sums it (`llm_steps`). */

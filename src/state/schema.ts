@@ -250,7 +250,7 @@ export const llmRunning = sqliteTable(
     minute: epochMs('minute').notNull(),
     /** Calls settled in this minute and every earlier one. */
     requests: integer('requests').notNull(),
-    /** Of those, the calls that did not end `ok`. */
+    /** Of those, the calls that failed: ended neither `ok` nor `blocked` (a refusal, src/domain/outcomes; migration 0029). */
     errors: integer('errors').notNull(),
     costMicros: micros('cost_micros').notNull(),
     /** The latest charged call's time (epoch ms) in this minute or before, null when none was charged yet. */

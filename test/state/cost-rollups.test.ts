@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reportBucketMs } from '../../src/domain/budget/index.js';
+import { REFUSED_LEDGER_STATUS } from '../../src/domain/outcomes/index.js';
 import { RequestsStore, schemaVersion, StateManager, type LedgerBucket, type LedgerGroup } from '../../src/state/index.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
 
@@ -89,7 +90,8 @@ beforeAll(async () => {
       let ms = T0 + Math.floor((i / calls) ** 1.3 * span) + Math.floor(rand() * 50_000);
       if (rand() < 0.125) ms = Math.max(T0, ms - Math.floor(rand() * 3_600_000));
       const u = rand();
-      batch.push(row(agentId, ms, u < 0.8 ? 'ok' : u < 0.9 ? 'error' : 'pending'));
+      // PII blocked some after pricing them: a refusal, never an error (src/domain/outcomes).
+      batch.push(row(agentId, ms, u < 0.75 ? 'ok' : u < 0.8 ? REFUSED_LEDGER_STATUS : u < 0.9 ? 'error' : 'pending'));
     }
     for (let i = 0; i < batch.length; i += 100) {
       const part = batch.slice(i, i + 100);
@@ -156,7 +158,7 @@ function bucketsByHand(rows: LedgerRow[], agentId: string, w: number): LedgerBuc
     const start = ms - (ms % w);
     const b = out.get(start) ?? { start, requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
     b.requests++;
-    if (r.status !== 'ok') b.errors++;
+    if (r.status !== 'ok' && r.status !== REFUSED_LEDGER_STATUS) b.errors++;
     b.costMicros += r.cost_micros;
     if (r.cost_micros > 0) b.lastChargedMs = Math.max(b.lastChargedMs ?? ms, ms);
     out.set(start, b);

@@ -1,8 +1,12 @@
--- The ledger's triggers (0018) keep llm_running with an UPDATE first (issue 47): the minute of
--- the row and every later one take the call, in one range of the agent's key; a minute not there
--- yet is then made from the one before it. Before, each call first built the new minute's row from
--- the one before it (two more seeks) only to find, nearly always, that the minute was there. The
--- same sums (test/state/cost-rollups.test.ts); llm_totals, llm_steps and llm_chains as they were.
+-- The ledger's triggers (0018) made again for llm_running (issue 47): an UPDATE first, the row's
+-- minute and every later one taking the call in one range of the agent's key, and a minute not
+-- there yet made from the one before it only then. Before, each call first built the new minute's
+-- row from the one before it (two more seeks) only to find, nearly always, that the minute was
+-- there. And a call PII blocked is not an error (issue 46: a refusal, an outcome of its own;
+-- src/domain/outcomes), as the dashboard's Cost panel and the panel already count it: `errors` is
+-- the calls that ended neither `ok` nor `blocked`, and the running counts kept before are lowered
+-- by the blocked calls up to each minute. The same sums otherwise (test/state/cost-rollups.test.ts);
+-- llm_totals, llm_steps and llm_chains as they were.
 DROP TRIGGER `llm_requests_rolled`;
 --> statement-breakpoint
 DROP TRIGGER `llm_requests_settled`;
@@ -18,12 +22,12 @@ CREATE TRIGGER `llm_requests_rolled` AFTER INSERT ON `llm_requests` WHEN NEW.`st
         `cost_micros` = `cost_micros` + excluded.`cost_micros`;
     UPDATE `llm_running` SET
         `requests` = `requests` + 1,
-        `errors` = `errors` + (NEW.`status` != 'ok'),
+        `errors` = `errors` + (NEW.`status` NOT IN ('ok', 'blocked')),
         `cost_micros` = `cost_micros` + NEW.`cost_micros`,
         `last_charged_ms` = CASE WHEN NEW.`cost_micros` > 0 THEN coalesce(max(`last_charged_ms`, coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0)), coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0)) ELSE `last_charged_ms` END
       WHERE `agent_id` = NEW.`agent_id` AND `minute` >= coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0) / 60000 * 60000;
     INSERT INTO `llm_running` (`agent_id`, `minute`, `requests`, `errors`, `cost_micros`, `last_charged_ms`)
-      SELECT NEW.`agent_id`, x.`minute`, coalesce(b.`requests`, 0) + 1, coalesce(b.`errors`, 0) + (NEW.`status` != 'ok'), coalesce(b.`cost_micros`, 0) + NEW.`cost_micros`,
+      SELECT NEW.`agent_id`, x.`minute`, coalesce(b.`requests`, 0) + 1, coalesce(b.`errors`, 0) + (NEW.`status` NOT IN ('ok', 'blocked')), coalesce(b.`cost_micros`, 0) + NEW.`cost_micros`,
           coalesce(max(b.`last_charged_ms`, x.`charged`), b.`last_charged_ms`, x.`charged`)
         FROM (SELECT ms / 60000 * 60000 AS `minute`, CASE WHEN NEW.`cost_micros` > 0 THEN ms END AS `charged`
           FROM (SELECT coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0) AS ms)) AS x
@@ -55,12 +59,12 @@ CREATE TRIGGER `llm_requests_settled` AFTER UPDATE OF `status` ON `llm_requests`
         `cost_micros` = `cost_micros` + excluded.`cost_micros`;
     UPDATE `llm_running` SET
         `requests` = `requests` + 1,
-        `errors` = `errors` + (NEW.`status` != 'ok'),
+        `errors` = `errors` + (NEW.`status` NOT IN ('ok', 'blocked')),
         `cost_micros` = `cost_micros` + NEW.`cost_micros`,
         `last_charged_ms` = CASE WHEN NEW.`cost_micros` > 0 THEN coalesce(max(`last_charged_ms`, coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0)), coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0)) ELSE `last_charged_ms` END
       WHERE `agent_id` = NEW.`agent_id` AND `minute` >= coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0) / 60000 * 60000;
     INSERT INTO `llm_running` (`agent_id`, `minute`, `requests`, `errors`, `cost_micros`, `last_charged_ms`)
-      SELECT NEW.`agent_id`, x.`minute`, coalesce(b.`requests`, 0) + 1, coalesce(b.`errors`, 0) + (NEW.`status` != 'ok'), coalesce(b.`cost_micros`, 0) + NEW.`cost_micros`,
+      SELECT NEW.`agent_id`, x.`minute`, coalesce(b.`requests`, 0) + 1, coalesce(b.`errors`, 0) + (NEW.`status` NOT IN ('ok', 'blocked')), coalesce(b.`cost_micros`, 0) + NEW.`cost_micros`,
           coalesce(max(b.`last_charged_ms`, x.`charged`), b.`last_charged_ms`, x.`charged`)
         FROM (SELECT ms / 60000 * 60000 AS `minute`, CASE WHEN NEW.`cost_micros` > 0 THEN ms END AS `charged`
           FROM (SELECT coalesce(CAST(round(unixepoch(NEW.`ts`, 'subsec') * 1000) AS INTEGER), 0) AS ms)) AS x
@@ -80,3 +84,20 @@ CREATE TRIGGER `llm_requests_settled` AFTER UPDATE OF `status` ON `llm_requests`
       SELECT NEW.`agent_id`, NEW.`chain`, 1, NEW.`cost_micros` WHERE NEW.`chain` IS NOT NULL
       ON CONFLICT (`agent_id`, `chain`) DO UPDATE SET `calls` = `calls` + 1, `cost_micros` = `cost_micros` + excluded.`cost_micros`;
   END;
+--> statement-breakpoint
+-- Each minute's running count of errors, less the blocked calls of its agent up to that minute: the
+-- blocked rows counted per agent and minute (one pass over the ledger, once), summed in time order.
+CREATE TEMP TABLE `blocked_upto` AS
+  SELECT `agent_id`, `minute`, sum(`n`) OVER (PARTITION BY `agent_id` ORDER BY `minute`) AS `upto`
+    FROM (SELECT `agent_id`, ms - ms % 60000 AS `minute`, count(*) AS `n`
+      FROM (SELECT `agent_id`, coalesce(CAST(round(unixepoch(`ts`, 'subsec') * 1000) AS INTEGER), 0) AS ms FROM `llm_requests` WHERE `status` = 'blocked')
+      GROUP BY 1, 2);
+--> statement-breakpoint
+CREATE INDEX `blocked_upto_key` ON `blocked_upto` (`agent_id`, `minute`);
+--> statement-breakpoint
+UPDATE `llm_running` SET `errors` = `errors` - (
+    SELECT b.`upto` FROM `blocked_upto` AS b WHERE b.`agent_id` = `llm_running`.`agent_id` AND b.`minute` <= `llm_running`.`minute` ORDER BY b.`minute` DESC LIMIT 1)
+  WHERE `agent_id` IN (SELECT `agent_id` FROM `blocked_upto`)
+    AND EXISTS (SELECT 1 FROM `blocked_upto` AS b WHERE b.`agent_id` = `llm_running`.`agent_id` AND b.`minute` <= `llm_running`.`minute`);
+--> statement-breakpoint
+DROP TABLE `blocked_upto`;
