@@ -7,7 +7,9 @@ import { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow, type PanelDb
 // runtime's lease reclaimed, by the config's `alerts:` channels (a Slack-compatible webhook,
 // e-mail), as a runtime sends its own. Each is written to an outbox when it is said and sent
 // by the one replica that runs the fleet's jobs at that moment: once per fleet, however many
-// replicas there are, and still sent when the replica that saw the change stops before.
+// replicas there are, and still sent when the replica that saw the change stops before. The
+// replica that took it says when its delivery ended on every channel; one that stops first
+// (killed, or drained mid-delivery) leaves it to be taken again once its claim's lease is over.
 
 const TITLE: Record<PanelAlertKind, string> = {
   'budget.warning': 'Central budget at 90%',
@@ -17,11 +19,24 @@ const TITLE: Record<PanelAlertKind, string> = {
 const ICON: Record<PanelAlertKind, string> = { 'budget.warning': '⚠️', 'budget.exhausted': '🛑', 'budget.reclaimed': '↩️' };
 /** Sent alerts kept this long (what was sent, and what failed). */
 const KEEP_MS = 30 * 24 * 3_600_000;
+/**
+ * How long a replica's claim of an alert holds: past every channel's retries and time limits
+ * (DEFAULT_ALERT_RETRY gives up within 20 s, each attempt within its timeout), so an alert still
+ * being sent is never taken again; one whose replica stopped waits this long to be sent.
+ */
+export const ALERT_CLAIM_LEASE_MS = 120_000;
+/** Claims of one alert before it is given up on (its replicas kept stopping before it was sent). */
+export const ALERT_MAX_CLAIMS = 5;
 
 export class PanelAlerts {
   readonly store: PanelAlertsStore;
   private readonly dispatcher: AlertDispatcher | null;
-  private readonly ids = new Map<string, number>();
+  /** Alerts being sent by this replica: channels still to report, and what failed. */
+  private readonly sending = new Map<string, { row: number; left: number; errors: string[] }>();
+  /** The channels each alert goes by. */
+  private readonly channels: number;
+  /** Closing: a delivery cut short now is left to another replica, not marked sent. */
+  private closing = false;
 
   constructor(
     db: PanelDb,
@@ -29,7 +44,17 @@ export class PanelAlerts {
   ) {
     this.store = new PanelAlertsStore(db);
     const { webhookUrl, email } = d.config;
-    this.dispatcher = webhookUrl || email ? new AlertDispatcher({ webhookUrl, email, logger: d.logger, onResult: (r) => void this.delivered(r).catch(() => undefined) }) : null;
+    this.channels = (webhookUrl ? 1 : 0) + (email ? 1 : 0);
+    this.dispatcher =
+      webhookUrl || email
+        ? new AlertDispatcher({
+            webhookUrl,
+            email,
+            logger: d.logger,
+            onResult: (r) =>
+              void this.delivered(r).catch((err: Error) => d.logger.warn(`an alert's delivery could not be recorded (another replica sends it again once its claim's lease is over): ${err.message}`)),
+          })
+        : null;
   }
 
   private now(): number {
@@ -51,7 +76,7 @@ export class PanelAlerts {
   async deliver(): Promise<number> {
     if (!this.dispatcher) return 0;
     const now = this.now();
-    const rows = await this.store.claim(now);
+    const rows = await this.store.claim(now, { leaseMs: ALERT_CLAIM_LEASE_MS, maxClaims: ALERT_MAX_CLAIMS });
     for (const r of rows) this.send(r);
     await this.store.prune(now, KEEP_MS);
     return rows.length;
@@ -59,8 +84,9 @@ export class PanelAlerts {
 
   private send(r: PanelAlertRow): void {
     const kind = r.kind as PanelAlertKind;
-    const id = `panel-alert-${r.id}`;
-    this.ids.set(id, r.id);
+    // One id per claim: a report of an earlier claim's delivery (this replica's, cut short) is not this one's.
+    const id = `panel-alert-${r.id}-${r.attempts}`;
+    this.sending.set(id, { row: r.id, left: this.channels, errors: [] });
     const title = `${ICON[kind] ?? ''} ${TITLE[kind] ?? kind}: ${r.budgetId}`.trim();
     const when = new Date(r.createdAt).toISOString();
     this.dispatcher!.send({
@@ -79,13 +105,23 @@ export class PanelAlerts {
     });
   }
 
+  /** A channel's report: once every channel of the alert reported, it is marked sent (with what failed). */
   private async delivered(r: AlertResult): Promise<void> {
-    const row = this.ids.get(r.alertId);
-    if (row === undefined) return;
-    if (!r.ok) await this.store.failed(row, `${r.channel}: ${r.error ?? 'failed'}`);
+    const s = this.sending.get(r.alertId);
+    if (s === undefined) return;
+    // Cut short by this replica's shutdown: another one takes it when the claim's lease is over.
+    if (!r.ok && this.closing) {
+      this.sending.delete(r.alertId);
+      return;
+    }
+    if (!r.ok) s.errors.push(`${r.channel}: ${r.error ?? 'failed'}`);
+    if (--s.left > 0) return;
+    this.sending.delete(r.alertId);
+    await this.store.sent(s.row, this.now(), s.errors.length > 0 ? s.errors.join('; ') : null);
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.dispatcher?.close();
   }
 }

@@ -359,7 +359,13 @@ export const panelAlerts = pgTable(
     message: text('message').notNull(),
     /** The alert's figures, JSON. */
     data: text('data').notNull(),
-    /** Epoch ms it was delivered (or given up on); null while pending. */
+    /**
+     * Epoch ms a replica took it for delivery; null while nobody has. A claim is a lease: one
+     * its replica never confirmed (the replica stopped between taking and sending it) is taken
+     * again once the lease is over, so an alert is sent at least once.
+     */
+    claimedAt: bigint('claimed_at', { mode: 'number' }),
+    /** Epoch ms its delivery ended on every channel, sent or failed for good; null until then. */
     sentAt: bigint('sent_at', { mode: 'number' }),
     attempts: integer('attempts').notNull().default(0),
     /** What the last failed attempt said. */

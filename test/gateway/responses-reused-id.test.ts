@@ -78,6 +78,8 @@ describe('a response id the provider gives again', () => {
       raw.exec('DROP TABLE approvals');
       // And the MCP calls counted (0026), with their trigger.
       raw.exec('DROP TRIGGER tool_calls_mcp; DROP TABLE mcp_totals');
+      // The ledger's refusal of DELETE (0027).
+      raw.exec('DROP TRIGGER llm_requests_no_delete');
       const migrations = join(import.meta.dirname, '../../src/state/migrations/sqlite');
       const journal = JSON.parse(readFileSync(join(migrations, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
       const at = journal.entries.findIndex((e) => e.tag.endsWith('_responses_per_agent'));

@@ -4,6 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createLogger } from '../../src/core/logger.js';
+import { ALERT_CLAIM_LEASE_MS, ALERT_MAX_CLAIMS, PanelAlerts } from '../../src/panel/alerts.js';
+import { openPostgres } from '../../src/state/pg.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
@@ -277,6 +280,41 @@ describe('the panel’s own alerts under replicas', () => {
       expect(await count(db, 'select count(*) as n from panel_alerts where sent_at is not null')).toBe(2);
     } finally {
       for (const p of panels) await p.close();
+    }
+  });
+
+  it('send an alert a replica took and never sent (it stopped) once its claim’s lease is over, and give one up after its claims', async () => {
+    const pgdb = await openPostgres(await server.createDatabase('alerts_lease'));
+    const webhookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    const logger = createLogger({ format: 'json', level: 'error' });
+    let now = 1_800_000_000_000;
+    const alerts = new PanelAlerts(pgdb.db, { config: { webhookUrl, email: null } as never, logger, now: () => now });
+    try {
+      posts.length = 0;
+      await alerts.raise('budget.exhausted', 'lost', 'Central budget lost is exhausted.', {});
+      // A replica takes it, then stops before sending it (its claim, no delivery).
+      expect((await alerts.store.claim(now, { leaseMs: ALERT_CLAIM_LEASE_MS, maxClaims: ALERT_MAX_CLAIMS })).map((r) => r.budgetId)).toEqual(['lost']);
+      // Within the lease nobody takes it again; past it, a replica's round sends it, once.
+      now += ALERT_CLAIM_LEASE_MS - 1;
+      expect(await alerts.deliver()).toBe(0);
+      now += 1;
+      expect(await alerts.deliver()).toBe(1);
+      await until(async () => ((await alerts.store.list()).find((r) => r.budgetId === 'lost')?.sentAt === now ? true : null), 10_000);
+      expect(posts.map((p) => p.text.split('.')[0])).toEqual(['🛑 Central budget exhausted: lost']);
+      now += ALERT_CLAIM_LEASE_MS;
+      expect(await alerts.deliver()).toBe(0);
+      // One whose replicas kept stopping before they sent it: given up on after its claims, and said so.
+      await alerts.raise('budget.warning', 'cursed', 'Central budget cursed is at 90%.', {});
+      for (let i = 0; i < ALERT_MAX_CLAIMS; i++) {
+        expect(await alerts.store.claim(now, { leaseMs: ALERT_CLAIM_LEASE_MS, maxClaims: ALERT_MAX_CLAIMS })).toHaveLength(1);
+        now += ALERT_CLAIM_LEASE_MS;
+      }
+      expect(await alerts.deliver()).toBe(0);
+      expect((await alerts.store.list()).find((r) => r.budgetId === 'cursed')).toMatchObject({ sentAt: now, attempts: ALERT_MAX_CLAIMS, error: `not confirmed sent after ${ALERT_MAX_CLAIMS} claims` });
+      expect(posts).toHaveLength(1);
+    } finally {
+      await alerts.close();
+      await pgdb.close();
     }
   });
 });
