@@ -9,7 +9,7 @@
 // and the WAL frames each commit writes, by the table or index their page belongs to (dbstat).
 // A JSON call is one transaction (row settled + event); a stream two (its pending row at the
 // first byte; at its end the row's settling UPDATE + event). Variants of the schema (an index
-// dropped, AUTOINCREMENT off, …) are made on copies of the same file and take turns, round after
+// dropped, a cut of issue 47 put back, …) are made on copies of the same file and take turns, round after
 // round; each figure is the median round.
 // Run: npm run bench -- ledger
 //   LEDGER_ROWS calls filled first (100,000), or LEDGER_FILE a filled file to copy (LEDGER_KEEP: where to keep the one
@@ -32,10 +32,19 @@ const CALLS = Number(process.env.LEDGER_CALLS ?? 1_500);
 const ROUNDS = Number(process.env.LEDGER_ROUNDS ?? 5);
 const AGENTS = Array.from({ length: 8 }, (_, i) => `agent-${i}`);
 
-/** A variant of the schema: DDL run on a copy of the filled file (`REBUILD t`: t made again without AUTOINCREMENT, its rows, indexes and triggers kept). */
+/**
+ * A variant of the schema: DDL run on a copy of the filled file (`BARE t`: t made again with its
+ * rows alone, no index but its key, no trigger; `AUTOINCREMENT t`: t's key as it was before
+ * migration 0027, its sequence at its largest id).
+ */
 const VARIANTS: Record<string, string[]> = {
   base: [],
-  'no autoincrement': ['REBUILD llm_requests', 'REBUILD events'],
+  // What issue 47's migrations cut, put back one at a time.
+  'AUTOINCREMENT (before 0027)': ['AUTOINCREMENT llm_requests', 'AUTOINCREMENT events'],
+  'llm.request counted in event_counts (before 0028)': [
+    'DROP TRIGGER events_counted',
+    'CREATE TRIGGER events_counted AFTER INSERT ON events WHEN NEW.agent_id IS NOT NULL BEGIN INSERT INTO event_counts (agent_id, type, severity, n) VALUES (NEW.agent_id, NEW.type, NEW.severity, 1) ON CONFLICT (agent_id, type, severity) DO UPDATE SET n = n + 1; END',
+  ],
   // The (agent_id, id) index migration 0020 dropped, made again: what it cost.
   'with llm_requests_agent': ['CREATE INDEX IF NOT EXISTS llm_requests_agent ON llm_requests (agent_id, id)'],
   'no llm_requests_agent_ts': ['DROP INDEX llm_requests_agent_ts'],
@@ -90,15 +99,14 @@ for (const name of wanted) {
   copyFileSync(base, file);
   const db = new Database(file);
   const t0 = performance.now();
-  for (const s of VARIANTS[name]!) s.startsWith('REBUILD ') ? rebuild(db, s.slice(8)) : s.startsWith('BARE ') ? rebuild(db, s.slice(5), false) : db.exec(s);
+  for (const s of VARIANTS[name]!) s.startsWith('AUTOINCREMENT ') ? autoincrement(db, s.slice(14)) : s.startsWith('BARE ') ? bare(db, s.slice(5)) : db.exec(s);
   db.close();
   if (VARIANTS[name]!.length > 0) process.stderr.write(`${name}: made from the filled file in ${fmt((performance.now() - t0) / 1000, 2)} s\n`);
   files[name] = file;
 }
 
-/** `table` made again without AUTOINCREMENT: a new table, its rows copied, its indexes and triggers made again (`keep` false: none of them). */
-function rebuild(db: Database.Database, table: string, keep = true): void {
-  const own = db.prepare("SELECT type, sql FROM sqlite_schema WHERE tbl_name = ? AND sql IS NOT NULL AND type IN ('index', 'trigger')").all(table) as Array<{ sql: string }>;
+/** `table` made again with its rows alone: no AUTOINCREMENT, no index but its key, no trigger. */
+function bare(db: Database.Database, table: string): void {
   const create = (db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) as { sql: string }).sql;
   db.pragma('foreign_keys = OFF');
   db.transaction(() => {
@@ -106,10 +114,22 @@ function rebuild(db: Database.Database, table: string, keep = true): void {
     db.exec(`INSERT INTO \`${table}_new\` SELECT * FROM \`${table}\``);
     db.exec(`DROP TABLE \`${table}\``);
     db.exec(`ALTER TABLE \`${table}_new\` RENAME TO \`${table}\``);
-    if (keep) for (const o of own) db.exec(o.sql);
     db.exec(`DELETE FROM sqlite_sequence WHERE name = '${table}'`);
   })();
   db.pragma('foreign_keys = ON');
+}
+
+/** `table`'s key AUTOINCREMENT again, as before migration 0027 (the same edit of its DDL, the other way), its sequence at its largest id. */
+function autoincrement(db: Database.Database, table: string): void {
+  db.unsafeMode(true);
+  db.transaction(() => {
+    db.exec('PRAGMA writable_schema = ON');
+    db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'PRIMARY KEY NOT NULL', 'PRIMARY KEY AUTOINCREMENT NOT NULL') WHERE type = 'table' AND name = ?").run(table);
+    db.exec('PRAGMA writable_schema = RESET');
+    const key = table === 'events' ? 'seq' : 'id';
+    db.prepare(`INSERT INTO sqlite_sequence (name, seq) SELECT ?, coalesce(max(${key}), 0) FROM \`${table}\``).run(table);
+  })();
+  db.unsafeMode(false);
 }
 
 /** The gateway's statements (as RequestsStore and Writer build them) on a connection with the StateManager's pragmas, checkpoints by hand. */
