@@ -101,7 +101,8 @@ export class ReportStore {
   }
 
   /**
-   * Rows not yet past `cursor`: the keys are AUTOINCREMENT (never reused) and only tool calls are
+   * Rows not yet past `cursor`: no key is ever reused (tool calls' AUTOINCREMENT; the event log
+   * and the ledger refuse DELETE, so their largest key is never freed) and only tool calls are
    * ever deleted (the oldest, pruned), so the distance from the cursor to each table's largest
    * key is the count, without counting.
    */
