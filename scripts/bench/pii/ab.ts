@@ -34,8 +34,8 @@ const only = opt('--only');
 const engine = args.includes('--engine');
 if (engine) args.splice(args.indexOf('--engine'), 1);
 const builds = args.map((a) => {
-  const [dir, flags] = a.split('=');
-  return { dir: dir!, flags: flags ? flags.split(',') : [] };
+  const cut = a.indexOf('=');
+  return cut === -1 ? { dir: a, flags: [] } : { dir: a.slice(0, cut), flags: a.slice(cut + 1).split(',') };
 });
 const corpus = nearMissCorpus(2000, 3);
 const payload = `${JSON.stringify({ id: 'near-miss', text: corpus.text })}\n`;
