@@ -85,8 +85,9 @@ async function idle(pid: number): Promise<void> {
   }
 }
 
-/** Rounds fed one at a time; CPU and wall of rounds from+1..to. */
+/** Rounds fed one at a time; CPU and wall of rounds from+1..to. Pinned, this process keeps off the child's core (as the bench does). */
 async function run(build: (typeof builds)[number], script: string, core: number | null, total: number, from: number) {
+  execFileSync('taskset', ['-a', '-p', '-c', core === null ? '0-1' : '0', String(process.pid)], { stdio: 'ignore' });
   const p = start(build, script, core);
   await idle(p.child.pid!);
   const cpu0 = threadsCpuMs(p.child.pid!);
