@@ -404,12 +404,14 @@ async function idle(pid: number): Promise<void> {
  * `iron-cage scan --json` as a user runs it (bin/iron-cage.js, with its start-up V8 flags), fresh:
  * the input written FIRST_ROUNDS times, one round after another, once the process has started and
  * waits; the CPU of those rounds (schedstat, all threads) and their wall time, and the CPU of the
- * start-up before them. The median of `runs` fresh processes, each on a core of its own.
+ * start-up before them. The median of `runs` fresh processes, each on a core of its own, or, not
+ * `pinned`, free to use every core as a user's process is (V8 compiles on a thread of its own, so
+ * the wall time of the rounds is then less than their CPU: the figure a user waits for).
  */
-async function cliFirstRounds(line: string, runs: number): Promise<{ cpuMbPerSecond: number | null; mbPerSecond: number; startCpuMs: number | null }> {
+async function cliFirstRounds(line: string, runs: number, pinned = true): Promise<{ cpuMbPerSecond: number | null; mbPerSecond: number; startCpuMs: number | null }> {
   const payload = `${line}\n`;
   const mb = Buffer.byteLength(payload) / (1024 * 1024);
-  const cores = cpus().length > 1 && process.platform === 'linux' ? coresApart('scan --json') : null;
+  const cores = pinned && cpus().length > 1 && process.platform === 'linux' ? coresApart('scan --json') : null;
   const cpuRates: number[] = [];
   const wallRates: number[] = [];
   const starts: number[] = [];
@@ -469,6 +471,7 @@ writeFileSync(nearMissFile, nearMiss.text);
 const FRESH = 5;
 const nearMissFirst = {
   cli: await cliFirstRounds(nearMissLine, FRESH),
+  cliUnpinned: await cliFirstRounds(nearMissLine, FRESH, false),
   engine: Object.fromEntries(
     [
       ['iron-cage', ours.name],
@@ -613,12 +616,14 @@ for (const c of cli) {
     `\n### Near-miss-heavy records (scripts/bench/pii/near-miss.ts: 2,000 records, ${f(nearMissMb, 2)} MB, ${f(density.nearMissPiiPerKB, 1)} real values per KB and ${f(density.nearMissesPerValue, 2)} near-misses per value), warm and in the first ${FIRST_ROUNDS} rounds of a fresh process (CPU MB/s; ratios against ${peer} in this run)\n`,
   );
   out.push(
-    `Warm: the CLI over rounds 51-90 (table above), the engines in process (median run, first table). First ${FIRST_ROUNDS} rounds: median of ${FRESH} fresh processes on a core of their own; \`scan --json\` through bin/iron-cage.js as a user runs it, its start-up (CPU before it waits for input: ${nearMissFirst.cli.startCpuMs === null ? 'n/a' : `${f(nearMissFirst.cli.startCpuMs, 0)} ms`}) left out; each engine built before its clock starts.\n`,
+    `Warm: the CLI over rounds 51-90 (table above), the engines in process (median run, first table). First ${FIRST_ROUNDS} rounds: median of ${FRESH} fresh processes on a core of their own, CPU of all their threads (V8's compiler threads count); \`scan --json\` through bin/iron-cage.js as a user runs it, its start-up (CPU before it waits for input: ${nearMissFirst.cli.startCpuMs === null ? 'n/a' : `${f(nearMissFirst.cli.startCpuMs, 0)} ms`}) left out; each engine built before its clock starts. The row below it: the same rounds' wall time in ${FRESH} processes free to use every core, as a user waits for them.\n`,
   );
   out.push('| system | warm | × peer | first 3 rounds | × peer | target |', '|---|---:|---:|---:|---:|---|');
+  const unpinned = nearMissFirst.cliUnpinned.mbPerSecond;
   const goal = (warm: number | null, first: number | null) => (warm === null || first === null ? '' : `≥ 50 warm ${warm >= 50 ? '✅' : '❌'}, ≥ 30 first rounds ${first >= 30 ? '✅' : '❌'}`);
   out.push(
     `| \`iron-cage scan --json\`, one record | ${rate(warmCli)} | ${ratio(warmCli, peerWarm)} | ${rate(nearMissFirst.cli.cpuMbPerSecond)} | ${ratio(nearMissFirst.cli.cpuMbPerSecond, peerFirst)} | ${goal(warmCli, nearMissFirst.cli.cpuMbPerSecond)} |`,
+    `| \`iron-cage scan --json\`, first 3 rounds as wall time of a process on every core (as a user waits for them; not the CPU method above) | | | ${f(unpinned, 1)} | | ≥ 30 ${unpinned >= 30 ? '✅' : '❌'} |`,
   );
   for (const s of systems) {
     const w = warmOf(s.name);

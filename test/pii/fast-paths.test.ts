@@ -3,13 +3,16 @@
 // random text built from the characters each decision reads, and on the benchmark's texts.
 import { afterAll, describe, expect, it } from 'vitest';
 import { denseText } from '../../scripts/bench/pii/dense.js';
+import { nearMissCorpus } from '../../scripts/bench/pii/near-miss.js';
 import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
 import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
+import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextStart } from '../../src/domain/pii/detectors/numeric-start.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
+import { createScanner } from '../../src/domain/pii/scanner.js';
 
 const random = (seed: number) => {
   let x = seed;
@@ -145,6 +148,52 @@ describe('numbering plans read together decide as each plan read alone', () => {
       if (verdict === 'valid') valid++;
       expect(verdict, `+${d}`).toBe(alone(() => internationalVerdict(d)));
     }
+  });
+});
+
+// numeric.ts ruledOutByLayout turns phone candidates down on the chain's layout before a shape is
+// built: each of its rules must be one phoneConfidence makes of that layout, so the findings are
+// those of every candidate given to phoneConfidence.
+describe('the layout checks before a phone shape decide as phoneConfidence does', () => {
+  const scanner = createScanner();
+  const both = (text: string) => {
+    const fast = scanner.scan(text);
+    readLayoutFirst(false);
+    try {
+      return [fast, scanner.scan(text)];
+    } finally {
+      readLayoutFirst(true);
+    }
+  };
+
+  it('on digit groups in every layout, after labels, words and punctuation', () => {
+    const rnd = random(47);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const before = ['', ' ', 'phone: ', 'Tel.', 'call ', 'SSN ', 'order ', 'SKU ', 'x', '-', '.', '(', '+44 ', '0044 ', 'at 10:', '1.', 'a-', 'geo:-4.5,'];
+    const joins = [' ', ' ', '-', '.', '', '/', ') ', '\u00a0'];
+    const after = ['', ' ', '.', ',', ')', '-', 'a', ' 12', '.5'];
+    let phones = 0;
+    for (let n = 0; n < 6000; n++) {
+      let text = '';
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) {
+        let run = rnd() < 0.2 ? '+' : rnd() < 0.2 ? '0' : '';
+        for (let g = 1 + Math.floor(rnd() * 5); g > 0; g--) {
+          for (let d = 1 + Math.floor(rnd() * 5); d > 0; d--) run += String(Math.floor(rnd() * 10));
+          if (g > 1) run += pick(joins);
+        }
+        text += `${pick(before)}${run}${pick(after)} `;
+      }
+      const [fast, plain] = both(text);
+      expect(fast, text).toEqual(plain);
+      phones += fast!.filter((d) => d.type === 'PHONE').length;
+    }
+    expect(phones).toBeGreaterThan(300);
+  });
+
+  it("on the benchmark's near-miss records", () => {
+    const [fast, plain] = both(nearMissCorpus(400, 5).text);
+    expect(fast).toEqual(plain);
+    expect(fast!.filter((d) => d.type === 'PHONE').length).toBeGreaterThan(200);
   });
 });
 

@@ -83,8 +83,9 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
-  // https://user:secret@host is a URL with credentials, not an address.
-  if (text[start - 1] === ':' && textBefore(text, start).includes('://')) return at + 1;
+  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
+  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
+  if (start > 0 && text[start - 1] === ':' && textBefore(text, start).includes('://')) return at + 1;
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);

@@ -367,7 +367,14 @@ function cardConfidence(text: string, k: number): number {
 
 function phone(text: string, k: number, opts: NumericOptions): number {
   const digits = segDigits[k]!;
-  return digits < 8 || digits > 17 || ruledOutByLayout(text, k) ? 0 : phoneConfidence(shapeOf(text, k), opts.regions);
+  return digits < 8 || digits > 17 || (layoutFirst && ruledOutByLayout(text, k)) ? 0 : phoneConfidence(shapeOf(text, k), opts.regions);
+}
+
+let layoutFirst = true;
+
+/** Turns the layout checks before a phone's shape off (and on): the tests compare both ways. */
+export function readLayoutFirst(on: boolean): void {
+  layoutFirst = on;
 }
 
 /**
@@ -375,7 +382,8 @@ function phone(text: string, k: number, opts: NumericOptions): number {
  * that they cost no shape (most runs tried in dense text: card numbers read in parts, ZIP+4
  * codes, order numbers): a bare run of more than 12 digits or with no phone word before it; a
  * run of groups with no '+', no '/', not `00…`, of a length no national number has (9-12), or
- * part of a longer run. Anything else goes to phoneConfidence, which makes the same checks.
+ * part of a longer run; two runs joined by one dot with no phone word before them (a decimal
+ * number). Anything else goes to phoneConfidence, which makes the same checks.
  */
 function ruledOutByLayout(text: string, k: number): boolean {
   if (segPlus[0] === 1) return false;
@@ -384,6 +392,10 @@ function ruledOutByLayout(text: string, k: number): boolean {
   const groups = segGroups[k]!;
   if (groups === 1) return n > 12 || !phoneWordBefore(text, start);
   for (let g = 1; g < groups; g++) if (joiner[g] === SLASH) return false;
+  // `201.824894574`, `-4.555104,-149.028708`: one dot between two runs is a decimal point
+  // unless a phone word comes before: phoneConfidence's rule (what it reads first, a '+' or a '/',
+  // is read above; a time's minutes it turns down too).
+  if (groups === 2 && joiner[1] === DOT && !phoneWordBefore(text, start)) return true;
   if (digitValue[0] === 0 && digitValue[1] === 0 && n >= 10) return false;
   if (n < 9 || n > 12) return true;
   // (NPA) NXX-XXXX and 1 NPA NXX XXXX are phones even inside a longer run.
@@ -392,7 +404,8 @@ function ruledOutByLayout(text: string, k: number): boolean {
   // 3-2-4 (`123-45-6789`, and those failing SSA's rules), a dotted quad (`10.0.0.1`, an IPv4
   // address already read as one), a single digit in a group (`Chrome/116.0.3519.181`).
   if (notNationalLayout(groups, k)) return true;
-  if ((groups === 3 || groups === 4) && (n === 10 || n === 11)) return false;
+  // `+44 [20 7946 0958]`, `0044 [20 1052 4900]`: the later segments of a number, read again from
+  // their own start (a chain is read from each of its segments), are part of a longer run.
   return partOfLongerRun(text, start, segEnd[k]!);
 }
 

@@ -1,18 +1,23 @@
-import { firstDigits, firstDigitsOfAny, mayBegin } from './first-digits.js';
-import { phoneMetadata } from './phone-library.js';
+import { mayBegin } from './first-digits.js';
+import type { PlanData } from './phone-derive.js';
+import { callingCodesJson, phonePlansJson } from './phone-data.js';
 
-// libphonenumber's validity rule, read from its own metadata (phone-library.ts) and compiled once: a national
+// libphonenumber's validity rule, read from its own metadata and compiled once: a national
 // significant number is valid for a country when it matches the country's national pattern
 // and the pattern (and lengths) of one number type. A parse through the library costs
 // 10-20 µs (it rebuilds metadata objects and regexes per call); this costs a few regex tests,
 // which is what lets a PII-dense text hold a phone number every few hundred bytes.
 // The national prefix is stripped the library's way, transform rules (carrier codes) included.
-
-const TYPES = ['FIXED_LINE', 'MOBILE', 'TOLL_FREE', 'PREMIUM_RATE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
+// What is read of the metadata (pattern sources, lengths, prefixes, formats, the digits each
+// pattern can begin with, the countries of each calling code) was derived from the installed
+// library at build time (phone-derive.ts, phone-data.ts): a process compiles the plans it uses
+// from that, without loading the library.
 
 interface NumberType {
   pattern: RegExp;
   lengths: readonly number[] | undefined;
+  /** The digits a number of this type can begin with. */
+  first: number;
 }
 
 interface Plan {
@@ -55,78 +60,46 @@ interface PrintFormat {
 
 const anchored = (source: string) => new RegExp(`^(?:${source})$`);
 
-interface RawType {
-  pattern(): string;
-  possibleLengths(): number[] | undefined;
-}
-interface RawPlan {
-  nationalNumberPattern(): string;
-  possibleLengths(): number[];
-  nationalPrefixForParsing(): string | undefined;
-  nationalPrefixTransformRule(): string | undefined;
-  callingCode(): string;
-  IDDPrefix(): string | undefined;
-  formats(): Array<{ pattern(): string; format(): string; leadingDigitsPatterns(): string[] }>;
-  type(t: string): RawType | undefined;
-}
-
-/** `$1 $2-$3` with `groups` captures: each printed once, in order, with a separator between. */
-function printsApart(format: string, groups: number): boolean {
-  const refs = format.match(/\$\d/g) ?? [];
-  if (refs.length !== groups || refs.some((r, i) => r !== `$${i + 1}`)) return false;
-  return !/\$\d\$/.test(format) && /^\D*\$1/.test(format);
-}
-
 const plans = new Map<string, Plan | null>();
+
+// The plans' data, parsed per plan when first compiled.
+let plansJson: Readonly<Record<string, string>> | undefined;
 
 function compile(selector: string): Plan | null {
   let plan = plans.get(selector);
   if (plan !== undefined) return plan;
-  const { Metadata, metadata: json } = phoneMetadata();
-  const metadata = new Metadata(json);
-  try {
-    metadata.selectNumberingPlan(selector as never);
-  } catch {
+  plansJson ??= phonePlansJson();
+  const json = Object.hasOwn(plansJson, selector) ? plansJson[selector] : undefined;
+  if (json === undefined) {
     plans.set(selector, null);
     return null;
   }
-  // The numbering plan API beyond the typings is part of the library's public Metadata class.
-  const raw = metadata.numberingPlan as unknown as RawPlan;
-  const types: NumberType[] = [];
-  for (const t of TYPES) {
-    const def = raw.type(t);
-    const source = def?.pattern();
-    if (source) types.push({ pattern: anchored(source), lengths: def!.possibleLengths() });
-  }
-  const prefix = raw.nationalPrefixForParsing();
+  const [callingCode, national, nationalFirst, typeData, possible, prefix, prefixFirst, transform, idd, iddFirst, formats] = JSON.parse(json) as PlanData;
+  const types: NumberType[] = typeData.map(([source, lengths, first]) => ({ pattern: anchored(source), lengths: lengths ?? undefined, first }));
   let lengths = 0;
   for (const t of types) {
     if (t.lengths === undefined) lengths = -1;
     else for (const n of t.lengths) lengths |= n >= 0 && n <= 30 ? 1 << n : -1;
   }
-  const idd = raw.IDDPrefix();
   plan = {
     lengths,
-    national: anchored(raw.nationalNumberPattern()),
-    nationalFirst: firstDigits(raw.nationalNumberPattern()),
+    national: anchored(national),
+    nationalFirst,
     types,
-    possible: raw.possibleLengths() ?? [],
-    prefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
-    prefixFirst: prefix ? firstDigits(prefix) : 0,
-    transform: raw.nationalPrefixTransformRule() || undefined,
-    idd: idd ? new RegExp(`^(?:${idd})`) : null,
-    iddFirst: idd ? firstDigits(idd) : 0,
-    callingCode: raw.callingCode(),
-    formats: raw.formats().map((f) => {
-      const leading = f.leadingDigitsPatterns();
-      return {
-        leading: leading.length > 0 ? new RegExp(`^(?:${leading[leading.length - 1]})`) : null,
-        pattern: anchored(f.pattern()),
-        replace: new RegExp(f.pattern()),
-        format: f.format(),
-        apart: printsApart(f.format(), new RegExp(`${f.pattern()}|`).exec('')!.length - 1),
-      };
-    }),
+    possible,
+    prefix: prefix !== null ? new RegExp(`^(?:${prefix})`) : null,
+    prefixFirst,
+    transform: transform ?? undefined,
+    idd: idd !== null ? new RegExp(`^(?:${idd})`) : null,
+    iddFirst,
+    callingCode,
+    formats: formats.map(([pattern, format, leading, apart]) => ({
+      leading: leading !== null ? new RegExp(`^(?:${leading})`) : null,
+      pattern: anchored(pattern),
+      replace: new RegExp(pattern),
+      format,
+      apart,
+    })),
   };
   plans.set(selector, plan);
   return plan;
@@ -194,9 +167,11 @@ const BACK_REFERENCE = /\\[1-9]/;
 function anyOf(plans: readonly Plan[]): AnyOf {
   let lengths = 0;
   for (const p of plans) lengths |= p.lengths;
+  let first = 0;
+  for (const p of plans) for (const t of p.types) first |= t.first;
   const sources = plans.flatMap((p) => p.types.map((t) => t.pattern.source));
-  // The digits an alternation can begin with are those its parts can: each type's read once.
-  return { type: new RegExp(`^(?:${sources.join('|')})$`), lengths, first: firstDigitsOfAny(sources) };
+  // The digits an alternation can begin with are those its parts can.
+  return { type: new RegExp(`^(?:${sources.join('|')})$`), lengths, first };
 }
 
 function familyOf(plans: readonly Plan[]): PlanFamily {
@@ -215,7 +190,7 @@ function familyOf(plans: readonly Plan[]): PlanFamily {
     plans,
     any: anyOf(plans),
     anyPrefix: prefixes.length > 0 ? new RegExp(prefixes.map((src) => `^(?:${src})`).join('|')) : null,
-    anyPrefixFirst: firstDigitsOfAny(prefixes),
+    anyPrefixFirst: plans.reduce((first, p) => first | p.prefixFirst, 0),
     byPrefix: [...byPrefix.values()].map((list) => ({ plans: list, any: anyOf(list) })),
   };
 }
@@ -269,14 +244,6 @@ export function nationalValid(digits: string, country: string): boolean {
   return digits.startsWith(cc) && !validIn(own, digits) && internationalVerdict(digits) === 'valid';
 }
 
-// Calling-code lookups of the Metadata class that its typings leave out.
-interface CallingCodes {
-  hasCallingCode(code: string): boolean;
-  getCountryCodesForCallingCode(code: string): string[] | undefined;
-  isNonGeographicCallingCode(code: string): boolean;
-}
-
-const callingCodes = new Map<string, readonly string[]>();
 interface CallingPlans {
   family: PlanFamily;
   /** The plan of the code's main (first) country. */
@@ -294,17 +261,10 @@ function callingPlans(code: string): CallingPlans | null {
 // callingPlans by the code's digits: 0-9, then 10 + 00-99, then 110 + 000-999 (a leading 0 counts).
 const CODE_BASE = [0, 0, 10, 110];
 const byCode: Array<CallingPlans | null | undefined> = new Array(1110).fill(undefined);
+let codes: Readonly<Record<string, readonly string[]>> | undefined;
 function countriesOf(code: string): readonly string[] {
-  let countries = callingCodes.get(code);
-  if (countries === undefined) {
-    const { Metadata, metadata: json } = phoneMetadata();
-    const metadata = new Metadata(json) as unknown as CallingCodes;
-    countries = metadata.hasCallingCode(code) ? (metadata.getCountryCodesForCallingCode(code) ?? []) : [];
-    // Non-geographic codes (+800, +882, …) have a plan of their own and no country.
-    if (countries.length === 0 && metadata.isNonGeographicCallingCode(code)) countries = [code];
-    callingCodes.set(code, countries);
-  }
-  return countries;
+  codes ??= JSON.parse(callingCodesJson()) as Record<string, readonly string[]>;
+  return Object.hasOwn(codes, code) ? codes[code]! : [];
 }
 
 /**
