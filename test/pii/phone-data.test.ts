@@ -1,5 +1,5 @@
 // The phone plans' data derived at build time (src/domain/pii/detectors/phone-data.ts, written by
-// `npx tsx scripts/bench/pii/phone-data.ts`) is what phone-derive.ts derives from the installed
+// `npm run pii:phone-data`) is what phone-derive.ts derives from the installed
 // libphonenumber-js: a library upgrade fails here until the file is written again.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@ import { phoneMetadata } from './phone-library.js';
 // to derive this on its first phone candidates (loading the library's Metadata class and its
 // 157 KB of metadata, reading ~70 KB of pattern sources with the first-digit reader: ~40-90 ms of
 // its first scan, interpreted); phone-data.ts holds it derived at build time
-// (`npx tsx scripts/bench/pii/phone-data.ts` writes it), and test/pii/phone-data.test.ts holds
+// (`npm run pii:phone-data` writes it), and test/pii/phone-data.test.ts holds
 // that file equal to what this function derives from the library installed.
 
 /** The number types phone-plan.ts reads, in the library's order. */
