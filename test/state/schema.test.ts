@@ -22,6 +22,27 @@ const MIGRATIONS = join(ROOT, 'src/state/migrations/sqlite');
 
 /** Tables whose history the database itself refuses to rewrite. */
 const APPEND_ONLY = ['events', 'pii_audit', 'secret_audit_log'];
+/** A settled call's ledger row as the gateway writes it, costing `micros`. */
+const ledgerRow = (agentId: string, micros: number) => ({
+  agentId,
+  endpoint: 'chat',
+  provider: 'simulated',
+  model: 'm',
+  stream: false,
+  status: 'ok',
+  httpStatus: 200,
+  promptTokens: 1,
+  completionTokens: 1,
+  costMicros: micros,
+  reservedMicros: micros,
+  usageSource: 'provider',
+  latencyMs: 1,
+  firstByteMs: null,
+  redactions: 0,
+  error: null,
+  attempts: 1,
+  budgets: null,
+});
 /** The tables every call writes, without AUTOINCREMENT since migration 0027. */
 const LEDGER_TABLES = ['events', 'llm_requests'];
 
@@ -180,30 +201,7 @@ describe('the migrated database', () => {
       expect(() => db.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
       expect(() => db.prepare('DELETE FROM events').run()).toThrow('append-only');
       const requests = new RequestsStore(sm);
-      await sm.writeSoon(
-        (tx) =>
-          requests.insert(tx, {
-            agentId: 'a',
-            endpoint: 'chat',
-            provider: 'openai',
-            model: 'm',
-            stream: false,
-            status: 'ok',
-            httpStatus: 200,
-            promptTokens: 1,
-            completionTokens: 1,
-            costMicros: 1,
-            reservedMicros: 1,
-            usageSource: 'provider',
-            latencyMs: 1,
-            firstByteMs: null,
-            redactions: 0,
-            error: null,
-            attempts: 1,
-            budgets: null,
-          }),
-        null,
-      );
+      await sm.writeSoon((tx) => requests.insert(tx, ledgerRow('a', 1)), null);
       expect(() => db.prepare('DELETE FROM llm_requests').run()).toThrow('the ledger is append-only: DELETE is not allowed');
     } finally {
       closeSqlite(sm.path);
@@ -336,30 +334,7 @@ describe('an older database', () => {
       const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
       expect(names.sort()).toEqual(tables.map((t) => getTableConfig(t).name).sort());
       const requests = new RequestsStore(sm);
-      await sm.writeSoon(
-        (tx) =>
-          requests.insert(tx, {
-            agentId: 'ab-00000001',
-            endpoint: 'chat',
-            provider: 'simulated',
-            model: 'm',
-            stream: false,
-            status: 'ok',
-            httpStatus: 200,
-            promptTokens: 1,
-            completionTokens: 1,
-            costMicros: 7,
-            reservedMicros: 7,
-            usageSource: 'provider',
-            latencyMs: 1,
-            firstByteMs: null,
-            redactions: 0,
-            error: null,
-            attempts: 1,
-            budgets: null,
-          }),
-        null,
-      );
+      await sm.writeSoon((tx) => requests.insert(tx, ledgerRow('ab-00000001', 7)), null);
       expect(requests.spendByAgent().get('ab-00000001')).toBe(7);
       expect(new PiiStore(sm).totals()).toEqual([]);
       // The old events stay append-only.

@@ -16,9 +16,10 @@
 //   npx tsx scripts/bench/pii/ab.ts [--rounds N] [--only warm|cold|none] [--engine] DIR [DIR…]
 //   (a DIR written `DIR=--flag,--flag` runs node with those flags for that build)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { threadsCpuMs } from '../lib.js';
 import { nearMissCorpus } from './near-miss.js';
 
 const args = process.argv.slice(2);
@@ -41,17 +42,6 @@ const corpus = nearMissCorpus(2000, 3);
 const payload = `${JSON.stringify({ id: 'near-miss', text: corpus.text })}\n`;
 const mb = Buffer.byteLength(payload) / (1024 * 1024);
 
-function threadsCpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended between the listing and the read
-    }
-  }
-  return ns / 1e6;
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(build: (typeof builds)[number], script: string, core: number | null) {
