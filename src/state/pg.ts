@@ -109,6 +109,12 @@ export async function openPostgres(url: string, opts: { max?: number; onError?: 
   // A connection that dies while idle (the server restarted) is an 'error' on the pool: without a
   // listener it would end the process. The next query takes a fresh connection.
   pool.on('error', (err) => opts.onError?.(err));
+  // The pool listens only to its idle clients (pg-pool takes its listener off a client it hands
+  // out): a connection the server drops while it is checked out (a query or a transaction under
+  // way, the jobs' round, when PostgreSQL restarts) would emit an 'error' nobody hears, an
+  // uncaught exception that ends the process. Each client gets a listener of its own for its whole
+  // life; what it was running still rejects with the error, and its user sees that.
+  pool.on('connect', (client) => client.on('error', (err) => opts.onError?.(err)));
   const client = await pool.connect().catch(async (err: Error) => {
     await pool.end().catch(() => undefined);
     throw new Error(`cannot reach PostgreSQL at ${describeDatabase(url)}: ${err.message}`);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PER_RUNTIME, renderPgSchema, SHARED } from '../../scripts/pg-schema.js';
 import { openPostgres, pgSchema } from '../../src/state/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { ROOT } from '../helpers/runtime.js';
+import { ROOT, until } from '../helpers/runtime.js';
 
 // The control panel's PostgreSQL schema is not written a second time: schema-pg.ts is rendered
 // from schema.ts (scripts/pg-schema.ts). These tests fail when the file and its source differ,
@@ -107,6 +107,35 @@ describe('on a real PostgreSQL', () => {
       expect(await cause(db.update(pgSchema.events).set({ message: 'changed' }))).toBe('events are append-only: UPDATE is not allowed');
       expect(await cause(db.delete(pgSchema.events))).toBe('events are append-only: DELETE is not allowed');
     } finally {
+      await close();
+    }
+  });
+
+  it('survives the server dropping a connection that is checked out of its pool (a query under way, a transaction held)', async () => {
+    const url = await server.createDatabase('dropped');
+    const heard: string[] = [];
+    const { pool, close } = await openPostgres(url, { onError: (e) => heard.push(e.message) });
+    const uncaught: Error[] = [];
+    const catcher = (e: Error) => uncaught.push(e);
+    process.on('uncaughtException', catcher);
+    try {
+      const busy = await pool.connect();
+      const held = await pool.connect();
+      await held.query('BEGIN');
+      const slow = busy.query('SELECT pg_sleep(30)').catch((e: Error) => e);
+      const pids = (await server.rows<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = 'dropped' AND pid <> pg_backend_pid()")).map((r) => r.pid);
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      await server.rows(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (${pids.join(', ')})`);
+      // The query under way rejects with what the server said; the idle one in its transaction is told too.
+      expect(String(await slow)).toMatch(/terminat/);
+      await until(() => (heard.length >= 2 ? true : null), 10_000);
+      expect(uncaught).toEqual([]);
+      busy.release(true);
+      held.release(true);
+      // And the pool goes on with new connections.
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      process.off('uncaughtException', catcher);
       await close();
     }
   });
