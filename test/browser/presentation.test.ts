@@ -81,6 +81,9 @@ describe('the demo as a presenter shows it', () => {
 
     // The reader scrolls up: it stops following, and "Jump to latest" sits under the rows, over none of them.
     const log = page.page.getByTestId('event-log');
+    // At 1440×900 the log's middle sits near the viewport's bottom edge; a few pixels more above
+    // it (a wider figure, a banner) put the pointer outside the page, where it moves nothing.
+    await log.scrollIntoViewIfNeeded();
     const box = (await log.boundingBox())!;
     await page.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.page.mouse.wheel(0, -600);
