@@ -98,7 +98,8 @@ export class BudgetNotices {
           spentUsd: microsToUsd(r.spentMicros),
           limitUsd: r.limitMicros === null ? null : microsToUsd(r.limitMicros),
           model,
-          ...(r.central ? { central: r.central.key ?? r.central.id } : {}),
+          // The central budget by its key; none for the gate before the panel's first answer (no budget's, no account to name).
+          ...(r.central?.key ? { central: r.central.key } : {}),
         },
       }),
     );
@@ -166,6 +167,8 @@ export class BudgetNotices {
       return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. The budget is not used up: this agent's in-flight calls hold the headroom this call needs until they finish. Retry in ${CONGESTION_RETRY_S} s, or make fewer calls at once.`;
     }
     if (r.central) {
+      if (r.central.key === null)
+        return `Iron Cage held back this ${model} call (nothing was sent to the provider): ${r.message}. This runtime's budgets are set on the control panel, and no call goes out before the panel has answered once; check that it is up and that this runtime reaches it.`;
       if (r.code === 'no_lease')
         return `Iron Cage held back this ${model} call (nothing was sent to the provider): the ${r.message}. Calls under this budget go on as soon as the control panel leases more of it; an admin of the control panel can see why it does not.`;
       const less = r.exhausted ? '' : ' Or ask for less output (max_tokens).';

@@ -77,6 +77,22 @@ describe('what a waiting call waits for', () => {
     expect(said.at(-1)!.message).toBe('No LLM call waits for budget any more');
   });
 
+  it("a call the panel never answered is refused in the user's words: no internal account, no limit that is no budget's", async () => {
+    const t = gated();
+    t.setLimit('a', null);
+    const r = await t.acquire('a', { amountMicros: 60 }, { timeoutMs: 30, maxWaiting: 10 });
+    if (r.ok) throw new Error('expected a refusal');
+    expect(r.code).toBe('no_lease');
+    expect(r.message).toMatch(/^this runtime's central budgets: the control panel has not answered for \d+ s, so no lease covers this call \(waited 30 ms\): \$0\.000060 requested$/);
+    expect(r.limitMicros).toBeNull();
+    const { n, said } = notices(t);
+    n.refused(r, 'gpt-4o-mini');
+    expect(said).toHaveLength(1);
+    expect(said[0]!.data).toEqual({ requestedUsd: 0.00006, spentUsd: 0, limitUsd: null, model: 'gpt-4o-mini' });
+    expect(n.refusalMessage(r, 'gpt-4o-mini')).toMatch(/^Iron Cage held back this gpt-4o-mini call \(nothing was sent to the provider\): this runtime's central budgets: the control panel has not answered for \d+ s, .* no call goes out before the panel has answered once; check that it is up and that this runtime reaches it\.$/);
+    expect(JSON.stringify(said[0])).not.toContain('central:');
+  });
+
   it('a short lease names the budget it waits on', () => {
     expect(waitsFor([{ kind: 'lease', label: 'team budget sales ($500.00/month)', since: null }], null)).toBe('for the control panel to lease more of team budget sales ($500.00/month)');
     expect(

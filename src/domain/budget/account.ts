@@ -272,7 +272,8 @@ export function refusal(account: Account, spent: Micros, requested: Micros, why?
     code: why?.code ?? 'budget_exceeded',
     message,
     agentId,
-    limitMicros: c ? hard : account.limit,
+    // The gate a runtime keeps until its panel first answers is no budget: it has no limit to say.
+    limitMicros: c ? (c.key === null ? null : hard) : account.limit,
     spentMicros: spent,
     reservedMicros: account.reserved,
     requestedMicros: requested,
