@@ -8,6 +8,7 @@ import { microsToUsd, usdToMicros } from '../src/core/money.js';
 import { formatAvgPerUnit, formatProjectionStatus, formatRunway, type ProjectionStatus } from '../src/domain/budget/format.js';
 import { projectSpend } from '../src/domain/budget/projection.js';
 import { runway } from '../src/domain/budget/runway.js';
+import { LIVE_STATUSES } from './status.js';
 import type { Agent, CostReport, RunwayView } from './types.js';
 
 export interface BudgetFigures {
@@ -39,6 +40,11 @@ export function budgetFigures(agent: Agent, report?: Pick<CostReport, 'spentUsd'
     status: p.status,
     statusText: formatProjectionStatus(p.status),
   };
+}
+
+/** Whether an agent's runway changes with time alone: it is live and spent in its window, which moves on. */
+export function runwayMoves(agent: Pick<Agent, 'status'>, view: Pick<RunwayView, 'rateUsdPerMin'> | null): boolean {
+  return view !== null && view.rateUsdPerMin > 0 && LIVE_STATUSES.has(agent.status);
 }
 
 /**

@@ -1,9 +1,11 @@
 // The aggregates the panels need and the events do not carry (the cost report's models, series
 // and projection, performance, protection, breakers, secrets, an earlier run's events): fetched
-// from REST on the events that change them, never on a timer of their own.
+// from REST on the events that change them; on a timer only what time itself changes (a breaker's
+// cool-down, a spending agent's rate).
 import { api, ApiError } from './api.js';
 import { loadApprovals } from './approvals.js';
 import { LIVE_STATUSES } from './status.js';
+import { runwayMoves } from './figures.js';
 import { selectedAgent, set, state, upsertAgent } from './store.js';
 import { openTimeline, timelineEvent } from './timeline.js';
 import type {
@@ -132,13 +134,23 @@ export function refreshApprovals(): void {
 function refreshWatch(id: string): void {
   refetch(`watch:${id}`, async () => set({ watch: { ...state.watch, [id]: await api<WatchView>(`/api/agents/${enc(id)}/watch`) } }));
 }
-/** #26: the runway moves with every call: at most one request per COST_REPORT_GAP_MS, like the cost report. */
+/**
+ * While a live agent spends nothing (a long tool call, a pause), its rate still falls: its window
+ * moves on past its last calls. The runway is asked again this often then, with no event to say so.
+ */
+export const RUNWAY_IDLE_MS = 10_000;
+let runwayIdle: ReturnType<typeof setTimeout> | null = null;
+
+/** #26: the runway moves with every call: at most one request per COST_REPORT_GAP_MS, like the cost report; and with time, while it spends. */
 function refreshRunway(id: string): void {
   refetch(
     `runway:${id}`,
     async () => {
       const b = await api<{ runway?: RunwayView | null }>(`/api/agents/${enc(id)}/budget`);
       set({ runway: { ...state.runway, [id]: b.runway ?? null } });
+      if (runwayIdle) clearTimeout(runwayIdle);
+      const agent = state.agents.find((a) => a.id === id);
+      runwayIdle = agent && runwayMoves(agent, b.runway ?? null) ? setTimeout(() => selectedAgent()?.id === id && refreshRunway(id), RUNWAY_IDLE_MS) : null;
     },
     COST_REPORT_GAP_MS,
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetFigures, runwayNow } from '../../web/figures.js';
+import { budgetFigures, runwayMoves, runwayNow } from '../../web/figures.js';
 import { ago, callsSub } from '../../web/format.js';
 
 // How the dashboard says when something last happened.
@@ -52,5 +52,16 @@ describe('budgetFigures and runwayNow (issue 46: one derivation, from the status
     const after = runwayNow(agent(75, 45.41, 85, 100), view)!;
     expect(after).toMatchObject({ covers: true, unitsLeft: 55, short: false, text: 'covers the 15 leads left (room for ≈ 55) · next call ≤ $0.23' });
     expect(runwayNow(agent(null, 1, 1, 10), view)).toBeNull();
+  });
+});
+
+describe('runwayMoves: the runway asked again with no event', () => {
+  it('while a live agent has spent in its window (the window moves on, the rate falls), never for one that stopped or spends nothing', () => {
+    expect(runwayMoves({ status: 'running' }, { rateUsdPerMin: 0.21 })).toBe(true);
+    expect(runwayMoves({ status: 'restarting' }, { rateUsdPerMin: 0.21 })).toBe(true);
+    expect(runwayMoves({ status: 'running' }, { rateUsdPerMin: 0 })).toBe(false);
+    expect(runwayMoves({ status: 'running' }, null)).toBe(false);
+    expect(runwayMoves({ status: 'completed' }, { rateUsdPerMin: 0.21 })).toBe(false);
+    expect(runwayMoves({ status: 'crashed' }, { rateUsdPerMin: 0.21 })).toBe(false);
   });
 });
