@@ -89,7 +89,9 @@ describe('what a waiting call waits for', () => {
     n.refused(r, 'gpt-4o-mini');
     expect(said).toHaveLength(1);
     expect(said[0]!.data).toEqual({ requestedUsd: 0.00006, spentUsd: 0, limitUsd: null, model: 'gpt-4o-mini' });
-    expect(n.refusalMessage(r, 'gpt-4o-mini')).toMatch(/^Iron Cage held back this gpt-4o-mini call \(nothing was sent to the provider\): this runtime's central budgets: the control panel has not answered for \d+ s, .* no call goes out before the panel has answered once; check that it is up and that this runtime reaches it\.$/);
+    expect(n.refusalMessage(r, 'gpt-4o-mini')).toMatch(
+      /^Iron Cage held back this gpt-4o-mini call \(nothing was sent to the provider\): this runtime's central budgets: the control panel has not answered for \d+ s, .* no call goes out before the panel has answered once; check that it is up and that this runtime reaches it\.$/,
+    );
     expect(JSON.stringify(said[0])).not.toContain('central:');
   });
 
