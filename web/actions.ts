@@ -104,6 +104,13 @@ export function resetAvailability(service: string, s: Readonly<State> = state): 
   return b.state === 'CLOSED' ? no('Already closed') : ok;
 }
 
+/** Reset is offered while the MCP server's circuit is not CLOSED. */
+export function mcpResetAvailability(server: string, s: Readonly<State> = state): Availability {
+  const m = s.mcp?.find((x) => x.name === server);
+  if (!m) return no(`No MCP server ${server}`);
+  return m.breaker.state === 'CLOSED' ? no('Already closed') : ok;
+}
+
 /**
  * A dialog that replaces a secret's value (edit, rotate) acts on the version it was opened on:
  * once the secret was changed or deleted since, saving would overwrite a value the user never

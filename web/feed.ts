@@ -59,11 +59,13 @@ function applySpend(ev: AnyEvent): void {
  * circuit closes (by a probe, another tab, the API), not when the refetch that follows answers.
  */
 function applyBreaker(ev: AnyEvent): void {
-  if ((ev.type !== 'breaker.transition' && ev.type !== 'breaker.reset') || ev.data.kind !== 'tool' || !state.breakers) return;
+  if (ev.type !== 'breaker.transition' && ev.type !== 'breaker.reset') return;
   const to = ev.type === 'breaker.reset' ? 'CLOSED' : ev.data.to;
   const retryAfterMs = ev.type === 'breaker.transition' && to === 'OPEN' ? ev.data.cooldownMs : 0;
   const service = ev.data.service;
-  state.breakers = state.breakers.map((b) => (b.service === service ? { ...b, state: to, retryAfterMs } : b));
+  if (ev.data.kind === 'tool' && state.breakers) state.breakers = state.breakers.map((b) => (b.service === service ? { ...b, state: to, retryAfterMs } : b));
+  if (ev.data.kind === 'mcp' && state.mcp)
+    state.mcp = state.mcp.map((m) => (m.name === service ? { ...m, breaker: { ...m.breaker, state: to, retryAfterMs, ...(to === 'CLOSED' ? { consecutiveFailures: 0 } : {}) } } : m));
 }
 
 /**

@@ -175,6 +175,8 @@ export function refreshFor(ev: FeedEvent): void {
   const id = ev.agentId;
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
+  // An MCP server's circuit moved (a reset, a probe, a restore): its card says so with its figures.
+  if (t.startsWith('breaker.') && (ev.data as { kind?: string }).kind === 'mcp' && state.mcp !== null && state.mcp.length > 0) refreshMcp();
   if (t.startsWith('secret.')) refreshSecrets();
   if (t.startsWith('approval.')) refreshApprovals();
   if (t === 'mcp.call' && state.mcp !== null && state.mcp.length > 0) refreshMcp();

@@ -52,6 +52,11 @@ export function errorToast(title: string, body: string): Toast {
   return pageToast({ key: `error:${title}`, kind: 'info', severity: 'error', title, body });
 }
 
+/** A circuit's name in a pop-up: an MCP server's and an LLM provider's say whose, as a tool service may share the name. */
+function breakerName(d: { kind: string; service: string }): string {
+  return d.kind === 'mcp' ? `MCP server ${d.service}` : d.kind === 'provider' ? `${d.service} (LLM provider)` : d.service;
+}
+
 /**
  * The pop-up for an event, or null.
  *
@@ -70,10 +75,17 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
           d.lastFailure ? `last: ${d.lastFailure}` : null,
           `retry in ${Math.round(d.cooldownMs / 1000)} s`,
         ].filter(Boolean);
-        return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'warn', title: `Circuit OPEN: ${d.service}`, body: `${why.join(' · ')}. Calls are answered by the fallback.` });
+        const then = d.kind === 'mcp' ? 'Its tools/calls fail at once, never reaching it, until then.' : 'Calls are answered by the fallback.';
+        return make(ev, { key: `breaker:${d.kind}:${d.service}`, kind: 'breaker', severity: 'warn', title: `Circuit OPEN: ${breakerName(d)}`, body: `${why.join(' · ')}. ${then}` });
       }
       if (d.to === 'CLOSED')
-        return make(ev, { key: `breaker:${d.service}`, kind: 'breaker', severity: 'info', title: `Circuit CLOSED: ${d.service}`, body: 'The service answers again; live calls resumed.' });
+        return make(ev, {
+          key: `breaker:${d.kind}:${d.service}`,
+          kind: 'breaker',
+          severity: 'info',
+          title: `Circuit CLOSED: ${breakerName(d)}`,
+          body: d.kind === 'mcp' ? 'The MCP server answers again; its tools/calls go through.' : 'The service answers again; live calls resumed.',
+        });
       return null;
     }
     case 'pii.detected': {

@@ -30,8 +30,9 @@ export interface Progress {
   failed: number | null;
 }
 
-/** Whose circuit breaker an event is about: a tool service's or an LLM provider's (names may coincide). */
-export type BreakerKind = 'tool' | 'provider';
+/** Whose circuit breaker an event is about: a tool service's, an LLM provider's or an MCP server's (names may coincide). */
+export const BREAKER_KINDS = ['tool', 'provider', 'mcp'] as const;
+export type BreakerKind = (typeof BREAKER_KINDS)[number];
 
 /** What the runtime does when it notices a loop, a stall or a spend spike (`watch:` in the config). */
 export type WatchPolicy = 'warn' | 'pause' | 'stop';

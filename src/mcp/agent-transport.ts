@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { isJsonRpcMessage, isRequest, isResponse } from './jsonrpc.js';
+import { isJsonRpcMessage, isRequest, isResponse, withoutCodePrefix } from './jsonrpc.js';
 import type { SessionEvents } from './events.js';
 
 // The agent's side of an MCP session: the streamable HTTP transport (MCP 2025-11-25, "Streamable
@@ -265,9 +265,10 @@ export class AgentTransport implements Transport {
     for (const [id, s] of this.streams) if (!s.waiting && s.wrote < quiet) this.write(id, ': keepalive\n\n');
   }
 
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  async send(sent: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     // Ended (DELETE, idle, the cage stopping): what the server still says has nowhere to go.
     if (this.closed) return;
+    const message = withoutCodePrefix(sent);
     const answer = isResponse(message);
     const id = answer ? (message as { id: RequestId }).id : options?.relatedRequestId;
     const json = JSON.stringify(message);

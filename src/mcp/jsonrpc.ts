@@ -36,3 +36,15 @@ export function isRequest(m: JSONRPCMessage): m is JSONRPCRequest {
 export function isResponse(m: JSONRPCMessage): boolean {
   return !('method' in m) && ('result' in m || 'error' in m);
 }
+
+/**
+ * An error answer without the SDK's `MCP error <code>: ` at the start of its message: the SDK's
+ * McpError puts it there, and the client reading the answer puts it there again
+ * (`MCP error -32603: MCP error -32603: …`). Any other message is returned as it is.
+ */
+export function withoutCodePrefix(m: JSONRPCMessage): JSONRPCMessage {
+  if (!('error' in m) || !isObject(m.error)) return m;
+  const prefix = `MCP error ${m.error.code}: `;
+  if (typeof m.error.message !== 'string' || !m.error.message.startsWith(prefix)) return m;
+  return { ...m, error: { ...m.error, message: m.error.message.slice(prefix.length) } };
+}

@@ -4,7 +4,8 @@ import * as z from 'zod';
 import type { McpServerConfig } from '../config/index.js';
 import { type Micros, microsToUsd } from '../core/money.js';
 import { assertRole } from '../core/roles.js';
-import type { BreakerState, CircuitBreaker } from '../domain/reliability/index.js';
+import type { BreakerState } from '../domain/reliability/index.js';
+import type { BreakerView } from '../reliability/index.js';
 import { parseWith, type AppEnv } from '../server/index.js';
 import type { McpStore, McpToolTotals } from '../state/index.js';
 
@@ -74,8 +75,8 @@ export interface McpServersResponse {
 
 export interface McpRoutesDeps {
   servers: Readonly<Record<string, McpServerConfig>>;
-  /** The server's breaker, shared by every session with it. */
-  breaker: (server: string) => CircuitBreaker;
+  /** The server's breaker as the registry shows it (an elapsed cooldown as HALF_OPEN). */
+  breaker: (server: string) => BreakerView;
   store: Pick<McpStore, 'tools'>;
 }
 
@@ -88,17 +89,14 @@ function targetOf(s: McpServerConfig): string {
   return `${u.origin}${u.pathname}`;
 }
 
-function breakerView(b: CircuitBreaker, s: McpServerConfig): McpBreakerView {
-  // An elapsed cooldown shown as HALF_OPEN, as GET /api/breakers shows the registry's.
-  b.refresh();
-  const snap = b.snapshot();
+function breakerView(b: BreakerView, s: McpServerConfig): McpBreakerView {
   return {
-    state: snap.state,
-    consecutiveFailures: snap.consecutiveFailures,
+    state: b.state,
+    consecutiveFailures: b.consecutiveFailures,
     failureThreshold: s.breaker.failureThreshold,
     cooldownMs: s.breaker.cooldownMs,
-    retryAt: snap.retryAt === null ? null : new Date(snap.retryAt).toISOString(),
-    retryAfterMs: b.retryAfterMs(),
+    retryAt: b.state === 'OPEN' ? new Date(Date.now() + b.retryAfterMs).toISOString() : null,
+    retryAfterMs: b.retryAfterMs,
   };
 }
 

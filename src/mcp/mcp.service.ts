@@ -4,6 +4,7 @@ import type { McpServerConfig } from '../config/index.js';
 import { IronCageError, MissingTokenError } from '../core/errors.js';
 import { TERMINAL_STATUSES } from '../core/events.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
+import type { BreakerRegistry } from '../reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
 import type { Observer } from '../observability/index.js';
@@ -15,7 +16,7 @@ import { SessionEvents } from './events.js';
 import { mcpRoutes } from './mcp.routes.js';
 import { McpRecorder } from './record.js';
 import { mcpSdk } from './sdk.js';
-import { McpSession, type Scan, type SessionDeps, serverBreaker } from './session.js';
+import { McpSession, type Scan, type SessionDeps } from './session.js';
 
 // The cage's MCP endpoints: `/mcp/<server>` for each configured server, the current streamable
 // HTTP transport (POST, GET for the server's stream, DELETE to end a session, Mcp-Session-Id,
@@ -47,6 +48,8 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> {
   scan: Scan;
+  /** Where each server's breaker lives, with every other breaker of the runtime: saved, restored, reset, shown, its transitions events. */
+  breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
   /** Metrics, traces, the watch: told of each tools/call as of any tool call. */
   observer?: Pick<Observer, 'toolCall'>;
   /** Where a priced tools/call is held and charged (the budget feature's FixedCharges). */
@@ -74,6 +77,8 @@ class McpGateway {
   private readonly opening = new Map<string, number>();
   private openingTotal = 0;
   private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Per server, the agent whose call its breaker judges now (named by a transition's event). */
+  private readonly judged = new Map<string, string>();
   private readonly pools = new Map<string, Undici.Pool>();
   private readonly recorder: McpRecorder;
   private readonly sweep: NodeJS.Timeout;
@@ -82,7 +87,8 @@ class McpGateway {
     const servers = d.config.mcp;
     for (const s of Object.values(servers)) {
       wantRefs(s.target.kind === 'http' ? Object.values(s.target.headers) : Object.values(s.target.env), d.secrets);
-      this.breakers.set(s.name, serverBreaker(s));
+      const options = { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs };
+      this.breakers.set(s.name, d.breakers.breaker('mcp', s.name, { options, cause: () => this.judged.get(s.name) ?? null }));
     }
     this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
@@ -163,6 +169,7 @@ class McpGateway {
           server,
           agentId,
           breaker: this.breakers.get(server.name)!,
+          judging: () => this.judged.set(server.name, agentId),
           scan: this.d.scan,
           recorder: this.recorder,
           upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null, pool: () => this.pool(server) },
@@ -232,11 +239,6 @@ class McpGateway {
     return p;
   }
 
-  /** The server's breaker, shared by every session with it. */
-  breaker(server: string): CircuitBreaker {
-    return this.breakers.get(server)!;
-  }
-
   async close(): Promise<void> {
     clearInterval(this.sweep);
     const all = [...this.sessions.values()];
@@ -256,7 +258,7 @@ export function mcpService(d: McpDeps): Service {
   const names = Object.keys(d.config.mcp);
   const gw = names.length > 0 ? new McpGateway(d) : null;
   // Without servers the route lists none and asks no breaker.
-  const api = mcpRoutes({ servers: d.config.mcp, breaker: (name) => gw!.breaker(name), store: new McpStore(d.state) });
+  const api = mcpRoutes({ servers: d.config.mcp, breaker: (name) => d.breakers.view('mcp', name), store: new McpStore(d.state) });
   if (!gw) return { name: 'mcp', apiRoutes: [api] };
   return {
     name: 'mcp',

@@ -3,7 +3,7 @@ import type { McpServerConfig } from '../config/index.js';
 import type { AgentTransport } from './agent-transport.js';
 import { VERSION } from '../core/index.js';
 import { IronCageError } from '../core/errors.js';
-import { CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
+import { type CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
 import { CredentialScrubber } from '../domain/secrets/index.js';
 import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
 import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approvals/index.js';
@@ -27,7 +27,10 @@ export interface SessionDeps {
   sdk: Sdk;
   server: McpServerConfig;
   agentId: string;
+  /** The server's breaker (the runtime's registry: saved, restored, reset, its transitions events). */
   breaker: CircuitBreaker;
+  /** Says the breaker is judging this session's call now: a transition it causes names this agent. */
+  judging?: () => void;
   scan: Scan;
   recorder: McpRecorder;
   upstream: Omit<UpstreamDeps, 'onNotification' | 'onRequest' | 'sdk'>;
@@ -213,7 +216,9 @@ export class McpSession {
   private async upstream<T>(fn: () => Promise<T>): Promise<T> {
     const { McpError, ErrorCode } = this.d.sdk.types;
     try {
+      this.d.judging?.();
       return await this.d.breaker.call(fn, (settled) => {
+        this.d.judging?.();
         if (settled.ok) return { kind: 'success', reason: 'ok' };
         // The server answered with a JSON-RPC error: it is up, the request was wrong.
         const e = settled.error as { code?: unknown };
@@ -338,9 +343,4 @@ export class McpSession {
     this.d.recorder.record(call);
     return clean.value as Record<string, unknown>;
   }
-}
-
-/** A breaker per configured server, shared by every session with it. */
-export function serverBreaker(s: McpServerConfig): CircuitBreaker {
-  return new CircuitBreaker(s.name, { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs });
 }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AnyEvent } from '../core/events.js';
 import type { BudgetTracker } from '../domain/budget/index.js';
-import type { BreakerKind } from '../core/events.js';
+import { BREAKER_KINDS, type BreakerKind } from '../core/events.js';
 import type { LlmRequestInput } from '../state/index.js';
 import type { ExportGuard } from './exported.js';
 import { LabelCap } from './labels.js';
@@ -308,7 +308,7 @@ export class RuntimeMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const kind of ['provider', 'tool'] as const) for (const b of breakers(kind)) this.set({ kind, service: b.name }, BREAKER_STATE[b.state]);
+        for (const kind of BREAKER_KINDS) for (const b of breakers(kind)) this.set({ kind, service: b.name }, BREAKER_STATE[b.state]);
       },
     });
     new Counter({
@@ -318,7 +318,7 @@ export class RuntimeMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const kind of ['provider', 'tool'] as const) for (const b of breakers(kind)) this.inc({ kind, service: b.name }, b.blocked);
+        for (const kind of BREAKER_KINDS) for (const b of breakers(kind)) this.inc({ kind, service: b.name }, b.blocked);
       },
     });
   }

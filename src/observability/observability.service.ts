@@ -2,7 +2,7 @@ import { VERSION } from '../core/index.js';
 import type { AnyEvent } from '../core/events.js';
 import type { BudgetTracker } from '../domain/budget/index.js';
 import type { Platform, Service } from '../server/index.js';
-import type { BreakerRegistry } from '../reliability/index.js';
+import { type BreakerRegistry, rowName } from '../reliability/index.js';
 import { ExportGuard } from './exported.js';
 import { RuntimeMetrics } from './metrics.js';
 import { metricsRoute } from './metrics.routes.js';
@@ -40,7 +40,7 @@ export function observabilityService(d: ObservabilityDeps): { service: Service; 
     {
       budgets: d.tracker,
       agentName,
-      breakers: (kind) => d.breakers.rows(kind).map((r) => ({ name: String(kind === 'tool' ? r.service : r.provider), state: r.state, blocked: r.blocked })),
+      breakers: (kind) => d.breakers.rows(kind).map((r) => ({ name: rowName(kind, r), state: r.state, blocked: r.blocked })),
       ...(on ? { spans: () => tracing?.stats() ?? { exported: 0, dropped: {} } } : {}),
     },
     { maxAgents: d.config.metrics.maxAgents, guard },

@@ -12,11 +12,13 @@ export interface BreakersResponse<T = Record<string, unknown>, S = object> {
   services: Array<BreakerRow<'tool'> & T>;
   totals: S | undefined;
   providers: BreakerRow<'provider'>[];
+  /** The MCP servers agents reach through the cage (also on GET /api/mcp/servers, with their calls). */
+  mcp: BreakerRow<'mcp'>[];
 }
 
 /**
- * /api/breakers: every circuit breaker, the tool services' (`services`, with their `totals`)
- * and the LLM providers' (`providers`); one of each, and the admin reset of each.
+ * /api/breakers: every circuit breaker, the tool services' (`services`, with their `totals`),
+ * the LLM providers' (`providers`) and the MCP servers' (`mcp`); one of each, and the admin reset of each.
  */
 export function breakerRoutes(registry: Pick<BreakerRegistry, 'rows' | 'row' | 'summary' | 'view' | 'reset'>): (app: Hono<AppEnv>) => void {
   const reset = async (c: Context<AppEnv>, kind: BreakerKind, name: string) => {
@@ -28,11 +30,15 @@ export function breakerRoutes(registry: Pick<BreakerRegistry, 'rows' | 'row' | '
     return c.json(registry.row(kind, name));
   };
   return (app) => {
-    app.get('/api/breakers', (c) => c.json({ services: registry.rows('tool'), totals: registry.summary('tool'), providers: registry.rows('provider') } satisfies BreakersResponse));
+    app.get('/api/breakers', (c) =>
+      c.json({ services: registry.rows('tool'), totals: registry.summary('tool'), providers: registry.rows('provider'), mcp: registry.rows('mcp') } satisfies BreakersResponse),
+    );
     app.get('/api/breakers/:service', (c) => c.json(registry.row('tool', c.req.param('service'))));
     app.post('/api/breakers/:service/reset', (c) => reset(c, 'tool', c.req.param('service')));
     // Two segments: no tool service's path can be mistaken for a provider's.
     app.get('/api/breakers/providers/:provider', (c) => c.json(registry.row('provider', c.req.param('provider'))));
     app.post('/api/breakers/providers/:provider/reset', (c) => reset(c, 'provider', c.req.param('provider')));
+    app.get('/api/breakers/mcp/:server', (c) => c.json(registry.row('mcp', c.req.param('server'))));
+    app.post('/api/breakers/mcp/:server/reset', (c) => reset(c, 'mcp', c.req.param('server')));
   };
 }

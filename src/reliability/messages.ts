@@ -2,7 +2,7 @@ import type { BreakerKind, NewEvent } from '../core/events.js';
 import type { BreakerSnapshot, BreakerTransition } from '../domain/reliability/index.js';
 
 // The words a user reads about a circuit breaker in the terminal and the dashboard's event feed,
-// whoever owns the breaker: one wording for a tool service's and an LLM provider's.
+// whoever owns the breaker: one wording for a tool service's, an LLM provider's and an MCP server's.
 
 /** `http_429` → `429`; `timeout` stays `timeout`. */
 export function failureLabel(reason: string | null): string {
@@ -22,7 +22,7 @@ export function seconds(ms: number): string {
  * explain it. Transitions keep the bare name: they arrive among the calls that caused them.
  */
 export function breakerLabel(kind: BreakerKind, name: string): string {
-  return kind === 'provider' ? `${name} (LLM provider)` : name;
+  return kind === 'provider' ? `${name} (LLM provider)` : kind === 'mcp' ? `${name} (MCP server)` : name;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

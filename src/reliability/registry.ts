@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import type { BreakerKind, NewEvent } from '../core/events.js';
+import { BREAKER_KINDS, type BreakerKind, type NewEvent } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { CircuitBreaker, type BreakerOptionsInput, type BreakerState, type Clock } from '../domain/reliability/index.js';
 import { BreakerStore, type SavedBreaker, type StateManager, type StoredBreaker } from '../state/index.js';
@@ -15,11 +15,19 @@ export const COUNTERS_SAVE_MS = 200;
 const COOLDOWN_SLACK_MS = 5;
 
 /** Where each kind of breaker is saved and how its rows in GET /api/breakers name it. */
-const KINDS: Record<BreakerKind, { key: (name: string) => string; field: string; missing: (name: string) => string }> = {
-  tool: { key: (name) => name, field: 'service', missing: (name) => `no tool service '${name}' is configured` },
-  // No tool service can be named with a colon: a provider's row never meets a service's.
-  provider: { key: (name) => `llm:${name}`, field: 'provider', missing: (name) => `no LLM provider '${name}' has a circuit breaker` },
+const KINDS: Record<BreakerKind, { prefix: string; field: string; missing: (name: string) => string }> = {
+  tool: { prefix: '', field: 'service', missing: (name) => `no tool service '${name}' is configured` },
+  // No tool service can be named with a colon: a provider's or an MCP server's row never meets a service's.
+  provider: { prefix: 'llm:', field: 'provider', missing: (name) => `no LLM provider '${name}' has a circuit breaker` },
+  mcp: { prefix: 'mcp:', field: 'server', missing: (name) => `no MCP server '${name}' is configured` },
 };
+const keyOf = (kind: BreakerKind, name: string) => `${KINDS[kind].prefix}${name}`;
+
+/** The kind and name a saved row's key stands for (`llm:openai` → provider openai). */
+function parseKey(key: string): { kind: BreakerKind; name: string } {
+  for (const kind of BREAKER_KINDS) if (KINDS[kind].prefix !== '' && key.startsWith(KINDS[kind].prefix)) return { kind, name: key.slice(KINDS[kind].prefix.length) };
+  return { kind: 'tool', name: key };
+}
 
 /**
  * An owner's own numbers about its breaker (the tool proxy's fallback tiers), kept in the
@@ -56,8 +64,15 @@ export interface BreakerView {
   lastSuccessAt: string | null;
 }
 
-/** A breaker's row of GET /api/breakers: its name (`service` for a tool service, `provider` for an LLM provider), the view, and what its owner adds. */
-export type BreakerRow<K extends BreakerKind = BreakerKind> = (K extends 'tool' ? { service: string } : { provider: string }) & BreakerView & Record<string, unknown>;
+/** A breaker's row of GET /api/breakers: its name (`service` for a tool service, `provider` for an LLM provider, `server` for an MCP server), the view, and what its owner adds. */
+export type BreakerRow<K extends BreakerKind = BreakerKind> = (K extends 'tool' ? { service: string } : K extends 'provider' ? { provider: string } : { server: string }) &
+  BreakerView &
+  Record<string, unknown>;
+
+/** The name a row of GET /api/breakers gives its breaker, whatever its kind. */
+export function rowName(kind: BreakerKind, row: BreakerRow): string {
+  return String(row[KINDS[kind].field]);
+}
 
 /** What the owner of a kind adds to its breakers' rows in GET /api/breakers. */
 export interface BreakerDetails {
@@ -91,7 +106,7 @@ const noCause = () => null;
 
 /**
  * Every circuit breaker of the process, whoever calls through it (a tool service's, an LLM
- * provider's), and everything around one that is not the state machine itself: creation with
+ * provider's, an MCP server's), and everything around one that is not the state machine itself: creation with
  * its options, restore at start (a circuit OPEN when the process stopped is OPEN again, and
  * says so), each transition saved in the transaction of its event, counters saved every
  * COUNTERS_SAVE_MS and at close, the cooldown that turns OPEN into HALF_OPEN on time with
@@ -129,7 +144,7 @@ export class BreakerRegistry {
    * announced when that left it other than CLOSED); later asks get the same one, `spec` unread.
    */
   breaker(kind: BreakerKind, name: string, spec: BreakerSpec = {}): CircuitBreaker {
-    const key = KINDS[kind].key(name);
+    const key = keyOf(kind, name);
     const known = this.entries.get(key);
     if (known) return known.breaker;
     const label = breakerLabel(kind, name);
@@ -167,9 +182,9 @@ export class BreakerRegistry {
   recorded(kind: BreakerKind): Array<{ name: string; extra: unknown }> {
     const out: Array<{ name: string; extra: unknown }> = [];
     for (const [key, b] of this.stored) {
-      const provider = key.startsWith('llm:');
-      if (provider !== (kind === 'provider') || this.entries.has(key)) continue;
-      out.push({ name: provider ? key.slice(4) : key, extra: b.tiers });
+      const k = parseKey(key);
+      if (k.kind !== kind || this.entries.has(key)) continue;
+      out.push({ name: k.name, extra: b.tiers });
     }
     return out;
   }
@@ -251,7 +266,7 @@ export class BreakerRegistry {
   }
 
   private entry(kind: BreakerKind, name: string): Entry {
-    const e = this.entries.get(KINDS[kind].key(name));
+    const e = this.entries.get(keyOf(kind, name));
     if (!e) throw new NotFoundError(KINDS[kind].missing(name));
     return e;
   }
@@ -290,7 +305,7 @@ export class BreakerRegistry {
   }
 
   private savedRow(e: Entry): SavedBreaker {
-    return { service: KINDS[e.kind].key(e.name), snapshot: e.breaker.snapshot(), tiers: e.extra?.snapshot() ?? {} };
+    return { service: keyOf(e.kind, e.name), snapshot: e.breaker.snapshot(), tiers: e.extra?.snapshot() ?? {} };
   }
 
   private save(e: Entry, event: NewEvent): void {

@@ -147,6 +147,7 @@ export class Runtime {
         toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate }),
         mcpService({
           ...platform,
+          breakers,
           observer,
           gate,
           policy: approvals.gate,

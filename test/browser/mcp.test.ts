@@ -107,13 +107,20 @@ describe('the MCP panel', () => {
     expect(admin.problems()).toEqual([]);
   });
 
-  it('shows the breaker a failure opened, counting down to its retry; at 390 px nothing scrolls sideways', async () => {
+  it('shows the breaker a failure opened, counting down to its retry, with a pop-up and Reset for admins; at 390 px nothing scrolls sideways', async () => {
     await calls(async (c) => {
       await expect(c.callTool({ name: 'slow', arguments: { ms: 3_000 } })).rejects.toThrow(/did not answer within 1 s/);
     });
     await until(async () => (await server(admin, 'web').getAttribute('data-state')) === 'OPEN', 20_000);
     expect(await figure(admin, 'web', 'mcp-breaker')).toMatch(/^🔴 OPEN · retry in [45]m\d\ds$/);
-    expect(await figure(admin, 'web', 'mcp-errors')).toBe('2');
+    // The circuit's state comes with its event at once; the figures with the refetch after the call.
+    await reads(admin, 'web', 'mcp-errors', '2');
+    // One of the runtime's breakers: its transition is an event, said in a pop-up naming it as an MCP server.
+    const toast = admin.page.locator('[data-testid=toast][data-kind=breaker]').filter({ hasText: 'Circuit OPEN: MCP server web' });
+    await toast.waitFor({ timeout: 20_000 });
+    expect(await toast.innerText()).toMatch(/1 consecutive failure[\s\S]*last: timeout[\s\S]*tools\/calls fail at once/);
+    expect(await server(admin, 'web').getByTestId('mcp-breaker-reset').count()).toBe(1);
+    expect(await server(admin, 'files').getByTestId('mcp-breaker-reset').count()).toBe(0);
 
     const phone = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 390, height: 844 } });
     try {
@@ -137,6 +144,16 @@ describe('the MCP panel', () => {
     } finally {
       await phone.close();
     }
+
+    // The admin closes it: the card says CLOSED and the button goes; the next call reaches the server.
+    await server(admin, 'web').getByTestId('mcp-breaker-reset').click();
+    await until(async () => (await server(admin, 'web').getAttribute('data-state')) === 'CLOSED', 20_000);
+    expect(await figure(admin, 'web', 'mcp-breaker')).toBe('🟢 CLOSED');
+    expect(await server(admin, 'web').getByTestId('mcp-breaker-reset').count()).toBe(0);
+    await calls(async (c) => {
+      expect(JSON.stringify((await c.callTool({ name: 'echo', arguments: { text: 'after the reset' } })).content)).toContain('after the reset');
+    });
+    expect(admin.problems()).toEqual([]);
   });
 
   it('is not on the page of a runtime with no MCP server', async () => {

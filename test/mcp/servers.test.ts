@@ -5,7 +5,8 @@ import { mcpSchema } from '../../src/config/mcp.js';
 import type { McpServersResponse } from '../../src/mcp/index.js';
 import { sqliteOf } from '../helpers/db.js';
 import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
-import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+import { agentToken, startTestRuntime, tempDir, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
+import { eventsOf } from '../tools/helpers.js';
 
 // Issue 43 item 6, GET /api/mcp/servers: each configured MCP server with its transport, rules,
 // prices and breaker, and what its tools/calls came to. Real parts: the official SDK's client
@@ -20,10 +21,12 @@ let url: string;
 let t: TestRuntime;
 let a: AgentToken;
 let b: AgentToken;
+let mcp: ReturnType<typeof mcpSchema.parse>;
+const work = tempDir('iron-cage-mcp-servers-');
 
 beforeAll(async () => {
   ({ url, child: upstream } = await startMcpFixture('http'));
-  const mcp = mcpSchema.parse({
+  mcp = mcpSchema.parse({
     servers: {
       web: {
         url: `${url}?api_key=in-the-query-0f9e8d7c`,
@@ -36,13 +39,14 @@ beforeAll(async () => {
       local: { command: process.execPath, args: [MCP_FIXTURE, 'stdio'], env: { FIXTURE_TOKEN: 'stdio-secret-1a2b3c4d' }, tools: { allow: ['echo'] } },
     },
   });
-  t = await startTestRuntime({ config: { mcp } });
+  t = await startTestRuntime({ config: { mcp }, dir: work.dir });
   [a, b] = await Promise.all([agentToken(t, { name: 'mcp-a' }), agentToken(t, { name: 'mcp-b' })]);
 }, 60_000);
 
 afterAll(async () => {
   await t?.stop();
   upstream?.kill();
+  work.cleanup();
 });
 
 const connect = (server: string, token: string) => connectMcp(t.rt.url, server, token);
@@ -214,5 +218,50 @@ describe('GET /api/mcp/servers', () => {
     // The refusal at the open circuit is a failed call of the server, not the cage's rule.
     expect(r.tools.find((x) => x.name === 'echo')).toMatchObject({ calls: 4, errors: 1 });
     expect(fromAnswer(await servers())).toEqual(fromRows(null));
+
+    // The runtime's one registry of breakers has it: its transition an event naming the agent
+    // whose call tripped it, a row in GET /api/breakers, a gauge in /metrics.
+    const [opened] = eventsOf(t, 'breaker.transition').filter((e) => e.data.kind === 'mcp');
+    expect(opened).toMatchObject({
+      agentId: a.agentId,
+      severity: 'warn',
+      data: { kind: 'mcp', service: 'web', from: 'CLOSED', to: 'OPEN', consecutiveFailures: 2, lastFailure: 'timeout', cooldownMs: 600_000 },
+    });
+    expect(opened.message).toBe('Circuit web OPEN after 2 consecutive failures (timeout); cooldown 600s');
+    const all = await (await t.api('/api/breakers')).json();
+    expect(all.mcp).toEqual([expect.objectContaining({ server: 'web', state: 'OPEN', failures: 2, blocked: 1 }), expect.objectContaining({ server: 'local', state: 'CLOSED', failures: 0 })]);
+    expect(all.services).toEqual([]);
+    const metrics = await (await t.api('/metrics')).text();
+    expect(metrics).toContain('iron_cage_breaker_state{kind="mcp",service="web"} 2');
+    expect(metrics).toContain('iron_cage_breaker_blocked_calls_total{kind="mcp",service="web"} 1');
+  });
+
+  it('keeps an OPEN circuit across a restart, and an admin reset lets the next call through', async () => {
+    await t.stop();
+    t = await startTestRuntime({ config: { mcp }, dir: work.dir });
+    const restored = eventsOf(t, 'breaker.restored').at(-1);
+    expect(restored).toMatchObject({ severity: 'warn', data: { kind: 'mcp', service: 'web', state: 'OPEN', problems: [] } });
+    expect(restored.message).toMatch(/^Circuit web \(MCP server\) restored OPEN from the last run; probe in \d+s$/);
+    expect((await servers()).servers.find((s) => s.name === 'web')!.breaker).toMatchObject({ state: 'OPEN', consecutiveFailures: 2 });
+
+    // Still open: refused at once, the server never asked.
+    const c = await connect('web', a.token);
+    try {
+      // Said once: the cage's answer carries no `MCP error <code>:` of its own for the client to say again.
+      await expect(c.callTool({ name: 'echo', arguments: { text: 'still refused' } })).rejects.toThrow(
+        /^MCP error -32603: MCP server 'web' is unavailable: the circuit for web is open; retry in \d+ s$/,
+      );
+      expect((await t.api('/api/breakers/mcp/web/reset', { method: 'POST', token: a.token })).status).toBe(403);
+      const reset = await t.api('/api/breakers/mcp/web/reset', { method: 'POST' });
+      expect(reset.status).toBe(200);
+      expect(await reset.json()).toMatchObject({ server: 'web', state: 'CLOSED' });
+      expect(eventsOf(t, 'breaker.reset').at(-1)).toMatchObject({ data: { kind: 'mcp', service: 'web', from: 'OPEN' } });
+      expect(eventsOf(t, 'breaker.reset').at(-1).message).toMatch(/^Circuit web \(MCP server\) reset by admin .* \(was OPEN\)$/);
+      const ok = await c.callTool({ name: 'echo', arguments: { text: 'through again' } });
+      expect(JSON.stringify(ok.content)).toContain('through again');
+    } finally {
+      await c.close();
+    }
+    expect((await servers()).servers.find((s) => s.name === 'web')!.breaker).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0 });
   });
 });

@@ -82,23 +82,31 @@ const toolSpec = (tiers = new TierMetrics(), cause: () => string | null = () => 
 });
 
 describe('one registry for the breakers of tools and providers', () => {
-  it('restores both kinds OPEN after a restart, with one breaker.restored shape, and the tools their tier counters', async () => {
+  it('restores every kind OPEN after a restart, with one breaker.restored shape, and the tools their tier counters', async () => {
     const first = start();
     const tiers = new TierMetrics();
     const tool = first.registry.breaker('tool', 'linkedin', toolSpec(tiers));
     const provider = providerBreakers(first.registry)('openai');
+    const mcp = first.registry.breaker('mcp', 'github', { options: { failureThreshold: 2, cooldownMs: 60_000 } });
     tiers.record('cache', 'hit');
     tiers.record('failed', 'miss');
     await calls(tool, 3, open);
     await calls(provider, 5, open);
+    await calls(mcp, 2, open);
     await calls(tool, 1, open);
-    expect([tool.state, provider.state]).toEqual(['OPEN', 'OPEN']);
+    expect([tool.state, provider.state, mcp.state]).toEqual(['OPEN', 'OPEN', 'OPEN']);
     await first.stop();
 
     const second = start(new ManualClock(first.clock.now() + 10_000));
+    // Each kind's rows apart, as their owners ask for those the config no longer names.
+    expect(second.registry.recorded('mcp')).toEqual([{ name: 'github', extra: {} }]);
+    expect(second.registry.recorded('provider').map((b) => b.name)).toEqual(['openai']);
+    expect(second.registry.recorded('tool').map((b) => b.name)).toEqual(['linkedin']);
     const restoredTiers = new TierMetrics();
     const tool2 = second.registry.breaker('tool', 'linkedin', toolSpec(restoredTiers));
     const provider2 = providerBreakers(second.registry)('openai');
+    const mcp2 = second.registry.breaker('mcp', 'github', { options: { failureThreshold: 2, cooldownMs: 60_000 } });
+    expect(mcp2.snapshot()).toMatchObject({ state: 'OPEN', counters: { failures: 2 } });
     expect(tool2.snapshot()).toMatchObject({ state: 'OPEN', counters: { failures: 3, rejected: 1 } });
     expect(provider2.snapshot()).toMatchObject({ state: 'OPEN', counters: { failures: 5 } });
     expect(restoredTiers.snapshot()).toEqual({ live: 0, cache: 1, placeholder: 0, failed: 1, cacheLookups: 2 });
@@ -109,10 +117,12 @@ describe('one registry for the breakers of tools and providers', () => {
     expect(restored.map((e) => [e.severity, e.message])).toEqual([
       ['warn', 'Circuit linkedin restored OPEN from the last run; probe in 50s'],
       ['warn', 'Circuit openai (LLM provider) restored OPEN from the last run; probe in 50s'],
+      ['warn', 'Circuit github (MCP server) restored OPEN from the last run; probe in 50s'],
     ]);
     expect(restored.map((e) => e.data)).toEqual([
       { kind: 'tool', service: 'linkedin', state: 'OPEN', retryAt: expect.any(String), problems: [] },
       { kind: 'provider', service: 'openai', state: 'OPEN', retryAt: expect.any(String), problems: [] },
+      { kind: 'mcp', service: 'github', state: 'OPEN', retryAt: expect.any(String), problems: [] },
     ]);
     expect(restored.every((e) => e.agentId === null)).toBe(true);
   });
@@ -278,7 +288,7 @@ describe('/api/breakers', () => {
     return a;
   }
 
-  it('lists the tool services with their owner details and totals, and the providers; one of each; resets each for admins only', async () => {
+  it('lists the tool services with their owner details and totals, the providers and the MCP servers; one of each; resets each for admins only', async () => {
     const r = start();
     r.registry.breaker('tool', 'linkedin', toolSpec());
     r.registry.describe('tool', {
@@ -287,6 +297,9 @@ describe('/api/breakers', () => {
     });
     const provider = providerBreakers(r.registry)('openai');
     await calls(provider, 5, open);
+    // An MCP server may share a tool service's name: its row is its own.
+    r.registry.breaker('mcp', 'linkedin', { options: { failureThreshold: 2, cooldownMs: 30_000 } });
+    await calls(r.registry.breaker('mcp', 'linkedin'), 2, open);
 
     const list = await (await app(r, 'viewer').request('/api/breakers')).json();
     expect(list).toEqual({
@@ -309,8 +322,11 @@ describe('/api/breakers', () => {
           lastSuccessAt: null,
         },
       ],
+      mcp: [expect.objectContaining({ server: 'linkedin', state: 'OPEN', calls: 2, failures: 2, retryAfterMs: 30_000 })],
     });
-    expect(await (await app(r).request('/api/breakers/linkedin')).json()).toMatchObject({ service: 'linkedin', url: 'https://linkedin.example' });
+    expect(await (await app(r).request('/api/breakers/linkedin')).json()).toMatchObject({ service: 'linkedin', url: 'https://linkedin.example', state: 'CLOSED' });
+    expect(await (await app(r).request('/api/breakers/mcp/linkedin')).json()).toMatchObject({ server: 'linkedin', state: 'OPEN' });
+    expect(await (await app(r).request('/api/breakers/mcp/nosuch')).json()).toMatchObject({ error: { message: "no MCP server 'nosuch' is configured" } });
     expect(await (await app(r).request('/api/breakers/providers/openai')).json()).toMatchObject({ provider: 'openai', state: 'OPEN' });
     expect((await app(r).request('/api/breakers/providers/nosuch')).status).toBe(404);
 
@@ -321,5 +337,13 @@ describe('/api/breakers', () => {
     expect(reset.status).toBe(200);
     expect(await reset.json()).toMatchObject({ provider: 'openai', state: 'CLOSED', failures: 5 });
     expect(r.events('breaker.reset').at(-1)!.message).toBe('Circuit openai (LLM provider) reset by admin ops (was OPEN)');
+
+    expect((await app(r, 'viewer').request('/api/breakers/mcp/linkedin/reset', { method: 'POST' })).status).toBe(403);
+    const mcp = await app(r).request('/api/breakers/mcp/linkedin/reset', { method: 'POST' });
+    expect(await mcp.json()).toMatchObject({ server: 'linkedin', state: 'CLOSED', failures: 2 });
+    expect(r.events('breaker.reset').at(-1)).toMatchObject({ message: 'Circuit linkedin (MCP server) reset by admin ops (was OPEN)', data: { kind: 'mcp', service: 'linkedin' } });
+    expect((await app(r).request('/api/breakers/mcp/linkedin/reset', { method: 'POST' })).status).toBe(409);
+    // The tool service of the same name was never touched.
+    expect(r.registry.view('tool', 'linkedin').state).toBe('CLOSED');
   });
 });

@@ -1,9 +1,10 @@
+import { mcpResetAvailability } from '../actions.js';
 import { ago, count, money } from '../format.js';
 import { useStore } from '../store.js';
 import { TableHead } from '../table-head.js';
 import type { McpServerView } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
-import { RetryIn, STATE_TEXT } from './performance.js';
+import { BreakerReset, RetryIn, STATE_TEXT } from './performance.js';
 
 // #43: the MCP servers agents reach through the cage (GET /api/mcp/servers): each with its
 // transport, rules and breaker, its calls, errors, refusals and cost, and its tools as seen in
@@ -42,6 +43,7 @@ function price(m: McpServerView): string | undefined {
 
 function Server({ m }: { m: McpServerView }) {
   const now = useNow();
+  const admin = useStore().role === 'admin';
   const b = m.breaker;
   return (
     <section class={`mcp-server breaker-${b.state.toLowerCase()}`} data-testid="mcp-server" data-server={m.name} data-state={b.state} aria-label={`MCP server ${m.name}`}>
@@ -62,6 +64,15 @@ function Server({ m }: { m: McpServerView }) {
             </span>
           )}
         </span>
+        {b.state !== 'CLOSED' && admin && (
+          <BreakerReset
+            when={mcpResetAvailability(m.name)}
+            testid="mcp-breaker-reset"
+            path={`/api/breakers/mcp/${encodeURIComponent(m.name)}/reset`}
+            what={`MCP server ${m.name}`}
+            title="Close the circuit now: the next tools/call reaches the server (recorded with your name)"
+          />
+        )}
       </div>
       {(m.target || m.headers.length > 0) && (
         <div class="muted small mcp-target">

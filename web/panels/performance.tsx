@@ -1,5 +1,5 @@
 import { ActionButton } from '../action-button.js';
-import { resetAvailability } from '../actions.js';
+import { type Availability, resetAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
 import { notifyError, selectedAgent, useStore } from '../store.js';
@@ -67,6 +67,27 @@ export function RetryIn({ b, now }: { b: { state: BreakerView['state']; retryAft
   return <span class="muted small"> · retry in {left > 0 ? duration(left) : 'a moment'}</span>;
 }
 
+/** An admin's Reset of a circuit not CLOSED (a tool service's here, an MCP server's in mcp.tsx): POST `path`, said on failure. */
+export function BreakerReset({
+  when,
+  testid,
+  path,
+  what,
+  title = 'Close the circuit now (recorded with your name)',
+}: {
+  when: Availability;
+  testid: string;
+  path: string;
+  what: string;
+  title?: string;
+}) {
+  return (
+    <ActionButton when={when} class="btn small" testid={testid} title={title} run={() => api(path, { method: 'POST' })} onError={(e) => notifyError(`Reset of ${what} failed`, e)}>
+      Reset
+    </ActionButton>
+  );
+}
+
 function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boolean }) {
   return (
     <tr data-testid="breaker" data-service={b.service} data-state={b.state} class={`breaker-${b.state.toLowerCase()}`}>
@@ -78,18 +99,7 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
         <RetryIn b={b} now={now} />
         {b.state === 'OPEN' && b.lastFailure && <div class="muted small">{b.lastFailure}</div>}
         <ShowCalls service={b.service} />
-        {b.state !== 'CLOSED' && admin && (
-          <ActionButton
-            when={resetAvailability(b.service)}
-            class="btn small"
-            testid="breaker-reset"
-            title="Close the circuit now (recorded with your name)"
-            run={() => api(`/api/breakers/${encodeURIComponent(b.service)}/reset`, { method: 'POST' })}
-            onError={(e) => notifyError(`Reset of ${b.service} failed`, e)}
-          >
-            Reset
-          </ActionButton>
-        )}
+        {b.state !== 'CLOSED' && admin && <BreakerReset when={resetAvailability(b.service)} testid="breaker-reset" path={`/api/breakers/${encodeURIComponent(b.service)}/reset`} what={b.service} />}
       </td>
       <td class="num cell-blocked" data-label="Blocked">
         {count(b.blocked)}
