@@ -75,7 +75,12 @@ export function toastFor(ev: AnyEvent, agents: Agent[]): Toast | null {
           d.lastFailure ? `last: ${d.lastFailure}` : null,
           `retry in ${Math.round(d.cooldownMs / 1000)} s`,
         ].filter(Boolean);
-        const then = d.kind === 'mcp' ? 'Its tools/calls fail at once, never reaching it, until then.' : 'Calls are answered by the fallback.';
+        const then =
+          d.kind === 'mcp'
+            ? 'Its tools/calls fail at once, never reaching it, until then.'
+            : d.kind === 'provider'
+              ? 'Its calls go to the next model in model_fallbacks, or are refused at once until then.'
+              : 'Calls are answered by the fallback.';
         return make(ev, { key: `breaker:${d.kind}:${d.service}`, kind: 'breaker', severity: 'warn', title: `Circuit OPEN: ${breakerName(d)}`, body: `${why.join(' · ')}. ${then}` });
       }
       if (d.to === 'CLOSED')

@@ -86,6 +86,9 @@ const EXPECTED: Record<string, Access> = {
   'POST /api/breakers/:service/reset': ADMIN(400),
   'GET /api/breakers/providers/:provider': LIST(200),
   'POST /api/breakers/providers/:provider/reset': ADMIN(400),
+  // No MCP server is configured here: anyone signed in is told there is no such server; a reset is for admins first.
+  'GET /api/breakers/mcp/:server': { anon: 401, admin: 404, viewer: 404, self: 404, other: 404 },
+  'POST /api/breakers/mcp/:server/reset': ADMIN(404),
   'GET /api/faults': STAFF(200),
   'POST /api/faults': ADMIN(400),
   'DELETE /api/faults/:id': ADMIN(404),
