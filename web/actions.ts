@@ -104,6 +104,13 @@ export function resetAvailability(service: string, s: Readonly<State> = state): 
   return b.state === 'CLOSED' ? no('Already closed') : ok;
 }
 
+/** Reset is offered while the LLM provider's circuit is not CLOSED. */
+export function providerResetAvailability(provider: string, s: Readonly<State> = state): Availability {
+  const b = s.providers?.find((x) => x.provider === provider);
+  if (!b) return no(`No circuit for provider ${provider}`);
+  return b.state === 'CLOSED' ? no('Already closed') : ok;
+}
+
 /** Reset is offered while the MCP server's circuit is not CLOSED. */
 export function mcpResetAvailability(server: string, s: Readonly<State> = state): Availability {
   const m = s.mcp?.find((x) => x.name === server);

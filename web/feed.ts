@@ -64,6 +64,7 @@ function applyBreaker(ev: AnyEvent): void {
   const retryAfterMs = ev.type === 'breaker.transition' && to === 'OPEN' ? ev.data.cooldownMs : 0;
   const service = ev.data.service;
   if (ev.data.kind === 'tool' && state.breakers) state.breakers = state.breakers.map((b) => (b.service === service ? { ...b, state: to, retryAfterMs } : b));
+  if (ev.data.kind === 'provider' && state.providers) state.providers = state.providers.map((b) => (b.provider === service ? { ...b, state: to, retryAfterMs } : b));
   if (ev.data.kind === 'mcp' && state.mcp)
     state.mcp = state.mcp.map((m) => (m.name === service ? { ...m, breaker: { ...m.breaker, state: to, retryAfterMs, ...(to === 'CLOSED' ? { consecutiveFailures: 0 } : {}) } } : m));
 }

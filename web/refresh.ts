@@ -86,7 +86,10 @@ function refreshProtection(id: string): void {
   refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<ProtectionReport>(`/api/agents/${enc(id)}/protection`) } }));
 }
 export function refreshBreakers(): void {
-  refetch('breakers', async () => set({ breakers: (await api<BreakersResponse>('/api/breakers')).services }));
+  refetch('breakers', async () => {
+    const r = await api<BreakersResponse>('/api/breakers');
+    set({ breakers: r.services, providers: r.providers });
+  });
 }
 /** A refetch when an OPEN MCP circuit's cooldown ends: nothing is said then (no call, no event), and the panel should not go on saying OPEN. */
 let mcpCooldown: ReturnType<typeof setTimeout> | null = null;
@@ -175,6 +178,8 @@ export function refreshFor(ev: FeedEvent): void {
   const id = ev.agentId;
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
+  // A provider's circuit is open: each LLM call's row may be one it refused (its Blocked count).
+  if (t === 'llm.request' && state.providers?.some((p) => p.state !== 'CLOSED')) refreshBreakers();
   // An MCP server's circuit moved (a reset, a probe, a restore): its card says so with its figures.
   if (t.startsWith('breaker.') && (ev.data as { kind?: string }).kind === 'mcp' && state.mcp !== null && state.mcp.length > 0) refreshMcp();
   if (t.startsWith('secret.')) refreshSecrets();

@@ -13,6 +13,7 @@ import type {
   FeedEvent,
   McpServerView,
   ProtectionReport,
+  ProviderBreakerView,
   Role,
   RunwayView,
   Secret,
@@ -55,6 +56,8 @@ export interface State {
   performance: Record<string, AgentPerformance>;
   protection: Record<string, ProtectionReport>;
   breakers: BreakerView[] | null;
+  /** The LLM providers' breakers (GET /api/breakers `providers`): shown while one is not CLOSED. */
+  providers: ProviderBreakerView[] | null;
   /** #43: the MCP servers (GET /api/mcp/servers); null until asked, empty when the runtime has none (no panel then). */
   mcp: McpServerView[] | null;
   secrets: SecretsState;
@@ -129,6 +132,7 @@ export const state: State = {
   performance: {},
   protection: {},
   breakers: null,
+  providers: null,
   mcp: null,
   secrets: { status: 'loading' },
   toasts: [],

@@ -20,6 +20,8 @@ export type RevealedSecret = Awaited<ReturnType<VaultService['get']>>;
 /** GET /api/breakers, with what the tool proxy adds to each service's row. */
 export type { ToolBreakersResponse as BreakersResponse } from '../src/tools/index.js';
 export type BreakerView = import('../src/tools/index.js').ToolBreakersResponse['services'][number];
+/** An LLM provider's breaker in GET /api/breakers (`providers`). */
+export type ProviderBreakerView = import('../src/tools/index.js').ToolBreakersResponse['providers'][number];
 
 /** GET /api/mcp/servers (issue 43): each MCP server with its breaker and its tools' figures. */
 export type { McpServersResponse, McpServerView, McpToolView } from '../src/mcp/index.js';

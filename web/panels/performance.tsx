@@ -1,10 +1,10 @@
 import { ActionButton } from '../action-button.js';
-import { type Availability, resetAvailability } from '../actions.js';
+import { type Availability, providerResetAvailability, resetAvailability } from '../actions.js';
 import { api } from '../api.js';
 import { count, duration, ms, pct } from '../format.js';
 import { notifyError, selectedAgent, useStore } from '../store.js';
 import { jumpTimeline } from '../timeline.js';
-import type { Agent, BreakerView, FeedEvent } from '../types.js';
+import type { Agent, BreakerView, FeedEvent, ProviderBreakerView } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { TableHead } from '../table-head.js';
 
@@ -31,7 +31,7 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
         </Figure>
       </div>
       <h3 class="sub-head">Circuit breakers</h3>
-      <Breakers list={s.breakers} />
+      <Breakers list={s.breakers} providers={s.providers} />
     </Panel>
   );
 }
@@ -39,20 +39,60 @@ export function PerformancePanel({ agent }: { agent: Agent | null }) {
 /** A circuit's state as every breaker on the page shows it (the tool services' here, the MCP servers' in mcp.tsx). */
 export const STATE_TEXT = { CLOSED: '🟢 CLOSED', OPEN: '🔴 OPEN', HALF_OPEN: '🟡 HALF_OPEN' } as const;
 
-function Breakers({ list }: { list: BreakerView[] | null }) {
+/**
+ * The tool services' circuits, and an LLM provider's while it is not CLOSED: a provider's circuit
+ * open is news (its calls go to model_fallbacks or are refused), a closed one is the normal case.
+ */
+function Breakers({ list, providers }: { list: BreakerView[] | null; providers: ProviderBreakerView[] | null }) {
   const now = useNow();
   const admin = useStore().role === 'admin';
   if (list === null) return <p class="muted small">…</p>;
-  if (list.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
+  const tripped = (providers ?? []).filter((p) => p.state !== 'CLOSED');
+  if (list.length === 0 && tripped.length === 0) return <p class="muted small">No external services configured (config: tools).</p>;
   return (
     <table class="table breakers reflow">
       <TableHead cols={['Service', 'State', 'Blocked', 'While open']} numFrom={2} />
       <tbody>
+        {tripped.map((p) => (
+          <ProviderRow p={p} now={now} admin={admin} key={`llm:${p.provider}`} />
+        ))}
         {list.map((b) => (
           <BreakerRow b={b} now={now} admin={admin} key={b.service} />
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** An LLM provider's circuit that is not CLOSED: first in the list, with its Reset. */
+function ProviderRow({ p, now, admin }: { p: ProviderBreakerView; now: number; admin: boolean }) {
+  const name = `${p.provider} (LLM provider)`;
+  return (
+    <tr data-testid="provider-breaker" data-provider={p.provider} data-state={p.state} class={`breaker-${p.state.toLowerCase()}`}>
+      <td class="cell-name" title={name}>
+        <Name text={name} />
+      </td>
+      <td class="cell-state">
+        {STATE_TEXT[p.state]}
+        <RetryIn b={p} now={now} />
+        {p.state === 'OPEN' && p.lastFailure && <div class="muted small">{p.lastFailure}</div>}
+        {admin && (
+          <BreakerReset
+            when={providerResetAvailability(p.provider)}
+            testid="provider-breaker-reset"
+            path={`/api/breakers/providers/${encodeURIComponent(p.provider)}/reset`}
+            what={name}
+            title="Close the circuit now: the next call reaches the provider (recorded with your name)"
+          />
+        )}
+      </td>
+      <td class="num cell-blocked" data-label="Blocked">
+        {count(p.blocked)}
+      </td>
+      <td class="num cell-saved" data-label="While open">
+        <div class="muted small">the next model in model_fallbacks, else refused</div>
+      </td>
+    </tr>
   );
 }
 
@@ -116,7 +156,9 @@ function BreakerRow({ b, now, admin }: { b: BreakerView; now: number; admin: boo
 function lastTransition(events: readonly FeedEvent[], service: string): FeedEvent | null {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!;
-    if ((e.type === 'breaker.transition' || e.type === 'tool.fallback') && (e.data as { service?: string }).service === service) return e;
+    // A provider or an MCP server may share the service's name: only the tool service's own.
+    const own = e.type === 'tool.fallback' || (e.type === 'breaker.transition' && (e.data as { kind?: string }).kind === 'tool');
+    if (own && (e.data as { service?: string }).service === service) return e;
   }
   return null;
 }
