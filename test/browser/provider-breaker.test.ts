@@ -50,7 +50,13 @@ describe("an LLM provider's circuit on the dashboard", () => {
     upstream.answer({ status: 503 });
     for (let i = 0; i < 5; i++) expect((await chat()).status).toBe(503);
     // Its state comes with the transition's event at once, its figures with the refetch after it.
-    await until(async () => (await row().getAttribute('data-state').catch(() => null)) === 'OPEN' && (await row().innerText()).includes('http_503'), 20_000);
+    await until(
+      async () =>
+        (await row()
+          .getAttribute('data-state')
+          .catch(() => null)) === 'OPEN' && (await row().innerText()).includes('http_503'),
+      20_000,
+    );
     const text = await row().innerText();
     expect(text).toMatch(/openai \(LLM provider\)/);
     expect(text).toMatch(/🔴 OPEN · retry in (\dm)?\d+s/);
