@@ -73,3 +73,18 @@ export function ago(iso: string, now = Date.now()): string {
   if (a < 86_400) return rel().format(Math.round(s / 3600), 'hour');
   return rel().format(Math.round(s / 86_400), 'day');
 }
+
+/** A circuit's name as the page says it: an MCP server's and an LLM provider's say whose, as a tool service may share the name. */
+export function breakerName(d: { kind: string; service: string }): string {
+  return d.kind === 'mcp' ? `MCP server ${d.service}` : d.kind === 'provider' ? `${d.service} (LLM provider)` : d.service;
+}
+
+/**
+ * A circuit's name from the key a runtime saves it under (`llm:openai`, `mcp:github`, a tool service's bare name).
+ *
+ * @example breakerOfKey('mcp:github') // 'MCP server github'
+ */
+export function breakerOfKey(key: string): string {
+  const m = /^(llm|mcp):(.*)$/s.exec(key);
+  return m ? breakerName({ kind: m[1] === 'llm' ? 'provider' : 'mcp', service: m[2]! }) : key;
+}

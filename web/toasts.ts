@@ -2,7 +2,7 @@
 // and errors stay until closed.
 import type { Approval } from './actions.js';
 import { approvalOf, callLabel } from './approvals.js';
-import { count, duration, money } from './format.js';
+import { breakerName, count, duration, money } from './format.js';
 import type { Agent, AnyEvent, ApprovalView } from './types.js';
 
 export interface Toast {
@@ -50,11 +50,6 @@ export function pageToast(t: Pick<Toast, 'key' | 'kind' | 'severity' | 'title' |
 
 export function errorToast(title: string, body: string): Toast {
   return pageToast({ key: `error:${title}`, kind: 'info', severity: 'error', title, body });
-}
-
-/** A circuit's name in a pop-up: an MCP server's and an LLM provider's say whose, as a tool service may share the name. */
-function breakerName(d: { kind: string; service: string }): string {
-  return d.kind === 'mcp' ? `MCP server ${d.service}` : d.kind === 'provider' ? `${d.service} (LLM provider)` : d.service;
 }
 
 /**

@@ -84,6 +84,7 @@ interface BreakerRowView {
 export interface BreakersView {
   services: Array<BreakerRowView & { service: string; costPerCallUsd: number; display: { fallback: string | null } }>;
   providers: Array<BreakerRowView & { provider: string }>;
+  mcp: Array<BreakerRowView & { server: string }>;
 }
 export interface ApprovalsView {
   approved: number;
@@ -145,7 +146,11 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
  */
 export async function fetchRunSummary(o: { url: string; adminToken: string; agentId: string; runTimeMs: number; named?: boolean }): Promise<RunSummary> {
   const { status, costs, protection, breakers, approvals } = await fetchRunViews(o);
-  const tripped = [...breakers.services.map((b) => ({ ...b, name: b.service })), ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` }))]
+  const tripped = [
+    ...breakers.services.map((b) => ({ ...b, name: b.service })),
+    ...breakers.providers.map((b) => ({ ...b, name: `LLM ${b.provider}` })),
+    ...breakers.mcp.map((b) => ({ ...b, name: `MCP ${b.server}` })),
+  ]
     .filter((b) => b.openCount > 0)
     .map((b) => ({ name: b.name, state: b.state, blocked: b.blocked }));
   return {

@@ -103,6 +103,11 @@ async function fixtures(): Promise<void> {
     latencyMs: 40,
   });
   await pg.db.insert(t.breakers).values({ runtimeId: 'laptop-ana', service: 'tool:linkedin-sales-navigator', snapshot: '{"state":"OPEN","consecutiveFailures":5}', updatedAt: iso(now - 30_000) });
+  // A provider's and an MCP server's, as a runtime saves them (`llm:`, `mcp:`).
+  await pg.db.insert(t.breakers).values([
+    { runtimeId: 'laptop-ana', service: 'llm:openai', snapshot: '{"state":"CLOSED","consecutiveFailures":0}', updatedAt: iso(now - 30_000) },
+    { runtimeId: 'laptop-ana', service: 'mcp:github', snapshot: '{"state":"HALF_OPEN","consecutiveFailures":2}', updatedAt: iso(now - 30_000) },
+  ]);
   const roll = (runtimeId: string, agentName: string, model: string, costMicros: number, calls: number) => ({
     runtimeId,
     agentName,
@@ -224,6 +229,10 @@ describe('the fleet page', () => {
     expect(await text('drill-events')).toContain('Budget 5% used');
     expect(await text('drill-tools')).toContain('/contacts/42');
     expect(await text('drill-breakers')).toContain('OPEN');
+    // Each named as the page names it elsewhere, not by the key it is saved under.
+    const chips = await p.getByTestId('drill-breakers').locator('li').allInnerTexts();
+    expect(chips).toContain('MCP server github HALF-OPEN (2 failures)');
+    expect(chips).toContain('openai (LLM provider) CLOSED');
     expect(page.problems()).toEqual([]);
   });
 

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mcpSchema } from '../../src/config/mcp.js';
 import type { McpServersResponse } from '../../src/mcp/index.js';
+import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
 import { sqliteOf } from '../helpers/db.js';
 import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
 import { agentToken, startTestRuntime, tempDir, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
@@ -234,6 +235,10 @@ describe('GET /api/mcp/servers', () => {
     const metrics = await (await t.api('/metrics')).text();
     expect(metrics).toContain('iron_cage_breaker_state{kind="mcp",service="web"} 2');
     expect(metrics).toContain('iron_cage_breaker_blocked_calls_total{kind="mcp",service="web"} 1');
+    // And the run summary `iron-cage start` prints at the end names it among the breakers tripped.
+    const summary = await fetchRunSummary({ url: t.rt.url, adminToken: t.rt.adminToken, agentId: a.agentId, runTimeMs: 1000 });
+    expect(summary.breakersTripped).toEqual([{ name: 'MCP web', state: 'OPEN', blocked: 1 }]);
+    expect(summaryRows(summary)).toContainEqual(['Breakers tripped', 'MCP web (OPEN, 1 call blocked)']);
   });
 
   it('keeps an OPEN circuit across a restart, and an admin reset lets the next call through', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { budgetFigures, runwayMoves, runwayNow } from '../../web/figures.js';
-import { ago, callsSub } from '../../web/format.js';
+import { ago, breakerOfKey, callsSub } from '../../web/format.js';
 
 // How the dashboard says when something last happened.
 describe('ago', () => {
@@ -63,5 +63,15 @@ describe('runwayMoves: the runway asked again with no event', () => {
     expect(runwayMoves({ status: 'running' }, null)).toBe(false);
     expect(runwayMoves({ status: 'completed' }, { rateUsdPerMin: 0.21 })).toBe(false);
     expect(runwayMoves({ status: 'crashed' }, { rateUsdPerMin: 0.21 })).toBe(false);
+  });
+});
+
+describe('breakerOfKey: a circuit named from the key a runtime saves it under', () => {
+  it('says whose an LLM provider’s and an MCP server’s are; a tool service keeps its name', () => {
+    expect(breakerOfKey('llm:openai')).toBe('openai (LLM provider)');
+    expect(breakerOfKey('mcp:github')).toBe('MCP server github');
+    expect(breakerOfKey('linkedin')).toBe('linkedin');
+    // Only the first colon is the kind's: an MCP server's own name may hold one.
+    expect(breakerOfKey('mcp:a:b')).toBe('MCP server a:b');
   });
 });

@@ -5,7 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { formatUsd, microsToUsd } from '../../src/core/money.js';
 import { fleet, isOnline, pickFleetAgent } from '../fleet-store.js';
-import { ago, callsSub, count, pct, time, when } from '../format.js';
+import { ago, breakerOfKey, callsSub, count, pct, time, when } from '../format.js';
 import { STATUS } from '../status.js';
 import type { FleetAgent, FleetAgentDetail } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
@@ -199,7 +199,7 @@ export function DrillPanel() {
             const state = snap.state ?? 'unknown';
             return (
               <li key={b.service} class={`chip tone-${state === 'CLOSED' ? 'ok' : state === 'OPEN' ? 'bad' : 'warn'}`} title={`saved ${when(b.updatedAt)}`}>
-                <Name text={b.service} /> {state.replace('_', '-')}
+                <Name text={breakerOfKey(b.service)} /> {state.replace('_', '-')}
                 {snap.consecutiveFailures ? ` (${snap.consecutiveFailures} failures)` : ''}
               </li>
             );
