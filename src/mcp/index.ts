@@ -4,4 +4,4 @@
 // The protocol itself is the official SDK's (@modelcontextprotocol/sdk); this folder is the cage.
 
 export { MCP_PREFIX, mcpService } from './mcp.service.js';
-export type { McpBreakerView, McpServersResponse, McpServerView, McpToolView } from './mcp.routes.js';
+export type { McpBreakerView, McpOffer, McpServersResponse, McpServerView, McpToolView } from './mcp.routes.js';

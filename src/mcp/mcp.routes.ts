@@ -62,8 +62,20 @@ export interface McpServerView {
   refusals: number;
   costUsd: number;
   lastCallAt: string | null;
-  /** Its tools as seen in calls, by name. */
+  /** Its tools as seen in calls, and those offered no call has used yet (all zero), by name. */
   tools: McpToolView[];
+  /** What the last `tools/list` an agent made through the cage offered (since this runtime started); null before any. */
+  offered: McpOffer | null;
+}
+
+/** A server's tools as an agent's `tools/list` through the cage was answered: its rules hide the rest. */
+export interface McpOffer {
+  /** The tools' names, as offered (after `tools.allow` / `tools.deny`). */
+  tools: string[];
+  /** How many the server listed that its rules hid. */
+  hidden: number;
+  /** When (the last page). */
+  at: string;
 }
 
 /** GET /api/mcp/servers */
@@ -77,6 +89,8 @@ export interface McpRoutesDeps {
   servers: Readonly<Record<string, McpServerConfig>>;
   /** The server's breaker as the registry shows it (an elapsed cooldown as HALF_OPEN). */
   breaker: (server: string) => BreakerView;
+  /** The server's tools as the last tools/list through the cage offered them; null before any. */
+  offered: (server: string) => McpOffer | null;
   store: Pick<McpStore, 'tools'>;
 }
 
@@ -100,6 +114,14 @@ function breakerView(b: BreakerView, s: McpServerConfig): McpBreakerView {
   };
 }
 
+/** The tools seen in calls, then those offered that no call has used yet (zero figures), each by name. */
+function withOffered(seen: McpToolView[], offer: McpOffer | null): McpToolView[] {
+  if (offer === null) return seen;
+  const called = new Set(seen.map((t) => t.name));
+  const unused = offer.tools.filter((n) => !called.has(n)).map((name): McpToolView => ({ name, calls: 0, errors: 0, refusals: 0, costUsd: 0, lastCallAt: null }));
+  return [...seen, ...unused].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 function toolView(t: McpToolTotals): McpToolView {
   return { name: t.tool, calls: t.calls, errors: t.errors, refusals: t.refusals, costUsd: usd(t.costMicros), lastCallAt: t.lastTs };
 }
@@ -120,6 +142,7 @@ export function mcpRoutes(d: McpRoutesDeps): (app: Hono<AppEnv>) => void {
       const servers = names.map((name): McpServerView => {
         const s = d.servers[name]!;
         const own = tools.filter((t) => t.server === name);
+        const offer = d.offered(name);
         const sum = (k: 'calls' | 'errors' | 'refusals' | 'costMicros') => own.reduce((n, t) => n + t[k], 0);
         const last = own.reduce<string | null>((m, t) => (t.lastTs !== null && (m === null || t.lastTs > m) ? t.lastTs : m), null);
         return {
@@ -137,7 +160,8 @@ export function mcpRoutes(d: McpRoutesDeps): (app: Hono<AppEnv>) => void {
           refusals: sum('refusals'),
           costUsd: usd(sum('costMicros')),
           lastCallAt: last,
-          tools: own.map(toolView),
+          tools: withOffered(own.map(toolView), offer),
+          offered: offer,
         };
       });
       return c.json({ scope: agentId === null ? 'all' : 'agent', servers } satisfies McpServersResponse);

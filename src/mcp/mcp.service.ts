@@ -13,7 +13,7 @@ import type { AgentGate } from '../watch/index.js';
 import { type Undici, undici } from '../core/on-first-use.js';
 import { AgentTransport } from './agent-transport.js';
 import { SessionEvents } from './events.js';
-import { mcpRoutes } from './mcp.routes.js';
+import { type McpOffer, mcpRoutes } from './mcp.routes.js';
 import { McpRecorder } from './record.js';
 import { mcpSdk } from './sdk.js';
 import { McpSession, type Scan, type SessionDeps } from './session.js';
@@ -79,6 +79,8 @@ class McpGateway {
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Per server, the agent whose call its breaker judges now (named by a transition's event). */
   private readonly judged = new Map<string, string>();
+  /** Per server, its tools as the last `tools/list` through the cage offered them (this process's life). */
+  private readonly offers = new Map<string, McpOffer>();
   private readonly pools = new Map<string, Undici.Pool>();
   private readonly recorder: McpRecorder;
   private readonly sweep: NodeJS.Timeout;
@@ -170,6 +172,7 @@ class McpGateway {
           agentId,
           breaker: this.breakers.get(server.name)!,
           judging: () => this.judged.set(server.name, agentId),
+          offered: (page) => this.offer(server.name, page),
           scan: this.d.scan,
           recorder: this.recorder,
           upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null, pool: () => this.pool(server) },
@@ -239,6 +242,21 @@ class McpGateway {
     return p;
   }
 
+  /** A page of a tools/list answer: the first starts the server's list over, the next ones add to it. */
+  private offer(server: string, page: { tools: string[]; hidden: number; first: boolean }): void {
+    const before = page.first ? undefined : this.offers.get(server);
+    this.offers.set(server, {
+      tools: [...new Set([...(before?.tools ?? []), ...page.tools])],
+      hidden: (before?.hidden ?? 0) + page.hidden,
+      at: new Date().toISOString(),
+    });
+  }
+
+  /** What the last tools/list through the cage offered of `server`'s tools; null before any. */
+  offered(server: string): McpOffer | null {
+    return this.offers.get(server) ?? null;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweep);
     const all = [...this.sessions.values()];
@@ -258,7 +276,7 @@ export function mcpService(d: McpDeps): Service {
   const names = Object.keys(d.config.mcp);
   const gw = names.length > 0 ? new McpGateway(d) : null;
   // Without servers the route lists none and asks no breaker.
-  const api = mcpRoutes({ servers: d.config.mcp, breaker: (name) => d.breakers.view('mcp', name), store: new McpStore(d.state) });
+  const api = mcpRoutes({ servers: d.config.mcp, breaker: (name) => d.breakers.view('mcp', name), offered: (name) => gw?.offered(name) ?? null, store: new McpStore(d.state) });
   if (!gw) return { name: 'mcp', apiRoutes: [api] };
   return {
     name: 'mcp',

@@ -31,6 +31,8 @@ export interface SessionDeps {
   breaker: CircuitBreaker;
   /** Says the breaker is judging this session's call now: a transition it causes names this agent. */
   judging?: () => void;
+  /** A page of the server's tools as an agent was offered them (`first`: no cursor, the list starts over), and how many its rules hid. */
+  offered?: (page: { tools: string[]; hidden: number; first: boolean }) => void;
   scan: Scan;
   recorder: McpRecorder;
   upstream: Omit<UpstreamDeps, 'onNotification' | 'onRequest' | 'sdk'>;
@@ -94,8 +96,10 @@ export class McpSession {
     );
     if (tools) {
       this.server.setRequestHandler(types.ListToolsRequestSchema, async (req, extra) => {
-        const r = await this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal });
-        return { ...r, tools: r.tools.filter((t) => refusedBy(d.server, t.name) === null) };
+        const r = await this.upstream(() => this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal }));
+        const tools = r.tools.filter((t) => refusedBy(d.server, t.name) === null);
+        d.offered?.({ tools: tools.map((t) => t.name), hidden: r.tools.length - tools.length, first: req.params?.cursor === undefined });
+        return { ...r, tools };
       });
       this.server.setRequestHandler(types.CallToolRequestSchema, async (req, extra) => {
         this.inFlight.push(extra.requestId);

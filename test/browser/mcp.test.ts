@@ -156,6 +156,18 @@ describe('the MCP panel', () => {
     expect(admin.problems()).toEqual([]);
   });
 
+  it('shows the tools an agent was offered, those no call used at zero, and how many the rules hid', async () => {
+    await calls(async (c) => {
+      expect((await c.listTools()).tools.map((x) => x.name)).toContain('contact');
+      await c.callTool({ name: 'echo', arguments: { text: 'after the list' } });
+    });
+    await until(async () => (await server(admin, 'web').getByTestId('mcp-offered').count()) === 1, 20_000);
+    expect(await figure(admin, 'web', 'mcp-offered')).toMatch(/^· offers \d+ tools, 1 more hidden by its rules$/);
+    const contact = server(admin, 'web').locator('[data-testid=mcp-tool][data-tool=contact]');
+    expect(await contact.locator('td').allInnerTexts()).toEqual(['contact', '0', '0', '0', formatUsd(0)]);
+    expect(admin.problems()).toEqual([]);
+  });
+
   it('is not on the page of a runtime with no MCP server', async () => {
     const plain = await startTestRuntime();
     const p = await browser.open('about:blank');

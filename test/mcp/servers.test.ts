@@ -269,4 +269,26 @@ describe('GET /api/mcp/servers', () => {
     }
     expect((await servers()).servers.find((s) => s.name === 'web')!.breaker).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0 });
   });
+
+  it('lists the tools an agent was offered (its tools/list through the cage), the ones no call used at zero, and how many the rules hid', async () => {
+    expect((await servers()).servers.every((s) => s.offered === null)).toBe(true);
+    const c = await connect('web', b.token);
+    let listed: string[];
+    try {
+      listed = (await c.listTools()).tools.map((x) => x.name);
+    } finally {
+      await c.close();
+    }
+    expect(listed).not.toContain('delete_repo');
+    const web = (await servers()).servers.find((s) => s.name === 'web')!;
+    expect(web.offered).toEqual({ tools: listed, hidden: 1, at: expect.any(String) });
+    // Every tool offered is a row; one no call has used reads zero everywhere.
+    expect(web.tools.map((x) => x.name)).toEqual([...new Set([...listed, 'delete_repo', 'echo', 'fails', 'slow', 'weather'])].sort());
+    expect(web.tools.find((x) => x.name === 'contact')).toEqual({ name: 'contact', calls: 0, errors: 0, refusals: 0, costUsd: 0, lastCallAt: null });
+    expect(web.tools.find((x) => x.name === 'echo')!.calls).toBeGreaterThan(0);
+    // The totals are the calls', unchanged by tools nobody called.
+    expect(web.calls).toBe(web.tools.reduce((n, x) => n + x.calls, 0));
+    // The launched server was never listed.
+    expect((await servers()).servers.find((s) => s.name === 'local')!.offered).toBeNull();
+  });
 });

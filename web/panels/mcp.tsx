@@ -1,5 +1,5 @@
 import { mcpResetAvailability } from '../actions.js';
-import { ago, count, money } from '../format.js';
+import { ago, count, counted, money } from '../format.js';
 import { useStore } from '../store.js';
 import { TableHead } from '../table-head.js';
 import type { McpServerView } from '../types.js';
@@ -8,8 +8,8 @@ import { BreakerReset, RetryIn, STATE_TEXT } from './performance.js';
 
 // #43: the MCP servers agents reach through the cage (GET /api/mcp/servers): each with its
 // transport, rules and breaker, its calls, errors, refusals and cost, and its tools as seen in
-// calls (what a server advertises needs a session with it, which the cage does not open for the
-// page). Shown only on a runtime that has MCP servers configured.
+// calls and as the last tools/list through the cage offered them (the page opens no session of
+// its own). Shown only on a runtime that has MCP servers configured.
 
 const TRANSPORT: Record<McpServerView['transport'], string> = { 'streamable-http': 'streamable HTTP', sse: 'HTTP+SSE', auto: 'HTTP (auto)', stdio: 'stdio' };
 
@@ -23,7 +23,7 @@ export function McpPanel() {
       {list.map((m) => (
         <Server m={m} key={m.name} />
       ))}
-      <p class="muted small">Tools as seen in calls: the list a server offers needs a session with it, which the page does not open.</p>
+      <p class="muted small">Tools as seen in calls, and as offered to agents by their last tools/list through the cage since it started.</p>
     </Panel>
   );
 }
@@ -82,6 +82,13 @@ function Server({ m }: { m: McpServerView }) {
       )}
       <div class="muted small" data-testid="mcp-rules">
         {rules(m)}
+        {m.offered && (
+          <span data-testid="mcp-offered" title={`as an agent's tools/list through the cage was answered ${ago(m.offered.at, now)}`}>
+            {' '}
+            · offers {counted(m.offered.tools.length, 'tool', 'tools')}
+            {m.offered.hidden > 0 ? `, ${count(m.offered.hidden)} more hidden by its rules` : ''}
+          </span>
+        )}
       </div>
       <div class="figures">
         <Figure label="Calls" testid="mcp-calls" sub={m.lastCallAt ? `last ${ago(m.lastCallAt, now)}` : 'none yet'}>
