@@ -31,6 +31,8 @@ const IDLE_MS = 15 * 60_000;
 /** Sessions an agent may hold open with one server (past it, its least recently used ends), and the cage in all: each may be a process the cage launched. */
 const MAX_SESSIONS_PER_AGENT = 8;
 const MAX_SESSIONS = 128;
+/** Tool names kept of what a server offers (a server that lists a million keeps no more of this process's memory). */
+const MAX_OFFERED = 1_000;
 /** Connections the cage keeps to one HTTP MCP server, shared by its sessions: each call in flight holds one (a GET stream too). */
 const POOL_CONNECTIONS = 256;
 
@@ -246,7 +248,7 @@ class McpGateway {
   private offer(server: string, page: { tools: string[]; hidden: number; first: boolean }): void {
     const before = page.first ? undefined : this.offers.get(server);
     this.offers.set(server, {
-      tools: [...new Set([...(before?.tools ?? []), ...page.tools])],
+      tools: [...new Set([...(before?.tools ?? []), ...page.tools])].slice(0, MAX_OFFERED),
       hidden: (before?.hidden ?? 0) + page.hidden,
       at: new Date().toISOString(),
     });
