@@ -85,11 +85,16 @@ function refreshPerformance(id: string): void {
 function refreshProtection(id: string): void {
   refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<ProtectionReport>(`/api/agents/${enc(id)}/protection`) } }));
 }
-export function refreshBreakers(): void {
-  refetch('breakers', async () => {
-    const r = await api<BreakersResponse>('/api/breakers');
-    set({ breakers: r.services, providers: r.providers });
-  });
+/** The breakers of every kind; `gapMs`: no sooner than that after the last ask (a stream of calls while a provider's circuit is open). */
+export function refreshBreakers(gapMs = 0): void {
+  refetch(
+    'breakers',
+    async () => {
+      const r = await api<BreakersResponse>('/api/breakers');
+      set({ breakers: r.services, providers: r.providers });
+    },
+    gapMs,
+  );
 }
 /** A refetch when an OPEN MCP circuit's cooldown ends: nothing is said then (no call, no event), and the panel should not go on saying OPEN. */
 let mcpCooldown: ReturnType<typeof setTimeout> | null = null;
@@ -179,7 +184,7 @@ export function refreshFor(ev: FeedEvent): void {
   // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
   if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
   // A provider's circuit is open: each LLM call's row may be one it refused (its Blocked count).
-  if (t === 'llm.request' && state.providers?.some((p) => p.state !== 'CLOSED')) refreshBreakers();
+  if (t === 'llm.request' && state.providers?.some((p) => p.state !== 'CLOSED')) refreshBreakers(COST_REPORT_GAP_MS);
   // An MCP server's circuit moved (a reset, a probe, a restore): its card says so with its figures.
   if (t.startsWith('breaker.') && (ev.data as { kind?: string }).kind === 'mcp' && state.mcp !== null && state.mcp.length > 0) refreshMcp();
   if (t.startsWith('secret.')) refreshSecrets();

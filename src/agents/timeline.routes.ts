@@ -306,7 +306,7 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
     const hit = during.find(found) ?? during[0] ?? near.find((x) => x.ts >= r.ts && found(x)) ?? near.find((x) => x.ts >= r.ts);
     if (hit) links.push(`llm:${hit.id}`);
   } else if ((r.type === 'breaker.transition' || r.type === 'tool.fallback') && typeof data.service === 'string' && r.agentId && data.kind !== 'provider') {
-    links.push(...store.toolsAround(r.agentId, data.service, r.ts, BREAKER_LINKS / 2).map((id) => `tool:${id}`));
+    links.push(...store.toolsAround(r.agentId, data.service, r.ts, BREAKER_LINKS / 2, data.kind === 'mcp').map((id) => `tool:${id}`));
   }
   const severe = r.severity === 'error' || r.severity === 'critical';
   const status = r.type === 'pii.detected' && data.action === 'blocked' ? 'blocked' : severe ? 'error' : r.severity === 'warn' ? 'warn' : 'info';

@@ -11,8 +11,8 @@ import type { McpStore, McpToolTotals } from '../state/index.js';
 
 // GET /api/mcp/servers: each configured MCP server as the dashboard shows it (its transport, its
 // rules and prices, its breaker) with what its tools/calls came to. The tools are those seen in
-// calls (and in the ledger's charges): what the server advertises needs a session with it, and
-// the cage opens none for a dashboard.
+// calls (and in the ledger's charges), and those an agent's last tools/list through the cage was
+// offered: the cage opens no session of its own for a dashboard.
 
 /** One tool of a server, as its calls have it. */
 export interface McpToolView {

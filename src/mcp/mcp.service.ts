@@ -31,8 +31,10 @@ const IDLE_MS = 15 * 60_000;
 /** Sessions an agent may hold open with one server (past it, its least recently used ends), and the cage in all: each may be a process the cage launched. */
 const MAX_SESSIONS_PER_AGENT = 8;
 const MAX_SESSIONS = 128;
-/** Tool names kept of what a server offers (a server that lists a million keeps no more of this process's memory). */
+/** Tool names kept of what a server offers, and of each name (a server that lists a million, or names one with a megabyte, keeps no more of this process's memory). */
 const MAX_OFFERED = 1_000;
+const MAX_TOOL_NAME = 128;
+const MAX_OFFER_PAGES = 50;
 /** Connections the cage keeps to one HTTP MCP server, shared by its sessions: each call in flight holds one (a GET stream too). */
 const POOL_CONNECTIONS = 256;
 
@@ -81,8 +83,8 @@ class McpGateway {
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Per server, the agent whose call its breaker judges now (named by a transition's event). */
   private readonly judged = new Map<string, string>();
-  /** Per server, its tools as the last `tools/list` through the cage offered them (this process's life). */
-  private readonly offers = new Map<string, McpOffer>();
+  /** Per server, its tools as the last `tools/list` through the cage offered them, page by page (by cursor; '' the first), for this process's life. */
+  private readonly offers = new Map<string, { pages: Map<string, { tools: string[]; hidden: number }>; at: string }>();
   private readonly pools = new Map<string, Undici.Pool>();
   private readonly recorder: McpRecorder;
   private readonly sweep: NodeJS.Timeout;
@@ -244,19 +246,21 @@ class McpGateway {
     return p;
   }
 
-  /** A page of a tools/list answer: the first starts the server's list over, the next ones add to it. */
-  private offer(server: string, page: { tools: string[]; hidden: number; first: boolean }): void {
-    const before = page.first ? undefined : this.offers.get(server);
-    this.offers.set(server, {
-      tools: [...new Set([...(before?.tools ?? []), ...page.tools])].slice(0, MAX_OFFERED),
-      hidden: (before?.hidden ?? 0) + page.hidden,
-      at: new Date().toISOString(),
-    });
+  /** A page of a tools/list answer: the first (no cursor) starts the server's list over; a page asked again replaces itself. */
+  private offer(server: string, page: { tools: string[]; hidden: number; cursor: string | null }): void {
+    const known = page.cursor === null ? undefined : this.offers.get(server);
+    const pages = known?.pages ?? new Map<string, { tools: string[]; hidden: number }>();
+    const key = page.cursor ?? '';
+    if (pages.size < MAX_OFFER_PAGES || pages.has(key)) pages.set(key, { tools: page.tools.slice(0, MAX_OFFERED).map((n) => n.slice(0, MAX_TOOL_NAME)), hidden: page.hidden });
+    this.offers.set(server, { pages, at: new Date().toISOString() });
   }
 
-  /** What the last tools/list through the cage offered of `server`'s tools; null before any. */
+  /** What the last tools/list through the cage offered of `server`'s tools, its pages together; null before any. */
   offered(server: string): McpOffer | null {
-    return this.offers.get(server) ?? null;
+    const o = this.offers.get(server);
+    if (!o) return null;
+    const all = [...o.pages.values()];
+    return { tools: [...new Set(all.flatMap((p) => p.tools))].slice(0, MAX_OFFERED), hidden: all.reduce((n, p) => n + p.hidden, 0), at: o.at };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import { type Micros, microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
 import type { NewEvent } from '../core/events.js';
 import type { Observer } from '../observability/index.js';
-import type { StateManager, ToolCallInput, ToolsStore } from '../state/index.js';
+import { MCP_TOOLS_CALL, type StateManager, type ToolCallInput, type ToolsStore } from '../state/index.js';
 
 // Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
 // lane, the tool calls the dashboard lists: service = the MCP server, method = `tools/call`, path
@@ -78,7 +78,7 @@ export class McpRecorder {
       ts: new Date().toISOString(),
       agentId: c.agentId,
       service: c.server,
-      method: 'tools/call',
+      method: MCP_TOOLS_CALL,
       path: c.tool,
       status,
       tier: c.status === 'refused' ? null : c.status === 'ok' ? 'live' : 'failed',

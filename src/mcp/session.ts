@@ -31,8 +31,8 @@ export interface SessionDeps {
   breaker: CircuitBreaker;
   /** Says the breaker is judging this session's call now: a transition it causes names this agent. */
   judging?: () => void;
-  /** A page of the server's tools as an agent was offered them (`first`: no cursor, the list starts over), and how many its rules hid. */
-  offered?: (page: { tools: string[]; hidden: number; first: boolean }) => void;
+  /** A page of the server's tools as an agent was offered them (`cursor` null: the first, the list starts over), and how many its rules hid. */
+  offered?: (page: { tools: string[]; hidden: number; cursor: string | null }) => void;
   scan: Scan;
   recorder: McpRecorder;
   upstream: Omit<UpstreamDeps, 'onNotification' | 'onRequest' | 'sdk'>;
@@ -96,9 +96,9 @@ export class McpSession {
     );
     if (tools) {
       this.server.setRequestHandler(types.ListToolsRequestSchema, async (req, extra) => {
-        const r = await this.upstream(() => this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal }));
+        const r = await this.upstream(() => this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal }), extra.signal);
         const tools = r.tools.filter((t) => refusedBy(d.server, t.name) === null);
-        d.offered?.({ tools: tools.map((t) => t.name), hidden: r.tools.length - tools.length, first: req.params?.cursor === undefined });
+        d.offered?.({ tools: tools.map((t) => t.name), hidden: r.tools.length - tools.length, cursor: req.params?.cursor ?? null });
         return { ...r, tools };
       });
       this.server.setRequestHandler(types.CallToolRequestSchema, async (req, extra) => {
@@ -113,7 +113,10 @@ export class McpSession {
     }
     // Resources, prompts, completions, logging levels: asked of the real server, what comes back scanned.
     this.server.fallbackRequestHandler = async (req, extra) => {
-      const r = await this.upstream(() => this.up.client.request({ method: req.method, params: req.params } as never, types.ResultSchema, { timeout: d.server.timeoutMs, signal: extra.signal }));
+      const r = await this.upstream(
+        () => this.up.client.request({ method: req.method, params: req.params } as never, types.ResultSchema, { timeout: d.server.timeoutMs, signal: extra.signal }),
+        extra.signal,
+      );
       return this.clean(r, `mcp:${d.server.name}:${req.method}`).value as never;
     };
   }
@@ -216,14 +219,20 @@ export class McpSession {
     return { value: v, ...out };
   }
 
-  /** A request to the real server through its breaker and its time limit: a server down is a clear error, never a hang. */
-  private async upstream<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * A request to the real server through its breaker and its time limit: a server down is a clear
+   * error, never a hang. `signal` is the agent's: a request the agent cancelled (or whose session
+   * it ended) says nothing about the server, and never counts against its breaker, which every
+   * agent shares.
+   */
+  private async upstream<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
     const { McpError, ErrorCode } = this.d.sdk.types;
     try {
       this.d.judging?.();
       return await this.d.breaker.call(fn, (settled) => {
         this.d.judging?.();
         if (settled.ok) return { kind: 'success', reason: 'ok' };
+        if (signal.aborted) return { kind: 'ignore', reason: 'client_aborted' };
         // The server answered with a JSON-RPC error: it is up, the request was wrong.
         const e = settled.error as { code?: unknown };
         if (e instanceof McpError && e.code !== ErrorCode.RequestTimeout && e.code !== ErrorCode.ConnectionClosed) return { kind: 'ignore', reason: 'rpc_error' };
@@ -233,6 +242,7 @@ export class McpSession {
       });
     } catch (e) {
       if (e instanceof CircuitOpenError) throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'circuit_open' });
+      if (signal.aborted) throw new McpError(ErrorCode.InternalError, `the agent cancelled this request to MCP server '${this.d.server.name}'`, { reason: 'client_aborted' });
       if (e instanceof SessionGoneError)
         throw new McpError(ErrorCode.ConnectionClosed, `MCP server '${this.d.server.name}' ended this session (${e.message}): start a new session`, { reason: 'unavailable' });
       // The connection to the server closed under the request (a process that died, a server that went away).
@@ -319,7 +329,7 @@ export class McpSession {
     let result: Record<string, unknown>;
     const sent = performance.now();
     try {
-      result = (await this.upstream(() => this.up.client.callTool({ ...params, ...(args === undefined ? {} : { arguments: args }) }, undefined, { timeout: s.timeoutMs, signal }))) as Record<
+      result = (await this.upstream(() => this.up.client.callTool({ ...params, ...(args === undefined ? {} : { arguments: args }) }, undefined, { timeout: s.timeoutMs, signal }), signal)) as Record<
         string,
         unknown
       >;

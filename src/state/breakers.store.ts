@@ -17,10 +17,10 @@ export interface SavedBreaker {
 }
 
 /**
- * Circuit breakers' saved state (the `breakers` table), for the tool services' breakers and the
- * LLM providers' alike, so a breaker OPEN when the process stopped is OPEN when it starts again.
- * Its one writer is the breaker registry (src/reliability), which keys provider breakers
- * `llm:<provider>`, a name no tool service can have, and keeps an owner's own numbers (the
+ * Circuit breakers' saved state (the `breakers` table), for the tool services' breakers, the LLM
+ * providers' and the MCP servers' alike, so a breaker OPEN when the process stopped is OPEN when it
+ * starts again. Its one writer is the breaker registry (src/reliability), which keys provider
+ * breakers `llm:<provider>` and MCP servers' `mcp:<server>`, names no tool service can have, and keeps an owner's own numbers (the
  * tools' fallback tiers) in `tiers`.
  *
  * @example

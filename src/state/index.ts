@@ -3,7 +3,7 @@ export { schemaVersion } from './migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './types.js';
 export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './requests.store.js';
 export type { EventSpec, Tx, Written } from './writer.js';
-export { type LlmRequestRow, MCP_PROVIDER } from './schema.js';
+export { type LlmRequestRow, MCP_PROVIDER, MCP_TOOLS_CALL } from './schema.js';
 export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
 export { PgTokensStore } from './pg-tokens.store.js';
 export { PgUsersStore } from './pg-users.store.js';

@@ -6,6 +6,7 @@ import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors
 import { chargeable, type ChargedKey } from './leases.store.js';
 import { drizzleOn, type PanelDb } from './pg.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
+import { MCP_TOOLS_CALL } from './schema.js';
 import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
 import { pgCode } from './db-errors.js';
 import { landApprovals } from './fleet-approvals.store.js';
@@ -65,8 +66,6 @@ export interface BudgetSpendDelta {
   calls: number;
 }
 
-/** The method of an MCP tools/call row (src/mcp/record.ts). */
-const MCP_CALL = 'tools/call';
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /**
@@ -309,7 +308,7 @@ async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): P
       max(rt.llmRequestId, b.llmRequests, 'id'),
       max(rt.toolCallId, b.toolCalls, 'id'),
       // Its MCP calls, counted as their rows land (a row the panel already held counts nothing): the fleet view reads this, not tool_calls.
-      rt.mcpCalls + freshTools.reduce((n, t) => n + (t.method === MCP_CALL ? 1 : 0), 0),
+      rt.mcpCalls + freshTools.reduce((n, t) => n + (t.method === MCP_TOOLS_CALL ? 1 : 0), 0),
       b.hostname ?? null,
       b.version ?? null,
       ...(spend.length > 0 ? rollupRows(spend) : []),

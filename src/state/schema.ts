@@ -149,6 +149,9 @@ export type EventRow = typeof events.$inferSelect;
 /** The ledger's provider for an MCP server's charged call (src/mcp/session.ts): no LLM provider is named so. */
 export const MCP_PROVIDER = 'mcp';
 
+/** The `tool_calls` method of an MCP server's tools/call (src/mcp/record.ts): a tool service's calls have HTTP methods. */
+export const MCP_TOOLS_CALL = 'tools/call';
+
 /**
  * The ledger rows an `llm.request` event announces, as a condition on llm_totals: every row the
  * gateway settles has exactly one, written with it in its transaction (gateway/meter.ts), so an

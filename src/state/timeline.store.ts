@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import {
@@ -7,6 +7,7 @@ import {
   events,
   llmRequests,
   llmTotals,
+  MCP_TOOLS_CALL,
   PROGRESS_EVENT_SQL,
   TIMELINE_EVENT_TYPES,
   TIMELINE_EVENT_TYPES_SQL,
@@ -323,14 +324,18 @@ export class TimelineStore {
     return [...earlier.reverse(), ...later];
   }
 
-  /** The agent's tool calls to `service` nearest `ts`: up to `half` before and `half` after. */
-  toolsAround(agentId: string, service: string, ts: string, half: number): number[] {
+  /**
+   * The agent's tool calls to `service` nearest `ts`: up to `half` before and `half` after. `mcp`:
+   * an MCP server's calls (`tools/call`), else a tool service's (a server and a service may share a name).
+   */
+  toolsAround(agentId: string, service: string, ts: string, half: number, mcp = false): number[] {
     const t = toolCalls;
+    const kind = mcp ? eq(t.method, MCP_TOOLS_CALL) : ne(t.method, MCP_TOOLS_CALL);
     const near = (cond: SQL, order: typeof asc) =>
       this.db.orm
         .select({ id: t.id })
         .from(t)
-        .where(and(eq(t.agentId, agentId), eq(t.service, service), cond))
+        .where(and(eq(t.agentId, agentId), eq(t.service, service), kind, cond))
         .orderBy(order(t.ts))
         .limit(half)
         .all()

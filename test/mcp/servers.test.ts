@@ -276,6 +276,8 @@ describe('GET /api/mcp/servers', () => {
     let listed: string[];
     try {
       listed = (await c.listTools()).tools.map((x) => x.name);
+      // Asked again (every client lists at start): the list starts over, nothing counted twice.
+      expect((await c.listTools()).tools.map((x) => x.name)).toEqual(listed);
     } finally {
       await c.close();
     }

@@ -236,6 +236,28 @@ describe('the cage’s session with a streamable HTTP server', () => {
     expect(breakers.servers.find((s) => s.name === 'fickle')!.breaker.state).toBe('CLOSED');
   });
 
+  it('never counts a call the agent cancelled against the server’s breaker, which every agent shares', async () => {
+    const c = await connectMcp(t.rt.url, 'fickle', a.token);
+    try {
+      // Twice over a breaker that opens at 2 failures: the agent gives up on its own slow calls.
+      for (let i = 0; i < 2; i++) {
+        const gaveUp = new AbortController();
+        const call = c.callTool({ name: 'slow', arguments: { ms: 2_000 } }, undefined, { signal: gaveUp.signal });
+        setTimeout(() => gaveUp.abort('the agent gave up'), 200);
+        await expect(call).rejects.toThrow();
+      }
+      const fickle = (await (await t.api('/api/breakers/mcp/fickle')).json()) as { state: string; failures: number; consecutiveFailures: number };
+      expect(fickle).toMatchObject({ state: 'CLOSED', failures: 0, consecutiveFailures: 0 });
+      expect(t.rt.state.lastEvents(5000).filter((e) => e.type === 'breaker.transition' && (e.data as { service?: string }).service === 'fickle')).toEqual([]);
+      // Each is on record as the agent's doing, not the server's timeout.
+      const rows = sqliteOf(t.rt.state).prepare("SELECT reason FROM tool_calls WHERE service = 'fickle' AND path = 'slow' ORDER BY id").all() as Array<{ reason: string }>;
+      expect(rows.map((r) => r.reason)).toEqual(['client_aborted', 'client_aborted']);
+      expect(((await c.callTool({ name: 'echo', arguments: { text: 'still fine' } })) as any).content[0].text).toBe('echo: still fine');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('follows a redirect to the same origin that keeps the method (a server mounted one path over)', async () => {
     const c = await connectMcp(t.rt.url, 'moved', a.token);
     expect(((await c.callTool({ name: 'echo', arguments: { text: 'moved' } })) as any).content[0].text).toBe('echo: moved');
