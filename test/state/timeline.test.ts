@@ -119,6 +119,59 @@ async function walk(dir: 'before' | 'after', limit: number): Promise<TimelineIte
 }
 
 describe('the timeline of a live agent', () => {
+  it("links a circuit's change to its own calls: an MCP server's to its tools/calls, a tool service's of the same name to its HTTP calls", async () => {
+    const { ToolsStore } = await import('../../src/state/index.js');
+    const tools = new ToolsStore(t.rt.state);
+    const agent = await agentToken(t, { budgetUsd: null });
+    const at = Date.now();
+    const call = (ms: number, method: string) =>
+      tools.recordCall({
+        ts: new Date(at + ms).toISOString(),
+        agentId: agent.agentId,
+        service: 'github',
+        method,
+        path: method === 'tools/call' ? 'create_issue' : '/repos',
+        status: 503,
+        tier: 'failed',
+        reason: 'unavailable',
+        detail: null,
+        upstreamStatus: 503,
+        latencyMs: 12,
+        upstreamMs: 10,
+        bytes: 0,
+        redactions: 0,
+        fault: false,
+      });
+    const http = [await call(-30, 'GET'), await call(-20, 'GET')];
+    const mcp = [await call(-25, 'tools/call'), await call(-10, 'tools/call')];
+    const transition = (kind: 'tool' | 'mcp') =>
+      t.rt.state.record({
+        agentId: agent.agentId,
+        type: 'breaker.transition',
+        severity: 'warn',
+        message: `Circuit github OPEN after 2 consecutive failures (unavailable); cooldown 30s`,
+        data: {
+          kind,
+          service: 'github',
+          from: 'CLOSED',
+          to: 'OPEN',
+          reason: 'consecutive_failures',
+          consecutiveFailures: 2,
+          failureRate: null,
+          lastFailure: 'unavailable',
+          cooldownMs: 30_000,
+          retryAt: null,
+          openCount: 1,
+        },
+      });
+    const server = transition('mcp');
+    const service = transition('tool');
+    const page = await get<TimelinePage>(`/api/agents/${agent.agentId}/timeline?lanes=breaker`);
+    const links = new Map(page.items.map((i) => [i.key, [...i.links].sort()]));
+    expect(links.get(`ev:${server.seq}`)).toEqual(mcp.map((id) => `tool:${id}`).sort());
+    expect(links.get(`ev:${service.seq}`)).toEqual(http.map((id) => `tool:${id}`).sort());
+  });
+
   it('links a PII finding to its own call: of the model its ref names, the first written after it that redacted something', async () => {
     const { RequestsStore } = await import('../../src/state/index.js');
     const requests = new RequestsStore(t.rt.state);
