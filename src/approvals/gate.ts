@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { formatDuration } from '../core/duration.js';
-import { callLabel, firstMatch, fold, RateWindows, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
+import { callLabel, firstMatch, fold, needsArgs, RateWindows, type CallArgs, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
+import { MAX_JSON_DEPTH } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ApprovalDesk, ApprovalView } from './desk.js';
 
@@ -11,11 +12,31 @@ import type { ApprovalDesk, ApprovalView } from './desk.js';
 // decides: allow (go on), deny (refused, said), a rate (past it: 429 with Retry-After), or
 // approve (the call waits at the desk for a person: nothing is sent or charged until then). A
 // decision by a rule is an event naming the rule; so is the default's, when it refuses.
+//
+// The rules read the call itself (its names decoded, its arguments as read); everything else
+// (events, approvals, their REST answers and alerts, refusals) shows one view of it with PII
+// replaced: a path or an MCP tool's name is the agent's to choose, and may carry an SSN.
 
-/** A tool call as the gate reads it: its names (the agent's name the gate looks up), and its arguments read only if a rule asks. */
-export interface GateCall extends Omit<PolicyCall, 'agentName'> {
-  /** The arguments the agent sent (a JSON object, or null): read only when a rule's conditions or an approval need them. */
-  args: () => unknown;
+/** A tool call as the gate reads it: its names (the agent's name the gate looks up), and its arguments read only if a rule or an approval needs them. */
+export type GateCall = Omit<PolicyCall, 'agentName'> &
+  (
+    | {
+        /** The arguments as JSON (an MCP call's, parsed already; null: none). */
+        args: () => unknown;
+      }
+    | {
+        /** The arguments read from the bytes the upstream will get (`httpArgs`), or why they cannot be. */
+        read: () => Promise<CallArgs>;
+      }
+  );
+
+/** A call as it is shown, wherever it is: its names with PII replaced, and its label (`crm POST /contacts/[SSN_REDACTED]`). */
+interface CallView {
+  kind: 'http' | 'mcp';
+  service: string;
+  tool: string;
+  method: string | null;
+  label: string;
 }
 
 /** Refused by the policy: a rule's deny, a person's denial, or nobody deciding in time. Never worth retrying as it is. */
@@ -49,10 +70,14 @@ export interface PolicyGateDeps {
   now?: () => number;
 }
 
-/** A JSON value with every string's PII replaced (keys too: a body's structure is the agent's). */
+/**
+ * A JSON value with every string's PII replaced (keys too: a body's structure is the agent's).
+ * Past the depth a read body may have, what is left is its JSON text, redacted: never raw.
+ */
 function redacted(value: unknown, redact: (t: string) => string, depth = 0): unknown {
   if (typeof value === 'string') return redact(value);
-  if (depth > 32 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_JSON_DEPTH) return redact(JSON.stringify(value));
   if (Array.isArray(value)) return value.map((v) => redacted(v, redact, depth + 1));
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) o[redact(k)] = redacted(v, redact, depth + 1);
@@ -76,6 +101,13 @@ export function callFingerprint(c: Omit<PolicyCall, 'agentName'>, args: unknown)
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
 
+/** What the approver sees of arguments that could not be read. */
+const unreadableArgs = (why: string): string => `the arguments could not be read: ${why}`;
+/** Why a deny, approve or rate rule applied without its conditions checked. */
+const failedClosed = (why: string): string => `its arguments could not be read (${why}), and a rule that tests them applies to what it cannot read`;
+/** Why the default decided though an allow rule's names matched. */
+const passedOver = (why: string): string => `${unreadableArgs(why)}, and an allow rule that tests them allows nothing it cannot read`;
+
 export class PolicyGate {
   private readonly rates = new RateWindows();
   private readonly now: () => number;
@@ -92,54 +124,77 @@ export class PolicyGate {
   /**
    * Null: the call goes on at once. Else a promise that resolves when it may go on (a rule
    * allowed it, or a person approved it) or rejects with the refusal (`PolicyRefusedError`,
-   * `PolicyRateError`). `signal`: the caller giving up withdraws a waiting approval.
+   * `PolicyRateError`). `signal`: the caller giving up withdraws a waiting approval. A body is
+   * read (`read`) before the rules are walked only when a rule whose names match tests arguments.
    */
   check(c: GateCall, signal?: AbortSignal): Promise<void> | null {
     if (!this.active) return null;
     const call = this.named(c);
-    let view: { v: unknown } | null = null;
-    const argsView = (): unknown => (view ??= { v: redacted(call.args() ?? null, this.d.redact) }).v;
-    const rule = firstMatch(this.d.set.rules, call, argsView);
+    if (!('read' in c)) {
+      const read: CallArgs = { readable: true, value: c.args() ?? null };
+      return this.decide(call, read, () => read, signal);
+    }
+    let body: Promise<CallArgs> | undefined;
+    const args = (): Promise<CallArgs> => (body ??= c.read());
+    if (!needsArgs(this.d.set.rules, call)) return this.decide(call, null, args, signal);
+    return args().then((read) => this.decide(call, read, args, signal) ?? undefined);
+  }
+
+  /** The rules' decision on the call, `read` its arguments when they were read (they are, whenever a rule that could ask for them matches its names). */
+  private decide(call: PolicyCall, read: CallArgs | null, args: () => CallArgs | Promise<CallArgs>, signal?: AbortSignal): Promise<void> | null {
+    const forRules = this.ruleView(() => {
+      if (read === null) throw new Error('the policy asked for arguments it was told no rule reads');
+      return read;
+    });
+    const m = firstMatch(this.d.set.rules, call, forRules, (r) => this.rates.take(`${r.index}\u0000${call.agentId}`, r.rate!.count, r.rate!.perMs, this.now()));
+    const unreadable = m.unreadable === null ? null : this.d.redact(m.unreadable);
+    const rule = m.rule;
     if (rule === null) {
       if (this.d.set.default === 'allow') return null;
-      this.decided(call, 'default', 'deny', null, null);
-      return Promise.reject(new PolicyRefusedError('policy_denied', `${callLabel(call)} is refused: no policy rule allows it (policies.default: deny)`, 'default'));
+      const shown = this.shown(call);
+      this.decided(shown, call.agentId, 'default', 'deny', { unreadable });
+      const why = unreadable === null ? '' : `; ${passedOver(unreadable)}`;
+      return Promise.reject(new PolicyRefusedError('policy_denied', `${shown.label} is refused: no policy rule allows it (policies.default: deny${why})`, 'default'));
     }
-    if (rule.rate !== null) {
-      const waitMs = this.rates.take(`${rule.index}\u0000${call.agentId}`, rule.rate.count, rule.rate.perMs, this.now());
-      if (waitMs !== null) {
-        const s = Math.max(1, Math.ceil(waitMs / 1000));
-        this.decided(call, rule.label, 'rate_limited', null, waitMs);
-        return Promise.reject(new PolicyRateError(`${callLabel(call)} is over the rate of rule ${rule.label} (${rule.rate.text} per agent): try again in ${s} s`, s, rule.label));
-      }
+    const closed = unreadable === null ? '' : `; ${failedClosed(unreadable)}`;
+    if (m.overRateMs !== null) {
+      const s = Math.max(1, Math.ceil(m.overRateMs / 1000));
+      const shown = this.shown(call);
+      this.decided(shown, call.agentId, rule.label, 'rate_limited', { retryAfterMs: m.overRateMs, unreadable });
+      return Promise.reject(new PolicyRateError(`${shown.label} is over the rate of rule ${rule.label} (${rule.rate!.text} per agent${closed}): try again in ${s} s`, s, rule.label));
     }
     if (rule.action === 'allow') {
-      this.decided(call, rule.label, 'allow', null, null);
+      this.decided(this.shown(call), call.agentId, rule.label, 'allow', {});
       return null;
     }
     if (rule.action === 'deny') {
-      this.decided(call, rule.label, 'deny', null, null);
-      return Promise.reject(new PolicyRefusedError('policy_denied', `${callLabel(call)} is refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}`, rule.label));
+      const shown = this.shown(call);
+      this.decided(shown, call.agentId, rule.label, 'deny', { unreadable });
+      return Promise.reject(new PolicyRefusedError('policy_denied', `${shown.label} is refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}${closed}`, rule.label));
     }
-    return this.approval(call, rule, argsView, signal);
+    return this.approval(call, rule, unreadable, args, signal);
   }
 
   /** An approve rule's call: an ask-ahead grant for exactly this call lets it go; else it waits for a person. */
-  private async approval(call: GateCall & PolicyCall, rule: PolicyRule, argsView: () => unknown, signal?: AbortSignal): Promise<void> {
-    const fingerprint = callFingerprint(call, call.args() ?? null);
-    const granted = this.d.desk.takeGrant(fingerprint);
+  private async approval(call: PolicyCall, rule: PolicyRule, unreadable: string | null, args: () => CallArgs | Promise<CallArgs>, signal?: AbortSignal): Promise<void> {
+    const read = await args();
+    const shown = this.shown(call);
+    // What a grant names is the call itself (its real names and arguments), never its view; arguments
+    // that could not be read are no call anyone asked ahead for.
+    const fingerprint = callFingerprint(call, read.readable ? read.value : null);
+    const granted = read.readable ? this.d.desk.takeGrant(fingerprint) : null;
     if (granted !== null) {
-      this.decided(call, rule.label, 'allow', granted, null);
+      this.decided(shown, call.agentId, rule.label, 'allow', { approvalId: granted });
       return;
     }
     const { row, outcome } = this.d.desk.request(
       {
         agentId: call.agentId,
-        kind: call.kind,
-        service: call.service,
-        tool: call.tool,
-        method: call.method,
-        args: JSON.stringify(argsView()),
+        kind: shown.kind,
+        service: shown.service,
+        tool: shown.tool,
+        method: shown.method,
+        args: this.argsText(read),
         fingerprint,
         rule: rule.label,
         approvers: rule.approvers,
@@ -149,10 +204,10 @@ export class PolicyGate {
       },
       signal,
     );
-    this.decided(call, rule.label, 'approve', row.id, null);
+    this.decided(shown, call.agentId, rule.label, 'approve', { approvalId: row.id, unreadable });
     const o = await outcome;
     if (o.status === 'approved') return;
-    const label = callLabel(call);
+    const { label } = shown;
     if (o.status === 'denied') throw new PolicyRefusedError('approval_denied', `${label} was denied by ${o.by} (rule ${rule.label})${o.reason ? `: ${o.reason}` : ''}; it was not sent`, rule.label);
     throw new PolicyRefusedError(
       'approval_expired',
@@ -166,23 +221,30 @@ export class PolicyGate {
    * rule holds it; a pending approval (an ask-ahead grant once approved, good for that one call
    * within GRANT_TTL_MS) when a rule says approve; a deny rule's refusal is thrown as the call's would be.
    */
-  ask(c: GateCall, note: string | null): { decision: 'allow'; rule: string | null } | { decision: 'approve'; approval: ApprovalView } {
+  ask(c: Omit<PolicyCall, 'agentName'> & { args: () => unknown }, note: string | null): { decision: 'allow'; rule: string | null } | { decision: 'approve'; approval: ApprovalView } {
     const call = this.named(c);
-    const rule = firstMatch(this.d.set.rules, call, () => redacted(call.args() ?? null, this.d.redact));
+    const value = c.args() ?? null;
+    const read: CallArgs = { readable: true, value };
+    const { rule } = firstMatch(
+      this.d.set.rules,
+      call,
+      this.ruleView(() => read),
+    );
+    const shown = this.shown(call);
     if (rule === null) {
       if (this.d.set.default === 'allow') return { decision: 'allow', rule: null };
-      throw new PolicyRefusedError('policy_denied', `${callLabel(call)} would be refused: no policy rule allows it (policies.default: deny)`, 'default');
+      throw new PolicyRefusedError('policy_denied', `${shown.label} would be refused: no policy rule allows it (policies.default: deny)`, 'default');
     }
-    if (rule.action === 'deny') throw new PolicyRefusedError('policy_denied', `${callLabel(call)} would be refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}`, rule.label);
+    if (rule.action === 'deny') throw new PolicyRefusedError('policy_denied', `${shown.label} would be refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}`, rule.label);
     if (rule.action === 'allow') return { decision: 'allow', rule: rule.label };
     const { row } = this.d.desk.request({
       agentId: call.agentId,
-      kind: call.kind,
-      service: call.service,
-      tool: call.tool,
-      method: call.method,
-      args: JSON.stringify(redacted(call.args() ?? null, this.d.redact)),
-      fingerprint: callFingerprint(call, call.args() ?? null),
+      kind: shown.kind,
+      service: shown.service,
+      tool: shown.tool,
+      method: shown.method,
+      args: this.argsText(read),
+      fingerprint: callFingerprint(call, value),
       rule: rule.label,
       approvers: rule.approvers,
       timeoutMs: rule.timeoutMs,
@@ -192,27 +254,59 @@ export class PolicyGate {
     return { decision: 'approve', approval: this.d.desk.view(row) };
   }
 
-  private named(c: GateCall): GateCall & PolicyCall {
+  private named<C extends Omit<PolicyCall, 'agentName'>>(c: C): C & PolicyCall {
     return { ...c, agentName: this.d.state.agentBrief(c.agentId)?.name ?? c.agentId };
   }
 
-  /** A rule's (or the refusing default's) decision: an event naming the rule (`/metrics` counts it from there). */
-  private decided(call: GateCall, rule: string, action: 'allow' | 'deny' | 'approve' | 'rate_limited', approvalId: string | null, retryAfterMs: number | null): void {
-    const label = callLabel(call);
+  /** The arguments as the rules' conditions read them: redacted (addresses at the domains the rules name kept), once. */
+  private ruleView(read: () => CallArgs): () => CallArgs {
+    let view: CallArgs | undefined;
+    return () => {
+      if (view === undefined) {
+        const a = read();
+        view = a.readable ? { readable: true, value: redacted(a.value, this.d.redact) } : a;
+      }
+      return view;
+    };
+  }
+
+  /** The one view of a call everything but the rules shows: the agent-chosen names with PII replaced. */
+  private shown(call: Pick<PolicyCall, 'kind' | 'service' | 'tool' | 'method'>): CallView {
+    const v = { kind: call.kind, service: this.d.redact(call.service), tool: this.d.redact(call.tool), method: call.method };
+    return { ...v, label: callLabel(v) };
+  }
+
+  /** The arguments as the approver sees them: redacted JSON, or that (and why) they could not be read. */
+  private argsText(read: CallArgs): string {
+    return read.readable ? JSON.stringify(redacted(read.value, this.d.redact)) : unreadableArgs(this.d.redact(read.why));
+  }
+
+  /** A rule's (or the refusing default's) decision: an event naming the rule (`/metrics` counts it from there), the call as shown. */
+  private decided(
+    call: CallView,
+    agentId: string,
+    rule: string,
+    action: 'allow' | 'deny' | 'approve' | 'rate_limited',
+    o: { approvalId?: string; retryAfterMs?: number; unreadable?: string | null },
+  ): void {
+    const approvalId = o.approvalId ?? null;
+    const retryAfterMs = o.retryAfterMs ?? null;
+    const by = rule === 'default' ? 'the policy default (deny)' : `policy rule ${rule}`;
     const said =
       action === 'allow'
-        ? `${label} allowed by policy rule ${rule}${approvalId ? ` (approved ahead: ${approvalId})` : ''}`
+        ? `${call.label} allowed by policy rule ${rule}${approvalId ? ` (approved ahead: ${approvalId})` : ''}`
         : action === 'deny'
-          ? `${label} refused by ${rule === 'default' ? 'the policy default (deny)' : `policy rule ${rule}`}`
+          ? `${call.label} refused by ${by}`
           : action === 'approve'
-            ? `${label} held for approval by policy rule ${rule} (${approvalId})`
-            : `${label} over the rate of policy rule ${rule}: refused for ${plural(Math.ceil((retryAfterMs ?? 0) / 1000), 'second')}`;
+            ? `${call.label} held for approval by policy rule ${rule} (${approvalId})`
+            : `${call.label} over the rate of policy rule ${rule}: refused for ${plural(Math.ceil((retryAfterMs ?? 0) / 1000), 'second')}`;
+    const unreadable = o.unreadable ?? null;
     const e: NewEvent<'policy.decision'> = {
-      agentId: call.agentId,
+      agentId,
       type: 'policy.decision',
       severity: action === 'allow' ? 'info' : 'warn',
-      message: said,
-      data: { kind: call.kind, service: call.service, tool: call.tool, method: call.method, rule, action, approvalId, retryAfterMs },
+      message: unreadable === null ? said : `${said}: ${rule === 'default' ? passedOver(unreadable) : failedClosed(unreadable)}`,
+      data: { kind: call.kind, service: call.service, tool: call.tool, method: call.method, rule, action, approvalId, retryAfterMs, unreadable },
     };
     this.d.state.record(e);
   }

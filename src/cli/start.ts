@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
-import { chooseSandbox } from '../sandbox/index.js';
+import { chooseSandbox, confineCheck, confineLaunched } from '../sandbox/index.js';
 import { boot, checkPython, checkScript, checkSyntax, holdSignals, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
 
 export interface ServeArgs extends FlagValues {
@@ -23,8 +23,10 @@ export async function runStart(args: StartArgs): Promise<void> {
   // A Node agent runs on this very Node; only a Python one needs its interpreter found.
   const { language } = checkScript(args.script, cwd);
   if (language === 'python') checkPython(config.python, process.env);
-  checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd);
   const sandbox = chooseSandbox(config);
+  // Its stdio MCP servers resolved and checked now, before anything starts (the runtime launches them from these).
+  confineLaunched(sandbox, config, cwd);
+  checkSyntax(language === 'python' ? config.python : process.execPath, language, args.script, cwd, confineCheck(sandbox, config, cwd));
   const started = Date.now();
   const gate = holdSignals();
   const rt = await boot(config, { script: args.script, args: args.args }, { sandbox });

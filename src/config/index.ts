@@ -8,5 +8,5 @@ export { MCP_DEFAULTS, type McpServerConfig } from './mcp.js';
 export { locationModes, SAFETY_LOCATIONS, type LocationMode, type SafetyLocation } from './safety.js';
 export { checkPanelConfig, type PanelConfig } from './panel.js';
 export { WATCH_DEFAULTS, type WatchConfig, type WatchGateConfig, type WatchLoopsConfig, type WatchSpikesConfig, type WatchStallsConfig } from './watch.js';
-export { SANDBOX_DEFAULTS, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';
+export { SANDBOX_DEFAULTS, SCRATCH_FOLDERS, scratchBytes, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';
 export { globPattern, POLICY_DEFAULTS } from './policies.js';

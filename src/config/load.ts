@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve, extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import { applySafety } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
 import { applyWatch } from './watch.js';
 import { policySet } from './policies.js';
-import { applySandbox } from './sandbox.js';
+import { applySandbox, SANDBOX_DEFAULTS, scratchProblem } from './sandbox.js';
 import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
 import { layer, type Keys } from './layer.js';
@@ -34,6 +34,20 @@ function validate(layer: unknown, where: (path: string) => string): ParsedLayer 
     throw new ConfigError(prefix + describeZodIssue(unknownKeys ? issue : { ...issue, path: [] }, 'key'));
   }
   return r.data;
+}
+
+/**
+ * Whether a file found by its name in the working folder is a config: an empty one is not. While
+ * a sandboxed agent runs, each name it could plant a config under is taken by an empty
+ * placeholder (src/sandbox), removed when the run ends; one left by a run that never ended
+ * (a killed process) must not hide the real config under the next name, nor stand for one.
+ */
+function holdsConfig(path: string): boolean {
+  try {
+    return statSync(path).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 export function readConfigFile(path: string): ParsedLayer {
@@ -160,6 +174,16 @@ export interface LoadOptions {
   cwd?: string;
 }
 
+/** Where `sandbox.mode` came from, in the words a user would change it with: the start says it beside the mode. */
+function modeFrom(cfg: Config, flags: FlagValues, env: NodeJS.ProcessEnv): string | null {
+  const mode = cfg.sandbox.mode;
+  if (flags.sandbox !== undefined) return `${flagOf('sandbox')} ${mode}`;
+  const variable = OPTIONS.sandbox.env!;
+  if (env[variable] !== undefined) return `${variable}=${mode}`;
+  if (cfg.configFile !== null && mode !== SANDBOX_DEFAULTS.mode) return `sandbox.mode: ${mode} in ${cfg.configFile}`;
+  return null;
+}
+
 /** defaults < config file < IRON_CAGE_* env < flags. Throws ConfigError naming the culprit. */
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
@@ -167,7 +191,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const configEnv = OPTIONS.config.env;
   let file = opts.configPath ?? env[configEnv];
   if (file === '') throw new ConfigError(`${opts.configPath === undefined ? configEnv : flagOf('config')}: must not be empty`);
-  if (file === undefined) file = AUTO_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
+  if (file === undefined) file = AUTO_FILES.map((f) => resolve(cwd, f)).find(holdsConfig);
   let cfg: Config = { ...DEFAULTS, restart: { ...DEFAULTS.restart }, gateway: gatewayDefaults(env) };
   if (file !== undefined) {
     const where = resolve(cwd, file);
@@ -184,10 +208,13 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   cfg = apply(cfg, envLayer(env), env);
   cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);
+  cfg.sandbox = { ...cfg.sandbox, modeFrom: modeFrom(cfg, opts.flags ?? {}, env) };
   cfg.db = resolve(cwd, cfg.db);
   if (cfg.restart.maxBackoffMs < cfg.restart.backoffMs) {
     throw new ConfigError(`restart.max_backoff_ms (${cfg.restart.maxBackoffMs}) must not be below restart.backoff_ms (${cfg.restart.backoffMs})`);
   }
+  const scratch = scratchProblem(cfg.sandbox.limits);
+  if (scratch) throw new ConfigError(scratch);
   checkToolsConfig(cfg);
   checkPanelRefs(cfg);
   return cfg;

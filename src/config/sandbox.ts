@@ -25,6 +25,8 @@ const limitsSection = z.strictObject({
   file_size_mb: whole(1, 1_048_576).optional(),
   /** CPU time per agent process, in seconds; null: none. */
   cpu_seconds: whole(1, 31_536_000).nullable().optional(),
+  /** The size of each of the agent's in-memory folders (/tmp, /var/tmp, /dev/shm, its home), in MB. */
+  tmp_mb: whole(1, 262_144).optional(),
 });
 
 /** `pypi.org`, `*.example.com`, either with `:port` (without: 80 and 443). */
@@ -52,6 +54,33 @@ export interface SandboxLimits {
   openFiles: number;
   fileSizeBytes: number;
   cpuSeconds: number | null;
+  /** Each in-memory folder's size (`scratchBytes`); null: derived from the memory limit. */
+  tmpBytes: number | null;
+}
+
+/**
+ * The folders a sandboxed agent writes that live in the host's memory (tmpfs): each is sized, or
+ * it could grow to half the host's RAM, charged to no process. They count against the memory
+ * limit the user sets: together they hold at most a quarter of it by default, all of it at most.
+ */
+export const SCRATCH_FOLDERS = 4;
+const SCRATCH_DEFAULT_MAX = 512 * MB;
+
+/**
+ * How large each of the agent's in-memory folders may grow: `tmp_mb`, else a sixteenth of
+ * `memory_mb` (the four together a quarter of it), at most 512 MB.
+ * @example scratchBytes({ memoryBytes: 4096 * MB, tmpBytes: null }) // 256 MB
+ * @example scratchBytes({ memoryBytes: 128 * MB, tmpBytes: null }) // 8 MB
+ */
+export function scratchBytes(l: Pick<SandboxLimits, 'memoryBytes' | 'tmpBytes'>): number {
+  return l.tmpBytes ?? Math.max(MB, Math.min(SCRATCH_DEFAULT_MAX, Math.floor(l.memoryBytes / (SCRATCH_FOLDERS * 4) / MB) * MB));
+}
+
+/** `tmp_mb` must let the in-memory folders fit in `memory_mb` together; the error names both keys. */
+export function scratchProblem(l: Pick<SandboxLimits, 'memoryBytes' | 'tmpBytes'>): string | null {
+  if (l.tmpBytes === null || l.tmpBytes * SCRATCH_FOLDERS <= l.memoryBytes) return null;
+  const mb = (b: number) => b / MB;
+  return `sandbox.limits.tmp_mb (${mb(l.tmpBytes)}) is more than memory_mb (${mb(l.memoryBytes)}) allows: the agent's ${SCRATCH_FOLDERS} in-memory folders (/tmp, /var/tmp, /dev/shm, its home) hold up to ${mb(l.tmpBytes * SCRATCH_FOLDERS)} MB of host memory together, which counts against memory_mb; lower tmp_mb to at most ${Math.floor(mb(l.memoryBytes) / SCRATCH_FOLDERS)} or raise memory_mb`;
 }
 
 export interface SandboxConfig {
@@ -61,14 +90,17 @@ export interface SandboxConfig {
   limits: SandboxLimits;
   /** Hosts (`pypi.org`, `*.example.com`, with `:port` or for 80 and 443) the agent may reach through the cage's egress proxy; empty: none. */
   allow: string[];
+  /** Where `mode` was set, as the start says it (`--sandbox off`, `sandbox.mode: off in ./iron-cage.yaml`); null: the default. */
+  modeFrom: string | null;
 }
 
 export const SANDBOX_DEFAULTS: SandboxConfig = {
   mode: 'auto',
   write: [],
   read: [],
-  limits: { memoryBytes: 4096 * MB, processes: 512, openFiles: 4096, fileSizeBytes: 4096 * MB, cpuSeconds: null },
+  limits: { memoryBytes: 4096 * MB, processes: 512, openFiles: 4096, fileSizeBytes: 4096 * MB, cpuSeconds: null, tmpBytes: null },
   allow: [],
+  modeFrom: null,
 };
 
 type Section = z.output<typeof sandboxSection>;
@@ -80,6 +112,7 @@ const LIMIT_KEYS: Keys<SandboxLimits, LimitsLayer> = {
   openFiles: 'open_files',
   fileSizeBytes: (l) => (l.file_size_mb === undefined ? undefined : l.file_size_mb * MB),
   cpuSeconds: 'cpu_seconds',
+  tmpBytes: (l) => (l.tmp_mb === undefined ? undefined : l.tmp_mb * MB),
 };
 
 const KEYS: Keys<SandboxConfig, Section> = {
@@ -88,6 +121,7 @@ const KEYS: Keys<SandboxConfig, Section> = {
   read: 'read',
   limits: (l, cur) => layer(cur, l.limits, LIMIT_KEYS),
   allow: (l) => l.network?.allow?.map((r) => r.toLowerCase()),
+  modeFrom: () => undefined,
 };
 
 export const applySandbox = (cur: SandboxConfig, l: { sandbox?: Section }): SandboxConfig => layer(cur, l.sandbox, KEYS);

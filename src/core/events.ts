@@ -80,6 +80,11 @@ export interface EventData {
   };
   /** A sandboxed agent's connection through the cage's egress proxy (`sandbox.network.allow`), carried or refused, said when it ended. */
   'sandbox.egress': { host: string; port: number; allowed: boolean; rule: string | null; method: string; bytesUp: number; bytesDown: number; durationMs: number; refused: string | null };
+  /**
+   * A start whose sandbox is wider than the last sandboxed run's, because a file iron-cage read at
+   * this start (its config) changed while that run's agent could have written it: said loudly.
+   */
+  'sandbox.weakened': { file: string; changedAt: string; agentId: string; wider: string[] };
   /** The tool proxy refused an agent's call to a service or a path it may not reach, or an MCP tool its server's rules do not allow: an unauthorized action. */
   'tool.refused': { service: string | null; reason: 'unknown_service' | 'invalid_path' | 'mcp_not_allowed'; status: number };
   /**
@@ -114,6 +119,8 @@ export interface EventData {
     action: 'allow' | 'deny' | 'approve' | 'rate_limited';
     approvalId: string | null;
     retryAfterMs: number | null;
+    /** Why the call's arguments could not be read, when a rule's conditions needed them (the rule then failed closed); absent or null: read. */
+    unreadable?: string | null;
   };
   /** A call waits for a person (or the agent asked ahead, `ahead`): who may decide, until when, and the arguments as they see them (redacted). */
   'approval.requested': {
@@ -135,7 +142,13 @@ export interface EventData {
    * `withdrawn` (the caller gave up waiting). `waitedMs`: how long the call waited.
    */
   'approval.decided': { id: string; status: 'approved' | 'denied' | 'expired' | 'withdrawn'; by: string | null; reason: string | null; waitedMs: number; service: string; tool: string; rule: string };
-  /** An MCP server asked the agent's client something (`sampling/createMessage`, `elicitation/create`): relayed to it, or refused (by `mcp.servers.<name>.sampling|elicitation`, or a client that does not take it). */
+  /**
+   * An MCP request the cage relayed or refused that is not a tools/call: a server asking the
+   * agent's client something (`sampling/createMessage`, `elicitation/create`; relayed, or refused
+   * by `mcp.servers.<name>.sampling|elicitation` or a client that does not take it), or a method or
+   * notification of the agent's the cage does not pass on (one it does not know, or one for a
+   * capability the server did not declare; said once per method and session). `method` says which way.
+   */
   'mcp.request': { server: string; method: string; action: 'relayed' | 'refused'; reason: string | null };
   'fault.added': { id: string; service: string; fromCall: number; count: number | null; durationMs: number | null; status: number | string; requestedBy: string };
   'fault.removed': { ids: string[]; requestedBy: string };

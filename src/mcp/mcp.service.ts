@@ -52,6 +52,8 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> {
   scan: Scan;
+  /** A name the agent chose (a tool's, a method's) with its PII replaced, as every row and event shows it. */
+  redact: (text: string) => string;
   /** Where each server's breaker lives, with every other breaker of the runtime: saved, restored, reset, shown, its transitions events. */
   breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
   /** Metrics, traces, the watch: told of each tools/call as of any tool call. */
@@ -96,7 +98,7 @@ class McpGateway {
       const options = { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs };
       this.breakers.set(s.name, d.breakers.breaker('mcp', s.name, { options, cause: () => this.judged.get(s.name) ?? null }));
     }
-    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer);
+    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer, d.redact);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
     this.sweep.unref();
   }

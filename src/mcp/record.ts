@@ -6,8 +6,10 @@ import { MCP_TOOLS_CALL, type StateManager, type ToolCallInput, type ToolsStore 
 
 // Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
 // lane, the tool calls the dashboard lists: service = the MCP server, method = `tools/call`, path
-// = the tool) and an `mcp.call` event; one its server's rules refuse is also a `tool.refused`
-// event (an unauthorized action).
+// = the tool) and an `mcp.call` event; one its server's rules refuse, or one to a server that
+// declared no tools, is also a `tool.refused` event (an unauthorized action). What the session
+// hands over here is already cleaned: a server's words reach a row or an event only scrubbed of
+// the credentials the cage sent and scanned for PII.
 
 /** One tools/call as the session saw it, filled in as it moves. */
 export interface McpCall {
@@ -20,7 +22,7 @@ export interface McpCall {
   upstreamMs: number | null;
   isError: boolean;
   status: 'ok' | 'error' | 'refused';
-  /** `ok`, `tool_error`, `not_allowed`, `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`, and a policy's `policy_denied`, `approval_denied`, `approval_expired`, `rate_limited`, `too_many_approvals`. */
+  /** `ok`, `tool_error`, `not_allowed`, `not_declared` (the server declared no tools), `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`, and a policy's `policy_denied`, `approval_denied`, `approval_expired`, `rate_limited`, `too_many_approvals`. */
   reason: string;
   detail: string | null;
   /** What it was charged (0 unless it was sent to a server that was reached). */
@@ -31,11 +33,15 @@ export interface McpCall {
   sessionId: string | null;
 }
 
+/** Refusals that are an unauthorized action (`tool.refused`): a tool the server's rules do not allow, or a tools/call to a server that offers no tools. */
+const UNAUTHORIZED = new Set(['not_allowed', 'not_declared']);
+
 /** The HTTP status a call's row keeps, as the tool proxy's rows do: what the agent was in effect answered. */
 const STATUS: Record<string, number> = {
   ok: 200,
   tool_error: 200,
   not_allowed: 403,
+  not_declared: 403,
   pii_blocked: 403,
   budget: 402,
   too_large: 502,
@@ -57,6 +63,8 @@ export class McpRecorder {
     private readonly store: ToolsStore,
     private readonly logger: Logger,
     private readonly observer: Pick<Observer, 'toolCall'> | undefined,
+    /** A name the agent chose (a tool's, a method's) as it is shown and stored: its PII replaced, as the tool proxy's paths are. */
+    private readonly redact: (text: string) => string = (t) => t,
   ) {}
 
   /** A request the server made of the agent's client (sampling, elicitation): relayed or refused, said either way. */
@@ -70,7 +78,25 @@ export class McpRecorder {
     });
   }
 
-  record(c: McpCall): void {
+  /**
+   * Something the agent sent that the cage did not pass on to the real server (a method it does
+   * not relay, one for a capability the server did not declare, a notification it does not know):
+   * said, as a refused request of the server's is. (What the PII scan blocks, its audit says.)
+   */
+  notPassed(agentId: string, server: string, agentMethod: string, reason: string): void {
+    const method = this.redact(agentMethod);
+    this.state.record({
+      agentId,
+      type: 'mcp.request',
+      severity: 'warn',
+      message: `the agent's ${method} to MCP ${server} was not passed on (${reason})`,
+      data: { server, method, action: 'refused', reason },
+    });
+  }
+
+  record(call: McpCall): void {
+    // The tool's name is the agent's to choose: stored and shown with its PII replaced.
+    const c = { ...call, tool: this.redact(call.tool), detail: call.detail === null ? null : this.redact(call.detail) };
     const durationMs = performance.now() - c.t0;
     const status = STATUS[c.reason] ?? 502;
     const costUsd = microsToUsd(c.costMicros as Micros);
@@ -120,7 +146,7 @@ export class McpRecorder {
         this.observer?.toolCall({ ...observed, id: null });
       },
     );
-    if (c.reason === 'not_allowed')
+    if (UNAUTHORIZED.has(c.reason))
       this.state.record({
         agentId: c.agentId,
         type: 'tool.refused',

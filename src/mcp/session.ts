@@ -1,4 +1,7 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra, RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { McpError as McpErrorType, Progress, ProgressToken, RequestId, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../config/index.js';
 import type { AgentTransport } from './agent-transport.js';
 import { VERSION } from '../core/index.js';
@@ -7,6 +10,7 @@ import { type CircuitBreaker, CircuitOpenError } from '../domain/reliability/ind
 import { CredentialScrubber } from '../domain/secrets/index.js';
 import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
 import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approvals/index.js';
+import { fillRefs } from '../secrets/index.js';
 import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
 import type { McpCall, McpRecorder } from './record.js';
@@ -16,9 +20,12 @@ import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
-// server (the SDK's Client). Every request the agent makes is answered by asking the real
-// server, with what passes in either direction scanned; a tools/call is also allowed or refused,
-// bounded in time and size, guarded by the server's breaker, and recorded.
+// server (the SDK's Client). One gate takes every request the agent makes (the SDK answers only
+// initialize and ping itself): a method the cage relays (AGENT_REQUESTS) and the server declared
+// is asked of the real server with the guards its row names, anything else is refused. Whatever
+// the real server says on its way to the agent (a result, an error's message and data, a
+// notification, progress, a question for the agent, its initialize answer) is cleaned the same
+// way: the credentials the cage sent scrubbed out, the text scanned for PII.
 
 /** What the session scans text with: the runtime's PII engine (`PiiProtection.inspect`). */
 export type Scan = (agentId: string, location: 'llm.tool_arguments' | 'tool.response', text: string, ref: string) => { text: string; redactions: number; block: string | null };
@@ -42,8 +49,97 @@ export interface SessionDeps {
   policy?: Pick<PolicyGate, 'check'>;
 }
 
+/**
+ * What the cage does with a request of the agent's, each named so the table below says it per
+ * method (test/mcp/guards.test.ts holds every method to the scan both ways):
+ * - `scan`: its text scanned for PII before it leaves, as a tool call's arguments (block mode refuses it);
+ * - `breaker`: sent through the server's breaker, within its time limit (`timeout_s`);
+ * - `clean`: what comes back (its result, progress, or its error's message and data) scrubbed of
+ *   the credentials the cage sent and scanned as a tool's answer (block mode withholds it);
+ * - `hide`: the tools the server's rules refuse left out of the list;
+ * - `rules`: refused unless `tools.allow|deny` let the tool through; `policy`: put to `policies:`;
+ *   `price`: its cost held on the agent's budget before it leaves; `size`: its result bounded by
+ *   `max_result_mb`; `record`: a tool_calls row and an `mcp.call` event, whatever became of it.
+ */
+export type Guard = 'scan' | 'breaker' | 'clean' | 'hide' | 'rules' | 'policy' | 'price' | 'size' | 'record';
+
+/** A capability a server declares in its initialize answer, for the methods it then answers. */
+type Capability = 'tools' | 'resources' | 'prompts' | 'completions' | 'logging';
+
+/** What a request's schema gives the gate: its params as the specification defines them, or why it is malformed. */
+interface RequestShape {
+  safeParse(v: unknown): { success: true; data: { params?: Record<string, unknown> } } | { success: false; error: { message: string } };
+}
+
+export interface AgentRequest {
+  /** Refused unless the server declared it (and, for a subscription, its `subscribe` flag). */
+  capability: Capability;
+  flag?: 'subscribe';
+  guards: readonly Guard[];
+  /** The SDK's schema of the request: checked before anything else, and only what it defines is relayed. */
+  schema: (t: Sdk['types']) => RequestShape;
+  /** How the cage's client asks the real server: the SDK's own method (its tools/list keeps the output schemas its tools/call checks against). */
+  send: (c: Client, params: any, o: RequestOptions, t: Sdk['types']) => Promise<unknown>;
+}
+
+/** The guards of a request that carries text out and back and is otherwise the server's business. */
+const RELAYED: readonly Guard[] = ['scan', 'breaker', 'clean'];
+
+/**
+ * The requests the cage relays, the specification's client→server methods (initialize and ping
+ * are answered by the SDK itself), each checked against the capability the server declared and
+ * passed through its guards. A method not here (tasks/*, a vendor's, an unknown one) is refused
+ * with MethodNotFound and said: a new method passes only once it has a row here.
+ */
+export const AGENT_REQUESTS: Readonly<Record<string, AgentRequest>> = {
+  'tools/list': { capability: 'tools', guards: ['scan', 'breaker', 'hide', 'clean'], schema: (t) => t.ListToolsRequestSchema, send: (c, p, o) => c.listTools(p, o) },
+  'tools/call': {
+    capability: 'tools',
+    guards: ['rules', 'scan', 'policy', 'price', 'breaker', 'size', 'clean', 'record'],
+    schema: (t) => t.CallToolRequestSchema,
+    send: (c, p, o) => c.callTool(p, undefined, o),
+  },
+  'resources/list': { capability: 'resources', guards: RELAYED, schema: (t) => t.ListResourcesRequestSchema, send: (c, p, o) => c.listResources(p, o) },
+  'resources/templates/list': { capability: 'resources', guards: RELAYED, schema: (t) => t.ListResourceTemplatesRequestSchema, send: (c, p, o) => c.listResourceTemplates(p, o) },
+  'resources/read': { capability: 'resources', guards: RELAYED, schema: (t) => t.ReadResourceRequestSchema, send: (c, p, o) => c.readResource(p, o) },
+  'resources/subscribe': { capability: 'resources', flag: 'subscribe', guards: RELAYED, schema: (t) => t.SubscribeRequestSchema, send: (c, p, o) => c.subscribeResource(p, o) },
+  'resources/unsubscribe': { capability: 'resources', flag: 'subscribe', guards: RELAYED, schema: (t) => t.UnsubscribeRequestSchema, send: (c, p, o) => c.unsubscribeResource(p, o) },
+  'prompts/list': { capability: 'prompts', guards: RELAYED, schema: (t) => t.ListPromptsRequestSchema, send: (c, p, o) => c.listPrompts(p, o) },
+  'prompts/get': { capability: 'prompts', guards: RELAYED, schema: (t) => t.GetPromptRequestSchema, send: (c, p, o) => c.getPrompt(p, o) },
+  'completion/complete': { capability: 'completions', guards: RELAYED, schema: (t) => t.CompleteRequestSchema, send: (c, p, o) => c.complete(p, o) },
+  // The request itself rather than setLoggingLevel, which would drop its _meta.
+  'logging/setLevel': {
+    capability: 'logging',
+    guards: RELAYED,
+    schema: (t) => t.SetLevelRequestSchema,
+    send: (c, p, o, t) => c.request({ method: 'logging/setLevel', params: p }, t.EmptyResultSchema, o),
+  },
+};
+
+/**
+ * What the agent may say unasked, and how each reaches the real server. `sdk`: taken by the SDK's
+ * Server before the relay sees it (initialized: the real server had the cage's own when the cage
+ * connected; cancelled: the request's handler is aborted and the cage's client cancels its own
+ * request, the reason scanned; progress: for a request the server made of the agent, passed on
+ * with the server's token, scanned). `relay`: passed on, scanned. Any other is dropped, and said.
+ */
+export const AGENT_NOTIFICATIONS: Readonly<Record<string, 'sdk' | 'relay'>> = {
+  'notifications/initialized': 'sdk',
+  'notifications/cancelled': 'sdk',
+  'notifications/progress': 'sdk',
+  'notifications/roots/list_changed': 'relay',
+};
+
+/** Methods of the agent's not passed on that are said, per session: an agent repeating one tells the operator nothing new. */
+const MAX_SAID = 32;
+/** The most of an unknown method's name an event keeps. */
+const MAX_METHOD_SAID = 100;
+
+type Extra = RequestHandlerExtra<any, any>;
+type Found = { redactions: number; block: string | null };
+
 /** Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so it stays valid JSON. */
-function scanJson(value: unknown, scan: (text: string) => { text: string; redactions: number; block: string | null }, out: { redactions: number; block: string | null }): unknown {
+function scanJson(value: unknown, scan: (text: string) => { text: string; redactions: number; block: string | null }, out: Found): unknown {
   if (typeof value === 'string') {
     const r = scan(value);
     out.redactions += r.redactions;
@@ -59,20 +155,51 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
   return value;
 }
 
+/**
+ * A request's params without the agent's `_meta.progressToken`, and the token: the cage's client
+ * asks for progress with a token of its own (the SDK's client drops progress for any other), and
+ * the agent is sent progress with its own token back.
+ */
+function withoutProgressToken<P extends Record<string, unknown> | undefined>(params: P): { token: ProgressToken | undefined; params: P } {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  if (meta === undefined || meta.progressToken === undefined) return { token: undefined, params };
+  const { progressToken, ...restMeta } = meta;
+  const { _meta, ...rest } = params!;
+  return { token: progressToken as ProgressToken, params: (Object.keys(restMeta).length > 0 ? { ...rest, _meta: restMeta } : rest) as P };
+}
+
+/** The server declared what `r` needs. */
+function declares(caps: ServerCapabilities, r: Pick<AgentRequest, 'capability' | 'flag'>): boolean {
+  const c = caps[r.capability] as Record<string, unknown> | undefined;
+  return c !== undefined && c !== null && (r.flag === undefined || c[r.flag] === true);
+}
+
+/** The message of an McpError without the `MCP error <code>: ` its constructor put before it. */
+function bareMessage(e: McpErrorType): string {
+  const prefix = `MCP error ${e.code}: `;
+  return e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+}
+
 /** How long after the last answer a session whose server went away is ended: that answer is written first. */
 const ANSWER_WRITTEN_MS = 100;
 
 /** What a server may ask of the agent's client through the cage, and the config key that says whether it passes. */
-const RELAYED: Record<string, 'sampling' | 'elicitation'> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' };
+const RELAYED_QUESTIONS: Record<string, 'sampling' | 'elicitation'> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' };
 
 export class McpSession {
   readonly server: Server;
-  /** The agent's requests in flight (newest last): a server's question during a tools/call goes back on that call's stream. */
+  /** The agent's requests in flight (newest last): a server's question during one goes back on that request's stream. */
   private readonly inFlight: Array<string | number> = [];
   /** The real server went away: the agent's session ends once the calls in flight have had their answer. */
   private upstreamGone = false;
   readonly transport: AgentTransport;
   private readonly scrub: CredentialScrubber;
+  /** What the real server declared when the cage connected: the methods it answers. */
+  private readonly caps: ServerCapabilities;
+  /** Why a request to the real server failed as the cage counts it (`timeout`, `unavailable`…), kept beside the error rather than in its data, which may be the server's own. */
+  private readonly failures = new WeakMap<object, string>();
+  /** The methods of the agent's not passed on that were said this session. */
+  private readonly said = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -82,73 +209,59 @@ export class McpSession {
   ) {
     this.transport = transport;
     this.scrub = new CredentialScrubber(up.injected);
-    const { types } = d.sdk;
-    // The agent sees the real server's capabilities and instructions, under the cage's name.
-    const caps = up.client.getServerCapabilities() ?? {};
-    const { tools, resources, prompts, logging, completions } = caps;
-    const info = up.client.getServerVersion();
-    this.server = new d.sdk.Server(
-      { name: `iron-cage/${d.server.name}`, version: VERSION, ...(info?.title ? { title: info.title } : {}) },
-      {
-        capabilities: { ...(tools ? { tools } : {}), ...(resources ? { resources } : {}), ...(prompts ? { prompts } : {}), ...(logging ? { logging } : {}), ...(completions ? { completions } : {}) },
-        instructions: up.client.getInstructions(),
-      },
-    );
-    if (tools) {
-      this.server.setRequestHandler(types.ListToolsRequestSchema, async (req, extra) => {
-        const r = await this.upstream(() => this.up.client.listTools(req.params, { timeout: d.server.timeoutMs, signal: extra.signal }), extra.signal);
-        const tools = r.tools.filter((t) => refusedBy(d.server, t.name) === null);
-        d.offered?.({ tools: tools.map((t) => t.name), hidden: r.tools.length - tools.length, cursor: req.params?.cursor ?? null });
-        return { ...r, tools };
-      });
-      this.server.setRequestHandler(types.CallToolRequestSchema, async (req, extra) => {
-        this.inFlight.push(extra.requestId);
-        try {
-          return await this.callTool(req.params, extra.signal, extra.requestInfo?.headers ?? {}, extra.sessionId ?? null);
-        } finally {
-          this.inFlight.splice(this.inFlight.indexOf(extra.requestId), 1);
-          if (this.upstreamGone && this.inFlight.length === 0) this.endSoon();
-        }
-      });
-    }
-    // Resources, prompts, completions, logging levels: asked of the real server, what comes back scanned.
-    this.server.fallbackRequestHandler = async (req, extra) => {
-      const r = await this.upstream(
-        () => this.up.client.request({ method: req.method, params: req.params } as never, types.ResultSchema, { timeout: d.server.timeoutMs, signal: extra.signal }),
-        extra.signal,
-      );
-      return this.clean(r, `mcp:${d.server.name}:${req.method}`).value as never;
+    this.caps = up.client.getServerCapabilities() ?? {};
+    // The agent sees the real server's capabilities, title and instructions, under the cage's
+    // name, cleaned as anything else it says (what block mode withholds is left out).
+    const { tools, resources, prompts, logging, completions } = this.caps;
+    const declared = { ...(tools ? { tools } : {}), ...(resources ? { resources } : {}), ...(prompts ? { prompts } : {}), ...(logging ? { logging } : {}), ...(completions ? { completions } : {}) };
+    const said = <T>(value: T, withheld: T): T => {
+      const c = this.clean(value, `mcp:${d.server.name}:initialize`);
+      return c.block === null ? (c.value as T) : withheld;
     };
+    const title = said(up.client.getServerVersion()?.title, undefined);
+    const instructions = said(up.client.getInstructions(), undefined);
+    const capabilities = said(declared, Object.fromEntries(Object.keys(declared).map((k) => [k, {}])));
+    this.server = new d.sdk.Server({ name: `iron-cage/${d.server.name}`, version: VERSION, ...(title ? { title } : {}) }, { capabilities, ...(instructions === undefined ? {} : { instructions }) });
+    // One gate for every request but initialize and ping: the SDK's Server answers logging/setLevel
+    // itself when logging is declared, which would keep the level from the real server.
+    this.server.removeRequestHandler('logging/setLevel');
+    this.server.fallbackRequestHandler = (req, extra) => this.gate(req, extra) as never;
   }
 
   /** A new session: the real server connected (initialized) first, so the agent is told its capabilities. */
   static async open(d: SessionDeps, transport: AgentTransport): Promise<McpSession> {
     let session: McpSession | undefined;
-    const up = await connectUpstream(
-      {
-        ...d.upstream,
-        sdk: d.sdk,
-        // What the real server says unasked (a list changed, a log line, progress) reaches the agent, scanned.
-        onNotification: async (n) => {
-          if (!session || session.closed) return;
-          await session.server.notification(session.clean(n, `mcp:${d.server.name}:${n.method}`).value as never).catch(() => undefined);
+    let up: Upstream;
+    try {
+      up = await connectUpstream(
+        {
+          ...d.upstream,
+          sdk: d.sdk,
+          // What the real server says unasked (a list changed, a log line) reaches the agent, cleaned.
+          onNotification: async (n) => {
+            if (!session || session.closed) return;
+            // (Its method is the server's word: the audit's reference does not name it.)
+            const clean = session.clean(n, `mcp:${d.server.name}:notification`);
+            if (clean.block !== null) return;
+            await session.server.notification(clean.value as never).catch(() => undefined);
+          },
+          // What the real server asks of the client (sampling, elicitation): relayed to the agent's client or refused, said either way.
+          onRequest: async (method, params, signal) => {
+            if (!session || session.closed) throw new d.sdk.types.McpError(d.sdk.types.ErrorCode.ConnectionClosed, 'the agent session has ended');
+            return session.relay(method, params, signal);
+          },
         },
-        // What the real server asks of the client (sampling, elicitation): relayed to the agent's client or refused, said either way.
-        onRequest: async (method, params, signal) => {
-          if (!session || session.closed) throw new d.sdk.types.McpError(d.sdk.types.ErrorCode.ConnectionClosed, 'the agent session has ended');
-          return session.relay(method, params, signal);
-        },
-      },
-      d.server,
-    );
+        d.server,
+      );
+    } catch (e) {
+      throw connectFailure(d, e);
+    }
     session = new McpSession(d, up, transport);
     // The real server went away (its process ended, its connection closed): the agent's session
     // ends with it, so its next request is told to start a new one rather than failing on.
     up.client.onclose = () => session.upstreamClosed();
-    // What the agent says unasked (roots changed, initialized) goes on to the real server; a cancellation is the SDK's own.
-    session.server.fallbackNotificationHandler = async (n) => {
-      await up.client.notification(n as never).catch(() => undefined);
-    };
+    // What the agent says unasked: the notifications the cage knows pass on scanned, any other is dropped and said.
+    session.server.fallbackNotificationHandler = (n) => session.notifyServer(n);
     return session;
   }
 
@@ -176,37 +289,179 @@ export class McpSession {
   }
 
   /**
+   * The one gate of the agent's requests (all but initialize and ping, which the SDK answers): a
+   * method the cage relays, for a capability the server declared, passed through its guards; any
+   * other refused (a tools/call so refused is still a row).
+   */
+  private async gate(req: { method: string; params?: Record<string, unknown> }, extra: Extra): Promise<Record<string, unknown>> {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const s = this.d.server;
+    const r = Object.hasOwn(AGENT_REQUESTS, req.method) ? AGENT_REQUESTS[req.method]! : null;
+    if (r === null) {
+      this.notPassed(req.method, 'not a method the cage relays');
+      throw new McpError(ErrorCode.MethodNotFound, `${req.method} is not passed on by the cage (it relays ${Object.keys(AGENT_REQUESTS).join(', ')})`);
+    }
+    const parsed = r.schema(this.d.sdk.types).safeParse(req);
+    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid ${req.method} request: ${parsed.error.message}`);
+    const params = parsed.data.params;
+    this.inFlight.push(extra.requestId);
+    try {
+      // A tools/call is refused, when it is, in its own order, and recorded whatever became of it.
+      if (req.method === 'tools/call') return await this.callTool(params as CallParams, extra);
+      if (!declares(this.caps, r)) {
+        const what = r.flag === undefined ? `the ${r.capability} capability` : `${r.capability}.${r.flag}`;
+        this.notPassed(req.method, `the server did not declare ${what}`);
+        throw new McpError(ErrorCode.MethodNotFound, `${req.method} refused by the cage: MCP server '${s.name}' did not declare ${what}`);
+      }
+      return await this.relayRequest(req.method, r, params, extra);
+    } finally {
+      this.inFlight.splice(this.inFlight.indexOf(extra.requestId), 1);
+      if (this.upstreamGone && this.inFlight.length === 0) this.endSoon();
+    }
+  }
+
+  /** A request other than tools/call asked of the real server, with the guards its row in AGENT_REQUESTS names. */
+  private async relayRequest(method: string, r: AgentRequest, params: Record<string, unknown> | undefined, extra: Extra): Promise<Record<string, unknown>> {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const ref = `mcp:${this.d.server.name}:${method}`;
+    const guards = new Set(r.guards);
+    const { token, params: bare } = withoutProgressToken(params);
+    let sent = bare;
+    if (guards.has('scan') && bare !== undefined) {
+      // Block mode refuses it (the PII engine says so, as for any blocked finding).
+      const out = this.outbound(bare, ref);
+      if (out.block !== null) throw new McpError(ErrorCode.InvalidParams, out.block);
+      sent = out.value as Record<string, unknown>;
+    }
+    let result = (await this.upstream(() => r.send(this.up.client, sent, this.options(extra, token, ref), this.d.sdk.types), extra.signal, ref)) as Record<string, unknown>;
+    let hidden = 0;
+    if (guards.has('hide')) {
+      const listed = (result as { tools: Array<{ name: string }> }).tools;
+      const tools = listed.filter((t) => refusedBy(this.d.server, t.name) === null);
+      hidden = listed.length - tools.length;
+      result = { ...result, tools };
+    }
+    if (guards.has('clean')) {
+      const clean = this.clean(result, ref);
+      if (clean.block !== null) throw new McpError(ErrorCode.InternalError, clean.block);
+      result = clean.value as Record<string, unknown>;
+    }
+    if (guards.has('hide')) {
+      const cursor = sent?.cursor;
+      this.d.offered?.({ tools: (result as { tools: Array<{ name: string }> }).tools.map((t) => t.name), hidden, cursor: typeof cursor === 'string' ? cursor : null });
+    }
+    return result;
+  }
+
+  /** A notification of the agent's: one the cage knows passes on scanned (AGENT_NOTIFICATIONS), any other is dropped and said. */
+  private async notifyServer(n: { method: string; params?: Record<string, unknown> }): Promise<void> {
+    const route = Object.hasOwn(AGENT_NOTIFICATIONS, n.method) ? AGENT_NOTIFICATIONS[n.method] : undefined;
+    if (route === undefined) return this.notPassed(n.method, 'not a notification the cage passes on');
+    // The SDK's own (initialized, cancelled, progress) never reach here; nothing else of theirs is to be sent.
+    if (route !== 'relay') return;
+    const out = n.params === undefined ? null : this.outbound(n.params, `mcp:${this.d.server.name}:${n.method}`);
+    if (out?.block) return;
+    // The cage's client refuses one it did not declare (roots/list_changed: the cage answers no roots/list): nothing is sent then.
+    await this.up.client.notification({ method: n.method, ...(out === null ? {} : { params: out.value }) } as never).catch((e: unknown) => {
+      this.d.upstream.logger.debug(`mcp ${this.d.server.name}: the agent's ${n.method} was not passed on: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+
+  /** Said once a session per method: something the agent sent that did not reach the real server. */
+  private notPassed(method: string, reason: string): void {
+    if (this.said.has(method) || this.said.size >= MAX_SAID) return;
+    this.said.add(method);
+    const name = this.outbound(method.slice(0, MAX_METHOD_SAID), `mcp:${this.d.server.name}`).value as string;
+    this.d.recorder.notPassed(this.d.agentId, this.d.server.name, name, reason);
+  }
+
+  /**
+   * How a request of the agent's is sent on: within the server's time limit; cancelled when the
+   * agent cancels it, with the agent's reason scanned (the cage's client tells the server it); and
+   * where the agent asked for progress (`token`), the server's progress relayed back.
+   */
+  private options(extra: Extra, token: ProgressToken | undefined, ref: string): RequestOptions {
+    const cancel = new AbortController();
+    const onAbort = () => {
+      const why = extra.signal.reason;
+      cancel.abort(typeof why === 'string' ? (this.outbound(why, ref).value as string) : 'the agent cancelled the request');
+    };
+    if (extra.signal.aborted) onAbort();
+    else extra.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      timeout: this.d.server.timeoutMs,
+      signal: cancel.signal,
+      ...(token === undefined ? {} : { onprogress: (p: Progress) => this.progressToAgent(token, p, extra.requestId, ref) }),
+    };
+  }
+
+  /** The server's progress on a request of the agent's: sent with the agent's token, on that request's stream, its message cleaned. */
+  private progressToAgent(token: ProgressToken, p: Progress, requestId: RequestId, ref: string): void {
+    const clean = this.clean(p, ref);
+    // Block mode: the figures pass, the server's words do not.
+    const params = clean.block === null ? (clean.value as Progress) : { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) };
+    void this.server.notification({ method: 'notifications/progress', params: { ...params, progressToken: token } }, { relatedRequestId: requestId }).catch(() => undefined);
+  }
+
+  /** The agent's progress on a request the server made of it: sent with the server's token, scanned as the agent's words are. */
+  private progressToServer(token: ProgressToken, p: Progress, ref: string): void {
+    const out = this.outbound(p, ref);
+    const params = out.block === null ? (out.value as Progress) : { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) };
+    void this.up.client.notification({ method: 'notifications/progress', params: { ...params, progressToken: token } }).catch(() => undefined);
+  }
+
+  /**
    * A request the real server made of the client. Sampling and elicitation pass to the agent's
    * client when the server's config relays them and that client takes them: the question scanned
-   * as a tool's answer, the reply as tool arguments. Anything else, or either while refused, is
-   * refused. Said either way (`mcp.request`).
+   * as a tool's answer, the reply (or the agent's error) as tool arguments, progress both ways.
+   * Anything else, or either while refused, is refused. Said either way (`mcp.request`).
    */
   async relay(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
     const { McpError, ErrorCode } = this.d.sdk.types;
     const s = this.d.server;
-    const what = Object.hasOwn(RELAYED, method) ? RELAYED[method]! : null;
+    const what = Object.hasOwn(RELAYED_QUESTIONS, method) ? RELAYED_QUESTIONS[method]! : null;
+    // An audit's reference names the method only when it is one the cage knows: any other is the server's word.
+    const ref = `mcp:${s.name}:${what === null ? 'request' : method}`;
     const refuse = (code: number, reason: string): never => {
-      this.d.recorder.request(this.d.agentId, s.name, method, 'refused', reason);
+      // The method is the server's word: cleaned and bounded before it is stored.
+      const name = what === null ? (this.clean(method.slice(0, MAX_METHOD_SAID), ref).value as string) : method;
+      this.d.recorder.request(this.d.agentId, s.name, name, 'refused', reason);
       throw new McpError(code, `${method} refused by the cage: ${reason}`);
     };
     if (what === null) return refuse(ErrorCode.MethodNotFound, 'the cage passes on only sampling and elicitation requests');
     if (s[what] === 'refuse') return refuse(ErrorCode.InvalidRequest, `mcp.servers.${s.name}.${what} is refuse`);
     if (!this.server.getClientCapabilities()?.[what]) return refuse(ErrorCode.InvalidRequest, `the agent's MCP client does not take ${what} requests`);
-    const question = this.clean(params ?? {}, `mcp:${s.name}:${method}`);
+    const { token, params: asked } = withoutProgressToken(params ?? {});
+    const question = this.clean(asked, ref);
     if (question.block !== null) return refuse(ErrorCode.InvalidRequest, question.block);
     const related = this.inFlight.at(-1);
-    const options = { signal, timeout: s.timeoutMs, ...(related === undefined ? {} : { relatedRequestId: related }) };
-    const answer = what === 'sampling' ? await this.server.createMessage(question.value as never, options) : await this.server.elicitInput(question.value as never, options);
-    const out = { redactions: 0, block: null as string | null };
-    const reply = scanJson(answer, (text) => this.d.scan(this.d.agentId, 'llm.tool_arguments', text, `mcp:${s.name}:${method}`), out) as Record<string, unknown>;
-    if (out.block !== null) return refuse(ErrorCode.InvalidRequest, out.block);
+    const options = {
+      signal,
+      timeout: s.timeoutMs,
+      ...(related === undefined ? {} : { relatedRequestId: related }),
+      ...(token === undefined ? {} : { onprogress: (p: Progress) => this.progressToServer(token, p, ref) }),
+    };
+    let answer: unknown;
+    try {
+      answer = what === 'sampling' ? await this.server.createMessage(question.value as never, options) : await this.server.elicitInput(question.value as never, options);
+    } catch (e) {
+      // The agent's client answered with an error: its words go to the server scanned as its replies are.
+      if (e instanceof McpError) {
+        const message = this.outbound(bareMessage(e), ref);
+        const data = e.data === undefined ? null : this.outbound(e.data, ref);
+        throw new McpError(e.code, message.block ?? (message.value as string), data === null || data.block !== null ? undefined : data.value);
+      }
+      throw e;
+    }
+    const reply = this.outbound(answer, ref);
+    if (reply.block !== null) return refuse(ErrorCode.InvalidRequest, reply.block);
     this.d.recorder.request(this.d.agentId, s.name, method, 'relayed', null);
-    return reply;
+    return reply.value as Record<string, unknown>;
   }
 
   /** A value from the real server, its echoed credentials taken out and its text scanned as a tool's answer. */
-  private clean(value: unknown, ref: string): { value: unknown; redactions: number; block: string | null } {
-    const out = { redactions: 0, block: null as string | null };
+  private clean(value: unknown, ref: string): { value: unknown } & Found {
+    const out: Found = { redactions: 0, block: null };
     const v = scanJson(
       value,
       (text) => {
@@ -219,13 +474,45 @@ export class McpSession {
     return { value: v, ...out };
   }
 
+  /** A value of the agent's on its way to the real server, its text scanned as a tool call's arguments. */
+  private outbound(value: unknown, ref: string): { value: unknown } & Found {
+    const out: Found = { redactions: 0, block: null };
+    const v = scanJson(value, (text) => this.d.scan(this.d.agentId, 'llm.tool_arguments', text, ref), out);
+    return { value: v, ...out };
+  }
+
+  /**
+   * An error the real server answered (or whose text it wrote: an error page, a broken session's
+   * body), on its way to the agent and the record: its message and data cleaned as its results
+   * are. Block mode: the server's words are withheld, the refusal said instead.
+   */
+  private cleanError(e: McpErrorType, ref: string): McpErrorType {
+    const { McpError } = this.d.sdk.types;
+    const message = this.clean(bareMessage(e), ref);
+    const data = e.data === undefined ? null : this.clean(e.data, ref);
+    const block = message.block ?? data?.block ?? null;
+    if (block !== null) return new McpError(e.code, block);
+    return new McpError(e.code, message.value as string, data?.value);
+  }
+
+  /**
+   * The connection to the real server closed under a request: the SDK's own error once its
+   * connection is gone, or the one the cage's HTTP transport answers a broken stream's requests
+   * with (both say "Connection closed"). Any other -32000 is the server's own answer: the code is
+   * every server's generic error, and such an answer says the server is up.
+   */
+  private closedUnder(e: unknown): boolean {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    return e instanceof McpError && e.code === ErrorCode.ConnectionClosed && (this.up.client.transport === undefined || bareMessage(e).startsWith('Connection closed'));
+  }
+
   /**
    * A request to the real server through its breaker and its time limit: a server down is a clear
    * error, never a hang. `signal` is the agent's: a request the agent cancelled (or whose session
    * it ended) says nothing about the server, and never counts against its breaker, which every
-   * agent shares.
+   * agent shares. Whatever it throws is cleaned (`cleanError`), its reason kept in `failures`.
    */
-  private async upstream<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  private async upstream<T>(fn: () => Promise<T>, signal: AbortSignal, ref: string): Promise<T> {
     const { McpError, ErrorCode } = this.d.sdk.types;
     try {
       this.d.judging?.();
@@ -235,36 +522,46 @@ export class McpSession {
         if (signal.aborted) return { kind: 'ignore', reason: 'client_aborted' };
         // The server answered with a JSON-RPC error: it is up, the request was wrong.
         const e = settled.error as { code?: unknown };
-        if (e instanceof McpError && e.code !== ErrorCode.RequestTimeout && e.code !== ErrorCode.ConnectionClosed) return { kind: 'ignore', reason: 'rpc_error' };
+        if (e instanceof McpError && e.code !== ErrorCode.RequestTimeout && !this.closedUnder(e)) return { kind: 'ignore', reason: 'rpc_error' };
         // The server is up; it ended the session (a restart): the agent's session ends and the next one works.
         if (e instanceof SessionGoneError) return { kind: 'ignore', reason: 'session_gone' };
         return { kind: 'failure', reason: e instanceof McpError && e.code === ErrorCode.RequestTimeout ? 'timeout' : 'unavailable' };
       });
     } catch (e) {
-      if (e instanceof CircuitOpenError) throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'circuit_open' });
-      if (signal.aborted) throw new McpError(ErrorCode.InternalError, `the agent cancelled this request to MCP server '${this.d.server.name}'`, { reason: 'client_aborted' });
-      if (e instanceof SessionGoneError)
-        throw new McpError(ErrorCode.ConnectionClosed, `MCP server '${this.d.server.name}' ended this session (${e.message}): start a new session`, { reason: 'unavailable' });
-      // The connection to the server closed under the request (a process that died, a server that went away).
-      if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed)
-        throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e.message}`, { reason: 'unavailable' });
-      if (e instanceof McpError && e.code === ErrorCode.RequestTimeout)
-        throw new McpError(ErrorCode.RequestTimeout, `MCP server '${this.d.server.name}' did not answer within ${this.d.server.timeoutMs / 1000} s (mcp.servers.${this.d.server.name}.timeout_s)`, {
-          reason: 'timeout',
-        });
-      if (e instanceof McpError) throw e;
-      throw new McpError(ErrorCode.InternalError, `MCP server '${this.d.server.name}' is unavailable: ${e instanceof Error ? e.message : String(e)}`, { reason: 'unavailable' });
+      const failed = this.failure(e, signal);
+      const error = this.cleanError(failed.error, ref);
+      this.failures.set(error, failed.reason);
+      throw error;
     }
   }
 
+  /** What a failed request to the real server is told to the agent as, and why it failed as the cage counts it. */
+  private failure(e: unknown, signal: AbortSignal): { error: McpErrorType; reason: string } {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const name = this.d.server.name;
+    const fail = (code: number, message: string, reason: string) => ({ error: new McpError(code, message, { reason }), reason });
+    if (e instanceof CircuitOpenError) return fail(ErrorCode.InternalError, `MCP server '${name}' is unavailable: ${e.message}`, 'circuit_open');
+    if (signal.aborted) return fail(ErrorCode.InternalError, `the agent cancelled this request to MCP server '${name}'`, 'client_aborted');
+    if (e instanceof SessionGoneError) return fail(ErrorCode.ConnectionClosed, `MCP server '${name}' ended this session (${e.message}): start a new session`, 'unavailable');
+    // The connection to the server closed under the request (a process that died, a server that went away).
+    if (this.closedUnder(e)) return fail(ErrorCode.InternalError, `MCP server '${name}' is unavailable: ${(e as Error).message}`, 'unavailable');
+    if (e instanceof McpError && e.code === ErrorCode.RequestTimeout)
+      return fail(ErrorCode.RequestTimeout, `MCP server '${name}' did not answer within ${this.d.server.timeoutMs / 1000} s (mcp.servers.${name}.timeout_s)`, 'timeout');
+    // The server's own answer: its code, message and data are its own (cleaned on the way).
+    if (e instanceof McpError) return { error: e, reason: 'rpc_error' };
+    return fail(ErrorCode.InternalError, `MCP server '${name}' is unavailable: ${e instanceof Error ? e.message : String(e)}`, 'unavailable');
+  }
+
   /**
-   * tools/call: allowed by the server's rules, its arguments scanned on the way out, the call
-   * bounded in time and guarded by the breaker, its result bounded in size, scrubbed of the
-   * credentials the cage sent and scanned on the way back; recorded whatever became of it.
+   * tools/call: refused when the server declared no tools, allowed by the server's rules, scanned
+   * on the way out, put to the policies and priced, bounded in time and guarded by the breaker,
+   * its result bounded in size, cleaned on the way back (progress too); recorded whatever became
+   * of it.
    */
-  private async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, signal: AbortSignal, headers: McpCall['headers'], sessionId: string | null) {
+  private async callTool(params: CallParams, extra: Extra) {
     const { McpError, ErrorCode } = this.d.sdk.types;
     const s = this.d.server;
+    const signal = extra.signal;
     const t0 = performance.now();
     const call: McpCall = {
       server: s.name,
@@ -280,25 +577,31 @@ export class McpSession {
       detail: null,
       costMicros: 0,
       t0,
-      headers,
-      sessionId,
+      headers: extra.requestInfo?.headers ?? {},
+      sessionId: extra.sessionId ?? null,
     };
     const refuse = (status: McpCall['status'], reason: string, code: number, message: string): never => {
       Object.assign(call, { status, reason, detail: message });
       this.d.recorder.record(call);
       throw new McpError(code, message, { reason });
     };
+    // A server that declared no tools is asked for none: its answer would pass no rule, price or record.
+    if (!declares(this.caps, AGENT_REQUESTS['tools/call']!))
+      refuse('refused', 'not_declared', ErrorCode.MethodNotFound, `tools/call refused by the cage: MCP server '${s.name}' did not declare the tools capability`);
     const rule = refusedBy(s, params.name);
     if (rule !== null) refuse('refused', 'not_allowed', ErrorCode.InvalidParams, `tool '${params.name}' is not allowed on MCP server '${s.name}': mcp.servers.${s.name}.${rule}`);
     const ref = `mcp:${s.name}:${params.name}`;
-    const out = { redactions: 0, block: null as string | null };
-    const args = params.arguments === undefined ? undefined : (scanJson(params.arguments, (text) => this.d.scan(this.d.agentId, 'llm.tool_arguments', text, ref), out) as Record<string, unknown>);
+    const { token, params: bare } = withoutProgressToken(params);
+    const out = this.outbound(bare, ref);
     call.argsBytes = params.arguments === undefined ? 0 : Buffer.byteLength(JSON.stringify(params.arguments));
     call.redactions = out.redactions;
     if (out.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InvalidParams, out.block);
+    // From here the call is what would be sent: its name too, should the scan have found PII in it.
+    const sent = out.value as CallParams;
+    call.tool = sent.name;
     // The policy, on the arguments as they would be sent: nothing leaves or is charged until it says so.
     try {
-      const held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: s.name, tool: params.name, method: null, args: () => args ?? null }, signal);
+      const held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: s.name, tool: sent.name, method: null, args: () => sent.arguments ?? null }, signal);
       if (held) await held;
     } catch (e) {
       // A rule's refusal, a person's, or too many of the agent's calls already waiting.
@@ -311,8 +614,8 @@ export class McpSession {
       throw e;
     }
     // Its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call.
-    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: `${s.name}/${params.name}` };
-    const micros = costOf(s, params.name);
+    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: `${s.name}/${sent.name}` };
+    const micros = costOf(s, sent.name);
     let held: number | null = null;
     try {
       held = (await this.d.charges?.hold(what, micros, signal)) ?? null;
@@ -327,15 +630,13 @@ export class McpSession {
       await this.d.charges?.settle(what, held, micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - t0, error }).catch(() => undefined);
     };
     let result: Record<string, unknown>;
-    const sent = performance.now();
+    const sentAt = performance.now();
     try {
-      result = (await this.upstream(() => this.up.client.callTool({ ...params, ...(args === undefined ? {} : { arguments: args }) }, undefined, { timeout: s.timeoutMs, signal }), signal)) as Record<
-        string,
-        unknown
-      >;
+      result = (await this.upstream(() => AGENT_REQUESTS['tools/call']!.send(this.up.client, sent, this.options(extra, token, ref), this.d.sdk.types), signal, ref)) as Record<string, unknown>;
     } catch (e) {
-      call.upstreamMs = performance.now() - sent;
-      const reason = (e as { data?: { reason?: string } }).data?.reason ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
+      call.upstreamMs = performance.now() - sentAt;
+      // The error is cleaned (upstream): its message is what the agent is told and the row keeps.
+      const reason = (e instanceof Error ? this.failures.get(e) : undefined) ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
       const message = e instanceof Error ? e.message : String(e);
       if (reason === 'unavailable' || reason === 'circuit_open') this.d.charges?.release(held);
       else await settle(false, reason === 'timeout' ? 504 : 502, message.slice(0, 500));
@@ -343,12 +644,12 @@ export class McpSession {
       this.d.recorder.record(call);
       throw e;
     }
-    call.upstreamMs = performance.now() - sent;
+    call.upstreamMs = performance.now() - sentAt;
     await settle(result.isError !== true, 200, result.isError === true ? 'the tool reported an error' : null);
     const size = Buffer.byteLength(JSON.stringify(result));
     call.resultBytes = size;
     if (size > s.maxResultBytes)
-      refuse('error', 'too_large', ErrorCode.InternalError, `the result of ${params.name} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
+      refuse('error', 'too_large', ErrorCode.InternalError, `the result of ${sent.name} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
     const clean = this.clean(result, ref);
     call.redactions += clean.redactions;
     if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
@@ -357,4 +658,34 @@ export class McpSession {
     this.d.recorder.record(call);
     return clean.value as Record<string, unknown>;
   }
+}
+
+/** A tools/call's params as the SDK's schema gives them. */
+interface CallParams extends Record<string, unknown> {
+  name: string;
+  arguments?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
+}
+
+/**
+ * Why the real server could not be reached, as the agent and the log are told it. Its own words
+ * (an error page, an initialize error) may echo what the cage sent it: every value the config has
+ * the cage send this server (its headers, a launched server's environment, secrets filled in) is
+ * scrubbed out, as PII is. A refusal of the cage's own (a secret it does not have) is left as it is.
+ */
+function connectFailure(d: SessionDeps, e: unknown): unknown {
+  if (e instanceof IronCageError || !(e instanceof Error)) return e;
+  const t = d.server.target;
+  const values = Object.values(t.kind === 'http' ? t.headers : t.env).flatMap((v) => {
+    try {
+      const f = fillRefs(v, d.upstream.refs, () => new Error('not available'));
+      return [f.value, ...f.filled];
+    } catch {
+      return [v];
+    }
+  });
+  const scrub = new CredentialScrubber(values);
+  const text = scrub.empty ? e.message : scrub.text(e.message).text;
+  const r = d.scan(d.agentId, 'tool.response', text, `mcp:${d.server.name}:initialize`);
+  return new Error(r.block ?? r.text);
 }

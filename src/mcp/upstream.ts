@@ -5,6 +5,7 @@ import { VERSION } from '../core/index.js';
 import type { Logger } from '../core/logger.js';
 import { CREDENTIAL_NAME, fillRefs, refUnavailable, type SecretRefs } from '../secrets/index.js';
 import type { Undici } from '../core/on-first-use.js';
+import { CredentialScrubber } from '../domain/secrets/index.js';
 import { HttpUpstreamTransport } from './http-upstream.js';
 import type { Sdk } from './sdk.js';
 
@@ -27,8 +28,12 @@ export interface UpstreamDeps {
   logger: Logger;
   /** A notification the server sent (a list changed, a log line, progress): passed on to the agent. */
   onNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
-  /** How a stdio server is launched when the agent is sandboxed: inside the sandbox's file rules (absent: as configured). */
-  confine?: ((c: { command: string; args: readonly string[]; cwd: string; network: boolean }) => { command: string; args: string[] }) | null;
+  /**
+   * How a stdio server is launched while the agent is sandboxed (src/sandbox `confineLaunched`):
+   * its command resolved at start, a folder of its own, confined; `done` once it has ended.
+   * Absent: as configured, in iron-cage's working folder.
+   */
+  confine?: ((server: string, target: Extract<McpServerConfig['target'], { kind: 'stdio' }>) => { command: string; args: string[]; cwd: string; env: Record<string, string>; done(): void }) | null;
   /** The server's connection pool (an HTTP server's; every session with it shares it). */
   pool: () => Undici.Dispatcher;
   /** A request the server made of the client (sampling, elicitation, anything else): answered by the session. */
@@ -67,14 +72,32 @@ export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Prom
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(t.env)) env[k] = filled(`mcp.servers.${s.name}.env.${k}`, k, v);
     // Its own environment only: the SDK's safe defaults (PATH, HOME…) and what the config gives it, never iron-cage's.
-    // Sandboxed with the agent when it is: the same file rules, so an agent cannot have the server read what it may not.
-    const cwd = t.cwd ?? process.cwd();
-    const launch = d.confine ? d.confine({ command: t.command, args: t.args, cwd, network: t.network }) : { command: t.command, args: t.args };
-    const transport = new d.sdk.StdioClientTransport({ command: launch.command, args: launch.args, env, cwd, stderr: 'pipe' });
-    transport.stderr?.on('data', (chunk: Buffer) => d.logger.debug(`mcp ${s.name}: ${chunk.toString('utf8').trimEnd()}`));
+    // While the agent is sandboxed, confined and in a folder of its own, from code the agent cannot write.
+    const launch = d.confine ? d.confine(s.name, t) : { command: t.command, args: t.args, cwd: t.cwd ?? process.cwd(), env: {}, done: () => {} };
+    const transport = new d.sdk.StdioClientTransport({ command: launch.command, args: launch.args, env: { ...launch.env, ...env }, cwd: launch.cwd, stderr: 'pipe' });
+    // What the server prints may hold the secrets the cage gave it: a log line is a stored copy.
+    const scrub = new CredentialScrubber(injected);
+    transport.stderr?.on('data', (chunk: Buffer) => d.logger.debug(`mcp ${s.name}: ${scrub.text(chunk.toString('utf8').trimEnd()).text}`));
     const c = client();
-    await c.connect(transport, opts);
-    return { client: c, injected, transport: 'stdio', close: () => c.close() };
+    try {
+      await c.connect(transport, opts);
+    } catch (e) {
+      await c.close().catch(() => undefined);
+      launch.done();
+      throw e;
+    }
+    return {
+      client: c,
+      injected,
+      transport: 'stdio',
+      close: async () => {
+        try {
+          await c.close();
+        } finally {
+          launch.done();
+        }
+      },
+    };
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(t.headers)) headers[k] = filled(`mcp.servers.${s.name}.headers.${k}`, k, v);
@@ -100,7 +123,8 @@ export async function connectUpstream(d: UpstreamDeps, s: McpServerConfig): Prom
   try {
     return await attempt('streamable-http');
   } catch (e) {
-    d.logger.debug(`mcp ${s.name}: streamable HTTP refused (${e instanceof Error ? e.message : String(e)}), trying HTTP+SSE`);
+    const said = new CredentialScrubber(injected).text(e instanceof Error ? e.message : String(e)).text;
+    d.logger.debug(`mcp ${s.name}: streamable HTTP refused (${said}), trying HTTP+SSE`);
     return attempt('sse');
   }
 }

@@ -6,7 +6,7 @@ import { assertRole, type Principal } from '../core/roles.js';
 import { redact } from '../domain/pii/index.js';
 import { mayApprove } from '../domain/policy/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import { FleetApprovalsStore, RUNTIME_ID, type FleetApproval, type PanelDb, type PgUsersStore, type RuntimeDecision, type RuntimesStore } from '../state/index.js';
+import { FleetApprovalsStore, PgTokensStore, RUNTIME_ID, type FleetApproval, type PanelDb, type PgUsersStore, type RuntimeDecision, type RuntimesStore } from '../state/index.js';
 import type { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
 
@@ -41,8 +41,6 @@ const params = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an approval id is letters, digits, "_" or "-" (apr_…)'),
 });
 const runtimeQuery = z.strictObject({ after: z.coerce.number().int().min(0).default(0) });
-/** A session's name that can be a user's (a login link's session is named `dashboard session`). */
-const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export interface ApprovalsRoutesDeps {
   db: PanelDb;
@@ -65,18 +63,33 @@ const what = (a: FleetApproval) => `${a.method ? `${a.method} ` : ''}${a.service
  */
 export function approvalsRoutes(d: ApprovalsRoutesDeps) {
   const store = new FleetApprovalsStore(d.db);
+  const tokens = new PgTokensStore(d.db);
   const now = d.now ?? Date.now;
 
-  /** Who decides, as the runtime's desk will check them again: a named user when the session is a live user's login. */
+  /**
+   * Whether the principal is a user's own login, and so that user (whom a rule may name as an
+   * approver): one that carries the user's id, or on this panel, where a password login is a
+   * session row named after its user, that row, while the user is live. A name alone proves
+   * nothing: an API token, a JWT or a login link's session may be called anything, a user's name
+   * too. A decision is a person's pace, so reading the session's row for it is no hot path.
+   */
+  const loginOf = async (p: Principal): Promise<boolean> => {
+    if (p.userId !== undefined) return true;
+    if (p.apiToken !== true) return false;
+    const row = p.jti === undefined ? null : await tokens.byId(p.jti);
+    return row?.kind === 'session' && row.revokedAt === null && row.name === p.name && (await d.users.liveByName(p.name)) !== null;
+  };
+
+  /** Who decides, as the runtime's desk will check them again: a named user only when this is that user's own login. */
   const decider = async (p: Principal) => {
-    const user = p.userId !== undefined || (USER_NAME.test(p.name) && (await d.users.liveByName(p.name)) !== null) ? p.name : null;
+    const user = (await loginOf(p)) ? p.name : null;
     return { role: p.role, name: p.name, user, by: `panel ${p.role} ${p.name}` };
   };
 
   const decide = async (runtime: string, id: string, decision: 'approve' | 'deny', p: Principal, reason: string | null): Promise<FleetApproval> => {
-    const who = await decider(p);
     const a = await store.get(runtime, id);
     if (!a) throw new NotFoundError(`no approval ${id} of runtime ${runtime} on this panel`);
+    const who = await decider(p);
     if (!mayApprove(a.approvers, who)) {
       const hint = who.role === 'viewer' && who.user === null ? 'viewer sessions are read-only; ' : '';
       throw new ForbiddenError(`${hint}approval ${id} may be decided by ${a.approversText} (rule ${a.rule}); ${who.by} is not among them`);

@@ -62,33 +62,45 @@ except (SyntaxError, ValueError) as e:
     sys.exit(3)
 `;
 
+/** How the check is run while the agent is sandboxed (src/sandbox `confineCheck`): confined, read-only, no network. */
+export type Confined = (command: string, args: string[]) => { command: string; args: string[] };
+
 /**
  * An agent that cannot compile is refused before anything starts, in one line
  * (`agent.py:3: SyntaxError: invalid syntax`), rather than crashing at once under the restart
  * policy: a `.py` agent is compiled by its Python (without running it or writing
  * `__pycache__`), a Node one by `node --check`. A check that cannot run says nothing (the
- * agent's own start will).
+ * agent's own start will). Python runs isolated (`-I`: neither the working folder nor PYTHON*
+ * variables on its path); while the agent is sandboxed, the check is too (`confine`): its
+ * interpreter may be a venv in the agent's folder, which the agent could have changed.
  *
  * @example
  * checkSyntax('python3', 'python', 'agent.py', process.cwd()); // throws ConfigError on a syntax error
  */
-export function checkSyntax(interpreter: string, language: AgentLanguage, script: string, cwd: string): void {
+export function checkSyntax(interpreter: string, language: AgentLanguage, script: string, cwd: string, confine: Confined | null = null): void {
   const path = resolve(cwd, script);
-  const found = language === 'python' ? pythonSyntaxError(interpreter, path, cwd) : nodeSyntaxError(interpreter, path, cwd);
+  const run: Run = (args, env) => {
+    const c = confine ? confine(interpreter, args) : { command: interpreter, args };
+    return spawnSync(c.command, c.args, { cwd, encoding: 'utf8', timeout: 15_000, ...(env ? { env } : {}) });
+  };
+  const found = language === 'python' ? pythonSyntaxError(run, path) : nodeSyntaxError(run, path);
   if (!found) return;
   throw new ConfigError(`agent script ${script}${found.line ? `:${found.line}` : ''}: ${found.what || 'does not compile'} (fix it and start again)`);
 }
 
-function pythonSyntaxError(python: string, path: string, cwd: string): { line: string; what: string } | null {
-  const r = spawnSync(python, ['-c', COMPILE, path], { cwd, encoding: 'utf8', timeout: 15_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+/** The interpreter run with `args`. */
+type Run = (args: string[], env?: NodeJS.ProcessEnv) => { status: number | null; stdout: string; stderr: string; error?: Error };
+
+function pythonSyntaxError(run: Run, path: string): { line: string; what: string } | null {
+  const r = run(['-I', '-c', COMPILE, path], { ...process.env, PYTHONDONTWRITEBYTECODE: '1' });
   if (r.status !== 3) return null;
   const [line = '', what = ''] = r.stdout.split('\t', 2);
   return { line, what: what.trim() };
 }
 
 // `node --check` prints `<path>:<line>`, the source line, a caret, then `SyntaxError: …`.
-function nodeSyntaxError(node: string, path: string, cwd: string): { line: string; what: string } | null {
-  const r = spawnSync(node, ['--check', path], { cwd, encoding: 'utf8', timeout: 15_000 });
+function nodeSyntaxError(run: Run, path: string): { line: string; what: string } | null {
+  const r = run(['--check', path]);
   if (r.status === 0 || r.error) return null;
   const lines = r.stderr.split('\n');
   const what = lines.find((l) => /^\w*Error: /.test(l));

@@ -24,7 +24,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
-import { confineLaunched, egressProxy, sandboxLine, sandboxRunner, type SandboxChoice } from '../sandbox/index.js';
+import { confineLaunched, egressProxy, offBy, sandboxLine, sandboxRunner, sandboxWeakened, type SandboxChoice } from '../sandbox/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -152,8 +152,9 @@ export class Runtime {
           gate,
           policy: approvals.gate,
           charges: budget.charges,
-          confine: confineLaunched(o.sandbox, config),
+          confine: confineLaunched(o.sandbox, config, o.cwd ?? process.cwd()),
           scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref),
+          redact: (text) => pii.scrubbed(text),
         }),
         vault,
         observability.service,
@@ -205,7 +206,8 @@ export class Runtime {
       await ready;
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
-      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, o.cwd ?? process.cwd(), o.runner ?? rt.runnerFor(o.sandbox));
+      const cwd = o.cwd ?? process.cwd();
+      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, cwd, o.runner ?? rt.runnerFor(o.sandbox, cwd));
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
@@ -219,16 +221,36 @@ export class Runtime {
   }
 
   /** The sandbox's runner when the choice is on (said in one line either way), else a plain child process. */
-  private runnerFor(choice: SandboxChoice | undefined): AgentRunner {
+  private runnerFor(choice: SandboxChoice | undefined, cwd: string): AgentRunner {
     if (!choice) return new LocalProcessRunner();
+    this.warnIfWeakened(choice, cwd);
     const line = sandboxLine(choice, this.config);
     if (choice.on || choice.why === null) this.logger.info(line);
     else this.logger.warn(line);
-    if (!choice.on) return new LocalProcessRunner({ sandboxed: false, why: choice.why ?? 'turned off (--sandbox off)' });
+    if (!choice.on) return new LocalProcessRunner({ sandboxed: false, why: choice.why ?? `turned off (${offBy(this.config)})` });
     const runner = sandboxRunner(choice, this.config, this.server.port, (s) => this.server.accept(s));
     if (this.config.sandbox.allow.length > 0) this.server.proxy(egressProxy(this.config.sandbox.allow, this.tokens, this.state));
     this.sandbox = runner;
     return runner;
+  }
+
+  /** A config changed while the last sandboxed agent could write it, and this start's sandbox is wider for it: said loudly, and kept. */
+  private warnIfWeakened(choice: SandboxChoice, cwd: string): void {
+    const w = sandboxWeakened([this.config.configFile], this.state.listAgents(), choice, this.config, cwd);
+    if (!w) return;
+    const rule = '!'.repeat(78);
+    this.logger.warn(rule);
+    this.logger.warn(`THE SANDBOX IS WEAKER THAN IN THE LAST SANDBOXED RUN: ${w.wider.join('; ')}.`);
+    this.logger.warn(`It comes from ${w.file}, changed at ${w.changedAt} while the sandboxed agent ${w.agentName} (${w.agentId}) was running: that agent may have written it.`);
+    this.logger.warn(`If you did not make this change, stop now (Ctrl-C), read ${w.file} and restore it.`);
+    this.logger.warn(rule);
+    this.state.record({
+      agentId: null,
+      type: 'sandbox.weakened',
+      severity: 'critical',
+      message: `Sandbox weaker than in ${w.agentId}'s run (${w.wider.join('; ')}): ${w.file} changed at ${w.changedAt}, while that sandboxed agent was running`,
+      data: { file: w.file, changedAt: w.changedAt, agentId: w.agentId, wider: w.wider },
+    });
   }
 
   private async launch(agent: { script: string; args: string[] }, env: NodeJS.ProcessEnv, cwd: string, runner: AgentRunner): Promise<void> {

@@ -60,7 +60,7 @@ export interface BwrapRun {
   seccomp: boolean;
 }
 
-/** A process the cage launches for itself, not the agent (a stdio MCP server): confined in files and processes, no bridge, its pipes as they are. */
+/** A process the cage launches for itself, not the agent (a stdio MCP server, a syntax check): confined in files and processes, no bridge, its pipes as they are. */
 export interface BwrapCommand {
   policy: SandboxPolicy;
   prlimit: string;
@@ -69,12 +69,23 @@ export interface BwrapCommand {
   args: readonly string[];
   /** Whether it keeps the machine's network (an MCP server calling its API); else only loopback of its own. */
   network: boolean;
+  /** The descriptor bwrap reads a seccomp program from (null: none). */
+  seccomp: number | null;
 }
 
-/** The mounts every confined process gets: the system read-only, homes and /tmp hidden, iron-cage's files masked. */
-function mounts(p: SandboxPolicy): string[] {
-  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
-  for (const d of p.hidden) a.push('--tmpfs', d);
+/** A hidden folder the agent does not write: empty and read-only, its size only what bwrap's mount points take. */
+const HIDDEN_BYTES = 1024 * 1024;
+
+/**
+ * The mounts every confined process gets: the system read-only, homes and /tmp hidden,
+ * iron-cage's files masked and its names not yet taken reserved. Every folder that lives in the
+ * host's memory (tmpfs) is sized: the ones the agent writes (`scratch`, and /dev/shm) at
+ * `scratchBytes`, the others read-only, /dev too once /dev/shm is in place. `inner`: mounts of the
+ * caller's that go in before the folders they sit in are made read-only.
+ */
+function mounts(p: SandboxPolicy, inner: readonly string[] = []): string[] {
+  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--size', String(p.scratchBytes), '--tmpfs', '/dev/shm'];
+  for (const d of p.hidden) a.push('--size', String(p.scratch.includes(d) ? p.scratchBytes : HIDDEN_BYTES), '--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
   for (const d of p.write) a.push('--bind-try', d, d);
   // Over everything above: iron-cage's own files, wherever they are, and the system's secrets.
@@ -82,6 +93,10 @@ function mounts(p: SandboxPolicy): string[] {
     if (isDir(f)) a.push('--tmpfs', f, '--remount-ro', f);
     else a.push('--ro-bind', '/dev/null', f);
   }
+  // Its names not taken yet: the runner made each an empty file (its mount point) before the start.
+  for (const f of p.reserved) a.push('--ro-bind', '/dev/null', f);
+  a.push(...inner, '--remount-ro', '/dev');
+  for (const d of p.hidden) if (!p.scratch.includes(d)) a.push('--remount-ro', d);
   return a;
 }
 
@@ -89,14 +104,15 @@ function mounts(p: SandboxPolicy): string[] {
  * bwrap's arguments for a process the cage launches itself (a stdio MCP server): the agent's
  * file rules and limits, its own pid, IPC and user namespaces, and the network only if asked.
  *
- * @example spawn('bwrap', bwrapCommand({ policy, prlimit, cwd, command: 'node', args: ['server.mjs'], network: true }))
+ * @example spawn('bwrap', bwrapCommand({ policy, prlimit, cwd, command: '/usr/bin/node', args: ['/opt/mcp/server.mjs'], network: true, seccomp: null }))
  */
 export function bwrapCommand(r: BwrapCommand): string[] {
   const a = mounts(r.policy);
   a.push('--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
   if (!r.network) a.push('--unshare-net');
-  a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox', '--chdir', r.cwd);
-  a.push('--', r.prlimit, ...limitArgs(r.policy.limits), '--', r.command, ...r.args);
+  a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox');
+  if (r.seccomp !== null) a.push('--seccomp', String(r.seccomp));
+  a.push('--chdir', r.cwd, '--', r.prlimit, ...limitArgs(r.policy.limits), '--', r.command, ...r.args);
   return a;
 }
 
@@ -108,8 +124,7 @@ export function bwrapCommand(r: BwrapCommand): string[] {
  */
 export function bwrapArgs(r: BwrapRun): string[] {
   const p = r.policy;
-  const a = mounts(p);
-  a.push('--dir', '/run/iron-cage', '--ro-bind', r.socket, SANDBOX_SOCKET);
+  const a = mounts(p, ['--dir', '/run/iron-cage', '--ro-bind', r.socket, SANDBOX_SOCKET]);
   a.push('--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
   a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox');
   a.push('--info-fd', String(INFO_FD));

@@ -1,14 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
-import type { Config } from '../config/index.js';
+import { DEFAULTS, scratchBytes, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { sqliteFiles } from '../state/index.js';
 import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js';
 
 import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
-import { bwrapCommand } from './bwrap.js';
 import { sandboxSupport, type SandboxTool, type Support } from './support.js';
 import { SeatbeltRunner } from './seatbelt.js';
 import { EgressProxy } from './egress.js';
@@ -46,14 +45,24 @@ export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support:
   return { on: false, why: `${s.reason} (${s.fix})` };
 }
 
-/** Every file of iron-cage's the agent must never see: state, keys, config, TLS key, wherever they are. */
+/**
+ * Every file of iron-cage's the agent must never see or make: state, keys, config, TLS key,
+ * wherever they are. Those that do not exist yet count too (the policy reserves them): a start
+ * reads a config under any name it looks for, SQLite plays back a journal it finds beside its
+ * database, and a later start without --db opens the default state file in the working folder.
+ */
 export function cageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'panel'>, cwd: string): string[] {
   const db = resolve(cwd, config.db);
-  const beside = stateFilesFor(db);
-  const files = [...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`];
+  const files: string[] = [];
+  for (const d of new Set([db, resolve(cwd, DEFAULTS.db)])) {
+    const beside = stateFilesFor(d);
+    files.push(...sqliteFiles(d), beside.tokenKey, beside.auditKey);
+  }
+  files.push(`${db}.files`);
   if (config.configFile) files.push(config.configFile);
   for (const n of CONFIG_NAMES) files.push(join(cwd, n));
-  if (config.tls.key) files.push(resolve(cwd, config.tls.key));
+  // The dashboard's TLS key, and what the cage trusts at start: its certificate, the panel's CA.
+  for (const f of [config.tls.key, config.tls.cert, config.panel.ca]) if (f) files.push(resolve(cwd, f));
   // Any other database of iron-cage's in the state folder (the demo's beside a run's).
   try {
     for (const f of readdirSync(dirname(db))) if (/\.db(-wal|-shm|-journal|\.key|\.audit\.key|\.files)?$/.test(f) && /^iron_/.test(f)) files.push(join(dirname(db), f));
@@ -92,64 +101,44 @@ export function sandboxRunner(choice: SandboxTool, config: Config, port: number,
   return new SandboxRunner({ bwrap: choice.bwrap, socat: choice.socat, prlimit: choice.prlimit, seccomp: filter, accept, policy });
 }
 
-/** How a process the cage launches for itself is started: its command and arguments, confined or as they are. */
-export type Confine = (c: { command: string; args: readonly string[]; cwd: string; network: boolean }) => { command: string; args: string[] };
-
-/**
- * Confinement for the processes the cage itself launches (stdio MCP servers) when the agent is
- * sandboxed with bubblewrap: the agent's file rules (the system read-only, homes and /tmp hidden,
- * iron-cage's files masked, its working folder and `sandbox.write` writable) and limits. Null
- * where there is nothing to confine with (the sandbox is off, or macOS's Seatbelt, which these
- * processes do not use yet).
- */
-export function confineLaunched(choice: SandboxChoice | undefined, config: Config): Confine | null {
-  if (!choice?.on || choice.kind === 'seatbelt') return null;
-  const { bwrap, prlimit } = choice;
-  return (c) => {
-    const policy = sandboxPolicy({
-      cwd: c.cwd,
-      script: c.cwd,
-      interpreter: c.command,
-      sdk: c.cwd,
-      port: 0,
-      write: config.sandbox.write,
-      read: config.sandbox.read,
-      limits: config.sandbox.limits,
-      secretFiles: cageFiles(config, c.cwd),
-      path: process.env.PATH,
-    });
-    return { command: bwrap, args: bwrapCommand({ policy, prlimit, cwd: c.cwd, command: c.command, args: c.args, network: c.network }) };
-  };
-}
-
 /** The one line the start says: what the agent is confined to, or why it is not. */
 export function sandboxLine(choice: SandboxChoice, config: Pick<Config, 'sandbox'>): string {
   if (choice.on) {
     const l = config.sandbox.limits;
     const gb = (b: number) => (b % 1024 ** 3 === 0 ? `${b / 1024 ** 3} GB` : `${Math.round(b / 1024 ** 2)} MB`);
-    return `sandbox: files, network, processes (the working folder writable, only the cage reachable; limits ${gb(l.memoryBytes)} memory, ${l.processes} processes${l.cpuSeconds === null ? '' : `, ${l.cpuSeconds} s CPU`})`;
+    return `sandbox: files, network, processes (the working folder writable, only the cage reachable; limits ${gb(l.memoryBytes)} memory, ${gb(scratchBytes(l))} per in-memory folder, ${l.processes} processes${l.cpuSeconds === null ? '' : `, ${l.cpuSeconds} s CPU`})`;
   }
-  return choice.why === null ? 'sandbox: off (--sandbox off): the agent runs with your rights' : `sandbox: NOT sandboxed: ${choice.why}; the agent runs with your rights`;
+  return choice.why === null ? `sandbox: off (${offBy(config)}): the agent runs with your rights` : `sandbox: NOT sandboxed: ${choice.why}; the agent runs with your rights`;
+}
+
+/** What turned the sandbox off, as the user would undo it: the flag, the variable, or the config file's key. */
+export function offBy(config: Pick<Config, 'sandbox'>): string {
+  return config.sandbox.modeFrom ?? '--sandbox off';
 }
 
 /**
- * The egress proxy of a runtime (`sandbox.network.allow`): the credential is an agent's run token;
- * each connection a `sandbox.egress` event on that agent's timeline.
+ * The egress proxy of a runtime (`sandbox.network.allow`): the credential is an agent's run token
+ * while that run is live (the gateway's rule: `EgressProxy.liveRuns`), a connection open when it
+ * ends is cut; each connection a `sandbox.egress` event on that agent's timeline.
  */
 export function egressProxy(allow: readonly string[], tokens: TokenService, state: StateManager): EgressProxy {
   return new EgressProxy({
     allow,
-    agentOf: async (token) => {
-      const p = await tokens.verify(token);
-      return p.role === 'agent' ? p.agentId : null;
+    agentOf: EgressProxy.liveRuns(tokens, state),
+    // A run's token is revoked when its process exits; its agent's exit is the end of the run.
+    onRunsChanged: (listener) => {
+      tokens.onInvalidate(listener);
+      state.subscribe((e) => {
+        if (e.type === 'agent.exited') listener();
+      });
     },
     record: (r) =>
       state.record({
         agentId: r.agentId,
         type: 'sandbox.egress',
-        severity: r.allowed ? 'info' : 'warn',
+        severity: r.allowed && r.cut === null ? 'info' : 'warn',
         message: r.allowed
-          ? `Egress ${r.method} ${r.host}:${r.port} (${r.rule}): ${r.bytesUp} bytes up, ${r.bytesDown} down in ${(r.durationMs / 1000).toFixed(1)} s`
+          ? `Egress ${r.method} ${r.host}:${r.port} (${r.rule}): ${r.bytesUp} bytes up, ${r.bytesDown} down in ${(r.durationMs / 1000).toFixed(1)} s${r.cut === null ? '' : `; cut: ${r.cut}`}`
           : `Egress refused: ${r.method} ${r.host}:${r.port}: ${r.refused}`,
         data: { host: r.host, port: r.port, allowed: r.allowed, rule: r.rule, method: r.method, bytesUp: r.bytesUp, bytesDown: r.bytesDown, durationMs: r.durationMs, refused: r.refused },
       }),

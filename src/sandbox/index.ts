@@ -1,6 +1,8 @@
-export { chooseSandbox, confineLaunched, egressProxy, sandboxLine, sandboxRunner, cageFiles, type Confine, type SandboxChoice } from './choose.js';
+export { chooseSandbox, egressProxy, offBy, sandboxLine, sandboxRunner, cageFiles, type SandboxChoice } from './choose.js';
+export { confineCheck, confineLaunched, type Confine, type Launch } from './launched.js';
 export { EgressProxy, egressRule } from './egress.js';
 export { sandboxSupport, type SandboxTool, type Support } from './support.js';
 export { seatbeltProfile, SeatbeltRunner } from './seatbelt.js';
 export { sandboxPolicy, type SandboxPolicy } from './policy.js';
 export { SandboxRunner } from './runner.js';
+export { sandboxWeakened, type Weakened } from './weakened.js';

@@ -1,7 +1,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, resolve, sep } from 'node:path';
-import type { SandboxLimits } from '../config/index.js';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { scratchBytes, type SandboxLimits } from '../config/index.js';
 import type { SandboxView } from '../state/index.js';
 import { which } from './support.js';
 
@@ -16,10 +16,20 @@ export interface SandboxPolicy {
   write: string[];
   /** Folders readable though under a hidden one (sandbox.read, the interpreter, the SDK, the script's folder). */
   read: string[];
-  /** Folders replaced by an empty one: the home folders, /tmp, /run. */
+  /** Folders replaced by an empty one: the home folders, /tmp, /run. Read-only but for `scratch`. */
   hidden: string[];
+  /** The hidden folders the agent writes, in memory: /tmp, /var/tmp, its home (and /dev/shm, which bwrap makes), each `scratchBytes` at most. */
+  scratch: string[];
+  scratchBytes: number;
   /** iron-cage's files and folders the agent must not see, each covered wherever it is. */
   masked: string[];
+  /**
+   * iron-cage's files that do not exist yet in a folder the agent may write (a config under any
+   * name iron-cage looks for, a state file's journal, its keys): each name is taken for the run by
+   * an empty placeholder mounted read-only, so the agent cannot plant what the next start would
+   * read. The runner makes them before the agent starts and removes them once it has ended.
+   */
+  reserved: string[];
   /** The one port the agent reaches: the cage's, on 127.0.0.1 inside the sandbox. */
   port: number;
   /** Hosts it may reach over HTTP(S) through the cage's egress proxy (`sandbox.network.allow`). */
@@ -48,10 +58,13 @@ export interface PolicyInput {
 
 /** Folders hidden whatever the config says (each that exists). */
 const HIDDEN = ['/home', '/root', '/tmp', '/var/tmp', '/run', '/var/run', '/mnt', '/media', '/srv'];
+/** Of those, the ones an agent writes scratch files to (besides its home folder). */
+const SCRATCH = ['/tmp', '/var/tmp'];
 /** The system's own secrets, readable by their owner (a root agent is their owner). */
 const SYSTEM_SECRETS = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-', '/etc/ssh', '/etc/ssl/private', '/var/lib', '/var/log', '/var/spool', '/var/backups', '/var/mail'];
 
-const real = (p: string): string => {
+/** A path as the kernel resolves it (links followed), or as written where it does not exist. */
+export const real = (p: string): string => {
   try {
     return realpathSync(p);
   } catch {
@@ -59,7 +72,18 @@ const real = (p: string): string => {
   }
 };
 
-const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+/** Whether `p` is `dir` or inside it. */
+export const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The folders a sandboxed agent may write: its working folder, then `sandbox.write` (relative to
+ * it), as the kernel resolves them. What lies in them is the agent's to change: nothing the cage
+ * runs or trusts may come from there.
+ * @example agentWritable('/work/proj', ['../shared']) // ['/work/proj', '/work/shared']
+ */
+export function agentWritable(cwd: string, write: readonly string[]): string[] {
+  return [...new Set([real(cwd), ...write.map((p) => real(isAbsolute(p) ? p : resolve(cwd, p)))])];
+}
 
 /**
  * The policy for one run.
@@ -69,7 +93,6 @@ const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith
  */
 export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const home = real(i.home ?? homedir());
-  const cwd = real(i.cwd);
   const hidden = [...HIDDEN.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])];
   const uniq = (xs: string[]) => [...new Set(xs)];
   const folder = (p: string) => real(isAbsolute(p) ? p : resolve(i.cwd, p));
@@ -84,11 +107,23 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const all = uniq([...i.secretFiles.filter((f) => existsSync(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
   // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
   const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));
+  const write = agentWritable(i.cwd, i.write);
+  // A name not taken yet matters only where the agent could create it: in a folder it writes.
+  const reserved = uniq(
+    i.secretFiles
+      .filter((f) => !existsSync(f))
+      .map((f) => join(real(dirname(f)), basename(f)))
+      .filter((f) => isDir(dirname(f)) && write.some((w) => under(dirname(f), w)) && !masked.some((m) => under(f, m))),
+  );
+  const scratch = uniq([...SCRATCH.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])]);
   return {
-    write: uniq([cwd, ...i.write.map(folder)]),
+    write,
     read: uniq([...i.read.map(folder), ...needed]),
     hidden: uniq(hidden),
+    scratch,
+    scratchBytes: scratchBytes(i.limits),
     masked,
+    reserved,
     port: i.port,
     allow: [...(i.allow ?? [])],
     limits: i.limits,
@@ -109,7 +144,7 @@ export function policyView(p: SandboxPolicy): SandboxView {
     read: p.read,
     hidden: p.hidden,
     reach: [`127.0.0.1:${p.port} (the cage)`, ...p.allow.map((h) => `${h} (through the cage's proxy)`)],
-    limits: { memoryMb: mb(l.memoryBytes), processes: l.processes, openFiles: l.openFiles, fileSizeMb: mb(l.fileSizeBytes), cpuSeconds: l.cpuSeconds },
+    limits: { memoryMb: mb(l.memoryBytes), processes: l.processes, openFiles: l.openFiles, fileSizeMb: mb(l.fileSizeBytes), cpuSeconds: l.cpuSeconds, tmpMb: mb(p.scratchBytes) },
   };
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LocalProcess, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
 import { BRIDGE_FAILED, bwrapArgs, INFO_FD, SECCOMP_FD } from './bwrap.js';
 import { limitWords } from './limits.js';
+import { releaseNames, takeNames } from './placeholders.js';
 import type { SandboxView } from '../state/index.js';
 import { policyView, type SandboxPolicy } from './policy.js';
 
@@ -66,6 +67,8 @@ export class SandboxRunner implements AgentRunner {
       unlinkSync(file);
     }
     const args = bwrapArgs({ policy, socket, socat: this.o.socat, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
+    // iron-cage's names the agent could plant a file under (a config, a journal): taken for the run.
+    const taken = takeNames(policy.reserved);
     // The Python bootstrap compares its parent with iron-cage's pid; inside, its parent is the sandbox's first process.
     const { IRON_CAGE_SUPERVISOR_PID: _, ...env } = spec.env;
     // The allow-list's way out: the cage's own port as an HTTP(S) proxy, the agent's run token its credential.
@@ -91,7 +94,12 @@ export class SandboxRunner implements AgentRunner {
       const info = await readInfo(child.stdio[INFO_FD] as NodeJS.ReadableStream | null);
       const inner = new LocalProcess(child);
       const agentPid = info === null ? null : await findAgent(info);
-      return new SandboxProcess(inner, info, agentPid ?? inner.pid, policy);
+      const sandboxed = new SandboxProcess(inner, info, agentPid ?? inner.pid, policy);
+      void sandboxed.exited.then(() => releaseNames(taken));
+      return sandboxed;
+    } catch (e) {
+      releaseNames(taken);
+      throw e;
     } finally {
       if (filterFd !== null) closeSync(filterFd);
     }

@@ -23,7 +23,8 @@ const paths = (kind: 'subpath' | 'literal', xs: readonly string[]) => xs.map((x)
  */
 export function seatbeltProfile(p: SandboxPolicy): string {
   const dirs = p.masked.filter((m) => isDir(m));
-  const files = p.masked.filter((m) => !dirs.includes(m));
+  // A name not taken yet is denied as a literal path: Seatbelt needs nothing to exist to refuse creating it.
+  const files = [...p.masked.filter((m) => !dirs.includes(m)), ...p.reserved];
   const lines = [
     '(version 1)',
     '(deny default)',

@@ -20,6 +20,12 @@ export class PgTokensStore {
     return row ?? null;
   }
 
+  /** The row a principal's `jti` names (revoked or not). */
+  async byId(id: string): Promise<ApiTokenRow | null> {
+    const [row] = await this.db.select().from(apiTokens).where(eq(apiTokens.id, id)).limit(1);
+    return row ?? null;
+  }
+
   /** As TokensStore.exchangeLink: the link used up and the session stored in one transaction (the link's row locked, so one of two exchanges wins). */
   async exchangeLink(hash: string, now: Date, session: NewApiTokenRow): Promise<LinkRefusal | null> {
     const at = now.toISOString();

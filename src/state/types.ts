@@ -62,7 +62,8 @@ export type SandboxView =
       hidden: string[];
       /** Addresses the agent may connect to: the cage's own port. */
       reach: string[];
-      limits: { memoryMb: number; processes: number; openFiles: number; fileSizeMb: number; cpuSeconds: number | null };
+      /** `tmpMb`: each in-memory folder's size (absent in a record from before it was sized). */
+      limits: { memoryMb: number; processes: number; openFiles: number; fileSizeMb: number; cpuSeconds: number | null; tmpMb?: number };
     }
   | { sandboxed: false; why: string };
 

@@ -137,7 +137,8 @@ export function toolsHandler(
     const stop = client.onHangUp(() => gone.abort());
     try {
       const held = policy.check(
-        { kind: 'http', agentId, service: entry.name, tool: toolName(target.rest), method: call.method, args: () => httpArgs(target.query, body, call.req.headers['content-type']) },
+        // The rules read the body the upstream will get, to the same limit: what they cannot read there fails closed.
+        { kind: 'http', agentId, service: entry.name, tool: toolName(target.rest), method: call.method, read: () => httpArgs(target.query, body, call.req.headers, MAX_TOOL_BODY_BYTES) },
         gone.signal,
       );
       if (held) await held;

@@ -77,8 +77,8 @@ export interface LaunchedCli {
  * stderr kept together.
  * @example const panel = launchCli(['panel', '--database', url, '--port', String(port)]);
  */
-export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): LaunchedCli {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/iron-cage.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): LaunchedCli {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/iron-cage.js'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (c) => (text += c));
   child.stderr!.on('data', (c) => (text += c));

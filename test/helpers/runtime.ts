@@ -28,7 +28,15 @@ export interface TestRuntime {
 }
 
 export async function startTestRuntime(
-  opts: { config?: Partial<Config>; agent?: { script: string; args?: string[] }; env?: NodeJS.ProcessEnv; dir?: string; sandbox?: SandboxChoice } = {},
+  opts: {
+    config?: Partial<Config>;
+    agent?: { script: string; args?: string[] };
+    env?: NodeJS.ProcessEnv;
+    dir?: string;
+    sandbox?: SandboxChoice;
+    /** The agent's working folder (the clone's root unless told). */
+    cwd?: string;
+  } = {},
 ): Promise<TestRuntime> {
   const own = opts.dir ? null : tempDir();
   const dir = opts.dir ?? own!.dir;
@@ -49,7 +57,7 @@ export async function startTestRuntime(
     logger,
     agent: opts.agent ? { script: opts.agent.script, args: opts.agent.args ?? [] } : undefined,
     env: { ...process.env, ...opts.env },
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     sandbox: opts.sandbox,
   });
   return {

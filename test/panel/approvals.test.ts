@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { generateApiToken } from '../../src/auth/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { toolsSchema } from '../../src/config/tools.js';
@@ -152,6 +153,26 @@ describe('a panel approver for a runtime’s call', () => {
     expect((await answer).status).toBe(200);
     expect(svc.seen.length).toBe(before + 1);
     expect(await outcome(a.id)).toMatchObject({ status: 'approved', decidedBy: 'panel viewer carol' });
+  });
+
+  it('takes no token named like the user a rule names for that user: only their own login is them', async () => {
+    // A viewer API token called carol (a row as `token create` writes one) and a viewer JWT signed by the panel, called carol too.
+    const { token: apiToken, hash } = generateApiToken();
+    await pgServer.rows("INSERT INTO api_tokens (id, name, role, hash, created_at, kind) VALUES ('tok-carol', 'carol', 'viewer', $1, $2, 'api')", [hash, new Date().toISOString()]);
+    const jwt = await panel.panel.tokens.issue({ role: 'viewer', name: 'carol' });
+    const before = svc.seen.length;
+    const answer = call('email/send', { method: 'POST', body: JSON.stringify({ to: 'team@acme.example', subject: 'again' }) });
+    const a = await held('send');
+    for (const token of [apiToken, jwt]) {
+      const r = await decide(a, 'approve', token);
+      expect(r.status).toBe(403);
+      expect(((await r.json()) as any).error.message).toMatch(/viewer sessions are read-only; approval \S+ may be decided by user carol \(rule mail-by-carol\); panel viewer carol is not among them/);
+    }
+    expect(svc.seen.length).toBe(before);
+    expect((await decide(a, 'deny', as.carol, 'not today')).status).toBe(200);
+    expect((await answer).status).toBe(403);
+    const [row] = await pgServer.rows('SELECT decided_by, user_name FROM approval_decisions WHERE approval_id = $1', [a.id]);
+    expect(row).toEqual({ decided_by: 'panel viewer carol', user_name: 'carol' });
   });
 
   it('keeps the runtime’s own decision when it decided first, says once that the panel’s was not applied, and the panel shows the runtime’s outcome', async () => {

@@ -32,10 +32,18 @@ describe.skipIf(!supported.ok)('a stdio MCP server under the sandbox', () => {
   const start = async (sandboxed: boolean): Promise<{ t: TestRuntime; work: string }> => {
     const { dir } = tempDir();
     const work = join(dir, 'work');
+    // The agent works in a folder of its own: the server's code (in the clone) and folder are not the agent's to write.
+    const agent = join(dir, 'agent');
     mkdirSync(work);
+    mkdirSync(agent);
     writeFileSync(join(work, 'notes.txt'), 'meeting at noon');
     const sandbox = { ...DEFAULTS.sandbox, mode: 'on' as const };
-    const t = await startTestRuntime({ dir, config: { mcp: servers(work), ...(sandboxed ? { sandbox } : {}) }, ...(sandboxed ? { sandbox: chooseSandbox({ sandbox, port: 0 }) } : {}) });
+    const t = await startTestRuntime({
+      dir,
+      cwd: agent,
+      config: { mcp: servers(work), ...(sandboxed ? { sandbox } : {}) },
+      ...(sandboxed ? { sandbox: chooseSandbox({ sandbox, port: 0 }) } : {}),
+    });
     runtimes.push(t);
     return { t, work };
   };

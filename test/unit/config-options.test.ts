@@ -47,7 +47,8 @@ describe('each config option, declared once', () => {
     // yargs hands over a switch as a boolean and everything else as the text typed.
     const flags = (s.flag !== undefined ? { [name]: o.kind === 'bool' ? typed(o, s.flag) : s.flag } : {}) as FlagValues;
     const { configFile: _f, ...c } = loadConfig({ configPath: s.file !== undefined ? file : undefined, env, flags, cwd: dir });
-    return c;
+    // Where the sandbox's mode came from is said at start, and differs by source by design; the value is what must not.
+    return { ...c, sandbox: { ...c.sandbox, modeFrom: null } };
   };
 
   for (const [name, o] of OPTIONS_WITH_KEYS) {

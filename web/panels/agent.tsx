@@ -134,6 +134,7 @@ function Confinement({ sandbox }: { sandbox: Agent['sandbox'] }) {
         <li>
           Limits: {count(l.memoryMb)} MB memory, {count(l.processes)} processes, {count(l.openFiles)} open files, {count(l.fileSizeMb)} MB per file
           {l.cpuSeconds === null ? '' : `, ${count(l.cpuSeconds)} s CPU`}
+          {l.tmpMb === undefined ? '' : `, ${count(l.tmpMb)} MB in each of /tmp, /var/tmp, /dev/shm and its home (held in memory)`}
         </li>
       </ul>
     </details>

@@ -3,8 +3,13 @@ import { fold, meets, type ArgCondition } from './conditions.js';
 // The one rule language for what passes the cage (`policies:` in the config): every tool-proxy
 // call and every MCP tools/call is read as a `PolicyCall` and the first rule that matches it
 // decides (allow, deny, or wait for a person's approval), else the default does. Pure: the
-// caller brings the call (its arguments as the redacted view the approver sees) and acts on
-// the decision.
+// caller brings the call (its arguments as the redacted view the approver sees, or why they
+// could not be read) and acts on the decision.
+//
+// A rule whose argument conditions cannot be read is not a rule that passes: it fails closed.
+// A deny or approve rule whose names match applies as if its conditions held (the person asked
+// is told why); an allow rule grants nothing it could not read (evaluation goes on to the next
+// rule, then the default), though its rate still counts the call.
 
 export type PolicyAction = 'allow' | 'deny' | 'approve';
 
@@ -100,21 +105,61 @@ export function namesMatch(r: PolicyRule, c: PolicyCall): boolean {
 }
 
 /**
- * The first rule that matches the call, or null (the default applies). `args` is asked for only
- * when a rule whose names match has argument conditions: reading the arguments (parsing a body,
- * redacting it) costs nothing for a call no such rule concerns.
+ * A call's arguments as the rules read them: their value (JSON), or why they could not be read
+ * (a body whose compression, charset or syntax the cage cannot undo, as its upstream could).
  */
-export function firstMatch(rules: readonly PolicyRule[], c: PolicyCall, args: () => unknown): PolicyRule | null {
-  let read: { v: unknown } | null = null;
+export type CallArgs = { readable: true; value: unknown } | { readable: false; why: string };
+
+/** What decides a call: a rule, or the default (`rule: null`). */
+export interface Match {
+  rule: PolicyRule | null;
+  /** Over the deciding rule's rate: how long until the call would be within it (ms). Null: within it, or it has none. */
+  overRateMs: number | null;
+  /**
+   * Why arguments a rule tests could not be read: the deciding rule's (it applies as deny or
+   * approve though its conditions could not be checked), or, when the default decides, that of
+   * the first allow rule passed over for it. Null when every rule that needed them read them.
+   */
+  unreadable: string | null;
+}
+
+/**
+ * Whether some rule whose names take in the call tests its arguments: only then must they be
+ * read before the rules are walked (reading a body costs nothing for a call no such rule concerns).
+ */
+export function needsArgs(rules: readonly PolicyRule[], c: PolicyCall): boolean {
+  return rules.some((r) => r.args.length > 0 && namesMatch(r, c));
+}
+
+/**
+ * The rule that decides the call, walked in order; `rule: null` when none does (the default
+ * applies). `args` is asked for only when a rule whose names match has argument conditions.
+ * `takeRate` counts the call against a rule's rate (`RateWindows.take`) and answers how long
+ * until it would be within it, or null; it is asked only of a rule that would decide, and of an
+ * allow rule passed over for arguments it could not read (its rate holds whatever they say).
+ *
+ * @example firstMatch(set.rules, call, () => ({ readable: true, value: { to: 'a@b.c' } })) // { rule: <outside-mail>, overRateMs: null, unreadable: null }
+ */
+export function firstMatch(rules: readonly PolicyRule[], c: PolicyCall, args: () => CallArgs, takeRate: (r: PolicyRule) => number | null = () => null): Match {
+  let read: CallArgs | null = null;
+  let passedOver: string | null = null;
   for (const r of rules) {
     if (!namesMatch(r, c)) continue;
+    let unreadable: string | null = null;
     if (r.args.length > 0) {
-      read ??= { v: args() };
-      if (!r.args.every((a) => meets(read!.v, a))) continue;
+      const a = (read ??= args());
+      if (!a.readable) unreadable = a.why;
+      else if (!r.args.every((cond) => meets(a.value, cond))) continue;
     }
-    return r;
+    const overRateMs = r.rate === null ? null : takeRate(r);
+    if (overRateMs !== null) return { rule: r, overRateMs, unreadable };
+    if (unreadable !== null && r.action === 'allow') {
+      passedOver ??= unreadable;
+      continue;
+    }
+    return { rule: r, overRateMs: null, unreadable };
   }
-  return null;
+  return { rule: null, overRateMs: null, unreadable: passedOver };
 }
 
 /** Whether a person may decide an approval under a rule: an admin by role, or a user the rule names. */

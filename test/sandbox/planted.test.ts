@@ -1,0 +1,167 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sandboxSupport } from '../../src/sandbox/index.js';
+import { cli, freePort, launchCli } from '../helpers/cli.js';
+import { FIXTURES, until } from '../helpers/runtime.js';
+
+// Files the agent writes that the cage later trusts: the fourth probe's two ways out of the
+// sandbox. A real agent, sandboxed by `iron-cage start`, plants a config under every name
+// iron-cage looks for, a journal beside its state file, and the code of a configured stdio MCP
+// server (a module for `python3 -m`, an executable on a PATH that names its folder), then has the
+// cage launch that server. With --sandbox off each plant works (so the tests can fail); sandboxed,
+// none is ever read or run, and a start whose config changed under a sandboxed run says so loudly.
+
+const supported = sandboxSupport();
+if (process.env.IRON_CAGE_CI && !supported.ok) throw new Error(`the sandbox cannot start here: ${supported.reason}`);
+
+const ESCAPE = join(FIXTURES, 'agents/escape');
+const PROBE = join(FIXTURES, 'mcp-probe');
+const CONFIGS = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
+const root = mkdtempSync(join(tmpdir(), 'iron-planted-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+/** A fresh working folder with the planter in it, and a marker path outside it. */
+function workFolder(): { work: string; marker: string } {
+  const dir = join(root, `run-${n++}`);
+  const work = join(dir, 'work');
+  mkdirSync(work, { recursive: true });
+  for (const f of ['planter.py', 'waiter.py', 'scratch_bomb.py']) copyFileSync(join(ESCAPE, f), join(work, f));
+  return { work, marker: join(dir, 'planted-server-ran') };
+}
+
+async function start(work: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = await cli(['start', ...args, '--port', String(await freePort()), '--exit'], { cwd: work, env, timeoutMs: 45_000 });
+  const out = r.stdout + r.stderr;
+  const plants = new Map([...out.matchAll(/PLANT (ok|blocked) (\S+)/g)].map((m) => [m[2]!, m[1]!]));
+  return { ...r, out, plants, mcp: /PLANT mcp (.*)$/m.exec(out)?.[1] ?? null };
+}
+
+describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to trust later', () => {
+  it('a config under any name iron-cage reads, or a journal beside its state, cannot be planted: the next identical start is sandboxed', async () => {
+    const { work } = workFolder();
+    const first = await start(work, ['planter.py']);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/sandbox: files, network, processes/);
+    for (const f of [...CONFIGS, 'iron_state.db-journal']) expect(first.plants.get(f), `${f}\n${first.out}`).toBe('blocked');
+    // The names were taken for the run only: nothing is left in the user's folder.
+    for (const f of [...CONFIGS, 'iron_state.db-journal']) expect(existsSync(join(work, f)), f).toBe(false);
+    const again = await start(work, ['planter.py']);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toMatch(/sandbox: files, network, processes/);
+    expect(again.out).not.toMatch(/sandbox: off/);
+
+    // Unsandboxed the same agent plants them, and a plain start then reads one: what the sandbox now prevents.
+    const open = workFolder().work;
+    const planted = await start(open, ['planter.py', '--sandbox', 'off']);
+    for (const f of CONFIGS) expect(planted.plants.get(f), planted.out).toBe('ok');
+    rmSync(join(open, 'iron_state.db-journal'), { force: true });
+    const next = await start(open, ['planter.py']);
+    expect(next.out).toContain(`sandbox: off (sandbox.mode: off in ${join(open, 'iron-cage.yaml')})`);
+  }, 120_000);
+
+  it("a stdio MCP server runs the cage's code from a folder of its own: never a module, executable or PATH entry the agent wrote", async () => {
+    const { work, marker } = workFolder();
+    const config = join(root, `mcp-${n}.yaml`);
+    writeFileSync(
+      config,
+      [
+        'mcp:',
+        '  servers:',
+        '    modrun:',
+        '      command: python3',
+        '      args: ["-m", "probe_server"]',
+        `      env: { PYTHONPATH: "${PROBE}" }`,
+        '    pathrun:',
+        '      command: probe-server',
+        '',
+      ].join('\n'),
+    );
+    // The PATH iron-cage starts with names the agent's folder first: a lookup at launch would find what it planted there.
+    const env = { IRON_CAGE_CONFIG: config, PLANT_MARKER: marker, PATH: [work, join(PROBE, 'bin'), process.env.PATH].join(delimiter) };
+    for (const server of ['modrun', 'pathrun', 'modrun']) {
+      const r = await start(work, ['planter.py', '--sandbox', 'on'], { ...env, PLANT_MCP_SERVER: server });
+      expect(r.code, r.out).toBe(0);
+      expect(r.plants.get('probe_server.py'), r.out).toBe('ok');
+      expect(r.mcp, r.out).toMatch(new RegExp(`^real server ${PROBE}/probe_server\\.py in /\\S+/iron-cage-mcp-${server}-`));
+      expect(existsSync(marker), r.out).toBe(false);
+    }
+    // Unsandboxed, the server is launched as configured, in iron-cage's working folder: the planted module runs.
+    const open = await start(work, ['planter.py', '--sandbox', 'off'], { ...env, PLANT_MCP_SERVER: 'modrun' });
+    expect(open.code, open.out).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('the planted server ran');
+  }, 150_000);
+
+  it('a stdio server whose code, folder or search path lies in the agent’s folders refuses the start, naming the key', async () => {
+    const { work } = workFolder();
+    copyFileSync(join(PROBE, 'probe_server.py'), join(work, 'probe_server.py'));
+    const cases: Array<[string, string, RegExp]> = [
+      ['local', 'command: python3\n      args: ["./probe_server.py"]', /mcp\.servers\.local\.args\[0\]: \S+\/work\/probe_server\.py is in \S+\/work, a folder the sandboxed agent writes/],
+      ['here', `command: python3\n      args: ["-m", "probe_server"]\n      cwd: .`, /mcp\.servers\.here\.cwd: \S+\/work is in \S+\/work, a folder the sandboxed agent writes/],
+      ['script', 'command: ./probe_server.py', /mcp\.servers\.script\.command: \S+\/work\/probe_server\.py is in/],
+      ['search', `command: python3\n      args: ["-m", "probe_server"]\n      env: { PYTHONPATH: "${work}" }`, /mcp\.servers\.search\.env\.PYTHONPATH: \S+\/work is in/],
+    ];
+    const runs = await Promise.all(
+      cases.map(async ([name, body]) => {
+        const config = join(root, `refused-${name}.yaml`);
+        writeFileSync(config, `mcp:\n  servers:\n    ${name}:\n      ${body}\n`);
+        return start(work, ['planter.py', '--sandbox', 'on', '--config', config]);
+      }),
+    );
+    runs.forEach((r, i) => {
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toMatch(cases[i]![2]);
+      expect(r.out).not.toMatch(/PLANT/);
+    });
+  }, 120_000);
+
+  it('a start whose config changed while a sandboxed agent ran, and turns the sandbox off, says so loudly and keeps it in the audit trail', async () => {
+    const { work } = workFolder();
+    const port = await freePort();
+    const run = launchCli(['start', 'waiter.py', '--port', String(port), '--exit'], {}, work);
+    await until(() => run.out().includes('WAITER ready'), 30_000);
+    // The one name left writable would be the host's side of a placeholder: written here, as a hole in the sandbox would.
+    writeFileSync(join(work, 'iron-cage.yaml'), 'sandbox:\n  mode: off\n');
+    writeFileSync(join(work, 'go'), '');
+    expect(await run.exited, run.out()).toBe(0);
+    expect(readFileSync(join(work, 'iron-cage.yaml'), 'utf8')).toContain('mode: off');
+    const next = await start(work, ['waiter.py']);
+    expect(next.code, next.out).toBe(0);
+    expect(next.out).toMatch(/THE SANDBOX IS WEAKER THAN IN THE LAST SANDBOXED RUN: the sandbox is off/);
+    expect(next.out).toMatch(/changed at \S+ while the sandboxed agent waiter \([a-z]+-[0-9a-f]+\) was running/);
+    const db = new Database(join(work, 'iron_state.db'), { readonly: true });
+    try {
+      const row = db.prepare("select severity, data from events where type = 'sandbox.weakened'").get() as { severity: string; data: string };
+      expect(row.severity).toBe('critical');
+      expect(JSON.parse(row.data)).toMatchObject({ file: join(work, 'iron-cage.yaml'), wider: ['the sandbox is off'] });
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+
+  it('every folder the agent writes in memory is sized from its memory limit; /run and /dev are read-only', async () => {
+    const { work } = workFolder();
+    const config = join(root, 'scratch.yaml');
+    writeFileSync(config, 'sandbox:\n  limits:\n    memory_mb: 128\n');
+    const r = await start(work, ['scratch_bomb.py', '--config', config]);
+    expect(r.code, r.out).toBe(0);
+    const written = new Map([...r.out.matchAll(/SCRATCH (\S+) (\d+) (.+)$/gm)].map((m) => [m[1]!, { bytes: Number(m[2]), why: m[3]!.trim() }]));
+    // 128 MB of memory: 8 MB in each of the four, full at that (a few pages of the mount's own aside).
+    for (const f of ['/tmp', '/var/tmp', '/dev/shm']) {
+      expect(written.get(f)?.why, r.out).toBe('No space left on device');
+      expect(written.get(f)!.bytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+    }
+    const home = [...written.keys()].find((f) => !['/tmp', '/var/tmp', '/dev/shm', '/run', '/dev'].includes(f))!;
+    expect(written.get(home), `the home folder ${home}`).toMatchObject({ why: 'No space left on device' });
+    expect(written.get(home)!.bytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+    for (const f of ['/run', '/dev']) expect(written.get(f)?.why, r.out).toBe('Read-only file system');
+    // tmp_mb the four folders could not hold within memory_mb: refused before anything starts.
+    writeFileSync(config, 'sandbox:\n  limits:\n    memory_mb: 128\n    tmp_mb: 64\n');
+    const refused = await start(work, ['scratch_bomb.py', '--config', config]);
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain('sandbox.limits.tmp_mb (64) is more than memory_mb (128) allows');
+  }, 90_000);
+});
