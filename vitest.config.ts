@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import SlowFirst from './test/helpers/sequencer.js';
 
 // Files that change what the process shares: vi.mock of a module others import
 // (users.test), and the SDK compatibility suites, which export OPENAI_BASE_URL & co. into
@@ -6,15 +7,25 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // in a module graph of its own.
 const ISOLATED = ['test/unit/users.test.ts', 'test/compat/**/*.test.ts'];
 
+/**
+ * Files run side by side: three on two cores. A file spends much of its time waiting on what it
+ * started (a runtime's answer, an agent, a panel, a browser), so a third keeps both cores busy
+ * where two left a fifth of them idle (measured: 517 s with two, 446 s with four).
+ * TEST_WORKERS sets another number.
+ */
+const WORKERS = Number(process.env.TEST_WORKERS ?? 3);
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     // The default report, then every test that took more than half its timeout (named so it
-    // is fixed before it fails on a slower machine than this one).
+    // is fixed before it fails on a slower machine than this one), each project's wall time
+    // and the slowest files.
     reporters: ['default', './test/helpers/timing-reporter.ts'],
     hookTimeout: 30_000,
-    // Integration suites spawn real servers and python agents; two cores.
-    maxWorkers: 2,
+    maxWorkers: WORKERS,
+    // The slowest files start first, so that the run does not end on one of them alone.
+    sequence: { sequencer: SlowFirst },
     projects: [
       {
         extends: true,
@@ -24,8 +35,11 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, ...ISOLATED],
           // Every other file imports the same src/ graph; evaluating it once per worker rather
           // than once per file is about a third of the suite's CPU time. These files hold no
-          // state between them beyond what each starts and stops itself.
+          // state between them beyond what each starts and stops itself, and the worker's one
+          // Chromium (test/helpers/browser.ts).
           isolate: false,
+          // One PostgreSQL server for the run; each file takes a database of its own on it.
+          globalSetup: ['test/helpers/postgres-setup.ts'],
         },
       },
       { extends: true, test: { name: 'isolated', include: ISOLATED } },

@@ -52,8 +52,29 @@ const LISTEN_FOR_CSP = `document.addEventListener('securitypolicyviolation', (e)
   window.${CSP_EVENT}(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
 });`;
 
+/** The worker's one Chromium: every file of a worker opens its pages in it (a launch is about a second of a 2-core machine). */
+let shared: Promise<Browser> | null = null;
+
+async function workerBrowser(executablePath: string): Promise<Browser> {
+  const running = shared && (await shared.catch(() => null));
+  if (running?.isConnected()) return running;
+  // Chromium refuses to run its sandbox as root (CI containers); anyone else keeps it.
+  const root = process.getuid?.() === 0;
+  shared = chromium.launch({
+    executablePath,
+    headless: true,
+    chromiumSandbox: !root,
+    // Containers often give /dev/shm only 64 MB, which crashes renderers.
+    args: [...(root ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'],
+  });
+  return shared;
+}
+
 /**
- * Launches headless Chromium, or throws with how to install it when it is missing.
+ * Headless Chromium for a test file, or throws with how to install it when it is missing. Each
+ * page opens in a context of its own (its own storage, cookies, viewport), in the worker's one
+ * browser process; `close` closes this file's contexts, not the browser, which lives as long as
+ * the worker (and is launched again if it died).
  *
  * @example
  * const b = await launchBrowser();
@@ -69,17 +90,12 @@ export async function launchBrowser(): Promise<TestBrowser> {
         '(`apt-get update && apt-get install -y chromium`, as .ci/run does) or set CHROMIUM_PATH to a Chromium binary.',
     );
   }
-  // Chromium refuses to run its sandbox as root (CI containers); anyone else keeps it.
-  const root = process.getuid?.() === 0;
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    chromiumSandbox: !root,
-    // Containers often give /dev/shm only 64 MB, which crashes renderers.
-    args: [...(root ? ['--no-sandbox'] : []), '--disable-dev-shm-usage'],
-  });
+  const browser = await workerBrowser(executablePath);
+  const contexts = new Set<BrowserContext>();
   const open = async (url: string, opts: OpenOptions = {}): Promise<WatchedPage> => {
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 720 } });
+    contexts.add(context);
+    context.once('close', () => contexts.delete(context));
     const page = await context.newPage();
     const w = watch(page, context);
     await context.exposeFunction(CSP_EVENT, (text: string) => w.cspViolations.push(text));
@@ -87,7 +103,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
     await page.goto(url, { waitUntil: 'load' });
     return w;
   };
-  return { browser, open, close: () => browser.close() };
+  const close = async () => {
+    await Promise.all([...contexts].map((c) => c.close().catch(() => undefined)));
+  };
+  return { browser, open, close };
 }
 
 function watch(page: Page, context: BrowserContext): WatchedPage {

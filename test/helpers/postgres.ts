@@ -1,6 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, realpathSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { freePort } from './http.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,15 +40,95 @@ export interface TestPostgres {
   destroy(): Promise<void>;
 }
 
+/** The run's one PostgreSQL server, as the global setup (postgres-setup.ts) provides it to every file. */
+export interface SharedPostgres {
+  port: number;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgres: SharedPostgres | null;
+  }
+}
+
+let databases = 0;
+
 /**
- * A PostgreSQL server of its own, started for one test file (about 2 s on a quiet 2-core machine).
+ * A PostgreSQL database of a test file's own. By default a new database on the run's one server
+ * (started once by the global setup: an initdb and a start are about 2 s of a 2-core machine,
+ * which thirty files used to pay each), dropped by `destroy`; a file that stops and starts its
+ * server (an outage) or sets the server's own settings asks for a server of its own (`own`).
  *
  * @example
  *   const pg = await startPostgres();
  *   afterAll(() => pg.destroy());
  *   const panel = await startPanel({ database: pg.url });
  */
-export async function startPostgres(opts: { settings?: Record<string, string> } = {}): Promise<TestPostgres> {
+export async function startPostgres(opts: { settings?: Record<string, string>; own?: boolean } = {}): Promise<TestPostgres> {
+  const shared = opts.own || opts.settings ? null : sharedServer();
+  return shared ? databaseOn(shared) : startServer(opts);
+}
+
+/** The run's server, when the global setup started one (a file run under another config may have none). */
+function sharedServer(): SharedPostgres | null {
+  try {
+    return inject('postgres') ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh database on the shared server, named for this worker and file; its own databases too. */
+async function databaseOn(server: SharedPostgres): Promise<TestPostgres> {
+  const base = `t${process.pid}_${++databases}`;
+  const made = [base];
+  const urlOf = (db: string) => `postgres://iron@127.0.0.1:${server.port}/${db}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client(urlOf('postgres'));
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${base}`);
+  const url = urlOf(base);
+  const shared = (what: string) => async () => {
+    throw new Error(`the run's shared PostgreSQL cannot be ${what} by one file: ask for a server of its own, startPostgres({ own: true })`);
+  };
+  return {
+    url,
+    port: server.port,
+    dir: '',
+    async rows<T>(sql: string, params: unknown[] = []) {
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
+    async createDatabase(name: string) {
+      const db = `${base}_${name}`;
+      await admin(`CREATE DATABASE ${db}`);
+      made.push(db);
+      return urlOf(db);
+    },
+    stop: shared('stopped'),
+    start: shared('started'),
+    async destroy() {
+      for (const db of made.reverse()) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A PostgreSQL server of its own (about 2 s on a quiet 2-core machine): for the run's shared one,
+ * and for a file that stops it or changes its settings.
+ */
+export async function startServer(opts: { settings?: Record<string, string> } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'iron-pg-'));
   const data = join(dir, 'data');
@@ -68,7 +149,7 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     fsync: 'off',
     synchronous_commit: 'off',
     full_page_writes: 'off',
-    max_connections: '200',
+    max_connections: '400',
     shared_buffers: "'128MB'",
     ...opts.settings,
   };

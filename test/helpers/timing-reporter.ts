@@ -1,14 +1,27 @@
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
-// Names every test that took more than half its timeout, and every file whose hooks did. A
-// test that needs most of its limit here times out on a busier machine: a user's first
-// `npm test` on a loaded 2-core box must pass. Printed, never failed on: speed varies with the
-// machine, and the list is what someone reads to fix it (split it, run its parts concurrently,
-// or give it an honest limit).
+// What a run's time went to, printed at its end, never failed on (speed varies with the machine;
+// the lists are what someone reads to fix it):
+// - every test that took more than half its timeout, and every file whose hooks did: a test that
+//   needs most of its limit here times out on a busier machine, and a user's first `npm test` on
+//   a loaded 2-core box must pass (split it, run its parts side by side, or give it an honest limit);
+// - the wall time of each project (from its first file's start to its last file's end) and the
+//   slowest files, for the README's test section and for whoever makes the suite faster.
 const SHARE = 0.5;
+const SLOWEST = 8;
 
 export default class TimingReporter implements Reporter {
   private readonly near: string[] = [];
+  private readonly spans = new Map<TestModule, { start: number; end: number }>();
+
+  onTestModuleStart(module: TestModule): void {
+    this.spans.set(module, { start: performance.now(), end: performance.now() });
+  }
+
+  onTestModuleEnd(module: TestModule): void {
+    const span = this.spans.get(module);
+    if (span) span.end = performance.now();
+  }
 
   onTestCaseResult(test: TestCase): void {
     const d = test.diagnostic();
@@ -20,9 +33,25 @@ export default class TimingReporter implements Reporter {
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    void modules;
-    if (this.near.length === 0) return;
-    console.log(`\nTests that took more than ${SHARE * 100}% of their timeout (they fail on a slower machine):`);
-    for (const line of this.near) console.log(line);
+    if (this.near.length > 0) {
+      console.log(`\nTests that took more than ${SHARE * 100}% of their timeout (they fail on a slower machine):`);
+      for (const line of this.near) console.log(line);
+    }
+    const spans = modules.flatMap((m) => {
+      const s = this.spans.get(m);
+      return s ? [{ module: m, ...s }] : [];
+    });
+    if (spans.length === 0) return;
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const byProject = new Map<string, typeof spans>();
+    for (const x of spans) byProject.set(x.module.project.name, [...(byProject.get(x.module.project.name) ?? []), x]);
+    console.log('\nWall time by project (first file started → last file ended; files run side by side):');
+    for (const [name, xs] of byProject) {
+      const wall = Math.max(...xs.map((x) => x.end)) - Math.min(...xs.map((x) => x.start));
+      const sum = xs.reduce((a, x) => a + (x.end - x.start), 0);
+      console.log(`  ${(name || 'default').padEnd(10)} ${s(wall).padStart(8)} wall, ${xs.length} files, ${s(sum)} of file time`);
+    }
+    console.log(`Slowest ${SLOWEST} files:`);
+    for (const x of [...spans].sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, SLOWEST)) console.log(`  ${s(x.end - x.start).padStart(8)}  ${x.module.relativeModuleId}`);
   }
 }

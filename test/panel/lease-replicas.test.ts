@@ -237,7 +237,8 @@ describe('the order of a runtime’s lease calls', () => {
     const holder = new pg.Client(server.url);
     await holder.connect();
     cleanups.push(() => holder.end());
-    const waiting = async () => (await server.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%lease_order%'"))[0]!.n;
+    const waiting = async () =>
+      (await server.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%lease_order%'"))[0]!.n;
     type Sent = [url: string, o: { incarnation: number; seq: number }, want: number];
     const race = async (...calls: [Sent, Sent]) => {
       await holder.query('BEGIN');

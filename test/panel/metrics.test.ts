@@ -90,7 +90,8 @@ const post = async (rt: string, b: TelemetryBatchInput) => {
 const ledger = (q: string) => server.rows<Record<string, string>>(q);
 
 beforeAll(async () => {
-  server = await startPostgres();
+  // It stops and starts its server (an outage): one of its own, not the run's shared one.
+  server = await startPostgres({ own: true });
   t = await startTestPanel(server.url);
   for (const id of ['rt-a', 'rt-b', 'rt-idle']) {
     const r = await t.api('/api/runtimes', { token: t.admin, body: { id } });

@@ -18,7 +18,8 @@ import { ROOT, until } from '../helpers/runtime.js';
 
 let server: TestPostgres;
 beforeAll(async () => {
-  server = await startPostgres();
+  // It stops and starts its server (an outage): one of its own, not the run's shared one.
+  server = await startPostgres({ own: true });
 }, 60_000);
 afterAll(() => server?.destroy());
 

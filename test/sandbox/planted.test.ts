@@ -64,8 +64,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
   }, 120_000);
 
   it("a stdio MCP server runs the cage's code from a folder of its own: never a module, executable or PATH entry the agent wrote", async () => {
-    const { work, marker } = workFolder();
-    const config = join(root, `mcp-${n}.yaml`);
+    const config = join(root, 'mcp.yaml');
     writeFileSync(
       config,
       [
@@ -80,20 +79,30 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
         '',
       ].join('\n'),
     );
-    // The PATH iron-cage starts with names the agent's folder first: a lookup at launch would find what it planted there.
-    const env = { IRON_CAGE_CONFIG: config, PLANT_MARKER: marker, PATH: [work, join(PROBE, 'bin'), process.env.PATH].join(delimiter) };
-    for (const server of ['modrun', 'pathrun', 'modrun']) {
-      const r = await start(work, ['planter.py', '--sandbox', 'on'], { ...env, PLANT_MCP_SERVER: server });
+    // Each run in a folder of its own, side by side; the PATH iron-cage starts with names the
+    // agent's folder first: a lookup at launch would find what the agent planted there.
+    const run = async (server: string, sandbox: 'on' | 'off') => {
+      const { work, marker } = workFolder();
+      // As a previous run of the agent would have left it: an executable under the server's command name, found first on that PATH.
+      writeFileSync(join(work, 'probe-server'), `#!/bin/sh\necho 'the planted server ran' > ${marker}\n`, { mode: 0o755 });
+      const env = { IRON_CAGE_CONFIG: config, PLANT_MARKER: marker, PLANT_MCP_SERVER: server, PATH: [work, join(PROBE, 'bin'), process.env.PATH].join(delimiter) };
+      return { ...(await start(work, ['planter.py', '--sandbox', sandbox], env)), marker };
+    };
+    const [modrun, pathrun, open] = await Promise.all([run('modrun', 'on'), run('pathrun', 'on'), run('modrun', 'off')]);
+    for (const [server, r] of [
+      ['modrun', modrun],
+      ['pathrun', pathrun],
+    ] as const) {
       expect(r.code, r.out).toBe(0);
       expect(r.plants.get('probe_server.py'), r.out).toBe('ok');
+      expect(r.plants.get('probe-server'), r.out).toBe('ok');
       expect(r.mcp, r.out).toMatch(new RegExp(`^real server ${PROBE}/probe_server\\.py in /\\S+/iron-cage-mcp-${server}-`));
-      expect(existsSync(marker), r.out).toBe(false);
+      expect(existsSync(r.marker), r.out).toBe(false);
     }
     // Unsandboxed, the server is launched as configured, in iron-cage's working folder: the planted module runs.
-    const open = await start(work, ['planter.py', '--sandbox', 'off'], { ...env, PLANT_MCP_SERVER: 'modrun' });
     expect(open.code, open.out).toBe(0);
-    expect(readFileSync(marker, 'utf8')).toBe('the planted server ran');
-  }, 150_000);
+    expect(readFileSync(open.marker, 'utf8')).toBe('the planted server ran');
+  }, 120_000);
 
   it('a stdio server whose code, folder or search path lies in the agent’s folders refuses the start, naming the key', async () => {
     const { work } = workFolder();

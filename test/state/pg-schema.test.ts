@@ -123,7 +123,7 @@ describe('on a real PostgreSQL', () => {
       const held = await pool.connect();
       await held.query('BEGIN');
       const slow = busy.query('SELECT pg_sleep(30)').catch((e: Error) => e);
-      const pids = (await server.rows<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = 'dropped' AND pid <> pg_backend_pid()")).map((r) => r.pid);
+      const pids = (await server.rows<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [new URL(url).pathname.slice(1)])).map((r) => r.pid);
       expect(pids.length).toBeGreaterThanOrEqual(2);
       await server.rows(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (${pids.join(', ')})`);
       // The query under way rejects with what the server said; the idle one in its transaction is told too.

@@ -13,7 +13,8 @@ describe('how iron-cage was started', () => {
     expect(selfCommand({ npm_command: 'exec' }, ['node', bin], ROOT)).toBe('npx iron-cage');
     expect(selfCommand({}, ['node', '/usr/local/bin/iron-cage'], ROOT)).toBe('iron-cage');
     expect(selfCommand({}, ['node', bin], ROOT)).toBe('node bin/iron-cage.js');
-    expect(selfCommand({}, ['node', join(ROOT, 'dist', 'cli.js')], '/tmp')).toBe(`node ${join(ROOT, 'dist', 'cli.js')}`);
+    // Run from a folder the script is not under (wherever the clone is: under /tmp too), its path as it is.
+    expect(selfCommand({}, ['node', join(ROOT, 'dist', 'cli.js')], join(ROOT, 'docs'))).toBe(`node ${join(ROOT, 'dist', 'cli.js')}`);
     // Inside another program (a test runner, an embedding): the installed command.
     expect(selfCommand({ npm_command: 'test' }, ['node', join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')], ROOT)).toBe('iron-cage');
   });

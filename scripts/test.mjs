@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// `npm test`: everything, in the least wall time a 2-core machine allows. The build goes first
+// (the suites run the built CLI and dashboard); then the type-checks, the lint, vitest and the
+// Python SDK's tests run side by side: none of them changes what another reads, and the checks
+// are single-threaded work that fits beside vitest's waits on its servers and agents. vitest's
+// output streams as it comes; each other step's is shown when the last one has ended (in full when
+// it failed), then one line per step with its time. The exit code is the first failure's.
+//
+// `node scripts/test.mjs -- <vitest args>` passes the rest to vitest (a file, `-t name`).
+
+import { spawn } from 'node:child_process';
+
+const started = performance.now();
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const vitestArgs = process.argv.includes('--') ? process.argv.slice(process.argv.indexOf('--') + 1) : [];
+
+/** One step: a command, its output kept (or streamed), its exit code and time. */
+function step(name, command, args, { stream = false, env = {} } = {}) {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', stream ? 'inherit' : 'pipe', stream ? 'inherit' : 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout?.on('data', (c) => (out += c));
+    child.stderr?.on('data', (c) => (out += c));
+    child.on('error', (err) => resolve({ name, code: 127, out: `${name}: cannot run ${command}: ${err.message}\n`, ms: performance.now() - t0 }));
+    child.on('close', (code, signal) => resolve({ name, code: code ?? (signal ? 128 : 1), out, ms: performance.now() - t0 }));
+  });
+}
+
+const npx = (bin) => `node_modules/.bin/${bin}`;
+
+const build = await step('build', process.execPath, ['scripts/build.mjs']);
+if (build.code !== 0) {
+  process.stdout.write(build.out);
+  console.error(`\nnpm test: the build failed (exit ${build.code}); nothing else was run`);
+  process.exit(build.code);
+}
+
+const [vitest, ...rest] = await Promise.all([
+  step('vitest', npx('vitest'), ['run', ...vitestArgs], { stream: true }),
+  step('typecheck', npx('tsc'), ['--noEmit']),
+  step('typecheck web', npx('tsc'), ['--noEmit', '-p', 'web']),
+  step('lint', npx('biome'), ['check', '--error-on-warnings']),
+  step('python', 'python3', ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], { env: { PYTHONPATH: 'src/python' } }),
+]);
+
+const steps = [build, vitest, ...rest];
+for (const s of rest) {
+  // The Python runner's own report stays whole (CI counts its "Ran N tests"); the checks say little when they pass.
+  if (s.code !== 0 || s.name === 'python') process.stdout.write(`\n── ${s.name} ──\n${s.out}`);
+}
+console.log('\nnpm test, step by step (wall time; the steps after the build ran side by side):');
+for (const s of steps) console.log(`  ${s.code === 0 ? 'ok  ' : 'FAIL'} ${s.name.padEnd(14)} ${seconds(s.ms).padStart(8)}${s.code === 0 ? '' : `  (exit ${s.code})`}`);
+console.log(`  total ${seconds(performance.now() - started)}`);
+const failed = steps.find((s) => s.code !== 0);
+process.exit(failed ? failed.code : 0);
