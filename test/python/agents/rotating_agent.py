@@ -12,6 +12,16 @@ import sys
 import threading
 
 own_handler_calls = []
+# The rotation callback prints from the SDK's thread while the loop prints from the main one: each
+# line is written whole under one lock, or print's separate writes interleave ("rotatedtick 4 …").
+said = threading.Lock()
+
+
+def say(*parts):
+    with said:
+        print(*parts, flush=True)
+
+
 # The agent's own SIGUSR1 handler, installed before the SDK's: the SDK must keep calling it.
 signal.signal(signal.SIGUSR1, lambda signum, frame: own_handler_calls.append(signum))
 
@@ -25,7 +35,7 @@ def broken(names):
 
 @iron_cage.on_secrets_rotated
 def rebuild(names):
-    print("rotated", ",".join(names), threading.current_thread().name, flush=True)
+    say("rotated", ",".join(names), threading.current_thread().name)
 
 
 def digest(name):
@@ -35,7 +45,7 @@ def digest(name):
 
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-print("ready", os.getpid(), flush=True)
+say("ready", os.getpid())
 
 tick = 0
 while not stop.is_set():
@@ -45,8 +55,8 @@ while not stop.is_set():
     mine.close()
     theirs.close()
     if got != b"x":
-        print("in-flight call lost", got, flush=True)
+        say("in-flight call lost", got)
         sys.exit(3)
     tick += 1
-    print("tick", tick, digest("API_KEY"), digest("OLD_ONLY"), len(own_handler_calls), flush=True)
-print("done", tick, flush=True)
+    say("tick", tick, digest("API_KEY"), digest("OLD_ONLY"), len(own_handler_calls))
+say("done", tick)
