@@ -1,5 +1,5 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config, McpServerConfig } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
@@ -107,6 +107,23 @@ function shebang(file: string): string[] {
   }
 }
 
+/** What marks a folder as a project's root: its dependencies are found from there (node_modules, a venv beside it). */
+const PROJECT_MARKS = ['package.json', 'node_modules', 'pyproject.toml', 'setup.py', 'requirements.txt'];
+
+/** Folders a project root is never taken to be, however they look: the whole home or /tmp would be seen with it. */
+const NEVER_ROOTS = new Set(['/', '/home', '/root', '/tmp', '/var/tmp', '/srv', '/mnt', '/media', '/run', real(homedir())]);
+
+/**
+ * The folder a script's code lives in as its interpreter reads it: the nearest folder above it
+ * that is a project's root (Node looks for `node_modules` in every folder up from the script),
+ * never a home or /tmp itself, else the script's own folder.
+ * @example codeRoot('/opt/tools/mcp/src/server.mjs') // '/opt/tools/mcp' (it holds package.json)
+ */
+function codeRoot(file: string): string {
+  for (let d = dirname(file); !NEVER_ROOTS.has(d) && d !== dirname(d); d = dirname(d)) if (PROJECT_MARKS.some((m) => existsSync(join(d, m)))) return d;
+  return dirname(file);
+}
+
 /** Files that are code or a program's configuration, by name; an executable or a script by its mode or first line. */
 const STEERING = /\.(py|pyc|pyz|pyw|js|mjs|cjs|ts|mts|cts|jsx|tsx|sh|bash|zsh|fish|rb|pl|pm|php|lua|r|jar|class|wasm|so|dylib|node|json|jsonc|json5|ya?ml|toml|ini|cfg|conf|env|pth)$/i;
 
@@ -157,15 +174,20 @@ function plan(name: string, t: Extract<McpServerConfig['target'], { kind: 'stdio
     if (!st) return a.startsWith('./') || a.startsWith('../') ? path : a;
     const f = agentFolder(path);
     if (f && st.isFile() && steersServer(path, st.mode)) refuse(`args[${i}]`, real(path), f, 'the agent could rewrite the code or configuration the cage runs with the server’s secrets and network');
-    (f ? write : read).push(st.isDirectory() || f ? real(path) : dirname(real(path)));
+    if (f) write.push(real(path));
+    // Code elsewhere is seen whole, read-only: its project (a script's dependencies beside it), wherever it is, /tmp too.
+    else read.push(st.isDirectory() ? real(path) : codeRoot(real(path)));
     return path;
   });
   for (const [k, v] of Object.entries(t.env)) {
     if (!SEARCH_PATHS.includes(k)) continue;
     for (const part of v.split(/[\s:]+/)) {
       if (part === '' || part.startsWith('-')) continue;
-      const f = agentFolder(resolve(base, part));
-      if (f) refuse(`env.${k}`, resolve(base, part), f, `${k} tells the server where to find code`);
+      const path = resolve(base, part);
+      const f = agentFolder(path);
+      if (f) refuse(`env.${k}`, path, f, `${k} tells the server where to find code`);
+      // Where it says code is: seen read-only.
+      if (isDir(path)) read.push(real(path));
     }
   }
   return { command, args, cwd: t.cwd === null ? null : real(base), write, read, network: t.network };

@@ -22,6 +22,7 @@ TOKEN = "tok-rotate-0123456789"
 OLD = "sk-old-value-aaaaaaaaaaaa"
 NEW = "sk-new-value-bbbbbbbbbbbb"
 GONE = "sk-gone-value-cccccccccc"
+ADDED = "sk-added-value-dddddddddd"
 
 
 def sha(value):
@@ -108,7 +109,8 @@ class ReloadTest(Fresh):
         with FakeServer(token=TOKEN) as server:
             self.supervised(server.url)
             os.environ.update(API_KEY=OLD, UNCHANGED="same")
-            server.secrets = {"API_KEY": NEW, "UNCHANGED": "same", "ADDED": "fresh"}
+            # Values no file path can hold (the clone may live in /tmp/fresh: a traceback names its files).
+            server.secrets = {"API_KEY": NEW, "UNCHANGED": "same", "ADDED": ADDED}
             got, threads = [], []
 
             @iron_cage.on_secrets_rotated
@@ -121,9 +123,9 @@ class ReloadTest(Fresh):
             self.assertEqual(changed, ["ADDED", "API_KEY"])
             self.assertEqual(got, [["ADDED", "API_KEY"]])
             self.assertEqual(threads, [threading.current_thread()])
-            self.assertEqual((os.environ["API_KEY"], os.environ["ADDED"]), (NEW, "fresh"))
+            self.assertEqual((os.environ["API_KEY"], os.environ["ADDED"]), (NEW, ADDED))
             self.assertTrue(any("callback (first) failed" in line for line in logs.output), logs.output)
-            for value in (OLD, NEW, "fresh"):
+            for value in (OLD, NEW, ADDED):
                 self.assertNotIn(value, "\n".join(logs.output))
 
             # Nothing new: no callback, nothing changed.
