@@ -154,19 +154,20 @@ function plan(name: string, t: Extract<McpServerConfig['target'], { kind: 'stdio
   const found = t.command.includes('/') ? resolve(base, t.command) : which(t.command, c.path);
   if (found === null || !statSync(found, { throwIfNoEntry: false })?.isFile())
     throw new ConfigError(`${key}.command: '${t.command}' ${t.command.includes('/') ? `is not a file (${found})` : 'is not found on PATH'}`);
-  const command = real(found);
-  const code = [command];
+  // Run as found (a venv's python is a link whose folder makes it the venv's), checked as found and as the file it is.
+  const command = resolve(found);
+  const code = [command, real(command)];
   const [interpreter, first] = shebang(command);
-  if (interpreter) code.push(real(interpreter.endsWith('/env') && first ? (which(first, c.path) ?? first) : interpreter));
+  if (interpreter) code.push(resolve(interpreter.endsWith('/env') && first ? (which(first, c.path) ?? first) : interpreter));
   for (const p of code) {
-    const f = agentFolder(p);
+    const f = c.writable.find((w) => under(resolve(p), w)) ?? agentFolder(p);
     if (f) refuse('command', p, f, 'the agent could replace what the cage runs with the server’s secrets and network');
   }
   // Arguments that name something that exists, read from where they were before (the agent's
   // folder, or the configured one): code or configuration is read-only and never the agent's; a
   // folder, or a data file, in the agent's folders is what the server works on for it.
   const write: string[] = [];
-  const read = [dirname(command), ...code.slice(1).map((p) => dirname(dirname(p)))];
+  const read = [dirname(command), codeRoot(code[1]!), ...code.slice(2).map((p) => dirname(dirname(real(p))))];
   const args = t.args.map((a, i) => {
     if (a.startsWith('-') || a.includes('\0')) return a;
     const path = resolve(base, a);
@@ -234,7 +235,7 @@ export function confineLaunched(choice: SandboxChoice | undefined, config: Confi
       sdk: cwd,
       port: 0,
       write: p.write,
-      read: [...new Set([...p.read, ...(p.cwd === null ? [] : [own])])],
+      read: [...new Set(p.read)],
       limits: config.sandbox.limits,
       secretFiles: cageFiles(config, agentCwd),
       path: c.path,

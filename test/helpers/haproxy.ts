@@ -184,11 +184,14 @@ export function parseServers(csv: string): HaproxyServer[] {
     return i;
   };
   const [px, sv, status, stot, scur, check] = ['pxname', 'svname', 'status', 'stot', 'scur', 'check_status'].map(col) as [number, number, number, number, number, number];
-  return lines
-    .slice(1)
-    .map((l) => l.split(','))
-    .filter((f) => f[px] === 'be' && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND')
-    .map((f) => ({ name: f[sv]!, status: f[status]!, requests: Number(f[stot]), current: Number(f[scur]), check: f[check]! }));
+  return (
+    lines
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((f) => f[px] === 'be' && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND')
+      // A check under way is `* L7OK` (its last result, marked in progress): the result is what is asked.
+      .map((f) => ({ name: f[sv]!, status: f[status]!, requests: Number(f[stot]), current: Number(f[scur]), check: f[check]!.replace(/^\* /, '') }))
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -96,7 +97,8 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       expect(r.code, r.out).toBe(0);
       expect(r.plants.get('probe_server.py'), r.out).toBe('ok');
       expect(r.plants.get('probe-server'), r.out).toBe('ok');
-      expect(r.mcp, r.out).toMatch(new RegExp(`^real server ${PROBE}/probe_server\\.py in /\\S+/iron-cage-mcp-${server}-`));
+      // The fixture's own file, as the command was found (python3 -m: the module; probe-server: its link on PATH).
+      expect(r.mcp, r.out).toMatch(new RegExp(`^real server ${PROBE}/(probe_server\\.py|bin/probe-server) in /\\S+/iron-cage-mcp-${server}-`));
       expect(existsSync(r.marker), r.out).toBe(false);
     }
     // Unsandboxed, the server is launched as configured, in iron-cage's working folder: the planted module runs.
@@ -107,10 +109,14 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
   it('a stdio server whose code, folder or search path lies in the agent’s folders refuses the start, naming the key', async () => {
     const { work } = workFolder();
     copyFileSync(join(PROBE, 'probe_server.py'), join(work, 'probe_server.py'));
+    // A venv in the agent's folder: its python is a link to the system's, which the agent could replace (or its site-packages).
+    mkdirSync(join(work, '.venv/bin'), { recursive: true });
+    symlinkSync(realpathSync(execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim()), join(work, '.venv/bin/python'));
     const cases: Array<[string, string, RegExp]> = [
       ['local', 'command: python3\n      args: ["./probe_server.py"]', /mcp\.servers\.local\.args\[0\]: \S+\/work\/probe_server\.py is in \S+\/work, a folder the sandboxed agent writes/],
       ['here', `command: python3\n      args: ["-m", "probe_server"]\n      cwd: .`, /mcp\.servers\.here\.cwd: \S+\/work is in \S+\/work, a folder the sandboxed agent writes/],
       ['script', 'command: ./probe_server.py', /mcp\.servers\.script\.command: \S+\/work\/probe_server\.py is in/],
+      ['venv', 'command: ./.venv/bin/python\n      args: ["-m", "probe_server"]', /mcp\.servers\.venv\.command: \S+\/work\/\.venv\/bin\/python is in/],
       ['search', `command: python3\n      args: ["-m", "probe_server"]\n      env: { PYTHONPATH: "${work}" }`, /mcp\.servers\.search\.env\.PYTHONPATH: \S+\/work is in/],
     ];
     const runs = await Promise.all(
