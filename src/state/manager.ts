@@ -5,7 +5,7 @@ import { emitPermissionWarning, prepareStateFile, secureOpenedState, type Permis
 import { llmRequestSeverity, TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
-import { migrate } from './migrate.js';
+import { migrate, refuseNewer } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from './schema.js';
@@ -67,6 +67,13 @@ export class StateManager {
     this.path = path;
     if (path !== ':memory:') prepareStateFile(path, warn);
     this.sqlite = new Database(path);
+    try {
+      // A newer iron-cage's file is left as it was: not even switched to WAL.
+      refuseNewer(this.sqlite);
+    } catch (e) {
+      this.sqlite.close();
+      throw e;
+    }
     this.sqlite.pragma('journal_mode = WAL');
     if (path !== ':memory:') secureOpenedState(path);
     // NORMAL is durable against process crashes in WAL mode (only an OS crash can lose the

@@ -3,6 +3,8 @@ import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../core/errors.js';
+import { VERSION } from '../core/index.js';
 
 // The schema is written once, in schema.ts. drizzle-kit turns each change of it into a SQL file
 // of migrations/sqlite/ (`npm run db:generate`, see drizzle.config.ts), listed in order in that
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 // What has run is PRAGMA user_version, as it was before the journal, counting on from the
 // versions the hand-written migrations reached: entry i of the journal is version LEGACY + i + 1.
 // So an iron-cage from before the journal refuses a database made by this one ("newer than this
-// iron-cage understands") instead of taking it for its own, each entry commits in one
+// iron-cage understands") instead of taking it for its own, an upgrade commits once, in one
 // transaction with its number, and the database holds no bookkeeping table beside the schema's.
 // (drizzle's own migrator keeps a table, skips a database newer than it without a word, and
 // could not tell a database made by the hand-written migrations from an empty one.)
@@ -41,43 +43,76 @@ export function schemaVersion(): number {
 }
 
 /**
- * Bring the database to the newest schema: a legacy one is first moved into the baseline, then
- * each journal entry it lacks runs in its own transaction with its version number.
+ * Bring the database to the newest schema, all or nothing: a legacy one is moved into the
+ * baseline, then every journal entry it lacks runs, all in one transaction that ends by setting
+ * its version. A failure anywhere rolls the whole upgrade back, so the file is always at a version
+ * some iron-cage wrote (the one it had, or this one's), never between two. A database newer than
+ * this iron-cage is refused before anything is written (a ConfigError: the CLI says it on one line
+ * and exits 2).
  *
- * `notice` hears of the one-time copy of a legacy database before it starts.
+ * `notice` hears of the one-time copy of a legacy database before it starts. `journal` is for
+ * tests alone (a migration made to fail); it defaults to the migrations of this build.
  *
  * @example
- *   migrate(new Database('./iron_state.db'), (m) => logger.warn(m)); // { from: 3, to: 9 }
+ *   migrate(new Database('./iron_state.db'), (m) => logger.warn(m)); // { from: 29, to: 37 }
  */
-export function migrate(db: Database.Database, notice: (message: string) => void = () => {}): { from: number; to: number } {
-  const all = migrations();
+export function migrate(db: Database.Database, notice: (message: string) => void = () => {}, journal: readonly MigrationMeta[] = migrations()): { from: number; to: number } {
+  const all = journal;
   const to = LEGACY + all.length;
-  const from = db.pragma('user_version', { simple: true }) as number;
-  if (from > to) throw new Error(`database schema version ${from} is newer than this iron-cage understands (${to}); upgrade iron-cage`);
+  const from = versionOf(db);
+  if (from > to) throw newerThanThis(db, from, to);
+  if (from === to) return { from, to };
+  if (from > 0 && from <= LEGACY) notice(`Upgrading the database from schema version ${from} to ${to}: every row is copied once, which takes a while on a large file`);
+  /** The journal entry running, by its number (0027 is migrations/sqlite/0027_….sql): for the message. */
+  let running = -1;
   try {
-    if (from > 0 && from <= LEGACY) {
-      notice(`Upgrading the database from schema version ${from} to ${to}: every row is copied once, which takes a while on a large file`);
-      adoptLegacy(db, all.slice(0, BASELINE));
-    }
-    // Our own SQL, outside SQLite's defensive mode (better-sqlite3's default): a migration may edit
-    // the schema's text in place where nothing stored changes (0027), which that mode refuses.
-    const first = Math.max(db.pragma('user_version', { simple: true }) as number, LEGACY);
-    if (first < to) db.unsafeMode(true);
-    try {
-      for (let v = first; v < to; v++) {
-        db.transaction(() => {
-          run(db, all[v - LEGACY]!);
-          db.pragma(`user_version = ${v + 1}`);
-        })();
+    // IMMEDIATE: the write lock before the version is read again, so a second iron-cage opening
+    // the same file at the same moment waits (busy_timeout), then finds it upgraded and runs nothing.
+    db.transaction(() => {
+      const at = versionOf(db);
+      if (at > to) throw newerThanThis(db, at, to);
+      if (at > 0 && at <= LEGACY) adoptLegacy(db, all.slice(0, BASELINE));
+      const first = Math.max(versionOf(db), LEGACY);
+      if (first >= to) return;
+      // Our own SQL, outside SQLite's defensive mode (better-sqlite3's default): a migration may
+      // edit the schema's text in place where nothing stored changes (0027), which that mode refuses.
+      db.unsafeMode(true);
+      try {
+        for (let v = first; v < to; v++) run(db, all[(running = v - LEGACY)]!);
+        running = -1;
+      } finally {
+        db.unsafeMode(false);
       }
-    } finally {
-      db.unsafeMode(false);
-    }
+      db.pragma(`user_version = ${to}`);
+    }).immediate();
   } catch (e) {
-    const at = db.pragma('user_version', { simple: true }) as number;
-    throw new Error(`could not upgrade the database from schema version ${at} (iron-cage's is ${to}): ${(e as Error).message}`, { cause: e });
+    if (e instanceof ConfigError) throw e;
+    const at = versionOf(db);
+    const step = running >= 0 ? ` (in migration ${String(running).padStart(4, '0')})` : '';
+    throw new Error(`could not upgrade ${fileOf(db)} from schema version ${from} to ${to}${step}: ${(e as Error).message}; nothing was changed, it is still at schema version ${at}`, { cause: e });
   }
   return { from, to };
+}
+
+/**
+ * Refuses a database a newer iron-cage wrote, before anything (its journal mode included) is
+ * written to it; migrate() refuses it too, this is for the opener that sets pragmas first.
+ */
+export function refuseNewer(db: Database.Database): void {
+  const at = versionOf(db);
+  const ours = schemaVersion();
+  if (at > ours) throw newerThanThis(db, at, ours);
+}
+
+const versionOf = (db: Database.Database): number => db.pragma('user_version', { simple: true }) as number;
+
+/** How a message names the database: its path when it is a file. */
+const fileOf = (db: Database.Database): string => (db.memory || !db.name ? 'the database' : `the state file ${db.name}`);
+
+function newerThanThis(db: Database.Database, version: number, ours: number): ConfigError {
+  return new ConfigError(
+    `${fileOf(db)} has schema version ${version}: newer than this iron-cage understands (iron-cage ${VERSION} reads up to schema version ${ours}), a newer iron-cage wrote it. Upgrade iron-cage to open it; the file was left as it was`,
+  );
 }
 
 function run(db: Database.Database, m: MigrationMeta): void {
@@ -91,7 +126,7 @@ const columnsOf = (db: Database.Database, table: string) => (db.prepare(`PRAGMA 
 
 /**
  * A database made by the hand-written migrations (user_version 1…7) is rebuilt as the baseline
- * builds a new one, in one transaction: its tables are set aside, the baseline creates the
+ * builds a new one, inside migrate's transaction: its tables are set aside, the baseline creates the
  * schema, the rows are copied over (a column the old version did not have takes its default),
  * and the old tables go. Afterwards the file is indistinguishable from one made new, down to the
  * DDL text, which no set of ALTERs could give (drizzle writes a primary key NOT NULL, a boolean's
@@ -105,30 +140,28 @@ function adoptLegacy(db: Database.Database, baseline: MigrationMeta[]): void {
   for (const m of baseline) run(scratch, m);
   const built = new Map(tablesOf(scratch).map((t) => [t, new Set(columnsOf(scratch, t))]));
   scratch.close();
-  db.transaction(() => {
-    const old = tablesOf(db).filter((t) => built.has(t));
-    // AUTOINCREMENT's high-water marks: ids once handed out (rows since pruned) are never reused.
-    const marks = db.prepare('SELECT name, seq FROM sqlite_sequence').all() as Array<{ name: string; seq: number }>;
-    const attached = db.prepare("SELECT type, name, tbl_name AS tbl FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL").all() as Array<{
-      type: string;
-      name: string;
-      tbl: string;
-    }>;
-    for (const a of attached) if (old.includes(a.tbl)) db.exec(`DROP ${a.type.toUpperCase()} ${q(a.name)}`);
-    for (const t of old) db.exec(`ALTER TABLE ${q(t)} RENAME TO ${q(`legacy_${t}`)}`);
-    for (const m of baseline) run(db, m);
-    for (const t of old) {
-      const columns = columnsOf(db, `legacy_${t}`)
-        .filter((c) => built.get(t)!.has(c))
-        .map(q)
-        .join(', ');
-      db.exec(`INSERT INTO ${q(t)} (${columns}) SELECT ${columns} FROM ${q(`legacy_${t}`)}`);
-      db.exec(`DROP TABLE ${q(`legacy_${t}`)}`);
-    }
-    for (const { name, seq } of marks) {
-      if (!old.includes(name)) continue;
-      if (db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(seq, name).changes === 0) db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(name, seq);
-    }
-    db.pragma(`user_version = ${LEGACY + baseline.length}`);
-  })();
+  const old = tablesOf(db).filter((t) => built.has(t));
+  // AUTOINCREMENT's high-water marks: ids once handed out (rows since pruned) are never reused.
+  const marks = db.prepare('SELECT name, seq FROM sqlite_sequence').all() as Array<{ name: string; seq: number }>;
+  const attached = db.prepare("SELECT type, name, tbl_name AS tbl FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL").all() as Array<{
+    type: string;
+    name: string;
+    tbl: string;
+  }>;
+  for (const a of attached) if (old.includes(a.tbl)) db.exec(`DROP ${a.type.toUpperCase()} ${q(a.name)}`);
+  for (const t of old) db.exec(`ALTER TABLE ${q(t)} RENAME TO ${q(`legacy_${t}`)}`);
+  for (const m of baseline) run(db, m);
+  for (const t of old) {
+    const columns = columnsOf(db, `legacy_${t}`)
+      .filter((c) => built.get(t)!.has(c))
+      .map(q)
+      .join(', ');
+    db.exec(`INSERT INTO ${q(t)} (${columns}) SELECT ${columns} FROM ${q(`legacy_${t}`)}`);
+    db.exec(`DROP TABLE ${q(`legacy_${t}`)}`);
+  }
+  for (const { name, seq } of marks) {
+    if (!old.includes(name)) continue;
+    if (db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(seq, name).changes === 0) db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(name, seq);
+  }
+  db.pragma(`user_version = ${LEGACY + baseline.length}`);
 }
