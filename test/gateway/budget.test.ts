@@ -326,7 +326,9 @@ describe('crash safety', () => {
     try {
       const db = join(dir, 'state.db');
       const cli = join(ROOT, 'bin/iron-cage.js');
+      // From a folder of its own: a sandboxed run killed with -9 leaves its empty placeholders (src/sandbox/placeholders.ts) where it ran.
       const child = spawn(process.execPath, [cli, 'start', join(ROOT, 'test/fixtures/agents/spender.py'), '--port', '0', '--db', db, '--budget', '100'], {
+        cwd: dir,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, SPENDER_CALLS: '100000', SPENDER_STREAM: '1' },
       });
