@@ -8,7 +8,7 @@ import base from './vitest.config.js';
 // tests; not what needs a server or a process of its own to start: PostgreSQL, Chromium, the CLI
 // as a process, a pip venv, the sandbox, a control panel. `npm test` runs everything.
 
-const FOLDERS = ['unit', 'pii', 'budget', 'gateway', 'state', 'reliability', 'tools', 'approvals', 'alerts'];
+const FOLDERS = ['unit', 'pii', 'budget', 'gateway', 'state', 'reliability', 'tools', 'approvals', 'alerts', 'exe'];
 const SLOW = /startPostgres|launchBrowser|launchCli\(|\bcli\(\[|buildVenv|sandboxSupport|startPanel|startHaproxy|startPrometheus/;
 
 /** vi.mock of a module the others import: it needs a module graph of its own (vitest.config.ts). */

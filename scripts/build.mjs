@@ -2,6 +2,7 @@
 // Our own code is one file, with the dependencies named in BUNDLED; the others stay installed.
 import { build } from 'esbuild';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
+
+// The version and the commit this build is made from, as `iron-cage --version` says them
+// (src/core/index.ts): from git when the build runs in a clone (`-dirty` when it has uncommitted
+// changes), from IRON_CAGE_COMMIT when a release is built elsewhere.
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const commit = process.env.IRON_CAGE_COMMIT ?? gitCommit();
+const buildInfo = { version: pkg.version, commit };
 
 const common = {
   bundle: true,
@@ -28,33 +36,46 @@ const common = {
 // loaded module's source text for the life of the process, and one non-ASCII character (a regex
 // of the PII rules holds some; esbuild escapes those in strings, not in regex literals) makes the
 // whole 1 MB a two-byte string. Measured: the heap's copy of dist/cli.js 2.3 MB → 0.86 MB.
-// Pure-ESM dependencies loaded at every start are bundled in too, so only what we use of them
-// is kept (hono's adapters, drizzle's other dialects are not; zod's locales neither, as long as
-// zod is imported as a namespace and nothing takes the `z` object as a value:
-// test/unit/bundle.test.ts) and minified like the rest. pg is bundled for another reason: the
-// bundled drizzle node-postgres driver imports it, and an installed package imported by bundled
-// code is loaded at start (its import is hoisted to the bundle's top); bundled, a CommonJS
-// package is evaluated when first required, here when a panel first connects. The others stay
-// installed packages: native addons, CommonJS ones that read files beside themselves (yargs'
-// locales, pino's transports), and those required on first use (undici, yaml, the BPE tables,
-// the price table, libphonenumber, argon2, nodemailer, ws, OTel).
-const BUNDLED = ['zod', 'drizzle-orm', 'smol-toml', 'hono', 'jose', 'pg'];
-const external = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies)
-  .filter((name) => !BUNDLED.includes(name))
-  .flatMap((name) => [name, `${name}/*`])
-  .concat('pg-native'); // pg's optional native binding, required only by `pg.native`
-await build({
+// Every package is bundled in, so only what we use of it is kept (hono's adapters, drizzle's other
+// dialects are not; zod's locales neither, as long as zod is imported as a namespace and nothing
+// takes the `z` object as a value: test/unit/bundle.test.ts) and minified like the rest, and an
+// install needs no package but the few left out (package.json's `dependencies`; the others are
+// devDependencies, for the build). What the code imports on first use (`import()`:
+// MCP's SDK, OpenTelemetry, pg, nodemailer, ws, the SMTP sink) is split into chunks
+// beside cli.js, loaded when first imported; a bundled CommonJS package is evaluated when first
+// required. Left installed: the native addons (NATIVE) and what the code requires on first use
+// with createRequire (REQUIRED: src/core/on-first-use.ts, the price table, the phone library,
+// the BPE encoder), which a bundler cannot see: packages a run may never need, loaded with
+// `require` where ESM has no synchronous lazy import. The single executable carries them in a
+// node_modules/ of its own (scripts/exe.mjs).
+const NATIVE = ['better-sqlite3', '@node-rs/argon2'];
+const REQUIRED = ['undici', 'yaml', '@pydantic/genai-prices', 'gpt-tokenizer/cjs/*', 'libphonenumber-js/*'];
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
+const INSTALLED = [...new Set([...NATIVE, ...REQUIRED.map(packageOf)])];
+const unlisted = INSTALLED.filter((name) => !(name in pkg.dependencies)).concat(Object.keys(pkg.dependencies).filter((name) => !INSTALLED.includes(name)));
+if (unlisted.length > 0) throw new Error(`package.json's dependencies must be exactly the installed packages (scripts/build.mjs NATIVE, REQUIRED): ${unlisted.join(', ')} differ`);
+// Optional native bindings other packages try in a `try` (pg's, ws's): absent, as without them.
+const OPTIONAL = ['pg-native', 'bufferutil', 'utf-8-validate'];
+const cli = await build({
   ...common,
   packages: undefined,
-  external,
+  external: [...NATIVE.flatMap((name) => [name, `${name}/*`]), ...REQUIRED, ...OPTIONAL],
   minifyWhitespace: true,
   minifySyntax: true,
-  // Bundled CommonJS packages (pg) require Node's built-in modules: they get a `require`.
+  splitting: true,
+  metafile: true,
+  // Bundled CommonJS packages require Node's built-in modules: they get a `require`.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  entryPoints: [join(root, 'src/cli/main.ts')],
-  outfile: join(dist, 'cli.js'),
+  define: { IRON_CAGE_BUILD: JSON.stringify(buildInfo) },
+  entryPoints: { cli: join(root, 'src/cli/main.ts') },
+  outdir: dist,
+  chunkNames: 'cli-[hash]',
 });
-asciiOnly(join(dist, 'cli.js'));
+for (const file of Object.keys(cli.metafile.outputs)) if (file.endsWith('.js')) asciiOnly(join(process.cwd(), file));
 
 // The BPE tables' ranks as JSON beside the bundle (src/domain/budget/tokens.ts reads them there):
 // required, a .json file is one JSON.parse, where the package's JavaScript array literal costs V8
@@ -98,7 +119,7 @@ cpSync(join(root, 'src/state/migrations'), join(dist, 'migrations'), {
 });
 
 // The agent-side Python SDK ships beside the bundle; the supervisor puts it on PYTHONPATH.
-cpSync(join(root, 'src/python'), join(dist, 'python'), {
+cpSync(join(root, 'src/python/iron_cage'), join(dist, 'python', 'iron_cage'), {
   recursive: true,
   filter: (src) => !src.includes('__pycache__'),
 });
@@ -167,3 +188,16 @@ writeFileSync(
 );
 // The manifest says which file is which, for the server and the bundle-size benchmark.
 writeFileSync(join(webOut, 'manifest.json'), `${JSON.stringify({ js, css: cssName ?? null, assets: readdirSync(assetsOut).sort() }, null, 2)}\n`);
+
+// What `iron-cage --version` says, for the single executable's manifest (scripts/exe.mjs).
+writeFileSync(join(dist, 'build.json'), `${JSON.stringify(buildInfo)}\n`);
+
+function gitCommit() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') === '' ? head : `${head}-dirty`;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, UnavailableError } from '../core/errors.js';
-import { VERSION } from '../core/index.js';
+import { COMMIT, VERSION } from '../core/index.js';
 import { escapeControl } from '../core/logger.js';
 import { startedUp } from '../core/startup.js';
 import { runServe, runStart, type StartArgs } from './start.js';
@@ -240,7 +240,7 @@ export async function main(argv: string[]): Promise<void> {
     .recommendCommands()
     .epilog(EPILOG)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    .version(VERSION)
+    .version(`${VERSION} (commit ${COMMIT})`)
     .alias('h', 'help')
     .fail((msg, err) => {
       if (err && !(err instanceof ConfigError)) throw err;

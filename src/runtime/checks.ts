@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, extname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { nodeCommand } from '../core/executable.js';
 import { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from '../supervisor/index.js';
 
 /** The agent's script, resolved: it must be a readable file iron-cage knows how to run (by its extension). */
@@ -100,7 +101,7 @@ function pythonSyntaxError(run: Run, path: string): { line: string; what: string
 
 // `node --check` prints `<path>:<line>`, the source line, a caret, then `SyntaxError: …`.
 function nodeSyntaxError(run: Run, path: string): { line: string; what: string } | null {
-  const r = run(['--check', path]);
+  const r = run(['--check', path], { ...process.env, ...nodeCommand().env });
   if (r.status === 0 || r.error) return null;
   const lines = r.stderr.split('\n');
   const what = lines.find((l) => /^\w*Error: /.test(l));

@@ -2,6 +2,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { scratchBytes, type SandboxLimits } from '../config/index.js';
+import { executableFolder } from '../core/executable.js';
 import type { SandboxView } from '../state/index.js';
 import { which } from './support.js';
 
@@ -99,11 +100,16 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const isHidden = (p: string) => hidden.some((h) => under(p, h));
   // A venv or an install prefix: …/bin/python → …, for the command as named (a venv's python is
   // a link, its packages beside the link) and for the file it is (pyenv, a Node under ~/.nvm).
+  // iron-cage's own Node: its install, or the single executable and the folder it unpacked itself
+  // into (the executable's folder may be ~/bin: never its parent).
+  const unpacked = executableFolder();
   const interpreterHomes = (cmd: string): string[] => {
     const path = isAbsolute(cmd) || cmd.includes(sep) ? resolve(i.cwd, cmd) : which(cmd, i.path ?? process.env.PATH);
-    return path === null ? [] : [dirname(dirname(path)), dirname(dirname(real(path)))].map(real);
+    if (path === null || (unpacked !== null && real(path) === real(process.execPath))) return [];
+    return [dirname(dirname(path)), dirname(dirname(real(path)))].map(real);
   };
-  const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...interpreterHomes(process.execPath)].filter(isHidden);
+  const ownNode = unpacked === null ? interpreterHomes(process.execPath) : [real(process.execPath), real(unpacked)];
+  const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode].filter(isHidden);
   const all = uniq([...i.secretFiles.filter((f) => existsSync(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
   // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
   const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));

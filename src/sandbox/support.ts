@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 // Whether this machine can sandbox an agent, asked once per process: Linux, bubblewrap and socat
@@ -39,6 +39,8 @@ export function sandboxSupport(refresh = false): Support {
   return cached;
 }
 
+const found = (path: string | null): string | null => (path === null ? null : realpathSync(path));
+
 function probe(): Support {
   if (process.platform === 'darwin') {
     const sandboxExec = which('sandbox-exec', '/usr/bin');
@@ -47,9 +49,10 @@ function probe(): Support {
   if (process.platform !== 'linux') return { ok: false, reason: `${process.platform} has no sandbox iron-cage can start`, fix: 'run on Linux or macOS to sandbox the agent, or --sandbox off' };
   const bwrap = which('bwrap');
   if (!bwrap) return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: apt-get install bubblewrap (dnf install bubblewrap), or --sandbox off' };
-  const socat = which('socat');
+  // socat and prlimit run inside the sandbox, where a folder on PATH may be hidden (a link to them in ~/bin or /tmp): by the files they are.
+  const socat = found(which('socat'));
   if (!socat) return { ok: false, reason: "socat is not installed (it carries the agent's calls to the cage)", fix: 'install it: apt-get install socat (dnf install socat), or --sandbox off' };
-  const prlimit = which('prlimit');
+  const prlimit = found(which('prlimit'));
   if (!prlimit) return { ok: false, reason: "prlimit is not installed (it sets the agent's limits)", fix: 'install util-linux, or --sandbox off' };
   const trial = spawnSync(bwrap, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-user', '--unshare-pid', '--unshare-net', '--die-with-parent', '--', 'true'], {
     stdio: ['ignore', 'ignore', 'pipe'],

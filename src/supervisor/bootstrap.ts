@@ -1,4 +1,5 @@
 import { extname } from 'node:path';
+import { nodeCommand } from '../core/executable.js';
 
 /**
  * A Python agent is started through this one-liner so that it dies with iron-cage: Linux's
@@ -83,7 +84,7 @@ export interface AgentLaunch {
 
 /**
  * The command that runs `script`: `python` through PYTHON_BOOTSTRAP for a .py agent, this very
- * Node (process.execPath) through NODE_BOOTSTRAP for a .js/.mjs/.cjs one.
+ * Node (process.execPath, the single executable as Node) through NODE_BOOTSTRAP for a .js/.mjs/.cjs one.
  *
  * @example agentLaunch('agent.mjs', ['--leads', '3'], 'python3').command // process.execPath
  */
@@ -91,7 +92,8 @@ export function agentLaunch(script: string, args: string[], python: string): Age
   const language = agentLanguage(script);
   if (language === 'node') {
     const bootstrap = `data:text/javascript,${encodeURIComponent(NODE_BOOTSTRAP)}`;
-    return { command: process.execPath, args: ['--import', bootstrap, script, ...args], env: { [LIFELINE_VAR]: String(LIFELINE_FD) }, lifeline: true };
+    const node = nodeCommand();
+    return { command: node.command, args: ['--import', bootstrap, script, ...args], env: { ...node.env, [LIFELINE_VAR]: String(LIFELINE_FD) }, lifeline: true };
   }
   if (language === 'python') return { command: python, args: pythonArgs(script, args), env: {}, lifeline: false };
   throw new Error(`cannot run '${script}': iron-cage runs ${AGENT_EXTENSIONS.join(', ')} agents`);

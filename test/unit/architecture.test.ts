@@ -23,7 +23,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
     folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents', 'approvals'],
   },
   { name: 'runtime', folders: ['runtime'] },
-  { name: 'commands', folders: ['demo', 'cli'] },
+  { name: 'commands', folders: ['demo', 'cli', 'exe'] },
 ];
 
 /** Node built-ins the domain may use: computation only (hashing, sealing; a require for a JSON price table). */
@@ -215,5 +215,18 @@ describe('src/ layout', () => {
       }
     }
     expect(breaches).toEqual([]);
+  });
+
+  it('keeps the single executable’s first script to Node itself: it runs before anything is unpacked (src/exe)', () => {
+    const breaches: string[] = [];
+    for (const file of tsFiles(join(SRC, 'exe'))) {
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        // Its own folder, and the names it shares with the code it unpacks (core/executable.ts, itself Node's only).
+        if (spec.startsWith('node:') || (spec.startsWith('./') && !spec.includes('/', 2)) || spec === '../core/executable.js') continue;
+        breaches.push(`${relative(SRC, file)} imports ${spec}`);
+      }
+    }
+    expect(breaches).toEqual([]);
+    expect(specifiers(readFileSync(join(SRC, 'core/executable.ts'), 'utf8')).every((s) => s.startsWith('node:'))).toBe(true);
   });
 });
