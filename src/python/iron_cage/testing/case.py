@@ -18,4 +18,7 @@ class IronCageTestCase(unittest.TestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.runtime = self.enterContext(MockRuntime(**self.runtime_options))
+        # enterContext (Python 3.11+) by hand: the SDK runs on 3.9 too.
+        runtime = MockRuntime(**self.runtime_options)
+        self.runtime = runtime.__enter__()
+        self.addCleanup(runtime.__exit__, None, None, None)
