@@ -4,21 +4,22 @@ import { ConfigError, UnavailableError } from '../core/errors.js';
 import { COMMIT, VERSION } from '../core/index.js';
 import { escapeControl } from '../core/logger.js';
 import { startedUp } from '../core/startup.js';
-import { runServe, runStart, type StartArgs } from './start.js';
-import { runToken, type TokenArgs } from './token.js';
-import { runDashboard, type DashboardArgs } from './dashboard.js';
-import { loadConfig } from '../config/index.js';
-import { runRedact, runScan } from './safety.js';
-import { runSecrets, type SecretsArgs } from './secrets.js';
-import { runUser, type UserArgs } from './user.js';
-import { runDemo, type DemoArgs } from '../demo/index.js';
-import { runAudit, type AuditArgs } from './audit.js';
-import { runPanel, runPanelBudget, runPanelLink, runPanelRuntime, runPanelToken, type PanelArgs, type PanelBudgetArgs, type PanelRuntimeArgs, type PanelTokenArgs } from './panel.js';
+import type { StartArgs } from './start.js';
+import type { TokenArgs } from './token.js';
+import type { DashboardArgs } from './dashboard.js';
+import type { loadConfig } from '../config/index.js';
+import type { SecretsArgs } from './secrets.js';
+import type { UserArgs } from './user.js';
+import type { DemoArgs } from '../demo/index.js';
+import type { AuditArgs } from './audit.js';
+import type { PanelArgs, PanelBudgetArgs, PanelRuntimeArgs, PanelTokenArgs } from './panel.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
 // declaration (config/options.ts) through optionsFor; a command declares here only what it
-// alone takes.
+// alone takes. Each command's code is imported when it runs (a chunk of its own in the bundle,
+// scripts/build.mjs): `--help`, a refused flag or `secrets get` compiles and runs none of the
+// runtime's.
 
 function piiOptions(c: ReturnType<typeof loadConfig>) {
   return {
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<void> {
           .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
       async (a) => {
         const rest = (a['--'] as string[] | undefined) ?? [];
+        const { runStart } = await import('./start.js');
         await runStart({
           ...(a as unknown as StartArgs),
           script: a.script as string,
@@ -74,13 +76,13 @@ export async function main(argv: string[]): Promise<void> {
           .option('stay', { type: 'boolean', description: 'Keep the dashboard up after the run until Ctrl-C (--no-stay: exit) [default: when the output is a terminal]' })
           .example('$0 demo', 'Run it; open the dashboard URL it prints')
           .example('$0 demo --pace talk', 'For a live talk; waits for your click on "Approve"'),
-      async (a) => runDemo(a as unknown as DemoArgs),
+      async (a) => (await import('../demo/index.js')).runDemo(a as unknown as DemoArgs),
     )
     .command(
       'serve',
       'Serve the dashboard and API with no agent (inspect earlier runs; agents that connect with a key)',
       (y) => y.options(optionsFor('serve')).epilog(environmentHelp('serve')).example('$0 serve --db ./iron_state.db', 'Look at earlier runs'),
-      async (a) => runServe(a as never),
+      async (a) => (await import('./start.js')).runServe(a as never),
     )
     .command('panel', 'The control panel: dashboard, users and runtimes over PostgreSQL; agent runtimes report to it (no agent, no gateway here)', (y) =>
       y
@@ -88,7 +90,7 @@ export async function main(argv: string[]): Promise<void> {
           '$0',
           'Serve the control panel',
           (s) => s.options(optionsFor('panel')).epilog(environmentHelp('panel')),
-          async (a) => runPanel(a as unknown as PanelArgs),
+          async (a) => (await import('./panel.js')).runPanel(a as unknown as PanelArgs),
         )
         .command(
           'runtime <action> [name]',
@@ -103,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
                 description: 'For add and secrets: the panel secrets its token may read, comma-separated names or PREFIX_* patterns (none by default; "" for none)',
               })
               .options(optionsFor('panel')),
-          async (a) => runPanelRuntime(a as unknown as PanelRuntimeArgs),
+          async (a) => (await import('./panel.js')).runPanelRuntime(a as unknown as PanelRuntimeArgs),
         )
         .command(
           'budget <action> [id]',
@@ -121,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
               .option('agents', { type: 'string', description: 'For set --team: agent names, comma-separated' })
               .option('users', { type: 'string', description: 'For set --team: user names, comma-separated' })
               .options(optionsFor('panel')),
-          async (a) => runPanelBudget(a as unknown as PanelBudgetArgs),
+          async (a) => (await import('./panel.js')).runPanelBudget(a as unknown as PanelBudgetArgs),
         )
         .command(
           'token <action> [name]',
@@ -132,13 +134,13 @@ export async function main(argv: string[]): Promise<void> {
               .positional('name', { type: 'string', description: 'For create: the token\'s name (1-64 letters, digits, spaces, ".", "_", "-"); for revoke: its id or name' })
               .option('role', { type: 'string', choices: ['metrics'], default: 'metrics', description: 'For create: the role (people sign in; runtimes get theirs with panel runtime add)' })
               .options(optionsFor('panel')),
-          async (a) => runPanelToken(a as unknown as PanelTokenArgs),
+          async (a) => (await import('./panel.js')).runPanelToken(a as unknown as PanelTokenArgs),
         )
         .command(
           'link',
           'Print a one-time login link to the panel serving this database',
           (s) => s.options(optionsFor('panel')),
-          async (a) => runPanelLink(a as unknown as PanelArgs),
+          async (a) => (await import('./panel.js')).runPanelLink(a as unknown as PanelArgs),
         )
         .example('$0 panel --database postgres://iron@db/iron --host 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem', 'The shared control panel')
         .example('$0 panel runtime add laptop-ann --database postgres://iron@db/iron', "A runtime's token, printed once")
@@ -151,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
       'dashboard',
       'Print a one-time login link to the dashboard of the iron-cage serving this database',
       (y) => y.options(optionsFor('dashboard')).example('$0 dashboard --db ./iron_state.db', 'A link to open in the browser (once, within 15 minutes)'),
-      async (a) => runDashboard(a as unknown as DashboardArgs),
+      async (a) => (await import('./dashboard.js')).runDashboard(a as unknown as DashboardArgs),
     )
     .command(
       'token <action> [id]',
@@ -165,7 +167,7 @@ export async function main(argv: string[]): Promise<void> {
           .example('$0 token create --role agent --name notebook --budget 5', 'A metered key for a notebook')
           .example('$0 token create --role metrics --name prometheus', 'A token Prometheus scrapes /metrics with')
           .example('$0 token revoke notebook', 'Revoke it'),
-      async (a) => runToken(a as unknown as TokenArgs),
+      async (a) => (await import('./token.js')).runToken(a as unknown as TokenArgs),
     )
     .command(
       'secrets <action> [name]',
@@ -181,7 +183,7 @@ export async function main(argv: string[]): Promise<void> {
           .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
           .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
           .example('printf %s "$NEW" | $0 secrets rekey', 'Re-encrypt everything under a new master key'),
-      async (a) => runSecrets(a as unknown as SecretsArgs),
+      async (a) => (await import('./secrets.js')).runSecrets(a as unknown as SecretsArgs),
     )
     .command(
       'user <action> [name]',
@@ -194,7 +196,7 @@ export async function main(argv: string[]): Promise<void> {
           .options(optionsFor('user'))
           .example('printf %s "$PASSWORD" | $0 user add ann --role viewer', 'A read-only dashboard user')
           .example('$0 user rm ann', 'Remove her; her tokens stop working'),
-      async (a) => runUser(a as unknown as UserArgs),
+      async (a) => (await import('./user.js')).runUser(a as unknown as UserArgs),
     )
     .command(
       'audit <what>',
@@ -211,13 +213,14 @@ export async function main(argv: string[]): Promise<void> {
           .options(optionsFor('audit'))
           .example('$0 audit pii --type EMAIL', 'What was found, where and what was done')
           .example('$0 audit pii --reveal 12 --reason "ticket 481"', 'The value behind finding #12'),
-      async (a) => runAudit(a as unknown as AuditArgs),
+      async (a) => (await import('./audit.js')).runAudit(a as unknown as AuditArgs),
     )
     .command(
       'redact',
       'Redact PII from stdin to stdout (the same engine the gateway uses)',
       (y) => y.options(optionsFor('redact')).example('$0 redact < notes.txt > notes.clean.txt', 'Clean a file'),
       async (a) => {
+        const [{ loadConfig }, { runRedact }] = await Promise.all([import('../config/index.js'), import('./safety.js')]);
         const c = loadConfig({ configPath: a.config as string | undefined, flags: { safetyMode: a.safetyMode as string | undefined } });
         process.exitCode = await runRedact(process.stdin, process.stdout, { ...piiOptions(c), policy: { mode: c.safetyMode, perType: c.safety.perType, severity: c.safety.severity } });
       },
@@ -227,6 +230,7 @@ export async function main(argv: string[]): Promise<void> {
       'Report PII found in stdin, one line of output per input line',
       (y) => y.options(optionsFor('scan')).example('$0 scan --json < notes.txt', 'Offsets of every finding'),
       async (a) => {
+        const [{ loadConfig }, { runScan }] = await Promise.all([import('../config/index.js'), import('./safety.js')]);
         const c = loadConfig({ configPath: a.config as string | undefined });
         process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
       },
