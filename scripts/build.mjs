@@ -58,12 +58,25 @@ const packageOf = (specifier) =>
 const INSTALLED = [...new Set([...NATIVE, ...REQUIRED.map(packageOf)])];
 const unlisted = INSTALLED.filter((name) => !(name in pkg.dependencies)).concat(Object.keys(pkg.dependencies).filter((name) => !INSTALLED.includes(name)));
 if (unlisted.length > 0) throw new Error(`package.json's dependencies must be exactly the installed packages (scripts/build.mjs NATIVE, REQUIRED): ${unlisted.join(', ')} differ`);
-// Optional native bindings other packages try in a `try` (pg's, ws's): absent, as without them.
+// Optional native bindings other packages try in a `try` (pg's, ws's) are built in as absent: a
+// require left to Node would look for them in every node_modules above the bundle (a folder the
+// agent may write: ~/node_modules, above an unpacked executable) and load what it found there.
 const OPTIONAL = ['pg-native', 'bufferutil', 'utf-8-validate'];
+const absent = {
+  name: 'absent',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${OPTIONAL.join('|')})$`) }, (a) => ({ path: a.path, namespace: 'absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (a) => ({
+      contents: `throw Object.assign(new Error("Cannot find module '${a.path}' (iron-cage is built without it)"), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
 const cli = await build({
   ...common,
   packages: undefined,
-  external: [...NATIVE.flatMap((name) => [name, `${name}/*`]), ...REQUIRED, ...OPTIONAL],
+  external: [...NATIVE.flatMap((name) => [name, `${name}/*`]), ...REQUIRED],
+  plugins: [absent],
   minifyWhitespace: true,
   minifySyntax: true,
   splitting: true,

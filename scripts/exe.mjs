@@ -47,7 +47,9 @@ async function buildExe() {
   const missing = installed.filter((name) => !carried.includes(name));
   if (missing.length > 0) throw new Error(`scripts/exe.mjs does not say how to carry ${missing.join(', ')} (an installed package of scripts/build.mjs)`);
   const stage = join(out, 'stage');
-  rmSync(out, { recursive: true, force: true });
+  // Only what this script makes is replaced: `out` may be any folder (never emptied).
+  for (const made of ['stage', 'assets', 'sea.blob', 'sea-config.json', 'main.cjs', 'manifest.json', `iron-cage-${process.platform}-${process.arch}`])
+    rmSync(join(out, made), { recursive: true, force: true });
   mkdirSync(join(stage, 'dist'), { recursive: true });
   const fromRoot = createRequire(join(root, 'package.json'));
 
@@ -151,12 +153,13 @@ function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
-/** A package's folder copied with the files `keep` passes (and its package.json). */
+/** A package's folder copied with the files `keep` passes (and its package.json files). */
 function copyPackage(fromRoot, name, to, keep) {
   const from = packageDir(fromRoot, name);
   for (const file of walk(from)) {
     const rel = relative(from, file);
-    if (rel === 'package.json' || (keep(rel) && !rel.startsWith(`node_modules${sep}`))) {
+    // Every package.json: one in a subfolder may say how Node reads the files there (libphonenumber's build/ is CommonJS in a package of ES modules).
+    if (!rel.startsWith(`node_modules${sep}`) && (rel.split(sep).at(-1) === 'package.json' || keep(rel))) {
       mkdirSync(dirname(join(to, rel)), { recursive: true });
       copyFileSync(file, join(to, rel));
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { runMain } from 'node:module';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 // The single executable as Node, for a Node agent iron-cage starts from it (core/executable.ts
@@ -19,10 +19,11 @@ export async function runAsNode(argv: string[], load: (url: string) => Promise<u
   }
   const script = argv[i];
   if (script === undefined) throw new Error("iron-cage's executable was asked to run Node without a script");
-  const path = resolve(script);
-  process.argv = [process.execPath, path, ...argv.slice(i + 1)];
+  process.argv = [process.execPath, resolve(script), ...argv.slice(i + 1)];
   for (const url of imports) await load(url);
-  await load(pathToFileURL(path).href);
+  // As `node script` runs it: a CommonJS script as the main module (`require.main === module`),
+  // an ES module through the ES loader, each as its extension and package.json say.
+  runMain();
 }
 
 /**

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 // The single executable (scripts/exe.mjs) holds iron-cage as an installed package would lay it out
 // (bin/iron-cage.js, dist/: the code, the dashboard, the migrations, the Python SDK; node_modules/:
 // the native addons and the packages required on first use), each file gzipped as one of Node's
 // SEA assets and listed in a manifest with its SHA-256. On first use it is written to a folder of
-// its own per version and build, under the user's cache folder; every start checks each file
+// its own per version and build, under the user's cache folder; every start checks the folder
 // against the manifest before any of it runs (the folder sits where the agent, run unsandboxed,
-// could write: a file changed there is written again, never trusted).
+// could write: a file changed, added or made a link there means the folder is written again,
+// never trusted). Its files are read-only; the sandbox mounts the folder read-only for the agent.
 
 /** What the executable holds, as scripts/exe.mjs writes it. */
 export interface Manifest {
@@ -36,7 +37,7 @@ const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('h
  * @example cacheRoots({ HOME: '/home/ann' }) // ['/home/ann/.cache/iron-cage', '/tmp/iron-cage-1000']
  */
 export function cacheRoots(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.IRON_CAGE_CACHE_DIR) return [env.IRON_CAGE_CACHE_DIR];
+  if (env.IRON_CAGE_CACHE_DIR) return [resolve(env.IRON_CAGE_CACHE_DIR)];
   const roots: string[] = [];
   if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) roots.push(join(env.XDG_CACHE_HOME, 'iron-cage'));
   if (env.HOME && isAbsolute(env.HOME)) roots.push(join(env.HOME, '.cache', 'iron-cage'));
@@ -44,9 +45,22 @@ export function cacheRoots(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...new Set(roots)];
 }
 
-/** The files of the folder that differ from the manifest (missing, another size, another hash): none when it is intact. */
+/**
+ * What in the folder is not as the manifest says: a file missing, of another size or hash, and
+ * anything it does not list (a file added, a link, a folder where none should be), which a
+ * `require` or `import` could find. None when the folder is intact.
+ */
 export function changedFiles(dir: string, manifest: Manifest): string[] {
   const changed: string[] = [];
+  const listed = new Set(manifest.files.map((f) => f.path));
+  const folders = new Set(
+    manifest.files.flatMap((f) =>
+      f.path
+        .split('/')
+        .slice(0, -1)
+        .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+    ),
+  );
   for (const f of manifest.files) {
     const path = join(dir, f.path);
     try {
@@ -56,7 +70,19 @@ export function changedFiles(dir: string, manifest: Manifest): string[] {
       changed.push(f.path);
     }
   }
-  return changed;
+  const walk = (folder: string): void => {
+    for (const e of readdirSync(folder, { withFileTypes: true })) {
+      const rel = relative(dir, join(folder, e.name)).split(sep).join('/');
+      if (e.isDirectory() && folders.has(rel)) walk(join(folder, e.name));
+      else if (!(e.isFile() && listed.has(rel))) changed.push(rel);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    changed.push('.');
+  }
+  return [...new Set(changed)];
 }
 
 /**
@@ -83,6 +109,7 @@ export function unpack(manifest: Manifest, read: (path: string) => Uint8Array, o
       return write(root, dir, manifest, read);
     } catch (e) {
       passed.push(`${root}: ${(e as Error).message}`);
+      warn(`passing over the cache folder ${root} (${(e as Error).message})`);
     }
   }
   throw new Error(`cannot unpack iron-cage into a cache folder (${passed.join('; ')}); set IRON_CAGE_CACHE_DIR to a folder of yours`);
@@ -106,15 +133,15 @@ function ownRoot(root: string): void {
 
 /** Writes the build's files into a new folder beside `dir` and puts it in its place whole. */
 function write(root: string, dir: string, manifest: Manifest, read: (path: string) => Uint8Array): string {
-  const fresh = join(root, `.unpacking-${process.pid}-${Date.now()}`);
-  rmSync(fresh, { recursive: true, force: true });
+  const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const fresh = join(root, `.unpacking-${unique}`);
   try {
     for (const f of manifest.files) {
       const data = gunzipSync(read(f.path));
       if (data.length !== f.size || sha256(data) !== f.sha256) throw new Error(`the executable's copy of ${f.path} does not match its manifest: the file is damaged, download it again`);
       const path = join(fresh, f.path);
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      const fd = openSync(path, 'wx', 0o644);
+      const fd = openSync(path, 'wx', 0o444);
       try {
         writeSync(fd, data);
         fsyncSync(fd);
@@ -122,12 +149,14 @@ function write(root: string, dir: string, manifest: Manifest, read: (path: strin
         closeSync(fd);
       }
     }
-    const old = `${dir}.old-${process.pid}`;
+    // Another iron-cage may have unpacked (or repaired) the same build meanwhile: a folder that is
+    // intact now is kept, and ours dropped; only one that is not is set aside for ours.
+    if (existsSync(dir) && changedFiles(dir, manifest).length === 0) return dir;
+    const old = join(root, `.old-${unique}`);
     if (existsSync(dir)) renameSync(dir, old);
     try {
       renameSync(fresh, dir);
     } catch (e) {
-      // Another iron-cage unpacked the same build meanwhile: theirs is as good as ours once checked.
       if (existsSync(dir) && changedFiles(dir, manifest).length === 0) return dir;
       throw e;
     } finally {

@@ -22,12 +22,22 @@ export interface Otel {
  */
 export async function loadOtel(): Promise<Otel> {
   const [api, core, sdk, resources, json, proto] = await Promise.all([
-    import('@opentelemetry/api'),
-    import('@opentelemetry/core'),
-    import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/api').then(exportsOf),
+    import('@opentelemetry/core').then(exportsOf),
+    import('@opentelemetry/sdk-trace').then(exportsOf),
+    import('@opentelemetry/resources').then(exportsOf),
+    import('@opentelemetry/exporter-trace-otlp-http').then(exportsOf),
+    import('@opentelemetry/exporter-trace-otlp-proto').then(exportsOf),
   ]);
   return { api, core, sdk, resources, json, proto };
+}
+
+/**
+ * A package's exports however it was imported: Node gives a CommonJS package's names on the
+ * namespace, the bundle (scripts/build.mjs, a CommonJS package in a chunk of its own) only its
+ * `default`, the whole `module.exports`; an ES module has no `default` here.
+ */
+function exportsOf<T extends object>(m: T): T {
+  const whole = (m as { default?: unknown }).default;
+  return typeof whole === 'object' && whole !== null && !(Object.keys(m).length > 1) ? (whole as T) : m;
 }

@@ -88,6 +88,8 @@ function mounts(p: SandboxPolicy, inner: readonly string[] = []): string[] {
   for (const d of p.hidden) a.push('--size', String(p.scratch.includes(d) ? p.scratchBytes : HIDDEN_BYTES), '--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
   for (const d of p.write) a.push('--bind-try', d, d);
+  // iron-cage's own code, where a writable folder holds it: read-only over it.
+  for (const d of p.own) a.push('--ro-bind-try', d, d);
   // Over everything above: iron-cage's own files, wherever they are, and the system's secrets.
   for (const f of p.masked) {
     if (isDir(f)) a.push('--tmpfs', f, '--remount-ro', f);

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { scratchBytes, type SandboxLimits } from '../config/index.js';
 import { executableFolder } from '../core/executable.js';
+import { ownCode } from './own-code.js';
 import type { SandboxView } from '../state/index.js';
 import { which } from './support.js';
 
@@ -24,6 +25,12 @@ export interface SandboxPolicy {
   scratchBytes: number;
   /** iron-cage's files and folders the agent must not see, each covered wherever it is. */
   masked: string[];
+  /**
+   * iron-cage's own code inside a folder the agent writes (`ownCode`: a clone run from its own
+   * folder, an unpacked executable under a writable home): mounted read-only over it, since the
+   * cage loads code from there after the agent has started.
+   */
+  own: string[];
   /**
    * iron-cage's files that do not exist yet in a folder the agent may write (a config under any
    * name iron-cage looks for, a state file's journal, its keys): each name is taken for the run by
@@ -129,6 +136,7 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     scratch,
     scratchBytes: scratchBytes(i.limits),
     masked,
+    own: uniq(ownCode().map(real)).filter((o) => write.some((w) => under(o, w))),
     reserved,
     port: i.port,
     allow: [...(i.allow ?? [])],

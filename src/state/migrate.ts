@@ -67,8 +67,11 @@ export function migrate(db: Database.Database, notice: (message: string) => void
   let running = -1;
   try {
     // IMMEDIATE: the write lock before the version is read again, so a second iron-cage opening
-    // the same file at the same moment waits (busy_timeout), then finds it upgraded and runs nothing.
-    db.transaction(() => {
+    // the same file at the same moment waits, then finds it upgraded and runs nothing; it waits
+    // as long as an upgrade may take (a legacy copy of millions of rows), not the usual 5 s.
+    const waited = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma(`busy_timeout = ${Math.max(waited, UPGRADE_WAIT_MS)}`);
+    const upgrade = db.transaction(() => {
       const at = versionOf(db);
       if (at > to) throw newerThanThis(db, at, to);
       if (at > 0 && at <= LEGACY) adoptLegacy(db, all.slice(0, BASELINE));
@@ -84,7 +87,12 @@ export function migrate(db: Database.Database, notice: (message: string) => void
         db.unsafeMode(false);
       }
       db.pragma(`user_version = ${to}`);
-    }).immediate();
+    });
+    try {
+      upgrade.immediate();
+    } finally {
+      db.pragma(`busy_timeout = ${waited}`);
+    }
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const at = versionOf(db);
@@ -103,6 +111,9 @@ export function refuseNewer(db: Database.Database): void {
   const ours = schemaVersion();
   if (at > ours) throw newerThanThis(db, at, ours);
 }
+
+/** How long a second opener waits for an upgrade under way: 10 minutes. */
+const UPGRADE_WAIT_MS = 600_000;
 
 const versionOf = (db: Database.Database): number => db.pragma('user_version', { simple: true }) as number;
 

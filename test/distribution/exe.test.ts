@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otlpReceiver } from '../helpers/otlp.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { type Run, run as runProgram } from '../helpers/run.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
@@ -93,6 +94,7 @@ describe('the single executable, alone in a folder, with no Node on the machine'
       expect(existsSync(join(cache, folder!, f)), f).toBe(true);
     }
     // A file changed there is written again before anything runs.
+    chmodSync(join(cache, folder!, 'dist/cli.js'), 0o644);
     appendFileSync(join(cache, folder!, 'dist/cli.js'), '\nprocess.exit(7);\n');
     const again = await run(['--version']);
     expect(again.code).toBe(0);
@@ -117,7 +119,9 @@ describe('the single executable, alone in a folder, with no Node on the machine'
   it('cages the Python standard-library example in the sandbox, with its budget and its summary', async () => {
     const agentDir = join(place.dir, 'agent');
     cpSync(join(ROOT, 'examples/python-stdlib'), agentDir, { recursive: true });
-    const c = launch(['start', 'agent.py', '--budget', '50', '--port', '0', '--sandbox', 'on'], agentDir);
+    // With traces on: the OpenTelemetry SDK is in the executable too.
+    const receiver = await otlpReceiver();
+    const c = launch(['start', 'agent.py', '--budget', '50', '--port', '0', '--sandbox', 'on'], agentDir, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
     try {
       await until(() => c.out().includes('press Ctrl-C'), 90_000);
     } finally {
@@ -129,6 +133,12 @@ describe('the single executable, alone in a folder, with no Node on the machine'
     expect(out).toMatch(/Total cost\s+\$0\.0000\d+ of \$50\.00 budget \(3 LLM calls\)/);
     expect(out).toMatch(/Sandbox\s+files, network, processes/);
     expect(out).toContain('tool get_weather');
+    expect(out).not.toMatch(/traces are off/);
+    try {
+      await until(() => receiver.spans.filter((sp) => sp.name === 'chat gpt-4o-mini').length === 3, 20_000);
+    } finally {
+      await receiver.close();
+    }
   }, 120_000);
 
   it('runs a Node agent on its own Node, in the sandbox, which keeps the home folder from it', async () => {
@@ -148,6 +158,10 @@ describe('the single executable, alone in a folder, with no Node on the machine'
     expect(r.stdout).toContain('node agent one two: 200, home secret false');
     expect(r.stdout).toMatch(/Total cost\s+\$0\.0000\d+ of \$1\.00 budget \(1 LLM call\)/);
     expect(r.stdout).toMatch(/Sandbox\s+files, network, processes/);
+    // A CommonJS agent is the main module, as under `node`.
+    writeFileSync(join(agentDir, 'main.cjs'), "if (require.main === module) console.log('main module', process.argv.slice(2).join(' '));\n");
+    const cjs = await run(['start', 'main.cjs', '--sandbox', 'on', '--exit', '--port', '0', '--', 'x', 'y'], { cwd: agentDir });
+    expect(cjs.stdout).toContain('main module x y');
     // Its syntax checked before it starts, as `node --check` does.
     writeFileSync(join(agentDir, 'broken.cjs'), 'const a = 1;\nconst b = ;\n');
     const broken = await run(['start', 'broken.cjs', '--exit', '--port', '0'], { cwd: agentDir });
@@ -155,8 +169,9 @@ describe('the single executable, alone in a folder, with no Node on the machine'
   }, 120_000);
 
   it('scans text for PII from standard input', async () => {
-    const r = await run(['scan'], { input: 'mail ann@example.com, SSN 123-45-6789, call +1 415 555 0132\n' });
-    expect(r.code, r.stderr).toBe(0);
+    // The second line takes the phone check's fallback to libphonenumber's own code (its CommonJS build, beside its ES modules).
+    const r = await run(['scan'], { input: 'mail ann@example.com, SSN 123-45-6789, call +1 415 555 0132\nPhone: 116 476 457972, or 310 261 514605\n' });
+    expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/EMAIL/);
     expect(r.stdout).toMatch(/SSN/);
     expect(r.stdout).toMatch(/PHONE/);

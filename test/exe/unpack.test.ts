@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -61,16 +61,32 @@ describe('unpacking the single executable', () => {
     const h = home();
     const { manifest, read } = build();
     const dir = unpack(manifest, read, { env: { HOME: h } });
+    // Read-only as unpacked; whoever runs as the same user (an unsandboxed agent) can change that.
+    chmodSync(join(dir, 'dist/cli.js'), 0o644);
     appendFileSync(join(dir, 'dist/cli.js'), 'process.exit(0);\n');
     const said: string[] = [];
     expect(unpack(manifest, read, { env: { HOME: h }, warn: (m) => said.push(m) })).toBe(dir);
     expect(readFileSync(join(dir, 'dist/cli.js'), 'utf8')).toBe(FILES['dist/cli.js']);
     expect(said).toEqual([`${join(dir, 'dist/cli.js')} changed since iron-cage unpacked them: unpacking again`]);
     // The same length, other bytes: the hash finds it.
+    chmodSync(join(dir, 'bin/iron-cage.js'), 0o644);
     writeFileSync(join(dir, 'bin/iron-cage.js'), FILES['bin/iron-cage.js']!.replace('hello', 'HELLO'));
     expect(changedFiles(dir, manifest)).toEqual(['bin/iron-cage.js']);
     unpack(manifest, read, { env: { HOME: h } });
     expect(changedFiles(dir, manifest)).toEqual([]);
+    // Anything it does not list is found too: a module planted where `require` looks first, a link, a file made a folder.
+    mkdirSync(join(dir, 'dist/node_modules/yaml'), { recursive: true });
+    writeFileSync(join(dir, 'dist/node_modules/yaml/index.js'), 'planted');
+    symlinkSync('/etc', join(dir, 'dist/web/etc'));
+    expect(changedFiles(dir, manifest).sort()).toEqual(['dist/node_modules', 'dist/web/etc']);
+    unpack(manifest, read, { env: { HOME: h } });
+    expect(changedFiles(dir, manifest)).toEqual([]);
+    expect(existsSync(join(dir, 'dist/node_modules'))).toBe(false);
+    rmSync(join(dir, 'dist/cli.js'), { force: true });
+    symlinkSync(join(h, 'elsewhere.js'), join(dir, 'dist/cli.js'));
+    expect(changedFiles(dir, manifest)).toEqual(['dist/cli.js']);
+    // Its files are read-only.
+    expect(statSync(join(unpack(manifest, read, { env: { HOME: h } }), 'dist/cli.js')).mode & 0o777).toBe(0o444);
   });
 
   it('passes over a cache folder that others may write in or that is not a folder, for the next one', () => {
@@ -79,8 +95,10 @@ describe('unpacking the single executable', () => {
     mkdirSync(join(shared, 'iron-cage'), { recursive: true });
     chmodSync(join(shared, 'iron-cage'), 0o777);
     const { manifest, read } = build();
-    const dir = unpack(manifest, read, { env: { HOME: h, XDG_CACHE_HOME: shared } });
+    const said: string[] = [];
+    const dir = unpack(manifest, read, { env: { HOME: h, XDG_CACHE_HOME: shared }, warn: (m) => said.push(m) });
     expect(dir.startsWith(join(h, '.cache', 'iron-cage'))).toBe(true);
+    expect(said).toEqual([`passing over the cache folder ${join(shared, 'iron-cage')} (writable by others (mode 777))`]);
     expect(readdirSync(join(shared, 'iron-cage'))).toEqual([]);
     // IRON_CAGE_CACHE_DIR alone, when set: a file there is refused with the reason and the fix.
     writeFileSync(join(h, 'file'), '');
@@ -102,6 +120,7 @@ describe('unpacking the single executable', () => {
 
   it('looks in IRON_CAGE_CACHE_DIR alone, else XDG_CACHE_HOME, ~/.cache, then a folder of this user in the temp folder', () => {
     expect(cacheRoots({ IRON_CAGE_CACHE_DIR: '/x', HOME: '/home/ann' })).toEqual(['/x']);
+    expect(cacheRoots({ IRON_CAGE_CACHE_DIR: 'rel/cache' })).toEqual([join(process.cwd(), 'rel/cache')]);
     const roots = cacheRoots({ XDG_CACHE_HOME: '/xdg', HOME: '/home/ann' });
     expect(roots.slice(0, 2)).toEqual(['/xdg/iron-cage', '/home/ann/.cache/iron-cage']);
     expect(roots[2]).toMatch(/iron-cage-\d+$/);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sandboxSupport } from '../../src/sandbox/index.js';
 import { cli, freePort, launchCli } from '../helpers/cli.js';
-import { FIXTURES, until } from '../helpers/runtime.js';
+import { FIXTURES, ROOT, until } from '../helpers/runtime.js';
 
 // Files the agent writes that the cage later trusts: the fourth probe's two ways out of the
 // sandbox. A real agent, sandboxed by `iron-cage start`, plants a config under every name
@@ -30,7 +30,7 @@ function workFolder(): { work: string; marker: string } {
   const dir = join(root, `run-${n++}`);
   const work = join(dir, 'work');
   mkdirSync(work, { recursive: true });
-  for (const f of ['planter.py', 'waiter.py', 'scratch_bomb.py']) copyFileSync(join(ESCAPE, f), join(work, f));
+  for (const f of ['planter.py', 'waiter.py', 'scratch_bomb.py', 'own_code.py']) copyFileSync(join(ESCAPE, f), join(work, f));
   return { work, marker: join(dir, 'planted-server-ran') };
 }
 
@@ -132,6 +132,21 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       expect(r.out).not.toMatch(/PLANT/);
     });
   }, 120_000);
+
+  it("iron-cage's own code stays read-only to the agent even in a folder its config lets it write: the cage loads code from there after the agent started", async () => {
+    const { work } = workFolder();
+    // This clone's built code (what `iron-cage start` runs from here) and its packages.
+    const own = [join(ROOT, 'dist'), join(ROOT, 'node_modules')];
+    writeFileSync(join(work, 'iron-cage.yaml'), `sandbox:\n  write:\n${own.map((d) => `    - ${d}\n`).join('')}`);
+    const env = { OWN_CODE: own.join(delimiter) };
+    const caged = await start(work, ['own_code.py'], env);
+    expect(caged.code, caged.out).toBe(0);
+    expect(caged.out).toMatch(/sandbox: files, network, processes/);
+    for (const d of own) expect(caged.out).toMatch(new RegExp(`OWN blocked ${d.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(Read-only file system\\)`));
+    // Unsandboxed the same config lets it write there (the probe removes what it made): what the sandbox prevents.
+    const open = await start(work, ['own_code.py', '--sandbox', 'off'], env);
+    for (const d of own) expect(open.out).toContain(`OWN ok ${d}`);
+  });
 
   it('a start whose config changed while a sandboxed agent ran, and turns the sandbox off, says so loudly and keeps it in the audit trail', async () => {
     const { work } = workFolder();

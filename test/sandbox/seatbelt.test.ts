@@ -60,7 +60,19 @@ describe('the Seatbelt profile', () => {
   it('quotes paths as Seatbelt literals', () => {
     const odd = join(dir, 'a "b" \\c');
     mkdirSync(odd, { recursive: true });
-    const p = seatbeltProfile({ write: [odd], read: [], hidden: [], scratch: [], scratchBytes: 1024 * 1024, masked: [], reserved: [], port: 9000, allow: [], limits: SANDBOX_DEFAULTS.limits });
+    const p = seatbeltProfile({
+      write: [odd],
+      read: [],
+      hidden: [],
+      scratch: [],
+      scratchBytes: 1024 * 1024,
+      masked: [],
+      own: [],
+      reserved: [],
+      port: 9000,
+      allow: [],
+      limits: SANDBOX_DEFAULTS.limits,
+    });
     expect(p).toContain(`(subpath "${odd.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}")`);
   });
 });
