@@ -38,8 +38,10 @@ if (build.code !== 0) {
 
 const [vitest, ...rest] = await Promise.all([
   step('vitest', npx('vitest'), ['run', ...vitestArgs], { stream: true }),
-  step('typecheck', npx('tsc'), ['--noEmit']),
-  step('typecheck web', npx('tsc'), ['--noEmit', '-p', 'web']),
+  // Incremental: what the last run checked and nothing since changed is not checked again (its
+  // record under node_modules/.cache; a fresh clone checks everything: ~27 s of CPU, ~8 s again).
+  step('typecheck', npx('tsc'), ['--noEmit', '--incremental', '--tsBuildInfoFile', 'node_modules/.cache/tsc/src.tsbuildinfo']),
+  step('typecheck web', npx('tsc'), ['--noEmit', '-p', 'web', '--incremental', '--tsBuildInfoFile', 'node_modules/.cache/tsc/web.tsbuildinfo']),
   step('lint', npx('biome'), ['check', '--error-on-warnings']),
   step('python', 'python3', ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], { env: { PYTHONPATH: 'src/python' } }),
 ]);
