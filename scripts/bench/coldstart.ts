@@ -1,22 +1,12 @@
 // Cold start: `iron-cage start agent.py` until /api/health answers, over several runs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fmt, percentile, report } from './lib.js';
+import { fmt, freePort, percentile, report } from './lib.js';
 
 const CLI = resolve(process.cwd(), 'bin/iron-cage.js');
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-}
 
 async function once(dir: string): Promise<number> {
   const port = await freePort();

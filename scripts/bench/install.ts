@@ -5,23 +5,13 @@
 // gets) and compiled from source (what this one, which reaches no GitHub, gets).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fmt, idleRssMb, median, report } from './lib.js';
+import { fmt, freePort, idleRssMb, median, report } from './lib.js';
 
 const ROOT = process.cwd();
 const RUNS = 5;
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-}
 
 /** `serve` started by `command`: ms until /api/health answers 200, and the process (still running). */
 async function toHealth(command: string, args: string[], env: NodeJS.ProcessEnv, db: string): Promise<{ ms: number; child: ChildProcess }> {

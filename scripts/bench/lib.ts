@@ -185,14 +185,19 @@ export function portkeyEntry(): string | null {
   }
 }
 
-/** Portkey's gateway in its own process on a free loopback port, once it says it is ready. */
-export async function startPortkey(entry: string): Promise<{ origin: string; pid: number; close: () => void }> {
-  const port = await new Promise<number>((resolve) => {
+/** A loopback port free at the moment of asking. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
     const s = createNetServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as AddressInfo).port;
       s.close(() => resolve(p));
     });
   });
+}
+
+/** Portkey's gateway in its own process on a free loopback port, once it says it is ready. */
+export async function startPortkey(entry: string): Promise<{ origin: string; pid: number; close: () => void }> {
+  const port = await freePort();
   const child = spawn(process.execPath, [entry, `--port=${port}`, '--headless'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));

@@ -4,7 +4,6 @@
 // `iron-cage start`; and the RSS of the sandbox's own processes (bwrap and socat) while it runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +11,7 @@ import { SANDBOX_DEFAULTS } from '../../src/config/index.js';
 import { sandboxPolicy, sandboxSupport, SandboxRunner } from '../../src/sandbox/index.js';
 import { seccompFilter } from '../../src/sandbox/seccomp.js';
 import { LocalProcessRunner, sdkPath, type AgentRunner } from '../../src/supervisor/index.js';
-import { fmt, percentile, report, type Row } from './lib.js';
+import { fmt, freePort, percentile, report, type Row } from './lib.js';
 
 const support = sandboxSupport();
 if (!support.ok || support.kind !== 'bwrap') {
@@ -85,15 +84,6 @@ print("BENCH " + json.dumps({"p50": single[len(single) // 2] * 1000, "fresh": fr
 time.sleep(1.5)
 `,
 );
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-}
 
 /** RSS (kB) of bwrap and socat processes, summed. */
 function helperRss(): number {

@@ -78,20 +78,23 @@ function sharedServer(): SharedPostgres | null {
   }
 }
 
+/** One statement on its own connection: its rows. */
+async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh database on the shared server, named for this worker and file; its own databases too. */
 async function databaseOn(server: SharedPostgres): Promise<TestPostgres> {
   const base = `t${process.pid}_${++databases}`;
   const made = [base];
   const urlOf = (db: string) => `postgres://iron@127.0.0.1:${server.port}/${db}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client(urlOf('postgres'));
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = async (sql: string) => void (await query(urlOf('postgres'), sql));
   await admin(`CREATE DATABASE ${base}`);
   const url = urlOf(base);
   const shared = (what: string) => async () => {
@@ -101,15 +104,7 @@ async function databaseOn(server: SharedPostgres): Promise<TestPostgres> {
     url,
     port: server.port,
     dir: '',
-    async rows<T>(sql: string, params: unknown[] = []) {
-      const client = new pg.Client(url);
-      await client.connect();
-      try {
-        return (await client.query(sql, params)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    rows: <T>(sql: string, params: unknown[] = []) => query<T>(url, sql, params),
     async createDatabase(name: string) {
       const db = `${base}_${name}`;
       await admin(`CREATE DATABASE ${db}`);
@@ -176,15 +171,7 @@ export async function startServer(opts: { settings?: Record<string, string> } = 
     url,
     port,
     dir,
-    async rows<T>(sql: string, params: unknown[] = []) {
-      const client = new pg.Client(url);
-      await client.connect();
-      try {
-        return (await client.query(sql, params)).rows as T[];
-      } finally {
-        await client.end();
-      }
-    },
+    rows: <T>(sql: string, params: unknown[] = []) => query<T>(url, sql, params),
     async createDatabase(name: string) {
       await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'iron', name]);
       return `postgres://iron@127.0.0.1:${port}/${name}`;
