@@ -143,16 +143,32 @@ export const state: State = {
   approvals: { status: 'loading' },
 };
 
+/**
+ * The page renders the state at most this often. A busy run streams events by the dozen a second
+ * (the demo at a brisk pace: ~90), and each render lays the page out again: rendered per event, a
+ * live dashboard kept its renderer 42% busy, at most 20 times a second 18% (with the bars moved by
+ * a transform, ui.tsx barPart; docs/benchmarks.md, "The dashboard under a live run"). A change
+ * after a quiet moment (the viewer's click, the first event of a burst) still shows at once; the
+ * rest of a burst shows together at the end of the gap.
+ */
+export const RENDER_GAP_MS = 50;
+
 const listeners = new Set<() => void>();
 let notifyQueued = false;
+let notifiedAt = Number.NEGATIVE_INFINITY;
+
+function notify(): void {
+  notifyQueued = false;
+  notifiedAt = performance.now();
+  for (const l of listeners) l();
+}
 
 export function changed(): void {
   if (notifyQueued) return;
   notifyQueued = true;
-  queueMicrotask(() => {
-    notifyQueued = false;
-    for (const l of listeners) l();
-  });
+  const wait = notifiedAt + RENDER_GAP_MS - performance.now();
+  if (wait <= 0) queueMicrotask(notify);
+  else setTimeout(notify, wait);
 }
 
 export function set(patch: Partial<State>): void {

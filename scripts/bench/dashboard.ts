@@ -6,12 +6,16 @@
 //   4. 1,000 viewers (issue 26): event→DOM in Chromium with 999 plain WebSocket clients at 500 ev/s,
 //      and the server's CPU for that fan-out with the coalesced flush (WS_COALESCE) against a
 //      flush per tick, alternated in one run
+//   6. the page under a live run (`iron-cage demo` at 0.25 s a lead, DASHBOARD_PART=live): how busy
+//      its renderer's main thread is (CDP Performance metrics: TaskDuration, LayoutCount) over
+//      20 s of the run, at 1440×900
 //   5. a long run (1,000,000 events, 200,000 LLM calls, one agent) served by `iron-cage serve`:
 //      p99 of the timeline's pages and overview, RSS loaded and with 1,000 viewers, and a reload to
 //      a complete first screen (FIRST_RENDER and the waterfall's first page, `iron-cage:timeline-ready`)
-// Parts and sizes: DASHBOARD_PART=all|page|viewers|run; DASHBOARD_VIEWERS (999), DASHBOARD_RATE
+// Parts and sizes: DASHBOARD_PART=all|page|viewers|run|live; DASHBOARD_VIEWERS (999), DASHBOARD_RATE
 // (500), DASHBOARD_SECONDS (10), DASHBOARD_RUN_CALLS (200000), DASHBOARD_RUN_EVENTS (1000000),
 // DASHBOARD_RUN_DB=<file>: the long run on that state file, written first only when it does not exist (and kept).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -320,11 +324,56 @@ async function scrolling(browser: Browser, origin: string, admin: string, rows: 
   }
 }
 
+/** 6: the renderer's work while a demo streams its events (a lead every 0.25 s: ~90 events/s). */
+async function livePart(rows: Row[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-cage-bench-live-'));
+  const demo = spawn(process.execPath, [join(process.cwd(), 'bin/iron-cage.js'), 'demo', '--pace', '0.25', '--port', '0', '--db', join(dir, 'demo.db'), '--stay', '--sandbox', 'off'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const browser = await launch();
+  try {
+    let out = '';
+    demo.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    const started = clock.now();
+    let url: string | undefined;
+    while (!(url = /dashboard (http:\/\/127\.0\.0\.1:\d+\/#login=\S+)/.exec(out)?.[1])) {
+      if (clock.now() - started > 30_000 || demo.exitCode !== null) throw new Error(`the demo did not print its dashboard link:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const p = await ctx.newPage();
+    await p.goto(url);
+    await p.waitForSelector('[data-testid=conn][data-state=live]');
+    const cdp = await ctx.newCDPSession(p);
+    await cdp.send('Performance.enable');
+    const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+    const seconds = 20;
+    const before = await metrics();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = await metrics();
+    const busy = (after.TaskDuration! - before.TaskDuration!) / seconds;
+    rows.push({
+      metric: `renderer main thread busy, the demo at 0.25 s a lead (${seconds} s of it, 1440×900)`,
+      value: `${fmt(busy * 100, 0)}% (${fmt((after.LayoutCount! - before.LayoutCount!) / seconds, 0)} layouts/s, ${fmt((after.RecalcStyleCount! - before.RecalcStyleCount!) / seconds, 0)} style recalcs/s)`,
+      target: '< 35%',
+      ok: busy < 0.35,
+    });
+    await ctx.close();
+  } finally {
+    await browser.close();
+    demo.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const rows: Row[] = [];
   if (PART === 'all' || PART === 'page') await page(rows);
   if (PART === 'all' || PART === 'viewers') await viewersPart(rows);
   if (PART === 'all' || PART === 'run') await runPart(rows);
+  if (PART === 'all' || PART === 'live') await livePart(rows);
   report('dashboard', 'Dashboard in Chromium (npm run bench -- dashboard)', rows);
   process.exit(0);
 }

@@ -7,7 +7,7 @@ import { count, duration } from '../format.js';
 import { getState, useStore } from '../store.js';
 import { LIVE_STATUSES, STATUS } from '../status.js';
 import type { Agent } from '../types.js';
-import { Figure, Name, Panel, useNow } from '../ui.js';
+import { barPart, Figure, Name, Panel, useNow } from '../ui.js';
 
 /** #19: what the agent is doing, how far it got, how well, and when it will be done. */
 export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: ComponentChildren }) {
@@ -43,7 +43,7 @@ export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: Compo
       </div>
       <div class="progress">
         <div class="bar" role="progressbar" aria-label="progress" aria-valuemin={0} aria-valuemax={total ?? undefined} aria-valuenow={done}>
-          <div class="bar-fill" style={{ width: `${share ?? 0}%` }} />
+          <div class="bar-fill" style={barPart(share ?? 0)} />
         </div>
         <div class="progress-text" data-testid="agent-progress">
           {total !== null ? `${count(done)} / ${count(total)} ${unit} (${Math.round(share!)}%)` : `${count(done)} ${unit}`}

@@ -4,7 +4,7 @@ import { llmOutcomes } from '../../src/domain/outcomes/index.js';
 import { callsSub, count, money, pct } from '../format.js';
 import { useStore } from '../store.js';
 import type { Agent } from '../types.js';
-import { Figure, Name, Panel } from '../ui.js';
+import { barPart, Figure, Name, Panel } from '../ui.js';
 import { jumpTimeline } from '../timeline.js';
 import { SpendChart } from './chart.js';
 import { TableHead } from '../table-head.js';
@@ -38,7 +38,7 @@ export function CostPanel({ agent }: { agent: Agent | null }) {
         </div>
         <div class={`meter tone-${used === null ? 'idle' : used >= 100 ? 'bad' : used >= 90 ? 'warn' : 'ok'}`}>
           <div class="bar">
-            <div class="bar-fill" style={{ width: `${Math.min(100, used ?? 0)}%` }} />
+            <div class="bar-fill" style={barPart(used ?? 0)} />
             <div class="bar-mark" style={{ left: '90%' }} title="90% warning" />
           </div>
           <span data-testid="cost-percent">{used === null ? 'no limit set' : `${pct(used)} used`}</span>

@@ -8,7 +8,7 @@ import { leaseState, period, runway, STATE, scopeLine, shares } from '../budgets
 import { fleet } from '../fleet-store.js';
 import { ago, count, counted, pct } from '../format.js';
 import type { BudgetView, LeaseView } from '../types.js';
-import { Figure, Name, Panel, useNow } from '../ui.js';
+import { barPart, Figure, Name, Panel, useNow } from '../ui.js';
 
 /** Leases listed before "Show all". */
 const FIRST_LEASES = 8;
@@ -65,8 +65,8 @@ function Budget({ b, now }: { b: BudgetView; now: number }) {
         role="img"
         aria-label={`${formatUsd(b.spentMicros)} spent, ${formatUsd(b.leasedMicros)} leased out, ${formatUsd(b.unleasedMicros)} unleased, of ${formatUsd(b.limitMicros)}; warning at 90%`}
       >
-        <div class={`seg seg-spent tone-${st.tone}`} style={{ width: `${s.spent}%` }} />
-        <div class="seg seg-leased" style={{ left: `${s.spent}%`, width: `${s.leased}%` }} />
+        <div class={`seg seg-spent tone-${st.tone}`} style={barPart(s.spent)} />
+        <div class="seg seg-leased" style={barPart(s.leased, s.spent)} />
         <div class="bar-mark" style={{ left: '90%' }} title="90% warning" />
       </div>
       <div class="figures budget-figures">
