@@ -194,7 +194,7 @@ export function refreshFor(ev: FeedEvent): void {
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
   if (t === 'llm.request' || t === 'agent.progress' || t === 'agent.started' || t === 'agent.exited' || t.startsWith('breaker.')) refreshPerformance(id);
-  if (t === 'pii.detected' || t === 'tool.refused') refreshProtection(id);
+  if (t === 'pii.detected' || t === 'tool.refused' || t === 'injection.detected') refreshProtection(id);
   if (t.startsWith('watch.') || t === 'agent.paused' || t === 'agent.resumed') refreshWatch(id);
   if (t === 'llm.request' || t === 'agent.progress' || t.startsWith('budget.')) refreshRunway(id);
   if (t === 'llm.request' || t === 'agent.progress') refreshSteps(id);

@@ -227,12 +227,20 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command(
       'scan',
-      'Report PII found in stdin, one line of output per input line',
-      (y) => y.options(optionsFor('scan')).example('$0 scan --json < notes.txt', 'Offsets of every finding'),
+      'Report PII found in stdin, one line of output per input line (--injection: prompt injection instead)',
+      (y) =>
+        y
+          .option('injection', {
+            type: 'boolean',
+            description: 'Read each line for prompt injection instead of PII: {"id","injection":{"score","flagged","signals"}} with --json, flagged lines otherwise',
+          })
+          .options(optionsFor('scan'))
+          .example('$0 scan --json < notes.txt', 'Offsets of every finding')
+          .example('$0 scan --injection --json < tool-output.jsonl', 'A prompt-injection verdict per record'),
       async (a) => {
         const [{ loadConfig }, { runScan }] = await Promise.all([import('../config/index.js'), import('./safety.js')]);
         const c = loadConfig({ configPath: a.config as string | undefined });
-        process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true });
+        process.exitCode = await runScan(process.stdin, process.stdout, { ...piiOptions(c), json: a.json === true, injection: a.injection === true });
       },
     )
     .demandCommand(1, 'Name a command: start, demo, serve, panel, dashboard, token, secrets, user, audit, redact or scan.')

@@ -3,6 +3,7 @@
 // stderr and exit code 2, never a stack trace; memory stays bounded either way.
 import { IronCageError } from '../core/errors.js';
 import { createStreamRedactor, LATIN_NEVER_FOLDS, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
+import { detectInjection } from '../domain/injection/index.js';
 
 export interface SafetyCommandOptions extends RedactOptions {
   /** Where messages go; process.stderr by default. */
@@ -12,6 +13,8 @@ export interface SafetyCommandOptions extends RedactOptions {
 export interface ScanCommandOptions extends ScanOptions {
   /** One JSON object per input line instead of readable lines. */
   json: boolean;
+  /** Read each line for prompt injection (src/domain/injection) instead of PII. */
+  injection?: boolean;
   stderr?: NodeJS.WritableStream;
   /** Longest line scan will hold, in UTF-16 code units; longer input is refused. */
   maxLineLength?: number;
@@ -142,6 +145,7 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
       folded.push(input.folded === true);
     };
     const flush = async () => {
+      if (opts.injection) return flushInjection();
       const found = scanner.scanEach(texts, folded);
       let results = '';
       for (let k = 0; k < found.length; k++) {
@@ -157,6 +161,24 @@ export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.Writa
       texts = [];
       folded = [];
       await write(output, json !== null ? json.take() : results);
+    };
+
+    // `--injection`: each line's verdict, `{"id", "injection": {"score", "flagged", "signals"}}`
+    // (the same reader the gateway's injection guard uses).
+    const flushInjection = async () => {
+      let results = '';
+      for (let k = 0; k < texts.length; k++) {
+        lineNo++;
+        const id = ids[k];
+        const r = detectInjection(texts[k]!);
+        const score = Math.round(r.score * 1000) / 1000;
+        if (json !== null) results += `{${id === undefined ? '' : `"id":${id},`}"injection":${JSON.stringify({ score, flagged: r.flagged, signals: r.signals })}}\n`;
+        else if (r.flagged) results += `${id === undefined ? `${lineNo}` : `${lineNo} (id ${id})`}: injection ${score} ${r.signals.join(',')}\n`;
+      }
+      ids = [];
+      texts = [];
+      folded = [];
+      await write(output, results);
     };
 
     const take = async (text: string) => {

@@ -13,6 +13,9 @@ export type SafetyLocation = (typeof SAFETY_LOCATIONS)[number];
 /** A location's mode: one of the safety modes, or `off` (not scanned at all). */
 export const LOCATION_MODES = [...SAFETY_MODES, 'off'] as const;
 export type LocationMode = SafetyMode | 'off';
+/** What `safety.injection` does with a tool result that looks like a prompt injection (src/injection). */
+export const INJECTION_MODES = ['off', 'detect', 'warn', 'block'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
 
 // PII protection keys of the config file. The mode itself is the top-level `safety_mode`
 // (also --safety-mode); this section refines it. The type, mode, severity and risk names are
@@ -31,6 +34,7 @@ const section = z.strictObject({
   redact_prompts: z.boolean().optional(),
   locations: z.strictObject({ output: mode, tool_arguments: mode, prompt: mode, agent_stdout: mode, tool_response: mode } satisfies Record<SafetyLocation, unknown>).optional(),
   on_block: z.enum(['stop', 'refuse']).optional(),
+  injection: z.enum(INJECTION_MODES).optional(),
   /** Deprecated: read as `alerts.webhook_url` (config/alerts.ts), which every alert shares. */
   webhook_url: httpUrl.optional(),
 });
@@ -48,6 +52,8 @@ export interface SafetyConfig {
   /** The modes set in `safety.locations`; `locationModes` fills in the rest from `safety_mode`. */
   locations: Partial<Record<SafetyLocation, LocationMode>>;
   onBlock: 'stop' | 'refuse';
+  /** Prompt injection in the tool results an agent sends its model (src/injection): off, detect (an event and the counter), warn (the model is told), block (the call is refused). */
+  injection: InjectionMode;
 }
 
 export const SAFETY_DEFAULTS: SafetyConfig = {
@@ -60,6 +66,7 @@ export const SAFETY_DEFAULTS: SafetyConfig = {
   redactPrompts: false,
   locations: {},
   onBlock: 'stop',
+  injection: 'detect',
 };
 
 type Section = z.output<typeof section>;
@@ -75,6 +82,7 @@ const SAFETY_KEYS: Keys<SafetyConfig, Section> = {
   redactPrompts: 'redact_prompts',
   locations: merged('locations'),
   onBlock: 'on_block',
+  injection: 'injection',
 };
 
 export const applySafety = (cur: SafetyConfig, l: { safety?: Section }): SafetyConfig => layer(cur, l.safety, SAFETY_KEYS);

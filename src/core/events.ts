@@ -204,6 +204,20 @@ export interface EventData {
     requestRef: string | null;
     counters: { piiLeaksBlocked: number; piiWarned: number; byType: Record<string, number> };
   };
+  /**
+   * A tool result the agent handed its model looks like a prompt injection (src/injection): what
+   * the detector saw (its signals, its score 0-1) and what `safety.injection` did with it. The
+   * excerpt is around the strongest signal, PII redacted; the result itself is never stored.
+   */
+  'injection.detected': {
+    source: 'llm.tool_result';
+    action: 'detected' | 'warned' | 'blocked';
+    callId: string | null;
+    score: number;
+    signals: string[];
+    excerpt: string;
+    requestRef: string | null;
+  };
   /** A tool answer the PII scan could not read (`reason`: compressed in a coding iron-cage cannot undo): refused, or passed where the policy only warns. */
   'pii.unscanned': { location: 'tool.response'; reason: string; action: 'refused' | 'passed'; requestRef: string | null };
   /** An admin opened a sealed finding of the PII audit trail (`iron-cage audit pii --reveal`): who and which, never the value. */

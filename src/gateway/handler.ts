@@ -25,6 +25,7 @@ import type { Endpoint, Wire } from './wire/types.js';
 import { keepsTurns, producesOutput } from './wire/wires.js';
 import { observedCall, type ObservedCall, type Observer } from '../observability/index.js';
 import type { AgentGate } from '../watch/index.js';
+import type { InjectionGuard } from '../injection/index.js';
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
@@ -48,6 +49,8 @@ export interface HandlerDeps {
   observer: Observer;
   /** A paused agent's calls wait here before anything is read, reserved or sent (src/watch). */
   gate?: AgentGate;
+  /** Prompt injection in the tool results the agent sends (`safety.injection`, src/injection). */
+  injection?: Pick<InjectionGuard, 'scan'>;
 }
 
 /** A request that passed validation, before anything is reserved for it. */
@@ -132,6 +135,7 @@ export class GatewayHandler {
       const p = await this.parse(req, route, obs);
       if (keepsTurns(p.request.endpoint)) this.resolveState(p);
       this.guardPrompt(p);
+      this.guardInjection(p);
       // Gone before anything was reserved: nothing is owed and nothing is recorded.
       if (client.signal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
       // Synchronous unless the call must wait for in-flight calls to free budget.
@@ -232,6 +236,28 @@ export class GatewayHandler {
     if (!guard.prompt) return;
     const { agentId, endpoint, wire } = p.request;
     if (guardPrompt(guard.prompt.bind(guard), agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json))) p.bodyText = null;
+  }
+
+  /**
+   * With `safety.injection`: the tool results the agent hands its model, read for prompt
+   * injection after the PII guard (an excerpt never holds what it redacted). `block` refuses the
+   * call before anything is reserved, sent or charged; `warn` puts a warning the model reads
+   * before the result.
+   */
+  private guardInjection(p: Parsed): void {
+    const { injection } = this.d;
+    if (!injection) return;
+    const { agentId, endpoint, wire } = p.request;
+    const v = injection.scan(agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json));
+    if (v.block)
+      throw new GatewayError(
+        'blocked',
+        `This request was refused by iron-cage: the tool result${v.block.callId ? ` of call ${v.block.callId}` : ''} looks like a prompt injection (${v.block.signals.join(', ')}), and safety.injection is block. Remove that result from the conversation to go on.`,
+        false,
+        undefined,
+        'injection_blocked',
+      );
+    if (v.rewrote) p.bodyText = null;
   }
 
   /**

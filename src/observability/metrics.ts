@@ -66,6 +66,7 @@ export class RuntimeMetrics {
   private readonly egress: Counter;
   private readonly egressBytes: Counter;
   private readonly pii: Counter;
+  private readonly injection: Counter;
   private readonly toolCalls: Counter;
   /** Open runs: agent id → when it started and its name. */
   private readonly runs = new Map<string, { startMs: number; name: string }>();
@@ -114,6 +115,12 @@ export class RuntimeMetrics {
       registers,
     });
     this.pii = new Counter({ name: METRIC.piiDetections, help: 'PII found, by type, what was done (redacted, blocked, warned) and where.', labelNames: ['type', 'action', 'location'], registers });
+    this.injection = new Counter({
+      name: METRIC.injectionDetected,
+      help: 'Prompt injections found in what an agent reads, by where (source) and what was done (detected, warned, blocked).',
+      labelNames: ['source', 'action'],
+      registers,
+    });
     this.toolCalls = new Counter({
       name: METRIC.toolCalls,
       help: 'Tool proxy calls by service, the tier that answered (live, cache, placeholder) and HTTP status class.',
@@ -206,6 +213,9 @@ export class RuntimeMetrics {
     switch (e.type) {
       case 'pii.detected':
         for (const [type, n] of Object.entries(e.data.types)) this.pii.inc({ type, action: e.data.action, location: e.data.location }, n);
+        return;
+      case 'injection.detected':
+        this.injection.inc({ source: e.data.source, action: e.data.action });
         return;
       case 'sandbox.egress': {
         // The rule is the operator's config (bounded); the host the agent asked for is never a label.

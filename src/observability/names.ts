@@ -30,6 +30,7 @@ export const METRIC = {
   budgetReserved: 'iron_cage_budget_reserved_usd',
   budgetWaiting: 'iron_cage_budget_waiting_calls',
   piiDetections: 'iron_cage_pii_detections_total',
+  injectionDetected: 'iron_cage_injection_detected_total',
   breakerState: 'iron_cage_breaker_state',
   breakerBlocked: 'iron_cage_breaker_blocked_calls_total',
   overhead: 'iron_cage_gateway_overhead_seconds',

@@ -18,7 +18,7 @@ const auditQuery = z.strictObject({
 /** Detections looked through for the newest one with a preview (a streamed answer's has none). */
 const LATEST_LOOKBACK = 50;
 
-type ProtectionState = Pick<StateManager, 'loadAgent' | 'countEvents' | 'eventsOfTypes'>;
+type ProtectionState = Pick<StateManager, 'loadAgent' | 'countEvents' | 'eventsOfTypes' | 'eventCountOf'>;
 
 /** The newest redacted preview of a PII detection (never the value itself), or null before any. */
 function latestPreview(state: ProtectionState, agentId: string) {
@@ -30,12 +30,13 @@ function latestPreview(state: ProtectionState, agentId: string) {
 /** GET /api/agents/:id/protection: what the dashboard's protection panel shows. */
 export type ProtectionReport = ReturnType<typeof protectionReport>;
 
-function protectionReport(pii: PiiProtection, state: ProtectionState, agentId: string) {
+function protectionReport(pii: PiiProtection, state: ProtectionState, agentId: string, injection: boolean) {
   return {
     agentId,
     ...pii.countersFor(agentId),
     unauthorizedActions: state.countEvents(agentId, 'tool.refused'),
-    monitored: { pii: true, unauthorizedActions: true, promptInjection: false },
+    promptInjectionAttempts: state.eventCountOf(agentId, 'injection.detected'),
+    monitored: { pii: true, unauthorizedActions: true, promptInjection: injection },
     latest: latestPreview(state, agentId),
   };
 }
@@ -44,9 +45,10 @@ function protectionReport(pii: PiiProtection, state: ProtectionState, agentId: s
  * `GET /api/audit/pii` (admins: the audit trail, values sealed) and
  * `GET /api/agents/:id/protection` (the agent's protection counters, earlier runs included).
  * Unauthorized actions are the tool proxy's refusals of the agent's calls (`tool.refused`
- * events); prompt injection has no detector yet, so it is reported as not monitored.
+ * events); prompt injection attempts are the tool results the injection guard flagged
+ * (`injection.detected` events, src/injection), monitored unless `safety.injection` is off.
  */
-export function piiRoutes(pii: PiiProtection, state: ProtectionState): (app: Hono<AppEnv>) => void {
+export function piiRoutes(pii: PiiProtection, state: ProtectionState, o: { injection: boolean } = { injection: true }): (app: Hono<AppEnv>) => void {
   return (app) => {
     app.get('/api/audit/pii', (c) => {
       assertRole(c.get('principal'), 'admin');
@@ -58,7 +60,7 @@ export function piiRoutes(pii: PiiProtection, state: ProtectionState): (app: Hon
     app.get('/api/agents/:id/protection', (c) => {
       const id = c.req.param('id');
       if (!state.loadAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      return c.json(protectionReport(pii, state, id));
+      return c.json(protectionReport(pii, state, id, o.injection));
     });
   };
 }

@@ -7,9 +7,9 @@ import type { PiiProtection } from './protection.js';
  * runtime before any service, because the gateway, the tool proxy and the supervisor all scan
  * through it.
  */
-export function piiService(d: Pick<Platform, 'state'> & { pii: PiiProtection }): Service {
+export function piiService(d: Pick<Platform, 'state' | 'config'> & { pii: PiiProtection }): Service {
   return {
     name: 'pii',
-    apiRoutes: [piiRoutes(d.pii, d.state)],
+    apiRoutes: [piiRoutes(d.pii, d.state, { injection: d.config.safety.injection !== 'off' })],
   };
 }

@@ -40,8 +40,8 @@ describe('PII in LLM output, through the gateway with the official openai client
     expect(ev.data.counters.piiLeaksBlocked).toBe(1);
     const protection = await (await t.api(`/api/agents/${a.agentId}/protection`)).json();
     expect(protection).toMatchObject({ piiLeaksBlocked: 1, piiLeaksBlockedByType: { EMAIL: 1 }, unauthorizedActions: 0, promptInjectionAttempts: 0 });
-    // What is measured says so; prompt injection has no detector, so its 0 is not a measurement.
-    expect(protection.monitored).toEqual({ pii: true, unauthorizedActions: true, promptInjection: false });
+    // What is measured says so: prompt injection is watched in the tool results the agent sends (safety.injection: detect).
+    expect(protection.monitored).toEqual({ pii: true, unauthorizedActions: true, promptInjection: true });
     expect(protection.latest).toEqual({ ts: ev.ts, preview: 'Contact the CEO at [EMAIL_REDACTED]', types: { EMAIL: 1 }, location: 'llm.output' });
     expect(JSON.stringify(protection)).not.toContain('ceo@acme.com');
 

@@ -79,7 +79,8 @@ describe('a steady agent doing identical units', () => {
       expect(protection).toMatchObject({
         piiLeaksBlocked: 1,
         unauthorizedActions: 0,
-        monitored: { pii: true, unauthorizedActions: true, promptInjection: false },
+        promptInjectionAttempts: 0,
+        monitored: { pii: true, unauthorizedActions: true, promptInjection: true },
         latest: { preview: 'send the report to [EMAIL_REDACTED]', types: { EMAIL: 1 }, location: 'agent.output', ts: expect.any(String) },
       });
       expect(JSON.stringify(protection)).not.toContain('jane.doe');

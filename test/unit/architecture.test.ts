@@ -15,12 +15,12 @@ const SRC = resolve(import.meta.dirname, '../../src');
  */
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'core', folders: ['core'] },
-  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch', 'domain/policy', 'domain/outcomes'] },
+  { name: 'domain', folders: ['domain/budget', 'domain/pii', 'domain/reliability', 'domain/secrets', 'domain/watch', 'domain/policy', 'domain/outcomes', 'domain/injection'] },
   { name: 'infrastructure', folders: ['config', 'state', 'alerts'] },
   { name: 'server', folders: ['server'] },
   {
     name: 'features',
-    folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents', 'approvals'],
+    folders: ['auth', 'budget', 'gateway', 'pii', 'reliability', 'secrets', 'tools', 'supervisor', 'panel', 'report', 'observability', 'watch', 'sandbox', 'mcp', 'agents', 'approvals', 'injection'],
   },
   { name: 'runtime', folders: ['runtime'] },
   { name: 'commands', folders: ['demo', 'cli', 'exe'] },

@@ -90,6 +90,7 @@ describe('config layering', () => {
       redactPrompts: true,
       locations: { tool_arguments: 'off', prompt: 'warn' },
       onBlock: 'refuse',
+      injection: 'detect',
     });
     expect(c.alerts).toEqual({ webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } });
     expect(c.notices).toEqual([]);

@@ -18,7 +18,7 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
   const injection = p.monitored.promptInjection ? p.promptInjectionAttempts : null;
   const bad = (unauthorized ?? 0) + (injection ?? 0);
   const tone = bad > 0 ? 'bad' : blocked > 0 || p.piiWarned > 0 ? 'warn' : 'ok';
-  const verdict = { ok: '✅ nothing leaked', warn: '⚠️ PII caught and redacted', bad: '🔴 refused actions' }[tone];
+  const verdict = { ok: '✅ nothing leaked', warn: '⚠️ PII caught and redacted', bad: (unauthorized ?? 0) > 0 ? '🔴 refused actions' : '🔴 prompt injection in a tool result' }[tone];
   const byType = Object.entries(p.piiLeaksBlockedByType).filter(([, n]) => n > 0);
   return (
     <Panel title="Protection" id="protection">

@@ -1,0 +1,81 @@
+// Prompt-injection detector benchmark (issue 60): throughput on mixed tool output (one core),
+// latency of a 16 KB text, the weights' size, and recall / false positives on the held-out set.
+//
+//   npm run bench -- injection
+//
+// Prints markdown; writes bench-results/injection.json. Every loop is bounded in runs and time.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { detectInjection, detectInjectionJson } from '../../src/domain/injection/index.js';
+import { evaluate, type Labelled } from '../injection/evaluate.js';
+import { fmt, percentile, report, type Row } from './lib.js';
+
+function repoRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [resolve(here, '../..'), process.cwd()]) if (existsSync(join(dir, 'test/fixtures/injection/heldout.jsonl.gz'))) return dir;
+  throw new Error('run from the repository root: test/fixtures/injection/heldout.jsonl.gz not found');
+}
+const root = repoRoot();
+const rows = gunzipSync(readFileSync(join(root, 'test/fixtures/injection/heldout.jsonl.gz')))
+  .toString('utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l) as Labelled);
+
+// Mixed tool output: the held-out benign texts (code, JSON, e-mails, tables, web pages, UI
+// messages in six languages) and a few injections, concatenated in order.
+const mixed = rows
+  .filter((r) => r.label === 0)
+  .map((r) => r.text)
+  .join('\n');
+const MB = 1 << 20;
+
+function throughput(text: string, budgetMs: number): number {
+  detectInjection(text.slice(0, 200_000));
+  let bytes = 0;
+  const t0 = performance.now();
+  let ms = 0;
+  for (let runs = 0; runs < 20 && ms < budgetMs; runs++) {
+    detectInjection(text);
+    bytes += Buffer.byteLength(text);
+    ms = performance.now() - t0;
+  }
+  return bytes / MB / (ms / 1000);
+}
+const mbs = throughput(mixed, 8000);
+
+// 16 KB pieces of it, each timed.
+const piece = 16 << 10;
+const times: number[] = [];
+for (let i = 0, at = 0; i < 2000; i++, at = (at + piece) % Math.max(1, mixed.length - piece)) {
+  const t = mixed.slice(at, at + piece);
+  const t0 = performance.now();
+  detectInjection(t);
+  times.push(performance.now() - t0);
+}
+times.sort((a, b) => a - b);
+
+// A JSON tool answer of 500 records, walked.
+const answer = { results: Array.from({ length: 500 }, (_, i) => ({ id: i, title: `Result ${i}`, snippet: rows[i % rows.length]!.text.slice(0, 300), url: `https://example.org/${i}` })) };
+const jt0 = performance.now();
+for (let i = 0; i < 20; i++) detectInjectionJson(answer);
+const jsonMs = (performance.now() - jt0) / 20;
+
+const q = evaluate(rows);
+const weightsBytes = statSync(join(root, 'src/domain/injection/weights.ts')).size;
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+const out: Row[] = [
+  { metric: 'throughput, mixed tool output (one core)', value: `${fmt(mbs, 1)} MB/s`, target: '≥ 20 MB/s', ok: mbs >= 20 },
+  { metric: 'latency, 16 KB text p50', value: `${fmt(percentile(times, 50), 3)} ms` },
+  { metric: 'latency, 16 KB text p99', value: `${fmt(percentile(times, 99), 3)} ms`, target: '≤ 2 ms', ok: percentile(times, 99) <= 2 },
+  { metric: 'JSON answer, 500 records (~170 KB)', value: `${fmt(jsonMs, 2)} ms` },
+  { metric: 'shipped weights (weights.ts)', value: `${fmt(weightsBytes / 1024, 0)} KB`, target: '≤ 25 MB', ok: weightsBytes <= 25 * MB },
+  { metric: 'false positives, benign tool output', value: pct(q.toolOutputFp.rate), target: '≤ 1 %', ok: q.toolOutputFp.rate <= 0.01 },
+  { metric: 'false positives, hard negatives', value: pct(q.hardFp.rate), target: '≤ 3 %', ok: q.hardFp.rate <= 0.03 },
+  { metric: 'recall, held-out injections (6 languages)', value: pct(q.recall.rate), target: '≥ 90 %', ok: q.recall.rate >= 0.9 },
+  ...Object.entries(q.recallByLang).map(([k, v]) => ({ metric: `recall, ${k}`, value: pct(v.rate), target: '≥ 90 %', ok: v.rate >= 0.9 })),
+  ...Object.entries(q.recallByDisguise).map(([k, v]) => ({ metric: `recall, disguise ${k}`, value: pct(v.rate) })),
+];
+report('injection', 'Prompt-injection detector', out, { mixedBytes: Buffer.byteLength(mixed) });

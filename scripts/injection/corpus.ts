@@ -1,0 +1,387 @@
+// The labelled data the classifier is trained, tuned and measured on, built deterministically.
+//
+//   benign   READMEs and docs of the installed npm packages (their own licences, mostly MIT),
+//            this repository's docs, the e-mails, tables and code of Microsoft's BIPIA benchmark
+//            (MIT; tables from WikiTableQuestions, CC BY-SA 4.0), the translated messages of the
+//            system's gettext catalogues (de, fr, es, ru, zh_CN: UI text full of imperatives),
+//            synthetic tool answers (JSON records, search results, calendar entries), and the
+//            hand-written hard negatives of phrases.ts (recipes, colleagues' e-mails, READMEs,
+//            articles that quote attacks) in six languages
+//   inject   phrases.ts's frames × addressees × overrides × actions in six languages, placed in
+//            benign carriers; the injections of deepset/prompt-injections (Apache-2.0, en/de,
+//            read from the parquet files of github:sinanw/llm-security-prompt-injection)
+//
+// Splits: an injection whose frame or action is among the last quarter of its list is held
+// out (test), as is a benign template from the last quarter, and a fifth of the files of each
+// external source (by a hash of the file name); of the rest 15 % is validation (threshold and
+// bonuses are tuned there), 85 % training. deepset's own test split is held out as well.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BANKS, LANGS, type Lang } from './phrases.js';
+
+export type Split = 'train' | 'val' | 'test';
+export interface Example {
+  text: string;
+  label: 0 | 1;
+  lang: Lang | 'mixed';
+  /** Where the example comes from: `readme`, `bipia-email`, `gettext`, `hard-negative`, `article`, `synthetic`, `deepset`, … */
+  source: string;
+  split: Split;
+  /** For an injection placed in a carrier: where the injection is. */
+  span?: [number, number];
+  /** For a disguised injection: which disguise. */
+  disguise?: string;
+}
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const hashUnit = (s: string) => createHash('sha1').update(s).digest().readUInt32BE(0) / 4294967296;
+/** Held out when among the last quarter of its list. */
+const heldItem = (i: number, n: number) => i >= Math.ceil(n * 0.75);
+function splitOf(key: string, held: boolean): Split {
+  if (held) return 'test';
+  return hashUnit(`val:${key}`) < 0.15 ? 'val' : 'train';
+}
+function fileSplit(key: string): Split {
+  const u = hashUnit(key);
+  return u < 0.2 ? 'test' : u < 0.32 ? 'val' : 'train';
+}
+
+// ---------- fill-ins ----------
+const EMAILS = ['attacker@evil-mail.test', 'billing-update@paypa1-secure.test', 'j.doe.backup@protonmail.test', 'it-helpdesk@corp-support.test', 'exfil@drop.test'];
+const URLS = ['https://evil.test/collect', 'http://198.51.100.7/upload', 'https://pastebin.test/raw/x9', 'https://c2.attacker.test/s', 'https://webhook.site.test/4f2a'];
+const AMOUNTS = ['$4,900', '2.500 EUR', '€15,000', '3000 USD', '¥50,000', '95 000 ₽'];
+const ACCOUNTS = ['DE44 5001 0517 5407 3249 31', 'GB29 NWBK 6016 1331 9268 19', '4432-8891-0012', 'FR14 2004 1010 0505 0001 3M02 606', '40817810099910004312'];
+function fill(s: string, r: () => number): string {
+  return s
+    .replace(/\{email\}/g, () => pick(r, EMAILS))
+    .replace(/\{url\}/g, () => pick(r, URLS))
+    .replace(/\{amount\}/g, () => pick(r, AMOUNTS))
+    .replace(/\{account\}/g, () => pick(r, ACCOUNTS));
+}
+const cap = (s: string) => (s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s);
+
+/** One injection of `lang`, and whether its parts are held out. */
+export function injection(lang: Lang, r: () => number): { text: string; held: boolean } {
+  const b = BANKS[lang];
+  const fi = Math.floor(r() * b.frames.length);
+  const ai = Math.floor(r() * b.action.length);
+  const oi = Math.floor(r() * b.override.length);
+  const di = Math.floor(r() * b.addressee.length);
+  const held = heldItem(fi, b.frames.length) || heldItem(ai, b.action.length) || heldItem(oi, b.override.length) || heldItem(di, b.addressee.length);
+  let t = b.frames[fi]!.replace('{addr}', b.addressee[di]!).replace('{override}', b.override[oi]!).replace('{action}', b.action[ai]!).replace('{stealth}', pick(r, b.stealth));
+  t = fill(t, r).replace(/\s+/g, ' ').trim();
+  // sentence starts upper-case, now and then all of it (shouting) or none of it
+  t = t.replace(/(^|[.!?:]\s+)(\p{Ll})/gu, (_m, a: string, c: string) => a + c.toUpperCase());
+  const u = r();
+  if (u < 0.05) t = t.toUpperCase();
+  else if (u < 0.1) t = t.toLowerCase();
+  return { text: cap(t), held };
+}
+
+// ---------- benign sources ----------
+interface Doc {
+  text: string;
+  lang: Lang | 'mixed';
+  source: string;
+  key: string;
+}
+
+function chunks(text: string, size: number): string[] {
+  const out: string[] = [];
+  const paras = text.split(/\n{2,}/);
+  let cur = '';
+  for (const p of paras) {
+    if (cur.length + p.length > size && cur.length > 0) {
+      out.push(cur);
+      cur = '';
+    }
+    cur += (cur ? '\n\n' : '') + p;
+  }
+  if (cur.trim().length > 0) out.push(cur);
+  return out.filter((c) => c.trim().length >= 40);
+}
+
+function walk(dir: string, match: (name: string) => boolean, out: string[], depth = 0, limit = 4000): void {
+  if (depth > 6 || out.length >= limit) return;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) walk(p, match, out, depth + 1, limit);
+    else if (match(n) && st.size < 400_000) out.push(p);
+    if (out.length >= limit) return;
+  }
+}
+
+function readmes(root: string): Doc[] {
+  const files: string[] = [];
+  walk(join(root, 'node_modules'), (n) => /^(readme|changelog|history|contributing|security)\.md$/i.test(n) || /\.md$/i.test(n), files, 0, 3000);
+  for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md') && f !== 'injection.md') files.push(join(root, 'docs', f));
+  const docs: Doc[] = [];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    chunks(text, 1800).forEach((c, i) => {
+      docs.push({ text: c, lang: 'en', source: 'readme', key: f + i });
+    });
+  }
+  return docs;
+}
+
+function code(root: string): Doc[] {
+  const files: string[] = [];
+  walk(join(root, 'node_modules'), (n) => /\.(?:ts|js|py|json)$/.test(n) && !n.endsWith('.d.ts') && !n.endsWith('.min.js'), files, 0, 1500);
+  walk('/usr/lib/python3.11', (n) => n.endsWith('.py'), files, 0, 2500);
+  const docs: Doc[] = [];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8').slice(0, 6000);
+    if (/[\u0000]/.test(text)) continue;
+    docs.push({ text, lang: 'en', source: f.endsWith('.json') ? 'json-file' : 'code', key: f });
+  }
+  return docs;
+}
+
+function git(repo: string, path: string): string | null {
+  try {
+    return execFileSync('git', ['--git-dir', repo, 'show', `HEAD:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  } catch {
+    return null;
+  }
+}
+
+/** BIPIA's contexts (e-mails, tables, code): github:microsoft/BIPIA, `benchmark/{email,table,code}/*.jsonl`. */
+function bipia(dir: string | undefined): Doc[] {
+  if (!dir) return [];
+  const docs: Doc[] = [];
+  for (const kind of ['email', 'table', 'code']) {
+    for (const part of ['train', 'test']) {
+      const body = existsSync(join(dir, 'benchmark')) ? readFileSync(join(dir, `benchmark/${kind}/${part}.jsonl`), 'utf8') : git(dir, `benchmark/${kind}/${part}.jsonl`);
+      if (!body) continue;
+      body
+        .split('\n')
+        .filter(Boolean)
+        .forEach((line, i) => {
+          const o = JSON.parse(line) as { context?: string | string[] };
+          const ctx = Array.isArray(o.context) ? o.context.join('\n') : (o.context ?? '');
+          if (ctx.length >= 40) docs.push({ text: ctx.slice(0, 6000), lang: 'en', source: `bipia-${kind}`, key: `${kind}${part}${i}` });
+        });
+    }
+  }
+  return docs;
+}
+
+/** Translated messages of the system's gettext catalogues, a handful joined per document. */
+function gettext(r: () => number): Doc[] {
+  const dirs: Record<string, Lang> = { de: 'de', fr: 'fr', es: 'es', ru: 'ru', zh_CN: 'zh' };
+  const docs: Doc[] = [];
+  for (const [dir, lang] of Object.entries(dirs)) {
+    const base = `/usr/share/locale/${dir}/LC_MESSAGES`;
+    if (!existsSync(base)) continue;
+    for (const f of readdirSync(base)) {
+      if (!f.endsWith('.mo') || f.startsWith('iso_')) continue;
+      const msgs = readMo(join(base, f)).filter((m) => m.length >= 20 && m.length < 600);
+      for (let i = 0; i < msgs.length; ) {
+        const n = 1 + Math.floor(r() * 6);
+        docs.push({ text: msgs.slice(i, i + n).join(r() < 0.5 ? '\n' : ' '), lang, source: 'gettext', key: f });
+        i += n;
+      }
+    }
+  }
+  return docs;
+}
+
+function readMo(path: string): string[] {
+  const b = readFileSync(path);
+  const le = b.readUInt32LE(0) === 0x950412de;
+  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const n = u32(8);
+  const tOff = u32(16);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = u32(tOff + i * 8);
+    const off = u32(tOff + i * 8 + 4);
+    const s = b.subarray(off, off + len).toString('utf8');
+    if (s.startsWith('Project-Id-Version') || s.includes('Content-Type:')) continue;
+    out.push(...s.split('\u0000').map((x) => x.replace(/%[-+ #0]*\d*(?:\.\d+)?[a-zA-Z]|%\d\$[a-z]/g, 'X').trim()));
+  }
+  return out;
+}
+
+// ---------- synthetic tool answers ----------
+const NAMES = ['Ana Souza', 'Jonas Becker', 'Claire Martin', 'Diego López', '王芳', 'Иван Петров', 'Priya Nair', 'Tom Walsh'];
+const CITIES = ['Berlin', 'Lyon', 'Sevilla', '上海', 'Москва', 'Austin', 'Toronto', 'Osaka'];
+const LANG_NOTES: Record<Lang, string[]> = {
+  en: [
+    'Customer asked to be called back after 3 pm.',
+    'Please bring the signed form to the meeting.',
+    'Shipment delayed due to weather; new ETA Monday.',
+    'Remember to update the status once the ticket is closed.',
+  ],
+  de: [
+    'Kunde bittet um Rückruf nach 15 Uhr.',
+    'Bitte das unterschriebene Formular zum Termin mitbringen.',
+    'Lieferung wegen Wetter verspätet; neuer Termin Montag.',
+    'Status bitte aktualisieren, sobald das Ticket geschlossen ist.',
+  ],
+  fr: [
+    'Le client demande à être rappelé après 15 h.',
+    'Merci d’apporter le formulaire signé à la réunion.',
+    'Livraison retardée à cause de la météo ; nouvelle date lundi.',
+    'Pensez à mettre à jour le statut une fois le ticket fermé.',
+  ],
+  es: [
+    'El cliente pidió que lo llamen después de las 15 h.',
+    'Por favor traiga el formulario firmado a la reunión.',
+    'Envío retrasado por el clima; nueva fecha el lunes.',
+    'Recuerda actualizar el estado cuando se cierre el ticket.',
+  ],
+  zh: ['客户希望下午三点以后回电。', '请把签好的表格带到会议上。', '因天气原因发货延迟，预计周一到达。', '工单关闭后请记得更新状态。'],
+  ru: [
+    'Клиент просил перезвонить после 15:00.',
+    'Пожалуйста, принесите подписанную форму на встречу.',
+    'Доставка задерживается из-за погоды; новая дата — понедельник.',
+    'Не забудьте обновить статус после закрытия заявки.',
+  ],
+};
+
+function toolAnswer(r: () => number, note: string): string {
+  const kind = Math.floor(r() * 5);
+  const name = pick(r, NAMES);
+  if (kind === 0)
+    return JSON.stringify({ id: Math.floor(r() * 1e6), name, city: pick(r, CITIES), email: `${name.split(' ')[0]!.toLowerCase()}@example.com`, notes: note, updated_at: '2025-03-14T09:26:53Z' });
+  if (kind === 1)
+    return JSON.stringify({
+      results: [
+        { title: `${pick(r, CITIES)} — travel guide`, url: 'https://example.org/guide', snippet: note },
+        { title: 'Weather forecast', url: 'https://weather.example/api', snippet: `${Math.floor(r() * 30)}°C, wind ${Math.floor(r() * 40)} km/h` },
+      ],
+    });
+  if (kind === 2) return `From: ${name} <${name.split(' ')[0]!.toLowerCase()}@example.com>\nSubject: ${note.slice(0, 30)}\nDate: Tue, 4 Mar 2025 10:12:00 +0100\n\n${note}\n\n-- \n${name}`;
+  if (kind === 3) return JSON.stringify({ event: { summary: note.slice(0, 40), start: '2025-04-02T14:00:00', location: pick(r, CITIES), description: note, attendees: [name] } });
+  return `<html><body><h1>${pick(r, CITIES)}</h1><p>${note}</p><footer>© 2025 Example Ltd · <a href="/privacy">Privacy</a></footer></body></html>`;
+}
+
+/** Puts `inj` into `carrier` at a paragraph or sentence boundary, or in one of its JSON strings. */
+export function place(carrier: string, inj: string, r: () => number): { text: string; span: [number, number] } {
+  const trimmed = carrier.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    // inside a JSON string value
+    const m = [...carrier.matchAll(/":\s*"((?:[^"\\]|\\.){0,400})"/g)];
+    if (m.length > 0) {
+      const x = pick(r, m);
+      const at = x.index! + x[0].length - 1;
+      const enc = JSON.stringify(` ${inj}`).slice(1, -1);
+      return { text: carrier.slice(0, at) + enc + carrier.slice(at), span: [at, at + enc.length] };
+    }
+  }
+  const cuts = [0, carrier.length];
+  for (const m of carrier.matchAll(/(?:[.!?。！？]\s+|\n\n)/g)) cuts.push(m.index! + m[0].length);
+  const at = pick(r, cuts);
+  const sep = at === 0 ? '' : ' ';
+  const text = `${carrier.slice(0, at)}${sep}${inj} ${carrier.slice(at)}`;
+  return { text, span: [at + sep.length, at + sep.length + inj.length] };
+}
+
+// ---------- deepset/prompt-injections ----------
+/** The parquet files of github:sinanw/llm-security-prompt-injection read as JSONL by `scripts/injection/deepset.py`. */
+function deepset(dir: string | undefined): Example[] {
+  if (!dir) return [];
+  const out: Example[] = [];
+  for (const [part, split] of [
+    ['train', 'train'],
+    ['test', 'test'],
+  ] as const) {
+    const p = join(dir, `deepset-${part}.jsonl`);
+    if (!existsSync(p)) continue;
+    for (const line of readFileSync(p, 'utf8').split('\n').filter(Boolean)) {
+      const o = JSON.parse(line) as { text: string; label: number };
+      const s: Split = split === 'train' ? (hashUnit(o.text) < 0.15 ? 'val' : 'train') : 'test';
+      out.push({ text: o.text, label: o.label === 1 ? 1 : 0, lang: 'mixed', source: 'deepset', split: s });
+    }
+  }
+  return out;
+}
+
+export interface CorpusOptions {
+  root: string;
+  bipia?: string;
+  deepset?: string;
+  seed?: number;
+}
+
+/** Every example, benign and injected, with its split. */
+export function buildCorpus(o: CorpusOptions): Example[] {
+  const r = rng(o.seed ?? 60);
+  const out: Example[] = [];
+  const docs: Doc[] = [...readmes(o.root), ...code(o.root), ...bipia(o.bipia), ...gettext(r)];
+  for (const d of docs) out.push({ text: d.text, label: 0, lang: d.lang, source: d.source, split: fileSplit(`${d.source}:${d.key}`) });
+
+  // hand-written hard negatives and articles quoting attacks, each many times in carriers
+  for (const lang of LANGS) {
+    const b = BANKS[lang];
+    b.benign.forEach((t, i) => {
+      const split = splitOf(`${lang}b${i}`, heldItem(i, b.benign.length));
+      out.push({ text: t, label: 0, lang, source: 'hard-negative', split });
+      for (let k = 0; k < 6; k++) out.push({ text: toolAnswer(r, t), label: 0, lang, source: 'hard-negative', split });
+    });
+    b.article.forEach((t, i) => {
+      for (let k = 0; k < 24; k++) {
+        const inj = injection(lang, r);
+        const quote = inj.text.split(/(?<=[.!?。！？])\s*/)[0]!.replace(/[.。]$/, '');
+        const held = heldItem(i, b.article.length);
+        const split = held ? 'test' : inj.held ? 'val' : splitOf(`${lang}a${i}:${k}`, false);
+        out.push({ text: t.replace('{quote}', quote), label: 0, lang, source: 'article', split });
+      }
+    });
+    for (let k = 0; k < 150; k++) {
+      const note = pick(r, LANG_NOTES[lang]);
+      out.push({ text: toolAnswer(r, note), label: 0, lang, source: 'tool-answer', split: pick(r, ['train', 'train', 'train', 'val', 'test']) as Split });
+    }
+  }
+
+  // injections: alone, in a synthetic tool answer, or in a benign document of the same split
+  const carriers: Record<Split, string[]> = { train: [], val: [], test: [] };
+  for (const e of out) if (e.label === 0 && e.source !== 'article' && e.text.length < 4000) carriers[e.split].push(e.text);
+  const per: Record<Lang, number> = { en: 5000, de: 2200, fr: 2200, es: 2200, zh: 2200, ru: 2200 };
+  const seen = new Set<string>();
+  for (const lang of LANGS) {
+    for (let k = 0; k < per[lang]; k++) {
+      const inj = injection(lang, r);
+      if (seen.has(inj.text)) continue;
+      seen.add(inj.text);
+      const split: Split = inj.held ? 'test' : splitOf(inj.text, false);
+      const u = r();
+      if (u < 0.3) out.push({ text: inj.text, label: 1, lang, source: 'synthetic', split, span: [0, inj.text.length] });
+      else if (u < 0.55) {
+        const p = place(toolAnswer(r, pick(r, LANG_NOTES[lang])), inj.text, r);
+        out.push({ text: p.text, label: 1, lang, source: 'synthetic', split, span: p.span });
+      } else {
+        const p = place(pick(r, carriers[split]), inj.text, r);
+        out.push({ text: p.text, label: 1, lang, source: 'synthetic', split, span: p.span });
+      }
+    }
+  }
+  out.push(...deepset(o.deepset));
+  return out;
+}

@@ -1,0 +1,225 @@
+// Trains the injection classifier and writes src/domain/injection/weights.ts, then the
+// held-out fixture test/fixtures/injection/heldout.jsonl.gz, and prints the figures.
+//
+//   node_modules/.bin/tsx scripts/injection/train.ts [--bipia <BIPIA git dir or clone>] [--deepset <dir>]
+//
+// --bipia: a clone of github:microsoft/BIPIA (or its bare git directory); --deepset: a
+// directory with deepset-train.jsonl and deepset-test.jsonl (scripts/injection/deepset.py
+// makes them from github:sinanw/llm-security-prompt-injection's parquet files). Without
+// them the corpus is smaller and the figures differ. Deterministic for the same inputs.
+//
+// Model: logistic regression on hashed words and word pairs (src/domain/injection/tokens.ts),
+// one example per window of WINDOW words: every window of a benign text is a negative, the
+// injection's own words (and them with a few words of their carrier around) a positive.
+// AdaGrad, L2, a few epochs, then int8 weights. The offset (the logit that scores 0.5) is set
+// on the validation split so benign tool output stays under 0.5 % and hard negatives under 2 %.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { useWeights } from '../../src/domain/injection/classifier.js';
+import { detectInjection } from '../../src/domain/injection/index.js';
+import { BITS, BUCKETS, featuresOf } from '../../src/domain/injection/tokens.js';
+import { MODEL } from '../../src/domain/injection/weights.js';
+import { buildCorpus, type Example, rng } from './corpus.js';
+import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
+import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
+import { handwritten } from './handwritten.js';
+
+const WINDOW = 32;
+const EPOCHS = 6;
+const L2 = 2e-6;
+const LR = 0.3;
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const root = process.cwd();
+const t0 = Date.now();
+const corpus = buildCorpus({ root, bipia: arg('--bipia'), deepset: arg('--deepset') });
+console.error(`corpus: ${corpus.length} examples (${corpus.filter((e) => e.label === 1).length} injections) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+// ---------- training windows ----------
+interface Win {
+  f: Int32Array;
+  y: number;
+  w: number;
+}
+function windows(feats: Int32Array, stride: number, max: number): Int32Array[] {
+  const words = feats.length / 2;
+  if (words <= WINDOW) return [feats];
+  const out: Int32Array[] = [];
+  for (let s = 0; s + WINDOW <= words && out.length < max; s += stride) out.push(feats.subarray(2 * s, 2 * (s + WINDOW)));
+  return out;
+}
+const r = rng(7);
+const train: Win[] = [];
+let pos = 0;
+let neg = 0;
+for (const e of corpus) {
+  if (e.split !== 'train') continue;
+  if (e.label === 0) {
+    const all = featuresOf(e.text);
+    for (const f of windows(all, WINDOW / 2, 80)) {
+      train.push({ f, y: 0, w: 1 });
+      neg++;
+    }
+    // short pieces too: a JSON answer's strings are read one by one, many of a few words
+    const words = all.length / 2;
+    for (let k = 0; k < 1 && words > 4; k++) {
+      const len = 3 + Math.floor(r() * Math.min(20, words - 3));
+      const s = Math.floor(r() * (words - len + 1));
+      train.push({ f: all.subarray(2 * s, 2 * (s + len)), y: 0, w: 0.3 });
+      neg++;
+    }
+  } else {
+    const [a, b] = e.span ?? [0, e.text.length];
+    const core = e.text.slice(a, b);
+    for (const f of windows(featuresOf(core), WINDOW / 2, 4)) {
+      train.push({ f, y: 1, w: 1 });
+      pos++;
+    }
+    // the injection with some of its carrier: the window may start before it or end after it
+    // (a few words of it on either side, never a window of carrier alone)
+    const left = featuresOf(e.text.slice(Math.max(0, a - 200), a));
+    const right = featuresOf(e.text.slice(b, b + 200));
+    const l = Math.floor(r() * 6);
+    const rr = Math.floor(r() * 6);
+    const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - 2 * l)), ...featuresOf(core), ...right.subarray(0, 2 * rr)]);
+    train.push({ f: ctx.length / 2 > WINDOW ? ctx.subarray(0, 2 * WINDOW) : ctx, y: 1, w: 0.5 });
+    pos++;
+  }
+}
+const posWeight = neg / pos / 3;
+console.error(`windows: ${neg} benign, ${pos} injected (positive weight ${posWeight.toFixed(2)})`);
+
+// ---------- AdaGrad logistic regression ----------
+const w = new Float32Array(BUCKETS);
+const g2 = new Float32Array(BUCKETS).fill(1e-8);
+let bias = 0;
+let bg2 = 1e-8;
+const order = Array.from(train.keys());
+for (let epoch = 0; epoch < EPOCHS; epoch++) {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  let loss = 0;
+  for (const k of order) {
+    const x = train[k]!;
+    let z = bias;
+    for (let q = 0; q < x.f.length; q++) z += w[x.f[q]!]!;
+    const p = 1 / (1 + Math.exp(-z));
+    const weight = x.w * (x.y === 1 ? posWeight : 1);
+    loss += weight * -Math.log(x.y === 1 ? Math.max(p, 1e-9) : Math.max(1 - p, 1e-9));
+    const g = weight * (p - x.y);
+    for (let q = 0; q < x.f.length; q++) {
+      const h = x.f[q]!;
+      const gh = g + L2 * w[h]!;
+      g2[h] = g2[h]! + gh * gh;
+      w[h] = w[h]! - (LR * gh) / Math.sqrt(g2[h]!);
+    }
+    bg2 += g * g;
+    bias -= (LR * g) / Math.sqrt(bg2);
+  }
+  console.error(`epoch ${epoch + 1}: loss ${(loss / order.length).toFixed(4)}`);
+}
+
+// ---------- int8 ----------
+let maxAbs = 0;
+for (let i = 0; i < BUCKETS; i++) maxAbs = Math.max(maxAbs, Math.abs(w[i]!));
+const clip = Math.min(maxAbs, 6);
+const scale = clip / 127;
+const q = new Int8Array(BUCKETS);
+const dq = new Float32Array(BUCKETS);
+for (let i = 0; i < BUCKETS; i++) {
+  q[i] = Math.max(-127, Math.min(127, Math.round(w[i]! / scale)));
+  dq[i] = q[i]! * scale;
+}
+useWeights(dq);
+MODEL.window = WINDOW;
+MODEL.bias = bias;
+MODEL.scale = scale;
+
+// ---------- the offset, on validation ----------
+const val = corpus.filter((e) => e.split === 'val');
+const logitOf = (t: string) => {
+  const s = detectInjection(t).score;
+  return Math.log(Math.max(s, 1e-12) / Math.max(1 - s, 1e-12)) + MODEL.offset;
+};
+function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+}
+for (let round = 0; round < 3; round++) {
+  const tool = val.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source)).map((e) => logitOf(e.text));
+  const hard = val.filter((e) => e.label === 0 && HARD.has(e.source)).map((e) => logitOf(e.text));
+  const off = Math.max(quantile(tool, 0.996), quantile(hard, 0.98));
+  MODEL.offset = Math.round(off * 1000) / 1000 + 0.05;
+  console.error(`offset round ${round + 1}: ${MODEL.offset.toFixed(3)}`);
+}
+
+// ---------- held-out set: test split, disguised injections, hand-written negatives ----------
+const test = corpus.filter((e) => e.split === 'test');
+const testInj = test.filter((e) => e.label === 1 && e.source === 'synthetic');
+const carriers = test.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source) && e.text.length < 1500).map((e) => e.text);
+const disguised: Example[] = [];
+DISGUISES.forEach((d, di) => {
+  for (let k = 0; k < 40; k++) {
+    const e = testInj[(di * 97 + k * 31) % testInj.length]!;
+    const [a, b] = e.span ?? [0, e.text.length];
+    const inj = e.text.slice(a, b);
+    disguised.push({ text: disguise(d, inj, carriers[(di * 13 + k * 7) % carriers.length]!, di * 1000 + k), label: 1, lang: e.lang, source: 'disguised', split: 'test', disguise: d });
+  }
+});
+const lookalikes: Example[] = benignLookalikes().map((b) => ({ text: b.text, label: 0, lang: 'mixed', source: 'lookalike', split: 'test' }));
+const hand: Example[] = handwritten().map((h) => ({ text: h.text, label: 0, lang: h.lang as Example['lang'], source: 'handwritten', split: 'test' }));
+
+// the fixture: every held-out injection, a sample of the held-out benign text
+const sample = (xs: Example[], n: number) => {
+  const rr = rng(11);
+  const c = [...xs];
+  for (let i = c.length - 1; i > 0; i--) {
+    const j = Math.floor(rr() * (i + 1));
+    [c[i], c[j]] = [c[j]!, c[i]!];
+  }
+  return c.slice(0, n);
+};
+const heldout: Example[] = [
+  ...testInj,
+  ...disguised,
+  ...test.filter((e) => e.source === 'deepset'),
+  ...sample(
+    test.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source)),
+    4000,
+  ),
+  ...sample(
+    test.filter((e) => e.label === 0 && HARD.has(e.source)),
+    3000,
+  ),
+  ...lookalikes,
+];
+const fixtures = join(root, 'test/fixtures/injection');
+mkdirSync(fixtures, { recursive: true });
+const lines = heldout.map((e) => JSON.stringify({ text: e.text.slice(0, 4000), label: e.label, lang: e.lang, source: e.source, ...(e.disguise ? { disguise: e.disguise } : {}) }));
+writeFileSync(join(fixtures, 'heldout.jsonl.gz'), gzipSync(`${lines.join('\n')}\n`, { level: 9 }));
+
+// ---------- weights.ts ----------
+const b64 = Buffer.from(q.buffer).toString('base64');
+writeFileSync(
+  join(root, 'src/domain/injection/weights.ts'),
+  `// Generated by scripts/injection/train.ts (${new Date().toISOString().slice(0, 10)}): do not edit.\n` +
+    `// Logistic regression over 2^${BITS} hashed word and word-pair buckets, int8 × scale, base64.\n` +
+    `export const MODEL = {\n  bits: ${BITS},\n  window: ${WINDOW},\n  bias: ${Number(bias.toFixed(5))},\n  scale: ${scale.toPrecision(8)},\n  offset: ${Number(MODEL.offset.toFixed(3))},\n  weights:\n    '${b64}',\n};\n`,
+);
+
+// ---------- figures ----------
+console.log('## validation\n');
+console.log(markdown(evaluate(val)));
+console.log('\n## held out (all of the test split)\n');
+const rep = evaluate([...test, ...disguised, ...lookalikes, ...hand]);
+console.log(markdown(rep));
+console.log(`\nhand-written negatives: ${hand.filter((h) => detectInjection(h.text).flagged).length}/${hand.length} flagged`);
+console.log(`\nmisses:\n${rep.misses.slice(0, 25).join('\n')}`);
+console.log(`\nfalse positives:\n${rep.falsePositives.slice(0, 25).join('\n')}`);
+console.error(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,226 @@
+// Text a reader does not see but a model reads: Unicode tag characters, runs of zero-width
+// characters encoding bits, base64, HTML a browser hides, and markdown images whose address
+// carries data out. Each finder returns the hidden text (decoded) with where it was, so the
+// detector can read it as it reads the rest.
+
+export interface Hidden {
+  signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hidden-html';
+  start: number;
+  end: number;
+  /** The text it hides, decoded. */
+  text: string;
+}
+
+// ---------- Unicode tags (U+E0000–U+E007F, as surrogate pairs \uDB40\uDC00–\uDC7F) ----------
+
+/** Runs of tag characters read as the ASCII they shadow. A flag's subdivision (🏴 + 5–6 tags) is an emoji, not hidden text. */
+export function tagRuns(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  let i = text.indexOf('\udb40');
+  while (i >= 0) {
+    const start = i;
+    let s = '';
+    while (i + 1 < text.length && text.charCodeAt(i) === 0xdb40) {
+      const low = text.charCodeAt(i + 1);
+      if (low < 0xdc00 || low > 0xdc7f) break;
+      const a = low - 0xdc00;
+      if (a >= 0x20 && a < 0x7f) s += String.fromCharCode(a);
+      i += 2;
+    }
+    const flag = start >= 2 && text.charCodeAt(start - 2) === 0xd83c && text.charCodeAt(start - 1) === 0xdff4 && s.length <= 7;
+    if (!flag && s.length >= 4) out.push({ signal: 'unicode-tags', start, end: i, text: s });
+    i = text.indexOf('\udb40', Math.max(i, start + 1));
+  }
+  return out;
+}
+
+// ---------- zero-width runs ----------
+
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: the zero-width characters are what is looked for, one at a time
+const ZW = /[\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u180e\u2061-\u2064]{8,}/g;
+
+/**
+ * Runs of 8 or more zero-width characters. When a run uses two of them as bits (8 to a
+ * character, either way round, the rest as separators), its text is decoded; a run that
+ * decodes to nothing readable is still reported when it is long (16+), with no text.
+ */
+export function zeroWidthRuns(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  if (!/[\u200b-\u200f\u2060-\u2064\ufeff\u180e]/.test(text)) return out;
+  for (const m of text.matchAll(ZW)) {
+    const run = m[0];
+    const counts = new Map<number, number>();
+    for (let k = 0; k < run.length; k++) counts.set(run.charCodeAt(k), (counts.get(run.charCodeAt(k)) ?? 0) + 1);
+    const byCount = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    let decoded = '';
+    if (byCount.length >= 2) {
+      const [zero, one] = [byCount[0]![0], byCount[1]![0]];
+      for (const [z, o] of [
+        [zero, one],
+        [one, zero],
+      ] as const) {
+        const s = decodeBits(run, z!, o!);
+        if (readable(s) > readable(decoded)) decoded = s;
+      }
+    }
+    if (readable(decoded) >= 0.85 && decoded.length >= 3) out.push({ signal: 'zero-width-run', start: m.index, end: m.index + run.length, text: decoded });
+    else if (run.length >= 16) out.push({ signal: 'zero-width-run', start: m.index, end: m.index + run.length, text: '' });
+  }
+  return out;
+}
+
+function decodeBits(run: string, zero: number, one: number): string {
+  let s = '';
+  let byte = 0;
+  let bits = 0;
+  for (let k = 0; k < run.length; k++) {
+    const c = run.charCodeAt(k);
+    if (c !== zero && c !== one) continue;
+    byte = (byte << 1) | (c === one ? 1 : 0);
+    if (++bits === 8) {
+      s += String.fromCharCode(byte);
+      byte = 0;
+      bits = 0;
+    }
+  }
+  return s;
+}
+
+/** The share of a string that is printable text (letters, digits, punctuation, spaces). */
+function readable(s: string): number {
+  if (s.length === 0) return 0;
+  let ok = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if ((c >= 0x20 && c < 0x7f) || c === 10 || c === 9 || c === 13 || c >= 0xa0) ok++;
+  }
+  return ok / s.length;
+}
+
+// ---------- base64 ----------
+
+const B64 = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
+
+/** Decodes base64 (or base64url) and reads it as UTF-8; null when it is not text. */
+function decodeBase64(run: string): string | null {
+  let s = run.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  s = s.slice(0, s.length - (s.length % 4 === 1 ? 1 : 0));
+  while (s.length % 4 !== 0) s += '=';
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    return null;
+  }
+  const bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  let txt: string;
+  try {
+    txt = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+  return readable(txt) >= 0.95 ? txt : null;
+}
+
+/** Base64 runs that decode to readable text with spaces in it (words, not an id or a key). */
+export function base64Texts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  for (const m of text.matchAll(B64)) {
+    const run = m[0];
+    // a path or a word chain is no base64: it needs both cases or digits, and no long lowercase word run
+    if (!/[A-Z]/.test(run) || !/[a-z]/.test(run)) continue;
+    const txt = decodeBase64(run);
+    if (txt === null || !/\s\S+\s/.test(txt)) continue;
+    out.push({ signal: 'base64-instruction', start: m.index, end: m.index + run.length, text: txt });
+    if (out.length >= 32) break;
+  }
+  return out;
+}
+
+// ---------- HTML hidden from a reader ----------
+
+const HIDING_STYLE =
+  /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*0(?:\.0+)?\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)/i;
+const OPEN_TAG = /<([a-z][a-z0-9]*)\b([^<>]*?)>/gi;
+const HIDDEN_ATTR = /(?:^|\s)(?:hidden(?:\s|=|$)|aria-hidden\s*=\s*["']?true)/i;
+const STYLE_ATTR = /style\s*=\s*("[^"]*"|'[^']*')/i;
+const COMMENT = /<!--([\s\S]*?)-->/g;
+const TAGS = /<[^<>]*>/g;
+
+/** Text inside HTML comments and inside elements hidden by a style or an attribute. */
+export function hiddenHtml(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  if (text.indexOf('<') < 0) return out;
+  for (const m of text.matchAll(COMMENT)) {
+    const inner = m[1]!.trim();
+    if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end: m.index + m[0].length, text: inner });
+  }
+  for (const m of text.matchAll(OPEN_TAG)) {
+    const attrs = m[2]!;
+    if (attrs.length < 6) continue;
+    const style = STYLE_ATTR.exec(attrs)?.[1];
+    if (!(style !== undefined && HIDING_STYLE.test(style)) && !HIDDEN_ATTR.test(attrs)) continue;
+    const tag = m[1]!.toLowerCase();
+    const from = m.index + m[0].length;
+    const close = text.toLowerCase().indexOf(`</${tag}`, from);
+    const end = close < 0 ? Math.min(text.length, from + 2000) : close;
+    const inner = text.slice(from, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
+    if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end, text: inner });
+    if (out.length >= 32) break;
+  }
+  return out;
+}
+
+// ---------- markdown images that carry data ----------
+
+const MD_IMAGE = /!\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^)\s>]+)/gi;
+const HTML_IMAGE = /<img\b[^>]*?\bsrc\s*=\s*["']?(https?:\/\/[^"'\s>]+)/gi;
+// A placeholder for the model to fill: {x}, {{x}}, [x], <x>, $X, %7B…%7D, or words that name what to put.
+const TEMPLATE =
+  /\{\{?[^}]{1,60}\}\}?|%7B|%5B|\[[A-Za-z_ ]{2,40}\]|<[A-Za-z_ ]{2,40}>|\$[A-Z_]{3,}|\b(?:INSERT|REPLACE|PLACEHOLDER|YOUR_|USER_?DATA|CONVERSATION|CHAT_?HISTORY|SECRET|PASSWORD|API_?KEY|TOKEN|SUMMARY|EMAIL)\b/;
+
+export interface ImageHit {
+  start: number;
+  end: number;
+  why: 'template' | 'text';
+}
+
+/**
+ * Images (markdown or HTML) whose query asks the model to fill in data, or already carries a
+ * sentence of it: a placeholder in a parameter, or a value that reads as words (three or more,
+ * URL-encoded or base64). A long signature or id (hex, no spaces) is not data of the reader's.
+ */
+export function exfilImages(text: string): ImageHit[] {
+  const out: ImageHit[] = [];
+  if (text.indexOf('](http') < 0 && !/<img\b/i.test(text)) return out;
+  for (const re of [MD_IMAGE, HTML_IMAGE]) {
+    for (const m of text.matchAll(re)) {
+      const url = m[1]!;
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const query = q < 0 ? '' : url.slice(q + 1);
+      const why = judgeUrl(path, query);
+      if (why !== null) out.push({ start: m.index, end: m.index + m[0].length, why });
+    }
+  }
+  return out;
+}
+
+function judgeUrl(path: string, query: string): 'template' | 'text' | null {
+  if (TEMPLATE.test(query) || TEMPLATE.test(path.replace(/^https?:\/\/[^/]+/, ''))) return 'template';
+  for (const pair of query.split('&')) {
+    const value = pair.slice(pair.indexOf('=') + 1);
+    if (value.length < 24) continue;
+    let v = value;
+    try {
+      v = decodeURIComponent(value.replace(/\+/g, ' '));
+    } catch {
+      /* left encoded */
+    }
+    if (/(?:\S+\s+){3,}\S/.test(v)) return 'text';
+    const b = /^[A-Za-z0-9+/_-]{24,}={0,2}$/.test(v) ? decodeBase64(v) : null;
+    if (b !== null && /(?:\S+\s+){2,}\S/.test(b)) return 'text';
+  }
+  return null;
+}

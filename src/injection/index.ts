@@ -1,0 +1,1 @@
+export { InjectionGuard, warning, type InjectionFinding, type InjectionVerdict } from './guard.js';
