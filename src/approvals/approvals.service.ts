@@ -28,7 +28,7 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
   // An address at a domain a rule names stays readable (or that rule could never hold); every other is redacted.
   const domains = namedDomains(d.config.policies.rules);
   const redact = (text: string): string => d.scrub(text, domains);
-  const gate = new PolicyGate({ set: d.config.policies, desk, state: d.state, redact });
+  const gate = new PolicyGate({ set: d.config.policies, desk, state: d.state, redact, injectionSeen: (agentId) => d.state.eventCountOf(agentId, 'injection.detected') > 0 });
   const { rules } = d.config.policies;
   return {
     gate,

@@ -67,6 +67,8 @@ export interface PolicyGateDeps {
   state: StateManager;
   /** A text's PII replaced: what the rules' argument conditions read and an approver sees. */
   redact: (text: string) => string;
+  /** Whether a prompt injection was seen in what the agent read (`match.after_injection`); none: never. */
+  injectionSeen?: (agentId: string) => boolean;
   now?: () => number;
 }
 
@@ -255,7 +257,9 @@ export class PolicyGate {
   }
 
   private named<C extends Omit<PolicyCall, 'agentName'>>(c: C): C & PolicyCall {
-    return { ...c, agentName: this.d.state.agentBrief(c.agentId)?.name ?? c.agentId };
+    const call: C & PolicyCall = { ...c, agentName: this.d.state.agentBrief(c.agentId)?.name ?? c.agentId };
+    if (this.d.set.rules.some((r) => r.afterInjection)) call.injectionSeen = this.d.injectionSeen?.(c.agentId) ?? false;
+    return call;
   }
 
   /** The arguments as the rules' conditions read them: redacted (addresses at the domains the rules name kept), once. */

@@ -153,6 +153,7 @@ const rule = z
         mcp: globs.optional(),
         method: z.union([method, z.array(method).min(1, 'must list at least one method')]).optional(),
         args: args.optional(),
+        after_injection: z.literal(true, { error: 'must be true (leave it out to match whether or not an injection was seen)' }).optional(),
       })
       .optional(),
     action: z.enum(['allow', 'deny', 'approve'], { error: 'must be allow, deny or approve' }).optional(),
@@ -204,6 +205,7 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         tool: m.tool?.map(globPattern) ?? null,
         mcp: m.mcp?.map(globPattern) ?? null,
         method,
+        afterInjection: m.after_injection === true,
         args: conditions,
         action: r.action ?? 'allow',
         rate: r.rate ?? null,

@@ -210,7 +210,8 @@ export interface EventData {
    * excerpt is around the strongest signal, PII redacted; the result itself is never stored.
    */
   'injection.detected': {
-    source: 'llm.tool_result';
+    /** Where: a tool result inside an LLM request, a tool proxy's answer, an MCP tools/call result. */
+    source: 'llm.tool_result' | 'tool.response' | 'mcp.result';
     action: 'detected' | 'warned' | 'blocked';
     callId: string | null;
     score: number;

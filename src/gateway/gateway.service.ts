@@ -19,7 +19,7 @@ import { ResponsesState, responsesKey } from './responses-state.js';
 import { SealedJson, StoredQuota } from './stored-items.js';
 import { Router } from './router.js';
 import type { AgentGate } from '../watch/index.js';
-import { InjectionGuard } from '../injection/index.js';
+import type { InjectionGuard } from '../injection/index.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
 export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
@@ -31,6 +31,8 @@ export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger
   observer?: Observer;
   /** A paused agent's calls wait here (src/watch); none: no agent is ever paused. */
   gate?: AgentGate;
+  /** Prompt injection in the tool results agents send (`safety.injection`); none: not looked for. */
+  injection?: InjectionGuard | undefined;
 };
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
@@ -96,7 +98,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     logger: ctx.logger,
     observer,
     gate: ctx.gate,
-    ...(ctx.config.safety.injection === 'off' ? {} : { injection: new InjectionGuard(ctx.config.safety.injection, (e) => ctx.state.record(e)) }),
+    ...(ctx.injection ? { injection: ctx.injection } : {}),
   });
 
   return {

@@ -2,15 +2,17 @@ import { createHash } from 'node:crypto';
 import type { NewEvent } from '../core/events.js';
 import type { PromptPart, PromptParts } from '../core/prompt.js';
 import type { InjectionMode } from '../config/index.js';
-import { detectInjection, type InjectionSignal } from '../domain/injection/index.js';
+import { detectInjection, detectInjectionJson, type InjectionSignal } from '../domain/injection/index.js';
 import { redact } from '../domain/pii/index.js';
 
-// Prompt injection where untrusted text reaches the model (issue 60): the tool results an agent
-// hands back to its model inside an LLM request, on every wire (OpenAI chat `tool` messages,
-// Responses `function_call_output` items, Anthropic `tool_result` blocks: the wires read them
-// into one prompt, src/gateway/wire). A request carries the whole conversation, so a result is
-// judged once per agent (its verdict kept by a fingerprint of its call and text) and counted once;
-// `warn` and `block` act on it in every request that still carries it.
+// Prompt injection where untrusted text reaches the agent and its model (issue 60): a tool's
+// answer through the tool proxy, an MCP server's tools/call result (both before the agent reads
+// them), and the tool results an agent hands back to its model inside an LLM request, on every
+// wire (OpenAI chat `tool` messages, Responses `function_call_output` items, Anthropic
+// `tool_result` blocks: the wires read them into one prompt, src/gateway/wire). A request carries
+// the whole conversation, so a text is judged once per agent (its verdict kept by a fingerprint)
+// and counted once, whichever door saw it first; `warn` and `block` act on it wherever it is seen again. The runtime builds one
+// guard for every door (src/runtime/runtime.ts).
 
 /** Results remembered per agent (their verdicts), the oldest forgotten first. */
 const SEEN_PER_AGENT = 4096;
@@ -25,7 +27,11 @@ interface ToolResult {
   first: Extract<PromptPart, { type: 'text' }> | null;
 }
 
+/** Where a finding was read. */
+export type InjectionSource = 'llm.tool_result' | 'tool.response' | 'mcp.result';
+
 export interface InjectionFinding {
+  source: InjectionSource;
   callId: string;
   score: number;
   signals: InjectionSignal[];
@@ -67,6 +73,12 @@ function toolResults(parts: PromptParts): ToolResult[] {
   return out;
 }
 
+/**
+ * A text's key in an agent's verdicts: the text alone, so a tool's answer the agent hands its
+ * model as it came (the usual `content: answer`) is judged and counted once, at the first door.
+ */
+const fingerprint = (text: string): string => createHash('sha256').update(text).digest('base64url').slice(0, 22);
+
 function excerptOf(text: string, start: number): string {
   const from = Math.max(0, Math.min(start, text.length - EXCERPT));
   const cut = text
@@ -95,12 +107,11 @@ export class InjectionGuard {
     if (this.mode === 'off') return verdict;
     const seen = this.seenOf(agentId);
     for (const r of toolResults(parts)) {
-      const key = createHash('sha256').update(r.callId).update('\0').update(r.text).digest('base64url').slice(0, 22);
+      const key = fingerprint(r.text);
       let f = seen.get(key);
       if (f === undefined) {
         f = this.judge(r);
-        seen.set(key, f);
-        if (seen.size > SEEN_PER_AGENT) seen.delete(seen.keys().next().value!);
+        this.remember(seen, key, f);
         if (f) {
           verdict.findings.push(f);
           this.say(agentId, ref, f);
@@ -116,20 +127,56 @@ export class InjectionGuard {
     return verdict;
   }
 
-  private judge(r: ToolResult): InjectionFinding | null {
-    const d = detectInjection(r.text, { spans: true });
-    if (!d.flagged) return null;
-    return { callId: r.callId, score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(r.text, d.spans?.[0]?.start ?? 0) };
+  /**
+   * A tool's answer on its way to the agent (`source`: the tool proxy's body, as text or parsed
+   * JSON; an MCP result, as its JSON): a new finding is said once per agent; under `block`, why the
+   * answer must not reach the agent (null: it may). `warn` is the gateway's to act on, where the
+   * model reads the result.
+   */
+  answer(agentId: string | null, source: Exclude<InjectionSource, 'llm.tool_result'>, content: { text: string } | { json: unknown }, ref: string): string | null {
+    if (this.mode === 'off') return null;
+    const text = 'text' in content ? content.text : JSON.stringify(content.json);
+    const seen = this.seenOf(agentId ?? '');
+    const key = fingerprint(text);
+    let f = seen.get(key);
+    if (f === undefined) {
+      f = this.judgeAnswer(source, content);
+      this.remember(seen, key, f);
+      if (f) this.say(agentId, ref, f);
+    }
+    if (!f || this.mode !== 'block') return null;
+    return `its answer looks like a prompt injection (${f.signals.join(', ')}), and safety.injection is block`;
   }
 
-  private say(agentId: string, ref: string, f: InjectionFinding): void {
-    const action = this.mode === 'block' ? 'blocked' : this.mode === 'warn' ? 'warned' : 'detected';
+  private judgeAnswer(source: InjectionSource, content: { text: string } | { json: unknown }): InjectionFinding | null {
+    if ('text' in content) return this.judge({ callId: '', text: content.text, first: null }, source);
+    const d = detectInjectionJson(content.json);
+    if (!d.flagged || d.text === null) return null;
+    const at = detectInjection(d.text, { spans: true }).spans?.[0]?.start ?? 0;
+    return { source, callId: '', score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(d.text, at) };
+  }
+
+  private judge(r: ToolResult, source: InjectionSource = 'llm.tool_result'): InjectionFinding | null {
+    const d = detectInjection(r.text, { spans: true });
+    if (!d.flagged) return null;
+    return { source, callId: r.callId, score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(r.text, d.spans?.[0]?.start ?? 0) };
+  }
+
+  private remember(seen: Map<string, InjectionFinding | null>, key: string, f: InjectionFinding | null): void {
+    seen.set(key, f);
+    if (seen.size > SEEN_PER_AGENT) seen.delete(seen.keys().next().value!);
+  }
+
+  private say(agentId: string | null, ref: string, f: InjectionFinding): void {
+    // A tool's answer is only warned about where the model reads it (the gateway's warn).
+    const action = this.mode === 'block' ? 'blocked' : this.mode === 'warn' && f.source === 'llm.tool_result' ? 'warned' : 'detected';
+    const where = { 'llm.tool_result': 'a tool result sent to the model', 'tool.response': 'a tool answer', 'mcp.result': 'an MCP tool result' }[f.source];
     this.record({
       agentId,
       type: 'injection.detected',
       severity: action === 'blocked' ? 'error' : 'warn',
-      message: `Prompt injection ${action} in a tool result${f.callId ? ` (call ${f.callId})` : ''}: ${f.signals.join(', ')} — "${f.excerpt}"`,
-      data: { source: 'llm.tool_result', action, callId: f.callId || null, score: f.score, signals: f.signals, excerpt: f.excerpt, requestRef: ref },
+      message: `Prompt injection ${action} in ${where} (${f.callId ? `call ${f.callId}` : ref}): ${f.signals.join(', ')} — "${f.excerpt}"`,
+      data: { source: f.source, action, callId: f.callId || null, score: f.score, signals: f.signals, excerpt: f.excerpt, requestRef: ref },
     });
   }
 

@@ -1,1 +1,1 @@
-export { InjectionGuard, warning, type InjectionFinding, type InjectionVerdict } from './guard.js';
+export { InjectionGuard, warning, type InjectionFinding, type InjectionSource, type InjectionVerdict } from './guard.js';

@@ -52,6 +52,8 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 
 export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> {
   scan: Scan;
+  /** Prompt injection in the servers' tools/call results (`safety.injection`, src/injection). */
+  injection?: SessionDeps['injection'];
   /** A name the agent chose (a tool's, a method's) with its PII replaced, as every row and event shows it. */
   redact: (text: string) => string;
   /** Where each server's breaker lives, with every other breaker of the runtime: saved, restored, reset, shown, its transitions events. */
@@ -180,6 +182,7 @@ class McpGateway {
           judging: () => this.judged.set(server.name, agentId),
           offered: (page) => this.offer(server.name, page),
           scan: this.d.scan,
+          ...(this.d.injection ? { injection: this.d.injection } : {}),
           recorder: this.recorder,
           upstream: { refs: this.d.secrets, logger: this.d.logger, confine: this.d.confine ?? null, pool: () => this.pool(server) },
           ...(this.d.charges ? { charges: this.d.charges } : {}),

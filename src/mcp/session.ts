@@ -17,6 +17,7 @@ import type { McpCall, McpRecorder } from './record.js';
 import { MCP_PROVIDER } from '../state/index.js';
 import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
+import type { InjectionGuard } from '../injection/index.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
@@ -41,6 +42,8 @@ export interface SessionDeps {
   /** A page of the server's tools as an agent was offered them (`cursor` null: the first, the list starts over), and how many its rules hid. */
   offered?: (page: { tools: string[]; hidden: number; cursor: string | null }) => void;
   scan: Scan;
+  /** Prompt injection in a tools/call result, after its PII step: under `safety.injection: block`, why it is not passed on. */
+  injection?: Pick<InjectionGuard, 'answer'>;
   recorder: McpRecorder;
   upstream: Omit<UpstreamDeps, 'onNotification' | 'onRequest' | 'sdk'>;
   /** The agent's budget (and every central one covering it): a priced call's cost held before it leaves, settled once it was sent. */
@@ -653,6 +656,8 @@ export class McpSession {
     const clean = this.clean(result, ref);
     call.redactions += clean.redactions;
     if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
+    const injected = this.d.injection?.answer(this.d.agentId, 'mcp.result', { json: clean.value }, ref) ?? null;
+    if (injected !== null) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${injected}`);
     call.isError = result.isError === true;
     if (call.isError) call.reason = 'tool_error';
     this.d.recorder.record(call);

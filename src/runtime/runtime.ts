@@ -25,6 +25,7 @@ import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
 import { confineLaunched, egressProxy, offBy, sandboxLine, sandboxRunner, sandboxWeakened, type SandboxChoice } from '../sandbox/index.js';
+import { InjectionGuard } from '../injection/index.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -118,6 +119,8 @@ export class Runtime {
       // Each result is recorded as an event, which the terminal prints: the one line per delivered alert.
       alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, logResults: false, onResult: (r) => state.record(deliveryEvent(r)) });
       const pii = new PiiProtection({ config, state, logger, notify: alerts, stopAgent: agents.stop });
+      // One judge of prompt injection for every door (tool answers, MCP results, tool results in LLM requests): a text is counted once per agent.
+      const injection = config.safety.injection === 'off' ? undefined : new InjectionGuard(config.safety.injection, (e) => state.record(e));
       // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
       breakers = new BreakerRegistry({ state, logger });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };
@@ -142,9 +145,9 @@ export class Runtime {
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
         reliabilityService({ breakers }),
-        gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate }),
+        gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate, injection }),
         budget,
-        toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate }),
+        toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate, ...(injection ? { injection } : {}) }),
         mcpService({
           ...platform,
           breakers,
@@ -154,6 +157,7 @@ export class Runtime {
           charges: budget.charges,
           confine: confineLaunched(o.sandbox, config, o.cwd ?? process.cwd()),
           scan: (agentId, location, text, ref) => pii.inspect(agentId, location, text, ref),
+          ...(injection ? { injection } : {}),
           redact: (text) => pii.scrubbed(text),
         }),
         vault,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Agent } from 'undici';
 import type { ToolServiceConfig } from '../config/index.js';
 import {
@@ -20,7 +21,8 @@ import type { BreakerRegistry } from '../reliability/index.js';
 import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
-import type { HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
+import type { Blocked, HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
+import type { InjectionGuard } from '../injection/index.js';
 import type { UnreadableRule } from './unreadable.js';
 import { factsOf, savedExtra } from './recorded.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
@@ -33,7 +35,7 @@ export interface ToolAnswer {
   body: Buffer;
   redactions: number;
   /** Why the PII policy refuses this answer; null when it may be delivered. */
-  blocked: { message: string; types: string[] | null } | null;
+  blocked: Blocked | null;
   upstreamMs: number | null;
   fault: boolean;
   /** For cached answers: when the live answer was stored (epoch ms). */
@@ -71,6 +73,8 @@ export interface ToolEntryDeps {
   headerRedactor: HeaderRedactor;
   /** The PII step for a live answer in a content coding we cannot undo (the scan cannot read it). */
   unreadable: UnreadableRule;
+  /** The prompt-injection step for live answers, after the PII step (src/injection). */
+  injection?: Pick<InjectionGuard, 'answer'>;
   /** Where the service's breaker comes from: created with the service's options, saved and restored with its tier counters. */
   breakers: Pick<BreakerRegistry, 'breaker'>;
   /** A cache write failed: nothing the agent needs to hear about. */
@@ -110,6 +114,7 @@ export class ToolEntry {
   private scrubber: { key: string; scrub: CredentialScrubber } | null = null;
   private readonly headerRedactor: HeaderRedactor;
   private readonly unreadable: UnreadableRule;
+  private readonly injection: ToolEntryDeps['injection'];
   private readonly onError: ToolEntryDeps['onError'];
   private readonly placeholder: { value: ToolAnswer } | null;
   private readonly classify: Classifier<ToolAnswer>;
@@ -128,6 +133,7 @@ export class ToolEntry {
     this.redactor = deps.redactor;
     this.headerRedactor = deps.headerRedactor;
     this.unreadable = deps.unreadable;
+    this.injection = deps.injection;
     this.onError = deps.onError;
     this.breaker = deps.breakers.breaker('tool', config.name, { options: config.breaker, extra: savedExtra(this.tiers, factsOf(config)), cause: () => this.cause });
     this.dispatcher = createDispatcher(config.timeoutMs);
@@ -240,6 +246,7 @@ export class ToolEntry {
       const body = scrub.buffer(up.body);
       red = this.scan(body.body, headerValue(head.headers, 'content-type'), r.agentId);
       red = { ...red, redactions: red.redactions + body.found };
+      if (red.blocked === null && up.status >= 200 && up.status <= 299) red = { ...red, blocked: this.injected(red.body, headerValue(head.headers, 'content-type'), r.agentId) };
     }
     const redactions = red.redactions + head.redactions + echoed.found;
     const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
@@ -258,6 +265,27 @@ export class ToolEntry {
     const red = this.redactor(body, contentType, agentId);
     this.lastClean = red.redactions === 0 && red.blocked === null && body.length <= RECENT_BODY_BYTES ? { type: contentType, body } : null;
     return red;
+  }
+
+  /**
+   * The prompt-injection step: a textual answer (as the PII step reads it: JSON parsed, anything
+   * else as UTF-8) read once per agent and text; under `safety.injection: block`, why it must not
+   * reach the agent.
+   */
+  private injected(body: Buffer, contentType: string | undefined, agentId: string | null): Blocked | null {
+    const guard = this.injection;
+    if (!guard || body.length === 0 || !isUtf8(body)) return null;
+    const text = body.toString('utf8');
+    let content: { text: string } | { json: unknown } = { text };
+    if (contentType && /json/i.test(contentType)) {
+      try {
+        content = { json: JSON.parse(text) };
+      } catch {
+        // Not JSON after all: read as the text it is.
+      }
+    }
+    const why = guard.answer(agentId, 'tool.response', content, `tool:${this.name}`);
+    return why === null ? null : { message: why, types: null, code: 'injection_blocked' };
   }
 
   /** The scrubber for this call's credentials, kept while they stay the same (a rotation makes a new one). */

@@ -286,7 +286,7 @@ function respond(entry: ToolEntry, r: FallbackResult<ToolAnswer>, method: string
   if (r.tier === 'failed') return errorReply(failure(entry, r), r.reason, { [TIER]: 'failed', ...breaker });
   const a = r.value;
   if (a.blocked) {
-    const blocked = new IronCageError('pii_blocked', 403, `${entry.name}: ${a.blocked.message}`, {
+    const blocked = new IronCageError(a.blocked.code ?? 'pii_blocked', 403, `${entry.name}: ${a.blocked.message}`, {
       kind: 'blocked',
       ...(a.blocked.types ? { headers: { 'x-iron-cage-pii': a.blocked.types.join(',') } } : {}),
     });

@@ -17,6 +17,7 @@ import { guardUnreadable, modeUnreadable } from './unreadable.js';
 import { guardHeaderRedactor, guardRedactor, redactHeaders, redactResponse, type HeaderRedactor, type ResponseRedactor, type ToolPiiGuard } from './redact.js';
 import { recordedPath } from './path.js';
 import type { RedactOptions } from '../domain/pii/index.js';
+import type { InjectionGuard } from '../injection/index.js';
 
 export type ToolsContext = {
   config: Config;
@@ -29,6 +30,8 @@ export type ToolsContext = {
   pii?: ToolPiiGuard;
   /** Secrets named in configured headers (`Bearer ${secret:NAME}`, `${panel:NAME}`); without it, no such header can be sent. */
   secrets?: Pick<SecretRefsLike, 'want' | 'get'>;
+  /** Prompt injection in the services' answers (`safety.injection`, src/injection); without it, none is looked for. */
+  injection?: Pick<InjectionGuard, 'answer'>;
 };
 
 export interface ToolsOptions {
@@ -84,6 +87,7 @@ export class ToolProxy {
         redactor,
         headerRedactor,
         unreadable,
+        ...(ctx.injection ? { injection: ctx.injection } : {}),
         breakers: ctx.breakers,
         onError: (err, what) => this.logger.error({ err }, `tool ${svc.name}: ${what} failed`),
       });

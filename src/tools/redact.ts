@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { jsonTexts, mayHoldPii, redact, type JsonTexts, type RedactOptions, type SafetyMode, type ScanOptions } from '../domain/pii/index.js';
 
-/** Why an answer must not reach the agent (the proxy answers 403 pii_blocked with it). */
-export type Blocked = { message: string; types: string[] | null };
+/** Why an answer must not reach the agent (the proxy answers 403 with it: `code`, pii_blocked unless said). */
+export type Blocked = { message: string; types: string[] | null; code?: 'pii_blocked' | 'injection_blocked' };
 
 export interface RedactedBody {
   body: Buffer;

@@ -65,7 +65,8 @@ describe('detect (the default): said once per result, counted, the call goes on'
       return ((await r.json()) as { events: Array<{ type: string; data: any; message: string }> }).events.filter((e) => e.type === 'injection.detected');
     };
     for (const [i, wire] of WIRES.entries()) {
-      const { path, body } = withResult(wire, `call_${wire}`, POISON);
+      // Each wire's its own poisoned text: a text is judged once per agent, whichever door it came through.
+      const { path, body } = withResult(wire, `call_${wire}`, `${POISON} (${wire})`);
       const res = await gw.post(path, body);
       expect(res.status, `${wire}: ${await res.clone().text()}`).toBe(200);
       // The same conversation again (the agent's next turn carries it): judged once, counted once.
@@ -122,7 +123,7 @@ describe('block: the call is refused, never sent or charged', () => {
   it('on each wire a 400 naming the call and the signals, nothing upstream, nothing spent; the conversation without it goes on', async () => {
     const spent = async () => ((await (await gw.t.api(`/api/agents/${gw.agentId}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number } }).budget;
     for (const wire of WIRES) {
-      const { path, body } = withResult(wire, `b_${wire}`, POISON);
+      const { path, body } = withResult(wire, `b_${wire}`, `${POISON} (${wire})`);
       for (let round = 0; round < 2; round++) {
         const res = await gw.post(path, body);
         expect(res.status, wire).toBe(400);

@@ -16,26 +16,42 @@ function mixed(bytes: number): string {
   return s.slice(0, bytes);
 }
 
+/** CPU milliseconds `fn` takes (this process's: another process's load on the cores does not count). */
+function cpuMs(fn: () => void): number {
+  const t0 = process.cpuUsage();
+  fn();
+  const u = process.cpuUsage(t0);
+  return (u.user + u.system) / 1000;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// What a test can hold on a shared machine: the detector's CPU, not the wall clock (a busy
+// neighbour stretches that), and that its cost grows with the text, not faster (a regex that
+// backtracks would). Its speed against the goals is the benchmark's to say.
 describe('speed', () => {
-  it('reads mixed tool output at ≥ 5 MB/s', () => {
+  it('reads mixed tool output at ≥ 5 MB/s of its own CPU', () => {
     const text = mixed(4 << 20);
     detectInjection(text.slice(0, 100_000));
-    const t0 = performance.now();
-    detectInjection(text);
-    const s = (performance.now() - t0) / 1000;
-    expect(text.length / (1 << 20) / s).toBeGreaterThanOrEqual(5);
+    const ms = median([0, 1, 2].map(() => cpuMs(() => detectInjection(text))));
+    expect(text.length / (1 << 20) / (ms / 1000)).toBeGreaterThanOrEqual(5);
   });
-  it('a 16 KB text takes < 10 ms at p50 and < 50 ms at p99 (other test files share the cores)', () => {
-    const text = mixed(16 << 10);
-    for (let i = 0; i < 50; i++) detectInjection(text);
-    const times: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      const t0 = performance.now();
-      detectInjection(text);
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    expect(times[Math.floor(times.length * 0.5)]!).toBeLessThan(10);
-    expect(times[Math.floor(times.length * 0.99)]!).toBeLessThan(50);
+  it('a 16 KB text takes < 10 ms of CPU (median of 100), and 4× the text at most 8× that', () => {
+    const small = mixed(16 << 10);
+    const large = mixed(64 << 10);
+    for (let i = 0; i < 20; i++) detectInjection(small);
+    const each = (text: string, n: number) =>
+      median(
+        Array.from(
+          { length: 5 },
+          () =>
+            cpuMs(() => {
+              for (let i = 0; i < n; i++) detectInjection(text);
+            }) / n,
+        ),
+      );
+    const s = each(small, 20);
+    expect(s).toBeLessThan(10);
+    expect(each(large, 5) / s).toBeLessThan(8);
   });
 });

@@ -9,6 +9,8 @@ export function detectInjectionEach(texts: readonly string[], opts: DetectOption
 export interface JsonInjectionResult extends InjectionResult {
   /** The JSON paths (`$.items[3].body`) of the strings that were flagged, at most 20. */
   paths: string[];
+  /** The first flagged string, or null: where an excerpt comes from. */
+  text: string | null;
 }
 
 /** Keys this long are read too: a key can carry a sentence as well as a value can. */
@@ -48,13 +50,15 @@ export function detectInjectionJson(value: unknown, opts: DetectOptions = {}): J
   let top: InjectionResult = { score: 0, flagged: false, signals: [] };
   const fired = new Set<InjectionSignal>();
   const flaggedPaths: string[] = [];
+  let text: string | null = null;
   results.forEach((r, i) => {
     if (r.score > top.score) top = r;
     if (r.flagged) {
+      text ??= texts[i]!;
       for (const s of r.signals) fired.add(s);
       if (flaggedPaths.length < 20) flaggedPaths.push(paths[i]!);
     }
   });
   const signals = fired.size > 0 ? INJECTION_SIGNALS.filter((s) => fired.has(s)) : top.signals;
-  return { score: top.score, flagged: top.flagged, signals, paths: flaggedPaths };
+  return { score: top.score, flagged: top.flagged, signals, paths: flaggedPaths, text };
 }

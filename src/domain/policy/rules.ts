@@ -31,6 +31,8 @@ export interface PolicyRule {
   mcp: RegExp[] | null;
   /** HTTP methods; a rule that names them matches HTTP tool calls only. */
   method: string[] | null;
+  /** `match.after_injection`: the rule matches only once a prompt injection was seen in what the agent read (an `injection.detected` event of its own). */
+  afterInjection: boolean;
   args: ArgCondition[];
   action: PolicyAction;
   /** At most `count` calls per agent in `perMs`, then 429; null: no limit. */
@@ -80,6 +82,8 @@ export interface PolicyCall {
   tool: string;
   /** HTTP only. */
   method: string | null;
+  /** A prompt injection was seen in what this agent read (asked only when a rule has `after_injection`). */
+  injectionSeen?: boolean;
 }
 
 /** `service.tool`: what `match.tool` reads (`crm.contacts/42`, `github.create_pull_request`). */
@@ -97,6 +101,7 @@ const anyOf = (res: RegExp[] | null, ...texts: string[]): boolean => res === nul
 
 /** Whether a rule's names (agent, tool, server, method) take in the call; its argument conditions aside. */
 export function namesMatch(r: PolicyRule, c: PolicyCall): boolean {
+  if (r.afterInjection && c.injectionSeen !== true) return false;
   if (r.mcp !== null && c.kind !== 'mcp') return false;
   if (r.method !== null && (c.kind !== 'http' || c.method === null || !r.method.includes(c.method.toUpperCase()))) return false;
   if (!anyOf(r.agent, c.agentName, c.agentId)) return false;
