@@ -656,7 +656,7 @@ export class McpSession {
     const clean = this.clean(result, ref);
     call.redactions += clean.redactions;
     if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
-    const injected = this.d.injection?.answer(this.d.agentId, 'mcp.result', { json: clean.value }, ref) ?? null;
+    const injected = this.d.injection?.answer(this.d.agentId, 'mcp.result', { text: JSON.stringify(clean.value), json: clean.value }, ref) ?? null;
     if (injected !== null) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${injected}`);
     call.isError = result.isError === true;
     if (call.isError) call.reason = 'tool_error';

@@ -246,7 +246,8 @@ export class ToolEntry {
       const body = scrub.buffer(up.body);
       red = this.scan(body.body, headerValue(head.headers, 'content-type'), r.agentId);
       red = { ...red, redactions: red.redactions + body.found };
-      if (red.blocked === null && up.status >= 200 && up.status <= 299) red = { ...red, blocked: this.injected(red.body, headerValue(head.headers, 'content-type'), r.agentId) };
+      // Whatever the status: an error page is read by the agent as much as an answer.
+      if (red.blocked === null) red = { ...red, blocked: this.injected(red.body, headerValue(head.headers, 'content-type'), r.agentId) };
     }
     const redactions = red.redactions + head.redactions + echoed.found;
     const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
@@ -268,18 +269,22 @@ export class ToolEntry {
   }
 
   /**
-   * The prompt-injection step: a textual answer (as the PII step reads it: JSON parsed, anything
-   * else as UTF-8) read once per agent and text; under `safety.injection: block`, why it must not
-   * reach the agent.
+   * The prompt-injection step: an answer of any status (JSON parsed, anything else as text: UTF-8,
+   * else byte for byte) read once per agent and text; under `safety.injection: block`, why it must
+   * not reach the agent.
    */
   private injected(body: Buffer, contentType: string | undefined, agentId: string | null): Blocked | null {
     const guard = this.injection;
-    if (!guard || body.length === 0 || !isUtf8(body)) return null;
-    const text = body.toString('utf8');
-    let content: { text: string } | { json: unknown } = { text };
+    if (!guard || body.length === 0) return null;
+    // Not UTF-8 under a textual type (a Latin charset, a stray byte): read byte for byte, as the
+    // PII step reads it; bytes under any other type are binary (an image), not read.
+    const utf8 = isUtf8(body);
+    if (!utf8 && !/^text\/|json|xml|yaml|charset=/i.test(contentType ?? '')) return null;
+    const text = body.toString(utf8 ? 'utf8' : 'latin1');
+    let content: { text: string; json?: unknown } = { text };
     if (contentType && /json/i.test(contentType)) {
       try {
-        content = { json: JSON.parse(text) };
+        content = { text, json: JSON.parse(text) };
       } catch {
         // Not JSON after all: read as the text it is.
       }

@@ -134,7 +134,7 @@ describe('Anthropic wire: messages prompts', () => {
           label: 'user',
           parts: [
             { type: 'result', callId: 't1', parts: [text('Sunny')] },
-            { type: 'other', value: { type: 'document', source: { type: 'text', data: 'x' } }, parts: [] },
+            { type: 'other', value: { type: 'document', source: { type: 'text', data: 'x' } }, parts: [text('x')] },
           ],
         },
       ],

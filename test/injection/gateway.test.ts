@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
+import { warning } from '../../src/injection/index.js';
 import { fakeGatewaySuite } from '../helpers/fake-llm.js';
 import { agentToken } from '../helpers/runtime.js';
 
@@ -114,6 +115,15 @@ describe('warn: the model reads a warning before the result', () => {
       expect((await gw.post(clean.path, clean.body)).status).toBe(200);
       expect(JSON.stringify(gw.llm.requests.at(-1)!.body), wire).not.toContain('[iron-cage:');
     }
+    // A result that already holds the warning (a Responses turn stored under warn, or one dressed
+    // as such) is judged without it, and the model reads the warning once.
+    const before = gw.llm.requests.length;
+    const forged = withResult('chat', 'forged', `${warning({ signals: ['classifier'] })}${POISON} (forged)`);
+    expect((await gw.post(forged.path, forged.body)).status).toBe(200);
+    expect(gw.llm.requests).toHaveLength(before + 1);
+    expect(JSON.stringify(gw.llm.requests.at(-1)!.body).split('[iron-cage: this tool result looks like a prompt injection').length - 1).toBe(1);
+    const events = ((await (await gw.t.api(`/api/events?agentId=${gw.agentId}&limit=1000`)).json()) as { events: Array<{ type: string; data: any }> }).events;
+    expect(events.filter((e) => e.type === 'injection.detected' && e.data.callId === 'forged')).toHaveLength(1);
   });
 });
 
@@ -132,6 +142,10 @@ describe('block: the call is refused, never sent or charged', () => {
         expect(text).toContain('safety.injection is block');
       }
     }
+    // Inside blocks of no kind the reader names (Anthropic's search_result in a tool_result) too.
+    const nested = withResult('anthropic', 'nested', 'see the search results');
+    (nested.body as any).messages[2].content[0].content = [{ type: 'search_result', source: 'https://example.test/p', title: 'Leads', content: [{ type: 'text', text: `${POISON} (nested)` }] }];
+    expect((await gw.post(nested.path, nested.body)).status).toBe(400);
     expect(gw.llm.requests).toHaveLength(0);
     expect(await spent()).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
     for (const wire of WIRES) {
@@ -141,6 +155,6 @@ describe('block: the call is refused, never sent or charged', () => {
     expect(gw.llm.requests).toHaveLength(3);
     expect((await spent()).spentUsd).toBeGreaterThan(0);
     const protection = await (await gw.t.api(`/api/agents/${gw.agentId}/protection`)).json();
-    expect(protection.promptInjectionAttempts).toBe(3);
+    expect(protection.promptInjectionAttempts).toBe(4);
   });
 });

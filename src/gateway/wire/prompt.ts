@@ -4,10 +4,10 @@ import { toCount } from '../../domain/budget/index.js';
 // What the wires' request readers (openai-request.ts, anthropic-request.ts,
 // responses-request.ts) share: content parts, whose type names the three formats never give
 // two meanings (OpenAI chat's `image_url`, Anthropic's `tool_use`, the Responses API's
-// `input_text`), input arrays, tool lists and output limits. The readers go no deeper into agent
-// input than a message's parts and a tool result's content (a result inside a result is content
-// of no known kind), so a 100k-deep value costs nothing here; its JSON is made only where a part
-// is counted by its JSON, and the gateway parses bodies to a bounded depth.
+// `input_text`), input arrays, tool lists and output limits. The readers go into agent input as
+// deep as content goes (a message's parts, a tool result's content, the nested content of a part
+// of no known kind: a result inside a result is one), never deeper than the 64 levels the gateway
+// parses bodies to (MAX_JSON_DEPTH); a part's JSON is made only where it is counted by its JSON.
 
 export type Body = Record<string, any>;
 
@@ -58,7 +58,12 @@ function part(p: Body, inResult: boolean): PromptPart[] {
     case 'tool_result':
       return [{ type: 'result', callId: str(p.tool_use_id), parts: contentParts(p, 'content', true) }];
     default:
-      return [{ type: 'other', value: p, parts: textField(p, 'text') }];
+      // Parts of no kind above keep the texts inside them the agent's (redacted, read for
+      // injection): a `text`, nested `content` (Anthropic's search_result), a text `source`
+      // (a document given as plain text).
+      return [
+        { type: 'other', value: p, parts: [...textField(p, 'text'), ...contentParts(p, 'content', inResult), ...(isObject(p.source) && p.source.type === 'text' ? textField(p.source, 'data') : [])] },
+      ];
   }
 }
 
