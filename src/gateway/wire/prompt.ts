@@ -24,8 +24,16 @@ function textField(p: Body, key: string): PromptText[] {
   return typeof p[key] === 'string' ? [textAt(p, key)] : [];
 }
 
+/**
+ * How deep the nested content of parts of no known kind is read (a search result in a tool
+ * result is two): a part nested deeper is shown to the model as its JSON, its texts unread. The
+ * gateway bounds a body's depth (64); a value handed to a reader directly (the simulator's
+ * tests) may not be, and must not overflow the stack.
+ */
+const NESTED_CONTENT = 8;
+
 /** A content value at `holder[key]`: a string, or an array of strings and parts (`inResult`: a tool result's). */
-export function contentParts(holder: Body, key: string, inResult = false): PromptPart[] {
+export function contentParts(holder: Body, key: string, inResult = false, depth = 0): PromptPart[] {
   const v = holder[key];
   if (typeof v === 'string') return [textAt(holder, key)];
   if (!Array.isArray(v)) return [];
@@ -33,12 +41,12 @@ export function contentParts(holder: Body, key: string, inResult = false): Promp
   for (let i = 0; i < v.length; i++) {
     const p = v[i];
     if (typeof p === 'string') out.push(textAt(v, i));
-    else if (isObject(p)) out.push(...part(p, inResult));
+    else if (isObject(p)) out.push(...part(p, inResult, depth));
   }
   return out;
 }
 
-function part(p: Body, inResult: boolean): PromptPart[] {
+function part(p: Body, inResult: boolean, depth: number): PromptPart[] {
   switch (inResult && p.type === 'tool_result' ? null : p.type) {
     case 'text':
     case 'input_text':
@@ -56,13 +64,21 @@ function part(p: Body, inResult: boolean): PromptPart[] {
     case 'tool_use':
       return [objectCall(p)];
     case 'tool_result':
-      return [{ type: 'result', callId: str(p.tool_use_id), parts: contentParts(p, 'content', true) }];
+      return [{ type: 'result', callId: str(p.tool_use_id), parts: contentParts(p, 'content', true, depth + 1) }];
     default:
       // Parts of no kind above keep the texts inside them the agent's (redacted, read for
       // injection): a `text`, nested `content` (Anthropic's search_result), a text `source`
       // (a document given as plain text).
       return [
-        { type: 'other', value: p, parts: [...textField(p, 'text'), ...contentParts(p, 'content', inResult), ...(isObject(p.source) && p.source.type === 'text' ? textField(p.source, 'data') : [])] },
+        {
+          type: 'other',
+          value: p,
+          parts: [
+            ...textField(p, 'text'),
+            ...(depth < NESTED_CONTENT ? contentParts(p, 'content', inResult, depth + 1) : []),
+            ...(isObject(p.source) && p.source.type === 'text' ? textField(p.source, 'data') : []),
+          ],
+        },
       ];
   }
 }
