@@ -1,4 +1,4 @@
-// Prompt-injection detector benchmark (issue 60): throughput on mixed tool output (one core),
+// Prompt-injection detector benchmark: throughput on mixed tool output (one core),
 // latency of a 16 KB text, the weights' size, and recall / false positives on the held-out set.
 //
 //   npm run bench -- injection

@@ -1,4 +1,4 @@
-// Installed iron-cage (issue 58), `npm run bench -- install`: the single executable's size, its
+// Installed iron-cage, `npm run bench -- install`: the single executable's size, its
 // start to /api/health on a clean cache (it unpacks itself) and on a warm one, its idle RSS beside
 // `node bin/iron-cage.js serve` in the same run; the npm tarball's size and its install into an
 // empty prefix, with better-sqlite3's addon prebuilt (what a machine that reaches its download

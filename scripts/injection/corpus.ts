@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BANKS, LANGS, type Lang } from './phrases.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 export type Split = 'train' | 'val' | 'test';
 export interface Example {
@@ -35,16 +36,6 @@ export interface Example {
   disguise?: string;
 }
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const hashUnit = (s: string) => createHash('sha1').update(s).digest().readUInt32BE(0) / 4294967296;
 /** Held out when among the last quarter of its list. */
@@ -332,7 +323,7 @@ export interface CorpusOptions {
 
 /** Every example, benign and injected, with its split. */
 export function buildCorpus(o: CorpusOptions): Example[] {
-  const r = rng(o.seed ?? 60);
+  const r = mulberry32(o.seed ?? 60);
   const out: Example[] = [];
   const docs: Doc[] = [...readmes(o.root), ...code(o.root), ...bipia(o.bipia), ...gettext(r)];
   for (const d of docs) out.push({ text: d.text, label: 0, lang: d.lang, source: d.source, split: fileSplit(`${d.source}:${d.key}`) });

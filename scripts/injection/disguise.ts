@@ -1,7 +1,7 @@
 // The disguises an attacker puts an injection in, each applied to held-out injections so the
 // evaluation can say, per disguise, how many are still caught; and benign texts that use the
 // same devices innocently (hidden menus, badges, emoji flags, data URIs, chat templates in docs).
-import { rng } from './corpus.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 export const DISGUISES = [
   'homoglyph',
@@ -27,7 +27,7 @@ const tags = (s: string) => [...s].map((c) => (c.charCodeAt(0) < 0x80 ? String.f
 const bits = (s: string) => [...new TextEncoder().encode(s)].map((b) => b.toString(2).padStart(8, '0').replace(/0/g, '\u200b').replace(/1/g, '\u200c')).join('');
 
 export function disguise(kind: Disguise, inj: string, carrier: string, seed: number): string {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const mid = carrier.length > 0 ? carrier.slice(0, Math.floor(carrier.length / 2)) : '';
   const rest = carrier.slice(mid.length);
   switch (kind) {

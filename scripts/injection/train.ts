@@ -20,7 +20,8 @@ import { useWeights } from '../../src/domain/injection/classifier.js';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { BITS, BUCKETS, featuresOf } from '../../src/domain/injection/tokens.js';
 import { MODEL } from '../../src/domain/injection/weights.js';
-import { buildCorpus, type Example, rng } from './corpus.js';
+import { mulberry32 } from '../../src/core/random.js';
+import { buildCorpus, type Example } from './corpus.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
 import { handwritten } from './handwritten.js';
@@ -52,7 +53,7 @@ function windows(feats: Int32Array, stride: number, max: number): Int32Array[] {
   for (let s = 0; s + WINDOW <= words && out.length < max; s += stride) out.push(feats.subarray(2 * s, 2 * (s + WINDOW)));
   return out;
 }
-const r = rng(7);
+const r = mulberry32(7);
 const train: Win[] = [];
 let pos = 0;
 let neg = 0;
@@ -177,7 +178,7 @@ const hand: Example[] = handwritten().map((h) => ({ text: h.text, label: 0, lang
 
 // the fixture: every held-out injection, a sample of the held-out benign text
 const sample = (xs: Example[], n: number) => {
-  const rr = rng(11);
+  const rr = mulberry32(11);
   const c = [...xs];
   for (let i = c.length - 1; i > 0; i--) {
     const j = Math.floor(rr() * (i + 1));

@@ -247,8 +247,10 @@ export class GatewayHandler {
   private guardInjection(p: Parsed): void {
     const { injection } = this.d;
     if (!injection) return;
+    // The request's own prompt, read once for this and everything after it (the meter, the watch):
+    // a warning written in through a text's `set` is in it as sent.
     const { agentId, endpoint, wire } = p.request;
-    const v = injection.scan(agentId, `${endpoint}:${p.model}:prompt`, wire.prompt(endpoint, p.json));
+    const v = injection.scan(agentId, `${endpoint}:${p.model}:prompt`, p.request.prompt?.() ?? wire.prompt(endpoint, p.json));
     if (v.block)
       throw new GatewayError(
         'blocked',

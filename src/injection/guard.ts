@@ -5,7 +5,7 @@ import type { InjectionMode } from '../config/index.js';
 import { detectInjection, detectInjectionJson, type InjectionSignal, type InjectionSpan } from '../domain/injection/index.js';
 import { redact } from '../domain/pii/index.js';
 
-// Prompt injection where untrusted text reaches the agent and its model (issue 60): a tool's
+// Prompt injection where untrusted text reaches the agent and its model: a tool's
 // answer through the tool proxy, an MCP server's tools/call result (both before the agent reads
 // them), and the tool results an agent hands back to its model inside an LLM request, on every
 // wire (OpenAI chat `tool` messages, Responses `function_call_output` items, Anthropic

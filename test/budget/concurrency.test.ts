@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, type BudgetRefusal } from '../../src/domain/budget/index.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 // 50 concurrent requests against a nearly spent budget: reserve before, settle (or release on
 // failure) after, in many interleavings. Settled spend must never pass the limit, the ledger must
@@ -10,18 +11,6 @@ const SPENT = 49_500_000; // $0.50 of headroom for 50 requests of $0.01-$0.05
 const AGENT = 'lg-7a3f9c2d';
 const REFUSAL =
   /^budget of \$50\.00 for agent lg-7a3f9c2d would be exceeded: \$(?:49|50)\.\d\d spent(, \$0\.\d\d reserved by \d+ in-flight requests?)?, \$0\.0\d requested$|^budget of \$50\.00 for agent lg-7a3f9c2d is exhausted: \$50\.\d\d spent, \$0\.0\d requested$/;
-
-/** mulberry32: small, seedable, good enough to pick interleavings. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Plan {
   estimate: number;
@@ -149,7 +138,7 @@ describe('50 concurrent requests against a nearly spent budget', () => {
 
     it(`shuffled interleavings, ${label}`, () => {
       const outcomes = seeds.map((seed) => {
-        const random = rng(seed);
+        const random = mulberry32(seed);
         const t = fresh();
         const out = runSchedule(t, plans(random, overrun), random);
         checkOutcome(t, out, overrun);
@@ -161,7 +150,7 @@ describe('50 concurrent requests against a nearly spent budget', () => {
     it(`async interleavings, ${label}`, async () => {
       const outcomes: Outcome[] = [];
       for (const seed of seeds) {
-        const random = rng(seed);
+        const random = mulberry32(seed);
         const t = fresh();
         const out = await runConcurrently(t, plans(random, overrun), random);
         checkOutcome(t, out, overrun);

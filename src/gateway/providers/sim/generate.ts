@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../../core/random.js';
 import { countTextTokens } from '../../../domain/budget/index.js';
 import { chooseTools } from './choose.js';
 import { PromptFacts } from './facts.js';
@@ -19,17 +20,8 @@ export function fnv1a(s: string): number {
   return h;
 }
 
-/** A seeded generator (mulberry32) in [0, 1): every random choice follows from the request. */
-export function seededRandom(seed: string): () => number {
-  let a = fnv1a(seed);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator in [0, 1): every random choice follows from the request. */
+export const seededRandom = (seed: string): (() => number) => mulberry32(fnv1a(seed));
 
 function lastUserText(turns: readonly SimTurn[]): string {
   for (let i = turns.length - 1; i >= 0; i--) if (turns[i]!.role === 'user') return turns[i]!.text;
