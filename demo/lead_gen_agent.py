@@ -3,14 +3,18 @@
 
 Written the way a real agent is: standard-library Python; LLM calls over the OpenAI wire
 (POST {OPENAI_BASE_URL}/chat/completions with `Authorization: Bearer $OPENAI_API_KEY`, as the
-official SDK makes them); LinkedIn and Clearbit through the cage's tool proxy; progress,
-outcomes and a checkpoint per lead through the iron_cage SDK, so a crash-restart resumes.
+official SDK makes them); LinkedIn, Clearbit and the mail API through the cage's tool proxy;
+progress, outcomes and a checkpoint per lead through the iron_cage SDK, so a crash-restart resumes.
 
 For each lead in leads.csv: fetch the contact's LinkedIn profile, qualify the lead with a small
-model and draft the outreach with a large one. When LinkedIn stops answering (its circuit is
-open, or it fails), the agent enriches the lead from Clearbit's company record instead, which
-needs an extra research step on a larger-context model: that is what makes the later leads
-dearer. Prompts and models live in lead_gen_agent.json.
+model, draft the outreach with a large one and send the first e-mail of it. When LinkedIn stops
+answering (its circuit is open, or it fails), the agent enriches the lead from Clearbit's company
+record instead, which needs an extra research step on a larger-context model: that is what makes
+the later leads dearer. Prompts and models live in lead_gen_agent.json.
+
+What a service answers is data, and this agent puts it in its prompts as it came: the cage reads
+it on the way in. An e-mail the cage's policy refuses (PolicyDeniedError: nothing was sent) is
+not a failed lead: the lead is qualified and drafted, and a person decides about the e-mail.
 
     iron-cage start demo/lead_gen_agent.py --budget 50 -- [--leads N]
 
@@ -29,9 +33,10 @@ import urllib.request
 from pathlib import Path
 
 import iron_cage
-from iron_cage import tools
+from iron_cage import PolicyDeniedError, tools
 
 HERE = Path(__file__).resolve().parent
+SENDER = "sales@company.com"
 
 
 class BudgetExhausted(Exception):
@@ -95,7 +100,29 @@ def record_for(lead):
     return None, None, False
 
 
-def process(plan, lead, n, total):
+def address_of(lead):
+    """The contact's work address, as the company writes them: first.last@domain."""
+    return f"{re.sub(r'[^a-z]+', '.', lead['contact'].lower()).strip('.')}@{lead['domain']}"
+
+
+def send_outreach(lead, draft):
+    """The first e-mail of the draft to the contact, through the mail API: 'sent', 'refused' or 'failed'."""
+    mail = {
+        "to": address_of(lead),
+        "from": SENDER,
+        "subject": f"{lead['company']}: an idea for your {lead['industry']} team",
+        "text": draft[:600],
+    }
+    try:
+        tools.post("mailer", "/mail/send", json=mail).raise_for_status()
+        return "sent", None
+    except PolicyDeniedError as e:
+        return "refused", str(e)
+    except iron_cage.IronCageError as e:
+        return "failed", str(e)
+
+
+def process(plan, lead, n, total, outbox):
     source, record, linkedin = record_for(lead)
     if source is None:
         print(f"lead {n}/{total} {lead['id']} {lead['company']}: no LinkedIn or Clearbit record, skipped", flush=True)
@@ -119,9 +146,15 @@ def process(plan, lead, n, total):
     # What this agent received in place of the personal data: the cage's markers, not the text
     # again (the cage's own WARN line quotes the redacted excerpt).
     marks = sorted({m for a in answers for m in re.findall(r"\[[A-Z_]+_REDACTED\]", a)})
-    print(f"lead {n}/{total} {lead['id']} {lead['company']}: {source}, {len(answers)} model calls", flush=True)
+    outcome, why = send_outreach(lead, answers[-1])
+    outbox[outcome] += 1
+    said = {"sent": "e-mail sent", "refused": "e-mail refused by the cage's policy, nothing sent", "failed": "e-mail not sent"}[outcome]
+    print(f"lead {n}/{total} {lead['id']} {lead['company']}: {source}, {len(answers)} model calls, {said}", flush=True)
     if marks:
         print(f"lead {n}: the model's answer held personal data, redacted by the cage: I got {', '.join(marks)}", flush=True)
+    # Why, once: the cage's own line says it for every refusal.
+    if outcome == "failed" or (outcome == "refused" and outbox["refused"] == 1):
+        print(f"lead {n}: {why}", flush=True)
     return True
 
 
@@ -142,10 +175,11 @@ def main():
     if state["next"]:
         print(f"resuming at lead {state['next'] + 1}/{total}", flush=True)
     succeeded, failed = state["succeeded"], state["failed"]
+    outbox = {"sent": 0, "refused": 0, "failed": 0, **state.get("outbox", {})}
     for i in range(state["next"], total):
         started = time.monotonic()
         try:
-            ok = process(plan, leads[i], i + 1, total)
+            ok = process(plan, leads[i], i + 1, total, outbox)
         except BudgetExhausted:
             print(f"lead {i + 1}/{total}: the budget is spent; stopping", flush=True)
             return 0
@@ -154,11 +188,15 @@ def main():
             ok = False
         succeeded, failed = succeeded + ok, failed + (not ok)
         iron_cage.report_progress(i + 1, total, unit="leads", succeeded=succeeded, failed=failed)
-        iron_cage.checkpoint({"next": i + 1, "succeeded": succeeded, "failed": failed})
+        iron_cage.checkpoint({"next": i + 1, "succeeded": succeeded, "failed": failed, "outbox": outbox})
         rest = pace - (time.monotonic() - started)
         if rest > 0:
             time.sleep(rest)
-    print(f"done: {succeeded} of {total} leads qualified and drafted", flush=True)
+    print(
+        f"done: {succeeded} of {total} leads qualified and drafted; outreach e-mails: {outbox['sent']} sent, "
+        f"{outbox['refused']} refused by the cage's policy, {outbox['failed']} failed",
+        flush=True,
+    )
     return 0
 
 

@@ -6,11 +6,13 @@ import type { Scenario } from './scenario.js';
 // The demo's stage hand. It watches the event bus, knows which lead the agent is on, and at
 // the scenario's leads does what an admin would do in the dashboard, through the same REST
 // API with the run's admin token: rotate the OpenAI key, approve the budget increase. It also
-// narrates each trigger on the terminal. It never changes a figure: those come from the calls.
+// narrates each trigger on the terminal (the prompt injection and the policy refusal it leads
+// to need no hand: the cage does it all). It never changes a figure: those come from the calls.
 //
 // A DEMO line says what no other line says: the lead, what the stage hand does, where to look.
 // It never repeats a figure, an excerpt or a delivery the product's own line has just printed
-// (the circuit's WARN, the PII WARN, "Budget set to …", "Budget alert e-mailed to …").
+// (the circuit's WARN, the PII WARN, the injection's WARN and its excerpt, the policy's refusal,
+// "Budget set to …", "Budget alert e-mailed to …").
 
 export type Pace = 'fast' | 'default' | 'talk';
 
@@ -21,6 +23,18 @@ export interface TriggerLeads {
   pii: number | null;
   budgetWarning: number | null;
   approval: number | null;
+  /** The scenario's prompt injection, flagged in the service's answer. */
+  injection: number | null;
+  /** The first of the agent's tool calls a policy refused once it had read the injection. */
+  refusal: number | null;
+}
+
+/** What the controller saw of the injection moment (for the results). */
+export interface InjectionSeen {
+  /** What the cage flagged: the detector's signals, and the service whose answer carried it. */
+  finding: { service: string; signals: string[] } | null;
+  /** The rule that refused the agent's calls afterwards, and the service it refused. */
+  rule: { name: string; service: string } | null;
 }
 
 export interface ControllerOptions {
@@ -40,6 +54,9 @@ export interface ControllerOptions {
 
 export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
 
+/** A service as a line names it: `clearbit` → `Clearbit`. */
+export const titled = (service: string): string => service.charAt(0).toUpperCase() + service.slice(1);
+
 /**
  * Start watching; `stop()` unsubscribes and cancels a pending approval. `failures` lists what
  * the controller could not do (the demo reports them and fails).
@@ -51,6 +68,8 @@ export const DEFAULT_APPROVE_TIMEOUT_MS = 90_000;
  */
 export function startController(o: ControllerOptions): {
   triggers: TriggerLeads;
+  /** The injection's finding and the rule that governed the agent's calls after it. */
+  injection: InjectionSeen;
   failures: string[];
   /** Resolves when the e-mail for the warning threshold was delivered (or failed): true if delivered. */
   warningMailed: Promise<boolean>;
@@ -60,7 +79,8 @@ export function startController(o: ControllerOptions): {
   stop(): void;
 } {
   const t = o.scenario.triggers;
-  const triggers: TriggerLeads = { breaker: null, rotation: null, pii: null, budgetWarning: null, approval: null };
+  const triggers: TriggerLeads = { breaker: null, rotation: null, pii: null, budgetWarning: null, approval: null, injection: null, refusal: null };
+  const injection: InjectionSeen = { finding: null, rule: null };
   const failures: string[] = [];
   const pending: Array<Promise<unknown>> = [];
   let done = 0;
@@ -171,6 +191,30 @@ export function startController(o: ControllerOptions): {
         o.say(`Lead ${lead()}: the cage ${d.action} it before the agent saw it; on the dashboard: the pop-up, the PII counter, the audit row`);
         return;
       }
+      case 'injection.detected': {
+        const d = (ev as IronEvent<'injection.detected'>).data;
+        const service = d.requestRef?.startsWith('tool:') ? d.requestRef.slice(5) : null;
+        if (ev.agentId !== o.agentId || d.source !== 'tool.response' || service !== t.injection.service || triggers.injection !== null) return;
+        triggers.injection = lead();
+        injection.finding = { service, signals: d.signals };
+        // The product's WARN quotes the excerpt; this says whose answer it was and where to look.
+        const company = o.scenario.leadList?.[lead() - 1]?.company;
+        o.say(
+          `Lead ${lead()}: ${titled(service)}'s record${company ? ` for ${company}` : ''} hides instructions for the AI assistant (an indirect prompt injection); the cage flagged it on its way to the agent: on the dashboard, the Protection panel's Prompt injection counter and its finding`,
+        );
+        return;
+      }
+      case 'policy.decision': {
+        const d = (ev as IronEvent<'policy.decision'>).data;
+        if (ev.agentId !== o.agentId || d.action !== 'deny' || triggers.injection === null || triggers.refusal !== null) return;
+        triggers.refusal = lead();
+        injection.rule = { name: d.rule, service: d.service };
+        // The product's WARN names the call and the rule; this says why the rule applies now, and for how long.
+        o.say(
+          `Lead ${lead()}: the rule matches only after an injection (after_injection): having read one, the agent may no longer send e-mail on its own, so each of its outreach e-mails to the end of the run is refused like this one; on the dashboard: each refusal in the Event log`,
+        );
+        return;
+      }
       case 'budget.threshold':
         if (ev.agentId === o.agentId) onWarning(ev as IronEvent<'budget.threshold'>);
         return;
@@ -200,6 +244,7 @@ export function startController(o: ControllerOptions): {
   const unsubscribe = o.subscribe(onEvent);
   return {
     triggers,
+    injection,
     failures,
     warningMailed,
     settled: async () => void (await Promise.all(pending)),

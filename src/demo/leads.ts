@@ -61,19 +61,22 @@ export function linkedinProfileBody(lead: Lead): string {
 }
 
 /**
- * The company record mock Clearbit answers for a lead (`GET /companies/find?domain=`), as sent on the wire.
+ * The company record mock Clearbit answers for a lead (`GET /companies/find?domain=`), as sent on
+ * the wire. `injected`: text someone planted in the company's description (the scenario's prompt
+ * injection), after the description proper, as a scraped web page would carry it.
  *
  * @example
  * JSON.parse(clearbitCompanyBody(lead)).domain // 'acme.example'
  */
-export function clearbitCompanyBody(lead: Lead): string {
+export function clearbitCompanyBody(lead: Lead, injected?: string): string {
+  const description = `${lead.company} is a ${lead.industry} company based in ${lead.city} with about ${lead.employees} employees.`;
   return JSON.stringify({
     name: lead.company,
     domain: lead.domain,
     category: { industry: lead.industry },
     metrics: { employees: lead.employees },
     geo: { city: lead.city },
-    description: `${lead.company} is a ${lead.industry} company based in ${lead.city} with about ${lead.employees} employees.`,
+    description: injected ? `${description} ${injected}` : description,
     people: [{ name: lead.contact, role: lead.title }],
   });
 }

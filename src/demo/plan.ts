@@ -68,11 +68,12 @@ export function fill(template: string, fields: Record<string, string>): string {
 /**
  * The chat requests the agent sends for lead `n` (1-based): with LinkedIn's profile while
  * LinkedIn answers, with Clearbit's record and the extra enrichment step once it does not.
+ * `injected`: what the Clearbit record's description carries for this lead (clearbitCompanyBody).
  *
  * @example
  * leadRequests(plan, leads[0], 1, 100, true).map((r) => r.model) // ['gpt-4o-mini', 'gpt-4']
  */
-export function leadRequests(plan: AgentPlan, lead: Lead, n: number, total: number, linkedinUp: boolean): ChatRequest[] {
+export function leadRequests(plan: AgentPlan, lead: Lead, n: number, total: number, linkedinUp: boolean, injected?: string): ChatRequest[] {
   const fields: Record<string, string> = {
     n: String(n),
     total: String(total),
@@ -85,7 +86,7 @@ export function leadRequests(plan: AgentPlan, lead: Lead, n: number, total: numb
     contact: lead.contact,
     title: lead.title,
     source: linkedinUp ? 'LinkedIn' : 'Clearbit',
-    record: linkedinUp ? linkedinProfileBody(lead) : clearbitCompanyBody(lead),
+    record: linkedinUp ? linkedinProfileBody(lead) : clearbitCompanyBody(lead, injected),
   };
   return (linkedinUp ? plan.with_linkedin : plan.without_linkedin).map((name) => {
     const s = plan.steps[name]!;

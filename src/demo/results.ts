@@ -1,6 +1,6 @@
 import { basename, dirname } from 'node:path';
 import { microsToUsd, usdToMicros } from '../core/money.js';
-import type { TriggerLeads } from './controller.js';
+import { titled, type InjectionSeen, type TriggerLeads } from './controller.js';
 import { formatElapsed } from '../core/duration.js';
 import { costRows, fetchRunViews, getJson, runTimeOf, type Row } from '../runtime/index.js';
 import { usd as money } from './format.js';
@@ -31,12 +31,26 @@ export interface DemoResults {
   mails: string[];
   /** The key each upstream LLM call carried (hash prefix), and the first lead a rotated one was seen at. */
   keys: { seen: Array<{ lead: number | null; key: string }>; newKeyFromLead: number | null };
+  /**
+   * The prompt injection moment: the Protection panel's counter, what was flagged where, the rule
+   * that refused the agent's calls after it, and the agent's outreach e-mails (the mail service's
+   * calls through the proxy): sent, and refused by a policy.
+   */
+  injection: {
+    detected: number;
+    finding: InjectionSeen['finding'];
+    rule: string | null;
+    outreach: { service: string; sent: number; refused: number };
+  };
 }
 
 interface CallsPage {
-  calls: Array<{ reason: string | null }>;
+  calls: Array<{ reason: string | null; status: number | null }>;
   nextBefore: number | null;
 }
+
+/** The calls the policies refused (a rule's deny, a person's denial, nobody deciding in time). */
+const POLICY_REFUSALS = new Set(['policy_denied', 'approval_denied', 'approval_expired']);
 
 /**
  * Collect the results of the run from a live iron-cage (before it shuts down).
@@ -55,17 +69,27 @@ export async function fetchResults(o: {
   triggers: TriggerLeads;
   mails: string[];
   keysSeen: Array<{ lead: number | null; key: string }>;
+  /** What the controller saw of the injection, and the service the agent sends its e-mail through. */
+  injection: InjectionSeen;
+  mailService: string;
 }): Promise<DemoResults> {
   const get = <T>(path: string): Promise<T> => getJson<T>(o.url, o.adminToken, path);
   const id = encodeURIComponent(o.agentId);
   const { status, costs, protection, breakers } = await fetchRunViews(o);
-  // Blocked calls of this agent (a --keep database holds earlier runs' calls too).
-  let blocked = 0;
-  for (let before: number | null = null, first = true; first || before !== null; first = false) {
-    const page: CallsPage = await get<CallsPage>(`/api/tools/calls?agentId=${id}&service=${encodeURIComponent(o.breakerService)}&limit=1000${before === null ? '' : `&before=${before}`}`);
-    blocked += page.calls.filter((c) => c.reason === 'circuit_open').length;
-    before = page.nextBefore;
-  }
+  // This agent's calls to a service (a --keep database holds earlier runs' calls too).
+  const callsTo = async (service: string): Promise<CallsPage['calls']> => {
+    const all: CallsPage['calls'] = [];
+    for (let before: number | null = null, first = true; first || before !== null; first = false) {
+      const page: CallsPage = await get<CallsPage>(`/api/tools/calls?agentId=${id}&service=${encodeURIComponent(service)}&limit=1000${before === null ? '' : `&before=${before}`}`);
+      all.push(...page.calls);
+      before = page.nextBefore;
+    }
+    return all;
+  };
+  const blocked = (await callsTo(o.breakerService)).filter((c) => c.reason === 'circuit_open').length;
+  const mailCalls = await callsTo(o.mailService);
+  // The Protection panel's figures (the view carries more than fetchRunViews types).
+  const guarded = protection as { promptInjectionAttempts?: number };
   const service = breakers.services.find((s) => s.service === o.breakerService);
   const p = status.progress;
   const outcomes = (p.succeeded ?? 0) + (p.failed ?? 0);
@@ -92,6 +116,16 @@ export async function fetchResults(o: {
     triggers: o.triggers,
     mails: o.mails,
     keys: { seen: o.keysSeen, newKeyFromLead: o.keysSeen.find((k) => k.key !== o.keysSeen[0]?.key)?.lead ?? null },
+    injection: {
+      detected: guarded.promptInjectionAttempts ?? 0,
+      finding: o.injection.finding,
+      rule: o.injection.rule?.name ?? null,
+      outreach: {
+        service: o.mailService,
+        sent: mailCalls.filter((c) => c.status !== null && c.status >= 200 && c.status < 300).length,
+        refused: mailCalls.filter((c) => c.reason !== null && POLICY_REFUSALS.has(c.reason)).length,
+      },
+    },
   };
 }
 
@@ -111,6 +145,22 @@ export function mailsText(files: readonly string[]): string {
   return `${files.length} in ${[...dirs][0]}: ${files.map((f) => basename(f)).join(', ')}`;
 }
 
+/** The Protection panel's count, and where the scenario's one was found. */
+function injectionText(r: DemoResults): string {
+  const i = r.injection;
+  const f = i.finding;
+  const where = f ? ` at ${at(r.triggers.injection)}, in ${titled(f.service)}'s answer (${f.signals.join(', ')})` : '';
+  return `${i.detected} detected${where}`;
+}
+
+/** What the agent's e-mails came to: sent, and refused after the injection (by which rule). */
+function outreachText(r: DemoResults): string {
+  const o = r.injection.outreach;
+  const rule = r.injection.rule;
+  const after = r.triggers.refusal === null ? '' : ` from ${at(r.triggers.refusal)}`;
+  return `${o.sent} sent, ${o.refused} refused${rule ? ` by policy rule ${rule}${after}` : ''}`;
+}
+
 /**
  * The results as a two-column table (plain text, no colour).
  *
@@ -128,7 +178,12 @@ export function resultsTable(r: DemoResults): string {
     ['Breaker savings', `${r.breaker.blockedCalls} calls blocked, ${money(r.breaker.savedUsd)} saved${r.breaker.fallback ? `, ${r.breaker.fallback}` : ''}`],
     ['Run time', formatElapsed(r.runTimeMs)],
     ['Key rotation', r.triggers.rotation === null ? 'not done' : `at lead ${r.triggers.rotation}, no restart; the LLM upstream saw the new key from ${at(r.keys.newKeyFromLead)}`],
-    ['Triggers', `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)}`],
+    ['Prompt injection', injectionText(r)],
+    ['Outreach e-mails', outreachText(r)],
+    [
+      'Triggers',
+      `circuit opened ${at(r.triggers.breaker)} · key rotated ${at(r.triggers.rotation)} · PII ${at(r.triggers.pii)} · 90% of budget ${at(r.triggers.budgetWarning)} · injection ${at(r.triggers.injection)}`,
+    ],
     ...(r.mails.length > 0 ? [['Budget e-mail', mailsText(r.mails)] as Row] : []),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

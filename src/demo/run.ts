@@ -12,7 +12,7 @@ import { demoFiles, PACE_SECONDS } from './files.js';
 import { fetchResults, resultsTable } from './results.js';
 import { loadScenario, type Scenario } from './scenario.js';
 import { startController, type Pace } from './controller.js';
-import { startDemoServices, type DemoServices } from './services.js';
+import { MAIL_SERVICE, startDemoServices, type DemoServices } from './services.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import { createTerminal, type DemoTerminal } from './terminal.js';
 import { SecretsStore, StateManager, writePrivateFile } from '../state/index.js';
@@ -42,6 +42,7 @@ export const DEMO_SECRETS: Readonly<Record<string, string>> = {
   OPENAI_API_KEY: 'sk-demo-original-0000000000000000',
   LINKEDIN_TOKEN: 'li-demo-token-0000000000000000',
   CLEARBIT_KEY: 'cb-demo-key-0000000000000000',
+  MAILER_KEY: 'ml-demo-key-0000000000000000',
 };
 
 /**
@@ -80,6 +81,7 @@ function writeConfig(source: string, dataDir: string, scenario: Scenario, servic
   doc.setIn(['providers', 'openai', 'base_url'], services.llmUrl);
   doc.setIn(['tools', 'linkedin', 'url'], services.linkedinUrl);
   doc.setIn(['tools', 'clearbit', 'url'], services.clearbitUrl);
+  doc.setIn(['tools', MAIL_SERVICE, 'url'], services.mailerUrl);
   doc.setIn(['alerts', 'email', 'smtp_url'], sink.url);
   if (!doc.hasIn(['alerts', 'email', 'to'])) doc.setIn(['alerts', 'email', 'to'], 'ops@company.com');
   const out = join(dataDir, 'iron-cage.yaml');
@@ -253,6 +255,8 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     triggers: controller.triggers,
     mails: mail.received().map((m) => m.file),
     keysSeen: svc.keysSeen(),
+    injection: controller.injection,
+    mailService: MAIL_SERVICE,
   });
   terminal.close();
   terminal.print(resultsTable(results));

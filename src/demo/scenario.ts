@@ -6,16 +6,18 @@ import { PriceBook } from '../domain/budget/index.js';
 import { ConfigError } from '../core/errors.js';
 import { formatUsd, MICROS_PER_USD } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
+import { detectInjectionJson } from '../domain/injection/index.js';
 import { scan } from '../domain/pii/index.js';
 import { promptTokensOf } from '../gateway/index.js';
-import { parseLeads, type Lead } from './leads.js';
+import { clearbitCompanyBody, linkedinProfileBody, parseLeads, type Lead } from './leads.js';
 import { leadRequests, loadPlan, type AgentPlan, type ChatRequest } from './plan.js';
 import { answerText } from './text.js';
 
 // demo/scenario.yaml: when each scripted moment of the 100-lead demo happens. Every dollar
 // figure is predicted from the agent's own requests (demo/lead_gen_agent.json over
 // demo/leads.csv) priced by the gateway's price table, and a scenario whose budget warning
-// would not land on its lead is refused before anything starts.
+// would not land on its lead, or whose prompt injection would not be the one thing the cage
+// flags (or would carry personal data), is refused before anything starts.
 
 const lead = z.number().int().positive();
 // The same money rule as every other boundary (finite, > $0, <= $1,000,000, micro-dollar precision), in dollars.
@@ -30,6 +32,7 @@ const schema = z.strictObject({
     rotation: z.strictObject({ lead, secret: z.literal('OPENAI_API_KEY') }),
     pii: z.strictObject({ lead, text: z.string().min(1).max(1_000) }),
     budget_warning: z.strictObject({ lead, approve_usd: dollars }),
+    injection: z.strictObject({ lead, service: z.literal('clearbit'), text: z.string().min(1).max(1_000) }),
   }),
 });
 
@@ -41,6 +44,8 @@ export interface Scenario {
     rotation: { lead: number; secret: 'OPENAI_API_KEY' };
     pii: { lead: number; text: string };
     budgetWarning: { lead: number; approveUsd: number };
+    /** Clearbit's company record for this lead carries `text` in its description. */
+    injection: { lead: number; service: 'clearbit'; text: string };
   };
   /** The scenario file, and the leads file and agent plan it names (absolute paths). */
   file: string;
@@ -112,6 +117,15 @@ export function readScenario(path: string): Scenario {
     fail(`triggers.breaker.status: ${status} does not count against a service (use 408, 429 or a 5xx)`);
   }
   if (scan(t.pii.text).length === 0) fail("triggers.pii.text: the PII engine finds nothing in it (put the CEO's e-mail address in it)");
+  const inj = t.injection;
+  if (inj.lead > d.leads) fail(`triggers.injection.lead: ${inj.lead} is past the last lead (${d.leads})`);
+  if (inj.lead < t.breaker.lead) fail(`triggers.injection.lead: ${inj.lead} is before triggers.breaker.lead ${t.breaker.lead}: the agent asks Clearbit only once LinkedIn fails`);
+  // What the tool proxy would redact is not what the agent reads: the prompts, the spend and the PII count would move.
+  const found = scan(inj.text);
+  if (found.length > 0)
+    fail(
+      `triggers.injection.text: the PII engine finds ${[...new Set(found.map((f) => f.type))].join(', ')} in it, which the cage would redact before the agent reads it (write the address some other way)`,
+    );
 
   const dir = dirname(file);
   const leadsFile = resolve(dir, d.leads_file);
@@ -124,6 +138,10 @@ export function readScenario(path: string): Scenario {
   }
   const all = parseLeads(text, leadsFile);
   if (all.length < d.leads) fail(`leads: ${d.leads} but ${leadsFile} has ${all.length}`);
+  // Judged as the tool proxy judges the answer: its JSON, string by string.
+  if (!detectInjectionJson(JSON.parse(clearbitCompanyBody(all[inj.lead - 1]!, inj.text))).flagged) {
+    fail('triggers.injection.text: the prompt injection detector does not flag it in the Clearbit record (address the AI assistant and tell it to ignore its instructions)');
+  }
   return {
     leads: d.leads,
     budgetUsd: d.budget_usd,
@@ -132,6 +150,7 @@ export function readScenario(path: string): Scenario {
       rotation: { ...t.rotation },
       pii: { ...t.pii },
       budgetWarning: { lead: t.budget_warning.lead, approveUsd: t.budget_warning.approve_usd },
+      injection: { ...t.injection },
     },
     file,
     leadsFile,
@@ -161,6 +180,19 @@ function checkLanding(s: Scenario, fail: (msg: string) => never): void {
   if (total <= limit) fail(`numbers that cannot land: the whole run costs ${usd(total)}, within the ${budget} budget, so the approval at lead ${want} would not be needed`);
   const raised = limit + Math.round(s.triggers.budgetWarning.approveUsd * 1e6);
   if (total > raised) fail(`numbers that cannot land: the whole run costs ${usd(total)}, more than ${usd(raised)} even after the approval (triggers.budget_warning.approve_usd)`);
+  // The injection moment is the first answer the cage flags: any other record it flags would bring it early.
+  const inj = s.triggers.injection;
+  s.leadList.forEach((l, i) => {
+    const n = i + 1;
+    if (n === inj.lead) return;
+    const [source, body] = n < s.triggers.breaker.lead ? ['LinkedIn profile', linkedinProfileBody(l)] : ['Clearbit record', clearbitCompanyBody(l)];
+    const d = detectInjectionJson(JSON.parse(body));
+    if (d.flagged) {
+      fail(
+        `the injection cannot land: the prompt injection detector flags lead ${n}'s ${source}, which carries none (score ${d.score.toFixed(2)}: ${d.signals.join(', ') || 'classifier'}; "${d.text ?? ''}"), so the agent's e-mail would be refused from lead ${n}, not from triggers.injection.lead ${inj.lead}`,
+      );
+    }
+  });
 }
 
 export interface PredictedCall {
@@ -174,24 +206,35 @@ export interface PredictedCall {
 }
 
 /**
+ * The chat requests the agent sends for lead `n` (1-based) in this scenario: LinkedIn answers
+ * before `breaker.lead`, and the Clearbit record of `injection.lead` carries the injection.
+ *
+ * @example
+ * scenarioRequests(s, 1).map((r) => r.model) // ['gpt-4o-mini', 'gpt-4']
+ */
+export function scenarioRequests(s: Scenario, n: number): ChatRequest[] {
+  const inj = s.triggers.injection;
+  return leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead, n === inj.lead ? inj.text : undefined);
+}
+
+/**
  * Every LLM call the agent makes, in order, with the usage the demo LLM reports for it and its
  * price from the gateway's price table. LinkedIn answers up to `breaker.lead`; the first call
- * of `pii.lead` gets the PII line.
+ * of `pii.lead` gets the PII line; the prompts of `injection.lead` carry Clearbit's poisoned record.
  *
  * @example
  * predictCalls(s).filter((c) => c.lead === 1).map((c) => c.request.model) // ['gpt-4o-mini', 'gpt-4']
  */
 export function predictCalls(s: Scenario, prices = new PriceBook()): PredictedCall[] {
   const calls: PredictedCall[] = [];
-  s.leadList.forEach((l, i) => {
-    const n = i + 1;
-    leadRequests(s.plan, l, n, s.leads, n < s.triggers.breaker.lead).forEach((request, k) => {
+  for (let n = 1; n <= s.leads; n++) {
+    scenarioRequests(s, n).forEach((request, k) => {
       const pii = n === s.triggers.pii.lead && k === 0;
       const usage = demoUsage(request, pii ? s.triggers.pii.text : undefined);
       const costMicros = prices.price(request.model, { inputTokens: usage.promptTokens, outputTokens: usage.completionTokens }, 'openai').costMicros;
       calls.push({ lead: n, request, ...usage, costMicros, pii });
     });
-  });
+  }
   return calls;
 }
 

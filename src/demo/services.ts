@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { clearbitCompanyBody, linkedinProfileBody, type Lead } from './leads.js';
-import { leadOf, leadRequests } from './plan.js';
-import { demoAnswer, type Scenario } from './scenario.js';
+import { leadOf } from './plan.js';
+import { demoAnswer, scenarioRequests, type Scenario } from './scenario.js';
 
 // The demo's outside world, in-process on loopback: an OpenAI-compatible LLM upstream whose
-// usage is the true token count of what it was sent and what it answers, and mock LinkedIn
-// and Clearbit. The agent reaches them only through iron-cage (gateway and tool proxy).
+// usage is the true token count of what it was sent and what it answers, mock LinkedIn and
+// Clearbit, and a mock mail API the agent sends its outreach e-mails through. The agent reaches
+// them only through iron-cage (gateway and tool proxy).
 
 export interface LlmCall {
   lead: number | null;
@@ -19,21 +20,31 @@ export interface LlmCall {
 }
 
 export interface ToolCall {
-  service: 'linkedin' | 'clearbit';
+  service: 'linkedin' | 'clearbit' | typeof MAIL_SERVICE;
   lead: number | null;
   status: number;
+}
+
+/** An e-mail the mock mail API accepted (it delivers nothing: the demo is offline). */
+export interface SentMail {
+  lead: number | null;
+  to: string;
+  subject: string;
 }
 
 export interface DemoServices {
   llmUrl: string;
   linkedinUrl: string;
   clearbitUrl: string;
+  mailerUrl: string;
   /** sha256 hex prefix (12) of the Bearer key each LLM call carried, in call order, with the lead it was for. */
   keysSeen(): Array<{ lead: number | null; key: string }>;
   /** Every LLM call answered, in order, with the usage reported. */
   llmCalls(): LlmCall[];
-  /** Every call that reached LinkedIn or Clearbit, in order. */
+  /** Every call that reached LinkedIn, Clearbit or the mail API, in order. */
   toolCalls(): ToolCall[];
+  /** Every e-mail the mail API accepted, in order. */
+  mails(): SentMail[];
   /**
    * When the last LLM call of `lead` arrives, run `hook` and answer only once it settled: what
    * the hook does (the key rotation) then lands before the next lead's first call, every run.
@@ -41,6 +52,9 @@ export interface DemoServices {
   atLeadEnd(lead: number, hook: () => Promise<unknown>): void;
   close(): Promise<void>;
 }
+
+/** The tool service the agent sends its outreach e-mail through (`tools.mailer` in demo/iron-cage.yaml). */
+export const MAIL_SERVICE = 'mailer';
 
 /**
  * How `keysSeen` names a key: its sha256, 12 hex digits.
@@ -74,22 +88,24 @@ const send = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
 
 /**
- * Start the three services for `s`. LinkedIn answers `breaker.status` for every lead from
- * `breaker.lead` on; the first LLM answer for `pii.lead` carries `pii.text`.
+ * Start the services for `s`. LinkedIn answers `breaker.status` for every lead from
+ * `breaker.lead` on; the first LLM answer for `pii.lead` carries `pii.text`; Clearbit's record
+ * for `injection.lead` carries `injection.text` in its description.
  *
  * @example
  * const svc = await startDemoServices(loadScenario('demo/scenario.yaml'));
- * // providers.openai.base_url: svc.llmUrl, tools.linkedin.url: svc.linkedinUrl …
+ * // providers.openai.base_url: svc.llmUrl, tools.linkedin.url: svc.linkedinUrl, tools.mailer.url: svc.mailerUrl …
  * await svc.close();
  */
 export async function startDemoServices(s: Scenario): Promise<DemoServices> {
   const byDomain = new Map<string, [number, Lead]>(s.leadList.map((l, i) => [l.domain, [i + 1, l]]));
   const llm: LlmCall[] = [];
   const tools: ToolCall[] = [];
+  const sent: SentMail[] = [];
   let piiSent = false;
   const hooks = new Map<number, () => Promise<unknown>>();
   /** The last request the agent's plan makes for lead `n` (the one the hook holds). */
-  const lastOf = (n: number) => leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead).at(-1)!;
+  const lastOf = (n: number) => scenarioRequests(s, n).at(-1)!;
 
   const chat: Handler = (req, url, raw) => {
     if (req.method === 'GET' && url.pathname === '/v1/models')
@@ -149,14 +165,34 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
       tools.push({ service, lead, status: result.status });
       return result;
     };
+  // `POST /v3/mail/send {to, from, subject, text}`: queued (202), never delivered; the lead is the recipient's domain's.
+  const mailer: Handler = (req, url, raw) => {
+    let mail: { to?: unknown; subject?: unknown; text?: unknown } | null = null;
+    try {
+      mail = JSON.parse(raw);
+    } catch {}
+    const to = typeof mail?.to === 'string' ? mail.to : '';
+    const lead = byDomain.get(to.slice(to.lastIndexOf('@') + 1))?.[0] ?? null;
+    const result = !req.headers.authorization
+      ? { status: 401, body: { error: 'missing credentials' } }
+      : req.method !== 'POST' || !url.pathname.endsWith('/mail/send')
+        ? { status: 404, body: { error: 'not found' } }
+        : !to.includes('@') || typeof mail?.subject !== 'string' || typeof mail.text !== 'string'
+          ? { status: 400, body: { error: 'to, subject and text are required' } }
+          : { status: 202, body: { id: `demo-mail-${sent.length + 1}`, status: 'queued' } };
+    if (result.status === 202) sent.push({ lead, to, subject: mail!.subject as string });
+    tools.push({ service: MAIL_SERVICE, lead, status: result.status });
+    return result;
+  };
   const { breaker } = s.triggers;
   const linkedin = tool('linkedin', '/people/search', (n, l) =>
     n >= breaker.lead ? { status: breaker.status, body: { message: 'Too many requests', status: breaker.status } } : { status: 200, body: linkedinProfileBody(l) },
   );
-  const clearbit = tool('clearbit', '/companies/find', (_n, l) => ({ status: 200, body: clearbitCompanyBody(l) }));
+  const { injection } = s.triggers;
+  const clearbit = tool('clearbit', '/companies/find', (n, l) => ({ status: 200, body: clearbitCompanyBody(l, n === injection.lead ? injection.text : undefined) }));
 
   const started = await Promise.all(
-    [chat, linkedin, clearbit].map((h) =>
+    [chat, linkedin, clearbit, mailer].map((h) =>
       serve((req, res, url, body) => {
         const r = h(req, url, body);
         if (!r.after) return send(res, r.status, r.body, r.headers);
@@ -164,14 +200,16 @@ export async function startDemoServices(s: Scenario): Promise<DemoServices> {
       }),
     ),
   );
-  const [a, b, c] = started as [(typeof started)[0], (typeof started)[0], (typeof started)[0]];
+  const [a, b, c, m] = started as [(typeof started)[0], (typeof started)[0], (typeof started)[0], (typeof started)[0]];
   return {
     llmUrl: `${a.origin}/v1`,
     linkedinUrl: `${b.origin}/v2`,
     clearbitUrl: `${c.origin}/v1`,
+    mailerUrl: `${m.origin}/v3`,
     keysSeen: () => llm.map(({ lead, key }) => ({ lead, key })),
     llmCalls: () => llm.map((x) => ({ ...x })),
     toolCalls: () => tools.map((x) => ({ ...x })),
+    mails: () => sent.map((x) => ({ ...x })),
     atLeadEnd: (lead, hook) => void hooks.set(lead, hook),
     close: async () => {
       await Promise.all(

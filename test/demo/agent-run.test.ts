@@ -8,7 +8,8 @@ import { sqliteOf } from '../helpers/db.js';
 
 // The real demo agent (python3) through a real iron-cage runtime configured by the demo's own
 // config, at zero pace, against the demo's in-process services: the spend after every lead is
-// what the scenario predicts from the price table, and each scripted moment lands on its lead.
+// what the scenario predicts from the price table, and each scripted moment lands on its lead
+// (the prompt injection with the e-mails the config's after_injection rule refuses after it).
 
 const KEY = 'demo-core test master key 3f9a';
 const OPENAI_KEY = 'sk-demo-original-0000000000000001';
@@ -41,6 +42,7 @@ describe('the lead-gen agent through the cage', () => {
         ...base.tools,
         linkedin: { ...base.tools.linkedin!, url: svc.linkedinUrl },
         clearbit: { ...base.tools.clearbit!, url: svc.clearbitUrl },
+        mailer: { ...base.tools.mailer!, url: svc.mailerUrl },
       },
     };
 
@@ -50,6 +52,7 @@ describe('the lead-gen agent through the cage', () => {
       ['OPENAI_API_KEY', OPENAI_KEY],
       ['LINKEDIN_TOKEN', 'li-demo-token-00000001'],
       ['CLEARBIT_KEY', 'cb-demo-key-00000001'],
+      ['MAILER_KEY', 'ml-demo-key-00000001'],
     ]) {
       expect((await setup.api('/api/secrets', { method: 'POST', ...json({ name, value }) })).status).toBe(201);
     }
@@ -126,6 +129,28 @@ describe('the lead-gen agent through the cage', () => {
       expect(t.log()).toContain(`lead ${s.triggers.pii.lead}: the model's answer held personal data, redacted by the cage`);
       expect(t.log()).toContain('[EMAIL_REDACTED]');
       expect(t.log()).not.toContain('ceo.office@');
+
+      // The injection: flagged once, in Clearbit's answer for its lead, before that lead was done.
+      // From then on the after_injection rule refused each e-mail the agent sent (nothing reached
+      // the mail API); every e-mail before it went out, and each refused lead still counts as done.
+      const inj = s.triggers.injection;
+      const events = ws.events();
+      const found = events.filter((e) => e.type === 'injection.detected');
+      expect(found).toHaveLength(1);
+      expect(found[0].agentId).toBe(agentId);
+      expect(found[0].data).toMatchObject({ source: 'tool.response', action: 'detected', requestRef: 'tool:clearbit' });
+      expect(found[0].data.signals).toContain('hidden-html');
+      const doneBefore = (e: any) => events.filter((x) => x.type === 'agent.progress' && x.seq < e.seq).at(-1)?.data.done ?? 0;
+      expect(doneBefore(found[0])).toBe(inj.lead - 1);
+      expect(svc.mails().map((m) => m.lead)).toEqual(Array.from({ length: inj.lead - 1 }, (_, i) => i + 1));
+      const decisions = events.filter((e) => e.type === 'policy.decision');
+      expect(decisions.map((e) => [doneBefore(e) + 1, e.data.rule, e.data.action, e.data.service])).toEqual(
+        Array.from({ length: s.leads - inj.lead + 1 }, (_, i) => [inj.lead + i, 'no-mail-after-injection', 'deny', 'mailer']),
+      );
+      const protection = await (await t.api(`/api/agents/${agentId}/protection`)).json();
+      expect(protection.promptInjectionAttempts).toBe(1);
+      expect(t.log()).toContain(`lead ${inj.lead}: mailer POST /mail/send is refused by policy rule no-mail-after-injection`);
+      expect(t.log()).toContain(`outreach e-mails: ${inj.lead - 1} sent, ${s.leads - inj.lead + 1} refused by the cage's policy, 0 failed`);
 
       // Every call carried the vault's key, never the agent's own token: the original one, then
       // from some call at or after the rotation lead on, the rotated one, without a restart.

@@ -171,6 +171,7 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       breaker: { blockedCalls: number };
       triggers: Record<string, number | null>;
       keys: { seen: Array<{ lead: number | null; key: string }>; newKeyFromLead: number | null };
+      injection: { detected: number; finding: { service: string; signals: string[] } | null; rule: string | null; outreach: { service: string; sent: number; refused: number } };
     };
     const sql = new Database(db, { readonly: true });
     const id = results.agentId;
@@ -182,6 +183,7 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       rotationDone: firstLead((e) => e.type === 'secret.updated' && e.d.name === T.rotation.secret),
       pii: firstLead((e) => e.type === 'pii.detected' && e.agent_id === id && e.d.location === 'llm.output'),
       budgetWarning: firstLead((e) => e.type === 'budget.threshold' && e.agent_id === id && (e.d.threshold as number) >= 0.9),
+      injection: firstLead((e) => e.type === 'injection.detected' && e.agent_id === id),
     };
     const costMicros = (sql.prepare('SELECT COALESCE(SUM(cost_micros), 0) AS n FROM llm_requests WHERE agent_id = ?').get(id) as { n: number }).n;
     if (process.env.DEMO_SOAK_REPORT) {
@@ -206,6 +208,8 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(fired.breaker).toBeLessThanOrEqual(T.breaker.lead + (opened.d.consecutiveFailures as number) - 1);
     expect(fired.pii).toBe(T.pii.lead);
     expect(fired.budgetWarning).toBe(T.budgetWarning.lead);
+    expect(fired.injection).toBe(T.injection.lead);
+    expect(results.triggers).toMatchObject({ injection: T.injection.lead, refusal: T.injection.lead });
     // The admin's rotation is for its lead and lands before that lead begins: the LLM upstream
     // holds its answer to the last call of the lead before until the PUT has returned.
     expect(fired.rotationAsked).toBe(T.rotation.lead);
@@ -238,6 +242,33 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(results.breaker.blockedCalls).toBe(blockedRows);
     expect(blockedRows).toBeGreaterThan(0);
 
+    // The injection: one finding, in Clearbit's answer for its lead, counted on the Protection
+    // panel; from that lead on the after_injection rule refused every e-mail the agent sent, and
+    // the refusals are the mail service's calls the database holds.
+    const found = events.filter((e) => e.type === 'injection.detected' && e.agent_id === id);
+    expect(found.map((e) => [e.lead, e.d.source, e.d.action, e.d.requestRef])).toEqual([[T.injection.lead, 'tool.response', 'detected', `tool:${T.injection.service}`]]);
+    expect(results.injection).toEqual({
+      detected: 1,
+      finding: { service: T.injection.service, signals: found[0]!.d.signals },
+      rule: 'no-mail-after-injection',
+      outreach: { service: 'mailer', sent: T.injection.lead - 1, refused: scenario.leads - T.injection.lead + 1 },
+    });
+    const refusals = events.filter((e) => e.type === 'policy.decision' && e.agent_id === id);
+    expect(refusals.map((e) => [e.lead, e.d.action, e.d.rule, e.d.service])).toEqual(
+      Array.from({ length: scenario.leads - T.injection.lead + 1 }, (_, i) => [T.injection.lead + i, 'deny', 'no-mail-after-injection', 'mailer']),
+    );
+    const mailRows = sql.prepare("SELECT reason, COUNT(*) AS n FROM tool_calls WHERE service = 'mailer' AND agent_id = ? GROUP BY reason ORDER BY reason").all(id);
+    expect(mailRows).toEqual([
+      { reason: 'ok', n: T.injection.lead - 1 },
+      { reason: 'policy_denied', n: scenario.leads - T.injection.lead + 1 },
+    ]);
+    // Said where it happened, and in the results table.
+    expect(run.stdout).toMatch(new RegExp(`DEMO  Lead ${T.injection.lead}: Clearbit's record for .* hides instructions for the AI assistant`));
+    expect(run.stdout).toMatch(new RegExp(`Prompt injection +1 detected at lead ${T.injection.lead}, in Clearbit's answer \\(.*hidden-html.*\\)`));
+    expect(run.stdout).toMatch(
+      new RegExp(`Outreach e-mails +${T.injection.lead - 1} sent, ${scenario.leads - T.injection.lead + 1} refused by policy rule no-mail-after-injection from lead ${T.injection.lead}`),
+    );
+
     // The budget e-mail reached the SMTP sink, addressed to the ops list, about the 90% threshold.
     const mails = results.mails.map((f) => readFileSync(f, 'utf8'));
     expect(mails.some((m) => /^To: ops@company\.com/m.test(m) && /^Subject: .*90%/m.test(m.replace(/\r?\n[ \t]+/g, ' ')))).toBe(true);
@@ -263,5 +294,6 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(again.triggers).toEqual(results.triggers);
     expect(again.totalCostUsd).toBe(results.totalCostUsd);
     expect(again.piiBlocked).toBe(results.piiBlocked);
+    expect(again.injection).toEqual(results.injection);
   }, 240_000);
 });

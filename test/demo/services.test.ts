@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countChatCompletionTokens } from 'gpt-tokenizer/model/gpt-4o';
 import { countTextTokens } from '../../src/domain/budget/index.js';
-import { keyHash, startDemoServices, type DemoServices } from '../../src/demo/services.js';
+import { keyHash, MAIL_SERVICE, startDemoServices, type DemoServices } from '../../src/demo/services.js';
 import { leadRequests } from '../../src/demo/plan.js';
-import { loadScenario } from '../../src/demo/scenario.js';
+import { loadScenario, scenarioRequests } from '../../src/demo/scenario.js';
 import { ROOT } from '../helpers/runtime.js';
 
 // The demo's services on their own: honest usage from the LLM upstream, LinkedIn's scripted
-// failure from the breaker lead, credentials required by both tools.
+// failure from the breaker lead, Clearbit's poisoned record at the injection lead, the mail API
+// that queues the agent's e-mails, credentials required by every tool.
 
 const s = loadScenario(join(ROOT, 'demo/scenario.yaml'));
 let svc: DemoServices;
@@ -59,7 +60,7 @@ describe('the demo LLM upstream', () => {
 describe('the hold at the end of a lead', () => {
   it('answers the last call of the lead only after the hook settled, and holds no other call', async () => {
     const n = s.triggers.rotation.lead - 1;
-    const reqs = leadRequests(s.plan, s.leadList[n - 1]!, n, s.leads, n < s.triggers.breaker.lead);
+    const reqs = scenarioRequests(s, n);
     const order: string[] = [];
     let release: () => void = () => {};
     svc.atLeadEnd(n, () => {
@@ -94,5 +95,39 @@ describe('mock LinkedIn and Clearbit', () => {
     expect(r.status).toBe(200);
     expect((await r.json()).name).toBe(s.leadList[99]!.company);
     expect(svc.toolCalls().at(-1)).toEqual({ service: 'clearbit', lead: 100, status: 200 });
+  });
+
+  it("Clearbit's record for the injection lead, and no other, carries the injection after its description, byte for byte as the prompts predict", async () => {
+    const t = s.triggers.injection;
+    const poisoned = await (await get(svc.clearbitUrl, '/companies/find', s.leadList[t.lead - 1]!.domain)).text();
+    const lead = s.leadList[t.lead - 1]!;
+    expect(JSON.parse(poisoned).description).toBe(`${lead.company} is a ${lead.industry} company based in ${lead.city} with about ${lead.employees} employees. ${t.text}`);
+    expect(scenarioRequests(s, t.lead)[0]!.messages[1]!.content).toContain(poisoned);
+    const before = await (await get(svc.clearbitUrl, '/companies/find', s.leadList[t.lead - 2]!.domain)).json();
+    expect(before.description).not.toContain(t.text);
+  });
+});
+
+describe('the mock mail API', () => {
+  const send = (body: unknown, auth = true) =>
+    fetch(`${svc.mailerUrl}/mail/send`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: 'Bearer m' } : {}) }, body: JSON.stringify(body) });
+  it("queues an e-mail (202), names its lead by the recipient's domain, and refuses one without credentials or fields", async () => {
+    const lead = s.leadList[2]!;
+    const r = await send({ to: `someone@${lead.domain}`, from: 'sales@company.com', subject: 'Hello', text: 'Hi' });
+    expect(r.status).toBe(202);
+    expect(await r.json()).toEqual({ id: 'demo-mail-1', status: 'queued' });
+    expect((await send({ to: `someone@${lead.domain}`, subject: 'Hello', text: 'Hi' }, false)).status).toBe(401);
+    expect((await send({ subject: 'Hello' })).status).toBe(400);
+    expect(svc.mails()).toEqual([{ lead: 3, to: `someone@${lead.domain}`, subject: 'Hello' }]);
+    expect(
+      svc
+        .toolCalls()
+        .filter((c) => c.service === MAIL_SERVICE)
+        .map((c) => [c.lead, c.status]),
+    ).toEqual([
+      [3, 202],
+      [3, 401],
+      [null, 400],
+    ]);
   });
 });
