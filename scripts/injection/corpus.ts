@@ -16,6 +16,7 @@
 // external source (by a hash of the file name); of the rest 15 % is validation (threshold and
 // bonuses are tuned there), 85 % training. deepset's own test split is held out as well.
 import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ export interface Example {
   span?: [number, number];
   /** For a disguised injection: which disguise. */
   disguise?: string;
+  /** For BIPIA's attacks: their category. */
+  category?: string;
 }
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -219,6 +222,68 @@ function readMo(path: string): string[] {
   return out;
 }
 
+/** Troff man page source as plain text: requests dropped, escapes read. */
+function manText(src: string): string {
+  return src
+    .split('\n')
+    .filter((l) => !l.startsWith('.\\"') && !l.startsWith('\'\\"'))
+    .map((l) =>
+      l.startsWith('.')
+        ? /^\.(?:SH|SS|B|I|BR|IR|RB|BI|IB)\s/.test(l)
+          ? l.replace(/^\.\w+\s+/, '').replace(/"/g, '')
+          : l.startsWith('.PP') || l.startsWith('.P') || l.startsWith('.TP')
+            ? ''
+            : null
+        : l,
+    )
+    .filter((l): l is string => l !== null)
+    .join('\n')
+    .replace(/\\f[BIRP]|\\f\(..|\\\||\\&|\\\^/g, '')
+    .replace(/\\-/g, '-')
+    .replace(/\\\(aq/g, "'")
+    .replace(/\\\(dq|\\\(lq|\\\(rq/g, '"')
+    .replace(/\\\([a-z]{2}/g, '')
+    .replace(/\\e/g, '\\')
+    .replace(/\n{3,}/g, '\n\n');
+}
+
+/**
+ * Translated manual pages (`/usr/share/man/{de,fr,es,ru,zh_CN}`: Debian's manpages-l10n and the
+ * packages' own translations, GPL and others) and Vim's tutor in six languages (Vim licence):
+ * prose full of instructions to a reader, in the languages the detector reads.
+ */
+function localDocs(): Doc[] {
+  const docs: Doc[] = [];
+  const dirs: Record<string, Lang> = { de: 'de', fr: 'fr', es: 'es', ru: 'ru', zh_CN: 'zh' };
+  for (const [dir, lang] of Object.entries(dirs)) {
+    const files: string[] = [];
+    walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 0, 400);
+    for (const f of files) {
+      let text: string;
+      try {
+        text = manText(gunzipSync(readFileSync(f)).toString('utf8'));
+      } catch {
+        continue;
+      }
+      chunks(text, 1500).forEach((c, i) => {
+        docs.push({ text: c, lang, source: 'manpage', key: f + i });
+      });
+    }
+  }
+  const tutors: Record<string, Lang> = { 'tutor.utf-8': 'en', 'tutor.de.utf-8': 'de', 'tutor.fr.utf-8': 'fr', 'tutor.es.utf-8': 'es', 'tutor.ru.utf-8': 'ru', 'tutor.zh_cn.utf-8': 'zh' };
+  for (const base of ['/usr/share/vim/vim90/tutor', '/usr/share/vim/vim91/tutor']) {
+    if (!existsSync(base)) continue;
+    for (const [name, lang] of Object.entries(tutors)) {
+      const f = join(base, name === 'tutor.utf-8' ? 'tutor' : name);
+      if (!existsSync(f)) continue;
+      chunks(readFileSync(f, 'utf8'), 1200).forEach((c, i) => {
+        docs.push({ text: c, lang, source: 'manpage', key: `${name}${i}` });
+      });
+    }
+  }
+  return docs;
+}
+
 // ---------- synthetic tool answers ----------
 const NAMES = ['Ana Souza', 'Jonas Becker', 'Claire Martin', 'Diego López', '王芳', 'Иван Петров', 'Priya Nair', 'Tom Walsh'];
 const CITIES = ['Berlin', 'Lyon', 'Sevilla', '上海', 'Москва', 'Austin', 'Toronto', 'Osaka'];
@@ -294,6 +359,34 @@ export function place(carrier: string, inj: string, r: () => number): { text: st
   return { text, span: [at + sep.length, at + sep.length + inj.length] };
 }
 
+// ---------- BIPIA's attacks ----------
+/**
+ * The attack instructions of github:microsoft/BIPIA (`benchmark/{text,code}_attack_{train,test}.json`,
+ * MIT): its train file's attacks are trained on, its test file's (other categories) held out,
+ * each placed in a carrier of the matching split.
+ */
+function bipiaAttacks(dir: string | undefined, carriers: Record<Split, string[]>, r: () => number): Example[] {
+  if (!dir) return [];
+  const out: Example[] = [];
+  for (const kind of ['text', 'code']) {
+    for (const part of ['train', 'test'] as const) {
+      const rel = `benchmark/${kind}_attack_${part}.json`;
+      const body = existsSync(join(dir, 'benchmark')) ? readFileSync(join(dir, rel), 'utf8') : git(dir, rel);
+      if (!body) continue;
+      const byCategory = JSON.parse(body) as Record<string, string[]>;
+      for (const [category, attacks] of Object.entries(byCategory)) {
+        for (const a of attacks) {
+          const split: Split = part === 'test' ? 'test' : hashUnit(`bipia:${a}`) < 0.15 ? 'val' : 'train';
+          const pool = carriers[split];
+          const p = pool.length > 0 && r() < 0.8 ? place(pick(r, pool), a, r) : { text: a, span: [0, a.length] as [number, number] };
+          out.push({ text: p.text, label: 1, lang: 'en', source: `bipia-attack`, split, span: p.span, category });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // ---------- deepset/prompt-injections ----------
 /** The parquet files of github:sinanw/llm-security-prompt-injection read as JSONL by `scripts/injection/deepset.py`. */
 function deepset(dir: string | undefined): Example[] {
@@ -325,7 +418,7 @@ export interface CorpusOptions {
 export function buildCorpus(o: CorpusOptions): Example[] {
   const r = mulberry32(o.seed ?? 60);
   const out: Example[] = [];
-  const docs: Doc[] = [...readmes(o.root), ...code(o.root), ...bipia(o.bipia), ...gettext(r)];
+  const docs: Doc[] = [...readmes(o.root), ...code(o.root), ...bipia(o.bipia), ...gettext(r), ...localDocs()];
   for (const d of docs) out.push({ text: d.text, label: 0, lang: d.lang, source: d.source, split: fileSplit(`${d.source}:${d.key}`) });
 
   // hand-written hard negatives and articles quoting attacks, each many times in carriers
@@ -354,7 +447,7 @@ export function buildCorpus(o: CorpusOptions): Example[] {
   // injections: alone, in a synthetic tool answer, or in a benign document of the same split
   const carriers: Record<Split, string[]> = { train: [], val: [], test: [] };
   for (const e of out) if (e.label === 0 && e.source !== 'article' && e.text.length < 4000) carriers[e.split].push(e.text);
-  const per: Record<Lang, number> = { en: 5000, de: 2200, fr: 2200, es: 2200, zh: 2200, ru: 2200 };
+  const per: Record<Lang, number> = { en: 7000, de: 4000, fr: 4000, es: 4000, zh: 4000, ru: 4000 };
   const seen = new Set<string>();
   for (const lang of LANGS) {
     for (let k = 0; k < per[lang]; k++) {
@@ -373,6 +466,7 @@ export function buildCorpus(o: CorpusOptions): Example[] {
       }
     }
   }
+  out.push(...bipiaAttacks(o.bipia, carriers, r));
   out.push(...deepset(o.deepset));
   return out;
 }

@@ -14,7 +14,7 @@ export interface Labelled {
 /** Benign sources that are tool output as an agent gets it. */
 export const TOOL_OUTPUT = new Set(['code', 'json-file', 'bipia-email', 'bipia-table', 'bipia-code', 'gettext', 'tool-answer']);
 /** Benign sources that give instructions, or write about injections: the hard negatives. */
-export const HARD = new Set(['readme', 'hard-negative', 'article', 'lookalike', 'handwritten']);
+export const HARD = new Set(['readme', 'manpage', 'hard-negative', 'article', 'lookalike', 'handwritten']);
 
 export interface Rate {
   n: number;
@@ -27,10 +27,14 @@ export interface Report {
   toolOutputFp: Rate;
   hardFp: Rate;
   hardFpByLang: Record<string, Rate>;
+  /** Hard negatives by source: READMEs and manual pages, hand-written ones, articles quoting attacks… */
+  hardFpBySource: Record<string, Rate>;
   recall: Rate;
   recallByLang: Record<string, Rate>;
   recallByDisguise: Record<string, Rate>;
   deepset: { recall: Rate; fp: Rate };
+  /** BIPIA's attacks (held out: its test file's categories), in e-mails, tables and code. */
+  bipia: Rate;
   misses: string[];
   falsePositives: string[];
 }
@@ -48,6 +52,7 @@ export function evaluate(examples: readonly Labelled[], flagged: (text: string) 
   for (const e of examples) {
     const f = flagged(e.text);
     if (e.source === 'deepset') add(e.label === 1 ? 'deepset:1' : 'deepset:0', f);
+    else if (e.source === 'bipia-attack') add('bipia', f);
     else if (e.label === 1) {
       if (e.disguise) add(`disguise:${e.disguise}`, f);
       else {
@@ -60,6 +65,7 @@ export function evaluate(examples: readonly Labelled[], flagged: (text: string) 
       else if (HARD.has(e.source)) {
         add('hard', f);
         add(`hard:${e.lang}`, f);
+        add(`hardsrc:${e.source}`, f);
       }
       if (f && fps.length < 40) fps.push(`[${e.lang}/${e.source}] ${e.text.slice(0, 300)}`);
     }
@@ -77,10 +83,12 @@ export function evaluate(examples: readonly Labelled[], flagged: (text: string) 
     toolOutputFp: get('tool'),
     hardFp: get('hard'),
     hardFpByLang: by('hard:'),
+    hardFpBySource: by('hardsrc:'),
     recall: get('recall'),
     recallByLang: by('recall:'),
     recallByDisguise: by('disguise:'),
     deepset: { recall: get('deepset:1'), fp: get('deepset:0') },
+    bipia: get('bipia'),
     misses,
     falsePositives: fps,
   };
@@ -96,9 +104,11 @@ export function markdown(r: Report): string {
     `| benign tool output | false positives | ${pct(r.toolOutputFp)} |`,
     `| hard negatives (all) | false positives | ${pct(r.hardFp)} |`,
     ...Object.entries(r.hardFpByLang).map(([k, v]) => `| hard negatives ${k} | false positives | ${pct(v)} |`),
+    ...Object.entries(r.hardFpBySource).map(([k, v]) => `| hard negatives, ${k} | false positives | ${pct(v)} |`),
     `| injections (all) | recall | ${pct(r.recall)} |`,
     ...Object.entries(r.recallByLang).map(([k, v]) => `| injections ${k} | recall | ${pct(v)} |`),
     ...Object.entries(r.recallByDisguise).map(([k, v]) => `| disguise ${k} | recall | ${pct(v)} |`),
+    `| BIPIA attacks (test categories) | recall | ${pct(r.bipia)} |`,
     `| deepset test (direct, en/de) | recall | ${pct(r.deepset.recall)} |`,
     `| deepset test (direct, en/de) | false positives | ${pct(r.deepset.fp)} |`,
   ];

@@ -1,12 +1,15 @@
-// The hand-written held-out sets of test/fixtures/injection: hard negatives (legitimate
-// instructions, requests and writing about injections, six languages) and injections as they
-// arrive in tool output. Never trained on.
+// The hand-written sets of test/fixtures/injection: hard negatives (legitimate instructions,
+// requests and writing about injections, six languages) and injections as they arrive in tool
+// output, held out; and dev.jsonl, both kinds, for choosing the trainer's settings. None of
+// them is trained on.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Hand {
   lang: string;
   text: string;
+  /** In dev.jsonl: 1 an injection, 0 a hard negative. */
+  label?: 0 | 1;
 }
 
 function read(name: string): Hand[] {
@@ -18,3 +21,5 @@ function read(name: string): Hand[] {
 
 export const handwritten = () => read('hard-negatives.jsonl');
 export const handInjections = () => read('injections.jsonl');
+/** A small hand-written set in six languages, other phrasings than the phrase banks', for choosing settings (never trained on). */
+export const handDev = () => read('dev.jsonl');

@@ -5,6 +5,8 @@
 // Written for this repository; no sentence is copied from a dataset. The last items of each
 // list are kept for the held-out split (see corpus.ts: `split`).
 
+import { MORE } from './phrases-more.js';
+
 export type Lang = 'en' | 'de' | 'fr' | 'es' | 'zh' | 'ru';
 export const LANGS: Lang[] = ['en', 'de', 'fr', 'es', 'zh', 'ru'];
 
@@ -21,7 +23,7 @@ export interface Bank {
   article: string[];
 }
 
-export const BANKS: Record<Lang, Bank> = {
+const BASE: Record<Lang, Bank> = {
   en: {
     addressee: [
       'AI assistant reading this',
@@ -532,3 +534,31 @@ export const BANKS: Record<Lang, Bank> = {
     ],
   },
 };
+
+/** Two lists item by item: the held-out last quarter of the result holds items of both. */
+function interleave<T>(a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i]!);
+    if (i < b.length) out.push(b[i]!);
+  }
+  return out;
+}
+
+/** This file's banks with phrases-more.ts's, interleaved. */
+export const BANKS: Record<Lang, Bank> = Object.fromEntries(
+  LANGS.map((l) => {
+    const a = BASE[l];
+    const b = MORE[l];
+    const bank: Bank = {
+      addressee: interleave(a.addressee, b.addressee),
+      override: interleave(a.override, b.override),
+      action: interleave(a.action, b.action),
+      stealth: interleave(a.stealth, b.stealth),
+      frames: interleave(a.frames, b.frames),
+      benign: interleave(a.benign, b.benign),
+      article: interleave(a.article, b.article),
+    };
+    return [l, bank];
+  }),
+) as Record<Lang, Bank>;

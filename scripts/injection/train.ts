@@ -16,19 +16,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { useWeights } from '../../src/domain/injection/classifier.js';
+import { MIN_SPAN, useWeights } from '../../src/domain/injection/classifier.js';
 import { detectInjection } from '../../src/domain/injection/index.js';
-import { BITS, BUCKETS, featuresOf } from '../../src/domain/injection/tokens.js';
+import { BITS, BUCKETS, FEATS, featuresOf } from '../../src/domain/injection/tokens.js';
 import { MODEL } from '../../src/domain/injection/weights.js';
 import { mulberry32 } from '../../src/core/random.js';
 import { buildCorpus, type Example } from './corpus.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
-import { handwritten } from './handwritten.js';
+import { handDev, handInjections, handwritten } from './handwritten.js';
 
 const WINDOW = 32;
-const EPOCHS = 6;
-const L2 = 2e-6;
+const EPOCHS = Number(process.env.EPOCHS ?? 6);
+const L2 = Number(process.env.L2 ?? 1e-5);
 const LR = 0.3;
 
 const arg = (name: string) => {
@@ -47,30 +47,34 @@ interface Win {
   w: number;
 }
 function windows(feats: Int32Array, stride: number, max: number): Int32Array[] {
-  const words = feats.length / 2;
+  const words = feats.length / FEATS;
   if (words <= WINDOW) return [feats];
   const out: Int32Array[] = [];
-  for (let s = 0; s + WINDOW <= words && out.length < max; s += stride) out.push(feats.subarray(2 * s, 2 * (s + WINDOW)));
+  for (let s = 0; s + WINDOW <= words && out.length < max; s += stride) out.push(feats.subarray(FEATS * s, FEATS * (s + WINDOW)));
   return out;
 }
 const r = mulberry32(7);
 const train: Win[] = [];
+/** Each benign training text's features (its first MAX_MINED words): its best span is mined each epoch. */
+const MAX_MINED = 1500;
+const benignFeats: Int32Array[] = [];
 let pos = 0;
 let neg = 0;
 for (const e of corpus) {
   if (e.split !== 'train') continue;
   if (e.label === 0) {
     const all = featuresOf(e.text);
+    benignFeats.push(all.subarray(0, FEATS * MAX_MINED));
     for (const f of windows(all, WINDOW / 2, 80)) {
       train.push({ f, y: 0, w: 1 });
       neg++;
     }
     // short pieces too: a JSON answer's strings are read one by one, many of a few words
-    const words = all.length / 2;
+    const words = all.length / FEATS;
     for (let k = 0; k < 1 && words > 4; k++) {
       const len = 3 + Math.floor(r() * Math.min(20, words - 3));
       const s = Math.floor(r() * (words - len + 1));
-      train.push({ f: all.subarray(2 * s, 2 * (s + len)), y: 0, w: 0.3 });
+      train.push({ f: all.subarray(FEATS * s, FEATS * (s + len)), y: 0, w: 0.3 });
       neg++;
     }
   } else {
@@ -86,8 +90,8 @@ for (const e of corpus) {
     const right = featuresOf(e.text.slice(b, b + 200));
     const l = Math.floor(r() * 6);
     const rr = Math.floor(r() * 6);
-    const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - 2 * l)), ...featuresOf(core), ...right.subarray(0, 2 * rr)]);
-    train.push({ f: ctx.length / 2 > WINDOW ? ctx.subarray(0, 2 * WINDOW) : ctx, y: 1, w: 0.5 });
+    const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - FEATS * l)), ...featuresOf(core), ...right.subarray(0, FEATS * rr)]);
+    train.push({ f: ctx.length / FEATS > WINDOW ? ctx.subarray(0, FEATS * WINDOW) : ctx, y: 1, w: 0.5 });
     pos++;
   }
 }
@@ -99,8 +103,35 @@ const w = new Float32Array(BUCKETS);
 const g2 = new Float32Array(BUCKETS).fill(1e-8);
 let bias = 0;
 let bg2 = 1e-8;
-const order = Array.from(train.keys());
+/** The span the classifier would judge a text on (classifier.ts: classify), under the current weights. */
+function bestSpan(f: Int32Array): Int32Array {
+  const n = f.length / FEATS;
+  if (n < MIN_SPAN) return f;
+  const pre = new Float64Array(n + 1);
+  for (let k = 0; k < n; k++) {
+    let c = 0;
+    for (let q = 0; q < FEATS; q++) c += w[f[FEATS * k + q]!]!;
+    pre[k + 1] = pre[k]! + c;
+  }
+  let best = Number.NEGATIVE_INFINITY;
+  let bi = 0;
+  let bj = n;
+  for (let j = MIN_SPAN; j <= n; j++)
+    for (let i = Math.max(0, j - WINDOW); i <= j - MIN_SPAN; i++)
+      if (pre[j]! - pre[i]! > best) {
+        best = pre[j]! - pre[i]!;
+        bi = i;
+        bj = j;
+      }
+  return f.subarray(FEATS * bi, FEATS * bj);
+}
+
+const base = train.length;
 for (let epoch = 0; epoch < EPOCHS; epoch++) {
+  // hard negatives: each benign text's best span under the weights so far (from the second epoch)
+  train.length = base;
+  if (epoch > 0) for (const f of benignFeats) train.push({ f: bestSpan(f), y: 0, w: 1 });
+  const order = Array.from(train.keys());
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
@@ -116,6 +147,7 @@ for (let epoch = 0; epoch < EPOCHS; epoch++) {
     const g = weight * (p - x.y);
     for (let q = 0; q < x.f.length; q++) {
       const h = x.f[q]!;
+      if (h === 0) continue; // the first word's missing pair (tokens.ts)
       const gh = g + L2 * w[h]!;
       g2[h] = g2[h]! + gh * gh;
       w[h] = w[h]! - (LR * gh) / Math.sqrt(g2[h]!);
@@ -189,6 +221,7 @@ const sample = (xs: Example[], n: number) => {
 const heldout: Example[] = [
   ...testInj,
   ...disguised,
+  ...test.filter((e) => e.source === 'bipia-attack'),
   ...test.filter((e) => e.source === 'deepset'),
   ...sample(
     test.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source)),
@@ -210,7 +243,7 @@ const b64 = Buffer.from(q.buffer).toString('base64');
 writeFileSync(
   join(root, 'src/domain/injection/weights.ts'),
   `// Generated by scripts/injection/train.ts (${new Date().toISOString().slice(0, 10)}): do not edit.\n` +
-    `// Logistic regression over 2^${BITS} hashed word and word-pair buckets, int8 × scale, base64.\n` +
+    `// Logistic regression over 2^${BITS} hashed word, word-pair and stem buckets, int8 × scale, base64.\n` +
     `export const MODEL = {\n  bits: ${BITS},\n  window: ${WINDOW},\n  bias: ${Number(bias.toFixed(5))},\n  scale: ${scale.toPrecision(8)},\n  offset: ${Number(MODEL.offset.toFixed(3))},\n  weights:\n    '${b64}',\n};\n`,
 );
 
@@ -221,6 +254,15 @@ console.log('\n## held out (all of the test split)\n');
 const rep = evaluate([...test, ...disguised, ...lookalikes, ...hand]);
 console.log(markdown(rep));
 console.log(`\nhand-written negatives: ${hand.filter((h) => detectInjection(h.text).flagged).length}/${hand.length} flagged`);
+const handInj = handInjections();
+console.log(`hand-written injections: ${handInj.filter((h) => detectInjection(h.text).flagged).length}/${handInj.length} flagged`);
+const dev = handDev();
+const devMiss = dev.filter((h) => h.label === 1 && !detectInjection(h.text).flagged);
+const devFp = dev.filter((h) => h.label === 0 && detectInjection(h.text).flagged);
+console.log(
+  `dev (hand-written, for settings): recall ${dev.filter((h) => h.label === 1).length - devMiss.length}/${dev.filter((h) => h.label === 1).length}, false positives ${devFp.length}/${dev.filter((h) => h.label === 0).length}`,
+);
+for (const h of [...devMiss, ...devFp]) console.log(`  dev ${h.label === 1 ? 'miss' : 'fp'} [${h.lang}] ${h.text.slice(0, 120)}`);
 console.log(`\nmisses:\n${rep.misses.slice(0, 25).join('\n')}`);
 console.log(`\nfalse positives:\n${rep.falsePositives.slice(0, 25).join('\n')}`);
 console.error(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,32 +1,38 @@
-// The learnt part: a logistic regression over hashed words and word pairs (tokens.ts), read
-// over a sliding window of WINDOW words. A text's logit is the highest of its windows': an
-// instruction hidden in a long page is judged on its own few sentences, not diluted by the
-// page. Every window of a benign text was a negative in training, and the injection's own
-// window a positive, so the maximum is what was learnt (scripts/injection/train.ts).
+// The learnt part: a logistic regression over hashed words, word pairs and stems (tokens.ts),
+// read over spans of MIN_SPAN to WINDOW consecutive words. A text's logit is its best span's:
+// an instruction hidden in a long page is judged on its own few sentences, not diluted by the
+// page around it. Every window of a benign text, and its best span under the weights of the
+// epoch before, was a negative in training, and the injection's own words a positive, so the
+// maximum is what was learnt (scripts/injection/train.ts).
 //
 // The weights are int8 with one scale, base64 in weights.ts (2^BITS bytes), decoded once on
 // first use.
 import { BITS, BUCKETS, forEachWord } from './tokens.js';
 import { MODEL } from './weights.js';
 
-let table: Float32Array | undefined;
+let table: Int8Array | Float32Array | undefined;
+/** What a table entry is multiplied by: the int8 scale, or 1 for the trainer's float weights. */
+let mul = 1;
 
-function weights(): Float32Array {
+/** The fewest words a span is judged on (a text with fewer is judged whole). */
+export const MIN_SPAN = 8;
+
+// The int8 weights are read as they are (512 KB, in cache) and the sum scaled once.
+function weights(): Int8Array | Float32Array {
   if (table) return table;
   const bin = atob(MODEL.weights);
   if (bin.length !== BUCKETS || MODEL.bits !== BITS) throw new Error(`injection model: ${bin.length} weights for ${BUCKETS} buckets`);
-  const t = new Float32Array(BUCKETS);
-  for (let i = 0; i < BUCKETS; i++) {
-    const b = bin.charCodeAt(i);
-    t[i] = (b > 127 ? b - 256 : b) * MODEL.scale;
-  }
+  const t = new Int8Array(BUCKETS);
+  for (let i = 0; i < BUCKETS; i++) t[i] = bin.charCodeAt(i);
   table = t;
+  mul = MODEL.scale;
   return t;
 }
 
 /** For the trainer: score with weights of its own rather than the shipped ones. */
 export function useWeights(w: Float32Array | undefined): void {
   table = w;
+  mul = 1;
 }
 
 export interface WindowScore {
@@ -41,10 +47,18 @@ export interface WindowScore {
   words: number;
 }
 
-const ring = new Float32Array(1024);
-const ringStart = new Int32Array(1024);
+// Prefix sums of the last words, the positions of their starts, and a deque of candidate span
+// starts (increasing prefix sums): the best span ending at each word in O(1) amortised.
+const RING = 64;
+const prefix = new Float64Array(RING);
+const wordStart = new Int32Array(RING);
+const deque = new Int32Array(RING);
 
-/** The best window of `text`: a window is WINDOW consecutive words (the whole text when shorter). */
+/**
+ * The best span of `text`: the run of MIN_SPAN to `window` consecutive words with the highest sum
+ * of weights (the whole text when it has fewer words). Words of a carrier around an instruction
+ * (a page, a log, a JSON record) are left out of it rather than diluting it.
+ */
 export function classify(text: string, window = MODEL.window, bias = MODEL.bias): WindowScore {
   const w = weights();
   let count = 0;
@@ -52,24 +66,34 @@ export function classify(text: string, window = MODEL.window, bias = MODEL.bias)
   let best = Number.NEGATIVE_INFINITY;
   let bestStart = 0;
   let bestEnd = 0;
-  const stats = forEachWord(text, (uni, bi, start, end) => {
-    const c = w[uni]! + w[bi]!;
-    const slot = count % window;
-    if (count >= window) sum -= ring[slot]!;
-    ring[slot] = c;
-    ringStart[slot] = start;
-    sum += c;
+  let head = 0; // deque[head..tail) holds word counts i (span starts after word i)
+  let tail = 0;
+  prefix[0] = 0;
+  const stats = forEachWord(text, (uni, bi, stem, start, end) => {
+    wordStart[count % RING] = start;
+    sum += w[uni]! + w[bi]! + w[stem]!;
     count++;
-    if (count >= window && sum > best) {
-      best = sum;
-      bestStart = ringStart[count % window]!;
-      bestEnd = end;
+    prefix[count % RING] = sum;
+    const i = count - MIN_SPAN; // the newest start allowed
+    if (i >= 0) {
+      const p = prefix[i % RING]!;
+      while (tail > head && prefix[deque[(tail - 1) % RING]! % RING]! >= p) tail--;
+      deque[tail++ % RING] = i;
     }
-    if (count < window) bestEnd = end;
+    while (tail > head && deque[head % RING]! < count - window) head++;
+    if (tail > head) {
+      const from = deque[head % RING]!;
+      const v = sum - prefix[from % RING]!;
+      if (v > best) {
+        best = v;
+        bestStart = wordStart[from % RING]!;
+        bestEnd = end;
+      }
+    } else bestEnd = end;
   });
-  if (count > 0 && count < window) {
+  if (count > 0 && count < MIN_SPAN) {
     best = sum;
-    bestStart = ringStart[0]!;
+    bestStart = wordStart[0]!;
   }
-  return { logit: count === 0 ? Number.NEGATIVE_INFINITY : best + bias, start: bestStart, end: bestEnd, mixedWords: stats.mixedWords, words: count };
+  return { logit: count === 0 ? Number.NEGATIVE_INFINITY : best * mul + bias, start: bestStart, end: bestEnd, mixedWords: stats.mixedWords, words: count };
 }

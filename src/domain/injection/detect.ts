@@ -15,7 +15,8 @@
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
-import { addressed, discussion, forgeries, type Hit, quoted } from './signals.js';
+import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation } from './signals.js';
+import { type Folded, foldForSignals } from './tokens.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */
@@ -63,12 +64,15 @@ export interface DetectOptions {
 
 // Logit units (the classifier's). Tuned on the validation split, not the held-out one.
 const BONUS = {
-  addressed: 2.5,
+  addressed: 3.5,
   forgery: 1.5,
+  delimiter: 3,
   homoglyph: 2,
+  homoglyphs: 4,
   hidden: 2.5,
   zeroWidthLong: 1,
   discussion: -2.5,
+  quoted: -4,
 };
 /** Where a conclusive signal puts the logit, at least: flagged with a score near 0.99. */
 const CONCLUSIVE = 5;
@@ -80,8 +84,39 @@ const CONCLUSIVE = 5;
 const MIN_CLASSIFIED_WORDS = 12;
 /** A hidden text or a base64 run is an instruction when its own logit is within this of the offset. */
 const HIDDEN_MARGIN = 1;
+/** How far (code units) around the classifier's window words about attacks make a quotation of one an example. */
+const NEAR = 400;
+/** A quoted attack in writing about attacks scores at most this far under the offset. */
+const QUOTED_MARGIN = 1;
+/** The share of the classifier's span in quotation marks that makes it a quotation. */
+const QUOTED_SHARE = 0.4;
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** Hits found in the folded text, placed back in the original. */
+function unfold(hits: Hit[], f: Folded): Hit[] {
+  return hits.map((h) => ({ signal: h.signal, start: f.at[h.start] ?? 0, end: (f.at[Math.max(h.start, h.end - 1)] ?? 0) + 1 }));
+}
+
+/** Hits of `a` and of `b` with a start `a` does not have. */
+function union(a: Hit[], b: Hit[]): Hit[] {
+  if (b.length === 0) return a;
+  const starts = new Set(a.map((h) => h.start));
+  return [...a, ...b.filter((h) => !starts.has(h.start))];
+}
+
+/** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
+function addressedBoth(t: string, f: Folded | null): Hit[] {
+  const raw = addressed(t);
+  return f ? union(raw, unfold(addressed(f.text), f)) : raw;
+}
+
+function forgeriesBoth(t: string, f: Folded | null): ForgeryHits {
+  const raw = forgeries(t);
+  if (!f) return raw;
+  const fo = forgeries(f.text);
+  return { strong: union(raw.strong, unfold(fo.strong, f)), delimiters: union(raw.delimiters, unfold(fo.delimiters, f)), weak: union(raw.weak, unfold(fo.weak, f)) };
+}
 
 /** The classifier's logit of a hidden text with the bonus for hiding, and whether it reads as an instruction. */
 function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
@@ -111,19 +146,25 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   let logit = cls.words < MIN_CLASSIFIED_WORDS ? Math.min(cls.logit, MODEL.offset - HIDDEN_MARGIN) : cls.logit;
   let conclusive = false;
 
-  const said = addressed(t);
+  // the regexes read the text as written and, when something hides a phrase from them
+  // (homoglyphs, zero-width characters, fullwidth letters), as the classifier reads it
+  const folded = foldForSignals(t, cls.mixedWords);
+  const said = addressedBoth(t, folded);
   for (const h of said) mark('addressed-to-model', h.start, h.end);
   if (said.length > 0) logit += BONUS.addressed;
 
-  const forged = forgeries(t);
+  const forged = forgeriesBoth(t, folded);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);
+  for (const h of forged.delimiters) mark(h.signal as InjectionSignal, h.start, h.end);
   for (const h of forged.weak) mark(h.signal as InjectionSignal, h.start, h.end);
   if (forged.strong.length > 0) conclusive = true;
+  else if (forged.delimiters.length > 0) logit += BONUS.delimiter;
   else if (forged.weak.length > 0) logit += BONUS.forgery;
 
   if (cls.mixedWords > 0) {
     fired.add('homoglyph');
-    logit += BONUS.homoglyph;
+    // one mixed word can be a product name (`Ωmega`); several are a disguise
+    logit += cls.mixedWords >= 3 ? BONUS.homoglyphs : BONUS.homoglyph;
   }
 
   // What a reader does not see, decoded and read.
@@ -155,8 +196,16 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
 
   if (!conclusive && (fired.size > 0 || logit >= MODEL.offset - HIDDEN_MARGIN)) {
     const d = discussion(t);
-    const q = quoted(t, cls.start, cls.end);
-    if (d > 0) logit += BONUS.discussion * Math.min(2, d) * (q ? 1.5 : 1);
+    const q = quotation(t, cls.start, cls.end);
+    const isQuote = q.share >= QUOTED_SHARE;
+    if (isQuote && citing(t, cls.start - NEAR, cls.end + NEAR) > 0) {
+      // an attack in quotation marks, with words about attacks (or of citing) around it, is being written about
+      logit = Math.min(logit + BONUS.discussion * Math.min(2, d) * 1.5, MODEL.offset - QUOTED_MARGIN);
+    } else {
+      if (d > 0) logit += BONUS.discussion * Math.min(2, d);
+      // quoted inside a sentence (`He wrote "…" on the board`): cited rather than said
+      if (isQuote && q.inSentence) logit += BONUS.quoted;
+    }
   }
   if (cls.logit >= MODEL.offset && cls.words >= MIN_CLASSIFIED_WORDS) mark('classifier', cls.start, cls.end);
   if (conclusive && logit < MODEL.offset + CONCLUSIVE) logit = MODEL.offset + CONCLUSIVE;

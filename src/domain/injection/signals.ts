@@ -22,6 +22,11 @@ const ADDRESSED_SOURCES = [
   String.raw`\byou (?:are now|must now|will now|should now|now have to|have been (?:reprogrammed|updated|granted))\b`,
   String.raw`\bfrom now on,? you\b`,
   String.raw`\b(?:reveal|print|output|repeat|show|leak|disclose) (?:your|the) (?:system prompt|hidden instructions|initial instructions|original instructions|instructions above)\b`,
+  String.raw`\b(?:instructions?|directives?|orders|a task|a message|important message|note|notice) (?:for|to) (?:the |any |all |every )?(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot)s?\b`,
+  String.raw`\b(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot)s? (?:must|should|shall|(?:is|are) (?:required|instructed|expected|asked) to|(?:has|have) to|needs? to)\b`,
+  String.raw`\b(?:your|the assistant's|the agent's|the model's) (?:new|real|true|actual|updated|primary|only) (?:task|goal|objective|instructions?|mission|job|purpose) (?:is|are|now)\b`,
+  String.raw`\b(?:ignore|disregard|don't follow|do not follow|stop following) (?:what |whatever )?(?:the user|the human|your user)(?:'s)?\b`,
+  String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
   // German
   String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
@@ -29,6 +34,10 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn du (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent)`,
   String.raw`\b(?:sag|sage|erzähl|erzähle|verrate)\b[^.\n]{0,20}?(?:dem|den) (?:benutzer|nutzer|anwender)\w* (?:nichts|nicht davon)`,
+  String.raw`\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer|anwender)\w* (?:zu )?(?:informieren|fragen|benachrichtigen|warnen)`,
+  String.raw`\b(?:deine|ihre) (?:neue|eigentliche|wahre|wirkliche) (?:aufgabe|anweisung|mission)\b`,
+  String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`,
+  String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
   // French
   String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
@@ -36,6 +45,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
   String.raw`\b(?:ne (?:le )?(?:dis|dites)|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,15}?l[’']utilisat(?:eur|rice)`,
+  String.raw`\b(?:ta|votre) (?:nouvelle|vraie|véritable|seule) (?:tâche|mission|consigne|instruction)\b`,
+  String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`,
+  String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
   // Spanish
   String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+instrucciones\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
@@ -43,12 +55,20 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
   String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial)`,
   String.raw`\bno (?:le )?(?:digas|menciones|informes|comentes|avises)\b[^.\n]{0,15}?al usuario`,
+  String.raw`\btu (?:nueva|verdadera|única|real) (?:tarea|misión|instrucción|función)\b`,
+  String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`,
+  String.raw`\b(?:instrucciones|mensaje|nota|aviso) (?:para|a) (?:la ia|el asistente|el agente|el modelo de lenguaje|cualquier (?:ia|asistente))\b`,
+  String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
   // Chinese
   String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
   String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：，,！!]`,
   String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
   String.raw`(?:不要|别|切勿)(?:告诉|通知|提醒|让)用户`,
+  String.raw`(?:不要|别|切勿|无需|不必)(?:向|对)用户(?:提及|透露|说明|提起)`,
+  String.raw`你(?:真正|新|唯一|现在)的(?:任务|目标|指令|工作)是`,
+  String.raw`(?:AI|ai|人工智能|大模型|语言模型|智能体|聊天机器人|AI助手|AI代理)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
+  String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
   // Russian
   String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
@@ -56,6 +76,10 @@ const ADDRESSED_SOURCES = [
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если ты (?:ии|языковая модель|ассистент|бот|нейросеть|ии-ассистент|агент)`,
   String.raw`не (?:говори|сообщай|рассказывай|упоминай)(?:те)?[^.\n]{0,15}?пользовател`,
+  String.raw`(?:твоя|ваша) (?:новая|настоящая|истинная|единственная) (?:задача|инструкция|цель|миссия)`,
+  String.raw`(?:ии|языковые модели|языковая модель|нейросети|нейросеть|чат-боты|чат-бот|ии-ассистенты|ии-агенты)(?:,? котор[^.\n]{0,40}?,)? (?:должн[аыо]?|обязан[аы]?)`,
+  String.raw`(?:инструкци[яи]|сообщение|указани[яе]) для (?:ии|ассистента|модели|агента|бота|нейросети|языковой модели)`,
+  String.raw`(?:без ведома|не уведомляя|не сообщая|не спрашивая) пользовател`,
 ];
 // Read over the text lowercased (same length for the scripts here), without the `i` and `u`
 // flags: V8 runs this alternation several times faster so.
@@ -67,11 +91,19 @@ const ROLE_TOKENS =
 // Turn headers written as text: `### System:`, `System:` on a line of its own, or the
 // `Human:` / `Assistant:` pair of a transcript forged inside data.
 const ROLE_HEADERS =
-  /^[ \t]{0,3}#{1,4}[ \t]*(?:system|instruction|system prompt|system message|assistant|response)[ \t]*:?[ \t]*$|^[ \t]{0,3}(?:system|system prompt|system message)[ \t]*:[ \t]*(?:you are|you're|ignore|new|from now|the assistant|always|never)\b/gim;
+  /^[ \t]{0,3}(?:#{1,4}|\*\*|\[)[ \t]*(?:system|instruction|instructions|system prompt|system message|system note|system override|assistant|response|admin|developer)[ \t]*(?:\*\*|\])?[ \t]*:?[ \t]*(?:\*\*)?[ \t]*$|^[ \t]{0,3}\[?(?:system|system prompt|system message|system note|system override|admin|administrator|developer|developer message)\]?[ \t]*:[ \t]*(?:you are|you're|you must|you will|ignore|disregard|forget|override|new|from now|the assistant|assistant|always|never|important|attention|update|all previous|previous|do not|don't)\b/gim;
 const TURN_PAIR = /(?:^|\n)[ \t]*(?:human|user)[ \t]*:[^\n]*\n(?:[^\n]*\n){0,6}?[ \t]*(?:assistant|ai)[ \t]*:/gi;
-// The end of a tool result or a document, forged to step out of the data.
+// Special tokens of a shape no data uses: `<|anything|>` outside code.
+const ODD_TOKENS = /<\|[a-z][a-z0-9_]{2,30}\|>|<\/?(?:s|eos|bos|eot)>(?=\s*(?:<|\[|system|user|assistant|human))/gi;
+// The end (or start) of a tool result, a function's output, the untrusted part or the system
+// prompt, forged to step out of the data: nothing a tool returns says this of itself.
+const STRONG_DELIMITERS =
+  /<\/?(?:tool[_-]?results?|tool[_-]?response|tool[_-]?output|tool[_-]?call|tool[_-]?use|function[_-]?results?|function[_-]?response|function[_-]?output|function[_-]?call|search[_-]?results?|untrusted[\w-]*|external[_-]?(?:content|data)|system[_-]?(?:prompt|message|instructions?)?|admin[_-]?instructions?|user[_-]?(?:query|input|message|request)|assistant[_-]?(?:response|message)|observation|im_(?:start|end))>|\[\/?(?:tool[_ -]?(?:result|output|response)|function[_ -]?(?:result|output)|system|untrusted[\w -]*|end[_ -]of[_ -](?:tool[_ -]?output|data|input|context|document))\]|\b(?:end|begin|start) of (?:the )?(?:tool (?:output|result|response|call)|function (?:output|result)|system prompt|system message|user (?:input|query|message|request)|untrusted (?:content|data|text|input)|external (?:content|data)|retrieved (?:content|data|documents?)|search results?)\b/gi;
 const DELIMITERS =
-  /<\/?(?:tool_result|tool_response|tool_output|tool_call|tool_use|function_results?|function_response|function_call|search_results?|search_result|untrusted[\w-]*|system[_-]?(?:prompt|message|instructions?)?|instructions?|user_query|user_input|user_message|admin_instructions?|assistant_response|documents?|context|data)>|\b(?:end|begin|start) of (?:the )?(?:tool (?:output|result|response)|document|context|system prompt|user (?:input|query|message)|untrusted (?:content|data|text)|data|search results?)\b|^[ \t]*[-=*#]{3,}[ \t]*(?:end|system|admin|instructions?)\b/gim;
+  /<\/?(?:instructions?|documents?|context|data|email|webpage)>|\b(?:end|begin|start) of (?:the )?(?:document|context|data|email|e-mail|message|web ?page|page|content|input|file|text|review|comment|transcript)\b|^[ \t]*(?:[-=*#]{3,}|<{3,}|>{3,})[ \t]*(?:end|system|admin|instructions?|new instructions?|override|important)\b|^[ \t]*(?:---|===)[ \t]*(?:end|fin|ende|конец|结束)\b/gim;
+// Forged in the other languages: the end of the document, the system, new instructions.
+const DELIMITERS_INTL =
+  /\b(?:ende (?:der|des) (?:tool-ausgabe|werkzeugausgabe|dokuments|daten|eingabe|e-mail|nachricht|kontexts)|fin (?:du|de la|des) (?:document|sortie de l['’]outil|données|contexte|message|courriel|e-mail)|fin (?:del|de la|de los) (?:documento|resultado de la herramienta|datos|contexto|mensaje|correo)|конец (?:документа|вывода инструмента|данных|контекста|сообщения|письма))\b|(?:文档|工具输出|数据|上下文|邮件|消息)(?:结束|到此结束)|(?:系统|管理员)(?:提示|消息|指令)\s*[:：]/gi;
 
 /** Inside a fenced block or inline code: where documentation shows a template. */
 function inCode(text: string, at: number): boolean {
@@ -85,27 +117,32 @@ function inCode(text: string, at: number): boolean {
 }
 
 /** Whether the text looks like it may hold any of the forgeries (cheap gate). */
-const FORGERY_GATE = /<\||\[\/?INST\]|<<\/?SYS|<\/?[a-z_]+>|:|\b(?:end|begin|start) of\b|^[ \t]*[-=*#]{3}/im;
+const FORGERY_GATE = /<\||\[\/?INST\]|<<\/?SYS|<\/?[a-z_-]+>|\[\/?[a-z_ -]+\]|:|：|\b(?:end|begin|start) of\b|ende|fin |конец|结束|^[ \t]*(?:[-=*#<>]{3})/im;
 
 export interface ForgeryHits {
   /** Special tokens outside code: conclusive. */
   strong: Hit[];
-  /** Headers, turn pairs, special tokens shown in code, delimiters. */
+  /** The end or start of a tool result, the system prompt or the untrusted part, outside code. */
+  delimiters: Hit[];
+  /** Headers, turn pairs, special tokens shown in code, other delimiters. */
   weak: Hit[];
 }
 
 export function forgeries(text: string): ForgeryHits {
   const strong: Hit[] = [];
   const weak: Hit[] = [];
-  if (!FORGERY_GATE.test(text)) return { strong, weak };
+  const delimiters: Hit[] = [];
+  if (!FORGERY_GATE.test(text)) return { strong, delimiters, weak };
   for (const m of text.matchAll(ROLE_TOKENS)) {
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
     (inCode(text, m.index) ? weak : strong).push(hit);
   }
   for (const m of text.matchAll(ROLE_HEADERS)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
   for (const m of text.matchAll(TURN_PAIR)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
-  for (const m of text.matchAll(DELIMITERS)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
-  return { strong, weak };
+  for (const m of text.matchAll(ODD_TOKENS)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
+  for (const m of text.matchAll(STRONG_DELIMITERS)) if (!inCode(text, m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const re of [DELIMITERS, DELIMITERS_INTL]) for (const m of text.matchAll(re)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  return { strong, delimiters, weak };
 }
 
 export function addressed(text: string): Hit[] {
@@ -117,34 +154,84 @@ export function addressed(text: string): Hit[] {
 }
 
 // Writing about prompt injection (an article, a security advisory, a paper) quotes attacks;
-// its own vocabulary says so. Read over the whole text.
-const DISCUSSION =
-  /prompt[- ]?injections?|\b(?:attackers?|researchers?|red[- ]team(?:ers?)?|payloads?|angreifer|forscher|nutzlast|attaquants?|chercheurs|atacantes?|investigadores)\b(?![./-])|研究人员|红队|攻击者|злоумышленник|исследовател|красная команда|джейлбрейк|injection attacks?|jailbreak(?:s|ing)?\b|red[- ]team|attackers? (?:can|could|may|might|often|use|hide|embed)|such as ["“'«„]|for example,? ["“'«„]|injection de prompt|injections? d(?:e |')(?:prompt|instructions)|inyecci[oó]n de (?:prompt|instrucciones)|prompt-injektion|提示(?:词)?注入|注入攻击|越狱|промпт-инъекц|инъекци[яи] (?:промпт|подсказ|инструкц)|атак[аи] на (?:llm|языковые модели)/giu;
+// its own vocabulary says so, in each language.
+const DISCUSSION = new RegExp(
+  [
+    String.raw`prompt[- ]?injections?|injection attacks?|jailbreak(?:s|ing)?\b|red[- ]team(?:ers?|ing)?|\b(?:attackers?|adversar(?:y|ies|ial)|researchers?|payloads?|exploit(?:s|ed|ation)?|vulnerabilit(?:y|ies)|owasp|phishing|hijack(?:s|ed|ing)?|mitigations?|threat model)\b(?![./-])`,
+    String.raw`\bmalicious (?:prompts?|instructions?|text|inputs?|content|payloads?|pages?|emails?|documents?|websites?)\b|\bsecurity (?:researchers?|teams?|advisory|audit|review|blog|paper|report)\b|\b(?:such as|for example,?|e\.g\.,?|like|reads|saying|says) ["“'«„]|\b(?:sentences?|phrases?|texts?|instructions?|strings?|lines?|commands?) (?:like|such as)\b`,
+    String.raw`prompt-injektion|\b(?:angreifer\w*|forscher\w*|sicherheitsforscher\w*|nutzlast|schwachstellen?|sicherheitslücken?|bösartige[nrs]?|angriffs?\w*)\b|\b(?:etwa|zum beispiel|wie|z\. ?b\.) „`,
+    String.raw`injection de prompt|injections? d(?:e |')(?:prompt|instructions)|\b(?:attaquants?|chercheu(?:r|rs|ses?)|vulnérabilités?|failles?|malveillante?s?|attaques?|charge utile)\b|\b(?:par exemple|comme|tel(?:le)?s? que) «`,
+    String.raw`inyecci[oó]n(?:es)? de (?:prompts?|instrucciones)|\b(?:atacantes?|investigador(?:es|as?)|vulnerabilidad(?:es)?|maliciosos?|maliciosas?|ataques?|carga útil)\b|\b(?:por ejemplo|como|tales? como) [«"“]`,
+    String.raw`提示(?:词)?注入|注入攻击|越狱|红队|攻击者|研究人员|安全研究|漏洞|恶意(?:指令|提示|网页|邮件|内容|文本)|(?:例如|比如|诸如)[“「"]`,
+    String.raw`промпт-инъекц|инъекци[яи] (?:промпт|подсказ|инструкц)|атак[аиу]? на (?:llm|языковые модели|ии|модел)|злоумышленник|исследовател|красная команда|джейлбрейк|уязвимост|вредоносн|фишинг|(?:например|вроде|типа) [«"“]`,
+  ].join('|'),
+  'giu',
+);
 
-/** How many distinct places the text speaks about injections as a topic. */
-export function discussion(text: string): number {
-  if (text.length > 200_000) text = text.slice(0, 200_000);
+// Words of writing that cites something (a paper, an article, a question about a phrase): too
+// common to discount a text on their own, they tell a quotation from an attack next to it.
+const CITING =
+  /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo)|опасн\S*|безопасн\S*|стать[яеи]|пример\S*)\b|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
+
+function count(re: RegExp, t: string): number {
   let n = 0;
-  DISCUSSION.lastIndex = 0;
-  while (DISCUSSION.exec(text) !== null && n < 8) n++;
-  DISCUSSION.lastIndex = 0;
+  re.lastIndex = 0;
+  while (re.exec(t) !== null && n < 8) n++;
+  re.lastIndex = 0;
   return n;
 }
 
-const OPEN_QUOTES = '"“„«「『‘\'';
-const CLOSE_QUOTES = '"”“»」』’\'';
+const part = (text: string, from: number, to: number) =>
+  from > 0 || to < text.length ? text.slice(Math.max(0, from), Math.min(text.length, to)) : text.length > 200_000 ? text.slice(0, 200_000) : text;
 
-/** Whether most of [start, end) sits between quotation marks: an attack quoted, not made. */
-export function quoted(text: string, start: number, end: number): boolean {
-  const from = Math.max(0, start - 80);
-  let open = -1;
-  for (let i = Math.min(end, start + 40); i >= from; i--) {
-    if (OPEN_QUOTES.includes(text[i]!)) {
-      open = i;
-      break;
+/** How many distinct places the text (or its part [from, to)) speaks about injections as a topic. */
+export function discussion(text: string, from = 0, to = text.length): number {
+  return count(DISCUSSION, part(text, from, to));
+}
+
+/** Like discussion(), counting the words of writing that cites something too. */
+export function citing(text: string, from = 0, to = text.length): number {
+  const t = part(text, from, to);
+  return count(DISCUSSION, t) + count(CITING, t);
+}
+
+// Opening quotation marks and the marks that close each.
+const CLOSERS: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '”': '”' };
+
+export interface Quotation {
+  /** The share of [start, end) inside quotation marks. */
+  share: number;
+  /** Whether the quotation sits inside a sentence (a word before it on its line, no colon): a quote, not a heading. */
+  inSentence: boolean;
+}
+
+/**
+ * How much of [start, end) sits between quotation marks (the quotes of a JSON string are not a
+ * quotation), and whether that quotation is inside a sentence: an attack quoted, not made.
+ */
+export function quotation(text: string, start: number, end: number): Quotation {
+  const from = Math.max(0, start - 300);
+  const to = Math.min(text.length, end + 300);
+  let inside = 0;
+  let inSentence = false;
+  for (let i = from; i < to; i++) {
+    const closers = CLOSERS[text[i]!];
+    if (closers === undefined) continue;
+    // a JSON string's quotes (`"key": "…"`, `["…"`) are not a quotation
+    let k = i - 1;
+    while (k >= 0 && (text[k] === ' ' || text[k] === '\t')) k--;
+    const before = k >= 0 ? text[k]! : '\n';
+    if (text[i] === '"' && (before === ':' || before === ',' || before === '[' || before === '{')) continue;
+    let j = i + 1;
+    while (j < to && !closers.includes(text[j]!) && text[j] !== '\n') j++;
+    if (j >= to || text[j] === '\n') continue;
+    const a = Math.max(start, i);
+    const b = Math.min(end, j);
+    if (b > a) {
+      inside += b - a;
+      if (b - a >= 12 && /[\p{L}\p{N},]/u.test(before)) inSentence = true;
     }
+    i = j;
   }
-  if (open < 0) return false;
-  for (let i = open + 1; i < Math.min(text.length, end + 80); i++) if (CLOSE_QUOTES.includes(text[i]!) && i - open >= 12) return true;
-  return false;
+  return { share: end > start ? inside / (end - start) : 0, inSentence };
 }

@@ -7,14 +7,20 @@
 // controls, tags…) are skipped without ending the word, so `ig\u200bnore` reads `ignore`. A word
 // that mixes Latin with Cyrillic or Greek letters has its look-alikes read as Latin (`іgnоrе`
 // with Cyrillic і, о, е is `ignore`); a word wholly in Cyrillic or Greek is left alone (Russian
-// stays Russian). Each word gives two features: itself and the pair it forms with the word
-// before, both hashed (FNV-1a) into 2^BITS buckets.
+// stays Russian). Each word gives three features, hashed (FNV-1a) into 2^BITS buckets: itself,
+// the pair it forms with the word before, and its stem — its first STEM letters, a crude
+// stemmer that makes `instructions`, `instruction`, `инструкции` and `инструкций`, `Anweisung` and
+// `Anweisungen` share a feature, so a word form never seen in training still counts.
 //
 // The same code reads the training data (scripts/injection/train.ts) and the text at run time,
 // so what is learnt is what is read.
 
-export const BITS = 18;
+export const BITS = 19;
 export const BUCKETS = 1 << BITS;
+/** Features per word: unigram, bigram, stem. */
+export const FEATS = 3;
+/** Letters a stem keeps. */
+const STEM = 5;
 const MASK = BUCKETS - 1;
 const MAX_WORD = 48;
 
@@ -134,29 +140,37 @@ export interface WordStats {
 }
 
 /**
- * Calls `word(uni, bi, start, end)` for each word of `text`: its unigram and bigram buckets and
- * its span in `text` (code units). Returns what else it saw.
+ * Calls `word(uni, bi, stem, start, end)` for each word of `text`: its unigram, bigram and stem
+ * buckets and its span in `text` (code units). Returns what else it saw.
  */
-export function forEachWord(text: string, word: (uni: number, bi: number, start: number, end: number) => void): WordStats {
+export function forEachWord(text: string, word: (uni: number, bi: number, stem: number, start: number, end: number) => void): WordStats {
   const buf = new Uint16Array(MAX_WORD);
   let len = 0;
   let latin = false;
   let other = false;
   let start = -1;
   let prev = 0x811c9dc5;
+  let first = true;
   let mixedWords = 0;
   const n = text.length;
   const flush = (end: number) => {
     const mixed = latin && other;
     if (mixed) mixedWords++;
     let h = 0x811c9dc5;
+    let st = 0;
     for (let k = 0; k < len; k++) {
       let c = buf[k]!;
       if (mixed && LOOK[c] !== 0) c = LOOK[c]!;
       h = Math.imul(h ^ c, 0x01000193);
+      if (k === STEM - 1) st = h;
     }
+    if (len <= STEM) st = h;
     const bi = Math.imul(prev ^ Math.imul(h, 0x9e3779b1), 0x85ebca6b) ^ (h >>> 15);
-    word(h & MASK, (bi ^ (bi >>> 13)) & MASK, start, end);
+    const sm = Math.imul(st ^ 0x5bd1e995, 0xcc9e2d51) ^ (st >>> 16);
+    // the first word has no pair: bucket 0, which is never trained (where a text starts says
+    // nothing, and an injection cut out of its carrier would always start there)
+    word(h & MASK, first ? 0 : (bi ^ (bi >>> 13)) & MASK, (sm ^ (sm >>> 15)) & MASK, start, end);
+    first = false;
     prev = h;
     len = 0;
     latin = false;
@@ -207,11 +221,94 @@ export function forEachWord(text: string, word: (uni: number, bi: number, start:
   return { mixedWords };
 }
 
-/** The buckets of each word of `text`, unigram then bigram, for training. */
+/** The buckets of each word of `text` (FEATS of them: unigram, bigram, stem), for training. */
 export function featuresOf(text: string): Int32Array {
   const out: number[] = [];
-  forEachWord(text, (uni, bi) => {
-    out.push(uni, bi);
+  forEachWord(text, (uni, bi, stem) => {
+    out.push(uni, bi, stem);
   });
   return Int32Array.from(out);
+}
+
+/** A text as the signal regexes read it, and where each of its code units came from. */
+export interface Folded {
+  text: string;
+  /** at[i]: the index in the original text of the folded text's code unit i. */
+  at: Int32Array;
+}
+
+// Invisible code points, fullwidth forms, mathematical letters (U+1D400–U+1D7FF) and tag characters.
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: invisible characters are what is looked for, one at a time
+const NEEDS_FOLD = /[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff\uff01-\uff5e]|\ud835|\udb40/;
+
+/**
+ * `text` with what hides a phrase from a regex undone: invisible characters (zero-width,
+ * bidi controls, soft hyphens, tags) dropped, fullwidth and mathematical letters read as
+ * ASCII, and words mixing Latin with Cyrillic or Greek look-alikes read as Latin (`іgnоrе` is
+ * `ignore`; a Russian word stays Russian). Null when there is nothing to undo (the common case,
+ * decided with one regex test and the classifier's count of mixed words).
+ */
+export function foldForSignals(text: string, mixedWords: number): Folded | null {
+  if (mixedWords === 0 && !NEEDS_FOLD.test(text)) return null;
+  const n = text.length;
+  const out = new Uint16Array(n);
+  const at = new Int32Array(n);
+  let j = 0;
+  let wordStart = 0; // in out
+  let latin = false;
+  let other = false;
+  const endWord = () => {
+    if (latin && other) for (let k = wordStart; k < j; k++) if (LOOK[out[k]!] !== 0) out[k] = LOOK[out[k]!]!;
+    latin = false;
+    other = false;
+    wordStart = j;
+  };
+  for (let i = 0; i < n; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const low = text.charCodeAt(i + 1);
+      if (c === 0xdb40 && low >= 0xdc00 && low <= 0xdc7f) {
+        i++;
+        continue; // a tag character: invisible
+      }
+      if (c === 0xd835) {
+        const s = String.fromCharCode(c, low).normalize('NFKC');
+        if (s.length === 1) {
+          const k = s.charCodeAt(0);
+          if (!(k >= 0x30 && k <= 0x39)) latin = true;
+          out[j] = k;
+          at[j++] = i;
+          i++;
+          continue;
+        }
+      }
+      if (wordStart !== j) endWord();
+      out[j] = c;
+      at[j++] = i;
+      out[j] = low;
+      at[j++] = i + 1;
+      i++;
+      wordStart = j;
+      continue;
+    }
+    if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+    let kind = KIND[c]! as Kind;
+    if (kind === Kind.Unknown) kind = learn(c);
+    if (kind === Kind.Skip && c >= 0x80 && !MARK.test(String.fromCharCode(c))) continue; // invisible
+    if (kind === Kind.Letter) {
+      const lower = c >= 0x80 ? String.fromCharCode(c).toLowerCase().charCodeAt(0) : c;
+      const s = SCRIPT[c]!;
+      if (s === 1) latin = true;
+      else if (s === 2) {
+        other = true;
+        c = lower;
+      }
+    } else if (kind !== Kind.Skip) endWord();
+    out[j] = c;
+    at[j++] = i;
+  }
+  endWord();
+  let s = '';
+  for (let k = 0; k < j; k += 8192) s += String.fromCharCode(...out.subarray(k, Math.min(j, k + 8192)));
+  return { text: s, at: at.subarray(0, j) };
 }
