@@ -2,6 +2,7 @@
 // and projection, performance, protection, breakers, secrets, an earlier run's events): fetched
 // from REST on the events that change them; on a timer only what time itself changes (a breaker's
 // cool-down, a spending agent's rate).
+import { isRefusal } from '../src/domain/outcomes/index.js';
 import { api, ApiError } from './api.js';
 import { loadApprovals } from './approvals.js';
 import { LIVE_STATUSES } from './status.js';
@@ -194,7 +195,8 @@ export function refreshFor(ev: FeedEvent): void {
   if (!id || id !== selectedAgent()?.id) return;
   if (t === 'llm.request' || t.startsWith('budget.')) refreshCosts(id);
   if (t === 'llm.request' || t === 'agent.progress' || t === 'agent.started' || t === 'agent.exited' || t.startsWith('breaker.')) refreshPerformance(id);
-  if (t === 'pii.detected' || t === 'tool.refused' || t === 'injection.detected') refreshProtection(id);
+  // A policy's decision changes the unauthorized actions only when it refused the call.
+  if (t === 'pii.detected' || t === 'tool.refused' || t === 'injection.detected' || (t === 'policy.decision' && isRefusal(t, ev.data))) refreshProtection(id);
   if (t.startsWith('watch.') || t === 'agent.paused' || t === 'agent.resumed') refreshWatch(id);
   if (t === 'llm.request' || t === 'agent.progress' || t.startsWith('budget.')) refreshRunway(id);
   if (t === 'llm.request' || t === 'agent.progress') refreshSteps(id);

@@ -23,7 +23,7 @@ import { type AppEnv, parseWith } from '../server/index.js';
 // dashboard's waterfall), paged by cursor, and the whole run downsampled for its overview strip.
 // Every read is bounded (TimelineStore): a run of 1,000,000 events answers in milliseconds.
 
-export const TIMELINE_LANES = ['llm', 'tool', 'pii', 'lifecycle', 'budget', 'progress', 'watch', 'breaker', 'approval'] as const;
+export const TIMELINE_LANES = ['llm', 'tool', 'pii', 'injection', 'lifecycle', 'budget', 'progress', 'watch', 'breaker', 'approval'] as const;
 export type TimelineLane = (typeof TIMELINE_LANES)[number];
 
 /**
@@ -86,6 +86,7 @@ const EVENT_LANE: Readonly<Record<string, TimelineLane>> = {
   'watch.spike': 'watch',
   'breaker.transition': 'breaker',
   'tool.fallback': 'breaker',
+  'injection.detected': 'injection',
   'agent.progress': 'progress',
 };
 
@@ -290,6 +291,18 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
   const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is number => Number.isSafeInteger(x)) : []);
   if (r.type.startsWith('watch.')) {
     links.push(...ids(data.requestIds).map((id) => `llm:${id}`), ...ids(data.toolCallIds).map((id) => `tool:${id}`));
+  } else if (r.type === 'injection.detected' && typeof data.requestRef === 'string' && !data.requestRef.startsWith('mcp:') && !data.requestRef.startsWith('tool:') && r.agentId) {
+    // Found in an LLM request before it was sent: the call is the first of its model written from then on (none when block refused it).
+    const model = data.requestRef.slice(data.requestRef.indexOf(':') + 1).replace(/:prompt$/, '');
+    const hit = store.llmNear(r.agentId, r.ts, 6).find((x) => x.ts >= r.ts && x.model === model);
+    if (hit) links.push(`llm:${hit.id}`);
+  } else if (r.type === 'injection.detected' && typeof data.requestRef === 'string' && r.agentId) {
+    // A tool's answer (`tool:<service>`) or an MCP tools/call result (`mcp:<server>:<tool>`): read before its call's row was written, so the call is the next one to that service.
+    const [kind, service] = data.requestRef.split(':');
+    if (service && (kind === 'tool' || data.source === 'mcp.result')) {
+      const next = store.toolFrom(r.agentId, service, r.ts, kind === 'mcp');
+      if (next !== null) links.push(`tool:${next}`);
+    }
   } else if (r.type === 'pii.detected' && typeof data.location === 'string' && data.location.startsWith('llm.') && r.agentId) {
     // A finding is said while its call runs: its call is the one of the model its ref names
     // (`chat:gpt-4o`, `:prompt` after it for the prompt guard's; a model name may hold ':') whose
@@ -309,7 +322,7 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
     links.push(...store.toolsAround(r.agentId, data.service, r.ts, BREAKER_LINKS / 2, data.kind === 'mcp').map((id) => `tool:${id}`));
   }
   const severe = r.severity === 'error' || r.severity === 'critical';
-  const status = r.type === 'pii.detected' && data.action === 'blocked' ? 'blocked' : severe ? 'error' : r.severity === 'warn' ? 'warn' : 'info';
+  const status = (r.type === 'pii.detected' || r.type === 'injection.detected') && data.action === 'blocked' ? 'blocked' : severe ? 'error' : r.severity === 'warn' ? 'warn' : 'info';
   return {
     key: `ev:${r.seq}`,
     lane: EVENT_LANE[r.type] ?? 'lifecycle',

@@ -5,7 +5,21 @@ export type { GatewayConfig } from './gateway.js';
 export { providerTimeoutMs } from './gateway.js';
 export { faultCalls, faultDurationMs, faultsPermitted, faultStatus, isLoopbackHost, type ToolServiceConfig } from './tools.js';
 export { MCP_DEFAULTS, type McpServerConfig } from './mcp.js';
-export { INJECTION_MODES, locationModes, SAFETY_LOCATIONS, type InjectionMode, type LocationMode, type SafetyLocation } from './safety.js';
+export {
+  INJECTION_DOORS,
+  INJECTION_MODES,
+  injectionMode,
+  injectionWatched,
+  injectionWatchedFor,
+  locationModes,
+  SAFETY_LOCATIONS,
+  type InjectionDoor,
+  type InjectionMode,
+  type InjectionModes,
+  type InjectionPolicy,
+  type LocationMode,
+  type SafetyLocation,
+} from './safety.js';
 export { checkPanelConfig, type PanelConfig } from './panel.js';
 export { WATCH_DEFAULTS, type WatchConfig, type WatchGateConfig, type WatchLoopsConfig, type WatchSpikesConfig, type WatchStallsConfig } from './watch.js';
 export { SANDBOX_DEFAULTS, SCRATCH_FOLDERS, scratchBytes, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';

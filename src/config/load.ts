@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import { yaml } from '../core/on-first-use.js';
 import { describeZodIssue } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
-import { applySafety } from './safety.js';
+import { applySafety, injectionWatched } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
 import { applyWatch } from './watch.js';
 import { policySet } from './policies.js';
@@ -217,5 +217,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (scratch) throw new ConfigError(scratch);
   checkToolsConfig(cfg);
   checkPanelRefs(cfg);
+  // A rule that waits on an injection no door looks for would never match, and nobody would know.
+  const waiting = cfg.policies.rules.find((r) => r.afterInjection);
+  if (waiting && !injectionWatched(cfg.safety.injection))
+    throw new ConfigError(
+      `policies rule ${waiting.label} matches after_injection, but safety.injection is off at every door: no injection would ever be seen and the rule would never match (set safety.injection to detect, warn or block)`,
+    );
   return cfg;
 }

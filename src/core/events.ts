@@ -210,8 +210,12 @@ export interface EventData {
    * excerpt is around the strongest signal, PII redacted; the result itself is never stored.
    */
   'injection.detected': {
-    /** Where: a tool result inside an LLM request, a tool proxy's answer, an MCP tools/call result. */
-    source: 'llm.tool_result' | 'tool.response' | 'mcp.result';
+    /**
+     * Where: a tool result inside an LLM request, a tool proxy's answer, an MCP tools/call result,
+     * any other message of an MCP server (a resource read, a prompt, the tools listed, the server's
+     * instructions, a request or notification it sends), or the user's own prompt (when read).
+     */
+    source: 'llm.tool_result' | 'tool.response' | 'mcp.result' | 'mcp.message' | 'llm.prompt';
     action: 'detected' | 'warned' | 'blocked';
     callId: string | null;
     score: number;

@@ -211,7 +211,7 @@ export function startController(o: ControllerOptions): {
         injection.rule = { name: d.rule, service: d.service };
         // The product's WARN names the call and the rule; this says why the rule applies now, and for how long.
         o.say(
-          `Lead ${lead()}: the rule matches only after an injection (after_injection): having read one, the agent may no longer send e-mail on its own, so each of its outreach e-mails to the end of the run is refused like this one; on the dashboard: each refusal in the Event log`,
+          `Lead ${lead()}: the rule matches only after an injection (after_injection): having read one, the agent may no longer send e-mail on its own, so each of its outreach e-mails to the end of the run is refused like this one; on the dashboard: the Protection panel's Unauthorized actions, and each refusal in the Event log`,
         );
         return;
       }

@@ -88,8 +88,6 @@ export async function fetchResults(o: {
   };
   const blocked = (await callsTo(o.breakerService)).filter((c) => c.reason === 'circuit_open').length;
   const mailCalls = await callsTo(o.mailService);
-  // The Protection panel's figures (the view carries more than fetchRunViews types).
-  const guarded = protection as { promptInjectionAttempts?: number };
   const service = breakers.services.find((s) => s.service === o.breakerService);
   const p = status.progress;
   const outcomes = (p.succeeded ?? 0) + (p.failed ?? 0);
@@ -117,7 +115,7 @@ export async function fetchResults(o: {
     mails: o.mails,
     keys: { seen: o.keysSeen, newKeyFromLead: o.keysSeen.find((k) => k.key !== o.keysSeen[0]?.key)?.lead ?? null },
     injection: {
-      detected: guarded.promptInjectionAttempts ?? 0,
+      detected: protection.promptInjectionAttempts ?? 0,
       finding: o.injection.finding,
       rule: o.injection.rule?.name ?? null,
       outreach: {

@@ -251,6 +251,7 @@ export class GatewayHandler {
     // a warning written in through a text's `set` is in it as sent.
     const { agentId, endpoint, wire } = p.request;
     const v = injection.scan(agentId, `${endpoint}:${p.model}:prompt`, p.request.prompt?.() ?? wire.prompt(endpoint, p.json));
+    if (v.carried && p.request.obs) p.request.obs.injection = { source: v.carried.source, action: v.carried.action, signals: v.carried.signals, score: v.carried.score };
     if (v.block)
       throw new GatewayError(
         'blocked',

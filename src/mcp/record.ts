@@ -1,7 +1,7 @@
 import { type Micros, microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
 import type { NewEvent } from '../core/events.js';
-import type { Observer } from '../observability/index.js';
+import type { ObservedInjection, Observer } from '../observability/index.js';
 import { MCP_TOOLS_CALL, type StateManager, type ToolCallInput, type ToolsStore } from '../state/index.js';
 
 // Every tools/call an agent makes through the cage is a row in tool_calls (the timeline's tools
@@ -22,7 +22,7 @@ export interface McpCall {
   upstreamMs: number | null;
   isError: boolean;
   status: 'ok' | 'error' | 'refused';
-  /** `ok`, `tool_error`, `not_allowed`, `not_declared` (the server declared no tools), `pii_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`, and a policy's `policy_denied`, `approval_denied`, `approval_expired`, `rate_limited`, `too_many_approvals`. */
+  /** `ok`, `tool_error`, `not_allowed`, `not_declared` (the server declared no tools), `pii_blocked`, `injection_blocked`, `budget`, `too_large`, `timeout`, `unavailable`, `circuit_open`, `rpc_error`, `client_aborted`, and a policy's `policy_denied`, `approval_denied`, `approval_expired`, `rate_limited`, `too_many_approvals`. */
   reason: string;
   detail: string | null;
   /** What it was charged (0 unless it was sent to a server that was reached). */
@@ -31,6 +31,8 @@ export interface McpCall {
   /** The agent's HTTP headers on the request that carried it (a traceparent links its span), and its MCP session. */
   headers: Record<string, string | string[] | undefined>;
   sessionId: string | null;
+  /** A prompt injection its result carried (src/injection) and what was done with it: its span says so. */
+  injection?: ObservedInjection | null;
 }
 
 /** Refusals that are an unauthorized action (`tool.refused`): a tool the server's rules do not allow, or a tools/call to a server that offers no tools. */
@@ -43,6 +45,7 @@ const STATUS: Record<string, number> = {
   not_allowed: 403,
   not_declared: 403,
   pii_blocked: 403,
+  injection_blocked: 403,
   budget: 402,
   too_large: 502,
   timeout: 504,
@@ -118,7 +121,14 @@ export class McpRecorder {
       fault: false,
     };
     // Metrics, traces (execute_tool with the MCP attributes), the watch and the chain of the agent's next LLM call see it as any tool call.
-    const observed = { row, headers: c.headers, startMs: Date.now() - durationMs, errorCode: c.status === 'ok' ? null : c.reason, mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId } };
+    const observed = {
+      row,
+      headers: c.headers,
+      startMs: Date.now() - durationMs,
+      errorCode: c.status === 'ok' ? null : c.reason,
+      mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId },
+      injection: c.injection ?? null,
+    };
     // The row and its event in one write, group-committed with the calls of this moment: never on the answer's way.
     const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
     const event: NewEvent<'mcp.call'> = {

@@ -17,7 +17,7 @@ import type { McpCall, McpRecorder } from './record.js';
 import { MCP_PROVIDER } from '../state/index.js';
 import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
-import type { InjectionGuard } from '../injection/index.js';
+import type { InjectionAnswer, InjectionGuard } from '../injection/index.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
@@ -26,7 +26,15 @@ import type { InjectionGuard } from '../injection/index.js';
 // is asked of the real server with the guards its row names, anything else is refused. Whatever
 // the real server says on its way to the agent (a result, an error's message and data, a
 // notification, progress, a question for the agent, its initialize answer) is cleaned the same
-// way: the credentials the cage sent scrubbed out, the text scanned for PII.
+// way: the credentials the cage sent scrubbed out, the text scanned for PII, then read for prompt
+// injection (src/injection).
+
+/**
+ * What a server says to the model by design (its instructions at initialize, the tools it lists,
+ * its prompts): read for prompt injection by the signals that need no model only, since reading
+ * like an instruction is what these are for.
+ */
+const INSTRUCTIVE = new Set(['initialize', 'tools/list', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list']);
 
 /** What the session scans text with: the runtime's PII engine (`PiiProtection.inspect`). */
 export type Scan = (agentId: string, location: 'llm.tool_arguments' | 'tool.response', text: string, ref: string) => { text: string; redactions: number; block: string | null };
@@ -463,7 +471,13 @@ export class McpSession {
   }
 
   /** A value from the real server, its echoed credentials taken out and its text scanned as a tool's answer. */
-  private clean(value: unknown, ref: string): { value: unknown } & Found {
+  /**
+   * …then read for prompt injection (`source`: a tools/call result, or any other message of the
+   * server's): under `safety.injection: block` a flagged value is refused as a PII block is
+   * (`block` says why, `injected` that it was an injection), so what block mode withholds is left out
+   * wherever the server speaks: its instructions, tools listed, resources, prompts, questions, notifications.
+   */
+  private clean(value: unknown, ref: string, source: 'mcp.result' | 'mcp.message' = 'mcp.message'): { value: unknown; injection: InjectionAnswer | null } & Found {
     const out: Found = { redactions: 0, block: null };
     const v = scanJson(
       value,
@@ -474,7 +488,11 @@ export class McpSession {
       },
       out,
     );
-    return { value: v, ...out };
+    if (out.block !== null || !this.d.injection || v === undefined) return { value: v, injection: null, ...out };
+    const instructive = INSTRUCTIVE.has(ref.slice(ref.lastIndexOf(':') + 1));
+    const found = this.d.injection.answer(this.d.agentId, source, { text: typeof v === 'string' ? v : JSON.stringify(v), json: v }, ref, { instructive });
+    const why = found?.refuse ?? null;
+    return { value: v, injection: found, redactions: out.redactions, block: why === null ? null : `what MCP server '${this.d.server.name}' sent (${ref.slice(ref.lastIndexOf(':') + 1)}): ${why}` };
   }
 
   /** A value of the agent's on its way to the real server, its text scanned as a tool call's arguments. */
@@ -653,11 +671,12 @@ export class McpSession {
     call.resultBytes = size;
     if (size > s.maxResultBytes)
       refuse('error', 'too_large', ErrorCode.InternalError, `the result of ${sent.name} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
-    const clean = this.clean(result, ref);
+    const clean = this.clean(result, ref, 'mcp.result');
     call.redactions += clean.redactions;
+    const f = clean.injection?.finding;
+    if (f) call.injection = { source: f.source, action: f.action, signals: f.signals, score: f.score };
+    if (clean.injection?.refuse) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${clean.injection.refuse}`);
     if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
-    const injected = this.d.injection?.answer(this.d.agentId, 'mcp.result', { text: JSON.stringify(clean.value), json: clean.value }, ref) ?? null;
-    if (injected !== null) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${injected}`);
     call.isError = result.isError === true;
     if (call.isError) call.reason = 'tool_error';
     this.d.recorder.record(call);

@@ -1,4 +1,4 @@
-export { observedCall, observers, NO_OBSERVER, type ObservedAnswer, type ObservedAttempt, type ObservedCall, type ObservedToolCall, type Observer } from './observed.js';
+export { observedCall, observers, NO_OBSERVER, type ObservedAnswer, type ObservedAttempt, type ObservedCall, type ObservedInjection, type ObservedToolCall, type Observer } from './observed.js';
 export { DURATION_BUCKETS, errorType, LABEL, METRIC, OPERATION, providerName, RUN_BUCKETS, TOKEN_BUCKETS } from './names.js';
 export { LabelCap, OTHER, SeriesBudget, type Admitted } from './labels.js';
 export { ExportGuard, MAX_VALUE_CHARS, PII_MARKER } from './exported.js';

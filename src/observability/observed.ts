@@ -96,6 +96,16 @@ export interface ObservedCall {
   answerBody: unknown;
   /** Reads the prompt and an answer's output (see ObservedReader); set once the body is parsed. */
   read: ObservedReader | null;
+  /** A prompt injection the request carried (the first; src/injection) and what was done with it. */
+  injection: ObservedInjection | null;
+}
+
+/** A prompt injection a call carried, as its span says it (never the text: its signals and score). */
+export interface ObservedInjection {
+  source: string;
+  action: 'detected' | 'warned' | 'blocked';
+  signals: string[];
+  score: number;
 }
 
 /** A new call record: everything unknown yet. */
@@ -121,6 +131,7 @@ export function observedCall(init: Pick<ObservedCall, 'agentId' | 'agentName' | 
     answer: null,
     answerBody: undefined,
     read: null,
+    injection: null,
     ...init,
   };
 }
@@ -138,6 +149,8 @@ export interface ObservedToolCall {
   sent?: { query: string; body: Buffer | null };
   /** An MCP tools/call through the cage (src/mcp): its server, tool and the agent's MCP session. */
   mcp?: { server: string; tool: string; sessionId: string | null };
+  /** A prompt injection its answer carried (src/injection) and what was done with it. */
+  injection?: ObservedInjection | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { errorType, OPERATION, providerName } from './names.js';
-import type { ObservedAttempt, ObservedCall, ObservedToolCall } from './observed.js';
+import type { ObservedAttempt, ObservedCall, ObservedInjection, ObservedToolCall } from './observed.js';
 
 // What each span says, by the GenAI conventions' names (gen-ai-spans.md, gen-ai-agent-spans.md)
 // where they have one, ours under `iron_cage.` where they have none. Nothing here is free text
@@ -64,8 +64,18 @@ export function llmAttributes(c: ObservedCall, err: string | null, agentName: st
     a['iron_cage.fallback.reason'] = c.fallbacks.map((f) => f.reason);
   }
   if (c.budgetWaitMs > 0) a['iron_cage.budget.wait_ms'] = round(c.budgetWaitMs);
+  injectionAttributes(c.injection, a);
   if (err !== null) a['error.type'] = err;
   return a;
+}
+
+/** A prompt injection a call carried: where, what was done, the signals and the score (never the text). */
+function injectionAttributes(i: ObservedInjection | null | undefined, a: Attributes): void {
+  if (!i) return;
+  a['iron_cage.injection.source'] = i.source;
+  a['iron_cage.injection.action'] = i.action;
+  a['iron_cage.injection.signals'] = i.signals;
+  a['iron_cage.injection.score'] = i.score;
 }
 
 /** The request's own settings the conventions name: only those the agent sent (no default filled in). */
@@ -135,6 +145,7 @@ export function toolAttributes(t: ObservedToolCall, err: string | null): Attribu
   if (r.upstreamMs !== null && r.upstreamMs !== undefined) a['iron_cage.tool.upstream_ms'] = round(r.upstreamMs);
   if (r.redactions > 0) a['iron_cage.pii.redactions'] = r.redactions;
   if (r.fault) a['iron_cage.tool.fault'] = true;
+  injectionAttributes(t.injection, a);
   if (err !== null) a['error.type'] = err;
   return a;
 }

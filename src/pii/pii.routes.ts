@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { assertRole, canRead } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
 import type { IronEvent } from '../core/events.js';
+import { REFUSING_POLICY_ACTIONS } from '../domain/outcomes/index.js';
 import { PII_TYPES } from '../domain/pii/index.js';
 import { parseWith, type AppEnv } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
@@ -27,6 +28,12 @@ function latestPreview(state: ProtectionState, agentId: string) {
   return e ? { ts: e.ts, preview: e.data.preview, types: e.data.types, location: e.data.location } : null;
 }
 
+/** The newest prompt injection finding (its excerpt already redacted), or null before any. */
+function latestInjection(state: ProtectionState, agentId: string) {
+  const [e] = state.eventsOfTypes(agentId, ['injection.detected'], { limit: 1, newestFirst: true }) as Array<IronEvent<'injection.detected'>>;
+  return e ? { ts: e.ts, source: e.data.source, action: e.data.action, signals: e.data.signals, score: e.data.score, excerpt: e.data.excerpt } : null;
+}
+
 /** GET /api/agents/:id/protection: what the dashboard's protection panel shows. */
 export type ProtectionReport = ReturnType<typeof protectionReport>;
 
@@ -34,21 +41,24 @@ function protectionReport(pii: PiiProtection, state: ProtectionState, agentId: s
   return {
     agentId,
     ...pii.countersFor(agentId),
-    unauthorizedActions: state.countEvents(agentId, 'tool.refused'),
+    unauthorizedActions: state.countEvents(agentId, 'tool.refused') + state.countEvents(agentId, 'policy.decision', { actions: REFUSING_POLICY_ACTIONS }),
     promptInjectionAttempts: state.eventCountOf(agentId, 'injection.detected'),
+    promptInjectionsBlocked: state.countEvents(agentId, 'injection.detected', { actions: ['blocked'] }),
     monitored: { pii: true, unauthorizedActions: true, promptInjection: injection },
     latest: latestPreview(state, agentId),
+    latestInjection: latestInjection(state, agentId),
   };
 }
 
 /**
  * `GET /api/audit/pii` (admins: the audit trail, values sealed) and
  * `GET /api/agents/:id/protection` (the agent's protection counters, earlier runs included).
- * Unauthorized actions are the tool proxy's refusals of the agent's calls (`tool.refused`
- * events); prompt injection attempts are the tool results the injection guard flagged
- * (`injection.detected` events, src/injection), monitored unless `safety.injection` is off.
+ * Unauthorized actions are the calls the cage refused the agent: the tool proxy's and an MCP
+ * server's rules' (`tool.refused` events) and the tool policies' (a `policy.decision` that denied
+ * the call or found it over its rule's rate); prompt injection attempts are the tool results the injection guard flagged
+ * (`injection.detected` events, src/injection), monitored unless `safety.injection` is off at every door for the agent.
  */
-export function piiRoutes(pii: PiiProtection, state: ProtectionState, o: { injection: boolean } = { injection: true }): (app: Hono<AppEnv>) => void {
+export function piiRoutes(pii: PiiProtection, state: ProtectionState, o: { injection: (agentId: string) => boolean } = { injection: () => true }): (app: Hono<AppEnv>) => void {
   return (app) => {
     app.get('/api/audit/pii', (c) => {
       assertRole(c.get('principal'), 'admin');
@@ -60,7 +70,7 @@ export function piiRoutes(pii: PiiProtection, state: ProtectionState, o: { injec
     app.get('/api/agents/:id/protection', (c) => {
       const id = c.req.param('id');
       if (!state.loadAgent(id) || !canRead(c.get('principal'), id)) throw new NotFoundError(`no agent ${id}`);
-      return c.json(protectionReport(pii, state, id, o.injection));
+      return c.json(protectionReport(pii, state, id, o.injection(id)));
     });
   };
 }

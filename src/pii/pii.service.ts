@@ -1,3 +1,4 @@
+import { injectionWatchedFor } from '../config/index.js';
 import type { Platform, Service } from '../server/index.js';
 import { piiRoutes } from './pii.routes.js';
 import type { PiiProtection } from './protection.js';
@@ -10,6 +11,6 @@ import type { PiiProtection } from './protection.js';
 export function piiService(d: Pick<Platform, 'state' | 'config'> & { pii: PiiProtection }): Service {
   return {
     name: 'pii',
-    apiRoutes: [piiRoutes(d.pii, d.state, { injection: d.config.safety.injection !== 'off' })],
+    apiRoutes: [piiRoutes(d.pii, d.state, { injection: (agentId) => injectionWatchedFor(d.config.safety.injection, d.state.agentBrief(agentId)?.name ?? null) })],
   };
 }

@@ -1,7 +1,7 @@
 import { basename, extname, resolve } from 'node:path';
 import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
-import type { Config } from '../config/index.js';
+import { injectionWatched, type Config } from '../config/index.js';
 import { formatElapsed } from '../core/duration.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -120,7 +120,13 @@ export class Runtime {
       alerts = new AlertDispatcher({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email, logger, logResults: false, onResult: (r) => state.record(deliveryEvent(r)) });
       const pii = new PiiProtection({ config, state, logger, notify: alerts, stopAgent: agents.stop });
       // One judge of prompt injection for every door (tool answers, MCP results, tool results in LLM requests): a text is counted once per agent.
-      const injection = config.safety.injection === 'off' ? undefined : new InjectionGuard(config.safety.injection, (e) => state.record(e));
+      const injection = injectionWatched(config.safety.injection)
+        ? new InjectionGuard(
+            config.safety.injection,
+            (e) => state.record(e),
+            (id) => state.agentBrief(id)?.name ?? null,
+          )
+        : undefined;
       // One owner of every circuit breaker: the gateway and the tool proxy take theirs from it.
       breakers = new BreakerRegistry({ state, logger });
       const platform: Platform = { config, state, tokens, logger, agents, secrets: new SecretRefs(), env: o.env ?? process.env, url: () => server?.url ?? '' };

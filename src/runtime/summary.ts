@@ -1,6 +1,7 @@
 import { formatDuration, formatElapsed } from '../core/duration.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import type { SandboxView } from '../state/index.js';
+import { INJECTION_WHERE, type InjectionSource } from '../injection/index.js';
 
 // The end of a run in the terminal: what `start` prints when its agent ends or on Ctrl-C, and
 // the common part of the demo's results table. Read through the REST routes the dashboard
@@ -27,6 +28,8 @@ export interface RunSummary {
   byModel: Array<{ model: string; requests: number; inputTokens: number; outputTokens: number; costUsd: number }>;
   /** PII values redacted or blocked on their way to the agent, the log or the dashboard. */
   piiCaught: number;
+  /** Prompt injections found in what it read (src/injection), how many refused, and the last one's place and signals. */
+  injections: { found: number; blocked: number; last: { source: string; signals: string[] } | null };
   /** Breakers (tool services and LLM providers) that opened at least once, with the calls they blocked. */
   breakersTripped: Array<{ name: string; state: string; blocked: number }>;
   /** What the agent could touch (src/sandbox); null: not known. */
@@ -99,8 +102,15 @@ export interface RunViews {
   approvals: ApprovalsView;
   status: StatusView;
   costs: CostsView;
-  protection: { piiLeaksBlocked: number };
+  protection: ProtectionView;
   breakers: BreakersView;
+}
+/** The protection figures a summary reads (GET /api/agents/:id/protection). */
+export interface ProtectionView {
+  piiLeaksBlocked: number;
+  promptInjectionAttempts?: number;
+  promptInjectionsBlocked?: number;
+  latestInjection?: { source: string; action: string; signals: string[] } | null;
 }
 
 /**
@@ -128,7 +138,7 @@ export async function fetchRunViews(o: { url: string; adminToken: string; agentI
   const [status, costs, protection, breakers, approvals] = await Promise.all([
     get<StatusView>(`/api/agents/${id}/status`),
     get<CostsView>(`/api/agents/${id}/costs`),
-    get<{ piiLeaksBlocked: number }>(`/api/agents/${id}/protection`),
+    get<ProtectionView>(`/api/agents/${id}/protection`),
     get<BreakersView>('/api/breakers'),
     get<ApprovalsView>(`/api/agents/${id}/approvals`),
   ]);
@@ -169,11 +179,28 @@ export async function fetchRunSummary(o: { url: string; adminToken: string; agen
     limitUsd: costs.limitUsd,
     byModel: costs.byModel.map((m) => ({ model: m.model, requests: m.requests, inputTokens: m.promptTokens, outputTokens: m.completionTokens, costUsd: m.costUsd })),
     piiCaught: protection.piiLeaksBlocked,
+    injections: injectionsOf(protection),
     breakersTripped: tripped,
     sandbox: status.sandbox ?? null,
     approvals,
     runTimeMs: runTimeOf(status, o.runTimeMs),
   };
+}
+
+/** The run's prompt injection findings, from its protection figures. */
+function injectionsOf(p: ProtectionView): RunSummary['injections'] {
+  const last = p.latestInjection ?? null;
+  return { found: p.promptInjectionAttempts ?? 0, blocked: p.promptInjectionsBlocked ?? 0, last: last && { source: last.source, signals: last.signals } };
+}
+
+/**
+ * The summary's Prompt injection row, when any was found: `2 found, 1 blocked; the last in an MCP tool result (addressed-to-model)`.
+ * @example injectionRows({ found: 1, blocked: 0, last: { source: 'tool.response', signals: ['classifier'] } }) // [['Prompt injection', '1 found; the last in a tool answer (classifier)']]
+ */
+export function injectionRows(i: RunSummary['injections']): Row[] {
+  if (i.found === 0) return [];
+  const last = i.last ? `; the last in ${INJECTION_WHERE[i.last.source as InjectionSource] ?? i.last.source} (${i.last.signals.join(', ')})` : '';
+  return [['Prompt injection', `${count(i.found)} found${i.blocked > 0 ? `, ${count(i.blocked)} blocked` : ''}${last}`]];
 }
 
 const usd = (dollars: number): string => formatUsd(usdToMicros(dollars));
@@ -211,6 +238,7 @@ export function summaryRows(s: RunSummary): Row[] {
     ...refusedRows(s),
     ['Tokens', `${count(s.tokens.input)} in, ${count(s.tokens.output)} out`],
     ['PII caught', count(s.piiCaught)],
+    ...injectionRows(s.injections),
     ['Breakers tripped', s.breakersTripped.length === 0 ? 'none' : s.breakersTripped.map((b) => `${b.name} (${b.state}, ${plural(b.blocked, 'call')} blocked)`).join(', ')],
     ['Restarts', count(s.restarts)],
     ...approvalRows(s.approvals),

@@ -87,6 +87,8 @@ export interface FleetAgent {
   errors: number;
   /** Calls the cage refused (src/domain/outcomes/refusals.ts): budget, policy, PII, tool refusals. */
   refused: number;
+  /** Prompt injections found in what it read (src/injection). */
+  injections: number;
   /** ISO time of its latest event or call; null if it has none. */
   lastActivityAt: string | null;
   /** Its runtime reported it sandboxed (true), not sandboxed (false), or said nothing (null: an older runtime, an external agent). */
@@ -335,6 +337,7 @@ export class FleetStore {
         calls: agentSpend.calls,
         errors: agentSpend.errors,
         refused: agentSpend.refused,
+        injections: agentSpend.injections,
         lastCallAt: agentSpend.lastCallAt,
         lastEventAt: agentSpend.lastEventAt,
       })
@@ -524,7 +527,7 @@ type AgentRowPg = Pick<
   | 'progressFailed'
   | 'limitMicros'
   | 'sandbox'
-> & { spent: number | null; calls: number | null; errors: number | null; refused: number | null; lastCallAt: string | null; lastEventAt: string | null };
+> & { spent: number | null; calls: number | null; errors: number | null; refused: number | null; injections: number | null; lastCallAt: string | null; lastEventAt: string | null };
 
 function toAgent(a: AgentRowPg): FleetAgent {
   const lastCall = a.lastCallAt;
@@ -546,6 +549,7 @@ function toAgent(a: AgentRowPg): FleetAgent {
     calls: Number(a.calls ?? 0),
     errors: Number(a.errors ?? 0),
     refused: Number(a.refused ?? 0),
+    injections: Number(a.injections ?? 0),
     lastActivityAt: lastCall === null ? lastEventAt : lastEventAt === null || lastCall > lastEventAt ? lastCall : lastEventAt,
     sandboxed: sandboxedOf(a.sandbox),
   };

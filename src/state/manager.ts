@@ -205,8 +205,21 @@ export class StateManager {
     return (o.limit === undefined ? rows : rows.slice(0, o.limit)).map(toEvent);
   }
 
-  countEvents(agentId: string, type: LookupEventType): number {
-    return this.db.select({ n: sql<number>`count(*)` }).from(schema.events).where(lookup(agentId, type)).get()?.n ?? 0;
+  /** How many events of one type the agent has, through the index; `actions`: only those whose `data.action` is one of them (a policy's refusals). */
+  countEvents(agentId: string, type: LookupEventType, o: { actions?: readonly string[] } = {}): number {
+    const actions = o.actions
+      ? sql`json_extract(${schema.events.data}, '$.action') IN (${sql.join(
+          o.actions.map((a) => sql`${a}`),
+          sql`, `,
+        )})`
+      : undefined;
+    return (
+      this.db
+        .select({ n: sql<number>`count(*)` })
+        .from(schema.events)
+        .where(and(lookup(agentId, type), actions))
+        .get()?.n ?? 0
+    );
   }
 
   lastSeq(): number {

@@ -96,6 +96,8 @@ export const agentSpend = pgTable(
      * refused (`tool.refused`) or a policy denied or rate-limited (`policy.decision`).
      */
     refused: count('refused'),
+    /** Prompt injections found in what it read (`injection.detected` events, src/injection). */
+    injections: count('injections'),
     promptTokens: count('prompt_tokens'),
     completionTokens: count('completion_tokens'),
     costMicros: count('cost_micros'),

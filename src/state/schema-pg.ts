@@ -83,8 +83,8 @@ export const events = pgTable(
   (t) => [
     primaryKey({ name: 'events_pkey', columns: [t.runtimeId, t.seq] }),
     index('events_agent_seq').on(t.runtimeId, t.agentId, t.seq),
-    index('events_agent_type').on(t.runtimeId, t.agentId, t.type, t.seq).where(sql.raw('(type = \'agent.started\' OR type = \'agent.exited\' OR type = \'agent.restarting\' OR type = \'pii.detected\' OR type = \'tool.refused\')')),
-    index('events_timeline').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('(type = \'pii.detected\' OR type = \'agent.started\' OR type = \'agent.exited\' OR type = \'agent.restarting\' OR type = \'agent.paused\' OR type = \'agent.resumed\' OR type = \'budget.threshold\' OR type = \'budget.exhausted\' OR type = \'budget.refused\' OR type = \'budget.runway\' OR type = \'budget.changed\' OR type = \'watch.loop\' OR type = \'watch.stall\' OR type = \'watch.spike\' OR type = \'breaker.transition\' OR type = \'tool.fallback\')')),
+    index('events_agent_type').on(t.runtimeId, t.agentId, t.type, t.seq).where(sql.raw('(type = \'agent.started\' OR type = \'agent.exited\' OR type = \'agent.restarting\' OR type = \'pii.detected\' OR type = \'tool.refused\' OR type = \'policy.decision\' OR type = \'injection.detected\')')),
+    index('events_timeline').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('(type = \'pii.detected\' OR type = \'agent.started\' OR type = \'agent.exited\' OR type = \'agent.restarting\' OR type = \'agent.paused\' OR type = \'agent.resumed\' OR type = \'budget.threshold\' OR type = \'budget.exhausted\' OR type = \'budget.refused\' OR type = \'budget.runway\' OR type = \'budget.changed\' OR type = \'watch.loop\' OR type = \'watch.stall\' OR type = \'watch.spike\' OR type = \'breaker.transition\' OR type = \'tool.fallback\' OR type = \'injection.detected\')')),
     index('events_progress').on(t.runtimeId, t.agentId, t.ts).where(sql.raw('type = \'agent.progress\'')),
   ],
 );

@@ -61,7 +61,15 @@ function typeIsOneOf(types: readonly string[]): string {
  * (migration 7). SQLite uses a partial index only for a query whose WHERE repeats the index's
  * own condition, so queries add LOOKUP_EVENT_TYPES_SQL as it is.
  */
-export const LOOKUP_EVENT_TYPES = ['agent.started', 'agent.exited', 'agent.restarting', 'pii.detected', 'tool.refused'] as const satisfies readonly EventType[];
+export const LOOKUP_EVENT_TYPES = [
+  'agent.started',
+  'agent.exited',
+  'agent.restarting',
+  'pii.detected',
+  'tool.refused',
+  'policy.decision',
+  'injection.detected',
+] as const satisfies readonly EventType[];
 export const LOOKUP_EVENT_TYPES_SQL = typeIsOneOf(LOOKUP_EVENT_TYPES);
 
 /**
@@ -88,6 +96,7 @@ export const TIMELINE_EVENT_TYPES = [
   'watch.spike',
   'breaker.transition',
   'tool.fallback',
+  'injection.detected',
 ] as const satisfies readonly EventType[];
 export const TIMELINE_EVENT_TYPES_SQL = typeIsOneOf(TIMELINE_EVENT_TYPES);
 export const PROGRESS_EVENT_SQL = `type = 'agent.progress'`;

@@ -324,6 +324,21 @@ export class TimelineStore {
     return [...earlier.reverse(), ...later];
   }
 
+  /** The agent's first tool call to `service` written at or after `ts` (`mcp`: an MCP server's tools/call), or null. */
+  toolFrom(agentId: string, service: string, ts: string, mcp = false): number | null {
+    const t = toolCalls;
+    const kind = mcp ? eq(t.method, MCP_TOOLS_CALL) : ne(t.method, MCP_TOOLS_CALL);
+    return (
+      this.db.orm
+        .select({ id: t.id })
+        .from(t)
+        .where(and(eq(t.agentId, agentId), eq(t.service, service), kind, gte(t.ts, ts)))
+        .orderBy(asc(t.ts), asc(t.id))
+        .limit(1)
+        .get()?.id ?? null
+    );
+  }
+
   /**
    * The agent's tool calls to `service` nearest `ts`: up to `half` before and `half` after. `mcp`:
    * an MCP server's calls (`tools/call`), else a tool service's (a server and a service may share a name).

@@ -22,7 +22,8 @@ import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { Blocked, HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
-import type { InjectionGuard } from '../injection/index.js';
+import type { InjectionAnswer, InjectionGuard } from '../injection/index.js';
+import type { ObservedInjection } from '../observability/index.js';
 import type { UnreadableRule } from './unreadable.js';
 import { factsOf, savedExtra } from './recorded.js';
 import { callUpstream, createDispatcher, injectedFault, ResponseTooLargeError, type ClientLink, type UpstreamResponse } from './upstream.js';
@@ -42,6 +43,8 @@ export interface ToolAnswer {
   storedAt: number | null;
   /** It passed without a PII scan (a coding we cannot undo, under warn): never cached, so never served again unscanned. */
   unscanned?: true;
+  /** A prompt injection it carries (src/injection) and what was done with it: its span says so. */
+  injection?: ObservedInjection | null;
 }
 
 export interface ServeRequest {
@@ -165,7 +168,7 @@ export class ToolEntry {
         live: () => this.live(r),
         classify: judge,
         retry: this.retryPolicy(r),
-        cache: cached ? { lookup: () => this.lookup(this.cacheKey(r)), store: (a) => this.keep(this.cacheKey(r), a) } : null,
+        cache: cached ? { lookup: () => this.lookup(this.cacheKey(r), r.agentId), store: (a) => this.keep(this.cacheKey(r), a) } : null,
         placeholder: this.placeholder,
         // Tiers are counted by the caller, which knows when the agent hung up and nothing was served.
         metrics: null,
@@ -237,6 +240,7 @@ export class ToolEntry {
     // whether it may pass unread (warn, off) or is refused (redact, block); it is refused
     // whatever the policy when the call carried credentials it might echo.
     let red: RedactedBody;
+    let injection: InjectionAnswer | null = null;
     if (up.unreadable !== null) {
       const blocked = scrub.empty
         ? this.unreadable(up.unreadable, r.agentId)
@@ -247,10 +251,21 @@ export class ToolEntry {
       red = this.scan(body.body, headerValue(head.headers, 'content-type'), r.agentId);
       red = { ...red, redactions: red.redactions + body.found };
       // Whatever the status: an error page is read by the agent as much as an answer.
-      if (red.blocked === null) red = { ...red, blocked: this.injected(red.body, headerValue(head.headers, 'content-type'), r.agentId) };
+      if (red.blocked === null) injection = this.injected(red.body, headerValue(head.headers, 'content-type'), r.agentId);
     }
     const redactions = red.redactions + head.redactions + echoed.found;
-    const answer: ToolAnswer = { status: up.status, headers: head.headers, body: red.body, redactions, blocked: red.blocked ?? head.blocked, upstreamMs: up.upstreamMs, fault: false, storedAt: null };
+    const blocked = red.blocked ?? head.blocked ?? refusal(injection);
+    const answer: ToolAnswer = {
+      status: up.status,
+      headers: head.headers,
+      body: red.body,
+      redactions,
+      blocked,
+      upstreamMs: up.upstreamMs,
+      fault: false,
+      storedAt: null,
+      injection: observed(injection),
+    };
     if (up.unreadable !== null) answer.unscanned = true;
     return answer;
   }
@@ -273,7 +288,7 @@ export class ToolEntry {
    * else byte for byte) read once per agent and text; under `safety.injection: block`, why it must
    * not reach the agent.
    */
-  private injected(body: Buffer, contentType: string | undefined, agentId: string | null): Blocked | null {
+  private injected(body: Buffer, contentType: string | undefined, agentId: string | null): InjectionAnswer | null {
     const guard = this.injection;
     if (!guard || body.length === 0) return null;
     // Not UTF-8 under a textual type (a Latin charset, a stray byte): read byte for byte, as the
@@ -289,8 +304,7 @@ export class ToolEntry {
         // Not JSON after all: read as the text it is.
       }
     }
-    const why = guard.answer(agentId, 'tool.response', content, `tool:${this.name}`);
-    return why === null ? null : { message: why, types: null, code: 'injection_blocked' };
+    return guard.answer(agentId, 'tool.response', content, `tool:${this.name}`);
   }
 
   /** The scrubber for this call's credentials, kept while they stay the same (a rotation makes a new one). */
@@ -305,10 +319,22 @@ export class ToolEntry {
     return responseCacheKey({ scope: r.caller, service: this.name, method: r.method, path: r.rest, query: r.query, body: r.body, headers: r.keyHeaders });
   }
 
-  private lookup(key: string): ToolAnswer | null {
+  /** A stored answer, read for prompt injection again: it was stored under the mode of its day, and `block` may have come since. */
+  private lookup(key: string, agentId: string | null): ToolAnswer | null {
     const hit = this.store.cacheGet(key, Date.now());
     if (!hit) return null;
-    return { status: hit.status, headers: hit.headers, body: hit.body, redactions: 0, blocked: null, upstreamMs: null, fault: false, storedAt: hit.storedAt };
+    const injection = this.injected(hit.body, headerValue(hit.headers, 'content-type'), agentId);
+    return {
+      status: hit.status,
+      headers: hit.headers,
+      body: hit.body,
+      redactions: 0,
+      blocked: refusal(injection),
+      upstreamMs: null,
+      fault: false,
+      storedAt: hit.storedAt,
+      injection: observed(injection),
+    };
   }
 
   /**
@@ -354,3 +380,9 @@ function scrubHeaders(scrub: CredentialScrubber, headers: Record<string, string 
   for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.map(one) : one(v);
   return { headers: out, found };
 }
+
+/** Why an answer that carries a prompt injection must not reach the agent (`safety.injection: block`), as the proxy refuses it. */
+const refusal = (a: InjectionAnswer | null): Blocked | null => (a?.refuse ? { message: a.refuse, types: null, code: 'injection_blocked' } : null);
+
+/** A finding as the call's span says it. */
+const observed = (a: InjectionAnswer | null): ObservedInjection | null => (a ? { source: a.finding.source, action: a.finding.action, signals: a.finding.signals, score: a.finding.score } : null);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../core/roles.js';
 import type { Authenticator } from '../server/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
-import { NO_OBSERVER, type Observer } from '../observability/index.js';
+import { NO_OBSERVER, type ObservedInjection, type Observer } from '../observability/index.js';
 import type { Logger } from '../core/logger.js';
 import { SERVICE_NAME, type FallbackResult } from '../domain/reliability/index.js';
 import { BodyReadError, onHangUp, readBody, toErrorResponse } from '../server/index.js';
@@ -64,6 +64,8 @@ interface ToolCall {
   gone: boolean;
   /** What the agent sent besides the path: the query and body (observers fingerprint them). */
   sent: { query: string; body: Buffer | null };
+  /** A prompt injection the answer carried, kept for the span when the answer itself is refused. */
+  injection: ObservedInjection | null;
   /** The service's configured headers, vault secrets filled in, and the credentials among them. */
   configured: { headers: Record<string, string>; injected: string[] };
 }
@@ -168,6 +170,7 @@ export function toolsHandler(
       fault,
     });
     call.result = result;
+    call.injection = result.tier === 'failed' ? null : (result.value.injection ?? null);
     call.gone = client.gone;
     if (!client.gone) tools.noteServed(entry, result.tier, result.cacheLookup, result.reason, result.tier === 'live' ? null : result.detail, agentId);
     return result;
@@ -195,7 +198,15 @@ export function toolsHandler(
   /** Metrics and traces are told of the call; their failure is logged, never the agent's. */
   const observe = (call: ToolCall, r: ToolCallInput, reply: Reply, id: number | null): void => {
     try {
-      observer.toolCall({ row: r, headers: call.req.headers, startMs: performance.timeOrigin + call.started, errorCode: reply.status >= 400 ? reply.reason : null, id, sent: call.sent });
+      observer.toolCall({
+        row: r,
+        headers: call.req.headers,
+        startMs: performance.timeOrigin + call.started,
+        errorCode: reply.status >= 400 ? reply.reason : null,
+        id,
+        sent: call.sent,
+        injection: call.injection,
+      });
     } catch (err) {
       logger.error({ err }, 'metrics could not count a tool call');
     }
@@ -216,6 +227,7 @@ export function toolsHandler(
       gone: false,
       configured: { headers: {}, injected: [] },
       sent: { query: '', body: null },
+      injection: null,
     };
     // The agent hanging up (watched from before its body is read, so no hang-up is missed) is not sent, or stops the upstream call.
     const client = new ClientLink();

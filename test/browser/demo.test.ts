@@ -83,6 +83,11 @@ describe('iron-cage demo in Chromium', () => {
     for (const m of results.costByModel) expect(byModel).toContain(m.model);
     await until(async () => (await text('cost-baseline')).includes(`${money(results.baseline.savedUsd)} saved`));
     expect(await text('pii-blocked')).toBe(String(results.piiBlocked));
+    // The poisoned lead: the Protection panel counts it with its last finding, and the e-mails the
+    // policy refused after it as unauthorized actions.
+    expect(await text('injection')).toBe(String(results.injection.detected));
+    expect(await text('injection-latest')).toMatch(/Prompt injection detected, .* in a tool answer \(.*hidden-html/);
+    expect(await text('unauthorized')).toBe(String(results.injection.outreach.refused));
     await until(async () => (await page!.page.locator('[data-testid=breaker][data-service=linkedin]').innerText()).includes(`${money(results.breaker.savedUsd)} saved`));
     // The CEO's address the model wrote at the PII lead is nowhere in the page, only its redaction.
     const scenario = loadScenario(join(ROOT, 'demo/scenario.yaml'));

@@ -5,7 +5,9 @@ import { mcpSchema } from '../../src/config/mcp.js';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { FakeService } from '../helpers/http.js';
 import { connectMcp, startMcpFixture } from '../helpers/mcp.js';
-import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { detectInjection } from '../../src/domain/injection/index.js';
+import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
+import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 import { raw, toolsConfig } from '../tools/helpers.js';
 
 // Issue 60 at the doors where a tool's answer reaches the agent before its model: the tool
@@ -31,13 +33,14 @@ afterAll(async () => {
 });
 
 /** A runtime with the CRM as a tool service and the fixture as an MCP server, under `injection`. */
-function doors(injection: Config['safety']['injection']) {
+function doors(mode: Config['safety']['injection']['mode']) {
+  const injection = { mode, doors: {}, agents: {} };
   const s = { t: undefined as unknown as TestRuntime, token: '', agentId: '' };
   beforeAll(async () => {
     s.t = await startTestRuntime({
       config: { tools: toolsConfig({ crm: { url: crm.url, cache_ttl_s: 0 } }), mcp: mcpSchema.parse({ servers: { web: { url: mcpUrl } } }), safety: { ...DEFAULTS.safety, injection } },
     });
-    Object.assign(s, await agentToken(s.t, { name: `doors-${injection}` }));
+    Object.assign(s, await agentToken(s.t, { name: `doors-${mode}` }));
   });
   afterAll(() => s.t?.stop());
   return s;
@@ -74,6 +77,49 @@ describe('detect: a poisoned tool answer and MCP result reach the agent, said on
     for (const e of found) expect(e.data.signals).toContain('addressed-to-model');
     const protection = await (await s.t.api(`/api/agents/${s.agentId}/protection`)).json();
     expect(protection.promptInjectionAttempts).toBe(2);
+    // The panel's last finding: where, what was done, the signals and the excerpt.
+    expect(protection.latestInjection).toMatchObject({ source: 'mcp.result', action: 'detected', signals: expect.arrayContaining(['addressed-to-model']) });
+    expect(protection.latestInjection.excerpt).toContain('ignore your previous instructions');
+    // The timeline marks each finding in its own lane, linked to the call that carried it.
+    const tl = (await (await s.t.api(`/api/agents/${s.agentId}/timeline?lanes=injection,tool`)).json()) as {
+      items: Array<{ key: string; lane: string; status: string; links: string[]; detail: Record<string, unknown> }>;
+    };
+    const marks = tl.items.filter((i) => i.lane === 'injection');
+    expect(marks.map((m) => [m.detail.source, m.status])).toEqual([
+      ['tool.response', 'warn'],
+      ['mcp.result', 'warn'],
+    ]);
+    const calls = new Map(tl.items.filter((i) => i.lane === 'tool').map((i) => [i.key, i]));
+    for (const m of marks) {
+      expect(m.links, String(m.detail.source)).toHaveLength(1);
+      expect(calls.has(m.links[0]!), m.links[0]).toBe(true);
+    }
+    // The first poisoned read, not the second (served as the same text) nor the clean one.
+    const keys = [...calls.keys()];
+    expect(keys.indexOf(marks[0]!.links[0]!)).toBe(0);
+  });
+
+  it('every other message of an MCP server: a resource read, a prompt; what a server says to the model by design needs a signal', async () => {
+    const c = await connectMcp(s.t.rt.url, 'web', s.token);
+    const before = (await injectionEvents(s.t, s.agentId)).length;
+    try {
+      const page = await c.readResource({ uri: `page://${encodeURIComponent(`${POISON} (page)`)}` });
+      expect(JSON.stringify(page.contents)).toContain('ignore your previous instructions');
+      // A prompt is an instruction to the model by design: a plain one is no finding...
+      const plain = 'You must provide the owner, the repository name and a title for the issue. Always ask the user for confirmation before creating an issue, and never skip it.';
+      expect(detectInjection(plain).flagged).toBe(true); // (read as a tool's answer, it would be)
+      await c.getPrompt({ name: 'say', arguments: { text: plain } });
+      // ...one that hides text from the reader, or speaks over the user's head, is.
+      await c.getPrompt({ name: 'say', arguments: { text: `${POISON} (prompt)` } });
+    } finally {
+      await c.close();
+    }
+    const found = (await injectionEvents(s.t, s.agentId)).slice(before);
+    expect(found.map((e) => [e.data.source, e.data.requestRef])).toEqual([
+      ['mcp.message', 'mcp:web:resources/read'],
+      ['mcp.message', 'mcp:web:prompts/get'],
+    ]);
+    expect(found[1]!.data.excerpt).toContain('(prompt)');
   });
 });
 
@@ -100,6 +146,48 @@ describe('block: the poisoned answer never reaches the agent', () => {
       ['tool.response', 'blocked'],
       ['mcp.result', 'blocked'],
     ]);
+  });
+
+  it('an MCP resource that carries one is refused with an error naming the server; a clean one is read', async () => {
+    const c = await connectMcp(s.t.rt.url, 'web', s.token);
+    try {
+      await expect(c.readResource({ uri: `page://${encodeURIComponent(`${POISON} (page)`)}` })).rejects.toThrow(/what MCP server 'web' sent \(resources\/read\): it looks like a prompt injection/);
+      expect(JSON.stringify((await c.readResource({ uri: `page://${encodeURIComponent(CLEAN)}` })).contents)).toContain('Lyon');
+    } finally {
+      await c.close();
+    }
+    // The run's summary counts them, and says where the last one was.
+    const summary = await fetchRunSummary({ url: s.t.rt.url, adminToken: s.t.rt.adminToken, agentId: s.agentId, runTimeMs: 1000 });
+    expect(summaryRows(summary)).toContainEqual(['Prompt injection', expect.stringMatching(/^3 found, 3 blocked; the last in an MCP server message \(addressed-to-model\b/)]);
+  });
+});
+
+describe('a cached answer is read again: one stored under detect is refused once block is on', () => {
+  const dir = tempDir();
+  afterAll(() => dir.cleanup());
+
+  it('the service down, the cache would have served it', async () => {
+    const config = (mode: 'detect' | 'block') => ({ tools: toolsConfig({ crm: { url: crm.url, cache_ttl_s: 300 } }), safety: { ...DEFAULTS.safety, injection: { mode, doors: {}, agents: {} } } });
+    const first = await startTestRuntime({ dir: dir.dir, config: config('detect') });
+    let token: string;
+    try {
+      token = (await agentToken(first, { name: 'cached' })).token;
+      expect((await raw(first.rt.url, 'GET', '/tools/crm/leads/poisoned', { token })).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+    const reply = crm.reply;
+    crm.reply = () => ({ status: 503, headers: { 'content-type': 'text/plain' }, body: 'down' });
+    const second = await startTestRuntime({ dir: dir.dir, config: config('block') });
+    try {
+      const r = await raw(second.rt.url, 'GET', '/tools/crm/leads/poisoned', { token });
+      expect(r.status).toBe(403);
+      expect(r.json().error).toMatchObject({ code: 'injection_blocked' });
+      expect(r.body).not.toContain('ignore your previous instructions');
+    } finally {
+      crm.reply = reply;
+      await second.stop();
+    }
   });
 });
 
@@ -128,5 +216,8 @@ describe('a policy rule with match.after_injection governs what the agent does n
     // Reading stays allowed (the rule names POST), and an agent that read nothing poisoned writes on.
     expect((await raw(s.t.rt.url, 'GET', '/tools/crm/leads/clean', { token: s.token })).status).toBe(200);
     expect((await post(s.other)).status).toBe(200);
+    // The Protection panel counts what the policy refused as an unauthorized action: the reader's one, the bystander's none.
+    const unauthorized = async (id: string) => ((await (await s.t.api(`/api/agents/${id}/protection`)).json()) as { unauthorizedActions: number }).unauthorizedActions;
+    expect(await unauthorized(s.agentId)).toBe(1);
   });
 });

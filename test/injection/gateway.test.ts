@@ -102,7 +102,7 @@ describe('detect (the default): said once per result, counted, the call goes on'
 });
 
 describe('warn: the model reads a warning before the result', () => {
-  const gw = fakeGatewaySuite('injection-warn', { safety: { ...DEFAULTS.safety, injection: 'warn' } });
+  const gw = fakeGatewaySuite('injection-warn', { safety: { ...DEFAULTS.safety, injection: { mode: 'warn', doors: {}, agents: {} } } });
 
   it('on each wire the result reaches the provider marked, and a clean one unmarked', async () => {
     for (const wire of WIRES) {
@@ -118,7 +118,7 @@ describe('warn: the model reads a warning before the result', () => {
     // A result that already holds the warning (a Responses turn stored under warn, or one dressed
     // as such) is judged without it, and the model reads the warning once.
     const before = gw.llm.requests.length;
-    const forged = withResult('chat', 'forged', `${warning({ signals: ['classifier'] })}${POISON} (forged)`);
+    const forged = withResult('chat', 'forged', `${warning({ signals: ['classifier'], source: 'llm.tool_result' })}${POISON} (forged)`);
     expect((await gw.post(forged.path, forged.body)).status).toBe(200);
     expect(gw.llm.requests).toHaveLength(before + 1);
     expect(JSON.stringify(gw.llm.requests.at(-1)!.body).split('[iron-cage: this tool result looks like a prompt injection').length - 1).toBe(1);
@@ -128,7 +128,7 @@ describe('warn: the model reads a warning before the result', () => {
 });
 
 describe('block: the call is refused, never sent or charged', () => {
-  const gw = fakeGatewaySuite('injection-block', { safety: { ...DEFAULTS.safety, injection: 'block' } });
+  const gw = fakeGatewaySuite('injection-block', { safety: { ...DEFAULTS.safety, injection: { mode: 'block', doors: {}, agents: {} } } });
 
   it('on each wire a 400 naming the call and the signals, nothing upstream, nothing spent; the conversation without it goes on', async () => {
     const spent = async () => ((await (await gw.t.api(`/api/agents/${gw.agentId}/status`)).json()) as { budget: { spentUsd: number; reservedUsd: number } }).budget;

@@ -14,6 +14,8 @@ import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime 
 
 let servers: ChildProcess[] = [];
 let doomed: ChildProcess;
+/** The server behind `fickle` (and `json`). */
+let fickleUrl: string;
 let t: TestRuntime;
 let a: AgentToken;
 
@@ -21,6 +23,7 @@ beforeAll(async () => {
   const [web, json, gone] = await Promise.all([startMcpFixture('http'), startMcpFixture('http-json'), startMcpFixture('http')]);
   servers = [web.child, json.child, gone.child];
   doomed = gone.child;
+  fickleUrl = json.url;
   const mcp = mcpSchema.parse({
     servers: {
       web: { url: web.url, timeout_s: 5 },
@@ -217,10 +220,12 @@ describe('the cage’s session with a streamable HTTP server', () => {
   });
 
   it('starts over when the server forgets the session (404): the agent is told to start a new one, and the server’s breaker is not tripped', async () => {
+    // The server forgets a moment after it answers `forget`: wait for it rather than for a time.
+    const forgotten = () => until(async () => (await (await fetch(new URL('/sessions', fickleUrl))).text()) === '0');
     const c = await connectMcp(t.rt.url, 'fickle', a.token);
     expect(((await c.callTool({ name: 'echo', arguments: { text: 'one' } })) as any).content[0].text).toBe('echo: one');
     await c.callTool({ name: 'forget' });
-    await new Promise((r) => setTimeout(r, 100));
+    await forgotten();
     await expect(c.callTool({ name: 'echo', arguments: { text: 'two' } })).rejects.toThrow(/MCP server 'fickle' ended this session .*start a new session/);
     await c.close().catch(() => undefined);
     // Three times over (the breaker opens at 2 failures): each time a new session simply works.
@@ -228,7 +233,7 @@ describe('the cage’s session with a streamable HTTP server', () => {
       const again = await connectMcp(t.rt.url, 'fickle', a.token);
       expect(((await again.callTool({ name: 'echo', arguments: { text: `again ${i}` } })) as any).content[0].text).toBe(`echo: again ${i}`);
       await again.callTool({ name: 'forget' });
-      await new Promise((r) => setTimeout(r, 100));
+      await forgotten();
       await expect(again.callTool({ name: 'echo', arguments: { text: 'gone' } })).rejects.toThrow(/ended this session/);
       await again.close().catch(() => undefined);
     }

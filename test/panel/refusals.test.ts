@@ -46,7 +46,11 @@ describe('refused calls on the panel (issue 46)', () => {
     // The same batch again: a duplicate, nothing counted twice.
     expect((await send(first)).status).toBe(200);
     const second = batchOf('rt-refusals', 2, { from: 5, n: 1, ts: ts() });
-    second.events = [event(9, 'budget.refused', { requestedUsd: 0.01, spentUsd: 1, limitUsd: 1, model: 'gpt-4o' })] as never;
+    second.events = [
+      event(9, 'budget.refused', { requestedUsd: 0.01, spentUsd: 1, limitUsd: 1, model: 'gpt-4o' }),
+      // A prompt injection it read: counted apart (the fleet view's own figure), not a refusal.
+      event(100, 'injection.detected', { source: 'tool.response', action: 'detected', callId: null, score: 0.9, signals: ['addressed-to-model'], excerpt: '…', requestRef: 'tool:crm' }),
+    ] as never;
     expect((await send(second)).status).toBe(200);
 
     // The shared definition, as the trigger applies it.
@@ -60,10 +64,12 @@ describe('refused calls on the panel (issue 46)', () => {
     }).length;
     expect(byDefinition).toBe(6);
 
-    const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as { agents: Array<{ runtimeId: string; id: string; calls: number; errors: number; refused: number }> };
+    const agents = (await (await t.api('/api/fleet/agents', { token: t.admin })).json()) as {
+      agents: Array<{ runtimeId: string; id: string; calls: number; errors: number; refused: number; injections: number }>;
+    };
     const a = agents.agents.find((x) => x.runtimeId === 'rt-refusals' && x.id === 'lg-1')!;
     // 5 rows: 3 ok, 1 error, 1 blocked (PII: a refusal, not an error); 6 refusal events (3 budget, 1 tool, a deny, a rate limit).
-    expect({ calls: a.calls, errors: a.errors, refused: a.refused }).toEqual({ calls: 5, errors: 1, refused: 6 + 1 });
+    expect({ calls: a.calls, errors: a.errors, refused: a.refused, injections: a.injections }).toEqual({ calls: 5, errors: 1, refused: 6 + 1, injections: 1 });
     const drill = (await (await t.api('/api/fleet/runtimes/rt-refusals/agents/lg-1', { token: t.admin })).json()) as { agent: { refused: number; errors: number } };
     expect(drill.agent).toMatchObject({ refused: 7, errors: 1 });
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, DEFAULTS } from '../../src/config/index.js';
+import { DEFAULTS, injectionMode, loadConfig } from '../../src/config/index.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // Every snake_case key of the gateway, safety and alerts sections, read into the camelCase
@@ -90,7 +90,7 @@ describe('config layering', () => {
       redactPrompts: true,
       locations: { tool_arguments: 'off', prompt: 'warn' },
       onBlock: 'refuse',
-      injection: 'detect',
+      injection: { mode: 'detect', doors: {}, agents: {} },
     });
     expect(c.alerts).toEqual({ webhookUrl: 'http://127.0.0.1:9/hook', email: { to: 'ops@example.com', from: 'iron-cage@localhost', smtpUrl: 'smtp://127.0.0.1:25' } });
     expect(c.notices).toEqual([]);
@@ -151,6 +151,36 @@ describe('config layering', () => {
     );
     writeFileSync(file, 'safety:\n  webhook_url: ftp://x\n');
     expect(() => loadConfig({ configPath: file, env: {}, cwd: dir })).toThrow(`config ${file}: safety.webhook_url: must be an http(s) URL`);
+    cleanup();
+  });
+
+  it('reads safety.injection as one mode, or by door and by agent, and names a bad value', () => {
+    const { dir, cleanup } = tempDir();
+    const file = join(dir, 'inj.yaml');
+    const load = (yaml: string) => {
+      writeFileSync(file, yaml);
+      return loadConfig({ configPath: file, env: {}, cwd: dir }).safety.injection;
+    };
+    expect(load('safety:\n  injection: warn\n')).toEqual({ mode: 'warn', doors: {}, agents: {} });
+    const p = load('safety:\n  injection:\n    tool_response: block\n    prompt: detect\n    agents:\n      bot: { mode: "off", mcp: block }\n      crawler: warn\n');
+    expect(p).toEqual({ mode: 'detect', doors: { tool_response: 'block', prompt: 'detect' }, agents: { bot: { mode: 'off', doors: { mcp: 'block' } }, crawler: { mode: 'warn', doors: {} } } });
+    // An agent's own door, then its mode, then the door's, then the mode; the prompt only where named.
+    expect(injectionMode(p, 'bot', 'mcp')).toBe('block');
+    expect(injectionMode(p, 'bot', 'tool_response')).toBe('off');
+    expect(injectionMode(p, 'bot', 'prompt')).toBe('detect');
+    expect(injectionMode(p, 'crawler', 'tool_results')).toBe('warn');
+    expect(injectionMode(p, 'someone', 'tool_response')).toBe('block');
+    expect(injectionMode(p, null, 'tool_results')).toBe('detect');
+    expect(injectionMode(DEFAULTS.safety.injection, null, 'prompt')).toBe('off');
+    expect(load('safety:\n  injection: { mode: "off" }\n')).toEqual({ mode: 'off', doors: {}, agents: {} });
+    expect(() => load('safety:\n  injection: sometimes\n')).toThrow(/safety\.injection\.mode: must be one of off, detect, warn, block$/);
+    expect(() => load('safety:\n  injection: [warn]\n')).toThrow(/safety\.injection\.mode: must be one of off, detect, warn, block$/);
+    expect(() => load('safety:\n  injection: { doors: { mcp: block } }\n')).toThrow(/unknown key 'safety\.injection\.doors'/);
+    expect(() => load('safety:\n  injection: { agents: { bot: { mcp: blok } } }\n')).toThrow(/safety\.injection\.agents\.bot\.mcp: must be one of off, detect, warn, block$/);
+    expect(() => load('safety:\n  injection: { agents: { "a b": warn } }\n')).toThrow(/safety\.injection\.agents\.a b: each key must be an agent name/);
+    // A policy waiting on an injection that no door looks for is a mistake, said at once.
+    writeFileSync(file, 'safety:\n  injection: "off"\npolicies:\n  - { name: no-mail, match: { tool: "mail.*", after_injection: true }, action: deny }\n');
+    expect(() => loadConfig({ configPath: file, env: {}, cwd: dir })).toThrow(/policies rule no-mail matches after_injection, but safety\.injection is off at every door/);
     cleanup();
   });
 });

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { formatUsd } from '../../src/core/money.js';
 import { fleet, isOnline, pickFleetAgent } from '../fleet-store.js';
-import { ago, callsSub, count } from '../format.js';
+import { ago, callsSub, count, counted } from '../format.js';
 import { STATUS } from '../status.js';
 import { useStore } from '../store.js';
 import type { FleetRuntime } from '../types.js';
@@ -192,6 +192,11 @@ function AgentsPanel() {
                     <div class={`small ${a.refused > 0 ? 'tone-refused' : 'muted'}`} data-testid="fleet-agent-calls">
                       {callsSub(a, true)}
                     </div>
+                    {a.injections > 0 && (
+                      <div class="small tone-bad" data-testid="fleet-agent-injections">
+                        ⚠️ {counted(a.injections, 'prompt injection', 'prompt injections')} read
+                      </div>
+                    )}
                   </td>
                   <td class="cell-progress" data-label="progress">
                     <Progress a={a} />

@@ -1,7 +1,16 @@
 import { count, time } from '../format.js';
 import { useStore } from '../store.js';
-import type { Agent } from '../types.js';
+import type { Agent, ProtectionReport } from '../types.js';
 import { Figure, Panel } from '../ui.js';
+
+/** Where a finding was read, in a presenter's words. */
+const INJECTION_SOURCE: Record<NonNullable<ProtectionReport['latestInjection']>['source'], string> = {
+  'llm.tool_result': 'a tool result sent to the model',
+  'tool.response': 'a tool answer',
+  'mcp.result': 'an MCP tool result',
+  'mcp.message': 'an MCP server message',
+  'llm.prompt': "the user's message",
+};
 
 /** #21: what the cage stopped. A slot iron-cage does not watch says so instead of showing 0. */
 export function ProtectionPanel({ agent }: { agent: Agent | null }) {
@@ -62,6 +71,14 @@ export function ProtectionPanel({ agent }: { agent: Agent | null }) {
           <span class="muted small">The latest redacted text shows here.</span>
         )}
       </div>
+      {p.latestInjection && (
+        <div class="preview" data-testid="injection-latest">
+          <div class="muted small">
+            Prompt injection {p.latestInjection.action}, {time(p.latestInjection.ts)} in {INJECTION_SOURCE[p.latestInjection.source]} ({p.latestInjection.signals.join(', ')}):
+          </div>
+          <code>{p.latestInjection.excerpt}</code>
+        </div>
+      )}
     </Panel>
   );
 }

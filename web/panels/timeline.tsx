@@ -23,6 +23,7 @@ const LANE: Record<TimelineItem['lane'], string> = {
   llm: 'LLM',
   tool: 'Tool',
   pii: 'PII',
+  injection: 'Injection',
   lifecycle: 'Agent',
   budget: 'Budget',
   progress: 'Step',

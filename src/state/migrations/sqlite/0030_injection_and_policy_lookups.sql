@@ -1,0 +1,7 @@
+-- Prompt injection findings (injection.detected) are marks on the timeline, and both they and
+-- policy decisions are looked up per agent (events_agent_type): the Protection panel's last finding,
+-- and its unauthorized actions, which count what the policies refused (a deny, over a rule's rate).
+DROP INDEX `events_agent_type`;--> statement-breakpoint
+DROP INDEX `events_timeline`;--> statement-breakpoint
+CREATE INDEX `events_agent_type` ON `events` (`agent_id`,`type`,`seq`) WHERE (type = 'agent.started' OR type = 'agent.exited' OR type = 'agent.restarting' OR type = 'pii.detected' OR type = 'tool.refused' OR type = 'policy.decision' OR type = 'injection.detected');--> statement-breakpoint
+CREATE INDEX `events_timeline` ON `events` (`agent_id`,`ts`) WHERE (type = 'pii.detected' OR type = 'agent.started' OR type = 'agent.exited' OR type = 'agent.restarting' OR type = 'agent.paused' OR type = 'agent.resumed' OR type = 'budget.threshold' OR type = 'budget.exhausted' OR type = 'budget.refused' OR type = 'budget.runway' OR type = 'budget.changed' OR type = 'watch.loop' OR type = 'watch.stall' OR type = 'watch.spike' OR type = 'breaker.transition' OR type = 'tool.fallback' OR type = 'injection.detected');
