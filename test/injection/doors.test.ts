@@ -7,7 +7,7 @@ import { FakeService } from '../helpers/http.js';
 import { connectMcp, startMcpFixture } from '../helpers/mcp.js';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
-import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
+import { agentToken, startTestRuntime, tempDir, type TestRuntime, until } from '../helpers/runtime.js';
 import { raw, toolsConfig } from '../tools/helpers.js';
 
 // Issue 60 at the doors where a tool's answer reaches the agent before its model: the tool
@@ -198,7 +198,12 @@ describe('a policy rule with match.after_injection governs what the agent does n
       config: {
         tools: toolsConfig({ crm: { url: crm.url, cache_ttl_s: 0 } }),
         // As the config file says it: `policies: [{ name, match: { method: POST, after_injection: true }, action: deny }]`.
-        policies: policySet(policiesSchema.parse([{ name: 'no-writes-after-injection', match: { method: 'POST', after_injection: true }, action: 'deny', reason: 'it read a prompt injection' }])),
+        policies: policySet(
+          policiesSchema.parse([
+            { name: 'no-writes-after-injection', match: { method: 'POST', after_injection: true }, action: 'deny', reason: 'it read a prompt injection' },
+            { name: 'ask-before-deleting', match: { method: 'DELETE', after_injection: true }, action: 'approve', reason: 'it read a prompt injection' },
+          ]),
+        ),
       },
     });
     Object.assign(s, await agentToken(s.t, { name: 'reader' }));
@@ -219,5 +224,18 @@ describe('a policy rule with match.after_injection governs what the agent does n
     // The Protection panel counts what the policy refused as an unauthorized action: the reader's one, the bystander's none.
     const unauthorized = async (id: string) => ((await (await s.t.api(`/api/agents/${id}/protection`)).json()) as { unauthorizedActions: number }).unauthorizedActions;
     expect(await unauthorized(s.agentId)).toBe(1);
+  });
+
+  it('or holds them for a person: the next DELETE waits for an approval naming the rule, and goes once approved', async () => {
+    const del = raw(s.t.rt.url, 'DELETE', '/tools/crm/leads/7', { token: s.token });
+    const pending = await until(async () => {
+      const list = ((await (await s.t.api('/api/approvals?status=pending')).json()) as { approvals: Array<{ id: string; agentId: string; rule: string }> }).approvals;
+      return list.find((a) => a.agentId === s.agentId) ?? null;
+    });
+    expect(pending.rule).toBe('ask-before-deleting');
+    expect((await s.t.api(`/api/approvals/${pending.id}/approve`, { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await del).status).toBe(200);
+    // The bystander's DELETE is not held: it read nothing poisoned.
+    expect((await raw(s.t.rt.url, 'DELETE', '/tools/crm/leads/8', { token: s.other })).status).toBe(200);
   });
 });
