@@ -93,7 +93,8 @@ export function checkSyntax(interpreter: string, language: AgentLanguage, script
 type Run = (args: string[], env?: NodeJS.ProcessEnv) => { status: number | null; stdout: string; stderr: string; error?: Error };
 
 function pythonSyntaxError(run: Run, path: string): { line: string; what: string } | null {
-  const r = run(['-I', '-c', COMPILE, path], { ...process.env, PYTHONDONTWRITEBYTECODE: '1' });
+  // `-S`: compiling needs no site-packages (importing `site` is a third of the check's CPU: ~40 ms a start).
+  const r = run(['-I', '-S', '-c', COMPILE, path], { ...process.env, PYTHONDONTWRITEBYTECODE: '1' });
   if (r.status !== 3) return null;
   const [line = '', what = ''] = r.stdout.split('\t', 2);
   return { line, what: what.trim() };
