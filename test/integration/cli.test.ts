@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
-import { cli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
+import { CLI_TEST_TIMEOUT_MS, cliInProcess } from '../helpers/cli.js';
 import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
@@ -26,13 +26,22 @@ function run(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// What is decided before anything starts (help, a refused flag, value or config) runs in this
+// process (cliInProcess: the same program, no cold start of Node for each); one of each kind
+// still runs as a process of its own, and everything about the process (its exit with the
+// agent's, signals, a server) does.
+
 describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
-  it('prints help that names the commands and options', () => {
+  it('prints help that names the commands and options', async () => {
+    // As a process: help, then an exit of its own accord with 0.
     const top = run(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('iron-cage start <script> [args..]');
     expect(top.stdout).toContain('iron-cage serve');
-    const start = run(['start', '--help']);
+    expect(top.stderr).toBe('');
+    // In-process, the same text as the process printed.
+    expect(await cliInProcess(['--help'])).toEqual(top);
+    const start = await cliInProcess(['start', '--help']);
     expect(start.code).toBe(0);
     for (const flag of ['--budget', '--port', '--host', '--db', '--config', '--safety-mode', '--python', '--verbose', '--log-format', '--restart', '--name', '--exit']) {
       expect(start.stdout).toContain(flag);
@@ -44,12 +53,12 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(start.stdout.replace(/\s+/g, ' ')).toContain('Precedence: flags > IRON_CAGE_* environment > config file > defaults. The variables: IRON_CAGE_BUDGET (--budget), IRON_CAGE_PORT (--port)');
   });
 
-  it('lists every shared option in the help of each command that takes it, worded for that command', () => {
+  it('lists every shared option in the help of each command that takes it, worded for that command', async () => {
     const options = Object.entries(OPTIONS) as Array<[string, OptionSpec]>;
     const commands = [...new Set(options.flatMap(([, o]) => Object.keys(o.commands)))] as Command[];
     expect(commands.sort()).toEqual(['audit', 'dashboard', 'demo', 'panel', 'redact', 'scan', 'secrets', 'serve', 'start', 'token', 'user']);
     for (const command of commands) {
-      const help = run([command, '--help']);
+      const help = await cliInProcess([command, '--help']);
       expect(help.code, command).toBe(0);
       const text = help.stdout.replace(/\s+/g, ' ');
       for (const [name, o] of options) {
@@ -58,8 +67,7 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
         else expect(text, `${command} ${flagOf(name)}`).toContain(`${flagOf(name)} ${(typeof own === 'string' ? own : o.describe).replace(/\s+/g, ' ')}`);
       }
     }
-    // Eleven processes, one after another: a loaded machine takes longer than the default allows.
-  }, 120_000);
+  });
 
   it('refuses a bad value with the same message from a flag and from its variable, each naming itself', async () => {
     const { dir, cleanup } = tempDir();
@@ -74,8 +82,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
         cases.map(async ([flag, variable, value]) => ({
           flag,
           variable,
-          byFlag: await cli(['start', 'agent.py', flag, value, '--db', join(dir, 's.db')], { cwd: dir }),
-          byEnv: await cli(['start', 'agent.py', '--db', join(dir, 's.db')], { cwd: dir, env: { [variable]: value } }),
+          byFlag: await cliInProcess(['start', 'agent.py', flag, value, '--db', join(dir, 's.db')], { cwd: dir }),
+          byEnv: await cliInProcess(['start', 'agent.py', '--db', join(dir, 's.db')], { cwd: dir, env: { [variable]: value } }),
         })),
       );
       for (const { flag, variable, byFlag, byEnv } of results) {
@@ -98,6 +106,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     writeFileSync(join(dir, 'unknown.yaml'), 'budgte: 50\n');
     writeFileSync(join(dir, 'wrongtype.toml'), 'port = "eighty"\n');
     writeFileSync(join(dir, 'nested.yaml'), 'restart:\n  max_restarts: -1\n');
+    // Each in-process, but for those marked: a malformed command line (yargs) and a bad variable,
+    // as processes of their own.
+    const asProcess = new Set(['unknown flag', 'bad env value']);
     const cases: Array<[string, string[], RegExp, NodeJS.ProcessEnv?]> = [
       ['missing script', ['start', 'nope.py'], /agent script nope\.py: file not found/],
       ['directory as script', ['start', '.'], /agent script \.: not a file/],
@@ -120,8 +131,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       ['bad env enum', ['start', 'agent.py'], /IRON_CAGE_LOG_FORMAT: must be one of pretty, json/, { IRON_CAGE_LOG_FORMAT: 'xml' }],
     ];
     for (const [name, args, message, env] of cases) {
-      it(name, () => {
-        const r = run([...args, '--db', join(dir, 'state.db')], { cwd: dir, env });
+      it(name, async () => {
+        const argv = [...args, '--db', join(dir, 'state.db')];
+        const r = asProcess.has(name) ? run(argv, { cwd: dir, env }) : await cliInProcess(argv, { cwd: dir, env });
         expect(r.code).toBe(2);
         expect(r.stderr).toMatch(message);
         expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -249,10 +261,10 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  it('`dashboard` on a file no iron-cage serves is refused (exit 2) and makes none: a link for it would open nothing', () => {
+  it('`dashboard` on a file no iron-cage serves is refused (exit 2) and makes none: a link for it would open nothing', async () => {
     const { dir, cleanup } = tempDir();
     try {
-      const r = run(['dashboard'], { cwd: dir });
+      const r = await cliInProcess(['dashboard'], { cwd: dir });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`dashboard: there is no iron-cage state at ${join(dir, 'iron_state.db')}: give the --db of the running iron-cage`);
       expect(existsSync(join(dir, 'iron_state.db'))).toBe(false);

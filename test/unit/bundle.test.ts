@@ -30,7 +30,7 @@ describe('the CLI bundle', () => {
   it('imports at start only what every run needs', () => {
     const packages = [...staticImports].filter((p) => !p.startsWith('node:') && !builtinModules.includes(p)).sort();
     // Every other package is in the bundle, and each command's code is imported when it runs
-    // (src/cli/main.ts): not even SQLite loads before a command that opens a state file.
+    // (src/cli/program.ts): not even SQLite loads before a command that opens a state file.
     expect(packages).toEqual([]);
     // What every start compiles: the command line's parser, its options and the config they read (0.85 MB), not the runtime (3.5 MB in all).
     const bytes = [...loaded].reduce((sum, f) => sum + readFileSync(join(dirname(CLI), f)).length, 0);
