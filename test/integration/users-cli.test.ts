@@ -4,9 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ROOT, tempDir } from '../helpers/runtime.js';
-import { CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
+import { CLI_TEST_TIMEOUT_MS, cliInProcess, type CliResult } from '../helpers/cli.js';
 
-// `iron-cage user …` through the built CLI, on a database file.
+// `iron-cage user …` on a database file: the first add and one refusal through the built CLI as
+// processes of their own; the rest in-process (cliInProcess: the same program, no cold start of
+// Node for each).
 const CLI = join(ROOT, 'dist/cli.js');
 const PASSWORD = 'correct horse battery staple';
 
@@ -18,13 +20,17 @@ beforeAll(() => {
 });
 afterAll(() => dir?.cleanup());
 
-function user(args: string[], stdin = '') {
+/** `iron-cage user …` as a process of its own. */
+function userProcess(args: string[], stdin = ''): CliResult {
   const r = spawnSync(process.execPath, [CLI, 'user', ...args, '--db', db], { cwd: dir.dir, encoding: 'utf8', input: stdin, timeout: 20_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `iron-cage user …` in-process. */
+const user = (args: string[], stdin = ''): Promise<CliResult> => cliInProcess(['user', ...args, '--db', db], { cwd: dir.dir, input: stdin });
+
 /** Exit 2 with exactly one line on stderr matching `re`, and nothing on stdout. */
-function refused(r: ReturnType<typeof user>, re: RegExp): void {
+function refused(r: CliResult, re: RegExp): void {
   expect(r.code, r.stderr).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -32,22 +38,22 @@ function refused(r: ReturnType<typeof user>, re: RegExp): void {
 }
 
 describe('iron-cage user', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
-  it('adds users with a password from stdin, lists them without hashes, removes them, and lets a name be reused', () => {
+  it('adds users with a password from stdin, lists them without hashes, removes them, and lets a name be reused', async () => {
     expect(existsSync(CLI)).toBe(true);
-    const added = user(['add', 'ann', '--role', 'viewer'], `${PASSWORD}\n`);
+    const added = userProcess(['add', 'ann', '--role', 'viewer'], `${PASSWORD}\n`);
     expect(added.stderr).toBe('');
     expect(added.code).toBe(0);
     const id = /^Added viewer user 'ann' \((user_[0-9a-f]{12})\)\.$/m.exec(added.stdout)?.[1];
     expect(id, added.stdout).toBeDefined();
-    expect(user(['add', 'root', '--role', 'admin'], PASSWORD).code).toBe(0);
+    expect((await user(['add', 'root', '--role', 'admin'], PASSWORD)).code).toBe(0);
 
-    const listed = user(['list']);
+    const listed = await user(['list']);
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(new RegExp(`^${id} {2}viewer {2}ann {2}added \\d{4}-`));
     expect(lines[1]).toMatch(/^user_[0-9a-f]{12} {2}admin {3}root {2}added /);
-    const json = JSON.parse(user(['list', '--json']).stdout);
+    const json = JSON.parse((await user(['list', '--json'])).stdout);
     expect(json).toEqual([{ id, name: 'ann', role: 'viewer', createdAt: expect.any(String), removedAt: null }, expect.objectContaining({ name: 'root', role: 'admin' })]);
     expect(listed.stdout + JSON.stringify(json)).not.toMatch(/argon2|password/i);
 
@@ -59,16 +65,16 @@ describe('iron-cage user', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(hashes[0]!.h).not.toBe(hashes[1]!.h); // salted
     for (const f of [db, `${db}-wal`]) if (existsSync(f)) expect(readFileSync(f).includes(PASSWORD)).toBe(false);
 
-    refused(user(['add', 'ann', '--role', 'admin'], PASSWORD), /^iron-cage: a user named 'ann' already exists$/);
-    const rm = user(['rm', 'ann']);
+    refused(await user(['add', 'ann', '--role', 'admin'], PASSWORD), /^iron-cage: a user named 'ann' already exists$/);
+    const rm = await user(['rm', 'ann']);
     expect(rm.code).toBe(0);
     expect(rm.stdout.trim()).toBe(`Removed user 'ann' (${id}); their tokens are refused from now on.`);
-    refused(user(['rm', 'ann']), /^iron-cage: no user 'ann'$/);
-    expect(user(['list']).stdout).not.toMatch(/ ann /);
-    const again = user(['add', 'ann', '--role', 'admin'], PASSWORD);
+    refused(await user(['rm', 'ann']), /^iron-cage: no user 'ann'$/);
+    expect((await user(['list'])).stdout).not.toMatch(/ ann /);
+    const again = await user(['add', 'ann', '--role', 'admin'], PASSWORD);
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain(id!);
-    expect(JSON.parse(user(['list', '--json']).stdout).map((u: { name: string; role: string }) => `${u.name}:${u.role}`)).toEqual(['ann:admin', 'root:admin']);
+    expect(JSON.parse((await user(['list', '--json'])).stdout).map((u: { name: string; role: string }) => `${u.name}:${u.role}`)).toEqual(['ann:admin', 'root:admin']);
   }, 60_000);
 
   it.each([
@@ -81,12 +87,13 @@ describe('iron-cage user', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     ['a name starting with a dash', ['add', '--', '-bob', '--role', 'viewer'], PASSWORD, /^iron-cage: /],
     ['rm without a name', ['rm'], '', /^iron-cage: user rm: name the user/],
     ['an unknown action', ['promote', 'bob'], '', /Invalid values|Choices/],
-  ])('refuses %s with exit 2 and one line', (_what, args, stdin, re) => {
-    const r = user(args as string[], stdin as string);
+  ])('refuses %s with exit 2 and one line', async (what, args, stdin, re) => {
+    // One of them as a process of its own: the password from its stdin, the refusal its exit code.
+    const r = what === 'a short password' ? userProcess(args as string[], stdin as string) : await user(args as string[], stdin as string);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toMatch(re as RegExp);
     if (!/Invalid values|Choices/.test(String(re))) expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(user(['list', '--json']).stdout).not.toContain('"bob');
+    expect((await user(['list', '--json'])).stdout).not.toContain('"bob');
   });
 });
