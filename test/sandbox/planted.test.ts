@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sandboxSupport } from '../../src/sandbox/index.js';
-import { cli, freePort, launchCli } from '../helpers/cli.js';
+import { cli, cliInProcess, freePort, launchCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT, until } from '../helpers/runtime.js';
 
 // Files the agent writes that the cage later trusts: the fourth probe's two ways out of the
@@ -34,8 +34,14 @@ function workFolder(): { work: string; marker: string } {
   return { work, marker: join(dir, 'planted-server-ran') };
 }
 
-async function start(work: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = await cli(['start', ...args, '--port', String(await freePort()), '--exit'], { cwd: work, env, timeoutMs: 45_000 });
+/**
+ * `iron-cage start … --exit` in `work`, as a process of its own; `refused`: one the test expects
+ * refused before anything starts, run in-process (cliInProcess: the same program, no cold start
+ * of Node; an agent it started anyway would fail the run there).
+ */
+async function start(work: string, args: string[], env: NodeJS.ProcessEnv = {}, refused = false) {
+  const argv = ['start', ...args, '--port', String(await freePort()), '--exit'];
+  const r = refused ? await cliInProcess(argv, { cwd: work, env }) : await cli(argv, { cwd: work, env, timeoutMs: 45_000 });
   const out = r.stdout + r.stderr;
   const plants = new Map([...out.matchAll(/PLANT (ok|blocked) (\S+)/g)].map((m) => [m[2]!, m[1]!]));
   return { ...r, out, plants, mcp: /PLANT mcp (.*)$/m.exec(out)?.[1] ?? null };
@@ -123,7 +129,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       cases.map(async ([name, body]) => {
         const config = join(root, `refused-${name}.yaml`);
         writeFileSync(config, `mcp:\n  servers:\n    ${name}:\n      ${body}\n`);
-        return start(work, ['planter.py', '--sandbox', 'on', '--config', config]);
+        return start(work, ['planter.py', '--sandbox', 'on', '--config', config], {}, true);
       }),
     );
     runs.forEach((r, i) => {
@@ -190,7 +196,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     for (const f of ['/run', '/dev']) expect(written.get(f)?.why, r.out).toBe('Read-only file system');
     // tmp_mb the four folders could not hold within memory_mb: refused before anything starts.
     writeFileSync(config, 'sandbox:\n  limits:\n    memory_mb: 128\n    tmp_mb: 64\n');
-    const refused = await start(work, ['scratch_bomb.py', '--config', config]);
+    const refused = await start(work, ['scratch_bomb.py', '--config', config], {}, true);
     expect(refused.code).toBe(2);
     expect(refused.out).toContain('sandbox.limits.tmp_mb (64) is more than memory_mb (128) allows');
   }, 90_000);
