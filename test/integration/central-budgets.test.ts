@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
+import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { dashboardSession, tempDir, until } from '../helpers/runtime.js';
 
@@ -121,11 +121,13 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     writeFileSync(panelConfig, `allowed_hosts: [${[...relays.values()].map((r) => `"127.0.0.1:${r.port}"`).join(', ')}]\n`);
     panel = await startPanel();
     const users = RUNTIMES.map((id) => `user-${id}`);
-    const budget = await cli(['panel', 'budget', 'set', 'sales', '--database', server.url, '--team', '--users', users.join(','), '--limit', String(LIMIT_USD)]);
+    // Set up with the command line in-process (cliInProcess: the same program, no cold start of Node;
+    // test/panel/*.test.ts run it as processes).
+    const budget = await cliInProcess(['panel', 'budget', 'set', 'sales', '--database', server.url, '--team', '--users', users.join(','), '--limit', String(LIMIT_USD)]);
     expect(budget.code, budget.stderr).toBe(0);
     await Promise.all(
       RUNTIMES.map(async (id) => {
-        const added = await cli(['panel', 'runtime', 'add', id, '--user', `user-${id}`, '--database', server.url, '--json']);
+        const added = await cliInProcess(['panel', 'runtime', 'add', id, '--user', `user-${id}`, '--database', server.url, '--json']);
         expect(added.code, added.stderr).toBe(0);
         const db = join(dir.dir, `${id}.db`);
         const port = await freePort();

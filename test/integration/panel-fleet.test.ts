@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
-import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
+import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
@@ -45,7 +45,9 @@ describe('a panel and three runtimes', () => {
     port = await freePort();
     panel = await startPanel();
     for (const id of RUNTIMES) {
-      const added = await cli(['panel', 'runtime', 'add', id, '--database', server.url, '--json']);
+      // Set up with the command line in-process (cliInProcess: the same program, no cold start of Node;
+      // test/panel/*.test.ts run it as processes).
+      const added = await cliInProcess(['panel', 'runtime', 'add', id, '--database', server.url, '--json']);
       expect(added.code, added.stderr).toBe(0);
       const { token } = JSON.parse(added.stdout) as { token: string };
       const db = join(dir.dir, `${id}.db`);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
-import { cli, freePort, type LaunchedCli, launchCli } from '../helpers/cli.js';
+import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { haproxyAbsent, startHaproxy, type TestHaproxy } from '../helpers/haproxy.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
@@ -77,10 +77,12 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     }
     lb = await startHaproxy({ port: lbPort, backends: REPLICAS.map((name) => ({ port: replicas.get(name)!.port, name })), checkPath: '/readyz', balance: 'roundrobin' });
     await lb.waitUp();
-    const budget = await cli(['panel', 'budget', 'set', 'team', '--database', pgServer.url, '--fleet', '--limit', String(LIMIT_USD)]);
+    // Set up with the command line in-process (cliInProcess: the same program, no cold start of Node;
+    // test/panel/*.test.ts run it as processes).
+    const budget = await cliInProcess(['panel', 'budget', 'set', 'team', '--database', pgServer.url, '--fleet', '--limit', String(LIMIT_USD)]);
     expect(budget.code, budget.stderr).toBe(0);
     for (const id of RUNTIMES) {
-      const added = await cli(['panel', 'runtime', 'add', id, '--database', pgServer.url, '--json']);
+      const added = await cliInProcess(['panel', 'runtime', 'add', id, '--database', pgServer.url, '--json']);
       expect(added.code, added.stderr).toBe(0);
       const { token } = JSON.parse(added.stdout) as { token: string };
       const db = join(dir.dir, `${id}.db`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { cli } from '../helpers/cli.js';
+import { cli, cliInProcess } from '../helpers/cli.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
@@ -189,22 +189,23 @@ describe('POST /api/leases', () => {
 describe('iron-cage panel budget', () => {
   it('sets, lists and removes budgets in the database, and refuses bad flags with exit 2', async () => {
     const db = await server.createDatabase('cli');
+    // The first as a process of its own; the others in-process (cliInProcess: the same program, no cold start of Node for each).
     const set = await cli(['panel', 'budget', 'set', 'team-x', '--limit', '$250', '--period', 'day', '--team', '--agents', 'a,b', '--users', 'u1', '--database', db]);
     expect(set.stderr).toBe('');
     expect(set.stdout).toBe("Budget 'team-x' set: $250.00 a day on the team of agents a, b and users u1; $0.00 spent in this window.\n");
     const [list, bad] = await Promise.all([
-      cli(['panel', 'budget', 'list', '--json', '--database', db]),
+      cliInProcess(['panel', 'budget', 'list', '--json', '--database', db]),
       Promise.all([
-        cli(['panel', 'budget', 'set', 'y', '--limit', '5', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--fleet', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--fleet', '--limit', 'lots', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--fleet', '--agent', 'z', '--limit', '5', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--team', '--limit', '5', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--fleet', '--limit', '5', '--period', 'week', '--database', db]),
-        cli(['panel', 'budget', 'set', 'Y!', '--fleet', '--limit', '5', '--database', db]),
-        cli(['panel', 'budget', 'set', 'team-x', '--fleet', '--database', db]),
-        cli(['panel', 'budget', 'rm', 'nope', '--database', db]),
-        cli(['panel', 'budget', 'set', 'y', '--agent', 'bell\u0007', '--limit', '5', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--limit', '5', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--fleet', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--fleet', '--limit', 'lots', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--fleet', '--agent', 'z', '--limit', '5', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--team', '--limit', '5', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--fleet', '--limit', '5', '--period', 'week', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'Y!', '--fleet', '--limit', '5', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'team-x', '--fleet', '--database', db]),
+        cliInProcess(['panel', 'budget', 'rm', 'nope', '--database', db]),
+        cliInProcess(['panel', 'budget', 'set', 'y', '--agent', 'bell\u0007', '--limit', '5', '--database', db]),
       ]),
     ]);
     expect(JSON.parse(list.stdout).budgets).toEqual([expect.objectContaining({ id: 'team-x', scope: 'team', agents: ['a', 'b'], users: ['u1'], period: 'day', limitMicros: 250_000_000 })]);
@@ -221,9 +222,9 @@ describe('iron-cage panel budget', () => {
       "panel budget rm: no budget 'nope'",
       'panel budget set: agents: "bell\\u0007" is not a name: 1-100 characters, no control characters',
     ]);
-    const change = await cli(['panel', 'budget', 'set', 'team-x', '--limit', '300', '--database', db]);
+    const change = await cliInProcess(['panel', 'budget', 'set', 'team-x', '--limit', '300', '--database', db]);
     expect(change.stdout).toContain("Budget 'team-x' changed: $300.00 a day");
-    expect((await cli(['panel', 'budget', 'rm', 'team-x', '--database', db])).code).toBe(0);
-    expect((await cli(['panel', 'budget', 'list', '--database', db])).stdout).toBe('No central budgets (iron-cage panel budget set ID --limit 500 --fleet).\n');
+    expect((await cliInProcess(['panel', 'budget', 'rm', 'team-x', '--database', db])).code).toBe(0);
+    expect((await cliInProcess(['panel', 'budget', 'list', '--database', db])).stdout).toBe('No central budgets (iron-cage panel budget set ID --limit 500 --fleet).\n');
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import type { BudgetTracker } from '../../src/domain/budget/index.js';
 import { storeDb } from '../../src/state/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
-import { cli, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
+import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
@@ -440,7 +440,9 @@ describe('a budget that stops covering a runtime', () => {
       const r = await row('rt-ann', 'team-y');
       return r && r.used === spent && r.held === 0 && r.granted > spent;
     }, 10_000);
-    const set = await cli(['panel', 'budget', 'set', 'team-y', '--team', '--users', 'bob', '--database', server.url]);
+    // Set up with the command line in-process (cliInProcess: the same program, no cold start of Node;
+    // test/panel/*.test.ts run it as processes).
+    const set = await cliInProcess(['panel', 'budget', 'set', 'team-y', '--team', '--users', 'bob', '--database', server.url]);
     expect(set.stderr).toBe('');
     // No panel heard that change; the runtime's next lease call (within a second) brings its grant down.
     await until(async () => (await row('rt-ann', 'team-y'))!.granted === spent, 10_000);

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TELEMETRY_MAX_BYTES } from '../../src/state/index.js';
-import { CLI, cli } from '../helpers/cli.js';
+import { CLI, cli, cliInProcess } from '../helpers/cli.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, until } from '../helpers/runtime.js';
@@ -37,11 +37,13 @@ const count = async (url: string, q: string) => Number((await rowsOf(url, q))[0]
 describe('iron-cage panel (the command line)', () => {
   it('refuses bad flags with exit 2 naming the flag, and a PostgreSQL that is down with one line and exit 1, never the password', async () => {
     const down = `postgres://iron:hunter2@127.0.0.1:${server.port + 1}/nowhere`;
+    // Bad flags are refused before the panel starts anything: in-process (cliInProcess, the same
+    // program without a cold start of Node); the database that is down, and its exit 1, as a process.
     const [plain, url, none, half, unreachable] = await Promise.all([
-      cli(['panel', '--database', server.url, '--host', '0.0.0.0', '--port', '0']),
-      cli(['panel', '--database', 'mysql://x@y/z']),
-      cli(['panel']),
-      cli(['panel', '--database', server.url, '--tls-cert', '/nonexistent.pem']),
+      cliInProcess(['panel', '--database', server.url, '--host', '0.0.0.0', '--port', '0']),
+      cliInProcess(['panel', '--database', 'mysql://x@y/z']),
+      cliInProcess(['panel']),
+      cliInProcess(['panel', '--database', server.url, '--tls-cert', '/nonexistent.pem']),
       cli(['panel', '--database', down, '--port', '0']),
     ]);
     expect([plain.code, url.code, none.code, half.code, unreachable.code]).toEqual([2, 2, 2, 2, 1]);
@@ -78,12 +80,13 @@ describe('iron-cage panel (the command line)', () => {
       expect(rt).toMatch(/^ic_rt_/);
       const hello = await fetch(`${base}/api/telemetry`, { headers: { authorization: `Bearer ${rt}` } });
       expect(await hello.json()).toEqual({ runtime: 'ci-box', lastSeq: 0, cursor: { eventSeq: 0, llmRequestId: 0, toolCallId: 0 } });
-      const bad = await cli(['panel', 'runtime', 'add', 'no spaces', '--database', db]);
+      // The first add as a process of its own, the others in-process.
+      const bad = await cliInProcess(['panel', 'runtime', 'add', 'no spaces', '--database', db]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('id: a runtime id is 1-63 letters');
       // A runtime added for a user says whose it is: in the list, and on the fleet page's answer.
-      expect((await cli(['panel', 'runtime', 'add', 'laptop-anna', '--user', 'anna', '--database', db])).code).toBe(0);
-      const list = await cli(['panel', 'runtime', 'list', '--database', db]);
+      expect((await cliInProcess(['panel', 'runtime', 'add', 'laptop-anna', '--user', 'anna', '--database', db])).code).toBe(0);
+      const list = await cliInProcess(['panel', 'runtime', 'list', '--database', db]);
       expect(list.code).toBe(0);
       expect(list.stdout.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^ci-box\tuser -\tlast seq 0\t/), expect.stringMatching(/^laptop-anna\tuser anna\tlast seq 0\t/)]);
       const fleet = (await (await fetch(`${base}/api/fleet`, { headers: { authorization: `Bearer ${token}` } })).json()) as { runtimes: Array<{ id: string; user: string | null }> };
