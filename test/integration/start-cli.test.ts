@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cliInProcess } from '../helpers/cli.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
-// `iron-cage start` as a user runs it, as a real process.
+// `iron-cage start` as a user runs it, as a real process; but for the Node agent refused for its
+// syntax before anything starts, in-process (cliInProcess: the same program, no cold start of Node;
+// the Python one is refused the same way by a process of its own).
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
 
@@ -31,11 +34,11 @@ describe('iron-cage start', () => {
     }
   });
 
-  it('refuses a Node agent with a syntax error the same way (node --check)', { timeout: 60_000 }, () => {
+  it('refuses a Node agent with a syntax error the same way (node --check)', { timeout: 60_000 }, async () => {
     const { dir, cleanup } = tempDir();
     try {
       writeFileSync(join(dir, 'agent.mjs'), "import { env } from 'node:process';\nconsole.log(env.HOME;\n");
-      const r = run(['start', 'agent.mjs', '--exit', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
+      const r = await cliInProcess(['start', 'agent.mjs', '--exit', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
       expect(r.code).toBe(2);
       const lines = r.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandboxSupport } from '../../src/sandbox/index.js';
-import { cli, freePort } from '../helpers/cli.js';
+import { cli, cliInProcess, freePort } from '../helpers/cli.js';
 import { ROOT } from '../helpers/runtime.js';
 
 // The sandbox's limits on real agents under `iron-cage start`: a fork bomb, a memory bomb and a
@@ -71,11 +71,13 @@ describe('when the sandbox cannot be made', () => {
     const out = auto.stdout + auto.stderr;
     expect(out.match(/sandbox: NOT sandboxed: bubblewrap \(bwrap\) is not installed/g)).toHaveLength(1);
     expect(out).toContain('hello from the agent');
-    // The cage on a port below 1024: the sandbox's own network may not listen there.
-    const low = await cli(['start', 'hello.py', '--sandbox', 'on', '--port', '80', '--exit'], { cwd: work });
+    // The cage on a port below 1024: the sandbox's own network may not listen there. This refusal
+    // and the next are made before anything starts: in-process (cliInProcess, the same program
+    // without a cold start of Node).
+    const low = await cliInProcess(['start', 'hello.py', '--sandbox', 'on', '--port', '80', '--exit'], { cwd: work });
     expect(low.code).toBe(2);
     expect(low.stderr).toContain("--sandbox on: the agent cannot be sandboxed here: the cage's port 80 is below 1024");
-    const bad = await cli(['start', 'hello.py', '--sandbox', 'sometimes'], { cwd: work });
+    const bad = await cliInProcess(['start', 'hello.py', '--sandbox', 'sometimes'], { cwd: work });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--sandbox: must be one of off, auto, on');
   }, 90_000);

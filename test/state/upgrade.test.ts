@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/core/index.js';
 import { schemaVersion, StateManager } from '../../src/state/index.js';
 import { migrate } from '../../src/state/migrate.js';
-import { cli, CLI_TEST_TIMEOUT_MS, freePort, launchCli } from '../helpers/cli.js';
+import { cli, CLI_TEST_TIMEOUT_MS, cliInProcess, freePort, launchCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 // An upgrade keeps everything (issue 58). test/fixtures/state/iron_state-02b528e.sqlite is a state
@@ -123,7 +123,10 @@ describe("a state file from the previous iron-cage (02b528e, schema version 29) 
   it('is migrated, with its agents, their spend, the ledger, the audit trails and the vault as they were', async () => {
     const { dir, cleanup } = tempDir('iron-cage-upgrade-');
     const db = copyFixture(dir);
+    // The first two commands as processes of their own (they race to migrate the file); the
+    // others in-process (cliInProcess: the same program, no cold start of Node for each).
     const run = (args: string[], env: NodeJS.ProcessEnv = {}) => cli([...args, '--db', db], { cwd: dir, env: { IRON_CAGE_MASTER_KEY: '', ...env } });
+    const runHere = (args: string[], env: NodeJS.ProcessEnv = {}) => cliInProcess([...args, '--db', db], { cwd: dir, env: { IRON_CAGE_MASTER_KEY: '', ...env } });
     try {
       const before = readOnly(db, (d) => {
         expect(d.pragma('user_version', { simple: true })).toBe(OLD_VERSION);
@@ -144,14 +147,14 @@ describe("a state file from the previous iron-cage (02b528e, schema version 29) 
       expect(tokens.stdout).toMatch(/^tok_9441e6255411 +agent +api +notebook +agent no-4b617b31$/m);
 
       // The vault opens with the old master key, every value as it was; the audit key opens the sealed PII finding.
-      const got = await Promise.all(SECRETS.map((s) => run(['secrets', 'get', s.name, '--env', s.environment], { IRON_CAGE_MASTER_KEY: MASTER_KEY })));
+      const got = await Promise.all(SECRETS.map((s) => runHere(['secrets', 'get', s.name, '--env', s.environment], { IRON_CAGE_MASTER_KEY: MASTER_KEY })));
       expect(got.map((r) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr }))).toEqual(SECRETS.map((s) => ({ code: 0, stdout: `${s.value}\n`, stderr: '' })));
-      const [revealed, users] = await Promise.all([run(['audit', 'pii', '--reveal', '1', '--reason', 'upgrade check']), run(['user', 'list'])]);
+      const [revealed, users] = await Promise.all([runHere(['audit', 'pii', '--reveal', '1', '--reason', 'upgrade check']), runHere(['user', 'list'])]);
       expect({ code: revealed.code, stdout: revealed.stdout, stderr: revealed.stderr }).toEqual({ code: 0, stdout: '123-45-6789\n', stderr: '' });
       expect(users.stdout).toMatch(/^user_f4495b831546 +viewer +ann +added 2026-11-26T07:31:53\.177Z$/m);
 
       // The agents and their spend, as `iron-cage serve` shows them to a viewer.
-      const made = await run(['token', 'create', '--role', 'viewer', '--name', 'upgrade-check']);
+      const made = await runHere(['token', 'create', '--role', 'viewer', '--name', 'upgrade-check']);
       expect(made.code).toBe(0);
       const token = /\bic_[A-Za-z0-9_-]+/.exec(made.stdout)![0];
       const port = await freePort();
@@ -240,7 +243,9 @@ describe("a state file from the previous iron-cage (02b528e, schema version 29) 
         ['serve', '--port', String(await freePort())],
         ['start', join(ROOT, 'examples/python-stdlib/agent.py'), '--exit', '--sandbox', 'off', '--port', String(await freePort())],
       ];
-      const results = await Promise.all(commands.map((c) => cli([...c, '--db', db], { cwd: dir, env: { IRON_CAGE_MASTER_KEY: MASTER_KEY } })));
+      // Those that serve as processes of their own (they handle signals before they open the
+      // file); the others in-process (cliInProcess: the same program, no cold start of Node for each).
+      const results = await Promise.all(commands.map((c) => (c[0] === 'serve' || c[0] === 'start' ? cli : cliInProcess)([...c, '--db', db], { cwd: dir, env: { IRON_CAGE_MASTER_KEY: MASTER_KEY } })));
       const line = `iron-cage: the state file ${db} has schema version ${newer}: newer than this iron-cage understands (iron-cage ${VERSION} reads up to schema version ${schemaVersion()}), a newer iron-cage wrote it. Upgrade iron-cage to open it; the file was left as it was\n`;
       for (const [i, r] of results.entries())
         expect({ command: commands[i]!.join(' '), code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ command: commands[i]!.join(' '), code: 2, stdout: '', stderr: line });
