@@ -31,15 +31,23 @@ const mixed = rows
   .map((r) => r.text)
   .join('\n');
 const MB = 1 << 20;
+/** A piece as a tool's answer arrives: a string of its own, not a view into the larger one. */
+const own = (s: string) => Buffer.from(s, 'utf16le').toString('utf16le');
 
+// The detector reads at most 1 MiB (its maxLength) of a text, so the mixed text (3.3 M code
+// units) is read in pieces of that size: every byte counted is read.
 function throughput(text: string, budgetMs: number): number {
+  const pieces: string[] = [];
+  for (let at = 0; at < text.length; at += MB) pieces.push(own(text.slice(at, at + MB)));
   detectInjection(text.slice(0, 200_000));
   let bytes = 0;
   const t0 = performance.now();
   let ms = 0;
   for (let runs = 0; runs < 20 && ms < budgetMs; runs++) {
-    detectInjection(text);
-    bytes += Buffer.byteLength(text);
+    for (const p of pieces) {
+      detectInjection(p);
+      bytes += Buffer.byteLength(p);
+    }
     ms = performance.now() - t0;
   }
   return bytes / MB / (ms / 1000);
@@ -50,7 +58,7 @@ const mbs = throughput(mixed, 8000);
 const piece = 16 << 10;
 const times: number[] = [];
 for (let i = 0, at = 0; i < 2000; i++, at = (at + piece) % Math.max(1, mixed.length - piece)) {
-  const t = mixed.slice(at, at + piece);
+  const t = own(mixed.slice(at, at + piece));
   const t0 = performance.now();
   detectInjection(t);
   times.push(performance.now() - t0);
@@ -67,7 +75,7 @@ const q = evaluate(rows);
 const weightsBytes = statSync(join(root, 'src/domain/injection/weights.ts')).size;
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const out: Row[] = [
-  { metric: 'throughput, mixed tool output (one core)', value: `${fmt(mbs, 1)} MB/s`, target: '≥ 20 MB/s', ok: mbs >= 20 },
+  { metric: 'throughput, mixed tool output (one core, 1 MiB pieces)', value: `${fmt(mbs, 1)} MB/s`, target: '≥ 20 MB/s', ok: mbs >= 20 },
   { metric: 'latency, 16 KB text p50', value: `${fmt(percentile(times, 50), 3)} ms` },
   { metric: 'latency, 16 KB text p99', value: `${fmt(percentile(times, 99), 3)} ms`, target: '≤ 2 ms', ok: percentile(times, 99) <= 2 },
   { metric: 'JSON answer, 500 records (~170 KB)', value: `${fmt(jsonMs, 2)} ms` },

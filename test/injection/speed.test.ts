@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 
-// Generous bounds for a busy 2-core test machine; the goal (20 MB/s, 2 ms p99 for 16 KB) is
-// measured by scripts/bench/injection.ts.
+// Generous bounds for a busy 2-core test machine (this text there, loaded: 22–36 MB/s of CPU and
+// 0.4–1 ms for 16 KB; 17–18 MB/s and 0.9 ms before starts.ts); the goal (20 MB/s, 2 ms p99 for
+// 16 KB) is measured by scripts/bench/injection.ts.
 function mixed(bytes: number): string {
   const parts = [
     JSON.stringify({ id: 1, name: 'Ana Souza', city: 'Lyon', notes: 'Customer asked to be called back after 3 pm.', tags: ['vip', 'eu'] }),
@@ -30,13 +31,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // neighbour stretches that), and that its cost grows with the text, not faster (a regex that
 // backtracks would). Its speed against the goals is the benchmark's to say.
 describe('speed', () => {
-  it('reads mixed tool output at ≥ 5 MB/s of its own CPU', () => {
+  it('reads mixed tool output at ≥ 8 MB/s of its own CPU', () => {
     const text = mixed(4 << 20);
     detectInjection(text.slice(0, 100_000));
-    const ms = median([0, 1, 2].map(() => cpuMs(() => detectInjection(text))));
-    expect(text.length / (1 << 20) / (ms / 1000)).toBeGreaterThanOrEqual(5);
+    // all of it: by default only the first 1 MiB would be read
+    const ms = median([0, 1, 2].map(() => cpuMs(() => detectInjection(text, { maxLength: text.length }))));
+    expect(text.length / (1 << 20) / (ms / 1000)).toBeGreaterThanOrEqual(8);
   });
-  it('a 16 KB text takes < 10 ms of CPU (median of 100), and 4× the text at most 8× that', () => {
+  it('a 16 KB text takes < 4 ms of CPU (median of 100), and 4× the text at most 8× that', () => {
     const small = mixed(16 << 10);
     const large = mixed(64 << 10);
     for (let i = 0; i < 20; i++) detectInjection(small);
@@ -51,7 +53,7 @@ describe('speed', () => {
         ),
       );
     const s = each(small, 20);
-    expect(s).toBeLessThan(10);
+    expect(s).toBeLessThan(4);
     expect(each(large, 5) / s).toBeLessThan(8);
   });
 });

@@ -7,7 +7,7 @@
 //
 // The weights are int8 with one scale, base64 in weights.ts (2^BITS bytes), decoded once on
 // first use.
-import { BITS, BUCKETS, forEachWord } from './tokens.js';
+import { BITS, BUCKETS, readWords } from './tokens.js';
 import { MODEL } from './weights.js';
 
 let table: Int8Array | Float32Array | undefined;
@@ -45,14 +45,14 @@ export interface WindowScore {
   mixedWords: number;
   /** How many words the text has. */
   words: number;
+  /** What else the text holds (tokens.ts: SEEN_FOLDABLE, SEEN_ZERO_WIDTH). */
+  seen: number;
 }
 
-// Prefix sums of the last words, the positions of their starts, and a deque of candidate span
-// starts (increasing prefix sums): the best span ending at each word in O(1) amortised.
-const RING = 64;
-const prefix = new Float64Array(RING);
-const wordStart = new Int32Array(RING);
-const deque = new Int32Array(RING);
+// Prefix sums of the words' weights and a deque of candidate span starts (increasing prefix
+// sums): the best span ending at each word in O(1) amortised. Reused from call to call.
+let prefix = new Float64Array(1024);
+let deque = new Int32Array(1024);
 
 /**
  * The best span of `text`: the run of MIN_SPAN to `window` consecutive words with the highest sum
@@ -61,39 +61,43 @@ const deque = new Int32Array(RING);
  */
 export function classify(text: string, window = MODEL.window, bias = MODEL.bias): WindowScore {
   const w = weights();
-  let count = 0;
+  const words = readWords(text);
+  const count = words.count;
+  const { uni, bi, stem, start, end } = words;
+  if (prefix.length <= count) {
+    prefix = new Float64Array(2 * count + 1);
+    deque = new Int32Array(2 * count + 1);
+  }
   let sum = 0;
   let best = Number.NEGATIVE_INFINITY;
   let bestStart = 0;
   let bestEnd = 0;
-  let head = 0; // deque[head..tail) holds word counts i (span starts after word i)
+  let head = 0; // deque[head..tail) holds word counts i (a span starts after word i)
   let tail = 0;
   prefix[0] = 0;
-  const stats = forEachWord(text, (uni, bi, stem, start, end) => {
-    wordStart[count % RING] = start;
-    sum += w[uni]! + w[bi]! + w[stem]!;
-    count++;
-    prefix[count % RING] = sum;
-    const i = count - MIN_SPAN; // the newest start allowed
+  for (let k = 0; k < count; k++) {
+    sum += w[uni[k]!]! + w[bi[k]!]! + w[stem[k]!]!;
+    prefix[k + 1] = sum;
+    const i = k + 1 - MIN_SPAN; // the newest start allowed
     if (i >= 0) {
-      const p = prefix[i % RING]!;
-      while (tail > head && prefix[deque[(tail - 1) % RING]! % RING]! >= p) tail--;
-      deque[tail++ % RING] = i;
+      const p = prefix[i]!;
+      while (tail > head && prefix[deque[tail - 1]!]! >= p) tail--;
+      deque[tail++] = i;
     }
-    while (tail > head && deque[head % RING]! < count - window) head++;
+    while (tail > head && deque[head]! < k + 1 - window) head++;
     if (tail > head) {
-      const from = deque[head % RING]!;
-      const v = sum - prefix[from % RING]!;
+      const from = deque[head]!;
+      const v = sum - prefix[from]!;
       if (v > best) {
         best = v;
-        bestStart = wordStart[from % RING]!;
-        bestEnd = end;
+        bestStart = start[from]!;
+        bestEnd = end[k]!;
       }
-    } else bestEnd = end;
-  });
+    } else bestEnd = end[k]!;
+  }
   if (count > 0 && count < MIN_SPAN) {
     best = sum;
-    bestStart = wordStart[0]!;
+    bestStart = start[0]!;
   }
-  return { logit: count === 0 ? Number.NEGATIVE_INFINITY : best * mul + bias, start: bestStart, end: bestEnd, mixedWords: stats.mixedWords, words: count };
+  return { logit: count === 0 ? Number.NEGATIVE_INFINITY : best * mul + bias, start: bestStart, end: bestEnd, mixedWords: words.mixedWords, words: count, seen: words.seen };
 }

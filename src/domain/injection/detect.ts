@@ -15,8 +15,8 @@
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
-import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation } from './signals.js';
-import { type Folded, foldForSignals } from './tokens.js';
+import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
+import { type Folded, foldForSignals, SEEN_FOLDABLE, SEEN_ZERO_WIDTH } from './tokens.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */
@@ -106,15 +106,15 @@ function union(a: Hit[], b: Hit[]): Hit[] {
 }
 
 /** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
-function addressedBoth(t: string, f: Folded | null): Hit[] {
+function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): Hit[] {
   const raw = addressed(t);
-  return f ? union(raw, unfold(addressed(f.text), f)) : raw;
+  return f && fr ? union(raw, unfold(addressed(fr), f)) : raw;
 }
 
-function forgeriesBoth(t: string, f: Folded | null): ForgeryHits {
+function forgeriesBoth(t: Reading, f: Folded | null, fr: Reading | null): ForgeryHits {
   const raw = forgeries(t);
-  if (!f) return raw;
-  const fo = forgeries(f.text);
+  if (!f || !fr) return raw;
+  const fo = forgeries(fr);
   return { strong: union(raw.strong, unfold(fo.strong, f)), delimiters: union(raw.delimiters, unfold(fo.delimiters, f)), weak: union(raw.weak, unfold(fo.weak, f)) };
 }
 
@@ -123,7 +123,11 @@ function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
   // a few words (a menu, a label) are no instruction, whatever their logit
   if (h.text.length === 0 || h.text.trim().split(/\s+/).length < 4) return { logit: Number.NEGATIVE_INFINITY, instruction: false };
   const z = classify(h.text).logit;
-  const instruction = z >= MODEL.offset - HIDDEN_MARGIN || addressed(h.text).length > 0 || forgeries(h.text).strong.length > 0;
+  let instruction = z >= MODEL.offset - HIDDEN_MARGIN;
+  if (!instruction) {
+    const r = readForSignals(h.text);
+    instruction = addressed(r).length > 0 || forgeries(r).strong.length > 0;
+  }
   return { logit: z + BONUS.hidden, instruction };
 }
 
@@ -148,12 +152,15 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
 
   // the regexes read the text as written and, when something hides a phrase from them
   // (homoglyphs, zero-width characters, fullwidth letters), as the classifier reads it
-  const folded = foldForSignals(t, cls.mixedWords);
-  const said = addressedBoth(t, folded);
+  // (the classifier saw whether the text holds anything to fold, or zero-width characters)
+  const folded = cls.mixedWords > 0 || (cls.seen & SEEN_FOLDABLE) !== 0 ? foldForSignals(t, cls.mixedWords) : null;
+  const raw = readForSignals(t);
+  const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
+  const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said) mark('addressed-to-model', h.start, h.end);
   if (said.length > 0) logit += BONUS.addressed;
 
-  const forged = forgeriesBoth(t, folded);
+  const forged = forgeriesBoth(raw, folded, foldedRead);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);
   for (const h of forged.delimiters) mark(h.signal as InjectionSignal, h.start, h.end);
   for (const h of forged.weak) mark(h.signal as InjectionSignal, h.start, h.end);
@@ -168,7 +175,7 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   // What a reader does not see, decoded and read.
-  const hidden: Hidden[] = [...tagRuns(t), ...zeroWidthRuns(t), ...base64Texts(t), ...hiddenHtml(t)];
+  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hiddenHtml(t)];
   for (const h of hidden) {
     if (h.signal === 'unicode-tags') {
       mark(h.signal, h.start, h.end);
@@ -195,10 +202,10 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   if (!conclusive && (fired.size > 0 || logit >= MODEL.offset - HIDDEN_MARGIN)) {
-    const d = discussion(t);
+    const d = discussion(raw);
     const q = quotation(t, cls.start, cls.end);
     const isQuote = q.share >= QUOTED_SHARE;
-    if (isQuote && citing(t, cls.start - NEAR, cls.end + NEAR) > 0) {
+    if (isQuote && citing(raw, cls.start - NEAR, cls.end + NEAR) > 0) {
       // an attack in quotation marks, with words about attacks (or of citing) around it, is being written about
       logit = Math.min(logit + BONUS.discussion * Math.min(2, d) * 1.5, MODEL.offset - QUOTED_MARGIN);
     } else {

@@ -2,6 +2,7 @@
 // characters encoding bits, base64, HTML a browser hides, and markdown images whose address
 // carries data out. Each finder returns the hidden text (decoded) with where it was, so the
 // detector can read it as it reads the rest.
+import { unitClass, ZERO_WIDTH_UNITS } from './tokens.js';
 
 export interface Hidden {
   signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hidden-html';
@@ -38,6 +39,7 @@ export function tagRuns(text: string): Hidden[] {
 
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: the zero-width characters are what is looked for, one at a time
 const ZW = /[\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u180e\u2061-\u2064]{8,}/g;
+const ZERO_WIDTH = unitClass(ZERO_WIDTH_UNITS);
 
 /**
  * Runs of 8 or more zero-width characters. When a run uses two of them as bits (8 to a
@@ -46,7 +48,7 @@ const ZW = /[\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u180e\u2061-\u2064]{8,}/
  */
 export function zeroWidthRuns(text: string): Hidden[] {
   const out: Hidden[] = [];
-  if (!/[\u200b-\u200f\u2060-\u2064\ufeff\u180e]/.test(text)) return out;
+  if (!ZERO_WIDTH.test(text)) return out;
   for (const m of text.matchAll(ZW)) {
     const run = m[0];
     const counts = new Map<number, number>();
@@ -99,7 +101,12 @@ function readable(s: string): number {
 
 // ---------- base64 ----------
 
-const B64 = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
+/** Code units of base64 and base64url: A–Z a–z 0–9 + / _ - */
+const B64 = new Uint8Array(0x80);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') B64[c.charCodeAt(0)] = 1;
+const isB64 = (c: number) => c < 0x80 && B64[c] === 1;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UTF8_LENIENT = new TextDecoder('utf-8');
 
 /** Decodes base64 (or base64url) and reads it as UTF-8; null when it is not text. */
 function decodeBase64(run: string): string | null {
@@ -113,21 +120,62 @@ function decodeBase64(run: string): string | null {
     return null;
   }
   const bytes = new Uint8Array(bin.length);
-  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
-  let txt: string;
-  try {
-    txt = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return null;
+  let controls = 0;
+  for (let k = 0; k < bin.length; k++) {
+    const b = bin.charCodeAt(k);
+    bytes[k] = b;
+    if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controls++;
+  }
+  // each control byte is a character readable() does not count, and there are no more
+  // characters than bytes: past 1 in 20 the text cannot be readable (an id, a key, binary)
+  if (controls * 20 > bytes.length) return null;
+  // decoded leniently, without the exception a strict decoder throws at the first invalid byte:
+  // a U+FFFD in the text is an invalid sequence, unless the bytes hold U+FFFD itself
+  let txt = UTF8_LENIENT.decode(bytes);
+  if (txt.includes('\ufffd')) {
+    if (!holdsReplacementCharacter(bytes)) return null;
+    try {
+      txt = UTF8.decode(bytes);
+    } catch {
+      return null;
+    }
   }
   return readable(txt) >= 0.95 ? txt : null;
+}
+
+/**
+ * The runs of 24 or more base64 code units, each with up to two `=` after it: what the regex
+ * /[A-Za-z0-9+/_-]{24,}={0,2}/g finds. Such a run covers a multiple of 24, so only those are
+ * looked at, and a run found there is followed both ways to its ends.
+ */
+function* base64Runs(text: string): Generator<{ index: number; run: string }> {
+  const n = text.length;
+  let done = 0; // the end of the last run found (with its `=`)
+  for (let probe = 0; probe < n; probe += 24) {
+    if (probe < done || !isB64(text.charCodeAt(probe))) continue;
+    let start = probe;
+    while (start > done && isB64(text.charCodeAt(start - 1))) start--;
+    let end = probe + 1;
+    while (end < n && isB64(text.charCodeAt(end))) end++;
+    if (end - start < 24) continue;
+    if (end < n && text.charCodeAt(end) === 0x3d) end++;
+    if (end < n && text.charCodeAt(end) === 0x3d) end++;
+    done = end;
+    yield { index: start, run: text.slice(start, end) };
+  }
+}
+
+/** Whether the bytes hold U+FFFD encoded (EF BF BD). */
+function holdsReplacementCharacter(bytes: Uint8Array): boolean {
+  for (let k = bytes.indexOf(0xef); k >= 0 && k + 2 < bytes.length; k = bytes.indexOf(0xef, k + 1)) if (bytes[k + 1] === 0xbf && bytes[k + 2] === 0xbd) return true;
+  return false;
 }
 
 /** Base64 runs that decode to readable text with spaces in it (words, not an id or a key). */
 export function base64Texts(text: string): Hidden[] {
   const out: Hidden[] = [];
-  for (const m of text.matchAll(B64)) {
-    const run = m[0];
+  for (const m of base64Runs(text)) {
+    const run = m.run;
     // a path or a word chain is no base64: it needs both cases or digits, and no long lowercase word run
     if (!/[A-Z]/.test(run) || !/[a-z]/.test(run)) continue;
     const txt = decodeBase64(run);
@@ -156,6 +204,7 @@ export function hiddenHtml(text: string): Hidden[] {
     const inner = m[1]!.trim();
     if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end: m.index + m[0].length, text: inner });
   }
+  let lower: string | undefined; // the text lowercased, once an element is found hidden
   for (const m of text.matchAll(OPEN_TAG)) {
     const attrs = m[2]!;
     if (attrs.length < 6) continue;
@@ -163,7 +212,8 @@ export function hiddenHtml(text: string): Hidden[] {
     if (!(style !== undefined && HIDING_STYLE.test(style)) && !HIDDEN_ATTR.test(attrs)) continue;
     const tag = m[1]!.toLowerCase();
     const from = m.index + m[0].length;
-    const close = text.toLowerCase().indexOf(`</${tag}`, from);
+    lower ??= text.toLowerCase();
+    const close = lower.indexOf(`</${tag}`, from);
     const end = close < 0 ? Math.min(text.length, from + 2000) : close;
     const inner = text.slice(from, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
     if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end, text: inner });
@@ -193,7 +243,7 @@ export interface ImageHit {
  */
 export function exfilImages(text: string): ImageHit[] {
   const out: ImageHit[] = [];
-  if (text.indexOf('](http') < 0 && !/<img\b/i.test(text)) return out;
+  if (text.indexOf('](http') < 0 && !hasImgTag(text)) return out;
   for (const re of [MD_IMAGE, HTML_IMAGE]) {
     for (const m of text.matchAll(re)) {
       const url = m[1]!;
@@ -205,6 +255,16 @@ export function exfilImages(text: string): ImageHit[] {
     }
   }
   return out;
+}
+
+/** Whether the text has `<img` followed by no word character (/<img\b/i), found by its `<`s. */
+function hasImgTag(text: string): boolean {
+  for (let i = text.indexOf('<'); i >= 0 && i + 4 <= text.length; i = text.indexOf('<', i + 1)) {
+    if ((text.charCodeAt(i + 1) | 0x20) !== 0x69 || (text.charCodeAt(i + 2) | 0x20) !== 0x6d || (text.charCodeAt(i + 3) | 0x20) !== 0x67) continue;
+    const next = i + 4 < text.length ? text.charCodeAt(i + 4) : 0x20;
+    if (!((next >= 0x30 && next <= 0x39) || (next >= 0x41 && next <= 0x5a) || (next >= 0x61 && next <= 0x7a) || next === 0x5f)) return true;
+  }
+  return false;
 }
 
 function judgeUrl(path: string, query: string): 'template' | 'text' | null {

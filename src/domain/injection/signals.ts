@@ -1,7 +1,10 @@
 // Signals that need no model: phrases addressed to the model inside data, and forgeries of
 // the markers a chat template or an agent framework puts around turns and tool results. Each
-// regex is run once over the text; they are written so a text without their rare first
-// characters costs one pass and no backtracking (bounded gaps only).
+// regex is tried only where one of its matches can start (starts.ts: one scan of the text for
+// the words its alternatives begin with); they are written with bounded gaps only, so no try
+// backtracks far.
+import { Gate, type Starts } from './starts.js';
+import type { Folded } from './tokens.js';
 
 export interface Hit {
   signal: string;
@@ -128,29 +131,29 @@ export interface ForgeryHits {
   weak: Hit[];
 }
 
-export function forgeries(text: string): ForgeryHits {
+export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
   const weak: Hit[] = [];
   const delimiters: Hit[] = [];
+  const text = r.text;
   if (!FORGERY_GATE.test(text)) return { strong, delimiters, weak };
-  for (const m of text.matchAll(ROLE_TOKENS)) {
+  for (const m of matches(Re.RoleTokens, r)) {
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
     (inCode(text, m.index) ? weak : strong).push(hit);
   }
-  for (const m of text.matchAll(ROLE_HEADERS)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
-  for (const m of text.matchAll(TURN_PAIR)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
-  for (const m of text.matchAll(ODD_TOKENS)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
-  for (const m of text.matchAll(STRONG_DELIMITERS)) if (!inCode(text, m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
-  for (const re of [DELIMITERS, DELIMITERS_INTL]) for (const m of text.matchAll(re)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const re of [Re.RoleHeaders, Re.TurnPair, Re.OddTokens])
+    for (const m of matches(re, r)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
+  for (const m of matches(Re.StrongDelimiters, r)) if (!inCode(text, m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const re of [Re.Delimiters, Re.DelimitersIntl])
+    for (const m of matches(re, r)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
   return { strong, delimiters, weak };
 }
 
-export function addressed(text: string): Hit[] {
-  const out: Hit[] = [];
-  const lower = text.toLowerCase();
-  // lowercasing may change the length (İ → i̇): offsets then only approximate
-  for (const m of lower.matchAll(ADDRESSED)) out.push({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length });
-  return out;
+export function addressed(r: Reading): Hit[] {
+  // read over the lowercase, which may be longer (İ → i̇): offsets then only approximate
+  return GATE()
+    .matches(Re.Addressed, r.lower, r.starts, true)
+    .map((m) => ({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length }));
 }
 
 // Writing about prompt injection (an article, a security advisory, a paper) quotes attacks;
@@ -173,26 +176,59 @@ const DISCUSSION = new RegExp(
 const CITING =
   /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo)|опасн\S*|безопасн\S*|стать[яеи]|пример\S*)\b|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
 
-function count(re: RegExp, t: string): number {
-  let n = 0;
-  re.lastIndex = 0;
-  while (re.exec(t) !== null && n < 8) n++;
-  re.lastIndex = 0;
-  return n;
+/** The regexes above, in the order of Re; the first reads the text lowercased, the others as written. */
+export const SIGNAL_REGEXES: readonly RegExp[] = [ADDRESSED, ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING];
+// Their words, looked for in one scan of a text. Built on first use (reading the regexes'
+// sources takes some milliseconds), not when the module is loaded.
+let gate: Gate | undefined;
+const GATE = () => (gate ??= new Gate(SIGNAL_REGEXES));
+const enum Re {
+  Addressed = 0,
+  RoleTokens = 1,
+  RoleHeaders = 2,
+  TurnPair = 3,
+  OddTokens = 4,
+  StrongDelimiters = 5,
+  Delimiters = 6,
+  DelimitersIntl = 7,
+  Discussion = 8,
+  Citing = 9,
 }
 
+/** A text as the regexes read it: lowercased (ADDRESSED reads that), and where their matches can start. */
+export interface Reading {
+  text: string;
+  lower: string;
+  starts: Starts;
+}
+
+/**
+ * `text` read for the regexes. With `base` and `fold`: `text` is base's text folded (tokens.ts:
+ * foldForSignals), so only the words around what the fold changed are looked for again.
+ */
+export function readForSignals(text: string, base?: Reading, fold?: Folded): Reading {
+  const lower = text.toLowerCase();
+  const again = base !== undefined && fold !== undefined && base.lower.length === base.text.length && lower.length === text.length;
+  return { text, lower, starts: again ? GATE().rescan(base.starts, lower, text, fold.changed, fold.at) : GATE().scan(lower, text) };
+}
+
+const matches = (re: Re, r: Reading) => GATE().matches(re, r.text, r.starts, false);
+
+/** The text's part [from, to), or its first 200,000 code units when that is all of it. */
 const part = (text: string, from: number, to: number) =>
   from > 0 || to < text.length ? text.slice(Math.max(0, from), Math.min(text.length, to)) : text.length > 200_000 ? text.slice(0, 200_000) : text;
 
-/** How many distinct places the text (or its part [from, to)) speaks about injections as a topic. */
-export function discussion(text: string, from = 0, to = text.length): number {
-  return count(DISCUSSION, part(text, from, to));
+/** How many distinct places (at most 8) the text speaks about injections as a topic. */
+export function discussion(r: Reading): number {
+  return GATE().matches(Re.Discussion, part(r.text, 0, r.text.length), r.starts, false, 8).length;
 }
 
-/** Like discussion(), counting the words of writing that cites something too. */
-export function citing(text: string, from = 0, to = text.length): number {
-  const t = part(text, from, to);
-  return count(DISCUSSION, t) + count(CITING, t);
+/** Like discussion() over the part [from, to) of the text, counting the words of writing that cites something too. */
+export function citing(r: Reading, from: number, to: number): number {
+  const t = part(r.text, from, to);
+  // the text's own reading serves its start too; a part from further in is read anew (its start is a boundary)
+  const p = from <= 0 ? r : readForSignals(t);
+  return GATE().matches(Re.Discussion, t, p.starts, false, 8).length + GATE().matches(Re.Citing, t, p.starts, false, 8).length;
 }
 
 // Opening quotation marks and the marks that close each.

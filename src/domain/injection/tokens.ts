@@ -13,7 +13,9 @@
 // `Anweisungen` share a feature, so a word form never seen in training still counts.
 //
 // The same code reads the training data (scripts/injection/train.ts) and the text at run time,
-// so what is learnt is what is read.
+// so what is learnt is what is read. Reading the words, it notes what else the text holds
+// (Words.seen), so the detector folds a text for its regexes, or looks for zero-width runs, only
+// when there is something to find.
 
 export const BITS = 19;
 export const BUCKETS = 1 << BITS;
@@ -27,16 +29,22 @@ const MAX_WORD = 48;
 const enum Kind {
   Unknown = 0,
   Separator = 1,
+  /** Invisible (zero-width, bidi controls, soft hyphen…) or half of a surrogate pair. */
   Skip = 2,
-  Ideograph = 3,
-  Letter = 4, // folded code unit stored in FOLD
+  /** A combining mark: skipped by the reader, kept by the fold for the regexes. */
+  Mark = 3,
+  Ideograph = 4,
+  /** From here on, letters and digits (their folded code unit is in FOLD): this one of another script than the two below. */
+  Letter = 5,
+  Latin = 6,
+  CyrillicGreek = 7,
 }
 
 // Per BMP code unit: its kind, and for letters the code unit it folds to (first of its NFKD,
-// lowercased, marks dropped). Filled on first sight.
+// lowercased, marks dropped) and its lowercase. Filled on first sight.
 const KIND = new Uint8Array(0x10000);
 const FOLD = new Uint16Array(0x10000);
-const SCRIPT = new Uint8Array(0x10000); // 1 Latin, 2 Cyrillic or Greek, 0 other
+const LOWER = new Uint16Array(0x10000);
 
 const LETTER = /[\p{L}\p{N}]/u;
 const MARK = /\p{M}/u;
@@ -96,13 +104,14 @@ function learn(c: number): Kind {
   let kind: Kind;
   if (c >= 0xd800 && c <= 0xdfff)
     kind = Kind.Skip; // astral: handled by the caller
-  else if (IGNORABLE.test(s) || MARK.test(s)) kind = Kind.Skip;
+  else if (MARK.test(s)) kind = Kind.Mark;
+  else if (IGNORABLE.test(s)) kind = Kind.Skip;
   else if (IDEOGRAPH.test(s)) kind = Kind.Ideograph;
   else if (LETTER.test(s)) {
-    kind = Kind.Letter;
+    kind = LATIN.test(s) ? Kind.Latin : CYRILLIC_GREEK.test(s) ? Kind.CyrillicGreek : Kind.Letter;
     const base = s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
     FOLD[c] = base.length > 0 ? base.charCodeAt(0) : c;
-    SCRIPT[c] = LATIN.test(s) ? 1 : CYRILLIC_GREEK.test(s) ? 2 : 0;
+    LOWER[c] = s.toLowerCase().charCodeAt(0);
   } else kind = Kind.Separator;
   KIND[c] = kind;
   return kind;
@@ -110,9 +119,9 @@ function learn(c: number): Kind {
 // ASCII up front: letters and digits fold to lowercase, the rest separate words.
 for (let c = 0; c < 0x80; c++) {
   const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-  KIND[c] = alnum ? Kind.Letter : Kind.Separator;
+  KIND[c] = !alnum ? Kind.Separator : c > 0x39 ? Kind.Latin : Kind.Letter;
   FOLD[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-  SCRIPT[c] = alnum && c > 0x39 ? 1 : 0;
+  LOWER[c] = FOLD[c]!;
 }
 
 const astralKinds = new Map<number, number>(); // cp → kind | fold << 8
@@ -133,142 +142,281 @@ function astral(cp: number): number {
   return v;
 }
 
-/** What a scan of words saw besides the words. */
-export interface WordStats {
+/**
+ * The words of a text, as the classifier reads them: per word its unigram, bigram and stem
+ * buckets and its span in the text (code units). The arrays are the scanner's own, reused by
+ * the next call: read them before reading another text.
+ */
+export interface Words {
+  count: number;
+  uni: Int32Array;
+  bi: Int32Array;
+  stem: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes (read as Latin). */
   mixedWords: number;
+  /** What else the text holds: SEEN_FOLDABLE, SEEN_ZERO_WIDTH bits. */
+  seen: number;
 }
 
+/** Zero-width code units, as ranges (hidden.ts reads runs of them). */
+export const ZERO_WIDTH_UNITS: readonly (readonly [number, number])[] = [
+  [0x180e, 0x180e],
+  [0x200b, 0x200f],
+  [0x2060, 0x2064],
+  [0xfeff, 0xfeff],
+];
 /**
- * Calls `word(uni, bi, stem, start, end)` for each word of `text`: its unigram, bigram and stem
- * buckets and its span in `text` (code units). Returns what else it saw.
+ * Code units foldForSignals undoes: invisible ones (soft hyphen, zero-width, bidi controls…),
+ * fullwidth forms, and the high surrogates of mathematical letters (U+1D400–U+1D7FF) and of tag
+ * characters.
  */
-export function forEachWord(text: string, word: (uni: number, bi: number, stem: number, start: number, end: number) => void): WordStats {
-  const buf = new Uint16Array(MAX_WORD);
-  let len = 0;
-  let latin = false;
-  let other = false;
-  let start = -1;
-  let prev = 0x811c9dc5;
-  let first = true;
-  let mixedWords = 0;
-  const n = text.length;
-  const flush = (end: number) => {
-    const mixed = latin && other;
-    if (mixed) mixedWords++;
-    let h = 0x811c9dc5;
-    let st = 0;
-    for (let k = 0; k < len; k++) {
-      let c = buf[k]!;
-      if (mixed && LOOK[c] !== 0) c = LOOK[c]!;
-      h = Math.imul(h ^ c, 0x01000193);
-      if (k === STEM - 1) st = h;
-    }
-    if (len <= STEM) st = h;
-    const bi = Math.imul(prev ^ Math.imul(h, 0x9e3779b1), 0x85ebca6b) ^ (h >>> 15);
-    const sm = Math.imul(st ^ 0x5bd1e995, 0xcc9e2d51) ^ (st >>> 16);
-    // the first word has no pair: bucket 0, which is never trained (where a text starts says
-    // nothing, and an injection cut out of its carrier would always start there)
-    word(h & MASK, first ? 0 : (bi ^ (bi >>> 13)) & MASK, (sm ^ (sm >>> 15)) & MASK, start, end);
-    first = false;
-    prev = h;
-    len = 0;
-    latin = false;
-    other = false;
-    start = -1;
+const FOLDED_UNITS: readonly (readonly [number, number])[] = [
+  [0x00ad, 0x00ad],
+  [0x034f, 0x034f],
+  [0x061c, 0x061c],
+  ...ZERO_WIDTH_UNITS,
+  [0x202a, 0x202e],
+  [0x206a, 0x206f],
+  [0xd835, 0xd835],
+  [0xdb40, 0xdb40],
+  [0xff01, 0xff5e],
+];
+/** A regex for a code unit of these ranges. */
+export function unitClass(ranges: readonly (readonly [number, number])[]): RegExp {
+  const u = (c: number) => `\\u${c.toString(16).padStart(4, '0')}`;
+  return new RegExp(`[${ranges.map(([a, b]) => (a === b ? u(a) : `${u(a)}-${u(b)}`)).join('')}]`);
+}
+const NEEDS_FOLD = unitClass(FOLDED_UNITS);
+
+/** Words.seen: a code unit foldForSignals undoes, so the text may need folding. */
+export const SEEN_FOLDABLE = 1;
+/** Words.seen: a zero-width code unit. */
+export const SEEN_ZERO_WIDTH = 2;
+const SEEN = new Uint8Array(0x10000);
+for (const [bit, ranges] of [
+  [SEEN_FOLDABLE, FOLDED_UNITS],
+  [SEEN_ZERO_WIDTH, ZERO_WIDTH_UNITS],
+] as const)
+  for (const [a, b] of ranges) for (let c = a; c <= b; c++) SEEN[c] = SEEN[c]! | bit;
+
+const words: Words = { count: 0, uni: new Int32Array(256), bi: new Int32Array(256), stem: new Int32Array(256), start: new Int32Array(256), end: new Int32Array(256), mixedWords: 0, seen: 0 };
+
+function grow(): void {
+  const size = words.uni.length * 2;
+  const more = (a: Int32Array) => {
+    const b = new Int32Array(size);
+    b.set(a);
+    return b;
   };
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    let kind = KIND[c]! as Kind;
-    if (kind === Kind.Unknown) kind = learn(c);
-    if (kind === Kind.Letter) {
-      if (start < 0) start = i;
-      if (len < MAX_WORD) buf[len++] = FOLD[c]!;
-      const s = SCRIPT[c]!;
-      if (s === 1) latin = true;
-      else if (s === 2) other = true;
-    } else if (kind === Kind.Separator) {
-      if (start >= 0) flush(i);
-    } else if (kind === Kind.Ideograph) {
-      if (start >= 0) flush(i);
-      start = i;
-      buf[0] = c;
-      len = 1;
-      flush(i + 1);
-    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      const low = text.charCodeAt(i + 1);
-      if (low < 0xdc00 || low > 0xdfff) continue;
-      const v = astral((c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000);
-      const k = (v & 0xff) as Kind;
-      i++;
-      if (k === Kind.Letter) {
-        if (start < 0) start = i - 1;
-        if (len < MAX_WORD) buf[len++] = v >>> 8;
-        if (v >>> 8 < 0x80) latin = true;
-      } else if (k === Kind.Separator) {
-        if (start >= 0) flush(i - 1);
-      } else if (k === Kind.Ideograph) {
-        if (start >= 0) flush(i - 1);
-        start = i - 1;
-        buf[0] = c ^ low;
-        len = 1;
-        flush(i + 1);
+  words.uni = more(words.uni);
+  words.bi = more(words.bi);
+  words.stem = more(words.stem);
+  words.start = more(words.start);
+  words.end = more(words.end);
+}
+
+const FNV = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+const buf = new Uint16Array(MAX_WORD);
+const LATIN_LETTER = 1 << Kind.Latin;
+/** A word with letters of both: Latin, and Cyrillic or Greek. */
+const MIXED = LATIN_LETTER | (1 << Kind.CyrillicGreek);
+
+/**
+ * Reads the words of `text` (see the top of this file). One pass; each word is hashed as its
+ * letters come (FNV-1a over the folded code units), so no word is ever built as a string.
+ */
+export function readWords(text: string): Words {
+  const n = text.length;
+  let count = 0;
+  let mixedWords = 0;
+  let seen = 0;
+  let cap = words.uni.length;
+  // the word being read: its hash, the same after STEM letters, its folded letters (at most
+  // MAX_WORD), its scripts and start
+  let h = FNV;
+  let st = FNV;
+  let len = 0;
+  let scripts = 0; // 1 << kind of each letter of the word: Latin, Cyrillic or Greek, others
+  let start = -1;
+  let prev = 0; // the word before's hash
+  let end = 0; // where the word ends (code units), once it does
+  let ideograph = -1; // an ideograph's code, read as a word of its own after the word before ends
+  let ideographEnd = 0;
+  for (let i = 0; i <= n; i++) {
+    let c = 0;
+    let kind = Kind.Separator; // the end of the text ends the last word
+    if (i < n) {
+      c = text.charCodeAt(i);
+      if (c >= 0x80) seen |= SEEN[c]!;
+      kind = KIND[c]! as Kind;
+      if (kind === Kind.Unknown) kind = learn(c);
+      if (kind >= Kind.Letter) {
+        if (start < 0) start = i;
+        if (len < MAX_WORD) {
+          const f = FOLD[c]!;
+          buf[len] = f;
+          h = Math.imul(h ^ f, FNV_PRIME);
+          if (++len === STEM) st = h;
+        }
+        scripts |= 1 << kind;
+        continue;
       }
+      if (kind === Kind.Separator) {
+        if (start < 0) continue; // between words
+        end = i;
+      } else if (kind === Kind.Mark) {
+        continue; // the word goes on
+      } else if (kind === Kind.Skip) {
+        if (c < 0xd800 || c > 0xdbff || i + 1 >= n) continue; // invisible: the word goes on
+        const low = text.charCodeAt(i + 1);
+        if (low < 0xdc00 || low > 0xdfff) continue;
+        const v = astral((c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000);
+        const k = (v & 0xff) as Kind;
+        if (k === Kind.Letter) {
+          if (start < 0) start = i;
+          if (len < MAX_WORD) {
+            const f = v >>> 8;
+            buf[len] = f;
+            h = Math.imul(h ^ f, FNV_PRIME);
+            if (++len === STEM) st = h;
+          }
+          if (v >>> 8 < 0x80) scripts |= LATIN_LETTER;
+          i++;
+          continue;
+        }
+        if (k === Kind.Skip) {
+          i++;
+          continue;
+        }
+        if (k === Kind.Ideograph) {
+          ideograph = c ^ low;
+          ideographEnd = i + 2;
+        }
+        end = i;
+        i++;
+      } else {
+        // an ideograph
+        ideograph = c;
+        ideographEnd = i + 1;
+        end = i;
+      }
+    } else end = n;
+    // a separator or an ideograph (or the end of the text): the word being read ends here; an
+    // ideograph is a word of its own after it
+    for (let pass = 0; pass < 2; pass++) {
+      if (start >= 0) {
+        let w = h;
+        let ws = len >= STEM ? st : h;
+        if ((scripts & MIXED) === MIXED) {
+          // a word mixing scripts (rare): hashed again with its look-alikes read as Latin
+          mixedWords++;
+          w = FNV;
+          for (let k = 0; k < len; k++) {
+            const f = buf[k]!;
+            w = Math.imul(w ^ (LOOK[f] !== 0 ? LOOK[f]! : f), FNV_PRIME);
+            if (k === STEM - 1) ws = w;
+          }
+          if (len < STEM) ws = w;
+        }
+        if (count === cap) {
+          grow();
+          cap = words.uni.length;
+        }
+        const bi = Math.imul(prev ^ Math.imul(w, 0x9e3779b1), 0x85ebca6b) ^ (w >>> 15);
+        const sm = Math.imul(ws ^ 0x5bd1e995, 0xcc9e2d51) ^ (ws >>> 16);
+        words.uni[count] = w & MASK;
+        // the first word has no pair: bucket 0, which is never trained (where a text starts says
+        // nothing, and an injection cut out of its carrier would always start there)
+        words.bi[count] = count === 0 ? 0 : (bi ^ (bi >>> 13)) & MASK;
+        words.stem[count] = (sm ^ (sm >>> 15)) & MASK;
+        words.start[count] = start;
+        words.end[count] = end;
+        count++;
+        prev = w;
+        h = FNV;
+        len = 0;
+        scripts = 0;
+        start = -1;
+      }
+      if (ideograph < 0) break;
+      // the ideograph: one letter, read as it is (no fold, no look-alikes)
+      h = Math.imul(FNV ^ ideograph, FNV_PRIME);
+      len = 1;
+      start = end;
+      end = ideographEnd;
+      ideograph = -1;
     }
-    // Skip: invisible, the word goes on
   }
-  if (start >= 0) flush(n);
-  return { mixedWords };
+  words.count = count;
+  words.mixedWords = mixedWords;
+  words.seen = seen;
+  return words;
 }
 
 /** The buckets of each word of `text` (FEATS of them: unigram, bigram, stem), for training. */
 export function featuresOf(text: string): Int32Array {
-  const out: number[] = [];
-  forEachWord(text, (uni, bi, stem) => {
-    out.push(uni, bi, stem);
-  });
-  return Int32Array.from(out);
+  const w = readWords(text);
+  const out = new Int32Array(FEATS * w.count);
+  for (let k = 0; k < w.count; k++) {
+    out[FEATS * k] = w.uni[k]!;
+    out[FEATS * k + 1] = w.bi[k]!;
+    out[FEATS * k + 2] = w.stem[k]!;
+  }
+  return out;
 }
 
 /** A text as the signal regexes read it, and where each of its code units came from. */
 export interface Folded {
   text: string;
-  /** at[i]: the index in the original text of the folded text's code unit i. */
+  /** at[i]: the index in the original text of the folded text's code unit i (the fold's own array: valid until the next fold). */
   at: Int32Array;
+  /**
+   * Where the folded text differs from the original, in increasing order: the index of each code
+   * unit replaced, and of each one that follows something dropped (or the text's length, when
+   * the end was). Between two of them the folded text is a stretch of the original, as it was.
+   */
+  changed: number[];
 }
 
-// Invisible code points, fullwidth forms, mathematical letters (U+1D400–U+1D7FF) and tag characters.
-// biome-ignore lint/suspicious/noMisleadingCharacterClass: invisible characters are what is looked for, one at a time
-const NEEDS_FOLD = /[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff\uff01-\uff5e]|\ud835|\udb40/;
+// The fold's code units and their origins, reused from call to call (a Folded's `at` is valid
+// until the next fold).
+let foldOut = new Uint16Array(1024);
+let foldAt = new Int32Array(1024);
 
 /**
  * `text` with what hides a phrase from a regex undone: invisible characters (zero-width,
  * bidi controls, soft hyphens, tags) dropped, fullwidth and mathematical letters read as
  * ASCII, and words mixing Latin with Cyrillic or Greek look-alikes read as Latin (`іgnоrе` is
  * `ignore`; a Russian word stays Russian). Null when there is nothing to undo (the common case,
- * decided with one regex test and the classifier's count of mixed words).
+ * decided with one regex test and the classifier's count of mixed words), or when undoing it
+ * changed nothing: the regexes would find what they found in the text as written.
  */
 export function foldForSignals(text: string, mixedWords: number): Folded | null {
   if (mixedWords === 0 && !NEEDS_FOLD.test(text)) return null;
   const n = text.length;
-  const out = new Uint16Array(n);
-  const at = new Int32Array(n);
+  if (foldOut.length < n) {
+    foldOut = new Uint16Array(n);
+    foldAt = new Int32Array(n);
+  }
+  const out = foldOut;
+  const at = foldAt;
   let j = 0;
   let wordStart = 0; // in out
   let latin = false;
   let other = false;
-  const endWord = () => {
-    if (latin && other) for (let k = wordStart; k < j; k++) if (LOOK[out[k]!] !== 0) out[k] = LOOK[out[k]!]!;
-    latin = false;
-    other = false;
-    wordStart = j;
-  };
+  const changed: number[] = [];
+  let gap = false; // something was dropped since the last code unit written
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
       const low = text.charCodeAt(i + 1);
       if (c === 0xdb40 && low >= 0xdc00 && low <= 0xdc7f) {
         i++;
+        gap = true;
         continue; // a tag character: invisible
       }
       if (c === 0xd835) {
@@ -276,13 +424,21 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
         if (s.length === 1) {
           const k = s.charCodeAt(0);
           if (!(k >= 0x30 && k <= 0x39)) latin = true;
+          changed.push(j); // two code units read as one: replaced, and one dropped after it
           out[j] = k;
           at[j++] = i;
           i++;
+          gap = true;
           continue;
         }
       }
-      if (wordStart !== j) endWord();
+      if (wordStart !== j && latin && other) lookalikes(out, wordStart, j, changed);
+      latin = false;
+      other = false;
+      if (gap) {
+        changed.push(j);
+        gap = false;
+      }
       out[j] = c;
       at[j++] = i;
       out[j] = low;
@@ -291,24 +447,62 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
       wordStart = j;
       continue;
     }
-    if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+    let replaced = false;
+    if (c >= 0xff01 && c <= 0xff5e) {
+      c -= 0xfee0;
+      replaced = true;
+    }
     let kind = KIND[c]! as Kind;
     if (kind === Kind.Unknown) kind = learn(c);
-    if (kind === Kind.Skip && c >= 0x80 && !MARK.test(String.fromCharCode(c))) continue; // invisible
-    if (kind === Kind.Letter) {
-      const lower = c >= 0x80 ? String.fromCharCode(c).toLowerCase().charCodeAt(0) : c;
-      const s = SCRIPT[c]!;
-      if (s === 1) latin = true;
-      else if (s === 2) {
+    if (kind === Kind.Skip) {
+      gap = true;
+      continue; // invisible
+    }
+    if (kind >= Kind.Letter) {
+      if (kind === Kind.Latin) latin = true;
+      else if (kind === Kind.CyrillicGreek) {
         other = true;
-        c = lower;
+        if (LOWER[c] !== c) {
+          c = LOWER[c]!;
+          replaced = true;
+        }
       }
-    } else if (kind !== Kind.Skip) endWord();
+    } else if (kind !== Kind.Mark) {
+      // the word ends: a word of Latin and Cyrillic or Greek letters has its look-alikes read as Latin
+      if (latin && other) lookalikes(out, wordStart, j, changed);
+      latin = false;
+      other = false;
+      wordStart = j;
+    }
+    if (replaced || gap) {
+      changed.push(j);
+      gap = false;
+    }
     out[j] = c;
     at[j++] = i;
   }
-  endWord();
+  if (latin && other) lookalikes(out, wordStart, j, changed);
+  if (gap) changed.push(j);
+  if (changed.length === 0) return null;
+  changed.sort((a, b) => a - b); // (look-alikes are found when their word ends)
+  return { text: fromCodeUnits(out, j), at: at.subarray(0, j), changed };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The string of code units[0..n): copied as UTF-16 where the platform's order is little-endian (lone surrogates kept). */
+function fromCodeUnits(units: Uint16Array, n: number): string {
+  if (LITTLE_ENDIAN) return Buffer.from(units.buffer, units.byteOffset, 2 * n).toString('utf16le');
   let s = '';
-  for (let k = 0; k < j; k += 8192) s += String.fromCharCode(...out.subarray(k, Math.min(j, k + 8192)));
-  return { text: s, at: at.subarray(0, j) };
+  for (let k = 0; k < n; k += 8192) s += String.fromCharCode.apply(null, Array.from(units.subarray(k, Math.min(n, k + 8192))));
+  return s;
+}
+
+/** Reads the look-alikes of out[from..to) as Latin, adding the indexes it replaces to `changed`. */
+function lookalikes(out: Uint16Array, from: number, to: number, changed: number[]): void {
+  for (let k = from; k < to; k++)
+    if (LOOK[out[k]!] !== 0) {
+      out[k] = LOOK[out[k]!]!;
+      changed.push(k);
+    }
 }

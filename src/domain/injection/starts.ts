@@ -1,0 +1,580 @@
+// Where a regex's matches can start. A large alternation (the phrases addressed to the model,
+// the words of writing about attacks, the forged delimiters) costs V8 a try of every
+// alternative at every position of the text, yet each alternative begins with one of a few
+// literal words: `\b(?:to|for|…) (?:the )?(?:ai|llm|…)` with `to` or `for`, `<\/?(?:tool_result|…)>`
+// with `<tool_result` or `</tool_result`. A Gate reads those words out of the regexes' sources,
+// scans a text once for all of them, and each regex is then tried only where one of its words
+// begins: the same matches, in the same order, at a fraction of the cost.
+//
+// The words are lowercased and looked for in the text lowercased, so a case-insensitive regex
+// is found where it matches. That holds for every letter but a few a case-insensitive regex
+// takes for another one whose lowercase differs (ODD_LETTERS); a text with one of them, or
+// whose lowercase is longer (`İ`), is read by the regexes whole, as before. A text folded for
+// the regexes (tokens.ts) is looked at again only around what the fold changed.
+//
+// Each regex's words are read from its source (`lead`): literal characters, small classes,
+// groups, `?`, `\b`, `^`, and a character of any value before the first word (`(?:^|[\s(])`);
+// reading stops at anything else, keeping the words so far, which are then prefixes of what
+// the matches begin with (and only a word's first WORD_LENGTH code units are looked for). An
+// alternative that begins with nothing known leaves its regex to run over the whole text.
+
+/** What a regex's matches begin with: a literal word and where the match starts around it. */
+interface Head {
+  /** Lowercased. */
+  word: string;
+  /** The match starts from `lo` to `hi` code units after where the word begins (`lo` ≤ 0 when something of bounded width comes first). */
+  lo: number;
+  hi: number;
+  /** Matches start at a word boundary: the code unit before the word is no ASCII word character. */
+  boundary: boolean;
+}
+
+/** What a part of a regex source begins with, as read by `lead`. */
+interface Lead {
+  /** Literal prefixes, one of which every match begins with ('' when unknown). */
+  words: string[];
+  /** Code units a match may take before the words (a `(?:^|[\s(])`). */
+  pre: number;
+  /** `\b` right before the words. */
+  boundary: boolean;
+  /** `^` before the words: the match starts at the text's (or a line's, with the m flag) start. */
+  anchor: boolean;
+  /** The part was read to its end (else reading stopped at something it does not read). */
+  end: boolean;
+}
+
+/** The whole part is literal: its words are all its matches (or their first WORD_LENGTH code units). */
+const complete = (l: Lead) => l.end && l.pre === 0 && !l.anchor;
+
+/** Literal prefixes kept per alternative at most: past it, no longer ones are made. */
+const MAX_WORDS = 512;
+/** Code units of a word looked for (a longer word is looked for by its start). */
+const WORD_LENGTH = 8;
+
+/** The end of the group or alternative starting at `i`: the index of its `)` or `|`, or the end. */
+function scanTo(src: string, i: number, stopAtBar: boolean): number {
+  let depth = 0;
+  for (; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      for (i++; i < src.length && src[i] !== ']'; i++) if (src[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')') {
+      if (depth === 0) return i;
+      depth--;
+    } else if (c === '|' && depth === 0 && stopAtBar) return i;
+  }
+  return i;
+}
+
+/** The alternatives of the group body src[from, to). */
+function alternatives(src: string, from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let i = from; ; ) {
+    const j = Math.min(scanTo(src, i, true), to);
+    out.push(src.slice(i, j));
+    if (j >= to) return out;
+    i = j + 1;
+  }
+}
+
+/** A quantifier at src[i]: its least count, whether it allows more than one, and its length in the source (0: none). */
+function quantifier(src: string, i: number): { min: number; many: boolean; len: number } {
+  const c = src[i];
+  let q: { min: number; many: boolean; len: number };
+  if (c === '?') q = { min: 0, many: false, len: 1 };
+  else if (c === '*') q = { min: 0, many: true, len: 1 };
+  else if (c === '+') q = { min: 1, many: true, len: 1 };
+  else if (c === '{') {
+    const m = /^\{(\d+)(,\d*)?\}/.exec(src.slice(i));
+    if (!m) return { min: 1, many: false, len: 0 }; // a `{` of its own
+    q = { min: Number(m[1]), many: m[2] !== undefined || Number(m[1]) > 1, len: m[0].length };
+  } else return { min: 1, many: false, len: 0 };
+  if (src[i + q.len] === '?') q.len++; // lazy
+  return q;
+}
+
+/** Escaped characters that stand for themselves. */
+const SIMPLE_ESCAPES = `.-/'’|\\[](){}*+?^$:"<>!=,#&~@%;\`_ `;
+const isSimpleEscape = (c: string) => c.length === 1 && SIMPLE_ESCAPES.includes(c);
+const CONTROL_ESCAPE: Record<string, string> = { n: '\n', t: '\t', r: '\r' };
+
+/**
+ * The character an escape at src[i] (a backslash) stands for, and the escape's length: `\.`,
+ * `\n`, `\u00e9`, `\xe9` (a bundler writes a regex's non-ASCII characters so); null for a class
+ * escape (`\s`, `\w`…), an assertion or anything else.
+ */
+function escaped(src: string, i: number): { char: string; len: number } | null {
+  const e = src[i + 1] ?? '';
+  const control = CONTROL_ESCAPE[e];
+  if (control !== undefined) return { char: control, len: 2 };
+  if (isSimpleEscape(e)) return { char: e, len: 2 };
+  const hex = e === 'u' ? 4 : e === 'x' ? 2 : 0;
+  const digits = src.slice(i + 2, i + 2 + hex);
+  if (hex > 0 && digits.length === hex && /^[0-9a-fA-F]+$/.test(digits)) return { char: String.fromCharCode(Number.parseInt(digits, 16)), len: 2 + hex };
+  return null;
+}
+
+/** The characters of a class body without ranges, negation or class escapes; null otherwise. */
+function classChars(body: string): string[] | null {
+  if (body.startsWith('^')) return null;
+  const out: string[] = [];
+  for (let i = 0; i < body.length; i++) {
+    let c = body[i]!;
+    if (c === '\\') {
+      const e = escaped(body, i);
+      if (e === null) return null;
+      c = e.char;
+      i += e.len - 1;
+    } else if (c === '-' && i > 0 && i < body.length - 1) return null;
+    out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Each of `words` followed by each of `tails`, or null past MAX_WORDS. Only a word's first
+ * WORD_LENGTH code units are looked for: a word that long is a prefix enough, and grows no more.
+ */
+function cross(words: string[], tails: string[]): string[] | null {
+  const out = new Set<string>();
+  for (const w of words) {
+    if (w.length >= WORD_LENGTH) out.add(w);
+    else for (const t of tails) out.add((w + t).slice(0, WORD_LENGTH));
+    if (out.size > MAX_WORDS) return null;
+  }
+  return [...out];
+}
+
+const SPECIAL = '\\^$.[]()|?*+{}';
+const QUANTIFIERS = '?*+{';
+
+/** One item of a regex source: what it matches, and where the next begins (a quantifier is read apart). */
+type Item =
+  | { kind: 'assertion'; boundary?: boolean; anchor?: boolean } // takes nothing: \b, \B, ^, $, a lookaround
+  | { kind: 'chars'; chars: string[] } // one of these (characters, or a run of plain ones)
+  | { kind: 'any' } // one character, of unknown value
+  | { kind: 'group'; leads: Lead[] } // what each of its alternatives begins with
+  | { kind: 'unknown' };
+
+function item(src: string, i: number): { item: Item; end: number } {
+  const c = src[i]!;
+  if (c === '\\') {
+    const e = src[i + 1] ?? '';
+    if (e === 'b' || e === 'B') return { item: { kind: 'assertion', boundary: e === 'b' }, end: i + 2 };
+    const char = escaped(src, i);
+    if (char !== null) return { item: { kind: 'chars', chars: [char.char] }, end: i + char.len };
+    if (e.length === 1 && 'sSwWdD'.includes(e)) return { item: { kind: 'any' }, end: i + 2 };
+    return { item: { kind: 'unknown' }, end: i + 2 };
+  }
+  if (c === '^' || c === '$') return { item: { kind: 'assertion', anchor: c === '^' }, end: i + 1 };
+  if (c === '.') return { item: { kind: 'any' }, end: i + 1 };
+  if (c === '[') {
+    let j = i + 1;
+    for (; j < src.length && src[j] !== ']'; j++) if (src[j] === '\\') j++;
+    const chars = classChars(src.slice(i + 1, j));
+    return { item: chars === null ? { kind: 'any' } : { kind: 'chars', chars }, end: j + 1 };
+  }
+  if (c === '(') {
+    const close = scanTo(src, i + 1, false);
+    let body = i + 1;
+    if (src.startsWith('?=', body) || src.startsWith('?!', body) || src.startsWith('?<=', body) || src.startsWith('?<!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
+    if (src.startsWith('?:', body)) body += 2;
+    else if (src.startsWith('?<', body)) body = src.indexOf('>', body) + 1; // a named group
+    return { item: { kind: 'group', leads: alternatives(src, body, close).flatMap(lead) }, end: close + 1 };
+  }
+  if (c === ')' || c === '|') return { item: { kind: 'unknown' }, end: i + 1 };
+  // a run of plain characters, read at once (but its last when a quantifier follows it)
+  let j = i + 1;
+  while (j < src.length && !SPECIAL.includes(src[j]!)) j++;
+  if (j < src.length && j - i > 1 && QUANTIFIERS.includes(src[j]!)) j--;
+  return { item: { kind: 'chars', chars: [src.slice(i, j)] }, end: j };
+}
+
+/**
+ * What every match of the alternative `src` begins with (its source, case as written; the words
+ * are lowercased). Reads literal characters, small classes, `?`, groups, assertions, and a
+ * character or so of unknown value before the first word; stops at anything else, keeping what
+ * it has read: the words are then prefixes of what the matches begin with.
+ */
+function lead(src: string): Lead[] {
+  let words = [''];
+  let pre = 0;
+  let boundary = false;
+  let anchor = false;
+  const atStart = () => words.length === 1 && words[0] === '';
+  const stop = (end = false): Lead[] => [{ words, pre, boundary, anchor, end }];
+  for (let i = 0; i < src.length; ) {
+    const { item: it, end: next } = item(src, i);
+    const q = quantifier(src, next);
+    i = next + q.len;
+    if (it.kind === 'assertion') {
+      if (atStart() && pre === 0) {
+        boundary ||= it.boundary === true;
+        anchor ||= it.anchor === true;
+      }
+      continue;
+    }
+    if (it.kind === 'chars') {
+      if (q.min === 0 && q.many) return stop(); // `x*`: nothing more is certain
+      const more = cross(
+        words,
+        it.chars.map((x) => x.toLowerCase()),
+      );
+      if (more === null) return stop();
+      words = q.min === 0 ? [...words, ...more] : more;
+      if (q.many) return stop(); // `x+`: one at least, then unknown
+    } else if (it.kind === 'any') {
+      // before the words, a character of unknown value widens where a match may start
+      if (!atStart() || q.many) return stop();
+      pre += 1;
+    } else if (it.kind === 'group') {
+      const leads = it.leads;
+      if (leads.every(complete) && !(q.min === 0 && q.many)) {
+        const more = cross(
+          words,
+          leads.flatMap((g) => g.words),
+        );
+        if (more === null) return stop();
+        words = q.min === 0 ? [...words, ...more] : more;
+        if (q.many) return stop();
+      } else if (q.min === 0) return stop();
+      else if (atStart() && !anchor) {
+        // `(?:^|[\s(])`: a character at most before the words
+        if (!q.many && leads.every((g) => g.end && g.words.every((w) => w === ''))) pre = Math.max(pre, ...leads.map((g) => g.pre + pre));
+        // a group the words start with: what its alternatives begin with
+        else return leads.map((g) => ({ ...g, pre: g.pre + pre, boundary: pre === 0 && (g.boundary || boundary), end: false }));
+      } else {
+        // after words: one of its alternatives' words each, where they start right away
+        const more = cross(
+          words,
+          leads.flatMap((g) => g.words),
+        );
+        if (more === null || leads.some((g) => g.pre > 0 || g.anchor)) return stop();
+        words = more;
+        return stop();
+      }
+    } else return stop();
+  }
+  return stop(true);
+}
+
+/** The heads of a regex: what each of its matches begins with; null when one alternative begins with nothing known. */
+function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
+  const heads: Head[] = [];
+  let atZero = false;
+  for (const alt of alternatives(re.source, 0, re.source.length)) {
+    for (const l of lead(alt)) {
+      if (l.words.every((w) => w !== '')) {
+        for (const word of l.words) heads.push({ word, lo: -l.pre, hi: 0, boundary: l.boundary && l.pre === 0 && /^[a-z0-9_]/.test(word) });
+      } else if (l.anchor) {
+        // at the text's start, and with the m flag at each line's
+        atZero = true;
+        if (re.multiline) for (const nl of ['\n', '\r', '\u2028', '\u2029']) heads.push({ word: nl, lo: 1, hi: 1, boundary: false });
+      } else return null;
+    }
+  }
+  return { heads, atZero };
+}
+
+// Letters a case-insensitive regex takes for one whose lowercase is another letter: ſ for s
+// (with the u flag), the Old Cyrillic ᲀ ᲁ ᲂ ᲃ ᲄ ᲅ ᲆ ᲇ ᲈ for в д о с т т ъ ѣ ꙋ, and the Kelvin sign,
+// a word character to the u flag, that lowercases to k (test/injection/detect.test.ts checks the
+// list against every code point).
+export const ODD_LETTERS = '\u017f\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c87\u1c88\u212a';
+
+/** Where the matches of each of a Gate's regexes can start in one text. */
+export interface Starts {
+  /** Per regex, pairs [from, to]: a match can start at these positions only, in increasing `from`. */
+  ranges: number[][];
+  /** Whether the ranges hold for regexes run over the text as written, not only over the lowercase scanned. */
+  exact: boolean;
+}
+
+// Gate.first's flags per code unit
+const LOOK = 1; // a word starts with it, or it is an ODD letter: the scan looks closer
+const WANTS_BOUNDARY = 2; // every word starting with it wants a boundary before it
+const IS_ODD = 4;
+const LENGTH_1 = 8; // a word of this one code unit
+const LENGTH_2 = 16; // a word of two code units starts with it
+const LENGTH_3 = 32; // a longer word starts with it
+const WORD_CHARACTER = 64; // [A-Za-z0-9_]: no boundary after it (WORD_CHARACTER >>> 5 is WANTS_BOUNDARY)
+
+const isWordChar = (b: number) => (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || (b >= 0x41 && b <= 0x5a);
+
+/** A word's first two code units, hashed to a bit of Gate.pairs. */
+const pairOf = (c0: number, c1: number) => (c0 * 31 + c1) & 0xffff;
+
+/** The slot of a word by its first three code units (-1 for those it does not have). */
+const slotOf = (c0: number, c1: number, c2: number) => (Math.imul(c0, 0x9e3779b1) ^ Math.imul(c1 + 1, 0x85ebca6b) ^ Math.imul(c2 + 1, 0xc2b2ae35)) >>> 16;
+
+/** A hash of a word's code units: the scan compares it with the text's there rather than the words themselves. */
+const hashOf = (h: number, c: number) => Math.imul(h ^ c, 0x01000193);
+const HASH = 0x811c9dc5;
+
+const hasBit = (bits: Uint8Array, i: number) => (bits[i >>> 3]! & (1 << (i & 7))) !== 0;
+const setBit = (bits: Uint8Array, i: number) => {
+  bits[i >>> 3] = bits[i >>> 3]! | (1 << (i & 7));
+};
+
+/** The literal words of several global regexes, looked for in one scan of a text. */
+export class Gate {
+  private readonly regexes: readonly RegExp[];
+  private readonly sticky: RegExp[];
+  private readonly gated: boolean[];
+  private readonly atZero: boolean[];
+  /** Per code unit, the flags above. */
+  private readonly first = new Uint8Array(0x10000);
+  /** One bit per pairOf: whether a word of two code units or more starts so (the test most places fail). */
+  private readonly pairs = new Uint8Array(0x2000);
+  /** One bit per slot: whether a word has it. */
+  private readonly used = new Uint8Array(0x2000);
+  /** The words by slot: slot s's are words[slotStart[s] .. slotStart[s + 1]) (a slot is a hash: others may share it). */
+  private readonly slotStart = new Int32Array(0x10001);
+  private readonly wordHash: Int32Array;
+  private readonly wordLength: Int32Array;
+  private readonly wordRe: Int32Array;
+  private readonly wordLo: Int32Array;
+  private readonly wordHi: Int32Array;
+  private readonly wordBoundary: Uint8Array;
+  /** here[k]: the hash of the k code units at the position scanned. */
+  private readonly here = new Int32Array(WORD_LENGTH + 1);
+
+  constructor(regexes: readonly RegExp[]) {
+    this.regexes = regexes;
+    this.sticky = regexes.map((re) => new RegExp(re.source, `${re.flags.replace('g', '')}y`));
+    this.gated = [];
+    this.atZero = [];
+    const all: { head: Head; re: number; slot: number }[] = [];
+    const free = new Uint8Array(0x10000); // a word starting with it wants no boundary
+    regexes.forEach((re, k) => {
+      const h = headsOf(re);
+      this.gated.push(h !== null);
+      this.atZero.push(h?.atZero ?? false);
+      // a word's first WORD_LENGTH code units tell enough: the regex is tried where they are
+      const seen = new Set<string>();
+      for (const whole of h?.heads ?? []) {
+        const head = { ...whole, word: whole.word.slice(0, WORD_LENGTH) };
+        const id = `${head.word}\u0000${head.lo}\u0000${head.hi}\u0000${head.boundary}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const w = head.word;
+        const c = w.charCodeAt(0);
+        this.first[c] = this.first[c]! | LOOK | (w.length === 1 ? LENGTH_1 : w.length === 2 ? LENGTH_2 : LENGTH_3);
+        if (!head.boundary) free[c] = 1;
+        if (w.length > 1) setBit(this.pairs, pairOf(c, w.charCodeAt(1)));
+        const slot = slotOf(c, w.length > 1 ? w.charCodeAt(1) : -1, w.length > 2 ? w.charCodeAt(2) : -1);
+        setBit(this.used, slot);
+        all.push({ head, re: k, slot });
+      }
+    });
+    for (const { head } of all) {
+      const c = head.word.charCodeAt(0);
+      if (free[c] === 0) this.first[c] = this.first[c]! | WANTS_BOUNDARY;
+    }
+    // (an ODD letter is always looked at: the scan notes it, whatever is before it)
+    for (const odd of ODD_LETTERS) this.first[odd.charCodeAt(0)] = (this.first[odd.charCodeAt(0)]! | IS_ODD | LOOK) & ~WANTS_BOUNDARY;
+    for (let c = 0; c < 0x80; c++) if (isWordChar(c)) this.first[c] = this.first[c]! | WORD_CHARACTER;
+    all.sort((a, b) => a.slot - b.slot);
+    this.wordHash = new Int32Array(all.length);
+    this.wordLength = new Int32Array(all.length);
+    this.wordRe = new Int32Array(all.length);
+    this.wordLo = new Int32Array(all.length);
+    this.wordHi = new Int32Array(all.length);
+    this.wordBoundary = new Uint8Array(all.length);
+    let previous = -1; // the slot of the word before
+    all.forEach(({ head, re, slot }, i) => {
+      let h = HASH;
+      for (let k = 0; k < head.word.length; k++) h = hashOf(h, head.word.charCodeAt(k));
+      this.wordHash[i] = h;
+      this.wordLength[i] = head.word.length;
+      this.wordRe[i] = re;
+      this.wordLo[i] = head.lo;
+      this.wordHi[i] = head.hi;
+      this.wordBoundary[i] = head.boundary ? 1 : 0;
+      if (slot !== previous) this.slotStart.fill(i, previous + 1, slot + 1); // the slots up to this one start here
+      previous = slot;
+    });
+    this.slotStart.fill(all.length, previous + 1);
+  }
+
+  /** Whether regex k is gated: every alternative of it begins with a known word. */
+  isGated(k: number): boolean {
+    return this.gated[k]!;
+  }
+
+  /** Scans `lower` (`text` lowercased) for the words. */
+  scan(lower: string, text: string): Starts {
+    const ranges: number[][] = this.regexes.map((_, k) => (this.atZero[k] ? [0, 0] : []));
+    const odd = this.scanRange(lower, 0, lower.length, ranges);
+    return { ranges, exact: lower.length === text.length && !odd && text.indexOf('\u212a') < 0 };
+  }
+
+  /**
+   * The starts in `lower` (`text` lowercased, as long), where `text` is the text `base` was
+   * scanned from, changed at `changed` (increasing) and stretches of it as it was between:
+   * `at[i]` is the index in that text of text[i] (a fold that dropped or replaced a few code
+   * units: tokens.ts). Whether a word starts at p depends on the code units from p - 1 to
+   * p + WORD_LENGTH - 1 only, so base's ranges hold, moved by `at`, but around each change,
+   * where the words are looked for again.
+   */
+  rescan(base: Starts, lower: string, text: string, changed: readonly number[], at: Int32Array): Starts {
+    const n = lower.length;
+    const near: number[][] = this.regexes.map(() => []);
+    let odd = false;
+    for (let k = 0; k < changed.length; ) {
+      const from = Math.max(0, changed[k]! - WORD_LENGTH + 1);
+      let to = changed[k]! + 2;
+      for (k++; k < changed.length && changed[k]! - WORD_LENGTH + 1 <= to; k++) to = changed[k]! + 2;
+      odd = this.scanRange(lower, from, Math.min(to, n), near) || odd;
+    }
+    const identity = n === 0 || at[n - 1] === n - 1;
+    const ranges = base.ranges.map((r, k) => mergeRanges(identity ? r : moved(r, at), near[k]!));
+    return { ranges, exact: base.exact && lower.length === text.length && !odd };
+  }
+
+  /** Looks for the words starting at p in [from, to), adding their ranges; whether it saw an ODD letter. */
+  private scanRange(lower: string, from: number, to: number, ranges: number[][]): boolean {
+    const n = lower.length;
+    const { first, pairs, used, slotStart, wordHash, wordLength, wordRe, wordLo, wordHi, wordBoundary, here } = this;
+    let odd = false;
+    let before = from > 0 ? first[lower.charCodeAt(from - 1)]! : 0; // the flags of the code unit before p
+    for (let p = from; p < to; p++) {
+      const c = lower.charCodeAt(p);
+      const f = first[c]!;
+      const b = before;
+      before = f;
+      if ((f & LOOK) === 0 || (f & (b >>> 5) & WANTS_BOUNDARY) !== 0) continue; // no word starts here, or none without a boundary
+      if (f & IS_ODD) {
+        odd = true;
+        if ((f & (LENGTH_1 | LENGTH_2 | LENGTH_3)) === 0) continue;
+      }
+      const afterWord = (b & WORD_CHARACTER) !== 0; // no boundary before p
+      const c1 = p + 1 < n ? lower.charCodeAt(p + 1) : -1;
+      if ((f & LENGTH_1) === 0 && !hasBit(pairs, pairOf(c, c1))) continue;
+      // the words that start here: of three code units or more, of two, of one
+      const c2 = p + 2 < n ? lower.charCodeAt(p + 2) : -1;
+      let hashed = 0; // here[1..hashed] hold the hashes at p
+      for (let length = 3; length >= 1; length--) {
+        if ((f & (length === 3 ? LENGTH_3 : length === 2 ? LENGTH_2 : LENGTH_1)) === 0) continue;
+        const slot = slotOf(c, length > 1 ? c1 : -1, length > 2 ? c2 : -1);
+        if (!hasBit(used, slot)) continue;
+        for (let e = slotStart[slot]!, end = slotStart[slot + 1]!; e < end; e++) {
+          if (wordBoundary[e] === 1 && afterWord) continue;
+          const length = wordLength[e]!;
+          for (; hashed < length; hashed++) here[hashed + 1] = hashOf(hashed === 0 ? HASH : here[hashed]!, p + hashed < n ? lower.charCodeAt(p + hashed) : -1);
+          // (slots and hashes may collide: a false start would only cost a try)
+          if (here[length] !== wordHash[e]) continue;
+          const r = ranges[wordRe[e]!]!;
+          const start = Math.max(0, p + wordLo[e]!);
+          // in increasing `from`: a range that starts earlier than the last ones widens them (by a code unit or two)
+          for (let k = r.length - 2; k >= 0 && r[k]! > start; k -= 2) r[k] = start;
+          r.push(start, Math.min(n, p + wordHi[e]!));
+        }
+      }
+    }
+    return odd;
+  }
+
+  /**
+   * The matches of regex k in `target`, the same as target.matchAll(regex): `target` is the string
+   * scanned (`scanned`), or the text it is the lowercase of.
+   */
+  matches(k: number, target: string, starts: Starts, scanned: boolean, max = Number.POSITIVE_INFINITY): RegExpExecArray[] {
+    const out: RegExpExecArray[] = [];
+    const re = this.regexes[k]!;
+    if (!this.gated[k] || !(scanned || starts.exact)) {
+      re.lastIndex = 0;
+      for (let m = re.exec(target); m !== null && out.length < max; m = re.exec(target)) {
+        out.push(m);
+        if (m[0].length === 0) re.lastIndex = advance(target, re.lastIndex, re.unicode);
+      }
+      re.lastIndex = 0;
+      return out;
+    }
+    const sticky = this.sticky[k]!;
+    const r = starts.ranges[k]!;
+    let next = 0; // positions before it were tried, or are inside a match
+    for (let q = 0; q < r.length && out.length < max; q += 2) {
+      const to = r[q + 1]!;
+      for (let p = Math.max(next, r[q]!); p <= to; p++) {
+        if (re.unicode && p > 0 && isTrail(target, p)) continue; // inside a surrogate pair: no search starts there
+        sticky.lastIndex = p;
+        const m = sticky.exec(target);
+        if (m === null) continue;
+        out.push(m);
+        if (out.length >= max) break;
+        next = m[0].length === 0 ? advance(target, p, re.unicode) : p + m[0].length;
+        p = next - 1;
+      }
+      if (next <= to) next = to + 1;
+    }
+    return out;
+  }
+}
+
+/**
+ * Ranges of positions in a text, moved to a copy of it where `at[i]` is the position in the text
+ * of the copy's i (increasing): each position to the first of the copy at or after it. The ranges
+ * come in increasing `from`, so each is looked for onwards from the one before, in steps that
+ * double (a few ranges in a long text cost a few steps each, not a walk along it).
+ */
+function moved(r: number[], at: Int32Array): number[] {
+  const out = new Array<number>(r.length);
+  let q = 0;
+  for (let k = 0; k < r.length; k += 2) {
+    q = seek(at, q, r[k]!);
+    out[k] = q;
+    out[k + 1] = seek(at, q, r[k + 1]!);
+  }
+  return out;
+}
+
+/** The first index from `q` on where at[index] ≥ x (at.length when there is none). */
+function seek(at: Int32Array, q: number, x: number): number {
+  const n = at.length;
+  if (q >= n || at[q]! >= x) return q;
+  let lo = q; // at[lo] < x
+  let step = 1;
+  while (lo + step < n && at[lo + step]! < x) {
+    lo += step;
+    step *= 2;
+  }
+  let hi = Math.min(n, lo + step); // at[hi] ≥ x, or hi = n
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (at[mid]! < x) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** Two lists of ranges sorted by `from`, as one. */
+function mergeRanges(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! <= b[j]!)) {
+      out.push(a[i]!, a[i + 1]!);
+      i += 2;
+    } else {
+      out.push(b[j]!, b[j + 1]!);
+      j += 2;
+    }
+  }
+  return out;
+}
+
+function isTrail(text: string, p: number): boolean {
+  const c = text.charCodeAt(p);
+  const b = text.charCodeAt(p - 1);
+  return c >= 0xdc00 && c <= 0xdfff && b >= 0xd800 && b <= 0xdbff;
+}
+
+/** Where a search goes on after an empty match at `i` (a code point further with the u flag). */
+function advance(text: string, i: number, unicode: boolean): number {
+  return unicode && i + 1 < text.length && isTrail(text, i + 1) ? i + 2 : i + 1;
+}
