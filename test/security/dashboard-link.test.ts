@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { mintLoginLink, openSession, RENEW_RUNTIME } from '../../src/auth/index.js';
 import { selfCommand } from '../../src/core/invocation.js';
 import { TokensStore } from '../../src/state/index.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
@@ -104,9 +105,8 @@ describe('the printed dashboard link', () => {
     // Links are not tokens: the events are their record.
     expect(listed.filter((x) => x.kind === 'link')).toEqual([]);
     expect(JSON.stringify(listed)).not.toMatch(/hash|ic_/);
-    // The CLI lists it too.
-    const { execFileSync } = await import('node:child_process');
-    expect(execFileSync(process.execPath, [CLI, 'token', 'list', '--db', db], { encoding: 'utf8' })).toMatch(new RegExp(`${mine.id}\\s+admin\\s+session\\s+dashboard session\\s+expires `));
+    // The CLI lists it too (in-process: cliInProcess, the same program without a cold start of Node).
+    expect((await cliInProcess(['token', 'list', '--db', db])).stdout).toMatch(new RegExp(`${mine.id}\\s+admin\\s+session\\s+dashboard session\\s+expires `));
 
     // Revoked by another admin credential (here: a second session from `iron-cage dashboard`).
     const other = await dashboardSession(db, s.url);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, loadConfig, WATCH_DEFAULTS, type Config, type WatchConfig } from '../../src/config/index.js';
 import type { EventData, IronEvent } from '../../src/core/events.js';
-import { CLI_TEST_TIMEOUT_MS, cli } from '../helpers/cli.js';
+import { CLI_TEST_TIMEOUT_MS, cliInProcess } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 import { FakeService } from '../helpers/http.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime, until } from '../helpers/runtime.js';
@@ -362,7 +362,8 @@ describe('config', () => {
 
   it('iron-cage start refuses a bad watch: key with exit 2, naming it, before starting anything', { timeout: CLI_TEST_TIMEOUT_MS }, async () => {
     writeFileSync(join(dir, 'bad.yaml'), 'watch:\n  spikes: { window_s: 0 }\n');
-    const r = await cli(['start', 'agent.py', '--config', 'bad.yaml', '--db', join(dir, 's.db')], { cwd: dir });
+    // Refused before anything starts: in-process (cliInProcess, the same program without a cold start of Node).
+    const r = await cliInProcess(['start', 'agent.py', '--config', 'bad.yaml', '--db', join(dir, 's.db')], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml: watch\.spikes\.window_s: must be at least 0\.1/);
   });
