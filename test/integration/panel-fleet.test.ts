@@ -55,6 +55,9 @@ describe('a panel and three runtimes', () => {
       const proc = launchCli(['start', AGENT, '--exit', '--sandbox', 'off', '--port', '0', '--budget', '5', '--db', db, '--panel', `http://127.0.0.1:${port}`], {
         IRON_CAGE_PANEL_TOKEN: token,
         FLEET_STOP_FILE: stopFile,
+        // A call every 100 ms, not the agent's default 20: ~100 calls a runtime over the run, ~50
+        // while the panel is down (~800 and ~250 at 20 ms); the same checks at 2/3 of the CPU.
+        FLEET_PAUSE_MS: '100',
       });
       runtimes.push({ id, db, proc });
     }
