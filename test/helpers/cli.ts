@@ -79,7 +79,8 @@ function runOnce(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; inp
  * The environment, the working folder, process.exitCode and what the commands write to
  * process.stdout and process.stderr are the process's, so runs here go one at a time and each
  * puts them back. A command that would end the process (process.exit: a served command's end)
- * fails instead, with code 1 and the stack on stderr: it belongs in `cli`.
+ * gets code 1 and the stack on stderr instead, and one that leaves a signal or exit handler
+ * behind (it got as far as starting to serve) rejects: either belongs in `cli`.
  * @example const r = await cliInProcess(['start', 'nope.py'], { cwd: dir }) // r.code 2, r.stderr one line
  */
 export function cliInProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
@@ -121,7 +122,8 @@ async function runInProcess(args: string[], o: { cwd?: string; env?: NodeJS.Proc
       if (e.value === undefined) delete process.env[e.name];
       else process.env[e.name] = e.value;
     }
-    process.chdir(o.cwd ?? ROOT);
+    // (process.chdir works in vitest's forks, the default pool; not in its threads.)
+    if (process.cwd() !== (o.cwd ?? ROOT)) process.chdir(o.cwd ?? ROOT);
     process.exitCode = undefined;
     process.exit = ((code?: number) => {
       throw new Error(`process.exit(${code ?? ''}) in-process: \`iron-cage ${args.join(' ')}\` ends its process; run it with cli()`);
@@ -144,7 +146,7 @@ async function runInProcess(args: string[], o: { cwd?: string; env?: NodeJS.Proc
     process.stderr.write = saved.stderr;
     process.exit = saved.exit;
     process.exitCode = saved.exitCode;
-    process.chdir(saved.cwd);
+    if (process.cwd() !== saved.cwd) process.chdir(saved.cwd);
     for (const e of env) {
       if (e.had) process.env[e.name] = e.before;
       else delete process.env[e.name];
