@@ -146,7 +146,6 @@ export async function runDemo(a: DemoArgs): Promise<void> {
   const { pace, seconds, label } = parsePace(a.pace);
   if (a.db === '') throw new ConfigError('--db: must not be empty');
   const files = demoFiles();
-  const scenario = loadScenario(files.scenario);
   const db = resolve(a.db ?? './iron_demo.db');
   // Flags are checked before anything is deleted or started.
   const checked = loadConfig({ configPath: files.config, flags: { port: a.port, db, sandbox: a.sandbox } });
@@ -159,6 +158,9 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     port = '0';
     portNote = `Port ${checked.port} is in use: the dashboard is on a free port instead`;
   }
+  // After the flags: checking that the scenario's moments land where it says (its spend predicted
+  // lead by lead, its injection flagged and no other record) is ~0.5 s a refused flag need not wait for.
+  const scenario = loadScenario(files.scenario);
 
   // Ctrl-C at any point stops what was started and exits 0: setup looks between its steps; once
   // the runtime is up the handler shuts it down (a second Ctrl-C kills the agent at once). Installed
