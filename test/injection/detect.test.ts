@@ -291,12 +291,34 @@ describe('the gate before the signal regexes (starts.ts)', () => {
       if (folded === null) continue;
       rescanned++;
       const r = readForSignals(folded.text, readForSignals(t), folded);
+      // (the folded text's lowercase is made from the original's)
+      expect(r.lower).toBe(folded.text.toLowerCase());
       SIGNAL_REGEXES.forEach((re, k) => {
         const target = k === 0 ? r.lower : r.text;
         expect(found(gate.matches(k, target, r.starts, k === 0)), `${re.source.slice(0, 40)} in ${t.slice(0, 80)}`).toEqual(found(target.matchAll(re)));
       });
     }
     expect(rescanned).toBeGreaterThan(100);
+  });
+
+  it('a fold says where each of its code units comes from', () => {
+    const wrong: string[] = [];
+    for (const t of [...texts, 'a\u200b\u200b', '\u200bb', '\u200b\u200b', 'Σ\u{1d41a}Σ ΣΟΦΙΑ', '\ud800\u200b', 'x\udc00y']) {
+      const f = foldForSignals(t, 1);
+      if (f === null) continue;
+      const changed = new Set(f.changed);
+      let before = -1; // where the code unit before came from
+      let same = true;
+      for (let j = 0; j < f.text.length; j++) {
+        const i = f.origin(j);
+        same &&= i === j;
+        // increasing; a code unit as it was unless the fold replaced it or dropped something before it
+        if (i <= before || ((f.text[j] !== t[i] || i !== before + 1) && !changed.has(j)) || f.place(i) !== j || f.place(before + 1) !== j) wrong.push(`${j} of ${JSON.stringify(f.text)}`);
+        before = i;
+      }
+      if (f.place(before + 1) !== f.text.length || f.samePlaces !== same) wrong.push(JSON.stringify(f.text));
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('ODD_LETTERS holds every letter a case-insensitive regex takes for one of the words’ letters while its lowercase differs', () => {

@@ -16,7 +16,7 @@
 import { classify } from './classifier.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
-import { type Folded, foldForSignals, SEEN_FOLDABLE, SEEN_ZERO_WIDTH } from './tokens.js';
+import { type Folded, foldForSignals, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './tokens.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */
@@ -95,7 +95,7 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 /** Hits found in the folded text, placed back in the original. */
 function unfold(hits: Hit[], f: Folded): Hit[] {
-  return hits.map((h) => ({ signal: h.signal, start: f.at[h.start] ?? 0, end: (f.at[Math.max(h.start, h.end - 1)] ?? 0) + 1 }));
+  return hits.map((h) => ({ signal: h.signal, start: f.origin(h.start), end: f.origin(Math.max(h.start, h.end - 1)) + 1 }));
 }
 
 /** Hits of `a` and of `b` with a start `a` does not have. */
@@ -175,7 +175,7 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   // What a reader does not see, decoded and read.
-  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hiddenHtml(t)];
+  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hiddenHtml(t)];
   for (const h of hidden) {
     if (h.signal === 'unicode-tags') {
       mark(h.signal, h.start, h.end);

@@ -2,7 +2,7 @@
 // characters encoding bits, base64, HTML a browser hides, and markdown images whose address
 // carries data out. Each finder returns the hidden text (decoded) with where it was, so the
 // detector can read it as it reads the rest.
-import { unitClass, ZERO_WIDTH_UNITS } from './tokens.js';
+import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './tokens.js';
 
 export interface Hidden {
   signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hidden-html';
@@ -37,9 +37,9 @@ export function tagRuns(text: string): Hidden[] {
 
 // ---------- zero-width runs ----------
 
-// biome-ignore lint/suspicious/noMisleadingCharacterClass: the zero-width characters are what is looked for, one at a time
-const ZW = /[\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u180e\u2061-\u2064]{8,}/g;
 const ZERO_WIDTH = unitClass(ZERO_WIDTH_UNITS);
+/** ZERO_WIDTH_RUN or more zero-width code units in a row (the word reader notes whether a text has such a run). */
+const ZW = new RegExp(`${ZERO_WIDTH.source}{${ZERO_WIDTH_RUN},}`, 'g');
 
 /**
  * Runs of 8 or more zero-width characters. When a run uses two of them as bits (8 to a

@@ -207,9 +207,10 @@ export interface Reading {
  * foldForSignals), so only the words around what the fold changed are looked for again.
  */
 export function readForSignals(text: string, base?: Reading, fold?: Folded): Reading {
-  const lower = text.toLowerCase();
+  // the folded text's lowercase is the original's but where the fold changed it
+  const lower = (base && fold ? fold.lowerFrom(base.lower, base.text) : null) ?? text.toLowerCase();
   const again = base !== undefined && fold !== undefined && base.lower.length === base.text.length && lower.length === text.length;
-  return { text, lower, starts: again ? GATE().rescan(base.starts, lower, text, fold.changed, fold.at) : GATE().scan(lower, text) };
+  return { text, lower, starts: again ? GATE().rescan(base.starts, lower, text, fold) : GATE().scan(lower, text) };
 }
 
 const matches = (re: Re, r: Reading) => GATE().matches(re, r.text, r.starts, false);

@@ -10,7 +10,9 @@
 // is found where it matches. That holds for every letter but a few a case-insensitive regex
 // takes for another one whose lowercase differs (ODD_LETTERS); a text with one of them, or
 // whose lowercase is longer (`İ`), is read by the regexes whole, as before. A text folded for
-// the regexes (tokens.ts) is looked at again only around what the fold changed.
+// the regexes (tokens.ts) is looked at again only around what the fold changed. Where the
+// matches start at a line (`^` with the m flag), the scan notes the line terminators once for
+// all such regexes (Starts.lines).
 //
 // Each regex's words are read from its source (`lead`): literal characters, small classes,
 // groups, `?`, `\b`, `^`, and a character of any value before the first word (`(?:^|[\s(])`);
@@ -260,6 +262,11 @@ function lead(src: string): Lead[] {
   return stop(true);
 }
 
+/** What a `^` of a regex with the m flag matches after. */
+const LINE_TERMINATORS = '\n\r\u2028\u2029';
+/** A bit per line terminator (0 for any other code unit). */
+const terminatorBit = (c: number) => (c === 0x0a ? 1 : c === 0x0d ? 2 : c === 0x2028 ? 4 : c === 0x2029 ? 8 : 0);
+
 /** The heads of a regex: what each of its matches begins with; null when one alternative begins with nothing known. */
 function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
   const heads: Head[] = [];
@@ -271,7 +278,7 @@ function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
       } else if (l.anchor) {
         // at the text's start, and with the m flag at each line's
         atZero = true;
-        if (re.multiline) for (const nl of ['\n', '\r', '\u2028', '\u2029']) heads.push({ word: nl, lo: 1, hi: 1, boundary: false });
+        if (re.multiline) for (const nl of LINE_TERMINATORS) heads.push({ word: nl, lo: 1, hi: 1, boundary: false });
       } else return null;
     }
   }
@@ -288,6 +295,12 @@ export const ODD_LETTERS = '\u017f\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c
 export interface Starts {
   /** Per regex, pairs [from, to]: a match can start at these positions only, in increasing `from`. */
   ranges: number[][];
+  /**
+   * Where the line terminators are, increasing. A regex whose matches start at a line (`^` with
+   * the m flag, a `\n` of its own) is tried at each or right after each (Gate.lineAt) besides its
+   * ranges: one list for all, not a range per line per regex (lines are the commonest starts).
+   */
+  lines: number[];
   /** Whether the ranges hold for regexes run over the text as written, not only over the lowercase scanned. */
   exact: boolean;
 }
@@ -300,6 +313,7 @@ const LENGTH_1 = 8; // a word of this one code unit
 const LENGTH_2 = 16; // a word of two code units starts with it
 const LENGTH_3 = 32; // a longer word starts with it
 const WORD_CHARACTER = 64; // [A-Za-z0-9_]: no boundary after it (WORD_CHARACTER >>> 5 is WANTS_BOUNDARY)
+const LINE = 128; // a line terminator a regex starts at or after: noted in Starts.lines
 
 const isWordChar = (b: number) => (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || (b >= 0x41 && b <= 0x5a);
 
@@ -324,6 +338,10 @@ export class Gate {
   private readonly sticky: RegExp[];
   private readonly gated: boolean[];
   private readonly atZero: boolean[];
+  /** Per regex, where it starts from a line terminator in Starts.lines (0: at it, 1: after it), or -1. */
+  private readonly lineAt: number[];
+  /** Per regex, the terminators (terminatorBit) it starts at or after. */
+  private readonly lineMask: number[];
   /** Per code unit, the flags above. */
   private readonly first = new Uint8Array(0x10000);
   /** One bit per pairOf: whether a word of two code units or more starts so (the test most places fail). */
@@ -346,12 +364,16 @@ export class Gate {
     this.sticky = regexes.map((re) => new RegExp(re.source, `${re.flags.replace('g', '')}y`));
     this.gated = [];
     this.atZero = [];
+    this.lineAt = [];
+    this.lineMask = [];
     const all: { head: Head; re: number; slot: number }[] = [];
     const free = new Uint8Array(0x10000); // a word starting with it wants no boundary
     regexes.forEach((re, k) => {
       const h = headsOf(re);
       this.gated.push(h !== null);
       this.atZero.push(h?.atZero ?? false);
+      this.lineAt.push(-1);
+      this.lineMask.push(0);
       // a word's first WORD_LENGTH code units tell enough: the regex is tried where they are
       const seen = new Set<string>();
       for (const whole of h?.heads ?? []) {
@@ -361,6 +383,14 @@ export class Gate {
         seen.add(id);
         const w = head.word;
         const c = w.charCodeAt(0);
+        // a line terminator of its own: the regex is tried at (or after) each, from Starts.lines
+        const bit = w.length === 1 && !head.boundary && head.lo === head.hi ? terminatorBit(c) : 0;
+        if (bit !== 0 && (this.lineAt[k] === -1 || this.lineAt[k] === head.lo)) {
+          this.lineAt[k] = head.lo;
+          this.lineMask[k] = this.lineMask[k]! | bit;
+          this.first[c] = this.first[c]! | LINE;
+          continue;
+        }
         this.first[c] = this.first[c]! | LOOK | (w.length === 1 ? LENGTH_1 : w.length === 2 ? LENGTH_2 : LENGTH_3);
         if (!head.boundary) free[c] = 1;
         if (w.length > 1) setBit(this.pairs, pairOf(c, w.charCodeAt(1)));
@@ -407,35 +437,38 @@ export class Gate {
   /** Scans `lower` (`text` lowercased) for the words. */
   scan(lower: string, text: string): Starts {
     const ranges: number[][] = this.regexes.map((_, k) => (this.atZero[k] ? [0, 0] : []));
-    const odd = this.scanRange(lower, 0, lower.length, ranges);
-    return { ranges, exact: lower.length === text.length && !odd && text.indexOf('\u212a') < 0 };
+    const lines: number[] = [];
+    const odd = this.scanRange(lower, 0, lower.length, ranges, lines);
+    return { ranges, lines, exact: lower.length === text.length && !odd && text.indexOf('\u212a') < 0 };
   }
 
   /**
    * The starts in `lower` (`text` lowercased, as long), where `text` is the text `base` was
-   * scanned from, changed at `changed` (increasing) and stretches of it as it was between:
-   * `at[i]` is the index in that text of text[i] (a fold that dropped or replaced a few code
-   * units: tokens.ts). Whether a word starts at p depends on the code units from p - 1 to
-   * p + WORD_LENGTH - 1 only, so base's ranges hold, moved by `at`, but around each change,
-   * where the words are looked for again.
+   * scanned from, changed at `fold.changed` (increasing) and stretches of it as it was between
+   * (a fold that dropped or replaced a few code units: tokens.ts). Whether a word starts at p
+   * depends on the code units from p - 1 to p + WORD_LENGTH - 1 only, so base's ranges hold,
+   * moved to their place in `text`, but around each change, where the words are looked for again.
    */
-  rescan(base: Starts, lower: string, text: string, changed: readonly number[], at: Int32Array): Starts {
+  rescan(base: Starts, lower: string, text: string, fold: Refolded): Starts {
+    const changed = fold.changed;
     const n = lower.length;
     const near: number[][] = this.regexes.map(() => []);
+    const nearLines: number[] = [];
     let odd = false;
     for (let k = 0; k < changed.length; ) {
       const from = Math.max(0, changed[k]! - WORD_LENGTH + 1);
       let to = changed[k]! + 2;
       for (k++; k < changed.length && changed[k]! - WORD_LENGTH + 1 <= to; k++) to = changed[k]! + 2;
-      odd = this.scanRange(lower, from, Math.min(to, n), near) || odd;
+      odd = this.scanRange(lower, from, Math.min(to, n), near, nearLines) || odd;
     }
-    const identity = n === 0 || at[n - 1] === n - 1;
-    const ranges = base.ranges.map((r, k) => mergeRanges(identity ? r : moved(r, at), near[k]!));
-    return { ranges, exact: base.exact && lower.length === text.length && !odd };
+    const identity = fold.samePlaces;
+    const ranges = base.ranges.map((r, k) => mergeRanges(identity ? r : r.map((i) => fold.place(i)), near[k]!));
+    const lines = mergePoints(identity ? base.lines : base.lines.map((i) => fold.place(i)), nearLines);
+    return { ranges, lines, exact: base.exact && lower.length === text.length && !odd };
   }
 
-  /** Looks for the words starting at p in [from, to), adding their ranges; whether it saw an ODD letter. */
-  private scanRange(lower: string, from: number, to: number, ranges: number[][]): boolean {
+  /** Looks for the words starting at p in [from, to), adding their ranges and the line terminators; whether it saw an ODD letter. */
+  private scanRange(lower: string, from: number, to: number, ranges: number[][], lines: number[]): boolean {
     const n = lower.length;
     const { first, pairs, used, slotStart, wordHash, wordLength, wordRe, wordLo, wordHi, wordBoundary, here } = this;
     let odd = false;
@@ -445,6 +478,7 @@ export class Gate {
       const f = first[c]!;
       const b = before;
       before = f;
+      if ((f & LINE) !== 0) lines.push(p);
       if ((f & LOOK) === 0 || (f & (b >>> 5) & WANTS_BOUNDARY) !== 0) continue; // no word starts here, or none without a boundary
       if (f & IS_ODD) {
         odd = true;
@@ -495,10 +529,27 @@ export class Gate {
     }
     const sticky = this.sticky[k]!;
     const r = starts.ranges[k]!;
+    const lineAt = this.lineAt[k]!;
+    const lineMask = this.lineMask[k]!;
+    const lines = lineAt >= 0 ? starts.lines : NO_LINES;
     let next = 0; // positions before it were tried, or are inside a match
-    for (let q = 0; q < r.length && out.length < max; q += 2) {
-      const to = r[q + 1]!;
-      for (let p = Math.max(next, r[q]!); p <= to; p++) {
+    let q = 0; // the next range of r
+    let l = 0; // the next line
+    while (out.length < max) {
+      // the next positions to try: the next range, or the next line's start, whichever comes first
+      while (l < lines.length && (terminatorBit(target.charCodeAt(lines[l]!)) & lineMask) === 0) l++;
+      const line = l < lines.length ? lines[l]! + lineAt : Number.POSITIVE_INFINITY;
+      let from: number;
+      let to: number;
+      if (q < r.length && r[q]! <= line) {
+        from = r[q]!;
+        to = r[q + 1]!;
+        q += 2;
+      } else if (l < lines.length) {
+        from = to = line;
+        l++;
+      } else break;
+      for (let p = Math.max(next, from); p <= to; p++) {
         if (re.unicode && p > 0 && isTrail(target, p)) continue; // inside a surrogate pair: no search starts there
         sticky.lastIndex = p;
         const m = sticky.exec(target);
@@ -514,40 +565,16 @@ export class Gate {
   }
 }
 
-/**
- * Ranges of positions in a text, moved to a copy of it where `at[i]` is the position in the text
- * of the copy's i (increasing): each position to the first of the copy at or after it. The ranges
- * come in increasing `from`, so each is looked for onwards from the one before, in steps that
- * double (a few ranges in a long text cost a few steps each, not a walk along it).
- */
-function moved(r: number[], at: Int32Array): number[] {
-  const out = new Array<number>(r.length);
-  let q = 0;
-  for (let k = 0; k < r.length; k += 2) {
-    q = seek(at, q, r[k]!);
-    out[k] = q;
-    out[k + 1] = seek(at, q, r[k + 1]!);
-  }
-  return out;
-}
+const NO_LINES: number[] = [];
 
-/** The first index from `q` on where at[index] ≥ x (at.length when there is none). */
-function seek(at: Int32Array, q: number, x: number): number {
-  const n = at.length;
-  if (q >= n || at[q]! >= x) return q;
-  let lo = q; // at[lo] < x
-  let step = 1;
-  while (lo + step < n && at[lo + step]! < x) {
-    lo += step;
-    step *= 2;
-  }
-  let hi = Math.min(n, lo + step); // at[hi] ≥ x, or hi = n
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >>> 1;
-    if (at[mid]! < x) lo = mid;
-    else hi = mid;
-  }
-  return hi;
+/** What rescan needs of a text changed in a few places (tokens.ts: Folded). */
+export interface Refolded {
+  /** Where the text differs from the one scanned, in increasing order. */
+  changed: readonly number[];
+  /** Whether every code unit is where it was. */
+  samePlaces: boolean;
+  /** The first code unit of the text that comes from the scanned one's index i or later. */
+  place(i: number): number;
 }
 
 /** Two lists of ranges sorted by `from`, as one. */
@@ -564,6 +591,19 @@ function mergeRanges(a: number[], b: number[]): number[] {
       out.push(b[j]!, b[j + 1]!);
       j += 2;
     }
+  }
+  return out;
+}
+
+/** Two increasing lists of positions as one, each position once. */
+function mergePoints(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (out.length === 0 || out[out.length - 1]! !== x) out.push(x);
   }
   return out;
 }

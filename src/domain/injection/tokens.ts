@@ -156,7 +156,7 @@ export interface Words {
   end: Int32Array;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes (read as Latin). */
   mixedWords: number;
-  /** What else the text holds: SEEN_FOLDABLE, SEEN_ZERO_WIDTH bits. */
+  /** What else the text holds: SEEN_FOLDABLE, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN bits. */
   seen: number;
 }
 
@@ -194,6 +194,10 @@ const NEEDS_FOLD = unitClass(FOLDED_UNITS);
 export const SEEN_FOLDABLE = 1;
 /** Words.seen: a zero-width code unit. */
 export const SEEN_ZERO_WIDTH = 2;
+/** Words.seen: ZERO_WIDTH_RUN zero-width code units in a row (hidden.ts reads such runs). */
+export const SEEN_ZERO_WIDTH_RUN = 4;
+/** The fewest zero-width code units in a row that can hide bits (hidden.ts: zeroWidthRuns). */
+export const ZERO_WIDTH_RUN = 8;
 const SEEN = new Uint8Array(0x10000);
 for (const [bit, ranges] of [
   [SEEN_FOLDABLE, FOLDED_UNITS],
@@ -234,6 +238,8 @@ export function readWords(text: string): Words {
   let count = 0;
   let mixedWords = 0;
   let seen = 0;
+  let zeroWidths = 0; // zero-width code units in a row, up to the last one seen
+  let lastZeroWidth = -2;
   let cap = words.uni.length;
   // the word being read: its hash, the same after STEM letters, its folded letters (at most
   // MAX_WORD), its scripts and start
@@ -251,7 +257,14 @@ export function readWords(text: string): Words {
     let kind = Kind.Separator; // the end of the text ends the last word
     if (i < n) {
       c = text.charCodeAt(i);
-      if (c >= 0x80) seen |= SEEN[c]!;
+      if (c >= 0x80 && SEEN[c] !== 0) {
+        seen |= SEEN[c]!;
+        if ((SEEN[c]! & SEEN_ZERO_WIDTH) !== 0) {
+          zeroWidths = lastZeroWidth === i - 1 ? zeroWidths + 1 : 1;
+          lastZeroWidth = i;
+          if (zeroWidths >= ZERO_WIDTH_RUN) seen |= SEEN_ZERO_WIDTH_RUN;
+        }
+      }
       kind = KIND[c]! as Kind;
       if (kind === Kind.Unknown) kind = learn(c);
       if (kind >= Kind.Letter) {
@@ -369,23 +382,61 @@ export function featuresOf(text: string): Int32Array {
   return out;
 }
 
-/** A text as the signal regexes read it, and where each of its code units came from. */
+/**
+ * A text as the signal regexes read it (foldForSignals): the original with a few code units
+ * replaced or dropped, and the way back from one to the other.
+ */
 export interface Folded {
   text: string;
-  /** at[i]: the index in the original text of the folded text's code unit i (the fold's own array: valid until the next fold). */
-  at: Int32Array;
   /**
    * Where the folded text differs from the original, in increasing order: the index of each code
    * unit replaced, and of each one that follows something dropped (or the text's length, when
    * the end was). Between two of them the folded text is a stretch of the original, as it was.
    */
   changed: number[];
+  /** Whether every code unit of the folded text is where it was in the original (nothing dropped before it, no pair read as one). */
+  samePlaces: boolean;
+  /** The index in the original of the folded text's code unit j (0 past its end). */
+  origin(j: number): number;
+  /** The first code unit of the folded text that comes from the original's index i or later (its length when none). */
+  place(i: number): number;
+  /**
+   * The folded text lowercased, from `lower`, the original's lowercase (as long as it): its
+   * stretches with the replacements lowercased. Null where that could differ from
+   * text.toLowerCase() (a Σ, whose lowercase depends on what follows it; a lowercase longer).
+   */
+  lowerFrom(lower: string, original: string): string | null;
 }
 
-// The fold's code units and their origins, reused from call to call (a Folded's `at` is valid
-// until the next fold).
-let foldOut = new Uint16Array(1024);
-let foldAt = new Int32Array(1024);
+/**
+ * What the fold does to the original, in increasing `at`: the code units at..at+width of the
+ * original become `unit` (-1: nothing, they are dropped). Reused from call to call.
+ */
+let changeAt = new Int32Array(256);
+let changeWidth = new Int32Array(256);
+let changeUnit = new Int32Array(256);
+let changes = 0;
+// Look-alikes read as Latin in a mixed word, found when the word ends: merged into the above.
+let lookAt = new Int32Array(64);
+let lookUnit = new Int32Array(64);
+let looks = 0;
+
+const grown = (a: Int32Array) => {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+};
+
+function change(at: number, width: number, unit: number): void {
+  if (changes === changeAt.length) {
+    changeAt = grown(changeAt);
+    changeWidth = grown(changeWidth);
+    changeUnit = grown(changeUnit);
+  }
+  changeAt[changes] = at;
+  changeWidth[changes] = width;
+  changeUnit[changes++] = unit;
+}
 
 /**
  * `text` with what hides a phrase from a regex undone: invisible characters (zero-width,
@@ -394,57 +445,40 @@ let foldAt = new Int32Array(1024);
  * `ignore`; a Russian word stays Russian). Null when there is nothing to undo (the common case,
  * decided with one regex test and the classifier's count of mixed words), or when undoing it
  * changed nothing: the regexes would find what they found in the text as written.
+ *
+ * One pass notes what changes, and nothing else; the folded text is then the original's
+ * stretches between the changes, joined (most of a text is as it was).
  */
 export function foldForSignals(text: string, mixedWords: number): Folded | null {
   if (mixedWords === 0 && !NEEDS_FOLD.test(text)) return null;
   const n = text.length;
-  if (foldOut.length < n) {
-    foldOut = new Uint16Array(n);
-    foldAt = new Int32Array(n);
-  }
-  const out = foldOut;
-  const at = foldAt;
-  let j = 0;
-  let wordStart = 0; // in out
+  changes = 0;
+  looks = 0;
+  let wordStart = 0; // where the word being read starts in the original (at the separator before it)
   let latin = false;
   let other = false;
-  const changed: number[] = [];
-  let gap = false; // something was dropped since the last code unit written
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
       const low = text.charCodeAt(i + 1);
       if (c === 0xdb40 && low >= 0xdc00 && low <= 0xdc7f) {
+        change(i, 2, -1); // a tag character: invisible
         i++;
-        gap = true;
-        continue; // a tag character: invisible
+        continue;
       }
-      if (c === 0xd835) {
-        const s = String.fromCharCode(c, low).normalize('NFKC');
-        if (s.length === 1) {
-          const k = s.charCodeAt(0);
-          if (!(k >= 0x30 && k <= 0x39)) latin = true;
-          changed.push(j); // two code units read as one: replaced, and one dropped after it
-          out[j] = k;
-          at[j++] = i;
-          i++;
-          gap = true;
-          continue;
-        }
+      const k = c === 0xd835 ? mathLetter(low) : -1;
+      if (k >= 0) {
+        if (!(k >= 0x30 && k <= 0x39)) latin = true;
+        change(i, 2, k); // two code units read as one
+        i++;
+        continue;
       }
-      if (wordStart !== j && latin && other) lookalikes(out, wordStart, j, changed);
+      // any other pair (or a high surrogate and whatever follows it) is kept, and ends the word
+      if (latin && other) lookalikes(text, wordStart, i);
       latin = false;
       other = false;
-      if (gap) {
-        changed.push(j);
-        gap = false;
-      }
-      out[j] = c;
-      at[j++] = i;
-      out[j] = low;
-      at[j++] = i + 1;
       i++;
-      wordStart = j;
+      wordStart = i + 1;
       continue;
     }
     let replaced = false;
@@ -455,8 +489,8 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     let kind = KIND[c]! as Kind;
     if (kind === Kind.Unknown) kind = learn(c);
     if (kind === Kind.Skip) {
-      gap = true;
-      continue; // invisible
+      change(i, 1, -1); // invisible
+      continue;
     }
     if (kind >= Kind.Letter) {
       if (kind === Kind.Latin) latin = true;
@@ -469,40 +503,183 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
       }
     } else if (kind !== Kind.Mark) {
       // the word ends: a word of Latin and Cyrillic or Greek letters has its look-alikes read as Latin
-      if (latin && other) lookalikes(out, wordStart, j, changed);
+      if (latin && other) lookalikes(text, wordStart, i);
       latin = false;
       other = false;
-      wordStart = j;
+      wordStart = i;
     }
-    if (replaced || gap) {
-      changed.push(j);
-      gap = false;
-    }
-    out[j] = c;
-    at[j++] = i;
+    if (replaced) change(i, 1, c);
   }
-  if (latin && other) lookalikes(out, wordStart, j, changed);
-  if (gap) changed.push(j);
-  if (changed.length === 0) return null;
-  changed.sort((a, b) => a - b); // (look-alikes are found when their word ends)
-  return { text: fromCodeUnits(out, j), at: at.subarray(0, j), changed };
+  if (latin && other) lookalikes(text, wordStart, n);
+  if (changes === 0 && looks === 0) return null;
+  if (looks > 0) mergeLookalikes();
+  return new Fold(text, changeAt.slice(0, changes), changeWidth.slice(0, changes), changeUnit.slice(0, changes));
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The string of code units[0..n): copied as UTF-16 where the platform's order is little-endian (lone surrogates kept). */
-function fromCodeUnits(units: Uint16Array, n: number): string {
-  if (LITTLE_ENDIAN) return Buffer.from(units.buffer, units.byteOffset, 2 * n).toString('utf16le');
-  let s = '';
-  for (let k = 0; k < n; k += 8192) s += String.fromCharCode.apply(null, Array.from(units.subarray(k, Math.min(n, k + 8192))));
-  return s;
+/** The one code unit a mathematical letter or digit (U+1D400–U+1D7FF, high surrogate D835) reads as (NFKC), or -1. */
+function mathLetter(low: number): number {
+  const s = String.fromCharCode(0xd835, low).normalize('NFKC');
+  return s.length === 1 ? s.charCodeAt(0) : -1;
 }
 
-/** Reads the look-alikes of out[from..to) as Latin, adding the indexes it replaces to `changed`. */
-function lookalikes(out: Uint16Array, from: number, to: number, changed: number[]): void {
-  for (let k = from; k < to; k++)
-    if (LOOK[out[k]!] !== 0) {
-      out[k] = LOOK[out[k]!]!;
-      changed.push(k);
+/**
+ * Notes the look-alikes of the word text[from, to) as Latin: each code unit the fold keeps
+ * (the pass above: invisible ones dropped, fullwidth and mathematical letters read as ASCII,
+ * Cyrillic and Greek lowercased) that is a look-alike. Rare: only a word of mixed scripts.
+ */
+function lookalikes(text: string, from: number, to: number): void {
+  const n = text.length;
+  for (let i = from; i < to; i++) {
+    const at = i;
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      // inside a word a pair is a tag character (dropped) or a mathematical letter (read as
+      // one code unit): any other ends the word
+      const low = text.charCodeAt(++i);
+      if (c !== 0xd835) continue;
+      c = mathLetter(low);
+      if (c < 0) continue;
+    } else {
+      if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+      const kind = KIND[c]! as Kind;
+      if (kind === Kind.Skip) continue;
+      if (kind === Kind.CyrillicGreek) c = LOWER[c]!;
     }
+    if (LOOK[c] === 0) continue;
+    if (looks === lookAt.length) {
+      lookAt = grown(lookAt);
+      lookUnit = grown(lookUnit);
+    }
+    lookAt[looks] = at;
+    lookUnit[looks++] = LOOK[c]!;
+  }
+}
+
+/** Merges the look-alikes (increasing) into the changes (increasing): a look-alike replaces what the change made of the same code units. */
+function mergeLookalikes(): void {
+  const at = changeAt.slice(0, changes);
+  const width = changeWidth.slice(0, changes);
+  const unit = changeUnit.slice(0, changes);
+  const total = changes;
+  changes = 0;
+  let a = 0;
+  let b = 0;
+  while (a < total || b < looks) {
+    if (b >= looks || (a < total && at[a]! < lookAt[b]!)) {
+      change(at[a]!, width[a]!, unit[a]!);
+      a++;
+    } else if (a < total && at[a] === lookAt[b]) {
+      change(at[a]!, width[a]!, lookUnit[b]!);
+      a++;
+      b++;
+    } else {
+      change(lookAt[b]!, 1, lookUnit[b]!);
+      b++;
+    }
+  }
+}
+
+/** A fold's result: the changes, and what follows from them. */
+class Fold implements Folded {
+  readonly text: string;
+  readonly changed: number[] = [];
+  readonly samePlaces: boolean;
+  /** From folded index shiftFrom[k] on (up to the next), origin(j) = j + shift[k]; shiftFrom[0] = 0, shift[0] = 0. */
+  private readonly shiftFrom: number[] = [0];
+  private readonly shift: number[] = [0];
+  private readonly at: Int32Array;
+  private readonly width: Int32Array;
+  private readonly unit: Int32Array;
+
+  constructor(original: string, at: Int32Array, width: Int32Array, unit: Int32Array) {
+    this.at = at;
+    this.width = width;
+    this.unit = unit;
+    const pieces: string[] = [];
+    let from = 0; // in the original: the stretch as it was starts here
+    let shift = 0; // code units dropped (or two read as one) so far
+    for (let k = 0; k < at.length; k++) {
+      const i = at[k]!;
+      const j = i - shift; // where the change lands in the folded text
+      if (i > from) pieces.push(original.slice(from, i));
+      from = i + width[k]!;
+      if (unit[k]! >= 0) {
+        pieces.push(String.fromCharCode(unit[k]!));
+        this.note(j);
+        if (width[k] === 2) this.moveOn(j + 1, ++shift); // two read as one: what follows moves back one
+      } else this.moveOn(j, (shift += width[k]!)); // dropped: what follows moves back
+    }
+    if (from < original.length) pieces.push(original.slice(from));
+    this.text = pieces.join('');
+    // (what was dropped after the last code unit moves none)
+    this.samePlaces = this.text.length === 0 || (this.shift[0] === 0 && (this.shiftFrom.length === 1 || this.shiftFrom[1]! >= this.text.length));
+  }
+
+  /** Notes a change at folded index j (once). */
+  private note(j: number): void {
+    if (this.changed.length === 0 || this.changed[this.changed.length - 1]! !== j) this.changed.push(j);
+  }
+
+  /** From folded index j on, code units come from `shift` further in the original; j is a change (what follows something dropped). */
+  private moveOn(j: number, shift: number): void {
+    this.note(j);
+    const last = this.shiftFrom.length - 1;
+    if (this.shiftFrom[last] === j) this.shift[last] = shift;
+    else {
+      this.shiftFrom.push(j);
+      this.shift.push(shift);
+    }
+  }
+
+  /** The index in shiftFrom of the stretch holding folded index j. */
+  private stretch(j: number): number {
+    let lo = 0;
+    let hi = this.shiftFrom.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.shiftFrom[mid]! <= j) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  origin(j: number): number {
+    if (j < 0 || j >= this.text.length) return 0;
+    return j + this.shift[this.stretch(j)]!;
+  }
+
+  place(i: number): number {
+    const n = this.text.length;
+    let count = this.shiftFrom.length;
+    if (this.shiftFrom[count - 1]! >= n) count--; // the last stretch is empty (the end was dropped)
+    // the first stretch whose last code unit comes from i or later (stretches are in the order of their origins)
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const end = mid + 1 < count ? this.shiftFrom[mid + 1]! : n; // the stretch is [shiftFrom[mid], end)
+      if (end - 1 + this.shift[mid]! >= i) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo === count ? n : Math.max(this.shiftFrom[lo]!, i - this.shift[lo]!);
+  }
+
+  lowerFrom(lower: string, original: string): string | null {
+    if (lower.length !== original.length || original.indexOf('\u03a3') >= 0) return null;
+    const pieces: string[] = [];
+    let from = 0;
+    for (let k = 0; k < this.at.length; k++) {
+      const i = this.at[k]!;
+      if (i > from) pieces.push(lower.slice(from, i));
+      from = i + this.width[k]!;
+      if (this.unit[k]! >= 0) {
+        const u = this.unit[k]!;
+        const l = String.fromCharCode(u).toLowerCase();
+        if (u === 0x03a3 || l.length !== 1) return null;
+        pieces.push(l);
+      }
+    }
+    if (from < lower.length) pieces.push(lower.slice(from));
+    return pieces.join('');
+  }
 }
