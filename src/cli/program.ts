@@ -52,19 +52,23 @@ export interface CliIo {
   exit(code: number): void;
 }
 
-export const PROCESS_IO: CliIo = {
-  // Each stream is made when first used, as before.
-  get stdout() {
+/** The process's own streams, each made when first used, as before (a class: an object literal's accessors would keep their closures alive). */
+class ProcessIo implements CliIo {
+  get stdout(): NodeJS.WritableStream {
     return process.stdout;
-  },
-  get stderr() {
+  }
+  get stderr(): NodeJS.WritableStream {
     return process.stderr;
-  },
-  get stdin() {
+  }
+  get stdin(): NodeJS.ReadableStream {
     return process.stdin;
-  },
-  exit: (code) => process.exit(code),
-};
+  }
+  exit(code: number): void {
+    process.exit(code);
+  }
+}
+
+export const PROCESS_IO: CliIo = new ProcessIo();
 
 /** A malformed command line (an unknown flag, a missing argument): yargs's message, and the pointer to help. */
 class UsageError extends Error {}
