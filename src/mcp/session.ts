@@ -30,11 +30,12 @@ import type { InjectionAnswer, InjectionGuard } from '../injection/index.js';
 // injection (src/injection).
 
 /**
- * What a server says to the model by design (its instructions at initialize, the tools it lists,
- * its prompts): read for prompt injection by the signals that need no model only, since reading
- * like an instruction is what these are for.
+ * What a server says to the model or the user by design (its instructions at initialize, the tools
+ * it lists, its prompts, a completion it asks the agent's model for, a question for the user): read
+ * for prompt injection by the signals that need no model only, since reading like an instruction
+ * is what these are for.
  */
-const INSTRUCTIVE = new Set(['initialize', 'tools/list', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list']);
+const INSTRUCTIVE = new Set(['initialize', 'tools/list', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list', 'sampling/createMessage', 'elicitation/create']);
 
 /** What the session scans text with: the runtime's PII engine (`PiiProtection.inspect`). */
 export type Scan = (agentId: string, location: 'llm.tool_arguments' | 'tool.response', text: string, ref: string) => { text: string; redactions: number; block: string | null };
