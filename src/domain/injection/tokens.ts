@@ -459,6 +459,35 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
   let other = false;
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      // Plain ASCII (most of a text): never changed, it only moves the word state on. So rather
+      // than looking up each code unit, read the rest of the word being read, the word end at the
+      // separator after it, then skip to the next non-ASCII code unit and read backwards from
+      // there the start of the word it is in: the state is as the per-unit loop leaves it.
+      let j = i;
+      while (j < n && (c = text.charCodeAt(j)) < 0x80 && KIND[c] !== Kind.Separator) {
+        if (KIND[c] === Kind.Latin) latin = true;
+        j++;
+      }
+      if (j === n || c >= 0x80) {
+        i = j - 1; // the word goes on into what follows (or the text ends)
+        continue;
+      }
+      if (latin && other) lookalikes(text, wordStart, j); // the word ends at the separator j
+      let b = j + 1;
+      while (b < n && text.charCodeAt(b) < 0x80) b++;
+      // between j and b every word is ASCII (no look-alikes); the one at b starts after the last separator before it
+      let s = b - 1;
+      latin = false;
+      while (KIND[(c = text.charCodeAt(s))] !== Kind.Separator) {
+        if (KIND[c] === Kind.Latin) latin = true;
+        s--; // stops at j at the latest
+      }
+      other = false;
+      wordStart = s;
+      i = b - 1;
+      continue;
+    }
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
       const low = text.charCodeAt(i + 1);
       if (c === 0xdb40 && low >= 0xdc00 && low <= 0xdc7f) {
