@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NewEvent } from '../core/events.js';
 import type { PromptPart, PromptParts } from '../core/prompt.js';
-import { injectionMode, injectionWatchedFor, type InjectionDoor, type InjectionMode, type InjectionPolicy } from '../config/index.js';
+import { injectionMode, type InjectionDoor, type InjectionMode, type InjectionPolicy } from '../config/index.js';
 import { detectInjection, detectInjectionJson, type InjectionSignal, type InjectionSpan } from '../domain/injection/index.js';
 import { redact } from '../domain/pii/index.js';
 
@@ -184,11 +184,6 @@ export class InjectionGuard {
   /** The mode of one door for one agent (`safety.injection`: the agent's own, else every agent's). */
   modeOf(agentId: string | null, door: InjectionDoor): InjectionMode {
     return injectionMode(this.policy, agentId === null ? null : this.nameOf(agentId), door);
-  }
-
-  /** Whether any door looks for prompt injection for this agent (the Protection panel's counter is shown). */
-  watches(agentId: string): boolean {
-    return injectionWatchedFor(this.policy, this.nameOf(agentId));
   }
 
   /**
