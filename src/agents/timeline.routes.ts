@@ -279,6 +279,9 @@ function scalars(data: Record<string, unknown>): Record<string, string | number 
 /** Clock slack when a finding's time is matched to its call's span (both read from millisecond timestamps). */
 const SLACK_MS = 5;
 
+/** The model an LLM call's reference names (`chat:gpt-4o`, `:prompt` after it for a guard's finding in the prompt; a model name may hold ':'). */
+const modelOfRef = (ref: string): string => ref.slice(ref.indexOf(':') + 1).replace(/:prompt$/, '');
+
 function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
   let data: Record<string, unknown> = {};
   try {
@@ -293,7 +296,7 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
     links.push(...ids(data.requestIds).map((id) => `llm:${id}`), ...ids(data.toolCallIds).map((id) => `tool:${id}`));
   } else if (r.type === 'injection.detected' && typeof data.requestRef === 'string' && !data.requestRef.startsWith('mcp:') && !data.requestRef.startsWith('tool:') && r.agentId) {
     // Found in an LLM request before it was sent: the call is the first of its model written from then on (none when block refused it).
-    const model = data.requestRef.slice(data.requestRef.indexOf(':') + 1).replace(/:prompt$/, '');
+    const model = modelOfRef(data.requestRef);
     const hit = store.llmNear(r.agentId, r.ts, 6).find((x) => x.ts >= r.ts && x.model === model);
     if (hit) links.push(`llm:${hit.id}`);
   } else if (r.type === 'injection.detected' && typeof data.requestRef === 'string' && r.agentId) {
@@ -305,10 +308,9 @@ function eventItem(r: EventRow, store: TimelineStore): TimelineItem {
     }
   } else if (r.type === 'pii.detected' && typeof data.location === 'string' && data.location.startsWith('llm.') && r.agentId) {
     // A finding is said while its call runs: its call is the one of the model its ref names
-    // (`chat:gpt-4o`, `:prompt` after it for the prompt guard's; a model name may hold ':') whose
-    // time on the axis holds the finding, and that redacted or blocked something (a call running
+    // (modelOfRef) whose time on the axis holds the finding, and that redacted or blocked something (a call running
     // beside it that found nothing is passed over); else the first of that model written after it.
-    const model = typeof data.requestRef === 'string' ? data.requestRef.slice(data.requestRef.indexOf(':') + 1).replace(/:prompt$/, '') : null;
+    const model = typeof data.requestRef === 'string' ? modelOfRef(data.requestRef) : null;
     const at = msOf(r.ts);
     const near = store.llmNear(r.agentId, r.ts, 6).filter((x) => x.model === model);
     const during = near.filter((x) => {

@@ -25,7 +25,7 @@ import type { Endpoint, Wire } from './wire/types.js';
 import { keepsTurns, producesOutput } from './wire/wires.js';
 import { observedCall, type ObservedCall, type Observer } from '../observability/index.js';
 import type { AgentGate } from '../watch/index.js';
-import type { InjectionGuard } from '../injection/index.js';
+import { spanned, type InjectionGuard } from '../injection/index.js';
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
@@ -251,7 +251,7 @@ export class GatewayHandler {
     // a warning written in through a text's `set` is in it as sent.
     const { agentId, endpoint, wire } = p.request;
     const v = injection.scan(agentId, `${endpoint}:${p.model}:prompt`, p.request.prompt?.() ?? wire.prompt(endpoint, p.json));
-    if (v.carried && p.request.obs) p.request.obs.injection = { source: v.carried.source, action: v.carried.action, signals: v.carried.signals, score: v.carried.score };
+    if (v.carried && p.request.obs) p.request.obs.injection = spanned(v.carried);
     if (v.block)
       throw new GatewayError(
         'blocked',

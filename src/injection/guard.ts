@@ -80,6 +80,9 @@ export interface InjectionAnswer {
   refuse: string | null;
 }
 
+/** A finding as a call's span carries it (src/observability ObservedInjection): never its text. */
+export const spanned = (f: InjectionFinding & { action: InjectionAction }) => ({ source: f.source, action: f.action, signals: f.signals, score: f.score });
+
 /** The words put before a flagged text under `warn`: the model reads them as part of it. */
 export function warning(f: Pick<InjectionFinding, 'signals' | 'source'>): string {
   const what = f.source === 'llm.prompt' ? WARNING_PROMPT : WARNING_TOOL;

@@ -1,1 +1,1 @@
-export { INJECTION_WHERE, InjectionGuard, warning, type InjectionAction, type InjectionAnswer, type InjectionFinding, type InjectionSource, type InjectionVerdict } from './guard.js';
+export { INJECTION_WHERE, InjectionGuard, spanned, warning, type InjectionAction, type InjectionAnswer, type InjectionFinding, type InjectionSource, type InjectionVerdict } from './guard.js';

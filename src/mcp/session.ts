@@ -17,7 +17,7 @@ import type { McpCall, McpRecorder } from './record.js';
 import { MCP_PROVIDER } from '../state/index.js';
 import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
-import type { InjectionAnswer, InjectionGuard } from '../injection/index.js';
+import { spanned, type InjectionAnswer, type InjectionGuard } from '../injection/index.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
@@ -675,7 +675,7 @@ export class McpSession {
     const clean = this.clean(result, ref, 'mcp.result');
     call.redactions += clean.redactions;
     const f = clean.injection?.finding;
-    if (f) call.injection = { source: f.source, action: f.action, signals: f.signals, score: f.score };
+    if (f) call.injection = spanned(f);
     if (clean.injection?.refuse) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${clean.injection.refuse}`);
     if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
     call.isError = result.isError === true;

@@ -22,7 +22,7 @@ import type { ToolsStore } from '../state/index.js';
 import { agentResponseHeaders, cachedHeaders, headerValue } from './headers.js';
 import { baseUrl, type BaseUrl } from './path.js';
 import type { Blocked, HeaderRedactor, RedactedBody, ResponseRedactor } from './redact.js';
-import type { InjectionAnswer, InjectionGuard } from '../injection/index.js';
+import { spanned, type InjectionAnswer, type InjectionGuard } from '../injection/index.js';
 import type { ObservedInjection } from '../observability/index.js';
 import type { UnreadableRule } from './unreadable.js';
 import { factsOf, savedExtra } from './recorded.js';
@@ -385,4 +385,4 @@ function scrubHeaders(scrub: CredentialScrubber, headers: Record<string, string 
 const refusal = (a: InjectionAnswer | null): Blocked | null => (a?.refuse ? { message: a.refuse, types: null, code: 'injection_blocked' } : null);
 
 /** A finding as the call's span says it. */
-const observed = (a: InjectionAnswer | null): ObservedInjection | null => (a ? { source: a.finding.source, action: a.finding.action, signals: a.finding.signals, score: a.finding.score } : null);
+const observed = (a: InjectionAnswer | null): ObservedInjection | null => (a ? spanned(a.finding) : null);
