@@ -47,9 +47,19 @@ export class FleetJobs {
 
   /** One round, if this replica gets the lock (never two rounds at once here); whether it ran. */
   round(): Promise<boolean> {
-    this.running ??= this.once().finally(() => {
-      this.running = null;
-    });
+    // Counted as the round's answer is given (after its unlock), in the same step that lets the
+    // next round start: whoever reads `ran` and then joins a round in flight sees the two agree.
+    this.running ??= this.once().then(
+      (ran) => {
+        this.running = null;
+        if (ran) this.ran++;
+        return ran;
+      },
+      (err: unknown) => {
+        this.running = null;
+        throw err;
+      },
+    );
     return this.running;
   }
 
@@ -71,7 +81,6 @@ export class FleetJobs {
       await this.step('the feed', () => this.d.bus.prune(now));
       await this.step('replicas', () => this.d.replica.store.prune(now, GONE_MS));
       await this.step('login failures', () => this.d.loginFailures.prune(now, this.d.loginWindowMs));
-      this.ran++;
       return true;
     } catch (err) {
       if (isConnectionError(err)) this.d.outage.failed(err);

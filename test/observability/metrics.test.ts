@@ -96,11 +96,13 @@ describe('GET /metrics', () => {
     expect(sumOf(series, 'gen_ai_client_operation_duration_seconds_count')).toBe(5);
     // Time to first chunk: the stream only.
     expect(sumOf(series, 'gen_ai_client_operation_time_to_first_chunk_seconds_count')).toBe(1);
-    // The cage's own time, less the upstream's: one per call that reached a provider, and small.
+    // The cage's own time, less the upstream's: one per call that reached a provider, each a part
+    // of that call's whole duration (how small it is, the gateway bench measures: a loaded
+    // machine's scheduler would decide a bound here).
     expect(sumOf(series, 'iron_cage_gateway_overhead_seconds_count')).toBe(5);
-    // (A BPE table is loaded by the first call counted with it, ~140 ms for o200k and ~65 for
-    // cl100k: gpt-4o-mini's first call and the embeddings' may be slow, the other three not.)
-    expect(sumOf(series, 'iron_cage_gateway_overhead_seconds_bucket', { le: '0.05' })).toBeGreaterThanOrEqual(3);
+    const overhead = sumOf(series, 'iron_cage_gateway_overhead_seconds_sum');
+    expect(overhead).toBeGreaterThan(0);
+    expect(overhead).toBeLessThan(sumOf(series, 'gen_ai_client_operation_duration_seconds_sum'));
     // The budget, exact at scrape time.
     const budget = (await (await t.api(`/api/agents/${a.agentId}/costs`)).json()) as { limitUsd: number; spentUsd: number };
     expect(sample(series, 'iron_cage_budget_limit_usd', { scope: 'agent', budget: 'lead-qualifier' })).toBe(5);

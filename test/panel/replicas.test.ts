@@ -140,6 +140,9 @@ describe('panel replicas on one PostgreSQL', () => {
   });
 
   it('run the fleet’s jobs on one replica at a time', async () => {
+    // A round a replica's own timer started ends first (joined, it would answer for a moment
+    // before this one: a busy machine's rounds are long enough to meet).
+    await Promise.all([a.panel.service.jobs.round(), b.panel.service.jobs.round()]);
     const before = a.panel.service.jobs.ran + b.panel.service.jobs.ran;
     const rounds = await Promise.all([a.panel.service.jobs.round(), b.panel.service.jobs.round(), a.panel.service.jobs.round(), b.panel.service.jobs.round()]);
     // Both asked at the same moment: one held the lock, the other skipped (a's second ask joined its first).
