@@ -23,6 +23,8 @@ export default defineConfig({
     // and the slowest files.
     reporters: ['default', './test/helpers/timing-reporter.ts'],
     hookTimeout: 30_000,
+    // TEST_CPU_LOG=<file>: each file's CPU, a line each (test/helpers/cpu-setup.ts).
+    setupFiles: process.env.TEST_CPU_LOG ? ['test/helpers/cpu-setup.ts'] : [],
     maxWorkers: WORKERS,
     // The slowest files start first, so that the run does not end on one of them alone.
     sequence: { sequencer: SlowFirst },
