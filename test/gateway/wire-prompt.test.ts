@@ -203,6 +203,20 @@ describe('Responses wire: instructions and input items', () => {
     expect(tokens).toBe(3 + enc('user') + enc('Weather in Paris?') + 3 + 3 + enc('get_weather') + enc('{"city":"Paris"}') + 3 + 3 + enc('Sunny') + 3);
   });
 
+  it('a custom tool call (Codex’s apply_patch) is a call whose input is its free text, counted like arguments', () => {
+    const input = [
+      { type: 'custom_tool_call', call_id: 'c2', name: 'apply_patch', input: '*** Begin Patch' },
+      { type: 'custom_tool_call_output', call_id: 'c2', output: 'Done!' },
+    ];
+    const p = responsesWire.prompt('responses', { input, tools: [{ type: 'custom', name: 'apply_patch' }] });
+    expect(p.messages).toEqual([
+      { role: 'assistant', parts: [{ type: 'call', id: 'c2', name: 'apply_patch', input: '*** Begin Patch', set: expect.any(Function) }] },
+      { role: 'tool', callId: 'c2', parts: [text('Done!')] },
+    ]);
+    expect(p.tools).toEqual([{ name: 'apply_patch', callable: false }]);
+    expect(countPromptTokens('gpt-4o', responsesWire.prompt('responses', { input })).tokens).toBe(3 + enc('apply_patch') + enc('*** Begin Patch') + 3 + 3 + enc('Done!') + 3);
+  });
+
   it('output: max_output_tokens', () => {
     expect(responsesWire.output('responses', { max_output_tokens: 700, max_tokens: 5 })).toEqual({ limit: 700, choices: 1, thinking: 0 });
   });
@@ -333,7 +347,7 @@ describe('the prompt guard reads each wire through its reader', () => {
     expect(sent.messages[2].content).toEqual([{ type: 'tool_result', tool_use_id: 't1', content: 'sent to [EMAIL_REDACTED]' }]);
   });
 
-  it('Responses: instructions, input text, function_call arguments and function_call_output are redacted', async () => {
+  it('Responses: instructions, input text, function_call arguments, function_call_output and a custom tool call’s input are redacted', async () => {
     const { openai } = await start();
     upstream.answer({ usage: { input_tokens: 10, output_tokens: 5 } });
     await openai.responses.create({
@@ -343,6 +357,8 @@ describe('the prompt guard reads each wire through its reader', () => {
         { role: 'user', content: [{ type: 'input_text', text: 'Mail bob@example.org the offer.' }] },
         { type: 'function_call', call_id: 'c1', name: 'send', arguments: '{"to":"bob@example.org"}' },
         { type: 'function_call_output', call_id: 'c1', output: 'sent to bob@example.org' },
+        { type: 'custom_tool_call', call_id: 'c2', name: 'apply_patch', input: '+Contact: bob@example.org' },
+        { type: 'custom_tool_call_output', call_id: 'c2', output: 'Done!' },
       ],
     });
     const sent = upstream.requests.at(-1)!.body;
@@ -350,5 +366,6 @@ describe('the prompt guard reads each wire through its reader', () => {
     expect(sent.input[0].content).toEqual([{ type: 'input_text', text: 'Mail [EMAIL_REDACTED] the offer.' }]);
     expect(JSON.parse(sent.input[1].arguments)).toEqual({ to: '[EMAIL_REDACTED]' });
     expect(sent.input[2].output).toBe('sent to [EMAIL_REDACTED]');
+    expect(sent.input[3].input).toBe('+Contact: [EMAIL_REDACTED]');
   });
 });

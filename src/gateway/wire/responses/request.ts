@@ -4,18 +4,19 @@ import { contentParts, inputInto, isObject, outputAsk, roleOf, str, textCall, te
 // The Responses API's requests: their prompt and what they ask of the output.
 
 /**
- * An input item: a message, a function call the model made, a tool's output (any item with an
- * `output`), or another item the model produced (reasoning, a built-in tool's call), which is
- * shown as an item with its name.
+ * An input item: a message, a function or custom tool call the model made (a custom tool's
+ * `input` is its free text), a tool's output (any item with an `output`), or another item the
+ * model produced (reasoning, a built-in tool's call), which is shown as an item with its name.
  */
 function item(it: Body): PromptMessage {
-  const isCall = it.type === 'function_call';
+  const isCustom = it.type === 'custom_tool_call';
+  const isCall = it.type === 'function_call' || isCustom;
   const isOutput = 'output' in it;
   const role = isCall ? 'assistant' : isOutput ? 'tool' : it.type === undefined || it.type === 'message' ? roleOf(it.role) : 'assistant';
   const msg: PromptMessage = { role, parts: contentParts(it, 'content') };
   if (typeof it.role === 'string') msg.label = it.role;
   if (typeof it.name === 'string' && !isCall) msg.name = it.name;
-  if (isCall) msg.parts.push(textCall(it.call_id, it));
+  if (isCall) msg.parts.push(textCall(it.call_id, it, isCustom ? 'input' : 'arguments'));
   if (isOutput) {
     msg.callId = str(it.call_id);
     const out = it.output;
