@@ -1,7 +1,10 @@
+import { resolve } from 'node:path';
 import * as z from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../domain/budget/index.js';
+import { ConfigError } from '../core/errors.js';
 import { httpUrl, usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
+import { loadSimScript, type SimScript } from './sim-script.js';
 
 // Gateway and budget keys of the config file (snake_case). Pricing tables are checked
 // by the budget domain's own parser, which names every bad entry.
@@ -33,6 +36,8 @@ const simulated = z.strictObject({
       }),
     )
     .optional(),
+  /** A file of scripted turns (YAML or JSON) it answers with instead of inventing them; relative to the config file's folder. */
+  script: z.string().min(1, 'must not be empty').optional(),
 });
 
 export const gatewayFileSchema = {
@@ -102,7 +107,13 @@ export interface GatewayConfig {
   providers: {
     openai: ProviderConfig;
     anthropic: ProviderConfig;
-    simulated: { latencyMs: number; chunkDelayMs: number; failures: Array<{ fromCall: number; count: number | null; status: 429 | 500 | 502 | 503 | 'timeout' }> };
+    simulated: {
+      latencyMs: number;
+      chunkDelayMs: number;
+      failures: Array<{ fromCall: number; count: number | null; status: 429 | 500 | 502 | 503 | 'timeout' }>;
+      /** `script`, read and checked at load; null or absent: answers are invented from the prompt. */
+      script?: SimScript | null;
+    };
   };
   routing: Record<string, 'openai' | 'anthropic' | 'simulated'>;
   modelFallbacks: Record<string, string[]>;
@@ -150,7 +161,7 @@ export const GATEWAY_DEFAULTS: GatewayConfig = {
   providers: {
     openai: { baseUrl: 'https://api.openai.com/v1', apiKey: null, timeoutMs: 120_000 },
     anthropic: { baseUrl: 'https://api.anthropic.com', apiKey: null, timeoutMs: 120_000 },
-    simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [] },
+    simulated: { latencyMs: 0, chunkDelayMs: 0, failures: [], script: null },
   },
   routing: {},
   modelFallbacks: {},
@@ -178,21 +189,30 @@ function providerKeys(env: NodeJS.ProcessEnv): Keys<ProviderConfig, z.output<typ
   };
 }
 
-const SIMULATED_KEYS: Keys<GatewayConfig['providers']['simulated'], NonNullable<Providers['simulated']>> = {
+/** `dir`: the folder a relative `script` is in (the config file's). */
+const simulatedKeys = (dir: string): Keys<GatewayConfig['providers']['simulated'], NonNullable<Providers['simulated']>> => ({
   latencyMs: 'latency_ms',
   chunkDelayMs: 'chunk_delay_ms',
   failures: (l) => l.failures?.map((f) => ({ fromCall: f.from_call, count: f.count ?? null, status: f.status })),
-};
+  script: (l) => {
+    if (l.script === undefined) return undefined;
+    try {
+      return loadSimScript(resolve(dir, l.script));
+    } catch (e) {
+      throw e instanceof ConfigError ? new ConfigError(`providers.simulated.script: ${e.message}`) : e;
+    }
+  },
+});
 
-/** The gateway keys of one parsed source, which sit at the top level of the file. */
-function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> {
+/** The gateway keys of one parsed source, which sit at the top level of the file; `dir`: the folder its relative paths are in. */
+function gatewayKeys(env: NodeJS.ProcessEnv, dir: string): Keys<GatewayConfig, GatewayLayer> {
   const provider = providerKeys(env);
   return {
     providers: (l, cur) =>
       layer(cur, l.providers, {
         openai: (p, c) => layer(c, p.openai, provider),
         anthropic: (p, c) => layer(c, p.anthropic, provider),
-        simulated: (p, c) => layer(c, p.simulated, SIMULATED_KEYS),
+        simulated: (p, c) => layer(c, p.simulated, simulatedKeys(dir)),
       }),
     routing: merged('routing'),
     modelFallbacks: merged('model_fallbacks'),
@@ -225,9 +245,9 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Keys<GatewayConfig, GatewayLayer> 
   };
 }
 
-/** Layer the gateway keys of one parsed source over `cur`. */
-export function applyGateway(cur: GatewayConfig, l: GatewayLayer, env: NodeJS.ProcessEnv): GatewayConfig {
-  return layer(cur, l, gatewayKeys(env));
+/** Layer the gateway keys of one parsed source over `cur`; a relative path in it is in `dir`. */
+export function applyGateway(cur: GatewayConfig, l: GatewayLayer, env: NodeJS.ProcessEnv, dir: string): GatewayConfig {
+  return layer(cur, l, gatewayKeys(env, dir));
 }
 
 /** The defaults, with provider keys and base URLs from the environment iron-cage itself runs in. */

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { resolve, extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
 import { yaml } from '../core/on-first-use.js';
@@ -118,10 +118,10 @@ export const flagLayer = (flags: FlagValues): ParsedLayer =>
     return value === undefined ? null : [flagOf(name), value];
   });
 
-/** Every key of the config, and where each comes from in a parsed layer. */
-function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
+/** Every key of the config, and where each comes from in a parsed layer whose relative paths are in `dir`. */
+function configKeys(env: NodeJS.ProcessEnv, dir: string): Keys<Config, ParsedLayer> {
   return {
-    gateway: (l, cur) => applyGateway(cur, l, env),
+    gateway: (l, cur) => applyGateway(cur, l, env, dir),
     safety: (l, cur) => applySafety(cur, l),
     alerts: (l, cur) => applyAlerts(cur, l),
     panel: (l, cur) => applyPanel(cur, l),
@@ -164,7 +164,7 @@ function configKeys(env: NodeJS.ProcessEnv): Keys<Config, ParsedLayer> {
   };
 }
 
-const apply = (cfg: Config, l: ParsedLayer, env: NodeJS.ProcessEnv): Config => layer(cfg, l, configKeys(env));
+const apply = (cfg: Config, l: ParsedLayer, env: NodeJS.ProcessEnv, dir: string): Config => layer(cfg, l, configKeys(env, dir));
 
 export interface LoadOptions {
   /** Explicit --config (or IRON_CAGE_CONFIG); otherwise iron-cage.yaml|yml|toml in cwd if present. */
@@ -197,7 +197,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const where = resolve(cwd, file);
     const fromFile = readConfigFile(where);
     try {
-      cfg = apply(cfg, fromFile, env);
+      cfg = apply(cfg, fromFile, env, dirname(where));
     } catch (e) {
       // Price tables (the budget domain's) and the two webhook keys are judged while layering; say which file.
       throw e instanceof ConfigError ? new ConfigError(`config ${where}: ${e.message}`) : e;
@@ -206,8 +206,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const retired = fromFile.admin_token_ttl_hours === undefined ? [] : [RETIRED_ADMIN_TOKEN_TTL];
     cfg.notices = [...deprecations(fromFile), ...retired].map((n) => `config ${where}: ${n}`);
   }
-  cfg = apply(cfg, envLayer(env), env);
-  cfg = apply(cfg, flagLayer(opts.flags ?? {}), env);
+  cfg = apply(cfg, envLayer(env), env, cwd);
+  cfg = apply(cfg, flagLayer(opts.flags ?? {}), env, cwd);
   cfg.sandbox = { ...cfg.sandbox, modeFrom: modeFrom(cfg, opts.flags ?? {}, env) };
   cfg.db = resolve(cwd, cfg.db);
   if (cfg.restart.maxBackoffMs < cfg.restart.backoffMs) {

@@ -120,6 +120,11 @@ export function gatewayService(ctx: GatewayDeps): Service {
     }),
     announce() {
       ctx.logger.info(`LLM gateway: OpenAI-compatible at ${ctx.url()}/v1, Anthropic-compatible at ${ctx.url()}`);
+      const script = g.providers.simulated.script;
+      if (script)
+        ctx.logger.info(
+          `Simulated provider: scripted by ${script.file} (${script.conversations.length} conversation${script.conversations.length === 1 ? '' : 's'}); requests it does not take get ${script.otherwise ? 'its otherwise text' : 'the ordinary simulated answer'}`,
+        );
       for (const name of ['openai', 'anthropic'] as const) {
         // A provider without a key is said on its first call (the Router's onSimulated above).
         if (providers[name].real && !configRef(g.providers[name].apiKey)) {

@@ -15,6 +15,7 @@ providers:
     latency_ms: 5
     chunk_delay_ms: 2
     failures: [{ from_call: 3, status: 503 }, { from_call: 7, count: 2, status: timeout }]
+    script: turns.yaml
 routing: { "my-*": simulated }
 model_fallbacks: { gpt-4: [gpt-3.5-turbo] }
 pricing:
@@ -44,6 +45,7 @@ describe('config layering', () => {
   it('reads every gateway, safety and alerts key into its camelCase place, keeping defaults for the rest', () => {
     const { dir, cleanup } = tempDir();
     writeFileSync(join(dir, 'iron-cage.yaml'), FULL);
+    writeFileSync(join(dir, 'turns.yaml'), 'conversations: [{ turns: [{ text: hi }] }]\n');
     const c = loadConfig({ env: { MY_ANTHROPIC_KEY: 'sk-ant-env', OPENAI_API_KEY: 'sk-ignored' }, cwd: dir });
     const { pricing, defaultPrice, ...gateway } = c.gateway;
     expect(gateway).toEqual({
@@ -57,6 +59,11 @@ describe('config layering', () => {
             { fromCall: 3, count: null, status: 503 },
             { fromCall: 7, count: 2, status: 'timeout' },
           ],
+          script: {
+            file: join(dir, 'turns.yaml'),
+            conversations: [{ label: 'conversations[0]', when: { tools: null, models: null, userContains: null, systemContains: null }, turns: [{ text: 'hi', calls: [] }] }],
+            otherwise: null,
+          },
         },
       },
       routing: { 'my-*': 'simulated' },

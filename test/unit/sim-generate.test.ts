@@ -13,6 +13,7 @@ const req = (over: Partial<SimRequest> & { prompt?: string }): SimRequest => {
     model: 'gpt-4o',
     turns: [{ role: 'user', text: prompt ?? 'hello' }],
     tools: [],
+    customTools: [],
     toolChoice: 'auto',
     parallelToolCalls: true,
     format: { type: 'text' },

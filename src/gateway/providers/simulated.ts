@@ -9,11 +9,15 @@ import { openaiStream, openaiWhole } from './sim/openai.js';
 import { anyModel, modelRefusal, type ModelKind } from './sim/catalog.js';
 import { safeJson, simRequest } from './sim/request.js';
 import { simulateResponses } from './sim/responses.js';
+import { scripted } from './sim/script.js';
+import type { SimScript } from '../../config/index.js';
 
 export interface SimulatedOptions {
   latencyMs: number;
   chunkDelayMs: number;
   failures: Array<{ fromCall: number; count: number | null; status: 429 | 500 | 502 | 503 | 'timeout' }>;
+  /** Turns to answer with instead of inventing them (`providers.simulated.script`). */
+  script?: SimScript | null;
 }
 
 function embedding(input: string, dims: number): number[] {
@@ -72,17 +76,17 @@ export class SimulatedProvider implements Provider {
     const prompt = WIRE_OF[endpoint].prompt(endpoint, body);
     const promptTokens = countPromptTokens(model, prompt).tokens;
     const request = simRequest(endpoint, body, model, c.body ?? '', prompt);
+    // The script's turn where it has one for this request, else an answer invented from the prompt.
+    const g = (this.o.script && scripted(this.o.script, request)) || generate(request);
     if (endpoint === 'responses') {
-      const r = simulateResponses(body, request, promptTokens, id, c.stream);
+      const r = simulateResponses(body, model, g.choices[0]!, promptTokens, id, c.stream);
       return 'events' in r ? this.sse(r.events, c.signal) : json(200, r.json);
     }
     if (endpoint === 'messages') {
-      const choice = generate(request).choices[0]!;
       const meta = { id, model, inputTokens: promptTokens };
-      return c.stream ? this.sse(anthropicStream(meta, choice), c.signal) : json(200, anthropicWhole(meta, choice));
+      return c.stream ? this.sse(anthropicStream(meta, g.choices[0]!), c.signal) : json(200, anthropicWhole(meta, g.choices[0]!));
     }
     const isChat = endpoint === 'chat';
-    const g = generate(request);
     const meta = { id, model, created: Math.floor(Date.now() / 1000), promptTokens };
     if (!c.stream) return json(200, openaiWhole(isChat, meta, g));
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;

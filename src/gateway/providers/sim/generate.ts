@@ -42,7 +42,7 @@ function unitsWithin(units: string[], sep: string, model: string, maxTokens: num
 }
 
 /** Cut `text` to about `maxTokens` tokens on a word boundary (inside a word if it has none). */
-function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
+export function limitTokens(text: string, model: string, maxTokens: number | null): { text: string; cut: boolean } {
   if (maxTokens === null || countTextTokens(text, model) <= maxTokens) return { text, cut: false };
   if (maxTokens === 0) return { text: '', cut: true };
   const words = text.split(' ');
@@ -109,10 +109,16 @@ function knownFields(results: Array<{ text: string }>): Record<string, unknown> 
   return known;
 }
 
-function callId(seed: string): string {
+/** An OpenAI-shaped call id (`call_` + 24 characters), the same for the same seed. */
+export function callId(seed: string): string {
   const rng = seededRandom(seed);
   const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   return `call_${Array.from({ length: 24 }, () => abc[Math.floor(rng() * abc.length)]).join('')}`;
+}
+
+/** The output tokens of some tool calls: each one's name and arguments. */
+export function callTokens(calls: readonly SimToolCall[], model: string): number {
+  return calls.reduce((s, c) => s + countTextTokens(c.name, model) + countTextTokens(c.arguments, model), 0);
 }
 
 function toolCall(tool: SimTool, ctx: ValueContext, seed: string): SimToolCall {
@@ -124,7 +130,7 @@ function toolCall(tool: SimTool, ctx: ValueContext, seed: string): SimToolCall {
  * The answer to a request, decided once for every wire: tool calls when the prompt asks for
  * what a tool does (or `toolChoice` demands one), JSON valid against the requested format, an
  * answer built on tool results after a call, and otherwise seeded prose; `n` distinct choices.
- * @example generate({ model: 'gpt-4o', turns: [{ role: 'user', text: 'Repeat exactly: hi' }], tools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, maxTokens: null, seed: '{}' }).choices[0].text // 'hi'
+ * @example generate({ model: 'gpt-4o', turns: [{ role: 'user', text: 'Repeat exactly: hi' }], tools: [], customTools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, maxTokens: null, seed: '{}' }).choices[0].text // 'hi'
  */
 export function generate(req: SimRequest): SimGeneration {
   const prompt = lastUserText(req.turns);
@@ -147,8 +153,7 @@ export function generate(req: SimRequest): SimGeneration {
     const ctx: ValueContext = { root: {}, facts, rng, known, fillOptional: true, prose, work: { left: MAX_VALUES } };
     if (calls.length > 0) {
       const toolCalls = calls.map((t, k) => toolCall(t, { ...ctx, fillOptional: false }, `${seed}\n${t.name}\n${k}`));
-      const completionTokens = toolCalls.reduce((s, c) => s + countTextTokens(c.name, req.model) + countTextTokens(c.arguments, req.model), 0);
-      choices.push({ text: '', toolCalls, finish: 'tool_calls', pieces: [], completionTokens });
+      choices.push({ text: '', toolCalls, finish: 'tool_calls', pieces: [], completionTokens: callTokens(toolCalls, req.model) });
       continue;
     }
     let raw: string;

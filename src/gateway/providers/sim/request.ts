@@ -82,7 +82,7 @@ function format(f: unknown): SimFormat {
   return { type: 'text' };
 }
 
-const DEFAULTS: Params = { toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, seed: '' };
+const DEFAULTS: Params = { customTools: [], toolChoice: 'auto', parallelToolCalls: true, format: { type: 'text' }, n: 1, logprobs: null, seed: '' };
 
 /** OpenAI chat and legacy completions. */
 function openaiParams(body: Body, raw: string): Params {
@@ -91,6 +91,7 @@ function openaiParams(body: Body, raw: string): Params {
   // Legacy completions take `logprobs: <top count>`; chat takes `logprobs: true` + `top_logprobs`.
   const logprobs = typeof body.logprobs === 'number' ? { top: body.logprobs } : body.logprobs === true ? { top: intOr(body.top_logprobs, 0) } : null;
   return {
+    ...DEFAULTS,
     toolChoice,
     parallelToolCalls: body.parallel_tool_calls !== false,
     format: format(body.response_format),
@@ -127,6 +128,7 @@ function responsesParams(body: Body, raw: string): Params {
   const { stream: _s, store: _st, metadata: _m, stream_options: _so, ...asked } = body;
   return {
     ...DEFAULTS,
+    customTools: Array.isArray(body.tools) ? body.tools.filter((t: unknown) => isObject(t) && t.type === 'custom' && typeof t.name === 'string').map((t: Body) => t.name as string) : [],
     toolChoice,
     parallelToolCalls: body.parallel_tool_calls !== false,
     format: format(body.text?.format),

@@ -1,9 +1,8 @@
 import { formatSse } from '../../../core/sse.js';
-import { generate } from './generate.js';
-import type { SimChoice, SimRequest } from './types.js';
+import type { SimChoice } from './types.js';
 
-// The simulated provider's Responses API: the request (read by simRequest) goes to `generate()`,
-// and the answer is rendered as OpenAI serves it, whole or as the typed event stream.
+// The simulated provider's Responses API: the answer (from `generate()` or the script) is
+// rendered as OpenAI serves it, whole or as the typed event stream.
 
 type Body = Record<string, any>;
 
@@ -15,7 +14,11 @@ function outputItems(id: string, c: SimChoice): Body[] {
     items.push({ id: `msg_${id}`, type: 'message', status: c.finish === 'length' ? 'incomplete' : 'completed', content: [part], role: 'assistant' });
   }
   c.toolCalls.forEach((t, i) => {
-    items.push({ id: `fc_${id}_${i}`, type: 'function_call', status: 'completed', arguments: t.arguments, call_id: t.id, name: t.name });
+    items.push(
+      t.custom
+        ? { id: `ctc_${id}_${i}`, type: 'custom_tool_call', status: 'completed', call_id: t.id, input: t.arguments, name: t.name }
+        : { id: `fc_${id}_${i}`, type: 'function_call', status: 'completed', arguments: t.arguments, call_id: t.id, name: t.name },
+    );
   });
   return items;
 }
@@ -57,15 +60,13 @@ function envelope(id: string, body: Body, model: string, created: number) {
 }
 
 /**
- * The simulated answer to `POST /v1/responses` (`request` read from `body`, whose prompt counts
- * `input` tokens): the whole response object, or the SSE events of its stream (OpenAI's order and
+ * The simulated answer `choice` to `POST /v1/responses` (`body`, whose prompt counts `input`
+ * tokens): the whole response object, or the SSE events of its stream (OpenAI's order and
  * numbering), ending in `response.completed` with usage (`response.incomplete` when
  * `max_output_tokens` cut it).
- * @example simulateResponses(body, simRequest('responses', body, 'gpt-4o', ''), 9, 'x1', false) // { json: { object: 'response', output: [...], usage: {...} } }
+ * @example simulateResponses(body, 'gpt-4o', generate(request).choices[0], 9, 'x1', false) // { json: { object: 'response', output: [...], usage: {...} } }
  */
-export function simulateResponses(body: Body, request: SimRequest, input: number, id: string, stream: boolean): { json: Body } | { events: string[] } {
-  const { model } = request;
-  const choice = generate(request).choices[0]!;
+export function simulateResponses(body: Body, model: string, choice: SimChoice, input: number, id: string, stream: boolean): { json: Body } | { events: string[] } {
   const created = Math.floor(Date.now() / 1000);
   const cut = choice.finish === 'length';
   const items = outputItems(id, choice);
@@ -95,6 +96,10 @@ export function simulateResponses(body: Body, request: SimRequest, input: number
         emit('response.output_text.delta', { item_id, output_index, content_index: 0, delta, logprobs: choice.logprobs?.[i] ? [choice.logprobs[i]] : [] });
       emit('response.output_text.done', { item_id, output_index, content_index: 0, text: part.text, logprobs: part.logprobs });
       emit('response.content_part.done', { item_id, output_index, content_index: 0, part });
+    } else if (item.type === 'custom_tool_call') {
+      emit('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', input: '' } });
+      for (const delta of argDeltas.shift()!) emit('response.custom_tool_call_input.delta', { item_id: item.id, output_index, delta });
+      emit('response.custom_tool_call_input.done', { item_id: item.id, output_index, input: item.input });
     } else {
       emit('response.output_item.added', { output_index, item: { ...item, status: 'in_progress', arguments: '' } });
       for (const delta of argDeltas.shift()!) emit('response.function_call_arguments.delta', { item_id: item.id, output_index, delta });

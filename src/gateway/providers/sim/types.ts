@@ -26,6 +26,8 @@ export interface SimToolCall {
   arguments: string;
   /** `arguments` as the fragments a stream sends, in order (set by `generate`). */
   argumentPieces?: string[];
+  /** A call to a custom (freeform) tool of the Responses API: `arguments` is its free text `input`. */
+  custom?: boolean;
 }
 
 /** One turn of the conversation, whatever wire it came from. */
@@ -42,6 +44,8 @@ export interface SimRequest {
   model: string;
   turns: SimTurn[];
   tools: SimTool[];
+  /** The custom (freeform) tools offered, by name (the Responses API's `type: custom`): only a script calls them. */
+  customTools: string[];
   toolChoice: SimToolChoice;
   /** Whether several tool calls may come in one answer (OpenAI's `parallel_tool_calls`). */
   parallelToolCalls: boolean;
