@@ -23,6 +23,10 @@ export default defineConfig({
     // and the slowest files.
     reporters: ['default', './test/helpers/timing-reporter.ts'],
     hookTimeout: 30_000,
+    // Each module as transformed kept on disk (node_modules/.experimental-vitest-cache), so a run
+    // transforms only what changed since the last: test:quick 20 → 4 s of transform, 68 → 62 s
+    // of CPU on a second run. A fresh clone's first run pays for all of it, as before.
+    experimental: { fsModuleCache: true },
     // TEST_CPU_LOG=<file>: each file's CPU, a line each (test/helpers/cpu-setup.ts).
     setupFiles: process.env.TEST_CPU_LOG ? ['test/helpers/cpu-setup.ts'] : [],
     maxWorkers: WORKERS,
