@@ -1,35 +1,26 @@
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { treeSeconds } from './proc-cpu.js';
 
 // TEST_CPU_LOG=<file> npm test: a line per test file with the CPU it cost, for whoever makes the
 // suite faster (the suite is bound by CPU on two cores, so wall time per file says little: three
-// run side by side). The worker's own CPU while the file ran, plus its children's that ended in
-// that time (agents, CLI processes, npm; not the worker's one Chromium, which outlives the file,
-// nor the run's PostgreSQL). Tab-separated: file, own s, children s.
-
-/** This process's children's CPU that has been waited for, in seconds (/proc/self/stat cutime + cstime). */
-function childrenSeconds(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / 100;
-  } catch {
-    return 0;
-  }
-}
+// run side by side). Tab-separated: the file, its worker's own CPU while it ran, and its
+// processes' (seconds): the children that ended in that time (agents, CLI processes, npm) and
+// what the live ones (the worker's one Chromium, a panel the file left running) spent meanwhile.
+// The run's PostgreSQL is said once at the end (test/helpers/postgres-setup.ts).
 
 const log = process.env.TEST_CPU_LOG;
 if (log) {
   let own = process.cpuUsage();
-  let children = 0;
+  let processes = 0;
   let file = '';
   beforeAll(() => {
     file = expect.getState().testPath ?? '?';
     own = process.cpuUsage();
-    children = childrenSeconds();
+    processes = treeSeconds(process.pid);
   });
   afterAll(() => {
     const d = process.cpuUsage(own);
-    appendFileSync(log, `${file.replace(`${process.cwd()}/`, '')}\t${((d.user + d.system) / 1e6).toFixed(2)}\t${(childrenSeconds() - children).toFixed(2)}\n`);
+    appendFileSync(log, `${file.replace(`${process.cwd()}/`, '')}\t${((d.user + d.system) / 1e6).toFixed(2)}\t${(treeSeconds(process.pid) - processes).toFixed(2)}\n`);
   });
 }

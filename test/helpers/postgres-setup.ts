@@ -1,5 +1,8 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startServer, type TestPostgres } from './postgres.js';
+import { treeSeconds } from './proc-cpu.js';
 
 // The run's one PostgreSQL server (vitest `globalSetup`): started once before any file runs,
 // each file then takes a database of its own on it (`startPostgres`), stopped when the run ends.
@@ -18,5 +21,11 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  // TEST_CPU_LOG (cpu-setup.ts): what the server spent for the whole run, its backends included.
+  const log = process.env.TEST_CPU_LOG;
+  if (log && server) {
+    const pid = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    appendFileSync(log, `(the run's PostgreSQL)\t0\t${treeSeconds(pid, true).toFixed(2)}\n`);
+  }
   await server?.destroy();
 }
