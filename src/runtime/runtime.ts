@@ -186,6 +186,7 @@ export class Runtime {
           feed: new StateFeed(state),
           health: () => ({ agents: state.listAgents().length }),
           rawRoutes: services.flatMap((s) => s.rawRoutes ?? []),
+          upgradeRoutes: services.flatMap((s) => s.upgradeRoutes ?? []),
           apiRoutes: [
             (app) =>
               app.route(

@@ -23,6 +23,16 @@ export interface RawRoute {
 }
 
 /**
+ * A WebSocket endpoint other than the hub's `/ws`, at one path (the LLM gateway's Responses API
+ * socket, `/v1/responses`). The Host and Origin guards have already run; the handler completes
+ * or refuses the upgrade itself (an answer written to `socket` before it is a WebSocket).
+ */
+export interface UpgradeRoute {
+  path: string;
+  handle(req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void;
+}
+
+/**
  * How the server tells who calls (auth/'s TokenService is the one implementation): the server
  * checks roles on the Principal it gets and never learns how a token is made or stored.
  */
@@ -81,6 +91,8 @@ export interface ServerDeps {
   /** Routes under /api that need no token (login), mounted before the token check. */
   publicRoutes?: Array<(app: import('hono').Hono<AppEnv>) => void>;
   rawRoutes?: RawRoute[];
+  /** WebSocket endpoints besides `/ws`, by path. */
+  upgradeRoutes?: UpgradeRoute[];
   /**
    * Health probes (a panel's /healthz and /readyz), answered before the Host check: a load
    * balancer or Kubernetes asks by the replica's own address, and the answer says only whether

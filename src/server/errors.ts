@@ -65,7 +65,14 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 /** The same answer as a raw HTTP/1.1 response, for a WebSocket upgrade refused before it began. */
 export function upgradeRefusal(err: unknown): string {
   const { status, body, headers } = toErrorResponse(err);
-  const text = JSON.stringify(body);
+  return rawJsonAnswer(status, JSON.stringify(body), headers);
+}
+
+/**
+ * A JSON answer as raw HTTP/1.1, written to a socket no HTTP response owns (an upgrade refused:
+ * REST's shape by `upgradeRefusal`, an LLM wire's by the gateway's socket); it closes the connection.
+ */
+export function rawJsonAnswer(status: number, text: string, headers: Record<string, string>): string {
   // The socket is ended after it whatever the error says.
   const extra = Object.entries(headers)
     .filter(([k]) => k !== 'connection')

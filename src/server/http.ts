@@ -78,6 +78,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   const honoListener = getRequestListener(app.fetch);
   const hub = new WsHub(deps.feed, full);
   const raw = deps.rawRoutes ?? [];
+  const upgrades = deps.upgradeRoutes ?? [];
   const hostRefusal = (host: string | undefined) => new IronCageError('forbidden_host', 403, `Host '${host ?? ''}' is not this server; use http://127.0.0.1:${port} or add it to allowed_hosts`);
 
   // Two Host headers is how request smuggling starts: nothing more is read from that connection.
@@ -136,6 +137,13 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
       socket.end(upgradeRefusal(hostRefusal(req.headers.host)));
       return;
     }
+    // A page may open a WebSocket to any address: only one from this server's own pages (or an allowed origin) gets one.
+    if (!guard.sameOriginOrAllowed(req.headers.origin, req.headers.host)) {
+      socket.end(upgradeRefusal(new IronCageError('forbidden_origin', 403, `origin ${req.headers.origin} is not allowed`)));
+      return;
+    }
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    for (const u of upgrades) if (path === u.path) return u.handle(req, socket, head);
     hub.handleUpgrade(req, socket, head);
   });
   server.on('clientError', (_err, socket) => {
@@ -146,7 +154,7 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
   startedUp();
   return {
     port,
-    routes: routeTable(app.routes, raw),
+    routes: routeTable(app.routes, raw, upgrades),
     url: `${o.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     hub,
     accept: (socket) => server.emit('connection', socket),
@@ -181,12 +189,12 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
 
 /**
  * The route table: Hono's routes (its `app.use` middleware is registered as method ALL and is
- * not a route), each raw prefix, and the WebSocket.
+ * not a route), each raw prefix, the hub's WebSocket and every other one.
  *
  * @example
  *   routeTable(app.routes, [{ prefix: '/v1/', handle }]) // [..., { method: '*', path: '/v1/*', surface: 'raw' }, { method: 'GET', path: '/ws', surface: 'ws' }]
  */
-export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>, raw: ReadonlyArray<{ prefix: string }>): RouteRow[] {
+export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>, raw: ReadonlyArray<{ prefix: string }>, upgrades: ReadonlyArray<{ path: string }> = []): RouteRow[] {
   const seen = new Set<string>();
   const rows: RouteRow[] = [];
   for (const r of hono) {
@@ -197,5 +205,6 @@ export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>
   }
   for (const r of raw) rows.push({ method: '*', path: `${r.prefix}*`, surface: 'raw' });
   rows.push({ method: 'GET', path: '/ws', surface: 'ws' });
+  for (const u of upgrades) rows.push({ method: 'GET', path: u.path, surface: 'ws' });
   return rows;
 }

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { ConfigRef, RefSource } from '../domain/secrets/index.js';
 import type { StateManager } from '../state/index.js';
-import type { AgentControl, AppEnv, Authenticator, RawRoute } from './context.js';
+import type { AgentControl, AppEnv, Authenticator, RawRoute, UpgradeRoute } from './context.js';
 
 // The contract between the runtime (the composition root) and the features it starts. It sits
 // here, below every feature, so a feature's factory (`<feature>/<feature>.service.ts`) imports
@@ -41,6 +41,8 @@ export interface SecretRefsLike {
 export interface Service {
   name: string;
   rawRoutes?: RawRoute[];
+  /** WebSocket endpoints of its own (the gateway's `/v1/responses`). */
+  upgradeRoutes?: UpgradeRoute[];
   apiRoutes?: Array<(app: Hono<AppEnv>) => void>;
   /** Routes under /api that take no token (POST /api/login); mounted before the token check. */
   publicRoutes?: Array<(app: Hono<AppEnv>) => void>;

@@ -35,7 +35,7 @@ interface Replay {
  * The StateManager as a FeedSource for the WebSocket hub.
  *
  * @example
- *   new WsHub(new StateFeed(state), { tokens, guard });
+ *   new WsHub(new StateFeed(state), { tokens });
  */
 export class StateFeed implements FeedSource<IronEvent> {
   /**

@@ -79,7 +79,7 @@ describe('server tables and headers', () => {
     expect(singleHost(['Host', 'a:1', 'host', 'b:2'])).toBeNull();
   });
 
-  it('routeTable: routes without middleware or duplicates, raw prefixes, the WebSocket', () => {
+  it('routeTable: routes without middleware or duplicates, raw prefixes, the WebSockets', () => {
     const rows = routeTable(
       [
         { method: 'ALL', path: '/api/*' },
@@ -87,11 +87,13 @@ describe('server tables and headers', () => {
         { method: 'GET', path: '/api/x' },
       ],
       [{ prefix: '/v1/' }],
+      [{ path: '/v1/responses' }],
     );
     expect(rows).toEqual([
       { method: 'GET', path: '/api/x', surface: 'rest' },
       { method: '*', path: '/v1/*', surface: 'raw' },
       { method: 'GET', path: '/ws', surface: 'ws' },
+      { method: 'GET', path: '/v1/responses', surface: 'ws' },
     ]);
   });
 });
