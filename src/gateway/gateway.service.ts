@@ -17,6 +17,7 @@ import { providerRoutes } from './providers.routes.js';
 import { Conversations } from './conversations.js';
 import { ResponsesState, responsesKey } from './responses-state.js';
 import { SealedJson, StoredQuota } from './stored-items.js';
+import { ResponsesSockets } from './responses-socket.js';
 import { Router } from './router.js';
 import type { AgentGate } from '../watch/index.js';
 import type { InjectionGuard } from '../injection/index.js';
@@ -101,6 +102,9 @@ export function gatewayService(ctx: GatewayDeps): Service {
     ...(ctx.injection ? { injection: ctx.injection } : {}),
   });
 
+  // The Responses API over a WebSocket: each call handed to the same handler.
+  const sockets = new ResponsesSockets({ handler, responses, maxRequestBytes: g.maxRequestBytes, logger: ctx.logger });
+
   return {
     name: 'gateway',
     // `/messages`: the AI SDK appends only that to the printed ANTHROPIC_BASE_URL (no /v1).
@@ -108,6 +112,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
       { prefix: '/v1/', handle: handler.handle },
       { prefix: '/messages', handle: handler.handle },
     ],
+    upgradeRoutes: [sockets.route],
     apiRoutes: [providerRoutes(providers, ctx.breakers)],
     agentEnv: (_id, token) => ({
       OPENAI_BASE_URL: `${ctx.url()}/v1`,
@@ -135,7 +140,11 @@ export function gatewayService(ctx: GatewayDeps): Service {
         }
       }
     },
+    stopping() {
+      sockets.stopping();
+    },
     async close() {
+      sockets.close();
       responses.close();
       await Promise.all(Object.values(providers).map((p) => p.close()));
     },

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Principal } from '../core/roles.js';
 import type { PromptParts } from '../core/prompt.js';
@@ -93,7 +93,7 @@ export class GatewayHandler {
   private async run(req: IncomingMessage, res: ServerResponse, route: Route | undefined, path: string): Promise<void> {
     const t0 = performance.now();
     if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${path}. ${SERVED}`);
-    const { agentId, name } = await this.authenticate(req);
+    const { agentId, name } = await this.authenticate(req.headers);
     switch (route.endpoint) {
       case 'models':
         return models(this.d, res, null, route.wire);
@@ -155,12 +155,15 @@ export class GatewayHandler {
     }
   }
 
-  /** The agent's own scoped token: Bearer (OpenAI SDK) or x-api-key (Anthropic SDK). */
-  private async authenticate(req: IncomingMessage): Promise<{ agentId: string; name: string }> {
+  /**
+   * The agent whose own scoped token the headers carry: Bearer (OpenAI SDK) or x-api-key
+   * (Anthropic SDK). Every call's check, and the Responses socket's before its upgrade.
+   */
+  async authenticate(headers: IncomingHttpHeaders): Promise<{ agentId: string; name: string }> {
     let p: Principal;
     try {
       // Synchronous for a token seen before: no promise on the hot path.
-      const checked = this.d.tokens.authenticate(req.headers);
+      const checked = this.d.tokens.authenticate(headers);
       p = checked instanceof Promise ? await checked : checked;
     } catch (e) {
       if (e instanceof MissingTokenError) throw new GatewayError('auth', 'No API key provided. Use the agent token iron-cage gave you (OPENAI_API_KEY / ANTHROPIC_API_KEY).', false);

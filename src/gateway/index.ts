@@ -1,6 +1,7 @@
 // The LLM gateway's public surface. The runtime starts it with gatewayService (gateway.service.ts).
 export { GatewayHandler, type HandlerDeps } from './handler.js';
 export { GATEWAY_ROUTES } from './endpoints.js';
+export { RESPONSES_SOCKET_PATH, SOCKETS_PER_AGENT } from './responses-socket.js';
 export { promptTokensOf } from './wire/wires.js';
 export { providerRoutes } from './providers.routes.js';
 export { PROVIDER_CLASSIFY, providerBreakers, type ProviderBreakers } from './breakers.js';

@@ -120,6 +120,8 @@ const EXPECTED: Record<string, Access> = {
   // Prometheus's figures (metrics.auth: token here, so nobody passes by being on loopback): admins and metrics tokens.
   '* /metrics*': { anon: 401, admin: 200, viewer: 403, self: 403, other: 403 },
   'GET /ws': { anon: 401, admin: 101, viewer: 101, self: 101, other: 101 },
+  // The Responses API over a WebSocket: the gateway's token check, before the upgrade completes.
+  'GET /v1/responses': { anon: 401, admin: 403, viewer: 403, self: 101, other: 401 },
 };
 
 /** The gateway's reads (GET /v1/models): as its row, but an agent let in gets its 200. */
@@ -207,7 +209,7 @@ function concretePath(path: string, c: Caller): string {
 }
 
 async function probe(r: RouteRow, c: Caller): Promise<Probed[]> {
-  if (r.surface === 'ws') return [[await wsStatus(c.token)]];
+  if (r.surface === 'ws') return [[await wsStatus(c.token, r.path)]];
   if (r.surface === 'raw' && (r.path === '/v1/*' || r.path === '/messages*')) {
     // Every route of the gateway's table under this prefix, each refused or let in alike.
     const prefix = r.path.slice(0, -1);
@@ -226,9 +228,9 @@ async function probe(r: RouteRow, c: Caller): Promise<Probed[]> {
   return [[(await raw(t.rt.url, r.method, concretePath(r.path, c), { token: c.token, body, headers: { 'content-type': 'application/json' } })).status]];
 }
 
-function wsStatus(token: string | null): Promise<number> {
+function wsStatus(token: string | null, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${t.rt.url.replace('http', 'ws')}/ws`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const ws = new WebSocket(`${t.rt.url.replace('http', 'ws')}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     ws.once('open', () => {
       ws.close();
       resolve(101);
