@@ -35,6 +35,8 @@ function serves(a: { _: Array<string | number> }): boolean {
   return command === 'start' || command === 'serve' || command === 'demo' || (command === 'panel' && sub === undefined);
 }
 
+const START = 'Run an agent (Python .py, or Node .js/.mjs/.cjs) under supervision, with the dashboard; or any program after --: a binary, a script, Claude Code, Codex CLI';
+
 const EPILOG = `${PRECEDENCE}
 Docs: README.md, and the reference in docs/ (flags and config keys: docs/configuration.md; API routes: docs/api.md)`;
 
@@ -117,23 +119,30 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     .scriptName('iron-cage')
     .usage('$0 <command> [options]\n\nPut a cage around an AI agent: supervise it, meter and guard its LLM calls, show it live.')
     .command(
-      'start <script> [args..]',
-      'Run an agent (Python .py, or Node .js/.mjs/.cjs) under supervision, with the dashboard',
+      'start [script] [args..]',
+      START,
       (y) =>
         y
-          .positional('script', { type: 'string', description: 'The agent, e.g. agent.py or agent.mjs', demandOption: true })
+          // Its two forms, which the command string alone cannot say.
+          .usage(`$0 start <script> [args..]\n$0 start [options] -- <command> [args...]\n\n${START}`)
+          .positional('script', { type: 'string', description: 'The agent script, e.g. agent.py or agent.mjs (or none: the program after --)' })
           .positional('args', { type: 'string', array: true, description: 'Arguments for the agent (put -- before ones that start with -)' })
           .options(optionsFor('start'))
           .epilog(environmentHelp('start'))
           .example('$0 start agent.py --budget 50', 'Run agent.py with a $50 budget')
-          .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends'),
+          .example('$0 start agent.py --exit -- --leads 10', 'Pass --leads 10 to the agent; exit when it ends')
+          .example('$0 start --budget 5 --exit -- claude -p "Fix the failing test"', 'Run Claude Code through the cage (and Codex CLI: -- codex exec "…")')
+          .example('$0 start --name crawler -- ./run.sh --fast', 'Any program: a binary, a shell script, npx …, uvx …'),
       async (a) => {
-        const rest = (a['--'] as string[] | undefined) ?? [];
+        const rest = ((a['--'] as Array<string | number> | undefined) ?? []).map(String);
+        const script = a.script as string | undefined;
+        // A script takes what follows -- as its own arguments; without one, the first word after -- is the program.
+        if (script === undefined && rest.length === 0)
+          throw new UsageError('start: name the agent: iron-cage start agent.py, or any program after --: iron-cage start [options] -- <command> [args...]');
         const { runStart } = await import('./start.js');
         await runStart({
           ...(a as unknown as StartArgs),
-          script: a.script as string,
-          args: [...((a.args as string[] | undefined) ?? []).map(String), ...rest.map(String)],
+          ...(script === undefined ? { command: rest[0]!, args: rest.slice(1) } : { script, args: [...((a.args as string[] | undefined) ?? []).map(String), ...rest] }),
         });
       },
     )
@@ -318,7 +327,8 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     )
     .demandCommand(1, 'Name a command: start, demo, serve, panel, dashboard, token, secrets, user, audit, redact or scan.')
     .strict()
-    .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true })
+    // Words are passed on as typed: never `010` → 10, `1e3` → 1000 (an option typed as a number is still read as one).
+    .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true, 'parse-numbers': false, 'parse-positional-numbers': false })
     .middleware((a) => {
       if (!serves(a)) startedUp();
     })

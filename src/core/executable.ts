@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 
 // Whether this process is the single executable (src/exe, scripts/exe.mjs), and what that changes
@@ -25,4 +27,21 @@ export function executableFolder(): string | null {
  */
 export function nodeCommand(): { command: string; env: Record<string, string> } {
   return { command: process.execPath, env: sea ? { [AS_NODE]: '1' } : {} };
+}
+
+/**
+ * The folders tried in order for iron-cage's cache (the single executable unpacks itself there, a
+ * coding agent's configuration home for a run is made there): IRON_CAGE_CACHE_DIR alone when it
+ * is set, else $XDG_CACHE_HOME/iron-cage, ~/.cache/iron-cage, then one of this user's own in the
+ * temp folder.
+ *
+ * @example cacheRoots({ HOME: '/home/ann' }) // ['/home/ann/.cache/iron-cage', '/tmp/iron-cage-1000']
+ */
+export function cacheRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.IRON_CAGE_CACHE_DIR) return [resolve(env.IRON_CAGE_CACHE_DIR)];
+  const roots: string[] = [];
+  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) roots.push(join(env.XDG_CACHE_HOME, 'iron-cage'));
+  if (env.HOME && isAbsolute(env.HOME)) roots.push(join(env.HOME, '.cache', 'iron-cage'));
+  roots.push(join(tmpdir(), `iron-cage-${process.getuid?.() ?? 'user'}`));
+  return [...new Set(roots)];
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { cacheRoots } from '../core/executable.js';
+
+export { cacheRoots };
 
 // The single executable (scripts/exe.mjs) holds iron-cage as an installed package would lay it out
 // (bin/iron-cage.js, dist/: the code, the dashboard, the migrations, the Python SDK; node_modules/:
@@ -29,21 +31,6 @@ export interface UnpackOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-
-/**
- * The folders tried in order for the cache: IRON_CAGE_CACHE_DIR alone when it is set, else
- * $XDG_CACHE_HOME/iron-cage, ~/.cache/iron-cage, then one of this user's own in the temp folder.
- *
- * @example cacheRoots({ HOME: '/home/ann' }) // ['/home/ann/.cache/iron-cage', '/tmp/iron-cage-1000']
- */
-export function cacheRoots(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.IRON_CAGE_CACHE_DIR) return [resolve(env.IRON_CAGE_CACHE_DIR)];
-  const roots: string[] = [];
-  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) roots.push(join(env.XDG_CACHE_HOME, 'iron-cage'));
-  if (env.HOME && isAbsolute(env.HOME)) roots.push(join(env.HOME, '.cache', 'iron-cage'));
-  roots.push(join(tmpdir(), `iron-cage-${process.getuid?.() ?? 'user'}`));
-  return [...new Set(roots)];
-}
 
 /**
  * What in the folder is not as the manifest says: a file missing, of another size or hash, and

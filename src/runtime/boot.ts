@@ -2,6 +2,7 @@ import { ConfigError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { Config } from '../config/index.js';
 import type { SandboxChoice } from '../sandbox/index.js';
+import type { AgentProgram } from '../supervisor/index.js';
 import { Runtime } from './runtime.js';
 
 // How a command starts a Runtime and stops it on a signal: shared by `start`, `serve` and `demo`.
@@ -19,8 +20,9 @@ export interface BootOptions {
  *
  * @example
  * const rt = await boot(config, { script: 'agent.py', args: [] });
+ * const rt = await boot(config, { command: '/usr/local/bin/claude', args: ['-p', 'Fix the tests'] });
  */
-export async function boot(config: Config, agent?: { script: string; args: string[] }, o: BootOptions = {}): Promise<Runtime> {
+export async function boot(config: Config, agent?: AgentProgram, o: BootOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? createLogger({ format: config.logFormat, level: config.verbose ? 'debug' : 'info' });
   try {
     return await Runtime.start({ config, logger, agent, env: o.env, sandbox: o.sandbox });

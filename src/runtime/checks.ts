@@ -1,18 +1,21 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, extname, isAbsolute, join, resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { nodeCommand } from '../core/executable.js';
+import { isExecutableFile, which } from '../core/which.js';
 import { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from '../supervisor/index.js';
 
 /** The agent's script, resolved: it must be a readable file iron-cage knows how to run (by its extension). */
 export function checkScript(script: string, cwd: string): { path: string; language: AgentLanguage } {
   const path = resolve(cwd, script);
+  // A name with no extension is more likely a program meant to be run: said how.
+  const asCommand = extname(script) === '' ? ` (a program runs after --: iron-cage start -- ${script} …)` : '';
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {
-    throw new ConfigError(`agent script ${script}: file not found`);
+    throw new ConfigError(`agent script ${script}: file not found${asCommand}`);
   }
   if (!st.isFile()) throw new ConfigError(`agent script ${script}: not a file`);
   try {
@@ -24,31 +27,43 @@ export function checkScript(script: string, cwd: string): { path: string; langua
   if (!language) {
     const ext = extname(path);
     const what = ext ? `'${ext}' is not an agent iron-cage can run` : 'no extension to say how to run it';
-    throw new ConfigError(`agent script ${script}: ${what} (${AGENT_EXTENSIONS.join(', ')}: .py runs on Python, the others on Node.js)`);
+    throw new ConfigError(
+      `agent script ${script}: ${what} (${AGENT_EXTENSIONS.join(', ')}: .py runs on Python, the others on Node.js; any other program runs after --: iron-cage start -- ${script.includes('/') ? script : `./${script}`})`,
+    );
   }
   return { path, language };
 }
 
 /** Find the interpreter the way the shell would, so a typo fails now rather than as a crash loop. */
 export function checkPython(python: string, env: NodeJS.ProcessEnv): void {
-  const candidates =
-    python.includes('/') || isAbsolute(python)
-      ? [python]
-      : (env.PATH ?? '')
-          .split(delimiter)
-          .filter(Boolean)
-          .map((dir) => join(dir, python));
-  for (const c of candidates) {
-    try {
-      if (statSync(c).isFile()) {
-        accessSync(c, constants.X_OK);
-        return;
-      }
-    } catch {
-      /* next */
-    }
-  }
+  if (python.includes('/') ? isExecutableFile(python) : which(python, env.PATH) !== null) return;
   throw new ConfigError(`--python: interpreter '${python}' not found${python.includes('/') ? '' : ' on PATH'} (install Python 3 or pass --python /path/to/python3)`);
+}
+
+/**
+ * The program `start -- <command>` runs, found now as the shell would (a name on PATH, or a path
+ * from the working folder), so that a typo is one line and exit 2 before anything starts rather
+ * than a crash at launch. Returns its absolute path, as it is run.
+ *
+ * @example checkCommand('claude', process.cwd(), process.env) // '/usr/local/bin/claude'
+ */
+export function checkCommand(command: string, cwd: string, env: NodeJS.ProcessEnv): string {
+  if (command === '') throw new ConfigError('agent command: empty (name a program after --, e.g. iron-cage start -- claude -p "…")');
+  if (!command.includes('/')) {
+    const found = which(command, env.PATH);
+    if (found === null) throw new ConfigError(`agent command '${command}': not found on PATH (install it, or give its path)`);
+    return found;
+  }
+  const path = resolve(cwd, command);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ConfigError(`agent command ${command}: file not found`);
+  }
+  if (!st.isFile()) throw new ConfigError(`agent command ${command}: not a file`);
+  if (!isExecutableFile(path)) throw new ConfigError(`agent command ${command}: not executable (chmod +x ${command}, or name its interpreter: -- sh ${command})`);
+  return path;
 }
 
 // Compiles without running or writing anything (py_compile would leave a __pycache__ beside the agent).

@@ -1,15 +1,17 @@
+import { rmSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import { injectionWatched, type Config } from '../config/index.js';
 import { formatElapsed } from '../core/duration.js';
+import { cacheRoots } from '../core/executable.js';
 import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { agentRoutes } from '../agents/index.js';
 import { StateFeed, startServer, type RunningServer } from '../server/index.js';
 import { RequestsStore, StateManager, TokensStore } from '../state/index.js';
-import { agentEnv, AgentSupervisor, cageCredentials, LocalProcessRunner, type AgentOutcome, type AgentRunner } from '../supervisor/index.js';
+import { agentEnv, AgentSupervisor, cageCredentials, codingAgent, LocalProcessRunner, prepareHome, type AgentOutcome, type AgentProgram, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
 import { AlertDispatcher, deliveryEvent } from '../alerts/index.js';
 import { budgetService } from '../budget/index.js';
@@ -30,8 +32,8 @@ import { InjectionGuard } from '../injection/index.js';
 export interface RuntimeOptions {
   config: Config;
   logger: Logger;
-  /** `start` mode: the agent to supervise. `serve` mode: none. */
-  agent?: { script: string; args: string[] };
+  /** `start` mode: the agent to supervise (a script, or a program found before start). `serve` mode: none. */
+  agent?: AgentProgram;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   runner?: AgentRunner;
@@ -218,7 +220,7 @@ export class Runtime {
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       const cwd = o.cwd ?? process.cwd();
-      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, cwd, o.runner ?? rt.runnerFor(o.sandbox, cwd));
+      if (o.agent) await rt.launch(o.agent, o.env ?? process.env, cwd, o.runner ?? rt.runnerFor(o.sandbox, cwd), o.sandbox?.on === true);
       return rt;
     } catch (err) {
       for (const s of services) await s.close?.();
@@ -264,10 +266,11 @@ export class Runtime {
     });
   }
 
-  private async launch(agent: { script: string; args: string[] }, env: NodeJS.ProcessEnv, cwd: string, runner: AgentRunner): Promise<void> {
+  private async launch(agent: AgentProgram, env: NodeJS.ProcessEnv, cwd: string, runner: AgentRunner, sandboxed: boolean): Promise<void> {
     const { config } = this;
-    const script = resolve(cwd, agent.script);
-    const id = newAgentId(script);
+    const program: AgentProgram = 'command' in agent ? agent : { script: resolve(cwd, agent.script), args: agent.args };
+    const path = 'command' in program ? program.command : program.script;
+    const id = newAgentId(path);
     // One token per agent process: a restart gets a fresh one and the last one's holder (the
     // exited process, anything it leaked to) is refused from then on, as it is once the run ends.
     let run: RunToken | null = null;
@@ -276,13 +279,17 @@ export class Runtime {
       run = await this.tokens.issueRun({ name: id, agentId: id, ttlSeconds: config.agentTokenTtlHours * 3600 });
       return run.token;
     };
+    // A coding agent iron-cage knows (claude, codex): pointed at the cage the way it is configured, its configuration home the run's own.
+    const known = 'command' in program ? codingAgent(program.command) : null;
+    const home = known ? prepareHome(known, cacheRoots(env), id, { url: this.url, sandboxed }) : null;
+    if (known && home) this.logger.info(`${known.name}: its model calls go through the cage; its configuration for this run is in ${home} (removed when the run ends)`);
     const sup = new AgentSupervisor({
       agentId: id,
-      name: config.name ?? basename(script, extname(script)),
+      name: config.name ?? ('command' in program ? basename(path) : basename(path, extname(path))),
       python: config.python,
-      script,
-      args: agent.args,
+      program,
       cwd,
+      ...(home ? { write: [home] } : {}),
       limitMicros: config.budgetMicros,
       restart: config.restart,
       gracePeriodMs: config.gracePeriodMs,
@@ -295,10 +302,14 @@ export class Runtime {
       env: async (restarts) => {
         const token = await freshToken();
         const extra = Object.assign({}, ...(await Promise.all(this.services.map((s) => s.agentEnv?.(id, token) ?? {}))));
-        return agentEnv({ base: env, withhold: cageCredentials(config, env), url: this.url, agentId: id, token, restarts, extra });
+        if (known && home) Object.assign(extra, known.env({ home, token, sandboxed }));
+        return agentEnv({ base: env, withhold: cageCredentials(config, env), url: this.url, agentId: id, token, restarts, extra, ...(known ? { drop: known.unset } : {}) });
       },
     });
-    void sup.done.then(() => run?.end());
+    void sup.done.then(() => {
+      run?.end();
+      if (home) rmSync(home, { recursive: true, force: true });
+    });
     this.supervisors.set(id, sup);
     this.agentId = id;
     this.agentDone = sup.done;

@@ -4,7 +4,7 @@ import { stateFilesFor } from '../auth/index.js';
 import { DEFAULTS, scratchBytes, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { sqliteFiles } from '../state/index.js';
-import { sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js';
+import { programPath, sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js';
 
 import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
@@ -80,12 +80,14 @@ export function sandboxRunner(choice: SandboxTool, config: Config, port: number,
   const policy = (spec: RunSpec): SandboxPolicy =>
     sandboxPolicy({
       cwd: spec.cwd,
-      script: spec.args.find((a) => /\.(py|m?js|cjs)$/.test(a)) ?? spec.cwd,
+      script: spec.program ? programPath(spec.program) : spec.cwd,
       interpreter: spec.command,
+      ...(spec.program && 'command' in spec.program ? { program: spec.program.command } : {}),
       sdk: sdkPath(),
       port,
       allow: config.sandbox.allow,
-      write: config.sandbox.write,
+      // The agent's folders, and the cage's it keeps its own state in (a coding agent's configuration home).
+      write: [...config.sandbox.write, ...(spec.write ?? [])],
       read: config.sandbox.read,
       limits: config.sandbox.limits,
       secretFiles: cageFiles(config, spec.cwd),

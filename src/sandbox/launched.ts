@@ -1,14 +1,14 @@
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config, McpServerConfig } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { bwrapCommand } from './bwrap.js';
 import { cageFiles, type SandboxChoice } from './choose.js';
 import { releaseNames, takeNames } from './placeholders.js';
-import { agentWritable, isDir, real, sandboxPolicy, under } from './policy.js';
+import { agentWritable, codeRoot, isDir, real, sandboxPolicy, shebang, under } from './policy.js';
 import { seccompFilter } from './seccomp.js';
-import { which } from './support.js';
+import { which } from '../core/which.js';
 
 // The processes the cage launches for itself while its agent is sandboxed: stdio MCP servers
 // (with their secrets in their environment and the network they are configured for) and the
@@ -89,39 +89,6 @@ function safePath(path: string | undefined, writable: readonly string[]): string
     .split(delimiter)
     .filter((d) => d !== '' && isAbsolute(d) && !writable.some((w) => under(real(d), w)))
     .join(delimiter);
-}
-
-/** The first line of an executable file when it names an interpreter (`#!/usr/bin/env python3` → ['/usr/bin/env', 'python3']). */
-function shebang(file: string): string[] {
-  let fd: number | null = null;
-  try {
-    fd = openSync(file, 'r');
-    const buf = Buffer.alloc(256);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const line = buf.subarray(0, n).toString('latin1').split('\n', 1)[0]!;
-    return line.startsWith('#!') ? line.slice(2).trim().split(/\s+/).filter(Boolean) : [];
-  } catch {
-    return [];
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
-}
-
-/** What marks a folder as a project's root: its dependencies are found from there (node_modules, a venv beside it). */
-const PROJECT_MARKS = ['package.json', 'node_modules', 'pyproject.toml', 'setup.py', 'requirements.txt'];
-
-/** Folders a project root is never taken to be, however they look: the whole home or /tmp would be seen with it. */
-const NEVER_ROOTS = new Set(['/', '/home', '/root', '/tmp', '/var/tmp', '/srv', '/mnt', '/media', '/run', real(homedir())]);
-
-/**
- * The folder a script's code lives in as its interpreter reads it: the nearest folder above it
- * that is a project's root (Node looks for `node_modules` in every folder up from the script),
- * never a home or /tmp itself, else the script's own folder.
- * @example codeRoot('/opt/tools/mcp/src/server.mjs') // '/opt/tools/mcp' (it holds package.json)
- */
-function codeRoot(file: string): string {
-  for (let d = dirname(file); !NEVER_ROOTS.has(d) && d !== dirname(d); d = dirname(d)) if (PROJECT_MARKS.some((m) => existsSync(join(d, m)))) return d;
-  return dirname(file);
 }
 
 /** Files that are code or a program's configuration, by name; an executable or a script by its mode or first line. */

@@ -1,11 +1,11 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { scratchBytes, type SandboxLimits } from '../config/index.js';
 import { executableFolder } from '../core/executable.js';
 import { ownCode } from './own-code.js';
 import type { SandboxView } from '../state/index.js';
-import { which } from './support.js';
+import { which } from '../core/which.js';
 
 // What a sandboxed agent may touch, as one value: computed from the config and the run, shown on
 // the dashboard and in /api/agents/:id, and turned into bwrap's mounts (bwrap.ts). The rules:
@@ -48,8 +48,10 @@ export interface SandboxPolicy {
 export interface PolicyInput {
   cwd: string;
   script: string;
-  /** The interpreter command (python3, a venv's python, process.execPath). */
+  /** The interpreter command (python3, a venv's python, process.execPath), or what starts a program (setpriv). */
   interpreter: string;
+  /** A program run as the agent (`start -- <command>`), found: the folders its code needs are readable (`programFolders`). */
+  program?: string;
   /** The agent-side Python SDK's folder. */
   sdk: string;
   port: number;
@@ -82,6 +84,62 @@ export const real = (p: string): string => {
 
 /** Whether `p` is `dir` or inside it. */
 export const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/** The first line of an executable file when it names an interpreter (`#!/usr/bin/env python3` → ['/usr/bin/env', 'python3']). */
+export function shebang(file: string): string[] {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const line = buf.subarray(0, n).toString('latin1').split('\n', 1)[0]!;
+    return line.startsWith('#!') ? line.slice(2).trim().split(/\s+/).filter(Boolean) : [];
+  } catch {
+    return [];
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** What marks a folder as a project's root: its dependencies are found from there (node_modules, a venv beside it or the venv itself). */
+const PROJECT_MARKS = ['package.json', 'node_modules', 'pyproject.toml', 'setup.py', 'requirements.txt', 'pyvenv.cfg'];
+
+/** Folders a project root is never taken to be, however they look: the whole home or /tmp would be seen with it. */
+const NEVER_ROOTS = new Set(['/', '/home', '/root', '/tmp', '/var/tmp', '/srv', '/mnt', '/media', '/run', real(homedir())]);
+
+/**
+ * The folder a script's code lives in as its interpreter reads it: the nearest folder above it
+ * that is a project's root (Node looks for `node_modules` in every folder up from the script),
+ * never a home or /tmp itself, else the script's own folder.
+ * @example codeRoot('/opt/tools/mcp/src/server.mjs') // '/opt/tools/mcp' (it holds package.json)
+ */
+export function codeRoot(file: string): string {
+  for (let d = dirname(file); !NEVER_ROOTS.has(d) && d !== dirname(d); d = dirname(d)) if (PROJECT_MARKS.some((m) => existsSync(join(d, m)))) return d;
+  return dirname(file);
+}
+
+/**
+ * The folders a program run as the agent (`start -- <command>`) needs to read, found as it is
+ * run: the folder it was found in, its code's (`codeRoot` of the file it links to), the
+ * `node_modules` that file is in (a package's dependencies are its siblings there: Codex CLI's
+ * binary is a package of its own), and its interpreter's install when its first line names one
+ * (`#!/usr/bin/env node`). A home folder or /tmp itself is never one: the file alone is, then.
+ *
+ * @example programFolders('/w/node_modules/.bin/codex') // ['/w/node_modules/.bin', '/w/node_modules/@openai/codex', '/w/node_modules', '/usr']
+ */
+export function programFolders(command: string, path?: string): string[] {
+  const file = real(command);
+  const folders = [dirname(command), codeRoot(file)];
+  for (let d = dirname(file); d !== dirname(d); d = dirname(d)) {
+    if (basename(d) !== 'node_modules') continue;
+    folders.push(d);
+    break;
+  }
+  const [interpreter, first] = shebang(file);
+  const found = interpreter?.endsWith('/env') && first ? which(first, path ?? process.env.PATH) : (interpreter ?? null);
+  if (found) folders.push(dirname(dirname(real(found))));
+  return [...new Set(folders.map((f) => (NEVER_ROOTS.has(f) ? file : f)))];
+}
 
 /**
  * The folders a sandboxed agent may write: its working folder, then `sandbox.write` (relative to
@@ -116,7 +174,8 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     return [dirname(dirname(path)), dirname(dirname(real(path)))].map(real);
   };
   const ownNode = unpacked === null ? interpreterHomes(process.execPath) : [real(process.execPath), real(unpacked)];
-  const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode].filter(isHidden);
+  const program = i.program ? programFolders(i.program, i.path) : [];
+  const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode, ...program].filter(isHidden);
   const all = uniq([...i.secretFiles.filter((f) => existsSync(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
   // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
   const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, realpathSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { which } from '../core/which.js';
 
 // Whether this machine can sandbox an agent, asked once per process: Linux, bubblewrap and socat
 // on the PATH, and a user namespace bwrap can actually make (a container may forbid it).
@@ -10,21 +10,6 @@ export type SandboxTool = { kind: 'bwrap'; bwrap: string; socat: string; prlimit
 export type Support = ({ ok: true } & SandboxTool) | { ok: false; reason: string; fix: string };
 
 let cached: Support | null = null;
-
-/** The executable `name` on PATH, or null. */
-export function which(name: string, path = process.env.PATH ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const full = join(dir, name);
-    try {
-      accessSync(full, constants.X_OK);
-      return full;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
 
 /**
  * Can an agent be sandboxed here? Asked once (a trial bwrap run, ~20 ms); `refresh` asks again.

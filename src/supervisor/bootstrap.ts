@@ -1,5 +1,6 @@
 import { extname } from 'node:path';
 import { nodeCommand } from '../core/executable.js';
+import { which } from '../core/which.js';
 
 /**
  * A Python agent is started through this one-liner so that it dies with iron-cage: Linux's
@@ -74,6 +75,15 @@ export function agentLanguage(script: string): AgentLanguage | null {
   return LANGUAGE_OF[extname(script).toLowerCase()] ?? null;
 }
 
+/**
+ * What `start` runs: a script, by its extension (`start agent.py`), or any program
+ * (`start -- <command> [args...]`) already found (checkCommand, src/runtime): its absolute path.
+ */
+export type AgentProgram = { script: string; args: string[] } | { command: string; args: string[] };
+
+/** The program's file: the script, or the command's executable. */
+export const programPath = (p: AgentProgram): string => ('command' in p ? p.command : p.script);
+
 /** How one agent process is started: its command line, what it adds to the environment, and whether it gets the lifeline. */
 export interface AgentLaunch {
   command: string;
@@ -83,12 +93,35 @@ export interface AgentLaunch {
 }
 
 /**
- * The command that runs `script`: `python` through PYTHON_BOOTSTRAP for a .py agent, this very
- * Node (process.execPath, the single executable as Node) through NODE_BOOTSTRAP for a .js/.mjs/.cjs one.
- *
- * @example agentLaunch('agent.mjs', ['--leads', '3'], 'python3').command // process.execPath
+ * A program of any kind is started through Linux's `setpriv --pdeathsig TERM` (util-linux, beside
+ * prlimit) for what the Python bootstrap does with prctl: it gets SIGTERM if iron-cage itself is
+ * killed, and the setting survives the exec into the program. A shell between them exits if
+ * iron-cage died before setpriv set it (the parent compared by pid, as the Python bootstrap does;
+ * inside the sandbox its first process is the parent, and the variable is not given). Both exec:
+ * the program keeps the pid the supervisor signals. Where setpriv is missing (macOS), the program
+ * is run directly.
  */
-export function agentLaunch(script: string, args: string[], python: string): AgentLaunch {
+const COMMAND_BOOTSTRAP = '[ -z "$IRON_CAGE_SUPERVISOR_PID" ] || [ "$PPID" = "$IRON_CAGE_SUPERVISOR_PID" ] || exit 1; exec "$@"';
+
+let setpriv: string | null | undefined;
+/** setpriv, looked for once in the system's own folders (never the agent's PATH). */
+const deathSignal = (): string | null => (setpriv ??= process.platform === 'linux' ? which('setpriv', '/usr/bin:/bin:/usr/sbin:/sbin') : null);
+
+/**
+ * The command that runs the agent: a `.py` script on `python` through PYTHON_BOOTSTRAP, a
+ * .js/.mjs/.cjs one on this very Node (process.execPath, the single executable as Node) through
+ * NODE_BOOTSTRAP, any other program as itself (through COMMAND_BOOTSTRAP where it can be).
+ *
+ * @example agentLaunch({ script: 'agent.mjs', args: ['--leads', '3'] }, 'python3').command // process.execPath
+ * @example agentLaunch({ command: '/usr/bin/claude', args: ['-p', 'hi'] }, 'python3').args // ['--pdeathsig', 'TERM', '--', '/bin/sh', '-c', …, 'iron-cage-agent', '/usr/bin/claude', '-p', 'hi']
+ */
+export function agentLaunch(program: AgentProgram, python: string): AgentLaunch {
+  if ('command' in program) {
+    const guard = deathSignal();
+    if (guard === null) return { command: program.command, args: program.args, env: {}, lifeline: false };
+    return { command: guard, args: ['--pdeathsig', 'TERM', '--', '/bin/sh', '-c', COMMAND_BOOTSTRAP, 'iron-cage-agent', program.command, ...program.args], env: {}, lifeline: false };
+  }
+  const { script, args } = program;
   const language = agentLanguage(script);
   if (language === 'node') {
     const bootstrap = `data:text/javascript,${encodeURIComponent(NODE_BOOTSTRAP)}`;
@@ -96,5 +129,5 @@ export function agentLaunch(script: string, args: string[], python: string): Age
     return { command: node.command, args: ['--import', bootstrap, script, ...args], env: { ...node.env, [LIFELINE_VAR]: String(LIFELINE_FD) }, lifeline: true };
   }
   if (language === 'python') return { command: python, args: pythonArgs(script, args), env: {}, lifeline: false };
-  throw new Error(`cannot run '${script}': iron-cage runs ${AGENT_EXTENSIONS.join(', ')} agents`);
+  throw new Error(`cannot run '${script}': iron-cage runs ${AGENT_EXTENSIONS.join(', ')} agents, and any program after --`);
 }

@@ -24,6 +24,8 @@ export interface AgentEnvOptions {
   extra?: Record<string, string>;
   /** What of iron-cage's must not reach the agent (cageCredentials). */
   withhold: Withheld;
+  /** Variables of `base` a known coding agent must not get (coding-agents.ts: another provider, a login of its own). */
+  drop?: RegExp;
 }
 
 /** Variables, by name and by value, that iron-cage keeps from the agent. */
@@ -123,6 +125,17 @@ function withheld(name: string, value: string | undefined, w: Withheld): boolean
 }
 
 /**
+ * Other names clients read for what `extra` sets (the gateway's base URLs and keys), set to the
+ * same value: OPENAI_API_BASE (openai-python 0.x, LiteLLM and the tools built on it, such as
+ * aider), ANTHROPIC_AUTH_TOKEN (the Anthropic SDKs and Claude Code send it as a Bearer token,
+ * which the gateway reads before x-api-key: one of the user's own would be refused).
+ */
+const ALIASES: ReadonlyArray<[alias: string, of: string]> = [
+  ['OPENAI_API_BASE', 'OPENAI_BASE_URL'],
+  ['ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_API_KEY'],
+];
+
+/**
  * The agent's environment: iron-cage's own, minus every credential iron-cage reads or holds
  * (docs/agents.md: the agent's environment), plus what the agent should have.
  *
@@ -132,9 +145,12 @@ function withheld(name: string, value: string | undefined, w: Withheld): boolean
 export function agentEnv(o: AgentEnvOptions): NodeJS.ProcessEnv {
   const pythonPath = [sdkPath(), o.base.PYTHONPATH].filter(Boolean).join(delimiter);
   const base: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(o.base)) if (!withheld(name, value, o.withhold)) base[name] = value;
+  for (const [name, value] of Object.entries(o.base)) if (!withheld(name, value, o.withhold) && !o.drop?.test(name)) base[name] = value;
+  const aliases: Record<string, string> = {};
+  for (const [alias, of] of ALIASES) if (o.extra?.[of] !== undefined) aliases[alias] = o.extra[of];
   return {
     ...base,
+    ...aliases,
     ...o.extra,
     IRON_CAGE_URL: o.url,
     IRON_CAGE_AGENT_ID: o.agentId,

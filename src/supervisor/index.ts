@@ -2,4 +2,5 @@ export { AgentSupervisor, type AgentOutcome, type RestartPolicy, type Supervisor
 export { LocalProcess, LocalProcessRunner } from './local.js';
 export { agentEnv, cageCredentials, sdkPath, type Withheld } from './env.js';
 export type { AgentRunner, AgentProcess, RunSpec, ExitInfo, OutputStream } from './runner.js';
-export { AGENT_EXTENSIONS, agentLanguage, type AgentLanguage } from './bootstrap.js';
+export { AGENT_EXTENSIONS, agentLanguage, programPath, type AgentLanguage, type AgentProgram } from './bootstrap.js';
+export { CODING_AGENTS, codingAgent, prepareHome, type CodingAgent } from './coding-agents.js';

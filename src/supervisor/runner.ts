@@ -1,4 +1,5 @@
 import type { SandboxView } from '../state/index.js';
+import type { AgentProgram } from './bootstrap.js';
 
 // The runner abstraction: how an agent process is started and controlled. The local child
 // process is the one implementation today; a container or remote runner would fit the same shape.
@@ -10,6 +11,10 @@ export interface RunSpec {
   cwd: string;
   /** Give the agent a lifeline at descriptor 3: a pipe that ends when iron-cage does (bootstrap.ts). */
   lifeline?: boolean;
+  /** What the agent is (its script, or the program it runs), whatever `command` starts it through: the sandbox shows its code read-only. */
+  program?: AgentProgram;
+  /** Folders of the cage's the agent writes besides its working folder (a coding agent's configuration home). */
+  write?: string[];
 }
 
 export interface ExitInfo {

@@ -2,7 +2,7 @@ import type { AgentStatus } from '../core/events.js';
 import { formatElapsed } from '../core/duration.js';
 import { formatUsd } from '../core/money.js';
 import type { StateManager } from '../state/index.js';
-import { agentLaunch } from './bootstrap.js';
+import { agentLaunch, programPath, type AgentProgram } from './bootstrap.js';
 import { catchesSignal } from './signals.js';
 import type { AgentProcess, AgentRunner, ExitInfo, OutputStream } from './runner.js';
 
@@ -16,11 +16,12 @@ export interface RestartPolicy {
 export interface SupervisorOptions {
   agentId: string;
   name: string;
-  /** The interpreter of a .py agent; a .js/.mjs/.cjs one runs on iron-cage's own Node. */
+  /** The interpreter of a .py agent; a .js/.mjs/.cjs one runs on iron-cage's own Node, any other program as itself. */
   python: string;
-  script: string;
-  args: string[];
+  program: AgentProgram;
   cwd: string;
+  /** Folders of the cage's the agent keeps its own state in (a coding agent's configuration home): the sandbox lets it write them. */
+  write?: string[];
   limitMicros: number | null;
   /** The run's secrets environment (recorded with the agent). */
   environment?: string;
@@ -100,8 +101,8 @@ export class AgentSupervisor {
       id: this.agentId,
       name: this.o.name,
       kind: 'supervised',
-      script: this.o.script,
-      args: this.o.args,
+      script: programPath(this.o.program),
+      args: this.o.program.args,
       limitMicros: this.o.limitMicros,
       environment: this.o.environment,
     });
@@ -121,13 +122,15 @@ export class AgentSupervisor {
     const { state } = this.o;
     let proc: AgentProcess;
     try {
-      const how = agentLaunch(this.o.script, this.o.args, this.o.python);
+      const how = agentLaunch(this.o.program, this.o.python);
       proc = await this.o.runner.start({
         command: how.command,
         args: how.args,
         env: { ...(await this.o.env(this.restarts)), ...how.env },
         cwd: this.o.cwd,
         lifeline: how.lifeline,
+        program: this.o.program,
+        write: this.o.write ?? [],
       });
     } catch (err) {
       this.finish({ status: 'crashed', exitCode: null }, { code: null, signal: null }, `Agent could not start: ${(err as Error).message}`);

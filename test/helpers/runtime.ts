@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { SandboxChoice } from '../../src/sandbox/index.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -155,6 +155,15 @@ export class WsProbe {
       this.ws.once('close', () => resolve());
       this.ws.close();
     });
+  }
+}
+
+/** Whether process `pid` is running: there, and not a zombie (dead, only not yet reaped). */
+export function processRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
 import { CLI_TEST_TIMEOUT_MS, cliInProcess } from '../helpers/cli.js';
-import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
+import { dashboardSession, processRunning, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
 const SLEEPER = join(ROOT, 'test/fixtures/agents/sleeper.py');
@@ -36,7 +36,7 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     // As a process: help, then an exit of its own accord with 0.
     const top = run(['--help']);
     expect(top.code).toBe(0);
-    expect(top.stdout).toContain('iron-cage start <script> [args..]');
+    expect(top.stdout).toContain('iron-cage start [script] [args..]');
     expect(top.stdout).toContain('iron-cage serve');
     expect(top.stderr).toBe('');
     // In-process, the same text as the process printed.
@@ -49,6 +49,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     // Node agents run too (src/supervisor/bootstrap.ts): the help does not say Python alone.
     expect(start.stdout).toContain('Run an agent (Python .py, or Node .js/.mjs/.cjs) under supervision');
     expect(start.stdout).not.toContain('Run a Python agent');
+    // And any program after -- (its own form).
+    expect(start.stdout).toContain('iron-cage start [options] -- <command> [args...]');
     expect(start.stdout).toMatch(/--log-format +Terminal log format \[default: pretty\] \[choices: "pretty", "json"\]/);
     expect(start.stdout.replace(/\s+/g, ' ')).toContain('Precedence: flags > IRON_CAGE_* environment > config file > defaults. The variables: IRON_CAGE_BUDGET (--budget), IRON_CAGE_PORT (--port)');
   });
@@ -112,7 +114,11 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const cases: Array<[string, string[], RegExp, NodeJS.ProcessEnv?]> = [
       ['missing script', ['start', 'nope.py'], /agent script nope\.py: file not found/],
       ['directory as script', ['start', '.'], /agent script \.: not a file/],
-      ['unknown extension', ['start', 'agent.txt'], /agent script agent\.txt: '\.txt' is not an agent iron-cage can run \(\.py, \.js, \.mjs, \.cjs: \.py runs on Python, the others on Node\.js\)/],
+      [
+        'unknown extension',
+        ['start', 'agent.txt'],
+        /agent script agent\.txt: '\.txt' is not an agent iron-cage can run \(\.py, \.js, \.mjs, \.cjs: \.py runs on Python, the others on Node\.js; any other program runs after --: iron-cage start -- \.\/agent\.txt\)/,
+      ],
       ['no extension', ['start', 'agent'], /agent script agent: no extension to say how to run it \(\.py, \.js, \.mjs, \.cjs/],
       ['unknown flag', ['start', 'agent.py', '--bogus'], /Unknown argument: bogus/],
       ['no command', [], /Name a command/],
@@ -246,16 +252,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       child.stdout.on('data', (c) => (out += c));
       await until(() => out.includes('sleeper ready'));
       const pid = Number(/Agent started \(pid (\d+)\)/.exec(out)![1]);
-      const running = (p: number) => {
-        try {
-          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8')); // a zombie is dead, only not yet reaped
-        } catch {
-          return false;
-        }
-      };
-      expect(running(pid)).toBe(true);
+      expect(processRunning(pid)).toBe(true);
       child.kill('SIGKILL');
-      await until(() => !running(pid), 5000);
+      await until(() => !processRunning(pid), 5000);
     } finally {
       cleanup();
     }

@@ -30,10 +30,13 @@ export function simulatedCatalog(book: Pick<PriceBook, 'lookup'>, g: Pick<Gatewa
   }
   return (model) => {
     const source = book.lookup(model).source;
-    const known = source === 'catalog' || source === 'override' || named.has(model) || prefixes.some((p) => model.startsWith(p));
+    const known = source === 'catalog' || source === 'override' || named.has(model) || UNLISTED.has(model) || prefixes.some((p) => model.startsWith(p));
     return known ? kindByName(model) : null;
   };
 }
+
+/** Models providers serve that the price data does not list yet, which a coding agent defaults to (Codex CLI 0.169-0.171): priced by their family, served here. */
+const UNLISTED = new Set(['gpt-6.1-sol', 'gpt-6.2-sol']);
 
 /** Without a catalog every model is one, of the kind its name says. */
 export const anyModel = (model: string): ModelKind => kindByName(model);
