@@ -80,6 +80,7 @@ const CODEX: CodingAgent = {
       `base_url = ${JSON.stringify(`${run.url}/v1`)}`,
       'env_key = "IRON_CAGE_TOKEN"',
       'wire_api = "responses"',
+      'supports_websockets = true',
       '',
       '[analytics]',
       'enabled = false',

@@ -12,6 +12,10 @@ import { ROOT } from './runtime.js';
 const run = promisify(execFile);
 export const AGENTS_CACHE = join(ROOT, 'node_modules/.cache/agents');
 
+/** The versions the tests run, one of each (their binaries come in per-platform optional packages, installed with them). */
+export const CLAUDE_CODE = { name: '@anthropic-ai/claude-code', version: '2.1.332', bin: 'claude' } as const;
+export const CODEX_CLI = { name: '@openai/codex', version: '0.169.0', bin: 'codex' } as const;
+
 /**
  * The folder holding `name@version` installed (its `node_modules/<name>`), installed now if it
  * is not yet. Two workers asking at once install into folders of their own; the first to finish

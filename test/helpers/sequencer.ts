@@ -17,6 +17,7 @@ const COSTS: Array<[RegExp, number]> = [
   [/startPanel|launchCli\(\['panel'/, 10],
   [/startPostgres/, 6],
   [/buildVenv|venv\.js/, 15],
+  [/installedAgent\(/, 10],
   [/scripts\/exe\.mjs|'npm', \['pack'/, 10],
   [/launchCli\(|\bcli\(\[/, 8],
   [/sandboxSupport|chooseSandbox/, 6],

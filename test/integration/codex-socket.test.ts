@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
-import { installedAgent } from '../helpers/agents.js';
+import { CODEX_CLI as CODEX, installedAgent } from '../helpers/agents.js';
 import { ledgerOf } from '../helpers/responses.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 
@@ -11,8 +11,6 @@ import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../help
 // against a real runtime on the simulated provider, with a provider that says it takes
 // WebSockets: Codex opens the Responses API over a socket (a warm-up, then the turn continuing
 // it), and the cage serves it with no failed connect and no fall-back to HTTP.
-
-const CODEX = { name: '@openai/codex', version: '0.169.0' };
 
 let t: TestRuntime;
 let codex: string;
