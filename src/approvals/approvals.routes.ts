@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
 import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
+import { REFUSING_POLICY_ACTIONS } from '../domain/outcomes/index.js';
 import type { StateManager, ToolsStore } from '../state/index.js';
 import { assertMayDecideAny, deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
 import type { PolicyGate } from './gate.js';
@@ -94,7 +95,9 @@ export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state
     app.get('/api/agents/:id/approvals', (c) => {
       const id = c.req.param('id');
       readableAgent(d.state, c.get('principal'), id);
-      return c.json({ ...d.desk.totals(id), refusedByPolicy: d.tools.countReasons(id, POLICY_REFUSALS) });
+      // A tool-proxy or MCP call a rule refused is a row of its own; a tool call withheld from a model's answer only its event.
+      const withheld = d.state.countEvents(id, 'policy.decision', { actions: REFUSING_POLICY_ACTIONS, kinds: ['llm'] });
+      return c.json({ ...d.desk.totals(id), refusedByPolicy: d.tools.countReasons(id, POLICY_REFUSALS) + withheld });
     });
 
     app.post('/api/approvals', async (c) => {

@@ -39,7 +39,9 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
       announce: () => {
         if (gate.active) {
           const approve = rules.filter((r) => r.action === 'approve').length;
-          d.logger.info(`Tool policies: ${rules.length} rule${rules.length === 1 ? '' : 's'}${approve > 0 ? ` (${approve} asking for approval)` : ''}, default ${d.config.policies.default}`);
+          const answers = rules.filter((r) => r.llmTool !== null).length;
+          const said = [approve > 0 ? `${approve} asking for approval` : '', answers > 0 ? `${answers} on the tool calls in models' answers` : ''].filter(Boolean).join(', ');
+          d.logger.info(`Tool policies: ${rules.length} rule${rules.length === 1 ? '' : 's'}${said ? ` (${said})` : ''}, default ${d.config.policies.default}`);
         }
         for (const line of unknownNames(d.config)) d.logger.warn(line);
         if (closed > 0) d.logger.warn(`${closed} approval${closed === 1 ? '' : 's'} left waiting by the last run closed as expired (its calls were not sent)`);

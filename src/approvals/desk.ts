@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { Principal } from '../core/roles.js';
 import { approversText, mayApprove, type Approvers } from '../domain/policy/index.js';
 import type { ApprovalRow, ApprovalsStore, ApprovalStatus, StateManager } from '../state/index.js';
-import { approvalAlert, decidedMessage, requestedMessage, type ApprovalAlert } from './messages.js';
+import { approvalAlert, decidedMessage, notLetThrough, requestedMessage, type ApprovalAlert } from './messages.js';
 
 // The approval desk: the calls a policy rule holds for a person, and the one decision each gets.
 // A request is a row and an event; its caller waits on a promise the decision settles (or its
@@ -25,7 +25,7 @@ export interface ApprovalView {
   id: string;
   agentId: string;
   agentName: string;
-  kind: 'http' | 'mcp';
+  kind: 'http' | 'mcp' | 'llm';
   service: string;
   tool: string;
   method: string | null;
@@ -50,7 +50,7 @@ export interface ApprovalView {
 
 export interface NewApproval {
   agentId: string;
-  kind: 'http' | 'mcp';
+  kind: 'http' | 'mcp' | 'llm';
   service: string;
   tool: string;
   method: string | null;
@@ -134,7 +134,7 @@ export class ApprovalDesk {
       throw new IronCageError(
         'too_many_approvals',
         429,
-        `agent ${a.agentId} already has ${open} calls waiting for approval (at most ${MAX_PENDING_PER_AGENT}): this one was not sent; try again once some are decided`,
+        `agent ${a.agentId} already has ${open} calls waiting for approval (at most ${MAX_PENDING_PER_AGENT}): this one was ${notLetThrough(a.kind)}; try again once some are decided`,
         { kind: 'rate_limit', retryAfterS: 30 },
       );
     this.perAgent.set(a.agentId, open + 1);

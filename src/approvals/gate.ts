@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { IronCageError } from '../core/errors.js';
 import type { NewEvent } from '../core/events.js';
 import { formatDuration } from '../core/duration.js';
-import { callLabel, firstMatch, fold, needsArgs, RateWindows, type CallArgs, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
+import { callLabel, firstMatch, fold, llmToolWatched, needsArgs, RateWindows, type CallArgs, type PolicyCall, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
 import { MAX_JSON_DEPTH } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ApprovalDesk, ApprovalView } from './desk.js';
+import { notLetThrough } from './messages.js';
 
 // The policy gate: every tool-proxy call and every MCP tools/call is put to the rules here,
 // after the call is read and before anything leaves or is charged. The first rule that matches
@@ -32,7 +33,7 @@ export type GateCall = Omit<PolicyCall, 'agentName'> &
 
 /** A call as it is shown, wherever it is: its names with PII replaced, and its label (`crm POST /contacts/[SSN_REDACTED]`). */
 interface CallView {
-  kind: 'http' | 'mcp';
+  kind: 'http' | 'mcp' | 'llm';
   service: string;
   tool: string;
   method: string | null;
@@ -103,6 +104,9 @@ export function callFingerprint(c: Omit<PolicyCall, 'agentName'>, args: unknown)
 
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
 
+/** A decision as `check` answers it: a refusal is a rejected promise. */
+const rejected = (v: Promise<void> | Error | null): Promise<void> | null => (v instanceof Error ? Promise.reject(v) : v);
+
 /** What the approver sees of arguments that could not be read. */
 const unreadableArgs = (why: string): string => `the arguments could not be read: ${why}`;
 /** Why a deny, approve or rate rule applied without its conditions checked. */
@@ -113,9 +117,12 @@ const passedOver = (why: string): string => `${unreadableArgs(why)}, and an allo
 export class PolicyGate {
   private readonly rates = new RateWindows();
   private readonly now: () => number;
+  /** Whether a rule names `llm_tool`. */
+  private readonly llmRules: boolean;
 
   constructor(private readonly d: PolicyGateDeps) {
     this.now = d.now ?? Date.now;
+    this.llmRules = d.set.rules.some((r) => r.llmTool !== null);
   }
 
   /** Whether any call could be refused or held: no rule and a default of allow is nothing on the hot path. */
@@ -134,16 +141,55 @@ export class PolicyGate {
     const call = this.named(c);
     if (!('read' in c)) {
       const read: CallArgs = { readable: true, value: c.args() ?? null };
-      return this.decide(call, read, () => read, signal);
+      return rejected(this.decide(call, read, () => read, signal));
     }
     let body: Promise<CallArgs> | undefined;
     const args = (): Promise<CallArgs> => (body ??= c.read());
-    if (!needsArgs(this.d.set.rules, call)) return this.decide(call, null, args, signal);
-    return args().then((read) => this.decide(call, read, args, signal) ?? undefined);
+    if (!needsArgs(this.d.set.rules, call)) return rejected(this.decide(call, null, args, signal));
+    return args().then((read) => {
+      const v = this.decide(call, read, args, signal);
+      if (v instanceof Error) throw v;
+      return v ?? undefined;
+    });
   }
 
-  /** The rules' decision on the call, `read` its arguments when they were read (they are, whenever a rule that could ask for them matches its names). */
-  private decide(call: PolicyCall, read: CallArgs | null, args: () => CallArgs | Promise<CallArgs>, signal?: AbortSignal): Promise<void> | null {
+  /** Whether a rule reads the tool calls in models' answers (`match.llm_tool`): none, and the gateway reads none. */
+  get watchesAnswers(): boolean {
+    return this.llmRules;
+  }
+
+  /**
+   * Whether a tool call named `tool` in an answer of `model` to this agent is one a rule could
+   * decide: the gateway then holds it back until its arguments are whole and it is decided.
+   */
+  holdsAnswerCall(agentId: string, model: string, tool: string): boolean {
+    return this.llmRules && llmToolWatched(this.d.set.rules, this.named({ kind: 'llm', agentId, service: model, tool, method: null }));
+  }
+
+  /**
+   * A tool call in a model's answer, put to the rules that name `llm_tool` (the default is not
+   * its: a call no such rule matches goes on). Null: it goes to the agent. A refusal (a deny
+   * rule): the error that says why, at once. A promise (an approve rule): it waits for a person,
+   * then resolves null (approved) or with the refusal (denied, expired, withdrawn: `signal`
+   * aborting). The arguments are as read from the answer, or why they could not be.
+   */
+  answerCall(c: { agentId: string; model: string; tool: string; args: CallArgs }, signal?: AbortSignal): null | Error | Promise<Error | null> {
+    if (!this.llmRules) return null;
+    const v = this.decide(this.named({ kind: 'llm', agentId: c.agentId, service: c.model, tool: c.tool, method: null }), c.args, () => c.args, signal);
+    if (!(v instanceof Promise)) return v;
+    // Whatever kept it from a person's yes (a denial, the time running out, too many waiting) withholds it.
+    return v.then(
+      () => null,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  /**
+   * The rules' decision on the call, `read` its arguments when they were read (they are, whenever
+   * a rule that could ask for them matches its names): null (it goes on), the refusal, or a promise
+   * of a person's decision.
+   */
+  private decide(call: PolicyCall, read: CallArgs | null, args: () => CallArgs | Promise<CallArgs>, signal?: AbortSignal): Promise<void> | PolicyRefusedError | PolicyRateError | null {
     const forRules = this.ruleView(() => {
       if (read === null) throw new Error('the policy asked for arguments it was told no rule reads');
       return read;
@@ -152,18 +198,19 @@ export class PolicyGate {
     const unreadable = m.unreadable === null ? null : this.d.redact(m.unreadable);
     const rule = m.rule;
     if (rule === null) {
-      if (this.d.set.default === 'allow') return null;
+      // The default is the tool proxy's and MCP's: a model's answer is read only by the rules that name llm_tool.
+      if (this.d.set.default === 'allow' || call.kind === 'llm') return null;
       const shown = this.shown(call);
       this.decided(shown, call.agentId, 'default', 'deny', { unreadable });
       const why = unreadable === null ? '' : `; ${passedOver(unreadable)}`;
-      return Promise.reject(new PolicyRefusedError('policy_denied', `${shown.label} is refused: no policy rule allows it (policies.default: deny${why})`, 'default'));
+      return new PolicyRefusedError('policy_denied', `${shown.label} is refused: no policy rule allows it (policies.default: deny${why})`, 'default');
     }
     const closed = unreadable === null ? '' : `; ${failedClosed(unreadable)}`;
     if (m.overRateMs !== null) {
       const s = Math.max(1, Math.ceil(m.overRateMs / 1000));
       const shown = this.shown(call);
       this.decided(shown, call.agentId, rule.label, 'rate_limited', { retryAfterMs: m.overRateMs, unreadable });
-      return Promise.reject(new PolicyRateError(`${shown.label} is over the rate of rule ${rule.label} (${rule.rate!.text} per agent${closed}): try again in ${s} s`, s, rule.label));
+      return new PolicyRateError(`${shown.label} is over the rate of rule ${rule.label} (${rule.rate!.text} per agent${closed}): try again in ${s} s`, s, rule.label);
     }
     if (rule.action === 'allow') {
       this.decided(this.shown(call), call.agentId, rule.label, 'allow', {});
@@ -172,7 +219,7 @@ export class PolicyGate {
     if (rule.action === 'deny') {
       const shown = this.shown(call);
       this.decided(shown, call.agentId, rule.label, 'deny', { unreadable });
-      return Promise.reject(new PolicyRefusedError('policy_denied', `${shown.label} is refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}${closed}`, rule.label));
+      return new PolicyRefusedError('policy_denied', `${shown.label} is refused by policy rule ${rule.label}${rule.reason ? `: ${rule.reason}` : ''}${closed}`, rule.label);
     }
     return this.approval(call, rule, unreadable, args, signal);
   }
@@ -210,10 +257,11 @@ export class PolicyGate {
     const o = await outcome;
     if (o.status === 'approved') return;
     const { label } = shown;
-    if (o.status === 'denied') throw new PolicyRefusedError('approval_denied', `${label} was denied by ${o.by} (rule ${rule.label})${o.reason ? `: ${o.reason}` : ''}; it was not sent`, rule.label);
+    const unsent = notLetThrough(call.kind);
+    if (o.status === 'denied') throw new PolicyRefusedError('approval_denied', `${label} was denied by ${o.by} (rule ${rule.label})${o.reason ? `: ${o.reason}` : ''}; it was ${unsent}`, rule.label);
     throw new PolicyRefusedError(
       'approval_expired',
-      `${label} waited for approval (rule ${rule.label}) and was not sent: ${o.reason ?? (o.status === 'withdrawn' ? 'withdrawn' : `nobody decided within ${formatDuration(rule.timeoutMs)}`)}`,
+      `${label} waited for approval (rule ${rule.label}) and was ${unsent}: ${o.reason ?? (o.status === 'withdrawn' ? 'withdrawn' : `nobody decided within ${formatDuration(rule.timeoutMs)}`)}`,
       rule.label,
     );
   }

@@ -7,6 +7,9 @@ import type { ApprovalRow } from '../state/index.js';
 
 export type ApprovalAlert = AlertMessage & { kind: 'approval' };
 
+/** What became of a call the policy kept back: a tool call was not sent; one in a model's answer never reached the agent. */
+export const notLetThrough = (kind: string): string => (kind === 'llm' ? 'withheld from the agent' : 'not sent');
+
 export function requestedMessage(r: Pick<ApprovalRow, 'kind' | 'service' | 'tool' | 'method' | 'rule' | 'ahead' | 'expiresAt' | 'requestedAt'>, approvers: Approvers): string {
   const wait = formatDuration(Date.parse(r.expiresAt) - Date.parse(r.requestedAt));
   return `${r.ahead ? 'Asks ahead for approval of' : 'Waiting for approval:'} ${callLabel(r)} (rule ${r.rule}; ${approversText(approvers)} may decide within ${wait})`;
@@ -21,9 +24,9 @@ export function decidedMessage(r: ApprovalRow, waitedMs: number): string {
     case 'denied':
       return `Denied by ${r.decidedBy}: ${call}${why}`;
     case 'withdrawn':
-      return `Approval withdrawn: ${call} (${r.reason ?? 'the caller stopped waiting'}); nothing was sent`;
+      return `Approval withdrawn: ${call} (${r.reason ?? 'the caller stopped waiting'}); ${r.kind === 'llm' ? 'it was withheld from the agent' : 'nothing was sent'}`;
     default:
-      return `Approval expired: ${call} (${r.reason ?? 'nobody decided in time'}); nothing was sent`;
+      return `Approval expired: ${call} (${r.reason ?? 'nobody decided in time'}); ${r.kind === 'llm' ? 'it was withheld from the agent' : 'nothing was sent'}`;
   }
 }
 

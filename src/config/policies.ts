@@ -2,8 +2,8 @@ import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { fold, LIST_OPS, NUMBER_OPS, TEXT_OPS, type ArgCondition, type ArgTest, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
 
-// `policies:` — what may pass the cage (src/approvals), one rule language for HTTP tools and
-// MCP tools. Either a list of rules (the default for a call no rule matches: allow) or
+// `policies:` — what may pass the cage (src/approvals), one rule language for HTTP tools, MCP
+// tools and the tool calls in a model's answer (`match.llm_tool`). Either a list of rules (the default for a call no rule matches: allow) or
 // `{ default: allow|deny, timeout: 10m, rules: [...] }`. Every mistake is reported at load time
 // with its key path (`policies[2].match.args.to.not_endswith`); docs/tools.md shows examples.
 
@@ -152,6 +152,7 @@ const rule = z
         tool: globs.optional(),
         mcp: globs.optional(),
         method: z.union([method, z.array(method).min(1, 'must list at least one method')]).optional(),
+        llm_tool: globs.optional(),
         args: args.optional(),
         after_injection: z.literal(true, { error: 'must be true (leave it out to match whether or not an injection was seen)' }).optional(),
       })
@@ -170,6 +171,18 @@ const rule = z
     if (r.action === 'deny' && r.rate !== undefined) ctx.addIssue({ code: 'custom', path: ['rate'], message: 'means nothing on a deny rule: every call it matches is refused' });
     if (r.match?.method !== undefined && r.match.mcp !== undefined)
       ctx.addIssue({ code: 'custom', path: ['match', 'method'], message: 'is for HTTP tool calls; this rule names mcp, so it would match nothing' });
+    if (r.match?.llm_tool !== undefined) {
+      // A tool call in a model's answer is another kind of call: a rule is about one kind.
+      for (const k of ['tool', 'mcp', 'method'] as const)
+        if (r.match[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['match', k],
+            message: "is for tool-proxy and MCP calls; this rule names llm_tool (a tool call in a model's answer), so it would match nothing: write two rules",
+          });
+      if (r.rate !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['rate'], message: "is for tool-proxy and MCP calls: a tool call in a model's answer is already paid for when it is read (deny or approve it)" });
+    }
   });
 
 const rules = z.array(rule).max(1000, 'must hold at most 1000 rules');
@@ -205,6 +218,7 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         tool: m.tool?.map(globPattern) ?? null,
         mcp: m.mcp?.map(globPattern) ?? null,
         method,
+        llmTool: m.llm_tool?.map(globPattern) ?? null,
         afterInjection: m.after_injection === true,
         args: conditions,
         action: r.action ?? 'allow',
@@ -212,7 +226,7 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         timeoutMs: r.timeout ?? timeoutMs,
         approvers: { roles: approvers.some((a) => !a.startsWith('user:')) ? ['admin'] : [], users: approvers.filter((a) => a.startsWith('user:')).map((a) => a.slice(5)) },
         reason: r.reason ?? null,
-        source: { tool: m.tool ?? null, mcp: m.mcp ?? null },
+        source: { tool: m.tool ?? null, mcp: m.mcp ?? null, llmTool: m.llm_tool ?? null },
       };
     }),
   };

@@ -105,13 +105,14 @@ export interface EventData {
     costUsd: number;
   };
   /**
-   * A policy rule (`policies:`) decided a tool-proxy call or an MCP tools/call: `rule` is its name
+   * A policy rule (`policies:`) decided a tool-proxy call, an MCP tools/call or (`kind: 'llm'`, a
+   * rule naming `match.llm_tool`) a tool call in a model's answer, `service` the model: `rule` is its name
    * (or `policies[i]`; `default` when no rule matched and `policies.default: deny` refused it).
    * `action`: allow, deny, approve (the call waits for a person: `approvalId`), or rate_limited
    * (over the rule's `rate`, refused 429 for `retryAfterMs`).
    */
   'policy.decision': {
-    kind: 'http' | 'mcp';
+    kind: 'http' | 'mcp' | 'llm';
     service: string;
     tool: string;
     method: string | null;
@@ -125,7 +126,7 @@ export interface EventData {
   /** A call waits for a person (or the agent asked ahead, `ahead`): who may decide, until when, and the arguments as they see them (redacted). */
   'approval.requested': {
     id: string;
-    kind: 'http' | 'mcp';
+    kind: 'http' | 'mcp' | 'llm';
     service: string;
     tool: string;
     method: string | null;

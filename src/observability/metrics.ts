@@ -129,7 +129,7 @@ export class RuntimeMetrics {
     });
     this.policy = new Counter({
       name: METRIC.policyDecisions,
-      help: 'Tool calls (HTTP and MCP) a policy rule decided, by rule (its name, policies[i], or default) and decision: allow, deny, approve (held for a person), rate_limited; then how each held call ended: approved, denied, expired, withdrawn.',
+      help: "Tool calls (HTTP, MCP, and those in models' answers) a policy rule decided, by rule (its name, policies[i], or default) and decision: allow, deny, approve (held for a person), rate_limited; then how each held call ended: approved, denied, expired, withdrawn.",
       labelNames: ['rule', 'decision'],
       registers,
     });

@@ -33,7 +33,7 @@ export interface FleetApproval {
   agentId: string;
   /** The agent's name, as its runtime reported it (its id while the panel holds no agent row). */
   agentName: string;
-  kind: 'http' | 'mcp';
+  kind: 'http' | 'mcp' | 'llm';
   service: string;
   tool: string;
   method: string | null;
@@ -152,7 +152,7 @@ function view(r: { row: FleetApprovalRow; agentName: string | null; panel: Appro
     id: a.approvalId,
     agentId: a.agentId,
     agentName: r.agentName ?? a.agentId,
-    kind: a.kind === 'mcp' ? 'mcp' : 'http',
+    kind: a.kind === 'mcp' || a.kind === 'llm' ? a.kind : 'http',
     service: a.service,
     tool: a.tool,
     method: a.method,

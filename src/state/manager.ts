@@ -205,19 +205,23 @@ export class StateManager {
     return (o.limit === undefined ? rows : rows.slice(0, o.limit)).map(toEvent);
   }
 
-  /** How many events of one type the agent has, through the index; `actions`: only those whose `data.action` is one of them (a policy's refusals). */
-  countEvents(agentId: string, type: LookupEventType, o: { actions?: readonly string[] } = {}): number {
-    const actions = o.actions
-      ? sql`json_extract(${schema.events.data}, '$.action') IN (${sql.join(
-          o.actions.map((a) => sql`${a}`),
-          sql`, `,
-        )})`
-      : undefined;
+  /**
+   * How many events of one type the agent has, through the index; `actions`: only those whose
+   * `data.action` is one of them (a policy's refusals); `kinds`: only those whose `data.kind` is.
+   */
+  countEvents(agentId: string, type: LookupEventType, o: { actions?: readonly string[]; kinds?: readonly string[] } = {}): number {
+    const oneOf = (path: string, values: readonly string[] | undefined) =>
+      values
+        ? sql`json_extract(${schema.events.data}, ${path}) IN (${sql.join(
+            values.map((a) => sql`${a}`),
+            sql`, `,
+          )})`
+        : undefined;
     return (
       this.db
         .select({ n: sql<number>`count(*)` })
         .from(schema.events)
-        .where(and(lookup(agentId, type), actions))
+        .where(and(lookup(agentId, type), oneOf('$.action', o.actions), oneOf('$.kind', o.kinds)))
         .get()?.n ?? 0
     );
   }

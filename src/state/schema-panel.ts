@@ -236,7 +236,7 @@ export const fleetApprovals = pgTable(
     /** The approval's id on its runtime (`apr_…`). */
     approvalId: text('approval_id').notNull(),
     agentId: text('agent_id').notNull(),
-    /** 'http' | 'mcp'. */
+    /** 'http' | 'mcp' | 'llm'. */
     kind: text('kind').notNull(),
     service: text('service').notNull(),
     tool: text('tool').notNull(),

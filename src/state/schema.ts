@@ -427,7 +427,7 @@ export const approvals = sqliteTable(
   {
     id: text('id').primaryKey(),
     agentId: text('agent_id').notNull(),
-    kind: text('kind').notNull(), // http | mcp
+    kind: text('kind').notNull(), // http | mcp | llm
     service: text('service').notNull(),
     tool: text('tool').notNull(),
     method: text('method'),

@@ -5,6 +5,7 @@ import { httpArgs, toolName, unknownNames } from '../../src/approvals/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { firstMatch, namedDomains, type PolicyCall } from '../../src/domain/policy/index.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // Issue 44: the rule language itself — what matches, what does not, and how a mistake is told.
@@ -12,6 +13,8 @@ import { tempDir } from '../helpers/runtime.js';
 const set = (rules: unknown) => policySet(policiesSchema.parse(rules));
 const http = (service: string, tool: string, method = 'POST', agentName = 'writer'): PolicyCall => ({ kind: 'http', agentId: 'ag-1', agentName, service, tool, method });
 const mcp = (service: string, tool: string, agentName = 'writer'): PolicyCall => ({ kind: 'mcp', agentId: 'ag-1', agentName, service, tool, method: null });
+/** A tool call in an answer of `model` (issue 59): what `match.llm_tool` reads. */
+const llm = (tool: string, agentName = 'coder', model = 'claude-sonnet-4-5'): PolicyCall => ({ kind: 'llm', agentId: 'ag-1', agentName, service: model, tool, method: null });
 const first = (rules: unknown, call: PolicyCall, args: unknown = {}) => firstMatch(set(rules).rules, call, () => ({ readable: true, value: args })).rule?.label ?? null;
 
 describe('matching', () => {
@@ -36,6 +39,24 @@ describe('matching', () => {
     // `tool` without `mcp` reads both kinds: an HTTP service or an MCP server called search.
     expect(first(rules, http('search', 'q', 'GET'))).toBe('search');
     expect(first(rules, mcp('search', 'web_search'))).toBe('search');
+  });
+
+  it("reads a tool call in a model's answer only by the rules that name llm_tool, and those rules nothing else", () => {
+    const r = [
+      { name: 'catch-all', action: 'deny' },
+      { name: 'push', match: { agent: 'cod*', llm_tool: ['Bash', 'shell'], args: { command: { matches: String.raw`\bgit\s+push\b` } } }, action: 'deny' },
+      { name: 'mcp-tools', match: { llm_tool: 'mcp__github__*' }, action: 'approve' },
+    ];
+    // A rule that names no kind (here: everything) is the tool proxy's and MCP's, never an answer's.
+    expect(first(r.slice(0, 1), llm('Bash'), { command: 'git push' })).toBe(null);
+    expect(first(r.slice(1), llm('Bash'), { command: 'git  push origin main' })).toBe('push');
+    expect(first(r.slice(1), llm('SHELL'), { command: ['bash', '-lc', 'git push'] })).toBe('push');
+    expect(first(r.slice(1), llm('Bash'), { command: 'git status' })).toBe(null);
+    expect(first(r.slice(1), llm('Bash', 'reviewer'), { command: 'git push' })).toBe(null);
+    expect(first(r.slice(1), llm('mcp__github__merge_pull_request'))).toBe('mcp-tools');
+    // An llm_tool rule never matches a tool-proxy or MCP call of the same name.
+    expect(first(r.slice(1), http('Bash', 'x'), { command: 'git push' })).toBe(null);
+    expect(first(r.slice(1), mcp('mcp__github__x', 'y'))).toBe(null);
   });
 
   it('tests arguments: lists by any item, text without case or width, numbers, absence', () => {
@@ -136,7 +157,32 @@ describe('the config', () => {
     expect(error('policies:\n  - match: { tool: "a.*" }\n    action: deny\n    timeout: 5m\n')).toBe('policies.rules.0.timeout: is for action: approve');
     expect(error('policies:\n  - match: { tool: "a.*" }\n')).toBe('policies.rules.0: needs an action (allow, deny or approve) or a rate');
     expect(error('policies:\n  - match: { mcp: "a.*", method: POST }\n    action: deny\n')).toMatch(/^policies\.rules\.0\.match\.method: is for HTTP tool calls/);
+    for (const k of ['tool: "a.*"', 'mcp: "a.*"', 'method: POST'])
+      expect(error(`policies:\n  - match: { llm_tool: Bash, ${k} }\n    action: deny\n`)).toBe(
+        `policies.rules.0.match.${k.split(':')[0]}: is for tool-proxy and MCP calls; this rule names llm_tool (a tool call in a model's answer), so it would match nothing: write two rules`,
+      );
+    expect(error('policies:\n  - match: { llm_tool: Bash }\n    rate: 3/min\n')).toMatch(
+      /^policies\.rules\.0\.rate: is for tool-proxy and MCP calls: a tool call in a model's answer is already paid for/,
+    );
+    expect(error('policies:\n  - match: { llm_tool: "" }\n    action: deny\n')).toBe('policies.rules.0.match.llm_tool: must not be empty');
+    expect(error('policies:\n  - match: { llm_tool: [] }\n    action: deny\n')).toBe('policies.rules.0.match.llm_tool: must list at least one name');
+    expect(error('policies:\n  - match: { llm_tool: "git push" }\n    action: deny\n')).toMatch(/^policies\.rules\.0\.match\.llm_tool: must be a name or a glob/);
+    expect(error('policies:\n  - match: { llm_tool: Bash, args: { command: { matches: "(" } } }\n    action: deny\n')).toMatch(
+      /^policies\.rules\.0\.match\.args\.command\.matches: is not a valid regular expression/,
+    );
     expect(error('policies:\n  default: maybe\n')).toMatch(/^policies.default: must be (one of allow, deny|allow or deny)/);
     expect(error('policies:\n  rules:\n    - match: { tool: "a.*" }\n      action: approve\n      timeout: 2d\n')).toBe('policies.rules.0.timeout: must be at most 24h');
+  });
+
+  it('refuses a mistake in llm_tool at the command line: exit 2, one line naming the key', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'iron-cage.yaml'), 'policies:\n  - { name: no-push, match: { llm_tool: Bash, args: { command: { matches: "git push" } } }, action: approve, rate: 1/min }\n');
+      const r = await cliInProcess(['serve', '--config', join(dir, 'iron-cage.yaml'), '--port', '0', '--db', join(dir, 's.db')], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/policies\.rules\.0\.rate: is for tool-proxy and MCP calls/)]);
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -3,6 +3,7 @@ export {
   approversText,
   callLabel,
   firstMatch,
+  llmToolWatched,
   mayApprove,
   namedDomains,
   namesMatch,

@@ -1,10 +1,11 @@
 import { fold, meets, type ArgCondition } from './conditions.js';
 
 // The one rule language for what passes the cage (`policies:` in the config): every tool-proxy
-// call and every MCP tools/call is read as a `PolicyCall` and the first rule that matches it
-// decides (allow, deny, or wait for a person's approval), else the default does. Pure: the
-// caller brings the call (its arguments as the redacted view the approver sees, or why they
-// could not be read) and acts on the decision.
+// call, every MCP tools/call and every tool call in a model's answer is read as a `PolicyCall`
+// and the first rule that matches it decides (allow, deny, or wait for a person's approval), else
+// the default does (a tool call in a model's answer only by a rule naming `llm_tool`: the default
+// is not its). Pure: the caller brings the call (its arguments as the redacted view the approver
+// sees, or why they could not be read) and acts on the decision.
 //
 // A rule whose argument conditions cannot be read is not a rule that passes: it fails closed.
 // A deny or approve rule whose names match applies as if its conditions held (the person asked
@@ -31,6 +32,11 @@ export interface PolicyRule {
   mcp: RegExp[] | null;
   /** HTTP methods; a rule that names them matches HTTP tool calls only. */
   method: string[] | null;
+  /**
+   * `match.llm_tool`: against the name of a tool call in a model's answer (`Bash`, `shell`), which
+   * the agent runs itself. A rule that names it matches those calls only, and only such a rule does.
+   */
+  llmTool: RegExp[] | null;
   /** `match.after_injection`: the rule matches only once a prompt injection was seen in what the agent read (an `injection.detected` event of its own). */
   afterInjection: boolean;
   args: ArgCondition[];
@@ -43,7 +49,7 @@ export interface PolicyRule {
   /** Said to the agent on a denial and to the approver on a request. */
   reason: string | null;
   /** The globs as written (for what is said about the rule at start). */
-  source: { tool: string[] | null; mcp: string[] | null };
+  source: { tool: string[] | null; mcp: string[] | null; llmTool: string[] | null };
 }
 
 export interface PolicySet {
@@ -73,12 +79,13 @@ export function namedDomains(rules: readonly PolicyRule[]): string[] {
 
 /** A tool call as the rules read it. */
 export interface PolicyCall {
-  kind: 'http' | 'mcp';
+  /** `llm`: a tool call in a model's answer, which the agent would run itself. */
+  kind: 'http' | 'mcp' | 'llm';
   agentId: string;
   agentName: string;
-  /** The tool service or MCP server. */
+  /** The tool service or MCP server; for `llm`, the model whose answer holds the call. */
   service: string;
-  /** HTTP: the path under the service (decoded, no leading or trailing '/', no query); MCP: the tool's name. */
+  /** HTTP: the path under the service (decoded, no leading or trailing '/', no query); MCP and `llm`: the tool's name. */
   tool: string;
   /** HTTP only. */
   method: string | null;
@@ -93,21 +100,31 @@ export const qualified = (c: Pick<PolicyCall, 'service' | 'tool'>): string => `$
  * The call as a person reads it, in an approval, an error, the dashboard and the timeline.
  * @example callLabel({ kind: 'http', service: 'crm', tool: 'contacts', method: 'POST' }) // 'crm POST /contacts'
  * @example callLabel({ kind: 'mcp', service: 'github', tool: 'create_pull_request', method: null }) // 'MCP github.create_pull_request'
+ * @example callLabel({ kind: 'llm', service: 'gpt-4o', tool: 'shell', method: null }) // 'tool call shell in an answer of gpt-4o'
  */
 export const callLabel = (c: { kind: string; service: string; tool: string; method: string | null }): string =>
-  c.kind === 'mcp' ? `MCP ${c.service}.${c.tool}` : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
+  c.kind === 'mcp' ? `MCP ${c.service}.${c.tool}` : c.kind === 'llm' ? `tool call ${c.tool} in an answer of ${c.service}` : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
 
 const anyOf = (res: RegExp[] | null, ...texts: string[]): boolean => res === null || res.some((re) => texts.some((t) => re.test(t)));
 
 /** Whether a rule's names (agent, tool, server, method) take in the call; its argument conditions aside. */
 export function namesMatch(r: PolicyRule, c: PolicyCall): boolean {
   if (r.afterInjection && c.injectionSeen !== true) return false;
+  // A tool call in a model's answer is read by the rules that name llm_tool, and by no other.
+  if ((r.llmTool !== null) !== (c.kind === 'llm')) return false;
+  if (r.llmTool !== null) return anyOf(r.agent, c.agentName, c.agentId) && anyOf(r.llmTool, c.tool);
   if (r.mcp !== null && c.kind !== 'mcp') return false;
   if (r.method !== null && (c.kind !== 'http' || c.method === null || !r.method.includes(c.method.toUpperCase()))) return false;
   if (!anyOf(r.agent, c.agentName, c.agentId)) return false;
   if (!anyOf(r.mcp, qualified(c))) return false;
   return anyOf(r.tool, r.mcp !== null ? c.tool : qualified(c));
 }
+
+/**
+ * Whether a rule whose names take in this tool call of a model's answer (`llm_tool`) could decide
+ * it: only such a call is held back from the agent until its arguments are whole and decided.
+ */
+export const llmToolWatched = (rules: readonly PolicyRule[], c: PolicyCall): boolean => rules.some((r) => r.llmTool !== null && namesMatch(r, c));
 
 /**
  * A call's arguments as the rules read them: their value (JSON), or why they could not be read
