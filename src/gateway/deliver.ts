@@ -10,9 +10,10 @@ import { guardErrorBody, type OutputGuard } from './guard.js';
 import { withholdLogprobs } from './wire/strings.js';
 import type { TextSlot } from './wire/types.js';
 import { collect, decodeBody, decodeStream, sendJson } from '../server/index.js';
-import type { Meter } from './meter.js';
+import type { Meter, PendingRow } from './meter.js';
 import type { UpstreamResponse } from './providers/types.js';
 import { StreamRelay, pump } from './relay.js';
+import { HeldCalls, withholdWhole, type AnswerPolicy } from './held-calls.js';
 import { discard, sdkMayRetry } from './upstream.js';
 import { continued } from './wire/responses/continued.js';
 import { producesOutput } from './wire/wires.js';
@@ -21,6 +22,8 @@ import { isRetryableOutcome } from '../domain/reliability/index.js';
 export interface DeliverDeps {
   meter: Meter;
   guard: OutputGuard;
+  /** The tool policies that read the tool calls in answers (`match.llm_tool`); none: nothing is held. */
+  tools?: AnswerPolicy | undefined;
 }
 
 const FORWARD_RESPONSE_HEADER = /^(x-request-id|request-id|openai-|anthropic-|x-ratelimit-|retry-after|x-should-retry$)/;
@@ -160,20 +163,39 @@ export async function deliverWhole(d: DeliverDeps, call: Call, up: UpstreamRespo
       out = JSON.stringify(parsed);
     } else if (changed && isObject) out = withheldEverywhere(String(out));
   }
+  // The tool calls the agent would run, put to the policy (after redaction: the rules read what the agent would get).
+  let pending: PendingRow | null = null;
+  if (d.tools?.watchesAnswers && isObject && !whole) {
+    const w = withholdWhole(d.tools, call, parsed);
+    let withheld: number;
+    if (w instanceof Promise) {
+      // A person decides: the answer is on record meanwhile, and the call holds only what it owes.
+      pending = d.meter.openPending(call, up.status);
+      d.meter.hold(call, reading());
+      withheld = await w;
+    } else withheld = w;
+    if (withheld > 0) out = JSON.stringify(parsed);
+  }
   if (stamped && out === raw) out = JSON.stringify(parsed);
   // Opt-in content capture reads the answer as the agent is sent it: after redaction.
   if (call.obs) call.obs.answerBody = whole ? String(out) : parsed;
   // An agent that hung up is still charged what its answer used; it just is not sent.
-  const micros = await d.meter.settle(call, {
-    status: res.destroyed ? 'aborted' : 'ok',
-    httpStatus: up.status,
-    reading: reading(),
-    redactions,
-    firstByteMs,
-    error: null,
-    ...(isObject && !whole ? { answer: parsed } : {}),
-  });
-  if (res.destroyed) return;
+  // (One whose call waited for a person and hung up meanwhile too: its approval was withdrawn.)
+  const hungUp = res.destroyed || (pending !== null && call.signal?.aborted === true);
+  const micros = await d.meter.settle(
+    call,
+    {
+      status: hungUp ? 'aborted' : 'ok',
+      httpStatus: up.status,
+      reading: reading(),
+      redactions,
+      firstByteMs,
+      error: null,
+      ...(isObject && !whole ? { answer: parsed } : {}),
+    },
+    pending,
+  );
+  if (hungUp) return;
   // Its content type as it was, but for a coding we undid: the body is plain now.
   const headers = { ...passHeaders(up, scrub), 'content-type': String(up.headers['content-type'] ?? 'application/json'), 'x-iron-cage-cost-usd': (micros / 1_000_000).toFixed(6) };
   res.writeHead(up.status, { ...headers, 'content-length': Buffer.byteLength(out) });
@@ -196,9 +218,18 @@ export async function deliverStream(d: DeliverDeps, call: Call, up: UpstreamResp
   // The head leaves with the first events when they are already here (one write, not two);
   // an upstream slow to its first token still lets the agent see the head at once.
   setImmediate(flushHead, res);
-  const relay = new StreamRelay(d.guard, call, scrub);
+  const tools = d.tools?.watchesAnswers ? call.wire.toolStream(call.endpoint) : null;
+  const relay = new StreamRelay(d.guard, call, scrub, tools && d.tools ? new HeldCalls(d.tools, call, tools, clientSignal) : null);
   await pump(relay, decoded.body, res, clientSignal);
   answerRead(call);
+  if (relay.holding) {
+    // A tool call waits for a person: the stream is read to its end, and the call holds only what it owes meanwhile.
+    if (relay.waiting) d.meter.hold(call, relay.owed(up.status).reading!);
+    await relay.decided();
+    // An agent that hung up meanwhile (its approval withdrawn) is charged as one that hung up mid-stream.
+    if (clientSignal.aborted) relay.stop('aborted', null);
+    relay.tail += relay.released();
+  }
   relay.conclude(res);
   if (call.obs) call.obs.answerBody = relay.captured();
   // The upstream charged for what it produced even if the agent hung up: settle on that.

@@ -21,6 +21,7 @@ import { ResponsesSockets } from './responses-socket.js';
 import { Router } from './router.js';
 import type { AgentGate } from '../watch/index.js';
 import type { InjectionGuard } from '../injection/index.js';
+import type { AnswerPolicy } from './held-calls.js';
 
 /** What the gateway needs: the platform, budgets (its money path spends through them), the llm_requests table, PII protection for answers and prompts, and the providers' circuit breakers. */
 export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger' | 'url' | 'secrets'> & {
@@ -34,6 +35,8 @@ export type GatewayDeps = Pick<Platform, 'config' | 'state' | 'tokens' | 'logger
   gate?: AgentGate;
   /** Prompt injection in the tool results agents send (`safety.injection`); none: not looked for. */
   injection?: InjectionGuard | undefined;
+  /** The tool policies, for the tool calls in answers (`match.llm_tool`, src/approvals); none: every answer goes as it came. */
+  policy?: AnswerPolicy;
 };
 
 /** The LLM gateway for the runtime: providers, breakers, the money path, its routes and the agent's base URLs. */
@@ -100,6 +103,7 @@ export function gatewayService(ctx: GatewayDeps): Service {
     observer,
     gate: ctx.gate,
     ...(ctx.injection ? { injection: ctx.injection } : {}),
+    ...(ctx.policy ? { tools: ctx.policy } : {}),
   });
 
   // The Responses API over a WebSocket: each call handed to the same handler.

@@ -10,7 +10,8 @@ import { onHangUp, type Authenticator } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
-import { deliverStream, deliverWhole, relayUpstreamError } from './deliver.js';
+import { deliverStream, deliverWhole, relayUpstreamError, type DeliverDeps } from './deliver.js';
+import type { AnswerPolicy } from './held-calls.js';
 import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   gate?: AgentGate;
   /** Prompt injection in the tool results the agent sends (`safety.injection`, src/injection). */
   injection?: Pick<InjectionGuard, 'scan'>;
+  /** The tool policies that read the tool calls in answers before the agent gets them (src/approvals' gate); none: none is read. */
+  tools?: AnswerPolicy;
 }
 
 /** A request that passed validation, before anything is reserved for it. */
@@ -71,10 +74,10 @@ interface Parsed {
  */
 export class GatewayHandler {
   private readonly upstream: UpstreamCaller;
-  private readonly delivery: { meter: Meter; guard: OutputGuard };
+  private readonly delivery: DeliverDeps;
 
   constructor(private readonly d: HandlerDeps) {
-    this.delivery = { meter: d.meter, guard: d.guard };
+    this.delivery = { meter: d.meter, guard: d.guard, tools: d.tools };
     this.upstream = new UpstreamCaller({ state: d.state, router: d.router, meter: d.meter, breakers: d.breakers, config: d.config });
   }
 

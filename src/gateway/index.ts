@@ -12,3 +12,4 @@ export { HttpProvider } from './providers/http.js';
 export { SimulatedProvider } from './providers/simulated.js';
 export type { Provider, ProviderName, UpstreamCall, UpstreamResponse } from './providers/types.js';
 export { gatewayService, type GatewayDeps } from './gateway.service.js';
+export type { AnswerPolicy } from './held-calls.js';

@@ -295,6 +295,16 @@ export class Meter {
     return pending;
   }
 
+  /**
+   * An answer read to its end that waits for a person before the agent gets it (a tool call an
+   * approve rule holds): its reservation shrinks to what the answer owes, so a wait of minutes
+   * holds no more of the budget (the agent's, a central one other agents share) than the call
+   * spent. It is settled, as any call, once the decision is made.
+   */
+  hold(call: Call, reading: Reading): void {
+    if (call.reservationId !== null) this.d.tracker.shrink(call.reservationId, this.bill(call.target, reading).micros);
+  }
+
   // ── 4. release ───────────────────────────────────────────────────────────────────────────
 
   /**

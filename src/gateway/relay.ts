@@ -5,6 +5,7 @@ import { errorKindOf } from '../domain/reliability/index.js';
 import type { CredentialScrubber } from '../domain/secrets/index.js';
 import { AnswerReading, type Call, type Outcome } from './call.js';
 import { describeFailure } from './errors.js';
+import type { HeldCalls } from './held-calls.js';
 import type { GuardResult, OutputGuard, SlotKind, StreamGuard } from './guard.js';
 import { SseSplitter, type SseEvent } from '../core/sse.js';
 import { discard } from './upstream.js';
@@ -66,6 +67,8 @@ export class StreamRelay implements Pumped {
     private readonly guard: OutputGuard,
     private readonly call: Call,
     scrub: CredentialScrubber,
+    /** The answer's tool calls a policy rule could decide, held back until it has (held-calls.ts); null: no rule reads them. */
+    private readonly calls: HeldCalls | null = null,
   ) {
     // The provider's own credentials come out of each whole event, before anything reads it.
     this.splitter = scrub.empty
@@ -115,6 +118,42 @@ export class StreamRelay implements Pumped {
 
   drain(): void {
     this.draining = true;
+    // What tool calls held back is not sent now either: read for its usage only.
+    if (this.calls) for (const ev of this.calls.drop()) this.event(ev);
+  }
+
+  /** Tool calls wait for a person: the rest of the answer is held until they are decided (`decided`, then `released`). */
+  get waiting(): boolean {
+    return this.calls?.waiting === true;
+  }
+
+  /** Events are still held for tool calls (waiting for a person, or decided since the stream's end): `released` sends them. */
+  get holding(): boolean {
+    return this.calls !== null && (this.calls.waiting || this.calls.held.length > 0);
+  }
+
+  /** What the call owes, counting the usage in the events held for a person's decision (they are not sent yet). */
+  owed(httpStatus: number): Outcome {
+    for (const ev of this.calls?.held ?? []) this.note(this.wire.usage(ev));
+    return this.outcome(httpStatus);
+  }
+
+  /** Resolves once every held tool call is decided. */
+  async decided(): Promise<void> {
+    await this.calls?.settled();
+  }
+
+  /** Once every held tool call is decided: the events held for them, as the agent gets them, and every text held back. */
+  released(): string {
+    if (this.calls === null) return '';
+    this.sending();
+    if (this.draining) {
+      for (const ev of this.calls.drop()) this.event(ev);
+      return '';
+    }
+    const out = this.batch(this.calls.release(), false);
+    // A block in them sends none of them: the error event that ends the stream says why (`conclude`).
+    return this.blocked ? '' : out + this.flushHeld();
   }
 
   finished(): void {
@@ -133,11 +172,15 @@ export class StreamRelay implements Pumped {
 
   end(): string {
     this.sending();
-    return this.batch(this.splitter.end()) + this.flushHeld();
+    const out = this.batch(this.splitter.end()) + (this.calls && !this.draining ? this.batch(this.calls.end(), false) : '');
+    // Text held back goes with the events still held for a person's decision, when they go.
+    return this.waiting ? out : out + this.flushHeld();
   }
 
   flushAll(): string {
     this.sending();
+    // A tool call not yet decided when the stream broke never reaches the agent.
+    this.calls?.drop();
     return this.flushHeld();
   }
 
@@ -152,14 +195,22 @@ export class StreamRelay implements Pumped {
     if (this.blocked === null) this.wire.mark();
   }
 
-  private batch(evs: SseEvent[]): string {
+  /** Upstream events (`upstream`: through the tool calls' hold, when there is one), as the agent gets them. */
+  private batch(evs: SseEvent[], upstream = true): string {
     let out = '';
     for (const ev of evs) {
-      const s = this.event(ev);
-      if (this.lastSeen) this.held += s;
-      else out += s;
+      if (!upstream || this.calls === null || this.draining) out += this.one(ev);
+      else for (const e of this.calls.push(ev)) out += this.one(e);
     }
     return out;
+  }
+
+  /** One event for the agent: the final one, and all after it, wait in `held` for the row. */
+  private one(ev: SseEvent): string {
+    const s = this.event(ev);
+    if (!this.lastSeen) return s;
+    this.held += s;
+    return '';
   }
 
   /** Every text still held back, as extra events, and the redactors ended. */

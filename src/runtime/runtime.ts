@@ -153,7 +153,7 @@ export class Runtime {
         authService({ ...platform, tokens }),
         piiService({ ...platform, pii }),
         reliabilityService({ breakers }),
-        gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate, injection }),
+        gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate, injection, policy: approvals.gate }),
         budget,
         toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate, ...(injection ? { injection } : {}) }),
         mcpService({

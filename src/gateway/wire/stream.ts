@@ -1,6 +1,21 @@
 import { formatSse, type SseEvent } from '../../core/sse.js';
 import type { SlotRef, StreamContext, StreamInspection, Usage, Wire, WireStream } from './types.js';
 
+/** An event the gateway writes: `json` as its data, under the event name `event`. */
+export function eventOf(json: unknown, event: string | null): SseEvent {
+  const data = JSON.stringify(json);
+  return { raw: formatSse(data, event), event, data };
+}
+
+/** An event's data parsed, or null when it is not JSON (`[DONE]`, a provider's plain text). */
+export function parsedEvent(ev: SseEvent): any {
+  try {
+    return JSON.parse(ev.data);
+  } catch {
+    return null;
+  }
+}
+
 /** An event read without JSON.parse (a wire's commonest, quick.ts in its folder): what the wire's `inspect` would say, and the event rewritten. */
 export interface QuickChunk {
   inspection: StreamInspection;

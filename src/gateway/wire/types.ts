@@ -71,6 +71,51 @@ export interface StreamInspection {
 }
 
 /**
+ * A tool call a model's answer asks the agent to run (a function call, a custom tool's call, a
+ * `tool_use` block), as the tool policies read it (`match.llm_tool`).
+ */
+export interface AnswerToolCall {
+  /** Where it is in the answer, in the wire's own terms (a choice and a place, an output index, a block). */
+  key: string;
+  name: string;
+  /**
+   * Its arguments: `text`, as the model wrote them (a function's JSON, still to be read: the model
+   * may have written something that is not JSON); or `value`, a value already (Anthropic's input,
+   * a custom tool's free text as `{ input }`).
+   */
+  args: { text: string; form: 'json' | 'input' } | { value: unknown };
+}
+
+/** What one streamed event is to the tool calls in an answer (`ToolCallStream.see`). */
+export interface ToolSight {
+  /** Calls it opens, each with the name it is first said with (and whether its arguments are JSON or a custom tool's input). */
+  opens?: Array<{ key: string; name: string; form: 'json' | 'input' }>;
+  /** Pieces of a call's arguments, in order. */
+  pieces?: Array<{ key: string; text: string }>;
+  /** Calls whose arguments are whole with this event: `whole`, their whole text when the event repeats it. */
+  closes?: Array<{ key: string; whole?: string }>;
+  /** Every call still open ends here (the answer's end). */
+  closesAll?: boolean;
+}
+
+/**
+ * A streamed answer's tool calls, read and rewritten by its wire (tools.ts in the wire's folder);
+ * one per stream. The gateway (gateway/held-calls.ts) holds a call's events back until it is
+ * decided, and asks for the events of one withheld rewritten: a text that says why instead of the
+ * call, the answer ending its turn when no call is left.
+ */
+export interface ToolCallStream {
+  /** What the event is to the tool calls; null when it is nothing to them (most events, told without JSON.parse where the wire can). */
+  see(ev: SseEvent): ToolSight | null;
+  /** A call just opened that nothing holds: its pieces and end need not be read (its opening is remembered, for the rewrite). */
+  ignore(key: string): void;
+  /** A call is withheld: its events become `text`. Said before any of its events is rewritten. */
+  withhold(key: string, text: string): void;
+  /** The event as the agent gets it: itself (nothing withheld touches it), rewritten, several, or none. */
+  rewrite(ev: SseEvent): SseEvent[];
+}
+
+/**
  * One provider's wire format, both ways: validation, the request's prompt and output limit, errors,
  * usage and where the output text lives. The budget, the prompt guard and the simulated provider
  * read requests and usage only through it.
@@ -102,6 +147,15 @@ export interface Wire {
   askUsage?(endpoint: Endpoint, body: Record<string, unknown>): Record<string, unknown> | null;
   /** An entry of an OpenAI-shaped model list as this wire's SDK expects it; absent: that shape is this wire's. */
   modelEntry?(m: { id?: unknown; created?: unknown }): unknown;
+  /** The tool calls a whole answer asks the agent to run (none for an endpoint that has none). */
+  toolCalls(endpoint: Endpoint, json: any): AnswerToolCall[];
+  /**
+   * The answer with these of its tool calls replaced by a text each (a call's key → the text), in
+   * place; a choice (or message) left with no tool call ends its turn (`stop`, `end_turn`).
+   */
+  withhold(json: any, texts: ReadonlyMap<string, string>): void;
+  /** A stream's reader and rewriter of its tool calls, or null for an endpoint that has none. */
+  toolStream(endpoint: Endpoint): ToolCallStream | null;
 }
 
 /** What a wire's stream is told of the call whose answer it reads. */

@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../../core/sse.js';
 import { AnthropicStream, blockDelta, thinkingKey } from './stream.js';
 import { anthropicLimitOutput, anthropicOutput, anthropicPrompt } from './request.js';
+import { MessagesToolStream, messagesToolCalls, withholdMessages } from './tools.js';
 import { MAX_OUTPUT_TOKENS } from '../openai/wire.js';
 import { otherStrings } from '../strings.js';
 import { anthropicNumber, anthropicParamsProblem } from '../params.js';
@@ -138,6 +139,10 @@ export const anthropicWire: Wire = {
   },
 
   stream: (ctx) => new AnthropicStream(anthropicWire, ctx),
+
+  toolCalls: (_endpoint, json) => messagesToolCalls(json),
+  withhold: withholdMessages,
+  toolStream: () => new MessagesToolStream(),
 
   modelEntry(m) {
     const created = typeof m.created === 'number' ? m.created : 0;

@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../../core/sse.js';
 import { openaiLimitOutput, openaiOutput, openaiPrompt } from './request.js';
 import { OpenAIStream, put } from './stream.js';
+import { ChatToolStream, chatToolCalls, withholdChat } from './tools.js';
 import { openaiNumber, openaiParamsProblem } from '../params.js';
 import { otherStrings, wholeSlot } from '../strings.js';
 import type { Endpoint, ErrorKind, StreamInspection, TextSlot, Usage, Wire } from '../types.js';
@@ -129,6 +130,10 @@ export const openaiWire: Wire = {
   },
 
   stream: (ctx) => new OpenAIStream(openaiWire, ctx),
+
+  toolCalls: chatToolCalls,
+  withhold: withholdChat,
+  toolStream: (endpoint) => (endpoint === 'chat' ? new ChatToolStream() : null),
 
   askUsage(endpoint, body) {
     // Chat and completions streams report usage only when asked (a Responses stream always does).

@@ -3,6 +3,7 @@ import { openaiWire } from '../openai/wire.js';
 import { responsesLimitOutput, responsesOutput, responsesPrompt } from './request.js';
 import { PARTS, partIndex, ResponsesStream, textDelta } from './stream.js';
 import { validateResponses } from './validate.js';
+import { ResponsesToolStream, responsesToolCalls, withholdResponse } from './tools.js';
 import { otherStrings } from '../strings.js';
 import type { StreamInspection, TextSlot, Usage, Wire } from '../types.js';
 import { count, knownUsage } from '../usage.js';
@@ -179,4 +180,8 @@ export const responsesWire: Wire = {
   },
 
   stream: (ctx) => new ResponsesStream(responsesWire, ctx),
+
+  toolCalls: (_endpoint, json) => responsesToolCalls(json),
+  withhold: withholdResponse,
+  toolStream: () => new ResponsesToolStream(),
 };
