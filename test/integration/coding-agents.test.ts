@@ -42,14 +42,14 @@ interface Task {
   db: string;
 }
 
-/** A task for `agent`: the script answers its own loop (it offers tools and names the task) with these turns. */
-function task(dir: string, marker: string, turns: unknown[]): Task {
+/** A task for `agent`: the script answers its own loop (it offers tools and names the task) with these turns; `config`, more of the cage's config. */
+function task(dir: string, marker: string, turns: unknown[], config: Record<string, unknown> = {}): Task {
   const t = { work: join(dir, 'work'), outside: join(dir, 'outside'), home: join(dir, 'home'), config: join(dir, 'iron-cage.yaml'), db: join(dir, 'state.db') };
   for (const d of [t.work, t.outside, t.home]) mkdirSync(d, { recursive: true });
   writeFileSync(join(t.work, 'notes.txt'), 'buy milk\ncall Ada\nship the release\n');
   execFileSync('git', ['init', '-q', t.work]);
   writeFileSync(join(dir, 'script.yaml'), stringify({ conversations: [{ name: marker, when: { tools: true, user_contains: marker }, turns }] }));
-  writeFileSync(t.config, stringify({ providers: { simulated: { script: join(dir, 'script.yaml') } } }));
+  writeFileSync(t.config, stringify({ providers: { simulated: { script: join(dir, 'script.yaml') } }, ...config }));
   return t;
 }
 
@@ -190,6 +190,71 @@ describe('the coding agents through the cage, unchanged and unconfigured', () =>
       expect(r.stdout).toContain('hello from the cage');
       expect(r.stdout).toMatch(/No price known for model gpt-6\.1-sol: charging the price of openai\/\S+, the dearest gpt\* model/);
       expect(rows.map((row) => row.model)).toEqual(rows.map(() => 'gpt-6.1-sol'));
+    } finally {
+      cleanup();
+    }
+  });
+
+  // A policy on the tool calls in the model's answers (match.llm_tool): the `git push` the model asks
+  // for never reaches the agent, which reads why and ends its turn cleanly instead of running it.
+  const noPush = (tools: string[], field: string) => ({
+    policies: [{ name: 'no-push', match: { llm_tool: tools, args: { [field]: { matches: String.raw`\bgit\s+push\b` } } }, action: 'deny', reason: 'pushes go through review' }],
+  });
+  const WITHHELD = /\[iron-cage\] tool call (Bash|exec_command) in an answer of \S+ is refused by policy rule no-push: pushes go through review\. It was not run\./;
+
+  /** What a withheld push leaves: it never ran, and the refusal is an event naming the rule. */
+  function expectNotPushed(t: Task, log: string, tool: string) {
+    expect(existsSync(join(t.work, 'pushed.txt'))).toBe(false);
+    expect(log).toMatch(new RegExp(`tool call ${tool} in an answer of \\S+ refused by policy rule no-push`));
+    const d = new Database(t.db, { readonly: true });
+    try {
+      const e = d.prepare("SELECT data FROM events WHERE type = 'policy.decision'").all() as Array<{ data: string }>;
+      expect(e.map((x) => JSON.parse(x.data))).toEqual([expect.objectContaining({ kind: 'llm', tool, rule: 'no-push', action: 'deny' })]);
+    } finally {
+      d.close();
+    }
+  }
+
+  it(`Claude Code ${CLAUDE_CODE.version}: a \`git push\` a policy denies is withheld; the session ends cleanly with the reason`, { timeout: SESSION_TIMEOUT_MS }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const marker = 'TASK-59-CLAUDE-PUSH';
+      const t = task(
+        dir,
+        marker,
+        [{ text: 'Pushing the release.', tool_calls: [{ name: 'Bash', arguments: { command: 'git push origin main; touch pushed.txt', description: 'Push' } }] }, { text: 'unused' }],
+        noPush(['Bash'], 'command'),
+      );
+      const r = await start(t, ['claude', '-p', `${marker}: push the release`, '--dangerously-skip-permissions', '--output-format', 'stream-json', '--verbose']);
+      expectCleanSession(t, r, 'claude', 'messages');
+      expectNotPushed(t, r.stdout + r.stderr, 'Bash');
+      const events = agentJson(r.stdout);
+      expect(events.flatMap((e) => (e.type === 'user' ? (e.message?.content ?? []) : [])).filter((c: any) => c.type === 'tool_result')).toEqual([]);
+      const result = events.find((e) => e.type === 'result');
+      expect(result).toMatchObject({ is_error: false, result: expect.stringMatching(WITHHELD) });
+    } finally {
+      cleanup();
+    }
+  });
+
+  it(`Codex CLI ${CODEX_CLI.version}: a \`git push\` a policy denies is withheld; the turn completes with the reason`, { timeout: SESSION_TIMEOUT_MS }, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const marker = 'TASK-59-CODEX-PUSH';
+      const t = task(
+        dir,
+        marker,
+        [{ text: 'Pushing the release.', tool_calls: [{ name: 'exec_command', arguments: { cmd: 'git push origin main; touch pushed.txt' } }] }, { text: 'unused' }],
+        noPush(['exec_command', 'shell'], 'cmd'),
+      );
+      const r = await start(t, ['codex', 'exec', '-m', 'gpt-4o', '--json', `${marker}: push the release`]);
+      expectCleanSession(t, r, 'codex', 'responses');
+      expectNotPushed(t, r.stdout + r.stderr, 'exec_command');
+      const events = agentJson(r.stdout);
+      expect(events.filter((e) => e.item?.type === 'command_execution')).toEqual([]);
+      const said = events.filter((e) => e.type === 'item.completed' && e.item?.type === 'agent_message').map((e) => String(e.item.text));
+      expect(said.join('\n')).toMatch(WITHHELD);
+      expect(events.some((e) => e.type === 'turn.completed')).toBe(true);
     } finally {
       cleanup();
     }
