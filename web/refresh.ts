@@ -27,9 +27,11 @@ import type {
 } from './types.js';
 
 /**
- * The cost report at most this often: every call changes it, and the figures that matter at once
- * (spend, limit, % used) come with the events themselves (feed.ts), so a run of calls costs one
- * request per gap, not one per call.
+ * What every call or progress report changes (the cost report, performance, steps, the runway,
+ * the breakers' blocked counts) at most this often: the figures that matter at once (spend, limit,
+ * % used) come with the events themselves (feed.ts), so a run of calls costs one request per gap,
+ * not one per call. (Asked per event, a demo at a brisk pace had its page ask for performance 13
+ * times a second and the breakers 4: the page's renderer and the cage busier than the agent.)
  */
 export const COST_REPORT_GAP_MS = 2000;
 
@@ -81,7 +83,7 @@ function refreshCosts(id: string): void {
   refetch(`costs:${id}`, async () => set({ costs: { ...state.costs, [id]: await api<CostReport>(`/api/agents/${enc(id)}/costs`) } }), COST_REPORT_GAP_MS);
 }
 function refreshPerformance(id: string): void {
-  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<AgentPerformance>(`/api/agents/${enc(id)}/performance`) } }));
+  refetch(`perf:${id}`, async () => set({ performance: { ...state.performance, [id]: await api<AgentPerformance>(`/api/agents/${enc(id)}/performance`) } }), COST_REPORT_GAP_MS);
 }
 function refreshProtection(id: string): void {
   refetch(`prot:${id}`, async () => set({ protection: { ...state.protection, [id]: await api<ProtectionReport>(`/api/agents/${enc(id)}/protection`) } }));
@@ -182,8 +184,10 @@ export function refreshAgent(id: string): void {
 export function refreshFor(ev: FeedEvent): void {
   const t = ev.type;
   const id = ev.agentId;
-  // Blocked calls and cache answers are rows, not events: an agent's progress is when they change.
-  if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback' || t === 'agent.progress') refreshBreakers();
+  // Blocked calls and cache answers are rows, not events: an agent's progress is when they change
+  // (at most once per gap: an agent reports progress by the second, the breakers move seldom).
+  if (t.startsWith('breaker.') || t.startsWith('fault.') || t === 'tool.fallback') refreshBreakers();
+  else if (t === 'agent.progress') refreshBreakers(COST_REPORT_GAP_MS);
   // A provider's circuit is open: each LLM call's row may be one it refused (its Blocked count).
   if (t === 'llm.request' && state.providers?.some((p) => p.state !== 'CLOSED')) refreshBreakers(COST_REPORT_GAP_MS);
   // An MCP server's circuit moved (a reset, a probe, a restore): its card says so with its figures.

@@ -350,9 +350,12 @@ async function livePart(rows: Row[]) {
     await cdp.send('Performance.enable');
     const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
     const seconds = 20;
+    let requests = 0;
+    p.on('request', () => requests++);
     const before = await metrics();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const after = await metrics();
+    rows.push({ metric: 'the page’s REST requests while it streams (each one a query on the cage)', value: `${fmt(requests / seconds, 1)}/s` });
     const busy = (after.TaskDuration! - before.TaskDuration!) / seconds;
     rows.push({
       metric: `renderer main thread busy, the demo at 0.25 s a lead (${seconds} s of it, 1440×900)`,
