@@ -155,6 +155,22 @@ describe('generate(): tool calls', () => {
     expect(c.text).toBe('According to get_weather: temperature 21, conditions sunny.');
   });
 
+  it('a tool result with the user’s text beside it (Anthropic’s tool_result blocks and a reminder) is still answered in text, not with another call', () => {
+    const call = { id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' };
+    const turns: SimTurn[] = [
+      { role: 'user', text: "What's the weather in Paris? Use get_weather." },
+      { role: 'assistant', text: '', toolCalls: [call] },
+      { role: 'tool', text: '{"temperature":21}', toolCallId: 'toolu_1' },
+      { role: 'user', text: '<system-reminder>Use get_weather whenever the weather is asked.</system-reminder>' },
+    ];
+    const c = generate(req({ turns, tools: [weather] })).choices[0]!;
+    expect(c.toolCalls).toEqual([]);
+    expect(c.text).toContain('get_weather');
+    // A new question after the answer is a new turn: it may call the tool again.
+    const next: SimTurn[] = [...turns, { role: 'assistant', text: c.text }, { role: 'user', text: 'And the weather in Rome? Use get_weather.' }];
+    expect(generate(req({ turns: next, tools: [weather] })).choices[0]!.toolCalls.map((t) => t.name)).toEqual(['get_weather']);
+  });
+
   it('arguments are valid against every keyword, whatever the seed', () => {
     const tool = { name: 'file_invoice', description: 'File an invoice', parameters: RICH };
     expect(schemaProblem(RICH, "function 'file_invoice'")).toBeNull();

@@ -62,12 +62,19 @@ export function jsonPieces(text: string): string[] {
   return text.match(/[\p{L}\p{N}_]+|[^\p{L}\p{N}_]+/gu) ?? [];
 }
 
-/** Tool results since the assistant's last call, each with the name of the tool that gave it. */
+/**
+ * Tool results since the assistant's last call, each with the name of the tool that gave it. The
+ * user's own text beside them counts as part of the same turn: Anthropic's tool results come in a
+ * user message that may carry text blocks after them (Claude Code appends its reminders there),
+ * and read as a fresh question they made every answer another tool call, a loop a coding agent
+ * never left.
+ */
 function toolResults(turns: readonly SimTurn[]): Array<{ name: string; text: string }> {
   const names = new Map<string, string>();
   for (const t of turns) for (const c of t.toolCalls ?? []) names.set(c.id, c.name);
   const out: Array<{ name: string; text: string }> = [];
-  for (let i = turns.length - 1; i >= 0 && turns[i]!.role === 'tool'; i--) out.unshift({ name: names.get(turns[i]!.toolCallId ?? '') ?? 'the tool', text: turns[i]!.text });
+  for (let i = turns.length - 1; i >= 0 && (turns[i]!.role === 'tool' || turns[i]!.role === 'user'); i--)
+    if (turns[i]!.role === 'tool') out.unshift({ name: names.get(turns[i]!.toolCallId ?? '') ?? 'the tool', text: turns[i]!.text });
   return out;
 }
 
