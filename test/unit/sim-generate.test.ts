@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../src/gateway/providers/sim/generate.js';
+import { generate, MAX_INVENTED_ROUNDS } from '../../src/gateway/providers/sim/generate.js';
 import { fromPattern } from '../../src/gateway/providers/sim/pattern.js';
 import { simRequest } from '../../src/gateway/providers/sim/request.js';
 import type { JsonSchema, SimRequest, SimTool, SimTurn } from '../../src/gateway/providers/sim/types.js';
@@ -169,6 +169,25 @@ describe('generate(): tool calls', () => {
     // A new question after the answer is a new turn: it may call the tool again.
     const next: SimTurn[] = [...turns, { role: 'assistant', text: c.text }, { role: 'user', text: 'And the weather in Rome? Use get_weather.' }];
     expect(generate(req({ turns: next, tools: [weather] })).choices[0]!.toolCalls.map((t) => t.name)).toEqual(['get_weather']);
+  });
+
+  it(`invents at most ${MAX_INVENTED_ROUNDS} rounds of tool calls in one conversation, then answers in text (a coding agent's harness is not led on until the budget is gone)`, () => {
+    const turns: SimTurn[] = [];
+    const rounds: number[] = [];
+    for (let i = 0; i < MAX_INVENTED_ROUNDS + 2; i++) {
+      turns.push({ role: 'user', text: `What's the weather in city ${i}? Use get_weather.` });
+      const c = generate(req({ turns, tools: [weather] })).choices[0]!;
+      rounds.push(c.toolCalls.length);
+      if (c.toolCalls.length === 0) {
+        turns.push({ role: 'assistant', text: c.text });
+        continue;
+      }
+      turns.push({ role: 'assistant', text: '', toolCalls: c.toolCalls }, { role: 'tool', text: '{"temperature":1}', toolCallId: c.toolCalls[0]!.id });
+      turns.push({ role: 'assistant', text: generate(req({ turns, tools: [weather] })).choices[0]!.text });
+    }
+    expect(rounds).toEqual([...Array(MAX_INVENTED_ROUNDS).fill(1), 0, 0]);
+    // A tool the request demands is still called: only the invented ones stop.
+    expect(generate(req({ turns, tools: [weather], toolChoice: 'required' })).choices[0]!.toolCalls).toHaveLength(1);
   });
 
   it('arguments are valid against every keyword, whatever the seed', () => {

@@ -10,6 +10,8 @@ import { MAX_VALUES, valueFor, type ValueContext } from './values.js';
 
 /** Prompts that ask for an exact reply get it: `Repeat exactly: <text>` (tests and the demo). */
 const ECHO = /^\s*Repeat exactly:\s?([\s\S]*)$/;
+/** Rounds of tool calls the generator invents in one conversation at most (see generate()). */
+export const MAX_INVENTED_ROUNDS = 3;
 /** How much of one tool result the answer quotes. */
 const QUOTE_CHARS = 300;
 
@@ -76,6 +78,13 @@ function toolResults(turns: readonly SimTurn[]): Array<{ name: string; text: str
   for (let i = turns.length - 1; i >= 0 && (turns[i]!.role === 'tool' || turns[i]!.role === 'user'); i--)
     if (turns[i]!.role === 'tool') out.unshift({ name: names.get(turns[i]!.toolCallId ?? '') ?? 'the tool', text: turns[i]!.text });
   return out;
+}
+
+/** The assistant's answers with tool calls in the conversation so far. */
+function toolRounds(turns: readonly SimTurn[]): number {
+  let n = 0;
+  for (const t of turns) if (t.role === 'assistant' && (t.toolCalls?.length ?? 0) > 0) n++;
+  return n;
 }
 
 function parse(text: string): unknown {
@@ -145,7 +154,12 @@ export function generate(req: SimRequest): SimGeneration {
   const results = toolResults(req.turns);
   const facts = new PromptFacts(prompt);
   const known = knownFields(results);
-  const afterTool = results.length > 0;
+  // Past MAX_INVENTED_ROUNDS rounds of tool calls in one conversation, `auto` answers in text: the
+  // tools it invents are a guess at what the prompt asks, and a coding agent's harness (Claude
+  // Code: its subagents, its skills, their notices) would otherwise be led from one invented call
+  // to the next until the budget ran out. A scripted provider (providers.simulated.script) drives
+  // longer tasks.
+  const afterTool = results.length > 0 || toolRounds(req.turns) >= MAX_INVENTED_ROUNDS;
   // `auto` answers a tool result in text; `required` or a named tool call again, as the providers do.
   const calls = echo || (afterTool && req.toolChoice === 'auto') ? [] : chooseTools(req.tools, req.toolChoice, facts, req.parallelToolCalls);
   const choices: SimChoice[] = [];
