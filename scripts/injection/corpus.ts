@@ -20,6 +20,7 @@ import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { KIND_BANKS, kindBenign, kindInjection, partItem } from './kinds.js';
 import { BANKS, LANGS, type Lang } from './phrases.js';
 import { mulberry32 } from '../../src/core/random.js';
 
@@ -41,12 +42,9 @@ export interface Example {
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const hashUnit = (s: string) => createHash('sha1').update(s).digest().readUInt32BE(0) / 4294967296;
-/** Held out when among the last quarter of its list. */
-const heldItem = (i: number, n: number) => i >= Math.ceil(n * 0.75);
-function splitOf(key: string, held: boolean): Split {
-  if (held) return 'test';
-  return hashUnit(`val:${key}`) < 0.15 ? 'val' : 'train';
-}
+/** A synthetic text's split by its furthest part (kinds.ts: partItem): trained on, calibrating, held out. */
+const SPLITS: readonly Split[] = ['train', 'val', 'test'];
+
 function fileSplit(key: string): Split {
   const u = hashUnit(key);
   return u < 0.2 ? 'test' : u < 0.32 ? 'val' : 'train';
@@ -66,22 +64,32 @@ function fill(s: string, r: () => number): string {
 }
 const cap = (s: string) => (s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s);
 
-/** One injection of `lang`, and whether its parts are held out. */
-export function injection(lang: Lang, r: () => number): { text: string; held: boolean } {
+/** The share of injections built by kind (kinds.ts) rather than from phrases.ts's frames. */
+const KIND_SHARE = Number(process.env.KIND_SHARE ?? 0.5);
+
+/** One injection of `lang`, and where it goes (partItem: 2 held out, 1 calibration, 0 training). */
+export function injection(lang: Lang, r: () => number): { text: string; part: number } {
+  if (r() < KIND_SHARE) {
+    const k = kindInjection(lang, r);
+    return { text: cased(fill(k.text, r).replace(/\s+/g, ' ').trim(), r), part: k.part };
+  }
   const b = BANKS[lang];
   const fi = Math.floor(r() * b.frames.length);
   const ai = Math.floor(r() * b.action.length);
   const oi = Math.floor(r() * b.override.length);
   const di = Math.floor(r() * b.addressee.length);
-  const held = heldItem(fi, b.frames.length) || heldItem(ai, b.action.length) || heldItem(oi, b.override.length) || heldItem(di, b.addressee.length);
-  let t = b.frames[fi]!.replace('{addr}', b.addressee[di]!).replace('{override}', b.override[oi]!).replace('{action}', b.action[ai]!).replace('{stealth}', pick(r, b.stealth));
-  t = fill(t, r).replace(/\s+/g, ' ').trim();
-  // sentence starts upper-case, now and then all of it (shouting) or none of it
-  t = t.replace(/(^|[.!?:]\s+)(\p{Ll})/gu, (_m, a: string, c: string) => a + c.toUpperCase());
+  const part = Math.max(partItem(fi, b.frames.length), partItem(ai, b.action.length), partItem(oi, b.override.length), partItem(di, b.addressee.length));
+  const t = b.frames[fi]!.replace('{addr}', b.addressee[di]!).replace('{override}', b.override[oi]!).replace('{action}', b.action[ai]!).replace('{stealth}', pick(r, b.stealth));
+  return { text: cased(fill(t, r).replace(/\s+/g, ' ').trim(), r), part };
+}
+
+/** Sentences start upper-case; now and then all of the text is (shouting), or none of it. */
+function cased(text: string, r: () => number): string {
+  let t = text.replace(/(^|[.!?:]\s+)(\p{Ll})/gu, (_m, a: string, c: string) => a + c.toUpperCase());
   const u = r();
   if (u < 0.05) t = t.toUpperCase();
   else if (u < 0.1) t = t.toLowerCase();
-  return { text: cap(t), held };
+  return cap(t);
 }
 
 // ---------- benign sources ----------
@@ -257,7 +265,7 @@ function localDocs(): Doc[] {
   const dirs: Record<string, Lang> = { de: 'de', fr: 'fr', es: 'es', ru: 'ru', zh_CN: 'zh' };
   for (const [dir, lang] of Object.entries(dirs)) {
     const files: string[] = [];
-    walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 0, 400);
+    walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 0, 1000);
     for (const f of files) {
       let text: string;
       try {
@@ -425,16 +433,30 @@ export function buildCorpus(o: CorpusOptions): Example[] {
   for (const lang of LANGS) {
     const b = BANKS[lang];
     b.benign.forEach((t, i) => {
-      const split = splitOf(`${lang}b${i}`, heldItem(i, b.benign.length));
+      const split = SPLITS[partItem(i, b.benign.length)]!;
       out.push({ text: t, label: 0, lang, source: 'hard-negative', split });
       for (let k = 0; k < 6; k++) out.push({ text: toolAnswer(r, t), label: 0, lang, source: 'hard-negative', split });
     });
+    // the same vocabulary as the injections built by kind, where it is legitimate
+    const kb = KIND_BANKS[lang].benign;
+    kb.forEach((t0, i) => {
+      const t = fill(t0, r).replace(/\{name\}/g, () => pick(r, NAMES).split(' ')[0]!);
+      const split = SPLITS[partItem(i, kb.length)]!;
+      out.push({ text: t, label: 0, lang, source: 'hard-negative', split });
+      for (let k = 0; k < 6; k++) out.push({ text: toolAnswer(r, t), label: 0, lang, source: 'hard-negative', split });
+    });
+    // and composed by kind: requests between people, steps for a reader, docs of AI products, notices
+    for (let k = 0; k < 250; k++) {
+      const g = kindBenign(lang, r);
+      const t = fill(g.text, r).replace(/\{name\}/g, () => pick(r, NAMES).split(' ')[0]!);
+      const split = SPLITS[g.part]!;
+      out.push({ text: r() < 0.4 ? t : toolAnswer(r, t), label: 0, lang, source: 'hard-negative', split });
+    }
     b.article.forEach((t, i) => {
       for (let k = 0; k < 24; k++) {
         const inj = injection(lang, r);
         const quote = inj.text.split(/(?<=[.!?。！？])\s*/)[0]!.replace(/[.。]$/, '');
-        const held = heldItem(i, b.article.length);
-        const split = held ? 'test' : inj.held ? 'val' : splitOf(`${lang}a${i}:${k}`, false);
+        const split = SPLITS[Math.max(partItem(i, b.article.length), inj.part)]!;
         out.push({ text: t.replace('{quote}', quote), label: 0, lang, source: 'article', split });
       }
     });
@@ -454,7 +476,7 @@ export function buildCorpus(o: CorpusOptions): Example[] {
       const inj = injection(lang, r);
       if (seen.has(inj.text)) continue;
       seen.add(inj.text);
-      const split: Split = inj.held ? 'test' : splitOf(inj.text, false);
+      const split = SPLITS[inj.part]!;
       const u = r();
       if (u < 0.3) out.push({ text: inj.text, label: 1, lang, source: 'synthetic', split, span: [0, inj.text.length] });
       else if (u < 0.55) {

@@ -24,12 +24,17 @@ import { mulberry32 } from '../../src/core/random.js';
 import { buildCorpus, type Example } from './corpus.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
-import { handDev, handInjections, handwritten } from './handwritten.js';
+import { handDev, handDev2, handInjections, handwritten } from './handwritten.js';
 
 const WINDOW = 32;
 const EPOCHS = Number(process.env.EPOCHS ?? 6);
 const L2 = Number(process.env.L2 ?? 1e-5);
 const LR = 0.3;
+/** How much a synthetic legitimate text (a colleague's request, a manual's step, an AI product's docs, an article quoting an attack) weighs against a window of code or prose. */
+const HARD_WEIGHT = Number(process.env.HARD_WEIGHT ?? 3);
+const HARD_SOURCES = new Set(['hard-negative', 'article']);
+/** The quantile of each language's hard negatives (validation) the offset is set above. */
+const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.97);
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -57,16 +62,17 @@ const r = mulberry32(7);
 const train: Win[] = [];
 /** Each benign training text's features (its first MAX_MINED words): its best span is mined each epoch. */
 const MAX_MINED = 1500;
-const benignFeats: Int32Array[] = [];
+const benignFeats: { f: Int32Array; w: number }[] = [];
 let pos = 0;
 let neg = 0;
 for (const e of corpus) {
   if (e.split !== 'train') continue;
   if (e.label === 0) {
     const all = featuresOf(e.text);
-    benignFeats.push(all.subarray(0, FEATS * MAX_MINED));
+    const weight = HARD_SOURCES.has(e.source) ? HARD_WEIGHT : 1;
+    benignFeats.push({ f: all.subarray(0, FEATS * MAX_MINED), w: weight });
     for (const f of windows(all, WINDOW / 2, 80)) {
-      train.push({ f, y: 0, w: 1 });
+      train.push({ f, y: 0, w: weight });
       neg++;
     }
     // short pieces too: a JSON answer's strings are read one by one, many of a few words
@@ -130,7 +136,7 @@ const base = train.length;
 for (let epoch = 0; epoch < EPOCHS; epoch++) {
   // hard negatives: each benign text's best span under the weights so far (from the second epoch)
   train.length = base;
-  if (epoch > 0) for (const f of benignFeats) train.push({ f: bestSpan(f), y: 0, w: 1 });
+  if (epoch > 0) for (const b of benignFeats) train.push({ f: bestSpan(b.f), y: 0, w: b.w });
   const order = Array.from(train.keys());
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
@@ -186,10 +192,13 @@ function quantile(xs: number[], p: number): number {
 }
 for (let round = 0; round < 3; round++) {
   const tool = val.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source)).map((e) => logitOf(e.text));
-  const hard = val.filter((e) => e.label === 0 && HARD.has(e.source)).map((e) => logitOf(e.text));
-  const off = Math.max(quantile(tool, 0.996), quantile(hard, 0.98));
+  // hard negatives: all of them at their 98th percentile, and each language at HARD_QUANTILE (the goal is ≤ 3 % in every one)
+  const hardByLang = new Map<string, number[]>();
+  for (const e of val) if (e.label === 0 && HARD.has(e.source)) hardByLang.set(e.lang, [...(hardByLang.get(e.lang) ?? []), logitOf(e.text)]);
+  const off = Math.max(quantile(tool, 0.996), quantile([...hardByLang.values()].flat(), 0.98), ...[...hardByLang.values()].filter((xs) => xs.length >= 50).map((xs) => quantile(xs, HARD_QUANTILE)));
   MODEL.offset = Math.round(off * 1000) / 1000 + 0.05;
-  console.error(`offset round ${round + 1}: ${MODEL.offset.toFixed(3)}`);
+  const per = [...hardByLang].map(([l, xs]) => `${l} ${quantile(xs, HARD_QUANTILE).toFixed(2)} (${xs.length})`).join(', ');
+  console.error(`offset round ${round + 1}: ${MODEL.offset.toFixed(3)} (tool ${quantile(tool, 0.996).toFixed(2)}; hard ${per})`);
 }
 
 // ---------- held-out set: test split, disguised injections, hand-written negatives ----------
@@ -263,6 +272,15 @@ console.log(
   `dev (hand-written, for settings): recall ${dev.filter((h) => h.label === 1).length - devMiss.length}/${dev.filter((h) => h.label === 1).length}, false positives ${devFp.length}/${dev.filter((h) => h.label === 0).length}`,
 );
 for (const h of [...devMiss, ...devFp]) console.log(`  dev ${h.label === 1 ? 'miss' : 'fp'} [${h.lang}] ${h.text.slice(0, 120)}`);
+// dev2: only measured, never looked at for a setting (its misses are not printed)
+const dev2 = handDev2();
+const by = (label: 0 | 1) => {
+  const xs = dev2.filter((h) => h.label === label);
+  const hit = xs.filter((h) => detectInjection(h.text).flagged);
+  const langs = [...new Set(xs.map((h) => h.lang))].map((l) => `${l} ${hit.filter((h) => h.lang === l).length}/${xs.filter((h) => h.lang === l).length}`);
+  return `${hit.length}/${xs.length} (${langs.join(', ')})`;
+};
+console.log(`dev2 (hand-written, only measured): recall ${by(1)}, false positives ${by(0)}`);
 console.log(`\nmisses:\n${rep.misses.slice(0, 25).join('\n')}`);
 console.log(`\nfalse positives:\n${rep.falsePositives.slice(0, 25).join('\n')}`);
 console.error(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -43,6 +43,10 @@ export interface WindowScore {
   end: number;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes. */
   mixedWords: number;
+  /** Words with a zero-width space or the like inside them, and where the first starts (-1: none). */
+  splitWords: number;
+  firstSplit: number;
+  lastSplit: number;
   /** How many words the text has. */
   words: number;
   /** What else the text holds (tokens.ts: SEEN_FOLDABLE, SEEN_ZERO_WIDTH). */
@@ -63,7 +67,7 @@ export function classify(text: string, window = MODEL.window, bias = MODEL.bias)
   const w = weights();
   const words = readWords(text);
   const count = words.count;
-  const { uni, bi, stem, start, end } = words;
+  const { uni, bi, stem, cls, pair, start, end } = words;
   if (prefix.length <= count) {
     prefix = new Float64Array(2 * count + 1);
     deque = new Int32Array(2 * count + 1);
@@ -76,7 +80,7 @@ export function classify(text: string, window = MODEL.window, bias = MODEL.bias)
   let tail = 0;
   prefix[0] = 0;
   for (let k = 0; k < count; k++) {
-    sum += w[uni[k]!]! + w[bi[k]!]! + w[stem[k]!]!;
+    sum += w[uni[k]!]! + w[bi[k]!]! + w[stem[k]!]! + w[cls[k]!]! + w[pair[k]!]!;
     prefix[k + 1] = sum;
     const i = k + 1 - MIN_SPAN; // the newest start allowed
     if (i >= 0) {
@@ -99,5 +103,15 @@ export function classify(text: string, window = MODEL.window, bias = MODEL.bias)
     best = sum;
     bestStart = start[0]!;
   }
-  return { logit: count === 0 ? Number.NEGATIVE_INFINITY : best * mul + bias, start: bestStart, end: bestEnd, mixedWords: words.mixedWords, words: count, seen: words.seen };
+  return {
+    logit: count === 0 ? Number.NEGATIVE_INFINITY : best * mul + bias,
+    start: bestStart,
+    end: bestEnd,
+    mixedWords: words.mixedWords,
+    splitWords: words.splitWords,
+    firstSplit: words.firstSplit,
+    lastSplit: words.lastSplit,
+    words: count,
+    seen: words.seen,
+  };
 }

@@ -71,6 +71,7 @@ const BONUS = {
   homoglyphs: 4,
   hidden: 2.5,
   zeroWidthLong: 1,
+  splitWords: 4,
   discussion: -2.5,
   quoted: -4,
 };
@@ -82,6 +83,8 @@ const CONCLUSIVE = 5;
  * threshold, never past it; a signal (addressed to the model, a forgery, hidden text) still can.
  */
 const MIN_CLASSIFIED_WORDS = 12;
+/** Words with a zero-width space inside them that make a disguise (one can be a typo or a CMS's doing). */
+const SPLIT_WORDS = 3;
 /** A hidden text or a base64 run is an instruction when its own logit is within this of the offset. */
 const HIDDEN_MARGIN = 1;
 /** How far (code units) around the classifier's window words about attacks make a quotation of one an example. */
@@ -167,6 +170,14 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   if (forged.strong.length > 0) conclusive = true;
   else if (forged.delimiters.length > 0) logit += BONUS.delimiter;
   else if (forged.weak.length > 0) logit += BONUS.forgery;
+
+  if (cls.splitWords >= SPLIT_WORDS) {
+    // zero-width spaces inside several words: text made to slip past a filter, read like hidden text
+    const r = hiddenLogit({ signal: 'zero-width-run', text: t.slice(cls.firstSplit, cls.lastSplit), start: cls.firstSplit, end: cls.lastSplit });
+    mark('zero-width-run', cls.firstSplit, cls.lastSplit);
+    if (r.instruction) conclusive = true;
+    logit = Math.max(logit + BONUS.splitWords, r.logit);
+  }
 
   if (cls.mixedWords > 0) {
     fired.add('homoglyph');

@@ -12,13 +12,19 @@ export interface Hit {
   end: number;
 }
 
+/** Where a sentence starts (a lookbehind): the text's start, after a line break, a sentence's end, a colon or an opening mark. */
+const SENTENCE = String.raw`(?<=(?:^|[\n.!?;:>"«“„(\[*#-])[ \t]{0,3})`;
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
   // override the instructions
   String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?)\b`,
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin) (?:system )?(?:instructions?|directives?|task|orders|commands?)\s*:`,
-  String.raw`\b(?:to|for|attention|note to|message (?:to|for)|hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
+  // a vocative anywhere; `to the assistant` followed by a colon anywhere, by a comma only where a sentence starts
+  String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
+  String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
+  String.raw`${SENTENCE}(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*,`,
   String.raw`\b(?:if|when|since) you are (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
   String.raw`\b(?:do not|don't|never) (?:tell|inform|mention|reveal|alert|notify|show)\b[^.\n]{0,25}?\b(?:the user|the human|your user|the operator)\b`,
@@ -33,7 +39,8 @@ const ADDRESSED_SOURCES = [
   // German
   String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
-  String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[,:!]`,
+  String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[:!]`,
+  String.raw`${SENTENCE}(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*,`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn du (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent)`,
   String.raw`\b(?:sag|sage|erzähl|erzähle|verrate)\b[^.\n]{0,20}?(?:dem|den) (?:benutzer|nutzer|anwender)\w* (?:nichts|nicht davon)`,
@@ -44,7 +51,8 @@ const ADDRESSED_SOURCES = [
   // French
   String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
-  String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[,:!]`,
+  String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[:!]`,
+  String.raw`${SENTENCE}(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*,`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
   String.raw`\b(?:ne (?:le )?(?:dis|dites)|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,15}?l[’']utilisat(?:eur|rice)`,
@@ -54,7 +62,8 @@ const ADDRESSED_SOURCES = [
   // Spanish
   String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+instrucciones\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
-  String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[,:!]`,
+  String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[:!]`,
+  String.raw`${SENTENCE}(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*,`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
   String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial)`,
   String.raw`\bno (?:le )?(?:digas|menciones|informes|comentes|avises)\b[^.\n]{0,15}?al usuario`,
@@ -65,17 +74,19 @@ const ADDRESSED_SOURCES = [
   // Chinese
   String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
-  String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：，,！!]`,
+  String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：！!]`,
+  String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[，,]`,
   String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
   String.raw`(?:不要|别|切勿)(?:告诉|通知|提醒|让)用户`,
   String.raw`(?:不要|别|切勿|无需|不必)(?:向|对)用户(?:提及|透露|说明|提起)`,
   String.raw`你(?:真正|新|唯一|现在)的(?:任务|目标|指令|工作)是`,
-  String.raw`(?:AI|ai|人工智能|大模型|语言模型|智能体|聊天机器人|AI助手|AI代理)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
+  String.raw`(?:(?<![a-z0-9_])ai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
   // Russian
   String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
-  String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[,:!]`,
+  String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[:!]`,
+  String.raw`${SENTENCE}(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*,`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если ты (?:ии|языковая модель|ассистент|бот|нейросеть|ии-ассистент|агент)`,
   String.raw`не (?:говори|сообщай|рассказывай|упоминай)(?:те)?[^.\n]{0,15}?пользовател`,
@@ -160,13 +171,13 @@ export function addressed(r: Reading): Hit[] {
 // its own vocabulary says so, in each language.
 const DISCUSSION = new RegExp(
   [
-    String.raw`prompt[- ]?injections?|injection attacks?|jailbreak(?:s|ing)?\b|red[- ]team(?:ers?|ing)?|\b(?:attackers?|adversar(?:y|ies|ial)|researchers?|payloads?|exploit(?:s|ed|ation)?|vulnerabilit(?:y|ies)|owasp|phishing|hijack(?:s|ed|ing)?|mitigations?|threat model)\b(?![./-])`,
+    String.raw`prompt[- ]?injections?|injection (?:attacks?|attempts?)|\b(?:indirect|instruction|tool) injections?|jailbreak(?:s|ing)?\b|red[- ]team(?:ers?|ing)?|\b(?:attackers?|adversar(?:y|ies|ial)|researchers?|payloads?|exploit(?:s|ed|ation)?|vulnerabilit(?:y|ies)|owasp|phishing|hijack(?:s|ed|ing)?|mitigations?|threat model)\b(?![./-])`,
     String.raw`\bmalicious (?:prompts?|instructions?|text|inputs?|content|payloads?|pages?|emails?|documents?|websites?)\b|\bsecurity (?:researchers?|teams?|advisory|audit|review|blog|paper|report)\b|\b(?:such as|for example,?|e\.g\.,?|like|reads|saying|says) ["“'«„]|\b(?:sentences?|phrases?|texts?|instructions?|strings?|lines?|commands?) (?:like|such as)\b`,
     String.raw`prompt-injektion|\b(?:angreifer\w*|forscher\w*|sicherheitsforscher\w*|nutzlast|schwachstellen?|sicherheitslücken?|bösartige[nrs]?|angriffs?\w*)\b|\b(?:etwa|zum beispiel|wie|z\. ?b\.) „`,
     String.raw`injection de prompt|injections? d(?:e |')(?:prompt|instructions)|\b(?:attaquants?|chercheu(?:r|rs|ses?)|vulnérabilités?|failles?|malveillante?s?|attaques?|charge utile)\b|\b(?:par exemple|comme|tel(?:le)?s? que) «`,
     String.raw`inyecci[oó]n(?:es)? de (?:prompts?|instrucciones)|\b(?:atacantes?|investigador(?:es|as?)|vulnerabilidad(?:es)?|maliciosos?|maliciosas?|ataques?|carga útil)\b|\b(?:por ejemplo|como|tales? como) [«"“]`,
     String.raw`提示(?:词)?注入|注入攻击|越狱|红队|攻击者|研究人员|安全研究|漏洞|恶意(?:指令|提示|网页|邮件|内容|文本)|(?:例如|比如|诸如)[“「"]`,
-    String.raw`промпт-инъекц|инъекци[яи] (?:промпт|подсказ|инструкц)|атак[аиу]? на (?:llm|языковые модели|ии|модел)|злоумышленник|исследовател|красная команда|джейлбрейк|уязвимост|вредоносн|фишинг|(?:например|вроде|типа) [«"“]`,
+    String.raw`промпт-инъекц|инъекц|атак(?:а|и|у|е|ой|ами|ам|ах)?(?!\p{L})|атак[аиу]? на (?:llm|языковые модели|ии|модел)|злоумышленник|исследовател|красная команда|джейлбрейк|уязвимост|вредоносн|фишинг|(?:например|вроде|типа) [«"“]`,
   ].join('|'),
   'giu',
 );
@@ -174,7 +185,7 @@ const DISCUSSION = new RegExp(
 // Words of writing that cites something (a paper, an article, a question about a phrase): too
 // common to discount a text on their own, they tell a quotation from an attack next to it.
 const CITING =
-  /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo)|опасн\S*|безопасн\S*|стать[яеи]|пример\S*)\b|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
+  /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo))\b|(?<!\p{L})(?:опасн|безопасн|стать[яеи]|пример|фильтр)\p{L}*|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
 
 /** The regexes above, in the order of Re; the first reads the text lowercased, the others as written. */
 export const SIGNAL_REGEXES: readonly RegExp[] = [ADDRESSED, ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING];

@@ -13,14 +13,20 @@
 // `Anweisungen` share a feature, so a word form never seen in training still counts.
 //
 // The same code reads the training data (scripts/injection/train.ts) and the text at run time,
-// so what is learnt is what is read. Reading the words, it notes what else the text holds
+// so what is learnt is what is read. A word of one of lexicon.ts's classes (an automated reader,
+// the user, an obligation, secrecy…) gives two features more: its class, and the pair its class
+// forms with the last classed word when that is at most PAIR_WINDOW words back. Reading the words, it notes what else the text holds
 // (Words.seen), so the detector folds a text for its regexes, or looks for zero-width runs, only
 // when there is something to find.
 
+import { CLASS_NAMES, CLASS_WORDS } from './lexicon.js';
+
 export const BITS = 19;
 export const BUCKETS = 1 << BITS;
-/** Features per word: unigram, bigram, stem. */
-export const FEATS = 3;
+/** Features per word: unigram, bigram, stem, class, class pair. */
+export const FEATS = 5;
+/** How far back (words) the classed word a class pairs with may be. */
+const PAIR_WINDOW = 8;
 /** Letters a stem keeps. */
 const STEM = 5;
 const MASK = BUCKETS - 1;
@@ -116,6 +122,8 @@ function learn(c: number): Kind {
   KIND[c] = kind;
   return kind;
 }
+/** A BMP code unit's kind, learnt on first sight. */
+const kindOf = (c: number): Kind => (KIND[c] === Kind.Unknown ? learn(c) : (KIND[c] as Kind));
 // ASCII up front: letters and digits fold to lowercase, the rest separate words.
 for (let c = 0; c < 0x80; c++) {
   const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
@@ -152,10 +160,19 @@ export interface Words {
   uni: Int32Array;
   bi: Int32Array;
   stem: Int32Array;
+  /** The bucket of the word's class (lexicon.ts), 0 when it has none. */
+  cls: Int32Array;
+  /** The bucket of its class and the class of the classed word before it (within PAIR_WINDOW words), or 0. */
+  pair: Int32Array;
   start: Int32Array;
   end: Int32Array;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes (read as Latin). */
   mixedWords: number;
+  /** Words with a zero-width space, word joiner or BOM inside them (not the joiners ZWJ and ZWNJ, which scripts and emoji use): hiding them from a filter. */
+  splitWords: number;
+  /** Where the first of those starts and the last ends (code units), -1 for none. */
+  firstSplit: number;
+  lastSplit: number;
   /** What else the text holds: SEEN_FOLDABLE, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN bits. */
   seen: number;
 }
@@ -205,7 +222,21 @@ for (const [bit, ranges] of [
 ] as const)
   for (const [a, b] of ranges) for (let c = a; c <= b; c++) SEEN[c] = SEEN[c]! | bit;
 
-const words: Words = { count: 0, uni: new Int32Array(256), bi: new Int32Array(256), stem: new Int32Array(256), start: new Int32Array(256), end: new Int32Array(256), mixedWords: 0, seen: 0 };
+const words: Words = {
+  count: 0,
+  uni: new Int32Array(256),
+  bi: new Int32Array(256),
+  stem: new Int32Array(256),
+  cls: new Int32Array(256),
+  pair: new Int32Array(256),
+  start: new Int32Array(256),
+  end: new Int32Array(256),
+  mixedWords: 0,
+  splitWords: 0,
+  firstSplit: -1,
+  lastSplit: -1,
+  seen: 0,
+};
 
 function grow(): void {
   const size = words.uni.length * 2;
@@ -217,6 +248,8 @@ function grow(): void {
   words.uni = more(words.uni);
   words.bi = more(words.bi);
   words.stem = more(words.stem);
+  words.cls = more(words.cls);
+  words.pair = more(words.pair);
   words.start = more(words.start);
   words.end = more(words.end);
 }
@@ -229,6 +262,62 @@ const LATIN_LETTER = 1 << Kind.Latin;
 /** A word with letters of both: Latin, and Cyrillic or Greek. */
 const MIXED = LATIN_LETTER | (1 << Kind.CyrillicGreek);
 
+// The classes' words by their hash (a word's, a stem's, or a pair of ideographs'), open addressing.
+const CLASS_SLOTS = 1 << 12;
+const classKey = new Int32Array(CLASS_SLOTS);
+const classId = new Uint8Array(CLASS_SLOTS); // 0: an empty slot
+const classSlot = (key: number) => Math.imul(key, 0x9e3779b1) >>> 20;
+/** The class of a word's hash, 0 for none. */
+function classOf(key: number): number {
+  for (let s = classSlot(key); ; s = (s + 1) & (CLASS_SLOTS - 1)) {
+    const c = classId[s]!;
+    if (c === 0 || classKey[s] === key) return c;
+  }
+}
+/** Each class's bucket, and each pair's (PAIR_BUCKET[a * 32 + b]): hashed apart from words. */
+const CLASS_BUCKET = new Int32Array(32);
+const PAIR_BUCKET = new Int32Array(32 * 32);
+const mix = (x: number) => {
+  let h = Math.imul(x ^ 0x2c1b3c6d, 0x297a2d39);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  return (h ^ (h >>> 13)) & MASK || 1;
+};
+/** The key a class word is looked up by: its hash as readWords computes it (its stem's with `*`, its pair's for two ideographs). */
+function lexiconKey(entry: string): number {
+  const stem = entry.endsWith('*');
+  const word = stem ? entry.slice(0, -1) : entry;
+  const codes = [...word].map((ch) => ch.charCodeAt(0));
+  const kinds = codes.map((c) => (KIND[c] === Kind.Unknown ? learn(c) : KIND[c]!));
+  if (kinds.every((k) => k === Kind.Ideograph)) {
+    const hs = codes.map((c) => Math.imul(FNV ^ c, FNV_PRIME));
+    if (hs.length === 1) return hs[0]!;
+    return Math.imul(hs[0]! ^ Math.imul(hs[1]!, 0x9e3779b1), 0x85ebca6b) ^ (hs[1]! >>> 15);
+  }
+  let h = FNV;
+  let n = 0;
+  for (let i = 0; i < codes.length; i++) {
+    if (kinds[i]! < Kind.Letter) throw new Error(`lexicon: '${entry}' is not one word`);
+    h = Math.imul(h ^ FOLD[codes[i]!]!, FNV_PRIME);
+    if (++n === STEM && stem) return h;
+  }
+  if (stem) throw new Error(`lexicon: '${entry}' has fewer than ${STEM} letters`);
+  return h;
+}
+CLASS_NAMES.forEach((name, k) => {
+  const id = k + 1;
+  CLASS_BUCKET[id] = mix(id * 0x10001);
+  for (let j = 1; j <= CLASS_NAMES.length; j++) PAIR_BUCKET[j * 32 + id] = mix(0x5bd1e995 + j * 977 + id * 31);
+  for (const entry of CLASS_WORDS[name].split(' ')) {
+    const key = lexiconKey(entry);
+    let s = classSlot(key);
+    while (classId[s] !== 0 && classKey[s] !== key) s = (s + 1) & (CLASS_SLOTS - 1);
+    if (classId[s] === 0) {
+      classKey[s] = key;
+      classId[s] = id; // a word in two classes keeps the first
+    }
+  }
+});
+
 /**
  * Reads the words of `text` (see the top of this file). One pass; each word is hashed as its
  * letters come (FNV-1a over the folded code units), so no word is ever built as a string.
@@ -237,6 +326,10 @@ export function readWords(text: string): Words {
   const n = text.length;
   let count = 0;
   let mixedWords = 0;
+  let splitWords = 0;
+  let firstSplit = -1;
+  let lastSplit = -1;
+  let split = false; // the word being read has a zero-width space (or the like) inside it
   let seen = 0;
   let zeroWidths = 0; // zero-width code units in a row, up to the last one seen
   let lastZeroWidth = -2;
@@ -252,6 +345,9 @@ export function readWords(text: string): Words {
   let end = 0; // where the word ends (code units), once it does
   let ideograph = -1; // an ideograph's code, read as a word of its own after the word before ends
   let ideographEnd = 0;
+  let prevIdeograph = false; // the word before was an ideograph
+  let lastClass = 0; // the class of the last classed word, and its index
+  let lastClassAt = -PAIR_WINDOW - 1;
   for (let i = 0; i <= n; i++) {
     let c = 0;
     let kind = Kind.Separator; // the end of the text ends the last word
@@ -284,7 +380,18 @@ export function readWords(text: string): Words {
       } else if (kind === Kind.Mark) {
         continue; // the word goes on
       } else if (kind === Kind.Skip) {
-        if (c < 0xd800 || c > 0xdbff || i + 1 >= n) continue; // invisible: the word goes on
+        if (c < 0xd800 || c > 0xdbff || i + 1 >= n) {
+          if (c === 0x200b || c === 0x2060 || c === 0xfeff || c === 0x180e) {
+            if (start >= 0) split = true;
+            else if (i > 0 && i + 1 < n && kindOf(text.charCodeAt(i - 1)) === Kind.Ideograph && kindOf(text.charCodeAt(i + 1)) === Kind.Ideograph) {
+              // between two ideographs (each a word of its own): inside a Chinese word
+              splitWords++;
+              if (firstSplit < 0) firstSplit = i - 1;
+              lastSplit = i + 2;
+            }
+          }
+          continue; // invisible: the word goes on
+        }
         const low = text.charCodeAt(i + 1);
         if (low < 0xdc00 || low > 0xdfff) continue;
         const v = astral((c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000);
@@ -346,9 +453,35 @@ export function readWords(text: string): Words {
         // nothing, and an injection cut out of its carrier would always start there)
         words.bi[count] = count === 0 ? 0 : (bi ^ (bi >>> 13)) & MASK;
         words.stem[count] = (sm ^ (sm >>> 15)) & MASK;
+        // its class: by the word, by its stem, or (an ideograph after one) by the pair
+        let c = classOf(w);
+        if (c === 0 && len > STEM) c = classOf(ws);
+        if (pass === 1 && prevIdeograph) {
+          const cp = classOf(bi);
+          if (cp !== 0) c = cp;
+        }
+        prevIdeograph = pass === 1;
+        if (c === 0) {
+          words.cls[count] = 0;
+          words.pair[count] = 0;
+        } else {
+          words.cls[count] = CLASS_BUCKET[c]!;
+          words.pair[count] = count - lastClassAt <= PAIR_WINDOW ? PAIR_BUCKET[lastClass * 32 + c]! : 0;
+          lastClass = c;
+          lastClassAt = count;
+        }
         words.start[count] = start;
         words.end[count] = end;
         count++;
+        if (split) {
+          // a zero-width space at a word's end is a separator someone typed; inside it, a disguise
+          if (end - start > 1 && KIND[text.charCodeAt(end - 1)]! >= Kind.Letter) {
+            splitWords++;
+            if (firstSplit < 0) firstSplit = start;
+            lastSplit = end;
+          }
+          split = false;
+        }
         prev = w;
         h = FNV;
         len = 0;
@@ -366,11 +499,14 @@ export function readWords(text: string): Words {
   }
   words.count = count;
   words.mixedWords = mixedWords;
+  words.splitWords = splitWords;
+  words.firstSplit = firstSplit;
+  words.lastSplit = lastSplit;
   words.seen = seen;
   return words;
 }
 
-/** The buckets of each word of `text` (FEATS of them: unigram, bigram, stem), for training. */
+/** The buckets of each word of `text` (FEATS of them: unigram, bigram, stem, class, class pair), for training. */
 export function featuresOf(text: string): Int32Array {
   const w = readWords(text);
   const out = new Int32Array(FEATS * w.count);
@@ -378,6 +514,8 @@ export function featuresOf(text: string): Int32Array {
     out[FEATS * k] = w.uni[k]!;
     out[FEATS * k + 1] = w.bi[k]!;
     out[FEATS * k + 2] = w.stem[k]!;
+    out[FEATS * k + 3] = w.cls[k]!;
+    out[FEATS * k + 4] = w.pair[k]!;
   }
   return out;
 }
