@@ -72,6 +72,38 @@ for (let i = 0; i < 20; i++) detectInjectionJson(answer);
 const jsonMs = (performance.now() - jt0) / 20;
 
 const q = evaluate(rows);
+
+// The hand-written sets (dev: chose the settings; dev2: only measured) and tool poisoning
+// (what a server says to the model by design, read with instructive: true).
+const jsonl = <T>(name: string) =>
+  readFileSync(join(root, 'test/fixtures/injection', name), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+const share = (xs: readonly string[], hit: (t: string) => boolean) => (xs.length === 0 ? Number.NaN : xs.filter(hit).length / xs.length);
+const flaggedText = (t: string) => detectInjection(t).flagged;
+const hand = (name: string) => {
+  const xs = jsonl<{ text: string; label: 0 | 1 }>(name);
+  return {
+    recall: share(
+      xs.filter((x) => x.label === 1).map((x) => x.text),
+      flaggedText,
+    ),
+    fp: share(
+      xs.filter((x) => x.label === 0).map((x) => x.text),
+      flaggedText,
+    ),
+  };
+};
+const dev = hand('dev.jsonl');
+const dev2 = hand('dev2.jsonl');
+/** As the guard judges what a server says by design: flagged by a signal that needs no model. */
+const poisoned = (t: string) => {
+  const r = detectInjection(t, { instructive: true });
+  return r.flagged && r.signals.some((x) => x !== 'classifier');
+};
+const tools = jsonl<{ text: string }>('mcp-tools-benign.jsonl').map((x) => x.text);
+const poisonings = jsonl<{ text: string; published: boolean }>('mcp-tools-poisoned.jsonl');
 const weightsBytes = statSync(join(root, 'src/domain/injection/weights.ts')).size;
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const out: Row[] = [
@@ -85,5 +117,29 @@ const out: Row[] = [
   { metric: 'recall, held-out injections (6 languages)', value: pct(q.recall.rate), target: '≥ 90 %', ok: q.recall.rate >= 0.9 },
   ...Object.entries(q.recallByLang).map(([k, v]) => ({ metric: `recall, ${k}`, value: pct(v.rate), target: '≥ 90 %', ok: v.rate >= 0.9 })),
   ...Object.entries(q.recallByDisguise).map(([k, v]) => ({ metric: `recall, disguise ${k}`, value: pct(v.rate) })),
+  ...Object.entries(q.hardFpByLang).map(([k, v]) => ({ metric: `false positives, hard negatives ${k}`, value: pct(v.rate), target: '≤ 3 %', ok: v.rate <= 0.03 })),
+  { metric: 'dev.jsonl (hand-written, chose the settings): recall', value: pct(dev.recall), target: '≥ 90 %', ok: dev.recall >= 0.9 },
+  { metric: 'dev.jsonl: false positives', value: pct(dev.fp) },
+  { metric: 'dev2.jsonl (hand-written, only measured): recall', value: pct(dev2.recall) },
+  { metric: 'dev2.jsonl: false positives', value: pct(dev2.fp) },
+  { metric: 'tool poisoning: descriptions of real MCP servers flagged', value: pct(share(tools, poisoned)), target: '≤ 1 %', ok: share(tools, poisoned) <= 0.01 },
+  {
+    metric: 'tool poisoning: published poisonings caught',
+    value: pct(
+      share(
+        poisonings.filter((x) => x.published).map((x) => x.text),
+        poisoned,
+      ),
+    ),
+  },
+  {
+    metric: 'tool poisoning: hand-written poisonings caught',
+    value: pct(
+      share(
+        poisonings.filter((x) => !x.published).map((x) => x.text),
+        poisoned,
+      ),
+    ),
+  },
 ];
 report('injection', 'Prompt-injection detector', out, { mixedBytes: Buffer.byteLength(mixed) });

@@ -237,7 +237,8 @@ export class InjectionGuard {
    * model reads the result. `instructive`: words the server addresses to the model by design (the
    * tools it lists, its prompts, its instructions), where reading like an instruction is no sign:
    * only a signal that needs no model flags them (hidden text, a forgery, an exfiltrating image,
-   * a phrase such as "do not tell the user").
+   * a phrase such as "do not tell the user", and tool poisoning: what no description may ask,
+   * such as reading ~/.ssh into an argument or changing another tool's recipient).
    */
   answer(
     agentId: string | null,
@@ -256,7 +257,7 @@ export class InjectionGuard {
     const key = o.instructive ? fingerprint(`i:${content.text}`) : content.json === undefined ? textKey : fingerprint(`j:${content.text}`);
     let f = seen.get(key);
     if (f === undefined) {
-      f = this.judgeAnswer(source, content);
+      f = this.judgeAnswer(source, content, o.instructive === true);
       if (f && o.instructive && !f.signals.some((x) => x !== 'classifier')) f = null;
       this.remember(seen, key, f);
       if (f) {
@@ -269,15 +270,16 @@ export class InjectionGuard {
     return { finding: { ...f, source, action: mode === 'block' ? 'blocked' : 'detected' }, refuse };
   }
 
-  private judgeAnswer(source: InjectionSource, content: { text: string; json?: unknown }): InjectionFinding | null {
-    if (content.json === undefined) return this.judge({ callId: '', text: content.text, first: null }, source);
-    const d = detectInjectionJson(content.json);
+  /** `instructive`: read for tool poisoning too (what a server says to the model by design). */
+  private judgeAnswer(source: InjectionSource, content: { text: string; json?: unknown }, instructive: boolean): InjectionFinding | null {
+    if (content.json === undefined) return this.judge({ callId: '', text: content.text, first: null }, source, instructive);
+    const d = detectInjectionJson(content.json, { instructive });
     if (!d.flagged || d.text === null) return null;
-    return { source, callId: '', score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(d.text, strongest(detectInjection(d.text, { spans: true }).spans)) };
+    return { source, callId: '', score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(d.text, strongest(detectInjection(d.text, { spans: true, instructive }).spans)) };
   }
 
-  private judge(r: ToolResult, source: InjectionSource = 'llm.tool_result'): InjectionFinding | null {
-    const d = detectInjection(r.text, { spans: true });
+  private judge(r: ToolResult, source: InjectionSource = 'llm.tool_result', instructive = false): InjectionFinding | null {
+    const d = detectInjection(r.text, { spans: true, instructive });
     if (!d.flagged) return null;
     return { source, callId: r.callId, score: Math.round(d.score * 1000) / 1000, signals: d.signals, excerpt: excerptOf(r.text, strongest(d.spans)) };
   }

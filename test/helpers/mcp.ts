@@ -13,13 +13,14 @@ export const MCP_FIXTURE = join(ROOT, 'test/fixtures/mcp-server.mjs');
 
 /**
  * The fixture server over streamable HTTP (`http`; `http-json`: its answers JSON, not SSE) or the older HTTP+SSE transport (`sse`), on a
- * loopback port, once it says its URL. Kill `child` when done.
+ * loopback port, once it says its URL, with `env` over this process's (FIXTURE_POISONED_TOOL=1: it also lists a
+ * tool whose description is poisoned). Kill `child` when done.
  *
  * @example
  *   const { url, child } = await startMcpFixture('http'); // url: http://127.0.0.1:<port>/mcp
  */
-export async function startMcpFixture(transport: 'http' | 'http-json' | 'sse'): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [MCP_FIXTURE, transport], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startMcpFixture(transport: 'http' | 'http-json' | 'sse', env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [MCP_FIXTURE, transport], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let said = '';
   child.stdout!.on('data', (c) => (said += c));
   const url = await until(() => /^(http:\S+)$/m.exec(said)?.[1], 20_000);

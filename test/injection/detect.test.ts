@@ -222,6 +222,38 @@ describe('signals', () => {
   });
 });
 
+describe('tool-poisoning: what a server says to the model by design (instructive: true)', () => {
+  const rows = (name: string) =>
+    readFileSync(new URL(`../fixtures/injection/${name}`, import.meta.url), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { source: string; text: string; published?: boolean });
+  /** As the guard judges such text: flagged by a signal that needs no model (tool-poisoning, or addressed-to-model, hidden text…). */
+  const poisoned = (t: string) => {
+    const r = detectInjection(t, { instructive: true });
+    return r.flagged && r.signals.some((x) => x !== 'classifier');
+  };
+  it('leaves the tools of real servers alone (modelcontextprotocol/servers, github/github-mcp-server, microsoft/playwright-mcp: 0 of 705 measured)', () => {
+    const benign = rows('mcp-tools-benign.jsonl');
+    expect(benign.length).toBeGreaterThan(700);
+    const flagged = benign.filter((x) => poisoned(x.text)).map((x) => x.text);
+    expect(flagged, flagged.join('\n')).toEqual([]);
+  });
+  it('catches the published poisonings and the hand-written ones (reading secrets into an argument, sending elsewhere, hiding from the user, shadowing other tools)', () => {
+    const bad = rows('mcp-tools-poisoned.jsonl');
+    const published = bad.filter((x) => x.published);
+    expect(published.length).toBeGreaterThanOrEqual(7);
+    expect(published.filter((x) => !poisoned(x.text)).map((x) => x.text)).toEqual([]);
+    const hand = bad.filter((x) => !x.published);
+    expect(hand.filter((x) => poisoned(x.text)).length / hand.length).toBeGreaterThanOrEqual(0.95);
+    // it is conclusive where it fires, and read only where asked: a tool's answer is judged as before
+    const r = detectInjection(published[0]!.text, { instructive: true, spans: true });
+    expect(r.score).toBeGreaterThan(0.99);
+    expect(r.spans!.some((x) => x.signal === 'tool-poisoning')).toBe(true);
+    expect(detectInjection(published[0]!.text).signals).not.toContain('tool-poisoning');
+  });
+});
+
 describe('many pieces', () => {
   it('detectInjectionEach gives one result per text', () => {
     const rs = detectInjectionEach([CARRIER, INJ]);

@@ -21,15 +21,20 @@ const CLEAN = 'Jane Roe is CTO at Acme, a 120-person company in Lyon; her team r
 let crm: FakeService;
 let mcpServer: ChildProcess;
 let mcpUrl: string;
+/** The fixture again, listing a tool whose description is poisoned too. */
+let tainted: ChildProcess;
+let taintedUrl: string;
 
 beforeAll(async () => {
   crm = await FakeService.start();
   crm.reply = (req) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lead: { id: req.url, notes: req.url.includes('poisoned') ? POISON : CLEAN } }) });
   ({ url: mcpUrl, child: mcpServer } = await startMcpFixture('http'));
+  ({ url: taintedUrl, child: tainted } = await startMcpFixture('http', { FIXTURE_POISONED_TOOL: '1' }));
 }, 30_000);
 afterAll(async () => {
   await crm?.close();
   mcpServer?.kill();
+  tainted?.kill();
 });
 
 /** A runtime with the CRM as a tool service and the fixture as an MCP server, under `injection`. */
@@ -237,5 +242,57 @@ describe('a policy rule with match.after_injection governs what the agent does n
     expect((await del).status).toBe(200);
     // The bystander's DELETE is not held: it read nothing poisoned.
     expect((await raw(s.t.rt.url, 'DELETE', '/tools/crm/leads/8', { token: s.other })).status).toBe(200);
+  });
+});
+
+/** A runtime with the ordinary fixture (`web`) and the tainted one (`tainted`), its MCP door under `mode`. */
+function servers(mode: Config['safety']['injection']['mode']) {
+  const s = { t: undefined as unknown as TestRuntime, token: '', agentId: '' };
+  beforeAll(async () => {
+    s.t = await startTestRuntime({
+      config: { mcp: mcpSchema.parse({ servers: { web: { url: mcpUrl }, tainted: { url: taintedUrl } } }), safety: { ...DEFAULTS.safety, injection: { mode, doors: {}, agents: {} } } },
+    });
+    Object.assign(s, await agentToken(s.t, { name: `poisoning-${mode}` }));
+  });
+  afterAll(() => s.t?.stop());
+  return s;
+}
+
+describe('tool poisoning: a server whose tools/list carries a poisoned description (what a server says to the model by design)', () => {
+  describe('detect', () => {
+    const s = servers('detect');
+    it('the ordinary server lists its tools without a finding; the tainted one is said once, with tool-poisoning, and its list still arrives', async () => {
+      const web = await connectMcp(s.t.rt.url, 'web', s.token);
+      const bad = await connectMcp(s.t.rt.url, 'tainted', s.token);
+      try {
+        expect((await web.listTools()).tools.map((x) => x.name)).toContain('echo');
+        expect(await injectionEvents(s.t, s.agentId)).toEqual([]);
+        for (let i = 0; i < 2; i++) expect((await bad.listTools()).tools.map((x) => x.name)).toContain('add');
+      } finally {
+        await web.close();
+        await bad.close();
+      }
+      const found = await injectionEvents(s.t, s.agentId);
+      expect(found.map((e) => [e.data.source, e.data.action, e.data.requestRef])).toEqual([['mcp.message', 'detected', 'mcp:tainted:tools/list']]);
+      expect(found[0]!.data.signals).toContain('tool-poisoning');
+      expect(found[0]!.data.excerpt).toContain('~/.ssh/id_rsa');
+    });
+  });
+
+  describe('block', () => {
+    const s = servers('block');
+    it("the tainted server's tools/list is refused with an error naming the server; the ordinary one's is not", async () => {
+      const web = await connectMcp(s.t.rt.url, 'web', s.token);
+      const bad = await connectMcp(s.t.rt.url, 'tainted', s.token);
+      try {
+        await expect(bad.listTools()).rejects.toThrow(/what MCP server 'tainted' sent \(tools\/list\): it looks like a prompt injection \(tool-poisoning/);
+        expect((await web.listTools()).tools.map((x) => x.name)).toContain('echo');
+      } finally {
+        await web.close();
+        await bad.close();
+      }
+      const found = await injectionEvents(s.t, s.agentId);
+      expect(found.map((e) => [e.data.source, e.data.action, e.data.signals])).toEqual([['mcp.message', 'blocked', expect.arrayContaining(['tool-poisoning'])]]);
+    });
   });
 });

@@ -15,6 +15,7 @@
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
+import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './tokens.js';
 import { MODEL } from './weights.js';
@@ -33,6 +34,7 @@ export const INJECTION_SIGNALS = [
   'homoglyph',
   'hidden-html',
   'markdown-exfil-image',
+  'tool-poisoning',
   'classifier',
 ] as const;
 export type InjectionSignal = (typeof INJECTION_SIGNALS)[number];
@@ -60,6 +62,11 @@ export interface DetectOptions {
   spans?: boolean;
   /** Read only this many code units from the start (default 1 MiB); a longer text's tail is not read. */
   maxLength?: number;
+  /**
+   * The text is what a server says to the model by design (a tool's description, a prompt, its
+   * instructions): read it for tool poisoning too (poisoning.ts), what no such text may ask.
+   */
+  instructive?: boolean;
 }
 
 // Logit units (the classifier's). Tuned on the validation split, not the held-out one.
@@ -206,6 +213,12 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
     }
     if (r.logit > logit) logit = r.logit;
   }
+
+  if (opts.instructive)
+    for (const h of toolPoisoning(t)) {
+      mark('tool-poisoning', h.start, h.end);
+      conclusive = true;
+    }
 
   for (const img of exfilImages(t)) {
     mark('markdown-exfil-image', img.start, img.end);
