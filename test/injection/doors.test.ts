@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { mcpSchema } from '../../src/config/mcp.js';
@@ -255,23 +256,29 @@ function servers(mode: Config['safety']['injection']['mode']) {
     Object.assign(s, await agentToken(s.t, { name: `poisoning-${mode}` }));
   });
   afterAll(() => s.t?.stop());
-  return s;
+  /** `use` with an agent's client on each server, both closed after it. */
+  const clients = async (use: (web: Client, bad: Client) => Promise<void>) => {
+    const web = await connectMcp(s.t.rt.url, 'web', s.token);
+    const bad = await connectMcp(s.t.rt.url, 'tainted', s.token);
+    try {
+      await use(web, bad);
+    } finally {
+      await web.close();
+      await bad.close();
+    }
+  };
+  return Object.assign(s, { clients });
 }
 
 describe('tool poisoning: a server whose tools/list carries a poisoned description (what a server says to the model by design)', () => {
   describe('detect', () => {
     const s = servers('detect');
     it('the ordinary server lists its tools without a finding; the tainted one is said once, with tool-poisoning, and its list still arrives', async () => {
-      const web = await connectMcp(s.t.rt.url, 'web', s.token);
-      const bad = await connectMcp(s.t.rt.url, 'tainted', s.token);
-      try {
+      await s.clients(async (web, bad) => {
         expect((await web.listTools()).tools.map((x) => x.name)).toContain('echo');
         expect(await injectionEvents(s.t, s.agentId)).toEqual([]);
         for (let i = 0; i < 2; i++) expect((await bad.listTools()).tools.map((x) => x.name)).toContain('add');
-      } finally {
-        await web.close();
-        await bad.close();
-      }
+      });
       const found = await injectionEvents(s.t, s.agentId);
       expect(found.map((e) => [e.data.source, e.data.action, e.data.requestRef])).toEqual([['mcp.message', 'detected', 'mcp:tainted:tools/list']]);
       expect(found[0]!.data.signals).toContain('tool-poisoning');
@@ -282,15 +289,10 @@ describe('tool poisoning: a server whose tools/list carries a poisoned descripti
   describe('block', () => {
     const s = servers('block');
     it("the tainted server's tools/list is refused with an error naming the server; the ordinary one's is not", async () => {
-      const web = await connectMcp(s.t.rt.url, 'web', s.token);
-      const bad = await connectMcp(s.t.rt.url, 'tainted', s.token);
-      try {
+      await s.clients(async (web, bad) => {
         await expect(bad.listTools()).rejects.toThrow(/what MCP server 'tainted' sent \(tools\/list\): it looks like a prompt injection \(tool-poisoning/);
         expect((await web.listTools()).tools.map((x) => x.name)).toContain('echo');
-      } finally {
-        await web.close();
-        await bad.close();
-      }
+      });
       const found = await injectionEvents(s.t, s.agentId);
       expect(found.map((e) => [e.data.source, e.data.action, e.data.signals])).toEqual([['mcp.message', 'blocked', expect.arrayContaining(['tool-poisoning'])]]);
     });
