@@ -226,10 +226,11 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   if (!conclusive && (fired.size > 0 || logit >= MODEL.offset - HIDDEN_MARGIN)) {
-    const d = discussion(raw);
+    // (at most two places count)
+    const d = discussion(raw, 2);
     const q = quotation(t, cls.start, cls.end);
     const isQuote = q.share >= QUOTED_SHARE;
-    if (isQuote && citing(raw, cls.start - NEAR, cls.end + NEAR) > 0) {
+    if (isQuote && citing(raw, cls.start - NEAR, cls.end + NEAR)) {
       // an attack in quotation marks, with words about attacks (or of citing) around it, is being written about
       logit = Math.min(logit + BONUS.discussion * Math.min(2, d) * 1.5, MODEL.offset - QUOTED_MARGIN);
     } else {

@@ -161,7 +161,7 @@ export function forgeries(r: Reading): ForgeryHits {
 }
 
 export function addressed(r: Reading): Hit[] {
-  // read over the lowercase, which may be longer (İ → i̇): offsets then only approximate
+  // read over the lowercase (as long as the text: readForSignals)
   return GATE()
     .matches(Re.Addressed, r.lower, r.starts, true)
     .map((m) => ({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length }));
@@ -214,12 +214,22 @@ export interface Reading {
 }
 
 /**
+ * `text` lowercased, code unit for code unit where it can be: the one letter whose lowercase is
+ * longer, the dotted capital I (İ → i̇), is read as a plain I, so the positions the words were
+ * found at hold for the text as written and every regex is tried only where one may start (a
+ * text whose lowercase is longer is read by the regexes whole: starts.ts).
+ */
+function lowercase(text: string): string {
+  return text.indexOf('\u0130') < 0 ? text.toLowerCase() : text.replaceAll('\u0130', 'I').toLowerCase();
+}
+
+/**
  * `text` read for the regexes. With `base` and `fold`: `text` is base's text folded (tokens.ts:
  * foldForSignals), so only the words around what the fold changed are looked for again.
  */
 export function readForSignals(text: string, base?: Reading, fold?: Folded): Reading {
   // the folded text's lowercase is the original's but where the fold changed it
-  const lower = (base && fold ? fold.lowerFrom(base.lower, base.text) : null) ?? text.toLowerCase();
+  const lower = (base && fold ? fold.lowerFrom(base.lower, base.text) : null) ?? lowercase(text);
   const again = base !== undefined && fold !== undefined && base.lower.length === base.text.length && lower.length === text.length;
   return { text, lower, starts: again ? GATE().rescan(base.starts, lower, text, fold) : GATE().scan(lower, text) };
 }
@@ -230,17 +240,17 @@ const matches = (re: Re, r: Reading) => GATE().matches(re, r.text, r.starts, fal
 const part = (text: string, from: number, to: number) =>
   from > 0 || to < text.length ? text.slice(Math.max(0, from), Math.min(text.length, to)) : text.length > 200_000 ? text.slice(0, 200_000) : text;
 
-/** How many distinct places (at most 8) the text speaks about injections as a topic. */
-export function discussion(r: Reading): number {
-  return GATE().matches(Re.Discussion, part(r.text, 0, r.text.length), r.starts, false, 8).length;
+/** How many distinct places (at most `max`) the text speaks about injections as a topic. */
+export function discussion(r: Reading, max = 8): number {
+  return GATE().matches(Re.Discussion, part(r.text, 0, r.text.length), r.starts, false, max).length;
 }
 
-/** Like discussion() over the part [from, to) of the text, counting the words of writing that cites something too. */
-export function citing(r: Reading, from: number, to: number): number {
+/** Whether the part [from, to) of the text speaks about injections, or has the words of writing that cites something. */
+export function citing(r: Reading, from: number, to: number): boolean {
   const t = part(r.text, from, to);
   // the text's own reading serves its start too; a part from further in is read anew (its start is a boundary)
   const p = from <= 0 ? r : readForSignals(t);
-  return GATE().matches(Re.Discussion, t, p.starts, false, 8).length + GATE().matches(Re.Citing, t, p.starts, false, 8).length;
+  return GATE().matches(Re.Discussion, t, p.starts, false, 1).length > 0 || GATE().matches(Re.Citing, t, p.starts, false, 1).length > 0;
 }
 
 // Opening quotation marks and the marks that close each.
