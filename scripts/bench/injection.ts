@@ -36,12 +36,15 @@ const own = (s: string) => Buffer.from(s, 'utf16le').toString('utf16le');
 
 // The detector reads at most 1 MiB (its maxLength) of a text, so the mixed text (3.3 M code
 // units) is read in pieces of that size: every byte counted is read.
-function throughput(text: string, budgetMs: number): number {
+// Wall time, and this process's CPU time (user and system, its GC's threads too): on a box whose
+// other cores are busy the second says what the detector costs, the first what a caller waits.
+function throughput(text: string, budgetMs: number): { wall: number; cpu: number } {
   const pieces: string[] = [];
   for (let at = 0; at < text.length; at += MB) pieces.push(own(text.slice(at, at + MB)));
   detectInjection(text.slice(0, 200_000));
   let bytes = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let ms = 0;
   for (let runs = 0; runs < 20 && ms < budgetMs; runs++) {
     for (const p of pieces) {
@@ -50,9 +53,10 @@ function throughput(text: string, budgetMs: number): number {
     }
     ms = performance.now() - t0;
   }
-  return bytes / MB / (ms / 1000);
+  const c = process.cpuUsage(c0);
+  return { wall: bytes / MB / (ms / 1000), cpu: bytes / MB / ((c.user + c.system) / 1e6) };
 }
-const mbs = throughput(mixed, 8000);
+const { wall: mbs, cpu: cpuMbs } = throughput(mixed, 8000);
 
 // 16 KB pieces of it, each timed.
 const piece = 16 << 10;
@@ -107,7 +111,8 @@ const poisonings = jsonl<{ text: string; published: boolean }>('mcp-tools-poison
 const weightsBytes = statSync(join(root, 'src/domain/injection/weights.ts')).size;
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const out: Row[] = [
-  { metric: 'throughput, mixed tool output (one core, 1 MiB pieces)', value: `${fmt(mbs, 1)} MB/s`, target: '≥ 20 MB/s', ok: mbs >= 20 },
+  { metric: 'throughput, mixed tool output (one core, 1 MiB pieces)', value: `${fmt(mbs, 1)} MB/s`, target: '≥ 20 MB/s (margin: 22)', ok: mbs >= 20 },
+  { metric: 'throughput, the same per second of this process’s CPU time', value: `${fmt(cpuMbs, 1)} MB/s` },
   { metric: 'latency, 16 KB text p50', value: `${fmt(percentile(times, 50), 3)} ms` },
   { metric: 'latency, 16 KB text p99', value: `${fmt(percentile(times, 99), 3)} ms`, target: '≤ 2 ms', ok: percentile(times, 99) <= 2 },
   { metric: 'JSON answer, 500 records (~170 KB)', value: `${fmt(jsonMs, 2)} ms` },
