@@ -122,7 +122,8 @@ const out: Row[] = [
   { metric: 'recall, held-out injections (6 languages)', value: pct(q.recall.rate), target: '≥ 90 %', ok: q.recall.rate >= 0.9 },
   ...Object.entries(q.recallByLang).map(([k, v]) => ({ metric: `recall, ${k}`, value: pct(v.rate), target: '≥ 90 %', ok: v.rate >= 0.9 })),
   ...Object.entries(q.recallByDisguise).map(([k, v]) => ({ metric: `recall, disguise ${k}`, value: pct(v.rate) })),
-  ...Object.entries(q.hardFpByLang).map(([k, v]) => ({ metric: `false positives, hard negatives ${k}`, value: pct(v.rate), target: '≤ 3 %', ok: v.rate <= 0.03 })),
+  // (the fixture's sample of the held-out hard negatives: train.ts prints the whole split's, which the goal is set on)
+  ...Object.entries(q.hardFpByLang).map(([k, v]) => ({ metric: `false positives, hard negatives ${k} (sample)`, value: `${pct(v.rate)} of ${v.n}` })),
   { metric: 'dev.jsonl (hand-written, chose the settings): recall', value: pct(dev.recall), target: '≥ 90 %', ok: dev.recall >= 0.9 },
   { metric: 'dev.jsonl: false positives', value: pct(dev.fp) },
   { metric: 'dev2.jsonl (hand-written, only measured): recall', value: pct(dev2.recall) },
