@@ -56,6 +56,26 @@ function lock(dataDir: string, db: string): void {
 }
 
 /**
+ * Refuse (ConfigError, exit 2) a database or data folder at `db` that the demo did not make for
+ * this path; whether there is one it made. Read only: the demo asks it before its slower checks,
+ * so a wrong --db is refused at once, and `claimDataDir` asks again as it claims the folder.
+ *
+ * @example
+ * refuseForeign('/home/me/notes.db', false); // throws: notes.db was not made by iron-cage demo
+ */
+export function refuseForeign(db: string, keep: boolean): boolean {
+  const dataDir = dataDirFor(db);
+  const ours = markerDb(dataDir) === db;
+  if (existsSync(dataDir) && !ours) {
+    throw new ConfigError(`--db: ${dataDir} exists but was not made by iron-cage demo for ${db}; refusing to touch it (choose another --db)`);
+  }
+  if (existsSync(db) && !ours) {
+    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
+  }
+  return ours;
+}
+
+/**
  * Claim the data folder of `db` for this run, then (unless `keep`) delete the previous run:
  * the database, the key files the runtime keeps beside it and the folder's contents. Refuses
  * (ConfigError, exit 2) a database or folder the demo did not make for this path, and a folder
@@ -66,13 +86,7 @@ function lock(dataDir: string, db: string): void {
  */
 export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning): string {
   const dataDir = dataDirFor(db);
-  const ours = markerDb(dataDir) === db;
-  if (existsSync(dataDir) && !ours) {
-    throw new ConfigError(`--db: ${dataDir} exists but was not made by iron-cage demo for ${db}; refusing to touch it (choose another --db)`);
-  }
-  if (existsSync(db) && !ours) {
-    throw new ConfigError(`--db: ${db} was not made by iron-cage demo; refusing to ${keep ? 'add the demo to' : 'delete'} it (choose another --db)`);
-  }
+  const ours = refuseForeign(db, keep);
   mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
   lock(dataDir, db);
   // Mails, results and the run's config: the operator's alone, like the database. Only once

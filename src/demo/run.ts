@@ -7,7 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { printedCommand, selfCommand, shellWord } from '../core/invocation.js';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import { createLogger } from '../core/logger.js';
-import { claimDataDir, portFree } from './datadir.js';
+import { claimDataDir, portFree, refuseForeign } from './datadir.js';
 import { demoFiles, PACE_SECONDS } from './files.js';
 import { fetchResults, resultsTable } from './results.js';
 import { loadScenario, type Scenario } from './scenario.js';
@@ -158,8 +158,10 @@ export async function runDemo(a: DemoArgs): Promise<void> {
     port = '0';
     portNote = `Port ${checked.port} is in use: the dashboard is on a free port instead`;
   }
-  // After the flags: checking that the scenario's moments land where it says (its spend predicted
-  // lead by lead, its injection flagged and no other record) is ~0.5 s a refused flag need not wait for.
+  // A --db that is not the demo's, refused before the scenario's check: that check (its moments'
+  // spend predicted lead by lead with the tokenizer, its injection flagged and no other record)
+  // costs ~1 s of CPU a refused flag need not wait for. claimDataDir asks again as it claims.
+  refuseForeign(db, a.keep === true);
   const scenario = loadScenario(files.scenario);
 
   // Ctrl-C at any point stops what was started and exits 0: setup looks between its steps; once
