@@ -63,6 +63,16 @@ async function openPage(viewport: { width: number; height: number }, initScript?
   return page;
 }
 
+/** The demo's results file once the run has written it (the terminal's table, as JSON). */
+const demoResults = () =>
+  until(() => {
+    try {
+      return JSON.parse(readFileSync(join(work.dir, 'demo.db.files/results.json'), 'utf8'));
+    } catch {
+      return null;
+    }
+  }, 30_000);
+
 const api = async <T>(path: string, method = 'GET'): Promise<T> => {
   const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
   expect(r.ok, `${method} ${path}: ${r.status}`).toBe(true);
@@ -146,13 +156,7 @@ describe.concurrent('iron-cage demo in Chromium, three pages on one run', () => 
     expect(budget).toBeGreaterThan(pii);
 
     // The final figures: the page shows what the demo's results say.
-    const results = await until(() => {
-      try {
-        return JSON.parse(readFileSync(join(work.dir, 'demo.db.files/results.json'), 'utf8'));
-      } catch {
-        return null;
-      }
-    }, 30_000);
+    const results = await demoResults();
     const text = (id: string) => page.page.getByTestId(id).first().innerText();
     await until(async () => (await text('cost-spent')) === money(results.totalCostUsd));
     expect(await text('agent-progress')).toBe('100 / 100 leads (100%)');
@@ -329,13 +333,7 @@ describe.concurrent('iron-cage demo in Chromium, three pages on one run', () => 
     // The end: the page and the terminal's results say the same.
     await page.page.setViewportSize(VIEWPORTS[0]!);
     await page.page.waitForSelector('[data-testid=agent-status][data-status=completed]', { timeout: 200_000 });
-    const results = await until(() => {
-      try {
-        return JSON.parse(readFileSync(join(work.dir, 'demo.db.files/results.json'), 'utf8'));
-      } catch {
-        return null;
-      }
-    }, 30_000);
+    const results = await demoResults();
     const table = await until(() => /Total cost\s+(\$[\d.,]+) of (\$[\d.,]+) budget \(([\d,]+) LLM calls\)/.exec(out), 30_000);
     await until(async () => (await text('cost-spent')) === table[1], 15_000);
     expect(await text('cost-limit')).toBe(table[2]);
