@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit';
 // scripts/pg-schema.ts) and the panel's own tables. `npm run db:generate` runs both configs.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/state/schema-pg.ts', './src/state/schema-panel.ts'],
+  schema: ['./src/state/panel/schema-pg.ts', './src/state/panel/schema-panel.ts'],
   out: './src/state/migrations/pg',
 });

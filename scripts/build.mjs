@@ -124,7 +124,7 @@ if (benches.length > 0) {
   });
 }
 
-// The database migrations ship beside the bundle too: src/state/migrate.ts reads the journal
+// The database migrations ship beside the bundle too: src/state/runtime/migrate.ts reads the journal
 // and its SQL files when a database is opened (drizzle-kit's snapshots are for generating only).
 cpSync(join(root, 'src/state/migrations'), join(dist, 'migrations'), {
   recursive: true,

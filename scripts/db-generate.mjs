@@ -1,5 +1,5 @@
 // `npm run db:generate [-- --name=<what>]`: after a change of src/state/schema.ts (or
-// schema-panel.ts), write src/state/schema-pg.ts from schema.ts (scripts/pg-schema.ts), then let
+// schema-panel.ts), write src/state/panel/schema-pg.ts from schema.ts (scripts/pg-schema.ts), then let
 // drizzle-kit write the migration each dialect lacks. Extra arguments go to both drizzle-kit runs.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ try {
   const out = join(dir, 'pg-schema.mjs');
   await build({ entryPoints: [join(root, 'scripts/pg-schema.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out, packages: 'external', logLevel: 'warning' });
   const { renderPgSchema } = await import(pathToFileURL(out).href);
-  writeFileSync(join(root, 'src/state/schema-pg.ts'), renderPgSchema());
+  writeFileSync(join(root, 'src/state/panel/schema-pg.ts'), renderPgSchema());
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

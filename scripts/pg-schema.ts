@@ -3,7 +3,7 @@ import { getTableConfig, SQLiteSyncDialect, SQLiteTable, type SQLiteColumn } fro
 import * as schema from '../src/state/schema.js';
 
 // The PostgreSQL side of the one schema. src/state/schema.ts describes every table once; this
-// turns the tables the control panel keeps into pg-core tables (src/state/schema-pg.ts), by one
+// turns the tables the control panel keeps into pg-core tables (src/state/panel/schema-pg.ts), by one
 // rule, so the two dialects cannot drift: `npm run db:generate` writes the file, and
 // test/state/pg-schema.test.ts fails while it differs from what this renders.
 //
@@ -68,7 +68,7 @@ function column(c: SQLiteColumn, perRuntime: boolean): string {
   return out;
 }
 
-/** The source text of src/state/schema-pg.ts. */
+/** The source text of src/state/panel/schema-pg.ts. */
 export function renderPgSchema(): string {
   const tables = (Object.entries(schema) as Array<[string, unknown]>).filter((e): e is [string, SQLiteTable] => is(e[1], SQLiteTable)).sort((a, b) => a[0].localeCompare(b[0])); // a module's export order differs between loaders
   const wanted = new Set<string>([...PER_RUNTIME, ...SHARED]);

@@ -22,8 +22,8 @@ import { closeSync, copyFileSync, existsSync, fstatSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { boundRun } from '../../src/state/bound.js';
-import { StateManager, storeDb } from '../../src/state/manager.js';
+import { boundRun } from '../../src/state/runtime/bound.js';
+import { StateManager, storeDb } from '../../src/state/runtime/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
 import { fillRun, fmt, median, report, type Row } from './lib.js';
 
@@ -84,7 +84,7 @@ const base = join(dir, 'base.db');
 const filled = process.env.LEDGER_FILE ? (copyFileSync(process.env.LEDGER_FILE, base), { seconds: 0 }) : await fillRun(base, { rows: ROWS, events: Math.round(ROWS * 2.5), agentIds: AGENTS });
 process.stderr.write(`filled ${fmt(ROWS, 0)} calls in ${fmt(filled.seconds, 1)} s\n`);
 
-/** The StateManager's wal_autocheckpoint, as it sets it on its connection (src/state/manager.ts). */
+/** The StateManager's wal_autocheckpoint, as it sets it on its connection (src/state/runtime/manager.ts). */
 const AUTOCHECKPOINT = await (async () => {
   const state = StateManager.open(base);
   const n = storeDb(state).sqlite.pragma('wal_autocheckpoint', { simple: true }) as number;

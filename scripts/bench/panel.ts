@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { DAY_MS, FleetStore, HOUR_MS } from '../../src/state/fleet.store.js';
-import { openPostgres } from '../../src/state/pg.js';
+import { DAY_MS, FleetStore, HOUR_MS } from '../../src/state/panel/fleet.store.js';
+import { openPostgres } from '../../src/state/panel/pg.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
 import { api, calls, cpuMs, fmt, gateway, percentile, pin, report, startPanel, type Row } from './lib.js';
 

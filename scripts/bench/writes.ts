@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { migrate } from '../../src/state/migrate.js';
+import { migrate } from '../../src/state/runtime/migrate.js';
 import * as schema from '../../src/state/schema.js';
 import { fmt, report, type Row } from './lib.js';
 

@@ -11,7 +11,7 @@ import type { Outage } from './outage.js';
 
 // Central budgets on the control panel: /api/budgets for admins (viewers read), and POST
 // /api/leases, where a runtime token takes and returns headroom of the budgets that cover it.
-// The contract: /work notes' central budgets contract, src/state/budgets.store.ts and leases.store.ts.
+// The contract: /work notes' central budgets contract, src/state/panel/budgets.store.ts and leases.store.ts.
 
 /** The paths a runtime token may call here, beside telemetry. */
 export const LEASE_PATHS = ['/api/leases'] as const;

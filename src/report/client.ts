@@ -53,7 +53,7 @@ const leaseAnswer = z.object({
 export type LeaseAnswer = z.output<typeof leaseAnswer>;
 export type LeaseBudget = z.output<typeof leaseBudget>;
 
-/** One central budget in a lease call: the panel's contract (src/state/leases.store.ts). */
+/** One central budget in a lease call: the panel's contract (src/state/panel/leases.store.ts). */
 export type { LeaseAsk } from '../state/index.js';
 
 /** A lease call's place in this runtime's order: the process's start (epoch ms, this machine's clock) and the call's number in it. */

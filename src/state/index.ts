@@ -1,13 +1,20 @@
-export { StateManager } from './manager.js';
-export { schemaVersion } from './migrate.js';
-export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './types.js';
-export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './requests.store.js';
-export type { EventSpec, Tx, Written } from './writer.js';
-export { type LlmRequestRow, MCP_PROVIDER, MCP_TOOLS_CALL } from './schema.js';
-export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
-export { PgTokensStore } from './pg-tokens.store.js';
-export { PgUsersStore } from './pg-users.store.js';
-export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './pg.js';
+// The state of both processes. What both share sits here: the one schema (schema.ts, the source
+// of the PostgreSQL tables too), the telemetry contract between a runtime and its panel, and
+// what a database error says. The runtime's SQLite state (./iron_state.db) is runtime/; the
+// control panel's PostgreSQL state (`iron-cage panel`) is panel/. Neither imports the other
+// (test/unit/architecture.test.ts).
+export {
+  MCP_PROVIDER,
+  MCP_TOOLS_CALL,
+  type ApprovalRow,
+  type ConversationItemRow,
+  type ConversationRow,
+  type EventRow,
+  type LlmRequestRow,
+  type ResponseItemRow,
+  type ResponseRow,
+  type ToolCallRow,
+} from './schema.js';
 export {
   BUDGET_ID,
   MAX_BUDGET_KEYS,
@@ -25,7 +32,14 @@ export {
   type TelemetryCursor,
   type TelemetryHello,
 } from './telemetry.js';
-export type { BudgetRow, RuntimeRow } from './schema-panel.js';
+
+// The runtime's state: SQLite, one file, the one write path.
+export { StateManager } from './runtime/manager.js';
+export { schemaVersion } from './runtime/migrate.js';
+export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './runtime/types.js';
+export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './runtime/requests.store.js';
+export type { EventSpec, Tx, Written } from './runtime/writer.js';
+export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './runtime/tokens.store.js';
 export {
   TimelineStore,
   SOURCE_RANK,
@@ -37,14 +51,12 @@ export {
   type TimelinePos,
   type TimelineRows,
   type TimelineSource,
-} from './timeline.store.js';
-export type { EventRow } from './schema.js';
-export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './approvals.store.js';
-export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './tools.store.js';
-export { McpStore, type McpToolTotals } from './mcp.store.js';
-export { BreakerStore, type SavedBreaker, type StoredBreaker } from './breakers.store.js';
-export type { ApprovalRow, ToolCallRow } from './schema.js';
-export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './pii.store.js';
+} from './runtime/timeline.store.js';
+export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './runtime/approvals.store.js';
+export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './runtime/tools.store.js';
+export { McpStore, type McpToolTotals } from './runtime/mcp.store.js';
+export { BreakerStore, type SavedBreaker, type StoredBreaker } from './runtime/breakers.store.js';
+export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './runtime/pii.store.js';
 export {
   SecretsStore,
   SECRET_OPERATIONS,
@@ -56,19 +68,24 @@ export {
   type VaultMetaRow,
   type VaultStore,
   type AuditQuery,
-} from './secrets.store.js';
-export { PgSecretsStore } from './pg-secrets.store.js';
-export { UsersStore, type UserRow, type UserRole, type UserView } from './users.store.js';
-export { prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './files.js';
-export { ResponsesStore, type StoredResponseInput } from './responses.store.js';
-export type { ResponseRow, ResponseItemRow } from './schema.js';
-export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './conversations.store.js';
-export type { ConversationRow, ConversationItemRow } from './schema.js';
-export { RuntimesStore, type RuntimeView } from './runtimes.store.js';
-export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './replicas.store.js';
-export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel-alerts.store.js';
-export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type FleetApprovalStatus, type PanelDecision, type RuntimeDecision } from './fleet-approvals.store.js';
-export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './ingest.store.js';
+} from './runtime/secrets.store.js';
+export { UsersStore, type UserRow, type UserRole, type UserView } from './runtime/users.store.js';
+export { prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './runtime/files.js';
+export { ResponsesStore, type StoredResponseInput } from './runtime/responses.store.js';
+export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './runtime/conversations.store.js';
+export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './runtime/report.store.js';
+
+// The control panel's state: PostgreSQL, shared by its replicas.
+export { PgTokensStore } from './panel/pg-tokens.store.js';
+export { PgUsersStore } from './panel/pg-users.store.js';
+export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './panel/pg.js';
+export type { BudgetRow, RuntimeRow } from './panel/schema-panel.js';
+export { PgSecretsStore } from './panel/pg-secrets.store.js';
+export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
+export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';
+export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel/alerts.store.js';
+export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type FleetApprovalStatus, type PanelDecision, type RuntimeDecision } from './panel/fleet-approvals.store.js';
+export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './panel/ingest.store.js';
 export {
   BudgetsStore,
   BUDGET_PERIODS,
@@ -86,9 +103,8 @@ export {
   type BudgetState,
   type BudgetView,
   type LeaseView,
-} from './budgets.store.js';
-export { LeasesStore, CONTENDED_RENEW_MS, LEASE_DEFAULTS, type LeaseAnswer, type LeaseAsk, type LeaseGrant, type LeaseOptions, type Reclaim } from './leases.store.js';
-export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './report.store.js';
+} from './panel/budgets.store.js';
+export { LeasesStore, CONTENDED_RENEW_MS, LEASE_DEFAULTS, type LeaseAnswer, type LeaseAsk, type LeaseGrant, type LeaseOptions, type Reclaim } from './panel/leases.store.js';
 export {
   FleetStore,
   FLEET_AGENTS_MAX,
@@ -109,4 +125,4 @@ export {
   type FleetToolCall,
   type SpendBy,
   type SpendWindow,
-} from './fleet.store.js';
+} from './panel/fleet.store.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { PanelBus } from '../../src/panel/bus.js';
-import { openPostgres, type Postgres } from '../../src/state/pg.js';
+import { openPostgres, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 

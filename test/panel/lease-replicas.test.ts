@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetService } from '../../src/budget/index.js';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import type { BudgetTracker } from '../../src/domain/budget/index.js';
-import { storeDb } from '../../src/state/manager.js';
+import { storeDb } from '../../src/state/runtime/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
 import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';

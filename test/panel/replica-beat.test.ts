@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { Replica } from '../../src/panel/replica.js';
-import { openPostgres, type Postgres } from '../../src/state/pg.js';
+import { openPostgres, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // A replica's heartbeat against its own drain and stop: a beat still in flight (a slow

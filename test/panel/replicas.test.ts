@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/core/logger.js';
 import { ALERT_CLAIM_LEASE_MS, ALERT_MAX_CLAIMS, PanelAlerts } from '../../src/panel/alerts.js';
-import { openPostgres } from '../../src/state/pg.js';
+import { openPostgres } from '../../src/state/panel/pg.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';

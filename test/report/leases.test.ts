@@ -4,7 +4,7 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import type { BudgetTracker } from '../../src/domain/budget/index.js';
 import { Leases, PanelClient } from '../../src/report/index.js';
 import { RequestsStore } from '../../src/state/index.js';
-import { storeDb } from '../../src/state/manager.js';
+import { storeDb } from '../../src/state/runtime/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
 import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { LeasePanel } from './lease-panel.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { PanelClient, Reporter, type ReporterOptions } from '../../src/report/index.js';
 import { ReportStore } from '../../src/state/index.js';
-import { storeDb } from '../../src/state/manager.js';
+import { storeDb } from '../../src/state/runtime/manager.js';
 import { events, llmRequests } from '../../src/state/schema.js';
 import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { Receiver } from './receiver.js';

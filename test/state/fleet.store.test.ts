@@ -1,8 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY_MS, FleetStore, HOUR_MS, ONLINE_WITHIN_MS } from '../../src/state/fleet.store.js';
-import { openPostgres, pgSchema, type PanelDb, type Postgres } from '../../src/state/pg.js';
+import { DAY_MS, FleetStore, HOUR_MS, ONLINE_WITHIN_MS } from '../../src/state/panel/fleet.store.js';
+import { openPostgres, pgSchema, type PanelDb, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // The fleet view's queries on a real PostgreSQL, over fixture rows put straight into the tables

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PER_RUNTIME, renderPgSchema, SHARED } from '../../scripts/pg-schema.js';
-import { openPostgres, pgSchema } from '../../src/state/pg.js';
+import { openPostgres, pgSchema } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, until } from '../helpers/runtime.js';
 
@@ -16,7 +16,7 @@ const MIGRATIONS = join(ROOT, 'src/state/migrations/pg');
 
 describe('the PostgreSQL schema', () => {
   it('is what scripts/pg-schema.ts renders from schema.ts (npm run db:generate writes it)', () => {
-    expect(readFileSync(join(ROOT, 'src/state/schema-pg.ts'), 'utf8')).toBe(renderPgSchema());
+    expect(readFileSync(join(ROOT, 'src/state/panel/schema-pg.ts'), 'utf8')).toBe(renderPgSchema());
   });
 
   it('has a migration for every change (npm run db:generate writes the missing one)', async () => {

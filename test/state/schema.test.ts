@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RequestsStore, PiiStore, schemaVersion, StateManager } from '../../src/state/index.js';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { migrate } from '../../src/state/migrate.js';
+import { migrate } from '../../src/state/runtime/migrate.js';
 import * as schema from '../../src/state/schema.js';
 import { LEGACY_MIGRATIONS } from '../fixtures/state/legacy-migrations.js';
 import { closeSqlite, sqliteOf } from '../helpers/db.js';
@@ -108,7 +108,7 @@ describe('the statements', () => {
   // and per-step seeks are one recursive CTE (`WITH RECURSIVE`, which drizzle cannot say; a
   // statement per bucket, or drizzle's own scalar subqueries with 500 placeholders, cost 2-10×
   // more): built there from the table's own columns, never by name.
-  const ALLOWED = ['state/migrate.ts', 'state/ingest.store.ts', 'state/timeline.store.ts'];
+  const ALLOWED = ['state/runtime/migrate.ts', 'state/panel/ingest.store.ts', 'state/runtime/timeline.store.ts'];
 
   it('are all built by drizzle from schema.ts: no statement is written out by hand in src/', () => {
     const SRC = join(ROOT, 'src');

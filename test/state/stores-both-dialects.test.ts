@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiTokenRow, NewApiTokenRow } from '../../src/state/tokens.store.js';
-import type { LinkRefusal } from '../../src/state/tokens.store.js';
-import type { UserRow, UserView } from '../../src/state/users.store.js';
+import type { ApiTokenRow, NewApiTokenRow } from '../../src/state/runtime/tokens.store.js';
+import type { LinkRefusal } from '../../src/state/runtime/tokens.store.js';
+import type { UserRow, UserView } from '../../src/state/runtime/users.store.js';
 import type { Principal } from '../../src/core/roles.js';
 import { VaultService } from '../../src/secrets/index.js';
 import { openPostgres, PgSecretsStore, PgTokensStore, PgUsersStore, SecretsStore, StateManager, TokensStore, UsersStore, type Postgres } from '../../src/state/index.js';

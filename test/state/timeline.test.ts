@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 import type { TimelineItem, TimelineOverview, TimelinePage } from '../../src/agents/index.js';
-import { TIMELINE_MARKS_MAX } from '../../src/state/timeline.store.js';
+import { TIMELINE_MARKS_MAX } from '../../src/state/runtime/timeline.store.js';
 
 // GET /api/agents/:id/timeline and /timeline/overview against a real runtime: calls through the
 // gateway (simulated provider), then a long run written through the stores as the gateway and

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/core/index.js';
 import { schemaVersion, StateManager } from '../../src/state/index.js';
-import { migrate } from '../../src/state/migrate.js';
+import { migrate } from '../../src/state/runtime/migrate.js';
 import { cli, CLI_TEST_TIMEOUT_MS, cliInProcess, freePort, launchCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT, tempDir, until } from '../helpers/runtime.js';
 

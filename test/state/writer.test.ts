@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { IronEvent } from '../../src/core/events.js';
 import { PiiStore, ResponsesStore, StateManager, type PiiAuditInput } from '../../src/state/index.js';
-import { storeDb } from '../../src/state/manager.js';
+import { storeDb } from '../../src/state/runtime/manager.js';
 import { apiTokens } from '../../src/state/schema.js';
 import { tempDir } from '../helpers/runtime.js';
 

@@ -168,6 +168,35 @@ describe('src/ layout', () => {
     expect(breaches).toEqual([]);
   });
 
+  it("keeps each process's state apart: state/runtime (SQLite) and state/panel (PostgreSQL) never import each other, and what both share imports neither", () => {
+    // src/state/ is the state of two processes: the runtime's file and the control panel's
+    // PostgreSQL. What both share sits at its top (the one schema, the telemetry contract).
+    const sideOf = (file: string) => {
+      const parts = file.split(sep);
+      return parts.length === 2 ? (parts[1] === 'index.ts' ? 'index' : 'shared') : parts[1]!;
+    };
+    const state = [...graph.keys()].filter((f) => folderOf(f) === 'state');
+    expect(new Set(state.map(sideOf))).toEqual(new Set(['index', 'shared', 'runtime', 'panel']));
+    // The PostgreSQL twins of three SQLite stores still borrow their rules and rows.
+    const BORROWED = [
+      'panel/pg-secrets.store.ts → runtime/secrets.store.ts',
+      'panel/pg-tokens.store.ts → runtime/tokens.store.ts',
+      'panel/pg-users.store.ts → runtime/users.store.ts',
+      'panel/runtimes.store.ts → runtime/tokens.store.ts',
+    ];
+    const breaches: string[] = [];
+    for (const file of state) {
+      const side = sideOf(file);
+      if (side === 'index') continue;
+      for (const dep of graph.get(file)!) {
+        if (folderOf(dep) !== 'state') continue;
+        const to = sideOf(dep);
+        if (to !== 'shared' && to !== side) breaches.push(`${relative('state', file)} → ${relative('state', dep)}`);
+      }
+    }
+    expect(breaches.sort()).toEqual(BORROWED);
+  });
+
   it('keeps provider formats out of the budget: a request is read by its wire (gateway/wire), the budget counts what it reads', () => {
     // Fields of the OpenAI and Anthropic requests and usage blocks; in code, comments aside.
     const FIELDS =

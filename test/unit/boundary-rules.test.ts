@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkUsd, MAX_USD, usdAmount, usdInput, usdSchema } from '../../src/core/validation.js';
 import { jsonDepth, JsonTooDeepError, MAX_JSON_DEPTH, parseBoundedJson, routeTable } from '../../src/server/index.js';
 import { singleHost } from '../../src/server/hosts.js';
-import { repairAgentRow, repairSpend } from '../../src/state/repair.js';
+import { repairAgentRow, repairSpend } from '../../src/state/runtime/repair.js';
 import type { AgentRow } from '../../src/state/schema.js';
 
 // The shared boundary rules on their own; test/security/boundaries.test.ts drives them end to end.

@@ -1,9 +1,9 @@
 import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
-import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { formatUsd } from '../core/money.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
+import { formatUsd } from '../../core/money.js';
 import type { PanelDb } from './pg.js';
 import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
-import { BUDGET_ID, MAX_BUDGETS } from './telemetry.js';
+import { BUDGET_ID, MAX_BUDGETS } from '../telemetry.js';
 
 // Central budgets on the control panel (issue 24): an admin's budgets (create, change, remove),
 // what each has spent and committed in its current window, and the thresholds it crosses. A

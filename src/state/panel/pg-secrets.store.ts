@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, type SQL } from 'drizzle-orm';
-import type { NewEvent } from '../core/events.js';
+import type { NewEvent } from '../../core/events.js';
 import type { PanelDb } from './pg.js';
 import { secretAuditLog, secrets, vaultMeta } from './schema-pg.js';
 import {
@@ -13,8 +13,8 @@ import {
   type SecretRow,
   type VaultMetaRow,
   type VaultStore,
-} from './secrets.store.js';
-import { isUniqueViolation } from './db-errors.js';
+} from '../runtime/secrets.store.js';
+import { isUniqueViolation } from '../db-errors.js';
 
 /**
  * The control panel's vault rows in PostgreSQL: the rows and rules of SecretsStore (SQLite), each

@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull, lte, ne, or } from 'drizzle-orm';
 import type { PanelDb } from './pg.js';
 import { apiTokens } from './schema-pg.js';
-import { linkRefusal, SWEPT_AFTER_MS, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
+import { linkRefusal, SWEPT_AFTER_MS, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from '../runtime/tokens.store.js';
 
 /**
  * The control panel's API tokens in PostgreSQL: the same rows and rules as TokensStore (SQLite)

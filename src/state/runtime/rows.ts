@@ -1,6 +1,6 @@
-import type { AgentStatus, IronEvent } from '../core/events.js';
-import { microsToUsd } from '../core/money.js';
-import type * as schema from './schema.js';
+import type { AgentStatus, IronEvent } from '../../core/events.js';
+import { microsToUsd } from '../../core/money.js';
+import type * as schema from '../schema.js';
 import type { AgentView, PausedRecord, SandboxView } from './types.js';
 
 // Rows as the database holds them → the shapes the rest of the program sees.

@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import type { AgentStatus, Progress } from '../core/events.js';
+import type { AgentStatus, Progress } from '../../core/events.js';
 import type { PanelDb } from './pg.js';
 import { agentSpend, runtimes, spendDaily, spendHourly } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls, users } from './schema-pg.js';

@@ -1,14 +1,14 @@
-import { REFUSED_LEDGER_STATUS } from '../domain/outcomes/index.js';
+import { REFUSED_LEDGER_STATUS } from '../../domain/outcomes/index.js';
 import { and, eq, getTableColumns, getTableName, inArray } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
-import { ForbiddenError, OutOfOrderError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, OutOfOrderError, ValidationError } from '../../core/errors.js';
 import { chargeable, type ChargedKey } from './leases.store.js';
 import { drizzleOn, type PanelDb } from './pg.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
-import { MCP_TOOLS_CALL } from './schema.js';
-import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from './telemetry.js';
-import { pgCode } from './db-errors.js';
+import { MCP_TOOLS_CALL } from '../schema.js';
+import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from '../telemetry.js';
+import { pgCode } from '../db-errors.js';
 import { landApprovals } from './fleet-approvals.store.js';
 
 // A telemetry batch into PostgreSQL, in one transaction of a few statements: the runtime's row

@@ -1,8 +1,8 @@
 import { and, eq, gt, isNull, lte, ne, or, sql } from 'drizzle-orm';
-import type { NewEvent } from '../core/events.js';
+import type { NewEvent } from '../../core/events.js';
 import type { EventSpec } from './writer.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { apiTokens, type ApiTokenRow } from './schema.js';
+import { apiTokens, type ApiTokenRow } from '../schema.js';
 
 /** A token row to add (`runtime_id` only for a panel's runtime tokens). */
 export type NewApiTokenRow = typeof apiTokens.$inferInsert;

@@ -1,9 +1,9 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError } from '../../core/errors.js';
 import type { PanelDb } from './pg.js';
 import { users } from './schema-pg.js';
-import type { UserRow, UserView } from './users.store.js';
-import { isUniqueViolation } from './db-errors.js';
+import type { UserRow, UserView } from '../runtime/users.store.js';
+import { isUniqueViolation } from '../db-errors.js';
 
 const view = ({ passwordHash: _h, ...u }: UserRow): UserView => u;
 

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import type { IronEvent, NewEvent } from '../core/events.js';
+import type { IronEvent, NewEvent } from '../../core/events.js';
 import { boundRun } from './bound.js';
-import { events } from './schema.js';
+import { events } from '../schema.js';
 
 /** The event a write announces: fixed, built from the write's result (e.g. a new row id), or none. */
 export type EventSpec<T> = NewEvent | ((result: T) => NewEvent | null) | null;

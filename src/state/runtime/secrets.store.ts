@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import { ConflictError } from '../core/errors.js';
-import type { NewEvent } from '../core/events.js';
+import { ConflictError } from '../../core/errors.js';
+import type { NewEvent } from '../../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { secretAuditLog, secrets, vaultMeta, type SecretAuditRow, type SecretRow } from './schema.js';
-import { isUniqueViolation } from './db-errors.js';
+import { secretAuditLog, secrets, vaultMeta, type SecretAuditRow, type SecretRow } from '../schema.js';
+import { isUniqueViolation } from '../db-errors.js';
 
 export type { SecretRow, SecretAuditRow };
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { IronEvent, NewEvent } from '../core/events.js';
+import type { IronEvent, NewEvent } from '../../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { breakers } from './schema.js';
+import { breakers } from '../schema.js';
 
 export interface StoredBreaker {
   service: string;

@@ -3,8 +3,8 @@ import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../core/errors.js';
-import { VERSION } from '../core/index.js';
+import { ConfigError } from '../../core/errors.js';
+import { VERSION } from '../../core/index.js';
 
 // The schema is written once, in schema.ts. drizzle-kit turns each change of it into a SQL file
 // of migrations/sqlite/ (`npm run db:generate`, see drizzle.config.ts), listed in order in that
@@ -26,7 +26,7 @@ const BASELINE = 2;
 
 let journal: MigrationMeta[] | null = null;
 
-/** The journal's migrations: beside the bundle (dist/migrations/sqlite) or, from source, beside this file. */
+/** The journal's migrations: beside the bundle (dist/migrations/sqlite) or, from source, src/state/migrations/sqlite. */
 function migrations(): MigrationMeta[] {
   if (journal) return journal;
   const here = dirname(fileURLToPath(import.meta.url));

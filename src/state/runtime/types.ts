@@ -1,4 +1,4 @@
-import type { AgentStatus, Progress } from '../core/events.js';
+import type { AgentStatus, Progress } from '../../core/events.js';
 
 export type AgentKind = 'supervised' | 'external';
 

@@ -1,7 +1,7 @@
 import { asc, gt, inArray, max, min, sql } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { agents, breakers, events, llmRequests, toolCalls, type AgentRow, type EventRow, type LlmRequestRow, type ToolCallRow } from './schema.js';
-import type { TelemetryCursor } from './telemetry.js';
+import { agents, breakers, events, llmRequests, toolCalls, type AgentRow, type EventRow, type LlmRequestRow, type ToolCallRow } from '../schema.js';
+import type { TelemetryCursor } from '../telemetry.js';
 
 export type BreakerRow = typeof breakers.$inferSelect;
 

@@ -16,7 +16,7 @@ import {
   type EventRow,
   type LlmRequestRow,
   type ToolCallRow,
-} from './schema.js';
+} from '../schema.js';
 import { RequestsStore } from './requests.store.js';
 import { TOOL_CALLS_KEPT } from './tools.store.js';
 

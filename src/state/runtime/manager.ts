@@ -2,16 +2,16 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
 import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
-import { llmRequestSeverity, TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../core/events.js';
-import { NotFoundError } from '../core/errors.js';
-import { microsToUsd } from '../core/money.js';
+import { llmRequestSeverity, TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../../core/events.js';
+import { NotFoundError } from '../../core/errors.js';
+import { microsToUsd } from '../../core/money.js';
 import { migrate, refuseNewer } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
-import * as schema from './schema.js';
+import * as schema from '../schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, LiveHeld, NewAgent } from './types.js';
 import { Writer, type EventSpec, type Tx, type Written } from './writer.js';
-import { processAlive } from '../core/process.js';
+import { processAlive } from '../../core/process.js';
 
 /** What the stores in this folder build on (not exported from index.ts): drizzle, for every statement (prepared once on hot paths). */
 export interface StoreDb {

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { EventData } from '../core/events.js';
-import { approversText, type Approvers } from '../domain/policy/index.js';
+import type { EventData } from '../../core/events.js';
+import { approversText, type Approvers } from '../../domain/policy/index.js';
 import type { PanelDb } from './pg.js';
 import { approvalDecisions, fleetApprovals, runtimes, type ApprovalDecisionRow, type FleetApprovalRow } from './schema-panel.js';
 import { agents } from './schema-pg.js';

@@ -1,10 +1,10 @@
 import { and, asc, eq, getTableColumns, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
-import { ForbiddenError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, ValidationError } from '../../core/errors.js';
 import { budgetState, committed, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
 import { budgetCoverage, budgetLeases, budgets, leaseOrder, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
-import type { BudgetKey } from './telemetry.js';
-import { pgCode } from './db-errors.js';
+import type { BudgetKey } from '../telemetry.js';
+import { pgCode } from '../db-errors.js';
 
 // The leases runtimes spend central budgets through (issue 24; the budgets: budgets.store.ts).
 // A runtime spends only out of what the panel granted it; every grant is computed and written in

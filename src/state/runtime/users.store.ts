@@ -1,8 +1,8 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError } from '../../core/errors.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { users, type UserRow } from './schema.js';
-import { isUniqueViolation } from './db-errors.js';
+import { users, type UserRow } from '../schema.js';
+import { isUniqueViolation } from '../db-errors.js';
 
 export type { UserRow };
 export type UserRole = 'admin' | 'viewer';

@@ -1,6 +1,6 @@
-import { formatUsd, MICROS_PER_USD } from '../core/money.js';
-import { MAX_USD } from '../core/validation.js';
-import type * as schema from './schema.js';
+import { formatUsd, MICROS_PER_USD } from '../../core/money.js';
+import { MAX_USD } from '../../core/validation.js';
+import type * as schema from '../schema.js';
 
 // A stored row that breaks today's rules (written by an older version, another tool, or a
 // boundary that once let it through) must not refuse the whole database at start-up: it is
