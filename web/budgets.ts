@@ -2,11 +2,9 @@
 // shares of its limit spent / leased out / unleased, its state in words, the runway at the
 // current rate, and when to ask again. Pure: the Budgets panel (panels/fleet-budgets.tsx) and
 // the store (fleet-store.ts) use these, test/unit/web-budgets.test.ts checks them.
-import { formatDuration } from '../src/core/duration.js';
+import { DAY_MS, formatRoughly } from '../src/core/duration.js';
 import { formatUsd } from '../src/core/money.js';
 import type { BudgetView, LeaseView } from './types.js';
-
-const DAY_MS = 86_400_000;
 
 /** `every runtime`, `agent lead-gen`, `user ann`, `agents a, b · users ann`. */
 export function covers(b: Pick<BudgetView, 'scope' | 'agents' | 'users'>): string {
@@ -40,25 +38,11 @@ export function windowEnd(b: Pick<BudgetView, 'period' | 'window'>): number | nu
   return null;
 }
 
-/**
- * A span said roughly, for a runway or a reset: `42s`, `11 min`, `3h05m`, `12 days`; `0s` at or
- * below zero. Seconds and hours as the product writes durations (src/core/duration.ts).
- *
- * @example
- *   roughly(660_000) // '11 min'
- */
-export function roughly(ms: number): string {
-  if (ms < 60_000) return formatDuration(ms);
-  if (Math.round(ms / 60_000) < 60) return `${Math.round(ms / 60_000)} min`;
-  if (ms < 2 * DAY_MS) return formatDuration(Math.round(ms / 60_000) * 60_000);
-  return `${Math.round(ms / DAY_MS)} days`;
-}
-
 /** `this month (UTC), resets in 12 days`, `today (UTC), resets in 5h12m`, `no period: one window`. */
 export function period(b: Pick<BudgetView, 'period' | 'window'>, now: number): string {
   const end = windowEnd(b);
   if (end === null) return 'no period: one window';
-  return `${b.period === 'day' ? 'today' : 'this month'} (UTC), resets in ${roughly(end - now)}`;
+  return `${b.period === 'day' ? 'today' : 'this month'} (UTC), resets in ${formatRoughly(end - now)}`;
 }
 
 /** `$0.42/min`. */
@@ -84,8 +68,8 @@ export function runway(b: Pick<BudgetView, 'runwaySeconds' | 'ratePerMinMicros' 
   const out = at + b.runwaySeconds * 1000;
   const left = out - now;
   const end = windowEnd(b);
-  const note = end !== null && out > end ? `outlasts this window (resets in ${roughly(end - now)})` : null;
-  return { text: left <= 0 ? `none left at ${perMinute(b.ratePerMinMicros)}` : `≈ ${roughly(left)} at ${perMinute(b.ratePerMinMicros)}`, note };
+  const note = end !== null && out > end ? `outlasts this window (resets in ${formatRoughly(end - now)})` : null;
+  return { text: left <= 0 ? `none left at ${perMinute(b.ratePerMinMicros)}` : `≈ ${formatRoughly(left)} at ${perMinute(b.ratePerMinMicros)}`, note };
 }
 
 /** The bar's three parts as percentages of the limit (each 0-100, summing to at most 100). */
@@ -121,8 +105,8 @@ export const leaseOnline = (l: Pick<LeaseView, 'expiresAt' | 'online'>, now: num
 /** A lease's state in words (`now` on the server's clock): `Online`, `lease ends in 25s`; `Expired`, `2 min ago`. */
 export function leaseState(l: Pick<LeaseView, 'expiresAt' | 'online'>, now: number): { online: boolean; label: string; detail: string } {
   return leaseOnline(l, now)
-    ? { online: true, label: 'Online', detail: `lease ends in ${roughly(l.expiresAt - now)} unless renewed` }
-    : { online: false, label: 'Expired', detail: `${roughly(now - l.expiresAt)} ago` };
+    ? { online: true, label: 'Online', detail: `lease ends in ${formatRoughly(l.expiresAt - now)} unless renewed` }
+    : { online: false, label: 'Expired', detail: `${formatRoughly(now - l.expiresAt)} ago` };
 }
 
 /**

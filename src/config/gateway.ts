@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { parseModelRates, parsePriceOverrides, PriceOverrides, type ModelRates } from '../domain/budget/index.js';
+import { DAY_MS } from '../core/duration.js';
 import { ConfigError } from '../core/errors.js';
 import { httpUrl, usdAmount } from '../core/validation.js';
 import { layer, merged, type Keys } from './layer.js';
@@ -9,7 +10,6 @@ import { loadSimScript, type SimScript } from './sim-script.js';
 // Gateway and budget keys of the config file (snake_case). Pricing tables are checked
 // by the budget domain's own parser, which names every bad entry.
 
-const DAY_MS = 24 * 3600 * 1000;
 const ms = (max: number) => z.number().int('must be a whole number').min(0, 'must be 0 or more').max(max, `must be at most ${max}`);
 
 const provider = z.strictObject({

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, parseDuration } from '../core/duration.js';
 import { fold, LIST_OPS, NUMBER_OPS, TEXT_OPS, type ArgCondition, type ArgTest, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
 
 // `policies:` — what may pass the cage (src/approvals), one rule language for HTTP tools, MCP
@@ -17,16 +17,16 @@ const RATE_UNITS: Record<string, number> = {
   s: 1_000,
   sec: 1_000,
   second: 1_000,
-  m: 60_000,
-  min: 60_000,
-  minute: 60_000,
-  h: 3_600_000,
-  hr: 3_600_000,
-  hour: 3_600_000,
-  d: 86_400_000,
-  day: 86_400_000,
+  m: MINUTE_MS,
+  min: MINUTE_MS,
+  minute: MINUTE_MS,
+  h: HOUR_MS,
+  hr: HOUR_MS,
+  hour: HOUR_MS,
+  d: DAY_MS,
+  day: DAY_MS,
 };
-const MAX_WAIT_MS = 24 * 3_600_000;
+const MAX_WAIT_MS = DAY_MS;
 
 /** A glob (`*` any run of characters, `?` one) as a whole-name pattern, case and Unicode form aside. */
 export function globPattern(glob: string): RegExp {
@@ -120,7 +120,7 @@ const rate = z.string().transform((raw, ctx) => {
     return z.NEVER;
   }
   const perMs = unit * times;
-  if (perMs > 7 * 86_400_000) {
+  if (perMs > 7 * DAY_MS) {
     ctx.addIssue({ code: 'custom', message: 'its window must be at most 7 days' });
     return z.NEVER;
   }

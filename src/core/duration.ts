@@ -1,5 +1,9 @@
 // How long something took or has left, written the same way by the terminal, the demo and the
-// dashboard.
+// dashboard; and the lengths of a minute, an hour and a day in milliseconds, declared once.
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
 
 /**
  * `1h02m`, `3m05s`, `42s` (whole seconds; negative counts as 0).
@@ -26,8 +30,6 @@ export function formatElapsed(ms: number): string {
   return tenths < 100 ? `${(tenths / 10).toFixed(1)}s` : formatDuration(ms);
 }
 
-const DAY_MS = 86_400_000;
-
 /**
  * A span said roughly, for a runway: `42s`, `11 min`, `3h05m`, `12 days` (`0s` at or below zero).
  *
@@ -35,13 +37,13 @@ const DAY_MS = 86_400_000;
  *   formatRoughly(660_000) // '11 min'
  */
 export function formatRoughly(ms: number): string {
-  if (ms < 60_000) return formatDuration(ms);
-  if (Math.round(ms / 60_000) < 60) return `${Math.round(ms / 60_000)} min`;
-  if (ms < 2 * DAY_MS) return formatDuration(Math.round(ms / 60_000) * 60_000);
+  if (ms < MINUTE_MS) return formatDuration(ms);
+  if (Math.round(ms / MINUTE_MS) < 60) return `${Math.round(ms / MINUTE_MS)} min`;
+  if (ms < 2 * DAY_MS) return formatDuration(Math.round(ms / MINUTE_MS) * MINUTE_MS);
   return `${Math.round(ms / DAY_MS)} days`;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS };
 
 /**
  * A duration as a person writes it: a whole number with a unit, `500ms`, `30s`, `2m`, `1h`, `1d`

@@ -14,7 +14,7 @@ import { LEASE_DEFAULTS, PgUsersStore, RuntimesStore } from '../../src/state/ind
 import type { AppEnv } from '../../src/server/index.js';
 import { toErrorResponse } from '../../src/server/index.js';
 import { dashboardDir, loadDashboard, mountDashboard } from '../../src/server/static.js';
-import { DAY_MS, HOUR_MS } from '../../src/state/panel/fleet.store.js';
+import { DAY_MS, HOUR_MS } from '../../src/core/duration.js';
 import { openPostgres, pgSchema, type Postgres } from '../../src/state/panel/pg.js';
 import { inEveryThemeAndSize, launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/browser.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';

@@ -4,7 +4,7 @@ import type { Role } from '../../src/core/roles.js';
 import { fleetRoutes, type FleetAgentDetail, type FleetAgentsResponse, type FleetResponse, type FleetSpend } from '../../src/panel/index.js';
 import type { AppEnv } from '../../src/server/index.js';
 import { toErrorResponse } from '../../src/server/index.js';
-import { DAY_MS, HOUR_MS } from '../../src/state/panel/fleet.store.js';
+import { DAY_MS, HOUR_MS } from '../../src/core/duration.js';
 import { openPostgres, pgSchema, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 

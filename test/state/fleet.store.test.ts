@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY_MS, FleetStore, HOUR_MS, ONLINE_WITHIN_MS } from '../../src/state/panel/fleet.store.js';
+import { DAY_MS, HOUR_MS } from '../../src/core/duration.js';
+import { FleetStore, ONLINE_WITHIN_MS } from '../../src/state/panel/fleet.store.js';
 import { openPostgres, pgSchema, type PanelDb, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatElapsed, parseDuration } from '../../src/core/duration.js';
+import { formatDuration, formatElapsed, formatRoughly, parseDuration } from '../../src/core/duration.js';
 import { runTimeOf } from '../../src/runtime/index.js';
 
 describe('formatDuration (terminal, demo and dashboard)', () => {
@@ -31,5 +31,22 @@ describe('parseDuration (--lease-ttl, --lease-reclaim-after)', () => {
   it('reads a whole number with a unit, or milliseconds, and nothing else', () => {
     expect(['500ms', '30s', '2m', '1h', '1d', '250', ' 3s '].map(parseDuration)).toEqual([500, 30_000, 120_000, 3_600_000, 86_400_000, 250, 3_000]);
     for (const bad of ['', '1.5s', '-1s', '30 sec', 's', '1w', '10000000000']) expect(parseDuration(bad), bad).toBeNull();
+  });
+});
+
+describe('formatRoughly (a runway, a reset: the terminal, the dashboard, the fleet page)', () => {
+  it('says seconds, minutes, hours and minutes, then days', () => {
+    expect([0, -5_000, 42_000, 60_000, 660_000, 3_599_000, 3_600_000, 11_130_000, 47 * 3_600_000, 13 * 86_400_000].map(formatRoughly)).toEqual([
+      '0s',
+      '0s',
+      '42s',
+      '1 min',
+      '11 min',
+      '1h00m',
+      '1h00m',
+      '3h06m',
+      '47h00m',
+      '13 days',
+    ]);
   });
 });

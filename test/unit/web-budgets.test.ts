@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { covers, leaseState, nextAsk, period, roughly, runway, scopeLine, shares, windowEnd } from '../../web/budgets.js';
+import { covers, leaseState, nextAsk, period, runway, scopeLine, shares, windowEnd } from '../../web/budgets.js';
 
 // How the fleet page says a central budget: who it covers, its window, the bar's shares, the
 // runway at the current rate, a lease's state, and when the page asks the panel again.
@@ -29,23 +29,6 @@ describe('covers and period', () => {
     expect(period({ period: 'day', window: day }, at)).toBe('today (UTC), resets in 12h00m');
     expect(period({ period: 'month', window: month }, at)).toBe('this month (UTC), resets in 22 days');
     expect(period({ period: 'none', window: 0 }, at)).toBe('no period: one window');
-  });
-});
-
-describe('roughly', () => {
-  it('says seconds, minutes, hours and minutes, then days', () => {
-    expect([0, -5_000, 42_000, 60_000, 660_000, 3_599_000, 3_600_000, 11_130_000, 47 * 3_600_000, 13 * 86_400_000].map(roughly)).toEqual([
-      '0s',
-      '0s',
-      '42s',
-      '1 min',
-      '11 min',
-      '1h00m',
-      '1h00m',
-      '3h06m',
-      '47h00m',
-      '13 days',
-    ]);
   });
 });
 

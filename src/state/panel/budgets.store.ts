@@ -1,4 +1,5 @@
 import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
+import { DAY_MS } from '../../core/duration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { formatUsd } from '../../core/money.js';
 import type { PanelDb } from './pg.js';
@@ -21,8 +22,6 @@ export type BudgetState = 'ok' | 'warning' | 'exhausted';
 export const MAX_BUDGET_NAMES = 100;
 /** The warning threshold (the hard stop is 100%). */
 export const WARNING_AT = 0.9;
-
-const DAY_MS = 86_400_000;
 
 /**
  * Epoch ms of the UTC start of the period's window holding `now`: midnight for `day`, the 1st

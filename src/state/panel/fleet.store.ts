@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { DAY_MS, HOUR_MS } from '../../core/duration.js';
 import type { AgentStatus, Progress } from '../../core/events.js';
 import type { PanelDb } from './pg.js';
 import { agentSpend, runtimes, spendDaily, spendHourly } from './schema-panel.js';
@@ -9,8 +10,6 @@ import { agents, breakers, events, llmRequests, toolCalls, users } from './schem
 // stays a few milliseconds however many calls the fleet has made. Money is integer micro-dollars
 // throughout (bigint sums cast back to bigint, read as numbers).
 
-export const HOUR_MS = 3_600_000;
-export const DAY_MS = 86_400_000;
 /** A runtime that reported within this long is online. */
 export const ONLINE_WITHIN_MS = 60_000;
 /** The most agents the fleet list returns: the live ones first, then the newest runs. */

@@ -2,6 +2,7 @@ import { REFUSED_LEDGER_STATUS } from '../../domain/outcomes/index.js';
 import { and, eq, getTableColumns, getTableName, inArray } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
+import { DAY_MS, HOUR_MS } from '../../core/duration.js';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../../core/errors.js';
 import { chargeable, type ChargedKey } from './leases.store.js';
 import { drizzleOn, type PanelDb } from './pg.js';
@@ -66,8 +67,6 @@ export interface BudgetSpendDelta {
   calls: number;
 }
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 /**
  * PostgreSQL's "could not serialize" and "deadlock detected", and a budget deleted between the
  * attribution's join and its key check (23503): the transaction is tried again.
