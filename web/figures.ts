@@ -5,9 +5,9 @@
 // the header. The reports fetched from REST (cost report, runway) only lend what the events do not
 // carry: the spend rate of the last minutes and the worst next call.
 import { microsToUsd, usdToMicros } from '../src/core/money.js';
-import { formatAvgPerUnit, formatProjectionStatus, formatRunway, type ProjectionStatus } from '../src/domain/budget/format.js';
+import { formatAvgPerUnit, formatProjectionStatus, type ProjectionStatus } from '../src/domain/budget/format.js';
 import { projectSpend } from '../src/domain/budget/projection.js';
-import { runway } from '../src/domain/budget/runway.js';
+import { formatRunway, runway } from '../src/domain/budget/runway.js';
 import { LIVE_STATUSES } from './status.js';
 import type { Agent, CostReport, RunwayView } from './types.js';
 

@@ -1,4 +1,3 @@
-import { formatRoughly } from '../../core/duration.js';
 import { formatUsd, MICROS_PER_USD, type Micros } from '../../core/money.js';
 
 // The strings the terminal, dashboard and alerts show: `$5.29 / $50.00 (10.6%)`,
@@ -73,37 +72,4 @@ export function formatBaselineSavings(savedMicros: Micros, model: string): strin
 /** `Approve $25 increase` */
 export function formatIncreaseAction(increaseMicros: Micros): string {
   return `Approve ${formatUsdShort(increaseMicros)} increase`;
-}
-
-/** What `formatRunway` reads of a runway (runway.ts's `Runway`; said here, so this module needs none of that one). */
-export interface RunwayFigures {
-  ratePerMinMicros: number;
-  remainingMicros: Micros;
-  runwayMs: number | null;
-  unitsLeft: number | null;
-  unit: string | null;
-  unitsToGo: number | null;
-  covers: boolean | null;
-  nextCallWorstMicros: Micros | null;
-}
-
-/**
- * The runway in words: `≈ 38 more leads, 11 min at $0.21/min · next call ≤ $0.04`; `≈ 11 min at
- * $0.21/min` before any unit is done; `no spend in the last 5 min` at rate 0; `budget used up`
- * when nothing is left. When the agent said how many units there are in all: `covers the 15
- * leads left (room for ≈ 54)` while what is left pays for them, else `≈ 10 more leads of the 15
- * left, 39s at $45.41/min`.
- */
-export function formatRunway(r: RunwayFigures): string {
-  const next = r.nextCallWorstMicros === null ? '' : ` · next call ≤ ${formatUsd(r.nextCallWorstMicros)}`;
-  if (r.remainingMicros <= 0) return 'budget used up';
-  const unitOf = (n: number, unit: string) => (n === 1 ? singularUnit(unit) : unit);
-  if (r.covers === true && r.unit) {
-    if (r.unitsToGo === 0) return `the work is done; ${formatUsd(r.remainingMicros)} left`;
-    return `covers the ${r.unitsToGo} ${unitOf(r.unitsToGo!, r.unit)} left (room for ≈ ${r.unitsLeft})${next}`;
-  }
-  if (r.runwayMs === null) return `no spend in the last 5 min${next}`;
-  const of = r.unitsToGo !== null ? ` of the ${r.unitsToGo} left` : '';
-  const units = r.unitsLeft !== null && r.unit ? `${r.unitsLeft} more ${unitOf(r.unitsLeft, r.unit)}${of}, ` : '';
-  return `≈ ${units}${formatRoughly(r.runwayMs)} at ${formatUsd(Math.round(r.ratePerMinMicros))}/min${next}`;
 }

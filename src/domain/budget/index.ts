@@ -98,7 +98,6 @@ export {
   formatPercent,
   formatProjection,
   formatProjectionStatus,
-  formatRunway,
   formatUsdShort,
   percentOf,
   singularUnit,
@@ -106,5 +105,5 @@ export {
 } from './format.js';
 export { decide, decideChain, WaitQueues, type AcquireRequest, type ChainDecision, type WaitBound } from './waits.js';
 export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';
-export { BurnWindow, RUNWAY_MIN_SPAN_MS, RUNWAY_WINDOW_MS, runway, RunwayAlarm, type Runway, type RunwayInput } from './runway.js';
+export { BurnWindow, formatRunway, RUNWAY_MIN_SPAN_MS, RUNWAY_WINDOW_MS, runway, RunwayAlarm, type Runway, type RunwayInput } from './runway.js';
 export { CHAIN_MAX_CHARS, lastResultName, stepLabel, stepOf } from './steps.js';

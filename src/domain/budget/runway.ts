@@ -1,4 +1,6 @@
-import type { Micros } from '../../core/money.js';
+import { formatRoughly } from '../../core/duration.js';
+import { formatUsd, type Micros } from '../../core/money.js';
+import { singularUnit } from './format.js';
 import { projectSpend } from './projection.js';
 
 // The runway of a budget: how fast it burns (settled spend over the last five minutes), how long
@@ -123,6 +125,27 @@ export function runway(i: RunwayInput): Runway {
     covers,
     nextCallWorstMicros: i.lastReservedMicros,
   };
+}
+
+/**
+ * The runway in words: `≈ 38 more leads, 11 min at $0.21/min · next call ≤ $0.04`; `≈ 11 min at
+ * $0.21/min` before any unit is done; `no spend in the last 5 min` at rate 0; `budget used up`
+ * when nothing is left. When the agent said how many units there are in all: `covers the 15
+ * leads left (room for ≈ 54)` while what is left pays for them, else `≈ 10 more leads of the 15
+ * left, 39s at $45.41/min`.
+ */
+export function formatRunway(r: Runway): string {
+  const next = r.nextCallWorstMicros === null ? '' : ` · next call ≤ ${formatUsd(r.nextCallWorstMicros)}`;
+  if (r.remainingMicros <= 0) return 'budget used up';
+  const unitOf = (n: number, unit: string) => (n === 1 ? singularUnit(unit) : unit);
+  if (r.covers === true && r.unit) {
+    if (r.unitsToGo === 0) return `the work is done; ${formatUsd(r.remainingMicros)} left`;
+    return `covers the ${r.unitsToGo} ${unitOf(r.unitsToGo!, r.unit)} left (room for ≈ ${r.unitsLeft})${next}`;
+  }
+  if (r.runwayMs === null) return `no spend in the last 5 min${next}`;
+  const of = r.unitsToGo !== null ? ` of the ${r.unitsToGo} left` : '';
+  const units = r.unitsLeft !== null && r.unit ? `${r.unitsLeft} more ${unitOf(r.unitsLeft, r.unit)}${of}, ` : '';
+  return `≈ ${units}${formatRoughly(r.runwayMs)} at ${formatUsd(Math.round(r.ratePerMinMicros))}/min${next}`;
 }
 
 /**
