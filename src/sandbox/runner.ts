@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, un
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalProcess, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
+import { LocalProcess, stopWithGrace, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
 import { BRIDGE_FAILED, bwrapArgs, INFO_FD, SECCOMP_FD } from './bwrap.js';
 import { limitWords } from './limits.js';
 import { releaseNames, takeNames } from './placeholders.js';
@@ -236,20 +236,17 @@ class SandboxProcess implements AgentProcess {
     }
   }
 
-  async stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
-    this.signal(sig);
-    let timer: NodeJS.Timeout | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
+  stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
+    return stopWithGrace(
+      this.exited,
+      () => this.signal(sig),
+      () => {
         // bwrap itself: --die-with-parent takes the whole sandbox down with it.
         this.inner.signal('SIGKILL', true);
         this.signal('SIGKILL');
-        resolve();
-      }, graceMs);
-    });
-    await Promise.race([this.exited, killed]);
-    clearTimeout(timer);
-    return this.exited;
+      },
+      graceMs,
+    );
   }
 
   isHealthy(): boolean {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { SandboxView } from '../state/index.js';
 import { LineSplitter } from './lines.js';
-import type { AgentProcess, AgentRunner, ExitInfo, OutputStream, RunSpec } from './runner.js';
+import { stopWithGrace, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from './runner.js';
 
 const OUTPUT_DRAIN_MS = 2000;
 
@@ -106,19 +106,14 @@ export class LocalProcess implements AgentProcess {
     }
   }
 
-  async stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
+  stop(sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> {
     if (this.exitInfo) return this.exited;
-    this.signal(sig);
-    let timer: NodeJS.Timeout | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.signal('SIGKILL');
-        resolve();
-      }, graceMs);
-    });
-    await Promise.race([this.exited, killed]);
-    clearTimeout(timer);
-    return this.exited;
+    return stopWithGrace(
+      this.exited,
+      () => this.signal(sig),
+      () => this.signal('SIGKILL'),
+      graceMs,
+    );
   }
 
   isHealthy(): boolean {

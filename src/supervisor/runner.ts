@@ -45,3 +45,24 @@ export interface AgentRunner {
   /** Rejects (with a message a user can act on) when the process cannot be started at all. */
   start(spec: RunSpec): Promise<AgentProcess>;
 }
+
+/**
+ * The one way a runner stops its agent: `sig` sent, then `kill` once `graceMs` passed without the
+ * exit; resolves with the exit either way (an agent that ended meanwhile is left alone).
+ *
+ * @example
+ *   stopWithGrace(proc.exited, () => proc.signal('SIGTERM'), () => proc.signal('SIGKILL'), 10_000)
+ */
+export async function stopWithGrace(exited: Promise<ExitInfo>, signal: () => void, kill: () => void, graceMs: number): Promise<ExitInfo> {
+  signal();
+  let timer: NodeJS.Timeout | undefined;
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      kill();
+      resolve();
+    }, graceMs);
+  });
+  await Promise.race([exited, killed]);
+  clearTimeout(timer);
+  return exited;
+}
