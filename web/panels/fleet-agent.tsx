@@ -159,16 +159,7 @@ export function DrillPanel() {
         <More rows={d.toolCalls} what="tool calls">
           {(rows) => (
             <table class="table reflow drill-tools" data-testid="drill-tools">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Call</th>
-                  <th scope="col" class="num">
-                    Status
-                  </th>
-                  <th scope="col">Tier</th>
-                </tr>
-              </thead>
+              <TableHead cols={['Time', 'Call', 'Status', 'Tier']} num={[2]} />
               <tbody>
                 {rows.map((t) => (
                   <tr key={t.id}>

@@ -8,6 +8,7 @@ import { leaseState, period, runway, STATE, scopeLine, shares } from '../budgets
 import { fleet } from '../fleet-store.js';
 import { ago, count, counted, pct } from '../format.js';
 import type { BudgetView, LeaseView } from '../types.js';
+import { TableHead } from '../table-head.js';
 import { barPart, Figure, Name, Panel, useNow } from '../ui.js';
 
 /** Leases listed before "Show all". */
@@ -128,24 +129,7 @@ function Leases({ b, now }: { b: BudgetView; now: number }) {
     <>
       <table class="table reflow budget-leases" data-testid="budget-leases">
         <caption class="sr-only">Leases of budget {b.id}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Runtime</th>
-            <th scope="col">Lease</th>
-            <th scope="col" class="num">
-              Granted
-            </th>
-            <th scope="col" class="num">
-              Spent
-            </th>
-            <th scope="col" class="num">
-              Held
-            </th>
-            <th scope="col" class="num">
-              Waiting
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={['Runtime', 'Lease', 'Granted', 'Spent', 'Held', 'Waiting']} numFrom={2} />
         <tbody>
           {rows.map((l) => (
             <LeaseRow key={l.runtime} l={l} now={now} />

@@ -155,17 +155,7 @@ function AgentsPanel() {
       ) : (
         <table class="table reflow fleet-agents" data-testid="fleet-agents">
           <caption class="sr-only">Agents across machines</caption>
-          <thead>
-            <tr>
-              <th scope="col">Agent</th>
-              <th scope="col">Status</th>
-              <th scope="col">Progress</th>
-              <th scope="col" class="num">
-                Spend
-              </th>
-              <th scope="col">Last activity</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Agent', 'Status', 'Progress', 'Spend', 'Last activity']} num={[3]} />
           <tbody>
             {shown.map((a) => {
               const on = picked?.runtime === a.runtimeId && picked.id === a.id;

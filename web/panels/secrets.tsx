@@ -7,6 +7,7 @@ import { Modal } from '../modal.js';
 import { refreshSecrets } from '../refresh.js';
 import { useStore } from '../store.js';
 import type { RevealedSecret, Secret } from '../types.js';
+import { TableHead } from '../table-head.js';
 import { Name, Panel } from '../ui.js';
 
 const enc = encodeURIComponent;
@@ -59,19 +60,7 @@ export function SecretsPanel() {
         {(v.status === 'forbidden' || v.status === 'error') && <p class="muted small">{v.message}</p>}
         {v.status === 'ok' && (
           <table class="table secrets reflow">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Env</th>
-                <th scope="col">Value</th>
-                <th scope="col">Updated</th>
-                {admin && (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                )}
-              </tr>
-            </thead>
+            <TableHead cols={['Name', 'Env', 'Value', 'Updated', ...(admin ? [<span class="sr-only">Actions</span>] : [])]} />
             <tbody>
               {v.list.map((x) => (
                 <SecretRow key={x.id} x={x} admin={admin} onEdit={() => void startEdit(x)} onRotate={() => setEditing({ mode: 'rotate', secret: x, value: '' })} onError={setError} />
