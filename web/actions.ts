@@ -4,11 +4,11 @@
 // someone else, all turn the button off with a short reason. The server refuses the same stale
 // actions (409 `stale`); this is what keeps the page from offering them.
 import { mayApprove } from '../src/domain/policy/rules.js';
-import { outcomeText } from './approvals.js';
+import { outcomeText } from './approval-lists.js';
 import { money, time } from './format.js';
 import { LIVE_STATUSES, STATUS } from './status.js';
 import { type State, state } from './store.js';
-import type { Toast } from './toasts.js';
+import type { Approval, Toast } from './toasts.js';
 import type { AnyEvent, ApprovalView, FeedEvent, PausedView, Secret } from './types.js';
 
 /** An action that can be taken now, or the reason it cannot, in a few words. */
@@ -40,14 +40,6 @@ export function agentLive(agentId: string | null, s: Readonly<State> = state): A
   const agent = s.agents.find((a) => a.id === agentId);
   if (!agent) return no('The agent is not known to this page');
   return LIVE_STATUSES.has(agent.status) ? ok : no(`Agent ${STATUS[agent.status].label.toLowerCase()}: nothing to act on`);
-}
-
-/** What a budget warning's Approve button asks for: from the limit it warned about to the one it recommends. */
-export interface Approval {
-  increaseUsd: number;
-  /** The limit when the warning was raised: the expected limit the request carries. */
-  fromLimitUsd: number;
-  toLimitUsd: number;
 }
 
 /**

@@ -1,9 +1,16 @@
 // Which events raise a pop-up, and what it says. Info pop-ups go away by themselves; warnings
 // and errors stay until closed.
-import type { Approval } from './actions.js';
-import { approvalOf, callLabel } from './approvals.js';
+import { approvalOf, callLabel } from './approval-lists.js';
 import { breakerName, count, duration, money } from './format.js';
 import type { Agent, AnyEvent, ApprovalView } from './types.js';
+
+/** What a budget warning's Approve button asks for: from the limit it warned about to the one it recommends. */
+export interface Approval {
+  increaseUsd: number;
+  /** The limit when the warning was raised: the expected limit the request carries. */
+  fromLimitUsd: number;
+  toLimitUsd: number;
+}
 
 export interface Toast {
   id: number;

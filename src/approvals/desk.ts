@@ -4,7 +4,8 @@ import { ConflictError, ForbiddenError, IronCageError, NotFoundError } from '../
 import type { Logger } from '../core/logger.js';
 import type { Principal } from '../core/roles.js';
 import { approversText, mayApprove, type Approvers } from '../domain/policy/index.js';
-import type { ApprovalRow, ApprovalsStore, ApprovalStatus, StateManager } from '../state/index.js';
+import type { ApprovalRequest, ApprovalShown, ApprovalStatus } from '../core/events.js';
+import type { ApprovalRow, ApprovalsStore, StateManager } from '../state/index.js';
 import { approvalAlert, decidedMessage, notLetThrough, requestedMessage, type ApprovalAlert } from './messages.js';
 
 // The approval desk: the calls a policy rule holds for a person, and the one decision each gets.
@@ -20,48 +21,19 @@ export const MAX_PENDING_PER_AGENT = 32;
 /** What an approval shows of the arguments. */
 const ARGS_SHOWN = 4000;
 
-/** An approval as REST and the dashboard show it. */
-export interface ApprovalView {
-  id: string;
-  agentId: string;
-  agentName: string;
-  kind: 'http' | 'mcp' | 'llm';
-  service: string;
-  tool: string;
-  method: string | null;
-  args: string;
-  rule: string;
-  approvers: Approvers;
-  /** Who may decide, in words: `admins, user alice`. */
-  approversText: string;
-  ahead: boolean;
-  note: string | null;
-  requestedAt: string;
-  expiresAt: string;
-  status: ApprovalStatus;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  reason: string | null;
+/** An approval as REST and the dashboard show it: the runtime knows how long each waited, and when a grant was used. */
+export interface ApprovalView extends ApprovalShown {
   /** How long it waited (so far, while pending). */
   waitedMs: number;
   /** An approved ask-ahead grant its call has taken. */
   usedAt: string | null;
 }
 
-export interface NewApproval {
+/** A call to hold: its request as its event will say it (the desk gives it its id and expiry), whose agent it is, and how long it may wait. */
+export interface NewApproval extends Omit<ApprovalRequest, 'id' | 'expiresAt'> {
   agentId: string;
-  kind: 'http' | 'mcp' | 'llm';
-  service: string;
-  tool: string;
-  method: string | null;
-  /** The arguments as the approver sees them (redacted). */
-  args: string;
   fingerprint: string;
-  rule: string;
-  approvers: Approvers;
   timeoutMs: number;
-  ahead: boolean;
-  note: string | null;
 }
 
 /** How a waiting call ends. */

@@ -37,6 +37,52 @@ export type BreakerKind = (typeof BREAKER_KINDS)[number];
 /** What the runtime does when it notices a loop, a stall or a spend spike (`watch:` in the config). */
 export type WatchPolicy = 'warn' | 'pause' | 'stop';
 
+/** Who may decide an approval: admins by role, or named users (a dashboard login's name). */
+export interface Approvers {
+  roles: Array<'admin'>;
+  users: string[];
+}
+
+/** Where an approval stands: waiting for a person, or how it ended (its `approval.decided` event's status). */
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
+
+/**
+ * A call that waits for a person (or the agent asked ahead, `ahead`), as its `approval.requested`
+ * event says it: who may decide, until when, and the arguments as they see them (redacted).
+ */
+export interface ApprovalRequest {
+  id: string;
+  kind: 'http' | 'mcp' | 'llm';
+  service: string;
+  tool: string;
+  method: string | null;
+  args: string;
+  rule: string;
+  approvers: Approvers;
+  expiresAt: string;
+  ahead: boolean;
+  note: string | null;
+}
+
+/**
+ * An approval as people are shown it, the one shape of both queues: the runtime's (`ApprovalView`,
+ * its REST and dashboard) and the control panel's (`FleetApproval`, the fleet's). Its request,
+ * whose agent, when, and how it ended.
+ */
+export interface ApprovalShown extends ApprovalRequest {
+  agentId: string;
+  agentName: string;
+  /** Who may decide, in words: `admins, user alice`. */
+  approversText: string;
+  requestedAt: string;
+  status: ApprovalStatus;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  reason: string | null;
+  /** How long it waited (so far, while pending); null where it is not known yet. */
+  waitedMs: number | null;
+}
+
 export interface EventData {
   'server.started': { version: string; url: string };
   'server.stopping': { reason: string };
@@ -123,26 +169,14 @@ export interface EventData {
     /** Why the call's arguments could not be read, when a rule's conditions needed them (the rule then failed closed); absent or null: read. */
     unreadable?: string | null;
   };
-  /** A call waits for a person (or the agent asked ahead, `ahead`): who may decide, until when, and the arguments as they see them (redacted). */
-  'approval.requested': {
-    id: string;
-    kind: 'http' | 'mcp' | 'llm';
-    service: string;
-    tool: string;
-    method: string | null;
-    args: string;
-    rule: string;
-    approvers: { roles: string[]; users: string[] };
-    expiresAt: string;
-    ahead: boolean;
-    note: string | null;
-  };
+  /** A call waits for a person (or the agent asked ahead): `ApprovalRequest`. */
+  'approval.requested': ApprovalRequest;
   /**
    * The one decision of an approval: `approved` or `denied` by a person (`by`, with their
    * `reason`), `expired` (nobody decided in time, or iron-cage stopped while it waited), or
    * `withdrawn` (the caller gave up waiting). `waitedMs`: how long the call waited.
    */
-  'approval.decided': { id: string; status: 'approved' | 'denied' | 'expired' | 'withdrawn'; by: string | null; reason: string | null; waitedMs: number; service: string; tool: string; rule: string };
+  'approval.decided': { id: string; status: Exclude<ApprovalStatus, 'pending'>; by: string | null; reason: string | null; waitedMs: number; service: string; tool: string; rule: string };
   /**
    * An MCP request the cage relayed or refused that is not a tools/call: a server asking the
    * agent's client something (`sampling/createMessage`, `elicitation/create`; relayed, or refused

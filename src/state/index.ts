@@ -52,7 +52,7 @@ export {
   type TimelineRows,
   type TimelineSource,
 } from './runtime/timeline.store.js';
-export { ApprovalsStore, type ApprovalInput, type ApprovalQuery, type ApprovalStatus } from './runtime/approvals.store.js';
+export { ApprovalsStore, type ApprovalInput, type ApprovalQuery } from './runtime/approvals.store.js';
 export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type ToolCallInput, type ToolCallQuery } from './runtime/tools.store.js';
 export { McpStore, type McpToolTotals } from './runtime/mcp.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './runtime/breakers.store.js';
@@ -84,7 +84,7 @@ export { PgSecretsStore } from './panel/pg-secrets.store.js';
 export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
 export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';
 export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel/alerts.store.js';
-export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type FleetApprovalStatus, type PanelDecision, type RuntimeDecision } from './panel/fleet-approvals.store.js';
+export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type PanelDecision, type RuntimeDecision } from './panel/fleet-approvals.store.js';
 export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './panel/ingest.store.js';
 export {
   BudgetsStore,

@@ -5,9 +5,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 // The layout rules of ARCHITECTURE.md, checked on the source itself: no import cycle between
 // files or between folders, every folder in its layer and importing only its own layer or
 // below, another folder reached only through its index.ts, and the domain (pure logic) free of
-// I/O.
+// I/O. The dashboard (web/) likewise: no import cycle, and of src/ only types and pure code.
 
 const SRC = resolve(import.meta.dirname, '../../src');
+const WEB = resolve(import.meta.dirname, '../../web');
 
 /**
  * Every folder of src/ (a domain subfolder counts as one) in its layer, lowest first. A file
@@ -40,18 +41,21 @@ export function specifiers(text: string): string[] {
   return out;
 }
 
-function tsFiles(dir: string): string[] {
+/** The TypeScript files under `dir` (`.tsx` too where asked: the dashboard's), its packages aside. */
+function tsFiles(dir: string, tsx = false): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+    if (name === 'node_modules') return [];
+    return statSync(p).isDirectory() ? tsFiles(p, tsx) : p.endsWith('.ts') || (tsx && p.endsWith('.tsx')) ? [p] : [];
   });
 }
 
-/** The src/ file a relative specifier names (`./x.js` is `x.ts`), or null for a package. */
+/** The file a relative specifier names (`./x.js` is `x.ts` or `x.tsx`), or null for a package. */
 function target(from: string, spec: string): string | null {
   if (!spec.startsWith('.')) return null;
   const p = resolve(dirname(from), spec);
-  for (const candidate of [p.replace(/\.js$/, '.ts'), `${p}.ts`, join(p, 'index.ts')]) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  const stem = p.replace(/\.js$/, '');
+  for (const candidate of [`${stem}.ts`, `${stem}.tsx`, `${p}.ts`, join(p, 'index.ts')]) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   return null;
 }
 
@@ -74,15 +78,16 @@ export function findCycles(graph: ReadonlyMap<string, readonly string[]>): strin
   return cycles;
 }
 
-function sourceGraph(): Map<string, string[]> {
+/** Each file under `root` with the files it imports, relative to `root` (a file outside it starts with `..`). */
+function sourceGraph(root = SRC, tsx = false): Map<string, string[]> {
   const graph = new Map<string, string[]>();
-  for (const file of tsFiles(SRC)) {
+  for (const file of tsFiles(root, tsx)) {
     const deps = specifiers(readFileSync(file, 'utf8'))
       .map((s) => target(file, s))
       .filter((t): t is string => t !== null);
     graph.set(
-      relative(SRC, file),
-      deps.map((d) => relative(SRC, d)),
+      relative(root, file),
+      deps.map((d) => relative(root, d)),
     );
   }
   return graph;
@@ -257,5 +262,37 @@ describe('src/ layout', () => {
     }
     expect(breaches).toEqual([]);
     expect(specifiers(readFileSync(join(SRC, 'core/executable.ts'), 'utf8')).every((s) => s.startsWith('node:'))).toBe(true);
+  });
+});
+
+describe('web/ (the dashboard)', () => {
+  const graph = sourceGraph(WEB, true);
+  const inSrc = (dep: string) => relative(SRC, join(WEB, dep));
+
+  it('reads the real dashboard', () => {
+    expect(graph.size).toBeGreaterThan(30);
+    expect(graph.get('app.tsx')).toContain('store.ts');
+  });
+
+  it('has no import cycle between files', () => {
+    const own = new Map([...graph].map(([file, deps]) => [file, deps.filter((d) => !d.startsWith('..'))]));
+    expect(findCycles(own).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it("imports of src/ only the server's types (in web/types.ts, type-only) and pure code: core's money and duration, and the domain", () => {
+    const PURE_CORE = [join('core', 'money.ts'), join('core', 'duration.ts')];
+    const breaches: string[] = [];
+    for (const [file, deps] of graph) {
+      if (file === 'types.ts') continue;
+      for (const dep of deps.filter((d) => d.startsWith('..')).map(inSrc)) {
+        if (!PURE_CORE.includes(dep) && !dep.startsWith(`domain${sep}`)) breaches.push(`web/${file} imports src/${dep}`);
+      }
+    }
+    // web/types.ts: every statement that names src/ brings types only (erased from the bundle).
+    const types = readFileSync(join(WEB, 'types.ts'), 'utf8');
+    for (const m of types.matchAll(/^[ \t]*(import|export)\b([^;'"]*?)\bfrom\s*['"](\.\.\/src\/[^'"]+)['"]/gm)) {
+      if (!/^\s*type\b/.test(m[2]!)) breaches.push(`web/types.ts ${m[1]}s values from ${m[3]}`);
+    }
+    expect(breaches).toEqual([]);
   });
 });

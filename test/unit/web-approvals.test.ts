@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideAvailability } from '../../web/actions.js';
-import { type ApprovalLists, approvalOf, DECIDED_SHOWN, withEvent, withView } from '../../web/approvals.js';
+import { type ApprovalLists, approvalOf, DECIDED_SHOWN, withEvent, withView } from '../../web/approval-lists.js';
 import type { State } from '../../web/store.js';
 import { toastFor } from '../../web/toasts.js';
 import type { Agent, AnyEvent, ApprovalView } from '../../web/types.js';

@@ -1,3 +1,4 @@
+import type { Approvers } from '../../core/events.js';
 import { fold, meets, type ArgCondition } from './conditions.js';
 
 // The one rule language for what passes the cage (`policies:` in the config): every tool-proxy
@@ -14,11 +15,8 @@ import { fold, meets, type ArgCondition } from './conditions.js';
 
 export type PolicyAction = 'allow' | 'deny' | 'approve';
 
-/** Who may decide an approval: admins by role, or named users (a dashboard login's name). */
-export interface Approvers {
-  roles: Array<'admin'>;
-  users: string[];
-}
+/** Who may decide an approval (core/events.ts: an approval's request carries them). */
+export type { Approvers };
 
 export interface PolicyRule {
   /** Its place in `policies` (0-based), and how it is named in events, errors and metrics: its `name`, else `policies[i]`. */

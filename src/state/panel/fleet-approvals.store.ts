@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { EventData } from '../../core/events.js';
+import type { ApprovalShown } from '../../core/events.js';
 import { approversText, type Approvers } from '../../domain/policy/index.js';
 import type { PanelDb } from './pg.js';
 import { approvalDecisions, fleetApprovals, runtimes, type ApprovalDecisionRow, type FleetApprovalRow } from './schema-panel.js';
@@ -15,8 +15,6 @@ export const FLEET_APPROVALS_MAX = 200;
 /** The most decisions one runtime reads per poll. */
 export const RUNTIME_DECISIONS_MAX = 100;
 
-export type FleetApprovalStatus = EventData['approval.decided']['status'] | 'pending';
-
 /** A panel user's decision on a runtime's approval. */
 export interface PanelDecision {
   decision: 'approve' | 'deny';
@@ -26,33 +24,14 @@ export interface PanelDecision {
   at: string;
 }
 
-/** A runtime's approval as the fleet's queue shows it (GET /api/approvals on the panel). */
-export interface FleetApproval {
+/**
+ * A runtime's approval as the fleet's queue shows it (GET /api/approvals on the panel): its agent
+ * named as its runtime reported it (its id while the panel holds no agent row), its times on the
+ * runtime's clock, its status as the runtime's events said it (pending until its
+ * `approval.decided` lands), and whose runtime it is.
+ */
+export interface FleetApproval extends ApprovalShown {
   runtime: string;
-  id: string;
-  agentId: string;
-  /** The agent's name, as its runtime reported it (its id while the panel holds no agent row). */
-  agentName: string;
-  kind: 'http' | 'mcp' | 'llm';
-  service: string;
-  tool: string;
-  method: string | null;
-  args: string;
-  rule: string;
-  approvers: Approvers;
-  /** Who may decide, in words: `admins, user carol`. */
-  approversText: string;
-  ahead: boolean;
-  note: string | null;
-  /** On the runtime's clock. */
-  requestedAt: string;
-  expiresAt: string;
-  /** The runtime's outcome as its events said it: pending until its `approval.decided` lands. */
-  status: FleetApprovalStatus;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  reason: string | null;
-  waitedMs: number | null;
   /** The decision a panel user took (applied by the runtime at its next poll, unless it had decided otherwise by then). */
   panel: PanelDecision | null;
 }
@@ -164,7 +143,7 @@ function view(r: { row: FleetApprovalRow; agentName: string | null; panel: Appro
     note: a.note,
     requestedAt: a.requestedAt,
     expiresAt: a.expiresAt,
-    status: a.status as FleetApprovalStatus,
+    status: a.status as ApprovalShown['status'],
     decidedBy: a.decidedBy,
     decidedAt: a.decidedAt,
     reason: a.reason,

@@ -1,10 +1,9 @@
 import { and, desc, eq, gt, isNull, lt, sql, type SQL } from 'drizzle-orm';
-import type { NewEvent } from '../../core/events.js';
+import type { ApprovalStatus, NewEvent } from '../../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { approvals, type ApprovalRow } from '../schema.js';
 
 export type ApprovalInput = Omit<ApprovalRow, 'decidedBy' | 'decidedAt' | 'reason' | 'usedAt' | 'status'>;
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
 
 export interface ApprovalQuery {
   status?: 'pending' | 'decided';
