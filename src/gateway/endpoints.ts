@@ -106,6 +106,18 @@ function decoded(segment: string): string {
   }
 }
 
+/**
+ * The route for a request as it came: `routeOf`, the model list (`GET /v1/models`, one path for
+ * every SDK) in the wire the request speaks.
+ * @example routeFor(req, '/v1/models') // { endpoint: 'models', wire: anthropicWire } for a request with `anthropic-version`
+ */
+export function routeFor(req: IncomingMessage, path: string): Route | undefined {
+  const route = routeOf(req.method, path);
+  if (route?.endpoint !== 'models' && route?.endpoint !== 'model') return route;
+  const spoken = wireFor(req, path);
+  return spoken === route.wire ? route : { ...route, wire: spoken };
+}
+
 /** The wire a request speaks by its path and headers: Anthropic's for its paths and its SDK (which sends `anthropic-version`). */
 export function wireFor(req: IncomingMessage, path: string): Wire {
   return path.startsWith('/v1/messages') || path.startsWith('/messages') || req.headers['anthropic-version'] !== undefined ? COUNTED.wire : LISTS;

@@ -12,7 +12,7 @@ import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverStream, deliverWhole, relayUpstreamError, type DeliverDeps } from './deliver.js';
 import type { AnswerPolicy } from './held-calls.js';
-import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeOf, SERVED, wireFor, type Route } from './endpoints.js';
+import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeFor, SERVED, wireFor, type Route } from './endpoints.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
 import type { Meter } from './meter.js';
@@ -83,12 +83,7 @@ export class GatewayHandler {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?', 1)[0]!;
-    let route = routeOf(req.method, path);
-    // The model list is one path for every SDK: the wire is the one the request speaks.
-    if (route?.endpoint === 'models' || route?.endpoint === 'model') {
-      const spoken = wireFor(req, path);
-      if (spoken !== route.wire) route = { ...route, wire: spoken };
-    }
+    const route = routeFor(req, path);
     const wire = route?.wire ?? wireFor(req, path);
     this.run(req, res, route, path).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
   };

@@ -230,8 +230,28 @@ describe('src/ layout', () => {
         .replace(/\/\*[\s\S]*?\*\//g, '')
         .replace(/(^|[^:])\/\/.*$/gm, '$1');
       for (const m of code.matchAll(NAMED)) breaches.push(`gateway/${rel} names ${m[0]}`);
+      // Nor any route told apart by its name, but in the route table itself.
+      if (rel !== 'endpoints.ts') for (const m of code.matchAll(/\bendpoint\s*[!=]==?\s*'[^']*'/g)) breaches.push(`gateway/${rel} compares ${m[0]}`);
     }
     expect(breaches).toEqual([]);
+  });
+
+  it("changes a reservation only on a call's money path: the meter (an LLM call) and the fixed charges (an MCP tool call's cost)", () => {
+    // BudgetTracker's methods that take, change, settle or give back a reservation, called on a
+    // tracker outside the budget's domain; in code, comments aside.
+    const PATHS = [join('gateway', 'meter.ts'), join('budget', 'charges.ts')];
+    const CHANGES = /\btracker\??\.(reserve|acquire|replace|shrink|settle|charge|uncharge|release|releaseAll)\(/g;
+    const breaches: string[] = [];
+    for (const file of tsFiles(SRC)) {
+      const rel = relative(SRC, file);
+      if (rel.startsWith(join('domain', 'budget') + sep) || PATHS.includes(rel)) continue;
+      const code = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/(^|[^:])\/\/.*$/gm, '$1');
+      for (const m of code.matchAll(CHANGES)) breaches.push(`${rel} calls ${m[0]}`);
+    }
+    expect(breaches).toEqual([]);
+    for (const path of PATHS) expect([...readFileSync(join(SRC, path), 'utf8').matchAll(CHANGES)].length, path).toBeGreaterThan(0);
   });
 
   it('names every file one way: kebab-case, and `<feature>.<role>.ts` for a service, routes or a store', () => {
