@@ -5,14 +5,16 @@ import ts from 'typescript';
 import type { z } from 'zod';
 import { fileSchema } from '../../src/config/schema.js';
 import { GATEWAY_ROUTES } from '../../src/gateway/index.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
 // The documentation says what the code does: every relative link in README.md and docs/ leads
-// to a file (and heading) that exists, and the reference tables of docs/ list exactly what the
+// to a file (and heading) that exists, the reference tables of docs/ list exactly what the
 // code declares: the config file's keys (src/config/schema.ts), the event types
-// (src/core/events.ts) and the routes the server answers (its own route table).
+// (src/core/events.ts) and the routes the server answers (its own route table), and every flag
+// a command line of README.md and docs/ gives iron-cage is one that command takes.
 
 const PAGES = [
   'README.md',
@@ -157,5 +159,84 @@ describe('docs/api.md', () => {
     const served = new Set([...t.rt.server.routes, ...panel.panel.server.routes].map((r) => shape(`${r.method} ${r.path}`)));
     const stale = PAGES.flatMap((page) => [...mentions(prose(page))].filter((m) => m.split(' ')[1]!.startsWith('/api/') && !served.has(m)).map((m) => `${page}: ${m}`));
     expect(stale).toEqual([]);
+  });
+});
+
+describe('the command lines README.md and docs/ show', () => {
+  /** The pages a user copies command lines from. */
+  const USER_PAGES = PAGES.filter((p) => p !== 'ARCHITECTURE.md');
+  type CommandLine = { page: string; command: string; flags: string[]; text: string };
+
+  /** `--flag` words of a help text's Options section: what yargs (strict) accepts for that command. */
+  function flagsOf(help: string): Set<string> {
+    const at = help.search(/^Options:$/m);
+    return new Set(at < 0 ? [] : [...help.slice(at).matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!));
+  }
+
+  /** Each command line of a page: its command (`panel runtime` for a panel's subcommand) and the flags it gives iron-cage (those after a lone `--` are the agent's). */
+  function commandLines(page: string, markdown: string, commands: ReadonlySet<string>): CommandLine[] {
+    const out: CommandLine[] = [];
+    const add = (words: string[], text: string) => {
+      const command = words[1] !== undefined && commands.has(`${words[0]} ${words[1]}`) ? `${words[0]} ${words[1]}` : words[0]!;
+      if (!commands.has(command)) return;
+      const end = words.indexOf('--');
+      const flags = (end < 0 ? words : words.slice(0, end)).flatMap((w) => w.match(/^--[a-z][a-z0-9-]*/) ?? []);
+      out.push({ page, command, flags, text: text.trim() });
+    };
+    // A shell line continued with a backslash is one line.
+    const text = markdown.replace(/\\\n\s*/g, ' ');
+    // `iron-cage <command> …` (also `npx iron-cage`, `bin/iron-cage.js`), up to the line's or the code span's end or a shell separator.
+    for (const m of text.matchAll(/\biron-cage(?:\.js)? +([^\n`|;&#)]*)/g)) add(m[1]!.split(/\s+/).filter(Boolean), m[0]);
+    // A container's arguments, `["panel", "--host", …]`: the image's entry point is iron-cage.
+    for (const m of text.matchAll(/\[\s*"([a-z]+)"((?:\s*,\s*"[^"]*")*)\s*\]/g)) add([m[1]!, ...[...m[2]!.matchAll(/"([^"]*)"/g)].map((q) => q[1]!)], m[0]);
+    return out;
+  }
+
+  /** Each flag of these lines its command does not take; `--no-x` is yargs' negation of the switch `--x`. */
+  function untaken(lines: readonly CommandLine[], takes: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+    const taken = (command: string, flag: string) => takes.get(command)!.has(flag) || takes.get(command)!.has(flag.replace(/^--no-/, '--'));
+    return lines.flatMap((l) => l.flags.filter((f) => !taken(l.command, f)).map((f) => `${l.page}: ${f} (iron-cage ${l.command} does not take it) in ${l.text}`));
+  }
+
+  it('read the commands, their flags and the lines that give them (the check itself)', () => {
+    expect(flagsOf('iron-cage panel\n\nOptions:\n      --port  Port  [string]\n  -h, --help  Show help  [boolean]\n')).toEqual(new Set(['--port', '--help']));
+    const md = [
+      '```sh',
+      'iron-cage panel --database postgres://db \\',
+      '  --allowed-hosts lb:443',
+      'npx iron-cage start agent.py --exit -- --leads 10',
+      '```',
+      'Then `iron-cage panel runtime add ann --user u1 --budget 5`, or `iron-cage demo --no-stay`; iron-cage serves it.',
+      '          args: ["panel", "--port", "8443",',
+      '                 "--drain-grace", "5s"]',
+    ].join('\n');
+    const commands = new Set(['panel', 'panel runtime', 'start', 'demo']);
+    const lines = commandLines('x.md', md, commands);
+    expect(lines.map((l) => [l.command, l.flags])).toEqual([
+      ['panel', ['--database', '--allowed-hosts']],
+      ['start', ['--exit']],
+      ['panel runtime', ['--user', '--budget']],
+      ['demo', ['--no-stay']],
+      ['panel', ['--port', '--drain-grace']],
+    ]);
+    const takes = new Map(
+      Object.entries({ panel: ['--database', '--port', '--drain-grace'], 'panel runtime': ['--user'], start: ['--exit'], demo: ['--stay'] }).map(([c, f]) => [c, new Set(f)]),
+    );
+    expect(untaken(lines, takes).map((w) => w.split(' (')[0])).toEqual(['x.md: --allowed-hosts', 'x.md: --budget']);
+  });
+
+  it('give each command only flags it takes (its --help: what yargs accepts)', async () => {
+    const top = await cliInProcess(['--help']);
+    const commands = new Set([...top.stdout.matchAll(/^\s+iron-cage (\w+)/gm)].map((m) => m[1]!));
+    const panel = await cliInProcess(['panel', '--help']);
+    for (const m of panel.stdout.matchAll(/^\s+iron-cage panel (\w+)/gm)) commands.add(`panel ${m[1]}`);
+    expect([...commands]).toEqual(expect.arrayContaining(['start', 'serve', 'panel', 'panel runtime', 'token', 'scan']));
+    const takes = new Map<string, Set<string>>();
+    for (const command of commands) takes.set(command, flagsOf((await cliInProcess([...command.split(' '), '--help'])).stdout));
+    expect(takes.get('start')).toContain('--budget');
+
+    const lines = USER_PAGES.flatMap((page) => commandLines(page, read(page), commands));
+    expect(lines.filter((l) => l.flags.length > 0).length).toBeGreaterThan(50);
+    expect(untaken(lines, takes)).toEqual([]);
   });
 });
