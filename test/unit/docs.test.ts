@@ -219,9 +219,7 @@ describe('the command lines README.md and docs/ show', () => {
       ['demo', ['--no-stay']],
       ['panel', ['--port', '--drain-grace']],
     ]);
-    const takes = new Map(
-      Object.entries({ panel: ['--database', '--port', '--drain-grace'], 'panel runtime': ['--user'], start: ['--exit'], demo: ['--stay'] }).map(([c, f]) => [c, new Set(f)]),
-    );
+    const takes = new Map(Object.entries({ panel: ['--database', '--port', '--drain-grace'], 'panel runtime': ['--user'], start: ['--exit'], demo: ['--stay'] }).map(([c, f]) => [c, new Set(f)]));
     expect(untaken(lines, takes).map((w) => w.split(' (')[0])).toEqual(['x.md: --allowed-hosts', 'x.md: --budget']);
   });
 
