@@ -1,6 +1,6 @@
 // Writes src/domain/pii/detectors/phone-data.ts: what phone-plan.ts reads of libphonenumber's
 // metadata, derived from the installed library (phone-derive.ts), so that a fresh process does
-// not derive it on its first phone candidates (issue 47). Run it after upgrading libphonenumber-js;
+// not derive it on its first phone candidates (a cost every fresh process paid). Run it after upgrading libphonenumber-js;
 // test/pii/phone-data.test.ts fails until then.
 //
 //   npm run pii:phone-data

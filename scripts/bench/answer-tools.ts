@@ -1,4 +1,4 @@
-// Tool policies on the tool calls in models' answers (`match.llm_tool`, issue 59): what they add
+// Tool policies on the tool calls in models' answers (`match.llm_tool`): what they add
 // to an answer whose tool call no rule refuses. Two runtimes on the simulated provider, one with
 // no policies and one with rules on `Bash` (a deny and an approve on its command), asked the same
 // requests in alternating rounds: a `Bash ls -la` call (its name matches, so a stream holds it

@@ -1,5 +1,5 @@
 // In-process cost of the circuit breaker: what a call pays to be refused while OPEN (the
-// number issue 5 targets at < 50 µs) and to pass through a CLOSED breaker.
+// number whose target is < 50 µs) and to pass through a CLOSED breaker.
 // Run: npm run bench, or node dist/bench/breaker.js after the build.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Budget use under concurrency (issue 15): an agent makes 60 gpt-4o calls (max_tokens 2000, so
+// Budget use under concurrency: an agent makes 60 gpt-4o calls (max_tokens 2000, so
 // about $0.02 worst case each), 16 at a time, against an upstream that takes 1 s per answer.
 // With a $0.10 budget every call should be answered (the worst cases of 16 calls hold 3x the
 // budget, so most calls wait for in-flight ones to settle instead of being refused). With a
@@ -129,5 +129,5 @@ export function budgetUseRows(u: BudgetUse): Row[] {
 
 if (basename(process.argv[1] ?? '').startsWith('budget-use')) {
   const u = await budgetUse();
-  report('budget-use', 'Budget use under concurrency (issue 15 scenario)', budgetUseRows(u), { result: u });
+  report('budget-use', 'Budget use under concurrency (60 gpt-4o calls, 16 at a time)', budgetUseRows(u), { result: u });
 }

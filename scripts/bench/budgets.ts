@@ -1,4 +1,4 @@
-// Central budgets (issue 24): twenty runtimes sharing one budget through leases from a panel.
+// Central budgets: twenty runtimes sharing one budget through leases from a panel.
 //   throughput  one gateway's c=16 calls/s under a central budget against the same gateway's
 //               calls/s under a local one, rounds interleaved, while the nineteen other runtimes
 //               keep calling lightly and hold leases on the same budget

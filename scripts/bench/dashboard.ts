@@ -3,7 +3,7 @@
 //      event-log row showing it, measured in the page, at 50 events/s while 100 other WebSocket clients are connected
 //   2. bundle size (gzip) of what the page loads
 //   3. navigation → first full render (the live snapshot on screen), on loopback
-//   4. 1,000 viewers (issue 26): event→DOM in Chromium with 999 plain WebSocket clients at 500 ev/s,
+//   4. 1,000 viewers: event→DOM in Chromium with 999 plain WebSocket clients at 500 ev/s,
 //      and the server's CPU for that fan-out with the coalesced flush (WS_COALESCE) against a
 //      flush per tick, alternated in one run
 //   6. the page under a live run (`iron-cage demo` at 0.25 s a lead, DASHBOARD_PART=live): how busy
@@ -236,7 +236,7 @@ async function runPart(rows: Row[]) {
             .catch(() => false);
           if (ready)
             loads.push(await p.evaluate((mark) => Math.max(performance.getEntriesByName('iron-cage:first-render')[0]!.startTime, performance.getEntriesByName(mark)[0]!.startTime), TIMELINE_READY));
-          else missing = `the page never marked ${TIMELINE_READY} within 10 s (the waterfall's first page): not measured. Is the timeline page (issue 26, part D) in this build?`;
+          else missing = `the page never marked ${TIMELINE_READY} within 10 s (the waterfall's first page): not measured. Is the timeline page in this build?`;
           await ctx.close();
         }
         if (!missing) await scrolling(browser, s.origin, s.admin, rows);

@@ -1,4 +1,4 @@
-// The control panel under a fleet (issue 45): simulated runtimes against (a) one panel replica and
+// The control panel under a fleet, one replica and several: simulated runtimes against (a) one panel replica and
 // (b) three replicas behind a real HAProxy, on one PostgreSQL.
 //   A simulated runtime is not a whole runtime: it is the two HTTP contracts a runtime keeps with
 //   its panel, spoken as a runtime speaks them. It makes 2 LLM calls a second, each a ledger row
@@ -853,7 +853,7 @@ async function main(): Promise<void> {
     const judged = steps.find((x) => x.replicas === n)?.judged;
     const largest = carried(n);
     rows.push({
-      metric: `${n} replicas behind HAProxy: the largest fleet with visible p99 < 2 s (${judged === 'cross' ? "viewer on another replica than the batch's" : "viewer on the replica that took the batch: no frame crossed replicas (issue 45's feed is not in yet)"})`,
+      metric: `${n} replicas behind HAProxy: the largest fleet with visible p99 < 2 s (${judged === 'cross' ? "viewer on another replica than the batch's" : "viewer on the replica that took the batch: no frame crossed replicas (this build has no feed between replicas)"})`,
       value: `${largest.toLocaleString('en-US')} runtimes`,
       target: SETUPS.includes(1) ? `≥ 1 replica's (${largestOne.toLocaleString('en-US')})` : undefined,
       ok: SETUPS.includes(1) ? largest >= largestOne : undefined,

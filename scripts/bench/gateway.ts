@@ -337,7 +337,7 @@ async function main(): Promise<void> {
     mock.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  // Budget use under concurrency (issue 15's scenario): its own gateway, after this one stopped.
+  // Budget use under concurrency (budget-use.ts): its own gateway, after this one stopped.
   const use = await budgetUse();
   rows.push(...budgetUseRows(use));
   report('gateway', 'LLM gateway overhead (npm run bench -- gateway)', rows, { results, budgetUse: use });

@@ -9,8 +9,8 @@
 // and the WAL frames each commit writes, by the table or index their page belongs to (dbstat).
 // A JSON call is one transaction (row settled + event); a stream two (its pending row at the
 // first byte; at its end the row's settling UPDATE + event). Variants of the schema (an index
-// dropped, a cut of issue 47 put back, …) are made on copies of the same file and take turns, round after
-// round; each figure is the median round.
+// dropped, a cut of migrations 0027 or 0028 put back, …) are made on copies of the same file and
+// take turns, round after round; each figure is the median round.
 // Run: npm run bench -- ledger
 //   LEDGER_ROWS calls filled first (100,000), or LEDGER_FILE a filled file to copy (LEDGER_KEEP: where to keep the one
 //   filled); LEDGER_CALLS a round (1,500), LEDGER_ROUNDS (5); LEDGER_VARIANTS a comma list of variant names;
@@ -39,7 +39,7 @@ const AGENTS = Array.from({ length: 8 }, (_, i) => `agent-${i}`);
  */
 const VARIANTS: Record<string, string[]> = {
   base: [],
-  // What issue 47's migrations cut, put back one at a time.
+  // What migrations 0027 and 0028 cut from each call's write, put back one at a time.
   'AUTOINCREMENT (before 0027)': ['AUTOINCREMENT llm_requests', 'AUTOINCREMENT events'],
   'llm.request counted in event_counts (before 0028)': [
     'DROP TRIGGER events_counted',
@@ -59,7 +59,7 @@ const VARIANTS: Record<string, string[]> = {
         ],
       }
     : {}),
-  // SQLite's own cost of the same statements (issue 47): the two tables alone, no AUTOINCREMENT,
+  // SQLite's own cost of the same statements: the two tables alone, no AUTOINCREMENT,
   // no index but their keys, no trigger. Every run prints the base over it.
   'SQLite floor': ['BARE llm_requests', 'BARE events'],
   'checkpoint 400': [],

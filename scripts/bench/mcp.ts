@@ -1,4 +1,4 @@
-// MCP through the cage (issue 43): what a tools/call costs through `/mcp/<server>` against the
+// MCP through the cage: what a tools/call costs through `/mcp/<server>` against the
 // same call made directly to the MCP server. A small echo tool on a server built with the official
 // SDK (McpServer on its streamable HTTP transport), called with the SDK's Client and
 // StreamableHTTPClientTransport as an agent calls it: the latency the cage adds at concurrency 1

@@ -1,4 +1,4 @@
-// Peak memory under a load of short calls (issue 47, part 3): `iron-cage serve` started fresh, idle
+// Peak memory under a load of short calls: `iron-cage serve` started fresh, idle
 // 3 s, then MEM_CALLS (3,000) short chat calls at MEM_C (16) connections, every fourth streamed
 // (20 chunks), against the gateway benchmark's mock upstream. Each server runs with a preload
 // (memory/probe.mjs) that notes what its memory holds at its highest RSS; the peak itself is the

@@ -1,4 +1,4 @@
-// What GET /metrics costs (issue 25): the gateway benchmark's json c=16 load (`iron-cage serve`
+// What GET /metrics costs: the gateway benchmark's json c=16 load (`iron-cage serve`
 // in front of the mock upstream, budget, persistence and PII redaction on) with and without a
 // scraper fetching /metrics every second, as Prometheus would. The runs alternate (without,
 // with; then with, without…) so a machine busy with something else slows both alike, and the

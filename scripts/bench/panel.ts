@@ -1,4 +1,4 @@
-// The control panel on PostgreSQL (issue 23): how fast batches from many runtimes land, and how
+// The control panel on PostgreSQL: how fast batches from many runtimes land, and how
 // fast the fleet view answers once the ledger is large.
 //   ingest   50 runtimes post batches concurrently to a real `iron-cage panel` (its own process)
 //            over HTTP: ledger+event rows per second, and each batch's time from arrival to

@@ -605,7 +605,7 @@ for (const c of cli) {
   out.push(`| ${c.input} | ${rate(c.cpuMbPerSecond)} | ${rate(c.cpuMbPerSecondEarly)} | ${f(c.mbPerSecondBest, 1)} / ${f(c.mbPerSecondMedian, 1)} | ${target} |`);
 }
 {
-  // Issue 47's goals on near-miss-heavy text, each system beside the others measured in the same run.
+  // The engine's speed goals on near-miss-heavy text, each system beside the others measured in the same run.
   const warmCli = cli[0]!.cpuMbPerSecond;
   const warmOf = (name: string) => throughput.find((t) => t.text === 'near-miss' && t.system === name)!.cpuMbPerSecondMedian;
   const peer = redactPiiNodeSystem().name;

@@ -1,4 +1,4 @@
-// The agent sandbox (issue 42): what it costs. Agent start (runner.start until the agent's first
+// The agent sandbox: what it costs. Agent start (runner.start until the agent's first
 // line) sandboxed vs not; the gateway through the sandbox's bridge (socat, a Unix socket) vs
 // direct, at c=1 (added p50) and c=16 (throughput), measured by a Python agent under
 // `iron-cage start`; and the RSS of the sandbox's own processes (bwrap and socat) while it runs.

@@ -1,4 +1,4 @@
-// Cost as the work grows (issue 27, goal 4): `npm run bench -- scale`.
+// Cost as the work grows: `npm run bench -- scale`.
 //   1. Many agents at once: `iron-cage serve` in its own process and N standard-library Python
 //      agents (default 50), each with its own agent key (iron-cage supervises one script per
 //      process; agents beyond it connect with a key: docs/agents.md), each making one chat call
@@ -474,7 +474,7 @@ async function aDay(rows: Row[]): Promise<Record<string, unknown>> {
         return performance.now() - t;
       });
       await measure(`GET /api/agents/:id/costs (an agent of ${fmt(ROWS / LEDGER_AGENTS, 0)} calls)`, (i) => api(srv.origin, `/api/agents/${pick(i)}/costs`, srv.admin));
-      // What else the page loads for an agent (no target in the issue: shown for the record).
+      // What else the page loads for an agent (no target set for it: shown for the record).
       await measure('GET /api/agents/:id/performance', (i) => api(srv.origin, `/api/agents/${pick(i)}/performance`, srv.admin), false);
       await measure('GET /api/agents/:id/protection', (i) => api(srv.origin, `/api/agents/${pick(i)}/protection`, srv.admin), false);
       await measure("GET /api/events?agentId=…&limit=1000 (the page's event log)", (i) => api(srv.origin, `/api/events?agentId=${pick(i)}&limit=1000`, srv.admin), false);

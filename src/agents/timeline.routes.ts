@@ -149,7 +149,7 @@ function llmItem(r: LlmRequestRow): TimelineItem {
       stream: r.stream,
       attempts: r.attempts,
       httpStatus: r.httpStatus,
-      // The agent's unit being worked on (a column issue 26's cost per step adds; null until then).
+      // The agent's unit being worked on (the ledger's `step` column, added for cost per step; null in rows written before it).
       step: (r as { step?: number | null }).step ?? null,
       // The tool whose result this call's prompt carried (what led to it), as the ledger keeps it.
       chain: r.chain ?? null,
@@ -177,7 +177,8 @@ function toolTitle(r: ToolCallRow): string {
 
 function toolItem(r: ToolCallRow): TimelineItem {
   // Refused by the cage (no tier) or kept from the service by its open circuit: blocked, in the
-  // refusals' colour (issue 46), whatever the fallback answered the agent.
+  // refusals' colour (a refusal is an outcome of its own, neither a success nor an error),
+  // whatever the fallback answered the agent.
   const status = r.tier === null || r.reason === 'circuit_open' ? 'blocked' : r.status >= 400 || r.tier === 'failed' ? 'error' : r.tier === 'live' ? 'ok' : 'warn';
   return {
     key: `tool:${r.id}`,

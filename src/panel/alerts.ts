@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow, type PanelDb } from '../state/index.js';
 
-// The panel's own alerts (issue 45): a central budget's warning and exhaustion, a silent
+// The panel's own alerts: a central budget's warning and exhaustion, a silent
 // runtime's lease reclaimed, by the config's `alerts:` channels (a Slack-compatible webhook,
 // e-mail), as a runtime sends its own. Each is written to an outbox when it is said and sent
 // by the one replica that runs the fleet's jobs at that moment: once per fleet, however many

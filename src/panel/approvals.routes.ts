@@ -10,7 +10,7 @@ import { FleetApprovalsStore, PgTokensStore, RUNTIME_ID, type FleetApproval, typ
 import type { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
 
-// The fleet's approvals on the control panel (issue 44): the runtimes' held calls as their
+// The fleet's approvals on the control panel: the runtimes' held calls as their
 // events tell them, a queue panel users decide from, and the decisions each runtime reads back
 // and applies with its own approval desk. The panel decides nothing for a runtime: it records
 // one decision per approval (who, what, why; append-only), and the runtime's desk, which holds

@@ -5,7 +5,7 @@ import type { RawRoute } from '../server/index.js';
 import type { Outage } from './outage.js';
 import type { Replica } from './replica.js';
 
-// The panel's probes for a load balancer and Kubernetes (issue 45): GET /healthz says the process
+// The panel's probes for a load balancer and Kubernetes, in front of its replicas: GET /healthz says the process
 // serves (liveness: restart it when this fails), GET /readyz that it should get requests
 // (readiness: PostgreSQL answers, its schema holds every migration this build needs, and the
 // replica is not draining). Neither needs a token nor says more than that; both answer fast.

@@ -7,7 +7,7 @@ import type { PanelBus } from './bus.js';
 import { isConnectionError, type Outage } from './outage.js';
 import { GONE_MS, type Replica } from './replica.js';
 
-// The panel's periodic work, run once per fleet (issue 45): whichever replica holds a
+// The panel's periodic work, run once per fleet however many replicas serve it: whichever replica holds a
 // PostgreSQL advisory lock does it, the others skip that round. A replica that dies holding the
 // lock loses it with its connection, and the next round runs on another. The work itself is
 // safe if two ever ran at once (each reclaim, crossing and alert is claimed in its own

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../core/logger.js';
 import { ReplicasStore, type PanelDb, type ReplicaRow } from '../state/index.js';
 
-// This panel process as one replica of the panel (issue 45): its id, its heartbeat in
+// This panel process as one replica of the panel: its id, its heartbeat in
 // `panel_replicas`, whether it is draining, and who else is alive. Any number of replicas serve
 // one PostgreSQL behind a load balancer; none holds anything another needs to answer alike.
 

@@ -21,8 +21,8 @@ export interface Revealed {
 }
 
 /**
- * Opens one sealed finding of the PII audit trail (spec #7, "original value encrypted storage
- * for audit"). Only the holder of the audit key beside the database can (0600, the operator's
+ * Opens one sealed finding of the PII audit trail (the original value, kept sealed for
+ * the audit). Only the holder of the audit key beside the database can (0600, the operator's
  * file), and the reveal is itself put on the append-only event log, naming who, which finding
  * and why, never the value, before the value is handed back: a reveal that could not be
  * recorded does not happen.

@@ -76,7 +76,7 @@ const GATE = 'central:@panel';
 const RATE_WINDOW_MS = 60_000;
 
 /**
- * Central budgets on this runtime (issue 24): leases from the control panel's `POST /api/leases`,
+ * Central budgets on this runtime (one budget shared by many runtimes): leases from the control panel's `POST /api/leases`,
  * kept as accounts in the runtime's one BudgetTracker, with every agent linked to the budgets
  * that cover it by name. The gateway reserves and settles locally as ever (no round trip per
  * call); this loop asks for more before a lease runs out (at the panel's `renewInMs`, sooner when

@@ -19,7 +19,7 @@ export interface ApprovalRelayOptions {
 }
 
 /**
- * Decisions taken on the control panel's fleet page, applied here (issue 44): the panel keeps one
+ * Decisions taken on the control panel's fleet page, applied here: the panel keeps one
  * decision per approval, and this runtime asks for those after the last it saw (every second
  * while one of its calls waits, every few seconds otherwise) and puts each to its own approval
  * desk as the panel user (`panel admin bob`), which checks them against the rule's approvers

@@ -164,8 +164,8 @@ export const MCP_TOOLS_CALL = 'tools/call';
 /**
  * The ledger rows an `llm.request` event announces, as a condition on llm_totals: every row the
  * gateway settles has exactly one, written with it in its transaction (gateway/meter.ts), so an
- * agent's `llm.request` events are counted from llm_totals and never again in event_counts (issue
- * 47, migration 0028: a page less in every call's commit). Not announced: the rows start-up
+ * agent's `llm.request` events are counted from llm_totals and never again in event_counts
+ * (migration 0028: a page less in every call's commit). Not announced: the rows start-up
  * settles as `interrupted` (requests.store.ts) and an MCP server's charged calls (their `mcp.call`).
  */
 export const ANNOUNCED_LEDGER_SQL = `provider != '${MCP_PROVIDER}' AND status != 'interrupted'`;
@@ -195,7 +195,7 @@ export const llmRequests = sqliteTable(
     /** Requests sent upstream for the call, our retries and fallbacks included; null on rows from before it was counted. */
     attempts: integer('attempts'),
     /**
-     * The central budgets (a control panel's, issue 24) the call was charged to, as a JSON array
+     * The central budgets (a control panel's, shared by many runtimes) the call was charged to, as a JSON array
      * of `<budget id>@<window start, epoch ms>` keys; null when none covered it. The panel adds
      * the row's cost to each named budget when the row lands, so a budget's spend is its rows.
      */

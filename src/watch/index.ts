@@ -1,4 +1,4 @@
-// The watch (issue 26): loops, stalls and spend spikes noticed in the runtime, their events,
+// The watch: loops, stalls and spend spikes noticed in the runtime, their events,
 // alerts and policies, and pausing an agent (the gate its LLM and tool calls wait at).
 import type { PauseGate } from './gate.js';
 

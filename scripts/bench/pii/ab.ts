@@ -1,6 +1,6 @@
 // `iron-cage scan --json` on the near-miss records (seed 3, one record, as `npm run bench -- pii`
 // feeds it) through several builds in one run, builds alternating every round, so that builds
-// are compared on the same machine at the same moment (issue 47). A build is a directory with
+// are compared on the same machine at the same moment (a load that changes between runs would be measured instead). A build is a directory with
 // bin/iron-cage.js and dist/ (a copy of the worktree's after `npm run build`) and a node_modules
 // beside them. Per build and round:
 // - warm: dist/cli.js on a core of its own, 90 rounds one after another, CPU of all threads

@@ -1,4 +1,4 @@
-// Findings equality across engine changes (issue 47): hashes of every finding (type, start, end)
+// Findings equality across engine changes: hashes of every finding (type, start, end)
 // over the near-miss corpus of seeds 1-12 (whole and per record), the dense and realistic
 // corpora of their test seeds, the 910 fixture texts, and fuzzed digit-group texts (national
 // and international numbers of every country near libphonenumber's examples, in random

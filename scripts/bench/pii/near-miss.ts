@@ -1,4 +1,4 @@
-// Near-miss-heavy records for the PII benchmark (issue 47): order exports, device inventories, CI
+// Near-miss-heavy records for the PII benchmark: order exports, device inventories, CI
 // and access logs, git and package notes, payment and support threads, geo check-ins, about 300
 // bytes each, where every real value stands among ~2.5 values that look like PII to a regex and
 // are not: timestamps, dates and times in many formats, prices and measurements, SKUs, order,

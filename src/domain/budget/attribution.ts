@@ -2,7 +2,7 @@ import type { Micros } from '../../core/money.js';
 import type { PriceBook } from './price-book.js';
 import { costOf } from './rates.js';
 
-// Cost attribution over recorded requests (#12): totals by model, by run, over time, and what
+// Cost attribution over recorded requests: totals by model, by run, over time, and what
 // the same usage would have cost on a baseline model.
 
 export interface CostRecord {

@@ -152,7 +152,7 @@ export function parsePriceOverrides(raw: unknown, at = 'pricing.overrides'): Pri
   return PriceOverrides.from(exact, prefixes);
 }
 
-/** The spec's pricing table (#9): GPT-4 $0.03/1K and GPT-3.5 $0.002/1K tokens, input and output alike. */
+/** The pricing table of the product's specification: GPT-4 $0.03/1K and GPT-3.5 $0.002/1K tokens, input and output alike. */
 export const SPEC_PRICE_OVERRIDES = {
   'gpt-4': { input_per_1k: 0.03, output_per_1k: 0.03 },
   'gpt-3.5-turbo': { input_per_1k: 0.002, output_per_1k: 0.002 },

@@ -1,6 +1,6 @@
 import type { EventType } from '../../core/events.js';
 
-// Issue 46: a call the cage refused is an outcome of its own, neither a success nor an error of
+// A call the cage refused is an outcome of its own, neither a success nor an error of
 // the agent's or of a service: counted as "refused" wherever calls are counted (the dashboard,
 // the run summary, the panel's agents and runtimes, /metrics). What counts as one is said here;
 // the panel's trigger (migration pg/0019_agent_refusals.sql) says the same in SQL.

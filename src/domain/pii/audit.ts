@@ -4,7 +4,7 @@ import { foldText } from './normalize.js';
 import { severityFor, type SafetyPolicy } from './policy.js';
 import type { Detection, PiiType, Risk, Severity } from './types.js';
 
-// Audit records (spec #7) hold a keyed hash of the value, so the same value can be recognised
+// Audit records hold a keyed hash of the value, so the same value can be recognised
 // across records without being readable or guessable from the hash, and the value itself
 // sealed with AES-256-GCM for an authorised reviewer. Nothing here logs or returns plaintext
 // except openSealedValue.

@@ -2,7 +2,7 @@ import { modeFor, type SafetyPolicy } from './policy.js';
 import { PII_TYPES, type Detection, type PiiType } from './types.js';
 
 /**
- * The protection panel's numbers (spec #21). A leak counts as blocked when the value never
+ * The protection panel's numbers. A leak counts as blocked when the value never
  * reached the agent: redacted or the call refused. Findings under `warn` passed through and
  * are counted apart. Unauthorized actions are counted by whoever refuses them (the protection
  * routes count the tool proxy's refusals); prompt injections have no detector yet.

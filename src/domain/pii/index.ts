@@ -1,5 +1,5 @@
-// PII protection (spec #5-#8, #21): detect, redact (whole texts and streams), decide by
-// policy, and prepare audit fields. Pure functions over strings; callers do the I/O.
+// PII protection: detect, redact (whole texts and streams), decide by
+// policy, prepare audit fields, and count what the protection panel shows. Pure functions over strings; callers do the I/O.
 export { PII_TYPES, PII_SEVERITIES, RISKS } from './types.js';
 export type { PiiType, Risk, Severity, Detection, ScanOptions } from './types.js';
 export { scan, redact, applyRedactions, scannerFor, type RedactOptions, type RedactResult } from './redact.js';

@@ -2,7 +2,7 @@ import { ValidationError } from '../../core/errors.js';
 import { PII_SEVERITIES, PII_TYPES, type Detection, type PiiType, type Severity } from './types.js';
 
 /**
- * What to do when PII shows up (spec #8): `redact` delivers the text with the values
+ * What to do when PII shows up: `redact` delivers the text with the values
  * replaced and the agent carries on; `block` refuses the call; `warn` delivers the text
  * untouched and only counts and logs (for trying the detectors out).
  */

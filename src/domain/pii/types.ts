@@ -6,7 +6,7 @@ export type PiiType = (typeof PII_TYPES)[number];
 export const RISKS = ['HIGH', 'MEDIUM', 'LOW'] as const;
 export type Risk = (typeof RISKS)[number];
 
-/** Audit severity (spec #7): what an incident means for compliance, independent of the redaction mode. */
+/** Audit severity: what an incident means for compliance, independent of the redaction mode. */
 export const PII_SEVERITIES = ['CRITICAL', 'WARN', 'INFO'] as const;
 export type Severity = (typeof PII_SEVERITIES)[number];
 

@@ -1,4 +1,4 @@
-"""`with AgentRuntime(...) as rt:` (spec #37)."""
+"""`with AgentRuntime(...) as rt:`: a block of code run under the cage (as `@protect_agent` runs a function)."""
 
 from __future__ import annotations
 

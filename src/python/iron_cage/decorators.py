@@ -1,4 +1,4 @@
-"""`@protect_agent` (spec #36)."""
+"""`@protect_agent`: an agent function run under the cage, inside an AgentRuntime."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ import { and, asc, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-or
 import type { PanelDb } from './pg.js';
 import { panelAlerts } from './schema-panel.js';
 
-// The panel's own alerts as an outbox (issue 45): written when their cause is said, taken for
+// The panel's own alerts as an outbox, sent once however many replicas serve the panel: written when their cause is said, taken for
 // delivery by one replica at a time (claimed in the statement that takes it: another replica
 // cannot take it too), and marked sent once its delivery ended on every channel. A claim is a
 // lease: an alert whose replica stopped between taking and sending it is taken again when the

@@ -6,7 +6,7 @@ import type { PanelDb } from './pg.js';
 import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import { BUDGET_ID, MAX_BUDGETS } from '../telemetry.js';
 
-// Central budgets on the control panel (issue 24): an admin's budgets (create, change, remove),
+// Central budgets on the control panel (one budget shared by many runtimes): an admin's budgets (create, change, remove),
 // what each has spent and committed in its current window, and the thresholds it crosses. A
 // budget's spend is its rows: ingest adds each landed row's cost to the lease row of the
 // (budget, window, runtime) its tag names, in the batch's transaction (ingest.store.ts). The
@@ -135,7 +135,7 @@ export interface BudgetView {
   unleasedMicros: number;
   /** Calls waiting for headroom on the runtimes holding a live lease. */
   waiting: number;
-  /** LLM calls this budget refused in this window (issue 46: the runtimes' `budget.refused` events naming it). */
+  /** LLM calls this budget refused in this window (the runtimes' `budget.refused` events naming it; counted apart from errors). */
   refused: number;
   percentUsed: number;
   state: BudgetState;

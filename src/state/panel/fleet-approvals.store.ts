@@ -5,7 +5,7 @@ import type { PanelDb } from './pg.js';
 import { approvalDecisions, fleetApprovals, runtimes, type ApprovalDecisionRow, type FleetApprovalRow } from './schema-panel.js';
 import { agents } from './schema-pg.js';
 
-// The fleet's approvals on the control panel (issue 44): what the runtimes' `approval.requested`
+// The fleet's approvals on the control panel: what the runtimes' `approval.requested`
 // and `approval.decided` events say (fleet_approvals, kept by the ingest in the batch's
 // transaction), and the decisions panel users take for the runtimes to apply (approval_decisions:
 // one per approval, append-only). Reads go by key or by the partial indexes, never the event log.

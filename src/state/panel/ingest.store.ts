@@ -35,7 +35,7 @@ export interface SpendDelta {
   model: string;
   calls: number;
   errors: number;
-  /** LLM calls refused (issue 46): the budget's (an event each, no row) and the rows PII blocked (in `calls` too). */
+  /** LLM calls refused (an outcome of their own, not errors): the budget's (an event each, no row) and the rows PII blocked (in `calls` too). */
   refused: number;
   promptTokens: number;
   completionTokens: number;

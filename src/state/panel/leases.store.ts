@@ -6,7 +6,7 @@ import { budgetCoverage, budgetLeases, budgets, leaseOrder, runtimes, type Budge
 import type { BudgetKey } from '../telemetry.js';
 import { pgCode } from '../db-errors.js';
 
-// The leases runtimes spend central budgets through (issue 24; the budgets: budgets.store.ts).
+// The leases runtimes spend central budgets through (the budgets: budgets.store.ts).
 // A runtime spends only out of what the panel granted it; every grant is computed and written in
 // one transaction with the budget rows locked (in id order), so per window Σ max(granted, spent)
 // never passes the limit and two runtimes are never granted the same dollars. A silent runtime's
@@ -14,7 +14,7 @@ import { pgCode } from '../db-errors.js';
 // answer told the runtime (budget_coverage): the only budget windows, and agents, its rows may
 // charge (`chargeable`, at ingest).
 //
-// Under replicas (issue 45) a runtime's calls may reach the panel out of order: each call names
+// Under replicas (several panel processes behind a load balancer) a runtime's calls may reach the panel out of order: each call names
 // its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
 // (lease_order), checked and advanced with that row locked: a call
 // at or below it is stale and answered read-only. What a runtime spent is never counted lower

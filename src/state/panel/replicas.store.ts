@@ -2,7 +2,7 @@ import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { PanelDb } from './pg.js';
 import { loginFailures, panelReplicas } from './schema-panel.js';
 
-// The panel's replicas as PostgreSQL knows them (issue 45): each process says it is alive every
+// The panel's replicas as PostgreSQL knows them (several panel processes behind a load balancer): each process says it is alive every
 // few seconds; the others read who is there (whether a start is alone, what GET /api/health
 // lists) and remove one gone quiet for long.
 

@@ -57,7 +57,7 @@ const spendColumns = () => ({
   model: text('model').notNull(),
   calls: count('calls'),
   errors: count('errors'),
-  /** LLM calls refused (issue 46): the budget's refusals (events, no row) and the rows PII blocked, which `calls` counts too. */
+  /** LLM calls refused (an outcome of their own, not errors): the budget's refusals (events, no row) and the rows PII blocked, which `calls` counts too. */
   refused: count('refused'),
   promptTokens: count('prompt_tokens'),
   completionTokens: count('completion_tokens'),
@@ -91,7 +91,7 @@ export const agentSpend = pgTable(
     /** Calls that failed: status neither `ok` nor `blocked` (error, aborted, interrupted). */
     errors: count('errors'),
     /**
-     * Calls the cage refused (issue 46, src/domain/outcomes/refusals.ts): LLM calls the budget refused
+     * Calls the cage refused (an outcome of their own, not errors: src/domain/outcomes/refusals.ts): LLM calls the budget refused
      * (`budget.refused`, never sent, no row) or PII blocked (rows `blocked`), tool and MCP calls
      * refused (`tool.refused`) or a policy denied or rate-limited (`policy.decision`).
      */
@@ -112,7 +112,7 @@ export const agentSpend = pgTable(
 export type RuntimeRow = typeof runtimes.$inferSelect;
 
 /**
- * A central budget an admin set on the panel (issue 24): on one agent name, one user, a team
+ * A central budget an admin set on the panel, shared by many runtimes: on one agent name, one user, a team
  * (users and/or agent names) or the whole fleet, per period (UTC windows). Its spend is the rows
  * tagged with its key (`llm_requests.budgets`), added into budget_leases as they land.
  */
@@ -172,7 +172,7 @@ export const budgetLeases = pgTable(
 );
 
 /**
- * The LLM calls a central budget refused (issue 46), per window and runtime: counted at ingest
+ * The LLM calls a central budget refused (counted apart from errors), per window and runtime: counted at ingest
  * from the runtimes' `budget.refused` events that name the budget (their `central` key), by the
  * events trigger (migration 0019), so the budget's card counts its refusals. A table of its own:
  * ingest alone writes it, never a lease call, so neither waits for the other.
@@ -191,7 +191,8 @@ export const budgetRefusals = pgTable(
 );
 
 /**
- * What the panel told a runtime a budget window covers (issue 48): every lease call records each
+ * What the panel told a runtime a budget window covers, so that a runtime's rows charge only the
+ * budgets it was told cover them (a forged tag could charge another's): every lease call records each
  * budget of its answer here, in its transaction, before the runtime can read the answer. A row's
  * tag may name only a (budget, window) its runtime was told of, for an agent it was told the budget
  * covers: the proof of coverage at the time of the call, whatever the budget's names became since.
@@ -223,7 +224,7 @@ export type BudgetLeaseRow = typeof budgetLeases.$inferSelect;
 export type BudgetCoverageRow = typeof budgetCoverage.$inferSelect;
 
 /**
- * The approvals of the fleet's runtimes (issue 44) as their events tell them: each
+ * The approvals of the fleet's runtimes (the calls their policies hold for a person) as their events tell them: each
  * `approval.requested` a row (pending), closed by its `approval.decided` (the runtime's outcome:
  * approved, denied, expired, withdrawn, and by whom). Kept by the ingest, in the batch's
  * transaction, from the events new to the panel; the fleet's queue reads the pending ones by

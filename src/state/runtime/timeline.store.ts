@@ -79,7 +79,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Epoch ms in SQL → the ISO 8601 text the rows' `ts` hold (`2026-11-24T10:00:00.000Z`), so a range on `ts` stays an index range. */
 /**
  * A tool call that failed: status ≥ 400, never one the cage refused (no tier: a refusal, an outcome
- * of its own, issue 46). Its first term is the partial index tool_calls_agent_errors' own condition
+ * of its own, neither a success nor an error). Its first term is the partial index tool_calls_agent_errors' own condition
  * (SQLite takes a partial index only then).
  */
 const TOOL_FAILED = sql.raw('status >= 400 AND tier IS NOT NULL');

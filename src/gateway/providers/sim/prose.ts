@@ -1,6 +1,6 @@
 import type { PromptFacts } from './facts.js';
 
-// The simulated provider's prose answer to the prompt asked (issue 46): presenters read answers
+// The simulated provider's prose answer to the prompt asked: presenters read answers
 // aloud, so a weather question gets a weather report, a sum its result, a greeting a greeting,
 // and a question about leads or a company the sales notes it always had. Deterministic: every
 // choice follows from the request's seeded generator.

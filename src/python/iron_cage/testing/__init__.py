@@ -1,4 +1,4 @@
-"""Test without a server (spec #39): MockRuntime, assertion helpers and test data.
+"""Test without a server: MockRuntime, assertion helpers and test data.
 
 Works with plain unittest (``IronCageTestCase``) and with pytest
 (``pytest_plugins = ["iron_cage.testing.pytest_plugin"]``).

@@ -1,4 +1,4 @@
-"""MockRuntime: an in-memory, deterministic Iron Cage runtime for agent unit tests (spec #39)."""
+"""MockRuntime: an in-memory, deterministic Iron Cage runtime for agent unit tests."""
 
 from __future__ import annotations
 

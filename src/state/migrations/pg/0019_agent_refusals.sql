@@ -1,4 +1,4 @@
--- Issue 46: refused calls counted per agent (agent_spend.refused), as src/domain/outcomes/refusals.ts
+-- Refused calls counted per agent, an outcome of their own, (agent_spend.refused), as src/domain/outcomes/refusals.ts
 -- defines them: events budget.refused and tool.refused, policy.decision with action deny or
 -- rate_limited, and ledger rows `blocked` (PII), which no longer count as errors. The two
 -- statement triggers of 0003 are made again with the new counts; written by hand, as 0003 was.

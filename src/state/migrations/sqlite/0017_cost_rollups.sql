@@ -1,4 +1,4 @@
--- The cost report's rollups (issue 27), filled from llm_spend, which they replace (0018):
+-- The cost report's rollups (so a report reads a few rows, never the ledger), filled from llm_spend, which they replace (0018):
 -- llm_totals, an agent's ledger per provider, model and status over all time, and llm_running, its
 -- running totals per minute (a bucket of the cost report or the timeline's overview is the
 -- difference of two reads at its edges). Both WITHOUT ROWID (drizzle cannot declare it: schema.ts

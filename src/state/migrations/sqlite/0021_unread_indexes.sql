@@ -1,4 +1,4 @@
--- Two indexes nothing reads (issue 27): responses_agent and conversations_agent, by agent and creation
+-- Two indexes nothing reads, dropped: responses_agent and conversations_agent, by agent and creation
 -- time. Every read of a response or conversation is by its id (and the agent), its items by their
 -- parent or by (agent, item id), and the purge by expiry; so each stored Responses turn and each
 -- conversation written paid an index page no query used.

@@ -1,4 +1,4 @@
--- Each agent's stored Responses and Conversations state (issue 48): bytes as stored and items,
+-- Each agent's stored Responses and Conversations state (for the per-agent quota on what a call may store): bytes as stored and items,
 -- kept by triggers on the four tables (cascaded deletes fire them too), filled once here.
 CREATE TABLE `stored_usage` (
 	`agent_id` text PRIMARY KEY NOT NULL,

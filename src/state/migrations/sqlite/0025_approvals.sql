@@ -1,4 +1,4 @@
--- Approvals a policy rule asked of a person (issue 44): decided once. A decided row may only be
+-- Approvals a policy rule asked of a person: decided once. A decided row may only be
 -- marked used (an ask-ahead grant taken by its call); nothing is ever deleted.
 CREATE TABLE `approvals` (
 	`id` text PRIMARY KEY NOT NULL,

@@ -1,4 +1,4 @@
--- The call path's two tables without AUTOINCREMENT (issue 47): every commit that adds an event or a
+-- The call path's two tables without AUTOINCREMENT (a cost each call paid): every commit that adds an event or a
 -- ledger row rewrote the sqlite_sequence page as well (a WAL frame a commit, two a stream: ~8% of a
 -- call's ledger write). Neither table frees its newest id: the event log refuses DELETE (0001) and
 -- the ledger now does too (below), so SQLite's max(id) + 1 gives the same ids AUTOINCREMENT did,

@@ -1,4 +1,4 @@
--- An agent's llm.request events are counted from llm_totals, no longer in event_counts (issue 47):
+-- An agent's llm.request events are counted from llm_totals, no longer in event_counts (a cost each call paid):
 -- each is written with its ledger row, in its transaction, and that row's settling counts it in
 -- llm_totals already, so event_counts' page was a second count of the same call in every call's
 -- commit (a WAL frame a call). Which rows an event announces: schema.ts, ANNOUNCED_LEDGER_SQL;

@@ -1,8 +1,8 @@
--- The ledger's triggers (0018) made again for llm_running (issue 47): an UPDATE first, the row's
+-- The ledger's triggers (0018) made again for llm_running, to cost each call less: an UPDATE first, the row's
 -- minute and every later one taking the call in one range of the agent's key, and a minute not
 -- there yet made from the one before it only then. Before, each call first built the new minute's
 -- row from the one before it (two more seeks) only to find, nearly always, that the minute was
--- there. And a call PII blocked is not an error (issue 46: a refusal, an outcome of its own;
+-- there. And a call PII blocked is not an error (a refusal, an outcome of its own;
 -- src/domain/outcomes), as the dashboard's Cost panel and the panel already count it: `errors` is
 -- the calls that ended neither `ok` nor `blocked`, and the running counts kept before are lowered
 -- by the blocked calls up to each minute. The same sums otherwise (test/state/cost-rollups.test.ts);
