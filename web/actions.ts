@@ -128,7 +128,7 @@ export function secretAvailability(opened: Pick<Secret, 'id' | 'name' | 'updated
 }
 
 /**
- * #26: whether the agent's calls wait at the gate now. The agent's status object says it (every
+ * Whether the agent's calls wait at the gate now. The agent's status object says it (every
  * agent.* event carries it); the watch view is asked for when the page has no status object yet.
  */
 export function pausedOf(agentId: string | null, s: Readonly<State> = state): PausedView | null {
@@ -154,7 +154,7 @@ export function resumeAvailability(agentId: string, s: Readonly<State> = state):
 }
 
 /**
- * #44: Approve and Deny are offered while the approval waits, to whoever its rule names (an
+ * Approve and Deny are offered while the approval waits, to whoever its rule names (an
  * admin by role, or a named user: the page knows its login's name, the server checks it is a
  * login). Once anyone has decided it (another tab, the API, its timeout), the buttons say who.
  *

@@ -59,7 +59,7 @@ export function App(p: { onLogin: (token: string) => void }) {
         // panel); on narrower screens the columns dissolve into one grid (styles.css).
         <main class="grid">
           <div class="col">
-            {/* #44: calls waiting for a person first: an agent is held until someone decides. */}
+            {/* Calls waiting for a person first: an agent is held until someone decides. */}
             <ApprovalsPanel />
             <WatchPanel agent={agent} />
             <AgentPanel agent={agent} empty={s.conn === 'live' && s.agents.length === 0 ? <NoAgent /> : null} />
@@ -71,11 +71,11 @@ export function App(p: { onLogin: (token: string) => void }) {
           </div>
           <div class="col">
             <ProtectionPanel agent={agent} />
-            {/* #43: only on a runtime with MCP servers configured (GET /api/mcp/servers, asked once at connect, says). */}
+            {/* Only on a runtime with MCP servers configured (GET /api/mcp/servers, asked once at connect, says). */}
             <McpPanel />
             <SecretsPanel />
           </div>
-          {/* #26: the run on one time axis, full width under the columns, and what each step cost beside it. */}
+          {/* The run on one time axis, full width under the columns, and what each step cost beside it. */}
           <div class="wide">
             <TimelinePanel agent={agent} />
             <StepsPanel agent={agent} />

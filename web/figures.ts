@@ -1,4 +1,4 @@
-// Issue 46: the budget figures the page shows (spend, limit, average per unit, projection,
+// The budget figures the page shows (spend, limit, average per unit, projection,
 // runway), derived in one place from the store, with the server's own pure functions
 // (src/domain/budget): the agent's status object moves with every event (feed.ts), so a new limit
 // or a progress report changes the projection, the runway and the average in the same render as

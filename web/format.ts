@@ -32,7 +32,7 @@ export function counted(v: number, one: string, many: string): string {
 }
 
 /**
- * An agent's calls said with their outcomes (issue 46): `21 calls · 19 refused · 0 errors`;
+ * An agent's calls said with their outcomes, refusals apart from errors: `21 calls · 19 refused · 0 errors`;
  * refusals said whenever there were some, errors always. `withCalls` false: without the calls.
  */
 export function callsSub(a: { calls: number; errors: number; refused: number }, withCalls = false): string {

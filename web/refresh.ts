@@ -103,7 +103,7 @@ export function refreshBreakers(gapMs = 0): void {
 let mcpCooldown: ReturnType<typeof setTimeout> | null = null;
 
 /**
- * #43: the MCP servers and their tools' figures: asked at each connect, then on each `mcp.call`
+ * The MCP servers and their tools' figures: asked at each connect, then on each `mcp.call`
  * (every call that moves a server's breaker is one), at most once per COST_REPORT_GAP_MS as calls
  * come. A runtime with no MCP server answers an empty list once, and is not asked again.
  */
@@ -136,12 +136,12 @@ export function refreshSecrets(): void {
   });
 }
 
-/** #44: the approval queue and the latest decisions, of every agent; asked again on each approval event. */
+/** The approval queue and the latest decisions, of every agent; asked again on each approval event. */
 export function refreshApprovals(): void {
   refetch('approvals', loadApprovals);
 }
 
-/** #26: loops, stall, spike and pause; asked again on each watch event, pause and resume. */
+/** Loops, stall, spike and pause; asked again on each watch event, pause and resume. */
 function refreshWatch(id: string): void {
   refetch(`watch:${id}`, async () => set({ watch: { ...state.watch, [id]: await api<WatchView>(`/api/agents/${enc(id)}/watch`) } }));
 }
@@ -152,7 +152,7 @@ function refreshWatch(id: string): void {
 export const RUNWAY_IDLE_MS = 10_000;
 let runwayIdle: ReturnType<typeof setTimeout> | null = null;
 
-/** #26: the runway moves with every call: at most one request per COST_REPORT_GAP_MS, like the cost report; and with time, while it spends. */
+/** The runway moves with every call: at most one request per COST_REPORT_GAP_MS, like the cost report; and with time, while it spends. */
 function refreshRunway(id: string): void {
   refetch(
     `runway:${id}`,

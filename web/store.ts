@@ -33,7 +33,7 @@ export const INFO_TOAST_MS = 6000;
 export type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';
 export type Auth = 'checking' | 'login' | 'ok' | 'invalid';
 export type SecretsState = { status: 'loading' } | { status: 'ok'; list: Secret[] } | { status: 'locked' | 'forbidden' | 'error'; message: string };
-/** #44: the approval queue: what waits for a person (oldest first) and the latest decisions (newest first). */
+/** The approval queue: what waits for a person (oldest first) and the latest decisions (newest first). */
 export type ApprovalsState = { status: 'loading' } | { status: 'ok'; pending: ApprovalView[]; decided: ApprovalView[] } | { status: 'error'; message: string };
 
 export interface State {
@@ -58,19 +58,19 @@ export interface State {
   breakers: BreakerView[] | null;
   /** The LLM providers' breakers (GET /api/breakers `providers`): shown while one is not CLOSED. */
   providers: ProviderBreakerView[] | null;
-  /** #43: the MCP servers (GET /api/mcp/servers); null until asked, empty when the runtime has none (no panel then). */
+  /** The MCP servers (GET /api/mcp/servers); null until asked, empty when the runtime has none (no panel then). */
   mcp: McpServerView[] | null;
   secrets: SecretsState;
   toasts: Toast[];
-  /** #26: loops, stall, spike and pause of each agent (GET /api/agents/:id/watch). */
+  /** Loops, stall, spike and pause of each agent (GET /api/agents/:id/watch). */
   watch: Record<string, WatchView>;
-  /** #26: the budget's runway (GET /api/agents/:id/budget); null: no limit. */
+  /** The budget's runway (GET /api/agents/:id/budget); null: no limit. */
   runway: Record<string, RunwayView | null>;
-  /** #26: cost per step, chain and model (GET /api/agents/:id/steps). */
+  /** Cost per step, chain and model (GET /api/agents/:id/steps). */
   steps: Record<string, StepsReport>;
-  /** #26: the waterfall's window of one agent's timeline (timeline.ts). */
+  /** The waterfall's window of one agent's timeline (timeline.ts). */
   timeline: TimelineState;
-  /** #44: calls held for a person's approval, of every agent (approvals.ts). */
+  /** Calls held for a person's approval, of every agent (approvals.ts). */
   approvals: ApprovalsState;
 }
 

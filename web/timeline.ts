@@ -1,4 +1,4 @@
-// The timeline's data (#26): a window of at most ~3 pages of one agent's TimelineItems, paged by
+// The timeline's data: a window of at most ~3 pages of one agent's TimelineItems, paged by
 // the server's cursors as the reader scrolls, following the live end while scrolled to the
 // bottom, jumping to a time (the overview strip, a pop-up, a breaker row, the cost chart). The
 // rows themselves are drawn by panels/timeline.tsx, only the visible ones.

@@ -29,10 +29,10 @@ export interface Toast {
    */
   approve?: Approval;
   stop?: boolean;
-  /** #26: "Show in timeline": the event's own row (`ev:<seq>`), whose links are the calls it is about. */
+  /** "Show in timeline": the event's own row (`ev:<seq>`), whose links are the calls it is about. */
   jump?: { ms: number; key: string };
   /**
-   * #44: a call waiting for a person, as its request said it: Approve and Deny act on the
+   * A call waiting for a person, as its request said it: Approve and Deny act on the
    * queue's live copy of it (approvals.ts), and the pop-up goes once anyone has decided.
    */
   approval?: ApprovalView;

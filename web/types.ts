@@ -23,7 +23,7 @@ export type BreakerView = import('../src/tools/index.js').ToolBreakersResponse['
 /** An LLM provider's breaker in GET /api/breakers (`providers`). */
 export type ProviderBreakerView = import('../src/tools/index.js').ToolBreakersResponse['providers'][number];
 
-/** GET /api/mcp/servers (issue 43): each MCP server with its breaker and its tools' figures. */
+/** GET /api/mcp/servers: each MCP server with its breaker and its tools' figures. */
 export type { McpServersResponse, McpServerView, McpToolView } from '../src/mcp/index.js';
 
 /** The control panel's fleet view (`iron-cage panel`). */
@@ -44,15 +44,15 @@ export type {
   SpendBy,
   SpendWindow,
 } from '../src/panel/index.js';
-/** The fleet's approvals on the panel (issue 44). */
+/** The fleet's approvals on the panel. */
 export type { FleetApproval, FleetApprovalsResponse, PanelApprovalFrame } from '../src/panel/index.js';
 
-// Issue 26: the watch, the runway, cost per step and the pause, as the server answers them.
+// The watch, the runway, cost per step and the pause, as the server answers them.
 export type { LoopView as WatchLoop, WatchView } from '../src/watch/index.js';
 export type { AgentBudget, RunwayView, StepsReport } from '../src/budget/index.js';
 export type { PausedView } from '../src/state/index.js';
 
 export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from '../src/agents/index.js';
 
-/** Issue 44: a call a policy rule held for a person, as GET /api/approvals lists it. */
+/** A call a policy rule held for a person, as GET /api/approvals lists it. */
 export type { ApprovalView } from '../src/approvals/index.js';

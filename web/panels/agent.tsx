@@ -9,7 +9,7 @@ import { LIVE_STATUSES, STATUS } from '../status.js';
 import type { Agent } from '../types.js';
 import { barPart, Figure, Name, Panel, useNow } from '../ui.js';
 
-/** #19: what the agent is doing, how far it got, how well, and when it will be done. */
+/** What the agent is doing, how far it got, how well, and when it will be done. */
 export function AgentPanel({ agent, empty }: { agent: Agent | null; empty: ComponentChildren }) {
   const now = useNow();
   const s = useStore();

@@ -1,4 +1,4 @@
-// #44: the approval queue: the calls a policy rule holds for a person, of every agent, each with
+// The approval queue: the calls a policy rule holds for a person, of every agent, each with
 // what it would send (redacted), who may decide and how long it has waited and has left, and
 // Approve / Deny with an optional reason; under them the latest decisions. The same Approve /
 // Deny is in each approval's pop-up (toasts.tsx). The alert's link, `<dashboard>/#approvals`,

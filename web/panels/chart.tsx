@@ -12,7 +12,7 @@ const H = 180;
 /** Room for one time label on the x axis, in CSS pixels. */
 const X_LABEL_PX = 84;
 
-/** `onPick`: a click on the plot asks for the calls around that time (#26: the timeline). */
+/** `onPick`: a click on the plot asks for the calls around that time in the timeline. */
 export function SpendChart({ series, limitUsd, onPick }: { series: Array<[number, number]>; limitUsd: number | null; onPick?: (ms: number) => void }) {
   const plot = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);

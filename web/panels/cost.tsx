@@ -13,7 +13,7 @@ import { TableHead } from '../table-head.js';
 const TOP_MODELS = 5;
 const TONE: Record<string, string> = { under_budget: 'ok', approaching_limit: 'warn', over_budget: 'bad' };
 
-/** #20: spend against the limit, where it is heading, and on which models. */
+/** Spend against the limit, where it is heading, and on which models. */
 export function CostPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const c = agent ? s.costs[agent.id] : undefined;

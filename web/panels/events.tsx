@@ -34,7 +34,7 @@ export function followAfterScroll(o: { distance: number; byReader: boolean; foll
   return o.byReader ? false : o.following;
 }
 
-/** #23: every event, newest at the bottom, live; pauses while the reader's pointer moves over it. */
+/** Every event, newest at the bottom, live; pauses while the reader's pointer moves over it. */
 export function EventLog() {
   const s = useStore();
   const [minSeverity, setMinSeverity] = useState<Severity>(DEFAULT_SEVERITY);

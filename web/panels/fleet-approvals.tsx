@@ -1,4 +1,4 @@
-// The fleet's approvals (issue 44): the tool calls the runtimes hold for a person, newest first,
+// The fleet's approvals: the tool calls the runtimes hold for a person, newest first,
 // each with its runtime, agent, call, rule, redacted arguments, who may decide and the time left,
 // and Approve / Deny with a reason; the latest decided below; and a pop-up for each one that
 // arrives while the page is open. A decision taken here is one row on the panel, which the

@@ -1,6 +1,6 @@
-// The central budgets (issue 24), each in its current window: who it covers, spent / leased out /
-// unleased against its limit with the 90% mark, its state in words, the calls waiting for
-// headroom, the runway at the current rate, and its leases: to which runtime, granted, spent,
+// The central budgets (each shared by many runtimes), each in its current window: who it covers,
+// spent / leased out / unleased against its limit with the 90% mark, its state in words, the calls
+// waiting for headroom, the runway at the current rate, and its leases: to which runtime, granted, spent,
 // held, waiting, online or expired. Read-only: budgets are set with the CLI or the API.
 import { useState } from 'preact/hooks';
 import { formatUsd } from '../../src/core/money.js';

@@ -178,7 +178,7 @@ function AgentsPanel() {
                   </td>
                   <td class={`cell-status tone-${st.tone}`}>
                     {st.icon} {st.label}
-                    {/* Its calls with their outcomes (issue 46): refusals said apart, in their colour. */}
+                    {/* Its calls with their outcomes: refusals said apart, in their colour. */}
                     <div class={`small ${a.refused > 0 ? 'tone-refused' : 'muted'}`} data-testid="fleet-agent-calls">
                       {callsSub(a, true)}
                     </div>

@@ -6,7 +6,7 @@ import type { McpServerView } from '../types.js';
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { BreakerReset, RetryIn, STATE_TEXT } from './performance.js';
 
-// #43: the MCP servers agents reach through the cage (GET /api/mcp/servers): each with its
+// The MCP servers agents reach through the cage (GET /api/mcp/servers): each with its
 // transport, rules and breaker, its calls, errors, refusals and cost, and its tools as seen in
 // calls and as the last tools/list through the cage offered them (the page opens no session of
 // its own). Shown only on a runtime that has MCP servers configured.

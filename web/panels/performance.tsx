@@ -8,7 +8,7 @@ import type { Agent, BreakerView, FeedEvent, ProviderBreakerView } from '../type
 import { Figure, Name, Panel, useNow } from '../ui.js';
 import { TableHead } from '../table-head.js';
 
-/** #22: how fast, how reliably, and each external service's circuit breaker. */
+/** How fast, how reliably, and each external service's circuit breaker. */
 export function PerformancePanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const p = agent ? s.performance[agent.id] : undefined;
@@ -163,7 +163,7 @@ function lastTransition(events: readonly FeedEvent[], service: string): FeedEven
   return null;
 }
 
-/** #26: the service's tool calls in the timeline, around its circuit's latest change (or now). */
+/** The service's tool calls in the timeline, around its circuit's latest change (or now). */
 function ShowCalls({ service }: { service: string }) {
   const s = useStore();
   const agent = selectedAgent(s);

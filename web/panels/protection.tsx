@@ -12,7 +12,7 @@ const INJECTION_SOURCE: Record<NonNullable<ProtectionReport['latestInjection']>[
   'llm.prompt': "the user's message",
 };
 
-/** #21: what the cage stopped. A slot iron-cage does not watch says so instead of showing 0. */
+/** What the cage stopped. A slot iron-cage does not watch says so instead of showing 0. */
 export function ProtectionPanel({ agent }: { agent: Agent | null }) {
   const s = useStore();
   const p = agent ? s.protection[agent.id] : undefined;

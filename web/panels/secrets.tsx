@@ -16,7 +16,7 @@ const REVEAL_MS = 30_000;
 
 type Editing = { mode: 'add' } | { mode: 'edit' | 'rotate'; secret: Secret; value: string };
 
-/** #33: the vault's secrets, masked; admins reveal (audited), add, edit, rotate and delete. */
+/** The vault's secrets, masked; admins reveal (audited), add, edit, rotate and delete. */
 export function SecretsPanel() {
   const s = useStore();
   const admin = s.role === 'admin';

@@ -1,4 +1,4 @@
-// #26: cost per step: the agent's own units (what its progress reports name: lead, task), the
+// Cost per step: the agent's own units (what its progress reports name: lead, task), the
 // costliest first, then by the tool chain that triggered the calls and by model.
 import { budgetFigures } from '../figures.js';
 import { count, money } from '../format.js';

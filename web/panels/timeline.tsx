@@ -1,4 +1,4 @@
-// #26: the run as a waterfall on one time axis. Rows have one fixed height and only the visible
+// The run as a waterfall on one time axis. Rows have one fixed height and only the visible
 // ones (plus a few) are in the DOM, so a window of 900 items scrolls like one of 20; pages come
 // from the server by cursor as the reader nears either end (timeline.ts). Above it, the whole
 // run as a strip of buckets and marks: a click there jumps to that time.

@@ -11,7 +11,7 @@ import { StopAgent } from './agent.js';
 import { Args, Decide, showQueue } from './approvals.js';
 
 /**
- * #24: pop-ups, newest last, at most three; announced to screen readers. On a small screen only
+ * Pop-ups, newest last, at most three; announced to screen readers. On a small screen only
  * the newest shows, the others folded into a "+N earlier" button above it (styles.css).
  */
 export function Toasts() {

@@ -1,4 +1,4 @@
-// #26: what the runtime noticed about how the run behaves (loops, a stall, a spend spike), the
+// What the runtime noticed about how the run behaves (loops, a stall, a spend spike), the
 // pause gate (who paused it and why, Resume for admins) and the budget's runway. Shown only when
 // there is something to say.
 import { ActionButton } from '../action-button.js';
