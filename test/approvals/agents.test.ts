@@ -8,7 +8,7 @@ import { FakeService } from '../helpers/http.js';
 import { startMcpFixture } from '../helpers/mcp.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 44 with real agents under the runtime: a Python agent on the SDK's tools (held, denied,
+// Tool policies and approvals with real agents under the runtime: a Python agent on the SDK's tools (held, denied,
 // refused by a rule, asked ahead) and a Node agent on the official MCP client against a real MCP
 // server. A person's decisions are made over REST as the test sees each request arrive.
 

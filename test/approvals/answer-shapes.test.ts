@@ -5,7 +5,7 @@ import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { SseSplitter } from '../../src/core/sse.js';
 import { fakeGatewaySuite, json, sse } from '../helpers/fake-llm.js';
 
-// Issue 59 (5), the shapes the simulated provider does not make, from a scripted upstream (the
+// Tool calls in answers, the shapes the simulated provider does not make, from a scripted upstream (the
 // fake LLM): text streamed before the call (it goes on; the call is held back), a custom tool's
 // free-text input (Codex's apply_patch), several calls in one answer with one withheld (the
 // others keep dense indices), and arguments that are not JSON (a rule that tests them fails closed).

@@ -6,7 +6,7 @@ import { policiesSchema, policySet } from '../../src/config/policies.js';
 import { sqliteOf } from '../helpers/db.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 59 (5): a coding agent runs its tools itself, so the cage sees its `Bash` call only in the
+// A coding agent runs its tools itself, so the cage sees its `Bash` call only in the
 // model's answer. Rules naming `match.llm_tool` read those calls on their way back, through the
 // official SDKs, on every wire, whole and streamed: a denied call never reaches the agent (a text
 // saying why takes its place and the turn ends), an approved one arrives intact after a person's

@@ -6,7 +6,7 @@ import { FakeService } from '../helpers/http.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 import { toolsSchema } from '../../src/config/tools.js';
 
-// Issue 44: tool policies and human approval through a real runtime. The tool service is a real
+// Tool policies and human approval through a real runtime. The tool service is a real
 // HTTP server that counts what reaches it: nothing may reach it before a rule or a person lets
 // the call go.
 

@@ -7,7 +7,7 @@ import { cli, freePort, launchCli, type LaunchedCli } from '../helpers/cli.js';
 import { FakeService } from '../helpers/http.js';
 import { agentToken, dashboardSession, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
 
-// Issue 44: iron-cage stopping while a call waits for a person. Stopped gracefully, the caller is
+// Iron-cage stopping while a call waits for a person. Stopped gracefully, the caller is
 // answered (403 approval_expired, "iron-cage stopped"); killed, the next start closes what the
 // last run left waiting and says so. Either way nothing reaches the service.
 

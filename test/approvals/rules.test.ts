@@ -8,12 +8,12 @@ import { firstMatch, namedDomains, type PolicyCall } from '../../src/domain/poli
 import { cliInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/runtime.js';
 
-// Issue 44: the rule language itself — what matches, what does not, and how a mistake is told.
+// The tool policies' rule language itself — what matches, what does not, and how a mistake is told.
 
 const set = (rules: unknown) => policySet(policiesSchema.parse(rules));
 const http = (service: string, tool: string, method = 'POST', agentName = 'writer'): PolicyCall => ({ kind: 'http', agentId: 'ag-1', agentName, service, tool, method });
 const mcp = (service: string, tool: string, agentName = 'writer'): PolicyCall => ({ kind: 'mcp', agentId: 'ag-1', agentName, service, tool, method: null });
-/** A tool call in an answer of `model` (issue 59): what `match.llm_tool` reads. */
+/** A tool call in an answer of `model` (a coding agent runs it itself): what `match.llm_tool` reads. */
 const llm = (tool: string, agentName = 'coder', model = 'claude-sonnet-4-5'): PolicyCall => ({ kind: 'llm', agentId: 'ag-1', agentName, service: model, tool, method: null });
 const first = (rules: unknown, call: PolicyCall, args: unknown = {}) => firstMatch(set(rules).rules, call, () => ({ readable: true, value: args })).rule?.label ?? null;
 

@@ -5,7 +5,7 @@ import { inEveryThemeAndSize, launchBrowser, openHeldTab, type TestBrowser, type
 import { FakeService } from '../helpers/http.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 44 in the runtime's dashboard, in real Chromium: a call a policy rule holds for a person
+// Approvals in the runtime's dashboard, in real Chromium: a call a policy rule holds for a person
 // pops up and waits in the queue; a click approves or denies it (with a reason the agent is
 // told), and the tool service, a real HTTP server that counts, sees exactly what was let through.
 // A decision made elsewhere (the API, another tab) takes the pop-up away; a tab that had not

@@ -308,7 +308,7 @@ describe('the dashboard in Chromium, on a live run', () => {
 
   it('fits a 1920×1080 projector without scrolling; screenshots at 1920×1080 and 1280×720', async () => {
     // What fits is the three columns: every panel of the run (the Watch card too, once earlier
-    // tests made it speak). The full-width timeline row (#26) is added under them, a scroll away
+    // tests made it speak). The full-width timeline row is added under them, a scroll away
     // (a virtualised list of its own, at least 16rem tall: it cannot share 1080 px with the
     // columns without cutting them), its head on the first screen to say it is there.
     // Run alone, the test comes before the page has laid out anything (an empty page fits anything).

@@ -12,11 +12,11 @@ import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 // by side (one paced demo and one Chromium for the three, where each paid for its own):
 // - the prospect's (1920×1080): its pop-ups in the scenario's order, the final figures matching the
 //   demo's own results;
-// - the presenter's (issue 46, class 4: nothing a presenter would have to explain away; 1440×900):
+// - the presenter's (nothing a presenter would have to explain away; 1440×900):
 //   the event log keeps following through resizes and a theme switch, its "Jump to latest" covers
 //   no row, the approved budget's button is drawn as decided, and once the run has ended its
 //   pop-ups go and no figure says "not monitored";
-// - the figures' (issue 46, "one truth"): at each of the demo's four moments (leads 38, 50, 67, 85;
+// - the figures' (one truth, whichever panel says it): at each of the demo's four moments (leads 38, 50, 67, 85;
 //   a few leads before each) the agent is paused, and at 1440 and at 390 px the figures the page
 //   shows must agree with each other and with the run's state: the Cost panel's average and
 //   projection are spend ÷ leads done and that × 100 (the projection red exactly when it passes

@@ -5,7 +5,7 @@ import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 
-// The fleet page's approvals (issue 44) in real Chromium, on a real control panel over a real
+// The fleet page's approvals in real Chromium, on a real control panel over a real
 // PostgreSQL, seen by a panel admin: a runtime's batch carries an approval.requested event, the
 // page pops it up and lists it in the queue; the Approve button takes the one panel decision,
 // which the runtime reads back with its token; the runtime's approval.decided event closes it.

@@ -4,7 +4,7 @@ import { agentRow, batchOf, startTestPanel, type TestPanel } from '../helpers/pa
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 
-// The fleet page as a presenter shows it (issue 46, class 5), on a real control panel over a real
+// The fleet page as a presenter shows it, on a real control panel over a real
 // PostgreSQL: three runtimes (two added for users), three central budgets, agents that reported
 // their calls. The agent list is in the first screen beside the runtimes, not under the budgets;
 // the columns are balanced at 1280, 1440 and 1920 and one at 390; no name or figure breaks inside
@@ -84,7 +84,7 @@ beforeAll(async () => {
       })),
       events: [
         ...rows.map((r, k) => ({ seq: ++seq, ts: r.ts, agentId: r.agentId, type: 'llm.request', severity: 'info', message: `gpt-4o-mini 900+120 tokens $0.${18 + k}`, data: '{}' })),
-        // Issue 46: the team budget refused four of bob's lead-gen calls (no rows: events only).
+        // The team budget refused four of bob's lead-gen calls (no rows: events only).
         ...(runtime === 'workstation-bob'
           ? Array.from({ length: REFUSED }, (_, k) => ({
               seq: ++seq,
@@ -122,7 +122,7 @@ afterAll(async () => {
 const box = async (id: string) => (await page.page.locator(`.panel-${id}`).boundingBox())!;
 
 describe('the fleet page for a presenter', () => {
-  it('counts the calls a budget refused on the agent, its drill-down and the budget, never as errors (issue 46, class 2)', async () => {
+  it('counts the calls a budget refused on the agent, its drill-down and the budget, never as errors', async () => {
     const p = page.page;
     const row = p.locator('[data-testid="fleet-agent"][data-id="lg-99887766"]');
     const calls = row.getByTestId('fleet-agent-calls');

@@ -194,7 +194,7 @@ describe('the fleet page', () => {
     expect(await runtimeRow('laptop-bo').getByTestId('runtime-state').innerText()).toContain('Offline');
     expect(await runtimeRow('laptop-ana').getByTestId('runtime-behind').innerText()).toBe('3 rows');
     expect(await runtimeRow('laptop-ana').innerText()).toContain('ana');
-    // Its agents' MCP calls as it reported them (issue 43; test/panel/mcp-calls.test.ts: the count equals the rows).
+    // Its agents' MCP calls as it reported them (test/panel/mcp-calls.test.ts: the count equals the rows).
     expect(await runtimeRow('laptop-ana').getByTestId('runtime-mcp-calls').innerText()).toBe('1,234');
     expect(await runtimeRow('laptop-bo').getByTestId('runtime-mcp-calls').innerText()).toBe('0');
     expect(await text('fleet-online')).toBe('2 of 3');

@@ -7,7 +7,7 @@ import { inEveryThemeAndSize, launchBrowser, type TestBrowser, type WatchedPage 
 import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 43 item 6 in the runtime's dashboard, in real Chromium: the MCP panel lists each
+// MCP in the runtime's dashboard, in real Chromium: the MCP panel lists each
 // configured server with its transport, rules and breaker, and its tools' calls, errors,
 // refusals and cost as an agent's real MCP client (the official SDK's) calls through the cage to
 // a server built with the SDK's McpServer; the page follows each call live. A runtime with no

@@ -8,8 +8,8 @@ import { money } from '../../web/format.js';
 import type { RunwayView, StepsReport, TimelineOverview, TimelinePage, WatchView } from '../../web/types.js';
 import { withTools } from '../tools/helpers.js';
 
-// Issue 26 seen through the dashboard in real Chromium: one python3 agent on the simulated
-// provider, working through leads only as far as the test lets it (GATE_FILE). The timeline's
+// The watch, the timeline, the runway and cost per step seen through the dashboard in real
+// Chromium: one python3 agent on the simulated provider, working through leads only as far as the test lets it (GATE_FILE). The timeline's
 // rows, the Watch card, the pause gate, the runway and cost per step are compared with what the
 // API says (the routes of watch-contract.md), and every "Show in timeline" must land on the calls
 // its pop-up or row is about.

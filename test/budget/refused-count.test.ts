@@ -3,7 +3,7 @@ import { llmOutcomes } from '../../src/domain/outcomes/index.js';
 import { fetchRunSummary, refusedRows, summaryRows } from '../../src/runtime/index.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 46 (class 2): calls the budget refused count somewhere. They are no ledger row (never
+// Calls the budget refused count somewhere, as refusals, never errors. They are no ledger row (never
 // sent), so the costs say them beside the requests, and `start`'s run summary has a row.
 
 let t: TestRuntime;
@@ -36,7 +36,7 @@ describe('refused calls', () => {
   });
 });
 
-describe('llmOutcomes and the Refused row (issue 46): one count of refused calls for the dashboard and the summary', () => {
+describe('llmOutcomes and the Refused row: one count of refused calls for the dashboard and the summary', () => {
   it('counts budget refusals and PII blocks as refused, never as errors; pending rows not at all', () => {
     expect(llmOutcomes({ ok: 20, blocked: 1, error: 2, aborted: 1, pending: 3 }, 19)).toEqual({ calls: 24, refused: 20, errors: 3 });
     expect(llmOutcomes({}, 0)).toEqual({ calls: 0, refused: 0, errors: 0 });

@@ -40,7 +40,7 @@ describe('runway', () => {
   });
 });
 
-describe('runway against the work left (issue 46)', () => {
+describe('runway against the work left', () => {
   const base = { limitMicros: 10e6, spentMicros: 4e6, windowMicros: 3e6, windowMs: 300_000, lastReservedMicros: 40_000 };
   it('covers the units still to do when what is left pays for them at the average so far', () => {
     // 20 done for $4 ($0.20 each), 80 in all: 60 to go cost $12 > $6 left; 40 in all: 20 to go cost $4 ≤ $6.
@@ -125,7 +125,7 @@ describe('steps and chains', () => {
   });
 });
 
-describe('Runways: the burn-rate alarm and the work left (issue 46)', () => {
+describe('Runways: the burn-rate alarm and the work left', () => {
   it('says nothing while what is left pays for the units still to do, once when it no longer does, not again as the projection hovers at the limit', () => {
     let now = 1_700_000_000_000;
     let progress = { done: 0, total: 100 as number | null, unit: 'leads', succeeded: null, failed: null };

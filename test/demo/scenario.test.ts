@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { loadScenario, predictCalls, predictSpend, readScenario } from '../../src/demo/scenario.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 
-// demo/scenario.yaml: the shipped one lands the figures; a mistaken one is refused
+// demo/scenario.yaml: the shipped one lands the demo's figures (docs/demo.md); a mistaken one is refused
 // with a message naming the key, before anything starts.
 
 const SHIPPED = join(ROOT, 'demo/scenario.yaml');
@@ -43,7 +43,7 @@ describe('the shipped scenario', () => {
   const s = loadScenario(SHIPPED);
   const spend = predictSpend(s);
 
-  it("has the issue's triggers", () => {
+  it("has the demo's triggers: the breaker at lead 34, the rotation at 50, PII at 67, the warning at 85, the injection at 92", () => {
     expect(s.leads).toBe(100);
     expect(s.leadList).toHaveLength(100);
     expect(s.budgetUsd).toBe(50);

@@ -7,7 +7,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { type Run, run as runProgram } from '../helpers/run.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 
-// The single executable (#58) as a user runs it: built by scripts/exe.mjs from this build's dist/,
+// The single executable as a user runs it: built by scripts/exe.mjs from this build's dist/,
 // copied alone into an empty folder and run with no `node` on PATH, no node_modules in reach, a
 // home of its own (a clean cache at first), from a working folder of its own.
 

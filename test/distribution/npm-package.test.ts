@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Run, run as runProgram } from '../helpers/run.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 
-// The npm package (#58) as a user installs it: `npm pack` of this build, installed globally into an
+// The npm package as a user installs it: `npm pack` of this build, installed globally into an
 // empty prefix and run from a folder of its own; and run with `npx ./iron-cage-<version>.tgz`.
 //
 // better-sqlite3 compiles its addon at install when no prebuilt one can be downloaded (this

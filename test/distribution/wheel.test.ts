@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runProgram } from '../helpers/run.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 
-// The Python SDK as a package (#58): `npm run build:wheel` (scripts/wheel.mjs) builds a wheel an
+// The Python SDK as a package: `npm run build:wheel` (scripts/wheel.mjs) builds a wheel an
 // agent installs with pip, to `import iron_cage` outside the cage: here into a fresh venv with
 // --no-index, then used from a folder outside the repository as an agent's own tests use it.
 

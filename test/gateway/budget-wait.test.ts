@@ -4,7 +4,7 @@ import { useFakeLlm } from '../helpers/fake-llm.js';
 import { agentToken, startTestRuntime, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
-// Issue 15 part 2 and 3: unspent budget is spendable (calls wait for in-flight ones instead of
+// Unspent budget is spendable (calls wait for in-flight ones instead of
 // being refused), near_limit: clamp, and the ledger agreeing with its rows.
 
 const upstream = useFakeLlm();

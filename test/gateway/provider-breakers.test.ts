@@ -6,7 +6,7 @@ import { useFakeLlm } from '../helpers/fake-llm.js';
 import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
-// Issue 15 part 4: the LLM providers' breakers are saved across restarts like the tool
+// The LLM providers' breakers are saved across restarts like the tool
 // services', shown in /api/breakers beside them, and a client error never opens them.
 
 const upstream = useFakeLlm();

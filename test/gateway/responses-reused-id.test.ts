@@ -7,7 +7,7 @@ import { schemaVersion, StateManager } from '../../src/state/index.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
 import { agentToken, startTestRuntime, tempDir } from '../helpers/runtime.js';
 
-// A provider that gives the same response id twice (issue 48, class 4): the fake upstream answers
+// A provider that gives the same response id twice (one agent's turn must never be another's): the fake upstream answers
 // every Responses call `resp_fake`. Stored turns are keyed per agent, so each agent's turn with
 // that id is kept, and its GET, input_items and continuation answer, through the official client;
 // the same agent given the id again keeps the newer turn. And a file from before keeps its turns.

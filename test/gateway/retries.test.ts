@@ -5,7 +5,7 @@ import { sqliteOf } from '../helpers/db.js';
 import { useFakeLlm } from '../helpers/fake-llm.js';
 import { agentToken, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 29: retries that do not multiply. The gateway retries a provider's 429 and 5xx itself
+// Retries that do not multiply. The gateway retries a provider's 429 and 5xx itself
 // (3 attempts by default); what it passes on afterwards says `x-should-retry: false`, which the
 // official SDKs obey, so one SDK call reaches the provider at most 3 times, not 3 × 3. A
 // circuit-open 503 says when the breaker half-opens (`retry-after`), so an SDK waits it out

@@ -1,4 +1,4 @@
-// Issue 29: the simulated provider fails the way a real provider does on a model no provider has,
+// The simulated provider fails the way a real provider does on a model no provider has,
 // and on a model that does not do what the endpoint asks, in each wire's own shape, and nothing is
 // charged. Agents are developed against it: a typo in a model name must not pass until production.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

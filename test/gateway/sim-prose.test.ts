@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/gateway/providers/sim/generate.js';
 
-// Issue 46: the simulated provider's answers read like answers to the prompt asked, since
+// The simulated provider's answers read like answers to the prompt asked, since
 // presenters read them aloud; and the same prompt always gets the same answer.
 const ask = (text: string, n = 1) =>
   generate({
@@ -17,7 +17,7 @@ const ask = (text: string, n = 1) =>
     seed: text,
   } as never).choices.map((c) => c.text);
 
-describe('simulated prose answers the prompt asked (issue 46)', () => {
+describe('simulated prose answers the prompt asked', () => {
   it('a weather question gets a weather report for the place named', () => {
     const [a] = ask("What's the weather like in Lisbon today?");
     expect(a).toMatch(/^In Lisbon it is -?\d+°C and [a-z ]+, with .+; .+, around -?\d+°C at the warmest\.$/);

@@ -1,4 +1,4 @@
-// The simulated provider's scripted mode (issue 59, point 4) through the official SDKs against a
+// The simulated provider's scripted mode (a script drives a coding agent's longer tasks) through the official SDKs against a
 // real runtime: a coding task of the script (read a file, write one, run a command, then say it
 // is done) on chat completions, the Responses API and Anthropic messages, whole and streamed,
 // each call metered and priced like any other; side calls between the turns neither disturb the

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './runtime.js';
 
-// The coding agents' real CLIs for the tests that run them (issue 59), installed from npm on
+// The coding agents' real CLIs for the tests that run them (Claude Code, Codex CLI), installed from npm on
 // first use into a cache beside the project's packages, not as devDependencies: together they
 // weigh hundreds of megabytes that every `npm ci` would pay. Each version is installed once and
 // kept; a test file asks for the one it pins.

@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { ToolCallInput } from '../../src/state/index.js';
 import { ROOT, until } from './runtime.js';
 
-// The MCP tests' two real ends (issue 43): the fixture server built with the official SDK's
+// The MCP tests' two real ends: the fixture server built with the official SDK's
 // McpServer (test/fixtures/mcp-server.mjs), and an agent's client, the SDK's own, on the cage.
 
 /** The fixture MCP server: `stdio` is run by the cage itself (`command` and `args` in its config). */

@@ -11,7 +11,7 @@ import { fetchRunSummary, summaryRows } from '../../src/runtime/index.js';
 import { agentToken, startTestRuntime, tempDir, type TestRuntime, until } from '../helpers/runtime.js';
 import { raw, toolsConfig } from '../tools/helpers.js';
 
-// Issue 60 at the doors where a tool's answer reaches the agent before its model: the tool
+// Prompt injection at the doors where a tool's answer reaches the agent before its model: the tool
 // proxy (an HTTP service's JSON answer) and an MCP server's tools/call result (a real server
 // through the SDK's client). Detect says it once and counts it; block refuses the answer with
 // an error naming the service; a clean answer passes as it came.

@@ -4,7 +4,7 @@ import { warning } from '../../src/injection/index.js';
 import { fakeGatewaySuite } from '../helpers/fake-llm.js';
 import { agentToken } from '../helpers/runtime.js';
 
-// Issue 60 through the gateway: a tool result the agent hands back to its model, on each of the
+// Prompt injection through the gateway: a tool result the agent hands back to its model, on each of the
 // three wires (a chat `tool` message, a Responses `function_call_output`, an Anthropic
 // `tool_result` block), read for prompt injection before anything is reserved or sent. Detect
 // (the default) says it once per result and counts it; warn puts a warning the model reads before

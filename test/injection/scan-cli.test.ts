@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 
-// `iron-cage scan --injection`: teams test their own data with the detector the cage uses (issue 60).
+// `iron-cage scan --injection`: teams test their own data with the detector the cage uses.
 describe('iron-cage scan --injection', () => {
   it('answers one JSON line per record with the score, the verdict and the signals, and lists flagged lines without --json', async () => {
     const input = [

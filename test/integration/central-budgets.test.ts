@@ -7,7 +7,7 @@ import { cliInProcess, freePort, launchCli, type LaunchedCli } from '../helpers/
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { dashboardSession, tempDir, until } from '../helpers/runtime.js';
 
-// One team budget across five machines, while things go wrong (issue 24). A panel on a real
+// One team budget across five machines, while things go wrong. A panel on a real
 // PostgreSQL; five `iron-cage serve` runtimes in their own processes, each with ten agents (real
 // HTTP clients with their own agent tokens) calling a slow simulated upstream, all under one team
 // budget leased from the panel. Mid-run the test kills the panel and brings it back, cuts one
@@ -248,7 +248,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     expect(Number(lease.spent)).toBe(Number(panelTotal.cost));
     expect(Number(lease.leased)).toBe(0);
 
-    // 5. Its refusals count (issue 46): the budget's card and the agents say the refusals the
+    // 5. Its refusals count, apart from errors: the budget's card and the agents say the refusals the
     // runtimes recorded, each once, and never more than the agents were refused.
     const localRefusals = [...runtimes.values()].map((r) => {
       const sqlite = new Database(r.db, { readonly: true });

@@ -9,7 +9,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT, tempDir, until } from '../helpers/runtime.js';
 import { formatUsd } from '../../src/core/money.js';
 
-// Issue 45: the panel as a service that cannot fall over. A real PostgreSQL, three `iron-cage
+// The panel as a service that cannot fall over. A real PostgreSQL, three `iron-cage
 // panel` replicas in their own processes behind a real HAProxy (health checks on /readyz), and
 // five `iron-cage start` runtimes, each supervising a real Python agent that calls the gateway
 // until one central budget refuses it, all reporting and leasing through the balancer. Mid-run:

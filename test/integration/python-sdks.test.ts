@@ -6,9 +6,9 @@ import { useFakeLlm } from '../helpers/fake-llm.js';
 import { FIXTURES, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { pythonVenv } from '../helpers/venv.js';
 
-// Issue 29 through the official Python SDKs, as agents use them under iron-cage: real Python
-// agents (test/fixtures/agents/py_sdk_*.py) on the examples' pinned `openai` and `anthropic`
-// (the venv test/examples builds and caches), each with its SDK's default retry settings.
+// Retries, open circuits and conversations through the official Python SDKs, as agents use them
+// under iron-cage: real Python agents (test/fixtures/agents/py_sdk_*.py) on the examples' pinned
+// `openai` and `anthropic` (the venv test/examples builds and caches), each with its SDK's default retry settings.
 //
 // What those SDKs do with a failed answer, read from their `_base_client.py` (openai 3.22.1,
 // anthropic 1.13.0; both `max_retries=2` by default, so up to 3 requests per call):

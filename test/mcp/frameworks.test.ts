@@ -11,7 +11,7 @@ import { mcpSchema } from '../../src/config/mcp.js';
 import { sqliteOf } from '../helpers/db.js';
 import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 43's Tests section, the cases test/mcp/mcp.test.ts leaves: another framework's MCP
+// MCP through the cage, the cases test/mcp/mcp.test.ts leaves: another framework's MCP
 // client (LangChain.js), a session resumed with Last-Event-ID, a budget spent mid-session, and a
 // stdio server killed mid-call. Real parts on both sides, as there: the fixture server built with
 // the SDK's McpServer behind the cage, real clients in front of it. (The Python frameworks the

@@ -11,7 +11,7 @@ import { pythonVenv } from '../helpers/venv.js';
 import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
 import { agentToken, ROOT, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 43: MCP through the cage. Real MCP parts on both sides: the official SDK's client (as an
+// MCP through the cage. Real MCP parts on both sides: the official SDK's client (as an
 // agent uses it) against the cage's /mcp/<server>, and a server built with the SDK's McpServer
 // behind it, over streamable HTTP and over stdio (a process the cage launches).
 

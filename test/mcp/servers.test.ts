@@ -9,7 +9,7 @@ import { connectMcp, MCP_FIXTURE, startMcpFixture } from '../helpers/mcp.js';
 import { agentToken, startTestRuntime, tempDir, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 import { eventsOf } from '../tools/helpers.js';
 
-// Issue 43 item 6, GET /api/mcp/servers: each configured MCP server with its transport, rules,
+// GET /api/mcp/servers: each configured MCP server with its transport, rules,
 // prices and breaker, and what its tools/calls came to. Real parts: the official SDK's client
 // calls through the cage to a server built with the SDK's McpServer (over streamable HTTP, and
 // over stdio as a process the cage launches); the figures are then held to the rows themselves

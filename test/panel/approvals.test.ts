@@ -9,7 +9,7 @@ import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { agentToken, startTestRuntime, until, type AgentToken, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 44: a panel approver for a runtime's call. A real runtime holds its agent's tool call for
+// A panel approver for a runtime's call. A real runtime holds its agent's tool call for
 // a person and reports it to a real control panel (PostgreSQL); the call shows in the panel's
 // queue, a panel user with the right decides it there, and the runtime reads the decision back
 // and applies it with its own approval desk, which has the last word. The tool service counts:

@@ -3,7 +3,7 @@ import { windowStart } from '../../src/state/index.js';
 import { agentRow, batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-// Which central budgets a runtime's rows may charge (issue 48, class 7), on a running panel (real
+// Which central budgets a runtime's rows may charge (a forged tag must charge no one else's budget), on a running panel (real
 // PostgreSQL, real HTTP, runtime tokens): a row may name only budget windows the panel leased to
 // its runtime, for its agent. Ann's runtime naming bob's budgets, a window that has not begun, a
 // budget that does not exist, one covering another agent only, or a window before the budget

@@ -14,7 +14,7 @@ import { startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { agentToken, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Leases under replicas (issue 45, item 3), on a real panel (PostgreSQL, HTTP), a second panel
+// Leases under replicas (panel processes behind one load balancer), on a real panel (PostgreSQL, HTTP), a second panel
 // process on the same database, and real runtimes reporting to it: a lease call replayed out of
 // order changes nothing on the ledger of leases; two calls of one runtime reaching two panel
 // processes at once take turns; a runtime restarted with an empty state file spends no more than

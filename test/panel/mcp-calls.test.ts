@@ -14,7 +14,7 @@ import { agentRow, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { agentToken, ROOT, startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 43 item 6 on the control panel: the fleet view counts each runtime's MCP calls (its
+// MCP on the control panel: the fleet view counts each runtime's MCP calls (its
 // tool_calls rows with method `tools/call`). A real runtime whose agent calls a real MCP server
 // through the cage (and an HTTP tool through the proxy, which is no MCP call) reports to a real
 // panel on PostgreSQL; the panel's count equals the runtime's own rows. Batches sent by hand show

@@ -5,7 +5,7 @@ import { parseExposition as parse, sumOf } from '../helpers/exposition.js';
 import { agentRow, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-// The panel's /metrics under forged rows (issue 48, class 8): each label's values were capped,
+// The panel's /metrics under forged rows: each label's values were capped,
 // their combinations were not, so one runtime token's 9,800 rows of distinct model × status ×
 // agent × endpoint made a 107 MB scrape. Series are now bounded per runtime and in all
 // (metrics.max_series_per_runtime, metrics.max_series; small here to keep the test quick): past

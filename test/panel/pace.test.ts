@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pace, PACE_FROM } from '../../src/panel/telemetry.routes.js';
 
-// The panel's back-pressure on its runtimes (issue 45): past PACE_FROM batches in flight on
+// The panel's back-pressure on its runtimes: past PACE_FROM batches in flight on
 // average it asks each runtime it answers to wait before its next batch, longer the busier it is,
 // never past 5 s; once it keeps up again it asks nothing.
 

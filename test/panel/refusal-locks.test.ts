@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/state/index.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-// Issue 46 review: the events trigger counts a central budget's refusals into budget_refusals in
+// The events trigger counts a central budget's refusals into budget_refusals in
 // the batch's transaction; an admin deleting that budget at the same moment cascades into those
 // rows. A batch that added to a budget's refusal row and then charges its lease row (the ingest's
 // order: events first, the after-statement later) must not deadlock with the delete: the trigger

@@ -3,7 +3,7 @@ import { isRefusal } from '../../src/domain/outcomes/index.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-// Issue 46, class 2: a call the cage refused is an outcome of its own on the panel. A runtime
+// A call the cage refused is an outcome of its own on the panel. A runtime
 // reports an agent whose calls were answered, failed, blocked for PII, refused by a central
 // budget (no row, an event), refused as a tool call and denied or rate-limited by a policy (and
 // one a policy allowed): the fleet's agent counts each refusal once, as refused, never as an
@@ -26,7 +26,7 @@ afterAll(async () => {
 const ts = () => new Date().toISOString();
 const event = (seq: number, type: string, data: unknown) => ({ seq, ts: ts(), agentId: 'lg-1', type, severity: 'warn', message: type, data: JSON.stringify(data) });
 
-describe('refused calls on the panel (issue 46)', () => {
+describe('refused calls on the panel', () => {
   it('counts budget, tool, policy and PII refusals per agent, apart from calls and errors, once', async () => {
     const first = batchOf('rt-refusals', 1, { n: 4, ts: ts() });
     first.llmRequests = first.llmRequests!.map((r, i) => ({ ...(r as object), status: ['ok', 'ok', 'error', 'blocked'][i], httpStatus: [200, 200, 502, 400][i] })) as never;

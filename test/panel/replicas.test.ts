@@ -11,7 +11,7 @@ import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 
-// Issue 45: the panel as replicas on one PostgreSQL. Two (or three) real panel processes' worth of
+// The panel as replicas on one PostgreSQL. Two (or three) real panel processes' worth of
 // Panel.start in this process, each on its own port, one database: what one replica takes, the
 // others' viewers hear; what one revokes, the others refuse at once; failed logins count across
 // them; the fleet's jobs run on one at a time and its alerts are sent once; each answers its

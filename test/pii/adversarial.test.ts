@@ -24,7 +24,7 @@ const RUNS: Array<[string, string]> = [
   ['a key prefix with an endless body', `sk-${'a1'.repeat(MB / 2)}`],
   ['key prefixes back to back', 'sk-'.repeat(MB / 3)],
   ['uppercase and digits', 'AKIA0'.repeat(MB / 5)],
-  // Disguised (issue 22): read folded, each of these is one of the runs above, or nothing at all.
+  // Disguised (look-alike and invisible characters): read folded, each of these is one of the runs above, or nothing at all.
   ['a megabyte of zero-width spaces', '\u200b'.repeat(MB)],
   ['a megabyte of fullwidth digits', '１'.repeat(MB)],
   ['digits between zero-width spaces', '1\u200b'.repeat(MB / 2)],

@@ -1,4 +1,4 @@
-// The scan's shortcuts (issue 27) must decide exactly as the plain code they replace: each is
+// The scan's shortcuts (made for speed) must decide exactly as the plain code they replace: each is
 // checked here against that code (kept in this file as it was, or switched back on), on
 // random text built from the characters each decision reads, and on the benchmark's texts.
 import { afterAll, describe, expect, it } from 'vitest';

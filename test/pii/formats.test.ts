@@ -1,6 +1,7 @@
-// Issue 16's formats, each with positives and near misses written from the format's own
-// specification (RFC 6531 / IDNA for addresses, the national numbering plans, the AWS key
-// format, the SSA's SSN rules), not from any corpus.
+// The formats of international addresses, phone numbers, cloud keys and SSNs, each with
+// positives and near misses written from the format's own specification (RFC 6531 / IDNA for
+// addresses, the national numbering plans, the AWS key format, the SSA's SSN rules), not from
+// any corpus.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
 import { internationalVerdict, nationalValid, printedGroups } from '../../src/domain/pii/detectors/phone-plan.js';
@@ -90,7 +91,7 @@ const NEAR_MISSES: string[] = [
   `secret: ${AWS_SECRET.slice(0, 39)}`,
 ];
 
-describe('issue 16 formats', () => {
+describe('international addresses, phone numbers, cloud keys and SSNs', () => {
   it.each(POSITIVES)('%s', (text, type, value) => {
     expect(found(text)).toEqual([`${type}:${value}`]);
   });
@@ -195,7 +196,7 @@ describe('stream redaction equals redact() for the new formats', () => {
   });
 });
 
-// The same formats in disguise (issue 22): fullwidth and other-script digits, zero-width and
+// The same formats in disguise: fullwidth and other-script digits, zero-width and
 // format characters inside, other dashes, slashes and spaces. The value found is the original
 // text, disguise included.
 const DISGUISED_POSITIVES: Array<[string, PiiType, string]> = [
@@ -226,7 +227,7 @@ const DISGUISED_NEAR_MISSES: string[] = [
   `token ${AWS_SECRET.slice(0, 20)}\u200b${AWS_SECRET.slice(20)}`,
 ];
 
-describe('issue 22: the formats in disguise', () => {
+describe('the formats in disguise', () => {
   it.each(DISGUISED_POSITIVES)('%s', (text, type, value) => {
     expect(found(text)).toEqual([`${type}:${value}`]);
   });

@@ -4,7 +4,7 @@ import { NEAR_MISS_CLASSES, nearMissCorpus } from '../../scripts/bench/pii/near-
 import { runScan } from '../../src/cli/safety.js';
 import { createStreamRedactor, redact, scan, type PiiType } from '../../src/domain/pii/index.js';
 
-// The benchmark's near-miss-heavy records (scripts/bench/pii/near-miss.ts, issue 47): what the
+// The benchmark's near-miss-heavy records (scripts/bench/pii/near-miss.ts): what the
 // engine finds is exactly the real values the generator planted, type and offsets, and none of
 // the ~2.5 near-misses planted beside each (timestamps, ids, versions, SHAs, masked and
 // checksum-failing numbers, IMEIs, MACs, coordinates, ISBNs, ports, handles…), so a speed-up

@@ -1,4 +1,4 @@
-// Issue 22, "Disguised PII passes": values written with characters that look the same (or like
+// Disguised PII, as a probe found it passing: values written with characters that look the same (or like
 // nothing) to a reader. The class is what is tested: for each type, disguises the probe named and
 // others it did not (other zero-width and format characters, other digit scripts, other dashes,
 // spaces and stops, mathematical letters), each with the redacted text written out by hand.

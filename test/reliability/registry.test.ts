@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/runtime.js';
 import { ManualClock } from './helpers.js';
 import { closeSqlite, sqliteOf } from '../helpers/db.js';
 
-// Issue 21: one registry owns every circuit breaker, a tool service's or an LLM provider's:
+// One registry owns every circuit breaker, a tool service's or an LLM provider's:
 // restore, saving with each transition's event, the periodic and final saves, cooldowns, the
 // admin reset and the views.
 

@@ -11,7 +11,7 @@ import { sandboxSupport } from '../../src/sandbox/index.js';
 import { cli, freePort } from '../helpers/cli.js';
 import { ROOT } from '../helpers/runtime.js';
 
-// The escape suite (issue 42): real agents, run by `iron-cage start`, try every way out a probe
+// The escape suite: real agents, run by `iron-cage start`, try every way out a probe
 // found. Run with `--sandbox off` each attempt succeeds (so the suite can fail); sandboxed each is
 // blocked, while iron-cage and its data stay whole. Nothing leaves this machine's loopback: the
 // "other services" (a TCP service, a panel, UDP, a DNS server, an abstract Unix socket) are

@@ -8,7 +8,7 @@ import { mcpSchema } from '../../src/config/mcp.js';
 import { chooseSandbox, sandboxSupport } from '../../src/sandbox/index.js';
 import { agentToken, ROOT, startTestRuntime, tempDir, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 43: a stdio MCP server the cage launches runs inside the sandbox when the agent does,
+// A stdio MCP server the cage launches runs inside the sandbox when the agent does,
 // under the agent's file rules: an agent cannot have the server read for it what it may not read
 // itself (iron-cage's state, its keys) nor write outside the working folder. Its secrets are in its
 // own environment only.

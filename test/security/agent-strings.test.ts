@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 22, row 4: an agent-chosen `model` name, or a progress report's `unit`, was stored in
+// A probe found that an agent-chosen `model` name, or a progress report's `unit`, was stored in
 // plaintext in the request rows, events, the log, cost by model and the agent's status. Every
 // string an agent supplies that is stored or shown goes through the redactor, or is refused
 // when it cannot be valid (a model name holding PII).

@@ -4,8 +4,8 @@ import { fakeGatewaySuite } from '../helpers/fake-llm.js';
 import { agentToken, until } from '../helpers/runtime.js';
 import { sqliteOf } from '../helpers/db.js';
 
-// Issue 22, rows 1 and 5, as a probe found them: an answer in a shape the request did not ask
-// for passed unguarded and unmetered, and an agent that hung up right after sending was charged
+// Two holes a probe found: an answer in a shape the request did not ask for passed unguarded
+// and unmetered, and an agent that hung up right after sending was charged
 // its prompt alone while the provider billed the whole answer. The class: every answer is read
 // by what it is; what cannot be read is refused, and usage that cannot be read is charged at
 // the call's worst case; a hang-up never leaves what the provider bills unpaid.

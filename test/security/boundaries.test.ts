@@ -9,8 +9,8 @@ import { raw, withTools } from '../tools/helpers.js';
 import { FakeService } from '../helpers/http.js';
 import { sqliteOf } from '../helpers/db.js';
 
-// Issue 14, "every boundary validates alike": each row of the issue's table that concerns input
-// is reproduced here against a real server (real HTTP, a real python3 agent, real SQLite files).
+// Every boundary validates alike: each finding of a security review that concerns input is
+// reproduced here against a real server (real HTTP, a real python3 agent, real SQLite files).
 
 let t: TestRuntime;
 let svc: FakeService;

@@ -9,7 +9,7 @@ import { cliInProcess } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 22, row 6: the dashboard link iron-cage prints was a 30-day admin JWT, valid after
+// The dashboard link iron-cage prints was a 30-day admin JWT, valid after
 // restarts, impossible to revoke, and printed into JSON log pipelines. Now it is a one-time login
 // that opens a session (expiring, listed with the API tokens, revocable); a link copied from old
 // logs opens nothing. Real `iron-cage serve` processes on real files, real HTTP and WebSockets.

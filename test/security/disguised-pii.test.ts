@@ -9,7 +9,7 @@ import { startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../
 import { raw } from '../tools/helpers.js';
 import { withTools } from '../tools/helpers.js';
 
-// Issue 22, "Disguised PII passes": zero-width characters inside a value, fullwidth letters and
+// Disguised PII, which a probe found passing: zero-width characters inside a value, fullwidth letters and
 // digits, Arabic-Indic digits, en-dashes as separators, small-form or fullwidth `@`, ideographic
 // full stops. Each row is sent through every door (an LLM answer whole and streamed in pieces
 // as small as one UTF-16 unit, the arguments of a tool call the LLM asks for, whole and

@@ -5,7 +5,7 @@ import { agentToken, startTestRuntime, tempDir, type TestRuntime } from '../help
 import { type Seen, FakeService } from '../helpers/http.js';
 import { withTools } from '../tools/helpers.js';
 
-// Issue 22, row 2: a tool service whose header carries a vault secret, or a credential written
+// A probe found: a tool service whose header carries a vault secret, or a credential written
 // in the config, and which echoes request headers (a debugging endpoint, an error page, a
 // redirect), handed the agent the credential, and the tool cache kept it in plaintext. Whatever
 // iron-cage itself sends must never reach the agent or the disk, in any of its common forms.

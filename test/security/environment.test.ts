@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 14, Build 2: nothing of iron-cage's reaches the agent's environment. Read from the
+// Nothing of iron-cage's reaches the agent's environment. Read from the
 // real child's /proc/<pid>/environ, not from what iron-cage meant to pass it.
 
 const KEY = 'sk-proj-live-7f3a9c2e41b8d605aa19';

@@ -5,7 +5,7 @@ import { claimDataDir } from '../../src/demo/datadir.js';
 import { writePrivateFile } from '../../src/state/index.js';
 import { startTestRuntime, tempDir, until } from '../helpers/runtime.js';
 
-// Issue 14, Build 7: the state files (checkpoints, cached tool bodies, events, sealed secrets)
+// The state files (checkpoints, cached tool bodies, events, sealed secrets)
 // are the operator's alone: 0600 when created whatever the umask allows, and tightened with a
 // warning when an older run left them wider.
 

@@ -6,7 +6,7 @@ import { startTestRuntime, until, type TestRuntime } from '../helpers/runtime.js
 import { breakers, raw, withTools } from '../tools/helpers.js';
 import { FakeService } from '../helpers/http.js';
 
-// Issue 14, Build 1 and the breaker part of 8: one agent never receives an answer cached for
+// One agent never receives an answer cached for
 // another (or for other headers), and only the service's own sickness counts against its
 // breaker: not an agent hanging up or giving up, not a request that breaks the provider.
 

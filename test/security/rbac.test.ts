@@ -70,7 +70,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /api/agents/:id/pause': ADMIN(400),
   'POST /api/agents/:id/resume': ADMIN(400),
   'GET /api/agents/:id/watch': READ(200),
-  // Approvals (issue 44): people read the queue, an agent its own; only admins (or users a rule names) decide; only an agent asks ahead.
+  // Approvals: people read the queue, an agent its own; only admins (or users a rule names) decide; only an agent asks ahead.
   'GET /api/approvals': LIST(200),
   'GET /api/approvals/:id': { anon: 401, admin: 404, viewer: 404, self: 404, other: 404 },
   'POST /api/approvals/:id/approve': ADMIN(400),

@@ -6,7 +6,7 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { FakeService } from '../helpers/http.js';
 import { withTools } from '../tools/helpers.js';
 
-// Issue 22, row 7 and the smaller rows: what storage or a request may ask of the process is
+// What storage or a request may ask of the process is
 // bounded. A password hash edited to ask for 4 GiB and 1000 passes must not make one login take
 // gigabytes and minutes; a password of twelve spaces is no password; 0.30000000000000004 dollars
 // is not six decimals; a fault plan lasts a day at most.

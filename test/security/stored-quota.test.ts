@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_DEFAULTS } from '../../src/config/gateway.js';
 import { agentToken, startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 
-// Stored state per agent is bounded (issue 48, class 3): a $0.01 agent wrote 12 conversation item
+// Stored state per agent is bounded: a probe's $0.01 agent wrote 12 conversation item
 // batches in 2 s and the state file grew 167 MB, charged nothing. Each agent's stored responses,
 // conversations and their items are counted as stored (triggers in the state file) and a write
 // past responses.max_stored_mb_per_agent or responses.max_stored_items_per_agent is a 400

@@ -6,7 +6,7 @@ import { escapeControl } from '../../src/core/logger.js';
 import { createTerminal } from '../../src/demo/terminal.js';
 import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 
-// Issue 14, Build 6: what an agent controls (SDK event text, its stdout and stderr, its
+// What an agent controls (SDK event text, its stdout and stderr, its
 // requests' paths) is shown on the operator's terminal, never obeyed by it.
 
 /** Anything a terminal acts on rather than shows; TAB and the line ends of real records aside. */

@@ -7,7 +7,7 @@ import { FakeService } from '../helpers/http.js';
 import { apiAgentToken, claims, openWs, upgradeStatus } from './sess-helpers.js';
 import { withTools } from '../tools/helpers.js';
 
-// Issue 14, "an agent's JWT never expires": after its run ends (and after a restart of
+// A security review found "an agent's JWT never expires": after its run ends (and after a restart of
 // iron-cage) it still reached the tool proxy with the service's credentials, posted events and
 // checkpoints and opened WebSockets. And "a revoked API token's open WebSocket stays open".
 // Here a real python agent hands its token to the test, which uses it after the run.

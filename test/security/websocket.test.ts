@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { apiAgentToken, openWs, type Sock } from './sess-helpers.js';
 
-// Issue 14, "memory grows without bound with slow WebSocket readers": 60 sockets that never
+// A security review found "memory grows without bound with slow WebSocket readers": 60 sockets that never
 // read, after 200 events of 65 KB, took the server from 0.6 to 2.4 GB; no per-token cap.
 
 let t: TestRuntime | undefined;

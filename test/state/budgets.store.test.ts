@@ -281,7 +281,7 @@ describe('reclaim and the rows', () => {
   });
 });
 
-describe('under replicas: the order of calls, what is known spent, what comes back (issue 45)', () => {
+describe('under replicas: the order of calls, what is known spent, what comes back', () => {
   const DAY = 86_400_000;
   const rowOf = async (id: string, rt: string, window = 0) => (await pg.db.select().from(pgSchema.budgetLeases)).find((l) => l.budgetId === id && l.runtimeId === rt && l.windowStart === window)!;
 

@@ -9,7 +9,7 @@ import { openPostgres } from '../../src/state/index.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { ROOT } from '../helpers/runtime.js';
 
-// Issue 46 review: pg migration 0019 on a panel that already holds rows of the schema before it.
+// Pg migration 0019 on a panel that already holds rows of the schema before it.
 // Its backfill moves blocked calls from errors to refused, counts the refusal events each agent
 // has, and puts on a budget's card only the refusals of runtimes the panel told of that budget.
 

@@ -85,7 +85,7 @@ beforeAll(async () => {
       service: 'crm',
       method: 'GET',
       path: `/leads/${i}`,
-      // Every 40th failed upstream; every 40th from the 20th refused by the cage (no tier): a refusal, never an error (issue 46).
+      // Every 40th failed upstream; every 40th from the 20th refused by the cage (no tier): a refusal, never an error.
       status: i % 40 === 0 ? 503 : i % 40 === 20 ? 403 : 200,
       tier: i % 40 === 0 ? 'failed' : i % 40 === 20 ? null : 'live',
       reason: i % 40 === 20 ? 'policy_denied' : 'ok',

@@ -10,7 +10,7 @@ import { migrate } from '../../src/state/runtime/migrate.js';
 import { cli, CLI_TEST_TIMEOUT_MS, cliInProcess, freePort, launchCli } from '../helpers/cli.js';
 import { FIXTURES, ROOT, tempDir, until } from '../helpers/runtime.js';
 
-// An upgrade keeps everything (issue 58). test/fixtures/state/iron_state-02b528e.sqlite is a state
+// An upgrade keeps everything. test/fixtures/state/iron_state-02b528e.sqlite is a state
 // file made by the CLI of commit 02b528e (schema version 29; how, and the figures it held then:
 // test/fixtures/state/README.md). Opened by this iron-cage the way a user who upgraded opens it,
 // through the command line, it is migrated and its agents, ledger, audit trail and vault are

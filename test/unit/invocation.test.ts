@@ -4,7 +4,7 @@ import { printedCommand, selfCommand, shellWord } from '../../src/core/invocatio
 import { renewCommand } from '../../src/auth/index.js';
 import { ROOT } from '../helpers/runtime.js';
 
-// Issue 46, class 3: every command the product prints is written as it was started, so it works
+// Every command the product prints is written as it was started, so it works
 // as printed (the commands themselves are run in test/integration/printed-commands.test.ts).
 
 describe('how iron-cage was started', () => {

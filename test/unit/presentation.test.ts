@@ -5,7 +5,7 @@ import { mailsText } from '../../src/demo/results.js';
 import { Router } from '../../src/gateway/router.js';
 import { newLoginLink } from '../../src/auth/links.js';
 
-// Issue 46, class 4: what a log line, a pop-up or a terminal row quotes is one line a presenter
+// What a log line, a pop-up or a terminal row quotes is one line a presenter
 // can read aloud: no literal "\n", no blank line, no row repeated per file.
 
 describe('an excerpt is one line', () => {

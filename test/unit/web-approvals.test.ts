@@ -5,7 +5,7 @@ import type { State } from '../../web/store.js';
 import { toastFor } from '../../web/toasts.js';
 import type { Agent, AnyEvent, ApprovalView } from '../../web/types.js';
 
-// #44 in the page, from its state alone: the queue kept by the feed's events, who may press
+// Approvals in the page, from its state alone: the queue kept by the feed's events, who may press
 // Approve / Deny and why not, and the pop-up. test/browser/approvals.test.ts drives the same
 // through a runtime in Chromium.
 

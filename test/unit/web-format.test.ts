@@ -16,7 +16,7 @@ describe('ago', () => {
   });
 });
 
-describe('callsSub (issue 46: refusals counted beside calls and errors)', () => {
+describe('callsSub (refusals counted beside calls and errors)', () => {
   it('says refusals whenever there were some, errors always', () => {
     expect(callsSub({ calls: 21, errors: 0, refused: 19 }, true)).toBe('21 calls · 19 refused · 0 errors');
     expect(callsSub({ calls: 1, errors: 1, refused: 0 }, true)).toBe('1 call · 1 error');
@@ -24,7 +24,7 @@ describe('callsSub (issue 46: refusals counted beside calls and errors)', () => 
   });
 });
 
-describe('budgetFigures and runwayNow (issue 46: one derivation, from the status the events move)', () => {
+describe('budgetFigures and runwayNow (one derivation, from the status the events move)', () => {
   const agent = (limitUsd: number | null, spentUsd: number, done: number, total: number | null) =>
     ({ budget: { limitUsd, spentUsd, reservedUsd: 0, waiting: 0 }, progress: { done, total, unit: 'leads', succeeded: null, failed: null } }) as never;
   it('recomputes projection and runway against a new limit at once', () => {

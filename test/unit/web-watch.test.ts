@@ -4,7 +4,7 @@ import type { State } from '../../web/store.js';
 import { toastFor } from '../../web/toasts.js';
 import type { Agent, AnyEvent, PausedView } from '../../web/types.js';
 
-// #26 in the page, from its state alone: the pause gate's buttons, and the
+// The watch in the page, from its state alone: the pause gate's buttons, and the
 // pop-ups that lead into the timeline. test/browser/timeline.test.ts drives the same through a run.
 
 const paused: PausedView = { since: '2026-11-24T10:00:00.000Z', by: 'watch', reason: 'loop', cause: 'loop', held: 1 };

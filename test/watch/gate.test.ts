@@ -8,7 +8,7 @@ import { agentToken, startTestRuntime, type TestRuntime, until } from '../helper
 import { toolsConfig } from '../tools/helpers.js';
 import { PauseGate } from '../../src/watch/index.js';
 
-// The pause gate against callers that hang up (issue 48, class 5): real sockets (node:net) that
+// The pause gate against callers that hang up (a probe held calls and went away): real sockets (node:net) that
 // send a request and then go away in each way a TCP client can, and real HTTP clients, against a
 // whole runtime (the simulated provider, a real tool service, the real ledger).
 
