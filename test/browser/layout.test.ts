@@ -130,7 +130,7 @@ beforeAll(async () => {
     env: { GATE_FILE: gate, TOTAL: '60', TOOL: 'hubspot-crm-contacts-v3', PII_AT: '7', FAIL_EVERY: '5', IRON_CAGE_MASTER_KEY: MASTER_KEY },
   });
   browser = await launchBrowser();
-  page = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 1440, height: 900 } });
+  page = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { viewport: { width: 1440, height: 900 }, motion: true });
   await page.page.waitForSelector('[data-testid=conn][data-state=live]', { timeout: 20_000 });
   await busyRun();
   const p = page.page;

@@ -32,7 +32,7 @@ describe('the dashboard in Chromium', () => {
     // Sandboxed where the machine allows it (CI installs bubblewrap and socat): the Agent panel says what it may touch.
     const sandbox = chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 });
     t = await startTestRuntime({ agent: { script: HELLO }, config: { budgetMicros: 50_000_000 }, env: { HELLO_DELAY: '0.05' }, sandbox });
-    p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`);
+    p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { motion: true });
     const main = await p.page.request.get(`${t.rt.url}/`);
     expect(main.headers()['content-security-policy']).toBe(DASHBOARD_CSP);
     // The app has rendered something into its mount point.
@@ -53,7 +53,7 @@ describe('the dashboard in Chromium', () => {
 
   it('the harness catches what it must: a CSP violation (the inline script is refused), a console error, a failed request, a page error', async () => {
     t = await startTestRuntime();
-    p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`);
+    p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { motion: true });
     await p.page.locator('#app > *').first().waitFor();
     expect(p.cspViolations).toEqual([]);
 

@@ -17,6 +17,14 @@ export function chromiumPath(): string {
 
 export interface OpenOptions {
   viewport?: { width: number; height: number };
+  /**
+   * The page's own transitions (bars sliding, pop-ups fading in). Off unless asked for: a page
+   * opens as for a reader who asked for reduced motion (the dashboard honours it, web/styles.css),
+   * since a live run moves its bars several times a second and headless Chromium paints each
+   * transition in software, every frame: a third of its CPU under the demo for what no assertion
+   * reads. The tests of how the page looks (smoke, layout) keep them.
+   */
+  motion?: boolean;
 }
 
 /** A page whose troubles are all recorded, for one assertion at the end of a test. */
@@ -93,7 +101,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
   const browser = await workerBrowser(executablePath);
   const contexts = new Set<BrowserContext>();
   const open = async (url: string, opts: OpenOptions = {}): Promise<WatchedPage> => {
-    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 720 } });
+    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 720 }, reducedMotion: opts.motion ? 'no-preference' : 'reduce' });
     contexts.add(context);
     context.once('close', () => contexts.delete(context));
     const page = await context.newPage();

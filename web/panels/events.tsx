@@ -67,8 +67,11 @@ export function EventLog() {
     follow.current = on;
     setFollowing(on);
   };
-  // Follow the newest row unless the reader scrolled up or is pointing at the log.
-  useLayoutEffect(pin);
+  // Follow the newest row unless the reader scrolled up or is pointing at the log: after a render
+  // that changed what the log holds, not after every render of the page (most events of a busy run
+  // are below the severity shown, and reading the log's height lays the page out at once).
+  const showAgent = !agentId && s.agents.length > 1;
+  useLayoutEffect(pin, [shown.at(-1)?.seq, shown.length, earlier > 0, open, showAgent, following, pausedAt]);
   // A resize of the log (the window, the layout) or a theme switch re-wraps its rows: pin again.
   useEffect(() => {
     const el = box.current;
@@ -170,7 +173,7 @@ export function EventLog() {
             </li>
           )}
           {shown.map((e) => (
-            <Row key={e.seq} e={e} showAgent={!agentId && s.agents.length > 1} open={open === e.seq} toggle={() => setOpen(open === e.seq ? null : e.seq)} />
+            <Row key={e.seq} e={e} showAgent={showAgent} open={open === e.seq} toggle={() => setOpen(open === e.seq ? null : e.seq)} />
           ))}
           {shown.length === 0 && <li class="muted small">No events{s.events.length > 0 ? ' match the filters' : ' yet'}.</li>}
         </ol>
