@@ -1,4 +1,4 @@
-import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
 
 // What a run's time went to, printed at its end, never failed on (speed varies with the machine;
 // the lists are what someone reads to fix it):
@@ -6,13 +6,23 @@ import type { Reporter, TestCase, TestModule } from 'vitest/node';
 //   needs most of its limit here times out on a busier machine, and a user's first `npm test` on
 //   a loaded 2-core box must pass (split it, run its parts side by side, or give it an honest limit);
 // - the wall time of each project (from its first file's start to its last file's end) and the
-//   slowest files, for the README's test section and for whoever makes the suite faster.
+//   slowest files, for the README's test section and for whoever makes the suite faster;
+// - where the run's wall time went around its files: from the start to the first file (vitest's
+//   own start, the run's PostgreSQL), and the tail, the end of the run where fewer files ran than
+//   there are workers (a core idle unless a file's own processes fill it).
 const SHARE = 0.5;
 const SLOWEST = 8;
 
 export default class TimingReporter implements Reporter {
   private readonly near: string[] = [];
   private readonly spans = new Map<TestModule, { start: number; end: number }>();
+  private began = performance.now();
+  private workers = 1;
+
+  onInit(vitest: Vitest): void {
+    this.began = performance.now();
+    this.workers = Number(vitest.config.maxWorkers) || 1;
+  }
 
   onTestModuleStart(module: TestModule): void {
     this.spans.set(module, { start: performance.now(), end: performance.now() });
@@ -51,7 +61,26 @@ export default class TimingReporter implements Reporter {
       const sum = xs.reduce((a, x) => a + (x.end - x.start), 0);
       console.log(`  ${(name || 'default').padEnd(10)} ${s(wall).padStart(8)} wall, ${xs.length} files, ${s(sum)} of file time`);
     }
+    const first = Math.min(...spans.map((x) => x.start));
+    const last = Math.max(...spans.map((x) => x.end));
+    console.log(`Around the files: ${s(first - this.began)} from the run's start to its first file; ${s(last - fullUntil(spans, this.workers))} of tail with fewer than ${this.workers} files running`);
     console.log(`Slowest ${SLOWEST} files:`);
     for (const x of [...spans].sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, SLOWEST)) console.log(`  ${s(x.end - x.start).padStart(8)}  ${x.module.relativeModuleId}`);
   }
+}
+
+/** The last moment at which `n` files or more ran at once (the first file's start if never). */
+function fullUntil(spans: ReadonlyArray<{ start: number; end: number }>, n: number): number {
+  const edges = spans.flatMap((x) => [
+    { t: x.start, d: 1 },
+    { t: x.end, d: -1 },
+  ]);
+  edges.sort((a, b) => a.t - b.t || a.d - b.d);
+  let running = 0;
+  let until = Math.min(...spans.map((x) => x.start));
+  for (const e of edges) {
+    if (e.d < 0 && running >= n) until = e.t;
+    running += e.d;
+  }
+  return until;
 }
