@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Principal } from '../../src/auth/index.js';
 import { newSecretId } from '../../src/core/ids.js';
 import { deriveKey, KDF_DEFAULTS, Vault } from '../../src/domain/secrets/index.js';
-import { SecretsStore, StateManager } from '../../src/state/index.js';
+import { onSqlite, SecretsStore, StateManager } from '../../src/state/index.js';
 import { VaultService } from '../../src/secrets/index.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
@@ -39,7 +39,7 @@ try {
 
   // 100 secrets of one environment, sealed with the default parameters; their keys stay cached.
   const state = StateManager.open(join(dir, 'a.db'));
-  const vault = await VaultService.open({ store: new SecretsStore(state), state }, KEY);
+  const vault = await VaultService.open({ store: new SecretsStore(onSqlite(state)), state }, KEY);
   for (let i = 0; i < 100; i++) await vault.create(admin, { name: `SECRET_${i}`, environment: 'production', value: `value-${i}-${randomBytes(24).toString('hex')}` });
   const warm = await timed(50, () => vault.inject('be-00000001', 'production'));
   const p50 = percentile(warm, 50);
@@ -54,7 +54,7 @@ try {
   // 1,000 secrets. A list opens only the masked previews (vault key: no per-row derivation), so
   // the rows are sealed with light parameters to keep the setup short; the list path is the same.
   const big = StateManager.open(join(dir, 'b.db'));
-  const store = new SecretsStore(big);
+  const store = new SecretsStore(onSqlite(big));
   const light = await Vault.unlock(KEY, null, { alg: 'argon2id', m: 8192, t: 1, p: 1, len: 32 });
   store.saveMeta(light.vault.check);
   await Promise.all(

@@ -1,5 +1,5 @@
 import type { Platform, Service } from '../server/index.js';
-import { TokensStore, UsersStore } from '../state/index.js';
+import { onSqlite, TokensStore, UsersStore } from '../state/index.js';
 import { LoginService } from './login.js';
 import type { TokenService } from './tokens.js';
 import { wireApiTokens } from './manage.js';
@@ -13,9 +13,9 @@ import { loginRoutes, userRoutes } from './users.routes.js';
  * needed), and the admin's /api/tokens and /api/users routes.
  */
 export function authService(ctx: Pick<Platform, 'config' | 'state'> & { tokens: TokenService }): Service {
-  const tokens = new TokensStore(ctx.state);
+  const tokens = new TokensStore(onSqlite(ctx.state));
   wireApiTokens(ctx.tokens, tokens);
-  const users = new UsersStore(ctx.state);
+  const users = new UsersStore(onSqlite(ctx.state));
   wireUsers(ctx.tokens, users);
   const login = new LoginService({ users, tokens: ctx.tokens, state: ctx.state, ttlMinutes: ctx.config.loginTokenTtlMinutes });
   return {

@@ -1,7 +1,7 @@
 import { UnauthorizedError } from '../core/errors.js';
 import { newTokenId } from '../core/ids.js';
 import type { NewEvent } from '../core/events.js';
-import type { ApiTokenRow, LinkRefusal, NewApiTokenRow, TokensStore } from '../state/index.js';
+import type { NewApiTokenRow, TokensStore } from '../state/index.js';
 import { generateApiToken, hashApiToken } from './api-tokens.js';
 import type { LoginResult } from './login.js';
 
@@ -26,11 +26,8 @@ export interface LoginLink {
   expiresAt: string;
 }
 
-/** Where links and sessions are kept: TokensStore (SQLite) or PgTokensStore (PostgreSQL, promises). */
-export interface LinkStore {
-  byHash(hash: string): ApiTokenRow | null | Promise<ApiTokenRow | null>;
-  exchangeLink(hash: string, now: Date, session: NewApiTokenRow, event: NewEvent): LinkRefusal | null | Promise<LinkRefusal | null>;
-}
+/** What a login needs of where links and sessions are kept (the runtime's SQLite or the panel's PostgreSQL). */
+export type LinkStore = Pick<TokensStore, 'byHash' | 'exchangeLink'>;
 
 /**
  * A new one-time admin login link: the secret, and the row (hash and expiry) to store with its
@@ -63,7 +60,7 @@ export function newLoginLink(o: { ttlMinutes: number; by: 'runtime' | 'cli' | 'p
  *   const l = mintLoginLink(store, { ttlMinutes: 15, by: 'runtime' });
  *   logger.info(`dashboard ${url}/#login=${l.link}`);
  */
-export function mintLoginLink(store: TokensStore, o: { ttlMinutes: number; by: 'runtime' | 'cli'; now?: Date }): LoginLink {
+export function mintLoginLink(store: TokensStore<'sync'>, o: { ttlMinutes: number; by: 'runtime' | 'cli'; now?: Date }): LoginLink {
   const { link, row, event } = newLoginLink(o);
   store.add(row, event);
   return link;

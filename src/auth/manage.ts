@@ -18,7 +18,7 @@ export interface CreatedToken {
  * An API token for something iron-cage does not spawn. An agent token gets its own agent
  * record (kind `external`), metered and budgeted exactly like a supervised agent.
  */
-export function createApiToken(state: StateManager, store: TokensStore, o: { role: Role; name: string; budgetMicros: number | null }): CreatedToken {
+export function createApiToken(state: StateManager, store: TokensStore<'sync'>, o: { role: Role; name: string; budgetMicros: number | null }): CreatedToken {
   const name = o.name.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
   if (o.role !== 'agent' && o.budgetMicros !== null) throw new ValidationError('budget: only agent tokens have a budget');
@@ -48,7 +48,7 @@ export function resolvedApiToken(row: ApiTokenRow): ResolvedApiToken {
 }
 
 /** Let the token service recognise API tokens by their hash. */
-export function wireApiTokens(tokens: TokenService, store: TokensStore): void {
+export function wireApiTokens(tokens: TokenService, store: TokensStore<'sync'>): void {
   tokens.resolveApiToken = (hash) => {
     const row = store.byHash(hash);
     return row ? resolvedApiToken(row) : null;

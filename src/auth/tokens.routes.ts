@@ -16,7 +16,7 @@ const tokenBody = z.strictObject({
 
 export interface TokenRoutesDeps {
   state: StateManager;
-  store: TokensStore;
+  store: TokensStore<'sync'>;
   tokens: Pick<TokenService, 'invalidate'>;
 }
 

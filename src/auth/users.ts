@@ -2,7 +2,7 @@ import type { Algorithm } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, ValidationError } from '../core/errors.js';
 import { KDF_DEFAULTS, verifiablePasswordHash } from '../domain/secrets/index.js';
-import type { UserRole, UserRow, UserView } from '../state/index.js';
+import type { UserRole, UsersStore, UserView } from '../state/index.js';
 import type { TokenService } from './tokens.js';
 
 export const USER_ROLES = ['admin', 'viewer'] as const;
@@ -18,16 +18,8 @@ const ARGON2ID = 2 as Algorithm;
 /** The vault's Argon2id parameters (OWASP's minimum): one set of numbers for both. */
 const PASSWORD_HASH = { algorithm: ARGON2ID, memoryCost: KDF_DEFAULTS.m, timeCost: KDF_DEFAULTS.t, parallelism: KDF_DEFAULTS.p };
 
-type Maybe<T> = T | Promise<T>;
-
-/** Named users where they are kept: UsersStore (SQLite, answers at once) or PgUsersStore (PostgreSQL, promises). */
-export interface UsersRepo {
-  add(row: Pick<UserRow, 'id' | 'name' | 'role' | 'passwordHash'>): Maybe<UserView>;
-  remove(name: string): Maybe<UserView | null>;
-  liveByName(name: string): Maybe<UserRow | null>;
-  byId(id: string): Maybe<UserView | null>;
-  list(o?: { removed?: boolean }): Maybe<UserView[]>;
-}
+/** What login and the user routes need of where named users are kept (the runtime's SQLite or the panel's PostgreSQL). */
+export type UsersRepo = Pick<UsersStore, 'add' | 'remove' | 'liveByName' | 'byId' | 'list'>;
 
 /** The native Argon2 binding, loaded by the first hash: a process that checks no password never holds it. */
 const argon2 = () => import('@node-rs/argon2');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mintLoginLink } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
-import { StateManager, TokensStore } from '../state/index.js';
+import { onSqlite, StateManager, TokensStore } from '../state/index.js';
 
 export interface DashboardArgs {
   db?: string;
@@ -25,7 +25,7 @@ export async function runDashboard(a: DashboardArgs): Promise<void> {
     throw new ConfigError(`dashboard: there is no iron-cage state at ${config.db}: give the --db of the running iron-cage (its start line and a refused link's page name the whole command)`);
   const state = StateManager.open(config.db);
   try {
-    const l = mintLoginLink(new TokensStore(state), { ttlMinutes: config.loginLinkTtlMinutes, by: 'cli' });
+    const l = mintLoginLink(new TokensStore(onSqlite(state)), { ttlMinutes: config.loginLinkTtlMinutes, by: 'cli' });
     // A server bound to every address answers on loopback too; the link is for this machine.
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}/#login=${l.link}`;

@@ -6,7 +6,7 @@ import { usdInput } from '../core/validation.js';
 import { checkScope } from '../domain/secrets/index.js';
 import { addRuntime, createMetricsToken, describeBudget as describe, panelLoginLink, tellReplicas } from '../panel/index.js';
 import { holdSignals, Panel, planPanel, startError } from '../runtime/index.js';
-import { BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, PgTokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
+import { onPostgres, BUDGET_ID, BUDGET_PERIODS, BudgetsStore, openPostgres, TokensStore, RuntimesStore, type BudgetPeriod, type BudgetScope } from '../state/index.js';
 
 export interface PanelArgs extends FlagValues {
   config?: string;
@@ -132,7 +132,7 @@ export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
   if (a.action !== 'list' && !a.name) throw new ConfigError(`panel token ${a.action}: name the token (iron-cage panel token ${a.action} NAME)`);
   if (a.role !== undefined && a.role !== 'metrics') throw new ConfigError(`--role: a panel makes metrics tokens here (people sign in; runtimes get theirs with panel runtime add), got "${a.role}"`);
   await withDb(a, async (pg) => {
-    const store = new PgTokensStore(pg.db);
+    const store = new TokensStore(onPostgres(pg.db));
     if (a.action === 'create') {
       const t = await createMetricsToken(store, a.name!).catch((e: unknown) => {
         throw e instanceof ValidationError ? new ConfigError(`panel token create: ${e.message}`) : e;
@@ -140,7 +140,7 @@ export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
       if (a.json) return void process.stdout.write(`${JSON.stringify(t)}\n`);
       process.stdout.write(`${t.token}\n\nMetrics token '${t.name}' (${t.id}) created; shown once. Prometheus sends it as a bearer token to GET /metrics (it may read nothing else).\n`);
     } else if (a.action === 'revoke') {
-      const revoked = await store.revoke(a.name!, new Date(), { kind: 'api', role: 'metrics' });
+      const revoked = await store.revoke(a.name!, { only: { kind: 'api', role: 'metrics' } });
       if (revoked.length > 0) await tellReplicas(pg.pool, 'tokens').catch(() => undefined);
       if (revoked.length === 0)
         throw new ConfigError(`panel token revoke: no active metrics token '${a.name}' (sessions end with panel user rm or DELETE /api/tokens/:id; runtime tokens with panel runtime rm)`);
@@ -160,7 +160,7 @@ export async function runPanelToken(a: PanelTokenArgs): Promise<void> {
 /** `iron-cage panel link`: a new one-time admin login link, written to the panel's database (a running panel accepts it at once). */
 export async function runPanelLink(a: PanelArgs): Promise<void> {
   await withDb(a, async (pg, config) => {
-    const link = await panelLoginLink(new PgTokensStore(pg.db), { ttlMinutes: config.loginLinkTtlMinutes, by: 'cli' });
+    const link = await panelLoginLink(new TokensStore(onPostgres(pg.db)), { ttlMinutes: config.loginLinkTtlMinutes, by: 'cli' });
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const scheme = config.tls.cert ? 'https' : 'http';
     const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${config.port}/#login=${link}`;

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
 import { loadConfig, OPTIONS } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
-import { SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
+import { onSqlite, SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
@@ -69,7 +69,7 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, env: a.env } });
   const env = config.environment;
   const state = StateManager.open(config.db);
-  const store = new SecretsStore(state);
+  const store = new SecretsStore(onSqlite(state));
   // Names, requesters and audit errors may come from agents: escaped like every printer. A value
   // asked for with `get` is printed exactly, for `$(iron-cage secrets get X)`.
   const out = (s: string): void => void process.stdout.write(`${a.action === 'get' ? s : escapeControl(s, { lines: true })}\n`);

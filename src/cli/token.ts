@@ -4,7 +4,7 @@ import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
-import { StateManager, TokensStore } from '../state/index.js';
+import { onSqlite, StateManager, TokensStore } from '../state/index.js';
 
 export interface TokenArgs {
   action: 'create' | 'list' | 'revoke';
@@ -21,7 +21,7 @@ export interface TokenArgs {
 export async function runToken(a: TokenArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
   const state = StateManager.open(config.db);
-  const store = new TokensStore(state);
+  const store = new TokensStore(onSqlite(state));
   // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
   try {

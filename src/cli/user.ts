@@ -2,7 +2,7 @@ import { addUser, USER_ROLES } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
-import { StateManager, UsersStore } from '../state/index.js';
+import { onSqlite, StateManager, UsersStore } from '../state/index.js';
 import { readStdin } from './secrets.js';
 
 export interface UserArgs {
@@ -24,7 +24,7 @@ export async function runUser(a: UserArgs, input: NodeJS.ReadableStream = proces
   if (a.action !== 'list' && !a.name) throw new ConfigError(`user ${a.action}: name the user, e.g. iron-cage user ${a.action} ann${a.action === 'add' ? ' --role viewer' : ''}`);
   if (a.action === 'add' && !(USER_ROLES as readonly string[]).includes(a.role ?? '')) throw new ConfigError(`--role: required, ${USER_ROLES.join(' or ')}`);
   const state = StateManager.open(config.db);
-  const users = new UsersStore(state);
+  const users = new UsersStore(onSqlite(state));
   // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
   try {

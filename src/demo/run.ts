@@ -15,7 +15,7 @@ import { startController, type Pace } from './controller.js';
 import { MAIL_SERVICE, startDemoServices, type DemoServices } from './services.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import { createTerminal, type DemoTerminal } from './terminal.js';
-import { SecretsStore, StateManager, writePrivateFile } from '../state/index.js';
+import { onSqlite, SecretsStore, StateManager, writePrivateFile } from '../state/index.js';
 import { VaultService } from '../secrets/index.js';
 import { boot, checkPython, type Runtime } from '../runtime/index.js';
 
@@ -93,7 +93,7 @@ function writeConfig(source: string, dataDir: string, scenario: Scenario, servic
 async function seedVault(config: Config): Promise<void> {
   const state = StateManager.open(config.db);
   try {
-    const vault = await VaultService.open({ store: new SecretsStore(state), state }, DEMO_MASTER_KEY);
+    const vault = await VaultService.open({ store: new SecretsStore(onSqlite(state)), state }, DEMO_MASTER_KEY);
     if (vault.status !== 'unlocked') throw new ConfigError(`--db: the vault in ${config.db} has another master key (start without --keep)`);
     const admin = { role: 'admin', agentId: null, name: 'demo', jti: '' } as const;
     const have = new Set((await vault.list(admin, config.environment)).map((s) => s.name));

@@ -6,7 +6,7 @@ import { assertRole, type Principal } from '../core/roles.js';
 import { redact } from '../domain/pii/index.js';
 import { mayApprove } from '../domain/policy/index.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import { FleetApprovalsStore, PgTokensStore, RUNTIME_ID, type FleetApproval, type PanelDb, type PgUsersStore, type RuntimeDecision, type RuntimesStore } from '../state/index.js';
+import { onPostgres, FleetApprovalsStore, TokensStore, RUNTIME_ID, type FleetApproval, type PanelDb, type UsersStore, type RuntimeDecision, type RuntimesStore } from '../state/index.js';
 import type { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
 
@@ -45,7 +45,7 @@ const runtimeQuery = z.strictObject({ after: z.coerce.number().int().min(0).defa
 export interface ApprovalsRoutesDeps {
   db: PanelDb;
   runtimes: RuntimesStore;
-  users: Pick<PgUsersStore, 'liveByName'>;
+  users: Pick<UsersStore<'async'>, 'liveByName'>;
   feed: PanelFeed;
   outage: Outage;
   logger: Logger;
@@ -63,7 +63,7 @@ const what = (a: FleetApproval) => `${a.method ? `${a.method} ` : ''}${a.service
  */
 export function approvalsRoutes(d: ApprovalsRoutesDeps) {
   const store = new FleetApprovalsStore(d.db);
-  const tokens = new PgTokensStore(d.db);
+  const tokens = new TokensStore(onPostgres(d.db));
   const now = d.now ?? Date.now;
 
   /**

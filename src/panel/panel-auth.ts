@@ -4,7 +4,7 @@ import { ValidationError } from '../core/errors.js';
 import { newTokenId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { AppEnv } from '../server/index.js';
-import type { LoginFailuresStore, PgTokensStore, PgUsersStore } from '../state/index.js';
+import type { LoginFailuresStore, TokensStore, UsersStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 
 // Who may call a panel: the auth feature's TokenService, LoginService and routes over the
@@ -17,8 +17,8 @@ type Hono = import('hono').Hono<AppEnv>;
 
 export interface PanelAuthDeps {
   tokens: TokenService;
-  tokenStore: PgTokensStore;
-  users: PgUsersStore;
+  tokenStore: TokensStore<'async'>;
+  users: UsersStore<'async'>;
   /** Failed logins, counted in PostgreSQL: every replica holds a guesser back alike. */
   loginFailures: LoginFailuresStore;
   outage: Outage;
@@ -60,7 +60,7 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
     },
   };
   const users = {
-    add: (row: Parameters<PgUsersStore['add']>[0]) => d.outage.run(() => d.users.add(row)),
+    add: (row: Parameters<UsersStore<'async'>['add']>[0]) => d.outage.run(() => d.users.add(row)),
     remove: (name: string) => d.outage.run(() => d.users.remove(name)),
     liveByName: (name: string) => d.outage.run(() => d.users.liveByName(name)),
     byId: (id: string) => d.outage.run(() => d.users.byId(id)),
@@ -75,7 +75,7 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
   });
   const links = {
     byHash: (hash: string) => d.outage.run(() => d.tokenStore.byHash(hash)),
-    exchangeLink: (hash: string, now: Date, session: Parameters<PgTokensStore['exchangeLink']>[2], event: NewEvent) =>
+    exchangeLink: (hash: string, now: Date, session: Parameters<TokensStore<'async'>['exchangeLink']>[2], event: NewEvent) =>
       d.outage.run(async () => {
         const refusal = await d.tokenStore.exchangeLink(hash, now, session);
         if (!refusal) logged(d.logger).record(event);
@@ -110,7 +110,7 @@ function pgFailures(store: LoginFailuresStore, outage: Outage, o: { kind: 'name'
  * A one-time admin login link to the panel (`/#login=…`), stored in PostgreSQL: the dashboard
  * exchanges it for a session exactly as on a runtime.
  */
-export async function panelLoginLink(store: PgTokensStore, o: { ttlMinutes: number; by: 'panel' | 'cli' }): Promise<string> {
+export async function panelLoginLink(store: TokensStore<'async'>, o: { ttlMinutes: number; by: 'panel' | 'cli' }): Promise<string> {
   const { link, row } = newLoginLink(o);
   await store.add(row);
   return link.link;
@@ -132,7 +132,7 @@ export interface CreatedMetricsToken {
  * @example
  *   const { token } = await createMetricsToken(store, 'prometheus');
  */
-export async function createMetricsToken(store: Pick<PgTokensStore, 'add' | 'list'>, rawName: string): Promise<CreatedMetricsToken> {
+export async function createMetricsToken(store: Pick<TokensStore<'async'>, 'add' | 'list'>, rawName: string): Promise<CreatedMetricsToken> {
   const name = rawName.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
   if ((await store.list()).some((t) => t.name === name && t.revokedAt === null && t.kind === 'api'))

@@ -6,7 +6,7 @@ import { metricsRoute } from '../observability/index.js';
 import { announceVault, VaultService, vaultRoutes } from '../secrets/index.js';
 import type { Service } from '../server/index.js';
 import type { RawRoute } from '../server/index.js';
-import { LoginFailuresStore, PgSecretsStore, PgTokensStore, PgUsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
+import { onPostgres, LoginFailuresStore, SecretsStore, TokensStore, UsersStore, RuntimesStore, TELEMETRY_MAX_BYTES, type Ingested, type LeaseOptions, type PanelDb } from '../state/index.js';
 import { PanelAlerts } from './alerts.js';
 import { approvalsRoutes, RUNTIME_APPROVALS_PATH } from './approvals.routes.js';
 import { CentralBudgets, sweepEveryMs } from './budgets.js';
@@ -51,7 +51,7 @@ export interface PanelService extends Service {
   feed: PanelFeed;
   runtimePaths: readonly string[];
   bodyLimits: Record<string, number>;
-  tokenStore: PgTokensStore;
+  tokenStore: TokensStore<'async'>;
   runtimes: RuntimesStore;
   /** Central budgets and their leases (the sweep runs from `start`). */
   budgets: CentralBudgets;
@@ -74,12 +74,13 @@ export interface PanelService extends Service {
  * The control panel's routes over PostgreSQL: login and users, runtimes and their tokens,
  * telemetry in, central budgets and their leases, the feed of what landed and changed, and the
  * panel's vault: admins keep secrets there (`/api/secrets`, the runtime's own routes over
- * PgSecretsStore) and each runtime reads those in its scope (`GET /api/runtime/secrets`); the
+ * SecretsStore) and each runtime reads those in its scope (`GET /api/runtime/secrets`); the
  * fleet's approvals, decided here and read back by their runtimes (`GET /api/runtime/approvals`).
  */
 export function panelService(d: PanelServiceDeps): PanelService {
-  const tokenStore = new PgTokensStore(d.db);
-  const users = new PgUsersStore(d.db);
+  const shared = onPostgres(d.db);
+  const tokenStore = new TokensStore(shared);
+  const users = new UsersStore(shared);
   const runtimes = new RuntimesStore(d.db);
   // What the viewers of every replica hear (a batch that landed on another replica included).
   const bus = new PanelBus({ pool: d.pool, url: d.databaseUrl, replica: d.replica.id, logger: d.logger });
@@ -113,7 +114,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
       heard = false;
     }
   });
-  const ready = VaultService.open({ store: new PgSecretsStore(d.db), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
+  const ready = VaultService.open({ store: new SecretsStore(shared), keyHint: 'start the panel again with it set, e.g. IRON_CAGE_MASTER_KEY=… iron-cage panel --database …' }, d.masterKey);
   const around = <T>(fn: () => Promise<T>) => d.outage.run(fn);
   const metrics = new PanelMetrics(
     { budgets: (now) => d.outage.run(() => budgets.store.view(now)), runtimes: () => d.outage.run(() => runtimes.list()) },

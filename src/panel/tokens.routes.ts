@@ -4,7 +4,7 @@ import type { TokenService } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
-import type { PgTokensStore } from '../state/index.js';
+import type { TokensStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 import { createMetricsToken } from './panel-auth.js';
 
@@ -15,7 +15,7 @@ const tokenBody = z.strictObject({
 });
 
 export interface PanelTokenRoutesDeps {
-  store: Pick<PgTokensStore, 'list' | 'revoke' | 'add'>;
+  store: Pick<TokensStore<'async'>, 'list' | 'revoke' | 'add'>;
   tokens: Pick<TokenService, 'invalidate'>;
   outage: Pick<Outage, 'run'>;
 }

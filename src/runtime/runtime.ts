@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { agentRoutes } from '../agents/index.js';
 import { StateFeed, startServer, type RunningServer } from '../server/index.js';
-import { RequestsStore, StateManager, TokensStore } from '../state/index.js';
+import { onSqlite, RequestsStore, StateManager, TokensStore } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, codingAgent, LocalProcessRunner, prepareHome, type AgentOutcome, type AgentProgram, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
 import { AlertDispatcher, deliveryEvent } from '../alerts/index.js';
@@ -77,7 +77,7 @@ export class Runtime {
    * `login_link_ttl_minutes`: the page exchanges it for a session. Each call makes another.
    */
   loginLink(): string {
-    return `${this.server.url}/#login=${mintLoginLink(new TokensStore(this.state), { ttlMinutes: this.config.loginLinkTtlMinutes, by: 'runtime' }).link}`;
+    return `${this.server.url}/#login=${mintLoginLink(new TokensStore(onSqlite(this.state)), { ttlMinutes: this.config.loginLinkTtlMinutes, by: 'runtime' }).link}`;
   }
 
   /** What the log says about the dashboard at start: the login link, but never into a JSON log (pipelines keep and share those). */
@@ -212,7 +212,7 @@ export class Runtime {
       rt.services = services;
       rt.pii = pii;
       // A link an earlier start printed and nobody used is void: a link copied from old logs opens nothing.
-      new TokensStore(state).endLinks(new Date());
+      new TokensStore(onSqlite(state)).endLinks(new Date());
       rt.announceDashboard();
       if (alerts.channels.length > 0)
         logger.info(`Alerts go to: ${alerts.channels.map((c) => (c === 'email' ? 'e-mail (budget, watch, approvals)' : 'webhook (budget, PII, watch, approvals)')).join(', ')}`);

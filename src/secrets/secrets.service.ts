@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { Platform, Service } from '../server/index.js';
-import { SecretsStore } from '../state/index.js';
+import { onSqlite, SecretsStore } from '../state/index.js';
 import { vaultRoutes } from './secrets.routes.js';
 import { VaultService } from './vault.js';
 
@@ -77,7 +77,7 @@ export function announceVault(logger: Logger, key: string | undefined, ready: Pr
 
 /** The vault service: `ready` resolves once the master key has been tried (Argon2id: tens of ms). */
 export function secretsService(ctx: Platform): Service & { ready: Promise<VaultService> } {
-  const store = new SecretsStore(ctx.state);
+  const store = new SecretsStore(onSqlite(ctx.state));
   const ready = VaultService.open(
     { store, state: ctx.state, exposeProviderKeys: ctx.config.secrets.exposeProviderKeys, configRefs: () => ctx.secrets.wanted('secret') },
     ctx.env.IRON_CAGE_MASTER_KEY,

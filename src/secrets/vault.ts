@@ -5,7 +5,7 @@ import { ForbiddenError, IronCageError, NotFoundError, SecretTamperedError, Vali
 import { TERMINAL_STATUSES, type NewEvent } from '../core/events.js';
 import { newSecretId, SECRET_ID_RE } from '../core/ids.js';
 import { checkEnvironment, checkName, checkValue, DEFAULT_ENVIRONMENT, inScope, Vault } from '../domain/secrets/index.js';
-import type { AuditQuery, SecretAuditInput, SecretAuditRow, SecretOperation, SecretRow, SecretsStore, StateManager, VaultStore } from '../state/index.js';
+import type { AuditQuery, SecretAuditInput, SecretAuditRow, SecretOperation, SecretRow, SecretsStore, StateManager } from '../state/index.js';
 import { parseWith } from '../server/index.js';
 import { refusal, type SecretAction } from './rbac.js';
 
@@ -22,8 +22,8 @@ export interface SecretView {
 export type VaultStatus = 'unlocked' | 'locked' | 'wrong_master_key';
 
 export interface VaultDeps {
-  /** The runtime's SQLite (SecretsStore) or the control panel's PostgreSQL (PgSecretsStore). */
-  store: VaultStore;
+  /** On the runtime's SQLite or the control panel's PostgreSQL. */
+  store: SecretsStore;
   /** The runtime's agents (an agent's own secrets endpoint); a panel has none. */
   state?: Pick<StateManager, 'getAgent'>;
   /** `secrets.expose_provider_keys`: let secrets named like the provider keys reach agents. */
@@ -408,11 +408,11 @@ export async function rekey(service: VaultService, store: SecretsStore, newKey: 
   const old = service.unlocked();
   if (newKey.length === 0) throw new ValidationError('the new master key is empty');
   const { vault: next } = await Vault.unlock(newKey, null);
-  const rows = store.all();
+  const rows = await store.all();
   const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));
   const audit = rows
     .filter((r) => !r.deletedAt)
     .map((r): SecretAuditInput => ({ secretName: r.name, operation: 'UPDATE', requesterRole: by.role, requester: `${by.name} (rekey)`, agentId: null, success: true, errorMessage: null }));
-  store.rekey(resealed, next.check, audit);
+  await store.rekey(resealed, next.check, audit);
   return rows.length;
 }

@@ -1,6 +1,7 @@
 // The state of both processes. What both share sits here: the one schema (schema.ts, the source
 // of the PostgreSQL tables too), the telemetry contract between a runtime and its panel, and
-// what a database error says. The runtime's SQLite state (./iron_state.db) is runtime/; the
+// what a database error says, and the stores both keep (tokens, users, the vault), each written
+// once over either database (dialect.ts). The runtime's SQLite state (./iron_state.db) is runtime/; the
 // control panel's PostgreSQL state (`iron-cage panel`) is panel/. Neither imports the other
 // (test/unit/architecture.test.ts).
 export {
@@ -32,14 +33,28 @@ export {
   type TelemetryCursor,
   type TelemetryHello,
 } from './telemetry.js';
+export type { Answer, Dialect, EventSpec, Mode } from './dialect.js';
+export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './tokens.store.js';
+export { UsersStore, type UserRow, type UserRole, type UserView } from './users.store.js';
+export {
+  SecretsStore,
+  SECRET_OPERATIONS,
+  type SecretOperation,
+  type SecretAuditInput,
+  type SealedColumns,
+  type SecretRow,
+  type SecretAuditRow,
+  type VaultMetaRow,
+  type AuditQuery,
+} from './secrets.store.js';
 
 // The runtime's state: SQLite, one file, the one write path.
 export { StateManager } from './runtime/manager.js';
 export { schemaVersion } from './runtime/migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './runtime/types.js';
 export { RequestsStore, type ChainSpend, type LedgerBucket, type LedgerGroup, type LlmRequestEnd, type LlmRequestInput, type StepSpend } from './runtime/requests.store.js';
-export type { EventSpec, Tx, Written } from './runtime/writer.js';
-export { TokensStore, linkRefusal, type ApiTokenRow, type LinkRefusal, type NewApiTokenRow } from './runtime/tokens.store.js';
+export type { Tx, Written } from './runtime/writer.js';
+export { onSqlite } from './runtime/dialect.js';
 export {
   TimelineStore,
   SOURCE_RANK,
@@ -57,30 +72,15 @@ export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type
 export { McpStore, type McpToolTotals } from './runtime/mcp.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './runtime/breakers.store.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './runtime/pii.store.js';
-export {
-  SecretsStore,
-  SECRET_OPERATIONS,
-  type SecretOperation,
-  type SecretAuditInput,
-  type SealedColumns,
-  type SecretRow,
-  type SecretAuditRow,
-  type VaultMetaRow,
-  type VaultStore,
-  type AuditQuery,
-} from './runtime/secrets.store.js';
-export { UsersStore, type UserRow, type UserRole, type UserView } from './runtime/users.store.js';
 export { prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './runtime/files.js';
 export { ResponsesStore, type StoredResponseInput } from './runtime/responses.store.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './runtime/conversations.store.js';
 export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './runtime/report.store.js';
 
 // The control panel's state: PostgreSQL, shared by its replicas.
-export { PgTokensStore } from './panel/pg-tokens.store.js';
-export { PgUsersStore } from './panel/pg-users.store.js';
+export { onPostgres } from './panel/dialect.js';
 export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './panel/pg.js';
 export type { BudgetRow, RuntimeRow } from './panel/schema-panel.js';
-export { PgSecretsStore } from './panel/pg-secrets.store.js';
 export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
 export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';
 export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel/alerts.store.js';

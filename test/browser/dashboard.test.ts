@@ -10,7 +10,7 @@ import { count, money, pct } from '../../web/format.js';
 import { COST_REPORT_GAP_MS } from '../../web/refresh.js';
 import { mintLoginLink } from '../../src/auth/index.js';
 import { selfCommand } from '../../src/core/invocation.js';
-import { TokensStore } from '../../src/state/index.js';
+import { onSqlite, TokensStore } from '../../src/state/index.js';
 import { withTools } from '../tools/helpers.js';
 
 // One real run seen through the dashboard in real Chromium: a python3 agent on the simulated
@@ -284,7 +284,7 @@ describe('the dashboard in Chromium, on a live run', () => {
       expect(await bad.page.evaluate(() => sessionStorage.getItem('iron-cage-token'))).toBeNull();
       // Pasting a one-time login link into the same tab (only the fragment changes: no reload)
       // brings the page up with a session, and takes the link out of the address bar.
-      const { link } = mintLoginLink(new TokensStore(t.rt.state), { ttlMinutes: 15, by: 'cli' });
+      const { link } = mintLoginLink(new TokensStore(onSqlite(t.rt.state)), { ttlMinutes: 15, by: 'cli' });
       await bad.page.evaluate((l) => (location.hash = `#login=${encodeURIComponent(l)}`), link);
       await waitState(bad, '[data-testid=conn][data-state=live]');
       expect(await bad.page.evaluate(() => location.hash)).toBe('');

@@ -10,7 +10,7 @@ import { UnauthorizedError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import { PanelFeed } from '../../src/panel/feed.js';
 import { approvalsRoutes, budgetRoutes, CentralBudgets, fleetRoutes, Outage } from '../../src/panel/index.js';
-import { LEASE_DEFAULTS, PgUsersStore, RuntimesStore } from '../../src/state/index.js';
+import { onPostgres, LEASE_DEFAULTS, UsersStore, RuntimesStore } from '../../src/state/index.js';
 import type { AppEnv } from '../../src/server/index.js';
 import { toErrorResponse } from '../../src/server/index.js';
 import { dashboardDir, loadDashboard, mountDashboard } from '../../src/server/static.js';
@@ -154,7 +154,7 @@ beforeAll(async () => {
   const outage = new Outage(logger, 'test');
   budgetRoutes({ budgets: new CentralBudgets(pg.db, { logger, outage, feed: new PanelFeed(), lease: LEASE_DEFAULTS }), outage })(app);
   // And its approvals (none in these fixtures: fleet-approvals.test.ts shows them).
-  approvalsRoutes({ db: pg.db, runtimes: new RuntimesStore(pg.db), users: new PgUsersStore(pg.db), feed: new PanelFeed(), outage, logger })(app);
+  approvalsRoutes({ db: pg.db, runtimes: new RuntimesStore(pg.db), users: new UsersStore(onPostgres(pg.db)), feed: new PanelFeed(), outage, logger })(app);
   mountDashboard(app, loadDashboard(dashboardDir()));
   http = createServer(getRequestListener(app.fetch));
   wss = new WebSocketServer({ noServer: true });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintLoginLink, openSession, RENEW_RUNTIME } from '../../src/auth/index.js';
 import { selfCommand } from '../../src/core/invocation.js';
-import { TokensStore } from '../../src/state/index.js';
+import { onSqlite, TokensStore } from '../../src/state/index.js';
 import { cliInProcess } from '../helpers/cli.js';
 import { sqliteOf } from '../helpers/db.js';
 import { dashboardSession, ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
@@ -154,7 +154,7 @@ describe('the printed dashboard link', () => {
 describe('POST /api/session', () => {
   it('gives one session for one link when two exchanges race', async () => {
     t = await startTestRuntime();
-    const store = new TokensStore(t.rt.state);
+    const store = new TokensStore(onSqlite(t.rt.state));
     const { link } = mintLoginLink(store, { ttlMinutes: 15, by: 'cli' });
     const answers = await Promise.all(Array.from({ length: 8 }, () => exchange(t!.rt.url, { link })));
     expect(answers.map((r) => r.status).sort()).toEqual([201, 401, 401, 401, 401, 401, 401, 401]);
@@ -163,7 +163,7 @@ describe('POST /api/session', () => {
 
   it('refuses a link past its time, and a session past its time', async () => {
     t = await startTestRuntime();
-    const store = new TokensStore(t.rt.state);
+    const store = new TokensStore(onSqlite(t.rt.state));
     const twentyMinutesAgo = new Date(Date.now() - 20 * 60_000);
     const stale = mintLoginLink(store, { ttlMinutes: 15, by: 'cli', now: twentyMinutesAgo });
     const r = await exchange(t.rt.url, { link: stale.link });
@@ -181,7 +181,7 @@ describe('POST /api/session', () => {
 
   it('answers malformed bodies with 400 and an unknown link with 401, recording nothing', async () => {
     t = await startTestRuntime();
-    const store = new TokensStore(t.rt.state);
+    const store = new TokensStore(onSqlite(t.rt.state));
     const rows = store.list().length;
     for (const [body, message] of [
       ['{', /JSON/i],
@@ -203,7 +203,7 @@ describe('POST /api/session', () => {
 
   it('leaves no row per start behind: links and sessions that ended over a day ago are forgotten at the next start', async () => {
     t = await startTestRuntime();
-    const store = new TokensStore(t.rt.state);
+    const store = new TokensStore(onSqlite(t.rt.state));
     const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
     const old = mintLoginLink(store, { ttlMinutes: 15, by: 'cli', now: twoDaysAgo });
     await openSession(store, old.link, { ttlMinutes: 60, address: '127.0.0.1', renew: RENEW_RUNTIME, now: twoDaysAgo });
@@ -219,7 +219,7 @@ describe('POST /api/session', () => {
 
   it('is recorded: the link made and the session opened, never the secret', async () => {
     t = await startTestRuntime();
-    const store = new TokensStore(t.rt.state);
+    const store = new TokensStore(onSqlite(t.rt.state));
     const l = mintLoginLink(store, { ttlMinutes: 15, by: 'cli' });
     const s = (await (await exchange(t.rt.url, { link: l.link })).json()) as { token: string };
     const events = t.rt.state.lastEvents(50).filter((e) => e.type.startsWith('auth.'));

@@ -1,80 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiTokenRow, NewApiTokenRow } from '../../src/state/runtime/tokens.store.js';
-import type { LinkRefusal } from '../../src/state/runtime/tokens.store.js';
-import type { UserRow, UserView } from '../../src/state/runtime/users.store.js';
 import type { Principal } from '../../src/core/roles.js';
+import type { NewEvent } from '../../src/core/events.js';
 import { VaultService } from '../../src/secrets/index.js';
-import { openPostgres, PgSecretsStore, PgTokensStore, PgUsersStore, SecretsStore, StateManager, TokensStore, UsersStore, type Postgres } from '../../src/state/index.js';
+import { onPostgres, onSqlite, openPostgres, SecretsStore, StateManager, TokensStore, UsersStore, type Dialect, type Mode, type NewApiTokenRow, type SecretAuditInput } from '../../src/state/index.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
-// The stores a runtime (SQLite) and a control panel (PostgreSQL) both have, users and tokens,
-// held to the same cases on both dialects: the same rows come back, the same rules refuse the
-// same things. (The SQLite stores write through the runtime's writer with an event; the panel's
-// are async: each dialect is wrapped once, below, and every case runs on both.)
+// The stores a runtime (SQLite) and a control panel (PostgreSQL) both keep, tokens, users and the
+// vault, are one class each over either database (src/state/dialect.ts). One case file holds
+// them to the same cases on both, as Hono runs one case file against each of its routers: the
+// same rows come back, the same rules refuse the same things, and two callers racing get the
+// same outcome. Each call is awaited: SQLite answers at once, PostgreSQL with a promise.
 
-interface Stores {
-  users: {
-    add(row: Pick<UserRow, 'id' | 'name' | 'role' | 'passwordHash'>): Promise<UserView>;
-    remove(name: string): Promise<UserView | null>;
-    liveByName(name: string): Promise<UserRow | null>;
-    byId(id: string): Promise<UserView | null>;
-    list(o?: { removed?: boolean }): Promise<UserView[]>;
-  };
-  tokens: {
-    add(row: NewApiTokenRow): Promise<void>;
-    byHash(hash: string): Promise<ApiTokenRow | null>;
-    exchangeLink(hash: string, now: Date, session: NewApiTokenRow): Promise<LinkRefusal | null>;
-    endLinks(now: Date): Promise<void>;
-    list(now?: Date): Promise<ApiTokenRow[]>;
-  };
+interface Database {
+  dialect: Dialect<Mode>;
+  /** The types of the events written so far, oldest first, where the database keeps events (a panel keeps none). */
+  events: (() => string[]) | null;
   close(): Promise<void>;
 }
 
-function sqliteStores(): Stores {
-  const state = StateManager.open(':memory:');
-  const users = new UsersStore(state);
-  const tokens = new TokensStore(state);
-  const event = { agentId: null, type: 'auth.session_opened' as const, severity: 'info' as const, message: 'session opened', data: {} };
-  return {
-    users: {
-      add: async (r) => users.add(r),
-      remove: async (n) => users.remove(n),
-      liveByName: async (n) => users.liveByName(n),
-      byId: async (id) => users.byId(id),
-      list: async (o) => users.list(o),
-    },
-    tokens: {
-      add: async (r) => tokens.add(r),
-      byHash: async (h) => tokens.byHash(h),
-      exchangeLink: async (h, now, s) => tokens.exchangeLink(h, now, s, event as never),
-      endLinks: async (now) => tokens.endLinks(now),
-      list: async (now) => tokens.list(now),
-    },
-    close: async () => void (await state.close()),
-  };
-}
-
 let server: TestPostgres;
-const opened: Postgres[] = [];
 let databases = 0;
 
-async function pgStores(): Promise<Stores> {
-  const pg = await openPostgres(await server.createDatabase(`stores_${++databases}`));
-  opened.push(pg);
-  const users = new PgUsersStore(pg.db);
-  const tokens = new PgTokensStore(pg.db);
-  return {
-    users: { add: (r) => users.add(r), remove: (n) => users.remove(n), liveByName: (n) => users.liveByName(n), byId: (id) => users.byId(id), list: (o) => users.list(o) },
-    tokens: {
-      add: (r) => tokens.add(r),
-      byHash: (h) => tokens.byHash(h),
-      exchangeLink: (h, now, s) => tokens.exchangeLink(h, now, s),
-      endLinks: (now) => tokens.endLinks(now),
-      list: (now) => tokens.list(now),
+const DATABASES: ReadonlyArray<readonly [string, () => Promise<Database>]> = [
+  [
+    'SQLite',
+    async () => {
+      const state = StateManager.open(':memory:');
+      return {
+        dialect: onSqlite(state),
+        events: () => state.eventsAfter(0, 1000).map((e) => e.type),
+        close: async () => void (await state.close()),
+      };
     },
-    close: () => pg.close(),
-  };
-}
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const pg = await openPostgres(await server.createDatabase(`stores_${++databases}`));
+      return { dialect: onPostgres(pg.db), events: null, close: () => pg.close() };
+    },
+  ],
+];
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -84,8 +50,10 @@ afterAll(async () => {
 });
 
 const NOW = new Date('2026-11-23T12:00:00.000Z');
-const token = (o: Partial<NewApiTokenRow> & Pick<NewApiTokenRow, 'id' | 'hash'>): NewApiTokenRow => ({
+const at = (hours: number) => new Date(NOW.getTime() + hours * 3600_000).toISOString();
+const token = (o: Partial<NewApiTokenRow> & Pick<NewApiTokenRow, 'id'>): NewApiTokenRow => ({
   name: o.id,
+  hash: `h-${o.id}`,
   role: 'admin',
   agentId: null,
   createdAt: NOW.toISOString(),
@@ -94,81 +62,246 @@ const token = (o: Partial<NewApiTokenRow> & Pick<NewApiTokenRow, 'id' | 'hash'>)
   expiresAt: null,
   ...o,
 });
+const sessionOpened: NewEvent = { agentId: null, type: 'auth.session_opened', severity: 'info', message: 'session opened', data: {} };
+const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
 
-describe.each([
-  ['SQLite', async () => sqliteStores()],
-  ['PostgreSQL', () => pgStores()],
-] as const)('users and tokens on %s', (_dialect, open) => {
-  let s: Stores;
+describe.each(DATABASES)('users and tokens on %s', (_name, open) => {
+  let db: Database;
+  let users: UsersStore;
+  let tokens: TokensStore;
   beforeAll(async () => {
-    s = await open();
+    db = await open();
+    users = new UsersStore(db.dialect);
+    tokens = new TokensStore(db.dialect);
   });
-  afterAll(() => s?.close());
+  afterAll(() => db?.close());
 
-  it('users: one live user per name, removal is soft and frees the name', async () => {
-    const ana = await s.users.add({ id: 'user_a1', name: 'ana', role: 'admin', passwordHash: '$argon2id$x' });
+  it('users: one live user per name, removal is soft and frees the name; each change announced where events are kept', async () => {
+    const ana = await users.add({ id: 'user_a1', name: 'ana', role: 'admin', passwordHash: '$argon2id$x' });
     expect(ana).toMatchObject({ id: 'user_a1', name: 'ana', role: 'admin', removedAt: null });
     expect(ana).not.toHaveProperty('passwordHash');
-    await expect(s.users.add({ id: 'user_a2', name: 'ana', role: 'viewer', passwordHash: '$argon2id$y' })).rejects.toThrow("a user named 'ana' already exists");
-    expect((await s.users.liveByName('ana'))?.passwordHash).toBe('$argon2id$x');
-    const removed = await s.users.remove('ana');
-    expect(removed?.removedAt).toEqual(expect.any(String));
-    expect(await s.users.remove('ana')).toBeNull();
-    expect(await s.users.liveByName('ana')).toBeNull();
-    expect((await s.users.byId('user_a1'))?.removedAt).toEqual(removed?.removedAt);
-    await s.users.add({ id: 'user_a3', name: 'ana', role: 'viewer', passwordHash: '$argon2id$z' });
-    expect((await s.users.list()).map((u) => u.id)).toEqual(['user_a3']);
-    expect((await s.users.list({ removed: true })).map((u) => u.id).sort()).toEqual(['user_a1', 'user_a3']);
+    await expect(async () => users.add({ id: 'user_a2', name: 'ana', role: 'viewer', passwordHash: '$argon2id$y' })).rejects.toThrow("a user named 'ana' already exists");
+    expect((await users.liveByName('ana'))?.passwordHash).toBe('$argon2id$x');
+    const removed = await users.remove('ana');
+    expect(removed).toMatchObject({ id: 'user_a1', removedAt: expect.any(String) });
+    expect(removed).not.toHaveProperty('passwordHash');
+    expect(await users.remove('ana')).toBeNull();
+    expect(await users.liveByName('ana')).toBeNull();
+    expect((await users.byId('user_a1'))?.removedAt).toEqual(removed?.removedAt);
+    expect(await users.byId('user_nobody')).toBeNull();
+    await users.add({ id: 'user_a3', name: 'ana', role: 'viewer', passwordHash: '$argon2id$z' });
+    await users.add({ id: 'user_b1', name: 'bea', role: 'viewer', passwordHash: '$argon2id$w' });
+    expect((await users.list()).map((u) => u.id)).toEqual(['user_a3', 'user_b1']);
+    expect((await users.list({ removed: true })).map((u) => u.id)).toEqual(['user_a1', 'user_a3', 'user_b1']);
+    // The refused add and the remove that found nobody announced nothing.
+    if (db.events) expect(db.events().filter((t) => t.startsWith('user.'))).toEqual(['user.added', 'user.removed', 'user.added', 'user.added']);
   });
 
-  it('tokens: found by hash; a login link opens one session, once, before it expires; a start ends the links left', async () => {
-    await s.tokens.add(token({ id: 'tok_api', hash: 'h-api' }));
-    expect(await s.tokens.byHash('h-api')).toMatchObject({ id: 'tok_api', kind: 'api', revokedAt: null, runtimeId: null });
-    expect(await s.tokens.byHash('h-none')).toBeNull();
+  it('tokens: found by hash and id; a login link opens one session, once, before it expires', async () => {
+    await tokens.add(token({ id: 'tok_api' }));
+    expect(await tokens.byHash('h-tok_api')).toMatchObject({ id: 'tok_api', kind: 'api', revokedAt: null, runtimeId: null });
+    expect(await tokens.byId('tok_api')).toMatchObject({ hash: 'h-tok_api' });
+    expect(await tokens.byHash('h-none')).toBeNull();
+    expect(await tokens.byId('tok_none')).toBeNull();
 
-    const soon = new Date(NOW.getTime() + 15 * 60_000).toISOString();
-    await s.tokens.add(token({ id: 'tok_link', hash: 'h-link', kind: 'link', expiresAt: soon }));
-    const session = token({ id: 'tok_session', hash: 'h-session', kind: 'session', expiresAt: soon });
-    expect(await s.tokens.exchangeLink('h-nope', NOW, session)).toBe('unknown');
-    expect(await s.tokens.exchangeLink('h-link', NOW, session)).toBeNull();
-    expect(await s.tokens.byHash('h-session')).toMatchObject({ kind: 'session', revokedAt: null });
-    expect((await s.tokens.byHash('h-link'))?.revokedAt).toEqual(expect.any(String));
-    expect(await s.tokens.exchangeLink('h-link', NOW, { ...session, id: 'tok_s2', hash: 'h-s2' })).toBe('used');
-    expect(await s.tokens.byHash('h-s2')).toBeNull();
+    await tokens.add(token({ id: 'tok_link', kind: 'link', expiresAt: at(0.25) }));
+    const session = token({ id: 'tok_session', kind: 'session', expiresAt: at(8) });
+    expect(await tokens.exchangeLink('h-nope', NOW, session, sessionOpened)).toBe('unknown');
+    expect(await tokens.exchangeLink('h-tok_api', NOW, session, sessionOpened)).toBe('unknown');
+    expect(await tokens.exchangeLink('h-tok_link', NOW, session, sessionOpened)).toBeNull();
+    expect(await tokens.byHash('h-tok_session')).toMatchObject({ kind: 'session', revokedAt: null });
+    expect((await tokens.byHash('h-tok_link'))?.revokedAt).toBe(NOW.toISOString());
+    expect(await tokens.exchangeLink('h-tok_link', NOW, token({ id: 'tok_s2', kind: 'session', expiresAt: at(8) }), sessionOpened)).toBe('used');
+    expect(await tokens.byHash('h-tok_s2')).toBeNull();
 
-    await s.tokens.add(token({ id: 'tok_old', hash: 'h-old', kind: 'link', expiresAt: NOW.toISOString() }));
-    expect(await s.tokens.exchangeLink('h-old', NOW, { ...session, id: 'tok_s3', hash: 'h-s3' })).toBe('expired');
-
-    await s.tokens.add(token({ id: 'tok_left', hash: 'h-left', kind: 'link', expiresAt: soon }));
-    await s.tokens.endLinks(NOW);
-    expect(await s.tokens.exchangeLink('h-left', NOW, { ...session, id: 'tok_s4', hash: 'h-s4' })).not.toBeNull();
-    expect((await s.tokens.byHash('h-api'))?.revokedAt).toBeNull();
+    await tokens.add(token({ id: 'tok_old', kind: 'link', expiresAt: NOW.toISOString() }));
+    expect(await tokens.exchangeLink('h-tok_old', NOW, token({ id: 'tok_s3', kind: 'session', expiresAt: at(8) }), sessionOpened)).toBe('expired');
+    // Only the exchange that opened a session announced it.
+    if (db.events) expect(db.events().filter((t) => t === 'auth.session_opened')).toEqual(['auth.session_opened']);
   });
 
-  it('keeps a panel runtime token’s runtime id', async () => {
-    await s.tokens.add(token({ id: 'tok_rt', hash: 'h-rt', kind: 'runtime', role: 'runtime', runtimeId: 'laptop-ana' }));
-    expect(await s.tokens.byHash('h-rt')).toMatchObject({ kind: 'runtime', runtimeId: 'laptop-ana' });
+  it('tokens: of two exchanges of one link at once, one opens a session and the other is told it was used', async () => {
+    const links = Array.from({ length: 8 }, (_, i) => `tok_race_${i}`);
+    for (const id of links) await tokens.add(token({ id, kind: 'link', expiresAt: at(0.25) }));
+    // Connections open before the race (PostgreSQL), so that both exchanges of a link read it before either writes.
+    await Promise.all(links.map(async (id) => tokens.byId(id)));
+    const outcomes = await Promise.all(
+      links.flatMap((id) => ['a', 'b'].map(async (s) => tokens.exchangeLink(`h-${id}`, NOW, token({ id: `${id}_${s}`, kind: 'session', expiresAt: at(8) }), sessionOpened))),
+    );
+    expect(outcomes.filter((o) => o === null)).toHaveLength(links.length);
+    expect(outcomes.filter((o) => o === 'used')).toHaveLength(links.length);
+    const opened = await Promise.all(links.flatMap((id) => [`h-${id}_a`, `h-${id}_b`]).map(async (h) => tokens.byHash(h)));
+    expect(opened.filter((r) => r !== null)).toHaveLength(links.length);
+  });
+
+  it('tokens: a start ends the links not used yet and forgets the links and sessions that ended over a day ago, never an API or runtime token', async () => {
+    await tokens.add(token({ id: 'end_live_link', kind: 'link', expiresAt: at(0.25) }));
+    await tokens.add(token({ id: 'end_used_link', kind: 'link', expiresAt: at(-47.75), revokedAt: at(-47.9) }));
+    await tokens.add(token({ id: 'end_old_session', kind: 'session', expiresAt: at(-30) }));
+    await tokens.add(token({ id: 'end_recent_session', kind: 'session', expiresAt: at(8), revokedAt: at(-2) }));
+    await tokens.add(token({ id: 'end_revoked_api', revokedAt: at(-48) }));
+    await tokens.add(token({ id: 'end_revoked_runtime', kind: 'runtime', role: 'runtime', runtimeId: 'laptop-ana', revokedAt: at(-48) }));
+    await tokens.endLinks(NOW);
+    const left = await Promise.all(
+      ['end_live_link', 'end_used_link', 'end_old_session', 'end_recent_session', 'end_revoked_api', 'end_revoked_runtime'].map(async (id) => [id, await tokens.byId(id)] as const),
+    );
+    expect(left.filter(([, row]) => row !== null).map(([id]) => id)).toEqual(['end_live_link', 'end_recent_session', 'end_revoked_api', 'end_revoked_runtime']);
+    expect((await tokens.byId('end_live_link'))?.expiresAt).toBe(NOW.toISOString());
+    expect(await tokens.exchangeLink('h-end_live_link', NOW, token({ id: 'end_s', kind: 'session', expiresAt: at(8) }), sessionOpened)).toBe('expired');
+  });
+
+  it('tokens: the list holds API and runtime tokens and live sessions, oldest first, never a link or an expired session', async () => {
+    await tokens.add(token({ id: 'list_api', createdAt: at(-3) }));
+    await tokens.add(token({ id: 'list_runtime', kind: 'runtime', role: 'runtime', runtimeId: 'laptop-bea', createdAt: at(-2) }));
+    await tokens.add(token({ id: 'list_session', kind: 'session', expiresAt: at(1), createdAt: at(-1) }));
+    await tokens.add(token({ id: 'list_expired', kind: 'session', expiresAt: at(-0.5), createdAt: at(-1) }));
+    await tokens.add(token({ id: 'list_link', kind: 'link', expiresAt: at(1) }));
+    const listed = (await tokens.list(NOW)).filter((t) => t.id.startsWith('list_'));
+    expect(listed.map((t) => t.id)).toEqual(['list_api', 'list_runtime', 'list_session']);
+    expect(listed.find((t) => t.id === 'list_runtime')).toMatchObject({ runtimeId: 'laptop-bea' });
+  });
+
+  it('tokens: revoke by id or name returns the live rows it revoked; `only` keeps to a kind and role; a user’s sessions end apart from a token of the name', async () => {
+    await tokens.add(token({ id: 'rv_1', name: 'ci' }));
+    await tokens.add(token({ id: 'rv_2', name: 'ci', kind: 'session', expiresAt: at(8) }));
+    const revoked = await tokens.revoke('ci', { now: NOW });
+    expect(ids(revoked)).toEqual(['rv_1', 'rv_2']);
+    expect(revoked.every((r) => r.revokedAt === NOW.toISOString())).toBe(true);
+    expect(await tokens.revoke('ci')).toEqual([]);
+    expect(await tokens.revoke('rv_1')).toEqual([]);
+
+    await tokens.add(token({ id: 'rv_metrics', name: 'prom', role: 'metrics' }));
+    await tokens.add(token({ id: 'rv_prom_session', name: 'prom', kind: 'session', expiresAt: at(8) }));
+    expect(ids(await tokens.revoke('prom', { only: { kind: 'api', role: 'metrics' } }))).toEqual(['rv_metrics']);
+    expect((await tokens.byId('rv_prom_session'))?.revokedAt).toBeNull();
+    expect(ids(await tokens.revoke('rv_prom_session'))).toEqual(['rv_prom_session']);
+
+    await tokens.add(token({ id: 'rv_dan_1', name: 'dan', kind: 'session', expiresAt: at(8) }));
+    await tokens.add(token({ id: 'rv_dan_2', name: 'dan', kind: 'session', expiresAt: at(8) }));
+    await tokens.add(token({ id: 'rv_dan_api', name: 'dan' }));
+    expect(ids(await tokens.revokeSessionsOf('dan', NOW))).toEqual(['rv_dan_1', 'rv_dan_2']);
+    expect((await tokens.byId('rv_dan_api'))?.revokedAt).toBeNull();
+  });
+
+  it('tokens: a runtime token keeps its runtime id', async () => {
+    await tokens.add(token({ id: 'tok_rt', kind: 'runtime', role: 'runtime', runtimeId: 'laptop-ana' }));
+    expect(await tokens.byHash('h-tok_rt')).toMatchObject({ kind: 'runtime', runtimeId: 'laptop-ana' });
   });
 });
 
-// The vault: one VaultService over either store (the runtime's SQLite, the panel's PostgreSQL),
-// the same rules and the same audit rows on both.
-describe.each([
-  ['SQLite', async () => new SecretsStore(StateManager.open(':memory:'))],
-  [
-    'PostgreSQL',
-    async () => {
-      const pg = await openPostgres(await server.createDatabase(`vault_${++databases}`));
-      opened.push(pg);
-      return new PgSecretsStore(pg.db);
-    },
-  ],
-] as const)('the vault on %s', (_dialect, open) => {
+const bytes = (s: string) => Buffer.from(s);
+const sealed = (v: string) => ({ salt: bytes(`salt-${v}`), nonce: bytes(`nonce-${v}`), ciphertext: bytes(`ct-${v}`), kdf: '{"alg":"argon2id"}', maskedSealed: bytes(`mask-${v}`) });
+const audited = (secretName: string, operation: SecretAuditInput['operation'], success = true): SecretAuditInput => ({
+  secretName,
+  operation,
+  requesterRole: 'admin',
+  requester: 'ana',
+  agentId: null,
+  success,
+  errorMessage: success ? null : 'refused',
+});
+const secretEvent = (type: 'secret.created' | 'secret.updated' | 'secret.deleted', name: string): NewEvent => ({
+  agentId: null,
+  type,
+  severity: 'info',
+  message: `${type} ${name}`,
+  data: { name, environment: 'development', by: 'ana' },
+});
+
+describe.each(DATABASES)('the vault’s rows on %s', (_name, open) => {
+  let db: Database;
+  let store: SecretsStore;
+  beforeAll(async () => {
+    db = await open();
+    store = new SecretsStore(db.dialect);
+  });
+  afterAll(() => db?.close());
+
+  it('keeps the first check value; seals rows per environment; a second live name is refused, a deleted one frees it', async () => {
+    expect(await store.meta()).toBeNull();
+    await store.saveMeta({ ...sealed('check-1'), kdf: 'k1' });
+    await store.saveMeta({ ...sealed('check-2'), kdf: 'k2' });
+    expect(await store.meta()).toMatchObject({ kdf: 'k1', ciphertext: bytes('ct-check-1') });
+
+    const a = await store.create({ id: 'secret-a', name: 'API_KEY', environment: 'development', ...sealed('a') }, audited('API_KEY', 'CREATE'), secretEvent('secret.created', 'API_KEY'));
+    expect(a).toMatchObject({ id: 'secret-a', deletedAt: null, ciphertext: bytes('ct-a') });
+    await store.create({ id: 'secret-b', name: 'API_KEY', environment: 'production', ...sealed('b') }, audited('API_KEY', 'CREATE'), secretEvent('secret.created', 'API_KEY'));
+    await store.create({ id: 'secret-c', name: 'CRM', environment: 'development', ...sealed('c') }, audited('CRM', 'CREATE'), secretEvent('secret.created', 'CRM'));
+    await expect(async () =>
+      store.create({ id: 'secret-d', name: 'API_KEY', environment: 'development', ...sealed('d') }, audited('API_KEY', 'CREATE'), secretEvent('secret.created', 'API_KEY')),
+    ).rejects.toThrow('a secret named API_KEY already exists in environment development');
+    expect(await store.byId('secret-d')).toBeNull();
+
+    expect(ids(await store.list())).toEqual(['secret-a', 'secret-b', 'secret-c']);
+    expect((await store.list('development')).map((r) => r.name)).toEqual(['API_KEY', 'CRM']);
+    expect((await store.liveByName('API_KEY', 'production'))?.id).toBe('secret-b');
+    expect(ids(await store.liveByNames(['API_KEY', 'CRM', 'NONE'], 'development'))).toEqual(['secret-a', 'secret-c']);
+    expect(await store.liveByNames([], 'development')).toEqual([]);
+
+    await store.softDelete('secret-c', [audited('CRM', 'DELETE')], secretEvent('secret.deleted', 'CRM'));
+    expect(await store.liveByName('CRM', 'development')).toBeNull();
+    expect((await store.byId('secret-c'))?.deletedAt).toEqual(expect.any(String));
+    await store.create({ id: 'secret-e', name: 'CRM', environment: 'development', ...sealed('e') }, audited('CRM', 'CREATE'), secretEvent('secret.created', 'CRM'));
+    expect(ids(await store.all())).toEqual(['secret-a', 'secret-b', 'secret-c', 'secret-e']);
+    if (db.events) expect(db.events().filter((t) => t.startsWith('secret.'))).toEqual(['secret.created', 'secret.created', 'secret.created', 'secret.deleted', 'secret.created']);
+  });
+
+  it('an update moves updatedAt forward and refuses a change decided from an older version; of two racing from one version, one wins', async () => {
+    const before = (await store.byId('secret-a'))!;
+    const next = await store.update('secret-a', sealed('a2'), [audited('API_KEY', 'UPDATE')], secretEvent('secret.updated', 'API_KEY'), before.updatedAt);
+    expect(next.ciphertext).toEqual(bytes('ct-a2'));
+    expect(next.updatedAt > before.updatedAt).toBe(true);
+    await expect(async () => store.update('secret-a', sealed('a3'), [], secretEvent('secret.updated', 'API_KEY'), before.updatedAt)).rejects.toMatchObject({ status: 409, code: 'stale' });
+
+    const outcomes = await Promise.allSettled(
+      ['x', 'y'].map(async (v) => store.update('secret-a', sealed(v), [audited('API_KEY', 'UPDATE')], secretEvent('secret.updated', 'API_KEY'), next.updatedAt)),
+    );
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { code: 'stale' } });
+  });
+
+  it('audit rows are read in order, by name, operation and cursor, up to a limit; a rekey reseals every row and the check value at once', async () => {
+    await store.audit([audited('CRM', 'READ'), audited('CRM', 'DENIED', false)]);
+    await store.audit([]);
+    const all = await store.auditList({ limit: 100 });
+    expect(all.map((r) => r.id)).toEqual([...all.map((r) => r.id)].sort((x, y) => x - y));
+    expect(all.map((r) => `${r.operation} ${r.secretName} ${r.success}`)).toEqual([
+      'CREATE API_KEY true',
+      'CREATE API_KEY true',
+      'CREATE CRM true',
+      'DELETE CRM true',
+      'CREATE CRM true',
+      'UPDATE API_KEY true',
+      'UPDATE API_KEY true',
+      'READ CRM true',
+      'DENIED CRM false',
+    ]);
+    expect((await store.auditList({ secretName: 'CRM', operation: 'CREATE', limit: 100 })).map((r) => r.id)).toEqual([all[2]!.id, all[4]!.id]);
+    expect((await store.auditList({ after: all[6]!.id, limit: 1 })).map((r) => r.operation)).toEqual(['READ']);
+
+    const rows = await store.all();
+    await store.rekey(
+      rows.map((r) => ({ id: r.id, ...sealed(`re-${r.id}`) })),
+      { ...sealed('check-re'), kdf: 'k-re' },
+      rows.filter((r) => !r.deletedAt).map((r) => audited(r.name, 'UPDATE')),
+    );
+    expect((await store.all()).map((r) => r.ciphertext.toString())).toEqual(rows.map((r) => `ct-re-${r.id}`));
+    expect(await store.meta()).toMatchObject({ kdf: 'k-re' });
+    expect(await store.auditList({ after: all.at(-1)!.id, limit: 100 })).toHaveLength(3);
+  });
+});
+
+// The vault: one VaultService over the one store, on either database, the same rules and the
+// same audit rows on both.
+describe.each(DATABASES)('the vault on %s', (_name, open) => {
   const admin: Principal = { role: 'admin', agentId: null, name: 'ana', jti: '' };
   const runtime: Principal = { role: 'runtime', agentId: null, name: 'runtime r1', jti: 'tok_1', runtimeId: 'r1' };
+  let db: Database;
+  afterAll(() => db?.close());
 
   it('seals, refuses a duplicate and a stale change, reads for a runtime in scope only, and audits who did what', async () => {
-    const store = await open();
+    db = await open();
+    const store = new SecretsStore(db.dialect);
     const vault = await VaultService.open({ store }, 'both-dialects-master-key-0123456789');
     expect(vault.status).toBe('unlocked');
     // A second opening with the same key opens the check value the first stored; another key does not.

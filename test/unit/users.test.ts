@@ -17,7 +17,7 @@ vi.mock('@node-rs/argon2', async (importOriginal) => {
 
 const { LoginLimiter, TokenService, addUser, wireUsers } = await import('../../src/auth/index.js');
 const { PasswordCheck } = await import('../../src/auth/users.js');
-const { StateManager, UsersStore } = await import('../../src/state/index.js');
+const { onSqlite, StateManager, UsersStore } = await import('../../src/state/index.js');
 const { tempDir } = await import('../helpers/runtime.js');
 
 const PHC = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/;
@@ -27,7 +27,7 @@ describe('PasswordCheck', () => {
     const { dir, cleanup } = tempDir();
     const state = StateManager.open(join(dir, 's.db'));
     try {
-      const users = new UsersStore(state);
+      const users = new UsersStore(onSqlite(state));
       const ann = await addUser(users, { name: 'ann', role: 'viewer', password: 'correct horse battery' });
       const check = new PasswordCheck(users);
       verified.length = 0;
@@ -49,7 +49,7 @@ describe('PasswordCheck', () => {
     const { dir, cleanup } = tempDir();
     const state = StateManager.open(join(dir, 's.db'));
     try {
-      const users = new UsersStore(state);
+      const users = new UsersStore(onSqlite(state));
       const tokens = new TokenService(new Uint8Array(32).fill(7));
       wireUsers(tokens, users);
       const ann = await addUser(users, { name: 'ann', role: 'admin', password: 'correct horse battery' });

@@ -1,5 +1,5 @@
 // The secrets domain: Argon2id + AES-256-GCM sealing, the vault check value, names, values and
-// masking. Plain data in and out; storage and HTTP live elsewhere (src/state/runtime/secrets.store.ts, src/secrets/).
+// masking. Plain data in and out; storage and HTTP live elsewhere (src/state/secrets.store.ts, src/secrets/).
 export { Vault, type SealedSecret, type VaultCheck } from './vault.js';
 export { KDF_DEFAULTS, parseKdfParams, deriveKey, verifiablePasswordHash, type KdfParams } from './crypto.js';
 export { CREDENTIAL_MIN_LENGTH, CREDENTIAL_REDACTED, CredentialScrubber, credentialForms } from './scrub.js';

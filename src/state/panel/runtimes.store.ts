@@ -4,7 +4,7 @@ import type { PanelDb } from './pg.js';
 import { budgetLeases, runtimes, type RuntimeRow } from './schema-panel.js';
 import { apiTokens } from './schema-pg.js';
 import type { TelemetryHello } from '../telemetry.js';
-import type { NewApiTokenRow } from '../runtime/tokens.store.js';
+import type { NewApiTokenRow } from '../tokens.store.js';
 
 /** A runtime as the panel lists it (GET /api/runtimes). */
 export type RuntimeView = RuntimeRow;

@@ -10,7 +10,8 @@ import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as schema from '../schema.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, LiveHeld, NewAgent } from './types.js';
-import { Writer, type EventSpec, type Tx, type Written } from './writer.js';
+import type { EventSpec } from '../dialect.js';
+import { Writer, type Tx, type Written } from './writer.js';
 import { processAlive } from '../../core/process.js';
 
 /** What the stores in this folder build on (not exported from index.ts): drizzle, for every statement (prepared once on hot paths). */

@@ -3,10 +3,8 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { IronEvent, NewEvent } from '../../core/events.js';
 import { boundRun } from './bound.js';
+import type { EventSpec } from '../dialect.js';
 import { events } from '../schema.js';
-
-/** The event a write announces: fixed, built from the write's result (e.g. a new row id), or none. */
-export type EventSpec<T> = NewEvent | ((result: T) => NewEvent | null) | null;
 
 /**
  * Proof that code runs inside a write (the writer's transaction): a store's write statements
