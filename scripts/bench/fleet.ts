@@ -853,7 +853,7 @@ async function main(): Promise<void> {
     const judged = steps.find((x) => x.replicas === n)?.judged;
     const largest = carried(n);
     rows.push({
-      metric: `${n} replicas behind HAProxy: the largest fleet with visible p99 < 2 s (${judged === 'cross' ? "viewer on another replica than the batch's" : "viewer on the replica that took the batch: no frame crossed replicas (this build has no feed between replicas)"})`,
+      metric: `${n} replicas behind HAProxy: the largest fleet with visible p99 < 2 s (${judged === 'cross' ? "viewer on another replica than the batch's" : 'viewer on the replica that took the batch: no frame crossed replicas (this build has no feed between replicas)'})`,
       value: `${largest.toLocaleString('en-US')} runtimes`,
       target: SETUPS.includes(1) ? `≥ 1 replica's (${largestOne.toLocaleString('en-US')})` : undefined,
       ok: SETUPS.includes(1) ? largest >= largestOne : undefined,
