@@ -18,6 +18,8 @@ import { MCP_PROVIDER } from '../state/index.js';
 import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
 import { spanned, type InjectionAnswer, type InjectionGuard } from '../injection/index.js';
+import type { Chain, Failure } from '../core/stages.js';
+import { MCP_NOTIFICATION, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from './doors.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
@@ -61,20 +63,6 @@ export interface SessionDeps {
   policy?: Pick<PolicyGate, 'check'>;
 }
 
-/**
- * What the cage does with a request of the agent's, each named so the table below says it per
- * method (test/mcp/guards.test.ts holds every method to the scan both ways):
- * - `scan`: its text scanned for PII before it leaves, as a tool call's arguments (block mode refuses it);
- * - `breaker`: sent through the server's breaker, within its time limit (`timeout_s`);
- * - `clean`: what comes back (its result, progress, or its error's message and data) scrubbed of
- *   the credentials the cage sent and scanned as a tool's answer (block mode withholds it);
- * - `hide`: the tools the server's rules refuse left out of the list;
- * - `rules`: refused unless `tools.allow|deny` let the tool through; `policy`: put to `policies:`;
- *   `price`: its cost held on the agent's budget before it leaves; `size`: its result bounded by
- *   `max_result_mb`; `record`: a tool_calls row and an `mcp.call` event, whatever became of it.
- */
-export type Guard = 'scan' | 'breaker' | 'clean' | 'hide' | 'rules' | 'policy' | 'price' | 'size' | 'record';
-
 /** A capability a server declares in its initialize answer, for the methods it then answers. */
 type Capability = 'tools' | 'resources' | 'prompts' | 'completions' | 'logging';
 
@@ -83,46 +71,43 @@ interface RequestShape {
   safeParse(v: unknown): { success: true; data: { params?: Record<string, unknown> } } | { success: false; error: { message: string } };
 }
 
+/** The doors a request of the agent's passes through (src/mcp/doors.ts): every method is of one of these classes. */
+export type RequestDoor = typeof MCP_TOOLS_CALL | typeof MCP_TOOLS_LIST | typeof MCP_RELAYED;
+
 export interface AgentRequest {
   /** Refused unless the server declared it (and, for a subscription, its `subscribe` flag). */
   capability: Capability;
   flag?: 'subscribe';
-  guards: readonly Guard[];
+  /** Its class: the guards it passes, in order, each step the same for every method of the class. */
+  door: RequestDoor;
   /** The SDK's schema of the request: checked before anything else, and only what it defines is relayed. */
   schema: (t: Sdk['types']) => RequestShape;
   /** How the cage's client asks the real server: the SDK's own method (its tools/list keeps the output schemas its tools/call checks against). */
   send: (c: Client, params: any, o: RequestOptions, t: Sdk['types']) => Promise<unknown>;
 }
 
-/** The guards of a request that carries text out and back and is otherwise the server's business. */
-const RELAYED: readonly Guard[] = ['scan', 'breaker', 'clean'];
-
 /**
  * The requests the cage relays, the specification's client→server methods (initialize and ping
  * are answered by the SDK itself), each checked against the capability the server declared and
- * passed through its guards. A method not here (tasks/*, a vendor's, an unknown one) is refused
- * with MethodNotFound and said: a new method passes only once it has a row here.
+ * passed through its class's door. A method not here (tasks/*, a vendor's, an unknown one) is
+ * refused with MethodNotFound and said: a new method passes only once it has a row here, and then
+ * with every guard of its class.
  */
 export const AGENT_REQUESTS: Readonly<Record<string, AgentRequest>> = {
-  'tools/list': { capability: 'tools', guards: ['scan', 'breaker', 'hide', 'clean'], schema: (t) => t.ListToolsRequestSchema, send: (c, p, o) => c.listTools(p, o) },
-  'tools/call': {
-    capability: 'tools',
-    guards: ['rules', 'scan', 'policy', 'price', 'breaker', 'size', 'clean', 'record'],
-    schema: (t) => t.CallToolRequestSchema,
-    send: (c, p, o) => c.callTool(p, undefined, o),
-  },
-  'resources/list': { capability: 'resources', guards: RELAYED, schema: (t) => t.ListResourcesRequestSchema, send: (c, p, o) => c.listResources(p, o) },
-  'resources/templates/list': { capability: 'resources', guards: RELAYED, schema: (t) => t.ListResourceTemplatesRequestSchema, send: (c, p, o) => c.listResourceTemplates(p, o) },
-  'resources/read': { capability: 'resources', guards: RELAYED, schema: (t) => t.ReadResourceRequestSchema, send: (c, p, o) => c.readResource(p, o) },
-  'resources/subscribe': { capability: 'resources', flag: 'subscribe', guards: RELAYED, schema: (t) => t.SubscribeRequestSchema, send: (c, p, o) => c.subscribeResource(p, o) },
-  'resources/unsubscribe': { capability: 'resources', flag: 'subscribe', guards: RELAYED, schema: (t) => t.UnsubscribeRequestSchema, send: (c, p, o) => c.unsubscribeResource(p, o) },
-  'prompts/list': { capability: 'prompts', guards: RELAYED, schema: (t) => t.ListPromptsRequestSchema, send: (c, p, o) => c.listPrompts(p, o) },
-  'prompts/get': { capability: 'prompts', guards: RELAYED, schema: (t) => t.GetPromptRequestSchema, send: (c, p, o) => c.getPrompt(p, o) },
-  'completion/complete': { capability: 'completions', guards: RELAYED, schema: (t) => t.CompleteRequestSchema, send: (c, p, o) => c.complete(p, o) },
+  'tools/list': { capability: 'tools', door: MCP_TOOLS_LIST, schema: (t) => t.ListToolsRequestSchema, send: (c, p, o) => c.listTools(p, o) },
+  'tools/call': { capability: 'tools', door: MCP_TOOLS_CALL, schema: (t) => t.CallToolRequestSchema, send: (c, p, o) => c.callTool(p, undefined, o) },
+  'resources/list': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ListResourcesRequestSchema, send: (c, p, o) => c.listResources(p, o) },
+  'resources/templates/list': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ListResourceTemplatesRequestSchema, send: (c, p, o) => c.listResourceTemplates(p, o) },
+  'resources/read': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ReadResourceRequestSchema, send: (c, p, o) => c.readResource(p, o) },
+  'resources/subscribe': { capability: 'resources', flag: 'subscribe', door: MCP_RELAYED, schema: (t) => t.SubscribeRequestSchema, send: (c, p, o) => c.subscribeResource(p, o) },
+  'resources/unsubscribe': { capability: 'resources', flag: 'subscribe', door: MCP_RELAYED, schema: (t) => t.UnsubscribeRequestSchema, send: (c, p, o) => c.unsubscribeResource(p, o) },
+  'prompts/list': { capability: 'prompts', door: MCP_RELAYED, schema: (t) => t.ListPromptsRequestSchema, send: (c, p, o) => c.listPrompts(p, o) },
+  'prompts/get': { capability: 'prompts', door: MCP_RELAYED, schema: (t) => t.GetPromptRequestSchema, send: (c, p, o) => c.getPrompt(p, o) },
+  'completion/complete': { capability: 'completions', door: MCP_RELAYED, schema: (t) => t.CompleteRequestSchema, send: (c, p, o) => c.complete(p, o) },
   // The request itself rather than setLoggingLevel, which would drop its _meta.
   'logging/setLevel': {
     capability: 'logging',
-    guards: RELAYED,
+    door: MCP_RELAYED,
     schema: (t) => t.SetLevelRequestSchema,
     send: (c, p, o, t) => c.request({ method: 'logging/setLevel', params: p }, t.EmptyResultSchema, o),
   },
@@ -302,80 +287,301 @@ export class McpSession {
 
   /**
    * The one gate of the agent's requests (all but initialize and ping, which the SDK answers): a
-   * method the cage relays, for a capability the server declared, passed through its guards; any
-   * other refused (a tools/call so refused is still a row).
+   * method the cage relays passes through its class's door (src/mcp/doors.ts), step by step; any
+   * other is refused (a tools/call refused on its way is still a row).
    */
   private async gate(req: { method: string; params?: Record<string, unknown> }, extra: Extra): Promise<Record<string, unknown>> {
     const { McpError, ErrorCode } = this.d.sdk.types;
-    const s = this.d.server;
     const r = Object.hasOwn(AGENT_REQUESTS, req.method) ? AGENT_REQUESTS[req.method]! : null;
     if (r === null) {
       this.notPassed(req.method, 'not a method the cage relays');
       throw new McpError(ErrorCode.MethodNotFound, `${req.method} is not passed on by the cage (it relays ${Object.keys(AGENT_REQUESTS).join(', ')})`);
     }
-    const parsed = r.schema(this.d.sdk.types).safeParse(req);
-    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid ${req.method} request: ${parsed.error.message}`);
-    const params = parsed.data.params;
+    const c: Message = {
+      method: req.method,
+      r,
+      req,
+      extra,
+      ref: `mcp:${this.d.server.name}:${req.method}`,
+      params: undefined,
+      token: undefined,
+      sent: undefined,
+      result: {},
+      call: null,
+      hidden: 0,
+      charge: null,
+    };
     this.inFlight.push(extra.requestId);
     try {
-      // A tools/call is refused, when it is, in its own order, and recorded whatever became of it.
-      if (req.method === 'tools/call') return await this.callTool(params as CallParams, extra);
-      if (!declares(this.caps, r)) {
-        const what = r.flag === undefined ? `the ${r.capability} capability` : `${r.capability}.${r.flag}`;
-        this.notPassed(req.method, `the server did not declare ${what}`);
-        throw new McpError(ErrorCode.MethodNotFound, `${req.method} refused by the cage: MCP server '${s.name}' did not declare ${what}`);
-      }
-      return await this.relayRequest(req.method, r, params, extra);
+      await this.doors.get(r.door)!.run(c);
+      return c.result;
     } finally {
       this.inFlight.splice(this.inFlight.indexOf(extra.requestId), 1);
       if (this.upstreamGone && this.inFlight.length === 0) this.endSoon();
     }
   }
 
-  /** A request other than tools/call asked of the real server, with the guards its row in AGENT_REQUESTS names. */
-  private async relayRequest(method: string, r: AgentRequest, params: Record<string, unknown> | undefined, extra: Extra): Promise<Record<string, unknown>> {
-    const { McpError, ErrorCode } = this.d.sdk.types;
-    const ref = `mcp:${this.d.server.name}:${method}`;
-    const guards = new Set(r.guards);
-    const { token, params: bare } = withoutProgressToken(params);
-    let sent = bare;
-    if (guards.has('scan') && bare !== undefined) {
-      // Block mode refuses it (the PII engine says so, as for any blocked finding).
-      const out = this.outbound(bare, ref);
-      if (out.block !== null) throw new McpError(ErrorCode.InvalidParams, out.block);
-      sent = out.value as Record<string, unknown>;
-    }
-    let result = (await this.upstream(() => r.send(this.up.client, sent, this.options(extra, token, ref), this.d.sdk.types), extra.signal, ref)) as Record<string, unknown>;
-    let hidden = 0;
-    if (guards.has('hide')) {
-      const listed = (result as { tools: Array<{ name: string }> }).tools;
-      const tools = listed.filter((t) => refusedBy(this.d.server, t.name) === null);
-      hidden = listed.length - tools.length;
-      result = { ...result, tools };
-    }
-    if (guards.has('clean')) {
-      const clean = this.clean(result, ref);
-      if (clean.block !== null) throw new McpError(ErrorCode.InternalError, clean.block);
-      result = clean.value as Record<string, unknown>;
-    }
-    if (guards.has('hide')) {
-      const cursor = sent?.cursor;
-      this.d.offered?.({ tools: (result as { tools: Array<{ name: string }> }).tools.map((t) => t.name), hidden, cursor: typeof cursor === 'string' ? cursor : null });
-    }
-    return result;
+  /** A call refused (or failed) at a step: a tools/call's row says why (the closing step writes it), and the agent gets the MCP error. */
+  private refuse(c: Message, status: McpCall['status'], reason: string, code: number, message: string): never {
+    if (c.call) Object.assign(c.call, { status, reason, detail: message });
+    throw new this.d.sdk.types.McpError(code, message, c.call ? { reason } : undefined);
   }
 
-  /** A notification of the agent's: one the cage knows passes on scanned (AGENT_NOTIFICATIONS), any other is dropped and said. */
-  private async notifyServer(n: { method: string; params?: Record<string, unknown> }): Promise<void> {
-    const route = Object.hasOwn(AGENT_NOTIFICATIONS, n.method) ? AGENT_NOTIFICATIONS[n.method] : undefined;
-    if (route === undefined) return this.notPassed(n.method, 'not a notification the cage passes on');
-    // The SDK's own (initialized, cancelled, progress) never reach here; nothing else of theirs is to be sent.
-    if (route !== 'relay') return;
-    const out = n.params === undefined ? null : this.outbound(n.params, `mcp:${this.d.server.name}:${n.method}`);
-    if (out?.block) return;
+  // ── the steps of the request doors, in the order they run ─────────────────────────────────
+
+  /** read: the params as the SDK's schema defines them (only those are relayed). */
+  private readonly readParams = (c: Message): void => {
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const parsed = c.r.schema(this.d.sdk.types).safeParse(c.req);
+    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, `Invalid ${c.method} request: ${parsed.error.message}`);
+    c.params = parsed.data.params;
+  };
+
+  /** read, for a tools/call: its params, and its row begun (from here it is recorded whatever becomes of it). */
+  private readonly readCall = (c: Message): void => {
+    this.readParams(c);
+    const s = this.d.server;
+    const { name } = c.params as CallParams;
+    c.ref = `mcp:${s.name}:${name}`;
+    c.call = {
+      server: s.name,
+      tool: name,
+      agentId: this.d.agentId,
+      argsBytes: 0,
+      resultBytes: 0,
+      redactions: 0,
+      upstreamMs: null,
+      isError: false,
+      status: 'ok',
+      reason: 'ok',
+      detail: null,
+      costMicros: 0,
+      t0: performance.now(),
+      headers: c.extra.requestInfo?.headers ?? {},
+      sessionId: c.extra.sessionId ?? null,
+    };
+  };
+
+  /** allow: refused unless the server declared what the method needs; said. */
+  private readonly allowMethod = (c: Message): void => {
+    if (declares(this.caps, c.r)) return;
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    const what = c.r.flag === undefined ? `the ${c.r.capability} capability` : `${c.r.capability}.${c.r.flag}`;
+    this.notPassed(c.method, `the server did not declare ${what}`);
+    throw new McpError(ErrorCode.MethodNotFound, `${c.method} refused by the cage: MCP server '${this.d.server.name}' did not declare ${what}`);
+  };
+
+  /** allow, for a tools/call: a server that declared no tools is asked for none (its answer would pass no rule, price or record), and the tool passes the server's rules. */
+  private readonly allowTool = (c: Message): void => {
+    const { ErrorCode } = this.d.sdk.types;
+    const s = this.d.server;
+    const { name } = c.params as CallParams;
+    if (!declares(this.caps, c.r)) this.refuse(c, 'refused', 'not_declared', ErrorCode.MethodNotFound, `tools/call refused by the cage: MCP server '${s.name}' did not declare the tools capability`);
+    const rule = refusedBy(s, name);
+    if (rule !== null) this.refuse(c, 'refused', 'not_allowed', ErrorCode.InvalidParams, `tool '${name}' is not allowed on MCP server '${s.name}': mcp.servers.${s.name}.${rule}`);
+  };
+
+  /** pii: the params scanned as a tool call's arguments on their way out (block refuses); the agent's progress token kept back. */
+  private readonly scanOut = (c: Message): void => {
+    const { token, params: bare } = withoutProgressToken(c.params);
+    c.token = token;
+    c.sent = bare;
+    if (bare === undefined) return;
+    const out = this.outbound(bare, c.ref);
+    const call = c.call;
+    if (call) {
+      const args = (c.params as CallParams).arguments;
+      call.argsBytes = args === undefined ? 0 : Buffer.byteLength(JSON.stringify(args));
+      call.redactions = out.redactions;
+    }
+    if (out.block !== null) this.refuse(c, 'refused', 'pii_blocked', this.d.sdk.types.ErrorCode.InvalidParams, out.block);
+    c.sent = out.value as Record<string, unknown>;
+    // From here the call is what would be sent: its name too, should the scan have found PII in it.
+    if (call) call.tool = (c.sent as CallParams).name;
+  };
+
+  /** policy: the call as it would be sent is put to the policies; nothing leaves or is charged until they say so. */
+  private readonly askPolicy = (c: Message): Promise<void> | undefined => {
+    const sent = c.sent as CallParams;
+    let held: Promise<void> | null | undefined;
+    try {
+      held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: this.d.server.name, tool: sent.name, method: null, args: () => sent.arguments ?? null }, c.extra.signal);
+    } catch (e) {
+      this.policyRefused(c, e);
+    }
+    return held ? held.catch((e: unknown) => this.policyRefused(c, e)) : undefined;
+  };
+
+  /** A rule's refusal, a person's, or too many of the agent's calls already waiting. */
+  private policyRefused(c: Message, e: unknown): never {
+    if (!(e instanceof IronCageError)) throw e;
+    const { McpError, ErrorCode } = this.d.sdk.types;
+    Object.assign(c.call!, { status: 'refused', reason: e.code, detail: e.message });
+    const rule = e instanceof PolicyRefusedError || e instanceof PolicyRateError ? { rule: e.rule } : {};
+    throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, ...rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
+  }
+
+  /** budget: its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call. */
+  private readonly holdPrice = async (c: Message): Promise<void> => {
+    const s = this.d.server;
+    const name = (c.sent as CallParams).name;
+    c.charge = { what: { agentId: this.d.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: `${s.name}/${name}` }, micros: costOf(s, name), held: null };
+    try {
+      c.charge.held = (await this.d.charges?.hold(c.charge.what, c.charge.micros, c.extra.signal)) ?? null;
+    } catch (e) {
+      if (e instanceof FixedChargeRefused) this.refuse(c, 'refused', 'budget', this.d.sdk.types.ErrorCode.InvalidRequest, e.message);
+      throw e;
+    }
+  };
+
+  /** send: asked of the real server through its breaker and within its time limit. */
+  private readonly sendRequest = async (c: Message): Promise<void> => {
+    c.result = (await this.upstream(() => c.r.send(this.up.client, c.sent, this.options(c.extra, c.token, c.ref), this.d.sdk.types), c.extra.signal, c.ref)) as Record<string, unknown>;
+  };
+
+  /** send, for a tools/call: as any request, timed; once sent (it may have run) its price is charged, a server never reached gives it back. */
+  private readonly sendTool = async (c: Message): Promise<void> => {
+    const call = c.call!;
+    const signal = c.extra.signal;
+    const sentAt = performance.now();
+    try {
+      await this.sendRequest(c);
+    } catch (e) {
+      call.upstreamMs = performance.now() - sentAt;
+      // The error is cleaned (upstream): its message is what the agent is told and the row keeps.
+      const reason = (e instanceof Error ? this.failures.get(e) : undefined) ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
+      const message = e instanceof Error ? e.message : String(e);
+      if (reason === 'unavailable' || reason === 'circuit_open') this.d.charges?.release(c.charge?.held ?? null);
+      else await this.settle(c, false, reason === 'timeout' ? 504 : 502, message.slice(0, 500));
+      Object.assign(call, { status: 'error', reason, detail: message });
+      throw e;
+    }
+    call.upstreamMs = performance.now() - sentAt;
+    const isError = c.result.isError === true;
+    await this.settle(c, !isError, 200, isError ? 'the tool reported an error' : null);
+  };
+
+  /** Sent, so it may have run: charged what it holds. */
+  private async settle(c: Message, ok: boolean, httpStatus: number, error: string | null): Promise<void> {
+    const charge = c.charge;
+    if (charge === null || charge.held === null) return;
+    c.call!.costMicros = charge.micros;
+    await this.d.charges?.settle(charge.what, charge.held, charge.micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - c.call!.t0, error }).catch(() => undefined);
+  }
+
+  /** size: a result over the server's `max_result_mb` is refused, whatever the method. */
+  private readonly bound = (c: Message): void => {
+    const s = this.d.server;
+    const size = Buffer.byteLength(JSON.stringify(c.result));
+    if (c.call) c.call.resultBytes = size;
+    if (size <= s.maxResultBytes) return;
+    const what = c.call ? `the result of ${c.call.tool}` : `${c.method}: the result`;
+    this.refuse(c, 'error', 'too_large', this.d.sdk.types.ErrorCode.InternalError, `${what} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
+  };
+
+  /** answer.allow, for tools/list: the tools the server's rules refuse left out. */
+  private readonly hide = (c: Message): void => {
+    const listed = (c.result as { tools: Array<{ name: string }> }).tools;
+    const tools = listed.filter((t) => refusedBy(this.d.server, t.name) === null);
+    c.hidden = listed.length - tools.length;
+    c.result = { ...c.result, tools };
+  };
+
+  /** scrub (and answer.pii, answer.injection inside it): the answer cleaned; block mode withholds it. */
+  private readonly cleanResult = (c: Message): void => {
+    const { ErrorCode } = this.d.sdk.types;
+    const call = c.call;
+    const clean = this.clean(c.result, c.ref, call ? 'mcp.result' : 'mcp.message');
+    if (call) {
+      call.redactions += clean.redactions;
+      const f = clean.injection?.finding;
+      if (f) call.injection = spanned(f);
+      if (clean.injection?.refuse) this.refuse(c, 'refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${call.tool}: ${clean.injection.refuse}`);
+    }
+    if (clean.block !== null) this.refuse(c, 'refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
+    c.result = clean.value as Record<string, unknown>;
+  };
+
+  /** record, for a tools/call: its row and event, whatever became of it. */
+  private readonly recordCall = (c: Message, failure: Failure): void => {
+    const call = c.call;
+    // Not read: no call to speak of (the SDK's schema refused it).
+    if (call === null) return;
+    if (failure === null) {
+      call.isError = c.result.isError === true;
+      if (call.isError) call.reason = 'tool_error';
+    } else if (call.status === 'ok') {
+      // Failed where no step said why: a row all the same.
+      const e = failure.error;
+      Object.assign(call, { status: 'error', reason: 'internal_error', detail: e instanceof Error ? e.message : String(e) });
+    }
+    this.d.recorder.record(call);
+  };
+
+  /** record, for tools/list: the tools it offered (as the agent was told them), for the dashboard. */
+  private readonly noteOffered = (c: Message, failure: Failure): void => {
+    if (failure !== null) return;
+    const cursor = c.sent?.cursor;
+    this.d.offered?.({ tools: (c.result as { tools: Array<{ name: string }> }).tools.map((t) => t.name), hidden: c.hidden, cursor: typeof cursor === 'string' ? cursor : null });
+  };
+
+  /** Each request door's steps (src/mcp/doors.ts), for this session. */
+  private readonly doors: ReadonlyMap<RequestDoor, Chain<Message>> = new Map<RequestDoor, Chain<Message>>([
+    [
+      MCP_TOOLS_CALL,
+      MCP_TOOLS_CALL.steps<Message>({
+        read: this.readCall,
+        allow: this.allowTool,
+        pii: this.scanOut,
+        policy: this.askPolicy,
+        budget: this.holdPrice,
+        send: this.sendTool,
+        size: this.bound,
+        scrub: this.cleanResult,
+        record: this.recordCall,
+      }),
+    ],
+    [
+      MCP_TOOLS_LIST,
+      MCP_TOOLS_LIST.steps<Message>({
+        read: this.readParams,
+        allow: this.allowMethod,
+        pii: this.scanOut,
+        send: this.sendRequest,
+        size: this.bound,
+        'answer.allow': this.hide,
+        scrub: this.cleanResult,
+        record: this.noteOffered,
+      }),
+    ],
+    [MCP_RELAYED, MCP_RELAYED.steps<Message>({ read: this.readParams, allow: this.allowMethod, pii: this.scanOut, send: this.sendRequest, size: this.bound, scrub: this.cleanResult })],
+  ]);
+
+  /** The notification door's steps: what the agent says unasked, when the cage knows it, passes on scanned; any other is dropped and said. */
+  private readonly notifications: Chain<Note> = MCP_NOTIFICATION.steps<Note>({
+    allow: (c) => {
+      const route = Object.hasOwn(AGENT_NOTIFICATIONS, c.method) ? AGENT_NOTIFICATIONS[c.method] : undefined;
+      if (route === undefined) this.notPassed(c.method, 'not a notification the cage passes on');
+      // The SDK's own (initialized, cancelled, progress) never reach here; nothing else of theirs is to be sent.
+      if (route !== 'relay') throw DROPPED;
+    },
+    pii: (c) => {
+      if (c.params === undefined) return;
+      const out = this.outbound(c.params, `mcp:${this.d.server.name}:${c.method}`);
+      if (out.block !== null) throw DROPPED;
+      c.params = out.value as Record<string, unknown>;
+    },
     // The cage's client refuses one it did not declare (roots/list_changed: the cage answers no roots/list): nothing is sent then.
-    await this.up.client.notification({ method: n.method, ...(out === null ? {} : { params: out.value }) } as never).catch((e: unknown) => {
-      this.d.upstream.logger.debug(`mcp ${this.d.server.name}: the agent's ${n.method} was not passed on: ${e instanceof Error ? e.message : String(e)}`);
+    send: (c) =>
+      this.up.client.notification({ method: c.method, ...(c.params === undefined ? {} : { params: c.params }) } as never).catch((e: unknown) => {
+        this.d.upstream.logger.debug(`mcp ${this.d.server.name}: the agent's ${c.method} was not passed on: ${e instanceof Error ? e.message : String(e)}`);
+      }),
+  });
+
+  /** A notification of the agent's, through its door. */
+  private async notifyServer(n: { method: string; params?: Record<string, unknown> }): Promise<void> {
+    await this.notifications.run({ method: n.method, params: n.params }).catch((e: unknown) => {
+      if (e !== DROPPED) throw e;
     });
   }
 
@@ -573,117 +779,40 @@ export class McpSession {
     if (e instanceof McpError) return { error: e, reason: 'rpc_error' };
     return fail(ErrorCode.InternalError, `MCP server '${name}' is unavailable: ${e instanceof Error ? e.message : String(e)}`, 'unavailable');
   }
-
-  /**
-   * tools/call: refused when the server declared no tools, allowed by the server's rules, scanned
-   * on the way out, put to the policies and priced, bounded in time and guarded by the breaker,
-   * its result bounded in size, cleaned on the way back (progress too); recorded whatever became
-   * of it.
-   */
-  private async callTool(params: CallParams, extra: Extra) {
-    const { McpError, ErrorCode } = this.d.sdk.types;
-    const s = this.d.server;
-    const signal = extra.signal;
-    const t0 = performance.now();
-    const call: McpCall = {
-      server: s.name,
-      tool: params.name,
-      agentId: this.d.agentId,
-      argsBytes: 0,
-      resultBytes: 0,
-      redactions: 0,
-      upstreamMs: null,
-      isError: false,
-      status: 'ok',
-      reason: 'ok',
-      detail: null,
-      costMicros: 0,
-      t0,
-      headers: extra.requestInfo?.headers ?? {},
-      sessionId: extra.sessionId ?? null,
-    };
-    const refuse = (status: McpCall['status'], reason: string, code: number, message: string): never => {
-      Object.assign(call, { status, reason, detail: message });
-      this.d.recorder.record(call);
-      throw new McpError(code, message, { reason });
-    };
-    // A server that declared no tools is asked for none: its answer would pass no rule, price or record.
-    if (!declares(this.caps, AGENT_REQUESTS['tools/call']!))
-      refuse('refused', 'not_declared', ErrorCode.MethodNotFound, `tools/call refused by the cage: MCP server '${s.name}' did not declare the tools capability`);
-    const rule = refusedBy(s, params.name);
-    if (rule !== null) refuse('refused', 'not_allowed', ErrorCode.InvalidParams, `tool '${params.name}' is not allowed on MCP server '${s.name}': mcp.servers.${s.name}.${rule}`);
-    const ref = `mcp:${s.name}:${params.name}`;
-    const { token, params: bare } = withoutProgressToken(params);
-    const out = this.outbound(bare, ref);
-    call.argsBytes = params.arguments === undefined ? 0 : Buffer.byteLength(JSON.stringify(params.arguments));
-    call.redactions = out.redactions;
-    if (out.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InvalidParams, out.block);
-    // From here the call is what would be sent: its name too, should the scan have found PII in it.
-    const sent = out.value as CallParams;
-    call.tool = sent.name;
-    // The policy, on the arguments as they would be sent: nothing leaves or is charged until it says so.
-    try {
-      const held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: s.name, tool: sent.name, method: null, args: () => sent.arguments ?? null }, signal);
-      if (held) await held;
-    } catch (e) {
-      // A rule's refusal, a person's, or too many of the agent's calls already waiting.
-      if (e instanceof IronCageError) {
-        Object.assign(call, { status: 'refused', reason: e.code, detail: e.message });
-        this.d.recorder.record(call);
-        const rule = e instanceof PolicyRefusedError || e instanceof PolicyRateError ? { rule: e.rule } : {};
-        throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, ...rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
-      }
-      throw e;
-    }
-    // Its cost held before it leaves: a budget that cannot cover it refuses it, as it refuses an LLM call.
-    const what = { agentId: this.d.agentId, endpoint: 'mcp', provider: MCP_PROVIDER, model: `${s.name}/${sent.name}` };
-    const micros = costOf(s, sent.name);
-    let held: number | null = null;
-    try {
-      held = (await this.d.charges?.hold(what, micros, signal)) ?? null;
-    } catch (e) {
-      if (e instanceof FixedChargeRefused) refuse('refused', 'budget', ErrorCode.InvalidRequest, e.message);
-      throw e;
-    }
-    /** Sent, so it may have run: charged. Never reached the server: given back. */
-    const settle = async (ok: boolean, httpStatus: number, error: string | null) => {
-      if (held === null) return;
-      call.costMicros = micros;
-      await this.d.charges?.settle(what, held, micros, { status: ok ? 'ok' : 'error', httpStatus, latencyMs: performance.now() - t0, error }).catch(() => undefined);
-    };
-    let result: Record<string, unknown>;
-    const sentAt = performance.now();
-    try {
-      result = (await this.upstream(() => AGENT_REQUESTS['tools/call']!.send(this.up.client, sent, this.options(extra, token, ref), this.d.sdk.types), signal, ref)) as Record<string, unknown>;
-    } catch (e) {
-      call.upstreamMs = performance.now() - sentAt;
-      // The error is cleaned (upstream): its message is what the agent is told and the row keeps.
-      const reason = (e instanceof Error ? this.failures.get(e) : undefined) ?? (signal.aborted ? 'client_aborted' : 'rpc_error');
-      const message = e instanceof Error ? e.message : String(e);
-      if (reason === 'unavailable' || reason === 'circuit_open') this.d.charges?.release(held);
-      else await settle(false, reason === 'timeout' ? 504 : 502, message.slice(0, 500));
-      Object.assign(call, { status: 'error', reason, detail: message });
-      this.d.recorder.record(call);
-      throw e;
-    }
-    call.upstreamMs = performance.now() - sentAt;
-    await settle(result.isError !== true, 200, result.isError === true ? 'the tool reported an error' : null);
-    const size = Buffer.byteLength(JSON.stringify(result));
-    call.resultBytes = size;
-    if (size > s.maxResultBytes)
-      refuse('error', 'too_large', ErrorCode.InternalError, `the result of ${sent.name} is ${size} bytes, over mcp.servers.${s.name}.max_result_mb (${s.maxResultBytes} bytes): not passed on`);
-    const clean = this.clean(result, ref, 'mcp.result');
-    call.redactions += clean.redactions;
-    const f = clean.injection?.finding;
-    if (f) call.injection = spanned(f);
-    if (clean.injection?.refuse) refuse('refused', 'injection_blocked', ErrorCode.InternalError, `the result of ${sent.name}: ${clean.injection.refuse}`);
-    if (clean.block !== null) refuse('refused', 'pii_blocked', ErrorCode.InternalError, clean.block);
-    call.isError = result.isError === true;
-    if (call.isError) call.reason = 'tool_error';
-    this.d.recorder.record(call);
-    return clean.value as Record<string, unknown>;
-  }
 }
+
+/** One request of the agent's as it passes its door, filled in as each step learns more. */
+interface Message {
+  readonly method: string;
+  readonly r: AgentRequest;
+  readonly req: { method: string; params?: Record<string, unknown> };
+  readonly extra: Extra;
+  /** What an audit row names it by: `mcp:<server>:<method>`, a tools/call's `mcp:<server>:<tool>`. */
+  ref: string;
+  /** As the SDK's schema gives them (read). */
+  params: Record<string, unknown> | undefined;
+  /** The agent's progress token: kept back, the cage's client asks with its own (pii). */
+  token: ProgressToken | undefined;
+  /** The params as they are sent: scanned (pii). */
+  sent: Record<string, unknown> | undefined;
+  /** What the server answered, then as the agent gets it. */
+  result: Record<string, unknown>;
+  /** A tools/call's row, begun once it is read. */
+  call: McpCall | null;
+  /** tools/list: how many tools the rules left out. */
+  hidden: number;
+  /** A tools/call's price: what it is, for what, and the hold on the budget. */
+  charge: { what: { agentId: string; endpoint: string; provider: string; model: string }; micros: number; held: number | null } | null;
+}
+
+/** A notification of the agent's as it passes its door. */
+interface Note {
+  readonly method: string;
+  params: Record<string, unknown> | undefined;
+}
+
+/** A notification that is not passed on (unknown, the SDK's own, or blocked by the scan): no error, nobody to tell. */
+const DROPPED = new Error('not passed on');
 
 /** A tools/call's params as the SDK's schema gives them. */
 interface CallParams extends Record<string, unknown> {

@@ -53,6 +53,7 @@ beforeAll(async () => {
       guarded: { url: guarded.url, transport: 'streamable-http', headers: { Authorization: SECRET }, sampling: 'relay', tools: { deny: ['delete_*'], cost_usd: { expensive: 5 } }, timeout_s: 20 },
       rejecting: { url: guarded.url.replace(/\/mcp$/, '/reject'), transport: 'streamable-http', headers: { Authorization: SECRET } },
       bare: { url: bare.url, transport: 'streamable-http', headers: { Authorization: BARE_SECRET }, tools: { deny: ['delete_*'], cost_usd: { delete_all: 5 } }, timeout_s: 20 },
+      bounded: { url: guarded.url, transport: 'streamable-http', headers: { Authorization: SECRET }, max_result_mb: 1, timeout_s: 20 },
     },
   });
   const policies = policySet(policiesSchema.parse([{ match: { mcp: 'bare.*', tool: 'delete_all' }, action: 'deny', reason: 'never' }]));
@@ -271,12 +272,14 @@ describe('MCP guards: one gate for every method, whatever the server declared', 
       'tools/call',
       'tools/list',
     ]);
+    // Every method through a door that scans it out, sends it through the breaker, bounds and cleans what comes back.
     for (const [method, r] of Object.entries(AGENT_REQUESTS)) {
-      expect(r.guards, method).toContain('scan');
-      expect(r.guards, method).toContain('clean');
-      expect(r.guards, method).toContain('breaker');
+      expect(
+        r.door.applied().map((a) => a.guard),
+        method,
+      ).toEqual(expect.arrayContaining(['auth', 'pause', 'read', 'allow', 'pii', 'send', 'size', 'scrub', 'answer.pii', 'answer.injection']));
     }
-    expect(AGENT_REQUESTS['tools/call']!.guards).toEqual(expect.arrayContaining(['rules', 'policy', 'price', 'size', 'record']));
+    expect(AGENT_REQUESTS['tools/call']!.door.applied().map((a) => a.guard)).toEqual(expect.arrayContaining(['policy', 'budget', 'record', 'observe']));
     expect(Object.keys(AGENT_NOTIFICATIONS).sort()).toEqual(['notifications/cancelled', 'notifications/initialized', 'notifications/progress', 'notifications/roots/list_changed']);
   });
 
@@ -314,6 +317,25 @@ describe('MCP guards: one gate for every method, whatever the server declared', 
     await until(() => ['tasks/list', 'tasks/get', 'acme/wipe', 'tools/list'].every((m) => refusedSaid().some((e) => e.server === 'bare' && e.method === m)));
     const refused = t.rt.state.lastEvents(1000).filter((e) => e.type === 'tool.refused' && (e.data as { service: string }).service === 'mcp:bare');
     expect(refused).toHaveLength(1);
+  });
+});
+
+describe('MCP guards: every result bounded, whatever the method', () => {
+  it('refuses a resource or a prompt larger than max_result_mb as it refuses a tool’s result, and passes one within it', async () => {
+    const c = await connect('bounded');
+    try {
+      const small = await c.readResource({ uri: 'file:///big.txt?bytes=1000' });
+      expect((small.contents[0] as { text: string }).text).toHaveLength(1000);
+      const resource = await rejection(c.readResource({ uri: 'file:///big.txt?bytes=2000000' }));
+      expect(resource.message).toMatch(/resources\/read: the result is \d+ bytes, over mcp\.servers\.bounded\.max_result_mb \(1048576 bytes\): not passed on/);
+      const prompt = await rejection(c.getPrompt({ name: 'big', arguments: { bytes: '2000000' } }));
+      expect(prompt.message).toMatch(/prompts\/get: the result is \d+ bytes, over mcp\.servers\.bounded\.max_result_mb/);
+    } finally {
+      await c.close();
+    }
+    // They were asked of the server: its answers are what was refused.
+    const asked = (await seenBy(guarded)).requests.map((r) => (r.method === 'resources/read' ? r.params.uri : r.params?.name));
+    expect(asked).toEqual(expect.arrayContaining(['file:///big.txt?bytes=2000000', 'big']));
   });
 });
 
