@@ -20,5 +20,6 @@ export { LOGIN_WINDOW_MS, LoginService, type FailureCounter, type LoginResult, t
 export { mintLoginLink, newLoginLink, openSession, LINK_NAME, SESSION_NAME, type LinkStore, type LoginLink } from './links.js';
 export { LoginLimiter } from './login-limiter.js';
 export { generateApiToken, hashApiToken } from './api-tokens.js';
+export { agentStanding, closedWords, type AgentBrief, type Standing } from './standing.js';
 export { loginRoutes, userRoutes } from './users.routes.js';
 export { authService } from './auth.service.js';

@@ -4,7 +4,7 @@ import type { Principal } from '../core/roles.js';
 import type { PromptParts } from '../core/prompt.js';
 import type { GatewayConfig } from '../config/index.js';
 import { MissingTokenError } from '../core/errors.js';
-import { TERMINAL_STATUSES } from '../core/events.js';
+import { agentStanding, closedWords } from '../auth/index.js';
 import type { Logger } from '../core/logger.js';
 import { onHangUp, type Authenticator } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
@@ -168,11 +168,10 @@ export class GatewayHandler {
       throw new GatewayError('auth', `Incorrect API key provided: ${(e as Error).message}.`, false);
     }
     if (p.role !== 'agent' || !p.agentId) throw new GatewayError('permission', `LLM calls need an agent token (this is a ${p.role} token): each call is metered against an agent's budget.`, false);
-    const agent = this.d.state.agentBrief(p.agentId);
-    if (!agent) throw new GatewayError('auth', `Agent ${p.agentId} is not known to this iron-cage.`, false);
-    if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) throw new GatewayError('permission', `Agent ${p.agentId} has ${agent.status}; its token no longer makes calls.`, false);
-    this.d.budgets.ensure(p.agentId, agent.limitMicros);
-    return { agentId: p.agentId, name: agent.name };
+    const s = agentStanding(this.d.state, p.agentId);
+    if ('closed' in s) throw new GatewayError(s.closed === 'unknown' ? 'auth' : 'permission', `${capitalised(closedWords(p.agentId, s))}.`, false);
+    this.d.budgets.ensure(p.agentId, s.agent.limitMicros);
+    return { agentId: p.agentId, name: s.agent.name };
   }
 
   /** The body as the wire's JSON, validated, and the model routed to its provider. */
@@ -279,3 +278,6 @@ export class GatewayHandler {
     return deliverWhole(this.delivery, call, up, res);
   }
 }
+
+/** A sentence as the providers' errors begin one. */
+const capitalised = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

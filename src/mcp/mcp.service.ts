@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServerConfig } from '../config/index.js';
 import { IronCageError, MissingTokenError } from '../core/errors.js';
-import { TERMINAL_STATUSES } from '../core/events.js';
+import { agentStanding, closedWords } from '../auth/index.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
@@ -219,10 +219,9 @@ class McpGateway {
     try {
       const p = await this.d.tokens.authenticate(req.headers);
       // As for its LLM calls: an agent this iron-cage does not know, or whose run has ended, calls nothing.
-      const agent = p.role === 'agent' && p.agentId ? this.d.state.agentBrief(p.agentId) : null;
-      if (p.role !== 'agent' || !p.agentId) rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
-      else if (!agent) rpcError(res, 401, -32000, `agent ${p.agentId} is not known to this iron-cage`);
-      else if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) rpcError(res, 403, -32000, `agent ${p.agentId} has ${agent.status}; its token no longer makes calls`);
+      const s = p.role === 'agent' && p.agentId ? agentStanding(this.d.state, p.agentId) : null;
+      if (s === null || !p.agentId) rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
+      else if ('closed' in s) rpcError(res, s.closed === 'unknown' ? 401 : 403, -32000, closedWords(p.agentId, s));
       else return p.agentId;
     } catch (e) {
       const message = e instanceof MissingTokenError ? 'an agent token is required: send Authorization: Bearer $IRON_CAGE_TOKEN' : e instanceof Error ? e.message : 'unauthorized';

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TokenService } from '../auth/index.js';
-import { TERMINAL_STATUSES } from '../core/events.js';
+import { agentStanding, closedWords, type TokenService } from '../auth/index.js';
 import type { StateManager } from '../state/index.js';
 
 // The sandbox's one way out besides the gateway: an HTTP(S) proxy in the cage (`sandbox.network.
@@ -201,11 +200,10 @@ export class EgressProxy {
   }
 
   /**
-   * The credential rule of every agent-facing door, the LLM gateway's and the tool proxy's: the
-   * token verifies (`TokenService.verify`: a run token only while its run's process lives, in
-   * this iron-cage process), it is an agent's, of an agent this iron-cage knows whose run has not
-   * ended (`StateManager.agentBrief`, as the gateway's `authenticate` reads it). Here it must also
-   * be a run's own token, not an API token: the egress proxy is the sandboxed agent's alone.
+   * The credential rule of every agent-facing door (`agentStanding`, src/auth): the token verifies
+   * (`TokenService.verify`: a run token only while its run's process lives, in this iron-cage
+   * process), it is an agent's, of an agent this iron-cage knows whose run has not ended. Here it
+   * must also be a run's own token, not an API token: the egress proxy is the sandboxed agent's alone.
    *
    * @example new EgressProxy({ allow, agentOf: EgressProxy.liveRuns(tokens, state), record })
    */
@@ -214,9 +212,11 @@ export class EgressProxy {
       const p = await tokens.verify(token);
       if (p.role !== 'agent' || p.agentId === null) return { refused: `the egress proxy takes an agent's run token, not a ${p.role} token`, agentId: null };
       if (p.apiToken === true) return { refused: "the egress proxy takes the sandboxed agent's run token, not an API token", agentId: p.agentId };
-      const agent = state.agentBrief(p.agentId);
-      if (!agent) return { refused: `agent ${p.agentId} is not known to this iron-cage`, agentId: null };
-      if (agent.kind === 'supervised' && TERMINAL_STATUSES.has(agent.status)) return { refused: `agent ${p.agentId} has ${agent.status}: its run token no longer opens egress`, agentId: p.agentId };
+      const s = agentStanding(state, p.agentId);
+      if ('closed' in s)
+        return s.closed === 'unknown'
+          ? { refused: closedWords(p.agentId, s), agentId: null }
+          : { refused: `agent ${p.agentId} has ${s.status}: its run token no longer opens egress`, agentId: p.agentId };
       return { agentId: p.agentId };
     };
   }

@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../core/roles.js';
 import type { Authenticator } from '../server/index.js';
-import { ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, IronCageError, NotFoundError, UnauthorizedError, ValidationError } from '../core/errors.js';
+import type { Failure } from '../core/stages.js';
+import { agentStanding, closedWords } from '../auth/index.js';
+import type { StateManager } from '../state/index.js';
 import { NO_OBSERVER, type ObservedInjection, type Observer } from '../observability/index.js';
 import type { Logger } from '../core/logger.js';
 import { SERVICE_NAME, type FallbackResult } from '../domain/reliability/index.js';
@@ -15,6 +18,7 @@ import type { ToolProxy } from './proxy.js';
 import { ClientLink, ResponseTooLargeError } from './upstream.js';
 import type { AgentGate } from '../watch/index.js';
 import { httpArgs, toolName, type PolicyGate } from '../approvals/index.js';
+import { TOOL_PROXY } from './door.js';
 
 export const MAX_TOOL_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -68,6 +72,17 @@ interface ToolCall {
   injection: ObservedInjection | null;
   /** The service's configured headers, vault secrets filled in, and the credentials among them. */
   configured: { headers: Record<string, string>; injected: string[] };
+  /** The agent hanging up (watched from before its body is read, so no hang-up is missed) is not sent, or stops the upstream call. */
+  readonly client: ClientLink;
+  stopWatching: () => void;
+  /** What the path names (read), and the body. */
+  target: { entry: ToolEntry; target: ToolTarget; url: URL; body: Buffer | null } | null;
+  /** What goes back, once the call is decided (record). */
+  reply: Reply | null;
+  /** The refusal the reply says, thrown on by the door's chain once the call is recorded. */
+  refusal: unknown;
+  /** The call's row and its id, once written (record), for the observers. */
+  recorded: { row: ToolCallInput; id: number | null } | null;
 }
 
 /** What goes back to the agent, and what its row says about it. */
@@ -85,28 +100,54 @@ interface Reply {
   gone?: boolean;
 }
 
+/** What the tool proxy's door needs besides the proxy itself. */
+export interface ToolsHandlerDeps {
+  tokens: Pick<Authenticator, 'authenticate'>;
+  /** Whose agent a token is, and whether its run is live (`agentStanding`). */
+  state: Pick<StateManager, 'agentBrief'>;
+  logger: Logger;
+  observer?: Pick<Observer, 'toolCall'>;
+  gate?: AgentGate | undefined;
+  policy?: Pick<PolicyGate, 'check'> | undefined;
+}
+
 /**
  * `ANY /tools/<service>/<path>?<query>`: the agent's external API calls. Plain Node handling
- * (no Hono) because this is a hot path. Stages: authenticate → parse path → read body →
- * serve → respond → record; every outcome, errors included, is recorded before the agent
- * has its answer.
+ * (no Hono) because this is a hot path. Its stages are its door's (`TOOL_PROXY`, door.ts): auth →
+ * pause → read → policy → send → record → observe; every outcome, errors included, is recorded
+ * before the agent has its answer.
  */
-export function toolsHandler(
-  tools: ToolProxy,
-  tokens: Pick<Authenticator, 'authenticate'>,
-  logger: Logger,
-  observer: Pick<Observer, 'toolCall'> = NO_OBSERVER,
-  gate?: AgentGate,
-  policy?: Pick<PolicyGate, 'check'>,
-) {
+export function toolsHandler(tools: ToolProxy, d: ToolsHandlerDeps) {
+  const { tokens, logger, gate, policy } = d;
+  const observer = d.observer ?? NO_OBSERVER;
+  /** auth: an agent's token of a live run, or an admin's. */
   const authenticate = async (call: ToolCall): Promise<void> => {
     const p = await tokens.authenticate(call.req.headers);
     if (p.role !== 'agent' && p.role !== 'admin') throw new ForbiddenError(`${p.role} tokens are read-only; the tool proxy needs an agent or admin token`);
+    if (p.role === 'agent' && p.agentId !== null) {
+      const s = agentStanding(d.state, p.agentId);
+      if ('closed' in s) throw s.closed === 'unknown' ? new UnauthorizedError(closedWords(p.agentId, s)) : new ForbiddenError(closedWords(p.agentId, s));
+    }
     call.principal = p;
-    // A paused agent's call waits here, before its path is parsed: no row, nothing sent, until it is
-    // resumed (or its caller gives up, or it waited too long); its body is read meanwhile, to see a hang-up.
-    const held = p.agentId === null ? null : gate?.hold(p.agentId, { req: call.req, res: call.res, bodyLimit: MAX_TOOL_BODY_BYTES });
-    if (held) await held;
+  };
+
+  /**
+   * pause: a paused agent's call waits here, before its path is parsed: no row, nothing sent,
+   * until it is resumed (or its caller gives up, or it waited too long); its body is read
+   * meanwhile, to see a hang-up.
+   */
+  const pause = (call: ToolCall): Promise<void> | undefined => {
+    const agentId = call.principal?.agentId ?? null;
+    return (agentId === null ? null : gate?.hold(agentId, { req: call.req, res: call.res, bodyLimit: MAX_TOOL_BODY_BYTES })) ?? undefined;
+  };
+
+  /** read: the path, the service it names and the body. */
+  const read = async (call: ToolCall): Promise<void> => {
+    call.stopWatching = onHangUp(call.req, call.res, () => call.client.hangUp());
+    const { entry, target, url } = parsePath(call);
+    const body = await readToolBody(call.req);
+    call.sent = { query: target.query, body };
+    call.target = { entry, target, url, body };
   };
 
   /** The service and the upstream URL the path names. */
@@ -128,15 +169,16 @@ export function toolsHandler(
   };
 
   /**
-   * The policy's say (`policies:`), once the call is read and before anything leaves: a rule may
-   * refuse it, rate it or hold it for a person (the agent hanging up while it waits withdraws
-   * it). An admin's own call through the proxy is not an agent's: the rules are about agents.
+   * policy: the policy's say (`policies:`), once the call is read and before anything leaves: a
+   * rule may refuse it, rate it or hold it for a person (the agent hanging up while it waits
+   * withdraws it). An admin's own call through the proxy is not an agent's: the rules are about agents.
    */
-  const decide = async (call: ToolCall, client: ClientLink, entry: ToolEntry, target: ToolTarget, body: Buffer | null): Promise<void> => {
+  const decide = async (call: ToolCall): Promise<void> => {
     const agentId = call.principal?.agentId ?? null;
     if (!policy || agentId === null || call.principal?.role !== 'agent') return;
+    const { entry, target, body } = call.target!;
     const gone = new AbortController();
-    const stop = client.onHangUp(() => gone.abort());
+    const stop = call.client.onHangUp(() => gone.abort());
     try {
       const held = policy.check(
         // The rules read the body the upstream will get, to the same limit: what they cannot read there fails closed.
@@ -147,6 +189,14 @@ export function toolsHandler(
     } finally {
       stop();
     }
+  };
+
+  /** send: a caller gone by now is not sent; else the service's tiers answer it. */
+  const forward = async (call: ToolCall): Promise<void> => {
+    if (call.client.gone) throw new GaveUpError();
+    const { entry, target, url, body } = call.target!;
+    const result = await serve(call, call.client, entry, target, url, body);
+    call.reply = call.gone ? GONE : respond(entry, result, call.method);
   };
 
   const serve = async (call: ToolCall, client: ClientLink, entry: ToolEntry, target: ToolTarget, url: URL, body: Buffer | null): Promise<FallbackResult<ToolAnswer>> => {
@@ -195,15 +245,29 @@ export function toolsHandler(
     return { ...reply, bytes: 0 };
   };
 
-  /** Metrics and traces are told of the call; their failure is logged, never the agent's. */
-  const observe = (call: ToolCall, r: ToolCallInput, reply: Reply, id: number | null): void => {
+  /** record: the call's row (once its service is known), whatever became of it; a refusal's reply made here. */
+  const record = async (call: ToolCall, failure: Failure): Promise<void> => {
+    if (failure !== null) {
+      call.reply = failed(call, failure.error);
+      call.refusal = failure.error;
+    }
+    if (!call.entry) return;
+    const r = row(call, call.entry, call.reply!);
+    call.recorded = { row: r, id: null };
+    call.recorded.id = await tools.recordCall(r);
+  };
+
+  /** observe: metrics and traces are told of the call; their failure is logged, never the agent's. */
+  const observe = (call: ToolCall): void => {
+    if (call.recorded === null) return;
+    const reply = call.reply!;
     try {
       observer.toolCall({
-        row: r,
+        row: call.recorded.row,
         headers: call.req.headers,
         startMs: performance.timeOrigin + call.started,
         errorCode: reply.status >= 400 ? reply.reason : null,
-        id,
+        id: call.recorded.id,
         sent: call.sent,
         injection: call.injection,
       });
@@ -212,15 +276,16 @@ export function toolsHandler(
     }
   };
 
+  const chain = TOOL_PROXY.steps<ToolCall>({ auth: authenticate, pause, read, policy: decide, send: forward, record, observe });
+
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const method = (req.method ?? 'GET').toUpperCase();
     const call: ToolCall = {
       req,
       res,
       started: performance.now(),
       principal: null,
       entry: null,
-      method,
+      method: (req.method ?? 'GET').toUpperCase(),
       path: '',
       fault: false,
       result: null,
@@ -228,34 +293,21 @@ export function toolsHandler(
       configured: { headers: {}, injected: [] },
       sent: { query: '', body: null },
       injection: null,
+      client: new ClientLink(),
+      stopWatching: () => {},
+      target: null,
+      reply: null,
+      refusal: undefined,
+      recorded: null,
     };
-    // The agent hanging up (watched from before its body is read, so no hang-up is missed) is not sent, or stops the upstream call.
-    const client = new ClientLink();
-    let stopWatching = (): void => {};
-    void (async () => {
-      let reply: Reply;
-      try {
-        await authenticate(call);
-        stopWatching = onHangUp(req, res, () => client.hangUp());
-        const { entry, target, url } = parsePath(call);
-        const body = await readToolBody(req);
-        call.sent = { query: target.query, body };
-        await decide(call, client, entry, target, body);
-        if (client.gone) throw new GaveUpError();
-        const result = await serve(call, client, entry, target, url, body);
-        reply = call.gone ? GONE : respond(entry, result, method);
-      } catch (err) {
-        reply = failed(call, err);
-      }
-      if (call.entry) {
-        const r = row(call, call.entry, reply);
-        const id = await tools.recordCall(r);
-        observe(call, r, reply, id);
-      }
-      stopWatching();
-      send(res, reply);
-    })().catch((err: unknown) => {
-      stopWatching();
+    const answer = (): void => {
+      call.stopWatching();
+      send(res, call.reply!);
+    };
+    chain.run(call).then(answer, (err: unknown) => {
+      // Refused (its reply made and its row written): answered. Anything else broke the answer itself.
+      if (call.reply !== null && err === call.refusal) return answer();
+      call.stopWatching();
       logger.error({ err }, `${req.method} ${tools.recordedPath(req.url?.split('?')[0] ?? '')} could not be answered`);
       if (!res.destroyed) res.destroy();
     });

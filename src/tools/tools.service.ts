@@ -11,7 +11,7 @@ export function toolsService(ctx: ToolsContext & { observer?: Pick<Observer, 'to
   const tools = new ToolProxy(ctx, opts);
   return {
     name: 'tools',
-    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx.tokens, ctx.logger, ctx.observer, ctx.gate, ctx.policy) }],
+    rawRoutes: [{ prefix: '/tools/', handle: toolsHandler(tools, ctx) }],
     apiRoutes: [toolRoutes(tools)],
     announce: () => tools.announce(),
     close: () => tools.close(),

@@ -39,6 +39,8 @@ beforeAll(async () => {
       },
     },
   });
+  // Agents this iron-cage knows: a token of one it does not opens no door.
+  for (const id of ['lg-0000000a', 'lg-0000000b']) t.rt.state.registerAgent({ id, name: id, kind: 'external', script: null, args: [], limitMicros: null });
   alice = (await t.rt.tokens.issueRun({ name: 'lg-0000000a', agentId: 'lg-0000000a' })).token;
   bob = (await t.rt.tokens.issueRun({ name: 'lg-0000000b', agentId: 'lg-0000000b' })).token;
 });

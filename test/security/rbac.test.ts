@@ -116,7 +116,8 @@ const EXPECTED: Record<string, Access> = {
   '* /v1/*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
   '* /messages*': { anon: 401, admin: 403, viewer: 403, self: 400, other: 401 },
   // The tool proxy: agents (and admins, for trying a service by hand) reach services; viewers cannot.
-  '* /tools/*': { anon: 401, admin: 200, viewer: 403, self: 200, other: 200 },
+  // A token of an agent this iron-cage does not know opens it no more than the gateway (src/auth/standing.ts).
+  '* /tools/*': { anon: 401, admin: 200, viewer: 403, self: 200, other: 401 },
   // Prometheus's figures (metrics.auth: token here, so nobody passes by being on loopback): admins and metrics tokens.
   '* /metrics*': { anon: 401, admin: 200, viewer: 403, self: 403, other: 403 },
   'GET /ws': { anon: 401, admin: 101, viewer: 101, self: 101, other: 101 },

@@ -85,6 +85,7 @@ describe('POST /api/agents/:id/budget with expectedLimitUsd', () => {
 describe('POST /api/breakers/:service/reset', () => {
   it('closes an OPEN circuit once; a second reset of the CLOSED circuit is a 409 and writes no event', async () => {
     crm.failWith(503);
+    t.rt.state.registerAgent({ id: 'lg-stale', name: 'lg-stale', kind: 'external', script: null, args: [], limitMicros: null });
     const run = await t.rt.tokens.issueRun({ name: 'lg-stale', agentId: 'lg-stale' });
     try {
       expect((await raw(t.rt.url, 'GET', '/tools/crm/people/1', { token: run.token })).status).toBe(503);

@@ -28,6 +28,8 @@ beforeAll(async () => {
     ),
   });
   viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
+  // An agent this iron-cage knows: a token of one it does not opens no door.
+  t.rt.state.registerAgent({ id: 'ag-00000001', name: 'ag', kind: 'external', script: null, args: [], limitMicros: null });
   agentToken = (await t.rt.tokens.issueRun({ name: 'ag', agentId: 'ag-00000001' })).token;
 });
 afterAll(async () => {

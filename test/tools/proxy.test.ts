@@ -29,6 +29,8 @@ beforeAll(async () => {
       flaky: { url: flaky.url, breaker: { failure_threshold: 1, cooldown_s: 0.3 } },
     }),
   });
+  // An agent this iron-cage knows: a token of one it does not opens no door.
+  t.rt.state.registerAgent({ id: AGENT, name: AGENT, kind: 'external', script: null, args: [], limitMicros: null });
   agentToken = (await t.rt.tokens.issueRun({ name: AGENT, agentId: AGENT })).token;
   viewerToken = await t.rt.tokens.issue({ role: 'viewer', name: 'viewer' });
 });
