@@ -106,6 +106,14 @@ function decoded(segment: string): string {
   }
 }
 
+const METERED: ReadonlySet<string> = new Set(Object.values(METERED_ROUTES).map((r) => r.endpoint));
+
+/**
+ * Whether a route is a metered call (its door is `LLM_CALL`), not one of the other surfaces.
+ * @example metered(routeOf('POST', '/v1/chat/completions')!) // true
+ */
+export const metered = (r: Route): r is { endpoint: Endpoint; wire: Wire } => METERED.has(r.endpoint);
+
 /**
  * The route for a request as it came: `routeOf`, the model list (`GET /v1/models`, one path for
  * every SDK) in the wire the request speaks.

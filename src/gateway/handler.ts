@@ -12,7 +12,9 @@ import type { ProviderBreakers } from './breakers.js';
 import type { Call, CallRequest } from './call.js';
 import { deliverStream, deliverWhole, relayUpstreamError, type DeliverDeps } from './deliver.js';
 import type { AnswerPolicy } from './held-calls.js';
-import { BATCHES_REFUSED, countTokens, models, readJsonObject, rethrowBodyError, routeFor, SERVED, wireFor, type Route } from './endpoints.js';
+import { BATCHES_REFUSED, countTokens, metered, models, readJsonObject, rethrowBodyError, routeFor, SERVED, wireFor, type Route } from './endpoints.js';
+import { LLM_CALL, LLM_SURFACE } from './doors.js';
+import type { Chain } from '../core/stages.js';
 import { GatewayError, sendError } from './errors.js';
 import { guardPrompt, type OutputGuard } from './guard.js';
 import type { Meter } from './meter.js';
@@ -66,32 +68,87 @@ interface Parsed {
   bodyText: string | null;
 }
 
+/** One request at the gateway as it passes its door, filled in as each step learns more. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: Route;
+  readonly t0: number;
+  agentId: string;
+  name: string;
+  /** What metrics and traces are told (from past the pause gate). */
+  obs: ObservedCall | null;
+  /** The agent hanging up (watched from before its body is read, so no hang-up is missed) leaves the budget queue, aborts the upstream call and ends the stream. */
+  client: AbortController | null;
+  stopWatching: () => void;
+  parsed: Parsed | null;
+  /** Once reserved. */
+  call: Call | null;
+}
+
 /**
- * The LLM gateway's request path, on plain Node streams (no Request/Response objects), in the
- * order of the design's diagram: authenticate → parse and validate → guard the prompt →
- * reserve → call with retries and fallbacks → deliver whole or streamed, with redaction →
- * settle and record (inside delivery: the row is on disk before the response is finished).
+ * The LLM gateway's request path, on plain Node streams (no Request/Response objects): a metered
+ * call passes its door's steps (`LLM_CALL`, doors.ts) in the lifecycle's order: authenticate →
+ * pause gate → parse and validate → guard the prompt → read it for injection → reserve → call with
+ * retries and fallbacks and deliver whole or streamed, with redaction → settle and record (inside
+ * delivery: the row is on disk before the response is finished) → observe. The other surfaces
+ * (model lists, token counts, stored state) pass theirs (`LLM_SURFACE`).
  */
 export class GatewayHandler {
   private readonly upstream: UpstreamCaller;
   private readonly delivery: DeliverDeps;
+  private readonly calls: Chain<Exchange>;
+  private readonly surfaces: Chain<Exchange>;
 
   constructor(private readonly d: HandlerDeps) {
     this.delivery = { meter: d.meter, guard: d.guard, tools: d.tools };
     this.upstream = new UpstreamCaller({ state: d.state, router: d.router, meter: d.meter, breakers: d.breakers, config: d.config });
+    const auth = async (c: Exchange): Promise<void> => {
+      ({ agentId: c.agentId, name: c.name } = await this.authenticate(c.req.headers));
+    };
+    this.calls = LLM_CALL.steps<Exchange>({
+      auth,
+      // A paused agent's call waits here: nothing parsed, reserved or recorded until it is resumed
+      // (or its caller gives up, or it waited too long); its body is read meanwhile, to see a hang-up.
+      pause: (c) => this.d.gate?.hold(c.agentId, { req: c.req, res: c.res, bodyLimit: this.d.config.maxRequestBytes })?.catch(rethrowBodyError),
+      read: (c) => this.read(c),
+      pii: (c) => this.guardPrompt(c.parsed!),
+      injection: (c) => this.guardInjection(c.parsed!),
+      budget: (c) => this.reserve(c),
+      send: (c) => this.deliver(c.call!, c.res, c.client!.signal),
+      // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money; any path that did not settle must not keep money reserved.
+      record: (c, failure) => {
+        if (c.call) this.d.meter.release(c.call, failure?.error);
+      },
+      // Told once the error answer is on its way (handle writes it): never before the agent hears it.
+      observe: (c, failure) => {
+        const obs = c.obs;
+        if (obs === null) return;
+        if (failure === null) this.d.observer.llmCall(obs, null);
+        else setImmediate(() => this.d.observer.llmCall(obs, failure.error));
+      },
+    });
+    this.surfaces = LLM_SURFACE.steps<Exchange>({ auth, send: (c) => this.surface(c) });
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?', 1)[0]!;
     const route = routeFor(req, path);
     const wire = route?.wire ?? wireFor(req, path);
-    this.run(req, res, route, path).catch((err: unknown) => sendError(res, wire, err, this.d.logger));
+    if (!route) return sendError(res, wire, new GatewayError('not_found', `Unknown endpoint ${req.method} ${path}. ${SERVED}`), this.d.logger);
+    const c: Exchange = { req, res, route, t0: performance.now(), agentId: '', name: '', obs: null, client: null, stopWatching: () => {}, parsed: null, call: null };
+    (metered(route) ? this.calls : this.surfaces).run(c).then(
+      () => c.stopWatching(),
+      (err: unknown) => {
+        c.stopWatching();
+        sendError(res, wire, err, this.d.logger);
+      },
+    );
   };
 
-  private async run(req: IncomingMessage, res: ServerResponse, route: Route | undefined, path: string): Promise<void> {
-    const t0 = performance.now();
-    if (!route) throw new GatewayError('not_found', `Unknown endpoint ${req.method} ${path}. ${SERVED}`);
-    const { agentId, name } = await this.authenticate(req.headers);
+  /** A surface that is no metered call, once its caller is authenticated. */
+  private async surface(c: Exchange): Promise<void> {
+    const { route, req, res } = c;
     switch (route.endpoint) {
       case 'models':
         return models(this.d, res, null, route.wire);
@@ -100,57 +157,41 @@ export class GatewayHandler {
       case 'batches':
         throw new GatewayError('not_found', BATCHES_REFUSED, false);
       case 'stored':
-        return this.d.responses.serve(agentId, route.action, route.id, req, res);
+        return this.d.responses.serve(c.agentId, route.action, route.id, req, res);
       case 'conversation':
-        return this.d.conversations.serve(agentId, route.action, route.id, route.itemId, req, res);
+        return this.d.conversations.serve(c.agentId, route.action, route.id, route.itemId, req, res);
       case 'count_tokens': {
         const { json, text } = await readJsonObject(req, this.d.config.maxRequestBytes);
         return countTokens(this.d, res, json, text);
       }
     }
-    // A paused agent's call waits here: nothing parsed, reserved or recorded until it is resumed
-    // (or its caller gives up, or it waited too long); its body is read meanwhile, to see a hang-up.
-    const held = this.d.gate?.hold(agentId, { req, res, bodyLimit: this.d.config.maxRequestBytes });
-    if (held) await held.catch(rethrowBodyError);
-    const obs = observedCall({ agentId, agentName: name, endpoint: route.endpoint, headers: req.headers, t0 });
-    try {
-      await this.call(req, res, route, obs);
-    } catch (err) {
-      // Told once the error answer is on its way (handle's catch writes it): never before the agent hears it.
-      setImmediate(() => this.d.observer.llmCall(obs, err));
-      throw err;
-    }
-    this.d.observer.llmCall(obs, null);
   }
 
-  /** One LLM call: parsed, guarded, reserved, delivered, its money settled or released. */
-  private async call(req: IncomingMessage, res: ServerResponse, route: { endpoint: Endpoint; wire: Wire }, obs: ObservedCall): Promise<void> {
-    // The agent hanging up at any point (watched from before its body is read, so no hang-up is
-    // missed) leaves the budget queue, aborts the upstream call and ends the stream.
+  /** read: the call watched for its caller hanging up, its body parsed and validated, its stored state expanded. */
+  private async read(c: Exchange): Promise<void> {
+    const { req, res } = c;
+    const route = c.route as { endpoint: Endpoint; wire: Wire };
+    c.obs = observedCall({ agentId: c.agentId, agentName: c.name, endpoint: route.endpoint, headers: req.headers, t0: c.t0 });
     const client = new AbortController();
-    const stopWatching = onHangUp(req, res, () => client.abort());
-    try {
-      const p = await this.parse(req, route, obs);
-      if (keepsTurns(p.request.endpoint)) this.resolveState(p);
-      this.guardPrompt(p);
-      this.guardInjection(p);
-      // Gone before anything was reserved: nothing is owed and nothing is recorded.
-      if (client.signal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
-      // Synchronous unless the call must wait for in-flight calls to free budget.
-      const reserved = this.d.meter.reserve(p.request, p.model, p.provider, p.json, p.bodyText, client.signal);
-      const call = reserved instanceof Promise ? await reserved : reserved;
-      try {
-        await this.deliver(call, res, client.signal);
-      } catch (err) {
-        // A call that failed (timeout, open circuit, refused fallback) is a row too, and frees its money.
-        this.d.meter.release(call, err);
-        throw err;
-      }
-      // Any path that did not settle must not keep money reserved.
-      this.d.meter.release(call);
-    } finally {
-      stopWatching();
+    c.client = client;
+    c.stopWatching = onHangUp(req, res, () => client.abort());
+    const p = await this.parse(req, route, c.obs);
+    if (keepsTurns(p.request.endpoint)) this.resolveState(p);
+    c.parsed = p;
+  }
+
+  /** budget: its worst case reserved (synchronously unless it must wait for in-flight calls to free budget); a caller gone by now is owed nothing and leaves no row. */
+  private reserve(c: Exchange): Promise<void> | undefined {
+    if (c.client!.signal.aborted) throw new GatewayError('invalid_request', 'The client closed the request.', false, undefined, 'client_aborted');
+    const p = c.parsed!;
+    const reserved = this.d.meter.reserve(p.request, p.model, p.provider, p.json, p.bodyText, c.client!.signal);
+    if (!(reserved instanceof Promise)) {
+      c.call = reserved;
+      return undefined;
     }
+    return reserved.then((call) => {
+      c.call = call;
+    });
   }
 
   /**

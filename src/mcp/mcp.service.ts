@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServerConfig } from '../config/index.js';
 import { IronCageError, MissingTokenError } from '../core/errors.js';
 import { agentStanding, closedWords } from '../auth/index.js';
+import type { Principal } from '../core/roles.js';
+import { MCP_ENDPOINT } from './doors.js';
 import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
@@ -43,6 +45,31 @@ interface Entry {
   agentId: string;
   server: string;
   lastUsed: number;
+}
+
+/** One HTTP request of an agent's session, as it passes the endpoint's door. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  agentId: string;
+  /** The server the path names (read). */
+  server: McpServerConfig | null;
+  /** A POST's body, parsed (read). */
+  body: unknown;
+  /** The session it belongs to; null for an initialize, which opens one (read). */
+  session: Entry | null;
+}
+
+/** A request the endpoint refuses, as a JSON-RPC error with no id: its HTTP status, code, words and headers. */
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** A JSON-RPC error as an MCP client reads one from an HTTP answer that carries no result. */
@@ -105,62 +132,100 @@ class McpGateway {
     this.sweep.unref();
   }
 
+  /** The endpoint's door (src/mcp/doors.ts): auth → pause → read → send, each message then through its method's door. */
+  private readonly endpoint = MCP_ENDPOINT.steps<Exchange>({
+    auth: (c) => this.authenticate(c),
+    // A paused agent's MCP request waits here as its LLM and tool calls do: nothing sent until it is resumed.
+    pause: (c) => (c.req.method === 'POST' ? (this.d.gate?.hold(c.agentId, { req: c.req, res: c.res, bodyLimit: MAX_BODY_BYTES }) ?? undefined) : undefined),
+    read: (c) => this.read(c),
+    send: (c) => this.dispatch(c),
+  });
+
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serve(req, res).catch((err: unknown) => {
+    this.endpoint.run({ req, res, agentId: '', server: null, body: undefined, session: null }).catch((err: unknown) => {
+      if (err instanceof Refused) return rpcError(res, err.status, err.code, err.message, err.headers);
       if (err instanceof IronCageError) return rpcError(res, err.status, -32000, err.message);
       this.d.logger.error({ err }, 'mcp: request failed');
       rpcError(res, 500, -32603, 'internal error');
     });
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** auth: the agent a request speaks for (its own token), of a live run. */
+  private async authenticate(c: Exchange): Promise<void> {
+    let p: Principal;
+    try {
+      p = await this.d.tokens.authenticate(c.req.headers);
+    } catch (e) {
+      throw new Refused(401, -32000, e instanceof MissingTokenError ? 'an agent token is required: send Authorization: Bearer $IRON_CAGE_TOKEN' : e instanceof Error ? e.message : 'unauthorized');
+    }
+    if (p.role !== 'agent' || !p.agentId) throw new Refused(403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
+    // As for its LLM calls: an agent this iron-cage does not know, or whose run has ended, calls nothing.
+    const s = agentStanding(this.d.state, p.agentId);
+    if ('closed' in s) throw new Refused(s.closed === 'unknown' ? 401 : 403, -32000, closedWords(p.agentId, s));
+    c.agentId = p.agentId;
+  }
+
+  /** read: the server the path names, the transport's methods, a POST's body, and the session it belongs to (or an initialize that opens one). */
+  private async read(c: Exchange): Promise<void> {
+    const { req } = c;
     const path = (req.url ?? '').split('?', 1)[0]!;
     const name = segment(path.slice(MCP_PREFIX.length).replace(/\/$/, ''));
-    const server: McpServerConfig | undefined = Object.hasOwn(this.d.config.mcp, name) ? this.d.config.mcp[name] : undefined;
-    const agentId = await this.agentOf(req, res);
-    if (agentId === null) return;
+    const server = Object.hasOwn(this.d.config.mcp, name) ? this.d.config.mcp[name]! : null;
     if (!server) {
       const names = Object.keys(this.d.config.mcp);
-      return rpcError(res, 404, -32601, `no MCP server '${name}' is configured${names.length > 0 ? ` (configured: ${names.join(', ')}, at ${MCP_PREFIX}<name>)` : ' (mcp.servers in the config)'}`);
+      throw new Refused(404, -32601, `no MCP server '${name}' is configured${names.length > 0 ? ` (configured: ${names.join(', ')}, at ${MCP_PREFIX}<name>)` : ' (mcp.servers in the config)'}`);
     }
-    // A paused agent's MCP request waits here as its LLM and tool calls do: nothing sent until it is resumed.
-    const held = req.method === 'POST' ? this.d.gate?.hold(agentId, { req, res, bodyLimit: MAX_BODY_BYTES }) : null;
-    if (held) await held;
+    c.server = server;
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE')
-      return rpcError(res, 405, -32000, `${req.method} is not part of MCP's streamable HTTP transport: POST, GET or DELETE`, { allow: 'POST, GET, DELETE' });
-    let body: unknown;
+      throw new Refused(405, -32000, `${req.method} is not part of MCP's streamable HTTP transport: POST, GET or DELETE`, { allow: 'POST, GET, DELETE' });
     if (req.method === 'POST') {
       const raw = await readBody(req, MAX_BODY_BYTES);
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        c.body = JSON.parse(raw.toString('utf8'));
       } catch {
-        return rpcError(res, 400, -32700, 'Parse error: the body must be a JSON-RPC message (or a batch of them) as JSON');
+        throw new Refused(400, -32700, 'Parse error: the body must be a JSON-RPC message (or a batch of them) as JSON');
       }
     }
     const id = req.headers['mcp-session-id'];
     if (typeof id === 'string') {
       const e = this.sessions.get(id);
       // Another agent's session is as unknown as an ended one: the client starts a new one.
-      if (!e || e.agentId !== agentId || e.server !== server.name) return rpcError(res, 404, -32001, 'Session not found: it ended or was never this agent’s; initialize a new one');
-      e.lastUsed = Date.now();
-      return e.session.transport.handleRequest(req, res, body);
+      if (!e || e.agentId !== c.agentId || e.server !== server.name) throw new Refused(404, -32001, 'Session not found: it ended or was never this agent’s; initialize a new one');
+      c.session = e;
+      return;
     }
+    const body = c.body;
     const sdk = await mcpSdk();
     const initializing = req.method === 'POST' && (Array.isArray(body) ? body.some((m) => sdk.types.isInitializeRequest(m)) : sdk.types.isInitializeRequest(body));
-    if (!initializing) return rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id; a session begins with an initialize request');
+    if (!initializing) throw new Refused(400, -32000, 'Bad Request: no Mcp-Session-Id; a session begins with an initialize request');
+  }
+
+  /** send: to the session's transport; an initialize opens the session first. */
+  private async dispatch(c: Exchange): Promise<void> {
+    if (c.session) {
+      c.session.lastUsed = Date.now();
+      return c.session.session.transport.handleRequest(c.req, c.res, c.body);
+    }
+    return this.open(c, c.server!);
+  }
+
+  /** An initialize: a new session with the real server, within the caps, connected before the agent is answered. */
+  private async open(c: Exchange, server: McpServerConfig): Promise<void> {
+    const { req, res, body, agentId } = c;
+    const sdk = await mcpSdk();
     // An agent past its sessions with this server ends its least recently used one (a client that
     // never said DELETE, an earlier run's): its own, never another agent's. Past the cage's total, refused.
     const key = `${agentId}\u0000${server.name}`;
     const mine = [...this.sessions].filter(([, e]) => e.agentId === agentId && e.server === server.name);
     if ((this.opening.get(key) ?? 0) >= MAX_SESSIONS_PER_AGENT)
-      return rpcError(res, 429, -32000, `too many MCP sessions being opened with '${server.name}' for this agent (${MAX_SESSIONS_PER_AGENT}): wait for one`, { 'retry-after': '5' });
+      throw new Refused(429, -32000, `too many MCP sessions being opened with '${server.name}' for this agent (${MAX_SESSIONS_PER_AGENT}): wait for one`, { 'retry-after': '5' });
     if (mine.length > 0 && mine.length + (this.opening.get(key) ?? 0) >= MAX_SESSIONS_PER_AGENT) {
       const [oldest, e] = mine.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
       this.sessions.delete(oldest);
       void e.session.close();
     }
     if (this.sessions.size + this.openingTotal >= MAX_SESSIONS)
-      return rpcError(res, 429, -32000, `too many MCP sessions open (${MAX_SESSIONS} in all): end one with DELETE, or wait for an idle one to close`, { 'retry-after': '60' });
+      throw new Refused(429, -32000, `too many MCP sessions open (${MAX_SESSIONS} in all): end one with DELETE, or wait for an idle one to close`, { 'retry-after': '60' });
     let session: McpSession | undefined;
     const transport = new AgentTransport({
       sessionId: () => randomUUID(),
@@ -193,7 +258,7 @@ class McpGateway {
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       this.d.logger.warn(`mcp ${server.name}: could not connect for agent ${agentId}: ${why}`);
-      return rpcError(res, e instanceof IronCageError ? e.status : 502, -32000, `MCP server '${server.name}' is unavailable: ${why}`);
+      throw new Refused(e instanceof IronCageError ? e.status : 502, -32000, `MCP server '${server.name}' is unavailable: ${why}`);
     } finally {
       const left = (this.opening.get(key) ?? 1) - 1;
       if (left > 0) this.opening.set(key, left);
@@ -212,22 +277,6 @@ class McpGateway {
     await transport.handleRequest(req, res, body);
     // An initialize the transport refused (a malformed one) made no session: nothing is kept open.
     if (!transport.sessionId || !this.sessions.has(transport.sessionId)) await opened.close();
-  }
-
-  /** The agent a request speaks for (its own token), or null once it has been answered 401/403. */
-  private async agentOf(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
-    try {
-      const p = await this.d.tokens.authenticate(req.headers);
-      // As for its LLM calls: an agent this iron-cage does not know, or whose run has ended, calls nothing.
-      const s = p.role === 'agent' && p.agentId ? agentStanding(this.d.state, p.agentId) : null;
-      if (s === null || !p.agentId) rpcError(res, 403, -32000, 'MCP through the cage is for agents: use the agent token iron-cage gave it (IRON_CAGE_TOKEN)');
-      else if ('closed' in s) rpcError(res, s.closed === 'unknown' ? 401 : 403, -32000, closedWords(p.agentId, s));
-      else return p.agentId;
-    } catch (e) {
-      const message = e instanceof MissingTokenError ? 'an agent token is required: send Authorization: Bearer $IRON_CAGE_TOKEN' : e instanceof Error ? e.message : 'unauthorized';
-      rpcError(res, 401, -32000, message);
-    }
-    return null;
   }
 
   private closeIdle(): void {
