@@ -24,8 +24,8 @@ import { MCP_NOTIFICATION, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from '.
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
 // server (the SDK's Client). One gate takes every request the agent makes (the SDK answers only
-// initialize and ping itself): a method the cage relays (AGENT_REQUESTS) and the server declared
-// is asked of the real server with the guards its row names, anything else is refused. Whatever
+// initialize and ping itself): a method the cage relays (AGENT_REQUESTS) passes through the door
+// its row names (src/mcp/doors.ts), whose steps are below; anything else is refused. Whatever
 // the real server says on its way to the agent (a result, an error's message and data, a
 // notification, progress, a question for the agent, its initialize answer) is cleaned the same
 // way: the credentials the cage sent scrubbed out, the text scanned for PII, then read for prompt
