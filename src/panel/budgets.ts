@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
-import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type LeaseAsk, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
+import type { LeaseAsk, LeaseOrder } from '../domain/budget/index.js';
+import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
 import type { PanelAlerts } from './alerts.js';
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
 import { isConnectionError, type Outage } from './outage.js';
@@ -16,8 +17,6 @@ import { isConnectionError, type Outage } from './outage.js';
 type Outcome = Awaited<ReturnType<LeasesStore['lease']>>;
 type TakeBack = Outcome['takeBacks'][number];
 type FloorNotice = Outcome['floors'][number];
-/** A lease call's place in its runtime's order: its process's start and its number there. */
-type LeaseOrder = NonNullable<Parameters<LeasesStore['lease']>[4]>;
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);

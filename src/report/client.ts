@@ -2,7 +2,8 @@ import { rootCertificates } from 'node:tls';
 import { type Undici, undici } from '../core/on-first-use.js';
 import * as z from 'zod';
 import { retryAfterFromHeaders } from '../domain/reliability/index.js';
-import type { LeaseAsk, TelemetryAck, TelemetryHello } from '../state/index.js';
+import type { LeaseAsk } from '../domain/budget/index.js';
+import type { TelemetryAck, TelemetryHello } from '../state/index.js';
 
 /** What the panel said to a hello or a batch, as the reporter acts on it. */
 export type PanelAnswer<T> =
@@ -53,8 +54,8 @@ const leaseAnswer = z.object({
 export type LeaseAnswer = z.output<typeof leaseAnswer>;
 export type LeaseBudget = z.output<typeof leaseBudget>;
 
-/** One central budget in a lease call: the panel's contract (src/state/panel/leases.store.ts). */
-export type { LeaseAsk } from '../state/index.js';
+/** One central budget in a lease call: the panel's contract (src/domain/budget/lease.ts). */
+export type { LeaseAsk } from '../domain/budget/index.js';
 
 /** A lease call's place in this runtime's order: the process's start (epoch ms, this machine's clock) and the call's number in it. */
 export type LeaseOrder = z.output<typeof leaseOrder>;

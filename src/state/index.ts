@@ -104,7 +104,7 @@ export {
   type BudgetView,
   type LeaseView,
 } from './panel/budgets.store.js';
-export { LeasesStore, CONTENDED_RENEW_MS, LEASE_DEFAULTS, type LeaseAnswer, type LeaseAsk, type LeaseGrant, type LeaseOptions, type Reclaim } from './panel/leases.store.js';
+export { LeasesStore, type LeaseAnswer, type LeaseGrant, type LeaseOptions, type Reclaim } from './panel/leases.store.js';
 export {
   FleetStore,
   FLEET_AGENTS_MAX,

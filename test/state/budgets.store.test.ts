@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/core/errors.js';
+import { CONTENDED_RENEW_MS, type LeaseAsk } from '../../src/domain/budget/index.js';
 import {
   BudgetsStore,
   budgetKeys,
-  CONTENDED_RENEW_MS,
   ingestBatch,
   LeasesStore,
   openPostgres,
@@ -15,7 +15,6 @@ import {
   telemetryBatch,
   windowStart,
   type BudgetInput,
-  type LeaseAsk,
   type Postgres,
 } from '../../src/state/index.js';
 import { batchOf } from '../helpers/panel.js';

@@ -107,3 +107,21 @@ export { decide, decideChain, WaitQueues, type AcquireRequest, type ChainDecisio
 export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampMinimum, clampOutput, clampPrompt } from './clamp.js';
 export { BurnWindow, formatRunway, RUNWAY_MIN_SPAN_MS, RUNWAY_WINDOW_MS, runway, RunwayAlarm, type Runway, type RunwayInput } from './runway.js';
 export { CHAIN_MAX_CHARS, lastResultName, stepLabel, stepOf } from './steps.js';
+export {
+  committed,
+  CONTENDED_RENEW_MS,
+  CONTENDED_WITHIN_MS,
+  grantLease,
+  knownSpent,
+  LEASE_DEFAULTS,
+  NO_OTHER_LEASES,
+  placeInOrder,
+  renewInMs,
+  settleOutside,
+  takenBackTo,
+  type LeaseAsk,
+  type LeaseDecision,
+  type LeaseHeld,
+  type LeaseOrder,
+  type OtherLeases,
+} from './lease.js';

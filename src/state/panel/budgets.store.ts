@@ -2,8 +2,9 @@ import { and, asc, eq, isNull, ne, or, sql } from 'drizzle-orm';
 import { DAY_MS } from '../../core/duration.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { formatUsd } from '../../core/money.js';
+import { committed } from '../../domain/budget/index.js';
 import type { PanelDb } from './pg.js';
-import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
+import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetRow } from './schema-panel.js';
 import { BUDGET_ID, MAX_BUDGETS } from '../telemetry.js';
 
 // Central budgets on the control panel (one budget shared by many runtimes): an admin's budgets (create, change, remove),
@@ -148,8 +149,6 @@ export interface BudgetView {
   updatedAt: string;
 }
 
-/** A lease row's committed amount: what it may still spend or has spent, whichever is more. Per window Σ committed ≤ limit. */
-export const committed = (l: Pick<BudgetLeaseRow, 'grantedMicros' | 'spentMicros'>) => Math.max(l.grantedMicros, l.spentMicros);
 /** Σ f(row) over the rows. */
 export const sum = <T>(rows: readonly T[], f: (r: T) => number) => rows.reduce((s, r) => s + f(r), 0);
 

@@ -1,13 +1,28 @@
 import { and, asc, eq, getTableColumns, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import { ForbiddenError, ValidationError } from '../../core/errors.js';
-import { budgetState, committed, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
+import {
+  CONTENDED_WITHIN_MS,
+  grantLease,
+  LEASE_DEFAULTS,
+  NO_OTHER_LEASES,
+  placeInOrder,
+  renewInMs,
+  settleOutside,
+  takenBackTo,
+  type LeaseAsk,
+  type LeaseDecision,
+  type LeaseOrder,
+  type OtherLeases,
+} from '../../domain/budget/index.js';
+import { budgetState, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
 import { budgetCoverage, budgetLeases, budgets, leaseOrder, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
 import type { BudgetKey } from '../telemetry.js';
 import { pgCode } from '../db-errors.js';
 
-// The leases runtimes spend central budgets through (the budgets: budgets.store.ts).
-// A runtime spends only out of what the panel granted it; every grant is computed and written in
+// The leases runtimes spend central budgets through (the budgets: budgets.store.ts; the policy,
+// what is granted, shared, counted and taken back: src/domain/budget/lease.ts).
+// A runtime spends only out of what the panel granted it; every grant is decided and written in
 // one transaction with the budget rows locked (in id order), so per window Σ max(granted, spent)
 // never passes the limit and two runtimes are never granted the same dollars. A silent runtime's
 // lease is reclaimed down to what it reported spending. Each lease call also records what its
@@ -22,40 +37,8 @@ import { pgCode } from '../db-errors.js';
 // its calls held then (a runtime whose rows of the window are gone counts those too). A lease of a budget that no longer covers the runtime, or of a
 // window that is over, gives back at once what its runtime did not spend or hold.
 
-/** A lease lives this long after a runtime's last lease call; reclaimed this long after it expired. */
-export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
-/** Another runtime that waited or was short within this long makes a budget contended. */
-export const CONTENDED_WITHIN_MS = 5_000;
-/** How soon a runtime asks again while a budget is contended (holders give surplus back quickly). */
-export const CONTENDED_RENEW_MS = 400;
-
 const RETRYABLE = new Set(['40001', '40P01']);
 const ATTEMPTS = 8;
-
-/** One budget's ask in a lease call (POST /api/leases), each figure in micro-dollars. */
-export interface LeaseAsk {
-  budget: string;
-  window: number;
-  /** The TOTAL grant it would like for the window (less than held now: the difference comes back). */
-  want: number;
-  /** What it charged locally in this window, and what its in-flight calls hold. */
-  used: number;
-  held: number;
-  /** Its calls waiting for headroom, and the largest worst case one of them waits for. */
-  waiting: number;
-  need: number;
-  /** Its recent spend per minute. */
-  rate: number;
-}
-
-/**
- * Where a lease call stands in its runtime's order: the runtime process's start (epoch ms, on its
- * own clock) and the call's number within that process (1, 2, 3…; a retry is a new number).
- */
-export interface LeaseOrder {
-  incarnation: number;
-  seq: number;
-}
 
 /** What a runtime said of its lease in an ask, as its lease row keeps it (`used`: never below what the panel knew). */
 const reported = (ask: LeaseAsk, used: number) => ({
@@ -67,44 +50,14 @@ const reported = (ask: LeaseAsk, used: number) => ({
   wantedMicros: ask.want,
 });
 
-/**
- * What the panel already counts a runtime as having spent on a lease: its landed rows, or what it
- * said it had used at its last call, whichever is more. (Not what its calls held then: after a
- * crash those are in its own rows when it kept them, at their cost or, for a stream, their
- * reservation; counting them here too would strand them. A runtime whose rows are gone adds
- * them itself: the answer's `held`.)
- */
-const knownSpent = (l: Pick<BudgetLeaseRow, 'spentMicros' | 'usedMicros'>): number => Math.max(l.spentMicros, l.usedMicros);
-
 /** One budget in the answer to a lease call: each one that covers the runtime now, in its current window. */
-export interface LeaseGrant {
+export interface LeaseGrant extends Omit<LeaseDecision, 'short' | 'recount'> {
   budget: string;
   scope: BudgetScope;
   period: BudgetPeriod;
   window: number;
   covers: 'all' | string[];
   limit: number;
-  /** Its TOTAL grant in the window: it may spend up to this, never more. */
-  granted: number;
-  expiresAt: number;
-  spent: number;
-  leased: number;
-  unleased: number;
-  /** limit − Σ max(spent, used): what the fleet could still spend if every lease and hold came back. */
-  left: number;
-  /**
-   * What the panel counts this runtime as having spent in the window already (its landed rows, its
-   * last report): a runtime counts its own spend from at least this, so a runtime restarted with
-   * an empty state file cannot spend its old grant again.
-   */
-  floor: number;
-  /**
-   * What its calls held here at its last lease call. A runtime that has no rows of this window (its
-   * state file new or lost) counts these as spent too: a stopped process's calls may have been
-   * charged, their rows lost with it.
-   */
-  held: number;
-  contended: boolean;
   state: BudgetState;
 }
 
@@ -179,7 +132,7 @@ export interface LeaseOptions {
   reclaimAfterMs: number;
 }
 
-/** What its runtime reported spending or holding on a lease: its grant never goes below this when taken back. */
+/** What its runtime reported spending or holding on a lease, `takenBackTo` in SQL: its grant never goes below this when taken back. */
 const reportedSpend = sql`greatest(${budgetLeases.spentMicros}, ${budgetLeases.usedMicros} + ${budgetLeases.heldMicros})`;
 
 /** A lease that expired more than `reclaimAfterMs` ago and still holds more than its runtime reported spending. */
@@ -191,35 +144,11 @@ function windowsOf(period: BudgetPeriod, now: number): number[] {
   return period === 'none' ? [w] : [w, windowStart(period, w - 1)];
 }
 
-/** What the other runtimes hold in one budget window, as a lease call weighs it (micro-dollars). */
-interface Others {
-  /** Σ max(granted, spent): what they have committed. */
-  committed: number;
-  /** Those live and asking for more than they got (contended), what they lack, and the weight of their rates in a share. */
-  demanding: number;
-  unmet: number;
-  weight: number;
-  /** Σ what they hold beyond what they spent and hold in calls: what they could give back. */
-  surplus: number;
-  /** Σ spent, and Σ max(spent, used). */
-  spent: number;
-  used: number;
-  /** Σ max(0, granted - spent): leased out and not spent. */
-  unspent: number;
-  /** One of them is silent past its expiry and its grace, holding more than it spent. */
-  reclaimable: boolean;
-}
+/** A budget window's figures as a lease call reads them: the others' leases summed, and this runtime's own row. */
+type WindowRead = OtherLeases & { mine: BudgetLeaseRow | null };
 
-const NO_OTHERS: Others = { committed: 0, demanding: 0, unmet: 0, weight: 0, surplus: 0, spent: 0, used: 0, unspent: 0, reclaimable: false };
-
-/** The other runtimes' figures in each window (`<budget>@<window>`), summed in one statement. */
-async function othersIn(
-  tx: PanelDb,
-  me: string,
-  windows: ReadonlyArray<{ budget: string; win: number }>,
-  now: number,
-  reclaimAfterMs: number,
-): Promise<Map<string, Others & { mine: BudgetLeaseRow | null }>> {
+/** The other runtimes' figures in each window (`<budget>@<window>`), summed in one statement (each sum as OtherLeases defines it). */
+async function othersIn(tx: PanelDb, me: string, windows: ReadonlyArray<{ budget: string; win: number }>, now: number, reclaimAfterMs: number): Promise<Map<string, WindowRead>> {
   const other = sql`l.runtime_id <> ${me}`;
   const demanding = sql`${other} and l.expires_at >= ${now} and ${now} - l.updated_at <= ${CONTENDED_WITHIN_MS} and l.wanted_micros > l.granted_micros`;
   const r = await tx.execute<Record<string, string | boolean | Record<string, string | number> | null>>(
@@ -238,7 +167,7 @@ async function othersIn(
         left join ${budgetLeases} l on l.budget_id = w.budget and l.window_start = w.win
         group by w.budget, w.win`,
   );
-  const out = new Map<string, Others & { mine: BudgetLeaseRow | null }>();
+  const out = new Map<string, WindowRead>();
   for (const x of r.rows) {
     const n = (k: string) => Number(x[k] ?? 0);
     const mine = x.mine as Record<string, string | number> | null;
@@ -316,9 +245,8 @@ export class LeasesStore {
     const [found] = await who;
     const rt = found ? { ...found, incarnation: turn!.incarnation, seq: turn!.seq } : undefined;
     if (!rt || rt.removedAt !== null) throw new ForbiddenError(`no runtime '${runtimeId}' on this panel (an admin adds it: POST /api/runtimes)`);
-    const stale = order !== null && (order.incarnation < rt.incarnation || (order.incarnation === rt.incarnation && order.seq <= rt.seq));
-    // The first call of a new process of this runtime (said: it counts from what the panel knows).
-    const fresh = order !== null && order.incarnation > rt.incarnation;
+    // Stale: at or below the newest call applied. Fresh: the first call of a new process of this runtime (said: it counts from what the panel knows).
+    const { stale, fresh } = placeInOrder(order, rt);
     // The call's place in its runtime's order (its row is this transaction's already).
     if (order !== null && !stale) await tx.update(leaseOrder).set({ incarnation: order.incarnation, seq: order.seq }).where(eq(leaseOrder.runtimeId, runtimeId));
     // A stale call is answered as things stand: its asks are not read, nothing is written or locked.
@@ -373,7 +301,7 @@ export class LeasesStore {
         .orderBy(asc(L.budgetId), asc(L.windowStart))
         .for('update');
       for (const l of mine) {
-        const to = Math.max(l.spentMicros, l.usedMicros + l.heldMicros);
+        const to = takenBackTo(l);
         await tx
           .update(L)
           .set({ grantedMicros: to, wantedMicros: to })
@@ -388,108 +316,38 @@ export class LeasesStore {
     const covering = locked.filter((b) => coverage(b, rt.userId) !== null);
     const windows = covering.map((b) => ({ budget: b.id, win: windowStart(b.period as BudgetPeriod, now) }));
     const read = (which: typeof windows) => othersIn(tx, runtimeId, which, now, o.reclaimAfterMs);
-    const current = windows.length === 0 ? new Map<string, Others & { mine: BudgetLeaseRow | null }>() : await read(windows);
+    const current = windows.length === 0 ? new Map<string, WindowRead>() : await read(windows);
     const leaseRows: Array<typeof L.$inferInsert> = [];
     for (const b of covering) {
       const covers = coverage(b, rt.userId)!;
       const period = b.period as BudgetPeriod;
       const window = windowStart(period, now);
-      let others = current.get(`${b.id}@${window}`) ?? { ...NO_OTHERS, mine: null };
+      let others = current.get(`${b.id}@${window}`) ?? { ...NO_OTHER_LEASES, mine: null };
       // Expired leases of others, silent past their grace, go back first (rare: the figures say when).
       if (write && others.reclaimable) {
         reclaims.push(...(await this.reclaimWhere(tx, and(eq(L.budgetId, b.id), eq(L.windowStart, window), ne(L.runtimeId, runtimeId))!, now, o.reclaimAfterMs)));
-        others = (await read([{ budget: b.id, win: window }])).get(`${b.id}@${window}`) ?? { ...NO_OTHERS, mine: null };
+        others = (await read([{ budget: b.id, win: window }])).get(`${b.id}@${window}`) ?? { ...NO_OTHER_LEASES, mine: null };
       }
-      const held = others.mine ?? undefined;
-      const ask = asked.find((a) => a.budget === b.id && a.window === window);
-      const cur = held?.grantedMicros ?? 0;
-      const spentMine = held?.spentMicros ?? 0;
-      // What this runtime is counted as having spent here: never less than the panel knows of it,
-      // whatever it says (a runtime restarted with an empty state file says 0).
-      const known = held ? knownSpent(held) : 0;
-      const usedMine = Math.max(known, ask?.used ?? 0);
-      if (write && held && known + held.heldMicros > 0 && (ask ? ask.used < known : fresh)) {
+      const held = others.mine;
+      const ask = asked.find((a) => a.budget === b.id && a.window === window) ?? null;
+      const d = grantLease({ limit: b.limitMicros, others, mine: held, ask, fresh, now, ttlMs: o.ttlMs });
+      if (held && d.recount !== null)
         floors.push({
-          kind: ask ? 'lower' : 'restart',
+          kind: d.recount,
           budget: b.id,
           window,
           runtime: runtimeId,
-          floorMicros: usedMine,
+          floorMicros: d.floor,
           reportedMicros: ask?.used ?? null,
           spentMicros: held.spentMicros,
           usedMicros: held.usedMicros,
           heldMicros: held.heldMicros,
-          grantedMicros: cur,
+          grantedMicros: held.grantedMicros,
         });
-      }
-      const avail = Math.max(0, b.limitMicros - others.committed - Math.max(cur, spentMine));
-      // Demanding: another live runtime asked, within the last few seconds, for more than it got
-      // (its waiting calls' needs are in what it asks for). What they still lack is its unmet want.
-      const unmetOthers = others.unmet;
-      let granted = cur;
-      let short = false;
-      if (ask) {
-        const floor = usedMine + ask.held;
-        if (ask.want <= cur) granted = Math.min(cur, Math.max(ask.want, floor));
-        else {
-          const extra = ask.want - cur;
-          let give = Math.min(extra, avail);
-          // Scarce: the unleased headroom cannot meet this ask and the others' together. Only then
-          // is it shared; while it can, each runtime gets what it asks (a busy budget far from its
-          // limit never slows anyone down).
-          if (others.demanding > 0 && avail < extra + unmetOthers) {
-            // Shares of the unleased headroom in proportion to each demanding runtime's rate
-            // (this one included), never less than one waiting call's need when the headroom covers it.
-            const weight = (rate: number) => Math.max(rate, 1);
-            const share = Math.floor((avail * weight(ask.rate)) / (weight(ask.rate) + others.weight));
-            // What its next waiting call needs beyond what its lease has free.
-            const uncovered = Math.max(0, ask.need - Math.max(0, cur - floor));
-            const need = uncovered > 0 && uncovered <= avail ? uncovered : 0;
-            give = Math.min(extra, avail, Math.max(share, need));
-          }
-          // A runtime whose next waiting call this grant would still not cover gets nothing rather
-          // than a fragment: fragments held by runtimes that each wait for more would strand the
-          // end of a budget. It gives its own back (see the runtime's leases) and is served whole.
-          if (ask.waiting > 0 && ask.need > 0 && give < extra && cur + give - floor < ask.need) give = 0;
-          granted = cur + give;
-          short = granted < ask.want;
-        }
-        const row = {
-          grantedMicros: granted,
-          ...reported(ask, usedMine),
-          expiresAt: now + o.ttlMs,
-          updatedAt: now,
-        };
-        leaseRows.push({ budgetId: b.id, windowStart: window, runtimeId, ...row });
-      }
-      const committedAfter = others.committed + committed({ grantedMicros: granted, spentMicros: spentMine });
-      const spent = others.spent + spentMine;
-      // Surplus others hold that a short runtime waits for: they hear "contended" and give it back.
-      const othersLeased = others.surplus;
-      // Contended: what the runtimes still lack (this one after this grant, and the others) is more
-      // than the unleased headroom holds, while some hold surplus: holders hear it and give back.
-      const unleasedAfter = Math.max(0, b.limitMicros - committedAfter);
-      const lacking = (ask !== undefined && short ? ask.want - granted : 0) + unmetOthers;
-      const contended = lacking > unleasedAfter && (othersLeased > 0 || others.demanding > 0);
-      contendedAny ||= contended;
-      out.push({
-        budget: b.id,
-        scope: b.scope as BudgetScope,
-        period,
-        window,
-        covers,
-        limit: b.limitMicros,
-        granted,
-        expiresAt: ask ? now + o.ttlMs : (held?.expiresAt ?? now + o.ttlMs),
-        spent,
-        leased: others.unspent + Math.max(0, granted - spentMine),
-        unleased: unleasedAfter,
-        left: Math.max(0, b.limitMicros - others.used - Math.max(spentMine, usedMine)),
-        floor: usedMine,
-        held: ask ? ask.held : (held?.heldMicros ?? 0),
-        contended,
-        state: budgetState(spent, b.limitMicros),
-      });
+      if (ask) leaseRows.push({ budgetId: b.id, windowStart: window, runtimeId, grantedMicros: d.granted, ...reported(ask, d.floor), expiresAt: d.expiresAt, updatedAt: now });
+      contendedAny ||= d.contended;
+      const { short: _, recount: __, ...figures } = d;
+      out.push({ budget: b.id, scope: b.scope as BudgetScope, period, window, covers, limit: b.limitMicros, ...figures, state: budgetState(d.spent, b.limitMicros) });
     }
     // Every grant of this call and what its answer tells the runtime (budget_coverage), in one write.
     const writes: SQL[] = [];
@@ -521,7 +379,7 @@ export class LeasesStore {
     const answer: LeaseAnswer = {
       now,
       // Renewed halfway through its life (a lease is sized to its runtime's next 20 s or more): half the calls a third would take.
-      renewInMs: contendedAny ? CONTENDED_RENEW_MS : Math.max(100, Math.round(o.ttlMs / 2)),
+      renewInMs: renewInMs(contendedAny, o.ttlMs),
       stale,
       ...(stale ? { applied: { incarnation: rt.incarnation, seq: rt.seq } } : {}),
       budgets: out,
@@ -529,25 +387,18 @@ export class LeasesStore {
     return { answer, reclaims, takeBacks, floors };
   }
 
-  /**
-   * An ask for a lease outside the current window of a budget covering this runtime. A window
-   * that is over only gives back (its grant never grows there; a larger want keeps it). A budget
-   * that no longer covers the runtime: its grant becomes what the runtime spent and holds there,
-   * at once, whatever it wants (it is told so in this answer, which no longer names the budget).
-   */
+  /** An ask for a lease outside the budget's current window (settleOutside: a window that is over, or a budget that no longer covers the runtime). */
   private async settleElsewhere(tx: PanelDb, runtimeId: string, ask: LeaseAsk, covered: boolean, now: number): Promise<TakeBack[]> {
     const key = leaseKey(ask.budget, ask.window, runtimeId);
     const [l] = await tx.select().from(budgetLeases).where(key).for('update');
     if (!l) return [];
-    const used = Math.max(knownSpent(l), ask.used);
-    const floor = used + ask.held;
-    const granted = covered ? Math.min(l.grantedMicros, Math.max(ask.want, floor)) : Math.max(l.spentMicros, floor);
+    const { granted, used, takenBack } = settleOutside(l, ask, covered);
     // Not wanting more than it has: a lease that no longer covers anything never counts as short.
     await tx
       .update(budgetLeases)
       .set({ grantedMicros: granted, ...reported(ask, used), ...(covered ? {} : { wantedMicros: granted }), updatedAt: now })
       .where(key);
-    return covered || granted >= l.grantedMicros ? [] : [{ budget: ask.budget, window: ask.window, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: granted, why: 'uncovered' }];
+    return takenBack ? [{ budget: ask.budget, window: ask.window, runtime: runtimeId, fromMicros: l.grantedMicros, toMicros: granted, why: 'uncovered' }] : [];
   }
 
   /**
