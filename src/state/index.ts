@@ -85,7 +85,8 @@ export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
 export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';
 export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel/alerts.store.js';
 export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type PanelDecision, type RuntimeDecision } from './panel/fleet-approvals.store.js';
-export { ingestBatch, type BudgetSpendDelta, type Ingested, type LandedEvent, type SpendDelta } from './panel/ingest.store.js';
+export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './panel/ingest.store.js';
+export type { BudgetSpendDelta } from './panel/coverage.store.js';
 export {
   BudgetsStore,
   BUDGET_PERIODS,

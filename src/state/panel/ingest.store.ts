@@ -4,11 +4,11 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
 import { DAY_MS, HOUR_MS } from '../../core/duration.js';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../../core/errors.js';
-import { chargeable, type ChargedKey } from './leases.store.js';
+import { charges, type BudgetSpendDelta } from './coverage.store.js';
 import { drizzleOn, type PanelDb } from './pg.js';
 import { agents, breakers, events, llmRequests, toolCalls } from './schema-pg.js';
 import { MCP_TOOLS_CALL } from '../schema.js';
-import { budgetKeys, type BudgetKey, type TelemetryAck, type TelemetryBatch } from '../telemetry.js';
+import type { TelemetryAck, TelemetryBatch } from '../telemetry.js';
 import { pgCode } from '../db-errors.js';
 import { landApprovals } from './fleet-approvals.store.js';
 
@@ -57,14 +57,6 @@ export interface Ingested {
   toolCalls: TelemetryBatch['toolCalls'];
   /** The name of each agent the new rows and events name, by its id on the runtime (an id the panel holds no agent row for is missing). */
   agentNames: ReadonlyMap<string, string>;
-}
-
-/** What a batch's new rows added to one central budget window for its runtime. */
-export interface BudgetSpendDelta {
-  budget: string;
-  window: number;
-  costMicros: number;
-  calls: number;
 }
 
 /**
@@ -196,7 +188,7 @@ function afterStatement(spend: boolean, leases: boolean): string {
  * Take one batch for its runtime. Throws OutOfOrderError for a batch from the future,
  * ForbiddenError for a runtime the panel does not know (removed), and ValidationError (code
  * `budget_not_covered`) for a new call charged to a budget window the panel did not lease to the
- * runtime for its agent (leases.store.ts, `chargeable`); a batch already taken comes back
+ * runtime for its agent (coverage.store.ts, `charges`); a batch already taken comes back
  * `duplicate` with nothing written.
  *
  * One transaction of a few statements however many rows (fleet benchmark: a round trip to
@@ -292,12 +284,12 @@ async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): P
   const freshTools = fresh.t.size === 0 ? [] : b.toolCalls.filter((t) => fresh.t.has(t.id));
   const names = await agentNames(tx, id, b, [...freshCalls.map((c) => c.agentId), ...freshTools.map((t) => t.agentId), ...landed.map((e) => e.agentId)]);
   const spend = rollUp(freshCalls, landed, id, names);
-  const charges = freshCalls.length > 0 ? await attribute(tx, rt, freshCalls, names, now) : [];
+  const charged = freshCalls.length > 0 ? await charges(tx, rt, freshCalls, names, now) : [];
 
   const max = (held: number, rows: ReadonlyArray<{ seq?: number; id?: number }>, k: 'seq' | 'id') => rows.reduce((m, r) => Math.max(m, r[k] as number), held);
   const after = await client.query<{ k: string; budget: string | null; win: string | null; last_seen_at: string | null; behind: string | null }>({
-    name: `ingest_after_${spend.length > 0 ? 's' : ''}${charges.length > 0 ? 'l' : ''}`,
-    text: afterStatement(spend.length > 0, charges.length > 0),
+    name: `ingest_after_${spend.length > 0 ? 's' : ''}${charged.length > 0 ? 'l' : ''}`,
+    text: afterStatement(spend.length > 0, charged.length > 0),
     values: [
       id,
       b.seq,
@@ -311,7 +303,7 @@ async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): P
       b.hostname ?? null,
       b.version ?? null,
       ...(spend.length > 0 ? rollupRows(spend) : []),
-      ...(charges.length > 0 ? [JSON.stringify(charges.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls, made: d.createdAt })))] : []),
+      ...(charged.length > 0 ? [JSON.stringify(charged.map((d) => ({ budget: d.budget, win: d.window, cost: d.costMicros, calls: d.calls, made: d.createdAt })))] : []),
     ],
   });
   const moved = after.rows.find((x) => x.k === 'r')!;
@@ -321,7 +313,7 @@ async function ingestOnce(client: PoolClient, b: TelemetryBatch, now: number): P
     runtime: { id, lastSeenAt: num(moved.last_seen_at), behind: num(moved.behind)! },
     events: landed,
     spend,
-    budgets: charges.filter((d) => landedKeys.has(`${d.budget}@${d.window}`)).map(({ createdAt: _, ...d }) => d),
+    budgets: charged.filter((d) => landedKeys.has(`${d.budget}@${d.window}`)).map(({ createdAt: _, ...d }) => d),
     llmRequests: freshCalls,
     toolCalls: freshTools,
     agentNames: names,
@@ -343,42 +335,6 @@ async function agentNames(tx: PanelDb, runtimeId: string, b: TelemetryBatch, ids
     for (const a of held) names.set(a.id, a.name);
   }
   return names;
-}
-
-/**
- * What the new ledger rows add to each central budget window their `budgets` tag names (written
- * by the batch's last statement, adding to what the lease row holds). Every key is checked first
- * (`chargeable`): one the panel never leased to this runtime for the row's agent refuses the batch
- * (ValidationError, the transaction stores nothing); one of a budget since deleted is left out.
- * Only rows this batch inserted count: a row sent twice adds nothing.
- */
-async function attribute(
-  tx: PanelDb,
-  rt: { id: string; userId: string | null },
-  fresh: TelemetryBatch['llmRequests'],
-  names: ReadonlyMap<string, string>,
-  now: number,
-): Promise<Array<BudgetSpendDelta & { createdAt: string }>> {
-  // Checked when the batch was parsed (telemetryBatch); a string here cannot happen.
-  const tagged = fresh.filter((r) => r.budgets !== null).map((r) => ({ row: r, keys: budgetKeys(r.budgets) as BudgetKey[] }));
-  if (tagged.length === 0) return [];
-  const charged = await chargeable(
-    tx,
-    rt,
-    tagged.map(({ row, keys }) => ({ id: row.id, agentId: row.agentId, agent: names.get(row.agentId) ?? null, keys })),
-    now,
-  );
-  const sums = new Map<string, BudgetSpendDelta & { createdAt: string }>();
-  for (const [i, { row }] of tagged.entries()) {
-    for (const k of charged[i] as ChargedKey[]) {
-      const key = `${k.budget}@${k.window}`;
-      let d = sums.get(key);
-      if (!d) sums.set(key, (d = { budget: k.budget, window: k.window, costMicros: 0, calls: 0, createdAt: k.createdAt }));
-      d.costMicros += row.costMicros;
-      d.calls += 1;
-    }
-  }
-  return [...sums.values()];
 }
 
 /**

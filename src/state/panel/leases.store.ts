@@ -1,5 +1,5 @@
 import { and, asc, eq, getTableColumns, gt, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
-import { ForbiddenError, ValidationError } from '../../core/errors.js';
+import { ForbiddenError } from '../../core/errors.js';
 import {
   CONTENDED_WITHIN_MS,
   grantLease,
@@ -16,8 +16,8 @@ import {
 } from '../../domain/budget/index.js';
 import { budgetState, coverage, windowStart, type BudgetPeriod, type BudgetScope, type BudgetState } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
-import { budgetCoverage, budgetLeases, budgets, leaseOrder, runtimes, type BudgetLeaseRow, type BudgetRow } from './schema-panel.js';
-import type { BudgetKey } from '../telemetry.js';
+import { budgetLeases, budgets, leaseOrder, runtimes, type BudgetLeaseRow } from './schema-panel.js';
+import { told } from './coverage.store.js';
 import { pgCode } from '../db-errors.js';
 
 // The leases runtimes spend central budgets through (the budgets: budgets.store.ts; the policy,
@@ -27,7 +27,7 @@ import { pgCode } from '../db-errors.js';
 // never passes the limit and two runtimes are never granted the same dollars. A silent runtime's
 // lease is reclaimed down to what it reported spending. Each lease call also records what its
 // answer told the runtime (budget_coverage): the only budget windows, and agents, its rows may
-// charge (`chargeable`, at ingest).
+// charge (`chargeable`, at ingest: coverage.store.ts).
 //
 // Under replicas (several panel processes behind a load balancer) a runtime's calls may reach the panel out of order: each call names
 // its process (incarnation) and its number in it, and the panel keeps the highest pair per runtime
@@ -469,144 +469,4 @@ async function retried<T>(db: PanelDb, work: (tx: PanelDb) => Promise<T>): Promi
       if (attempt >= ATTEMPTS || !RETRYABLE.has(pgCode(e) ?? '')) throw e;
     }
   }
-}
-
-/**
- * Each budget window of a lease answer recorded as told to this runtime, in the lease call's
- * transaction (so before the runtime can read the answer): the agents it covered are added to those
- * it covered before in the window: the statement, written with the call's grants. A row that
- * already says as much is left as it is.
- */
-function told(tx: PanelDb, runtimeId: string, grants: ReadonlyArray<{ budget: BudgetRow; window: number; covers: 'all' | readonly string[] }>, now: number): SQL {
-  const C = budgetCoverage;
-  return tx
-    .insert(C)
-    .values(
-      grants.map((g) => ({
-        runtimeId,
-        budgetId: g.budget.id,
-        windowStart: g.window,
-        budgetCreatedAt: g.budget.createdAt,
-        coversAll: g.covers === 'all',
-        agents: g.covers === 'all' ? [] : [...g.covers].sort(),
-        since: now,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [C.runtimeId, C.budgetId, C.windowStart, C.budgetCreatedAt],
-      set: { coversAll: sql`${C.coversAll} or excluded.covers_all`, agents: sql`array(select distinct unnest(${C.agents} || excluded.agents) order by 1)` },
-      setWhere: sql`(excluded.covers_all and not ${C.coversAll}) or not (${C.agents} @> excluded.agents)`,
-    })
-    .getSQL();
-}
-
-/** One reported call whose tag names central budgets: its id, its agent (the name when the panel knows it), the keys. */
-export interface TaggedCall {
-  id: number;
-  agentId: string;
-  agent: string | null;
-  keys: readonly BudgetKey[];
-}
-
-/** A key a call is charged to: that budget window, of the budget made at `createdAt`. */
-export interface ChargedKey extends BudgetKey {
-  createdAt: string;
-}
-
-/** What a budget window was told to a runtime as, once per budget incarnation. */
-interface Told {
-  createdAt: string;
-  all: boolean;
-  agents: string[];
-}
-
-/**
- * Which central budgets a runtime's reported calls are charged to (ingest, in the batch's
- * transaction). A call's tag may name only a budget window the panel told this runtime of in a
- * lease answer, and only for an agent it said that budget covers there (budget_coverage): then it
- * is charged to it. A key told of for a budget since deleted, or deleted and made again, is a late
- * row of a call made while it covered the runtime: it lands, charged to nothing. Any other key is
- * refused with a ValidationError (code `budget_not_covered`) naming the first such call, the
- * budget and why; the caller's transaction then stores nothing of the batch. The runtime's own
- * clock is never read: the window was the panel's, when it answered.
- *
- * @example
- *   const charged = await chargeable(tx, { id: 'rt-ann', userId: 'ann' }, [{ id: 7, agentId: 'a1', agent: 'lead-gen', keys }], Date.now());
- */
-export async function chargeable(tx: PanelDb, runtime: { id: string; userId: string | null }, calls: readonly TaggedCall[], now: number): Promise<ChargedKey[][]> {
-  const keys = new Map<string, BudgetKey>();
-  for (const c of calls) for (const k of c.keys) keys.set(`${k.budget}@${k.window}`, k);
-  if (keys.size === 0) return calls.map(() => []);
-  const C = budgetCoverage;
-  const col = (c: { name: string }) => sql.identifier(c.name);
-  // One statement: what each key was told as (a key never told of has no row), beside the budget of that id now.
-  const found = await tx.execute<{ budget: string; win: string | number; made: string | null; budget_created_at: string; covers_all: boolean; agents: string[] }>(
-    sql`select x.budget, x.win, b.${col(budgets.createdAt)} as made, c.${col(C.budgetCreatedAt)}, c.${col(C.coversAll)}, c.${col(C.agents)}
-          from json_to_recordset(${JSON.stringify([...keys.values()].map((k) => ({ budget: k.budget, win: k.window })))}::json) as x(budget text, win bigint)
-          join ${C} c on c.${col(C.runtimeId)} = ${runtime.id} and c.${col(C.budgetId)} = x.budget and c.${col(C.windowStart)} = x.win
-          left join ${budgets} b on b.${col(budgets.id)} = x.budget`,
-  );
-  const told = new Map<string, { made: string | null; proofs: Told[] }>();
-  for (const r of found.rows) {
-    const key = `${r.budget}@${Number(r.win)}`;
-    let t = told.get(key);
-    if (!t) told.set(key, (t = { made: r.made, proofs: [] }));
-    t.proofs.push({ createdAt: r.budget_created_at, all: r.covers_all, agents: r.agents });
-  }
-  const covered = (t: Told, agent: string | null) => t.all || (agent !== null && t.agents.includes(agent));
-  // Per key and agent: the incarnation it is charged to, null (its budget is gone: charged to nothing), or refused.
-  const decided = new Map<string, string | null | undefined>();
-  const out: ChargedKey[][] = [];
-  for (const c of calls) {
-    const mine: ChargedKey[] = [];
-    for (const k of c.keys) {
-      const key = `${k.budget}@${k.window}`;
-      const memo = c.agent === null ? `${key}\u0001` : `${key}\u0000${c.agent}`;
-      let d = decided.get(memo);
-      if (!decided.has(memo)) {
-        const t = told.get(key);
-        const made = t?.made ?? null;
-        const proofs = t?.proofs ?? [];
-        if (made !== null && proofs.some((p) => p.createdAt === made && covered(p, c.agent))) d = made;
-        else if (proofs.some((p) => p.createdAt !== made && covered(p, c.agent))) d = null;
-        else {
-          // Refused: the budget as it is now says why.
-          const [b] = await tx.select().from(budgets).where(eq(budgets.id, k.budget));
-          throw notCovered(c, k, b, proofs, runtime, now);
-        }
-        decided.set(memo, d);
-      }
-      if (d) mine.push({ budget: k.budget, window: k.window, createdAt: d });
-    }
-    out.push(mine);
-  }
-  return out;
-}
-
-const PERIOD_NAME = { day: 'a day', month: 'a month' } as const;
-/** The latest time a Date holds (a key's window may say more). */
-const MAX_DATE_MS = 8.64e15;
-
-/** Why a call may not charge a key, as precisely as the runtime may know: of a budget that does not cover it, not even that it exists. */
-function notCovered(c: TaggedCall, k: BudgetKey, b: BudgetRow | undefined, proofs: readonly Told[], runtime: { id: string; userId: string | null }, now: number): ValidationError {
-  const agent = c.agent ?? c.agentId;
-  const shown = (s: string) => `'${s.slice(0, 100)}'`;
-  const toldNow = b === undefined ? undefined : proofs.find((t) => t.createdAt === b.createdAt);
-  let why: string;
-  if (b === undefined || (toldNow === undefined && coverage(b, runtime.userId) === null)) why = `no budget of that name covers runtime '${runtime.id}'`;
-  else if (toldNow !== undefined) why = `it covers only agent${toldNow.agents.length === 1 ? '' : 's'} ${toldNow.agents.map(shown).join(', ')} on this runtime, not agent ${shown(agent)}`;
-  else {
-    const period = b.period as BudgetPeriod;
-    const made = Date.parse(b.createdAt);
-    if (period === 'none' ? k.window !== 0 : windowStart(period, k.window) !== k.window)
-      why = period === 'none' ? 'a budget with no period has one window, 0' : `it is not the start of ${PERIOD_NAME[period]} (UTC), the budget's period`;
-    else if (k.window > windowStart(period, now)) why = `it has not begun (the panel's clock reads ${new Date(now).toISOString()})`;
-    else if (Number.isFinite(made) && k.window < windowStart(period, made)) why = `it began before the budget was made (${b.createdAt})`;
-    else why = `the panel never leased this window of it to runtime '${runtime.id}'`;
-  }
-  const at = k.window === 0 || k.window > MAX_DATE_MS ? '' : ` (${new Date(k.window).toISOString()})`;
-  return new ValidationError(
-    `call id ${c.id} (agent ${shown(agent)}) names budget '${k.budget}' window ${k.window}${at}: ${why}; nothing of this batch was stored (a call is charged only to the budget windows leased to its runtime, for the agents they cover)`,
-    'budget_not_covered',
-  );
 }
