@@ -16,6 +16,7 @@ import {
   RUNTIME_ID,
   SPEND_BY,
   SPEND_WINDOWS,
+  SpendStore,
 } from '../state/index.js';
 import type { Outage } from './outage.js';
 
@@ -64,6 +65,7 @@ const agentParams = z.object({ runtime: runtimeId, id: z.string().min(1).max(200
  */
 export function fleetRoutes(db: PanelDb, opts: { now?: () => number; outage?: Pick<Outage, 'run'> } = {}): (app: Hono<AppEnv>) => void {
   const fleet = new FleetStore(db);
+  const spend = new SpendStore(db);
   const now = opts.now ?? Date.now;
   // A database that went away is a 503 with Retry-After, like every panel route (outage.ts).
   const run = <T>(fn: () => Promise<T>): Promise<T> => (opts.outage ? opts.outage.run(fn) : fn());
@@ -92,7 +94,7 @@ export function fleetRoutes(db: PanelDb, opts: { now?: () => number; outage?: Pi
     app.get('/api/fleet/spend', async (c) => {
       reader(c);
       const q = parseWith(spendQuery, c.req.query());
-      return c.json(await run(() => fleet.spend(q.by, q.window, now())));
+      return c.json(await run(() => spend.spend(q.by, q.window, now())));
     });
 
     app.get('/api/fleet/runtimes/:runtime/agents/:id', async (c) => {

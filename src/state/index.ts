@@ -85,7 +85,7 @@ export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
 export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';
 export { PanelAlertsStore, type PanelAlertKind, type PanelAlertRow } from './panel/alerts.store.js';
 export { FleetApprovalsStore, FLEET_APPROVALS_MAX, type FleetApproval, type PanelDecision, type RuntimeDecision } from './panel/fleet-approvals.store.js';
-export { ingestBatch, type Ingested, type LandedEvent, type SpendDelta } from './panel/ingest.store.js';
+export { ingestBatch, type Ingested, type LandedEvent } from './panel/ingest.store.js';
 export type { BudgetSpendDelta } from './panel/coverage.store.js';
 export {
   BudgetsStore,
@@ -111,8 +111,6 @@ export {
   FLEET_AGENTS_MAX,
   FLEET_EVENTS_MAX,
   ONLINE_WITHIN_MS,
-  SPEND_BY,
-  SPEND_WINDOWS,
   type FleetAgent,
   type FleetAgentDetail,
   type FleetBreaker,
@@ -121,9 +119,6 @@ export {
   type FleetEvent,
   type FleetOverview,
   type FleetRuntime,
-  type FleetSpend,
-  type FleetSpendRow,
   type FleetToolCall,
-  type SpendBy,
-  type SpendWindow,
 } from './panel/fleet.store.js';
+export { SpendStore, SPEND_BY, SPEND_WINDOWS, type FleetSpend, type FleetSpendRow, type SpendBy, type SpendDelta, type SpendWindow } from './panel/spend.store.js';

@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../src/core/duration.js';
 import { FleetStore, ONLINE_WITHIN_MS } from '../../src/state/panel/fleet.store.js';
+import { SpendStore } from '../../src/state/panel/spend.store.js';
 import { openPostgres, pgSchema, type PanelDb, type Postgres } from '../../src/state/panel/pg.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -21,6 +22,7 @@ let server: TestPostgres;
 let pg: Postgres;
 let db: PanelDb;
 let fleet: FleetStore;
+let spend: SpendStore;
 
 const t = pgSchema;
 
@@ -131,6 +133,7 @@ beforeAll(async () => {
   pg = await openPostgres(server.url);
   db = pg.db;
   fleet = new FleetStore(db);
+  spend = new SpendStore(db);
   await fixtures();
 }, 60_000);
 afterAll(async () => {
@@ -201,7 +204,7 @@ describe('the fleet queries', () => {
   });
 
   it('gives spend by runtime, user, agent and model over 24 h (hourly) and 30 days (daily), totals equal to the series', async () => {
-    const byRuntime = await fleet.spend('runtime', '24h', NOW);
+    const byRuntime = await spend.spend('runtime', '24h', NOW);
     expect(byRuntime.buckets).toHaveLength(24);
     expect(byRuntime.buckets.at(-1)).toBe(HOUR);
     expect(byRuntime.buckets[0]).toBe(HOUR - 23 * HOUR_MS);
@@ -218,21 +221,21 @@ describe('the fleet queries', () => {
     expect(byRuntime.rows.find((r) => r.key === 'laptop-b')!.series[0]).toBe(5_000_000);
     for (const s of [byRuntime.total, ...byRuntime.rows]) expect(s.series.reduce((x, y) => x + y, 0)).toBe(s.costMicros);
 
-    const byUser = await fleet.spend('user', '24h', NOW);
+    const byUser = await spend.spend('user', '24h', NOW);
     expect(byUser.rows.map((r) => [r.key, r.label, r.costMicros])).toEqual([
       ['u-bob', 'bob', 5_000_011],
       ['u-alice', 'alice', 4_250_003],
       [null, 'no user', 7],
     ]);
 
-    const byAgent30 = await fleet.spend('agent', '30d', NOW);
+    const byAgent30 = await spend.spend('agent', '30d', NOW);
     expect(byAgent30.buckets).toHaveLength(30);
     expect(byAgent30.rows.map((r) => [r.key, r.costMicros, r.calls])).toEqual([
       ['summarizer', 20_000_000, 4],
       ['lead-gen', 9_250_021, 8],
       ['nightly', 7, 1],
     ]);
-    const byModel30 = await fleet.spend('model', '30d', NOW);
+    const byModel30 = await spend.spend('model', '30d', NOW);
     expect(byModel30.rows.map((r) => [r.key, r.costMicros])).toEqual([
       ['gpt-4o', 21_000_011],
       ['gpt-4o-mini', 8_250_010],
@@ -323,7 +326,7 @@ describe('with a ledger the planner must take seriously', () => {
     await store.runtimes(NOW);
     await store.overview(NOW);
     await store.agents();
-    for (const by of ['runtime', 'user', 'agent', 'model'] as const) for (const w of ['24h', '30d'] as const) await store.spend(by, w, NOW);
+    for (const by of ['runtime', 'user', 'agent', 'model'] as const) for (const w of ['24h', '30d'] as const) await new SpendStore(watched).spend(by, w, NOW);
     await store.agent('bulk-3', 'ag-3', NOW);
   }, 60_000);
 

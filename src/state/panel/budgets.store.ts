@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { formatUsd } from '../../core/money.js';
 import { committed } from '../../domain/budget/index.js';
 import type { PanelDb } from './pg.js';
+import { total } from './pg-values.js';
 import { budgetLeases, budgetRefusals, budgets, panelAlerts, type BudgetRow } from './schema-panel.js';
 import { BUDGET_ID, MAX_BUDGETS } from '../telemetry.js';
 
@@ -193,7 +194,7 @@ export class BudgetsStore {
       if (patch.limitMicros !== undefined) {
         const w = windowStart(next.period as BudgetPeriod, now.getTime());
         const [s] = await tx
-          .select({ spent: sql<number>`coalesce(sum(${budgetLeases.spentMicros}), 0)::bigint`.mapWith(Number) })
+          .select({ spent: total(budgetLeases.spentMicros) })
           .from(budgetLeases)
           .where(and(eq(budgetLeases.budgetId, id), eq(budgetLeases.windowStart, w)));
         if (patch.limitMicros < s!.spent)

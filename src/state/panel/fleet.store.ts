@@ -1,8 +1,9 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import { DAY_MS, HOUR_MS } from '../../core/duration.js';
+import { DAY_MS } from '../../core/duration.js';
 import type { AgentStatus, Progress } from '../../core/events.js';
 import type { PanelDb } from './pg.js';
-import { agentSpend, runtimes, spendDaily, spendHourly } from './schema-panel.js';
+import { cmp, int, total, totalWhere } from './pg-values.js';
+import { agentSpend, runtimes, spendDaily } from './schema-panel.js';
 import { agents, breakers, events, llmRequests, toolCalls, users } from './schema-pg.js';
 
 // What the control panel's fleet view reads: every query served by a primary key, an index or
@@ -22,16 +23,6 @@ export const DRILL_ROWS = 100;
 /** Statuses of an agent that is still there (an exhausted budget can be raised and it goes on). */
 export const LIVE_AGENT_STATUSES: readonly AgentStatus[] = ['starting', 'running', 'restarting', 'budget_exhausted'];
 const RUNNING: readonly AgentStatus[] = ['starting', 'running', 'restarting'];
-
-export const SPEND_BY = ['runtime', 'user', 'agent', 'model'] as const;
-export const SPEND_WINDOWS = ['24h', '30d'] as const;
-export type SpendBy = (typeof SPEND_BY)[number];
-export type SpendWindow = (typeof SPEND_WINDOWS)[number];
-
-/** A bigint aggregate as a number: PostgreSQL's sum(bigint) is numeric, node-postgres reads int8 as text. */
-const total = (col: SQL | SQL.Aliased | unknown) => sql<number>`coalesce(sum(${col}), 0)::bigint`.mapWith(Number);
-const totalWhere = (col: unknown, cond: SQL | undefined) => sql<number>`coalesce(sum(${col}) filter (where ${cond}), 0)::bigint`.mapWith(Number);
-const int = (expr: SQL) => sql<number>`(${expr})::bigint`.mapWith(Number);
 
 export interface FleetRuntime {
   id: string;
@@ -92,32 +83,6 @@ export interface FleetAgent {
   lastActivityAt: string | null;
   /** Its runtime reported it sandboxed (true), not sandboxed (false), or said nothing (null: an older runtime, an external agent). */
   sandboxed: boolean | null;
-}
-
-export interface FleetSpendRow {
-  /** The runtime id, user id, agent name or model; null: runtimes that belong to no user. */
-  key: string | null;
-  label: string;
-  costMicros: number;
-  calls: number;
-  errors: number;
-  /** LLM calls refused (the budget's, and those PII blocked, which `calls` counts too). */
-  refused: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** Cost per bucket, aligned with `buckets`. */
-  series: number[];
-}
-
-export interface FleetSpend {
-  by: SpendBy;
-  window: SpendWindow;
-  /** Epoch ms of each bucket's start (hours for 24h, UTC days for 30d), oldest first. */
-  buckets: number[];
-  bucketMs: number;
-  total: { costMicros: number; calls: number; errors: number; refused: number; series: number[] };
-  /** Costliest first. */
-  rows: FleetSpendRow[];
 }
 
 export interface FleetCall {
@@ -183,19 +148,7 @@ export interface FleetAgentDetail {
   breakers: FleetBreaker[];
 }
 
-const hourOf = (t: number) => Math.floor(t / HOUR_MS) * HOUR_MS;
 const dayOf = (t: number) => Math.floor(t / DAY_MS) * DAY_MS;
-
-/** The buckets of a window ending at `now`: 24 hours or 30 UTC days, the current one last. */
-export function windowBuckets(window: SpendWindow, now: number): { buckets: number[]; bucketMs: number } {
-  const bucketMs = window === '24h' ? HOUR_MS : DAY_MS;
-  const n = window === '24h' ? 24 : 30;
-  const last = window === '24h' ? hourOf(now) : dayOf(now);
-  return { buckets: Array.from({ length: n }, (_, i) => last - (n - 1 - i) * bucketMs), bucketMs };
-}
-
-/** Code-point order, as PostgreSQL's C collation sorts (and far cheaper than localeCompare). */
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function parseJson(text: string): unknown {
   try {
@@ -343,76 +296,6 @@ export class FleetStore {
       .from(picked)
       .leftJoin(agentSpend, and(eq(agentSpend.runtimeId, picked.runtimeId), eq(agentSpend.agentId, picked.id)));
     return rows.map(toAgent);
-  }
-
-  /**
-   * Spend over a window, by runtime, user (the runtime's owner), agent name or model: totals
-   * and a series per bucket, from spend_hourly (24h) or spend_daily (30d), in one grouped query.
-   */
-  async spend(by: SpendBy, window: SpendWindow, now = Date.now()): Promise<FleetSpend> {
-    const db = this.db;
-    const { buckets, bucketMs } = windowBuckets(window, now);
-    const t = window === '24h' ? spendHourly : spendDaily;
-    const bucket = window === '24h' ? spendHourly.hour : spendDaily.day;
-    const key: SQL.Aliased<string | null> =
-      by === 'runtime'
-        ? sql<string>`${t.runtimeId}`.as('key')
-        : by === 'agent'
-          ? sql<string>`${t.agentName}`.as('key')
-          : by === 'model'
-            ? sql<string>`${t.model}`.as('key')
-            : sql<string | null>`${runtimes.userId}`.as('key');
-    const base = db
-      .select({
-        bucket: int(sql`${bucket}`).as('bucket'),
-        key,
-        cost: total(t.costMicros).as('cost'),
-        calls: total(t.calls).as('calls'),
-        errors: total(t.errors).as('errors'),
-        refused: total(t.refused).as('refused'),
-        prompt: total(t.promptTokens).as('prompt'),
-        completion: total(t.completionTokens).as('completion'),
-      })
-      .from(t);
-    const joined = by === 'user' ? base.leftJoin(runtimes, eq(runtimes.id, t.runtimeId)) : base;
-    const rows = await joined.where(gte(bucket, buckets[0]!)).groupBy(sql`1`, sql`2`);
-    const names = by === 'user' ? await this.userNames(rows.map((r) => r.key).filter((k): k is string => k !== null)) : new Map<string, string>();
-    const index = new Map(buckets.map((b, i) => [b, i]));
-    const byKey = new Map<string | null, FleetSpendRow>();
-    const sum = { costMicros: 0, calls: 0, errors: 0, refused: 0, series: buckets.map(() => 0) };
-    for (const r of rows) {
-      const i = index.get(r.bucket);
-      if (i === undefined) continue; // a bucket ahead of this clock: not in the window
-      let row = byKey.get(r.key);
-      if (!row) {
-        const label = r.key === null ? 'no user' : by === 'user' ? (names.get(r.key) ?? r.key) : r.key;
-        row = { key: r.key, label, costMicros: 0, calls: 0, errors: 0, refused: 0, promptTokens: 0, completionTokens: 0, series: buckets.map(() => 0) };
-        byKey.set(r.key, row);
-      }
-      row.costMicros += r.cost;
-      row.calls += r.calls;
-      row.errors += r.errors;
-      row.refused += r.refused;
-      row.promptTokens += r.prompt;
-      row.completionTokens += r.completion;
-      row.series[i]! += r.cost;
-      sum.costMicros += r.cost;
-      sum.calls += r.calls;
-      sum.errors += r.errors;
-      sum.refused += r.refused;
-      sum.series[i]! += r.cost;
-    }
-    const out = [...byKey.values()].sort((a, b) => b.costMicros - a.costMicros || cmp(a.label, b.label));
-    return { by, window, buckets, bucketMs, total: sum, rows: out };
-  }
-
-  private async userNames(ids: string[]): Promise<Map<string, string>> {
-    if (ids.length === 0) return new Map();
-    const rows = await this.db
-      .select({ id: users.id, name: users.name })
-      .from(users)
-      .where(inArray(users.id, [...new Set(ids)]));
-    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   /**

@@ -1,8 +1,6 @@
-import { REFUSED_LEDGER_STATUS } from '../../domain/outcomes/index.js';
 import { and, eq, getTableColumns, getTableName, inArray } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Pool, PoolClient } from 'pg';
-import { DAY_MS, HOUR_MS } from '../../core/duration.js';
 import { ForbiddenError, OutOfOrderError, ValidationError } from '../../core/errors.js';
 import { charges, type BudgetSpendDelta } from './coverage.store.js';
 import { drizzleOn, type PanelDb } from './pg.js';
@@ -11,6 +9,7 @@ import { MCP_TOOLS_CALL } from '../schema.js';
 import type { TelemetryAck, TelemetryBatch } from '../telemetry.js';
 import { pgCode } from '../db-errors.js';
 import { landApprovals } from './fleet-approvals.store.js';
+import { rollUp, rollupRows, type SpendDelta } from './spend.store.js';
 
 // A telemetry batch into PostgreSQL, in one transaction of a few statements: the runtime's row
 // locked (batches of one runtime land one at a time, in order), its sequence checked, every kind
@@ -24,23 +23,6 @@ import { landApprovals } from './fleet-approvals.store.js';
 
 /** An event as it landed on the panel (the WebSocket pushes these). */
 export type LandedEvent = TelemetryBatch['events'][number] & { runtime: string };
-
-/** Spend the batch added, per rollup key (an hour bucket; the day is derived). */
-export interface SpendDelta {
-  hour: number;
-  day: number;
-  runtimeId: string;
-  agentName: string;
-  provider: string;
-  model: string;
-  calls: number;
-  errors: number;
-  /** LLM calls refused (an outcome of their own, not errors): the budget's (an event each, no row) and the rows PII blocked (in `calls` too). */
-  refused: number;
-  promptTokens: number;
-  completionTokens: number;
-  costMicros: number;
-}
 
 export interface Ingested {
   ack: TelemetryAck;
@@ -335,72 +317,4 @@ async function agentNames(tx: PanelDb, runtimeId: string, b: TelemetryBatch, ids
     for (const a of held) names.set(a.id, a.name);
   }
   return names;
-}
-
-/**
- * The new ledger rows summed per hour bucket, agent name, provider and model, with the LLM calls
- * the budget refused (the new `budget.refused` events: no row, so no provider; their model as the
- * runtime priced it) counted beside them as refused.
- */
-function rollUp(rows: TelemetryBatch['llmRequests'], events: readonly LandedEvent[], runtimeId: string, names: ReadonlyMap<string, string>): SpendDelta[] {
-  const byHour = new Map<string, SpendDelta>();
-  const bucket = (ts: string, agentId: string, provider: string, model: string): SpendDelta => {
-    const t = Date.parse(ts);
-    const at = Number.isFinite(t) ? t : Date.now();
-    const hour = at - (at % HOUR_MS);
-    const agentName = names.get(agentId) ?? agentId;
-    const key = `${hour}\u0000${agentName}\u0000${provider}\u0000${model}`;
-    let d = byHour.get(key);
-    if (!d) byHour.set(key, (d = { hour, day: at - (at % DAY_MS), runtimeId, agentName, provider, model, calls: 0, errors: 0, refused: 0, promptTokens: 0, completionTokens: 0, costMicros: 0 }));
-    return d;
-  };
-  for (const r of rows) {
-    const d = bucket(r.ts, r.agentId, r.provider, r.model);
-    d.calls += 1;
-    // A call PII blocked is a refusal (src/domain/outcomes), not an error: as agent_spend counts it.
-    if (r.status === REFUSED_LEDGER_STATUS) d.refused += 1;
-    else if (r.status !== 'ok') d.errors += 1;
-    d.promptTokens += r.promptTokens;
-    d.completionTokens += r.completionTokens;
-    d.costMicros += r.costMicros;
-  }
-  for (const e of events) {
-    if (e.type !== 'budget.refused' || e.agentId === null) continue;
-    bucket(e.ts, e.agentId, '', refusedModel(e.data)).refused += 1;
-  }
-  return [...byHour.values()];
-}
-
-/** The model a `budget.refused` event names (its data as the runtime sent it, read defensively), else ''. */
-function refusedModel(data: string): string {
-  try {
-    const m = (JSON.parse(data) as { model?: unknown } | null)?.model;
-    return typeof m === 'string' ? m.slice(0, 256) : '';
-  } catch {
-    return '';
-  }
-}
-
-/** What the new rows spent, as the two rollups' JSON parameters (spend_hourly's buckets, and spend_daily's summed from them). */
-function rollupRows(hourly: readonly SpendDelta[]): [string, string] {
-  const byDay = new Map<string, SpendDelta>();
-  for (const h of hourly) {
-    const key = `${h.day}\u0000${h.agentName}\u0000${h.provider}\u0000${h.model}`;
-    const d = byDay.get(key);
-    if (!d) byDay.set(key, { ...h });
-    else for (const k of ['calls', 'errors', 'refused', 'promptTokens', 'completionTokens', 'costMicros'] as const) d[k] += h[k];
-  }
-  const row = (b: number, d: SpendDelta) => ({
-    b,
-    agent: d.agentName,
-    provider: d.provider,
-    model: d.model,
-    calls: d.calls,
-    errors: d.errors,
-    refused: d.refused,
-    pt: d.promptTokens,
-    ct: d.completionTokens,
-    cost: d.costMicros,
-  });
-  return [JSON.stringify(hourly.map((d) => row(d.hour, d))), JSON.stringify([...byDay.values()].map((d) => row(d.day, d)))];
 }
