@@ -2,9 +2,10 @@ import { getTableColumns, is, SQL } from 'drizzle-orm';
 import { getTableConfig, SQLiteSyncDialect, SQLiteTable, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import * as schema from '../src/state/schema.js';
 
-// The PostgreSQL side of the one schema. src/state/schema.ts describes every table once; this
-// turns the tables the control panel keeps into pg-core tables (src/state/panel/schema-pg.ts), by one
-// rule, so the two dialects cannot drift: `npm run db:generate` writes the file, and
+// The PostgreSQL side of the one schema. src/state/schema.ts describes once every table both
+// databases hold (a runtime's own are in src/state/runtime/schema-runtime.ts); this turns them
+// into pg-core tables (src/state/panel/schema-pg.ts), by one rule, so the two dialects cannot
+// drift: `npm run db:generate` writes the file, and
 // test/state/pg-schema.test.ts fails while it differs from what this renders.
 //
 // The rule, column for column: text → text (an enum kept); integer → bigint (SQLite's INTEGER is
@@ -76,7 +77,8 @@ export function renderPgSchema(): string {
   const seen = new Set<string>();
   for (const [exportName, table] of tables) {
     const cfg = getTableConfig(table);
-    if (!wanted.has(cfg.name)) continue;
+    if (!wanted.has(cfg.name))
+      throw new Error(`schema.ts holds the tables both databases keep: name ${cfg.name} in PER_RUNTIME or SHARED, or move it to src/state/runtime/schema-runtime.ts (the runtime's own)`);
     seen.add(cfg.name);
     const perRuntime = (PER_RUNTIME as readonly string[]).includes(cfg.name);
     if (cfg.foreignKeys.length > 0 || cfg.primaryKeys.length > 0 || cfg.uniqueConstraints.length > 0)

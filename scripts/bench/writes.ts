@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { migrate } from '../../src/state/runtime/migrate.js';
-import * as schema from '../../src/state/schema.js';
+import * as sharedTables from '../../src/state/schema.js';
+import * as ownTables from '../../src/state/runtime/schema-runtime.js';
 import { fmt, report, type Row } from './lib.js';
 
 const ROUNDS = 25;
@@ -29,6 +30,7 @@ const sqlite = new Database(join(dir, 'bench.db'));
 sqlite.pragma('journal_mode = WAL');
 sqlite.pragma('synchronous = NORMAL');
 migrate(sqlite);
+const schema = { ...sharedTables, ...ownTables };
 const orm = drizzle(sqlite, { schema });
 const tx = sqlite.transaction((fn: () => void) => fn());
 

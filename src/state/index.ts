@@ -4,18 +4,7 @@
 // once over either database (dialect.ts). The runtime's SQLite state (./iron_state.db) is runtime/; the
 // control panel's PostgreSQL state (`iron-cage panel`) is panel/. Neither imports the other
 // (test/unit/architecture.test.ts).
-export {
-  MCP_PROVIDER,
-  MCP_TOOLS_CALL,
-  type ApprovalRow,
-  type ConversationItemRow,
-  type ConversationRow,
-  type EventRow,
-  type LlmRequestRow,
-  type ResponseItemRow,
-  type ResponseRow,
-  type ToolCallRow,
-} from './schema.js';
+export { MCP_PROVIDER, MCP_TOOLS_CALL, type EventRow, type LlmRequestRow, type ToolCallRow } from './schema.js';
 export {
   BUDGET_ID,
   MAX_BUDGET_KEYS,
@@ -49,6 +38,7 @@ export {
 } from './secrets.store.js';
 
 // The runtime's state: SQLite, one file, the one write path.
+export type { ApprovalRow, ConversationItemRow, ConversationRow, ResponseItemRow, ResponseRow } from './runtime/schema-runtime.js';
 export { StateManager } from './runtime/manager.js';
 export { schemaVersion } from './runtime/migrate.js';
 export type { AgentView, AgentPatch, NewAgent, Checkpoint, AgentKind, LiveBudgets, LiveHeld, PauseCause, PausedRecord, PausedView, SandboxView } from './runtime/types.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentToken, startTestRuntime, tempDir, until, WsProbe, type TestRuntime } from '../helpers/runtime.js';
 import { MCP_PROVIDER, RequestsStore, schemaVersion } from '../../src/state/index.js';
-import { ANNOUNCED_LEDGER_SQL } from '../../src/state/schema.js';
+import { ANNOUNCED_LEDGER_SQL } from '../../src/state/runtime/schema-runtime.js';
 
 // Nothing a request (or start-up) runs may read the whole ledger or the whole event log: the
 // statements each path really runs are caught as they run (on the Statement prototype of

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { ApprovalStatus, NewEvent } from '../../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { approvals, type ApprovalRow } from '../schema.js';
+import { approvals, type ApprovalRow } from './schema-runtime.js';
 
 export type ApprovalInput = Omit<ApprovalRow, 'decidedBy' | 'decidedAt' | 'reason' | 'usedAt' | 'status'>;
 

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { conversationItems, conversations, type ConversationItemRow, type ConversationRow } from '../schema.js';
+import { conversationItems, conversations, type ConversationItemRow, type ConversationRow } from './schema-runtime.js';
 import type { Tx } from './writer.js';
 
 /** Items to add to a conversation, bodies already sealed by the caller. */

@@ -8,7 +8,9 @@ import { microsToUsd } from '../../core/money.js';
 import { migrate, refuseNewer } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
-import * as schema from '../schema.js';
+import * as sharedTables from '../schema.js';
+import type { AgentRow } from '../schema.js';
+import * as ownTables from './schema-runtime.js';
 import type { AgentPatch, AgentView, Checkpoint, LiveBudgets, LiveHeld, NewAgent } from './types.js';
 import type { EventSpec } from '../dialect.js';
 import { Writer, type Tx, type Written } from './writer.js';
@@ -32,11 +34,14 @@ export function storeDb(state: StateManager): StoreDb {
   return storeDbs.get(state)!;
 }
 
+/** Every table of the runtime's database: those both databases hold, and its own. */
+const schema = { ...sharedTables, ...ownTables };
+
 type Listener = (event: IronEvent) => void;
 
 const CHECKPOINTS_KEPT = 20;
 /** The agents table's columns a rewrite sets: all but the key. */
-const AGENT_COLUMNS = Object.keys(getTableColumns(schema.agents)).filter((k) => k !== 'id') as Array<Exclude<keyof schema.AgentRow, 'id'>>;
+const AGENT_COLUMNS = Object.keys(getTableColumns(schema.agents)).filter((k) => k !== 'id') as Array<Exclude<keyof AgentRow, 'id'>>;
 
 /**
  * The one owner of state: in-memory agent records for fast reads, SQLite for durability,
@@ -47,7 +52,7 @@ export class StateManager {
   readonly path: string;
   private readonly sqlite: Database.Database;
   private readonly db: BetterSQLite3Database<typeof schema>;
-  private readonly agents = new Map<string, schema.AgentRow>();
+  private readonly agents = new Map<string, AgentRow>();
   /** The names agents gave themselves through their SDK, as this process heard them (`nameAgent`). */
   private readonly calledNames = new Map<string, string>();
   private readonly listeners = new Set<Listener>();
@@ -282,7 +287,7 @@ export class StateManager {
   // ── agents ────────────────────────────────────────────────────────────────────────────
 
   registerAgent(a: NewAgent): AgentView {
-    const row: schema.AgentRow = {
+    const row: AgentRow = {
       id: a.id,
       name: a.name,
       kind: a.kind,
@@ -325,7 +330,7 @@ export class StateManager {
   updateAgent(id: string, patch: AgentPatch, e: Omit<NewEvent, 'agentId'>): IronEvent {
     const current = this.agents.get(id);
     if (!current) throw new NotFoundError(`no agent ${id}`);
-    const next: schema.AgentRow = { ...current };
+    const next: AgentRow = { ...current };
     if (patch.status !== undefined) next.status = patch.status;
     if (patch.pid !== undefined) next.pid = patch.pid;
     if (patch.startedAt !== undefined) next.startedAt = patch.startedAt;
@@ -388,7 +393,7 @@ export class StateManager {
     return row ? this.view(row) : null;
   }
 
-  private view(row: schema.AgentRow): AgentView {
+  private view(row: AgentRow): AgentView {
     const v = toView(row);
     v.calledName = this.calledNames.get(row.id) ?? null;
     v.stored = this.storedUsage(row.id);

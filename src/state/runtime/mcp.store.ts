@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { storeDb, type StoreDb, type StateManager } from './manager.js';
-import { llmTotals, MCP_PROVIDER, mcpTotals } from '../schema.js';
+import { MCP_PROVIDER } from '../schema.js';
+import { llmTotals, mcpTotals } from './schema-runtime.js';
 
 // What the dashboard shows of each MCP server's tools (GET /api/mcp/servers): their calls,
 // errors, refusals and latest call from `mcp_totals` (kept by the trigger on tool_calls, migration

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { NewEvent } from '../../core/events.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { piiAudit, type PiiAuditRow } from '../schema.js';
+import { piiAudit, type PiiAuditRow } from './schema-runtime.js';
 
 export type { PiiAuditRow };
 export type PiiAuditInput = Omit<PiiAuditRow, 'id' | 'ts'>;

@@ -2,7 +2,8 @@ import { and, asc, desc, eq, getTableColumns, isNotNull, lt, type SQL, sql } fro
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
-import { llmChains, llmRequests, llmRunning, llmSteps, llmTotals, type LlmRequestRow, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from '../schema.js';
+import { llmRequests, type LlmRequestRow } from '../schema.js';
+import { llmChains, llmRunning, llmSteps, llmTotals, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from './schema-runtime.js';
 import type { Tx } from './writer.js';
 
 /** A request row as the gateway describes it (the id and, unless given, the time are the store's). */

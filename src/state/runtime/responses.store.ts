@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import { responseItems, responses, type ResponseItemRow, type ResponseRow } from '../schema.js';
+import { responseItems, responses, type ResponseItemRow, type ResponseRow } from './schema-runtime.js';
 import type { Tx } from './writer.js';
 
 /** A response to keep and the items of its turn, bodies already sealed by the caller. */

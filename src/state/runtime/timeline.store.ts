@@ -1,22 +1,8 @@
 import { and, asc, desc, eq, getTableColumns, gte, inArray, lt, lte, ne, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
-import {
-  approvals,
-  eventCounts,
-  events,
-  llmRequests,
-  llmTotals,
-  MCP_TOOLS_CALL,
-  PROGRESS_EVENT_SQL,
-  TIMELINE_EVENT_TYPES,
-  TIMELINE_EVENT_TYPES_SQL,
-  toolCalls,
-  type ApprovalRow,
-  type EventRow,
-  type LlmRequestRow,
-  type ToolCallRow,
-} from '../schema.js';
+import { events, llmRequests, MCP_TOOLS_CALL, PROGRESS_EVENT_SQL, TIMELINE_EVENT_TYPES, TIMELINE_EVENT_TYPES_SQL, toolCalls, type EventRow, type LlmRequestRow, type ToolCallRow } from '../schema.js';
+import { approvals, eventCounts, llmTotals, type ApprovalRow } from './schema-runtime.js';
 import { RequestsStore } from './requests.store.js';
 import { TOOL_CALLS_KEPT } from './tools.store.js';
 

@@ -2,7 +2,8 @@ import type { NewEvent } from '../../core/events.js';
 import { and, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { parseOrNull } from './breakers.store.js';
-import { toolCache, toolCalls, type ToolCallRow } from '../schema.js';
+import { toolCalls, type ToolCallRow } from '../schema.js';
+import { toolCache } from './schema-runtime.js';
 
 export interface CachedResponse {
   status: number;
