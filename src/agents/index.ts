@@ -4,4 +4,5 @@
 
 export { agentRoutes, type AgentRoutesDeps, type EventPage } from './agents.routes.js';
 export type { AgentPerformance } from './metrics.js';
-export type { TimelineItem, TimelineLane, TimelineOverview, TimelinePage } from './timeline.routes.js';
+export type { TimelineOverview, TimelinePage } from './timeline.routes.js';
+export type { TimelineItem, TimelineLane, TimelineMark } from './timeline-items.js';
