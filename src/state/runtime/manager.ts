@@ -1,11 +1,11 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { and, asc, desc, eq, getTableColumns, gt, lte, sql } from 'drizzle-orm';
-import { emitPermissionWarning, prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
+import { emitPermissionWarning, type PermissionWarning } from './files.js';
+import { closeStateFile, openStateFile } from './open.js';
 import { llmRequestSeverity, TERMINAL_STATUSES, type AgentStatus, type EventType, type IronEvent, type NewEvent, type Progress, type Severity } from '../../core/events.js';
 import { NotFoundError } from '../../core/errors.js';
 import { microsToUsd } from '../../core/money.js';
-import { migrate, refuseNewer } from './migrate.js';
 import { repairAgentRow } from './repair.js';
 import { toEvent, toView } from './rows.js';
 import * as sharedTables from '../schema.js';
@@ -71,35 +71,7 @@ export class StateManager {
     private readonly held: LiveHeld | null = null,
   ) {
     this.path = path;
-    if (path !== ':memory:') prepareStateFile(path, warn);
-    this.sqlite = new Database(path);
-    try {
-      // A newer iron-cage's file is left as it was: not even switched to WAL.
-      refuseNewer(this.sqlite);
-    } catch (e) {
-      this.sqlite.close();
-      throw e;
-    }
-    this.sqlite.pragma('journal_mode = WAL');
-    if (path !== ':memory:') secureOpenedState(path);
-    // NORMAL is durable against process crashes in WAL mode (only an OS crash can lose the
-    // last commits) and keeps per-event commits cheap.
-    this.sqlite.pragma('synchronous = NORMAL');
-    this.sqlite.pragma('busy_timeout = 5000');
-    // Checkpoints run inside the commit that crosses this many WAL pages (4 MB): each fsyncs the
-    // WAL and the file whatever it copies, and an LLM call writes ~9 pages, so at 400 one call in
-    // ~45 paid one. At 1000: CPU a call ×0.90-0.95 (gateway A/B), the amortised checkpoint ~7 µs
-    // of CPU a call instead of ~12 (scripts/bench/ledger.ts); at 2000 no less CPU and lone events
-    // ~10% slower (scripts/bench/events.ts, which also measures the longest pause: a WAL cycled
-    // through a larger span of memory). Under 4096 frames the WAL's index is one hash table.
-    this.sqlite.pragma('wal_autocheckpoint = 1000');
-    this.sqlite.pragma('foreign_keys = ON');
-    try {
-      migrate(this.sqlite, warn);
-    } catch (e) {
-      this.sqlite.close();
-      throw e;
-    }
+    this.sqlite = openStateFile(path, warn);
     this.db = drizzle(this.sqlite, { schema });
     this.writer = new Writer(this.sqlite, (event) => this.emit(event));
     storeDbs.set(this, { orm: this.db, sqlite: this.sqlite, writer: this.writer, warn });
@@ -473,11 +445,7 @@ export class StateManager {
     this.writer.flush();
     this.closed = true;
     this.listeners.clear();
-    try {
-      this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      this.sqlite.close();
-    }
+    closeStateFile(this.sqlite);
   }
 }
 
