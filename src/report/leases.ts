@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { NewEvent } from '../core/events.js';
 import { formatUsd, type Micros } from '../core/money.js';
-import type { BudgetTracker, CentralSnapshot } from '../domain/budget/index.js';
+import { leaseWant, spendRate, type BudgetTracker, type CentralSnapshot } from '../domain/budget/index.js';
 import { backoffDelayMs } from '../domain/reliability/index.js';
 import type { RequestsStore, StateManager } from '../state/index.js';
 import type { LeaseAnswer, LeaseAsk, LeaseBudget, LeaseOrder, PanelAnswer, PanelClient } from './client.js';
@@ -239,31 +239,10 @@ export class Leases {
     return s.reservedMicros === 0 && s.waitingCalls === 0 && now - l.activeAt >= this.o.idleMs;
   }
 
-  /** Spend per minute over the last minute. */
-  private rate(l: Lease): Micros {
-    const first = l.samples[0];
-    const last = l.samples.at(-1);
-    if (first === undefined || last === undefined || last[0] <= first[0]) return 0;
-    return Math.max(0, Math.round(((last[1] - first[1]) * 60_000) / (last[0] - first[0])));
-  }
-
-  /**
-   * The total grant to ask for: at shutdown, idle, or gone, what is spent and held (the rest goes
-   * back); contended, that and what the waiting calls need; else at least the current grant, and
-   * enough for the recent rate over the horizon (at least one more of its largest call) and for
-   * every waiting call.
-   */
+  /** The total grant to ask for (the policy: leaseWant); idle, what is spent and held. */
   private want(l: Lease, s: CentralSnapshot, closing: boolean, now: number): Micros {
-    const base = s.spentMicros + s.reservedMicros;
-    if (closing || !l.current || this.idle(l, s, now)) return base;
-    // The end of a budget: a call waits that what is free here cannot pay for, and the panel has
-    // too little unleased to top it up. This fragment goes back (locked first, see ask()) so that
-    // the fragments of every runtime in the same spot add up to whole calls the panel can grant.
-    const free = Math.max(0, l.granted - base);
-    if (s.waitingCalls > 0 && free < s.needMicros && l.unleased < s.needMicros - free) return base;
-    if (l.contended) return base + s.needSumMicros;
-    const ahead = Math.max(Math.ceil((this.rate(l) * this.o.horizonMs) / 60_000), l.largest);
-    return Math.max(l.granted, base + ahead + s.needSumMicros);
+    const settling = closing || !l.current || this.idle(l, s, now);
+    return leaseWant(l, s, { settling, ratePerMin: settling ? 0 : spendRate(l.samples), horizonMs: this.o.horizonMs });
   }
 
   private asks(closing: boolean): LeaseAsk[] {
@@ -283,7 +262,7 @@ export class Leases {
         need: s.needMicros,
         // The rate the panel's runway counts on: none once nothing here spends (idle: no call in
         // flight or waiting for idleMs; or stopping), not the last minute's while nothing runs.
-        rate: closing || this.idle(l, s, now) ? 0 : this.rate(l),
+        rate: closing || this.idle(l, s, now) ? 0 : spendRate(l.samples),
       });
     }
     return out;

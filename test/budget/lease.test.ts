@@ -4,10 +4,12 @@ import {
   CONTENDED_RENEW_MS,
   grantLease,
   knownSpent,
+  leaseWant,
   NO_OTHER_LEASES,
   placeInOrder,
   renewInMs,
   settleOutside,
+  spendRate,
   takenBackTo,
   type LeaseAsk,
   type LeaseHeld,
@@ -265,5 +267,66 @@ describe('the invariants, over many figures', () => {
       expect(d.floor, what).toBeGreaterThanOrEqual(mine ? knownSpent(mine) : 0);
       expect(d.unleased, what).toBeGreaterThanOrEqual(0);
     }
+  });
+});
+
+describe('what a runtime asks for (its half of the policy)', () => {
+  const snap = (o: Partial<{ spentMicros: number; reservedMicros: number; waitingCalls: number; needMicros: number; needSumMicros: number }> = {}) => ({
+    spentMicros: 0,
+    reservedMicros: 0,
+    waitingCalls: 0,
+    needMicros: 0,
+    needSumMicros: 0,
+    ...o,
+  });
+  const lease = (o: Partial<{ granted: number; unleased: number; contended: boolean; largest: number }> = {}) => ({ granted: 0, unleased: 1_000_000, contended: false, largest: 0, ...o });
+  const busy = { settling: false, ratePerMin: 60_000, horizonMs: 20_000 };
+
+  it('asks for its rate over the horizon and every waiting call beyond what it spent and holds, never less than its grant', () => {
+    // 60k a minute over 20 s: 20k ahead.
+    expect(leaseWant(lease(), snap({ spentMicros: 100_000, reservedMicros: 5_000, waitingCalls: 2, needMicros: 3_000, needSumMicros: 5_000 }), busy)).toBe(130_000);
+    // At least one more of its largest call, however slow it spends.
+    expect(leaseWant(lease({ largest: 50_000 }), snap({ spentMicros: 100_000 }), { ...busy, ratePerMin: 0 })).toBe(150_000);
+    expect(leaseWant(lease({ granted: 500_000 }), snap({ spentMicros: 100_000 }), busy)).toBe(500_000);
+  });
+
+  it('while contended asks only for what it spent, holds and its waiting calls need: its surplus goes back', () => {
+    expect(leaseWant(lease({ granted: 500_000, contended: true }), snap({ spentMicros: 100_000, reservedMicros: 5_000, waitingCalls: 1, needMicros: 8_000, needSumMicros: 8_000 }), busy)).toBe(
+      113_000,
+    );
+  });
+
+  it('shutting down, idle or gone, asks for what it spent and holds: everything else goes back', () => {
+    expect(leaseWant(lease({ granted: 500_000, largest: 50_000 }), snap({ spentMicros: 100_000, reservedMicros: 5_000, waitingCalls: 1, needSumMicros: 8_000 }), { ...busy, settling: true })).toBe(
+      105_000,
+    );
+  });
+
+  it('at the end of a budget gives back its fragment when neither it nor the unleased headroom can pay for its waiting call', () => {
+    // Free 300 here, the call needs 600, the panel has 100 unleased: 300 + 100 < 600.
+    const end = snap({ spentMicros: 200, waitingCalls: 1, needMicros: 600, needSumMicros: 600 });
+    expect(leaseWant(lease({ granted: 500, unleased: 100 }), end, busy)).toBe(200);
+    // With enough unleased to top it up, it asks for the call.
+    expect(leaseWant(lease({ granted: 500, unleased: 300 }), end, { ...busy, ratePerMin: 0 })).toBe(200 + 600);
+    // Free enough here for the call: no give-back.
+    expect(leaseWant(lease({ granted: 900, unleased: 0 }), end, { ...busy, ratePerMin: 0 })).toBe(900);
+  });
+
+  it('reads the rate from the first and last spend samples, per minute; none without two apart', () => {
+    expect(spendRate([])).toBe(0);
+    expect(spendRate([[1_000, 50]])).toBe(0);
+    expect(
+      spendRate([
+        [0, 100],
+        [30_000, 400],
+        [60_000, 1_100],
+      ]),
+    ).toBe(1_000);
+    expect(
+      spendRate([
+        [0, 500],
+        [10_000, 400],
+      ]),
+    ).toBe(0);
   });
 });

@@ -1,3 +1,5 @@
+import type { CentralSnapshot } from './account.js';
+
 // The lease policy of central budgets (one budget shared by many runtimes): how much of a budget
 // window the control panel grants a runtime that asks, what it takes back, and what it counts the
 // runtime as having spent. Pure: the panel's store (src/state/panel/leases.store.ts) locks the
@@ -17,6 +19,9 @@
 //   report), whatever it says (`floor`);
 // - a lease of a window that is over, or of a budget that no longer covers its runtime, comes down
 //   to what the runtime spent and holds (`take-back`); a window that is over only ever gives back.
+// The runtime's half (src/report/leases.ts asks with it): what to ask for (`leaseWant`), sized to
+// its recent rate (`spendRate`), giving back what it does not need, and its own fragment at the end
+// of a budget, so that the fragments of every runtime add up to whole calls the panel can grant.
 
 /** A lease lives this long after a runtime's last lease call; it is reclaimed this long after it expired. */
 export const LEASE_DEFAULTS = { ttlMs: 30_000, reclaimAfterMs: 600_000 } as const;
@@ -245,4 +250,37 @@ export function settleOutside(l: Pick<LeaseHeld, 'grantedMicros' | 'spentMicros'
 /** When a runtime should call again: soon while a budget it holds is contended, else halfway through its lease's life. */
 export function renewInMs(contended: boolean, ttlMs: number): number {
   return contended ? CONTENDED_RENEW_MS : Math.max(100, Math.round(ttlMs / 2));
+}
+
+/**
+ * What a runtime asks the panel for, for one lease (the TOTAL grant it wants): while `settling`
+ * (shutting down, idle, or its budget or window gone), only what it spent and holds (the rest goes
+ * back); at the end of a budget (a call waits that what is free here cannot pay for, and the panel
+ * has too little unleased to top it up), that too: its fragment goes back; while contended, that and
+ * what its waiting calls need; else at least its grant, and enough for its rate over `horizonMs`
+ * (at least one more of its largest call) and for every waiting call.
+ *
+ * @example
+ *   leaseWant({ granted: 0, unleased: 1e6, contended: false, largest: 5_000 }, snapshot, { settling: false, ratePerMin: 60_000, horizonMs: 20_000 })
+ */
+export function leaseWant(
+  l: { granted: number; unleased: number; contended: boolean; largest: number },
+  s: Pick<CentralSnapshot, 'spentMicros' | 'reservedMicros' | 'waitingCalls' | 'needMicros' | 'needSumMicros'>,
+  o: { settling: boolean; ratePerMin: number; horizonMs: number },
+): number {
+  const base = s.spentMicros + s.reservedMicros;
+  if (o.settling) return base;
+  const free = Math.max(0, l.granted - base);
+  if (s.waitingCalls > 0 && free < s.needMicros && l.unleased < s.needMicros - free) return base;
+  if (l.contended) return base + s.needSumMicros;
+  const ahead = Math.max(Math.ceil((o.ratePerMin * o.horizonMs) / 60_000), l.largest);
+  return Math.max(l.granted, base + ahead + s.needSumMicros);
+}
+
+/** Spend per minute between the first and the last of `samples` ([when, spent so far], oldest first); 0 without two apart. */
+export function spendRate(samples: ReadonlyArray<readonly [at: number, spent: number]>): number {
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (first === undefined || last === undefined || last[0] <= first[0]) return 0;
+  return Math.max(0, Math.round(((last[1] - first[1]) * 60_000) / (last[0] - first[0])));
 }
