@@ -41,9 +41,14 @@ export function Name({ text }: { text: string }) {
 const tickers = new Set<(n: number) => void>();
 let timer: ReturnType<typeof setInterval> | null = null;
 
-/** The current time, updated once a second while a component uses it (uptime, countdowns). */
+/**
+ * The current time, and a render once a second while a component uses it (uptime, countdowns).
+ * The time is read as the component renders, not when the last second ticked: a render between
+ * ticks (an approval that just landed) would otherwise count from up to a second ago, and a
+ * ten-minute timeout would say "10m01s left".
+ */
 export function useNow(): number {
-  const [now, setNow] = useState(Date.now());
+  const [, setNow] = useState(Date.now());
   useEffect(() => {
     tickers.add(setNow);
     timer ??= setInterval(() => {
@@ -58,7 +63,7 @@ export function useNow(): number {
       }
     };
   }, []);
-  return now;
+  return Date.now();
 }
 
 /**
