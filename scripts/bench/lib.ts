@@ -244,10 +244,20 @@ const CLI = process.env.BENCH_CLI || new URL('../../bin/iron-cage.js', import.me
  * link; its output is drained, not kept, after that. `stop` sends SIGTERM and resolves when it has
  * exited (a panel finishing its requests and closing its pool).
  */
+/** How many panels this process started: the n-th takes the n-th of BENCH_PANEL_CPUS's core lists, round robin. */
+let panelsStarted = 0;
+
 export async function startPanel(url: string, args: string[] = []): Promise<{ origin: string; link: string; pid: number; child: ChildProcess; stop: () => Promise<void> }> {
   // BENCH_PANEL_NODE_ARGS: flags for the panel's Node (a profile of it under load: --cpu-prof --cpu-prof-dir=…).
   const nodeArgs = (process.env.BENCH_PANEL_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PANEL_CPUS: the cores each panel runs on, taskset's lists separated by `/`, taken in turn
+  // (`1`: every panel on core 1; `0/1`: the first on core 0, the second on 1, the third on 0…).
+  // Run the bench itself under `taskset -c …` for the rest (PostgreSQL, the load, HAProxy inherit it).
+  const cpus = (process.env.BENCH_PANEL_CPUS ?? '').split('/').filter(Boolean);
+  const pin = cpus.length > 0 ? cpus[panelsStarted++ % cpus.length]! : null;
+  const argv = [...nodeArgs, CLI, 'panel', '--database', url, '--port', '0', '--host', '127.0.0.1', ...args];
+  // taskset execs the panel in its own process: the pid is the panel's.
+  const child = pin === null ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', pin, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let out = '';
   const found = await new Promise<RegExpExecArray>((resolve, reject) => {

@@ -1,9 +1,10 @@
 import type { Logger } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import type { LeaseAsk, LeaseOrder } from '../domain/budget/index.js';
-import { BudgetsStore, LeasesStore, type BudgetCrossing, type LeaseAnswer, type LeaseOptions, type PanelDb, type Reclaim } from '../state/index.js';
+import { BudgetsStore, LeasesStore, type BudgetCrossing, type FloorNotice, type LeaseAnswer, type LeaseOptions, type PanelDb, type Reclaim, type TakeBack } from '../state/index.js';
 import type { PanelAlerts } from './alerts.js';
 import type { PanelBudgetChange, PanelFeed } from './feed.js';
+import { LeaseQueue } from './lease-queue.js';
 import { isConnectionError, type Outage } from './outage.js';
 
 // Central budgets as the panel runs them: the stores (budgets, and the leases runtimes spend them
@@ -12,11 +13,6 @@ import { isConnectionError, type Outage } from './outage.js';
 // longer covers, a runtime's spend counted from what the panel knows (a restarted runtime, a
 // report below it), and each of those said once: in the log, as a `budget` frame on the panel's
 // feed (what changed a budget), and as an alert where `alerts:` names a channel.
-
-/** What a lease call changed on its way (leases.store.ts: LeaseOutcome). */
-type Outcome = Awaited<ReturnType<LeasesStore['lease']>>;
-type TakeBack = Outcome['takeBacks'][number];
-type FloorNotice = Outcome['floors'][number];
 
 /** A window as the log names it: its UTC start day, or none for a budget without a period. */
 const windowName = (w: number): string => (w === 0 ? 'its one window (no period)' : `the window from ${new Date(w).toISOString().slice(0, 10)}`);
@@ -36,6 +32,8 @@ const LOWER_SAID_MAX = 10_000;
 export class CentralBudgets {
   readonly store: BudgetsStore;
   readonly leases: LeasesStore;
+  /** Lease calls decided in batches (lease-queue.ts). */
+  private readonly queue: LeaseQueue;
   private sweeping: Promise<void> | null = null;
   /** When each budget's last `leased` frame went out. */
   private readonly leasedSaid = new Map<string, number>();
@@ -48,6 +46,7 @@ export class CentralBudgets {
   ) {
     this.store = new BudgetsStore(db);
     this.leases = new LeasesStore(db, d.lease);
+    this.queue = new LeaseQueue((calls) => this.leases.leaseMany(calls, this.now()));
   }
 
   private now(): number {
@@ -73,12 +72,13 @@ export class CentralBudgets {
   }
 
   /**
-   * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime).
-   * What it reclaimed from silent runtimes, took back from this one and counted from the panel's
-   * figures on the way is said; a stale call changed nothing and says nothing.
+   * A runtime's lease call (`order`: its place in the runtime's calls; null from an older runtime),
+   * decided with the calls that wait beside it. What it reclaimed from silent runtimes, took back
+   * from this one and counted from the panel's figures on the way is said; a stale call changed
+   * nothing and says nothing.
    */
   async lease(runtimeId: string, asks: readonly LeaseAsk[], order: LeaseOrder | null = null): Promise<LeaseAnswer> {
-    const { answer, reclaims, takeBacks, floors } = await this.d.outage.run(() => this.leases.lease(runtimeId, asks, this.now(), undefined, order));
+    const { answer, reclaims, takeBacks, floors } = await this.d.outage.run(() => this.queue.submit({ runtimeId, asks, order }));
     if (answer.stale) return answer;
     for (const r of reclaims) this.reclaimed(r);
     for (const t of takeBacks) if (t.why === 'uncovered') this.tookBack(t, 'at its lease call');

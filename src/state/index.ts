@@ -95,7 +95,7 @@ export {
   type BudgetView,
   type LeaseView,
 } from './panel/budgets.store.js';
-export { LeasesStore, type LeaseAnswer, type LeaseGrant, type LeaseOptions, type Reclaim } from './panel/leases.store.js';
+export { LeasesStore, type LeaseAnswer, type LeaseCall, type LeaseGrant, type LeaseOptions, type LeaseOutcome, type Reclaim, type TakeBack, type FloorNotice } from './panel/leases.store.js';
 export {
   FleetStore,
   FLEET_AGENTS_MAX,

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  addLeases,
   committed,
   CONTENDED_RENEW_MS,
+  CONTENDED_WITHIN_MS,
   grantLease,
   knownSpent,
+  leaseFigures,
   leaseWant,
   NO_OTHER_LEASES,
   placeInOrder,
@@ -207,6 +210,60 @@ describe('outside the current window', () => {
     expect(takenBackTo(lease({ spentMicros: 200_000, usedMicros: 150_000, heldMicros: 20_000 }))).toBe(200_000);
     expect(knownSpent(lease({ spentMicros: 100_000, usedMicros: 150_000, heldMicros: 20_000 }))).toBe(150_000);
     expect(committed(lease({ grantedMicros: 100_000, spentMicros: 130_000 }))).toBe(130_000);
+  });
+});
+
+describe('one lease’s share of its window’s figures (what the store sums in SQL for the others)', () => {
+  const row = (o: Partial<LeaseHeld & { wantedMicros: number; ratePerMinMicros: number; updatedAt: number }> = {}) => ({
+    ...lease({ expiresAt: NOW + 10_000 }),
+    wantedMicros: 0,
+    ratePerMinMicros: 0,
+    updatedAt: NOW - 1_000,
+    ...o,
+  });
+  const RECLAIM = 600_000;
+
+  it('counts what it committed, spent, used, leased unspent and holds beyond its spend and holds', () => {
+    expect(leaseFigures(row({ grantedMicros: 500_000, spentMicros: 100_000, usedMicros: 150_000, heldMicros: 20_000 }), NOW, RECLAIM)).toEqual({
+      committed: 500_000,
+      demanding: 0,
+      unmet: 0,
+      weight: 0,
+      surplus: 330_000,
+      spent: 100_000,
+      used: 150_000,
+      unspent: 400_000,
+      reclaimable: false,
+    });
+    // Spent past its grant: committed is the spend, nothing unspent or surplus.
+    expect(leaseFigures(row({ grantedMicros: 100_000, spentMicros: 130_000 }), NOW, RECLAIM)).toMatchObject({ committed: 130_000, surplus: 0, unspent: 0, used: 130_000 });
+  });
+
+  it('is demanding while live, short and heard from within CONTENDED_WITHIN_MS: its shortfall, and its rate (at least 1) as weight', () => {
+    const short = { grantedMicros: 100_000, wantedMicros: 400_000, ratePerMinMicros: 0 };
+    expect(leaseFigures(row(short), NOW, RECLAIM)).toMatchObject({ demanding: 1, unmet: 300_000, weight: 1 });
+    expect(leaseFigures(row({ ...short, ratePerMinMicros: 90_000, updatedAt: NOW - CONTENDED_WITHIN_MS }), NOW, RECLAIM)).toMatchObject({ demanding: 1, weight: 90_000 });
+    // Heard from too long ago, expired, or not short: not demanding.
+    expect(leaseFigures(row({ ...short, updatedAt: NOW - CONTENDED_WITHIN_MS - 1 }), NOW, RECLAIM)).toMatchObject({ demanding: 0, unmet: 0, weight: 0 });
+    expect(leaseFigures(row({ ...short, expiresAt: NOW - 1 }), NOW, RECLAIM).demanding).toBe(0);
+    expect(leaseFigures(row({ grantedMicros: 400_000, wantedMicros: 400_000 }), NOW, RECLAIM).demanding).toBe(0);
+  });
+
+  it('is reclaimable once expired past its grace while holding more than its runtime reported', () => {
+    const silent = { grantedMicros: 200_000, usedMicros: 20_000, expiresAt: NOW - RECLAIM - 1 };
+    expect(leaseFigures(row(silent), NOW, RECLAIM).reclaimable).toBe(true);
+    expect(leaseFigures(row({ ...silent, expiresAt: NOW - RECLAIM }), NOW, RECLAIM).reclaimable).toBe(false);
+    expect(leaseFigures(row({ ...silent, usedMicros: 200_000 }), NOW, RECLAIM).reclaimable).toBe(false);
+    // Never leased (its rows landed first): expiry 0, never reclaimed.
+    expect(leaseFigures(row({ ...silent, expiresAt: 0 }), NOW, RECLAIM).reclaimable).toBe(false);
+  });
+
+  it('adds up and takes away figure by figure', () => {
+    const a = leaseFigures(row({ grantedMicros: 100_000, wantedMicros: 300_000, ratePerMinMicros: 5 }), NOW, RECLAIM);
+    const b = leaseFigures(row({ grantedMicros: 50_000, spentMicros: 10_000, expiresAt: NOW - RECLAIM - 1 }), NOW, RECLAIM);
+    const sum = addLeases(addLeases(NO_OTHER_LEASES, a), b);
+    expect(sum).toEqual({ committed: 150_000, demanding: 1, unmet: 200_000, weight: 5, surplus: 140_000, spent: 10_000, used: 10_000, unspent: 140_000, reclaimable: true });
+    expect(addLeases(addLeases(sum, b, -1), a, -1)).toEqual({ ...NO_OTHER_LEASES, reclaimable: true });
   });
 });
 

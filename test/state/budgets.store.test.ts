@@ -15,6 +15,7 @@ import {
   telemetryBatch,
   windowStart,
   type BudgetInput,
+  type LeaseAnswer,
   type Postgres,
 } from '../../src/state/index.js';
 import { batchOf } from '../helpers/panel.js';
@@ -278,6 +279,122 @@ describe('reclaim and the rows', () => {
     await land('rt-11', 2, 99, null);
     expect((await leasesOf(a)).spentMicros).toBe(4 * 1_234);
   });
+});
+
+describe('a batch of lease calls (one transaction for many runtimes)', () => {
+  const rowsOf = async (id: string) =>
+    (await pg.db.select().from(pgSchema.budgetLeases))
+      .filter((l) => l.budgetId === id)
+      .map(({ budgetId: _, ...l }) => l)
+      .sort((a, b) => a.runtimeId.localeCompare(b.runtimeId));
+
+  it('decides as the same calls one after another would, each counting those before it, to the micro-dollar', async () => {
+    // Twin budgets brought to the same state a minute apart: one gets the calls one at a time, the other in one batch.
+    const calls: Array<{ runtimeId: string; asks: Array<Partial<LeaseAsk>> }> = [
+      { runtimeId: 'rt-2', asks: [{ want: 300_000, waiting: 1, need: 50_000, rate: 100_000 }] },
+      { runtimeId: 'rt-0', asks: [{ want: 150_000, used: 120_000 }] },
+      { runtimeId: 'rt-3', asks: [{ want: 250_000, rate: 200_000 }] },
+      { runtimeId: 'rt-1', asks: [{ want: 500_000, used: 10_000, waiting: 1, need: 30_000, rate: 300_000 }] },
+      { runtimeId: 'rt-4', asks: [] },
+    ];
+    const run = async (t: number, batch: boolean) => {
+      const id = await budget({ limitMicros: 1_000_000 });
+      // A silent runtime's lease, expired past its grace at t (reclaimed on the way); one holding much;
+      // one short, waiting and asking for more (demanding): the budget is all committed.
+      await leases.lease('rt-5', [ask(id, { want: 200_000, used: 20_000 })], t - 2_500);
+      await leases.lease('rt-0', [ask(id, { want: 500_000, used: 100_000, held: 10_000 })], t - 2_000);
+      await leases.lease('rt-1', [ask(id, { want: 500_000, waiting: 2, need: 30_000, rate: 300_000 })], t - 1_000);
+      const asks = (c: (typeof calls)[number]) => c.asks.map((a) => ask(id, a));
+      const out: Array<Awaited<ReturnType<LeasesStore['lease']>> | Error> = [];
+      if (batch)
+        out.push(
+          ...(await leases.leaseMany(
+            calls.map((c) => ({ runtimeId: c.runtimeId, asks: asks(c), order: null })),
+            t,
+          )),
+        );
+      else for (const c of calls) out.push(await leases.lease(c.runtimeId, asks(c), t));
+      const grants = out.map((o) => {
+        if (o instanceof Error) throw o;
+        const { budget: _, expiresAt, ...g } = o.answer.budgets.find((b) => b.budget === id)!;
+        return { ...g, lifeMs: expiresAt - t, reclaims: o.reclaims.filter((r) => r.budget === id).map(({ budget: __, expiredAt, ...r }) => ({ ...r, ago: t - expiredAt })) };
+      });
+      return { grants, rows: (await rowsOf(id)).map((l) => ({ ...l, expiresAt: l.expiresAt - t, updatedAt: l.updatedAt - t })) };
+    };
+    const t = T0 + 100_000;
+    const one = await run(t, false);
+    const many = await run(t + 60_000, true);
+    expect(many).toEqual(one);
+    // Every rule was at work: the silent lease reclaimed, a waiting call's need, a return, shares by rate.
+    expect(one.grants).toEqual([
+      expect.objectContaining({ granted: 50_000, contended: true, reclaims: [{ window: 0, runtime: 'rt-5', fromMicros: 200_000, toMicros: 20_000, ago: 1_500 }] }),
+      expect.objectContaining({ granted: 150_000, reclaims: [] }),
+      expect.objectContaining({ granted: 160_000, contended: true }),
+      expect.objectContaining({ granted: 460_000, contended: true }),
+      expect.objectContaining({ granted: 0 }),
+    ]);
+  });
+
+  it('answers a removed runtime’s call with its refusal and a stale call read-only, and writes the others’', async () => {
+    const id = await budget({ limitMicros: 1_000_000 });
+    await pg.db.insert(pgSchema.runtimes).values({ id: 'rt-gone-b', userId: 'ann', createdAt: new Date(T0).toISOString() });
+    await new RuntimesStore(pg.db).remove('rt-gone-b');
+    const I = T0 - 3_000;
+    await leases.lease('rt-8', [ask(id, { want: 100_000 })], T0, undefined, { incarnation: I, seq: 5 });
+    const [gone, stale, fresh] = await leases.leaseMany(
+      [
+        { runtimeId: 'rt-gone-b', asks: [ask(id, { want: 500_000 })], order: null },
+        { runtimeId: 'rt-8', asks: [ask(id, { want: 900_000 })], order: { incarnation: I, seq: 4 } },
+        { runtimeId: 'rt-9', asks: [ask(id, { want: 300_000 })], order: { incarnation: I, seq: 1 } },
+      ],
+      T0 + 10,
+    );
+    expect(gone).toBeInstanceOf(Error);
+    expect((gone as Error).message).toMatch(/no runtime 'rt-gone-b'/);
+    expect(stale).toMatchObject({ answer: { stale: true, applied: { incarnation: I, seq: 5 } } });
+    expect(fresh).toMatchObject({ answer: { stale: false } });
+    expect((fresh as { answer: LeaseAnswer }).answer.budgets.find((g) => g.budget === id)!.granted).toBe(300_000);
+    expect((await rowsOf(id)).map((l) => [l.runtimeId, l.grantedMicros])).toEqual([
+      ['rt-8', 100_000],
+      ['rt-9', 300_000],
+    ]);
+    await expect(
+      leases.leaseMany([
+        { runtimeId: 'rt-8', asks: [], order: null },
+        { runtimeId: 'rt-8', asks: [], order: null },
+      ]),
+    ).rejects.toThrow('names a runtime twice');
+  });
+
+  it('never passes the limit while three replicas’ batches race, and grants all of it', async () => {
+    const id = await budget({ limitMicros: 5_000_000 });
+    const long = new LeasesStore(pg.db, { ttlMs: 600_000, reclaimAfterMs: 600_000 });
+    const granted = new Map<string, number>();
+    const wants = new Map<string, number>();
+    // Three replicas, each sending 10 batches of 4 runtimes at once (a runtime in one replica's batch at a time).
+    await Promise.all(
+      [0, 1, 2].map(async (r) => {
+        for (let i = 0; i < 10; i++) {
+          const batch = [0, 1, 2, 3].map((k) => `rt-${(r * 4 + k + i) % 12}`);
+          const calls = batch.map((rt) => {
+            const want = (wants.get(rt) ?? 0) + 100_000 + ((r * 31 + i * 7 + rt.length) % 5) * 50_000;
+            wants.set(rt, want);
+            return { runtimeId: rt, asks: [ask(id, { want, rate: 1_000 })], order: null };
+          });
+          const out = await long.leaseMany(calls, T0);
+          for (const [k, o] of out.entries()) {
+            if (o instanceof Error) throw o;
+            granted.set(calls[k]!.runtimeId, o.answer.budgets.find((g) => g.budget === id)!.granted);
+          }
+        }
+      }),
+    );
+    const v = await leasesOf(id);
+    const total = v.leases.reduce((sum, l) => sum + l.grantedMicros, 0);
+    expect(total).toBeLessThanOrEqual(5_000_000);
+    expect(total).toBe([...granted.values()].reduce((sum, g) => sum + g, 0));
+    expect(v.unleasedMicros).toBe(5_000_000 - total);
+  }, 20_000);
 });
 
 describe('under replicas: the order of calls, what is known spent, what comes back', () => {

@@ -119,7 +119,8 @@ describe('the statements', () => {
     'state/panel/ingest.store.ts': "the panel's ingest: a batch's rows as one JSON bind (`INSERT … SELECT … FROM json_to_recordset(…)`), and its rollups and runtime row in the batch's transaction",
     'state/panel/fleet-approvals.store.ts': "every approval a batch decided, in one `UPDATE … FROM json_to_recordset(…)` (the batch's rows as one JSON bind, as the ingest's)",
     'state/panel/fleet.store.ts': "the fleet's latest events: each live runtime's newest along its primary key (`CROSS JOIN LATERAL`), an index read per runtime rather than a scan of the log",
-    'state/panel/leases.store.ts': "a grant's figures over the other runtimes' leases in one statement (aggregates with `FILTER (WHERE …)`)",
+    'state/panel/leases.store.ts':
+      "a batch's figures over the leases of the runtimes outside it in one statement (aggregates with `FILTER (WHERE …)`), and the batch's turns advanced in one `UPDATE … FROM json_to_recordset(…)`",
     'state/panel/coverage.store.ts': "the keys a batch's rows name read as one JSON bind (`json_to_recordset`), beside what each was told as and the budget of that id now",
     'state/panel/pg.ts': "drizzle's own bookkeeping table (`drizzle.__drizzle_migrations`), which is no table of the schema: whether the database holds this build's migrations",
     'panel/bus.ts':

@@ -108,12 +108,14 @@ export { CLAMP_MIN_OUTPUT_TOKENS, CLAMP_MIN_REASONING_TOKENS, clampFloor, clampM
 export { BurnWindow, formatRunway, RUNWAY_MIN_SPAN_MS, RUNWAY_WINDOW_MS, runway, RunwayAlarm, type Runway, type RunwayInput } from './runway.js';
 export { CHAIN_MAX_CHARS, lastResultName, stepLabel, stepOf } from './steps.js';
 export {
+  addLeases,
   committed,
   CONTENDED_RENEW_MS,
   CONTENDED_WITHIN_MS,
   grantLease,
   knownSpent,
   LEASE_DEFAULTS,
+  leaseFigures,
   leaseWant,
   NO_OTHER_LEASES,
   placeInOrder,
@@ -125,5 +127,6 @@ export {
   type LeaseDecision,
   type LeaseHeld,
   type LeaseOrder,
+  type LeaseRowFigures,
   type OtherLeases,
 } from './lease.js';

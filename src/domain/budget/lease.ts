@@ -110,6 +110,50 @@ export const knownSpent = (l: Pick<LeaseHeld, 'spentMicros' | 'usedMicros'>): nu
  */
 export const takenBackTo = (l: Pick<LeaseHeld, 'spentMicros' | 'usedMicros' | 'heldMicros'>): number => Math.max(l.spentMicros, l.usedMicros + l.heldMicros);
 
+/** A lease row as the window's figures read it. */
+export interface LeaseRowFigures extends LeaseHeld {
+  /** What its runtime last asked for in all, and its spend per minute then. */
+  wantedMicros: number;
+  ratePerMinMicros: number;
+  /** When its runtime last called (epoch ms). */
+  updatedAt: number;
+}
+
+/**
+ * One lease's share of its window's figures (OtherLeases, which sums these over the other
+ * runtimes). The panel's store sums the same in SQL over the rows it does not hold in memory
+ * (leases.store.ts, `windowsRead`); test/state/budgets.store.test.ts holds the two equal.
+ */
+export function leaseFigures(l: LeaseRowFigures, now: number, reclaimAfterMs: number): OtherLeases {
+  const demanding = l.expiresAt >= now && now - l.updatedAt <= CONTENDED_WITHIN_MS && l.wantedMicros > l.grantedMicros;
+  return {
+    committed: committed(l),
+    demanding: demanding ? 1 : 0,
+    unmet: demanding ? l.wantedMicros - l.grantedMicros : 0,
+    weight: demanding ? Math.max(l.ratePerMinMicros, 1) : 0,
+    surplus: Math.max(0, l.grantedMicros - takenBackTo(l)),
+    spent: l.spentMicros,
+    used: knownSpent(l),
+    unspent: Math.max(0, l.grantedMicros - l.spentMicros),
+    reclaimable: l.expiresAt > 0 && l.expiresAt < now - reclaimAfterMs && l.grantedMicros > takenBackTo(l),
+  };
+}
+
+/** `a` with `b`'s figures added (`sign` 1) or taken away (−1); reclaimable when `a` is, or an added `b` is. */
+export function addLeases(a: OtherLeases, b: OtherLeases, sign: 1 | -1 = 1): OtherLeases {
+  return {
+    committed: a.committed + sign * b.committed,
+    demanding: a.demanding + sign * b.demanding,
+    unmet: a.unmet + sign * b.unmet,
+    weight: a.weight + sign * b.weight,
+    surplus: a.surplus + sign * b.surplus,
+    spent: a.spent + sign * b.spent,
+    used: a.used + sign * b.used,
+    unspent: a.unspent + sign * b.unspent,
+    reclaimable: a.reclaimable || (sign > 0 && b.reclaimable),
+  };
+}
+
 /**
  * A lease call's place against the newest call applied for its runtime: `stale` at or below it
  * (answered read-only: nothing of it is applied), `fresh` the first call of a newer process (it is

@@ -14,18 +14,18 @@ import { budgetKeys, type BudgetKey, type TelemetryBatch } from '../telemetry.js
 // the runtime was not told of refuses the batch (400 `budget_not_covered`).
 
 /**
- * Each budget window of a lease answer recorded as told to this runtime, in the lease call's
- * transaction (so before the runtime can read the answer): the agents it covered are added to those
- * it covered before in the window: the statement, written with the call's grants. A row that
+ * Each budget window of lease answers recorded as told to their runtimes, in the lease calls'
+ * transaction (so before a runtime can read its answer): the agents it covered are added to those
+ * it covered before in the window: the statement, written with the calls' grants. A row that
  * already says as much is left as it is.
  */
-export function told(tx: PanelDb, runtimeId: string, grants: ReadonlyArray<{ budget: BudgetRow; window: number; covers: 'all' | readonly string[] }>, now: number): SQL {
+export function told(tx: PanelDb, grants: ReadonlyArray<{ runtimeId: string; budget: BudgetRow; window: number; covers: 'all' | readonly string[] }>, now: number): SQL {
   const C = budgetCoverage;
   return tx
     .insert(C)
     .values(
       grants.map((g) => ({
-        runtimeId,
+        runtimeId: g.runtimeId,
         budgetId: g.budget.id,
         windowStart: g.window,
         budgetCreatedAt: g.budget.createdAt,
