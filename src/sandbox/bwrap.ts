@@ -1,42 +1,24 @@
+import { bridgeLines, CHANNEL_FD } from './bridge.js';
 import { isDir, type SandboxPolicy } from './policy.js';
 
 // The command line that runs an agent inside bubblewrap, from its policy: mounts, namespaces,
-// limits, and the launcher that bridges the cage's port into the sandbox's own network.
+// limits, and the launcher that makes the bridge to the cage (bridge.ts) before the agent runs.
 //
 // Inside, the agent has a network of its own with only loopback: nothing outside is reachable,
-// no DNS, no other port of the machine. `socat` listens on 127.0.0.1:<the cage's port> there and
-// carries each connection over a Unix socket (bound into the sandbox, nothing else is) to the
-// cage, so OPENAI_BASE_URL and the rest stay as they are. The launcher starts it, waits until it
-// listens (so the agent's first call cannot find nothing there), then execs the agent.
+// no DNS, no other port of the machine. The cage's port is there too, at 127.0.0.1: a listener made
+// inside and handed to the cage (bridge.ts), so OPENAI_BASE_URL and the rest stay as they are.
 
-/** Where the cage's Unix socket appears inside the sandbox. */
-export const SANDBOX_SOCKET = '/run/iron-cage/cage.sock';
-/** The descriptors bwrap reads: its info (the sandbox's first process) and the seccomp program. */
+/** The descriptors bwrap reads: its info (the sandbox's first process) and the seccomp program; the bridge's channel after them. */
 export const INFO_FD = 4;
 export const SECCOMP_FD = 5;
-/** The launcher's exit code when the bridge did not come up. */
-export const BRIDGE_FAILED = 70;
+export { CHANNEL_FD };
 
 /**
- * The sh launcher: socat in the background, deaf to the signals the supervisor sends the agent's
- * group (a graceful stop may still make calls through it), then exec the agent, which hears them.
- * It waits for socat's listening socket in /proc/net/tcp (the sandbox's own, so only its own),
- * with the shell's own `read`: nothing from PATH.
+ * The sh launcher: the bridge (its listener made and sent, its channel closed), then exec the
+ * agent. Nothing of the bridge runs beside the agent.
  */
-function launcher(port: number, socat: string): string {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  const sigs = 'TERM INT HUP USR1 USR2';
-  return [
-    `trap '' ${sigs}`,
-    `${socat} -lf /dev/null TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:${SANDBOX_SOCKET} &`,
-    `trap - ${sigs}`,
-    'i=0',
-    `until (while read -r _ local _ st _; do [ "$local" = 0100007F:${hex} ] && [ "$st" = 0A ] && exit 0; done < /proc/net/tcp; exit 1); do`,
-    '  i=$((i+1))',
-    `  if [ "$i" -gt 1000 ]; then echo 'iron-cage sandbox: the bridge to the cage did not start' >&2; exit ${BRIDGE_FAILED}; fi`,
-    'done',
-    'exec "$@"',
-  ].join('\n');
+function launcher(port: number, perl: string): string {
+  return [...bridgeLines(perl, port), 'exec "$@"'].join('\n');
 }
 
 /** prlimit's options for the limits (set inside the sandbox, so the process count is the sandbox's own). */
@@ -49,9 +31,8 @@ function limitArgs(l: SandboxPolicy['limits']): string[] {
 
 export interface BwrapRun {
   policy: SandboxPolicy;
-  /** The cage's Unix socket on this side. */
-  socket: string;
-  socat: string;
+  /** Perl, by the file it is (bridge.ts). */
+  perl: string;
   prlimit: string;
   cwd: string;
   command: string;
@@ -80,10 +61,9 @@ const HIDDEN_BYTES = 1024 * 1024;
  * The mounts every confined process gets: the system read-only, homes and /tmp hidden,
  * iron-cage's files masked and its names not yet taken reserved. Every folder that lives in the
  * host's memory (tmpfs) is sized: the ones the agent writes (`scratch`, and /dev/shm) at
- * `scratchBytes`, the others read-only, /dev too once /dev/shm is in place. `inner`: mounts of the
- * caller's that go in before the folders they sit in are made read-only.
+ * `scratchBytes`, the others read-only, /dev too once /dev/shm is in place.
  */
-function mounts(p: SandboxPolicy, inner: readonly string[] = []): string[] {
+function mounts(p: SandboxPolicy): string[] {
   const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--size', String(p.scratchBytes), '--tmpfs', '/dev/shm'];
   for (const d of p.hidden) a.push('--size', String(p.scratch.includes(d) ? p.scratchBytes : HIDDEN_BYTES), '--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
@@ -97,7 +77,7 @@ function mounts(p: SandboxPolicy, inner: readonly string[] = []): string[] {
   }
   // Its names not taken yet: the runner made each an empty file (its mount point) before the start.
   for (const f of p.reserved) a.push('--ro-bind', '/dev/null', f);
-  a.push(...inner, '--remount-ro', '/dev');
+  a.push('--remount-ro', '/dev');
   for (const d of p.hidden) if (!p.scratch.includes(d)) a.push('--remount-ro', d);
   return a;
 }
@@ -122,16 +102,16 @@ export function bwrapCommand(r: BwrapCommand): string[] {
  * bwrap's arguments for one agent process.
  *
  * @example
- *   spawn('bwrap', bwrapArgs({ policy, socket, socat: '/usr/bin/socat', cwd, command: 'python3', args: ['agent.py'], seccomp: true }))
+ *   spawn('bwrap', bwrapArgs({ policy, perl: '/usr/bin/perl', prlimit: '/usr/bin/prlimit', cwd, command: 'python3', args: ['agent.py'], seccomp: true }))
  */
 export function bwrapArgs(r: BwrapRun): string[] {
   const p = r.policy;
-  const a = mounts(p, ['--dir', '/run/iron-cage', '--ro-bind', r.socket, SANDBOX_SOCKET]);
+  const a = mounts(p);
   a.push('--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
   a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox');
   a.push('--info-fd', String(INFO_FD));
   if (r.seccomp) a.push('--seccomp', String(SECCOMP_FD));
   a.push('--chdir', r.cwd);
-  a.push('--', r.prlimit, ...limitArgs(p.limits), '--', '/bin/sh', '-c', launcher(p.port, r.socat), 'iron-cage-sandbox', r.command, ...r.args);
+  a.push('--', r.prlimit, ...limitArgs(p.limits), '--', '/bin/sh', '-c', launcher(p.port, r.perl), 'iron-cage-sandbox', r.command, ...r.args);
   return a;
 }

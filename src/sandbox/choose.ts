@@ -29,7 +29,7 @@ const CONFIG_NAMES = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'];
  * Decide, before anything starts. Throws ConfigError for `on` where the sandbox cannot start.
  *
  * @example
- *   const choice = chooseSandbox(config); // { on: true, bwrap: '/usr/bin/bwrap', socat: '/usr/bin/socat' }
+ *   const choice = chooseSandbox(config); // { on: true, kind: 'bwrap', bwrap: '/usr/bin/bwrap', perl: '/usr/bin/perl', prlimit: '/usr/bin/prlimit' }
  */
 export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support: () => Support = sandboxSupport): SandboxChoice {
   if (config.sandbox.mode === 'off') return { on: false, why: null };
@@ -74,7 +74,7 @@ export function cageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'pa
 
 /**
  * The runner for a sandboxed agent of this runtime: the policy per start from the config, the
- * cage's server taking the bridge's connections.
+ * cage's server taking the connections of each sandbox's bridge.
  */
 export function sandboxRunner(choice: SandboxTool, config: Config, port: number, accept: (s: Socket) => void): AgentRunner & { close(): Promise<void> } {
   const policy = (spec: RunSpec): SandboxPolicy =>
@@ -100,7 +100,7 @@ export function sandboxRunner(choice: SandboxTool, config: Config, port: number,
   } catch {
     filter = null;
   }
-  return new SandboxRunner({ bwrap: choice.bwrap, socat: choice.socat, prlimit: choice.prlimit, seccomp: filter, accept, policy });
+  return new SandboxRunner({ bwrap: choice.bwrap, perl: choice.perl, prlimit: choice.prlimit, seccomp: filter, accept, policy });
 }
 
 /** The one line the start says: what the agent is confined to, or why it is not. */

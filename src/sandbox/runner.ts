@@ -1,22 +1,23 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalProcess, stopWithGrace, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
-import { BRIDGE_FAILED, bwrapArgs, INFO_FD, SECCOMP_FD } from './bwrap.js';
+import { BRIDGE_FAILED, BRIDGE_FAILED_LINE, bridgeListener } from './bridge.js';
+import { bwrapArgs, CHANNEL_FD, INFO_FD, SECCOMP_FD } from './bwrap.js';
 import { limitWords } from './limits.js';
 import { releaseNames, takeNames } from './placeholders.js';
 import type { SandboxView } from '../state/index.js';
 import { policyView, type SandboxPolicy } from './policy.js';
 
-// Runs the agent inside bubblewrap (bwrap.ts) and serves the cage to it over a Unix socket: every
-// connection the sandbox's bridge makes is handed to the cage's own HTTP server (`accept`), so the
-// agent's calls meet the same routes, tokens and limits as any other.
+// Runs the agent inside bubblewrap (bwrap.ts) and serves the cage to it: every connection the agent
+// opens to the listener its sandbox's bridge handed out (bridge.ts) is handed to the cage's own HTTP
+// server (`accept`), so the agent's calls meet the same routes, tokens and limits as any other.
 
 export interface SandboxRunnerOptions {
   bwrap: string;
-  socat: string;
+  perl: string;
   prlimit: string;
   /** The policy for a run (computed per start: a file may have appeared since). */
   policy: (spec: RunSpec) => SandboxPolicy;
@@ -33,40 +34,39 @@ const FIND_AGENT_MS = 5_000;
 
 export class SandboxRunner implements AgentRunner {
   private dir: string | null = null;
-  private server: Server | null = null;
-  private socket = '';
+  /** Each live sandbox's listener, and every connection taken from one. */
+  private readonly listeners = new Set<Server>();
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly o: SandboxRunnerOptions) {}
 
-  private async listen(): Promise<string> {
-    if (this.server) return this.socket;
-    this.dir = mkdtempSync(join(tmpdir(), 'iron-cage-sandbox-'));
-    this.socket = join(this.dir, 'cage.sock');
-    const server = createServer((s) => {
+  /** Serve the connections of one sandbox's listener until `ended`. */
+  private serve(listener: Server, ended: Promise<unknown>): void {
+    this.listeners.add(listener);
+    listener.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
       this.o.accept(s);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socket, () => resolve());
+    // An accept that fails (out of descriptors) is the kernel's to retry; never a crash of the cage.
+    listener.on('error', () => {});
+    void ended.then(() => {
+      this.listeners.delete(listener);
+      listener.close();
     });
-    this.server = server;
-    return this.socket;
   }
 
   async start(spec: RunSpec): Promise<AgentProcess> {
-    const socket = await this.listen();
     const policy = this.o.policy(spec);
     let filterFd: number | null = null;
     if (this.o.seccomp) {
-      const file = join(this.dir!, `seccomp-${process.hrtime.bigint()}.bpf`);
+      this.dir ??= mkdtempSync(join(tmpdir(), 'iron-cage-sandbox-'));
+      const file = join(this.dir, `seccomp-${process.hrtime.bigint()}.bpf`);
       writeFileSync(file, this.o.seccomp, { mode: 0o600 });
       filterFd = openSync(file, 'r');
       unlinkSync(file);
     }
-    const args = bwrapArgs({ policy, socket, socat: this.o.socat, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
+    const args = bwrapArgs({ policy, perl: this.o.perl, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
     // iron-cage's names the agent could plant a file under (a config, a journal): taken for the run.
     const taken = takeNames(policy.reserved);
     // The Python bootstrap compares its parent with iron-cage's pid; inside, its parent is the sandbox's first process.
@@ -76,10 +76,11 @@ export class SandboxRunner implements AgentRunner {
       const proxy = `http://agent:${env.IRON_CAGE_TOKEN}@127.0.0.1:${policy.port}`;
       Object.assign(env, { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' });
     }
-    // The lifeline at 3 (bootstrap.ts), bwrap's info and the seccomp program at theirs.
-    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe', spec.lifeline ? 'pipe' : 'ignore'];
+    // The lifeline at 3 (bootstrap.ts), bwrap's info, the seccomp program and the bridge's channel at theirs.
+    const stdio: Array<'ignore' | 'pipe' | 'ipc' | number> = ['ignore', 'pipe', 'pipe', spec.lifeline ? 'pipe' : 'ignore'];
     stdio[INFO_FD] = 'pipe';
     stdio[SECCOMP_FD] = filterFd ?? 'ignore';
+    stdio[CHANNEL_FD] = 'ipc';
     try {
       const child = await new Promise<ReturnType<typeof spawn>>((resolve, reject) => {
         const c = spawn(this.o.bwrap, args, {
@@ -91,11 +92,13 @@ export class SandboxRunner implements AgentRunner {
         c.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot start the sandbox (${this.o.bwrap}): ${err.message}`)));
         c.once('spawn', () => resolve(c));
       });
+      const listener = bridgeListener(child, policy.port);
       const info = await readInfo(child.stdio[INFO_FD] as NodeJS.ReadableStream | null);
       const inner = new LocalProcess(child);
       const agentPid = info === null ? null : await findAgent(info);
       const sandboxed = new SandboxProcess(inner, info, agentPid ?? inner.pid, policy);
       void sandboxed.exited.then(() => releaseNames(taken));
+      void listener.then((l) => l && this.serve(l, sandboxed.exited));
       return sandboxed;
     } catch (e) {
       releaseNames(taken);
@@ -105,11 +108,11 @@ export class SandboxRunner implements AgentRunner {
     }
   }
 
-  /** Stop serving the sandbox (after its agents have ended). */
+  /** Stop serving the sandboxes (after their agents have ended). */
   async close(): Promise<void> {
+    for (const l of this.listeners) l.close();
+    this.listeners.clear();
     for (const s of this.sockets) s.destroy();
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
   }
@@ -184,7 +187,7 @@ class SandboxProcess implements AgentProcess {
       let exit: ExitInfo = e;
       if (e.code !== null && e.code > 128 && SIGNAL_OF.has(e.code - 128)) exit = { code: null, signal: SIGNAL_OF.get(e.code - 128)! };
       if (this.overLimit) exit = { ...exit, limit: this.overLimit };
-      if (e.code === BRIDGE_FAILED && this.lastErrors.some((l) => l.includes('the bridge to the cage did not start'))) exit = { ...exit, limit: 'could not reach the cage: its bridge did not start' };
+      if (e.code === BRIDGE_FAILED && this.lastErrors.some((l) => l.includes(BRIDGE_FAILED_LINE))) exit = { ...exit, limit: 'could not reach the cage: its bridge did not start' };
       const limit = limitWords(exit, this.lastErrors, this.policy.limits);
       return limit ? { ...exit, limit } : exit;
     });

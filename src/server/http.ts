@@ -45,7 +45,10 @@ export interface RunningServer {
   /** Base URL with the loopback name a user can open. */
   url: string;
   hub: WsHub;
-  /** Serve one connection that came another way (the sandbox's Unix socket) as if it had come to the port. */
+  /**
+   * Serve one connection that came another way (a sandboxed agent's, from its own network's
+   * loopback) as if it had come to the port, except that its peer has no address on this machine.
+   */
   accept(socket: Duplex): void;
   /** Serve proxy requests (CONNECT, absolute-form URLs) through `p` (the sandbox's egress proxy); none: refused. */
   proxy(p: ProxyHandler | null): void;
@@ -157,7 +160,12 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     routes: routeTable(app.routes, raw, upgrades),
     url: `${o.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     hub,
-    accept: (socket) => server.emit('connection', socket),
+    accept: (socket) => {
+      // Its 127.0.0.1 is the sandbox's own loopback, not this machine's: it has no address here (as a
+      // Unix socket's peer has none), so nothing that trusts a peer on this machine (/metrics) trusts it.
+      Object.defineProperties(socket, { remoteAddress: { value: undefined }, remoteFamily: { value: undefined }, remotePort: { value: undefined } });
+      server.emit('connection', socket);
+    },
     proxy: (p) => {
       proxy = p;
     },

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SENDMSG } from '../../src/sandbox/bridge.js';
 import { DENIED, DENIED_BY_ARGUMENT, seccompFilter } from '../../src/sandbox/seccomp.js';
 
 // The seccomp program bwrap loads for the agent. Two halves:
@@ -132,6 +133,9 @@ describe('the seccomp program', () => {
     }
     expect(DENIED).toEqual(expect.arrayContaining(['ptrace', 'mount', 'unshare', 'setns', 'bpf', 'keyctl', 'kexec_load', 'perf_event_open', 'io_uring_setup', 'clone3']));
     expect(DENIED_BY_ARGUMENT).toEqual(['clone', 'personality', 'socket', 'ioctl']);
+    // The bridge's Perl calls sendmsg by its number (src/sandbox/bridge.ts): the kernel's, and let through.
+    expect(SENDMSG[arch]).toBe(nr.get('sendmsg'));
+    expect(say('sendmsg')).toBe(ALLOW);
 
     // Every other number the header knows is allowed with zero arguments (socket(0) aside).
     for (const [name, n] of nr) {
