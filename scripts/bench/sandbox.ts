@@ -2,9 +2,9 @@
 // sandboxed vs not; the gateway through the sandbox's bridge (a listener made inside and handed
 // to the cage, src/sandbox/bridge.ts) vs direct, kept alive at c=1 (added p50), a new connection
 // per call (added p50) and c=16 (throughput), measured by a Python agent under `iron-cage start`,
-// direct and bridged alternately for BENCH_SANDBOX_ROUNDS rounds (7), each figure the median of
-// the rounds' (this machine is shared and noisy: a ratio is taken within a round); and the RSS of
-// the sandbox's own processes while it runs.
+// direct and bridged side by side in BENCH_SANDBOX_PAIRS pairs of short slices (30), each figure
+// the median of the pairs' (this machine is shared and noisy: a ratio is taken within a pair); and
+// the RSS of the sandbox's own processes while it runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -86,10 +86,16 @@ const p50 = (xs: number[]) =>
     50,
   );
 
-// The load, as an agent sends it: urllib from threads, each call a chat completion on the simulated provider.
+// The load, as an agent sends it: http.client from threads, each call a chat completion on the
+// simulated provider. Two cages run at once, one agent direct and one sandboxed, and take turns
+// in short slices (a file in their shared working folder says whose turn it is; the pairs' order
+// alternates), so each bridged slice is compared with a direct one a fraction of a second away:
+// this machine is shared, and its load moves more between rounds seconds apart than the bridge
+// may cost.
 writeFileSync(
   join(dir, 'load_agent.py'),
-  `import http.client, json, os, threading, time, urllib.parse
+  `import http.client, json, os, queue, threading, time, urllib.parse
+side, pairs, turn_file = os.environ["BENCH_SIDE"], int(os.environ["BENCH_PAIRS"]), os.environ["BENCH_TURN"]
 base = urllib.parse.urlsplit(os.environ["OPENAI_BASE_URL"])
 path = base.path.rstrip("/") + "/chat/completions"
 head = {"Authorization": "Bearer " + (os.environ.get("OPENAI_API_KEY") or os.environ["IRON_CAGE_TOKEN"]), "Content-Type": "application/json"}
@@ -101,82 +107,155 @@ def call(c):
     c.request("POST", path, body=body, headers=head)
     c.getresponse().read()
     return time.perf_counter() - t
+# c=16: sixteen threads, each with its connection kept alive, told how many calls to make.
+todo, done = [queue.Queue() for _ in range(16)], queue.Queue()
+def worker(q):
+    k = conn()
+    while True:
+        n = q.get()
+        for _ in range(n): call(k)
+        done.put(n)
+for q in todo: threading.Thread(target=worker, args=(q,), daemon=True).start()
+def burst(n):
+    t = time.perf_counter()
+    for q in todo: q.put(n)
+    for _ in todo: done.get()
+    return 16 * n / (time.perf_counter() - t)
 # Kept alive, as the official SDKs keep their connections.
 c = conn()
 for _ in range(30): call(c)
-single = sorted(call(c) for _ in range(400))
-# A new connection for each call (urllib's way): what one more connection costs.
-fresh = []
-for _ in range(100):
-    t = time.perf_counter(); x = conn(); call(x); x.close(); fresh.append(time.perf_counter() - t)
-fresh.sort()
-def worker(n):
-    k = conn()
-    for _ in range(n): call(k)
-t = time.perf_counter()
-ts = [threading.Thread(target=worker, args=(80,)) for _ in range(16)]
-[x.start() for x in ts]; [x.join() for x in ts]
-rate = 16 * 80 / (time.perf_counter() - t)
-print("BENCH " + json.dumps({"p50": single[len(single) // 2] * 1000, "fresh": fresh[len(fresh) // 2] * 1000, "rate": rate}), flush=True)
-time.sleep(1.5)
+burst(10)
+print("READY", flush=True)
+def owner(k):
+    first, second = ("off", "on") if (k // 2) % 2 == 0 else ("on", "off")
+    return first if k % 2 == 0 else second
+def now():
+    try:
+        return int(open(turn_file).read())
+    except (OSError, ValueError):
+        return -1
+deadline = time.time() + 300
+for k in range(2 * pairs):
+    if owner(k) != side: continue
+    while now() != k:
+        if time.time() > deadline: raise SystemExit("the other side never passed the turn")
+        time.sleep(0.001)
+    single = sorted(call(c) for _ in range(100))
+    fresh = []
+    for _ in range(20):
+        t = time.perf_counter(); x = conn(); call(x); x.close(); fresh.append(time.perf_counter() - t)
+    fresh.sort()
+    rate = burst(20)
+    print("SLICE " + json.dumps({"pair": k // 2, "p50": single[50] * 1000, "fresh": fresh[10] * 1000, "rate": rate}), flush=True)
+    open(turn_file + ".next", "w").write(str(k + 1)); os.replace(turn_file + ".next", turn_file)
+# Held until the bench has read this side's processes' CPU.
+print("DONE " + json.dumps({"calls": 30 + 160 + pairs * (100 + 20 + 320)}), flush=True)
+while not os.path.exists(turn_file + "." + side) and time.time() < deadline: time.sleep(0.01)
 `,
 );
 
-/** RSS (kB) of the sandbox's own processes (bwrap; the bridge's Perl has exited by then), summed. */
-function helperRss(): number {
-  let kb = 0;
+const [TICK, PAGE_KB] = ['CLK_TCK', 'PAGESIZE'].map((v) => Number(execFileSync('getconf', [v]).toString().trim())) as [number, number];
+
+/** The processes under `root`, root included, as /proc has them now: CPU (seconds, with their reaped children's) and RSS. */
+function tree(root: number): Array<{ pid: number; comm: string; cpu: number; rssKb: number }> {
+  const all = new Map<number, { pid: number; ppid: number; comm: string; cpu: number; rssKb: number }>();
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      const name = /^Name:\s*(\S+)/m.exec(status)?.[1];
-      if (name === 'bwrap' || name === 'perl') kb += Number(/^VmRSS:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const end = stat.lastIndexOf(')');
+      // After the name: field 3 (state) at 0, so field N at N - 3 (proc(5)).
+      const f = stat
+        .slice(end + 2)
+        .split(' ')
+        .map(Number);
+      const ticks = f[11]! + f[12]! + f[13]! + f[14]!;
+      all.set(Number(p), { pid: Number(p), ppid: f[1]!, comm: stat.slice(stat.indexOf('(') + 1, end), cpu: ticks / TICK, rssKb: f[21]! * (PAGE_KB / 1024) });
     } catch {
       /* gone */
     }
   }
-  return kb;
+  const out = [];
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    const p = all.get(pid);
+    if (p) out.push(p);
+    for (const c of all.values()) if (c.ppid === pid) todo.push(c.pid);
+  }
+  return out;
 }
 
-async function load(mode: 'on' | 'off'): Promise<{ p50: number; fresh: number; rate: number; rssKb: number }> {
+interface Slice {
+  pair: number;
+  p50: number;
+  fresh: number;
+  rate: number;
+}
+
+const PAIRS = Number(process.env.BENCH_SANDBOX_PAIRS ?? 30);
+const turn = join(dir, 'turn');
+rmSync(turn, { force: true });
+/** The RSS of the sandbox's own processes (neither the cage nor the agent) while the load runs. */
+let rssKb = 0;
+/** Each side's cage and bridge: CPU seconds (the cage's process and the sandbox's own, the agent's not) and calls. */
+const cpu: Record<'on' | 'off', { seconds: number; calls: number }> = { on: { seconds: 0, calls: 0 }, off: { seconds: 0, calls: 0 } };
+const notAgent = (comm: string) => !comm.startsWith('python');
+/** One side's cage and agent; `ready` once the agent has warmed up; its slices once it ends. */
+async function side(mode: 'on' | 'off', ready: () => void): Promise<Slice[]> {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'start', 'load_agent.py', '--sandbox', mode, '--port', String(port), '--exit', '--db', join(dir, `${mode}.db`)], {
     cwd: dir,
+    env: { ...process.env, BENCH_SIDE: mode, BENCH_PAIRS: String(PAIRS), BENCH_TURN: turn },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  let rssKb = 0;
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
-    if (rssKb === 0 && out.includes('BENCH ')) rssKb = helperRss();
+    if (out.includes('READY')) ready();
+    if (mode === 'on' && rssKb === 0 && out.includes('SLICE '))
+      rssKb = tree(child.pid!)
+        .filter((p) => p.pid !== child.pid && notAgent(p.comm))
+        .reduce((n, p) => n + p.rssKb, 0);
+    const done = /DONE (\{.*\})/.exec(out);
+    if (done && cpu[mode].calls === 0) {
+      cpu[mode] = {
+        seconds: tree(child.pid!)
+          .filter((p) => notAgent(p.comm))
+          .reduce((n, p) => n + p.cpu, 0),
+        calls: (JSON.parse(done[1]!) as { calls: number }).calls,
+      };
+      writeFileSync(`${turn}.${mode}`, '');
+    }
   });
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((r) => child.once('exit', r));
-  const m = /BENCH (\{.*\})/.exec(out);
-  if (!m) throw new Error(`the load agent said nothing (${mode}):\n${out.slice(-2000)}`);
-  return { ...(JSON.parse(m[1]!) as { p50: number; fresh: number; rate: number }), rssKb };
+  const slices = [...out.matchAll(/SLICE (\{.*\})/g)].map((m) => JSON.parse(m[1]!) as Slice);
+  if (slices.length !== PAIRS) throw new Error(`the ${mode} side's agent measured ${slices.length} of ${PAIRS} slices:\n${out.slice(-2000)}`);
+  return slices;
 }
-
-const ROUNDS = Number(process.env.BENCH_SANDBOX_ROUNDS ?? 7);
-type Load = Awaited<ReturnType<typeof load>>;
-type Round = { direct: Load; bridged: Load };
-const rounds: Round[] = [];
-for (let i = 0; i < ROUNDS; i++) {
-  // The order alternates, so neither side always runs on a machine the other has just warmed.
-  if (i % 2 === 0) {
-    const direct = await load('off');
-    rounds.push({ direct, bridged: await load('on') });
-  } else {
-    const bridged = await load('on');
-    rounds.push({ direct: await load('off'), bridged });
-  }
-}
+// Both cages start, both agents warm up; then the first turn is given.
+let waiting = 2;
+const readyOnce = () => {
+  let said = false;
+  return () => {
+    if (said) return;
+    said = true;
+    if (--waiting === 0) writeFileSync(turn, '0');
+  };
+};
+const [offSlices, onSlices] = await Promise.all([side('off', readyOnce()), side('on', readyOnce())]);
 rmSync(dir, { recursive: true, force: true });
 
-/** A figure's median over the rounds; each round's; the two sides' medians. */
+type Round = { direct: Slice; bridged: Slice };
+const rounds: Round[] = offSlices.map((direct) => ({ direct, bridged: onSlices.find((s) => s.pair === direct.pair)! }));
+/** A figure's median over the pairs; its quartiles; the two sides' medians. */
 const of = (f: (r: Round) => number) => p50(rounds.map(f));
-const each = (f: (r: Round) => number, digits: number) => rounds.map((r) => fmt(f(r), digits)).join(' · ');
-const sides = (f: (l: Load) => number, digits: number) => {
+const spread = (f: (r: Round) => number, digits: number) => {
+  const xs = rounds.map(f).sort((a, b) => a - b);
+  return `${fmt(percentile(xs, 25), digits)} to ${fmt(percentile(xs, 75), digits)}`;
+};
+const sidesOf = (f: (l: Slice) => number, digits: number) => {
   const [d, b] = [of((r) => f(r.direct)), of((r) => f(r.bridged))];
   return `${fmt(d, digits)} / ${fmt(b, digits)}`;
 };
@@ -191,12 +270,16 @@ const rows: Row[] = [
   { metric: 'agent start added p50 (21 pairs, each side by side)', value: `${fmt(startAdded)} ms`, target: '≤ 50 ms', ok: startAdded <= 50 },
   { metric: 'until its first call is answered p50, not sandboxed / sandboxed', value: `${fmt(start((x) => x.plain.call))} / ${fmt(start((x) => x.caged.call))} ms` },
   { metric: 'until its first call is answered, added p50', value: `${fmt(callAdded)} ms`, target: '≤ 50 ms', ok: callAdded <= 50 },
-  { metric: `gateway c=1 p50 (kept alive, as the SDKs do), direct / through the bridge, median of ${ROUNDS} rounds`, value: `${sides((l) => l.p50, 3)} ms` },
-  { metric: 'gateway c=1 added p50 (each round)', value: `${fmt(of(p50Added), 3)} ms (${each(p50Added, 3)})`, target: '≤ 0.05 ms', ok: of(p50Added) <= 0.05 },
-  { metric: 'a call on a new connection p50, direct / through the bridge', value: `${sides((l) => l.fresh, 3)} ms` },
-  { metric: 'a call on a new connection, added p50 (each round)', value: `${fmt(of(freshAdded), 3)} ms (${each(freshAdded, 3)})`, target: '≤ 0.5 ms', ok: of(freshAdded) <= 0.5 },
-  { metric: 'gateway c=16 throughput, direct / through the bridge', value: `${sides((l) => l.rate, 0)} calls/s` },
-  { metric: 'gateway c=16 throughput through the bridge, share of direct (each round)', value: `${fmt(of(share), 1)}% (${each(share, 1)})`, target: '≥ 97%', ok: of(share) >= 97 },
-  { metric: "RSS of the sandbox's own processes while the load runs (bwrap ×2)", value: `${fmt(of((r) => r.bridged.rssKb) / 1024)} MB` },
+  { metric: `gateway c=1 p50 (kept alive, as the SDKs do), direct / through the bridge, median of ${PAIRS} pairs of slices`, value: `${sidesOf((l) => l.p50, 3)} ms` },
+  { metric: 'gateway c=1 added p50 (median of the pairs; their quartiles)', value: `${fmt(of(p50Added), 3)} ms (${spread(p50Added, 3)})`, target: '≤ 0.05 ms', ok: of(p50Added) <= 0.05 },
+  { metric: 'a call on a new connection p50, direct / through the bridge', value: `${sidesOf((l) => l.fresh, 3)} ms` },
+  { metric: 'a call on a new connection, added p50 (quartiles)', value: `${fmt(of(freshAdded), 3)} ms (${spread(freshAdded, 3)})`, target: '≤ 0.5 ms', ok: of(freshAdded) <= 0.5 },
+  { metric: 'gateway c=16 throughput, direct / through the bridge', value: `${sidesOf((l) => l.rate, 0)} calls/s` },
+  { metric: 'gateway c=16 throughput through the bridge, share of direct (quartiles)', value: `${fmt(of(share), 1)}% (${spread(share, 1)})`, target: '≥ 97%', ok: of(share) >= 97 },
+  {
+    metric: "CPU per call of the cage and the sandbox's own processes (start-up included), direct / bridged",
+    value: `${fmt((cpu.off.seconds / cpu.off.calls) * 1e6, 0)} / ${fmt((cpu.on.seconds / cpu.on.calls) * 1e6, 0)} µs (×${fmt(cpu.on.seconds / cpu.on.calls / (cpu.off.seconds / cpu.off.calls), 3)})`,
+  },
+  { metric: "RSS of the sandbox's own processes while the load runs (neither the cage nor the agent)", value: `${fmt(rssKb / 1024)} MB` },
 ];
 report('sandbox', 'Agent sandbox: start, the bridge, its processes', rows, { rounds });

@@ -16,8 +16,8 @@ import { Server } from 'node:net';
 // Why Perl: Node receives a descriptor only over its own IPC channel, as a message of the
 // channel's protocol with the descriptor beside it (SCM_RIGHTS), which takes `sendmsg(2)`. A Node
 // helper starts in ~60-100 ms here (the whole agent-start budget is 50); Perl (perl-base, part of
-// every Debian and Ubuntu) starts in a few, has socket/bind/listen in its core `Socket` module and
-// reaches `sendmsg` through its `syscall` builtin. The message is the one Node's `subprocess.send(
+// every Debian and Ubuntu) starts in ~2, has socket, bind and listen as builtins and reaches
+// `sendmsg` through its `syscall` builtin. The message is the one Node's `subprocess.send(
 // message, server)` writes (lib/internal/child_process.js: `NODE_HANDLE`, type `net.Server`); the
 // receiving side is Node's own (`'message'`, the server already listening on the descriptor).
 
@@ -36,8 +36,11 @@ const MARK = 'iron-cage bridge';
 export const SENDMSG: Readonly<Record<string, number>> = { x64: 46, arm64: 211 };
 
 /**
- * The Perl program, run as `perl -e PROGRAM <port> <sendmsg's number> <channel fd>`. The
+ * The Perl program, run as `perl -e PROGRAM <port> <sendmsg's number> <channel fd>`: Perl's own
+ * builtins only (its `Socket` module would cost ~7 ms of the start), the constants as Linux numbers
+ * them on both architectures (AF_INET 2, SOCK_STREAM 1, SOL_SOCKET 1, SCM_RIGHTS 1). The
  * structures, as LP64 Linux lays them out:
+ *   struct sockaddr_in { u16 family; u16 port (network order); u8 addr[4]; u8 zero[8]; }: `Sna4x8`
  *   struct cmsghdr { size_t len; int level; int type; } + one int, padded to 8: `QiiiI`, len 20
  *   struct iovec   { void *base; size_t len; }: `PQ`
  *   struct msghdr  { void *name; socklen_t namelen; (4 pad) struct iovec *iov; size_t iovlen;
@@ -46,13 +49,12 @@ export const SENDMSG: Readonly<Record<string, number>> = { x64: 46, arm64: 211 }
  * quote in it: the launcher quotes it with them.
  */
 const PROGRAM = [
-  'use strict; use Socket;',
   'my ($port, $nr, $ch) = @ARGV;',
-  'socket(my $l, PF_INET, SOCK_STREAM, 0) or die qq(socket: $!\\n);',
-  'bind($l, pack_sockaddr_in($port, INADDR_LOOPBACK)) or die qq(bind 127.0.0.1:$port: $!\\n);',
-  'listen($l, SOMAXCONN) or die qq(listen: $!\\n);',
+  'socket(my $l, 2, 1, 0) or die qq(socket: $!\\n);',
+  'bind($l, pack(q(Sna4x8), 2, $port, pack(q(C4), 127, 0, 0, 1))) or die qq(bind 127.0.0.1:$port: $!\\n);',
+  'listen($l, 511) or die qq(listen: $!\\n);',
   `my $msg = qq({"cmd":"NODE_HANDLE","type":"net.Server","msg":"${MARK}"}\\n);`,
-  'my $ctl = pack(q(QiiiI), 20, SOL_SOCKET, SCM_RIGHTS, fileno($l), 0);',
+  'my $ctl = pack(q(QiiiI), 20, 1, 1, fileno($l), 0);',
   'my $iov = pack(q(PQ), $msg, length $msg);',
   'my $hdr = pack(q(PLx4PQPQix4), undef, 0, $iov, 1, $ctl, length $ctl, 0);',
   'syscall($nr, $ch + 0, $hdr, 0) == length $msg or die qq(sendmsg: $!\\n);',

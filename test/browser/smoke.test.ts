@@ -29,7 +29,7 @@ afterEach(async () => {
 
 describe('the dashboard in Chromium', () => {
   it('loads with the admin token in the fragment and stays clean while an agent runs to completion', async () => {
-    // Sandboxed where the machine allows it (CI installs bubblewrap and socat): the Agent panel says what it may touch.
+    // Sandboxed where the machine allows it (CI installs bubblewrap and Perl): the Agent panel says what it may touch.
     const sandbox = chooseSandbox({ sandbox: SANDBOX_DEFAULTS, port: 0 });
     t = await startTestRuntime({ agent: { script: HELLO }, config: { budgetMicros: 50_000_000 }, env: { HELLO_DELAY: '0.05' }, sandbox });
     p = await browser.open(`${t.rt.url}/#token=${t.rt.adminToken}`, { motion: true });

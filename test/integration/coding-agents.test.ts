@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/runtime.js';
 // a task: read a file, write one, run a command, and try to write outside its folder.
 
 const supported = sandboxSupport();
-// CI installs bubblewrap and socat (.ci/run): there the agents run sandboxed, never unconfined.
+// CI installs bubblewrap and Perl (.ci/run): there the agents run sandboxed, never unconfined.
 if (process.env.IRON_CAGE_CI && !supported.ok) throw new Error(`the sandbox cannot start here: ${supported.reason}`);
 const sandboxed = supported.ok;
 

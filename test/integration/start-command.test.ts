@@ -12,7 +12,7 @@ import { processRunning, tempDir, until } from '../helpers/runtime.js';
 // a process of its own; what is refused before anything starts runs in-process.
 
 const supported = sandboxSupport();
-// CI installs bubblewrap and socat (.ci/run): there the sandboxed case must run, never skip.
+// CI installs bubblewrap and Perl (.ci/run): there the sandboxed case must run, never skip.
 if (process.env.IRON_CAGE_CI && !supported.ok) throw new Error(`the sandbox cannot start here: ${supported.reason}`);
 
 /** An executable shell script in `dir`. */
