@@ -31,6 +31,8 @@ export interface SandboxRunnerOptions {
 const PROCESS_WATCH_MS = 100;
 /** How long to wait for the sandbox's first process to show its agent child. */
 const FIND_AGENT_MS = 5_000;
+/** The most lines kept from before the agent is found (its first 5 s at most). */
+const EARLY_LINES = 1_000;
 
 export class SandboxRunner implements AgentRunner {
   private dir: string | null = null;
@@ -93,10 +95,18 @@ export class SandboxRunner implements AgentRunner {
         c.once('spawn', () => resolve(c));
       });
       const listener = bridgeListener(child, policy.port);
-      const info = await readInfo(child.stdio[INFO_FD] as NodeJS.ReadableStream | null);
+      // Its output read from the start (Node drops what a child that exits leaves unread), and kept
+      // until the agent is found and its listeners come: a quick agent (or bridge) says its last
+      // words before that.
       const inner = new LocalProcess(child);
+      let early: Array<[OutputStream, string]> | null = [];
+      inner.onLine((stream, line) => {
+        if (early && early.length < EARLY_LINES) early.push([stream, line]);
+      });
+      const info = await readInfo(child.stdio[INFO_FD] as NodeJS.ReadableStream | null);
       const agentPid = info === null ? null : await findAgent(info);
-      const sandboxed = new SandboxProcess(inner, info, agentPid ?? inner.pid, policy);
+      const sandboxed = new SandboxProcess(inner, early, info, agentPid ?? inner.pid, policy);
+      early = null;
       void sandboxed.exited.then(() => releaseNames(taken));
       void listener.then((l) => l && this.serve(l, sandboxed.exited));
       return sandboxed;
@@ -169,12 +179,14 @@ class SandboxProcess implements AgentProcess {
 
   constructor(
     private readonly inner: LocalProcess,
+    /** What it said before it was found: heard first by each listener. */
+    private readonly early: ReadonlyArray<[OutputStream, string]>,
     private readonly init: number | null,
     readonly pid: number,
     private readonly policy: SandboxPolicy,
   ) {
     this.sandbox = policyView(policy);
-    inner.onLine((stream, line) => {
+    this.onLine((stream, line) => {
       if (stream !== 'stderr') return;
       this.lastErrors.push(line);
       if (this.lastErrors.length > 20) this.lastErrors.shift();
@@ -217,6 +229,7 @@ class SandboxProcess implements AgentProcess {
   }
 
   onLine(listener: (stream: OutputStream, line: string) => void): void {
+    for (const [stream, line] of this.early) listener(stream, line);
     this.inner.onLine(listener);
   }
 

@@ -112,7 +112,7 @@ describe.skipIf(!supported.ok || supported.kind !== 'bwrap')('the sandbox bridge
       const { lines, exit } = await run(r, 'print("the agent ran", flush=True)');
       expect(lines).not.toContain('the agent ran');
       expect(exit.code).toBe(70);
-      expect(exit.limit).toBe('could not reach the cage: its bridge did not start');
+      expect(exit.limit, JSON.stringify({ lines, exit })).toBe('could not reach the cage: its bridge did not start');
     } finally {
       await r.close();
     }
