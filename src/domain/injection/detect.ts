@@ -11,9 +11,11 @@
 //   a conclusive signal (a chat template's special token outside code, text in tag characters
 //   or zero-width bits, a hidden or encoded instruction, an image address asking for data)
 //   lifts the logit to at least CONCLUSIVE
+//   what a coding agent's harness writes beside its tools' output (harness.ts) is not read
 //   score = sigmoid(logit − MODEL.offset): 0.5 is where the held-out benign tool output gives
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
+import { withoutHarness } from './harness.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
@@ -148,7 +150,8 @@ function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
  */
 export function detectInjection(text: string, opts: DetectOptions = {}): InjectionResult {
   const threshold = opts.threshold ?? INJECTION_THRESHOLD;
-  const t = text.length > (opts.maxLength ?? 1 << 20) ? text.slice(0, opts.maxLength ?? 1 << 20) : text;
+  // a coding agent's harness's own words (harness.ts) are blanked, offsets kept: not an injection
+  const t = withoutHarness(text.length > (opts.maxLength ?? 1 << 20) ? text.slice(0, opts.maxLength ?? 1 << 20) : text);
   const fired = new Set<InjectionSignal>();
   const spans: InjectionSpan[] = [];
   const mark = (signal: InjectionSignal, start: number, end: number) => {
