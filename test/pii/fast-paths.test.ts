@@ -10,7 +10,7 @@ import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
-import { nextStart } from '../../src/domain/pii/detectors/numeric-start.js';
+import { nextStart, startsAfterSpace } from '../../src/domain/pii/detectors/numeric-start.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
 import { createScanner } from '../../src/domain/pii/scanner.js';
 
@@ -70,6 +70,42 @@ describe('the numeric scanner finds the starts it found before', () => {
 
   it('on the benchmark texts', () => {
     for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text]) expect(fastStarts(text)).toEqual(plainStarts(text));
+  });
+});
+
+describe('a start just after a space, read without the search, is where the search finds one', () => {
+  // numeric.ts takes a chain's next segment (a digit after a soft space) as the next start when
+  // startsAfterSpace says so: it must say so exactly where nextStart, searching from the space, stops.
+  const afterSpaces = (text: string): Array<[number, boolean, boolean]> => {
+    const out: Array<[number, boolean, boolean]> = [];
+    for (let i = 1; i < text.length; i++) {
+      const space = text.charCodeAt(i - 1);
+      if ((space === 32 || space === 0xa0 || space === 0x202f) && isDigit(text.charCodeAt(i))) out.push([i, startsAfterSpace(text, i), nextStart(text, i - 1) === i]);
+    }
+    return out;
+  };
+  it('on random text of digits, joiners, spaces, letters, slashes and emphasis', () => {
+    const rnd = random(41);
+    const alphabet = ['0', '1', '5', '9', '0', '3', '7', '+', '(', ')', '/', '-', '.', ' ', ' ', '\u00a0', '\u202f', 'A', 'Z', 'a', 'z', '_', '_', ':', ',', '\n', '$'];
+    let checked = 0;
+    for (let n = 0; n < 6000; n++) {
+      const length = 1 + Math.floor(rnd() * 40);
+      let text = '';
+      while (text.length < length) text += rnd() < 0.3 ? '0123456789'.slice(0, 1 + Math.floor(rnd() * 10)) : alphabet[Math.floor(rnd() * alphabet.length)]!;
+      for (const [i, fast, searched] of afterSpaces(text)) {
+        expect(fast, `${JSON.stringify(text)} at ${i}`).toBe(searched);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(2000);
+  });
+
+  it('on the benchmark texts', () => {
+    for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text, nearMissCorpus(300, 5).text]) {
+      const found = afterSpaces(text);
+      expect(found.filter(([, fast, searched]) => fast !== searched)).toEqual([]);
+      expect(found.filter(([, fast]) => fast).length).toBeGreaterThan(100);
+    }
   });
 });
 

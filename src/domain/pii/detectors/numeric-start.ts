@@ -42,6 +42,36 @@ export function nextStart(text: string, i: number): number {
 }
 
 /**
+ * Whether a start is at `i`, a digit just after a space (ASCII or no-break): the case the chain's
+ * next segment is, which numeric.ts then takes without a search (a quarter of all starts). The
+ * space passes every look-behind of START and of joinedBefore, so only what follows the digit's
+ * run is read: START's four cases, in JS.
+ */
+export function startsAfterSpace(text: string, i: number): boolean {
+  const first = text.charCodeAt(i);
+  if (!isDigit(first)) return false;
+  let j = i + 1;
+  while (isDigit(text.charCodeAt(j))) j++;
+  const next = text.charCodeAt(j);
+  if (next === DASH || next === DOT || next === OPEN) return true;
+  if (next === 32 || next === 0xa0 || next === 0x202f) {
+    if (j + 1 === text.length) return true;
+    const c = text.charCodeAt(j + 1);
+    if (isDigit(c) || (c >= 65 && c <= 90) || c === OPEN) return true;
+  }
+  if (first === 48 && j > i + 1 && next === SLASH) return true;
+  if (j - i < 8 || isAlnum(next) || next === SLASH) return false;
+  // `[0-9]{7,}(?!_(?:[0-9A-Za-z]|_(?:[0-9A-Za-z]|_[0-9A-Za-z_])))`: emphasis, not a word, after the run.
+  if (next !== 95) return true;
+  const a = text.charCodeAt(j + 1);
+  if (a !== 95) return !isAlnum(a);
+  const b = text.charCodeAt(j + 2);
+  if (b !== 95) return !isAlnum(b);
+  const c = text.charCodeAt(j + 3);
+  return !isAlnum(c) && c !== 95;
+}
+
+/**
  * What comes before `at` joins it to a word or a number (the rest of a start's look-behind, read
  * here: in the regex, its alternatives cost every digit of the text a test): more than three
  * '_', or '_' after a letter or digit; one or two of '-', '.', '+', ')' after a digit, a '_' or a
@@ -84,3 +114,5 @@ const PLUS = 43;
 const DASH = 45;
 const DOT = 46;
 const CLOSE = 41;
+const OPEN = 40;
+const SLASH = 47;

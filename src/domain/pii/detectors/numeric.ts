@@ -4,7 +4,7 @@ import type { PiiType } from '../types.js';
 import { cardGrouping, validCard } from './card.js';
 import type { Candidate } from './candidate.js';
 import { looksLikeVersion, validIpv4 } from './ip.js';
-import { MAX_JOINERS, nextStart } from './numeric-start.js';
+import { MAX_JOINERS, nextStart, startsAfterSpace } from './numeric-start.js';
 import { forgetPhoneWord, mayEndPhoneLabel, phoneWordBefore } from './phone-context.js';
 import { forgetPhoneVerdicts, phoneConfidence } from './phone.js';
 import { forgetWordsBefore, partOfLongerRun, wordsBefore, type DigitShape } from './shape.js';
@@ -84,8 +84,15 @@ function readNumbers(text: string, out: Candidate[], opts: NumericOptions, from:
   let opened = -1;
   let found = 0;
   for (;;) {
-    if (opened !== -1 && out.length === found) pos = opened + 1;
-    const at = nextStart(text, pos);
+    let at: number;
+    if (opened !== -1 && out.length === found) {
+      pos = opened + 1;
+      at = nextStart(text, pos);
+    } else {
+      // The last chain's second segment, one space past pos (its first segment's end), when a
+      // start is there: the search would find it first.
+      at = held > 1 && segStart[1] === pos + 1 && startsAfterSpace(text, segStart[1]!) ? segStart[1]! : nextStart(text, pos);
+    }
     if (at === -1) return;
     opened = text.charCodeAt(at) === OPEN ? at : -1;
     found = out.length;
