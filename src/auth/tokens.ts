@@ -184,8 +184,11 @@ export class TokenService {
     }
     const jti = randomUUID();
     const claims = { role: o.role, name: o.name, ...(o.agentId ? { agent: o.agentId } : {}), ...(o.userId ? { uid: o.userId } : {}), ...(run ? { run } : {}) };
-    let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setIssuedAt().setJti(jti);
-    if (ttl !== undefined) jwt = jwt.setExpirationTime(`${ttl}s`);
+    // One reading of the clock for both: read twice, a second could pass between them and the
+    // token would live a second longer than its ttl says.
+    const iat = Math.floor(Date.now() / 1000);
+    let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setIssuedAt(iat).setJti(jti);
+    if (ttl !== undefined) jwt = jwt.setExpirationTime(iat + ttl);
     return { token: await jwt.sign(this.key), jti };
   }
 

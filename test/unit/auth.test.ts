@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SignJWT } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { generateApiToken } from '../../src/auth/api-tokens.js';
@@ -98,6 +98,20 @@ describe('agent tokens', () => {
     await expect(tokens.authenticate({ authorization: `Bearer ${legacy}` })).rejects.toThrow(/not bound to a run/);
     // People's tokens keep their own rules.
     expect(claims(await tokens.issue({ role: 'admin', name: 'ops' })).exp).toBeUndefined();
+  });
+
+  it('live exactly their ttl, even when the clock passes a second while one is signed', async () => {
+    // Each reading of the clock a millisecond later, from the last one of a second: read twice
+    // (iat, then exp), a token lived a second longer than its ttl (a suite under load caught it).
+    let now = 1_800_000_000_999;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now++);
+    try {
+      const run = await new TokenService(randomBytes(32)).issueRun({ name: 'a', agentId: 'ag-00000001', ttlSeconds: 7200 });
+      expect(claims(run.token).iat).toBe(1_800_000_000);
+      expect(claims(run.token).exp).toBe(1_800_000_000 + 7200);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('of a run are good until the run ends, in this process only, and ending one tells the listeners', async () => {
