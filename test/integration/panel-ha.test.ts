@@ -213,6 +213,6 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
       250,
     );
     await page.screenshot('fleet-after-replicas');
-    expect(page.problems().filter((p) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(p))).toEqual([]);
+    expect(page.problems().filter((p) => !/WebSocket|ERR_CONNECTION_(REFUSED|RESET)|ERR_EMPTY_RESPONSE|Failed to load resource/.test(p))).toEqual([]);
   });
 });
