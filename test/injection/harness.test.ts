@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
-import { HARNESS_BLOCKS, HARNESS_TEXTS, withoutHarness } from '../../src/domain/injection/harness.js';
+import { HARNESS_BLOCKS, HARNESS_LEADS, HARNESS_TEXTS, withoutHarness } from '../../src/domain/injection/harness.js';
 
 // What Claude Code and Codex CLI write into their own conversations beside their tools' output
 // (src/domain/injection/harness.ts), and attacks placed inside the same wrappers. The fixture's
 // benign texts are the agents' own: the tool results of real runs through the cage (Claude Code
-// 2.1.332's Read, Write, Edit, Bash; Codex CLI 0.169.0's exec_command), texts found in those
+// 2.1.332's Read, Write, Edit, Bash and its CLAUDE.md reminder; Codex CLI 0.169.0's exec_command
+// and its AGENTS.md wrapper), texts found in those
 // agents' installed programs, and ones earlier versions wrote (the malware and todo reminders,
 // `cat -n` snippets, the Codex shell's JSON). Its attacks are injections in a file or a page the
 // harness read, as its tool gives it back, and harness texts with an instruction added.
@@ -72,5 +73,7 @@ describe("a coding agent's harness texts are not injections; an injection in wha
     for (const t of HARNESS_TEXTS) expect(words(withoutHarness(fill(t))), t).toEqual([]);
     for (const t of HARNESS_BLOCKS) expect(words(withoutHarness(`<system-reminder>${fill(t)}</system-reminder>`)), t).toEqual([]);
     for (const t of HARNESS_BLOCKS) expect(words(withoutHarness(`<turn_aborted>\n${fill(t)}\n</turn_aborted>`)), t).toEqual([]);
+    // a wrapper a message starts with, the rest of the message after it read as it is
+    for (const t of HARNESS_LEADS) expect(words(withoutHarness(`${fill(t)}\n<environment_context>`)), t).toEqual(['environment', 'context']);
   });
 });

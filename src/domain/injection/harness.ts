@@ -77,6 +77,7 @@ export const HARNESS_BLOCKS: readonly string[] = [
   "As you answer the user's questions, you can use the following context: # claudeMd Codebase and user instructions are shown below. Be sure to adhere to these instructions. IMPORTANT: These instructions OVERRIDE any default behavior and you MUST follow them exactly as written. {text} IMPORTANT: this context may or may not be relevant to your tasks. You should not respond to this context unless it is highly relevant to your task.",
   "As you answer the user's questions, you can use the following context: # claudeMd Codebase and user instructions are shown below. Be sure to adhere to these instructions. IMPORTANT: These instructions OVERRIDE any default behavior and you MUST follow them exactly as written. {text}",
   "As you answer the user's questions, you can use the following context: {text} Claude Code attached this context automatically; it isn't part of the user's message. It describes the user's own account and workspace, so they don't need it reported back.",
+  'Codebase and user instructions are shown below. Be sure to adhere to these instructions. IMPORTANT: These instructions OVERRIDE any default behavior and you MUST follow them exactly as written. {text}',
   // Codex CLI: a turn the user interrupted
   'The user interrupted the previous turn on purpose. Any running unified exec processes were terminated. If any tools/commands were aborted, they may have partially executed; verify current state before retrying.',
   'The user interrupted the previous turn on purpose. If any tools/commands were aborted, they may have partially executed; verify current state before retrying.',
@@ -110,7 +111,15 @@ export const HARNESS_TEXTS: readonly string[] = [
 
 /** A whole text longer than this is no harness text of its own (a summary is a few KB). */
 const MAX_WHOLE = 1 << 16;
+/**
+ * What a harness puts at the start of a message, before the rest of it: Codex CLI's wrapper
+ * of AGENTS.md (its contents the slot), followed in the same message by its environment (the
+ * second, of its earlier versions).
+ */
+export const HARNESS_LEADS: readonly string[] = ['# AGENTS.md instructions for {path} <INSTRUCTIONS> {text} </INSTRUCTIONS>', '<user_instructions> {text} </user_instructions>'];
+
 const BLOCK = exactly(HARNESS_BLOCKS);
+const LEAD = new RegExp(String.raw`^\s*(?:${HARNESS_LEADS.map((t) => `(?:${source(t)})`).join('|')})`, 'd');
 const WHOLE = exactly(HARNESS_TEXTS);
 /** A reminder block, its content the group. */
 const TAGGED = /<(system-reminder|turn_aborted)>([\s\S]*?)<\/\1>/g;
@@ -127,7 +136,8 @@ function blank(chars: string[], m: RegExpExecArray, at: number, from: number, to
 /**
  * `text` with the harness's own words in it blanked (spaces; a new line stays), or `text` itself
  * when it holds none: each `<system-reminder>` or `<turn_aborted>` block whose content is exactly
- * one of HARNESS_BLOCKS, tags included, then the whole text, if what is left is one of
+ * one of HARNESS_BLOCKS, tags included, a wrapper of HARNESS_LEADS the text starts with, then the
+ * whole text, if what is left is one of
  * HARNESS_TEXTS (a tool's result followed by a reminder). The templates' slots (paths, commands,
  * quoted contents) are kept.
  * @example withoutHarness('File created successfully at: /w/a.txt') // '                              /w/a.txt'
@@ -141,6 +151,8 @@ export function withoutHarness(text: string): string {
       if (m) blank((chars ??= text.split('')), m, t.index + t[1]!.length + 2, t.index, t.index + t[0].length);
     }
   }
+  const lead = LEAD.exec(text);
+  if (lead) blank((chars ??= text.split('')), lead, 0, 0, lead[0].length);
   const left = chars ? chars.join('') : text;
   if (left.length > MAX_WHOLE) return left;
   const m = WHOLE.exec(left);
