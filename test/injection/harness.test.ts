@@ -25,8 +25,9 @@ const cases = readFileSync(new URL('../fixtures/injection/coding-agents.jsonl', 
 describe("a coding agent's harness texts are not injections; an injection in what it read still is", () => {
   for (const agent of ['claude', 'codex'] as const) {
     it(`${agent}: ${cases.filter((c) => c.agent === agent && !c.injection).length} harness texts pass`, () => {
-      const flagged = cases.filter((c) => c.agent === agent && !c.injection).filter((c) => detectInjection(c.text).flagged);
-      expect(flagged.map((c) => c.where)).toEqual([]);
+      // none flagged, and none with a signal of any kind (what the harness words gave: secrecy, "you are now", a forged delimiter)
+      const signalled = cases.filter((c) => c.agent === agent && !c.injection).filter((c) => detectInjection(c.text).signals.length > 0);
+      expect(signalled.map((c) => c.where)).toEqual([]);
     });
     it(`${agent}: every attack inside its wrappers is flagged`, () => {
       const attacks = cases.filter((c) => c.agent === agent && c.injection);
