@@ -62,6 +62,19 @@ describe("a coding agent's harness texts are not injections; an injection in wha
     expect(injected.text.slice(span.start, span.end)).toMatch(/assistant|instructions|consignes/i);
   });
 
+  it('reads a text of many opening tags and no closing one in one pass, and a large text with one reminder without copying it code unit by code unit', () => {
+    const tags = '<system-reminder>x '.repeat(60_000); // 1.1 M code units: a regex per tag read to the end each time took ~10 s
+    let t0 = performance.now();
+    expect(withoutHarness(tags)).toBe(tags);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    const reminder =
+      "<system-reminder>\nThe user hasn't heard from you in a while. As you continue, keep them updated when there's something to tell — a finding, a change of plan.\n</system-reminder>";
+    const big = `${'lorem ipsum dolor sit amet '.repeat(40_000)}\n${reminder}`;
+    t0 = performance.now();
+    expect(withoutHarness(big)).toBe(`${'lorem ipsum dolor sit amet '.repeat(40_000)}\n${reminder.replace(/[^\n]/g, ' ')}`);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it('every template compiles and blanks every word of its own but the slots', () => {
     const fill = (t: string) =>
       t

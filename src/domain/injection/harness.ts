@@ -92,7 +92,7 @@ export const HARNESS_TEXTS: readonly string[] = [
   'The file {path} has been updated successfully.',
   'The file {path} has been updated successfully. (file state is current in your context — no need to Read it back)',
   "The file {path} has been updated. Here's the result of running `cat -n` on a snippet of the edited file: {text}",
-  "The file {path} has been updated. All occurrences of '{text}' were successfully replaced with '{text}'.",
+  "The file {path} has been updated. All occurrences of '{line}' were successfully replaced with '{line}'.",
   'File unchanged since last read. The content from the earlier Read tool_result in this conversation is still current — refer to that instead of re-reading.',
   'Wasted call — file unchanged since your last Read. Refer to that earlier tool_result instead.',
   'Todos have been modified successfully. Ensure that you continue to use the todo list to track your progress. Please proceed with the current tasks if applicable',
@@ -110,7 +110,7 @@ export const HARNESS_TEXTS: readonly string[] = [
   'Warning: apply_patch was requested via exec_command. Use the apply_patch tool instead of exec_command. {text}',
 ];
 
-/** A whole text longer than this is no harness text of its own (a summary is a few KB). */
+/** A whole text or a block longer than this is no harness text of its own (a summary is a few KB); a longer one is read as it is. */
 const MAX_WHOLE = 1 << 16;
 /**
  * What a harness puts at the start of a message, before the rest of it: Codex CLI's wrapper
@@ -122,43 +122,70 @@ export const HARNESS_LEADS: readonly string[] = ['# AGENTS.md instructions for {
 const BLOCK = exactly(HARNESS_BLOCKS);
 const LEAD = new RegExp(String.raw`^\s*(?:${HARNESS_LEADS.map((t) => `(?:${source(t)})`).join('|')})`, 'd');
 const WHOLE = exactly(HARNESS_TEXTS);
-/** A reminder block, its content the group. */
-const TAGGED = /<(system-reminder|turn_aborted)>([\s\S]*?)<\/\1>/g;
+/** The tags of a reminder block. */
+const TAGS = ['system-reminder', 'turn_aborted'];
 
-/** `chars` with `[from, to)` blanked, new lines kept, but for the slots `m` captured (its offsets from `at`). */
-function blank(chars: string[], m: RegExpExecArray, at: number, from: number, to: number): void {
-  const keep = (m.indices ?? []).slice(1).filter((g): g is [number, number] => g !== undefined);
-  for (let i = from; i < to; i++) {
-    const k = i - at;
-    if (chars[i] !== '\n' && !keep.some(([s, e]) => k >= s && k < e)) chars[i] = ' ';
+/** The parts of [from, to) outside the slots `m` captured (its offsets from `at`), to blank. */
+function outsideSlots(m: RegExpExecArray, at: number, from: number, to: number): Array<[number, number]> {
+  const slots = (m.indices ?? [])
+    .slice(1)
+    .filter((g): g is [number, number] => g !== undefined && g[1] > g[0])
+    .map(([s, e]): [number, number] => [s + at, e + at])
+    .sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  let p = from;
+  for (const [s, e] of slots) {
+    if (s > p) out.push([p, s]);
+    p = Math.max(p, e);
   }
+  if (to > p) out.push([p, to]);
+  return out;
+}
+
+/** `text` with `ranges` (by their starts; overlapping ones blank their union) blanked: spaces, a new line kept. */
+function blanked(text: string, ranges: ReadonlyArray<[number, number]>): string {
+  if (ranges.length === 0) return text;
+  const pieces: string[] = [];
+  let p = 0;
+  for (const [from, e] of ranges) {
+    const s = Math.max(from, p);
+    if (e <= s) continue;
+    pieces.push(text.slice(p, s), text.slice(s, e).replace(/[^\n]/g, ' '));
+    p = e;
+  }
+  pieces.push(text.slice(p));
+  return pieces.join('');
 }
 
 /**
  * `text` with the harness's own words in it blanked (spaces; a new line stays), or `text` itself
  * when it holds none: each `<system-reminder>` or `<turn_aborted>` block whose content is exactly
  * one of HARNESS_BLOCKS, tags included, a wrapper of HARNESS_LEADS the text starts with, then the
- * whole text, if what is left is one of
- * HARNESS_TEXTS (a tool's result followed by a reminder). The templates' slots (paths, commands,
- * quoted contents) are kept.
+ * whole text, if what is left is one of HARNESS_TEXTS (a tool's result followed by a reminder).
+ * The templates' slots (paths, commands, quoted contents) are kept.
  * @example withoutHarness('File created successfully at: /w/a.txt') // '                              /w/a.txt'
  */
 export function withoutHarness(text: string): string {
-  let chars: string[] | null = null;
-  if (text.includes('<system-reminder>') || text.includes('<turn_aborted>')) {
-    TAGGED.lastIndex = 0;
-    for (let t = TAGGED.exec(text); t; t = TAGGED.exec(text)) {
-      const m = BLOCK.exec(t[2]!);
-      if (m) blank((chars ??= text.split('')), m, t.index + t[1]!.length + 2, t.index, t.index + t[0].length);
+  const ranges: Array<[number, number]> = [];
+  for (const tag of TAGS) {
+    // each block from its tag to the first closing one after it (found with indexOf: a text of
+    // many opening tags and no closing one is read once, not once per tag)
+    const open = `<${tag}>`;
+    const close = `</${tag}>`;
+    for (let at = text.indexOf(open); at >= 0; ) {
+      const inner = at + open.length;
+      const end = text.indexOf(close, inner);
+      if (end < 0) break;
+      const m = end - inner <= MAX_WHOLE ? BLOCK.exec(text.slice(inner, end)) : null;
+      if (m) ranges.push(...outsideSlots(m, inner, at, end + close.length));
+      at = text.indexOf(open, end + close.length);
     }
   }
   const lead = LEAD.exec(text);
-  if (lead) blank((chars ??= text.split('')), lead, 0, 0, lead[0].length);
-  const left = chars ? chars.join('') : text;
+  if (lead) ranges.push(...outsideSlots(lead, 0, 0, lead[0].length));
+  ranges.sort((x, y) => x[0] - y[0]);
+  const left = blanked(text, ranges);
   if (left.length > MAX_WHOLE) return left;
   const m = WHOLE.exec(left);
-  if (!m) return left;
-  const out = left.split('');
-  blank(out, m, 0, 0, out.length);
-  return out.join('');
+  return m ? blanked(left, outsideSlots(m, 0, 0, left.length)) : left;
 }
