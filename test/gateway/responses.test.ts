@@ -175,6 +175,16 @@ describe('tools and structured output on /v1/responses', () => {
     expect(rows().at(-2)!.completion_tokens).toBeGreaterThan(0);
   });
 
+  it('takes an output the client writes of its own, named instead of answering a call (Codex CLI’s goal), and reads it as any tool output', async () => {
+    // As Codex CLI 0.169 sends its goal: no call_id, a name and a namespace.
+    const goal = { type: 'function_call_output', id: 'fco_01a219fc-e645-7743-8b12-cd9a152df4f3', name: 'goal_objective', namespace: 'agent', output: 'Summarize the notes for ada@example.com' };
+    const r = await post({ model: 'gpt-4o', input: [{ role: 'user', content: 'Go on.' }, goal] });
+    expect(r.status).toBe(200);
+    expect((await r.json()).status).toBe('completed');
+    // Its text went through the PII scan like any tool output.
+    expect(rows().at(-1)).toMatchObject({ endpoint: 'responses', status: 'ok', redactions: 1 });
+  });
+
   it('streams the arguments as deltas; tool_choice required forces a call', async () => {
     const s = client.responses.stream({ model: 'gpt-4o', input: 'Hello there.', tools: [weather], tool_choice: 'required' });
     const deltas: string[] = [];

@@ -203,6 +203,8 @@ describe('the coding agents through the cage, unchanged and unconfigured', () =>
         marker,
         [
           { text: 'I will read the notes first.', ...run('cat notes.txt page.md') },
+          // Its goal tool: Codex hands the goal back as an output of its own, with no call_id.
+          { tool_calls: [{ name: 'create_goal', arguments: { objective: 'Summarize the notes' } }] },
           run("printf 'Three notes.\\n' > summary.txt"),
           run(`wc -l notes.txt && echo escape > ${join(dir, 'outside', 'escape.txt')}`),
           { text: 'Done: summary.txt holds the summary.' },

@@ -122,7 +122,9 @@ export function inputItemProblem(it: unknown, at: string): string | null {
       for (const k of ['call_id', 'name', 'arguments']) if (typeof it[k] !== 'string') return missing(`${at}.${k}`);
       return null;
     case 'function_call_output':
-      if (typeof it.call_id !== 'string') return missing(`${at}.call_id`);
+      // The output of a call the model made names it by call_id; one the client writes of its own
+      // names itself instead (Codex CLI's goal: `name: 'goal_objective', namespace: 'agent'`).
+      if (typeof it.call_id !== 'string' && typeof it.name !== 'string') return missing(`${at}.call_id`);
       if (typeof it.output !== 'string' && !Array.isArray(it.output)) return `Invalid type for '${at}.output': expected a string or an array of content parts.`;
       return null;
     case 'reasoning':
