@@ -8,12 +8,12 @@
 //   cannot be set from here.
 // - Nothing is optimised (neither Sparkplug nor TurboFan): start-up code runs once, and TurboFan
 //   compiles on background threads, each with its own malloc arena: −4.5 MB idle while modules
-//   load, −2 MB more held until the server listens (docs/benchmarks.md, Third round).
+//   load, −2 MB more held until the server listens (docs/benchmarks-history.md, Third round).
 // The old generation may grow to 1.5× what the last full GC left live (V8 picks 1.1-4× by its
 // own speed measures, and under a load of calls let garbage pile up to ~300 MB): the gateway's
 // peak RSS under the gateway benchmark's load 209 → 186 MB beside Portkey's 198 and 194 (2×:
 // 206 beside 200), 292 → 225 MB over the whole benchmark; CPU per call inside the noise (pinned
-// A/B, JSON c=16 with 1.75×, 2× or V8's own: ×0.97-1.04 of this; docs/benchmarks.md).
+// A/B, JSON c=16 with 1.75×, 2× or V8's own: ×0.97-1.04 of this; docs/benchmarks-history.md).
 // WebAssembly (undici's HTTP parser, llhttp) stays on Liftoff, V8's baseline wasm compiler:
 // once hot, TurboFan recompiled llhttp's one huge parsing function with ~40 MB of zone memory for
 // a few milliseconds, ~50 calls into a load: the process's high-water mark, whatever else it held.
@@ -23,7 +23,7 @@
 // factor is set to 1 after each GC that finds it at that size, and back to 2 once V8 has shrunk
 // it. Under `npm run bench -- memory` (3,000 short calls at c=16) the 16 MB semi-spaces were 32 MB
 // of the peak with 1-13 MB used; capped at 8 MB the peak is 16 MB lower, CPU a call ×1.00 (a cap
-// at 1 MB for good costs 5-50% CPU a call at c=16: docs/benchmarks.md, second round and issue 47).
+// at 1 MB for good costs 5-50% CPU a call at c=16: docs/benchmarks-history.md, second round and issue 47).
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 

@@ -92,7 +92,7 @@ for (const file of Object.keys(cli.metafile.outputs)) if (file.endsWith('.js')) 
 
 // The BPE tables' ranks as JSON beside the bundle (src/domain/budget/tokens.ts reads them there):
 // required, a .json file is one JSON.parse, where the package's JavaScript array literal costs V8
-// ~13 MB of parser zones that the process keeps (docs/benchmarks.md, the memory figures). UTF-8, as
+// ~13 MB of parser zones that the process keeps (docs/benchmarks-history.md, the memory figures). UTF-8, as
 // JSON.stringify writes it (escaped to ASCII the file is a third larger and the peak higher).
 const fromRoot = createRequire(join(root, 'package.json'));
 mkdirSync(join(dist, 'bpe'));

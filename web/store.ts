@@ -147,7 +147,7 @@ export const state: State = {
  * The page renders the state at most this often. A busy run streams events by the dozen a second
  * (the demo at a brisk pace: ~90), and each render lays the page out again: rendered per event, a
  * live dashboard kept its renderer 42% busy, at most 20 times a second 18% (with the bars moved by
- * a transform, ui.tsx barPart; docs/benchmarks.md, "The dashboard under a live run"). A change
+ * a transform, ui.tsx barPart; docs/benchmarks-history.md, "The dashboard under a live run"). A change
  * after a quiet moment (the viewer's click, the first event of a burst) still shows at once; the
  * rest of a burst shows together at the end of the gap.
  */

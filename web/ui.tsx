@@ -70,7 +70,7 @@ export function useNow(): number {
  * Where a bar's filled part lies: from `start`% of the bar for `share`% of it (each clamped to
  * 0-100). It is drawn full width and moved by a transform, which the compositor animates without
  * laying the page out again; a width or a left would, on every frame of each change's transition,
- * and a live run changes a bar several times a second (docs/benchmarks.md, "The dashboard under a
+ * and a live run changes a bar several times a second (docs/benchmarks-history.md, "The dashboard under a
  * live run").
  *
  * @example <div class="bar-fill" style={barPart(42)} /> // the first 42% of the bar

@@ -21,7 +21,7 @@
 //   BENCH_CLI=<checkout>/bin/iron-cage.js runs that build instead (an A/B under one script).
 //   SCALE_PIN=1: part 1 with iron-cage on the machine's last core alone and the agents' interpreters
 //   and this benchmark on the others (taskset), as when the agents run on other machines: on 2
-//   cores shared by all, the stalls are the server waiting for a core (docs/benchmarks.md).
+//   cores shared by all, the stalls are the server waiting for a core (docs/benchmarks-history.md).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -270,7 +270,7 @@ async function manyAgents(rows: Row[]): Promise<Record<string, unknown>> {
       await new Promise((r) => setTimeout(r, 1000));
       const idle = rssMb(s.pid);
       // The server's first call loads what it loads on first use (the model's BPE table, undici,
-      // the price table: docs/benchmarks.md), a one-time pause of the event loop: timed here, apart
+      // the price table: docs/benchmarks-history.md), a one-time pause of the event loop: timed here, apart
       // from the phases, which measure the steady state.
       const first = await firstCall(s, keys[0]!.token, lagFile);
       const one = await phase(s, dir, keys.slice(0, 1), watcher, lagFile, db);

@@ -5,7 +5,7 @@ import type * as Yaml from 'yaml';
 // Dependencies a `serve` may never need are required when first used, not at start: each one
 // loaded is heap, its source text and compiled code for the life of the process (undici ~5 MB;
 // yaml, read only for a YAML config file or the demo's scenario). The first caller pays the
-// require once (docs/benchmarks.md, Memory). A static `import` would load them at start: the
+// require once (docs/benchmarks-history.md, Memory). A static `import` would load them at start: the
 // bundle's imports of installed packages are all hoisted to its top.
 const requireCjs = createRequire(import.meta.url);
 

@@ -1,7 +1,7 @@
 // bin/iron-cage.js keeps V8 from optimising code and from growing its young generation while the
 // program loads and, for a command that serves, until its server listens: code that runs once is
 // not worth optimising (the optimiser works on background threads, each with its own malloc
-// arena), and the two together left ~7 MB in an idle server's RSS (docs/benchmarks.md, Memory).
+// arena), and the two together left ~7 MB in an idle server's RSS (docs/benchmarks-history.md, Memory).
 // This is how the program says that start-up is over; the V8 flags themselves stay in the bin.
 // Run any other way (`node dist/cli.js`, tests), nothing waits on it.
 

@@ -8,7 +8,7 @@ import type { SessionEvents } from './events.js';
 // HTTP") served straight on Node's request and response, for the SDK's Server the session runs.
 // The SDK's own StreamableHTTPServerTransport does the same work through Web-standard Request,
 // Response and ReadableStream objects (converted by @hono/node-server), which cost the cage more
-// CPU per tools/call than everything else it does for the call (docs/benchmarks.md, MCP); the
+// CPU per tools/call than everything else it does for the call (docs/benchmarks-history.md, MCP); the
 // protocol itself stays the SDK's: this only carries its messages.
 //
 // What a client sees is what the SDK's transport gives it: POST carries one message or a batch

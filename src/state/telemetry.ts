@@ -86,7 +86,7 @@ type Refine<Row> = { [K in keyof Row]?: (c: ColumnSchema<Row[K]>) => z.ZodType }
  * a text with an enum one of its values, a nullable column also null), then a column's refinement.
  * Not drizzle-zod itself: its default `zodInstance` is the whole `z` namespace, which puts all of
  * zod (its 40 locales, JSON Schema) in the bundle and ~5 MB in an idle server's RSS
- * (docs/benchmarks.md, Memory). A column type not named here is refused when the module loads.
+ * (docs/benchmarks-history.md, Memory). A column type not named here is refused when the module loads.
  */
 function row<T extends SQLiteTable>(table: T, refine: Refine<T['$inferSelect']> = {}): z.ZodType<T['$inferSelect']> {
   const shape: Record<string, z.ZodType> = {};

@@ -6,7 +6,7 @@ import { CLI } from '../helpers/cli.js';
 
 // What every start of iron-cage loads is what the built bundle imports at its top: each package
 // there is heap, source text and compiled code for the life of the process (an idle `serve`'s RSS
-// is a benchmark goal, docs/benchmarks.md § Memory). Packages a run may never need are required
+// is a benchmark goal, docs/benchmarks-history.md § Memory). Packages a run may never need are required
 // on first use (core/on-first-use.ts) or bundled, where a CommonJS package is evaluated only
 // when first required.
 

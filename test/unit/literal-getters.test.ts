@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 // literal's accessor pair in the old generation, so the accessor's closure, and all it captures
 // (a call's request, answer and response, a stream's text), outlives every scavenge until the
 // next full GC. One such getter on every call promoted the whole call: 1.2 MB a scavenge against
-// 0.37, JSON c=16 CPU ×1.1 (docs/benchmarks.md, fourth round). A class with the getter on its
+// 0.37, JSON c=16 CPU ×1.1 (docs/benchmarks-history.md, fourth round). A class with the getter on its
 // prototype, or a data property, costs nothing of the kind.
 
 const SRC = resolve(import.meta.dirname, '../../src');

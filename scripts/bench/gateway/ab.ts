@@ -5,7 +5,7 @@
 // with. Every gateway runs on the machine's last core alone and the mock upstream and the load
 // on the others (taskset): on a 2-core machine where all share both cores, the rounds of one
 // build swung by 20% and once made a commit look 1.3× slower that pinned rounds found equal
-// (docs/benchmarks.md, fourth round). The builds take turns within each round, in an order that
+// (docs/benchmarks-history.md, fourth round). The builds take turns within each round, in an order that
 // reverses every round; what is compared is each round's ratio to the first build, CPU per call
 // read from /proc (every thread of the gateway).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';

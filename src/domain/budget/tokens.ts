@@ -21,7 +21,7 @@ interface Encoder {
 // not from the package's JavaScript: V8 compiling o200k's 200,000-element array literal takes
 // ~13 MB of parser zones that glibc keeps after they are freed, and lifts the peak by ~10 MB
 // more while it runs. The same table, the same heap once loaded (~18 MB), 20 MB less RSS and
-// ~27 MB lower a high-water mark (docs/benchmarks.md, the memory figures). From source (tests), where there
+// ~27 MB lower a high-water mark (docs/benchmarks-history.md, the memory figures). From source (tests), where there
 // is no dist/bpe beside this file, the package's module is read as before.
 const requireCjs = createRequire(import.meta.url);
 const encoders = new Map<EncodingName, Encoder>();

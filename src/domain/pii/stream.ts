@@ -171,7 +171,7 @@ export function createStreamRedactor(opts: StreamRedactorOptions = {}): StreamRe
 
   // `detections` and `blocked` are data properties, not getters: V8 allocates an object literal's
   // accessor pair in the old generation, and its getter's closure (this whole redactor, its text
-  // included) would then outlive every scavenge until the next full GC (docs/benchmarks.md,
+  // included) would then outlive every scavenge until the next full GC (docs/benchmarks-history.md,
   // fourth round). One redactor is made for each text slot of each redacted stream.
   const redactor: StreamRedactor & { blocked: Detection | null } = {
     detections,
