@@ -1,10 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, realpathSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, realpathSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { freePort } from './http.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 // A real PostgreSQL for a test or a benchmark: Debian's `postgresql` package (installed by
@@ -183,4 +184,23 @@ export async function startServer(opts: { settings?: Record<string, string> } = 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The panel's migrations up to (not including) `tag`, in a folder of their own: the schema a panel
+ * ran before that migration, for a test of its upgrade over rows already held. drizzle's migrate()
+ * takes the folder; `cleanup` removes it.
+ *
+ * @example
+ *   const before = pgMigrationsBefore('0019');
+ *   await migrate(drizzle(client), { migrationsFolder: before.dir });
+ */
+export function pgMigrationsBefore(tag: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `ic-pg-before-${tag}-`));
+  cpSync(fileURLToPath(new URL('../../src/state/migrations/pg', import.meta.url)), dir, { recursive: true });
+  const file = join(dir, 'meta/_journal.json');
+  const journal = JSON.parse(readFileSync(file, 'utf8')) as { entries: Array<{ tag: string }> };
+  journal.entries = journal.entries.filter((e) => e.tag < tag);
+  writeFileSync(file, JSON.stringify(journal));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

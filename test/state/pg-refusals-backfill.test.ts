@@ -1,34 +1,24 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/state/index.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { ROOT } from '../helpers/runtime.js';
+import { pgMigrationsBefore, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // Pg migration 0019 on a panel that already holds rows of the schema before it.
 // Its backfill moves blocked calls from errors to refused, counts the refusal events each agent
 // has, and puts on a budget's card only the refusals of runtimes the panel told of that budget.
 
-const MIGRATIONS = join(ROOT, 'src/state/migrations/pg');
 let server: TestPostgres;
-let dir: string;
+// The migrations up to 0018: the schema a panel ran before 0019.
+const schema0018 = pgMigrationsBefore('0019');
 
 beforeAll(async () => {
   server = await startPostgres();
-  // The migrations up to 0018: the schema a panel ran before 0019.
-  dir = mkdtempSync(join(tmpdir(), 'ic-pg-0018-'));
-  cpSync(MIGRATIONS, dir, { recursive: true });
-  const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> };
-  journal.entries = journal.entries.filter((e) => e.tag < '0019');
-  writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
 }, 60_000);
 afterAll(async () => {
   await server?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  schema0018.cleanup();
 });
 
 describe('pg migration 0019 over rows of the schema before it', () => {
@@ -37,7 +27,7 @@ describe('pg migration 0019 over rows of the schema before it', () => {
     const c = new pg.Client(url);
     await c.connect();
     try {
-      await migrate(drizzle(c), { migrationsFolder: dir });
+      await migrate(drizzle(c), { migrationsFolder: schema0018.dir });
       const ts = '2026-11-25T10:00:00.000Z';
       const call = (id: number, agent: string, status: string) =>
         c.query(
