@@ -66,18 +66,21 @@ export function unknownNames(config: Pick<Config, 'policies' | 'tools' | 'mcp'>)
   const out: string[] = [];
   const configured = [...new Set([...services, ...servers])].join(', ') || 'none';
   for (const r of config.policies.rules) {
-    const check = (key: 'tool' | 'mcp', globs: readonly string[] | null, known: Set<string>) => {
+    const check = (key: 'tool' | 'mcp' | 'mcp_resource' | 'mcp_prompt', globs: readonly string[] | null, known: Set<string>) => {
+      const sep = key === 'mcp_resource' ? ':' : '.';
       for (const g of globs ?? []) {
-        const name = g.split('.', 1)[0]!;
-        if (!g.includes('.') || /[*?]/.test(name) || known.has(name.toLowerCase())) continue;
+        const name = g.split(sep, 1)[0]!;
+        if (!g.includes(sep) || /[*?]/.test(name) || known.has(name.toLowerCase())) continue;
         out.push(
-          `${r.label} (match.${key}) names '${name}', which is no ${key === 'mcp' ? 'MCP server' : 'tool service or MCP server'} of this config (configured: ${configured}): the rule matches nothing there`,
+          `${r.label} (match.${key}) names '${name}', which is no ${key === 'tool' ? 'tool service or MCP server' : 'MCP server'} of this config (configured: ${configured}): the rule matches nothing there`,
         );
       }
     };
     // In a rule that names mcp, tool is the MCP tool's own name: only mcp names a server.
     if (r.mcp === null) check('tool', r.source.tool, new Set([...services, ...servers]));
     check('mcp', r.source.mcp, servers);
+    check('mcp_resource', r.source.mcpResource, servers);
+    check('mcp_prompt', r.source.mcpPrompt, servers);
   }
   return out;
 }

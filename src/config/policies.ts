@@ -3,7 +3,7 @@ import { DAY_MS, HOUR_MS, MINUTE_MS, parseDuration } from '../core/duration.js';
 import { fold, LIST_OPS, NUMBER_OPS, TEXT_OPS, type ArgCondition, type ArgTest, type PolicyRule, type PolicySet } from '../domain/policy/index.js';
 
 // `policies:` — what may pass the cage (src/approvals), one rule language for HTTP tools, MCP
-// tools and the tool calls in a model's answer (`match.llm_tool`). Either a list of rules (the default for a call no rule matches: allow) or
+// tools, MCP resources and prompts (`match.mcp_resource`, `match.mcp_prompt`) and the tool calls in a model's answer (`match.llm_tool`). Either a list of rules (the default for a call no rule matches: allow) or
 // `{ default: allow|deny, timeout: 10m, rules: [...] }`. Every mistake is reported at load time
 // with its key path (`policies[2].match.args.to.not_endswith`); docs/tools.md shows examples.
 
@@ -45,6 +45,12 @@ const glob = z
   .regex(/^[^\s\u0000-\u001f]+$/, 'must be a name or a glob of one (no spaces or control characters)');
 /** One glob or a list of them. */
 const globs = z.union([glob, z.array(glob).min(1, 'must list at least one name')]).transform((g) => (Array.isArray(g) ? g : [g]));
+
+/** Globs of `<server><sep><name>`: what is before `sep` names the server. */
+const globsOf = (sep: string, message: string) =>
+  z
+    .union([glob.refine((g) => g.indexOf(sep) > 0, message), z.array(glob.refine((g) => g.indexOf(sep) > 0, message)).min(1, 'must list at least one name')])
+    .transform((g) => (Array.isArray(g) ? g : [g]));
 
 const method = z
   .string()
@@ -152,6 +158,8 @@ const rule = z
         tool: globs.optional(),
         mcp: globs.optional(),
         method: z.union([method, z.array(method).min(1, 'must list at least one method')]).optional(),
+        mcp_resource: globsOf(':', 'must be <server>:<uri> or a glob of it (docs:file:///reports/*, web:fetch://*)').optional(),
+        mcp_prompt: globsOf('.', 'must be <server>.<prompt> or a glob of it (docs.summarize, docs.*)').optional(),
         llm_tool: globs.optional(),
         args: args.optional(),
         after_injection: z.literal(true, { error: 'must be true (leave it out to match whether or not an injection was seen)' }).optional(),
@@ -171,6 +179,17 @@ const rule = z
     if (r.action === 'deny' && r.rate !== undefined) ctx.addIssue({ code: 'custom', path: ['rate'], message: 'means nothing on a deny rule: every call it matches is refused' });
     if (r.match?.method !== undefined && r.match.mcp !== undefined)
       ctx.addIssue({ code: 'custom', path: ['match', 'method'], message: 'is for HTTP tool calls; this rule names mcp, so it would match nothing' });
+    const mcpOther = r.match?.mcp_resource !== undefined ? 'mcp_resource' : r.match?.mcp_prompt !== undefined ? 'mcp_prompt' : null;
+    if (mcpOther !== null) {
+      // A resource read or a prompt is no tool call: a rule is about one kind of thing.
+      for (const k of ['tool', 'mcp', 'method', 'llm_tool', ...(mcpOther === 'mcp_resource' ? (['mcp_prompt'] as const) : [])] as const)
+        if (r.match?.[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['match', k],
+            message: `is for ${k === 'mcp_prompt' ? 'MCP prompts' : 'tool calls'}; this rule names ${mcpOther} (${mcpOther === 'mcp_resource' ? 'an MCP resource read' : 'an MCP prompt'}), so it would match nothing: write two rules`,
+          });
+    }
     if (r.match?.llm_tool !== undefined) {
       // A tool call in a model's answer is another kind of call: a rule is about one kind.
       for (const k of ['tool', 'mcp', 'method'] as const)
@@ -217,6 +236,8 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         agent: m.agent?.map(globPattern) ?? null,
         tool: m.tool?.map(globPattern) ?? null,
         mcp: m.mcp?.map(globPattern) ?? null,
+        mcpResource: m.mcp_resource?.map(globPattern) ?? null,
+        mcpPrompt: m.mcp_prompt?.map(globPattern) ?? null,
         method,
         llmTool: m.llm_tool?.map(globPattern) ?? null,
         afterInjection: m.after_injection === true,
@@ -226,7 +247,7 @@ export function policySet(p: ParsedPolicies | undefined): PolicySet {
         timeoutMs: r.timeout ?? timeoutMs,
         approvers: { roles: approvers.some((a) => !a.startsWith('user:')) ? ['admin'] : [], users: approvers.filter((a) => a.startsWith('user:')).map((a) => a.slice(5)) },
         reason: r.reason ?? null,
-        source: { tool: m.tool ?? null, mcp: m.mcp ?? null, llmTool: m.llm_tool ?? null },
+        source: { tool: m.tool ?? null, mcp: m.mcp ?? null, mcpResource: m.mcp_resource ?? null, mcpPrompt: m.mcp_prompt ?? null, llmTool: m.llm_tool ?? null },
       };
     }),
   };

@@ -151,8 +151,9 @@ export interface EventData {
     costUsd: number;
   };
   /**
-   * A policy rule (`policies:`) decided a tool-proxy call, an MCP tools/call or (`kind: 'llm'`, a
-   * rule naming `match.llm_tool`) a tool call in a model's answer, `service` the model: `rule` is its name
+   * A policy rule (`policies:`) decided a tool-proxy call, an MCP tools/call, an MCP resources/read,
+   * prompts/get or completion/complete (`kind: 'mcp'`, `method` that method, `tool` the URI or prompt)
+   * or (`kind: 'llm'`, a rule naming `match.llm_tool`) a tool call in a model's answer, `service` the model: `rule` is its name
    * (or `policies[i]`; `default` when no rule matched and `policies.default: deny` refused it).
    * `action`: allow, deny, approve (the call waits for a person: `approvalId`), or rate_limited
    * (over the rule's `rate`, refused 429 for `retryAfterMs`).

@@ -19,7 +19,7 @@ export const MCP_ENDPOINT = new Door('MCP endpoint (/mcp/<server>)', {
   allow: skip('what passes by name is each message’s: its method’s door refuses what the server did not declare or the rules refuse'),
   pii: skip('each message’s params are scanned by its method’s door'),
   injection: skip(TO_A_SERVER),
-  policy: skip('put to the policies per message: the tools/call door'),
+  policy: skip('put to the policies per message: the tools/call and read doors'),
   budget: skip('charged per message: the tools/call door, at the tool’s price'),
   send: here(
     'each message to its session and its method’s door; an initialize opens a session (8 per agent and server, 128 in all) connected to the real server, not through its breaker: a connection refused is the agent’s answer at once',
@@ -78,24 +78,47 @@ export const MCP_TOOLS_LIST = new Door('MCP tools/list', {
   observe: skip('metrics and traces count tool calls: a listing is none'),
 });
 
-/** The other methods the cage relays: resources/*, prompts/*, completion/complete, logging/setLevel. */
-export const MCP_RELAYED = new Door('MCP resources/*, prompts/*, completion/complete, logging/setLevel', {
+/** What the agent reads or asks of a server that is not a tool: resources/read, prompts/get, completion/complete. */
+export const MCP_READ = new Door('MCP resources/read, prompts/get, completion/complete', {
+  auth: before(MCP_ENDPOINT),
+  pause: before(MCP_ENDPOINT),
+  read: here('its params as the SDK’s schema defines them (InvalidParams), only those relayed'),
+  allow: here('refused unless the server declared the method’s capability, and said (mcp.request)'),
+  pii: here('its params (a resource’s URI, a prompt’s arguments, a completion’s value) scanned as tool_arguments; block refuses it, never sent'),
+  injection: skip(TO_A_SERVER),
+  policy: here(
+    'the request as it would be sent, named `<server>:<uri>` (match.mcp_resource; a completion of a resource template’s argument too) or `<server>.<prompt>` (match.mcp_prompt; a completion of its argument too), never as a tool: allowed, denied, rated, or held for a person, never sent meanwhile',
+  ),
+  budget: skip(NO_PRICE),
+  send: here('through the server’s breaker within timeout_s'),
+  size: here('a result over max_result_mb refused, not passed on'),
+  'answer.allow': skip('the config’s allow-lists name tools only; what the policies refuse was never asked'),
+  scrub: here(CLEANED),
+  'answer.pii': inside('scrub', 'each string as it is scrubbed (tool_response); block withholds the answer'),
+  'answer.injection': inside('scrub', 'a resource and a completion read as untrusted text; a prompt as what a server says to the model by design (signals only)'),
+  'answer.policy': skip(NO_TOOL_CALLS),
+  record: skip('no row: a read or a prompt is no tool call, which the tool tables and metrics count; a policy decision is its event (policy.decision), each PII finding is audited'),
+  observe: skip('metrics and traces count tool calls: these are none'),
+});
+
+/** The other methods the cage relays: the listings of resources and prompts, subscriptions, logging/setLevel. */
+export const MCP_RELAYED = new Door('MCP resources/list, resources/templates/list, resources/(un)subscribe, prompts/list, logging/setLevel', {
   auth: before(MCP_ENDPOINT),
   pause: before(MCP_ENDPOINT),
   read: here('its params as the SDK’s schema defines them (InvalidParams), only those relayed'),
   allow: here('refused unless the server declared the method’s capability (resources/subscribe: its subscribe flag too), and said (mcp.request)'),
-  pii: here('its params (a prompt’s arguments, a resource’s URI, a completion’s value) scanned as tool_arguments; block refuses it, never sent'),
+  pii: here('its params (a cursor, a subscription’s URI, a level) scanned as tool_arguments; block refuses it, never sent'),
   injection: skip(TO_A_SERVER),
-  policy: skip('`policies:` rules name tool calls (the tool proxy’s and tools/call); a read, a prompt or a completion is none'),
+  policy: skip('a listing, a subscription or a log level reads and runs nothing: each resource or prompt is put to the policies when it is read or got (MCP_READ)'),
   budget: skip(NO_PRICE),
   send: here('through the server’s breaker within timeout_s'),
   size: here('a result over max_result_mb refused, not passed on'),
-  'answer.allow': skip('the config’s allow-lists name tools only: a server’s resources and prompts are its own to offer'),
+  'answer.allow': skip('the config’s allow-lists name tools only: a server’s resources and prompts are its own to list'),
   scrub: here(CLEANED),
   'answer.pii': inside('scrub', 'each string as it is scrubbed (tool_response); block withholds the answer'),
-  'answer.injection': inside('scrub', 'a resource read as untrusted text; a prompt and a list as what a server says to the model by design (signals only)'),
+  'answer.injection': inside('scrub', 'a list as what a server says to the model by design (signals only)'),
   'answer.policy': skip(NO_TOOL_CALLS),
-  record: skip('no row: a read, a listing or a prompt is no tool call, which the tool tables and metrics count; each PII finding is audited'),
+  record: skip('no row: a listing or a subscription is no tool call, which the tool tables and metrics count; each PII finding is audited'),
   observe: skip('metrics and traces count tool calls: these are none'),
 });
 
@@ -121,4 +144,4 @@ export const MCP_NOTIFICATION = new Door('MCP notification of the agent', {
 });
 
 /** Every MCP door, for the listing (test/unit/doors.test.ts) and the docs. */
-export const MCP_DOORS = [MCP_ENDPOINT, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_RELAYED, MCP_NOTIFICATION] as const;
+export const MCP_DOORS = [MCP_ENDPOINT, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_READ, MCP_RELAYED, MCP_NOTIFICATION] as const;

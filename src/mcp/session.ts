@@ -9,7 +9,7 @@ import { IronCageError } from '../core/errors.js';
 import { type CircuitBreaker, CircuitOpenError } from '../domain/reliability/index.js';
 import { CredentialScrubber } from '../domain/secrets/index.js';
 import { FixedChargeRefused, type FixedCharges } from '../budget/index.js';
-import { PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approvals/index.js';
+import { type GateCall, PolicyRateError, PolicyRefusedError, type PolicyGate } from '../approvals/index.js';
 import { fillRefs } from '../secrets/index.js';
 import { costOf, refusedBy } from './policy.js';
 import type { Sdk } from './sdk.js';
@@ -19,7 +19,7 @@ import { SessionGoneError } from './http-upstream.js';
 import { type Upstream, type UpstreamDeps, connectUpstream } from './upstream.js';
 import { spanned, type InjectionAnswer, type InjectionGuard } from '../injection/index.js';
 import type { Chain, Failure } from '../core/stages.js';
-import { MCP_NOTIFICATION, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from './doors.js';
+import { MCP_NOTIFICATION, MCP_READ, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from './doors.js';
 
 // One agent's MCP session with one configured server, through the cage: an MCP server facing the
 // agent (the SDK's Server on its streamable HTTP transport) and an MCP client facing the real
@@ -72,7 +72,7 @@ interface RequestShape {
 }
 
 /** The doors a request of the agent's passes through (src/mcp/doors.ts): every method is of one of these classes. */
-export type RequestDoor = typeof MCP_TOOLS_CALL | typeof MCP_TOOLS_LIST | typeof MCP_RELAYED;
+export type RequestDoor = typeof MCP_TOOLS_CALL | typeof MCP_TOOLS_LIST | typeof MCP_READ | typeof MCP_RELAYED;
 
 export interface AgentRequest {
   /** Refused unless the server declared it (and, for a subscription, its `subscribe` flag). */
@@ -98,12 +98,12 @@ export const AGENT_REQUESTS: Readonly<Record<string, AgentRequest>> = {
   'tools/call': { capability: 'tools', door: MCP_TOOLS_CALL, schema: (t) => t.CallToolRequestSchema, send: (c, p, o) => c.callTool(p, undefined, o) },
   'resources/list': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ListResourcesRequestSchema, send: (c, p, o) => c.listResources(p, o) },
   'resources/templates/list': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ListResourceTemplatesRequestSchema, send: (c, p, o) => c.listResourceTemplates(p, o) },
-  'resources/read': { capability: 'resources', door: MCP_RELAYED, schema: (t) => t.ReadResourceRequestSchema, send: (c, p, o) => c.readResource(p, o) },
+  'resources/read': { capability: 'resources', door: MCP_READ, schema: (t) => t.ReadResourceRequestSchema, send: (c, p, o) => c.readResource(p, o) },
   'resources/subscribe': { capability: 'resources', flag: 'subscribe', door: MCP_RELAYED, schema: (t) => t.SubscribeRequestSchema, send: (c, p, o) => c.subscribeResource(p, o) },
   'resources/unsubscribe': { capability: 'resources', flag: 'subscribe', door: MCP_RELAYED, schema: (t) => t.UnsubscribeRequestSchema, send: (c, p, o) => c.unsubscribeResource(p, o) },
   'prompts/list': { capability: 'prompts', door: MCP_RELAYED, schema: (t) => t.ListPromptsRequestSchema, send: (c, p, o) => c.listPrompts(p, o) },
-  'prompts/get': { capability: 'prompts', door: MCP_RELAYED, schema: (t) => t.GetPromptRequestSchema, send: (c, p, o) => c.getPrompt(p, o) },
-  'completion/complete': { capability: 'completions', door: MCP_RELAYED, schema: (t) => t.CompleteRequestSchema, send: (c, p, o) => c.complete(p, o) },
+  'prompts/get': { capability: 'prompts', door: MCP_READ, schema: (t) => t.GetPromptRequestSchema, send: (c, p, o) => c.getPrompt(p, o) },
+  'completion/complete': { capability: 'completions', door: MCP_READ, schema: (t) => t.CompleteRequestSchema, send: (c, p, o) => c.complete(p, o) },
   // The request itself rather than setLoggingLevel, which would drop its _meta.
   'logging/setLevel': {
     capability: 'logging',
@@ -403,20 +403,27 @@ export class McpSession {
   /** policy: the call as it would be sent is put to the policies; nothing leaves or is charged until they say so. */
   private readonly askPolicy = (c: Message): Promise<void> | undefined => {
     const sent = c.sent as CallParams;
+    return this.putToPolicies(c, { tool: sent.name, method: null, args: () => sent.arguments ?? null });
+  };
+
+  /** policy, for a read, a prompt or a completion: put to the policies as what it reads (`policyTarget`), never as a tool. */
+  private readonly askReadPolicy = (c: Message): Promise<void> | undefined => this.putToPolicies(c, { ...policyTarget(c.method, c.sent ?? {}), method: c.method });
+
+  private putToPolicies(c: Message, call: Pick<GateCall, 'tool' | 'method' | 'mcpTarget'> & { args: () => unknown }): Promise<void> | undefined {
     let held: Promise<void> | null | undefined;
     try {
-      held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: this.d.server.name, tool: sent.name, method: null, args: () => sent.arguments ?? null }, c.extra.signal);
+      held = this.d.policy?.check({ kind: 'mcp', agentId: this.d.agentId, service: this.d.server.name, ...call }, c.extra.signal);
     } catch (e) {
       this.policyRefused(c, e);
     }
     return held ? held.catch((e: unknown) => this.policyRefused(c, e)) : undefined;
-  };
+  }
 
-  /** A rule's refusal, a person's, or too many of the agent's calls already waiting. */
+  /** A rule's refusal, a person's, or too many of the agent's calls already waiting: the same JSON-RPC error for a tools/call and a read. */
   private policyRefused(c: Message, e: unknown): never {
     if (!(e instanceof IronCageError)) throw e;
     const { McpError, ErrorCode } = this.d.sdk.types;
-    Object.assign(c.call!, { status: 'refused', reason: e.code, detail: e.message });
+    if (c.call) Object.assign(c.call, { status: 'refused', reason: e.code, detail: e.message });
     const rule = e instanceof PolicyRefusedError || e instanceof PolicyRateError ? { rule: e.rule } : {};
     throw new McpError(ErrorCode.InvalidRequest, e.message, { reason: e.code, ...rule, ...(e.retryAfterS === undefined ? {} : { retryAfterS: e.retryAfterS }) });
   }
@@ -553,6 +560,10 @@ export class McpSession {
         scrub: this.cleanResult,
         record: this.noteOffered,
       }),
+    ],
+    [
+      MCP_READ,
+      MCP_READ.steps<Message>({ read: this.readParams, allow: this.allowMethod, pii: this.scanOut, policy: this.askReadPolicy, send: this.sendRequest, size: this.bound, scrub: this.cleanResult }),
     ],
     [MCP_RELAYED, MCP_RELAYED.steps<Message>({ read: this.readParams, allow: this.allowMethod, pii: this.scanOut, send: this.sendRequest, size: this.bound, scrub: this.cleanResult })],
   ]);
@@ -819,6 +830,23 @@ interface CallParams extends Record<string, unknown> {
   name: string;
   arguments?: Record<string, unknown>;
   _meta?: Record<string, unknown>;
+}
+
+/**
+ * A resources/read, prompts/get or completion/complete as the policies read it (its params as they
+ * would be sent): what it acts on (a resource by its URI, a prompt by its name; a completion, the
+ * prompt or resource template whose argument it completes) and its arguments for `match.args` (a
+ * read's `{ uri }`, a prompt's own arguments, a completion's `{ ref, argument, context }`).
+ * @example policyTarget('resources/read', { uri: 'file:///a' }) // { mcpTarget: 'resource', tool: 'file:///a', args: () => ({ uri: 'file:///a' }) }
+ */
+export function policyTarget(method: string, sent: Record<string, unknown>): { mcpTarget: 'resource' | 'prompt'; tool: string; args: () => unknown } {
+  const { _meta, ...params } = sent;
+  if (method === 'prompts/get') return { mcpTarget: 'prompt', tool: String(params.name), args: () => params.arguments ?? null };
+  if (method === 'completion/complete') {
+    const ref = params.ref as { type?: string; name?: unknown; uri?: unknown } | undefined;
+    return ref?.type === 'ref/prompt' ? { mcpTarget: 'prompt', tool: String(ref.name), args: () => params } : { mcpTarget: 'resource', tool: String(ref?.uri), args: () => params };
+  }
+  return { mcpTarget: 'resource', tool: String(params.uri), args: () => params };
 }
 
 /**

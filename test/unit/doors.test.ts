@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { before, Door, type Entry, GUARD_IS, type Guard, here, inside, LIFECYCLE, skip, type Table } from '../../src/core/stages.js';
 import { LLM_CALL, LLM_SURFACE } from '../../src/gateway/doors.js';
-import { MCP_DOORS, MCP_ENDPOINT, MCP_NOTIFICATION, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from '../../src/mcp/doors.js';
+import { MCP_DOORS, MCP_ENDPOINT, MCP_NOTIFICATION, MCP_READ, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST } from '../../src/mcp/doors.js';
 import { AGENT_NOTIFICATIONS, AGENT_REQUESTS } from '../../src/mcp/session.js';
 import { TOOL_PROXY } from '../../src/tools/door.js';
 import { ROOT } from '../helpers/runtime.js';
@@ -63,6 +63,11 @@ const EXPECTED: ReadonlyArray<{ door: Listed; applies: string; skips: string }> 
     skips: 'injection policy budget answer.policy observe',
   },
   {
+    door: MCP_READ,
+    applies: 'auth<before> pause<before> read allow pii policy send size scrub answer.pii<in scrub> answer.injection<in scrub>',
+    skips: 'injection budget answer.allow answer.policy record observe',
+  },
+  {
     door: MCP_RELAYED,
     applies: 'auth<before> pause<before> read allow pii send size scrub answer.pii<in scrub> answer.injection<in scrub>',
     skips: 'injection policy budget answer.allow answer.policy record observe',
@@ -97,15 +102,16 @@ describe('what a door lacks, it says why', () => {
   });
 
   it('the guards every agent-facing door must run are never skipped: auth and pause where a call can act, send’s answer cleaned where it carries another’s words', () => {
-    for (const d of [LLM_CALL, TOOL_PROXY, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_RELAYED, MCP_NOTIFICATION]) {
+    for (const d of [LLM_CALL, TOOL_PROXY, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_READ, MCP_RELAYED, MCP_NOTIFICATION]) {
       expect(d.table.auth.kind, d.name).not.toBe('skip');
       expect(d.table.pause.kind, d.name).not.toBe('skip');
     }
-    for (const d of [LLM_CALL, TOOL_PROXY, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_RELAYED])
+    for (const d of [LLM_CALL, TOOL_PROXY, MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_READ, MCP_RELAYED])
       for (const g of ['size', 'scrub', 'answer.pii'] as const) expect(d.table[g].kind, `${d.name}: ${g}`).not.toBe('skip');
     // Whatever the agent sends a model, or a server, is read before it leaves.
-    for (const d of [MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_RELAYED, MCP_NOTIFICATION]) expect(d.table.pii.kind, d.name).toBe('here');
-    for (const d of [TOOL_PROXY, MCP_TOOLS_CALL]) expect(d.table.policy.kind, d.name).toBe('here');
+    for (const d of [MCP_TOOLS_CALL, MCP_TOOLS_LIST, MCP_READ, MCP_RELAYED, MCP_NOTIFICATION]) expect(d.table.pii.kind, d.name).toBe('here');
+    // Whatever an agent runs or reads through the cage is put to the policies (`policies.default` included).
+    for (const d of [TOOL_PROXY, MCP_TOOLS_CALL, MCP_READ]) expect(d.table.policy.kind, d.name).toBe('here');
   });
 
   it('a door that says nothing of a guard, skips one without a reason, or names a stage or door that does not apply it, is not built', () => {
@@ -123,20 +129,11 @@ describe('what a door lacks, it says why', () => {
 describe('MCP: every method the cage relays passes a door', () => {
   it('each request of AGENT_REQUESTS is of one request door, each door is some method’s, and the notification door passes what AGENT_NOTIFICATIONS relays', () => {
     const doors = new Set(Object.values(AGENT_REQUESTS).map((r) => r.door));
-    expect([...doors].map((d) => d.name).sort()).toEqual([MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST].map((d) => d.name).sort());
+    expect([...doors].map((d) => d.name).sort()).toEqual([MCP_READ, MCP_RELAYED, MCP_TOOLS_CALL, MCP_TOOLS_LIST].map((d) => d.name).sort());
     expect(AGENT_REQUESTS['tools/call']!.door).toBe(MCP_TOOLS_CALL);
     expect(AGENT_REQUESTS['tools/list']!.door).toBe(MCP_TOOLS_LIST);
-    for (const m of [
-      'resources/list',
-      'resources/templates/list',
-      'resources/read',
-      'resources/subscribe',
-      'resources/unsubscribe',
-      'prompts/list',
-      'prompts/get',
-      'completion/complete',
-      'logging/setLevel',
-    ])
+    for (const m of ['resources/read', 'prompts/get', 'completion/complete']) expect(AGENT_REQUESTS[m]!.door, m).toBe(MCP_READ);
+    for (const m of ['resources/list', 'resources/templates/list', 'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'logging/setLevel'])
       expect(AGENT_REQUESTS[m]!.door, m).toBe(MCP_RELAYED);
     expect(Object.entries(AGENT_NOTIFICATIONS).filter(([, how]) => how === 'relay')).toEqual([['notifications/roots/list_changed', 'relay']]);
   });
@@ -189,7 +186,7 @@ describe('a door runs its steps in the lifecycle’s order, and its closing ones
 describe('ARCHITECTURE.md’s matrix of the doors is this data', () => {
   it('lists every guard of every door as its table says it', () => {
     const cell = (e: Entry): string => (e.kind === 'here' ? '●' : e.kind === 'inside' ? `in ${e.stage}` : e.kind === 'before' ? 'endpoint' : '–');
-    const columns = ['LLM call', 'LLM surface', 'tool proxy', 'MCP endpoint', 'tools/call', 'tools/list', 'MCP relayed', 'MCP notification'];
+    const columns = ['LLM call', 'LLM surface', 'tool proxy', 'MCP endpoint', 'tools/call', 'tools/list', 'MCP read', 'MCP relayed', 'MCP notification'];
     const rows = [`| guard | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`, ...LIFECYCLE.map((g) => `| \`${g}\` | ${DOORS.map((d) => cell(d.table[g])).join(' | ')} |`)];
     const doc = readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8');
     expect(doc).toContain(rows.join('\n'));

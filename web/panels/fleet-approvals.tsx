@@ -32,7 +32,7 @@ export function decideAvailability(a: FleetApproval, who: { role: Role | null; u
 
 /** The call in a few words: `POST crm.contacts`, `MCP github: create_pull_request`, `gpt-4o asks: shell`. */
 export const callOf = (a: Pick<FleetApproval, 'kind' | 'method' | 'service' | 'tool'>): string =>
-  a.kind === 'mcp' ? `MCP ${a.service}: ${a.tool}` : a.kind === 'llm' ? `${a.service} asks: ${a.tool}` : `${a.method ?? ''} ${a.service}.${a.tool}`.trim();
+  a.kind === 'mcp' ? `MCP ${a.service}: ${a.method === null ? '' : `${a.method} `}${a.tool}` : a.kind === 'llm' ? `${a.service} asks: ${a.tool}` : `${a.method ?? ''} ${a.service}.${a.tool}`.trim();
 
 const enc = encodeURIComponent;
 

@@ -26,8 +26,12 @@ export interface PolicyRule {
   agent: RegExp[] | null;
   /** Against the call's qualified name (`service.path`, `server.tool`), or in a rule that names `mcp`, the MCP tool's own name. */
   tool: RegExp[] | null;
-  /** Against an MCP call's `server.tool`; a rule that names it matches MCP calls only. */
+  /** Against an MCP call's `server.tool`; a rule that names it matches MCP tool calls only. */
   mcp: RegExp[] | null;
+  /** `match.mcp_resource`: against `server:uri` of an MCP resources/read (or a completion of a resource template's argument); a rule that names it matches those only. */
+  mcpResource: RegExp[] | null;
+  /** `match.mcp_prompt`: against `server.prompt` of an MCP prompts/get (or a completion of the prompt's argument); a rule that names it matches those only. */
+  mcpPrompt: RegExp[] | null;
   /** HTTP methods; a rule that names them matches HTTP tool calls only. */
   method: string[] | null;
   /**
@@ -47,7 +51,7 @@ export interface PolicyRule {
   /** Said to the agent on a denial and to the approver on a request. */
   reason: string | null;
   /** The globs as written (for what is said about the rule at start). */
-  source: { tool: string[] | null; mcp: string[] | null; llmTool: string[] | null };
+  source: { tool: string[] | null; mcp: string[] | null; mcpResource: string[] | null; mcpPrompt: string[] | null; llmTool: string[] | null };
 }
 
 export interface PolicySet {
@@ -83,10 +87,20 @@ export interface PolicyCall {
   agentName: string;
   /** The tool service or MCP server; for `llm`, the model whose answer holds the call. */
   service: string;
-  /** HTTP: the path under the service (decoded, no leading or trailing '/', no query); MCP and `llm`: the tool's name. */
+  /**
+   * HTTP: the path under the service (decoded, no leading or trailing '/', no query); MCP and
+   * `llm`: the tool's name; an MCP resource's URI or prompt's name (`mcpTarget`).
+   */
   tool: string;
-  /** HTTP only. */
+  /** HTTP: its method. MCP: null for a tools/call, else the request's method (`resources/read`, `prompts/get`, `completion/complete`). */
   method: string | null;
+  /**
+   * MCP, what a request that is no tools/call acts on: a resource (`tool` its URI: a resources/read,
+   * a completion of a resource template's argument) or a prompt (`tool` its name: a prompts/get, a
+   * completion of its argument). Only the rules that name `mcp_resource` or `mcp_prompt`, and those
+   * that name no tool, server or method at all, match it: it is never taken for a tool.
+   */
+  mcpTarget?: 'resource' | 'prompt';
   /** A prompt injection was seen in what this agent read (asked only when a rule has `after_injection`). */
   injectionSeen?: boolean;
 }
@@ -98,10 +112,17 @@ export const qualified = (c: Pick<PolicyCall, 'service' | 'tool'>): string => `$
  * The call as a person reads it, in an approval, an error, the dashboard and the timeline.
  * @example callLabel({ kind: 'http', service: 'crm', tool: 'contacts', method: 'POST' }) // 'crm POST /contacts'
  * @example callLabel({ kind: 'mcp', service: 'github', tool: 'create_pull_request', method: null }) // 'MCP github.create_pull_request'
+ * @example callLabel({ kind: 'mcp', service: 'docs', tool: 'file:///notes.md', method: 'resources/read' }) // 'MCP docs resources/read file:///notes.md'
  * @example callLabel({ kind: 'llm', service: 'gpt-4o', tool: 'shell', method: null }) // 'tool call shell in an answer of gpt-4o'
  */
 export const callLabel = (c: { kind: string; service: string; tool: string; method: string | null }): string =>
-  c.kind === 'mcp' ? `MCP ${c.service}.${c.tool}` : c.kind === 'llm' ? `tool call ${c.tool} in an answer of ${c.service}` : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
+  c.kind === 'mcp'
+    ? c.method === null
+      ? `MCP ${c.service}.${c.tool}`
+      : `MCP ${c.service} ${c.method} ${c.tool}`
+    : c.kind === 'llm'
+      ? `tool call ${c.tool} in an answer of ${c.service}`
+      : `${c.service} ${c.method ?? ''} /${c.tool}`.replace('  ', ' ');
 
 const anyOf = (res: RegExp[] | null, ...texts: string[]): boolean => res === null || res.some((re) => texts.some((t) => re.test(t)));
 
@@ -111,6 +132,13 @@ export function namesMatch(r: PolicyRule, c: PolicyCall): boolean {
   // A tool call in a model's answer is read by the rules that name llm_tool, and by no other.
   if ((r.llmTool !== null) !== (c.kind === 'llm')) return false;
   if (r.llmTool !== null) return anyOf(r.agent, c.agentName, c.agentId) && anyOf(r.llmTool, c.tool);
+  // An MCP resource or prompt is read by the rules that name it, and by those that name no tool, server or method.
+  const target = c.kind === 'mcp' ? (c.mcpTarget ?? null) : null;
+  if (r.mcpResource !== null || r.mcpPrompt !== null) {
+    if (target === null || !anyOf(r.agent, c.agentName, c.agentId)) return false;
+    return target === 'resource' ? r.mcpResource !== null && anyOf(r.mcpResource, `${c.service}:${c.tool}`) : r.mcpPrompt !== null && anyOf(r.mcpPrompt, qualified(c));
+  }
+  if (target !== null && (r.tool !== null || r.mcp !== null || r.method !== null)) return false;
   if (r.mcp !== null && c.kind !== 'mcp') return false;
   if (r.method !== null && (c.kind !== 'http' || c.method === null || !r.method.includes(c.method.toUpperCase()))) return false;
   if (!anyOf(r.agent, c.agentName, c.agentId)) return false;
