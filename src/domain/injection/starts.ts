@@ -285,6 +285,34 @@ function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
   return { heads, atZero };
 }
 
+/** An alternative that starts at a line: `^` or `(?:^|\n)`, then spaces or tabs (`[ \t]*`, `[ \t]{0,3}`), then the rest. */
+const LINE_ALTERNATIVE = /^(?:\^|\(\?:\^\|\\n\))(?:\[ \\t\](?:\*|\{0,\d+\}))?/;
+
+/**
+ * What the matches of a regex that start at a line begin with past the line's spaces and tabs:
+ * per code unit (lowercased), whether one can begin so. Null when an alternative that starts at a
+ * line is not of the form LINE_ALTERNATIVE, or its rest begins with nothing known or with a
+ * space or tab (then every line is tried, as before).
+ */
+function lineFirsts(re: RegExp): Uint8Array | null {
+  const firsts = new Uint8Array(0x10000);
+  for (const alt of alternatives(re.source, 0, re.source.length)) {
+    const leads = lead(alt);
+    const atLine = leads.some((l) => l.anchor || l.words.some((w) => LINE_TERMINATORS.includes(w[0] ?? '')));
+    if (!atLine) continue; // its matches start at a word the scan finds (Starts.ranges)
+    const prefix = LINE_ALTERNATIVE.exec(alt);
+    if (prefix === null) return null;
+    for (const l of lead(alt.slice(prefix[0].length))) {
+      if (l.pre > 0 || l.anchor) return null;
+      for (const w of l.words) {
+        if (w === '' || w[0] === ' ' || w[0] === '\t' || LINE_TERMINATORS.includes(w[0]!)) return null;
+        firsts[w.charCodeAt(0)] = 1;
+      }
+    }
+  }
+  return firsts;
+}
+
 // Letters a case-insensitive regex takes for one whose lowercase is another letter: ſ for s
 // (with the u flag), the Old Cyrillic ᲀ ᲁ ᲂ ᲃ ᲄ ᲅ ᲆ ᲇ ᲈ for в д о с т т ъ ѣ ꙋ, and the Kelvin sign,
 // a word character to the u flag, that lowercases to k (test/injection/detect.test.ts checks the
@@ -342,6 +370,8 @@ export class Gate {
   private readonly lineAt: number[];
   /** Per regex, the terminators (terminatorBit) it starts at or after. */
   private readonly lineMask: number[];
+  /** Per regex that starts at lines, what its match there begins with past spaces and tabs (lineFirsts), or null. */
+  private readonly lineFirst: (Uint8Array | null)[];
   /** Per code unit, the flags above. */
   private readonly first = new Uint8Array(0x10000);
   /** One bit per pairOf: whether a word of two code units or more starts so (the test most places fail). */
@@ -366,6 +396,7 @@ export class Gate {
     this.atZero = [];
     this.lineAt = [];
     this.lineMask = [];
+    this.lineFirst = [];
     const all: { head: Head; re: number; slot: number }[] = [];
     const free = new Uint8Array(0x10000); // a word starting with it wants no boundary
     regexes.forEach((re, k) => {
@@ -374,6 +405,7 @@ export class Gate {
       this.atZero.push(h?.atZero ?? false);
       this.lineAt.push(-1);
       this.lineMask.push(0);
+      this.lineFirst.push(null);
       // a word's first WORD_LENGTH code units tell enough: the regex is tried where they are
       const seen = new Set<string>();
       for (const whole of h?.heads ?? []) {
@@ -398,6 +430,9 @@ export class Gate {
         setBit(this.used, slot);
         all.push({ head, re: k, slot });
       }
+    });
+    regexes.forEach((re, k) => {
+      if (this.lineAt[k]! >= 0) this.lineFirst[k] = lineFirsts(re);
     });
     for (const { head } of all) {
       const c = head.word.charCodeAt(0);
@@ -462,8 +497,8 @@ export class Gate {
       odd = this.scanRange(lower, from, Math.min(to, n), near, nearLines) || odd;
     }
     const identity = fold.samePlaces;
-    const ranges = base.ranges.map((r, k) => mergeRanges(identity ? r : r.map((i) => fold.place(i)), near[k]!));
-    const lines = mergePoints(identity ? base.lines : base.lines.map((i) => fold.place(i)), nearLines);
+    const ranges = base.ranges.map((r, k) => mergeRanges(identity ? r : fold.places(r), near[k]!));
+    const lines = mergePoints(identity ? base.lines : fold.places(base.lines), nearLines);
     return { ranges, lines, exact: base.exact && lower.length === text.length && !odd };
   }
 
@@ -532,6 +567,7 @@ export class Gate {
     const lineAt = this.lineAt[k]!;
     const lineMask = this.lineMask[k]!;
     const lines = lineAt >= 0 ? starts.lines : NO_LINES;
+    const lineFirst = this.lineFirst[k] ?? null;
     let next = 0; // positions before it were tried, or are inside a match
     let q = 0; // the next range of r
     let l = 0; // the next line
@@ -546,8 +582,10 @@ export class Gate {
         to = r[q + 1]!;
         q += 2;
       } else if (l < lines.length) {
-        from = to = line;
         l++;
+        // a line whose first code unit past its spaces and tabs begins no match there is not tried
+        if (lineFirst !== null && !beginsLine(target, lines[l - 1]! + 1, lineFirst)) continue;
+        from = to = line;
       } else break;
       for (let p = Math.max(next, from); p <= to; p++) {
         if (re.unicode && p > 0 && isTrail(target, p)) continue; // inside a surrogate pair: no search starts there
@@ -567,6 +605,20 @@ export class Gate {
 
 const NO_LINES: number[] = [];
 
+/**
+ * Whether the line starting at `at` may hold a match by what it begins with past its spaces and
+ * tabs (lineFirsts). A code unit past ASCII can: where the starts are exact a regex takes no
+ * such one for an ASCII letter, and the few words that begin past ASCII are marked so.
+ */
+function beginsLine(target: string, at: number, firsts: Uint8Array): boolean {
+  let i = at;
+  let c = target.charCodeAt(i);
+  while (c === 0x20 || c === 0x09) c = target.charCodeAt(++i);
+  if (Number.isNaN(c)) return false; // the text ends: a match there would begin with nothing
+  if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+  return c >= 0x80 || firsts[c] === 1;
+}
+
 /** What rescan needs of a text changed in a few places (tokens.ts: Folded). */
 export interface Refolded {
   /** Where the text differs from the one scanned, in increasing order. */
@@ -575,6 +627,8 @@ export interface Refolded {
   samePlaces: boolean;
   /** The first code unit of the text that comes from the scanned one's index i or later. */
   place(i: number): number;
+  /** place of each, in one walk (for indices in about increasing order). */
+  places(indices: readonly number[]): number[];
 }
 
 /** Two lists of ranges sorted by `from`, as one. */

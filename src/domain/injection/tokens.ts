@@ -538,6 +538,8 @@ export interface Folded {
   origin(j: number): number;
   /** The first code unit of the folded text that comes from the original's index i or later (its length when none). */
   place(i: number): number;
+  /** place(i) of each of `indices`, in one walk when they come in about increasing order (a Starts' ranges, its lines). */
+  places(indices: readonly number[]): number[];
   /**
    * The folded text lowercased, from `lower`, the original's lowercase (as long as it): its
    * stretches with the replacements lowercased. Null where that could differ from
@@ -612,8 +614,7 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
         continue;
       }
       if (latin && other) lookalikes(text, wordStart, j); // the word ends at the separator j
-      let b = j + 1;
-      while (b < n && text.charCodeAt(b) < 0x80) b++;
+      const b = nextNonAscii(text, j + 1);
       // between j and b every word is ASCII (no look-alikes); the one at b starts after the last separator before it
       let s = b - 1;
       latin = false;
@@ -681,6 +682,20 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
   if (changes === 0 && looks === 0) return null;
   if (looks > 0) mergeLookalikes();
   return new Fold(text, changeAt.slice(0, changes), changeWidth.slice(0, changes), changeUnit.slice(0, changes));
+}
+
+/** A code unit past ASCII (sticky search from lastIndex). */
+const NON_ASCII = /[^\0-\x7f]/g;
+/** The first code unit at `from` or after that is not ASCII (the text's length when none). */
+function nextNonAscii(text: string, from: number): number {
+  // a few steps by hand (a word or a space between two Cyrillic or Chinese ones), then the regex
+  // engine's own loop, several times faster over a long run than charCodeAt one by one
+  const n = text.length;
+  const near = Math.min(n, from + 16);
+  for (let b = from; b < near; b++) if (text.charCodeAt(b) >= 0x80) return b;
+  if (near === n) return n;
+  NON_ASCII.lastIndex = near;
+  return NON_ASCII.test(text) ? NON_ASCII.lastIndex - 1 : n;
 }
 
 /** The one code unit a mathematical letter or digit (U+1D400–U+1D7FF, high surrogate D835) reads as (NFKC), or -1. */
@@ -815,24 +830,52 @@ class Fold implements Folded {
     return j + this.shift[this.stretch(j)]!;
   }
 
+  /** Stretches that hold code units (the last one is empty when the end was dropped). */
+  private stretches(): number {
+    const count = this.shiftFrom.length;
+    return this.shiftFrom[count - 1]! >= this.text.length ? count - 1 : count;
+  }
+
+  /** The origin of stretch k's last code unit, k < stretches() (increasing with k: no stretch but the last is empty). */
+  private lastOrigin(k: number, count: number): number {
+    const end = k + 1 < count ? this.shiftFrom[k + 1]! : this.text.length; // the stretch is [shiftFrom[k], end)
+    return end - 1 + this.shift[k]!;
+  }
+
+  /** What place(i) is, from k, the first stretch whose last code unit comes from i or later (count: none). */
+  private placeIn(k: number, count: number, i: number): number {
+    return k === count ? this.text.length : Math.max(this.shiftFrom[k]!, i - this.shift[k]!);
+  }
+
   place(i: number): number {
-    const n = this.text.length;
-    let count = this.shiftFrom.length;
-    if (this.shiftFrom[count - 1]! >= n) count--; // the last stretch is empty (the end was dropped)
+    const count = this.stretches();
     // the first stretch whose last code unit comes from i or later (stretches are in the order of their origins)
     let lo = 0;
     let hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const end = mid + 1 < count ? this.shiftFrom[mid + 1]! : n; // the stretch is [shiftFrom[mid], end)
-      if (end - 1 + this.shift[mid]! >= i) hi = mid;
+      if (this.lastOrigin(mid, count) >= i) hi = mid;
       else lo = mid + 1;
     }
-    return lo === count ? n : Math.max(this.shiftFrom[lo]!, i - this.shift[lo]!);
+    return this.placeIn(lo, count, i);
+  }
+
+  places(indices: readonly number[]): number[] {
+    const count = this.stretches();
+    const out = new Array<number>(indices.length);
+    // the same stretch as place's search, found by moving from the one before (indices mostly increase)
+    let k = 0;
+    for (let x = 0; x < indices.length; x++) {
+      const i = indices[x]!;
+      while (k > 0 && this.lastOrigin(k - 1, count) >= i) k--;
+      while (k < count && this.lastOrigin(k, count) < i) k++;
+      out[x] = this.placeIn(k, count, i);
+    }
+    return out;
   }
 
   lowerFrom(lower: string, original: string): string | null {
-    if (lower.length !== original.length || original.indexOf('\u03a3') >= 0) return null;
+    if (lower.length !== original.length) return null;
     const pieces: string[] = [];
     let from = 0;
     for (let k = 0; k < this.at.length; k++) {
@@ -842,11 +885,45 @@ class Fold implements Folded {
       if (this.unit[k]! >= 0) {
         const u = this.unit[k]!;
         const l = String.fromCharCode(u).toLowerCase();
-        if (u === 0x03a3 || l.length !== 1) return null;
+        if (l.length !== 1) return null;
         pieces.push(l);
       }
     }
     if (from < lower.length) pieces.push(lower.slice(from));
-    return pieces.join('');
+    // a Σ's lowercase depends on the letters around it, which the fold may have changed
+    return this.text.indexOf('\u03a3') < 0 ? pieces.join('') : withFinalSigma(this.text, pieces.join(''));
   }
+}
+
+/** How far (code units) from a Σ withFinalSigma looks for the ends of its context. */
+const SIGMA_CONTEXT = 64;
+/** Code units that end a Σ's context (Final_Sigma skips only case-ignorable ones): a space, a line break, an ASCII letter or digit. */
+const endsSigmaContext = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+
+/**
+ * `lower`, `text` lowercased but for its Σs, with each Σ as text.toLowerCase() has it: ς or σ by
+ * the letters around it (Unicode's Final_Sigma, which skips case-ignorable code units on both
+ * sides), lowercased with a window of the text that reaches, each way, a code unit that is not
+ * case-ignorable. Null when a window would be longer than SIGMA_CONTEXT.
+ */
+function withFinalSigma(text: string, lower: string): string | null {
+  const n = text.length;
+  const out: string[] = [];
+  let from = 0;
+  for (let j = text.indexOf('\u03a3'); j >= 0; j = text.indexOf('\u03a3', j + 1)) {
+    let a = j;
+    while (a > 0 && !endsSigmaContext(text.charCodeAt(a))) if (j - --a > SIGMA_CONTEXT) return null;
+    let b = j;
+    while (b < n - 1 && !endsSigmaContext(text.charCodeAt(b))) if (++b - j > SIGMA_CONTEXT) return null;
+    // (as signals.ts lowercases: İ read as I, so the lowercase is as long)
+    const w = text
+      .slice(a, b + 1)
+      .replaceAll('\u0130', 'I')
+      .toLowerCase();
+    if (w.length !== b + 1 - a) return null;
+    out.push(lower.slice(from, j), w[j - a]!);
+    from = j + 1;
+  }
+  out.push(lower.slice(from));
+  return out.join('');
 }
