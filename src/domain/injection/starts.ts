@@ -152,6 +152,56 @@ function cross(words: string[], tails: string[]): string[] | null {
 const SPECIAL = '\\^$.[]()|?*+{}';
 const QUANTIFIERS = '?*+{';
 
+/** Escapes of no word character: white space, a line break, a tab. */
+const NO_WORD_ESCAPES = 'sntr';
+const isWordUnit = (c: string) => /^[A-Za-z0-9_]$/.test(c);
+
+/**
+ * Whether a lookbehind of the regex source `src` holds only after no ASCII word character (or at
+ * a line's start): it reads literal characters, classes without negation or ranges, `\s` `\n`
+ * `\t`, groups, alternatives, `^` and quantifiers, none of a word, and matches nothing only at `^`.
+ * False for anything else.
+ */
+function noWordCharacters(src: string): boolean {
+  for (let i = 0; i < src.length; ) {
+    const c = src[i]!;
+    if (c === '\\') {
+      const e = escaped(src, i);
+      if (e !== null) {
+        if (isWordUnit(e.char)) return false;
+        i += e.len;
+      } else if (NO_WORD_ESCAPES.includes(src[i + 1] ?? '')) i += 2;
+      else return false;
+    } else if (c === '[') {
+      if (src[i + 1] === '^') return false;
+      let j = i + 1;
+      for (; j < src.length && src[j] !== ']'; j++) {
+        if (src[j] === '\\') {
+          const e = escaped(src, j);
+          if (e !== null) {
+            if (isWordUnit(e.char)) return false;
+            j += e.len - 1;
+          } else if (NO_WORD_ESCAPES.includes(src[j + 1] ?? '')) j++;
+          else return false;
+        } else if ((src[j] === '-' && j > i + 1 && src[j + 1] !== ']') || isWordUnit(src[j]!)) return false;
+      }
+      i = j + 1;
+    } else if (c === '{') {
+      const q = /^\{\d+(?:,\d*)?\}/.exec(src.slice(i));
+      if (q === null) return false;
+      i += q[0].length;
+    } else if (c === '(') {
+      if (src.startsWith('(?:', i)) i += 3;
+      else return false; // a capture, a lookaround: not read
+    } else if (c === '.' || c === '$' || isWordUnit(c)) return false;
+    else i++; // ) | ^ ? * + and characters of no word
+  }
+  // nor may it match nothing after a word character (`\s?`, `[ \t]{0,3}` alone)
+  const after = new RegExp(`(?<=${src})`, 'y');
+  after.lastIndex = 1;
+  return !after.test('a');
+}
+
 /** One item of a regex source: what it matches, and where the next begins (a quantifier is read apart). */
 type Item =
   | { kind: 'assertion'; boundary?: boolean; anchor?: boolean } // takes nothing: \b, \B, ^, $, a lookaround
@@ -181,7 +231,9 @@ function item(src: string, i: number): { item: Item; end: number } {
   if (c === '(') {
     const close = scanTo(src, i + 1, false);
     let body = i + 1;
-    if (src.startsWith('?=', body) || src.startsWith('?!', body) || src.startsWith('?<=', body) || src.startsWith('?<!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
+    // a lookbehind that reads only characters of no word (`(?<=(?:^|[\n.:])[ \t]{0,3})`): a boundary, as \b is
+    if (src.startsWith('?<=', body)) return { item: { kind: 'assertion', boundary: noWordCharacters(src.slice(body + 3, close)) }, end: close + 1 };
+    if (src.startsWith('?=', body) || src.startsWith('?!', body) || src.startsWith('?<!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
     if (src.startsWith('?:', body)) body += 2;
     else if (src.startsWith('?<', body)) body = src.indexOf('>', body) + 1; // a named group
     return { item: { kind: 'group', leads: alternatives(src, body, close).flatMap(lead) }, end: close + 1 };
