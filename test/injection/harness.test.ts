@@ -75,10 +75,20 @@ describe("a coding agent's harness texts are not injections; an injection in wha
     expect(performance.now() - t0).toBeLessThan(1000);
   });
 
+  it('reads a project’s AGENTS.md the same whatever folder Codex names in its wrapper (the folder is the harness’s own: blanked)', () => {
+    const rules = '## Conventions\n- You must run `make test` before you finish; never commit with failing tests.\n- Never push to main directly. Always open a pull request and ask a reviewer.\n';
+    const wrapped = (cwd: string) => `# AGENTS.md instructions for ${cwd}\n\n<INSTRUCTIONS>\n${rules}\n</INSTRUCTIONS>`;
+    // Temporary folders' random names moved this text's score between 0.44 and 0.58 (a flaky finding).
+    const scores = new Set(['/tmp/iron-cage-test-eGo15x/work', '/tmp/iron-cage-test-Qz81aa/work', '/home/ada/projects/notes'].map((cwd) => detectInjection(wrapped(cwd)).score));
+    expect([...scores]).toEqual([detectInjection(rules).score]);
+    expect(withoutHarness(wrapped('/tmp/x/work'))).not.toContain('/tmp/x/work');
+  });
+
   it('every template compiles and blanks every word of its own but the slots', () => {
     const fill = (t: string) =>
       t
         .replace(/\{path\}/g, '/w/a.txt')
+        .replace(/\{cwd\}/g, '/w/work')
         .replace(/\{n\}/g, '7')
         .replace(/\{id\}/g, 'bash_1')
         .replace(/\{line\}/g, ' xyz')

@@ -15,9 +15,15 @@
 // read is still read and still found. Blanking a known text cannot hide an attack: what it
 // removes is the harness's own wording, the same for every user.
 
-/** A slot of a template: what the harness fills in, kept and read. */
+/**
+ * A slot of a template: what the harness fills in, kept and read (captured). `{cwd}` is the
+ * harness's own working folder, which it writes of its own accord: blanked with its template (not
+ * captured), since a folder's random name (a temporary one) moved a borderline text's score across
+ * the threshold from one run to the next.
+ */
 const SLOTS: Record<string, string> = {
   path: String.raw`(\S{1,4096})`,
+  cwd: String.raw`(?:\S{1,4096})`,
   n: String.raw`(\d{1,12})`,
   id: String.raw`([\w.-]{1,128})`,
   line: String.raw`([^\n]{0,2000})`,
@@ -117,7 +123,7 @@ const MAX_WHOLE = 1 << 16;
  * of AGENTS.md (its contents the slot), followed in the same message by its environment (the
  * second, of its earlier versions).
  */
-export const HARNESS_LEADS: readonly string[] = ['# AGENTS.md instructions for {path} <INSTRUCTIONS> {text} </INSTRUCTIONS>', '<user_instructions> {text} </user_instructions>'];
+export const HARNESS_LEADS: readonly string[] = ['# AGENTS.md instructions for {cwd} <INSTRUCTIONS> {text} </INSTRUCTIONS>', '<user_instructions> {text} </user_instructions>'];
 
 const BLOCK = exactly(HARNESS_BLOCKS);
 const LEAD = new RegExp(String.raw`^\s*(?:${HARNESS_LEADS.map((t) => `(?:${source(t)})`).join('|')})`, 'd');
