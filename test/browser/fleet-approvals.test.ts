@@ -115,6 +115,12 @@ describe('the fleet page’s approvals', () => {
     expect(await r.getByTestId('approval-approve-reason').innerText()).toBe('Only user carol may decide');
     expect(await r.getByTestId('approval-deny').count()).toBe(0);
     await pop('apr_browser2').getByTestId('approval-pop-close').click();
+    // The page renders the click's change at its next render (web/store.ts: at most every 50 ms),
+    // not within the click: wait for the pop-up to go. It stays gone when the list changes again
+    // (another request lands and pops up), and its row stays.
+    await pop('apr_browser2').waitFor({ state: 'detached', timeout: 10_000 });
+    await requested('apr_browser3', { roles: [], users: ['carol'] });
+    await pop('apr_browser3').waitFor({ timeout: 25_000 });
     expect(await pop('apr_browser2').count()).toBe(0);
     expect(await r.count()).toBe(1);
     expect(page.problems()).toEqual([]);
