@@ -23,7 +23,7 @@
 // factor is set to 1 after each GC that finds it at that size, and back to 2 once V8 has shrunk
 // it. Under `npm run bench -- memory` (3,000 short calls at c=16) the 16 MB semi-spaces were 32 MB
 // of the peak with 1-13 MB used; capped at 8 MB the peak is 16 MB lower, CPU a call ×1.00 (a cap
-// at 1 MB for good costs 5-50% CPU a call at c=16: docs/benchmarks-history.md, second round and issue 47).
+// at 1 MB for good costs 5-50% CPU a call at c=16: docs/benchmarks-history.md, second round).
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
@@ -33,7 +33,7 @@ for (const flag of startUp) setFlagsFromString(flag);
 setFlagsFromString('--heap-growing-percent=50');
 setFlagsFromString('--liftoff-only');
 // `scan` reads its input with the PII engine, whose first rounds V8 spends as much compiling as
-// scanning (issue 47): a function is optimised after 4× V8's bytecode budget (its feedback is
+// scanning: a function is optimised after 4× V8's bytecode budget (its feedback is
 // then steadier: fewer compiles thrown away) and inlines half the bytecode. Its first three rounds
 // on the near-miss records cost ×0.83-0.85 the CPU (all threads, one core) and ×0.83 the wall
 // time (every core); warm rounds ×1.00; the gateway and the other commands keep V8's defaults.

@@ -40,7 +40,7 @@ const MAX_CALLS = { 1: 5_000, [CONCURRENCY]: 40_000 } as Record<number, number>;
 const MAX_MS = { 1: 1_000, [CONCURRENCY]: 1_500 } as Record<number, number>;
 /** Rounds of the three sides in turn (`BENCH_MCP_ROUNDS`). */
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 5);
-/** The goals (issue 62): the cage adds at most this over direct at c=1, and at c=16 carries this share of what the bare proxy does. */
+/** The goals: the cage adds at most this over direct at c=1, and at c=16 carries this share of what the bare proxy does. */
 const ADDED_P50_TARGET_MS = 0.5;
 const RATIO_TARGET = 0.95;
 /** What the agent asks the tool to echo: a line of the demo's sort, no PII in it. */

@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 const WEB = resolve(import.meta.dirname, '../../web');
+const REPO = resolve(import.meta.dirname, '../..');
 
 /**
  * Every folder of src/ (a domain subfolder counts as one) in its layer, lowest first. A file
@@ -307,5 +308,24 @@ describe('web/ (the dashboard)', () => {
       if (!/^\s*type\b/.test(m[2]!)) breaches.push(`web/types.ts ${m[1]}s values from ${m[3]}`);
     }
     expect(breaches).toEqual([]);
+  });
+});
+
+describe('comments', () => {
+  it('cite no issue number: a comment says why in its own words, where the tracker may be gone', () => {
+    const code = [
+      ...tsFiles(SRC, true),
+      ...tsFiles(WEB, true),
+      ...tsFiles(join(REPO, 'scripts')),
+      ...tsFiles(join(REPO, 'test')),
+      ...readdirSync(join(REPO, 'bin')).map((f) => join(REPO, 'bin', f)),
+    ];
+    const cites = code.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/(\/\/|\/\*|^\s*\*).*\bissues? #?\d+/i.test(line) ? [`${relative(REPO, f)}:${i + 1}`] : [])),
+    );
+    expect(code.length).toBeGreaterThan(500);
+    expect(cites).toEqual([]);
   });
 });
