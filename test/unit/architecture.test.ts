@@ -313,13 +313,7 @@ describe('web/ (the dashboard)', () => {
 
 describe('comments', () => {
   it('cite no issue number: a comment says why in its own words, where the tracker may be gone', () => {
-    const code = [
-      ...tsFiles(SRC, true),
-      ...tsFiles(WEB, true),
-      ...tsFiles(join(REPO, 'scripts')),
-      ...tsFiles(join(REPO, 'test')),
-      ...readdirSync(join(REPO, 'bin')).map((f) => join(REPO, 'bin', f)),
-    ];
+    const code = [...tsFiles(SRC, true), ...tsFiles(WEB, true), ...tsFiles(join(REPO, 'scripts')), ...tsFiles(join(REPO, 'test')), ...readdirSync(join(REPO, 'bin')).map((f) => join(REPO, 'bin', f))];
     const cites = code.flatMap((f) =>
       readFileSync(f, 'utf8')
         .split('\n')
