@@ -14,7 +14,7 @@ import { GONE_MS, type Replica } from './replica.js';
 // statement), the lock only saves doing it N times.
 
 /** Any number fits the advisory lock's bigint; this one says "iron-cage panel jobs". */
-const JOBS_LOCK = 0x1c0ca9f;
+export const JOBS_LOCK = 0x1c0ca9f;
 
 export interface JobsDeps {
   pool: Pool;
