@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,6 @@ const FIND_AGENT_MS = 5_000;
 const EARLY_LINES = 1_000;
 
 export class SandboxRunner implements AgentRunner {
-  private dir: string | null = null;
   /** Each live sandbox's listener, and every connection taken from one. */
   private readonly listeners = new Set<Server>();
   private readonly sockets = new Set<Socket>();
@@ -61,13 +60,7 @@ export class SandboxRunner implements AgentRunner {
   async start(spec: RunSpec): Promise<AgentProcess> {
     const policy = this.o.policy(spec);
     let filterFd: number | null = null;
-    if (this.o.seccomp) {
-      this.dir ??= mkdtempSync(join(tmpdir(), 'iron-cage-sandbox-'));
-      const file = join(this.dir, `seccomp-${process.hrtime.bigint()}.bpf`);
-      writeFileSync(file, this.o.seccomp, { mode: 0o600 });
-      filterFd = openSync(file, 'r');
-      unlinkSync(file);
-    }
+    if (this.o.seccomp) filterFd = nameless(this.o.seccomp);
     const args = bwrapArgs({ policy, perl: this.o.perl, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
     // iron-cage's names the agent could plant a file under (a config, a journal): taken for the run.
     const taken = takeNames(policy.reserved);
@@ -123,8 +116,22 @@ export class SandboxRunner implements AgentRunner {
     for (const l of this.listeners) l.close();
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = null;
+  }
+}
+
+/**
+ * A read descriptor of a file that no name reaches (bwrap reads the seccomp program from it): written
+ * in a folder of its own, opened, and the folder removed at once, so nothing is left in the
+ * temporary folder however the cage ends.
+ */
+function nameless(bytes: Buffer): number {
+  const dir = mkdtempSync(join(tmpdir(), 'iron-cage-sandbox-'));
+  try {
+    const file = join(dir, 'seccomp.bpf');
+    writeFileSync(file, bytes, { mode: 0o600 });
+    return openSync(file, 'r');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -115,6 +115,24 @@ describe.skipIf(!supported.ok || supported.kind !== 'bwrap')('the sandbox bridge
       expect(exit.limit, JSON.stringify({ lines, exit })).toBe('could not reach the cage: its bridge did not start');
     } finally {
       await r.close();
+    }
+  }, 60_000);
+
+  it('leaves nothing in the temporary folder, however the cage ends (the seccomp program is handed over by a descriptor with no name)', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'iron-bridge-tmp-'));
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = own;
+    const r = runner(supported.ok && supported.kind === 'bwrap' ? supported.perl : '');
+    try {
+      const { lines, exit } = await run(r, 'print("filtered", flush=True)');
+      expect(exit.code, lines.join('\n')).toBe(0);
+      // Before the runner is closed (a cage killed never closes it): nothing of the run is left.
+      expect(readdirSync(own)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      await r.close();
+      rmSync(own, { recursive: true, force: true });
     }
   }, 60_000);
 });
