@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { nodesOf, parseTypeScript } from '../helpers/syntax.js';
 
 // No object literal in src/ has its own getter or setter (`{ get x() { … } }`): V8 allocates a
 // literal's accessor pair in the old generation, so the accessor's closure, and all it captures
@@ -20,17 +20,15 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-/** `file:line name` of every getter or setter declared in an object literal of `text`. */
+/** `file:line name` of every getter or setter declared in an object literal of `text` (a class's are ClassMethods). */
 export function literalAccessors(file: string, text: string): string[] {
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
-  const visit = (node: ts.Node) => {
-    if ((ts.isGetAccessorDeclaration(node) || ts.isSetAccessorDeclaration(node)) && ts.isObjectLiteralExpression(node.parent)) {
-      found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1} ${node.name.getText(source)}`);
+  for (const node of nodesOf(parseTypeScript(text))) {
+    if (node.type === 'ObjectMethod' && (node.kind === 'get' || node.kind === 'set')) {
+      const name = text.slice(node.key.start ?? 0, node.key.end ?? 0);
+      found.push(`${file}:${node.loc?.start.line} ${node.computed ? `[${name}]` : name}`);
     }
-    ts.forEachChild(node, visit);
-  };
-  visit(source);
+  }
   return found;
 }
 

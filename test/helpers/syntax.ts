@@ -1,0 +1,26 @@
+import { parse } from '@babel/parser';
+import type { Node } from '@babel/types';
+
+// TypeScript source as a syntax tree, for the tests that read the code itself (the event types
+// docs/events.md lists, object literals without accessors). TypeScript 7's compiler, which
+// type-checks the repository, is a native program without a JavaScript parser API; Babel's parser
+// reads TypeScript's syntax.
+
+export type { Node };
+
+/** The file's syntax tree (positions kept: `node.loc`, `node.start`/`node.end`). */
+export function parseTypeScript(text: string): Node {
+  return parse(text, { sourceType: 'module', plugins: ['typescript', 'decorators-legacy'], errorRecovery: false }).program;
+}
+
+/** Every node under `node` (itself first), depth first in source order. */
+export function* nodesOf(node: Node): Generator<Node> {
+  yield node;
+  for (const key of Object.keys(node) as Array<keyof Node>) {
+    if (key === 'loc' || key === 'leadingComments' || key === 'trailingComments' || key === 'innerComments') continue;
+    const value: unknown = node[key];
+    for (const child of Array.isArray(value) ? value : [value]) {
+      if (child && typeof child === 'object' && typeof (child as Node).type === 'string') yield* nodesOf(child as Node);
+    }
+  }
+}
