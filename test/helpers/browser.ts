@@ -10,9 +10,17 @@ import { ROOT } from './runtime.js';
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
-/** The chromium to drive: CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
+/**
+ * Debian's Chromium builds, the one the tests drive first: the headless shell (package
+ * chromium-headless-shell: the same Blink and V8 without the desktop browser around them, the
+ * Chromium Playwright itself runs headless) costs the suite's pages 35% less CPU than the whole
+ * browser in headless mode (the 15 files that open pages: 70 s against 108 s), and passes the same tests.
+ */
+const DEBIAN_CHROMIUMS = ['/usr/bin/chromium-headless-shell', '/usr/bin/chromium'];
+
+/** The chromium to drive: CHROMIUM_PATH, else Debian's headless shell, else Debian's chromium. */
 export function chromiumPath(): string {
-  return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+  return process.env.CHROMIUM_PATH || DEBIAN_CHROMIUMS.find((p) => existsSync(p)) || DEBIAN_CHROMIUMS[0]!;
 }
 
 export interface OpenOptions {
@@ -94,8 +102,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
   const executablePath = chromiumPath();
   if (!existsSync(executablePath)) {
     throw new Error(
-      `Chromium not found at ${executablePath}: the browser tests need it. Install Debian's chromium ` +
-        '(`apt-get update && apt-get install -y chromium`, as .ci/run does) or set CHROMIUM_PATH to a Chromium binary.',
+      `Chromium not found at ${executablePath}: the browser tests need it. Install Debian's headless Chromium ` +
+        '(`apt-get update && apt-get install -y chromium-headless-shell`, as .ci/run does) or set CHROMIUM_PATH to a Chromium binary.',
     );
   }
   const browser = await workerBrowser(executablePath);
