@@ -13,9 +13,25 @@ import { closeSqlite } from './db.js';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = join(ROOT, 'test/fixtures');
 
+/** Every temporary folder `tempDir` made that its file has not removed yet (test/helpers/temp-setup.ts removes them after the file). */
+const madeDirs = new Set<string>();
+
 export function tempDir(prefix = 'iron-cage-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  madeDirs.add(dir);
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      madeDirs.delete(dir);
+    },
+  };
+}
+
+/** Removes what `tempDir` made and nobody removed: run after each file, whatever it forgot or its failure left. */
+export function removeTempDirs(): void {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+  madeDirs.clear();
 }
 
 export interface TestRuntime {

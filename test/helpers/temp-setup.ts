@@ -1,0 +1,7 @@
+import { afterAll } from 'vitest';
+import { removeTempDirs } from './runtime.js';
+
+// After each test file (its own afterAll hooks have stopped what it started first: this one is
+// registered before them, so it runs last), the temporary folders it made with `tempDir` and did
+// not remove: a file that forgot one, or failed before its cleanup, leaves nothing in /tmp.
+afterAll(() => removeTempDirs());
