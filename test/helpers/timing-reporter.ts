@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
 
 // What a run's time went to, printed at its end, never failed on (speed varies with the machine;
@@ -10,6 +11,8 @@ import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
 // - where the run's wall time went around its files: from the start to the first file (vitest's
 //   own start, the run's PostgreSQL), and the tail, the end of the run where fewer files ran than
 //   there are workers (a core idle unless a file's own processes fill it).
+// TEST_TIMELINE=<file>: each file's start and end (seconds from the run's start, the Unix time of
+// that start first), to lay beside a record of the machine's busy cores (what ran when they idled).
 const SHARE = 0.5;
 const SLOWEST = 8;
 
@@ -52,6 +55,12 @@ export default class TimingReporter implements Reporter {
       return s ? [{ module: m, ...s }] : [];
     });
     if (spans.length === 0) return;
+    const timeline = process.env.TEST_TIMELINE;
+    if (timeline) {
+      const at = (ms: number) => ((ms - this.began) / 1000).toFixed(1);
+      const lines = [...spans].sort((a, b) => a.start - b.start).map((x) => `${at(x.start)}\t${at(x.end)}\t${x.module.relativeModuleId}`);
+      writeFileSync(timeline, `# run started at ${((performance.timeOrigin + this.began) / 1000).toFixed(1)}\n${lines.join('\n')}\n`);
+    }
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const byProject = new Map<string, typeof spans>();
     for (const x of spans) byProject.set(x.module.project.name, [...(byProject.get(x.module.project.name) ?? []), x]);
