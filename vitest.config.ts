@@ -8,12 +8,13 @@ import SlowFirst from './test/helpers/sequencer.js';
 const ISOLATED = ['test/unit/users.test.ts', 'test/compat/**/*.test.ts'];
 
 /**
- * Files run side by side: three on two cores. A file spends much of its time waiting on what it
- * started (a runtime's answer, an agent, a panel, a browser), so a third keeps both cores busy
- * where two left a fifth of them idle (measured: 517 s with two, 446 s with four).
- * TEST_WORKERS sets another number.
+ * Files run side by side: four on two cores. A file spends about half its time waiting on what it
+ * started (a runtime's answer, an agent, a panel, a browser, a lease's timer): with three, the
+ * slow files that mostly wait ran together and left both cores idle for tens of seconds (busy 85%
+ * of the run); with four, 94% (two runs each in turn on a warm clone: 359 and 316 s with three, 324
+ * and 283 s with four). TEST_WORKERS sets another number.
  */
-const WORKERS = Number(process.env.TEST_WORKERS ?? 3);
+const WORKERS = Number(process.env.TEST_WORKERS ?? 4);
 
 export default defineConfig({
   test: {
