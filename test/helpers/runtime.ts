@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { SandboxChoice } from '../../src/sandbox/index.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import WebSocket from 'ws';
@@ -9,30 +8,12 @@ import { DEFAULTS, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { closeSqlite } from './db.js';
+import { tempDir } from './temp.js';
+
+export { tempDir };
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURES = join(ROOT, 'test/fixtures');
-
-/** Every temporary folder `tempDir` made that its file has not removed yet (test/helpers/temp-setup.ts removes them after the file). */
-const madeDirs = new Set<string>();
-
-export function tempDir(prefix = 'iron-cage-test-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  madeDirs.add(dir);
-  return {
-    dir,
-    cleanup: () => {
-      rmSync(dir, { recursive: true, force: true });
-      madeDirs.delete(dir);
-    },
-  };
-}
-
-/** Removes what `tempDir` made and nobody removed: run after each file, whatever it forgot or its failure left. */
-export function removeTempDirs(): void {
-  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-  madeDirs.clear();
-}
 
 export interface TestRuntime {
   rt: Runtime;
