@@ -60,11 +60,12 @@ export async function pythonVenv(requirements: string[], base = 'python3'): Prom
   rmSync(building, { recursive: true, force: true });
   try {
     // Without a pip of its own (ensurepip's install costs 4 s of CPU a venv): the base's pip installs
-    // into it (`--python`, pip 22.3 on); an older pip gets the venv's own.
+    // into it (`--python`, pip 22.3 on); a base without pip (Debian's python3 without python3-pip)
+    // or with an older one gets the venv's own.
     const venv = await run(base, ['-m', 'venv', '--without-pip', building]);
     if (!venv.ok) return { ok: false, reason: `\`${base} -m venv\` failed (on Debian: apt-get install python3-venv): ${venv.out.trim()}`, missing: null };
     let pip = await run(base, ['-m', 'pip', '--python', join(building, 'bin', 'python'), ...PIP, ...reqs]);
-    if (!pip.ok && /no such option: --python/.test(pip.out)) {
+    if (!pip.ok && /no such option: --python|No module named pip/.test(pip.out)) {
       const ensured = await run(join(building, 'bin', 'python'), ['-m', 'ensurepip', '--default-pip']);
       pip = ensured.ok ? await run(join(building, 'bin', 'python'), ['-m', 'pip', ...PIP, ...reqs]) : ensured;
     }
