@@ -8,14 +8,15 @@ import { launchBrowser, type TestBrowser, type WatchedPage } from '../helpers/br
 import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 
 // The conference demo seen in Chromium, as a prospect and a presenter would: one `iron-cage demo`
-// at a brisk pace (0.25 s a lead), watched by three pages at once, each a test of its own run side
-// by side (one paced demo and one Chromium for the three, where each paid for its own):
-// - the prospect's (1920×1080): its pop-ups in the scenario's order, the final figures matching the
-//   demo's own results;
-// - the presenter's (nothing a presenter would have to explain away; 1440×900):
-//   the event log keeps following through resizes and a theme switch, its "Jump to latest" covers
-//   no row, the approved budget's button is drawn as decided, and once the run has ended its
-//   pop-ups go and no figure says "not monitored";
+// at a brisk pace (0.25 s a lead), watched by two pages at once, each a test of its own run side
+// by side (one paced demo and one Chromium for both):
+// - the presenter's (nothing a presenter would have to explain away; 1440×900): the event log
+//   keeps following through resizes and a theme switch, its "Jump to latest" covers no row, the
+//   approved budget's button is drawn as decided, and once the run has ended its pop-ups go and no
+//   figure says "not monitored". The same page is what the prospect saw: once both tests are done,
+//   a third checks, at 1920×1080, its pop-ups came in the scenario's order and its final figures
+//   match the demo's own results. (The prospect's had a page of its own: a page's rendering of the
+//   live run is most of this file's CPU, ~8 s a page, and it saw the same run.)
 // - the figures' (one truth, whichever panel says it): at each of the demo's four moments (leads 38, 50, 67, 85;
 //   a few leads before each) the agent is paused, and at 1440 and at 390 px the figures the page
 //   shows must agree with each other and with the run's state: the Cost panel's average and
@@ -24,11 +25,11 @@ import { dashboardSession, ROOT, tempDir, until } from '../helpers/runtime.js';
 //   left exactly when the projection fits, the header's progress is the leads done. At the end the
 //   page and the terminal's results table say the same total, calls, PII count and breaker
 //   savings. Each figure is computed here from the status the API gives, not read back from the
-//   page. Its pauses hold the run for the other two pages as well, which wait on what they see:
-//   their waits for the run's end are as long as four pauses may take on a loaded machine
-//   (90 s was not: three pages at four moments, two widths each, behind a suite on 2 cores).
+//   page. Its pauses hold the run for the other page as well, which waits on what it sees: its
+//   waits for the run's end are as long as four pauses may take on a loaded machine (90 s was
+//   not: pages at four moments, two widths each, behind a suite on 2 cores).
 // The presenter's page opens with the login link the demo printed (and checks what the log says
-// of it); the other two with a session of their own (`#token=`), made once that check is done.
+// of it); the figures' with a session of its own (`#token=`), made once that check is done.
 
 const CLI = join(ROOT, 'dist/cli.js');
 const work = tempDir('iron-cage-demo-browser-');
@@ -41,8 +42,8 @@ let token = '';
 const pages: WatchedPage[] = [];
 /** The presenter's page, opened with the demo's own link before any other session was made. */
 let presenter: WatchedPage;
-/** What its event log said as it opened: rows about this viewer, rows about a login link made. */
-let opened: { viewer: number; links: number };
+/** What its event log said as it opened: rows about this viewer, rows about a login link made; the leads done then. */
+let opened: { viewer: number; links: number; leads: number };
 
 /** Records every pop-up as it appears, before the page's own scripts run. */
 const RECORD_TOASTS = `
@@ -54,10 +55,9 @@ new MutationObserver((records) => {
 }).observe(document, { childList: true, subtree: true });`;
 
 /** A page of its own (own storage) on the demo's dashboard with the shared session, live. */
-async function openPage(viewport: { width: number; height: number }, initScript?: string): Promise<WatchedPage> {
+async function openPage(viewport: { width: number; height: number }): Promise<WatchedPage> {
   const page = await browser.open('about:blank', { viewport });
   pages.push(page);
-  if (initScript) await page.context.addInitScript(initScript);
   await page.page.goto(`${base}/#token=${token}`);
   await page.page.waitForSelector('[data-testid=conn][data-state=live]');
   return page;
@@ -92,11 +92,13 @@ beforeAll(async () => {
   base = new URL(url).origin;
   presenter = await browser.open('about:blank', { viewport: { width: 1440, height: 900 } });
   pages.push(presenter);
+  await presenter.context.addInitScript(RECORD_TOASTS);
   await presenter.page.goto(url);
   await presenter.page.waitForSelector('[data-testid=conn][data-state=live]');
+  const leads = Number(/^(\d+) \//.exec(await presenter.page.getByTestId('agent-progress').innerText())?.[1] ?? 0);
   const rows = presenter.page.getByTestId('event-row');
   await rows.filter({ hasText: 'Dashboard opened from' }).first().waitFor();
-  opened = { viewer: await rows.filter({ hasText: 'Dashboard opened from' }).count(), links: await rows.filter({ hasText: /login link .* made/ }).count() };
+  opened = { viewer: await rows.filter({ hasText: 'Dashboard opened from' }).count(), links: await rows.filter({ hasText: /login link .* made/ }).count(), leads };
   token = await dashboardSession(db, base);
 }, 60_000);
 
@@ -137,56 +139,14 @@ const VIEWPORTS = [
   { width: 390, height: 844 },
 ];
 
-describe.concurrent('iron-cage demo in Chromium, three pages on one run', () => {
-  it('shows the pop-ups in order (breaker, PII, budget) and the final results on the page', async () => {
-    const page = await openPage({ width: 1920, height: 1080 }, RECORD_TOASTS);
-    await page.page.waitForSelector('[data-testid=conn][data-state=live]');
-    const leadsSeen = Number(/^(\d+) \//.exec(await page.page.getByTestId('agent-progress').innerText())?.[1] ?? 0);
-    expect(leadsSeen, 'the page was open before the first trigger').toBeLessThan(34);
-
-    await page.page.waitForSelector('[data-testid=agent-status][data-status=completed]', { timeout: 200_000 });
-    const toasts: string[] = await page.page.evaluate(() => (window as any).__toasts);
-    const first = (prefix: string) => toasts.findIndex((t) => t.startsWith(prefix));
-    const [breaker, pii, budget] = [first('breaker: '), first('pii: '), first('budget: ')];
-    expect(toasts[breaker], toasts.join('\n')).toMatch(/Circuit OPEN: linkedin/);
-    expect(toasts[pii]).toMatch(/PII redacted: 1 EMAIL/);
-    expect(toasts[budget]).toMatch(/Budget 9\d% used/);
-    expect(breaker).toBeGreaterThanOrEqual(0);
-    expect(pii).toBeGreaterThan(breaker);
-    expect(budget).toBeGreaterThan(pii);
-
-    // The final figures: the page shows what the demo's results say.
-    const results = await demoResults();
-    const text = (id: string) => page.page.getByTestId(id).first().innerText();
-    await until(async () => (await text('cost-spent')) === money(results.totalCostUsd));
-    expect(await text('agent-progress')).toBe('100 / 100 leads (100%)');
-    expect(await text('agent-success')).toBe(`100% (${results.succeeded}/${results.leadsProcessed})`);
-    const byModel = await text('cost-by-model');
-    for (const m of results.costByModel) expect(byModel).toContain(m.model);
-    await until(async () => (await text('cost-baseline')).includes(`${money(results.baseline.savedUsd)} saved`));
-    expect(await text('pii-blocked')).toBe(String(results.piiBlocked));
-    // The poisoned lead: the Protection panel counts it with its last finding, and the e-mails the
-    // policy refused after it as unauthorized actions.
-    expect(await text('injection')).toBe(String(results.injection.detected));
-    expect(await text('injection-latest')).toMatch(/Prompt injection detected, .* in a tool answer \(.*hidden-html/);
-    expect(await text('unauthorized')).toBe(String(results.injection.outreach.refused));
-    await until(async () => (await page.page.locator('[data-testid=breaker][data-service=linkedin]').innerText()).includes(`${money(results.breaker.savedUsd)} saved`));
-    // The CEO's address the model wrote at the PII lead is nowhere in the page, only its redaction.
-    const scenario = loadScenario(join(ROOT, 'demo/scenario.yaml'));
-    const address = /[\w.+-]+@[\w.-]+\.\w+/.exec(scenario.triggers.pii.text)![0];
-    expect(await page.page.content()).not.toContain(address);
-    expect(await page.page.content()).toContain('[EMAIL_REDACTED]');
-    await page.screenshot('demo-final-1920x1080');
-    expect(page.problems()).toEqual([]);
-  }, 300_000);
-
+describe.concurrent('iron-cage demo in Chromium, two pages on one run', () => {
   it('follows the log through resizes and a theme switch, draws a decided button as decided, and clears its pop-ups after the run', async () => {
+    const page = presenter;
     // The login link is printed once; no provider the demo does not call is warned about.
     expect(out.match(/#login=/g)).toHaveLength(1);
     expect(out).not.toMatch(/SIMULATED/);
     // One line for this viewer in the log (the session), not the link's too.
-    expect(opened).toEqual({ viewer: 1, links: 0 });
-    const page = presenter;
+    expect(opened).toMatchObject({ viewer: 1, links: 0 });
 
     // Resizes and a theme switch while rows arrive: still at the bottom, still following.
     const sizes = [
@@ -232,11 +192,12 @@ describe.concurrent('iron-cage demo in Chromium, three pages on one run', () => 
 
     // The end: the pop-ups say the run ended and go; nothing asks to follow a running agent.
     await page.page.waitForSelector('[data-testid=agent-status][data-status=completed]', { timeout: 200_000 });
+    const text = (id: string) => page.page.getByTestId(id).first().innerText();
     await until(async () => (await page.page.getByTestId('toast').count()) === 0, 15_000);
     expect(await page.page.getByTestId('agent-picker').locator('option').first().innerText()).toBe('The latest run');
-    const text = await page.page.locator('body').innerText();
-    expect(text).not.toMatch(/not monitored|vs Baseline|Cache hit rate/);
-    await until(async () => (await page.page.getByTestId('cost-baseline').innerText()).includes('vs all on gpt-4-32k'), 10_000);
+    const body = await page.page.locator('body').innerText();
+    expect(body).not.toMatch(/not monitored|vs Baseline|Cache hit rate/);
+    await until(async () => (await text('cost-baseline')).includes('vs all on gpt-4-32k'), 10_000);
     expect(page.problems()).toEqual([]);
   }, 300_000);
 
@@ -355,6 +316,49 @@ describe.concurrent('iron-cage demo in Chromium, three pages on one run', () => 
     expect(page.problems()).toEqual([]);
   }, 300_000);
 });
+
+// What the prospect saw on the projector, on the presenter's page once both tests above are done
+// (it recorded every pop-up from its first load).
+it('showed the pop-ups in order (breaker, PII, budget) and ends on the final results at 1920×1080', async () => {
+  const page = presenter;
+  expect(opened.leads, 'the page was open before the first trigger').toBeLessThan(34);
+  await page.page.setViewportSize({ width: 1920, height: 1080 });
+  await page.page.waitForSelector('[data-testid=agent-status][data-status=completed]', { timeout: 30_000 });
+  // The pop-ups came in the scenario's order ...
+  const toasts: string[] = await page.page.evaluate(() => (window as any).__toasts);
+  const first = (prefix: string) => toasts.findIndex((t) => t.startsWith(prefix));
+  const [breaker, pii, budget] = [first('breaker: '), first('pii: '), first('budget: ')];
+  expect(toasts[breaker], toasts.join('\n')).toMatch(/Circuit OPEN: linkedin/);
+  expect(toasts[pii]).toMatch(/PII redacted: 1 EMAIL/);
+  expect(toasts[budget]).toMatch(/Budget 9\d% used/);
+  expect(breaker).toBeGreaterThanOrEqual(0);
+  expect(pii).toBeGreaterThan(breaker);
+  expect(budget).toBeGreaterThan(pii);
+
+  // ... and the page shows what the demo's results say.
+  const results = await demoResults();
+  const text = (id: string) => page.page.getByTestId(id).first().innerText();
+  await until(async () => (await text('cost-spent')) === money(results.totalCostUsd));
+  expect(await text('agent-progress')).toBe('100 / 100 leads (100%)');
+  expect(await text('agent-success')).toBe(`100% (${results.succeeded}/${results.leadsProcessed})`);
+  const byModel = await text('cost-by-model');
+  for (const m of results.costByModel) expect(byModel).toContain(m.model);
+  await until(async () => (await text('cost-baseline')).includes(`${money(results.baseline.savedUsd)} saved`));
+  expect(await text('pii-blocked')).toBe(String(results.piiBlocked));
+  // The poisoned lead: the Protection panel counts it with its last finding, and the e-mails the
+  // policy refused after it as unauthorized actions.
+  expect(await text('injection')).toBe(String(results.injection.detected));
+  expect(await text('injection-latest')).toMatch(/Prompt injection detected, .* in a tool answer \(.*hidden-html/);
+  expect(await text('unauthorized')).toBe(String(results.injection.outreach.refused));
+  await until(async () => (await page.page.locator('[data-testid=breaker][data-service=linkedin]').innerText()).includes(`${money(results.breaker.savedUsd)} saved`));
+  // The CEO's address the model wrote at the PII lead is nowhere in the page, only its redaction.
+  const scenario = loadScenario(join(ROOT, 'demo/scenario.yaml'));
+  const address = /[\w.+-]+@[\w.-]+\.\w+/.exec(scenario.triggers.pii.text)![0];
+  expect(await page.page.content()).not.toContain(address);
+  expect(await page.page.content()).toContain('[EMAIL_REDACTED]');
+  await page.screenshot('demo-final-1920x1080');
+  expect(page.problems()).toEqual([]);
+}, 60_000);
 
 it('the demo stops on Ctrl-C with exit 0', async () => {
   demo.kill('SIGINT');
