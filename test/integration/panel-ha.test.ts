@@ -90,12 +90,13 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
       const proc = launchCli(['start', AGENT, '--exit', '--sandbox', 'off', '--port', '0', '--budget', '50', '--db', db, '--panel', lb.url], {
         IRON_CAGE_PANEL_TOKEN: token,
         BUDGET_STOP_FILE: stopFile,
-        // A call every 120 ms at gpt-4-turbo's price: the budget is spent at about the pace of a
-        // call every 40 ms at gpt-4o's, so the chaos lands at the same points of the run, in a
-        // third of the calls (~540 where there were ~1,700: the runtimes', the panel's and the
-        // database's CPU went with them).
-        BUDGET_PAUSE_MS: '120',
-        BUDGET_MODEL: 'gpt-4-turbo',
+        // A call every 250 ms at gpt-4's price (~$0.004 a call): the budget is spent at about the
+        // pace of a call every 40 ms at gpt-4o's, so the chaos lands at the same points of the run,
+        // in a sixth of the calls (~260 where there were ~1,700: the runtimes', the panel's and
+        // the database's CPU went with them). A call still costs under 1% of the limit, so the
+        // runtimes' last refusals leave less than 5% of it unspent.
+        BUDGET_PAUSE_MS: '250',
+        BUDGET_MODEL: 'gpt-4',
       });
       runtimes.push({ id, db, proc, token });
     }
