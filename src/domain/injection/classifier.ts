@@ -49,7 +49,7 @@ export interface WindowScore {
   lastSplit: number;
   /** How many words the text has. */
   words: number;
-  /** What else the text holds (tokens.ts: SEEN_FOLDABLE, SEEN_ZERO_WIDTH). */
+  /** What else the text holds (fold-tables.ts: SEEN_FOLDABLE, SEEN_ZERO_WIDTH). */
   seen: number;
 }
 

@@ -15,11 +15,12 @@
 //   score = sigmoid(logit − MODEL.offset): 0.5 is where the held-out benign tool output gives
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
+import { SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
 import { withoutHarness } from './harness.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
-import { type Folded, foldForSignals, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './tokens.js';
+import { type Folded, foldForSignals } from './tokens.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */

@@ -2,7 +2,7 @@
 // characters encoding bits, base64, HTML a browser hides, and markdown images whose address
 // carries data out. Each finder returns the hidden text (decoded) with where it was, so the
 // detector can read it as it reads the rest.
-import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './tokens.js';
+import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './fold-tables.js';
 
 export interface Hidden {
   signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hidden-html';
