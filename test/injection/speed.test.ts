@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 
-// Generous bounds for a busy 2-core test machine (this text there, loaded: 22–36 MB/s of CPU and
-// 0.4–1 ms for 16 KB; 17–18 MB/s and 0.9 ms before starts.ts); the goal (20 MB/s, 2 ms p99 for
-// 16 KB) is measured by scripts/bench/injection.ts.
+// The detector's cost held against a plain loop over the same text, measured in turn with it:
+// a second of CPU is not the same work from one moment to the next on a shared machine (on this
+// 2-core one, 12-13 MB/s of the detector's CPU idle, 7-12 beside two CPU-bound processes; a run
+// of the suite beside one failed an absolute 8 MB/s twice), and the loop slows with it, so their
+// ratio holds (30-34× idle, 29-39× beside two CPU-bound processes and a run of the PII tests). The goals (20 MB/s, 2 ms p99 for 16 KB) are
+// measured by scripts/bench/injection.ts.
 function mixed(bytes: number): string {
   const parts = [
     JSON.stringify({ id: 1, name: 'Ana Souza', city: 'Lyon', notes: 'Customer asked to be called back after 3 pm.', tags: ['vip', 'eu'] }),
@@ -27,21 +30,45 @@ function cpuMs(fn: () => void): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-// What a test can hold on a shared machine: the detector's CPU, not the wall clock (a busy
-// neighbour stretches that), and that its cost grows with the text, not faster (a regex that
-// backtracks would). Its speed against the goals is the benchmark's to say.
+// biome-ignore lint/correctness/noUnusedVariables: written to so that the JIT keeps the loop's work
+let sink = 0;
+/** The yardstick: FNV-1a over every code unit of `text`, a plain loop of the JIT's, as the detector is. */
+function yardstick(text: string): void {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  sink ^= h;
+}
+
+/** The median, over `turns`, of the detector's CPU over the yardstick's on `text` (`n` calls each), taken in turn. */
+function ratio(text: string, n: number, turns: number): number {
+  const detect = () => {
+    for (let i = 0; i < n; i++) detectInjection(text, { maxLength: text.length });
+  };
+  const loop = () => {
+    for (let i = 0; i < n; i++) yardstick(text);
+  };
+  return median(Array.from({ length: turns }, () => cpuMs(detect) / cpuMs(loop)));
+}
+
+// What a test can hold on a shared machine: the detector's CPU against a yardstick's, not the
+// wall clock or a second of CPU (a busy neighbour stretches both), and that its cost grows with
+// the text, not faster (a regex that backtracks would). Its speed against the goals is the
+// benchmark's to say.
 describe('speed', () => {
-  it('reads mixed tool output at ≥ 8 MB/s of its own CPU', () => {
+  it('reads mixed tool output at no more than 64× the CPU of a plain loop over it (30-33× here)', () => {
     const text = mixed(4 << 20);
     detectInjection(text.slice(0, 100_000));
+    yardstick(text);
     // all of it: by default only the first 1 MiB would be read
-    const ms = median([0, 1, 2].map(() => cpuMs(() => detectInjection(text, { maxLength: text.length }))));
-    expect(text.length / (1 << 20) / (ms / 1000)).toBeGreaterThanOrEqual(8);
+    const r = ratio(text, 1, 5);
+    expect(r, `the detector's CPU is ${r.toFixed(1)}× the loop's`).toBeLessThan(64);
   });
-  it('a 16 KB text takes < 4 ms of CPU (median of 100), and 4× the text at most 8× that', () => {
+  it('a 16 KB text costs at most 80× the loop over it (30-34× here, with what a call costs whatever its length), and 4× the text at most 8× that', () => {
     const small = mixed(16 << 10);
     const large = mixed(64 << 10);
     for (let i = 0; i < 20; i++) detectInjection(small);
+    const s = ratio(small, 40, 5);
+    expect(s, `the detector's CPU on 16 KB is ${s.toFixed(1)}× the loop's`).toBeLessThan(80);
     const each = (text: string, n: number) =>
       median(
         Array.from(
@@ -52,8 +79,6 @@ describe('speed', () => {
             }) / n,
         ),
       );
-    const s = each(small, 20);
-    expect(s).toBeLessThan(4);
-    expect(each(large, 5) / s).toBeLessThan(8);
+    expect(each(large, 5) / each(small, 20)).toBeLessThan(8);
   });
 });
