@@ -45,21 +45,22 @@ function words(seed: number, n: number): string[] {
  * const a = answerText('gpt-4o-mini', 'Lead #1 …', 50);
  * a.tokens <= 50 // true
  */
-export function answerText(model: string, prompt: string, maxTokens: number, insert?: string): { text: string; tokens: number } {
+export function answerText(model: string, prompt: string, maxTokens: number, insert?: string): Readonly<{ text: string; tokens: number }> {
   const key = `${model}\u0000${maxTokens}\u0000${insert ?? ''}\u0000${prompt}`;
   let answer = answers.get(key);
   if (answer === undefined) {
     if (answers.size >= ANSWERS_KEPT) answers.clear();
-    answers.set(key, (answer = composeAnswer(model, prompt, maxTokens, insert)));
+    answers.set(key, (answer = Object.freeze(composeAnswer(model, prompt, maxTokens, insert))));
   }
   return answer;
 }
 
 // Each answer is composed twice in a run: when the scenario's landing is checked (every call the
 // agent will make, priced ahead) and when the agent asks. Tokenizing it is most of the demo LLM's
-// CPU (~0.4 s a run each time), so the first is kept for the second. A run makes ~270 calls.
+// CPU (~0.4 s a run each time), so the first is kept (frozen: every caller gets the same one) for
+// the second. A run makes ~270 calls.
 const ANSWERS_KEPT = 1024;
-const answers = new Map<string, { text: string; tokens: number }>();
+const answers = new Map<string, Readonly<{ text: string; tokens: number }>>();
 
 function composeAnswer(model: string, prompt: string, maxTokens: number, insert?: string): { text: string; tokens: number } {
   const head = insert ? `${insert}\n\n` : '';

@@ -5,8 +5,8 @@ import { detectInjection } from '../../src/domain/injection/index.js';
 // a second of CPU is not the same work from one moment to the next on a shared machine (on this
 // 2-core one, 12-13 MB/s of the detector's CPU idle, 7-12 beside two CPU-bound processes; a run
 // of the suite beside one failed an absolute 8 MB/s twice), and the loop slows with it, so their
-// ratio holds (30-34× idle, 29-39× beside two CPU-bound processes and a run of the PII tests). The goals (20 MB/s, 2 ms p99 for 16 KB) are
-// measured by scripts/bench/injection.ts.
+// ratio holds (30-34× idle, 29-39× beside two CPU-bound processes and a run of the PII tests).
+// The goals (20 MB/s, 2 ms p99 for 16 KB) are measured by scripts/bench/injection.ts.
 function mixed(bytes: number): string {
   const parts = [
     JSON.stringify({ id: 1, name: 'Ana Souza', city: 'Lyon', notes: 'Customer asked to be called back after 3 pm.', tags: ['vip', 'eu'] }),
