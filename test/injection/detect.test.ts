@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { detectInjection, detectInjectionEach, detectInjectionJson, INJECTION_SIGNALS, INJECTION_THRESHOLD } from '../../src/domain/injection/index.js';
 import { readForSignals, SIGNAL_REGEXES } from '../../src/domain/injection/signals.js';
 import { Gate, ODD_LETTERS } from '../../src/domain/injection/starts.js';
-import { foldForSignals } from '../../src/domain/injection/tokens.js';
+import { foldForSignals } from '../../src/domain/injection/fold.js';
 
 const jsonl = (name: string) =>
   readFileSync(new URL(`../fixtures/injection/${name}`, import.meta.url), 'utf8')

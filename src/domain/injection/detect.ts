@@ -20,7 +20,7 @@ import { withoutHarness } from './harness.js';
 import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
-import { type Folded, foldForSignals } from './tokens.js';
+import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */

@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { Gate, type Starts } from './starts.js';
-import type { Folded } from './tokens.js';
+import type { Folded } from './fold.js';
 
 export interface Hit {
   signal: string;
