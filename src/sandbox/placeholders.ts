@@ -1,38 +1,117 @@
-import { closeSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 
 // The names a sandboxed run keeps from its agent (`SandboxPolicy.reserved`): iron-cage's files
 // that do not exist yet in a folder the agent writes. bwrap can only mount over a name that
 // exists, so each is made an empty file for the run (the mount point of a read-only /dev/null
-// inside the sandbox) and removed once the run has ended, unless someone on this side of the
-// sandbox has written into it meanwhile. One left behind by a run that never ended (a killed
-// process) is empty: the config loader passes over an empty file (config/load.ts), SQLite over
-// an empty journal.
+// inside the sandbox) and removed once the last run that relies on it has ended, unless someone
+// on this side of the sandbox has written into it meanwhile.
+//
+// Removing a placeholder too early is a way out, not just litter: unlinking a file on the host
+// lifts every mount over it in the sandboxes that have one (Linux detaches mounts on a name removed
+// in another mount namespace), and that agent may then write the name (a config that turns the
+// sandbox off for the next start). Two runs in one working folder (two agents of one cage, or two
+// cages) share the names, so a placeholder goes only when no run holds it: the runs of this
+// process are counted, another process's live sandbox is found by its bwrap's arguments (which
+// name every mount). A run adopts a placeholder it finds (another run's, or one a killed run
+// left, which bwrap itself may make when a name went missing before its mounts), so the last run
+// out removes it. A placeholder is an empty regular file as made here (0600) or by bwrap (0444, less
+// what the umask takes): a user's empty file of another mode is masked as it is, and never removed.
 
-/**
- * Take each name that is still free: returns the ones this call made (only those are released).
- * @example const taken = takeNames(policy.reserved); try { … } finally { releaseNames(taken) }
- */
-export function takeNames(paths: readonly string[]): string[] {
-  const taken: string[] = [];
-  for (const p of paths) {
-    try {
-      closeSync(openSync(p, 'wx', 0o600));
-      taken.push(p);
-    } catch {
-      // Made meanwhile (it is then masked as it is), or its folder is gone: nothing of ours to release.
-    }
+/** The runs of this process that hold each name. */
+const holders = new Map<string, number>();
+
+/** Whether `path` is an empty file as this module or bwrap makes one for a mount point. */
+export function isPlaceholder(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    const mode = st.mode & 0o777;
+    return st.isFile() && st.size === 0 && (mode === 0o600 || (mode & ~0o444) === 0);
+  } catch {
+    return false;
   }
-  return taken;
 }
 
-/** Give the names back: each placeholder still empty is removed; one written into is left as it is. */
-export function releaseNames(taken: readonly string[]): void {
-  for (const p of taken) {
+/**
+ * Hold each name for a run: made where it is free, adopted where a placeholder holds it already.
+ * Returns the names held (give each back with releaseNames once the run has ended).
+ * @example const held = takeNames(policy.reserved); try { … } finally { releaseNames(held) }
+ */
+export function takeNames(paths: readonly string[]): string[] {
+  const held: string[] = [];
+  for (const p of paths) {
+    const runs = holders.get(p) ?? 0;
+    if (runs === 0) {
+      try {
+        closeSync(openSync(p, 'wx', 0o600));
+      } catch {
+        // Made meanwhile: a placeholder is shared, anything else is masked as it is (not ours).
+        if (!isPlaceholder(p)) continue;
+      }
+    }
+    holders.set(p, runs + 1);
+    held.push(p);
+  }
+  return held;
+}
+
+/**
+ * Give the names back: each that no other run holds, and that is still an empty placeholder, is
+ * removed; one written into is left as it is. `sandboxPid`: the ended run's own bwrap (it may not
+ * have been reaped yet), not counted as another's.
+ */
+export function releaseNames(held: readonly string[], sandboxPid?: number): void {
+  const last: string[] = [];
+  for (const p of held) {
+    const runs = (holders.get(p) ?? 1) - 1;
+    if (runs > 0) holders.set(p, runs);
+    else {
+      holders.delete(p);
+      last.push(p);
+    }
+  }
+  if (last.length === 0) return;
+  const elsewhere = mountedElsewhere(last, sandboxPid);
+  for (const p of last) {
+    if (elsewhere.has(p) || !isPlaceholder(p)) continue;
     try {
-      const st = lstatSync(p);
-      if (st.isFile() && st.size === 0) unlinkSync(p);
+      unlinkSync(p);
     } catch {
       /* already gone */
     }
   }
+}
+
+/**
+ * Of `paths`, those a live bwrap (another process's sandbox) mounts /dev/null over: read from
+ * /proc, where a bwrap's arguments name each of its mounts. Its own process and the child it
+ * forks (the sandbox's first process) are both called bwrap.
+ */
+function mountedElsewhere(paths: readonly string[], except?: number): Set<string> {
+  const wanted = new Set(paths);
+  const found = new Set<string>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return found; // no /proc (macOS: seatbelt reserves names without placeholders)
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
+      if (except !== undefined && (Number(pid) === except || parentOf(pid) === except)) continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (let i = 0; i + 2 < args.length; i++) {
+        if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && wanted.has(args[i + 2]!)) found.add(args[i + 2]!);
+      }
+    } catch {
+      /* ended meanwhile, or not ours to read */
+    }
+  }
+  return found;
+}
+
+/** The parent pid of a process, from /proc/<pid>/stat (after the command's closing parenthesis). */
+function parentOf(pid: string): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }

@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { scratchBytes, type SandboxLimits } from '../config/index.js';
 import { executableFolder } from '../core/executable.js';
 import { ownCode } from './own-code.js';
+import { isPlaceholder } from './placeholders.js';
 import type { SandboxView } from '../state/index.js';
 import { which } from '../core/which.js';
 
@@ -33,9 +34,10 @@ export interface SandboxPolicy {
   own: string[];
   /**
    * iron-cage's files that do not exist yet in a folder the agent may write (a config under any
-   * name iron-cage looks for, a state file's journal, its keys): each name is taken for the run by
-   * an empty placeholder mounted read-only, so the agent cannot plant what the next start would
-   * read. The runner makes them before the agent starts and removes them once it has ended.
+   * name iron-cage looks for, a state file's journal, its keys), or exist only as another run's
+   * placeholder: each name is held for the run by an empty placeholder mounted read-only, so the
+   * agent cannot plant what the next start would read. The runner makes (or adopts) them before
+   * the agent starts; the last run holding one removes it (placeholders.ts).
    */
   reserved: string[];
   /** The one port the agent reaches: the cage's, on 127.0.0.1 inside the sandbox. */
@@ -176,16 +178,20 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const ownNode = unpacked === null ? interpreterHomes(process.execPath) : [real(process.execPath), real(unpacked)];
   const program = i.program ? programFolders(i.program, i.path) : [];
   const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode, ...program].filter(isHidden);
-  const all = uniq([...i.secretFiles.filter((f) => existsSync(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
+  const write = agentWritable(i.cwd, i.write);
+  const writable = (f: string) => isDir(dirname(f)) && write.some((w) => under(dirname(f), w));
+  // A name held only by a placeholder (another run's in the same folder, or one a killed run
+  // left) is reserved like a free one, so that this run holds it too (placeholders.ts).
+  const free = (f: string) => !existsSync(f) || (isPlaceholder(f) && writable(join(real(dirname(f)), basename(f))));
+  const all = uniq([...i.secretFiles.filter((f) => !free(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
   // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
   const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));
-  const write = agentWritable(i.cwd, i.write);
   // A name not taken yet matters only where the agent could create it: in a folder it writes.
   const reserved = uniq(
     i.secretFiles
-      .filter((f) => !existsSync(f))
+      .filter(free)
       .map((f) => join(real(dirname(f)), basename(f)))
-      .filter((f) => isDir(dirname(f)) && write.some((w) => under(dirname(f), w)) && !masked.some((m) => under(f, m))),
+      .filter((f) => writable(f) && !masked.some((m) => under(f, m))),
   );
   const scratch = uniq([...SCRATCH.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])]);
   return {

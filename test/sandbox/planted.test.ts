@@ -70,6 +70,29 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     expect(next.out).toContain(`sandbox: off (sandbox.mode: off in ${join(open, 'iron-cage.yaml')})`);
   }, 120_000);
 
+  it('two cages in one working folder: the first to end leaves the names to the one still running, whose agent still cannot plant them; the last removes them', async () => {
+    const { work } = workFolder();
+    const names = [...CONFIGS, 'iron_state.db-journal'];
+    const first = launchCli(['start', 'waiter.py', '--port', String(await freePort()), '--db', 'iron_a.db', '--exit'], {}, work);
+    const second = launchCli(['start', 'planter.py', '--port', String(await freePort()), '--db', 'iron_b.db', '--exit'], { PLANT_AFTER: 'go2' }, work);
+    try {
+      await until(() => first.out().includes('WAITER ready') && second.out().includes('PLANTER ready'), 30_000);
+      writeFileSync(join(work, 'go'), '');
+      expect(await first.exited, first.out()).toBe(0);
+      // Removed now, each name would lift the mount over it in the second sandbox (Linux detaches a
+      // mount whose name is unlinked in another namespace), and its agent could write it.
+      for (const f of names) expect(existsSync(join(work, f)), `${f} while the second cage runs`).toBe(true);
+      writeFileSync(join(work, 'go2'), '');
+      expect(await second.exited, second.out()).toBe(0);
+      const plants = new Map([...second.out().matchAll(/PLANT (ok|blocked) (\S+)/g)].map((m) => [m[2]!, m[1]!]));
+      for (const f of names) expect(plants.get(f), `${f}\n${second.out()}`).toBe('blocked');
+      for (const f of names) expect(existsSync(join(work, f)), `${f} after both`).toBe(false);
+    } finally {
+      first.child.kill('SIGKILL');
+      second.child.kill('SIGKILL');
+    }
+  }, 90_000);
+
   it("a stdio MCP server runs the cage's code from a folder of its own: never a module, executable or PATH entry the agent wrote", async () => {
     const config = join(root, 'mcp.yaml');
     writeFileSync(
