@@ -48,6 +48,13 @@ describe('the CLI bundle', () => {
     expect(bundle).not.toMatch(/drizzle-zod/);
   });
 
+  it("builds string-width's Unicode tables only when a width is asked for (a help text), not at every start", () => {
+    // Each copy of the package (yargs's and its help layout's) is a module evaluated on first
+    // require (esbuild's __esm), behind the stand-in scripts/build.mjs puts where it is imported.
+    const copies = [...bundle.matchAll(/__esm\(\{"(node_modules\/(?:[\w-]+\/node_modules\/)?string-width\/index\.js)"/g)].map((m) => m[1]);
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    expect(bundle).not.toMatch(/var [\w$]+=new Intl\.Segmenter(?!\w)/);
+  });
   it('has each BPE table beside it as JSON, the same ranks as the package module (src/domain/budget/tokens.ts reads them there)', () => {
     const require = createRequire(import.meta.url);
     for (const name of ['o200k_base', 'cl100k_base']) {
