@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
+import { formatCount } from '../core/money.js';
 import { openSealedValue, sealValue } from '../domain/pii/index.js';
 import { GatewayError } from './errors.js';
 
@@ -110,12 +111,12 @@ export class StoredQuota {
   check(agentId: string, bytes: number, items: number): void {
     const u = this.usage(agentId);
     const adds = bytes;
-    const what = (bytes: number, n: number) => `${mb(bytes)} and ${n.toLocaleString('en-US')} item${n === 1 ? '' : 's'}`;
+    const what = (bytes: number, n: number) => `${mb(bytes)} and ${formatCount(n)} item${n === 1 ? '' : 's'}`;
     if (u.bytes + adds > this.limits.maxStoredBytes || u.items + items > this.limits.maxStoredItems) {
       const over =
         u.bytes + adds > this.limits.maxStoredBytes
           ? `${mb(this.limits.maxStoredBytes)} (responses.max_stored_mb_per_agent)`
-          : `${this.limits.maxStoredItems.toLocaleString('en-US')} items (responses.max_stored_items_per_agent)`;
+          : `${formatCount(this.limits.maxStoredItems)} items (responses.max_stored_items_per_agent)`;
       throw new GatewayError(
         'invalid_request',
         `this agent keeps ${what(u.bytes, u.items)} of stored responses and conversations; keeping this would pass its ${over}. Delete stored responses or conversations it no longer needs, or send \`store: false\`.`,

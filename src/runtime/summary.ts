@@ -1,5 +1,5 @@
 import { formatDuration, formatElapsed } from '../core/duration.js';
-import { formatUsd, usdToMicros } from '../core/money.js';
+import { formatCount, formatUsd, usdToMicros } from '../core/money.js';
 import type { SandboxView } from '../state/index.js';
 import { INJECTION_WHERE, type InjectionSource } from '../injection/index.js';
 
@@ -204,7 +204,7 @@ export function injectionRows(i: RunSummary['injections']): Row[] {
 }
 
 const usd = (dollars: number): string => formatUsd(usdToMicros(dollars));
-const count = (n: number): string => n.toLocaleString('en-US');
+const count = formatCount;
 const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
 
 export type Row = [label: string, value: string];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { agentPrefix, newAgentId } from '../../src/core/ids.js';
-import { formatUsd, parseUsd } from '../../src/core/money.js';
+import { formatCount, formatUsd, parseUsd } from '../../src/core/money.js';
 import { createLogger } from '../../src/core/logger.js';
 import { LineSplitter } from '../../src/supervisor/lines.js';
 import { HostGuard } from '../../src/server/hosts.js';
@@ -21,6 +21,15 @@ describe('money', () => {
     expect(formatUsd(1_234_567_890)).toBe('$1,234.57');
     expect(formatUsd(1_200)).toBe('$0.0012');
     expect(formatUsd(0)).toBe('$0.00');
+  });
+});
+
+describe('counts', () => {
+  it('are written as en-US writes them, without loading ICU (toLocaleString costs ~40 ms the first time)', () => {
+    for (const n of [0, 7, 999, 1000, 12_345, 1_234_567, 1_000_000_000, -1, -1234, 2.5, 1234.5, 0.0004, 12_345.6789, 1_234_567.125, -9876.54321]) {
+      expect(formatCount(n), String(n)).toBe(n.toLocaleString('en-US'));
+    }
+    expect(formatCount(Number.NaN)).toBe('NaN');
   });
 });
 

@@ -410,7 +410,8 @@ export class StateManager {
   }
 
   listAgents(): AgentView[] {
-    return [...this.agents.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((r) => this.view(r));
+    // Newest first. ISO times sort as strings; localeCompare would load ICU's collator on a process's first call (~24 ms).
+    return [...this.agents.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)).map((r) => this.view(r));
   }
 
   // ── checkpoints ───────────────────────────────────────────────────────────────────────
