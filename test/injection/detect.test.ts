@@ -341,6 +341,10 @@ describe('the gate before the signal regexes (starts.ts)', () => {
         ],
   );
   const gate = new Gate(SIGNAL_REGEXES);
+  // Each of the two sweeps below runs every signal regex over every text twice (gated and whole):
+  // 4-6 s of CPU alone, and twice that in a worker late in a whole run with three other files
+  // beside it (22.8 s of wall time in a fresh clone's run on 2026-11-27, of vitest's 30 s).
+  const SWEEP_TIMEOUT = 90_000;
   const found = (ms: Iterable<RegExpExecArray>) => [...ms].map((m) => `${m.index}:${m[0]}`).join('\n');
   /** What the gate found and the regex over the whole text did not, or the other way round (one line; none when the same). */
   const differences = (re: RegExp, t: string, gated: Iterable<RegExpExecArray>, whole: Iterable<RegExpExecArray>): string[] => {
@@ -367,37 +371,45 @@ describe('the gate before the signal regexes (starts.ts)', () => {
     for (const t of samples) expect(bundled.scan(t.toLowerCase(), t), t.slice(0, 80)).toEqual(gate.scan(t.toLowerCase(), t));
   });
 
-  it('finds what each regex finds, on the held-out sample, the fixtures and their variants', () => {
-    const differ: string[] = [];
-    for (const t of texts) {
-      const lower = t.toLowerCase();
-      const starts = gate.scan(lower, t);
-      SIGNAL_REGEXES.forEach((re, k) => {
-        const target = k === 0 ? lower : t;
-        differ.push(...differences(re, t, gate.matches(k, target, starts, k === 0), target.matchAll(re)));
-      });
-    }
-    expect(differ).toEqual([]);
-  });
+  it(
+    'finds what each regex finds, on the held-out sample, the fixtures and their variants',
+    () => {
+      const differ: string[] = [];
+      for (const t of texts) {
+        const lower = t.toLowerCase();
+        const starts = gate.scan(lower, t);
+        SIGNAL_REGEXES.forEach((re, k) => {
+          const target = k === 0 ? lower : t;
+          differ.push(...differences(re, t, gate.matches(k, target, starts, k === 0), target.matchAll(re)));
+        });
+      }
+      expect(differ).toEqual([]);
+    },
+    SWEEP_TIMEOUT,
+  );
 
-  it('reads a folded text again only around what the fold changed, and finds the same', () => {
-    let rescanned = 0;
-    const differ: string[] = [];
-    for (const t of texts) {
-      const folded = foldForSignals(t, 1);
-      if (folded === null) continue;
-      rescanned++;
-      const r = readForSignals(folded.text, readForSignals(t), folded);
-      // (the folded text's lowercase is made from the original's)
-      expect(r.lower).toBe(folded.text.toLowerCase());
-      SIGNAL_REGEXES.forEach((re, k) => {
-        const target = k === 0 ? r.lower : r.text;
-        differ.push(...differences(re, t, gate.matches(k, target, r.starts, k === 0), target.matchAll(re)));
-      });
-    }
-    expect(differ).toEqual([]);
-    expect(rescanned).toBeGreaterThan(100);
-  });
+  it(
+    'reads a folded text again only around what the fold changed, and finds the same',
+    () => {
+      let rescanned = 0;
+      const differ: string[] = [];
+      for (const t of texts) {
+        const folded = foldForSignals(t, 1);
+        if (folded === null) continue;
+        rescanned++;
+        const r = readForSignals(folded.text, readForSignals(t), folded);
+        // (the folded text's lowercase is made from the original's)
+        expect(r.lower).toBe(folded.text.toLowerCase());
+        SIGNAL_REGEXES.forEach((re, k) => {
+          const target = k === 0 ? r.lower : r.text;
+          differ.push(...differences(re, t, gate.matches(k, target, r.starts, k === 0), target.matchAll(re)));
+        });
+      }
+      expect(differ).toEqual([]);
+      expect(rescanned).toBeGreaterThan(100);
+    },
+    SWEEP_TIMEOUT,
+  );
 
   it('lowercases a folded text with Σ from the original’s lowercase, each Σ by the letters around it', () => {
     // (the fold lowercases Greek capitals: a Σ it leaves is a mathematical one, read as Σ)
