@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { getCountries } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +23,11 @@ console.log(JSON.stringify(seen));
 
 describe('libphonenumber', () => {
   it('is not loaded by a scan: the plans are compiled from phone-data.ts, derived from it at build time', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { cwd: ROOT, timeout: 20_000 });
+    // tsx keeps what it compiled under the temporary folder (tsx-<uid>): this clone's cache, not /tmp's.
+    const cache = join(ROOT, 'node_modules/.cache/tsx');
+    mkdirSync(cache, { recursive: true });
+    const env = { ...process.env, TMPDIR: cache };
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { cwd: ROOT, env, timeout: 20_000 });
     expect(JSON.parse(stdout)).toEqual(['EMAIL,API_KEY', false, 'PHONE', false]);
   });
 
