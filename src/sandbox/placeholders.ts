@@ -14,8 +14,10 @@ import { closeSync, lstatSync, openSync, readdirSync, readFileSync, unlinkSync }
 // process are counted, another process's live sandbox is found by its bwrap's arguments (which
 // name every mount). A run adopts a placeholder it finds (another run's, or one a killed run
 // left, which bwrap itself may make when a name went missing before its mounts), so the last run
-// out removes it. A placeholder is an empty regular file as made here (0600) or by bwrap (0444, less
-// what the umask takes): a user's empty file of another mode is masked as it is, and never removed.
+// out removes it. A placeholder is an empty regular file that nobody may write (made here 0400, by
+// bwrap 0444 less the umask): never one of SQLite's (an empty WAL after a checkpoint is 0600) nor a
+// user's empty file, which are masked as they are and never removed. Where the live sandboxes
+// cannot be read (/proc unreadable on Linux), a placeholder is left rather than risked.
 
 /** The runs of this process that hold each name. */
 const holders = new Map<string, number>();
@@ -24,8 +26,7 @@ const holders = new Map<string, number>();
 export function isPlaceholder(path: string): boolean {
   try {
     const st = lstatSync(path);
-    const mode = st.mode & 0o777;
-    return st.isFile() && st.size === 0 && (mode === 0o600 || (mode & ~0o444) === 0);
+    return st.isFile() && st.size === 0 && (st.mode & 0o222) === 0;
   } catch {
     return false;
   }
@@ -42,7 +43,7 @@ export function takeNames(paths: readonly string[]): string[] {
     const runs = holders.get(p) ?? 0;
     if (runs === 0) {
       try {
-        closeSync(openSync(p, 'wx', 0o600));
+        closeSync(openSync(p, 'wx', 0o400));
       } catch {
         // Made meanwhile: a placeholder is shared, anything else is masked as it is (not ours).
         if (!isPlaceholder(p)) continue;
@@ -55,11 +56,10 @@ export function takeNames(paths: readonly string[]): string[] {
 }
 
 /**
- * Give the names back: each that no other run holds, and that is still an empty placeholder, is
- * removed; one written into is left as it is. `sandboxPid`: the ended run's own bwrap (it may not
- * have been reaped yet), not counted as another's.
+ * Give the names back (once a run has ended, its bwrap reaped): each that no other run holds, and
+ * that is still an empty placeholder, is removed; one written into is left as it is.
  */
-export function releaseNames(held: readonly string[], sandboxPid?: number): void {
+export function releaseNames(held: readonly string[]): void {
   const last: string[] = [];
   for (const p of held) {
     const runs = (holders.get(p) ?? 1) - 1;
@@ -70,9 +70,9 @@ export function releaseNames(held: readonly string[], sandboxPid?: number): void
     }
   }
   if (last.length === 0) return;
-  const elsewhere = mountedElsewhere(last, sandboxPid);
+  const elsewhere = mountedElsewhere(last);
   for (const p of last) {
-    if (elsewhere.has(p) || !isPlaceholder(p)) continue;
+    if (elsewhere === null || elsewhere.has(p) || !isPlaceholder(p)) continue;
     try {
       unlinkSync(p);
     } catch {
@@ -83,24 +83,23 @@ export function releaseNames(held: readonly string[], sandboxPid?: number): void
 
 /**
  * Of `paths`, those a live bwrap (another process's sandbox) mounts /dev/null over: read from
- * /proc, where a bwrap's arguments name each of its mounts. Its own process and the child it
- * forks (the sandbox's first process) are both called bwrap.
+ * /proc, where a bwrap's arguments name each of its mounts (before its first `--`, where the
+ * command it runs begins). Null where that cannot be known (no /proc to read on Linux).
  */
-function mountedElsewhere(paths: readonly string[], except?: number): Set<string> {
+function mountedElsewhere(paths: readonly string[]): Set<string> | null {
   const wanted = new Set(paths);
   const found = new Set<string>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return found; // no /proc (macOS: seatbelt reserves names without placeholders)
+    return process.platform === 'linux' ? null : found; // macOS: seatbelt reserves names without placeholders
   }
   for (const pid of pids) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
-      if (except !== undefined && (Number(pid) === except || parentOf(pid) === except)) continue;
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (let i = 0; i + 2 < args.length; i++) {
+      for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
         if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && wanted.has(args[i + 2]!)) found.add(args[i + 2]!);
       }
     } catch {
@@ -108,10 +107,4 @@ function mountedElsewhere(paths: readonly string[], except?: number): Set<string
     }
   }
   return found;
-}
-
-/** The parent pid of a process, from /proc/<pid>/stat (after the command's closing parenthesis). */
-function parentOf(pid: string): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }

@@ -100,7 +100,7 @@ export class SandboxRunner implements AgentRunner {
       const agentPid = info === null ? null : await findAgent(info);
       const sandboxed = new SandboxProcess(inner, early, info, agentPid ?? inner.pid, policy);
       early = null;
-      void sandboxed.exited.then(() => releaseNames(taken, child.pid));
+      void sandboxed.exited.then(() => releaseNames(taken));
       void listener.then((l) => l && this.serve(l, sandboxed.exited));
       return sandboxed;
     } catch (e) {

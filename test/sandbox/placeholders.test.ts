@@ -8,7 +8,8 @@ import { isPlaceholder, releaseNames, takeNames } from '../../src/sandbox/placeh
 
 // The names a sandboxed run holds in its agent's folder (src/sandbox/placeholders.ts), without a
 // sandbox: runs of one process share them and the last one out removes them; a placeholder found
-// (another cage's, one a killed run left, one bwrap made) is adopted; a user's file never is.
+// (another cage's, one a killed run left, one bwrap made: empty, writable by nobody) is adopted; a
+// user's file, or SQLite's empty WAL, never is.
 // Two cages in one folder, with real sandboxes, are in planted.test.ts.
 
 const root = mkdtempSync(join(tmpdir(), 'iron-placeholders-'));
@@ -33,25 +34,37 @@ describe('placeholders', () => {
     expect(existsSync(f)).toBe(false);
   });
 
-  it('adopts a placeholder another run made (0600) or bwrap made (0444); leaves a user’s empty file and one written into', () => {
+  it('adopts a placeholder another run made (0400) or bwrap made (0444); leaves an empty file someone may write (a user’s, SQLite’s WAL after a checkpoint) and one written into', () => {
     const dir = folder();
-    const [ours, bwraps, users, written] = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml', 'iron_state.db-journal'].map((x) => join(dir, x)) as [string, string, string, string];
-    writeFileSync(ours, '', { mode: 0o600 });
+    const [ours, bwraps, users, wal, written] = ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml', 'iron_state.db-wal', 'iron_state.db-journal'].map((x) => join(dir, x)) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    writeFileSync(ours, '');
+    chmodSync(ours, 0o400);
     writeFileSync(bwraps, '');
     chmodSync(bwraps, 0o444);
     writeFileSync(users, '');
     chmodSync(users, 0o644);
-    const held = takeNames([ours, bwraps, users, written]);
+    writeFileSync(wal, '', { mode: 0o600 });
+    chmodSync(wal, 0o600);
+    const held = takeNames([ours, bwraps, users, wal, written]);
     expect(held).toEqual([ours, bwraps, written]);
+    expect(isPlaceholder(written)).toBe(true);
+    chmodSync(written, 0o600);
     writeFileSync(written, 'kept');
     releaseNames(held);
-    expect([ours, bwraps, users, written].map((f) => existsSync(f))).toEqual([false, false, true, true]);
+    expect([ours, bwraps, users, wal, written].map((f) => existsSync(f))).toEqual([false, false, true, true, true]);
   });
 
-  it('a name held by a placeholder is reserved by the next run (held, then removed by it), a user’s file of that name is masked', () => {
+  it('a name held by a placeholder is reserved by the next run’s policy like a free one; a file of the user’s at such a name is masked', () => {
     const work = folder();
     writeFileSync(join(work, 'agent.py'), '');
-    writeFileSync(join(work, 'iron-cage.yaml'), '', { mode: 0o600 });
+    writeFileSync(join(work, 'iron-cage.yaml'), '');
+    chmodSync(join(work, 'iron-cage.yaml'), 0o400);
     writeFileSync(join(work, 'iron-cage.toml'), 'x = 1\n');
     const policy = sandboxPolicy({
       cwd: work,

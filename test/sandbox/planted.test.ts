@@ -73,10 +73,13 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
   it('two cages in one working folder: the first to end leaves the names to the one still running, whose agent still cannot plant them; the last removes them', async () => {
     const { work } = workFolder();
     const names = [...CONFIGS, 'iron_state.db-journal'];
+    // The first cage makes the placeholders; the second, started once the first's agent runs, finds them.
     const first = launchCli(['start', 'waiter.py', '--port', String(await freePort()), '--db', 'iron_a.db', '--exit'], {}, work);
-    const second = launchCli(['start', 'planter.py', '--port', String(await freePort()), '--db', 'iron_b.db', '--exit'], { PLANT_AFTER: 'go2' }, work);
+    let second: ReturnType<typeof launchCli> | null = null;
     try {
-      await until(() => first.out().includes('WAITER ready') && second.out().includes('PLANTER ready'), 30_000);
+      await until(() => first.out().includes('WAITER ready'), 30_000);
+      second = launchCli(['start', 'planter.py', '--port', String(await freePort()), '--db', 'iron_b.db', '--exit'], { PLANT_AFTER: 'go2' }, work);
+      await until(() => second!.out().includes('PLANTER ready'), 30_000);
       writeFileSync(join(work, 'go'), '');
       expect(await first.exited, first.out()).toBe(0);
       // Removed now, each name would lift the mount over it in the second sandbox (Linux detaches a
@@ -89,7 +92,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       for (const f of names) expect(existsSync(join(work, f)), `${f} after both`).toBe(false);
     } finally {
       first.child.kill('SIGKILL');
-      second.child.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
     }
   }, 90_000);
 
