@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -84,10 +84,11 @@ const lazyWidth = {
       if (a.pluginData === 'real') return undefined; // the resolve below: esbuild's own
       const real = await b.resolve(a.path, { resolveDir: a.resolveDir, kind: a.kind, importer: a.importer, pluginData: 'real' });
       if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.path, namespace: 'lazy-string-width' };
+      // Named from the root (the source map lists it), so that no build's own path is shipped.
+      return { path: relative(root, real.path), namespace: 'lazy-string-width' };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (a) => ({
-      contents: `let width;\nexport default function stringWidth(text, options) {\n  width ??= require(${JSON.stringify(a.path)}).default;\n  return width(text, options);\n}\n`,
+      contents: `let width;\nexport default function stringWidth(text, options) {\n  width ??= require(${JSON.stringify(`./${a.path}`)}).default;\n  return width(text, options);\n}\n`,
       loader: 'js',
       resolveDir: root,
     }));

@@ -54,6 +54,8 @@ describe('the CLI bundle', () => {
     const copies = [...bundle.matchAll(/__esm\(\{"(node_modules\/(?:[\w-]+\/node_modules\/)?string-width\/index\.js)"/g)].map((m) => m[1]);
     expect(copies.length).toBeGreaterThanOrEqual(2);
     expect(bundle).not.toMatch(/var [\w$]+=new Intl\.Segmenter(?!\w)/);
+    // and the stand-ins name the module from the clone's root: no build's own path is shipped
+    expect(readFileSync(`${CLI}.map`, 'utf8')).not.toContain(dirname(dirname(CLI)));
   });
   it('has each BPE table beside it as JSON, the same ranks as the package module (src/domain/budget/tokens.ts reads them there)', () => {
     const require = createRequire(import.meta.url);
