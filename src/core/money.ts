@@ -35,19 +35,13 @@ export function formatUsd(micros: Micros): string {
 }
 
 /**
- * A whole number as `1,234,567` (en-US), as `toLocaleString('en-US')` writes it without its cost:
- * a process's first call loads ICU's number formatting, ~40 ms of CPU (each `iron-cage start`
- * paid it once for its summary).
+ * A count as `1,234,567`, as `toLocaleString('en-US')` writes it: whole numbers (all that counts
+ * are, but a progress an agent reports) without its cost, since a process's first call loads ICU's
+ * number formatting, ~40 ms of CPU (each `iron-cage start` paid it once for its summary).
  */
 export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const sign = n < 0 ? '-' : '';
-  const abs = Math.abs(n);
-  if (Number.isInteger(abs)) return `${sign}${groupThousands(abs)}`;
-  // A fraction (a progress of 2.5 steps) to at most three decimals, as en-US writes it.
-  const [whole = '0', frac = ''] = abs.toFixed(3).split('.');
-  const digits = frac.replace(/0+$/, '');
-  return `${sign}${groupThousands(Number(whole))}${digits ? `.${digits}` : ''}`;
+  if (!Number.isInteger(n) || Math.abs(n) >= 1e15) return n.toLocaleString('en-US');
+  return n < 0 ? `-${groupThousands(-n)}` : groupThousands(n);
 }
 
 function groupThousands(n: number): string {
