@@ -207,16 +207,17 @@ export function confineLaunched(choice: SandboxChoice | undefined, config: Confi
       secretFiles: cageFiles(config, agentCwd),
       path: c.path,
     });
+    const argv = bwrapCommand({ policy, prlimit: choice.prlimit, cwd, command: p.command, args: p.args, network: p.network, seccomp: filter === null ? null : SECCOMP_LAUNCHED_FD });
+    // bwrap reads the filter from a descriptor, which the SDK's spawn cannot pass: a shell opens it and becomes bwrap.
+    const file = join(own, 'seccomp.bpf');
+    if (filter !== null) writeFileSync(file, filter, { mode: 0o600 });
+    // The names last, once nothing can fail before `done` is handed over: a hold never given back keeps its placeholder.
     const taken = takeNames(policy.reserved);
     const done = () => {
       releaseNames(taken);
       rmSync(own, { recursive: true, force: true });
     };
-    const argv = bwrapCommand({ policy, prlimit: choice.prlimit, cwd, command: p.command, args: p.args, network: p.network, seccomp: filter === null ? null : SECCOMP_LAUNCHED_FD });
     if (filter === null) return { command: choice.bwrap, args: argv, cwd, env, done };
-    // bwrap reads the filter from a descriptor, which the SDK's spawn cannot pass: a shell opens it and becomes bwrap.
-    const file = join(own, 'seccomp.bpf');
-    writeFileSync(file, filter, { mode: 0o600 });
     return { command: '/bin/sh', args: ['-c', `f=$0; exec "$@" ${SECCOMP_LAUNCHED_FD}<"$f"`, file, choice.bwrap, ...argv], cwd, env, done };
   };
 }
