@@ -180,19 +180,16 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode, ...program].filter(isHidden);
   const write = agentWritable(i.cwd, i.write);
   const writable = (f: string) => isDir(dirname(f)) && write.some((w) => under(dirname(f), w));
+  // A name as the kernel finds it: its folder's links followed, the name itself not (it may not exist).
+  const named = (f: string) => join(real(dirname(f)), basename(f));
   // A name held only by a placeholder (another run's in the same folder, or one a killed run
   // left) is reserved like a free one, so that this run holds it too (placeholders.ts).
-  const free = (f: string) => !existsSync(f) || (isPlaceholder(f) && writable(join(real(dirname(f)), basename(f))));
-  const all = uniq([...i.secretFiles.filter((f) => !free(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
+  const free = new Set(i.secretFiles.filter((f) => !existsSync(f) || (isPlaceholder(f) && writable(named(f)))));
+  const all = uniq([...i.secretFiles.filter((f) => !free.has(f)).map(real), ...SYSTEM_SECRETS.filter((f) => existsSync(f))]);
   // One inside a masked folder is hidden with it (and could not be mounted over in its empty, read-only stand-in).
   const masked = all.filter((f) => !all.some((d) => d !== f && under(f, d)));
   // A name not taken yet matters only where the agent could create it: in a folder it writes.
-  const reserved = uniq(
-    i.secretFiles
-      .filter(free)
-      .map((f) => join(real(dirname(f)), basename(f)))
-      .filter((f) => writable(f) && !masked.some((m) => under(f, m))),
-  );
+  const reserved = uniq([...free].map(named).filter((f) => writable(f) && !masked.some((m) => under(f, m))));
   const scratch = uniq([...SCRATCH.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])]);
   return {
     write,
